@@ -1,0 +1,112 @@
+"""The `marketplace` command: serve, migrate, seed, db-url."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import asyncpg
+
+from marketplace import db
+from marketplace.migrate import MigrationError, migrate
+from marketplace.seed import SeedError, load_seed, write_seed
+from marketplace.settings import Settings
+
+
+def _prepare(settings: Settings, *, do_seed: bool, reset: bool = False) -> tuple[str, int, int]:
+    """Check the seed files, find or start the database, migrate it, and seed it. (dsn, applied, loaded)"""
+    data = load_seed(settings.seed_dir) if do_seed else None  # bad files fail before anything is touched
+    dsn = db.database_url(settings)
+    applied, loaded = asyncio.run(_migrate_and_seed(dsn, settings, data, reset=reset))
+    return dsn, applied, loaded
+
+
+async def _migrate_and_seed(dsn: str, settings: Settings, data, *, reset: bool) -> tuple[int, int]:
+    conn = await db.connect(dsn)
+    try:
+        applied = await migrate(conn, settings.schema_dir)
+        loaded = await write_seed(conn, data, reset=reset) if data is not None else 0
+        return len(applied), loaded
+    finally:
+        await conn.close()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _, applied, _ = _prepare(settings, do_seed=False)
+    print(f"applied {applied} migration(s)")
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    _, applied, loaded = _prepare(settings, do_seed=True, reset=args.reset)
+    print(f"applied {applied} migration(s); taxonomies up to date; loaded {loaded} demo provider(s)"
+          + ("" if loaded or args.reset else " (directory not empty: use --reset to reload)"))
+    return 0
+
+
+def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
+    print(db.database_url(settings))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    dsn, applied, loaded = _prepare(settings, do_seed=True)
+    print(f"database ready: {applied} migration(s) applied, {loaded} demo provider(s) loaded", flush=True)
+    os.environ["DATABASE_URL"] = dsn  # the workers attach to the same database
+    print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)
+    Granian(
+        "marketplace.app:app_from_env",
+        factory=True,
+        address=args.host,
+        port=args.port,
+        interface=Interfaces.ASGI,
+        workers=args.workers,
+        log_access=args.access_log,
+    ).serve()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="marketplace", description="Provision provider marketplace")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="migrate, seed an empty database, and serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+
+    sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
+
+    seed_p = sub.add_parser("seed", help="load taxonomies, and the demo providers into an empty directory")
+    seed_p.add_argument("--reset", action="store_true", help="delete every provider and reload the demo data")
+    seed_p.set_defaults(func=cmd_seed)
+
+    sub.add_parser("db-url", help="print the database URL (psql \"$(marketplace db-url)\")").set_defaults(func=cmd_db_url)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env()
+    try:
+        return args.func(args, settings)
+    except (MigrationError, SeedError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        print(f"error: cannot use the database: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

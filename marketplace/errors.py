@@ -1,0 +1,47 @@
+"""Domain errors. Raised by domain code; the app's one exception_handlers table maps them to HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+
+class FieldProblem(msgspec.Struct, omit_defaults=True):
+    field: str
+    problem: str
+    allowed: list[str] | None = None
+    suggestion: str | None = None
+
+
+class DomainError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, *, problems: Sequence[FieldProblem] = (), extra: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.problems = list(problems)
+        self.extra = extra or {}
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed but says something the marketplace cannot accept."""
+
+    code = "invalid_input"
+
+    @classmethod
+    def field(cls, field: str, problem: str, **kw: Any) -> InvalidInput:
+        return cls(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, **kw)])
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class DatabaseUnavailable(DomainError):
+    code = "database_unavailable"

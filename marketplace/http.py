@@ -1,0 +1,164 @@
+"""What every room shares at the HTTP edge: the error body, the one exception_handlers table,
+the per-request connection, and strict query parameters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Iterable
+
+import asyncpg
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException, NotFoundException, ValidationException
+from litestar.openapi.spec import Example
+from litestar.openapi.datastructures import ResponseSpec
+
+from marketplace.errors import Conflict, DatabaseUnavailable, DomainError, FieldProblem, InvalidInput, NotFound
+
+log = logging.getLogger("marketplace")
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """Every 4xx/5xx response: the status, a machine-readable error code, a sentence, and per-field problems."""
+
+    status: int
+    error: str
+    message: str
+    errors: list[FieldProblem] = []
+
+
+STATUS_BY_ERROR: dict[type[DomainError], int] = {
+    InvalidInput: 400,
+    NotFound: 404,
+    Conflict: 409,
+    DatabaseUnavailable: 503,
+}
+
+
+def error_response(status: int, error: str, message: str, problems: Iterable[FieldProblem] = (), headers: dict | None = None) -> Response:
+    return Response(
+        ErrorBody(status=status, error=error, message=message, errors=list(problems)),
+        status_code=status,
+        media_type=MediaType.JSON,
+        headers=headers,
+    )
+
+
+def _domain_error(_: Request, exc: DomainError) -> Response:
+    status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
+    return error_response(status, exc.code, exc.message, exc.problems)
+
+
+def _validation_error(_: Request, exc: ValidationException) -> Response:
+    problems = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            key = item.get("key") or "body"
+            message = str(item.get("message", "invalid value"))
+            # msgspec reports nested body fields as "... - at `$.expertise[2].pathway`"
+            if "- at `$" in message:
+                message, _, path = message.partition(" - at `$")
+                key = path.rstrip("`").lstrip(".") or key
+            problems.append(FieldProblem(field=str(key), problem=message))
+    message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
+    return error_response(400, "invalid_input", message, problems)
+
+
+def _http_error(_: Request, exc: HTTPException) -> Response:
+    error = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+             413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}.get(exc.status_code, "http_error")
+    if exc.status_code >= 500:
+        error = "server_error"
+    return error_response(exc.status_code, error, str(exc.detail), headers=exc.headers)
+
+
+def _database_down(_: Request, exc: Exception) -> Response:
+    log.warning("database unavailable: %r", exc)
+    return error_response(503, "database_unavailable", "the database is not reachable; try again shortly")
+
+
+def _constraint(_: Request, exc: asyncpg.IntegrityConstraintViolationError) -> Response:
+    # A safety net: input is checked before it is written, so this means two requests raced.
+    detail = getattr(exc, "constraint_name", None) or type(exc).__name__
+    return error_response(409, "conflict", f"the change conflicts with existing data ({detail})")
+
+
+def _unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(500, "server_error", "an unexpected error occurred; it has been logged")
+
+
+EXCEPTION_HANDLERS = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    asyncpg.IntegrityConstraintViolationError: _constraint,
+    asyncpg.PostgresConnectionError: _database_down,
+    asyncpg.CannotConnectNowError: _database_down,
+    asyncpg.exceptions.OperatorInterventionError: _database_down,
+    asyncpg.exceptions.InvalidCatalogNameError: _database_down,
+    asyncpg.InterfaceError: _database_down,
+    ConnectionError: _database_down,
+    OSError: _database_down,
+    Exception: _unexpected,
+}
+
+
+# A handler parameter `conn: Conn` gets a pooled connection for the request.
+Conn = NamedDependency[asyncpg.Connection]
+
+
+async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One pooled connection per request that needs the database."""
+    try:
+        conn_cm = state.pool.acquire(timeout=5)
+        conn = await conn_cm.__aenter__()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        # whatever stops us getting a connection (server down, database dropped, pool exhausted)
+        raise DatabaseUnavailable("the database is not reachable; try again shortly") from exc
+    try:
+        yield conn
+    finally:
+        await conn_cm.__aexit__(None, None, None)
+
+
+def reject_unknown_params(request: Request, allowed: Iterable[str]) -> None:
+    allowed = set(allowed)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise InvalidInput(
+            f"unknown query parameter {unknown[0]!r}",
+            problems=[FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown],
+        )
+
+
+def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error responses an operation can give, all with ErrorBody."""
+    descriptions = {
+        400: "Invalid input: `errors` names each field and its problem",
+        401: "Missing or invalid API key",
+        403: "The key's role may not do this",
+        404: "No such resource",
+        409: "Conflicts with existing data",
+        412: "The If-Match ETag is stale; the body gives the current version",
+        428: "If-Match is required",
+        503: "The database is not reachable",
+    }
+    return {
+        s: ResponseSpec(
+            data_container=ErrorBody,
+            description=descriptions.get(s, "Error"),
+            examples=[Example(value={"status": s, "error": "invalid_input", "message": "per_page: must be at most 100",
+                                     "errors": [{"field": "per_page", "problem": "must be at most 100"}]})] if s == 400 else None,
+        )
+        for s in statuses
+    }
+
+
+def not_found(what: str) -> NotFound:
+    return NotFound(f"{what} not found")
+
+
+__all__ = ["EXCEPTION_HANDLERS", "ErrorBody", "NotFoundException", "errors_doc", "provide_conn", "reject_unknown_params"]

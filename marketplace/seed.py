@@ -1,0 +1,133 @@
+"""Loading seed_data/: taxonomies (upserted every time) and the demo providers (into an empty directory).
+
+Every file is decoded with the same msgspec types the API validates with, and checked against
+the taxonomies; a bad file fails with the file, the record and the field named.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from marketplace.providers import queries as provider_queries
+from marketplace.providers.models import SeedProvider, profile_problems
+from marketplace.taxonomy import queries as taxonomy_queries
+from marketplace.taxonomy.models import (
+    Accreditation,
+    Area,
+    Cohort,
+    LegalForm,
+    Pathway,
+    Sector,
+    SocialValueCommitment,
+    Taxonomy,
+)
+
+T = TypeVar("T")
+
+
+class SeedError(Exception):
+    pass
+
+
+def _record_label(path: Path, raw: Any, index: int) -> str:
+    name = raw[index].get("name") if isinstance(raw, list) and index < len(raw) and isinstance(raw[index], dict) else None
+    return f"{path.name}: record {index}" + (f" ({name!r})" if name else "")
+
+
+def load_file(path: Path, typ: type[T]) -> list[T]:
+    data = path.read_bytes()
+    try:
+        return msgspec.json.decode(data, type=list[typ])  # type: ignore[valid-type]
+    except msgspec.ValidationError as exc:
+        msg = str(exc)
+        m = re.search(r"at `\$\[(\d+)\]\.?(.*)`$", msg)
+        if not m:
+            raise SeedError(f"{path.name}: {msg}") from None
+        raw = msgspec.json.decode(data)
+        field = m.group(2) or "(record)"
+        problem = msg[: m.start()].strip().rstrip("-").strip()
+        raise SeedError(f"{_record_label(path, raw, int(m.group(1)))}: {field}: {problem}") from None
+    except msgspec.DecodeError as exc:
+        raise SeedError(f"{path.name}: not valid JSON: {exc}") from None
+
+
+def load_taxonomy(seed_dir: Path) -> Taxonomy:
+    tax = Taxonomy(
+        areas=load_file(seed_dir / "areas.json", Area),
+        pathways=load_file(seed_dir / "pathways.json", Pathway),
+        cohorts=load_file(seed_dir / "cohorts.json", Cohort),
+        sectors=load_file(seed_dir / "sectors.json", Sector),
+        legal_forms=load_file(seed_dir / "legal_forms.json", LegalForm),
+        accreditations=load_file(seed_dir / "accreditations.json", Accreditation),
+        social_value=load_file(seed_dir / "social_value.json", SocialValueCommitment),
+    )
+    area_codes = tax.codes("areas")
+    for i, a in enumerate(tax.areas):
+        if a.parent is not None and a.parent not in area_codes:
+            raise SeedError(f"areas.json: record {i} ({a.name!r}): parent: unknown area code {a.parent!r}")
+    sectors = tax.codes("sectors")
+    for i, lf in enumerate(tax.legal_forms):
+        if lf.sector not in sectors:
+            raise SeedError(f"legal_forms.json: record {i} ({lf.name!r}): sector: unknown sector code {lf.sector!r}")
+    return tax
+
+
+def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> list[SeedProvider]:
+    path = seed_dir / "providers.json"
+    providers = load_file(path, SeedProvider)
+    seen: dict[str, int] = {}
+    for i, p in enumerate(providers):
+        problems = profile_problems(p, taxonomy, year=today.year)
+        if problems:
+            first = problems[0]
+            raise SeedError(f"{path.name}: record {i} ({p.name!r}): {first.field}: {first.problem}")
+        for ident in p.identifiers:
+            if ident in seen:
+                raise SeedError(f"{path.name}: record {i} ({p.name!r}): identifiers: {ident} is also used by record {seen[ident]}")
+            seen[ident] = i
+    return providers
+
+
+class SeedData(msgspec.Struct, frozen=True):
+    taxonomy: Taxonomy
+    providers: list[SeedProvider]
+
+
+def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
+    """Read and check every seed file; touches no database."""
+    taxonomy = load_taxonomy(seed_dir)
+    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or dt.date.today()))
+
+
+async def seed(conn: asyncpg.Connection, seed_dir: Path, *, reset: bool = False, today: dt.date | None = None) -> int:
+    """Upsert the taxonomies; load the demo providers when the directory is empty (or on reset)."""
+    return await write_seed(conn, load_seed(seed_dir, today=today), reset=reset)
+
+
+async def write_seed(conn: asyncpg.Connection, data: SeedData, *, reset: bool = False) -> int:
+    """Returns the number of providers loaded. Everything happens in one transaction."""
+    taxonomy, providers = data.taxonomy, data.providers
+    async with conn.transaction():
+        await taxonomy_queries.upsert_taxonomy(conn, taxonomy)
+        if reset:
+            await provider_queries.delete_all(conn)
+        elif await provider_queries.count_all(conn) > 0:
+            return 0
+        ids = []
+        for p in providers:
+            confirmed = (
+                dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.timezone.utc) if p.last_confirmed_on else None
+            )
+            ids.append(
+                await provider_queries.insert_provider(
+                    conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
+                )
+            )
+        await provider_queries.refresh_search(conn, ids)
+        return len(ids)

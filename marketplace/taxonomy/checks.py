@@ -1,0 +1,32 @@
+"""Checking codes against a taxonomy, with the allowed values and a did-you-mean suggestion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from rapidfuzz import fuzz, process, utils
+
+from marketplace.errors import FieldProblem
+
+
+def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None = None) -> str | None:
+    """The allowed code closest to value (by code, or by the code's name), if any is close."""
+    choices = {code: code for code in allowed}
+    if names:
+        choices.update({f"{code}\0name": name for code, name in names.items()})
+    best = process.extractOne(value, choices, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=60)
+    if best is None:
+        return None
+    return best[2].split("\0")[0]
+
+
+def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) -> FieldProblem | None:
+    """None when value is a known code; else a problem naming the field, the allowed codes and a suggestion."""
+    if value in allowed:
+        return None
+    return FieldProblem(
+        field=field,
+        problem=f"unknown {what} code {value!r}",
+        allowed=sorted(allowed),
+        suggestion=suggest(value, allowed, allowed),
+    )

@@ -1,0 +1,182 @@
+"""Test harness: a real PostgreSQL (embedded, or DATABASE_URL's server), a migrated and seeded
+template database, and cheap clones of it so each test that writes gets a database of its own."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.migrate import migrate
+from marketplace.seed import seed
+from marketplace.settings import PROJECT_ROOT, Settings
+
+RUN_ID = uuid.uuid4().hex[:8]
+
+
+def dsn_for(server_dsn: str, database: str) -> str:
+    parts = urlsplit(server_dsn)
+    return urlunsplit(parts._replace(path=f"/{database}"))
+
+
+class Databases:
+    """Creates databases on the test server and drops them all at the end."""
+
+    def __init__(self, server_dsn: str) -> None:
+        self.server_dsn = server_dsn
+        self.created: list[str] = []
+        self._n = 0
+
+    def name(self, label: str) -> str:
+        self._n += 1
+        return f"provision_{RUN_ID}_{label}_{self._n}"
+
+    async def create(self, label: str, template: str | None = None) -> str:
+        name = self.name(label)
+        admin = await asyncpg.connect(self.server_dsn)
+        try:
+            if template:
+                await admin.execute(f'create database "{name}" template "{template}" strategy file_copy')
+            else:
+                await admin.execute(f'create database "{name}"')
+        finally:
+            await admin.close()
+        self.created.append(name)
+        return name
+
+    async def drop(self, name: str) -> None:
+        admin = await asyncpg.connect(self.server_dsn)
+        try:
+            await admin.execute(f'drop database if exists "{name}" with (force)')
+        finally:
+            await admin.close()
+        if name in self.created:
+            self.created.remove(name)
+
+    def dsn(self, name: str) -> str:
+        return dsn_for(self.server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """DATABASE_URL's server when set; otherwise an embedded PostgreSQL for this run."""
+    return os.environ.get("DATABASE_URL") or db.start_embedded(tmp_path_factory.mktemp("embedded"))
+
+
+@pytest.fixture(scope="session")
+async def databases(server_dsn: str) -> AsyncIterator[Databases]:
+    dbs = Databases(server_dsn)
+    yield dbs
+    for name in list(dbs.created):
+        await dbs.drop(name)
+
+
+@pytest.fixture(scope="session")
+async def template_db(databases: Databases) -> str:
+    """Migrated and seeded with seed_data/: every other database is cloned from it."""
+    name = await databases.create("template")
+    conn = await db.connect(databases.dsn(name))
+    try:
+        await migrate(conn, PROJECT_ROOT / "schema")
+        await seed(conn, Settings.from_env().seed_dir)
+    finally:
+        await conn.close()
+    return name
+
+
+@pytest.fixture(scope="session")
+async def read_db(databases: Databases, template_db: str) -> str:
+    """One shared clone for tests that only read. Its DSN."""
+    return databases.dsn(await databases.create("read", template=template_db))
+
+
+@pytest.fixture
+async def fresh_db(databases: Databases, template_db: str) -> AsyncIterator[str]:
+    """A clone of its own for a test that writes. Its DSN."""
+    name = await databases.create("t", template=template_db)
+    yield databases.dsn(name)
+    await databases.drop(name)
+
+
+@pytest.fixture(scope="session")
+async def read_client(read_db: str) -> AsyncIterator[AsyncTestClient]:
+    """The real app on the shared read-only database."""
+    async with AsyncTestClient(app=create_app(Settings(database_url=read_db))) as client:
+        yield client
+
+
+@pytest.fixture
+async def client(fresh_db: str) -> AsyncIterator[AsyncTestClient]:
+    """The real app on a database of this test's own."""
+    async with AsyncTestClient(app=create_app(Settings(database_url=fresh_db))) as client:
+        yield client
+
+
+@pytest.fixture
+async def conn(read_db: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the shared database inside a transaction that is rolled back."""
+    connection = await db.connect(read_db)
+    tx = connection.transaction()
+    await tx.start()
+    try:
+        yield connection
+    finally:
+        await tx.rollback()
+        await connection.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+async def live_server(databases: Databases) -> AsyncIterator[str]:
+    """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds. Its base URL."""
+    dsn = databases.dsn(await databases.create("live"))
+    port = _free_port()
+    env = {**os.environ, "DATABASE_URL": dsn}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    return Settings.from_env().seed_dir
+
+

@@ -1,0 +1,284 @@
+"""Commissioner search and profiles, through the real app on a real, seeded PostgreSQL.
+
+Expected results come from independent SQL over the normalised profile tables, never from
+hard-coded counts, so the tests hold whatever the demo data says."""
+
+from __future__ import annotations
+
+import pytest
+
+WORCESTERSHIRE, REDDITCH, HEREFORDSHIRE, WEST_MERCIA = "E10000034", "E07000236", "E06000019", "E23000016"
+
+
+async def ids_where(conn, sql: str, *args) -> set[int]:
+    return {r[0] for r in await conn.fetch(sql, *args)}
+
+
+async def all_ids(client, **params) -> set[int]:
+    """Every id a search returns, walking the pages."""
+    found: set[int] = set()
+    page = 1
+    while True:
+        r = await client.get("/providers", params={**params, "per_page": 100, "page": page, "facets": "false"})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        found |= {item["id"] for item in body["items"]}
+        if page >= body["pages"]:
+            assert len(found) == body["total"]
+            return found
+        page += 1
+
+
+PUBLISHED = "select id from provider where status = 'published'"
+
+
+async def test_listing_shows_published_providers_sorted_by_name(read_client, conn):
+    r = await read_client.get("/providers", params={"per_page": 100})
+    assert r.status_code == 200
+    body = r.json()
+    expected = await ids_where(conn, PUBLISHED)
+    assert body["total"] == len(expected)
+    names = [(i["name"], i["id"]) for i in body["items"]]
+    assert names == sorted(names)
+    assert await all_ids(read_client) == expected
+    assert await conn.fetchval("select count(*) from provider where status <> 'published'") > 0
+
+
+async def test_pathway_filter(read_client, conn):
+    expected = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'WOMEN_ABUSE')")
+    assert expected
+    assert await all_ids(read_client, pathway="WOMEN_ABUSE") == expected
+
+
+async def test_several_values_of_one_filter_are_alternatives(read_client, conn):
+    expected = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code in ('WOMEN_ABUSE', 'WOMEN_SEXWORK'))"
+    )
+    assert await all_ids(read_client, pathway=["WOMEN_ABUSE", "WOMEN_SEXWORK"]) == expected
+
+
+async def test_area_filter_is_hierarchy_aware(read_client, conn):
+    # Worcestershire finds providers covering any of its districts, the county, or the whole region.
+    expected = await ids_where(
+        conn,
+        PUBLISHED + """ and id in (
+            select pc.provider_id from provider_coverage pc
+            where pc.area_code in (select descendant from area_closure where ancestor = $1)
+               or pc.area_code in (select ancestor from area_closure where descendant = $1))""",
+        WORCESTERSHIRE,
+    )
+    found = await all_ids(read_client, area=WORCESTERSHIRE)
+    assert found == expected
+    redditch_only = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", REDDITCH)
+    region_wide = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", WEST_MERCIA)
+    assert redditch_only and region_wide
+    assert redditch_only <= found and region_wide <= found
+    # ... and a Herefordshire-only provider is not among them
+    hereford_only = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_coverage group by provider_id having array_agg(area_code) = array[$1])",
+        HEREFORDSHIRE,
+    )
+    assert hereford_only and not (hereford_only & found)
+
+
+async def test_cohort_sector_legal_form_and_capacity_filters(read_client, conn):
+    assert await all_ids(read_client, cohort="CYP") == await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_expertise_cohort where cohort_code = 'CYP')"
+    )
+    assert await all_ids(read_client, sector="co_operative") == await ids_where(
+        conn, PUBLISHED + " and legal_form in (select code from legal_form where sector_code = 'co_operative')"
+    )
+    assert await all_ids(read_client, legal_form="cic") == await ids_where(conn, PUBLISHED + " and legal_form = 'cic'")
+    assert await all_ids(read_client, min_capacity=500) == await ids_where(conn, PUBLISHED + " and capacity_per_year >= 500")
+
+
+async def test_accreditations_are_all_required(read_client, conn):
+    both = await ids_where(
+        conn,
+        PUBLISHED + """ and id in (select provider_id from provider_accreditation where accreditation_code = 'iso_9001'
+                          intersect select provider_id from provider_accreditation where accreditation_code = 'cyber_essentials')""",
+    )
+    assert await all_ids(read_client, accreditation=["iso_9001", "cyber_essentials"]) == both
+
+
+async def test_filters_combine(read_client, conn):
+    expected = await ids_where(
+        conn,
+        PUBLISHED + """ and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')
+            and legal_form in (select code from legal_form where sector_code = 'third_sector')
+            and id in (select pc.provider_id from provider_coverage pc join area_closure c on c.descendant = pc.area_code or c.ancestor = pc.area_code
+                       where (c.ancestor = $1 or c.descendant = $1))""",
+        "E06000020",
+    )
+    assert await all_ids(read_client, pathway="ACCOM", sector="third_sector", area="E06000020") == expected
+
+
+@pytest.mark.parametrize(("typed", "meant"), [("acommodation", "accommodation"), ("Herefrodshire", "herefordshire"),
+                                              ("employmnet", "employment"), ("ACCOMMODATION", "accommodation")])
+async def test_free_text_tolerates_typos_and_case(read_client, typed, meant):
+    exact = await all_ids(read_client, q=meant)
+    assert exact, f"the demo data mentions {meant}"
+    assert await all_ids(read_client, q=typed) == exact
+    body = (await read_client.get("/providers", params={"q": typed})).json()
+    assert meant in body["interpreted_query"][0]
+
+
+async def test_free_text_folds_accents_both_ways(read_client, conn):
+    accented = await conn.fetchval("select name from provider where status = 'published' and name ~ '[éèêáàâíóôúüç]' order by id limit 1")
+    assert accented, "the demo data has an accented name"
+    word = next(w for w in accented.split() if any(ch in w for ch in "éèêáàâíóôúüç"))
+    plain = word.translate(str.maketrans("éèêáàâíóôúüç", "eeeaaaioouuc"))
+    for typed in (word, plain):
+        r = await read_client.get("/providers", params={"q": typed})
+        assert accented in [i["name"] for i in r.json()["items"]], typed
+
+
+async def test_free_text_finds_pathway_synonyms_and_ranks_by_relevance(read_client, conn):
+    housing = await all_ids(read_client, q="housing")
+    accom = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')")
+    assert accom <= housing  # "housing" is a synonym of the accommodation pathway
+    items = (await read_client.get("/providers", params={"q": "housing", "per_page": 100})).json()["items"]
+    scores = [i["relevance"] for i in items]
+    assert scores == sorted(scores, reverse=True) and scores[0] > scores[-1] > 0
+
+
+async def test_a_word_nothing_resembles_finds_nothing(read_client):
+    body = (await read_client.get("/providers", params={"q": "accommodation zzqxjv"})).json()
+    assert body["total"] == 0 and body["items"] == []
+    assert body["interpreted_query"][1] == []
+
+
+async def test_facets_count_what_each_filter_would_return(read_client):
+    body = (await read_client.get("/providers", params={"sector": "third_sector"})).json()
+    facets = body["facets"]
+    assert {f["code"] for f in facets["sector"] if f["count"]} == {"third_sector"}
+    for facet in ("pathway", "area"):
+        for entry in facets[facet][:6]:
+            total = (await read_client.get("/providers", params={"sector": "third_sector", facet: entry["code"], "per_page": 1})).json()["total"]
+            assert entry["count"] == total, (facet, entry)
+    women = next(f for f in facets["pathway"] if f["code"] == "WOMEN_SEXWORK")
+    accom = next(f for f in facets["pathway"] if f["code"] == "ACCOM")
+    assert women["count"] < accom["count"], "the demo market is thin for the women's pathways"
+
+
+async def test_pagination_edges(read_client):
+    total = (await read_client.get("/providers", params={"per_page": 1})).json()["total"]
+    per_page = 7
+    last = -(-total // per_page)
+    body = (await read_client.get("/providers", params={"per_page": per_page, "page": last})).json()
+    assert body["pages"] == last and len(body["items"]) == total - per_page * (last - 1)
+    beyond = (await read_client.get("/providers", params={"per_page": per_page, "page": last + 1})).json()
+    assert beyond["items"] == [] and beyond["total"] == total
+    first = (await read_client.get("/providers", params={"per_page": per_page})).json()["items"]
+    second = (await read_client.get("/providers", params={"per_page": per_page, "page": 2})).json()["items"]
+    assert not {i["id"] for i in first} & {i["id"] for i in second}
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"per_page": 101}, "per_page"), ({"per_page": 0}, "per_page"), ({"page": 0}, "page"), ({"page": "two"}, "page"),
+     ({"min_capacity": -1}, "min_capacity"), ({"q": "x" * 201}, "q"), ({"facets": "maybe"}, "facets")],
+)
+async def test_bad_parameters_get_a_400_naming_the_field(read_client, params, field):
+    r = await read_client.get("/providers", params=params)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["status"] == 400 and body["error"] == "invalid_input"
+    assert field in [e["field"] for e in body["errors"]]
+
+
+async def test_an_unknown_code_gets_the_allowed_values_and_a_suggestion(read_client):
+    r = await read_client.get("/providers", params={"pathway": "ACOM"})
+    assert r.status_code == 400
+    (problem,) = r.json()["errors"]
+    assert problem["field"] == "pathway"
+    assert "ACOM" in problem["problem"]
+    assert "ACCOM" in problem["allowed"] and problem["suggestion"] == "ACCOM"
+    r = await read_client.get("/providers", params={"area": "E0600019"})
+    assert r.json()["errors"][0]["suggestion"] == "E06000019"
+
+
+async def test_an_unknown_query_parameter_is_refused(read_client):
+    r = await read_client.get("/providers", params={"pathwya": "ACCOM"})
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == "pathwya"
+
+
+async def test_profile_with_etag(read_client, conn):
+    pid = await conn.fetchval("select id from provider where status = 'published' and cardinality(pathway_codes) > 1 order by id limit 1")
+    r = await read_client.get(f"/providers/{pid}")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["id"] == pid
+    assert r.headers["etag"] == f'"v{body["version"]}"'
+    expertise = await conn.fetch("select pathway_code, years_experience from provider_expertise where provider_id = $1 order by position", pid)
+    assert [(e["pathway"], e["years_experience"]) for e in body["expertise"]] == [tuple(e) for e in expertise]
+    assert body["coverage"] == sorted(await ids_where(conn, "select area_code from provider_coverage where provider_id = $1", pid))
+    assert body["sector"] and body["legal_form"] and body["is_sample"] is True
+    for key in ("resources", "capacity", "finances", "accreditations", "social_value", "identifiers", "contact"):
+        assert key in body
+
+
+async def test_stale_flag_follows_last_confirmation(read_client, conn):
+    stale = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at < now() - interval '13 months' limit 1")
+    fresh = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at > now() - interval '11 months' limit 1")
+    assert (await read_client.get(f"/providers/{stale}")).json()["stale"] is True
+    assert (await read_client.get(f"/providers/{fresh}")).json()["stale"] is False
+
+
+async def test_unknown_and_unpublished_profiles_are_404(read_client, conn):
+    assert (await read_client.get("/providers/999999999")).status_code == 404
+    pending = await conn.fetchval("select id from provider where status = 'pending' limit 1")
+    r = await read_client.get(f"/providers/{pending}")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert (await read_client.get("/providers/abc")).status_code in (400, 404)
+
+
+async def test_taxonomies(read_client):
+    tree = (await read_client.get("/areas")).json()
+    assert [n["code"] for n in tree] == [WEST_MERCIA]
+    children = {n["name"]: n for n in tree[0]["children"]}
+    assert set(children) == {"Worcestershire", "Herefordshire", "Shropshire", "Telford and Wrekin"}
+    assert len(children["Worcestershire"]["children"]) == 6
+    pathways = (await read_client.get("/pathways")).json()
+    assert {"ACCOM", "WOMEN_ABUSE", "WOMEN_SEXWORK", "RJ_VICTIMS", "YOUTH_DIVERSION"} <= {p["code"] for p in pathways}
+    assert all(p["synonyms"] for p in pathways)
+    forms = {f["code"]: f["sector"] for f in (await read_client.get("/legal-forms")).json()}
+    assert forms["cic"] == "social_enterprise" and forms["co_operative_society"] == "co_operative"
+    assert {c["code"] for c in (await read_client.get("/cohorts")).json()} >= {"ADULTS", "YOUNG_ADULTS", "CYP", "WOMEN", "FAMILIES", "VICTIMS"}
+
+
+async def test_health_and_ready(read_client):
+    assert (await read_client.get("/health")).json() == {"status": "ok"}
+    assert (await read_client.get("/ready")).json() == {"status": "ready"}
+
+
+async def test_ready_says_503_with_a_reason_when_the_database_is_gone(databases, template_db):
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+    from marketplace.settings import Settings
+
+    name = await databases.create("gone", template=template_db)
+    async with AsyncTestClient(app=create_app(Settings(database_url=databases.dsn(name)))) as client:
+        assert (await client.get("/ready")).status_code == 200
+        await databases.drop(name)
+        r = await client.get("/ready")
+        assert r.status_code == 503
+        assert r.json()["error"] == "database_unavailable" and r.json()["message"]
+        r = await client.get("/providers")
+        assert r.status_code == 503 and r.json()["error"] == "database_unavailable"
+
+
+async def test_openapi_documents_every_operation(read_client):
+    spec = (await read_client.get("/schema/openapi.json")).json()
+    assert spec["openapi"].startswith("3.")
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            assert op.get("summary"), (method, path)
+            assert any(code.startswith("2") for code in op["responses"]), (method, path)
+    search = spec["paths"]["/providers"]["get"]
+    assert {p["name"] for p in search["parameters"]} >= {"pathway", "area", "cohort", "sector", "legal_form",
+                                                       "accreditation", "min_capacity", "q", "page", "per_page"}
+    assert "400" in search["responses"]
+    assert "ErrorBody" in str(search["responses"]["400"])
