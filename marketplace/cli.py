@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from marketplace import db
-from marketplace.migrate import MigrationError, migrate
+from marketplace.errors import DomainError
+from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.seed import SeedError, load_seed, write_seed
 from marketplace.settings import Settings
 
@@ -28,8 +29,10 @@ def _prepare(settings: Settings, *, do_seed: bool, reset: bool = False) -> tuple
 async def _migrate_and_seed(dsn: str, settings: Settings, data, *, reset: bool) -> tuple[int, int]:
     conn = await db.connect(dsn)
     try:
+        if reset:
+            await reset_schema(conn)
         applied = await migrate(conn, settings.schema_dir)
-        loaded = await write_seed(conn, data, reset=reset) if data is not None else 0
+        loaded = await write_seed(conn, data) if data is not None else 0
         return len(applied), loaded
     finally:
         await conn.close()
@@ -45,6 +48,51 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     _, applied, loaded = _prepare(settings, do_seed=True, reset=args.reset)
     print(f"applied {applied} migration(s); taxonomies up to date; loaded {loaded} demo provider(s)"
           + ("" if loaded or args.reset else " (directory not empty: use --reset to reload)"))
+    return 0
+
+
+async def _with_conn(settings: Settings, work):
+    conn = await db.connect(db.database_url(settings))
+    try:
+        await migrate(conn, settings.schema_dir)
+        return await work(conn)
+    finally:
+        await conn.close()
+
+
+def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from marketplace.accounts.queries import create_key
+    from marketplace.auth import load_secret
+
+    secret = load_secret(settings)
+    made = asyncio.run(_with_conn(settings, lambda conn: create_key(
+        conn, secret, role=args.role, name=args.name, provider_id=args.provider, created_by=None)))
+    print(f"key id {made.api_key.id} ({made.api_key.role}{f', provider {args.provider}' if args.provider else ''}): {args.name}")
+    print("the key is shown once; keep it somewhere safe:")
+    print(made.key)
+    return 0
+
+
+def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
+    from marketplace.accounts.queries import list_keys
+
+    keys = asyncio.run(_with_conn(settings, list_keys))
+    print(f"{'id':>4}  {'role':<12} {'provider':>8}  {'hint':<11} {'created':<16} {'last used':<16} {'revoked':<16} name")
+    fmt = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
+    for k in keys:
+        print(f"{k.id:>4}  {k.role:<12} {k.provider_id or '-':>8}  {k.hint + '…':<11} {fmt(k.created_at):<16} "
+              f"{fmt(k.last_used_at):<16} {fmt(k.revoked_at):<16} {k.name}")
+    return 0
+
+
+def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from marketplace.accounts.queries import revoke_key
+
+    key = asyncio.run(_with_conn(settings, lambda conn: revoke_key(conn, args.key_id)))
+    if key is None:
+        print(f"error: no API key with id {args.key_id}", file=sys.stderr)
+        return 1
+    print(f"revoked key {key.id} ({key.role}): {key.name}")
     return 0
 
 
@@ -87,8 +135,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
 
     seed_p = sub.add_parser("seed", help="load taxonomies, and the demo providers into an empty directory")
-    seed_p.add_argument("--reset", action="store_true", help="delete every provider and reload the demo data")
+    seed_p.add_argument("--reset", action="store_true", help="rebuild the database from scratch (all data and history go) and reload the demo data")
     seed_p.set_defaults(func=cmd_seed)
+
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="create a key and print it (once)")
+    create.add_argument("--role", required=True, choices=["admin", "commissioner", "provider"])
+    create.add_argument("--provider", type=int, help="the provider a provider key acts for")
+    create.add_argument("--name", required=True, help="who or what the key is for")
+    create.set_defaults(func=cmd_keys_create)
+    keys.add_parser("list", help="list keys (never the keys themselves)").set_defaults(func=cmd_keys_list)
+    revoke = keys.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id", type=int)
+    revoke.set_defaults(func=cmd_keys_revoke)
 
     sub.add_parser("db-url", help="print the database URL (psql \"$(marketplace db-url)\")").set_defaults(func=cmd_db_url)
     return parser
@@ -100,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings.from_env()
     try:
         return args.func(args, settings)
-    except (MigrationError, SeedError) as exc:
+    except (MigrationError, SeedError, DomainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

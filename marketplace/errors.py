@@ -35,6 +35,17 @@ class InvalidInput(DomainError):
         return cls(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, **kw)])
 
 
+class Unprocessable(DomainError):
+    """Well-formed and schema-valid, but breaks a rule the schema cannot state (an unknown code, experience
+    longer than the organisation has existed, an identifier scheme that does not fit the legal form)."""
+
+    code = "unprocessable"
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[FieldProblem]) -> Unprocessable:
+        return cls("; ".join(f"{p.field}: {p.problem}" for p in problems), problems=problems)
+
+
 class NotFound(DomainError):
     code = "not_found"
 
@@ -45,3 +56,29 @@ class Conflict(DomainError):
 
 class DatabaseUnavailable(DomainError):
     code = "database_unavailable"
+
+
+class Unauthorized(DomainError):
+    """No usable API key: missing when one is needed, malformed, unknown or revoked."""
+
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    """A valid key whose role (or provider) may not do this."""
+
+    code = "forbidden"
+
+
+class PreconditionRequired(DomainError):
+    code = "precondition_required"
+
+
+class PreconditionFailed(DomainError):
+    """The If-Match version is not the current one; extra carries the current version."""
+
+    code = "precondition_failed"
+
+
+class TooManyRequests(DomainError):
+    code = "too_many_requests"

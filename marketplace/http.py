@@ -4,6 +4,7 @@ the per-request connection, and strict query parameters."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncGenerator, Iterable
 
 import asyncpg
@@ -15,7 +16,21 @@ from litestar.exceptions import HTTPException, NotFoundException, ValidationExce
 from litestar.openapi.spec import Example
 from litestar.openapi.datastructures import ResponseSpec
 
-from marketplace.errors import Conflict, DatabaseUnavailable, DomainError, FieldProblem, InvalidInput, NotFound
+from marketplace.providers.models import MARKETPLACE_FIELDS
+from marketplace.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    DomainError,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+)
 
 log = logging.getLogger("marketplace")
 
@@ -27,19 +42,28 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     error: str
     message: str
     errors: list[FieldProblem] = []
+    current_version: int | None = None  # with 412: the version to fetch before trying again
+    current_etag: str | None = None
 
 
 STATUS_BY_ERROR: dict[type[DomainError], int] = {
     InvalidInput: 400,
+    Unprocessable: 422,
+    Unauthorized: 401,
+    Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    PreconditionFailed: 412,
+    PreconditionRequired: 428,
+    TooManyRequests: 429,
     DatabaseUnavailable: 503,
 }
 
 
-def error_response(status: int, error: str, message: str, problems: Iterable[FieldProblem] = (), headers: dict | None = None) -> Response:
+def error_response(status: int, error: str, message: str, problems: Iterable[FieldProblem] = (), headers: dict | None = None,
+                   **extra: object) -> Response:
     return Response(
-        ErrorBody(status=status, error=error, message=message, errors=list(problems)),
+        ErrorBody(status=status, error=error, message=message, errors=list(problems), **extra),  # type: ignore[arg-type]
         status_code=status,
         media_type=MediaType.JSON,
         headers=headers,
@@ -48,7 +72,13 @@ def error_response(status: int, error: str, message: str, problems: Iterable[Fie
 
 def _domain_error(_: Request, exc: DomainError) -> Response:
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
-    return error_response(status, exc.code, exc.message, exc.problems)
+    headers = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="provision"'
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    extra = {k: exc.extra[k] for k in ("current_version", "current_etag") if k in exc.extra}
+    return error_response(status, exc.code, exc.message, exc.problems, headers=headers or None, **extra)
 
 
 def _validation_error(_: Request, exc: ValidationException) -> Response:
@@ -58,9 +88,17 @@ def _validation_error(_: Request, exc: ValidationException) -> Response:
             key = item.get("key") or "body"
             message = str(item.get("message", "invalid value"))
             # msgspec reports nested body fields as "... - at `$.expertise[2].pathway`"
+            path = ""
             if "- at `$" in message:
                 message, _, path = message.partition(" - at `$")
-                key = path.rstrip("`").lstrip(".") or key
+                path = path.rstrip("`").lstrip(".")
+                key = path or key
+            unknown = re.match(r"Object contains unknown field `(.+)`", message)
+            if unknown:
+                name = unknown.group(1)
+                key = f"{path}.{name}" if path else name
+                message = ("set by the marketplace; it cannot be changed through a profile" if name in MARKETPLACE_FIELDS
+                           else "unknown field")
             problems.append(FieldProblem(field=str(key), problem=message))
     message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
     return error_response(400, "invalid_input", message, problems)
@@ -142,7 +180,9 @@ def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
         403: "The key's role may not do this",
         404: "No such resource",
         409: "Conflicts with existing data",
+        422: "Well-formed, but breaks a rule: `errors` names each field, the allowed values and a suggestion",
         412: "The If-Match ETag is stale; the body gives the current version",
+        429: "Too many requests from this client; see Retry-After",
         428: "If-Match is required",
         503: "The database is not reachable",
     }

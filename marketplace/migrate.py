@@ -83,3 +83,13 @@ async def migrate(conn: asyncpg.Connection, schema_dir: Path) -> list[Migration]
         return done
     finally:
         await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)
+
+
+async def reset_schema(conn: asyncpg.Connection) -> None:
+    """Drop everything in the public schema (a demo database starting over). Irreversible."""
+    await conn.execute("select pg_advisory_lock($1)", LOCK_KEY)
+    try:
+        await conn.execute("drop schema public cascade; create schema public;")
+        await conn.execute("drop table if exists schema_migration")
+    finally:
+        await conn.execute("select pg_advisory_unlock($1)", LOCK_KEY)

@@ -14,8 +14,9 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from marketplace.accounts import queries as account_queries
 from marketplace.providers import queries as provider_queries
-from marketplace.providers.models import SeedProvider, profile_problems
+from marketplace.providers.models import ProviderProfile, SeedProvider, normalised, profile_problems
 from marketplace.taxonomy import queries as taxonomy_queries
 from marketplace.taxonomy.models import (
     Accreditation,
@@ -80,7 +81,7 @@ def load_taxonomy(seed_dir: Path) -> Taxonomy:
 
 def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> list[SeedProvider]:
     path = seed_dir / "providers.json"
-    providers = load_file(path, SeedProvider)
+    providers = [normalised(p) for p in load_file(path, SeedProvider)]
     seen: dict[str, int] = {}
     for i, p in enumerate(providers):
         problems = profile_problems(p, taxonomy, year=today.year)
@@ -105,29 +106,33 @@ def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or dt.date.today()))
 
 
-async def seed(conn: asyncpg.Connection, seed_dir: Path, *, reset: bool = False, today: dt.date | None = None) -> int:
-    """Upsert the taxonomies; load the demo providers when the directory is empty (or on reset)."""
-    return await write_seed(conn, load_seed(seed_dir, today=today), reset=reset)
+async def seed(conn: asyncpg.Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:
+    """Upsert the taxonomies; load the demo providers when the directory is empty."""
+    return await write_seed(conn, load_seed(seed_dir, today=today))
 
 
-async def write_seed(conn: asyncpg.Connection, data: SeedData, *, reset: bool = False) -> int:
-    """Returns the number of providers loaded. Everything happens in one transaction."""
+async def write_seed(conn: asyncpg.Connection, data: SeedData) -> int:
+    """Returns the number of providers loaded. Everything happens in one transaction.
+
+    History is append-only, so demo providers are never deleted here: `marketplace seed --reset`
+    rebuilds the whole database instead (see migrate.reset_schema)."""
     taxonomy, providers = data.taxonomy, data.providers
     async with conn.transaction():
         await taxonomy_queries.upsert_taxonomy(conn, taxonomy)
-        if reset:
-            await provider_queries.delete_all(conn)
-        elif await provider_queries.count_all(conn) > 0:
+        if await provider_queries.count_all(conn) > 0:
             return 0
         ids = []
         for p in providers:
             confirmed = (
                 dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.timezone.utc) if p.last_confirmed_on else None
             )
-            ids.append(
-                await provider_queries.insert_provider(
-                    conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
-                )
+            pid = await provider_queries.insert_provider(
+                conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
+            )
+            ids.append(pid)
+            profile = msgspec.to_builtins(ProviderProfile(**{f: getattr(p, f) for f in ProviderProfile.__struct_fields__}))
+            await account_queries.insert_history(
+                conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
             )
         await provider_queries.refresh_search(conn, ids)
         return len(ids)

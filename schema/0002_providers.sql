@@ -7,10 +7,10 @@ create table provider (
     name                   text not null check (length(btrim(name)) between 2 and 200),
     legal_form             text not null references legal_form (code),
     description            text not null default '' check (length(description) <= 4000),
-    website                text check (website ~ '^https?://\S+$'),
+    website                text check (website ~ '^https?://[^\x01-\x20\x7f-\x9f]+$'),
     founded_year           int check (founded_year between 1600 and 2100),
     contact_name           text check (length(contact_name) <= 200),
-    contact_email          text check (contact_email ~ '^[^@\s]+@[^@\s]+\.[^@\s]+$'),
+    contact_email          text check (contact_email ~ '^[^@\x01-\x20\x7f-\x9f]+@[^@\x01-\x20\x7f-\x9f]+\.[^@\x01-\x20\x7f-\x9f]+$'),
     contact_phone          text check (contact_phone ~ '^\+?[0-9 ()-]{6,20}$'),
     volunteers             int not null default 0 check (volunteers >= 0),
     match_funding_per_year bigint not null default 0 check (match_funding_per_year >= 0),
@@ -39,8 +39,7 @@ create table provider (
 create table provider_identifier (
     identifier  text primary key check (identifier ~ '^GB-(CHC|COH|MPR|SC|NIC|GOR|LAE|NHS)-[A-Z0-9-]{2,20}$'),
     provider_id bigint not null references provider (id) on delete cascade,
-    scheme      text generated always as (split_part(identifier, '-', 1) || '-' || split_part(identifier, '-', 2)) stored,
-    verified    boolean not null default false
+    scheme      text generated always as (split_part(identifier, '-', 1) || '-' || split_part(identifier, '-', 2)) stored
 );
 create index provider_identifier_provider on provider_identifier (provider_id);
 

@@ -25,6 +25,11 @@ from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT, Settings
 
 RUN_ID = uuid.uuid4().hex[:8]
+TEST_SECRET = "test-secret-" + uuid.uuid4().hex
+
+
+def app_settings(dsn: str, **overrides) -> Settings:
+    return Settings(database_url=dsn, secret=TEST_SECRET, **overrides)
 
 
 def dsn_for(server_dsn: str, database: str) -> str:
@@ -114,14 +119,14 @@ async def fresh_db(databases: Databases, template_db: str) -> AsyncIterator[str]
 @pytest.fixture(scope="session")
 async def read_client(read_db: str) -> AsyncIterator[AsyncTestClient]:
     """The real app on the shared read-only database."""
-    async with AsyncTestClient(app=create_app(Settings(database_url=read_db))) as client:
+    async with AsyncTestClient(app=create_app(app_settings(read_db))) as client:
         yield client
 
 
 @pytest.fixture
 async def client(fresh_db: str) -> AsyncIterator[AsyncTestClient]:
     """The real app on a database of this test's own."""
-    async with AsyncTestClient(app=create_app(Settings(database_url=fresh_db))) as client:
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
         yield client
 
 
@@ -149,7 +154,7 @@ async def live_server(databases: Databases) -> AsyncIterator[str]:
     """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds. Its base URL."""
     dsn = databases.dsn(await databases.create("live"))
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": dsn}
+    env = {**os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": TEST_SECRET}
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -180,3 +185,34 @@ def seed_dir() -> Path:
     return Settings.from_env().seed_dir
 
 
+
+
+class Keys:
+    """Makes API keys in one test database, the way `marketplace keys create` does."""
+
+    def __init__(self, dsn: str) -> None:
+        self.dsn = dsn
+
+    async def make(self, role: str, provider_id: int | None = None, name: str = "test") -> tuple[int, str]:
+        from marketplace.accounts.queries import create_key
+
+        conn = await db.connect(self.dsn)
+        try:
+            made = await create_key(conn, TEST_SECRET.encode(), role=role, name=name, provider_id=provider_id, created_by=None)
+        finally:
+            await conn.close()
+        return made.api_key.id, made.key
+
+    async def headers(self, role: str, provider_id: int | None = None) -> dict[str, str]:
+        _, key = await self.make(role, provider_id)
+        return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(fresh_db: str) -> Keys:
+    return Keys(fresh_db)
+
+
+@pytest.fixture(scope="session")
+def read_keys(read_db: str) -> Keys:
+    return Keys(read_db)

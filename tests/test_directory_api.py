@@ -256,11 +256,12 @@ async def test_health_and_ready(read_client):
 async def test_ready_says_503_with_a_reason_when_the_database_is_gone(databases, template_db):
     from litestar.testing import AsyncTestClient
 
+    from conftest import app_settings
+
     from marketplace.app import create_app
-    from marketplace.settings import Settings
 
     name = await databases.create("gone", template=template_db)
-    async with AsyncTestClient(app=create_app(Settings(database_url=databases.dsn(name)))) as client:
+    async with AsyncTestClient(app=create_app(app_settings(databases.dsn(name)))) as client:
         assert (await client.get("/ready")).status_code == 200
         await databases.drop(name)
         r = await client.get("/ready")

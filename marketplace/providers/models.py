@@ -37,9 +37,11 @@ Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterlin
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
 LongText = Annotated[str, Meta(max_length=4000)]
-Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)]
+# Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
+NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
+Email = Annotated[str, Meta(pattern=rf"^{NOT_SPACE}+@{NOT_SPACE}+\.{NOT_SPACE}+$", max_length=254)]
 Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ()-]{6,20}$")]
-Url = Annotated[str, Meta(pattern=r"^https?://[^\s]+$", max_length=300)]
+Url = Annotated[str, Meta(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=300)]
 Year = Annotated[int, Meta(ge=1600, le=2100)]
 
 
@@ -51,6 +53,15 @@ class Contact(Strict):
     name: ShortText | None = None
     email: Email | None = None
     phone: Phone | None = None
+
+
+class ExpertiseDetail(Strict):
+    """What a provider offers in one pathway (the body of PUT /providers/{id}/expertise/{pathway})."""
+
+    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
+    years_experience: Annotated[int, Meta(ge=0, le=200)]
+    description: Annotated[str, Meta(min_length=1, max_length=4000)]
+    outcomes_evidence: LongText | None = None
 
 
 class Expertise(Strict):
@@ -86,7 +97,7 @@ class Finances(Strict):
 class ProviderProfile(Strict):
     """What an organisation says about itself: the body of a registration and of a full profile."""
 
-    name: Annotated[str, Meta(min_length=2, max_length=200)]
+    name: Annotated[str, Meta(min_length=2, max_length=200, pattern=r"\S.*\S")]
     legal_form: Slug
     identifiers: Annotated[list[OrgId], Meta(max_length=10)] = []
     description: LongText = ""
@@ -120,6 +131,7 @@ class Provider(ProviderProfile):
     sector: str = ""
     status: str = "pending"
     is_sample: bool = False
+    verified_at: dt.datetime | None = None
     stale: bool = False
     version: int = 1
     created_at: dt.datetime | None = None
@@ -164,6 +176,20 @@ class SearchResult(msgspec.Struct):
     interpreted_query: list[list[str]] | None = None
 
 
+def normalised(profile: ProviderProfile) -> ProviderProfile:
+    """Set-like lists hold each value once (first occurrence kept); names lose outer spaces."""
+    once = lambda values: list(dict.fromkeys(values))  # noqa: E731
+    return msgspec.structs.replace(
+        profile,
+        name=profile.name.strip(),
+        identifiers=once(profile.identifiers),
+        coverage=once(profile.coverage),
+        accreditations=once(profile.accreditations),
+        social_value=once(profile.social_value),
+        expertise=[msgspec.structs.replace(e, cohorts=once(e.cohorts)) for e in profile.expertise],
+    )
+
+
 def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int, prefix: str = "") -> list[FieldProblem]:
     """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form."""
 
@@ -185,8 +211,6 @@ def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int,
                     allowed=list(legal_form.identifier_schemes),
                 )
             )
-    if len(set(profile.identifiers)) != len(profile.identifiers):
-        found.append(FieldProblem(field=f"{prefix}identifiers", problem="identifiers repeat"))
     seen_pathways: set[str] = set()
     for i, e in enumerate(profile.expertise):
         found.append(check_code(f"{prefix}expertise[{i}].pathway", e.pathway, pathways, "pathway"))
@@ -205,7 +229,110 @@ def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int,
         found.append(check_code(f"{prefix}accreditations[{i}]", a, taxonomy.codes("accreditations"), "accreditation"))
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
-    for name, values in (("coverage", profile.coverage), ("accreditations", profile.accreditations), ("social_value", profile.social_value)):
-        if len(set(values)) != len(values):
-            found.append(FieldProblem(field=f"{prefix}{name}", problem="values repeat"))
     return [p for p in found if p is not None]
+
+
+# --- changing a profile ---------------------------------------------------------------------------
+# PATCH bodies: UNSET (absent) leaves a field alone, null clears a nullable field, a list replaces
+# the whole list. Nested objects (contact, resources, capacity, finances) patch field by field.
+
+UnsetType = msgspec.UnsetType
+UNSET = msgspec.UNSET
+
+# Fields the marketplace holds: a provider never sets them through a profile body.
+MARKETPLACE_FIELDS = frozenset(
+    {"id", "sector", "status", "is_sample", "stale", "version", "created_at", "updated_at", "last_confirmed_at",
+     "verified", "verified_at"}
+)
+
+
+class ContactPatch(Strict):
+    name: ShortText | None | UnsetType = UNSET
+    email: Email | None | UnsetType = UNSET
+    phone: Phone | None | UnsetType = UNSET
+
+
+class ResourcesPatch(Strict):
+    volunteers: Count | UnsetType = UNSET
+    premises: Annotated[list[Premises], Meta(max_length=50)] | UnsetType = UNSET
+    match_funding_per_year: Money | UnsetType = UNSET
+    other_funding_sources: Annotated[list[ShortText], Meta(max_length=30)] | UnsetType = UNSET
+    partner_organisations: Annotated[list[ShortText], Meta(max_length=50)] | UnsetType = UNSET
+
+
+class CapacityPatch(Strict):
+    service_users_per_year: Count | None | UnsetType = UNSET
+
+
+class FinancesPatch(Strict):
+    annual_income: Money | None | UnsetType = UNSET
+    reserves_months: Annotated[float, Meta(ge=0, le=600)] | None | UnsetType = UNSET
+
+
+class ProviderPatch(Strict):
+    name: Annotated[str, Meta(min_length=2, max_length=200, pattern=r"\S.*\S")] | UnsetType = UNSET
+    legal_form: Slug | UnsetType = UNSET
+    identifiers: Annotated[list[OrgId], Meta(max_length=10)] | UnsetType = UNSET
+    description: LongText | UnsetType = UNSET
+    website: Url | None | UnsetType = UNSET
+    founded_year: Year | None | UnsetType = UNSET
+    contact: ContactPatch | UnsetType = UNSET
+    expertise: Annotated[list[Expertise], Meta(max_length=20)] | UnsetType = UNSET
+    coverage: Annotated[list[AreaCode], Meta(max_length=200)] | UnsetType = UNSET
+    resources: ResourcesPatch | UnsetType = UNSET
+    capacity: CapacityPatch | UnsetType = UNSET
+    finances: FinancesPatch | UnsetType = UNSET
+    accreditations: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
+    social_value: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
+
+
+class CoverageList(Strict):
+    """The whole new list of areas covered."""
+
+    coverage: Annotated[list[AreaCode], Meta(max_length=200)]
+
+
+class AccreditationList(Strict):
+    accreditations: Annotated[list[Slug], Meta(max_length=30)]
+
+
+class SocialValueList(Strict):
+    social_value: Annotated[list[Slug], Meta(max_length=30)]
+
+
+def _merge(current: msgspec.Struct, patch: msgspec.Struct) -> msgspec.Struct:
+    changes = {f: v for f in patch.__struct_fields__ if (v := getattr(patch, f)) is not UNSET}
+    for f, v in list(changes.items()):
+        if isinstance(v, msgspec.Struct) and isinstance(getattr(current, f), msgspec.Struct):
+            changes[f] = _merge(getattr(current, f), v)
+    return msgspec.structs.replace(current, **changes)
+
+
+def apply_patch(current: ProviderProfile, patch: ProviderPatch) -> ProviderProfile:
+    return _merge(current, patch)  # type: ignore[return-value]
+
+
+def profile_of(provider: Provider) -> ProviderProfile:
+    """The provider-editable part of a full profile."""
+    return ProviderProfile(**{f: getattr(provider, f) for f in ProviderProfile.__struct_fields__})
+
+
+def changed_fields(before: ProviderProfile, after: ProviderProfile) -> list[tuple[str, object, object]]:
+    """One (field path, previous, replacement) per changed field; expertise is compared per pathway
+    (`expertise[ACCOM]`), nested objects per field (`resources.volunteers`), other lists as a whole."""
+    out: list[tuple[str, object, object]] = []
+    b, a = msgspec.to_builtins(before), msgspec.to_builtins(after)
+    for field in ProviderProfile.__struct_fields__:
+        if field == "expertise":
+            old = {e["pathway"]: e for e in b[field]}
+            new = {e["pathway"]: e for e in a[field]}
+            for code in sorted(old.keys() | new.keys()):
+                if old.get(code) != new.get(code):
+                    out.append((f"expertise[{code}]", old.get(code), new.get(code)))
+        elif isinstance(b[field], dict):
+            for sub in b[field].keys() | a[field].keys():
+                if b[field].get(sub) != a[field].get(sub):
+                    out.append((f"{field}.{sub}", b[field].get(sub), a[field].get(sub)))
+        elif b[field] != a[field]:
+            out.append((field, b[field], a[field]))
+    return sorted(out, key=lambda c: c[0])

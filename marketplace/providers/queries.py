@@ -7,16 +7,13 @@ from collections.abc import Sequence
 
 import asyncpg
 import msgspec
+from rapidfuzz.distance import OSA
 
 from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
 
 
 async def count_all(conn: asyncpg.Connection) -> int:
     return await conn.fetchval("select count(*) from provider")
-
-
-async def delete_all(conn: asyncpg.Connection) -> None:
-    await conn.execute("delete from provider")
 
 
 async def refresh_search(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
@@ -66,21 +63,50 @@ async def insert_provider(
     return provider_id
 
 
-async def write_parts(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile) -> None:
-    """Replace the child rows of a profile (identifiers, expertise, coverage, premises, ...)."""
-    for table in (
-        "provider_identifier",
-        "provider_expertise",
-        "provider_coverage",
-        "provider_premises",
-        "provider_accreditation",
-        "provider_social_value",
-    ):
-        await conn.execute(f"delete from {table} where provider_id = $1", provider_id)  # noqa: S608 - fixed names
-    await conn.executemany(
-        "insert into provider_identifier (identifier, provider_id) values ($1, $2)",
-        [(i, provider_id) for i in p.identifiers],
-    )
+PART_TABLES = {
+    "identifiers": "provider_identifier",
+    "expertise": "provider_expertise",
+    "coverage": "provider_coverage",
+    "premises": "provider_premises",
+    "accreditations": "provider_accreditation",
+    "social_value": "provider_social_value",
+}
+
+
+async def write_parts(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile, only: set[str] | None = None) -> None:
+    """Replace the child rows of a profile (all parts, or only those named: keys of PART_TABLES)."""
+    parts = set(PART_TABLES) if only is None else only
+    for part in sorted(parts):
+        await conn.execute(f"delete from {PART_TABLES[part]} where provider_id = $1", provider_id)  # noqa: S608 - fixed names
+    if "identifiers" in parts:
+        await conn.executemany(
+            "insert into provider_identifier (identifier, provider_id) values ($1, $2)",
+            [(i, provider_id) for i in p.identifiers],
+        )
+    if "expertise" in parts:
+        await _write_expertise(conn, provider_id, p)
+    if "coverage" in parts:
+        await conn.executemany(
+            "insert into provider_coverage (provider_id, area_code) values ($1, $2)", [(provider_id, a) for a in p.coverage]
+        )
+    if "premises" in parts:
+        await conn.executemany(
+            "insert into provider_premises (provider_id, area_code, description) values ($1, $2, $3)",
+            [(provider_id, pm.area, pm.description) for pm in p.resources.premises],
+        )
+    if "accreditations" in parts:
+        await conn.executemany(
+            "insert into provider_accreditation (provider_id, accreditation_code) values ($1, $2)",
+            [(provider_id, a) for a in p.accreditations],
+        )
+    if "social_value" in parts:
+        await conn.executemany(
+            "insert into provider_social_value (provider_id, commitment_code) values ($1, $2)",
+            [(provider_id, s) for s in p.social_value],
+        )
+
+
+async def _write_expertise(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile) -> None:
     await conn.executemany(
         """insert into provider_expertise (provider_id, pathway_code, years_experience, description, outcomes_evidence, position)
            values ($1, $2, $3, $4, $5, $6)""",
@@ -89,22 +115,6 @@ async def write_parts(conn: asyncpg.Connection, provider_id: int, p: ProviderPro
     await conn.executemany(
         "insert into provider_expertise_cohort (provider_id, pathway_code, cohort_code) values ($1, $2, $3)",
         [(provider_id, e.pathway, c) for e in p.expertise for c in dict.fromkeys(e.cohorts)],
-    )
-    await conn.executemany(
-        "insert into provider_coverage (provider_id, area_code) values ($1, $2)",
-        [(provider_id, a) for a in p.coverage],
-    )
-    await conn.executemany(
-        "insert into provider_premises (provider_id, area_code, description) values ($1, $2, $3)",
-        [(provider_id, pm.area, pm.description) for pm in p.resources.premises],
-    )
-    await conn.executemany(
-        "insert into provider_accreditation (provider_id, accreditation_code) values ($1, $2)",
-        [(provider_id, a) for a in p.accreditations],
-    )
-    await conn.executemany(
-        "insert into provider_social_value (provider_id, commitment_code) values ($1, $2)",
-        [(provider_id, s) for s in p.social_value],
     )
 
 
@@ -138,29 +148,32 @@ select json_build_object(
     'accreditations', p.accreditation_codes,
     'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code)
                               from provider_social_value s where s.provider_id = p.id), '[]'),
-    'status', p.status, 'is_sample', p.is_sample,
+    'status', p.status, 'is_sample', p.is_sample, 'verified_at', p.verified_at,
     'stale', coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months',
     'version', p.version, 'created_at', p.created_at, 'updated_at', p.updated_at,
     'last_confirmed_at', p.last_confirmed_at
 )::text
-from provider p where p.id = $1 and p.status = any($3::text[])
+from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 """
 
 _profile_decoder = msgspec.json.Decoder(Provider)
 
 
-async def fetch_provider(conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str]) -> Provider | None:
-    doc = await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses))
+async def fetch_provider(
+    conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
+) -> Provider | None:
+    """The profile if its status is one of `statuses` (any status when it is the caller's own, `own`)."""
+    doc = await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own)
     return None if doc is None else _profile_decoder.decode(doc)
 
 
 # --- search -------------------------------------------------------------------------------------
 
 EXPAND_SQL = """
-select t.ord, t.tok, s.word, s.word = t.tok as exact
+select t.ord, t.tok, s.word, s.word = t.tok as exact, s.sim
 from unnest(regexp_split_to_array(fold($1), '[^a-z0-9]+')) with ordinality as t(tok, ord)
 left join lateral (
-    select st.word from search_term st
+    select st.word, similarity(st.word, t.tok) as sim from search_term st
     where st.word = t.tok or st.word % t.tok or (length(t.tok) >= 4 and st.word like t.tok || '%')
     order by st.word = t.tok desc, st.word like t.tok || '%' desc, similarity(st.word, t.tok) desc, st.word
     limit 8
@@ -173,18 +186,28 @@ order by t.ord
 async def expand_query(conn: asyncpg.Connection, q: str) -> list[tuple[str, list[str]]]:
     """Each query word with the vocabulary words it stands for: itself and its completions when it
     is a known word, else the closest spellings (trigram similarity)."""
-    groups: dict[int, tuple[str, list[str], bool]] = {}
+    groups: dict[int, tuple[str, list[tuple[str, float]], bool]] = {}
     for r in await conn.fetch(EXPAND_SQL, q):
         tok, words, has_exact = groups.get(r["ord"], (r["tok"], [], False))
         if r["word"] is not None:
-            words.append(r["word"])
+            words.append((r["word"], r["sim"]))
         groups[r["ord"]] = (tok, words, has_exact or bool(r["exact"]))
     out: list[tuple[str, list[str]]] = []
     for tok, words, has_exact in groups.values():
         if has_exact:  # a real word: keep it and its completions, drop mere look-alikes
-            words = [w for w in words if w.startswith(tok)]
-        out.append((tok, words[:5]))
+            kept = [w for w, _ in words if w.startswith(tok)]
+        else:  # a misspelling: trigrams found candidates; the fewest edits (a swap is one) decides
+            kept = closest_spellings(tok, [w for w, _ in words])
+        out.append((tok, kept[:5]))
     return out
+
+
+def closest_spellings(token: str, candidates: list[str]) -> list[str]:
+    """The candidates fewest edits away from token, if that is few enough for its length."""
+    allowed = 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
+    scored = [(OSA.distance(token, w), w) for w in candidates]
+    best = min((d for d, _ in scored), default=allowed + 1)
+    return [w for d, w in scored if d == best] if best <= allowed else []
 
 
 def to_tsquery_text(expanded: list[tuple[str, list[str]]]) -> str | None:
@@ -303,3 +326,70 @@ async def facet_counts(conn: asyncpg.Connection, where: Where) -> dict[str, dict
     for r in await conn.fetch(sql, *where.args):
         out[r["facet"]][r["code"]] = r["n"]
     return out
+
+
+# --- changes ------------------------------------------------------------------------------------
+
+PART_OF_FIELD = {
+    "identifiers": "identifiers",
+    "expertise": "expertise",
+    "coverage": "coverage",
+    "resources.premises": "premises",
+    "accreditations": "accreditations",
+    "social_value": "social_value",
+}
+
+
+async def lock_provider(conn: asyncpg.Connection, provider_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "select id, version, status, verified_at, last_confirmed_at from provider where id = $1 for update", provider_id
+    )
+
+
+async def update_provider_row(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile) -> int:
+    """Write the provider's own columns and bump its version; returns the new version."""
+    return await conn.fetchval(
+        """
+        update provider set name = $2, legal_form = $3, description = $4, website = $5, founded_year = $6,
+            contact_name = $7, contact_email = $8, contact_phone = $9, volunteers = $10, match_funding_per_year = $11,
+            other_funding_sources = $12, partner_organisations = $13, capacity_per_year = $14, annual_income = $15,
+            reserves_months = $16, version = version + 1, updated_at = greatest(now(), created_at)
+        where id = $1 returning version
+        """,
+        provider_id,
+        p.name.strip(),
+        p.legal_form,
+        p.description,
+        p.website,
+        p.founded_year,
+        p.contact.name,
+        p.contact.email,
+        p.contact.phone,
+        p.resources.volunteers,
+        p.resources.match_funding_per_year,
+        p.resources.other_funding_sources,
+        p.resources.partner_organisations,
+        p.capacity.service_users_per_year,
+        p.finances.annual_income,
+        p.finances.reserves_months,
+    )
+
+
+async def set_status(conn: asyncpg.Connection, provider_id: int, status: str) -> None:
+    await conn.execute("update provider set status = $2 where id = $1", provider_id, status)
+
+
+async def set_verified(conn: asyncpg.Connection, provider_id: int) -> dt.datetime:
+    return await conn.fetchval("update provider set verified_at = now() where id = $1 returning verified_at", provider_id)
+
+
+async def set_confirmed(conn: asyncpg.Connection, provider_id: int) -> dt.datetime:
+    return await conn.fetchval("update provider set last_confirmed_at = now() where id = $1 returning last_confirmed_at", provider_id)
+
+
+async def identifiers_taken(conn: asyncpg.Connection, identifiers: Sequence[str], provider_id: int | None) -> list[str]:
+    rows = await conn.fetch(
+        "select identifier from provider_identifier where identifier = any($1::text[]) and provider_id is distinct from $2",
+        list(identifiers), provider_id,
+    )
+    return [r["identifier"] for r in rows]

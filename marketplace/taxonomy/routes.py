@@ -5,8 +5,6 @@ from __future__ import annotations
 from litestar import get
 from litestar.datastructures import State
 
-from litestar.openapi.spec import OpenAPIType
-
 from marketplace.taxonomy.models import (
     Accreditation,
     AreaNode,
@@ -15,7 +13,6 @@ from marketplace.taxonomy.models import (
     Pathway,
     Sector,
     SocialValueCommitment,
-    Taxonomy,
 )
 
 
@@ -57,35 +54,3 @@ async def list_social_value(state: State) -> list[SocialValueCommitment]:
 
 ROUTES = [list_pathways, list_areas, list_cohorts, list_legal_forms, list_sectors, list_accreditations, list_social_value]
 
-
-# Query parameters whose values are taxonomy codes, wherever they appear.
-CODE_PARAMETERS = {
-    "pathway": "pathways",
-    "area": "areas",
-    "cohort": "cohorts",
-    "sector": "sectors",
-    "legal_form": "legal_forms",
-    "accreditation": "accreditations",
-}
-
-
-def publish_codes(openapi, taxonomy: Taxonomy) -> None:
-    """Put the live taxonomy's codes into the OpenAPI document as enums, so the schema says
-    exactly which values each filter accepts (the codes live in the database, not in the code)."""
-
-    def set_enum(schema, codes: list[str]) -> None:
-        if schema is None:
-            return
-        for sub in schema.one_of or ():
-            set_enum(sub, codes)
-        if schema.items is not None:
-            schema.items.enum = codes
-        elif schema.type == OpenAPIType.STRING:
-            schema.enum = codes
-
-    for path_item in (openapi.paths or {}).values():
-        for op in (path_item.get, path_item.post, path_item.put, path_item.patch, path_item.delete):
-            for param in (op.parameters if op else None) or ():
-                kind = CODE_PARAMETERS.get(getattr(param, "name", ""))
-                if kind and param.param_in == "query":
-                    set_enum(param.schema, list(taxonomy.codes(kind)))

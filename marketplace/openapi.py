@@ -1,0 +1,133 @@
+"""Making the OpenAPI document exact.
+
+msgspec validates every body, so msgspec's own JSON Schema of each Struct is the truth about what is
+accepted (patterns on list items, `additionalProperties: false`, nullable vs absent); Litestar's
+generated component schemas lose some of that, so ours replace them. The taxonomy codes live in the
+database, so once they are loaded every code-valued parameter and field gets its `enum`."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from typing import Any
+
+import msgspec
+from litestar.openapi.spec import OpenAPI, OpenAPIType, Reference, Schema
+
+import marketplace
+from marketplace.taxonomy.models import Taxonomy
+
+# Parameter and field names whose values are taxonomy codes -> the taxonomy.
+CODE_NAMES = {
+    "pathway": "pathways",
+    "area": "areas",
+    "coverage": "areas",
+    "cohort": "cohorts",
+    "cohorts": "cohorts",
+    "sector": "sectors",
+    "legal_form": "legal_forms",
+    "accreditation": "accreditations",
+    "accreditations": "accreditations",
+    "required_accreditations": "accreditations",
+    "social_value": "social_value",
+}
+ETAG_PATTERN = r'^(W/)?"v[0-9]{1,9}"$'
+
+_KEYWORDS = {
+    "anyOf": "any_of", "oneOf": "one_of", "allOf": "all_of", "additionalProperties": "additional_properties",
+    "minLength": "min_length", "maxLength": "max_length", "minItems": "min_items", "maxItems": "max_items",
+    "exclusiveMinimum": "exclusive_minimum", "exclusiveMaximum": "exclusive_maximum", "uniqueItems": "unique_items",
+    "readOnly": "read_only", "writeOnly": "write_only", "multipleOf": "multiple_of", "minProperties": "min_properties",
+    "maxProperties": "max_properties", "$defs": "defs",
+}
+
+
+def _struct_types() -> list[type[msgspec.Struct]]:
+    found: dict[str, type[msgspec.Struct]] = {}
+    for mod in pkgutil.walk_packages(marketplace.__path__, "marketplace."):
+        if not mod.name.endswith((".models", ".http", ".routes")):
+            continue
+        module = importlib.import_module(mod.name)
+        for obj in vars(module).values():
+            if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__:
+                found[obj.__name__] = obj
+    return list(found.values())
+
+
+def _to_spec(node: Any) -> Schema | Reference:
+    if "$ref" in node:
+        return Reference(ref=node["$ref"])
+    kw: dict[str, Any] = {}
+    for key, value in node.items():
+        name = _KEYWORDS.get(key, key)
+        if name == "properties":
+            value = {k: _to_spec(v) for k, v in value.items()}
+        elif name in ("items", "not") or (name == "additional_properties" and isinstance(value, dict)):
+            value = _to_spec(value)
+        elif name in ("any_of", "one_of", "all_of"):
+            value = [_to_spec(v) for v in value]
+        elif name == "type":
+            value = [OpenAPIType(v) for v in value] if isinstance(value, list) else OpenAPIType(value)
+        elif name == "discriminator":
+            from litestar.openapi.spec import Discriminator
+
+            value = Discriminator(property_name=value["propertyName"], mapping=value.get("mapping"))
+        kw[name] = value
+    return Schema(**kw)
+
+
+def _add_enums(node: Any, taxonomy: Taxonomy, name: str | None = None) -> None:
+    """Walk a JSON schema; a string (or array of strings) under a code name gets the codes as its enum."""
+    if isinstance(node, dict):
+        kind = CODE_NAMES.get(name or "")
+        if kind:
+            codes = list(taxonomy.codes(kind))
+            for target in [node, *node.get("anyOf", ())]:
+                if target.get("type") == "string":
+                    target["enum"] = codes
+                elif target.get("type") == "array" and target.get("items", {}).get("type") == "string":
+                    target["items"]["enum"] = codes
+        for key, value in node.items():
+            if key == "properties":
+                for prop, sub in value.items():
+                    _add_enums(sub, taxonomy, prop)
+            elif key in ("items", "anyOf", "oneOf", "allOf", "additionalProperties"):
+                _add_enums(value, taxonomy, name if key in ("anyOf", "oneOf") else None)
+    elif isinstance(node, list):
+        for item in node:
+            _add_enums(item, taxonomy, name)
+
+
+def _param_schema(schema: Any, kind: str | None, taxonomy: Taxonomy, pattern: str | None = None) -> None:
+    if schema is None:
+        return
+    for sub in schema.one_of or ():
+        _param_schema(sub, kind, taxonomy, pattern)
+    if kind and schema.items is not None and schema.items.type == OpenAPIType.STRING:
+        schema.items.enum = list(taxonomy.codes(kind))
+    elif schema.type == OpenAPIType.STRING:
+        if kind:
+            schema.enum = list(taxonomy.codes(kind))
+        if pattern:
+            schema.pattern = pattern
+
+
+def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy) -> None:
+    """Replace our Struct components with msgspec's schemas, and publish codes and the ETag pattern."""
+    components = openapi.components.schemas if openapi.components and openapi.components.schemas else {}
+    ours = [t for t in _struct_types() if t.__name__ in components]
+    if ours:
+        _, defs = msgspec.json.schema_components(ours, ref_template="#/components/schemas/{name}")
+        for name, schema in defs.items():
+            _add_enums(schema, taxonomy)
+            components[name] = _to_spec(schema)  # type: ignore[assignment]
+    for path_item in (openapi.paths or {}).values():
+        for op in (path_item.get, path_item.post, path_item.put, path_item.patch, path_item.delete):
+            for param in (op.parameters if op else None) or ():
+                if isinstance(param, Reference):
+                    continue
+                if param.name == "If-Match":
+                    _param_schema(param.schema, None, taxonomy, ETAG_PATTERN)
+                elif param.param_in in ("query", "path"):
+                    _param_schema(param.schema, CODE_NAMES.get(param.name), taxonomy)
