@@ -16,7 +16,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from marketplace import db
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.auth import audit_denials, load_secret, provide_actor, provide_caller, request_id_middleware
-from marketplace.http import EXCEPTION_HANDLERS, provide_conn
+from marketplace.http import EXCEPTION_HANDLERS, provide_conn, reject_unknown_params
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.settings import Settings
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
@@ -44,6 +44,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES],
         lifespan=[lifespan],
         middleware=[request_id_middleware],
+        guards=[reject_unknown_params],
         after_exception=[audit_denials],
         dependencies={
             "conn": Provide(provide_conn),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from litestar import Request
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from marketplace.accounts import queries as account_queries
@@ -54,7 +55,12 @@ async def provide_caller(request: Request, state: State) -> Caller:
     return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
 
 
-def provide_actor(request: Request, caller: Caller) -> Actor:
+# Handler parameters `caller: CallerDep` / `actor: ActorDep` receive who is calling (and through which request).
+CallerDep = NamedDependency[Caller]
+ActorDep = NamedDependency[Actor]
+
+
+def provide_actor(request: Request, caller: CallerDep) -> Actor:
     return Actor(caller=caller, request_id=request_id_of(request.scope), method=request.method, path=request.url.path)
 
 

@@ -3,13 +3,17 @@ the per-request connection, and strict query parameters."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
+from typing import Any
 from collections.abc import AsyncGenerator, Iterable
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -84,22 +88,22 @@ def _domain_error(_: Request, exc: DomainError) -> Response:
 def _validation_error(_: Request, exc: ValidationException) -> Response:
     problems = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict):
-            key = item.get("key") or "body"
-            message = str(item.get("message", "invalid value"))
-            # msgspec reports nested body fields as "... - at `$.expertise[2].pathway`"
-            path = ""
-            if "- at `$" in message:
-                message, _, path = message.partition(" - at `$")
-                path = path.rstrip("`").lstrip(".")
-                key = path or key
-            unknown = re.match(r"Object contains unknown field `(.+)`", message)
-            if unknown:
-                name = unknown.group(1)
-                key = f"{path}.{name}" if path else name
-                message = ("set by the marketplace; it cannot be changed through a profile" if name in MARKETPLACE_FIELDS
-                           else "unknown field")
-            problems.append(FieldProblem(field=str(key), problem=message))
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        key = str(item.get("key") or "")
+        if key in ("data", "body"):
+            key = ""
+        if "- at `$" in message:  # a message that still carries msgspec's path
+            message, _, path = message.partition(" - at `$")
+            key = path.rstrip("`").lstrip(".") or key
+        unknown = re.match(r"Object contains unknown field `(.+)`", message)
+        if unknown:
+            name = unknown.group(1)
+            key = f"{key}.{name}" if key else name
+            message = ("set by the marketplace; it cannot be changed through a profile" if name in MARKETPLACE_FIELDS
+                       else "unknown field")
+        problems.append(FieldProblem(field=key or "body", problem=message))
     message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
     return error_response(400, "invalid_input", message, problems)
 
@@ -109,7 +113,11 @@ def _http_error(_: Request, exc: HTTPException) -> Response:
              413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}.get(exc.status_code, "http_error")
     if exc.status_code >= 500:
         error = "server_error"
-    return error_response(exc.status_code, error, str(exc.detail), headers=exc.headers)
+    problems = []
+    if exc.status_code == 400:  # e.g. a body that is not JSON at all
+        error = "invalid_input"
+        problems = [FieldProblem(field="body", problem=str(exc.detail))]
+    return error_response(exc.status_code, error, str(exc.detail), problems, headers=exc.headers)
 
 
 def _database_down(_: Request, exc: Exception) -> Response:
@@ -123,6 +131,11 @@ def _constraint(_: Request, exc: asyncpg.IntegrityConstraintViolationError) -> R
     return error_response(409, "conflict", f"the change conflicts with existing data ({detail})")
 
 
+def _bad_data(_: Request, exc: asyncpg.DataError) -> Response:
+    # A safety net: values are checked before they reach the database.
+    return error_response(400, "invalid_input", f"a value the database cannot store: {exc}")
+
+
 def _unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "server_error", "an unexpected error occurred; it has been logged")
@@ -133,6 +146,7 @@ EXCEPTION_HANDLERS = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     asyncpg.IntegrityConstraintViolationError: _constraint,
+    asyncpg.DataError: _bad_data,
     asyncpg.PostgresConnectionError: _database_down,
     asyncpg.CannotConnectNowError: _database_down,
     asyncpg.exceptions.OperatorInterventionError: _database_down,
@@ -148,8 +162,12 @@ EXCEPTION_HANDLERS = {
 Conn = NamedDependency[asyncpg.Connection]
 
 
-async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One pooled connection per request that needs the database."""
+async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One pooled connection per request that needs the database.
+
+    It depends on `caller` so that authentication resolves (and may refuse) before a connection is taken:
+    Litestar (2.x) does not close generator dependencies already started when a sibling dependency raises,
+    so a 401 raised after the acquire would strand the connection."""
     try:
         conn_cm = state.pool.acquire(timeout=5)
         conn = await conn_cm.__aenter__()
@@ -162,14 +180,34 @@ async def provide_conn(state: State) -> AsyncGenerator[asyncpg.Connection, None]
         await conn_cm.__aexit__(None, None, None)
 
 
-def reject_unknown_params(request: Request, allowed: Iterable[str]) -> None:
-    allowed = set(allowed)
-    unknown = sorted(set(request.query_params) - allowed)
+NOT_QUERY = {"request", "state", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}
+
+
+@functools.cache
+def query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
+    """The query parameters a handler declares: its signature less path parameters, body and dependencies."""
+    names = set()
+    for name, param in handler.parsed_fn_signature.parameters.items():
+        if name in NOT_QUERY or any(f"{{{name}:" in path for path in handler.paths):
+            continue
+        names.add(getattr(param.kwarg_definition, "query", None) or name)
+    return frozenset(names)
+
+
+async def reject_unknown_params(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Guard for every route: a query parameter the operation does not know is a 400, not silently ignored
+    (a misspelt filter must not return the unfiltered directory)."""
+    allowed = query_parameters(handler)
+    unknown = sorted(set(connection.query_params) - allowed)
     if unknown:
         raise InvalidInput(
             f"unknown query parameter {unknown[0]!r}",
             problems=[FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown],
         )
+
+
+# OpenAPI `security` of operations that need an API key (public ones also accept none).
+NEEDS_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 
 
 def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
@@ -186,6 +224,7 @@ def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
         428: "If-Match is required",
         503: "The database is not reachable",
     }
+    statuses = tuple(sorted({*statuses, 401, 503}))  # any request may carry a bad key, or find the database down
     return {
         s: ResponseSpec(
             data_container=ErrorBody,

@@ -127,7 +127,7 @@ def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy) -> None:
             for param in (op.parameters if op else None) or ():
                 if isinstance(param, Reference):
                     continue
-                if param.name == "If-Match":
-                    _param_schema(param.schema, None, taxonomy, ETAG_PATTERN)
+                if param.name == "If-Match":  # optional (428 without it) but never null
+                    param.schema = Schema(type=OpenAPIType.STRING, pattern=ETAG_PATTERN, description=param.description)
                 elif param.param_in in ("query", "path"):
                     _param_schema(param.schema, CODE_NAMES.get(param.name), taxonomy)

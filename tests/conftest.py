@@ -149,9 +149,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+class LiveServer(str):
+    """The base URL of a running server; `.dsn` is its database."""
+
+    dsn: str
+
+
 @pytest.fixture(scope="session")
-async def live_server(databases: Databases) -> AsyncIterator[str]:
-    """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds. Its base URL."""
+async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
+    """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds."""
     dsn = databases.dsn(await databases.create("live"))
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": TEST_SECRET}
@@ -159,7 +165,8 @@ async def live_server(databases: Databases) -> AsyncIterator[str]:
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
-    base = f"http://127.0.0.1:{port}"
+    base = LiveServer(f"http://127.0.0.1:{port}")
+    base.dsn = dsn
     deadline = time.monotonic() + 60
     while True:
         try:

@@ -8,13 +8,13 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 
 from marketplace.accounts import queries
 from marketplace.accounts.models import Actor, ApiKey, AuditPage, Caller, KeyRequest, NewApiKey
-from marketplace.auth import require
+from marketplace.auth import ActorDep, CallerDep, require
 from marketplace.errors import Conflict, InvalidInput, NotFound, TooManyRequests, Unprocessable
-from marketplace.http import Conn, errors_doc
+from marketplace.http import NEEDS_KEY, Conn, errors_doc
 from marketplace.providers import queries as provider_queries
 from marketplace.providers.models import Provider, ProviderProfile, normalised, profile_problems
 
@@ -32,7 +32,7 @@ class Registration(msgspec.Struct):
       responses=errors_doc(400, 409, 422, 429, 503),
       description="Creates a `pending` profile (invisible to anonymous search until an admin publishes it) and a "
       "provider API key bound to it, returned once. Rate-limited per client.")
-async def register(request: Request, data: ProviderProfile, conn: Conn, state: State, actor: Actor) -> Response[Registration]:
+async def register(request: Request, data: JSONBody[ProviderProfile], conn: Conn, state: State, actor: ActorDep) -> Response[Registration]:
     now = dt.datetime.now(dt.timezone.utc)
     data = normalised(data)
     problems = profile_problems(data, state.taxonomy, year=now.year)
@@ -63,9 +63,9 @@ async def register(request: Request, data: ProviderProfile, conn: Conn, state: S
     return Response(Registration(provider=provider, api_key=new_key), headers={"ETag": f'"v{provider.version}"'})
 
 
-@post("/keys", summary="Create an API key (admin)", status_code=201, tags=["accounts"], responses=errors_doc(400, 401, 403, 404, 503),
+@post("/keys", summary="Create an API key (admin)", status_code=201, tags=["accounts"], responses=errors_doc(400, 401, 403, 404, 503), security=NEEDS_KEY,
       description="The key is in the response this once; only its HMAC is stored.")
-async def create_key(data: KeyRequest, conn: Conn, state: State, actor: Actor) -> NewApiKey:
+async def create_key(data: JSONBody[KeyRequest], conn: Conn, state: State, actor: ActorDep) -> NewApiKey:
     require(actor.caller, "admin")
     role = type(data).__struct_config__.tag
     provider_id = getattr(data, "provider_id", None)
@@ -77,15 +77,15 @@ async def create_key(data: KeyRequest, conn: Conn, state: State, actor: Actor) -
     return made
 
 
-@get("/keys", summary="List API keys (admin)", tags=["accounts"], responses=errors_doc(401, 403, 503))
-async def list_keys(conn: Conn, caller: Caller) -> list[ApiKey]:
+@get("/keys", summary="List API keys (admin)", tags=["accounts"], responses=errors_doc(401, 403, 503), security=NEEDS_KEY)
+async def list_keys(conn: Conn, caller: CallerDep) -> list[ApiKey]:
     require(caller, "admin")
     return await queries.list_keys(conn)
 
 
 @post("/keys/{key_id:int}/revoke", summary="Revoke an API key (admin)", status_code=200, tags=["accounts"],
-      responses=errors_doc(400, 401, 403, 404, 503), description="Takes effect at once.")
-async def revoke_key(key_id: KeyId, conn: Conn, actor: Actor) -> ApiKey:
+      responses=errors_doc(400, 401, 403, 404, 503), security=NEEDS_KEY, description="Takes effect at once.")
+async def revoke_key(key_id: KeyId, conn: Conn, actor: ActorDep) -> ApiKey:
     require(actor.caller, "admin")
     async with conn.transaction():
         key = await queries.revoke_key(conn, key_id)
@@ -97,24 +97,32 @@ async def revoke_key(key_id: KeyId, conn: Conn, actor: Actor) -> ApiKey:
 
 
 @get("/audit", summary="The audit log (admin): every write and every denied attempt", tags=["accounts"],
-     responses=errors_doc(400, 401, 403, 503))
+     responses=errors_doc(400, 401, 403, 503), security=NEEDS_KEY)
 async def audit_log(
     conn: Conn,
-    caller: Caller,
+    caller: CallerDep,
     key_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     provider_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
-    outcome: Literal["write", "denied"] | None = None,
-    since: Annotated[dt.datetime | None, Parameter(description="ISO 8601, inclusive")] = None,
-    until: Annotated[dt.datetime | None, Parameter(description="ISO 8601, exclusive")] = None,
+    outcome: FromQuery[Literal["write", "denied"] | None] = None,
+    since: Annotated[str | None, Parameter(schema_extra={"format": "date-time"}, max_length=40,
+                                           description="RFC 3339 time with a zone, inclusive")] = None,
+    until: Annotated[str | None, Parameter(schema_extra={"format": "date-time"}, max_length=40,
+                                           description="RFC 3339 time with a zone, exclusive")] = None,
     page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Parameter(ge=1, le=100)] = 50,
 ) -> AuditPage:
     require(caller, "admin")
+    times = {}
     for name, value in (("since", since), ("until", until)):
-        if value is not None and value.tzinfo is None:
+        try:
+            times[name] = None if value is None else dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise InvalidInput.field(name, f"not an RFC 3339 time: {exc}") from None
+        if times[name] is not None and times[name].tzinfo is None:
             raise InvalidInput.field(name, "give a time zone, e.g. 2026-11-22T09:00:00Z")
-    total, items = await queries.audit_page(conn, key_id=key_id, provider_id=provider_id, outcome=outcome, since=since,
-                                            until=until, limit=per_page, offset=(page - 1) * per_page)
+    total, items = await queries.audit_page(conn, key_id=key_id, provider_id=provider_id, outcome=outcome,
+                                            since=times["since"], until=times["until"], limit=per_page,
+                                            offset=(page - 1) * per_page)
     return AuditPage(total=total, page=page, per_page=per_page, items=items)
 
 

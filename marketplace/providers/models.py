@@ -33,10 +33,14 @@ OrgId = Annotated[
     ),
 ]
 
+# PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
-ShortText = Annotated[str, Meta(min_length=1, max_length=200)]
-LongText = Annotated[str, Meta(max_length=4000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
+LongText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
+Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
+OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
 # Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
 NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
 Email = Annotated[str, Meta(pattern=rf"^{NOT_SPACE}+@{NOT_SPACE}+\.{NOT_SPACE}+$", max_length=254)]
@@ -60,7 +64,7 @@ class ExpertiseDetail(Strict):
 
     cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
     years_experience: Annotated[int, Meta(ge=0, le=200)]
-    description: Annotated[str, Meta(min_length=1, max_length=4000)]
+    description: Description
     outcomes_evidence: LongText | None = None
 
 
@@ -68,7 +72,7 @@ class Expertise(Strict):
     pathway: PathwayCode
     cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
     years_experience: Annotated[int, Meta(ge=0, le=200)]
-    description: Annotated[str, Meta(min_length=1, max_length=4000)]
+    description: Description
     outcomes_evidence: LongText | None = None
 
 
@@ -97,7 +101,7 @@ class Finances(Strict):
 class ProviderProfile(Strict):
     """What an organisation says about itself: the body of a registration and of a full profile."""
 
-    name: Annotated[str, Meta(min_length=2, max_length=200, pattern=r"\S.*\S")]
+    name: OrgName
     legal_form: Slug
     identifiers: Annotated[list[OrgId], Meta(max_length=10)] = []
     description: LongText = ""
@@ -270,7 +274,7 @@ class FinancesPatch(Strict):
 
 
 class ProviderPatch(Strict):
-    name: Annotated[str, Meta(min_length=2, max_length=200, pattern=r"\S.*\S")] | UnsetType = UNSET
+    name: OrgName | UnsetType = UNSET
     legal_form: Slug | UnsetType = UNSET
     identifiers: Annotated[list[OrgId], Meta(max_length=10)] | UnsetType = UNSET
     description: LongText | UnsetType = UNSET

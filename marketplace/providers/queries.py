@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 
 import asyncpg
@@ -186,6 +187,7 @@ order by t.ord
 async def expand_query(conn: asyncpg.Connection, q: str) -> list[tuple[str, list[str]]]:
     """Each query word with the vocabulary words it stands for: itself and its completions when it
     is a known word, else the closest spellings (trigram similarity)."""
+    q = CONTROL_CHARS.sub(" ", q)  # PostgreSQL text cannot hold NUL; no control character means anything here
     groups: dict[int, tuple[str, list[tuple[str, float]], bool]] = {}
     for r in await conn.fetch(EXPAND_SQL, q):
         tok, words, has_exact = groups.get(r["ord"], (r["tok"], [], False))
@@ -208,6 +210,9 @@ def closest_spellings(token: str, candidates: list[str]) -> list[str]:
     scored = [(OSA.distance(token, w), w) for w in candidates]
     best = min((d for d, _ in scored), default=allowed + 1)
     return [w for d, w in scored if d == best] if best <= allowed else []
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def to_tsquery_text(expanded: list[tuple[str, list[str]]]) -> str | None:

@@ -11,11 +11,11 @@ from typing import Annotated, Literal
 import msgspec
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import HeaderParameter, JSONBody, Parameter
 
 from marketplace.accounts import queries as account_queries
 from marketplace.accounts.models import Actor, Caller, HistoryPage
-from marketplace.auth import require
+from marketplace.auth import ActorDep, CallerDep, require
 from marketplace.errors import (
     Conflict,
     FieldProblem,
@@ -26,7 +26,7 @@ from marketplace.errors import (
     PreconditionRequired,
     Unprocessable,
 )
-from marketplace.http import Conn, errors_doc, reject_unknown_params
+from marketplace.http import NEEDS_KEY, Conn, errors_doc
 from marketplace.providers import queries
 from marketplace.providers.models import (
     STATUSES,
@@ -55,10 +55,6 @@ from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 
 PUBLIC_STATUSES = ("published",)
-SEARCH_PARAMS = {
-    "pathway", "area", "cohort", "sector", "legal_form", "accreditation",
-    "min_capacity", "q", "page", "per_page", "facets", "sort", "status",
-}
 Codes = list[str] | None
 ProviderId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Provider id")]
 PathwayParam = Annotated[str, Parameter(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Pathway code; see GET /pathways")]
@@ -75,7 +71,7 @@ def etag_for(provider: Provider) -> str:
     return f'"v{provider.version}"'
 
 
-def visible_statuses(caller: Caller) -> tuple[str, ...]:
+def visible_statuses(caller: CallerDep) -> tuple[str, ...]:
     """Commissioners and admins see every profile; others see published ones (and a provider its own)."""
     return STATUSES if caller.role in ("admin", "commissioner") else PUBLIC_STATUSES
 
@@ -102,7 +98,7 @@ async def search_providers(
     request: Request,
     state: State,
     conn: Conn,
-    caller: Caller,
+    caller: CallerDep,
     pathway: Annotated[Codes, Parameter(description="Pathway code(s), e.g. ACCOM; see GET /pathways")] = None,
     area: Annotated[Codes, Parameter(description="ONS GSS area code(s); see GET /areas")] = None,
     cohort: Annotated[Codes, Parameter(description="Cohort code(s); see GET /cohorts")] = None,
@@ -121,7 +117,6 @@ async def search_providers(
     sort: Annotated[Literal["relevance", "name"] | None, Parameter(description="relevance (needs q; the default when q is given) or name")] = None,
     status: Annotated[Literal["published", "pending", "archived"], Parameter(description="Commissioners and admins only, for other than published")] = "published",
 ) -> SearchResult:
-    reject_unknown_params(request, SEARCH_PARAMS)
     if status != "published":
         require(caller, "admin", "commissioner")
     tax: Taxonomy = state.taxonomy
@@ -182,7 +177,7 @@ def _facets(tax: Taxonomy, counts: dict[str, dict[str, int]]) -> Facets:
     return Facets(pathway=listed("pathways", "pathway"), area=listed("areas", "area"), sector=listed("sectors", "sector"))
 
 
-async def _visible_provider(conn: Conn, provider_id: int, caller: Caller) -> Provider:
+async def _visible_provider(conn: Conn, provider_id: int, caller: CallerDep) -> Provider:
     provider = await queries.fetch_provider(
         conn, provider_id, now=now(), statuses=visible_statuses(caller), own=caller.provider_id
     )
@@ -200,7 +195,7 @@ async def _visible_provider(conn: Conn, provider_id: int, caller: Caller) -> Pro
     response_headers=ETAG_HEADER,
     tags=["providers"],
 )
-async def get_provider(provider_id: ProviderId, conn: Conn, caller: Caller) -> Response[Provider]:
+async def get_provider(provider_id: ProviderId, conn: Conn, caller: CallerDep) -> Response[Provider]:
     provider = await _visible_provider(conn, provider_id, caller)
     return Response(provider, headers={"ETag": etag_for(provider)})
 
@@ -212,13 +207,11 @@ def parse_if_match(header: str | None) -> int:
     if header is None:
         raise PreconditionRequired("this change needs an If-Match header with the profile's current ETag (from GET /providers/{id})")
     m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', header)
-    if not m:
-        raise InvalidInput.field("If-Match", 'expected the ETag from GET /providers/{id}, e.g. "v3"')
-    return int(m.group(1))
+    return int(m.group(1)) if m else 0  # an ETag we never issued matches no version: 412 (RFC 9110, 13.1.1)
 
 
 async def save_change(
-    conn: Conn, state: State, actor: Actor, provider_id: int, if_match: str | None,
+    conn: Conn, state: State, actor: ActorDep, provider_id: int, if_match: str | None,
     build: Callable[[ProviderProfile], ProviderProfile],
 ) -> Response[Provider]:
     """The one way a profile changes: owner or admin, If-Match against the current version, every rule
@@ -231,7 +224,7 @@ async def save_change(
             raise NotFound(f"provider {provider_id} not found")
         if locked["version"] != expected:
             raise PreconditionFailed(
-                f"the profile is at version {locked['version']}, not {expected}: fetch it again and reapply your change",
+                f"If-Match {if_match} is not the current ETag \"v{locked['version']}\": fetch the profile again and reapply your change",
                 extra={"current_version": locked["version"], "current_etag": f'"v{locked["version"]}"'},
             )
         current = await queries.fetch_provider(conn, provider_id, now=now(), statuses=STATUSES)
@@ -266,21 +259,21 @@ async def save_change(
 
 
 CHANGE_ERRORS = errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503)
-CHANGE_DOC = dict(responses=CHANGE_ERRORS, response_headers=ETAG_HEADER, tags=["profile updates"])
+CHANGE_DOC = dict(responses=CHANGE_ERRORS, response_headers=ETAG_HEADER, tags=["profile updates"], security=NEEDS_KEY)
 
 
 @patch("/providers/{provider_id:int}", summary="Update a profile (partial)", **CHANGE_DOC,
        description="Fields left out stay as they are; `null` clears a field that may be empty; a list replaces the whole "
        "list; contact, resources, capacity and finances change field by field. Needs `If-Match` with the current ETag "
        "(428 without it, 412 when stale). Fields the marketplace holds (status, verification, ids, timestamps) are refused.")
-async def patch_provider(provider_id: ProviderId, data: ProviderPatch, conn: Conn, state: State, actor: Actor,
+async def patch_provider(provider_id: ProviderId, data: JSONBody[ProviderPatch], conn: Conn, state: State, actor: ActorDep,
                          if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, lambda p: apply_patch(p, data))
 
 
 @put("/providers/{provider_id:int}/expertise/{pathway:str}", summary="Add or replace expertise in one pathway", **CHANGE_DOC)
-async def put_expertise(provider_id: ProviderId, pathway: PathwayParam, data: ExpertiseDetail, conn: Conn, state: State,
-                        actor: Actor, if_match: IfMatch = None) -> Response[Provider]:
+async def put_expertise(provider_id: ProviderId, pathway: PathwayParam, data: JSONBody[ExpertiseDetail], conn: Conn, state: State,
+                        actor: ActorDep, if_match: IfMatch = None) -> Response[Provider]:
     entry = Expertise(pathway=pathway, **msgspec.structs.asdict(data))
 
     def build(p: ProviderProfile) -> ProviderProfile:
@@ -292,7 +285,7 @@ async def put_expertise(provider_id: ProviderId, pathway: PathwayParam, data: Ex
 
 
 @delete("/providers/{provider_id:int}/expertise/{pathway:str}", summary="Stop offering a pathway", status_code=200, **CHANGE_DOC)
-async def delete_expertise(provider_id: ProviderId, pathway: PathwayParam, conn: Conn, state: State, actor: Actor,
+async def delete_expertise(provider_id: ProviderId, pathway: PathwayParam, conn: Conn, state: State, actor: ActorDep,
                            if_match: IfMatch = None) -> Response[Provider]:
     def build(p: ProviderProfile) -> ProviderProfile:
         if not any(e.pathway == pathway for e in p.expertise):
@@ -303,20 +296,20 @@ async def delete_expertise(provider_id: ProviderId, pathway: PathwayParam, conn:
 
 
 @put("/providers/{provider_id:int}/coverage", summary="Replace the areas covered", **CHANGE_DOC)
-async def put_coverage(provider_id: ProviderId, data: CoverageList, conn: Conn, state: State, actor: Actor,
+async def put_coverage(provider_id: ProviderId, data: JSONBody[CoverageList], conn: Conn, state: State, actor: ActorDep,
                        if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, lambda p: msgspec.structs.replace(p, coverage=data.coverage))
 
 
 @put("/providers/{provider_id:int}/accreditations", summary="Replace the accreditations", **CHANGE_DOC)
-async def put_accreditations(provider_id: ProviderId, data: AccreditationList, conn: Conn, state: State, actor: Actor,
+async def put_accreditations(provider_id: ProviderId, data: JSONBody[AccreditationList], conn: Conn, state: State, actor: ActorDep,
                              if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match,
                              lambda p: msgspec.structs.replace(p, accreditations=data.accreditations))
 
 
 @put("/providers/{provider_id:int}/social-value", summary="Replace the social-value commitments", **CHANGE_DOC)
-async def put_social_value(provider_id: ProviderId, data: SocialValueList, conn: Conn, state: State, actor: Actor,
+async def put_social_value(provider_id: ProviderId, data: JSONBody[SocialValueList], conn: Conn, state: State, actor: ActorDep,
                            if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match,
                              lambda p: msgspec.structs.replace(p, social_value=data.social_value))
@@ -327,38 +320,38 @@ def _patch_part(field: str, part: msgspec.Struct) -> Callable[[ProviderProfile],
 
 
 @patch("/providers/{provider_id:int}/resources", summary="Update resources (volunteers, premises, match funding, partners)", **CHANGE_DOC)
-async def patch_resources(provider_id: ProviderId, data: ResourcesPatch, conn: Conn, state: State, actor: Actor,
+async def patch_resources(provider_id: ProviderId, data: JSONBody[ResourcesPatch], conn: Conn, state: State, actor: ActorDep,
                           if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, _patch_part("resources", data))
 
 
 @patch("/providers/{provider_id:int}/capacity", summary="Update capacity", **CHANGE_DOC)
-async def patch_capacity(provider_id: ProviderId, data: CapacityPatch, conn: Conn, state: State, actor: Actor,
+async def patch_capacity(provider_id: ProviderId, data: JSONBody[CapacityPatch], conn: Conn, state: State, actor: ActorDep,
                          if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, _patch_part("capacity", data))
 
 
 @patch("/providers/{provider_id:int}/finances", summary="Update finances", **CHANGE_DOC)
-async def patch_finances(provider_id: ProviderId, data: FinancesPatch, conn: Conn, state: State, actor: Actor,
+async def patch_finances(provider_id: ProviderId, data: JSONBody[FinancesPatch], conn: Conn, state: State, actor: ActorDep,
                          if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, _patch_part("finances", data))
 
 
 @patch("/providers/{provider_id:int}/contact", summary="Update the contact", **CHANGE_DOC)
-async def patch_contact(provider_id: ProviderId, data: ContactPatch, conn: Conn, state: State, actor: Actor,
+async def patch_contact(provider_id: ProviderId, data: JSONBody[ContactPatch], conn: Conn, state: State, actor: ActorDep,
                         if_match: IfMatch = None) -> Response[Provider]:
     return await save_change(conn, state, actor, provider_id, if_match, _patch_part("contact", data))
 
 
 @post("/providers/{provider_id:int}/confirm", summary="Confirm the profile is still accurate", status_code=200,
-      responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"],
+      responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"], security=NEEDS_KEY,
       description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.")
-async def confirm_provider(provider_id: ProviderId, conn: Conn, actor: Actor) -> Provider:
+async def confirm_provider(provider_id: ProviderId, conn: Conn, actor: ActorDep) -> Provider:
     require(actor.caller, "admin", "own_provider", provider_id=provider_id)
     return await _marketplace_action(conn, actor, provider_id, "confirm")
 
 
-async def _marketplace_action(conn: Conn, actor: Actor, provider_id: int, action: str) -> Provider:
+async def _marketplace_action(conn: Conn, actor: ActorDep, provider_id: int, action: str) -> Provider:
     """confirm, publish, archive or verify: a marketplace-held field changes, with history and audit."""
     async with conn.transaction():
         locked = await queries.lock_provider(conn, provider_id)
@@ -370,8 +363,10 @@ async def _marketplace_action(conn: Conn, actor: Actor, provider_id: int, action
             field, before, after = "verified_at", locked["verified_at"], await queries.set_verified(conn, provider_id)
         else:
             field, before, after = "status", locked["status"], {"publish": "published", "archive": "archived"}[action]
-            if before == after:
-                raise InvalidInput.field("status", f"the provider is already {after}")
+            if before == after:  # already so: nothing to do, nothing to record
+                provider = await queries.fetch_provider(conn, provider_id, now=now(), statuses=STATUSES)
+                assert provider is not None
+                return provider
             await queries.set_status(conn, provider_id, after)
         await account_queries.insert_history(conn, provider_id=provider_id, version=locked["version"], action=action,
                                              changes=[(field, before, after)], actor=actor)
@@ -383,8 +378,8 @@ async def _marketplace_action(conn: Conn, actor: Actor, provider_id: int, action
 
 def _admin_action(action: str, summary: str):
     @post(f"/providers/{{provider_id:int}}/{action}", summary=summary, name=f"{action}_provider", status_code=200,
-          responses=errors_doc(400, 401, 403, 404, 503), tags=["administration"])
-    async def handler(provider_id: ProviderId, conn: Conn, actor: Actor) -> Provider:
+          responses=errors_doc(400, 401, 403, 404, 503), tags=["administration"], security=NEEDS_KEY)
+    async def handler(provider_id: ProviderId, conn: Conn, actor: ActorDep) -> Provider:
         require(actor.caller, "admin")
         return await _marketplace_action(conn, actor, provider_id, action)
 
@@ -392,9 +387,9 @@ def _admin_action(action: str, summary: str):
 
 
 @get("/providers/{provider_id:int}/history", summary="Every change to a profile, newest first",
-     responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"],
+     responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"], security=NEEDS_KEY,
      description="One entry per changed field (Open Referral HSDS metadata shape). Owner, commissioners and admins.")
-async def provider_history(provider_id: ProviderId, conn: Conn, caller: Caller,
+async def provider_history(provider_id: ProviderId, conn: Conn, caller: CallerDep,
                            page: Annotated[int, Parameter(ge=1, le=100_000)] = 1,
                            per_page: Annotated[int, Parameter(ge=1, le=100)] = 50) -> HistoryPage:
     require(caller, "admin", "commissioner", "own_provider", provider_id=provider_id)

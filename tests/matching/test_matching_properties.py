@@ -1,0 +1,199 @@
+"""Hypothesis properties of rank()."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import matching_factories as f
+import msgspec
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from matching import CRITERIA, Candidate, Expertise, InvalidWeights, Need, Priority, Weights, rank
+
+replace = msgspec.structs.replace
+
+TREE = f.tree()
+CODES = TREE.codes
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+words = st.sampled_from(
+    ["housing", "support", "care", "leavers", "rural", "outreach", "mentoring", "employment", "women", "drugs", "the"]
+)
+text = st.lists(words, max_size=8).map(" ".join)
+maybe_float = st.one_of(st.none(), st.floats(0, 1e7, allow_nan=False))
+pathways = st.sampled_from(["ACCOM", "ETE", "DRUGS"])
+cohorts = st.lists(st.sampled_from(["ADULTS", "YOUNG_ADULTS", "WOMEN", "CARE_LEAVERS"]), max_size=3, unique=True)
+
+expertise = st.builds(
+    Expertise,
+    pathway=pathways,
+    cohorts=cohorts.map(tuple),
+    years_experience=st.floats(0, 30, allow_nan=False),
+    description=text,
+    outcomes_evidence=st.one_of(st.none(), text),
+)
+
+
+@st.composite
+def candidates(draw: st.DrawFn, provider_id: int | None = None) -> Candidate:
+    return Candidate(
+        provider_id=provider_id if provider_id is not None else draw(st.integers(1, 10**6)),
+        name=draw(st.sampled_from(["Alpha", "Beta", "Gamma", "Delta"])),
+        sector=draw(st.sampled_from(["third_sector", "co_operative", "social_enterprise", "private", "public"])),
+        founded_year=draw(st.one_of(st.none(), st.integers(1900, 2030))),
+        expertise=tuple(draw(st.lists(expertise, max_size=3))),
+        coverage=tuple(draw(st.lists(st.sampled_from(CODES), max_size=4))),
+        capacity=draw(maybe_float),
+        annual_income=draw(maybe_float),
+        reserves_months=draw(st.one_of(st.none(), st.floats(-5, 48, allow_nan=False))),
+        accreditations=tuple(
+            draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "living_wage_employer"]), unique=True))
+        ),
+        volunteers=draw(st.integers(0, 500)),
+        premises_areas=tuple(draw(st.lists(st.sampled_from(CODES), max_size=3))),
+        match_funding_per_year=draw(st.floats(0, 1e6, allow_nan=False)),
+        funding_sources=tuple(draw(st.lists(st.sampled_from(["a", "b", "c", "d"]), max_size=4))),
+        partner_organisations=tuple(draw(st.lists(st.sampled_from(["P", "Q", "R"]), max_size=3))),
+        social_value=tuple(
+            draw(st.lists(st.sampled_from(["lived_experience_staff", "local_supply_chain"]), max_size=2))
+        ),
+        resources_text=draw(text),
+        last_confirmed=draw(st.one_of(st.none(), st.dates(date(2015, 1, 1), date(2030, 1, 1)))),
+    )
+
+
+@st.composite
+def candidate_lists(draw: st.DrawFn) -> list[Candidate]:
+    n = draw(st.integers(0, 12))
+    return [draw(candidates(provider_id=i + 1)) for i in range(n)]
+
+
+needs = st.builds(
+    Need,
+    id=st.just("n"),
+    pathway=pathways,
+    cohorts=cohorts.map(tuple),
+    areas=st.lists(st.sampled_from(CODES), min_size=1, max_size=3).map(tuple),
+    annual_volume=st.floats(1, 5000, allow_nan=False),
+    annual_budget=st.floats(1000, 5e6, allow_nan=False),
+    contract_years=st.integers(1, 5),
+    required_accreditations=st.lists(st.sampled_from(["iso_9001", "matrix_standard"]), max_size=1).map(tuple),
+    min_years_experience=st.sampled_from([0, 0, 2]),
+    local_priorities=st.lists(
+        st.builds(Priority, text=text.filter(str.strip), weight=st.floats(0.1, 5)), max_size=2
+    ).map(tuple),
+    sector_preference=st.dictionaries(st.sampled_from(["third_sector", "co_operative", "private"]), st.floats(0, 1)),
+)
+
+
+def eligible_pair(need: Need, cand: Candidate) -> tuple[Need, Candidate]:
+    """Relax the need's hard filters and give the candidate the pathway and one need area."""
+    need = replace(need, required_accreditations=(), min_years_experience=0)
+    line = Expertise(pathway=need.pathway, cohorts=need.cohorts[:1], years_experience=2.0, description="housing")
+    return need, replace(cand, expertise=(*cand.expertise, line), coverage=cand.coverage + need.areas[:1])
+
+
+weights = st.fixed_dictionaries({name: st.floats(0, 10, allow_nan=False) for name in CRITERIA}).filter(
+    lambda d: any(v > 0 for v in d.values())
+)
+
+
+@SETTINGS
+@given(need=needs, cands=candidate_lists(), w=weights)
+def test_scores_in_unit_interval_and_excluded_never_ranked(
+    need: Need, cands: list[Candidate], w: dict[str, float]
+) -> None:
+    r = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF)
+    scored = {s.provider_id for s in r.scored}
+    excluded = {e.provider_id for e in r.excluded}
+    assert not scored & excluded
+    assert scored | excluded == {c.provider_id for c in cands}
+    assert r.excluded_count == len(excluded) and r.eligible_count == len(scored)
+    for e in r.excluded:
+        assert e.reasons
+    for s in r.scored:
+        assert 0.0 <= s.total <= 1.0
+        assert abs(sum(c.contribution for c in s.criteria) - s.total) < 1e-9
+        for c in s.criteria:
+            assert 0.0 <= c.score <= 1.0 and 0.0 <= c.weight <= 1.0
+            assert all(0.0 <= x.score <= 1.0 for x in c.components)
+            assert c.evidence
+
+
+@SETTINGS
+@given(need=needs, cand=candidates(provider_id=1), w=weights, k=st.sampled_from(CRITERIA), factor=st.floats(1.01, 20))
+def test_raising_a_weight_never_lowers_that_criterions_share(
+    need: Need, cand: Candidate, w: dict[str, float], k: str, factor: float
+) -> None:
+    need, cand = eligible_pair(need, cand)
+    before = rank(need, [cand], Weights(**w), areas=TREE, as_of=f.AS_OF)
+    assume(before.scored[0].total > 0)
+    raised = {**w, k: (w[k] or 0.1) * factor}
+    after = rank(need, [cand], Weights(**raised), areas=TREE, as_of=f.AS_OF)
+
+    def share(r):  # type: ignore[no-untyped-def]
+        s = r.scored[0]
+        return next(c.contribution for c in s.criteria if c.criterion == k) / s.total
+
+    assert share(after) >= share(before) - 1e-12
+
+
+@SETTINGS
+@given(
+    need=needs,
+    cand=candidates(provider_id=1),
+    extra=st.lists(st.sampled_from(CODES), min_size=1, max_size=3),
+)
+def test_covering_more_areas_never_lowers_coverage(need: Need, cand: Candidate, extra: list[str]) -> None:
+    # Only the coverage check may exclude here, so coverage can be compared directly.
+    lenient = replace(need, required_accreditations=(), min_years_experience=0)
+    base = replace(cand, expertise=(*cand.expertise, Expertise(pathway=need.pathway)))
+    more = replace(base, coverage=base.coverage + tuple(extra))
+
+    def coverage(c: Candidate) -> float:
+        r = rank(lenient, [c], areas=TREE, as_of=f.AS_OF)
+        if not r.scored:
+            return 0.0
+        return next(x.score for x in r.scored[0].criteria if x.criterion == "coverage")
+
+    assert coverage(more) >= coverage(base)
+
+
+@SETTINGS
+@given(
+    name=st.sampled_from(CRITERIA),
+    bad=st.one_of(st.floats(max_value=-1e-9), st.just(float("nan")), st.just(float("inf")), st.just(float("-inf"))),
+)
+def test_invalid_weights_raise(name: str, bad: float) -> None:
+    with pytest.raises(InvalidWeights) as err:
+        Weights(**{name: bad})  # type: ignore[arg-type]
+    assert err.value.field == name
+    with pytest.raises(InvalidWeights):
+        Weights.from_mapping({name: bad})
+
+
+@SETTINGS
+@given(unknown=st.text(min_size=1, max_size=12).filter(lambda s: s not in CRITERIA))
+def test_unknown_weight_names_raise(unknown: str) -> None:
+    with pytest.raises(InvalidWeights) as err:
+        Weights.from_mapping({unknown: 1.0})
+    assert err.value.field == unknown
+
+
+def test_all_zero_weights_raise() -> None:
+    with pytest.raises(InvalidWeights):
+        Weights(**{name: 0.0 for name in CRITERIA})
+    with pytest.raises(InvalidWeights):
+        Weights.from_mapping({name: 0 for name in CRITERIA})
+
+
+@SETTINGS
+@given(need=needs, cands=candidate_lists())
+def test_rank_is_deterministic(need: Need, cands: list[Candidate]) -> None:
+    a = rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=5)
+    b = rank(need, list(reversed(cands)), areas=TREE, as_of=f.AS_OF, limit=5)
+    assert msgspec.json.encode(a) == msgspec.json.encode(b)
+    assert all(not math.isnan(s.total) for s in a.scored)

@@ -1,0 +1,494 @@
+"""Accounts, roles and provider self-service, through the real app on a real PostgreSQL.
+
+Each test has a database of its own (a clone of the seeded template)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from conftest import TEST_SECRET, app_settings
+
+from marketplace import db
+from marketplace.accounts.models import key_hash
+
+pytestmark = pytest.mark.asyncio
+
+
+async def three_providers(dsn: str) -> tuple[int, int, int]:
+    conn = await db.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """select id from provider where status = 'published' and 'ACCOM' = any(pathway_codes)
+               and cardinality(coverage_codes) > 0 order by id limit 3"""
+        )
+        return rows[0]["id"], rows[1]["id"], rows[2]["id"]
+    finally:
+        await conn.close()
+
+
+async def two_providers(dsn: str) -> tuple[int, int]:
+    own, other, _ = await three_providers(dsn)
+    return own, other
+
+
+async def snapshot(dsn: str, provider_id: int) -> str:
+    """Everything stored about a provider, to show a refused request changed nothing."""
+    conn = await db.connect(dsn)
+    try:
+        parts = []
+        for sql in (
+            "select row_to_json(p)::text from provider p where id = $1",
+            "select coalesce(json_agg(t order by t.pathway_code), '[]')::text from provider_expertise t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.area_code), '[]')::text from provider_coverage t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.accreditation_code), '[]')::text from provider_accreditation t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.commitment_code), '[]')::text from provider_social_value t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.id), '[]')::text from provider_premises t where provider_id = $1",
+            "select count(*)::text from profile_history where resource_id = $1",
+        ):
+            parts.append(await conn.fetchval(sql, provider_id))
+        return "\n".join(parts)
+    finally:
+        await conn.close()
+
+
+async def etag(client, provider_id: int, headers: dict) -> str:
+    r = await client.get(f"/providers/{provider_id}", headers=headers)
+    assert r.status_code == 200, r.text
+    return r.headers["etag"]
+
+
+# (method, path template, body, owner may do it)
+WRITES = [
+    ("PATCH", "/providers/{id}", {"description": "Updated by the matrix test."}, True),
+    ("PUT", "/providers/{id}/expertise/FINANCE", {"cohorts": ["ADULTS"], "years_experience": 1, "description": "Debt advice."}, True),
+    ("DELETE", "/providers/{id}/expertise/ACCOM", None, True),
+    ("PUT", "/providers/{id}/coverage", {"coverage": ["E06000019"]}, True),
+    ("PUT", "/providers/{id}/accreditations", {"accreditations": ["cyber_essentials"]}, True),
+    ("PUT", "/providers/{id}/social-value", {"social_value": ["local_supply_chain"]}, True),
+    ("PATCH", "/providers/{id}/resources", {"volunteers": 77}, True),
+    ("PATCH", "/providers/{id}/capacity", {"service_users_per_year": 321}, True),
+    ("PATCH", "/providers/{id}/finances", {"reserves_months": 2.5}, True),
+    ("PATCH", "/providers/{id}/contact", {"email": "new@example.org"}, True),
+    ("POST", "/providers/{id}/confirm", None, True),
+    ("POST", "/providers/{id}/archive", None, False),
+    ("POST", "/providers/{id}/verify", None, False),
+]
+
+
+@pytest.mark.parametrize(("method", "template", "body", "owner_may"), WRITES, ids=[f"{m} {t}" for m, t, _, _ in WRITES])
+async def test_authorisation_matrix(client, keys, fresh_db, method, template, body, owner_may):
+    own, other, third = await three_providers(fresh_db)
+    admin = await keys.headers("admin")
+    as_role = {
+        "anonymous": {},
+        "other provider": await keys.headers("provider", other),
+        "commissioner": await keys.headers("commissioner"),
+        "own provider": await keys.headers("provider", own),
+        "admin": admin,
+    }
+    expected = {"anonymous": 401, "other provider": 403, "commissioner": 403,
+                "own provider": 200 if owner_may else 403, "admin": 200}
+    other_before = await snapshot(fresh_db, other)
+    for role, headers in as_role.items():
+        target = third if role == "admin" else own  # the owner's success must not pre-empt the admin's
+        path = template.format(id=target)
+        before = await snapshot(fresh_db, target)
+        send = {**headers, "If-Match": await etag(client, target, admin)}
+        r = await client.request(method, path, headers=send, content=None if body is None else json.dumps(body),
+                                 **({"json": None} if body is None else {}))
+        assert r.status_code == expected[role], (role, r.status_code, r.text)
+        body_json = r.json()
+        if expected[role] >= 400:
+            assert body_json["error"] == {401: "unauthorized", 403: "forbidden"}[expected[role]]
+            assert await snapshot(fresh_db, target) == before, f"{role}: a refused request changed the profile"
+        else:
+            assert await snapshot(fresh_db, target) != before, f"{role}: nothing was written"
+    assert await snapshot(fresh_db, other) == other_before, "the other provider's row changed"
+
+
+ADMIN_ONLY_READS = ["/keys", "/audit"]
+
+
+@pytest.mark.parametrize("path", ADMIN_ONLY_READS)
+async def test_admin_only_reads(client, keys, fresh_db, path):
+    own, _ = await two_providers(fresh_db)
+    assert (await client.get(path)).status_code == 401
+    for role, provider in (("commissioner", None), ("provider", own)):
+        r = await client.get(path, headers=await keys.headers(role, provider))
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert (await client.get(path, headers=await keys.headers("admin"))).status_code == 200
+
+
+async def test_key_management_needs_admin(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    body = {"role": "commissioner", "name": "Probation commissioning team"}
+    assert (await client.post("/keys", json=body)).status_code == 401
+    assert (await client.post("/keys", json=body, headers=await keys.headers("commissioner"))).status_code == 403
+    assert (await client.post("/keys", json=body, headers=await keys.headers("provider", own))).status_code == 403
+    key_id, _ = await keys.make("commissioner")
+    assert (await client.post(f"/keys/{key_id}/revoke", headers=await keys.headers("provider", own))).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("status", "published"), ("version", 99), ("id", 1), ("verified_at", "2026-01-01T00:00:00Z"),
+     ("created_at", "2020-01-01T00:00:00Z"), ("last_confirmed_at", "2026-01-01T00:00:00Z"), ("sector", "private"),
+     ("is_sample", False)],
+)
+async def test_mass_assignment_is_refused_and_writes_nothing(client, keys, fresh_db, field, value):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    before = await snapshot(fresh_db, own)
+    r = await client.patch(f"/providers/{own}", json={"description": "sneaky", field: value},
+                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    assert r.status_code == 400
+    problem = next(e for e in r.json()["errors"] if e["field"] == field)
+    assert "marketplace" in problem["problem"]
+    assert await snapshot(fresh_db, own) == before
+
+
+async def test_unknown_fields_are_400_naming_the_path(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    r = await client.patch(f"/providers/{own}", json={"resources": {"volunters": 3}},
+                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    assert r.status_code == 400
+    assert r.json()["errors"][0] == {"field": "resources.volunters", "problem": "unknown field"}
+
+
+async def test_nested_validation_names_the_path_with_allowed_values_and_a_suggestion(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    current = (await client.get(f"/providers/{own}", headers=headers)).json()
+    expertise = current["expertise"] + [
+        {"pathway": "ACOM", "cohorts": ["ADULTS"], "years_experience": 2, "description": "Housing advice."}
+    ]
+    before = await snapshot(fresh_db, own)
+    r = await client.patch(f"/providers/{own}", json={"expertise": expertise},
+                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    assert r.status_code == 422
+    problem = r.json()["errors"][0]
+    assert problem["field"] == f"expertise[{len(expertise) - 1}].pathway"
+    assert "unknown pathway code 'ACOM'" in problem["problem"]
+    assert problem["suggestion"] == "ACCOM" and "ACCOM" in problem["allowed"]
+    assert await snapshot(fresh_db, own) == before
+
+
+async def test_if_match_is_required_and_must_be_current(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers=headers)
+    assert r.status_code == 428 and r.json()["error"] == "precondition_required"
+    tag = await etag(client, own, headers)
+    r = await client.patch(f"/providers/{own}", json={"description": "First change."}, headers={**headers, "If-Match": tag})
+    assert r.status_code == 200
+    new_tag = r.headers["etag"]
+    assert new_tag != tag and r.json()["version"] == int(tag.strip('"v')) + 1
+    r = await client.patch(f"/providers/{own}", json={"description": "Based on an old copy."}, headers={**headers, "If-Match": tag})
+    assert r.status_code == 412
+    assert r.json()["current_version"] == int(new_tag.strip('"v')) and r.json()["current_etag"] == new_tag
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": "v1"})
+    assert r.status_code == 412 and r.json()["current_etag"] == new_tag  # not an ETag we issued: matches nothing
+
+
+async def test_patch_semantics_absent_null_and_nested(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    before = (await client.get(f"/providers/{own}", headers=headers)).json()
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"website": None, "resources": {"volunteers": 12}, "capacity": {"service_users_per_year": None}},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
+    assert r.status_code == 200, r.text
+    after = r.json()
+    assert after["website"] is None and after["capacity"]["service_users_per_year"] is None
+    assert after["resources"]["volunteers"] == 12
+    # fields not mentioned keep their values, nested ones too
+    assert after["resources"]["premises"] == before["resources"]["premises"]
+    assert after["resources"]["match_funding_per_year"] == before["resources"]["match_funding_per_year"]
+    assert after["name"] == before["name"] and after["expertise"] == before["expertise"]
+    r = await client.patch(f"/providers/{own}", json={"name": None}, headers={**headers, "If-Match": r.headers["etag"]})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name"
+
+
+async def test_every_change_is_in_the_history_with_who_and_what(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    key_id, key = await keys.make("provider", own)
+    headers = {"Authorization": f"Bearer {key}", "X-Request-ID": "req-history-0001"}
+    before = (await client.get(f"/providers/{own}", headers=headers)).json()
+    r = await client.patch(f"/providers/{own}", json={"description": "New words.", "resources": {"volunteers": 5}},
+                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    assert r.status_code == 200
+    assert r.headers["x-request-id"] == "req-history-0001"
+    history = (await client.get(f"/providers/{own}/history", headers=headers)).json()
+    newest = history["items"][:2]
+    assert {h["field_name"] for h in newest} == {"description", "resources.volunteers"}
+    for h in newest:
+        assert h["resource_id"] == own and h["resource_type"] == "provider"
+        assert h["last_action_type"] == "update" and h["updated_by"] == key_id and h["updated_by_role"] == "provider"
+        assert h["request_id"] == "req-history-0001" and h["version"] == before["version"] + 1
+    by_field = {h["field_name"]: h for h in newest}
+    assert by_field["description"]["previous_value"] == before["description"]
+    assert by_field["description"]["replacement_value"] == "New words."
+    assert by_field["resources.volunteers"]["replacement_value"] == 5
+    # the oldest entry is the creation of the profile
+    total = history["total"]
+    last_page = (await client.get(f"/providers/{own}/history", params={"per_page": 1, "page": total}, headers=headers)).json()
+    assert last_page["items"][0]["last_action_type"] == "create"
+    ids = [h["id"] for h in history["items"]]
+    assert ids == sorted(ids, reverse=True)
+
+
+async def test_history_is_visible_to_owner_commissioner_admin_only(client, keys, fresh_db):
+    own, other = await two_providers(fresh_db)
+    assert (await client.get(f"/providers/{own}/history")).status_code == 401
+    assert (await client.get(f"/providers/{own}/history", headers=await keys.headers("provider", other))).status_code == 403
+    for headers in (await keys.headers("provider", own), await keys.headers("commissioner"), await keys.headers("admin")):
+        assert (await client.get(f"/providers/{own}/history", headers=headers)).status_code == 200
+
+
+async def test_concurrent_patches_with_one_etag_one_wins(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    tag = await etag(client, own, headers)
+    n = 8
+    conn = await db.connect(fresh_db)
+    history_before = await conn.fetchval("select count(*) from profile_history where resource_id = $1", own)
+    responses = await asyncio.gather(*(
+        client.patch(f"/providers/{own}", json={"description": f"Writer {i} was here."}, headers={**headers, "If-Match": tag})
+        for i in range(n)
+    ))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] + [412] * (n - 1)
+    winner = next(r for r in responses if r.status_code == 200).json()["description"]
+    try:
+        assert await conn.fetchval("select description from provider where id = $1", own) == winner
+        assert await conn.fetchval("select count(*) from profile_history where resource_id = $1", own) == history_before + 1
+        newest = await conn.fetchrow("select field_name, replacement_value from profile_history where resource_id = $1 "
+                                     "order by id desc limit 1", own)
+        assert (newest["field_name"], newest["replacement_value"]) == ("description", winner)
+    finally:
+        await conn.close()
+
+
+async def test_keys_are_stored_only_as_hmac_and_revocation_is_immediate(client, keys, fresh_db):
+    admin = await keys.headers("admin")
+    r = await client.post("/keys", json={"role": "commissioner", "name": "West Mercia commissioning"}, headers=admin)
+    assert r.status_code == 201
+    made = r.json()
+    key, key_id = made["key"], made["api_key"]["id"]
+    assert key.startswith("prv_") and len(key) == 47
+    conn = await db.connect(fresh_db)
+    try:
+        for table in ("api_key", "audit_log", "profile_history"):
+            dump = await conn.fetchval(f"select coalesce(json_agg(t), '[]')::text from {table} t")
+            assert key not in dump and key[4:] not in dump, f"the plain key is stored in {table}"
+        stored = await conn.fetchval("select key_hash from api_key where id = $1", key_id)
+        assert bytes(stored) == key_hash(TEST_SECRET.encode(), key)
+        assert await conn.fetchval("select last_used_at from api_key where id = $1", key_id) is None
+        commissioner = {"Authorization": f"Bearer {key}"}
+        assert (await client.get("/providers", params={"status": "pending"}, headers=commissioner)).status_code == 200
+        assert await conn.fetchval("select last_used_at from api_key where id = $1", key_id) is not None
+        listed = (await client.get("/keys", headers=admin)).json()
+        assert key_id in [k["id"] for k in listed] and all("key" not in k for k in listed)
+        assert (await client.post(f"/keys/{key_id}/revoke", headers=admin)).status_code == 200
+        r = await client.get("/providers", params={"status": "pending"}, headers=commissioner)
+        assert r.status_code == 401 and "revoked" in r.json()["message"]
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("authorization", "reason"),
+    [("Bearer nonsense", "malformed"), ("Basic abc", "Bearer"), ("Bearer prv_" + "A" * 43, "unknown"), ("Bearer", "Bearer")],
+)
+async def test_bad_keys_get_401_with_a_reason(client, authorization, reason):
+    r = await client.get("/providers", headers={"Authorization": authorization})
+    assert r.status_code == 401
+    assert r.json()["error"] == "unauthorized" and reason in r.json()["message"]
+    assert r.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_401_and_403_differ(client, keys):
+    r = await client.get("/audit")
+    assert (r.status_code, r.json()["error"]) == (401, "unauthorized")
+    assert "API key" in r.json()["message"]
+    r = await client.get("/audit", headers=await keys.headers("commissioner"))
+    assert (r.status_code, r.json()["error"]) == (403, "forbidden")
+    assert "commissioner" in r.json()["message"]
+
+
+async def test_the_audit_log_holds_writes_and_denials_and_filters(client, keys, fresh_db):
+    own, other = await two_providers(fresh_db)
+    admin_id, admin_key = await keys.make("admin")
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    other_id, other_key = await keys.make("provider", other)
+    owner = await keys.headers("provider", own)
+    await client.patch(f"/providers/{own}", json={"description": "x"},
+                       headers={"Authorization": f"Bearer {other_key}", "If-Match": await etag(client, own, admin)})
+    await client.get("/audit")
+    r = await client.patch(f"/providers/{own}", json={"description": "Owner's words."},
+                           headers={**owner, "If-Match": await etag(client, own, admin)})
+    assert r.status_code == 200
+    log = (await client.get("/audit", headers=admin)).json()["items"]
+    denied = [e for e in log if e["outcome"] == "denied"]
+    assert any(e["status"] == 403 and e["key_id"] == other_id and e["provider_id"] == own for e in denied)
+    assert any(e["status"] == 401 and e["key_id"] is None and e["path"] == "/audit" for e in denied)
+    writes = [e for e in log if e["outcome"] == "write"]
+    assert any(e["provider_id"] == own and "description" in e["detail"] for e in writes)
+    by_key = (await client.get("/audit", params={"key_id": other_id}, headers=admin)).json()["items"]
+    assert by_key and all(e["key_id"] == other_id for e in by_key)
+    by_provider = (await client.get("/audit", params={"provider_id": own, "outcome": "write"}, headers=admin)).json()["items"]
+    assert by_provider and all(e["provider_id"] == own and e["outcome"] == "write" for e in by_provider)
+    future = (await client.get("/audit", params={"since": "2100-01-01T00:00:00Z"}, headers=admin)).json()
+    assert future["total"] == 0
+    r = await client.get("/audit", params={"since": "2026-01-01T00:00:00"}, headers=admin)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "since"
+
+
+@pytest.mark.parametrize("table", ["profile_history", "audit_log"])
+async def test_history_and_audit_are_append_only_in_the_database(fresh_db, table):
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("insert into audit_log (method, path, status, outcome) values ('GET', '/x', 401, 'denied')")
+        column = "field_name" if table == "profile_history" else "detail"
+        for sql in (f"update {table} set {column} = {column}", f"delete from {table}", f"truncate {table} cascade"):
+            with pytest.raises(Exception, match="append-only"):
+                await conn.execute(sql)
+        assert await conn.fetchval(f"select count(*) from {table}") > 0
+    finally:
+        await conn.close()
+
+
+async def test_registration_gives_a_pending_profile_and_a_key(client, keys, fresh_db):
+    profile = {
+        "name": "Ledbury Lanterns Community Interest Company",
+        "legal_form": "cic",
+        "identifiers": ["GB-COH-19999001"],
+        "description": "Sample: evening drop-in and mentoring for young adults in Ledbury.",
+        "expertise": [{"pathway": "ATB", "cohorts": ["YOUNG_ADULTS"], "years_experience": 3,
+                       "description": "Peer mentoring for young adults leaving custody."}],
+        "coverage": ["E06000019"],
+    }
+    r = await client.post("/registrations", json=profile)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    pid, key = body["provider"]["id"], body["api_key"]["key"]
+    assert body["provider"]["status"] == "pending" and body["api_key"]["api_key"]["provider_id"] == pid
+    mine = {"Authorization": f"Bearer {key}"}
+    # pending: invisible to anonymous callers, visible to the owner and to commissioners
+    assert (await client.get(f"/providers/{pid}")).status_code == 404
+    assert pid not in [i["id"] for i in (await client.get("/providers", params={"q": "Ledbury Lanterns"})).json()["items"]]
+    assert (await client.get(f"/providers/{pid}", headers=mine)).status_code == 200
+    commissioner = await keys.headers("commissioner")
+    pending = (await client.get("/providers", params={"status": "pending", "q": "Ledbury Lanterns"}, headers=commissioner)).json()
+    assert pid in [i["id"] for i in pending["items"]]
+    assert (await client.get("/providers", params={"status": "pending"})).status_code == 401
+    # the key edits this profile and no other
+    r = await client.patch(f"/providers/{pid}", json={"founded_year": 2023}, headers={**mine, "If-Match": '"v1"'})
+    assert r.status_code == 200
+    # an admin publishes it
+    admin = await keys.headers("admin")
+    assert (await client.post(f"/providers/{pid}/publish", headers=mine)).status_code == 403
+    r = await client.post(f"/providers/{pid}/publish", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "published"
+    assert (await client.get(f"/providers/{pid}")).status_code == 200
+    # the same identifier cannot register twice
+    again = await client.post("/registrations", json={**profile, "name": "Someone Else CIC"})
+    assert again.status_code == 409
+
+
+async def test_registration_is_rate_limited_per_client(databases, template_db):
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+
+    name = await databases.create("rate", template=template_db)
+    app = create_app(app_settings(databases.dsn(name), registration_limit=2))
+    async with AsyncTestClient(app=app) as client:
+        statuses = []
+        for i in range(3):
+            r = await client.post("/registrations", json={"name": f"Tiny Group {i}", "legal_form": "unincorporated_association"})
+            statuses.append(r.status_code)
+        assert statuses == [201, 201, 429]
+        assert int(r.headers["retry-after"]) > 0 and r.json()["error"] == "too_many_requests"
+    conn = await db.connect(databases.dsn(name))
+    try:
+        assert await conn.fetchval("select count(*) from provider where name like 'Tiny Group %'") == 2
+    finally:
+        await conn.close()
+        await databases.drop(name)
+
+
+async def test_verified_identifiers_are_locked_for_the_provider(client, keys, fresh_db):
+    conn = await db.connect(fresh_db)
+    own = await conn.fetchval("select provider_id from provider_identifier where identifier like 'GB-CHC-%' order by 1 limit 1")
+    await conn.close()
+    admin = await keys.headers("admin")
+    owner = await keys.headers("provider", own)
+    assert (await client.post(f"/providers/{own}/verify", headers=admin)).json()["verified_at"] is not None
+    before = await snapshot(fresh_db, own)
+    r = await client.patch(f"/providers/{own}", json={"identifiers": []}, headers={**owner, "If-Match": await etag(client, own, owner)})
+    assert r.status_code == 403 and r.json()["errors"][0]["field"] == "identifiers"
+    assert await snapshot(fresh_db, own) == before
+
+
+async def test_confirm_refreshes_the_stale_flag(client, keys, fresh_db):
+    conn = await db.connect(fresh_db)
+    stale = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at < now() - interval '13 months' limit 1")
+    await conn.close()
+    owner = await keys.headers("provider", stale)
+    assert (await client.get(f"/providers/{stale}")).json()["stale"] is True
+    r = await client.post(f"/providers/{stale}/confirm", headers=owner)
+    assert r.status_code == 200 and r.json()["stale"] is False
+    history = (await client.get(f"/providers/{stale}/history", headers=owner)).json()["items"]
+    assert history[0]["last_action_type"] == "confirm" and history[0]["field_name"] == "last_confirmed_at"
+
+
+async def test_sub_resources(client, keys, fresh_db):
+    own, _ = await two_providers(fresh_db)
+    h = await keys.headers("provider", own)
+
+    async def send(method, path, body=None):
+        r = await client.request(method, f"/providers/{own}{path}", headers={**h, "If-Match": await etag(client, own, h)},
+                                 **({} if body is None else {"json": body}))
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    p = await send("PUT", "/expertise/FINANCE", {"cohorts": ["ADULTS", "ADULTS"], "years_experience": 2, "description": "Debt advice."})
+    assert {"pathway": "FINANCE", "cohorts": ["ADULTS"], "years_experience": 2, "description": "Debt advice.",
+            "outcomes_evidence": None} in p["expertise"]
+    p = await send("DELETE", "/expertise/FINANCE")
+    assert "FINANCE" not in [e["pathway"] for e in p["expertise"]]
+    p = await send("PUT", "/coverage", {"coverage": ["E07000236", "E06000019"]})
+    assert sorted(p["coverage"]) == ["E06000019", "E07000236"]
+    found = (await client.get("/providers", params={"area": "E07000236", "per_page": 100})).json()["items"]
+    assert own in [i["id"] for i in found], "search sees the new coverage at once"
+    p = await send("PATCH", "/contact", {"phone": "01632 960999"})
+    assert p["contact"]["phone"] == "01632 960999"
+    r = await client.delete(f"/providers/{own}/expertise/WOMEN_SEXWORK", headers={**h, "If-Match": await etag(client, own, h)})
+    assert r.status_code == 404
+
+
+async def test_refused_requests_do_not_strand_database_connections(databases, template_db):
+    """Many 401s in a row, more than the pool holds: the app still answers and shuts down cleanly."""
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+
+    name = await databases.create("leak", template=template_db)
+    app = create_app(app_settings(databases.dsn(name), pool_max_size=3))
+    client = AsyncTestClient(app=app)
+    await asyncio.wait_for(client.__aenter__(), 10)
+    try:
+        for _ in range(10):
+            r = await asyncio.wait_for(client.get("/providers", headers={"Authorization": "Bearer prv_" + "B" * 43}), 10)
+            assert r.status_code == 401
+        r = await asyncio.wait_for(client.get("/providers"), 10)
+        assert r.status_code == 200
+    finally:
+        await asyncio.wait_for(client.__aexit__(None, None, None), 10)
+        await databases.drop(name)
