@@ -1,0 +1,258 @@
+"""Benchmark for the matching core (not a test).
+
+Run from the repo root:  python bench/rank_bench.py [--sizes 10000 200000] [--repeat 5]
+
+Generates synthetic candidates deterministically (seeded ``random.Random``) over
+a synthetic national area tree that embeds West Mercia, then prints median
+timings for: building the columnar pool, ``rank`` on the pool with limit=50
+(full exclusion list, and with excluded_limit=50), ``rank`` end-to-end from a
+list of Candidate objects, and ``propose_partnerships`` on a small exercise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import string
+import sys
+import time
+from collections.abc import Callable
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import msgspec
+
+from matching import (
+    COHORTS,
+    PATHWAYS,
+    AreaTree,
+    Candidate,
+    CandidatePool,
+    Expertise,
+    Need,
+    Priority,
+    propose_partnerships,
+    rank,
+)
+
+T = TypeVar("T")
+AS_OF = date(2026, 11, 1)
+WEST_MERCIA = "E23000016"
+WORCESTERSHIRE = "E10000034"
+WORCS = ("E07000234", "E07000235", "E07000236", "E07000237", "E07000238", "E07000239")
+UNITARIES = ("E06000019", "E06000051", "E06000020")
+
+DOMAIN_WORDS = """
+accommodation housing tenancy hostel supported move-on homelessness prevention rough sleeping
+employment training education skills apprenticeship work placement CV interview volunteering mentoring
+health mental wellbeing GP registration counselling trauma informed psychology therapy
+drugs alcohol recovery substance misuse harm reduction detox rehab peer support
+finance debt benefits budgeting bank account money advice universal credit
+families children parenting relationships visits kinship carers young people
+thinking behaviour attitudes cognitive programme desistance motivation
+women abuse domestic violence coercive control refuge safety exploitation sex work
+restorative justice victims mediation conference harm repair
+youth diversion prevention outreach detached street sport arts
+care leavers rural county lines gangs prison release resettlement through the gate
+community local partnership coordination case management key work assessment
+""".split()
+
+SECTOR_WEIGHTS = (("third_sector", 55), ("social_enterprise", 15), ("co_operative", 5), ("private", 20), ("public", 5))
+ACCREDITATIONS = (
+    "trusted_charity",
+    "matrix_standard",
+    "iso_9001",
+    "investors_in_people",
+    "cyber_essentials",
+    "living_wage_employer",
+    "disability_confident",
+    "safer_recruitment",
+)
+SUFFIXES = ("Trust", "CIC", "Co-op", "Ltd", "Project")
+SOCIAL_VALUE = ("lived_experience_staff", "local_supply_chain", "apprenticeships", "carbon_reduction_plan")
+
+
+def build_tree(rng: random.Random, regions: int = 40) -> tuple[AreaTree, list[str]]:
+    parents: dict[str, str | None] = {WEST_MERCIA: None, WORCESTERSHIRE: WEST_MERCIA}
+    parents.update({d: WORCESTERSHIRE for d in WORCS})
+    parents.update({u: WEST_MERCIA for u in UNITARIES})
+    for r in range(regions):
+        root = f"E239{r:05d}"
+        parents[root] = None
+        for c in range(3):
+            county = f"E109{r:03d}{c:02d}"
+            parents[county] = root
+            for d in range(6):
+                parents[f"E079{r:03d}{c}{d}"] = county
+        for u in range(2):
+            parents[f"E069{r:03d}{u:02d}"] = root
+    return AreaTree(parents), sorted(parents)
+
+
+def roots(tree: AreaTree) -> tuple[str, ...]:
+    return tuple(code for code in tree.codes if tree.parent(code) is None)
+
+
+def pseudo_words(rng: random.Random, n: int) -> list[str]:
+    letters = string.ascii_lowercase
+    return ["".join(rng.choice(letters) for _ in range(rng.randint(4, 10))) for _ in range(n)]
+
+
+def sentence(rng: random.Random, rare: list[str], lo: int, hi: int) -> str:
+    out = [rng.choice(rare) if rng.random() < 0.3 else rng.choice(DOMAIN_WORDS) for _ in range(rng.randint(lo, hi))]
+    return " ".join(out).capitalize() + "."
+
+
+def make_candidates(n: int, seed: int, codes: list[str]) -> list[Candidate]:
+    rng = random.Random(seed)
+    rare = pseudo_words(rng, 20_000)
+    west_mercia = [WEST_MERCIA, WORCESTERSHIRE, *WORCS, *UNITARIES]
+    sectors = [s for s, w in SECTOR_WEIGHTS for _ in range(w)]
+    out = []
+    for i in range(n):
+        expertise = tuple(
+            Expertise(
+                pathway=rng.choice(PATHWAYS),
+                cohorts=tuple(rng.sample(COHORTS, rng.randint(1, 3))),
+                years_experience=rng.randint(0, 20),
+                description=sentence(rng, rare, 8, 20),
+                outcomes_evidence=sentence(rng, rare, 5, 10) if rng.random() < 0.5 else None,
+            )
+            for _ in range(rng.randint(1, 3))
+        )
+        local = rng.random() < 0.25
+        coverage = tuple(rng.choice(west_mercia if local else codes) for _ in range(rng.randint(1, 3)))
+        out.append(
+            Candidate(
+                provider_id=i + 1,
+                name=" ".join(
+                    (rng.choice(rare).capitalize(), rng.choice(DOMAIN_WORDS).capitalize(), rng.choice(SUFFIXES))
+                ),
+                sector=rng.choice(sectors),
+                founded_year=rng.randint(1950, 2025) if rng.random() < 0.9 else None,
+                expertise=expertise,
+                coverage=coverage,
+                capacity=rng.randint(10, 500) if rng.random() < 0.85 else None,
+                annual_income=rng.randint(50_000, 20_000_000) if rng.random() < 0.9 else None,
+                reserves_months=round(rng.uniform(-1, 12), 1) if rng.random() < 0.8 else None,
+                accreditations=tuple(rng.sample(ACCREDITATIONS, rng.randint(0, 4))),
+                volunteers=rng.randint(0, 200),
+                premises_areas=tuple(rng.choice(west_mercia if local else codes) for _ in range(rng.randint(0, 2))),
+                match_funding_per_year=rng.choice((0, 0, 5_000, 20_000, 50_000)),
+                funding_sources=tuple(
+                    rng.sample(("lottery", "council", "trusts", "nhs", "pcc", "donations"), rng.randint(0, 4))
+                ),
+                partner_organisations=tuple(rng.choice(rare).capitalize() for _ in range(rng.randint(0, 4))),
+                social_value=tuple(rng.sample(SOCIAL_VALUE, rng.randint(0, 3))),
+                resources_text=sentence(rng, rare, 10, 30),
+                last_confirmed=AS_OF - timedelta(days=rng.randint(0, 1000)) if rng.random() < 0.9 else None,
+            )
+        )
+    return out
+
+
+NEED = Need(
+    id="bench-accom",
+    pathway="ACCOM",
+    cohorts=("ADULTS", "CARE_LEAVERS"),
+    areas=(WORCESTERSHIRE, "E06000019"),
+    annual_volume=120,
+    annual_budget=300_000,
+    contract_years=3,
+    required_accreditations=("iso_9001",),
+    min_years_experience=2,
+    local_priorities=(
+        Priority("supported housing for care leavers", 2),
+        Priority("rural outreach", 1),
+        Priority("trauma informed mental health", 1),
+    ),
+    sector_preference={"third_sector": 1.0, "co_operative": 0.8, "social_enterprise": 0.8},
+)
+
+
+def timed(fn: Callable[[], T], repeat: int) -> tuple[float, T]:
+    times, result = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result  # type: ignore[return-value]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def bench_size(n: int, repeat: int, tree: AreaTree, codes: list[str]) -> CandidatePool:
+    t0 = time.perf_counter()
+    cands = make_candidates(n, seed=20261101 + n, codes=codes)
+    print(f"\n== {n:,} candidates (generated in {time.perf_counter() - t0:.1f} s, not timed below)")
+    t_pool, pool = timed(lambda: CandidatePool.build(cands, tree), max(1, repeat // 2))
+    print(f"  CandidatePool.build                       {ms(t_pool)}  (once per snapshot)")
+    t_rank, ranking = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, limit=50), repeat)
+    print(
+        f"  rank(pool, limit=50)                      {ms(t_rank)}  "
+        f"eligible {ranking.eligible_count:,}, excluded {ranking.excluded_count:,} (all listed)"
+    )
+    t_rank2, _ = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), repeat)
+    print(f"  rank(pool, limit=50, excluded_limit=50)   {ms(t_rank2)}")
+    t_e2e, _ = timed(
+        lambda: rank(NEED, cands, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), max(1, repeat // 2)
+    )
+    print(f"  rank(list[Candidate], limit=50) end-to-end{ms(t_e2e)}  (includes pool build)")
+    broad = msgspec.structs.replace(
+        NEED, id="bench-broad", areas=roots(tree), required_accreditations=(), min_years_experience=0
+    )
+    t_broad, wide = timed(lambda: rank(broad, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), repeat)
+    print(
+        f"  rank(pool, limit=50, excluded_limit=50)   {ms(t_broad)}  national need, no accreditation/experience "
+        f"filter: eligible {wide.eligible_count:,}"
+    )
+    t_json, blob = timed(lambda: msgspec.json.encode(ranking), repeat)
+    print(f"  msgspec.json.encode(ranking)              {ms(t_json)}  ({len(blob) / 1e6:.1f} MB)")
+    top = ranking.scored[0]
+    print(f"  top: {top.name!r} total {top.total:.4f}")
+    return pool
+
+
+def bench_partnerships(pool: CandidatePool, tree: AreaTree, repeat: int) -> None:
+    needs = [
+        msgspec.structs.replace(NEED, id="accom", areas=(WEST_MERCIA,)),
+        msgspec.structs.replace(NEED, id="ete", pathway="ETE", areas=(WORCESTERSHIRE, "E06000051")),
+        msgspec.structs.replace(
+            NEED, id="drugs", pathway="DRUGS", areas=("E06000019", "E06000020"), required_accreditations=()
+        ),
+        msgspec.structs.replace(NEED, id="women", pathway="WOMEN_ABUSE", cohorts=("WOMEN",), areas=(WEST_MERCIA,)),
+    ]
+    t_rank, rankings = timed(
+        lambda: [rank(nd, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=0) for nd in needs], repeat
+    )
+    t_plan, plan = timed(lambda: propose_partnerships(needs, rankings, areas=tree, max_options=3), repeat)
+    print(f"\n== partnerships: {len(needs)} needs, {len(plan.cells)} cells, shortlists of 50 from {len(pool):,}")
+    print(f"  rank x{len(needs)} (limit=50)                     {ms(t_rank)}")
+    print(f"  propose_partnerships                      {ms(t_plan)}")
+    for opt in plan.options:
+        print(
+            f"  option {opt.rank}: lead {opt.lead.name!r} + {len(opt.partners)} partner(s), "
+            f"{opt.covered_cell_count}/{len(plan.cells)} cells, total {opt.total_score:.2f}"
+        )
+    print(f"  uncovered cells: {len(plan.uncovered)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 200_000])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    tree, codes = build_tree(random.Random(7))
+    print(f"area tree: {len(tree)} areas; need {NEED.pathway} in {', '.join(NEED.areas)}; 3 local priorities")
+    pools = [bench_size(n, args.repeat, tree, codes) for n in args.sizes]
+    bench_partnerships(pools[0], tree, args.repeat)
+
+
+if __name__ == "__main__":
+    main()

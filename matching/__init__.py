@@ -1,0 +1,66 @@
+"""Provision matching core: rank providers for a commissioning need, explainably.
+
+Pure: data in, ranked data out. No I/O, no clock (the assessment date is passed
+in), deterministic. Inputs and outputs are msgspec frozen Structs, so results
+encode to JSON with ``msgspec.json.encode``.
+
+Public API
+    rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None) -> Ranking
+    propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
+    CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs
+"""
+
+from .areas import AreaTree
+from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
+from .models import Candidate, Expertise, Need, Priority
+from .partnerships import (
+    Cell,
+    Member,
+    Offer,
+    PartnershipOption,
+    PartnershipPlan,
+    offers_from_rankings,
+    propose_partnerships,
+)
+from .pool import CandidatePool
+from .ranking import rank
+from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
+from .version import ALGORITHM_VERSION
+from .vocab import COHORTS, CRITERIA, EXCLUSION_CODES, PATHWAYS, SECTORS
+from .weights import DEFAULT_WEIGHTS, Weights
+
+__all__ = (
+    "ALGORITHM_VERSION",
+    "COHORTS",
+    "CRITERIA",
+    "DEFAULT_WEIGHTS",
+    "EXCLUSION_CODES",
+    "PATHWAYS",
+    "SECTORS",
+    "AreaTree",
+    "Candidate",
+    "CandidatePool",
+    "Cell",
+    "Component",
+    "CriterionScore",
+    "Exclusion",
+    "ExclusionReason",
+    "Expertise",
+    "InvalidAreaTree",
+    "InvalidCandidate",
+    "InvalidNeed",
+    "InvalidWeights",
+    "MatchingError",
+    "Member",
+    "Need",
+    "Offer",
+    "PartnershipOption",
+    "PartnershipPlan",
+    "Priority",
+    "Ranking",
+    "ScoredCandidate",
+    "Weights",
+    "offers_from_rankings",
+    "propose_partnerships",
+    "rank",
+)

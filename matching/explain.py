@@ -1,0 +1,299 @@
+"""Human-readable evidence for the candidates shown in a ranking.
+
+Numbers come from the vectorised score columns (so explanations always agree
+with the ranking); this module only adds the words: which cohorts, which areas,
+which accreditations, which priority matched which snippet.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+
+from .models import Candidate
+from .needs import CompiledNeed
+from .pool import CandidatePool
+from .priorities import explain_priorities
+from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
+from .text import shorten
+from .vocab import PATHWAY_LABELS, SOCIAL_VALUE_ACCREDITATIONS, cohorts_in
+
+_MAX_LISTED = 8
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class EvidenceContext:
+    pool: CandidatePool
+    cn: CompiledNeed
+    columns: tuple[CriterionColumn, ...]
+    inside: npt.NDArray[np.bool_]
+    """Area nodes inside the need's areas."""
+    as_of: date
+
+
+def _listing(values: list[str]) -> str:
+    if len(values) <= _MAX_LISTED:
+        return ", ".join(values)
+    return ", ".join(values[:_MAX_LISTED]) + f" and {len(values) - _MAX_LISTED} more"
+
+
+def _s(x: float) -> str:
+    return f" -> {x:.2f}"
+
+
+def _money(x: float) -> str:
+    return f"£{x:,.0f}"
+
+
+def finite_or_none(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(covered leaf codes within the need's areas, one evidence line per need area)."""
+    tree = ctx.pool.areas
+    nodes = ctx.pool.coverage.of(i)
+    covered: set[int] = set()
+    lines: list[str] = []
+    for a in ctx.cn.area_nodes:
+        code = tree.code(a)
+        total = int(tree.leaf_counts[a])
+        via = [nd for nd in nodes if tree.within_index(a, nd)]
+        if via:
+            leaves = tree.leaf_indices_under(a)
+            covered.update(leaves)
+            how = "directly" if via[0] == a else f"via {tree.label(tree.code(via[0]))}"
+            lines.append(f"{tree.label(code)}: fully covered {how} ({total} of {total} leaf areas)")
+            continue
+        leaves_here: list[int] = []
+        for nd in nodes:
+            if tree.within_index(nd, a):
+                leaves_here.extend(tree.leaf_indices_under(nd))
+        covered.update(leaves_here)
+        k = len(leaves_here)
+        if k == total:
+            lines.append(f"{tree.label(code)}: fully covered ({total} of {total} leaf areas)")
+        elif k:
+            names = [tree.label(tree.code(x)) for x in sorted(leaves_here)]
+            lines.append(f"{tree.label(code)}: {k} of {total} leaf areas covered ({_listing(names)})")
+        else:
+            lines.append(f"{tree.label(code)}: not covered")
+    return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
+
+
+def _pathway_fit(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    need, cn = ctx.cn.need, ctx.cn
+    lines_ = [e for e in c.expertise if e.pathway == need.pathway]
+    out = [
+        f"offers {need.pathway} ({PATHWAY_LABELS[need.pathway]}) through {len(lines_)} expertise line(s)"
+        f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
+    ]
+    overlap = float(ctx.columns[0].components[1].score[j])
+    if cn.cohort_count:
+        mask = int(ctx.pool.cohort_mask[cn.pathway_index][i])
+        served = cohorts_in(mask & cn.cohort_mask)
+        missing = cohorts_in(cn.cohort_mask & ~mask)
+        text = (
+            f"serves {len(served)} of {cn.cohort_count} need cohorts in {need.pathway}: {', '.join(served) or 'none'}"
+        )
+        if missing:
+            text += f"; not served: {', '.join(missing)}"
+        out.append(text + f" ({1 - PATHWAY_BASE:g} share){_s(overlap)}")
+    else:
+        out.append("the need names no cohorts, so cohort fit is full" + _s(overlap))
+    return tuple(out)
+
+
+def _coverage(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    _, lines = covered_leaves(ctx, i)
+    share = float(ctx.columns[1].score[j])
+    return (*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s){_s(share)}")
+
+
+def _capacity(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    vol = ctx.cn.need.annual_volume
+    score = float(ctx.columns[2].score[j])
+    if c.capacity is None:
+        return (f"capacity not stated; scored as unknown ({UNKNOWN_CAPACITY:g}) against {vol:,.0f} service users/yr",)
+    return (
+        f"capacity {c.capacity:,.0f} service users/yr vs need volume {vol:,.0f}/yr: "
+        f"ratio {c.capacity / vol:.2f}{_s(score)}",
+    )
+
+
+def _financial(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    need = ctx.cn.need
+    dep, res = ctx.columns[3].components
+    contract = (
+        f"annual contract value {_money(need.annual_budget)} "
+        f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
+    )
+    if c.annual_income is None:
+        first = f"{contract}; annual income not stated, scored as unknown ({UNKNOWN_FINANCE:g})"
+    elif c.annual_income <= 0:
+        first = (
+            f"{contract}; annual income recorded as £0, so the contract would be its entire income{_s(dep.score[j])}"
+        )
+    else:
+        first = (
+            f"{contract} is {need.annual_budget / c.annual_income:.0%} of annual income "
+            f"{_money(c.annual_income)} (50% halves this score){_s(dep.score[j])}"
+        )
+    if c.reserves_months is None:
+        second = f"reserves not stated; scored as unknown ({UNKNOWN_FINANCE:g})"
+    else:
+        second = f"{c.reserves_months:g} months of reserves (6 or more scores full){_s(res.score[j])}"
+    return (first, second)
+
+
+def _quality(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    pathway = ctx.cn.need.pathway
+    acc_c, out_c, years_c = ctx.columns[4].components
+    accs = sorted(set(c.accreditations) - SOCIAL_VALUE_ACCREDITATIONS)
+    first = (f"{len(accs)} quality accreditation(s): {_listing(accs)}" if accs else "no quality accreditations") + _s(
+        acc_c.score[j]
+    )
+    evidence = next(
+        (
+            e.outcomes_evidence
+            for e in c.expertise
+            if e.pathway == pathway and e.outcomes_evidence and e.outcomes_evidence.strip()
+        ),
+        None,
+    )
+    second = (
+        f'outcomes evidence for {pathway}: "{shorten(evidence)}"'
+        if evidence
+        else f"no outcomes evidence recorded for {pathway}"
+    ) + _s(out_c.score[j])
+    third = f"{years_c.raw[j]:g} years' experience in {pathway} (3 years = half credit){_s(years_c.score[j])}"
+    return (first, second, third)
+
+
+def _local_priorities(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    if not ctx.cn.priorities:
+        return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
+    out = []
+    evidence = explain_priorities(c, ctx.cn.priorities)
+    for pr, comp, ev in zip(ctx.cn.priorities, ctx.columns[5].components, evidence, strict=True):
+        head = f'"{pr.text}" (weight {pr.weight:g})'
+        if not ev.matches:
+            out.append(f"{head}: no matching words in expertise descriptions or resources text{_s(comp.score[j])}")
+            continue
+        pairs = ", ".join(
+            m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
+        )
+        text = f"{head}: {len(ev.matches)} of {ev.word_count} words matched ({pairs})"
+        if ev.snippet:
+            text += f" in {ev.snippet}"
+        out.append(text + _s(comp.score[j]))
+    return tuple(out)
+
+
+def _premises_labels(ctx: EvidenceContext, i: int) -> list[str]:
+    tree = ctx.pool.areas
+    return [tree.label(tree.code(nd)) for nd in ctx.pool.premises.of(i) if ctx.inside[nd]]
+
+
+def _distinct(values: tuple[str, ...]) -> list[str]:
+    """Distinct non-blank entries, case-insensitively (first spelling kept), sorted."""
+    seen: dict[str, str] = {}
+    for v in values:
+        if v.strip():
+            seen.setdefault(v.strip().casefold(), v.strip())
+    return [seen[k] for k in sorted(seen)]
+
+
+def _added_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    mf, vol, prem, part = ctx.columns[6].components
+    budget = ctx.cn.need.annual_budget
+    funding = float(ctx.pool.match_funding[i])
+    premises = _premises_labels(ctx, i)
+    partners = _distinct(c.partner_organisations)
+    return (
+        (
+            f"match funding {_money(funding)}/yr = {funding / budget:.0%} of the annual budget (10% = half credit)"
+            if funding > 0
+            else "no match funding offered"
+        )
+        + _s(mf.score[j]),
+        f"{ctx.pool.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
+        (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
+        + _s(prem.score[j]),
+        (
+            f"{len(partners)} partner organisation(s): {_listing(partners)}"
+            if partners
+            else "no partner organisations listed"
+        )
+        + _s(part.score[j]),
+    )
+
+
+def _social_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    comps = {comp.name: comp for comp in ctx.columns[7].components}
+    out = []
+    if "sector_preference" in comps:
+        pref = comps["sector_preference"].score[j]
+        out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
+    else:
+        out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
+    commitments = sorted(set(c.social_value) | (set(c.accreditations) & SOCIAL_VALUE_ACCREDITATIONS))
+    out.append(
+        (
+            f"{len(commitments)} social value commitment(s): {_listing(commitments)}"
+            if commitments
+            else "no social value commitments"
+        )
+        + _s(comps["social_value_commitments"].score[j])
+    )
+    premises = _premises_labels(ctx, i)
+    out.append(
+        (
+            f"local presence: premises in {_listing(premises)}"
+            if premises
+            else "no local presence (no premises in the need's areas)"
+        )
+        + _s(comps["local_presence"].score[j])
+    )
+    return tuple(out)
+
+
+def _sustainability(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    op, fund, fresh = ctx.columns[8].components
+    as_of = ctx.as_of.isoformat()
+    first = (
+        f"operating {op.raw[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
+        f"{_s(op.score[j])}"
+        if c.founded_year is not None
+        else f"founding year not stated{_s(0.0)}"
+    )
+    sources = _distinct(c.funding_sources)
+    second = (
+        f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
+    ) + _s(fund.score[j])
+    third = (
+        f"profile last confirmed {c.last_confirmed.isoformat()}, {fresh.raw[j]:.1f} months before {as_of} "
+        f"(full credit up to 6 months, then halving yearly){_s(fresh.score[j])}"
+        if c.last_confirmed is not None
+        else f"profile never confirmed{_s(0.0)}"
+    )
+    return (first, second, third)
+
+
+# One evidence builder per criterion, in CRITERIA order.
+EVIDENCE: tuple[Callable[[EvidenceContext, Candidate, int, int], tuple[str, ...]], ...] = (
+    _pathway_fit,
+    _coverage,
+    _capacity,
+    _financial,
+    _quality,
+    _local_priorities,
+    _added_value,
+    _social_value,
+    _sustainability,
+)

@@ -1,0 +1,85 @@
+"""Output data types (msgspec frozen Structs, JSON-encodable with ``msgspec.json.encode``).
+
+They are declared ``gc=False``: they are immutable and hold only immutable
+values, so they cannot form reference cycles, and skipping GC tracking keeps
+large exclusion lists cheap to build.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import msgspec
+
+from .weights import Weights
+
+
+class Component(msgspec.Struct, frozen=True, gc=False):
+    """One measured input of a criterion.
+
+    ``raw`` is the measure in its own unit (ratio, months, count, share; ``None`` when
+    the provider did not supply the data), ``score`` its value on the criterion's
+    curve in [0, 1], and ``weight`` its share of the criterion (components' weights
+    sum to 1 and ``criterion.score == sum(weight * score)`` up to float rounding).
+    """
+
+    name: str
+    raw: float | None
+    score: float
+    weight: float
+
+
+class CriterionScore(msgspec.Struct, frozen=True, gc=False):
+    """How one criterion was scored for one candidate.
+
+    ``weight`` is the normalised weight actually used, ``contribution == weight * score``,
+    and the candidate's ``total`` is the left-to-right sum of contributions in criterion order.
+    """
+
+    criterion: str
+    weight: float
+    score: float
+    contribution: float
+    components: tuple[Component, ...]
+    evidence: tuple[str, ...]
+
+
+class ScoredCandidate(msgspec.Struct, frozen=True, gc=False):
+    rank: int
+    """1-based position in the ranking."""
+    provider_id: int
+    name: str
+    total: float
+    criteria: tuple[CriterionScore, ...]
+    covered_areas: tuple[str, ...]
+    """Leaf areas within the need's areas that this provider covers (tree order)."""
+
+
+class ExclusionReason(msgspec.Struct, frozen=True, gc=False):
+    code: str
+    message: str
+    detail: tuple[str, ...] = ()
+    """Structured specifics, e.g. the missing accreditation codes."""
+
+
+class Exclusion(msgspec.Struct, frozen=True, gc=False):
+    provider_id: int
+    name: str
+    reasons: tuple[ExclusionReason, ...]
+
+
+class Ranking(msgspec.Struct, frozen=True, gc=False):
+    algorithm_version: str
+    need_id: int | str
+    as_of: date
+    weights: Weights
+    """Normalised weights used (sum 1; local_priorities is 0 when the need has none)."""
+    candidate_count: int
+    eligible_count: int
+    scored: tuple[ScoredCandidate, ...]
+    """Best first, at most ``limit`` entries; ties broken by (name, provider_id)."""
+    excluded_count: int
+    excluded_by_reason: dict[str, int]
+    """Number of excluded candidates failing each check (a candidate may fail several)."""
+    excluded: tuple[Exclusion, ...]
+    """Excluded candidates ordered by (name, provider_id), at most ``excluded_limit``."""

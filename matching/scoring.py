@@ -1,0 +1,200 @@
+"""Vectorised criterion scores for the eligible candidates.
+
+Each criterion is a weighted mean of components; each component is a raw
+measure passed through a monotone curve from :mod:`matching.curves`:
+
+* pathway_fit = 0.3 * offers the pathway (always 1 once eligible)
+  + 0.7 * share of the need's cohorts the provider serves in that pathway
+  (1 when the need names no cohorts).
+* coverage = mean over the need's areas of the share of the area's leaf areas
+  covered (covering an ancestor covers everything beneath it).
+* capacity = capacity_curve(capacity / annual volume); unknown capacity -> 0.25.
+* financial_viability = 0.6 * dependency_curve(annual budget / annual income)
+  + 0.4 * reserves_curve(months of reserves); unknown income or reserves -> 0.2.
+* quality = 0.4 * halflife(quality accreditations, 1) + 0.3 * outcomes evidence
+  for the pathway (0/1) + 0.3 * halflife(years in the pathway, 3).
+* local_priorities = priority-weighted mean match (see :mod:`matching.priorities`).
+* added_value = 0.4 * halflife(match funding / annual budget, 0.1)
+  + 0.2 * halflife(volunteers, 10) + 0.2 * halflife(premises in the need's areas, 1)
+  + 0.2 * halflife(partner organisations, 2).
+* social_value = 0.5 * commissioner's preference for the provider's sector
+  + 0.3 * halflife(social value commitments, 2) + 0.2 * local presence (0/1);
+  without a sector preference the other two share the weight 0.6 / 0.4.
+* sustainability = 0.4 * halflife(years operating as of the date, 5)
+  + 0.3 * halflife(distinct funding sources, 2) + 0.3 * freshness_curve(months
+  since the profile was last confirmed); unknown founding year or confirmation -> 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from . import curves
+from .needs import CompiledNeed
+from .pool import CandidatePool
+from .priorities import priority_matches
+from .screening import Screening, nodes_within
+
+FloatArray = npt.NDArray[np.float64]
+
+UNKNOWN_CAPACITY: Final = 0.25
+UNKNOWN_FINANCE: Final = 0.2
+PATHWAY_BASE: Final = 0.3
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ComponentColumn:
+    name: str
+    weight: float
+    raw: FloatArray
+    """NaN where the provider did not supply the data."""
+    score: FloatArray
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CriterionColumn:
+    name: str
+    components: tuple[ComponentColumn, ...]
+    score: FloatArray
+
+
+def _criterion(name: str, parts: list[tuple[str, float, FloatArray, FloatArray]], m: int) -> CriterionColumn:
+    comps = tuple(ComponentColumn(n, w, raw, np.clip(score, 0.0, 1.0)) for n, w, raw, score in parts if w > 0)
+    total = np.zeros(m)
+    for c in comps:
+        total += c.weight * c.score
+    return CriterionColumn(name, comps, np.clip(total, 0.0, 1.0))
+
+
+def _popcount8(x: npt.NDArray[np.uint8]) -> FloatArray:
+    count = np.zeros(x.shape, dtype=np.float64)
+    for b in range(8):
+        count += (x >> b) & 1
+    return count
+
+
+def score_criteria(
+    pool: CandidatePool, cn: CompiledNeed, screening: Screening, *, as_of: date
+) -> tuple[CriterionColumn, ...]:
+    """All criteria for the candidates in ``screening.eligible``, in :data:`CRITERIA` order."""
+    idx = screening.eligible
+    m = len(idx)
+    need = cn.need
+    p = cn.pathway_index
+    ones = np.ones(m)
+
+    # pathway_fit
+    if cn.cohort_count:
+        served = pool.cohort_mask[p][idx] & np.uint8(cn.cohort_mask)
+        overlap = _popcount8(served) / cn.cohort_count
+    else:
+        overlap = ones.copy()
+    pathway_fit = _criterion(
+        "pathway_fit",
+        [("offers_pathway", PATHWAY_BASE, ones, ones), ("cohort_overlap", 1 - PATHWAY_BASE, overlap, overlap)],
+        m,
+    )
+
+    # coverage
+    share = screening.coverage[idx]
+    coverage = _criterion("coverage", [("area_share", 1.0, share, share)], m)
+
+    # capacity
+    ratio = pool.capacity[idx] / need.annual_volume
+    cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(np.nan_to_num(ratio)))
+    capacity = _criterion("capacity", [("capacity_to_volume", 1.0, ratio, cap_score)], m)
+
+    # financial_viability
+    income = pool.income[idx]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        dep = np.where(income > 0, need.annual_budget / income, np.where(np.isnan(income), np.nan, np.inf))
+    dep_score = np.where(np.isnan(dep), UNKNOWN_FINANCE, curves.dependency_curve(np.nan_to_num(dep, posinf=1e300)))
+    reserves = pool.reserves[idx]
+    res_score = np.where(np.isnan(reserves), UNKNOWN_FINANCE, curves.reserves_curve(np.nan_to_num(reserves)))
+    financial = _criterion(
+        "financial_viability",
+        [("budget_share_of_income", 0.6, dep, dep_score), ("reserves_months", 0.4, reserves, res_score)],
+        m,
+    )
+
+    # quality
+    acc = pool.quality_accreditation_count[idx]
+    outcomes = pool.outcomes[p][idx].astype(np.float64)
+    years = pool.years[p][idx]
+    quality = _criterion(
+        "quality",
+        [
+            ("quality_accreditations", 0.4, acc, curves.halflife(acc, 1.0)),
+            ("outcomes_evidence", 0.3, outcomes, outcomes),
+            ("years_in_pathway", 0.3, years, curves.halflife(years, 3.0)),
+        ],
+        m,
+    )
+
+    # local_priorities
+    if cn.priorities:
+        matches = priority_matches(pool, cn.priorities, idx)
+        wsum = sum(pr.weight for pr in cn.priorities)
+        local = _criterion(
+            "local_priorities",
+            [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
+            m,
+        )
+    else:
+        local = CriterionColumn("local_priorities", (), np.zeros(m))
+
+    # added_value
+    inside = nodes_within(pool, cn.area_nodes)
+    prem = pool.premises
+    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(pool))
+    premises = in_area[idx].astype(np.float64)
+    match_ratio = pool.match_funding[idx] / need.annual_budget
+    volunteers = pool.volunteers[idx]
+    partners = pool.partner_count[idx]
+    added = _criterion(
+        "added_value",
+        [
+            ("match_funding_to_budget", 0.4, match_ratio, curves.halflife(match_ratio, 0.1)),
+            ("volunteers", 0.2, volunteers, curves.halflife(volunteers, 10.0)),
+            ("premises_in_need_areas", 0.2, premises, curves.halflife(premises, 1.0)),
+            ("partner_organisations", 0.2, partners, curves.halflife(partners, 2.0)),
+        ],
+        m,
+    )
+
+    # social_value
+    pref = cn.sector_preference[pool.sector[idx]]
+    commitments = pool.social_value_count[idx]
+    local_presence = (premises > 0).astype(np.float64)
+    w_pref, w_commit, w_local = (0.5, 0.3, 0.2) if cn.has_sector_preference else (0.0, 0.6, 0.4)
+    social = _criterion(
+        "social_value",
+        [
+            ("sector_preference", w_pref, pref, pref),
+            ("social_value_commitments", w_commit, commitments, curves.halflife(commitments, 2.0)),
+            ("local_presence", w_local, local_presence, local_presence),
+        ],
+        m,
+    )
+
+    # sustainability
+    operating = np.maximum(as_of.year - pool.founded_year[idx], 0.0)
+    op_score = np.where(np.isnan(operating), 0.0, curves.halflife(np.nan_to_num(operating), 5.0))
+    funding = pool.funding_source_count[idx]
+    months = np.maximum(as_of.toordinal() - pool.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
+    fresh = np.where(np.isnan(months), 0.0, curves.freshness_curve(np.nan_to_num(months)))
+    sustainability = _criterion(
+        "sustainability",
+        [
+            ("years_operating", 0.4, operating, op_score),
+            ("funding_sources", 0.3, funding, curves.halflife(funding, 2.0)),
+            ("months_since_confirmed", 0.3, months, fresh),
+        ],
+        m,
+    )
+    return (pathway_fit, coverage, capacity, financial, quality, local, added, social, sustainability)

@@ -1,0 +1,76 @@
+"""Text normalisation for local-priority matching.
+
+Text is split into alphanumeric words, lower-cased, stop words and words shorter
+than 3 characters dropped, and a light suffix stripper applied ("housing" ->
+"hous", "leavers" -> "leaver") so that fuzzy word similarity copes with
+inflection. Word similarity is rapidfuzz's normalised Indel ratio (0-100) with a
+cutoff of :data:`WORD_CUTOFF`; below the cutoff words do not match at all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+WORD_CUTOFF: Final = 80.0
+
+_WORD_RE: Final = re.compile(r"[^\W_]+")
+_SNIPPET_RE: Final = re.compile(r"[^.;!?\n]+")
+
+STOPWORDS: Final[frozenset[str]] = frozenset(
+    """
+    a about above after again against all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is it its itself just
+    me more most my myself no nor not now of off on once only or other our ours ourselves out over own
+    same she should so some such than that the their theirs them themselves then there these they this
+    those through to too under until up upon very was we were what when where which while who whom why
+    will with within without would you your yours yourself yourselves us via per etc including include
+    includes across around among amongst well where whether every
+    """.split()
+)
+
+
+def normalise_word(word: str) -> str | None:
+    """Normalised form of one lower-case word, or ``None`` if it is ignored."""
+    if len(word) < 3 or word in STOPWORDS or word.isdigit():
+        return None
+    if len(word) > 4 and word.endswith("ies"):
+        word = word[:-3] + "y"
+    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        word = word[:-1]
+    if len(word) > 5 and word.endswith("ing"):
+        word = word[:-3]
+    elif len(word) > 4 and word.endswith("ed"):
+        word = word[:-2]
+    return word
+
+
+def raw_words(text: str) -> list[str]:
+    """Lower-case alphanumeric words of ``text`` (before normalisation)."""
+    return _WORD_RE.findall(text.lower())
+
+
+def words(text: str) -> tuple[str, ...]:
+    """Distinct normalised words of ``text`` in first-seen order."""
+    return tuple(word_forms(text))
+
+
+def word_forms(text: str) -> dict[str, str]:
+    """Distinct normalised words of ``text`` (first-seen order) -> first lower-case surface form."""
+    seen: dict[str, str] = {}
+    for raw in raw_words(text):
+        w = normalise_word(raw)
+        if w is not None:
+            seen.setdefault(w, raw)
+    return seen
+
+
+def snippets(text: str) -> list[str]:
+    """Sentence-like fragments of ``text`` (split on . ; ! ? and newlines), stripped."""
+    return [s.strip() for s in _SNIPPET_RE.findall(text) if s.strip()]
+
+
+def shorten(text: str, limit: int = 90) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

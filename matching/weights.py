@@ -1,0 +1,108 @@
+"""Criterion weights: validation, overrides and normalisation."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Final
+
+import msgspec
+
+from .errors import InvalidWeights
+from .vocab import CRITERIA
+
+
+class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Relative importance of each criterion (non-negative, not all zero).
+
+    Weights need not sum to 1: ranking normalises them (``w / sum(w)``) and reports
+    the normalised weights it used. Construction validates and raises
+    :class:`InvalidWeights` for negative, NaN/infinite or all-zero weights; use
+    :meth:`from_mapping` for untrusted ``{name: weight}`` input (unknown names raise).
+    """
+
+    pathway_fit: float = 0.20
+    coverage: float = 0.15
+    capacity: float = 0.10
+    financial_viability: float = 0.10
+    quality: float = 0.15
+    local_priorities: float = 0.10
+    added_value: float = 0.05
+    social_value: float = 0.10
+    sustainability: float = 0.05
+
+    def __post_init__(self) -> None:
+        for name in CRITERIA:
+            _check_value(name, getattr(self, name))
+        if not any(getattr(self, name) > 0 for name in CRITERIA):
+            raise InvalidWeights("*", "at least one weight must be positive")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, float], *, base: Weights | None = None) -> Weights:
+        """Build weights from ``{criterion: weight}``; criteria not named keep ``base`` (default weights)."""
+        values = (base or DEFAULT_WEIGHTS).as_dict()
+        for name, value in mapping.items():
+            if name not in values:
+                raise InvalidWeights(str(name), f"unknown criterion (expected one of {', '.join(CRITERIA)})")
+            _check_value(name, value)
+            values[name] = float(value)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: float(getattr(self, name)) for name in CRITERIA}
+
+    def values(self) -> tuple[float, ...]:
+        """Weights in :data:`CRITERIA` order."""
+        return tuple(float(getattr(self, name)) for name in CRITERIA)
+
+    def normalised(self) -> Weights:
+        """Weights scaled to sum to 1.
+
+        The largest weight is nudged down by an ulp if needed so that the
+        left-to-right float sum never exceeds 1; hence totals never exceed 1.
+        """
+        raw = list(self.values())
+        s = math.fsum(raw)
+        out = [v / s for v in raw]
+        while _seq_sum(out) > 1.0:
+            k = max(range(len(out)), key=out.__getitem__)
+            out[k] = math.nextafter(out[k], 0.0)
+        return Weights(**dict(zip(CRITERIA, out, strict=True)))
+
+
+def _seq_sum(values: list[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def _check_value(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidWeights(name, "must be a number")
+    if math.isnan(value) or math.isinf(value):
+        raise InvalidWeights(name, "must be a finite number")
+    if value < 0:
+        raise InvalidWeights(name, "must not be negative")
+
+
+DEFAULT_WEIGHTS: Final[Weights] = Weights()
+
+
+def effective_weights(weights: Weights, overrides: Mapping[str, float] | None, *, has_priorities: bool) -> Weights:
+    """Weights actually used for one need, normalised to sum 1.
+
+    ``overrides`` (the need's ``weight_overrides``) replace the named criteria.
+    When the need has no local priorities that criterion cannot be assessed, so its
+    weight is set to 0 before normalising (the remaining weights share its mass).
+    """
+    if not isinstance(weights, Weights):
+        raise InvalidWeights("*", "weights must be a Weights instance (use Weights.from_mapping)")
+    w = Weights.from_mapping(overrides, base=weights) if overrides else weights
+    if not has_priorities and w.local_priorities > 0:
+        values = w.as_dict()
+        values["local_priorities"] = 0.0
+        if not any(v > 0 for v in values.values()):
+            raise InvalidWeights("local_priorities", "only positive weight, but the need has no local priorities")
+        w = Weights(**values)
+    return w.normalised()
