@@ -15,6 +15,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from marketplace import db
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
+from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.auth import audit_denials, load_secret, provide_actor, provide_caller, request_id_middleware
 from marketplace.http import EXCEPTION_HANDLERS, provide_conn, reject_unknown_params
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
@@ -41,7 +42,7 @@ def create_app(settings: Settings) -> Litestar:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES],
+        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES],
         lifespan=[lifespan],
         middleware=[request_id_middleware],
         guards=[reject_unknown_params],

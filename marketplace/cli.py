@@ -96,6 +96,54 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    from marketplace.exercises import queries as xq
+    from marketplace.exercises.routes import weights_of
+    from marketplace.taxonomy.queries import fetch_taxonomy
+
+    async def work(conn):
+        need = await xq.fetch_need(conn, args.need_id)
+        if need is None:
+            return None, None
+        exercise = await xq.fetch_exercise(conn, need.exercise_id, with_needs=False)
+        taxonomy = await fetch_taxonomy(conn)
+        async with conn.transaction():
+            run = await xq.run_match(conn, need, weights_of(exercise.default_weights, "default_weights"),
+                                     taxonomy=taxonomy, as_of=dt.date.today(), created_by=None,
+                                     store_limit=settings.match_store_limit, excluded_limit=settings.match_excluded_limit)
+        return need, run
+
+    need, run = asyncio.run(_with_conn(settings, work))
+    if run is None:
+        print(f"error: no need with id {args.need_id}", file=sys.stderr)
+        return 1
+    print(format_match(need, run, top=args.top))
+    return 0
+
+
+def format_match(need, run, *, top: int) -> str:
+    """A readable ranked table: total, then the three criteria contributing most, per provider."""
+    lines = [
+        f"Match run {run.id} for need {need.id}: {need.title}",
+        f"  pathway {need.pathway}, areas {', '.join(need.areas)}, {need.annual_volume} service users a year, "
+        f"£{need.annual_budget:,} a year",
+        f"  {run.directory_size} published providers; {run.candidate_count} assessed; {run.eligible_count} eligible; "
+        f"excluded by reason: " + (", ".join(f"{k} {v}" for k, v in run.excluded_by_reason.items()) or "none"),
+        "",
+        f"{'#':>3}  {'provider':<44} {'total':>6}  strongest criteria (contribution)",
+        f"{'-' * 3}  {'-' * 44} {'-' * 6}  {'-' * 48}",
+    ]
+    for s in run.ranking[:top]:
+        best = sorted(s.criteria, key=lambda c: -c.contribution)[:3]
+        lines.append(f"{s.rank:>3}  {s.name[:44]:<44} {s.total:>6.3f}  "
+                     + ", ".join(f"{c.criterion} {c.contribution:.3f}" for c in best))
+    if not run.ranking:
+        lines.append("     (no eligible provider: a gap in the market)")
+    return "\n".join(lines)
+
+
 def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
     print(db.database_url(settings))
     return 0
@@ -148,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = keys.add_parser("revoke", help="revoke a key at once")
     revoke.add_argument("key_id", type=int)
     revoke.set_defaults(func=cmd_keys_revoke)
+
+    match = sub.add_parser("match", help="match the directory against a need, store the run, print the ranking")
+    match.add_argument("need_id", type=int)
+    match.add_argument("--top", type=int, default=10, help="how many providers to print (default 10)")
+    match.set_defaults(func=cmd_match)
 
     sub.add_parser("db-url", help="print the database URL (psql \"$(marketplace db-url)\")").set_defaults(func=cmd_db_url)
     return parser

@@ -180,30 +180,42 @@ async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGener
         await conn_cm.__aexit__(None, None, None)
 
 
-NOT_QUERY = {"request", "state", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}
+NOT_QUERY = {"request", "state", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}  # not query parameters
 
 
 @functools.cache
-def query_parameters(handler: BaseRouteHandler) -> frozenset[str]:
-    """The query parameters a handler declares: its signature less path parameters, body and dependencies."""
-    names = set()
+def query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters a handler declares (its signature less path parameters, body and dependencies),
+    and which of them are integers."""
+    names, integers = set(), set()
     for name, param in handler.parsed_fn_signature.parameters.items():
         if name in NOT_QUERY or any(f"{{{name}:" in path for path in handler.paths):
             continue
-        names.add(getattr(param.kwarg_definition, "query", None) or name)
-    return frozenset(names)
+        query_name = getattr(param.kwarg_definition, "query", None) or name
+        names.add(query_name)
+        if (param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))) and not param.is_subclass_of(bool):
+            integers.add(query_name)
+    return frozenset(names), frozenset(integers)
+
+
+DIGITS = re.compile(r"[0-9]{1,15}")
 
 
 async def reject_unknown_params(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
     """Guard for every route: a query parameter the operation does not know is a 400, not silently ignored
-    (a misspelt filter must not return the unfiltered directory)."""
-    allowed = query_parameters(handler)
+    (a misspelt filter must not return the unfiltered directory); an integer is written in digits
+    (not `null`, `1e3` or ` 1`, which the framework would otherwise coerce)."""
+    allowed, integers = query_parameters(handler)
     unknown = sorted(set(connection.query_params) - allowed)
     if unknown:
         raise InvalidInput(
             f"unknown query parameter {unknown[0]!r}",
             problems=[FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown],
         )
+    for name in integers & set(connection.query_params):
+        for value in connection.query_params.getall(name):
+            if not DIGITS.fullmatch(value):
+                raise InvalidInput.field(name, f"expected a whole number written in digits, not {value!r}")
 
 
 # OpenAPI `security` of operations that need an API key (public ones also accept none).

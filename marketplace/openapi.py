@@ -39,7 +39,7 @@ _KEYWORDS = {
     "minLength": "min_length", "maxLength": "max_length", "minItems": "min_items", "maxItems": "max_items",
     "exclusiveMinimum": "exclusive_minimum", "exclusiveMaximum": "exclusive_maximum", "uniqueItems": "unique_items",
     "readOnly": "read_only", "writeOnly": "write_only", "multipleOf": "multiple_of", "minProperties": "min_properties",
-    "maxProperties": "max_properties", "$defs": "defs",
+    "maxProperties": "max_properties", "$defs": "defs", "not": "schema_not",
 }
 
 
@@ -63,7 +63,7 @@ def _to_spec(node: Any) -> Schema | Reference:
         name = _KEYWORDS.get(key, key)
         if name == "properties":
             value = {k: _to_spec(v) for k, v in value.items()}
-        elif name in ("items", "not") or (name == "additional_properties" and isinstance(value, dict)):
+        elif name in ("items", "schema_not") or (name == "additional_properties" and isinstance(value, dict)):
             value = _to_spec(value)
         elif name in ("any_of", "one_of", "all_of"):
             value = [_to_spec(v) for v in value]
@@ -113,17 +113,30 @@ def _param_schema(schema: Any, kind: str | None, taxonomy: Taxonomy, pattern: st
             schema.pattern = pattern
 
 
+def _allows_null(body: Any) -> bool:
+    for media in (body.content or {}).values():
+        schema = media.schema
+        if isinstance(schema, Schema) and any(isinstance(s, Schema) and s.type == OpenAPIType.NULL for s in schema.one_of or ()):
+            return True
+    return False
+
+
 def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy) -> None:
     """Replace our Struct components with msgspec's schemas, and publish codes and the ETag pattern."""
     components = openapi.components.schemas if openapi.components and openapi.components.schemas else {}
     ours = [t for t in _struct_types() if t.__name__ in components]
     if ours:
         _, defs = msgspec.json.schema_components(ours, ref_template="#/components/schemas/{name}")
+        by_name = {t.__name__: t for t in ours}
         for name, schema in defs.items():
+            schema.update(getattr(by_name.get(name), "__json_schema_extra__", None) or {})  # rules msgspec cannot state
             _add_enums(schema, taxonomy)
             components[name] = _to_spec(schema)  # type: ignore[assignment]
     for path_item in (openapi.paths or {}).values():
         for op in (path_item.get, path_item.post, path_item.put, path_item.patch, path_item.delete):
+            body = op.request_body if op else None
+            if body is not None and not isinstance(body, Reference) and _allows_null(body):
+                body.required = False  # a body that may be null may be left out
             for param in (op.parameters if op else None) or ():
                 if isinstance(param, Reference):
                     continue

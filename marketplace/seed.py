@@ -14,7 +14,10 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from matching import InvalidWeights, Weights
 from marketplace.accounts import queries as account_queries
+from marketplace.exercises import queries as exercise_queries
+from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import queries as provider_queries
 from marketplace.providers.models import ProviderProfile, SeedProvider, normalised, profile_problems
 from marketplace.taxonomy import queries as taxonomy_queries
@@ -98,12 +101,31 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
 class SeedData(msgspec.Struct, frozen=True):
     taxonomy: Taxonomy
     providers: list[SeedProvider]
+    exercises: list[SeedExercise] = []
+
+
+def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
+    path = seed_dir / "exercises.json"
+    if not path.exists():
+        return []
+    exercises = load_file(path, SeedExercise)
+    for i, x in enumerate(exercises):
+        try:
+            Weights.from_mapping(x.default_weights.given())
+        except InvalidWeights as exc:
+            raise SeedError(f"{path.name}: record {i} ({x.title!r}): default_weights.{exc.field}: {exc.problem}") from None
+        for j, n in enumerate(x.needs):
+            problems = need_problems(n, taxonomy, prefix=f"needs[{j}].")
+            if problems:
+                raise SeedError(f"{path.name}: record {i} ({x.title!r}): {problems[0].field}: {problems[0].problem}")
+    return exercises
 
 
 def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
-    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or dt.date.today()))
+    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or dt.date.today()),
+                    load_exercises(seed_dir, taxonomy))
 
 
 async def seed(conn: asyncpg.Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:
@@ -135,4 +157,8 @@ async def write_seed(conn: asyncpg.Connection, data: SeedData) -> int:
                 conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
             )
         await provider_queries.refresh_search(conn, ids)
+        for x in data.exercises:
+            exercise_id = await exercise_queries.insert_exercise(conn, x, created_by=None, is_sample=True)
+            for n in x.needs:
+                await exercise_queries.insert_need(conn, exercise_id, n)
         return len(ids)

@@ -21,6 +21,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # POST /registrations: at most this many per client per window
     registration_limit: int = 10
     registration_window: dt.timedelta = dt.timedelta(hours=1)
+    # a stored match run keeps this many ranked providers (with explanations) and excluded ones (with reasons)
+    match_store_limit: int = 500
+    match_excluded_limit: int = 200
     pool_min_size: int = 2
     pool_max_size: int = 10
     schema_dir: Path = PROJECT_ROOT / "schema"

@@ -1,0 +1,232 @@
+"""Commissioning exercises, needs (lots), match runs and partnership runs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+import matching
+from marketplace.errors import FieldProblem
+from marketplace.providers.models import TEXT
+from marketplace.taxonomy.checks import check_code
+from marketplace.taxonomy.models import AreaCode, CohortCode, PathwayCode, Slug, Taxonomy
+
+Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
+Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
+Weight = Annotated[float, Meta(ge=0, le=1000)]
+ExerciseStatus = Literal["draft", "engagement_open", "closed"]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    pass
+
+
+class CriteriaWeights(Strict, omit_defaults=True):
+    """Relative importance of each matching criterion (non-negative, not all zero; normalised when used).
+    A criterion left out keeps its default weight."""
+
+    pathway_fit: Weight | UnsetType = UNSET
+    coverage: Weight | UnsetType = UNSET
+    capacity: Weight | UnsetType = UNSET
+    financial_viability: Weight | UnsetType = UNSET
+    quality: Weight | UnsetType = UNSET
+    local_priorities: Weight | UnsetType = UNSET
+    added_value: Weight | UnsetType = UNSET
+    social_value: Weight | UnsetType = UNSET
+    sustainability: Weight | UnsetType = UNSET
+
+    # JSON Schema for what msgspec cannot state: all nine given as zero is refused (400)
+    __json_schema_extra__: ClassVar[dict[str, Any]] = {
+        "not": {
+            "required": list(matching.CRITERIA),
+            "properties": {c: {"const": 0} for c in matching.CRITERIA},
+        }
+    }
+
+    def given(self) -> dict[str, float]:
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
+
+
+class SectorPreference(Strict, omit_defaults=True):
+    """How much the commissioner prefers each sector, 0 (no preference) to 1."""
+
+    third_sector: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    co_operative: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    social_enterprise: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    private: Annotated[float, Meta(ge=0, le=1)] = 0.0
+    public: Annotated[float, Meta(ge=0, le=1)] = 0.0
+
+
+class LocalPriority(Strict):
+    text: Annotated[str, Meta(min_length=2, max_length=200, pattern=TEXT)]
+    weight: Annotated[float, Meta(gt=0, le=100)] = 1.0
+
+
+class ExerciseIn(Strict):
+    title: Title
+    commissioning_body: Title
+    description: Text = ""
+    status: ExerciseStatus = "draft"
+    opens_on: dt.date | None = None
+    closes_on: dt.date | None = None
+    default_weights: CriteriaWeights = msgspec.field(default_factory=CriteriaWeights)
+
+
+class ExercisePatch(Strict):
+    title: Title | UnsetType = UNSET
+    commissioning_body: Title | UnsetType = UNSET
+    description: Text | UnsetType = UNSET
+    status: ExerciseStatus | UnsetType = UNSET
+    opens_on: dt.date | None | UnsetType = UNSET
+    closes_on: dt.date | None | UnsetType = UNSET
+    default_weights: CriteriaWeights | UnsetType = UNSET
+
+
+class NeedIn(Strict):
+    """A lot within an exercise: one pathway, for some cohorts, in some areas."""
+
+    title: Title
+    pathway: PathwayCode
+    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=50)]
+    annual_volume: Annotated[int, Meta(ge=0, le=10_000_000, description="Service users a year")]
+    annual_budget: Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds a year")]
+    cohorts: Annotated[list[CohortCode], Meta(max_length=10)] = []
+    contract_years: Annotated[float, Meta(gt=0, le=25)] = 1.0
+    required_accreditations: Annotated[list[Slug], Meta(max_length=20)] = []
+    min_years_experience: Annotated[int, Meta(ge=0, le=200)] = 0
+    local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] = []
+    sector_preference: SectorPreference = msgspec.field(default_factory=SectorPreference)
+    weight_overrides: CriteriaWeights | None = None
+
+
+class NeedPatch(Strict):
+    title: Title | UnsetType = UNSET
+    pathway: PathwayCode | UnsetType = UNSET
+    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=50)] | UnsetType = UNSET
+    annual_volume: Annotated[int, Meta(ge=0, le=10_000_000)] | UnsetType = UNSET
+    annual_budget: Annotated[int, Meta(ge=0, le=10_000_000_000)] | UnsetType = UNSET
+    cohorts: Annotated[list[CohortCode], Meta(max_length=10)] | UnsetType = UNSET
+    contract_years: Annotated[float, Meta(gt=0, le=25)] | UnsetType = UNSET
+    required_accreditations: Annotated[list[Slug], Meta(max_length=20)] | UnsetType = UNSET
+    min_years_experience: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
+    local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] | UnsetType = UNSET
+    sector_preference: SectorPreference | UnsetType = UNSET
+    weight_overrides: CriteriaWeights | None | UnsetType = UNSET
+
+
+class Need(msgspec.Struct):
+    id: int
+    exercise_id: int
+    title: str
+    pathway: str
+    areas: list[str]
+    annual_volume: int
+    annual_budget: int
+    cohorts: list[str]
+    contract_years: float
+    required_accreditations: list[str]
+    min_years_experience: int
+    local_priorities: list[LocalPriority]
+    sector_preference: SectorPreference
+    weight_overrides: CriteriaWeights | None
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+class Exercise(msgspec.Struct):
+    id: int
+    title: str
+    commissioning_body: str
+    description: str
+    status: str
+    opens_on: dt.date | None
+    closes_on: dt.date | None
+    default_weights: CriteriaWeights
+    is_sample: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    needs: list[Need] = []
+
+
+class SeedExercise(ExerciseIn):
+    needs: list[NeedIn] = []
+
+
+def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProblem]:
+    """Codes in a need that the taxonomies do not know, with the allowed values and a suggestion."""
+    found = [check_code(f"{prefix}pathway", n.pathway, tax.codes("pathways"), "pathway")]
+    found += [check_code(f"{prefix}areas[{i}]", a, tax.codes("areas"), "area") for i, a in enumerate(n.areas)]
+    found += [check_code(f"{prefix}cohorts[{i}]", c, tax.codes("cohorts"), "cohort") for i, c in enumerate(n.cohorts)]
+    found += [check_code(f"{prefix}required_accreditations[{i}]", a, tax.codes("accreditations"), "accreditation")
+              for i, a in enumerate(n.required_accreditations)]
+    return [p for p in found if p is not None]
+
+
+class MatchRequest(Strict, omit_defaults=True):
+    """Optional body of POST /needs/{id}/match-runs."""
+
+    weights: CriteriaWeights | None = None
+
+
+class MatchRunSummary(msgspec.Struct):
+    id: int
+    need_id: int
+    exercise_id: int
+    created_at: dt.datetime
+    algorithm_version: str
+    candidate_count: int
+
+
+# A stored run is returned exactly as it was stored: its document is the matching core's output
+# plus the inputs, so it is typed loosely here and documented in the OpenAPI description.
+MatchRunDocument = dict[str, Any]
+
+
+class MatchRunBody(msgspec.Struct):
+    """What a match run saw and decided; stored once and returned unchanged."""
+
+    algorithm_version: str
+    as_of: dt.date
+    need: Need
+    weights: dict[str, float]
+    """Normalised weights the ranking used (local_priorities is 0 when the need has none)."""
+    directory_size: int
+    """Published providers when the run was made."""
+    candidate_count: int
+    """Providers offering the pathway in or around the need's areas: the ones the core assessed."""
+    eligible_count: int
+    excluded_count: int
+    excluded_by_reason: dict[str, int]
+    """Every published provider not eligible, by reason (one provider may fail several checks)."""
+    ranking: list[matching.ScoredCandidate]
+    """Eligible providers, best first, each criterion explained (stored up to the server's limit)."""
+    excluded: list[matching.Exclusion]
+    """Assessed providers that failed a hard requirement, with their reasons (stored up to the server's limit)."""
+    method: str
+
+
+class MatchRun(MatchRunBody):
+    id: int = 0
+    need_id: int = 0
+    exercise_id: int = 0
+    created_at: dt.datetime | None = None
+    created_by: int | None = None
+
+
+class PartnershipRunBody(msgspec.Struct):
+    algorithm_version: str
+    as_of: dt.date
+    match_run_ids: list[int]
+    plan: matching.PartnershipPlan
+
+
+class PartnershipRun(PartnershipRunBody):
+    id: int = 0
+    exercise_id: int = 0
+    created_at: dt.datetime | None = None
+    created_by: int | None = None

@@ -1,0 +1,211 @@
+"""Exercises, needs and stored, explained match runs, through the real app on real PostgreSQL."""
+
+from __future__ import annotations
+
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+
+from marketplace import db
+from marketplace.settings import PROJECT_ROOT
+
+NEED = {
+    "title": "Accommodation for adults in Telford",
+    "pathway": "ACCOM",
+    "areas": ["E06000020"],
+    "annual_volume": 60,
+    "annual_budget": 120000,
+    "cohorts": ["ADULTS"],
+    "local_priorities": [{"text": "tenancy sustainment", "weight": 2}],
+    "sector_preference": {"third_sector": 0.8},
+}
+
+
+async def seeded_need(dsn: str, pathway: str = "ACCOM") -> tuple[int, int]:
+    conn = await db.connect(dsn)
+    try:
+        row = await conn.fetchrow("select id, exercise_id from need where pathway_code = $1 order by id limit 1", pathway)
+        return row["id"], row["exercise_id"]
+    finally:
+        await conn.close()
+
+
+async def test_only_commissioners_and_admins_see_exercises_and_runs(client, keys, fresh_db):
+    need_id, exercise_id = await seeded_need(fresh_db)
+    commissioner = await keys.headers("commissioner")
+    run = (await client.post(f"/needs/{need_id}/match-runs", headers=commissioner)).json()
+    conn = await db.connect(fresh_db)
+    provider_id = await conn.fetchval("select min(id) from provider")
+    await conn.close()
+    provider = await keys.headers("provider", provider_id)
+    for method, path in [("GET", "/exercises"), ("GET", f"/exercises/{exercise_id}"), ("GET", f"/needs/{need_id}"),
+                         ("POST", f"/needs/{need_id}/match-runs"), ("GET", f"/match-runs/{run['id']}"),
+                         ("GET", f"/needs/{need_id}/match-runs"), ("POST", f"/exercises/{exercise_id}/partnerships"),
+                         ("POST", "/exercises")]:
+        body = {"title": "x", "commissioning_body": "y"} if path == "/exercises" and method == "POST" else None
+        anonymous = await client.request(method, path, json=body)
+        assert anonymous.status_code == 401, (method, path)
+        as_provider = await client.request(method, path, json=body, headers=provider)
+        assert as_provider.status_code == 403, (method, path)
+    assert (await client.get(f"/match-runs/{run['id']}", headers=await keys.headers("admin"))).status_code == 200
+
+
+async def test_a_match_run_is_explained_and_accounts_for_every_provider(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=await keys.headers("commissioner"))
+    assert r.status_code == 201, r.text
+    run = r.json()
+    conn = await db.connect(fresh_db)
+    try:
+        published = await conn.fetchval("select count(*) from provider where status = 'published'")
+        offering = await conn.fetchval("select count(*) from provider where status = 'published' and 'ACCOM' = any(pathway_codes)")
+    finally:
+        await conn.close()
+    assert run["directory_size"] == published
+    assert run["eligible_count"] + run["excluded_count"] == published
+    assert run["excluded_by_reason"].get("pathway_not_offered", 0) == published - offering
+    assert len(run["ranking"]) == run["eligible_count"] > 0
+    totals = [s["total"] for s in run["ranking"]]
+    assert totals == sorted(totals, reverse=True)
+    assert math.isclose(sum(run["weights"].values()), 1.0)
+    for s in run["ranking"]:
+        assert 0 <= s["total"] <= 1
+        assert math.isclose(sum(c["contribution"] for c in s["criteria"]), s["total"], abs_tol=1e-9)
+        for c in s["criteria"]:
+            assert 0 <= c["score"] <= 1 and c["weight"] == run["weights"][c["criterion"]]
+            assert math.isclose(c["contribution"], c["weight"] * c["score"], abs_tol=1e-12)
+    top = run["ranking"][0]
+    priorities = next(c for c in top["criteria"] if c["criterion"] == "local_priorities")
+    assert priorities["evidence"], "the explanation names which priority matched which evidence"
+    assert run["need"]["id"] == need_id and run["method"]
+
+
+async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    made = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    # the directory changes afterwards ...
+    conn = await db.connect(fresh_db)
+    try:
+        top_id = made["ranking"][0]["provider_id"]
+        await conn.execute("update provider set status = 'archived' where id = $1", top_id)
+        again = (await client.get(f"/match-runs/{made['id']}", params={"limit": 500}, headers=h)).json()
+        assert again == made  # ... but the stored run is what the commissioner saw
+        fresh = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+        assert top_id not in [s["provider_id"] for s in fresh["ranking"]]
+        for sql in ("update match_run set candidate_count = 0", "delete from match_run"):
+            with pytest.raises(Exception, match="append-only"):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+    limited = (await client.get(f"/match-runs/{made['id']}", params={"limit": 2}, headers=h)).json()
+    assert limited["ranking"] == made["ranking"][:2]
+    listed = (await client.get(f"/needs/{need_id}/match-runs", headers=h)).json()
+    assert [r["id"] for r in listed][:2] == [fresh["id"], made["id"]]
+
+
+@pytest.mark.parametrize(
+    ("weights", "field"),
+    [({"coverage": -1}, "weights.coverage"), ({"speed": 1}, "weights.speed"),
+     ({c: 0 for c in ("pathway_fit", "coverage", "capacity", "financial_viability", "quality", "local_priorities",
+                      "added_value", "social_value", "sustainability")}, "weights")],
+)
+async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh_db, weights, field):
+    need_id, _ = await seeded_need(fresh_db)
+    r = await client.post(f"/needs/{need_id}/match-runs", json={"weights": weights}, headers=await keys.headers("commissioner"))
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"] == field
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from match_run") == 0
+    finally:
+        await conn.close()
+
+
+async def test_weights_change_the_ranking_explainably(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    only_capacity = {"pathway_fit": 0, "coverage": 0, "capacity": 1, "financial_viability": 0, "quality": 0,
+                     "local_priorities": 0, "added_value": 0, "social_value": 0, "sustainability": 0}
+    run = (await client.post(f"/needs/{need_id}/match-runs", json={"weights": only_capacity}, params={"limit": 500},
+                             headers=h)).json()
+    assert run["weights"]["capacity"] == 1.0
+    capacity_scores = [next(c["score"] for c in s["criteria"] if c["criterion"] == "capacity") for s in run["ranking"]]
+    assert capacity_scores == sorted(capacity_scores, reverse=True)
+
+
+async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    r = await client.post("/exercises", json={"title": "Probation pathways 2027", "commissioning_body": "Probation trust",
+                                               "default_weights": {"quality": 2}}, headers=h)
+    assert r.status_code == 201
+    exercise, tag = r.json(), r.headers["etag"]
+    assert exercise["status"] == "draft" and exercise["default_weights"] == {"quality": 2}
+    bad = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, "pathway": "ACOM"}, headers=h)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["suggestion"] == "ACCOM"
+    bad = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, "annual_volume": -1}, headers=h)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "annual_volume"
+    bad = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, "areas": []}, headers=h)
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "areas"
+    r = await client.post(f"/exercises/{exercise['id']}/needs", json=NEED, headers=h)
+    assert r.status_code == 201
+    need, need_tag = r.json(), r.headers["etag"]
+    assert need["sector_preference"]["third_sector"] == 0.8 and need["weight_overrides"] is None
+    # optimistic concurrency on exercises and needs too
+    r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers=h)
+    assert r.status_code == 428
+    r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers={**h, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["status"] == "engagement_open"
+    r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "closed"}, headers={**h, "If-Match": tag})
+    assert r.status_code == 412
+    r = await client.patch(f"/needs/{need['id']}", json={"annual_volume": 75, "weight_overrides": {"capacity": 3}},
+                           headers={**h, "If-Match": need_tag})
+    assert r.status_code == 200 and r.json()["annual_volume"] == 75 and r.json()["areas"] == NEED["areas"]
+    need_tag = r.headers["etag"]
+    run = (await client.post(f"/needs/{need['id']}/match-runs", headers=h)).json()
+    assert run["weights"]["capacity"] > run["weights"]["quality"]
+    r = await client.delete(f"/needs/{need['id']}", headers={**h, "If-Match": need_tag})
+    assert r.status_code == 409, "a need with stored runs is evidence and stays"
+    r = await client.post(f"/exercises/{exercise['id']}/needs", json=NEED, headers=h)
+    r = await client.delete(f"/needs/{r.json()['id']}", headers={**h, "If-Match": r.headers["etag"]})
+    assert r.status_code == 204
+
+
+async def test_partnerships_cover_the_exercise_and_name_the_gaps(client, keys, fresh_db):
+    _, exercise_id = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    r = await client.post(f"/exercises/{exercise_id}/partnerships", headers=h)
+    assert r.status_code == 201, r.text
+    run = r.json()
+    plan = run["plan"]
+    assert len(run["match_run_ids"]) == len((await client.get(f"/exercises/{exercise_id}", headers=h)).json()["needs"])
+    cells = {(c["need_id"], c["area"]) for c in plan["cells"]}
+    uncovered = {(c["need_id"], c["area"]) for c in plan["uncovered"]}
+    assert plan["options"], "at least one partnership option"
+    for option in plan["options"]:
+        members = [option["lead"], *option["partners"]]
+        delivered = {(c["need_id"], c["area"]) for m in members for c in m["cells"]}
+        assert delivered == cells - uncovered
+    # the seeded market has no finance provider in Herefordshire: a gap the plan must name
+    conn = await db.connect(fresh_db)
+    finance_need = await conn.fetchval("select id from need where pathway_code = 'FINANCE' and exercise_id = $1", exercise_id)
+    await conn.close()
+    assert (finance_need, "E06000019") in uncovered
+    assert (await client.get(f"/partnership-runs/{run['id']}", headers=h)).json() == run
+
+
+async def test_the_match_command_prints_a_ranked_table(databases, template_db):
+    name = await databases.create("cli-match", template=template_db)
+    dsn = databases.dsn(name)
+    need_id, _ = await seeded_need(dsn)
+    result = subprocess.run([sys.executable, "-m", "marketplace", "match", str(need_id), "--top", "3"], cwd=PROJECT_ROOT,
+                            env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Match run ") and "eligible" in lines[2]
+    rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1:]
+    assert len(rows) == 3 and "total" in result.stdout and "contribution" in result.stdout
+    await databases.drop(name)
