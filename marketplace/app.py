@@ -16,6 +16,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from marketplace import db
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
+from marketplace.reports.routes import EXTRA_MEDIA_TYPES
+from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.auth import audit_denials, load_secret, provide_actor, provide_caller, request_id_middleware
 from marketplace.http import EXCEPTION_HANDLERS, provide_conn, reject_unknown_params
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
@@ -36,13 +38,13 @@ def create_app(settings: Settings) -> Litestar:
         try:
             app.state.pool = pool
             app.state.taxonomy = await taxonomy_queries.fetch_taxonomy(pool)
-            finish_openapi(app.openapi_schema, app.state.taxonomy)
+            finish_openapi(app.openapi_schema, app.state.taxonomy, extra_media_types=EXTRA_MEDIA_TYPES)
             yield
         finally:
             await pool.close()
 
     app = Litestar(
-        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES],
+        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
         lifespan=[lifespan],
         middleware=[request_id_middleware],
         guards=[reject_unknown_params],

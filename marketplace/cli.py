@@ -144,6 +144,47 @@ def format_match(need, run, *, top: int) -> str:
     return "\n".join(lines)
 
 
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    import datetime as dt
+
+    import msgspec
+
+    from marketplace.exercises import queries as xq
+    from marketplace.reports.models import build_report
+    from marketplace.reports.queries import runs_for_report
+    from marketplace.reports.render import to_csv, to_html
+    from marketplace.taxonomy.queries import fetch_taxonomy
+
+    def progress(i: int, n: int, title: str) -> None:
+        print(f"matching need {i}/{n}: {title}", file=sys.stderr, flush=True)
+
+    async def work(conn):
+        exercise = await xq.fetch_exercise(conn, args.exercise_id)
+        if exercise is None:
+            return None
+        taxonomy = await fetch_taxonomy(conn)
+        now = dt.datetime.now(dt.timezone.utc)
+        async with conn.transaction():
+            runs = await runs_for_report(conn, exercise, taxonomy=taxonomy, as_of=now.date(), created_by=None,
+                                         store_limit=settings.match_store_limit,
+                                         excluded_limit=settings.match_excluded_limit, progress=progress)
+        return build_report(exercise, runs, taxonomy, threshold=args.threshold, generated_at=now)
+
+    report = asyncio.run(_with_conn(settings, work))
+    if report is None:
+        print(f"error: no exercise with id {args.exercise_id}", file=sys.stderr)
+        return 1
+    text = {"json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n", "csv": to_csv, "html": to_html}[args.format](report)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
+              f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})", file=sys.stderr)
+    return 0
+
+
 def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
     print(db.database_url(settings))
     return 0
@@ -201,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("need_id", type=int)
     match.add_argument("--top", type=int, default=10, help="how many providers to print (default 10)")
     match.set_defaults(func=cmd_match)
+
+    report = sub.add_parser("report", help="the market-engagement report of an exercise")
+    report.add_argument("exercise_id", type=int)
+    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--threshold", type=float, default=0.6, help="score for 'suitably experienced' (default 0.6)")
+    report.add_argument("-o", "--output", help="file to write (default: standard output)")
+    report.set_defaults(func=cmd_report)
 
     sub.add_parser("db-url", help="print the database URL (psql \"$(marketplace db-url)\")").set_defaults(func=cmd_db_url)
     return parser

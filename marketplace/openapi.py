@@ -13,7 +13,7 @@ import pkgutil
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPI, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 
 import marketplace
 from marketplace.taxonomy.models import Taxonomy
@@ -121,7 +121,7 @@ def _allows_null(body: Any) -> bool:
     return False
 
 
-def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy) -> None:
+def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy, *, extra_media_types: dict[str, list[str]] | None = None) -> None:
     """Replace our Struct components with msgspec's schemas, and publish codes and the ETag pattern."""
     components = openapi.components.schemas if openapi.components and openapi.components.schemas else {}
     ours = [t for t in _struct_types() if t.__name__ in components]
@@ -132,6 +132,12 @@ def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy) -> None:
             schema.update(getattr(by_name.get(name), "__json_schema_extra__", None) or {})  # rules msgspec cannot state
             _add_enums(schema, taxonomy)
             components[name] = _to_spec(schema)  # type: ignore[assignment]
+    for path, media_types in (extra_media_types or {}).items():
+        item = (openapi.paths or {}).get(path)
+        ok = item.get.responses.get("200") if item and item.get and item.get.responses else None
+        if ok is not None and not isinstance(ok, Reference):
+            for media in media_types:  # other representations of the same resource: text
+                ok.content[media] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
     for path_item in (openapi.paths or {}).values():
         for op in (path_item.get, path_item.post, path_item.put, path_item.patch, path_item.delete):
             body = op.request_body if op else None

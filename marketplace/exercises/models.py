@@ -187,6 +187,21 @@ class MatchRunSummary(msgspec.Struct):
 MatchRunDocument = dict[str, Any]
 
 
+class ProviderFacts(msgspec.Struct):
+    """What the directory said about a ranked provider when the run was made (for reports)."""
+
+    provider_id: int
+    name: str
+    sector: str
+    legal_form: str
+    capacity: float | None
+    annual_income: float | None
+    match_funding_per_year: float
+    volunteers: int
+    premises_areas: list[str]
+    last_confirmed: dt.date | None
+
+
 class MatchRunBody(msgspec.Struct):
     """What a match run saw and decided; stored once and returned unchanged."""
 
@@ -208,6 +223,8 @@ class MatchRunBody(msgspec.Struct):
     excluded: list[matching.Exclusion]
     """Assessed providers that failed a hard requirement, with their reasons (stored up to the server's limit)."""
     method: str
+    providers: list[ProviderFacts] = []
+    """The directory's facts about each ranked provider at the time (same order as the ranking)."""
 
 
 class MatchRun(MatchRunBody):

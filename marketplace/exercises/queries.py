@@ -18,6 +18,7 @@ from marketplace.exercises.models import (
     NeedIn,
     PartnershipRun,
     PartnershipRunBody,
+    ProviderFacts,
 )
 
 EXERCISE_SQL = """
@@ -226,12 +227,12 @@ async def list_match_runs(conn: asyncpg.Connection, need_id: int) -> list[asyncp
            from match_run where need_id = $1 order by id desc""", need_id)
 
 
-async def latest_match_runs(conn: asyncpg.Connection, exercise_id: int) -> list[asyncpg.Record]:
-    """The newest run of each need of an exercise (for reports)."""
+async def latest_match_runs_full(conn: asyncpg.Connection, exercise_id: int) -> list[asyncpg.Record]:
+    """The newest run of each need of an exercise (for reports), as stored."""
     return await conn.fetch(
-        """select distinct on (r.need_id) r.id, r.need_id, r.created_at, r.document::text as document
-           from match_run r join need n on n.id = r.need_id
-           where r.exercise_id = $1 order by r.need_id, r.id desc""", exercise_id)
+        """select distinct on (r.need_id) r.id, r.need_id, r.exercise_id, r.created_at, r.created_by,
+                  r.document::text as document
+           from match_run r where r.exercise_id = $1 order by r.need_id, r.id desc""", exercise_id)
 
 
 async def insert_partnership_run(conn: asyncpg.Connection, *, exercise_id: int, created_by: int | None,
@@ -290,6 +291,15 @@ async def run_match(conn: asyncpg.Connection, need: Need, weights: matching.Weig
     candidates = await fetch_candidates(conn, need.pathway, need.areas)
     ranking = matching.rank(core_need(need, weights), candidates, weights, areas=area_tree(taxonomy), as_of=as_of,
                             limit=store_limit, excluded_limit=excluded_limit)
+    by_id = {c.provider_id: c for c in candidates}
+    facts = [
+        ProviderFacts(
+            provider_id=c.provider_id, name=c.name, sector=c.sector, legal_form=c.legal_form, capacity=c.capacity,
+            annual_income=c.annual_income, match_funding_per_year=c.match_funding_per_year, volunteers=c.volunteers,
+            premises_areas=list(c.premises_areas), last_confirmed=c.last_confirmed,
+        )
+        for c in (by_id[s.provider_id] for s in ranking.scored)
+    ]
     by_reason = dict(ranking.excluded_by_reason)
     for reason in ("pathway_not_offered", "no_area_coverage"):
         by_reason[reason] = by_reason.get(reason, 0) + counts[reason]
@@ -306,6 +316,7 @@ async def run_match(conn: asyncpg.Connection, need: Need, weights: matching.Weig
         ranking=list(ranking.scored),
         excluded=list(ranking.excluded),
         method=METHOD,
+        providers=facts,
     )
     row = await insert_match_run(conn, need_id=need.id, exercise_id=need.exercise_id, created_by=created_by,
                                  algorithm_version=ranking.algorithm_version, candidate_count=ranking.candidate_count,

@@ -218,7 +218,7 @@ async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatc
 
 
 def _limited(run: MatchRun, limit: int) -> MatchRun:
-    return msgspec.structs.replace(run, ranking=run.ranking[:limit])
+    return msgspec.structs.replace(run, ranking=run.ranking[:limit], providers=run.providers[:limit])
 
 
 @post("/needs/{need_id:int}/match-runs", summary="Match the current directory against a need, and store the run",

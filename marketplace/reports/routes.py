@@ -1,0 +1,92 @@
+"""The market-engagement report for an exercise: JSON, CSV or a printable HTML page with charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+from litestar.params import Parameter
+
+from marketplace.auth import ActorDep, require
+from marketplace.errors import NotFound
+from marketplace.exercises import queries as exercise_queries
+from marketplace.http import NEEDS_KEY, Conn, errors_doc
+from marketplace.reports import queries
+from marketplace.reports.models import Report, build_report
+
+REPORT_PATH = "/exercises/{exercise_id}/report"
+MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
+# The report's other representations, added to the OpenAPI document (see marketplace.openapi).
+EXTRA_MEDIA_TYPES = {REPORT_PATH: ["text/csv", "text/html"]}
+
+
+def negotiate(accept: str | None) -> str:
+    """json unless the Accept header prefers CSV or HTML."""
+    best, best_q = "json", -1.0
+    for part in (accept or "").split(","):
+        media, _, params = part.strip().partition(";")
+        q_match = re.search(r"q=([0-9.]+)", params)
+        q = float(q_match.group(1)) if q_match else 1.0
+        kind = {"text/csv": "csv", "text/html": "html", "application/json": "json"}.get(media.strip().lower())
+        if kind and q > best_q:
+            best, best_q = kind, q
+    return best
+
+
+async def make_report(conn: Conn, state: State, exercise_id: int, *, threshold: float, created_by: int | None,
+                      progress=None) -> Report:
+    async with conn.transaction():
+        exercise = await exercise_queries.fetch_exercise(conn, exercise_id)
+        if exercise is None:
+            raise NotFound(f"exercise {exercise_id} not found")
+        now = dt.datetime.now(dt.timezone.utc)
+        runs = await queries.runs_for_report(
+            conn, exercise, taxonomy=state.taxonomy, as_of=now.date(), created_by=created_by,
+            store_limit=state.settings.match_store_limit, excluded_limit=state.settings.match_excluded_limit,
+            progress=progress,
+        )
+    return build_report(exercise, runs, state.taxonomy, threshold=threshold, generated_at=now)
+
+
+def render(report: Report, fmt: str) -> Response:
+    if fmt == "json":
+        return Response(report, media_type=MEDIA["json"])
+    from marketplace.reports.render import to_csv, to_html
+
+    if fmt == "csv":
+        return Response(to_csv(report), media_type=MEDIA["csv"],
+                        headers={"Content-Disposition": f'attachment; filename="market-report-{report.exercise.id}.csv"'})
+    return Response(to_html(report), media_type=MEDIA["html"])
+
+
+@get(
+    "/exercises/{exercise_id:int}/report",
+    summary="Market-engagement report: depth, gaps and options evidence",
+    description=(
+        "Computed from the newest stored match run of each need (a need never matched is matched now, and that run "
+        "stored), so it can be reproduced. `format` (or the Accept header) chooses JSON (the full structure), CSV "
+        "(one row per (need, area) cell and one per top candidate) or a printable, self-contained HTML page with "
+        "SVG charts. Commissioners and admins."
+    ),
+    responses=errors_doc(400, 403, 404),
+    tags=["reports"],
+    security=NEEDS_KEY,
+)
+async def exercise_report(
+    request: Request,
+    exercise_id: Annotated[int, Parameter(ge=1, le=999_999_999_999)],
+    conn: Conn,
+    state: State,
+    actor: ActorDep,
+    format: Annotated[Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")] = None,
+    threshold: Annotated[float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")] = 0.6,
+) -> Response[Report]:
+    require(actor.caller, "admin", "commissioner")
+    report = await make_report(conn, state, exercise_id, threshold=threshold, created_by=actor.caller.key_id)
+    return render(report, format or negotiate(request.headers.get("accept")))
+
+
+ROUTES = [exercise_report]

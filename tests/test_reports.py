@@ -1,0 +1,146 @@
+"""The market-engagement report through the real app: its figures are recomputed here from the stored
+match runs (fetched through the API), never hard-coded."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+
+from marketplace import db
+from marketplace.settings import PROJECT_ROOT
+
+
+async def exercise_id(dsn: str) -> int:
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval("select min(id) from exercise")
+    finally:
+        await conn.close()
+
+
+async def test_only_commissioners_and_admins_get_reports(client, keys, fresh_db):
+    xid = await exercise_id(fresh_db)
+    conn = await db.connect(fresh_db)
+    provider_id = await conn.fetchval("select min(id) from provider")
+    await conn.close()
+    assert (await client.get(f"/exercises/{xid}/report")).status_code == 401
+    assert (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("provider", provider_id))).status_code == 403
+    assert (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("admin"))).status_code == 200
+    assert (await client.get("/exercises/999999/report", headers=await keys.headers("admin"))).status_code == 404
+
+
+async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db):
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    threshold = 0.6
+    report = (await client.get(f"/exercises/{xid}/report", params={"threshold": threshold}, headers=h)).json()
+    assert report["method"]["thresholds"]["suitable_score"] == threshold
+    assert len(report["needs"]) == len((await client.get(f"/exercises/{xid}", headers=h)).json()["needs"])
+    cells_by_need: dict[int, dict[str, dict]] = {}
+    for cell in report["grid"]["cells"]:
+        cells_by_need.setdefault(cell["need_id"], {})[cell["area"]] = cell
+    for need in report["needs"]:
+        run = (await client.get(f"/match-runs/{need['match_run_id']}", params={"limit": 500}, headers=h)).json()
+        assert run["need_id"] == need["need_id"]
+        suitable = [s for s in run["ranking"] if s["total"] >= threshold]
+        facts = {f["provider_id"]: f for f in run["providers"]}
+        assert need["eligible"] == run["eligible_count"]
+        assert need["suitable"] == len(suitable)
+        expected_verdict = "no_market" if not suitable else "limited_market" if len(suitable) <= 2 else "competitive_market"
+        assert need["verdict"] == expected_verdict
+        assert need["excluded_by_reason"] == run["excluded_by_reason"]
+        assert sum(need["suitable_by_sector"].values()) == len(suitable)
+        assert need["capacity"]["suitable_capacity"] == sum(facts[s["provider_id"]]["capacity"] or 0 for s in suitable)
+        assert need["added_value"]["volunteers"] == sum(facts[s["provider_id"]]["volunteers"] for s in suitable)
+        assert need["added_value"]["match_funding_per_year"] == sum(facts[s["provider_id"]]["match_funding_per_year"] for s in suitable)
+        assert [c["provider_id"] for c in need["top_candidates"]] == [s["provider_id"] for s in run["ranking"][:5]]
+        for area, cell in cells_by_need[need["need_id"]].items():
+            assert cell["suitable"] == sum(1 for s in suitable if area in s["covered_areas"])
+    verdicts = [c["verdict"] for c in report["grid"]["cells"]]
+    assert report["totals"]["cells_by_verdict"] == {v: verdicts.count(v) for v in set(verdicts)}
+    assert report["method"]["match_run_ids"] == [n["match_run_id"] for n in report["needs"]]
+
+
+async def test_the_seeded_market_shows_its_gaps(client, keys, fresh_db):
+    xid = await exercise_id(fresh_db)
+    report = (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("commissioner"))).json()
+    finance = next(n for n in report["needs"] if n["pathway"] == "FINANCE")
+    accom = next(n for n in report["needs"] if n["pathway"] == "ACCOM")
+    assert finance["verdict"] in ("no_market", "limited_market") and accom["verdict"] == "competitive_market"
+    herefordshire_finance = next(c for c in report["grid"]["cells"] if c["pathway"] == "FINANCE" and c["area"] == "E06000019")
+    assert herefordshire_finance["verdict"] == "no_market"
+    assert {"need_id": finance["need_id"], "pathway": "FINANCE", "area": "E06000019"} in report["partnerships"]["uncovered"]
+
+
+async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db):
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    first = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    conn = await db.connect(fresh_db)
+    try:
+        runs = await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid)
+        assert runs == len(first["needs"]), "needs never matched were matched once, and those runs stored"
+        top = first["needs"][0]["top_candidates"][0]["provider_id"]
+        await conn.execute("update provider set status = 'archived' where id = $1", top)
+    finally:
+        await conn.close()
+    second = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    for key in ("needs", "grid", "totals", "partnerships", "stale_warning"):
+        assert second[key] == first[key], f"{key} changed although the stored runs did not"
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid) == runs
+    finally:
+        await conn.close()
+
+
+async def test_a_higher_threshold_finds_fewer_suitable_providers(client, keys, fresh_db):
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    low = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.3}, headers=h)).json()
+    high = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.8}, headers=h)).json()
+    assert sum(n["suitable"] for n in high["needs"]) < sum(n["suitable"] for n in low["needs"])
+    assert (await client.get(f"/exercises/{xid}/report", params={"threshold": 1.5}, headers=h)).status_code == 400
+
+
+async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db):
+    from marketplace.reports.render import CSV_HEADER
+
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    r = await client.get(f"/exercises/{xid}/report", headers={**h, "Accept": "text/csv"})
+    assert r.headers["content-type"].startswith("text/csv") and "attachment" in r.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert list(rows[0]) == CSV_HEADER
+    assert sum(1 for row in rows if row["row_type"] == "cell") == len(report["grid"]["cells"])
+    assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(len(n["top_candidates"]) for n in report["needs"])
+    r = await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)
+    assert r.headers["content-type"].startswith("text/html")
+    page = r.text
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 3
+    assert not re.findall(r'(?:src|href)\s*=\s*"(?!#)', page), "no external resource"
+    for need in report["needs"]:
+        assert need["title"] in page.replace("&amp;", "&")
+
+
+async def test_the_report_command_writes_a_file_and_shows_progress(databases, template_db, tmp_path):
+    name = await databases.create("cli-report", template=template_db)
+    dsn = databases.dsn(name)
+    xid = await exercise_id(dsn)
+    out = tmp_path / "report.html"
+    result = subprocess.run([sys.executable, "-m", "marketplace", "report", str(xid), "--format", "html", "-o", str(out)],
+                            cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "matching need 1/" in result.stderr and "wrote html report" in result.stderr
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    again = subprocess.run([sys.executable, "-m", "marketplace", "report", str(xid), "--format", "json"], cwd=PROJECT_ROOT,
+                           env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "matching need" not in again.stderr, "stored runs are reused"
+    assert '"needs"' in again.stdout
+    await databases.drop(name)
