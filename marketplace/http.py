@@ -248,8 +248,26 @@ def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-def not_found(what: str) -> NotFound:
-    return NotFound(f"{what} not found")
+ETAG_RE = re.compile(r'\s*(?:W/)?"v(\d{1,9})"\s*')
+
+
+def etag(version: int) -> str:
+    return f'"v{version}"'
+
+
+def check_if_match(if_match: str | None, current: int | None = None) -> int:
+    """Optimistic concurrency: the version If-Match names (428 without one). With `current`, a version that is
+    not it is a 412 carrying the current one; an ETag we never issued matches no version (RFC 9110, 13.1.1)."""
+    if if_match is None:
+        raise PreconditionRequired("this change needs an If-Match header with the current ETag (from the GET)")
+    m = ETAG_RE.fullmatch(if_match)
+    expected = int(m.group(1)) if m else 0
+    if current is not None and expected != current:
+        raise PreconditionFailed(
+            f"If-Match {if_match} is not the current ETag {etag(current)}: fetch it again and reapply your change",
+            extra={"current_version": current, "current_etag": etag(current)},
+        )
+    return expected
 
 
 __all__ = ["EXCEPTION_HANDLERS", "ErrorBody", "NotFoundException", "errors_doc", "provide_conn", "reject_unknown_params"]

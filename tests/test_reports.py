@@ -115,12 +115,13 @@ async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db
     report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     r = await client.get(f"/exercises/{xid}/report", headers={**h, "Accept": "text/csv"})
     assert r.headers["content-type"].startswith("text/csv") and "attachment" in r.headers["content-disposition"]
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == CSV_HEADER
     assert sum(1 for row in rows if row["row_type"] == "cell") == len(report["grid"]["cells"])
     assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(len(n["top_candidates"]) for n in report["needs"])
     r = await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)
     assert r.headers["content-type"].startswith("text/html")
+    assert r.headers["content-security-policy"].startswith("default-src 'none'")
     page = r.text
     assert page.startswith("<!DOCTYPE html>") and page.count("<svg") >= 3
     assert not re.findall(r'(?:src|href)\s*=\s*"(?!#)', page), "no external resource"

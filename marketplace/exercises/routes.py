@@ -13,7 +13,7 @@ from litestar.params import HeaderParameter, JSONBody, Parameter
 import matching
 from marketplace.accounts import queries as account_queries
 from marketplace.auth import ActorDep, CallerDep, require
-from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired, Unprocessable
+from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
 from marketplace.exercises import queries
 from marketplace.exercises.models import (
     CriteriaWeights,
@@ -29,7 +29,7 @@ from marketplace.exercises.models import (
     PartnershipRun,
     need_problems,
 )
-from marketplace.http import NEEDS_KEY, Conn, errors_doc
+from marketplace.http import NEEDS_KEY, Conn, check_if_match, errors_doc, etag
 from marketplace.taxonomy.models import Taxonomy
 
 STAFF = ("admin", "commissioner")
@@ -45,25 +45,6 @@ class ExercisePage(msgspec.Struct):
     page: int
     per_page: int
     items: list[Exercise]
-
-
-def _etag(version: int) -> str:
-    return f'"v{version}"'
-
-
-def _expected_version(if_match: str | None) -> int:
-    import re
-
-    if if_match is None:
-        raise PreconditionRequired("this change needs an If-Match header with the current ETag")
-    m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', if_match)
-    return int(m.group(1)) if m else 0
-
-
-def _check_version(current: int, if_match: str | None) -> None:
-    if current != _expected_version(if_match):
-        raise PreconditionFailed(f"If-Match {if_match} is not the current ETag {_etag(current)}: fetch again and reapply",
-                                 extra={"current_version": current, "current_etag": _etag(current)})
 
 
 def weights_of(given: CriteriaWeights, field: str, base: matching.Weights | None = None) -> matching.Weights:
@@ -125,7 +106,7 @@ async def create_exercise(data: JSONBody[ExerciseIn], conn: Conn, actor: ActorDe
         exercise_id = await queries.insert_exercise(conn, data, created_by=actor.caller.key_id)
         await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write", detail=f"created exercise {exercise_id}")
         exercise = await _exercise(conn, exercise_id)
-    return Response(exercise, status_code=201, headers={"ETag": _etag(exercise.version)})
+    return Response(exercise, status_code=201, headers={"ETag": etag(exercise.version)})
 
 
 @get("/exercises/{exercise_id:int}", summary="An exercise with its needs", response_headers=ETAG,
@@ -133,7 +114,7 @@ async def create_exercise(data: JSONBody[ExerciseIn], conn: Conn, actor: ActorDe
 async def get_exercise(exercise_id: Id, conn: Conn, caller: CallerDep) -> Response[Exercise]:
     require(caller, *STAFF)
     exercise = await _exercise(conn, exercise_id)
-    return Response(exercise, headers={"ETag": _etag(exercise.version)})
+    return Response(exercise, headers={"ETag": etag(exercise.version)})
 
 
 @patch("/exercises/{exercise_id:int}", summary="Update an exercise (partial; If-Match)", response_headers=ETAG,
@@ -141,19 +122,19 @@ async def get_exercise(exercise_id: Id, conn: Conn, caller: CallerDep) -> Respon
 async def patch_exercise(exercise_id: Id, data: JSONBody[ExercisePatch], conn: Conn, actor: ActorDep,
                          if_match: IfMatch = None) -> Response[Exercise]:
     require(actor.caller, *STAFF)
-    _expected_version(if_match)
+    check_if_match(if_match)
     async with conn.transaction():
         locked = await queries.lock_exercise(conn, exercise_id)
         if locked is None:
             raise NotFound(f"exercise {exercise_id} not found")
-        _check_version(locked["version"], if_match)
+        check_if_match(if_match, locked["version"])
         current = await _exercise(conn, exercise_id)
         updated = _merge(current, data, ExerciseIn)
         _check_exercise(updated)
         await queries.update_exercise(conn, exercise_id, updated)
         await account_queries.insert_audit(conn, actor=actor, status=200, outcome="write", detail=f"updated exercise {exercise_id}")
         exercise = await _exercise(conn, exercise_id)
-    return Response(exercise, headers={"ETag": _etag(exercise.version)})
+    return Response(exercise, headers={"ETag": etag(exercise.version)})
 
 
 @post("/exercises/{exercise_id:int}/needs", summary="Add a need (lot) to an exercise", status_code=201,
@@ -167,7 +148,7 @@ async def create_need(exercise_id: Id, data: JSONBody[NeedIn], conn: Conn, state
         need_id = await queries.insert_need(conn, exercise_id, data)
         await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write", detail=f"created need {need_id}")
         need = await _need(conn, need_id)
-    return Response(need, status_code=201, headers={"ETag": _etag(need.version)})
+    return Response(need, status_code=201, headers={"ETag": etag(need.version)})
 
 
 @get("/exercises/{exercise_id:int}/needs", summary="An exercise's needs", responses=errors_doc(400, 403, 404), **DOC)
@@ -180,7 +161,7 @@ async def list_needs(exercise_id: Id, conn: Conn, caller: CallerDep) -> list[Nee
 async def get_need(need_id: Id, conn: Conn, caller: CallerDep) -> Response[Need]:
     require(caller, *STAFF)
     need = await _need(conn, need_id)
-    return Response(need, headers={"ETag": _etag(need.version)})
+    return Response(need, headers={"ETag": etag(need.version)})
 
 
 @patch("/needs/{need_id:int}", summary="Update a need (partial; If-Match)", response_headers=ETAG,
@@ -188,30 +169,30 @@ async def get_need(need_id: Id, conn: Conn, caller: CallerDep) -> Response[Need]
 async def patch_need(need_id: Id, data: JSONBody[NeedPatch], conn: Conn, state: State, actor: ActorDep,
                      if_match: IfMatch = None) -> Response[Need]:
     require(actor.caller, *STAFF)
-    _expected_version(if_match)
+    check_if_match(if_match)
     async with conn.transaction():
         locked = await queries.lock_need(conn, need_id)
         if locked is None:
             raise NotFound(f"need {need_id} not found")
-        _check_version(locked["version"], if_match)
+        check_if_match(if_match, locked["version"])
         updated = _merge(await _need(conn, need_id), data, NeedIn)
         _check_need(updated, state.taxonomy)
         await queries.update_need(conn, need_id, updated)
         await account_queries.insert_audit(conn, actor=actor, status=200, outcome="write", detail=f"updated need {need_id}")
         need = await _need(conn, need_id)
-    return Response(need, headers={"ETag": _etag(need.version)})
+    return Response(need, headers={"ETag": etag(need.version)})
 
 
 @delete("/needs/{need_id:int}", summary="Remove a need that has no stored runs (If-Match)", status_code=204,
         responses=errors_doc(400, 403, 404, 409, 412, 428), **DOC)
 async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatch = None) -> None:
     require(actor.caller, *STAFF)
-    _expected_version(if_match)
+    check_if_match(if_match)
     async with conn.transaction():
         locked = await queries.lock_need(conn, need_id)
         if locked is None:
             raise NotFound(f"need {need_id} not found")
-        _check_version(locked["version"], if_match)
+        check_if_match(if_match, locked["version"])
         if not await queries.delete_need(conn, need_id):
             raise Conflict(f"need {need_id} has stored match runs, which are kept as evidence")
         await account_queries.insert_audit(conn, actor=actor, status=204, outcome="write", detail=f"deleted need {need_id}")

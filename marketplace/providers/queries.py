@@ -21,6 +21,16 @@ async def refresh_search(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
     await conn.execute("select refresh_provider_search($1::bigint[])", list(ids))
 
 
+def _own_columns(p: ProviderProfile) -> tuple:
+    """The provider row's own columns, in the order insert_provider and update_provider_row write them."""
+    return (
+        p.name.strip(), p.legal_form, p.description, p.website, p.founded_year, p.contact.name, p.contact.email,
+        p.contact.phone, p.resources.volunteers, p.resources.match_funding_per_year, p.resources.other_funding_sources,
+        p.resources.partner_organisations, p.capacity.service_users_per_year, p.finances.annual_income,
+        p.finances.reserves_months,
+    )
+
+
 async def insert_provider(
     conn: asyncpg.Connection,
     p: ProviderProfile,
@@ -39,21 +49,7 @@ async def insert_provider(
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         returning id
         """,
-        p.name.strip(),
-        p.legal_form,
-        p.description,
-        p.website,
-        p.founded_year,
-        p.contact.name,
-        p.contact.email,
-        p.contact.phone,
-        p.resources.volunteers,
-        p.resources.match_funding_per_year,
-        p.resources.other_funding_sources,
-        p.resources.partner_organisations,
-        p.capacity.service_users_per_year,
-        p.finances.annual_income,
-        p.finances.reserves_months,
+        *_own_columns(p),
         status,
         is_sample,
         last_confirmed_at,
@@ -362,21 +358,7 @@ async def update_provider_row(conn: asyncpg.Connection, provider_id: int, p: Pro
         where id = $1 returning version
         """,
         provider_id,
-        p.name.strip(),
-        p.legal_form,
-        p.description,
-        p.website,
-        p.founded_year,
-        p.contact.name,
-        p.contact.email,
-        p.contact.phone,
-        p.resources.volunteers,
-        p.resources.match_funding_per_year,
-        p.resources.other_funding_sources,
-        p.resources.partner_organisations,
-        p.capacity.service_users_per_year,
-        p.finances.annual_income,
-        p.finances.reserves_months,
+        *_own_columns(p),
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -22,11 +21,9 @@ from marketplace.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
-    PreconditionFailed,
-    PreconditionRequired,
     Unprocessable,
 )
-from marketplace.http import NEEDS_KEY, Conn, errors_doc
+from marketplace.http import NEEDS_KEY, Conn, check_if_match, errors_doc, etag
 from marketplace.providers import queries
 from marketplace.providers.models import (
     STATUSES,
@@ -68,7 +65,7 @@ def now() -> dt.datetime:
 
 
 def etag_for(provider: Provider) -> str:
-    return f'"v{provider.version}"'
+    return etag(provider.version)
 
 
 def visible_statuses(caller: CallerDep) -> tuple[str, ...]:
@@ -203,13 +200,6 @@ async def get_provider(provider_id: ProviderId, conn: Conn, caller: CallerDep) -
 # --- changes --------------------------------------------------------------------------------------
 
 
-def parse_if_match(header: str | None) -> int:
-    if header is None:
-        raise PreconditionRequired("this change needs an If-Match header with the profile's current ETag (from GET /providers/{id})")
-    m = re.fullmatch(r'\s*(?:W/)?"v(\d{1,9})"\s*', header)
-    return int(m.group(1)) if m else 0  # an ETag we never issued matches no version: 412 (RFC 9110, 13.1.1)
-
-
 async def save_change(
     conn: Conn, state: State, actor: ActorDep, provider_id: int, if_match: str | None,
     build: Callable[[ProviderProfile], ProviderProfile],
@@ -217,16 +207,12 @@ async def save_change(
     """The one way a profile changes: owner or admin, If-Match against the current version, every rule
     checked, and the new version, one history row per changed field and an audit row in one transaction."""
     require(actor.caller, "admin", "own_provider", provider_id=provider_id)
-    expected = parse_if_match(if_match)
+    check_if_match(if_match)
     async with conn.transaction():
         locked = await queries.lock_provider(conn, provider_id)
         if locked is None:
             raise NotFound(f"provider {provider_id} not found")
-        if locked["version"] != expected:
-            raise PreconditionFailed(
-                f"If-Match {if_match} is not the current ETag \"v{locked['version']}\": fetch the profile again and reapply your change",
-                extra={"current_version": locked["version"], "current_etag": f'"v{locked["version"]}"'},
-            )
+        check_if_match(if_match, locked["version"])
         current = await queries.fetch_provider(conn, provider_id, now=now(), statuses=STATUSES)
         assert current is not None  # locked above
         before = profile_of(current)

@@ -16,6 +16,7 @@ from marketplace.exercises import queries as exercise_queries
 from marketplace.http import NEEDS_KEY, Conn, errors_doc
 from marketplace.reports import queries
 from marketplace.reports.models import Report, build_report
+from marketplace.reports.render import to_csv_bytes, to_html
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
@@ -54,12 +55,12 @@ async def make_report(conn: Conn, state: State, exercise_id: int, *, threshold: 
 def render(report: Report, fmt: str) -> Response:
     if fmt == "json":
         return Response(report, media_type=MEDIA["json"])
-    from marketplace.reports.render import to_csv, to_html
-
-    if fmt == "csv":
-        return Response(to_csv(report), media_type=MEDIA["csv"],
+    if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
+        return Response(to_csv_bytes(report), media_type=MEDIA["csv"],
                         headers={"Content-Disposition": f'attachment; filename="market-report-{report.exercise.id}.csv"'})
-    return Response(to_html(report), media_type=MEDIA["html"])
+    # the page needs nothing but its own inline styles: say so, as a second safeguard to escaping
+    return Response(to_html(report), media_type=MEDIA["html"],
+                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
 @get(

@@ -1,0 +1,327 @@
+"""The report renderers (pure): CSV shape and values; HTML validity, self-containment, escaping and charts."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+
+import html5lib
+import pytest
+
+from marketplace.reports.models import (
+    COMPETITIVE_MARKET,
+    LIMITED_MARKET,
+    NO_MARKET,
+    AddedValue,
+    CapacityCoverage,
+    Cell,
+    DepthGrid,
+    ExerciseSummary,
+    Headline,
+    Method,
+    NeedReport,
+    Report,
+    StaleProvider,
+    Thresholds,
+    Totals,
+)
+from marketplace.reports.render import CSV_HEADER, to_csv, to_csv_bytes, to_html
+from matching.partnerships import Cell as PlanCell
+from matching.partnerships import Member, PartnershipOption, PartnershipPlan
+
+SVG = "{http://www.w3.org/2000/svg}"
+EVIL = "<script>alert('x')</script> Smith & Sons"
+AREAS = {"E06000019": "Herefordshire", "E06000051": "Shropshire", "E07000237": "Worcester"}
+WEIGHTS = {"pathway_fit": 0.5, "coverage": 0.5}
+
+
+def need(need_id: int, pathway: str, areas: list[str], candidates: list[Headline], *, verdict: str, suitable: int,
+         volume: int = 100, budget: int = 120_000, stale: list[StaleProvider] | None = None,
+         unknown_capacity: int = 0) -> NeedReport:
+    return NeedReport(
+        need_id=need_id, title=f"Need number {need_id} & co", pathway=pathway, pathway_name=f"{pathway} pathway",
+        areas=areas, area_names=[AREAS[a] for a in areas], cohorts=["YOUNG_ADULTS"], annual_volume=volume,
+        annual_budget=budget, contract_years=3.0, match_run_id=10 + need_id,
+        run_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.timezone.utc), directory_size=40, eligible=5,
+        suitable=suitable, verdict=verdict, suitable_by_sector={"private": 1, "third_sector": suitable - 1},
+        suitable_by_legal_form={"registered_charity": suitable}, suitable_vcse=suitable - 1,
+        top_candidates=candidates, excluded_by_reason={"pathway_not_offered": 30, "no_area_coverage": 12},
+        capacity=CapacityCoverage(volume=volume, suitable_capacity=250.0, coverage_ratio=2.5,
+                                  largest_provider=candidates[0].name, largest_share=0.6,
+                                  unknown_capacity=unknown_capacity),
+        added_value=AddedValue(match_funding_per_year=25_000.4, volunteers=12, providers_with_premises_in_area=2),
+        stale_suitable=stale or [], weights=WEIGHTS,
+    )
+
+
+@pytest.fixture
+def report() -> Report:
+    stale = StaleProvider(provider_id=7, name="Old Mill Trust", last_confirmed=dt.date(2025, 1, 3),
+                          months_since_confirmed=22.0)
+    never = StaleProvider(provider_id=8, name="Never Confirmed CIC", last_confirmed=None, months_since_confirmed=None)
+    n1 = need(1, "ACCOM", ["E06000019", "E06000051"], [
+        Headline(provider_id=3, name=EVIL, sector="private", total=0.91234,
+                 strengths=["coverage: Herefordshire fully covered -> 1.00", "quality: iso_9001 -> 0.90"]),
+        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8, strengths=["capacity: ok"]),
+        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[]),
+    ], verdict=COMPETITIVE_MARKET, suitable=3, stale=[stale], unknown_capacity=1)
+    n2 = need(2, "ETE", ["E06000051", "E07000237"], [
+        Headline(provider_id=8, name="Never Confirmed CIC", sector="social_enterprise", total=0.65,
+                 strengths=["pathway fit: offers ETE -> 1.00"]),
+        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41, strengths=["coverage: partial"]),
+    ], verdict=LIMITED_MARKET, suitable=2, budget=90_000, stale=[never])
+    cells = [
+        Cell(need_id=1, pathway="ACCOM", area="E06000019", area_name="Herefordshire", suitable=3,
+             verdict=COMPETITIVE_MARKET, providers=[EVIL, "Old Mill Trust", "Ninth Housing"]),
+        Cell(need_id=1, pathway="ACCOM", area="E06000051", area_name="Shropshire", suitable=0, verdict=NO_MARKET,
+             providers=[]),
+        Cell(need_id=2, pathway="ETE", area="E06000051", area_name="Shropshire", suitable=1, verdict=LIMITED_MARKET,
+             providers=["Never Confirmed CIC"]),
+        Cell(need_id=2, pathway="ETE", area="E07000237", area_name="Worcester", suitable=2, verdict=LIMITED_MARKET,
+             providers=["Never Confirmed CIC", "Old Mill Trust"]),
+    ]
+    lead = Member(provider_id=7, name="Old Mill Trust", role="lead",
+                  cells=(PlanCell(1, "ACCOM", "E06000019"), PlanCell(2, "ETE", "E07000237")),
+                  score_sum=1.6, mean_score=0.8, reason="covers 2 of 3 coverable cells on its own")
+    partner = Member(provider_id=3, name=EVIL, role="partner", cells=(PlanCell(2, "ETE", "E06000051"),),
+                     score_sum=0.65, mean_score=0.65, reason="delivers 1 cell(s) the lead does not cover")
+    plan = PartnershipPlan(
+        algorithm_version="2026.11-1", method="greedy weighted set cover",
+        cells=tuple(PlanCell(c.need_id, c.pathway, c.area) for c in cells), coverable_count=3,
+        uncovered=(PlanCell(1, "ACCOM", "E06000051"),),
+        options=(PartnershipOption(rank=1, lead=lead, partners=(partner,), organisation_count=2, covered_cell_count=3,
+                                   total_score=2.25, mean_score=0.75, explanation=()),),
+    )
+    return Report(
+        exercise=ExerciseSummary(id=4, title="Test <exercise> & market", commissioning_body="West Mercia & Co",
+                                 description="A description with <b>markup</b>.", status="engagement_open",
+                                 opens_on=dt.date(2026, 10, 1), closes_on=dt.date(2027, 1, 29)),
+        generated_at=dt.datetime(2026, 11, 22, 15, 56, tzinfo=dt.timezone.utc),
+        needs=[n1, n2],
+        grid=DepthGrid(pathways=["ACCOM", "ETE"], areas=list(AREAS), area_names=list(AREAS.values()), cells=cells),
+        partnerships=plan,
+        totals=Totals(annual_budget=210_000, suitable_match_funding_per_year=50_000.8, suitable_volunteers=24,
+                      needs_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 1},
+                      cells_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 2, NO_MARKET: 1}),
+        stale_warning=[never, stale],
+        method=Method(criteria=["pathway_fit", "coverage"], thresholds=Thresholds(suitable_score=0.6),
+                      verdicts="Per need and per (need, area) cell: no market (0), limited (1-2), competitive (3+).",
+                      algorithm_versions=["2026.11-1"], match_run_ids=[11, 12],
+                      data_snapshot_from=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.timezone.utc),
+                      data_snapshot_to=dt.datetime(2026, 11, 2, 9, 31, tzinfo=dt.timezone.utc),
+                      notes=["Note one <with> markup & ampersand."]),
+    )
+
+
+def empty_report(r: Report) -> Report:
+    plan = PartnershipPlan(algorithm_version="v", method="m", cells=(), coverable_count=0, uncovered=(), options=())
+    return Report(exercise=r.exercise, generated_at=r.generated_at, needs=[],
+                  grid=DepthGrid(pathways=[], areas=[], area_names=[], cells=[]), partnerships=plan,
+                  totals=Totals(annual_budget=0, suitable_match_funding_per_year=0.0, suitable_volunteers=0,
+                                needs_by_verdict={}, cells_by_verdict={}),
+                  stale_warning=[], method=Method(criteria=[], thresholds=Thresholds(suitable_score=0.6), verdicts="",
+                                                  algorithm_versions=[], match_run_ids=[], data_snapshot_from=None,
+                                                  data_snapshot_to=None, notes=[]))
+
+
+def parse(page: str):
+    return html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(page)
+
+
+def text_of(el) -> str:
+    return "".join(el.itertext())
+
+
+def csv_rows(report: Report) -> tuple[list[str] | None, list[dict[str, str]]]:
+    reader = csv.DictReader(io.StringIO(to_csv(report), newline=""))
+    rows = list(reader)
+    return reader.fieldnames, rows
+
+
+# --------------------------------------------------------------------------------------------------------- CSV
+
+
+def test_csv_header_and_one_row_per_cell_and_candidate(report: Report) -> None:
+    header, rows = csv_rows(report)
+    assert header == CSV_HEADER
+    assert len(rows) == len(report.grid.cells) + sum(len(n.top_candidates) for n in report.needs)
+    assert [r["row_type"] for r in rows] == ["cell"] * 4 + ["candidate"] * 5
+    assert all(set(r) == set(CSV_HEADER) for r in rows)
+    assert to_csv(report).endswith("\r\n")
+
+
+def test_csv_cell_rows_agree_with_the_grid(report: Report) -> None:
+    _, rows = csv_rows(report)
+    by_key = {(int(r["need_id"]), r["area_code"]): r for r in rows if r["row_type"] == "cell"}
+    needs = {n.need_id: n for n in report.needs}
+    for cell in report.grid.cells:
+        row = by_key[(cell.need_id, cell.area)]
+        n = needs[cell.need_id]
+        assert row["area_name"] == cell.area_name
+        assert row["pathway"] == cell.pathway and row["pathway_name"] == n.pathway_name
+        assert row["need_title"] == n.title
+        assert int(row["suitable_count"]) == cell.suitable
+        assert row["verdict"] == cell.verdict
+        assert (row["providers"].split("; ") if row["providers"] else []) == cell.providers
+        assert int(row["annual_budget_gbp"]) == n.annual_budget and int(row["annual_volume"]) == n.annual_volume
+        assert all(row[k] == "" for k in ("rank", "provider_id", "provider_name", "sector", "total_score",
+                                          "meets_threshold", "strengths"))
+
+
+def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
+    _, rows = csv_rows(report)
+    got = [r for r in rows if r["row_type"] == "candidate"]
+    expected = [(n, k, c) for n in report.needs for k, c in enumerate(n.top_candidates, start=1)]
+    assert len(got) == len(expected)
+    for row, (n, rank, c) in zip(got, expected, strict=True):
+        assert int(row["need_id"]) == n.need_id and row["need_title"] == n.title
+        assert int(row["rank"]) == rank
+        assert int(row["provider_id"]) == c.provider_id
+        assert row["provider_name"] == c.name
+        assert row["sector"] == c.sector
+        assert row["total_score"] == f"{c.total:.3f}" and re.fullmatch(r"\d\.\d{3}", row["total_score"])
+        assert row["meets_threshold"] == ("yes" if c.total >= 0.6 else "no")
+        assert (row["strengths"].split("; ") if row["strengths"] else []) == c.strengths
+        assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
+    assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
+    assert got[0]["total_score"] == "0.912"
+
+
+def test_csv_neutralises_spreadsheet_formulas(report: Report) -> None:
+    report.needs[0].top_candidates[0].name = '=HYPERLINK("http://evil.example","x")'
+    report.grid.cells[0].providers = ["@SUM(A1)", "Fine Ltd"]
+    _, rows = csv_rows(report)
+    cand = next(r for r in rows if r["row_type"] == "candidate")
+    assert cand["provider_name"] == "'" + '=HYPERLINK("http://evil.example","x")'
+    cell = next(r for r in rows if r["row_type"] == "cell")
+    assert cell["providers"] == "'@SUM(A1); Fine Ltd"
+
+
+def test_csv_bytes_carry_a_bom_for_spreadsheets(report: Report) -> None:
+    data = to_csv_bytes(report)
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data.decode("utf-8-sig") == to_csv(report)
+
+
+# -------------------------------------------------------------------------------------------------------- HTML
+
+
+def test_html_is_a_strict_html5_document(report: Report) -> None:
+    page = to_html(report)
+    assert page.startswith("<!DOCTYPE html>")
+    doc = parse(page)  # raises on any parse error
+    root = doc if doc.tag == "html" else doc.find("html")
+    assert root.get("lang") == "en"
+    assert root.find("head/meta[@charset='utf-8']") is not None
+    assert text_of(root.find("head/title")).startswith("Test <exercise> & market")
+    assert "@page" in page and "size: A4" in page
+
+
+def test_html_is_self_contained(report: Report) -> None:
+    page = to_html(report)
+    refs = re.findall(r"""\b(?:src|href|xlink:href|action|srcset)\s*=\s*["']?([^"'\s>]*)""", page, flags=re.I)
+    assert refs, "expected in-page links"
+    assert all(ref.startswith("#") for ref in refs), refs
+    lowered = page.lower()
+    for banned in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "http://", "https://",
+                   "//cdn", "@font-face"):
+        assert banned not in lowered, banned
+    assert set(re.findall(r"url\(([^)]*)\)", page)) <= {f"#{i}" for i in re.findall(r'id="([^"]+)"', page)}
+    ids = set(re.findall(r'\bid="([^"]+)"', page))
+    assert {ref[1:] for ref in refs} <= ids  # every in-page link has a target
+
+
+def test_html_escapes_user_controlled_text(report: Report) -> None:
+    page = to_html(report)
+    assert "<script" not in page and "<b>markup</b>" not in page and "<exercise>" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Smith &amp; Sons" in page
+    assert "West Mercia &amp; Co" in page and "Note one &lt;with&gt; markup &amp; ampersand." in page
+    doc = parse(page)
+    assert EVIL in text_of(doc)  # the name survives, as text
+    assert not [el for el in doc.iter() if isinstance(el.tag, str) and el.tag.endswith("script")]
+
+
+def test_html_has_accessible_scalable_svg_charts(report: Report) -> None:
+    page = to_html(report)
+    assert page.count("<svg") >= 3
+    svgs = [el for el in parse(page).iter() if el.tag == f"{SVG}svg"]
+    assert len(svgs) >= 3
+    for svg in svgs:
+        assert svg.get("role") == "img"
+        assert svg.get("aria-label")
+        assert re.fullmatch(r"0 0 [\d.]+ [\d.]+", svg.get("viewBox") or "")
+        first = list(svg)[0]
+        assert first.tag == f"{SVG}title" and text_of(first).strip()
+
+
+def test_heatmap_has_one_labelled_rect_per_grid_cell(report: Report) -> None:
+    doc = parse(to_html(report))
+    figure = next(el for el in doc.iter() if el.get("id") == "fig-depth")
+    rects = [r for r in figure.iter(f"{SVG}rect") if "cell" in (r.get("class") or "").split()]
+    assert len(rects) == len(report.grid.cells)
+    labels = {"no_market": "No market", "limited_market": "Limited market", "competitive_market": "Competitive market"}
+    by_key = {(c.need_id, c.area): c for c in report.grid.cells}
+    for rect in rects:
+        cell = by_key[(int(rect.get("data-need")), rect.get("data-area"))]
+        title = text_of(rect.find(f"{SVG}title"))
+        assert rect.get("data-verdict") == cell.verdict
+        assert labels[cell.verdict] in title and labels[cell.verdict] in rect.get("aria-label")
+        assert cell.area_name in title
+    blanks = [r for r in figure.iter(f"{SVG}rect") if r.get("class") == "na"]
+    assert len(blanks) == len(report.needs) * len(report.grid.areas) - len(report.grid.cells)
+    counts = [text_of(t) for t in figure.iter(f"{SVG}text") if "cv" in (t.get("class") or "").split()]
+    assert counts == ["3", "0", "1", "2"]  # needs in order, areas in grid order
+
+
+def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report) -> None:
+    doc = parse(to_html(report))
+    sections = {el.get("id"): " ".join(text_of(el).split()) for el in doc.iter("section")}
+    summary = sections["summary"]
+    assert "Of the 2 needs in this exercise, 1 has a competitive market and 1 has a limited market" in summary
+    assert "1 has no suitable provider (Need number 1 & co in Shropshire)" in summary
+    assert "£50,001 a year of match funding and 24 volunteers" in summary and "£210,000" in summary
+    assert "1 October 2026 to 29 January 2027" in text_of(doc) and "22 November 2026, 15:56 UTC" in text_of(doc)
+
+    need1 = sections["need-1"]
+    for fact in ("5 of 40 in the directory", "2.5 × the annual volume", "1 provider did not state a capacity",
+                 "60% of suitable capacity", "£25,000 a year", "Pathway not offered: 30",
+                 "Old Mill Trust (provider 7): last confirmed 3 January 2025", "0.912",
+                 "Coverage: Herefordshire fully covered → 1.00"):
+        assert fact in need1, fact
+    assert "below threshold" in sections["need-2"]  # Below Bar Ltd scores 0.41
+
+    partnerships = sections["partnerships"]
+    assert "Option 1: led by Old Mill Trust" in partnerships
+    assert "Need 2, Need number 2 & co: Shropshire" in partnerships and EVIL in partnerships
+    gaps = next(el for el in doc.iter("div") if "warnbox" in (el.get("class") or ""))
+    assert " ".join(text_of(gaps).split()).endswith("Need 1, Need number 1 & co: Shropshire")
+
+    assert "Never Confirmed CIC (provider 8): never confirmed" in sections["stale"]
+    assert "Old Mill Trust (provider 7): last confirmed 3 January 2025 (22 months ago)" in sections["stale"]
+    method = sections["method"]
+    for fact in ("Pathway fit", "total score ≥ 0.6", "1 to 2 suitable providers", "over 12 months",
+                 report.method.verdicts, "2026.11-1", "11, 12", "2 November 2026, 09:30 UTC to 2 November 2026, 09:31",
+                 "Note one <with> markup & ampersand."):
+        assert fact in method, fact
+    budget = sections["budget"]
+    assert "£210,000" in budget and "£50,001" in budget and "24 volunteers" in budget
+
+
+def test_verdicts_are_not_told_by_colour_alone(report: Report) -> None:
+    page = to_html(report)
+    assert 'fill="url(#hm-none)"' in page and 'fill="url(#hm-limited)"' in page  # patterns, not flat colours
+    for label in ("Competitive (3+)", "Limited (1–2)", "No market (0)", "Area not part of the need"):
+        assert label in page
+    assert '<span class="verdict competitive_market">Competitive market</span>' in page
+
+
+def test_renderers_are_deterministic_and_handle_an_empty_report(report: Report) -> None:
+    assert to_html(report) == to_html(report) and to_csv(report) == to_csv(report)
+    empty = empty_report(report)
+    header, rows = csv_rows(empty)
+    assert header == CSV_HEADER and rows == []
+    page = to_html(empty)
+    parse(page)
+    assert "no need with a stored match run" in page
