@@ -224,6 +224,9 @@ async def test_stale_flag_follows_last_confirmation(read_client, conn):
     fresh = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at > now() - interval '11 months' limit 1")
     assert (await read_client.get(f"/providers/{stale}")).json()["stale"] is True
     assert (await read_client.get(f"/providers/{fresh}")).json()["stale"] is False
+    listed = {i["id"]: i["stale"] for i in (await read_client.get("/providers", params={"per_page": 100})).json()["items"]}
+    listed |= {i["id"]: i["stale"] for i in (await read_client.get("/providers", params={"per_page": 100, "page": 2})).json()["items"]}
+    assert listed[stale] is True and listed[fresh] is False
 
 
 async def test_unknown_and_unpublished_profiles_are_404(read_client, conn):

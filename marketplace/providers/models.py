@@ -155,6 +155,8 @@ class ProviderSummary(msgspec.Struct):
     accreditations: list[str]
     capacity: int | None
     is_sample: bool
+    stale: bool
+    """Not confirmed by the provider for 12 months."""
     relevance: float | None = None
 
 

@@ -282,6 +282,7 @@ async def search_page(
                p.accreditation_codes, p.capacity_per_year, p.is_sample,
                (select coalesce(array_agg(c.area_code order by c.area_code), '{{}}')
                   from provider_coverage c where c.provider_id = p.id) as coverage,
+               coalesce(p.last_confirmed_at, p.created_at) < now() - interval '12 months' as stale,
                {relevance} as relevance, count(*) over () as total
         from provider p
         where {where.sql}
@@ -305,6 +306,7 @@ async def search_page(
             accreditations=list(r["accreditation_codes"]),
             capacity=r["capacity_per_year"],
             is_sample=r["is_sample"],
+            stale=r["stale"],
             relevance=None if r["relevance"] is None else round(r["relevance"], 6),
         )
         for r in rows

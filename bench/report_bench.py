@@ -1,0 +1,88 @@
+"""Time the market-engagement report for the seeded West Mercia exercise, in-process.
+
+    .venv/bin/python bench/report_bench.py [--runs 5]
+
+Uses the embedded PostgreSQL under .marketplace/report-bench/ (or BENCH_DATABASE_URL), a fresh database
+migrated and seeded from seed_data/. Prints: the first report (which runs and stores the match for every
+need), then reports from the stored runs (median of --runs), and rendering each format."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import asyncpg  # noqa: E402
+import msgspec  # noqa: E402
+
+from marketplace import db  # noqa: E402
+from marketplace.exercises import queries as xq  # noqa: E402
+from marketplace.migrate import migrate  # noqa: E402
+from marketplace.reports.models import build_report  # noqa: E402
+from marketplace.reports.queries import runs_for_report  # noqa: E402
+from marketplace.reports.render import to_csv, to_html  # noqa: E402
+from marketplace.seed import seed  # noqa: E402
+from marketplace.settings import PROJECT_ROOT, Settings  # noqa: E402
+from marketplace.taxonomy.queries import fetch_taxonomy  # noqa: E402
+
+
+async def main(runs: int) -> None:
+    server = os.environ.get("BENCH_DATABASE_URL") or db.start_embedded(PROJECT_ROOT / ".marketplace" / "report-bench")
+    name = f"report_bench_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(server)
+    await admin.execute(f'create database "{name}"')
+    dsn = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
+    settings = Settings()
+    try:
+        conn = await db.connect(dsn)
+        await migrate(conn, settings.schema_dir)
+        await seed(conn, settings.seed_dir)
+        taxonomy = await fetch_taxonomy(conn)
+        exercise_id = await conn.fetchval("select min(id) from exercise")
+
+        async def report():
+            exercise = await xq.fetch_exercise(conn, exercise_id)
+            async with conn.transaction():
+                stored = await runs_for_report(conn, exercise, taxonomy=taxonomy, as_of=dt.date.today(), created_by=None,
+                                               store_limit=settings.match_store_limit,
+                                               excluded_limit=settings.match_excluded_limit)
+            return build_report(exercise, stored, taxonomy, threshold=0.6, generated_at=dt.datetime.now(dt.timezone.utc))
+
+        t = time.perf_counter()
+        first = await report()
+        first_ms = (time.perf_counter() - t) * 1000
+        times, html_t, csv_t, json_t = [], [], [], []
+        for _ in range(runs):
+            t = time.perf_counter()
+            r = await report()
+            times.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter(); html = to_html(r); html_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
+            t = time.perf_counter(); to_csv(r); csv_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
+            t = time.perf_counter(); msgspec.json.encode(r); json_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
+        await conn.close()
+        print(f"seeded exercise {exercise_id}: {len(first.needs)} needs, {len(first.grid.cells)} cells, "
+              f"{sum(n.directory_size for n in first.needs[:1])} published providers")
+        print(f"first report (matches every need, stores the runs): {first_ms:8.1f} ms")
+        print(f"report from stored runs, median of {runs}:           {statistics.median(times):8.1f} ms")
+        print(f"render HTML ({len(html) // 1024} KiB), median:                  {statistics.median(html_t):8.1f} ms")
+        print(f"render CSV, median:                                {statistics.median(csv_t):8.1f} ms")
+        print(f"encode JSON, median:                               {statistics.median(json_t):8.1f} ms")
+        print(f"target: under 1000 ms end to end -> {'met' if first_ms + statistics.median(html_t) < 1000 else 'MISSED'}")
+    finally:
+        await admin.execute(f'drop database if exists "{name}" with (force)')
+        await admin.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    asyncio.run(main(parser.parse_args().runs))
