@@ -195,7 +195,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian.constants import Interfaces
 
     dsn, applied, loaded = _prepare(settings, do_seed=True)
-    print(f"database ready: {applied} migration(s) applied, {loaded} demo provider(s) loaded", flush=True)
+    print(f"database ready: {applied} migration(s) applied, "
+          + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"), flush=True)
     os.environ["DATABASE_URL"] = dsn  # the workers attach to the same database
     print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)
     Granian(

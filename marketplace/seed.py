@@ -141,6 +141,11 @@ async def write_seed(conn: asyncpg.Connection, data: SeedData) -> int:
     taxonomy, providers = data.taxonomy, data.providers
     async with conn.transaction():
         await taxonomy_queries.upsert_taxonomy(conn, taxonomy)
+        if not await conn.fetchval("select exists(select 1 from exercise)"):  # each part seeds when it is empty
+            for x in data.exercises:
+                exercise_id = await exercise_queries.insert_exercise(conn, x, created_by=None, is_sample=True)
+                for n in x.needs:
+                    await exercise_queries.insert_need(conn, exercise_id, n)
         if await provider_queries.count_all(conn) > 0:
             return 0
         ids = []
@@ -157,8 +162,4 @@ async def write_seed(conn: asyncpg.Connection, data: SeedData) -> int:
                 conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
             )
         await provider_queries.refresh_search(conn, ids)
-        for x in data.exercises:
-            exercise_id = await exercise_queries.insert_exercise(conn, x, created_by=None, is_sample=True)
-            for n in x.needs:
-                await exercise_queries.insert_need(conn, exercise_id, n)
         return len(ids)

@@ -130,3 +130,19 @@ async def test_derived_search_columns_agree_with_the_profile_tables(conn):
     )
     assert mismatches == []
     assert await conn.fetchval("select count(*) from provider where search_doc = ''::tsvector") == 0
+
+
+async def test_the_sample_exercise_seeds_into_a_directory_that_already_has_providers(databases, seed_dir: Path):
+    """A database seeded before exercises existed still gets the sample exercise on the next seed."""
+    name = await databases.create("seed-ex")
+    conn = await db.connect(databases.dsn(name))
+    try:
+        await migrate(conn, PROJECT_ROOT / "schema")
+        await seed(conn, seed_dir, today=TODAY)
+        await conn.execute("delete from need; delete from exercise")
+        assert await seed(conn, seed_dir, today=TODAY) == 0  # providers are not loaded twice ...
+        assert await conn.fetchval("select count(*) from exercise") == 1  # ... but the exercise comes back
+        assert await conn.fetchval("select count(*) from need") >= 5
+    finally:
+        await conn.close()
+        await databases.drop(name)
