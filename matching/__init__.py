@@ -5,9 +5,13 @@ in), deterministic. Inputs and outputs are msgspec frozen Structs, so results
 encode to JSON with ``msgspec.json.encode``.
 
 Public API
-    rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None) -> Ranking
+    rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None,
+         social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS, pathway_names=None) -> Ranking
     propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
-    CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs
+    CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs (optional)
+
+Pathway, cohort and sector codes are data, not part of the core: any non-empty
+string works, and the vocabularies are derived from the inputs.
 """
 
 from .areas import AreaTree
@@ -26,17 +30,16 @@ from .pool import CandidatePool
 from .ranking import rank
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
-from .vocab import COHORTS, CRITERIA, EXCLUSION_CODES, PATHWAYS, SECTORS
+from .vocab import CRITERIA, DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights
 
 __all__ = (
     "ALGORITHM_VERSION",
-    "COHORTS",
     "CRITERIA",
+    "DEFAULT_PATHWAY_NAMES",
     "DEFAULT_WEIGHTS",
     "EXCLUSION_CODES",
-    "PATHWAYS",
-    "SECTORS",
+    "SOCIAL_VALUE_ACCREDITATIONS",
     "AreaTree",
     "Candidate",
     "CandidatePool",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -160,6 +161,10 @@ class AreaTree:
 
     def within_index(self, index: int, area_index: int) -> bool:
         return area_index <= index < area_index + int(self._size[area_index])
+
+    def index_array(self, codes: Iterable[str]) -> npt.NDArray[np.int64]:
+        """Node index of each code, ``-1`` for unknown codes (vectorised ``index``)."""
+        return np.fromiter(map(self._index.get, codes, repeat(-1)), dtype=np.int64)
 
     def reduce(self, codes: Iterable[str]) -> tuple[int, ...]:
         """Known codes as sorted node indices with nested codes dropped (an antichain).

@@ -8,7 +8,7 @@ which accreditations, which priority matched which snippet.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass
 from datetime import date
 
@@ -21,7 +21,7 @@ from .pool import CandidatePool
 from .priorities import explain_priorities
 from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
-from .vocab import PATHWAY_LABELS, SOCIAL_VALUE_ACCREDITATIONS, cohorts_in
+from .vocab import pathway_label
 
 _MAX_LISTED = 8
 
@@ -34,6 +34,8 @@ class EvidenceContext:
     inside: npt.NDArray[np.bool_]
     """Area nodes inside the need's areas."""
     as_of: date
+    social_value_accreditations: Set[str]
+    pathway_names: Mapping[str, str] | None
 
 
 def _listing(values: list[str]) -> str:
@@ -88,16 +90,18 @@ def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple
 
 def _pathway_fit(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need, cn = ctx.cn.need, ctx.cn
-    lines_ = [e for e in c.expertise if e.pathway == need.pathway]
+    lines_ = [e for e in c.expertise or () if e.pathway == need.pathway]
     out = [
-        f"offers {need.pathway} ({PATHWAY_LABELS[need.pathway]}) through {len(lines_)} expertise line(s)"
+        f"offers {pathway_label(need.pathway, ctx.pathway_names)} through {len(lines_)} expertise line(s)"
         f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
     ]
     overlap = float(ctx.columns[0].components[1].score[j])
     if cn.cohort_count:
-        mask = int(ctx.pool.cohort_mask[cn.pathway_index][i])
-        served = cohorts_in(mask & cn.cohort_mask)
-        missing = cohorts_in(cn.cohort_mask & ~mask)
+        words = ctx.pool.cohorts_in(need.pathway)[:, i].tolist()
+        ids = ctx.pool.cohort_ids
+        has = {code: code in ids and bool(words[ids[code] >> 6] >> (ids[code] & 63) & 1) for code in cn.cohorts}
+        served = tuple(code for code in cn.cohorts if has[code])
+        missing = tuple(code for code in cn.cohorts if not has[code])
         text = (
             f"serves {len(served)} of {cn.cohort_count} need cohorts in {need.pathway}: {', '.join(served) or 'none'}"
         )
@@ -154,14 +158,14 @@ def _financial(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str,
 def _quality(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
     acc_c, out_c, years_c = ctx.columns[4].components
-    accs = sorted(set(c.accreditations) - SOCIAL_VALUE_ACCREDITATIONS)
+    accs = sorted(set(c.accreditations or ()) - ctx.social_value_accreditations)
     first = (f"{len(accs)} quality accreditation(s): {_listing(accs)}" if accs else "no quality accreditations") + _s(
         acc_c.score[j]
     )
     evidence = next(
         (
             e.outcomes_evidence
-            for e in c.expertise
+            for e in c.expertise or ()
             if e.pathway == pathway and e.outcomes_evidence and e.outcomes_evidence.strip()
         ),
         None,
@@ -214,7 +218,7 @@ def _added_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[st
     budget = ctx.cn.need.annual_budget
     funding = float(ctx.pool.match_funding[i])
     premises = _premises_labels(ctx, i)
-    partners = _distinct(c.partner_organisations)
+    partners = _distinct(c.partner_organisations or ())
     return (
         (
             f"match funding {_money(funding)}/yr = {funding / budget:.0%} of the annual budget (10% = half credit)"
@@ -242,7 +246,7 @@ def _social_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[s
         out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
     else:
         out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
-    commitments = sorted(set(c.social_value) | (set(c.accreditations) & SOCIAL_VALUE_ACCREDITATIONS))
+    commitments = sorted(set(c.social_value or ()) | (set(c.accreditations or ()) & ctx.social_value_accreditations))
     out.append(
         (
             f"{len(commitments)} social value commitment(s): {_listing(commitments)}"
@@ -272,7 +276,7 @@ def _sustainability(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple
         if c.founded_year is not None
         else f"founding year not stated{_s(0.0)}"
     )
-    sources = _distinct(c.funding_sources)
+    sources = _distinct(c.funding_sources or ())
     second = (
         f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
     ) + _s(fund.score[j])

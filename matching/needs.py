@@ -1,4 +1,4 @@
-"""Validation of a :class:`Need` and its compiled (index-based) form."""
+"""Validation of a :class:`Need` and its compiled form."""
 
 from __future__ import annotations
 
@@ -6,13 +6,10 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
-import numpy as np
-import numpy.typing as npt
-
 from .areas import AreaTree
 from .errors import InvalidNeed
 from .models import Need, Priority
-from .vocab import COHORT_BIT, PATHWAY_INDEX, SECTOR_INDEX, SECTORS
+from .vocab import is_code
 
 MAX_REQUIRED_ACCREDITATIONS: Final = 32
 
@@ -20,15 +17,19 @@ MAX_REQUIRED_ACCREDITATIONS: Final = 32
 @dataclass(frozen=True, slots=True, eq=False)
 class CompiledNeed:
     need: Need
-    pathway_index: int
-    cohort_mask: int
-    cohort_count: int
+    pathway: str
+    cohorts: tuple[str, ...]
+    """The need's distinct cohort codes, in the need's order."""
     area_nodes: tuple[int, ...]
     """Need areas as an antichain of node indices (an area nested in another listed area is dropped)."""
     required: tuple[str, ...]
     priorities: tuple[Priority, ...]
-    sector_preference: npt.NDArray[np.float64]
+    sector_preference: dict[str, float]
     has_sector_preference: bool
+
+    @property
+    def cohort_count(self) -> int:
+        return len(self.cohorts)
 
 
 def _finite(value: object) -> bool:
@@ -36,18 +37,18 @@ def _finite(value: object) -> bool:
 
 
 def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
-    """Validate ``need`` against the vocabularies and area tree; raise :class:`InvalidNeed`."""
+    """Validate ``need`` against the area tree; raise :class:`InvalidNeed`.
+
+    Pathway, cohort and sector codes may be any non-empty strings: the core has no
+    fixed list of them (a code no candidate uses simply matches nobody).
+    """
     if not isinstance(need, Need):
         raise InvalidNeed("*", "expected a Need")
-    p = PATHWAY_INDEX.get(need.pathway)
-    if p is None:
-        raise InvalidNeed("pathway", f"unknown pathway {need.pathway!r}")
-    mask = 0
+    if not is_code(need.pathway):
+        raise InvalidNeed("pathway", f"pathway must be a non-empty code, got {need.pathway!r}")
     for code in need.cohorts:
-        bit = COHORT_BIT.get(code)
-        if bit is None:
-            raise InvalidNeed("cohorts", f"unknown cohort {code!r}")
-        mask |= bit
+        if not is_code(code):
+            raise InvalidNeed("cohorts", f"cohorts must be non-empty codes, got {code!r}")
     if not need.areas:
         raise InvalidNeed("areas", "at least one area is required")
     for code in need.areas:
@@ -67,20 +68,17 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
     required = tuple(dict.fromkeys(need.required_accreditations))
     if len(required) > MAX_REQUIRED_ACCREDITATIONS:
         raise InvalidNeed("required_accreditations", f"at most {MAX_REQUIRED_ACCREDITATIONS} may be required")
-    pref = np.zeros(len(SECTORS))
+    pref: dict[str, float] = {}
     for sector, value in need.sector_preference.items():
-        s = SECTOR_INDEX.get(sector)
-        if s is None:
-            raise InvalidNeed("sector_preference", f"unknown sector {sector!r}")
+        if not is_code(sector):
+            raise InvalidNeed("sector_preference", f"sectors must be non-empty codes, got {sector!r}")
         if not _finite(value) or not 0.0 <= value <= 1.0:
             raise InvalidNeed("sector_preference", f"preference for {sector!r} must be in [0, 1]")
-        pref[s] = float(value)
-    pref.flags.writeable = False
+        pref[sector] = float(value)
     return CompiledNeed(
         need=need,
-        pathway_index=p,
-        cohort_mask=mask,
-        cohort_count=bin(mask).count("1"),
+        pathway=need.pathway,
+        cohorts=tuple(dict.fromkeys(need.cohorts)),
         area_nodes=areas.reduce(need.areas),
         required=required,
         priorities=tuple(need.local_priorities),

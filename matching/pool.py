@@ -1,34 +1,46 @@
 """Columnar, need-independent representation of a set of candidates.
 
-Building a :class:`CandidatePool` costs one pass over the Python objects; ranking
-against a pool is then pure numpy / rapidfuzz work. Build a pool once per
-marketplace snapshot and rank many needs against it. ``rank`` also accepts a
-plain sequence of candidates and builds the pool itself.
+Building a :class:`CandidatePool` reads every field of every candidate once,
+field by field with C-level iteration (``map``/``attrgetter``/``np.fromiter``)
+and numpy, so the Python work per candidate is a few small steps. Ranking against
+a pool is then pure numpy / rapidfuzz work. Build a pool once per marketplace
+snapshot to rank many needs against it; ``rank`` also accepts a plain sequence of
+candidates (see :mod:`matching.ranking` for how that path avoids building a full pool).
 
-Variable-length attributes (coverage areas, premises, accreditations, text
-words) are stored as flat ``(owner, item)`` pairs sorted by owner.
+Vocabularies are per build: the pathway, cohort, sector and accreditation /
+social value codes are collected from the candidates themselves, so new codes in
+the data never need a code change here.
+
+Variable-length attributes (coverage areas, premises, accreditations, social value
+commitments) are stored as flat ``(owner, item)`` pairs sorted by owner. Text
+(expertise descriptions, resources text) is kept as strings and only scanned, for
+the candidates that pass a need's hard filters, when that need has local priorities.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import chain
+from itertools import chain, repeat
+from operator import attrgetter, eq
 from types import MappingProxyType
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
 from .errors import InvalidCandidate
-from .models import Candidate
-from .vocab import COHORT_BIT, PATHWAY_INDEX, PATHWAYS, SECTOR_INDEX, SOCIAL_VALUE_ACCREDITATIONS, cohort_mask
-from .wordindex import index_words
+from .models import Candidate, Expertise
+from .vocab import is_code
+from .wordscan import WordIndex
 
 IntArray = npt.NDArray[np.int32]
+Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -38,16 +50,16 @@ class Pairs:
     ``owner`` is ascending and candidate ``i`` owns ``item[offsets[i]:offsets[i + 1]]``.
     """
 
-    owner: IntArray
-    item: IntArray
-    offsets: npt.NDArray[np.int64]
+    owner: Int64Array
+    item: Int64Array
+    offsets: Int64Array
 
     def of(self, i: int) -> list[int]:
         """Items of candidate ``i``."""
         items: list[int] = self.item[self.offsets[i] : self.offsets[i + 1]].tolist()
         return items
 
-    def gather(self, idx: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    def gather(self, idx: Int64Array) -> tuple[Int64Array, Int64Array]:
         """Positions into ``item`` of the candidates ``idx`` and, for each, its index within ``idx``."""
         starts = self.offsets[idx]
         lengths = self.offsets[idx + 1] - starts
@@ -56,24 +68,38 @@ class Pairs:
         shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) if len(idx) else starts
         return np.arange(total, dtype=np.int64) + shift, which
 
+    @classmethod
+    def build(cls, owner: Int64Array, item: Int64Array, n: int) -> Pairs:
+        """From pairs already sorted by owner."""
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+        for a in (owner, item, offsets):
+            a.flags.writeable = False
+        return cls(owner=owner, item=item, offsets=offsets)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CandidatePool:
-    """Candidates as numpy columns; pathway-indexed arrays have shape ``(len(PATHWAYS), n)``."""
+    """Candidates as numpy columns.
+
+    Pathway-indexed arrays have one row per pathway code found in the candidates'
+    expertise (``pathway_ids`` maps code -> row); cohort masks are ``uint64`` words,
+    shape ``(words, pathways, n)``, bit ``k`` standing for the cohort with id ``k``
+    in ``cohort_ids``.
+    """
 
     areas: AreaTree
     candidates: tuple[Candidate, ...]
     names: tuple[str, ...]
-    provider_id: npt.NDArray[np.int64]
-    name_rank: npt.NDArray[np.int64]
-    """Position of each candidate when sorted by ``(name, provider_id)``: the tie-break key."""
-    by_name: npt.NDArray[np.int64]
-    """Candidate indices in ``(name, provider_id)`` order (inverse of ``name_rank``)."""
-    sector: npt.NDArray[np.int8]
+    provider_id: Int64Array
+    pathway_ids: Mapping[str, int]
     offered: npt.NDArray[np.bool_]
-    cohort_mask: npt.NDArray[np.uint8]
     years: FloatArray
     outcomes: npt.NDArray[np.bool_]
+    cohort_ids: Mapping[str, int]
+    cohort_mask: npt.NDArray[np.uint64]
+    sector_ids: Mapping[str, int]
+    sector: Int64Array
     capacity: FloatArray
     income: FloatArray
     reserves: FloatArray
@@ -83,16 +109,27 @@ class CandidatePool:
     match_funding: FloatArray
     partner_count: FloatArray
     funding_source_count: FloatArray
-    social_value_count: FloatArray
-    quality_accreditation_count: FloatArray
     coverage: Pairs
-    """Area node indices covered, reduced to an antichain (no code nested in another)."""
+    """Area node indices covered, reduced to an antichain (no code nested in another), ascending."""
     premises: Pairs
+    """Premises area node indices, same layout as ``coverage``."""
+    code_ids: Mapping[str, int]
+    """Accreditation and social value codes -> id (one id space, so the two can be unioned)."""
     accreditations: Pairs
-    accreditation_ids: Mapping[str, int]
-    words: Pairs
-    vocabulary: tuple[str, ...]
-    """Normalised words of expertise descriptions + resources text."""
+    """Distinct accreditation code ids per candidate."""
+    social_value: Pairs
+    """Distinct social value code ids per candidate."""
+    descriptions: tuple[str, ...]
+    """Every expertise line's description, candidate by candidate."""
+    description_offsets: Int64Array
+    """Candidate ``i``'s descriptions are ``descriptions[description_offsets[i]:description_offsets[i + 1]]``."""
+    resources: tuple[str, ...]
+    by_name: Int64Array | None
+    """Candidate indices in ``(name, provider_id)`` order (``None`` when not computed)."""
+    name_rank: Int64Array | None
+    """Position of each candidate in ``by_name``: the tie-break key (``None`` when not computed)."""
+    word_cache: dict[str, WordIndex] | None
+    """Lazily built word index of every candidate's text (``None``: never built, for one-off pools)."""
 
     def __len__(self) -> int:
         return len(self.candidates)
@@ -101,198 +138,432 @@ class CandidatePool:
     def build(cls, candidates: Iterable[Candidate], areas: AreaTree) -> CandidatePool:
         """Validate candidates and lay them out as columns.
 
-        Work is done field by field with C-level iteration where possible and
-        caches for repeated tuples (coverage lists, accreditation sets, cohort
-        lists), so the per-candidate Python overhead is a few microseconds.
+        Raises :class:`InvalidCandidate` for a duplicate ``provider_id``, a pathway,
+        cohort or sector that is not a non-empty string, negative years of
+        experience, capacity, income, volunteers or match funding.
         """
-        cands = tuple(candidates)
-        n = len(cands)
-        names = tuple(c.name for c in cands)
-        pids = np.fromiter((c.provider_id for c in cands), dtype=np.int64, count=n)
-        uniq, counts = np.unique(pids, return_counts=True)
-        if len(uniq) != n:
-            raise InvalidCandidate(int(uniq[counts > 1][0]), "provider_id", "duplicate provider_id")
+        return build_pool(tuple(candidates), areas, pathway=None, order=True, reusable=True)
 
-        sector_codes = [c.sector for c in cands]
-        for i, code in enumerate(sector_codes):
-            if code not in SECTOR_INDEX:
-                raise InvalidCandidate(int(pids[i]), "sector", f"unknown sector {code!r}")
-        sector = np.fromiter(map(SECTOR_INDEX.__getitem__, sector_codes), dtype=np.int8, count=n)
+    # -- per-need views ------------------------------------------------------
+    def pathway_row(self, code: str) -> int | None:
+        return self.pathway_ids.get(code)
 
-        offered, cohort, years, outcomes = _expertise_columns(cands, pids)
-        texts = [" ".join([*(e.description for e in c.expertise), c.resources_text]) for c in cands]
-        w_owner, w_item, vocabulary = index_words(texts)
+    def offered_in(self, code: str) -> npt.NDArray[np.bool_]:
+        p = self.pathway_ids.get(code)
+        return self.offered[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
 
-        area_cache: dict[tuple[str, ...], tuple[int, ...]] = {}
-        coverage = _area_pairs((c.coverage for c in cands), areas, area_cache)
-        premises = _area_pairs((c.premises_areas for c in cands), areas, area_cache)
-        accreditations, acc_ids, qual_count, sv_acc = _accreditation_columns(cands)
-        sv_count = np.fromiter(
-            (len(set(c.social_value) | extra) for c, extra in zip(cands, sv_acc, strict=True)),
-            dtype=np.float64,
-            count=n,
-        )
+    def years_in(self, code: str) -> FloatArray:
+        p = self.pathway_ids.get(code)
+        return self.years[p] if p is not None else np.zeros(len(self))
 
-        capacity = _floats((c.capacity for c in cands), n)
-        income = _floats((c.annual_income for c in cands), n)
-        volunteers = np.nan_to_num(_floats((c.volunteers for c in cands), n), nan=0.0)  # missing -> none
-        match_funding = np.nan_to_num(_floats((c.match_funding_per_year for c in cands), n), nan=0.0)
-        for field, col in (
-            ("capacity", capacity),
-            ("annual_income", income),
-            ("volunteers", volunteers),
-            ("match_funding_per_year", match_funding),
-        ):
-            bad = np.flatnonzero(col < 0)
-            if len(bad):
-                raise InvalidCandidate(int(pids[bad[0]]), field, "must not be negative")
+    def outcomes_in(self, code: str) -> npt.NDArray[np.bool_]:
+        p = self.pathway_ids.get(code)
+        return self.outcomes[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
 
-        by_name = np.asarray(sorted(np.argsort(pids, kind="stable").tolist(), key=names.__getitem__), dtype=np.int64)
+    def cohorts_in(self, code: str) -> npt.NDArray[np.uint64]:
+        """Cohort mask words of every candidate in pathway ``code``, shape ``(words, n)``."""
+        p = self.pathway_ids.get(code)
+        if p is None:
+            return np.zeros((self.cohort_mask.shape[0], len(self)), dtype=np.uint64)
+        return self.cohort_mask[:, p, :]
+
+    def cohort_words(self, codes: Iterable[str]) -> npt.NDArray[np.uint64]:
+        """Mask words (shape ``(words,)``) of the cohort codes known to this pool (others are ignored)."""
+        out = np.zeros(self.cohort_mask.shape[0], dtype=np.uint64)
+        for code in codes:
+            k = self.cohort_ids.get(code)
+            if k is not None:
+                out[k >> 6] |= np.uint64(1 << (k & 63))
+        return out
+
+    def word_index(self) -> WordIndex:
+        """Word index of every candidate's text, built on first use (reusable pools only)."""
+        if self.word_cache is None:
+            raise ValueError("this pool keeps no word index")
+        index = self.word_cache.get("all")
+        if index is None:
+            texts, owner = self.texts_of(np.arange(len(self), dtype=np.int64))
+            index = self.word_cache["all"] = WordIndex.build(texts, owner, len(self))
+        return index
+
+    def texts_of(self, idx: Int64Array) -> tuple[list[str], Int64Array]:
+        """Descriptions and resources text of the candidates ``idx``, with the position in ``idx`` of each text."""
+        lo = self.description_offsets[idx]
+        counts = self.description_offsets[idx + 1] - lo
+        total = int(counts.sum())
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(idx) else counts
+        positions = np.arange(total, dtype=np.int64) + np.repeat(lo - starts, counts)
+        texts = list(map(self.descriptions.__getitem__, positions.tolist()))
+        texts.extend(map(self.resources.__getitem__, idx.tolist()))
+        owner = np.concatenate([np.repeat(np.arange(len(idx), dtype=np.int64), counts), np.arange(len(idx))])
+        return texts, owner
+
+
+# -- building --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Screened:
+    """What screening already read and validated for the candidates being laid out."""
+
+    pids: Int64Array
+    lines: list[Expertise]
+    line_owner: Int64Array
+    paths: list[str]
+
+
+def build_pool(
+    cands: tuple[Candidate, ...],
+    areas: AreaTree,
+    *,
+    pathway: str | None,
+    order: bool,
+    screened: Screened | None = None,
+    reusable: bool = False,
+) -> CandidatePool:
+    """Lay ``cands`` out as columns.
+
+    ``pathway``: when given, only expertise lines of that pathway get pathway
+    columns (years, cohorts, outcomes evidence), which is all a single need uses;
+    ``None`` indexes every pathway. ``order``: also compute the ``(name,
+    provider_id)`` order (needed to list many candidates by name). ``screened``:
+    provider ids and expertise lines already read (and validated) by screening.
+    ``reusable``: the pool will rank several needs, so a word index of all its text
+    may be built (lazily, when a need's eligible candidates are a large share of it).
+    """
+    n = len(cands)
+    names = tuple(map(attrgetter("name"), cands))
+    pids = provider_ids(cands) if screened is None else screened.pids
+
+    sector_codes = list(map(attrgetter("sector"), cands))
+    sector_ids = _code_ids(sector_codes, "sector", pids, None)
+    sector = np.fromiter(map(sector_ids.__getitem__, sector_codes), dtype=np.int64, count=n)
+
+    if screened is None:
+        lines, line_owner = expertise_lines(cands)
+        paths = list(map(attrgetter("pathway"), lines))
+        check_pathways(paths, line_owner, pids)
+    else:
+        lines, line_owner, paths = screened.lines, screened.line_owner, screened.paths
+    ex = _expertise_columns(lines, line_owner, paths, pids, n, pathway)
+    descriptions = tuple(map(attrgetter("description"), lines))
+    description_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(line_owner, minlength=n), out=description_offsets[1:])
+
+    coverage = area_pairs(field_tuples(cands, "coverage"), areas)
+    premises = area_pairs(field_tuples(cands, "premises_areas"), areas)
+    acc_lists = field_tuples(cands, "accreditations")
+    sv_lists = field_tuples(cands, "social_value")
+    code_ids: dict[Any, int] = {}
+    accreditations = _code_pairs(acc_lists, code_ids)
+    social_value = _code_pairs(sv_lists, code_ids)
+
+    capacity = floats(cands, "capacity")
+    income = floats(cands, "annual_income")
+    volunteers = np.nan_to_num(floats(cands, "volunteers"), nan=0.0)  # missing -> none
+    match_funding = np.nan_to_num(floats(cands, "match_funding_per_year"), nan=0.0)
+    for field, col in (
+        ("capacity", capacity),
+        ("annual_income", income),
+        ("volunteers", volunteers),
+        ("match_funding_per_year", match_funding),
+    ):
+        bad = np.flatnonzero(col < 0)
+        if len(bad):
+            raise InvalidCandidate(int(pids[bad[0]]), field, "must not be negative")
+
+    by_name: Int64Array | None = None
+    name_rank: Int64Array | None = None
+    if order:
+        by_name = np.array(sorted(np.argsort(pids, kind="stable").tolist(), key=names.__getitem__), dtype=np.int64)
         name_rank = np.empty(n, dtype=np.int64)
         name_rank[by_name] = np.arange(n, dtype=np.int64)
 
-        arrays: dict[str, np.ndarray] = dict(
-            provider_id=pids,
-            name_rank=name_rank,
-            by_name=by_name,
-            sector=sector,
-            offered=offered,
-            cohort_mask=cohort,
-            years=years,
-            outcomes=outcomes,
-            capacity=capacity,
-            income=income,
-            reserves=_floats((c.reserves_months for c in cands), n),
-            founded_year=_floats((c.founded_year for c in cands), n),
-            confirmed_ordinal=_floats((_ordinal(c.last_confirmed) for c in cands), n),
-            volunteers=volunteers,
-            match_funding=match_funding,
-            partner_count=_distinct_counts((c.partner_organisations for c in cands), n),
-            funding_source_count=_distinct_counts((c.funding_sources for c in cands), n),
-            social_value_count=sv_count,
-            quality_accreditation_count=qual_count,
-        )
-        for a in arrays.values():
+    confirmed = list(map(attrgetter("last_confirmed"), cands))
+    ordinals = (
+        [None if d is None else d.toordinal() for d in confirmed]
+        if None in confirmed
+        else list(map(date.toordinal, confirmed))
+    )
+    arrays: dict[str, np.ndarray] = dict(
+        provider_id=pids,
+        offered=ex.offered,
+        years=ex.years,
+        outcomes=ex.outcomes,
+        cohort_mask=ex.cohort_mask,
+        sector=sector,
+        capacity=capacity,
+        income=income,
+        reserves=floats(cands, "reserves_months"),
+        founded_year=floats(cands, "founded_year"),
+        confirmed_ordinal=_floats_of(ordinals, n),
+        volunteers=volunteers,
+        match_funding=match_funding,
+        partner_count=distinct_counts(field_tuples(cands, "partner_organisations")),
+        funding_source_count=distinct_counts(field_tuples(cands, "funding_sources")),
+        description_offsets=description_offsets,
+    )
+    for a in (*arrays.values(), by_name, name_rank):
+        if a is not None:
             a.flags.writeable = False
-        return cls(
-            areas=areas,
-            candidates=cands,
-            names=names,
-            coverage=coverage,
-            premises=premises,
-            accreditations=accreditations,
-            accreditation_ids=MappingProxyType(acc_ids),
-            words=_frozen_pairs(w_owner.astype(np.int32), w_item, n),
-            vocabulary=vocabulary,
-            **arrays,
-        )
-
-
-def _expertise_columns(
-    cands: tuple[Candidate, ...], pids: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.uint8], FloatArray, npt.NDArray[np.bool_]]:
-    """Pathway-major arrays: offered, cohort mask, max years, outcomes evidence present."""
-    n = len(cands)
-    counts = np.fromiter(map(len, (c.expertise for c in cands)), dtype=np.int64, count=n)
-    owner = np.repeat(np.arange(n), counts)
-    lines = list(chain.from_iterable(c.expertise for c in cands))
-    k = len(lines)
-
-    def fail(pos: int, field: str, problem: str) -> InvalidCandidate:
-        return InvalidCandidate(int(pids[owner[pos]]), field, problem)
-
-    paths = [e.pathway for e in lines]
-    unknown = set(paths).difference(PATHWAY_INDEX)
-    if unknown:
-        pos = next(i for i, code in enumerate(paths) if code in unknown)
-        raise fail(pos, "expertise.pathway", f"unknown pathway {paths[pos]!r}")
-    cohort_lists = [e.cohorts if type(e.cohorts) is tuple else tuple(e.cohorts) for e in lines]
-    masks: dict[tuple[str, ...], int] = {}
-    for key in set(cohort_lists):
-        bad = [code for code in key if code not in COHORT_BIT]
-        if bad:
-            raise fail(cohort_lists.index(key), "expertise.cohorts", f"unknown cohort {bad[0]!r}")
-        masks[key] = cohort_mask(key)
-    years_in = np.fromiter((e.years_experience for e in lines), dtype=np.float64, count=k)
-    bad_years = np.flatnonzero(~(years_in >= 0) | np.isinf(years_in))
-    if len(bad_years):
-        raise fail(int(bad_years[0]), "expertise.years_experience", "must be a finite number >= 0")
-
-    P = len(PATHWAYS)
-    offered = np.zeros((P, n), dtype=np.bool_)
-    cohort = np.zeros((P, n), dtype=np.uint8)
-    years = np.zeros((P, n), dtype=np.float64)
-    outcomes = np.zeros((P, n), dtype=np.bool_)
-    if k:
-        flat = np.fromiter(map(PATHWAY_INDEX.__getitem__, paths), dtype=np.int64, count=k) * n + owner
-        offered.reshape(-1)[flat] = True
-        np.bitwise_or.at(cohort.reshape(-1), flat, np.fromiter(map(masks.__getitem__, cohort_lists), np.uint8, k))
-        np.maximum.at(years.reshape(-1), flat, years_in)
-        has = np.fromiter((bool(e.outcomes_evidence and not e.outcomes_evidence.isspace()) for e in lines), np.bool_, k)
-        outcomes.reshape(-1)[flat[has]] = True
-    return offered, cohort, years, outcomes
-
-
-def _area_pairs(
-    code_lists: Iterable[tuple[str, ...]], areas: AreaTree, cache: dict[tuple[str, ...], tuple[int, ...]]
-) -> Pairs:
-    """Area codes per candidate as node-index antichains (unknown codes ignored)."""
-    nodes: list[tuple[int, ...]] = []
-    for codes in code_lists:
-        key = codes if type(codes) is tuple else tuple(codes)
-        got = cache.get(key)
-        if got is None:
-            got = cache[key] = areas.reduce(key)
-        nodes.append(got)
-    return _pairs_from_lists(nodes)
-
-
-def _accreditation_columns(
-    cands: tuple[Candidate, ...],
-) -> tuple[Pairs, dict[str, int], FloatArray, list[frozenset[str]]]:
-    """Accreditation id pairs, code -> id, quality-accreditation counts, social-value accreditation codes."""
-    acc_ids: dict[str, int] = {}
-    cache: dict[tuple[str, ...], tuple[tuple[int, ...], int, frozenset[str]]] = {}
-    per: list[tuple[tuple[int, ...], int, frozenset[str]]] = []
-    for c in cands:
-        key = c.accreditations if type(c.accreditations) is tuple else tuple(c.accreditations)
-        got = cache.get(key)
-        if got is None:
-            codes = set(key)
-            sv = frozenset(codes & SOCIAL_VALUE_ACCREDITATIONS)
-            ids = tuple(sorted(acc_ids.setdefault(code, len(acc_ids)) for code in sorted(codes)))
-            got = cache[key] = (ids, len(codes) - len(sv), sv)
-        per.append(got)
-    pairs = _pairs_from_lists([p[0] for p in per])
-    qual = np.fromiter((p[1] for p in per), dtype=np.float64, count=len(per))
-    return pairs, acc_ids, qual, [p[2] for p in per]
-
-
-def _distinct_counts(lists: Iterable[tuple[str, ...]], n: int) -> FloatArray:
-    """Number of distinct non-blank entries per candidate (case-insensitive)."""
-    return np.fromiter(
-        (len({s.strip().casefold() for s in xs} - {""}) if xs else 0 for xs in lists), dtype=np.float64, count=n
+    return CandidatePool(
+        areas=areas,
+        candidates=cands,
+        names=names,
+        pathway_ids=MappingProxyType(ex.pathway_ids),
+        cohort_ids=MappingProxyType(ex.cohort_ids),
+        sector_ids=MappingProxyType(sector_ids),
+        coverage=coverage,
+        premises=premises,
+        code_ids=MappingProxyType(code_ids),
+        accreditations=accreditations,
+        social_value=social_value,
+        descriptions=descriptions,
+        resources=tuple(map(attrgetter("resources_text"), cands)),
+        by_name=by_name,
+        name_rank=name_rank,
+        word_cache={} if reusable else None,
+        **arrays,
     )
 
 
-def _floats(values: Iterable[float | int | None], n: int) -> FloatArray:
-    return np.fromiter((math.nan if v is None else v for v in values), dtype=np.float64, count=n)
+def provider_ids(cands: Sequence[Candidate]) -> Int64Array:
+    """``provider_id`` column; raises :class:`InvalidCandidate` on a duplicate."""
+    pids = np.fromiter(map(attrgetter("provider_id"), cands), dtype=np.int64, count=len(cands))
+    ordered = np.sort(pids)
+    dup = np.flatnonzero(ordered[1:] == ordered[:-1])
+    if len(dup):
+        raise InvalidCandidate(int(ordered[dup[0]]), "provider_id", "duplicate provider_id")
+    return pids
 
 
-def _ordinal(d: date | None) -> int | None:
-    return None if d is None else d.toordinal()
+def expertise_lines(cands: Sequence[Candidate]) -> tuple[list[Expertise], Int64Array]:
+    """Every expertise line, candidate by candidate, with the index of its candidate."""
+    per, counts = lengths(field_tuples(cands, "expertise"))
+    return list(chain.from_iterable(per)), np.repeat(np.arange(len(per), dtype=np.int64), counts)
 
 
-def _pairs_from_lists(lists: list[tuple[int, ...]]) -> Pairs:
-    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
-    item = np.fromiter(chain.from_iterable(lists), dtype=np.int32, count=int(counts.sum()))
-    owner = np.repeat(np.arange(len(lists), dtype=np.int32), counts)
-    return _frozen_pairs(owner, item, len(lists))
+def check_pathways(paths: list[str], line_owner: Int64Array, pids: Int64Array) -> None:
+    """Every pathway code is a non-empty string (raises :class:`InvalidCandidate`)."""
+    _code_ids(paths, "expertise.pathway", pids, line_owner)
 
 
-def _frozen_pairs(owner: IntArray, item: IntArray, n: int) -> Pairs:
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-    for a in (owner, item, offsets):
-        a.flags.writeable = False
-    return Pairs(owner=owner, item=item, offsets=offsets)
+def line_years(lines: Sequence[Expertise], line_owner: Int64Array, pids: Int64Array) -> FloatArray:
+    """``years_experience`` of each line; raises :class:`InvalidCandidate` unless finite and >= 0."""
+    years = np.fromiter(map(attrgetter("years_experience"), lines), dtype=np.float64, count=len(lines))
+    bad = np.flatnonzero(~(years >= 0) | np.isinf(years))
+    if len(bad):
+        k = int(bad[0])
+        raise InvalidCandidate(int(pids[line_owner[k]]), "expertise.years_experience", "must be a finite number >= 0")
+    return years
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _ExpertiseColumns:
+    pathway_ids: dict[str, int]
+    offered: npt.NDArray[np.bool_]
+    years: FloatArray
+    outcomes: npt.NDArray[np.bool_]
+    cohort_ids: dict[str, int]
+    cohort_mask: npt.NDArray[np.uint64]
+
+
+def _expertise_columns(
+    lines: list[Expertise], line_owner: Int64Array, paths: list[str], pids: Int64Array, n: int, pathway: str | None
+) -> _ExpertiseColumns:
+    """Pathway-major arrays: offered, max years, outcomes evidence present, cohort mask words."""
+    if pathway is None:
+        pathway_ids = {code: k for k, code in enumerate(dict.fromkeys(paths))}
+        row = np.fromiter(map(pathway_ids.__getitem__, paths), dtype=np.int64, count=len(paths))
+        sel = np.arange(len(paths), dtype=np.int64)
+    else:
+        sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(pathway)), dtype=np.bool_, count=len(paths)))
+        pathway_ids = {pathway: 0} if len(sel) else {}
+        row = np.zeros(len(sel), dtype=np.int64)
+    chosen = lines if len(sel) == len(lines) else list(map(lines.__getitem__, sel.tolist()))
+    owner = line_owner[sel]
+    k = len(chosen)
+
+    years_in = line_years(chosen, owner, pids)
+    cohort_lists = _hashable(field_tuples(chosen, "cohorts"))
+    distinct = dict.fromkeys(cohort_lists)
+    cohort_ids: dict[str, int] = {}
+    key_masks: list[int] = []
+    for key_no, key in enumerate(distinct):
+        mask = 0
+        for code in key:
+            if not is_code(code):
+                pos = cohort_lists.index(key)
+                raise InvalidCandidate(
+                    int(pids[owner[pos]]), "expertise.cohorts", f"cohorts must be non-empty codes, got {code!r}"
+                )
+            mask |= 1 << cohort_ids.setdefault(code, len(cohort_ids))
+        key_masks.append(mask)
+        distinct[key] = key_no
+    words = max(1, (len(cohort_ids) + 63) // 64)
+    table = np.array(
+        [[(m >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)] for m in key_masks] or [[0] * words],
+        dtype=np.uint64,
+    )
+    key_of_line = np.fromiter(map(distinct.__getitem__, cohort_lists), dtype=np.int64, count=k)
+
+    P = len(pathway_ids)
+    offered = np.zeros((P, n), dtype=np.bool_)
+    years = np.zeros((P, n), dtype=np.float64)
+    outcomes = np.zeros((P, n), dtype=np.bool_)
+    cohort = np.zeros((words, P, n), dtype=np.uint64)
+    if k:
+        flat = row * n + owner
+        offered.reshape(-1)[flat] = True
+        np.maximum.at(years.reshape(-1), flat, years_in)
+        for w in range(words):
+            np.bitwise_or.at(cohort[w].reshape(-1), flat, table[key_of_line, w])
+        evidence = list(map(attrgetter("outcomes_evidence"), chosen))
+        has = np.fromiter(map(bool, evidence), dtype=np.bool_, count=k)
+        some = np.flatnonzero(has)
+        if len(some):
+            blank = np.fromiter(map(str.isspace, map(evidence.__getitem__, some.tolist())), np.bool_, len(some))
+            has[some[blank]] = False
+        outcomes.reshape(-1)[flat[has]] = True
+    return _ExpertiseColumns(pathway_ids, offered, years, outcomes, cohort_ids, cohort)
+
+
+def _code_ids(codes: list[Any], field: str, pids: Int64Array, owner: Int64Array | None) -> dict[str, int]:
+    """First-seen id of each distinct code; raises :class:`InvalidCandidate` for a non-code."""
+    ids: dict[str, int] = {}
+    for code in dict.fromkeys(codes):
+        if not is_code(code):
+            pos = codes.index(code)
+            who = pos if owner is None else int(owner[pos])
+            raise InvalidCandidate(int(pids[who]), field, f"must be a non-empty code, got {code!r}")
+        ids[code] = len(ids)
+    return ids
+
+
+def field_tuples(items: Sequence[Any], field: str) -> list[Sequence[Any]]:
+    """A sequence-valued field of every item, as stored (``None`` allowed; see :func:`lengths`)."""
+    return list(map(attrgetter(field), items))
+
+
+def lengths(values: list[Sequence[Any]]) -> tuple[list[Sequence[Any]], Int64Array]:
+    """``(values, len of each)``, reading ``None`` as empty (only checked for when present)."""
+    try:
+        return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    except TypeError:
+        values = [() if v is None else v for v in values]
+        return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+
+
+def _hashable(values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """``values`` as tuples (``None`` read as empty), converting only when needed."""
+    try:
+        dict.fromkeys(values)
+    except TypeError:  # a list among them
+        return [() if v is None else v if type(v) is tuple else tuple(v) for v in values]
+    if None in values:
+        return [() if v is None else v for v in values]  # type: ignore[misc]
+    return values  # type: ignore[return-value]
+
+
+def area_pairs(code_lists: list[Sequence[str]], areas: AreaTree) -> Pairs:
+    """Area codes per owner as ascending node-index antichains (unknown codes ignored).
+
+    Equivalent to ``areas.reduce(codes)`` for every owner, vectorised: pairs are
+    sorted by (owner, node); in pre-order a node lies inside an earlier node of the
+    same owner exactly when it starts before the furthest end seen so far.
+    """
+    n = len(code_lists)
+    code_lists, counts = lengths(code_lists)
+    node = areas.index_array(chain.from_iterable(code_lists))
+    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+    known = node >= 0
+    size = len(areas)
+    key = np.sort(owner[known] * size + node[known])
+    owner, node = np.divmod(key, size)
+    if len(key):
+        end = node + areas.sizes[node]
+        reach = np.maximum.accumulate(owner * (size + 1) + end)
+        before = np.concatenate(([-1], reach[:-1])) - owner * (size + 1)  # furthest end so far (same owner)
+        keep = before <= node
+        owner, node = owner[keep], node[keep]
+    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(node), n)
+
+
+def _code_pairs(code_lists: list[Sequence[Any]], ids: dict[Any, int]) -> Pairs:
+    """Distinct code ids per owner (ids assigned first-seen in ``ids``, shared across calls)."""
+    n = len(code_lists)
+    code_lists, counts = lengths(code_lists)
+    flat = list(chain.from_iterable(code_lists))
+    for code in dict.fromkeys(flat):
+        ids.setdefault(code, len(ids))
+    item = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
+    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+    width = max(len(ids), 1)
+    key = sorted_distinct(owner * width + item)
+    owner, item = np.divmod(key, width)
+    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(item), n)
+
+
+def distinct_counts(lists: list[Sequence[str]]) -> FloatArray:
+    """Number of distinct non-blank entries per candidate (case-insensitive, surrounding spaces ignored).
+
+    The same as ``len({s.strip().casefold() for s in xs} - {""})`` per candidate.
+    Distinctness only matters within a candidate, so instead of a dictionary of every
+    string, each entry is compared with the entries before it in the same list: by hash
+    first (vectorised, one pass per position), then by string for equal hashes.
+    Candidates with long lists are counted with a set.
+    """
+    n = len(lists)
+    lists, counts = lengths(lists)
+    out = np.zeros(n)
+    if not n or not counts.any():
+        return out
+    big = np.flatnonzero(counts > _SHORT_LIST)
+    for i in big.tolist():
+        out[i] = len({s.strip().casefold() for s in lists[i]} - {""})
+    if len(big):
+        lists = [() if c > _SHORT_LIST else xs for xs, c in zip(lists, counts.tolist(), strict=True)]
+        counts[big] = 0
+    folded = list(map(str.casefold, map(str.strip, chain.from_iterable(lists))))
+    total = len(folded)
+    if not total:
+        return out
+    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+    position = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    h = np.fromiter(map(hash, folded), dtype=np.int64, count=total)
+    keep = np.fromiter(map(bool, folded), dtype=np.bool_, count=total)  # blank -> False
+    for d in range(1, int(counts.max())):
+        later = np.flatnonzero(position >= d)
+        same = later[h[later] == h[later - d]]
+        if len(same):
+            equal = [k for k in same.tolist() if folded[k] == folded[k - d]]
+            keep[equal] = False  # repeats an earlier entry of the same list
+    out += np.bincount(owner[keep], minlength=n)
+    return out
+
+
+_SHORT_LIST: Final = 16
+
+
+def sorted_distinct(values: Int64Array) -> Int64Array:
+    """``np.unique(values)`` for integers, via a plain sort (faster for these sizes)."""
+    values = np.sort(values)
+    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
+
+
+def floats(items: Sequence[Any], field: str) -> FloatArray:
+    """A numeric field of every item as float64 (``None`` -> NaN)."""
+    return _floats_of(list(map(attrgetter(field), items)), len(items))
+
+
+def _floats_of(values: list[Any], n: int) -> FloatArray:
+    try:
+        return np.fromiter(values, dtype=np.float64, count=n)
+    except TypeError:  # None (unknown) among the values
+        return np.fromiter((math.nan if v is None else v for v in values), dtype=np.float64, count=n)
+
+
+def take(items: Sequence[Any], idx: Int64Array) -> list[Any]:
+    """``[items[i] for i in idx]`` at C speed."""
+    getter: Callable[[int], Any] = items.__getitem__
+    return list(map(getter, idx.tolist()))

@@ -1,12 +1,16 @@
 """Local-priority matching with rapidfuzz.
 
-For each priority, its normalised words are compared (``rapidfuzz.process.cdist``,
-``fuzz.ratio``, cutoff 80) with the pool's vocabulary of words drawn from
-expertise descriptions and resources text. A candidate's match for a priority is
-the mean, over the priority's words, of the best similarity (0-1) of that word
-to any of the candidate's words - i.e. "what share of the priority is evidenced,
-allowing for spelling/inflection". Words without a counterpart contribute 0.
+For each priority, its normalised words are compared (``rapidfuzz.fuzz.ratio``,
+cutoff 80) with the normalised words of a candidate's expertise descriptions and
+resources text. A candidate's match for a priority is the mean, over the
+priority's words, of the best similarity (0-1) of that word to any of the
+candidate's words - i.e. "what share of the priority is evidenced, allowing for
+spelling/inflection". Words without a counterpart contribute 0.
 
+Only the candidates that pass the need's hard filters are scanned (with a ranking
+limit, only those that could still be shown; see ``ranking._could_reach_top``), and
+only when the need has priorities (:mod:`matching.wordscan` does the scanning,
+vectorised).
 The criterion score is the priority-weighted mean of the matches. The same
 numbers are used for ranking and explanation; the explanation additionally
 names the matched words and the best evidence snippet (computed only for the
@@ -15,7 +19,7 @@ candidates shown).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +28,10 @@ from rapidfuzz import fuzz, process
 from .models import Candidate, Priority
 from .pool import CandidatePool
 from .text import WORD_CUTOFF, shorten, snippets, word_forms, words
+from .wordscan import best_matches
+
+_INDEX_SHARE: Final = 8
+"""A reusable pool indexes all its text once a need's eligible candidates are 1/8 of it or more."""
 
 
 def priority_matches(
@@ -34,26 +42,14 @@ def priority_matches(
     out = np.zeros((len(priorities), m))
     p_words = [words(p.text) for p in priorities]
     query = sorted({w for ws in p_words for w in ws})
-    if not query or not pool.vocabulary or m == 0:
+    if not query or m == 0:
         return out
-    sim = process.cdist(
-        query, pool.vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64, workers=-1
-    )
-    cols = np.flatnonzero(sim.any(axis=0))
-    if not len(cols):
-        return out
-    lut = np.full(len(pool.vocabulary), -1, dtype=np.int32)
-    lut[cols] = np.arange(len(cols), dtype=np.int32)
-    positions, owner_pos = pool.words.gather(idx)  # the eligible candidates' words, grouped by candidate
-    local = lut[pool.words.item[positions]]
-    hit = local >= 0
-    local, owner_pos = local[hit], owner_pos[hit]
-    best = np.zeros((len(query), m))
-    if len(local):
-        values = sim[:, cols][:, local]  # (query words, hits); hits are grouped by candidate
-        starts = np.flatnonzero(np.r_[True, owner_pos[1:] != owner_pos[:-1]])
-        best[:, owner_pos[starts]] = np.maximum.reduceat(values, starts, axis=1)
-    best /= 100.0
+    if pool.word_cache is not None and ("all" in pool.word_cache or m * _INDEX_SHARE >= len(pool)):
+        # a pool reused across needs: index all its text once when a need touches much of it
+        best = pool.word_index().best_matches(idx, query)
+    else:
+        texts, owner = pool.texts_of(idx)
+        best = best_matches(texts, owner, m, query)
     qpos = {w: k for k, w in enumerate(query)}
     for r, ws in enumerate(p_words):
         if ws:
@@ -61,8 +57,7 @@ def priority_matches(
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class WordMatch:
+class WordMatch(NamedTuple):
     word: str
     """The priority's word as written (lower-cased)."""
     matched: str
@@ -72,8 +67,7 @@ class WordMatch:
     matched_norm: str
 
 
-@dataclass(frozen=True, slots=True)
-class PriorityEvidence:
+class PriorityEvidence(NamedTuple):
     matches: tuple[WordMatch, ...]
     word_count: int
     snippet: str | None
@@ -88,7 +82,7 @@ def explain_priorities(candidate: Candidate, priorities: tuple[Priority, ...]) -
     equally good snippets the first (expertise lines first, then resources).
     """
     sources: list[tuple[str, str]] = []
-    for e in candidate.expertise:
+    for e in candidate.expertise or ():
         sources.extend((f"{e.pathway} expertise", s) for s in snippets(e.description))
     sources.extend(("resources", s) for s in snippets(candidate.resources_text))
     per_source = [word_forms(text) for _, text in sources]
@@ -98,14 +92,23 @@ def explain_priorities(candidate: Candidate, priorities: tuple[Priority, ...]) -
         for w, raw in ws.items():
             surface.setdefault(w, raw)
     vocab = list(surface)
+    forms = [word_forms(priority.text) for priority in priorities]
+    best: dict[str, tuple[str, float]] = {}
+    if vocab:
+        query = list(dict.fromkeys(w for p_words in forms for w in p_words))
+        # one cdist per candidate; argmax takes the first best word, as process.extractOne does
+        sim = process.cdist(query, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64)
+        pick = sim.argmax(axis=1)
+        for w, k, score in zip(query, pick.tolist(), sim[np.arange(len(query)), pick].tolist(), strict=True):
+            if score > 0:
+                best[w] = (vocab[k], score)
     out = []
-    for priority in priorities:
-        matches = []
-        p_words = word_forms(priority.text)
-        for w, raw in p_words.items():
-            found = process.extractOne(w, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF) if vocab else None
-            if found is not None:
-                matches.append(WordMatch(raw, surface[found[0]], found[1] / 100.0, w, found[0]))
+    for p_words in forms:
+        matches = [
+            WordMatch(raw, surface[best[w][0]], best[w][1] / 100.0, w, best[w][0])
+            for w, raw in p_words.items()
+            if w in best
+        ]
         snippet = None
         if matches:
             matched = {m.matched_norm for m in matches}

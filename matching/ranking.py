@@ -8,12 +8,20 @@ Total score
 
 Ordering
     By ``(-total, name, provider_id)``; identical inputs always give identical output.
+
+Two input paths, one result
+    A plain sequence of candidates (what the API passes, after SQL pre-filtering)
+    is screened straight from the objects, reading only the hard filters' fields;
+    only the candidates that pass are laid out as columns (for the need's pathway
+    only) and text-scanned. A prebuilt :class:`CandidatePool` is screened over its
+    columns. Both produce byte-identical rankings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
+from operator import attrgetter
 
 import numpy as np
 import numpy.typing as npt
@@ -22,13 +30,13 @@ from .areas import AreaTree
 from .errors import MatchingError
 from .explain import EVIDENCE, EvidenceContext, covered_leaves, finite_or_none
 from .models import Candidate, Need
-from .needs import compile_need
-from .pool import CandidatePool
+from .needs import CompiledNeed, compile_need
+from .pool import CandidatePool, Screened, build_pool, take
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CriterionColumn, score_criteria
-from .screening import build_exclusions, nodes_within, screen
+from .scoring import CriterionColumn, local_priorities_column, score_criteria
+from .screening import build_exclusions, excluded_in_name_order, nodes_within, screen, screen_candidates
 from .version import ALGORITHM_VERSION
-from .vocab import CRITERIA
+from .vocab import CRITERIA, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
 
 
@@ -41,14 +49,26 @@ def rank(
     as_of: date,
     limit: int | None = None,
     excluded_limit: int | None = None,
+    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
+    pathway_names: Mapping[str, str] | None = None,
 ) -> Ranking:
     """Rank ``candidates`` for ``need``.
 
-    ``candidates`` may be a prebuilt :class:`CandidatePool` (fast path; it must have
-    been built with an equal ``areas`` tree) or any sequence of :class:`Candidate`.
-    ``limit`` caps the scored list (explanations are only built for those shown);
-    ``excluded_limit`` caps the exclusion list (counts are always complete).
-    ``as_of`` is the assessment date (years operating, profile freshness).
+    ``candidates`` may be a prebuilt :class:`CandidatePool` (it must have been built
+    with an equal ``areas`` tree) or any sequence of :class:`Candidate`; both give
+    byte-identical results. ``limit`` caps the scored list (explanations are only
+    built for those shown); ``excluded_limit`` caps the exclusion list (counts are
+    always complete). ``as_of`` is the assessment date (years operating, profile
+    freshness).
+
+    ``social_value_accreditations``: accreditation codes that count as social value
+    commitments rather than quality (default :data:`~matching.vocab.SOCIAL_VALUE_ACCREDITATIONS`).
+    ``pathway_names``: pathway code -> display name for explanation text (default
+    :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare).
+
+    A sequence of candidates is screened first, reading only the fields the hard
+    filters use; the other fields are read (and validated) only for the candidates
+    that pass them. A :class:`CandidatePool` validated every field when built.
 
     Raises :class:`InvalidNeed`, :class:`InvalidWeights`, :class:`InvalidCandidate`.
     """
@@ -58,48 +78,140 @@ def rank(
     if not isinstance(as_of, date):
         raise MatchingError("as_of must be a datetime.date")
     as_of = date(as_of.year, as_of.month, as_of.day)  # a datetime's time of day is ignored
-    if isinstance(candidates, CandidatePool):
-        pool = candidates
-        if pool.areas != areas:
-            raise MatchingError("the candidate pool was built with a different area tree")
-    else:
-        pool = CandidatePool.build(candidates, areas)
+    if isinstance(social_value_accreditations, str) or not all(
+        isinstance(code, str) for code in social_value_accreditations
+    ):
+        raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
+    sv_codes = frozenset(social_value_accreditations)
+    if isinstance(candidates, CandidatePool) and candidates.areas != areas:
+        raise MatchingError("the candidate pool was built with a different area tree")
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
     wv = w.values()
 
-    screening = screen(pool, cn)
-    idx = screening.eligible
-    columns = score_criteria(pool, cn, screening, as_of=as_of)
-    contributions = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
-    total = np.zeros(len(idx))
-    for contrib in contributions:
-        total += contrib
+    if isinstance(candidates, CandidatePool):
+        pool = candidates
+        screening = screen(pool, cn)
+        pids, by_name = pool.provider_id, pool.by_name
+        scored_pool, scored_screening = pool, screening
 
-    order = _top(total, pool.name_rank[idx], limit)
-    ctx = EvidenceContext(pool, cn, columns, nodes_within(pool, cn.area_nodes), as_of)
+        def names_of(idx: list[int]) -> list[str]:
+            return list(map(pool.names.__getitem__, idx))
+
+    else:
+        cands = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
+        screening, read = screen_candidates(cands, cn, areas)
+        pids, by_name = read.pids, None
+        scored_pool = _lay_out_eligible(cands, read, screening.eligible, cn, areas)
+        scored_screening = screen(scored_pool, cn)
+        if len(scored_screening.eligible) != len(screening.eligible):  # pragma: no cover - same rules twice
+            raise AssertionError("screening of candidates and of their columns disagree")
+
+        def names_of(idx: list[int]) -> list[str]:
+            return list(map(_NAME, map(cands.__getitem__, idx)))
+
+    idx = screening.eligible
+    m = len(idx)
+    # Text matching is the expensive criterion: with a limit, match priorities only for the
+    # candidates that could still reach the top `limit` (see _could_reach_top).
+    prune = bool(cn.priorities) and limit is not None and limit < m
+    columns = list(
+        score_criteria(
+            scored_pool,
+            cn,
+            scored_screening,
+            as_of=as_of,
+            social_value_accreditations=sv_codes,
+            priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
+        )
+    )
+    if prune:
+        assert limit is not None
+        rows = _could_reach_top(wv, columns, limit)
+        columns[_PRIORITIES] = local_priorities_column(scored_pool, cn, scored_screening.eligible, rows)
+    contributions = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
+    total = _sum(contributions, m)
+
+    order = _top(total, scored_pool, scored_screening.eligible, limit)
+    ctx = EvidenceContext(
+        scored_pool, cn, columns, nodes_within(areas, cn.area_nodes), as_of, sv_codes, pathway_names
+    )
+    positions = scored_screening.eligible
     scored = tuple(
-        _explain(ctx, pos + 1, int(idx[j]), j, float(total[j]), wv, contributions)
+        _explain(ctx, pos + 1, int(positions[j]), j, float(total[j]), wv, contributions)
         for pos, j in enumerate(order.tolist())
     )
-    excluded_count = len(pool) - len(idx)
+    n = len(pids)
+    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
     return Ranking(
         algorithm_version=ALGORITHM_VERSION,
         need_id=need.id,
         as_of=as_of,
         weights=w,
-        candidate_count=len(pool),
+        candidate_count=n,
         eligible_count=len(idx),
         scored=scored,
-        excluded_count=excluded_count,
+        excluded_count=n - len(idx),
         excluded_by_reason=screening.counts(),
-        excluded=build_exclusions(pool, cn, screening, excluded_limit),
+        excluded=build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
     )
 
 
-def _top(total: npt.NDArray[np.float64], name_rank: npt.NDArray[np.int64], limit: int | None) -> npt.NDArray[np.int64]:
-    """Positions of the best ``limit`` entries ordered by (-total, name_rank)."""
+_NAME = attrgetter("name")
+_PRIORITIES = CRITERIA.index("local_priorities")
+
+
+def _sum(contributions: list[npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
+    """Left-to-right sum in criterion order (the total's definition)."""
+    total = np.zeros(m)
+    for contrib in contributions:
+        total += contrib
+    return total
+
+
+def _could_reach_top(wv: tuple[float, ...], columns: list[CriterionColumn], limit: int) -> npt.NDArray[np.int64]:
+    """Positions whose total could still be among the best ``limit``, whatever their priority match.
+
+    ``columns`` hold every criterion except local_priorities (all 0). A priority score
+    ``s`` is in [0, 1]; float multiplication by a non-negative weight and addition are
+    monotone, so the total lies between ``low`` (s = 0) and ``high`` (s = 1), both summed
+    in the same order. At least ``limit`` candidates have a total >= the limit-th largest
+    ``low``; a candidate whose ``high`` is below it is strictly behind all of them, so it
+    can be neither shown nor tied at the boundary, and its priorities are never needed.
+    """
+    base = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
+    m = len(base[0])
+    low = _sum(base, m)
+    base[_PRIORITIES] = np.full(m, wv[_PRIORITIES] * 1.0)
+    high = _sum(base, m)
+    threshold = np.partition(low, m - limit)[m - limit] if limit else np.inf
+    return np.flatnonzero(high >= threshold)
+
+
+def _lay_out_eligible(
+    cands: Sequence[Candidate], read: Screened, eligible: npt.NDArray[np.int64], cn: CompiledNeed, areas: AreaTree
+) -> CandidatePool:
+    """Columns of the candidates that passed screening, for the need's pathway only.
+
+    Reuses what screening already read (provider ids, expertise lines and pathways).
+    """
+    position = np.full(len(cands), -1, dtype=np.int64)
+    position[eligible] = np.arange(len(eligible))
+    lines = np.flatnonzero(position[read.line_owner] >= 0)
+    known = Screened(
+        read.pids[eligible],
+        take(read.lines, lines),
+        position[read.line_owner[lines]],
+        take(read.paths, lines),
+    )
+    return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, screened=known)
+
+
+def _top(
+    total: npt.NDArray[np.float64], pool: CandidatePool, idx: npt.NDArray[np.int64], limit: int | None
+) -> npt.NDArray[np.int64]:
+    """Positions of the best ``limit`` entries ordered by ``(-total, name, provider_id)``."""
     m = len(total)
     if limit is not None and limit < m:
         if limit == 0:
@@ -108,7 +220,12 @@ def _top(total: npt.NDArray[np.float64], name_rank: npt.NDArray[np.int64], limit
         cand = np.flatnonzero(total >= kth)  # includes every tie at the boundary
     else:
         cand = np.arange(m)
-    order = cand[np.lexsort((name_rank[cand], -total[cand]))]
+    if pool.name_rank is not None:
+        order = cand[np.lexsort((pool.name_rank[idx[cand]], -total[cand]))]
+    else:
+        who = idx[cand]
+        keys = zip((-total[cand]).tolist(), map(pool.names.__getitem__, who.tolist()), pool.provider_id[who].tolist())
+        order = cand[sorted(range(len(cand)), key=list(keys).__getitem__)]
     return order if limit is None else order[:limit]
 
 

@@ -27,6 +27,7 @@ measure passed through a monotone curve from :mod:`matching.curves`:
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import date
 from typing import Final
@@ -36,7 +37,7 @@ import numpy.typing as npt
 
 from . import curves
 from .needs import CompiledNeed
-from .pool import CandidatePool
+from .pool import CandidatePool, sorted_distinct
 from .priorities import priority_matches
 from .screening import Screening, nodes_within
 
@@ -71,27 +72,78 @@ def _criterion(name: str, parts: list[tuple[str, float, FloatArray, FloatArray]]
     return CriterionColumn(name, comps, np.clip(total, 0.0, 1.0))
 
 
-def _popcount8(x: npt.NDArray[np.uint8]) -> FloatArray:
-    count = np.zeros(x.shape, dtype=np.float64)
-    for b in range(8):
-        count += (x >> b) & 1
-    return count
+def accreditation_counts(
+    pool: CandidatePool, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
+) -> tuple[FloatArray, FloatArray]:
+    """(quality accreditations, social value commitments) of the candidates ``idx``.
+
+    Quality: distinct accreditation codes not in ``social_value_accreditations``.
+    Social value: distinct codes among the social value commitments and the
+    accreditations that are in ``social_value_accreditations``.
+    """
+    m = len(idx)
+    ids = pool.code_ids
+    is_sv = np.zeros(len(ids) + 1, dtype=np.bool_)
+    is_sv[[ids[c] for c in social_value_accreditations if c in ids]] = True
+    acc_pos, acc_which = pool.accreditations.gather(idx)
+    acc = pool.accreditations.item[acc_pos]
+    sv = is_sv[acc]
+    quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
+    sv_pos, sv_which = pool.social_value.gather(idx)
+    width = len(ids) + 1
+    keys = sorted_distinct(
+        np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + pool.social_value.item[sv_pos]])
+    )
+    social = np.bincount(keys // width, minlength=m).astype(np.float64)
+    return quality, social
+
+
+def local_priorities_column(
+    pool: CandidatePool, cn: CompiledNeed, idx: npt.NDArray[np.int64], rows: npt.NDArray[np.int64] | None
+) -> CriterionColumn:
+    """The local_priorities criterion for the candidates ``idx``, matched only at positions ``rows``.
+
+    ``rows=None`` matches every candidate; elsewhere the matches are left at 0.
+    """
+    m = len(idx)
+    if not cn.priorities:
+        return CriterionColumn("local_priorities", (), np.zeros(m))
+    if rows is None:
+        matches = priority_matches(pool, cn.priorities, idx)
+    else:
+        matches = np.zeros((len(cn.priorities), m))
+        matches[:, rows] = priority_matches(pool, cn.priorities, idx[rows])
+    wsum = sum(pr.weight for pr in cn.priorities)
+    return _criterion(
+        "local_priorities",
+        [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
+        m,
+    )
 
 
 def score_criteria(
-    pool: CandidatePool, cn: CompiledNeed, screening: Screening, *, as_of: date
+    pool: CandidatePool,
+    cn: CompiledNeed,
+    screening: Screening,
+    *,
+    as_of: date,
+    social_value_accreditations: Set[str],
+    priority_rows: npt.NDArray[np.int64] | None = None,
 ) -> tuple[CriterionColumn, ...]:
-    """All criteria for the candidates in ``screening.eligible``, in :data:`CRITERIA` order."""
+    """All criteria for the candidates in ``screening.eligible``, in :data:`CRITERIA` order.
+
+    ``priority_rows``: positions (in ``screening.eligible``) whose local priorities are
+    matched; ``None`` for all (see :func:`local_priorities_column`).
+    """
     idx = screening.eligible
     m = len(idx)
     need = cn.need
-    p = cn.pathway_index
     ones = np.ones(m)
 
     # pathway_fit
     if cn.cohort_count:
-        served = pool.cohort_mask[p][idx] & np.uint8(cn.cohort_mask)
-        overlap = _popcount8(served) / cn.cohort_count
+        served = pool.cohorts_in(cn.pathway)[:, idx] & pool.cohort_words(cn.cohorts)[:, None]
+        overlap = np.bitwise_count(served).sum(axis=0, dtype=np.int64) / cn.cohort_count
     else:
         overlap = ones.copy()
     pathway_fit = _criterion(
@@ -101,6 +153,7 @@ def score_criteria(
     )
 
     # coverage
+    assert screening.coverage is not None  # scoring always follows a pool screening
     share = screening.coverage[idx]
     coverage = _criterion("coverage", [("area_share", 1.0, share, share)], m)
 
@@ -123,9 +176,9 @@ def score_criteria(
     )
 
     # quality
-    acc = pool.quality_accreditation_count[idx]
-    outcomes = pool.outcomes[p][idx].astype(np.float64)
-    years = pool.years[p][idx]
+    acc, commitments = accreditation_counts(pool, idx, social_value_accreditations)
+    outcomes = pool.outcomes_in(cn.pathway)[idx].astype(np.float64)
+    years = pool.years_in(cn.pathway)[idx]
     quality = _criterion(
         "quality",
         [
@@ -137,19 +190,10 @@ def score_criteria(
     )
 
     # local_priorities
-    if cn.priorities:
-        matches = priority_matches(pool, cn.priorities, idx)
-        wsum = sum(pr.weight for pr in cn.priorities)
-        local = _criterion(
-            "local_priorities",
-            [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
-            m,
-        )
-    else:
-        local = CriterionColumn("local_priorities", (), np.zeros(m))
+    local = local_priorities_column(pool, cn, idx, priority_rows)
 
     # added_value
-    inside = nodes_within(pool, cn.area_nodes)
+    inside = nodes_within(pool.areas, cn.area_nodes)
     prem = pool.premises
     in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(pool))
     premises = in_area[idx].astype(np.float64)
@@ -168,8 +212,8 @@ def score_criteria(
     )
 
     # social_value
-    pref = cn.sector_preference[pool.sector[idx]]
-    commitments = pool.social_value_count[idx]
+    by_sector = np.array([cn.sector_preference.get(code, 0.0) for code in pool.sector_ids] or [0.0])
+    pref = by_sector[pool.sector[idx]]
     local_presence = (premises > 0).astype(np.float64)
     w_pref, w_commit, w_local = (0.5, 0.3, 0.2) if cn.has_sector_preference else (0.0, 0.6, 0.4)
     social = _criterion(

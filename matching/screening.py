@@ -1,4 +1,4 @@
-"""Hard filters (exclusions), vectorised over the whole pool.
+"""Hard filters (exclusions), vectorised.
 
 Every check is evaluated independently, so an excluded candidate lists every
 reason it fails:
@@ -7,35 +7,65 @@ reason it fails:
 * ``no_area_coverage`` - covers none of the need's leaf areas;
 * ``missing_accreditation`` - lacks one or more required accreditations (named);
 * ``insufficient_experience`` - fewer years in the pathway than the minimum.
+
+Two entry points compute the same :class:`Screening`: :func:`screen` over the
+columns of a :class:`CandidatePool`, and :func:`screen_candidates` straight from
+a sequence of :class:`Candidate` objects, reading only the fields the checks
+need (provider id, expertise pathway and years, coverage, accreditations).
 """
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, repeat
+from operator import attrgetter, eq
 
 import numpy as np
 import numpy.typing as npt
 
+from .areas import AreaTree
+from .models import Candidate
 from .needs import CompiledNeed
-from .pool import CandidatePool
+from .pool import (
+    CandidatePool,
+    Pairs,
+    Screened,
+    check_pathways,
+    expertise_lines,
+    field_tuples,
+    lengths,
+    line_years,
+    provider_ids,
+    take,
+)
 from .results import Exclusion, ExclusionReason
-from .vocab import EXCL_ACCREDITATION, EXCL_AREA, EXCL_EXPERIENCE, EXCL_PATHWAY, EXCLUSION_CODES, PATHWAY_LABELS
+from .vocab import EXCL_ACCREDITATION, EXCL_AREA, EXCL_EXPERIENCE, EXCL_PATHWAY, EXCLUSION_CODES, pathway_name
 
 _BIT_PATHWAY = 1
 _BIT_AREA = 2
 _BIT_ACCREDITATION = 4
 _BIT_EXPERIENCE = 8
 
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+NamesOf = Callable[[list[int]], list[str]]
+"""Names of the candidates at the given indices."""
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Screening:
-    eligible: npt.NDArray[np.int64]
+    eligible: Int64Array
     """Indices of candidates passing every hard filter, ascending."""
-    coverage: npt.NDArray[np.float64]
-    """Coverage share of every candidate (mean over need areas of the share of leaves covered)."""
-    fail_bits: npt.NDArray[np.int64]
-    missing_mask: npt.NDArray[np.int64]
+    coverage: FloatArray | None
+    """Coverage share of every candidate (mean over need areas of the share of leaves covered);
+    ``None`` from :func:`screen_candidates`, which only checks that some need area is covered."""
+    fail_bits: Int64Array
+    missing_mask: Int64Array
     """Bit j set when required accreditation j is missing."""
+    years: FloatArray
+    """Years of experience of every candidate in the need's pathway."""
 
     def counts(self) -> dict[str, int]:
         bits = self.fail_bits
@@ -47,7 +77,7 @@ class Screening:
         }
 
 
-def coverage_shares(pool: CandidatePool, area_nodes: tuple[int, ...]) -> npt.NDArray[np.float64]:
+def coverage_shares(areas: AreaTree, coverage: Pairs, n: int, area_nodes: tuple[int, ...]) -> FloatArray:
     """Mean over need areas of (leaves of the area covered / leaves of the area).
 
     A covered node inside a need area contributes its own leaf count to that area;
@@ -56,106 +86,180 @@ def coverage_shares(pool: CandidatePool, area_nodes: tuple[int, ...]) -> npt.NDA
     counts are added as exact integers, one ``bincount`` per distinct area size,
     which keeps the score exactly monotone in the areas covered.
     """
-    tree = pool.areas
-    n = len(pool)
-    sizes, leaves = tree.sizes, tree.leaf_counts
-    groups: dict[int, npt.NDArray[np.float64]] = {}
+    sizes, leaves = areas.sizes, areas.leaf_counts
+    groups: dict[int, FloatArray] = {}
     for a in area_nodes:
         big_l = int(leaves[a])
-        node_weight = groups.setdefault(big_l, np.zeros(len(tree)))
+        node_weight = groups.setdefault(big_l, np.zeros(len(areas)))
         end = a + int(sizes[a])
         node_weight[a:end] = leaves[a:end]
-        for anc in tree.ancestor_indices(a):
+        for anc in areas.ancestor_indices(a):
             node_weight[anc] += big_l
     total = np.zeros(n)
     for big_l, node_weight in sorted(groups.items()):
-        counts = np.bincount(pool.coverage.owner, weights=node_weight[pool.coverage.item], minlength=n)
+        counts = np.bincount(coverage.owner, weights=node_weight[coverage.item], minlength=n)
         total += counts / big_l
     return np.minimum(total / len(area_nodes), 1.0)
 
 
-def nodes_within(pool: CandidatePool, area_nodes: tuple[int, ...]) -> npt.NDArray[np.bool_]:
+def nodes_within(areas: AreaTree, area_nodes: tuple[int, ...]) -> npt.NDArray[np.bool_]:
     """Boolean per area node: inside (descendant-or-self of) any need area."""
-    inside = np.zeros(len(pool.areas), dtype=np.bool_)
+    inside = np.zeros(len(areas), dtype=np.bool_)
     for a in area_nodes:
-        inside[a : a + int(pool.areas.sizes[a])] = True
+        inside[a : a + int(areas.sizes[a])] = True
     return inside
 
 
-def screen(pool: CandidatePool, cn: CompiledNeed) -> Screening:
-    n = len(pool)
-    p = cn.pathway_index
-    coverage = coverage_shares(pool, cn.area_nodes)
+def _screening(
+    cn: CompiledNeed,
+    offered: npt.NDArray[np.bool_],
+    years: FloatArray,
+    covers: npt.NDArray[np.bool_],
+    coverage: FloatArray | None,
+    have: Int64Array,
+) -> Screening:
+    """Combine the per-check columns (``have``: bit j set when required accreditation j is held)."""
+    n = len(offered)
     bits = np.zeros(n, dtype=np.int64)
-    bits[~pool.offered[p]] |= _BIT_PATHWAY
-    bits[coverage <= 0] |= _BIT_AREA
-    missing = np.zeros(n, dtype=np.int64)
-    acc = pool.accreditations
-    for j, code in enumerate(cn.required):
-        has = np.zeros(n, dtype=np.bool_)
-        aid = pool.accreditation_ids.get(code)
-        if aid is not None:
-            has[acc.owner[acc.item == aid]] = True
-        missing[~has] |= 1 << j
+    bits[~offered] |= _BIT_PATHWAY
+    bits[~covers] |= _BIT_AREA
+    missing = ~have & ((1 << len(cn.required)) - 1)
     bits[missing != 0] |= _BIT_ACCREDITATION
     if cn.need.min_years_experience > 0:
-        bits[pool.years[p] < cn.need.min_years_experience] |= _BIT_EXPERIENCE
+        bits[years < cn.need.min_years_experience] |= _BIT_EXPERIENCE
     return Screening(
-        eligible=np.flatnonzero(bits == 0),
-        coverage=coverage,
-        fail_bits=bits,
-        missing_mask=missing,
+        eligible=np.flatnonzero(bits == 0), coverage=coverage, fail_bits=bits, missing_mask=missing, years=years
     )
 
 
+def screen(pool: CandidatePool, cn: CompiledNeed) -> Screening:
+    """Hard filters over a pool's columns."""
+    n = len(pool)
+    have = np.zeros(n, dtype=np.int64)
+    acc = pool.accreditations
+    for j, code in enumerate(cn.required):
+        aid = pool.code_ids.get(code)
+        if aid is not None:
+            have[acc.owner[acc.item == aid]] |= 1 << j
+    coverage = coverage_shares(pool.areas, pool.coverage, n, cn.area_nodes)
+    return _screening(cn, pool.offered_in(cn.pathway), pool.years_in(cn.pathway), coverage > 0, coverage, have)
+
+
+def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Screened]:
+    """Hard filters straight from candidate objects: (screening, what was read).
+
+    Reads, for every candidate, only ``provider_id``, the expertise lines'
+    ``pathway`` (and ``years_experience`` of the need's pathway), ``coverage`` and,
+    when the need requires some, ``accreditations``; validates what it reads.
+    """
+    n = len(cands)
+    pids = provider_ids(cands)
+    lines, line_owner = expertise_lines(cands)
+    paths = list(map(attrgetter("pathway"), lines))
+    check_pathways(paths, line_owner, pids)
+    sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(cn.pathway)), dtype=np.bool_, count=len(paths)))
+    owner = line_owner[sel]
+    offered = np.zeros(n, dtype=np.bool_)
+    offered[owner] = True
+    years = np.zeros(n)
+    np.maximum.at(years, owner, line_years(take(lines, sel), owner, pids))
+
+    # covers some need area: one of its codes is a need area, lies inside one or contains one
+    relevant: set[str] = set()
+    for a in cn.area_nodes:
+        relevant.update(areas.codes[a : a + int(areas.sizes[a])])
+        relevant.update(map(areas.code, areas.ancestor_indices(a)))
+    coverage = field_tuples(cands, "coverage")
+    try:
+        disjoint = np.fromiter(map(relevant.isdisjoint, coverage), dtype=np.bool_, count=n)
+    except TypeError:  # None among them: covers nothing
+        disjoint = np.fromiter(map(relevant.isdisjoint, lengths(coverage)[0]), dtype=np.bool_, count=n)
+    covers = ~disjoint
+    have = np.zeros(n, dtype=np.int64)
+    if cn.required:
+        per, counts = lengths(field_tuples(cands, "accreditations"))
+        bit = {code: 1 << j for j, code in enumerate(cn.required)}
+        held = np.fromiter(map(bit.get, chain.from_iterable(per), repeat(0)), dtype=np.int64, count=int(counts.sum()))
+        np.bitwise_or.at(have, np.repeat(np.arange(n), counts), held)
+    # the coverage share itself is only needed for the candidates that pass (computed for them later)
+    return _screening(cn, offered, years, covers, None, have), Screened(pids, lines, line_owner, paths)
+
+
+def excluded_in_name_order(
+    names_of: NamesOf, pids: Int64Array, screening: Screening, limit: int | None, by_name: Int64Array | None
+) -> Int64Array:
+    """Indices of excluded candidates ordered by ``(name, provider_id)``, at most ``limit``.
+
+    ``by_name`` (a pool's precomputed name order) makes this a filter; otherwise only the
+    excluded candidates' names are read and, with a ``limit``, a heap picks the first ones.
+    """
+    bits = screening.fail_bits
+    if by_name is not None:
+        idx = by_name[bits[by_name] != 0]
+        return idx if limit is None else idx[:limit]
+    excluded = np.flatnonzero(bits)
+    excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable
+    names = names_of(excluded.tolist())
+    if limit is not None and limit < len(names):
+        chosen = heapq.nsmallest(limit, range(len(names)), key=names.__getitem__)
+    else:
+        chosen = sorted(range(len(names)), key=names.__getitem__)
+    return excluded[np.asarray(chosen, dtype=np.int64)]
+
+
 def build_exclusions(
-    pool: CandidatePool, cn: CompiledNeed, screening: Screening, limit: int | None
+    names_of: NamesOf,
+    pids: Int64Array,
+    idx: Int64Array,
+    cn: CompiledNeed,
+    screening: Screening,
+    areas: AreaTree,
+    pathway_names: Mapping[str, str] | None,
 ) -> tuple[Exclusion, ...]:
-    """Exclusion records ordered by (name, provider_id), at most ``limit``.
+    """Exclusion records for the candidates ``idx`` (already ordered and limited).
 
     Candidates failing in the same way share one reasons tuple: the distinct
     failure patterns are found with numpy, so building even ~200k records is a
     couple of C-level passes rather than per-candidate Python logic.
     """
-    bits = screening.fail_bits
-    idx = pool.by_name[bits[pool.by_name] != 0]
-    if limit is not None:
-        idx = idx[:limit]
     if not len(idx):
         return ()
-    b = bits[idx]
+    b = screening.fail_bits[idx]
     miss = screening.missing_mask[idx]
-    years = np.where(b & _BIT_EXPERIENCE, pool.years[cn.pathway_index][idx], 0.0)
+    years = np.where(b & _BIT_EXPERIENCE, screening.years[idx], 0.0)
     year_values, year_code = np.unique(years, return_inverse=True)
     # at most MAX_REQUIRED_ACCREDITATIONS (32) required, so this key fits in int64
     key = ((miss << 4) | b) * len(year_values) + year_code.reshape(-1)
     _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
-    reasons = [_reasons(pool, cn, int(b[k]), int(miss[k]), float(year_values[year_code[k]])) for k in first.tolist()]
+    reasons = [
+        _reasons(cn, areas, int(b[k]), int(miss[k]), float(year_values[year_code[k]]), pathway_names)
+        for k in first.tolist()
+    ]
     return tuple(
         map(
             Exclusion,
-            pool.provider_id[idx].tolist(),
-            map(pool.names.__getitem__, idx.tolist()),
+            pids[idx].tolist(),
+            names_of(idx.tolist()),
             map(reasons.__getitem__, pattern.reshape(-1).tolist()),
         )
     )
 
 
-def _reasons(pool: CandidatePool, cn: CompiledNeed, b: int, miss: int, years: float) -> tuple[ExclusionReason, ...]:
+def _reasons(
+    cn: CompiledNeed, areas: AreaTree, b: int, miss: int, years: float, pathway_names: Mapping[str, str] | None
+) -> tuple[ExclusionReason, ...]:
     need = cn.need
     pathway = need.pathway
     out: list[ExclusionReason] = []
     if b & _BIT_PATHWAY:
-        out.append(
-            ExclusionReason(
-                EXCL_PATHWAY, f"does not offer the {pathway} pathway ({PATHWAY_LABELS[pathway]})", (pathway,)
-            )
-        )
+        name = pathway_name(pathway, pathway_names)
+        message = f"does not offer the {pathway} pathway" + (f" ({name})" if name else "")
+        out.append(ExclusionReason(EXCL_PATHWAY, message, (pathway,)))
     if b & _BIT_AREA:
         out.append(
             ExclusionReason(
                 EXCL_AREA,
-                "covers none of the need's areas: " + ", ".join(pool.areas.label(c) for c in need.areas),
+                "covers none of the need's areas: " + ", ".join(areas.label(c) for c in need.areas),
                 tuple(need.areas),
             )
         )

@@ -1,25 +1,48 @@
-"""Fixed vocabularies shared by the matching core (immutable constants only)."""
+"""The matching core's own vocabulary (immutable constants only).
+
+Pathway, cohort and sector codes are *not* listed here: they are data (seed
+files / database tables) and may grow at any time. The core treats them as
+opaque, non-empty strings and derives the codes it needs from its inputs each
+time it lays candidates out as columns (see :mod:`matching.pool`), so a code it
+has never seen before simply works.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-PATHWAYS: Final[tuple[str, ...]] = (
-    "ACCOM",
-    "ETE",
-    "HEALTH",
-    "DRUGS",
-    "FINANCE",
-    "FAMILIES",
-    "ATB",
-    "WOMEN_ABUSE",
-    "WOMEN_SEXWORK",
-    "RJ_VICTIMS",
-    "YOUTH_DIVERSION",
+CRITERIA: Final[tuple[str, ...]] = (
+    "pathway_fit",
+    "coverage",
+    "capacity",
+    "financial_viability",
+    "quality",
+    "local_priorities",
+    "added_value",
+    "social_value",
+    "sustainability",
 )
 
-PATHWAY_LABELS: Final = MappingProxyType(
+# Default judgement of which accreditations evidence social value rather than
+# service quality: they count towards the social_value criterion, every other
+# accreditation code towards quality. Callers may pass their own set to
+# ``rank(..., social_value_accreditations=...)``.
+SOCIAL_VALUE_ACCREDITATIONS: Final[frozenset[str]] = frozenset(
+    {
+        "living_wage_employer",
+        "disability_confident",
+        "good_work_standard",
+        "b_corp",
+        "social_enterprise_mark",
+        "buy_social_corporate_challenge",
+    }
+)
+
+# Display names used in explanation text when ``rank`` is given no ``pathway_names``.
+# Only wording: an unnamed pathway code is shown as the bare code.
+DEFAULT_PATHWAY_NAMES: Final = MappingProxyType(
     {
         "ACCOM": "Accommodation",
         "ETE": "Education, training and employment",
@@ -35,49 +58,6 @@ PATHWAY_LABELS: Final = MappingProxyType(
     }
 )
 
-COHORTS: Final[tuple[str, ...]] = (
-    "ADULTS",
-    "YOUNG_ADULTS",
-    "CYP",
-    "WOMEN",
-    "FAMILIES",
-    "VICTIMS",
-    "CARE_LEAVERS",
-)
-
-SECTORS: Final[tuple[str, ...]] = (
-    "third_sector",
-    "co_operative",
-    "social_enterprise",
-    "private",
-    "public",
-)
-
-CRITERIA: Final[tuple[str, ...]] = (
-    "pathway_fit",
-    "coverage",
-    "capacity",
-    "financial_viability",
-    "quality",
-    "local_priorities",
-    "added_value",
-    "social_value",
-    "sustainability",
-)
-
-# Accreditations that evidence social value rather than service quality. Every
-# other accreditation code counts towards the quality criterion (open vocabulary).
-SOCIAL_VALUE_ACCREDITATIONS: Final[frozenset[str]] = frozenset(
-    {
-        "living_wage_employer",
-        "disability_confident",
-        "good_work_standard",
-        "b_corp",
-        "social_enterprise_mark",
-        "buy_social_corporate_challenge",
-    }
-)
-
 # Exclusion (hard filter) reason codes, in reporting order.
 EXCL_PATHWAY: Final = "pathway_not_offered"
 EXCL_AREA: Final = "no_area_coverage"
@@ -85,19 +65,22 @@ EXCL_ACCREDITATION: Final = "missing_accreditation"
 EXCL_EXPERIENCE: Final = "insufficient_experience"
 EXCLUSION_CODES: Final[tuple[str, ...]] = (EXCL_PATHWAY, EXCL_AREA, EXCL_ACCREDITATION, EXCL_EXPERIENCE)
 
-PATHWAY_INDEX: Final = MappingProxyType({code: i for i, code in enumerate(PATHWAYS)})
-COHORT_BIT: Final = MappingProxyType({code: 1 << i for i, code in enumerate(COHORTS)})
-SECTOR_INDEX: Final = MappingProxyType({code: i for i, code in enumerate(SECTORS)})
+
+def is_code(value: object) -> bool:
+    """A taxonomy code: a string that is not empty or blank (any such string is accepted)."""
+    return isinstance(value, str) and bool(value) and not value.isspace()
 
 
-def cohort_mask(cohorts: tuple[str, ...] | list[str]) -> int:
-    """Bit mask of cohort codes (unknown codes raise ``KeyError``)."""
-    mask = 0
-    for code in cohorts:
-        mask |= COHORT_BIT[code]
-    return mask
+def pathway_name(code: str, names: Mapping[str, str] | None = None) -> str:
+    """Display name of a pathway code, ``""`` when unknown.
+
+    ``names`` maps pathway codes to display names (``None``: :data:`DEFAULT_PATHWAY_NAMES`).
+    """
+    name = (DEFAULT_PATHWAY_NAMES if names is None else names).get(code)
+    return name if isinstance(name, str) else ""
 
 
-def cohorts_in(mask: int) -> tuple[str, ...]:
-    """Cohort codes present in a bit mask, in vocabulary order."""
-    return tuple(code for code in COHORTS if mask & COHORT_BIT[code])
+def pathway_label(code: str, names: Mapping[str, str] | None = None) -> str:
+    """``"ACCOM (Accommodation)"`` when a display name is known, else the bare code."""
+    name = pathway_name(code, names)
+    return f"{code} ({name})" if name else code

@@ -6,6 +6,8 @@ import math
 
 import matching_factories as f
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matching import CRITERIA, DEFAULT_WEIGHTS, AreaTree, InvalidAreaTree, InvalidWeights, Weights, rank
 from matching.weights import effective_weights
@@ -98,3 +100,13 @@ def test_normalised_weights_never_sum_above_one() -> None:
     for v in w.values():
         total += v
     assert total <= 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([*f.tree().codes, "E99999999"]), max_size=5), max_size=8))
+def test_vectorised_area_antichains_match_reduce(code_lists: list[list[str]]) -> None:
+    from matching.pool import area_pairs
+
+    t = f.tree()
+    pairs = area_pairs([tuple(c) for c in code_lists], t)
+    assert [tuple(pairs.of(i)) for i in range(len(code_lists))] == [t.reduce(c) for c in code_lists]

@@ -17,6 +17,7 @@ ALLOWED_TOP_LEVEL = {
     "collections",
     "dataclasses",
     "datetime",
+    "heapq",
     "itertools",
     "math",
     "operator",

@@ -178,8 +178,9 @@ def test_empty_candidate_list() -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"pathway": "KNITTING"}, "pathway"),
-        ({"cohorts": ("PENSIONERS",)}, "cohorts"),
+        ({"pathway": ""}, "pathway"),
+        ({"pathway": None}, "pathway"),
+        ({"cohorts": ("ADULTS", " ")}, "cohorts"),
         ({"areas": ()}, "areas"),
         ({"areas": ("E99999999",)}, "areas"),
         ({"annual_volume": 0}, "annual_volume"),
@@ -188,7 +189,7 @@ def test_empty_candidate_list() -> None:
         ({"min_years_experience": -1}, "min_years_experience"),
         ({"local_priorities": (Priority("x", 0),)}, "local_priorities"),
         ({"local_priorities": (Priority("  ", 1),)}, "local_priorities"),
-        ({"sector_preference": {"charity": 1.0}}, "sector_preference"),
+        ({"sector_preference": {"": 1.0}}, "sector_preference"),
         ({"sector_preference": {"private": 1.5}}, "sector_preference"),
         ({"required_accreditations": tuple(f"acc{i}" for i in range(40))}, "required_accreditations"),
     ],
@@ -202,9 +203,11 @@ def test_invalid_need_raises(changes: dict[str, object], field: str) -> None:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"sector": "charity"}, "sector"),
-        ({"expertise": (f.expertise(pathway="KNITTING"),)}, "expertise.pathway"),
-        ({"expertise": (f.expertise(cohorts=("PENSIONERS",)),)}, "expertise.cohorts"),
+        ({"sector": ""}, "sector"),
+        ({"sector": None}, "sector"),
+        ({"expertise": (f.expertise(pathway=""),)}, "expertise.pathway"),
+        ({"expertise": (f.expertise(), f.expertise(pathway=3))}, "expertise.pathway"),
+        ({"expertise": (f.expertise(cohorts=("ADULTS", "")),)}, "expertise.cohorts"),
         ({"expertise": (f.expertise(years_experience=-2),)}, "expertise.years_experience"),
         ({"capacity": -5}, "capacity"),
         ({"annual_income": -1}, "annual_income"),
@@ -214,6 +217,19 @@ def test_invalid_candidate_raises(changes: dict[str, object], field: str) -> Non
     with pytest.raises(InvalidCandidate) as err:
         run([f.candidate(1), f.candidate(7, **changes)])
     assert (err.value.provider_id, err.value.field) == (7, field)
+    with pytest.raises(InvalidCandidate) as err:
+        CandidatePool.build([f.candidate(1), f.candidate(7, **changes)], f.tree())
+    assert (err.value.provider_id, err.value.field) == (7, field)
+
+
+def test_list_input_validates_unscreened_fields_only_for_eligible_candidates() -> None:
+    # candidate 7 fails the pathway check, so its (bad) capacity and sector are never read on the list
+    # path; a CandidatePool validates every field of every candidate up front.
+    bad = f.candidate(7, expertise=(f.expertise(pathway="ETE"),), capacity=-5, sector="")
+    r = run([f.candidate(1), bad])
+    assert [s.provider_id for s in r.scored] == [1] and r.excluded[0].provider_id == 7
+    with pytest.raises(InvalidCandidate):
+        CandidatePool.build([f.candidate(1), bad], f.tree())
 
 
 def test_duplicate_provider_ids_raise() -> None:
