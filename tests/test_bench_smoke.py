@@ -1,0 +1,133 @@
+"""The HTTP benchmark harness (bench/): a deterministic, valid generator, and a small run of the whole thing."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+
+import asyncpg
+import msgspec
+
+from marketplace.providers.models import ProviderProfile, profile_problems
+from marketplace.seed import load_taxonomy
+from marketplace.settings import PROJECT_ROOT, Settings
+
+BENCH = PROJECT_ROOT / "bench"
+
+
+def _module(name: str):
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _module("generate")
+drivers = _module("drivers")
+
+
+def encoded(profiles: list[ProviderProfile]) -> bytes:
+    return msgspec.json.encode(profiles)
+
+
+def test_same_seed_same_providers_and_different_seed_different() -> None:
+    assert encoded(gen.generate(1500, seed=7)) == encoded(gen.generate(1500, seed=7))
+    assert encoded(gen.generate(1500, seed=7)) != encoded(gen.generate(1500, seed=8))
+
+
+def test_any_slice_generates_alone_as_in_the_whole() -> None:
+    whole = gen.generate(3000, seed=3)
+    assert encoded(gen.generate_range(1000, 2500, seed=3)) == encoded(whole[1000:2500])
+    assert [gen.last_confirmed_days_ago(i, 3) for i in range(50)] == [gen.last_confirmed_days_ago(i, 3) for i in range(50)]
+
+
+def test_generated_profiles_are_valid_profiles() -> None:
+    taxonomy = load_taxonomy(Settings.from_env().seed_dir)
+    profiles = gen.generate(3000, seed=11)
+    for p in profiles:
+        assert isinstance(p, ProviderProfile)
+        assert profile_problems(p, taxonomy, year=gen.YEAR) == [], p.name
+        # msgspec enforces the schema's constraints (patterns, lengths, ranges) only when decoding
+        assert msgspec.json.decode(msgspec.json.encode(p), type=ProviderProfile) == p
+    identifiers = [i for p in profiles for i in p.identifiers]
+    assert len(identifiers) == len(set(identifiers))
+
+
+def test_generated_directory_looks_like_a_market() -> None:
+    profiles = gen.generate(5000, seed=1)
+    pathways = Counter(e.pathway for p in profiles for e in p.expertise)
+    assert set(pathways) == set(gen.PATHWAY_WEIGHTS)  # every pathway offered somewhere
+    assert pathways["ACCOM"] > 4 * pathways["WOMEN_SEXWORK"]  # common and rare ones
+    coverage = Counter(len(p.coverage) for p in profiles)
+    assert coverage[1] > 0 and max(coverage) >= 2
+    assert any(p.coverage == [gen.WEST_MERCIA] for p in profiles) and any(p.coverage == [gen.WORCESTERSHIRE] for p in profiles)
+    assert len({p.legal_form for p in profiles}) == len(gen.LEGAL_FORM_WEIGHTS)
+    assert any("advice_quality_standard" in p.accreditations for p in profiles)
+    text = " ".join(p.description + " ".join(e.description for e in p.expertise) for p in profiles).lower()
+    for words in ("housing", "tenancy", "employment", "mentoring", "county lines", "care leavers", "rural outreach",
+                  "debt advice", "herefordshire", "kidderminster"):
+        assert words in text, words
+    incomes = sorted(p.finances.annual_income for p in profiles if p.finances.annual_income is not None)
+    assert incomes[0] < 50_000 and incomes[-1] > 5_000_000
+
+
+def test_percentiles() -> None:
+    values = sorted(float(i) for i in range(1, 101))
+    assert drivers.percentile(values, 50) == 50
+    assert drivers.percentile(values, 95) == 95
+    assert drivers.percentile(values, 99) == 99
+    assert drivers.percentile([3.0], 99) == 3.0
+    assert drivers.percentile([], 50) is None
+
+
+SCENARIOS = {"reference", "get_profile", "search_filters", "search_typo", "search_facets", "patch_profile",
+             "match_narrow", "match_broad"}
+
+
+def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
+    """2000 providers, 1 s phases: a fresh database on the test server, the real server, every scenario."""
+    results = tmp_path / "results.json"
+    env = {**os.environ, "BENCH_DATABASE_URL": server_dsn}
+    env.pop("DATABASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--providers", "2000", "--seconds", "1", "--json", str(results),
+         "--data-dir", str(tmp_path / "bench")],
+        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    assert "scenario" in out and "p50 ms" in out and "req/s @32" in out and "vs ref" in out
+    assert "targets:" in out and "generate + load" in out
+    doc = json.loads(results.read_text())
+    assert {s["key"] for s in doc["scenarios"]} == SCENARIOS
+    for s in doc["scenarios"]:
+        assert s["latency_1_client"]["requests"] > 0, s["key"]
+        assert s["latency_1_client"]["p50_ms"] is not None, s["key"]
+        assert s["throughput"]["requests"] > 0, s["key"]
+        assert s["throughput"]["connections"] == 32
+        assert s["ratio_to_reference"] is not None, s["key"]
+        assert all(status < 400 for status in s["probe"]["statuses"]), s
+    typo = next(s for s in doc["scenarios"] if s["key"] == "search_typo")
+    assert all(found["total"] > 0 for found in typo["probe"]["searches"])  # every typo was corrected
+    assert doc["config"]["providers"] == 2000 and doc["load"]["rows"]["provider"] == 2000
+    assert doc["machine"]["logical_cores"] and doc["machine"]["memory_bytes"] and doc["machine"]["postgresql"]["version"]
+    assert doc["rss"]["peak_bytes"] > 0 and doc["rss"]["target_bytes"] == 1024**3
+    assert {t["target"] for t in doc["targets"]} >= {"server RSS peak (all processes)", "generate + load"}
+    # the run's own database is gone
+    name = re.search(r"database (provision_bench_[0-9a-f]+) on BENCH_DATABASE_URL", out).group(1)
+
+    async def exists() -> bool:
+        conn = await asyncpg.connect(server_dsn)
+        try:
+            return await conn.fetchval("select exists(select 1 from pg_database where datname = $1)", name)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(exists()) is False
