@@ -257,48 +257,30 @@ async def schema_fingerprint(dsn: str) -> list[str]:
 
 async def refresh_search(dsn: str, n: int, *, batch: int = 5000, parallel: int = 2,
                          progress: Callable[[int], None] | None = None) -> None:
-    """`select refresh_provider_search($1::bigint[])` over ids 1..n in batches. The first batch runs alone (it
-    fills most of search_term), then `parallel` connections share the rest; a deadlock between two batches
-    inserting the same new search_term words is retried."""
-    batches = [list(range(s, min(s + batch, n + 1))) for s in range(1, n + 1, batch)]
-    if not batches:
-        return
+    """`select refresh_provider_search($1::bigint[])` over ids 1..n in batches, `parallel` connections sharing them."""
     queue: asyncio.Queue[list[int]] = asyncio.Queue()
-    for b in batches[1:]:
-        queue.put_nowait(b)
+    for s in range(1, n + 1, batch):
+        queue.put_nowait(list(range(s, min(s + batch, n + 1))))
     done = 0
 
-    async def one(conn: asyncpg.Connection, ids: list[int]) -> None:
-        nonlocal done
-        for attempt in range(5):
-            try:
-                await conn.execute("select refresh_provider_search($1::bigint[])", ids)
-                break
-            except asyncpg.DeadlockDetectedError:
-                if attempt == 4:
-                    raise
-        done += len(ids)
-        if progress:
-            progress(done)
-
     async def worker() -> None:
+        nonlocal done
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute("set synchronous_commit = off")
             while not queue.empty():
-                await one(conn, queue.get_nowait())
+                ids = queue.get_nowait()
+                await conn.execute("select refresh_provider_search($1::bigint[])", ids)
+                done += len(ids)
+                if progress:
+                    progress(done)
         finally:
             await conn.close()
 
-    first = await asyncpg.connect(dsn)
-    try:
-        await one(first, batches[0])
-    finally:
-        await first.close()
     await asyncio.gather(*(worker() for _ in range(max(1, parallel))))
 
 
-async def vacuum_analyze(dsn: str, tables: Sequence[str] = (*TABLES, "search_term")) -> None:
+async def vacuum_analyze(dsn: str, tables: Sequence[str] = TABLES) -> None:
     """The refresh rewrote every provider row: vacuum (dead rows, visibility map) and analyze."""
     conn = await asyncpg.connect(dsn)
     try:

@@ -20,6 +20,7 @@ from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.auth import audit_denials, load_secret, provide_actor, provide_caller, request_id_middleware
 from marketplace.http import EXCEPTION_HANDLERS, provide_conn, reject_unknown_params
+from marketplace.providers.queries import LiveIndex
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.settings import Settings
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
@@ -38,6 +39,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             app.state.pool = pool
             app.state.taxonomy = await taxonomy_queries.fetch_taxonomy(pool)
+            app.state.search_index = await LiveIndex.load(pool)
             finish_openapi(app.openapi_schema, app.state.taxonomy, extra_media_types=EXTRA_MEDIA_TYPES)
             yield
         finally:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import ctypes
 import datetime as dt
-import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import msgspec
-from rapidfuzz.distance import OSA
 
+from marketplace.changes import SNAPSHOT_SQL
+from marketplace.providers.index import Hits, IndexBuilder, IndexRow, SearchIndex
 from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
 
 
@@ -165,170 +167,103 @@ async def fetch_provider(
 
 
 # --- search -------------------------------------------------------------------------------------
+# Search runs over this process's SearchIndex (index.py). It is loaded once, then kept exact: every
+# search asks the database, in the same statement that reads the page's rows, which providers were
+# written since the index's snapshot (marketplace/changes.py), and takes those in first.
 
-EXPAND_SQL = """
-select t.ord, t.tok, s.word, s.word = t.tok as exact, s.sim
-from unnest(regexp_split_to_array(fold($1), '[^a-z0-9]+')) with ordinality as t(tok, ord)
+INDEX_COLUMNS = """
+    p.id, p.name, p.status, p.sector, p.legal_form, p.capacity_per_year,
+    p.pathway_codes, p.cohort_codes, p.area_match_codes, p.accreditation_codes,
+    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{a}')), ' '),
+    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{b}')), ' '),
+    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{c}')), ' ')
+"""
+INDEX_BATCH_SQL = f"select {INDEX_COLUMNS} from provider p where p.id > $1 order by p.id limit $2"  # noqa: S608
+INDEX_CHANGED_SQL = f"""
+select s.snapshot, r.* from (select pg_current_snapshot()::text as snapshot) s
 left join lateral (
-    select st.word, similarity(st.word, t.tok) as sim from search_term st
-    where st.word = t.tok or st.word % t.tok or (length(t.tok) >= 4 and st.word like t.tok || '%')
-    order by st.word = t.tok desc, st.word like t.tok || '%' desc, similarity(st.word, t.tok) desc, st.word
-    limit 8
-) s on true
-where length(t.tok) >= 2
-order by t.ord
+    select {INDEX_COLUMNS} from provider p
+    where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
+      and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)
+) r on true
+"""  # noqa: S608 - fixed text
+
+# The page's rows, and whether anything changed since the index's snapshot, in one round trip.
+PAGE_SQL = """
+select exists(select 1 from provider p
+              where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
+                and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)) as changed,
+       coalesce((select json_agg(json_build_object(
+            'id', p.id, 'name', p.name, 'legal_form', p.legal_form, 'sector', p.sector, 'status', p.status,
+            'pathways', p.pathway_codes,
+            'coverage', (select coalesce(array_agg(c.area_code order by c.area_code), '{}')
+                         from provider_coverage c where c.provider_id = p.id),
+            'cohorts', p.cohort_codes, 'accreditations', p.accreditation_codes,
+            'capacity', p.capacity_per_year, 'is_sample', p.is_sample,
+            'stale', coalesce(p.last_confirmed_at, p.created_at) < now() - interval '12 months'))
+        from provider p where p.id = any($2::bigint[])), '[]')::text as items
 """
 
-
-async def expand_query(conn: asyncpg.Connection, q: str) -> list[tuple[str, list[str]]]:
-    """Each query word with the vocabulary words it stands for: itself and its completions when it
-    is a known word, else the closest spellings (trigram similarity)."""
-    q = CONTROL_CHARS.sub(" ", q)  # PostgreSQL text cannot hold NUL; no control character means anything here
-    groups: dict[int, tuple[str, list[tuple[str, float]], bool]] = {}
-    for r in await conn.fetch(EXPAND_SQL, q):
-        tok, words, has_exact = groups.get(r["ord"], (r["tok"], [], False))
-        if r["word"] is not None:
-            words.append((r["word"], r["sim"]))
-        groups[r["ord"]] = (tok, words, has_exact or bool(r["exact"]))
-    out: list[tuple[str, list[str]]] = []
-    for tok, words, has_exact in groups.values():
-        if has_exact:  # a real word: keep it and its completions, drop mere look-alikes
-            kept = [w for w, _ in words if w.startswith(tok)]
-        else:  # a misspelling: trigrams found candidates; the fewest edits (a swap is one) decides
-            kept = closest_spellings(tok, [w for w, _ in words])
-        out.append((tok, kept[:5]))
-    return out
+_summaries = msgspec.json.Decoder(list[ProviderSummary])
 
 
-def closest_spellings(token: str, candidates: list[str]) -> list[str]:
-    """The candidates fewest edits away from token, if that is few enough for its length."""
-    allowed = 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
-    scored = [(OSA.distance(token, w), w) for w in candidates]
-    best = min((d for d, _ in scored), default=allowed + 1)
-    return [w for d, w in scored if d == best] if best <= allowed else []
+def _index_row(r: asyncpg.Record, at: int = 0) -> IndexRow:
+    """IndexRow from INDEX_COLUMNS starting at column `at`."""
+    c = [r[at + k] for k in range(13)]
+    return IndexRow(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], (c[10], c[11], c[12]))
 
 
-CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+def _give_back_freed_memory() -> None:
+    """glibc keeps the heap pages the build's temporaries freed (~60 MB at 200,000 providers); hand them back."""
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
 
 
-def to_tsquery_text(expanded: list[tuple[str, list[str]]]) -> str | None:
-    """AND across query words, OR across each word's spellings. Vocabulary words are [a-z0-9] only."""
-    if not expanded or any(not words for _, words in expanded):
-        return None
-    return " & ".join("(" + " | ".join(words) + ")" for _, words in expanded)
+class LiveIndex:
+    """This process's search index and the snapshot it reflects; `page` keeps it exact."""
 
+    def __init__(self, index: SearchIndex, snapshot: str) -> None:
+        self.index = index
+        self.snapshot = snapshot
+        self._lock = asyncio.Lock()
 
-class Where(msgspec.Struct):
-    sql: str
-    args: list
+    @classmethod
+    async def load(cls, pool: asyncpg.Pool, *, batch: int = 5000) -> LiveIndex:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            snapshot = await conn.fetchval(SNAPSHOT_SQL)  # the transaction's snapshot: every batch sees the same
+            builder = IndexBuilder()
+            last = 0
+            while rows := await conn.fetch(INDEX_BATCH_SQL, last, batch):
+                last = rows[-1][0]
+                builder.add([_index_row(r) for r in rows])
+        index = builder.finish()
+        _give_back_freed_memory()
+        return cls(index, snapshot)
 
+    async def catch_up(self, conn: asyncpg.Connection) -> None:
+        """Take in every provider written since the snapshot."""
+        async with self._lock:
+            rows = await conn.fetch(INDEX_CHANGED_SQL, self.snapshot)
+            self.index.apply(_index_row(r, 1) for r in rows if r["id"] is not None)
+            self.snapshot = rows[0]["snapshot"]
 
-def build_where(
-    *,
-    statuses: Sequence[str],
-    pathway: Sequence[str] = (),
-    area: Sequence[str] = (),
-    cohort: Sequence[str] = (),
-    sector: Sequence[str] = (),
-    legal_form: Sequence[str] = (),
-    accreditation: Sequence[str] = (),
-    min_capacity: int | None = None,
-    tsquery: str | None = None,
-) -> Where:
-    """Conditions for the filters given, each a fixed fragment with a $n parameter.
-
-    Within one filter the values are alternatives (any of these pathways), except accreditations,
-    which are all required; different filters all apply.
-    """
-    parts: list[str] = []
-    args: list = []
-
-    def add(fragment: str, value: object) -> None:
-        args.append(value)
-        parts.append(fragment.replace("$?", f"${len(args)}"))
-
-    add("p.status = any($?::text[])", list(statuses))
-    if pathway:
-        add("p.pathway_codes && $?::text[]", list(pathway))
-    if area:
-        add("p.area_match_codes && $?::text[]", list(area))
-    if cohort:
-        add("p.cohort_codes && $?::text[]", list(cohort))
-    if sector:
-        add("p.sector = any($?::text[])", list(sector))
-    if legal_form:
-        add("p.legal_form = any($?::text[])", list(legal_form))
-    if accreditation:
-        add("p.accreditation_codes @> $?::text[]", list(accreditation))
-    if min_capacity is not None:
-        add("p.capacity_per_year >= $?", min_capacity)
-    if tsquery is not None:
-        add("p.search_doc @@ to_tsquery('simple', $?)", tsquery)
-    return Where(" and ".join(parts), args)
-
-
-async def search_page(
-    conn: asyncpg.Connection, where: Where, *, tsquery: str | None, limit: int, offset: int
-) -> tuple[int, list[ProviderSummary]]:
-    n = len(where.args)
-    if tsquery is not None:
-        relevance = f"ts_rank_cd(p.search_doc, to_tsquery('simple', ${n + 1}))::float8"
-        order = "relevance desc, p.name, p.id"
-        args = [*where.args, tsquery]
-    else:
-        relevance, order, args = "null::float8", "p.name, p.id", list(where.args)
-    sql = f"""
-        select p.id, p.name, p.legal_form, p.sector, p.status, p.pathway_codes, p.cohort_codes,
-               p.accreditation_codes, p.capacity_per_year, p.is_sample,
-               (select coalesce(array_agg(c.area_code order by c.area_code), '{{}}')
-                  from provider_coverage c where c.provider_id = p.id) as coverage,
-               coalesce(p.last_confirmed_at, p.created_at) < now() - interval '12 months' as stale,
-               {relevance} as relevance, count(*) over () as total
-        from provider p
-        where {where.sql}
-        order by {order}
-        limit ${len(args) + 1} offset ${len(args) + 2}
-    """  # noqa: S608 - fixed fragments; every value is a $n parameter
-    rows = await conn.fetch(sql, *args, limit, offset)
-    total = rows[0]["total"] if rows else 0
-    if not rows and offset > 0:
-        total = await conn.fetchval(f"select count(*) from provider p where {where.sql}", *where.args)  # noqa: S608
-    items = [
-        ProviderSummary(
-            id=r["id"],
-            name=r["name"],
-            legal_form=r["legal_form"],
-            sector=r["sector"],
-            status=r["status"],
-            pathways=list(r["pathway_codes"]),
-            coverage=list(r["coverage"]),
-            cohorts=list(r["cohort_codes"]),
-            accreditations=list(r["accreditation_codes"]),
-            capacity=r["capacity_per_year"],
-            is_sample=r["is_sample"],
-            stale=r["stale"],
-            relevance=None if r["relevance"] is None else round(r["relevance"], 6),
-        )
-        for r in rows
-    ]
-    return total, items
-
-
-async def facet_counts(conn: asyncpg.Connection, where: Where) -> dict[str, dict[str, int]]:
-    sql = f"""
-        with m as materialized (
-            select p.pathway_codes, p.area_match_codes, p.sector from provider p where {where.sql}
-        )
-        select 'pathway' as facet, c as code, count(*)::int as n from m, unnest(m.pathway_codes) c group by c
-        union all
-        select 'area', c, count(*)::int from m, unnest(m.area_match_codes) c group by c
-        union all
-        select 'sector', m.sector, count(*)::int from m group by m.sector
-    """  # noqa: S608
-    out: dict[str, dict[str, int]] = {"pathway": {}, "area": {}, "sector": {}}
-    for r in await conn.fetch(sql, *where.args):
-        out[r["facet"]][r["code"]] = r["n"]
-    return out
+    async def page(self, conn: asyncpg.Connection, search: Callable[[SearchIndex], Hits]) -> tuple[Hits, list[ProviderSummary]]:
+        """Run `search` on the index and read its page's rows; when the directory changed meanwhile, catch up
+        and run it again, so the answer is what the database holds now."""
+        while True:
+            hits = search(self.index)
+            snapshot = self.snapshot
+            row = await conn.fetchrow(PAGE_SQL, snapshot, hits.ids)
+            if not row["changed"]:
+                by_id = {s.id: s for s in _summaries.decode(row["items"])}
+                items = [by_id[i] for i in hits.ids]
+                for item, rel in zip(items, hits.relevance or (), strict=False):
+                    item.relevance = rel
+                return hits, items
+            if self.snapshot == snapshot:
+                await self.catch_up(conn)
 
 
 # --- changes ------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from marketplace.errors import (
 )
 from marketplace.http import NEEDS_KEY, Conn, check_if_match, errors_doc, etag
 from marketplace.providers import queries
+from marketplace.providers.index import Filters, Hits, SearchIndex
 from marketplace.providers.models import (
     STATUSES,
     CapacityPatch,
@@ -128,15 +129,9 @@ async def search_providers(
     if problems:
         raise InvalidInput("; ".join(f"{p.field}: {p.problem}" for p in problems), problems=problems)
 
-    interpreted: list[list[str]] | None = None
-    tsquery: str | None = None
-    text_given = bool(q and q.strip())
-    if text_given:
-        expanded = await queries.expand_query(conn, q or "")
-        interpreted = [words for _, words in expanded]
-        tsquery = queries.to_tsquery_text(expanded)
-    where = queries.build_where(
-        statuses=(status,),
+    live: queries.LiveIndex = state.search_index
+    filters = Filters(
+        status=status,
         pathway=pathway or (),
         area=area or (),
         cohort=cohort or (),
@@ -144,32 +139,37 @@ async def search_providers(
         legal_form=legal_form or (),
         accreditation=accreditation or (),
         min_capacity=min_capacity,
-        tsquery=tsquery,
     )
-    counts: dict[str, dict[str, int]] | None
-    if text_given and tsquery is None:
-        # A word that matches nothing in the directory, even allowing for typos: nothing can match.
-        total, items, counts = 0, [], {"pathway": {}, "area": {}, "sector": {}}
-    else:
-        by_relevance = tsquery is not None and sort != "name"
-        total, items = await queries.search_page(
-            conn, where, tsquery=tsquery if by_relevance else None, limit=per_page, offset=(page - 1) * per_page
+    text_given = bool(q and q.strip())
+    interpreted: list[list[str]] | None = None
+
+    def search(index: SearchIndex) -> Hits:
+        nonlocal interpreted
+        groups = None
+        if text_given:
+            groups = interpreted = [words for _, words in index.expand(q or "")]
+            if any(not words for words in groups):  # a word nothing in the directory resembles: nothing matches
+                return Hits(total=0, ids=[], relevance=None, facets={} if facets else None)
+        return index.search(
+            filters, groups=groups, by_relevance=text_given and sort != "name",
+            offset=(page - 1) * per_page, limit=per_page, facets=facets,
         )
-        counts = await queries.facet_counts(conn, where) if facets else None
+
+    hits, items = await live.page(conn, search)
     return SearchResult(
-        total=total,
+        total=hits.total,
         page=page,
         per_page=per_page,
-        pages=math.ceil(total / per_page),
+        pages=math.ceil(hits.total / per_page),
         items=items,
-        facets=_facets(tax, counts) if facets and counts is not None else None,
+        facets=_facets(tax, hits.facets) if hits.facets is not None else None,
         interpreted_query=interpreted,
     )
 
 
 def _facets(tax: Taxonomy, counts: dict[str, dict[str, int]]) -> Facets:
     def listed(kind: str, facet: str) -> list[FacetCount]:
-        return [FacetCount(code=c, name=n, count=counts[facet].get(c, 0)) for c, n in tax.codes(kind).items()]
+        return [FacetCount(code=c, name=n, count=counts.get(facet, {}).get(c, 0)) for c, n in tax.codes(kind).items()]
 
     return Facets(pathway=listed("pathways", "pathway"), area=listed("areas", "area"), sector=listed("sectors", "sector"))
 

@@ -1,0 +1,33 @@
+"""Which providers changed since a snapshot, so that per-process views of the directory stay exact.
+
+A process that keeps a view of the directory in memory (the search index, matching's candidate pools)
+loads it under a PostgreSQL snapshot and remembers the snapshot's text (`pg_current_snapshot()`). Later,
+one indexed query names every provider written by a transaction that snapshot could not see
+(schema/0005_change_tracking.sql). Committed-late transactions are found too: visibility decides, not
+commit order. Nothing is cached here; callers keep their own snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+SNAPSHOT_SQL = "select pg_current_snapshot()::text"
+
+# The ids written since snapshot $1 and the statement's own snapshot, taken together.
+CHANGED_SQL = """
+select pg_current_snapshot()::text as snapshot,
+       array(select p.id from provider p
+             where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
+               and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)
+             order by p.id) as ids
+"""
+
+
+async def current_snapshot(conn: asyncpg.Connection) -> str:
+    return await conn.fetchval(SNAPSHOT_SQL)
+
+
+async def changed_since(conn: asyncpg.Connection, snapshot: str) -> tuple[str, list[int]]:
+    """(a newer snapshot, the providers written since `snapshot` and visible in the newer one)."""
+    row = await conn.fetchrow(CHANGED_SQL, snapshot)
+    return row["snapshot"], list(row["ids"])

@@ -1,0 +1,465 @@
+"""The directory's search index: one process's in-memory view of what search reads of every provider.
+
+Pure: rows in, answers out (no I/O, no clock). `queries.LiveIndex` loads the rows, and keeps the index
+exact with `marketplace.changes` before every search; the page's display fields come from the database.
+
+Layout, at 200,000 providers about 90 MB:
+- a row per provider version, append-only: a changed provider gets a new row and its old row dies
+  (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows
+  when they pile up;
+- one boolean column per filter code (pathway, cohort, area, accreditation), status/sector/legal form
+  as small integers, capacity (-1 for none), and `rank`, the provider's place in name order
+  (case- and accent-insensitive name, then name, then id), maintained on every change;
+- postings for free text: for each word of the search documents (`provider.search_doc`, built by
+  `refresh_provider_search`) and each weight class (A name, B pathway and area names, C description,
+  expertise and premises text), the ascending rows holding it in that class as their best class, in one
+  CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows added since.
+
+A text query is a list of groups (AND), each a list of vocabulary words (OR): a provider matches when
+every group has a word in its document; its relevance is the sum over groups of the best class weight
+found (name 1.0, pathway/area 0.4, text 0.2). Relevance ties are broken by name order.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import count
+
+import msgspec
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
+STATUSES = ("pending", "published", "archived")
+CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
+_SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
+FACETS = ("pathway", "cohort", "area", "accreditation")
+VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
+QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
+_LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
+
+
+class IndexRow(msgspec.Struct, frozen=True, array_like=True):
+    """What the index holds of one provider (queries.INDEX_COLUMNS, in order)."""
+
+    id: int
+    name: str
+    status: str
+    sector: str | None
+    legal_form: str
+    capacity: int | None
+    pathways: list[str]
+    cohorts: list[str]
+    areas: list[str]
+    """area_match_codes: covered areas with every area above and below them"""
+    accreditations: list[str]
+    words: tuple[str, str, str]
+    """The search document's words of each weight class, space-separated."""
+
+
+class Filters(msgspec.Struct, frozen=True, kw_only=True):
+    status: str = "published"
+    pathway: Sequence[str] = ()
+    area: Sequence[str] = ()
+    cohort: Sequence[str] = ()
+    sector: Sequence[str] = ()
+    legal_form: Sequence[str] = ()
+    accreditation: Sequence[str] = ()
+    min_capacity: int | None = None
+
+
+class Hits(msgspec.Struct, frozen=True):
+    total: int
+    ids: list[int]
+    relevance: list[float] | None
+    facets: dict[str, dict[str, int]] | None
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, as the database's fold() (unaccent, lower) for search words."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def closest_spellings(token: str, candidates: Iterable[str]) -> list[str]:
+    """The candidates fewest edits away from token (a swap is one edit), if that is few enough for its length."""
+    allowed = 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
+    found = process.extract(token, list(candidates), scorer=OSA.distance, score_cutoff=allowed, limit=None)
+    best = min((d for _, d, _ in found), default=allowed + 1)
+    return sorted(w for w, d, _ in found if d == best)
+
+
+class _Codes:
+    """Small-integer ids for the values of one column, assigned as they appear."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}
+        self.codes: list[str] = []
+
+    def id(self, code: str) -> int:
+        i = self.ids.get(code)
+        if i is None:
+            i = self.ids[code] = len(self.codes)
+            self.codes.append(code)
+        return i
+
+
+def name_key(name: str, provider_id: int) -> str:
+    """Sort key for name order: case- and accent-insensitive name, then id (one string: compact)."""
+    return f"{fold(name)}\x00{provider_id:015d}"
+
+
+def _grow(a: np.ndarray | None, cap: int, dtype: type, fill: int) -> np.ndarray:
+    out = np.full(cap, fill, dtype=dtype)
+    if a is not None:
+        out[: len(a)] = a
+    return out
+
+
+class SearchIndex:
+    """Build with `SearchIndex.build(batches)`; keep current with `apply`."""
+
+    def __init__(self) -> None:
+        self._cap = 0
+        self.n = 0  # rows used (alive or dead)
+        self.dead = 0
+        self._row_of = np.full(0, -1, dtype=np.int32)  # provider id -> current row
+        self._keys: list[str] = []  # name keys of live providers, sorted
+        self._sector = _Codes()
+        self._legal = _Codes()
+        self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
+        self._vocab: list[str] = []  # sorted words usable in queries
+        self._vocab_set: set[str] = set()
+        self._words: dict[str, int] = {}  # word -> its id in the CSR block
+        self._offsets = np.zeros(1, dtype=np.int64)  # (word id * 3 + class) -> start in _rows
+        self._rows = np.zeros(0, dtype=np.int32)
+        self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
+        self.ids = self.alive = self.status = self.sector = self.legal = self.capacity = self.rank = None  # type: ignore[assignment]
+        self._alloc(1024)
+
+    # --- storage -------------------------------------------------------------------------------
+
+    def _alloc(self, cap: int) -> None:
+        self.ids = _grow(self.ids, cap, np.int64, 0)
+        self.alive = _grow(self.alive, cap, np.bool_, 0)
+        self.status = _grow(self.status, cap, np.int8, -1)
+        self.sector = _grow(self.sector, cap, np.int16, -1)
+        self.legal = _grow(self.legal, cap, np.int16, -1)
+        self.capacity = _grow(self.capacity, cap, np.int64, -1)
+        self.rank = _grow(self.rank, cap, np.int64, -1)
+        for bits in self._bits.values():
+            for code, a in bits.items():
+                bits[code] = _grow(a, cap, np.bool_, 0)
+        self._cap = cap
+
+    def _bit(self, facet: str, code: str) -> np.ndarray:
+        a = self._bits[facet].get(code)
+        if a is None:
+            a = self._bits[facet][code] = np.zeros(self._cap, dtype=np.bool_)
+        return a
+
+    def row_of(self, provider_id: int) -> int | None:
+        if 0 <= provider_id < len(self._row_of):
+            r = int(self._row_of[provider_id])
+            return r if r >= 0 else None
+        return None
+
+    def _new_row(self, row: IndexRow) -> int:
+        if self.n == self._cap:
+            self._alloc(self._cap * 2)
+        r = self.n
+        self.n += 1
+        self.ids[r] = row.id
+        self.alive[r] = True
+        self.status[r] = STATUSES.index(row.status) if row.status in STATUSES else -1
+        self.sector[r] = -1 if row.sector is None else self._sector.id(row.sector)
+        self.legal[r] = self._legal.id(row.legal_form)
+        self.capacity[r] = -1 if row.capacity is None else row.capacity
+        for facet, codes in (("pathway", row.pathways), ("cohort", row.cohorts), ("area", row.areas),
+                             ("accreditation", row.accreditations)):
+            for code in codes:
+                self._bit(facet, code)[r] = True
+        if row.id >= len(self._row_of):
+            self._row_of = _grow(self._row_of, max(row.id + 1, 2 * len(self._row_of)), np.int32, -1)
+        self._row_of[row.id] = r
+        return r
+
+    @classmethod
+    def build(cls, batches: Iterable[Sequence[IndexRow]]) -> SearchIndex:
+        """The bulk path: rows batch by batch (a few thousand each keeps temporaries small)."""
+        builder = IndexBuilder()
+        for rows in batches:
+            builder.add(rows)
+        return builder.finish()
+
+    def _add_vocab(self, word: str, *, keep_sorted: bool = False) -> None:
+        if word in self._vocab_set or not VOCAB_WORD.fullmatch(word):
+            return
+        self._vocab_set.add(word)
+        if keep_sorted:
+            bisect.insort(self._vocab, word)
+        else:
+            self._vocab.append(word)
+
+    # --- changes -------------------------------------------------------------------------------
+
+    def apply(self, rows: Iterable[IndexRow]) -> None:
+        """Take in the current state of some providers (new or changed)."""
+        for row in rows:
+            old = self.row_of(row.id)
+            if old is not None:
+                self._retire(old)
+            r = self._new_row(row)
+            key = name_key(row.name, row.id)
+            at = bisect.bisect_left(self._keys, key)
+            self._keys.insert(at, key)
+            ranks = self.rank[: self.n]
+            ranks[ranks >= at] += 1
+            self.rank[r] = at
+            seen: set[str] = set()
+            for c in range(3):
+                for w in row.words[c].split():
+                    if w not in seen:
+                        seen.add(w)
+                        self._delta[w].append((r, c))
+                        self._add_vocab(w, keep_sorted=True)
+        if self.dead > 1000 and self.dead * 5 > self.n:
+            self.compact()
+
+    def _retire(self, r: int) -> None:
+        at = int(self.rank[r])
+        del self._keys[at]
+        ranks = self.rank[: self.n]
+        ranks[ranks > at] -= 1
+        self.rank[r] = -1
+        self.alive[r] = False
+        self.dead += 1
+
+    def compact(self) -> None:
+        """Drop dead rows and fold the delta postings into the CSR block."""
+        n = self.n
+        keep = self.alive[:n].copy()
+        new_of_old = np.cumsum(keep) - 1
+        key = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int64), np.diff(self._offsets))
+        rows = self._rows.astype(np.int64)
+        extra_keys, extra_rows = [], []
+        for w, items in self._delta.items():
+            i = self._words.setdefault(w, len(self._words))
+            for r, c in items:
+                extra_keys.append(i * 3 + c)
+                extra_rows.append(r)
+        key = np.concatenate([key, np.array(extra_keys, dtype=np.int64)])
+        rows = np.concatenate([rows, np.array(extra_rows, dtype=np.int64)])
+        sel = keep[rows]
+        key, rows = key[sel], new_of_old[rows[sel]]
+        order = np.lexsort((rows, key))
+        key, rows = key[order], rows[order]
+        self._rows = rows.astype(np.int32)
+        self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
+        self._delta = defaultdict(list)
+        for name in ("ids", "alive", "status", "sector", "legal", "capacity", "rank"):
+            a = getattr(self, name)
+            setattr(self, name, _grow(a[:n][keep], self._cap, a.dtype.type, 0 if name in ("ids", "alive") else -1))
+        for bits in self._bits.values():
+            for code, a in bits.items():
+                bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
+        self.n = int(keep.sum())
+        self.dead = 0
+        self._row_of[:] = -1
+        self._row_of[self.ids[: self.n]] = np.arange(self.n, dtype=np.int32)
+
+    def live_rows(self) -> int:
+        return self.n - self.dead
+
+    # --- queries -------------------------------------------------------------------------------
+
+    def has_word(self, word: str) -> bool:
+        return word in self._vocab_set
+
+    def expand(self, q: str) -> list[tuple[str, list[str]]]:
+        """Each query word with the vocabulary words it stands for: itself and its completions when it
+        is a known word (completions only from 4 letters), else its closest spellings; at most five."""
+        out: list[tuple[str, list[str]]] = []
+        for tok in QUERY_SPLIT.split(fold(q)):
+            if len(tok) < 2:
+                continue
+            if tok in self._vocab_set:
+                words = [tok]
+                if len(tok) >= 4:
+                    lo = bisect.bisect_left(self._vocab, tok)
+                    hi = bisect.bisect_left(self._vocab, tok + "{")  # "{" sorts after every [a-z0-9]
+                    words += sorted((w for w in self._vocab[lo:hi] if w != tok), key=lambda w: (len(w), w))
+            else:
+                words = closest_spellings(tok, self._vocab)
+            out.append((tok, words[:5]))
+        return out
+
+    def _postings(self, word: str) -> list[tuple[np.ndarray, int]]:
+        out: list[tuple[np.ndarray, int]] = []
+        i = self._words.get(word)
+        if i is not None:
+            for cls in range(3):
+                lo, hi = self._offsets[i * 3 + cls], self._offsets[i * 3 + cls + 1]
+                if hi > lo:
+                    out.append((self._rows[lo:hi], cls))
+        extra = self._delta.get(word)
+        if extra:
+            arr = np.array(extra, dtype=np.int64)
+            for cls in range(3):
+                rows = arr[arr[:, 1] == cls, 0]
+                if len(rows):
+                    out.append((rows, cls))
+        return out
+
+    def _mask(self, f: Filters) -> np.ndarray:
+        n = self.n
+        code = STATUSES.index(f.status) if f.status in STATUSES else -2
+        mask = self.alive[:n] & (self.status[:n] == code)
+
+        def any_of(facet: str, codes: Sequence[str]) -> None:
+            nonlocal mask
+            hit = np.zeros(n, dtype=np.bool_)
+            for c in codes:
+                bits = self._bits[facet].get(c)
+                if bits is not None:
+                    hit |= bits[:n]
+            mask &= hit
+
+        if f.pathway:
+            any_of("pathway", f.pathway)
+        if f.area:
+            any_of("area", f.area)
+        if f.cohort:
+            any_of("cohort", f.cohort)
+        for c in f.accreditation:
+            bits = self._bits["accreditation"].get(c)
+            mask &= bits[:n] if bits is not None else False
+        if f.sector:
+            mask &= np.isin(self.sector[:n], [self._sector.ids.get(c, -2) for c in f.sector])
+        if f.legal_form:
+            mask &= np.isin(self.legal[:n], [self._legal.ids.get(c, -2) for c in f.legal_form])
+        if f.min_capacity is not None:
+            mask &= self.capacity[:n] >= f.min_capacity
+        return mask
+
+    def _scores(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> np.ndarray:
+        """Integer relevance (tenths) of every row; rows missing a group are cleared from mask."""
+        total = np.zeros(self.n, dtype=np.int32)
+        for group in groups:
+            best = np.zeros(self.n, dtype=np.int32)
+            for word in group:
+                for rows, cls in self._postings(word):
+                    w = round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)
+                    best[rows] = np.maximum(best[rows], w)
+            mask &= best > 0
+            total += best
+        return total
+
+    def search(
+        self,
+        f: Filters,
+        *,
+        groups: Sequence[Sequence[str]] | None = None,
+        by_relevance: bool = False,
+        offset: int = 0,
+        limit: int = 20,
+        facets: bool = False,
+    ) -> Hits:
+        """Providers matching the filters (and every group of words, when groups is given)."""
+        mask = self._mask(f)
+        scores = self._scores(groups, mask) if groups is not None else None
+        rows = np.flatnonzero(mask)
+        total = len(rows)
+        want = min(offset + limit, total)
+        if by_relevance and scores is not None:
+            key = (np.int64(1 << 20) - scores[rows]) << np.int64(32) | self.rank[rows]
+        else:
+            key = self.rank[rows]
+        if want < total:
+            top = np.argpartition(key, want - 1)[:want] if want else np.zeros(0, dtype=np.int64)
+        else:
+            top = np.arange(total)
+        top = top[np.argsort(key[top], kind="stable")][offset:want]
+        page = rows[top]
+        relevance = None
+        if scores is not None and by_relevance:
+            relevance = [int(s) / _SCORE_SCALE for s in scores[page]]
+        counts = self._facet_counts(mask) if facets else None
+        return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts)
+
+    def _facet_counts(self, mask: np.ndarray) -> dict[str, dict[str, int]]:
+        n = self.n
+        out: dict[str, dict[str, int]] = {}
+        for facet in ("pathway", "area"):
+            out[facet] = {c: int(np.count_nonzero(bits[:n] & mask)) for c, bits in self._bits[facet].items()}
+        by_sector = np.bincount(self.sector[:n][mask] + 1, minlength=len(self._sector.codes) + 1)
+        out["sector"] = {c: int(by_sector[i + 1]) for i, c in enumerate(self._sector.codes)}
+        return {k: {c: v for c, v in d.items() if v} for k, d in out.items()}
+
+
+class IndexBuilder:
+    """Builds a SearchIndex from batches of rows in id order; postings with numpy, batch by batch."""
+
+    def __init__(self) -> None:
+        self.index = SearchIndex()
+        self._word_id: defaultdict[str, int] = defaultdict(count().__next__)
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (distinct keys, counts, rows by key)
+
+    def add(self, rows: Sequence[IndexRow]) -> None:
+        index = self.index
+        first_row = index.n
+        for row in rows:
+            index._new_row(row)
+            index._keys.append(name_key(row.name, row.id))
+        wids, rids, classes = [], [], []
+        for c in range(3):
+            words: list[str] = []
+            counts = []
+            for row in rows:
+                ws = row.words[c].split()
+                words.extend(ws)
+                counts.append(len(ws))
+            wids.append(np.fromiter(map(self._word_id.__getitem__, words), dtype=np.int64, count=len(words)))
+            rids.append(np.repeat(np.arange(first_row, first_row + len(rows), dtype=np.int32), counts))
+            classes.append(np.full(len(words), c, dtype=np.int64))
+        wid, rid, cl = np.concatenate(wids), np.concatenate(rids), np.concatenate(classes)
+        order = np.lexsort((cl, rid, wid))  # the best (first) class of each (word, row) comes first
+        wid, rid, cl = wid[order], rid[order], cl[order]
+        first = np.ones(len(wid), dtype=np.bool_)
+        first[1:] = (wid[1:] != wid[:-1]) | (rid[1:] != rid[:-1])
+        key = wid[first] * 3 + cl[first]
+        rid = rid[first]
+        order = np.argsort(key, kind="stable")  # rows stay ascending within a key
+        keys, counts = np.unique(key[order], return_counts=True)
+        self._chunks.append((keys, counts, rid[order]))
+
+    def finish(self) -> SearchIndex:
+        index = self.index
+        nkeys = len(self._word_id) * 3
+        sizes = np.zeros(nkeys, dtype=np.int64)
+        for keys, counts, _ in self._chunks:
+            sizes[keys] += counts
+        offsets = np.zeros(nkeys + 1, dtype=np.int64)
+        np.cumsum(sizes, out=offsets[1:])
+        out = np.empty(int(offsets[-1]), dtype=np.int32)
+        cursor = offsets[:-1].copy()
+        chunks, self._chunks = self._chunks, []
+        chunks.reverse()
+        while chunks:  # later batches hold higher rows: placing batch by batch keeps each key's rows ascending
+            keys, counts, rows_by_key = chunks.pop()
+            within = np.arange(len(rows_by_key)) - np.repeat(np.cumsum(counts) - counts, counts)
+            out[np.repeat(cursor[keys], counts) + within] = rows_by_key
+            cursor[keys] += counts
+        index._rows, index._offsets = out, offsets
+        index._words = dict(self._word_id)
+        for w in index._words:
+            index._add_vocab(w)
+        index._vocab.sort()
+        order_ids = sorted(range(index.n), key=index._keys.__getitem__)
+        index._keys = [index._keys[i] for i in order_ids]
+        index.rank[order_ids] = np.arange(index.n)
+        return index

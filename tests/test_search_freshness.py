@@ -1,0 +1,88 @@
+"""Search runs over a per-process index; these tests show it answers what the database holds *now*:
+after API writes, after writes made behind the app's back, and after a transaction that started
+before the index's snapshot and committed after a newer one."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from marketplace import changes, db
+
+
+async def _search(client, headers=None, **params) -> dict:
+    r = await client.get("/providers", params={"per_page": 100, **params}, headers=headers)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def _a_published_provider(dsn: str) -> int:
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval("select id from provider where status = 'published' order by id limit 1")
+    finally:
+        await conn.close()
+
+
+async def test_a_patch_is_searchable_at_once(client, keys, fresh_db):
+    pid = await _a_published_provider(fresh_db)
+    assert (await _search(client, q="zanzibarish"))["total"] == 0
+    headers = await keys.headers("provider", pid)
+    tag = (await client.get(f"/providers/{pid}", headers=headers)).headers["etag"]
+    r = await client.patch(f"/providers/{pid}", json={"name": "Zanzibarish Housing Trust"}, headers={**headers, "If-Match": tag})
+    assert r.status_code == 200
+    body = await _search(client, q="zanzibarish")
+    assert [i["id"] for i in body["items"]] == [pid] and body["items"][0]["name"] == "Zanzibarish Housing Trust"
+    assert (await _search(client, q="zanzibarish", sort="name"))["items"][0]["id"] == pid
+
+
+async def test_archiving_and_publishing_show_in_the_next_search(client, keys, fresh_db):
+    pid = await _a_published_provider(fresh_db)
+    admin = await keys.headers("admin")
+    before = (await _search(client))["total"]
+    assert (await client.post(f"/providers/{pid}/archive", headers=admin)).status_code == 200
+    after = await _search(client)
+    assert after["total"] == before - 1 and pid not in [i["id"] for i in after["items"]]
+    archived = await _search(client, admin, status="archived")
+    assert pid in [i["id"] for i in archived["items"]]
+    assert (await client.post(f"/providers/{pid}/publish", headers=admin)).status_code == 200
+    assert (await _search(client))["total"] == before
+
+
+async def test_writes_behind_the_apps_back_are_seen(client, fresh_db):
+    pid = await _a_published_provider(fresh_db)
+    await _search(client)  # the index is loaded and used
+    conn = await db.connect(fresh_db)
+    try:
+        async with conn.transaction():
+            await conn.execute("update provider set name = 'Quokka Advice Collective' where id = $1", pid)
+            await conn.execute("select refresh_provider_search($1::bigint[])", [pid])
+    finally:
+        await conn.close()
+    body = await _search(client, q="quokka")
+    assert [i["id"] for i in body["items"]] == [pid]
+    assert body["items"][0]["name"] == "Quokka Advice Collective"
+
+
+async def test_changes_find_a_transaction_that_commits_after_a_newer_one(fresh_db):
+    """Commit order is not snapshot order: a writer that began before snapshot S and commits after a
+    later writer is still reported as changed relative to S."""
+    early, late, reader = [await asyncpg.connect(fresh_db) for _ in range(3)]
+    try:
+        ids = [r["id"] for r in await reader.fetch("select id from provider order by id limit 2")]
+        tx_early = early.transaction()
+        await tx_early.start()
+        await early.execute("update provider set description = 'early' where id = $1", ids[0])  # not committed yet
+        snap = await changes.current_snapshot(reader)
+        await late.execute("update provider set description = 'late' where id = $1", ids[1])  # autocommit
+        snap2, changed = await changes.changed_since(reader, snap)
+        assert changed == [ids[1]]
+        await tx_early.commit()
+        _, changed = await changes.changed_since(reader, snap2)
+        assert changed == [ids[0]]
+        _, changed = await changes.changed_since(reader, snap)
+        assert changed == sorted(ids)
+        _, nothing = await changes.changed_since(reader, await changes.current_snapshot(reader))
+        assert nothing == []
+    finally:
+        for c in (early, late, reader):
+            await c.close()
