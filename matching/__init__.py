@@ -9,6 +9,8 @@ Public API
          social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS, pathway_names=None) -> Ranking
     propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
     CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs (optional)
+    shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
+    store.build_compact / store.replace_rows  # compact pools (columns + word ids, no text), kept by callers
 
 Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
@@ -27,7 +29,8 @@ from .partnerships import (
     propose_partnerships,
 )
 from .pool import CandidatePool
-from .ranking import rank
+from . import store
+from .ranking import DirectoryCounts, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
 from .vocab import CRITERIA, DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
@@ -43,6 +46,7 @@ __all__ = (
     "AreaTree",
     "Candidate",
     "CandidatePool",
+    "DirectoryCounts",
     "Cell",
     "Component",
     "CriterionScore",
@@ -62,8 +66,11 @@ __all__ = (
     "Priority",
     "Ranking",
     "ScoredCandidate",
+    "Shortlist",
     "Weights",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",
+    "shortlist",
+    "store",
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Set
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -36,6 +36,8 @@ class EvidenceContext:
     as_of: date
     social_value_accreditations: Set[str]
     pathway_names: Mapping[str, str] | None
+    memo: dict[str, str | None] = field(default_factory=dict)
+    """Normalised form of each word seen while explaining this ranking (see ``text.word_forms``)."""
 
 
 def _listing(values: list[str]) -> str:
@@ -183,7 +185,7 @@ def _local_priorities(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tup
     if not ctx.cn.priorities:
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
-    evidence = explain_priorities(c, ctx.cn.priorities)
+    evidence = explain_priorities(c, ctx.cn.priorities, ctx.memo)
     for pr, comp, ev in zip(ctx.cn.priorities, ctx.columns[5].components, evidence, strict=True):
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:

@@ -90,6 +90,7 @@ class CandidatePool:
 
     areas: AreaTree
     candidates: tuple[Candidate, ...]
+    """The candidates themselves; empty in a compact pool (:mod:`matching.store`), whose text is only a word index."""
     names: tuple[str, ...]
     provider_id: Int64Array
     pathway_ids: Mapping[str, int]
@@ -132,7 +133,7 @@ class CandidatePool:
     """Lazily built word index of every candidate's text (``None``: never built, for one-off pools)."""
 
     def __len__(self) -> int:
-        return len(self.candidates)
+        return len(self.provider_id)
 
     @classmethod
     def build(cls, candidates: Iterable[Candidate], areas: AreaTree) -> CandidatePool:
@@ -154,7 +155,7 @@ class CandidatePool:
 
     def years_in(self, code: str) -> FloatArray:
         p = self.pathway_ids.get(code)
-        return self.years[p] if p is not None else np.zeros(len(self))
+        return self.years[p].astype(np.float64, copy=False) if p is not None else np.zeros(len(self))
 
     def outcomes_in(self, code: str) -> npt.NDArray[np.bool_]:
         p = self.pathway_ids.get(code)
@@ -165,7 +166,7 @@ class CandidatePool:
         p = self.pathway_ids.get(code)
         if p is None:
             return np.zeros((self.cohort_mask.shape[0], len(self)), dtype=np.uint64)
-        return self.cohort_mask[:, p, :]
+        return self.cohort_mask[:, p, :].astype(np.uint64, copy=False)  # compact pools keep narrower words
 
     def cohort_words(self, codes: Iterable[str]) -> npt.NDArray[np.uint64]:
         """Mask words (shape ``(words,)``) of the cohort codes known to this pool (others are ignored)."""

@@ -74,7 +74,9 @@ class PriorityEvidence(NamedTuple):
     """Best evidence: the expertise description / resources sentence containing most matched words."""
 
 
-def explain_priorities(candidate: Candidate, priorities: tuple[Priority, ...]) -> list[PriorityEvidence]:
+def explain_priorities(
+    candidate: Candidate, priorities: tuple[Priority, ...], memo: dict[str, str | None] | None = None
+) -> list[PriorityEvidence]:
     """Which of each priority's words matched which provider word, and the best snippet.
 
     Uses the same normalisation and similarity as :func:`priority_matches`; among
@@ -85,14 +87,14 @@ def explain_priorities(candidate: Candidate, priorities: tuple[Priority, ...]) -
     for e in candidate.expertise or ():
         sources.extend((f"{e.pathway} expertise", s) for s in snippets(e.description))
     sources.extend(("resources", s) for s in snippets(candidate.resources_text))
-    per_source = [word_forms(text) for _, text in sources]
+    per_source = [word_forms(text, memo) for _, text in sources]
     source_words = [set(ws) for ws in per_source]
     surface: dict[str, str] = {}
     for ws in per_source:
         for w, raw in ws.items():
             surface.setdefault(w, raw)
     vocab = list(surface)
-    forms = [word_forms(priority.text) for priority in priorities]
+    forms = [word_forms(priority.text, memo) for priority in priorities]
     best: dict[str, tuple[str, float]] = {}
     if vocab:
         query = list(dict.fromkeys(w for p_words in forms for w in p_words))

@@ -21,7 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
+from dataclasses import dataclass
 from operator import attrgetter
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -69,8 +71,96 @@ def rank(
     A sequence of candidates is screened first, reading only the fields the hard
     filters use; the other fields are read (and validated) only for the candidates
     that pass them. A :class:`CandidatePool` validated every field when built.
+    A compact pool (:mod:`matching.store`) keeps no candidate objects: rank it with
+    :func:`shortlist` and explain the result with the shown candidates' details.
 
     Raises :class:`InvalidNeed`, :class:`InvalidWeights`, :class:`InvalidCandidate`.
+    """
+    return shortlist(
+        need,
+        candidates,
+        weights,
+        areas=areas,
+        as_of=as_of,
+        limit=limit,
+        excluded_limit=excluded_limit,
+        social_value_accreditations=social_value_accreditations,
+        pathway_names=pathway_names,
+    ).explain()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DirectoryCounts:
+    """With ``shortlist(..., directory=True)``: the pool is the whole directory."""
+
+    directory_size: int
+    """Rows of the pool."""
+    pathway_not_offered: int
+    """Rows that do not offer the need's pathway (counted over the whole directory)."""
+    no_area_coverage: int
+    """Rows covering none of the need's areas (a row may be in both counts)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Shortlist:
+    """A ranking with every decision made and every number computed; only the words are missing.
+
+    :attr:`provider_ids` are the ranked providers to explain, best first. :meth:`explain` builds
+    the :class:`Ranking`; a compact pool (no candidate objects) needs their details passed in.
+    """
+
+    provider_ids: tuple[int, ...]
+    directory: DirectoryCounts | None
+    _ctx: EvidenceContext
+    _rows: tuple[int, ...]
+    _positions: tuple[int, ...]
+    _totals: tuple[float, ...]
+    _wv: tuple[float, ...]
+    _contributions: list[npt.NDArray[np.float64]]
+    _head: dict[str, Any]
+
+    def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
+        """The :class:`Ranking`. ``details``: provider id -> :class:`Candidate` for every id in
+        :attr:`provider_ids` (only needed, and only read, when the pool keeps no candidates).
+
+        The details must describe the providers exactly as the pool does (the same snapshot);
+        a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
+        """
+        pool = self._ctx.pool
+        scored = []
+        for rank_no, (pid, i, j, total) in enumerate(
+            zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
+        ):
+            if pool.candidates:
+                cand = pool.candidates[i]
+            else:
+                cand = (details or {}).get(pid)  # type: ignore[assignment]
+                if cand is None:
+                    raise MatchingError(f"no details given for provider {pid}, ranked {rank_no}")
+                if cand.provider_id != pid or cand.name != pool.names[i]:
+                    raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
+            scored.append(_explain(self._ctx, cand, rank_no, i, j, total, self._wv, self._contributions))
+        return Ranking(scored=tuple(scored), **self._head)
+
+
+def shortlist(
+    need: Need,
+    candidates: CandidatePool | Sequence[Candidate],
+    weights: Weights = DEFAULT_WEIGHTS,
+    *,
+    areas: AreaTree,
+    as_of: date,
+    limit: int | None = None,
+    excluded_limit: int | None = None,
+    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
+    pathway_names: Mapping[str, str] | None = None,
+    directory: bool = False,
+) -> Shortlist:
+    """:func:`rank` up to the explanations; see :class:`Shortlist`.
+
+    ``directory=True`` (a :class:`CandidatePool` only): the pool is the whole directory, and only the
+    candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
+    only those had been passed; the others are counted in :attr:`Shortlist.directory`.
     """
     for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -85,14 +175,21 @@ def rank(
     sv_codes = frozenset(social_value_accreditations)
     if isinstance(candidates, CandidatePool) and candidates.areas != areas:
         raise MatchingError("the candidate pool was built with a different area tree")
+    if directory and not isinstance(candidates, CandidatePool):
+        raise MatchingError("directory=True needs a CandidatePool")
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
     wv = w.values()
+    counts: DirectoryCounts | None = None
+    outside = 0
 
     if isinstance(candidates, CandidatePool):
         pool = candidates
         screening = screen(pool, cn)
+        if directory:
+            screening, outside, not_offered, not_covering = screening.outside_directory_scope()
+            counts = DirectoryCounts(len(pool), not_offered, not_covering)
         pids, by_name = pool.provider_id, pool.by_name
         scored_pool, scored_screening = pool, screening
 
@@ -133,28 +230,35 @@ def rank(
     contributions = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
     total = _sum(contributions, m)
 
-    order = _top(total, scored_pool, scored_screening.eligible, limit)
+    order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
     ctx = EvidenceContext(
-        scored_pool, cn, columns, nodes_within(areas, cn.area_nodes), as_of, sv_codes, pathway_names
+        scored_pool, cn, tuple(columns), nodes_within(areas, cn.area_nodes), as_of, sv_codes, pathway_names
     )
     positions = scored_screening.eligible
-    scored = tuple(
-        _explain(ctx, pos + 1, int(positions[j]), j, float(total[j]), wv, contributions)
-        for pos, j in enumerate(order.tolist())
-    )
-    n = len(pids)
+    rows_shown = [int(positions[j]) for j in order]
+    n = len(pids) - outside
     shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
-    return Ranking(
+    head: dict[str, Any] = dict(
         algorithm_version=ALGORITHM_VERSION,
         need_id=need.id,
         as_of=as_of,
         weights=w,
         candidate_count=n,
         eligible_count=len(idx),
-        scored=scored,
         excluded_count=n - len(idx),
         excluded_by_reason=screening.counts(),
         excluded=build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
+    )
+    return Shortlist(
+        provider_ids=tuple(scored_pool.provider_id[rows_shown].tolist()) if rows_shown else (),
+        directory=counts,
+        _ctx=ctx,
+        _rows=tuple(rows_shown),
+        _positions=tuple(order),
+        _totals=tuple(float(total[j]) for j in order),
+        _wv=wv,
+        _contributions=contributions,
+        _head=head,
     )
 
 
@@ -231,6 +335,7 @@ def _top(
 
 def _explain(
     ctx: EvidenceContext,
+    cand: Candidate,
     position: int,
     i: int,
     j: int,
@@ -238,7 +343,6 @@ def _explain(
     wv: tuple[float, ...],
     contributions: list[npt.NDArray[np.float64]],
 ) -> ScoredCandidate:
-    cand = ctx.pool.candidates[i]
     criteria = tuple(
         CriterionScore(
             criterion=name,

@@ -47,6 +47,9 @@ _BIT_PATHWAY = 1
 _BIT_AREA = 2
 _BIT_ACCREDITATION = 4
 _BIT_EXPERIENCE = 8
+_BIT_OUTSIDE = 16
+"""Set alone on a directory member that is only counted, not assessed (see ``ranking.shortlist(directory=True)``)."""
+_LISTED = _BIT_PATHWAY | _BIT_AREA | _BIT_ACCREDITATION | _BIT_EXPERIENCE
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -66,6 +69,25 @@ class Screening:
     """Bit j set when required accreditation j is missing."""
     years: FloatArray
     """Years of experience of every candidate in the need's pathway."""
+
+    def outside_directory_scope(self) -> tuple[Screening, int, int, int]:
+        """(this screening with only the candidates offering the pathway and covering an area assessed,
+        how many were not, how many do not offer the pathway, how many cover none of the areas).
+
+        The others keep only :data:`_BIT_OUTSIDE`: they are neither counted by reason nor listed.
+        """
+        bits = self.fail_bits
+        pathway = int(np.count_nonzero(bits & _BIT_PATHWAY))
+        area = int(np.count_nonzero(bits & _BIT_AREA))
+        outside = (bits & (_BIT_PATHWAY | _BIT_AREA)) != 0
+        scoped = Screening(
+            eligible=self.eligible,
+            coverage=self.coverage,
+            fail_bits=np.where(outside, _BIT_OUTSIDE, bits),
+            missing_mask=self.missing_mask,
+            years=self.years,
+        )
+        return scoped, int(np.count_nonzero(outside)), pathway, area
 
     def counts(self) -> dict[str, int]:
         bits = self.fail_bits
@@ -195,9 +217,9 @@ def excluded_in_name_order(
     """
     bits = screening.fail_bits
     if by_name is not None:
-        idx = by_name[bits[by_name] != 0]
+        idx = by_name[(bits[by_name] & _LISTED) != 0]
         return idx if limit is None else idx[:limit]
-    excluded = np.flatnonzero(bits)
+    excluded = np.flatnonzero(bits & _LISTED)
     excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable
     names = names_of(excluded.tolist())
     if limit is not None and limit < len(names):

@@ -56,11 +56,22 @@ def words(text: str) -> tuple[str, ...]:
     return tuple(word_forms(text))
 
 
-def word_forms(text: str) -> dict[str, str]:
-    """Distinct normalised words of ``text`` (first-seen order) -> first lower-case surface form."""
+def word_forms(text: str, memo: dict[str, str | None] | None = None) -> dict[str, str]:
+    """Distinct normalised words of ``text`` (first-seen order) -> first lower-case surface form.
+
+    ``memo``: a caller's cache of :func:`normalise_word` results, shared across calls (same results).
+    """
     seen: dict[str, str] = {}
+    if memo is None:
+        for raw in raw_words(text):
+            w = normalise_word(raw)
+            if w is not None:
+                seen.setdefault(w, raw)
+        return seen
     for raw in raw_words(text):
-        w = normalise_word(raw)
+        w = memo.get(raw, "")
+        if w == "":
+            w = memo[raw] = normalise_word(raw)
         if w is not None:
             seen.setdefault(w, raw)
     return seen

@@ -209,3 +209,118 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1:]
     assert len(rows) == 3 and "total" in result.stdout and "contribution" in result.stdout
     await databases.drop(name)
+
+
+# --- the per-worker match cache (marketplace/exercises/pools.py) ----------------------------------
+
+async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: int = 200) -> dict:
+    """What ranking the directory fetched afresh from the database gives (the reference the cache must equal)."""
+    import datetime as dt
+
+    import msgspec
+
+    import matching
+    from marketplace.exercises import queries
+    from marketplace.taxonomy.queries import fetch_taxonomy
+
+    conn = await db.connect(dsn)
+    try:
+        need = await queries.fetch_need(conn, need_id)
+        exercise = await queries.fetch_exercise(conn, need.exercise_id, with_needs=False)
+        weights = matching.Weights.from_mapping(exercise.default_weights.given())
+        tax = await fetch_taxonomy(conn)
+        cands = await queries.fetch_candidates(conn, need.pathway, need.areas)
+        ranking = matching.rank(queries.core_need(need, weights), cands, weights, areas=queries.area_tree(tax),
+                                as_of=dt.date.today(), limit=limit, excluded_limit=excluded_limit)
+        return msgspec.json.decode(msgspec.json.encode(ranking))
+    finally:
+        await conn.close()
+
+
+async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    first = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    expected = await expected_ranking(fresh_db, need_id, 500)
+    assert first["ranking"] == expected["scored"] and first["excluded"] == expected["excluded"]
+    cache = client.app.state.match_pools
+    assert cache.loads == 1
+    # the last-ranked provider rewrites its profile to match the need's priority, and grows
+    last = first["ranking"][-1]["provider_id"]
+    provider = await keys.headers("provider", last)
+    tag = (await client.get(f"/providers/{last}")).headers["etag"]
+    r = await client.patch(f"/providers/{last}", headers={**provider, "If-Match": tag},
+                           json={"description": "Tenancy sustainment for every tenant: sustaining tenancies.",
+                                 "resources": {"volunteers": 400}, "capacity": {"service_users_per_year": 5000}})
+    assert r.status_code == 200, r.text
+    # and another provider's coverage changes through a child table
+    other = first["ranking"][0]["provider_id"]
+    tag = (await client.get(f"/providers/{other}")).headers["etag"]
+    r = await client.patch(f"/providers/{other}", headers={**await keys.headers("provider", other), "If-Match": tag},
+                           json={"coverage": ["E06000019"]})
+    assert r.status_code == 200, r.text
+    second = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert cache.loads == 1 and cache.reloaded >= 2, "the changed providers were reloaded, not the directory"
+    expected = await expected_ranking(fresh_db, need_id, 500)
+    assert second["ranking"] == expected["scored"] and second["excluded"] == expected["excluded"]
+    assert second["ranking"] != first["ranking"]
+    moved = next(s for s in second["ranking"] if s["provider_id"] == last)
+    assert moved["rank"] < first["ranking"][-1]["rank"]
+    # archiving (an admin write straight to the row) is seen too
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("update provider set status = 'archived' where id = $1", last)
+    finally:
+        await conn.close()
+    third = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert last not in [s["provider_id"] for s in third["ranking"]]
+    assert third["directory_size"] == second["directory_size"] - 1
+
+
+async def test_a_match_run_stores_what_it_returns_and_counts_the_whole_directory(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db, "FINANCE")
+    h = await keys.headers("commissioner")
+    r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 3}, headers=h)
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert len(run["ranking"]) == min(3, run["eligible_count"]) and len(run["providers"]) == len(run["ranking"])
+    assert (await client.get(f"/match-runs/{run['id']}", params={"limit": 500}, headers=h)).json() == run
+    conn = await db.connect(fresh_db)
+    try:
+        published = await conn.fetchval("select count(*) from provider where status = 'published'")
+        not_offering = await conn.fetchval(
+            "select count(*) from provider where status = 'published' and not 'FINANCE' = any(pathway_codes)")
+        audit = await conn.fetchval("select count(*) from audit_log where detail = $1", f"match run {run['id']} for need {need_id}")
+    finally:
+        await conn.close()
+    assert run["directory_size"] == published and run["excluded_count"] == published - run["eligible_count"]
+    assert run["excluded_by_reason"]["pathway_not_offered"] == not_offering
+    assert audit == 1
+
+
+async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_worker(client, keys, fresh_db, monkeypatch):
+    import asyncio
+
+    import matching
+    from marketplace.exercises import pools
+
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    assert (await client.post(f"/needs/{need_id}/match-runs", headers=h)).status_code == 201  # loads the cache
+    db_pool = client.app.state.pool
+    seen: list[tuple[int, int]] = []
+    real = matching.shortlist
+
+    def shortlist(*args, **kwargs):
+        # runs in a worker thread: how many pooled connections are out right now?
+        seen.append((db_pool.get_size() - db_pool.get_idle_size(), pools.match_pools(client.app.state).active))
+        import time
+        time.sleep(0.05)  # long enough for the other requests to pile up
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "shortlist", shortlist)
+    results = await asyncio.gather(*(client.post(f"/needs/{need_id}/match-runs", headers=h) for _ in range(8)))
+    assert [r.status_code for r in results] == [201] * 8
+    assert len(seen) == 8
+    assert all(in_use == 0 for in_use, _ in seen), f"a connection was held while ranking: {seen}"
+    assert 1 <= client.app.state.match_pools.peak_active <= pools.MATCH_SLOTS

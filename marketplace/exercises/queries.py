@@ -160,29 +160,30 @@ async def delete_need(conn: asyncpg.Connection, need_id: int) -> bool:
 
 # Published providers that offer the pathway somewhere related to the need's areas (an area of the need,
 # one above it, or one below it), as the matching core's Candidate, in one round trip.
-CANDIDATES_SQL = """
-select coalesce(json_agg(json_build_object(
+CANDIDATE_DOC = """json_build_object(
     'provider_id', p.id, 'name', p.name, 'sector', p.sector, 'legal_form', p.legal_form,
     'founded_year', p.founded_year,
     'expertise', coalesce((select json_agg(json_build_object(
             'pathway', e.pathway_code,
-            'cohorts', coalesce((select json_agg(ec.cohort_code) from provider_expertise_cohort ec
+            'cohorts', coalesce((select json_agg(ec.cohort_code order by ec.cohort_code) from provider_expertise_cohort ec
                                  where ec.provider_id = e.provider_id and ec.pathway_code = e.pathway_code), '[]'),
             'years_experience', e.years_experience, 'description', e.description,
             'outcomes_evidence', e.outcomes_evidence) order by e.position)
         from provider_expertise e where e.provider_id = p.id), '[]'),
-    'coverage', coalesce((select json_agg(c.area_code) from provider_coverage c where c.provider_id = p.id), '[]'),
+    'coverage', coalesce((select json_agg(c.area_code order by c.area_code) from provider_coverage c where c.provider_id = p.id), '[]'),
     'capacity', p.capacity_per_year, 'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
     'accreditations', p.accreditation_codes, 'volunteers', p.volunteers,
-    'premises_areas', coalesce((select json_agg(pm.area_code) from provider_premises pm where pm.provider_id = p.id), '[]'),
+    'premises_areas', coalesce((select json_agg(pm.area_code order by pm.id) from provider_premises pm where pm.provider_id = p.id), '[]'),
     'match_funding_per_year', p.match_funding_per_year, 'funding_sources', p.other_funding_sources,
     'partner_organisations', p.partner_organisations,
-    'social_value', coalesce((select json_agg(s.commitment_code) from provider_social_value s where s.provider_id = p.id), '[]'),
+    'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code) from provider_social_value s where s.provider_id = p.id), '[]'),
     'resources_text', concat_ws('. ', nullif(p.description, ''),
-                                (select string_agg(pm.description, '. ') from provider_premises pm where pm.provider_id = p.id),
+                                (select string_agg(pm.description, '. ' order by pm.id) from provider_premises pm where pm.provider_id = p.id),
                                 nullif(array_to_string(p.partner_organisations, ', '), '')),
-    'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date
-) order by p.id), '[]')::text
+    'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date)"""
+
+CANDIDATES_SQL = f"""
+select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
 from provider p
 where p.status = 'published' and p.pathway_codes @> array[$1::text] and p.area_match_codes && $2::text[]
 """
@@ -346,6 +347,12 @@ async def run_partnerships(conn: asyncpg.Connection, exercise: Exercise, weights
     """Match every need afresh (each run stored), then propose lead + partner combinations from those runs."""
     runs = [await run_match(conn, need, weights, taxonomy=taxonomy, as_of=as_of, created_by=created_by,
                             store_limit=store_limit, excluded_limit=excluded_limit) for need in exercise.needs]
+    return await store_partnerships(conn, exercise, runs, weights, taxonomy=taxonomy, as_of=as_of, created_by=created_by)
+
+
+async def store_partnerships(conn: asyncpg.Connection, exercise: Exercise, runs: list[MatchRun], weights: matching.Weights,
+                             *, taxonomy: Any, as_of: Any, created_by: int | None) -> PartnershipRun:
+    """Propose lead + partner combinations from a stored run of each need, and store the proposal."""
     offers = [
         matching.Offer(provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas)
         for run in runs for s in run.ranking

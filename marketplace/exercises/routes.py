@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
+import asyncpg
 import msgspec
 from litestar import Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader, State
@@ -14,7 +15,7 @@ import matching
 from marketplace.accounts import queries as account_queries
 from marketplace.auth import ActorDep, CallerDep, require
 from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
-from marketplace.exercises import queries
+from marketplace.exercises import pools, queries
 from marketplace.exercises.models import (
     CriteriaWeights,
     Exercise,
@@ -35,7 +36,8 @@ from marketplace.taxonomy.models import Taxonomy
 STAFF = ("admin", "commissioner")
 Id = Annotated[int, Parameter(ge=1, le=999_999_999_999)]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False, description='The ETag, e.g. "v3"; required')]
-RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many ranked providers to return (the run stores more)")]
+RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many of the stored ranked providers to return")]
+MatchLimit = Annotated[int, Parameter(ge=0, le=500, description="How many ranked providers to explain, return and store")]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
 DOC = dict(tags=["exercises and matching"], security=NEEDS_KEY)
 
@@ -205,23 +207,27 @@ def _limited(run: MatchRun, limit: int) -> MatchRun:
 @post("/needs/{need_id:int}/match-runs", summary="Match the current directory against a need, and store the run",
       status_code=201, responses=errors_doc(400, 403, 404), **DOC,
       description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
-      "each criterion with its weight, raw values, contribution and evidence. The run is stored as it is returned; "
+      "each criterion with its weight, raw values, contribution and evidence. The run is stored as it is returned "
+      "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
       "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
       "core's defaults; the need's overrides apply on top.")
-async def create_match_run(need_id: Id, conn: Conn, state: State, actor: ActorDep,
-                           data: JSONBody[MatchRequest | None] = None, limit: RankingLimit = 50) -> Response[MatchRun]:
+async def create_match_run(need_id: Id, state: State, actor: ActorDep,
+                           data: JSONBody[MatchRequest | None] = None, limit: MatchLimit = 50) -> Response[MatchRun]:
     require(actor.caller, *STAFF)
-    async with conn.transaction():
+    async with pools.connection(state) as conn:
         need = await _need(conn, need_id)
         exercise = await _exercise(conn, need.exercise_id)
-        weights = weights_of(exercise.default_weights, "default_weights")
-        if data is not None and data.weights is not None:
-            weights = weights_of(data.weights, "weights", base=weights)
-        run = await queries.run_match(conn, need, weights, taxonomy=state.taxonomy, as_of=dt.date.today(),
-                                      created_by=actor.caller.key_id, store_limit=state.settings.match_store_limit,
-                                      excluded_limit=state.settings.match_excluded_limit)
-        await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write", detail=f"match run {run.id} for need {need_id}")
-    return Response(_limited(run, limit), status_code=201)
+    weights = weights_of(exercise.default_weights, "default_weights")
+    if data is not None and data.weights is not None:
+        weights = weights_of(data.weights, "weights", base=weights)
+
+    async def audit(conn: asyncpg.Connection, run_id: int) -> None:
+        await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write",
+                                           detail=f"match run {run_id} for need {need_id}")
+
+    run, _ = await pools.run_and_store(state, need, weights, as_of=dt.date.today(), created_by=actor.caller.key_id,
+                                       limit=limit, excluded_limit=state.settings.match_excluded_limit, audit=audit)
+    return Response(run, status_code=201)
 
 
 @get("/needs/{need_id:int}/match-runs", summary="A need's stored match runs, newest first",
@@ -245,16 +251,27 @@ async def get_match_run(run_id: Id, conn: Conn, caller: CallerDep, limit: Rankin
       status_code=201, responses=errors_doc(400, 403, 404, 422), **DOC,
       description="Matches every need afresh (each run stored), then proposes lead + partner combinations covering every "
       "(need, area) cell with as few organisations and as high a total score as possible, and lists cells nobody covers.")
-async def create_partnerships(exercise_id: Id, conn: Conn, state: State, actor: ActorDep) -> Response[PartnershipRun]:
+async def create_partnerships(exercise_id: Id, state: State, actor: ActorDep) -> Response[PartnershipRun]:
     require(actor.caller, *STAFF)
-    async with conn.transaction():
+    async with pools.connection(state) as conn:
         exercise = await _exercise(conn, exercise_id)
-        if not exercise.needs:
-            raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
-        weights = weights_of(exercise.default_weights, "default_weights")
-        run = await queries.run_partnerships(conn, exercise, weights, taxonomy=state.taxonomy, as_of=dt.date.today(),
-                                             created_by=actor.caller.key_id, store_limit=state.settings.match_store_limit,
-                                             excluded_limit=state.settings.match_excluded_limit)
+    if not exercise.needs:
+        raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
+    weights = weights_of(exercise.default_weights, "default_weights")
+    as_of = dt.date.today()
+
+    async def no_audit(conn: asyncpg.Connection, run_id: int) -> None:  # the partnership run's audit row covers its match runs
+        return None
+
+    runs = [
+        (await pools.run_and_store(state, need, weights, as_of=as_of, created_by=actor.caller.key_id,
+                                   limit=state.settings.match_store_limit,
+                                   excluded_limit=state.settings.match_excluded_limit, audit=no_audit))[0]
+        for need in exercise.needs
+    ]
+    async with pools.connection(state) as conn, conn.transaction():
+        run = await queries.store_partnerships(conn, exercise, runs, weights, taxonomy=state.taxonomy, as_of=as_of,
+                                               created_by=actor.caller.key_id)
         await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write",
                                            detail=f"partnership run {run.id} for exercise {exercise_id}")
     return Response(run, status_code=201)
