@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
+import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from litestar import Litestar
+from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.routes import HTTPRoute
 from litestar.openapi import OpenAPIConfig
@@ -15,6 +20,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from marketplace import db
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
+from marketplace.exercises.pools import match_pools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
@@ -28,6 +34,8 @@ from marketplace.taxonomy import queries as taxonomy_queries
 from marketplace.taxonomy.routes import ROUTES as TAXONOMY_ROUTES
 from marketplace.openapi import finish_openapi
 
+log = logging.getLogger("marketplace")
+
 
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
@@ -39,7 +47,7 @@ def create_app(settings: Settings) -> Litestar:
         try:
             app.state.pool = pool
             app.state.taxonomy = await taxonomy_queries.fetch_taxonomy(pool)
-            app.state.search_index = await LiveIndex.load(pool)
+            await _load_directory_views(app.state, pool)
             finish_openapi(app.openapi_schema, app.state.taxonomy, extra_media_types=EXTRA_MEDIA_TYPES)
             yield
         finally:
@@ -72,6 +80,28 @@ def create_app(settings: Settings) -> Litestar:
     )
     _fix_options_allow(app)
     return app
+
+
+STARTUP_LOCK = 0x5052_4F57  # workers build their in-memory views of the directory one at a time
+
+
+async def _load_directory_views(state: State, pool: asyncpg.Pool) -> None:
+    """Build this process's search index and matching pool before serving, so no request pays for it.
+
+    Worker processes take turns (an advisory lock): building takes several times the memory the views keep,
+    and builds side by side would add those peaks together (and share the same two cores anyway)."""
+    async with pool.acquire() as lock_conn:
+        await lock_conn.execute("select pg_advisory_lock($1)", STARTUP_LOCK)
+        try:
+            t0 = time.perf_counter()
+            state.search_index = await LiveIndex.load(pool)
+            t1 = time.perf_counter()
+            match_pool, _ = await match_pools(state).current(state)
+            t2 = time.perf_counter()
+        finally:
+            await lock_conn.execute("select pg_advisory_unlock($1)", STARTUP_LOCK)
+    log.info("worker %d ready: search index of %d providers in %.1f s, matching pool of %d in %.1f s",
+             os.getpid(), state.search_index.index.live_rows(), t1 - t0, len(match_pool.provider_id), t2 - t1)
 
 
 def _fix_options_allow(app: Litestar) -> None:

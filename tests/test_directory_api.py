@@ -286,3 +286,22 @@ async def test_openapi_documents_every_operation(read_client):
                                                        "accreditation", "min_capacity", "q", "page", "per_page"}
     assert "400" in search["responses"]
     assert "ErrorBody" in str(search["responses"]["400"])
+
+
+async def test_stored_profile_parts_read_as_the_child_tables_say(conn):
+    """GET reads the parts kept on the provider row (schema/0006); they must equal assembling the profile
+    from the child tables, for every provider, and the fallback must be taken when they are missing."""
+    import datetime as dt
+
+    from marketplace.providers import queries
+
+    now = dt.datetime.now(dt.timezone.utc)
+    statuses = ["pending", "published", "archived"]
+    ids = [r["id"] for r in await conn.fetch("select id from provider order by id")]
+    assert len(ids) > 100
+    for pid in ids:
+        assembled = queries._profile_decoder.decode(await conn.fetchval(queries.PROFILE_SQL, pid, now, statuses, None))
+        assert await queries.fetch_provider(conn, pid, now=now, statuses=statuses) == assembled
+    await conn.execute("update provider set profile_parts = null where id = $1", ids[0])
+    assembled = queries._profile_decoder.decode(await conn.fetchval(queries.PROFILE_SQL, ids[0], now, statuses, None))
+    assert await queries.fetch_provider(conn, ids[0], now=now, statuses=statuses) == assembled

@@ -98,6 +98,30 @@ async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db)
         await conn.close()
 
 
+async def test_a_short_list_run_is_not_mistaken_for_the_market(client, keys, fresh_db):
+    """POST /needs/{id}/match-runs?limit=3 stores three ranked providers: a report must not count the
+    market from that, but match the need again in depth."""
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    needs = (await client.get(f"/exercises/{xid}", headers=h)).json()["needs"]
+    short = {}
+    for need in needs:
+        r = await client.post(f"/needs/{need['id']}/match-runs", params={"limit": 3}, headers=h)
+        assert r.status_code == 201, r.text
+        short[need["id"]] = r.json()
+    report = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.3}, headers=h)).json()
+    deeper = 0
+    for need in report["needs"]:
+        run = short[need["need_id"]]
+        if run["eligible_count"] > 3:
+            assert need["match_run_id"] != run["id"], "a short list was used as the market"
+            full = (await client.get(f"/match-runs/{need['match_run_id']}", params={"limit": 500}, headers=h)).json()
+            assert len(full["ranking"]) == min(full["eligible_count"], 500)
+            assert need["suitable"] == sum(1 for s in full["ranking"] if s["total"] >= 0.3)
+            deeper += 1
+    assert deeper, "the seeded exercise has a need with more than three eligible providers"
+
+
 async def test_a_higher_threshold_finds_fewer_suitable_providers(client, keys, fresh_db):
     xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")

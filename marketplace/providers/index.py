@@ -34,10 +34,9 @@ import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-STATUSES = ("pending", "published", "archived")
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
 _SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
-FACETS = ("pathway", "cohort", "area", "accreditation")
+FACETS = ("status", "pathway", "cohort", "area", "accreditation", "sector", "legal_form")
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
 QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
@@ -93,21 +92,6 @@ def closest_spellings(token: str, candidates: Iterable[str]) -> list[str]:
     return sorted(w for w, d, _ in found if d == best)
 
 
-class _Codes:
-    """Small-integer ids for the values of one column, assigned as they appear."""
-
-    def __init__(self) -> None:
-        self.ids: dict[str, int] = {}
-        self.codes: list[str] = []
-
-    def id(self, code: str) -> int:
-        i = self.ids.get(code)
-        if i is None:
-            i = self.ids[code] = len(self.codes)
-            self.codes.append(code)
-        return i
-
-
 def name_key(name: str, provider_id: int) -> str:
     """Sort key for name order: case- and accent-insensitive name, then id (one string: compact)."""
     return f"{fold(name)}\x00{provider_id:015d}"
@@ -129,8 +113,6 @@ class SearchIndex:
         self.dead = 0
         self._row_of = np.full(0, -1, dtype=np.int32)  # provider id -> current row
         self._keys: list[str] = []  # name keys of live providers, sorted
-        self._sector = _Codes()
-        self._legal = _Codes()
         self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
         self._vocab: list[str] = []  # sorted words usable in queries
         self._vocab_set: set[str] = set()
@@ -138,7 +120,8 @@ class SearchIndex:
         self._offsets = np.zeros(1, dtype=np.int64)  # (word id * 3 + class) -> start in _rows
         self._rows = np.zeros(0, dtype=np.int32)
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
-        self.ids = self.alive = self.status = self.sector = self.legal = self.capacity = self.rank = None  # type: ignore[assignment]
+        self.ids = self.alive = self.capacity = self.rank = None  # type: ignore[assignment]
+        self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
         self._alloc(1024)
 
     # --- storage -------------------------------------------------------------------------------
@@ -146,9 +129,6 @@ class SearchIndex:
     def _alloc(self, cap: int) -> None:
         self.ids = _grow(self.ids, cap, np.int64, 0)
         self.alive = _grow(self.alive, cap, np.bool_, 0)
-        self.status = _grow(self.status, cap, np.int8, -1)
-        self.sector = _grow(self.sector, cap, np.int16, -1)
-        self.legal = _grow(self.legal, cap, np.int16, -1)
         self.capacity = _grow(self.capacity, cap, np.int64, -1)
         self.rank = _grow(self.rank, cap, np.int64, -1)
         for bits in self._bits.values():
@@ -175,12 +155,10 @@ class SearchIndex:
         self.n += 1
         self.ids[r] = row.id
         self.alive[r] = True
-        self.status[r] = STATUSES.index(row.status) if row.status in STATUSES else -1
-        self.sector[r] = -1 if row.sector is None else self._sector.id(row.sector)
-        self.legal[r] = self._legal.id(row.legal_form)
         self.capacity[r] = -1 if row.capacity is None else row.capacity
         for facet, codes in (("pathway", row.pathways), ("cohort", row.cohorts), ("area", row.areas),
-                             ("accreditation", row.accreditations)):
+                             ("accreditation", row.accreditations), ("status", (row.status,)),
+                             ("sector", () if row.sector is None else (row.sector,)), ("legal_form", (row.legal_form,))):
             for code in codes:
                 self._bit(facet, code)[r] = True
         if row.id >= len(self._row_of):
@@ -220,6 +198,7 @@ class SearchIndex:
             ranks = self.rank[: self.n]
             ranks[ranks >= at] += 1
             self.rank[r] = at
+            self._by_rank = np.insert(self._by_rank, at, r)
             seen: set[str] = set()
             for c in range(3):
                 for w in row.words[c].split():
@@ -233,6 +212,9 @@ class SearchIndex:
     def _retire(self, r: int) -> None:
         at = int(self.rank[r])
         del self._keys[at]
+        self._by_rank = np.delete(self._by_rank, at)
+        for bits in self._bits["status"].values():
+            bits[r] = False
         ranks = self.rank[: self.n]
         ranks[ranks > at] -= 1
         self.rank[r] = -1
@@ -261,12 +243,13 @@ class SearchIndex:
         self._rows = rows.astype(np.int32)
         self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
         self._delta = defaultdict(list)
-        for name in ("ids", "alive", "status", "sector", "legal", "capacity", "rank"):
+        for name in ("ids", "alive", "capacity", "rank"):
             a = getattr(self, name)
             setattr(self, name, _grow(a[:n][keep], self._cap, a.dtype.type, 0 if name in ("ids", "alive") else -1))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
+        self._by_rank = new_of_old[self._by_rank]
         self.n = int(keep.sum())
         self.dead = 0
         self._row_of[:] = -1
@@ -317,47 +300,89 @@ class SearchIndex:
 
     def _mask(self, f: Filters) -> np.ndarray:
         n = self.n
-        code = STATUSES.index(f.status) if f.status in STATUSES else -2
-        mask = self.alive[:n] & (self.status[:n] == code)
-
-        def any_of(facet: str, codes: Sequence[str]) -> None:
-            nonlocal mask
-            hit = np.zeros(n, dtype=np.bool_)
-            for c in codes:
-                bits = self._bits[facet].get(c)
-                if bits is not None:
-                    hit |= bits[:n]
-            mask &= hit
-
-        if f.pathway:
-            any_of("pathway", f.pathway)
-        if f.area:
-            any_of("area", f.area)
-        if f.cohort:
-            any_of("cohort", f.cohort)
+        status = self._bits["status"].get(f.status)
+        if status is None:
+            return np.zeros(n, dtype=np.bool_)
+        mask = status[:n].copy()  # live rows only: a retired row leaves its status
+        for facet, codes in (("pathway", f.pathway), ("area", f.area), ("cohort", f.cohort), ("sector", f.sector),
+                             ("legal_form", f.legal_form)):
+            if not codes:
+                continue
+            arrays = [b[:n] for c in dict.fromkeys(codes) if (b := self._bits[facet].get(c)) is not None]
+            if not arrays:
+                mask[:] = False
+            elif len(arrays) == 1:
+                mask &= arrays[0]
+            else:
+                hit = arrays[0] | arrays[1]
+                for a in arrays[2:]:
+                    hit |= a
+                mask &= hit
         for c in f.accreditation:
             bits = self._bits["accreditation"].get(c)
-            mask &= bits[:n] if bits is not None else False
-        if f.sector:
-            mask &= np.isin(self.sector[:n], [self._sector.ids.get(c, -2) for c in f.sector])
-        if f.legal_form:
-            mask &= np.isin(self.legal[:n], [self._legal.ids.get(c, -2) for c in f.legal_form])
+            if bits is None:
+                mask[:] = False
+            else:
+                mask &= bits[:n]
         if f.min_capacity is not None:
             mask &= self.capacity[:n] >= f.min_capacity
         return mask
 
-    def _scores(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> np.ndarray:
-        """Integer relevance (tenths) of every row; rows missing a group are cleared from mask."""
-        total = np.zeros(self.n, dtype=np.int32)
-        for group in groups:
-            best = np.zeros(self.n, dtype=np.int32)
-            for word in group:
-                for rows, cls in self._postings(word):
-                    w = round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)
-                    best[rows] = np.maximum(best[rows], w)
-            mask &= best > 0
-            total += best
-        return total
+    def _first_in_name_order(self, mask: np.ndarray, stop: int) -> np.ndarray:
+        """The first `stop` rows of mask in name order: walk the rows in name order in growing chunks,
+        so an early page of a common filter reads a few thousand rows, not all of them."""
+        found: list[np.ndarray] = []
+        got, pos, step, by_rank = 0, 0, 4096, self._by_rank
+        while got < stop and pos < len(by_rank):
+            chunk = by_rank[pos : pos + step]
+            hit = chunk[mask[chunk]]
+            found.append(hit)
+            got += len(hit)
+            pos += step
+            step *= 2
+        return np.concatenate(found)[:stop] if found else np.zeros(0, dtype=np.int64)
+
+    def _group_parts(self, group: Sequence[str]) -> tuple[list[tuple[np.ndarray, int]], int]:
+        """The posting lists of a group's words with their weights (tenths), lowest weight first, and how
+        many of its words have any."""
+        parts: list[tuple[np.ndarray, int]] = []
+        words = 0
+        for word in dict.fromkeys(group):
+            found = [(rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)) for rows, cls in self._postings(word)]
+            words += bool(found)
+            parts += found
+        return sorted(parts, key=lambda p: p[1]), words
+
+    def _best(self, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
+        """Each row's best weight in a group: writing the lists in ascending weight leaves the best."""
+        best = np.zeros(self.n, dtype=np.uint8)
+        for rows, w in parts:
+            best[rows] = w
+        return best
+
+    def _text_matches(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows in mask holding a word of every group, and their relevance in tenths (unordered).
+
+        Candidates come from the group with the fewest postings; every other group is a dense array of
+        best weights read at the candidates. One word's lists (one per class) are disjoint, so only a
+        group of several words needs de-duplicating."""
+        by_size = sorted((self._group_parts(g) for g in groups), key=lambda g: sum(len(r) for r, _ in g[0]))
+        if not by_size or not by_size[0][0]:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        (first, words), rest = by_size[0], by_size[1:]
+        rows = np.concatenate([r for r, _ in first]) if len(first) > 1 else first[0][0]
+        if words > 1:
+            seen = np.empty(self.n, dtype=np.int32)
+            at = np.arange(len(rows), dtype=np.int32)
+            seen[rows[::-1]] = at[::-1]
+            rows = rows[seen[rows] == at]
+        rows = rows[mask[rows]]
+        score = (self._best(first)[rows] if len(first) > 1 else np.full(len(rows), first[0][1])).astype(np.int64)
+        for parts, _ in rest:
+            got = self._best(parts)[rows]
+            keep = got > 0
+            rows, score = rows[keep], score[keep] + got[keep]
+        return rows.astype(np.int64), score
 
     def search(
         self,
@@ -371,34 +396,37 @@ class SearchIndex:
     ) -> Hits:
         """Providers matching the filters (and every group of words, when groups is given)."""
         mask = self._mask(f)
-        scores = self._scores(groups, mask) if groups is not None else None
-        rows = np.flatnonzero(mask)
-        total = len(rows)
-        want = min(offset + limit, total)
-        if by_relevance and scores is not None:
-            key = (np.int64(1 << 20) - scores[rows]) << np.int64(32) | self.rank[rows]
-        else:
-            key = self.rank[rows]
-        if want < total:
-            top = np.argpartition(key, want - 1)[:want] if want else np.zeros(0, dtype=np.int64)
-        else:
-            top = np.arange(total)
-        top = top[np.argsort(key[top], kind="stable")][offset:want]
-        page = rows[top]
+        stop = offset + limit
         relevance = None
-        if scores is not None and by_relevance:
-            relevance = [int(s) / _SCORE_SCALE for s in scores[page]]
+        if groups is None:
+            total = int(np.count_nonzero(mask))
+            page = self._first_in_name_order(mask, stop)[offset:]
+        else:
+            rows, score = self._text_matches(groups, mask)
+            total = len(rows)
+            key = self.rank[rows]
+            if by_relevance:
+                key = (np.int64(1 << 20) - score) << np.int64(32) | key
+            want = min(stop, total)
+            top = np.argpartition(key, want - 1)[:want] if 0 < want < total else np.arange(want)
+            top = top[np.argsort(key[top], kind="stable")][offset:]
+            page = rows[top]
+            if by_relevance:
+                relevance = [int(s) / _SCORE_SCALE for s in score[top]]
+            if facets:
+                mask = np.zeros(self.n, dtype=np.bool_)
+                mask[rows] = True
         counts = self._facet_counts(mask) if facets else None
         return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts)
 
     def _facet_counts(self, mask: np.ndarray) -> dict[str, dict[str, int]]:
         n = self.n
+        tmp = np.empty(n, dtype=np.bool_)
         out: dict[str, dict[str, int]] = {}
-        for facet in ("pathway", "area"):
-            out[facet] = {c: int(np.count_nonzero(bits[:n] & mask)) for c, bits in self._bits[facet].items()}
-        by_sector = np.bincount(self.sector[:n][mask] + 1, minlength=len(self._sector.codes) + 1)
-        out["sector"] = {c: int(by_sector[i + 1]) for i, c in enumerate(self._sector.codes)}
-        return {k: {c: v for c, v in d.items() if v} for k, d in out.items()}
+        for facet in ("pathway", "area", "sector"):
+            counts = {c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp))) for c, bits in self._bits[facet].items()}
+            out[facet] = {c: v for c, v in counts.items() if v}
+        return out
 
 
 class IndexBuilder:
@@ -462,4 +490,5 @@ class IndexBuilder:
         order_ids = sorted(range(index.n), key=index._keys.__getitem__)
         index._keys = [index._keys[i] for i in order_ids]
         index.rank[order_ids] = np.arange(index.n)
+        index._by_rank = np.array(order_ids, dtype=np.int64)
         return index

@@ -12,7 +12,17 @@ import msgspec
 
 from marketplace.changes import SNAPSHOT_SQL
 from marketplace.providers.index import Hits, IndexBuilder, IndexRow, SearchIndex
-from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
+from marketplace.providers.models import (
+    Capacity,
+    Contact,
+    Expertise,
+    Finances,
+    Premises,
+    Provider,
+    ProviderProfile,
+    ProviderSummary,
+    Resources,
+)
 
 
 async def count_all(conn: asyncpg.Connection) -> int:
@@ -158,12 +168,55 @@ from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 _profile_decoder = msgspec.json.Decoder(Provider)
 
 
+class _Parts(msgspec.Struct):
+    """provider.profile_parts (schema/0006_profile_parts.sql)."""
+
+    identifiers: list[str]
+    expertise: list[Expertise]
+    coverage: list[str]
+    premises: list[Premises]
+    social_value: list[str]
+
+
+_parts_decoder = msgspec.json.Decoder(_Parts)
+
+# The row's own columns and the stored parts: one index lookup, no child-table reads.
+PROFILE_ROW_SQL = """
+select p.profile_parts::text as parts, p.id, p.name, p.legal_form, p.sector, p.description, p.website, p.founded_year,
+       p.contact_name, p.contact_email, p.contact_phone, p.volunteers, p.match_funding_per_year,
+       p.other_funding_sources, p.partner_organisations, p.capacity_per_year, p.annual_income,
+       p.reserves_months::float8 as reserves_months, p.accreditation_codes, p.status, p.is_sample, p.verified_at,
+       coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months' as stale,
+       p.version, p.created_at, p.updated_at, p.last_confirmed_at
+from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
+"""
+
+
 async def fetch_provider(
     conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
 ) -> Provider | None:
     """The profile if its status is one of `statuses` (any status when it is the caller's own, `own`)."""
-    doc = await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own)
-    return None if doc is None else _profile_decoder.decode(doc)
+    r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
+    if r is None:
+        return None
+    if r["parts"] is None:  # written without refresh_provider_search: assemble it from the child tables
+        return _profile_decoder.decode(await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own))
+    parts = _parts_decoder.decode(r["parts"])
+    return Provider(
+        id=r["id"], name=r["name"], legal_form=r["legal_form"], sector=r["sector"], identifiers=parts.identifiers,
+        description=r["description"], website=r["website"], founded_year=r["founded_year"],
+        contact=Contact(name=r["contact_name"], email=r["contact_email"], phone=r["contact_phone"]),
+        expertise=parts.expertise, coverage=parts.coverage,
+        resources=Resources(
+            volunteers=r["volunteers"], premises=parts.premises, match_funding_per_year=r["match_funding_per_year"],
+            other_funding_sources=list(r["other_funding_sources"]), partner_organisations=list(r["partner_organisations"]),
+        ),
+        capacity=Capacity(service_users_per_year=r["capacity_per_year"]),
+        finances=Finances(annual_income=r["annual_income"], reserves_months=r["reserves_months"]),
+        accreditations=list(r["accreditation_codes"]), social_value=parts.social_value,
+        status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
+        version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"], last_confirmed_at=r["last_confirmed_at"],
+    )
 
 
 # --- search -------------------------------------------------------------------------------------

@@ -17,8 +17,14 @@ async def runs_for_report(
     conn: asyncpg.Connection, exercise: Exercise, *, taxonomy: Taxonomy, as_of: dt.date, created_by: int | None,
     store_limit: int, excluded_limit: int, progress: Callable[[int, int, str], None] | None = None,
 ) -> list[MatchRun]:
-    """The newest stored run of each need; a need never matched is matched now (and that run stored)."""
-    stored = {r["need_id"]: exercise_queries.match_run_of(r) for r in await exercise_queries.latest_match_runs_full(conn, exercise.id)}
+    """The newest stored run of each need that ranked deep enough to count the market from; a need never
+    matched, or matched only for a short list (`POST /needs/{id}/match-runs?limit=10` stores ten), is matched
+    now with `store_limit` ranked (and that run stored)."""
+    stored = {
+        run.need_id: run
+        for run in map(exercise_queries.match_run_of, await exercise_queries.latest_match_runs_full(conn, exercise.id))
+        if len(run.ranking) >= min(run.eligible_count, store_limit)
+    }
     missing = [n for n in exercise.needs if n.id not in stored]
     if missing:
         weights = matching.Weights.from_mapping(exercise.default_weights.given())
