@@ -18,7 +18,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
-from marketplace import db
+from marketplace import db, memory
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.exercises.pools import match_pools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
@@ -40,6 +40,7 @@ log = logging.getLogger("marketplace")
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        memory.keep_large_blocks_on_mmap()
         dsn = await asyncio.to_thread(db.database_url, settings)
         app.state.settings = settings
         app.state.secret = await asyncio.to_thread(load_secret, settings)

@@ -288,9 +288,10 @@ async def test_openapi_documents_every_operation(read_client):
     assert "ErrorBody" in str(search["responses"]["400"])
 
 
-async def test_stored_profile_parts_read_as_the_child_tables_say(conn):
-    """GET reads the parts kept on the provider row (schema/0006); they must equal assembling the profile
-    from the child tables, for every provider, and the fallback must be taken when they are missing."""
+async def test_stored_profile_document_reads_as_the_child_tables_say(conn):
+    """GET reads the document kept on the provider row (schema/0006) plus the row's live fields; that must
+    equal assembling the profile from the child tables, for every provider, and the long way must be taken
+    when the document is missing."""
     import datetime as dt
 
     from marketplace.providers import queries
@@ -301,7 +302,8 @@ async def test_stored_profile_parts_read_as_the_child_tables_say(conn):
     assert len(ids) > 100
     for pid in ids:
         assembled = queries._profile_decoder.decode(await conn.fetchval(queries.PROFILE_SQL, pid, now, statuses, None))
-        assert await queries.fetch_provider(conn, pid, now=now, statuses=statuses) == assembled
-    await conn.execute("update provider set profile_parts = null where id = $1", ids[0])
+        body, version = await queries.fetch_provider_json(conn, pid, now=now, statuses=statuses)
+        assert queries._profile_decoder.decode(body) == assembled and version == assembled.version
+    await conn.execute("update provider set profile_doc = null where id = $1", ids[0])
     assembled = queries._profile_decoder.decode(await conn.fetchval(queries.PROFILE_SQL, ids[0], now, statuses, None))
     assert await queries.fetch_provider(conn, ids[0], now=now, statuses=statuses) == assembled

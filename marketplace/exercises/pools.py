@@ -23,8 +23,6 @@ bounds the memory and the connections match runs take.
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -35,7 +33,7 @@ import msgspec
 from litestar.datastructures import State
 
 import matching
-from marketplace import changes
+from marketplace import changes, memory
 from marketplace.errors import DatabaseUnavailable
 from marketplace.exercises import queries
 from marketplace.exercises.models import MatchRun, MatchRunBody, Need, ProviderFacts
@@ -62,17 +60,7 @@ from provider p where p.status = 'published' and p.id = any($1::bigint[])
 _candidates = msgspec.json.Decoder(list[matching.Candidate])
 
 
-def _libc_trim() -> Callable[[], Any]:
-    """glibc's malloc_trim: building the pool frees far more than it keeps (decoded profiles, the parts of the
-    pool), and glibc keeps freed heap memory unless asked to return it; a no-op elsewhere."""
-    try:
-        trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: trim(0)
-
-
-_trim = _libc_trim()
+_trim = memory.trim
 
 
 @asynccontextmanager

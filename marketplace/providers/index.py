@@ -3,13 +3,15 @@
 Pure: rows in, answers out (no I/O, no clock). `queries.LiveIndex` loads the rows, and keeps the index
 exact with `marketplace.changes` before every search; the page's display fields come from the database.
 
-Layout, at 200,000 providers about 90 MB:
+Layout, at 200,000 providers about 130 MB:
 - a row per provider version, append-only: a changed provider gets a new row and its old row dies
   (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows
   when they pile up;
-- one boolean column per filter code (pathway, cohort, area, accreditation), status/sector/legal form
-  as small integers, capacity (-1 for none), and `rank`, the provider's place in name order
-  (case- and accent-insensitive name, then name, then id), maintained on every change;
+- one boolean column per filter value (status, pathway, cohort, area, accreditation, sector, legal form;
+  a retired row leaves its status column, so a status column is also "alive"), capacity (-1 for none),
+  `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and its
+  inverse `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon
+  as it has enough rows;
 - postings for free text: for each word of the search documents (`provider.search_doc`, built by
   `refresh_provider_search`) and each weight class (A name, B pathway and area names, C description,
   expertise and premises text), the ascending rows holding it in that class as their best class, in one
@@ -360,29 +362,29 @@ class SearchIndex:
             best[rows] = w
         return best
 
-    def _text_matches(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Rows in mask holding a word of every group, and their relevance in tenths (unordered).
+    def _text_scores(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+        """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense);
+        the relevance values that can occur, highest first. Dense arrays only: a posting list is written
+        once into its group's array of best weights, and everything else is whole-array arithmetic."""
+        score = np.zeros(self.n, dtype=np.uint16)
+        levels = {0}
+        for group in groups:
+            parts, _ = self._group_parts(group)
+            if not parts:
+                mask[:] = False
+                return mask, score, []
+            best = self._best(parts)
+            mask &= best != 0
+            score += best
+            levels = {a + w for a in levels for _, w in parts}
+        return mask, score, sorted(levels, reverse=True)
 
-        Candidates come from the group with the fewest postings; every other group is a dense array of
-        best weights read at the candidates. One word's lists (one per class) are disjoint, so only a
-        group of several words needs de-duplicating."""
-        by_size = sorted((self._group_parts(g) for g in groups), key=lambda g: sum(len(r) for r, _ in g[0]))
-        if not by_size or not by_size[0][0]:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        (first, words), rest = by_size[0], by_size[1:]
-        rows = np.concatenate([r for r, _ in first]) if len(first) > 1 else first[0][0]
-        if words > 1:
-            seen = np.empty(self.n, dtype=np.int32)
-            at = np.arange(len(rows), dtype=np.int32)
-            seen[rows[::-1]] = at[::-1]
-            rows = rows[seen[rows] == at]
-        rows = rows[mask[rows]]
-        score = (self._best(first)[rows] if len(first) > 1 else np.full(len(rows), first[0][1])).astype(np.int64)
-        for parts, _ in rest:
-            got = self._best(parts)[rows]
-            keep = got > 0
-            rows, score = rows[keep], score[keep] + got[keep]
-        return rows.astype(np.int64), score
+    def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
+        """The first `stop` rows of a mask in name order, for a mask holding `count` rows."""
+        if count * 64 < len(self._by_rank):  # sparse: find them all, then order them
+            rows = np.flatnonzero(rows_mask)
+            return rows[np.argsort(self.rank[rows], kind="stable")][:stop]
+        return self._first_in_name_order(rows_mask, stop)
 
     def search(
         self,
@@ -398,24 +400,27 @@ class SearchIndex:
         mask = self._mask(f)
         stop = offset + limit
         relevance = None
-        if groups is None:
-            total = int(np.count_nonzero(mask))
-            page = self._first_in_name_order(mask, stop)[offset:]
+        if groups is not None:
+            mask, score, levels = self._text_scores(groups, mask)
+        total = int(np.count_nonzero(mask))
+        if groups is not None and by_relevance:  # best relevance first; within one relevance, name order
+            found: list[np.ndarray] = []
+            relevance = []
+            left = stop
+            for level in levels:
+                if left <= 0:
+                    break
+                at_level = mask & (score == level)
+                count = int(np.count_nonzero(at_level))
+                if count:
+                    rows = self._by_name(at_level, count, left)
+                    found.append(rows)
+                    relevance += [level / _SCORE_SCALE] * len(rows)
+                    left -= len(rows)
+            page = np.concatenate(found)[offset:] if found else np.zeros(0, dtype=np.int64)
+            relevance = relevance[offset:]
         else:
-            rows, score = self._text_matches(groups, mask)
-            total = len(rows)
-            key = self.rank[rows]
-            if by_relevance:
-                key = (np.int64(1 << 20) - score) << np.int64(32) | key
-            want = min(stop, total)
-            top = np.argpartition(key, want - 1)[:want] if 0 < want < total else np.arange(want)
-            top = top[np.argsort(key[top], kind="stable")][offset:]
-            page = rows[top]
-            if by_relevance:
-                relevance = [int(s) / _SCORE_SCALE for s in score[top]]
-            if facets:
-                mask = np.zeros(self.n, dtype=np.bool_)
-                mask[rows] = True
+            page = self._by_name(mask, total, stop)[offset:]
         counts = self._facet_counts(mask) if facets else None
         return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts)
 

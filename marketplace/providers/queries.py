@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import datetime as dt
 from collections.abc import Callable, Sequence
 
 import asyncpg
 import msgspec
 
+from marketplace import memory
 from marketplace.changes import SNAPSHOT_SQL
 from marketplace.providers.index import Hits, IndexBuilder, IndexRow, SearchIndex
-from marketplace.providers.models import (
-    Capacity,
-    Contact,
-    Expertise,
-    Finances,
-    Premises,
-    Provider,
-    ProviderProfile,
-    ProviderSummary,
-    Resources,
-)
+from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
 
 
 async def count_all(conn: asyncpg.Connection) -> int:
@@ -168,55 +158,54 @@ from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 _profile_decoder = msgspec.json.Decoder(Provider)
 
 
-class _Parts(msgspec.Struct):
-    """provider.profile_parts (schema/0006_profile_parts.sql)."""
+class _Live(msgspec.Struct):
+    """The fields of a profile read from the row's own columns, added to the stored document."""
 
-    identifiers: list[str]
-    expertise: list[Expertise]
-    coverage: list[str]
-    premises: list[Premises]
-    social_value: list[str]
+    status: str
+    is_sample: bool
+    verified_at: dt.datetime | None
+    stale: bool
+    version: int
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_confirmed_at: dt.datetime | None
 
 
-_parts_decoder = msgspec.json.Decoder(_Parts)
+_live = msgspec.json.Encoder()
 
-# The row's own columns and the stored parts: one index lookup, no child-table reads.
+# One index lookup: the stored document (schema/0006_profile_doc.sql) and the row's own live fields.
 PROFILE_ROW_SQL = """
-select p.profile_parts::text as parts, p.id, p.name, p.legal_form, p.sector, p.description, p.website, p.founded_year,
-       p.contact_name, p.contact_email, p.contact_phone, p.volunteers, p.match_funding_per_year,
-       p.other_funding_sources, p.partner_organisations, p.capacity_per_year, p.annual_income,
-       p.reserves_months::float8 as reserves_months, p.accreditation_codes, p.status, p.is_sample, p.verified_at,
+select p.profile_doc::text as doc, p.status, p.is_sample, p.verified_at,
        coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months' as stale,
        p.version, p.created_at, p.updated_at, p.last_confirmed_at
 from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 """
 
 
+async def fetch_provider_json(
+    conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
+) -> tuple[bytes, int] | None:
+    """The profile as JSON (a Provider) and its version, if its status is one of `statuses` (any status when
+    it is the caller's own, `own`): the stored document with the live fields added, never decoded."""
+    r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
+    if r is None:
+        return None
+    if r["doc"] is None:  # written without refresh_provider_search: assemble it from the child tables
+        provider = _profile_decoder.decode(await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own))
+        return msgspec.json.encode(provider), provider.version
+    live = _live.encode(_Live(status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
+                              version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"],
+                              last_confirmed_at=r["last_confirmed_at"]))
+    doc = r["doc"].encode()
+    return doc[: doc.rindex(b"}")] + b"," + live[1:], r["version"]
+
+
 async def fetch_provider(
     conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
 ) -> Provider | None:
     """The profile if its status is one of `statuses` (any status when it is the caller's own, `own`)."""
-    r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
-    if r is None:
-        return None
-    if r["parts"] is None:  # written without refresh_provider_search: assemble it from the child tables
-        return _profile_decoder.decode(await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own))
-    parts = _parts_decoder.decode(r["parts"])
-    return Provider(
-        id=r["id"], name=r["name"], legal_form=r["legal_form"], sector=r["sector"], identifiers=parts.identifiers,
-        description=r["description"], website=r["website"], founded_year=r["founded_year"],
-        contact=Contact(name=r["contact_name"], email=r["contact_email"], phone=r["contact_phone"]),
-        expertise=parts.expertise, coverage=parts.coverage,
-        resources=Resources(
-            volunteers=r["volunteers"], premises=parts.premises, match_funding_per_year=r["match_funding_per_year"],
-            other_funding_sources=list(r["other_funding_sources"]), partner_organisations=list(r["partner_organisations"]),
-        ),
-        capacity=Capacity(service_users_per_year=r["capacity_per_year"]),
-        finances=Finances(annual_income=r["annual_income"], reserves_months=r["reserves_months"]),
-        accreditations=list(r["accreditation_codes"]), social_value=parts.social_value,
-        status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
-        version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"], last_confirmed_at=r["last_confirmed_at"],
-    )
+    got = await fetch_provider_json(conn, provider_id, now=now, statuses=statuses, own=own)
+    return None if got is None else _profile_decoder.decode(got[0])
 
 
 # --- search -------------------------------------------------------------------------------------
@@ -266,14 +255,6 @@ def _index_row(r: asyncpg.Record, at: int = 0) -> IndexRow:
     return IndexRow(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], (c[10], c[11], c[12]))
 
 
-def _give_back_freed_memory() -> None:
-    """glibc keeps the heap pages the build's temporaries freed (~60 MB at 200,000 providers); hand them back."""
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
 class LiveIndex:
     """This process's search index and the snapshot it reflects; `page` keeps it exact."""
 
@@ -292,7 +273,7 @@ class LiveIndex:
                 last = rows[-1][0]
                 builder.add([_index_row(r) for r in rows])
         index = builder.finish()
-        _give_back_freed_memory()
+        memory.trim()
         return cls(index, snapshot)
 
     async def catch_up(self, conn: asyncpg.Connection) -> None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Request, Response, delete, get, patch, post, put
+from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.params import HeaderParameter, JSONBody, Parameter
 
@@ -193,8 +193,13 @@ async def _visible_provider(conn: Conn, provider_id: int, caller: CallerDep) -> 
     tags=["providers"],
 )
 async def get_provider(provider_id: ProviderId, conn: Conn, caller: CallerDep) -> Response[Provider]:
-    provider = await _visible_provider(conn, provider_id, caller)
-    return Response(provider, headers={"ETag": etag_for(provider)})
+    got = await queries.fetch_provider_json(
+        conn, provider_id, now=now(), statuses=visible_statuses(caller), own=caller.provider_id
+    )
+    if got is None:
+        raise NotFound(f"provider {provider_id} not found")
+    body, version = got
+    return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(version)})
 
 
 # --- changes --------------------------------------------------------------------------------------

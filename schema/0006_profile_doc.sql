@@ -1,17 +1,21 @@
--- GET /providers/{id} reads one row: the parts of a profile kept in child tables (identifiers, expertise
--- with cohorts, coverage, premises, social value) are also kept as one JSON document on the provider row,
--- written by refresh_provider_search() in the same transaction as the child rows (every write path ends
--- there). The row's own columns are read as they are, so status, version and confirmation changes need
--- no rewrite. A row whose parts are missing (written behind refresh's back) is read the long way.
+-- GET /providers/{id} reads one row: what the provider says about itself (ProviderProfile's fields, from the
+-- row and the child tables, plus id and sector) is kept as one JSON document on the provider row, written by
+-- refresh_provider_search() in the same transaction as the content (every content write ends there). Status,
+-- verification, confirmation, version and timestamps are read from the row's own columns and added, so
+-- those changes need no rewrite. A row without the document (written behind refresh's back) is read the
+-- long way, from the child tables.
 
-alter table provider add column profile_parts json;
+alter table provider add column profile_doc json;
 
 create or replace function refresh_provider_search(ids bigint[]) returns void language sql as $$
     with src as (
         select p.id, lf.sector_code, x.pathways, x.cohorts, c.down, c.up_down, ac.codes,
             json_build_object(
+                'id', p.id, 'name', p.name, 'legal_form', p.legal_form, 'sector', lf.sector_code,
                 'identifiers', coalesce((select json_agg(i.identifier order by i.identifier)
                                          from provider_identifier i where i.provider_id = p.id), '[]'),
+                'description', p.description, 'website', p.website, 'founded_year', p.founded_year,
+                'contact', json_build_object('name', p.contact_name, 'email', p.contact_email, 'phone', p.contact_phone),
                 'expertise', coalesce((select json_agg(json_build_object(
                         'pathway', e.pathway_code,
                         'cohorts', (select coalesce(json_agg(ec.cohort_code order by co.sort_order), '[]')
@@ -22,12 +26,20 @@ create or replace function refresh_provider_search(ids bigint[]) returns void la
                        from provider_expertise e where e.provider_id = p.id), '[]'),
                 'coverage', coalesce((select json_agg(pc.area_code order by pc.area_code)
                                       from provider_coverage pc where pc.provider_id = p.id), '[]'),
-                'premises', coalesce((select json_agg(json_build_object('area', pm.area_code, 'description', pm.description)
-                                                      order by pm.id)
-                                      from provider_premises pm where pm.provider_id = p.id), '[]'),
+                'resources', json_build_object(
+                    'volunteers', p.volunteers,
+                    'premises', coalesce((select json_agg(json_build_object('area', pm.area_code, 'description', pm.description)
+                                                          order by pm.id)
+                                          from provider_premises pm where pm.provider_id = p.id), '[]'),
+                    'match_funding_per_year', p.match_funding_per_year,
+                    'other_funding_sources', p.other_funding_sources,
+                    'partner_organisations', p.partner_organisations),
+                'capacity', json_build_object('service_users_per_year', p.capacity_per_year),
+                'finances', json_build_object('annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8),
+                'accreditations', coalesce(ac.codes, '{}'),
                 'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code)
                                           from provider_social_value s where s.provider_id = p.id), '[]')
-            ) as parts,
+            ) as profile,
             setweight(to_tsvector('simple', fold(p.name)), 'A')
             || setweight(to_tsvector('simple', fold(coalesce(x.pathway_text, '') || ' ' || coalesce(c.area_text, ''))), 'B')
             || setweight(to_tsvector('simple', fold(p.description || ' ' || coalesce(x.expertise_text, '')
@@ -76,7 +88,7 @@ create or replace function refresh_provider_search(ids bigint[]) returns void la
         area_match_codes    = coalesce(src.up_down, '{}'),
         accreditation_codes = coalesce(src.codes, '{}'),
         search_doc          = src.doc,
-        profile_parts       = src.parts
+        profile_doc         = src.profile
     from src where src.id = p.id;
 $$;
 
