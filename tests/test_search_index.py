@@ -6,10 +6,13 @@ must answer exactly what filtering, scoring and sorting the current rows one by 
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import marketplace.providers.index as index_module
 from marketplace.providers.index import CLASS_WEIGHTS, Filters, IndexRow, SearchIndex, closest_spellings, fold
 
 PATHWAYS = ["ACCOM", "ETE", "HEALTH", "FINANCE"]
@@ -119,17 +122,32 @@ def histories(draw):
     return initial, cut, changes
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(histories(), filters_strategy, groups_strategy, st.booleans(), st.integers(0, 5), st.integers(1, 7), st.booleans())
-def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact):
+@contextmanager
+def dense_floor(value: int):
+    """Common (word, class) lists become bitmaps from DENSE_FLOOR rows: 0 makes the small test data use them."""
+    saved = index_module.DENSE_FLOOR
+    index_module.DENSE_FLOOR = value
+    try:
+        yield
+    finally:
+        index_module.DENSE_FLOOR = saved
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(histories(), filters_strategy, groups_strategy, st.booleans(), st.integers(0, 5), st.integers(1, 7), st.booleans(),
+       st.booleans())
+def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps):
     initial, cut, changes = history
-    index = SearchIndex.build([initial[:cut], initial[cut:]])
-    current = {r.id: r for r in initial}
-    for batch in changes:
-        index.apply(batch)
-        current.update({r.id: r for r in batch})
-    if compact:
-        index.compact()
+    with dense_floor(0 if bitmaps else index_module.DENSE_FLOOR):
+        index = SearchIndex.build([initial[:cut], initial[cut:]])
+        if bitmaps and any(w.strip() for r in initial for w in r.words):
+            assert index._dense, "with no floor, common lists are bitmaps"
+        current = {r.id: r for r in initial}
+        for batch in changes:
+            index.apply(batch)
+            current.update({r.id: r for r in batch})
+        if compact:
+            index.compact()
     by_relevance = relevance and groups is not None
     hits = index.search(f, groups=groups, by_relevance=by_relevance, offset=offset, limit=limit, facets=True)
     expected = reference(current, f, groups, by_relevance)

@@ -37,6 +37,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
+DENSE_FLOOR = 4096  # no bitmaps below this many rows (a bitmap over fewer rows saves nothing worth having)
 _SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
 FACETS = ("status", "pathway", "cohort", "area", "accreditation", "sector", "legal_form")
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
@@ -121,6 +122,7 @@ class SearchIndex:
         self._words: dict[str, int] = {}  # word -> its id in the CSR block
         self._offsets = np.zeros(1, dtype=np.int64)  # (word id * 3 + class) -> start in _rows
         self._rows = np.zeros(0, dtype=np.int32)
+        self._dense: dict[int, np.ndarray] = {}  # (word id * 3 + class) -> packed bitmap over rows (see _make_dense)
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
         self.ids = self.alive = self.capacity = self.rank = None  # type: ignore[assignment]
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
@@ -136,6 +138,8 @@ class SearchIndex:
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a, cap, np.bool_, 0)
+        for key, bitmap in self._dense.items():
+            self._dense[key] = _grow(bitmap, (cap + 7) // 8, np.uint8, 0)
         self._cap = cap
 
     def _bit(self, facet: str, code: str) -> np.ndarray:
@@ -208,6 +212,10 @@ class SearchIndex:
                         seen.add(w)
                         self._delta[w].append((r, c))
                         self._add_vocab(w, keep_sorted=True)
+                        i = self._words.get(w)
+                        bitmap = None if i is None else self._dense.get(i * 3 + c)
+                        if bitmap is not None:
+                            bitmap[r >> 3] |= 0x80 >> (r & 7)
         if self.dead > 1000 and self.dead * 5 > self.n:
             self.compact()
 
@@ -245,6 +253,7 @@ class SearchIndex:
         self._rows = rows.astype(np.int32)
         self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
         self._delta = defaultdict(list)
+        self._make_dense()
         for name in ("ids", "alive", "capacity", "rank"):
             a = getattr(self, name)
             setattr(self, name, _grow(a[:n][keep], self._cap, a.dtype.type, 0 if name in ("ids", "alive") else -1))
@@ -284,10 +293,18 @@ class SearchIndex:
         return out
 
     def _postings(self, word: str) -> list[tuple[np.ndarray, int]]:
+        """A word's postings per class: ascending rows (int), or for a common (word, class) a packed bitmap
+        over all rows (uint8, delta rows included)."""
         out: list[tuple[np.ndarray, int]] = []
+        dense: set[int] = set()
         i = self._words.get(word)
         if i is not None:
             for cls in range(3):
+                bitmap = self._dense.get(i * 3 + cls)
+                if bitmap is not None:
+                    out.append((bitmap, cls))
+                    dense.add(cls)
+                    continue
                 lo, hi = self._offsets[i * 3 + cls], self._offsets[i * 3 + cls + 1]
                 if hi > lo:
                     out.append((self._rows[lo:hi], cls))
@@ -296,9 +313,19 @@ class SearchIndex:
             arr = np.array(extra, dtype=np.int64)
             for cls in range(3):
                 rows = arr[arr[:, 1] == cls, 0]
-                if len(rows):
+                if len(rows) and cls not in dense:
                     out.append((rows, cls))
         return out
+
+    def _make_dense(self) -> None:
+        """Packed bitmaps for the (word, class) lists longer than a bitmap is big: smaller, and written into a
+        group's weights with whole-array arithmetic instead of a scatter."""
+        self._dense = {}
+        sizes = np.diff(self._offsets)
+        for key in np.flatnonzero(sizes * 32 > max(self.n, DENSE_FLOOR)).tolist():
+            bits = np.zeros(self._cap, dtype=np.bool_)
+            bits[self._rows[self._offsets[key] : self._offsets[key + 1]]] = True
+            self._dense[key] = np.packbits(bits)
 
     def _mask(self, f: Filters) -> np.ndarray:
         n = self.n
@@ -344,22 +371,21 @@ class SearchIndex:
             step *= 2
         return np.concatenate(found)[:stop] if found else np.zeros(0, dtype=np.int64)
 
-    def _group_parts(self, group: Sequence[str]) -> tuple[list[tuple[np.ndarray, int]], int]:
-        """The posting lists of a group's words with their weights (tenths), lowest weight first, and how
-        many of its words have any."""
-        parts: list[tuple[np.ndarray, int]] = []
-        words = 0
-        for word in dict.fromkeys(group):
-            found = [(rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)) for rows, cls in self._postings(word)]
-            words += bool(found)
-            parts += found
-        return sorted(parts, key=lambda p: p[1]), words
+    def _group_parts(self, group: Sequence[str]) -> list[tuple[np.ndarray, int]]:
+        """The posting lists of a group's words with their weights (tenths), lowest weight first."""
+        parts = [(rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)) for word in dict.fromkeys(group)
+                 for rows, cls in self._postings(word)]
+        return sorted(parts, key=lambda p: p[1])
 
     def _best(self, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
         """Each row's best weight in a group: writing the lists in ascending weight leaves the best."""
-        best = np.zeros(self.n, dtype=np.uint8)
+        n = self.n
+        best = np.zeros(n, dtype=np.uint8)
         for rows, w in parts:
-            best[rows] = w
+            if rows.dtype == np.uint8:  # a packed bitmap
+                np.maximum(best, np.unpackbits(rows, count=n) * np.uint8(w), out=best)
+            else:
+                best[rows] = w
         return best
 
     def _text_scores(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -369,7 +395,7 @@ class SearchIndex:
         score = np.zeros(self.n, dtype=np.uint16)
         levels = {0}
         for group in groups:
-            parts, _ = self._group_parts(group)
+            parts = self._group_parts(group)
             if not parts:
                 mask[:] = False
                 return mask, score, []
@@ -488,6 +514,7 @@ class IndexBuilder:
             out[np.repeat(cursor[keys], counts) + within] = rows_by_key
             cursor[keys] += counts
         index._rows, index._offsets = out, offsets
+        index._make_dense()
         index._words = dict(self._word_id)
         for w in index._words:
             index._add_vocab(w)
