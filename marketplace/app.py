@@ -40,7 +40,7 @@ log = logging.getLogger("marketplace")
 def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        memory.keep_large_blocks_on_mmap()
+        memory.tune_allocator()
         dsn = await asyncio.to_thread(db.database_url, settings)
         app.state.settings = settings
         app.state.secret = await asyncio.to_thread(load_secret, settings)

@@ -87,10 +87,14 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def closest_spellings(token: str, candidates: Iterable[str]) -> list[str]:
+def _allowed_edits(token: str) -> int:
+    return 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
+
+
+def closest_spellings(token: str, candidates: Sequence[str]) -> list[str]:
     """The candidates fewest edits away from token (a swap is one edit), if that is few enough for its length."""
-    allowed = 1 if len(token) <= 4 else 2 if len(token) <= 8 else 3
-    found = process.extract(token, list(candidates), scorer=OSA.distance, score_cutoff=allowed, limit=None)
+    allowed = _allowed_edits(token)
+    found = process.extract(token, candidates, scorer=OSA.distance, score_cutoff=allowed, limit=None)
     best = min((d for _, d, _ in found), default=allowed + 1)
     return sorted(w for w, d, _ in found if d == best)
 
@@ -119,6 +123,7 @@ class SearchIndex:
         self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
         self._vocab: list[str] = []  # sorted words usable in queries
         self._vocab_set: set[str] = set()
+        self._vocab_by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
         self._words: dict[str, int] = {}  # word -> its id in the CSR block
         self._offsets = np.zeros(1, dtype=np.int64)  # (word id * 3 + class) -> start in _rows
         self._rows = np.zeros(0, dtype=np.int32)
@@ -184,6 +189,7 @@ class SearchIndex:
         if word in self._vocab_set or not VOCAB_WORD.fullmatch(word):
             return
         self._vocab_set.add(word)
+        self._vocab_by_len[len(word)].append(word)
         if keep_sorted:
             bisect.insort(self._vocab, word)
         else:
@@ -287,8 +293,10 @@ class SearchIndex:
                     lo = bisect.bisect_left(self._vocab, tok)
                     hi = bisect.bisect_left(self._vocab, tok + "{")  # "{" sorts after every [a-z0-9]
                     words += sorted((w for w in self._vocab[lo:hi] if w != tok), key=lambda w: (len(w), w))
-            else:
-                words = closest_spellings(tok, self._vocab)
+            else:  # only words of a length within the edits allowed can be close enough
+                allowed = _allowed_edits(tok)
+                words = closest_spellings(tok, [w for k in range(len(tok) - allowed, len(tok) + allowed + 1)
+                                                for w in self._vocab_by_len.get(k, ())])
             out.append((tok, words[:5]))
         return out
 
