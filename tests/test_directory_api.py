@@ -307,3 +307,17 @@ async def test_stored_profile_document_reads_as_the_child_tables_say(conn):
     await conn.execute("update provider set profile_doc = null where id = $1", ids[0])
     assembled = queries._profile_decoder.decode(await conn.fetchval(queries.PROFILE_SQL, ids[0], now, statuses, None))
     assert await queries.fetch_provider(conn, ids[0], now=now, statuses=statuses) == assembled
+
+
+async def test_requests_leave_nothing_behind_in_the_parameter_guard(read_client):
+    """The unknown-parameter guard remembers each route's parameters once; Litestar hands guards a new copy of
+    the handler on every request, and a cache keyed by that copy kept one per request (a leak)."""
+    from marketplace import http
+
+    for _ in range(3):
+        assert (await read_client.get("/providers", params={"pathway": "ACCOM"})).status_code == 200
+    size = len(http._DECLARED)
+    for _ in range(50):
+        assert (await read_client.get("/providers", params={"pathway": "ACCOM"})).status_code == 200
+        assert (await read_client.get("/pathways")).status_code == 200
+    assert len(http._DECLARED) <= size + 1  # /pathways may be new; nothing per request

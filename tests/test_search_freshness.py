@@ -86,3 +86,40 @@ async def test_changes_find_a_transaction_that_commits_after_a_newer_one(fresh_d
     finally:
         for c in (early, late, reader):
             await c.close()
+
+
+async def test_a_stream_of_writes_cannot_keep_a_search_waiting(fresh_db):
+    """Every round that finds the directory changed catches up and searches again, but only so many times:
+    a provider rewritten before each read cannot hold the search forever."""
+    from marketplace.providers.index import Filters
+    from marketplace.providers.queries import CATCH_UP_ROUNDS, LiveIndex
+
+    pool = await asyncpg.create_pool(fresh_db, init=db.init_connection, min_size=1, max_size=2)
+    writer = await asyncpg.connect(fresh_db)
+    try:
+        live = await LiveIndex.load(pool)
+        pid = await writer.fetchval("select min(id) from provider where status = 'published'")
+
+        class WrittenBeforeEachRead:
+            def __init__(self, conn: asyncpg.Connection) -> None:
+                self.conn, self.reads = conn, 0
+
+            async def fetchrow(self, *args):
+                self.reads += 1
+                await writer.execute("update provider set description = description || '.' where id = $1", pid)
+                return await self.conn.fetchrow(*args)
+
+            async def fetch(self, *args):
+                return await self.conn.fetch(*args)
+
+        async with pool.acquire() as conn:
+            busy = WrittenBeforeEachRead(conn)
+            hits, items = await live.page(busy, lambda index: index.search(Filters(), limit=5))
+        assert busy.reads == CATCH_UP_ROUNDS + 1
+        assert len(items) == 5 and [i.id for i in items] == hits.ids
+        async with pool.acquire() as conn:  # once the writes stop, the next search is exact again
+            again, _ = await live.page(conn, lambda index: index.search(Filters(), limit=5))
+        assert again.total == hits.total
+    finally:
+        await writer.close()
+        await pool.close()

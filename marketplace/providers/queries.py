@@ -255,6 +255,9 @@ def _index_row(r: asyncpg.Record, at: int = 0) -> IndexRow:
     return IndexRow(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], (c[10], c[11], c[12]))
 
 
+CATCH_UP_ROUNDS = 3
+
+
 class LiveIndex:
     """This process's search index and the snapshot it reflects; `page` keeps it exact."""
 
@@ -285,19 +288,24 @@ class LiveIndex:
 
     async def page(self, conn: asyncpg.Connection, search: Callable[[SearchIndex], Hits]) -> tuple[Hits, list[ProviderSummary]]:
         """Run `search` on the index and read its page's rows; when the directory changed meanwhile, catch up
-        and run it again, so the answer is what the database holds now."""
-        while True:
+        and run it again, so the answer is what the database holds now. Under a stream of writes this stops
+        after a few rounds and answers as of the last snapshot taken in (the rows themselves are current)."""
+        for attempt in range(CATCH_UP_ROUNDS + 1):
             hits = search(self.index)
             snapshot = self.snapshot
             row = await conn.fetchrow(PAGE_SQL, snapshot, hits.ids)
-            if not row["changed"]:
-                by_id = {s.id: s for s in _summaries.decode(row["items"])}
-                items = [by_id[i] for i in hits.ids]
-                for item, rel in zip(items, hits.relevance or (), strict=False):
-                    item.relevance = rel
-                return hits, items
+            if not row["changed"] or attempt == CATCH_UP_ROUNDS:
+                break
             if self.snapshot == snapshot:
                 await self.catch_up(conn)
+        by_id = {s.id: s for s in _summaries.decode(row["items"])}
+        relevance = dict(zip(hits.ids, hits.relevance, strict=True)) if hits.relevance is not None else {}
+        items = []
+        for i in hits.ids:
+            if (item := by_id.get(i)) is not None:  # always, unless the last round still saw changes
+                item.relevance = relevance.get(i)
+                items.append(item)
+        return hits, items
 
 
 # --- changes ------------------------------------------------------------------------------------
