@@ -13,14 +13,16 @@ import asyncpg
 
 SNAPSHOT_SQL = "select pg_current_snapshot()::text"
 
+# "provider p was written since the snapshot in parameter $1" (a snapshot's text): the first condition lets the
+# index on changed_xid find the candidates, the second decides. Other statements embed it as it is.
+WRITTEN_SINCE_1 = """p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
+    and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)"""
+
 # The ids written since snapshot $1 and the statement's own snapshot, taken together.
-CHANGED_SQL = """
+CHANGED_SQL = f"""
 select pg_current_snapshot()::text as snapshot,
-       array(select p.id from provider p
-             where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
-               and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)
-             order by p.id) as ids
-"""
+       array(select p.id from provider p where {WRITTEN_SINCE_1} order by p.id) as ids
+"""  # noqa: S608 - fixed text
 
 
 async def current_snapshot(conn: asyncpg.Connection) -> str:

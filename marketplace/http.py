@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 
 import asyncpg
 import msgspec
@@ -161,12 +162,9 @@ EXCEPTION_HANDLERS = {
 Conn = NamedDependency[asyncpg.Connection]
 
 
-async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One pooled connection per request that needs the database.
-
-    It depends on `caller` so that authentication resolves (and may refuse) before a connection is taken:
-    Litestar (2.x) does not close generator dependencies already started when a sibling dependency raises,
-    so a 401 raised after the acquire would strand the connection."""
+@asynccontextmanager
+async def pooled(state: State) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection; DatabaseUnavailable (503) when none can be had."""
     try:
         conn_cm = state.pool.acquire(timeout=5)
         conn = await conn_cm.__aenter__()
@@ -177,6 +175,16 @@ async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGener
         yield conn
     finally:
         await conn_cm.__aexit__(None, None, None)
+
+
+async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGenerator[asyncpg.Connection, None]:
+    """One pooled connection per request that needs the database.
+
+    It depends on `caller` so that authentication resolves (and may refuse) before a connection is taken:
+    Litestar (2.x) does not close generator dependencies already started when a sibling dependency raises,
+    so a 401 raised after the acquire would strand the connection."""
+    async with pooled(state) as conn:
+        yield conn
 
 
 NOT_QUERY = {"request", "state", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}  # not query parameters

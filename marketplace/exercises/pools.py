@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import Any
 
 import asyncpg
@@ -34,7 +33,7 @@ from litestar.datastructures import State
 
 import matching
 from marketplace import changes, memory
-from marketplace.errors import DatabaseUnavailable
+from marketplace.http import pooled
 from marketplace.exercises import queries
 from marketplace.exercises.models import MatchRun, MatchRunBody, Need, ProviderFacts
 
@@ -63,20 +62,6 @@ _candidates = msgspec.json.Decoder(list[matching.Candidate])
 _trim = memory.trim
 
 
-@asynccontextmanager
-async def connection(state: State) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection for one short step (503 when none can be had, as for every request)."""
-    try:
-        cm = state.pool.acquire(timeout=5)
-        conn = await cm.__aenter__()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        raise DatabaseUnavailable("the database is not reachable; try again shortly") from exc
-    try:
-        yield conn
-    finally:
-        await cm.__aexit__(None, None, None)
-
-
 def _read_only(conn: asyncpg.Connection) -> Any:
     return conn.transaction(isolation="repeatable_read", readonly=True)
 
@@ -100,7 +85,7 @@ class MatchPools:
     async def current(self, state: State) -> tuple[matching.CandidatePool, str]:
         """The pool, exact as of the returned snapshot (which is no older than this call)."""
         async with self.lock:
-            async with connection(state) as conn:
+            async with pooled(state) as conn:
                 if self.pool is None or self.snapshot is None:
                     await self._load(conn)
                 else:
@@ -150,7 +135,7 @@ def match_pools(state: State) -> MatchPools:
 
 async def _details(state: State, ids: list[int], snapshot: str) -> tuple[list[matching.Candidate], set[int]]:
     """The full profiles of `ids` now, and which of them changed since `snapshot` (both under one snapshot)."""
-    async with connection(state) as conn, _read_only(conn):
+    async with pooled(state) as conn, _read_only(conn):
         _, changed = await changes.changed_since(conn, snapshot)
         doc = await conn.fetchval(BY_IDS_SQL, ids) if ids else "[]"
     return _candidates.decode(doc), set(changed) & set(ids)
@@ -185,7 +170,7 @@ async def run_and_store(
                 if not changed:
                     break
             else:  # the shown providers keep changing: rank and read them under one snapshot
-                async with cache.lock, connection(state) as conn, _read_only(conn):
+                async with cache.lock, pooled(state) as conn, _read_only(conn):
                     snapshot, ids = await changes.changed_since(conn, cache.snapshot or snapshot)
                     pool = cache.pool if cache.pool is not None else pool
                     if ids:
@@ -200,7 +185,7 @@ async def run_and_store(
                     details = _candidates.decode(await conn.fetchval(BY_IDS_SQL, ids) if ids else "[]")
             body = await asyncio.to_thread(_body, short, details, need, as_of)
             document = msgspec.json.encode(body)
-            async with connection(state) as conn, conn.transaction():
+            async with pooled(state) as conn, conn.transaction():
                 row = await queries.insert_match_run(
                     conn, need_id=need.id, exercise_id=need.exercise_id, created_by=created_by,
                     algorithm_version=body.algorithm_version, candidate_count=body.candidate_count, document=document,

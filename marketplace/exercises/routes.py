@@ -30,7 +30,7 @@ from marketplace.exercises.models import (
     PartnershipRun,
     need_problems,
 )
-from marketplace.http import NEEDS_KEY, Conn, check_if_match, errors_doc, etag
+from marketplace.http import NEEDS_KEY, Conn, check_if_match, errors_doc, etag, pooled
 from marketplace.taxonomy.models import Taxonomy
 
 STAFF = ("admin", "commissioner")
@@ -214,7 +214,7 @@ def _limited(run: MatchRun, limit: int) -> MatchRun:
 async def create_match_run(need_id: Id, state: State, actor: ActorDep,
                            data: JSONBody[MatchRequest | None] = None, limit: MatchLimit = 50) -> Response[MatchRun]:
     require(actor.caller, *STAFF)
-    async with pools.connection(state) as conn:
+    async with pooled(state) as conn:
         need = await _need(conn, need_id)
         exercise = await _exercise(conn, need.exercise_id)
     weights = weights_of(exercise.default_weights, "default_weights")
@@ -253,7 +253,7 @@ async def get_match_run(run_id: Id, conn: Conn, caller: CallerDep, limit: Rankin
       "(need, area) cell with as few organisations and as high a total score as possible, and lists cells nobody covers.")
 async def create_partnerships(exercise_id: Id, state: State, actor: ActorDep) -> Response[PartnershipRun]:
     require(actor.caller, *STAFF)
-    async with pools.connection(state) as conn:
+    async with pooled(state) as conn:
         exercise = await _exercise(conn, exercise_id)
     if not exercise.needs:
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
@@ -269,7 +269,7 @@ async def create_partnerships(exercise_id: Id, state: State, actor: ActorDep) ->
                                    excluded_limit=state.settings.match_excluded_limit, audit=no_audit))[0]
         for need in exercise.needs
     ]
-    async with pools.connection(state) as conn, conn.transaction():
+    async with pooled(state) as conn, conn.transaction():
         run = await queries.store_partnerships(conn, exercise, runs, weights, taxonomy=state.taxonomy, as_of=as_of,
                                                created_by=actor.caller.key_id)
         await account_queries.insert_audit(conn, actor=actor, status=201, outcome="write",

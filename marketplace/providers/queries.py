@@ -10,7 +10,7 @@ import asyncpg
 import msgspec
 
 from marketplace import memory
-from marketplace.changes import SNAPSHOT_SQL
+from marketplace.changes import SNAPSHOT_SQL, WRITTEN_SINCE_1
 from marketplace.providers.index import Hits, IndexBuilder, IndexRow, SearchIndex
 from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
 
@@ -117,44 +117,6 @@ async def _write_expertise(conn: asyncpg.Connection, provider_id: int, p: Provid
     )
 
 
-# One round trip: the profile assembled as JSON by PostgreSQL, decoded straight into Provider.
-PROFILE_SQL = """
-select json_build_object(
-    'id', p.id, 'name', p.name, 'legal_form', p.legal_form, 'sector', p.sector,
-    'identifiers', coalesce((select json_agg(i.identifier order by i.identifier)
-                             from provider_identifier i where i.provider_id = p.id), '[]'),
-    'description', p.description, 'website', p.website, 'founded_year', p.founded_year,
-    'contact', json_build_object('name', p.contact_name, 'email', p.contact_email, 'phone', p.contact_phone),
-    'expertise', coalesce((select json_agg(json_build_object(
-                    'pathway', e.pathway_code,
-                    'cohorts', (select coalesce(json_agg(ec.cohort_code order by c.sort_order), '[]')
-                                from provider_expertise_cohort ec join cohort c on c.code = ec.cohort_code
-                                where ec.provider_id = e.provider_id and ec.pathway_code = e.pathway_code),
-                    'years_experience', e.years_experience, 'description', e.description,
-                    'outcomes_evidence', e.outcomes_evidence) order by e.position, e.pathway_code)
-                   from provider_expertise e where e.provider_id = p.id), '[]'),
-    'coverage', coalesce((select json_agg(c.area_code order by c.area_code)
-                          from provider_coverage c where c.provider_id = p.id), '[]'),
-    'resources', json_build_object(
-        'volunteers', p.volunteers,
-        'premises', coalesce((select json_agg(json_build_object('area', pm.area_code, 'description', pm.description) order by pm.id)
-                              from provider_premises pm where pm.provider_id = p.id), '[]'),
-        'match_funding_per_year', p.match_funding_per_year,
-        'other_funding_sources', p.other_funding_sources,
-        'partner_organisations', p.partner_organisations),
-    'capacity', json_build_object('service_users_per_year', p.capacity_per_year),
-    'finances', json_build_object('annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8),
-    'accreditations', p.accreditation_codes,
-    'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code)
-                              from provider_social_value s where s.provider_id = p.id), '[]'),
-    'status', p.status, 'is_sample', p.is_sample, 'verified_at', p.verified_at,
-    'stale', coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months',
-    'version', p.version, 'created_at', p.created_at, 'updated_at', p.updated_at,
-    'last_confirmed_at', p.last_confirmed_at
-)::text
-from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
-"""
-
 _profile_decoder = msgspec.json.Decoder(Provider)
 
 
@@ -173,9 +135,10 @@ class _Live(msgspec.Struct):
 
 _live = msgspec.json.Encoder()
 
-# One index lookup: the stored document (schema/0006_profile_doc.sql) and the row's own live fields.
+# One index lookup: the stored document (schema/0006_profile_doc.sql; built now for a row written without
+# refresh_provider_search) and the row's own live fields.
 PROFILE_ROW_SQL = """
-select p.profile_doc::text as doc, p.status, p.is_sample, p.verified_at,
+select coalesce(p.profile_doc, provider_profile_doc(p.id))::text as doc, p.status, p.is_sample, p.verified_at,
        coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months' as stale,
        p.version, p.created_at, p.updated_at, p.last_confirmed_at
 from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
@@ -190,9 +153,6 @@ async def fetch_provider_json(
     r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
     if r is None:
         return None
-    if r["doc"] is None:  # written without refresh_provider_search: assemble it from the child tables
-        provider = _profile_decoder.decode(await conn.fetchval(PROFILE_SQL, provider_id, now, list(statuses), own))
-        return msgspec.json.encode(provider), provider.version
     live = _live.encode(_Live(status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
                               version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"],
                               last_confirmed_at=r["last_confirmed_at"]))
@@ -223,28 +183,22 @@ INDEX_COLUMNS = """
 INDEX_BATCH_SQL = f"select {INDEX_COLUMNS} from provider p where p.id > $1 order by p.id limit $2"  # noqa: S608
 INDEX_CHANGED_SQL = f"""
 select s.snapshot, r.* from (select pg_current_snapshot()::text as snapshot) s
-left join lateral (
-    select {INDEX_COLUMNS} from provider p
-    where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
-      and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)
-) r on true
+left join lateral (select {INDEX_COLUMNS} from provider p where {WRITTEN_SINCE_1}) r on true
 """  # noqa: S608 - fixed text
 
 # The page's rows, and whether anything changed since the index's snapshot, in one round trip.
-PAGE_SQL = """
-select exists(select 1 from provider p
-              where p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
-                and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)) as changed,
+PAGE_SQL = f"""
+select exists(select 1 from provider p where {WRITTEN_SINCE_1}) as changed,
        coalesce((select json_agg(json_build_object(
             'id', p.id, 'name', p.name, 'legal_form', p.legal_form, 'sector', p.sector, 'status', p.status,
             'pathways', p.pathway_codes,
-            'coverage', (select coalesce(array_agg(c.area_code order by c.area_code), '{}')
+            'coverage', (select coalesce(array_agg(c.area_code order by c.area_code), '{{}}')
                          from provider_coverage c where c.provider_id = p.id),
             'cohorts', p.cohort_codes, 'accreditations', p.accreditation_codes,
             'capacity', p.capacity_per_year, 'is_sample', p.is_sample,
             'stale', coalesce(p.last_confirmed_at, p.created_at) < now() - interval '12 months'))
         from provider p where p.id = any($2::bigint[])), '[]')::text as items
-"""
+"""  # noqa: S608 - fixed text
 
 _summaries = msgspec.json.Decoder(list[ProviderSummary])
 
