@@ -135,10 +135,9 @@ class _Live(msgspec.Struct):
 
 _live = msgspec.json.Encoder()
 
-# One index lookup: the stored document (schema/0006_profile_doc.sql; built now for a row written without
-# refresh_provider_search) and the row's own live fields.
+# One index lookup: the stored document (schema/0006_profile_doc.sql) and the row's own live fields.
 PROFILE_ROW_SQL = """
-select coalesce(p.profile_doc, provider_profile_doc(p.id))::text as doc, p.status, p.is_sample, p.verified_at,
+select p.profile_doc::text as doc, p.status, p.is_sample, p.verified_at,
        coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months' as stale,
        p.version, p.created_at, p.updated_at, p.last_confirmed_at
 from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
@@ -153,11 +152,13 @@ async def fetch_provider_json(
     r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
     if r is None:
         return None
+    doc: str = r["doc"] if r["doc"] is not None else await conn.fetchval(  # written without refresh_provider_search
+        "select provider_profile_doc($1)::text", provider_id)
     live = _live.encode(_Live(status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
                               version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"],
                               last_confirmed_at=r["last_confirmed_at"]))
-    doc = r["doc"].encode()
-    return doc[: doc.rindex(b"}")] + b"," + live[1:], r["version"]
+    body = doc.encode()
+    return body[: body.rindex(b"}")] + b"," + live[1:], r["version"]
 
 
 async def fetch_provider(
