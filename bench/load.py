@@ -21,7 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from marketplace import db
-from marketplace.accounts.queries import create_key
+from marketplace.accounts.models import key_request
+from marketplace.accounts.service import make_key
 from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn, SectorPreference
 from marketplace.exercises.queries import insert_exercise, insert_need
 from marketplace.migrate import migrate
@@ -340,13 +341,13 @@ async def make_keys_and_exercise(dsn: str, secret: bytes, *, provider_keys: int)
     conn = await db.connect(dsn)
     try:
         async with conn.transaction():
-            admin = await create_key(conn, secret, role="admin", name="bench admin", provider_id=None, created_by=None)
-            commissioner = await create_key(conn, secret, role="commissioner", name="bench commissioner",
-                                            provider_id=None, created_by=None)
+            admin = await make_key(conn, secret, key_request("admin", "bench admin", None), created_by=None)
+            commissioner = await make_key(conn, secret, key_request("commissioner", "bench commissioner", None),
+                                          created_by=None)
             providers = {}
             for pid in range(1, provider_keys + 1):
-                made = await create_key(conn, secret, role="provider", name=f"bench provider {pid}", provider_id=pid,
-                                        created_by=None)
+                made = await make_key(conn, secret, key_request("provider", f"bench provider {pid}", pid),
+                                      created_by=None)
                 providers[pid] = made.key
             exercise_id = await insert_exercise(conn, ExerciseIn(
                 title="Provision benchmark exercise", commissioning_body="Benchmark commissioning body",

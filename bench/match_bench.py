@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from litestar.testing import AsyncTestClient  # noqa: E402
 
 from marketplace import db  # noqa: E402
-from marketplace.accounts.queries import create_key  # noqa: E402
+from marketplace.accounts.models import key_request  # noqa: E402
+from marketplace.accounts.service import make_key  # noqa: E402
 from marketplace.app import create_app  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 
@@ -82,8 +83,7 @@ async def main() -> None:
     secret = secrets.token_urlsafe(24)
     conn = await db.connect(args.dsn)
     try:
-        made = await create_key(conn, secret.encode(), role="commissioner", name="match_bench", provider_id=None,
-                                created_by=None)
+        made = await make_key(conn, secret.encode(), key_request("commissioner", "match_bench", None), created_by=None)
         titles = {r["id"]: r["title"] for r in await conn.fetch("select id, title from need where id = any($1)", args.needs)}
     finally:
         await conn.close()

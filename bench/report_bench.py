@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import os
 import statistics
 import sys
@@ -25,14 +24,16 @@ import asyncpg  # noqa: E402
 import msgspec  # noqa: E402
 
 from marketplace import db  # noqa: E402
-from marketplace.exercises import queries as xq  # noqa: E402
+from marketplace.clock import Clock  # noqa: E402
+from marketplace.context import Context  # noqa: E402
+from marketplace.exercises.pools import MatchPools  # noqa: E402
 from marketplace.migrate import migrate  # noqa: E402
-from marketplace.reports.models import build_report  # noqa: E402
-from marketplace.reports.queries import runs_for_report  # noqa: E402
 from marketplace.reports.render import to_csv, to_html  # noqa: E402
+from marketplace.reports.service import make_report  # noqa: E402
 from marketplace.seed import seed  # noqa: E402
 from marketplace.settings import PROJECT_ROOT, Settings  # noqa: E402
-from marketplace.taxonomy.queries import fetch_taxonomy  # noqa: E402
+from marketplace.taxonomy.service import load  # noqa: E402
+from marketplace.types import Actor  # noqa: E402
 
 
 async def main(runs: int) -> None:
@@ -41,21 +42,19 @@ async def main(runs: int) -> None:
     admin = await asyncpg.connect(server)
     await admin.execute(f'create database "{name}"')
     dsn = urlunsplit(urlsplit(server)._replace(path=f"/{name}"))
-    settings = Settings()
+    settings = Settings(database_url=dsn, secret="report-bench")
     try:
         conn = await db.connect(dsn)
         await migrate(conn, settings.schema_dir)
         await seed(conn, settings.seed_dir)
-        taxonomy = await fetch_taxonomy(conn)
         exercise_id = await conn.fetchval("select min(id) from exercise")
+        pool = await db.create_pool(dsn, settings)
+        ctx = Context(settings=settings, clock=Clock(), taxonomy=await load(pool), secret=b"report-bench")
+        pools = MatchPools(pool, ctx.taxonomy.matching_areas, slots=settings.match_slots)
+        actor = Actor.system("bench/report_bench.py")
 
         async def report():
-            exercise = await xq.fetch_exercise(conn, exercise_id)
-            async with conn.transaction():
-                stored = await runs_for_report(conn, exercise, taxonomy=taxonomy, as_of=dt.date.today(), created_by=None,
-                                               store_limit=settings.match_store_limit,
-                                               excluded_limit=settings.match_excluded_limit)
-            return build_report(exercise, stored, taxonomy, threshold=0.6, generated_at=dt.datetime.now(dt.timezone.utc))
+            return await make_report(ctx, pool, pools, actor, exercise_id, threshold=0.6)
 
         t = time.perf_counter()
         first = await report()
@@ -69,6 +68,7 @@ async def main(runs: int) -> None:
             t = time.perf_counter(); to_csv(r); csv_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
             t = time.perf_counter(); msgspec.json.encode(r); json_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
         await conn.close()
+        await pool.close()
         print(f"seeded exercise {exercise_id}: {len(first.needs)} needs, {len(first.grid.cells)} cells, "
               f"{sum(n.directory_size for n in first.needs[:1])} published providers")
         print(f"first report (matches every need, stores the runs): {first_ms:8.1f} ms")

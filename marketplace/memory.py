@@ -5,12 +5,17 @@ temporaries. glibc serves a large block with mmap and unmaps it when freed, but 
 raises its mmap threshold, so later blocks of that size come from the heap and stay with the process when
 freed: a worker's resident memory creeps up request after request. Pinning the threshold keeps large blocks
 on mmap; `trim` returns what the heap freed after a build.
+
+`marketplace serve` applies the settings (`configure_server`) to the server process before its workers
+start, and to the environment, so every worker has them whether it is forked or spawned. The app factory
+and the test suite leave the process's allocator alone.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 from functools import cache
 
 M_TRIM_THRESHOLD = -1
@@ -50,3 +55,14 @@ def trim() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+def configure_server(env: dict[str, str] | None = None) -> None:
+    """Tune this process's allocator and set glibc's environment variables to the same values (a variable
+    already set wins: an operator's choice). For the serving process, before it starts its workers."""
+    env = os.environ if env is None else env  # type: ignore[assignment]
+    assert env is not None
+    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(LARGE_BLOCK))
+    env.setdefault("MALLOC_TRIM_THRESHOLD_", str(HEAP_SLACK))
+    env.setdefault("MALLOC_ARENA_MAX", str(ARENAS))
+    tune_allocator(int(env["MALLOC_MMAP_THRESHOLD_"]), int(env["MALLOC_TRIM_THRESHOLD_"]), int(env["MALLOC_ARENA_MAX"]))

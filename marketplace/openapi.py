@@ -16,6 +16,7 @@ import msgspec
 from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 
 import marketplace
+from marketplace.concurrency import ETAG_PATTERN
 from marketplace.taxonomy.models import Taxonomy
 
 # Parameter and field names whose values are taxonomy codes -> the taxonomy.
@@ -32,7 +33,6 @@ CODE_NAMES = {
     "required_accreditations": "accreditations",
     "social_value": "social_value",
 }
-ETAG_PATTERN = r'^(W/)?"v[0-9]{1,9}"$'
 
 _KEYWORDS = {
     "anyOf": "any_of", "oneOf": "one_of", "allOf": "all_of", "additionalProperties": "additional_properties",
@@ -44,13 +44,15 @@ _KEYWORDS = {
 
 
 def _struct_types() -> list[type[msgspec.Struct]]:
+    """Every Struct the marketplace defines (the API's bodies and responses among them)."""
     found: dict[str, type[msgspec.Struct]] = {}
     for mod in pkgutil.walk_packages(marketplace.__path__, "marketplace."):
-        if not mod.name.endswith((".models", ".http", ".routes")):
+        if mod.name.endswith(("__main__", ".cli")):
             continue
         module = importlib.import_module(mod.name)
         for obj in vars(module).values():
-            if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__:
+            if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__ \
+                    and not getattr(obj, "__parameters__", ()):  # a generic (Page[T]) is named by its subclasses
                 found[obj.__name__] = obj
     return list(found.values())
 

@@ -11,16 +11,16 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import msgspec
 
 from matching import InvalidWeights, Weights
-from marketplace.accounts import queries as account_queries
-from marketplace.exercises import queries as exercise_queries
+from marketplace.clock import Clock
+from marketplace.db import Connection
+from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
-from marketplace.providers import queries as provider_queries
-from marketplace.providers.models import ProviderProfile, SeedProvider, normalised, profile_problems
-from marketplace.taxonomy import queries as taxonomy_queries
+from marketplace.providers import service as providers
+from marketplace.providers.models import SeedProvider, normalised, profile_problems
+from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import (
     Accreditation,
     Area,
@@ -124,42 +124,21 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
 def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
-    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or dt.date.today()),
+    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or Clock().today()),
                     load_exercises(seed_dir, taxonomy))
 
 
-async def seed(conn: asyncpg.Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:
+async def seed(conn: Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:
     """Upsert the taxonomies; load the demo providers when the directory is empty."""
     return await write_seed(conn, load_seed(seed_dir, today=today))
 
 
-async def write_seed(conn: asyncpg.Connection, data: SeedData) -> int:
+async def write_seed(conn: Connection, data: SeedData) -> int:
     """Returns the number of providers loaded. Everything happens in one transaction.
 
     History is append-only, so demo providers are never deleted here: `marketplace seed --reset`
     rebuilds the whole database instead (see migrate.reset_schema)."""
-    taxonomy, providers = data.taxonomy, data.providers
     async with conn.transaction():
-        await taxonomy_queries.upsert_taxonomy(conn, taxonomy)
-        if not await conn.fetchval("select exists(select 1 from exercise)"):  # each part seeds when it is empty
-            for x in data.exercises:
-                exercise_id = await exercise_queries.insert_exercise(conn, x, created_by=None, is_sample=True)
-                for n in x.needs:
-                    await exercise_queries.insert_need(conn, exercise_id, n)
-        if await provider_queries.count_all(conn) > 0:
-            return 0
-        ids = []
-        for p in providers:
-            confirmed = (
-                dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.timezone.utc) if p.last_confirmed_on else None
-            )
-            pid = await provider_queries.insert_provider(
-                conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
-            )
-            ids.append(pid)
-            profile = msgspec.to_builtins(ProviderProfile(**{f: getattr(p, f) for f in ProviderProfile.__struct_fields__}))
-            await account_queries.insert_history(
-                conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
-            )
-        await provider_queries.refresh_search(conn, ids)
-        return len(ids)
+        await taxonomy.save(conn, data.taxonomy)
+        await exercises.load_samples(conn, data.exercises)  # each part seeds when it is empty
+        return await providers.load_samples(conn, data.providers)

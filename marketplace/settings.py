@@ -1,4 +1,8 @@
-"""Configuration: a plain value read from the environment. Reading it does no I/O."""
+"""Configuration: a plain value, decoded from the environment once. Reading it does no I/O.
+
+Each setting's default is written once, on its field; `ENVIRONMENT` names the variable that may set it.
+A value that does not decode (`MARKETPLACE_POOL_MAX=many`) is a `SettingsError` naming the variable.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +10,32 @@ import datetime as dt
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
-class Settings(msgspec.Struct, frozen=True, kw_only=True):
-    # An existing PostgreSQL; when None, an embedded server runs under data_dir.
+class SettingsError(Exception):
+    pass
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     database_url: str | None = None
+    """An existing PostgreSQL; when None, an embedded server runs under data_dir."""
     data_dir: Path = Path(".marketplace")
-    # HMAC key for API keys; when None in embedded mode it is generated into data_dir.
     secret: str | None = None
-    # POST /registrations: at most this many per client per window
+    """HMAC key for API keys; when None it is generated once into data_dir."""
     registration_limit: int = 10
+    """POST /registrations: at most this many per client per window."""
     registration_window: dt.timedelta = dt.timedelta(hours=1)
-    # a stored match run keeps this many ranked providers (with explanations) and excluded ones (with reasons)
     match_store_limit: int = 500
+    """A stored match run made for a report keeps this many ranked providers (with explanations)."""
     match_excluded_limit: int = 200
+    """... and this many excluded providers by name (counts by reason are always complete)."""
+    match_slots: int = 2
+    """Match runs ranking at once per worker process (the others wait, holding no connection)."""
     pool_min_size: int = 2
     pool_max_size: int = 10
     schema_dir: Path = PROJECT_ROOT / "schema"
@@ -31,13 +43,31 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """The settings the environment gives (unset or empty variables keep the defaults)."""
         env = os.environ if env is None else env
-        return cls(
-            database_url=env.get("DATABASE_URL") or None,
-            data_dir=Path(env.get("MARKETPLACE_DATA_DIR") or ".marketplace"),
-            secret=env.get("MARKETPLACE_SECRET") or None,
-            registration_limit=int(env.get("MARKETPLACE_REGISTRATION_LIMIT", "10")),
-            pool_min_size=int(env.get("MARKETPLACE_POOL_MIN", "2")),
-            pool_max_size=int(env.get("MARKETPLACE_POOL_MAX", "10")),
-            seed_dir=Path(env["MARKETPLACE_SEED_DIR"]) if env.get("MARKETPLACE_SEED_DIR") else PROJECT_ROOT / "seed_data",
-        )
+        given = {field: env[name] for field, name in ENVIRONMENT.items() if env.get(name)}
+        try:
+            return msgspec.convert(given, cls, strict=False, dec_hook=_decode)
+        except msgspec.ValidationError as exc:
+            field = str(exc).rpartition("$.")[2].rstrip("`")
+            name = ENVIRONMENT.get(field, field)
+            raise SettingsError(f"{name}={given.get(field)!r}: {str(exc).partition(' - at')[0]}") from None
+
+
+ENVIRONMENT: dict[str, str] = {
+    "database_url": "DATABASE_URL",
+    "data_dir": "MARKETPLACE_DATA_DIR",
+    "secret": "MARKETPLACE_SECRET",
+    "registration_limit": "MARKETPLACE_REGISTRATION_LIMIT",
+    "match_slots": "MARKETPLACE_MATCH_SLOTS",
+    "pool_min_size": "MARKETPLACE_POOL_MIN",
+    "pool_max_size": "MARKETPLACE_POOL_MAX",
+    "seed_dir": "MARKETPLACE_SEED_DIR",
+}
+"""Setting -> the environment variable that sets it."""
+
+
+def _decode(typ: type, value: Any) -> Any:
+    if typ is Path and isinstance(value, str):
+        return Path(value)
+    raise NotImplementedError(typ)

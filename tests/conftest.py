@@ -201,11 +201,12 @@ class Keys:
         self.dsn = dsn
 
     async def make(self, role: str, provider_id: int | None = None, name: str = "test") -> tuple[int, str]:
-        from marketplace.accounts.queries import create_key
+        from marketplace.accounts.models import key_request
+        from marketplace.accounts.service import make_key
 
         conn = await db.connect(self.dsn)
         try:
-            made = await create_key(conn, TEST_SECRET.encode(), role=role, name=name, provider_id=provider_id, created_by=None)
+            made = await make_key(conn, TEST_SECRET.encode(), key_request(role, name, provider_id), created_by=None)
         finally:
             await conn.close()
         return made.api_key.id, made.key

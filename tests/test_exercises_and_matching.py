@@ -220,17 +220,22 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
     import msgspec
 
     import matching
-    from marketplace.exercises import queries
+    from marketplace.exercises import queries, service
     from marketplace.taxonomy.queries import fetch_taxonomy
 
+    # the providers offering the pathway in, above or below the need's areas, straight from the tables
+    candidates_sql = f"""
+        select coalesce(json_agg({queries.CANDIDATE_DOC} order by p.id), '[]')::text from provider p
+        where p.status = 'published' and p.pathway_codes @> array[$1::text] and p.area_match_codes && $2::text[]"""
     conn = await db.connect(dsn)
     try:
-        need = await queries.fetch_need(conn, need_id)
-        exercise = await queries.fetch_exercise(conn, need.exercise_id, with_needs=False)
+        need = await service.get_need(conn, need_id)
+        exercise = await service.get_exercise(conn, need.exercise_id)
         weights = matching.Weights.from_mapping(exercise.default_weights.given())
         tax = await fetch_taxonomy(conn)
-        cands = await queries.fetch_candidates(conn, need.pathway, need.areas)
-        ranking = matching.rank(queries.core_need(need, weights), cands, weights, areas=queries.area_tree(tax),
+        cands = msgspec.json.decode(await conn.fetchval(candidates_sql, need.pathway, need.areas),
+                                    type=list[matching.Candidate])
+        ranking = matching.rank(service.core_need(need, weights), cands, weights, areas=tax.matching_areas,
                                 as_of=dt.date.today(), limit=limit, excluded_limit=excluded_limit)
         return msgspec.json.decode(msgspec.json.encode(ranking))
     finally:
@@ -302,7 +307,6 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
     import asyncio
 
     import matching
-    from marketplace.exercises import pools
 
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
@@ -313,7 +317,7 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
 
     def shortlist(*args, **kwargs):
         # runs in a worker thread: how many pooled connections are out right now?
-        seen.append((db_pool.get_size() - db_pool.get_idle_size(), pools.match_pools(client.app.state).active))
+        seen.append((db_pool.get_size() - db_pool.get_idle_size(), client.app.state.match_pools.active))
         import time
         time.sleep(0.05)  # long enough for the other requests to pile up
         return real(*args, **kwargs)
@@ -323,4 +327,4 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
     assert [r.status_code for r in results] == [201] * 8
     assert len(seen) == 8
     assert all(in_use == 0 for in_use, _ in seen), f"a connection was held while ranking: {seen}"
-    assert 1 <= client.app.state.match_pools.peak_active <= pools.MATCH_SLOTS
+    assert 1 <= client.app.state.match_pools.peak_active <= client.app.state.match_pools.size == 2

@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncpg
 
+import datetime as dt
+
 from marketplace import changes, db
+
+NOW = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
 
 
 async def _search(client, headers=None, **params) -> dict:
@@ -92,7 +96,7 @@ async def test_a_stream_of_writes_cannot_keep_a_search_waiting(fresh_db):
     """Every round that finds the directory changed catches up and searches again, but only so many times:
     a provider rewritten before each read cannot hold the search forever."""
     from marketplace.providers.index import Filters
-    from marketplace.providers.queries import CATCH_UP_ROUNDS, LiveIndex
+    from marketplace.providers.live_index import CATCH_UP_ROUNDS, LiveIndex
 
     pool = await asyncpg.create_pool(fresh_db, init=db.init_connection, min_size=1, max_size=2)
     writer = await asyncpg.connect(fresh_db)
@@ -114,11 +118,11 @@ async def test_a_stream_of_writes_cannot_keep_a_search_waiting(fresh_db):
 
         async with pool.acquire() as conn:
             busy = WrittenBeforeEachRead(conn)
-            hits, items = await live.page(busy, lambda index: index.search(Filters(), limit=5))
+            hits, items = await live.page(busy, lambda index: index.search(Filters(), limit=5), NOW)
         assert busy.reads == CATCH_UP_ROUNDS + 1
         assert len(items) == 5 and [i.id for i in items] == hits.ids
         async with pool.acquire() as conn:  # once the writes stop, the next search is exact again
-            again, _ = await live.page(conn, lambda index: index.search(Filters(), limit=5))
+            again, _ = await live.page(conn, lambda index: index.search(Filters(), limit=5), NOW)
         assert again.total == hits.total
     finally:
         await writer.close()

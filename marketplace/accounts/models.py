@@ -1,4 +1,4 @@
-"""API keys, callers, history and audit records."""
+"""API keys: how they look, how they are stored, and the requests that make them."""
 
 from __future__ import annotations
 
@@ -7,13 +7,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-ROLES = ("admin", "commissioner", "provider")
-Role = Literal["admin", "commissioner", "provider"]
+from marketplace.types import Role
 
 KEY_PREFIX = "prv_"  # recognisable in logs, config files and secret scanners
 KEY_RE = re.compile(r"^prv_[A-Za-z0-9_-]{43}$")
@@ -31,31 +30,6 @@ def key_hash(secret: bytes, key: str) -> bytes:
 
 def key_hint(key: str) -> str:
     return key[:10]
-
-
-class Caller(msgspec.Struct, frozen=True):
-    """Who is making a request. Anonymous callers have no key."""
-
-    role: Literal["admin", "commissioner", "provider", "anonymous"]
-    key_id: int | None = None
-    provider_id: int | None = None
-    name: str | None = None
-
-    @property
-    def is_anonymous(self) -> bool:
-        return self.key_id is None
-
-
-ANONYMOUS = Caller(role="anonymous")
-
-
-class Actor(msgspec.Struct, frozen=True):
-    """A caller plus the request it acts through: what history and audit records name."""
-
-    caller: Caller
-    request_id: str
-    method: str
-    path: str
 
 
 class ApiKey(msgspec.Struct):
@@ -95,46 +69,8 @@ class ProviderKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_field="
 KeyRequest = AdminKeyRequest | CommissionerKeyRequest | ProviderKeyRequest
 
 
-class HistoryEntry(msgspec.Struct):
-    """One changed field, in the shape of Open Referral HSDS `metadata`."""
-
-    id: int
-    resource_id: int
-    resource_type: str
-    version: int
-    last_action_date: dt.datetime
-    last_action_type: str
-    field_name: str
-    previous_value: Any
-    replacement_value: Any
-    updated_by: int | None
-    updated_by_role: str | None
-    request_id: str | None
-
-
-class HistoryPage(msgspec.Struct):
-    total: int
-    page: int
-    per_page: int
-    items: list[HistoryEntry]
-
-
-class AuditEntry(msgspec.Struct):
-    id: int
-    at: dt.datetime
-    request_id: str | None
-    key_id: int | None
-    role: str | None
-    method: str
-    path: str
-    status: int
-    outcome: str
-    provider_id: int | None
-    detail: str
-
-
-class AuditPage(msgspec.Struct):
-    total: int
-    page: int
-    per_page: int
-    items: list[AuditEntry]
+def key_request(role: Role, name: str, provider_id: int | None) -> KeyRequest:
+    """The request the command line makes from its arguments."""
+    if role == "provider":
+        return ProviderKeyRequest(name=name, provider_id=provider_id or 0)
+    return AdminKeyRequest(name=name) if role == "admin" else CommissionerKeyRequest(name=name)

@@ -10,18 +10,13 @@ from msgspec import UNSET, Meta, UnsetType
 
 import matching
 from marketplace.errors import FieldProblem
-from marketplace.providers.models import TEXT
 from marketplace.taxonomy.checks import check_code
-from marketplace.taxonomy.models import AreaCode, CohortCode, PathwayCode, Slug, Taxonomy
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title
 
-Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
 Weight = Annotated[float, Meta(ge=0, le=1000)]
 ExerciseStatus = Literal["draft", "engagement_open", "closed"]
-
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
-    pass
 
 
 class CriteriaWeights(Strict, omit_defaults=True):
@@ -151,6 +146,10 @@ class Exercise(msgspec.Struct):
     created_at: dt.datetime
     updated_at: dt.datetime
     needs: list[Need] = []
+
+
+class ExercisePage(Page[Exercise]):
+    pass
 
 
 class SeedExercise(ExerciseIn):

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-import matching
+from marketplace.db import Connection
 from marketplace.exercises.models import (
     Exercise,
     ExerciseIn,
@@ -18,7 +18,6 @@ from marketplace.exercises.models import (
     NeedIn,
     PartnershipRun,
     PartnershipRunBody,
-    ProviderFacts,
 )
 
 EXERCISE_SQL = """
@@ -47,14 +46,13 @@ json_build_object(
 _exercise = msgspec.json.Decoder(Exercise)
 _need = msgspec.json.Decoder(Need)
 _needs = msgspec.json.Decoder(list[Need])
-_candidates = msgspec.json.Decoder(list[matching.Candidate])
 
 
 def _json(value: Any) -> str:
     return msgspec.json.encode(value).decode()
 
 
-async def fetch_exercise(conn: asyncpg.Connection, exercise_id: int, *, with_needs: bool = True) -> Exercise | None:
+async def fetch_exercise(conn: Connection, exercise_id: int, *, with_needs: bool = True) -> Exercise | None:
     doc = await conn.fetchval(EXERCISE_SQL, exercise_id)
     if doc is None:
         return None
@@ -64,13 +62,18 @@ async def fetch_exercise(conn: asyncpg.Connection, exercise_id: int, *, with_nee
     return exercise
 
 
-async def list_exercises(conn: asyncpg.Connection, *, limit: int, offset: int) -> tuple[int, list[Exercise]]:
+async def any_exercise(conn: Connection) -> bool:
+    found: bool = await conn.fetchval("select exists(select 1 from exercise)")
+    return found
+
+
+async def list_exercises(conn: Connection, *, limit: int, offset: int) -> tuple[int, list[Exercise]]:
     total = await conn.fetchval("select count(*) from exercise")
     ids = [r["id"] for r in await conn.fetch("select id from exercise order by id desc limit $1 offset $2", limit, offset)]
     return total, [e for i in ids if (e := await fetch_exercise(conn, i, with_needs=False)) is not None]
 
 
-async def insert_exercise(conn: asyncpg.Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
+async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
     return await conn.fetchval(
         """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
                                  is_sample, created_by)
@@ -80,11 +83,11 @@ async def insert_exercise(conn: asyncpg.Connection, x: ExerciseIn, *, created_by
     )
 
 
-async def lock_exercise(conn: asyncpg.Connection, exercise_id: int) -> asyncpg.Record | None:
+async def lock_exercise(conn: Connection, exercise_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("select id, version from exercise where id = $1 for update", exercise_id)
 
 
-async def update_exercise(conn: asyncpg.Connection, exercise_id: int, x: ExerciseIn) -> None:
+async def update_exercise(conn: Connection, exercise_id: int, x: ExerciseIn) -> None:
     await conn.execute(
         """update exercise set title = $2, commissioning_body = $3, description = $4, status = $5, opens_on = $6,
                closes_on = $7, default_weights = $8::text::jsonb, version = version + 1, updated_at = now()
@@ -94,7 +97,7 @@ async def update_exercise(conn: asyncpg.Connection, exercise_id: int, x: Exercis
     )
 
 
-async def fetch_needs(conn: asyncpg.Connection, exercise_id: int) -> list[Need]:
+async def fetch_needs(conn: Connection, exercise_id: int) -> list[Need]:
     doc = await conn.fetchval(
         f"select coalesce(json_agg({NEED_JSON} order by n.position, n.id), '[]')::text from need n where n.exercise_id = $1",
         exercise_id,
@@ -102,16 +105,16 @@ async def fetch_needs(conn: asyncpg.Connection, exercise_id: int) -> list[Need]:
     return _needs.decode(doc)
 
 
-async def fetch_need(conn: asyncpg.Connection, need_id: int) -> Need | None:
+async def fetch_need(conn: Connection, need_id: int) -> Need | None:
     doc = await conn.fetchval(f"select {NEED_JSON}::text from need n where n.id = $1", need_id)
     return None if doc is None else _need.decode(doc)
 
 
-async def lock_need(conn: asyncpg.Connection, need_id: int) -> asyncpg.Record | None:
+async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("select id, exercise_id, version from need where id = $1 for update", need_id)
 
 
-async def insert_need(conn: asyncpg.Connection, exercise_id: int, n: NeedIn) -> int:
+async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
     need_id = await conn.fetchval(
         """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
                              min_years_experience, local_priorities, sector_preference, weight_overrides, position)
@@ -125,7 +128,7 @@ async def insert_need(conn: asyncpg.Connection, exercise_id: int, n: NeedIn) -> 
     return need_id
 
 
-async def update_need(conn: asyncpg.Connection, need_id: int, n: NeedIn) -> None:
+async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
     await conn.execute(
         """update need set title = $2, pathway_code = $3, annual_volume = $4, annual_budget = $5, contract_years = $6,
                min_years_experience = $7, local_priorities = $8::text::jsonb, sector_preference = $9::text::jsonb,
@@ -139,7 +142,7 @@ async def update_need(conn: asyncpg.Connection, need_id: int, n: NeedIn) -> None
     await _write_need_parts(conn, need_id, n)
 
 
-async def _write_need_parts(conn: asyncpg.Connection, need_id: int, n: NeedIn) -> None:
+async def _write_need_parts(conn: Connection, need_id: int, n: NeedIn) -> None:
     await conn.executemany("insert into need_cohort (need_id, cohort_code) values ($1, $2)",
                            [(need_id, c) for c in dict.fromkeys(n.cohorts)])
     await conn.executemany("insert into need_area (need_id, area_code) values ($1, $2)",
@@ -148,7 +151,7 @@ async def _write_need_parts(conn: asyncpg.Connection, need_id: int, n: NeedIn) -
                            [(need_id, a) for a in dict.fromkeys(n.required_accreditations)])
 
 
-async def delete_need(conn: asyncpg.Connection, need_id: int) -> bool:
+async def delete_need(conn: Connection, need_id: int) -> bool:
     """Needs with stored runs are evidence and stay; returns False for those."""
     if await conn.fetchval("select exists(select 1 from match_run where need_id = $1)", need_id):
         return False
@@ -182,31 +185,40 @@ CANDIDATE_DOC = """json_build_object(
                                 nullif(array_to_string(p.partner_organisations, ', '), '')),
     'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date)"""
 
-CANDIDATES_SQL = f"""
+# Published providers with ids in ($1, $2], as the core's Candidate (loading a process's matching pool).
+CHUNK_SQL = f"""
 select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
-from provider p
-where p.status = 'published' and p.pathway_codes @> array[$1::text] and p.area_match_codes && $2::text[]
+from provider p where p.status = 'published' and p.id > $1 and p.id <= $2
+"""
+ID_RANGE_SQL = "select coalesce(min(id), 0) - 1 as lo, coalesce(max(id), 0) as hi from provider where status = 'published'"
+# The published ones among the providers $1 (the others are unpublished or gone).
+BY_IDS_SQL = f"""
+select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
+from provider p where p.status = 'published' and p.id = any($1::bigint[])
 """
 
-PREFILTER_COUNTS_SQL = """
-select count(*) as directory,
-       count(*) filter (where not p.pathway_codes @> array[$1::text]) as pathway_not_offered,
-       count(*) filter (where not p.area_match_codes && $2::text[]) as no_area_coverage
-from provider p where p.status = 'published'
-"""
+
+async def published_id_range(conn: Connection) -> tuple[int, int]:
+    """(one below the lowest, the highest) id of a published provider."""
+    row = await conn.fetchrow(ID_RANGE_SQL)
+    return row["lo"], row["hi"]
 
 
-async def fetch_candidates(conn: asyncpg.Connection, pathway: str, areas: Sequence[str]) -> list[matching.Candidate]:
-    return _candidates.decode(await conn.fetchval(CANDIDATES_SQL, pathway, list(areas)))
+async def candidates_between(conn: Connection, lo: int, hi: int) -> str:
+    """Published providers with ids in (lo, hi], as a JSON array of the core's Candidate."""
+    doc: str = await conn.fetchval(CHUNK_SQL, lo, hi)
+    return doc
 
 
-async def prefilter_counts(conn: asyncpg.Connection, pathway: str, areas: Sequence[str]) -> asyncpg.Record:
-    return await conn.fetchrow(PREFILTER_COUNTS_SQL, pathway, list(areas))
+async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
+    """The published ones among `ids`, as a JSON array of the core's Candidate."""
+    doc: str = await conn.fetchval(BY_IDS_SQL, list(ids)) if ids else "[]"
+    return doc
 
 
 # --- stored runs ----------------------------------------------------------------------------------
 
-async def insert_match_run(conn: asyncpg.Connection, *, need_id: int, exercise_id: int, created_by: int | None,
+async def insert_match_run(conn: Connection, *, need_id: int, exercise_id: int, created_by: int | None,
                            algorithm_version: str, candidate_count: int, document: bytes) -> asyncpg.Record:
     return await conn.fetchrow(
         """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
@@ -215,20 +227,20 @@ async def insert_match_run(conn: asyncpg.Connection, *, need_id: int, exercise_i
     )
 
 
-async def fetch_match_run(conn: asyncpg.Connection, run_id: int) -> asyncpg.Record | None:
+async def fetch_match_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select id, need_id, exercise_id, created_at, created_by, document::text as document from match_run where id = $1",
         run_id,
     )
 
 
-async def list_match_runs(conn: asyncpg.Connection, need_id: int) -> list[asyncpg.Record]:
+async def list_match_runs(conn: Connection, need_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """select id, need_id, exercise_id, created_at, algorithm_version, candidate_count
            from match_run where need_id = $1 order by id desc""", need_id)
 
 
-async def latest_match_runs_full(conn: asyncpg.Connection, exercise_id: int) -> list[asyncpg.Record]:
+async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.Record]:
     """The newest run of each need of an exercise (for reports), as stored."""
     return await conn.fetch(
         """select distinct on (r.need_id) r.id, r.need_id, r.exercise_id, r.created_at, r.created_by,
@@ -236,7 +248,7 @@ async def latest_match_runs_full(conn: asyncpg.Connection, exercise_id: int) -> 
            from match_run r where r.exercise_id = $1 order by r.need_id, r.id desc""", exercise_id)
 
 
-async def insert_partnership_run(conn: asyncpg.Connection, *, exercise_id: int, created_by: int | None,
+async def insert_partnership_run(conn: Connection, *, exercise_id: int, created_by: int | None,
                                  algorithm_version: str, match_run_ids: list[int], document: bytes) -> asyncpg.Record:
     return await conn.fetchrow(
         """insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
@@ -245,85 +257,10 @@ async def insert_partnership_run(conn: asyncpg.Connection, *, exercise_id: int, 
     )
 
 
-async def fetch_partnership_run(conn: asyncpg.Connection, run_id: int) -> asyncpg.Record | None:
+async def fetch_partnership_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """select id, exercise_id, created_at, created_by, match_run_ids, document::text as document
            from partnership_run where id = $1""", run_id)
-
-
-# --- runs: the SQL pre-filter, the pure core, the stored document ----------------------------------
-
-METHOD = (
-    "Published providers offering the need's pathway in, above or below its areas were assessed by the matching "
-    "core; the rest are counted as excluded for not offering the pathway or not covering an area. Assessed providers "
-    "failing a hard requirement (required accreditations, minimum years of experience) are excluded with reasons; "
-    "the others are scored 0-1 on each criterion and ranked by the weighted total (weights normalised to sum to 1)."
-)
-
-
-def area_tree(taxonomy: Any) -> matching.AreaTree:
-    return matching.AreaTree({a.code: a.parent for a in taxonomy.areas}, names={a.code: a.name for a in taxonomy.areas})
-
-
-def core_need(need: Need, weights: matching.Weights) -> matching.Need:
-    overrides = None
-    if need.weight_overrides is not None:
-        overrides = matching.Weights.from_mapping(need.weight_overrides.given(), base=weights).as_dict()
-    return matching.Need(
-        id=need.id,
-        pathway=need.pathway,
-        areas=tuple(need.areas),
-        annual_volume=need.annual_volume,
-        annual_budget=need.annual_budget,
-        cohorts=tuple(need.cohorts),
-        contract_years=need.contract_years,
-        required_accreditations=tuple(need.required_accreditations),
-        min_years_experience=need.min_years_experience,
-        local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
-        sector_preference=msgspec.structs.asdict(need.sector_preference),
-        weight_overrides=overrides,
-    )
-
-
-async def run_match(conn: asyncpg.Connection, need: Need, weights: matching.Weights, *, taxonomy: Any, as_of: Any,
-                    created_by: int | None, store_limit: int, excluded_limit: int) -> MatchRun:
-    """Rank the current directory for a need and store the run (inside the caller's transaction)."""
-    counts = await prefilter_counts(conn, need.pathway, need.areas)
-    candidates = await fetch_candidates(conn, need.pathway, need.areas)
-    ranking = matching.rank(core_need(need, weights), candidates, weights, areas=area_tree(taxonomy), as_of=as_of,
-                            limit=store_limit, excluded_limit=excluded_limit)
-    by_id = {c.provider_id: c for c in candidates}
-    facts = [
-        ProviderFacts(
-            provider_id=c.provider_id, name=c.name, sector=c.sector, legal_form=c.legal_form, capacity=c.capacity,
-            annual_income=c.annual_income, match_funding_per_year=c.match_funding_per_year, volunteers=c.volunteers,
-            premises_areas=list(c.premises_areas), last_confirmed=c.last_confirmed,
-        )
-        for c in (by_id[s.provider_id] for s in ranking.scored)
-    ]
-    by_reason = dict(ranking.excluded_by_reason)
-    for reason in ("pathway_not_offered", "no_area_coverage"):
-        by_reason[reason] = by_reason.get(reason, 0) + counts[reason]
-    body = MatchRunBody(
-        algorithm_version=ranking.algorithm_version,
-        as_of=as_of,
-        need=need,
-        weights=ranking.weights.as_dict(),
-        directory_size=counts["directory"],
-        candidate_count=ranking.candidate_count,
-        eligible_count=ranking.eligible_count,
-        excluded_count=counts["directory"] - ranking.eligible_count,
-        excluded_by_reason={k: v for k, v in sorted(by_reason.items()) if v},
-        ranking=list(ranking.scored),
-        excluded=list(ranking.excluded),
-        method=METHOD,
-        providers=facts,
-    )
-    row = await insert_match_run(conn, need_id=need.id, exercise_id=need.exercise_id, created_by=created_by,
-                                 algorithm_version=ranking.algorithm_version, candidate_count=ranking.candidate_count,
-                                 document=msgspec.json.encode(body))
-    return MatchRun(**msgspec.structs.asdict(body), id=row["id"], need_id=need.id, exercise_id=need.exercise_id,
-                    created_at=row["created_at"], created_by=created_by)
 
 
 _run_body = msgspec.json.Decoder(MatchRunBody)
@@ -340,29 +277,3 @@ def partnership_run_of(row: asyncpg.Record) -> PartnershipRun:
     body = _partnership_body.decode(row["document"])
     return PartnershipRun(**msgspec.structs.asdict(body), id=row["id"], exercise_id=row["exercise_id"],
                           created_at=row["created_at"], created_by=row["created_by"])
-
-
-async def run_partnerships(conn: asyncpg.Connection, exercise: Exercise, weights: matching.Weights, *, taxonomy: Any,
-                           as_of: Any, created_by: int | None, store_limit: int, excluded_limit: int) -> PartnershipRun:
-    """Match every need afresh (each run stored), then propose lead + partner combinations from those runs."""
-    runs = [await run_match(conn, need, weights, taxonomy=taxonomy, as_of=as_of, created_by=created_by,
-                            store_limit=store_limit, excluded_limit=excluded_limit) for need in exercise.needs]
-    return await store_partnerships(conn, exercise, runs, weights, taxonomy=taxonomy, as_of=as_of, created_by=created_by)
-
-
-async def store_partnerships(conn: asyncpg.Connection, exercise: Exercise, runs: list[MatchRun], weights: matching.Weights,
-                             *, taxonomy: Any, as_of: Any, created_by: int | None) -> PartnershipRun:
-    """Propose lead + partner combinations from a stored run of each need, and store the proposal."""
-    offers = [
-        matching.Offer(provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas)
-        for run in runs for s in run.ranking
-    ]
-    plan = matching.propose_partnerships([core_need(n, weights) for n in exercise.needs], offers,
-                                         areas=area_tree(taxonomy), max_options=3)
-    body = PartnershipRunBody(algorithm_version=matching.ALGORITHM_VERSION, as_of=as_of,
-                              match_run_ids=[r.id for r in runs], plan=plan)
-    row = await insert_partnership_run(conn, exercise_id=exercise.id, created_by=created_by,
-                                       algorithm_version=matching.ALGORITHM_VERSION,
-                                       match_run_ids=body.match_run_ids, document=msgspec.json.encode(body))
-    return PartnershipRun(**msgspec.structs.asdict(body), id=row["id"], exercise_id=exercise.id,
-                          created_at=row["created_at"], created_by=created_by)

@@ -4,14 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
 
 import msgspec
-from msgspec import Meta
+from msgspec import UNSET, Meta, UnsetType
 
-from marketplace.errors import FieldProblem
+from marketplace.accounts.models import NewApiKey
+from marketplace.errors import FieldProblem, NotFound
 from marketplace.taxonomy.checks import check_code
-from marketplace.taxonomy.models import AreaCode, CohortCode, PathwayCode, Slug, Taxonomy
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import (
+    AreaCode,
+    CohortCode,
+    Count,
+    Email,
+    LongText,
+    Money,
+    Page,
+    PathwayCode,
+    Phone,
+    ShortText,
+    Slug,
+    Strict,
+    Url,
+    Year,
+    merge,
+    project,
+)
 
 # org-id.guide identifiers: list prefix + the register's own number, format-checked per scheme.
 ORG_ID_PATTERNS: dict[str, str] = {
@@ -33,24 +53,8 @@ OrgId = Annotated[
     ),
 ]
 
-# PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
-Count = Annotated[int, Meta(ge=0, le=10_000_000)]
-ShortText = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
-LongText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
-Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
+Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
 OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
-# Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
-NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
-Email = Annotated[str, Meta(pattern=rf"^{NOT_SPACE}+@{NOT_SPACE}+\.{NOT_SPACE}+$", max_length=254)]
-Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ()-]{6,20}$")]
-Url = Annotated[str, Meta(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=300)]
-Year = Annotated[int, Meta(ge=1600, le=2100)]
-
-
-class Strict(msgspec.Struct, forbid_unknown_fields=True):
-    pass
 
 
 class Contact(Strict):
@@ -118,7 +122,9 @@ class ProviderProfile(Strict):
 
 
 STATUSES = ("pending", "published", "archived")
+PUBLIC_STATUSES = ("published",)
 Status = Annotated[str, Meta(pattern=r"^(pending|published|archived)$")]
+MarketplaceAction = Literal["confirm", "publish", "archive", "verify"]
 
 
 class SeedProvider(ProviderProfile):
@@ -172,6 +178,25 @@ class Facets(msgspec.Struct):
     sector: list[FacetCount]
 
 
+class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
+    """A directory search: filters AND together; several values of one filter are alternatives (any of
+    them), except accreditations, which are all required."""
+
+    status: Literal["published", "pending", "archived"] = "published"
+    pathway: list[str] = []
+    area: list[str] = []
+    cohort: list[str] = []
+    sector: list[str] = []
+    legal_form: list[str] = []
+    accreditation: list[str] = []
+    min_capacity: int | None = None
+    q: str | None = None
+    page: int = 1
+    per_page: int = 20
+    facets: bool = True
+    sort: Literal["relevance", "name"] | None = None
+
+
 class SearchResult(msgspec.Struct):
     total: int
     page: int
@@ -182,9 +207,13 @@ class SearchResult(msgspec.Struct):
     interpreted_query: list[list[str]] | None = None
 
 
+def once(values: list[str]) -> list[str]:
+    """Each value once, in first-seen order."""
+    return list(dict.fromkeys(values))
+
+
 def normalised(profile: ProviderProfile) -> ProviderProfile:
     """Set-like lists hold each value once (first occurrence kept); names lose outer spaces."""
-    once = lambda values: list(dict.fromkeys(values))  # noqa: E731
     return msgspec.structs.replace(
         profile,
         name=profile.name.strip(),
@@ -241,9 +270,6 @@ def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int,
 # --- changing a profile ---------------------------------------------------------------------------
 # PATCH bodies: UNSET (absent) leaves a field alone, null clears a nullable field, a list replaces
 # the whole list. Nested objects (contact, resources, capacity, finances) patch field by field.
-
-UnsetType = msgspec.UnsetType
-UNSET = msgspec.UNSET
 
 # Fields the marketplace holds: a provider never sets them through a profile body.
 MARKETPLACE_FIELDS = frozenset(
@@ -306,21 +332,61 @@ class SocialValueList(Strict):
     social_value: Annotated[list[Slug], Meta(max_length=30)]
 
 
-def _merge(current: msgspec.Struct, patch: msgspec.Struct) -> msgspec.Struct:
-    changes = {f: v for f in patch.__struct_fields__ if (v := getattr(patch, f)) is not UNSET}
-    for f, v in list(changes.items()):
-        if isinstance(v, msgspec.Struct) and isinstance(getattr(current, f), msgspec.Struct):
-            changes[f] = _merge(getattr(current, f), v)
-    return msgspec.structs.replace(current, **changes)
-
-
 def apply_patch(current: ProviderProfile, patch: ProviderPatch) -> ProviderProfile:
-    return _merge(current, patch)  # type: ignore[return-value]
+    return merge(current, patch)
 
 
 def profile_of(provider: Provider) -> ProviderProfile:
     """The provider-editable part of a full profile."""
-    return ProviderProfile(**{f: getattr(provider, f) for f in ProviderProfile.__struct_fields__})
+    return project(provider, ProviderProfile)
+
+
+Edit = Callable[[ProviderProfile], ProviderProfile]
+"""A change to a profile: the profile as it is now in, the profile as it should be out."""
+
+
+def patched(patch: ProviderPatch) -> Edit:
+    return lambda profile: apply_patch(profile, patch)
+
+
+def with_part(field: str, part: msgspec.Struct) -> Edit:
+    """A PATCH of one nested part (`resources`, `capacity`, `finances`, `contact`)."""
+    return patched(ProviderPatch(**{field: part}))
+
+
+def replaced(**fields: Any) -> Edit:
+    """Whole fields replaced (`coverage=[...]`)."""
+    return lambda profile: msgspec.structs.replace(profile, **fields)
+
+
+def with_expertise(pathway: str, detail: ExpertiseDetail) -> Edit:
+    """Expertise in `pathway` added, or replaced where it stands."""
+    entry = Expertise(pathway=pathway, **msgspec.structs.asdict(detail))
+
+    def edit(profile: ProviderProfile) -> ProviderProfile:
+        others = [e for e in profile.expertise if e.pathway != pathway]
+        position = next((i for i, e in enumerate(profile.expertise) if e.pathway == pathway), len(others))
+        return msgspec.structs.replace(profile, expertise=[*others[:position], entry, *others[position:]])
+
+    return edit
+
+
+def without_expertise(provider_id: int, pathway: str) -> Edit:
+    """Expertise in `pathway` removed (NotFound when there is none)."""
+
+    def edit(profile: ProviderProfile) -> ProviderProfile:
+        if not any(e.pathway == pathway for e in profile.expertise):
+            raise NotFound(f"provider {provider_id} has no expertise in {pathway!r}")
+        return msgspec.structs.replace(profile, expertise=[e for e in profile.expertise if e.pathway != pathway])
+
+    return edit
+
+
+class Registration(msgspec.Struct):
+    """A new pending profile and its provider key (shown this once)."""
+
+    provider: Provider
+    api_key: NewApiKey
 
 
 def changed_fields(before: ProviderProfile, after: ProviderProfile) -> list[tuple[str, object, object]]:
@@ -342,3 +408,24 @@ def changed_fields(before: ProviderProfile, after: ProviderProfile) -> list[tupl
         elif b[field] != a[field]:
             out.append((field, b[field], a[field]))
     return sorted(out, key=lambda c: c[0])
+
+
+class HistoryEntry(msgspec.Struct):
+    """One changed field, in the shape of Open Referral HSDS `metadata`."""
+
+    id: int
+    resource_id: int
+    resource_type: str
+    version: int
+    last_action_date: dt.datetime
+    last_action_type: str
+    field_name: str
+    previous_value: Any
+    replacement_value: Any
+    updated_by: int | None
+    updated_by_role: str | None
+    request_id: str | None
+
+
+class HistoryPage(Page[HistoryEntry]):
+    pass

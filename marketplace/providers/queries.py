@@ -1,25 +1,28 @@
-"""SQL for provider profiles: writing the parts of a profile, reading it back, and searching."""
+"""SQL for provider profiles: writing the parts of a profile, reading it back, the search index's rows,
+and the profile history."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 import msgspec
 
-from marketplace import memory
-from marketplace.changes import SNAPSHOT_SQL, WRITTEN_SINCE_1
-from marketplace.providers.index import Hits, IndexBuilder, IndexRow, SearchIndex
-from marketplace.providers.models import Provider, ProviderProfile, ProviderSummary
+from marketplace.changes import WRITTEN_SINCE_1
+from marketplace.db import Connection
+from marketplace.providers.index import IndexRow
+from marketplace.providers.models import HistoryEntry, Provider, ProviderProfile, ProviderSummary
+from marketplace.types import Actor
 
 
-async def count_all(conn: asyncpg.Connection) -> int:
+async def count_all(conn: Connection) -> int:
     return await conn.fetchval("select count(*) from provider")
 
 
-async def refresh_search(conn: asyncpg.Connection, ids: Sequence[int]) -> None:
+async def refresh_search(conn: Connection, ids: Sequence[int]) -> None:
     await conn.execute("select refresh_provider_search($1::bigint[])", list(ids))
 
 
@@ -34,7 +37,7 @@ def _own_columns(p: ProviderProfile) -> tuple:
 
 
 async def insert_provider(
-    conn: asyncpg.Connection,
+    conn: Connection,
     p: ProviderProfile,
     *,
     status: str,
@@ -72,7 +75,7 @@ PART_TABLES = {
 }
 
 
-async def write_parts(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile, only: set[str] | None = None) -> None:
+async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, only: set[str] | None = None) -> None:
     """Replace the child rows of a profile (all parts, or only those named: keys of PART_TABLES)."""
     parts = set(PART_TABLES) if only is None else only
     for part in sorted(parts):
@@ -105,7 +108,7 @@ async def write_parts(conn: asyncpg.Connection, provider_id: int, p: ProviderPro
         )
 
 
-async def _write_expertise(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile) -> None:
+async def _write_expertise(conn: Connection, provider_id: int, p: ProviderProfile) -> None:
     await conn.executemany(
         """insert into provider_expertise (provider_id, pathway_code, years_experience, description, outcomes_evidence, position)
            values ($1, $2, $3, $4, $5, $6)""",
@@ -145,7 +148,7 @@ from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 
 
 async def fetch_provider_json(
-    conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
+    conn: Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
 ) -> tuple[bytes, int] | None:
     """The profile as JSON (a Provider) and its version, if its status is one of `statuses` (any status when
     it is the caller's own, `own`): the stored document with the live fields added, never decoded."""
@@ -162,7 +165,7 @@ async def fetch_provider_json(
 
 
 async def fetch_provider(
-    conn: asyncpg.Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
+    conn: Connection, provider_id: int, *, now: dt.datetime, statuses: Sequence[str], own: int | None = None
 ) -> Provider | None:
     """The profile if its status is one of `statuses` (any status when it is the caller's own, `own`)."""
     got = await fetch_provider_json(conn, provider_id, now=now, statuses=statuses, own=own)
@@ -170,9 +173,7 @@ async def fetch_provider(
 
 
 # --- search -------------------------------------------------------------------------------------
-# Search runs over this process's SearchIndex (index.py). It is loaded once, then kept exact: every
-# search asks the database, in the same statement that reads the page's rows, which providers were
-# written since the index's snapshot (marketplace/changes.py), and takes those in first.
+# The rows each process's search index is built from (marketplace.providers.live_index keeps it exact).
 
 INDEX_COLUMNS = """
     p.id, p.name, p.status, p.sector, p.legal_form, p.capacity_per_year,
@@ -181,11 +182,11 @@ INDEX_COLUMNS = """
     array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{b}')), ' '),
     array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{c}')), ' ')
 """
-INDEX_BATCH_SQL = f"select {INDEX_COLUMNS} from provider p where p.id > $1 order by p.id limit $2"  # noqa: S608
+INDEX_BATCH_SQL = f"select {INDEX_COLUMNS} from provider p where p.id > $1 order by p.id limit $2"
 INDEX_CHANGED_SQL = f"""
 select s.snapshot, r.* from (select pg_current_snapshot()::text as snapshot) s
 left join lateral (select {INDEX_COLUMNS} from provider p where {WRITTEN_SINCE_1}) r on true
-"""  # noqa: S608 - fixed text
+"""
 
 # The page's rows, and whether anything changed since the index's snapshot, in one round trip.
 PAGE_SQL = f"""
@@ -197,9 +198,9 @@ select exists(select 1 from provider p where {WRITTEN_SINCE_1}) as changed,
                          from provider_coverage c where c.provider_id = p.id),
             'cohorts', p.cohort_codes, 'accreditations', p.accreditation_codes,
             'capacity', p.capacity_per_year, 'is_sample', p.is_sample,
-            'stale', coalesce(p.last_confirmed_at, p.created_at) < now() - interval '12 months'))
+            'stale', coalesce(p.last_confirmed_at, p.created_at) < $3::timestamptz - interval '12 months'))
         from provider p where p.id = any($2::bigint[])), '[]')::text as items
-"""  # noqa: S608 - fixed text
+"""
 
 _summaries = msgspec.json.Decoder(list[ProviderSummary])
 
@@ -210,57 +211,21 @@ def _index_row(r: asyncpg.Record, at: int = 0) -> IndexRow:
     return IndexRow(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], (c[10], c[11], c[12]))
 
 
-CATCH_UP_ROUNDS = 3
+async def index_rows(conn: Connection, *, after: int, batch: int) -> list[IndexRow]:
+    """The next `batch` providers by id after `after`, as the search index holds them."""
+    return [_index_row(r) for r in await conn.fetch(INDEX_BATCH_SQL, after, batch)]
 
 
-class LiveIndex:
-    """This process's search index and the snapshot it reflects; `page` keeps it exact."""
+async def index_rows_changed(conn: Connection, snapshot: str) -> tuple[str, list[IndexRow]]:
+    """(a newer snapshot, the providers written since `snapshot` and visible in it), under one snapshot."""
+    rows = await conn.fetch(INDEX_CHANGED_SQL, snapshot)
+    return rows[0]["snapshot"], [_index_row(r, 1) for r in rows if r["id"] is not None]
 
-    def __init__(self, index: SearchIndex, snapshot: str) -> None:
-        self.index = index
-        self.snapshot = snapshot
-        self._lock = asyncio.Lock()
 
-    @classmethod
-    async def load(cls, pool: asyncpg.Pool, *, batch: int = 5000) -> LiveIndex:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            snapshot = await conn.fetchval(SNAPSHOT_SQL)  # the transaction's snapshot: every batch sees the same
-            builder = IndexBuilder()
-            last = 0
-            while rows := await conn.fetch(INDEX_BATCH_SQL, last, batch):
-                last = rows[-1][0]
-                builder.add([_index_row(r) for r in rows])
-        index = builder.finish()
-        memory.trim()
-        return cls(index, snapshot)
-
-    async def catch_up(self, conn: asyncpg.Connection) -> None:
-        """Take in every provider written since the snapshot."""
-        async with self._lock:
-            rows = await conn.fetch(INDEX_CHANGED_SQL, self.snapshot)
-            self.index.apply(_index_row(r, 1) for r in rows if r["id"] is not None)
-            self.snapshot = rows[0]["snapshot"]
-
-    async def page(self, conn: asyncpg.Connection, search: Callable[[SearchIndex], Hits]) -> tuple[Hits, list[ProviderSummary]]:
-        """Run `search` on the index and read its page's rows; when the directory changed meanwhile, catch up
-        and run it again, so the answer is what the database holds now. Under a stream of writes this stops
-        after a few rounds and answers as of the last snapshot taken in (the rows themselves are current)."""
-        for attempt in range(CATCH_UP_ROUNDS + 1):
-            hits = search(self.index)
-            snapshot = self.snapshot
-            row = await conn.fetchrow(PAGE_SQL, snapshot, hits.ids)
-            if not row["changed"] or attempt == CATCH_UP_ROUNDS:
-                break
-            if self.snapshot == snapshot:
-                await self.catch_up(conn)
-        by_id = {s.id: s for s in _summaries.decode(row["items"])}
-        relevance = dict(zip(hits.ids, hits.relevance, strict=True)) if hits.relevance is not None else {}
-        items = []
-        for i in hits.ids:
-            if (item := by_id.get(i)) is not None:  # always, unless the last round still saw changes
-                item.relevance = relevance.get(i)
-                items.append(item)
-        return hits, items
+async def page_rows(conn: Connection, snapshot: str, ids: list[int], now: dt.datetime) -> tuple[bool, list[ProviderSummary]]:
+    """(whether any provider was written since `snapshot`, the summaries of `ids` in any order)."""
+    row = await conn.fetchrow(PAGE_SQL, snapshot, ids, now)
+    return row["changed"], _summaries.decode(row["items"])
 
 
 # --- changes ------------------------------------------------------------------------------------
@@ -275,13 +240,13 @@ PART_OF_FIELD = {
 }
 
 
-async def lock_provider(conn: asyncpg.Connection, provider_id: int) -> asyncpg.Record | None:
+async def lock_provider(conn: Connection, provider_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "select id, version, status, verified_at, last_confirmed_at from provider where id = $1 for update", provider_id
     )
 
 
-async def update_provider_row(conn: asyncpg.Connection, provider_id: int, p: ProviderProfile) -> int:
+async def update_provider_row(conn: Connection, provider_id: int, p: ProviderProfile) -> int:
     """Write the provider's own columns and bump its version; returns the new version."""
     return await conn.fetchval(
         """
@@ -296,21 +261,65 @@ async def update_provider_row(conn: asyncpg.Connection, provider_id: int, p: Pro
     )
 
 
-async def set_status(conn: asyncpg.Connection, provider_id: int, status: str) -> None:
+async def set_status(conn: Connection, provider_id: int, status: str) -> None:
     await conn.execute("update provider set status = $2 where id = $1", provider_id, status)
 
 
-async def set_verified(conn: asyncpg.Connection, provider_id: int) -> dt.datetime:
-    return await conn.fetchval("update provider set verified_at = now() where id = $1 returning verified_at", provider_id)
+async def set_verified(conn: Connection, provider_id: int, at: dt.datetime) -> None:
+    await conn.execute("update provider set verified_at = $2 where id = $1", provider_id, at)
 
 
-async def set_confirmed(conn: asyncpg.Connection, provider_id: int) -> dt.datetime:
-    return await conn.fetchval("update provider set last_confirmed_at = now() where id = $1 returning last_confirmed_at", provider_id)
+async def set_confirmed(conn: Connection, provider_id: int, at: dt.datetime) -> None:
+    await conn.execute("update provider set last_confirmed_at = $2 where id = $1", provider_id, at)
 
 
-async def identifiers_taken(conn: asyncpg.Connection, identifiers: Sequence[str], provider_id: int | None) -> list[str]:
+async def identifiers_taken(conn: Connection, identifiers: Sequence[str], provider_id: int | None) -> list[str]:
     rows = await conn.fetch(
         "select identifier from provider_identifier where identifier = any($1::text[]) and provider_id is distinct from $2",
         list(identifiers), provider_id,
     )
     return [r["identifier"] for r in rows]
+
+
+# --- history ------------------------------------------------------------------------------------
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+async def insert_history(conn: Connection, *, provider_id: int, version: int, action: str,
+                         changes: Sequence[tuple[str, Any, Any]], actor: Actor | None) -> None:
+    """One row per changed field; `actor` None for the seed loader (recorded as the system)."""
+    caller = actor.caller if actor else None
+    await conn.executemany(
+        """insert into profile_history (resource_id, version, last_action_type, field_name, previous_value,
+                                        replacement_value, updated_by, updated_by_role, request_id)
+           values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9)""",
+        [
+            (provider_id, version, action, field, _json(before), _json(after),
+             caller.key_id if caller else None, caller.role if caller else "system",
+             actor.request_id if actor else None)
+            for field, before, after in changes
+        ],
+    )
+
+
+async def history_page(conn: Connection, provider_id: int, *, limit: int, offset: int) -> tuple[int, list[HistoryEntry]]:
+    total: int = await conn.fetchval("select count(*) from profile_history where resource_id = $1", provider_id)
+    rows = await conn.fetch(
+        """select id, resource_id, resource_type, version, last_action_date, last_action_type, field_name,
+                  previous_value::text as previous_value, replacement_value::text as replacement_value,
+                  updated_by, updated_by_role, request_id
+           from profile_history where resource_id = $1 order by id desc limit $2 offset $3""",
+        provider_id, limit, offset,
+    )
+    return total, [
+        HistoryEntry(**{**dict(r), "previous_value": _load(r["previous_value"]),
+                        "replacement_value": _load(r["replacement_value"])})
+        for r in rows
+    ]
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import asyncio
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from marketplace.auth import ActorDep, require
-from marketplace.errors import NotFound
-from marketplace.exercises import queries as exercise_queries
-from marketplace.http import NEEDS_KEY, Conn, errors_doc
-from marketplace.reports import queries
-from marketplace.reports.models import Report, build_report
+from marketplace.accounts.auth import staff
+from marketplace.http import NEEDS_KEY, ActorDep, Ctx, Id, errors_doc
+from marketplace.reports import service
+from marketplace.reports.models import Report
 from marketplace.reports.render import to_csv_bytes, to_html
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
 MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8"}
-# The report's other representations, added to the OpenAPI document (see marketplace.openapi).
 EXTRA_MEDIA_TYPES = {REPORT_PATH: ["text/csv", "text/html"]}
+"""The report's other representations, added to the OpenAPI document (see marketplace.openapi)."""
 
 
 def negotiate(accept: str | None) -> str:
@@ -37,29 +36,14 @@ def negotiate(accept: str | None) -> str:
     return best
 
 
-async def make_report(conn: Conn, state: State, exercise_id: int, *, threshold: float, created_by: int | None,
-                      progress=None) -> Report:
-    async with conn.transaction():
-        exercise = await exercise_queries.fetch_exercise(conn, exercise_id)
-        if exercise is None:
-            raise NotFound(f"exercise {exercise_id} not found")
-        now = dt.datetime.now(dt.timezone.utc)
-        runs = await queries.runs_for_report(
-            conn, exercise, taxonomy=state.taxonomy, as_of=now.date(), created_by=created_by,
-            store_limit=state.settings.match_store_limit, excluded_limit=state.settings.match_excluded_limit,
-            progress=progress,
-        )
-    return build_report(exercise, runs, state.taxonomy, threshold=threshold, generated_at=now)
-
-
-def render(report: Report, fmt: str) -> Response:
+async def render(report: Report, fmt: str) -> Response[Any]:
     if fmt == "json":
-        return Response(report, media_type=MEDIA["json"])
+        return Response(await asyncio.to_thread(msgspec.json.encode, report), media_type=MEDIA["json"])
     if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
-        return Response(to_csv_bytes(report), media_type=MEDIA["csv"],
+        return Response(await asyncio.to_thread(to_csv_bytes, report), media_type=MEDIA["csv"],
                         headers={"Content-Disposition": f'attachment; filename="market-report-{report.exercise.id}.csv"'})
     # the page needs nothing but its own inline styles: say so, as a second safeguard to escaping
-    return Response(to_html(report), media_type=MEDIA["html"],
+    return Response(await asyncio.to_thread(to_html, report), media_type=MEDIA["html"],
                     headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
 
 
@@ -75,19 +59,19 @@ def render(report: Report, fmt: str) -> Response:
     responses=errors_doc(400, 403, 404),
     tags=["reports"],
     security=NEEDS_KEY,
+    guards=[staff],
 )
 async def exercise_report(
-    request: Request,
-    exercise_id: Annotated[int, Parameter(ge=1, le=999_999_999_999)],
-    conn: Conn,
+    request: Request[Any, Any, Any],
+    exercise_id: Id,
     state: State,
+    ctx: Ctx,
     actor: ActorDep,
     format: Annotated[Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")] = None,
     threshold: Annotated[float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")] = 0.6,
 ) -> Response[Report]:
-    require(actor.caller, "admin", "commissioner")
-    report = await make_report(conn, state, exercise_id, threshold=threshold, created_by=actor.caller.key_id)
-    return render(report, format or negotiate(request.headers.get("accept")))
+    report = await service.make_report(ctx, state.pool, state.match_pools, actor, exercise_id, threshold=threshold)
+    return await render(report, format or negotiate(request.headers.get("accept")))
 
 
 ROUTES = [exercise_report]

@@ -30,3 +30,8 @@ def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) ->
         allowed=sorted(allowed),
         suggestion=suggest(value, allowed, allowed),
     )
+
+
+def check_codes(field: str, values: Iterable[str], allowed: Mapping[str, str], what: str) -> list[FieldProblem]:
+    """A problem for each of `values` that is not a known code."""
+    return [p for v in values if (p := check_code(field, v, allowed, what)) is not None]

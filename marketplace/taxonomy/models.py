@@ -2,45 +2,41 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
-AreaCode = Annotated[str, Meta(pattern=r"^[EWSN][0-9]{8}$", description="ONS GSS code, e.g. E06000019")]
-PathwayCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Pathway code, e.g. ACCOM")]
-CohortCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Cohort code, e.g. YOUNG_ADULTS")]
-Slug = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+import matching
+from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict
+
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Text = Annotated[str, Meta(max_length=2000)]
 
 
-class Base(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=False):
-    pass
-
-
-class Area(Base, frozen=True):
+class Area(Strict, frozen=True):
     code: AreaCode
     name: Name
     kind: Annotated[str, Meta(pattern=r"^(police_force_area|county|district|unitary)$")]
     parent: AreaCode | None = None
 
 
-class AreaNode(Base):
+class AreaNode(Strict):
     code: str
     name: str
     kind: str
     children: list[AreaNode] = []
 
 
-class Pathway(Base, frozen=True):
+class Pathway(Strict, frozen=True):
     code: PathwayCode
     name: Name
     description: Text
     synonyms: list[Annotated[str, Meta(min_length=1, max_length=80)]] = []
 
 
-class Cohort(Base, frozen=True):
+class Cohort(Strict, frozen=True):
     code: CohortCode
     name: Name
     description: Text
@@ -48,32 +44,33 @@ class Cohort(Base, frozen=True):
     max_age: Annotated[int, Meta(ge=0, le=120)] | None = None
 
 
-class Sector(Base, frozen=True):
+class Sector(Strict, frozen=True):
     code: Slug
     name: Name
     description: Text
 
 
-class LegalForm(Base, frozen=True):
+class LegalForm(Strict, frozen=True):
     code: Slug
     name: Name
     sector: Slug
     identifier_schemes: list[Annotated[str, Meta(pattern=r"^[A-Z]{2}-[A-Z]{2,5}$")]] = []
 
 
-class Accreditation(Base, frozen=True):
+class Accreditation(Strict, frozen=True):
     code: Slug
     name: Name
     awarded_by: Name
 
 
-class SocialValueCommitment(Base, frozen=True):
+class SocialValueCommitment(Strict, frozen=True):
     code: Slug
     name: Name
 
 
-class Taxonomy(msgspec.Struct, frozen=True):
-    """Every taxonomy at once: what the code checks in profiles, filters and seeds run against."""
+class Taxonomy(msgspec.Struct, frozen=True, dict=True):
+    """Every taxonomy at once: what profiles, filters, needs and seeds are checked against.
+    Loaded once per process; its derived lookups are computed on first use and kept."""
 
     areas: list[Area]
     pathways: list[Pathway]
@@ -84,11 +81,20 @@ class Taxonomy(msgspec.Struct, frozen=True):
     social_value: list[SocialValueCommitment]
 
     def codes(self, kind: str) -> dict[str, str]:
-        """code -> name for one taxonomy ("areas", "pathways", ...)."""
-        return {item.code: item.name for item in getattr(self, kind)}
+        """code -> name for one taxonomy ("areas", "pathways", ...). Do not modify the result."""
+        return self._codes[kind]
+
+    @cached_property
+    def _codes(self) -> dict[str, dict[str, str]]:
+        return {kind: {item.code: item.name for item in getattr(self, kind)} for kind in self.__struct_fields__}
 
     def legal_form(self, code: str) -> LegalForm | None:
         return next((lf for lf in self.legal_forms if lf.code == code), None)
+
+    @cached_property
+    def matching_areas(self) -> matching.AreaTree:
+        """The area hierarchy as the matching core reads it."""
+        return matching.AreaTree({a.code: a.parent for a in self.areas}, names={a.code: a.name for a in self.areas})
 
     def area_tree(self) -> list[AreaNode]:
         nodes = {a.code: AreaNode(code=a.code, name=a.name, kind=a.kind, children=[]) for a in self.areas}

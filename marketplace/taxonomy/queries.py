@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncpg
+from marketplace.db import Connection, Pool
 
 from marketplace.taxonomy.models import (
     Accreditation,
@@ -34,7 +34,7 @@ def _parents_first(areas: list[Area]) -> list[Area]:
     return ordered
 
 
-async def upsert_taxonomy(conn: asyncpg.Connection, t: Taxonomy) -> None:
+async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
     await conn.executemany(
         """insert into area (code, name, kind, parent_code) values ($1, $2, $3, $4)
            on conflict (code) do update set name = excluded.name, kind = excluded.kind, parent_code = excluded.parent_code""",
@@ -76,7 +76,7 @@ async def upsert_taxonomy(conn: asyncpg.Connection, t: Taxonomy) -> None:
     )
 
 
-async def fetch_taxonomy(conn: asyncpg.Connection | asyncpg.Pool) -> Taxonomy:
+async def fetch_taxonomy(conn: Connection | Pool) -> Taxonomy:
     areas = await conn.fetch(
         """select a.code, a.name, a.kind, a.parent_code
            from area a join area_closure c on c.descendant = a.code

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from litestar import get
-from litestar.datastructures import State
 
+from marketplace.http import Ctx
 from marketplace.taxonomy.models import (
     Accreditation,
     AreaNode,
@@ -17,39 +17,39 @@ from marketplace.taxonomy.models import (
 
 
 @get("/pathways", summary="Reducing-reoffending pathways", tags=["taxonomies"])
-async def list_pathways(state: State) -> list[Pathway]:
-    return state.taxonomy.pathways
+async def list_pathways(ctx: Ctx) -> list[Pathway]:
+    return ctx.taxonomy.pathways
 
 
 @get("/areas", summary="Areas as a tree (ONS GSS codes)", tags=["taxonomies"],
      description="West Mercia > counties and unitary authorities > districts. A provider covering an area covers everything below it.")
-async def list_areas(state: State) -> list[AreaNode]:
-    return state.taxonomy.area_tree()
+async def list_areas(ctx: Ctx) -> list[AreaNode]:
+    return ctx.taxonomy.area_tree()
 
 
 @get("/cohorts", summary="Cohorts of service users", tags=["taxonomies"])
-async def list_cohorts(state: State) -> list[Cohort]:
-    return state.taxonomy.cohorts
+async def list_cohorts(ctx: Ctx) -> list[Cohort]:
+    return ctx.taxonomy.cohorts
 
 
 @get("/legal-forms", summary="Legal forms and the sector each implies", tags=["taxonomies"])
-async def list_legal_forms(state: State) -> list[LegalForm]:
-    return state.taxonomy.legal_forms
+async def list_legal_forms(ctx: Ctx) -> list[LegalForm]:
+    return ctx.taxonomy.legal_forms
 
 
 @get("/sectors", summary="Sectors", tags=["taxonomies"])
-async def list_sectors(state: State) -> list[Sector]:
-    return state.taxonomy.sectors
+async def list_sectors(ctx: Ctx) -> list[Sector]:
+    return ctx.taxonomy.sectors
 
 
 @get("/accreditations", summary="Quality marks and accreditations", tags=["taxonomies"])
-async def list_accreditations(state: State) -> list[Accreditation]:
-    return state.taxonomy.accreditations
+async def list_accreditations(ctx: Ctx) -> list[Accreditation]:
+    return ctx.taxonomy.accreditations
 
 
 @get("/social-value", summary="Social-value commitments", tags=["taxonomies"])
-async def list_social_value(state: State) -> list[SocialValueCommitment]:
-    return state.taxonomy.social_value
+async def list_social_value(ctx: Ctx) -> list[SocialValueCommitment]:
+    return ctx.taxonomy.social_value
 
 
 ROUTES = [list_pathways, list_areas, list_cohorts, list_legal_forms, list_sectors, list_accreditations, list_social_value]

@@ -1,0 +1,84 @@
+"""Authentication and authorisation at the HTTP edge, as Litestar guards.
+
+`authenticate` (on every route that may act for someone) turns the API key into a `Caller` and leaves it
+in the request's scope; `allow(...)` guards admit roles, and a provider key only for the provider the path
+names. Every 401 and 403 is recorded in the audit log (`audit_denials`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Scope
+
+from marketplace import audit
+from marketplace.accounts import service
+from marketplace.context import Context
+from marketplace.errors import Forbidden, Unauthorized
+from marketplace.http import actor_of, caller_of, set_caller
+from marketplace.types import ANONYMOUS, Actor, Caller
+
+log = logging.getLogger(__name__)
+
+Connection = ASGIConnection[Any, Any, Any, Any]
+Guard = Callable[[Connection, BaseRouteHandler], Awaitable[None]]
+
+
+async def authenticate(connection: Connection, _: BaseRouteHandler) -> None:
+    ctx: Context = connection.app.state.ctx
+    caller = await service.authenticate(connection.app.state.pool, ctx.secret, connection.headers.get("authorization"))
+    set_caller(connection.scope, caller)
+
+
+def admit(caller: Caller, roles: tuple[str, ...], *, own_provider: bool = False, provider_id: int | None = None) -> None:
+    """Allow the named roles, and a provider key for its own provider when `own_provider`."""
+    if caller.is_anonymous:
+        raise Unauthorized("this needs an API key: send 'Authorization: Bearer <key>'")
+    if own_provider and caller.role == "provider":
+        if caller.provider_id == provider_id:
+            return
+        raise Forbidden("a provider key may act only on its own provider", caller=caller, provider_id=provider_id)
+    if caller.role not in roles:
+        allowed = [*roles, *(["provider (own profile)"] if own_provider else [])]
+        raise Forbidden(f"the {caller.role} role may not do this; allowed: {', '.join(allowed)}", caller=caller,
+                        provider_id=provider_id)
+
+
+def allow(*roles: str, own_provider: bool = False) -> Guard:
+    """A guard admitting `roles`; with `own_provider`, also a provider key acting on the path's provider."""
+
+    async def guard(connection: Connection, _: BaseRouteHandler) -> None:
+        provider_id = connection.path_params.get("provider_id")
+        admit(caller_of(connection.scope), roles, own_provider=own_provider, provider_id=provider_id)
+
+    return guard
+
+
+STAFF = ("admin", "commissioner")
+staff = allow(*STAFF)
+admin = allow("admin")
+
+
+async def staff_beyond_published(connection: Connection, _: BaseRouteHandler) -> None:
+    """Only staff may ask for profiles other than published ones (`?status=pending`)."""
+    if connection.query_params.get("status", "published") != "published":
+        admit(caller_of(connection.scope), STAFF)
+
+
+async def audit_denials(exc: Exception, scope: Scope) -> None:
+    """after_exception hook: every 401 and 403 goes into the audit log."""
+    if not isinstance(exc, (Unauthorized, Forbidden)):
+        return
+    actor = actor_of(scope)
+    if isinstance(exc, Forbidden):
+        actor = Actor(caller=exc.caller, request_id=actor.request_id, method=actor.method, path=actor.path)
+    else:
+        actor = Actor(caller=ANONYMOUS, request_id=actor.request_id, method=actor.method, path=actor.path)
+    try:
+        await audit.record(scope["app"].state.pool, actor, status=401 if isinstance(exc, Unauthorized) else 403,
+                           outcome="denied", provider_id=getattr(exc, "provider_id", None), detail=exc.message)
+    except Exception:
+        log.exception("could not record a denied request in the audit log")  # the denial stands regardless

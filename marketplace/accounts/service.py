@@ -1,0 +1,128 @@
+"""Accounts: who a key belongs to, making and revoking keys, the audit log, and registration limits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+from marketplace import audit
+from marketplace.accounts import queries
+from marketplace.accounts.models import (
+    KEY_RE,
+    ApiKey,
+    KeyRequest,
+    NewApiKey,
+    ProviderKeyRequest,
+    key_hash,
+    key_hint,
+    new_key,
+)
+from marketplace.context import Context
+from marketplace.db import Connection, Pool
+from marketplace.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
+from marketplace.settings import Settings
+from marketplace.types import ANONYMOUS, Actor, Caller
+
+
+def load_secret(settings: Settings) -> bytes:
+    """MARKETPLACE_SECRET, or a secret generated once into the data directory (mode 0600)."""
+    if settings.secret:
+        return settings.secret.encode()
+    path = Path(settings.data_dir) / "secret"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+    return path.read_text().strip().encode()
+
+
+async def authenticate(pool: Pool, secret: bytes, authorization: str | None) -> Caller:
+    """The caller an `Authorization: Bearer <key>` header names (anonymous without one)."""
+    if authorization is None:
+        return ANONYMOUS
+    scheme, _, key = authorization.partition(" ")
+    key = key.strip()
+    if scheme.lower() != "bearer" or not key:
+        raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
+    if not KEY_RE.match(key):
+        raise Unauthorized("malformed API key: keys look like prv_ followed by 43 characters")
+    digest = key_hash(secret, key)
+    row = await queries.key_by_hash(pool, digest)
+    if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+        raise Unauthorized("unknown API key")
+    if row["revoked_at"] is not None:
+        raise Unauthorized("this API key has been revoked")
+    return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
+
+
+async def make_key(conn: Connection, secret: bytes, request: KeyRequest, *, created_by: int | None) -> NewApiKey:
+    """Make a key, store only its HMAC, and return the key itself (the one time it is seen). Inside the
+    caller's transaction; the caller records the audit row."""
+    provider_id = request.provider_id if isinstance(request, ProviderKeyRequest) else None
+    if provider_id is not None and not await queries.provider_exists(conn, provider_id):
+        raise NotFound(f"provider {provider_id} not found")
+    key = new_key()
+    api_key = await queries.insert_key(conn, name=request.name, role=type(request).__struct_config__.tag,  # type: ignore[arg-type]
+                                       provider_id=provider_id, digest=key_hash(secret, key), hint=key_hint(key),
+                                       created_by=created_by)
+    return NewApiKey(key=key, api_key=api_key)
+
+
+async def create_key(ctx: Context, conn: Connection, actor: Actor, request: KeyRequest) -> NewApiKey:
+    async with conn.transaction():
+        made = await make_key(conn, ctx.secret, request, created_by=actor.caller.key_id)
+        await audit.record(conn, actor, status=201, provider_id=made.api_key.provider_id,
+                           detail=f"created {made.api_key.role} key {made.api_key.id}")
+    return made
+
+
+async def list_keys(conn: Connection) -> list[ApiKey]:
+    return await queries.list_keys(conn)
+
+
+async def revoke_key(conn: Connection, actor: Actor, key_id: int) -> ApiKey:
+    """Takes effect at once (every request looks its key up)."""
+    async with conn.transaction():
+        key = await queries.revoke_key(conn, key_id)
+        if key is None:
+            raise NotFound(f"API key {key_id} not found")
+        await audit.record(conn, actor, status=200, provider_id=key.provider_id, detail=f"revoked key {key_id}")
+    return key
+
+
+async def audit_log(conn: Connection, *, key_id: int | None = None, provider_id: int | None = None,
+                    outcome: audit.Outcome | None = None, since: str | None = None, until: str | None = None,
+                    page: int = 1, per_page: int = 50) -> audit.AuditPage:
+    """The audit log, newest first; `since` (inclusive) and `until` (exclusive) are RFC 3339 times."""
+    where = audit.AuditFilter(key_id=key_id, provider_id=provider_id, outcome=outcome,
+                              since=_instant("since", since), until=_instant("until", until))
+    return await audit.page(conn, where, page=page, per_page=per_page)
+
+
+def _instant(field: str, value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InvalidInput.field(field, f"not an RFC 3339 time: {exc}") from None
+    if at.tzinfo is None:
+        raise InvalidInput.field(field, "give a time zone, e.g. 2026-11-22T09:00:00Z")
+    return at
+
+
+async def admit_registration(conn: Connection, settings: Settings, client: str) -> None:
+    """Count a registration from `client`, refusing it past the per-client limit (inside the caller's
+    transaction, so a refused registration leaves no trace but its refusal)."""
+    window = settings.registration_window
+    if await queries.count_recent_registrations(conn, client, window) >= settings.registration_limit:
+        raise TooManyRequests(
+            f"at most {settings.registration_limit} registrations per client per "
+            f"{int(window.total_seconds() // 60)} minutes",
+            retry_after=int(window.total_seconds()),
+        )
+    await queries.record_registration(conn, client)

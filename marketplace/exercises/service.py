@@ -1,0 +1,336 @@
+"""Commissioning exercises, their needs (lots), match runs and partnership proposals.
+
+Every match run, whoever asks for it (the API, the command line, a report), goes through `match_need`:
+the directory is ranked off the event loop by the process's `MatchPools`, holding no connection or
+transaction while it ranks, and the run is stored, with its audit row, in one short transaction.
+Stored runs never change (schema/0004: a trigger refuses UPDATE and DELETE)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import msgspec
+
+import matching
+from marketplace import audit
+from marketplace.concurrency import check_if_match, require_if_match
+from marketplace.context import Context
+from marketplace.db import Connection, Pool, pooled
+from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
+from marketplace.exercises import queries
+from marketplace.exercises.models import (
+    CriteriaWeights,
+    Exercise,
+    ExerciseIn,
+    ExercisePage,
+    ExercisePatch,
+    MatchRun,
+    MatchRunBody,
+    MatchRunSummary,
+    Need,
+    NeedIn,
+    NeedPatch,
+    PartnershipRun,
+    PartnershipRunBody,
+    ProviderFacts,
+    SeedExercise,
+    need_problems,
+)
+from marketplace.exercises.pools import MatchPools, Ranked
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import Actor, merge, project
+
+METHOD = (
+    "Published providers offering the need's pathway in, above or below its areas were assessed by the matching "
+    "core; the rest are counted as excluded for not offering the pathway or not covering an area. Assessed providers "
+    "failing a hard requirement (required accreditations, minimum years of experience) are excluded with reasons; "
+    "the others are scored 0-1 on each criterion and ranked by the weighted total (weights normalised to sum to 1)."
+)
+
+
+# --- rules ------------------------------------------------------------------------------------------
+
+def weights_of(given: CriteriaWeights, field: str, base: matching.Weights | None = None) -> matching.Weights:
+    """The core's weights from a request's (criteria left out keep `base`, else the defaults)."""
+    try:
+        return matching.Weights.from_mapping(given.given(), base=base)
+    except matching.InvalidWeights as exc:
+        name = f"{field}.{exc.field}" if exc.field != "*" else field
+        raise InvalidInput.field(name, exc.problem) from None
+
+
+def check_need(n: NeedIn, tax: Taxonomy) -> None:
+    problems = need_problems(n, tax)
+    if problems:
+        raise Unprocessable.from_problems(problems)
+    if n.weight_overrides is not None:
+        weights_of(n.weight_overrides, "weight_overrides")
+
+
+def check_exercise(x: ExerciseIn) -> None:
+    weights_of(x.default_weights, "default_weights")
+    if x.opens_on and x.closes_on and x.closes_on < x.opens_on:
+        raise Unprocessable.from_problems([FieldProblem(field="closes_on", problem="before opens_on")])
+
+
+def core_need(need: Need, weights: matching.Weights) -> matching.Need:
+    """A need as the matching core reads it."""
+    overrides = None
+    if need.weight_overrides is not None:
+        overrides = matching.Weights.from_mapping(need.weight_overrides.given(), base=weights).as_dict()
+    return matching.Need(
+        id=need.id,
+        pathway=need.pathway,
+        areas=tuple(need.areas),
+        annual_volume=need.annual_volume,
+        annual_budget=need.annual_budget,
+        cohorts=tuple(need.cohorts),
+        contract_years=need.contract_years,
+        required_accreditations=tuple(need.required_accreditations),
+        min_years_experience=need.min_years_experience,
+        local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
+        sector_preference=msgspec.structs.asdict(need.sector_preference),
+        weight_overrides=overrides,
+    )
+
+
+# --- exercises and needs ----------------------------------------------------------------------------
+
+async def list_exercises(conn: Connection, *, page: int, per_page: int) -> ExercisePage:
+    total, items = await queries.list_exercises(conn, limit=per_page, offset=(page - 1) * per_page)
+    return ExercisePage(total=total, page=page, per_page=per_page, items=items)
+
+
+async def get_exercise(conn: Connection, exercise_id: int) -> Exercise:
+    exercise = await queries.fetch_exercise(conn, exercise_id)
+    if exercise is None:
+        raise NotFound(f"exercise {exercise_id} not found")
+    return exercise
+
+
+async def get_need(conn: Connection, need_id: int) -> Need:
+    need = await queries.fetch_need(conn, need_id)
+    if need is None:
+        raise NotFound(f"need {need_id} not found")
+    return need
+
+
+async def create_exercise(conn: Connection, actor: Actor, data: ExerciseIn) -> Exercise:
+    check_exercise(data)
+    async with conn.transaction():
+        exercise_id = await queries.insert_exercise(conn, data, created_by=actor.caller.key_id)
+        await audit.record(conn, actor, status=201, detail=f"created exercise {exercise_id}")
+        return await get_exercise(conn, exercise_id)
+
+
+R = TypeVar("R", Exercise, Need)
+
+
+async def _update(conn: Connection, actor: Actor, what: str, record_id: int, if_match: str | None,
+                  lock: Callable[[Connection, int], Awaitable[object | None]], change: Callable[[], Awaitable[None]],
+                  read: Callable[[Connection, int], Awaitable[R]]) -> R:
+    """The one shape of a versioned update: lock the row, check If-Match against its version, make the change
+    (which validates and writes), record it, and return the record as it now is."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        locked = await lock(conn, record_id)
+        if locked is None:
+            raise NotFound(f"{what} {record_id} not found")
+        check_if_match(if_match, locked["version"])  # type: ignore[index]
+        await change()
+        await audit.record(conn, actor, status=200, detail=f"updated {what} {record_id}")
+        return await read(conn, record_id)
+
+
+async def update_exercise(conn: Connection, actor: Actor, exercise_id: int, if_match: str | None,
+                          patch: ExercisePatch) -> Exercise:
+    async def change() -> None:
+        updated = merge(project(await get_exercise(conn, exercise_id), ExerciseIn), patch)
+        check_exercise(updated)
+        await queries.update_exercise(conn, exercise_id, updated)
+
+    return await _update(conn, actor, "exercise", exercise_id, if_match, queries.lock_exercise, change, get_exercise)
+
+
+async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: NeedIn) -> Need:
+    check_need(data, ctx.taxonomy)
+    async with conn.transaction():
+        if await queries.lock_exercise(conn, exercise_id) is None:
+            raise NotFound(f"exercise {exercise_id} not found")
+        need_id = await queries.insert_need(conn, exercise_id, data)
+        await audit.record(conn, actor, status=201, detail=f"created need {need_id}")
+        return await get_need(conn, need_id)
+
+
+async def list_needs(conn: Connection, exercise_id: int) -> list[Need]:
+    return (await get_exercise(conn, exercise_id)).needs
+
+
+async def update_need(ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None,
+                      patch: NeedPatch) -> Need:
+    async def change() -> None:
+        updated = merge(project(await get_need(conn, need_id), NeedIn), patch)
+        check_need(updated, ctx.taxonomy)
+        await queries.update_need(conn, need_id, updated)
+
+    return await _update(conn, actor, "need", need_id, if_match, queries.lock_need, change, get_need)
+
+
+async def delete_need(conn: Connection, actor: Actor, need_id: int, if_match: str | None) -> None:
+    """Only a need without stored runs: runs are kept as evidence."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        locked = await queries.lock_need(conn, need_id)
+        if locked is None:
+            raise NotFound(f"need {need_id} not found")
+        check_if_match(if_match, locked["version"])
+        if not await queries.delete_need(conn, need_id):
+            raise Conflict(f"need {need_id} has stored match runs, which are kept as evidence")
+        await audit.record(conn, actor, status=204, detail=f"deleted need {need_id}")
+
+
+# --- match runs -------------------------------------------------------------------------------------
+
+async def match_need(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, need_id: int, *,
+                     weights: CriteriaWeights | None = None, limit: int) -> MatchRun:
+    """Match the current directory against a need and store the run (the best `limit` explained).
+    Weights: `weights`, else the exercise's defaults, else the core's; the need's overrides on top."""
+    async with pooled(db) as conn:
+        need = await get_need(conn, need_id)
+        exercise = await get_exercise(conn, need.exercise_id)
+    base = weights_of(exercise.default_weights, "default_weights")
+    if weights is not None:
+        base = weights_of(weights, "weights", base=base)
+    return await _match(ctx, db, pools, actor, need, base, limit=limit, audited=True)
+
+
+async def _match(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, need: Need, weights: matching.Weights, *,
+                 limit: int, audited: bool) -> MatchRun:
+    as_of = ctx.clock.today()
+    ranked = await pools.rank(core_need(need, weights), weights, as_of=as_of, limit=limit,
+                              excluded_limit=ctx.settings.match_excluded_limit)
+    body = await asyncio.to_thread(_run_body, ranked, need)
+    document = await asyncio.to_thread(msgspec.json.encode, body)
+    async with pooled(db) as conn, conn.transaction():
+        row = await queries.insert_match_run(
+            conn, need_id=need.id, exercise_id=need.exercise_id, created_by=actor.caller.key_id,
+            algorithm_version=body.algorithm_version, candidate_count=body.candidate_count, document=document,
+        )
+        if audited:
+            await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
+    return MatchRun(**msgspec.structs.asdict(body), id=row["id"], need_id=need.id, exercise_id=need.exercise_id,
+                    created_at=row["created_at"], created_by=actor.caller.key_id)
+
+
+def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
+    ranking, counts = ranked.ranking, ranked.directory
+    facts = [
+        ProviderFacts(
+            provider_id=c.provider_id, name=c.name, sector=c.sector, legal_form=c.legal_form, capacity=c.capacity,
+            annual_income=c.annual_income, match_funding_per_year=c.match_funding_per_year, volunteers=c.volunteers,
+            premises_areas=list(c.premises_areas), last_confirmed=c.last_confirmed,
+        )
+        for c in (ranked.details[s.provider_id] for s in ranking.scored)
+    ]
+    by_reason = dict(ranking.excluded_by_reason)
+    by_reason["pathway_not_offered"] = by_reason.get("pathway_not_offered", 0) + counts.pathway_not_offered
+    by_reason["no_area_coverage"] = by_reason.get("no_area_coverage", 0) + counts.no_area_coverage
+    return MatchRunBody(
+        algorithm_version=ranking.algorithm_version,
+        as_of=ranking.as_of,
+        need=need,
+        weights=ranking.weights.as_dict(),
+        directory_size=counts.directory_size,
+        candidate_count=ranking.candidate_count,
+        eligible_count=ranking.eligible_count,
+        excluded_count=counts.directory_size - ranking.eligible_count,
+        excluded_by_reason={k: v for k, v in sorted(by_reason.items()) if v},
+        ranking=list(ranking.scored),
+        excluded=list(ranking.excluded),
+        method=METHOD,
+        providers=facts,
+    )
+
+
+async def list_match_runs(conn: Connection, need_id: int) -> list[MatchRunSummary]:
+    await get_need(conn, need_id)
+    return [MatchRunSummary(**dict(r)) for r in await queries.list_match_runs(conn, need_id)]
+
+
+async def get_match_run(conn: Connection, run_id: int, *, limit: int) -> MatchRun:
+    """A stored run exactly as it was made (its first `limit` ranked providers)."""
+    row = await queries.fetch_match_run(conn, run_id)
+    if row is None:
+        raise NotFound(f"match run {run_id} not found")
+    run = await asyncio.to_thread(queries.match_run_of, row)
+    return msgspec.structs.replace(run, ranking=run.ranking[:limit], providers=run.providers[:limit])
+
+
+async def latest_runs(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, exercise: Exercise,
+                      progress: Callable[[int, int, str], None] | None = None) -> list[MatchRun]:
+    """The newest stored run of each need that ranked deep enough to count the market from; a need never
+    matched, or matched only for a short list (`POST /needs/{id}/match-runs?limit=10` stores ten), is matched
+    now with `match_store_limit` ranked (and that run stored)."""
+    depth = ctx.settings.match_store_limit
+    async with pooled(db) as conn:
+        rows = await queries.latest_match_runs(conn, exercise.id)
+    runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
+    stored = {run.need_id: run for run in runs if len(run.ranking) >= min(run.eligible_count, depth)}
+    missing = [n for n in exercise.needs if n.id not in stored]
+    if missing:
+        weights = weights_of(exercise.default_weights, "default_weights")
+        for i, need in enumerate(missing, 1):
+            if progress:
+                progress(i, len(missing), need.title)
+            stored[need.id] = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
+    return [stored[n.id] for n in exercise.needs]
+
+
+# --- partnerships -----------------------------------------------------------------------------------
+
+async def propose_partnerships(ctx: Context, db: Pool, pools: MatchPools, actor: Actor,
+                               exercise_id: int) -> PartnershipRun:
+    """Match every need afresh (each run stored), then propose lead + partner combinations covering every
+    (need, area) cell with as few organisations and as high a total score as possible."""
+    async with pooled(db) as conn:
+        exercise = await get_exercise(conn, exercise_id)
+    if not exercise.needs:
+        raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
+    weights = weights_of(exercise.default_weights, "default_weights")
+    # the partnership run's audit row covers its match runs
+    runs = [await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False)
+            for need in exercise.needs]
+    offers = [
+        matching.Offer(provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas)
+        for run in runs for s in run.ranking
+    ]
+    plan = await asyncio.to_thread(matching.propose_partnerships, [core_need(n, weights) for n in exercise.needs],
+                                   offers, areas=ctx.taxonomy.matching_areas, max_options=3)
+    body = PartnershipRunBody(algorithm_version=matching.ALGORITHM_VERSION, as_of=ctx.clock.today(),
+                              match_run_ids=[r.id for r in runs], plan=plan)
+    async with pooled(db) as conn, conn.transaction():
+        row = await queries.insert_partnership_run(conn, exercise_id=exercise.id, created_by=actor.caller.key_id,
+                                                   algorithm_version=matching.ALGORITHM_VERSION,
+                                                   match_run_ids=body.match_run_ids, document=msgspec.json.encode(body))
+        await audit.record(conn, actor, status=201, detail=f"partnership run {row['id']} for exercise {exercise_id}")
+    return PartnershipRun(**msgspec.structs.asdict(body), id=row["id"], exercise_id=exercise.id,
+                          created_at=row["created_at"], created_by=actor.caller.key_id)
+
+
+async def get_partnership_run(conn: Connection, run_id: int) -> PartnershipRun:
+    row = await queries.fetch_partnership_run(conn, run_id)
+    if row is None:
+        raise NotFound(f"partnership run {run_id} not found")
+    return queries.partnership_run_of(row)
+
+
+async def load_samples(conn: Connection, samples: list[SeedExercise]) -> None:
+    """The demo exercises, when there are no exercises yet (inside the caller's transaction)."""
+    if await queries.any_exercise(conn):
+        return
+    for x in samples:
+        exercise_id = await queries.insert_exercise(conn, x, created_by=None, is_sample=True)
+        for n in x.needs:
+            await queries.insert_need(conn, exercise_id, n)

@@ -1,0 +1,234 @@
+"""Providers: searching the directory, reading profiles, joining, and keeping a profile current.
+
+Every change to a profile goes through `change` (or `mark`, for the fields the marketplace holds): the row
+locked, If-Match checked against its version, every rule checked, then the new version, one history row per
+changed field and an audit row, all in one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgspec
+
+from marketplace import audit
+from marketplace.accounts import service as accounts
+from marketplace.accounts.models import ProviderKeyRequest
+from marketplace.concurrency import check_if_match, require_if_match
+from marketplace.context import Context
+from marketplace.db import Connection
+from marketplace.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
+from marketplace.providers import queries
+from marketplace.providers.index import Filters, Hits, SearchIndex
+from marketplace.providers.live_index import LiveIndex
+from marketplace.providers.models import (
+    PUBLIC_STATUSES,
+    STATUSES,
+    Edit,
+    FacetCount,
+    Facets,
+    HistoryPage,
+    MarketplaceAction,
+    Provider,
+    ProviderProfile,
+    Registration,
+    SearchQuery,
+    SearchResult,
+    SeedProvider,
+    changed_fields,
+    normalised,
+    profile_of,
+    profile_problems,
+)
+from marketplace.taxonomy.checks import check_codes
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import Actor, Caller, project
+
+
+def visible_statuses(caller: Caller) -> tuple[str, ...]:
+    """Staff see every profile; others see published ones (and a provider its own)."""
+    return STATUSES if caller.is_staff else PUBLIC_STATUSES
+
+
+# --- reading ----------------------------------------------------------------------------------------
+
+async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery) -> SearchResult:
+    tax = ctx.taxonomy
+    problems = [
+        *check_codes("pathway", query.pathway, tax.codes("pathways"), "pathway"),
+        *check_codes("area", query.area, tax.codes("areas"), "area"),
+        *check_codes("cohort", query.cohort, tax.codes("cohorts"), "cohort"),
+        *check_codes("sector", query.sector, tax.codes("sectors"), "sector"),
+        *check_codes("legal_form", query.legal_form, tax.codes("legal_forms"), "legal form"),
+        *check_codes("accreditation", query.accreditation, tax.codes("accreditations"), "accreditation"),
+    ]
+    if problems:
+        raise InvalidInput.from_problems(problems)
+    filters = Filters(status=query.status, pathway=query.pathway, area=query.area, cohort=query.cohort,
+                      sector=query.sector, legal_form=query.legal_form, accreditation=query.accreditation,
+                      min_capacity=query.min_capacity)
+    text_given = bool(query.q and query.q.strip())
+    interpreted: list[list[str]] | None = None
+
+    def run(index: SearchIndex) -> Hits:
+        nonlocal interpreted
+        groups = None
+        if text_given:
+            groups = interpreted = [words for _, words in index.expand(query.q or "")]
+            if any(not words for words in groups):  # a word nothing in the directory resembles: nothing matches
+                return Hits(total=0, ids=[], relevance=None, facets={} if query.facets else None)
+        return index.search(
+            filters, groups=groups, by_relevance=text_given and query.sort != "name",
+            offset=(query.page - 1) * query.per_page, limit=query.per_page, facets=query.facets,
+        )
+
+    hits, items = await live.page(conn, run, ctx.clock.now())
+    return SearchResult(
+        total=hits.total,
+        page=query.page,
+        per_page=query.per_page,
+        pages=math.ceil(hits.total / query.per_page),
+        items=items,
+        facets=_facets(tax, hits.facets) if hits.facets is not None else None,
+        interpreted_query=interpreted,
+    )
+
+
+def _facets(tax: Taxonomy, counts: dict[str, dict[str, int]]) -> Facets:
+    def listed(kind: str, facet: str) -> list[FacetCount]:
+        return [FacetCount(code=c, name=n, count=counts.get(facet, {}).get(c, 0)) for c, n in tax.codes(kind).items()]
+
+    return Facets(pathway=listed("pathways", "pathway"), area=listed("areas", "area"), sector=listed("sectors", "sector"))
+
+
+async def profile_json(ctx: Context, conn: Connection, caller: Caller, provider_id: int) -> tuple[bytes, int]:
+    """The profile as JSON and its version, as `caller` may see it (404 otherwise)."""
+    got = await queries.fetch_provider_json(conn, provider_id, now=ctx.clock.now(), statuses=visible_statuses(caller),
+                                            own=caller.provider_id)
+    if got is None:
+        raise NotFound(f"provider {provider_id} not found")
+    return got
+
+
+async def _current(ctx: Context, conn: Connection, provider_id: int) -> Provider:
+    provider = await queries.fetch_provider(conn, provider_id, now=ctx.clock.now(), statuses=STATUSES)
+    if provider is None:
+        raise NotFound(f"provider {provider_id} not found")
+    return provider
+
+
+async def history(ctx: Context, conn: Connection, caller: Caller, provider_id: int, *, page: int,
+                  per_page: int) -> HistoryPage:
+    """Every change to a profile, newest first (the profile must be visible to the caller)."""
+    await profile_json(ctx, conn, caller, provider_id)
+    total, items = await queries.history_page(conn, provider_id, limit=per_page, offset=(page - 1) * per_page)
+    return HistoryPage(total=total, page=page, per_page=per_page, items=items)
+
+
+# --- changing ---------------------------------------------------------------------------------------
+
+async def change(ctx: Context, conn: Connection, actor: Actor, provider_id: int, if_match: str | None,
+                 edit: Edit) -> Provider:
+    """The one way a profile changes (see the module's docstring). A change that changes nothing writes nothing."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        locked = await queries.lock_provider(conn, provider_id)
+        if locked is None:
+            raise NotFound(f"provider {provider_id} not found")
+        check_if_match(if_match, locked["version"])
+        current = await _current(ctx, conn, provider_id)
+        before = profile_of(current)
+        after = normalised(edit(before))
+        problems = profile_problems(after, ctx.taxonomy, year=ctx.clock.now().year)
+        if problems:
+            raise Unprocessable.from_problems(problems)
+        changes = changed_fields(before, after)
+        if not changes:
+            return current
+        if locked["verified_at"] is not None and any(f == "identifiers" for f, _, _ in changes) \
+                and actor.caller.role != "admin":
+            raise Forbidden("identifiers: verified by the marketplace; ask an admin to change them",
+                            problems=[FieldProblem(field="identifiers", problem="verified identifiers cannot be changed by the provider")],
+                            caller=actor.caller, provider_id=provider_id)
+        taken = await queries.identifiers_taken(conn, after.identifiers, provider_id)
+        if taken:
+            raise Conflict(f"identifiers: {taken[0]} is already registered to another provider",
+                           problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")])
+        version = await queries.update_provider_row(conn, provider_id, after)
+        parts = {queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD}
+        await queries.write_parts(conn, provider_id, after, only=parts)
+        await queries.refresh_search(conn, [provider_id])
+        await queries.insert_history(conn, provider_id=provider_id, version=version, action="update", changes=changes,
+                                     actor=actor)
+        await audit.record(conn, actor, status=200, provider_id=provider_id,
+                           detail="changed " + ", ".join(f for f, _, _ in changes))
+        return await _current(ctx, conn, provider_id)
+
+
+HELD_STATUS = {"publish": "published", "archive": "archived"}
+
+
+async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, action: MarketplaceAction) -> Provider:
+    """confirm, publish, archive or verify: a field the marketplace holds changes, with history and audit.
+    These do not change the profile's version (its content is as it was)."""
+    now = ctx.clock.now()
+    async with conn.transaction():
+        locked = await queries.lock_provider(conn, provider_id)
+        if locked is None:
+            raise NotFound(f"provider {provider_id} not found")
+        if action == "confirm":
+            field, before, after = "last_confirmed_at", locked["last_confirmed_at"], now
+            await queries.set_confirmed(conn, provider_id, now)
+        elif action == "verify":
+            field, before, after = "verified_at", locked["verified_at"], now
+            await queries.set_verified(conn, provider_id, now)
+        else:
+            field, before, after = "status", locked["status"], HELD_STATUS[action]
+            if before == after:  # already so: nothing to do, nothing to record
+                return await _current(ctx, conn, provider_id)
+            await queries.set_status(conn, provider_id, after)
+        await queries.insert_history(conn, provider_id=provider_id, version=locked["version"], action=action,
+                                     changes=[(field, before, after)], actor=actor)
+        await audit.record(conn, actor, status=200, provider_id=provider_id, detail=action)
+        return await _current(ctx, conn, provider_id)
+
+
+async def register(ctx: Context, conn: Connection, actor: Actor, profile: ProviderProfile, client: str) -> Registration:
+    """Join the marketplace: a pending profile (invisible to anonymous search until an admin publishes it) and a
+    provider key bound to it, returned once. At most `registration_limit` per client per window."""
+    now = ctx.clock.now()
+    profile = normalised(profile)
+    problems = profile_problems(profile, ctx.taxonomy, year=now.year)
+    if problems:
+        raise Unprocessable.from_problems(problems)
+    async with conn.transaction():
+        await accounts.admit_registration(conn, ctx.settings, client)
+        taken = await queries.identifiers_taken(conn, profile.identifiers, None)
+        if taken:
+            raise Conflict(f"identifiers: {taken[0]} is already registered to another provider")
+        provider_id = await queries.insert_provider(conn, profile, status="pending", last_confirmed_at=now)
+        key = await accounts.make_key(conn, ctx.secret, ProviderKeyRequest(name=f"registration: {profile.name}"[:200],
+                                                                           provider_id=provider_id), created_by=None)
+        await queries.insert_history(conn, provider_id=provider_id, version=1, action="create",
+                                     changes=[("profile", None, msgspec.to_builtins(profile))], actor=actor)
+        await audit.record(conn, actor, status=201, provider_id=provider_id,
+                           detail=f"registered; provider key {key.api_key.id}")
+        provider = await _current(ctx, conn, provider_id)
+    return Registration(provider=provider, api_key=key)
+
+
+async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
+    """The demo providers, into an empty directory (inside the caller's transaction); how many were loaded."""
+    if await queries.count_all(conn) > 0:
+        return 0
+    ids = []
+    for p in samples:
+        confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
+        pid = await queries.insert_provider(conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed,
+                                            refresh=False)
+        ids.append(pid)
+        profile = msgspec.to_builtins(project(p, ProviderProfile))
+        await queries.insert_history(conn, provider_id=pid, version=1, action="create",
+                                     changes=[("profile", None, profile)], actor=None)
+    await queries.refresh_search(conn, ids)
+    return len(ids)

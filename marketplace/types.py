@@ -1,0 +1,123 @@
+"""Types every room shares: the base Struct, annotated field types, a page of results, who is calling,
+and the two ways a partial change applies (`merge`, `project`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+__all__ = [
+    "ANONYMOUS", "SYSTEM", "TEXT", "UNSET", "Actor", "AreaCode", "Caller", "CohortCode", "Count", "Email", "LongText", "Money",
+    "Page", "PathwayCode", "Phone", "Role", "ShortText", "Slug", "Strict", "Title", "UnsetType", "Url", "Year",
+    "merge", "project",
+]
+
+
+class Strict(msgspec.Struct, forbid_unknown_fields=True):
+    """Every request body: a field the API does not know is refused, never ignored."""
+
+
+# --- field types ----------------------------------------------------------------------------------
+# PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
+# Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
+TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+_NOT_BLANK = r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"
+_NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
+
+Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
+Count = Annotated[int, Meta(ge=0, le=10_000_000)]
+ShortText = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
+LongText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
+Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
+Email = Annotated[str, Meta(pattern=rf"^{_NOT_SPACE}+@{_NOT_SPACE}+\.{_NOT_SPACE}+$", max_length=254)]
+Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ()-]{6,20}$")]
+Url = Annotated[str, Meta(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=300)]
+Year = Annotated[int, Meta(ge=1600, le=2100)]
+
+# Taxonomy codes (which codes exist is data: see marketplace.taxonomy)
+AreaCode = Annotated[str, Meta(pattern=r"^[EWSN][0-9]{8}$", description="ONS GSS code, e.g. E06000019")]
+PathwayCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Pathway code, e.g. ACCOM")]
+CohortCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Cohort code, e.g. YOUNG_ADULTS")]
+Slug = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+
+
+# --- pages ----------------------------------------------------------------------------------------
+T = TypeVar("T")
+
+
+class Page(msgspec.Struct, Generic[T]):
+    """One page of a longer list. Rooms name theirs (`class AuditPage(Page[AuditEntry])`)."""
+
+    total: int
+    page: int
+    per_page: int
+    items: list[T]
+
+
+# --- who is calling -------------------------------------------------------------------------------
+Role = Literal["admin", "commissioner", "provider"]
+
+
+class Caller(msgspec.Struct, frozen=True):
+    """Who is making a request. Anonymous callers have no key."""
+
+    role: Literal["admin", "commissioner", "provider", "anonymous", "system"]
+    """`system`: the command line, run by whoever operates the server."""
+    key_id: int | None = None
+    provider_id: int | None = None
+    """The provider a provider key acts for."""
+    name: str | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.key_id is None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in ("admin", "commissioner")
+
+
+ANONYMOUS = Caller(role="anonymous")
+SYSTEM = Caller(role="system", name="command line")
+
+
+class Actor(msgspec.Struct, frozen=True):
+    """A caller plus the request it acts through: what history and audit records name.
+    The command line acts as `Actor.system(...)`."""
+
+    caller: Caller
+    request_id: str
+    method: str
+    path: str
+
+    @classmethod
+    def system(cls, what: str) -> Actor:
+        return cls(caller=SYSTEM, request_id="", method="CLI", path=what)
+
+
+# --- partial changes ------------------------------------------------------------------------------
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def merge(current: S, patch: msgspec.Struct) -> S:
+    """`current` with the fields `patch` sets (UNSET fields are left alone, None clears).
+
+    A nested patch of another type (a `ContactPatch` for a `Contact`) changes its object field by field;
+    a nested value of the field's own type replaces it whole."""
+    changes: dict[str, Any] = {}
+    for name in patch.__struct_fields__:
+        value = getattr(patch, name)
+        if value is UNSET:
+            continue
+        old = getattr(current, name)
+        if isinstance(value, msgspec.Struct) and isinstance(old, msgspec.Struct) and type(value) is not type(old):
+            value = merge(old, value)
+        changes[name] = value
+    return msgspec.structs.replace(current, **changes)
+
+
+def project(value: msgspec.Struct, into: type[S]) -> S:
+    """The fields of `value` that `into` has, as an `into` (a full record's editable part)."""
+    return into(**{name: getattr(value, name) for name in into.__struct_fields__})
