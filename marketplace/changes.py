@@ -9,7 +9,7 @@ commit order. Nothing is cached here; callers keep their own snapshot.
 
 from __future__ import annotations
 
-import asyncpg
+from marketplace.db import Connection
 
 SNAPSHOT_SQL = "select pg_current_snapshot()::text"
 
@@ -25,11 +25,13 @@ select pg_current_snapshot()::text as snapshot,
 """  # noqa: S608 - fixed text
 
 
-async def current_snapshot(conn: asyncpg.Connection) -> str:
-    return await conn.fetchval(SNAPSHOT_SQL)
+async def current_snapshot(conn: Connection) -> str:
+    snapshot: str = await conn.fetchval(SNAPSHOT_SQL)
+    return snapshot
 
 
-async def changed_since(conn: asyncpg.Connection, snapshot: str) -> tuple[str, list[int]]:
+async def changed_since(conn: Connection, snapshot: str) -> tuple[str, list[int]]:
     """(a newer snapshot, the providers written since `snapshot` and visible in the newer one)."""
     row = await conn.fetchrow(CHANGED_SQL, snapshot)
+    assert row is not None
     return row["snapshot"], list(row["ids"])

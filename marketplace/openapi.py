@@ -137,7 +137,7 @@ def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy, *, extra_media_types: d
     for path, media_types in (extra_media_types or {}).items():
         item = (openapi.paths or {}).get(path)
         ok = item.get.responses.get("200") if item and item.get and item.get.responses else None
-        if ok is not None and not isinstance(ok, Reference):
+        if ok is not None and not isinstance(ok, Reference) and ok.content is not None:
             for media in media_types:  # other representations of the same resource: text
                 ok.content[media] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
     for path_item in (openapi.paths or {}).values():

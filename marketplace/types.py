@@ -10,13 +10,17 @@ from msgspec import UNSET, Meta, UnsetType
 
 __all__ = [
     "ANONYMOUS", "SYSTEM", "TEXT", "UNSET", "Actor", "AreaCode", "Caller", "CohortCode", "Count", "Email", "LongText", "Money",
-    "Page", "PathwayCode", "Phone", "Role", "ShortText", "Slug", "Strict", "Title", "UnsetType", "Url", "Year",
+    "Page", "PathwayCode", "Phone", "Role", "ShortText", "Slug", "Strict", "StrictFrozen", "Title", "UnsetType", "Url", "Year",
     "merge", "project",
 ]
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True):
     """Every request body: a field the API does not know is refused, never ignored."""
+
+
+class StrictFrozen(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """A record read from files or the database that nothing changes after (a taxonomy code)."""
 
 
 # --- field types ----------------------------------------------------------------------------------

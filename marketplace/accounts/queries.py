@@ -7,14 +7,15 @@ import datetime as dt
 import asyncpg
 
 from marketplace.accounts.models import ApiKey
-from marketplace.db import Connection, Pool
+from marketplace.db import Connection, Pool, one
 
 KEY_COLUMNS = "id, name, role, provider_id, hint, created_at, last_used_at, revoked_at"
 
 
 async def insert_key(conn: Connection, *, name: str, role: str, provider_id: int | None, digest: bytes,
                      hint: str, created_by: int | None) -> ApiKey:
-    row = await conn.fetchrow(
+    row = await one(
+        conn,
         f"""insert into api_key (name, role, provider_id, key_hash, hint, created_by)
             values ($1, $2, $3, $4, $5, $6) returning {KEY_COLUMNS}""",
         name, role, provider_id, digest, hint, created_by,

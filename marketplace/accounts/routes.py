@@ -11,13 +11,14 @@ from marketplace import audit
 from marketplace.accounts import service
 from marketplace.accounts.auth import admin
 from marketplace.accounts.models import ApiKey, KeyRequest, NewApiKey
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, PageNumber, PerPage, errors_doc
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, PageNumber, PerPage, RouteDoc, errors_doc
 
-DOC = {"tags": ["accounts"], "security": NEEDS_KEY, "guards": [admin]}
+DOC = RouteDoc(tags=["accounts"], security=NEEDS_KEY, guards=[admin])
 
 
 def instant(description: str) -> ParameterKwarg:
-    return Parameter(schema_extra={"format": "date-time"}, max_length=40, description=description)
+    kwarg: ParameterKwarg = Parameter(schema_extra={"format": "date-time"}, max_length=40, description=description)
+    return kwarg
 
 
 @post("/keys", summary="Create an API key (admin)", status_code=201, responses=errors_doc(400, 401, 403, 404, 503),

@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from marketplace.db import Connection
+from marketplace.db import Connection, one
 from marketplace.exercises.models import (
     Exercise,
     ExerciseIn,
@@ -74,13 +74,14 @@ async def list_exercises(conn: Connection, *, limit: int, offset: int) -> tuple[
 
 
 async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
-    return await conn.fetchval(
+    exercise_id: int = await conn.fetchval(
         """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
                                  is_sample, created_by)
            values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9) returning id""",
         x.title.strip(), x.commissioning_body.strip(), x.description, x.status, x.opens_on, x.closes_on,
         _json(x.default_weights), is_sample, created_by,
     )
+    return exercise_id
 
 
 async def lock_exercise(conn: Connection, exercise_id: int) -> asyncpg.Record | None:
@@ -115,7 +116,7 @@ async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
 
 
 async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
-    need_id = await conn.fetchval(
+    need_id: int = await conn.fetchval(
         """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
                              min_years_experience, local_priorities, sector_preference, weight_overrides, position)
            values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb,
@@ -200,7 +201,7 @@ from provider p where p.status = 'published' and p.id = any($1::bigint[])
 
 async def published_id_range(conn: Connection) -> tuple[int, int]:
     """(one below the lowest, the highest) id of a published provider."""
-    row = await conn.fetchrow(ID_RANGE_SQL)
+    row = await one(conn, ID_RANGE_SQL)
     return row["lo"], row["hi"]
 
 
@@ -220,7 +221,7 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 
 async def insert_match_run(conn: Connection, *, need_id: int, exercise_id: int, created_by: int | None,
                            algorithm_version: str, candidate_count: int, document: bytes) -> asyncpg.Record:
-    return await conn.fetchrow(
+    return await one(conn, 
         """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
            values ($1, $2, $3, $4, $5, $6::text::jsonb) returning id, created_at""",
         need_id, exercise_id, created_by, algorithm_version, candidate_count, document.decode(),
@@ -250,7 +251,7 @@ async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.
 
 async def insert_partnership_run(conn: Connection, *, exercise_id: int, created_by: int | None,
                                  algorithm_version: str, match_run_ids: list[int], document: bytes) -> asyncpg.Record:
-    return await conn.fetchrow(
+    return await one(conn, 
         """insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
            values ($1, $2, $3, $4, $5::text::jsonb) returning id, created_at""",
         exercise_id, created_by, algorithm_version, match_run_ids, document.decode(),

@@ -24,12 +24,12 @@ from marketplace.exercises.models import (
     NeedPatch,
     PartnershipRun,
 )
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, errors_doc
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
 
 RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many of the stored ranked providers to return")]
 MatchLimit = Annotated[int, Parameter(ge=0, le=500, description="How many ranked providers to explain, return and store")]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
-DOC = {"tags": ["exercises and matching"], "security": NEEDS_KEY, "guards": [staff]}
+DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
 
 
 def versioned(record: Exercise | Need, status_code: int = 200) -> Response[Exercise | Need]:

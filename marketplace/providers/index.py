@@ -104,10 +104,9 @@ def name_key(name: str, provider_id: int) -> str:
     return f"{fold(name)}\x00{provider_id:015d}"
 
 
-def _grow(a: np.ndarray | None, cap: int, dtype: type, fill: int) -> np.ndarray:
-    out = np.full(cap, fill, dtype=dtype)
-    if a is not None:
-        out[: len(a)] = a
+def _grow(a: np.ndarray, cap: int, dtype: type, fill: int) -> np.ndarray:
+    out: np.ndarray = np.full(cap, fill, dtype=dtype)
+    out[: len(a)] = a
     return out
 
 
@@ -129,7 +128,10 @@ class SearchIndex:
         self._rows = np.zeros(0, dtype=np.int32)
         self._dense: dict[int, np.ndarray] = {}  # (word id * 3 + class) -> packed bitmap over rows (see _make_dense)
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
-        self.ids = self.alive = self.capacity = self.rank = None  # type: ignore[assignment]
+        self.ids: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> provider id
+        self.alive: np.ndarray = np.zeros(0, dtype=np.bool_)
+        self.capacity: np.ndarray = np.zeros(0, dtype=np.int64)  # -1: not stated
+        self.rank: np.ndarray = np.zeros(0, dtype=np.int64)  # live row -> place in name order; -1 when dead
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
         self._alloc(1024)
 

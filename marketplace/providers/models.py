@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -212,7 +212,10 @@ def once(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
-def normalised(profile: ProviderProfile) -> ProviderProfile:
+P = TypeVar("P", bound=ProviderProfile)
+
+
+def normalised(profile: P) -> P:
     """Set-like lists hold each value once (first occurrence kept); names lose outer spaces."""
     return msgspec.structs.replace(
         profile,
@@ -351,7 +354,7 @@ def patched(patch: ProviderPatch) -> Edit:
 
 def with_part(field: str, part: msgspec.Struct) -> Edit:
     """A PATCH of one nested part (`resources`, `capacity`, `finances`, `contact`)."""
-    return patched(ProviderPatch(**{field: part}))
+    return patched(msgspec.structs.replace(ProviderPatch(), **{field: part}))
 
 
 def replaced(**fields: Any) -> Edit:

@@ -12,21 +12,22 @@ import asyncpg
 import msgspec
 
 from marketplace.changes import WRITTEN_SINCE_1
-from marketplace.db import Connection
+from marketplace.db import Connection, one
 from marketplace.providers.index import IndexRow
 from marketplace.providers.models import HistoryEntry, Provider, ProviderProfile, ProviderSummary
 from marketplace.types import Actor
 
 
 async def count_all(conn: Connection) -> int:
-    return await conn.fetchval("select count(*) from provider")
+    n: int = await conn.fetchval("select count(*) from provider")
+    return n
 
 
 async def refresh_search(conn: Connection, ids: Sequence[int]) -> None:
     await conn.execute("select refresh_provider_search($1::bigint[])", list(ids))
 
 
-def _own_columns(p: ProviderProfile) -> tuple:
+def _own_columns(p: ProviderProfile) -> tuple[Any, ...]:
     """The provider row's own columns, in the order insert_provider and update_provider_row write them."""
     return (
         p.name.strip(), p.legal_form, p.description, p.website, p.founded_year, p.contact.name, p.contact.email,
@@ -224,7 +225,7 @@ async def index_rows_changed(conn: Connection, snapshot: str) -> tuple[str, list
 
 async def page_rows(conn: Connection, snapshot: str, ids: list[int], now: dt.datetime) -> tuple[bool, list[ProviderSummary]]:
     """(whether any provider was written since `snapshot`, the summaries of `ids` in any order)."""
-    row = await conn.fetchrow(PAGE_SQL, snapshot, ids, now)
+    row = await one(conn, PAGE_SQL, snapshot, ids, now)
     return row["changed"], _summaries.decode(row["items"])
 
 
@@ -248,7 +249,7 @@ async def lock_provider(conn: Connection, provider_id: int) -> asyncpg.Record | 
 
 async def update_provider_row(conn: Connection, provider_id: int, p: ProviderProfile) -> int:
     """Write the provider's own columns and bump its version; returns the new version."""
-    return await conn.fetchval(
+    version: int = await conn.fetchval(
         """
         update provider set name = $2, legal_form = $3, description = $4, website = $5, founded_year = $6,
             contact_name = $7, contact_email = $8, contact_phone = $9, volunteers = $10, match_funding_per_year = $11,
@@ -259,6 +260,7 @@ async def update_provider_row(conn: Connection, provider_id: int, p: ProviderPro
         provider_id,
         *_own_columns(p),
     )
+    return version
 
 
 async def set_status(conn: Connection, provider_id: int, status: str) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import admin, allow, staff_beyond_published
@@ -20,6 +21,7 @@ from marketplace.http import (
     IfMatch,
     PageNumber,
     PerPage,
+    RouteDoc,
     errors_doc,
 )
 from marketplace.providers import service
@@ -129,14 +131,20 @@ async def register(request: Request[Any, Any, Any], data: JSONBody[ProviderProfi
 
 # --- changes --------------------------------------------------------------------------------------
 
-CHANGE = {
-    "responses": errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
-    "response_headers": ETAG_HEADER,
-    "tags": ["profile updates"],
-    "security": NEEDS_KEY,
-    "guards": [allow("admin", own_provider=True)],
-    "opt": {SERVER_HELD: MARKETPLACE_FIELDS},
-}
+class ChangeDoc(RouteDoc):
+    responses: dict[int, ResponseSpec]
+    response_headers: list[ResponseHeader]
+    opt: dict[str, Any]
+
+
+CHANGE = ChangeDoc(
+    responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
+    response_headers=ETAG_HEADER,
+    tags=["profile updates"],
+    security=NEEDS_KEY,
+    guards=[allow("admin", own_provider=True)],
+    opt={SERVER_HELD: MARKETPLACE_FIELDS},
+)
 
 
 async def _change(ctx: Ctx, conn: Conn, actor: ActorDep, provider_id: int, if_match: str | None,

@@ -172,6 +172,8 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
     """confirm, publish, archive or verify: a field the marketplace holds changes, with history and audit.
     These do not change the profile's version (its content is as it was)."""
     now = ctx.clock.now()
+    before: object
+    after: object
     async with conn.transaction():
         locked = await queries.lock_provider(conn, provider_id)
         if locked is None:
@@ -183,10 +185,11 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
             field, before, after = "verified_at", locked["verified_at"], now
             await queries.set_verified(conn, provider_id, now)
         else:
-            field, before, after = "status", locked["status"], HELD_STATUS[action]
-            if before == after:  # already so: nothing to do, nothing to record
+            field, before, status = "status", locked["status"], HELD_STATUS[action]
+            if before == status:  # already so: nothing to do, nothing to record
                 return await _current(ctx, conn, provider_id)
-            await queries.set_status(conn, provider_id, after)
+            await queries.set_status(conn, provider_id, status)
+            after = status
         await queries.insert_history(conn, provider_id=provider_id, version=locked["version"], action=action,
                                      changes=[(field, before, after)], actor=actor)
         await audit.record(conn, actor, status=200, provider_id=provider_id, detail=action)

@@ -9,13 +9,13 @@ import msgspec
 from msgspec import Meta
 
 import matching
-from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict
+from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict, StrictFrozen
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Text = Annotated[str, Meta(max_length=2000)]
 
 
-class Area(Strict, frozen=True):
+class Area(StrictFrozen, frozen=True):
     code: AreaCode
     name: Name
     kind: Annotated[str, Meta(pattern=r"^(police_force_area|county|district|unitary)$")]
@@ -29,14 +29,14 @@ class AreaNode(Strict):
     children: list[AreaNode] = []
 
 
-class Pathway(Strict, frozen=True):
+class Pathway(StrictFrozen, frozen=True):
     code: PathwayCode
     name: Name
     description: Text
     synonyms: list[Annotated[str, Meta(min_length=1, max_length=80)]] = []
 
 
-class Cohort(Strict, frozen=True):
+class Cohort(StrictFrozen, frozen=True):
     code: CohortCode
     name: Name
     description: Text
@@ -44,26 +44,26 @@ class Cohort(Strict, frozen=True):
     max_age: Annotated[int, Meta(ge=0, le=120)] | None = None
 
 
-class Sector(Strict, frozen=True):
+class Sector(StrictFrozen, frozen=True):
     code: Slug
     name: Name
     description: Text
 
 
-class LegalForm(Strict, frozen=True):
+class LegalForm(StrictFrozen, frozen=True):
     code: Slug
     name: Name
     sector: Slug
     identifier_schemes: list[Annotated[str, Meta(pattern=r"^[A-Z]{2}-[A-Z]{2,5}$")]] = []
 
 
-class Accreditation(Strict, frozen=True):
+class Accreditation(StrictFrozen, frozen=True):
     code: Slug
     name: Name
     awarded_by: Name
 
 
-class SocialValueCommitment(Strict, frozen=True):
+class SocialValueCommitment(StrictFrozen, frozen=True):
     code: Slug
     name: Name
 
