@@ -17,6 +17,7 @@ from marketplace.reports.models import (
     AddedValue,
     CapacityCoverage,
     Cell,
+    CriterionNote,
     DepthGrid,
     ExerciseSummary,
     Headline,
@@ -35,6 +36,11 @@ SVG = "{http://www.w3.org/2000/svg}"
 EVIL = "<script>alert('x')</script> Smith & Sons"
 AREAS = {"E06000019": "Herefordshire", "E06000051": "Shropshire", "E07000237": "Worcester"}
 WEIGHTS = {"pathway_fit": 0.5, "coverage": 0.5}
+
+
+def note(criterion: str, score: float, *evidence: str, weight: float = 0.5) -> CriterionNote:
+    return CriterionNote(criterion=criterion, score=score, weight=weight, contribution=weight * score,
+                         evidence=list(evidence))
 
 
 def need(need_id: int, pathway: str, areas: list[str], candidates: list[Headline], *, verdict: str, suitable: int,
@@ -63,14 +69,20 @@ def report() -> Report:
     never = StaleProvider(provider_id=8, name="Never Confirmed CIC", last_confirmed=None, months_since_confirmed=None)
     n1 = need(1, "ACCOM", ["E06000019", "E06000051"], [
         Headline(provider_id=3, name=EVIL, sector="private", total=0.91234,
-                 strengths=["coverage: Herefordshire fully covered -> 1.00", "quality: iso_9001 -> 0.90"]),
-        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8, strengths=["capacity: ok"]),
-        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[]),
+                 strengths=[note("coverage", 1.0, "Herefordshire fully covered -> 1.00", "mean share -> 1.00"),
+                            note("quality", 0.9, "iso_9001 -> 0.90")],
+                 weaknesses=[note("capacity", 0.2, "capacity <unknown> & none -> 0.20")]),
+        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8,
+                 strengths=[note("capacity", 0.8, "ok")], weaknesses=[]),
+        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[],
+                 weaknesses=[]),
     ], verdict=COMPETITIVE_MARKET, suitable=3, stale=[stale], unknown_capacity=1)
     n2 = need(2, "ETE", ["E06000051", "E07000237"], [
         Headline(provider_id=8, name="Never Confirmed CIC", sector="social_enterprise", total=0.65,
-                 strengths=["pathway fit: offers ETE -> 1.00"]),
-        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41, strengths=["coverage: partial"]),
+                 strengths=[note("pathway_fit", 1.0, "offers ETE -> 1.00")], weaknesses=[]),
+        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41,
+                 strengths=[note("coverage", 0.5, "partial")],
+                 weaknesses=[note("quality", 0.1, weight=0.25), note("pathway_fit", 0.3)]),
     ], verdict=LIMITED_MARKET, suitable=2, budget=90_000, stale=[never])
     cells = [
         Cell(need_id=1, pathway="ACCOM", area="E06000019", area_name="Herefordshire", suitable=3,
@@ -183,7 +195,8 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert row["sector"] == c.sector
         assert row["total_score"] == f"{c.total:.3f}" and re.fullmatch(r"\d\.\d{3}", row["total_score"])
         assert row["meets_threshold"] == ("yes" if c.total >= 0.6 else "no")
-        assert (row["strengths"].split("; ") if row["strengths"] else []) == c.strengths
+        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in c.strengths]
+        assert (row["strengths"].split("; ") if row["strengths"] else []) == expected_strengths
         assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
     assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
     assert got[0]["total_score"] == "0.912"

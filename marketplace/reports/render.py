@@ -28,7 +28,8 @@
                         private or public
     total_score         total match score 0..1, 3 decimals                      candidate
     meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
-    strengths           the criteria contributing most, joined by "; "          candidate
+    strengths           the candidate's strengths (``Headline.strengths``),     candidate
+                        each "criterion: first evidence line", joined by "; "
     ==================  ======================================================  ==================
 
     Cell rows come first (needs in report order, areas in the grid's order),
@@ -62,6 +63,7 @@ from marketplace.reports.models import (
     LIMITED_MARKET,
     NO_MARKET,
     Cell,
+    CriterionNote,
     NeedReport,
     Report,
     StaleProvider,
@@ -206,6 +208,12 @@ def _sheet_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
+def _note_text(note: CriterionNote) -> str:
+    """A strength in one line: "pathway fit: <its first evidence line>" (the criterion alone when it has none)."""
+    name = _lower(note.criterion)
+    return f"{name}: {note.evidence[0]}" if note.evidence else name
+
+
 def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[str, str]:
     return {
         "need_id": str(need_id),
@@ -242,7 +250,7 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
                 "sector": _sheet_text(c.sector),
                 "total_score": _score(c.total),
                 "meets_threshold": "yes" if c.total >= threshold else "no",
-                "strengths": _sheet_text("; ".join(c.strengths)),
+                "strengths": _sheet_text("; ".join(_note_text(s) for s in c.strengths)),
             }
 
 
@@ -815,13 +823,10 @@ def _stale_items(stale: Sequence[StaleProvider]) -> str:
     return "".join(items)
 
 
-def _strength(text: str) -> str:
-    """"pathway fit: offers ..." -> "<b>Pathway fit</b>: offers ..." (escaped)."""
-    text = text.replace(" -> ", " → ")
-    head, sep, rest = text.partition(": ")
-    if not sep or len(head) > 40:
-        return _e(text)
-    return f"<b>{_e(head[:1].upper() + head[1:])}</b>: {_e(rest)}"
+def _strength(note: CriterionNote) -> str:
+    """<b>Pathway fit</b>: its first evidence line (escaped; typographic arrows)."""
+    evidence = f": {_e(note.evidence[0].replace(' -> ', ' → '))}" if note.evidence else ""
+    return f"<b>{_e(_humanise(note.criterion))}</b>{evidence}"
 
 
 def _need_section(n: NeedReport, report: Report) -> str:
