@@ -1,44 +1,7 @@
 """Renderers for the market-engagement report (pure: a :class:`Report` in, text out).
 
-``to_csv(report)``
-    One CSV (RFC 4180, ``\\r\\n`` line ends) holding two kinds of row, told apart
-    by ``row_type``; every row has every column of :data:`CSV_HEADER`, empty
-    where a column does not apply to that kind of row.
-
-    ==================  ======================================================  ==================
-    column              meaning                                                 rows
-    ==================  ======================================================  ==================
-    row_type            ``cell`` or ``candidate``                               both
-    need_id             the need's id                                           both
-    need_title          the need's title                                        both
-    pathway             pathway code, e.g. ``ETE``                              both
-    pathway_name        pathway name, e.g. "Education, training and ..."        both
-    annual_volume       service users a year the need is for                    both
-    annual_budget_gbp   the need's annual budget, whole pounds                  both
-    area_code           leaf area code (ONS GSS code)                           cell
-    area_name           leaf area name                                          cell
-    suitable_count      suitable providers covering that area for that need     cell
-    verdict             ``no_market`` / ``limited_market`` /                    cell
-                        ``competitive_market`` for that (need, area) cell
-    providers           the suitable providers covering it, joined by "; "      cell
-    rank                1 = best-scoring candidate for the need                 candidate
-    provider_id         the provider's id                                       candidate
-    provider_name       the provider's name                                     candidate
-    sector              third_sector, co_operative, social_enterprise,          candidate
-                        private or public
-    total_score         total match score 0..1, 3 decimals                      candidate
-    meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
-    strengths           the candidate's strengths (``Headline.strengths``),     candidate
-                        each "criterion: first evidence line", joined by "; "
-    ==================  ======================================================  ==================
-
-    Cell rows come first (needs in report order, areas in the grid's order),
-    then candidate rows (needs in report order, then rank). Money is in whole
-    pounds with no symbol or separators, scores have 3 decimals, so a
-    spreadsheet reads them as numbers. Text that a spreadsheet would take for
-    a formula (starting ``=``, ``+``, ``-``, ``@``, tab or carriage return) is
-    prefixed with ``'``. :func:`to_csv_bytes` gives the same text as UTF-8 with
-    a byte-order mark, which Excel needs to show "£" and accents correctly.
+``to_csv(report)``, ``to_csv_bytes(report)``, ``CSV_HEADER``
+    The CSV, from :mod:`marketplace.reports.spreadsheet` (columns documented there).
 
 ``to_html(report)``
     A self-contained, printable (A4) HTML5 page: summary, three inline SVG
@@ -50,9 +13,7 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
@@ -68,31 +29,13 @@ from marketplace.reports.models import (
     Report,
     StaleProvider,
 )
+from marketplace.reports.spreadsheet import CSV_HEADER, to_csv, to_csv_bytes
+from marketplace.reports.view import NeedRows as _Rows
+from marketplace.reports.view import area_names as _area_names
+from marketplace.reports.view import ordered_cells as _ordered_cells
 from matching.partnerships import Cell as PlanCell
 
 __all__ = ["CSV_HEADER", "to_csv", "to_csv_bytes", "to_html"]
-
-CSV_HEADER: list[str] = [
-    "row_type",
-    "need_id",
-    "need_title",
-    "pathway",
-    "pathway_name",
-    "annual_volume",
-    "annual_budget_gbp",
-    "area_code",
-    "area_name",
-    "suitable_count",
-    "verdict",
-    "providers",
-    "rank",
-    "provider_id",
-    "provider_name",
-    "sector",
-    "total_score",
-    "meets_threshold",
-    "strengths",
-]
 
 SECTORS = ("third_sector", "co_operative", "social_enterprise", "private", "public")
 VERDICTS = (COMPETITIVE_MARKET, LIMITED_MARKET, NO_MARKET)
@@ -104,7 +47,6 @@ VERDICT_LABELS = {
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December")
 _SPECIAL_WORDS = {"co_operative": "Co-operative", "cio": "CIO", "vcse": "VCSE", "cyp": "CYP", "ete": "ETE"}
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -197,119 +139,6 @@ def _n(x: float) -> str:
 
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# CSV
-
-
-def _sheet_text(value: str) -> str:
-    """Neutralise text a spreadsheet would evaluate as a formula (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
-
-def _note_text(note: CriterionNote) -> str:
-    """A strength in one line: "pathway fit: <its first evidence line>" (the criterion alone when it has none)."""
-    name = _lower(note.criterion)
-    return f"{name}: {note.evidence[0]}" if note.evidence else name
-
-
-def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[str, str]:
-    return {
-        "need_id": str(need_id),
-        "need_title": _sheet_text(need.title) if need else "",
-        "pathway": _sheet_text(pathway),
-        "pathway_name": _sheet_text(need.pathway_name) if need else "",
-        "annual_volume": str(need.annual_volume) if need else "",
-        "annual_budget_gbp": str(_whole_pounds(need.annual_budget)) if need else "",
-    }
-
-
-def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
-    needs = {n.need_id: n for n in report.needs}
-    threshold = report.method.thresholds.suitable_score
-    for cell in _ordered_cells(report):
-        need = needs.get(cell.need_id)
-        yield {
-            "row_type": "cell",
-            **_need_columns(need, cell.need_id, cell.pathway),
-            "area_code": _sheet_text(cell.area),
-            "area_name": _sheet_text(cell.area_name),
-            "suitable_count": str(cell.suitable),
-            "verdict": _sheet_text(cell.verdict),
-            "providers": _sheet_text("; ".join(cell.providers)),
-        }
-    for need in report.needs:
-        for rank, c in enumerate(need.top_candidates, start=1):
-            yield {
-                "row_type": "candidate",
-                **_need_columns(need, need.need_id, need.pathway),
-                "rank": str(rank),
-                "provider_id": str(c.provider_id),
-                "provider_name": _sheet_text(c.name),
-                "sector": _sheet_text(c.sector),
-                "total_score": _score(c.total),
-                "meets_threshold": "yes" if c.total >= threshold else "no",
-                "strengths": _sheet_text("; ".join(_note_text(s) for s in c.strengths)),
-            }
-
-
-def to_csv(report: Report) -> str:
-    """The report's grid cells and top candidates as one CSV (columns: see the module docstring)."""
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_HEADER, restval="", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(_csv_rows(report))
-    return out.getvalue()
-
-
-def to_csv_bytes(report: Report) -> bytes:
-    """:func:`to_csv` as UTF-8 with a byte-order mark, so spreadsheets detect the encoding."""
-    return to_csv(report).encode("utf-8-sig")
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# shared lookups
-
-
-def _ordered_cells(report: Report) -> list[Cell]:
-    """Grid cells by need (report order, then needs only the grid mentions) and area (grid order); stable."""
-    need_pos = {need_id: k for k, need_id in enumerate(_Rows(report).ids)}
-    area_pos = {a: k for k, a in enumerate(report.grid.areas)}
-    return sorted(report.grid.cells, key=lambda c: (need_pos[c.need_id], area_pos.get(c.area, len(area_pos))))
-
-
-def _area_names(report: Report) -> dict[str, str]:
-    names = dict(zip(report.grid.areas, report.grid.area_names, strict=False))
-    for c in report.grid.cells:
-        names.setdefault(c.area, c.area_name)
-    for n in report.needs:
-        for code, name in zip(n.areas, n.area_names, strict=False):
-            names.setdefault(code, name)
-    return names
-
-
-class _Rows:
-    """The heat-map / chart rows: one per need (report order), plus any need only the grid mentions."""
-
-    def __init__(self, report: Report) -> None:
-        self.needs = {n.need_id: n for n in report.needs}
-        ids = [n.need_id for n in report.needs]
-        pathways = {n.need_id: n.pathway for n in report.needs}
-        for c in report.grid.cells:
-            if c.need_id not in pathways:
-                ids.append(c.need_id)
-                pathways[c.need_id] = c.pathway
-        self.ids = ids
-        self.pathways = pathways
-
-    def heading(self, need_id: int) -> str:
-        n = self.needs.get(need_id)
-        return n.pathway_name if n else _humanise(self.pathways[need_id])
-
-    def subheading(self, need_id: int) -> str:
-        n = self.needs.get(need_id)
-        return f"Need {need_id}: {n.title}" if n else f"Need {need_id}"
 
 
 # ---------------------------------------------------------------------------------------------------------------
