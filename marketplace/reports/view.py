@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
+
 from marketplace.formatting import humanise
 from marketplace.reports.models import COMPETITIVE_MARKET, LIMITED_MARKET, NO_MARKET, Cell, NeedReport, Report
+from matching.partnerships import Cell as PlanCell
 
 VERDICTS = (COMPETITIVE_MARKET, LIMITED_MARKET, NO_MARKET)
 """Best market first: the order of every list, legend and sentence that goes through the verdicts."""
@@ -69,3 +73,33 @@ def area_names(report: Report) -> dict[str, str]:
             names.setdefault(code, name)
     return names
 
+
+class Page:
+    """What the HTML page needs beyond the report itself: lookups, counts and groupings the template prints."""
+
+    def __init__(self, report: Report, rows: NeedRows | None = None, names: dict[str, str] | None = None) -> None:
+        self.rows = rows or NeedRows(report)
+        self.names = names if names is not None else area_names(report)
+        self.needs = {n.need_id: n for n in report.needs}
+        by_need = Counter(n.verdict for n in report.needs)
+        self.need_verdicts: list[tuple[str, int]] = [(v, by_need[v]) for v in VERDICTS if by_need[v]]
+        """(verdict, number of needs) for the verdicts some need has, best market first."""
+        by_cell = Counter(c.verdict for c in report.grid.cells)
+        self.cell_verdicts: dict[str, int] = {v: by_cell[v] for v in VERDICTS}
+        self.gaps: list[str] = [
+            f"{self.needs[c.need_id].title if c.need_id in self.needs else c.pathway} in "
+            f"{self.names.get(c.area, c.area_name)}"
+            for c in ordered_cells(report) if c.verdict == NO_MARKET
+        ]
+        """The (need, area) cells with no suitable provider, as "<need title> in <area>", in grid order."""
+
+    def cells_by_need(self, cells: Iterable[PlanCell]) -> list[tuple[str, list[str]]]:
+        """Partnership cells grouped by need, in first-seen order: ("Need 2, <title>", [area names])."""
+        grouped: dict[tuple[int | str, str], list[str]] = {}
+        for c in cells:
+            grouped.setdefault((c.need_id, c.pathway), []).append(self.names.get(c.area, c.area))
+        out = []
+        for (need_id, pathway), areas in grouped.items():
+            n = self.needs.get(need_id) if isinstance(need_id, int) else None
+            out.append((f"Need {need_id}, {n.title}" if n else f"Need {need_id} ({pathway})", areas))
+        return out
