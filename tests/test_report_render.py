@@ -9,6 +9,8 @@ import re
 
 import html5lib
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
@@ -17,6 +19,7 @@ from marketplace.reports.models import (
     AddedValue,
     CapacityCoverage,
     Cell,
+    CriterionNote,
     DepthGrid,
     ExerciseSummary,
     Headline,
@@ -37,6 +40,11 @@ AREAS = {"E06000019": "Herefordshire", "E06000051": "Shropshire", "E07000237": "
 WEIGHTS = {"pathway_fit": 0.5, "coverage": 0.5}
 
 
+def note(criterion: str, score: float, *evidence: str, weight: float = 0.5) -> CriterionNote:
+    return CriterionNote(criterion=criterion, score=score, weight=weight, contribution=weight * score,
+                         evidence=list(evidence))
+
+
 def need(need_id: int, pathway: str, areas: list[str], candidates: list[Headline], *, verdict: str, suitable: int,
          volume: int = 100, budget: int = 120_000, stale: list[StaleProvider] | None = None,
          unknown_capacity: int = 0) -> NeedReport:
@@ -44,7 +52,7 @@ def need(need_id: int, pathway: str, areas: list[str], candidates: list[Headline
         need_id=need_id, title=f"Need number {need_id} & co", pathway=pathway, pathway_name=f"{pathway} pathway",
         areas=areas, area_names=[AREAS[a] for a in areas], cohorts=["YOUNG_ADULTS"], annual_volume=volume,
         annual_budget=budget, contract_years=3.0, match_run_id=10 + need_id,
-        run_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.timezone.utc), directory_size=40, eligible=5,
+        run_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC), directory_size=40, eligible=5,
         suitable=suitable, verdict=verdict, suitable_by_sector={"private": 1, "third_sector": suitable - 1},
         suitable_by_legal_form={"registered_charity": suitable}, suitable_vcse=suitable - 1,
         top_candidates=candidates, excluded_by_reason={"pathway_not_offered": 30, "no_area_coverage": 12},
@@ -63,14 +71,20 @@ def report() -> Report:
     never = StaleProvider(provider_id=8, name="Never Confirmed CIC", last_confirmed=None, months_since_confirmed=None)
     n1 = need(1, "ACCOM", ["E06000019", "E06000051"], [
         Headline(provider_id=3, name=EVIL, sector="private", total=0.91234,
-                 strengths=["coverage: Herefordshire fully covered -> 1.00", "quality: iso_9001 -> 0.90"]),
-        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8, strengths=["capacity: ok"]),
-        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[]),
+                 strengths=[note("coverage", 1.0, "Herefordshire fully covered -> 1.00", "mean share -> 1.00"),
+                            note("quality", 0.9, "iso_9001 -> 0.90")],
+                 weaknesses=[note("capacity", 0.2, "capacity <unknown> & none -> 0.20")]),
+        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8,
+                 strengths=[note("capacity", 0.8, "ok")], weaknesses=[]),
+        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[],
+                 weaknesses=[]),
     ], verdict=COMPETITIVE_MARKET, suitable=3, stale=[stale], unknown_capacity=1)
     n2 = need(2, "ETE", ["E06000051", "E07000237"], [
         Headline(provider_id=8, name="Never Confirmed CIC", sector="social_enterprise", total=0.65,
-                 strengths=["pathway fit: offers ETE -> 1.00"]),
-        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41, strengths=["coverage: partial"]),
+                 strengths=[note("pathway_fit", 1.0, "offers ETE -> 1.00")], weaknesses=[]),
+        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41,
+                 strengths=[note("coverage", 0.5, "partial")],
+                 weaknesses=[note("quality", 0.1, weight=0.25), note("pathway_fit", 0.3)]),
     ], verdict=LIMITED_MARKET, suitable=2, budget=90_000, stale=[never])
     cells = [
         Cell(need_id=1, pathway="ACCOM", area="E06000019", area_name="Herefordshire", suitable=3,
@@ -98,7 +112,7 @@ def report() -> Report:
         exercise=ExerciseSummary(id=4, title="Test <exercise> & market", commissioning_body="West Mercia & Co",
                                  description="A description with <b>markup</b>.", status="engagement_open",
                                  opens_on=dt.date(2026, 10, 1), closes_on=dt.date(2027, 1, 29)),
-        generated_at=dt.datetime(2026, 11, 22, 15, 56, tzinfo=dt.timezone.utc),
+        generated_at=dt.datetime(2026, 11, 22, 15, 56, tzinfo=dt.UTC),
         needs=[n1, n2],
         grid=DepthGrid(pathways=["ACCOM", "ETE"], areas=list(AREAS), area_names=list(AREAS.values()), cells=cells),
         partnerships=plan,
@@ -109,8 +123,8 @@ def report() -> Report:
         method=Method(criteria=["pathway_fit", "coverage"], thresholds=Thresholds(suitable_score=0.6),
                       verdicts="Per need and per (need, area) cell: no market (0), limited (1-2), competitive (3+).",
                       algorithm_versions=["2026.11-1"], match_run_ids=[11, 12],
-                      data_snapshot_from=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.timezone.utc),
-                      data_snapshot_to=dt.datetime(2026, 11, 2, 9, 31, tzinfo=dt.timezone.utc),
+                      data_snapshot_from=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
+                      data_snapshot_to=dt.datetime(2026, 11, 2, 9, 31, tzinfo=dt.UTC),
                       notes=["Note one <with> markup & ampersand."]),
     )
 
@@ -183,7 +197,8 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert row["sector"] == c.sector
         assert row["total_score"] == f"{c.total:.3f}" and re.fullmatch(r"\d\.\d{3}", row["total_score"])
         assert row["meets_threshold"] == ("yes" if c.total >= 0.6 else "no")
-        assert (row["strengths"].split("; ") if row["strengths"] else []) == c.strengths
+        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in c.strengths]
+        assert (row["strengths"].split("; ") if row["strengths"] else []) == expected_strengths
         assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
     assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
     assert got[0]["total_score"] == "0.912"
@@ -213,7 +228,7 @@ def test_html_is_a_strict_html5_document(report: Report) -> None:
     assert page.startswith("<!DOCTYPE html>")
     doc = parse(page)  # raises on any parse error
     root = doc if doc.tag == "html" else doc.find("html")
-    assert root.get("lang") == "en"
+    assert root.get("lang") == "en-GB"  # the base layout says British English
     assert root.find("head/meta[@charset='utf-8']") is not None
     assert text_of(root.find("head/title")).startswith("Test <exercise> & market")
     assert "@page" in page and "size: A4" in page
@@ -236,7 +251,7 @@ def test_html_is_self_contained(report: Report) -> None:
 def test_html_escapes_user_controlled_text(report: Report) -> None:
     page = to_html(report)
     assert "<script" not in page and "<b>markup</b>" not in page and "<exercise>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Smith &amp; Sons" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Smith &amp; Sons" in page  # markupsafe's escapes
     assert "West Mercia &amp; Co" in page and "Note one &lt;with&gt; markup &amp; ampersand." in page
     doc = parse(page)
     assert EVIL in text_of(doc)  # the name survives, as text
@@ -252,7 +267,7 @@ def test_html_has_accessible_scalable_svg_charts(report: Report) -> None:
         assert svg.get("role") == "img"
         assert svg.get("aria-label")
         assert re.fullmatch(r"0 0 [\d.]+ [\d.]+", svg.get("viewBox") or "")
-        first = list(svg)[0]
+        first = next(iter(svg))
         assert first.tag == f"{SVG}title" and text_of(first).strip()
 
 
@@ -325,3 +340,194 @@ def test_renderers_are_deterministic_and_handle_an_empty_report(report: Report) 
     page = to_html(empty)
     parse(page)
     assert "no need with a stored match run" in page
+
+
+# ---------------------------------------------------------------------------------------- structured strengths
+
+
+def test_html_shows_strengths_from_structured_data_and_weaker_points(report: Report) -> None:
+    doc = parse(to_html(report))
+
+    def candidate_rows(need_id: int) -> list[str]:
+        section = next(el for el in doc.iter("section") if el.get("id") == f"need-{need_id}")
+        table = next(t for t in section.iter("table") if t.get("class") == "candidates")
+        return [" ".join(text_of(r).split()) for r in table.find("tbody")]
+
+    below_bar = candidate_rows(2)[1]
+    assert "Below Bar Ltd" in below_bar and "Coverage: partial" in below_bar
+    assert "Weaker on: quality 0.100 and pathway fit 0.300" in below_bar  # lowest score first
+    assert "Weaker on: capacity 0.200" in candidate_rows(1)[0]
+    assert "Weaker" not in candidate_rows(1)[1]  # no weakness, no line
+    page = to_html(report)
+    assert "capacity &lt;unknown&gt; &amp; none" not in page  # only a strength's first evidence line is shown
+    assert "mean share" not in page  # ... the others are in the JSON
+
+
+def test_csv_strengths_column_comes_from_the_structured_strengths(report: Report) -> None:
+    _, rows = csv_rows(report)
+    cand = [r for r in rows if r["row_type"] == "candidate"]
+    assert cand[0]["strengths"] == "coverage: Herefordshire fully covered -> 1.00; quality: iso_9001 -> 0.90"
+    assert cand[2]["strengths"] == ""
+    assert cand[3]["strengths"] == "pathway fit: offers ETE -> 1.00"
+    report.needs[0].top_candidates[1].strengths = [CriterionNote("capacity", 0.8, 0.5, 0.4, [])]
+    assert csv_rows(report)[1][5]["strengths"] == "capacity"  # no evidence: the criterion alone
+
+
+# ------------------------------------------------------------------------------------- escaping and the page
+
+
+def test_quotes_and_script_in_names_are_escaped_in_text_and_attributes(report: Report) -> None:
+    nasty = 'Q "Quoted" <script>alert(1)</script> & \'Co\''
+    report.exercise.title = nasty
+    report.needs[0].top_candidates[0].name = nasty
+    report.grid.cells[0].providers = [nasty]  # shows in the heat map's aria-label attribute
+    page = to_html(report)
+    assert "<script" not in page.lower() and '"Quoted"' not in page
+    assert "Q &#34;Quoted&#34; &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;Co&#39;" in page
+    doc = parse(page)  # strict: no attribute was broken open
+    assert text_of(doc.find("head/title")).startswith(nasty)
+    labels = [r.get("aria-label") for r in doc.iter(f"{SVG}rect") if r.get("data-area") == "E06000019"
+              and r.get("data-need") == "1"]
+    assert labels and labels[0].endswith(": " + nasty)
+    assert not [el for el in doc.iter() if isinstance(el.tag, str) and el.tag.lower().endswith("script")]
+
+
+def test_page_has_no_script_and_no_external_url(report: Report) -> None:
+    page = to_html(report)
+    parse(page)
+    assert "<script" not in page.lower()
+    assert not re.search(r"(?i)\b(?:https?:|ftp:|data:|javascript:)|//[a-z0-9.-]+\.[a-z]{2,}", page)
+    assert not re.search(r"""(?i)\b(?:src|href|action|xlink:href)\s*=\s*(?:"(?!#)|'(?!#)|(?!["'#]))""", page)
+
+
+def test_page_extends_the_base_layout_and_inlines_the_style_sheet(report: Report) -> None:
+    from marketplace.templating import static_text
+
+    page = to_html(report)
+    doc = parse(page)
+    assert doc.tag == "html" and doc.get("lang") == "en-GB"
+    skip = doc.find("body/a")
+    assert skip.get("class") == "skip-link" and skip.get("href") == "#main"
+    assert doc.find("body/div/main").get("id") == "main"
+    assert doc.find("body/div/header").get("class") == "cover" and doc.find("body/div/footer") is not None
+    styles = list(doc.iter("style"))
+    assert len(styles) == 1 and text_of(styles[0]).strip() == static_text("report.css").strip()
+    assert "<style>" in page and page.count("</style>") == 1
+
+
+def test_templates_mark_nothing_safe() -> None:
+    from pathlib import Path
+
+    import marketplace
+
+    root = Path(marketplace.__file__).parent / "templates"
+    templates = list(root.rglob("*.j2"))
+    assert templates
+    for path in templates:
+        text = path.read_text()
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, path
+
+
+def test_templating_environment_escapes_and_is_strict() -> None:
+    import jinja2
+
+    from marketplace.templating import environment, render
+
+    env = environment()
+    assert env is environment() and env.undefined is jinja2.StrictUndefined
+    assert env.get_template("report/report.html.j2") is env.get_template("report/report.html.j2")  # compiled once
+    assert callable(env.autoescape) and env.autoescape("report/report.html.j2") and env.autoescape("other.txt")
+    with pytest.raises(jinja2.UndefinedError):
+        render("report/report.html.j2")  # no report: an error, not an empty page
+    page = render("base.html.j2")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Provision</title>" in page
+    parse(page)
+
+
+# ------------------------------------------------------------------------------------------- chart geometry
+
+
+def test_nice_scales_end_on_a_tick_that_covers_the_maximum() -> None:
+    from marketplace.reports.charts import nice_scale
+
+    for top in (1, 2, 3, 5, 6, 7, 9, 10, 11, 12, 17, 23, 99, 100, 101, 230, 999, 1000, 1001, 8540, 12345.6):
+        s = nice_scale(top)
+        assert s.values[0] == 0 and s.values[-1] == s.top >= top, top
+        assert s.step == int(s.step) >= 1 and s.top % s.step == 0, top
+        assert 2 <= len(s.values) <= 11, (top, s.values)
+    assert nice_scale(6).values == [0, 2, 4, 6] and nice_scale(1000).values == [0, 200, 400, 600, 800, 1000]
+    assert nice_scale(12).top == 15 and nice_scale(0.3, integer=False).top == pytest.approx(0.3)
+
+
+@given(st.floats(min_value=0.5, max_value=1e7, allow_nan=False))
+def test_nice_scales_cover_any_maximum(top: float) -> None:
+    from marketplace.reports.charts import nice_scale
+
+    s = nice_scale(top)
+    assert s.top >= top and s.top < top + s.step + 1e-6 * top and s.values[-1] == s.top
+
+
+def test_sector_bars_are_proportional_and_ticks_cover_the_longest(report: Report) -> None:
+    from marketplace.reports.charts import LABEL_W, sector_chart
+
+    chart = sector_chart(report)
+    assert [t.value for t in chart.ticks][-1] >= max(sum(n.suitable_by_sector.values()) for n in report.needs)
+    axis_end = chart.ticks[-1].x
+    per_unit = (axis_end - LABEL_W) / chart.scale.top
+    for n, row in zip(report.needs, chart.rows, strict=True):
+        counts = [k for s, k in sorted(n.suitable_by_sector.items(), key=lambda sk: sk[0] != "third_sector") if k]
+        assert [b.box.w for b in row.bars] == pytest.approx([k * per_unit for k in counts])
+        assert row.bars[0].box.x == LABEL_W
+        for a, b in zip(row.bars, row.bars[1:], strict=False):
+            assert b.box.x == pytest.approx(a.box.x + a.box.w)  # stacked end to end
+        assert row.bars[-1].box.x + row.bars[-1].box.w <= axis_end + 1e-9
+    assert [t.label.text for t in chart.ticks] == ["0", "1", "2", "3"]  # 3 suitable at most
+    xs = [i.swatch.x for i in chart.legend]
+    assert xs == sorted(xs) and len(set(xs)) == len(xs)  # legend items in a row, none on top of another
+
+
+def test_capacity_bars_are_cut_at_the_scale_and_flagged(report: Report) -> None:
+    from marketplace.reports.charts import LABEL_W, capacity_chart
+
+    report.needs[1].capacity.suitable_capacity = 5_000.0  # volume 100: beyond 4 x the largest volume
+    chart = capacity_chart(report)
+    assert chart.scale.top == 400 and chart.ticks[-1].value == 400
+    vol1, cap1 = chart.rows[0].bars
+    assert vol1.box.w == pytest.approx(300 * 100 / 400) and cap1.box.w == pytest.approx(300 * 250 / 400)
+    assert chart.rows[0].cut is None and chart.rows[1].cut is not None and chart.cut
+    _, cap2 = chart.rows[1].bars
+    assert cap2.box.x + cap2.box.w == pytest.approx(LABEL_W + 300)  # runs to the end of the axis, not beyond
+    assert chart.rows[1].texts[1].text.startswith("5,000")  # the number keeps the full value
+    assert chart.frame.width >= max(t.x for t in chart.ticks)
+
+
+def test_heatmap_has_a_square_per_need_and_area_within_the_frame(report: Report) -> None:
+    from marketplace.reports.charts import heatmap
+
+    chart = heatmap(report)
+    (panel,) = chart.panels
+    assert len(panel.cells) == len(report.needs) * len(report.grid.areas)
+    assert sum(1 for c in panel.cells if c.verdict is None) == 2  # need 1 has no Worcester, need 2 no Herefordshire
+    assert [c.count.text for c in panel.cells if c.count] == ["3", "0", "1", "2"]
+    for c in panel.cells:
+        assert c.box.x >= 0 and c.box.x + c.box.w <= chart.frame.width
+        assert c.box.y >= 0 and c.box.y + c.box.h <= chart.frame.height
+    assert len({(c.box.x, c.box.y) for c in panel.cells}) == len(panel.cells)  # no two squares overlap
+    assert max(i.swatch.y + i.swatch.h for i in chart.legend) <= chart.frame.height
+
+
+def test_many_areas_split_the_heatmap_into_panels(report: Report) -> None:
+    from marketplace.reports.charts import HEAT_MAX_COLS, heatmap
+
+    codes = [f"E0{k:07d}" for k in range(30)]
+    report.grid.areas, report.grid.area_names = codes, [f"Area {k}" for k in range(30)]
+    report.grid.cells = [Cell(need_id=1, pathway="ACCOM", area=a, area_name=a, suitable=1, verdict=LIMITED_MARKET,
+                              providers=["X"]) for a in codes]
+    chart = heatmap(report)
+    assert len(chart.panels) == 3 and all(len(p.columns) <= HEAT_MAX_COLS for p in chart.panels)
+    assert sum(len(p.columns) for p in chart.panels) == 30
+    tops = [min(c.box.y for c in p.cells) for p in chart.panels]
+    assert tops == sorted(tops) and len(set(tops)) == 3  # stacked
+    page = to_html(report)
+    parse(page)
+    assert page.count('class="cell limited_market"') == 30

@@ -27,13 +27,42 @@ def verdict(suitable: int, t: Thresholds) -> str:
     return NO_MARKET if suitable == 0 else LIMITED_MARKET if suitable <= t.limited_market_max else COMPETITIVE_MARKET
 
 
+STRENGTH_MIN_SCORE = 0.5
+"""A criterion scoring at least this (out of 1) can be a strength; below it, with a weight, it is a weakness."""
+NOTES_PER_CANDIDATE = 3
+
+
+class CriterionNote(msgspec.Struct):
+    """One criterion of a candidate's score, as the match run recorded it."""
+
+    criterion: str
+    """The criterion's code, e.g. ``pathway_fit`` (see ``Method.criteria``)."""
+    score: float
+    """The candidate's score on this criterion, 0..1, as the run recorded it (not rounded)."""
+    weight: float
+    """The criterion's normalised weight in the need's match (weights sum to 1)."""
+    contribution: float
+    """``weight * score``: what the criterion adds to the candidate's total."""
+    evidence: list[str]
+    """The run's evidence lines for this criterion, in the order the matcher wrote them."""
+
+
 class Headline(msgspec.Struct):
+    """A top candidate for a need, with what it is strong and weak on.
+
+    ``strengths``: up to 3 criteria with a weight above 0 scoring at least :data:`STRENGTH_MIN_SCORE`, largest
+    contribution first (ties by criterion code), so a criterion that scored poorly is never a strength however
+    heavily it is weighted.
+    ``weaknesses``: up to 3 criteria with a weight above 0 scoring below :data:`STRENGTH_MIN_SCORE`, lowest score
+    first (ties: heavier weight first, then criterion code). A criterion is never both.
+    """
+
     provider_id: int
     name: str
     sector: str
     total: float
-    strengths: list[str]
-    """The criteria contributing most, each with its first piece of evidence."""
+    strengths: list[CriterionNote]
+    weaknesses: list[CriterionNote]
 
 
 class CapacityCoverage(msgspec.Struct):
@@ -151,11 +180,21 @@ def _months(since: dt.date | None, as_of: dt.date) -> float | None:
     return None if since is None else round((as_of - since).days / 30.4375, 1)
 
 
+def _note(c: matching.CriterionScore) -> CriterionNote:
+    # not rounded: a score of 0.49996 stays below STRENGTH_MIN_SCORE in the JSON too
+    return CriterionNote(criterion=c.criterion, score=c.score, weight=c.weight, contribution=c.contribution,
+                         evidence=list(c.evidence))
+
+
 def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
-    best = sorted(s.criteria, key=lambda c: (-c.contribution, c.criterion))[:3]
+    """The candidate's strengths and weaknesses as defined on :class:`Headline`."""
+    strong = [c for c in s.criteria if c.weight > 0 and c.score >= STRENGTH_MIN_SCORE]
+    weak = [c for c in s.criteria if c.weight > 0 and c.score < STRENGTH_MIN_SCORE]
+    best = sorted(strong, key=lambda c: (-c.contribution, c.criterion))[:NOTES_PER_CANDIDATE]
+    worst = sorted(weak, key=lambda c: (c.score, -c.weight, c.criterion))[:NOTES_PER_CANDIDATE]
     return Headline(
         provider_id=s.provider_id, name=s.name, sector=sector, total=round(s.total, 4),
-        strengths=[f"{c.criterion.replace('_', ' ')}: {c.evidence[0]}" if c.evidence else c.criterion for c in best],
+        strengths=[_note(c) for c in best], weaknesses=[_note(c) for c in worst],
     )
 
 
@@ -195,7 +234,8 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         suitable_by_sector=dict(sorted(Counter(f.sector for f in suitable_facts).items())),
         suitable_by_legal_form=dict(sorted(Counter(f.legal_form for f in suitable_facts).items())),
         suitable_vcse=sum(1 for f in suitable_facts if f.sector in VCSE_SECTORS),
-        top_candidates=[_headline(s, facts[s.provider_id].sector if s.provider_id in facts else "") for s in run.ranking[:5]],
+        top_candidates=[_headline(s, facts[s.provider_id].sector if s.provider_id in facts else "")
+                        for s in run.ranking[:5]],
         excluded_by_reason=dict(run.excluded_by_reason),
         capacity=CapacityCoverage(
             volume=need.annual_volume,
@@ -248,7 +288,8 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
         for r in ordered for s in r.ranking if s.total >= threshold
     ]
     core_needs = [matching.Need(id=r.need_id, pathway=r.need.pathway, areas=tuple(r.need.areas),
-                                annual_volume=r.need.annual_volume, annual_budget=r.need.annual_budget) for r in ordered]
+                                annual_volume=r.need.annual_volume, annual_budget=r.need.annual_budget)
+                  for r in ordered]
     plan = matching.propose_partnerships(core_needs, offers, areas=areas, max_options=3)
 
     stale: dict[int, StaleProvider] = {}
@@ -285,8 +326,13 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
             notes=[
                 "Figures come from the newest stored match run of each need (ids above), so the report can be "
                 "reproduced from those runs; weights per need are listed with each need.",
-                "Partnership options use suitable providers only: cells they leave uncovered are gaps at this threshold.",
+                "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "
+                "threshold.",
                 f"Profiles not confirmed by their provider for {t.stale_after_months} months are flagged as stale.",
+                f"A top candidate's strengths are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores "
+                f"at least {STRENGTH_MIN_SCORE:g} out of 1, largest contribution to its total first; its weaknesses "
+                f"are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores below "
+                f"{STRENGTH_MIN_SCORE:g}, lowest score first. A criterion that scored poorly is never a strength.",
             ],
         ),
     )

@@ -1,0 +1,108 @@
+"""Values written for people: pounds, whole numbers, scores, percentages, dates, codes (pure; no I/O).
+
+Shared by the HTML templates (registered as filters in :mod:`marketplace.templating`) and the CSV
+writer, so a figure reads the same wherever it appears. Imports nothing from the rest of the app.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+# codes whose usual spelling is not their humanised form
+SPECIAL_WORDS = {"co_operative": "Co-operative", "cio": "CIO", "vcse": "VCSE", "cyp": "CYP", "ete": "ETE"}
+
+
+def whole_pounds(x: float | int) -> int:
+    """Round to whole pounds, halves away from zero (as people round money, not banker's rounding)."""
+    return int(Decimal(str(x)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def pounds(x: float | int) -> str:
+    """``1234.5`` -> "£1,235"."""
+    return f"£{whole_pounds(x):,}"
+
+
+def whole(n: float | int) -> str:
+    """``1234.4`` -> "1,234"."""
+    return f"{round(n):,}"
+
+
+def score(x: float, digits: int = 3) -> str:
+    """A 0..1 score to 3 decimals: ``0.91234`` -> "0.912"."""
+    return f"{x:.{digits}f}"
+
+
+def percent(x: float) -> str:
+    """A share as a whole percentage: ``0.605`` -> "60%"."""
+    return f"{x * 100:.0f}%"
+
+
+def humanise(code: str) -> str:
+    """``third_sector`` / ``CARE_LEAVERS`` -> "Third sector" / "Care leavers"; some codes keep a set spelling."""
+    if code.lower() in SPECIAL_WORDS:
+        return SPECIAL_WORDS[code.lower()]
+    text = code.replace("_", " ").strip().lower()
+    return text[:1].upper() + text[1:]
+
+
+def lower_code(code: str) -> str:
+    """As :func:`humanise`, in lower case for use mid-sentence."""
+    return SPECIAL_WORDS.get(code.lower()) or code.replace("_", " ").strip().lower()
+
+
+def date(d: dt.date | None) -> str:
+    """``2026-10-01`` -> "1 October 2026"; ``None`` -> "not set"."""
+    if d is None:
+        return "not set"
+    return f"{d.day} {MONTHS[d.month - 1]} {d.year}"
+
+
+def when(t: dt.datetime | None) -> str:
+    """A moment to the minute, with its offset: "22 November 2026, 15:56 UTC"; ``None`` -> "not recorded"."""
+    if t is None:
+        return "not recorded"
+    out = f"{date(t.date())}, {t:%H:%M}"
+    offset = t.utcoffset()
+    if offset is None:
+        return out
+    if offset == dt.timedelta(0):
+        return out + " UTC"
+    minutes = int(offset.total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return out + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``plural(2, "need")`` -> "2 needs"; ``plural(1, "has", "have")`` -> "1 has"."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def and_list(items: Iterable[str]) -> str:
+    """``["a", "b", "c"]`` -> "a, b and c"."""
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def shorten(text: str, max_chars: int) -> str:
+    """At most ``max_chars`` characters, cut with an ellipsis (for SVG text, which does not wrap)."""
+    text = " ".join(text.split())
+    return text if len(text) <= max_chars else text[: max(1, max_chars - 1)].rstrip(" ,;:-") + "…"
+
+
+@functools.lru_cache(maxsize=4096)  # a chart repeats a few hundred distinct coordinates
+def coord(x: float) -> str:
+    """A compact SVG coordinate: one decimal at most, none when whole (``12.0`` -> "12", ``3.14`` -> "3.1")."""
+    r = round(x, 1)
+    return str(int(r)) if r == int(r) else f"{r:.1f}"
+
+
+def arrows(text: str) -> str:
+    """Typographic arrows: "-> 1.00" -> "→ 1.00" (evidence lines are written with ASCII arrows)."""
+    return text.replace(" -> ", " → ")
