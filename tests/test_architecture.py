@@ -22,7 +22,7 @@ OFFERED = {"service", "models", "accounts.auth", "exercises.pools", "providers.l
            "reports.render"}
 """What a room offers the rooms above it (and the composition modules)."""
 SHARED = {"types", "errors", "clock", "settings", "context", "db", "http", "audit", "concurrency", "changes", "memory",
-          "templating", "migrate"}
+          "templating", "formatting", "migrate"}
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
 
 
