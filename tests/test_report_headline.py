@@ -8,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import matching
-from marketplace.reports.models import STRENGTH_MIN_SCORE, CriterionNote, Headline, _headline
+from marketplace.reports.build import _headline
+from marketplace.reports.models import STRENGTH_MIN_SCORE, CriterionNote, Headline
 
 
 def crit(name: str, weight: float, score: float, *evidence: str) -> matching.CriterionScore:

@@ -1,15 +1,12 @@
-"""The market-engagement report: its shape, and how it is computed from stored match runs (pure)."""
+"""The market-engagement report: its shape (computed by marketplace.reports.build)."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 
 import msgspec
 
 import matching
-from marketplace.exercises.models import Exercise, MatchRun
-from marketplace.taxonomy.models import Taxonomy
 
 NO_MARKET, LIMITED_MARKET, COMPETITIVE_MARKET = "no_market", "limited_market", "competitive_market"
 VCSE_SECTORS = ("third_sector", "co_operative", "social_enterprise")
@@ -21,10 +18,6 @@ class Thresholds(msgspec.Struct):
     limited_market_max: int = 2
     """1 to this many suitable providers is a limited market; 0 is no market; more is competitive."""
     stale_after_months: int = 12
-
-
-def verdict(suitable: int, t: Thresholds) -> str:
-    return NO_MARKET if suitable == 0 else LIMITED_MARKET if suitable <= t.limited_market_max else COMPETITIVE_MARKET
 
 
 STRENGTH_MIN_SCORE = 0.5
@@ -174,165 +167,3 @@ class Report(msgspec.Struct):
     totals: Totals
     stale_warning: list[StaleProvider]
     method: Method
-
-
-def _months(since: dt.date | None, as_of: dt.date) -> float | None:
-    return None if since is None else round((as_of - since).days / 30.4375, 1)
-
-
-def _note(c: matching.CriterionScore) -> CriterionNote:
-    # not rounded: a score of 0.49996 stays below STRENGTH_MIN_SCORE in the JSON too
-    return CriterionNote(criterion=c.criterion, score=c.score, weight=c.weight, contribution=c.contribution,
-                         evidence=list(c.evidence))
-
-
-def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
-    """The candidate's strengths and weaknesses as defined on :class:`Headline`."""
-    strong = [c for c in s.criteria if c.weight > 0 and c.score >= STRENGTH_MIN_SCORE]
-    weak = [c for c in s.criteria if c.weight > 0 and c.score < STRENGTH_MIN_SCORE]
-    best = sorted(strong, key=lambda c: (-c.contribution, c.criterion))[:NOTES_PER_CANDIDATE]
-    worst = sorted(weak, key=lambda c: (c.score, -c.weight, c.criterion))[:NOTES_PER_CANDIDATE]
-    return Headline(
-        provider_id=s.provider_id, name=s.name, sector=sector, total=round(s.total, 4),
-        strengths=[_note(c) for c in best], weaknesses=[_note(c) for c in worst],
-    )
-
-
-def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
-    need = run.need
-    names = tax.codes("areas")
-    facts = {f.provider_id: f for f in run.providers}
-    suitable = [s for s in run.ranking if s.total >= t.suitable_score]
-    suitable_facts = [facts[s.provider_id] for s in suitable if s.provider_id in facts]
-    capacities = [(f.name, f.capacity or 0.0) for f in suitable_facts]
-    total_capacity = sum(c for _, c in capacities)
-    largest = max(capacities, key=lambda nc: (nc[1], nc[0]), default=None)
-    need_leaves = {leaf for a in need.areas for leaf in areas.leaves_under(a)}
-    stale = [
-        StaleProvider(provider_id=f.provider_id, name=f.name, last_confirmed=f.last_confirmed,
-                      months_since_confirmed=_months(f.last_confirmed, run.as_of))
-        for f in suitable_facts
-        if f.last_confirmed is None or (_months(f.last_confirmed, run.as_of) or 0) > t.stale_after_months
-    ]
-    return NeedReport(
-        need_id=need.id,
-        title=need.title,
-        pathway=need.pathway,
-        pathway_name=tax.codes("pathways").get(need.pathway, need.pathway),
-        areas=list(need.areas),
-        area_names=[names.get(a, a) for a in need.areas],
-        cohorts=list(need.cohorts),
-        annual_volume=need.annual_volume,
-        annual_budget=need.annual_budget,
-        contract_years=need.contract_years,
-        match_run_id=run.id,
-        run_at=run.created_at,
-        directory_size=run.directory_size,
-        eligible=run.eligible_count,
-        suitable=len(suitable),
-        verdict=verdict(len(suitable), t),
-        suitable_by_sector=dict(sorted(Counter(f.sector for f in suitable_facts).items())),
-        suitable_by_legal_form=dict(sorted(Counter(f.legal_form for f in suitable_facts).items())),
-        suitable_vcse=sum(1 for f in suitable_facts if f.sector in VCSE_SECTORS),
-        top_candidates=[_headline(s, facts[s.provider_id].sector if s.provider_id in facts else "")
-                        for s in run.ranking[:5]],
-        excluded_by_reason=dict(run.excluded_by_reason),
-        capacity=CapacityCoverage(
-            volume=need.annual_volume,
-            suitable_capacity=total_capacity,
-            coverage_ratio=round(total_capacity / need.annual_volume, 4) if need.annual_volume else None,
-            largest_provider=largest[0] if largest and total_capacity else None,
-            largest_share=round(largest[1] / total_capacity, 4) if largest and total_capacity else None,
-            unknown_capacity=sum(1 for f in suitable_facts if f.capacity is None),
-        ),
-        added_value=AddedValue(
-            match_funding_per_year=sum(f.match_funding_per_year for f in suitable_facts),
-            volunteers=sum(f.volunteers for f in suitable_facts),
-            providers_with_premises_in_area=sum(
-                1 for f in suitable_facts
-                if any(leaf in need_leaves for a in f.premises_areas for leaf in areas.leaves_under(a))
-            ),
-        ),
-        stale_suitable=stale,
-        weights=dict(run.weights),
-    )
-
-
-def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, threshold: float,
-                 generated_at: dt.datetime) -> Report:
-    """The report for an exercise from the newest stored run of each of its needs."""
-    t = Thresholds(suitable_score=threshold)
-    areas = matching.AreaTree({a.code: a.parent for a in tax.areas}, names={a.code: a.name for a in tax.areas})
-    names = tax.codes("areas")
-    by_need = {r.need_id: r for r in runs}
-    ordered = [by_need[n.id] for n in exercise.needs if n.id in by_need]
-    needs = [need_report(r, tax, t, areas) for r in ordered]
-
-    cells: list[Cell] = []
-    for run in ordered:
-        suitable = [s for s in run.ranking if s.total >= threshold]
-        for leaf in sorted({leaf for a in run.need.areas for leaf in areas.leaves_under(a)}):
-            here = [s.name for s in suitable if leaf in s.covered_areas]
-            cells.append(Cell(need_id=run.need_id, pathway=run.need.pathway, area=leaf, area_name=names.get(leaf, leaf),
-                              suitable=len(here), verdict=verdict(len(here), t), providers=here))
-    leaf_order = [a.code for a in tax.areas if a.code in {c.area for c in cells}]
-    grid = DepthGrid(
-        pathways=list(dict.fromkeys(r.need.pathway for r in ordered)),
-        areas=leaf_order,
-        area_names=[names[a] for a in leaf_order],
-        cells=cells,
-    )
-
-    offers = [
-        matching.Offer(provider_id=s.provider_id, name=s.name, need_id=r.need_id, score=s.total, areas=s.covered_areas)
-        for r in ordered for s in r.ranking if s.total >= threshold
-    ]
-    core_needs = [matching.Need(id=r.need_id, pathway=r.need.pathway, areas=tuple(r.need.areas),
-                                annual_volume=r.need.annual_volume, annual_budget=r.need.annual_budget)
-                  for r in ordered]
-    plan = matching.propose_partnerships(core_needs, offers, areas=areas, max_options=3)
-
-    stale: dict[int, StaleProvider] = {}
-    for n in needs:
-        for s in n.stale_suitable:
-            stale.setdefault(s.provider_id, s)
-    run_times = [r.created_at for r in ordered if r.created_at is not None]
-    return Report(
-        exercise=ExerciseSummary(id=exercise.id, title=exercise.title, commissioning_body=exercise.commissioning_body,
-                                 description=exercise.description, status=exercise.status, opens_on=exercise.opens_on,
-                                 closes_on=exercise.closes_on),
-        generated_at=generated_at,
-        needs=needs,
-        grid=grid,
-        partnerships=plan,
-        totals=Totals(
-            annual_budget=sum(n.annual_budget for n in needs),
-            suitable_match_funding_per_year=sum(n.added_value.match_funding_per_year for n in needs),
-            suitable_volunteers=sum(n.added_value.volunteers for n in needs),
-            needs_by_verdict=dict(Counter(n.verdict for n in needs)),
-            cells_by_verdict=dict(Counter(c.verdict for c in cells)),
-        ),
-        stale_warning=sorted(stale.values(), key=lambda s: (s.name, s.provider_id)),
-        method=Method(
-            criteria=list(matching.CRITERIA),
-            thresholds=t,
-            verdicts=(f"Per need and per (need, area) cell: no market (0 suitable providers), limited market "
-                      f"(1-{t.limited_market_max}), competitive market ({t.limited_market_max + 1} or more). Suitable "
-                      f"means a total score of at least {threshold:g} out of 1."),
-            algorithm_versions=sorted({r.algorithm_version for r in ordered}),
-            match_run_ids=[r.id for r in ordered],
-            data_snapshot_from=min(run_times, default=None),
-            data_snapshot_to=max(run_times, default=None),
-            notes=[
-                "Figures come from the newest stored match run of each need (ids above), so the report can be "
-                "reproduced from those runs; weights per need are listed with each need.",
-                "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "
-                "threshold.",
-                f"Profiles not confirmed by their provider for {t.stale_after_months} months are flagged as stale.",
-                f"A top candidate's strengths are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores "
-                f"at least {STRENGTH_MIN_SCORE:g} out of 1, largest contribution to its total first; its weaknesses "
-                f"are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores below "
-                f"{STRENGTH_MIN_SCORE:g}, lowest score first. A criterion that scored poorly is never a strength.",
-            ],
-        ),
-    )

@@ -13,7 +13,8 @@ from marketplace.context import Context
 from marketplace.db import Pool, pooled
 from marketplace.exercises import service as exercises
 from marketplace.exercises.pools import MatchPools
-from marketplace.reports.models import Report, build_report
+from marketplace.reports.build import build_report
+from marketplace.reports.models import Report
 from marketplace.types import Actor
 
 
