@@ -358,3 +358,60 @@ async def make_keys_and_exercise(dsn: str, secret: bytes, *, provider_keys: int)
                 "exercise_id": exercise_id, "narrow_need": narrow, "broad_need": broad}
     finally:
         await conn.close()
+
+
+# --- the whole load --------------------------------------------------------------------------------
+
+class Built(NamedTuple):
+    split: dict[str, float]
+    """Seconds per step."""
+    sliced: SliceResult
+    total: float
+    """Generate + load, seconds."""
+    checkpointed: bool
+
+
+def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
+    """N generated providers into a migrated database with its taxonomies (prepare_schema), as a bulk load:
+    foreign keys and secondary indexes dropped first and restored from the catalogue's own definitions after
+    (checked identical), derived search columns refreshed, VACUUM ANALYZE, CHECKPOINT. Prints its progress."""
+    fingerprint = asyncio.run(schema_fingerprint(dsn))
+    dropped = asyncio.run(drop_for_bulk_load(dsn))
+    split: dict[str, float] = {}
+    t_load = time.perf_counter()
+    now = dt.datetime.now(dt.UTC)
+    sliced = generate_and_copy(dsn, n, seed, workers=workers, now=now)
+    split["generate_and_copy_wall"] = time.perf_counter() - t_load
+    split["generate"], split["copy"] = sliced.generate_s, sliced.copy_s
+    t = time.perf_counter()
+    asyncio.run(restore_foreign_keys(dsn, dropped))
+    split["foreign_keys"] = time.perf_counter() - t
+    print(f"generated and COPYed {n:,} providers in {split['generate_and_copy_wall']:.1f} s "
+          f"({sliced.processes} process(es); generate {sliced.generate_s:.1f} s, COPY {sliced.copy_s:.1f} s); "
+          f"foreign keys validated in {split['foreign_keys']:.1f} s", flush=True)
+    t = time.perf_counter()
+    last_print = [t]
+
+    def progress(done: int) -> None:
+        if time.perf_counter() - last_print[0] > 10:
+            last_print[0] = time.perf_counter()
+            print(f"  refresh_provider_search: {done:,}/{n:,} ({last_print[0] - t:.0f} s)", flush=True)
+
+    asyncio.run(refresh_search(dsn, n, batch=5000, parallel=workers, progress=progress))
+    split["refresh"] = time.perf_counter() - t
+    t = time.perf_counter()
+    asyncio.run(vacuum_analyze(dsn, ["provider"]))
+    vacuum_provider = time.perf_counter() - t
+    t = time.perf_counter()
+    asyncio.run(restore_indexes(dsn, dropped, parallel=workers))
+    split["indexes"] = time.perf_counter() - t
+    t = time.perf_counter()
+    asyncio.run(vacuum_analyze(dsn))
+    split["analyze"] = time.perf_counter() - t + vacuum_provider
+    t = time.perf_counter()
+    checkpointed = asyncio.run(checkpoint(dsn))
+    split["checkpoint"] = time.perf_counter() - t
+    total = time.perf_counter() - t_load
+    if asyncio.run(schema_fingerprint(dsn)) != fingerprint:
+        raise RuntimeError("the provider tables' indexes and constraints differ from the migrated schema after loading")
+    return Built(split, sliced, total, checkpointed)

