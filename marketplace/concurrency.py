@@ -4,8 +4,11 @@ against If-Match, so that two people editing the same record never silently over
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 
-from marketplace.errors import PreconditionFailed, PreconditionRequired
+import asyncpg
+
+from marketplace.errors import NotFound, PreconditionFailed, PreconditionRequired
 
 ETAG_RE = re.compile(r'\s*(?:W/)?"v(\d{1,9})"\s*')
 ETAG_PATTERN = r'^(W/)?"v[0-9]{1,9}"$'
@@ -19,6 +22,16 @@ def require_if_match(if_match: str | None) -> None:
     """A change needs If-Match (428 without it): checked before any work is done."""
     if if_match is None:
         raise PreconditionRequired("this change needs an If-Match header with the current ETag (from the GET)")
+
+
+async def locked(row: Awaitable[asyncpg.Record | None], what: str, if_match: str | None) -> asyncpg.Record:
+    """The record `row` locks (FOR UPDATE, inside the caller's transaction), once If-Match names its version:
+    404 when there is none, 412 when the version moved on."""
+    found = await row
+    if found is None:
+        raise NotFound(f"{what} not found")
+    check_if_match(if_match, found["version"])
+    return found
 
 
 def check_if_match(if_match: str | None, current: int) -> None:

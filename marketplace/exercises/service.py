@@ -11,11 +11,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import asyncpg
 import msgspec
 
 import matching
 from marketplace import audit
-from marketplace.concurrency import check_if_match, require_if_match
+from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
 from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
@@ -129,16 +130,13 @@ R = TypeVar("R", Exercise, Need)
 
 
 async def _update(conn: Connection, actor: Actor, what: str, record_id: int, if_match: str | None,
-                  lock: Callable[[Connection, int], Awaitable[object | None]], change: Callable[[], Awaitable[None]],
+                  lock: Callable[[Connection, int], Awaitable[asyncpg.Record | None]], change: Callable[[], Awaitable[None]],
                   read: Callable[[Connection, int], Awaitable[R]]) -> R:
     """The one shape of a versioned update: lock the row, check If-Match against its version, make the change
     (which validates and writes), record it, and return the record as it now is."""
     require_if_match(if_match)
     async with conn.transaction():
-        locked = await lock(conn, record_id)
-        if locked is None:
-            raise NotFound(f"{what} {record_id} not found")
-        check_if_match(if_match, locked["version"])  # type: ignore[index]
+        await locked(lock(conn, record_id), f"{what} {record_id}", if_match)
         await change()
         await audit.record(conn, actor, status=200, detail=f"updated {what} {record_id}")
         return await read(conn, record_id)
@@ -182,10 +180,7 @@ async def delete_need(conn: Connection, actor: Actor, need_id: int, if_match: st
     """Only a need without stored runs: runs are kept as evidence."""
     require_if_match(if_match)
     async with conn.transaction():
-        locked = await queries.lock_need(conn, need_id)
-        if locked is None:
-            raise NotFound(f"need {need_id} not found")
-        check_if_match(if_match, locked["version"])
+        await locked(queries.lock_need(conn, need_id), f"need {need_id}", if_match)
         if not await queries.delete_need(conn, need_id):
             raise Conflict(f"need {need_id} has stored match runs, which are kept as evidence")
         await audit.record(conn, actor, status=204, detail=f"deleted need {need_id}")

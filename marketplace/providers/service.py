@@ -14,7 +14,7 @@ import msgspec
 from marketplace import audit
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import ProviderKeyRequest
-from marketplace.concurrency import check_if_match, require_if_match
+from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
@@ -132,10 +132,7 @@ async def change(ctx: Context, conn: Connection, actor: Actor, provider_id: int,
     """The one way a profile changes (see the module's docstring). A change that changes nothing writes nothing."""
     require_if_match(if_match)
     async with conn.transaction():
-        locked = await queries.lock_provider(conn, provider_id)
-        if locked is None:
-            raise NotFound(f"provider {provider_id} not found")
-        check_if_match(if_match, locked["version"])
+        row = await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
         current = await _current(ctx, conn, provider_id)
         before = profile_of(current)
         after = normalised(edit(before))
@@ -145,7 +142,7 @@ async def change(ctx: Context, conn: Connection, actor: Actor, provider_id: int,
         changes = changed_fields(before, after)
         if not changes:
             return current
-        if locked["verified_at"] is not None and any(f == "identifiers" for f, _, _ in changes) \
+        if row["verified_at"] is not None and any(f == "identifiers" for f, _, _ in changes) \
                 and actor.caller.role != "admin":
             raise Forbidden("identifiers: verified by the marketplace; ask an admin to change them",
                             problems=[FieldProblem(field="identifiers", problem="verified identifiers cannot be changed by the provider")],
