@@ -33,12 +33,14 @@ from . import store
 from .ranking import DirectoryCounts, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
-from .vocab import CRITERIA, DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
+from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
+from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights
 
 __all__ = (
     "ALGORITHM_VERSION",
     "CRITERIA",
+    "DEFAULT_CRITERION_WEIGHTS",
     "DEFAULT_PATHWAY_NAMES",
     "DEFAULT_WEIGHTS",
     "EXCLUSION_CODES",
@@ -49,6 +51,7 @@ __all__ = (
     "DirectoryCounts",
     "Cell",
     "Component",
+    "Criterion",
     "CriterionScore",
     "Exclusion",
     "ExclusionReason",

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import attrgetter
 from typing import Any
 
@@ -30,15 +30,16 @@ import numpy.typing as npt
 
 from .areas import AreaTree
 from .errors import MatchingError
-from .explain import EVIDENCE, EvidenceContext, covered_leaves, finite_or_none
+from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
+from .explain import EvidenceContext, covered_leaves, finite_or_none
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Screened, build_pool, take
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CriterionColumn, local_priorities_column, score_criteria
-from .screening import build_exclusions, excluded_in_name_order, nodes_within, screen, screen_candidates
+from .scoring import CriterionColumn, scoring_input
+from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
 from .version import ALGORITHM_VERSION
-from .vocab import CRITERIA, SOCIAL_VALUE_ACCREDITATIONS
+from .vocab import SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
 
 
@@ -115,8 +116,9 @@ class Shortlist:
     _rows: tuple[int, ...]
     _positions: tuple[int, ...]
     _totals: tuple[float, ...]
-    _wv: tuple[float, ...]
-    _contributions: list[npt.NDArray[np.float64]]
+    _weights: Mapping[str, float]
+    _columns: Mapping[str, CriterionColumn]
+    _contributions: Mapping[str, npt.NDArray[np.float64]]
     _head: dict[str, Any]
 
     def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
@@ -127,6 +129,7 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._ctx.pool
+        ctx = replace(self._ctx, memo={})  # words normalised while explaining, cached for this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
@@ -139,7 +142,7 @@ class Shortlist:
                     raise MatchingError(f"no details given for provider {pid}, ranked {rank_no}")
                 if cand.provider_id != pid or cand.name != pool.names[i]:
                     raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
-            scored.append(_explain(self._ctx, cand, rank_no, i, j, total, self._wv, self._contributions))
+            scored.append(_explain(ctx, cand, rank_no, i, j, total, self._weights, self._columns, self._contributions))
         return Ranking(scored=tuple(scored), **self._head)
 
 
@@ -180,7 +183,7 @@ def shortlist(
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
-    wv = w.values()
+    wd = w.as_dict()
     counts: DirectoryCounts | None = None
     outside = 0
 
@@ -213,27 +216,26 @@ def shortlist(
     # Text matching is the expensive criterion: with a limit, match priorities only for the
     # candidates that could still reach the top `limit` (see _could_reach_top).
     prune = bool(cn.priorities) and limit is not None and limit < m
-    columns = list(
-        score_criteria(
-            scored_pool,
-            cn,
-            scored_screening,
-            as_of=as_of,
-            social_value_accreditations=sv_codes,
-            priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
-        )
+    if scored_screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
+        raise AssertionError("screening of columns without coverage shares")
+    inputs = scoring_input(
+        scored_pool,
+        cn,
+        scored_screening.eligible,
+        scored_screening.coverage,
+        as_of=as_of,
+        social_value_accreditations=sv_codes,
+        priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
     )
-    if prune:
-        assert limit is not None
-        rows = _could_reach_top(wv, columns, limit)
-        columns[_PRIORITIES] = local_priorities_column(scored_pool, cn, scored_screening.eligible, rows)
-    contributions = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
+    columns = score_columns(inputs)
+    if prune and limit is not None:
+        rows = _could_reach_top(wd, columns, limit, m)
+        columns[LOCAL_PRIORITIES] = BY_NAME[LOCAL_PRIORITIES].score(replace(inputs, priority_rows=rows))
+    contributions = {name: wk * columns[name].score for name, wk in wd.items()}
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
-    ctx = EvidenceContext(
-        scored_pool, cn, tuple(columns), nodes_within(areas, cn.area_nodes), as_of, sv_codes, pathway_names
-    )
+    ctx = EvidenceContext(scored_pool, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
@@ -256,25 +258,27 @@ def shortlist(
         _rows=tuple(rows_shown),
         _positions=tuple(order),
         _totals=tuple(float(total[j]) for j in order),
-        _wv=wv,
+        _weights=wd,
+        _columns=columns,
         _contributions=contributions,
         _head=head,
     )
 
 
 _NAME = attrgetter("name")
-_PRIORITIES = CRITERIA.index("local_priorities")
 
 
-def _sum(contributions: list[npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
-    """Left-to-right sum in criterion order (the total's definition)."""
+def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
+    """Left-to-right sum in :data:`CRITERIA` order (the total's definition)."""
     total = np.zeros(m)
-    for contrib in contributions:
-        total += contrib
+    for name in CRITERIA:
+        total += contributions[name]
     return total
 
 
-def _could_reach_top(wv: tuple[float, ...], columns: list[CriterionColumn], limit: int) -> npt.NDArray[np.int64]:
+def _could_reach_top(
+    weights: Mapping[str, float], columns: Mapping[str, CriterionColumn], limit: int, m: int
+) -> npt.NDArray[np.int64]:
     """Positions whose total could still be among the best ``limit``, whatever their priority match.
 
     ``columns`` hold every criterion except local_priorities (all 0). A priority score
@@ -284,10 +288,9 @@ def _could_reach_top(wv: tuple[float, ...], columns: list[CriterionColumn], limi
     ``low``; a candidate whose ``high`` is below it is strictly behind all of them, so it
     can be neither shown nor tied at the boundary, and its priorities are never needed.
     """
-    base = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
-    m = len(base[0])
+    base = {name: wk * columns[name].score for name, wk in weights.items()}
     low = _sum(base, m)
-    base[_PRIORITIES] = np.full(m, wv[_PRIORITIES] * 1.0)
+    base[LOCAL_PRIORITIES] = np.full(m, weights[LOCAL_PRIORITIES] * 1.0)
     high = _sum(base, m)
     threshold = np.partition(low, m - limit)[m - limit] if limit else np.inf
     return np.flatnonzero(high >= threshold)
@@ -340,28 +343,44 @@ def _explain(
     i: int,
     j: int,
     total: float,
-    wv: tuple[float, ...],
-    contributions: list[npt.NDArray[np.float64]],
+    weights: Mapping[str, float],
+    columns: Mapping[str, CriterionColumn],
+    contributions: Mapping[str, npt.NDArray[np.float64]],
 ) -> ScoredCandidate:
-    criteria = tuple(
-        CriterionScore(
-            criterion=name,
-            weight=wk,
-            score=float(col.score[j]),
-            contribution=float(contrib[j]),
-            components=_components(col, j),
-            evidence=evidence(ctx, cand, i, j),
-        )
-        for name, wk, col, contrib, evidence in zip(CRITERIA, wv, ctx.columns, contributions, EVIDENCE, strict=True)
-    )
     covered, _ = covered_leaves(ctx, i)
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
         name=cand.name,
         total=total,
-        criteria=criteria,
+        criteria=criterion_scores(ctx, cand, i, j, weights, columns, contributions),
         covered_areas=covered,
+    )
+
+
+def criterion_scores(
+    ctx: EvidenceContext,
+    cand: Candidate,
+    i: int,
+    j: int,
+    weights: Mapping[str, float],
+    columns: Mapping[str, CriterionColumn],
+    contributions: Mapping[str, npt.NDArray[np.float64]],
+    criteria: Sequence[Criterion] = REGISTRY,
+) -> tuple[CriterionScore, ...]:
+    """How each criterion (in the order of ``criteria``) scored the candidate at row ``i`` of the pool
+    (position ``j`` among the scored ones): its numbers read from its own column and its words from its
+    own evidence function, each looked up by the criterion's name."""
+    return tuple(
+        CriterionScore(
+            criterion=c.name,
+            weight=weights[c.name],
+            score=float(columns[c.name].score[j]),
+            contribution=float(contributions[c.name][j]),
+            components=_components(columns[c.name], j),
+            evidence=c.evidence(ctx, columns[c.name], cand, i, j),
+        )
+        for c in criteria
     )
 
 

@@ -124,14 +124,6 @@ def coverage_shares(areas: AreaTree, coverage: Pairs, n: int, area_nodes: tuple[
     return np.minimum(total / len(area_nodes), 1.0)
 
 
-def nodes_within(areas: AreaTree, area_nodes: tuple[int, ...]) -> npt.NDArray[np.bool_]:
-    """Boolean per area node: inside (descendant-or-self of) any need area."""
-    inside = np.zeros(len(areas), dtype=np.bool_)
-    for a in area_nodes:
-        inside[a : a + int(areas.sizes[a])] = True
-    return inside
-
-
 def _screening(
     cn: CompiledNeed,
     offered: npt.NDArray[np.bool_],
