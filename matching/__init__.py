@@ -8,9 +8,9 @@ Public API
     rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None,
          social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS, pathway_names=None) -> Ranking
     propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
-    CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs (optional)
+    CandidatePool.build(candidates, areas)  # full pool: columns + candidates + text, reusable across needs
+    compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
-    store.build_compact / store.replace_rows  # compact pools (columns + word ids, no text), kept by callers
 
 Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
@@ -28,8 +28,10 @@ from .partnerships import (
     offers_from_rankings,
     propose_partnerships,
 )
-from .pool import CandidatePool
-from . import store
+from . import compact
+from .columns import Columns
+from .compact import CompactPool, build_compact
+from .pool import CandidatePool, Pool
 from .ranking import DirectoryCounts, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
@@ -48,6 +50,8 @@ __all__ = (
     "AreaTree",
     "Candidate",
     "CandidatePool",
+    "Columns",
+    "CompactPool",
     "DirectoryCounts",
     "Cell",
     "Component",
@@ -66,14 +70,19 @@ __all__ = (
     "Offer",
     "PartnershipOption",
     "PartnershipPlan",
+    "Pool",
     "Priority",
     "Ranking",
     "ScoredCandidate",
     "Shortlist",
     "Weights",
+    "build_compact",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",
     "shortlist",
-    "store",
+    "compact",
 )
+
+store = compact
+"""Deprecated alias of :mod:`matching.compact` (the module was ``matching.store``), kept until callers move."""

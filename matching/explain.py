@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from .models import Candidate
 from .needs import CompiledNeed
-from .pool import CandidatePool
+from .columns import Columns
 from .priorities import explain_priorities
 from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
@@ -31,7 +31,8 @@ _MAX_LISTED = 8
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EvidenceContext:
-    pool: CandidatePool
+    cols: Columns
+    """The columns of the pool ranked."""
     cn: CompiledNeed
     inside: npt.NDArray[np.bool_]
     """Area nodes inside the need's areas."""
@@ -62,8 +63,8 @@ def finite_or_none(x: float) -> float | None:
 
 def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area)."""
-    tree = ctx.pool.areas
-    nodes = ctx.pool.coverage.of(i)
+    tree = ctx.cols.areas
+    nodes = ctx.cols.coverage.of(i)
     covered: set[int] = set()
     lines: list[str] = []
     for a in ctx.cn.area_nodes:
@@ -106,8 +107,8 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
     ]
     overlap = float(col.component("cohort_overlap").score[j])
     if cn.cohort_count:
-        words = ctx.pool.cohorts_in(need.pathway)[:, i].tolist()
-        ids = ctx.pool.cohort_ids
+        words = ctx.cols.cohorts_in(need.pathway)[:, i].tolist()
+        ids = ctx.cols.cohort_ids
         has = {code: code in ids and bool(words[ids[code] >> 6] >> (ids[code] & 63) & 1) for code in cn.cohorts}
         served = tuple(code for code in cn.cohorts if has[code])
         missing = tuple(code for code in cn.cohorts if not has[code])
@@ -213,8 +214,8 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
 
 
 def _premises_labels(ctx: EvidenceContext, i: int) -> list[str]:
-    tree = ctx.pool.areas
-    return [tree.label(tree.code(nd)) for nd in ctx.pool.premises.of(i) if ctx.inside[nd]]
+    tree = ctx.cols.areas
+    return [tree.label(tree.code(nd)) for nd in ctx.cols.premises.of(i) if ctx.inside[nd]]
 
 
 def _distinct(values: tuple[str, ...]) -> list[str]:
@@ -232,7 +233,7 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
     prem = col.component("premises_in_need_areas")
     part = col.component("partner_organisations")
     budget = ctx.cn.need.annual_budget
-    funding = float(ctx.pool.match_funding[i])
+    funding = float(ctx.cols.match_funding[i])
     premises = _premises_labels(ctx, i)
     partners = _distinct(c.partner_organisations or ())
     return (
@@ -242,7 +243,7 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
             else "no match funding offered"
         )
         + _s(mf.score[j]),
-        f"{ctx.pool.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
+        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
         (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
         + _s(prem.score[j]),
         (

@@ -19,7 +19,7 @@ Two input paths, one result
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from dataclasses import dataclass, replace
 from operator import attrgetter
@@ -34,7 +34,9 @@ from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, 
 from .explain import EvidenceContext, covered_leaves, finite_or_none
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
-from .pool import CandidatePool, Screened, build_pool, take
+from .columns import Screened, take
+from .compact import CompactPool
+from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
 from .scoring import CriterionColumn, scoring_input
 from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
@@ -45,7 +47,7 @@ from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
 
 def rank(
     need: Need,
-    candidates: CandidatePool | Sequence[Candidate],
+    candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
     *,
     areas: AreaTree,
@@ -72,7 +74,7 @@ def rank(
     A sequence of candidates is screened first, reading only the fields the hard
     filters use; the other fields are read (and validated) only for the candidates
     that pass them. A :class:`CandidatePool` validated every field when built.
-    A compact pool (:mod:`matching.store`) keeps no candidate objects: rank it with
+    A :class:`~matching.compact.CompactPool` keeps no candidate objects: rank it with
     :func:`shortlist` and explain the result with the shown candidates' details.
 
     Raises :class:`InvalidNeed`, :class:`InvalidWeights`, :class:`InvalidCandidate`.
@@ -112,6 +114,8 @@ class Shortlist:
 
     provider_ids: tuple[int, ...]
     directory: DirectoryCounts | None
+    _pool: CandidatePool | CompactPool
+    """The pool scored (for a list of candidates: the eligible ones, laid out)."""
     _ctx: EvidenceContext
     _rows: tuple[int, ...]
     _positions: tuple[int, ...]
@@ -128,27 +132,28 @@ class Shortlist:
         The details must describe the providers exactly as the pool does (the same snapshot);
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
-        pool = self._ctx.pool
+        pool = self._pool
         ctx = replace(self._ctx, memo={})  # words normalised while explaining, cached for this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
         ):
-            if pool.candidates:
+            if isinstance(pool, CandidatePool):
                 cand = pool.candidates[i]
             else:
-                cand = (details or {}).get(pid)  # type: ignore[assignment]
-                if cand is None:
+                found = (details or {}).get(pid)
+                if found is None:
                     raise MatchingError(f"no details given for provider {pid}, ranked {rank_no}")
-                if cand.provider_id != pid or cand.name != pool.names[i]:
+                if found.provider_id != pid or found.name != pool.names[i]:
                     raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
+                cand = found
             scored.append(_explain(ctx, cand, rank_no, i, j, total, self._weights, self._columns, self._contributions))
         return Ranking(scored=tuple(scored), **self._head)
 
 
 def shortlist(
     need: Need,
-    candidates: CandidatePool | Sequence[Candidate],
+    candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
     *,
     areas: AreaTree,
@@ -161,7 +166,7 @@ def shortlist(
 ) -> Shortlist:
     """:func:`rank` up to the explanations; see :class:`Shortlist`.
 
-    ``directory=True`` (a :class:`CandidatePool` only): the pool is the whole directory, and only the
+    ``directory=True`` (a pool only): the pool is the whole directory, and only the
     candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
     only those had been passed; the others are counted in :attr:`Shortlist.directory`.
     """
@@ -176,10 +181,10 @@ def shortlist(
     ):
         raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
     sv_codes = frozenset(social_value_accreditations)
-    if isinstance(candidates, CandidatePool) and candidates.areas != areas:
+    if isinstance(candidates, (CandidatePool, CompactPool)) and candidates.areas != areas:
         raise MatchingError("the candidate pool was built with a different area tree")
-    if directory and not isinstance(candidates, CandidatePool):
-        raise MatchingError("directory=True needs a CandidatePool")
+    if directory and not isinstance(candidates, (CandidatePool, CompactPool)):
+        raise MatchingError("directory=True needs a CandidatePool or a CompactPool")
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
@@ -187,9 +192,10 @@ def shortlist(
     counts: DirectoryCounts | None = None
     outside = 0
 
-    if isinstance(candidates, CandidatePool):
+    scored_pool: CandidatePool | CompactPool
+    if isinstance(candidates, (CandidatePool, CompactPool)):
         pool = candidates
-        screening = screen(pool, cn)
+        screening = screen(pool.columns, cn)
         if directory:
             screening, outside, not_offered, not_covering = screening.outside_directory_scope()
             counts = DirectoryCounts(len(pool), not_offered, not_covering)
@@ -204,7 +210,7 @@ def shortlist(
         screening, read = screen_candidates(cands, cn, areas)
         pids, by_name = read.pids, None
         scored_pool = _lay_out_eligible(cands, read, screening.eligible, cn, areas)
-        scored_screening = screen(scored_pool, cn)
+        scored_screening = screen(scored_pool.columns, cn)
         if len(scored_screening.eligible) != len(screening.eligible):  # pragma: no cover - same rules twice
             raise AssertionError("screening of candidates and of their columns disagree")
 
@@ -235,7 +241,7 @@ def shortlist(
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
-    ctx = EvidenceContext(scored_pool, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
+    ctx = EvidenceContext(scored_pool.columns, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
@@ -254,6 +260,7 @@ def shortlist(
     return Shortlist(
         provider_ids=tuple(scored_pool.provider_id[rows_shown].tolist()) if rows_shown else (),
         directory=counts,
+        _pool=scored_pool,
         _ctx=ctx,
         _rows=tuple(rows_shown),
         _positions=tuple(order),
@@ -316,7 +323,7 @@ def _lay_out_eligible(
 
 
 def _top(
-    total: npt.NDArray[np.float64], pool: CandidatePool, idx: npt.NDArray[np.int64], limit: int | None
+    total: npt.NDArray[np.float64], pool: Pool, idx: npt.NDArray[np.int64], limit: int | None
 ) -> npt.NDArray[np.int64]:
     """Positions of the best ``limit`` entries ordered by ``(-total, name, provider_id)``."""
     m = len(total)

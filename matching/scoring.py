@@ -39,7 +39,8 @@ import numpy.typing as npt
 
 from . import curves
 from .needs import CompiledNeed
-from .pool import CandidatePool, sorted_distinct
+from .columns import Columns, sorted_distinct
+from .pool import Pool
 from .priorities import priority_matches
 
 FloatArray = npt.NDArray[np.float64]
@@ -90,7 +91,7 @@ class ScoringInput:
     """What the score functions read: one need, the candidates that passed its hard filters, and the
     measures more than one criterion uses (computed once, by :func:`scoring_input`)."""
 
-    pool: CandidatePool
+    pool: Pool
     cn: CompiledNeed
     idx: npt.NDArray[np.int64]
     """Rows of the pool being scored (the eligible candidates), ascending."""
@@ -111,9 +112,13 @@ class ScoringInput:
     def m(self) -> int:
         return len(self.idx)
 
+    @property
+    def cols(self) -> Columns:
+        return self.pool.columns
+
 
 def scoring_input(
-    pool: CandidatePool,
+    pool: Pool,
     cn: CompiledNeed,
     idx: npt.NDArray[np.int64],
     coverage: FloatArray,
@@ -124,10 +129,11 @@ def scoring_input(
 ) -> ScoringInput:
     """The :class:`ScoringInput` for the rows ``idx`` (the eligible ones), given the coverage share
     of every row (see :func:`matching.screening.coverage_shares`)."""
-    acc, commitments = accreditation_counts(pool, idx, social_value_accreditations)
-    inside = pool.areas.within_mask(cn.area_nodes)
-    prem = pool.premises
-    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(pool))
+    cols = pool.columns
+    acc, commitments = accreditation_counts(cols, idx, social_value_accreditations)
+    inside = cols.areas.within_mask(cn.area_nodes)
+    prem = cols.premises
+    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
     return ScoringInput(
         pool=pool,
         cn=cn,
@@ -143,7 +149,7 @@ def scoring_input(
 
 
 def accreditation_counts(
-    pool: CandidatePool, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
+    cols: Columns, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
 ) -> tuple[FloatArray, FloatArray]:
     """(quality accreditations, social value commitments) of the candidates ``idx``.
 
@@ -152,17 +158,17 @@ def accreditation_counts(
     accreditations that are in ``social_value_accreditations``.
     """
     m = len(idx)
-    ids = pool.code_ids
+    ids = cols.code_ids
     is_sv = np.zeros(len(ids) + 1, dtype=np.bool_)
     is_sv[[ids[c] for c in social_value_accreditations if c in ids]] = True
-    acc_pos, acc_which = pool.accreditations.gather(idx)
-    acc = pool.accreditations.item[acc_pos]
+    acc_pos, acc_which = cols.accreditations.gather(idx)
+    acc = cols.accreditations.item[acc_pos]
     sv = is_sv[acc]
     quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
-    sv_pos, sv_which = pool.social_value.gather(idx)
+    sv_pos, sv_which = cols.social_value.gather(idx)
     width = len(ids) + 1
     keys = sorted_distinct(
-        np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + pool.social_value.item[sv_pos]])
+        np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + cols.social_value.item[sv_pos]])
     )
     social = np.bincount(keys // width, minlength=m).astype(np.float64)
     return quality, social
@@ -175,7 +181,7 @@ def pathway_fit(s: ScoringInput) -> CriterionColumn:
     cn, m = s.cn, s.m
     ones = np.ones(m)
     if cn.cohort_count:
-        served = s.pool.cohorts_in(cn.pathway)[:, s.idx] & s.pool.cohort_words(cn.cohorts)[:, None]
+        served = s.cols.cohorts_in(cn.pathway)[:, s.idx] & s.cols.cohort_words(cn.cohorts)[:, None]
         overlap = np.bitwise_count(served).sum(axis=0, dtype=np.int64) / cn.cohort_count
     else:
         overlap = ones.copy()
@@ -190,18 +196,18 @@ def coverage(s: ScoringInput) -> CriterionColumn:
 
 
 def capacity(s: ScoringInput) -> CriterionColumn:
-    ratio = s.pool.capacity[s.idx] / s.cn.need.annual_volume
+    ratio = s.cols.capacity[s.idx] / s.cn.need.annual_volume
     cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(np.nan_to_num(ratio)))
     return _criterion([("capacity_to_volume", 1.0, ratio, cap_score)], s.m)
 
 
 def financial_viability(s: ScoringInput) -> CriterionColumn:
     need = s.cn.need
-    income = s.pool.income[s.idx]
+    income = s.cols.income[s.idx]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dep = np.where(income > 0, need.annual_budget / income, np.where(np.isnan(income), np.nan, np.inf))
     dep_score = np.where(np.isnan(dep), UNKNOWN_FINANCE, curves.dependency_curve(np.nan_to_num(dep, posinf=1e300)))
-    reserves = s.pool.reserves[s.idx]
+    reserves = s.cols.reserves[s.idx]
     res_score = np.where(np.isnan(reserves), UNKNOWN_FINANCE, curves.reserves_curve(np.nan_to_num(reserves)))
     return _criterion(
         [("budget_share_of_income", 0.6, dep, dep_score), ("reserves_months", 0.4, reserves, res_score)], s.m
@@ -210,8 +216,8 @@ def financial_viability(s: ScoringInput) -> CriterionColumn:
 
 def quality(s: ScoringInput) -> CriterionColumn:
     acc = s.quality_accreditations
-    outcomes = s.pool.outcomes_in(s.cn.pathway)[s.idx].astype(np.float64)
-    years = s.pool.years_in(s.cn.pathway)[s.idx]
+    outcomes = s.cols.outcomes_in(s.cn.pathway)[s.idx].astype(np.float64)
+    years = s.cols.years_in(s.cn.pathway)[s.idx]
     return _criterion(
         [
             ("quality_accreditations", 0.4, acc, curves.halflife(acc, 1.0)),
@@ -241,9 +247,9 @@ def local_priorities(s: ScoringInput) -> CriterionColumn:
 
 def added_value(s: ScoringInput) -> CriterionColumn:
     premises = s.premises
-    match_ratio = s.pool.match_funding[s.idx] / s.cn.need.annual_budget
-    volunteers = s.pool.volunteers[s.idx]
-    partners = s.pool.partner_count[s.idx]
+    match_ratio = s.cols.match_funding[s.idx] / s.cn.need.annual_budget
+    volunteers = s.cols.volunteers[s.idx]
+    partners = s.cols.partner_count[s.idx]
     return _criterion(
         [
             ("match_funding_to_budget", 0.4, match_ratio, curves.halflife(match_ratio, 0.1)),
@@ -257,8 +263,8 @@ def added_value(s: ScoringInput) -> CriterionColumn:
 
 def social_value(s: ScoringInput) -> CriterionColumn:
     cn = s.cn
-    by_sector = np.array([cn.sector_preference.get(code, 0.0) for code in s.pool.sector_ids] or [0.0])
-    pref = by_sector[s.pool.sector[s.idx]]
+    by_sector = np.array([cn.sector_preference.get(code, 0.0) for code in s.cols.sector_ids] or [0.0])
+    pref = by_sector[s.cols.sector[s.idx]]
     commitments = s.commitments
     local_presence = (s.premises > 0).astype(np.float64)
     w_pref, w_commit, w_local = (0.5, 0.3, 0.2) if cn.has_sector_preference else (0.0, 0.6, 0.4)
@@ -274,10 +280,10 @@ def social_value(s: ScoringInput) -> CriterionColumn:
 
 def sustainability(s: ScoringInput) -> CriterionColumn:
     as_of, idx = s.as_of, s.idx
-    operating = np.maximum(as_of.year - s.pool.founded_year[idx], 0.0)
+    operating = np.maximum(as_of.year - s.cols.founded_year[idx], 0.0)
     op_score = np.where(np.isnan(operating), 0.0, curves.halflife(np.nan_to_num(operating), 5.0))
-    funding = s.pool.funding_source_count[idx]
-    months = np.maximum(as_of.toordinal() - s.pool.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
+    funding = s.cols.funding_source_count[idx]
+    months = np.maximum(as_of.toordinal() - s.cols.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
     fresh = np.where(np.isnan(months), 0.0, curves.freshness_curve(np.nan_to_num(months)))
     return _criterion(
         [

@@ -9,7 +9,7 @@ reason it fails:
 * ``insufficient_experience`` - fewer years in the pathway than the minimum.
 
 Two entry points compute the same :class:`Screening`: :func:`screen` over the
-columns of a :class:`CandidatePool`, and :func:`screen_candidates` straight from
+:class:`~matching.columns.Columns` of a pool, and :func:`screen_candidates` straight from
 a sequence of :class:`Candidate` objects, reading only the fields the checks
 need (provider id, expertise pathway and years, coverage, accreditations).
 """
@@ -28,8 +28,8 @@ import numpy.typing as npt
 from .areas import AreaTree
 from .models import Candidate
 from .needs import CompiledNeed
-from .pool import (
-    CandidatePool,
+from .columns import (
+    Columns,
     Pairs,
     Screened,
     check_pathways,
@@ -146,17 +146,17 @@ def _screening(
     )
 
 
-def screen(pool: CandidatePool, cn: CompiledNeed) -> Screening:
+def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     """Hard filters over a pool's columns."""
-    n = len(pool)
+    n = len(cols)
     have = np.zeros(n, dtype=np.int64)
-    acc = pool.accreditations
+    acc = cols.accreditations
     for j, code in enumerate(cn.required):
-        aid = pool.code_ids.get(code)
+        aid = cols.code_ids.get(code)
         if aid is not None:
             have[acc.owner[acc.item == aid]] |= 1 << j
-    coverage = coverage_shares(pool.areas, pool.coverage, n, cn.area_nodes)
-    return _screening(cn, pool.offered_in(cn.pathway), pool.years_in(cn.pathway), coverage > 0, coverage, have)
+    coverage = coverage_shares(cols.areas, cols.coverage, n, cn.area_nodes)
+    return _screening(cn, cols.offered_in(cn.pathway), cols.years_in(cn.pathway), coverage > 0, coverage, have)
 
 
 def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Screened]:
@@ -209,7 +209,7 @@ def excluded_in_name_order(
     """
     bits = screening.fail_bits
     if by_name is not None:
-        idx = by_name[(bits[by_name] & _LISTED) != 0]
+        idx: Int64Array = by_name[(bits[by_name] & _LISTED) != 0]
         return idx if limit is None else idx[:limit]
     excluded = np.flatnonzero(bits & _LISTED)
     excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable

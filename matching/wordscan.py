@@ -32,7 +32,8 @@ How, without Python work per word occurrence:
    word ("hits") are mapped back to their owners.
 
 :class:`WordIndex` keeps every owner's distinct normalised words instead, for
-matching many queries against the same texts (a reused :class:`CandidatePool`).
+matching many queries against the same texts (a reused :class:`~matching.pool.CandidatePool`,
+a :class:`~matching.compact.CompactPool`).
 
 The result equals computing ``words()`` of every text and taking, per owner and
 query word, the best ``fuzz.ratio`` at or above the cutoff, divided by 100 (a
@@ -183,8 +184,8 @@ def best_matches(texts: Sequence[str], owner: Ints, n: int, query: Sequence[str]
         hit_parts.append(hits[found])
     who = np.concatenate(who_parts)
     hit = np.concatenate(hit_parts)
-    found = hit >= 0
-    return _best(len(query), n, who[found], hit[found], values)
+    ok = hit >= 0
+    return _best(len(query), n, who[ok], hit[ok], values)
 
 
 class WordIndex(NamedTuple):
@@ -370,7 +371,7 @@ def _normalise(p: Packed, stop: Packed) -> tuple[Packed, npt.NDArray[np.bool_]]:
     rows = np.arange(m)
 
     def ends_with(suffix: str) -> npt.NDArray[np.bool_]:
-        ok = length >= len(suffix)
+        ok: npt.NDArray[np.bool_] = length >= len(suffix)
         for k, ch in enumerate(reversed(suffix), start=1):
             ok &= b[rows, np.maximum(length - k, 0)] == ord(ch)
         return ok

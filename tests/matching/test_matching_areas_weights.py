@@ -105,7 +105,7 @@ def test_normalised_weights_never_sum_above_one() -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(st.sampled_from([*f.tree().codes, "E99999999"]), max_size=5), max_size=8))
 def test_vectorised_area_antichains_match_reduce(code_lists: list[list[str]]) -> None:
-    from matching.pool import area_pairs
+    from matching.columns import area_pairs
 
     t = f.tree()
     pairs = area_pairs([tuple(c) for c in code_lists], t)

@@ -90,7 +90,7 @@ def test_weights_keep_their_public_behaviour() -> None:
 def _columns_of(need: Need, pool: CandidatePool) -> tuple[ScoringInput, dict[str, CriterionColumn]]:
     """Every criterion's column computed straight from the registry's score functions."""
     cn = compile_need(need, TREE)
-    s = screen(pool, cn)
+    s = screen(pool.columns, cn)
     assert s.coverage is not None
     inputs = scoring_input(
         pool, cn, s.eligible, s.coverage, as_of=f.AS_OF, social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS
@@ -131,7 +131,7 @@ def test_each_criterions_explanation_is_its_own_column(seed: int) -> None:
 
 def _context(need: Need, pool: CandidatePool) -> EvidenceContext:
     cn = compile_need(need, TREE)
-    return EvidenceContext(pool, cn, TREE.within_mask(cn.area_nodes), f.AS_OF, SOCIAL_VALUE_ACCREDITATIONS, None)
+    return EvidenceContext(pool.columns, cn, TREE.within_mask(cn.area_nodes), f.AS_OF, SOCIAL_VALUE_ACCREDITATIONS, None)
 
 
 def test_permuting_the_registry_permutes_the_explanation_consistently() -> None:

@@ -119,7 +119,7 @@ def test_scanner_matches_reference(texts: list[str], query: list[str]) -> None:
     ).map(lambda ls: [*ls, ["a", "A ", "b", *(f"x{k % 7}" for k in range(20))]] if len(ls) % 2 else ls)
 )
 def test_distinct_counts_matches_definition(lists: list[list[str]]) -> None:
-    from matching.pool import distinct_counts
+    from matching.columns import distinct_counts
 
     expected = [len({s.strip().casefold() for s in xs} - {""}) for xs in lists]
     assert distinct_counts([tuple(xs) for xs in lists]).tolist() == expected

@@ -1,4 +1,4 @@
-"""Compact pools (matching.store): ranking them, merged or with rows replaced, gives exactly what ranking the
+"""Compact pools (matching.compact): ranking them, merged or with rows replaced, gives exactly what ranking the
 candidates themselves gives; directory mode equals ranking only the candidates offering the pathway in the areas."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_matching_properties import SETTINGS, TREE, candidate_lists, candidates, needs
 
-from matching import Candidate, CandidatePool, MatchingError, Need, Shortlist, rank, shortlist, store
-from matching.store import PackedNames
+from matching import Candidate, CandidatePool, CompactPool, MatchingError, Need, Shortlist, compact, rank, shortlist
+from matching.compact import PackedNames
 
 
 def encode(x: object) -> bytes:
     return msgspec.json.encode(x)
 
 
-def ranked_from_pool(need: Need, pool: CandidatePool, details: list[Candidate], *, directory: bool = False,
+def ranked_from_pool(need: Need, pool: CompactPool, details: list[Candidate], *, directory: bool = False,
                      limit: int | None = 5) -> tuple[bytes, Shortlist]:
     short = shortlist(need, pool, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4, directory=directory)
     by_id = {c.provider_id: c for c in details}
@@ -41,7 +41,7 @@ def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
 @given(need=needs, cands=candidate_lists(), limit=st.sampled_from([None, 0, 1, 3, 50]))
 def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candidate], limit: int | None) -> None:
     expected = encode(rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4))
-    got, _ = ranked_from_pool(need, store.build_compact(cands, TREE), cands, limit=limit)
+    got, _ = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, limit=limit)
     assert got == expected
 
 
@@ -50,7 +50,7 @@ def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candid
 def test_merged_and_replaced_pools_rank_like_a_fresh_build(need: Need, first: list[Candidate],
                                                            second: list[Candidate], data: st.DataObject) -> None:
     second = [msgspec.structs.replace(c, provider_id=c.provider_id + 100) for c in second]
-    merged = store.concat([store.build_compact(first, TREE), store.build_compact(second, TREE)], TREE)
+    merged = compact.concat([compact.build_compact(first, TREE), compact.build_compact(second, TREE)], TREE)
     everyone = first + second
     expected = encode(rank(need, everyone, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
     assert ranked_from_pool(need, merged, everyone)[0] == expected
@@ -60,7 +60,7 @@ def test_merged_and_replaced_pools_rank_like_a_fresh_build(need: Need, first: li
     changed = [msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
                for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))]
     added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
-    after = store.replace_rows(merged, removed + [c.provider_id for c in changed], changed + added)
+    after = compact.replace_rows(merged, removed + [c.provider_id for c in changed], changed + added)
     now = {c.provider_id: c for c in everyone if c.provider_id not in removed}
     now.update({c.provider_id: c for c in changed + added})
     expected = encode(rank(need, list(now.values()), areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
@@ -74,7 +74,7 @@ def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the
         need: Need, cands: list[Candidate]) -> None:
     assessed = offering(need, cands)
     expected = encode(rank(need, assessed, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
-    got, short = ranked_from_pool(need, store.build_compact(cands, TREE), cands, directory=True)
+    got, short = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, directory=True)
     assert got == expected
     counts = short.directory
     assert counts is not None and counts.directory_size == len(cands)
@@ -86,7 +86,7 @@ def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the
 def test_explaining_a_compact_pool_needs_matching_details() -> None:
     cands = [f.candidate(1, name="Alpha"), f.candidate(2, name="Beta")]
     need = f.need()
-    short = shortlist(need, store.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, limit=2)
+    short = shortlist(need, compact.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, limit=2)
     assert short.provider_ids
     with pytest.raises(MatchingError, match="no details"):
         short.explain({})
@@ -100,11 +100,11 @@ def test_explaining_a_compact_pool_needs_matching_details() -> None:
 
 def test_a_compact_pool_keeps_no_text_and_narrow_columns() -> None:
     cands = [f.candidate(k, name=f"Provider é{k}") for k in range(1, 40)]
-    pool = store.build_compact(cands, TREE)
-    assert pool.candidates == () and pool.descriptions == () and pool.resources == ()
+    pool = compact.build_compact(cands, TREE)
+    assert isinstance(pool, CompactPool) and not hasattr(pool, "candidates") and not hasattr(pool, "descriptions")
     assert isinstance(pool.names, PackedNames) and list(pool.names) == [c.name for c in cands]
-    assert pool.word_cache is not None and pool.word_cache["all"].words.dtype == np.uint16
-    assert pool.years.dtype == np.float32 and pool.coverage.owner.dtype == np.int32
-    taken = store.take_rows(pool, np.array([0, 5, 38]))
+    assert pool.words.words.dtype == np.uint16
+    assert pool.columns.years.dtype == np.float32 and pool.columns.coverage.owner.dtype == np.int32
+    taken = compact.take_rows(pool, np.array([0, 5, 38]))
     assert list(taken.names) == [cands[0].name, cands[5].name, cands[38].name]
     assert PackedNames.of(["a", "bé", ""])[-2] == "bé"
