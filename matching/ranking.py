@@ -23,6 +23,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from dataclasses import dataclass, replace
 from operator import attrgetter
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -94,14 +95,21 @@ def rank(
 
 @dataclass(frozen=True, slots=True, eq=False)
 class DirectoryCounts:
-    """With ``shortlist(..., directory=True)``: the pool is the whole directory."""
+    """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
+
+    The :class:`Ranking`'s own counts cover the providers assessed (those offering the need's pathway
+    and covering one of its areas); these add the providers only counted, so they are complete.
+    """
 
     directory_size: int
     """Rows of the pool."""
-    pathway_not_offered: int
-    """Rows that do not offer the need's pathway (counted over the whole directory)."""
-    no_area_coverage: int
-    """Rows covering none of the need's areas (a row may be in both counts)."""
+    excluded_count: int
+    """Providers of the directory not eligible, assessed or not: ``directory_size - eligible_count``."""
+    excluded_by_reason: Mapping[str, int]
+    """Exclusion code -> providers of the directory failing that check, every code in
+    :data:`~matching.vocab.EXCLUSION_CODES` order (zeros included; a provider may count under several):
+    ``pathway_not_offered`` and ``no_area_coverage`` over the whole directory, the other checks over the
+    providers assessed (as in the ranking)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -114,6 +122,7 @@ class Shortlist:
 
     provider_ids: tuple[int, ...]
     directory: DirectoryCounts | None
+    """With ``shortlist(..., directory=True)``: the complete counts over the directory; else ``None``."""
     _pool: CandidatePool | CompactPool
     """The pool scored (for a list of candidates: the eligible ones, laid out)."""
     _ctx: EvidenceContext
@@ -168,7 +177,8 @@ def shortlist(
 
     ``directory=True`` (a pool only): the pool is the whole directory, and only the
     candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
-    only those had been passed; the others are counted in :attr:`Shortlist.directory`.
+    only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
+    complete counts over the whole directory (:class:`DirectoryCounts`).
     """
     for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -197,8 +207,14 @@ def shortlist(
         pool = candidates
         screening = screen(pool.columns, cn)
         if directory:
-            screening, outside, not_offered, not_covering = screening.outside_directory_scope()
-            counts = DirectoryCounts(len(pool), not_offered, not_covering)
+            screening, outside, outside_by_reason = screening.outside_directory_scope()
+            counts = DirectoryCounts(
+                directory_size=len(pool),
+                excluded_count=len(pool) - len(screening.eligible),
+                excluded_by_reason=MappingProxyType(
+                    {code: k + outside_by_reason.get(code, 0) for code, k in screening.counts().items()}
+                ),
+            )
         pids, by_name = pool.provider_id, pool.by_name
         scored_pool, scored_screening = pool, screening
 

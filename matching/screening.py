@@ -70,15 +70,17 @@ class Screening:
     years: FloatArray
     """Years of experience of every candidate in the need's pathway."""
 
-    def outside_directory_scope(self) -> tuple[Screening, int, int, int]:
+    def outside_directory_scope(self) -> tuple[Screening, int, dict[str, int]]:
         """(this screening with only the candidates offering the pathway and covering an area assessed,
-        how many were not, how many do not offer the pathway, how many cover none of the areas).
+        how many were not, how many of all do not offer the pathway / cover none of the areas by code).
 
         The others keep only :data:`_BIT_OUTSIDE`: they are neither counted by reason nor listed.
         """
         bits = self.fail_bits
-        pathway = int(np.count_nonzero(bits & _BIT_PATHWAY))
-        area = int(np.count_nonzero(bits & _BIT_AREA))
+        by_reason = {
+            EXCL_PATHWAY: int(np.count_nonzero(bits & _BIT_PATHWAY)),
+            EXCL_AREA: int(np.count_nonzero(bits & _BIT_AREA)),
+        }
         outside = (bits & (_BIT_PATHWAY | _BIT_AREA)) != 0
         scoped = Screening(
             eligible=self.eligible,
@@ -87,7 +89,7 @@ class Screening:
             missing_mask=self.missing_mask,
             years=self.years,
         )
-        return scoped, int(np.count_nonzero(outside)), pathway, area
+        return scoped, int(np.count_nonzero(outside)), by_reason
 
     def counts(self) -> dict[str, int]:
         bits = self.fail_bits

@@ -11,7 +11,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_matching_properties import SETTINGS, TREE, candidate_lists, candidates, needs
 
-from matching import Candidate, CandidatePool, CompactPool, MatchingError, Need, Shortlist, compact, rank, shortlist
+from matching import (
+    EXCLUSION_CODES,
+    Candidate,
+    CandidatePool,
+    CompactPool,
+    MatchingError,
+    Need,
+    Ranking,
+    Shortlist,
+    compact,
+    rank,
+    shortlist,
+)
 from matching.compact import PackedNames
 
 
@@ -78,9 +90,22 @@ def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the
     assert got == expected
     counts = short.directory
     assert counts is not None and counts.directory_size == len(cands)
-    assert counts.pathway_not_offered == sum(1 for c in cands if all(e.pathway != need.pathway for e in c.expertise))
+    by_reason = counts.excluded_by_reason
+    assert by_reason["pathway_not_offered"] == sum(
+        1 for c in cands if all(e.pathway != need.pathway for e in c.expertise)
+    )
     not_assessed = {c.provider_id for c in cands} - {c.provider_id for c in assessed}
-    assert counts.pathway_not_offered + counts.no_area_coverage >= len(not_assessed)
+    assert by_reason["pathway_not_offered"] + by_reason["no_area_coverage"] >= len(not_assessed)
+    # complete counts: the pathway and area checks over the whole directory (as if every provider had been
+    # assessed), the others over the providers assessed (as in the ranking)
+    everyone = rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=0, excluded_limit=0)
+    ranking = msgspec.json.decode(got, type=Ranking)
+    assert list(by_reason) == list(EXCLUSION_CODES)
+    for code in ("pathway_not_offered", "no_area_coverage"):
+        assert by_reason[code] == everyone.excluded_by_reason[code]
+    for code in ("missing_accreditation", "insufficient_experience"):
+        assert by_reason[code] == ranking.excluded_by_reason[code]
+    assert counts.excluded_count == counts.directory_size - ranking.eligible_count == everyone.excluded_count
 
 
 def test_explaining_a_compact_pool_needs_matching_details() -> None:
