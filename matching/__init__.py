@@ -32,7 +32,7 @@ from . import compact
 from .columns import Columns
 from .compact import CompactPool, build_compact
 from .pool import CandidatePool, Pool
-from .ranking import DirectoryCounts, Shortlist, rank, shortlist
+from .ranking import DirectoryCounts, RankOptions, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
 from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
@@ -72,6 +72,7 @@ __all__ = (
     "PartnershipPlan",
     "Pool",
     "Priority",
+    "RankOptions",
     "Ranking",
     "ScoredCandidate",
     "Shortlist",

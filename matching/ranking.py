@@ -24,7 +24,7 @@ from datetime import date
 from dataclasses import dataclass, replace
 from operator import attrgetter
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
@@ -46,19 +46,77 @@ from .vocab import SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
 
 
+class _RequiredOptions(TypedDict):
+    areas: AreaTree
+    """The area tree (a pool must have been built with an equal one)."""
+    as_of: date
+    """The assessment date (years operating, profile freshness); a datetime's time of day is ignored."""
+
+
+class RankOptions(_RequiredOptions, total=False):
+    """The keyword options of :func:`rank` and :func:`shortlist` (``areas`` and ``as_of`` are required)."""
+
+    limit: int | None
+    """Caps the scored list (explanations are only built for those shown); default ``None``: all."""
+    excluded_limit: int | None
+    """Caps the exclusion list (counts are always complete); default ``None``: all."""
+    social_value_accreditations: Collection[str]
+    """Accreditation codes that count as social value commitments rather than quality (default
+    :data:`~matching.vocab.SOCIAL_VALUE_ACCREDITATIONS`)."""
+    pathway_names: Mapping[str, str] | None
+    """Pathway code -> display name for explanation text (default ``None``:
+    :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare)."""
+
+
+_OPTION_NAMES: Final = RankOptions.__required_keys__ | RankOptions.__optional_keys__
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """:class:`RankOptions`, validated, with their defaults."""
+
+    areas: AreaTree
+    as_of: date
+    limit: int | None
+    excluded_limit: int | None
+    social_value_accreditations: frozenset[str]
+    pathway_names: Mapping[str, str] | None
+
+    @classmethod
+    def of(cls, given: RankOptions) -> _Options:
+        unknown = sorted(given.keys() - _OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {unknown[0]!r} (options: {', '.join(sorted(_OPTION_NAMES))})")
+        missing = sorted(RankOptions.__required_keys__ - given.keys())
+        if missing:
+            raise TypeError(f"missing required keyword argument {missing[0]!r}")
+        limit, excluded_limit = given.get("limit"), given.get("excluded_limit")
+        for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise MatchingError(f"{name} must be None or an int >= 0")
+        as_of = given["as_of"]
+        if not isinstance(as_of, date):
+            raise MatchingError("as_of must be a datetime.date")
+        sv_codes = given.get("social_value_accreditations", SOCIAL_VALUE_ACCREDITATIONS)
+        if isinstance(sv_codes, str) or not all(isinstance(code, str) for code in sv_codes):
+            raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
+        return cls(
+            areas=given["areas"],
+            as_of=date(as_of.year, as_of.month, as_of.day),  # a datetime's time of day is ignored
+            limit=limit,
+            excluded_limit=excluded_limit,
+            social_value_accreditations=frozenset(sv_codes),
+            pathway_names=given.get("pathway_names"),
+        )
+
+
 def rank(
     need: Need,
     candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
-    *,
-    areas: AreaTree,
-    as_of: date,
-    limit: int | None = None,
-    excluded_limit: int | None = None,
-    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
-    pathway_names: Mapping[str, str] | None = None,
+    **options: Unpack[RankOptions],
 ) -> Ranking:
-    """Rank ``candidates`` for ``need``.
+    """Rank ``candidates`` for ``need``; the keyword options are :class:`RankOptions`.
 
     ``candidates`` may be a prebuilt :class:`CandidatePool` (it must have been built
     with an equal ``areas`` tree) or any sequence of :class:`Candidate`; both give
@@ -66,11 +124,6 @@ def rank(
     built for those shown); ``excluded_limit`` caps the exclusion list (counts are
     always complete). ``as_of`` is the assessment date (years operating, profile
     freshness).
-
-    ``social_value_accreditations``: accreditation codes that count as social value
-    commitments rather than quality (default :data:`~matching.vocab.SOCIAL_VALUE_ACCREDITATIONS`).
-    ``pathway_names``: pathway code -> display name for explanation text (default
-    :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare).
 
     A sequence of candidates is screened first, reading only the fields the hard
     filters use; the other fields are read (and validated) only for the candidates
@@ -80,17 +133,7 @@ def rank(
 
     Raises :class:`InvalidNeed`, :class:`InvalidWeights`, :class:`InvalidCandidate`.
     """
-    return shortlist(
-        need,
-        candidates,
-        weights,
-        areas=areas,
-        as_of=as_of,
-        limit=limit,
-        excluded_limit=excluded_limit,
-        social_value_accreditations=social_value_accreditations,
-        pathway_names=pathway_names,
-    ).explain()
+    return shortlist(need, candidates, weights, **options).explain()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -165,32 +208,19 @@ def shortlist(
     candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
     *,
-    areas: AreaTree,
-    as_of: date,
-    limit: int | None = None,
-    excluded_limit: int | None = None,
-    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
-    pathway_names: Mapping[str, str] | None = None,
     directory: bool = False,
+    **options: Unpack[RankOptions],
 ) -> Shortlist:
-    """:func:`rank` up to the explanations; see :class:`Shortlist`.
+    """:func:`rank` up to the explanations; see :class:`Shortlist`. The keyword options are :class:`RankOptions`.
 
     ``directory=True`` (a pool only): the pool is the whole directory, and only the
     candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
     only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
     complete counts over the whole directory (:class:`DirectoryCounts`).
     """
-    for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise MatchingError(f"{name} must be None or an int >= 0")
-    if not isinstance(as_of, date):
-        raise MatchingError("as_of must be a datetime.date")
-    as_of = date(as_of.year, as_of.month, as_of.day)  # a datetime's time of day is ignored
-    if isinstance(social_value_accreditations, str) or not all(
-        isinstance(code, str) for code in social_value_accreditations
-    ):
-        raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
-    sv_codes = frozenset(social_value_accreditations)
+    opts = _Options.of(options)
+    areas, as_of, limit, sv_codes = opts.areas, opts.as_of, opts.limit, opts.social_value_accreditations
+    excluded_limit, pathway_names = opts.excluded_limit, opts.pathway_names
     if isinstance(candidates, (CandidatePool, CompactPool)) and candidates.areas != areas:
         raise MatchingError("the candidate pool was built with a different area tree")
     if directory and not isinstance(candidates, (CandidatePool, CompactPool)):

@@ -11,14 +11,17 @@ import pytest
 from matching import (
     ALGORITHM_VERSION,
     EXCLUSION_CODES,
+    DEFAULT_WEIGHTS,
     CandidatePool,
     InvalidCandidate,
     InvalidNeed,
     MatchingError,
     Priority,
+    RankOptions,
     Ranking,
     Weights,
     rank,
+    shortlist,
 )
 
 
@@ -150,6 +153,22 @@ def test_limit_returns_the_top_of_the_full_ranking() -> None:
         assert top.eligible_count == full.eligible_count
     with pytest.raises(MatchingError):
         run(cands, limit=-1)
+
+
+def test_rank_and_shortlist_share_their_keyword_options() -> None:
+    cands = varied(10)
+    t = f.tree()
+    for fn in (rank, shortlist):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'limt'"):
+            fn(f.need(), cands, areas=t, as_of=f.AS_OF, limt=3)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="missing required keyword argument 'as_of'"):
+            fn(f.need(), cands, areas=t)  # type: ignore[call-arg]
+        with pytest.raises(MatchingError, match="excluded_limit"):
+            fn(f.need(), cands, areas=t, as_of=f.AS_OF, excluded_limit=True)
+    options = RankOptions(areas=t, as_of=f.AS_OF, limit=3, excluded_limit=2)
+    assert msgspec.json.encode(rank(f.need(), cands, **options)) == msgspec.json.encode(
+        shortlist(f.need(), cands, DEFAULT_WEIGHTS, **options).explain()
+    )
 
 
 def test_weights_change_the_order() -> None:
