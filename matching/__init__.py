@@ -16,7 +16,11 @@ Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
 """
 
+from . import compact
 from .areas import AreaTree
+from .columns import Columns
+from .compact import CompactPool, build_compact
+from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .models import Candidate, Expertise, Need, Priority
 from .partnerships import (
@@ -28,14 +32,10 @@ from .partnerships import (
     offers_from_rankings,
     propose_partnerships,
 )
-from . import compact
-from .columns import Columns
-from .compact import CompactPool, build_compact
 from .pool import CandidatePool, Pool
 from .ranking import DirectoryCounts, RankOptions, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
-from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights
 
@@ -50,13 +50,13 @@ __all__ = (
     "AreaTree",
     "Candidate",
     "CandidatePool",
+    "Cell",
     "Columns",
     "CompactPool",
-    "DirectoryCounts",
-    "Cell",
     "Component",
     "Criterion",
     "CriterionScore",
+    "DirectoryCounts",
     "Exclusion",
     "ExclusionReason",
     "Expertise",
@@ -78,11 +78,11 @@ __all__ = (
     "Shortlist",
     "Weights",
     "build_compact",
+    "compact",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",
     "shortlist",
-    "compact",
 )
 
 store = compact

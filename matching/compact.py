@@ -31,8 +31,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .models import Candidate
 from .columns import Columns, Pairs, read_only
+from .models import Candidate
 from .pool import CandidatePool, build_pool
 from .wordscan import WordIndex
 

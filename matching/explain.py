@@ -18,9 +18,9 @@ from datetime import date
 import numpy as np
 import numpy.typing as npt
 
+from .columns import Columns
 from .models import Candidate
 from .needs import CompiledNeed
-from .columns import Columns
 from .priorities import explain_priorities
 from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
@@ -140,9 +140,7 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     )
 
 
-def financial_viability(
-    ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int
-) -> tuple[str, ...]:
+def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
     dep, res = col.component("budget_share_of_income"), col.component("reserves_months")
     contract = (

@@ -29,6 +29,7 @@ from .models import Candidate, Priority
 from .pool import Pool
 from .text import WORD_CUTOFF, shorten, snippets, word_forms, words
 
+
 def priority_matches(
     pool: Pool, priorities: tuple[Priority, ...], idx: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:

@@ -20,8 +20,8 @@ Two input paths, one result
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import date
 from dataclasses import dataclass, replace
+from datetime import date
 from operator import attrgetter
 from types import MappingProxyType
 from typing import Any, Final, TypedDict, Unpack
@@ -30,13 +30,13 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .errors import MatchingError
+from .columns import Screened, take
+from .compact import CompactPool
 from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
+from .errors import MatchingError
 from .explain import EvidenceContext, covered_leaves, finite_or_none
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
-from .columns import Screened, take
-from .compact import CompactPool
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
 from .scoring import CriterionColumn, scoring_input
@@ -292,17 +292,17 @@ def shortlist(
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
     shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
-    head: dict[str, Any] = dict(
-        algorithm_version=ALGORITHM_VERSION,
-        need_id=need.id,
-        as_of=as_of,
-        weights=w,
-        candidate_count=n,
-        eligible_count=len(idx),
-        excluded_count=n - len(idx),
-        excluded_by_reason=screening.counts(),
-        excluded=build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
-    )
+    head: dict[str, Any] = {
+        "algorithm_version": ALGORITHM_VERSION,
+        "need_id": need.id,
+        "as_of": as_of,
+        "weights": w,
+        "candidate_count": n,
+        "eligible_count": len(idx),
+        "excluded_count": n - len(idx),
+        "excluded_by_reason": screening.counts(),
+        "excluded": build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
+    }
     return Shortlist(
         provider_ids=tuple(scored_pool.provider_id[rows_shown].tolist()) if rows_shown else (),
         directory=counts,
@@ -384,7 +384,12 @@ def _top(
         order = cand[np.lexsort((pool.name_rank[idx[cand]], -total[cand]))]
     else:
         who = idx[cand]
-        keys = zip((-total[cand]).tolist(), map(pool.names.__getitem__, who.tolist()), pool.provider_id[who].tolist())
+        keys = zip(
+            (-total[cand]).tolist(),
+            map(pool.names.__getitem__, who.tolist()),
+            pool.provider_id[who].tolist(),
+            strict=True,
+        )
         order = cand[sorted(range(len(cand)), key=list(keys).__getitem__)]
     return order if limit is None else order[:limit]
 

@@ -38,8 +38,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import curves
-from .needs import CompiledNeed
 from .columns import Columns, sorted_distinct
+from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
 

@@ -26,8 +26,6 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .models import Candidate
-from .needs import CompiledNeed
 from .columns import (
     Columns,
     Pairs,
@@ -40,6 +38,8 @@ from .columns import (
     provider_ids,
     take,
 )
+from .models import Candidate
+from .needs import CompiledNeed
 from .results import Exclusion, ExclusionReason
 from .vocab import EXCL_ACCREDITATION, EXCL_AREA, EXCL_EXPERIENCE, EXCL_PATHWAY, EXCLUSION_CODES, pathway_name
 

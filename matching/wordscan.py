@@ -43,6 +43,7 @@ property test checks this).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -115,7 +116,7 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     chunks: list[_Chunk] = []
     slow_owner: list[int] = []
     slow_words: list[str] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in pairwise(bounds):
         chunks.append(_scan_chunk(texts[a:b], owner[a:b], sizes[a:b], slow_owner, slow_words))
 
     # distinct words over all chunks -> normalised -> distinct normalised words (+ the slow-path words)
@@ -229,9 +230,7 @@ class WordIndex(NamedTuple):
         return _best(len(query), m, which[found], hits[found], values)
 
 
-def _scan_chunk(
-    texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str]
-) -> _Chunk:
+def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str]) -> _Chunk:
     """Kept word occurrences of ``texts`` (slow-path words go to ``slow_owner`` / ``slow_words``)."""
     big = "\x00".join(texts)
     if big.count("\x00") != len(texts) - 1:
@@ -335,7 +334,7 @@ def _group_u64(values: U64) -> tuple[Ints, U64]:
     if not len(distinct):
         return np.zeros(0, dtype=np.int64), distinct
     distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
-    bits = max(8, min(22, int(len(distinct)).bit_length() + 2))
+    bits = max(8, min(22, len(distinct).bit_length() + 2))
     shift = np.uint64(64 - bits)
     ids = np.arange(len(distinct))
     group = np.empty(0, dtype=np.int64)

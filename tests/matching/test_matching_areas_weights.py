@@ -58,7 +58,7 @@ def test_default_weights_normalise_to_one() -> None:
         ({"quality": float("nan")}, "quality"),
         ({"capacity": float("inf")}, "capacity"),
         ({"added_value": True}, "added_value"),
-        ({name: 0.0 for name in CRITERIA}, "*"),
+        (dict.fromkeys(CRITERIA, 0.0), "*"),
     ],
 )
 def test_invalid_weights_raise(kwargs: dict[str, float], field: str) -> None:

@@ -31,22 +31,23 @@ def encode(x: object) -> bytes:
     return msgspec.json.encode(x)
 
 
-def ranked_from_pool(need: Need, pool: CompactPool, details: list[Candidate], *, directory: bool = False,
-                     limit: int | None = 5) -> tuple[bytes, Shortlist]:
+def ranked_from_pool(
+    need: Need, pool: CompactPool, details: list[Candidate], *, directory: bool = False, limit: int | None = 5
+) -> tuple[bytes, Shortlist]:
     short = shortlist(need, pool, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4, directory=directory)
     by_id = {c.provider_id: c for c in details}
     return encode(short.explain({pid: by_id[pid] for pid in short.provider_ids})), short
-
-
 
 
 def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
     """What the SQL pre-filter passes: offers the pathway, covers an area in, above or below the need's."""
     related: set[str] = set()
     for a in need.areas:
-        related.update(TREE.codes[TREE.index(a): TREE.index(a) + int(TREE.sizes[TREE.index(a)])])
+        related.update(TREE.codes[TREE.index(a) : TREE.index(a) + int(TREE.sizes[TREE.index(a)])])
         related.update(TREE.code(k) for k in TREE.ancestor_indices(TREE.index(a)))
-    return [c for c in cands if any(e.pathway == need.pathway for e in c.expertise) and not related.isdisjoint(c.coverage)]
+    return [
+        c for c in cands if any(e.pathway == need.pathway for e in c.expertise) and not related.isdisjoint(c.coverage)
+    ]
 
 
 @SETTINGS
@@ -59,8 +60,9 @@ def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candid
 
 @SETTINGS
 @given(need=needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
-def test_merged_and_replaced_pools_rank_like_a_fresh_build(need: Need, first: list[Candidate],
-                                                           second: list[Candidate], data: st.DataObject) -> None:
+def test_merged_and_replaced_pools_rank_like_a_fresh_build(
+    need: Need, first: list[Candidate], second: list[Candidate], data: st.DataObject
+) -> None:
     second = [msgspec.structs.replace(c, provider_id=c.provider_id + 100) for c in second]
     merged = compact.concat([compact.build_compact(first, TREE), compact.build_compact(second, TREE)], TREE)
     everyone = first + second
@@ -69,8 +71,10 @@ def test_merged_and_replaced_pools_rank_like_a_fresh_build(need: Need, first: li
     # a writer changes some providers, removes others, adds new ones
     ids = [c.provider_id for c in everyone]
     removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
-    changed = [msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
-               for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))]
+    changed = [
+        msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
+        for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
+    ]
     added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
     after = compact.replace_rows(merged, removed + [c.provider_id for c in changed], changed + added)
     now = {c.provider_id: c for c in everyone if c.provider_id not in removed}
@@ -83,7 +87,8 @@ def test_merged_and_replaced_pools_rank_like_a_fresh_build(need: Need, first: li
 @SETTINGS
 @given(need=needs, cands=candidate_lists())
 def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the_areas(
-        need: Need, cands: list[Candidate]) -> None:
+    need: Need, cands: list[Candidate]
+) -> None:
     assessed = offering(need, cands)
     expected = encode(rank(need, assessed, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
     got, short = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, directory=True)

@@ -10,15 +10,15 @@ import pytest
 
 from matching import (
     ALGORITHM_VERSION,
-    EXCLUSION_CODES,
     DEFAULT_WEIGHTS,
+    EXCLUSION_CODES,
     CandidatePool,
     InvalidCandidate,
     InvalidNeed,
     MatchingError,
     Priority,
-    RankOptions,
     Ranking,
+    RankOptions,
     Weights,
     rank,
     shortlist,
@@ -90,21 +90,19 @@ def test_excluded_limit_caps_list_but_not_counts() -> None:
 # -- totals, ordering, determinism ----------------------------------------------------
 def varied(n: int, seed: int = 1) -> list:  # type: ignore[type-arg]
     rng = random.Random(seed)
-    out = []
-    for i in range(1, n + 1):
-        out.append(
-            f.candidate(
-                i,
-                name=f"Org {rng.randint(1, n // 2):03d}",
-                capacity=rng.choice([None, 20, 80, 150, 300]),
-                annual_income=rng.choice([None, 100_000, 1_000_000]),
-                coverage=rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
-                expertise=(f.expertise(pathway=rng.choice(["ACCOM", "ETE"]), years_experience=rng.randint(0, 9)),),
-                volunteers=rng.randint(0, 50),
-                sector=rng.choice(["third_sector", "private", "co_operative"]),
-            )
+    return [
+        f.candidate(
+            i,
+            name=f"Org {rng.randint(1, n // 2):03d}",
+            capacity=rng.choice([None, 20, 80, 150, 300]),
+            annual_income=rng.choice([None, 100_000, 1_000_000]),
+            coverage=rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
+            expertise=(f.expertise(pathway=rng.choice(["ACCOM", "ETE"]), years_experience=rng.randint(0, 9)),),
+            volunteers=rng.randint(0, 50),
+            sector=rng.choice(["third_sector", "private", "co_operative"]),
         )
-    return out
+        for i in range(1, n + 1)
+    ]
 
 
 def test_contributions_sum_to_total_and_ranking_is_sorted() -> None:
@@ -174,7 +172,7 @@ def test_rank_and_shortlist_share_their_keyword_options() -> None:
 def test_weights_change_the_order() -> None:
     cheap = f.candidate(1, name="Big capacity", capacity=400, coverage=("E07000237",))
     wide = f.candidate(2, name="Wide coverage", capacity=20)
-    only = {name: 0.0 for name in Weights.__struct_fields__}
+    only = dict.fromkeys(Weights.__struct_fields__, 0.0)
     by_capacity = run([cheap, wide], weights=Weights(**{**only, "capacity": 1.0}))
     by_coverage = run([cheap, wide], weights=Weights(**{**only, "coverage": 1.0}))
     assert by_capacity.scored[0].provider_id == 1

@@ -131,7 +131,9 @@ def test_each_criterions_explanation_is_its_own_column(seed: int) -> None:
 
 def _context(need: Need, pool: CandidatePool) -> EvidenceContext:
     cn = compile_need(need, TREE)
-    return EvidenceContext(pool.columns, cn, TREE.within_mask(cn.area_nodes), f.AS_OF, SOCIAL_VALUE_ACCREDITATIONS, None)
+    return EvidenceContext(
+        pool.columns, cn, TREE.within_mask(cn.area_nodes), f.AS_OF, SOCIAL_VALUE_ACCREDITATIONS, None
+    )
 
 
 def test_permuting_the_registry_permutes_the_explanation_consistently() -> None:

@@ -26,7 +26,8 @@ def test_vectorised_normalisation_agrees_with_normalise_word_on_many_words() -> 
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
     suffixes = ["", "s", "ss", "ies", "ing", "ed", "ings", "ied", "sses", "ieses", "eds", "y", "ying", "inged", "sing"]
     made = {
-        "".join(rng.choice(letters[: 26 if rng.random() < 0.8 else 36], size=rng.integers(0, 9))) + str(rng.choice(suffixes))
+        "".join(rng.choice(letters[: 26 if rng.random() < 0.8 else 36], size=rng.integers(0, 9)))
+        + str(rng.choice(suffixes))
         for _ in range(20_000)
     }
     made |= {w for w in STOPWORDS if w.isascii()} | {"123", "2024", "00", "1st", "ies", "sies", "tied", "ties", "thing"}
