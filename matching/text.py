@@ -55,12 +55,8 @@ applied once, to the word as the previous pass left it ("families" -> "family", 
 :mod:`matching.wordscan` follow this table."""
 
 
-def rule_applies(rule: SuffixRule, word: str) -> bool:
-    return (
-        len(word) > rule.longer_than
-        and word.endswith(rule.suffix)
-        and not (rule.unless is not None and word.endswith(rule.unless))
-    )
+_PASSES: Final = tuple((tuple(rule.suffix for rule in rules), rules) for rules in SUFFIX_RULES)
+""":data:`SUFFIX_RULES` with each pass's suffixes, so that most words skip a pass with one ``endswith``."""
 
 
 def normalise_word(word: str) -> str | None:
@@ -71,11 +67,12 @@ def normalise_word(word: str) -> str | None:
     """
     if len(word) < MIN_WORD_LENGTH or word in STOPWORDS or word.isdigit():
         return None
-    for rules in SUFFIX_RULES:
-        for rule in rules:
-            if rule_applies(rule, word):
-                word = word[: len(word) - len(rule.suffix)] + rule.replacement
-                break
+    for suffixes, rules in _PASSES:
+        if word.endswith(suffixes):
+            for suffix, longer_than, replacement, unless in rules:
+                if len(word) > longer_than and word.endswith(suffix) and not (unless and word.endswith(unless)):
+                    word = word[: len(word) - len(suffix)] + replacement
+                    break
     return word
 
 
