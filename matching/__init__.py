@@ -7,10 +7,12 @@ encode to JSON with ``msgspec.json.encode``.
 Public API
     rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None,
          social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS, pathway_names=None) -> Ranking
+         (the keyword options are one RankOptions, shared with shortlist)
     propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
     CandidatePool.build(candidates, areas)  # full pool: columns + candidates + text, reusable across needs
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
+    CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
 Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.

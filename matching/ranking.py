@@ -9,12 +9,19 @@ Total score
 Ordering
     By ``(-total, name, provider_id)``; identical inputs always give identical output.
 
-Two input paths, one result
+Criteria
+    Each criterion is an entry of the registry (:mod:`matching.criteria`); its column is
+    computed by its score function and held by name, and its explanation is read from that
+    column and written by its evidence function. The local-priorities criterion (text
+    matching) is looked up by name where ranking treats it specially (see ``_could_reach_top``).
+
+Input paths, one result
     A plain sequence of candidates (what the API passes, after SQL pre-filtering)
     is screened straight from the objects, reading only the hard filters' fields;
     only the candidates that pass are laid out as columns (for the need's pathway
-    only) and text-scanned. A prebuilt :class:`CandidatePool` is screened over its
-    columns. Both produce byte-identical rankings.
+    only) and text-scanned. A prebuilt :class:`CandidatePool` or a
+    :class:`~matching.compact.CompactPool` is screened over its columns. All produce
+    byte-identical rankings.
 """
 
 from __future__ import annotations
