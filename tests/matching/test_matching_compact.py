@@ -138,3 +138,36 @@ def test_a_compact_pool_keeps_no_text_and_narrow_columns() -> None:
     taken = compact.take_rows(pool, np.array([0, 5, 38]))
     assert list(taken.names) == [cands[0].name, cands[5].name, cands[38].name]
     assert PackedNames.of(["a", "bé", ""])[-2] == "bé"
+
+
+def test_directory_counts_are_complete() -> None:
+    need = f.need(required_accreditations=("iso_9001",), min_years_experience=5)
+    cands = [
+        f.candidate(1, name="Eligible"),
+        f.candidate(2, name="Other pathway", expertise=(f.expertise(pathway="ETE"),)),
+        f.candidate(3, name="Elsewhere", coverage=(f.BIRMINGHAM,)),
+        f.candidate(4, name="Neither", coverage=(f.BIRMINGHAM,), expertise=(f.expertise(pathway="ETE"),)),
+        f.candidate(5, name="Unaccredited", accreditations=()),
+        f.candidate(6, name="New", accreditations=(), expertise=(f.expertise(years_experience=1),)),
+        f.candidate(7, name="Eligible too"),
+    ]
+    for pool in (compact.build_compact(cands, TREE), CandidatePool.build(cands, TREE)):
+        short = shortlist(need, pool, areas=TREE, as_of=f.AS_OF, limit=5, directory=True)
+        ranking = short.explain({c.provider_id: c for c in cands})
+        assert (ranking.candidate_count, ranking.eligible_count, ranking.excluded_count) == (4, 2, 2)
+        assert ranking.excluded_by_reason == {
+            "pathway_not_offered": 0,
+            "no_area_coverage": 0,
+            "missing_accreditation": 2,
+            "insufficient_experience": 1,
+        }
+        counts = short.directory
+        assert counts is not None
+        assert (counts.directory_size, counts.excluded_count) == (7, 5)
+        assert dict(counts.excluded_by_reason) == {
+            "pathway_not_offered": 2,
+            "no_area_coverage": 2,
+            "missing_accreditation": 2,
+            "insufficient_experience": 1,
+        }
+    assert shortlist(need, cands, areas=TREE, as_of=f.AS_OF).directory is None
