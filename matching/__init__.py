@@ -7,16 +7,22 @@ encode to JSON with ``msgspec.json.encode``.
 Public API
     rank(need, candidates, weights=DEFAULT_WEIGHTS, *, areas, as_of, limit=None, excluded_limit=None,
          social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS, pathway_names=None) -> Ranking
+         (the keyword options are one RankOptions, shared with shortlist)
     propose_partnerships(needs, rankings, *, areas, max_options=3) -> PartnershipPlan
-    CandidatePool.build(candidates, areas)  # columnar pool, reusable across needs (optional)
+    CandidatePool.build(candidates, areas)  # full pool: columns + candidates + text, reusable across needs
+    compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
-    store.build_compact / store.replace_rows  # compact pools (columns + word ids, no text), kept by callers
+    CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
 Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
 """
 
+from . import compact
 from .areas import AreaTree
+from .columns import Columns
+from .compact import CompactPool, build_compact
+from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .models import Candidate, Expertise, Need, Priority
 from .partnerships import (
@@ -28,17 +34,17 @@ from .partnerships import (
     offers_from_rankings,
     propose_partnerships,
 )
-from .pool import CandidatePool
-from . import store
-from .ranking import DirectoryCounts, Shortlist, rank, shortlist
+from .pool import CandidatePool, Pool
+from .ranking import DirectoryCounts, RankOptions, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .version import ALGORITHM_VERSION
-from .vocab import CRITERIA, DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
+from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights
 
 __all__ = (
     "ALGORITHM_VERSION",
     "CRITERIA",
+    "DEFAULT_CRITERION_WEIGHTS",
     "DEFAULT_PATHWAY_NAMES",
     "DEFAULT_WEIGHTS",
     "EXCLUSION_CODES",
@@ -46,10 +52,13 @@ __all__ = (
     "AreaTree",
     "Candidate",
     "CandidatePool",
-    "DirectoryCounts",
     "Cell",
+    "Columns",
+    "CompactPool",
     "Component",
+    "Criterion",
     "CriterionScore",
+    "DirectoryCounts",
     "Exclusion",
     "ExclusionReason",
     "Expertise",
@@ -63,14 +72,17 @@ __all__ = (
     "Offer",
     "PartnershipOption",
     "PartnershipPlan",
+    "Pool",
     "Priority",
+    "RankOptions",
     "Ranking",
     "ScoredCandidate",
     "Shortlist",
     "Weights",
+    "build_compact",
+    "compact",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",
     "shortlist",
-    "store",
 )

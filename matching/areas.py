@@ -180,6 +180,13 @@ class AreaTree:
             out.append(i)
         return tuple(out)
 
+    def within_mask(self, area_indices: Iterable[int]) -> npt.NDArray[np.bool_]:
+        """Boolean per node: inside (descendant-or-self of) any of the nodes ``area_indices``."""
+        inside = np.zeros(len(self), dtype=np.bool_)
+        for a in area_indices:
+            inside[a : a + int(self._size[a])] = True
+        return inside
+
     # -- vectorised views (read-only numpy arrays indexed by node index) ------
     @property
     def sizes(self) -> npt.NDArray[np.int64]:

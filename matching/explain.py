@@ -1,4 +1,7 @@
-"""Human-readable evidence for the candidates shown in a ranking.
+"""Human-readable evidence for the candidates shown in a ranking: one evidence function per criterion.
+
+The functions are listed, with each criterion's name, default weight and score function, in the
+registry (:mod:`matching.criteria`); each is given its own criterion's column.
 
 Numbers come from the vectorised score columns (so explanations always agree
 with the ranking); this module only adds the words: which cohorts, which areas,
@@ -8,16 +11,16 @@ which accreditations, which priority matched which snippet.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
 import numpy.typing as npt
 
+from .columns import Columns
 from .models import Candidate
 from .needs import CompiledNeed
-from .pool import CandidatePool
 from .priorities import explain_priorities
 from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
@@ -28,9 +31,9 @@ _MAX_LISTED = 8
 
 @dataclass(frozen=True, slots=True, eq=False)
 class EvidenceContext:
-    pool: CandidatePool
+    cols: Columns
+    """The columns of the pool ranked."""
     cn: CompiledNeed
-    columns: tuple[CriterionColumn, ...]
     inside: npt.NDArray[np.bool_]
     """Area nodes inside the need's areas."""
     as_of: date
@@ -60,8 +63,8 @@ def finite_or_none(x: float) -> float | None:
 
 def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area)."""
-    tree = ctx.pool.areas
-    nodes = ctx.pool.coverage.of(i)
+    tree = ctx.cols.areas
+    nodes = ctx.cols.coverage.of(i)
     covered: set[int] = set()
     lines: list[str] = []
     for a in ctx.cn.area_nodes:
@@ -90,17 +93,22 @@ def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple
     return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
 
 
-def _pathway_fit(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+# -- one evidence function per criterion (the registry, matching.criteria, names them) -------------
+# Each gets its own criterion's column (``col``), the candidate, its row ``i`` in the pool and its
+# position ``j`` among the scored candidates.
+
+
+def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need, cn = ctx.cn.need, ctx.cn
     lines_ = [e for e in c.expertise or () if e.pathway == need.pathway]
     out = [
         f"offers {pathway_label(need.pathway, ctx.pathway_names)} through {len(lines_)} expertise line(s)"
         f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
     ]
-    overlap = float(ctx.columns[0].components[1].score[j])
+    overlap = float(col.component("cohort_overlap").score[j])
     if cn.cohort_count:
-        words = ctx.pool.cohorts_in(need.pathway)[:, i].tolist()
-        ids = ctx.pool.cohort_ids
+        words = ctx.cols.cohorts_in(need.pathway)[:, i].tolist()
+        ids = ctx.cols.cohort_ids
         has = {code: code in ids and bool(words[ids[code] >> 6] >> (ids[code] & 63) & 1) for code in cn.cohorts}
         served = tuple(code for code in cn.cohorts if has[code])
         missing = tuple(code for code in cn.cohorts if not has[code])
@@ -115,15 +123,15 @@ def _pathway_fit(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[st
     return tuple(out)
 
 
-def _coverage(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     _, lines = covered_leaves(ctx, i)
-    share = float(ctx.columns[1].score[j])
+    share = float(col.score[j])
     return (*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s){_s(share)}")
 
 
-def _capacity(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     vol = ctx.cn.need.annual_volume
-    score = float(ctx.columns[2].score[j])
+    score = float(col.score[j])
     if c.capacity is None:
         return (f"capacity not stated; scored as unknown ({UNKNOWN_CAPACITY:g}) against {vol:,.0f} service users/yr",)
     return (
@@ -132,9 +140,9 @@ def _capacity(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, 
     )
 
 
-def _financial(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
-    dep, res = ctx.columns[3].components
+    dep, res = col.component("budget_share_of_income"), col.component("reserves_months")
     contract = (
         f"annual contract value {_money(need.annual_budget)} "
         f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
@@ -157,9 +165,11 @@ def _financial(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str,
     return (first, second)
 
 
-def _quality(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
-    acc_c, out_c, years_c = ctx.columns[4].components
+    acc_c = col.component("quality_accreditations")
+    out_c = col.component("outcomes_evidence")
+    years_c = col.component("years_in_pathway")
     accs = sorted(set(c.accreditations or ()) - ctx.social_value_accreditations)
     first = (f"{len(accs)} quality accreditation(s): {_listing(accs)}" if accs else "no quality accreditations") + _s(
         acc_c.score[j]
@@ -181,12 +191,12 @@ def _quality(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, .
     return (first, second, third)
 
 
-def _local_priorities(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     if not ctx.cn.priorities:
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
     evidence = explain_priorities(c, ctx.cn.priorities, ctx.memo)
-    for pr, comp, ev in zip(ctx.cn.priorities, ctx.columns[5].components, evidence, strict=True):
+    for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:
             out.append(f"{head}: no matching words in expertise descriptions or resources text{_s(comp.score[j])}")
@@ -202,8 +212,8 @@ def _local_priorities(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tup
 
 
 def _premises_labels(ctx: EvidenceContext, i: int) -> list[str]:
-    tree = ctx.pool.areas
-    return [tree.label(tree.code(nd)) for nd in ctx.pool.premises.of(i) if ctx.inside[nd]]
+    tree = ctx.cols.areas
+    return [tree.label(tree.code(nd)) for nd in ctx.cols.premises.of(i) if ctx.inside[nd]]
 
 
 def _distinct(values: tuple[str, ...]) -> list[str]:
@@ -215,10 +225,13 @@ def _distinct(values: tuple[str, ...]) -> list[str]:
     return [seen[k] for k in sorted(seen)]
 
 
-def _added_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    mf, vol, prem, part = ctx.columns[6].components
+def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    mf = col.component("match_funding_to_budget")
+    vol = col.component("volunteers")
+    prem = col.component("premises_in_need_areas")
+    part = col.component("partner_organisations")
     budget = ctx.cn.need.annual_budget
-    funding = float(ctx.pool.match_funding[i])
+    funding = float(ctx.cols.match_funding[i])
     premises = _premises_labels(ctx, i)
     partners = _distinct(c.partner_organisations or ())
     return (
@@ -228,7 +241,7 @@ def _added_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[st
             else "no match funding offered"
         )
         + _s(mf.score[j]),
-        f"{ctx.pool.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
+        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
         (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
         + _s(prem.score[j]),
         (
@@ -240,11 +253,10 @@ def _added_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[st
     )
 
 
-def _social_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    comps = {comp.name: comp for comp in ctx.columns[7].components}
+def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     out = []
-    if "sector_preference" in comps:
-        pref = comps["sector_preference"].score[j]
+    if col.has("sector_preference"):  # weight 0 (so left out) when the need sets no sector preference
+        pref = col.component("sector_preference").score[j]
         out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
     else:
         out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
@@ -255,7 +267,7 @@ def _social_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[s
             if commitments
             else "no social value commitments"
         )
-        + _s(comps["social_value_commitments"].score[j])
+        + _s(col.component("social_value_commitments").score[j])
     )
     premises = _premises_labels(ctx, i)
     out.append(
@@ -264,13 +276,15 @@ def _social_value(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[s
             if premises
             else "no local presence (no premises in the need's areas)"
         )
-        + _s(comps["local_presence"].score[j])
+        + _s(col.component("local_presence").score[j])
     )
     return tuple(out)
 
 
-def _sustainability(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    op, fund, fresh = ctx.columns[8].components
+def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
+    op = col.component("years_operating")
+    fund = col.component("funding_sources")
+    fresh = col.component("months_since_confirmed")
     as_of = ctx.as_of.isoformat()
     first = (
         f"operating {op.raw[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
@@ -289,17 +303,3 @@ def _sustainability(ctx: EvidenceContext, c: Candidate, i: int, j: int) -> tuple
         else f"profile never confirmed{_s(0.0)}"
     )
     return (first, second, third)
-
-
-# One evidence builder per criterion, in CRITERIA order.
-EVIDENCE: tuple[Callable[[EvidenceContext, Candidate, int, int], tuple[str, ...]], ...] = (
-    _pathway_fit,
-    _coverage,
-    _capacity,
-    _financial,
-    _quality,
-    _local_priorities,
-    _added_value,
-    _social_value,
-    _sustainability,
-)

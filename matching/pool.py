@@ -1,143 +1,134 @@
-"""Columnar, need-independent representation of a set of candidates.
+"""Candidate pools: what ranking reads, and the full pool.
 
-Building a :class:`CandidatePool` reads every field of every candidate once,
-field by field with C-level iteration (``map``/``attrgetter``/``np.fromiter``)
-and numpy, so the Python work per candidate is a few small steps. Ranking against
-a pool is then pure numpy / rapidfuzz work. Build a pool once per marketplace
-snapshot to rank many needs against it; ``rank`` also accepts a plain sequence of
-candidates (see :mod:`matching.ranking` for how that path avoids building a full pool).
+A pool is a set of candidates laid out for ranking: its :class:`~matching.columns.Columns` (numeric
+and code columns), the candidates' names, optionally their name order, and a way to match words
+against their text. Two kinds exist, over the same columns:
 
-Vocabularies are per build: the pathway, cohort, sector and accreditation /
-social value codes are collected from the candidates themselves, so new codes in
-the data never need a code change here.
+* :class:`CandidatePool` (this module), the full pool: the columns plus the candidates themselves and
+  their text (expertise descriptions, resources text). ``rank`` lays out the candidates it is given
+  as one (for the need's pathway only); :meth:`CandidatePool.build` makes a reusable one, to rank many
+  needs against one snapshot.
+* :class:`~matching.compact.CompactPool`: the columns plus packed names and a word index of the text,
+  no candidate objects (for a server keeping a whole directory in memory).
 
-Variable-length attributes (coverage areas, premises, accreditations, social value
-commitments) are stored as flat ``(owner, item)`` pairs sorted by owner. Text
-(expertise descriptions, resources text) is kept as strings and only scanned, for
-the candidates that pass a need's hard filters, when that need has local priorities.
+Both satisfy the :class:`Pool` protocol, which is all that screening, scoring and ordering read;
+explaining needs the candidates themselves (a full pool has them, a compact pool's caller passes them).
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
-from itertools import chain, repeat
-from operator import attrgetter, eq
-from types import MappingProxyType
-from typing import Any, Final
+from operator import attrgetter
+from typing import Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .errors import InvalidCandidate
-from .models import Candidate, Expertise
-from .vocab import is_code
-from .wordscan import WordIndex
+from .columns import Columns, Screened, build_columns, read_only
+from .models import Candidate
+from .wordscan import WordIndex, best_matches
 
-IntArray = npt.NDArray[np.int32]
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+
+INDEX_SHARE: Final = 8
+"""A reusable pool indexes all its text once a need's candidates to text-match are 1/8 of it or more."""
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Pairs:
-    """Flat variable-length attribute: ``item[k]`` belongs to candidate ``owner[k]``.
+class Pool(Protocol):
+    """What ranking reads of a pool, whichever kind."""
 
-    ``owner`` is ascending and candidate ``i`` owns ``item[offsets[i]:offsets[i + 1]]``.
-    """
+    @property
+    def columns(self) -> Columns: ...
 
-    owner: Int64Array
-    item: Int64Array
-    offsets: Int64Array
+    @property
+    def names(self) -> Sequence[str]: ...
 
-    def of(self, i: int) -> list[int]:
-        """Items of candidate ``i``."""
-        items: list[int] = self.item[self.offsets[i] : self.offsets[i + 1]].tolist()
-        return items
+    @property
+    def by_name(self) -> Int64Array | None:
+        """Rows in ``(name, provider_id)`` order (``None`` when not computed)."""
+        ...
 
-    def gather(self, idx: Int64Array) -> tuple[Int64Array, Int64Array]:
-        """Positions into ``item`` of the candidates ``idx`` and, for each, its index within ``idx``."""
-        starts = self.offsets[idx]
-        lengths = self.offsets[idx + 1] - starts
-        total = int(lengths.sum())
-        which = np.repeat(np.arange(len(idx), dtype=np.int64), lengths)
-        shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) if len(idx) else starts
-        return np.arange(total, dtype=np.int64) + shift, which
+    @property
+    def name_rank(self) -> Int64Array | None:
+        """Position of each row in ``by_name``: the tie-break key (``None`` when not computed)."""
+        ...
 
-    @classmethod
-    def build(cls, owner: Int64Array, item: Int64Array, n: int) -> Pairs:
-        """From pairs already sorted by owner."""
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-        for a in (owner, item, offsets):
-            a.flags.writeable = False
-        return cls(owner=owner, item=item, offsets=offsets)
+    @property
+    def provider_id(self) -> Int64Array: ...
+
+    def __len__(self) -> int: ...
+
+    def word_matches(self, idx: Int64Array, query: Sequence[str]) -> FloatArray:
+        """Best similarity in [0, 1] of each query word (rows) to the words of each row ``idx`` (columns);
+        see :func:`matching.wordscan.best_matches`."""
+        ...
+
+
+class LazyWordIndex:
+    """A word index built at most once, on first use, under a lock: rankings of one pool may run in
+    several threads at once, and only one of them builds it."""
+
+    __slots__ = ("_index", "_lock")
+
+    def __init__(self) -> None:
+        self._index: WordIndex | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def built(self) -> bool:
+        return self._index is not None
+
+    def get(self, build: Callable[[], WordIndex]) -> WordIndex:
+        index = self._index
+        if index is None:
+            with self._lock:
+                index = self._index
+                if index is None:
+                    index = self._index = build()
+        return index
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CandidatePool:
-    """Candidates as numpy columns.
+    """The full pool: candidates as columns, with the candidates themselves and their text.
 
-    Pathway-indexed arrays have one row per pathway code found in the candidates'
-    expertise (``pathway_ids`` maps code -> row); cohort masks are ``uint64`` words,
-    shape ``(words, pathways, n)``, bit ``k`` standing for the cohort with id ``k``
-    in ``cohort_ids``.
+    Text (expertise descriptions, resources text) is kept as strings and only scanned, for the
+    candidates a need text-matches, when that need has local priorities.
     """
 
-    areas: AreaTree
+    columns: Columns
     candidates: tuple[Candidate, ...]
-    """The candidates themselves; empty in a compact pool (:mod:`matching.store`), whose text is only a word index."""
     names: tuple[str, ...]
-    provider_id: Int64Array
-    pathway_ids: Mapping[str, int]
-    offered: npt.NDArray[np.bool_]
-    years: FloatArray
-    outcomes: npt.NDArray[np.bool_]
-    cohort_ids: Mapping[str, int]
-    cohort_mask: npt.NDArray[np.uint64]
-    sector_ids: Mapping[str, int]
-    sector: Int64Array
-    capacity: FloatArray
-    income: FloatArray
-    reserves: FloatArray
-    founded_year: FloatArray
-    confirmed_ordinal: FloatArray
-    volunteers: FloatArray
-    match_funding: FloatArray
-    partner_count: FloatArray
-    funding_source_count: FloatArray
-    coverage: Pairs
-    """Area node indices covered, reduced to an antichain (no code nested in another), ascending."""
-    premises: Pairs
-    """Premises area node indices, same layout as ``coverage``."""
-    code_ids: Mapping[str, int]
-    """Accreditation and social value codes -> id (one id space, so the two can be unioned)."""
-    accreditations: Pairs
-    """Distinct accreditation code ids per candidate."""
-    social_value: Pairs
-    """Distinct social value code ids per candidate."""
     descriptions: tuple[str, ...]
     """Every expertise line's description, candidate by candidate."""
     description_offsets: Int64Array
     """Candidate ``i``'s descriptions are ``descriptions[description_offsets[i]:description_offsets[i + 1]]``."""
     resources: tuple[str, ...]
     by_name: Int64Array | None
-    """Candidate indices in ``(name, provider_id)`` order (``None`` when not computed)."""
+    """Rows in ``(name, provider_id)`` order (``None`` when not computed)."""
     name_rank: Int64Array | None
-    """Position of each candidate in ``by_name``: the tie-break key (``None`` when not computed)."""
-    word_cache: dict[str, WordIndex] | None
-    """Lazily built word index of every candidate's text (``None``: never built, for one-off pools)."""
+    """Position of each row in ``by_name``: the tie-break key (``None`` when not computed)."""
+    text_index: LazyWordIndex | None
+    """Word index of every candidate's text, built on first use; ``None`` for a one-off pool (never built)."""
 
     def __len__(self) -> int:
-        return len(self.provider_id)
+        return len(self.columns)
+
+    @property
+    def provider_id(self) -> Int64Array:
+        return self.columns.provider_id
+
+    @property
+    def areas(self) -> AreaTree:
+        return self.columns.areas
 
     @classmethod
     def build(cls, candidates: Iterable[Candidate], areas: AreaTree) -> CandidatePool:
-        """Validate candidates and lay them out as columns.
+        """Validate candidates and lay them out, to rank several needs against them.
 
         Raises :class:`InvalidCandidate` for a duplicate ``provider_id``, a pathway,
         cohort or sector that is not a non-empty string, negative years of
@@ -145,47 +136,25 @@ class CandidatePool:
         """
         return build_pool(tuple(candidates), areas, pathway=None, order=True, reusable=True)
 
-    # -- per-need views ------------------------------------------------------
-    def pathway_row(self, code: str) -> int | None:
-        return self.pathway_ids.get(code)
-
-    def offered_in(self, code: str) -> npt.NDArray[np.bool_]:
-        p = self.pathway_ids.get(code)
-        return self.offered[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
-
-    def years_in(self, code: str) -> FloatArray:
-        p = self.pathway_ids.get(code)
-        return self.years[p].astype(np.float64, copy=False) if p is not None else np.zeros(len(self))
-
-    def outcomes_in(self, code: str) -> npt.NDArray[np.bool_]:
-        p = self.pathway_ids.get(code)
-        return self.outcomes[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
-
-    def cohorts_in(self, code: str) -> npt.NDArray[np.uint64]:
-        """Cohort mask words of every candidate in pathway ``code``, shape ``(words, n)``."""
-        p = self.pathway_ids.get(code)
-        if p is None:
-            return np.zeros((self.cohort_mask.shape[0], len(self)), dtype=np.uint64)
-        return self.cohort_mask[:, p, :].astype(np.uint64, copy=False)  # compact pools keep narrower words
-
-    def cohort_words(self, codes: Iterable[str]) -> npt.NDArray[np.uint64]:
-        """Mask words (shape ``(words,)``) of the cohort codes known to this pool (others are ignored)."""
-        out = np.zeros(self.cohort_mask.shape[0], dtype=np.uint64)
-        for code in codes:
-            k = self.cohort_ids.get(code)
-            if k is not None:
-                out[k >> 6] |= np.uint64(1 << (k & 63))
-        return out
-
     def word_index(self) -> WordIndex:
         """Word index of every candidate's text, built on first use (reusable pools only)."""
-        if self.word_cache is None:
+        if self.text_index is None:
             raise ValueError("this pool keeps no word index")
-        index = self.word_cache.get("all")
-        if index is None:
-            texts, owner = self.texts_of(np.arange(len(self), dtype=np.int64))
-            index = self.word_cache["all"] = WordIndex.build(texts, owner, len(self))
-        return index
+        return self.text_index.get(self.index_text)
+
+    def index_text(self) -> WordIndex:
+        """A word index of every candidate's text, built now (:meth:`word_index` keeps one)."""
+        texts, owner = self.texts_of(np.arange(len(self), dtype=np.int64))
+        return WordIndex.build(texts, owner, len(self))
+
+    def word_matches(self, idx: Int64Array, query: Sequence[str]) -> FloatArray:
+        """See :meth:`Pool.word_matches`. A reusable pool indexes all its text once when a need
+        text-matches much of it (:data:`INDEX_SHARE`), and uses that index from then on."""
+        lazy = self.text_index
+        if lazy is not None and (lazy.built or len(idx) * INDEX_SHARE >= len(self)):
+            return self.word_index().best_matches(idx, query)
+        texts, owner = self.texts_of(idx)
+        return best_matches(texts, owner, len(idx), query)
 
     def texts_of(self, idx: Int64Array) -> tuple[list[str], Int64Array]:
         """Descriptions and resources text of the candidates ``idx``, with the position in ``idx`` of each text."""
@@ -200,19 +169,6 @@ class CandidatePool:
         return texts, owner
 
 
-# -- building --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Screened:
-    """What screening already read and validated for the candidates being laid out."""
-
-    pids: Int64Array
-    lines: list[Expertise]
-    line_owner: Int64Array
-    paths: list[str]
-
-
 def build_pool(
     cands: tuple[Candidate, ...],
     areas: AreaTree,
@@ -222,7 +178,7 @@ def build_pool(
     screened: Screened | None = None,
     reusable: bool = False,
 ) -> CandidatePool:
-    """Lay ``cands`` out as columns.
+    """Lay ``cands`` out as a full pool.
 
     ``pathway``: when given, only expertise lines of that pathway get pathway
     columns (years, cohorts, outcomes evidence), which is all a single need uses;
@@ -230,341 +186,31 @@ def build_pool(
     provider_id)`` order (needed to list many candidates by name). ``screened``:
     provider ids and expertise lines already read (and validated) by screening.
     ``reusable``: the pool will rank several needs, so a word index of all its text
-    may be built (lazily, when a need's eligible candidates are a large share of it).
+    may be built (lazily, when a need text-matches a large share of it).
     """
     n = len(cands)
     names = tuple(map(attrgetter("name"), cands))
-    pids = provider_ids(cands) if screened is None else screened.pids
-
-    sector_codes = list(map(attrgetter("sector"), cands))
-    sector_ids = _code_ids(sector_codes, "sector", pids, None)
-    sector = np.fromiter(map(sector_ids.__getitem__, sector_codes), dtype=np.int64, count=n)
-
-    if screened is None:
-        lines, line_owner = expertise_lines(cands)
-        paths = list(map(attrgetter("pathway"), lines))
-        check_pathways(paths, line_owner, pids)
-    else:
-        lines, line_owner, paths = screened.lines, screened.line_owner, screened.paths
-    ex = _expertise_columns(lines, line_owner, paths, pids, n, pathway)
-    descriptions = tuple(map(attrgetter("description"), lines))
+    columns, read = build_columns(cands, areas, pathway=pathway, screened=screened)
+    descriptions = tuple(map(attrgetter("description"), read.lines))
     description_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(line_owner, minlength=n), out=description_offsets[1:])
-
-    coverage = area_pairs(field_tuples(cands, "coverage"), areas)
-    premises = area_pairs(field_tuples(cands, "premises_areas"), areas)
-    acc_lists = field_tuples(cands, "accreditations")
-    sv_lists = field_tuples(cands, "social_value")
-    code_ids: dict[Any, int] = {}
-    accreditations = _code_pairs(acc_lists, code_ids)
-    social_value = _code_pairs(sv_lists, code_ids)
-
-    capacity = floats(cands, "capacity")
-    income = floats(cands, "annual_income")
-    volunteers = np.nan_to_num(floats(cands, "volunteers"), nan=0.0)  # missing -> none
-    match_funding = np.nan_to_num(floats(cands, "match_funding_per_year"), nan=0.0)
-    for field, col in (
-        ("capacity", capacity),
-        ("annual_income", income),
-        ("volunteers", volunteers),
-        ("match_funding_per_year", match_funding),
-    ):
-        bad = np.flatnonzero(col < 0)
-        if len(bad):
-            raise InvalidCandidate(int(pids[bad[0]]), field, "must not be negative")
+    np.cumsum(np.bincount(read.line_owner, minlength=n), out=description_offsets[1:])
 
     by_name: Int64Array | None = None
     name_rank: Int64Array | None = None
     if order:
+        pids = columns.provider_id
         by_name = np.array(sorted(np.argsort(pids, kind="stable").tolist(), key=names.__getitem__), dtype=np.int64)
         name_rank = np.empty(n, dtype=np.int64)
         name_rank[by_name] = np.arange(n, dtype=np.int64)
-
-    confirmed = list(map(attrgetter("last_confirmed"), cands))
-    ordinals = (
-        [None if d is None else d.toordinal() for d in confirmed]
-        if None in confirmed
-        else list(map(date.toordinal, confirmed))
-    )
-    arrays: dict[str, np.ndarray] = dict(
-        provider_id=pids,
-        offered=ex.offered,
-        years=ex.years,
-        outcomes=ex.outcomes,
-        cohort_mask=ex.cohort_mask,
-        sector=sector,
-        capacity=capacity,
-        income=income,
-        reserves=floats(cands, "reserves_months"),
-        founded_year=floats(cands, "founded_year"),
-        confirmed_ordinal=_floats_of(ordinals, n),
-        volunteers=volunteers,
-        match_funding=match_funding,
-        partner_count=distinct_counts(field_tuples(cands, "partner_organisations")),
-        funding_source_count=distinct_counts(field_tuples(cands, "funding_sources")),
-        description_offsets=description_offsets,
-    )
-    for a in (*arrays.values(), by_name, name_rank):
-        if a is not None:
-            a.flags.writeable = False
+    read_only(description_offsets, by_name, name_rank)
     return CandidatePool(
-        areas=areas,
+        columns=columns,
         candidates=cands,
         names=names,
-        pathway_ids=MappingProxyType(ex.pathway_ids),
-        cohort_ids=MappingProxyType(ex.cohort_ids),
-        sector_ids=MappingProxyType(sector_ids),
-        coverage=coverage,
-        premises=premises,
-        code_ids=MappingProxyType(code_ids),
-        accreditations=accreditations,
-        social_value=social_value,
         descriptions=descriptions,
+        description_offsets=description_offsets,
         resources=tuple(map(attrgetter("resources_text"), cands)),
         by_name=by_name,
         name_rank=name_rank,
-        word_cache={} if reusable else None,
-        **arrays,
+        text_index=LazyWordIndex() if reusable else None,
     )
-
-
-def provider_ids(cands: Sequence[Candidate]) -> Int64Array:
-    """``provider_id`` column; raises :class:`InvalidCandidate` on a duplicate."""
-    pids = np.fromiter(map(attrgetter("provider_id"), cands), dtype=np.int64, count=len(cands))
-    ordered = np.sort(pids)
-    dup = np.flatnonzero(ordered[1:] == ordered[:-1])
-    if len(dup):
-        raise InvalidCandidate(int(ordered[dup[0]]), "provider_id", "duplicate provider_id")
-    return pids
-
-
-def expertise_lines(cands: Sequence[Candidate]) -> tuple[list[Expertise], Int64Array]:
-    """Every expertise line, candidate by candidate, with the index of its candidate."""
-    per, counts = lengths(field_tuples(cands, "expertise"))
-    return list(chain.from_iterable(per)), np.repeat(np.arange(len(per), dtype=np.int64), counts)
-
-
-def check_pathways(paths: list[str], line_owner: Int64Array, pids: Int64Array) -> None:
-    """Every pathway code is a non-empty string (raises :class:`InvalidCandidate`)."""
-    _code_ids(paths, "expertise.pathway", pids, line_owner)
-
-
-def line_years(lines: Sequence[Expertise], line_owner: Int64Array, pids: Int64Array) -> FloatArray:
-    """``years_experience`` of each line; raises :class:`InvalidCandidate` unless finite and >= 0."""
-    years = np.fromiter(map(attrgetter("years_experience"), lines), dtype=np.float64, count=len(lines))
-    bad = np.flatnonzero(~(years >= 0) | np.isinf(years))
-    if len(bad):
-        k = int(bad[0])
-        raise InvalidCandidate(int(pids[line_owner[k]]), "expertise.years_experience", "must be a finite number >= 0")
-    return years
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class _ExpertiseColumns:
-    pathway_ids: dict[str, int]
-    offered: npt.NDArray[np.bool_]
-    years: FloatArray
-    outcomes: npt.NDArray[np.bool_]
-    cohort_ids: dict[str, int]
-    cohort_mask: npt.NDArray[np.uint64]
-
-
-def _expertise_columns(
-    lines: list[Expertise], line_owner: Int64Array, paths: list[str], pids: Int64Array, n: int, pathway: str | None
-) -> _ExpertiseColumns:
-    """Pathway-major arrays: offered, max years, outcomes evidence present, cohort mask words."""
-    if pathway is None:
-        pathway_ids = {code: k for k, code in enumerate(dict.fromkeys(paths))}
-        row = np.fromiter(map(pathway_ids.__getitem__, paths), dtype=np.int64, count=len(paths))
-        sel = np.arange(len(paths), dtype=np.int64)
-    else:
-        sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(pathway)), dtype=np.bool_, count=len(paths)))
-        pathway_ids = {pathway: 0} if len(sel) else {}
-        row = np.zeros(len(sel), dtype=np.int64)
-    chosen = lines if len(sel) == len(lines) else list(map(lines.__getitem__, sel.tolist()))
-    owner = line_owner[sel]
-    k = len(chosen)
-
-    years_in = line_years(chosen, owner, pids)
-    cohort_lists = _hashable(field_tuples(chosen, "cohorts"))
-    distinct = dict.fromkeys(cohort_lists)
-    cohort_ids: dict[str, int] = {}
-    key_masks: list[int] = []
-    for key_no, key in enumerate(distinct):
-        mask = 0
-        for code in key:
-            if not is_code(code):
-                pos = cohort_lists.index(key)
-                raise InvalidCandidate(
-                    int(pids[owner[pos]]), "expertise.cohorts", f"cohorts must be non-empty codes, got {code!r}"
-                )
-            mask |= 1 << cohort_ids.setdefault(code, len(cohort_ids))
-        key_masks.append(mask)
-        distinct[key] = key_no
-    words = max(1, (len(cohort_ids) + 63) // 64)
-    table = np.array(
-        [[(m >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)] for m in key_masks] or [[0] * words],
-        dtype=np.uint64,
-    )
-    key_of_line = np.fromiter(map(distinct.__getitem__, cohort_lists), dtype=np.int64, count=k)
-
-    P = len(pathway_ids)
-    offered = np.zeros((P, n), dtype=np.bool_)
-    years = np.zeros((P, n), dtype=np.float64)
-    outcomes = np.zeros((P, n), dtype=np.bool_)
-    cohort = np.zeros((words, P, n), dtype=np.uint64)
-    if k:
-        flat = row * n + owner
-        offered.reshape(-1)[flat] = True
-        np.maximum.at(years.reshape(-1), flat, years_in)
-        for w in range(words):
-            np.bitwise_or.at(cohort[w].reshape(-1), flat, table[key_of_line, w])
-        evidence = list(map(attrgetter("outcomes_evidence"), chosen))
-        has = np.fromiter(map(bool, evidence), dtype=np.bool_, count=k)
-        some = np.flatnonzero(has)
-        if len(some):
-            blank = np.fromiter(map(str.isspace, map(evidence.__getitem__, some.tolist())), np.bool_, len(some))
-            has[some[blank]] = False
-        outcomes.reshape(-1)[flat[has]] = True
-    return _ExpertiseColumns(pathway_ids, offered, years, outcomes, cohort_ids, cohort)
-
-
-def _code_ids(codes: list[Any], field: str, pids: Int64Array, owner: Int64Array | None) -> dict[str, int]:
-    """First-seen id of each distinct code; raises :class:`InvalidCandidate` for a non-code."""
-    ids: dict[str, int] = {}
-    for code in dict.fromkeys(codes):
-        if not is_code(code):
-            pos = codes.index(code)
-            who = pos if owner is None else int(owner[pos])
-            raise InvalidCandidate(int(pids[who]), field, f"must be a non-empty code, got {code!r}")
-        ids[code] = len(ids)
-    return ids
-
-
-def field_tuples(items: Sequence[Any], field: str) -> list[Sequence[Any]]:
-    """A sequence-valued field of every item, as stored (``None`` allowed; see :func:`lengths`)."""
-    return list(map(attrgetter(field), items))
-
-
-def lengths(values: list[Sequence[Any]]) -> tuple[list[Sequence[Any]], Int64Array]:
-    """``(values, len of each)``, reading ``None`` as empty (only checked for when present)."""
-    try:
-        return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    except TypeError:
-        values = [() if v is None else v for v in values]
-        return values, np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-
-
-def _hashable(values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
-    """``values`` as tuples (``None`` read as empty), converting only when needed."""
-    try:
-        dict.fromkeys(values)
-    except TypeError:  # a list among them
-        return [() if v is None else v if type(v) is tuple else tuple(v) for v in values]
-    if None in values:
-        return [() if v is None else v for v in values]  # type: ignore[misc]
-    return values  # type: ignore[return-value]
-
-
-def area_pairs(code_lists: list[Sequence[str]], areas: AreaTree) -> Pairs:
-    """Area codes per owner as ascending node-index antichains (unknown codes ignored).
-
-    Equivalent to ``areas.reduce(codes)`` for every owner, vectorised: pairs are
-    sorted by (owner, node); in pre-order a node lies inside an earlier node of the
-    same owner exactly when it starts before the furthest end seen so far.
-    """
-    n = len(code_lists)
-    code_lists, counts = lengths(code_lists)
-    node = areas.index_array(chain.from_iterable(code_lists))
-    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
-    known = node >= 0
-    size = len(areas)
-    key = np.sort(owner[known] * size + node[known])
-    owner, node = np.divmod(key, size)
-    if len(key):
-        end = node + areas.sizes[node]
-        reach = np.maximum.accumulate(owner * (size + 1) + end)
-        before = np.concatenate(([-1], reach[:-1])) - owner * (size + 1)  # furthest end so far (same owner)
-        keep = before <= node
-        owner, node = owner[keep], node[keep]
-    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(node), n)
-
-
-def _code_pairs(code_lists: list[Sequence[Any]], ids: dict[Any, int]) -> Pairs:
-    """Distinct code ids per owner (ids assigned first-seen in ``ids``, shared across calls)."""
-    n = len(code_lists)
-    code_lists, counts = lengths(code_lists)
-    flat = list(chain.from_iterable(code_lists))
-    for code in dict.fromkeys(flat):
-        ids.setdefault(code, len(ids))
-    item = np.fromiter(map(ids.__getitem__, flat), dtype=np.int64, count=len(flat))
-    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
-    width = max(len(ids), 1)
-    key = sorted_distinct(owner * width + item)
-    owner, item = np.divmod(key, width)
-    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(item), n)
-
-
-def distinct_counts(lists: list[Sequence[str]]) -> FloatArray:
-    """Number of distinct non-blank entries per candidate (case-insensitive, surrounding spaces ignored).
-
-    The same as ``len({s.strip().casefold() for s in xs} - {""})`` per candidate.
-    Distinctness only matters within a candidate, so instead of a dictionary of every
-    string, each entry is compared with the entries before it in the same list: by hash
-    first (vectorised, one pass per position), then by string for equal hashes.
-    Candidates with long lists are counted with a set.
-    """
-    n = len(lists)
-    lists, counts = lengths(lists)
-    out = np.zeros(n)
-    if not n or not counts.any():
-        return out
-    big = np.flatnonzero(counts > _SHORT_LIST)
-    for i in big.tolist():
-        out[i] = len({s.strip().casefold() for s in lists[i]} - {""})
-    if len(big):
-        lists = [() if c > _SHORT_LIST else xs for xs, c in zip(lists, counts.tolist(), strict=True)]
-        counts[big] = 0
-    folded = list(map(str.casefold, map(str.strip, chain.from_iterable(lists))))
-    total = len(folded)
-    if not total:
-        return out
-    owner = np.repeat(np.arange(n, dtype=np.int64), counts)
-    position = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    h = np.fromiter(map(hash, folded), dtype=np.int64, count=total)
-    keep = np.fromiter(map(bool, folded), dtype=np.bool_, count=total)  # blank -> False
-    for d in range(1, int(counts.max())):
-        later = np.flatnonzero(position >= d)
-        same = later[h[later] == h[later - d]]
-        if len(same):
-            equal = [k for k in same.tolist() if folded[k] == folded[k - d]]
-            keep[equal] = False  # repeats an earlier entry of the same list
-    out += np.bincount(owner[keep], minlength=n)
-    return out
-
-
-_SHORT_LIST: Final = 16
-
-
-def sorted_distinct(values: Int64Array) -> Int64Array:
-    """``np.unique(values)`` for integers, via a plain sort (faster for these sizes)."""
-    values = np.sort(values)
-    return values[np.concatenate(([True], values[1:] != values[:-1]))] if len(values) else values
-
-
-def floats(items: Sequence[Any], field: str) -> FloatArray:
-    """A numeric field of every item as float64 (``None`` -> NaN)."""
-    return _floats_of(list(map(attrgetter(field), items)), len(items))
-
-
-def _floats_of(values: list[Any], n: int) -> FloatArray:
-    try:
-        return np.fromiter(values, dtype=np.float64, count=n)
-    except TypeError:  # None (unknown) among the values
-        return np.fromiter((math.nan if v is None else v for v in values), dtype=np.float64, count=n)
-
-
-def take(items: Sequence[Any], idx: Int64Array) -> list[Any]:
-    """``[items[i] for i in idx]`` at C speed."""
-    getter: Callable[[int], Any] = items.__getitem__
-    return list(map(getter, idx.tolist()))

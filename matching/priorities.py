@@ -19,23 +19,19 @@ candidates shown).
 
 from __future__ import annotations
 
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from .models import Candidate, Priority
-from .pool import CandidatePool
+from .pool import Pool
 from .text import WORD_CUTOFF, shorten, snippets, word_forms, words
-from .wordscan import best_matches
-
-_INDEX_SHARE: Final = 8
-"""A reusable pool indexes all its text once a need's eligible candidates are 1/8 of it or more."""
 
 
 def priority_matches(
-    pool: CandidatePool, priorities: tuple[Priority, ...], idx: npt.NDArray[np.int64]
+    pool: Pool, priorities: tuple[Priority, ...], idx: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
     """Match share in [0, 1] of each priority (rows) for each candidate in ``idx`` (columns)."""
     m = len(idx)
@@ -44,12 +40,7 @@ def priority_matches(
     query = sorted({w for ws in p_words for w in ws})
     if not query or m == 0:
         return out
-    if pool.word_cache is not None and ("all" in pool.word_cache or m * _INDEX_SHARE >= len(pool)):
-        # a pool reused across needs: index all its text once when a need touches much of it
-        best = pool.word_index().best_matches(idx, query)
-    else:
-        texts, owner = pool.texts_of(idx)
-        best = best_matches(texts, owner, m, query)
+    best = pool.word_matches(idx, query)
     qpos = {w: k for k, w in enumerate(query)}
     for r, ws in enumerate(p_words):
         if ws:

@@ -9,52 +9,121 @@ Total score
 Ordering
     By ``(-total, name, provider_id)``; identical inputs always give identical output.
 
-Two input paths, one result
+Criteria
+    Each criterion is an entry of the registry (:mod:`matching.criteria`); its column is
+    computed by its score function and held by name, and its explanation is read from that
+    column and written by its evidence function. The local-priorities criterion (text
+    matching) is looked up by name where ranking treats it specially (see ``_could_reach_top``).
+
+Input paths, one result
     A plain sequence of candidates (what the API passes, after SQL pre-filtering)
     is screened straight from the objects, reading only the hard filters' fields;
     only the candidates that pass are laid out as columns (for the need's pathway
-    only) and text-scanned. A prebuilt :class:`CandidatePool` is screened over its
-    columns. Both produce byte-identical rankings.
+    only) and text-scanned. A prebuilt :class:`CandidatePool` or a
+    :class:`~matching.compact.CompactPool` is screened over its columns. All produce
+    byte-identical rankings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
-from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final, TypedDict, Unpack
 
 import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
+from .columns import Screened, take
+from .compact import CompactPool
+from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
 from .errors import MatchingError
-from .explain import EVIDENCE, EvidenceContext, covered_leaves, finite_or_none
+from .explain import EvidenceContext, covered_leaves, finite_or_none
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
-from .pool import CandidatePool, Screened, build_pool, take
+from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CriterionColumn, local_priorities_column, score_criteria
-from .screening import build_exclusions, excluded_in_name_order, nodes_within, screen, screen_candidates
+from .scoring import CriterionColumn, scoring_input
+from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
 from .version import ALGORITHM_VERSION
-from .vocab import CRITERIA, SOCIAL_VALUE_ACCREDITATIONS
+from .vocab import SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
+
+
+class _RequiredOptions(TypedDict):
+    areas: AreaTree
+    """The area tree (a pool must have been built with an equal one)."""
+    as_of: date
+    """The assessment date (years operating, profile freshness); a datetime's time of day is ignored."""
+
+
+class RankOptions(_RequiredOptions, total=False):
+    """The keyword options of :func:`rank` and :func:`shortlist` (``areas`` and ``as_of`` are required)."""
+
+    limit: int | None
+    """Caps the scored list (explanations are only built for those shown); default ``None``: all."""
+    excluded_limit: int | None
+    """Caps the exclusion list (counts are always complete); default ``None``: all."""
+    social_value_accreditations: Collection[str]
+    """Accreditation codes that count as social value commitments rather than quality (default
+    :data:`~matching.vocab.SOCIAL_VALUE_ACCREDITATIONS`)."""
+    pathway_names: Mapping[str, str] | None
+    """Pathway code -> display name for explanation text (default ``None``:
+    :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare)."""
+
+
+_OPTION_NAMES: Final = RankOptions.__required_keys__ | RankOptions.__optional_keys__
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    """:class:`RankOptions`, validated, with their defaults."""
+
+    areas: AreaTree
+    as_of: date
+    limit: int | None
+    excluded_limit: int | None
+    social_value_accreditations: frozenset[str]
+    pathway_names: Mapping[str, str] | None
+
+    @classmethod
+    def of(cls, given: RankOptions) -> _Options:
+        unknown = sorted(given.keys() - _OPTION_NAMES)
+        if unknown:
+            raise TypeError(f"unexpected keyword argument {unknown[0]!r} (options: {', '.join(sorted(_OPTION_NAMES))})")
+        missing = sorted(RankOptions.__required_keys__ - given.keys())
+        if missing:
+            raise TypeError(f"missing required keyword argument {missing[0]!r}")
+        limit, excluded_limit = given.get("limit"), given.get("excluded_limit")
+        for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise MatchingError(f"{name} must be None or an int >= 0")
+        as_of = given["as_of"]
+        if not isinstance(as_of, date):
+            raise MatchingError("as_of must be a datetime.date")
+        sv_codes = given.get("social_value_accreditations", SOCIAL_VALUE_ACCREDITATIONS)
+        if isinstance(sv_codes, str) or not all(isinstance(code, str) for code in sv_codes):
+            raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
+        return cls(
+            areas=given["areas"],
+            as_of=date(as_of.year, as_of.month, as_of.day),  # a datetime's time of day is ignored
+            limit=limit,
+            excluded_limit=excluded_limit,
+            social_value_accreditations=frozenset(sv_codes),
+            pathway_names=given.get("pathway_names"),
+        )
 
 
 def rank(
     need: Need,
-    candidates: CandidatePool | Sequence[Candidate],
+    candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
-    *,
-    areas: AreaTree,
-    as_of: date,
-    limit: int | None = None,
-    excluded_limit: int | None = None,
-    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
-    pathway_names: Mapping[str, str] | None = None,
+    **options: Unpack[RankOptions],
 ) -> Ranking:
-    """Rank ``candidates`` for ``need``.
+    """Rank ``candidates`` for ``need``; the keyword options are :class:`RankOptions`.
 
     ``candidates`` may be a prebuilt :class:`CandidatePool` (it must have been built
     with an equal ``areas`` tree) or any sequence of :class:`Candidate`; both give
@@ -63,42 +132,34 @@ def rank(
     always complete). ``as_of`` is the assessment date (years operating, profile
     freshness).
 
-    ``social_value_accreditations``: accreditation codes that count as social value
-    commitments rather than quality (default :data:`~matching.vocab.SOCIAL_VALUE_ACCREDITATIONS`).
-    ``pathway_names``: pathway code -> display name for explanation text (default
-    :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare).
-
     A sequence of candidates is screened first, reading only the fields the hard
     filters use; the other fields are read (and validated) only for the candidates
     that pass them. A :class:`CandidatePool` validated every field when built.
-    A compact pool (:mod:`matching.store`) keeps no candidate objects: rank it with
+    A :class:`~matching.compact.CompactPool` keeps no candidate objects: rank it with
     :func:`shortlist` and explain the result with the shown candidates' details.
 
     Raises :class:`InvalidNeed`, :class:`InvalidWeights`, :class:`InvalidCandidate`.
     """
-    return shortlist(
-        need,
-        candidates,
-        weights,
-        areas=areas,
-        as_of=as_of,
-        limit=limit,
-        excluded_limit=excluded_limit,
-        social_value_accreditations=social_value_accreditations,
-        pathway_names=pathway_names,
-    ).explain()
+    return shortlist(need, candidates, weights, **options).explain()
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class DirectoryCounts:
-    """With ``shortlist(..., directory=True)``: the pool is the whole directory."""
+    """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
+
+    The :class:`Ranking`'s own counts cover the providers assessed (those offering the need's pathway
+    and covering one of its areas); these add the providers only counted, so they are complete.
+    """
 
     directory_size: int
     """Rows of the pool."""
-    pathway_not_offered: int
-    """Rows that do not offer the need's pathway (counted over the whole directory)."""
-    no_area_coverage: int
-    """Rows covering none of the need's areas (a row may be in both counts)."""
+    excluded_count: int
+    """Providers of the directory not eligible, assessed or not: ``directory_size - eligible_count``."""
+    excluded_by_reason: Mapping[str, int]
+    """Exclusion code -> providers of the directory failing that check, every code in
+    :data:`~matching.vocab.EXCLUSION_CODES` order (zeros included; a provider may count under several):
+    ``pathway_not_offered`` and ``no_area_coverage`` over the whole directory, the other checks over the
+    providers assessed (as in the ranking)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -111,12 +172,16 @@ class Shortlist:
 
     provider_ids: tuple[int, ...]
     directory: DirectoryCounts | None
+    """With ``shortlist(..., directory=True)``: the complete counts over the directory; else ``None``."""
+    _pool: CandidatePool | CompactPool
+    """The pool scored (for a list of candidates: the eligible ones, laid out)."""
     _ctx: EvidenceContext
     _rows: tuple[int, ...]
     _positions: tuple[int, ...]
     _totals: tuple[float, ...]
-    _wv: tuple[float, ...]
-    _contributions: list[npt.NDArray[np.float64]]
+    _weights: Mapping[str, float]
+    _columns: Mapping[str, CriterionColumn]
+    _contributions: Mapping[str, npt.NDArray[np.float64]]
     _head: dict[str, Any]
 
     def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
@@ -126,70 +191,67 @@ class Shortlist:
         The details must describe the providers exactly as the pool does (the same snapshot);
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
-        pool = self._ctx.pool
+        pool = self._pool
+        ctx = replace(self._ctx, memo={})  # words normalised while explaining, cached for this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
         ):
-            if pool.candidates:
+            if isinstance(pool, CandidatePool):
                 cand = pool.candidates[i]
             else:
-                cand = (details or {}).get(pid)  # type: ignore[assignment]
-                if cand is None:
+                found = (details or {}).get(pid)
+                if found is None:
                     raise MatchingError(f"no details given for provider {pid}, ranked {rank_no}")
-                if cand.provider_id != pid or cand.name != pool.names[i]:
+                if found.provider_id != pid or found.name != pool.names[i]:
                     raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
-            scored.append(_explain(self._ctx, cand, rank_no, i, j, total, self._wv, self._contributions))
+                cand = found
+            scored.append(_explain(ctx, cand, rank_no, i, j, total, self._weights, self._columns, self._contributions))
         return Ranking(scored=tuple(scored), **self._head)
 
 
 def shortlist(
     need: Need,
-    candidates: CandidatePool | Sequence[Candidate],
+    candidates: CandidatePool | CompactPool | Iterable[Candidate],
     weights: Weights = DEFAULT_WEIGHTS,
     *,
-    areas: AreaTree,
-    as_of: date,
-    limit: int | None = None,
-    excluded_limit: int | None = None,
-    social_value_accreditations: Collection[str] = SOCIAL_VALUE_ACCREDITATIONS,
-    pathway_names: Mapping[str, str] | None = None,
     directory: bool = False,
+    **options: Unpack[RankOptions],
 ) -> Shortlist:
-    """:func:`rank` up to the explanations; see :class:`Shortlist`.
+    """:func:`rank` up to the explanations; see :class:`Shortlist`. The keyword options are :class:`RankOptions`.
 
-    ``directory=True`` (a :class:`CandidatePool` only): the pool is the whole directory, and only the
+    ``directory=True`` (a pool only): the pool is the whole directory, and only the
     candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
-    only those had been passed; the others are counted in :attr:`Shortlist.directory`.
+    only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
+    complete counts over the whole directory (:class:`DirectoryCounts`).
     """
-    for name, value in (("limit", limit), ("excluded_limit", excluded_limit)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise MatchingError(f"{name} must be None or an int >= 0")
-    if not isinstance(as_of, date):
-        raise MatchingError("as_of must be a datetime.date")
-    as_of = date(as_of.year, as_of.month, as_of.day)  # a datetime's time of day is ignored
-    if isinstance(social_value_accreditations, str) or not all(
-        isinstance(code, str) for code in social_value_accreditations
-    ):
-        raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
-    sv_codes = frozenset(social_value_accreditations)
-    if isinstance(candidates, CandidatePool) and candidates.areas != areas:
+    opts = _Options.of(options)
+    areas, as_of, limit, sv_codes = opts.areas, opts.as_of, opts.limit, opts.social_value_accreditations
+    excluded_limit, pathway_names = opts.excluded_limit, opts.pathway_names
+    if isinstance(candidates, (CandidatePool, CompactPool)) and candidates.areas != areas:
         raise MatchingError("the candidate pool was built with a different area tree")
-    if directory and not isinstance(candidates, CandidatePool):
-        raise MatchingError("directory=True needs a CandidatePool")
+    if directory and not isinstance(candidates, (CandidatePool, CompactPool)):
+        raise MatchingError("directory=True needs a CandidatePool or a CompactPool")
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
-    wv = w.values()
+    wd = w.as_dict()
     counts: DirectoryCounts | None = None
     outside = 0
 
-    if isinstance(candidates, CandidatePool):
+    scored_pool: CandidatePool | CompactPool
+    if isinstance(candidates, (CandidatePool, CompactPool)):
         pool = candidates
-        screening = screen(pool, cn)
+        screening = screen(pool.columns, cn)
         if directory:
-            screening, outside, not_offered, not_covering = screening.outside_directory_scope()
-            counts = DirectoryCounts(len(pool), not_offered, not_covering)
+            screening, outside, outside_by_reason = screening.outside_directory_scope()
+            counts = DirectoryCounts(
+                directory_size=len(pool),
+                excluded_count=len(pool) - len(screening.eligible),
+                excluded_by_reason=MappingProxyType(
+                    {code: k + outside_by_reason.get(code, 0) for code, k in screening.counts().items()}
+                ),
+            )
         pids, by_name = pool.provider_id, pool.by_name
         scored_pool, scored_screening = pool, screening
 
@@ -201,7 +263,7 @@ def shortlist(
         screening, read = screen_candidates(cands, cn, areas)
         pids, by_name = read.pids, None
         scored_pool = _lay_out_eligible(cands, read, screening.eligible, cn, areas)
-        scored_screening = screen(scored_pool, cn)
+        scored_screening = screen(scored_pool.columns, cn)
         if len(scored_screening.eligible) != len(screening.eligible):  # pragma: no cover - same rules twice
             raise AssertionError("screening of candidates and of their columns disagree")
 
@@ -213,68 +275,70 @@ def shortlist(
     # Text matching is the expensive criterion: with a limit, match priorities only for the
     # candidates that could still reach the top `limit` (see _could_reach_top).
     prune = bool(cn.priorities) and limit is not None and limit < m
-    columns = list(
-        score_criteria(
-            scored_pool,
-            cn,
-            scored_screening,
-            as_of=as_of,
-            social_value_accreditations=sv_codes,
-            priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
-        )
+    if scored_screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
+        raise AssertionError("screening of columns without coverage shares")
+    inputs = scoring_input(
+        scored_pool,
+        cn,
+        scored_screening.eligible,
+        scored_screening.coverage,
+        as_of=as_of,
+        social_value_accreditations=sv_codes,
+        priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
     )
-    if prune:
-        assert limit is not None
-        rows = _could_reach_top(wv, columns, limit)
-        columns[_PRIORITIES] = local_priorities_column(scored_pool, cn, scored_screening.eligible, rows)
-    contributions = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
+    columns = score_columns(inputs)
+    if prune and limit is not None:
+        rows = _could_reach_top(wd, columns, limit, m)
+        columns[LOCAL_PRIORITIES] = BY_NAME[LOCAL_PRIORITIES].score(replace(inputs, priority_rows=rows))
+    contributions = {name: wk * columns[name].score for name, wk in wd.items()}
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
-    ctx = EvidenceContext(
-        scored_pool, cn, tuple(columns), nodes_within(areas, cn.area_nodes), as_of, sv_codes, pathway_names
-    )
+    ctx = EvidenceContext(scored_pool.columns, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
     shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
-    head: dict[str, Any] = dict(
-        algorithm_version=ALGORITHM_VERSION,
-        need_id=need.id,
-        as_of=as_of,
-        weights=w,
-        candidate_count=n,
-        eligible_count=len(idx),
-        excluded_count=n - len(idx),
-        excluded_by_reason=screening.counts(),
-        excluded=build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
-    )
+    head: dict[str, Any] = {
+        "algorithm_version": ALGORITHM_VERSION,
+        "need_id": need.id,
+        "as_of": as_of,
+        "weights": w,
+        "candidate_count": n,
+        "eligible_count": len(idx),
+        "excluded_count": n - len(idx),
+        "excluded_by_reason": screening.counts(),
+        "excluded": build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
+    }
     return Shortlist(
         provider_ids=tuple(scored_pool.provider_id[rows_shown].tolist()) if rows_shown else (),
         directory=counts,
+        _pool=scored_pool,
         _ctx=ctx,
         _rows=tuple(rows_shown),
         _positions=tuple(order),
         _totals=tuple(float(total[j]) for j in order),
-        _wv=wv,
+        _weights=wd,
+        _columns=columns,
         _contributions=contributions,
         _head=head,
     )
 
 
 _NAME = attrgetter("name")
-_PRIORITIES = CRITERIA.index("local_priorities")
 
 
-def _sum(contributions: list[npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
-    """Left-to-right sum in criterion order (the total's definition)."""
+def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
+    """Left-to-right sum in :data:`CRITERIA` order (the total's definition)."""
     total = np.zeros(m)
-    for contrib in contributions:
-        total += contrib
+    for name in CRITERIA:
+        total += contributions[name]
     return total
 
 
-def _could_reach_top(wv: tuple[float, ...], columns: list[CriterionColumn], limit: int) -> npt.NDArray[np.int64]:
+def _could_reach_top(
+    weights: Mapping[str, float], columns: Mapping[str, CriterionColumn], limit: int, m: int
+) -> npt.NDArray[np.int64]:
     """Positions whose total could still be among the best ``limit``, whatever their priority match.
 
     ``columns`` hold every criterion except local_priorities (all 0). A priority score
@@ -284,10 +348,9 @@ def _could_reach_top(wv: tuple[float, ...], columns: list[CriterionColumn], limi
     ``low``; a candidate whose ``high`` is below it is strictly behind all of them, so it
     can be neither shown nor tied at the boundary, and its priorities are never needed.
     """
-    base = [wk * col.score for wk, col in zip(wv, columns, strict=True)]
-    m = len(base[0])
+    base = {name: wk * columns[name].score for name, wk in weights.items()}
     low = _sum(base, m)
-    base[_PRIORITIES] = np.full(m, wv[_PRIORITIES] * 1.0)
+    base[LOCAL_PRIORITIES] = np.full(m, weights[LOCAL_PRIORITIES] * 1.0)
     high = _sum(base, m)
     threshold = np.partition(low, m - limit)[m - limit] if limit else np.inf
     return np.flatnonzero(high >= threshold)
@@ -313,7 +376,7 @@ def _lay_out_eligible(
 
 
 def _top(
-    total: npt.NDArray[np.float64], pool: CandidatePool, idx: npt.NDArray[np.int64], limit: int | None
+    total: npt.NDArray[np.float64], pool: Pool, idx: npt.NDArray[np.int64], limit: int | None
 ) -> npt.NDArray[np.int64]:
     """Positions of the best ``limit`` entries ordered by ``(-total, name, provider_id)``."""
     m = len(total)
@@ -328,7 +391,12 @@ def _top(
         order = cand[np.lexsort((pool.name_rank[idx[cand]], -total[cand]))]
     else:
         who = idx[cand]
-        keys = zip((-total[cand]).tolist(), map(pool.names.__getitem__, who.tolist()), pool.provider_id[who].tolist())
+        keys = zip(
+            (-total[cand]).tolist(),
+            map(pool.names.__getitem__, who.tolist()),
+            pool.provider_id[who].tolist(),
+            strict=True,
+        )
         order = cand[sorted(range(len(cand)), key=list(keys).__getitem__)]
     return order if limit is None else order[:limit]
 
@@ -340,28 +408,44 @@ def _explain(
     i: int,
     j: int,
     total: float,
-    wv: tuple[float, ...],
-    contributions: list[npt.NDArray[np.float64]],
+    weights: Mapping[str, float],
+    columns: Mapping[str, CriterionColumn],
+    contributions: Mapping[str, npt.NDArray[np.float64]],
 ) -> ScoredCandidate:
-    criteria = tuple(
-        CriterionScore(
-            criterion=name,
-            weight=wk,
-            score=float(col.score[j]),
-            contribution=float(contrib[j]),
-            components=_components(col, j),
-            evidence=evidence(ctx, cand, i, j),
-        )
-        for name, wk, col, contrib, evidence in zip(CRITERIA, wv, ctx.columns, contributions, EVIDENCE, strict=True)
-    )
     covered, _ = covered_leaves(ctx, i)
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
         name=cand.name,
         total=total,
-        criteria=criteria,
+        criteria=criterion_scores(ctx, cand, i, j, weights, columns, contributions),
         covered_areas=covered,
+    )
+
+
+def criterion_scores(
+    ctx: EvidenceContext,
+    cand: Candidate,
+    i: int,
+    j: int,
+    weights: Mapping[str, float],
+    columns: Mapping[str, CriterionColumn],
+    contributions: Mapping[str, npt.NDArray[np.float64]],
+    criteria: Sequence[Criterion] = REGISTRY,
+) -> tuple[CriterionScore, ...]:
+    """How each criterion (in the order of ``criteria``) scored the candidate at row ``i`` of the pool
+    (position ``j`` among the scored ones): its numbers read from its own column and its words from its
+    own evidence function, each looked up by the criterion's name."""
+    return tuple(
+        CriterionScore(
+            criterion=c.name,
+            weight=weights[c.name],
+            score=float(columns[c.name].score[j]),
+            contribution=float(contributions[c.name][j]),
+            components=_components(columns[c.name], j),
+            evidence=c.evidence(ctx, columns[c.name], cand, i, j),
+        )
+        for c in criteria
     )
 
 

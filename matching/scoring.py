@@ -1,6 +1,8 @@
-"""Vectorised criterion scores for the eligible candidates.
+"""Vectorised criterion scores for the eligible candidates: one score function per criterion.
 
-Each criterion is a weighted mean of components; each component is a raw
+The functions are listed, with each criterion's name, default weight and evidence function, in the
+registry (:mod:`matching.criteria`); each reads a :class:`ScoringInput` and returns its criterion's
+:class:`CriterionColumn`. Each criterion is a weighted mean of components; each component is a raw
 measure passed through a monotone curve from :mod:`matching.curves`:
 
 * pathway_fit = 0.3 * offers the pathway (always 1 once eligible)
@@ -36,10 +38,10 @@ import numpy as np
 import numpy.typing as npt
 
 from . import curves
+from .columns import Columns, sorted_distinct
 from .needs import CompiledNeed
-from .pool import CandidatePool, sorted_distinct
+from .pool import Pool
 from .priorities import priority_matches
-from .screening import Screening, nodes_within
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -59,21 +61,95 @@ class ComponentColumn:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class CriterionColumn:
-    name: str
+    """One criterion's scores for the eligible candidates (its name is the registry entry's, see
+    :mod:`matching.criteria`), with the components it is the weighted sum of."""
+
     components: tuple[ComponentColumn, ...]
     score: FloatArray
 
+    def component(self, name: str) -> ComponentColumn:
+        """The component called ``name`` (``KeyError`` if this criterion has none, e.g. a weight of 0)."""
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise KeyError(name)
 
-def _criterion(name: str, parts: list[tuple[str, float, FloatArray, FloatArray]], m: int) -> CriterionColumn:
+    def has(self, name: str) -> bool:
+        return any(c.name == name for c in self.components)
+
+
+def _criterion(parts: list[tuple[str, float, FloatArray, FloatArray]], m: int) -> CriterionColumn:
     comps = tuple(ComponentColumn(n, w, raw, np.clip(score, 0.0, 1.0)) for n, w, raw, score in parts if w > 0)
     total = np.zeros(m)
     for c in comps:
         total += c.weight * c.score
-    return CriterionColumn(name, comps, np.clip(total, 0.0, 1.0))
+    return CriterionColumn(comps, np.clip(total, 0.0, 1.0))
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ScoringInput:
+    """What the score functions read: one need, the candidates that passed its hard filters, and the
+    measures more than one criterion uses (computed once, by :func:`scoring_input`)."""
+
+    pool: Pool
+    cn: CompiledNeed
+    idx: npt.NDArray[np.int64]
+    """Rows of the pool being scored (the eligible candidates), ascending."""
+    coverage: FloatArray
+    """Coverage share of each scored candidate (from screening)."""
+    as_of: date
+    social_value_accreditations: Set[str]
+    priority_rows: npt.NDArray[np.int64] | None
+    """Positions (in ``idx``) whose local priorities are matched; ``None`` for all (see :func:`local_priorities`)."""
+    quality_accreditations: FloatArray
+    """Distinct quality accreditations (quality)."""
+    commitments: FloatArray
+    """Distinct social value commitments (social_value)."""
+    premises: FloatArray
+    """Premises inside the need's areas (added_value; local presence in social_value)."""
+
+    @property
+    def m(self) -> int:
+        return len(self.idx)
+
+    @property
+    def cols(self) -> Columns:
+        return self.pool.columns
+
+
+def scoring_input(
+    pool: Pool,
+    cn: CompiledNeed,
+    idx: npt.NDArray[np.int64],
+    coverage: FloatArray,
+    *,
+    as_of: date,
+    social_value_accreditations: Set[str],
+    priority_rows: npt.NDArray[np.int64] | None = None,
+) -> ScoringInput:
+    """The :class:`ScoringInput` for the rows ``idx`` (the eligible ones), given the coverage share
+    of every row (see :func:`matching.screening.coverage_shares`)."""
+    cols = pool.columns
+    acc, commitments = accreditation_counts(cols, idx, social_value_accreditations)
+    inside = cols.areas.within_mask(cn.area_nodes)
+    prem = cols.premises
+    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
+    return ScoringInput(
+        pool=pool,
+        cn=cn,
+        idx=idx,
+        coverage=coverage[idx],
+        as_of=as_of,
+        social_value_accreditations=social_value_accreditations,
+        priority_rows=priority_rows,
+        quality_accreditations=acc,
+        commitments=commitments,
+        premises=in_area[idx].astype(np.float64),
+    )
 
 
 def accreditation_counts(
-    pool: CandidatePool, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
+    cols: Columns, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
 ) -> tuple[FloatArray, FloatArray]:
     """(quality accreditations, social value commitments) of the candidates ``idx``.
 
@@ -82,163 +158,138 @@ def accreditation_counts(
     accreditations that are in ``social_value_accreditations``.
     """
     m = len(idx)
-    ids = pool.code_ids
+    ids = cols.code_ids
     is_sv = np.zeros(len(ids) + 1, dtype=np.bool_)
     is_sv[[ids[c] for c in social_value_accreditations if c in ids]] = True
-    acc_pos, acc_which = pool.accreditations.gather(idx)
-    acc = pool.accreditations.item[acc_pos]
+    acc_pos, acc_which = cols.accreditations.gather(idx)
+    acc = cols.accreditations.item[acc_pos]
     sv = is_sv[acc]
     quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
-    sv_pos, sv_which = pool.social_value.gather(idx)
+    sv_pos, sv_which = cols.social_value.gather(idx)
     width = len(ids) + 1
     keys = sorted_distinct(
-        np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + pool.social_value.item[sv_pos]])
+        np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + cols.social_value.item[sv_pos]])
     )
     social = np.bincount(keys // width, minlength=m).astype(np.float64)
     return quality, social
 
 
-def local_priorities_column(
-    pool: CandidatePool, cn: CompiledNeed, idx: npt.NDArray[np.int64], rows: npt.NDArray[np.int64] | None
-) -> CriterionColumn:
-    """The local_priorities criterion for the candidates ``idx``, matched only at positions ``rows``.
-
-    ``rows=None`` matches every candidate; elsewhere the matches are left at 0.
-    """
-    m = len(idx)
-    if not cn.priorities:
-        return CriterionColumn("local_priorities", (), np.zeros(m))
-    if rows is None:
-        matches = priority_matches(pool, cn.priorities, idx)
-    else:
-        matches = np.zeros((len(cn.priorities), m))
-        matches[:, rows] = priority_matches(pool, cn.priorities, idx[rows])
-    wsum = sum(pr.weight for pr in cn.priorities)
-    return _criterion(
-        "local_priorities",
-        [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
-        m,
-    )
+# -- one score function per criterion (the registry, matching.criteria, names them) ----------------
 
 
-def score_criteria(
-    pool: CandidatePool,
-    cn: CompiledNeed,
-    screening: Screening,
-    *,
-    as_of: date,
-    social_value_accreditations: Set[str],
-    priority_rows: npt.NDArray[np.int64] | None = None,
-) -> tuple[CriterionColumn, ...]:
-    """All criteria for the candidates in ``screening.eligible``, in :data:`CRITERIA` order.
-
-    ``priority_rows``: positions (in ``screening.eligible``) whose local priorities are
-    matched; ``None`` for all (see :func:`local_priorities_column`).
-    """
-    idx = screening.eligible
-    m = len(idx)
-    need = cn.need
+def pathway_fit(s: ScoringInput) -> CriterionColumn:
+    cn, m = s.cn, s.m
     ones = np.ones(m)
-
-    # pathway_fit
     if cn.cohort_count:
-        served = pool.cohorts_in(cn.pathway)[:, idx] & pool.cohort_words(cn.cohorts)[:, None]
+        served = s.cols.cohorts_in(cn.pathway)[:, s.idx] & s.cols.cohort_words(cn.cohorts)[:, None]
         overlap = np.bitwise_count(served).sum(axis=0, dtype=np.int64) / cn.cohort_count
     else:
         overlap = ones.copy()
-    pathway_fit = _criterion(
-        "pathway_fit",
-        [("offers_pathway", PATHWAY_BASE, ones, ones), ("cohort_overlap", 1 - PATHWAY_BASE, overlap, overlap)],
-        m,
+    return _criterion(
+        [("offers_pathway", PATHWAY_BASE, ones, ones), ("cohort_overlap", 1 - PATHWAY_BASE, overlap, overlap)], m
     )
 
-    # coverage
-    assert screening.coverage is not None  # scoring always follows a pool screening
-    share = screening.coverage[idx]
-    coverage = _criterion("coverage", [("area_share", 1.0, share, share)], m)
 
-    # capacity
-    ratio = pool.capacity[idx] / need.annual_volume
+def coverage(s: ScoringInput) -> CriterionColumn:
+    share = s.coverage
+    return _criterion([("area_share", 1.0, share, share)], s.m)
+
+
+def capacity(s: ScoringInput) -> CriterionColumn:
+    ratio = s.cols.capacity[s.idx] / s.cn.need.annual_volume
     cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(np.nan_to_num(ratio)))
-    capacity = _criterion("capacity", [("capacity_to_volume", 1.0, ratio, cap_score)], m)
+    return _criterion([("capacity_to_volume", 1.0, ratio, cap_score)], s.m)
 
-    # financial_viability
-    income = pool.income[idx]
+
+def financial_viability(s: ScoringInput) -> CriterionColumn:
+    need = s.cn.need
+    income = s.cols.income[s.idx]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dep = np.where(income > 0, need.annual_budget / income, np.where(np.isnan(income), np.nan, np.inf))
     dep_score = np.where(np.isnan(dep), UNKNOWN_FINANCE, curves.dependency_curve(np.nan_to_num(dep, posinf=1e300)))
-    reserves = pool.reserves[idx]
+    reserves = s.cols.reserves[s.idx]
     res_score = np.where(np.isnan(reserves), UNKNOWN_FINANCE, curves.reserves_curve(np.nan_to_num(reserves)))
-    financial = _criterion(
-        "financial_viability",
-        [("budget_share_of_income", 0.6, dep, dep_score), ("reserves_months", 0.4, reserves, res_score)],
-        m,
+    return _criterion(
+        [("budget_share_of_income", 0.6, dep, dep_score), ("reserves_months", 0.4, reserves, res_score)], s.m
     )
 
-    # quality
-    acc, commitments = accreditation_counts(pool, idx, social_value_accreditations)
-    outcomes = pool.outcomes_in(cn.pathway)[idx].astype(np.float64)
-    years = pool.years_in(cn.pathway)[idx]
-    quality = _criterion(
-        "quality",
+
+def quality(s: ScoringInput) -> CriterionColumn:
+    acc = s.quality_accreditations
+    outcomes = s.cols.outcomes_in(s.cn.pathway)[s.idx].astype(np.float64)
+    years = s.cols.years_in(s.cn.pathway)[s.idx]
+    return _criterion(
         [
             ("quality_accreditations", 0.4, acc, curves.halflife(acc, 1.0)),
             ("outcomes_evidence", 0.3, outcomes, outcomes),
             ("years_in_pathway", 0.3, years, curves.halflife(years, 3.0)),
         ],
+        s.m,
+    )
+
+
+def local_priorities(s: ScoringInput) -> CriterionColumn:
+    """Priority-weighted mean match, matched only at positions ``s.priority_rows`` (``None``: all; elsewhere 0)."""
+    cn, idx, m, rows = s.cn, s.idx, s.m, s.priority_rows
+    if not cn.priorities:
+        return CriterionColumn((), np.zeros(m))
+    if rows is None:
+        matches = priority_matches(s.pool, cn.priorities, idx)
+    else:
+        matches = np.zeros((len(cn.priorities), m))
+        matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows])
+    wsum = sum(pr.weight for pr in cn.priorities)
+    return _criterion(
+        [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
         m,
     )
 
-    # local_priorities
-    local = local_priorities_column(pool, cn, idx, priority_rows)
 
-    # added_value
-    inside = nodes_within(pool.areas, cn.area_nodes)
-    prem = pool.premises
-    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(pool))
-    premises = in_area[idx].astype(np.float64)
-    match_ratio = pool.match_funding[idx] / need.annual_budget
-    volunteers = pool.volunteers[idx]
-    partners = pool.partner_count[idx]
-    added = _criterion(
-        "added_value",
+def added_value(s: ScoringInput) -> CriterionColumn:
+    premises = s.premises
+    match_ratio = s.cols.match_funding[s.idx] / s.cn.need.annual_budget
+    volunteers = s.cols.volunteers[s.idx]
+    partners = s.cols.partner_count[s.idx]
+    return _criterion(
         [
             ("match_funding_to_budget", 0.4, match_ratio, curves.halflife(match_ratio, 0.1)),
             ("volunteers", 0.2, volunteers, curves.halflife(volunteers, 10.0)),
             ("premises_in_need_areas", 0.2, premises, curves.halflife(premises, 1.0)),
             ("partner_organisations", 0.2, partners, curves.halflife(partners, 2.0)),
         ],
-        m,
+        s.m,
     )
 
-    # social_value
-    by_sector = np.array([cn.sector_preference.get(code, 0.0) for code in pool.sector_ids] or [0.0])
-    pref = by_sector[pool.sector[idx]]
-    local_presence = (premises > 0).astype(np.float64)
+
+def social_value(s: ScoringInput) -> CriterionColumn:
+    cn = s.cn
+    by_sector = np.array([cn.sector_preference.get(code, 0.0) for code in s.cols.sector_ids] or [0.0])
+    pref = by_sector[s.cols.sector[s.idx]]
+    commitments = s.commitments
+    local_presence = (s.premises > 0).astype(np.float64)
     w_pref, w_commit, w_local = (0.5, 0.3, 0.2) if cn.has_sector_preference else (0.0, 0.6, 0.4)
-    social = _criterion(
-        "social_value",
+    return _criterion(
         [
             ("sector_preference", w_pref, pref, pref),
             ("social_value_commitments", w_commit, commitments, curves.halflife(commitments, 2.0)),
             ("local_presence", w_local, local_presence, local_presence),
         ],
-        m,
+        s.m,
     )
 
-    # sustainability
-    operating = np.maximum(as_of.year - pool.founded_year[idx], 0.0)
+
+def sustainability(s: ScoringInput) -> CriterionColumn:
+    as_of, idx = s.as_of, s.idx
+    operating = np.maximum(as_of.year - s.cols.founded_year[idx], 0.0)
     op_score = np.where(np.isnan(operating), 0.0, curves.halflife(np.nan_to_num(operating), 5.0))
-    funding = pool.funding_source_count[idx]
-    months = np.maximum(as_of.toordinal() - pool.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
+    funding = s.cols.funding_source_count[idx]
+    months = np.maximum(as_of.toordinal() - s.cols.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
     fresh = np.where(np.isnan(months), 0.0, curves.freshness_curve(np.nan_to_num(months)))
-    sustainability = _criterion(
-        "sustainability",
+    return _criterion(
         [
             ("years_operating", 0.4, operating, op_score),
             ("funding_sources", 0.3, funding, curves.halflife(funding, 2.0)),
             ("months_since_confirmed", 0.3, months, fresh),
         ],
-        m,
+        s.m,
     )
-    return (pathway_fit, coverage, capacity, financial, quality, local, added, social, sustainability)

@@ -9,7 +9,7 @@ reason it fails:
 * ``insufficient_experience`` - fewer years in the pathway than the minimum.
 
 Two entry points compute the same :class:`Screening`: :func:`screen` over the
-columns of a :class:`CandidatePool`, and :func:`screen_candidates` straight from
+:class:`~matching.columns.Columns` of a pool, and :func:`screen_candidates` straight from
 a sequence of :class:`Candidate` objects, reading only the fields the checks
 need (provider id, expertise pathway and years, coverage, accreditations).
 """
@@ -26,10 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .models import Candidate
-from .needs import CompiledNeed
-from .pool import (
-    CandidatePool,
+from .columns import (
+    Columns,
     Pairs,
     Screened,
     check_pathways,
@@ -40,6 +38,8 @@ from .pool import (
     provider_ids,
     take,
 )
+from .models import Candidate
+from .needs import CompiledNeed
 from .results import Exclusion, ExclusionReason
 from .vocab import EXCL_ACCREDITATION, EXCL_AREA, EXCL_EXPERIENCE, EXCL_PATHWAY, EXCLUSION_CODES, pathway_name
 
@@ -70,15 +70,17 @@ class Screening:
     years: FloatArray
     """Years of experience of every candidate in the need's pathway."""
 
-    def outside_directory_scope(self) -> tuple[Screening, int, int, int]:
+    def outside_directory_scope(self) -> tuple[Screening, int, dict[str, int]]:
         """(this screening with only the candidates offering the pathway and covering an area assessed,
-        how many were not, how many do not offer the pathway, how many cover none of the areas).
+        how many were not, how many of all do not offer the pathway / cover none of the areas by code).
 
         The others keep only :data:`_BIT_OUTSIDE`: they are neither counted by reason nor listed.
         """
         bits = self.fail_bits
-        pathway = int(np.count_nonzero(bits & _BIT_PATHWAY))
-        area = int(np.count_nonzero(bits & _BIT_AREA))
+        by_reason = {
+            EXCL_PATHWAY: int(np.count_nonzero(bits & _BIT_PATHWAY)),
+            EXCL_AREA: int(np.count_nonzero(bits & _BIT_AREA)),
+        }
         outside = (bits & (_BIT_PATHWAY | _BIT_AREA)) != 0
         scoped = Screening(
             eligible=self.eligible,
@@ -87,7 +89,7 @@ class Screening:
             missing_mask=self.missing_mask,
             years=self.years,
         )
-        return scoped, int(np.count_nonzero(outside)), pathway, area
+        return scoped, int(np.count_nonzero(outside)), by_reason
 
     def counts(self) -> dict[str, int]:
         bits = self.fail_bits
@@ -124,14 +126,6 @@ def coverage_shares(areas: AreaTree, coverage: Pairs, n: int, area_nodes: tuple[
     return np.minimum(total / len(area_nodes), 1.0)
 
 
-def nodes_within(areas: AreaTree, area_nodes: tuple[int, ...]) -> npt.NDArray[np.bool_]:
-    """Boolean per area node: inside (descendant-or-self of) any need area."""
-    inside = np.zeros(len(areas), dtype=np.bool_)
-    for a in area_nodes:
-        inside[a : a + int(areas.sizes[a])] = True
-    return inside
-
-
 def _screening(
     cn: CompiledNeed,
     offered: npt.NDArray[np.bool_],
@@ -154,17 +148,17 @@ def _screening(
     )
 
 
-def screen(pool: CandidatePool, cn: CompiledNeed) -> Screening:
+def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     """Hard filters over a pool's columns."""
-    n = len(pool)
+    n = len(cols)
     have = np.zeros(n, dtype=np.int64)
-    acc = pool.accreditations
+    acc = cols.accreditations
     for j, code in enumerate(cn.required):
-        aid = pool.code_ids.get(code)
+        aid = cols.code_ids.get(code)
         if aid is not None:
             have[acc.owner[acc.item == aid]] |= 1 << j
-    coverage = coverage_shares(pool.areas, pool.coverage, n, cn.area_nodes)
-    return _screening(cn, pool.offered_in(cn.pathway), pool.years_in(cn.pathway), coverage > 0, coverage, have)
+    coverage = coverage_shares(cols.areas, cols.coverage, n, cn.area_nodes)
+    return _screening(cn, cols.offered_in(cn.pathway), cols.years_in(cn.pathway), coverage > 0, coverage, have)
 
 
 def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Screened]:
@@ -217,7 +211,7 @@ def excluded_in_name_order(
     """
     bits = screening.fail_bits
     if by_name is not None:
-        idx = by_name[(bits[by_name] & _LISTED) != 0]
+        idx: Int64Array = by_name[(bits[by_name] & _LISTED) != 0]
         return idx if limit is None else idx[:limit]
     excluded = np.flatnonzero(bits & _LISTED)
     excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable

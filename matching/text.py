@@ -10,7 +10,7 @@ cutoff of :data:`WORD_CUTOFF`; below the cutoff words do not match at all.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Final, NamedTuple
 
 WORD_CUTOFF: Final = 80.0
 
@@ -27,22 +27,52 @@ STOPWORDS: Final[frozenset[str]] = frozenset(
     those through to too under until up upon very was we were what when where which while who whom why
     will with within without would you your yours yourself yourselves us via per etc including include
     includes across around among amongst well where whether every
-    """.split()
+    """.split()  # noqa: SIM905 - a word list reads (and is edited) best as text
 )
 
 
+MIN_WORD_LENGTH: Final = 3
+"""Words shorter than this are ignored."""
+
+
+class SuffixRule(NamedTuple):
+    """Strip ``suffix`` (and append ``replacement``) from a word longer than ``longer_than`` characters
+    that ends with ``suffix`` but not with ``unless``."""
+
+    suffix: str
+    longer_than: int
+    replacement: str = ""
+    unless: str | None = None
+
+
+SUFFIX_RULES: Final[tuple[tuple[SuffixRule, ...], ...]] = (
+    (SuffixRule("ies", 4, "y"), SuffixRule("s", 3, unless="ss")),
+    (SuffixRule("ing", 5), SuffixRule("ed", 4)),
+)
+"""The light stemmer: the passes run in order, and in each pass the first rule that applies (if any) is
+applied once, to the word as the previous pass left it ("families" -> "family", "leavers" -> "leaver",
+"housing" -> "hous", "walked" -> "walk"). Both :func:`normalise_word` and the vectorised normalisation of
+:mod:`matching.wordscan` follow this table."""
+
+
+_PASSES: Final = tuple((tuple(rule.suffix for rule in rules), rules) for rules in SUFFIX_RULES)
+""":data:`SUFFIX_RULES` with each pass's suffixes, so that most words skip a pass with one ``endswith``."""
+
+
 def normalise_word(word: str) -> str | None:
-    """Normalised form of one lower-case word, or ``None`` if it is ignored."""
-    if len(word) < 3 or word in STOPWORDS or word.isdigit():
+    """Normalised form of one lower-case word, or ``None`` if it is ignored.
+
+    Ignored: shorter than :data:`MIN_WORD_LENGTH`, a stop word, or only digits. Otherwise
+    :data:`SUFFIX_RULES` are applied.
+    """
+    if len(word) < MIN_WORD_LENGTH or word in STOPWORDS or word.isdigit():
         return None
-    if len(word) > 4 and word.endswith("ies"):
-        word = word[:-3] + "y"
-    elif len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
-        word = word[:-1]
-    if len(word) > 5 and word.endswith("ing"):
-        word = word[:-3]
-    elif len(word) > 4 and word.endswith("ed"):
-        word = word[:-2]
+    for suffixes, rules in _PASSES:
+        if word.endswith(suffixes):
+            for suffix, longer_than, replacement, unless in rules:
+                if len(word) > longer_than and word.endswith(suffix) and not (unless and word.endswith(unless)):
+                    word = word[: len(word) - len(suffix)] + replacement
+                    break
     return word
 
 

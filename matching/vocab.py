@@ -1,5 +1,7 @@
 """The matching core's own vocabulary (immutable constants only).
 
+The criteria are not listed here: each is defined once, in the registry of :mod:`matching.criteria`.
+
 Pathway, cohort and sector codes are *not* listed here: they are data (seed
 files / database tables) and may grow at any time. The core treats them as
 opaque, non-empty strings and derives the codes it needs from its inputs each
@@ -12,18 +14,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
-
-CRITERIA: Final[tuple[str, ...]] = (
-    "pathway_fit",
-    "coverage",
-    "capacity",
-    "financial_viability",
-    "quality",
-    "local_priorities",
-    "added_value",
-    "social_value",
-    "sustainability",
-)
 
 # Default judgement of which accreditations evidence social value rather than
 # service quality: they count towards the social_value criterion, every other

@@ -1,35 +1,32 @@
-"""Criterion weights: validation, overrides and normalisation."""
+"""Criterion weights: validation, overrides and normalisation.
+
+:class:`Weights` is generated from the criteria registry (:mod:`matching.criteria`): one field per
+criterion, in registry order, defaulting to its default weight.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from .criteria import CRITERIA, LOCAL_PRIORITIES, REGISTRY
 from .errors import InvalidWeights
-from .vocab import CRITERIA
 
+_WEIGHTS_DOC: Final = """Relative importance of each criterion (non-negative, not all zero).
 
-class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Relative importance of each criterion (non-negative, not all zero).
-
-    Weights need not sum to 1: ranking normalises them (``w / sum(w)``) and reports
-    the normalised weights it used. Construction validates and raises
+    One float field per criterion of the registry (:mod:`matching.criteria`), in its order, defaulting
+    to the criterion's default weight. Weights need not sum to 1: ranking normalises them (``w / sum(w)``)
+    and reports the normalised weights it used. Construction validates and raises
     :class:`InvalidWeights` for negative, NaN/infinite or all-zero weights; use
     :meth:`from_mapping` for untrusted ``{name: weight}`` input (unknown names raise).
     """
 
-    pathway_fit: float = 0.20
-    coverage: float = 0.15
-    capacity: float = 0.10
-    financial_viability: float = 0.10
-    quality: float = 0.15
-    local_priorities: float = 0.10
-    added_value: float = 0.05
-    social_value: float = 0.10
-    sustainability: float = 0.05
+
+class WeightsBase(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The behaviour of :class:`Weights` (whose fields are generated from the criteria registry)."""
 
     def __post_init__(self) -> None:
         for name in CRITERIA:
@@ -46,9 +43,10 @@ class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
                 raise InvalidWeights(str(name), f"unknown criterion (expected one of {', '.join(CRITERIA)})")
             _check_value(name, value)
             values[name] = float(value)
-        return cls(**values)
+        return Weights(**values)
 
     def as_dict(self) -> dict[str, float]:
+        """``{criterion: weight}`` in :data:`CRITERIA` order."""
         return {name: float(getattr(self, name)) for name in CRITERIA}
 
     def values(self) -> tuple[float, ...]:
@@ -68,6 +66,28 @@ class Weights(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
             k = max(range(len(out)), key=out.__getitem__)
             out[k] = math.nextafter(out[k], 0.0)
         return Weights(**dict(zip(CRITERIA, out, strict=True)))
+
+
+if TYPE_CHECKING:
+
+    class Weights(WeightsBase, frozen=True, kw_only=True, forbid_unknown_fields=True):
+        """What type checkers see of the generated class: one float attribute per criterion."""
+
+        def __init__(self, **weights: float) -> None: ...
+
+        def __getattr__(self, name: str) -> float: ...
+
+else:
+    Weights = msgspec.defstruct(
+        "Weights",
+        [(c.name, float, c.default_weight) for c in REGISTRY],
+        bases=(WeightsBase,),
+        module=__name__,
+        namespace={"__doc__": _WEIGHTS_DOC},
+        frozen=True,
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
 
 
 def _seq_sum(values: list[float]) -> float:
@@ -99,10 +119,10 @@ def effective_weights(weights: Weights, overrides: Mapping[str, float] | None, *
     if not isinstance(weights, Weights):
         raise InvalidWeights("*", "weights must be a Weights instance (use Weights.from_mapping)")
     w = Weights.from_mapping(overrides, base=weights) if overrides else weights
-    if not has_priorities and w.local_priorities > 0:
-        values = w.as_dict()
-        values["local_priorities"] = 0.0
+    values = w.as_dict()
+    if not has_priorities and values[LOCAL_PRIORITIES] > 0:
+        values[LOCAL_PRIORITIES] = 0.0
         if not any(v > 0 for v in values.values()):
-            raise InvalidWeights("local_priorities", "only positive weight, but the need has no local priorities")
+            raise InvalidWeights(LOCAL_PRIORITIES, "only positive weight, but the need has no local priorities")
         w = Weights(**values)
     return w.normalised()

@@ -32,7 +32,8 @@ How, without Python work per word occurrence:
    word ("hits") are mapped back to their owners.
 
 :class:`WordIndex` keeps every owner's distinct normalised words instead, for
-matching many queries against the same texts (a reused :class:`CandidatePool`).
+matching many queries against the same texts (a reused :class:`~matching.pool.CandidatePool`,
+a :class:`~matching.compact.CompactPool`).
 
 The result equals computing ``words()`` of every text and taking, per owner and
 query word, the best ``fuzz.ratio`` at or above the cutoff, divided by 100 (a
@@ -42,13 +43,14 @@ property test checks this).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from .text import STOPWORDS, WORD_CUTOFF, normalise_word, raw_words
+from .text import MIN_WORD_LENGTH, STOPWORDS, SUFFIX_RULES, WORD_CUTOFF, normalise_word, raw_words
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -57,7 +59,6 @@ U64 = npt.NDArray[np.uint64]
 # byte -> 1 when it can be part of a word run (ASCII alphanumeric, or any byte of a non-ASCII character)
 _RUN_BYTES: Final = bytes(1 if (b >= 0x80 or chr(b).isalnum()) else 0 for b in range(256))
 _PACKED_MAX: Final = 24
-_MIN_LEN: Final = 3
 _PAD: Final = 32
 _CHUNK_CHARS: Final = 1 << 18
 """Texts are scanned in chunks of about this many characters: temporaries stay small and cache-resident."""
@@ -115,7 +116,7 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     chunks: list[_Chunk] = []
     slow_owner: list[int] = []
     slow_words: list[str] = []
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in pairwise(bounds):
         chunks.append(_scan_chunk(texts[a:b], owner[a:b], sizes[a:b], slow_owner, slow_words))
 
     # distinct words over all chunks -> normalised -> distinct normalised words (+ the slow-path words)
@@ -184,8 +185,8 @@ def best_matches(texts: Sequence[str], owner: Ints, n: int, query: Sequence[str]
         hit_parts.append(hits[found])
     who = np.concatenate(who_parts)
     hit = np.concatenate(hit_parts)
-    found = hit >= 0
-    return _best(len(query), n, who[found], hit[found], values)
+    ok = hit >= 0
+    return _best(len(query), n, who[ok], hit[ok], values)
 
 
 class WordIndex(NamedTuple):
@@ -229,9 +230,7 @@ class WordIndex(NamedTuple):
         return _best(len(query), m, which[found], hits[found], values)
 
 
-def _scan_chunk(
-    texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str]
-) -> _Chunk:
+def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str]) -> _Chunk:
     """Kept word occurrences of ``texts`` (slow-path words go to ``slow_owner`` / ``slow_words``)."""
     big = "\x00".join(texts)
     if big.count("\x00") != len(texts) - 1:
@@ -246,7 +245,7 @@ def _scan_chunk(
     else:
         seps = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8, count=len(buf) - _PAD) == 0)
     lens = ends - starts
-    keep = np.flatnonzero(lens >= _MIN_LEN)
+    keep = np.flatnonzero(lens >= MIN_WORD_LENGTH)
     starts, lens = starts[keep], lens[keep]
     run_owner = np.repeat(owner, np.diff(np.append(np.searchsorted(starts, seps), len(starts))))
 
@@ -335,7 +334,7 @@ def _group_u64(values: U64) -> tuple[Ints, U64]:
     if not len(distinct):
         return np.zeros(0, dtype=np.int64), distinct
     distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
-    bits = max(8, min(22, int(len(distinct)).bit_length() + 2))
+    bits = max(8, min(22, len(distinct).bit_length() + 2))
     shift = np.uint64(64 - bits)
     ids = np.arange(len(distinct))
     group = np.empty(0, dtype=np.int64)
@@ -360,42 +359,43 @@ def _group_u64(values: U64) -> tuple[Ints, U64]:
 
 
 def _normalise(p: Packed, stop: Packed) -> tuple[Packed, npt.NDArray[np.bool_]]:
-    """:func:`~matching.text.normalise_word` on packed ASCII words: (normalised words, dropped)."""
+    """:func:`~matching.text.normalise_word` on packed ASCII words: (normalised words, dropped).
+
+    The same rules, read from :mod:`matching.text`: :data:`~matching.text.MIN_WORD_LENGTH`, the stop
+    words, digits-only words, then :data:`~matching.text.SUFFIX_RULES`.
+    """
     m = len(p.k1)
     b = np.stack([p.k1, p.k2, p.k3], axis=1).view(np.uint8)  # (m, 24): byte j of each word in column j
     length = np.count_nonzero(b, axis=1)
     rows = np.arange(m)
 
     def ends_with(suffix: str) -> npt.NDArray[np.bool_]:
-        ok = length >= len(suffix)
+        ok: npt.NDArray[np.bool_] = length >= len(suffix)
         for k, ch in enumerate(reversed(suffix), start=1):
             ok &= b[rows, np.maximum(length - k, 0)] == ord(ch)
         return ok
 
-    dropped = (length < _MIN_LEN) | (((b >= ord("0")) & (b <= ord("9"))) | (b == 0)).all(axis=1)
+    dropped = (length < MIN_WORD_LENGTH) | (((b >= ord("0")) & (b <= ord("9"))) | (b == 0)).all(axis=1)
     maybe = np.flatnonzero(np.isin(p.k1, stop.k1))
     if len(maybe):
         stop_keys = set(zip(stop.k1.tolist(), stop.k2.tolist(), stop.k3.tolist(), strict=True))
         cand = zip(p.k1[maybe].tolist(), p.k2[maybe].tolist(), p.k3[maybe].tolist(), strict=True)
         dropped[maybe] |= np.fromiter(map(stop_keys.__contains__, cand), dtype=np.bool_, count=len(maybe))
 
-    ies = (length > 4) & ends_with("ies")
-    plural = ~ies & (length > 3) & ends_with("s") & ~ends_with("ss")
-    r = np.flatnonzero(ies)
-    b[r, length[r] - 3] = ord("y")
-    b[r, length[r] - 2] = 0
-    b[r, length[r] - 1] = 0
-    length[r] -= 2
-    r = np.flatnonzero(plural)
-    b[r, length[r] - 1] = 0
-    length[r] -= 1
-    ing = (length > 5) & ends_with("ing")
-    ed = ~ing & (length > 4) & ends_with("ed")
-    for mask, cut in ((ing, 3), (ed, 2)):
-        r = np.flatnonzero(mask)
-        for k in range(1, cut + 1):
-            b[r, length[r] - k] = 0
-        length[r] -= cut
+    for rules in SUFFIX_RULES:  # the same table as normalise_word: in each pass the first rule that applies
+        done = np.zeros(m, dtype=np.bool_)
+        for rule in rules:
+            hit = ~done & (length > rule.longer_than) & ends_with(rule.suffix)
+            if rule.unless is not None:
+                hit &= ~ends_with(rule.unless)
+            done |= hit
+            r = np.flatnonzero(hit)
+            cut = len(rule.suffix)
+            for k in range(1, cut + 1):
+                b[r, length[r] - k] = 0
+            for k, ch in enumerate(rule.replacement):  # never longer than the suffix (checked in the tests)
+                b[r, length[r] - cut + k] = ord(ch)
+            length[r] += len(rule.replacement) - cut
     keys = b.view(np.uint64)  # (m, 3)
     return Packed(keys[:, 0].copy(), keys[:, 1].copy(), keys[:, 2].copy()), dropped
 

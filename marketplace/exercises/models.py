@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -19,19 +19,9 @@ Weight = Annotated[float, Meta(ge=0, le=1000)]
 ExerciseStatus = Literal["draft", "engagement_open", "closed"]
 
 
-class CriteriaWeights(Strict, omit_defaults=True):
+class _CriteriaWeights(Strict, omit_defaults=True):
     """Relative importance of each matching criterion (non-negative, not all zero; normalised when used).
     A criterion left out keeps its default weight."""
-
-    pathway_fit: Weight | UnsetType = UNSET
-    coverage: Weight | UnsetType = UNSET
-    capacity: Weight | UnsetType = UNSET
-    financial_viability: Weight | UnsetType = UNSET
-    quality: Weight | UnsetType = UNSET
-    local_priorities: Weight | UnsetType = UNSET
-    added_value: Weight | UnsetType = UNSET
-    social_value: Weight | UnsetType = UNSET
-    sustainability: Weight | UnsetType = UNSET
 
     # JSON Schema for what msgspec cannot state: all nine given as zero is refused (400)
     __json_schema_extra__: ClassVar[dict[str, Any]] = {
@@ -43,6 +33,18 @@ class CriteriaWeights(Strict, omit_defaults=True):
 
     def given(self) -> dict[str, float]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
+
+
+# One optional field per criterion of the matching core's registry, in its order.
+if TYPE_CHECKING:
+    class CriteriaWeights(_CriteriaWeights):
+        def __getattr__(self, name: str) -> float | UnsetType: ...
+else:
+    CriteriaWeights = msgspec.defstruct(
+        "CriteriaWeights", [(c, Weight | UnsetType, UNSET) for c in matching.CRITERIA], bases=(_CriteriaWeights,),
+        module=__name__, namespace={"__doc__": _CriteriaWeights.__doc__}, forbid_unknown_fields=True,
+        omit_defaults=True,
+    )
 
 
 class SectorPreference(Strict, omit_defaults=True):

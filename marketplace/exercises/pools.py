@@ -56,7 +56,7 @@ class MatchPools:
     def __init__(self, pool: Pool, areas: matching.AreaTree, *, slots: int) -> None:
         self.db = pool
         self.areas = areas
-        self.pool: matching.CandidatePool | None = None
+        self.pool: matching.CompactPool | None = None
         self.snapshot: str | None = None
         self.lock = asyncio.Lock()
         self.slots = asyncio.Semaphore(slots)
@@ -68,7 +68,7 @@ class MatchPools:
         self.peak_active = 0
         """Most rankings in progress at once (for tests: never above `slots`)."""
 
-    async def current(self) -> tuple[matching.CandidatePool, str]:
+    async def current(self) -> tuple[matching.CompactPool, str]:
         """The pool, exact as of the returned snapshot (which is no older than this call)."""
         async with self.lock:
             async with pooled(self.db) as conn:
@@ -88,14 +88,14 @@ class MatchPools:
                 doc = await queries.candidates_between(conn, lo, lo + LOAD_CHUNK)
                 parts.append(await asyncio.to_thread(self._compact, doc))
                 lo += LOAD_CHUNK
-        self.pool = await asyncio.to_thread(matching.store.concat, parts, self.areas)
+        self.pool = await asyncio.to_thread(matching.compact.concat, parts, self.areas)
         del parts
         await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
         self.loads += 1
 
-    def _compact(self, doc: str) -> matching.CandidatePool:
-        return matching.store.build_compact(_candidates.decode(doc), self.areas)
+    def _compact(self, doc: str) -> matching.CompactPool:
+        return matching.compact.build_compact(_candidates.decode(doc), self.areas)
 
     async def _sync(self, conn: Connection) -> None:
         assert self.pool is not None and self.snapshot is not None
@@ -104,7 +104,7 @@ class MatchPools:
             doc = await queries.candidates_by_id(conn, ids)
         if ids:
             fresh = await asyncio.to_thread(_candidates.decode, doc)
-            self.pool = await asyncio.to_thread(matching.store.replace_rows, self.pool, ids, fresh)
+            self.pool = await asyncio.to_thread(matching.compact.replace_rows, self.pool, ids, fresh)
             self.reloaded += len(ids)
             await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
@@ -129,7 +129,7 @@ class MatchPools:
 
     async def _rank(self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int,
                     excluded_limit: int) -> Ranked:
-        def shortlist(pool: matching.CandidatePool) -> matching.Shortlist:
+        def shortlist(pool: matching.CompactPool) -> matching.Shortlist:
             return matching.shortlist(need, pool, weights, areas=self.areas, as_of=as_of, limit=limit,
                                       excluded_limit=excluded_limit, directory=True)
 
@@ -145,7 +145,7 @@ class MatchPools:
                 pool = self.pool if self.pool is not None else pool
                 if ids:
                     fresh = _candidates.decode(await queries.candidates_by_id(conn, ids))
-                    pool = await asyncio.to_thread(matching.store.replace_rows, pool, ids, fresh)
+                    pool = await asyncio.to_thread(matching.compact.replace_rows, pool, ids, fresh)
                     self.pool, self.snapshot = pool, snapshot
                 short = await asyncio.to_thread(shortlist, pool)
                 details = _candidates.decode(await queries.candidates_by_id(conn, list(short.provider_ids)))

@@ -229,9 +229,6 @@ def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
         )
         for c in (ranked.details[s.provider_id] for s in ranking.scored)
     ]
-    by_reason = dict(ranking.excluded_by_reason)
-    by_reason["pathway_not_offered"] = by_reason.get("pathway_not_offered", 0) + counts.pathway_not_offered
-    by_reason["no_area_coverage"] = by_reason.get("no_area_coverage", 0) + counts.no_area_coverage
     return MatchRunBody(
         algorithm_version=ranking.algorithm_version,
         as_of=ranking.as_of,
@@ -240,8 +237,8 @@ def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
         directory_size=counts.directory_size,
         candidate_count=ranking.candidate_count,
         eligible_count=ranking.eligible_count,
-        excluded_count=counts.directory_size - ranking.eligible_count,
-        excluded_by_reason={k: v for k, v in sorted(by_reason.items()) if v},
+        excluded_count=counts.excluded_count,
+        excluded_by_reason={k: v for k, v in sorted(counts.excluded_by_reason.items()) if v},
         ranking=list(ranking.scored),
         excluded=list(ranking.excluded),
         method=METHOD,

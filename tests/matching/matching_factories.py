@@ -41,7 +41,7 @@ NAMES = {
 
 def parent_map() -> dict[str, str | None]:
     parents: dict[str, str | None] = {WEST_MERCIA: None, WORCESTERSHIRE: WEST_MERCIA}
-    parents.update({d: WORCESTERSHIRE for d in WORCS_DISTRICTS})
+    parents.update(dict.fromkeys(WORCS_DISTRICTS, WORCESTERSHIRE))
     parents.update({HEREFORDSHIRE: WEST_MERCIA, SHROPSHIRE: WEST_MERCIA, TELFORD: WEST_MERCIA})
     parents.update({WEST_MIDLANDS: None, BIRMINGHAM: WEST_MIDLANDS, COVENTRY: WEST_MIDLANDS})
     return parents

@@ -58,7 +58,7 @@ def test_default_weights_normalise_to_one() -> None:
         ({"quality": float("nan")}, "quality"),
         ({"capacity": float("inf")}, "capacity"),
         ({"added_value": True}, "added_value"),
-        ({name: 0.0 for name in CRITERIA}, "*"),
+        (dict.fromkeys(CRITERIA, 0.0), "*"),
     ],
 )
 def test_invalid_weights_raise(kwargs: dict[str, float], field: str) -> None:
@@ -105,7 +105,7 @@ def test_normalised_weights_never_sum_above_one() -> None:
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.lists(st.sampled_from([*f.tree().codes, "E99999999"]), max_size=5), max_size=8))
 def test_vectorised_area_antichains_match_reduce(code_lists: list[list[str]]) -> None:
-    from matching.pool import area_pairs
+    from matching.columns import area_pairs
 
     t = f.tree()
     pairs = area_pairs([tuple(c) for c in code_lists], t)

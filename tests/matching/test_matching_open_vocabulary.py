@@ -95,9 +95,7 @@ def test_need_cohort_that_no_provider_serves_counts_against_fit() -> None:
 
 def test_more_cohorts_than_fit_in_one_mask_word() -> None:
     many = tuple(f"COHORT_{k:03d}" for k in range(150))
-    cands = [
-        f.candidate(k + 1, expertise=(f.expertise(cohorts=many[k * 30 : k * 30 + 40]),)) for k in range(5)
-    ]
+    cands = [f.candidate(k + 1, expertise=(f.expertise(cohorts=many[k * 30 : k * 30 + 40]),)) for k in range(5)]
     need = f.need(cohorts=(many[0], many[70], many[149]))
     r = both(need, cands)
     overlap = {s.provider_id: crit(s, "pathway_fit").components[1].score for s in r.scored}
@@ -144,7 +142,7 @@ PATHWAYS = ("ACCOM", "ETE", "DRUGS", "HOUSING_FIRST", "NEW_PATHWAY_X")
 COHORTS = ("ADULTS", "CARE_LEAVERS", "WOMEN", "VETERANS", "YOUNG_ADULTS", "NEURODIVERGENT")
 SECTORS = ("third_sector", "private", "mutual", "faith_group")
 ACCREDITATIONS = ("iso_9001", "matrix_standard", "living_wage_employer", "fair_tax_mark", "b_corp")
-WORDS = (
+WORDS = (  # noqa: SIM905 - a word list reads best as text
     "supported housing tenancy hostel care leavers rural outreach trauma informed counselling mentoring women "
     "refuge families the and of café naïve £500 24/7 Housing-first re-offending hous'ing outreaching studies"
 ).split()
@@ -156,40 +154,38 @@ def random_candidates(rng: random.Random, n: int) -> list:  # type: ignore[type-
     def text(lo: int, hi: int) -> str:
         return " ".join(rng.choice(WORDS) for _ in range(rng.randint(lo, hi)))
 
-    out = []
-    for i in range(n):
-        out.append(
-            f.candidate(
-                rng.randint(1, 10**9) * 1000 + i,
-                name=rng.choice(["Alpha", "Beta", "beta", "Gamma", "Épsilon"]) + rng.choice(["", " Trust", " CIC"]),
-                sector=rng.choice(SECTORS),
-                founded_year=rng.choice([None, rng.randint(1950, 2030)]),
-                expertise=tuple(
-                    Expertise(
-                        pathway=rng.choice(PATHWAYS),
-                        cohorts=tuple(rng.sample(COHORTS, rng.randint(0, 3))),
-                        years_experience=rng.choice([0, 1, 2.5, 7]),
-                        description=text(0, 12),
-                        outcomes_evidence=rng.choice([None, "", " ", text(1, 4)]),
-                    )
-                    for _ in range(rng.randint(0, 3))
-                ),
-                coverage=tuple(rng.choice(codes) for _ in range(rng.randint(0, 3))),
-                capacity=rng.choice([None, 0, 40, 150]),
-                annual_income=rng.choice([None, 0, 90_000, 1_000_000]),
-                reserves_months=rng.choice([None, -1, 3, 9]),
-                accreditations=tuple(rng.sample(ACCREDITATIONS, rng.randint(0, 3))),
-                volunteers=rng.choice([0, 12, None]),
-                premises_areas=tuple(rng.choice(codes) for _ in range(rng.randint(0, 2))),
-                match_funding_per_year=rng.choice([0, 30_000, None]),
-                funding_sources=tuple(rng.choice(["a", "A ", "b", ""]) for _ in range(rng.randint(0, 3))),
-                partner_organisations=tuple(rng.choice(["P", "p", "Q"]) for _ in range(rng.randint(0, 2))),
-                social_value=tuple(rng.sample(["lived_experience_staff", "living_wage_employer"], rng.randint(0, 2))),
-                resources_text=text(0, 20),
-                last_confirmed=rng.choice([None, f.AS_OF - timedelta(days=rng.randint(0, 1500))]),
-            )
+    return [
+        f.candidate(
+            rng.randint(1, 10**9) * 1000 + i,
+            name=rng.choice(["Alpha", "Beta", "beta", "Gamma", "Épsilon"]) + rng.choice(["", " Trust", " CIC"]),
+            sector=rng.choice(SECTORS),
+            founded_year=rng.choice([None, rng.randint(1950, 2030)]),
+            expertise=tuple(
+                Expertise(
+                    pathway=rng.choice(PATHWAYS),
+                    cohorts=tuple(rng.sample(COHORTS, rng.randint(0, 3))),
+                    years_experience=rng.choice([0, 1, 2.5, 7]),
+                    description=text(0, 12),
+                    outcomes_evidence=rng.choice([None, "", " ", text(1, 4)]),
+                )
+                for _ in range(rng.randint(0, 3))
+            ),
+            coverage=tuple(rng.choice(codes) for _ in range(rng.randint(0, 3))),
+            capacity=rng.choice([None, 0, 40, 150]),
+            annual_income=rng.choice([None, 0, 90_000, 1_000_000]),
+            reserves_months=rng.choice([None, -1, 3, 9]),
+            accreditations=tuple(rng.sample(ACCREDITATIONS, rng.randint(0, 3))),
+            volunteers=rng.choice([0, 12, None]),
+            premises_areas=tuple(rng.choice(codes) for _ in range(rng.randint(0, 2))),
+            match_funding_per_year=rng.choice([0, 30_000, None]),
+            funding_sources=tuple(rng.choice(["a", "A ", "b", ""]) for _ in range(rng.randint(0, 3))),
+            partner_organisations=tuple(rng.choice(["P", "p", "Q"]) for _ in range(rng.randint(0, 2))),
+            social_value=tuple(rng.sample(["lived_experience_staff", "living_wage_employer"], rng.randint(0, 2))),
+            resources_text=text(0, 20),
+            last_confirmed=rng.choice([None, f.AS_OF - timedelta(days=rng.randint(0, 1500))]),
         )
-    return out
+        for i in range(n)
+    ]
 
 
 def random_need(rng: random.Random, k: int) -> Need:

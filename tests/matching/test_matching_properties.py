@@ -187,9 +187,9 @@ def test_unknown_weight_names_raise(unknown: str) -> None:
 
 def test_all_zero_weights_raise() -> None:
     with pytest.raises(InvalidWeights):
-        Weights(**{name: 0.0 for name in CRITERIA})
+        Weights(**dict.fromkeys(CRITERIA, 0.0))
     with pytest.raises(InvalidWeights):
-        Weights.from_mapping({name: 0 for name in CRITERIA})
+        Weights.from_mapping(dict.fromkeys(CRITERIA, 0))
 
 
 @SETTINGS

@@ -22,6 +22,7 @@ ALLOWED_TOP_LEVEL = {
     "math",
     "operator",
     "re",
+    "threading",  # only threading.Lock: a full pool builds its word index once, whichever ranking thread needs it
     "types",
     "typing",
     "msgspec",
@@ -47,6 +48,15 @@ def test_only_allowed_imports(path: Path) -> None:
             continue
         for name in names:
             assert name.split(".")[0] in ALLOWED_TOP_LEVEL, f"{path.name} imports {name}"
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)
+def test_threading_only_for_locks(path: Path) -> None:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module == "threading":
+            raise AssertionError(f"{path.name}:{node.lineno} use threading.Lock, not from-imports")
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "threading":
+            assert node.attr == "Lock", f"{path.name}:{node.lineno} uses threading.{node.attr}"
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.name)

@@ -10,6 +10,7 @@ import pytest
 
 from matching import (
     ALGORITHM_VERSION,
+    DEFAULT_WEIGHTS,
     EXCLUSION_CODES,
     CandidatePool,
     InvalidCandidate,
@@ -17,8 +18,10 @@ from matching import (
     MatchingError,
     Priority,
     Ranking,
+    RankOptions,
     Weights,
     rank,
+    shortlist,
 )
 
 
@@ -87,21 +90,19 @@ def test_excluded_limit_caps_list_but_not_counts() -> None:
 # -- totals, ordering, determinism ----------------------------------------------------
 def varied(n: int, seed: int = 1) -> list:  # type: ignore[type-arg]
     rng = random.Random(seed)
-    out = []
-    for i in range(1, n + 1):
-        out.append(
-            f.candidate(
-                i,
-                name=f"Org {rng.randint(1, n // 2):03d}",
-                capacity=rng.choice([None, 20, 80, 150, 300]),
-                annual_income=rng.choice([None, 100_000, 1_000_000]),
-                coverage=rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
-                expertise=(f.expertise(pathway=rng.choice(["ACCOM", "ETE"]), years_experience=rng.randint(0, 9)),),
-                volunteers=rng.randint(0, 50),
-                sector=rng.choice(["third_sector", "private", "co_operative"]),
-            )
+    return [
+        f.candidate(
+            i,
+            name=f"Org {rng.randint(1, n // 2):03d}",
+            capacity=rng.choice([None, 20, 80, 150, 300]),
+            annual_income=rng.choice([None, 100_000, 1_000_000]),
+            coverage=rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
+            expertise=(f.expertise(pathway=rng.choice(["ACCOM", "ETE"]), years_experience=rng.randint(0, 9)),),
+            volunteers=rng.randint(0, 50),
+            sector=rng.choice(["third_sector", "private", "co_operative"]),
         )
-    return out
+        for i in range(1, n + 1)
+    ]
 
 
 def test_contributions_sum_to_total_and_ranking_is_sorted() -> None:
@@ -152,10 +153,26 @@ def test_limit_returns_the_top_of_the_full_ranking() -> None:
         run(cands, limit=-1)
 
 
+def test_rank_and_shortlist_share_their_keyword_options() -> None:
+    cands = varied(10)
+    t = f.tree()
+    for fn in (rank, shortlist):
+        with pytest.raises(TypeError, match="unexpected keyword argument 'limt'"):
+            fn(f.need(), cands, areas=t, as_of=f.AS_OF, limt=3)  # type: ignore[call-arg]
+        with pytest.raises(TypeError, match="missing required keyword argument 'as_of'"):
+            fn(f.need(), cands, areas=t)  # type: ignore[call-arg]
+        with pytest.raises(MatchingError, match="excluded_limit"):
+            fn(f.need(), cands, areas=t, as_of=f.AS_OF, excluded_limit=True)
+    options = RankOptions(areas=t, as_of=f.AS_OF, limit=3, excluded_limit=2)
+    assert msgspec.json.encode(rank(f.need(), cands, **options)) == msgspec.json.encode(
+        shortlist(f.need(), cands, DEFAULT_WEIGHTS, **options).explain()
+    )
+
+
 def test_weights_change_the_order() -> None:
     cheap = f.candidate(1, name="Big capacity", capacity=400, coverage=("E07000237",))
     wide = f.candidate(2, name="Wide coverage", capacity=20)
-    only = {name: 0.0 for name in Weights.__struct_fields__}
+    only = dict.fromkeys(Weights.__struct_fields__, 0.0)
     by_capacity = run([cheap, wide], weights=Weights(**{**only, "capacity": 1.0}))
     by_coverage = run([cheap, wide], weights=Weights(**{**only, "coverage": 1.0}))
     assert by_capacity.scored[0].provider_id == 1

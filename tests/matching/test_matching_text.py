@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from matching.text import WORD_CUTOFF, normalise_word, words
+from matching.text import STOPWORDS, SUFFIX_RULES, WORD_CUTOFF, normalise_word, words
 from matching.wordscan import best_matches
 
 
@@ -17,6 +17,28 @@ def test_normalise_word() -> None:
     assert normalise_word("families") == "family"
     assert normalise_word("the") is None and normalise_word("to") is None and normalise_word("2024") is None
     assert words("Supported HOUSING, housed; the women's refuge") == ("support", "hous", "women", "refuge")
+
+
+def test_vectorised_normalisation_agrees_with_normalise_word_on_many_words() -> None:
+    from matching.wordscan import _STOP_WORDS, _normalise, _pack_words, _strings
+
+    rng = np.random.default_rng(11)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz0123456789"))
+    suffixes = ["", "s", "ss", "ies", "ing", "ed", "ings", "ied", "sses", "ieses", "eds", "y", "ying", "inged", "sing"]
+    made = {
+        "".join(rng.choice(letters[: 26 if rng.random() < 0.8 else 36], size=rng.integers(0, 9)))
+        + str(rng.choice(suffixes))
+        for _ in range(20_000)
+    }
+    made |= {w for w in STOPWORDS if w.isascii()} | {"123", "2024", "00", "1st", "ies", "sies", "tied", "ties", "thing"}
+    made |= {str(s) + str(t) for s in suffixes for t in suffixes}
+    many = sorted(w for w in made if 0 < len(w) <= 24)
+    assert len(many) > 15_000
+    norm, dropped = _normalise(_pack_words(many), _pack_words(_STOP_WORDS))
+    got = [None if d else w for d, w in zip(dropped.tolist(), _strings(norm), strict=True)]
+    assert got == [normalise_word(w) for w in many]
+    # the vectorised version rewrites words in place: a replacement is never longer than its suffix
+    assert all(len(rule.replacement) <= len(rule.suffix) for rules in SUFFIX_RULES for rule in rules)
 
 
 def reference(texts: list[str], owner: list[int], n: int, query: list[str]) -> np.ndarray:
@@ -98,7 +120,7 @@ def test_scanner_matches_reference(texts: list[str], query: list[str]) -> None:
     ).map(lambda ls: [*ls, ["a", "A ", "b", *(f"x{k % 7}" for k in range(20))]] if len(ls) % 2 else ls)
 )
 def test_distinct_counts_matches_definition(lists: list[list[str]]) -> None:
-    from matching.pool import distinct_counts
+    from matching.columns import distinct_counts
 
     expected = [len({s.strip().casefold() for s in xs} - {""}) for xs in lists]
     assert distinct_counts([tuple(xs) for xs in lists]).tolist() == expected

@@ -1,0 +1,173 @@
+"""Compact pools (matching.compact): ranking them, merged or with rows replaced, gives exactly what ranking the
+candidates themselves gives; directory mode equals ranking only the candidates offering the pathway in the areas."""
+
+from __future__ import annotations
+
+import matching_factories as f
+import msgspec
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_matching_properties import SETTINGS, TREE, candidate_lists, candidates, needs
+
+from matching import (
+    EXCLUSION_CODES,
+    Candidate,
+    CandidatePool,
+    CompactPool,
+    MatchingError,
+    Need,
+    Ranking,
+    Shortlist,
+    compact,
+    rank,
+    shortlist,
+)
+from matching.compact import PackedNames
+
+
+def encode(x: object) -> bytes:
+    return msgspec.json.encode(x)
+
+
+def ranked_from_pool(
+    need: Need, pool: CompactPool, details: list[Candidate], *, directory: bool = False, limit: int | None = 5
+) -> tuple[bytes, Shortlist]:
+    short = shortlist(need, pool, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4, directory=directory)
+    by_id = {c.provider_id: c for c in details}
+    return encode(short.explain({pid: by_id[pid] for pid in short.provider_ids})), short
+
+
+def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
+    """What the SQL pre-filter passes: offers the pathway, covers an area in, above or below the need's."""
+    related: set[str] = set()
+    for a in need.areas:
+        related.update(TREE.codes[TREE.index(a) : TREE.index(a) + int(TREE.sizes[TREE.index(a)])])
+        related.update(TREE.code(k) for k in TREE.ancestor_indices(TREE.index(a)))
+    return [
+        c for c in cands if any(e.pathway == need.pathway for e in c.expertise) and not related.isdisjoint(c.coverage)
+    ]
+
+
+@SETTINGS
+@given(need=needs, cands=candidate_lists(), limit=st.sampled_from([None, 0, 1, 3, 50]))
+def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candidate], limit: int | None) -> None:
+    expected = encode(rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4))
+    got, _ = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, limit=limit)
+    assert got == expected
+
+
+@SETTINGS
+@given(need=needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
+def test_merged_and_replaced_pools_rank_like_a_fresh_build(
+    need: Need, first: list[Candidate], second: list[Candidate], data: st.DataObject
+) -> None:
+    second = [msgspec.structs.replace(c, provider_id=c.provider_id + 100) for c in second]
+    merged = compact.concat([compact.build_compact(first, TREE), compact.build_compact(second, TREE)], TREE)
+    everyone = first + second
+    expected = encode(rank(need, everyone, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
+    assert ranked_from_pool(need, merged, everyone)[0] == expected
+    # a writer changes some providers, removes others, adds new ones
+    ids = [c.provider_id for c in everyone]
+    removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
+    changed = [
+        msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
+        for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
+    ]
+    added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+    after = compact.replace_rows(merged, removed + [c.provider_id for c in changed], changed + added)
+    now = {c.provider_id: c for c in everyone if c.provider_id not in removed}
+    now.update({c.provider_id: c for c in changed + added})
+    expected = encode(rank(need, list(now.values()), areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
+    assert ranked_from_pool(need, after, list(now.values()))[0] == expected
+    assert sorted(after.provider_id.tolist()) == sorted(now)
+
+
+@SETTINGS
+@given(need=needs, cands=candidate_lists())
+def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the_areas(
+    need: Need, cands: list[Candidate]
+) -> None:
+    assessed = offering(need, cands)
+    expected = encode(rank(need, assessed, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
+    got, short = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, directory=True)
+    assert got == expected
+    counts = short.directory
+    assert counts is not None and counts.directory_size == len(cands)
+    by_reason = counts.excluded_by_reason
+    assert by_reason["pathway_not_offered"] == sum(
+        1 for c in cands if all(e.pathway != need.pathway for e in c.expertise)
+    )
+    not_assessed = {c.provider_id for c in cands} - {c.provider_id for c in assessed}
+    assert by_reason["pathway_not_offered"] + by_reason["no_area_coverage"] >= len(not_assessed)
+    # complete counts: the pathway and area checks over the whole directory (as if every provider had been
+    # assessed), the others over the providers assessed (as in the ranking)
+    everyone = rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=0, excluded_limit=0)
+    ranking = msgspec.json.decode(got, type=Ranking)
+    assert list(by_reason) == list(EXCLUSION_CODES)
+    for code in ("pathway_not_offered", "no_area_coverage"):
+        assert by_reason[code] == everyone.excluded_by_reason[code]
+    for code in ("missing_accreditation", "insufficient_experience"):
+        assert by_reason[code] == ranking.excluded_by_reason[code]
+    assert counts.excluded_count == counts.directory_size - ranking.eligible_count == everyone.excluded_count
+
+
+def test_explaining_a_compact_pool_needs_matching_details() -> None:
+    cands = [f.candidate(1, name="Alpha"), f.candidate(2, name="Beta")]
+    need = f.need()
+    short = shortlist(need, compact.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, limit=2)
+    assert short.provider_ids
+    with pytest.raises(MatchingError, match="no details"):
+        short.explain({})
+    wrong = {c.provider_id: msgspec.structs.replace(c, name="Someone else") for c in cands}
+    with pytest.raises(MatchingError, match="do not describe"):
+        short.explain(wrong)
+    # a full pool explains from its own candidates
+    full = shortlist(need, CandidatePool.build(cands, TREE), areas=TREE, as_of=f.AS_OF, limit=2)
+    assert encode(full.explain()) == encode(short.explain({c.provider_id: c for c in cands}))
+
+
+def test_a_compact_pool_keeps_no_text_and_narrow_columns() -> None:
+    cands = [f.candidate(k, name=f"Provider é{k}") for k in range(1, 40)]
+    pool = compact.build_compact(cands, TREE)
+    assert isinstance(pool, CompactPool) and not hasattr(pool, "candidates") and not hasattr(pool, "descriptions")
+    assert isinstance(pool.names, PackedNames) and list(pool.names) == [c.name for c in cands]
+    assert pool.words.words.dtype == np.uint16
+    assert pool.columns.years.dtype == np.float32 and pool.columns.coverage.owner.dtype == np.int32
+    taken = compact.take_rows(pool, np.array([0, 5, 38]))
+    assert list(taken.names) == [cands[0].name, cands[5].name, cands[38].name]
+    assert PackedNames.of(["a", "bé", ""])[-2] == "bé"
+
+
+def test_directory_counts_are_complete() -> None:
+    need = f.need(required_accreditations=("iso_9001",), min_years_experience=5)
+    cands = [
+        f.candidate(1, name="Eligible"),
+        f.candidate(2, name="Other pathway", expertise=(f.expertise(pathway="ETE"),)),
+        f.candidate(3, name="Elsewhere", coverage=(f.BIRMINGHAM,)),
+        f.candidate(4, name="Neither", coverage=(f.BIRMINGHAM,), expertise=(f.expertise(pathway="ETE"),)),
+        f.candidate(5, name="Unaccredited", accreditations=()),
+        f.candidate(6, name="New", accreditations=(), expertise=(f.expertise(years_experience=1),)),
+        f.candidate(7, name="Eligible too"),
+    ]
+    for pool in (compact.build_compact(cands, TREE), CandidatePool.build(cands, TREE)):
+        short = shortlist(need, pool, areas=TREE, as_of=f.AS_OF, limit=5, directory=True)
+        ranking = short.explain({c.provider_id: c for c in cands})
+        assert (ranking.candidate_count, ranking.eligible_count, ranking.excluded_count) == (4, 2, 2)
+        assert ranking.excluded_by_reason == {
+            "pathway_not_offered": 0,
+            "no_area_coverage": 0,
+            "missing_accreditation": 2,
+            "insufficient_experience": 1,
+        }
+        counts = short.directory
+        assert counts is not None
+        assert (counts.directory_size, counts.excluded_count) == (7, 5)
+        assert dict(counts.excluded_by_reason) == {
+            "pathway_not_offered": 2,
+            "no_area_coverage": 2,
+            "missing_accreditation": 2,
+            "insufficient_experience": 1,
+        }
+    assert shortlist(need, cands, areas=TREE, as_of=f.AS_OF).directory is None
