@@ -12,6 +12,7 @@ Both return a Phase: requests, errors, elapsed seconds and latency percentiles i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import re
@@ -49,11 +50,22 @@ class Phase:
         return (self.requests - self.errors) / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     def as_dict(self) -> dict:
-        return {"connections": self.connections, "requests": self.requests, "errors": self.errors,
-                "elapsed_s": round(self.elapsed_s, 3), "req_per_s": round(self.rps, 1), "ok_req_per_s": round(self.rps_ok, 1),
-                "p50_ms": _r(self.p50_ms), "p95_ms": _r(self.p95_ms), "p99_ms": _r(self.p99_ms),
-                "max_ms": _r(self.max_ms), "mean_ms": _r(self.mean_ms), "statuses": self.statuses,
-                "client": self.client, "note": self.note}
+        return {
+            "connections": self.connections,
+            "requests": self.requests,
+            "errors": self.errors,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "req_per_s": round(self.rps, 1),
+            "ok_req_per_s": round(self.rps_ok, 1),
+            "p50_ms": _r(self.p50_ms),
+            "p95_ms": _r(self.p95_ms),
+            "p99_ms": _r(self.p99_ms),
+            "max_ms": _r(self.max_ms),
+            "mean_ms": _r(self.mean_ms),
+            "statuses": self.statuses,
+            "client": self.client,
+            "note": self.note,
+        }
 
 
 def _r(x: float | None) -> float | None:
@@ -130,21 +142,44 @@ def wrk_version() -> str:
     return f"wrk {m.group(1)}" if m else "wrk"
 
 
-def run_wrk(base_url: str, paths: list[str], *, method: str = "GET", headers: dict[str, str] | None = None,
-            body: str | None = None, connections: int, seconds: float, threads: int = 1, timeout_s: int = 30) -> Phase:
+def run_wrk(
+    base_url: str,
+    paths: list[str],
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    timeout_s: int = 30,
+) -> Phase:
     exe = wrk_path()
     assert exe, "wrk is not installed"
-    script = (LUA.replace("{PATHS}", "{" + ", ".join(_lua_string(p) for p in paths) + "}")
-              .replace("{METHOD}", _lua_string(method))
-              .replace("{HEADERS}", "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items()) + "}")
-              .replace("{BODY}", "nil" if body is None else _lua_string(body)))
+    script = (
+        LUA.replace("{PATHS}", "{" + ", ".join(_lua_string(p) for p in paths) + "}")
+        .replace("{METHOD}", _lua_string(method))
+        .replace(
+            "{HEADERS}",
+            "{" + ", ".join(f"[{_lua_string(k)}] = {_lua_string(v)}" for k, v in (headers or {}).items()) + "}",
+        )
+        .replace("{BODY}", "nil" if body is None else _lua_string(body))
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
         script_path = f.name
     try:
         threads = max(1, min(threads, connections))
-        cmd = [exe, f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout_s}s",
-               "-s", script_path, base_url]
+        cmd = [
+            exe,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            f"--timeout={timeout_s}s",
+            "-s",
+            script_path,
+            base_url,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + timeout_s + 60)
     finally:
         Path(script_path).unlink(missing_ok=True)
@@ -156,15 +191,26 @@ def run_wrk(base_url: str, paths: list[str], *, method: str = "GET", headers: di
     note = f"non-2xx/3xx: {d['status']}" if d["status"] else ""
     if d["timeout"]:
         note = (note + "; " if note else "") + f"timeouts: {d['timeout']}"
-    return Phase(connections=connections, requests=d["requests"], errors=errors, elapsed_s=d["duration_us"] / 1e6,
-                 p50_ms=d["p50"] / 1000, p95_ms=d["p95"] / 1000, p99_ms=d["p99"] / 1000, max_ms=d["max"] / 1000,
-                 mean_ms=d["mean"] / 1000, client="wrk", note=note)
+    return Phase(
+        connections=connections,
+        requests=d["requests"],
+        errors=errors,
+        elapsed_s=d["duration_us"] / 1e6,
+        p50_ms=d["p50"] / 1000,
+        p95_ms=d["p95"] / 1000,
+        p99_ms=d["p99"] / 1000,
+        max_ms=d["max"] / 1000,
+        mean_ms=d["mean"] / 1000,
+        client="wrk",
+        note=note,
+    )
 
 
 # --- asyncio client --------------------------------------------------------------------------------
 
+
 class Response:
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
@@ -184,14 +230,13 @@ class HttpConnection:
     async def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await self.writer.wait_closed()
-            except OSError:
-                pass
             self.writer = self.reader = None
 
-    async def request(self, method: str, path: str, headers: dict[str, str] | None = None,
-                      body: bytes | None = None) -> Response:
+    async def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> Response:
         if self.writer is None:
             await self._open()
         assert self.reader is not None and self.writer is not None
@@ -235,9 +280,18 @@ class HttpConnection:
 Op = Callable[[HttpConnection], Awaitable[int]]
 
 
-async def run_asyncio(host: str, port: int, make_op: Callable[[int], Awaitable[Op]], *, connections: int,
-                      seconds: float, cap: int | None = None, min_requests: int = 1, hard_limit_s: float | None = None,
-                      request_timeout_s: float = 300.0) -> Phase:
+async def run_asyncio(
+    host: str,
+    port: int,
+    make_op: Callable[[int], Awaitable[Op]],
+    *,
+    connections: int,
+    seconds: float,
+    cap: int | None = None,
+    min_requests: int = 1,
+    hard_limit_s: float | None = None,
+    request_timeout_s: float = 300.0,
+) -> Phase:
     """`connections` workers, each with its own connection and operation (make_op(worker index), which may
     prepare state first, untimed), repeat their operation until `seconds` have passed and at least
     `min_requests` are done (but never past `hard_limit_s`), or `cap` requests have started (less those that
@@ -267,7 +321,7 @@ async def run_asyncio(host: str, port: int, make_op: Callable[[int], Awaitable[O
             t0 = time.perf_counter()
             try:
                 status = await asyncio.wait_for(ops[i](conns[i]), request_timeout_s)
-            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
+            except (TimeoutError, OSError, asyncio.IncompleteReadError, ConnectionError, ValueError) as exc:
                 errors += 1
                 statuses[type(exc).__name__] = statuses.get(type(exc).__name__, 0) + 1
                 await conns[i].close()
@@ -281,16 +335,23 @@ async def run_asyncio(host: str, port: int, make_op: Callable[[int], Awaitable[O
     elapsed = time.perf_counter() - t_start
     for c in conns:
         await c.close()
-    phase = Phase(connections=connections, requests=len(latencies), errors=errors, elapsed_s=elapsed,
-                  statuses=statuses, client="asyncio")
+    phase = Phase(
+        connections=connections,
+        requests=len(latencies),
+        errors=errors,
+        elapsed_s=elapsed,
+        statuses=statuses,
+        client="asyncio",
+    )
     bad = {k: v for k, v in statuses.items() if not k.isdigit() or int(k) >= 400}
     if bad:
         phase.note = "errors: " + ", ".join(f"{k} x{v}" for k, v in sorted(bad.items()))
     return summarise(phase, latencies)
 
 
-def rotating_op(method: str, paths: list[str], headers: dict[str, str] | None = None,
-                body: bytes | None = None) -> Callable[[int], Awaitable[Op]]:
+def rotating_op(
+    method: str, paths: list[str], headers: dict[str, str] | None = None, body: bytes | None = None
+) -> Callable[[int], Awaitable[Op]]:
     """Each worker cycles through `paths` from its own offset (like the wrk script)."""
 
     async def make(i: int) -> Op:

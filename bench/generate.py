@@ -38,15 +38,30 @@ CHUNK = 1000
 WEST_MERCIA = "E23000016"
 WORCESTERSHIRE = "E10000034"
 BROMSGROVE, MALVERN_HILLS, REDDITCH, WORCESTER, WYCHAVON, WYRE_FOREST = (
-    "E07000234", "E07000235", "E07000236", "E07000237", "E07000238", "E07000239")
+    "E07000234",
+    "E07000235",
+    "E07000236",
+    "E07000237",
+    "E07000238",
+    "E07000239",
+)
 HEREFORDSHIRE, SHROPSHIRE, TELFORD = "E06000019", "E06000051", "E06000020"
 WORCS_DISTRICTS = (BROMSGROVE, MALVERN_HILLS, REDDITCH, WORCESTER, WYCHAVON, WYRE_FOREST)
 UNITARIES = (HEREFORDSHIRE, SHROPSHIRE, TELFORD)
 LEAVES = WORCS_DISTRICTS + UNITARIES
 
 # Leaf areas with rough population weights, and their towns.
-LEAF_WEIGHTS = {BROMSGROVE: 10, MALVERN_HILLS: 8, REDDITCH: 9, WORCESTER: 11, WYCHAVON: 13, WYRE_FOREST: 10,
-                HEREFORDSHIRE: 19, SHROPSHIRE: 32, TELFORD: 19}
+LEAF_WEIGHTS = {
+    BROMSGROVE: 10,
+    MALVERN_HILLS: 8,
+    REDDITCH: 9,
+    WORCESTER: 11,
+    WYCHAVON: 13,
+    WYRE_FOREST: 10,
+    HEREFORDSHIRE: 19,
+    SHROPSHIRE: 32,
+    TELFORD: 19,
+}
 TOWNS = {
     BROMSGROVE: ("Bromsgrove", "Rubery", "Hagley", "Alvechurch", "Wythall", "Catshill"),
     MALVERN_HILLS: ("Malvern", "Upton-upon-Severn", "Tenbury Wells", "Martley", "Colwall"),
@@ -58,13 +73,33 @@ TOWNS = {
     SHROPSHIRE: ("Shrewsbury", "Oswestry", "Ludlow", "Bridgnorth", "Market Drayton", "Whitchurch", "Church Stretton"),
     TELFORD: ("Telford", "Wellington", "Madeley", "Oakengates", "Newport", "Donnington"),
 }
-AREA_NAMES = {WEST_MERCIA: "West Mercia", WORCESTERSHIRE: "Worcestershire", BROMSGROVE: "Bromsgrove",
-              MALVERN_HILLS: "the Malvern Hills", REDDITCH: "Redditch", WORCESTER: "Worcester", WYCHAVON: "Wychavon",
-              WYRE_FOREST: "Wyre Forest", HEREFORDSHIRE: "Herefordshire", SHROPSHIRE: "Shropshire",
-              TELFORD: "Telford and Wrekin"}
+AREA_NAMES = {
+    WEST_MERCIA: "West Mercia",
+    WORCESTERSHIRE: "Worcestershire",
+    BROMSGROVE: "Bromsgrove",
+    MALVERN_HILLS: "the Malvern Hills",
+    REDDITCH: "Redditch",
+    WORCESTER: "Worcester",
+    WYCHAVON: "Wychavon",
+    WYRE_FOREST: "Wyre Forest",
+    HEREFORDSHIRE: "Herefordshire",
+    SHROPSHIRE: "Shropshire",
+    TELFORD: "Telford and Wrekin",
+}
 
-PATHWAY_WEIGHTS = {"ACCOM": 16, "ETE": 16, "HEALTH": 12, "DRUGS": 11, "FINANCE": 8, "FAMILIES": 8, "ATB": 12,
-                   "WOMEN_ABUSE": 6, "WOMEN_SEXWORK": 2, "RJ_VICTIMS": 4, "YOUTH_DIVERSION": 8}
+PATHWAY_WEIGHTS = {
+    "ACCOM": 16,
+    "ETE": 16,
+    "HEALTH": 12,
+    "DRUGS": 11,
+    "FINANCE": 8,
+    "FAMILIES": 8,
+    "ATB": 12,
+    "WOMEN_ABUSE": 6,
+    "WOMEN_SEXWORK": 2,
+    "RJ_VICTIMS": 4,
+    "YOUTH_DIVERSION": 8,
+}
 PATHWAY_COHORTS = {
     "ACCOM": ("ADULTS", "YOUNG_ADULTS", "CARE_LEAVERS", "WOMEN"),
     "ETE": ("ADULTS", "YOUNG_ADULTS", "CARE_LEAVERS", "CYP"),
@@ -79,82 +114,330 @@ PATHWAY_COHORTS = {
     "YOUTH_DIVERSION": ("CYP", "YOUNG_ADULTS", "CARE_LEAVERS"),
 }
 SERVICES = {
-    "ACCOM": ("supported housing", "move-on flats", "tenancy sustainment", "floating support", "hostel bedspaces",
-              "rough sleeping outreach", "housing options casework", "homelessness prevention", "shared houses",
-              "a rent deposit scheme", "landlord liaison", "accommodation for prison leavers"),
-    "ETE": ("employment support", "job coaching", "CV and interview preparation", "apprenticeships with local employers",
-            "functional skills", "work placements", "employability courses", "volunteering into paid work",
-            "construction skills training", "digital skills", "education and training for care leavers"),
-    "HEALTH": ("mental health support", "counselling", "GP registration", "trauma-informed key work", "wellbeing groups",
-               "neurodiversity screening", "learning disability support", "physical health checks"),
-    "DRUGS": ("substance misuse recovery", "harm reduction", "naloxone training", "alcohol support",
-              "peer-led recovery groups", "detox aftercare", "recovery housing"),
-    "FINANCE": ("debt advice", "benefits and welfare rights", "money advice", "budgeting courses", "bank account opening",
-                "Universal Credit claims", "financial capability workshops"),
-    "FAMILIES": ("parenting programmes", "family ties work", "prison visits support", "support for kinship carers",
-                 "work with children of prisoners", "family mediation"),
-    "ATB": ("mentoring", "peer mentoring", "through-the-gate mentoring", "cognitive behavioural programmes",
-            "desistance work", "anger management", "thinking skills groups"),
-    "WOMEN_ABUSE": ("domestic abuse support", "a women's centre", "coercive control recovery groups", "IDVA casework",
-                    "refuge places", "sexual violence counselling", "trauma recovery"),
-    "WOMEN_SEXWORK": ("outreach to women in sex work", "exiting support", "sexual exploitation casework",
-                      "drop-in sessions", "street outreach"),
-    "RJ_VICTIMS": ("restorative justice conferencing", "victim support", "mediation", "victim-offender dialogue",
-                   "neighbourhood resolution panels"),
-    "YOUTH_DIVERSION": ("youth diversion", "county lines prevention", "early help", "detached youth work",
-                        "out of court disposals", "exploitation prevention", "sport and arts programmes",
-                        "rural outreach"),
+    "ACCOM": (
+        "supported housing",
+        "move-on flats",
+        "tenancy sustainment",
+        "floating support",
+        "hostel bedspaces",
+        "rough sleeping outreach",
+        "housing options casework",
+        "homelessness prevention",
+        "shared houses",
+        "a rent deposit scheme",
+        "landlord liaison",
+        "accommodation for prison leavers",
+    ),
+    "ETE": (
+        "employment support",
+        "job coaching",
+        "CV and interview preparation",
+        "apprenticeships with local employers",
+        "functional skills",
+        "work placements",
+        "employability courses",
+        "volunteering into paid work",
+        "construction skills training",
+        "digital skills",
+        "education and training for care leavers",
+    ),
+    "HEALTH": (
+        "mental health support",
+        "counselling",
+        "GP registration",
+        "trauma-informed key work",
+        "wellbeing groups",
+        "neurodiversity screening",
+        "learning disability support",
+        "physical health checks",
+    ),
+    "DRUGS": (
+        "substance misuse recovery",
+        "harm reduction",
+        "naloxone training",
+        "alcohol support",
+        "peer-led recovery groups",
+        "detox aftercare",
+        "recovery housing",
+    ),
+    "FINANCE": (
+        "debt advice",
+        "benefits and welfare rights",
+        "money advice",
+        "budgeting courses",
+        "bank account opening",
+        "Universal Credit claims",
+        "financial capability workshops",
+    ),
+    "FAMILIES": (
+        "parenting programmes",
+        "family ties work",
+        "prison visits support",
+        "support for kinship carers",
+        "work with children of prisoners",
+        "family mediation",
+    ),
+    "ATB": (
+        "mentoring",
+        "peer mentoring",
+        "through-the-gate mentoring",
+        "cognitive behavioural programmes",
+        "desistance work",
+        "anger management",
+        "thinking skills groups",
+    ),
+    "WOMEN_ABUSE": (
+        "domestic abuse support",
+        "a women's centre",
+        "coercive control recovery groups",
+        "IDVA casework",
+        "refuge places",
+        "sexual violence counselling",
+        "trauma recovery",
+    ),
+    "WOMEN_SEXWORK": (
+        "outreach to women in sex work",
+        "exiting support",
+        "sexual exploitation casework",
+        "drop-in sessions",
+        "street outreach",
+    ),
+    "RJ_VICTIMS": (
+        "restorative justice conferencing",
+        "victim support",
+        "mediation",
+        "victim-offender dialogue",
+        "neighbourhood resolution panels",
+    ),
+    "YOUTH_DIVERSION": (
+        "youth diversion",
+        "county lines prevention",
+        "early help",
+        "detached youth work",
+        "out of court disposals",
+        "exploitation prevention",
+        "sport and arts programmes",
+        "rural outreach",
+    ),
 }
-COHORT_WORDS = {"ADULTS": "adults on probation", "YOUNG_ADULTS": "young adults", "CYP": "children and young people",
-                "WOMEN": "women", "FAMILIES": "families", "VICTIMS": "victims of crime", "CARE_LEAVERS": "care leavers"}
-CROSS_CUTTING = ("rural outreach", "lived experience", "people leaving prison", "care leavers", "county lines",
-                 "trauma-informed practice", "veterans", "Gypsy, Roma and Traveller communities",
-                 "Black and minoritised communities", "people with no fixed abode", "young women at risk of exploitation",
-                 "approved premises residents", "evening and weekend drop-ins", "home visits in rural villages")
-OUTCOMES = ("moved into settled accommodation", "sustained their tenancy at six months", "started paid work",
-            "completed a training course", "reduced their drug or alcohol use", "cleared or reduced priority debts",
-            "did not reoffend within twelve months", "re-engaged with education", "reported feeling safer",
-            "attended their first probation appointment", "registered with a GP")
-EVALUATORS = ("Severnside Evidence Partnership", "Greyfriars Social Research", "the University of Worcester",
-              "Harper Adams University", "an independent evaluation", "internal case reviews")
+COHORT_WORDS = {
+    "ADULTS": "adults on probation",
+    "YOUNG_ADULTS": "young adults",
+    "CYP": "children and young people",
+    "WOMEN": "women",
+    "FAMILIES": "families",
+    "VICTIMS": "victims of crime",
+    "CARE_LEAVERS": "care leavers",
+}
+CROSS_CUTTING = (
+    "rural outreach",
+    "lived experience",
+    "people leaving prison",
+    "care leavers",
+    "county lines",
+    "trauma-informed practice",
+    "veterans",
+    "Gypsy, Roma and Traveller communities",
+    "Black and minoritised communities",
+    "people with no fixed abode",
+    "young women at risk of exploitation",
+    "approved premises residents",
+    "evening and weekend drop-ins",
+    "home visits in rural villages",
+)
+OUTCOMES = (
+    "moved into settled accommodation",
+    "sustained their tenancy at six months",
+    "started paid work",
+    "completed a training course",
+    "reduced their drug or alcohol use",
+    "cleared or reduced priority debts",
+    "did not reoffend within twelve months",
+    "re-engaged with education",
+    "reported feeling safer",
+    "attended their first probation appointment",
+    "registered with a GP",
+)
+EVALUATORS = (
+    "Severnside Evidence Partnership",
+    "Greyfriars Social Research",
+    "the University of Worcester",
+    "Harper Adams University",
+    "an independent evaluation",
+    "internal case reviews",
+)
 
-LANDSCAPE = ("Severn", "Teme", "Wye", "Lugg", "Malvern", "Clee", "Wrekin", "Stiperstones", "Long Mynd", "Bredon",
-             "Abberley", "Clent", "Lickey", "Wyre", "Arrow", "Avon", "Corve", "Onny", "Hergest", "Ironbridge",
-             "Marches", "Mercia", "Lenches", "Dinmore", "Stour", "Salwarpe", "Arden", "Clun", "Kemble", "Worfe",
-             "Perry", "Rea", "Hadley", "Frome", "Leadon", "Monnow", "Titterstone", "Brown Clee", "Caynham", "Wenlock")
-THEMES = ("Bridges", "Pathways", "Horizons", "Lantern", "Compass", "Harbour", "Threshold", "Keystone", "Open Door",
-          "Fresh Start", "New Leaf", "Second Chance", "Steps", "Anchor", "Oak", "Beacon", "Hearth", "Waymark",
-          "Crossroads", "Kindred", "Haven", "Lighthouse", "Springboard", "Turning Point", "Way Forward", "Cornerstone",
-          "Footprints", "Rising", "Roots", "Connect")
-KINDS = {"ACCOM": ("Housing", "Homes", "Shelter"), "ETE": ("Employment", "Skills", "Works"), "HEALTH": ("Wellbeing", "Minds"),
-         "DRUGS": ("Recovery",), "FINANCE": ("Advice", "Money Advice"), "FAMILIES": ("Families", "Family Links"),
-         "ATB": ("Mentoring", "Mentors"), "WOMEN_ABUSE": ("Women's Aid", "Women's Centre"), "WOMEN_SEXWORK": ("Outreach",),
-         "RJ_VICTIMS": ("Restorative", "Mediation"), "YOUTH_DIVERSION": ("Youth", "Young People's Project")}
-SUFFIXES = {"registered_charity": ("Trust", "Foundation", "", "Project"), "cio": ("CIO", "Trust", ""),
-            "company_limited_by_guarantee": ("Ltd", "Partnership", "Network"), "unincorporated_association": ("Group", "Association", ""),
-            "cic": ("CIC",), "public_service_mutual": ("Mutual", "Services"), "co_operative_society": ("Co-operative", "Co-op"),
-            "community_benefit_society": ("Community Benefit Society", "Society"), "private_company": ("Ltd", "Services Ltd"),
-            "public_body": ("Service",)}
-LEGAL_FORM_WEIGHTS = {"registered_charity": 30, "cio": 15, "company_limited_by_guarantee": 12, "unincorporated_association": 6,
-                      "cic": 14, "public_service_mutual": 3, "co_operative_society": 3, "community_benefit_society": 4,
-                      "private_company": 10, "public_body": 3}
+LANDSCAPE = (
+    "Severn",
+    "Teme",
+    "Wye",
+    "Lugg",
+    "Malvern",
+    "Clee",
+    "Wrekin",
+    "Stiperstones",
+    "Long Mynd",
+    "Bredon",
+    "Abberley",
+    "Clent",
+    "Lickey",
+    "Wyre",
+    "Arrow",
+    "Avon",
+    "Corve",
+    "Onny",
+    "Hergest",
+    "Ironbridge",
+    "Marches",
+    "Mercia",
+    "Lenches",
+    "Dinmore",
+    "Stour",
+    "Salwarpe",
+    "Arden",
+    "Clun",
+    "Kemble",
+    "Worfe",
+    "Perry",
+    "Rea",
+    "Hadley",
+    "Frome",
+    "Leadon",
+    "Monnow",
+    "Titterstone",
+    "Brown Clee",
+    "Caynham",
+    "Wenlock",
+)
+THEMES = (
+    "Bridges",
+    "Pathways",
+    "Horizons",
+    "Lantern",
+    "Compass",
+    "Harbour",
+    "Threshold",
+    "Keystone",
+    "Open Door",
+    "Fresh Start",
+    "New Leaf",
+    "Second Chance",
+    "Steps",
+    "Anchor",
+    "Oak",
+    "Beacon",
+    "Hearth",
+    "Waymark",
+    "Crossroads",
+    "Kindred",
+    "Haven",
+    "Lighthouse",
+    "Springboard",
+    "Turning Point",
+    "Way Forward",
+    "Cornerstone",
+    "Footprints",
+    "Rising",
+    "Roots",
+    "Connect",
+)
+KINDS = {
+    "ACCOM": ("Housing", "Homes", "Shelter"),
+    "ETE": ("Employment", "Skills", "Works"),
+    "HEALTH": ("Wellbeing", "Minds"),
+    "DRUGS": ("Recovery",),
+    "FINANCE": ("Advice", "Money Advice"),
+    "FAMILIES": ("Families", "Family Links"),
+    "ATB": ("Mentoring", "Mentors"),
+    "WOMEN_ABUSE": ("Women's Aid", "Women's Centre"),
+    "WOMEN_SEXWORK": ("Outreach",),
+    "RJ_VICTIMS": ("Restorative", "Mediation"),
+    "YOUTH_DIVERSION": ("Youth", "Young People's Project"),
+}
+SUFFIXES = {
+    "registered_charity": ("Trust", "Foundation", "", "Project"),
+    "cio": ("CIO", "Trust", ""),
+    "company_limited_by_guarantee": ("Ltd", "Partnership", "Network"),
+    "unincorporated_association": ("Group", "Association", ""),
+    "cic": ("CIC",),
+    "public_service_mutual": ("Mutual", "Services"),
+    "co_operative_society": ("Co-operative", "Co-op"),
+    "community_benefit_society": ("Community Benefit Society", "Society"),
+    "private_company": ("Ltd", "Services Ltd"),
+    "public_body": ("Service",),
+}
+LEGAL_FORM_WEIGHTS = {
+    "registered_charity": 30,
+    "cio": 15,
+    "company_limited_by_guarantee": 12,
+    "unincorporated_association": 6,
+    "cic": 14,
+    "public_service_mutual": 3,
+    "co_operative_society": 3,
+    "community_benefit_society": 4,
+    "private_company": 10,
+    "public_body": 3,
+}
 THIRD_SECTOR = {"registered_charity", "cio", "company_limited_by_guarantee", "unincorporated_association"}
-FUNDING = ("National Lottery Community Fund", "Police and Crime Commissioner grant", "local authority contract",
-           "Commissioned Rehabilitative Services subcontract", "charitable trusts and foundations", "NHS integrated care board",
-           "housing benefit", "corporate sponsorship", "individual donations", "trading income", "HMPPS dynamic framework",
-           "Youth Endowment Fund", "Shared Prosperity Fund")
-PREMISES_KINDS = ("Drop-in centre", "Head office", "Community hub", "Hostel", "Training kitchen", "Women's centre",
-                  "Recovery café", "Outreach base", "Shared house", "Advice centre", "Youth club", "Workshop")
+FUNDING = (
+    "National Lottery Community Fund",
+    "Police and Crime Commissioner grant",
+    "local authority contract",
+    "Commissioned Rehabilitative Services subcontract",
+    "charitable trusts and foundations",
+    "NHS integrated care board",
+    "housing benefit",
+    "corporate sponsorship",
+    "individual donations",
+    "trading income",
+    "HMPPS dynamic framework",
+    "Youth Endowment Fund",
+    "Shared Prosperity Fund",
+)
+PREMISES_KINDS = (
+    "Drop-in centre",
+    "Head office",
+    "Community hub",
+    "Hostel",
+    "Training kitchen",
+    "Women's centre",
+    "Recovery café",
+    "Outreach base",
+    "Shared house",
+    "Advice centre",
+    "Youth club",
+    "Workshop",
+)
 # (size class weight, capacity range, income range, volunteers range)
-SIZES = ((40, (10, 80), (8_000, 150_000), (0, 25)), (35, (50, 400), (100_000, 1_000_000), (3, 60)),
-         (18, (200, 1_500), (1_000_000, 5_000_000), (10, 150)), (7, (1_000, 8_000), (5_000_000, 40_000_000), (20, 400)))
-COMMON_ACCREDITATIONS = (("cyber_essentials", 0.20), ("living_wage_employer", 0.15), ("investors_in_people", 0.10),
-                         ("iso_9001", 0.07))
-PATHWAY_ACCREDITATIONS = {"ETE": ("matrix_standard", 0.35), "FINANCE": ("advice_quality_standard", 0.40),
-                          "WOMEN_ABUSE": ("leading_lights", 0.35), "RJ_VICTIMS": ("rsq", 0.40),
-                          "ATB": ("approved_provider_mentoring", 0.30)}
-SOCIAL_VALUE = ("lived_experience_staff", "local_supply_chain", "ex_offender_employment", "volunteering_pathway",
-                "carbon_reduction", "community_reinvestment", "peer_mentoring", "accessible_services")
+SIZES = (
+    (40, (10, 80), (8_000, 150_000), (0, 25)),
+    (35, (50, 400), (100_000, 1_000_000), (3, 60)),
+    (18, (200, 1_500), (1_000_000, 5_000_000), (10, 150)),
+    (7, (1_000, 8_000), (5_000_000, 40_000_000), (20, 400)),
+)
+COMMON_ACCREDITATIONS = (
+    ("cyber_essentials", 0.20),
+    ("living_wage_employer", 0.15),
+    ("investors_in_people", 0.10),
+    ("iso_9001", 0.07),
+)
+PATHWAY_ACCREDITATIONS = {
+    "ETE": ("matrix_standard", 0.35),
+    "FINANCE": ("advice_quality_standard", 0.40),
+    "WOMEN_ABUSE": ("leading_lights", 0.35),
+    "RJ_VICTIMS": ("rsq", 0.40),
+    "ATB": ("approved_provider_mentoring", 0.30),
+}
+SOCIAL_VALUE = (
+    "lived_experience_staff",
+    "local_supply_chain",
+    "ex_offender_employment",
+    "volunteering_pathway",
+    "carbon_reduction",
+    "community_reinvestment",
+    "peer_mentoring",
+    "accessible_services",
+)
 CONTACTS = ("Referrals team", "Partnerships manager", "Service manager", "Chief executive", "Operations lead", "Office")
 
 
@@ -247,19 +530,30 @@ def _expertise(rng: random.Random, pathway: str, towns: list[str], founded: int 
     services = rng.sample(SERVICES[pathway], min(len(SERVICES[pathway]), rng.randint(2, 3)))
     who = _join([COHORT_WORDS[c] for c in cohorts])
     offer = _join(services)
-    text = (f"{offer[0].upper()}{offer[1:]} for {who} in {rng.choice(towns)}"
-            f"{' and ' + rng.choice(towns) if len(towns) > 1 and rng.random() < 0.5 else ''}, "
-            f"with a focus on {rng.choice(CROSS_CUTTING)}.")
+    text = (
+        f"{offer[0].upper()}{offer[1:]} for {who} in {rng.choice(towns)}"
+        f"{' and ' + rng.choice(towns) if len(towns) > 1 and rng.random() < 0.5 else ''}, "
+        f"with a focus on {rng.choice(CROSS_CUTTING)}."
+    )
     if rng.random() < 0.5:
-        text += f" Referrals from probation, the local authority and self-referral; our plans cover {rng.choice(CROSS_CUTTING)}."
+        text += (
+            " Referrals from probation, the local authority and self-referral; "
+            f"our plans cover {rng.choice(CROSS_CUTTING)}."
+        )
     max_years = 40 if founded is None else min(40, YEAR - founded + 1)
     evidence = None
     if rng.random() < 0.25 + 0.15 * size:
         n = rng.randint(20, 80 * (size + 1) ** 2)
-        evidence = (f"{rng.randint(35, 92)}% of {n} people supported in 2025 {rng.choice(OUTCOMES)} "
-                    f"({rng.choice(EVALUATORS)}).")
-    return Expertise(pathway=pathway, cohorts=cohorts, years_experience=rng.randint(0, max_years), description=text,
-                     outcomes_evidence=evidence)
+        evidence = (
+            f"{rng.randint(35, 92)}% of {n} people supported in 2025 {rng.choice(OUTCOMES)} ({rng.choice(EVALUATORS)})."
+        )
+    return Expertise(
+        pathway=pathway,
+        cohorts=cohorts,
+        years_experience=rng.randint(0, max_years),
+        description=text,
+        outcomes_evidence=evidence,
+    )
 
 
 def _one(rng: random.Random, i: int) -> ProviderProfile:
@@ -279,24 +573,31 @@ def _one(rng: random.Random, i: int) -> ProviderProfile:
     main = pathways[0]
     suffix = rng.choice(SUFFIXES[legal_form])
     if legal_form == "public_body":
-        name = f"{AREA_NAMES[rng.choice(leaves)].removeprefix('the ')} {rng.choice(('Youth Justice', 'Community Safety', 'Early Help', 'Public Health'))} Service"
+        service = rng.choice(("Youth Justice", "Community Safety", "Early Help", "Public Health"))
+        name = f"{AREA_NAMES[rng.choice(leaves)].removeprefix('the ')} {service} Service"
     else:
         first = rng.choice(LANDSCAPE) if rng.random() < 0.6 else home
-        name = " ".join(w for w in (first, rng.choice(THEMES) if rng.random() < 0.5 else "", rng.choice(KINDS[main]), suffix) if w)
+        name = " ".join(
+            w for w in (first, rng.choice(THEMES) if rng.random() < 0.5 else "", rng.choice(KINDS[main]), suffix) if w
+        )
     founded = YEAR - min(int(rng.expovariate(1 / 16)), 120) if rng.random() < 0.92 else None
 
     area_words = _join([AREA_NAMES[a] for a in coverage])
     headline = rng.sample(SERVICES[main], 2) + [rng.choice(SERVICES[p]) for p in pathways[1:3]]
-    description = (f"{name} is based in {home} and works with people on probation and their families across {area_words}, "
-                   f"offering {_join(headline)}.")
+    description = (
+        f"{name} is based in {home} and works with people on probation and their families across {area_words}, "
+        f"offering {_join(headline)}."
+    )
     if rng.random() < 0.6:
         description += f" We specialise in {rng.choice(CROSS_CUTTING)} and {rng.choice(CROSS_CUTTING)}."
     if rng.random() < 0.4:
         description += f" Most of our staff and volunteers live in {rng.choice(towns)} and the surrounding villages."
 
     expertise = [_expertise(rng, p, towns, founded, size) for p in pathways]
-    premises = [Premises(area=a, description=f"{rng.choice(PREMISES_KINDS)}, {rng.choice(TOWNS[a])}")
-                for a in (rng.choice(leaves) for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3))))]
+    premises = [
+        Premises(area=a, description=f"{rng.choice(PREMISES_KINDS)}, {rng.choice(TOWNS[a])}")
+        for a in (rng.choice(leaves) for _ in range(rng.choice((0, 1, 1, 1, 2, 2, 3))))
+    ]
     accreditations = [code for code, p in COMMON_ACCREDITATIONS if rng.random() < p * (1 + 0.5 * size)]
     if legal_form in THIRD_SECTOR and rng.random() < 0.12:
         accreditations.append("trusted_charity")
@@ -314,8 +615,13 @@ def _one(rng: random.Random, i: int) -> ProviderProfile:
         description=description,
         website=f"https://{slug}-{i}.example.org" if rng.random() < 0.85 else None,
         founded_year=founded,
-        contact=Contact(name=rng.choice(CONTACTS), email=f"referrals@{slug}-{i}.example.org",
-                        phone=f"01632 {960000 + rng.randint(0, 999):06d}") if rng.random() < 0.9 else Contact(),
+        contact=Contact(
+            name=rng.choice(CONTACTS),
+            email=f"referrals@{slug}-{i}.example.org",
+            phone=f"01632 {960000 + rng.randint(0, 999):06d}",
+        )
+        if rng.random() < 0.9
+        else Contact(),
         expertise=expertise,
         coverage=coverage,
         resources=Resources(
@@ -326,8 +632,10 @@ def _one(rng: random.Random, i: int) -> ProviderProfile:
             partner_organisations=[f"{rng.choice(LANDSCAPE)} {rng.choice(THEMES)}" for _ in range(rng.randint(0, 4))],
         ),
         capacity=Capacity(service_users_per_year=rng.randint(*cap_range) if rng.random() < 0.9 else None),
-        finances=Finances(annual_income=income,
-                          reserves_months=round(rng.uniform(0, 9), 1) if income is not None and rng.random() < 0.85 else None),
+        finances=Finances(
+            annual_income=income,
+            reserves_months=round(rng.uniform(0, 9), 1) if income is not None and rng.random() < 0.85 else None,
+        ),
         accreditations=list(dict.fromkeys(accreditations)),
         social_value=rng.sample(SOCIAL_VALUE, rng.choice((0, 0, 1, 1, 2, 3, 4))),
     )

@@ -37,14 +37,38 @@ except ImportError:  # pragma: no cover - imported as bench.load
     from bench import generate as gen
 
 PROVIDER_COLUMNS = (
-    "id", "name", "legal_form", "description", "website", "founded_year", "contact_name", "contact_email",
-    "contact_phone", "volunteers", "match_funding_per_year", "other_funding_sources", "partner_organisations",
-    "capacity_per_year", "annual_income", "reserves_months", "status", "is_sample", "created_at", "updated_at",
+    "id",
+    "name",
+    "legal_form",
+    "description",
+    "website",
+    "founded_year",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "volunteers",
+    "match_funding_per_year",
+    "other_funding_sources",
+    "partner_organisations",
+    "capacity_per_year",
+    "annual_income",
+    "reserves_months",
+    "status",
+    "is_sample",
+    "created_at",
+    "updated_at",
     "last_confirmed_at",
 )
 CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
     "provider_identifier": ("identifier", "provider_id"),
-    "provider_expertise": ("provider_id", "pathway_code", "years_experience", "description", "outcomes_evidence", "position"),
+    "provider_expertise": (
+        "provider_id",
+        "pathway_code",
+        "years_experience",
+        "description",
+        "outcomes_evidence",
+        "position",
+    ),
     "provider_expertise_cohort": ("provider_id", "pathway_code", "cohort_code"),
     "provider_coverage": ("provider_id", "area_code"),
     "provider_premises": ("provider_id", "area_code", "description"),
@@ -55,6 +79,7 @@ TABLES = ("provider", *CHILD_COLUMNS)
 
 
 # --- the database --------------------------------------------------------------------------------
+
 
 def dsn_for(server_dsn: str, database: str) -> str:
     parts = urlsplit(server_dsn)
@@ -109,13 +134,31 @@ def records_of(profiles: Sequence[ProviderProfile], start: int, seed: int, now: 
         i = start + k
         pid = i + 1
         days = gen.last_confirmed_days_ago(i, seed)
-        provider.append((
-            pid, p.name, p.legal_form, p.description, p.website, p.founded_year, p.contact.name, p.contact.email,
-            p.contact.phone, p.resources.volunteers, p.resources.match_funding_per_year, p.resources.other_funding_sources,
-            p.resources.partner_organisations, p.capacity.service_users_per_year, p.finances.annual_income,
-            p.finances.reserves_months, "published", False, created, created,
-            None if days is None else now - dt.timedelta(days=days),
-        ))
+        provider.append(
+            (
+                pid,
+                p.name,
+                p.legal_form,
+                p.description,
+                p.website,
+                p.founded_year,
+                p.contact.name,
+                p.contact.email,
+                p.contact.phone,
+                p.resources.volunteers,
+                p.resources.match_funding_per_year,
+                p.resources.other_funding_sources,
+                p.resources.partner_organisations,
+                p.capacity.service_users_per_year,
+                p.finances.annual_income,
+                p.finances.reserves_months,
+                "published",
+                False,
+                created,
+                created,
+                None if days is None else now - dt.timedelta(days=days),
+            )
+        )
         ident.extend((x, pid) for x in p.identifiers)
         for n, e in enumerate(p.expertise):
             exp.append((pid, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n))
@@ -154,12 +197,21 @@ def generate_and_copy(dsn: str, n: int, seed: int, *, workers: int, now: dt.date
     else:
         # spawn, not fork: the caller may have an event loop running, and each worker runs its own
         with ProcessPoolExecutor(max_workers=len(ranges), mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(pool.map(load_slice, [dsn] * len(ranges), *zip(*ranges), [seed] * len(ranges), [now] * len(ranges)))
+            parts = list(
+                pool.map(
+                    load_slice,
+                    [dsn] * len(ranges),
+                    *zip(*ranges, strict=True),
+                    [seed] * len(ranges),
+                    [now] * len(ranges),
+                )
+            )
     rows = {t: sum(p.rows[t] for p in parts) for t in TABLES}
     return SliceResult(rows, max(p.generate_s for p in parts), max(p.copy_s for p in parts), len(parts))
 
 
 # --- loading -------------------------------------------------------------------------------------
+
 
 async def copy_records(dsn: str, records: Records) -> None:
     """COPY provider rows, then the child tables (in an order that respects the foreign keys)."""
@@ -199,8 +251,10 @@ async def drop_for_bulk_load(dsn: str) -> Dropped:
     exactly what was there (their definitions are read from the catalogue, not restated here)."""
     conn = await asyncpg.connect(dsn)
     try:
-        fks = [(r["table_name"], r["name"], r["definition"])
-               for r in await conn.fetch(FOREIGN_KEYS_SQL, list(CHILD_COLUMNS))]
+        fks = [
+            (r["table_name"], r["name"], r["definition"])
+            for r in await conn.fetch(FOREIGN_KEYS_SQL, list(CHILD_COLUMNS))
+        ]
         indexes = [(r["name"], r["definition"]) for r in await conn.fetch(SECONDARY_INDEXES_SQL)]
         async with conn.transaction():
             for table, name, _ in fks:
@@ -250,14 +304,17 @@ async def schema_fingerprint(dsn: str) -> list[str]:
                from pg_constraint where conrelid = any($1::regclass[])
                union all
                select pg_get_indexdef(indexrelid) from pg_index where indrelid = any($1::regclass[])
-               order by 1""", list(TABLES))
+               order by 1""",
+            list(TABLES),
+        )
         return [r["d"] for r in rows]
     finally:
         await conn.close()
 
 
-async def refresh_search(dsn: str, n: int, *, batch: int = 5000, parallel: int = 2,
-                         progress: Callable[[int], None] | None = None) -> None:
+async def refresh_search(
+    dsn: str, n: int, *, batch: int = 5000, parallel: int = 2, progress: Callable[[int], None] | None = None
+) -> None:
     """`select refresh_provider_search($1::bigint[])` over ids 1..n in batches, `parallel` connections sharing them."""
     queue: asyncio.Queue[list[int]] = asyncio.Queue()
     for s in range(1, n + 1, batch):
@@ -316,8 +373,10 @@ NARROW = NeedIn(
     contract_years=2,
     required_accreditations=["advice_quality_standard"],
     min_years_experience=2,
-    local_priorities=[LocalPriority(text="debt advice in rural villages", weight=2),
-                      LocalPriority(text="Universal Credit claims", weight=1)],
+    local_priorities=[
+        LocalPriority(text="debt advice in rural villages", weight=2),
+        LocalPriority(text="Universal Credit claims", weight=1),
+    ],
     sector_preference=SectorPreference(third_sector=0.8, co_operative=0.5, social_enterprise=0.5),
 )
 BROAD = NeedIn(
@@ -328,9 +387,11 @@ BROAD = NeedIn(
     annual_budget=1_500_000,
     cohorts=["ADULTS", "YOUNG_ADULTS", "CARE_LEAVERS"],
     contract_years=3,
-    local_priorities=[LocalPriority(text="tenancy sustainment", weight=2),
-                      LocalPriority(text="supported housing for care leavers", weight=1),
-                      LocalPriority(text="rural outreach in Herefordshire", weight=1)],
+    local_priorities=[
+        LocalPriority(text="tenancy sustainment", weight=2),
+        LocalPriority(text="supported housing for care leavers", weight=1),
+        LocalPriority(text="rural outreach in Herefordshire", weight=1),
+    ],
     sector_preference=SectorPreference(third_sector=0.7, social_enterprise=0.5, co_operative=0.5),
 )
 
@@ -342,25 +403,41 @@ async def make_keys_and_exercise(dsn: str, secret: bytes, *, provider_keys: int)
     try:
         async with conn.transaction():
             admin = await make_key(conn, secret, key_request("admin", "bench admin", None), created_by=None)
-            commissioner = await make_key(conn, secret, key_request("commissioner", "bench commissioner", None),
-                                          created_by=None)
+            commissioner = await make_key(
+                conn, secret, key_request("commissioner", "bench commissioner", None), created_by=None
+            )
             providers = {}
             for pid in range(1, provider_keys + 1):
-                made = await make_key(conn, secret, key_request("provider", f"bench provider {pid}", pid),
-                                      created_by=None)
+                made = await make_key(
+                    conn, secret, key_request("provider", f"bench provider {pid}", pid), created_by=None
+                )
                 providers[pid] = made.key
-            exercise_id = await insert_exercise(conn, ExerciseIn(
-                title="Provision benchmark exercise", commissioning_body="Benchmark commissioning body",
-                description="Made by bench/run.py", status="engagement_open"), created_by=commissioner.api_key.id)
+            exercise_id = await insert_exercise(
+                conn,
+                ExerciseIn(
+                    title="Provision benchmark exercise",
+                    commissioning_body="Benchmark commissioning body",
+                    description="Made by bench/run.py",
+                    status="engagement_open",
+                ),
+                created_by=commissioner.api_key.id,
+            )
             narrow = await insert_need(conn, exercise_id, NARROW)
             broad = await insert_need(conn, exercise_id, BROAD)
-        return {"admin": admin.key, "commissioner": commissioner.key, "providers": providers,
-                "exercise_id": exercise_id, "narrow_need": narrow, "broad_need": broad}
+        return {
+            "admin": admin.key,
+            "commissioner": commissioner.key,
+            "providers": providers,
+            "exercise_id": exercise_id,
+            "narrow_need": narrow,
+            "broad_need": broad,
+        }
     finally:
         await conn.close()
 
 
 # --- the whole load --------------------------------------------------------------------------------
+
 
 class Built(NamedTuple):
     split: dict[str, float]
@@ -386,9 +463,12 @@ def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
     t = time.perf_counter()
     asyncio.run(restore_foreign_keys(dsn, dropped))
     split["foreign_keys"] = time.perf_counter() - t
-    print(f"generated and COPYed {n:,} providers in {split['generate_and_copy_wall']:.1f} s "
-          f"({sliced.processes} process(es); generate {sliced.generate_s:.1f} s, COPY {sliced.copy_s:.1f} s); "
-          f"foreign keys validated in {split['foreign_keys']:.1f} s", flush=True)
+    print(
+        f"generated and COPYed {n:,} providers in {split['generate_and_copy_wall']:.1f} s "
+        f"({sliced.processes} process(es); generate {sliced.generate_s:.1f} s, COPY {sliced.copy_s:.1f} s); "
+        f"foreign keys validated in {split['foreign_keys']:.1f} s",
+        flush=True,
+    )
     t = time.perf_counter()
     last_print = [t]
 

@@ -30,13 +30,13 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from litestar.testing import AsyncTestClient  # noqa: E402
+from litestar.testing import AsyncTestClient
 
-from marketplace import db  # noqa: E402
-from marketplace.accounts.models import key_request  # noqa: E402
-from marketplace.accounts.service import make_key  # noqa: E402
-from marketplace.app import create_app  # noqa: E402
-from marketplace.settings import Settings  # noqa: E402
+from marketplace import db
+from marketplace.accounts.models import key_request
+from marketplace.accounts.service import make_key
+from marketplace.app import create_app
+from marketplace.settings import Settings
 
 MiB = 1 << 20
 logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -84,7 +84,9 @@ async def main() -> None:
     conn = await db.connect(args.dsn)
     try:
         made = await make_key(conn, secret.encode(), key_request("commissioner", "match_bench", None), created_by=None)
-        titles = {r["id"]: r["title"] for r in await conn.fetch("select id, title from need where id = any($1)", args.needs)}
+        titles = {
+            r["id"]: r["title"] for r in await conn.fetch("select id, title from need where id = any($1)", args.needs)
+        }
     finally:
         await conn.close()
     headers = {"Authorization": f"Bearer {made.key}"}
@@ -92,6 +94,7 @@ async def main() -> None:
     app = create_app(Settings(database_url=args.dsn, secret=secret))
     print(f"idle RSS {peak.now() / MiB:.0f} MiB")
     async with AsyncTestClient(app, timeout=120) as client:
+
         async def one(need_id: int) -> tuple[float, int]:
             t = time.perf_counter()
             r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": args.limit}, headers=headers)
@@ -100,8 +103,10 @@ async def main() -> None:
         print(f"after startup RSS {peak.now() / MiB:.0f} MiB")
         for need_id in args.needs:
             ms, status = await one(need_id)
-            print(f"need {need_id} ({titles.get(need_id)}): first run {ms:.0f} ms, status {status}; "
-                  f"RSS {peak.now() / MiB:.0f} MiB")
+            print(
+                f"need {need_id} ({titles.get(need_id)}): first run {ms:.0f} ms, status {status}; "
+                f"RSS {peak.now() / MiB:.0f} MiB"
+            )
         for need_id in args.needs:
             times = []
             for _ in range(args.runs):
@@ -109,8 +114,10 @@ async def main() -> None:
                 assert status == 201, status
                 times.append(ms)
             gc.collect()
-            print(f"need {need_id}: n={len(times)} p50 {statistics.median(times):.1f} ms  p95 {pct(times, 0.95):.1f} ms  "
-                  f"max {max(times):.1f} ms; RSS {peak.now() / MiB:.0f} MiB (peak {peak.peak / MiB:.0f})")
+            print(
+                f"need {need_id}: n={len(times)} p50 {statistics.median(times):.1f} ms  p95 {pct(times, 0.95):.1f} ms  "
+                f"max {max(times):.1f} ms; RSS {peak.now() / MiB:.0f} MiB (peak {peak.peak / MiB:.0f})"
+            )
         if args.concurrent:
             t = time.perf_counter()
             results = await asyncio.gather(*(one(args.needs[k % len(args.needs)]) for k in range(args.concurrent)))
@@ -119,9 +126,11 @@ async def main() -> None:
             for _, status in results:
                 statuses[status] = statuses.get(status, 0) + 1
             lat = [ms for ms, _ in results]
-            print(f"{args.concurrent} concurrent: statuses {statuses}, wall {wall:.2f} s, latency p50 "
-                  f"{statistics.median(lat):.0f} ms max {max(lat):.0f} ms; RSS {peak.now() / MiB:.0f} MiB "
-                  f"(peak {peak.peak / MiB:.0f})")
+            print(
+                f"{args.concurrent} concurrent: statuses {statuses}, wall {wall:.2f} s, latency p50 "
+                f"{statistics.median(lat):.0f} ms max {max(lat):.0f} ms; RSS {peak.now() / MiB:.0f} MiB "
+                f"(peak {peak.peak / MiB:.0f})"
+            )
     peak.stop()
     print(f"peak RSS of this process (one worker): {peak.peak / MiB:.0f} MiB")
 

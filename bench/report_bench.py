@@ -20,20 +20,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-import msgspec  # noqa: E402
+import asyncpg
+import msgspec
 
-from marketplace import db  # noqa: E402
-from marketplace.clock import Clock  # noqa: E402
-from marketplace.context import Context  # noqa: E402
-from marketplace.exercises.pools import MatchPools  # noqa: E402
-from marketplace.migrate import migrate  # noqa: E402
-from marketplace.reports.render import to_csv, to_html  # noqa: E402
-from marketplace.reports.service import make_report  # noqa: E402
-from marketplace.seed import seed  # noqa: E402
-from marketplace.settings import PROJECT_ROOT, Settings  # noqa: E402
-from marketplace.taxonomy.service import load  # noqa: E402
-from marketplace.types import Actor  # noqa: E402
+from marketplace import db
+from marketplace.clock import Clock
+from marketplace.context import Context
+from marketplace.exercises.pools import MatchPools
+from marketplace.migrate import migrate
+from marketplace.reports.render import to_csv, to_html
+from marketplace.reports.service import make_report
+from marketplace.seed import seed
+from marketplace.settings import PROJECT_ROOT, Settings
+from marketplace.taxonomy.service import load
+from marketplace.types import Actor
 
 
 async def main(runs: int) -> None:
@@ -64,19 +64,29 @@ async def main(runs: int) -> None:
             t = time.perf_counter()
             r = await report()
             times.append((time.perf_counter() - t) * 1000)
-            t = time.perf_counter(); html = to_html(r); html_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
-            t = time.perf_counter(); to_csv(r); csv_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
-            t = time.perf_counter(); msgspec.json.encode(r); json_t.append((time.perf_counter() - t) * 1000)  # noqa: E702
+            t = time.perf_counter()
+            html = to_html(r)
+            html_t.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            to_csv(r)
+            csv_t.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            msgspec.json.encode(r)
+            json_t.append((time.perf_counter() - t) * 1000)
         await conn.close()
         await pool.close()
-        print(f"seeded exercise {exercise_id}: {len(first.needs)} needs, {len(first.grid.cells)} cells, "
-              f"{sum(n.directory_size for n in first.needs[:1])} published providers")
+        print(
+            f"seeded exercise {exercise_id}: {len(first.needs)} needs, {len(first.grid.cells)} cells, "
+            f"{sum(n.directory_size for n in first.needs[:1])} published providers"
+        )
         print(f"first report (matches every need, stores the runs): {first_ms:8.1f} ms")
         print(f"report from stored runs, median of {runs}:           {statistics.median(times):8.1f} ms")
         print(f"render HTML ({len(html) // 1024} KiB), median:                  {statistics.median(html_t):8.1f} ms")
         print(f"render CSV, median:                                {statistics.median(csv_t):8.1f} ms")
         print(f"encode JSON, median:                               {statistics.median(json_t):8.1f} ms")
-        print(f"target: under 1000 ms end to end -> {'met' if first_ms + statistics.median(html_t) < 1000 else 'MISSED'}")
+        print(
+            f"target: under 1000 ms end to end -> {'met' if first_ms + statistics.median(html_t) < 1000 else 'MISSED'}"
+        )
     finally:
         await admin.execute(f'drop database if exists "{name}" with (force)')
         await admin.close()

@@ -32,16 +32,16 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 import asyncpg  # noqa: E402
-
 import drivers  # noqa: E402
 import load  # noqa: E402
+from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
+
 from marketplace import db  # noqa: E402
 from marketplace.accounts.models import key_request  # noqa: E402
 from marketplace.accounts.service import make_key  # noqa: E402
 from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn  # noqa: E402
 from marketplace.exercises.queries import insert_exercise, insert_need  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
-from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 
 TARGET_MS = 50.0
 NEEDS = [
@@ -63,13 +63,27 @@ async def make_exercise(dsn: str, secret: bytes) -> tuple[str, int]:
     try:
         async with conn.transaction():
             made = await make_key(conn, secret, key_request("commissioner", "report_health", None), created_by=None)
-            exercise_id = await insert_exercise(conn, ExerciseIn(
-                title="Ten pathways", commissioning_body="Benchmark probation trust", status="engagement_open"),
-                created_by=made.api_key.id)
+            exercise_id = await insert_exercise(
+                conn,
+                ExerciseIn(
+                    title="Ten pathways", commissioning_body="Benchmark probation trust", status="engagement_open"
+                ),
+                created_by=made.api_key.id,
+            )
             for title, pathway, areas, priorities in NEEDS:
-                await insert_need(conn, exercise_id, NeedIn(
-                    title=title, pathway=pathway, areas=areas, annual_volume=120, annual_budget=250_000,
-                    contract_years=3, local_priorities=[LocalPriority(text=p) for p in priorities]))
+                await insert_need(
+                    conn,
+                    exercise_id,
+                    NeedIn(
+                        title=title,
+                        pathway=pathway,
+                        areas=areas,
+                        annual_volume=120,
+                        annual_budget=250_000,
+                        contract_years=3,
+                        local_priorities=[LocalPriority(text=p) for p in priorities],
+                    ),
+                )
         return made.key, exercise_id
     finally:
         await conn.close()
@@ -106,8 +120,9 @@ async def report_under_polling(port: int, key: str, exercise_id: int) -> tuple[f
     conn = drivers.HttpConnection(HOST, port)
     t = time.perf_counter()
     try:
-        r = await conn.request("GET", f"/exercises/{exercise_id}/report?format=json",
-                               headers={"Authorization": f"Bearer {key}"})
+        r = await conn.request(
+            "GET", f"/exercises/{exercise_id}/report?format=json", headers={"Authorization": f"Bearer {key}"}
+        )
     finally:
         elapsed = time.perf_counter() - t
         done.set()
@@ -120,9 +135,12 @@ def describe(label: str, elapsed: float, status: int, size: int, latencies: list
     ordered = sorted(latencies)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
     worst = max(ordered)
-    print(f"{label}: {elapsed:.2f} s, HTTP {status}, {size / 1024:.0f} KiB, {stored} match run(s) stored; "
-          f"/health during it: {len(ordered)} requests, max {worst:.1f} ms, p99 {p99:.1f} ms, "
-          f"p50 {statistics.median(ordered):.1f} ms", flush=True)
+    print(
+        f"{label}: {elapsed:.2f} s, HTTP {status}, {size / 1024:.0f} KiB, {stored} match run(s) stored; "
+        f"/health during it: {len(ordered)} requests, max {worst:.1f} ms, p99 {p99:.1f} ms, "
+        f"p50 {statistics.median(ordered):.1f} ms",
+        flush=True,
+    )
     return worst <= TARGET_MS
 
 
@@ -158,9 +176,11 @@ def main() -> int:
         after_second = asyncio.run(runs_stored(dsn))
         ok_second = describe("second report (from stored runs)", *second, after_second - after_first)
         reused = after_second == after_first
-        print(f"target: /health never over {TARGET_MS:.0f} ms while a report runs -> "
-              f"{'met' if ok_first and ok_second else 'MISSED'}; second report from stored runs -> "
-              f"{'yes' if reused else 'NO'}")
+        print(
+            f"target: /health never over {TARGET_MS:.0f} ms while a report runs -> "
+            f"{'met' if ok_first and ok_second else 'MISSED'}; second report from stored runs -> "
+            f"{'yes' if reused else 'NO'}"
+        )
         return 0
     finally:
         if proc is not None:

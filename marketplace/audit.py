@@ -48,18 +48,34 @@ INSERT_SQL = """insert into audit_log (request_id, key_id, role, method, path, s
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
 
 FILTER_SQL = """($1::bigint is null or key_id = $1) and ($2::bigint is null or provider_id = $2)
-and ($3::text is null or outcome = $3) and ($4::timestamptz is null or at >= $4) and ($5::timestamptz is null or at < $5)"""
+and ($3::text is null or outcome = $3) and ($4::timestamptz is null or at >= $4)
+and ($5::timestamptz is null or at < $5)"""
 COUNT_SQL = f"select count(*) from audit_log where {FILTER_SQL}"
 PAGE_SQL = f"""select id, at, request_id, key_id, role, method, path, status, outcome, provider_id, detail
 from audit_log where {FILTER_SQL} order by at desc, id desc limit $6 offset $7"""
 
 
-async def record(conn: Connection | Pool, actor: Actor, *, status: int, detail: str, outcome: Outcome = "write",
-                 provider_id: int | None = None) -> None:
+async def record(
+    conn: Connection | Pool,
+    actor: Actor,
+    *,
+    status: int,
+    detail: str,
+    outcome: Outcome = "write",
+    provider_id: int | None = None,
+) -> None:
     """One audit row: who (key, role, request), what (method, path, status, detail), which provider."""
     await conn.execute(
-        INSERT_SQL, actor.request_id, actor.caller.key_id, actor.caller.role, actor.method, actor.path[:500], status,
-        outcome, provider_id, detail[:1000],
+        INSERT_SQL,
+        actor.request_id,
+        actor.caller.key_id,
+        actor.caller.role,
+        actor.method,
+        actor.path[:500],
+        status,
+        outcome,
+        provider_id,
+        detail[:1000],
     )
 
 

@@ -22,7 +22,7 @@ WRITTEN_SINCE_1 = """p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
 CHANGED_SQL = f"""
 select pg_current_snapshot()::text as snapshot,
        array(select p.id from provider p where {WRITTEN_SINCE_1} order by p.id) as ids
-"""  # noqa: S608 - fixed text
+"""
 
 
 async def current_snapshot(conn: Connection) -> str:

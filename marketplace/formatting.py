@@ -11,8 +11,20 @@ import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 # codes whose usual spelling is not their humanised form
 SPECIAL_WORDS = {"co_operative": "Co-operative", "cio": "CIO", "vcse": "VCSE", "cyp": "CYP", "ete": "ETE"}
 

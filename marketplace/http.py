@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, Iterable
 from typing import Annotated, Any, TypedDict
 
 import asyncpg
@@ -15,14 +15,14 @@ import msgspec
 from litestar import MediaType, Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
-from litestar.enums import ScopeType
 from litestar.di import NamedDependency
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter, Parameter
-from litestar.types import ASGIApp, Guard, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
 
 from marketplace.concurrency import etag
 from marketplace.context import Context
@@ -71,8 +71,15 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
 }
 
 
-def error_response(status: int, body: ErrorBody | None = None, *, error: str = "", message: str = "",
-                   problems: Iterable[FieldProblem] = (), headers: dict[str, str] | None = None) -> Response[ErrorBody]:
+def error_response(
+    status: int,
+    body: ErrorBody | None = None,
+    *,
+    error: str = "",
+    message: str = "",
+    problems: Iterable[FieldProblem] = (),
+    headers: dict[str, str] | None = None,
+) -> Response[ErrorBody]:
     body = body or ErrorBody(status=status, error=error, message=message, errors=list(problems))
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
@@ -113,14 +120,23 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         if unknown:
             name = unknown.group(1)
             key = f"{key}.{name}" if key else name
-            message = "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
+            message = (
+                "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
+            )
         problems.append(FieldProblem(field=key or "body", problem=message))
     message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
 
 
-HTTP_ERRORS = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-               413: "payload_too_large", 415: "unsupported_media_type", 429: "too_many_requests"}
+HTTP_ERRORS = {
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
@@ -135,8 +151,12 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
 
 def _database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     log.warning("database unavailable: %r", exc)
-    return error_response(503, error="database_unavailable", message="the database is not reachable; try again shortly",
-                          headers={"Retry-After": "5"})
+    return error_response(
+        503,
+        error="database_unavailable",
+        message="the database is not reachable; try again shortly",
+        headers={"Retry-After": "5"},
+    )
 
 
 def _constraint(_: Request[Any, Any, Any], exc: asyncpg.IntegrityConstraintViolationError) -> Response[ErrorBody]:
@@ -155,8 +175,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Err
     return error_response(500, error="server_error", message="an unexpected error occurred; it has been logged")
 
 
-Handler = Callable[[Request[Any, Any, Any], Any], Response[Any]]
-EXCEPTION_HANDLERS: Mapping[type[Exception], Handler] = {
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     DomainError: _domain_error,
     ValidationException: _validation_error,
     HTTPException: _http_error,
@@ -174,6 +193,7 @@ EXCEPTION_HANDLERS: Mapping[type[Exception], Handler] = {
 
 
 # --- per request: id, context, connection, caller ---------------------------------------------------
+
 
 def request_id_of(scope: Scope) -> str:
     rid: str = scope.get("state", {}).get("request_id", "")
@@ -215,8 +235,12 @@ def set_caller(scope: Scope, caller: Caller) -> None:
 
 
 def actor_of(scope: Scope) -> Actor:
-    return Actor(caller=caller_of(scope), request_id=request_id_of(scope), method=str(scope.get("method", "")),
-                 path=scope.get("path", ""))
+    return Actor(
+        caller=caller_of(scope),
+        request_id=request_id_of(scope),
+        method=str(scope.get("method", "")),
+        path=scope.get("path", ""),
+    )
 
 
 def provide_ctx(state: State) -> Context:
@@ -291,7 +315,9 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
     if unknown:
         raise InvalidInput(
             f"unknown query parameter {unknown[0]!r}",
-            problems=[FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown],
+            problems=[
+                FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown
+            ],
         )
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
@@ -304,11 +330,14 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
 Id = Annotated[int, Parameter(ge=1, le=999_999_999_999)]
 PageNumber = Annotated[int, Parameter(ge=1, le=100_000)]
 PerPage = Annotated[int, Parameter(ge=1, le=100)]
-IfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False,
-                                                description='The ETag from the GET, e.g. "v3"; required')]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", required=False, description='The ETag from the GET, e.g. "v3"; required'),
+]
 
 NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 """OpenAPI `security` of operations that need an API key (public ones also accept none)."""
+
 
 class RouteDoc(TypedDict):
     """Options the handlers of a room share, spread into their decorators (`@get(..., **DOC)`)."""
@@ -334,10 +363,19 @@ ERROR_DESCRIPTIONS = {
 
 def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error responses an operation can give, all with ErrorBody."""
-    example = Example(value={"status": 400, "error": "invalid_input", "message": "per_page: must be at most 100",
-                             "errors": [{"field": "per_page", "problem": "must be at most 100"}]})
+    example = Example(
+        value={
+            "status": 400,
+            "error": "invalid_input",
+            "message": "per_page: must be at most 100",
+            "errors": [{"field": "per_page", "problem": "must be at most 100"}],
+        }
+    )
     return {
-        s: ResponseSpec(data_container=ErrorBody, description=ERROR_DESCRIPTIONS.get(s, "Error"),
-                        examples=[example] if s == 400 else None)
+        s: ResponseSpec(
+            data_container=ErrorBody,
+            description=ERROR_DESCRIPTIONS.get(s, "Error"),
+            examples=[example] if s == 400 else None,
+        )
         for s in sorted({*statuses, 401, 503})  # any request may carry a bad key, or find the database down
     }

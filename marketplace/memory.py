@@ -70,5 +70,8 @@ def configure_server() -> None:
     an operator's choice). For the serving process, before it starts its workers."""
     for name, value in ALLOCATOR_ENV.items():
         os.environ.setdefault(name, value)
-    tune_allocator(int(os.environ["MALLOC_MMAP_THRESHOLD_"]), int(os.environ["MALLOC_TRIM_THRESHOLD_"]),
-                   int(os.environ["MALLOC_ARENA_MAX"]))
+    tune_allocator(
+        int(os.environ["MALLOC_MMAP_THRESHOLD_"]),
+        int(os.environ["MALLOC_TRIM_THRESHOLD_"]),
+        int(os.environ["MALLOC_ARENA_MAX"]),
+    )

@@ -13,7 +13,7 @@ import pkgutil
 from typing import Any
 
 import msgspec
-from litestar.openapi.spec import OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import Discriminator, OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
@@ -35,11 +35,24 @@ CODE_NAMES = {
 }
 
 _KEYWORDS = {
-    "anyOf": "any_of", "oneOf": "one_of", "allOf": "all_of", "additionalProperties": "additional_properties",
-    "minLength": "min_length", "maxLength": "max_length", "minItems": "min_items", "maxItems": "max_items",
-    "exclusiveMinimum": "exclusive_minimum", "exclusiveMaximum": "exclusive_maximum", "uniqueItems": "unique_items",
-    "readOnly": "read_only", "writeOnly": "write_only", "multipleOf": "multiple_of", "minProperties": "min_properties",
-    "maxProperties": "max_properties", "$defs": "defs", "not": "schema_not",
+    "anyOf": "any_of",
+    "oneOf": "one_of",
+    "allOf": "all_of",
+    "additionalProperties": "additional_properties",
+    "minLength": "min_length",
+    "maxLength": "max_length",
+    "minItems": "min_items",
+    "maxItems": "max_items",
+    "exclusiveMinimum": "exclusive_minimum",
+    "exclusiveMaximum": "exclusive_maximum",
+    "uniqueItems": "unique_items",
+    "readOnly": "read_only",
+    "writeOnly": "write_only",
+    "multipleOf": "multiple_of",
+    "minProperties": "min_properties",
+    "maxProperties": "max_properties",
+    "$defs": "defs",
+    "not": "schema_not",
 }
 
 
@@ -51,8 +64,12 @@ def _struct_types() -> list[type[msgspec.Struct]]:
             continue
         module = importlib.import_module(mod.name)
         for obj in vars(module).values():
-            if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__ \
-                    and not getattr(obj, "__parameters__", ()):  # a generic (Page[T]) is named by its subclasses
+            if (
+                inspect.isclass(obj)
+                and issubclass(obj, msgspec.Struct)
+                and obj.__module__ == module.__name__
+                and not getattr(obj, "__parameters__", ())
+            ):  # a generic (Page[T]) is named by its subclasses
                 found[obj.__name__] = obj
     return list(found.values())
 
@@ -61,20 +78,19 @@ def _to_spec(node: Any) -> Schema | Reference:
     if "$ref" in node:
         return Reference(ref=node["$ref"])
     kw: dict[str, Any] = {}
-    for key, value in node.items():
+    for key, raw in node.items():
         name = _KEYWORDS.get(key, key)
+        value: Any = raw
         if name == "properties":
-            value = {k: _to_spec(v) for k, v in value.items()}
-        elif name in ("items", "schema_not") or (name == "additional_properties" and isinstance(value, dict)):
-            value = _to_spec(value)
+            value = {k: _to_spec(v) for k, v in raw.items()}
+        elif name in ("items", "schema_not") or (name == "additional_properties" and isinstance(raw, dict)):
+            value = _to_spec(raw)
         elif name in ("any_of", "one_of", "all_of"):
-            value = [_to_spec(v) for v in value]
+            value = [_to_spec(v) for v in raw]
         elif name == "type":
-            value = [OpenAPIType(v) for v in value] if isinstance(value, list) else OpenAPIType(value)
+            value = [OpenAPIType(v) for v in raw] if isinstance(raw, list) else OpenAPIType(raw)
         elif name == "discriminator":
-            from litestar.openapi.spec import Discriminator
-
-            value = Discriminator(property_name=value["propertyName"], mapping=value.get("mapping"))
+            value = Discriminator(property_name=raw["propertyName"], mapping=raw.get("mapping"))
         kw[name] = value
     return Schema(**kw)
 
@@ -118,12 +134,16 @@ def _param_schema(schema: Any, kind: str | None, taxonomy: Taxonomy, pattern: st
 def _allows_null(body: Any) -> bool:
     for media in (body.content or {}).values():
         schema = media.schema
-        if isinstance(schema, Schema) and any(isinstance(s, Schema) and s.type == OpenAPIType.NULL for s in schema.one_of or ()):
+        if isinstance(schema, Schema) and any(
+            isinstance(s, Schema) and s.type == OpenAPIType.NULL for s in schema.one_of or ()
+        ):
             return True
     return False
 
 
-def finish_openapi(openapi: OpenAPI, taxonomy: Taxonomy, *, extra_media_types: dict[str, list[str]] | None = None) -> None:
+def finish_openapi(
+    openapi: OpenAPI, taxonomy: Taxonomy, *, extra_media_types: dict[str, list[str]] | None = None
+) -> None:
     """Replace our Struct components with msgspec's schemas, and publish codes and the ETag pattern."""
     components = openapi.components.schemas if openapi.components and openapi.components.schemas else {}
     ours = [t for t in _struct_types() if t.__name__ in components]

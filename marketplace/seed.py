@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from matching import InvalidWeights, Weights
 from marketplace.clock import Clock
 from marketplace.db import Connection
 from marketplace.exercises import service as exercises
@@ -31,6 +30,7 @@ from marketplace.taxonomy.models import (
     SocialValueCommitment,
     Taxonomy,
 )
+from matching import InvalidWeights, Weights
 
 T = TypeVar("T")
 
@@ -40,7 +40,9 @@ class SeedError(Exception):
 
 
 def _record_label(path: Path, raw: Any, index: int) -> str:
-    name = raw[index].get("name") if isinstance(raw, list) and index < len(raw) and isinstance(raw[index], dict) else None
+    name = (
+        raw[index].get("name") if isinstance(raw, list) and index < len(raw) and isinstance(raw[index], dict) else None
+    )
     return f"{path.name}: record {index}" + (f" ({name!r})" if name else "")
 
 
@@ -93,7 +95,9 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
             raise SeedError(f"{path.name}: record {i} ({p.name!r}): {first.field}: {first.problem}")
         for ident in p.identifiers:
             if ident in seen:
-                raise SeedError(f"{path.name}: record {i} ({p.name!r}): identifiers: {ident} is also used by record {seen[ident]}")
+                raise SeedError(
+                    f"{path.name}: record {i} ({p.name!r}): identifiers: {ident} is also used by record {seen[ident]}"
+                )
             seen[ident] = i
     return providers
 
@@ -113,7 +117,9 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
         try:
             Weights.from_mapping(x.default_weights.given())
         except InvalidWeights as exc:
-            raise SeedError(f"{path.name}: record {i} ({x.title!r}): default_weights.{exc.field}: {exc.problem}") from None
+            raise SeedError(
+                f"{path.name}: record {i} ({x.title!r}): default_weights.{exc.field}: {exc.problem}"
+            ) from None
         for j, n in enumerate(x.needs):
             problems = need_problems(n, taxonomy, prefix=f"needs[{j}].")
             if problems:
@@ -124,8 +130,9 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
 def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
-    return SeedData(taxonomy, load_providers(seed_dir, taxonomy, today=today or Clock().today()),
-                    load_exercises(seed_dir, taxonomy))
+    return SeedData(
+        taxonomy, load_providers(seed_dir, taxonomy, today=today or Clock().today()), load_exercises(seed_dir, taxonomy)
+    )
 
 
 async def seed(conn: Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:

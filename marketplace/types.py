@@ -9,9 +9,32 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 __all__ = [
-    "ANONYMOUS", "SYSTEM", "TEXT", "UNSET", "Actor", "AreaCode", "Caller", "CohortCode", "Count", "Email", "LongText", "Money",
-    "Page", "PathwayCode", "Phone", "Role", "ShortText", "Slug", "Strict", "StrictFrozen", "Title", "UnsetType", "Url", "Year",
-    "merge", "project",
+    "ANONYMOUS",
+    "SYSTEM",
+    "TEXT",
+    "UNSET",
+    "Actor",
+    "AreaCode",
+    "Caller",
+    "CohortCode",
+    "Count",
+    "Email",
+    "LongText",
+    "Money",
+    "Page",
+    "PathwayCode",
+    "Phone",
+    "Role",
+    "ShortText",
+    "Slug",
+    "Strict",
+    "StrictFrozen",
+    "Title",
+    "UnsetType",
+    "Url",
+    "Year",
+    "merge",
+    "project",
 ]
 
 

@@ -163,7 +163,10 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
     env = {**os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": TEST_SECRET}
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = LiveServer(f"http://127.0.0.1:{port}")
     base.dsn = dsn
@@ -190,8 +193,6 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
 @pytest.fixture(scope="session")
 def seed_dir() -> Path:
     return Settings.from_env().seed_dir
-
-
 
 
 class Keys:

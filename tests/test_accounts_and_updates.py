@@ -40,14 +40,18 @@ async def snapshot(dsn: str, provider_id: int) -> str:
         parts = []
         for sql in (
             "select row_to_json(p)::text from provider p where id = $1",
-            "select coalesce(json_agg(t order by t.pathway_code), '[]')::text from provider_expertise t where provider_id = $1",
-            "select coalesce(json_agg(t order by t.area_code), '[]')::text from provider_coverage t where provider_id = $1",
-            "select coalesce(json_agg(t order by t.accreditation_code), '[]')::text from provider_accreditation t where provider_id = $1",
-            "select coalesce(json_agg(t order by t.commitment_code), '[]')::text from provider_social_value t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.pathway_code), '[]')::text "
+            "from provider_expertise t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.area_code), '[]')::text "
+            "from provider_coverage t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.accreditation_code), '[]')::text "
+            "from provider_accreditation t where provider_id = $1",
+            "select coalesce(json_agg(t order by t.commitment_code), '[]')::text "
+            "from provider_social_value t where provider_id = $1",
             "select coalesce(json_agg(t order by t.id), '[]')::text from provider_premises t where provider_id = $1",
             "select count(*)::text from profile_history where resource_id = $1",
         ):
-            parts.append(await conn.fetchval(sql, provider_id))
+            parts.append(await conn.fetchval(sql, provider_id))  # noqa: PERF401 - one awaited query at a time
         return "\n".join(parts)
     finally:
         await conn.close()
@@ -62,7 +66,12 @@ async def etag(client, provider_id: int, headers: dict) -> str:
 # (method, path template, body, owner may do it)
 WRITES = [
     ("PATCH", "/providers/{id}", {"description": "Updated by the matrix test."}, True),
-    ("PUT", "/providers/{id}/expertise/FINANCE", {"cohorts": ["ADULTS"], "years_experience": 1, "description": "Debt advice."}, True),
+    (
+        "PUT",
+        "/providers/{id}/expertise/FINANCE",
+        {"cohorts": ["ADULTS"], "years_experience": 1, "description": "Debt advice."},
+        True,
+    ),
     ("DELETE", "/providers/{id}/expertise/ACCOM", None, True),
     ("PUT", "/providers/{id}/coverage", {"coverage": ["E06000019"]}, True),
     ("PUT", "/providers/{id}/accreditations", {"accreditations": ["cyber_essentials"]}, True),
@@ -88,16 +97,26 @@ async def test_authorisation_matrix(client, keys, fresh_db, method, template, bo
         "own provider": await keys.headers("provider", own),
         "admin": admin,
     }
-    expected = {"anonymous": 401, "other provider": 403, "commissioner": 403,
-                "own provider": 200 if owner_may else 403, "admin": 200}
+    expected = {
+        "anonymous": 401,
+        "other provider": 403,
+        "commissioner": 403,
+        "own provider": 200 if owner_may else 403,
+        "admin": 200,
+    }
     other_before = await snapshot(fresh_db, other)
     for role, headers in as_role.items():
         target = third if role == "admin" else own  # the owner's success must not pre-empt the admin's
         path = template.format(id=target)
         before = await snapshot(fresh_db, target)
         send = {**headers, "If-Match": await etag(client, target, admin)}
-        r = await client.request(method, path, headers=send, content=None if body is None else json.dumps(body),
-                                 **({"json": None} if body is None else {}))
+        r = await client.request(
+            method,
+            path,
+            headers=send,
+            content=None if body is None else json.dumps(body),
+            **({"json": None} if body is None else {}),
+        )
         assert r.status_code == expected[role], (role, r.status_code, r.text)
         body_json = r.json()
         if expected[role] >= 400:
@@ -133,16 +152,26 @@ async def test_key_management_needs_admin(client, keys, fresh_db):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("status", "published"), ("version", 99), ("id", 1), ("verified_at", "2026-01-01T00:00:00Z"),
-     ("created_at", "2020-01-01T00:00:00Z"), ("last_confirmed_at", "2026-01-01T00:00:00Z"), ("sector", "private"),
-     ("is_sample", False)],
+    [
+        ("status", "published"),
+        ("version", 99),
+        ("id", 1),
+        ("verified_at", "2026-01-01T00:00:00Z"),
+        ("created_at", "2020-01-01T00:00:00Z"),
+        ("last_confirmed_at", "2026-01-01T00:00:00Z"),
+        ("sector", "private"),
+        ("is_sample", False),
+    ],
 )
 async def test_mass_assignment_is_refused_and_writes_nothing(client, keys, fresh_db, field, value):
     own, _ = await two_providers(fresh_db)
     headers = await keys.headers("provider", own)
     before = await snapshot(fresh_db, own)
-    r = await client.patch(f"/providers/{own}", json={"description": "sneaky", field: value},
-                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"description": "sneaky", field: value},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
     assert r.status_code == 400
     problem = next(e for e in r.json()["errors"] if e["field"] == field)
     assert "marketplace" in problem["problem"]
@@ -152,8 +181,11 @@ async def test_mass_assignment_is_refused_and_writes_nothing(client, keys, fresh
 async def test_unknown_fields_are_400_naming_the_path(client, keys, fresh_db):
     own, _ = await two_providers(fresh_db)
     headers = await keys.headers("provider", own)
-    r = await client.patch(f"/providers/{own}", json={"resources": {"volunters": 3}},
-                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"resources": {"volunters": 3}},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
     assert r.status_code == 400
     assert r.json()["errors"][0] == {"field": "resources.volunters", "problem": "unknown field"}
 
@@ -166,8 +198,11 @@ async def test_nested_validation_names_the_path_with_allowed_values_and_a_sugges
         {"pathway": "ACOM", "cohorts": ["ADULTS"], "years_experience": 2, "description": "Housing advice."}
     ]
     before = await snapshot(fresh_db, own)
-    r = await client.patch(f"/providers/{own}", json={"expertise": expertise},
-                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"expertise": expertise},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
     assert r.status_code == 422
     problem = r.json()["errors"][0]
     assert problem["field"] == f"expertise[{len(expertise) - 1}].pathway"
@@ -182,11 +217,15 @@ async def test_if_match_is_required_and_must_be_current(client, keys, fresh_db):
     r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers=headers)
     assert r.status_code == 428 and r.json()["error"] == "precondition_required"
     tag = await etag(client, own, headers)
-    r = await client.patch(f"/providers/{own}", json={"description": "First change."}, headers={**headers, "If-Match": tag})
+    r = await client.patch(
+        f"/providers/{own}", json={"description": "First change."}, headers={**headers, "If-Match": tag}
+    )
     assert r.status_code == 200
     new_tag = r.headers["etag"]
     assert new_tag != tag and r.json()["version"] == int(tag.strip('"v')) + 1
-    r = await client.patch(f"/providers/{own}", json={"description": "Based on an old copy."}, headers={**headers, "If-Match": tag})
+    r = await client.patch(
+        f"/providers/{own}", json={"description": "Based on an old copy."}, headers={**headers, "If-Match": tag}
+    )
     assert r.status_code == 412
     assert r.json()["current_version"] == int(new_tag.strip('"v')) and r.json()["current_etag"] == new_tag
     r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": "v1"})
@@ -219,8 +258,11 @@ async def test_every_change_is_in_the_history_with_who_and_what(client, keys, fr
     key_id, key = await keys.make("provider", own)
     headers = {"Authorization": f"Bearer {key}", "X-Request-ID": "req-history-0001"}
     before = (await client.get(f"/providers/{own}", headers=headers)).json()
-    r = await client.patch(f"/providers/{own}", json={"description": "New words.", "resources": {"volunteers": 5}},
-                           headers={**headers, "If-Match": await etag(client, own, headers)})
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"description": "New words.", "resources": {"volunteers": 5}},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
     assert r.status_code == 200
     assert r.headers["x-request-id"] == "req-history-0001"
     history = (await client.get(f"/providers/{own}/history", headers=headers)).json()
@@ -236,7 +278,9 @@ async def test_every_change_is_in_the_history_with_who_and_what(client, keys, fr
     assert by_field["resources.volunteers"]["replacement_value"] == 5
     # the oldest entry is the creation of the profile
     total = history["total"]
-    last_page = (await client.get(f"/providers/{own}/history", params={"per_page": 1, "page": total}, headers=headers)).json()
+    last_page = (
+        await client.get(f"/providers/{own}/history", params={"per_page": 1, "page": total}, headers=headers)
+    ).json()
     assert last_page["items"][0]["last_action_type"] == "create"
     ids = [h["id"] for h in history["items"]]
     assert ids == sorted(ids, reverse=True)
@@ -245,8 +289,14 @@ async def test_every_change_is_in_the_history_with_who_and_what(client, keys, fr
 async def test_history_is_visible_to_owner_commissioner_admin_only(client, keys, fresh_db):
     own, other = await two_providers(fresh_db)
     assert (await client.get(f"/providers/{own}/history")).status_code == 401
-    assert (await client.get(f"/providers/{own}/history", headers=await keys.headers("provider", other))).status_code == 403
-    for headers in (await keys.headers("provider", own), await keys.headers("commissioner"), await keys.headers("admin")):
+    assert (
+        await client.get(f"/providers/{own}/history", headers=await keys.headers("provider", other))
+    ).status_code == 403
+    for headers in (
+        await keys.headers("provider", own),
+        await keys.headers("commissioner"),
+        await keys.headers("admin"),
+    ):
         assert (await client.get(f"/providers/{own}/history", headers=headers)).status_code == 200
 
 
@@ -257,18 +307,27 @@ async def test_concurrent_patches_with_one_etag_one_wins(client, keys, fresh_db)
     n = 8
     conn = await db.connect(fresh_db)
     history_before = await conn.fetchval("select count(*) from profile_history where resource_id = $1", own)
-    responses = await asyncio.gather(*(
-        client.patch(f"/providers/{own}", json={"description": f"Writer {i} was here."}, headers={**headers, "If-Match": tag})
-        for i in range(n)
-    ))
+    responses = await asyncio.gather(
+        *(
+            client.patch(
+                f"/providers/{own}", json={"description": f"Writer {i} was here."}, headers={**headers, "If-Match": tag}
+            )
+            for i in range(n)
+        )
+    )
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [200] + [412] * (n - 1)
     winner = next(r for r in responses if r.status_code == 200).json()["description"]
     try:
         assert await conn.fetchval("select description from provider where id = $1", own) == winner
-        assert await conn.fetchval("select count(*) from profile_history where resource_id = $1", own) == history_before + 1
-        newest = await conn.fetchrow("select field_name, replacement_value from profile_history where resource_id = $1 "
-                                     "order by id desc limit 1", own)
+        assert (
+            await conn.fetchval("select count(*) from profile_history where resource_id = $1", own)
+            == history_before + 1
+        )
+        newest = await conn.fetchrow(
+            "select field_name, replacement_value from profile_history where resource_id = $1 order by id desc limit 1",
+            own,
+        )
         assert (newest["field_name"], newest["replacement_value"]) == ("description", winner)
     finally:
         await conn.close()
@@ -303,7 +362,12 @@ async def test_keys_are_stored_only_as_hmac_and_revocation_is_immediate(client, 
 
 @pytest.mark.parametrize(
     ("authorization", "reason"),
-    [("Bearer nonsense", "malformed"), ("Basic abc", "Bearer"), ("Bearer prv_" + "A" * 43, "unknown"), ("Bearer", "Bearer")],
+    [
+        ("Bearer nonsense", "malformed"),
+        ("Basic abc", "Bearer"),
+        ("Bearer prv_" + "A" * 43, "unknown"),
+        ("Bearer", "Bearer"),
+    ],
 )
 async def test_bad_keys_get_401_with_a_reason(client, authorization, reason):
     r = await client.get("/providers", headers={"Authorization": authorization})
@@ -323,15 +387,21 @@ async def test_401_and_403_differ(client, keys):
 
 async def test_the_audit_log_holds_writes_and_denials_and_filters(client, keys, fresh_db):
     own, other = await two_providers(fresh_db)
-    admin_id, admin_key = await keys.make("admin")
+    _, admin_key = await keys.make("admin")
     admin = {"Authorization": f"Bearer {admin_key}"}
     other_id, other_key = await keys.make("provider", other)
     owner = await keys.headers("provider", own)
-    await client.patch(f"/providers/{own}", json={"description": "x"},
-                       headers={"Authorization": f"Bearer {other_key}", "If-Match": await etag(client, own, admin)})
+    await client.patch(
+        f"/providers/{own}",
+        json={"description": "x"},
+        headers={"Authorization": f"Bearer {other_key}", "If-Match": await etag(client, own, admin)},
+    )
     await client.get("/audit")
-    r = await client.patch(f"/providers/{own}", json={"description": "Owner's words."},
-                           headers={**owner, "If-Match": await etag(client, own, admin)})
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"description": "Owner's words."},
+        headers={**owner, "If-Match": await etag(client, own, admin)},
+    )
     assert r.status_code == 200
     log = (await client.get("/audit", headers=admin)).json()["items"]
     denied = [e for e in log if e["outcome"] == "denied"]
@@ -341,7 +411,9 @@ async def test_the_audit_log_holds_writes_and_denials_and_filters(client, keys, 
     assert any(e["provider_id"] == own and "description" in e["detail"] for e in writes)
     by_key = (await client.get("/audit", params={"key_id": other_id}, headers=admin)).json()["items"]
     assert by_key and all(e["key_id"] == other_id for e in by_key)
-    by_provider = (await client.get("/audit", params={"provider_id": own, "outcome": "write"}, headers=admin)).json()["items"]
+    by_provider = (await client.get("/audit", params={"provider_id": own, "outcome": "write"}, headers=admin)).json()[
+        "items"
+    ]
     assert by_provider and all(e["provider_id"] == own and e["outcome"] == "write" for e in by_provider)
     future = (await client.get("/audit", params={"since": "2100-01-01T00:00:00Z"}, headers=admin)).json()
     assert future["total"] == 0
@@ -369,8 +441,14 @@ async def test_registration_gives_a_pending_profile_and_a_key(client, keys, fres
         "legal_form": "cic",
         "identifiers": ["GB-COH-19999001"],
         "description": "Sample: evening drop-in and mentoring for young adults in Ledbury.",
-        "expertise": [{"pathway": "ATB", "cohorts": ["YOUNG_ADULTS"], "years_experience": 3,
-                       "description": "Peer mentoring for young adults leaving custody."}],
+        "expertise": [
+            {
+                "pathway": "ATB",
+                "cohorts": ["YOUNG_ADULTS"],
+                "years_experience": 3,
+                "description": "Peer mentoring for young adults leaving custody.",
+            }
+        ],
         "coverage": ["E06000019"],
     }
     r = await client.post("/registrations", json=profile)
@@ -381,10 +459,14 @@ async def test_registration_gives_a_pending_profile_and_a_key(client, keys, fres
     mine = {"Authorization": f"Bearer {key}"}
     # pending: invisible to anonymous callers, visible to the owner and to commissioners
     assert (await client.get(f"/providers/{pid}")).status_code == 404
-    assert pid not in [i["id"] for i in (await client.get("/providers", params={"q": "Ledbury Lanterns"})).json()["items"]]
+    assert pid not in [
+        i["id"] for i in (await client.get("/providers", params={"q": "Ledbury Lanterns"})).json()["items"]
+    ]
     assert (await client.get(f"/providers/{pid}", headers=mine)).status_code == 200
     commissioner = await keys.headers("commissioner")
-    pending = (await client.get("/providers", params={"status": "pending", "q": "Ledbury Lanterns"}, headers=commissioner)).json()
+    pending = (
+        await client.get("/providers", params={"status": "pending", "q": "Ledbury Lanterns"}, headers=commissioner)
+    ).json()
     assert pid in [i["id"] for i in pending["items"]]
     assert (await client.get("/providers", params={"status": "pending"})).status_code == 401
     # the key edits this profile and no other
@@ -411,7 +493,9 @@ async def test_registration_is_rate_limited_per_client(databases, template_db):
     async with AsyncTestClient(app=app) as client:
         statuses = []
         for i in range(3):
-            r = await client.post("/registrations", json={"name": f"Tiny Group {i}", "legal_form": "unincorporated_association"})
+            r = await client.post(
+                "/registrations", json={"name": f"Tiny Group {i}", "legal_form": "unincorporated_association"}
+            )
             statuses.append(r.status_code)
         assert statuses == [201, 201, 429]
         assert int(r.headers["retry-after"]) > 0 and r.json()["error"] == "too_many_requests"
@@ -425,20 +509,27 @@ async def test_registration_is_rate_limited_per_client(databases, template_db):
 
 async def test_verified_identifiers_are_locked_for_the_provider(client, keys, fresh_db):
     conn = await db.connect(fresh_db)
-    own = await conn.fetchval("select provider_id from provider_identifier where identifier like 'GB-CHC-%' order by 1 limit 1")
+    own = await conn.fetchval(
+        "select provider_id from provider_identifier where identifier like 'GB-CHC-%' order by 1 limit 1"
+    )
     await conn.close()
     admin = await keys.headers("admin")
     owner = await keys.headers("provider", own)
     assert (await client.post(f"/providers/{own}/verify", headers=admin)).json()["verified_at"] is not None
     before = await snapshot(fresh_db, own)
-    r = await client.patch(f"/providers/{own}", json={"identifiers": []}, headers={**owner, "If-Match": await etag(client, own, owner)})
+    r = await client.patch(
+        f"/providers/{own}", json={"identifiers": []}, headers={**owner, "If-Match": await etag(client, own, owner)}
+    )
     assert r.status_code == 403 and r.json()["errors"][0]["field"] == "identifiers"
     assert await snapshot(fresh_db, own) == before
 
 
 async def test_confirm_refreshes_the_stale_flag(client, keys, fresh_db):
     conn = await db.connect(fresh_db)
-    stale = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at < now() - interval '13 months' limit 1")
+    stale = await conn.fetchval(
+        "select id from provider where status = 'published' "
+        "and last_confirmed_at < now() - interval '13 months' limit 1"
+    )
     await conn.close()
     owner = await keys.headers("provider", stale)
     assert (await client.get(f"/providers/{stale}")).json()["stale"] is True
@@ -453,14 +544,27 @@ async def test_sub_resources(client, keys, fresh_db):
     h = await keys.headers("provider", own)
 
     async def send(method, path, body=None):
-        r = await client.request(method, f"/providers/{own}{path}", headers={**h, "If-Match": await etag(client, own, h)},
-                                 **({} if body is None else {"json": body}))
+        r = await client.request(
+            method,
+            f"/providers/{own}{path}",
+            headers={**h, "If-Match": await etag(client, own, h)},
+            **({} if body is None else {"json": body}),
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
-    p = await send("PUT", "/expertise/FINANCE", {"cohorts": ["ADULTS", "ADULTS"], "years_experience": 2, "description": "Debt advice."})
-    assert {"pathway": "FINANCE", "cohorts": ["ADULTS"], "years_experience": 2, "description": "Debt advice.",
-            "outcomes_evidence": None} in p["expertise"]
+    p = await send(
+        "PUT",
+        "/expertise/FINANCE",
+        {"cohorts": ["ADULTS", "ADULTS"], "years_experience": 2, "description": "Debt advice."},
+    )
+    assert {
+        "pathway": "FINANCE",
+        "cohorts": ["ADULTS"],
+        "years_experience": 2,
+        "description": "Debt advice.",
+        "outcomes_evidence": None,
+    } in p["expertise"]
     p = await send("DELETE", "/expertise/FINANCE")
     assert "FINANCE" not in [e["pathway"] for e in p["expertise"]]
     p = await send("PUT", "/coverage", {"coverage": ["E07000236", "E06000019"]})
@@ -469,7 +573,9 @@ async def test_sub_resources(client, keys, fresh_db):
     assert own in [i["id"] for i in found], "search sees the new coverage at once"
     p = await send("PATCH", "/contact", {"phone": "01632 960999"})
     assert p["contact"]["phone"] == "01632 960999"
-    r = await client.delete(f"/providers/{own}/expertise/WOMEN_SEXWORK", headers={**h, "If-Match": await etag(client, own, h)})
+    r = await client.delete(
+        f"/providers/{own}/expertise/WOMEN_SEXWORK", headers={**h, "If-Match": await etag(client, own, h)}
+    )
     assert r.status_code == 404
 
 
@@ -485,7 +591,9 @@ async def test_refused_requests_do_not_strand_database_connections(databases, te
     await asyncio.wait_for(client.__aenter__(), 10)
     try:
         for _ in range(10):
-            r = await asyncio.wait_for(client.get("/providers", headers={"Authorization": "Bearer prv_" + "B" * 43}), 10)
+            r = await asyncio.wait_for(
+                client.get("/providers", headers={"Authorization": "Bearer prv_" + "B" * 43}), 10
+            )
             assert r.status_code == 401
         r = await asyncio.wait_for(client.get("/providers"), 10)
         assert r.status_code == 200

@@ -18,11 +18,32 @@ from marketplace.settings import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "marketplace"
 ROOM_ORDER = {"taxonomy": 0, "system": 0, "accounts": 1, "providers": 2, "exercises": 3, "reports": 4}
-OFFERED = {"service", "models", "accounts.auth", "exercises.pools", "providers.live_index", "taxonomy.checks",
-           "reports.render"}
+OFFERED = {
+    "service",
+    "models",
+    "accounts.auth",
+    "exercises.pools",
+    "providers.live_index",
+    "taxonomy.checks",
+    "reports.render",
+}
 """What a room offers the rooms above it (and the composition modules)."""
-SHARED = {"types", "errors", "clock", "settings", "context", "db", "http", "audit", "concurrency", "changes", "memory",
-          "templating", "formatting", "migrate"}
+SHARED = {
+    "types",
+    "errors",
+    "clock",
+    "settings",
+    "context",
+    "db",
+    "http",
+    "audit",
+    "concurrency",
+    "changes",
+    "memory",
+    "templating",
+    "formatting",
+    "migrate",
+}
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
 
 

@@ -45,7 +45,9 @@ def test_same_seed_same_providers_and_different_seed_different() -> None:
 def test_any_slice_generates_alone_as_in_the_whole() -> None:
     whole = gen.generate(3000, seed=3)
     assert encoded(gen.generate_range(1000, 2500, seed=3)) == encoded(whole[1000:2500])
-    assert [gen.last_confirmed_days_ago(i, 3) for i in range(50)] == [gen.last_confirmed_days_ago(i, 3) for i in range(50)]
+    assert [gen.last_confirmed_days_ago(i, 3) for i in range(50)] == [
+        gen.last_confirmed_days_ago(i, 3) for i in range(50)
+    ]
 
 
 def test_generated_profiles_are_valid_profiles() -> None:
@@ -67,12 +69,24 @@ def test_generated_directory_looks_like_a_market() -> None:
     assert pathways["ACCOM"] > 4 * pathways["WOMEN_SEXWORK"]  # common and rare ones
     coverage = Counter(len(p.coverage) for p in profiles)
     assert coverage[1] > 0 and max(coverage) >= 2
-    assert any(p.coverage == [gen.WEST_MERCIA] for p in profiles) and any(p.coverage == [gen.WORCESTERSHIRE] for p in profiles)
+    assert any(p.coverage == [gen.WEST_MERCIA] for p in profiles) and any(
+        p.coverage == [gen.WORCESTERSHIRE] for p in profiles
+    )
     assert len({p.legal_form for p in profiles}) == len(gen.LEGAL_FORM_WEIGHTS)
     assert any("advice_quality_standard" in p.accreditations for p in profiles)
     text = " ".join(p.description + " ".join(e.description for e in p.expertise) for p in profiles).lower()
-    for words in ("housing", "tenancy", "employment", "mentoring", "county lines", "care leavers", "rural outreach",
-                  "debt advice", "herefordshire", "kidderminster"):
+    for words in (
+        "housing",
+        "tenancy",
+        "employment",
+        "mentoring",
+        "county lines",
+        "care leavers",
+        "rural outreach",
+        "debt advice",
+        "herefordshire",
+        "kidderminster",
+    ):
         assert words in text, words
     incomes = sorted(p.finances.annual_income for p in profiles if p.finances.annual_income is not None)
     assert incomes[0] < 50_000 and incomes[-1] > 5_000_000
@@ -87,8 +101,16 @@ def test_percentiles() -> None:
     assert drivers.percentile([], 50) is None
 
 
-SCENARIOS = {"reference", "get_profile", "search_filters", "search_typo", "search_facets", "patch_profile",
-             "match_narrow", "match_broad"}
+SCENARIOS = {
+    "reference",
+    "get_profile",
+    "search_filters",
+    "search_typo",
+    "search_facets",
+    "patch_profile",
+    "match_narrow",
+    "match_broad",
+}
 
 
 def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
@@ -97,9 +119,23 @@ def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
     env = {**os.environ, "BENCH_DATABASE_URL": server_dsn}
     env.pop("DATABASE_URL", None)
     proc = subprocess.run(
-        [sys.executable, str(BENCH / "run.py"), "--providers", "2000", "--seconds", "1", "--json", str(results),
-         "--data-dir", str(tmp_path / "bench")],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=240,
+        [
+            sys.executable,
+            str(BENCH / "run.py"),
+            "--providers",
+            "2000",
+            "--seconds",
+            "1",
+            "--json",
+            str(results),
+            "--data-dir",
+            str(tmp_path / "bench"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
@@ -117,7 +153,9 @@ def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
     typo = next(s for s in doc["scenarios"] if s["key"] == "search_typo")
     assert all(found["total"] > 0 for found in typo["probe"]["searches"])  # every typo was corrected
     assert doc["config"]["providers"] == 2000 and doc["load"]["rows"]["provider"] == 2000
-    assert doc["machine"]["logical_cores"] and doc["machine"]["memory_bytes"] and doc["machine"]["postgresql"]["version"]
+    assert (
+        doc["machine"]["logical_cores"] and doc["machine"]["memory_bytes"] and doc["machine"]["postgresql"]["version"]
+    )
     assert doc["rss"]["peak_bytes"] > 0 and doc["rss"]["target_bytes"] == 1024**3
     assert {t["target"] for t in doc["targets"]} >= {"server RSS peak (all processes)", "generate + load"}
     # the run's own database is gone

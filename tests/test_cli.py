@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import urllib.request
-import json
 
 import asyncpg
 
@@ -14,8 +14,14 @@ from marketplace.settings import PROJECT_ROOT
 
 
 def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "marketplace", *args], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_embedded_mode_needs_no_database_and_keeps_its_data(tmp_path):
@@ -61,8 +67,12 @@ def test_a_bad_seed_file_fails_with_a_clear_message(tmp_path, seed_dir):
     records = json.loads((bad / "pathways.json").read_text())
     records[1]["code"] = "not a code"
     (bad / "pathways.json").write_text(json.dumps(records))
-    env = {**os.environ, "MARKETPLACE_SEED_DIR": str(bad), "MARKETPLACE_DATA_DIR": str(tmp_path / "data"),
-           "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}
+    env = {
+        **os.environ,
+        "MARKETPLACE_SEED_DIR": str(bad),
+        "MARKETPLACE_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+    }
     result = run("seed", env=env)
     assert result.returncode == 2
     assert "pathways.json: record 1" in result.stderr and "code" in result.stderr

@@ -45,14 +45,19 @@ async def test_listing_shows_published_providers_sorted_by_name(read_client, con
 
 
 async def test_pathway_filter(read_client, conn):
-    expected = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'WOMEN_ABUSE')")
+    expected = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'WOMEN_ABUSE')"
+    )
     assert expected
     assert await all_ids(read_client, pathway="WOMEN_ABUSE") == expected
 
 
 async def test_several_values_of_one_filter_are_alternatives(read_client, conn):
     expected = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code in ('WOMEN_ABUSE', 'WOMEN_SEXWORK'))"
+        conn,
+        PUBLISHED
+        + " and id in (select provider_id from provider_expertise"
+        + " where pathway_code in ('WOMEN_ABUSE', 'WOMEN_SEXWORK'))",
     )
     assert await all_ids(read_client, pathway=["WOMEN_ABUSE", "WOMEN_SEXWORK"]) == expected
 
@@ -61,7 +66,8 @@ async def test_area_filter_is_hierarchy_aware(read_client, conn):
     # Worcestershire finds providers covering any of its districts, the county, or the whole region.
     expected = await ids_where(
         conn,
-        PUBLISHED + """ and id in (
+        PUBLISHED
+        + """ and id in (
             select pc.provider_id from provider_coverage pc
             where pc.area_code in (select descendant from area_closure where ancestor = $1)
                or pc.area_code in (select ancestor from area_closure where descendant = $1))""",
@@ -69,13 +75,20 @@ async def test_area_filter_is_hierarchy_aware(read_client, conn):
     )
     found = await all_ids(read_client, area=WORCESTERSHIRE)
     assert found == expected
-    redditch_only = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", REDDITCH)
-    region_wide = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", WEST_MERCIA)
+    redditch_only = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", REDDITCH
+    )
+    region_wide = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", WEST_MERCIA
+    )
     assert redditch_only and region_wide
     assert redditch_only <= found and region_wide <= found
     # ... and a Herefordshire-only provider is not among them
     hereford_only = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_coverage group by provider_id having array_agg(area_code) = array[$1])",
+        conn,
+        PUBLISHED
+        + " and id in (select provider_id from provider_coverage"
+        + " group by provider_id having array_agg(area_code) = array[$1])",
         HEREFORDSHIRE,
     )
     assert hereford_only and not (hereford_only & found)
@@ -89,14 +102,19 @@ async def test_cohort_sector_legal_form_and_capacity_filters(read_client, conn):
         conn, PUBLISHED + " and legal_form in (select code from legal_form where sector_code = 'co_operative')"
     )
     assert await all_ids(read_client, legal_form="cic") == await ids_where(conn, PUBLISHED + " and legal_form = 'cic'")
-    assert await all_ids(read_client, min_capacity=500) == await ids_where(conn, PUBLISHED + " and capacity_per_year >= 500")
+    assert await all_ids(read_client, min_capacity=500) == await ids_where(
+        conn, PUBLISHED + " and capacity_per_year >= 500"
+    )
 
 
 async def test_accreditations_are_all_required(read_client, conn):
     both = await ids_where(
         conn,
-        PUBLISHED + """ and id in (select provider_id from provider_accreditation where accreditation_code = 'iso_9001'
-                          intersect select provider_id from provider_accreditation where accreditation_code = 'cyber_essentials')""",
+        PUBLISHED
+        + """ and id in (select provider_id from provider_accreditation where accreditation_code = 'iso_9001'
+                          intersect
+                          select provider_id from provider_accreditation
+                          where accreditation_code = 'cyber_essentials')""",
     )
     assert await all_ids(read_client, accreditation=["iso_9001", "cyber_essentials"]) == both
 
@@ -104,17 +122,26 @@ async def test_accreditations_are_all_required(read_client, conn):
 async def test_filters_combine(read_client, conn):
     expected = await ids_where(
         conn,
-        PUBLISHED + """ and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')
+        PUBLISHED
+        + """ and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')
             and legal_form in (select code from legal_form where sector_code = 'third_sector')
-            and id in (select pc.provider_id from provider_coverage pc join area_closure c on c.descendant = pc.area_code or c.ancestor = pc.area_code
+            and id in (select pc.provider_id from provider_coverage pc
+                       join area_closure c on c.descendant = pc.area_code or c.ancestor = pc.area_code
                        where (c.ancestor = $1 or c.descendant = $1))""",
         "E06000020",
     )
     assert await all_ids(read_client, pathway="ACCOM", sector="third_sector", area="E06000020") == expected
 
 
-@pytest.mark.parametrize(("typed", "meant"), [("acommodation", "accommodation"), ("Herefrodshire", "herefordshire"),
-                                              ("employmnet", "employment"), ("ACCOMMODATION", "accommodation")])
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("acommodation", "accommodation"),
+        ("Herefrodshire", "herefordshire"),
+        ("employmnet", "employment"),
+        ("ACCOMMODATION", "accommodation"),
+    ],
+)
 async def test_free_text_tolerates_typos_and_case(read_client, typed, meant):
     exact = await all_ids(read_client, q=meant)
     assert exact, f"the demo data mentions {meant}"
@@ -124,7 +151,9 @@ async def test_free_text_tolerates_typos_and_case(read_client, typed, meant):
 
 
 async def test_free_text_folds_accents_both_ways(read_client, conn):
-    accented = await conn.fetchval("select name from provider where status = 'published' and name ~ '[éèêáàâíóôúüç]' order by id limit 1")
+    accented = await conn.fetchval(
+        "select name from provider where status = 'published' and name ~ '[éèêáàâíóôúüç]' order by id limit 1"
+    )
     assert accented, "the demo data has an accented name"
     word = next(w for w in accented.split() if any(ch in w for ch in "éèêáàâíóôúüç"))
     plain = word.translate(str.maketrans("éèêáàâíóôúüç", "eeeaaaioouuc"))
@@ -135,7 +164,9 @@ async def test_free_text_folds_accents_both_ways(read_client, conn):
 
 async def test_free_text_finds_pathway_synonyms_and_ranks_by_relevance(read_client, conn):
     housing = await all_ids(read_client, q="housing")
-    accom = await ids_where(conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')")
+    accom = await ids_where(
+        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')"
+    )
     assert accom <= housing  # "housing" is a synonym of the accommodation pathway
     items = (await read_client.get("/providers", params={"q": "housing", "per_page": 100})).json()["items"]
     scores = [i["relevance"] for i in items]
@@ -154,7 +185,11 @@ async def test_facets_count_what_each_filter_would_return(read_client):
     assert {f["code"] for f in facets["sector"] if f["count"]} == {"third_sector"}
     for facet in ("pathway", "area"):
         for entry in facets[facet][:6]:
-            total = (await read_client.get("/providers", params={"sector": "third_sector", facet: entry["code"], "per_page": 1})).json()["total"]
+            total = (
+                await read_client.get(
+                    "/providers", params={"sector": "third_sector", facet: entry["code"], "per_page": 1}
+                )
+            ).json()["total"]
             assert entry["count"] == total, (facet, entry)
     women = next(f for f in facets["pathway"] if f["code"] == "WOMEN_SEXWORK")
     accom = next(f for f in facets["pathway"] if f["code"] == "ACCOM")
@@ -176,8 +211,15 @@ async def test_pagination_edges(read_client):
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"per_page": 101}, "per_page"), ({"per_page": 0}, "per_page"), ({"page": 0}, "page"), ({"page": "two"}, "page"),
-     ({"min_capacity": -1}, "min_capacity"), ({"q": "x" * 201}, "q"), ({"facets": "maybe"}, "facets")],
+    [
+        ({"per_page": 101}, "per_page"),
+        ({"per_page": 0}, "per_page"),
+        ({"page": 0}, "page"),
+        ({"page": "two"}, "page"),
+        ({"min_capacity": -1}, "min_capacity"),
+        ({"q": "x" * 201}, "q"),
+        ({"facets": "maybe"}, "facets"),
+    ],
 )
 async def test_bad_parameters_get_a_400_naming_the_field(read_client, params, field):
     r = await read_client.get("/providers", params=params)
@@ -205,27 +247,44 @@ async def test_an_unknown_query_parameter_is_refused(read_client):
 
 
 async def test_profile_with_etag(read_client, conn):
-    pid = await conn.fetchval("select id from provider where status = 'published' and cardinality(pathway_codes) > 1 order by id limit 1")
+    pid = await conn.fetchval(
+        "select id from provider where status = 'published' and cardinality(pathway_codes) > 1 order by id limit 1"
+    )
     r = await read_client.get(f"/providers/{pid}")
     assert r.status_code == 200
     body = r.json()
     assert body["id"] == pid
     assert r.headers["etag"] == f'"v{body["version"]}"'
-    expertise = await conn.fetch("select pathway_code, years_experience from provider_expertise where provider_id = $1 order by position", pid)
+    expertise = await conn.fetch(
+        "select pathway_code, years_experience from provider_expertise where provider_id = $1 order by position", pid
+    )
     assert [(e["pathway"], e["years_experience"]) for e in body["expertise"]] == [tuple(e) for e in expertise]
-    assert body["coverage"] == sorted(await ids_where(conn, "select area_code from provider_coverage where provider_id = $1", pid))
+    assert body["coverage"] == sorted(
+        await ids_where(conn, "select area_code from provider_coverage where provider_id = $1", pid)
+    )
     assert body["sector"] and body["legal_form"] and body["is_sample"] is True
     for key in ("resources", "capacity", "finances", "accreditations", "social_value", "identifiers", "contact"):
         assert key in body
 
 
 async def test_stale_flag_follows_last_confirmation(read_client, conn):
-    stale = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at < now() - interval '13 months' limit 1")
-    fresh = await conn.fetchval("select id from provider where status = 'published' and last_confirmed_at > now() - interval '11 months' limit 1")
+    stale = await conn.fetchval(
+        "select id from provider where status = 'published' "
+        "and last_confirmed_at < now() - interval '13 months' limit 1"
+    )
+    fresh = await conn.fetchval(
+        "select id from provider where status = 'published' "
+        "and last_confirmed_at > now() - interval '11 months' limit 1"
+    )
     assert (await read_client.get(f"/providers/{stale}")).json()["stale"] is True
     assert (await read_client.get(f"/providers/{fresh}")).json()["stale"] is False
-    listed = {i["id"]: i["stale"] for i in (await read_client.get("/providers", params={"per_page": 100})).json()["items"]}
-    listed |= {i["id"]: i["stale"] for i in (await read_client.get("/providers", params={"per_page": 100, "page": 2})).json()["items"]}
+    listed = {
+        i["id"]: i["stale"] for i in (await read_client.get("/providers", params={"per_page": 100})).json()["items"]
+    }
+    listed |= {
+        i["id"]: i["stale"]
+        for i in (await read_client.get("/providers", params={"per_page": 100, "page": 2})).json()["items"]
+    }
     assert listed[stale] is True and listed[fresh] is False
 
 
@@ -248,7 +307,14 @@ async def test_taxonomies(read_client):
     assert all(p["synonyms"] for p in pathways)
     forms = {f["code"]: f["sector"] for f in (await read_client.get("/legal-forms")).json()}
     assert forms["cic"] == "social_enterprise" and forms["co_operative_society"] == "co_operative"
-    assert {c["code"] for c in (await read_client.get("/cohorts")).json()} >= {"ADULTS", "YOUNG_ADULTS", "CYP", "WOMEN", "FAMILIES", "VICTIMS"}
+    assert {c["code"] for c in (await read_client.get("/cohorts")).json()} >= {
+        "ADULTS",
+        "YOUNG_ADULTS",
+        "CYP",
+        "WOMEN",
+        "FAMILIES",
+        "VICTIMS",
+    }
 
 
 async def test_health_and_ready(read_client):
@@ -257,9 +323,8 @@ async def test_health_and_ready(read_client):
 
 
 async def test_ready_says_503_with_a_reason_when_the_database_is_gone(databases, template_db):
-    from litestar.testing import AsyncTestClient
-
     from conftest import app_settings
+    from litestar.testing import AsyncTestClient
 
     from marketplace.app import create_app
 
@@ -282,8 +347,18 @@ async def test_openapi_documents_every_operation(read_client):
             assert op.get("summary"), (method, path)
             assert any(code.startswith("2") for code in op["responses"]), (method, path)
     search = spec["paths"]["/providers"]["get"]
-    assert {p["name"] for p in search["parameters"]} >= {"pathway", "area", "cohort", "sector", "legal_form",
-                                                       "accreditation", "min_capacity", "q", "page", "per_page"}
+    assert {p["name"] for p in search["parameters"]} >= {
+        "pathway",
+        "area",
+        "cohort",
+        "sector",
+        "legal_form",
+        "accreditation",
+        "min_capacity",
+        "q",
+        "page",
+        "per_page",
+    }
     assert "400" in search["responses"]
     assert "ErrorBody" in str(search["responses"]["400"])
 
@@ -296,21 +371,28 @@ async def test_stored_profile_document_reads_as_the_child_tables_say(conn):
 
     from marketplace.providers import queries
 
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     statuses = ["pending", "published", "archived"]
     rows = await conn.fetch("""
         select p.id, p.version, (select count(*) from provider_expertise e where e.provider_id = p.id) as expertise,
                array(select c.area_code from provider_coverage c where c.provider_id = p.id order by 1) as coverage,
-               array(select i.identifier from provider_identifier i where i.provider_id = p.id order by 1) as identifiers
+               array(select i.identifier from provider_identifier i
+                     where i.provider_id = p.id order by 1) as identifiers
         from provider p order by p.id""")
     assert len(rows) > 100
     for r in rows:
         body, version = await queries.fetch_provider_json(conn, r["id"], now=now, statuses=statuses)
         provider = queries._profile_decoder.decode(body)
         assert version == provider.version == r["version"] and provider.id == r["id"]
-        assert (len(provider.expertise), provider.coverage, provider.identifiers) == (r["expertise"], r["coverage"], r["identifiers"])
+        assert (len(provider.expertise), provider.coverage, provider.identifiers) == (
+            r["expertise"],
+            r["coverage"],
+            r["identifiers"],
+        )
     stored = {r["id"]: r["doc"] for r in await conn.fetch("select id, profile_doc::text as doc from provider")}
-    fresh = {r["id"]: r["doc"] for r in await conn.fetch("select id, provider_profile_doc(id)::text as doc from provider")}
+    fresh = {
+        r["id"]: r["doc"] for r in await conn.fetch("select id, provider_profile_doc(id)::text as doc from provider")
+    }
     assert stored == fresh
     first = rows[0]["id"]
     before = await queries.fetch_provider(conn, first, now=now, statuses=statuses)

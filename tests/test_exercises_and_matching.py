@@ -27,7 +27,9 @@ NEED = {
 async def seeded_need(dsn: str, pathway: str = "ACCOM") -> tuple[int, int]:
     conn = await db.connect(dsn)
     try:
-        row = await conn.fetchrow("select id, exercise_id from need where pathway_code = $1 order by id limit 1", pathway)
+        row = await conn.fetchrow(
+            "select id, exercise_id from need where pathway_code = $1 order by id limit 1", pathway
+        )
         return row["id"], row["exercise_id"]
     finally:
         await conn.close()
@@ -41,10 +43,16 @@ async def test_only_commissioners_and_admins_see_exercises_and_runs(client, keys
     provider_id = await conn.fetchval("select min(id) from provider")
     await conn.close()
     provider = await keys.headers("provider", provider_id)
-    for method, path in [("GET", "/exercises"), ("GET", f"/exercises/{exercise_id}"), ("GET", f"/needs/{need_id}"),
-                         ("POST", f"/needs/{need_id}/match-runs"), ("GET", f"/match-runs/{run['id']}"),
-                         ("GET", f"/needs/{need_id}/match-runs"), ("POST", f"/exercises/{exercise_id}/partnerships"),
-                         ("POST", "/exercises")]:
+    for method, path in [
+        ("GET", "/exercises"),
+        ("GET", f"/exercises/{exercise_id}"),
+        ("GET", f"/needs/{need_id}"),
+        ("POST", f"/needs/{need_id}/match-runs"),
+        ("GET", f"/match-runs/{run['id']}"),
+        ("GET", f"/needs/{need_id}/match-runs"),
+        ("POST", f"/exercises/{exercise_id}/partnerships"),
+        ("POST", "/exercises"),
+    ]:
         body = {"title": "x", "commissioning_body": "y"} if path == "/exercises" and method == "POST" else None
         anonymous = await client.request(method, path, json=body)
         assert anonymous.status_code == 401, (method, path)
@@ -55,13 +63,17 @@ async def test_only_commissioners_and_admins_see_exercises_and_runs(client, keys
 
 async def test_a_match_run_is_explained_and_accounts_for_every_provider(client, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
-    r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=await keys.headers("commissioner"))
+    r = await client.post(
+        f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=await keys.headers("commissioner")
+    )
     assert r.status_code == 201, r.text
     run = r.json()
     conn = await db.connect(fresh_db)
     try:
         published = await conn.fetchval("select count(*) from provider where status = 'published'")
-        offering = await conn.fetchval("select count(*) from provider where status = 'published' and 'ACCOM' = any(pathway_codes)")
+        offering = await conn.fetchval(
+            "select count(*) from provider where status = 'published' and 'ACCOM' = any(pathway_codes)"
+        )
     finally:
         await conn.close()
     assert run["directory_size"] == published
@@ -109,13 +121,33 @@ async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, key
 
 @pytest.mark.parametrize(
     ("weights", "field"),
-    [({"coverage": -1}, "weights.coverage"), ({"speed": 1}, "weights.speed"),
-     ({c: 0 for c in ("pathway_fit", "coverage", "capacity", "financial_viability", "quality", "local_priorities",
-                      "added_value", "social_value", "sustainability")}, "weights")],
+    [
+        ({"coverage": -1}, "weights.coverage"),
+        ({"speed": 1}, "weights.speed"),
+        (
+            dict.fromkeys(
+                (
+                    "pathway_fit",
+                    "coverage",
+                    "capacity",
+                    "financial_viability",
+                    "quality",
+                    "local_priorities",
+                    "added_value",
+                    "social_value",
+                    "sustainability",
+                ),
+                0,
+            ),
+            "weights",
+        ),
+    ],
 )
 async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh_db, weights, field):
     need_id, _ = await seeded_need(fresh_db)
-    r = await client.post(f"/needs/{need_id}/match-runs", json={"weights": weights}, headers=await keys.headers("commissioner"))
+    r = await client.post(
+        f"/needs/{need_id}/match-runs", json={"weights": weights}, headers=await keys.headers("commissioner")
+    )
     assert r.status_code == 400, r.text
     assert r.json()["errors"][0]["field"] == field
     conn = await db.connect(fresh_db)
@@ -128,10 +160,22 @@ async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh
 async def test_weights_change_the_ranking_explainably(client, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
-    only_capacity = {"pathway_fit": 0, "coverage": 0, "capacity": 1, "financial_viability": 0, "quality": 0,
-                     "local_priorities": 0, "added_value": 0, "social_value": 0, "sustainability": 0}
-    run = (await client.post(f"/needs/{need_id}/match-runs", json={"weights": only_capacity}, params={"limit": 500},
-                             headers=h)).json()
+    only_capacity = {
+        "pathway_fit": 0,
+        "coverage": 0,
+        "capacity": 1,
+        "financial_viability": 0,
+        "quality": 0,
+        "local_priorities": 0,
+        "added_value": 0,
+        "social_value": 0,
+        "sustainability": 0,
+    }
+    run = (
+        await client.post(
+            f"/needs/{need_id}/match-runs", json={"weights": only_capacity}, params={"limit": 500}, headers=h
+        )
+    ).json()
     assert run["weights"]["capacity"] == 1.0
     capacity_scores = [next(c["score"] for c in s["criteria"] if c["criterion"] == "capacity") for s in run["ranking"]]
     assert capacity_scores == sorted(capacity_scores, reverse=True)
@@ -139,8 +183,15 @@ async def test_weights_change_the_ranking_explainably(client, keys, fresh_db):
 
 async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys, fresh_db):
     h = await keys.headers("commissioner")
-    r = await client.post("/exercises", json={"title": "Probation pathways 2027", "commissioning_body": "Probation trust",
-                                               "default_weights": {"quality": 2}}, headers=h)
+    r = await client.post(
+        "/exercises",
+        json={
+            "title": "Probation pathways 2027",
+            "commissioning_body": "Probation trust",
+            "default_weights": {"quality": 2},
+        },
+        headers=h,
+    )
     assert r.status_code == 201
     exercise, tag = r.json(), r.headers["etag"]
     assert exercise["status"] == "draft" and exercise["default_weights"] == {"quality": 2}
@@ -157,12 +208,17 @@ async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys,
     # optimistic concurrency on exercises and needs too
     r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers=h)
     assert r.status_code == 428
-    r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers={**h, "If-Match": tag})
+    r = await client.patch(
+        f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers={**h, "If-Match": tag}
+    )
     assert r.status_code == 200 and r.json()["status"] == "engagement_open"
     r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "closed"}, headers={**h, "If-Match": tag})
     assert r.status_code == 412
-    r = await client.patch(f"/needs/{need['id']}", json={"annual_volume": 75, "weight_overrides": {"capacity": 3}},
-                           headers={**h, "If-Match": need_tag})
+    r = await client.patch(
+        f"/needs/{need['id']}",
+        json={"annual_volume": 75, "weight_overrides": {"capacity": 3}},
+        headers={**h, "If-Match": need_tag},
+    )
     assert r.status_code == 200 and r.json()["annual_volume"] == 75 and r.json()["areas"] == NEED["areas"]
     need_tag = r.headers["etag"]
     run = (await client.post(f"/needs/{need['id']}/match-runs", headers=h)).json()
@@ -191,7 +247,9 @@ async def test_partnerships_cover_the_exercise_and_name_the_gaps(client, keys, f
         assert delivered == cells - uncovered
     # the seeded market has no finance provider in Herefordshire: a gap the plan must name
     conn = await db.connect(fresh_db)
-    finance_need = await conn.fetchval("select id from need where pathway_code = 'FINANCE' and exercise_id = $1", exercise_id)
+    finance_need = await conn.fetchval(
+        "select id from need where pathway_code = 'FINANCE' and exercise_id = $1", exercise_id
+    )
     await conn.close()
     assert (finance_need, "E06000019") in uncovered
     assert (await client.get(f"/partnership-runs/{run['id']}", headers=h)).json() == run
@@ -201,17 +259,24 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     name = await databases.create("cli-match", template=template_db)
     dsn = databases.dsn(name)
     need_id, _ = await seeded_need(dsn)
-    result = subprocess.run([sys.executable, "-m", "marketplace", "match", str(need_id), "--top", "3"], cwd=PROJECT_ROOT,
-                            env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "marketplace", "match", str(need_id), "--top", "3"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Match run ") and "eligible" in lines[2]
-    rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1:]
+    rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1 :]
     assert len(rows) == 3 and "total" in result.stdout and "contribution" in result.stdout
     await databases.drop(name)
 
 
 # --- the per-worker match cache (marketplace/exercises/pools.py) ----------------------------------
+
 
 async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: int = 200) -> dict:
     """What ranking the directory fetched afresh from the database gives (the reference the cache must equal)."""
@@ -233,10 +298,18 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
         exercise = await service.get_exercise(conn, need.exercise_id)
         weights = matching.Weights.from_mapping(exercise.default_weights.given())
         tax = await fetch_taxonomy(conn)
-        cands = msgspec.json.decode(await conn.fetchval(candidates_sql, need.pathway, need.areas),
-                                    type=list[matching.Candidate])
-        ranking = matching.rank(service.core_need(need, weights), cands, weights, areas=tax.matching_areas,
-                                as_of=dt.date.today(), limit=limit, excluded_limit=excluded_limit)
+        cands = msgspec.json.decode(
+            await conn.fetchval(candidates_sql, need.pathway, need.areas), type=list[matching.Candidate]
+        )
+        ranking = matching.rank(
+            service.core_need(need, weights),
+            cands,
+            weights,
+            areas=tax.matching_areas,
+            as_of=dt.date.today(),
+            limit=limit,
+            excluded_limit=excluded_limit,
+        )
         return msgspec.json.decode(msgspec.json.encode(ranking))
     finally:
         await conn.close()
@@ -254,15 +327,24 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     last = first["ranking"][-1]["provider_id"]
     provider = await keys.headers("provider", last)
     tag = (await client.get(f"/providers/{last}")).headers["etag"]
-    r = await client.patch(f"/providers/{last}", headers={**provider, "If-Match": tag},
-                           json={"description": "Tenancy sustainment for every tenant: sustaining tenancies.",
-                                 "resources": {"volunteers": 400}, "capacity": {"service_users_per_year": 5000}})
+    r = await client.patch(
+        f"/providers/{last}",
+        headers={**provider, "If-Match": tag},
+        json={
+            "description": "Tenancy sustainment for every tenant: sustaining tenancies.",
+            "resources": {"volunteers": 400},
+            "capacity": {"service_users_per_year": 5000},
+        },
+    )
     assert r.status_code == 200, r.text
     # and another provider's coverage changes through a child table
     other = first["ranking"][0]["provider_id"]
     tag = (await client.get(f"/providers/{other}")).headers["etag"]
-    r = await client.patch(f"/providers/{other}", headers={**await keys.headers("provider", other), "If-Match": tag},
-                           json={"coverage": ["E06000019"]})
+    r = await client.patch(
+        f"/providers/{other}",
+        headers={**await keys.headers("provider", other), "If-Match": tag},
+        json={"coverage": ["E06000019"]},
+    )
     assert r.status_code == 200, r.text
     second = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     assert cache.loads == 1 and cache.reloaded >= 2, "the changed providers were reloaded, not the directory"
@@ -294,8 +376,11 @@ async def test_a_match_run_stores_what_it_returns_and_counts_the_whole_directory
     try:
         published = await conn.fetchval("select count(*) from provider where status = 'published'")
         not_offering = await conn.fetchval(
-            "select count(*) from provider where status = 'published' and not 'FINANCE' = any(pathway_codes)")
-        audit = await conn.fetchval("select count(*) from audit_log where detail = $1", f"match run {run['id']} for need {need_id}")
+            "select count(*) from provider where status = 'published' and not 'FINANCE' = any(pathway_codes)"
+        )
+        audit = await conn.fetchval(
+            "select count(*) from audit_log where detail = $1", f"match run {run['id']} for need {need_id}"
+        )
     finally:
         await conn.close()
     assert run["directory_size"] == published and run["excluded_count"] == published - run["eligible_count"]
@@ -303,7 +388,9 @@ async def test_a_match_run_stores_what_it_returns_and_counts_the_whole_directory
     assert audit == 1
 
 
-async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_worker(client, keys, fresh_db, monkeypatch):
+async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_worker(
+    client, keys, fresh_db, monkeypatch
+):
     import asyncio
 
     import matching
@@ -319,6 +406,7 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
         # runs in a worker thread: how many pooled connections are out right now?
         seen.append((db_pool.get_size() - db_pool.get_idle_size(), client.app.state.match_pools.active))
         import time
+
         time.sleep(0.05)  # long enough for the other requests to pile up
         return real(*args, **kwargs)
 

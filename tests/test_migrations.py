@@ -81,7 +81,7 @@ async def test_a_failing_migration_is_rolled_back_and_not_recorded(empty_db, tmp
 
 def test_badly_named_files_are_refused(tmp_path: Path):
     (tmp_path / "1_first.sql").write_text("select 1;")
-    with pytest.raises(MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNNN_name\.sql"):
         discover(tmp_path)
 
 
@@ -92,14 +92,26 @@ def test_badly_named_files_are_refused(tmp_path: Path):
         ("insert into provider (name, legal_form, status) values ('Ab', 'cic', 'deleted')", "CheckViolationError"),
         ("insert into provider (name, legal_form, website) values ('Ab', 'cic', 'ftp://x')", "CheckViolationError"),
         ("insert into provider (name, legal_form) values (' ', 'cic')", "CheckViolationError"),
-        ("insert into provider_identifier (identifier, provider_id) values ('GB-XXX-1', (select min(id) from provider))",
-         "CheckViolationError"),
-        ("insert into provider_identifier (identifier, provider_id) select identifier, provider_id from provider_identifier limit 1",
-         "UniqueViolationError"),
-        ("insert into provider_expertise (provider_id, pathway_code, years_experience, description) "
-         "values ((select min(id) from provider), 'NOPE', 1, 'x')", "ForeignKeyViolationError"),
-        ("insert into provider_coverage (provider_id, area_code) values ((select min(id) from provider), 'E99999999')",
-         "ForeignKeyViolationError"),
+        (
+            "insert into provider_identifier (identifier, provider_id) "
+            "values ('GB-XXX-1', (select min(id) from provider))",
+            "CheckViolationError",
+        ),
+        (
+            "insert into provider_identifier (identifier, provider_id) "
+            "select identifier, provider_id from provider_identifier limit 1",
+            "UniqueViolationError",
+        ),
+        (
+            "insert into provider_expertise (provider_id, pathway_code, years_experience, description) "
+            "values ((select min(id) from provider), 'NOPE', 1, 'x')",
+            "ForeignKeyViolationError",
+        ),
+        (
+            "insert into provider_coverage (provider_id, area_code) "
+            "values ((select min(id) from provider), 'E99999999')",
+            "ForeignKeyViolationError",
+        ),
         ("update provider set version = 0 where id = (select min(id) from provider)", "CheckViolationError"),
         ("insert into area (code, name, kind) values ('X1', 'Nowhere', 'county')", "CheckViolationError"),
     ],

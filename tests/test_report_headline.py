@@ -13,40 +13,58 @@ from marketplace.reports.models import STRENGTH_MIN_SCORE, CriterionNote, Headli
 
 
 def crit(name: str, weight: float, score: float, *evidence: str) -> matching.CriterionScore:
-    return matching.CriterionScore(criterion=name, weight=weight, score=score, contribution=weight * score,
-                                   components=(), evidence=evidence)
+    return matching.CriterionScore(
+        criterion=name, weight=weight, score=score, contribution=weight * score, components=(), evidence=evidence
+    )
 
 
 def candidate(*criteria: matching.CriterionScore) -> matching.ScoredCandidate:
-    return matching.ScoredCandidate(rank=1, provider_id=42, name="Acme Trust",
-                                    total=sum(c.contribution for c in criteria), criteria=criteria, covered_areas=())
+    return matching.ScoredCandidate(
+        rank=1,
+        provider_id=42,
+        name="Acme Trust",
+        total=sum(c.contribution for c in criteria),
+        criteria=criteria,
+        covered_areas=(),
+    )
 
 
 def test_a_poorly_scored_criterion_is_never_a_strength_however_heavy() -> None:
     # financial viability contributes most (0.6 * 0.45 = 0.27) but scores below 0.5
-    h = _headline(candidate(
-        crit("financial_viability", 0.6, 0.45, "contract is 80% of income -> 0.45"),
-        crit("coverage", 0.2, 1.0, "Herefordshire: fully covered", "mean share -> 1.00"),
-        crit("quality", 0.1, 0.5, "iso_9001 -> 0.50"),
-        crit("capacity", 0.1, 0.9, "ratio 2.0 -> 0.90"),
-    ), "third_sector")
+    h = _headline(
+        candidate(
+            crit("financial_viability", 0.6, 0.45, "contract is 80% of income -> 0.45"),
+            crit("coverage", 0.2, 1.0, "Herefordshire: fully covered", "mean share -> 1.00"),
+            crit("quality", 0.1, 0.5, "iso_9001 -> 0.50"),
+            crit("capacity", 0.1, 0.9, "ratio 2.0 -> 0.90"),
+        ),
+        "third_sector",
+    )
     assert [s.criterion for s in h.strengths] == ["coverage", "capacity", "quality"]  # largest contribution first
     assert "financial_viability" not in {s.criterion for s in h.strengths}
     assert [w.criterion for w in h.weaknesses] == ["financial_viability"]
-    assert h.strengths[0] == CriterionNote(criterion="coverage", score=1.0, weight=0.2, contribution=0.2,
-                                           evidence=["Herefordshire: fully covered", "mean share -> 1.00"])
+    assert h.strengths[0] == CriterionNote(
+        criterion="coverage",
+        score=1.0,
+        weight=0.2,
+        contribution=0.2,
+        evidence=["Herefordshire: fully covered", "mean share -> 1.00"],
+    )
     assert (h.provider_id, h.name, h.sector) == (42, "Acme Trust", "third_sector")
 
 
 def test_weaknesses_lowest_score_first_at_most_three_and_weighted_only() -> None:
-    h = _headline(candidate(
-        crit("pathway_fit", 0.2, 0.3),
-        crit("coverage", 0.2, 0.1),
-        crit("capacity", 0.1, 0.49),
-        crit("quality", 0.3, 0.3),  # the same score as pathway fit, and heavier: the bigger weakness
-        crit("local_priorities", 0.0, 0.0),  # no weight: not a weakness (nor a strength)
-        crit("added_value", 0.3, 0.2),
-    ), "private")
+    h = _headline(
+        candidate(
+            crit("pathway_fit", 0.2, 0.3),
+            crit("coverage", 0.2, 0.1),
+            crit("capacity", 0.1, 0.49),
+            crit("quality", 0.3, 0.3),  # the same score as pathway fit, and heavier: the bigger weakness
+            crit("local_priorities", 0.0, 0.0),  # no weight: not a weakness (nor a strength)
+            crit("added_value", 0.3, 0.2),
+        ),
+        "private",
+    )
     assert [w.criterion for w in h.weaknesses] == ["coverage", "added_value", "quality"]
     assert [w.score for w in h.weaknesses] == sorted(w.score for w in h.weaknesses)
     assert h.strengths == []
@@ -67,18 +85,33 @@ def test_the_threshold_is_inclusive_for_strengths() -> None:
 def test_headline_encodes_as_structured_json() -> None:
     h = _headline(candidate(crit("coverage", 0.5, 1.0, "all covered"), crit("quality", 0.5, 0.2, "none")), "")
     data = msgspec.json.decode(msgspec.json.encode(h))
-    assert data["strengths"] == [{"criterion": "coverage", "score": 1.0, "weight": 0.5, "contribution": 0.5,
-                                  "evidence": ["all covered"]}]
+    assert data["strengths"] == [
+        {"criterion": "coverage", "score": 1.0, "weight": 0.5, "contribution": 0.5, "evidence": ["all covered"]}
+    ]
     assert data["weaknesses"][0]["criterion"] == "quality"
     assert msgspec.json.decode(msgspec.json.encode(h), type=Headline) == h
 
 
-NAMES = ("pathway_fit", "coverage", "capacity", "financial_viability", "quality", "local_priorities", "added_value",
-         "social_value", "sustainability")
+NAMES = (
+    "pathway_fit",
+    "coverage",
+    "capacity",
+    "financial_viability",
+    "quality",
+    "local_priorities",
+    "added_value",
+    "social_value",
+    "sustainability",
+)
 
 
-@given(st.lists(st.tuples(st.sampled_from([0.0, 0.05, 0.1, 0.15, 0.3]), st.floats(0, 1)), min_size=len(NAMES),
-                max_size=len(NAMES)))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from([0.0, 0.05, 0.1, 0.15, 0.3]), st.floats(0, 1)),
+        min_size=len(NAMES),
+        max_size=len(NAMES),
+    )
+)
 def test_strengths_and_weaknesses_follow_their_definition(pairs: list[tuple[float, float]]) -> None:
     criteria = [crit(name, w, s) for name, (w, s) in zip(NAMES, pairs, strict=True)]
     h = _headline(candidate(*criteria), "")

@@ -41,103 +41,263 @@ WEIGHTS = {"pathway_fit": 0.5, "coverage": 0.5}
 
 
 def note(criterion: str, score: float, *evidence: str, weight: float = 0.5) -> CriterionNote:
-    return CriterionNote(criterion=criterion, score=score, weight=weight, contribution=weight * score,
-                         evidence=list(evidence))
+    return CriterionNote(
+        criterion=criterion, score=score, weight=weight, contribution=weight * score, evidence=list(evidence)
+    )
 
 
-def need(need_id: int, pathway: str, areas: list[str], candidates: list[Headline], *, verdict: str, suitable: int,
-         volume: int = 100, budget: int = 120_000, stale: list[StaleProvider] | None = None,
-         unknown_capacity: int = 0) -> NeedReport:
+def need(
+    need_id: int,
+    pathway: str,
+    areas: list[str],
+    candidates: list[Headline],
+    *,
+    verdict: str,
+    suitable: int,
+    volume: int = 100,
+    budget: int = 120_000,
+    stale: list[StaleProvider] | None = None,
+    unknown_capacity: int = 0,
+) -> NeedReport:
     return NeedReport(
-        need_id=need_id, title=f"Need number {need_id} & co", pathway=pathway, pathway_name=f"{pathway} pathway",
-        areas=areas, area_names=[AREAS[a] for a in areas], cohorts=["YOUNG_ADULTS"], annual_volume=volume,
-        annual_budget=budget, contract_years=3.0, match_run_id=10 + need_id,
-        run_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC), directory_size=40, eligible=5,
-        suitable=suitable, verdict=verdict, suitable_by_sector={"private": 1, "third_sector": suitable - 1},
-        suitable_by_legal_form={"registered_charity": suitable}, suitable_vcse=suitable - 1,
-        top_candidates=candidates, excluded_by_reason={"pathway_not_offered": 30, "no_area_coverage": 12},
-        capacity=CapacityCoverage(volume=volume, suitable_capacity=250.0, coverage_ratio=2.5,
-                                  largest_provider=candidates[0].name, largest_share=0.6,
-                                  unknown_capacity=unknown_capacity),
+        need_id=need_id,
+        title=f"Need number {need_id} & co",
+        pathway=pathway,
+        pathway_name=f"{pathway} pathway",
+        areas=areas,
+        area_names=[AREAS[a] for a in areas],
+        cohorts=["YOUNG_ADULTS"],
+        annual_volume=volume,
+        annual_budget=budget,
+        contract_years=3.0,
+        match_run_id=10 + need_id,
+        run_at=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
+        directory_size=40,
+        eligible=5,
+        suitable=suitable,
+        verdict=verdict,
+        suitable_by_sector={"private": 1, "third_sector": suitable - 1},
+        suitable_by_legal_form={"registered_charity": suitable},
+        suitable_vcse=suitable - 1,
+        top_candidates=candidates,
+        excluded_by_reason={"pathway_not_offered": 30, "no_area_coverage": 12},
+        capacity=CapacityCoverage(
+            volume=volume,
+            suitable_capacity=250.0,
+            coverage_ratio=2.5,
+            largest_provider=candidates[0].name,
+            largest_share=0.6,
+            unknown_capacity=unknown_capacity,
+        ),
         added_value=AddedValue(match_funding_per_year=25_000.4, volunteers=12, providers_with_premises_in_area=2),
-        stale_suitable=stale or [], weights=WEIGHTS,
+        stale_suitable=stale or [],
+        weights=WEIGHTS,
     )
 
 
 @pytest.fixture
 def report() -> Report:
-    stale = StaleProvider(provider_id=7, name="Old Mill Trust", last_confirmed=dt.date(2025, 1, 3),
-                          months_since_confirmed=22.0)
+    stale = StaleProvider(
+        provider_id=7, name="Old Mill Trust", last_confirmed=dt.date(2025, 1, 3), months_since_confirmed=22.0
+    )
     never = StaleProvider(provider_id=8, name="Never Confirmed CIC", last_confirmed=None, months_since_confirmed=None)
-    n1 = need(1, "ACCOM", ["E06000019", "E06000051"], [
-        Headline(provider_id=3, name=EVIL, sector="private", total=0.91234,
-                 strengths=[note("coverage", 1.0, "Herefordshire fully covered -> 1.00", "mean share -> 1.00"),
-                            note("quality", 0.9, "iso_9001 -> 0.90")],
-                 weaknesses=[note("capacity", 0.2, "capacity <unknown> & none -> 0.20")]),
-        Headline(provider_id=7, name="Old Mill Trust", sector="third_sector", total=0.8,
-                 strengths=[note("capacity", 0.8, "ok")], weaknesses=[]),
-        Headline(provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[],
-                 weaknesses=[]),
-    ], verdict=COMPETITIVE_MARKET, suitable=3, stale=[stale], unknown_capacity=1)
-    n2 = need(2, "ETE", ["E06000051", "E07000237"], [
-        Headline(provider_id=8, name="Never Confirmed CIC", sector="social_enterprise", total=0.65,
-                 strengths=[note("pathway_fit", 1.0, "offers ETE -> 1.00")], weaknesses=[]),
-        Headline(provider_id=11, name="Below Bar Ltd", sector="private", total=0.41,
-                 strengths=[note("coverage", 0.5, "partial")],
-                 weaknesses=[note("quality", 0.1, weight=0.25), note("pathway_fit", 0.3)]),
-    ], verdict=LIMITED_MARKET, suitable=2, budget=90_000, stale=[never])
+    n1 = need(
+        1,
+        "ACCOM",
+        ["E06000019", "E06000051"],
+        [
+            Headline(
+                provider_id=3,
+                name=EVIL,
+                sector="private",
+                total=0.91234,
+                strengths=[
+                    note("coverage", 1.0, "Herefordshire fully covered -> 1.00", "mean share -> 1.00"),
+                    note("quality", 0.9, "iso_9001 -> 0.90"),
+                ],
+                weaknesses=[note("capacity", 0.2, "capacity <unknown> & none -> 0.20")],
+            ),
+            Headline(
+                provider_id=7,
+                name="Old Mill Trust",
+                sector="third_sector",
+                total=0.8,
+                strengths=[note("capacity", 0.8, "ok")],
+                weaknesses=[],
+            ),
+            Headline(
+                provider_id=9, name="Ninth Housing", sector="third_sector", total=0.7005, strengths=[], weaknesses=[]
+            ),
+        ],
+        verdict=COMPETITIVE_MARKET,
+        suitable=3,
+        stale=[stale],
+        unknown_capacity=1,
+    )
+    n2 = need(
+        2,
+        "ETE",
+        ["E06000051", "E07000237"],
+        [
+            Headline(
+                provider_id=8,
+                name="Never Confirmed CIC",
+                sector="social_enterprise",
+                total=0.65,
+                strengths=[note("pathway_fit", 1.0, "offers ETE -> 1.00")],
+                weaknesses=[],
+            ),
+            Headline(
+                provider_id=11,
+                name="Below Bar Ltd",
+                sector="private",
+                total=0.41,
+                strengths=[note("coverage", 0.5, "partial")],
+                weaknesses=[note("quality", 0.1, weight=0.25), note("pathway_fit", 0.3)],
+            ),
+        ],
+        verdict=LIMITED_MARKET,
+        suitable=2,
+        budget=90_000,
+        stale=[never],
+    )
     cells = [
-        Cell(need_id=1, pathway="ACCOM", area="E06000019", area_name="Herefordshire", suitable=3,
-             verdict=COMPETITIVE_MARKET, providers=[EVIL, "Old Mill Trust", "Ninth Housing"]),
-        Cell(need_id=1, pathway="ACCOM", area="E06000051", area_name="Shropshire", suitable=0, verdict=NO_MARKET,
-             providers=[]),
-        Cell(need_id=2, pathway="ETE", area="E06000051", area_name="Shropshire", suitable=1, verdict=LIMITED_MARKET,
-             providers=["Never Confirmed CIC"]),
-        Cell(need_id=2, pathway="ETE", area="E07000237", area_name="Worcester", suitable=2, verdict=LIMITED_MARKET,
-             providers=["Never Confirmed CIC", "Old Mill Trust"]),
+        Cell(
+            need_id=1,
+            pathway="ACCOM",
+            area="E06000019",
+            area_name="Herefordshire",
+            suitable=3,
+            verdict=COMPETITIVE_MARKET,
+            providers=[EVIL, "Old Mill Trust", "Ninth Housing"],
+        ),
+        Cell(
+            need_id=1,
+            pathway="ACCOM",
+            area="E06000051",
+            area_name="Shropshire",
+            suitable=0,
+            verdict=NO_MARKET,
+            providers=[],
+        ),
+        Cell(
+            need_id=2,
+            pathway="ETE",
+            area="E06000051",
+            area_name="Shropshire",
+            suitable=1,
+            verdict=LIMITED_MARKET,
+            providers=["Never Confirmed CIC"],
+        ),
+        Cell(
+            need_id=2,
+            pathway="ETE",
+            area="E07000237",
+            area_name="Worcester",
+            suitable=2,
+            verdict=LIMITED_MARKET,
+            providers=["Never Confirmed CIC", "Old Mill Trust"],
+        ),
     ]
-    lead = Member(provider_id=7, name="Old Mill Trust", role="lead",
-                  cells=(PlanCell(1, "ACCOM", "E06000019"), PlanCell(2, "ETE", "E07000237")),
-                  score_sum=1.6, mean_score=0.8, reason="covers 2 of 3 coverable cells on its own")
-    partner = Member(provider_id=3, name=EVIL, role="partner", cells=(PlanCell(2, "ETE", "E06000051"),),
-                     score_sum=0.65, mean_score=0.65, reason="delivers 1 cell(s) the lead does not cover")
+    lead = Member(
+        provider_id=7,
+        name="Old Mill Trust",
+        role="lead",
+        cells=(PlanCell(1, "ACCOM", "E06000019"), PlanCell(2, "ETE", "E07000237")),
+        score_sum=1.6,
+        mean_score=0.8,
+        reason="covers 2 of 3 coverable cells on its own",
+    )
+    partner = Member(
+        provider_id=3,
+        name=EVIL,
+        role="partner",
+        cells=(PlanCell(2, "ETE", "E06000051"),),
+        score_sum=0.65,
+        mean_score=0.65,
+        reason="delivers 1 cell(s) the lead does not cover",
+    )
     plan = PartnershipPlan(
-        algorithm_version="2026.11-1", method="greedy weighted set cover",
-        cells=tuple(PlanCell(c.need_id, c.pathway, c.area) for c in cells), coverable_count=3,
+        algorithm_version="2026.11-1",
+        method="greedy weighted set cover",
+        cells=tuple(PlanCell(c.need_id, c.pathway, c.area) for c in cells),
+        coverable_count=3,
         uncovered=(PlanCell(1, "ACCOM", "E06000051"),),
-        options=(PartnershipOption(rank=1, lead=lead, partners=(partner,), organisation_count=2, covered_cell_count=3,
-                                   total_score=2.25, mean_score=0.75, explanation=()),),
+        options=(
+            PartnershipOption(
+                rank=1,
+                lead=lead,
+                partners=(partner,),
+                organisation_count=2,
+                covered_cell_count=3,
+                total_score=2.25,
+                mean_score=0.75,
+                explanation=(),
+            ),
+        ),
     )
     return Report(
-        exercise=ExerciseSummary(id=4, title="Test <exercise> & market", commissioning_body="West Mercia & Co",
-                                 description="A description with <b>markup</b>.", status="engagement_open",
-                                 opens_on=dt.date(2026, 10, 1), closes_on=dt.date(2027, 1, 29)),
+        exercise=ExerciseSummary(
+            id=4,
+            title="Test <exercise> & market",
+            commissioning_body="West Mercia & Co",
+            description="A description with <b>markup</b>.",
+            status="engagement_open",
+            opens_on=dt.date(2026, 10, 1),
+            closes_on=dt.date(2027, 1, 29),
+        ),
         generated_at=dt.datetime(2026, 11, 22, 15, 56, tzinfo=dt.UTC),
         needs=[n1, n2],
         grid=DepthGrid(pathways=["ACCOM", "ETE"], areas=list(AREAS), area_names=list(AREAS.values()), cells=cells),
         partnerships=plan,
-        totals=Totals(annual_budget=210_000, suitable_match_funding_per_year=50_000.8, suitable_volunteers=24,
-                      needs_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 1},
-                      cells_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 2, NO_MARKET: 1}),
+        totals=Totals(
+            annual_budget=210_000,
+            suitable_match_funding_per_year=50_000.8,
+            suitable_volunteers=24,
+            needs_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 1},
+            cells_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 2, NO_MARKET: 1},
+        ),
         stale_warning=[never, stale],
-        method=Method(criteria=["pathway_fit", "coverage"], thresholds=Thresholds(suitable_score=0.6),
-                      verdicts="Per need and per (need, area) cell: no market (0), limited (1-2), competitive (3+).",
-                      algorithm_versions=["2026.11-1"], match_run_ids=[11, 12],
-                      data_snapshot_from=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
-                      data_snapshot_to=dt.datetime(2026, 11, 2, 9, 31, tzinfo=dt.UTC),
-                      notes=["Note one <with> markup & ampersand."]),
+        method=Method(
+            criteria=["pathway_fit", "coverage"],
+            thresholds=Thresholds(suitable_score=0.6),
+            verdicts="Per need and per (need, area) cell: no market (0), limited (1-2), competitive (3+).",
+            algorithm_versions=["2026.11-1"],
+            match_run_ids=[11, 12],
+            data_snapshot_from=dt.datetime(2026, 11, 2, 9, 30, tzinfo=dt.UTC),
+            data_snapshot_to=dt.datetime(2026, 11, 2, 9, 31, tzinfo=dt.UTC),
+            notes=["Note one <with> markup & ampersand."],
+        ),
     )
 
 
 def empty_report(r: Report) -> Report:
     plan = PartnershipPlan(algorithm_version="v", method="m", cells=(), coverable_count=0, uncovered=(), options=())
-    return Report(exercise=r.exercise, generated_at=r.generated_at, needs=[],
-                  grid=DepthGrid(pathways=[], areas=[], area_names=[], cells=[]), partnerships=plan,
-                  totals=Totals(annual_budget=0, suitable_match_funding_per_year=0.0, suitable_volunteers=0,
-                                needs_by_verdict={}, cells_by_verdict={}),
-                  stale_warning=[], method=Method(criteria=[], thresholds=Thresholds(suitable_score=0.6), verdicts="",
-                                                  algorithm_versions=[], match_run_ids=[], data_snapshot_from=None,
-                                                  data_snapshot_to=None, notes=[]))
+    return Report(
+        exercise=r.exercise,
+        generated_at=r.generated_at,
+        needs=[],
+        grid=DepthGrid(pathways=[], areas=[], area_names=[], cells=[]),
+        partnerships=plan,
+        totals=Totals(
+            annual_budget=0,
+            suitable_match_funding_per_year=0.0,
+            suitable_volunteers=0,
+            needs_by_verdict={},
+            cells_by_verdict={},
+        ),
+        stale_warning=[],
+        method=Method(
+            criteria=[],
+            thresholds=Thresholds(suitable_score=0.6),
+            verdicts="",
+            algorithm_versions=[],
+            match_run_ids=[],
+            data_snapshot_from=None,
+            data_snapshot_to=None,
+            notes=[],
+        ),
+    )
 
 
 def parse(page: str):
@@ -180,8 +340,10 @@ def test_csv_cell_rows_agree_with_the_grid(report: Report) -> None:
         assert row["verdict"] == cell.verdict
         assert (row["providers"].split("; ") if row["providers"] else []) == cell.providers
         assert int(row["annual_budget_gbp"]) == n.annual_budget and int(row["annual_volume"]) == n.annual_volume
-        assert all(row[k] == "" for k in ("rank", "provider_id", "provider_name", "sector", "total_score",
-                                          "meets_threshold", "strengths"))
+        assert all(
+            row[k] == ""
+            for k in ("rank", "provider_id", "provider_name", "sector", "total_score", "meets_threshold", "strengths")
+        )
 
 
 def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
@@ -240,8 +402,19 @@ def test_html_is_self_contained(report: Report) -> None:
     assert refs, "expected in-page links"
     assert all(ref.startswith("#") for ref in refs), refs
     lowered = page.lower()
-    for banned in ("<script", "<link", "<img", "<iframe", "<object", "<embed", "@import", "http://", "https://",
-                   "//cdn", "@font-face"):
+    for banned in (
+        "<script",
+        "<link",
+        "<img",
+        "<iframe",
+        "<object",
+        "<embed",
+        "@import",
+        "http://",
+        "https://",
+        "//cdn",
+        "@font-face",
+    ):
         assert banned not in lowered, banned
     assert set(re.findall(r"url\(([^)]*)\)", page)) <= {f"#{i}" for i in re.findall(r'id="([^"]+)"', page)}
     ids = set(re.findall(r'\bid="([^"]+)"', page))
@@ -300,10 +473,17 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
     assert "1 October 2026 to 29 January 2027" in text_of(doc) and "22 November 2026, 15:56 UTC" in text_of(doc)
 
     need1 = sections["need-1"]
-    for fact in ("5 of 40 in the directory", "2.5 × the annual volume", "1 provider did not state a capacity",
-                 "60% of suitable capacity", "£25,000 a year", "Pathway not offered: 30",
-                 "Old Mill Trust (provider 7): last confirmed 3 January 2025", "0.912",
-                 "Coverage: Herefordshire fully covered → 1.00"):
+    for fact in (
+        "5 of 40 in the directory",
+        "2.5 × the annual volume",
+        "1 provider did not state a capacity",
+        "60% of suitable capacity",
+        "£25,000 a year",
+        "Pathway not offered: 30",
+        "Old Mill Trust (provider 7): last confirmed 3 January 2025",
+        "0.912",
+        "Coverage: Herefordshire fully covered → 1.00",
+    ):
         assert fact in need1, fact
     assert "below threshold" in sections["need-2"]  # Below Bar Ltd scores 0.41
 
@@ -316,9 +496,17 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
     assert "Never Confirmed CIC (provider 8): never confirmed" in sections["stale"]
     assert "Old Mill Trust (provider 7): last confirmed 3 January 2025 (22 months ago)" in sections["stale"]
     method = sections["method"]
-    for fact in ("Pathway fit", "total score ≥ 0.6", "1 to 2 suitable providers", "over 12 months",
-                 report.method.verdicts, "2026.11-1", "11, 12", "2 November 2026, 09:30 UTC to 2 November 2026, 09:31",
-                 "Note one <with> markup & ampersand."):
+    for fact in (
+        "Pathway fit",
+        "total score ≥ 0.6",
+        "1 to 2 suitable providers",
+        "over 12 months",
+        report.method.verdicts,
+        "2026.11-1",
+        "11, 12",
+        "2 November 2026, 09:30 UTC to 2 November 2026, 09:31",
+        "Note one <with> markup & ampersand.",
+    ):
         assert fact in method, fact
     budget = sections["budget"]
     assert "£210,000" in budget and "£50,001" in budget and "24 volunteers" in budget
@@ -377,7 +565,7 @@ def test_csv_strengths_column_comes_from_the_structured_strengths(report: Report
 
 
 def test_quotes_and_script_in_names_are_escaped_in_text_and_attributes(report: Report) -> None:
-    nasty = 'Q "Quoted" <script>alert(1)</script> & \'Co\''
+    nasty = "Q \"Quoted\" <script>alert(1)</script> & 'Co'"
     report.exercise.title = nasty
     report.needs[0].top_candidates[0].name = nasty
     report.grid.cells[0].providers = [nasty]  # shows in the heat map's aria-label attribute
@@ -386,8 +574,11 @@ def test_quotes_and_script_in_names_are_escaped_in_text_and_attributes(report: R
     assert "Q &#34;Quoted&#34; &lt;script&gt;alert(1)&lt;/script&gt; &amp; &#39;Co&#39;" in page
     doc = parse(page)  # strict: no attribute was broken open
     assert text_of(doc.find("head/title")).startswith(nasty)
-    labels = [r.get("aria-label") for r in doc.iter(f"{SVG}rect") if r.get("data-area") == "E06000019"
-              and r.get("data-need") == "1"]
+    labels = [
+        r.get("aria-label")
+        for r in doc.iter(f"{SVG}rect")
+        if r.get("data-area") == "E06000019" and r.get("data-need") == "1"
+    ]
     assert labels and labels[0].endswith(": " + nasty)
     assert not [el for el in doc.iter() if isinstance(el.tag, str) and el.tag.lower().endswith("script")]
 
@@ -521,8 +712,10 @@ def test_many_areas_split_the_heatmap_into_panels(report: Report) -> None:
 
     codes = [f"E0{k:07d}" for k in range(30)]
     report.grid.areas, report.grid.area_names = codes, [f"Area {k}" for k in range(30)]
-    report.grid.cells = [Cell(need_id=1, pathway="ACCOM", area=a, area_name=a, suitable=1, verdict=LIMITED_MARKET,
-                              providers=["X"]) for a in codes]
+    report.grid.cells = [
+        Cell(need_id=1, pathway="ACCOM", area=a, area_name=a, suitable=1, verdict=LIMITED_MARKET, providers=["X"])
+        for a in codes
+    ]
     chart = heatmap(report)
     assert len(chart.panels) == 3 and all(len(p.columns) <= HEAT_MAX_COLS for p in chart.panels)
     assert sum(len(p.columns) for p in chart.panels) == 30

@@ -28,7 +28,9 @@ async def test_only_commissioners_and_admins_get_reports(client, keys, fresh_db)
     provider_id = await conn.fetchval("select min(id) from provider")
     await conn.close()
     assert (await client.get(f"/exercises/{xid}/report")).status_code == 401
-    assert (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("provider", provider_id))).status_code == 403
+    assert (
+        await client.get(f"/exercises/{xid}/report", headers=await keys.headers("provider", provider_id))
+    ).status_code == 403
     assert (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("admin"))).status_code == 200
     assert (await client.get("/exercises/999999/report", headers=await keys.headers("admin"))).status_code == 404
 
@@ -50,13 +52,17 @@ async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db)
         facts = {f["provider_id"]: f for f in run["providers"]}
         assert need["eligible"] == run["eligible_count"]
         assert need["suitable"] == len(suitable)
-        expected_verdict = "no_market" if not suitable else "limited_market" if len(suitable) <= 2 else "competitive_market"
+        expected_verdict = (
+            "no_market" if not suitable else "limited_market" if len(suitable) <= 2 else "competitive_market"
+        )
         assert need["verdict"] == expected_verdict
         assert need["excluded_by_reason"] == run["excluded_by_reason"]
         assert sum(need["suitable_by_sector"].values()) == len(suitable)
         assert need["capacity"]["suitable_capacity"] == sum(facts[s["provider_id"]]["capacity"] or 0 for s in suitable)
         assert need["added_value"]["volunteers"] == sum(facts[s["provider_id"]]["volunteers"] for s in suitable)
-        assert need["added_value"]["match_funding_per_year"] == sum(facts[s["provider_id"]]["match_funding_per_year"] for s in suitable)
+        assert need["added_value"]["match_funding_per_year"] == sum(
+            facts[s["provider_id"]]["match_funding_per_year"] for s in suitable
+        )
         assert [c["provider_id"] for c in need["top_candidates"]] == [s["provider_id"] for s in run["ranking"][:5]]
         for area, cell in cells_by_need[need["need_id"]].items():
             assert cell["suitable"] == sum(1 for s in suitable if area in s["covered_areas"])
@@ -71,9 +77,13 @@ async def test_the_seeded_market_shows_its_gaps(client, keys, fresh_db):
     finance = next(n for n in report["needs"] if n["pathway"] == "FINANCE")
     accom = next(n for n in report["needs"] if n["pathway"] == "ACCOM")
     assert finance["verdict"] in ("no_market", "limited_market") and accom["verdict"] == "competitive_market"
-    herefordshire_finance = next(c for c in report["grid"]["cells"] if c["pathway"] == "FINANCE" and c["area"] == "E06000019")
+    herefordshire_finance = next(
+        c for c in report["grid"]["cells"] if c["pathway"] == "FINANCE" and c["area"] == "E06000019"
+    )
     assert herefordshire_finance["verdict"] == "no_market"
-    assert {"need_id": finance["need_id"], "pathway": "FINANCE", "area": "E06000019"} in report["partnerships"]["uncovered"]
+    assert {"need_id": finance["need_id"], "pathway": "FINANCE", "area": "E06000019"} in report["partnerships"][
+        "uncovered"
+    ]
 
 
 async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db):
@@ -142,7 +152,9 @@ async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == CSV_HEADER
     assert sum(1 for row in rows if row["row_type"] == "cell") == len(report["grid"]["cells"])
-    assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(len(n["top_candidates"]) for n in report["needs"])
+    assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(
+        len(n["top_candidates"]) for n in report["needs"]
+    )
     r = await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
@@ -158,14 +170,25 @@ async def test_the_report_command_writes_a_file_and_shows_progress(databases, te
     dsn = databases.dsn(name)
     xid = await exercise_id(dsn)
     out = tmp_path / "report.html"
-    result = subprocess.run([sys.executable, "-m", "marketplace", "report", str(xid), "--format", "html", "-o", str(out)],
-                            cwd=PROJECT_ROOT, env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "marketplace", "report", str(xid), "--format", "html", "-o", str(out)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "matching need 1/" in result.stderr and "wrote html report" in result.stderr
     assert out.read_text().startswith("<!DOCTYPE html>")
-    again = subprocess.run([sys.executable, "-m", "marketplace", "report", str(xid), "--format", "json"], cwd=PROJECT_ROOT,
-                           env={**os.environ, "DATABASE_URL": dsn}, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(
+        [sys.executable, "-m", "marketplace", "report", str(xid), "--format", "json"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "DATABASE_URL": dsn},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert again.returncode == 0 and "matching need" not in again.stderr, "stored runs are reused"
     assert '"needs"' in again.stdout
     await databases.drop(name)

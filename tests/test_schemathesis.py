@@ -15,14 +15,32 @@ from schemathesis.config import SchemathesisConfig
 # experience than the organisation has existed), 409 (an identifier registered to someone else), 429
 # (the registration rate limit). Everything else schema-valid must be accepted. And a malformed If-Match
 # is refused as an entity-tag that matches nothing: 412, like a stale one (RFC 9110, 13.1.1).
-CONFIG = SchemathesisConfig.from_dict({
-    "output": {"sanitization": {"enabled": False}},
-    "checks": {
-        "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]},
-        "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "412", "415",
-                                                          "422", "428", "429"]},
+CONFIG = SchemathesisConfig.from_dict(
+    {
+        "output": {"sanitization": {"enabled": False}},
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
+            },
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "406",
+                    "409",
+                    "412",
+                    "415",
+                    "422",
+                    "428",
+                    "429",
+                ]
+            },
+        },
     }
-})
+)
 
 
 @pytest.fixture(scope="session")
@@ -69,6 +87,13 @@ test_api_as_provider = _conformance_test("provider")
 
 def test_the_schema_covers_every_route(api_schema):
     operations = {(op.method.upper(), op.path) for op in (r.ok() for r in api_schema.get_all_operations())}
-    for expected in [("GET", "/providers"), ("GET", "/providers/{provider_id}"), ("PATCH", "/providers/{provider_id}"),
-                     ("POST", "/registrations"), ("GET", "/audit"), ("POST", "/keys"), ("GET", "/ready")]:
+    for expected in [
+        ("GET", "/providers"),
+        ("GET", "/providers/{provider_id}"),
+        ("PATCH", "/providers/{provider_id}"),
+        ("POST", "/registrations"),
+        ("GET", "/audit"),
+        ("POST", "/keys"),
+        ("GET", "/ready"),
+    ]:
         assert expected in operations

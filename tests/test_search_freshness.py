@@ -4,9 +4,9 @@ before the index's snapshot and committed after a newer one."""
 
 from __future__ import annotations
 
-import asyncpg
-
 import datetime as dt
+
+import asyncpg
 
 from marketplace import changes, db
 
@@ -32,7 +32,9 @@ async def test_a_patch_is_searchable_at_once(client, keys, fresh_db):
     assert (await _search(client, q="zanzibarish"))["total"] == 0
     headers = await keys.headers("provider", pid)
     tag = (await client.get(f"/providers/{pid}", headers=headers)).headers["etag"]
-    r = await client.patch(f"/providers/{pid}", json={"name": "Zanzibarish Housing Trust"}, headers={**headers, "If-Match": tag})
+    r = await client.patch(
+        f"/providers/{pid}", json={"name": "Zanzibarish Housing Trust"}, headers={**headers, "If-Match": tag}
+    )
     assert r.status_code == 200
     body = await _search(client, q="zanzibarish")
     assert [i["id"] for i in body["items"]] == [pid] and body["items"][0]["name"] == "Zanzibarish Housing Trust"

@@ -57,7 +57,9 @@ filters_strategy = st.builds(
     accreditation=st.lists(st.sampled_from(ACCREDITATIONS), max_size=2, unique=True),
     min_capacity=st.one_of(st.none(), st.integers(0, 1000)),
 )
-groups_strategy = st.one_of(st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=2))
+groups_strategy = st.one_of(
+    st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=2)
+)
 
 
 def reference(rows: dict[int, IndexRow], f: Filters, groups, by_relevance: bool):
@@ -134,8 +136,16 @@ def dense_floor(value: int):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(histories(), filters_strategy, groups_strategy, st.booleans(), st.integers(0, 5), st.integers(1, 7), st.booleans(),
-       st.booleans())
+@given(
+    histories(),
+    filters_strategy,
+    groups_strategy,
+    st.booleans(),
+    st.integers(0, 5),
+    st.integers(1, 7),
+    st.booleans(),
+    st.booleans(),
+)
 def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps):
     initial, cut, changes = history
     with dense_floor(0 if bitmaps else index_module.DENSE_FLOOR):
@@ -155,13 +165,16 @@ def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset,
     assert hits.ids == [r.id for r, _ in expected[offset : offset + limit]]
     if by_relevance:
         assert hits.relevance == [s for _, s in expected[offset : offset + limit]]
-    want = {k: v for k, v in facet_reference([r for r, _ in expected]).items()}
+    want = dict(facet_reference([r for r, _ in expected]))
     assert hits.facets == want
     assert index.live_rows() == len(current)
 
 
 def test_compaction_happens_when_dead_rows_pile_up():
-    rows = [IndexRow(i, f"P{i}", "published", None, "charity", None, [], [], [], [], ("", "", "w" + str(i % 7))) for i in range(1, 1501)]
+    rows = [
+        IndexRow(i, f"P{i}", "published", None, "charity", None, [], [], [], [], ("", "", "w" + str(i % 7)))
+        for i in range(1, 1501)
+    ]
     index = SearchIndex.build([rows])
     for _ in range(2):
         index.apply(rows)
@@ -171,7 +184,21 @@ def test_compaction_happens_when_dead_rows_pile_up():
 
 
 def test_expand_corrects_typos_and_completes_known_words():
-    rows = [IndexRow(1, "A", "published", None, "charity", None, [], [], [], [], ("", "", "accommodation housing house householder"))]
+    rows = [
+        IndexRow(
+            1,
+            "A",
+            "published",
+            None,
+            "charity",
+            None,
+            [],
+            [],
+            [],
+            [],
+            ("", "", "accommodation housing house householder"),
+        )
+    ]
     index = SearchIndex.build([rows])
     assert index.expand("acommodation Hous") == [("acommodation", ["accommodation"]), ("hous", ["house"])]
     assert index.expand("house")[0][1] == ["house", "householder"]
@@ -179,10 +206,13 @@ def test_expand_corrects_typos_and_completes_known_words():
     assert index.expand("Café, x") == [("cafe", [])]
 
 
-@pytest.mark.parametrize(("token", "words", "expected"), [
-    ("acommodation", ["accommodation", "accommodate"], ["accommodation"]),
-    ("mentorign", ["mentoring", "mentor"], ["mentoring"]),
-    ("abc", ["xyz"], []),
-])
+@pytest.mark.parametrize(
+    ("token", "words", "expected"),
+    [
+        ("acommodation", ["accommodation", "accommodate"], ["accommodation"]),
+        ("mentorign", ["mentoring", "mentor"], ["mentoring"]),
+        ("abc", ["xyz"], []),
+    ],
+)
 def test_closest_spellings(token, words, expected):
     assert closest_spellings(token, words) == expected

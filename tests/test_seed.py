@@ -66,7 +66,9 @@ def test_an_unknown_code_is_named_with_file_record_and_field(bad_seed):
         record["coverage"] = ["E06000019", "E06999999"]
 
     seed_dir = bad_seed(5, change)
-    with pytest.raises(SeedError, match=r"providers\.json: record 5 \('.+'\): coverage\[1\]: unknown area code 'E06999999'"):
+    with pytest.raises(
+        SeedError, match=r"providers\.json: record 5 \('.+'\): coverage\[1\]: unknown area code 'E06999999'"
+    ):
         load_providers(seed_dir, load_taxonomy(seed_dir), today=TODAY)
 
 
@@ -81,7 +83,9 @@ def test_an_unknown_field_is_refused(bad_seed):
 
 def test_a_repeated_identifier_is_refused(bad_seed, seed_dir: Path):
     records = json.loads((seed_dir / "providers.json").read_text())
-    first, later = [i for i, r in enumerate(records) if r.get("identifiers") and r["legal_form"] == "registered_charity"][:2]
+    first, later = [
+        i for i, r in enumerate(records) if r.get("identifiers") and r["legal_form"] == "registered_charity"
+    ][:2]
 
     def change(record):
         record["identifiers"] = records[first]["identifiers"]

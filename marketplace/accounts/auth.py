@@ -33,7 +33,9 @@ async def authenticate(connection: Connection, _: BaseRouteHandler) -> None:
     set_caller(connection.scope, caller)
 
 
-def admit(caller: Caller, roles: tuple[str, ...], *, own_provider: bool = False, provider_id: int | None = None) -> None:
+def admit(
+    caller: Caller, roles: tuple[str, ...], *, own_provider: bool = False, provider_id: int | None = None
+) -> None:
     """Allow the named roles, and a provider key for its own provider when `own_provider`."""
     if caller.is_anonymous:
         raise Unauthorized("this needs an API key: send 'Authorization: Bearer <key>'")
@@ -43,8 +45,11 @@ def admit(caller: Caller, roles: tuple[str, ...], *, own_provider: bool = False,
         raise Forbidden("a provider key may act only on its own provider", caller=caller, provider_id=provider_id)
     if caller.role not in roles:
         allowed = [*roles, *(["provider (own profile)"] if own_provider else [])]
-        raise Forbidden(f"the {caller.role} role may not do this; allowed: {', '.join(allowed)}", caller=caller,
-                        provider_id=provider_id)
+        raise Forbidden(
+            f"the {caller.role} role may not do this; allowed: {', '.join(allowed)}",
+            caller=caller,
+            provider_id=provider_id,
+        )
 
 
 def allow(*roles: str, own_provider: bool = False) -> Guard:
@@ -78,7 +83,13 @@ async def audit_denials(exc: Exception, scope: Scope) -> None:
     else:
         actor = Actor(caller=ANONYMOUS, request_id=actor.request_id, method=actor.method, path=actor.path)
     try:
-        await audit.record(scope["app"].state.pool, actor, status=401 if isinstance(exc, Unauthorized) else 403,
-                           outcome="denied", provider_id=getattr(exc, "provider_id", None), detail=exc.message)
+        await audit.record(
+            scope["app"].state.pool,
+            actor,
+            status=401 if isinstance(exc, Unauthorized) else 403,
+            outcome="denied",
+            provider_id=getattr(exc, "provider_id", None),
+            detail=exc.message,
+        )
     except Exception:
         log.exception("could not record a denied request in the audit log")  # the denial stands regardless

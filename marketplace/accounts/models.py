@@ -50,7 +50,9 @@ class NewApiKey(msgspec.Struct):
     api_key: ApiKey
 
 
-KeyName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="Who or what the key is for")]
+KeyName = Annotated[
+    str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="Who or what the key is for")
+]
 
 
 class AdminKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_field="role", tag="admin"):

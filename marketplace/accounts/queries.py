@@ -12,13 +12,19 @@ from marketplace.db import Connection, Pool, one
 KEY_COLUMNS = "id, name, role, provider_id, hint, created_at, last_used_at, revoked_at"
 
 
-async def insert_key(conn: Connection, *, name: str, role: str, provider_id: int | None, digest: bytes,
-                     hint: str, created_by: int | None) -> ApiKey:
+async def insert_key(
+    conn: Connection, *, name: str, role: str, provider_id: int | None, digest: bytes, hint: str, created_by: int | None
+) -> ApiKey:
     row = await one(
         conn,
         f"""insert into api_key (name, role, provider_id, key_hash, hint, created_by)
             values ($1, $2, $3, $4, $5, $6) returning {KEY_COLUMNS}""",
-        name, role, provider_id, digest, hint, created_by,
+        name,
+        role,
+        provider_id,
+        digest,
+        hint,
+        created_by,
     )
     return ApiKey(**dict(row))
 
@@ -27,7 +33,8 @@ async def key_by_hash(conn: Connection | Pool, digest: bytes) -> asyncpg.Record 
     """The key with this hash, marking it used (at most once a minute, to spare writes)."""
     row: asyncpg.Record | None = await conn.fetchrow(
         """
-        with k as (select id, role, provider_id, name, key_hash, revoked_at, last_used_at from api_key where key_hash = $1),
+        with k as (select id, role, provider_id, name, key_hash, revoked_at, last_used_at
+                   from api_key where key_hash = $1),
         touched as (
             update api_key set last_used_at = now()
             where id = (select id from k where revoked_at is null)

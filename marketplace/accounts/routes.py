@@ -21,8 +21,14 @@ def instant(description: str) -> ParameterKwarg:
     return kwarg
 
 
-@post("/keys", summary="Create an API key (admin)", status_code=201, responses=errors_doc(400, 401, 403, 404, 503),
-      description="The key is in the response this once; only its HMAC is stored.", **DOC)
+@post(
+    "/keys",
+    summary="Create an API key (admin)",
+    status_code=201,
+    responses=errors_doc(400, 401, 403, 404, 503),
+    description="The key is in the response this once; only its HMAC is stored.",
+    **DOC,
+)
 async def create_key(data: JSONBody[KeyRequest], ctx: Ctx, conn: Conn, actor: ActorDep) -> NewApiKey:
     return await service.create_key(ctx, conn, actor, data)
 
@@ -32,15 +38,26 @@ async def list_keys(conn: Conn) -> list[ApiKey]:
     return await service.list_keys(conn)
 
 
-@post("/keys/{key_id:int}/revoke", summary="Revoke an API key (admin)", status_code=200,
-      responses=errors_doc(400, 401, 403, 404, 503), description="Takes effect at once.", **DOC)
-async def revoke_key(key_id: Annotated[int, Parameter(ge=1, le=999_999_999_999, description="API key id")],
-                     conn: Conn, actor: ActorDep) -> ApiKey:
+@post(
+    "/keys/{key_id:int}/revoke",
+    summary="Revoke an API key (admin)",
+    status_code=200,
+    responses=errors_doc(400, 401, 403, 404, 503),
+    description="Takes effect at once.",
+    **DOC,
+)
+async def revoke_key(
+    key_id: Annotated[int, Parameter(ge=1, le=999_999_999_999, description="API key id")], conn: Conn, actor: ActorDep
+) -> ApiKey:
     return await service.revoke_key(conn, actor, key_id)
 
 
-@get("/audit", summary="The audit log (admin): every write and every denied attempt",
-     responses=errors_doc(400, 401, 403, 503), **DOC)
+@get(
+    "/audit",
+    summary="The audit log (admin): every write and every denied attempt",
+    responses=errors_doc(400, 401, 403, 503),
+    **DOC,
+)
 async def audit_log(
     conn: Conn,
     key_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
@@ -51,8 +68,16 @@ async def audit_log(
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> audit.AuditPage:
-    return await service.audit_log(conn, key_id=key_id, provider_id=provider_id, outcome=outcome, since=since,
-                                   until=until, page=page, per_page=per_page)
+    return await service.audit_log(
+        conn,
+        key_id=key_id,
+        provider_id=provider_id,
+        outcome=outcome,
+        since=since,
+        until=until,
+        page=page,
+        per_page=per_page,
+    )
 
 
 ROUTES = [create_key, list_keys, revoke_key, audit_log]

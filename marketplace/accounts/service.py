@@ -65,18 +65,31 @@ async def make_key(conn: Connection, secret: bytes, request: KeyRequest, *, crea
     provider_id = request.provider_id if isinstance(request, ProviderKeyRequest) else None
     if provider_id is not None and not await queries.provider_exists(conn, provider_id):
         raise NotFound(f"provider {provider_id} not found")
+    role = type(request).__struct_config__.tag
+    assert isinstance(role, str)
     key = new_key()
-    api_key = await queries.insert_key(conn, name=request.name, role=type(request).__struct_config__.tag,  # type: ignore[arg-type]
-                                       provider_id=provider_id, digest=key_hash(secret, key), hint=key_hint(key),
-                                       created_by=created_by)
+    api_key = await queries.insert_key(
+        conn,
+        name=request.name,
+        role=role,
+        provider_id=provider_id,
+        digest=key_hash(secret, key),
+        hint=key_hint(key),
+        created_by=created_by,
+    )
     return NewApiKey(key=key, api_key=api_key)
 
 
 async def create_key(ctx: Context, conn: Connection, actor: Actor, request: KeyRequest) -> NewApiKey:
     async with conn.transaction():
         made = await make_key(conn, ctx.secret, request, created_by=actor.caller.key_id)
-        await audit.record(conn, actor, status=201, provider_id=made.api_key.provider_id,
-                           detail=f"created {made.api_key.role} key {made.api_key.id}")
+        await audit.record(
+            conn,
+            actor,
+            status=201,
+            provider_id=made.api_key.provider_id,
+            detail=f"created {made.api_key.role} key {made.api_key.id}",
+        )
     return made
 
 
@@ -94,12 +107,25 @@ async def revoke_key(conn: Connection, actor: Actor, key_id: int) -> ApiKey:
     return key
 
 
-async def audit_log(conn: Connection, *, key_id: int | None = None, provider_id: int | None = None,
-                    outcome: audit.Outcome | None = None, since: str | None = None, until: str | None = None,
-                    page: int = 1, per_page: int = 50) -> audit.AuditPage:
+async def audit_log(
+    conn: Connection,
+    *,
+    key_id: int | None = None,
+    provider_id: int | None = None,
+    outcome: audit.Outcome | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> audit.AuditPage:
     """The audit log, newest first; `since` (inclusive) and `until` (exclusive) are RFC 3339 times."""
-    where = audit.AuditFilter(key_id=key_id, provider_id=provider_id, outcome=outcome,
-                              since=_instant("since", since), until=_instant("until", until))
+    where = audit.AuditFilter(
+        key_id=key_id,
+        provider_id=provider_id,
+        outcome=outcome,
+        since=_instant("since", since),
+        until=_instant("until", until),
+    )
     return await audit.page(conn, where, page=page, per_page=per_page)
 
 

@@ -37,12 +37,17 @@ class _CriteriaWeights(Strict, omit_defaults=True):
 
 # One optional field per criterion of the matching core's registry, in its order.
 if TYPE_CHECKING:
+
     class CriteriaWeights(_CriteriaWeights):
         def __getattr__(self, name: str) -> float | UnsetType: ...
 else:
     CriteriaWeights = msgspec.defstruct(
-        "CriteriaWeights", [(c, Weight | UnsetType, UNSET) for c in matching.CRITERIA], bases=(_CriteriaWeights,),
-        module=__name__, namespace={"__doc__": _CriteriaWeights.__doc__}, forbid_unknown_fields=True,
+        "CriteriaWeights",
+        [(c, Weight | UnsetType, UNSET) for c in matching.CRITERIA],
+        bases=(_CriteriaWeights,),
+        module=__name__,
+        namespace={"__doc__": _CriteriaWeights.__doc__},
+        forbid_unknown_fields=True,
         omit_defaults=True,
     )
 
@@ -77,8 +82,8 @@ class ExercisePatch(Strict):
     commissioning_body: Title | UnsetType = UNSET
     description: Text | UnsetType = UNSET
     status: ExerciseStatus | UnsetType = UNSET
-    opens_on: dt.date | None | UnsetType = UNSET
-    closes_on: dt.date | None | UnsetType = UNSET
+    opens_on: dt.date | UnsetType | None = UNSET
+    closes_on: dt.date | UnsetType | None = UNSET
     default_weights: CriteriaWeights | UnsetType = UNSET
 
 
@@ -111,7 +116,7 @@ class NeedPatch(Strict):
     min_years_experience: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
     local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] | UnsetType = UNSET
     sector_preference: SectorPreference | UnsetType = UNSET
-    weight_overrides: CriteriaWeights | None | UnsetType = UNSET
+    weight_overrides: CriteriaWeights | UnsetType | None = UNSET
 
 
 class Need(msgspec.Struct):
@@ -163,8 +168,10 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
     found = [check_code(f"{prefix}pathway", n.pathway, tax.codes("pathways"), "pathway")]
     found += [check_code(f"{prefix}areas[{i}]", a, tax.codes("areas"), "area") for i, a in enumerate(n.areas)]
     found += [check_code(f"{prefix}cohorts[{i}]", c, tax.codes("cohorts"), "cohort") for i, c in enumerate(n.cohorts)]
-    found += [check_code(f"{prefix}required_accreditations[{i}]", a, tax.codes("accreditations"), "accreditation")
-              for i, a in enumerate(n.required_accreditations)]
+    found += [
+        check_code(f"{prefix}required_accreditations[{i}]", a, tax.codes("accreditations"), "accreditation")
+        for i, a in enumerate(n.required_accreditations)
+    ]
     return [p for p in found if p is not None]
 
 

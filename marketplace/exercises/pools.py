@@ -116,8 +116,9 @@ class MatchPools:
             doc = await queries.candidates_by_id(conn, ids)
         return await asyncio.to_thread(_candidates.decode, doc), set(changed) & set(ids)
 
-    async def rank(self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int,
-                   excluded_limit: int) -> Ranked:
+    async def rank(
+        self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int, excluded_limit: int
+    ) -> Ranked:
         """Rank the current published directory for `need`, explaining the best `limit`."""
         async with self.slots:
             self.active += 1
@@ -127,11 +128,20 @@ class MatchPools:
             finally:
                 self.active -= 1
 
-    async def _rank(self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int,
-                    excluded_limit: int) -> Ranked:
+    async def _rank(
+        self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int, excluded_limit: int
+    ) -> Ranked:
         def shortlist(pool: matching.CompactPool) -> matching.Shortlist:
-            return matching.shortlist(need, pool, weights, areas=self.areas, as_of=as_of, limit=limit,
-                                      excluded_limit=excluded_limit, directory=True)
+            return matching.shortlist(
+                need,
+                pool,
+                weights,
+                areas=self.areas,
+                as_of=as_of,
+                limit=limit,
+                excluded_limit=excluded_limit,
+                directory=True,
+            )
 
         for _ in range(RETRIES + 1):
             pool, snapshot = await self.current()

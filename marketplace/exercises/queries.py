@@ -32,9 +32,11 @@ from exercise x where x.id = $1
 NEED_JSON = """
 json_build_object(
     'id', n.id, 'exercise_id', n.exercise_id, 'title', n.title, 'pathway', n.pathway_code,
-    'areas', coalesce((select json_agg(a.area_code order by a.area_code) from need_area a where a.need_id = n.id), '[]'),
+    'areas', coalesce((select json_agg(a.area_code order by a.area_code)
+                       from need_area a where a.need_id = n.id), '[]'),
     'annual_volume', n.annual_volume, 'annual_budget', n.annual_budget,
-    'cohorts', coalesce((select json_agg(c.cohort_code order by c.cohort_code) from need_cohort c where c.need_id = n.id), '[]'),
+    'cohorts', coalesce((select json_agg(c.cohort_code order by c.cohort_code)
+                         from need_cohort c where c.need_id = n.id), '[]'),
     'contract_years', n.contract_years::float8,
     'required_accreditations', coalesce((select json_agg(r.accreditation_code order by r.accreditation_code)
                                          from need_accreditation r where r.need_id = n.id), '[]'),
@@ -69,7 +71,9 @@ async def any_exercise(conn: Connection) -> bool:
 
 async def list_exercises(conn: Connection, *, limit: int, offset: int) -> tuple[int, list[Exercise]]:
     total = await conn.fetchval("select count(*) from exercise")
-    ids = [r["id"] for r in await conn.fetch("select id from exercise order by id desc limit $1 offset $2", limit, offset)]
+    ids = [
+        r["id"] for r in await conn.fetch("select id from exercise order by id desc limit $1 offset $2", limit, offset)
+    ]
     return total, [e for i in ids if (e := await fetch_exercise(conn, i, with_needs=False)) is not None]
 
 
@@ -78,8 +82,15 @@ async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | 
         """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
                                  is_sample, created_by)
            values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9) returning id""",
-        x.title.strip(), x.commissioning_body.strip(), x.description, x.status, x.opens_on, x.closes_on,
-        _json(x.default_weights), is_sample, created_by,
+        x.title.strip(),
+        x.commissioning_body.strip(),
+        x.description,
+        x.status,
+        x.opens_on,
+        x.closes_on,
+        _json(x.default_weights),
+        is_sample,
+        created_by,
     )
     return exercise_id
 
@@ -93,14 +104,21 @@ async def update_exercise(conn: Connection, exercise_id: int, x: ExerciseIn) -> 
         """update exercise set title = $2, commissioning_body = $3, description = $4, status = $5, opens_on = $6,
                closes_on = $7, default_weights = $8::text::jsonb, version = version + 1, updated_at = now()
            where id = $1""",
-        exercise_id, x.title.strip(), x.commissioning_body.strip(), x.description, x.status, x.opens_on, x.closes_on,
+        exercise_id,
+        x.title.strip(),
+        x.commissioning_body.strip(),
+        x.description,
+        x.status,
+        x.opens_on,
+        x.closes_on,
         _json(x.default_weights),
     )
 
 
 async def fetch_needs(conn: Connection, exercise_id: int) -> list[Need]:
     doc = await conn.fetchval(
-        f"select coalesce(json_agg({NEED_JSON} order by n.position, n.id), '[]')::text from need n where n.exercise_id = $1",
+        f"select coalesce(json_agg({NEED_JSON} order by n.position, n.id), '[]')::text "
+        "from need n where n.exercise_id = $1",
         exercise_id,
     )
     return _needs.decode(doc)
@@ -121,8 +139,15 @@ async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
                              min_years_experience, local_priorities, sector_preference, weight_overrides, position)
            values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb,
                    (select count(*) from need where exercise_id = $1)) returning id""",
-        exercise_id, n.title.strip(), n.pathway, n.annual_volume, n.annual_budget, n.contract_years,
-        n.min_years_experience, _json(n.local_priorities), _json(n.sector_preference),
+        exercise_id,
+        n.title.strip(),
+        n.pathway,
+        n.annual_volume,
+        n.annual_budget,
+        n.contract_years,
+        n.min_years_experience,
+        _json(n.local_priorities),
+        _json(n.sector_preference),
         None if n.weight_overrides is None else _json(n.weight_overrides),
     )
     await _write_need_parts(conn, need_id, n)
@@ -135,21 +160,34 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
                min_years_experience = $7, local_priorities = $8::text::jsonb, sector_preference = $9::text::jsonb,
                weight_overrides = $10::text::jsonb, version = version + 1, updated_at = now()
            where id = $1""",
-        need_id, n.title.strip(), n.pathway, n.annual_volume, n.annual_budget, n.contract_years, n.min_years_experience,
-        _json(n.local_priorities), _json(n.sector_preference), None if n.weight_overrides is None else _json(n.weight_overrides),
+        need_id,
+        n.title.strip(),
+        n.pathway,
+        n.annual_volume,
+        n.annual_budget,
+        n.contract_years,
+        n.min_years_experience,
+        _json(n.local_priorities),
+        _json(n.sector_preference),
+        None if n.weight_overrides is None else _json(n.weight_overrides),
     )
     for table in ("need_cohort", "need_area", "need_accreditation"):
-        await conn.execute(f"delete from {table} where need_id = $1", need_id)  # noqa: S608 - fixed names
+        await conn.execute(f"delete from {table} where need_id = $1", need_id)
     await _write_need_parts(conn, need_id, n)
 
 
 async def _write_need_parts(conn: Connection, need_id: int, n: NeedIn) -> None:
-    await conn.executemany("insert into need_cohort (need_id, cohort_code) values ($1, $2)",
-                           [(need_id, c) for c in dict.fromkeys(n.cohorts)])
-    await conn.executemany("insert into need_area (need_id, area_code) values ($1, $2)",
-                           [(need_id, a) for a in dict.fromkeys(n.areas)])
-    await conn.executemany("insert into need_accreditation (need_id, accreditation_code) values ($1, $2)",
-                           [(need_id, a) for a in dict.fromkeys(n.required_accreditations)])
+    await conn.executemany(
+        "insert into need_cohort (need_id, cohort_code) values ($1, $2)",
+        [(need_id, c) for c in dict.fromkeys(n.cohorts)],
+    )
+    await conn.executemany(
+        "insert into need_area (need_id, area_code) values ($1, $2)", [(need_id, a) for a in dict.fromkeys(n.areas)]
+    )
+    await conn.executemany(
+        "insert into need_accreditation (need_id, accreditation_code) values ($1, $2)",
+        [(need_id, a) for a in dict.fromkeys(n.required_accreditations)],
+    )
 
 
 async def delete_need(conn: Connection, need_id: int) -> bool:
@@ -169,20 +207,25 @@ CANDIDATE_DOC = """json_build_object(
     'founded_year', p.founded_year,
     'expertise', coalesce((select json_agg(json_build_object(
             'pathway', e.pathway_code,
-            'cohorts', coalesce((select json_agg(ec.cohort_code order by ec.cohort_code) from provider_expertise_cohort ec
+            'cohorts', coalesce((select json_agg(ec.cohort_code order by ec.cohort_code)
+                                 from provider_expertise_cohort ec
                                  where ec.provider_id = e.provider_id and ec.pathway_code = e.pathway_code), '[]'),
             'years_experience', e.years_experience, 'description', e.description,
             'outcomes_evidence', e.outcomes_evidence) order by e.position)
         from provider_expertise e where e.provider_id = p.id), '[]'),
-    'coverage', coalesce((select json_agg(c.area_code order by c.area_code) from provider_coverage c where c.provider_id = p.id), '[]'),
+    'coverage', coalesce((select json_agg(c.area_code order by c.area_code)
+                          from provider_coverage c where c.provider_id = p.id), '[]'),
     'capacity', p.capacity_per_year, 'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
     'accreditations', p.accreditation_codes, 'volunteers', p.volunteers,
-    'premises_areas', coalesce((select json_agg(pm.area_code order by pm.id) from provider_premises pm where pm.provider_id = p.id), '[]'),
+    'premises_areas', coalesce((select json_agg(pm.area_code order by pm.id)
+                                from provider_premises pm where pm.provider_id = p.id), '[]'),
     'match_funding_per_year', p.match_funding_per_year, 'funding_sources', p.other_funding_sources,
     'partner_organisations', p.partner_organisations,
-    'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code) from provider_social_value s where s.provider_id = p.id), '[]'),
+    'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code)
+                              from provider_social_value s where s.provider_id = p.id), '[]'),
     'resources_text', concat_ws('. ', nullif(p.description, ''),
-                                (select string_agg(pm.description, '. ' order by pm.id) from provider_premises pm where pm.provider_id = p.id),
+                                (select string_agg(pm.description, '. ' order by pm.id)
+                                 from provider_premises pm where pm.provider_id = p.id),
                                 nullif(array_to_string(p.partner_organisations, ', '), '')),
     'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date)"""
 
@@ -191,7 +234,9 @@ CHUNK_SQL = f"""
 select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
 from provider p where p.status = 'published' and p.id > $1 and p.id <= $2
 """
-ID_RANGE_SQL = "select coalesce(min(id), 0) - 1 as lo, coalesce(max(id), 0) as hi from provider where status = 'published'"
+ID_RANGE_SQL = (
+    "select coalesce(min(id), 0) - 1 as lo, coalesce(max(id), 0) as hi from provider where status = 'published'"
+)
 # The published ones among the providers $1 (the others are unpublished or gone).
 BY_IDS_SQL = f"""
 select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
@@ -219,18 +264,34 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 
 # --- stored runs ----------------------------------------------------------------------------------
 
-async def insert_match_run(conn: Connection, *, need_id: int, exercise_id: int, created_by: int | None,
-                           algorithm_version: str, candidate_count: int, document: bytes) -> asyncpg.Record:
-    return await one(conn, 
+
+async def insert_match_run(
+    conn: Connection,
+    *,
+    need_id: int,
+    exercise_id: int,
+    created_by: int | None,
+    algorithm_version: str,
+    candidate_count: int,
+    document: bytes,
+) -> asyncpg.Record:
+    return await one(
+        conn,
         """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
            values ($1, $2, $3, $4, $5, $6::text::jsonb) returning id, created_at""",
-        need_id, exercise_id, created_by, algorithm_version, candidate_count, document.decode(),
+        need_id,
+        exercise_id,
+        created_by,
+        algorithm_version,
+        candidate_count,
+        document.decode(),
     )
 
 
 async def fetch_match_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select id, need_id, exercise_id, created_at, created_by, document::text as document from match_run where id = $1",
+        "select id, need_id, exercise_id, created_at, created_by, document::text as document "
+        "from match_run where id = $1",
         run_id,
     )
 
@@ -238,7 +299,9 @@ async def fetch_match_run(conn: Connection, run_id: int) -> asyncpg.Record | Non
 async def list_match_runs(conn: Connection, need_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """select id, need_id, exercise_id, created_at, algorithm_version, candidate_count
-           from match_run where need_id = $1 order by id desc""", need_id)
+           from match_run where need_id = $1 order by id desc""",
+        need_id,
+    )
 
 
 async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.Record]:
@@ -246,22 +309,38 @@ async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.
     return await conn.fetch(
         """select distinct on (r.need_id) r.id, r.need_id, r.exercise_id, r.created_at, r.created_by,
                   r.document::text as document
-           from match_run r where r.exercise_id = $1 order by r.need_id, r.id desc""", exercise_id)
+           from match_run r where r.exercise_id = $1 order by r.need_id, r.id desc""",
+        exercise_id,
+    )
 
 
-async def insert_partnership_run(conn: Connection, *, exercise_id: int, created_by: int | None,
-                                 algorithm_version: str, match_run_ids: list[int], document: bytes) -> asyncpg.Record:
-    return await one(conn, 
+async def insert_partnership_run(
+    conn: Connection,
+    *,
+    exercise_id: int,
+    created_by: int | None,
+    algorithm_version: str,
+    match_run_ids: list[int],
+    document: bytes,
+) -> asyncpg.Record:
+    return await one(
+        conn,
         """insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
            values ($1, $2, $3, $4, $5::text::jsonb) returning id, created_at""",
-        exercise_id, created_by, algorithm_version, match_run_ids, document.decode(),
+        exercise_id,
+        created_by,
+        algorithm_version,
+        match_run_ids,
+        document.decode(),
     )
 
 
 async def fetch_partnership_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """select id, exercise_id, created_at, created_by, match_run_ids, document::text as document
-           from partnership_run where id = $1""", run_id)
+           from partnership_run where id = $1""",
+        run_id,
+    )
 
 
 _run_body = msgspec.json.Decoder(MatchRunBody)
@@ -270,11 +349,22 @@ _partnership_body = msgspec.json.Decoder(PartnershipRunBody)
 
 def match_run_of(row: asyncpg.Record) -> MatchRun:
     body = _run_body.decode(row["document"])
-    return MatchRun(**msgspec.structs.asdict(body), id=row["id"], need_id=row["need_id"], exercise_id=row["exercise_id"],
-                    created_at=row["created_at"], created_by=row["created_by"])
+    return MatchRun(
+        **msgspec.structs.asdict(body),
+        id=row["id"],
+        need_id=row["need_id"],
+        exercise_id=row["exercise_id"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )
 
 
 def partnership_run_of(row: asyncpg.Record) -> PartnershipRun:
     body = _partnership_body.decode(row["document"])
-    return PartnershipRun(**msgspec.structs.asdict(body), id=row["id"], exercise_id=row["exercise_id"],
-                          created_at=row["created_at"], created_by=row["created_by"])
+    return PartnershipRun(
+        **msgspec.structs.asdict(body),
+        id=row["id"],
+        exercise_id=row["exercise_id"],
+        created_at=row["created_at"],
+        created_by=row["created_by"],
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from litestar import Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader, State
@@ -27,12 +27,17 @@ from marketplace.exercises.models import (
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
 
 RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many of the stored ranked providers to return")]
-MatchLimit = Annotated[int, Parameter(ge=0, le=500, description="How many ranked providers to explain, return and store")]
+MatchLimit = Annotated[
+    int, Parameter(ge=0, le=500, description="How many ranked providers to explain, return and store")
+]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
 
 
-def versioned(record: Exercise | Need, status_code: int = 200) -> Response[Exercise | Need]:
+V = TypeVar("V", Exercise, Need)
+
+
+def versioned(record: V, status_code: int = 200) -> Response[V]:
     return Response(record, status_code=status_code, headers={"ETag": etag(record.version)})
 
 
@@ -41,29 +46,52 @@ async def list_exercises(conn: Conn, page: PageNumber = 1, per_page: PerPage = 2
     return await service.list_exercises(conn, page=page, per_page=per_page)
 
 
-@post("/exercises", summary="Start a commissioning exercise", status_code=201, response_headers=ETAG,
-      responses=errors_doc(400, 403, 422), **DOC)
+@post(
+    "/exercises",
+    summary="Start a commissioning exercise",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 422),
+    **DOC,
+)
 async def create_exercise(data: JSONBody[ExerciseIn], conn: Conn, actor: ActorDep) -> Response[Exercise]:
-    return versioned(await service.create_exercise(conn, actor, data), 201)  # type: ignore[return-value]
+    return versioned(await service.create_exercise(conn, actor, data), 201)
 
 
-@get("/exercises/{exercise_id:int}", summary="An exercise with its needs", response_headers=ETAG,
-     responses=errors_doc(400, 403, 404), **DOC)
+@get(
+    "/exercises/{exercise_id:int}",
+    summary="An exercise with its needs",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+)
 async def get_exercise(exercise_id: Id, conn: Conn) -> Response[Exercise]:
-    return versioned(await service.get_exercise(conn, exercise_id))  # type: ignore[return-value]
+    return versioned(await service.get_exercise(conn, exercise_id))
 
 
-@patch("/exercises/{exercise_id:int}", summary="Update an exercise (partial; If-Match)", response_headers=ETAG,
-       responses=errors_doc(400, 403, 404, 412, 422, 428), **DOC)
-async def patch_exercise(exercise_id: Id, data: JSONBody[ExercisePatch], conn: Conn, actor: ActorDep,
-                         if_match: IfMatch = None) -> Response[Exercise]:
-    return versioned(await service.update_exercise(conn, actor, exercise_id, if_match, data))  # type: ignore[return-value]
+@patch(
+    "/exercises/{exercise_id:int}",
+    summary="Update an exercise (partial; If-Match)",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 412, 422, 428),
+    **DOC,
+)
+async def patch_exercise(
+    exercise_id: Id, data: JSONBody[ExercisePatch], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Exercise]:
+    return versioned(await service.update_exercise(conn, actor, exercise_id, if_match, data))
 
 
-@post("/exercises/{exercise_id:int}/needs", summary="Add a need (lot) to an exercise", status_code=201,
-      response_headers=ETAG, responses=errors_doc(400, 403, 404, 422), **DOC)
+@post(
+    "/exercises/{exercise_id:int}/needs",
+    summary="Add a need (lot) to an exercise",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 422),
+    **DOC,
+)
 async def create_need(exercise_id: Id, data: JSONBody[NeedIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Need]:
-    return versioned(await service.create_need(ctx, conn, actor, exercise_id, data), 201)  # type: ignore[return-value]
+    return versioned(await service.create_need(ctx, conn, actor, exercise_id, data), 201)
 
 
 @get("/exercises/{exercise_id:int}/needs", summary="An exercise's needs", responses=errors_doc(400, 403, 404), **DOC)
@@ -73,51 +101,94 @@ async def list_needs(exercise_id: Id, conn: Conn) -> list[Need]:
 
 @get("/needs/{need_id:int}", summary="A need", response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
 async def get_need(need_id: Id, conn: Conn) -> Response[Need]:
-    return versioned(await service.get_need(conn, need_id))  # type: ignore[return-value]
+    return versioned(await service.get_need(conn, need_id))
 
 
-@patch("/needs/{need_id:int}", summary="Update a need (partial; If-Match)", response_headers=ETAG,
-       responses=errors_doc(400, 403, 404, 412, 422, 428), **DOC)
-async def patch_need(need_id: Id, data: JSONBody[NeedPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                     if_match: IfMatch = None) -> Response[Need]:
-    return versioned(await service.update_need(ctx, conn, actor, need_id, if_match, data))  # type: ignore[return-value]
+@patch(
+    "/needs/{need_id:int}",
+    summary="Update a need (partial; If-Match)",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 412, 422, 428),
+    **DOC,
+)
+async def patch_need(
+    need_id: Id, data: JSONBody[NeedPatch], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Need]:
+    return versioned(await service.update_need(ctx, conn, actor, need_id, if_match, data))
 
 
-@delete("/needs/{need_id:int}", summary="Remove a need that has no stored runs (If-Match)", status_code=204,
-        responses=errors_doc(400, 403, 404, 409, 412, 428), **DOC)
+@delete(
+    "/needs/{need_id:int}",
+    summary="Remove a need that has no stored runs (If-Match)",
+    status_code=204,
+    responses=errors_doc(400, 403, 404, 409, 412, 428),
+    **DOC,
+)
 async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatch = None) -> None:
     await service.delete_need(conn, actor, need_id, if_match)
 
 
-@post("/needs/{need_id:int}/match-runs", summary="Match the current directory against a need, and store the run",
-      status_code=201, responses=errors_doc(400, 403, 404), **DOC,
-      description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
-      "each criterion with its weight, raw values, contribution and evidence. The run is stored as it is returned "
-      "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
-      "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
-      "core's defaults; the need's overrides apply on top.")
-async def create_match_run(need_id: Id, state: State, ctx: Ctx, actor: ActorDep,
-                           data: JSONBody[MatchRequest | None] = None, limit: MatchLimit = 50) -> Response[MatchRun]:
-    run = await service.match_need(ctx, state.pool, state.match_pools, actor, need_id,
-                                   weights=data.weights if data is not None else None, limit=limit)
+@post(
+    "/needs/{need_id:int}/match-runs",
+    summary="Match the current directory against a need, and store the run",
+    status_code=201,
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+    description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
+    "each criterion with its weight, raw values, contribution and evidence. The run is stored as it is returned "
+    "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
+    "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
+    "core's defaults; the need's overrides apply on top.",
+)
+async def create_match_run(
+    need_id: Id,
+    state: State,
+    ctx: Ctx,
+    actor: ActorDep,
+    data: JSONBody[MatchRequest | None] = None,
+    limit: MatchLimit = 50,
+) -> Response[MatchRun]:
+    run = await service.match_need(
+        ctx,
+        state.pool,
+        state.match_pools,
+        actor,
+        need_id,
+        weights=data.weights if data is not None else None,
+        limit=limit,
+    )
     return Response(run, status_code=201)
 
 
-@get("/needs/{need_id:int}/match-runs", summary="A need's stored match runs, newest first",
-     responses=errors_doc(400, 403, 404), **DOC)
+@get(
+    "/needs/{need_id:int}/match-runs",
+    summary="A need's stored match runs, newest first",
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+)
 async def list_match_runs(need_id: Id, conn: Conn) -> list[MatchRunSummary]:
     return await service.list_match_runs(conn, need_id)
 
 
-@get("/match-runs/{run_id:int}", summary="A stored match run, exactly as it was made", responses=errors_doc(400, 403, 404), **DOC)
+@get(
+    "/match-runs/{run_id:int}",
+    summary="A stored match run, exactly as it was made",
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+)
 async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> MatchRun:
     return await service.get_match_run(conn, run_id, limit=limit)
 
 
-@post("/exercises/{exercise_id:int}/partnerships", summary="Propose lead-provider partnerships covering the exercise",
-      status_code=201, responses=errors_doc(400, 403, 404, 422), **DOC,
-      description="Matches every need afresh (each run stored), then proposes lead + partner combinations covering every "
-      "(need, area) cell with as few organisations and as high a total score as possible, and lists cells nobody covers.")
+@post(
+    "/exercises/{exercise_id:int}/partnerships",
+    summary="Propose lead-provider partnerships covering the exercise",
+    status_code=201,
+    responses=errors_doc(400, 403, 404, 422),
+    **DOC,
+    description="Matches every need afresh (each run stored), then proposes lead + partner combinations covering every "
+    "(need, area) cell with as few organisations and as high a total score as possible, and lists cells nobody covers.",
+)
 async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep) -> Response[PartnershipRun]:
     run = await service.propose_partnerships(ctx, state.pool, state.match_pools, actor, exercise_id)
     return Response(run, status_code=201)
@@ -128,5 +199,19 @@ async def get_partnership_run(run_id: Id, conn: Conn) -> PartnershipRun:
     return await service.get_partnership_run(conn, run_id)
 
 
-ROUTES = [list_exercises, create_exercise, get_exercise, patch_exercise, create_need, list_needs, get_need, patch_need,
-          delete_need, create_match_run, list_match_runs, get_match_run, create_partnerships, get_partnership_run]
+ROUTES = [
+    list_exercises,
+    create_exercise,
+    get_exercise,
+    patch_exercise,
+    create_need,
+    list_needs,
+    get_need,
+    patch_need,
+    delete_need,
+    create_match_run,
+    list_match_runs,
+    get_match_run,
+    create_partnerships,
+    get_partnership_run,
+]

@@ -53,6 +53,7 @@ METHOD = (
 
 # --- rules ------------------------------------------------------------------------------------------
 
+
 def weights_of(given: CriteriaWeights, field: str, base: matching.Weights | None = None) -> matching.Weights:
     """The core's weights from a request's (criteria left out keep `base`, else the defaults)."""
     try:
@@ -99,6 +100,7 @@ def core_need(need: Need, weights: matching.Weights) -> matching.Need:
 
 # --- exercises and needs ----------------------------------------------------------------------------
 
+
 async def list_exercises(conn: Connection, *, page: int, per_page: int) -> ExercisePage:
     total, items = await queries.list_exercises(conn, limit=per_page, offset=(page - 1) * per_page)
     return ExercisePage(total=total, page=page, per_page=per_page, items=items)
@@ -129,9 +131,16 @@ async def create_exercise(conn: Connection, actor: Actor, data: ExerciseIn) -> E
 R = TypeVar("R", Exercise, Need)
 
 
-async def _update(conn: Connection, actor: Actor, what: str, record_id: int, if_match: str | None,
-                  lock: Callable[[Connection, int], Awaitable[asyncpg.Record | None]], change: Callable[[], Awaitable[None]],
-                  read: Callable[[Connection, int], Awaitable[R]]) -> R:
+async def _update(
+    conn: Connection,
+    actor: Actor,
+    what: str,
+    record_id: int,
+    if_match: str | None,
+    lock: Callable[[Connection, int], Awaitable[asyncpg.Record | None]],
+    change: Callable[[], Awaitable[None]],
+    read: Callable[[Connection, int], Awaitable[R]],
+) -> R:
     """The one shape of a versioned update: lock the row, check If-Match against its version, make the change
     (which validates and writes), record it, and return the record as it now is."""
     require_if_match(if_match)
@@ -142,8 +151,9 @@ async def _update(conn: Connection, actor: Actor, what: str, record_id: int, if_
         return await read(conn, record_id)
 
 
-async def update_exercise(conn: Connection, actor: Actor, exercise_id: int, if_match: str | None,
-                          patch: ExercisePatch) -> Exercise:
+async def update_exercise(
+    conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, patch: ExercisePatch
+) -> Exercise:
     async def change() -> None:
         updated = merge(project(await get_exercise(conn, exercise_id), ExerciseIn), patch)
         check_exercise(updated)
@@ -166,8 +176,9 @@ async def list_needs(conn: Connection, exercise_id: int) -> list[Need]:
     return (await get_exercise(conn, exercise_id)).needs
 
 
-async def update_need(ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None,
-                      patch: NeedPatch) -> Need:
+async def update_need(
+    ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None, patch: NeedPatch
+) -> Need:
     async def change() -> None:
         updated = merge(project(await get_need(conn, need_id), NeedIn), patch)
         check_need(updated, ctx.taxonomy)
@@ -188,8 +199,17 @@ async def delete_need(conn: Connection, actor: Actor, need_id: int, if_match: st
 
 # --- match runs -------------------------------------------------------------------------------------
 
-async def match_need(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, need_id: int, *,
-                     weights: CriteriaWeights | None = None, limit: int) -> MatchRun:
+
+async def match_need(
+    ctx: Context,
+    db: Pool,
+    pools: MatchPools,
+    actor: Actor,
+    need_id: int,
+    *,
+    weights: CriteriaWeights | None = None,
+    limit: int,
+) -> MatchRun:
     """Match the current directory against a need and store the run (the best `limit` explained).
     Weights: `weights`, else the exercise's defaults, else the core's; the need's overrides on top."""
     async with pooled(db) as conn:
@@ -201,31 +221,59 @@ async def match_need(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, ne
     return await _match(ctx, db, pools, actor, need, base, limit=limit, audited=True)
 
 
-async def _match(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, need: Need, weights: matching.Weights, *,
-                 limit: int, audited: bool) -> MatchRun:
+async def _match(
+    ctx: Context,
+    db: Pool,
+    pools: MatchPools,
+    actor: Actor,
+    need: Need,
+    weights: matching.Weights,
+    *,
+    limit: int,
+    audited: bool,
+) -> MatchRun:
     as_of = ctx.clock.today()
-    ranked = await pools.rank(core_need(need, weights), weights, as_of=as_of, limit=limit,
-                              excluded_limit=ctx.settings.match_excluded_limit)
+    ranked = await pools.rank(
+        core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=ctx.settings.match_excluded_limit
+    )
     body = await asyncio.to_thread(_run_body, ranked, need)
     document = await asyncio.to_thread(msgspec.json.encode, body)
     async with pooled(db) as conn, conn.transaction():
         row = await queries.insert_match_run(
-            conn, need_id=need.id, exercise_id=need.exercise_id, created_by=actor.caller.key_id,
-            algorithm_version=body.algorithm_version, candidate_count=body.candidate_count, document=document,
+            conn,
+            need_id=need.id,
+            exercise_id=need.exercise_id,
+            created_by=actor.caller.key_id,
+            algorithm_version=body.algorithm_version,
+            candidate_count=body.candidate_count,
+            document=document,
         )
         if audited:
             await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
-    return MatchRun(**msgspec.structs.asdict(body), id=row["id"], need_id=need.id, exercise_id=need.exercise_id,
-                    created_at=row["created_at"], created_by=actor.caller.key_id)
+    return MatchRun(
+        **msgspec.structs.asdict(body),
+        id=row["id"],
+        need_id=need.id,
+        exercise_id=need.exercise_id,
+        created_at=row["created_at"],
+        created_by=actor.caller.key_id,
+    )
 
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
     ranking, counts = ranked.ranking, ranked.directory
     facts = [
         ProviderFacts(
-            provider_id=c.provider_id, name=c.name, sector=c.sector, legal_form=c.legal_form, capacity=c.capacity,
-            annual_income=c.annual_income, match_funding_per_year=c.match_funding_per_year, volunteers=c.volunteers,
-            premises_areas=list(c.premises_areas), last_confirmed=c.last_confirmed,
+            provider_id=c.provider_id,
+            name=c.name,
+            sector=c.sector,
+            legal_form=c.legal_form,
+            capacity=c.capacity,
+            annual_income=c.annual_income,
+            match_funding_per_year=c.match_funding_per_year,
+            volunteers=c.volunteers,
+            premises_areas=list(c.premises_areas),
+            last_confirmed=c.last_confirmed,
         )
         for c in (ranked.details[s.provider_id] for s in ranking.scored)
     ]
@@ -260,8 +308,14 @@ async def get_match_run(conn: Connection, run_id: int, *, limit: int) -> MatchRu
     return msgspec.structs.replace(run, ranking=run.ranking[:limit], providers=run.providers[:limit])
 
 
-async def latest_runs(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, exercise: Exercise,
-                      progress: Callable[[int, int, str], None] | None = None) -> list[MatchRun]:
+async def latest_runs(
+    ctx: Context,
+    db: Pool,
+    pools: MatchPools,
+    actor: Actor,
+    exercise: Exercise,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> list[MatchRun]:
     """The newest stored run of each need that ranked deep enough to count the market from; a need never
     matched, or matched only for a short list (`POST /needs/{id}/match-runs?limit=10` stores ten), is matched
     now with `match_store_limit` ranked (and that run stored)."""
@@ -282,8 +336,10 @@ async def latest_runs(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, e
 
 # --- partnerships -----------------------------------------------------------------------------------
 
-async def propose_partnerships(ctx: Context, db: Pool, pools: MatchPools, actor: Actor,
-                               exercise_id: int) -> PartnershipRun:
+
+async def propose_partnerships(
+    ctx: Context, db: Pool, pools: MatchPools, actor: Actor, exercise_id: int
+) -> PartnershipRun:
     """Match every need afresh (each run stored), then propose lead + partner combinations covering every
     (need, area) cell with as few organisations and as high a total score as possible."""
     async with pooled(db) as conn:
@@ -292,23 +348,47 @@ async def propose_partnerships(ctx: Context, db: Pool, pools: MatchPools, actor:
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
     weights = weights_of(exercise.default_weights, "default_weights")
     # the partnership run's audit row covers its match runs
-    runs = [await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False)
-            for need in exercise.needs]
-    offers = [
-        matching.Offer(provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas)
-        for run in runs for s in run.ranking
+    runs = [
+        await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False)
+        for need in exercise.needs
     ]
-    plan = await asyncio.to_thread(matching.propose_partnerships, [core_need(n, weights) for n in exercise.needs],
-                                   offers, areas=ctx.taxonomy.matching_areas, max_options=3)
-    body = PartnershipRunBody(algorithm_version=matching.ALGORITHM_VERSION, as_of=ctx.clock.today(),
-                              match_run_ids=[r.id for r in runs], plan=plan)
+    offers = [
+        matching.Offer(
+            provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas
+        )
+        for run in runs
+        for s in run.ranking
+    ]
+    plan = await asyncio.to_thread(
+        matching.propose_partnerships,
+        [core_need(n, weights) for n in exercise.needs],
+        offers,
+        areas=ctx.taxonomy.matching_areas,
+        max_options=3,
+    )
+    body = PartnershipRunBody(
+        algorithm_version=matching.ALGORITHM_VERSION,
+        as_of=ctx.clock.today(),
+        match_run_ids=[r.id for r in runs],
+        plan=plan,
+    )
     async with pooled(db) as conn, conn.transaction():
-        row = await queries.insert_partnership_run(conn, exercise_id=exercise.id, created_by=actor.caller.key_id,
-                                                   algorithm_version=matching.ALGORITHM_VERSION,
-                                                   match_run_ids=body.match_run_ids, document=msgspec.json.encode(body))
+        row = await queries.insert_partnership_run(
+            conn,
+            exercise_id=exercise.id,
+            created_by=actor.caller.key_id,
+            algorithm_version=matching.ALGORITHM_VERSION,
+            match_run_ids=body.match_run_ids,
+            document=msgspec.json.encode(body),
+        )
         await audit.record(conn, actor, status=201, detail=f"partnership run {row['id']} for exercise {exercise_id}")
-    return PartnershipRun(**msgspec.structs.asdict(body), id=row["id"], exercise_id=exercise.id,
-                          created_at=row["created_at"], created_by=actor.caller.key_id)
+    return PartnershipRun(
+        **msgspec.structs.asdict(body),
+        id=row["id"],
+        exercise_id=exercise.id,
+        created_at=row["created_at"],
+        created_by=actor.caller.key_id,
+    )
 
 
 async def get_partnership_run(conn: Connection, run_id: int) -> PartnershipRun:

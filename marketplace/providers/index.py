@@ -169,9 +169,15 @@ class SearchIndex:
         self.ids[r] = row.id
         self.alive[r] = True
         self.capacity[r] = -1 if row.capacity is None else row.capacity
-        for facet, codes in (("pathway", row.pathways), ("cohort", row.cohorts), ("area", row.areas),
-                             ("accreditation", row.accreditations), ("status", (row.status,)),
-                             ("sector", () if row.sector is None else (row.sector,)), ("legal_form", (row.legal_form,))):
+        for facet, codes in (
+            ("pathway", row.pathways),
+            ("cohort", row.cohorts),
+            ("area", row.areas),
+            ("accreditation", row.accreditations),
+            ("status", (row.status,)),
+            ("sector", () if row.sector is None else (row.sector,)),
+            ("legal_form", (row.legal_form,)),
+        ):
             for code in codes:
                 self._bit(facet, code)[r] = True
         if row.id >= len(self._row_of):
@@ -297,8 +303,14 @@ class SearchIndex:
                     words += sorted((w for w in self._vocab[lo:hi] if w != tok), key=lambda w: (len(w), w))
             else:  # only words of a length within the edits allowed can be close enough
                 allowed = _allowed_edits(tok)
-                words = closest_spellings(tok, [w for k in range(len(tok) - allowed, len(tok) + allowed + 1)
-                                                for w in self._vocab_by_len.get(k, ())])
+                words = closest_spellings(
+                    tok,
+                    [
+                        w
+                        for k in range(len(tok) - allowed, len(tok) + allowed + 1)
+                        for w in self._vocab_by_len.get(k, ())
+                    ],
+                )
             out.append((tok, words[:5]))
         return out
 
@@ -343,8 +355,13 @@ class SearchIndex:
         if status is None:
             return np.zeros(n, dtype=np.bool_)
         mask = status[:n].copy()  # live rows only: a retired row leaves its status
-        for facet, codes in (("pathway", f.pathway), ("area", f.area), ("cohort", f.cohort), ("sector", f.sector),
-                             ("legal_form", f.legal_form)):
+        for facet, codes in (
+            ("pathway", f.pathway),
+            ("area", f.area),
+            ("cohort", f.cohort),
+            ("sector", f.sector),
+            ("legal_form", f.legal_form),
+        ):
             if not codes:
                 continue
             arrays = [b[:n] for c in dict.fromkeys(codes) if (b := self._bits[facet].get(c)) is not None]
@@ -383,8 +400,11 @@ class SearchIndex:
 
     def _group_parts(self, group: Sequence[str]) -> list[tuple[np.ndarray, int]]:
         """The posting lists of a group's words with their weights (tenths), lowest weight first."""
-        parts = [(rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE)) for word in dict.fromkeys(group)
-                 for rows, cls in self._postings(word)]
+        parts = [
+            (rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE))
+            for word in dict.fromkeys(group)
+            for rows, cls in self._postings(word)
+        ]
         return sorted(parts, key=lambda p: p[1])
 
     def _best(self, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
@@ -398,7 +418,9 @@ class SearchIndex:
                 best[rows] = w
         return best
 
-    def _text_scores(self, groups: Sequence[Sequence[str]], mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    def _text_scores(
+        self, groups: Sequence[Sequence[str]], mask: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense);
         the relevance values that can occur, highest first. Dense arrays only: a posting list is written
         once into its group's array of best weights, and everything else is whole-array arithmetic."""
@@ -465,7 +487,10 @@ class SearchIndex:
         tmp = np.empty(n, dtype=np.bool_)
         out: dict[str, dict[str, int]] = {}
         for facet in ("pathway", "area", "sector"):
-            counts = {c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp))) for c, bits in self._bits[facet].items()}
+            counts = {
+                c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp)))
+                for c, bits in self._bits[facet].items()
+            }
             out[facet] = {c: v for c, v in counts.items() if v}
         return out
 

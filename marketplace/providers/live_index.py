@@ -46,8 +46,9 @@ class LiveIndex:
             self.snapshot, rows = await queries.index_rows_changed(conn, self.snapshot)
             self.index.apply(rows)
 
-    async def page(self, conn: Connection, search: Callable[[SearchIndex], Hits],
-                   now: dt.datetime) -> tuple[Hits, list[ProviderSummary]]:
+    async def page(
+        self, conn: Connection, search: Callable[[SearchIndex], Hits], now: dt.datetime
+    ) -> tuple[Hits, list[ProviderSummary]]:
         """Run `search` on the index and read its page's rows; when the directory changed meanwhile, catch up
         and run it again, so the answer is what the database holds now. Under a stream of writes this stops
         after a few rounds and answers as of the last snapshot taken in (the rows themselves are current)."""

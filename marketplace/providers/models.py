@@ -228,19 +228,25 @@ def normalised(profile: P) -> P:
     )
 
 
-def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int, prefix: str = "") -> list[FieldProblem]:
+def profile_problems(
+    profile: ProviderProfile, taxonomy: Taxonomy, *, year: int, prefix: str = ""
+) -> list[FieldProblem]:
     """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form."""
 
     areas = taxonomy.codes("areas")
     pathways = taxonomy.codes("pathways")
     cohorts = taxonomy.codes("cohorts")
-    found: list[FieldProblem | None] = [check_code(f"{prefix}legal_form", profile.legal_form, taxonomy.codes("legal_forms"), "legal form")]
+    found: list[FieldProblem | None] = [
+        check_code(f"{prefix}legal_form", profile.legal_form, taxonomy.codes("legal_forms"), "legal form")
+    ]
     legal_form = taxonomy.legal_form(profile.legal_form)
     for i, ident in enumerate(profile.identifiers):
         scheme = "-".join(ident.split("-")[:2])
         pattern = ORG_ID_PATTERNS.get(scheme)
         if pattern is None or not re.match(pattern, ident):
-            found.append(FieldProblem(field=f"{prefix}identifiers[{i}]", problem=f"{ident!r} is not a valid {scheme} identifier"))
+            found.append(
+                FieldProblem(field=f"{prefix}identifiers[{i}]", problem=f"{ident!r} is not a valid {scheme} identifier")
+            )
         elif legal_form and legal_form.identifier_schemes and scheme not in legal_form.identifier_schemes:
             found.append(
                 FieldProblem(
@@ -253,12 +259,19 @@ def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int,
     for i, e in enumerate(profile.expertise):
         found.append(check_code(f"{prefix}expertise[{i}].pathway", e.pathway, pathways, "pathway"))
         if e.pathway in seen_pathways:
-            found.append(FieldProblem(field=f"{prefix}expertise[{i}].pathway", problem=f"pathway {e.pathway!r} is listed twice"))
+            found.append(
+                FieldProblem(field=f"{prefix}expertise[{i}].pathway", problem=f"pathway {e.pathway!r} is listed twice")
+            )
         seen_pathways.add(e.pathway)
         for j, c in enumerate(e.cohorts):
             found.append(check_code(f"{prefix}expertise[{i}].cohorts[{j}]", c, cohorts, "cohort"))
         if profile.founded_year is not None and e.years_experience > year - profile.founded_year + 1:
-            found.append(FieldProblem(field=f"{prefix}expertise[{i}].years_experience", problem="more years than the organisation has existed"))
+            found.append(
+                FieldProblem(
+                    field=f"{prefix}expertise[{i}].years_experience",
+                    problem="more years than the organisation has existed",
+                )
+            )
     for i, a in enumerate(profile.coverage):
         found.append(check_code(f"{prefix}coverage[{i}]", a, areas, "area"))
     for i, p in enumerate(profile.resources.premises):
@@ -276,15 +289,26 @@ def profile_problems(profile: ProviderProfile, taxonomy: Taxonomy, *, year: int,
 
 # Fields the marketplace holds: a provider never sets them through a profile body.
 MARKETPLACE_FIELDS = frozenset(
-    {"id", "sector", "status", "is_sample", "stale", "version", "created_at", "updated_at", "last_confirmed_at",
-     "verified", "verified_at"}
+    {
+        "id",
+        "sector",
+        "status",
+        "is_sample",
+        "stale",
+        "version",
+        "created_at",
+        "updated_at",
+        "last_confirmed_at",
+        "verified",
+        "verified_at",
+    }
 )
 
 
 class ContactPatch(Strict):
-    name: ShortText | None | UnsetType = UNSET
-    email: Email | None | UnsetType = UNSET
-    phone: Phone | None | UnsetType = UNSET
+    name: ShortText | UnsetType | None = UNSET
+    email: Email | UnsetType | None = UNSET
+    phone: Phone | UnsetType | None = UNSET
 
 
 class ResourcesPatch(Strict):
@@ -296,12 +320,12 @@ class ResourcesPatch(Strict):
 
 
 class CapacityPatch(Strict):
-    service_users_per_year: Count | None | UnsetType = UNSET
+    service_users_per_year: Count | UnsetType | None = UNSET
 
 
 class FinancesPatch(Strict):
-    annual_income: Money | None | UnsetType = UNSET
-    reserves_months: Annotated[float, Meta(ge=0, le=600)] | None | UnsetType = UNSET
+    annual_income: Money | UnsetType | None = UNSET
+    reserves_months: Annotated[float, Meta(ge=0, le=600)] | UnsetType | None = UNSET
 
 
 class ProviderPatch(Strict):
@@ -309,8 +333,8 @@ class ProviderPatch(Strict):
     legal_form: Slug | UnsetType = UNSET
     identifiers: Annotated[list[OrgId], Meta(max_length=10)] | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
-    website: Url | None | UnsetType = UNSET
-    founded_year: Year | None | UnsetType = UNSET
+    website: Url | UnsetType | None = UNSET
+    founded_year: Year | UnsetType | None = UNSET
     contact: ContactPatch | UnsetType = UNSET
     expertise: Annotated[list[Expertise], Meta(max_length=20)] | UnsetType = UNSET
     coverage: Annotated[list[AreaCode], Meta(max_length=200)] | UnsetType = UNSET
@@ -401,13 +425,17 @@ def changed_fields(before: ProviderProfile, after: ProviderProfile) -> list[tupl
         if field == "expertise":
             old = {e["pathway"]: e for e in b[field]}
             new = {e["pathway"]: e for e in a[field]}
-            for code in sorted(old.keys() | new.keys()):
-                if old.get(code) != new.get(code):
-                    out.append((f"expertise[{code}]", old.get(code), new.get(code)))
+            out += [
+                (f"expertise[{code}]", old.get(code), new.get(code))
+                for code in sorted(old.keys() | new.keys())
+                if old.get(code) != new.get(code)
+            ]
         elif isinstance(b[field], dict):
-            for sub in b[field].keys() | a[field].keys():
-                if b[field].get(sub) != a[field].get(sub):
-                    out.append((f"{field}.{sub}", b[field].get(sub), a[field].get(sub)))
+            out += [
+                (f"{field}.{sub}", b[field].get(sub), a[field].get(sub))
+                for sub in b[field].keys() | a[field].keys()
+                if b[field].get(sub) != a[field].get(sub)
+            ]
         elif b[field] != a[field]:
             out.append((field, b[field], a[field]))
     return sorted(out, key=lambda c: c[0])

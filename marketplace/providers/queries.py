@@ -30,9 +30,20 @@ async def refresh_search(conn: Connection, ids: Sequence[int]) -> None:
 def _own_columns(p: ProviderProfile) -> tuple[Any, ...]:
     """The provider row's own columns, in the order insert_provider and update_provider_row write them."""
     return (
-        p.name.strip(), p.legal_form, p.description, p.website, p.founded_year, p.contact.name, p.contact.email,
-        p.contact.phone, p.resources.volunteers, p.resources.match_funding_per_year, p.resources.other_funding_sources,
-        p.resources.partner_organisations, p.capacity.service_users_per_year, p.finances.annual_income,
+        p.name.strip(),
+        p.legal_form,
+        p.description,
+        p.website,
+        p.founded_year,
+        p.contact.name,
+        p.contact.email,
+        p.contact.phone,
+        p.resources.volunteers,
+        p.resources.match_funding_per_year,
+        p.resources.other_funding_sources,
+        p.resources.partner_organisations,
+        p.capacity.service_users_per_year,
+        p.finances.annual_income,
         p.finances.reserves_months,
     )
 
@@ -80,7 +91,7 @@ async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, on
     """Replace the child rows of a profile (all parts, or only those named: keys of PART_TABLES)."""
     parts = set(PART_TABLES) if only is None else only
     for part in sorted(parts):
-        await conn.execute(f"delete from {PART_TABLES[part]} where provider_id = $1", provider_id)  # noqa: S608 - fixed names
+        await conn.execute(f"delete from {PART_TABLES[part]} where provider_id = $1", provider_id)
     if "identifiers" in parts:
         await conn.executemany(
             "insert into provider_identifier (identifier, provider_id) values ($1, $2)",
@@ -90,7 +101,8 @@ async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, on
         await _write_expertise(conn, provider_id, p)
     if "coverage" in parts:
         await conn.executemany(
-            "insert into provider_coverage (provider_id, area_code) values ($1, $2)", [(provider_id, a) for a in p.coverage]
+            "insert into provider_coverage (provider_id, area_code) values ($1, $2)",
+            [(provider_id, a) for a in p.coverage],
         )
     if "premises" in parts:
         await conn.executemany(
@@ -111,9 +123,13 @@ async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, on
 
 async def _write_expertise(conn: Connection, provider_id: int, p: ProviderProfile) -> None:
     await conn.executemany(
-        """insert into provider_expertise (provider_id, pathway_code, years_experience, description, outcomes_evidence, position)
+        """insert into provider_expertise (provider_id, pathway_code, years_experience, description,
+                                           outcomes_evidence, position)
            values ($1, $2, $3, $4, $5, $6)""",
-        [(provider_id, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n) for n, e in enumerate(p.expertise)],
+        [
+            (provider_id, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n)
+            for n, e in enumerate(p.expertise)
+        ],
     )
     await conn.executemany(
         "insert into provider_expertise_cohort (provider_id, pathway_code, cohort_code) values ($1, $2, $3)",
@@ -156,11 +172,25 @@ async def fetch_provider_json(
     r = await conn.fetchrow(PROFILE_ROW_SQL, provider_id, now, list(statuses), own)
     if r is None:
         return None
-    doc: str = r["doc"] if r["doc"] is not None else await conn.fetchval(  # written without refresh_provider_search
-        "select provider_profile_doc($1)::text", provider_id)
-    live = _live.encode(_Live(status=r["status"], is_sample=r["is_sample"], verified_at=r["verified_at"], stale=r["stale"],
-                              version=r["version"], created_at=r["created_at"], updated_at=r["updated_at"],
-                              last_confirmed_at=r["last_confirmed_at"]))
+    doc: str = (
+        r["doc"]
+        if r["doc"] is not None
+        else await conn.fetchval(  # written without refresh_provider_search
+            "select provider_profile_doc($1)::text", provider_id
+        )
+    )
+    live = _live.encode(
+        _Live(
+            status=r["status"],
+            is_sample=r["is_sample"],
+            verified_at=r["verified_at"],
+            stale=r["stale"],
+            version=r["version"],
+            created_at=r["created_at"],
+            updated_at=r["updated_at"],
+            last_confirmed_at=r["last_confirmed_at"],
+        )
+    )
     body = doc.encode()
     return body[: body.rindex(b"}")] + b"," + live[1:], r["version"]
 
@@ -223,7 +253,9 @@ async def index_rows_changed(conn: Connection, snapshot: str) -> tuple[str, list
     return rows[0]["snapshot"], [_index_row(r, 1) for r in rows if r["id"] is not None]
 
 
-async def page_rows(conn: Connection, snapshot: str, ids: list[int], now: dt.datetime) -> tuple[bool, list[ProviderSummary]]:
+async def page_rows(
+    conn: Connection, snapshot: str, ids: list[int], now: dt.datetime
+) -> tuple[bool, list[ProviderSummary]]:
     """(whether any provider was written since `snapshot`, the summaries of `ids` in any order)."""
     row = await one(conn, PAGE_SQL, snapshot, ids, now)
     return row["changed"], _summaries.decode(row["items"])
@@ -277,8 +309,10 @@ async def set_confirmed(conn: Connection, provider_id: int, at: dt.datetime) -> 
 
 async def identifiers_taken(conn: Connection, identifiers: Sequence[str], provider_id: int | None) -> list[str]:
     rows = await conn.fetch(
-        "select identifier from provider_identifier where identifier = any($1::text[]) and provider_id is distinct from $2",
-        list(identifiers), provider_id,
+        "select identifier from provider_identifier "
+        "where identifier = any($1::text[]) and provider_id is distinct from $2",
+        list(identifiers),
+        provider_id,
     )
     return [r["identifier"] for r in rows]
 
@@ -290,8 +324,15 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
-async def insert_history(conn: Connection, *, provider_id: int, version: int, action: str,
-                         changes: Sequence[tuple[str, Any, Any]], actor: Actor | None) -> None:
+async def insert_history(
+    conn: Connection,
+    *,
+    provider_id: int,
+    version: int,
+    action: str,
+    changes: Sequence[tuple[str, Any, Any]],
+    actor: Actor | None,
+) -> None:
     """One row per changed field; `actor` None for the seed loader (recorded as the system)."""
     caller = actor.caller if actor else None
     await conn.executemany(
@@ -299,26 +340,43 @@ async def insert_history(conn: Connection, *, provider_id: int, version: int, ac
                                         replacement_value, updated_by, updated_by_role, request_id)
            values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8, $9)""",
         [
-            (provider_id, version, action, field, _json(before), _json(after),
-             caller.key_id if caller else None, caller.role if caller else "system",
-             actor.request_id if actor else None)
+            (
+                provider_id,
+                version,
+                action,
+                field,
+                _json(before),
+                _json(after),
+                caller.key_id if caller else None,
+                caller.role if caller else "system",
+                actor.request_id if actor else None,
+            )
             for field, before, after in changes
         ],
     )
 
 
-async def history_page(conn: Connection, provider_id: int, *, limit: int, offset: int) -> tuple[int, list[HistoryEntry]]:
+async def history_page(
+    conn: Connection, provider_id: int, *, limit: int, offset: int
+) -> tuple[int, list[HistoryEntry]]:
     total: int = await conn.fetchval("select count(*) from profile_history where resource_id = $1", provider_id)
     rows = await conn.fetch(
         """select id, resource_id, resource_type, version, last_action_date, last_action_type, field_name,
                   previous_value::text as previous_value, replacement_value::text as replacement_value,
                   updated_by, updated_by_role, request_id
            from profile_history where resource_id = $1 order by id desc limit $2 offset $3""",
-        provider_id, limit, offset,
+        provider_id,
+        limit,
+        offset,
     )
     return total, [
-        HistoryEntry(**{**dict(r), "previous_value": _load(r["previous_value"]),
-                        "replacement_value": _load(r["replacement_value"])})
+        HistoryEntry(
+            **{
+                **dict(r),
+                "previous_value": _load(r["previous_value"]),
+                "replacement_value": _load(r["replacement_value"]),
+            }
+        )
         for r in rows
     ]
 

@@ -85,22 +85,44 @@ async def search_providers(
     cohort: Annotated[Codes, Parameter(description="Cohort code(s); see GET /cohorts")] = None,
     sector: Annotated[Codes, Parameter(description="Sector code(s); see GET /sectors")] = None,
     legal_form: Annotated[Codes, Parameter(description="Legal form code(s); see GET /legal-forms")] = None,
-    accreditation: Annotated[Codes, Parameter(description="Accreditation code(s), all required; see GET /accreditations")] = None,
+    accreditation: Annotated[
+        Codes, Parameter(description="Accreditation code(s), all required; see GET /accreditations")
+    ] = None,
     min_capacity: Annotated[
         int | None,
         # schema_extra: Litestar leaves a zero minimum out of the schema
-        Parameter(ge=0, le=10_000_000, schema_extra={"minimum": 0}, description="At least this many service users a year"),
+        Parameter(
+            ge=0, le=10_000_000, schema_extra={"minimum": 0}, description="At least this many service users a year"
+        ),
     ] = None,
     q: Annotated[str | None, Parameter(max_length=200, description="Free text; typos and accents tolerated")] = None,
     page: PageNumber = 1,
     per_page: PerPage = 20,
     facets: Annotated[bool, Parameter(description="Include facet counts")] = True,
-    sort: Annotated[Literal["relevance", "name"] | None, Parameter(description="relevance (needs q; the default when q is given) or name")] = None,
-    status: Annotated[Literal["published", "pending", "archived"], Parameter(description="Commissioners and admins only, for other than published")] = "published",
+    sort: Annotated[
+        Literal["relevance", "name"] | None,
+        Parameter(description="relevance (needs q; the default when q is given) or name"),
+    ] = None,
+    status: Annotated[
+        Literal["published", "pending", "archived"],
+        Parameter(description="Commissioners and admins only, for other than published"),
+    ] = "published",
 ) -> SearchResult:
-    query = SearchQuery(status=status, pathway=pathway or [], area=area or [], cohort=cohort or [], sector=sector or [],
-                        legal_form=legal_form or [], accreditation=accreditation or [], min_capacity=min_capacity, q=q,
-                        page=page, per_page=per_page, facets=facets, sort=sort)
+    query = SearchQuery(
+        status=status,
+        pathway=pathway or [],
+        area=area or [],
+        cohort=cohort or [],
+        sector=sector or [],
+        legal_form=legal_form or [],
+        accreditation=accreditation or [],
+        min_capacity=min_capacity,
+        q=q,
+        page=page,
+        per_page=per_page,
+        facets=facets,
+        sort=sort,
+    )
     return await service.search(ctx, conn, state.search_index, query)
 
 
@@ -118,18 +140,25 @@ async def get_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: Ca
     return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(version)})  # type: ignore[arg-type]
 
 
-@post("/registrations", summary="Join the marketplace", status_code=201, tags=["accounts"],
-      responses=errors_doc(400, 409, 422, 429, 503),
-      description="Creates a `pending` profile (invisible to anonymous search until an admin publishes it) and a "
-      "provider API key bound to it, returned once. Rate-limited per client.")
-async def register(request: Request[Any, Any, Any], data: JSONBody[ProviderProfile], ctx: Ctx, conn: Conn,
-                   actor: ActorDep) -> Response[Registration]:
+@post(
+    "/registrations",
+    summary="Join the marketplace",
+    status_code=201,
+    tags=["accounts"],
+    responses=errors_doc(400, 409, 422, 429, 503),
+    description="Creates a `pending` profile (invisible to anonymous search until an admin publishes it) and a "
+    "provider API key bound to it, returned once. Rate-limited per client.",
+)
+async def register(
+    request: Request[Any, Any, Any], data: JSONBody[ProviderProfile], ctx: Ctx, conn: Conn, actor: ActorDep
+) -> Response[Registration]:
     client = request.client.host if request.client else "unknown"
     made = await service.register(ctx, conn, actor, data, client)
     return Response(made, status_code=201, headers={"ETag": etag(made.provider.version)})
 
 
 # --- changes --------------------------------------------------------------------------------------
+
 
 class ChangeDoc(RouteDoc):
     responses: dict[int, ResponseSpec]
@@ -147,97 +176,187 @@ CHANGE = ChangeDoc(
 )
 
 
-async def _change(ctx: Ctx, conn: Conn, actor: ActorDep, provider_id: int, if_match: str | None,
-                  edit: Edit) -> Response[Provider]:
+async def _change(
+    ctx: Ctx, conn: Conn, actor: ActorDep, provider_id: int, if_match: str | None, edit: Edit
+) -> Response[Provider]:
     return with_etag(await service.change(ctx, conn, actor, provider_id, if_match, edit))
 
 
-@patch("/providers/{provider_id:int}", summary="Update a profile (partial)", **CHANGE,
-       description="Fields left out stay as they are; `null` clears a field that may be empty; a list replaces the whole "
-       "list; contact, resources, capacity and finances change field by field. Needs `If-Match` with the current ETag "
-       "(428 without it, 412 when stale). Fields the marketplace holds (status, verification, ids, timestamps) are refused.")
-async def patch_provider(provider_id: ProviderId, data: JSONBody[ProviderPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                         if_match: IfMatch = None) -> Response[Provider]:
+@patch(
+    "/providers/{provider_id:int}",
+    summary="Update a profile (partial)",
+    **CHANGE,
+    description="Fields left out stay as they are; `null` clears a field that may be empty; a list replaces the whole "
+    "list; contact, resources, capacity and finances change field by field. Needs `If-Match` with the current ETag "
+    "(428 without it, 412 when stale). Fields the marketplace holds (status, verification, ids, timestamps) are "
+    "refused.",
+)
+async def patch_provider(
+    provider_id: ProviderId,
+    data: JSONBody[ProviderPatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, patched(data))
 
 
-@put("/providers/{provider_id:int}/expertise/{pathway:str}", summary="Add or replace expertise in one pathway", **CHANGE)
-async def put_expertise(provider_id: ProviderId, pathway: PathwayParam, data: JSONBody[ExpertiseDetail], ctx: Ctx,
-                        conn: Conn, actor: ActorDep, if_match: IfMatch = None) -> Response[Provider]:
+@put(
+    "/providers/{provider_id:int}/expertise/{pathway:str}", summary="Add or replace expertise in one pathway", **CHANGE
+)
+async def put_expertise(
+    provider_id: ProviderId,
+    pathway: PathwayParam,
+    data: JSONBody[ExpertiseDetail],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_expertise(pathway, data))
 
 
-@delete("/providers/{provider_id:int}/expertise/{pathway:str}", summary="Stop offering a pathway", status_code=200, **CHANGE)
-async def delete_expertise(provider_id: ProviderId, pathway: PathwayParam, ctx: Ctx, conn: Conn, actor: ActorDep,
-                           if_match: IfMatch = None) -> Response[Provider]:
+@delete(
+    "/providers/{provider_id:int}/expertise/{pathway:str}", summary="Stop offering a pathway", status_code=200, **CHANGE
+)
+async def delete_expertise(
+    provider_id: ProviderId, pathway: PathwayParam, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, without_expertise(provider_id, pathway))
 
 
 @put("/providers/{provider_id:int}/coverage", summary="Replace the areas covered", **CHANGE)
-async def put_coverage(provider_id: ProviderId, data: JSONBody[CoverageList], ctx: Ctx, conn: Conn, actor: ActorDep,
-                       if_match: IfMatch = None) -> Response[Provider]:
+async def put_coverage(
+    provider_id: ProviderId,
+    data: JSONBody[CoverageList],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, replaced(coverage=data.coverage))
 
 
 @put("/providers/{provider_id:int}/accreditations", summary="Replace the accreditations", **CHANGE)
-async def put_accreditations(provider_id: ProviderId, data: JSONBody[AccreditationList], ctx: Ctx, conn: Conn,
-                             actor: ActorDep, if_match: IfMatch = None) -> Response[Provider]:
+async def put_accreditations(
+    provider_id: ProviderId,
+    data: JSONBody[AccreditationList],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, replaced(accreditations=data.accreditations))
 
 
 @put("/providers/{provider_id:int}/social-value", summary="Replace the social-value commitments", **CHANGE)
-async def put_social_value(provider_id: ProviderId, data: JSONBody[SocialValueList], ctx: Ctx, conn: Conn,
-                           actor: ActorDep, if_match: IfMatch = None) -> Response[Provider]:
+async def put_social_value(
+    provider_id: ProviderId,
+    data: JSONBody[SocialValueList],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, replaced(social_value=data.social_value))
 
 
-@patch("/providers/{provider_id:int}/resources", summary="Update resources (volunteers, premises, match funding, partners)", **CHANGE)
-async def patch_resources(provider_id: ProviderId, data: JSONBody[ResourcesPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                          if_match: IfMatch = None) -> Response[Provider]:
+@patch(
+    "/providers/{provider_id:int}/resources",
+    summary="Update resources (volunteers, premises, match funding, partners)",
+    **CHANGE,
+)
+async def patch_resources(
+    provider_id: ProviderId,
+    data: JSONBody[ResourcesPatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_part("resources", data))
 
 
 @patch("/providers/{provider_id:int}/capacity", summary="Update capacity", **CHANGE)
-async def patch_capacity(provider_id: ProviderId, data: JSONBody[CapacityPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                         if_match: IfMatch = None) -> Response[Provider]:
+async def patch_capacity(
+    provider_id: ProviderId,
+    data: JSONBody[CapacityPatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_part("capacity", data))
 
 
 @patch("/providers/{provider_id:int}/finances", summary="Update finances", **CHANGE)
-async def patch_finances(provider_id: ProviderId, data: JSONBody[FinancesPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                         if_match: IfMatch = None) -> Response[Provider]:
+async def patch_finances(
+    provider_id: ProviderId,
+    data: JSONBody[FinancesPatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_part("finances", data))
 
 
 @patch("/providers/{provider_id:int}/contact", summary="Update the contact", **CHANGE)
-async def patch_contact(provider_id: ProviderId, data: JSONBody[ContactPatch], ctx: Ctx, conn: Conn, actor: ActorDep,
-                        if_match: IfMatch = None) -> Response[Provider]:
+async def patch_contact(
+    provider_id: ProviderId,
+    data: JSONBody[ContactPatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_part("contact", data))
 
 
-@post("/providers/{provider_id:int}/confirm", summary="Confirm the profile is still accurate", status_code=200,
-      responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"], security=NEEDS_KEY,
-      guards=[allow("admin", own_provider=True)],
-      description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.")
+@post(
+    "/providers/{provider_id:int}/confirm",
+    summary="Confirm the profile is still accurate",
+    status_code=200,
+    responses=errors_doc(400, 401, 403, 404, 503),
+    tags=["profile updates"],
+    security=NEEDS_KEY,
+    guards=[allow("admin", own_provider=True)],
+    description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
+)
 async def confirm_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Provider:
     return await service.mark(ctx, conn, actor, provider_id, "confirm")
 
 
 def _admin_action(action: MarketplaceAction, summary: str) -> Any:
-    @post(f"/providers/{{provider_id:int}}/{action}", summary=summary, name=f"{action}_provider", status_code=200,
-          responses=errors_doc(400, 401, 403, 404, 503), tags=["administration"], security=NEEDS_KEY, guards=[admin])
+    @post(
+        f"/providers/{{provider_id:int}}/{action}",
+        summary=summary,
+        name=f"{action}_provider",
+        status_code=200,
+        responses=errors_doc(400, 401, 403, 404, 503),
+        tags=["administration"],
+        security=NEEDS_KEY,
+        guards=[admin],
+    )
     async def handler(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Provider:
         return await service.mark(ctx, conn, actor, provider_id, action)
 
     return handler
 
 
-@get("/providers/{provider_id:int}/history", summary="Every change to a profile, newest first",
-     responses=errors_doc(400, 401, 403, 404, 503), tags=["profile updates"], security=NEEDS_KEY,
-     guards=[allow("admin", "commissioner", own_provider=True)],
-     description="One entry per changed field (Open Referral HSDS metadata shape). Owner, commissioners and admins.")
-async def provider_history(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep, page: PageNumber = 1,
-                           per_page: PerPage = 50) -> HistoryPage:
+@get(
+    "/providers/{provider_id:int}/history",
+    summary="Every change to a profile, newest first",
+    responses=errors_doc(400, 401, 403, 404, 503),
+    tags=["profile updates"],
+    security=NEEDS_KEY,
+    guards=[allow("admin", "commissioner", own_provider=True)],
+    description="One entry per changed field (Open Referral HSDS metadata shape). Owner, commissioners and admins.",
+)
+async def provider_history(
+    provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep, page: PageNumber = 1, per_page: PerPage = 50
+) -> HistoryPage:
     return await service.history(ctx, conn, caller, provider_id, page=page, per_page=per_page)
 
 

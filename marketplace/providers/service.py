@@ -52,6 +52,7 @@ def visible_statuses(caller: Caller) -> tuple[str, ...]:
 
 # --- reading ----------------------------------------------------------------------------------------
 
+
 async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery) -> SearchResult:
     tax = ctx.taxonomy
     problems = [
@@ -64,9 +65,16 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
     ]
     if problems:
         raise InvalidInput.from_problems(problems)
-    filters = Filters(status=query.status, pathway=query.pathway, area=query.area, cohort=query.cohort,
-                      sector=query.sector, legal_form=query.legal_form, accreditation=query.accreditation,
-                      min_capacity=query.min_capacity)
+    filters = Filters(
+        status=query.status,
+        pathway=query.pathway,
+        area=query.area,
+        cohort=query.cohort,
+        sector=query.sector,
+        legal_form=query.legal_form,
+        accreditation=query.accreditation,
+        min_capacity=query.min_capacity,
+    )
     text_given = bool(query.q and query.q.strip())
     interpreted: list[list[str]] | None = None
 
@@ -78,8 +86,12 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
             if any(not words for words in groups):  # a word nothing in the directory resembles: nothing matches
                 return Hits(total=0, ids=[], relevance=None, facets={} if query.facets else None)
         return index.search(
-            filters, groups=groups, by_relevance=text_given and query.sort != "name",
-            offset=(query.page - 1) * query.per_page, limit=query.per_page, facets=query.facets,
+            filters,
+            groups=groups,
+            by_relevance=text_given and query.sort != "name",
+            offset=(query.page - 1) * query.per_page,
+            limit=query.per_page,
+            facets=query.facets,
         )
 
     hits, items = await live.page(conn, run, ctx.clock.now())
@@ -98,13 +110,16 @@ def _facets(tax: Taxonomy, counts: dict[str, dict[str, int]]) -> Facets:
     def listed(kind: str, facet: str) -> list[FacetCount]:
         return [FacetCount(code=c, name=n, count=counts.get(facet, {}).get(c, 0)) for c, n in tax.codes(kind).items()]
 
-    return Facets(pathway=listed("pathways", "pathway"), area=listed("areas", "area"), sector=listed("sectors", "sector"))
+    return Facets(
+        pathway=listed("pathways", "pathway"), area=listed("areas", "area"), sector=listed("sectors", "sector")
+    )
 
 
 async def profile_json(ctx: Context, conn: Connection, caller: Caller, provider_id: int) -> tuple[bytes, int]:
     """The profile as JSON and its version, as `caller` may see it (404 otherwise)."""
-    got = await queries.fetch_provider_json(conn, provider_id, now=ctx.clock.now(), statuses=visible_statuses(caller),
-                                            own=caller.provider_id)
+    got = await queries.fetch_provider_json(
+        conn, provider_id, now=ctx.clock.now(), statuses=visible_statuses(caller), own=caller.provider_id
+    )
     if got is None:
         raise NotFound(f"provider {provider_id} not found")
     return got
@@ -117,8 +132,9 @@ async def _current(ctx: Context, conn: Connection, provider_id: int) -> Provider
     return provider
 
 
-async def history(ctx: Context, conn: Connection, caller: Caller, provider_id: int, *, page: int,
-                  per_page: int) -> HistoryPage:
+async def history(
+    ctx: Context, conn: Connection, caller: Caller, provider_id: int, *, page: int, per_page: int
+) -> HistoryPage:
     """Every change to a profile, newest first (the profile must be visible to the caller)."""
     await profile_json(ctx, conn, caller, provider_id)
     total, items = await queries.history_page(conn, provider_id, limit=per_page, offset=(page - 1) * per_page)
@@ -127,8 +143,10 @@ async def history(ctx: Context, conn: Connection, caller: Caller, provider_id: i
 
 # --- changing ---------------------------------------------------------------------------------------
 
-async def change(ctx: Context, conn: Connection, actor: Actor, provider_id: int, if_match: str | None,
-                 edit: Edit) -> Provider:
+
+async def change(
+    ctx: Context, conn: Connection, actor: Actor, provider_id: int, if_match: str | None, edit: Edit
+) -> Provider:
     """The one way a profile changes (see the module's docstring). A change that changes nothing writes nothing."""
     require_if_match(if_match)
     async with conn.transaction():
@@ -142,23 +160,37 @@ async def change(ctx: Context, conn: Connection, actor: Actor, provider_id: int,
         changes = changed_fields(before, after)
         if not changes:
             return current
-        if row["verified_at"] is not None and any(f == "identifiers" for f, _, _ in changes) \
-                and actor.caller.role != "admin":
-            raise Forbidden("identifiers: verified by the marketplace; ask an admin to change them",
-                            problems=[FieldProblem(field="identifiers", problem="verified identifiers cannot be changed by the provider")],
-                            caller=actor.caller, provider_id=provider_id)
+        if (
+            row["verified_at"] is not None
+            and any(f == "identifiers" for f, _, _ in changes)
+            and actor.caller.role != "admin"
+        ):
+            raise Forbidden(
+                "identifiers: verified by the marketplace; ask an admin to change them",
+                problems=[
+                    FieldProblem(field="identifiers", problem="verified identifiers cannot be changed by the provider")
+                ],
+                caller=actor.caller,
+                provider_id=provider_id,
+            )
         taken = await queries.identifiers_taken(conn, after.identifiers, provider_id)
         if taken:
-            raise Conflict(f"identifiers: {taken[0]} is already registered to another provider",
-                           problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")])
+            raise Conflict(
+                f"identifiers: {taken[0]} is already registered to another provider",
+                problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
+            )
         version = await queries.update_provider_row(conn, provider_id, after)
-        parts = {queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD}
+        parts = {
+            queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD
+        }
         await queries.write_parts(conn, provider_id, after, only=parts)
         await queries.refresh_search(conn, [provider_id])
-        await queries.insert_history(conn, provider_id=provider_id, version=version, action="update", changes=changes,
-                                     actor=actor)
-        await audit.record(conn, actor, status=200, provider_id=provider_id,
-                           detail="changed " + ", ".join(f for f, _, _ in changes))
+        await queries.insert_history(
+            conn, provider_id=provider_id, version=version, action="update", changes=changes, actor=actor
+        )
+        await audit.record(
+            conn, actor, status=200, provider_id=provider_id, detail="changed " + ", ".join(f for f, _, _ in changes)
+        )
         return await _current(ctx, conn, provider_id)
 
 
@@ -187,8 +219,14 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
                 return await _current(ctx, conn, provider_id)
             await queries.set_status(conn, provider_id, status)
             after = status
-        await queries.insert_history(conn, provider_id=provider_id, version=locked["version"], action=action,
-                                     changes=[(field, before, after)], actor=actor)
+        await queries.insert_history(
+            conn,
+            provider_id=provider_id,
+            version=locked["version"],
+            action=action,
+            changes=[(field, before, after)],
+            actor=actor,
+        )
         await audit.record(conn, actor, status=200, provider_id=provider_id, detail=action)
         return await _current(ctx, conn, provider_id)
 
@@ -207,12 +245,23 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: Provid
         if taken:
             raise Conflict(f"identifiers: {taken[0]} is already registered to another provider")
         provider_id = await queries.insert_provider(conn, profile, status="pending", last_confirmed_at=now)
-        key = await accounts.make_key(conn, ctx.secret, ProviderKeyRequest(name=f"registration: {profile.name}"[:200],
-                                                                           provider_id=provider_id), created_by=None)
-        await queries.insert_history(conn, provider_id=provider_id, version=1, action="create",
-                                     changes=[("profile", None, msgspec.to_builtins(profile))], actor=actor)
-        await audit.record(conn, actor, status=201, provider_id=provider_id,
-                           detail=f"registered; provider key {key.api_key.id}")
+        key = await accounts.make_key(
+            conn,
+            ctx.secret,
+            ProviderKeyRequest(name=f"registration: {profile.name}"[:200], provider_id=provider_id),
+            created_by=None,
+        )
+        await queries.insert_history(
+            conn,
+            provider_id=provider_id,
+            version=1,
+            action="create",
+            changes=[("profile", None, msgspec.to_builtins(profile))],
+            actor=actor,
+        )
+        await audit.record(
+            conn, actor, status=201, provider_id=provider_id, detail=f"registered; provider key {key.api_key.id}"
+        )
         provider = await _current(ctx, conn, provider_id)
     return Registration(provider=provider, api_key=key)
 
@@ -224,11 +273,13 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
     ids = []
     for p in samples:
         confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
-        pid = await queries.insert_provider(conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed,
-                                            refresh=False)
+        pid = await queries.insert_provider(
+            conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
+        )
         ids.append(pid)
         profile = msgspec.to_builtins(project(p, ProviderProfile))
-        await queries.insert_history(conn, provider_id=pid, version=1, action="create",
-                                     changes=[("profile", None, profile)], actor=None)
+        await queries.insert_history(
+            conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
+        )
     await queries.refresh_search(conn, ids)
     return len(ids)

@@ -41,8 +41,9 @@ def _months(since: dt.date | None, as_of: dt.date) -> float | None:
 
 def _note(c: matching.CriterionScore) -> CriterionNote:
     # not rounded: a score of 0.49996 stays below STRENGTH_MIN_SCORE in the JSON too
-    return CriterionNote(criterion=c.criterion, score=c.score, weight=c.weight, contribution=c.contribution,
-                         evidence=list(c.evidence))
+    return CriterionNote(
+        criterion=c.criterion, score=c.score, weight=c.weight, contribution=c.contribution, evidence=list(c.evidence)
+    )
 
 
 def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
@@ -52,8 +53,12 @@ def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
     best = sorted(strong, key=lambda c: (-c.contribution, c.criterion))[:NOTES_PER_CANDIDATE]
     worst = sorted(weak, key=lambda c: (c.score, -c.weight, c.criterion))[:NOTES_PER_CANDIDATE]
     return Headline(
-        provider_id=s.provider_id, name=s.name, sector=sector, total=round(s.total, 4),
-        strengths=[_note(c) for c in best], weaknesses=[_note(c) for c in worst],
+        provider_id=s.provider_id,
+        name=s.name,
+        sector=sector,
+        total=round(s.total, 4),
+        strengths=[_note(c) for c in best],
+        weaknesses=[_note(c) for c in worst],
     )
 
 
@@ -68,8 +73,12 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
     largest = max(capacities, key=lambda nc: (nc[1], nc[0]), default=None)
     need_leaves = {leaf for a in need.areas for leaf in areas.leaves_under(a)}
     stale = [
-        StaleProvider(provider_id=f.provider_id, name=f.name, last_confirmed=f.last_confirmed,
-                      months_since_confirmed=_months(f.last_confirmed, run.as_of))
+        StaleProvider(
+            provider_id=f.provider_id,
+            name=f.name,
+            last_confirmed=f.last_confirmed,
+            months_since_confirmed=_months(f.last_confirmed, run.as_of),
+        )
         for f in suitable_facts
         if f.last_confirmed is None or (_months(f.last_confirmed, run.as_of) or 0) > t.stale_after_months
     ]
@@ -93,8 +102,9 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         suitable_by_sector=dict(sorted(Counter(f.sector for f in suitable_facts).items())),
         suitable_by_legal_form=dict(sorted(Counter(f.legal_form for f in suitable_facts).items())),
         suitable_vcse=sum(1 for f in suitable_facts if f.sector in VCSE_SECTORS),
-        top_candidates=[_headline(s, facts[s.provider_id].sector if s.provider_id in facts else "")
-                        for s in run.ranking[:5]],
+        top_candidates=[
+            _headline(s, facts[s.provider_id].sector if s.provider_id in facts else "") for s in run.ranking[:5]
+        ],
         excluded_by_reason=dict(run.excluded_by_reason),
         capacity=CapacityCoverage(
             volume=need.annual_volume,
@@ -108,7 +118,8 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
             match_funding_per_year=sum(f.match_funding_per_year for f in suitable_facts),
             volunteers=sum(f.volunteers for f in suitable_facts),
             providers_with_premises_in_area=sum(
-                1 for f in suitable_facts
+                1
+                for f in suitable_facts
                 if any(leaf in need_leaves for a in f.premises_areas for leaf in areas.leaves_under(a))
             ),
         ),
@@ -117,8 +128,9 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
     )
 
 
-def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, threshold: float,
-                 generated_at: dt.datetime) -> Report:
+def build_report(
+    exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, threshold: float, generated_at: dt.datetime
+) -> Report:
     """The report for an exercise from the newest stored run of each of its needs."""
     t = Thresholds(suitable_score=threshold)
     areas = tax.matching_areas
@@ -132,8 +144,17 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
         suitable = [s for s in run.ranking if s.total >= threshold]
         for leaf in sorted({leaf for a in run.need.areas for leaf in areas.leaves_under(a)}):
             here = [s.name for s in suitable if leaf in s.covered_areas]
-            cells.append(Cell(need_id=run.need_id, pathway=run.need.pathway, area=leaf, area_name=names.get(leaf, leaf),
-                              suitable=len(here), verdict=verdict(len(here), t), providers=here))
+            cells.append(
+                Cell(
+                    need_id=run.need_id,
+                    pathway=run.need.pathway,
+                    area=leaf,
+                    area_name=names.get(leaf, leaf),
+                    suitable=len(here),
+                    verdict=verdict(len(here), t),
+                    providers=here,
+                )
+            )
     leaf_order = [a.code for a in tax.areas if a.code in {c.area for c in cells}]
     grid = DepthGrid(
         pathways=list(dict.fromkeys(r.need.pathway for r in ordered)),
@@ -144,11 +165,20 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
 
     offers = [
         matching.Offer(provider_id=s.provider_id, name=s.name, need_id=r.need_id, score=s.total, areas=s.covered_areas)
-        for r in ordered for s in r.ranking if s.total >= threshold
+        for r in ordered
+        for s in r.ranking
+        if s.total >= threshold
     ]
-    core_needs = [matching.Need(id=r.need_id, pathway=r.need.pathway, areas=tuple(r.need.areas),
-                                annual_volume=r.need.annual_volume, annual_budget=r.need.annual_budget)
-                  for r in ordered]
+    core_needs = [
+        matching.Need(
+            id=r.need_id,
+            pathway=r.need.pathway,
+            areas=tuple(r.need.areas),
+            annual_volume=r.need.annual_volume,
+            annual_budget=r.need.annual_budget,
+        )
+        for r in ordered
+    ]
     plan = matching.propose_partnerships(core_needs, offers, areas=areas, max_options=3)
 
     stale: dict[int, StaleProvider] = {}
@@ -157,9 +187,15 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
             stale.setdefault(s.provider_id, s)
     run_times = [r.created_at for r in ordered if r.created_at is not None]
     return Report(
-        exercise=ExerciseSummary(id=exercise.id, title=exercise.title, commissioning_body=exercise.commissioning_body,
-                                 description=exercise.description, status=exercise.status, opens_on=exercise.opens_on,
-                                 closes_on=exercise.closes_on),
+        exercise=ExerciseSummary(
+            id=exercise.id,
+            title=exercise.title,
+            commissioning_body=exercise.commissioning_body,
+            description=exercise.description,
+            status=exercise.status,
+            opens_on=exercise.opens_on,
+            closes_on=exercise.closes_on,
+        ),
         generated_at=generated_at,
         needs=needs,
         grid=grid,
@@ -175,9 +211,11 @@ def build_report(exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, thr
         method=Method(
             criteria=list(matching.CRITERIA),
             thresholds=t,
-            verdicts=(f"Per need and per (need, area) cell: no market (0 suitable providers), limited market "
-                      f"(1-{t.limited_market_max}), competitive market ({t.limited_market_max + 1} or more). Suitable "
-                      f"means a total score of at least {threshold:g} out of 1."),
+            verdicts=(
+                f"Per need and per (need, area) cell: no market (0 suitable providers), limited market "
+                f"(1-{t.limited_market_max}), competitive market ({t.limited_market_max + 1} or more). Suitable "
+                f"means a total score of at least {threshold:g} out of 1."
+            ),
             algorithm_versions=sorted({r.algorithm_version for r in ordered}),
             match_run_ids=[r.id for r in ordered],
             data_snapshot_from=min(run_times, default=None),

@@ -145,16 +145,17 @@ def legend(items: Sequence[tuple[str, str, str]], y: float, x0: float = 4) -> li
     """Swatches (fill, css class, label) in a row from ``x0``, text baselines at ``y``; spaced by label length."""
     out, x = [], x0
     for fill, css, label in items:
-        out.append(LegendItem(swatch=Box(x, y - 10, 14, 14), fill=fill, css=css,
-                              label=Text(x + 20, y + 1, label)))
+        out.append(LegendItem(swatch=Box(x, y - 10, 14, 14), fill=fill, css=css, label=Text(x + 20, y + 1, label)))
         x += 20 + len(label) * 5.6 + 22
     return out
 
 
 def row_label(x: float, y: float, head: str, sub: str, max_chars: int = ROW_LABEL_CHARS) -> RowLabel:
     """A two-line row label centred on ``y``, each line shortened to fit the label margin."""
-    return RowLabel(head=Text(x, y - 2, shorten(head, max_chars), title=head),
-                    sub=Text(x, y + 11, shorten(sub, int(max_chars * 1.3)), title=sub))
+    return RowLabel(
+        head=Text(x, y - 2, shorten(head, max_chars), title=head),
+        sub=Text(x, y + 11, shorten(sub, int(max_chars * 1.3)), title=sub),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,21 +213,39 @@ class Heatmap:
     legend: list[LegendItem]
 
 
-def _heat_cell(cell: Cell | None, need_id: int, area: str, area_name: str, heading: str,
-               x: float, y: float, cw: float, rh: float) -> HeatCell:
+def _heat_cell(
+    cell: Cell | None, need_id: int, area: str, area_name: str, heading: str, x: float, y: float, cw: float, rh: float
+) -> HeatCell:
     box = Box(x + 1, y + 1, cw - 2, rh - 2)
     if cell is None:
-        return HeatCell(box=box, need_id=need_id, area=area, verdict=None, css="na", fill=NA_FILL,
-                        title=f"{area_name} is not part of need {need_id}", count=None)
+        return HeatCell(
+            box=box,
+            need_id=need_id,
+            area=area,
+            verdict=None,
+            css="na",
+            fill=NA_FILL,
+            title=f"{area_name} is not part of need {need_id}",
+            count=None,
+        )
     v = verdict_class(cell.verdict)
-    title = (f"{heading} (need {need_id}) in {area_name}: {verdict_label(cell.verdict)}, "
-             f"{plural(cell.suitable, 'suitable provider')}")
+    title = (
+        f"{heading} (need {need_id}) in {area_name}: {verdict_label(cell.verdict)}, "
+        f"{plural(cell.suitable, 'suitable provider')}"
+    )
     if cell.providers:
         title += ": " + "; ".join(cell.providers)
     tone = "light" if v == COMPETITIVE_MARKET else "dark"
-    return HeatCell(box=box, need_id=need_id, area=area, verdict=cell.verdict, css=f"cell {v}",
-                    fill=HEAT_FILL.get(v, "#ffffff"), title=title,
-                    count=Text(x + cw / 2, y + rh / 2 + 4, str(cell.suitable), f"cv {tone}"))
+    return HeatCell(
+        box=box,
+        need_id=need_id,
+        area=area,
+        verdict=cell.verdict,
+        css=f"cell {v}",
+        fill=HEAT_FILL.get(v, "#ffffff"),
+        title=title,
+        count=Text(x + cw / 2, y + rh / 2 + 4, str(cell.suitable), f"cv {tone}"),
+    )
 
 
 def heatmap(report: Report, rows: NeedRows | None = None, names: dict[str, str] | None = None) -> Heatmap:
@@ -252,32 +271,55 @@ def heatmap(report: Report, rows: NeedRows | None = None, names: dict[str, str] 
     panel_h = header_h + nrows * rh + 12
     height = npanels * panel_h + 28
     counts = {v: sum(1 for c in report.grid.cells if c.verdict == v) for v in VERDICTS}
-    desc = (f"{nrows} needs by {ncols} areas. "
-            + "; ".join(f"{verdict_label(v).lower()}: {plural(counts[v], 'cell')}" for v in VERDICTS) + ".")
+    desc = (
+        f"{nrows} needs by {ncols} areas. "
+        + "; ".join(f"{verdict_label(v).lower()}: {plural(counts[v], 'cell')}" for v in VERDICTS)
+        + "."
+    )
     panels = []
     for p in range(npanels):
         top = p * panel_h
-        panel_areas = list(enumerate(areas))[p * per_panel:(p + 1) * per_panel]
-        columns = [Text(LABEL_W + k * cw + cw / 2 - 2, top + header_h - 6, shorten(col_names[j], 24),
-                        title=f"{col_names[j]} ({areas[j]})") for k, (j, _) in enumerate(panel_areas)]
+        panel_areas = list(enumerate(areas))[p * per_panel : (p + 1) * per_panel]
+        columns = [
+            Text(
+                LABEL_W + k * cw + cw / 2 - 2,
+                top + header_h - 6,
+                shorten(col_names[j], 24),
+                title=f"{col_names[j]} ({areas[j]})",
+            )
+            for k, (j, _) in enumerate(panel_areas)
+        ]
         labels: list[RowLabel] = []
         squares: list[HeatCell] = []
         for i, need_id in enumerate(rows.ids):
             y = top + header_h + i * rh
             heading = rows.heading(need_id)
             labels.append(row_label(4, y + rh / 2, heading, rows.subheading(need_id)))
-            squares.extend(_heat_cell(cells.get((need_id, area)), need_id, area, col_names[j], heading,
-                                      LABEL_W + k * cw, y, cw, rh) for k, (j, area) in enumerate(panel_areas))
+            squares.extend(
+                _heat_cell(
+                    cells.get((need_id, area)), need_id, area, col_names[j], heading, LABEL_W + k * cw, y, cw, rh
+                )
+                for k, (j, area) in enumerate(panel_areas)
+            )
         bottom = top + header_h + nrows * rh
-        panels.append(HeatPanel(columns=columns, rows=labels, cells=squares,
-                                rule=Rule(LABEL_W, LABEL_W + len(panel_areas) * cw, bottom + 0.5)))
+        panels.append(
+            HeatPanel(
+                columns=columns,
+                rows=labels,
+                cells=squares,
+                rule=Rule(LABEL_W, LABEL_W + len(panel_areas) * cw, bottom + 0.5),
+            )
+        )
     most = report.method.thresholds.limited_market_max
-    key = legend([
-        (HEAT_FILL[COMPETITIVE_MARKET], COMPETITIVE_MARKET, f"Competitive ({most + 1}+)"),
-        (HEAT_FILL[LIMITED_MARKET], LIMITED_MARKET, f"Limited (1–{most})"),
-        (HEAT_FILL[NO_MARKET], NO_MARKET, "No market (0)"),
-        (NA_FILL, "na", "Area not part of the need"),
-    ], height - 14)
+    key = legend(
+        [
+            (HEAT_FILL[COMPETITIVE_MARKET], COMPETITIVE_MARKET, f"Competitive ({most + 1}+)"),
+            (HEAT_FILL[LIMITED_MARKET], LIMITED_MARKET, f"Limited (1–{most})"),
+            (HEAT_FILL[NO_MARKET], NO_MARKET, "No market (0)"),
+            (NA_FILL, "na", "Area not part of the need"),
+        ],
+        height - 14,
+    )
     frame = Frame("fig-depth-svg", width, height, "Market depth by need and area", desc)
     return Heatmap(frame=frame, panels=panels, legend=key)
 
@@ -325,8 +367,10 @@ def sector_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
     bar_w, rh, y0 = 320.0, 30.0, 8.0
     axis_bottom = y0 + len(needs) * rh
     desc = "; ".join(
-        f"need {n.need_id}: " + (", ".join(f"{lower_code(s)} {k}" for s, k in n.suitable_by_sector.items() if k)
-                                 or "no suitable providers") for n in needs)
+        f"need {n.need_id}: "
+        + (", ".join(f"{lower_code(s)} {k}" for s, k in n.suitable_by_sector.items() if k) or "no suitable providers")
+        for n in needs
+    )
     out = []
     for i, n in enumerate(needs):
         y = y0 + i * rh
@@ -341,17 +385,31 @@ def sector_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
             if k <= 0:
                 continue
             w = scale.length(k, bar_w)
-            value = (Text(x + w / 2, y + rh / 2 + 4, str(k), f"sv {'light' if s in LIGHT_ON else 'dark'}")
-                     if w >= 14 else None)
-            bars.append(Bar(Box(x, y + 6, w, rh - 12), SECTOR_FILL.get(s, OTHER_FILL), "seg",
-                            f"Need {n.need_id}: {lower_code(s)}, {plural(k, 'suitable provider')}", value))
+            value = (
+                Text(x + w / 2, y + rh / 2 + 4, str(k), f"sv {'light' if s in LIGHT_ON else 'dark'}")
+                if w >= 14
+                else None
+            )
+            bars.append(
+                Bar(
+                    Box(x, y + 6, w, rh - 12),
+                    SECTOR_FILL.get(s, OTHER_FILL),
+                    "seg",
+                    f"Need {n.need_id}: {lower_code(s)}, {plural(k, 'suitable provider')}",
+                    value,
+                )
+            )
             x += w
-        out.append(BarRow(label, bars, [Text(x + 6, y + rh / 2 + 4, f"{total} suitable, {n.suitable_vcse} VCSE",
-                                             "end")]))
+        out.append(
+            BarRow(label, bars, [Text(x + 6, y + rh / 2 + 4, f"{total} suitable, {n.suitable_vcse} VCSE", "end")])
+        )
     return BarChart(
-        frame=Frame("fig-sector-svg", CHART_W, axis_bottom + 24 + 34, "Sector mix of suitable providers per need",
-                    desc),
-        scale=scale, ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom), rows=out,
+        frame=Frame(
+            "fig-sector-svg", CHART_W, axis_bottom + 24 + 34, "Sector mix of suitable providers per need", desc
+        ),
+        scale=scale,
+        ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom),
+        rows=out,
         legend=legend([(SECTOR_FILL.get(s, OTHER_FILL), "sector", humanise(s)) for s in order], axis_bottom + 44),
     )
 
@@ -366,8 +424,11 @@ def capacity_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
     scale = nice_scale(max(min(everything, limit), 1))
     bar_w, rh, y0 = 300.0, 40.0, 8.0
     axis_bottom = y0 + len(needs) * rh
-    desc = "; ".join(f"need {n.need_id}: volume {whole(n.capacity.volume)} a year, suitable capacity "
-                     f"{whole(n.capacity.suitable_capacity)}" for n in needs)
+    desc = "; ".join(
+        f"need {n.need_id}: volume {whole(n.capacity.volume)} a year, suitable capacity "
+        f"{whole(n.capacity.suitable_capacity)}"
+        for n in needs
+    )
     out, cut = [], False
     for i, n in enumerate(needs):
         y = y0 + i * rh
@@ -379,22 +440,44 @@ def capacity_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
         if cap > scale.top:
             cut = True
             bx = LABEL_W + wc - 14
-            brk = (f"M{coord(bx)} {coord(y + 36)} l5 -19 M{coord(bx + 5)} {coord(y + 36)} l5 -19")
-        out.append(BarRow(
-            label=row_label(4, y + rh / 2, n.pathway_name, f"Need {n.need_id}: {n.title}"),
-            bars=[Bar(Box(LABEL_W, y + 7, max(wv, 0.5), 11), VOLUME_FILL, "vol",
-                      f"Need {n.need_id}: annual volume {whole(vol)} service users"),
-                  Bar(Box(LABEL_W, y + 20, max(wc, 0.5), 13), CAPACITY_FILL, "cap",
-                      f"Need {n.need_id}: suitable capacity {whole(cap)} service users a year{ratio}")],
-            texts=[Text(LABEL_W + wv + 5, y + 16, f"{whole(vol)} a year", "bl"),
-                   Text(LABEL_W + wc + 5, y + 31, f"{whole(cap)}{ratio}{unknown}", "bl strong")],
-            cut=brk,
-        ))
+            brk = f"M{coord(bx)} {coord(y + 36)} l5 -19 M{coord(bx + 5)} {coord(y + 36)} l5 -19"
+        out.append(
+            BarRow(
+                label=row_label(4, y + rh / 2, n.pathway_name, f"Need {n.need_id}: {n.title}"),
+                bars=[
+                    Bar(
+                        Box(LABEL_W, y + 7, max(wv, 0.5), 11),
+                        VOLUME_FILL,
+                        "vol",
+                        f"Need {n.need_id}: annual volume {whole(vol)} service users",
+                    ),
+                    Bar(
+                        Box(LABEL_W, y + 20, max(wc, 0.5), 13),
+                        CAPACITY_FILL,
+                        "cap",
+                        f"Need {n.need_id}: suitable capacity {whole(cap)} service users a year{ratio}",
+                    ),
+                ],
+                texts=[
+                    Text(LABEL_W + wv + 5, y + 16, f"{whole(vol)} a year", "bl"),
+                    Text(LABEL_W + wc + 5, y + 31, f"{whole(cap)}{ratio}{unknown}", "bl strong"),
+                ],
+                cut=brk,
+            )
+        )
     return BarChart(
-        frame=Frame("fig-cap-svg", CHART_W, axis_bottom + 24 + 34,
-                    "Capacity of suitable providers against annual volume", desc),
-        scale=scale, ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom), rows=out,
-        legend=legend([(VOLUME_FILL, "vol", "Annual volume (service users a year)"),
-                       (CAPACITY_FILL, "cap", "Declared capacity of suitable providers")], axis_bottom + 44),
+        frame=Frame(
+            "fig-cap-svg", CHART_W, axis_bottom + 24 + 34, "Capacity of suitable providers against annual volume", desc
+        ),
+        scale=scale,
+        ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom),
+        rows=out,
+        legend=legend(
+            [
+                (VOLUME_FILL, "vol", "Annual volume (service users a year)"),
+                (CAPACITY_FILL, "cap", "Declared capacity of suitable providers"),
+            ],
+            axis_bottom + 44,
+        ),
         cut=cut,
     )

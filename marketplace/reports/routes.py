@@ -40,11 +40,17 @@ async def render(report: Report, fmt: str) -> Response[Any]:
     if fmt == "json":
         return Response(await asyncio.to_thread(msgspec.json.encode, report), media_type=MEDIA["json"])
     if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
-        return Response(await asyncio.to_thread(to_csv_bytes, report), media_type=MEDIA["csv"],
-                        headers={"Content-Disposition": f'attachment; filename="market-report-{report.exercise.id}.csv"'})
+        return Response(
+            await asyncio.to_thread(to_csv_bytes, report),
+            media_type=MEDIA["csv"],
+            headers={"Content-Disposition": f'attachment; filename="market-report-{report.exercise.id}.csv"'},
+        )
     # the page needs nothing but its own inline styles: say so, as a second safeguard to escaping
-    return Response(await asyncio.to_thread(to_html, report), media_type=MEDIA["html"],
-                    headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+    return Response(
+        await asyncio.to_thread(to_html, report),
+        media_type=MEDIA["html"],
+        headers={"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"},
+    )
 
 
 @get(
@@ -67,8 +73,12 @@ async def exercise_report(
     state: State,
     ctx: Ctx,
     actor: ActorDep,
-    format: Annotated[Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")] = None,
-    threshold: Annotated[float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")] = 0.6,
+    format: Annotated[
+        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+    ] = None,
+    threshold: Annotated[
+        float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
+    ] = 0.6,
 ) -> Response[Report]:
     report = await service.make_report(ctx, state.pool, state.match_pools, actor, exercise_id, threshold=threshold)
     return await render(report, format or negotiate(request.headers.get("accept")))

@@ -18,10 +18,19 @@ from marketplace.reports.models import Report
 from marketplace.types import Actor
 
 
-async def make_report(ctx: Context, db: Pool, pools: MatchPools, actor: Actor, exercise_id: int, *, threshold: float,
-                      progress: Callable[[int, int, str], None] | None = None) -> Report:
+async def make_report(
+    ctx: Context,
+    db: Pool,
+    pools: MatchPools,
+    actor: Actor,
+    exercise_id: int,
+    *,
+    threshold: float,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> Report:
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
     runs = await exercises.latest_runs(ctx, db, pools, actor, exercise, progress)
-    return await asyncio.to_thread(build_report, exercise, runs, ctx.taxonomy, threshold=threshold,
-                                   generated_at=ctx.clock.now())
+    return await asyncio.to_thread(
+        build_report, exercise, runs, ctx.taxonomy, threshold=threshold, generated_at=ctx.clock.now()
+    )

@@ -47,7 +47,7 @@ class NeedRows:
         return n.pathway_name if n else humanise(self.pathways[need_id])
 
     def subheading(self, need_id: int) -> str:
-        """"Need 3: <title>"."""
+        """ "Need 3: <title>"."""
         n = self.needs.get(need_id)
         return f"Need {need_id}: {n.title}" if n else f"Need {need_id}"
 
@@ -89,7 +89,8 @@ class Page:
         self.gaps: list[str] = [
             f"{self.needs[c.need_id].title if c.need_id in self.needs else c.pathway} in "
             f"{self.names.get(c.area, c.area_name)}"
-            for c in ordered_cells(report) if c.verdict == NO_MARKET
+            for c in ordered_cells(report)
+            if c.verdict == NO_MARKET
         ]
         """The (need, area) cells with no suitable provider, as "<need title> in <area>", in grid order."""
 

@@ -26,9 +26,11 @@ async def ready(state: State) -> Response[Health | ErrorBody]:
         async with asyncio.timeout(3):
             async with state.pool.acquire() as conn:
                 await conn.fetchval("select 1")
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready; the reason is reported
+    except Exception as exc:
         return Response(
-            ErrorBody(status=503, error="database_unavailable", message=f"database not reachable: {type(exc).__name__}"),
+            ErrorBody(
+                status=503, error="database_unavailable", message=f"database not reachable: {type(exc).__name__}"
+            ),
             status_code=503,
         )
     return Response(Health(status="ready"))

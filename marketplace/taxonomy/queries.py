@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from marketplace.db import Connection, Pool
-
 from marketplace.taxonomy.models import (
     Accreditation,
     Area,
@@ -37,7 +36,8 @@ def _parents_first(areas: list[Area]) -> list[Area]:
 async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
     await conn.executemany(
         """insert into area (code, name, kind, parent_code) values ($1, $2, $3, $4)
-           on conflict (code) do update set name = excluded.name, kind = excluded.kind, parent_code = excluded.parent_code""",
+           on conflict (code) do update
+           set name = excluded.name, kind = excluded.kind, parent_code = excluded.parent_code""",
         [(a.code, a.name, a.kind, a.parent) for a in _parents_first(t.areas)],
     )
     await conn.execute("select refresh_area_closure()")
@@ -55,7 +55,8 @@ async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
     )
     await conn.executemany(
         """insert into sector (code, name, description, sort_order) values ($1, $2, $3, $4)
-           on conflict (code) do update set name = excluded.name, description = excluded.description, sort_order = excluded.sort_order""",
+           on conflict (code) do update
+           set name = excluded.name, description = excluded.description, sort_order = excluded.sort_order""",
         [(s.code, s.name, s.description, i) for i, s in enumerate(t.sectors)],
     )
     await conn.executemany(
@@ -66,7 +67,8 @@ async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
     )
     await conn.executemany(
         """insert into accreditation (code, name, awarded_by, sort_order) values ($1, $2, $3, $4)
-           on conflict (code) do update set name = excluded.name, awarded_by = excluded.awarded_by, sort_order = excluded.sort_order""",
+           on conflict (code) do update
+           set name = excluded.name, awarded_by = excluded.awarded_by, sort_order = excluded.sort_order""",
         [(a.code, a.name, a.awarded_by, i) for i, a in enumerate(t.accreditations)],
     )
     await conn.executemany(
@@ -85,16 +87,26 @@ async def fetch_taxonomy(conn: Connection | Pool) -> Taxonomy:
     pathways = await conn.fetch("select code, name, description, synonyms from pathway order by sort_order, code")
     cohorts = await conn.fetch("select code, name, description, min_age, max_age from cohort order by sort_order, code")
     sectors = await conn.fetch("select code, name, description from sector order by sort_order, code")
-    forms = await conn.fetch("select code, name, sector_code, identifier_schemes from legal_form order by sort_order, code")
+    forms = await conn.fetch(
+        "select code, name, sector_code, identifier_schemes from legal_form order by sort_order, code"
+    )
     accs = await conn.fetch("select code, name, awarded_by from accreditation order by sort_order, code")
     svs = await conn.fetch("select code, name from social_value_commitment order by sort_order, code")
     return Taxonomy(
         areas=[Area(code=r["code"], name=r["name"], kind=r["kind"], parent=r["parent_code"]) for r in areas],
-        pathways=[Pathway(code=r["code"], name=r["name"], description=r["description"], synonyms=list(r["synonyms"])) for r in pathways],
+        pathways=[
+            Pathway(code=r["code"], name=r["name"], description=r["description"], synonyms=list(r["synonyms"]))
+            for r in pathways
+        ],
         cohorts=[Cohort(**dict(r)) for r in cohorts],
         sectors=[Sector(**dict(r)) for r in sectors],
         legal_forms=[
-            LegalForm(code=r["code"], name=r["name"], sector=r["sector_code"], identifier_schemes=list(r["identifier_schemes"]))
+            LegalForm(
+                code=r["code"],
+                name=r["name"],
+                sector=r["sector_code"],
+                identifier_schemes=list(r["identifier_schemes"]),
+            )
             for r in forms
         ],
         accreditations=[Accreditation(**dict(r)) for r in accs],

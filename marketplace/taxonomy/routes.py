@@ -21,8 +21,13 @@ async def list_pathways(ctx: Ctx) -> list[Pathway]:
     return ctx.taxonomy.pathways
 
 
-@get("/areas", summary="Areas as a tree (ONS GSS codes)", tags=["taxonomies"],
-     description="West Mercia > counties and unitary authorities > districts. A provider covering an area covers everything below it.")
+@get(
+    "/areas",
+    summary="Areas as a tree (ONS GSS codes)",
+    tags=["taxonomies"],
+    description="West Mercia > counties and unitary authorities > districts. "
+    "A provider covering an area covers everything below it.",
+)
 async def list_areas(ctx: Ctx) -> list[AreaNode]:
     return ctx.taxonomy.area_tree()
 
@@ -52,5 +57,12 @@ async def list_social_value(ctx: Ctx) -> list[SocialValueCommitment]:
     return ctx.taxonomy.social_value
 
 
-ROUTES = [list_pathways, list_areas, list_cohorts, list_legal_forms, list_sectors, list_accreditations, list_social_value]
-
+ROUTES = [
+    list_pathways,
+    list_areas,
+    list_cohorts,
+    list_legal_forms,
+    list_sectors,
+    list_accreditations,
+    list_social_value,
+]
