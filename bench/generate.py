@@ -22,15 +22,7 @@ import random
 from bisect import bisect
 from itertools import accumulate
 
-from marketplace.providers.models import (
-    Capacity,
-    Contact,
-    Expertise,
-    Finances,
-    Premises,
-    ProviderProfile,
-    Resources,
-)
+from marketplace.providers.models import Capacity, Contact, Expertise, Finances, Premises, ProviderProfile, Resources
 
 YEAR = 2026
 CHUNK = 1000

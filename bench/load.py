@@ -27,6 +27,7 @@ from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn, Sect
 from marketplace.exercises.queries import insert_exercise, insert_need
 from marketplace.migrate import migrate
 from marketplace.providers.models import ProviderProfile
+from marketplace.providers.queries import own_columns
 from marketplace.seed import load_taxonomy
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.queries import upsert_taxonomy
@@ -134,31 +135,8 @@ def records_of(profiles: Sequence[ProviderProfile], start: int, seed: int, now: 
         i = start + k
         pid = i + 1
         days = gen.last_confirmed_days_ago(i, seed)
-        provider.append(
-            (
-                pid,
-                p.name,
-                p.legal_form,
-                p.description,
-                p.website,
-                p.founded_year,
-                p.contact.name,
-                p.contact.email,
-                p.contact.phone,
-                p.resources.volunteers,
-                p.resources.match_funding_per_year,
-                p.resources.other_funding_sources,
-                p.resources.partner_organisations,
-                p.capacity.service_users_per_year,
-                p.finances.annual_income,
-                p.finances.reserves_months,
-                "published",
-                False,
-                created,
-                created,
-                None if days is None else now - dt.timedelta(days=days),
-            )
-        )
+        confirmed = None if days is None else now - dt.timedelta(days=days)
+        provider.append((pid, *own_columns(p), "published", False, created, created, confirmed))
         ident.extend((x, pid) for x in p.identifiers)
         for n, e in enumerate(p.expertise):
             exp.append((pid, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n))

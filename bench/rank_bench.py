@@ -46,16 +46,7 @@ sys.path.insert(0, str(ARGS.impl.resolve()))
 
 import msgspec  # noqa: E402
 
-from matching import (  # noqa: E402
-    AreaTree,
-    Candidate,
-    CandidatePool,
-    Expertise,
-    Need,
-    Priority,
-    propose_partnerships,
-    rank,
-)
+from matching import AreaTree, Candidate, CandidatePool, Expertise, Need, Priority, propose_partnerships, rank  # noqa: E402
 
 T = TypeVar("T")
 AS_OF = date(2026, 11, 1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import msgspec
 
@@ -20,19 +20,8 @@ from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
 from marketplace.providers.models import SeedProvider, normalised, profile_problems
 from marketplace.taxonomy import service as taxonomy
-from marketplace.taxonomy.models import (
-    Accreditation,
-    Area,
-    Cohort,
-    LegalForm,
-    Pathway,
-    Sector,
-    SocialValueCommitment,
-    Taxonomy,
-)
+from marketplace.taxonomy.models import Taxonomy
 from matching import InvalidWeights, Weights
-
-T = TypeVar("T")
 
 
 class SeedError(Exception):
@@ -46,10 +35,11 @@ def _record_label(path: Path, raw: Any, index: int) -> str:
     return f"{path.name}: record {index}" + (f" ({name!r})" if name else "")
 
 
-def load_file(path: Path, typ: type[T]) -> list[T]:
+def load_file(path: Path, typ: Any) -> Any:
+    """The file's records decoded as `typ` (a list type, e.g. `list[Area]`), or a SeedError naming the record."""
     data = path.read_bytes()
     try:
-        return msgspec.json.decode(data, type=list[typ])  # type: ignore[valid-type]
+        return msgspec.json.decode(data, type=typ)
     except msgspec.ValidationError as exc:
         msg = str(exc)
         m = re.search(r"at `\$\[(\d+)\]\.?(.*)`$", msg)
@@ -63,16 +53,14 @@ def load_file(path: Path, typ: type[T]) -> list[T]:
         raise SeedError(f"{path.name}: not valid JSON: {exc}") from None
 
 
+TAXONOMY_FILES = {field.name: f"{field.name}.json" for field in msgspec.structs.fields(Taxonomy)}
+"""Each taxonomy's seed file: `areas` in areas.json, and so on."""
+
+
 def load_taxonomy(seed_dir: Path) -> Taxonomy:
-    tax = Taxonomy(
-        areas=load_file(seed_dir / "areas.json", Area),
-        pathways=load_file(seed_dir / "pathways.json", Pathway),
-        cohorts=load_file(seed_dir / "cohorts.json", Cohort),
-        sectors=load_file(seed_dir / "sectors.json", Sector),
-        legal_forms=load_file(seed_dir / "legal_forms.json", LegalForm),
-        accreditations=load_file(seed_dir / "accreditations.json", Accreditation),
-        social_value=load_file(seed_dir / "social_value.json", SocialValueCommitment),
-    )
+    """Every taxonomy file, each decoded as the Taxonomy's own field type (`areas: list[Area]`, ...)."""
+    fields = {f.name: f.type for f in msgspec.structs.fields(Taxonomy)}
+    tax = Taxonomy(**{name: load_file(seed_dir / TAXONOMY_FILES[name], typ) for name, typ in fields.items()})
     area_codes = tax.codes("areas")
     for i, a in enumerate(tax.areas):
         if a.parent is not None and a.parent not in area_codes:
@@ -86,7 +74,7 @@ def load_taxonomy(seed_dir: Path) -> Taxonomy:
 
 def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> list[SeedProvider]:
     path = seed_dir / "providers.json"
-    providers = [normalised(p) for p in load_file(path, SeedProvider)]
+    providers = [normalised(p) for p in load_file(path, list[SeedProvider])]
     seen: dict[str, int] = {}
     for i, p in enumerate(providers):
         problems = profile_problems(p, taxonomy, year=today.year)
@@ -112,7 +100,7 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
     path = seed_dir / "exercises.json"
     if not path.exists():
         return []
-    exercises = load_file(path, SeedExercise)
+    exercises: list[SeedExercise] = load_file(path, list[SeedExercise])
     for i, x in enumerate(exercises):
         try:
             Weights.from_mapping(x.default_weights.given())

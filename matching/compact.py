@@ -33,7 +33,7 @@ import numpy.typing as npt
 from .areas import AreaTree
 from .columns import Columns, Pairs, read_only
 from .models import Candidate
-from .pool import CandidatePool, build_pool
+from .pool import CandidatePool, OverColumns, build_pool
 from .wordscan import WordIndex
 
 Int64Array = npt.NDArray[np.int64]
@@ -102,24 +102,13 @@ def _cohort_dtype(cohorts: int) -> Any:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class CompactPool:
+class CompactPool(OverColumns):
     """Candidates as columns, packed names and a word index of their text: no candidate objects, no text."""
 
     columns: Columns
     names: PackedNames
     words: WordIndex
     """Distinct normalised words of each row's text (expertise descriptions and resources text)."""
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-    @property
-    def provider_id(self) -> Int64Array:
-        return self.columns.provider_id
-
-    @property
-    def areas(self) -> AreaTree:
-        return self.columns.areas
 
     @property
     def by_name(self) -> None:
@@ -140,9 +129,7 @@ class CompactPool:
         index = pool.word_index() if pool.text_index is not None else pool.index_text()
         index = index._replace(words=index.words.astype(_word_dtype(len(index.vocabulary))))
         return cls(
-            columns=replace(pool.columns, **_narrow(pool.columns)),
-            names=PackedNames.of(pool.names),
-            words=index,
+            columns=replace(pool.columns, **_narrow(pool.columns)), names=PackedNames.of(pool.names), words=index
         )
 
 

@@ -112,11 +112,7 @@ def offers_from_rankings(rankings: Iterable[Ranking]) -> list[Offer]:
 
 
 def propose_partnerships(
-    needs: Sequence[Need],
-    rankings: Iterable[Ranking | Offer],
-    *,
-    areas: AreaTree,
-    max_options: int = 3,
+    needs: Sequence[Need], rankings: Iterable[Ranking | Offer], *, areas: AreaTree, max_options: int = 3
 ) -> PartnershipPlan:
     """Propose up to ``max_options`` lead + partners combinations covering the needs' cells.
 
@@ -189,10 +185,7 @@ def _greedy(lead: _Org, orgs: list[_Org], coverable: set[Cell]) -> list[_Org]:
     team = [lead]
     remaining = coverable - lead.cells.keys()
     while remaining:
-        best = min(
-            (o for o in orgs if o not in team),
-            key=lambda o: (-o.gain(remaining), o.key),
-        )
+        best = min((o for o in orgs if o not in team), key=lambda o: (-o.gain(remaining), o.key))
         team.append(best)
         remaining -= best.cells.keys()
     # drop partners whose cells are all covered by the rest (latest picks first)

@@ -92,8 +92,26 @@ class LazyWordIndex:
         return index
 
 
+class OverColumns:
+    """What both pool types read straight from their columns: size, provider ids, the area tree."""
+
+    __slots__ = ()
+    columns: Columns
+
+    def __len__(self) -> int:
+        return len(self.columns)
+
+    @property
+    def provider_id(self) -> Int64Array:
+        return self.columns.provider_id
+
+    @property
+    def areas(self) -> AreaTree:
+        return self.columns.areas
+
+
 @dataclass(frozen=True, slots=True, eq=False)
-class CandidatePool:
+class CandidatePool(OverColumns):
     """The full pool: candidates as columns, with the candidates themselves and their text.
 
     Text (expertise descriptions, resources text) is kept as strings and only scanned, for the
@@ -114,17 +132,6 @@ class CandidatePool:
     """Position of each row in ``by_name``: the tie-break key (``None`` when not computed)."""
     text_index: LazyWordIndex | None
     """Word index of every candidate's text, built on first use; ``None`` for a one-off pool (never built)."""
-
-    def __len__(self) -> int:
-        return len(self.columns)
-
-    @property
-    def provider_id(self) -> Int64Array:
-        return self.columns.provider_id
-
-    @property
-    def areas(self) -> AreaTree:
-        return self.columns.areas
 
     @classmethod
     def build(cls, candidates: Iterable[Candidate], areas: AreaTree) -> CandidatePool:

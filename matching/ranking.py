@@ -367,10 +367,7 @@ def _lay_out_eligible(
     position[eligible] = np.arange(len(eligible))
     lines = np.flatnonzero(position[read.line_owner] >= 0)
     known = Screened(
-        read.pids[eligible],
-        take(read.lines, lines),
-        position[read.line_owner[lines]],
-        take(read.paths, lines),
+        read.pids[eligible], take(read.lines, lines), position[read.line_owner[lines]], take(read.paths, lines)
     )
     return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, screened=known)
 

@@ -239,10 +239,7 @@ def local_priorities(s: ScoringInput) -> CriterionColumn:
         matches = np.zeros((len(cn.priorities), m))
         matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows])
     wsum = sum(pr.weight for pr in cn.priorities)
-    return _criterion(
-        [(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)],
-        m,
-    )
+    return _criterion([(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)], m)
 
 
 def added_value(s: ScoringInput) -> CriterionColumn:

@@ -28,6 +28,23 @@ RUN_ID = uuid.uuid4().hex[:8]
 TEST_SECRET = "test-secret-" + uuid.uuid4().hex
 
 
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, dsn: str | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`marketplace ARGS...` as a user runs it: a process of its own (on `dsn`'s database when given)."""
+    env = dict(os.environ if env is None else env)
+    if dsn is not None:
+        env["DATABASE_URL"] = dsn
+    return subprocess.run(
+        [sys.executable, "-m", "marketplace", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def app_settings(dsn: str, **overrides) -> Settings:
     return Settings(database_url=dsn, secret=TEST_SECRET, **overrides)
 

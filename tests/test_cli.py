@@ -4,56 +4,42 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import urllib.request
 
 import asyncpg
-
-from marketplace.settings import PROJECT_ROOT
-
-
-def run(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "marketplace", *args],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+from conftest import run_cli
 
 
 def test_embedded_mode_needs_no_database_and_keeps_its_data(tmp_path):
     """With no DATABASE_URL the command starts its own PostgreSQL under MARKETPLACE_DATA_DIR."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["MARKETPLACE_DATA_DIR"] = str(tmp_path / "data")
-    first = run("seed", env=env)
+    first = run_cli("seed", env=env)
     assert first.returncode == 0, first.stderr
     assert "migration(s)" in first.stdout and "loaded 0" not in first.stdout
-    second = run("seed", env=env)  # a second process: same data directory, data still there
+    second = run_cli("seed", env=env)  # a second process: same data directory, data still there
     assert second.returncode == 0, second.stderr
     assert "loaded 0 demo provider(s)" in second.stdout
     assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
-    url = run("db-url", env=env)
+    url = run_cli("db-url", env=env)
     assert url.returncode == 0 and url.stdout.startswith("postgresql://")
 
 
 async def test_migrate_seed_and_db_url_against_database_url(databases):
     name = await databases.create("cli")
     env = {**os.environ, "DATABASE_URL": databases.dsn(name)}
-    assert run("db-url", env=env).stdout.strip() == databases.dsn(name)
-    migrated = run("migrate", env=env)
+    assert run_cli("db-url", env=env).stdout.strip() == databases.dsn(name)
+    migrated = run_cli("migrate", env=env)
     assert migrated.returncode == 0, migrated.stderr
     assert migrated.stdout.startswith("applied ") and not migrated.stdout.startswith("applied 0")
-    assert run("migrate", env=env).stdout.startswith("applied 0 ")
-    seeded = run("seed", env=env)
+    assert run_cli("migrate", env=env).stdout.startswith("applied 0 ")
+    seeded = run_cli("seed", env=env)
     assert seeded.returncode == 0, seeded.stderr
     conn = await asyncpg.connect(databases.dsn(name))
     try:
         n = await conn.fetchval("select count(*) from provider")
         assert n >= 1 and f"loaded {n} demo provider(s)" in seeded.stdout
-        reset = run("seed", "--reset", env=env)
+        reset = run_cli("seed", "--reset", env=env)
         assert f"loaded {n} demo provider(s)" in reset.stdout
     finally:
         await conn.close()
@@ -73,7 +59,7 @@ def test_a_bad_seed_file_fails_with_a_clear_message(tmp_path, seed_dir):
         "MARKETPLACE_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
     }
-    result = run("seed", env=env)
+    result = run_cli("seed", env=env)
     assert result.returncode == 2
     assert "pathways.json: record 1" in result.stderr and "code" in result.stderr
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 
 import pytest
+from conftest import run_cli
 
+import matching
 from marketplace import db
-from marketplace.settings import PROJECT_ROOT
 
 NEED = {
     "title": "Accommodation for adults in Telford",
@@ -124,23 +122,7 @@ async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, key
     [
         ({"coverage": -1}, "weights.coverage"),
         ({"speed": 1}, "weights.speed"),
-        (
-            dict.fromkeys(
-                (
-                    "pathway_fit",
-                    "coverage",
-                    "capacity",
-                    "financial_viability",
-                    "quality",
-                    "local_priorities",
-                    "added_value",
-                    "social_value",
-                    "sustainability",
-                ),
-                0,
-            ),
-            "weights",
-        ),
+        (dict.fromkeys(matching.CRITERIA, 0), "weights"),
     ],
 )
 async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh_db, weights, field):
@@ -259,14 +241,7 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     name = await databases.create("cli-match", template=template_db)
     dsn = databases.dsn(name)
     need_id, _ = await seeded_need(dsn)
-    result = subprocess.run(
-        [sys.executable, "-m", "marketplace", "match", str(need_id), "--top", "3"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": dsn},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli("match", str(need_id), "--top", "3", dsn=dsn)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("Match run ") and "eligible" in lines[2]

@@ -92,17 +92,7 @@ def test_headline_encodes_as_structured_json() -> None:
     assert msgspec.json.decode(msgspec.json.encode(h), type=Headline) == h
 
 
-NAMES = (
-    "pathway_fit",
-    "coverage",
-    "capacity",
-    "financial_viability",
-    "quality",
-    "local_priorities",
-    "added_value",
-    "social_value",
-    "sustainability",
-)
+NAMES = matching.CRITERIA
 
 
 @given(

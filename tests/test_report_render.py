@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from marketplace.exercises.models import ExerciseSummary
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -21,7 +22,6 @@ from marketplace.reports.models import (
     Cell,
     CriterionNote,
     DepthGrid,
-    ExerciseSummary,
     Headline,
     Method,
     NeedReport,

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import subprocess
-import sys
+
+from conftest import run_cli
 
 from marketplace import db
-from marketplace.settings import PROJECT_ROOT
 
 
 async def exercise_id(dsn: str) -> int:
@@ -170,25 +168,11 @@ async def test_the_report_command_writes_a_file_and_shows_progress(databases, te
     dsn = databases.dsn(name)
     xid = await exercise_id(dsn)
     out = tmp_path / "report.html"
-    result = subprocess.run(
-        [sys.executable, "-m", "marketplace", "report", str(xid), "--format", "html", "-o", str(out)],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": dsn},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli("report", str(xid), "--format", "html", "-o", str(out), dsn=dsn)
     assert result.returncode == 0, result.stderr
     assert "matching need 1/" in result.stderr and "wrote html report" in result.stderr
     assert out.read_text().startswith("<!DOCTYPE html>")
-    again = subprocess.run(
-        [sys.executable, "-m", "marketplace", "report", str(xid), "--format", "json"],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "DATABASE_URL": dsn},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_cli("report", str(xid), "--format", "json", dsn=dsn)
     assert again.returncode == 0 and "matching need" not in again.stderr, "stored runs are reused"
     assert '"needs"' in again.stdout
     await databases.drop(name)

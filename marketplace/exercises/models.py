@@ -25,10 +25,7 @@ class _CriteriaWeights(Strict, omit_defaults=True):
 
     # JSON Schema for what msgspec cannot state: all nine given as zero is refused (400)
     __json_schema_extra__: ClassVar[dict[str, Any]] = {
-        "not": {
-            "required": list(matching.CRITERIA),
-            "properties": {c: {"const": 0} for c in matching.CRITERIA},
-        }
+        "not": {"required": list(matching.CRITERIA), "properties": {c: {"const": 0} for c in matching.CRITERIA}}
     }
 
     def given(self) -> dict[str, float]:
@@ -139,7 +136,9 @@ class Need(msgspec.Struct):
     updated_at: dt.datetime
 
 
-class Exercise(msgspec.Struct):
+class ExerciseSummary(msgspec.Struct):
+    """What an exercise is, without its settings and needs (a report's heading)."""
+
     id: int
     title: str
     commissioning_body: str
@@ -147,6 +146,9 @@ class Exercise(msgspec.Struct):
     status: str
     opens_on: dt.date | None
     closes_on: dt.date | None
+
+
+class Exercise(ExerciseSummary):
     default_weights: CriteriaWeights
     is_sample: bool
     version: int

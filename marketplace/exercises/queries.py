@@ -133,13 +133,10 @@ async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("select id, exercise_id, version from need where id = $1 for update", need_id)
 
 
-async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
-    need_id: int = await conn.fetchval(
-        """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
-                             min_years_experience, local_priorities, sector_preference, weight_overrides, position)
-           values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb,
-                   (select count(*) from need where exercise_id = $1)) returning id""",
-        exercise_id,
+def _need_columns(n: NeedIn) -> tuple[Any, ...]:
+    """The need row's own columns, in the order insert_need and update_need write them ($2 to $10)."""
+    overrides = None if n.weight_overrides is None else _json(n.weight_overrides)
+    return (
         n.title.strip(),
         n.pathway,
         n.annual_volume,
@@ -148,7 +145,18 @@ async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
         n.min_years_experience,
         _json(n.local_priorities),
         _json(n.sector_preference),
-        None if n.weight_overrides is None else _json(n.weight_overrides),
+        overrides,
+    )
+
+
+async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
+    need_id: int = await conn.fetchval(
+        """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
+                             min_years_experience, local_priorities, sector_preference, weight_overrides, position)
+           values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb,
+                   (select count(*) from need where exercise_id = $1)) returning id""",
+        exercise_id,
+        *_need_columns(n),
     )
     await _write_need_parts(conn, need_id, n)
     return need_id
@@ -161,15 +169,7 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
                weight_overrides = $10::text::jsonb, version = version + 1, updated_at = now()
            where id = $1""",
         need_id,
-        n.title.strip(),
-        n.pathway,
-        n.annual_volume,
-        n.annual_budget,
-        n.contract_years,
-        n.min_years_experience,
-        _json(n.local_priorities),
-        _json(n.sector_preference),
-        None if n.weight_overrides is None else _json(n.weight_overrides),
+        *_need_columns(n),
     )
     for table in ("need_cohort", "need_area", "need_accreditation"):
         await conn.execute(f"delete from {table} where need_id = $1", need_id)
@@ -265,6 +265,11 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 # --- stored runs ----------------------------------------------------------------------------------
 
 
+INSERT_MATCH_RUN_SQL = """
+insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
+values ($1, $2, $3, $4, $5, $6::text::jsonb) returning id, created_at"""
+
+
 async def insert_match_run(
     conn: Connection,
     *,
@@ -275,17 +280,8 @@ async def insert_match_run(
     candidate_count: int,
     document: bytes,
 ) -> asyncpg.Record:
-    return await one(
-        conn,
-        """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
-           values ($1, $2, $3, $4, $5, $6::text::jsonb) returning id, created_at""",
-        need_id,
-        exercise_id,
-        created_by,
-        algorithm_version,
-        candidate_count,
-        document.decode(),
-    )
+    args = (need_id, exercise_id, created_by, algorithm_version, candidate_count, document.decode())
+    return await one(conn, INSERT_MATCH_RUN_SQL, *args)
 
 
 async def fetch_match_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
@@ -314,6 +310,11 @@ async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.
     )
 
 
+INSERT_PARTNERSHIP_RUN_SQL = """
+insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
+values ($1, $2, $3, $4, $5::text::jsonb) returning id, created_at"""
+
+
 async def insert_partnership_run(
     conn: Connection,
     *,
@@ -323,16 +324,8 @@ async def insert_partnership_run(
     match_run_ids: list[int],
     document: bytes,
 ) -> asyncpg.Record:
-    return await one(
-        conn,
-        """insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
-           values ($1, $2, $3, $4, $5::text::jsonb) returning id, created_at""",
-        exercise_id,
-        created_by,
-        algorithm_version,
-        match_run_ids,
-        document.decode(),
-    )
+    args = (exercise_id, created_by, algorithm_version, match_run_ids, document.decode())
+    return await one(conn, INSERT_PARTNERSHIP_RUN_SQL, *args)
 
 
 async def fetch_partnership_run(conn: Connection, run_id: int) -> asyncpg.Record | None:

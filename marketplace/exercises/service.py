@@ -262,21 +262,7 @@ async def _match(
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
     ranking, counts = ranked.ranking, ranked.directory
-    facts = [
-        ProviderFacts(
-            provider_id=c.provider_id,
-            name=c.name,
-            sector=c.sector,
-            legal_form=c.legal_form,
-            capacity=c.capacity,
-            annual_income=c.annual_income,
-            match_funding_per_year=c.match_funding_per_year,
-            volunteers=c.volunteers,
-            premises_areas=list(c.premises_areas),
-            last_confirmed=c.last_confirmed,
-        )
-        for c in (ranked.details[s.provider_id] for s in ranking.scored)
-    ]
+    facts = [project(ranked.details[s.provider_id], ProviderFacts) for s in ranking.scored]
     return MatchRunBody(
         algorithm_version=ranking.algorithm_version,
         as_of=ranking.as_of,

@@ -27,7 +27,7 @@ async def refresh_search(conn: Connection, ids: Sequence[int]) -> None:
     await conn.execute("select refresh_provider_search($1::bigint[])", list(ids))
 
 
-def _own_columns(p: ProviderProfile) -> tuple[Any, ...]:
+def own_columns(p: ProviderProfile) -> tuple[Any, ...]:
     """The provider row's own columns, in the order insert_provider and update_provider_row write them."""
     return (
         p.name.strip(),
@@ -66,7 +66,7 @@ async def insert_provider(
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
         returning id
         """,
-        *_own_columns(p),
+        *own_columns(p),
         status,
         is_sample,
         last_confirmed_at,
@@ -290,7 +290,7 @@ async def update_provider_row(conn: Connection, provider_id: int, p: ProviderPro
         where id = $1 returning version
         """,
         provider_id,
-        *_own_columns(p),
+        *own_columns(p),
     )
     return version
 

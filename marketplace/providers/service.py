@@ -65,16 +65,7 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
     ]
     if problems:
         raise InvalidInput.from_problems(problems)
-    filters = Filters(
-        status=query.status,
-        pathway=query.pathway,
-        area=query.area,
-        cohort=query.cohort,
-        sector=query.sector,
-        legal_form=query.legal_form,
-        accreditation=query.accreditation,
-        min_capacity=query.min_capacity,
-    )
+    filters = project(query, Filters)
     text_given = bool(query.q and query.q.strip())
     interpreted: list[list[str]] | None = None
 

@@ -6,7 +6,7 @@ import datetime as dt
 from collections import Counter
 
 import matching
-from marketplace.exercises.models import Exercise, MatchRun
+from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -19,7 +19,6 @@ from marketplace.reports.models import (
     Cell,
     CriterionNote,
     DepthGrid,
-    ExerciseSummary,
     Headline,
     Method,
     NeedReport,
@@ -29,6 +28,7 @@ from marketplace.reports.models import (
     Totals,
 )
 from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import project
 
 
 def verdict(suitable: int, t: Thresholds) -> str:
@@ -187,15 +187,7 @@ def build_report(
             stale.setdefault(s.provider_id, s)
     run_times = [r.created_at for r in ordered if r.created_at is not None]
     return Report(
-        exercise=ExerciseSummary(
-            id=exercise.id,
-            title=exercise.title,
-            commissioning_body=exercise.commissioning_body,
-            description=exercise.description,
-            status=exercise.status,
-            opens_on=exercise.opens_on,
-            closes_on=exercise.closes_on,
-        ),
+        exercise=project(exercise, ExerciseSummary),
         generated_at=generated_at,
         needs=needs,
         grid=grid,

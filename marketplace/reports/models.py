@@ -7,6 +7,7 @@ import datetime as dt
 import msgspec
 
 import matching
+from marketplace.exercises.models import ExerciseSummary
 
 NO_MARKET, LIMITED_MARKET, COMPETITIVE_MARKET = "no_market", "limited_market", "competitive_market"
 VCSE_SECTORS = ("third_sector", "co_operative", "social_enterprise")
@@ -146,16 +147,6 @@ class Method(msgspec.Struct):
     data_snapshot_from: dt.datetime | None
     data_snapshot_to: dt.datetime | None
     notes: list[str]
-
-
-class ExerciseSummary(msgspec.Struct):
-    id: int
-    title: str
-    commissioning_body: str
-    description: str
-    status: str
-    opens_on: dt.date | None
-    closes_on: dt.date | None
 
 
 class Report(msgspec.Struct):

@@ -11,11 +11,7 @@ from matching.partnerships import Cell as PlanCell
 
 VERDICTS = (COMPETITIVE_MARKET, LIMITED_MARKET, NO_MARKET)
 """Best market first: the order of every list, legend and sentence that goes through the verdicts."""
-VERDICT_LABELS = {
-    NO_MARKET: "No market",
-    LIMITED_MARKET: "Limited market",
-    COMPETITIVE_MARKET: "Competitive market",
-}
+VERDICT_LABELS = {NO_MARKET: "No market", LIMITED_MARKET: "Limited market", COMPETITIVE_MARKET: "Competitive market"}
 
 
 def verdict_label(v: str) -> str:

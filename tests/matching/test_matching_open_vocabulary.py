@@ -39,9 +39,7 @@ def both(need: Need, cands: list, **kw) -> Ranking:  # type: ignore[type-arg]
 
 # -- Task: no hard-coded taxonomy --------------------------------------------------------
 NEW_NEED = f.need(
-    pathway="HOUSING_FIRST",
-    cohorts=("VETERANS", "ADULTS"),
-    sector_preference={"mutual": 0.7, "third_sector": 1.0},
+    pathway="HOUSING_FIRST", cohorts=("VETERANS", "ADULTS"), sector_preference={"mutual": 0.7, "third_sector": 1.0}
 )
 
 

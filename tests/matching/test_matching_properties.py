@@ -144,11 +144,7 @@ def test_raising_a_weight_never_lowers_that_criterions_share(
 
 
 @SETTINGS
-@given(
-    need=needs,
-    cand=candidates(provider_id=1),
-    extra=st.lists(st.sampled_from(CODES), min_size=1, max_size=3),
-)
+@given(need=needs, cand=candidates(provider_id=1), extra=st.lists(st.sampled_from(CODES), min_size=1, max_size=3))
 def test_covering_more_areas_never_lowers_coverage(need: Need, cand: Candidate, extra: list[str]) -> None:
     # Only the coverage check may exclude here, so coverage can be compared directly.
     lenient = replace(need, required_accreditations=(), min_years_experience=0)
