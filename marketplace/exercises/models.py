@@ -84,6 +84,15 @@ class ExercisePatch(Strict):
     default_weights: CriteriaWeights | UnsetType = UNSET
 
 
+class NeedEligibility(Strict, omit_defaults=True):
+    """Whom the need is for, when that narrows it: an age range (either end open), men or women. A service
+    qualifies when its own age range overlaps this one and it serves these people (or both men and women)."""
+
+    min_age: Annotated[int, Meta(ge=0, le=120)] | None = None
+    max_age: Annotated[int, Meta(ge=0, le=120)] | None = None
+    gender: Literal["men", "women", "both"] = "both"
+
+
 class NeedIn(Strict):
     """A lot within an exercise: one pathway, for some cohorts, in some areas."""
 
@@ -99,6 +108,7 @@ class NeedIn(Strict):
     local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] = []
     sector_preference: SectorPreference = msgspec.field(default_factory=SectorPreference)
     weight_overrides: CriteriaWeights | None = None
+    eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
 
 
 class NeedPatch(Strict):
@@ -114,6 +124,7 @@ class NeedPatch(Strict):
     local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] | UnsetType = UNSET
     sector_preference: SectorPreference | UnsetType = UNSET
     weight_overrides: CriteriaWeights | UnsetType | None = UNSET
+    eligibility: NeedEligibility | UnsetType = UNSET
 
 
 class Need(msgspec.Struct):
@@ -131,6 +142,7 @@ class Need(msgspec.Struct):
     local_priorities: list[LocalPriority]
     sector_preference: SectorPreference
     weight_overrides: CriteriaWeights | None
+    eligibility: NeedEligibility
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -170,6 +182,9 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
     found = [check_code(f"{prefix}pathway", n.pathway, tax.codes("pathways"), "pathway")]
     found += [check_code(f"{prefix}areas[{i}]", a, tax.codes("areas"), "area") for i, a in enumerate(n.areas)]
     found += [check_code(f"{prefix}cohorts[{i}]", c, tax.codes("cohorts"), "cohort") for i, c in enumerate(n.cohorts)]
+    e = n.eligibility
+    if e.min_age is not None and e.max_age is not None and e.min_age > e.max_age:
+        found.append(FieldProblem(field=f"{prefix}eligibility.max_age", problem="below the minimum age"))
     found += [
         check_code(f"{prefix}required_accreditations[{i}]", a, tax.codes("accreditations"), "accreditation")
         for i, a in enumerate(n.required_accreditations)

@@ -42,7 +42,7 @@ json_build_object(
                                          from need_accreditation r where r.need_id = n.id), '[]'),
     'min_years_experience', n.min_years_experience, 'local_priorities', n.local_priorities,
     'sector_preference', n.sector_preference, 'weight_overrides', n.weight_overrides,
-    'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at)
+    'eligibility', n.eligibility, 'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at)
 """
 
 _exercise = msgspec.json.Decoder(Exercise)
@@ -134,7 +134,7 @@ async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
 
 
 def _need_columns(n: NeedIn) -> tuple[Any, ...]:
-    """The need row's own columns, in the order insert_need and update_need write them ($2 to $10)."""
+    """The need row's own columns, in the order insert_need and update_need write them ($2 to $11)."""
     overrides = None if n.weight_overrides is None else _json(n.weight_overrides)
     return (
         n.title.strip(),
@@ -146,14 +146,16 @@ def _need_columns(n: NeedIn) -> tuple[Any, ...]:
         _json(n.local_priorities),
         _json(n.sector_preference),
         overrides,
+        _json(n.eligibility),
     )
 
 
 async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
     need_id: int = await conn.fetchval(
         """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
-                             min_years_experience, local_priorities, sector_preference, weight_overrides, position)
-           values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb,
+                             min_years_experience, local_priorities, sector_preference, weight_overrides,
+                             eligibility, position)
+           values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb,
                    (select count(*) from need where exercise_id = $1)) returning id""",
         exercise_id,
         *_need_columns(n),
@@ -166,7 +168,8 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
     await conn.execute(
         """update need set title = $2, pathway_code = $3, annual_volume = $4, annual_budget = $5, contract_years = $6,
                min_years_experience = $7, local_priorities = $8::text::jsonb, sector_preference = $9::text::jsonb,
-               weight_overrides = $10::text::jsonb, version = version + 1, updated_at = now()
+               weight_overrides = $10::text::jsonb, eligibility = $11::text::jsonb, version = version + 1,
+               updated_at = now()
            where id = $1""",
         need_id,
         *_need_columns(n),
@@ -205,29 +208,35 @@ async def delete_need(conn: Connection, need_id: int) -> bool:
 CANDIDATE_DOC = """json_build_object(
     'provider_id', p.id, 'name', p.name, 'sector', p.sector, 'legal_form', p.legal_form,
     'founded_year', p.founded_year,
-    'expertise', coalesce((select json_agg(json_build_object(
-            'pathway', e.pathway_code,
-            'cohorts', coalesce((select json_agg(ec.cohort_code order by ec.cohort_code)
-                                 from provider_expertise_cohort ec
-                                 where ec.provider_id = e.provider_id and ec.pathway_code = e.pathway_code), '[]'),
-            'years_experience', e.years_experience, 'description', e.description,
-            'outcomes_evidence', e.outcomes_evidence) order by e.position)
-        from provider_expertise e where e.provider_id = p.id), '[]'),
-    'coverage', coalesce((select json_agg(c.area_code order by c.area_code)
-                          from provider_coverage c where c.provider_id = p.id), '[]'),
-    'capacity', p.capacity_per_year, 'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
-    'accreditations', p.accreditation_codes, 'volunteers', p.volunteers,
+    'services', coalesce((select json_agg(json_build_object(
+            'service_id', s.id, 'name', s.name, 'pathway', s.pathway_code, 'cohorts', s.cohort_codes,
+            'areas', s.area_codes, 'capacity', s.capacity_per_year,
+            'min_age', s.min_age, 'max_age', s.max_age, 'gender', s.gender,
+            'years_experience', s.years_delivering, 'description', s.description,
+            'outcomes', coalesce((select json_agg(json_build_object(
+                    'outcome', o.outcome, 'measure', o.measure, 'value', o.value::float8, 'period', o.period,
+                    'people', o.people, 'source', o.source, 'note', o.note) order by o.position, o.id)
+                from service_outcome o where o.service_id = s.id), '[]'),
+            'accreditations', s.accreditation_codes, 'delivery_modes', s.delivery_modes,
+            'complexity_levels', s.complexity_levels, 'cost_amount', s.cost_amount::float8, 'cost_unit', s.cost_unit)
+            order by s.position, s.id)
+        from service s where s.provider_id = p.id and s.status = 'active'), '[]'),
+    'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
+    'accreditations', coalesce((select json_agg(pa.accreditation_code order by pa.accreditation_code)
+                                from provider_accreditation pa where pa.provider_id = p.id), '[]'),
+    'volunteers', p.volunteers,
     'premises_areas', coalesce((select json_agg(pm.area_code order by pm.id)
                                 from provider_premises pm where pm.provider_id = p.id), '[]'),
     'match_funding_per_year', p.match_funding_per_year, 'funding_sources', p.other_funding_sources,
     'partner_organisations', p.partner_organisations,
-    'social_value', coalesce((select json_agg(s.commitment_code order by s.commitment_code)
-                              from provider_social_value s where s.provider_id = p.id), '[]'),
+    'social_value', coalesce((select json_agg(sv.commitment_code order by sv.commitment_code)
+                              from provider_social_value sv where sv.provider_id = p.id), '[]'),
     'resources_text', concat_ws('. ', nullif(p.description, ''),
                                 (select string_agg(pm.description, '. ' order by pm.id)
                                  from provider_premises pm where pm.provider_id = p.id),
                                 nullif(array_to_string(p.partner_organisations, ', '), '')),
     'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date)"""
+"""A published provider as the matching core's Candidate: the organisation and its active services."""
 
 # Published providers with ids in ($1, $2], as the core's Candidate (loading a process's matching pool).
 CHUNK_SQL = f"""

@@ -45,25 +45,48 @@ QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 
 
+class ServiceRow(msgspec.Struct, frozen=True, array_like=True):
+    """What the index holds of one active service (queries.INDEX_ROW, in order)."""
+
+    id: int
+    pathway: str
+    cohorts: list[str]
+    areas: list[str]
+    """area_match_codes: the service areas with every area above and below them"""
+    accreditations: list[str]
+    """The service's own (the organisation's are on the IndexRow)."""
+    capacity: int | None
+    min_age: int | None
+    max_age: int | None
+    gender: str
+    """men, women or both"""
+    complexity: list[str]
+    delivery: list[str]
+    cost: float | None
+    """The indicative cost's amount, in pounds (whatever its unit)."""
+
+
 class IndexRow(msgspec.Struct, frozen=True, array_like=True):
-    """What the index holds of one provider (queries.INDEX_COLUMNS, in order)."""
+    """What the index holds of one provider (queries.INDEX_ROW, in order)."""
 
     id: int
     name: str
     status: str
     sector: str | None
     legal_form: str
-    capacity: int | None
-    pathways: list[str]
-    cohorts: list[str]
-    areas: list[str]
-    """area_match_codes: covered areas with every area above and below them"""
     accreditations: list[str]
+    """The organisation's own."""
     words: tuple[str, str, str]
     """The search document's words of each weight class, space-separated."""
+    services: list[ServiceRow]
+    """Its active services."""
 
 
 class Filters(msgspec.Struct, frozen=True, kw_only=True):
+    """Provider-level: status, sector, legal_form. Service-level (one active service must meet them all):
+    pathway, area, cohort, min_capacity, age, gender, complexity, delivery_mode, max_cost. accreditation: each
+    one held by the organisation or by that same service."""
+
     status: str = "published"
     pathway: Sequence[str] = ()
     area: Sequence[str] = ()
@@ -72,6 +95,11 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
     legal_form: Sequence[str] = ()
     accreditation: Sequence[str] = ()
     min_capacity: int | None = None
+    age: int | None = None
+    gender: str | None = None
+    complexity: Sequence[str] = ()
+    delivery_mode: Sequence[str] = ()
+    max_cost: float | None = None
 
 
 class Hits(msgspec.Struct, frozen=True):
@@ -79,6 +107,9 @@ class Hits(msgspec.Struct, frozen=True):
     ids: list[int]
     relevance: list[float] | None
     facets: dict[str, dict[str, int]] | None
+    matched: list[list[int]] | None = None
+    """For each id of the page, the ids of its services that met every service-level filter (all its active
+    services when the search has none)."""
 
 
 def fold(text: str) -> str:
@@ -168,12 +199,14 @@ class SearchIndex:
         self.n += 1
         self.ids[r] = row.id
         self.alive[r] = True
-        self.capacity[r] = -1 if row.capacity is None else row.capacity
+        # interim: the organisation with its active services folded together (no single-service conjunction yet)
+        caps = [x.capacity for x in row.services if x.capacity is not None]
+        self.capacity[r] = max(caps) if caps else -1
         for facet, codes in (
-            ("pathway", row.pathways),
-            ("cohort", row.cohorts),
-            ("area", row.areas),
-            ("accreditation", row.accreditations),
+            ("pathway", {x.pathway for x in row.services}),
+            ("cohort", {c for x in row.services for c in x.cohorts}),
+            ("area", {a for x in row.services for a in x.areas}),
+            ("accreditation", {*row.accreditations, *(a for x in row.services for a in x.accreditations)}),
             ("status", (row.status,)),
             ("sector", () if row.sector is None else (row.sector,)),
             ("legal_form", (row.legal_form,)),

@@ -62,9 +62,13 @@ class LiveIndex:
                 await self.catch_up(conn)
         by_id = {s.id: s for s in summaries}
         relevance = dict(zip(hits.ids, hits.relevance, strict=True)) if hits.relevance is not None else {}
+        matched = dict(zip(hits.ids, hits.matched, strict=True)) if hits.matched is not None else {}
         items = []
         for i in hits.ids:
             if (item := by_id.get(i)) is not None:  # always, unless the last round still saw changes
                 item.relevance = relevance.get(i)
+                if i in matched:
+                    wanted = set(matched[i])
+                    item.matched_services = [x for x in item.matched_services if x.id in wanted]
                 items.append(item)
         return hits, items

@@ -11,10 +11,11 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from marketplace.accounts.models import NewApiKey
-from marketplace.errors import FieldProblem, NotFound
+from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import (
+    TEXT,
     AreaCode,
     CohortCode,
     Count,
@@ -63,21 +64,123 @@ class Contact(Strict):
     phone: Phone | None = None
 
 
-class ExpertiseDetail(Strict):
-    """What a provider offers in one pathway (the body of PUT /providers/{id}/expertise/{pathway})."""
+# --- services ----------------------------------------------------------------------------------------
+# What a provider offers, one pathway each: where, for whom, how many and at what cost (Open Referral HSDS:
+# an organisation has services, each with its own service areas, eligibility, capacity and cost options).
 
-    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
-    years_experience: Annotated[int, Meta(ge=0, le=200)]
-    description: Description
-    outcomes_evidence: LongText | None = None
+Gender = Literal["men", "women", "both"]
+DeliveryMode = Literal["in_person", "outreach", "remote", "residential"]
+Complexity = Literal["low", "medium", "high"]
+CostUnit = Literal["per_service_user", "per_place_per_year", "per_hour", "per_session"]
+EvidenceSource = Literal["self_declared", "independently_evaluated", "commissioner_reported"]
+ServiceStatus = Literal["active", "inactive"]
+Age = Annotated[int, Meta(ge=0, le=120)]
+Reference = Annotated[str, Meta(min_length=1, max_length=300, pattern=TEXT)]
 
 
-class Expertise(Strict):
+class Eligibility(Strict):
+    """Who the service is for: an age range (either end open) and men, women or both."""
+
+    min_age: Age | None = None
+    max_age: Age | None = None
+    gender: Gender = "both"
+
+
+class ServiceCapacity(Strict):
+    service_users_per_year: Count | None = None
+    places_available: Count | None = None
+    """Places free now, as of `places_as_of` (both or neither)."""
+    places_as_of: dt.date | None = None
+
+
+class Cost(Strict):
+    """An indicative cost: pounds (to the penny) per unit."""
+
+    amount: Annotated[float, Meta(ge=0, le=10_000_000)]
+    unit: CostUnit
+
+
+class OutcomeRecord(Strict):
+    """One outcome the service achieved: what, measured how, the figure, over what period, for how many
+    people, said by whom, and where to check it."""
+
+    outcome: ShortText
+    measure: ShortText
+    period: ShortText
+    value: Annotated[float, Meta(ge=-1_000_000_000, le=1_000_000_000)] | None = None
+    people: Count | None = None
+    source: EvidenceSource = "self_declared"
+    reference: Reference | None = None
+    """A link or a reference to the report, evaluation or contract return."""
+    note: LongText | None = None
+
+
+class ServiceIn(Strict):
+    """A service as the provider describes it: the body of POST /providers/{id}/services."""
+
     pathway: PathwayCode
-    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
-    years_experience: Annotated[int, Meta(ge=0, le=200)]
+    name: ShortText
     description: Description
-    outcomes_evidence: LongText | None = None
+    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
+    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)]
+    """Where it is delivered (ONS GSS codes; an area covers everything below it)."""
+    status: ServiceStatus = "active"
+    eligibility: Eligibility = msgspec.field(default_factory=Eligibility)
+    capacity: ServiceCapacity = msgspec.field(default_factory=ServiceCapacity)
+    delivery_modes: Annotated[list[DeliveryMode], Meta(max_length=4)] = []
+    complexity_levels: Annotated[list[Complexity], Meta(max_length=3)] = []
+    cost: Cost | None = None
+    years_delivering: Annotated[int, Meta(ge=0, le=200)] = 0
+    outcomes: Annotated[list[OutcomeRecord], Meta(max_length=20)] = []
+    accreditations: Annotated[list[Slug], Meta(max_length=30)] = []
+    """Accreditations of this service (the organisation's own are on the profile)."""
+
+
+class Service(ServiceIn):
+    """A service as the API returns it."""
+
+    id: int = 0
+    uuid: str = ""
+    """Stable identifier (Open Referral HSDS identifies records by UUID)."""
+    version: int = 1
+    last_confirmed_at: dt.datetime | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+
+
+class EligibilityPatch(Strict):
+    min_age: Age | UnsetType | None = UNSET
+    max_age: Age | UnsetType | None = UNSET
+    gender: Gender | UnsetType = UNSET
+
+
+class ServiceCapacityPatch(Strict):
+    service_users_per_year: Count | UnsetType | None = UNSET
+    places_available: Count | UnsetType | None = UNSET
+    places_as_of: dt.date | UnsetType | None = UNSET
+
+
+class ServicePatch(Strict):
+    """PATCH /providers/{id}/services/{service_id}: fields left out stay, null clears, a list replaces the list;
+    eligibility and capacity change field by field."""
+
+    pathway: PathwayCode | UnsetType = UNSET
+    name: ShortText | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)] | UnsetType = UNSET
+    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)] | UnsetType = UNSET
+    status: ServiceStatus | UnsetType = UNSET
+    eligibility: EligibilityPatch | UnsetType = UNSET
+    capacity: ServiceCapacityPatch | UnsetType = UNSET
+    delivery_modes: Annotated[list[DeliveryMode], Meta(max_length=4)] | UnsetType = UNSET
+    complexity_levels: Annotated[list[Complexity], Meta(max_length=3)] | UnsetType = UNSET
+    cost: Cost | UnsetType | None = UNSET
+    years_delivering: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
+    outcomes: Annotated[list[OutcomeRecord], Meta(max_length=20)] | UnsetType = UNSET
+    accreditations: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
+
+
+# --- the organisation -------------------------------------------------------------------------------
 
 
 class Premises(Strict):
@@ -93,17 +196,20 @@ class Resources(Strict):
     partner_organisations: Annotated[list[ShortText], Meta(max_length=50)] = []
 
 
-class Capacity(Strict):
-    service_users_per_year: Count | None = None
+AccountsScrutiny = Literal["audited", "independently_examined", "unscrutinised"]
 
 
 class Finances(Strict):
     annual_income: Money | None = None
     reserves_months: Annotated[float, Meta(ge=0, le=600)] | None = None
+    accounts_year_end: dt.date | None = None
+    """The end of the financial year of the latest accounts."""
+    accounts_scrutiny: AccountsScrutiny | None = None
+    """Whether those accounts were audited or independently examined."""
 
 
 class ProviderProfile(Strict):
-    """What an organisation says about itself: the body of a registration and of a full profile."""
+    """What an organisation says about itself (its services apart): what PATCH /providers/{id} changes."""
 
     name: OrgName
     legal_form: Slug
@@ -112,10 +218,7 @@ class ProviderProfile(Strict):
     website: Url | None = None
     founded_year: Year | None = None
     contact: Contact = msgspec.field(default_factory=Contact)
-    expertise: Annotated[list[Expertise], Meta(max_length=20)] = []
-    coverage: Annotated[list[AreaCode], Meta(max_length=200)] = []
     resources: Resources = msgspec.field(default_factory=Resources)
-    capacity: Capacity = msgspec.field(default_factory=Capacity)
     finances: Finances = msgspec.field(default_factory=Finances)
     accreditations: Annotated[list[Slug], Meta(max_length=30)] = []
     social_value: Annotated[list[Slug], Meta(max_length=30)] = []
@@ -127,16 +230,23 @@ Status = Annotated[str, Meta(pattern=r"^(pending|published|archived)$")]
 MarketplaceAction = Literal["confirm", "publish", "archive", "verify"]
 
 
-class SeedProvider(ProviderProfile):
-    """A demo record: the profile plus the marketplace-held fields a seed may set."""
+class NewProvider(ProviderProfile):
+    """The body of a registration: the profile and the services it starts with."""
+
+    services: Annotated[list[ServiceIn], Meta(max_length=50)] = []
+
+
+class SeedProvider(NewProvider):
+    """A demo record: a new provider plus the marketplace-held fields a seed may set."""
 
     status: Status = "published"
     last_confirmed_on: dt.date | None = None
 
 
 class Provider(ProviderProfile):
-    """A full profile as the API returns it."""
+    """A full profile as the API returns it, with its services."""
 
+    services: list[Service] = []
     id: int = 0
     sector: str = ""
     status: str = "pending"
@@ -147,6 +257,19 @@ class Provider(ProviderProfile):
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     last_confirmed_at: dt.datetime | None = None
+    to_confirm: list[str] = []
+    """What the marketplace asks the provider to check and confirm (cleared by POST .../confirm)."""
+
+
+class ServiceSummary(msgspec.Struct):
+    """A service in a search result: one of those that met the search's service filters."""
+
+    id: int
+    name: str
+    pathway: str
+    areas: list[str]
+    service_users_per_year: int | None
+    cost: Cost | None
 
 
 class ProviderSummary(msgspec.Struct):
@@ -156,13 +279,17 @@ class ProviderSummary(msgspec.Struct):
     sector: str
     status: str
     pathways: list[str]
+    """The pathways of its active services."""
     coverage: list[str]
+    """The areas its active services cover (as given, not expanded)."""
     cohorts: list[str]
     accreditations: list[str]
-    capacity: int | None
+    """The organisation's accreditations and its active services' (any of them)."""
     is_sample: bool
     stale: bool
     """Not confirmed by the provider for 12 months."""
+    matched_services: list[ServiceSummary] = []
+    """The active services that met every service filter of the search (all active services when it has none)."""
     relevance: float | None = None
 
 
@@ -180,7 +307,10 @@ class Facets(msgspec.Struct):
 
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     """A directory search: filters AND together; several values of one filter are alternatives (any of
-    them), except accreditations, which are all required."""
+    them), except accreditations, which are all required. Pathway, area, cohort, capacity, age, gender,
+    complexity, delivery mode and cost apply to one service: a provider is found when one of its active services
+    meets all of them. Sector, legal form, status and text apply to the organisation; an accreditation may be
+    the organisation's or the matching service's."""
 
     status: Literal["published", "pending", "archived"] = "published"
     pathway: list[str] = []
@@ -190,6 +320,11 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     legal_form: list[str] = []
     accreditation: list[str] = []
     min_capacity: int | None = None
+    age: int | None = None
+    gender: Literal["men", "women"] | None = None
+    complexity: list[str] = []
+    delivery_mode: list[str] = []
+    max_cost: float | None = None
     q: str | None = None
     page: int = 1
     per_page: int = 20
@@ -216,26 +351,41 @@ P = TypeVar("P", bound=ProviderProfile)
 
 
 def normalised(profile: P) -> P:
-    """Set-like lists hold each value once (first occurrence kept); names lose outer spaces."""
-    return msgspec.structs.replace(
+    """Set-like lists hold each value once (first occurrence kept); names lose outer spaces; a new provider's
+    services are normalised too."""
+    out = msgspec.structs.replace(
         profile,
         name=profile.name.strip(),
         identifiers=once(profile.identifiers),
-        coverage=once(profile.coverage),
         accreditations=once(profile.accreditations),
         social_value=once(profile.social_value),
-        expertise=[msgspec.structs.replace(e, cohorts=once(e.cohorts)) for e in profile.expertise],
+    )
+    if isinstance(out, NewProvider):
+        out = msgspec.structs.replace(out, services=[normalised_service(x) for x in out.services])
+    return out
+
+
+S = TypeVar("S", bound=ServiceIn)
+
+
+def normalised_service(service: S) -> S:
+    return msgspec.structs.replace(
+        service,
+        name=service.name.strip(),
+        cohorts=once(service.cohorts),
+        areas=once(service.areas),
+        delivery_modes=once(service.delivery_modes),  # type: ignore[arg-type]
+        complexity_levels=once(service.complexity_levels),  # type: ignore[arg-type]
+        accreditations=once(service.accreditations),
     )
 
 
 def profile_problems(
     profile: ProviderProfile, taxonomy: Taxonomy, *, year: int, prefix: str = ""
 ) -> list[FieldProblem]:
-    """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form."""
-
+    """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form; and a
+    new provider's services (`services[2].areas[0]`)."""
     areas = taxonomy.codes("areas")
-    pathways = taxonomy.codes("pathways")
-    cohorts = taxonomy.codes("cohorts")
     found: list[FieldProblem | None] = [
         check_code(f"{prefix}legal_form", profile.legal_form, taxonomy.codes("legal_forms"), "legal form")
     ]
@@ -255,37 +405,61 @@ def profile_problems(
                     allowed=list(legal_form.identifier_schemes),
                 )
             )
-    seen_pathways: set[str] = set()
-    for i, e in enumerate(profile.expertise):
-        found.append(check_code(f"{prefix}expertise[{i}].pathway", e.pathway, pathways, "pathway"))
-        if e.pathway in seen_pathways:
-            found.append(
-                FieldProblem(field=f"{prefix}expertise[{i}].pathway", problem=f"pathway {e.pathway!r} is listed twice")
-            )
-        seen_pathways.add(e.pathway)
-        for j, c in enumerate(e.cohorts):
-            found.append(check_code(f"{prefix}expertise[{i}].cohorts[{j}]", c, cohorts, "cohort"))
-        if profile.founded_year is not None and e.years_experience > year - profile.founded_year + 1:
-            found.append(
-                FieldProblem(
-                    field=f"{prefix}expertise[{i}].years_experience",
-                    problem="more years than the organisation has existed",
-                )
-            )
-    for i, a in enumerate(profile.coverage):
-        found.append(check_code(f"{prefix}coverage[{i}]", a, areas, "area"))
     for i, p in enumerate(profile.resources.premises):
         found.append(check_code(f"{prefix}resources.premises[{i}].area", p.area, areas, "area"))
     for i, a in enumerate(profile.accreditations):
         found.append(check_code(f"{prefix}accreditations[{i}]", a, taxonomy.codes("accreditations"), "accreditation"))
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
+    problems = [p for p in found if p is not None]
+    if isinstance(profile, NewProvider):
+        for i, service in enumerate(profile.services):
+            problems += service_problems(
+                service, taxonomy, founded_year=profile.founded_year, year=year, prefix=f"{prefix}services[{i}]."
+            )
+    return problems
+
+
+def service_problems(
+    service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, year: int, prefix: str = ""
+) -> list[FieldProblem]:
+    """What a service says that the rules do not allow: unknown codes (with the allowed ones and a suggestion),
+    an age range upside down, places without the date they were counted, more years than the organisation has."""
+    found: list[FieldProblem | None] = [
+        check_code(f"{prefix}pathway", service.pathway, taxonomy.codes("pathways"), "pathway")
+    ]
+    found += [
+        check_code(f"{prefix}cohorts[{j}]", c, taxonomy.codes("cohorts"), "cohort")
+        for j, c in enumerate(service.cohorts)
+    ]
+    found += [
+        check_code(f"{prefix}areas[{j}]", a, taxonomy.codes("areas"), "area") for j, a in enumerate(service.areas)
+    ]
+    found += [
+        check_code(f"{prefix}accreditations[{j}]", a, taxonomy.codes("accreditations"), "accreditation")
+        for j, a in enumerate(service.accreditations)
+    ]
+    e, c = service.eligibility, service.capacity
+    if e.min_age is not None and e.max_age is not None and e.min_age > e.max_age:
+        found.append(FieldProblem(field=f"{prefix}eligibility.max_age", problem="below the minimum age"))
+    if (c.places_available is None) != (c.places_as_of is None):
+        missing = "places_as_of" if c.places_as_of is None else "places_available"
+        found.append(
+            FieldProblem(
+                field=f"{prefix}capacity.{missing}",
+                problem="places available and the date they were counted go together",
+            )
+        )
+    if founded_year is not None and service.years_delivering > year - founded_year + 1:
+        found.append(
+            FieldProblem(field=f"{prefix}years_delivering", problem="more years than the organisation has existed")
+        )
     return [p for p in found if p is not None]
 
 
 # --- changing a profile ---------------------------------------------------------------------------
 # PATCH bodies: UNSET (absent) leaves a field alone, null clears a nullable field, a list replaces
-# the whole list. Nested objects (contact, resources, capacity, finances) patch field by field.
+# the whole list. Nested objects (contact, resources, finances) patch field by field.
 
 # Fields the marketplace holds: a provider never sets them through a profile body.
 MARKETPLACE_FIELDS = frozenset(
@@ -301,6 +475,9 @@ MARKETPLACE_FIELDS = frozenset(
         "last_confirmed_at",
         "verified",
         "verified_at",
+        "to_confirm",
+        "uuid",
+        "services",
     }
 )
 
@@ -319,13 +496,11 @@ class ResourcesPatch(Strict):
     partner_organisations: Annotated[list[ShortText], Meta(max_length=50)] | UnsetType = UNSET
 
 
-class CapacityPatch(Strict):
-    service_users_per_year: Count | UnsetType | None = UNSET
-
-
 class FinancesPatch(Strict):
     annual_income: Money | UnsetType | None = UNSET
     reserves_months: Annotated[float, Meta(ge=0, le=600)] | UnsetType | None = UNSET
+    accounts_year_end: dt.date | UnsetType | None = UNSET
+    accounts_scrutiny: AccountsScrutiny | UnsetType | None = UNSET
 
 
 class ProviderPatch(Strict):
@@ -336,19 +511,10 @@ class ProviderPatch(Strict):
     website: Url | UnsetType | None = UNSET
     founded_year: Year | UnsetType | None = UNSET
     contact: ContactPatch | UnsetType = UNSET
-    expertise: Annotated[list[Expertise], Meta(max_length=20)] | UnsetType = UNSET
-    coverage: Annotated[list[AreaCode], Meta(max_length=200)] | UnsetType = UNSET
     resources: ResourcesPatch | UnsetType = UNSET
-    capacity: CapacityPatch | UnsetType = UNSET
     finances: FinancesPatch | UnsetType = UNSET
     accreditations: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
     social_value: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
-
-
-class CoverageList(Strict):
-    """The whole new list of areas covered."""
-
-    coverage: Annotated[list[AreaCode], Meta(max_length=200)]
 
 
 class AccreditationList(Strict):
@@ -377,36 +543,13 @@ def patched(patch: ProviderPatch) -> Edit:
 
 
 def with_part(field: str, part: msgspec.Struct) -> Edit:
-    """A PATCH of one nested part (`resources`, `capacity`, `finances`, `contact`)."""
+    """A PATCH of one nested part (`resources`, `finances`, `contact`)."""
     return patched(msgspec.structs.replace(ProviderPatch(), **{field: part}))
 
 
 def replaced(**fields: Any) -> Edit:
-    """Whole fields replaced (`coverage=[...]`)."""
+    """Whole fields replaced (`accreditations=[...]`)."""
     return lambda profile: msgspec.structs.replace(profile, **fields)
-
-
-def with_expertise(pathway: str, detail: ExpertiseDetail) -> Edit:
-    """Expertise in `pathway` added, or replaced where it stands."""
-    entry = Expertise(pathway=pathway, **msgspec.structs.asdict(detail))
-
-    def edit(profile: ProviderProfile) -> ProviderProfile:
-        others = [e for e in profile.expertise if e.pathway != pathway]
-        position = next((i for i, e in enumerate(profile.expertise) if e.pathway == pathway), len(others))
-        return msgspec.structs.replace(profile, expertise=[*others[:position], entry, *others[position:]])
-
-    return edit
-
-
-def without_expertise(provider_id: int, pathway: str) -> Edit:
-    """Expertise in `pathway` removed (NotFound when there is none)."""
-
-    def edit(profile: ProviderProfile) -> ProviderProfile:
-        if not any(e.pathway == pathway for e in profile.expertise):
-            raise NotFound(f"provider {provider_id} has no expertise in {pathway!r}")
-        return msgspec.structs.replace(profile, expertise=[e for e in profile.expertise if e.pathway != pathway])
-
-    return edit
 
 
 class Registration(msgspec.Struct):
@@ -416,29 +559,31 @@ class Registration(msgspec.Struct):
     api_key: NewApiKey
 
 
-def changed_fields(before: ProviderProfile, after: ProviderProfile) -> list[tuple[str, object, object]]:
-    """One (field path, previous, replacement) per changed field; expertise is compared per pathway
-    (`expertise[ACCOM]`), nested objects per field (`resources.volunteers`), other lists as a whole."""
+def changed_fields(
+    before: msgspec.Struct, after: msgspec.Struct, *, prefix: str = ""
+) -> list[tuple[str, object, object]]:
+    """One (field path, previous, replacement) per changed field of two records of one type: nested objects per
+    field (`resources.volunteers`), lists as a whole; paths under `prefix` (`services[12].`)."""
     out: list[tuple[str, object, object]] = []
     b, a = msgspec.to_builtins(before), msgspec.to_builtins(after)
-    for field in ProviderProfile.__struct_fields__:
-        if field == "expertise":
-            old = {e["pathway"]: e for e in b[field]}
-            new = {e["pathway"]: e for e in a[field]}
+    for field in type(before).__struct_fields__:
+        if isinstance(b[field], dict) and isinstance(a[field], dict):
             out += [
-                (f"expertise[{code}]", old.get(code), new.get(code))
-                for code in sorted(old.keys() | new.keys())
-                if old.get(code) != new.get(code)
-            ]
-        elif isinstance(b[field], dict):
-            out += [
-                (f"{field}.{sub}", b[field].get(sub), a[field].get(sub))
+                (f"{prefix}{field}.{sub}", b[field].get(sub), a[field].get(sub))
                 for sub in b[field].keys() | a[field].keys()
                 if b[field].get(sub) != a[field].get(sub)
             ]
         elif b[field] != a[field]:
-            out.append((field, b[field], a[field]))
+            out.append((f"{prefix}{field}", b[field], a[field]))
     return sorted(out, key=lambda c: c[0])
+
+
+ServiceEdit = Callable[[ServiceIn], ServiceIn]
+
+
+def service_of(service: Service) -> ServiceIn:
+    """The provider-editable part of a service."""
+    return project(service, ServiceIn)
 
 
 class HistoryEntry(msgspec.Struct):

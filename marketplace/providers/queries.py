@@ -14,7 +14,15 @@ import msgspec
 from marketplace.changes import WRITTEN_SINCE_1
 from marketplace.db import Connection, one
 from marketplace.providers.index import IndexRow
-from marketplace.providers.models import HistoryEntry, Provider, ProviderProfile, ProviderSummary
+from marketplace.providers.models import (
+    HistoryEntry,
+    NewProvider,
+    Provider,
+    ProviderProfile,
+    ProviderSummary,
+    Service,
+    ServiceIn,
+)
 from marketplace.types import Actor
 
 
@@ -42,45 +50,46 @@ def own_columns(p: ProviderProfile) -> tuple[Any, ...]:
         p.resources.match_funding_per_year,
         p.resources.other_funding_sources,
         p.resources.partner_organisations,
-        p.capacity.service_users_per_year,
         p.finances.annual_income,
         p.finances.reserves_months,
+        p.finances.accounts_year_end,
+        p.finances.accounts_scrutiny,
     )
+
+
+INSERT_PROVIDER_SQL = """
+insert into provider (name, legal_form, description, website, founded_year,
+    contact_name, contact_email, contact_phone, volunteers, match_funding_per_year,
+    other_funding_sources, partner_organisations, annual_income, reserves_months, accounts_year_end,
+    accounts_scrutiny, status, is_sample, last_confirmed_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+returning id
+"""
 
 
 async def insert_provider(
     conn: Connection,
-    p: ProviderProfile,
+    p: NewProvider,
     *,
     status: str,
     is_sample: bool = False,
     last_confirmed_at: dt.datetime | None = None,
     refresh: bool = True,
-) -> int:
-    provider_id: int = await conn.fetchval(
-        """
-        insert into provider (name, legal_form, description, website, founded_year,
-            contact_name, contact_email, contact_phone, volunteers, match_funding_per_year,
-            other_funding_sources, partner_organisations, capacity_per_year, annual_income,
-            reserves_months, status, is_sample, last_confirmed_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-        returning id
-        """,
-        *own_columns(p),
-        status,
-        is_sample,
-        last_confirmed_at,
-    )
+) -> tuple[int, list[int]]:
+    """A new provider and its services: (its id, its services' ids)."""
+    provider_id: int = await conn.fetchval(INSERT_PROVIDER_SQL, *own_columns(p), status, is_sample, last_confirmed_at)
     await write_parts(conn, provider_id, p)
+    service_ids = [
+        await insert_service(conn, provider_id, x, position=n, last_confirmed_at=last_confirmed_at)
+        for n, x in enumerate(p.services)
+    ]
     if refresh:
         await refresh_search(conn, [provider_id])
-    return provider_id
+    return provider_id, service_ids
 
 
 PART_TABLES = {
     "identifiers": "provider_identifier",
-    "expertise": "provider_expertise",
-    "coverage": "provider_coverage",
     "premises": "provider_premises",
     "accreditations": "provider_accreditation",
     "social_value": "provider_social_value",
@@ -96,13 +105,6 @@ async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, on
         await conn.executemany(
             "insert into provider_identifier (identifier, provider_id) values ($1, $2)",
             [(i, provider_id) for i in p.identifiers],
-        )
-    if "expertise" in parts:
-        await _write_expertise(conn, provider_id, p)
-    if "coverage" in parts:
-        await conn.executemany(
-            "insert into provider_coverage (provider_id, area_code) values ($1, $2)",
-            [(provider_id, a) for a in p.coverage],
         )
     if "premises" in parts:
         await conn.executemany(
@@ -121,20 +123,142 @@ async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, on
         )
 
 
-async def _write_expertise(conn: Connection, provider_id: int, p: ProviderProfile) -> None:
+# --- services -----------------------------------------------------------------------------------
+
+
+def service_columns(x: ServiceIn) -> tuple[Any, ...]:
+    """The service row's own columns, in the order insert_service and update_service write them ($2 to $16)."""
+    e, c = x.eligibility, x.capacity
+    cost_amount, cost_unit = (x.cost.amount, x.cost.unit) if x.cost is not None else (None, None)
+    return (
+        x.pathway,
+        x.name.strip(),
+        x.description,
+        x.status,
+        e.min_age,
+        e.max_age,
+        e.gender,
+        c.service_users_per_year,
+        c.places_available,
+        c.places_as_of,
+        list(x.delivery_modes),
+        list(x.complexity_levels),
+        cost_amount,
+        cost_unit,
+        x.years_delivering,
+    )
+
+
+INSERT_SERVICE_SQL = """
+insert into service (provider_id, pathway_code, name, description, status, min_age, max_age, gender,
+    capacity_per_year, places_available, places_as_of, delivery_modes, complexity_levels, cost_amount, cost_unit,
+    years_delivering, position, last_confirmed_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+        coalesce($17, (select count(*) from service where provider_id = $1)), $18)
+returning id
+"""
+UPDATE_SERVICE_SQL = """
+update service set pathway_code = $2, name = $3, description = $4, status = $5, min_age = $6, max_age = $7,
+    gender = $8, capacity_per_year = $9, places_available = $10, places_as_of = $11, delivery_modes = $12,
+    complexity_levels = $13, cost_amount = $14, cost_unit = $15, years_delivering = $16, last_confirmed_at = $17,
+    version = version + 1, updated_at = greatest(now(), created_at)
+where id = $1 returning version
+"""
+
+
+async def insert_service(
+    conn: Connection,
+    provider_id: int,
+    x: ServiceIn,
+    *,
+    position: int | None = None,
+    last_confirmed_at: dt.datetime | None = None,
+) -> int:
+    """A new service (the caller refreshes the provider's search columns)."""
+    service_id: int = await conn.fetchval(
+        INSERT_SERVICE_SQL, provider_id, *service_columns(x), position, last_confirmed_at
+    )
+    await write_service_parts(conn, service_id, x)
+    return service_id
+
+
+async def update_service(conn: Connection, service_id: int, x: ServiceIn, *, confirmed_at: dt.datetime) -> int:
+    """Rewrite a service (an edit confirms it as of `confirmed_at`); its new version."""
+    version: int = await conn.fetchval(UPDATE_SERVICE_SQL, service_id, *service_columns(x), confirmed_at)
+    for table in ("service_area", "service_cohort", "service_accreditation", "service_outcome"):
+        await conn.execute(f"delete from {table} where service_id = $1", service_id)
+    await write_service_parts(conn, service_id, x)
+    return version
+
+
+async def write_service_parts(conn: Connection, service_id: int, x: ServiceIn) -> None:
     await conn.executemany(
-        """insert into provider_expertise (provider_id, pathway_code, years_experience, description,
-                                           outcomes_evidence, position)
-           values ($1, $2, $3, $4, $5, $6)""",
+        "insert into service_area (service_id, area_code) values ($1, $2)",
+        [(service_id, a) for a in dict.fromkeys(x.areas)],
+    )
+    await conn.executemany(
+        "insert into service_cohort (service_id, cohort_code) values ($1, $2)",
+        [(service_id, c) for c in dict.fromkeys(x.cohorts)],
+    )
+    await conn.executemany(
+        "insert into service_accreditation (service_id, accreditation_code) values ($1, $2)",
+        [(service_id, a) for a in dict.fromkeys(x.accreditations)],
+    )
+    await conn.executemany(
+        """insert into service_outcome (service_id, position, outcome, measure, value, period, people, source,
+                                        reference, note)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         [
-            (provider_id, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n)
-            for n, e in enumerate(p.expertise)
+            (service_id, n, o.outcome, o.measure, o.value, o.period, o.people, o.source, o.reference, o.note)
+            for n, o in enumerate(x.outcomes)
         ],
     )
-    await conn.executemany(
-        "insert into provider_expertise_cohort (provider_id, pathway_code, cohort_code) values ($1, $2, $3)",
-        [(provider_id, e.pathway, c) for e in p.expertise for c in dict.fromkeys(e.cohorts)],
+
+
+async def delete_service(conn: Connection, service_id: int) -> None:
+    await conn.execute("delete from service where id = $1", service_id)
+
+
+async def lock_service(conn: Connection, provider_id: int, service_id: int) -> asyncpg.Record | None:
+    """The service row, locked, if it is the provider's."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "select id, version from service where id = $1 and provider_id = $2 for update", service_id, provider_id
     )
+    return row
+
+
+_service_decoder = msgspec.json.Decoder(Service)
+_services_decoder = msgspec.json.Decoder(list[Service])
+
+
+async def fetch_service(conn: Connection, provider_id: int, service_id: int) -> Service | None:
+    doc = await conn.fetchval(
+        "select service_doc(s)::text from service s where s.id = $1 and s.provider_id = $2", service_id, provider_id
+    )
+    return None if doc is None else _service_decoder.decode(doc)
+
+
+async def fetch_services(conn: Connection, provider_id: int) -> list[Service]:
+    doc = await conn.fetchval(
+        """select coalesce(json_agg(service_doc(s) order by s.position, s.id), '[]')::text
+           from service s where s.provider_id = $1""",
+        provider_id,
+    )
+    return _services_decoder.decode(doc)
+
+
+async def confirm_services(conn: Connection, provider_id: int, at: dt.datetime) -> None:
+    await conn.execute("update service set last_confirmed_at = $2 where provider_id = $1", provider_id, at)
+
+
+async def bump_version(conn: Connection, provider_id: int) -> int:
+    """The profile's content changed through one of its services: a new version (and ETag) of the profile."""
+    version: int = await conn.fetchval(
+        "update provider set version = version + 1, updated_at = greatest(now(), created_at) where id = $1 "
+        "returning version",
+        provider_id,
+    )
+    return version
 
 
 _profile_decoder = msgspec.json.Decoder(Provider)
@@ -151,6 +275,7 @@ class _Live(msgspec.Struct):
     created_at: dt.datetime
     updated_at: dt.datetime
     last_confirmed_at: dt.datetime | None
+    to_confirm: list[str]
 
 
 _live = msgspec.json.Encoder()
@@ -159,7 +284,7 @@ _live = msgspec.json.Encoder()
 PROFILE_ROW_SQL = """
 select p.profile_doc::text as doc, p.status, p.is_sample, p.verified_at,
        coalesce(p.last_confirmed_at, p.created_at) < $2::timestamptz - interval '12 months' as stale,
-       p.version, p.created_at, p.updated_at, p.last_confirmed_at
+       p.version, p.created_at, p.updated_at, p.last_confirmed_at, p.to_confirm
 from provider p where p.id = $1 and (p.status = any($3::text[]) or p.id = $4)
 """
 
@@ -189,6 +314,7 @@ async def fetch_provider_json(
             created_at=r["created_at"],
             updated_at=r["updated_at"],
             last_confirmed_at=r["last_confirmed_at"],
+            to_confirm=list(r["to_confirm"]),
         )
     )
     body = doc.encode()
@@ -206,57 +332,72 @@ async def fetch_provider(
 # --- search -------------------------------------------------------------------------------------
 # The rows each process's search index is built from (marketplace.providers.live_index keeps it exact).
 
-INDEX_COLUMNS = """
-    p.id, p.name, p.status, p.sector, p.legal_form, p.capacity_per_year,
-    p.pathway_codes, p.cohort_codes, p.area_match_codes, p.accreditation_codes,
-    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{a}')), ' '),
-    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{b}')), ' '),
-    array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{c}')), ' ')
+# A provider as the search index holds it (index.IndexRow), as one JSON array: the organisation's fields, the
+# words of its search document by weight class, and its active services (index.ServiceRow).
+INDEX_ROW = """json_build_array(
+    p.id, p.name, p.status, p.sector, p.legal_form,
+    array(select pa.accreditation_code from provider_accreditation pa where pa.provider_id = p.id
+          order by pa.accreditation_code),
+    json_build_array(array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{a}')), ' '),
+                     array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{b}')), ' '),
+                     array_to_string(tsvector_to_array(ts_filter(p.search_doc, '{c}')), ' ')),
+    coalesce((select json_agg(json_build_array(
+                  s.id, s.pathway_code, s.cohort_codes, s.area_match_codes, s.accreditation_codes, s.capacity_per_year,
+                  s.min_age, s.max_age, s.gender, s.complexity_levels, s.delivery_modes, s.cost_amount::float8)
+              order by s.id)
+              from service s where s.provider_id = p.id and s.status = 'active'), '[]'))"""
+INDEX_BATCH_SQL = f"""
+select coalesce(json_agg({INDEX_ROW} order by p.id), '[]')::text
+from (select * from provider where id > $1 order by id limit $2) p
 """
-INDEX_BATCH_SQL = f"select {INDEX_COLUMNS} from provider p where p.id > $1 order by p.id limit $2"
 INDEX_CHANGED_SQL = f"""
-select s.snapshot, r.* from (select pg_current_snapshot()::text as snapshot) s
-left join lateral (select {INDEX_COLUMNS} from provider p where {WRITTEN_SINCE_1}) r on true
+select pg_current_snapshot()::text as snapshot,
+       (select coalesce(json_agg({INDEX_ROW} order by p.id), '[]')::text
+        from provider p where {WRITTEN_SINCE_1}) as rows
 """
 
-# The page's rows, and whether anything changed since the index's snapshot, in one round trip.
+# The page's rows, and whether anything changed since the index's snapshot, in one round trip. Each provider comes
+# with all its active services; the index says which of them matched.
 PAGE_SQL = f"""
 select exists(select 1 from provider p where {WRITTEN_SINCE_1}) as changed,
        coalesce((select json_agg(json_build_object(
             'id', p.id, 'name', p.name, 'legal_form', p.legal_form, 'sector', p.sector, 'status', p.status,
             'pathways', p.pathway_codes,
-            'coverage', (select coalesce(array_agg(c.area_code order by c.area_code), '{{}}')
-                         from provider_coverage c where c.provider_id = p.id),
+            'coverage', (select coalesce(array_agg(distinct a order by a), '{{}}')
+                         from service s, unnest(s.area_codes) a where s.provider_id = p.id and s.status = 'active'),
             'cohorts', p.cohort_codes, 'accreditations', p.accreditation_codes,
-            'capacity', p.capacity_per_year, 'is_sample', p.is_sample,
-            'stale', coalesce(p.last_confirmed_at, p.created_at) < $3::timestamptz - interval '12 months'))
+            'is_sample', p.is_sample,
+            'stale', coalesce(p.last_confirmed_at, p.created_at) < $3::timestamptz - interval '12 months',
+            'matched_services', (select coalesce(json_agg(json_build_object(
+                    'id', s.id, 'name', s.name, 'pathway', s.pathway_code, 'areas', s.area_codes,
+                    'service_users_per_year', s.capacity_per_year,
+                    'cost', case when s.cost_amount is null then null
+                                 else json_build_object('amount', s.cost_amount::float8, 'unit', s.cost_unit) end)
+                  order by s.position, s.id), '[]')
+                 from service s where s.provider_id = p.id and s.status = 'active')))
         from provider p where p.id = any($2::bigint[])), '[]')::text as items
 """
 
 _summaries = msgspec.json.Decoder(list[ProviderSummary])
-
-
-def _index_row(r: asyncpg.Record, at: int = 0) -> IndexRow:
-    """IndexRow from INDEX_COLUMNS starting at column `at`."""
-    c = [r[at + k] for k in range(13)]
-    return IndexRow(c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], c[9], (c[10], c[11], c[12]))
+_index_rows = msgspec.json.Decoder(list[IndexRow])
 
 
 async def index_rows(conn: Connection, *, after: int, batch: int) -> list[IndexRow]:
     """The next `batch` providers by id after `after`, as the search index holds them."""
-    return [_index_row(r) for r in await conn.fetch(INDEX_BATCH_SQL, after, batch)]
+    return _index_rows.decode(await conn.fetchval(INDEX_BATCH_SQL, after, batch))
 
 
 async def index_rows_changed(conn: Connection, snapshot: str) -> tuple[str, list[IndexRow]]:
     """(a newer snapshot, the providers written since `snapshot` and visible in it), under one snapshot."""
-    rows = await conn.fetch(INDEX_CHANGED_SQL, snapshot)
-    return rows[0]["snapshot"], [_index_row(r, 1) for r in rows if r["id"] is not None]
+    row = await one(conn, INDEX_CHANGED_SQL, snapshot)
+    return row["snapshot"], _index_rows.decode(row["rows"])
 
 
 async def page_rows(
     conn: Connection, snapshot: str, ids: list[int], now: dt.datetime
 ) -> tuple[bool, list[ProviderSummary]]:
-    """(whether any provider was written since `snapshot`, the summaries of `ids` in any order)."""
+    """(whether any provider was written since `snapshot`, the summaries of `ids` in any order, each with all its
+    active services as `matched_services`: the caller keeps those that matched)."""
     row = await one(conn, PAGE_SQL, snapshot, ids, now)
     return row["changed"], _summaries.decode(row["items"])
 
@@ -265,8 +406,6 @@ async def page_rows(
 
 PART_OF_FIELD = {
     "identifiers": "identifiers",
-    "expertise": "expertise",
-    "coverage": "coverage",
     "resources.premises": "premises",
     "accreditations": "accreditations",
     "social_value": "social_value",
@@ -285,8 +424,9 @@ async def update_provider_row(conn: Connection, provider_id: int, p: ProviderPro
         """
         update provider set name = $2, legal_form = $3, description = $4, website = $5, founded_year = $6,
             contact_name = $7, contact_email = $8, contact_phone = $9, volunteers = $10, match_funding_per_year = $11,
-            other_funding_sources = $12, partner_organisations = $13, capacity_per_year = $14, annual_income = $15,
-            reserves_months = $16, version = version + 1, updated_at = greatest(now(), created_at)
+            other_funding_sources = $12, partner_organisations = $13, annual_income = $14, reserves_months = $15,
+            accounts_year_end = $16, accounts_scrutiny = $17, version = version + 1,
+            updated_at = greatest(now(), created_at)
         where id = $1 returning version
         """,
         provider_id,
@@ -304,7 +444,9 @@ async def set_verified(conn: Connection, provider_id: int, at: dt.datetime) -> N
 
 
 async def set_confirmed(conn: Connection, provider_id: int, at: dt.datetime) -> None:
-    await conn.execute("update provider set last_confirmed_at = $2 where id = $1", provider_id, at)
+    """Confirmed as of `at`: the profile, and every one of its services; nothing is left to confirm."""
+    await conn.execute("update provider set last_confirmed_at = $2, to_confirm = '{}' where id = $1", provider_id, at)
+    await confirm_services(conn, provider_id, at)
 
 
 async def identifiers_taken(conn: Connection, identifiers: Sequence[str], provider_id: int | None) -> list[str]:

@@ -28,32 +28,31 @@ from marketplace.providers import service
 from marketplace.providers.models import (
     MARKETPLACE_FIELDS,
     AccreditationList,
-    CapacityPatch,
     ContactPatch,
-    CoverageList,
     Edit,
-    ExpertiseDetail,
     FinancesPatch,
     HistoryPage,
     MarketplaceAction,
+    NewProvider,
     Provider,
     ProviderPatch,
-    ProviderProfile,
     Registration,
     ResourcesPatch,
     SearchQuery,
     SearchResult,
+    Service,
+    ServiceIn,
+    ServicePatch,
     SocialValueList,
     patched,
     replaced,
-    with_expertise,
     with_part,
-    without_expertise,
 )
 
 Codes = list[str] | None
 ProviderId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Provider id")]
-PathwayParam = Annotated[str, Parameter(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Pathway code; see GET /pathways")]
+ServiceId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Service id")]
+SERVICE_ETAG = [ResponseHeader(name="ETag", description='The service version, e.g. "v3"', documentation_only=True)]
 ETAG_HEADER = [ResponseHeader(name="ETag", description='The profile version, e.g. "v3"', documentation_only=True)]
 
 
@@ -150,7 +149,7 @@ async def get_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: Ca
     "provider API key bound to it, returned once. Rate-limited per client.",
 )
 async def register(
-    request: Request[Any, Any, Any], data: JSONBody[ProviderProfile], ctx: Ctx, conn: Conn, actor: ActorDep
+    request: Request[Any, Any, Any], data: JSONBody[NewProvider], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Registration]:
     client = request.client.host if request.client else "unknown"
     made = await service.register(ctx, conn, actor, data, client)
@@ -202,42 +201,6 @@ async def patch_provider(
     return await _change(ctx, conn, actor, provider_id, if_match, patched(data))
 
 
-@put(
-    "/providers/{provider_id:int}/expertise/{pathway:str}", summary="Add or replace expertise in one pathway", **CHANGE
-)
-async def put_expertise(
-    provider_id: ProviderId,
-    pathway: PathwayParam,
-    data: JSONBody[ExpertiseDetail],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_expertise(pathway, data))
-
-
-@delete(
-    "/providers/{provider_id:int}/expertise/{pathway:str}", summary="Stop offering a pathway", status_code=200, **CHANGE
-)
-async def delete_expertise(
-    provider_id: ProviderId, pathway: PathwayParam, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, without_expertise(provider_id, pathway))
-
-
-@put("/providers/{provider_id:int}/coverage", summary="Replace the areas covered", **CHANGE)
-async def put_coverage(
-    provider_id: ProviderId,
-    data: JSONBody[CoverageList],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, replaced(coverage=data.coverage))
-
-
 @put("/providers/{provider_id:int}/accreditations", summary="Replace the accreditations", **CHANGE)
 async def put_accreditations(
     provider_id: ProviderId,
@@ -276,18 +239,6 @@ async def patch_resources(
     if_match: IfMatch = None,
 ) -> Response[Provider]:
     return await _change(ctx, conn, actor, provider_id, if_match, with_part("resources", data))
-
-
-@patch("/providers/{provider_id:int}/capacity", summary="Update capacity", **CHANGE)
-async def patch_capacity(
-    provider_id: ProviderId,
-    data: JSONBody[CapacityPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("capacity", data))
 
 
 @patch("/providers/{provider_id:int}/finances", summary="Update finances", **CHANGE)
@@ -360,18 +311,104 @@ async def provider_history(
     return await service.history(ctx, conn, caller, provider_id, page=page, per_page=per_page)
 
 
+# --- services ------------------------------------------------------------------------------------------------
+
+
+def service_with_etag(service: Service, status_code: int = 200) -> Response[Service]:
+    return Response(service, status_code=status_code, headers={"ETag": etag(service.version)})
+
+
+SERVICE_CHANGE = ChangeDoc(
+    responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
+    response_headers=SERVICE_ETAG,
+    tags=["services"],
+    security=NEEDS_KEY,
+    guards=[allow("admin", own_provider=True)],
+    opt={SERVER_HELD: MARKETPLACE_FIELDS},
+)
+
+
+@get(
+    "/providers/{provider_id:int}/services",
+    summary="A provider's services",
+    tags=["services"],
+    responses=errors_doc(400, 401, 404, 503),
+    description="Active and inactive. Visible to whoever may see the profile.",
+)
+async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep) -> list[Service]:
+    return await service.list_services(ctx, conn, caller, provider_id)
+
+
+@get(
+    "/providers/{provider_id:int}/services/{service_id:int}",
+    summary="One service",
+    tags=["services"],
+    responses=errors_doc(400, 401, 404, 503),
+    response_headers=SERVICE_ETAG,
+    description="The `ETag` header carries the service's version, for `If-Match` on PATCH and DELETE.",
+)
+async def get_service(
+    provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, caller: CallerDep
+) -> Response[Service]:
+    return service_with_etag(await service.get_service(ctx, conn, caller, provider_id, service_id))
+
+
+@post(
+    "/providers/{provider_id:int}/services",
+    summary="Add a service",
+    status_code=201,
+    **SERVICE_CHANGE,
+    description="What the provider offers in one pathway: where, for whom, how many and at what cost. Codes are "
+    "checked against the taxonomies (422 naming the field, the allowed codes and a suggestion).",
+)
+async def add_service(
+    provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep
+) -> Response[Service]:
+    return service_with_etag(await service.add_service(ctx, conn, actor, provider_id, data), 201)
+
+
+@patch(
+    "/providers/{provider_id:int}/services/{service_id:int}",
+    summary="Update a service (partial)",
+    **SERVICE_CHANGE,
+    description="Fields left out stay as they are; `null` clears a field that may be empty; a list replaces the "
+    "whole list; eligibility and capacity change field by field. Needs `If-Match` with the service's ETag "
+    "(428 without it, 412 when stale). An update confirms the service as of now.",
+)
+async def patch_service(
+    provider_id: ProviderId,
+    service_id: ServiceId,
+    data: JSONBody[ServicePatch],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Service]:
+    return service_with_etag(await service.change_service(ctx, conn, actor, provider_id, service_id, if_match, data))
+
+
+@delete(
+    "/providers/{provider_id:int}/services/{service_id:int}",
+    summary="Remove a service",
+    status_code=204,
+    **SERVICE_CHANGE,
+    description="Needs `If-Match` with the service's ETag. The service's last state stays in "
+    "the profile's history. To stop offering it for a while, set its status to inactive instead.",
+)
+async def delete_service(
+    provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> None:
+    await service.remove_service(ctx, conn, actor, provider_id, service_id, if_match)
+
+
 ROUTES = [
     search_providers,
     get_provider,
     register,
     patch_provider,
-    put_expertise,
-    delete_expertise,
-    put_coverage,
     put_accreditations,
     put_social_value,
     patch_resources,
-    patch_capacity,
     patch_finances,
     patch_contact,
     confirm_provider,
@@ -379,4 +416,9 @@ ROUTES = [
     _admin_action("archive", "Archive a profile (admin)"),
     _admin_action("verify", "Mark the profile's identifiers verified (admin)"),
     provider_history,
+    list_services,
+    get_service,
+    add_service,
+    patch_service,
+    delete_service,
 ]

@@ -29,20 +29,26 @@ from marketplace.providers.models import (
     Facets,
     HistoryPage,
     MarketplaceAction,
+    NewProvider,
     Provider,
-    ProviderProfile,
     Registration,
     SearchQuery,
     SearchResult,
     SeedProvider,
+    Service,
+    ServiceIn,
+    ServicePatch,
     changed_fields,
     normalised,
+    normalised_service,
     profile_of,
     profile_problems,
+    service_of,
+    service_problems,
 )
 from marketplace.taxonomy.checks import check_codes
 from marketplace.taxonomy.models import Taxonomy
-from marketplace.types import Actor, Caller, project
+from marketplace.types import Actor, Caller, merge, project
 
 
 def visible_statuses(caller: Caller) -> tuple[str, ...]:
@@ -201,6 +207,7 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
         if action == "confirm":
             field, before, after = "last_confirmed_at", locked["last_confirmed_at"], now
             await queries.set_confirmed(conn, provider_id, now)
+            await queries.refresh_search(conn, [provider_id])  # the services' confirmation dates are in the document
         elif action == "verify":
             field, before, after = "verified_at", locked["verified_at"], now
             await queries.set_verified(conn, provider_id, now)
@@ -222,7 +229,7 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
         return await _current(ctx, conn, provider_id)
 
 
-async def register(ctx: Context, conn: Connection, actor: Actor, profile: ProviderProfile, client: str) -> Registration:
+async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewProvider, client: str) -> Registration:
     """Join the marketplace: a pending profile (invisible to anonymous search until an admin publishes it) and a
     provider key bound to it, returned once. At most `registration_limit` per client per window."""
     now = ctx.clock.now()
@@ -235,7 +242,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: Provid
         taken = await queries.identifiers_taken(conn, profile.identifiers, None)
         if taken:
             raise Conflict(f"identifiers: {taken[0]} is already registered to another provider")
-        provider_id = await queries.insert_provider(conn, profile, status="pending", last_confirmed_at=now)
+        provider_id, _ = await queries.insert_provider(conn, profile, status="pending", last_confirmed_at=now)
         key = await accounts.make_key(
             conn,
             ctx.secret,
@@ -264,13 +271,130 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
     ids = []
     for p in samples:
         confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
-        pid = await queries.insert_provider(
+        pid, _ = await queries.insert_provider(
             conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
         )
         ids.append(pid)
-        profile = msgspec.to_builtins(project(p, ProviderProfile))
+        profile = msgspec.to_builtins(project(p, NewProvider))
         await queries.insert_history(
             conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
         )
     await queries.refresh_search(conn, ids)
     return len(ids)
+
+
+# --- services -----------------------------------------------------------------------------------------
+
+
+async def list_services(ctx: Context, conn: Connection, caller: Caller, provider_id: int) -> list[Service]:
+    """A visible provider's services, active and inactive."""
+    await profile_json(ctx, conn, caller, provider_id)
+    return await queries.fetch_services(conn, provider_id)
+
+
+async def get_service(ctx: Context, conn: Connection, caller: Caller, provider_id: int, service_id: int) -> Service:
+    await profile_json(ctx, conn, caller, provider_id)
+    return await _service(conn, provider_id, service_id)
+
+
+async def _service(conn: Connection, provider_id: int, service_id: int) -> Service:
+    found = await queries.fetch_service(conn, provider_id, service_id)
+    if found is None:
+        raise NotFound(f"provider {provider_id} has no service {service_id}")
+    return found
+
+
+def _check_service(ctx: Context, service: ServiceIn, founded_year: int | None) -> None:
+    problems = service_problems(service, ctx.taxonomy, founded_year=founded_year, year=ctx.clock.now().year)
+    if problems:
+        raise Unprocessable.from_problems(problems)
+
+
+async def _locked_provider(ctx: Context, conn: Connection, provider_id: int) -> Provider:
+    if await queries.lock_provider(conn, provider_id) is None:
+        raise NotFound(f"provider {provider_id} not found")
+    return await _current(ctx, conn, provider_id)
+
+
+async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id: int, data: ServiceIn) -> Service:
+    """A new service of the provider's (confirmed as of now, as the provider describes it)."""
+    data = normalised_service(data)
+    async with conn.transaction():
+        provider = await _locked_provider(ctx, conn, provider_id)
+        _check_service(ctx, data, provider.founded_year)
+        service_id = await queries.insert_service(conn, provider_id, data, last_confirmed_at=ctx.clock.now())
+        await _record_service_change(
+            conn, actor, provider_id, "create", [(f"services[{service_id}]", None, msgspec.to_builtins(data))]
+        )
+        return await _service(conn, provider_id, service_id)
+
+
+async def change_service(
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    service_id: int,
+    if_match: str | None,
+    patch: ServicePatch,
+) -> Service:
+    """The one way a service changes: If-Match against the service's version, every rule checked, a history row
+    per changed field (`services[12].capacity.places_available`), in one transaction. An edit confirms the service."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        provider = await _locked_provider(ctx, conn, provider_id)
+        await locked(
+            queries.lock_service(conn, provider_id, service_id),
+            f"service {service_id} of provider {provider_id}",
+            if_match,
+        )
+        current = await _service(conn, provider_id, service_id)
+        before = service_of(current)
+        after = normalised_service(merge(before, patch))
+        _check_service(ctx, after, provider.founded_year)
+        changes = changed_fields(before, after, prefix=f"services[{service_id}].")
+        if not changes:
+            return current
+        await queries.update_service(conn, service_id, after, confirmed_at=ctx.clock.now())
+        await _record_service_change(conn, actor, provider_id, "update", changes)
+        return await _service(conn, provider_id, service_id)
+
+
+async def remove_service(
+    ctx: Context, conn: Connection, actor: Actor, provider_id: int, service_id: int, if_match: str | None
+) -> None:
+    """Gone from the profile; its last state stays in the history (stored match runs keep what they saw)."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        await _locked_provider(ctx, conn, provider_id)
+        await locked(
+            queries.lock_service(conn, provider_id, service_id),
+            f"service {service_id} of provider {provider_id}",
+            if_match,
+        )
+        current = await _service(conn, provider_id, service_id)
+        await queries.delete_service(conn, service_id)
+        await _record_service_change(
+            conn, actor, provider_id, "delete", [(f"services[{service_id}]", msgspec.to_builtins(current), None)]
+        )
+
+
+async def _record_service_change(
+    conn: Connection, actor: Actor, provider_id: int, action: str, changes: list[tuple[str, object, object]]
+) -> None:
+    """A service changed: the profile's version moves on, its search columns and document are rebuilt, and the
+    change goes into the history and the audit log."""
+    version = await queries.bump_version(conn, provider_id)
+    await queries.refresh_search(conn, [provider_id])
+    await queries.insert_history(
+        conn, provider_id=provider_id, version=version, action=action, changes=changes, actor=actor
+    )
+    await audit.record(
+        conn,
+        actor,
+        status=201 if action == "create" else 204 if action == "delete" else 200,
+        provider_id=provider_id,
+        detail=f"{action}d " + ", ".join(f for f, _, _ in changes)
+        if action != "update"
+        else "changed " + ", ".join(f for f, _, _ in changes),
+    )
