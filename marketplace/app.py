@@ -30,7 +30,7 @@ from litestar.routes import HTTPRoute
 import matching
 from marketplace import db
 from marketplace.accounts import service as accounts
-from marketplace.accounts.auth import audit_denials, authenticate
+from marketplace.accounts.auth import audit_denials, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.clock import Clock
 from marketplace.context import Context
@@ -39,7 +39,6 @@ from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
     EXCEPTION_HANDLERS,
     provide_actor,
-    provide_caller,
     provide_conn,
     provide_ctx,
     reject_unknown_params,
@@ -80,7 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     acting = Router(
         path="/",
         route_handlers=[*PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
-        guards=[authenticate],
+        middleware=[authentication],
     )
     app = Litestar(
         route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, acting],
@@ -91,7 +90,6 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         dependencies={
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "conn": Provide(provide_conn),
-            "caller": Provide(provide_caller, sync_to_thread=False),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
         exception_handlers=EXCEPTION_HANDLERS,

@@ -243,9 +243,10 @@ def actor_of(scope: Scope) -> Actor:
     )
 
 
-# The per-request dependencies form one chain, ctx <- actor <- caller <- conn: Litestar (2.x) resolves the
-# dependencies of one level of the graph together in an anyio task group, which costs more than these cheap
-# dependencies themselves (a third of GET /providers/{id}'s time); chained, each level holds one.
+# The per-request dependencies form one chain, ctx <- actor <- conn: Litestar (2.x) resolves the dependencies of
+# one level of the graph together in an anyio task group, which costs more than these cheap dependencies
+# themselves (a third of GET /providers/{id}'s time); chained, each level holds one. (So a handler takes
+# `actor`, whose `.caller` says who is calling, rather than a separate caller dependency.)
 
 
 def provide_ctx(state: State) -> Context:
@@ -257,20 +258,15 @@ def provide_actor(request: Request[Any, Any, Any], ctx: NamedDependency[Context]
     return actor_of(request.scope)
 
 
-def provide_caller(actor: NamedDependency[Actor]) -> Caller:
-    return actor.caller
-
-
-async def provide_conn(state: State, caller: NamedDependency[Caller]) -> AsyncGenerator[Connection, None]:
+async def provide_conn(state: State, actor: NamedDependency[Actor]) -> AsyncGenerator[Connection, None]:
     """One pooled connection per request that needs the database (a 503 when none can be had)."""
     async with pooled(state.pool) as conn:
         yield conn
 
 
-# Handler parameters receive these by name: `conn: Conn`, `ctx: Ctx`, `caller: CallerDep`, `actor: ActorDep`.
+# Handler parameters receive these by name: `conn: Conn`, `ctx: Ctx`, `actor: ActorDep`.
 Conn = NamedDependency[asyncpg.Connection]  # a pooled connection; one type for the framework's signature model
 Ctx = NamedDependency[Context]
-CallerDep = NamedDependency[Caller]
 ActorDep = NamedDependency[Actor]
 
 

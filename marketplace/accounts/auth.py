@@ -1,7 +1,7 @@
 """Authentication and authorisation at the HTTP edge, as Litestar guards.
 
-`authenticate` (on every route that may act for someone) turns the API key into a `Caller` and leaves it
-in the request's scope; `allow(...)` guards admit roles, and a provider key only for the provider the path
+`authentication` (middleware on every route that may act for someone) turns the API key into a `Caller` and
+leaves it in the request's scope; `allow(...)` guards admit roles, and a provider key only for the provider the path
 names. Every 401 and 403 is recorded in the audit log (`audit_denials`)."""
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import Scope
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from marketplace import audit
 from marketplace.accounts import service
@@ -27,10 +28,20 @@ Connection = ASGIConnection[Any, Any, Any, Any]
 Guard = Callable[[Connection, BaseRouteHandler], Awaitable[None]]
 
 
-async def authenticate(connection: Connection, _: BaseRouteHandler) -> None:
-    ctx: Context = connection.app.state.ctx
-    caller = await service.authenticate(connection.app.state.pool, ctx.secret, connection.headers.get("authorization"))
-    set_caller(connection.scope, caller)
+def authentication(app: ASGIApp) -> ASGIApp:
+    """Middleware (before the guards): a request with `Authorization: Bearer <key>` acts as the key's caller; one
+    without is anonymous. A middleware rather than a guard: Litestar copies the route handler for every guard call."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+            if header is not None:
+                state = scope["app"].state
+                ctx: Context = state.ctx
+                set_caller(scope, await service.authenticate(state.pool, ctx.secret, header.decode("latin-1")))
+        await app(scope, receive, send)
+
+    return middleware
 
 
 def admit(

@@ -15,7 +15,6 @@ from marketplace.http import (
     NEEDS_KEY,
     SERVER_HELD,
     ActorDep,
-    CallerDep,
     Conn,
     Ctx,
     IfMatch,
@@ -134,8 +133,8 @@ async def search_providers(
     response_headers=ETAG_HEADER,
     tags=["providers"],
 )
-async def get_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep) -> Response[Provider]:
-    body, version = await service.profile_json(ctx, conn, caller, provider_id)
+async def get_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Provider]:
+    body, version = await service.profile_json(ctx, conn, actor.caller, provider_id)
     return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(version)})  # type: ignore[arg-type]
 
 
@@ -306,9 +305,9 @@ def _admin_action(action: MarketplaceAction, summary: str) -> Any:
     description="One entry per changed field (Open Referral HSDS metadata shape). Owner, commissioners and admins.",
 )
 async def provider_history(
-    provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep, page: PageNumber = 1, per_page: PerPage = 50
+    provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep, page: PageNumber = 1, per_page: PerPage = 50
 ) -> HistoryPage:
-    return await service.history(ctx, conn, caller, provider_id, page=page, per_page=per_page)
+    return await service.history(ctx, conn, actor.caller, provider_id, page=page, per_page=per_page)
 
 
 # --- services ------------------------------------------------------------------------------------------------
