@@ -334,8 +334,8 @@ SERVICE_CHANGE = ChangeDoc(
     responses=errors_doc(400, 401, 404, 503),
     description="Active and inactive. Visible to whoever may see the profile.",
 )
-async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: CallerDep) -> list[Service]:
-    return await service.list_services(ctx, conn, caller, provider_id)
+async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> list[Service]:
+    return await service.list_services(ctx, conn, actor.caller, provider_id)
 
 
 @get(
@@ -347,9 +347,9 @@ async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, caller: C
     description="The `ETag` header carries the service's version, for `If-Match` on PATCH and DELETE.",
 )
 async def get_service(
-    provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, caller: CallerDep
+    provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return service_with_etag(await service.get_service(ctx, conn, caller, provider_id, service_id))
+    return service_with_etag(await service.get_service(ctx, conn, actor.caller, provider_id, service_id))
 
 
 @post(
