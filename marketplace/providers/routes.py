@@ -11,6 +11,7 @@ from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import admin, allow, staff_beyond_published
 from marketplace.concurrency import etag
+from marketplace.db import pooled
 from marketplace.http import (
     NEEDS_KEY,
     SERVER_HELD,
@@ -21,6 +22,7 @@ from marketplace.http import (
     PageNumber,
     PerPage,
     RouteDoc,
+    caller_of,
     errors_doc,
 )
 from marketplace.providers import service
@@ -133,8 +135,12 @@ async def search_providers(
     response_headers=ETAG_HEADER,
     tags=["providers"],
 )
-async def get_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Provider]:
-    body, version = await service.profile_json(ctx, conn, actor.caller, provider_id)
+async def get_provider(provider_id: ProviderId, request: Request[Any, Any, Any]) -> Response[Provider]:
+    # The busiest read: it takes its context, caller and connection straight from the request rather than through
+    # the dependency chain (resolving which cost a fifth of this request's time).
+    state = request.app.state
+    async with pooled(state.pool) as conn:
+        body, version = await service.profile_json(state.ctx, conn, caller_of(request.scope), provider_id)
     return Response(body, media_type=MediaType.JSON, headers={"ETag": etag(version)})  # type: ignore[arg-type]
 
 
