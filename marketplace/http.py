@@ -116,6 +116,10 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         if "- at `$" in message:  # a message that still carries msgspec's path
             message, _, path = message.partition(" - at `$")
             key = path.rstrip("`").lstrip(".") or key
+        missing = re.match(r"Object missing required field `(.+)`", message)
+        if missing:
+            key = f"{key}.{missing.group(1)}" if key else missing.group(1)
+            message = "required"
         unknown = re.match(r"Object contains unknown field `(.+)`", message)
         if unknown:
             name = unknown.group(1)

@@ -23,6 +23,7 @@ from marketplace.taxonomy.models import Taxonomy
 CODE_NAMES = {
     "pathway": "pathways",
     "area": "areas",
+    "areas": "areas",
     "coverage": "areas",
     "cohort": "cohorts",
     "cohorts": "cohorts",

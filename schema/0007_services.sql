@@ -161,6 +161,15 @@ alter table provider drop column capacity_per_year;
 
 -- --- derived columns and documents ----------------------------------------------------------------------------
 
+-- An instant as the API writes it everywhere (RFC 3339 in UTC, microseconds only when there are any), so a
+-- document built here reads exactly like one the application encodes.
+create function rfc3339(t timestamptz) returns text language sql immutable parallel safe as $$
+    select to_char(t at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+           || case when date_part('microseconds', t)::bigint % 1000000 = 0 then ''
+                   else '.' || to_char(t at time zone 'UTC', 'US') end
+           || 'Z'
+$$;
+
 -- A service as the API returns it.
 create function service_doc(s service) returns json language sql stable as $$
     select json_build_object(
@@ -184,8 +193,8 @@ create function service_doc(s service) returns json language sql stable as $$
                      from service_outcome o where o.service_id = s.id),
         'accreditations', (select coalesce(json_agg(a.accreditation_code order by a.accreditation_code), '[]')
                            from service_accreditation a where a.service_id = s.id),
-        'id', s.id, 'uuid', s.uuid, 'version', s.version, 'last_confirmed_at', s.last_confirmed_at,
-        'created_at', s.created_at, 'updated_at', s.updated_at)
+        'id', s.id, 'uuid', s.uuid, 'version', s.version, 'last_confirmed_at', rfc3339(s.last_confirmed_at),
+        'created_at', rfc3339(s.created_at), 'updated_at', rfc3339(s.updated_at))
 $$;
 
 -- The profile document as the child tables and the row say now (see 0006): services instead of expertise,

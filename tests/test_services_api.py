@@ -1,0 +1,229 @@
+"""A provider's services through the API: the same rules as profiles (owner and admins only, If-Match, a history
+record per changed field, marketplace-held fields refused, field paths and suggestions in errors, nothing stored on
+error), and the full profile embeds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from marketplace import db
+
+pytestmark = pytest.mark.asyncio
+
+TENANCY = {
+    "pathway": "ACCOM",
+    "name": "Tenancy sustainment, Telford",
+    "description": "Floating support for adults leaving custody into their own tenancy in Telford & Wrekin.",
+    "cohorts": ["ADULTS"],
+    "areas": ["E06000020"],
+    "eligibility": {"min_age": 18, "gender": "both"},
+    "capacity": {"service_users_per_year": 60, "places_available": 5, "places_as_of": "2026-11-20"},
+    "delivery_modes": ["in_person", "outreach"],
+    "complexity_levels": ["medium", "high"],
+    "cost": {"amount": 1850.5, "unit": "per_service_user"},
+    "years_delivering": 4,
+    "outcomes": [
+        {
+            "outcome": "Tenancy sustained at six months",
+            "measure": "share of people supported still in their tenancy",
+            "period": "April 2025 to March 2026",
+            "value": 78,
+            "people": 54,
+            "source": "commissioner_reported",
+            "reference": "Telford & Wrekin Council contract return, Q4 2025-26",
+        }
+    ],
+    "accreditations": ["iso_9001"],
+}
+
+
+async def a_provider(dsn: str) -> int:
+    conn = await db.connect(dsn)
+    try:
+        pid: int = await conn.fetchval(
+            "select min(id) from provider where status = 'published' and founded_year < 2020"
+        )
+        return pid
+    finally:
+        await conn.close()
+
+
+async def stored(dsn: str, provider_id: int) -> str:
+    """Everything stored about a provider's services and its history length."""
+    conn = await db.connect(dsn)
+    try:
+        services = await conn.fetchval(
+            "select coalesce(json_agg(service_doc(s) order by s.id), '[]')::text from service s where provider_id = $1",
+            provider_id,
+        )
+        history = await conn.fetchval("select count(*) from profile_history where resource_id = $1", provider_id)
+        version = await conn.fetchval("select version from provider where id = $1", provider_id)
+        return f"{services}\n{history}\n{version}"
+    finally:
+        await conn.close()
+
+
+async def test_a_service_is_added_read_changed_and_removed_with_history(client, keys, fresh_db):
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    profile_tag = (await client.get(f"/providers/{pid}")).headers["etag"]
+    r = await client.post(f"/providers/{pid}/services", json=TENANCY, headers=h)
+    assert r.status_code == 201, r.text
+    made = r.json()
+    sid = made["id"]
+    assert r.headers["etag"] == '"v1"' and made["version"] == 1 and len(made["uuid"]) == 36
+    assert {k: made[k] for k in TENANCY if k not in ("cost", "eligibility", "outcomes")} == {
+        k: v for k, v in TENANCY.items() if k not in ("cost", "eligibility", "outcomes")
+    }
+    assert made["outcomes"] == [{**TENANCY["outcomes"][0], "note": None}]
+    assert made["cost"] == {"amount": 1850.5, "unit": "per_service_user"}
+    assert made["eligibility"] == {"min_age": 18, "max_age": None, "gender": "both"}
+    # the profile embeds it, and its version (ETag) moved on
+    profile = await client.get(f"/providers/{pid}")
+    assert profile.headers["etag"] != profile_tag
+    assert sid in [s["id"] for s in profile.json()["services"]]
+    assert (await client.get(f"/providers/{pid}/services/{sid}")).json() == made
+    # a change: field by field in eligibility and capacity, lists replaced
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}",
+        headers={**h, "If-Match": '"v1"'},
+        json={"capacity": {"places_available": 2}, "areas": ["E06000020", "E06000051"], "cost": None},
+    )
+    assert r.status_code == 200, r.text
+    changed = r.json()
+    assert changed["version"] == 2 and r.headers["etag"] == '"v2"'
+    assert changed["capacity"] == {"service_users_per_year": 60, "places_available": 2, "places_as_of": "2026-11-20"}
+    assert changed["areas"] == ["E06000020", "E06000051"] and changed["cost"] is None
+    history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
+    fields = [(e["last_action_type"], e["field_name"]) for e in history[:4]]
+    assert ("update", f"services[{sid}].capacity.places_available") in fields
+    assert ("update", f"services[{sid}].areas") in fields and ("update", f"services[{sid}].cost") in fields
+    places = next(e for e in history if e["field_name"] == f"services[{sid}].capacity.places_available")
+    assert (places["previous_value"], places["replacement_value"]) == (5, 2)
+    assert ("create", f"services[{sid}]") in [(e["last_action_type"], e["field_name"]) for e in history]
+    # search sees the new area at once
+    found = (await client.get("/providers", params={"area": "E06000051", "pathway": "ACCOM", "per_page": 100})).json()
+    assert pid in [i["id"] for i in found["items"]]
+    # removing it needs the current version; its last state stays in the history
+    assert (
+        await client.delete(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'})
+    ).status_code == 412
+    assert (await client.delete(f"/providers/{pid}/services/{sid}", headers=h)).status_code == 428
+    assert (
+        await client.delete(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v2"'})
+    ).status_code == 204
+    assert (await client.get(f"/providers/{pid}/services/{sid}")).status_code == 404
+    history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
+    assert history[0]["last_action_type"] == "delete" and history[0]["replacement_value"] is None
+    assert history[0]["previous_value"]["name"] == TENANCY["name"]
+
+
+async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(client, keys, fresh_db):
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    before = await stored(fresh_db, pid)
+    cases = [
+        ({**TENANCY, "areas": ["E06000020", "E0600002"]}, 400, "areas[1]"),
+        ({**TENANCY, "cohorts": ["ADULT"]}, 422, "cohorts[0]"),
+        ({**TENANCY, "pathway": "ACOM"}, 422, "pathway"),
+        ({**TENANCY, "eligibility": {"min_age": 30, "max_age": 18}}, 422, "eligibility.max_age"),
+        ({**TENANCY, "capacity": {"places_available": 3}}, 422, "capacity.places_as_of"),
+        ({**TENANCY, "cost": {"amount": -1, "unit": "per_hour"}}, 400, "cost.amount"),
+        ({**TENANCY, "cost": {"amount": 10, "unit": "per_fortnight"}}, 400, "cost.unit"),
+        ({**TENANCY, "years_delivering": 190}, 422, "years_delivering"),
+        ({**TENANCY, "outcomes": [{"outcome": "x", "measure": "y"}]}, 400, "outcomes[0].period"),
+        ({**TENANCY, "id": 5}, 400, "id"),
+        ({**TENANCY, "uuid": "0" * 36}, 400, "uuid"),
+        ({**TENANCY, "version": 9}, 400, "version"),
+        ({k: v for k, v in TENANCY.items() if k != "areas"}, 400, "areas"),
+    ]
+    for body, status, field in cases:
+        r = await client.post(f"/providers/{pid}/services", json=body, headers=h)
+        assert r.status_code == status, (field, r.status_code, r.text)
+        assert field in [e["field"] for e in r.json()["errors"]], (field, r.json())
+    held = await client.post(f"/providers/{pid}/services", json={**TENANCY, "version": 9}, headers=h)
+    assert held.json()["errors"][0]["problem"].startswith("set by the marketplace")
+    suggestion = await client.post(f"/providers/{pid}/services", json={**TENANCY, "pathway": "ACOM"}, headers=h)
+    assert suggestion.json()["errors"][0]["suggestion"] == "ACCOM"
+    assert await stored(fresh_db, pid) == before
+
+
+async def test_only_the_owner_and_admins_change_services(client, keys, fresh_db):
+    pid = await a_provider(fresh_db)
+    sid = (await client.get(f"/providers/{pid}/services")).json()[0]["id"]
+    conn = await db.connect(fresh_db)
+    try:
+        other = await conn.fetchval("select min(id) from provider where id <> $1", pid)
+    finally:
+        await conn.close()
+    before = await stored(fresh_db, pid)
+    for headers, status in (
+        ({}, 401),
+        (await keys.headers("provider", other), 403),
+        (await keys.headers("commissioner"), 403),
+    ):
+        assert (await client.post(f"/providers/{pid}/services", json=TENANCY, headers=headers)).status_code == status
+        r = await client.patch(
+            f"/providers/{pid}/services/{sid}", json={"name": "Mine now"}, headers={**headers, "If-Match": '"v1"'}
+        )
+        assert r.status_code == status
+        r = await client.delete(f"/providers/{pid}/services/{sid}", headers={**headers, "If-Match": '"v1"'})
+        assert r.status_code == status
+    assert await stored(fresh_db, pid) == before
+    admin = await keys.headers("admin")
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}", json={"status": "inactive"}, headers={**admin, "If-Match": '"v1"'}
+    )
+    assert r.status_code == 200 and r.json()["status"] == "inactive"
+    # another provider's service is not reachable through this provider's path
+    theirs = (await client.get(f"/providers/{other}/services")).json()[0]["id"]
+    assert (await client.get(f"/providers/{pid}/services/{theirs}")).status_code == 404
+
+
+async def test_two_edits_from_one_version_one_wins(client, keys, fresh_db):
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    sid = (await client.get(f"/providers/{pid}/services")).json()[0]["id"]
+    first = await client.patch(
+        f"/providers/{pid}/services/{sid}", json={"name": "First"}, headers={**h, "If-Match": '"v1"'}
+    )
+    second = await client.patch(
+        f"/providers/{pid}/services/{sid}", json={"name": "Second"}, headers={**h, "If-Match": '"v1"'}
+    )
+    assert (first.status_code, second.status_code) == (200, 412)
+    assert second.json()["current_etag"] == '"v2"'
+    assert (await client.get(f"/providers/{pid}/services/{sid}")).json()["name"] == "First"
+
+
+async def test_confirming_the_profile_confirms_its_services_and_clears_what_was_asked(client, keys, fresh_db):
+    pid = await a_provider(fresh_db)
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("update provider set to_confirm = array['the capacity of each service'] where id = $1", pid)
+    finally:
+        await conn.close()
+    h = await keys.headers("provider", pid)
+    assert (await client.get(f"/providers/{pid}")).json()["to_confirm"] == ["the capacity of each service"]
+    r = await client.post(f"/providers/{pid}/confirm", headers=h)
+    assert r.status_code == 200 and r.json()["to_confirm"] == []
+    confirmed = dt.datetime.fromisoformat(r.json()["last_confirmed_at"])
+    assert all(dt.datetime.fromisoformat(s["last_confirmed_at"]) == confirmed for s in r.json()["services"])
+    again = (await client.get(f"/providers/{pid}")).json()["services"]
+    assert [dt.datetime.fromisoformat(s["last_confirmed_at"]) for s in again] == [confirmed] * len(again)
+
+
+async def test_registration_with_services_names_the_service_in_errors(client):
+    profile = {
+        "name": "Bromyard Bridges CIC",
+        "legal_form": "cic",
+        "services": [
+            {**TENANCY, "areas": ["E06000019"]},
+            {**TENANCY, "name": "Second", "areas": ["E06000019"], "accreditations": ["iso_9002"]},
+        ],
+    }
+    r = await client.post("/registrations", json=profile)
+    assert r.status_code == 422, r.text
+    problem = r.json()["errors"][0]
+    assert problem["field"] == "services[1].accreditations[0]" and problem["suggestion"] == "iso_9001"
