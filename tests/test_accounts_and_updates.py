@@ -109,7 +109,7 @@ async def test_authorisation_matrix(client, keys, fresh_db, method, template, bo
         target = third if role == "admin" else own  # the owner's success must not pre-empt the admin's
         path = template.format(id=target)
         before = await snapshot(fresh_db, target)
-        send = {**headers, "If-Match": await etag(client, target, admin)}
+        send = {**headers, "If-Match": await etag(client, target, admin), "Content-Type": "application/json"}
         r = await client.request(
             method,
             path,
@@ -228,8 +228,19 @@ async def test_if_match_is_required_and_must_be_current(client, keys, fresh_db):
     )
     assert r.status_code == 412
     assert r.json()["current_version"] == int(new_tag.strip('"v')) and r.json()["current_etag"] == new_tag
-    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": "v1"})
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": '"abc"'})
     assert r.status_code == 412 and r.json()["current_etag"] == new_tag  # not an ETag we issued: matches nothing
+    weak = "W/" + new_tag
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": weak})
+    assert r.status_code == 412, "a weak ETag never matches (strong comparison)"
+    for malformed in ("v1", '"v1', "*"):
+        bad = {**headers, "If-Match": malformed}
+        r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers=bad)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "If-Match", malformed
+    r = await client.patch(
+        f"/providers/{own}", json={"description": "Listed."}, headers={**headers, "If-Match": f'"v999", {new_tag}'}
+    )
+    assert r.status_code == 200, "one of a list of ETags is enough"
 
 
 async def test_patch_semantics_absent_null_and_nested(client, keys, fresh_db):
