@@ -15,6 +15,7 @@ from marketplace.errors import FieldProblem, NotFound
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import (
+    NAME,
     AreaCode,
     CohortCode,
     Count,
@@ -30,6 +31,7 @@ from marketplace.types import (
     Url,
     Year,
     merge,
+    nfc,
     project,
 )
 
@@ -54,7 +56,7 @@ OrgId = Annotated[
 ]
 
 Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
-OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
+OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=NAME)]
 
 
 class Contact(Strict):
@@ -219,7 +221,7 @@ def normalised(profile: P) -> P:
     """Set-like lists hold each value once (first occurrence kept); names lose outer spaces."""
     return msgspec.structs.replace(
         profile,
-        name=profile.name.strip(),
+        name=nfc(profile.name),
         identifiers=once(profile.identifiers),
         coverage=once(profile.coverage),
         accreditations=once(profile.accreditations),
