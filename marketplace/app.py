@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -43,6 +43,7 @@ from marketplace.http import (
     provide_ctx,
     reject_unknown_params,
     request_id_middleware,
+    strict_requests,
 )
 from marketplace.openapi import finish_openapi
 from marketplace.providers.live_index import LiveIndex
@@ -75,16 +76,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         finally:
             await pool.close()
 
-    # Routes that may act for someone: the API key becomes a caller before anything else runs.
-    acting = Router(
-        path="/",
-        route_handlers=[*PROVIDER_ROUTES, *ACCOUNT_ROUTES, *EXERCISE_ROUTES, *REPORT_ROUTES],
-        middleware=[authentication],
-    )
     app = Litestar(
-        route_handlers=[*SYSTEM_ROUTES, *TAXONOMY_ROUTES, acting],
+        route_handlers=[
+            *SYSTEM_ROUTES,
+            *TAXONOMY_ROUTES,
+            *PROVIDER_ROUTES,
+            *ACCOUNT_ROUTES,
+            *EXERCISE_ROUTES,
+            *REPORT_ROUTES,
+        ],
         lifespan=[lifespan],
-        middleware=[request_id_middleware],
+        # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
+        # (on every route: a bad credential is refused even where none is needed), before anything else runs
+        middleware=[request_id_middleware, strict_requests, authentication],
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
         dependencies={

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import logging
 import os
+import socket
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
@@ -226,10 +229,46 @@ def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class ServeError(Exception):
+    pass
+
+
+def claim_port(host: str, port: int) -> None:
+    """Refuse a port something already listens on. The server's workers share their port (SO_REUSEPORT), so a
+    second server on a busy port would otherwise start and quietly take half the connections."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ServeError(
+                f"cannot serve on {host}:{port}: {exc.strerror} (is another server running there?)"
+            ) from None
+
+
+def claim_data_dir(data_dir: Path) -> int:
+    """One server per embedded database: an exclusive lock on <data dir>/serve.lock, held until the server exits
+    (its workers inherit it). Returns the lock's file descriptor."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / "serve.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise ServeError(f"{data_dir} is already served by {holder}: one server per embedded database") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"marketplace serve (pid {os.getpid()})\n".encode(), 0)
+    return fd
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
+    claim_port(args.host, args.port)
+    if not settings.database_url:
+        claim_data_dir(settings.data_dir)
     dsn, applied, loaded = _prepare(settings, do_seed=True)
     print(
         f"database ready: {applied} migration(s) applied, "
@@ -247,6 +286,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         interface=Interfaces.ASGI,
         workers=args.workers,
         log_access=args.access_log,
+        respawn_failed_workers=True,  # a worker that dies (killed, out of memory) is replaced; the others serve on
+        respawn_interval=1.0,
     ).serve()
     return 0
 
@@ -306,7 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         code: int = args.func(args, settings)
         return code
-    except (MigrationError, SeedError, SettingsError, DomainError) as exc:
+    except (MigrationError, SeedError, SettingsError, DomainError, ServeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

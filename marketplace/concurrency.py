@@ -1,5 +1,9 @@
 """Optimistic concurrency: every editable record has a version, sent as an ETag ("v3") and checked
-against If-Match, so that two people editing the same record never silently overwrite each other."""
+against If-Match, so that two people editing the same record never silently overwrite each other.
+
+If-Match follows RFC 9110 (13.1.1) with strong comparison: a weak tag (`W/"v3"`) never matches, a well-formed
+tag we never issued matches nothing (412), a malformed header is a 400. `If-Match: *` is refused (400): it would
+let a change overwrite whatever version is there, which is what If-Match is here to prevent."""
 
 from __future__ import annotations
 
@@ -8,10 +12,14 @@ from collections.abc import Awaitable
 
 import asyncpg
 
-from marketplace.errors import NotFound, PreconditionFailed, PreconditionRequired
+from marketplace.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 
-ETAG_RE = re.compile(r'\s*(?:W/)?"v(\d{1,9})"\s*')
-ETAG_PATTERN = r'^(W/)?"v[0-9]{1,9}"$'
+_TAG = r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*'
+ENTITY_TAG = re.compile(_TAG)
+TAG_LIST = re.compile(rf"{_TAG}(?:,{_TAG})*")
+OUR_TAG = re.compile(r"v(\d{1,9})")
+ETAG_PATTERN = r'^[ \t]*(W/)?"[\x21\x23-\x7E]*"[ \t]*(,[ \t]*(W/)?"[\x21\x23-\x7E]*"[ \t]*)*$'
+"""What the OpenAPI document says If-Match looks like: one or more entity-tags (RFC 9110 8.8.3), comma-separated."""
 
 
 def etag(version: int) -> str:
@@ -19,9 +27,27 @@ def etag(version: int) -> str:
 
 
 def require_if_match(if_match: str | None) -> None:
-    """A change needs If-Match (428 without it): checked before any work is done."""
+    """A change needs If-Match (428 without it), well-formed (400): checked before any work is done."""
     if if_match is None:
         raise PreconditionRequired("this change needs an If-Match header with the current ETag (from the GET)")
+    versions(if_match)
+
+
+def versions(if_match: str) -> set[int]:
+    """The versions the header's strong entity-tags name (weak and foreign tags name none)."""
+    if if_match.strip() == "*":
+        raise InvalidInput.field(
+            "If-Match",
+            "'*' is not accepted: send the ETag from the GET, so a change never overwrites a version you have not seen",
+        )
+    if TAG_LIST.fullmatch(if_match) is None:
+        raise InvalidInput.field("If-Match", 'not an entity-tag: send the ETag from the GET, e.g. "v3"')
+    found: set[int] = set()
+    for m in ENTITY_TAG.finditer(if_match):  # a tag may hold a comma, so the list is read tag by tag
+        ours = OUR_TAG.fullmatch(m.group(2))
+        if m.group(1) is None and ours is not None:
+            found.add(int(ours.group(1)))
+    return found
 
 
 async def locked(row: Awaitable[asyncpg.Record | None], what: str, if_match: str | None) -> asyncpg.Record:
@@ -35,12 +61,10 @@ async def locked(row: Awaitable[asyncpg.Record | None], what: str, if_match: str
 
 
 def check_if_match(if_match: str | None, current: int) -> None:
-    """The version If-Match names must be `current` (412 carrying the current one otherwise); an ETag we
-    never issued matches no version (RFC 9110, 13.1.1)."""
+    """If-Match must name `current` (412 carrying the current one otherwise)."""
     require_if_match(if_match)
     assert if_match is not None
-    m = ETAG_RE.fullmatch(if_match)
-    if (int(m.group(1)) if m else 0) != current:
+    if current not in versions(if_match):
         raise PreconditionFailed(
             f"If-Match {if_match} is not the current ETag {etag(current)}: fetch it again and reapply your change",
             current_version=current,

@@ -57,6 +57,14 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class NotAcceptable(DomainError):
+    code = "not_acceptable"
+
+
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
 class DatabaseUnavailable(DomainError):
     code = "database_unavailable"
 

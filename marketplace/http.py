@@ -34,12 +34,14 @@ from marketplace.errors import (
     FieldProblem,
     Forbidden,
     InvalidInput,
+    NotAcceptable,
     NotFound,
     PreconditionFailed,
     PreconditionRequired,
     TooManyRequests,
     Unauthorized,
     Unprocessable,
+    UnsupportedMediaType,
 )
 from marketplace.types import ANONYMOUS, Actor, Caller
 
@@ -67,8 +69,29 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     PreconditionFailed: 412,
     PreconditionRequired: 428,
     TooManyRequests: 429,
+    UnsupportedMediaType: 415,
+    NotAcceptable: 406,
     DatabaseUnavailable: 503,
 }
+
+
+MAX_PROBLEMS = 10
+"""An error body names at most this many problems (the first ones) and says how many more there were."""
+MAX_ALLOWED = 50
+"""... and lists at most this many allowed values for each."""
+
+
+def _capped(problems: list[FieldProblem]) -> list[FieldProblem]:
+    return [
+        msgspec.structs.replace(p, allowed=p.allowed[:MAX_ALLOWED]) if p.allowed and len(p.allowed) > MAX_ALLOWED else p
+        for p in problems[:MAX_PROBLEMS]
+    ]
+
+
+def _summary(problems: list[FieldProblem], fallback: str) -> str:
+    shown = "; ".join(f"{p.field}: {p.problem}" for p in problems[:MAX_PROBLEMS]) or fallback
+    more = len(problems) - MAX_PROBLEMS
+    return shown + (f"; and {more} more" if more > 0 else "")
 
 
 def error_response(
@@ -80,13 +103,15 @@ def error_response(
     problems: Iterable[FieldProblem] = (),
     headers: dict[str, str] | None = None,
 ) -> Response[ErrorBody]:
-    body = body or ErrorBody(status=status, error=error, message=message, errors=list(problems))
+    body = body or ErrorBody(status=status, error=error, message=message, errors=_capped(list(problems)))
+    body.errors = _capped(body.errors)
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
     status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
-    body = ErrorBody(status=status, error=exc.code, message=exc.message, errors=exc.problems)
+    message = _summary(exc.problems, exc.message) if len(exc.problems) > MAX_PROBLEMS else exc.message
+    body = ErrorBody(status=status, error=exc.code, message=message, errors=exc.problems)
     headers = {}
     if isinstance(exc, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="provision"'
@@ -128,7 +153,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
                 "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
             )
         problems.append(FieldProblem(field=key or "body", problem=message))
-    message = "; ".join(f"{p.field}: {p.problem}" for p in problems) or (exc.detail or "invalid request")
+    message = _summary(problems, exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
 
 
@@ -169,9 +194,18 @@ def _constraint(_: Request[Any, Any, Any], exc: asyncpg.IntegrityConstraintViola
     return error_response(409, error="conflict", message=f"the change conflicts with existing data ({detail})")
 
 
-def _bad_data(_: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ErrorBody]:
-    # A safety net: values are checked before they reach the database.
-    return error_response(400, error="invalid_input", message=f"a value the database cannot store: {exc}")
+def _bad_data(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Response[ErrorBody]:
+    # A safety net: values are checked before they reach the database. The driver's words stay in the log.
+    log.warning("a value the database refused on %s %s: %r", request.method, request.url.path, exc)
+    return error_response(400, error="invalid_input", message="a value in the request is out of the range it can take")
+
+
+def _undecodable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    # Raised while the body is decoded: bytes that are not UTF-8, or JSON nested deeper than the decoder goes.
+    problem = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+    return error_response(
+        400, error="invalid_input", message=f"body: {problem}", problems=[FieldProblem(field="body", problem=problem)]
+    )
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
@@ -185,6 +219,9 @@ EXCEPTION_HANDLERS: ExceptionHandlersMap = {
     HTTPException: _http_error,
     asyncpg.IntegrityConstraintViolationError: _constraint,
     asyncpg.DataError: _bad_data,
+    UnicodeDecodeError: _undecodable,
+    RecursionError: _undecodable,
+    asyncpg.exceptions.InternalClientError: _database_down,
     asyncpg.PostgresConnectionError: _database_down,
     asyncpg.CannotConnectNowError: _database_down,
     asyncpg.exceptions.OperatorInterventionError: _database_down,
@@ -221,6 +258,33 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app(scope, receive, send_with_id)
+
+    return middleware
+
+
+PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def strict_requests(app: ASGIApp) -> ASGIApp:
+    """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
+    paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), and a body is
+    JSON, said so by its Content-Type (415 otherwise)."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
+            if not PATH_CHARACTERS.fullmatch(raw):
+                raise NotFound("no such resource")
+            if scope["method"] in BODY_METHODS:
+                headers = dict(scope["headers"])
+                has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+                media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+                if has_body and media != b"application/json" and not media.endswith(b"+json"):
+                    raise UnsupportedMediaType(
+                        f"the body must be JSON sent as Content-Type: application/json, not {media.decode('latin-1')!r}"
+                    )
+        await app(scope, receive, send)
 
     return middleware
 
@@ -341,6 +405,8 @@ IfMatch = Annotated[
 ]
 
 NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]
+NO_STORE = {"Cache-Control": "no-store"}
+"""On a response that carries a new API key: no cache keeps it."""
 """OpenAPI `security` of operations that need an API key (public ones also accept none)."""
 
 
@@ -361,6 +427,8 @@ ERROR_DESCRIPTIONS = {
     422: "Well-formed, but breaks a rule: `errors` names each field, the allowed values and a suggestion",
     412: "The If-Match ETag is stale; the body gives the current version",
     429: "Too many requests from this client; see Retry-After",
+    406: "None of the representations the Accept header names",
+    415: "The body must be JSON (Content-Type: application/json)",
     428: "If-Match is required",
     503: "The database is not reachable",
 }

@@ -169,7 +169,8 @@ def finish_openapi(
             for param in (op.parameters if op else None) or ():
                 if isinstance(param, Reference):
                     continue
-                if param.name == "If-Match":  # optional (428 without it) but never null
+                if param.name == "If-Match":  # required: without it a change is refused (428), never applied
+                    param.required = True
                     param.schema = Schema(type=OpenAPIType.STRING, pattern=ETAG_PATTERN, description=param.description)
                 elif param.param_in in ("query", "path"):
                     _param_schema(param.schema, CODE_NAMES.get(param.name), taxonomy)

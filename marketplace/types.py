@@ -3,6 +3,7 @@ and the two ways a partial change applies (`merge`, `project`)."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -50,12 +51,19 @@ class StrictFrozen(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 # PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
 # Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
 TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
-_NOT_BLANK = r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$"
+# A name: no control characters (C0 or C1), no bidirectional overrides or isolates (which can make a name read
+# as another), and at least one character that is neither a space nor invisible (zero-width spaces, joiners).
+_NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+_SEEN_CHAR = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\u00ad]"
+NAME = rf"^{_NAME_CHAR}*{_SEEN_CHAR}{_NAME_CHAR}*$"
+_NOT_BLANK = NAME
 _NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
 
 Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
+Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME)]
+"""Something people read as a name: see NAME. Stored in Unicode NFC (`types.nfc`)."""
 LongText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
 Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
 Email = Annotated[str, Meta(pattern=rf"^{_NOT_SPACE}+@{_NOT_SPACE}+\.{_NOT_SPACE}+$", max_length=254)]
@@ -126,6 +134,11 @@ class Actor(msgspec.Struct, frozen=True):
 
 # --- partial changes ------------------------------------------------------------------------------
 S = TypeVar("S", bound=msgspec.Struct)
+
+
+def nfc(text: str) -> str:
+    """Unicode NFC, outer spaces removed: the form names are stored in, so one name is never stored two ways."""
+    return unicodedata.normalize("NFC", text).strip()
 
 
 def merge(current: S, patch: msgspec.Struct) -> S:

@@ -113,7 +113,8 @@ async def test_authorisation_matrix(client, keys, fresh_db, method, template, bo
         path = template.format(id=target, sid=sid)
         before = await snapshot(fresh_db, target)
         tag_of = path if "/services/" in path else f"/providers/{target}"  # a service has its own version
-        send = {**headers, "If-Match": (await client.get(tag_of, headers=admin)).headers["etag"]}
+        tag = (await client.get(tag_of, headers=admin)).headers["etag"]
+        send = {**headers, "If-Match": tag, "Content-Type": "application/json"}
         r = await client.request(
             method,
             path,
@@ -234,8 +235,19 @@ async def test_if_match_is_required_and_must_be_current(client, keys, fresh_db):
     )
     assert r.status_code == 412
     assert r.json()["current_version"] == int(new_tag.strip('"v')) and r.json()["current_etag"] == new_tag
-    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": "v1"})
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": '"abc"'})
     assert r.status_code == 412 and r.json()["current_etag"] == new_tag  # not an ETag we issued: matches nothing
+    weak = "W/" + new_tag
+    r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers={**headers, "If-Match": weak})
+    assert r.status_code == 412, "a weak ETag never matches (strong comparison)"
+    for malformed in ("v1", '"v1', "*"):
+        bad = {**headers, "If-Match": malformed}
+        r = await client.patch(f"/providers/{own}", json={"description": "x"}, headers=bad)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "If-Match", malformed
+    r = await client.patch(
+        f"/providers/{own}", json={"description": "Listed."}, headers={**headers, "If-Match": f'"v999", {new_tag}'}
+    )
+    assert r.status_code == 200, "one of a list of ETags is enough"
 
 
 async def test_patch_semantics_absent_null_and_nested(client, keys, fresh_db):

@@ -71,8 +71,9 @@ async def old_db(databases, tmp_path: Path):
         )
         await conn.execute("select refresh_provider_search($1::bigint[])", ids)
         await conn.executemany(
-            """insert into profile_history (resource_id, version, last_action_type, field_name, replacement_value,
-                                            updated_by_role) values ($1, 1, 'create', 'profile', '{}'::jsonb, 'system')""",
+            """insert into profile_history (resource_id, version, last_action_type, field_name,
+                                            replacement_value, updated_by_role)
+               values ($1, 1, 'create', 'profile', '{}'::jsonb, 'system')""",
             [(i,) for i in ids],
         )
     finally:
@@ -120,7 +121,8 @@ async def test_each_expertise_line_becomes_a_service_and_nothing_is_lost(old_db)
         assert len(to_confirm[three]) == 1 and "300" in to_confirm[three][0]
         # free-text outcomes evidence becomes a self-declared record that keeps the words (blank text: none)
         outcomes = await conn.fetch(
-            "select s.provider_id, s.pathway_code, o.source, o.note from service_outcome o join service s on s.id = o.service_id"
+            "select s.provider_id, s.pathway_code, o.source, o.note"
+            " from service_outcome o join service s on s.id = o.service_id"
         )
         assert sorted((o["provider_id"], o["pathway_code"], o["source"], o["note"]) for o in outcomes) == sorted(
             [

@@ -13,8 +13,8 @@ from schemathesis.config import SchemathesisConfig
 # A schema-valid request may still be refused, for reasons no schema can state: 412/428 (the
 # If-Match version is not the current one, or missing), 422 (a rule across fields, such as more years'
 # experience than the organisation has existed), 409 (an identifier registered to someone else), 429
-# (the registration rate limit). Everything else schema-valid must be accepted. And a malformed If-Match
-# is refused as an entity-tag that matches nothing: 412, like a stale one (RFC 9110, 13.1.1).
+# (the registration rate limit). Everything else schema-valid must be accepted. A well-formed If-Match we never
+# issued, or a weak one, matches nothing (412, RFC 9110 13.1.1); a malformed one is a 400.
 CONFIG = SchemathesisConfig.from_dict(
     {
         "output": {"sanitization": {"enabled": False}},
@@ -22,6 +22,8 @@ CONFIG = SchemathesisConfig.from_dict(
             "positive_data_acceptance": {
                 "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
             },
+            # a change without If-Match is 428 Precondition Required (RFC 6585), not a 400
+            "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
             "negative_data_rejection": {
                 "expected-statuses": [
                     "400",

@@ -63,6 +63,14 @@ async def provider_exists(conn: Connection, provider_id: int) -> bool:
     return found
 
 
+REGISTRATION_LOCK = 0x5245_4749  # "REGI": one client's registrations are counted one at a time
+
+
+async def lock_registrations(conn: Connection, client: str) -> None:
+    """Until the transaction ends, no other registration from `client` can be counted (so the limit is exact)."""
+    await conn.execute("select pg_advisory_xact_lock($1, hashtext($2))", REGISTRATION_LOCK, client)
+
+
 async def count_recent_registrations(conn: Connection, client: str, window: dt.timedelta) -> int:
     count: int = await conn.fetchval(
         "select count(*) from registration_attempt where client = $1 and at > now() - $2::interval", client, window

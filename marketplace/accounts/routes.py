@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from litestar import get, post
+from litestar import Response, get, post
 from litestar.params import FromQuery, JSONBody, Parameter, ParameterKwarg
 
 from marketplace import audit
 from marketplace.accounts import service
 from marketplace.accounts.auth import admin
 from marketplace.accounts.models import ApiKey, KeyRequest, NewApiKey
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, PageNumber, PerPage, RouteDoc, errors_doc
+from marketplace.http import NEEDS_KEY, NO_STORE, ActorDep, Conn, Ctx, PageNumber, PerPage, RouteDoc, errors_doc
 
 DOC = RouteDoc(tags=["accounts"], security=NEEDS_KEY, guards=[admin])
 
@@ -29,8 +29,9 @@ def instant(description: str) -> ParameterKwarg:
     description="The key is in the response this once; only its HMAC is stored.",
     **DOC,
 )
-async def create_key(data: JSONBody[KeyRequest], ctx: Ctx, conn: Conn, actor: ActorDep) -> NewApiKey:
-    return await service.create_key(ctx, conn, actor, data)
+async def create_key(data: JSONBody[KeyRequest], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[NewApiKey]:
+    made = await service.create_key(ctx, conn, actor, data)
+    return Response(made, status_code=201, headers=NO_STORE)
 
 
 @get("/keys", summary="List API keys (admin)", responses=errors_doc(401, 403, 503), **DOC)

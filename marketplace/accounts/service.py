@@ -145,6 +145,7 @@ async def admit_registration(conn: Connection, settings: Settings, client: str) 
     """Count a registration from `client`, refusing it past the per-client limit (inside the caller's
     transaction, so a refused registration leaves no trace but its refusal)."""
     window = settings.registration_window
+    await queries.lock_registrations(conn, client)
     if await queries.count_recent_registrations(conn, client, window) >= settings.registration_limit:
         raise TooManyRequests(
             f"at most {settings.registration_limit} registrations per client per "

@@ -15,6 +15,7 @@ from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import (
+    NAME,
     TEXT,
     AreaCode,
     CohortCode,
@@ -22,6 +23,7 @@ from marketplace.types import (
     Email,
     LongText,
     Money,
+    Name,
     Page,
     PathwayCode,
     Phone,
@@ -31,6 +33,7 @@ from marketplace.types import (
     Url,
     Year,
     merge,
+    nfc,
     project,
 )
 
@@ -55,7 +58,7 @@ OrgId = Annotated[
 ]
 
 Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
-OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=r"^[^\x00-\x1f]*[^\s\x00-\x1f][^\x00-\x1f]*$")]
+OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=NAME)]
 
 
 class Contact(Strict):
@@ -119,7 +122,7 @@ class ServiceIn(Strict):
     """A service as the provider describes it: the body of POST /providers/{id}/services."""
 
     pathway: PathwayCode
-    name: ShortText
+    name: Name
     description: Description
     cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
     areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)]
@@ -165,7 +168,7 @@ class ServicePatch(Strict):
     eligibility and capacity change field by field."""
 
     pathway: PathwayCode | UnsetType = UNSET
-    name: ShortText | UnsetType = UNSET
+    name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
     cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)] | UnsetType = UNSET
     areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)] | UnsetType = UNSET
@@ -355,7 +358,7 @@ def normalised(profile: P) -> P:
     services are normalised too."""
     out = msgspec.structs.replace(
         profile,
-        name=profile.name.strip(),
+        name=nfc(profile.name),
         identifiers=once(profile.identifiers),
         accreditations=once(profile.accreditations),
         social_value=once(profile.social_value),
@@ -371,7 +374,7 @@ S = TypeVar("S", bound=ServiceIn)
 def normalised_service(service: S) -> S:
     return msgspec.structs.replace(
         service,
-        name=service.name.strip(),
+        name=nfc(service.name),
         cohorts=once(service.cohorts),
         areas=once(service.areas),
         delivery_modes=once(service.delivery_modes),  # type: ignore[arg-type]

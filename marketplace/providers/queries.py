@@ -23,7 +23,7 @@ from marketplace.providers.models import (
     Service,
     ServiceIn,
 )
-from marketplace.types import Actor
+from marketplace.types import Actor, nfc
 
 
 async def count_all(conn: Connection) -> int:
@@ -38,7 +38,7 @@ async def refresh_search(conn: Connection, ids: Sequence[int]) -> None:
 def own_columns(p: ProviderProfile) -> tuple[Any, ...]:
     """The provider row's own columns, in the order insert_provider and update_provider_row write them."""
     return (
-        p.name.strip(),
+        nfc(p.name),
         p.legal_form,
         p.description,
         p.website,
@@ -132,7 +132,7 @@ def service_columns(x: ServiceIn) -> tuple[Any, ...]:
     cost_amount, cost_unit = (x.cost.amount, x.cost.unit) if x.cost is not None else (None, None)
     return (
         x.pathway,
-        x.name.strip(),
+        nfc(x.name),
         x.description,
         x.status,
         e.min_age,

@@ -14,6 +14,7 @@ from marketplace.concurrency import etag
 from marketplace.db import pooled
 from marketplace.http import (
     NEEDS_KEY,
+    NO_STORE,
     SERVER_HELD,
     ActorDep,
     Conn,
@@ -158,7 +159,7 @@ async def register(
 ) -> Response[Registration]:
     client = request.client.host if request.client else "unknown"
     made = await service.register(ctx, conn, actor, data, client)
-    return Response(made, status_code=201, headers={"ETag": etag(made.provider.version)})
+    return Response(made, status_code=201, headers={"ETag": etag(made.provider.version), **NO_STORE})
 
 
 # --- changes --------------------------------------------------------------------------------------

@@ -1,0 +1,208 @@
+"""Regression tests for the hostile review's findings (issue 13): each was a 500, a silent misreading of a request,
+or a leak, and each must stay fixed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from conftest import app_settings
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+
+pytestmark = pytest.mark.asyncio
+
+DEEP = "[" * 1000 + "]" * 1000
+DEEP_OBJECT = '{"name": ' * 1000 + "1" + "}" * 1000
+NOT_UTF8 = b'{"name": "\xff\xfe Trust"}'
+
+
+async def body_operations(client) -> list[tuple[str, str]]:
+    """Every operation that takes a body, with its path's ids set to 1."""
+    doc = (await client.get("/schema/openapi.json")).json()
+    ops = []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if isinstance(op, dict) and "requestBody" in op:
+                concrete = path
+                for name in ("provider_id", "exercise_id", "need_id", "key_id", "run_id", "service_id"):
+                    concrete = concrete.replace("{" + name + "}", "1")
+                concrete = concrete.replace("{pathway}", "ACCOM")
+                ops.append((method.upper(), concrete))
+    return ops
+
+
+async def test_undecodable_bodies_are_400_on_every_endpoint_that_takes_one(read_client, read_keys):
+    admin = await read_keys.headers("admin")
+    ops = await body_operations(read_client)
+    assert len(ops) >= 8
+    for method, path in ops:
+        for body, problem in (
+            (DEEP, "nested too deeply"),
+            (DEEP_OBJECT, "nested too deeply"),
+            (NOT_UTF8, "not valid UTF-8"),
+        ):
+            r = await read_client.request(
+                method, path, content=body, headers={**admin, "Content-Type": "application/json", "If-Match": '"v1"'}
+            )
+            assert r.status_code == 400, (method, path, problem, r.status_code, r.text[:200])
+            assert r.json()["errors"] == [{"field": "body", "problem": problem}]
+
+
+async def test_a_body_that_is_not_declared_json_is_415(read_client):
+    r = await read_client.post(
+        "/registrations",
+        content=b'{"name": "Plain Text Trust", "legal_form": "cic"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert r.status_code == 415 and r.json()["error"] == "unsupported_media_type"
+    r = await read_client.post("/registrations", content=b'{"name": "No Type Trust", "legal_form": "cic"}')
+    assert r.status_code == 415
+
+
+@pytest.mark.parametrize("path", ["/providers/%201", "/providers/1%20", "/providers/+1", "/providers/%2B1"])
+async def test_ids_are_read_as_written(read_client, path):
+    assert (await read_client.get(path)).status_code == 404
+    assert (await read_client.get("/providers/1")).status_code == 200
+
+
+@pytest.mark.parametrize("authorization", ["Basic dXNlcjpwYXNz", "Bearer nonsense", "Bearer prv_" + "a" * 43, "Bearer"])
+async def test_a_presented_credential_must_be_valid_everywhere(read_client, authorization):
+    for path in ("/pathways", "/areas", "/providers/1", "/providers"):
+        r = await read_client.get(path, headers={"Authorization": authorization})
+        assert r.status_code == 401, (path, r.status_code)
+    assert (await read_client.get("/pathways")).status_code == 200
+
+
+async def test_a_revoked_key_is_refused_on_the_taxonomies_too(client, keys):
+    key_id, key = await keys.make("commissioner")
+    admin = await keys.headers("admin")
+    assert (await client.get("/pathways", headers={"Authorization": f"Bearer {key}"})).status_code == 200
+    assert (await client.post(f"/keys/{key_id}/revoke", headers=admin)).status_code == 200
+    assert (await client.get("/pathways", headers={"Authorization": f"Bearer {key}"})).status_code == 401
+
+
+async def test_driver_messages_are_never_echoed(read_client, read_keys):
+    admin = await read_keys.headers("admin")
+    r = await read_client.get("/audit", params={"since": "0001-01-01T00:00:00+01:00"}, headers=admin)
+    assert r.status_code == 400
+    assert "datetime" not in r.text and "$4" not in r.text and "argument" not in r.text
+
+
+async def test_error_bodies_stay_small_whatever_the_input(read_client):
+    r = await read_client.get("/providers", params={"pathway": [f"NOPE_{i}" for i in range(200)]})
+    assert r.status_code == 400
+    body = r.json()
+    assert len(body["errors"]) == 10 and body["message"].endswith("; and 190 more")
+    assert len(r.content) < 5_000
+
+
+async def test_the_report_negotiates_before_any_work(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    exercise = (await client.get("/exercises", headers=h)).json()["items"][0]["id"]
+    conn = await db.connect(fresh_db)
+    try:
+        runs = await conn.fetchval("select count(*) from match_run")
+        for accept in ("text/html;q=.", "text/html;q=1.2.3", "image/png", "application/xml"):
+            r = await client.get(f"/exercises/{exercise}/report", headers={**h, "Accept": accept})
+            assert r.status_code == 406, (accept, r.status_code)
+            assert await conn.fetchval("select count(*) from match_run") == runs, "refused before matching anything"
+    finally:
+        await conn.close()
+    accept = "text/csv;q=0.5, text/html;q=0.9, application/json;q=.9"
+    r = await client.get(f"/exercises/{exercise}/report", headers={**h, "Accept": accept})
+    # q=.9 is not a quality value (RFC 9110 12.4.2): that range counts for nothing
+    assert r.status_code == 200 and r.headers["content-type"] == "text/html; charset=utf-8"
+    assert r.headers["x-content-type-options"] == "nosniff" and "no-store" in r.headers["cache-control"]
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    r = await client.get(f"/exercises/{exercise}/report", params={"format": "csv"}, headers=h)
+    assert r.headers["content-type"] == "text/csv; charset=utf-8" and r.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_responses_that_carry_a_new_key_are_never_cached(client, keys):
+    admin = await keys.headers("admin")
+    r = await client.post("/keys", json={"role": "commissioner", "name": "cache test"}, headers=admin)
+    assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
+    r = await client.post("/registrations", json={"name": "Cache Test Trust", "legal_form": "cic"})
+    assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "name", ["\u200b\u200b\u200b", "Good\u202eliarT", "Trust\u0085 Ltd", "\u2066Trust\u2069", "\u00ad\ufeff"]
+)
+async def test_names_that_read_as_something_else_are_refused(client, name):
+    r = await client.post("/registrations", json={"name": name, "legal_form": "cic"})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name", name
+
+
+async def test_names_are_stored_in_nfc(client):
+    decomposed = "Cafe\u0301 Communities CIC"  # e + combining acute accent
+    r = await client.post("/registrations", json={"name": decomposed, "legal_form": "cic"})
+    assert r.status_code == 201
+    assert r.json()["provider"]["name"] == "Caf\u00e9 Communities CIC"
+
+
+async def test_the_openapi_document_says_if_match_is_required(read_client):
+    doc = (await read_client.get("/schema/openapi.json")).json()
+    params = [
+        p
+        for item in doc["paths"].values()
+        for op in item.values()
+        if isinstance(op, dict)
+        for p in op.get("parameters", [])
+        if p.get("name") == "If-Match"
+    ]
+    assert params and all(p["required"] for p in params)
+
+
+async def test_the_registration_limit_is_exact_under_concurrency(databases, template_db):
+    name = await databases.create("race", template=template_db)
+    app = create_app(app_settings(databases.dsn(name), registration_limit=10))
+    async with AsyncTestClient(app=app) as client:
+        results = await asyncio.gather(
+            *(
+                client.post(
+                    "/registrations", json={"name": f"Racing Group {i}", "legal_form": "unincorporated_association"}
+                )
+                for i in range(20)
+            )
+        )
+    assert sorted(r.status_code for r in results) == [201] * 10 + [429] * 10
+    await databases.drop(name)
+
+
+async def test_connections_cut_under_requests_give_503_never_500(databases, template_db):
+    """Every database connection the app holds is terminated, again and again, while requests run: each request
+    either succeeds or is a 503 with Retry-After."""
+    name = await databases.create("cut", template=template_db)
+    dsn = databases.dsn(name)
+    app = create_app(app_settings(dsn, pool_min_size=4, pool_max_size=4))
+    killer = await db.connect(dsn)
+    statuses: list[int] = []
+    try:
+        async with AsyncTestClient(app=app) as client:
+
+            async def cut() -> None:
+                for _ in range(15):
+                    await killer.execute("""select pg_terminate_backend(pid) from pg_stat_activity
+                                            where datname = current_database() and pid <> pg_backend_pid()""")
+                    await asyncio.sleep(0.02)
+
+            async def read(i: int) -> None:
+                r = (
+                    await client.get(f"/providers/{1 + i % 50}")
+                    if i % 2
+                    else await client.get("/providers", params={"q": "housing", "per_page": 5})
+                )
+                statuses.append(r.status_code)
+                if r.status_code == 503:
+                    assert r.headers["retry-after"] and r.json()["error"] == "database_unavailable"
+
+            await asyncio.gather(cut(), *(read(i) for i in range(120)))
+    finally:
+        await killer.close()
+        await databases.drop(name)
+    assert set(statuses) <= {200, 404, 503}, sorted(set(statuses))
+    assert 200 in statuses

@@ -1,0 +1,127 @@
+"""`marketplace serve` as operators run it: a worker that dies is replaced while the others keep answering; a busy
+port and an embedded database already being served are refused with a clear message."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import TEST_SECRET, run_cli
+
+from marketplace.settings import PROJECT_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "serve", "--port", str(port), "--workers", str(workers)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+def get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            status: int = r.status
+            return status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def wait_serving(proc: subprocess.Popen[bytes], base: str, workers: int, timeout: float = 90) -> list[int]:
+    """Until /ready answers and the server has `workers` worker processes; their pids."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the server exited"
+        children = [p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+        try:
+            if get(f"{base}/ready") == 200 and len(children) == workers:
+                return children
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the server did not come up")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+async def served_db(databases, template_db) -> str:
+    name = await databases.create("serve", template=template_db)
+    yield databases.dsn(name)
+    await databases.drop(name)
+
+
+def test_a_killed_worker_is_replaced_and_the_api_keeps_answering(served_db):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "DATABASE_URL": served_db, "MARKETPLACE_SECRET": TEST_SECRET}
+    proc = serve(env, port, workers=2)
+    try:
+        first, second = wait_serving(proc, base, 2)
+        os.kill(first, signal.SIGKILL)  # as the out-of-memory killer would
+        answered, failed = 0, 0
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                assert get(f"{base}/providers/1") == 200
+                answered += 1
+            except OSError:  # a connection the dying worker had accepted
+                failed += 1
+            children = {p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE}
+            if len(children) == 2 and first not in children and answered > 20:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the server stayed up"
+        assert len(children) == 2 and first not in children and second in children, "a new worker replaced it"
+        assert answered > 20 and failed <= 2, (answered, failed)
+    finally:
+        stop(proc)
+
+
+def test_a_second_server_on_a_busy_port_is_refused(served_db, live_server):
+    port = int(live_server.rsplit(":", 1)[1])
+    result = run_cli("serve", "--port", str(port), dsn=served_db, timeout=60)
+    assert result.returncode == 2
+    assert f"cannot serve on 127.0.0.1:{port}" in result.stderr and "another server" in result.stderr
+
+
+def test_one_server_per_embedded_database(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(MARKETPLACE_DATA_DIR=str(tmp_path / "data"), MARKETPLACE_SECRET=TEST_SECRET)
+    port = free_port()
+    proc = serve(env, port, workers=1)
+    try:
+        wait_serving(proc, f"http://127.0.0.1:{port}", 1)
+        second = run_cli("serve", "--port", str(free_port()), env=env, timeout=60)
+        assert second.returncode == 2
+        assert "already served by marketplace serve (pid" in second.stderr, second.stderr
+        assert get(f"http://127.0.0.1:{port}/ready") == 200, "the first server is untouched"
+    finally:
+        stop(proc)
