@@ -13,6 +13,7 @@ Layers (a test keeps them, tests/test_architecture.py):
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import time
@@ -28,7 +29,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
 import matching
-from marketplace import db
+from marketplace import audit, db
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import audit_denials, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
@@ -70,9 +71,15 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.pool = pool
             tax = await taxonomy.load(pool)
             app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
+            app.state.denials = audit.Denials(settings.denial_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
             finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES)
-            yield
+            flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
+            try:
+                yield
+            finally:
+                flusher.cancel()
+                await _record_denials(app.state.denials, pool, None)  # the minutes still counting, too
         finally:
             await pool.close()
 
@@ -114,6 +121,25 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     )
     _fix_options_allow(app)
     return app
+
+
+DENIALS_FLUSH_SECONDS = 5.0
+"""How often a worker records the denied-request counts of the minutes that are over."""
+
+
+async def _record_denials_every(seconds: float, state: State, pool: db.Pool) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        await _record_denials(state.denials, pool, state.ctx.clock.now())
+
+
+async def _record_denials(denials: audit.Denials, pool: db.Pool, now: dt.datetime | None) -> None:
+    tallies = denials.closed(now)
+    try:
+        await audit.record_denials(pool, tallies)
+    except Exception:
+        denials.restore(tallies)  # counted still; the next round tries again
+        log.exception("could not record denied requests in the audit log")
 
 
 STARTUP_LOCK = 0x5052_4F57  # workers build their in-memory views of the directory one at a time

@@ -1,11 +1,20 @@
 """The audit log, in one place: every write (in the transaction that makes it) and every denied attempt.
 
-Every room records its writes with `record`; the log is append-only (schema/0003: triggers refuse
-UPDATE, DELETE and TRUNCATE)."""
+Every room records its writes with `record`; the log is append-only (schema/0003 and 0009: triggers refuse
+UPDATE, DELETE and TRUNCATE, and the API's role has only SELECT and INSERT). It is partitioned by month: the owner
+keeps partitions made a year ahead (`ensure_partitions`) and drops months past the retention period
+(`drop_expired`), recording each drop in the log itself.
+
+Denied requests are recorded per client (the address a request came from) and minute: the first of each status
+at once, the rest counted in the worker (`Denials`) and recorded as one row with their number when the minute is
+over. Past `denial_limit` in a minute, a client's requests that present a credential are refused (429) without
+being looked at, until the minute ends. A worker killed outright loses the count of its current minute (the first
+denial of each status, client and minute is on record already)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 import msgspec
@@ -20,6 +29,13 @@ class AuditEntry(msgspec.Struct):
     id: int
     at: dt.datetime
     request_id: str | None
+    """The server's id for the request (its X-Request-ID response header)."""
+    client_request_id: str | None
+    """The X-Request-ID the client sent, if any."""
+    client: str | None
+    """The address the request came from."""
+    requests: int
+    """How many requests this row stands for: 1, or a summary of one client's denied requests in one minute."""
     key_id: int | None
     role: str | None
     method: str
@@ -44,15 +60,15 @@ class AuditFilter(msgspec.Struct, frozen=True):
     """Exclusive."""
 
 
-INSERT_SQL = """insert into audit_log (request_id, key_id, role, method, path, status, outcome, provider_id, detail)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9)"""
+INSERT_SQL = """insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
+outcome, provider_id, detail, requests) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"""
 
 FILTER_SQL = """($1::bigint is null or key_id = $1) and ($2::bigint is null or provider_id = $2)
 and ($3::text is null or outcome = $3) and ($4::timestamptz is null or at >= $4)
 and ($5::timestamptz is null or at < $5)"""
 COUNT_SQL = f"select count(*) from audit_log where {FILTER_SQL}"
-PAGE_SQL = f"""select id, at, request_id, key_id, role, method, path, status, outcome, provider_id, detail
-from audit_log where {FILTER_SQL} order by at desc, id desc limit $6 offset $7"""
+PAGE_SQL = f"""select id, at, request_id, client_request_id, client, requests, key_id, role, method, path, status,
+outcome, provider_id, detail from audit_log where {FILTER_SQL} order by at desc, id desc limit $6 offset $7"""
 
 
 async def record(
@@ -64,10 +80,15 @@ async def record(
     outcome: Outcome = "write",
     provider_id: int | None = None,
 ) -> None:
-    """One audit row: who (key, role, request), what (method, path, status, detail), which provider."""
-    await conn.execute(
-        INSERT_SQL,
-        actor.request_id,
+    """One audit row: who (key, role, request, client), what (method, path, status, detail), which provider."""
+    await conn.execute(INSERT_SQL, *_row(actor, status, outcome, provider_id, detail, 1))
+
+
+def _row(actor: Actor, status: int, outcome: str, provider_id: int | None, detail: str, requests: int) -> tuple:  # type: ignore[type-arg]
+    return (
+        actor.request_id or None,
+        actor.client_request_id,
+        actor.client or None,
         actor.caller.key_id,
         actor.caller.role,
         actor.method,
@@ -76,6 +97,7 @@ async def record(
         outcome,
         provider_id,
         detail[:1000],
+        requests,
     )
 
 
@@ -85,3 +107,114 @@ async def page(conn: Connection, where: AuditFilter, *, page: int, per_page: int
     total: int = await conn.fetchval(COUNT_SQL, *args)
     rows = await conn.fetch(PAGE_SQL, *args, per_page, (page - 1) * per_page)
     return AuditPage(total=total, page=page, per_page=per_page, items=[AuditEntry(**dict(r)) for r in rows])
+
+
+# --- denied requests: per client and minute ------------------------------------------------------
+
+
+class Tally(msgspec.Struct):
+    """The denied requests of one client in one minute: the statuses already on record (each status's first
+    request is recorded at once), and how many more of each were counted since."""
+
+    recorded: set[int] = set()
+    more: dict[int, int] = {}
+    last: Actor | None = None
+
+    def total(self) -> int:
+        return len(self.recorded) + sum(self.more.values())
+
+
+class Denials:
+    """One worker's count of denied requests per client and minute (see the module's docstring). Times are given
+    by the caller, so the ledger keeps no clock."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.minutes: dict[tuple[str, dt.datetime], Tally] = {}
+
+    @staticmethod
+    def minute(now: dt.datetime) -> dt.datetime:
+        return now.replace(second=0, microsecond=0)
+
+    def note(self, actor: Actor, status: int, now: dt.datetime) -> bool:
+        """Count a denied request; True when it is the client's first with this status this minute (record it)."""
+        tally = self.minutes.setdefault((actor.client, self.minute(now)), Tally(recorded=set(), more={}))
+        if status not in tally.recorded:
+            tally.recorded.add(status)
+            return True
+        tally.more[status] = tally.more.get(status, 0) + 1
+        tally.last = actor
+        return False
+
+    def wait(self, client: str, now: dt.datetime) -> int | None:
+        """Seconds until `client` may present a credential again, when it is past the limit this minute."""
+        tally = self.minutes.get((client, self.minute(now)))
+        if tally is None or tally.total() < self.limit:
+            return None
+        return max(1, 60 - now.second)
+
+    def closed(self, now: dt.datetime | None) -> list[tuple[dt.datetime, Tally]]:
+        """Take the tallies of the minutes that are over (all of them when `now` is None) that counted more."""
+        current = None if now is None else self.minute(now)
+        done = [k for k in self.minutes if current is None or k[1] < current]
+        return [(k[1], t) for k in done if (t := self.minutes.pop(k)).more]
+
+    def restore(self, tallies: list[tuple[dt.datetime, Tally]]) -> None:
+        """Put back tallies that could not be recorded (the database was away): the next flush tries again."""
+        for minute, tally in tallies:
+            assert tally.last is not None
+            self.minutes[(tally.last.client, minute)] = tally
+
+
+async def record_denials(conn: Connection | Pool, tallies: list[tuple[dt.datetime, Tally]]) -> None:
+    """One row per client, minute and status for the denied requests counted beyond each minute's first."""
+    rows = []
+    for minute, tally in tallies:
+        assert tally.last is not None
+        for status, n in sorted(tally.more.items()):
+            detail = (
+                f"{n} more denied request(s) from {tally.last.client} in the minute from {minute:%Y-%m-%d %H:%M} UTC"
+            )
+            summary = msgspec.structs.replace(tally.last, request_id="", client_request_id=None, method="*", path="*")
+            rows.append(_row(summary, status, "denied", None, detail, n))
+    if rows:
+        await conn.executemany(INSERT_SQL, rows)
+
+
+# --- retention: monthly partitions ----------------------------------------------------------------
+
+PARTITION_RE = re.compile(r"audit_log_y(\d{4})m(\d{2})")
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The first of the month `months` after `day`'s month."""
+    n = day.year * 12 + day.month - 1 + months
+    return dt.date(n // 12, n % 12 + 1, 1)
+
+
+async def ensure_partitions(conn: Connection, today: dt.date, *, months_ahead: int = 12) -> None:
+    """Partitions for this month and the next `months_ahead` (as the owner: the API's role cannot make them)."""
+    for i in range(months_ahead + 1):
+        await conn.execute("select audit_log_partition($1)", add_months(today, i))
+
+
+async def drop_expired(conn: Connection, actor: Actor, today: dt.date, *, retention_months: int) -> list[str]:
+    """Drop the partitions whose whole month ended more than `retention_months` before this month began (as the
+    owner), recording each drop, with its number of rows, in the log. Returns what was dropped."""
+    cutoff = add_months(today, -retention_months)
+    names = await conn.fetch(
+        """select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid
+            where i.inhparent = 'audit_log'::regclass order by c.relname"""
+    )
+    dropped: list[str] = []
+    for (name,) in names:
+        m = PARTITION_RE.fullmatch(name)
+        if m is None or add_months(dt.date(int(m.group(1)), int(m.group(2)), 1), 1) > cutoff:
+            continue
+        async with conn.transaction():
+            rows = await conn.fetchval(f'select count(*) from "{name}"')
+            await conn.execute(f'drop table "{name}"')
+            detail = f"dropped audit partition {name} ({rows} row(s)): past the retention of {retention_months} months"
+            await record(conn, actor, status=200, detail=detail)
+        dropped.append(name)
+    return dropped

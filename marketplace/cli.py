@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
-from marketplace import db, memory
+from marketplace import audit, db, memory
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import key_request
 from marketplace.clock import Clock
@@ -43,9 +43,9 @@ T = TypeVar("T")
 def _prepare(settings: Settings, *, do_seed: bool, reset: bool = False) -> tuple[str, int, int]:
     """Check the seed files, find or start the database, migrate it, and seed it. (dsn, applied, loaded)"""
     data = load_seed(settings.seed_dir) if do_seed else None  # bad files fail before anything is touched
-    dsn = db.database_url(settings)
-    applied, loaded = asyncio.run(_migrate_and_seed(dsn, settings, data, reset=reset))
-    return dsn, applied, loaded
+    urls = db.database_urls(settings)
+    applied, loaded = asyncio.run(_migrate_and_seed(urls.owner, settings, data, reset=reset))
+    return urls.app, applied, loaded
 
 
 async def _migrate_and_seed(dsn: str, settings: Settings, data: SeedData | None, *, reset: bool) -> tuple[int, int]:
@@ -54,6 +54,7 @@ async def _migrate_and_seed(dsn: str, settings: Settings, data: SeedData | None,
         if reset:
             await reset_schema(conn)
         applied = await migrate(conn, settings.schema_dir)
+        await audit.ensure_partitions(conn, Clock().today())
         loaded = await write_seed(conn, data) if data is not None else 0
         return len(applied), loaded
     finally:
@@ -63,13 +64,13 @@ async def _migrate_and_seed(dsn: str, settings: Settings, data: SeedData | None,
 @asynccontextmanager
 async def _session(settings: Settings) -> AsyncIterator[tuple[Context, db.Pool]]:
     """The database (migrated), a pool, and the context the use cases read: as the API's lifespan builds them."""
-    dsn = db.database_url(settings)
-    conn = await db.connect(dsn)
+    urls = db.database_urls(settings)
+    conn = await db.connect(urls.owner)
     try:
         await migrate(conn, settings.schema_dir)
     finally:
         await conn.close()
-    pool = await db.create_pool(dsn, settings)
+    pool = await db.create_pool(urls.app, settings)
     try:
         ctx = Context(
             settings=settings, clock=Clock(), taxonomy=await taxonomy.load(pool), secret=accounts.load_secret(settings)
@@ -224,8 +225,39 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_audit_partitions(args: argparse.Namespace, settings: Settings) -> int:
+    """As the owner: the audit log's partitions a year ahead, and with --drop-expired the months past retention."""
+
+    async def work() -> list[str]:
+        conn = await db.connect(db.database_urls(settings).owner)
+        try:
+            await migrate(conn, settings.schema_dir)
+            today = Clock().today()
+            await audit.ensure_partitions(conn, today)
+            if not args.drop_expired:
+                return []
+            actor = Actor.system("marketplace audit-partitions --drop-expired")
+            return await audit.drop_expired(conn, actor, today, retention_months=settings.audit_retention_months)
+        finally:
+            await conn.close()
+
+    dropped = asyncio.run(work())
+    print(
+        "audit log partitions made for the next 12 months"
+        + (
+            f"; dropped {len(dropped)} past the retention of {settings.audit_retention_months} months"
+            if args.drop_expired
+            else ""
+        )
+    )
+    for name in dropped:
+        print(f"dropped {name}")
+    return 0
+
+
 def cmd_db_url(args: argparse.Namespace, settings: Settings) -> int:
-    print(db.database_url(settings))
+    urls = db.database_urls(settings)
+    print(urls.owner if args.owner else urls.app)
     return 0
 
 
@@ -262,6 +294,14 @@ def claim_data_dir(data_dir: Path) -> int:
     return fd
 
 
+async def _role_problem(dsn: str) -> str | None:
+    conn = await db.connect(dsn)
+    try:
+        return await db.role_problem(conn)
+    finally:
+        await conn.close()
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
@@ -275,6 +315,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"),
         flush=True,
     )
+    if problem := asyncio.run(_role_problem(dsn)):
+        raise ServeError(
+            f"the API must not be able to rewrite its own history, but {problem}: connect it (DATABASE_URL) as a role"
+            " that owns nothing, such as marketplace_app (schema/0008_app_role.sql), and run migrations as the owner"
+            " (MARKETPLACE_OWNER_DATABASE_URL)"
+        )
     os.environ["DATABASE_URL"] = dsn  # the workers attach to the same database
     memory.configure_server()  # the workers (forked or spawned) inherit the allocator settings
     print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)
@@ -336,7 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)
 
-    sub.add_parser("db-url", help='print the database URL (psql "$(marketplace db-url)")').set_defaults(func=cmd_db_url)
+    parts = sub.add_parser(
+        "audit-partitions", help="make the audit log's monthly partitions a year ahead (as the tables' owner)"
+    )
+    parts.add_argument(
+        "--drop-expired",
+        action="store_true",
+        help="also drop the months that ended longer ago than MARKETPLACE_AUDIT_RETENTION_MONTHS (default 84)",
+    )
+    parts.set_defaults(func=cmd_audit_partitions)
+
+    url = sub.add_parser("db-url", help='print the URL the API connects with (psql "$(marketplace db-url)")')
+    url.add_argument("--owner", action="store_true", help="the URL migrations run with (the tables' owner)")
+    url.set_defaults(func=cmd_db_url)
     return parser
 
 

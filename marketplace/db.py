@@ -9,6 +9,8 @@ import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -39,11 +41,62 @@ def start_embedded(data_dir: Path) -> str:
     return uri
 
 
-def database_url(settings: Settings) -> str:
-    """The DSN to use: DATABASE_URL when set, else the embedded server (started if need be)."""
+APP_ROLE = "marketplace_app"
+"""The role the API connects as on the embedded server (created by schema/0008_app_role.sql)."""
+APPEND_ONLY = ("profile_history", "audit_log", "match_run", "partnership_run")
+"""Tables the API may read and add to, never change: the history, the audit log, the stored runs."""
+
+
+class Urls(NamedTuple):
+    app: str
+    """What the API connects as."""
+    owner: str
+    """What migrations and seeding run as: the owner of the tables."""
+
+
+def database_urls(settings: Settings) -> Urls:
+    """DATABASE_URL (and MARKETPLACE_OWNER_DATABASE_URL, else DATABASE_URL again) when set; else the embedded
+    server (started if need be), its superuser owning the tables and the API connecting as APP_ROLE."""
     if settings.database_url:
-        return settings.database_url
-    return start_embedded(settings.data_dir)
+        return Urls(app=settings.database_url, owner=settings.owner_database_url or settings.database_url)
+    owner = start_embedded(settings.data_dir)
+    return Urls(app=with_user(owner, APP_ROLE), owner=owner)
+
+
+def database_url(settings: Settings) -> str:
+    """The DSN the API connects with."""
+    return database_urls(settings).app
+
+
+def with_user(dsn: str, user: str) -> str:
+    """`dsn` as another user (same server, database and options)."""
+    parts = urlsplit(dsn)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}@{host}"))
+
+
+async def role_problem(conn: Connection) -> str | None:
+    """Why the connection's role could rewrite the append-only tables (None when it could not): a superuser can
+    set triggers aside, an owner can alter or drop the table, and UPDATE, DELETE or TRUNCATE must not be granted."""
+    row = await conn.fetchrow(
+        """select r.rolname, r.rolsuper, r.rolbypassrls,
+                  array(select c.relname from pg_class c
+                         where c.relname = any($1::text[]) and c.relnamespace = 'public'::regnamespace
+                           and pg_has_role(r.oid, c.relowner, 'USAGE')) as owns,
+                  array(select t || ':' || p from unnest($1::text[]) t, unnest(array['UPDATE', 'DELETE', 'TRUNCATE']) p
+                         where to_regclass('public.' || t) is not null
+                           and has_table_privilege(r.oid, 'public.' || t, p)) as may
+             from pg_roles r where r.rolname = current_user""",
+        list(APPEND_ONLY),
+    )
+    assert row is not None
+    if row["rolsuper"]:
+        return f"the role {row['rolname']} is a superuser"
+    if row["owns"]:
+        return f"the role {row['rolname']} owns {', '.join(row['owns'])}"
+    if row["may"]:
+        return f"the role {row['rolname']} may {', '.join(row['may'])}"
+    return None
 
 
 async def init_connection(conn: Connection) -> None:

@@ -241,16 +241,22 @@ def request_id_of(scope: Scope) -> str:
     return rid
 
 
+CLIENT_REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")
+
+
 def request_id_middleware(app: ASGIApp) -> ASGIApp:
-    """Give every request an id (the client's X-Request-ID when it is sane) and echo it back."""
+    """Give every request an id of the server's own, sent back as X-Request-ID; an X-Request-ID the client sent
+    (printable, at most 128 characters) is kept beside it, in the audit log's client_request_id."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         given = dict(scope.get("headers", ())).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if 8 <= len(given) <= 64 and given.replace("-", "").replace("_", "").isalnum() else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = rid
+        rid = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = rid
+        state["client_request_id"] = given if CLIENT_REQUEST_ID.fullmatch(given) else None
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -303,11 +309,14 @@ def set_caller(scope: Scope, caller: Caller) -> None:
 
 
 def actor_of(scope: Scope) -> Actor:
+    client = scope.get("client")
     return Actor(
         caller=caller_of(scope),
         request_id=request_id_of(scope),
         method=str(scope.get("method", "")),
         path=scope.get("path", ""),
+        client=client[0] if client else "",
+        client_request_id=scope.get("state", {}).get("client_request_id"),
     )
 
 

@@ -23,13 +23,22 @@ class SettingsError(Exception):
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     database_url: str | None = None
-    """An existing PostgreSQL; when None, an embedded server runs under data_dir."""
+    """An existing PostgreSQL, as the API's own role (not a superuser, owning nothing: see schema/0008);
+    when None, an embedded server runs under data_dir and the API connects to it as marketplace_app."""
+    owner_database_url: str | None = None
+    """The same database as the role that owns its tables: migrations and seeding run as it. When None, as
+    database_url's role (then `serve` refuses to start if that role could rewrite the append-only history)."""
     data_dir: Path = Path(".marketplace")
     secret: str | None = None
     """HMAC key for API keys; when None it is generated once into data_dir."""
     registration_limit: int = 10
     """POST /registrations: at most this many per client per window."""
     registration_window: dt.timedelta = dt.timedelta(hours=1)
+    denial_limit: int = 30
+    """Denied requests (401, 403) per client per minute, in each worker, before the client's requests that present
+    a credential are refused (429) until the minute ends."""
+    audit_retention_months: int = 84
+    """`marketplace audit-partitions --drop-expired` drops the audit log's months that ended longer ago than this."""
     match_store_limit: int = 500
     """A stored match run made for a report keeps this many ranked providers (with explanations)."""
     match_excluded_limit: int = 200
@@ -56,10 +65,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
 ENVIRONMENT: dict[str, str] = {
     "database_url": "DATABASE_URL",
+    "owner_database_url": "MARKETPLACE_OWNER_DATABASE_URL",
     "data_dir": "MARKETPLACE_DATA_DIR",
     "secret": "MARKETPLACE_SECRET",
     "registration_limit": "MARKETPLACE_REGISTRATION_LIMIT",
     "match_slots": "MARKETPLACE_MATCH_SLOTS",
+    "denial_limit": "MARKETPLACE_DENIAL_LIMIT",
+    "audit_retention_months": "MARKETPLACE_AUDIT_RETENTION_MONTHS",
     "pool_min_size": "MARKETPLACE_POOL_MIN",
     "pool_max_size": "MARKETPLACE_POOL_MAX",
     "seed_dir": "MARKETPLACE_SEED_DIR",

@@ -126,6 +126,10 @@ class Actor(msgspec.Struct, frozen=True):
     request_id: str
     method: str
     path: str
+    client: str = ""
+    """The address the request came from."""
+    client_request_id: str | None = None
+    """The X-Request-ID the client sent (request_id is always the server's own)."""
 
     @classmethod
     def system(cls, what: str) -> Actor:

@@ -4,9 +4,11 @@ template database, and cheap clones of it so each test that writes gets a databa
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -15,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import psutil
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -34,7 +37,7 @@ def run_cli(
     """`marketplace ARGS...` as a user runs it: a process of its own (on `dsn`'s database when given)."""
     env = dict(os.environ if env is None else env)
     if dsn is not None:
-        env["DATABASE_URL"] = dsn
+        env.update(database_env(dsn))
     return subprocess.run(
         [sys.executable, "-m", "marketplace", *args],
         cwd=PROJECT_ROOT,
@@ -46,7 +49,15 @@ def run_cli(
 
 
 def app_settings(dsn: str, **overrides) -> Settings:
-    return Settings(database_url=dsn, secret=TEST_SECRET, **overrides)
+    """The app on `dsn`'s database as deployed: connecting as its own role, the tables owned by `dsn`'s user."""
+    return Settings(
+        database_url=db.with_user(dsn, db.APP_ROLE), owner_database_url=dsn, secret=TEST_SECRET, **overrides
+    )
+
+
+def database_env(dsn: str) -> dict[str, str]:
+    """The environment that puts `marketplace` on `dsn`'s database, as `app_settings` does."""
+    return {"DATABASE_URL": db.with_user(dsn, db.APP_ROLE), "MARKETPLACE_OWNER_DATABASE_URL": dsn}
 
 
 def dsn_for(server_dsn: str, database: str) -> str:
@@ -92,10 +103,25 @@ class Databases:
         return dsn_for(self.server_dsn, name)
 
 
+EMBEDDED_ROOT = Path(tempfile.gettempdir()) / "provision-tests"
+
+
+def embedded_dir() -> Path:
+    """A data directory for this run's embedded PostgreSQL, outside pytest's numbered temporary directories (pytest
+    deletes the older of those when other runs start, even under a server that is still running). Directories of
+    runs whose process has ended are removed."""
+    EMBEDDED_ROOT.mkdir(exist_ok=True)
+    for old in EMBEDDED_ROOT.glob("run-*"):
+        pid = int(old.name.split("-")[1])
+        if pid != os.getpid() and not psutil.pid_exists(pid):
+            shutil.rmtree(old, ignore_errors=True)
+    return EMBEDDED_ROOT / f"run-{os.getpid()}"
+
+
 @pytest.fixture(scope="session")
-def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_dsn() -> str:
     """DATABASE_URL's server when set; otherwise an embedded PostgreSQL for this run."""
-    return os.environ.get("DATABASE_URL") or db.start_embedded(tmp_path_factory.mktemp("embedded"))
+    return os.environ.get("DATABASE_URL") or db.start_embedded(embedded_dir())
 
 
 @pytest.fixture(scope="session")
@@ -177,7 +203,7 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
     """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds."""
     dsn = databases.dsn(await databases.create("live"))
     port = _free_port()
-    env = {**os.environ, "DATABASE_URL": dsn, "MARKETPLACE_SECRET": TEST_SECRET}
+    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET}
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_ROOT,

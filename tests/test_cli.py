@@ -21,8 +21,10 @@ def test_embedded_mode_needs_no_database_and_keeps_its_data(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "loaded 0 demo provider(s)" in second.stdout
     assert (tmp_path / "data" / "pg" / "PG_VERSION").exists()
-    url = run_cli("db-url", env=env)
-    assert url.returncode == 0 and url.stdout.startswith("postgresql://")
+    url = run_cli("db-url", env=env)  # the API's own role; the owner's for migrations
+    assert url.returncode == 0 and url.stdout.startswith("postgresql://marketplace_app@")
+    owner = run_cli("db-url", "--owner", env=env)
+    assert owner.returncode == 0 and owner.stdout.startswith("postgresql://postgres")
 
 
 async def test_migrate_seed_and_db_url_against_database_url(databases):

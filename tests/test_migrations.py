@@ -103,14 +103,18 @@ def test_badly_named_files_are_refused(tmp_path: Path):
             "UniqueViolationError",
         ),
         (
-            "insert into provider_expertise (provider_id, pathway_code, years_experience, description) "
-            "values ((select min(id) from provider), 'NOPE', 1, 'x')",
+            "insert into service (provider_id, pathway_code, name, description) "
+            "values ((select min(id) from provider), 'NOPE', 'x', 'x')",
             "ForeignKeyViolationError",
         ),
         (
-            "insert into provider_coverage (provider_id, area_code) "
-            "values ((select min(id) from provider), 'E99999999')",
+            "insert into service_area (service_id, area_code) values ((select min(id) from service), 'E99999999')",
             "ForeignKeyViolationError",
+        ),
+        (
+            "insert into service (provider_id, pathway_code, name, description, min_age, max_age) "
+            "values ((select min(id) from provider), 'ACCOM', 'x', 'x', 30, 18)",
+            "CheckViolationError",
         ),
         ("update provider set version = 0 where id = (select min(id) from provider)", "CheckViolationError"),
         ("insert into area (code, name, kind) values ('X1', 'Nowhere', 'county')", "CheckViolationError"),

@@ -3,6 +3,7 @@ port and an embedded database already being served are refused with a clear mess
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -15,8 +16,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import TEST_SECRET, run_cli
+from conftest import TEST_SECRET, Keys, database_env, run_cli
 
+from marketplace import db
 from marketplace.settings import PROJECT_ROOT
 
 
@@ -81,7 +83,7 @@ async def served_db(databases, template_db) -> str:
 def test_a_killed_worker_is_replaced_and_the_api_keeps_answering(served_db):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "DATABASE_URL": served_db, "MARKETPLACE_SECRET": TEST_SECRET}
+    env = {**os.environ, **database_env(served_db), "MARKETPLACE_SECRET": TEST_SECRET}
     proc = serve(env, port, workers=2)
     try:
         first, second = wait_serving(proc, base, 2)
@@ -125,3 +127,50 @@ def test_one_server_per_embedded_database(tmp_path: Path):
         assert get(f"http://127.0.0.1:{port}/ready") == 200, "the first server is untouched"
     finally:
         stop(proc)
+
+
+def call(method: str, url: str, headers: dict[str, str], body: dict | None = None) -> tuple[int, dict, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    sent = {**headers, **({"Content-Type": "application/json"} if data else {})}
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(url, data=data, method=method, headers=sent), timeout=30
+        ) as r:
+            return r.status, dict(r.headers), json.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+
+
+async def test_two_servers_on_one_database_see_each_others_writes_at_once(served_db):
+    """Two API nodes (separate processes, separate ports, one PostgreSQL): a write through one is in the other's
+    search and matching by its very next request, with no restart or wait."""
+    keys = Keys(served_db)
+    admin = await keys.headers("admin")
+    conn = await db.connect(served_db)
+    try:
+        need_id = await conn.fetchval("select id from need where pathway_code = 'ACCOM' order by id limit 1")
+    finally:
+        await conn.close()
+    env = {**os.environ, **database_env(served_db), "MARKETPLACE_SECRET": TEST_SECRET}
+    ports = [free_port(), free_port()]
+    procs = [serve(env, port, workers=1) for port in ports]
+    try:
+        a, b = (f"http://127.0.0.1:{port}" for port in ports)
+        for proc, base in zip(procs, (a, b), strict=True):
+            wait_serving(proc, base, 1)
+        status, _, run = call("POST", f"{b}/needs/{need_id}/match-runs", admin)
+        assert status == 201
+        top = run["ranking"][0]["provider_id"]
+        status, headers, _ = call("GET", f"{a}/providers/{top}", admin)
+        status, _, _ = call(
+            "PATCH", f"{a}/providers/{top}", {**admin, "If-Match": headers["ETag"]}, {"name": "Quokka Housing Trust"}
+        )
+        assert status == 200
+        status, _, found = call("GET", f"{b}/providers?q=quokka", admin)
+        assert status == 200 and [p["id"] for p in found["items"]] == [top]
+        status, _, again = call("POST", f"{b}/needs/{need_id}/match-runs", admin)
+        assert status == 201
+        assert {c["provider_id"]: c["name"] for c in again["ranking"]}[top] == "Quokka Housing Trust"
+    finally:
+        for proc in procs:
+            stop(proc)

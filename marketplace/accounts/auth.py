@@ -10,7 +10,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import msgspec
 from litestar.connection import ASGIConnection
+from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +20,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from marketplace import audit
 from marketplace.accounts import service
 from marketplace.context import Context
-from marketplace.errors import Forbidden, Unauthorized
+from marketplace.errors import Forbidden, TooManyRequests, Unauthorized
 from marketplace.http import actor_of, caller_of, set_caller
 from marketplace.types import ANONYMOUS, Actor, Caller
 
@@ -38,6 +40,7 @@ def authentication(app: ASGIApp) -> ASGIApp:
             if header is not None:
                 state = scope["app"].state
                 ctx: Context = state.ctx
+                await refuse_if_denied_too_often(scope)
                 set_caller(scope, await service.authenticate(state.pool, ctx.secret, header.decode("latin-1")))
         await app(scope, receive, send)
 
@@ -84,23 +87,34 @@ async def staff_beyond_published(connection: Connection, _: BaseRouteHandler) ->
         admit(caller_of(connection.scope), STAFF)
 
 
+async def refuse_if_denied_too_often(scope: Scope) -> None:
+    """A client past the limit of denied requests this minute may not present a credential until the minute ends
+    (429, counted with its denials): guessing keys gets nowhere, and costs no key lookup."""
+    state = scope["app"].state
+    now = state.ctx.clock.now()
+    actor = msgspec.structs.replace(actor_of(scope), caller=ANONYMOUS)
+    if (wait := state.denials.wait(actor.client, now)) is not None:
+        message = f"too many denied requests from this client: try again in {wait} s"
+        await _count_denial(state, actor, 429, None, message)
+        raise TooManyRequests(message, retry_after=wait)
+
+
 async def audit_denials(exc: Exception, scope: Scope) -> None:
-    """after_exception hook: every 401 and 403 goes into the audit log."""
+    """after_exception hook: every 401 and 403 is counted (`_count_denial`)."""
     if not isinstance(exc, (Unauthorized, Forbidden)):
         return
-    actor = actor_of(scope)
-    if isinstance(exc, Forbidden):
-        actor = Actor(caller=exc.caller, request_id=actor.request_id, method=actor.method, path=actor.path)
-    else:
-        actor = Actor(caller=ANONYMOUS, request_id=actor.request_id, method=actor.method, path=actor.path)
+    caller = exc.caller if isinstance(exc, Forbidden) else ANONYMOUS
+    actor = msgspec.structs.replace(actor_of(scope), caller=caller)
+    status = 401 if isinstance(exc, Unauthorized) else 403
+    await _count_denial(scope["app"].state, actor, status, getattr(exc, "provider_id", None), exc.message)
+
+
+async def _count_denial(state: State, actor: Actor, status: int, provider_id: int | None, detail: str) -> None:
+    """A client's first denial with this status in a minute goes into the audit log at once; the rest are counted
+    and recorded as one row when the minute is over (`audit.Denials`)."""
+    if not state.denials.note(actor, status, state.ctx.clock.now()):
+        return
     try:
-        await audit.record(
-            scope["app"].state.pool,
-            actor,
-            status=401 if isinstance(exc, Unauthorized) else 403,
-            outcome="denied",
-            provider_id=getattr(exc, "provider_id", None),
-            detail=exc.message,
-        )
+        await audit.record(state.pool, actor, status=status, outcome="denied", provider_id=provider_id, detail=detail)
     except Exception:
         log.exception("could not record a denied request in the audit log")  # the denial stands regardless

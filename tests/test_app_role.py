@@ -1,0 +1,98 @@
+"""The API's own database role (schema/0008_app_role.sql): the append-only tables stay append-only even for it.
+
+Triggers refuse UPDATE and DELETE on the history, the audit log and the stored runs; a superuser or an owner could set
+them aside (disable the trigger, switch the replication role, alter or drop the table). The API connects as a role
+that can do none of that, and `serve` refuses to start as one that could."""
+
+from __future__ import annotations
+
+import os
+
+import asyncpg
+import pytest
+from conftest import run_cli
+
+from marketplace import db
+
+ATTEMPTS = {
+    "update": "update {t} set id = default",
+    "delete": "delete from {t}",
+    "truncate": "truncate {t}",
+    "disable its triggers": "alter table {t} disable trigger all",
+    "drop it": "drop table {t}",
+}
+
+
+@pytest.fixture
+async def as_app(fresh_db):
+    conn = await asyncpg.connect(db.with_user(fresh_db, db.APP_ROLE))
+    yield conn
+    await conn.close()
+
+
+@pytest.mark.parametrize("table", db.APPEND_ONLY)
+@pytest.mark.parametrize("attempt", ATTEMPTS)
+async def test_the_app_role_cannot_rewrite_an_append_only_table(as_app, fresh_db, table, attempt):
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        rows = await owner.fetchval(f"select count(*) from {table}")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await as_app.execute(ATTEMPTS[attempt].format(t=table))
+        assert await owner.fetchval(f"select count(*) from {table}") == rows
+        assert (
+            await owner.fetchval(
+                "select count(*) from pg_trigger where tgrelid = $1::regclass and tgenabled = 'O' and not tgisinternal",
+                table,
+            )
+            == 2
+        ), "both of its triggers still enabled"
+    finally:
+        await owner.close()
+
+
+async def test_the_app_role_is_no_superuser_and_cannot_set_triggers_aside(as_app):
+    assert await as_app.fetchval("select current_user") == db.APP_ROLE
+    assert await db.role_problem(as_app) is None
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await as_app.execute("set session_replication_role = replica")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await as_app.execute("alter role marketplace_app superuser")
+    # what it is for still works: reading, and adding to the history
+    assert await as_app.fetchval("select count(*) from profile_history") > 0
+
+
+async def test_every_table_is_granted_and_every_append_only_table_is_named(fresh_db):
+    """A table a later migration adds is open to the API (default privileges); one with the append-only trigger
+    must be in db.APPEND_ONLY, so that its UPDATE and DELETE are revoked and the check in `serve` covers it."""
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        rows = await owner.fetch(
+            """select c.relname,
+                      has_table_privilege($1, c.oid, 'SELECT') as s, has_table_privilege($1, c.oid, 'INSERT') as i,
+                      has_table_privilege($1, c.oid, 'UPDATE') as u, has_table_privilege($1, c.oid, 'DELETE') as d,
+                      exists (select from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+                               where t.tgrelid = c.oid and p.proname = 'reject_change') as append_only
+                 from pg_class c
+                where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition""",
+            db.APP_ROLE,
+        )
+    finally:
+        await owner.close()
+    by_name = {r["relname"]: r for r in rows}
+    assert {n for n, r in by_name.items() if r["append_only"]} == set(db.APPEND_ONLY)
+    for name, r in by_name.items():
+        expected = (
+            (True, False, False, False)
+            if name == "schema_migration"
+            else (True, True, False, False)
+            if name in db.APPEND_ONLY
+            else (True, True, True, True)
+        )
+        assert (r["s"], r["i"], r["u"], r["d"]) == expected, name
+
+
+async def test_serve_refuses_a_role_that_could_rewrite_the_history(databases, template_db):
+    name = await databases.create("owner", template=template_db)
+    result = run_cli("serve", "--port", "1", env={**os.environ, "DATABASE_URL": databases.dsn(name)}, timeout=60)
+    assert result.returncode == 2, result.stderr
+    assert "must not be able to rewrite its own history" in result.stderr and "is a superuser" in result.stderr

@@ -1,0 +1,168 @@
+"""The audit log under abuse and over years: request ids the server owns, denied requests counted per client and
+minute (and refused past a limit), monthly partitions that only the owner can drop, after the retention period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import asyncpg
+import pytest
+from conftest import app_settings, run_cli
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.clock import FixedClock
+from marketplace.migrate import migrate
+from marketplace.settings import PROJECT_ROOT
+
+NOON = dt.datetime(2026, 11, 2, 12, 0, 5, tzinfo=dt.UTC)
+
+
+async def audit_rows(dsn: str, where: str = "true") -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetch(f"select * from audit_log where {where} order by id")
+    finally:
+        await conn.close()
+
+
+async def test_the_request_id_is_the_servers_and_the_clients_is_kept_beside_it(client, keys, fresh_db):
+    admin = await keys.headers("admin")
+    seen = []
+    for _ in range(2):  # the same client id twice: two requests, two ids of ours
+        r = await client.post(
+            "/keys", json={"role": "commissioner", "name": "Audit test"}, headers={**admin, "X-Request-ID": "abc-1"}
+        )
+        assert r.status_code == 201
+        seen.append(r.headers["x-request-id"])
+    assert len(set(seen)) == 2 and "abc-1" not in seen
+    rows = await audit_rows(fresh_db, "detail like 'created commissioner key%'")
+    assert [r["request_id"] for r in rows] == seen
+    assert [r["client_request_id"] for r in rows] == ["abc-1", "abc-1"]
+    assert all(r["client"] and r["requests"] == 1 for r in rows)
+    odd = await client.get("/providers/1", headers={"X-Request-ID": "has space"})
+    assert odd.status_code == 200 and odd.headers["x-request-id"] != "has space"
+
+
+async def test_denied_requests_are_one_row_then_a_count_per_client_and_minute(fresh_db):
+    clock = FixedClock(NOON)
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        for _ in range(12):
+            assert (await client.get("/audit")).status_code == 401
+        # the first is on record at once; the rest are counted
+        first = await audit_rows(fresh_db, "outcome = 'denied'")
+        assert [(r["status"], r["requests"], r["path"]) for r in first] == [(401, 1, "/audit")]
+        clock.at = NOON + dt.timedelta(minutes=1)
+        assert (await client.get("/keys")).status_code == 401  # a new minute: recorded at once again
+    # the minute that was over, and the one still counting, are written when the worker stops at the latest
+    rows = await audit_rows(fresh_db, "outcome = 'denied'")
+    assert [(r["status"], r["requests"], r["path"]) for r in rows] == [
+        (401, 1, "/audit"),
+        (401, 1, "/keys"),
+        (401, 11, "*"),
+    ]
+    assert "11 more denied request(s)" in rows[2]["detail"] and "2026-11-02 12:00" in rows[2]["detail"]
+    assert sum(r["requests"] for r in rows) == 13
+
+
+async def test_a_client_denied_too_often_may_not_present_credentials_until_the_minute_ends(fresh_db, keys):
+    clock = FixedClock(NOON)
+    good = await keys.headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db, denial_limit=5), clock=clock)) as client:
+        for _ in range(5):
+            assert (await client.get("/keys", headers={"Authorization": "Bearer prv_guess"})).status_code == 401
+        r = await client.get("/keys", headers=good)  # even a good key: it is not looked at
+        assert r.status_code == 429 and r.json()["error"] == "too_many_requests"
+        assert r.headers["retry-after"] == "55"
+        assert (await client.get("/providers/1")).status_code == 200, "reading what is public still works"
+        clock.at = NOON + dt.timedelta(minutes=1)
+        assert (await client.get("/keys", headers=good)).status_code == 200
+    rows = await audit_rows(fresh_db, "outcome = 'denied'")
+    assert sorted((r["status"], r["requests"]) for r in rows) == [(401, 1), (401, 4), (429, 1)]
+
+
+async def test_the_log_is_partitioned_by_month_and_the_app_cannot_touch_a_partition(fresh_db):
+    owner = await asyncpg.connect(fresh_db)
+    app = await asyncpg.connect(db.with_user(fresh_db, db.APP_ROLE))
+    try:
+        this_month = await owner.fetchval("select audit_log_partition(current_date)")
+        assert await owner.fetchval("select count(*) from pg_inherits where inhparent = 'audit_log'::regclass") >= 14
+        for sql in (f"delete from {this_month}", f"truncate {this_month}", f"drop table {this_month}"):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await app.execute(sql)
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await app.execute("select audit_log_partition('2001-01-01')")
+    finally:
+        await owner.close()
+        await app.close()
+
+
+async def test_the_owner_drops_only_months_past_the_retention_period(databases, template_db):
+    dsn = databases.dsn(await databases.create("retention", template=template_db))
+    owner = await asyncpg.connect(dsn)
+    try:
+        for month in ("2010-01-01", "2010-02-01"):
+            await owner.execute("select audit_log_partition($1)", dt.date.fromisoformat(month))
+        await owner.execute(
+            """insert into audit_log (at, method, path, status, outcome)
+               values ('2010-01-20T10:00:00Z', 'GET', '/old', 401, 'denied'),
+                      ('2010-02-20T10:00:00Z', 'GET', '/old', 401, 'denied')"""
+        )
+    finally:
+        await owner.close()
+    # with the retention reaching back to February 2010, only January 2010 has ended before it
+    today = dt.date.today()
+    months = (today.year - 2010) * 12 + today.month - 2
+    env_run = run_cli(
+        "audit-partitions",
+        "--drop-expired",
+        dsn=dsn,
+        env={**os.environ, "MARKETPLACE_AUDIT_RETENTION_MONTHS": str(months)},
+    )
+    assert env_run.returncode == 0, env_run.stderr
+    assert "dropped audit_log_y2010m01" in env_run.stdout and "y2010m02" not in env_run.stdout
+    rows = await audit_rows(dsn, "path in ('/old', 'marketplace audit-partitions --drop-expired')")
+    assert [r["at"].month for r in rows if r["path"] == "/old"] == [2]
+    assert any("dropped audit partition audit_log_y2010m01 (1 row(s))" in r["detail"] for r in rows)
+
+
+async def test_audit_rows_survive_the_partitioning_migration(databases, tmp_path: Path):
+    dsn = databases.dsn(await databases.create("before_partitions"))
+    before = tmp_path / "schema"
+    before.mkdir()
+    for path in sorted((PROJECT_ROOT / "schema").glob("*.sql")):
+        if int(path.name[:4]) < 9:
+            shutil.copy(path, before / path.name)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn, before)
+        await conn.execute(
+            """insert into audit_log (at, request_id, method, path, status, outcome, detail)
+               values ('2024-03-01T10:00:00Z', 'r1', 'PATCH', '/providers/1', 200, 'write', 'changed x'),
+                      (now(), 'r2', 'GET', '/audit', 401, 'denied', 'no key')"""
+        )
+        old = await conn.fetch("select id, at, request_id, path, detail from audit_log order by id")
+        await migrate(conn, PROJECT_ROOT / "schema")
+        new = await conn.fetch("select id, at, request_id, path, detail from audit_log order by id")
+        assert [tuple(r) for r in new] == [tuple(r) for r in old]
+        assert await conn.fetchval("select relkind::text from pg_class where relname = 'audit_log'") == "p"
+        assert await conn.fetchval("select to_regclass('audit_log_y2024m03') is not null")
+        await conn.execute("insert into audit_log (method, path, status, outcome) values ('GET', '/x', 401, 'denied')")
+        assert await conn.fetchval("select max(id) from audit_log") > max(r["id"] for r in old), "ids carry on"
+    finally:
+        await conn.close()
+
+
+async def test_keys_made_and_revoked_on_the_command_line_are_audited(fresh_db):
+    made = run_cli("keys", "create", "--role", "commissioner", "--name", "From the CLI", dsn=fresh_db)
+    assert made.returncode == 0, made.stderr
+    key_id = int(made.stdout.split("key id ", 1)[1].split()[0])
+    revoked = run_cli("keys", "revoke", str(key_id), dsn=fresh_db)
+    assert revoked.returncode == 0, revoked.stderr
+    rows = await audit_rows(fresh_db, "method = 'CLI'")
+    assert [r["detail"] for r in rows] == [f"created commissioner key {key_id}", f"revoked key {key_id}"]
+    assert all(r["role"] == "system" for r in rows)
