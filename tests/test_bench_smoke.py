@@ -14,7 +14,7 @@ from collections import Counter
 import asyncpg
 import msgspec
 
-from marketplace.providers.models import ProviderProfile, profile_problems
+from marketplace.providers.models import NewProvider, profile_problems
 from marketplace.seed import load_taxonomy
 from marketplace.settings import PROJECT_ROOT, Settings
 
@@ -33,7 +33,7 @@ gen = _module("generate")
 drivers = _module("drivers")
 
 
-def encoded(profiles: list[ProviderProfile]) -> bytes:
+def encoded(profiles: list[NewProvider]) -> bytes:
     return msgspec.json.encode(profiles)
 
 
@@ -54,27 +54,54 @@ def test_generated_profiles_are_valid_profiles() -> None:
     taxonomy = load_taxonomy(Settings.from_env().seed_dir)
     profiles = gen.generate(3000, seed=11)
     for p in profiles:
-        assert isinstance(p, ProviderProfile)
-        assert profile_problems(p, taxonomy, year=gen.YEAR) == [], p.name
+        assert isinstance(p, NewProvider)
+        assert profile_problems(p, taxonomy, year=gen.YEAR) == [], p.name  # services' rules included
         # msgspec enforces the schema's constraints (patterns, lengths, ranges) only when decoding
-        assert msgspec.json.decode(msgspec.json.encode(p), type=ProviderProfile) == p
+        assert msgspec.json.decode(msgspec.json.encode(p), type=NewProvider) == p
     identifiers = [i for p in profiles for i in p.identifiers]
     assert len(identifiers) == len(set(identifiers))
 
 
 def test_generated_directory_looks_like_a_market() -> None:
     profiles = gen.generate(5000, seed=1)
-    pathways = Counter(e.pathway for p in profiles for e in p.expertise)
+    services = [x for p in profiles for x in p.services]
+    per_provider = Counter(len(p.services) for p in profiles)
+    assert set(per_provider) == {1, 2, 3, 4}  # 1 to 4 services each, most with one or two
+    assert per_provider[1] > per_provider[2] > per_provider[3] > per_provider[4] > 0.05 * len(profiles)
+    pathways = Counter(x.pathway for x in services)
     assert set(pathways) == set(gen.PATHWAY_WEIGHTS)  # every pathway offered somewhere
     assert pathways["ACCOM"] > 4 * pathways["WOMEN_SEXWORK"]  # common and rare ones
-    coverage = Counter(len(p.coverage) for p in profiles)
+    # one pathway twice in different areas, and services narrower than where the organisation works
+    assert any(len({x.pathway for x in p.services}) < len(p.services) for p in profiles)
+    assert any(len({tuple(x.areas) for x in p.services}) > 1 for p in profiles)
+    coverage = Counter(len(x.areas) for x in services)
     assert coverage[1] > 0 and max(coverage) >= 2
-    assert any(p.coverage == [gen.WEST_MERCIA] for p in profiles) and any(
-        p.coverage == [gen.WORCESTERSHIRE] for p in profiles
+    assert any(x.areas == [gen.WEST_MERCIA] for x in services) and any(
+        x.areas == [gen.WORCESTERSHIRE] for x in services
     )
+    # who is served, capacity, cost, outcomes
+    assert all(x.eligibility.gender == "women" for x in services if x.pathway in gen.WOMEN_PATHWAYS)
+    assert any((x.eligibility.min_age, x.eligibility.max_age) == (10, 17) for x in services)
+    assert any(x.eligibility.gender == "men" for x in services)
+    assert 0.5 < sum(x.cost is not None for x in services) / len(services) < 0.95
+    assert {x.cost.unit for x in services if x.cost} == {
+        "per_service_user",
+        "per_place_per_year",
+        "per_hour",
+        "per_session",
+    }
+    assert 0.3 < sum(bool(x.outcomes) for x in services) / len(services) < 0.9
+    assert {o.source for x in services for o in x.outcomes} == {
+        "self_declared",
+        "independently_evaluated",
+        "commissioner_reported",
+    }
+    assert any(x.capacity.places_available is not None for x in services)
+    assert all(len(x.complexity_levels) <= 3 and len(x.delivery_modes) >= 1 for x in services)
     assert len({p.legal_form for p in profiles}) == len(gen.LEGAL_FORM_WEIGHTS)
     assert any("advice_quality_standard" in p.accreditations for p in profiles)
-    text = " ".join(p.description + " ".join(e.description for e in p.expertise) for p in profiles).lower()
+    assert any("advice_quality_standard" in x.accreditations for x in services)
+    text = " ".join(p.description + " ".join(x.name + " " + x.description for x in p.services) for p in profiles)
     for words in (
         "housing",
         "tenancy",
@@ -87,9 +114,10 @@ def test_generated_directory_looks_like_a_market() -> None:
         "herefordshire",
         "kidderminster",
     ):
-        assert words in text, words
+        assert words in text.lower(), words
     incomes = sorted(p.finances.annual_income for p in profiles if p.finances.annual_income is not None)
     assert incomes[0] < 50_000 and incomes[-1] > 5_000_000
+    assert sum(p.finances.accounts_scrutiny is not None for p in profiles) > 0.8 * len(profiles)
 
 
 def test_percentiles() -> None:
