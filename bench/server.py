@@ -13,7 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from marketplace import memory
+from marketplace import db, memory
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -30,7 +30,8 @@ def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Pa
     env = {
         **memory.ALLOCATOR_ENV,
         **os.environ,
-        "DATABASE_URL": dsn,
+        "DATABASE_URL": db.with_user(dsn, db.APP_ROLE),  # as production runs: the API's own role (schema/0008)
+        "MARKETPLACE_OWNER_DATABASE_URL": dsn,
         "MARKETPLACE_SECRET": secret,
         "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
         "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),

@@ -305,4 +305,10 @@ create or replace function refresh_provider_search(ids bigint[]) returns void la
     from src where src.id = p.id;
 $$;
 
+-- statistics for the tables just filled, or the planner takes them for empty and the refresh crawls
+analyze service;
+analyze service_area;
+analyze service_cohort;
+analyze service_accreditation;
+analyze service_outcome;
 select refresh_provider_search(array(select id from provider));
