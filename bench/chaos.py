@@ -556,8 +556,8 @@ def verdict(doc: dict[str, Any]) -> list[str]:
     return problems
 
 
-def secs(value: float | None) -> str:
-    return "never" if value is None else f"{value:.2f} s"
+def secs(value: float | None, none: str = "never") -> str:
+    return none if value is None else f"{value:.2f} s"
 
 
 def table(doc: dict[str, Any]) -> str:
@@ -589,7 +589,7 @@ def table(doc: dict[str, Any]) -> str:
     for f in doc["faults"]:
         out.append(
             f"{f['fault']:<20}{f['at_s']:>7.2f}s{secs(f['done_after_s']):>9}{secs(f['first_read_ok_after_s']):>10}"
-            f"{secs(f['first_write_ok_after_s']):>10}{f['failures']:>10}{secs(f['last_failure_after_s']):>11}"
+            f"{secs(f['first_write_ok_after_s']):>10}{f['failures']:>10}{secs(f['last_failure_after_s'], '-'):>11}"
             f"  ({f['detail']})"
         )
     out += [
