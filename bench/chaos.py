@@ -292,6 +292,7 @@ class Load:
     acks: list[Ack] = field(default_factory=list)
     ack_problems: list[str] = field(default_factory=list)
     server_errors: list[dict[str, Any]] = field(default_factory=list)  # 5xx other than 503, as answered
+    patched: dict[str, str] = field(default_factory=dict)  # every token sent in a PATCH -> the answer it got
     faults: list[Fault] = field(default_factory=list)
 
     def now(self) -> float:
@@ -344,6 +345,8 @@ class Client:
             body = json.dumps({"description": token}).encode()
             t_sent = load.now()
             answer = await self.request("patch", "PATCH", f"/providers/{provider_id}", headers=headers, content=body)
+            assert self.last is not None
+            load.patched[token] = self.last.outcome
             if answer is None:
                 return
             if answer.status_code == 200:
@@ -527,6 +530,9 @@ def summarize(load: Load, history: dict[tuple[int, int], str], elapsed: float, *
             "found_in_history": len(load.acks) - len(missing),
             "missing": missing,
             "in_history_not_acknowledged": sum(1 for v in history.values() if v not in acked_tokens),
+            "in_history_not_acknowledged_answers": dict(
+                Counter(load.patched.get(v, "?") for v in history.values() if v not in acked_tokens)
+            ),
             "answer_problems": load.ack_problems,
         },
         "faults": recoveries,
@@ -571,7 +577,12 @@ def table(doc: dict[str, Any]) -> str:
         f"acknowledged writes           {w['acknowledged']}",
         f"found in history              {w['found_in_history']}",
         f"missing from history          {len(w['missing'])}",
-        f"in history, not acknowledged  {w['in_history_not_acknowledged']} (committed; the answer was lost in a fault)",
+        f"in history, not acknowledged  {w['in_history_not_acknowledged']}"
+        + (
+            f" (committed, but answered {w['in_history_not_acknowledged_answers']})"
+            if w["in_history_not_acknowledged"]
+            else ""
+        ),
         f"5xx other than 503            {sum(doc['server_errors_other_than_503'].values())}"
         + (f" {doc['server_errors_other_than_503']}" if doc["server_errors_other_than_503"] else ""),
         f"503                           {doc['status_503']}",
