@@ -457,8 +457,8 @@ async def drive(
 
 
 def recovery(load: Load, fault: Fault, until: float) -> dict[str, Any]:
-    """After a fault: the first successful database read (a profile) and write (a PATCH) sent after it, and the
-    failures answered between it and the next fault (or the end)."""
+    """After a fault: the first successful database read (a profile or a search) and write (a PATCH) sent after it,
+    and the failures answered between it and the next fault (or the end)."""
 
     def first_ok(ops: set[str]) -> float | None:
         times = [a.t1 - fault.at for a in load.answers if a.op in ops and a.ok and a.t0 >= fault.at]
