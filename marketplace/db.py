@@ -133,7 +133,13 @@ async def pooled(pool: Pool) -> AsyncIterator[Connection]:
     try:
         yield conn
     finally:
-        await conn_cm.__aexit__(None, None, None)
+        try:
+            await conn_cm.__aexit__(None, None, None)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            # Handing back a connection the server has just closed (a restart): asyncpg's reset fails, and it
+            # terminates the connection and frees its slot in the pool. The request's own outcome stands — a write
+            # that committed is a success, a 412 a 412 — rather than becoming an error about the cleanup.
+            log.warning("a pooled connection could not be reset on release (%s); the pool replaces it", exc)
 
 
 async def one(conn: Connection, sql: str, *args: object) -> asyncpg.Record:

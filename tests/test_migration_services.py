@@ -88,7 +88,7 @@ async def test_each_expertise_line_becomes_a_service_and_nothing_is_lost(old_db)
     try:
         history_before = await conn.fetch("select * from profile_history order by id")
         applied = await migrate(conn, SCHEMA)
-        assert [m.name for m in applied][0] == "services"
+        assert applied[0].name == "services"
 
         services = await conn.fetch(
             """select s.provider_id, s.pathway_code, s.name, s.description, s.capacity_per_year, s.years_delivering,
