@@ -1,21 +1,51 @@
-"""The directory's search index: one process's in-memory view of what search reads of every provider.
+"""The directory's search index: one process's in-memory view of what search reads of every provider and of
+each of its active services.
 
-Pure: rows in, answers out (no I/O, no clock). `queries.LiveIndex` loads the rows, and keeps the index
+Pure: rows in, answers out (no I/O, no clock). `live_index.LiveIndex` loads the rows, and keeps the index
 exact with `marketplace.changes` before every search; the page's display fields come from the database.
 
-Layout, at 200,000 providers about 130 MB:
-- a row per provider version, append-only: a changed provider gets a new row and its old row dies
-  (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows
-  when they pile up;
-- one boolean column per filter value (status, pathway, cohort, area, accreditation, sector, legal form;
-  a retired row leaves its status column, so a status column is also "alive"), capacity (-1 for none),
-  `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and its
-  inverse `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon
-  as it has enough rows;
+What a search means:
+- provider-level filters: `status`, `sector`, `legal_form`, and the text `q`;
+- service-level filters hold for **one active service**, which must meet all of them: `pathway`, `area`
+  (hierarchy-aware: the service's `area_match_codes`, its areas with every area above and below them),
+  `cohort`, `min_capacity` (its service users a year, when stated, at least that), `age` (inside its age range;
+  an open end is open), `gender` (`women`: services for women or for both; `men` likewise), `complexity` and
+  `delivery_mode` (any of the values), `max_cost` (its indicative cost's amount at most that, whatever the
+  unit; a service without a cost does not meet it); several values of one filter are alternatives;
+- `accreditation` (each value required): held by the organisation or by that same service;
+- a provider with no active service is found only by searches without service-level filters (and then, with
+  `accreditation`, only when the organisation holds them all);
+- facets count providers among the results: `pathway` and `area` the providers having a *matched* service in
+  that pathway / area, `sector` the providers of that sector;
+- `Hits.matched`: for each provider of the page, the ids of its active services that met every service-level
+  filter and, with `accreditation`, hold (with the organisation) every one asked for; all its active services
+  when the search has neither.
+
+Layout, two levels, both append-only (about 165 MB at 200,000 providers with 500,000 services):
+- a provider row per provider version: a changed provider gets a new row and its old row dies (`alive`), so
+  postings stay sorted by row and are only ever appended to; `compact()` drops dead rows when they pile up;
+  one boolean column per value of the provider-level filters (status, sector, legal form, the organisation's
+  accreditations; a retired row leaves its status column, so a status column is also "alive"), and the
+  pathways and areas of its services folded together (the facets of a search without service filters);
+  `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and its inverse
+  `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon as it has
+  enough rows;
+- a service row per active service of that version, appended with its provider row, so a provider row's
+  services are one run (`svc_start`, `svc_count`) and `s_prov` (the provider row of each service row) never
+  decreases; they die with their provider row and compaction drops them with it. Boolean columns per pathway,
+  cohort, area (its `area_match_codes`) and accreditation (the service's own and its organisation's: a service
+  row "holds" what it may count on), capacity (-1 for none), the age range (0 and 255 for open ends), gender,
+  complexity levels and delivery modes (small bit sets), cost (NaN for none), the service id;
 - postings for free text: for each word of the search documents (`provider.search_doc`, built by
   `refresh_provider_search`) and each weight class (A name, B pathway and area names, C description,
-  expertise and premises text), the ascending rows holding it in that class as their best class, in one
-  CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows added since.
+  services' names, descriptions and outcomes, premises text), the ascending rows holding it in that class as
+  their best class, in one CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows
+  added since.
+
+A search evaluates the provider-level filters on provider rows and the service-level ones on service rows; the
+service rows meeting them (their positions, ascending) name their providers (`hit[s_prov[rows]] = True`), and
+the same positions give each page provider its matched services (a binary search in `s_prov[rows]`) and the
+pathway and area facets (per code, the distinct providers among the matched rows holding it).
 
 A text query is a list of groups (AND), each a list of vocabulary words (OR): a provider matches when
 every group has a word in its document; its relevance is the sum over groups of the best class weight
@@ -30,16 +60,27 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from itertools import count
+from typing import get_args
 
 import msgspec
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from marketplace.providers.models import Complexity, DeliveryMode
+
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
 DENSE_FLOOR = 4096  # no bitmaps below this many rows (a bitmap over fewer rows saves nothing worth having)
 _SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
-FACETS = ("status", "pathway", "cohort", "area", "accreditation", "sector", "legal_form")
+PROVIDER_FACETS = ("status", "sector", "legal_form", "accreditation", "pathway", "area")
+"""Boolean columns over provider rows (accreditation: the organisation's; pathway, area: its services' folded)."""
+SERVICE_FACETS = ("pathway", "cohort", "area", "accreditation")
+"""Boolean columns over service rows (accreditation: the service's and its organisation's)."""
+GENDER_BITS = {"men": 1, "women": 2, "both": 3}
+"""A service's gender as bits; a filter value is met by a service holding all its bits (men: men or both)."""
+COMPLEXITY_BITS = {c: 1 << i for i, c in enumerate(get_args(Complexity))}
+DELIVERY_BITS = {d: 1 << i for i, d in enumerate(get_args(DeliveryMode))}
+OPEN_MAX_AGE = 255  # a service's maximum age when it states none (ages are 0 to 120)
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
 QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
@@ -101,6 +142,20 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
     delivery_mode: Sequence[str] = ()
     max_cost: float | None = None
 
+    def service_level(self) -> bool:
+        """Whether any filter applies to one service (accreditation apart)."""
+        return bool(
+            self.pathway
+            or self.area
+            or self.cohort
+            or self.complexity
+            or self.delivery_mode
+            or self.min_capacity is not None
+            or self.age is not None
+            or self.gender is not None
+            or self.max_cost is not None
+        )
+
 
 class Hits(msgspec.Struct, frozen=True):
     total: int
@@ -135,22 +190,65 @@ def name_key(name: str, provider_id: int) -> str:
     return f"{fold(name)}\x00{provider_id:015d}"
 
 
-def _grow(a: np.ndarray, cap: int, dtype: type, fill: int) -> np.ndarray:
+def _grow(a: np.ndarray, cap: int, dtype: type, fill: float) -> np.ndarray:
     out: np.ndarray = np.full(cap, fill, dtype=dtype)
     out[: len(a)] = a
     return out
+
+
+def _bitset(values: Iterable[str], bits: dict[str, int]) -> int:
+    out = 0
+    for v in values:
+        out |= bits.get(v, 0)
+    return out
+
+
+def _any_of(columns: dict[str, np.ndarray], codes: Sequence[str], n: int) -> np.ndarray | None:
+    """The rows (of the first n) holding any of codes in these boolean columns; None when none of the codes
+    has a column (no row holds them)."""
+    arrays = [b[:n] for c in dict.fromkeys(codes) if (b := columns.get(c)) is not None]
+    if not arrays:
+        return None
+    hit = arrays[0].copy()
+    for a in arrays[1:]:
+        hit |= a
+    return hit
+
+
+# Service columns: name -> (dtype, fill for rows not written)
+_SERVICE_COLUMNS: dict[str, tuple[type, float]] = {
+    "s_prov": (np.int32, -1),
+    "s_ids": (np.int64, 0),
+    "s_capacity": (np.int32, -1),
+    "s_min_age": (np.uint8, 0),
+    "s_max_age": (np.uint8, OPEN_MAX_AGE),
+    "s_gender": (np.uint8, 0),
+    "s_complexity": (np.uint8, 0),
+    "s_delivery": (np.uint8, 0),
+    "s_cost": (np.float64, np.nan),
+}
+_PROVIDER_COLUMNS: dict[str, tuple[type, float]] = {
+    "ids": (np.int64, 0),
+    "alive": (np.bool_, 0),
+    "rank": (np.int64, -1),
+    "svc_start": (np.int64, 0),
+    "svc_count": (np.int32, 0),
+}
 
 
 class SearchIndex:
     """Build with `SearchIndex.build(batches)`; keep current with `apply`."""
 
     def __init__(self) -> None:
-        self._cap = 0
-        self.n = 0  # rows used (alive or dead)
+        self._cap = 0  # provider rows allocated
+        self._scap = 0  # service rows allocated
+        self.n = 0  # provider rows used (alive or dead)
+        self.ns = 0  # service rows used (their provider row alive or dead)
         self.dead = 0
         self._row_of = np.full(0, -1, dtype=np.int32)  # provider id -> current row
         self._keys: list[str] = []  # name keys of live providers, sorted
-        self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
+        self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in PROVIDER_FACETS}
+        self._sbits: dict[str, dict[str, np.ndarray]] = {f: {} for f in SERVICE_FACETS}
         self._vocab: list[str] = []  # sorted words usable in queries
         self._vocab_set: set[str] = set()
         self._vocab_by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
@@ -159,20 +257,31 @@ class SearchIndex:
         self._rows = np.zeros(0, dtype=np.int32)
         self._dense: dict[int, np.ndarray] = {}  # (word id * 3 + class) -> packed bitmap over rows (see _make_dense)
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
+        # provider rows
         self.ids: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> provider id
         self.alive: np.ndarray = np.zeros(0, dtype=np.bool_)
-        self.capacity: np.ndarray = np.zeros(0, dtype=np.int64)  # -1: not stated
         self.rank: np.ndarray = np.zeros(0, dtype=np.int64)  # live row -> place in name order; -1 when dead
+        self.svc_start: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> its first service row
+        self.svc_count: np.ndarray = np.zeros(0, dtype=np.int32)  # row -> how many service rows it has
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
+        # service rows
+        self.s_prov: np.ndarray = np.zeros(0, dtype=np.int32)  # service row -> its provider row (never decreasing)
+        self.s_ids: np.ndarray = np.zeros(0, dtype=np.int64)  # service row -> service id
+        self.s_capacity: np.ndarray = np.zeros(0, dtype=np.int32)  # -1: not stated
+        self.s_min_age: np.ndarray = np.zeros(0, dtype=np.uint8)  # 0 when open
+        self.s_max_age: np.ndarray = np.zeros(0, dtype=np.uint8)  # OPEN_MAX_AGE when open
+        self.s_gender: np.ndarray = np.zeros(0, dtype=np.uint8)  # GENDER_BITS
+        self.s_complexity: np.ndarray = np.zeros(0, dtype=np.uint8)  # COMPLEXITY_BITS, or-ed
+        self.s_delivery: np.ndarray = np.zeros(0, dtype=np.uint8)  # DELIVERY_BITS, or-ed
+        self.s_cost: np.ndarray = np.zeros(0, dtype=np.float64)  # NaN: no cost stated
         self._alloc(1024)
+        self._salloc(1024)
 
     # --- storage -------------------------------------------------------------------------------
 
     def _alloc(self, cap: int) -> None:
-        self.ids = _grow(self.ids, cap, np.int64, 0)
-        self.alive = _grow(self.alive, cap, np.bool_, 0)
-        self.capacity = _grow(self.capacity, cap, np.int64, -1)
-        self.rank = _grow(self.rank, cap, np.int64, -1)
+        for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a, cap, np.bool_, 0)
@@ -180,10 +289,24 @@ class SearchIndex:
             self._dense[key] = _grow(bitmap, (cap + 7) // 8, np.uint8, 0)
         self._cap = cap
 
+    def _salloc(self, cap: int) -> None:
+        for name, (dtype, fill) in _SERVICE_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
+        for bits in self._sbits.values():
+            for code, a in bits.items():
+                bits[code] = _grow(a, cap, np.bool_, 0)
+        self._scap = cap
+
     def _bit(self, facet: str, code: str) -> np.ndarray:
         a = self._bits[facet].get(code)
         if a is None:
             a = self._bits[facet][code] = np.zeros(self._cap, dtype=np.bool_)
+        return a
+
+    def _sbit(self, facet: str, code: str) -> np.ndarray:
+        a = self._sbits[facet].get(code)
+        if a is None:
+            a = self._sbits[facet][code] = np.zeros(self._scap, dtype=np.bool_)
         return a
 
     def row_of(self, provider_id: int) -> int | None:
@@ -192,31 +315,80 @@ class SearchIndex:
             return r if r >= 0 else None
         return None
 
-    def _new_row(self, row: IndexRow) -> int:
-        if self.n == self._cap:
-            self._alloc(self._cap * 2)
-        r = self.n
-        self.n += 1
-        self.ids[r] = row.id
-        self.alive[r] = True
-        # interim: the organisation with its active services folded together (no single-service conjunction yet)
-        caps = [x.capacity for x in row.services if x.capacity is not None]
-        self.capacity[r] = max(caps) if caps else -1
-        for facet, codes in (
-            ("pathway", {x.pathway for x in row.services}),
-            ("cohort", {c for x in row.services for c in x.cohorts}),
-            ("area", {a for x in row.services for a in x.areas}),
-            ("accreditation", {*row.accreditations, *(a for x in row.services for a in x.accreditations)}),
-            ("status", (row.status,)),
-            ("sector", () if row.sector is None else (row.sector,)),
-            ("legal_form", (row.legal_form,)),
+    def _append(self, rows: Sequence[IndexRow]) -> int:
+        """Write rows after the last provider row, each with its services after the last service row (so a
+        provider row's services are one run, in provider row order); returns the first new provider row."""
+        first, s_first = self.n, self.ns
+        end = first + len(rows)
+        counts = np.array([len(r.services) for r in rows], dtype=np.int64)
+        s_end = s_first + int(counts.sum())
+        if end > self._cap:
+            self._alloc(max(end, self._cap * 2))
+        if s_end > self._scap:
+            self._salloc(max(s_end, self._scap * 2))
+        pbits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        sbits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        ids, s_ids, capacity, min_age, max_age, gender, complexity, delivery, cost = ([] for _ in range(9))
+        s = s_first
+        for r, row in enumerate(rows, start=first):
+            ids.append(row.id)
+            pbits["status", row.status].append(r)
+            if row.sector is not None:
+                pbits["sector", row.sector].append(r)
+            pbits["legal_form", row.legal_form].append(r)
+            for a in row.accreditations:
+                pbits["accreditation", a].append(r)
+            pathways: set[str] = set()
+            areas: set[str] = set()
+            for x in row.services:
+                s_ids.append(x.id)
+                capacity.append(-1 if x.capacity is None else x.capacity)
+                min_age.append(0 if x.min_age is None else x.min_age)
+                max_age.append(OPEN_MAX_AGE if x.max_age is None else x.max_age)
+                gender.append(GENDER_BITS.get(x.gender, 0))
+                complexity.append(_bitset(x.complexity, COMPLEXITY_BITS))
+                delivery.append(_bitset(x.delivery, DELIVERY_BITS))
+                cost.append(np.nan if x.cost is None else x.cost)
+                sbits["pathway", x.pathway].append(s)
+                for c in x.cohorts:
+                    sbits["cohort", c].append(s)
+                for a in x.areas:
+                    sbits["area", a].append(s)
+                for a in {*row.accreditations, *x.accreditations}:
+                    sbits["accreditation", a].append(s)
+                pathways.add(x.pathway)
+                areas.update(x.areas)
+                s += 1
+            for c in pathways:
+                pbits["pathway", c].append(r)
+            for a in areas:
+                pbits["area", a].append(r)
+        self.ids[first:end] = ids
+        self.alive[first:end] = True
+        self.svc_count[first:end] = counts
+        self.svc_start[first:end] = s_first + np.cumsum(counts) - counts
+        self.s_prov[s_first:s_end] = np.repeat(np.arange(first, end, dtype=np.int32), counts)
+        for name, values in (
+            ("s_ids", s_ids),
+            ("s_capacity", capacity),
+            ("s_min_age", min_age),
+            ("s_max_age", max_age),
+            ("s_gender", gender),
+            ("s_complexity", complexity),
+            ("s_delivery", delivery),
+            ("s_cost", cost),
         ):
-            for code in codes:
-                self._bit(facet, code)[r] = True
-        if row.id >= len(self._row_of):
-            self._row_of = _grow(self._row_of, max(row.id + 1, 2 * len(self._row_of)), np.int32, -1)
-        self._row_of[row.id] = r
-        return r
+            getattr(self, name)[s_first:s_end] = values
+        for (facet, code), at in pbits.items():
+            self._bit(facet, code)[at] = True
+        for (facet, code), at in sbits.items():
+            self._sbit(facet, code)[at] = True
+        self.n, self.ns = end, s_end
+        top = max(ids, default=-1)
+        if top >= len(self._row_of):
+            self._row_of = _grow(self._row_of, max(top + 1, 2 * len(self._row_of)), np.int32, -1)
+        self._row_of[ids] = np.arange(first, end, dtype=np.int32)
+        return first
 
     @classmethod
     def build(cls, batches: Iterable[Sequence[IndexRow]]) -> SearchIndex:
@@ -244,7 +416,7 @@ class SearchIndex:
             old = self.row_of(row.id)
             if old is not None:
                 self._retire(old)
-            r = self._new_row(row)
+            r = self._append([row])
             key = name_key(row.name, row.id)
             at = bisect.bisect_left(self._keys, key)
             self._keys.insert(at, key)
@@ -267,6 +439,7 @@ class SearchIndex:
             self.compact()
 
     def _retire(self, r: int) -> None:
+        """A provider row dies, and its service rows with it (every search reads them through it)."""
         at = int(self.rank[r])
         del self._keys[at]
         self._by_rank = np.delete(self._by_rank, at)
@@ -279,8 +452,8 @@ class SearchIndex:
         self.dead += 1
 
     def compact(self) -> None:
-        """Drop dead rows and fold the delta postings into the CSR block."""
-        n = self.n
+        """Drop dead rows (provider rows and their service rows) and fold the delta postings into the CSR block."""
+        n, ns = self.n, self.ns
         keep = self.alive[:n].copy()
         new_of_old = np.cumsum(keep) - 1
         key = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int64), np.diff(self._offsets))
@@ -300,18 +473,27 @@ class SearchIndex:
         self._rows = rows.astype(np.int32)
         self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
         self._delta = defaultdict(list)
-        self._make_dense()
-        for name in ("ids", "alive", "capacity", "rank"):
-            a = getattr(self, name)
-            setattr(self, name, _grow(a[:n][keep], self._cap, a.dtype.type, 0 if name in ("ids", "alive") else -1))
+        s_keep = keep[self.s_prov[:ns]]
+        for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name)[:n][keep], self._cap, dtype, fill))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
+        for name, (dtype, fill) in _SERVICE_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name)[:ns][s_keep], self._scap, dtype, fill))
+        for bits in self._sbits.values():
+            for code, a in bits.items():
+                bits[code] = _grow(a[:ns][s_keep], self._scap, np.bool_, 0)
         self._by_rank = new_of_old[self._by_rank]
         self.n = int(keep.sum())
+        self.ns = int(s_keep.sum())
+        self.s_prov[: self.ns] = new_of_old[self.s_prov[: self.ns]]
+        counts = self.svc_count[: self.n].astype(np.int64)
+        self.svc_start[: self.n] = np.cumsum(counts) - counts
         self.dead = 0
         self._row_of[:] = -1
         self._row_of[self.ids[: self.n]] = np.arange(self.n, dtype=np.int32)
+        self._make_dense()
 
     def live_rows(self) -> int:
         return self.n - self.dead
@@ -382,40 +564,82 @@ class SearchIndex:
             bits[self._rows[self._offsets[key] : self._offsets[key + 1]]] = True
             self._dense[key] = np.packbits(bits)
 
-    def _mask(self, f: Filters) -> np.ndarray:
+    def _provider_mask(self, f: Filters) -> np.ndarray:
+        """Live provider rows of f's status, sector and legal form."""
         n = self.n
         status = self._bits["status"].get(f.status)
         if status is None:
             return np.zeros(n, dtype=np.bool_)
         mask = status[:n].copy()  # live rows only: a retired row leaves its status
-        for facet, codes in (
-            ("pathway", f.pathway),
-            ("area", f.area),
-            ("cohort", f.cohort),
-            ("sector", f.sector),
-            ("legal_form", f.legal_form),
-        ):
-            if not codes:
-                continue
-            arrays = [b[:n] for c in dict.fromkeys(codes) if (b := self._bits[facet].get(c)) is not None]
-            if not arrays:
-                mask[:] = False
-            elif len(arrays) == 1:
-                mask &= arrays[0]
-            else:
-                hit = arrays[0] | arrays[1]
-                for a in arrays[2:]:
-                    hit |= a
-                mask &= hit
-        for c in f.accreditation:
+        for facet, codes in (("sector", f.sector), ("legal_form", f.legal_form)):
+            if codes:
+                hit = _any_of(self._bits[facet], codes, n)
+                if hit is None:
+                    mask[:] = False
+                else:
+                    mask &= hit
+        return mask
+
+    def _org_holds(self, codes: Sequence[str]) -> np.ndarray:
+        """Provider rows whose organisation holds every one of the accreditations."""
+        n = self.n
+        out = np.ones(n, dtype=np.bool_)
+        for c in dict.fromkeys(codes):
             bits = self._bits["accreditation"].get(c)
             if bits is None:
-                mask[:] = False
+                out[:] = False
             else:
-                mask &= bits[:n]
+                out &= bits[:n]
+        return out
+
+    def _services_meeting(self, f: Filters) -> np.ndarray | None:
+        """The service rows (ascending) meeting every service-level filter of f and holding, with their
+        organisation, every accreditation of f; None when f has neither (every service meets it). Rows of
+        dead providers may be among them: the provider mask leaves them out."""
+        if not f.service_level() and not f.accreditation:
+            return None
+        ns = self.ns
+        nothing = np.zeros(0, dtype=np.int64)
+        conds: list[np.ndarray] = []
+        for facet, codes in (("pathway", f.pathway), ("area", f.area), ("cohort", f.cohort)):
+            if codes:
+                hit = _any_of(self._sbits[facet], codes, ns)
+                if hit is None:
+                    return nothing
+                conds.append(hit)
+        for c in dict.fromkeys(f.accreditation):
+            bits = self._sbits["accreditation"].get(c)
+            if bits is None:
+                return nothing
+            conds.append(bits[:ns])
         if f.min_capacity is not None:
-            mask &= self.capacity[:n] >= f.min_capacity
-        return mask
+            conds.append(self.s_capacity[:ns] >= f.min_capacity)
+        if f.age is not None:
+            age = min(max(f.age, 0), OPEN_MAX_AGE)
+            conds.append(self.s_min_age[:ns] <= age)
+            conds.append(self.s_max_age[:ns] >= age)
+        if f.gender is not None:
+            g = GENDER_BITS.get(f.gender)
+            if g is None:
+                return nothing
+            conds.append((self.s_gender[:ns] & g) == g)
+        for column, values, known in (
+            (self.s_complexity, f.complexity, COMPLEXITY_BITS),
+            (self.s_delivery, f.delivery_mode, DELIVERY_BITS),
+        ):
+            if values:
+                wanted = _bitset(values, known)
+                if not wanted:
+                    return nothing
+                conds.append((column[:ns] & wanted) != 0)
+        if f.max_cost is not None:
+            conds.append(self.s_cost[:ns] <= f.max_cost)  # NaN (no cost) compares False
+        meeting = conds[0]
+        if len(conds) > 1:
+            meeting = meeting & conds[1]
+            for cond in conds[2:]:
+                meeting &= cond
+        return np.flatnonzero(meeting)
 
     def _first_in_name_order(self, mask: np.ndarray, stop: int) -> np.ndarray:
         """The first `stop` rows of mask in name order: walk the rows in name order in growing chunks,
@@ -487,8 +711,16 @@ class SearchIndex:
         limit: int = 20,
         facets: bool = False,
     ) -> Hits:
-        """Providers matching the filters (and every group of words, when groups is given)."""
-        mask = self._mask(f)
+        """Providers matching the filters (and every group of words, when groups is given), with the services
+        of each that matched."""
+        mask = self._provider_mask(f)
+        meeting = self._services_meeting(f)
+        if meeting is not None:
+            hit = np.zeros(self.n, dtype=np.bool_)
+            hit[self.s_prov[meeting]] = True
+            if not f.service_level():  # accreditations only: the organisation's may be enough
+                hit |= self._org_holds(f.accreditation)
+            mask &= hit
         stop = offset + limit
         relevance = None
         if groups is not None:
@@ -512,19 +744,57 @@ class SearchIndex:
             relevance = relevance[offset:]
         else:
             page = self._by_name(mask, total, stop)[offset:]
-        counts = self._facet_counts(mask) if facets else None
-        return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts)
+        if meeting is not None:  # the matched services of the providers found
+            meeting_prov = self.s_prov[meeting]
+            kept = mask[meeting_prov]
+            meeting, meeting_prov = meeting[kept], meeting_prov[kept]
+            matched = self._matched_of(page, meeting, meeting_prov)
+        else:
+            matched = [
+                self.s_ids[s : s + c].tolist()
+                for s, c in zip(self.svc_start[page].tolist(), self.svc_count[page].tolist(), strict=True)
+            ]
+        counts = None
+        if facets:
+            counts = self._facet_counts(mask, None if meeting is None else (meeting, meeting_prov))
+        return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts, matched=matched)
 
-    def _facet_counts(self, mask: np.ndarray) -> dict[str, dict[str, int]]:
+    def _matched_of(self, page: np.ndarray, meeting: np.ndarray, meeting_prov: np.ndarray) -> list[list[int]]:
+        """For each provider row of the page, the ids of its service rows among `meeting` (ascending, so grouped
+        by provider row: `meeting_prov`)."""
+        lo = np.searchsorted(meeting_prov, page, side="left").tolist()
+        hi = np.searchsorted(meeting_prov, page, side="right").tolist()
+        return [self.s_ids[meeting[a:b]].tolist() for a, b in zip(lo, hi, strict=True)]
+
+    def _facet_counts(
+        self, mask: np.ndarray, meeting: tuple[np.ndarray, np.ndarray] | None
+    ) -> dict[str, dict[str, int]]:
+        """Providers among `mask` per pathway, area and sector. Pathway and area: per the provider rows'
+        folded columns when every service matched (`meeting` None), else the distinct providers among the
+        matched service rows (ascending, with their provider rows) holding each code."""
         n = self.n
         tmp = np.empty(n, dtype=np.bool_)
-        out: dict[str, dict[str, int]] = {}
-        for facet in ("pathway", "area", "sector"):
+
+        def providers(facet: str) -> dict[str, int]:
             counts = {
                 c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp)))
                 for c, bits in self._bits[facet].items()
             }
-            out[facet] = {c: v for c, v in counts.items() if v}
+            return {c: v for c, v in counts.items() if v}
+
+        out: dict[str, dict[str, int]] = {}
+        for facet in ("pathway", "area"):
+            if meeting is None:
+                out[facet] = providers(facet)
+                continue
+            rows, prov = meeting
+            counts: dict[str, int] = {}
+            for c, bits in self._sbits[facet].items():
+                holding = prov[bits[rows]]  # ascending provider rows, repeated per service
+                if len(holding):
+                    counts[c] = 1 + int(np.count_nonzero(holding[1:] != holding[:-1]))
+            out[facet] = counts
+        out["sector"] = providers("sector")
         return out
 
 
@@ -538,10 +808,8 @@ class IndexBuilder:
 
     def add(self, rows: Sequence[IndexRow]) -> None:
         index = self.index
-        first_row = index.n
-        for row in rows:
-            index._new_row(row)
-            index._keys.append(name_key(row.name, row.id))
+        first_row = index._append(rows)
+        index._keys.extend(name_key(row.name, row.id) for row in rows)
         wids, rids, classes = [], [], []
         for c in range(3):
             words: list[str] = []
