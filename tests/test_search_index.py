@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+import msgspec
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, target
 from hypothesis import strategies as st
@@ -115,7 +117,7 @@ filters_strategy = st.builds(
     gender=sometimes(st.sampled_from(GENDERS)),
     complexity=sometimes(st.lists(st.sampled_from(COMPLEXITY), min_size=1, max_size=2), ()),
     delivery_mode=sometimes(st.lists(st.sampled_from(DELIVERY), min_size=1, max_size=2), ()),
-    max_cost=sometimes(st.sampled_from([0.0, 12.34, 50.0, 100.0, 5000.0])),
+    max_cost=sometimes(st.sampled_from([0.0, 12.339, 12.34, 50.0, 99.985, 100.0, 5000.0])),
 )
 groups_strategy = st.one_of(
     st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=2)
@@ -202,14 +204,22 @@ def histories(draw):
 
 
 @contextmanager
-def dense_floor(value: int):
-    """Common (word, class) lists become bitmaps from DENSE_FLOOR rows: 0 makes the small test data use them."""
-    saved = index_module.DENSE_FLOOR
-    index_module.DENSE_FLOOR = value
+def tuned(dense_floor: int, layers: int):
+    """Common (word, class) lists become bitmaps from DENSE_FLOOR rows: 0 makes the small test data use them.
+    A provider's services after the first LAYERS spill: 1 makes the test data spill often."""
+    saved = index_module.DENSE_FLOOR, index_module.LAYERS
+    index_module.DENSE_FLOOR, index_module.LAYERS = dense_floor, layers
     try:
         yield
     finally:
-        index_module.DENSE_FLOOR = saved
+        index_module.DENSE_FLOOR, index_module.LAYERS = saved
+
+
+def slots_used(index: SearchIndex) -> int:
+    """The services in the layers' slots of live rows and in the spill."""
+    live = np.packbits(index.alive[: index.n])
+    held = sum(int(np.bitwise_count(layer.present[: len(live)] & live).sum()) for layer in index._layers)
+    return held + int(np.count_nonzero(index.alive[index._spill.prov[: index.ns]]))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -222,10 +232,11 @@ def dense_floor(value: int):
     st.integers(1, 7),
     st.booleans(),
     st.booleans(),
+    st.sampled_from([1, 2, index_module.LAYERS]),
 )
-def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps):
+def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps, layers):
     initial, cut, changes = history
-    with dense_floor(0 if bitmaps else index_module.DENSE_FLOOR):
+    with tuned(0 if bitmaps else index_module.DENSE_FLOOR, layers):
         index = SearchIndex.build([initial[:cut], initial[cut:]])
         if bitmaps and any(w.strip() for r in initial for w in r.words):
             assert index._dense, "with no floor, common lists are bitmaps"
@@ -247,7 +258,43 @@ def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset,
     assert hits.matched == [[x.id for x in matched] for _, _, matched in page]
     assert hits.facets == facet_reference([(r, matched) for r, _, matched in expected])
     assert index.live_rows() == len(current)
-    assert index.ns == sum(len(r.services) for r in current.values()) or not compact
+    assert slots_used(index) == sum(len(r.services) for r in current.values())
+    assert len(index._layers) <= layers
+
+
+ONE_FILTER = {
+    "pathway": st.lists(st.sampled_from([*PATHWAYS, "NOPE"]), min_size=1, max_size=2),
+    "area": st.lists(st.sampled_from(AREAS), min_size=1, max_size=2),
+    "cohort": st.lists(st.sampled_from(COHORTS), min_size=1, max_size=2),
+    "accreditation": st.lists(st.sampled_from(ACCREDITATIONS), min_size=1, max_size=2, unique=True),
+    "min_capacity": st.sampled_from([0, 10, 50, 60, 1000]),
+    "age": st.sampled_from(AGES),
+    "gender": st.sampled_from(GENDERS),
+    "complexity": st.lists(st.sampled_from(COMPLEXITY), min_size=1, max_size=2),
+    "delivery_mode": st.lists(st.sampled_from(DELIVERY), min_size=1, max_size=2),
+    "max_cost": st.sampled_from([0.0, 12.339, 12.34, 50.0, 99.985, 100.0, 5000.0]),
+}
+
+
+@pytest.mark.parametrize("name", ONE_FILTER)
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_each_service_filter_answers_what_the_rows_say(name, data):
+    """Each filter surely present (the test above draws many at once, each seldom), with the spill in use."""
+    initial, cut, changes = data.draw(histories())
+    f = msgspec.structs.replace(data.draw(filters_strategy), status="published", **{name: data.draw(ONE_FILTER[name])})
+    with tuned(index_module.DENSE_FLOOR, data.draw(st.sampled_from([1, index_module.LAYERS]))):
+        index = SearchIndex.build([initial[:cut], initial[cut:]])
+        current = {r.id: r for r in initial}
+        for batch in changes:
+            index.apply(batch)
+            current.update({r.id: r for r in batch})
+    hits = index.search(f, limit=100, facets=True)
+    expected = reference(current, f, None, False)
+    target(float(min(len(expected), 5)), label="providers found")
+    assert (hits.total, hits.ids) == (len(expected), [r.id for r, _, _ in expected])
+    assert hits.matched == [[x.id for x in matched] for _, _, matched in expected]
+    assert hits.facets == facet_reference([(r, matched) for r, _, matched in expected])
 
 
 def provider(pid: int, services: list[ServiceRow], **fields) -> IndexRow:
@@ -308,8 +355,27 @@ def test_a_changed_service_moves_its_provider_in_and_out_of_results():
     index.apply([provider(1, [service(11, "ACCOM", ["E1"], cost=80.01), service(12, "ETE", ["E2"], cost=10.0)])])
     assert index.search(Filters(max_cost=80.0)).matched == [[12]]
     index.compact()
-    assert (index.n, index.ns) == (1, 2)
+    assert (index.n, slots_used(index)) == (1, 2)
     assert index.search(Filters(max_cost=80.0, pathway=["ETE", "ACCOM"])).matched == [[12]]
+
+
+def test_services_beyond_the_layers_spill_and_are_found_alike():
+    many = [
+        service(100 + j, "ACCOM" if j % 2 else "ETE", [f"E{j % 3 + 1}"], 10 * j) for j in range(index_module.LAYERS + 3)
+    ]
+    index = SearchIndex.build([[provider(1, many), provider(2, [service(200, "ACCOM", ["E1"], 1000)])]])
+    assert index.ns == 3  # the services after the LAYERS-th
+    last = many[-1]  # spilt, and the only one of the first provider's services with this capacity and area
+    hits = index.search(Filters(min_capacity=last.capacity, area=last.areas), facets=True)
+    assert (hits.ids, hits.matched) == ([1, 2], [[last.id], [200]])
+    assert hits.facets == {"pathway": {last.pathway: 1, "ACCOM": 1}, "area": {"E1": 2}, "sector": {}}
+    everything = index.search(Filters(), facets=True)
+    assert everything.matched == [[x.id for x in many], [200]]
+    assert everything.facets["area"] == {"E1": 2, "E2": 1, "E3": 1}
+    index.apply([provider(1, many[:1])])
+    index.compact()
+    assert index.ns == 0 and len(index._layers) == 1
+    assert index.search(Filters(min_capacity=last.capacity)).ids == [2]
 
 
 def test_compaction_happens_when_dead_rows_pile_up():
@@ -320,7 +386,7 @@ def test_compaction_happens_when_dead_rows_pile_up():
     for _ in range(2):
         index.apply(rows)
     assert index.dead < 1000  # compacted on the way
-    assert index.ns < 2 * len(rows)  # the dead providers' services went with them
+    assert slots_used(index) == len(rows) and index.n < 2 * len(rows)  # dead rows' services went with them
     hits = index.search(Filters(), groups=[["w3"]], limit=1000)
     assert hits.total == len([r for r in rows if r.words[2] == "w3"])
     hits = index.search(Filters(min_capacity=1400), limit=1000)
@@ -337,14 +403,12 @@ def test_expand_corrects_typos_and_completes_known_words():
     assert index.expand("Café, x") == [("cafe", [])]
 
 
-def test_the_fixed_vocabularies_are_the_models():
+def test_every_gender_a_service_may_state_is_known():
     from typing import get_args
 
-    from marketplace.providers.models import Complexity, DeliveryMode, Gender
+    from marketplace.providers.models import Gender
 
-    assert set(index_module.COMPLEXITY_BITS) == set(get_args(Complexity))
-    assert set(index_module.DELIVERY_BITS) == set(get_args(DeliveryMode))
-    assert set(index_module.GENDER_BITS) == set(get_args(Gender))
+    assert set(get_args(Gender)) == set(index_module.GENDERS)
 
 
 @pytest.mark.parametrize(

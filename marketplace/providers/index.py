@@ -8,8 +8,8 @@ What a search means:
 - provider-level filters: `status`, `sector`, `legal_form`, and the text `q`;
 - service-level filters hold for **one active service**, which must meet all of them: `pathway`, `area`
   (hierarchy-aware: the service's `area_match_codes`, its areas with every area above and below them),
-  `cohort`, `min_capacity` (its service users a year, when stated, at least that), `age` (inside its age range;
-  an open end is open), `gender` (`women`: services for women or for both; `men` likewise), `complexity` and
+  `cohort`, `min_capacity` (its stated service users a year at least that), `age` (inside its age range; an
+  open end is open), `gender` (`women`: services for women or for both; `men` likewise), `complexity` and
   `delivery_mode` (any of the values), `max_cost` (its indicative cost's amount at most that, whatever the
   unit; a service without a cost does not meet it); several values of one filter are alternatives;
 - `accreditation` (each value required): held by the organisation or by that same service;
@@ -18,34 +18,30 @@ What a search means:
 - facets count providers among the results: `pathway` and `area` the providers having a *matched* service in
   that pathway / area, `sector` the providers of that sector;
 - `Hits.matched`: for each provider of the page, the ids of its active services that met every service-level
-  filter and, with `accreditation`, hold (with the organisation) every one asked for; all its active services
-  when the search has neither.
+  filter and hold, with the organisation, every accreditation asked for: all its active services when the
+  search has neither.
 
-Layout, two levels, both append-only (about 165 MB at 200,000 providers with 500,000 services):
-- a provider row per provider version: a changed provider gets a new row and its old row dies (`alive`), so
-  postings stay sorted by row and are only ever appended to; `compact()` drops dead rows when they pile up;
-  one boolean column per value of the provider-level filters (status, sector, legal form, the organisation's
-  accreditations; a retired row leaves its status column, so a status column is also "alive"), and the
-  pathways and areas of its services folded together (the facets of a search without service filters);
-  `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and its inverse
-  `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon as it has
-  enough rows;
-- a service row per active service of that version, appended with its provider row, so a provider row's
-  services are one run (`svc_start`, `svc_count`) and `s_prov` (the provider row of each service row) never
-  decreases; they die with their provider row and compaction drops them with it. Boolean columns per pathway,
-  cohort, area (its `area_match_codes`) and accreditation (the service's own and its organisation's: a service
-  row "holds" what it may count on), capacity (-1 for none), the age range (0 and 255 for open ends), gender,
-  complexity levels and delivery modes (small bit sets), cost (NaN for none), the service id;
+Layout (at 200,000 providers with 500,000 services, about 100 MB of arrays, most of it text postings):
+- a provider row per provider version, append-only: a changed provider gets a new row and its old row dies
+  (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows when
+  they pile up. One boolean column per value of the provider-level filters (status, sector, legal form, the
+  organisation's accreditations; a retired row leaves its status column, so a status column is also
+  "alive"); `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and
+  its inverse `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon
+  as it has enough rows;
+- service slots in `LAYERS` layers: layer j holds the j-th active service of every provider row, in the slot
+  of that row, so a search evaluates the service-level filters layer by layer and ORs the layers into the
+  providers found, with no gather or scatter. Each code of each service-level facet (pathway, cohort, area,
+  accreditation, gender, complexity, delivery mode) is a packed bitmap over the slots (one bit per provider
+  row per layer), so evaluating a code filter reads 25 KB per layer at 200,000 providers; capacity, the age
+  range and the cost (in pence) are small integer columns, compared and packed. A service "holds" its own
+  accreditations and its organisation's. Services beyond the layers go to the spill, the same columns
+  over spill rows that name their provider row (`prov`, never decreasing), found with a scatter;
 - postings for free text: for each word of the search documents (`provider.search_doc`, built by
   `refresh_provider_search`) and each weight class (A name, B pathway and area names, C description,
   services' names, descriptions and outcomes, premises text), the ascending rows holding it in that class as
   their best class, in one CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows
   added since.
-
-A search evaluates the provider-level filters on provider rows and the service-level ones on service rows; the
-service rows meeting them (their positions, ascending) name their providers (`hit[s_prov[rows]] = True`), and
-the same positions give each page provider its matched services (a binary search in `s_prov[rows]`) and the
-pathway and area facets (per code, the distinct providers among the matched rows holding it).
 
 A text query is a list of groups (AND), each a list of vocabulary words (OR): a provider matches when
 every group has a word in its document; its relevance is the sum over groups of the best class weight
@@ -55,32 +51,34 @@ found (name 1.0, pathway/area 0.4, text 0.2). Relevance ties are broken by name 
 from __future__ import annotations
 
 import bisect
+import math
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from itertools import count
-from typing import get_args
 
 import msgspec
 import numpy as np
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from marketplace.providers.models import Complexity, DeliveryMode
-
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
 DENSE_FLOOR = 4096  # no bitmaps below this many rows (a bitmap over fewer rows saves nothing worth having)
 _SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
-PROVIDER_FACETS = ("status", "sector", "legal_form", "accreditation", "pathway", "area")
-"""Boolean columns over provider rows (accreditation: the organisation's; pathway, area: its services' folded)."""
-SERVICE_FACETS = ("pathway", "cohort", "area", "accreditation")
-"""Boolean columns over service rows (accreditation: the service's and its organisation's)."""
-GENDER_BITS = {"men": 1, "women": 2, "both": 3}
-"""A service's gender as bits; a filter value is met by a service holding all its bits (men: men or both)."""
-COMPLEXITY_BITS = {c: 1 << i for i, c in enumerate(get_args(Complexity))}
-DELIVERY_BITS = {d: 1 << i for i, d in enumerate(get_args(DeliveryMode))}
+FACETS = ("status", "sector", "legal_form", "accreditation")
+"""Boolean columns over provider rows (accreditation: the organisation's own)."""
+SERVICE_FACETS = ("pathway", "cohort", "area", "accreditation", "gender", "complexity", "delivery")
+"""Packed bitmaps over service slots (accreditation: the service's and its organisation's; gender: men, women)."""
+LAYERS = 4
+"""A provider's first LAYERS services have a slot in a layer; the rest spill."""
+GENDERS = {"men": ("men",), "women": ("women",), "both": ("men", "women")}
+"""Whom a service's gender serves (a `gender` filter asks for a service serving all of its value's)."""
 OPEN_MAX_AGE = 255  # a service's maximum age when it states none (ages are 0 to 120)
+NO_COST = np.iinfo(np.int32).max  # a service's cost in pence when it states none: above every threshold
+_COST_CAP = NO_COST - 1  # costs and thresholds are clipped to this (£21.4 million; the API allows £10 million)
+_GROWTH = 16  # a fitted index keeps 1/16 of its rows free for new and changed providers
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
 QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
@@ -138,6 +136,7 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
     min_capacity: int | None = None
     age: int | None = None
     gender: str | None = None
+    """men, women (or both: services for both)"""
     complexity: Sequence[str] = ()
     delivery_mode: Sequence[str] = ()
     max_cost: float | None = None
@@ -191,21 +190,46 @@ def name_key(name: str, provider_id: int) -> str:
 
 
 def _grow(a: np.ndarray, cap: int, dtype: type, fill: float) -> np.ndarray:
+    """a in an array of cap elements (longer or shorter), the new ones `fill`."""
     out: np.ndarray = np.full(cap, fill, dtype=dtype)
-    out[: len(a)] = a
+    keep = min(len(a), cap)
+    out[:keep] = a[:keep]
     return out
 
 
-def _bitset(values: Iterable[str], bits: dict[str, int]) -> int:
-    out = 0
-    for v in values:
-        out |= bits.get(v, 0)
-    return out
+def pence(amount: float) -> int:
+    """An amount in pounds as whole pence, clipped to what the cost columns hold (costs are stated to the penny)."""
+    return min(max(round(amount * 100), 0), _COST_CAP)
+
+
+def pence_at_most(amount: float) -> int:
+    """The most pence a cost may be to be at most `amount` pounds, as written in decimal (12.345 -> 1234)."""
+    if math.isnan(amount) or amount < 0:
+        return -1
+    if math.isinf(amount):
+        return _COST_CAP
+    return min(math.floor(Decimal(repr(amount)) * 100), _COST_CAP)
+
+
+def _set_bits(packed: np.ndarray, rows: Sequence[int] | np.ndarray) -> None:
+    """Set the bits of these rows in a packed bitmap (np.packbits order: row 0 is the first byte's high bit)."""
+    at = np.asarray(rows, dtype=np.int64)
+    np.bitwise_or.at(packed, at >> 3, (0x80 >> (at & 7)).astype(np.uint8))
+
+
+def _bits_at(packed: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of these rows' bits is set in a packed bitmap."""
+    held: np.ndarray = (packed[rows >> 3] & (0x80 >> (rows & 7)).astype(np.uint8)) != 0
+    return held
+
+
+def _unpacked(packed: np.ndarray, n: int) -> np.ndarray:
+    return np.unpackbits(packed, count=n).view(np.bool_)
 
 
 def _any_of(columns: dict[str, np.ndarray], codes: Sequence[str], n: int) -> np.ndarray | None:
-    """The rows (of the first n) holding any of codes in these boolean columns; None when none of the codes
-    has a column (no row holds them)."""
+    """The rows (of the first n) holding any of codes in these columns (boolean, or packed with n the bytes);
+    None when none of the codes has a column (no row holds them)."""
     arrays = [b[:n] for c in dict.fromkeys(codes) if (b := columns.get(c)) is not None]
     if not arrays:
         return None
@@ -215,40 +239,142 @@ def _any_of(columns: dict[str, np.ndarray], codes: Sequence[str], n: int) -> np.
     return hit
 
 
-# Service columns: name -> (dtype, fill for rows not written)
-_SERVICE_COLUMNS: dict[str, tuple[type, float]] = {
-    "s_prov": (np.int32, -1),
-    "s_ids": (np.int64, 0),
-    "s_capacity": (np.int32, -1),
-    "s_min_age": (np.uint8, 0),
-    "s_max_age": (np.uint8, OPEN_MAX_AGE),
-    "s_gender": (np.uint8, 0),
-    "s_complexity": (np.uint8, 0),
-    "s_delivery": (np.uint8, 0),
-    "s_cost": (np.float64, np.nan),
-}
-_PROVIDER_COLUMNS: dict[str, tuple[type, float]] = {
+_SLOT_COLUMNS: dict[str, tuple[type, int]] = {
     "ids": (np.int64, 0),
-    "alive": (np.bool_, 0),
-    "rank": (np.int64, -1),
-    "svc_start": (np.int64, 0),
-    "svc_count": (np.int32, 0),
+    "capacity": (np.int32, -1),
+    "min_age": (np.uint8, 0),
+    "max_age": (np.uint8, OPEN_MAX_AGE),
+    "cost": (np.int32, NO_COST),
+    "prov": (np.int32, -1),
 }
+
+
+class _Slots:
+    """Service slots: a packed bitmap per code of each service-level facet, and small integer columns. In a
+    layer, slot r holds a service of provider row r; in the spill, slot s holds a service of provider row
+    `prov[s]`."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = 0
+        self.present = np.zeros(0, dtype=np.uint8)  # packed: the slot holds a service
+        self.codes: dict[str, dict[str, np.ndarray]] = {f: {} for f in SERVICE_FACETS}  # packed
+        self.ids = np.zeros(0, dtype=np.int64)  # service ids
+        self.capacity = np.zeros(0, dtype=np.int32)  # service users a year; -1: not stated
+        self.min_age = np.zeros(0, dtype=np.uint8)  # 0 when open
+        self.max_age = np.zeros(0, dtype=np.uint8)  # OPEN_MAX_AGE when open
+        self.cost = np.zeros(0, dtype=np.int32)  # pence; NO_COST: not stated
+        self.prov = np.zeros(0, dtype=np.int32)  # the spill's: slot -> provider row
+        self.resize(cap)
+
+    def resize(self, cap: int) -> None:
+        nb = (cap + 7) // 8
+        self.present = _grow(self.present, nb, np.uint8, 0)
+        for codes in self.codes.values():
+            for code, bits in codes.items():
+                codes[code] = _grow(bits, nb, np.uint8, 0)
+        for name, (dtype, fill) in _SLOT_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
+        self.cap = cap
+
+    def _code(self, facet: str, code: str) -> np.ndarray:
+        bits = self.codes[facet].get(code)
+        if bits is None:
+            bits = self.codes[facet][code] = np.zeros((self.cap + 7) // 8, dtype=np.uint8)
+        return bits
+
+    def write(self, slots: list[int], services: list[tuple[ServiceRow, list[str]]]) -> None:
+        """Put services, each with its organisation's accreditations, in these (empty) slots."""
+        at = np.array(slots, dtype=np.int64)
+        self.ids[at] = [x.id for x, _ in services]
+        self.capacity[at] = [-1 if x.capacity is None else x.capacity for x, _ in services]
+        self.min_age[at] = [0 if x.min_age is None else x.min_age for x, _ in services]
+        self.max_age[at] = [OPEN_MAX_AGE if x.max_age is None else x.max_age for x, _ in services]
+        self.cost[at] = [NO_COST if x.cost is None else pence(x.cost) for x, _ in services]
+        bits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        for slot, (x, organisation) in zip(slots, services, strict=True):
+            bits["pathway", x.pathway].append(slot)
+            for facet, codes in (
+                ("cohort", x.cohorts),
+                ("area", x.areas),
+                ("accreditation", {*organisation, *x.accreditations}),
+                ("gender", GENDERS.get(x.gender, ())),
+                ("complexity", x.complexity),
+                ("delivery", x.delivery),
+            ):
+                for code in codes:
+                    bits[facet, code].append(slot)
+        _set_bits(self.present, at)
+        for (facet, code), held in bits.items():
+            _set_bits(self._code(facet, code), held)
+
+    def meets(self, f: Filters, n: int) -> np.ndarray:
+        """The slots (of the first n) holding a service that meets f's service-level filters and holds, with
+        its organisation, every accreditation of f: packed."""
+        nb = (n + 7) // 8
+        out = self.present[:nb].copy()
+        for facet, values in (
+            ("pathway", f.pathway),
+            ("area", f.area),
+            ("cohort", f.cohort),
+            ("complexity", f.complexity),
+            ("delivery", f.delivery_mode),
+        ):
+            if values:
+                hit = _any_of(self.codes[facet], values, nb)
+                if hit is None:
+                    out[:] = 0
+                    return out
+                out &= hit
+        every = [("accreditation", a) for a in dict.fromkeys(f.accreditation)]
+        if f.gender is not None:
+            every += [("gender", g) for g in GENDERS.get(f.gender, ("unknown",))]
+        for facet, code in every:
+            bits = self.codes[facet].get(code)
+            if bits is None:
+                out[:] = 0
+                return out
+            out &= bits[:nb]
+        numbers: np.ndarray | None = None
+        for column, op, limit in (
+            (self.capacity, np.greater_equal, None if f.min_capacity is None else max(f.min_capacity, 0)),
+            (self.min_age, np.less_equal, None if f.age is None else min(max(f.age, 0), OPEN_MAX_AGE)),
+            (self.max_age, np.greater_equal, None if f.age is None else min(max(f.age, 0), OPEN_MAX_AGE)),
+            (self.cost, np.less_equal, None if f.max_cost is None else pence_at_most(f.max_cost)),
+        ):
+            if limit is not None:
+                met = op(column[:n], limit)
+                numbers = met if numbers is None else np.logical_and(numbers, met, out=numbers)
+        if numbers is not None:
+            out &= np.packbits(numbers)
+        return out
+
+    def compact(self, keep: np.ndarray) -> None:
+        """Keep the slots `keep` says (a boolean over the first len(keep) slots), in order, from slot 0."""
+        n, nb = len(keep), (self.cap + 7) // 8
+        self.present = _grow(np.packbits(_unpacked(self.present, n)[keep]), nb, np.uint8, 0)
+        for codes in self.codes.values():
+            for code, bits in codes.items():
+                codes[code] = _grow(np.packbits(_unpacked(bits, n)[keep]), nb, np.uint8, 0)
+        for name, (dtype, fill) in _SLOT_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name)[:n][keep], self.cap, dtype, fill))
+
+
+_PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {"ids": (np.int64, 0), "alive": (np.bool_, 0), "rank": (np.int64, -1)}
 
 
 class SearchIndex:
     """Build with `SearchIndex.build(batches)`; keep current with `apply`."""
 
     def __init__(self) -> None:
-        self._cap = 0  # provider rows allocated
-        self._scap = 0  # service rows allocated
+        self._cap = 0
         self.n = 0  # provider rows used (alive or dead)
-        self.ns = 0  # service rows used (their provider row alive or dead)
+        self.ns = 0  # spill slots used
         self.dead = 0
         self._row_of = np.full(0, -1, dtype=np.int32)  # provider id -> current row
         self._keys: list[str] = []  # name keys of live providers, sorted
-        self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in PROVIDER_FACETS}
-        self._sbits: dict[str, dict[str, np.ndarray]] = {f: {} for f in SERVICE_FACETS}
+        self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
+        self._layers: list[_Slots] = []  # layer j: the j-th service of each provider row, in its slot
+        self._spill = _Slots(1024)  # services after the LAYERS-th, each naming its provider row
         self._vocab: list[str] = []  # sorted words usable in queries
         self._vocab_set: set[str] = set()
         self._vocab_by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
@@ -257,29 +383,16 @@ class SearchIndex:
         self._rows = np.zeros(0, dtype=np.int32)
         self._dense: dict[int, np.ndarray] = {}  # (word id * 3 + class) -> packed bitmap over rows (see _make_dense)
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
-        # provider rows
         self.ids: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> provider id
         self.alive: np.ndarray = np.zeros(0, dtype=np.bool_)
         self.rank: np.ndarray = np.zeros(0, dtype=np.int64)  # live row -> place in name order; -1 when dead
-        self.svc_start: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> its first service row
-        self.svc_count: np.ndarray = np.zeros(0, dtype=np.int32)  # row -> how many service rows it has
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
-        # service rows
-        self.s_prov: np.ndarray = np.zeros(0, dtype=np.int32)  # service row -> its provider row (never decreasing)
-        self.s_ids: np.ndarray = np.zeros(0, dtype=np.int64)  # service row -> service id
-        self.s_capacity: np.ndarray = np.zeros(0, dtype=np.int32)  # -1: not stated
-        self.s_min_age: np.ndarray = np.zeros(0, dtype=np.uint8)  # 0 when open
-        self.s_max_age: np.ndarray = np.zeros(0, dtype=np.uint8)  # OPEN_MAX_AGE when open
-        self.s_gender: np.ndarray = np.zeros(0, dtype=np.uint8)  # GENDER_BITS
-        self.s_complexity: np.ndarray = np.zeros(0, dtype=np.uint8)  # COMPLEXITY_BITS, or-ed
-        self.s_delivery: np.ndarray = np.zeros(0, dtype=np.uint8)  # DELIVERY_BITS, or-ed
-        self.s_cost: np.ndarray = np.zeros(0, dtype=np.float64)  # NaN: no cost stated
         self._alloc(1024)
-        self._salloc(1024)
 
     # --- storage -------------------------------------------------------------------------------
 
     def _alloc(self, cap: int) -> None:
+        """Room for cap provider rows (more or fewer than now, never fewer than are used)."""
         for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
             setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
         for bits in self._bits.values():
@@ -287,26 +400,19 @@ class SearchIndex:
                 bits[code] = _grow(a, cap, np.bool_, 0)
         for key, bitmap in self._dense.items():
             self._dense[key] = _grow(bitmap, (cap + 7) // 8, np.uint8, 0)
+        for layer in self._layers:
+            layer.resize(cap)
         self._cap = cap
 
-    def _salloc(self, cap: int) -> None:
-        for name, (dtype, fill) in _SERVICE_COLUMNS.items():
-            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
-        for bits in self._sbits.values():
-            for code, a in bits.items():
-                bits[code] = _grow(a, cap, np.bool_, 0)
-        self._scap = cap
+    def _fit(self) -> None:
+        """Keep room for a sixteenth more rows and spill slots than are used (the bulk build grows by doubling)."""
+        self._alloc(self.n + max(1024, self.n // _GROWTH))
+        self._spill.resize(self.ns + max(1024, self.ns // _GROWTH))
 
     def _bit(self, facet: str, code: str) -> np.ndarray:
         a = self._bits[facet].get(code)
         if a is None:
             a = self._bits[facet][code] = np.zeros(self._cap, dtype=np.bool_)
-        return a
-
-    def _sbit(self, facet: str, code: str) -> np.ndarray:
-        a = self._sbits[facet].get(code)
-        if a is None:
-            a = self._sbits[facet][code] = np.zeros(self._scap, dtype=np.bool_)
         return a
 
     def row_of(self, provider_id: int) -> int | None:
@@ -316,74 +422,50 @@ class SearchIndex:
         return None
 
     def _append(self, rows: Sequence[IndexRow]) -> int:
-        """Write rows after the last provider row, each with its services after the last service row (so a
-        provider row's services are one run, in provider row order); returns the first new provider row."""
-        first, s_first = self.n, self.ns
+        """Write rows after the last provider row, their services in the layers' slots of those rows and the
+        spill; returns the first new provider row."""
+        first = self.n
         end = first + len(rows)
-        counts = np.array([len(r.services) for r in rows], dtype=np.int64)
-        s_end = s_first + int(counts.sum())
         if end > self._cap:
             self._alloc(max(end, self._cap * 2))
-        if s_end > self._scap:
-            self._salloc(max(s_end, self._scap * 2))
-        pbits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
-        sbits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
-        ids, s_ids, capacity, min_age, max_age, gender, complexity, delivery, cost = ([] for _ in range(9))
-        s = s_first
+        deepest = min(max((len(r.services) for r in rows), default=0), LAYERS)
+        while len(self._layers) < deepest:
+            self._layers.append(_Slots(self._cap))
+        slots: list[list[int]] = [[] for _ in self._layers]
+        services: list[list[tuple[ServiceRow, list[str]]]] = [[] for _ in self._layers]
+        spilt: list[tuple[ServiceRow, list[str]]] = []
+        spilt_from: list[int] = []
+        bits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
         for r, row in enumerate(rows, start=first):
-            ids.append(row.id)
-            pbits["status", row.status].append(r)
+            bits["status", row.status].append(r)
             if row.sector is not None:
-                pbits["sector", row.sector].append(r)
-            pbits["legal_form", row.legal_form].append(r)
+                bits["sector", row.sector].append(r)
+            bits["legal_form", row.legal_form].append(r)
             for a in row.accreditations:
-                pbits["accreditation", a].append(r)
-            pathways: set[str] = set()
-            areas: set[str] = set()
-            for x in row.services:
-                s_ids.append(x.id)
-                capacity.append(-1 if x.capacity is None else x.capacity)
-                min_age.append(0 if x.min_age is None else x.min_age)
-                max_age.append(OPEN_MAX_AGE if x.max_age is None else x.max_age)
-                gender.append(GENDER_BITS.get(x.gender, 0))
-                complexity.append(_bitset(x.complexity, COMPLEXITY_BITS))
-                delivery.append(_bitset(x.delivery, DELIVERY_BITS))
-                cost.append(np.nan if x.cost is None else x.cost)
-                sbits["pathway", x.pathway].append(s)
-                for c in x.cohorts:
-                    sbits["cohort", c].append(s)
-                for a in x.areas:
-                    sbits["area", a].append(s)
-                for a in {*row.accreditations, *x.accreditations}:
-                    sbits["accreditation", a].append(s)
-                pathways.add(x.pathway)
-                areas.update(x.areas)
-                s += 1
-            for c in pathways:
-                pbits["pathway", c].append(r)
-            for a in areas:
-                pbits["area", a].append(r)
+                bits["accreditation", a].append(r)
+            for j, x in enumerate(row.services):
+                if j < LAYERS:
+                    slots[j].append(r)
+                    services[j].append((x, row.accreditations))
+                else:
+                    spilt.append((x, row.accreditations))
+                    spilt_from.append(r)
+        ids = [row.id for row in rows]
         self.ids[first:end] = ids
         self.alive[first:end] = True
-        self.svc_count[first:end] = counts
-        self.svc_start[first:end] = s_first + np.cumsum(counts) - counts
-        self.s_prov[s_first:s_end] = np.repeat(np.arange(first, end, dtype=np.int32), counts)
-        for name, values in (
-            ("s_ids", s_ids),
-            ("s_capacity", capacity),
-            ("s_min_age", min_age),
-            ("s_max_age", max_age),
-            ("s_gender", gender),
-            ("s_complexity", complexity),
-            ("s_delivery", delivery),
-            ("s_cost", cost),
-        ):
-            getattr(self, name)[s_first:s_end] = values
-        for (facet, code), at in pbits.items():
+        for (facet, code), at in bits.items():
             self._bit(facet, code)[at] = True
-        for (facet, code), at in sbits.items():
-            self._sbit(facet, code)[at] = True
-        self.n, self.ns = end, s_end
+        for layer, at, held in zip(self._layers, slots, services, strict=True):
+            if at:
+                layer.write(at, held)
+        if spilt:
+            end_s = self.ns + len(spilt)
+            if end_s > self._spill.cap:
+                self._spill.resize(max(end_s, self._spill.cap * 2))
+            self._spill.write(list(range(self.ns, end_s)), spilt)
+            self._spill.prov[self.ns : end_s] = spilt_from
+            self.ns = end_s
+        self.n = end
         top = max(ids, default=-1)
         if top >= len(self._row_of):
             self._row_of = _grow(self._row_of, max(top + 1, 2 * len(self._row_of)), np.int32, -1)
@@ -439,7 +521,7 @@ class SearchIndex:
             self.compact()
 
     def _retire(self, r: int) -> None:
-        """A provider row dies, and its service rows with it (every search reads them through it)."""
+        """A provider row dies, and its services' slots with it (searches reach them through the row)."""
         at = int(self.rank[r])
         del self._keys[at]
         self._by_rank = np.delete(self._by_rank, at)
@@ -452,7 +534,8 @@ class SearchIndex:
         self.dead += 1
 
     def compact(self) -> None:
-        """Drop dead rows (provider rows and their service rows) and fold the delta postings into the CSR block."""
+        """Drop dead rows (provider rows, their slots and spill slots) and fold the delta postings into the CSR
+        block."""
         n, ns = self.n, self.ns
         keep = self.alive[:n].copy()
         new_of_old = np.cumsum(keep) - 1
@@ -473,23 +556,21 @@ class SearchIndex:
         self._rows = rows.astype(np.int32)
         self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
         self._delta = defaultdict(list)
-        s_keep = keep[self.s_prov[:ns]]
         for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
             setattr(self, name, _grow(getattr(self, name)[:n][keep], self._cap, dtype, fill))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
-        for name, (dtype, fill) in _SERVICE_COLUMNS.items():
-            setattr(self, name, _grow(getattr(self, name)[:ns][s_keep], self._scap, dtype, fill))
-        for bits in self._sbits.values():
-            for code, a in bits.items():
-                bits[code] = _grow(a[:ns][s_keep], self._scap, np.bool_, 0)
+        for layer in self._layers:
+            layer.compact(keep)
+        while self._layers and not self._layers[-1].present.any():  # no live provider has that many services
+            self._layers.pop()
+        spill_keep = keep[self._spill.prov[:ns]]
+        self._spill.compact(spill_keep)
+        self.ns = int(spill_keep.sum())
+        self._spill.prov[: self.ns] = new_of_old[self._spill.prov[: self.ns]]
         self._by_rank = new_of_old[self._by_rank]
         self.n = int(keep.sum())
-        self.ns = int(s_keep.sum())
-        self.s_prov[: self.ns] = new_of_old[self.s_prov[: self.ns]]
-        counts = self.svc_count[: self.n].astype(np.int64)
-        self.svc_start[: self.n] = np.cumsum(counts) - counts
         self.dead = 0
         self._row_of[:] = -1
         self._row_of[self.ids[: self.n]] = np.arange(self.n, dtype=np.int32)
@@ -592,54 +673,34 @@ class SearchIndex:
                 out &= bits[:n]
         return out
 
-    def _services_meeting(self, f: Filters) -> np.ndarray | None:
-        """The service rows (ascending) meeting every service-level filter of f and holding, with their
-        organisation, every accreditation of f; None when f has neither (every service meets it). Rows of
-        dead providers may be among them: the provider mask leaves them out."""
+    def _meeting(self, f: Filters) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """The service slots meeting f's service-level filters and holding every accreditation of f: per
+        layer, packed; in the spill, ascending. None when f has neither kind of filter (every service meets it).
+        Slots of dead provider rows may be among them: the provider mask leaves those out."""
         if not f.service_level() and not f.accreditation:
             return None
-        ns = self.ns
-        nothing = np.zeros(0, dtype=np.int64)
-        conds: list[np.ndarray] = []
-        for facet, codes in (("pathway", f.pathway), ("area", f.area), ("cohort", f.cohort)):
-            if codes:
-                hit = _any_of(self._sbits[facet], codes, ns)
-                if hit is None:
-                    return nothing
-                conds.append(hit)
-        for c in dict.fromkeys(f.accreditation):
-            bits = self._sbits["accreditation"].get(c)
-            if bits is None:
-                return nothing
-            conds.append(bits[:ns])
-        if f.min_capacity is not None:
-            conds.append(self.s_capacity[:ns] >= f.min_capacity)
-        if f.age is not None:
-            age = min(max(f.age, 0), OPEN_MAX_AGE)
-            conds.append(self.s_min_age[:ns] <= age)
-            conds.append(self.s_max_age[:ns] >= age)
-        if f.gender is not None:
-            g = GENDER_BITS.get(f.gender)
-            if g is None:
-                return nothing
-            conds.append((self.s_gender[:ns] & g) == g)
-        for column, values, known in (
-            (self.s_complexity, f.complexity, COMPLEXITY_BITS),
-            (self.s_delivery, f.delivery_mode, DELIVERY_BITS),
-        ):
-            if values:
-                wanted = _bitset(values, known)
-                if not wanted:
-                    return nothing
-                conds.append((column[:ns] & wanted) != 0)
-        if f.max_cost is not None:
-            conds.append(self.s_cost[:ns] <= f.max_cost)  # NaN (no cost) compares False
-        meeting = conds[0]
-        if len(conds) > 1:
-            meeting = meeting & conds[1]
-            for cond in conds[2:]:
-                meeting &= cond
-        return np.flatnonzero(meeting)
+        layers = [layer.meets(f, self.n) for layer in self._layers]
+        spill = np.zeros(0, dtype=np.int64)
+        if self.ns:
+            spill = np.flatnonzero(_unpacked(self._spill.meets(f, self.ns), self.ns))
+        return layers, spill
+
+    def _every_service(self) -> tuple[list[np.ndarray], np.ndarray]:
+        nb = (self.n + 7) // 8
+        return [layer.present[:nb] for layer in self._layers], np.arange(self.ns)
+
+    def _providers_of(self, layers: list[np.ndarray], spill: np.ndarray) -> np.ndarray:
+        """The provider rows with a slot among these."""
+        if layers:
+            packed = layers[0] if len(layers) == 1 else np.bitwise_or(layers[0], layers[1])
+            for more in layers[2:]:
+                packed |= more
+            hit = _unpacked(packed, self.n)
+        else:
+            hit = np.zeros(self.n, dtype=np.bool_)
+        if len(spill):
+            hit[self._spill.prov[spill]] = True
+        return hit
 
     def _first_in_name_order(self, mask: np.ndarray, stop: int) -> np.ndarray:
         """The first `stop` rows of mask in name order: walk the rows in name order in growing chunks,
@@ -714,10 +775,9 @@ class SearchIndex:
         """Providers matching the filters (and every group of words, when groups is given), with the services
         of each that matched."""
         mask = self._provider_mask(f)
-        meeting = self._services_meeting(f)
+        meeting = self._meeting(f)
         if meeting is not None:
-            hit = np.zeros(self.n, dtype=np.bool_)
-            hit[self.s_prov[meeting]] = True
+            hit = self._providers_of(*meeting)
             if not f.service_level():  # accreditations only: the organisation's may be enough
                 hit |= self._org_holds(f.accreditation)
             mask &= hit
@@ -744,57 +804,59 @@ class SearchIndex:
             relevance = relevance[offset:]
         else:
             page = self._by_name(mask, total, stop)[offset:]
-        if meeting is not None:  # the matched services of the providers found
-            meeting_prov = self.s_prov[meeting]
-            kept = mask[meeting_prov]
-            meeting, meeting_prov = meeting[kept], meeting_prov[kept]
-            matched = self._matched_of(page, meeting, meeting_prov)
-        else:
-            matched = [
-                self.s_ids[s : s + c].tolist()
-                for s, c in zip(self.svc_start[page].tolist(), self.svc_count[page].tolist(), strict=True)
-            ]
-        counts = None
-        if facets:
-            counts = self._facet_counts(mask, None if meeting is None else (meeting, meeting_prov))
+        every = meeting is None
+        layers, spill = self._every_service() if meeting is None else meeting
+        spill = spill[mask[self._spill.prov[spill]]]  # the found providers' only
+        matched = self._matched_of(page, layers, spill)
+        counts = self._facet_counts(mask, layers, spill, every=every) if facets else None
         return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts, matched=matched)
 
-    def _matched_of(self, page: np.ndarray, meeting: np.ndarray, meeting_prov: np.ndarray) -> list[list[int]]:
-        """For each provider row of the page, the ids of its service rows among `meeting` (ascending, so grouped
-        by provider row: `meeting_prov`)."""
-        lo = np.searchsorted(meeting_prov, page, side="left").tolist()
-        hi = np.searchsorted(meeting_prov, page, side="right").tolist()
-        return [self.s_ids[meeting[a:b]].tolist() for a, b in zip(lo, hi, strict=True)]
+    def _matched_of(self, page: np.ndarray, layers: list[np.ndarray], spill: np.ndarray) -> list[list[int]]:
+        """For each provider row of the page, the ids of its services in these slots (layers, then spill)."""
+        out: list[list[int]] = [[] for _ in range(len(page))]
+        for layer, meets in zip(self._layers, layers, strict=True):
+            ids = layer.ids[page]
+            for i in np.flatnonzero(_bits_at(meets, page)).tolist():
+                out[i].append(int(ids[i]))
+        if len(spill):
+            prov = self._spill.prov[spill]
+            lo = np.searchsorted(prov, page, side="left").tolist()
+            hi = np.searchsorted(prov, page, side="right").tolist()
+            for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+                if b > a:
+                    out[i] += self._spill.ids[spill[a:b]].tolist()
+        return out
 
     def _facet_counts(
-        self, mask: np.ndarray, meeting: tuple[np.ndarray, np.ndarray] | None
+        self, mask: np.ndarray, layers: list[np.ndarray], spill: np.ndarray, *, every: bool
     ) -> dict[str, dict[str, int]]:
-        """Providers among `mask` per pathway, area and sector. Pathway and area: per the provider rows'
-        folded columns when every service matched (`meeting` None), else the distinct providers among the
-        matched service rows (ascending, with their provider rows) holding each code."""
+        """Providers among `mask` per sector, and per pathway and area of their services in these slots
+        (`every`: the slots are all the services)."""
         n = self.n
-        tmp = np.empty(n, dtype=np.bool_)
-
-        def providers(facet: str) -> dict[str, int]:
-            counts = {
-                c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp)))
-                for c, bits in self._bits[facet].items()
-            }
-            return {c: v for c, v in counts.items() if v}
-
+        found = np.packbits(mask)
+        tmp = np.empty(len(found), dtype=np.uint8)
         out: dict[str, dict[str, int]] = {}
         for facet in ("pathway", "area"):
-            if meeting is None:
-                out[facet] = providers(facet)
-                continue
-            rows, prov = meeting
             counts: dict[str, int] = {}
-            for c, bits in self._sbits[facet].items():
-                holding = prov[bits[rows]]  # ascending provider rows, repeated per service
-                if len(holding):
-                    counts[c] = 1 + int(np.count_nonzero(holding[1:] != holding[:-1]))
+            for code in dict.fromkeys(c for slots in (*self._layers, self._spill) for c in slots.codes[facet]):
+                held = np.zeros(len(found), dtype=np.uint8)
+                for layer, meets in zip(self._layers, layers, strict=True):
+                    bits = layer.codes[facet].get(code)
+                    if bits is not None:
+                        held |= bits[: len(found)] if every else np.bitwise_and(meets, bits[: len(found)], out=tmp)
+                spilt = self._spill.codes[facet].get(code)
+                if spilt is not None and len(spill):
+                    _set_bits(held, self._spill.prov[spill[_bits_at(spilt, spill)]])
+                k = int(np.bitwise_count(np.bitwise_and(held, found, out=held)).sum())
+                if k:
+                    counts[code] = k
             out[facet] = counts
-        out["sector"] = providers("sector")
+        flags = np.empty(n, dtype=np.bool_)
+        sectors = {
+            c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=flags)))
+            for c, bits in self._bits["sector"].items()
+        }
+        out["sector"] = {c: v for c, v in sectors.items() if v}
         return out
 
 
@@ -859,4 +921,5 @@ class IndexBuilder:
         index._keys = [index._keys[i] for i in order_ids]
         index.rank[order_ids] = np.arange(index.n)
         index._by_rank = np.array(order_ids, dtype=np.int64)
+        index._fit()
         return index
