@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 from litestar.openapi.spec import Discriminator, OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
+from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
 
 # Parameter and field names whose values are taxonomy codes -> the taxonomy.
@@ -33,6 +34,13 @@ CODE_NAMES = {
     "accreditations": "accreditations",
     "required_accreditations": "accreditations",
     "social_value": "social_value",
+}
+
+# Query parameters whose values come from a fixed list (checked by the use case, which names the allowed values).
+FIXED_CODES = {
+    "complexity": list(get_args(Complexity)),
+    "delivery_mode": list(get_args(DeliveryMode)),
+    "gender": list(SEARCH_GENDERS),
 }
 
 _KEYWORDS = {
@@ -118,16 +126,16 @@ def _add_enums(node: Any, taxonomy: Taxonomy, name: str | None = None) -> None:
             _add_enums(item, taxonomy, name)
 
 
-def _param_schema(schema: Any, kind: str | None, taxonomy: Taxonomy, pattern: str | None = None) -> None:
+def _param_schema(schema: Any, codes: list[str] | None, pattern: str | None = None) -> None:
     if schema is None:
         return
     for sub in schema.one_of or ():
-        _param_schema(sub, kind, taxonomy, pattern)
-    if kind and schema.items is not None and schema.items.type == OpenAPIType.STRING:
-        schema.items.enum = list(taxonomy.codes(kind))
+        _param_schema(sub, codes, pattern)
+    if codes and schema.items is not None and schema.items.type == OpenAPIType.STRING:
+        schema.items.enum = codes
     elif schema.type == OpenAPIType.STRING:
-        if kind:
-            schema.enum = list(taxonomy.codes(kind))
+        if codes:
+            schema.enum = codes
         if pattern:
             schema.pattern = pattern
 
@@ -173,4 +181,6 @@ def finish_openapi(
                     param.required = True
                     param.schema = Schema(type=OpenAPIType.STRING, pattern=ETAG_PATTERN, description=param.description)
                 elif param.param_in in ("query", "path"):
-                    _param_schema(param.schema, CODE_NAMES.get(param.name), taxonomy)
+                    kind = CODE_NAMES.get(param.name)
+                    codes = FIXED_CODES.get(param.name) or (list(taxonomy.codes(kind)) if kind else None)
+                    _param_schema(param.schema, codes)

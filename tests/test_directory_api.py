@@ -30,6 +30,12 @@ async def all_ids(client, **params) -> set[int]:
 
 
 PUBLISHED = "select id from provider where status = 'published'"
+# providers with an active service meeting a condition on s (service) or sa (one of its areas)
+WITH_A_SERVICE = " and id in (select s.provider_id from service s where s.status = 'active' and {})"
+WITH_A_SERVICE_IN = (
+    " and id in (select s.provider_id from service s join service_area sa on sa.service_id = s.id"
+    " where s.status = 'active' and {})"
+)
 
 
 async def test_listing_shows_published_providers_sorted_by_name(read_client, conn):
@@ -45,50 +51,42 @@ async def test_listing_shows_published_providers_sorted_by_name(read_client, con
 
 
 async def test_pathway_filter(read_client, conn):
-    expected = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'WOMEN_ABUSE')"
-    )
+    expected = await ids_where(conn, PUBLISHED + WITH_A_SERVICE.format("s.pathway_code = 'WOMEN_ABUSE'"))
     assert expected
     assert await all_ids(read_client, pathway="WOMEN_ABUSE") == expected
 
 
 async def test_several_values_of_one_filter_are_alternatives(read_client, conn):
     expected = await ids_where(
-        conn,
-        PUBLISHED
-        + " and id in (select provider_id from provider_expertise"
-        + " where pathway_code in ('WOMEN_ABUSE', 'WOMEN_SEXWORK'))",
+        conn, PUBLISHED + WITH_A_SERVICE.format("s.pathway_code in ('WOMEN_ABUSE', 'WOMEN_SEXWORK')")
     )
     assert await all_ids(read_client, pathway=["WOMEN_ABUSE", "WOMEN_SEXWORK"]) == expected
 
 
 async def test_area_filter_is_hierarchy_aware(read_client, conn):
-    # Worcestershire finds providers covering any of its districts, the county, or the whole region.
+    # Worcestershire finds providers with a service in any of its districts, the county, or the whole region.
     expected = await ids_where(
         conn,
         PUBLISHED
-        + """ and id in (
-            select pc.provider_id from provider_coverage pc
-            where pc.area_code in (select descendant from area_closure where ancestor = $1)
-               or pc.area_code in (select ancestor from area_closure where descendant = $1))""",
+        + WITH_A_SERVICE_IN.format(
+            """(sa.area_code in (select descendant from area_closure where ancestor = $1)
+                or sa.area_code in (select ancestor from area_closure where descendant = $1))"""
+        ),
         WORCESTERSHIRE,
     )
     found = await all_ids(read_client, area=WORCESTERSHIRE)
     assert found == expected
-    redditch_only = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", REDDITCH
-    )
-    region_wide = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_coverage where area_code = $1)", WEST_MERCIA
-    )
-    assert redditch_only and region_wide
-    assert redditch_only <= found and region_wide <= found
-    # ... and a Herefordshire-only provider is not among them
+    redditch = await ids_where(conn, PUBLISHED + WITH_A_SERVICE_IN.format("sa.area_code = $1"), REDDITCH)
+    region_wide = await ids_where(conn, PUBLISHED + WITH_A_SERVICE_IN.format("sa.area_code = $1"), WEST_MERCIA)
+    assert redditch and region_wide
+    assert redditch <= found and region_wide <= found
+    # ... and a provider whose services are all in Herefordshire only is not among them
     hereford_only = await ids_where(
         conn,
         PUBLISHED
-        + " and id in (select provider_id from provider_coverage"
-        + " group by provider_id having array_agg(area_code) = array[$1])",
+        + """ and id in (select s.provider_id from service s join service_area sa on sa.service_id = s.id
+                        where s.status = 'active'
+                        group by s.provider_id having array_agg(distinct sa.area_code) = array[$1])""",
         HEREFORDSHIRE,
     )
     assert hereford_only and not (hereford_only & found)
@@ -96,18 +94,20 @@ async def test_area_filter_is_hierarchy_aware(read_client, conn):
 
 async def test_cohort_sector_legal_form_and_capacity_filters(read_client, conn):
     assert await all_ids(read_client, cohort="CYP") == await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_expertise_cohort where cohort_code = 'CYP')"
+        conn,
+        PUBLISHED + WITH_A_SERVICE.format("s.id in (select service_id from service_cohort where cohort_code = 'CYP')"),
     )
     assert await all_ids(read_client, sector="co_operative") == await ids_where(
         conn, PUBLISHED + " and legal_form in (select code from legal_form where sector_code = 'co_operative')"
     )
     assert await all_ids(read_client, legal_form="cic") == await ids_where(conn, PUBLISHED + " and legal_form = 'cic'")
-    assert await all_ids(read_client, min_capacity=500) == await ids_where(
-        conn, PUBLISHED + " and capacity_per_year >= 500"
-    )
+    at_least_500 = await ids_where(conn, PUBLISHED + WITH_A_SERVICE.format("s.capacity_per_year >= 500"))
+    assert at_least_500 and await all_ids(read_client, min_capacity=500) == at_least_500
 
 
 async def test_accreditations_are_all_required(read_client, conn):
+    # the demo data's accreditations are the organisations' (a service's own: tests/test_search_services.py)
+    assert await conn.fetchval("select count(*) from service_accreditation") == 0
     both = await ids_where(
         conn,
         PUBLISHED
@@ -116,18 +116,20 @@ async def test_accreditations_are_all_required(read_client, conn):
                           select provider_id from provider_accreditation
                           where accreditation_code = 'cyber_essentials')""",
     )
-    assert await all_ids(read_client, accreditation=["iso_9001", "cyber_essentials"]) == both
+    assert both and await all_ids(read_client, accreditation=["iso_9001", "cyber_essentials"]) == both
 
 
 async def test_filters_combine(read_client, conn):
+    # pathway and area hold for one service; the sector for the organisation
     expected = await ids_where(
         conn,
         PUBLISHED
-        + """ and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')
-            and legal_form in (select code from legal_form where sector_code = 'third_sector')
-            and id in (select pc.provider_id from provider_coverage pc
-                       join area_closure c on c.descendant = pc.area_code or c.ancestor = pc.area_code
-                       where (c.ancestor = $1 or c.descendant = $1))""",
+        + " and legal_form in (select code from legal_form where sector_code = 'third_sector')"
+        + WITH_A_SERVICE_IN.format(
+            """s.pathway_code = 'ACCOM' and sa.area_code in (
+                   select descendant from area_closure where ancestor = $1
+                   union select ancestor from area_closure where descendant = $1)"""
+        ),
         "E06000020",
     )
     assert await all_ids(read_client, pathway="ACCOM", sector="third_sector", area="E06000020") == expected
@@ -164,9 +166,7 @@ async def test_free_text_folds_accents_both_ways(read_client, conn):
 
 async def test_free_text_finds_pathway_synonyms_and_ranks_by_relevance(read_client, conn):
     housing = await all_ids(read_client, q="housing")
-    accom = await ids_where(
-        conn, PUBLISHED + " and id in (select provider_id from provider_expertise where pathway_code = 'ACCOM')"
-    )
+    accom = await ids_where(conn, PUBLISHED + WITH_A_SERVICE.format("s.pathway_code = 'ACCOM'"))
     assert accom <= housing  # "housing" is a synonym of the accommodation pathway
     items = (await read_client.get("/providers", params={"q": "housing", "per_page": 100})).json()["items"]
     scores = [i["relevance"] for i in items]
@@ -255,15 +255,17 @@ async def test_profile_with_etag(read_client, conn):
     body = r.json()
     assert body["id"] == pid
     assert r.headers["etag"] == f'"v{body["version"]}"'
-    expertise = await conn.fetch(
-        "select pathway_code, years_experience from provider_expertise where provider_id = $1 order by position", pid
+    services = await conn.fetch(
+        """select id, pathway_code, years_delivering,
+                  array(select area_code from service_area where service_id = s.id order by 1) as areas
+           from service s where provider_id = $1 order by position, id""",
+        pid,
     )
-    assert [(e["pathway"], e["years_experience"]) for e in body["expertise"]] == [tuple(e) for e in expertise]
-    assert body["coverage"] == sorted(
-        await ids_where(conn, "select area_code from provider_coverage where provider_id = $1", pid)
-    )
+    assert [(s["id"], s["pathway"], s["years_delivering"], s["areas"]) for s in body["services"]] == [
+        tuple(s) for s in services
+    ]
     assert body["sector"] and body["legal_form"] and body["is_sample"] is True
-    for key in ("resources", "capacity", "finances", "accreditations", "social_value", "identifiers", "contact"):
+    for key in ("resources", "finances", "accreditations", "social_value", "identifiers", "contact"):
         assert key in body
 
 
@@ -374,8 +376,9 @@ async def test_stored_profile_document_reads_as_the_child_tables_say(conn):
     now = dt.datetime.now(dt.UTC)
     statuses = ["pending", "published", "archived"]
     rows = await conn.fetch("""
-        select p.id, p.version, (select count(*) from provider_expertise e where e.provider_id = p.id) as expertise,
-               array(select c.area_code from provider_coverage c where c.provider_id = p.id order by 1) as coverage,
+        select p.id, p.version, (select count(*) from service s where s.provider_id = p.id) as services,
+               array(select distinct a.area_code from service s join service_area a on a.service_id = s.id
+                     where s.provider_id = p.id order by 1) as areas,
                array(select i.identifier from provider_identifier i
                      where i.provider_id = p.id order by 1) as identifiers
         from provider p order by p.id""")
@@ -384,11 +387,8 @@ async def test_stored_profile_document_reads_as_the_child_tables_say(conn):
         body, version = await queries.fetch_provider_json(conn, r["id"], now=now, statuses=statuses)
         provider = queries._profile_decoder.decode(body)
         assert version == provider.version == r["version"] and provider.id == r["id"]
-        assert (len(provider.expertise), provider.coverage, provider.identifiers) == (
-            r["expertise"],
-            r["coverage"],
-            r["identifiers"],
-        )
+        areas = sorted({a for s in provider.services for a in s.areas})
+        assert (len(provider.services), areas, provider.identifiers) == (r["services"], r["areas"], r["identifiers"])
     stored = {r["id"]: r["doc"] for r in await conn.fetch("select id, profile_doc::text as doc from provider")}
     fresh = {
         r["id"]: r["doc"] for r in await conn.fetch("select id, provider_profile_doc(id)::text as doc from provider")

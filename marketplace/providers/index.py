@@ -1,21 +1,47 @@
-"""The directory's search index: one process's in-memory view of what search reads of every provider.
+"""The directory's search index: one process's in-memory view of what search reads of every provider and of
+each of its active services.
 
-Pure: rows in, answers out (no I/O, no clock). `queries.LiveIndex` loads the rows, and keeps the index
+Pure: rows in, answers out (no I/O, no clock). `live_index.LiveIndex` loads the rows, and keeps the index
 exact with `marketplace.changes` before every search; the page's display fields come from the database.
 
-Layout, at 200,000 providers about 130 MB:
-- a row per provider version, append-only: a changed provider gets a new row and its old row dies
-  (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows
-  when they pile up;
-- one boolean column per filter value (status, pathway, cohort, area, accreditation, sector, legal form;
-  a retired row leaves its status column, so a status column is also "alive"), capacity (-1 for none),
-  `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and its
-  inverse `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon
+What a search means:
+- provider-level filters: `status`, `sector`, `legal_form`, and the text `q`;
+- service-level filters hold for **one active service**, which must meet all of them: `pathway`, `area`
+  (hierarchy-aware: the service's `area_match_codes`, its areas with every area above and below them),
+  `cohort`, `min_capacity` (its stated service users a year at least that), `age` (inside its age range; an
+  open end is open), `gender` (`women`: services for women or for both; `men` likewise), `complexity` and
+  `delivery_mode` (any of the values), `max_cost` (its indicative cost's amount at most that, whatever the
+  unit; a service without a cost does not meet it); several values of one filter are alternatives;
+- `accreditation` (each value required): held by the organisation or by that same service;
+- a provider with no active service is found only by searches without service-level filters (and then, with
+  `accreditation`, only when the organisation holds them all);
+- facets count providers among the results: `pathway` and `area` the providers having a *matched* service in
+  that pathway / area, `sector` the providers of that sector;
+- `Hits.matched`: for each provider of the page, the ids of its active services that met every service-level
+  filter and hold, with the organisation, every accreditation asked for: all its active services when the
+  search has neither.
+
+Layout (at 200,000 providers with 500,000 services, about 100 MB of arrays, most of it text postings):
+- a provider row per provider version, append-only: a changed provider gets a new row and its old row dies
+  (`alive`), so postings stay sorted by row and are only ever appended to; `compact()` drops dead rows when
+  they pile up. One boolean column per value of the provider-level filters (status, sector, legal form, the
+  organisation's accreditations; a retired row leaves its status column, so a status column is also
+  "alive"); `rank`, each live row's place in name order (case- and accent-insensitive name, then id), and
+  its inverse `_by_rank`, both maintained on every change: a page by name walks `_by_rank` and stops as soon
   as it has enough rows;
+- service slots in `LAYERS` layers: layer j holds the j-th active service of every provider row, in the slot
+  of that row, so a search evaluates the service-level filters layer by layer and ORs the layers into the
+  providers found, with no gather or scatter. Each code of each service-level facet (pathway, cohort, area,
+  accreditation, gender, complexity, delivery mode) is a packed bitmap over the slots (one bit per provider
+  row per layer), so evaluating a code filter reads 25 KB per layer at 200,000 providers; capacity, the age
+  range and the cost (in pence) are small integer columns, compared and packed. A service "holds" its own
+  accreditations and its organisation's. Services beyond the layers go to the spill, the same columns
+  over spill rows that name their provider row (`prov`, never decreasing), found with a scatter;
 - postings for free text: for each word of the search documents (`provider.search_doc`, built by
   `refresh_provider_search`) and each weight class (A name, B pathway and area names, C description,
-  expertise and premises text), the ascending rows holding it in that class as their best class, in one
-  CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows added since.
+  services' names, descriptions and outcomes, premises text), the ascending rows holding it in that class as
+  their best class, in one CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows
+  added since.
 
 A text query is a list of groups (AND), each a list of vocabulary words (OR): a provider matches when
 every group has a word in its document; its relevance is the sum over groups of the best class weight
@@ -25,10 +51,12 @@ found (name 1.0, pathway/area 0.4, text 0.2). Relevance ties are broken by name 
 from __future__ import annotations
 
 import bisect
+import math
 import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from itertools import count
 
 import msgspec
@@ -39,7 +67,18 @@ from rapidfuzz.distance import OSA
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
 DENSE_FLOOR = 4096  # no bitmaps below this many rows (a bitmap over fewer rows saves nothing worth having)
 _SCORE_SCALE = 10  # every weight is a multiple of 0.1: integer scores order exactly
-FACETS = ("status", "pathway", "cohort", "area", "accreditation", "sector", "legal_form")
+FACETS = ("status", "sector", "legal_form", "accreditation")
+"""Boolean columns over provider rows (accreditation: the organisation's own)."""
+SERVICE_FACETS = ("pathway", "cohort", "area", "accreditation", "gender", "complexity", "delivery")
+"""Packed bitmaps over service slots (accreditation: the service's and its organisation's; gender: men, women)."""
+LAYERS = 4
+"""A provider's first LAYERS services have a slot in a layer; the rest spill."""
+GENDERS = {"men": ("men",), "women": ("women",), "both": ("men", "women")}
+"""Whom a service's gender serves (a `gender` filter asks for a service serving all of its value's)."""
+OPEN_MAX_AGE = 255  # a service's maximum age when it states none (ages are 0 to 120)
+NO_COST = np.iinfo(np.int32).max  # a service's cost in pence when it states none: above every threshold
+_COST_CAP = NO_COST - 1  # costs and thresholds are clipped to this (£21.4 million; the API allows £10 million)
+_GROWTH = 16  # a fitted index keeps 1/16 of its rows free for new and changed providers
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
 QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
@@ -97,9 +136,24 @@ class Filters(msgspec.Struct, frozen=True, kw_only=True):
     min_capacity: int | None = None
     age: int | None = None
     gender: str | None = None
+    """men, women (or both: services for both)"""
     complexity: Sequence[str] = ()
     delivery_mode: Sequence[str] = ()
     max_cost: float | None = None
+
+    def service_level(self) -> bool:
+        """Whether any filter applies to one service (accreditation apart)."""
+        return bool(
+            self.pathway
+            or self.area
+            or self.cohort
+            or self.complexity
+            or self.delivery_mode
+            or self.min_capacity is not None
+            or self.age is not None
+            or self.gender is not None
+            or self.max_cost is not None
+        )
 
 
 class Hits(msgspec.Struct, frozen=True):
@@ -135,10 +189,177 @@ def name_key(name: str, provider_id: int) -> str:
     return f"{fold(name)}\x00{provider_id:015d}"
 
 
-def _grow(a: np.ndarray, cap: int, dtype: type, fill: int) -> np.ndarray:
+def _grow(a: np.ndarray, cap: int, dtype: type, fill: float) -> np.ndarray:
+    """a in an array of cap elements (longer or shorter), the new ones `fill`."""
     out: np.ndarray = np.full(cap, fill, dtype=dtype)
-    out[: len(a)] = a
+    keep = min(len(a), cap)
+    out[:keep] = a[:keep]
     return out
+
+
+def pence(amount: float) -> int:
+    """An amount in pounds as whole pence, clipped to what the cost columns hold (costs are stated to the penny)."""
+    return min(max(round(amount * 100), 0), _COST_CAP)
+
+
+def pence_at_most(amount: float) -> int:
+    """The most pence a cost may be to be at most `amount` pounds, as written in decimal (12.345 -> 1234)."""
+    if math.isnan(amount) or amount < 0:
+        return -1
+    if math.isinf(amount):
+        return _COST_CAP
+    return min(math.floor(Decimal(repr(amount)) * 100), _COST_CAP)
+
+
+def _set_bits(packed: np.ndarray, rows: Sequence[int] | np.ndarray) -> None:
+    """Set the bits of these rows in a packed bitmap (np.packbits order: row 0 is the first byte's high bit)."""
+    at = np.asarray(rows, dtype=np.int64)
+    np.bitwise_or.at(packed, at >> 3, (0x80 >> (at & 7)).astype(np.uint8))
+
+
+def _bits_at(packed: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each of these rows' bits is set in a packed bitmap."""
+    held: np.ndarray = (packed[rows >> 3] & (0x80 >> (rows & 7)).astype(np.uint8)) != 0
+    return held
+
+
+def _unpacked(packed: np.ndarray, n: int) -> np.ndarray:
+    return np.unpackbits(packed, count=n).view(np.bool_)
+
+
+def _any_of(columns: dict[str, np.ndarray], codes: Sequence[str], n: int) -> np.ndarray | None:
+    """The rows (of the first n) holding any of codes in these columns (boolean, or packed with n the bytes);
+    None when none of the codes has a column (no row holds them)."""
+    arrays = [b[:n] for c in dict.fromkeys(codes) if (b := columns.get(c)) is not None]
+    if not arrays:
+        return None
+    hit = arrays[0].copy()
+    for a in arrays[1:]:
+        hit |= a
+    return hit
+
+
+_SLOT_COLUMNS: dict[str, tuple[type, int]] = {
+    "ids": (np.int64, 0),
+    "capacity": (np.int32, -1),
+    "min_age": (np.uint8, 0),
+    "max_age": (np.uint8, OPEN_MAX_AGE),
+    "cost": (np.int32, NO_COST),
+    "prov": (np.int32, -1),
+}
+
+
+class _Slots:
+    """Service slots: a packed bitmap per code of each service-level facet, and small integer columns. In a
+    layer, slot r holds a service of provider row r; in the spill, slot s holds a service of provider row
+    `prov[s]`."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = 0
+        self.present = np.zeros(0, dtype=np.uint8)  # packed: the slot holds a service
+        self.codes: dict[str, dict[str, np.ndarray]] = {f: {} for f in SERVICE_FACETS}  # packed
+        self.ids = np.zeros(0, dtype=np.int64)  # service ids
+        self.capacity = np.zeros(0, dtype=np.int32)  # service users a year; -1: not stated
+        self.min_age = np.zeros(0, dtype=np.uint8)  # 0 when open
+        self.max_age = np.zeros(0, dtype=np.uint8)  # OPEN_MAX_AGE when open
+        self.cost = np.zeros(0, dtype=np.int32)  # pence; NO_COST: not stated
+        self.prov = np.zeros(0, dtype=np.int32)  # the spill's: slot -> provider row
+        self.resize(cap)
+
+    def resize(self, cap: int) -> None:
+        nb = (cap + 7) // 8
+        self.present = _grow(self.present, nb, np.uint8, 0)
+        for codes in self.codes.values():
+            for code, bits in codes.items():
+                codes[code] = _grow(bits, nb, np.uint8, 0)
+        for name, (dtype, fill) in _SLOT_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
+        self.cap = cap
+
+    def _code(self, facet: str, code: str) -> np.ndarray:
+        bits = self.codes[facet].get(code)
+        if bits is None:
+            bits = self.codes[facet][code] = np.zeros((self.cap + 7) // 8, dtype=np.uint8)
+        return bits
+
+    def write(self, slots: list[int], services: list[tuple[ServiceRow, list[str]]]) -> None:
+        """Put services, each with its organisation's accreditations, in these (empty) slots."""
+        at = np.array(slots, dtype=np.int64)
+        self.ids[at] = [x.id for x, _ in services]
+        self.capacity[at] = [-1 if x.capacity is None else x.capacity for x, _ in services]
+        self.min_age[at] = [0 if x.min_age is None else x.min_age for x, _ in services]
+        self.max_age[at] = [OPEN_MAX_AGE if x.max_age is None else x.max_age for x, _ in services]
+        self.cost[at] = [NO_COST if x.cost is None else pence(x.cost) for x, _ in services]
+        bits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        for slot, (x, organisation) in zip(slots, services, strict=True):
+            bits["pathway", x.pathway].append(slot)
+            for facet, codes in (
+                ("cohort", x.cohorts),
+                ("area", x.areas),
+                ("accreditation", {*organisation, *x.accreditations}),
+                ("gender", GENDERS.get(x.gender, ())),
+                ("complexity", x.complexity),
+                ("delivery", x.delivery),
+            ):
+                for code in codes:
+                    bits[facet, code].append(slot)
+        _set_bits(self.present, at)
+        for (facet, code), held in bits.items():
+            _set_bits(self._code(facet, code), held)
+
+    def meets(self, f: Filters, n: int) -> np.ndarray:
+        """The slots (of the first n) holding a service that meets f's service-level filters and holds, with
+        its organisation, every accreditation of f: packed."""
+        nb = (n + 7) // 8
+        out = self.present[:nb].copy()
+        for facet, values in (
+            ("pathway", f.pathway),
+            ("area", f.area),
+            ("cohort", f.cohort),
+            ("complexity", f.complexity),
+            ("delivery", f.delivery_mode),
+        ):
+            if values:
+                hit = _any_of(self.codes[facet], values, nb)
+                if hit is None:
+                    out[:] = 0
+                    return out
+                out &= hit
+        every = [("accreditation", a) for a in dict.fromkeys(f.accreditation)]
+        if f.gender is not None:
+            every += [("gender", g) for g in GENDERS.get(f.gender, ("unknown",))]
+        for facet, code in every:
+            bits = self.codes[facet].get(code)
+            if bits is None:
+                out[:] = 0
+                return out
+            out &= bits[:nb]
+        numbers: np.ndarray | None = None
+        for column, op, limit in (
+            (self.capacity, np.greater_equal, None if f.min_capacity is None else max(f.min_capacity, 0)),
+            (self.min_age, np.less_equal, None if f.age is None else min(max(f.age, 0), OPEN_MAX_AGE)),
+            (self.max_age, np.greater_equal, None if f.age is None else min(max(f.age, 0), OPEN_MAX_AGE)),
+            (self.cost, np.less_equal, None if f.max_cost is None else pence_at_most(f.max_cost)),
+        ):
+            if limit is not None:
+                met = op(column[:n], limit)
+                numbers = met if numbers is None else np.logical_and(numbers, met, out=numbers)
+        if numbers is not None:
+            out &= np.packbits(numbers)
+        return out
+
+    def compact(self, keep: np.ndarray) -> None:
+        """Keep the slots `keep` says (a boolean over the first len(keep) slots), in order, from slot 0."""
+        n, nb = len(keep), (self.cap + 7) // 8
+        self.present = _grow(np.packbits(_unpacked(self.present, n)[keep]), nb, np.uint8, 0)
+        for codes in self.codes.values():
+            for code, bits in codes.items():
+                codes[code] = _grow(np.packbits(_unpacked(bits, n)[keep]), nb, np.uint8, 0)
+        for name, (dtype, fill) in _SLOT_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name)[:n][keep], self.cap, dtype, fill))
+
+
+_PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {"ids": (np.int64, 0), "alive": (np.bool_, 0), "rank": (np.int64, -1)}
 
 
 class SearchIndex:
@@ -146,11 +367,14 @@ class SearchIndex:
 
     def __init__(self) -> None:
         self._cap = 0
-        self.n = 0  # rows used (alive or dead)
+        self.n = 0  # provider rows used (alive or dead)
+        self.ns = 0  # spill slots used
         self.dead = 0
         self._row_of = np.full(0, -1, dtype=np.int32)  # provider id -> current row
         self._keys: list[str] = []  # name keys of live providers, sorted
         self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
+        self._layers: list[_Slots] = []  # layer j: the j-th service of each provider row, in its slot
+        self._spill = _Slots(1024)  # services after the LAYERS-th, each naming its provider row
         self._vocab: list[str] = []  # sorted words usable in queries
         self._vocab_set: set[str] = set()
         self._vocab_by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
@@ -161,7 +385,6 @@ class SearchIndex:
         self._delta: dict[str, list[tuple[int, int]]] = defaultdict(list)  # word -> [(row, class)] since
         self.ids: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> provider id
         self.alive: np.ndarray = np.zeros(0, dtype=np.bool_)
-        self.capacity: np.ndarray = np.zeros(0, dtype=np.int64)  # -1: not stated
         self.rank: np.ndarray = np.zeros(0, dtype=np.int64)  # live row -> place in name order; -1 when dead
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
         self._alloc(1024)
@@ -169,16 +392,22 @@ class SearchIndex:
     # --- storage -------------------------------------------------------------------------------
 
     def _alloc(self, cap: int) -> None:
-        self.ids = _grow(self.ids, cap, np.int64, 0)
-        self.alive = _grow(self.alive, cap, np.bool_, 0)
-        self.capacity = _grow(self.capacity, cap, np.int64, -1)
-        self.rank = _grow(self.rank, cap, np.int64, -1)
+        """Room for cap provider rows (more or fewer than now, never fewer than are used)."""
+        for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name), cap, dtype, fill))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a, cap, np.bool_, 0)
         for key, bitmap in self._dense.items():
             self._dense[key] = _grow(bitmap, (cap + 7) // 8, np.uint8, 0)
+        for layer in self._layers:
+            layer.resize(cap)
         self._cap = cap
+
+    def _fit(self) -> None:
+        """Keep room for a sixteenth more rows and spill slots than are used (the bulk build grows by doubling)."""
+        self._alloc(self.n + max(1024, self.n // _GROWTH))
+        self._spill.resize(self.ns + max(1024, self.ns // _GROWTH))
 
     def _bit(self, facet: str, code: str) -> np.ndarray:
         a = self._bits[facet].get(code)
@@ -192,31 +421,56 @@ class SearchIndex:
             return r if r >= 0 else None
         return None
 
-    def _new_row(self, row: IndexRow) -> int:
-        if self.n == self._cap:
-            self._alloc(self._cap * 2)
-        r = self.n
-        self.n += 1
-        self.ids[r] = row.id
-        self.alive[r] = True
-        # interim: the organisation with its active services folded together (no single-service conjunction yet)
-        caps = [x.capacity for x in row.services if x.capacity is not None]
-        self.capacity[r] = max(caps) if caps else -1
-        for facet, codes in (
-            ("pathway", {x.pathway for x in row.services}),
-            ("cohort", {c for x in row.services for c in x.cohorts}),
-            ("area", {a for x in row.services for a in x.areas}),
-            ("accreditation", {*row.accreditations, *(a for x in row.services for a in x.accreditations)}),
-            ("status", (row.status,)),
-            ("sector", () if row.sector is None else (row.sector,)),
-            ("legal_form", (row.legal_form,)),
-        ):
-            for code in codes:
-                self._bit(facet, code)[r] = True
-        if row.id >= len(self._row_of):
-            self._row_of = _grow(self._row_of, max(row.id + 1, 2 * len(self._row_of)), np.int32, -1)
-        self._row_of[row.id] = r
-        return r
+    def _append(self, rows: Sequence[IndexRow]) -> int:
+        """Write rows after the last provider row, their services in the layers' slots of those rows and the
+        spill; returns the first new provider row."""
+        first = self.n
+        end = first + len(rows)
+        if end > self._cap:
+            self._alloc(max(end, self._cap * 2))
+        deepest = min(max((len(r.services) for r in rows), default=0), LAYERS)
+        while len(self._layers) < deepest:
+            self._layers.append(_Slots(self._cap))
+        slots: list[list[int]] = [[] for _ in self._layers]
+        services: list[list[tuple[ServiceRow, list[str]]]] = [[] for _ in self._layers]
+        spilt: list[tuple[ServiceRow, list[str]]] = []
+        spilt_from: list[int] = []
+        bits: defaultdict[tuple[str, str], list[int]] = defaultdict(list)
+        for r, row in enumerate(rows, start=first):
+            bits["status", row.status].append(r)
+            if row.sector is not None:
+                bits["sector", row.sector].append(r)
+            bits["legal_form", row.legal_form].append(r)
+            for a in row.accreditations:
+                bits["accreditation", a].append(r)
+            for j, x in enumerate(row.services):
+                if j < LAYERS:
+                    slots[j].append(r)
+                    services[j].append((x, row.accreditations))
+                else:
+                    spilt.append((x, row.accreditations))
+                    spilt_from.append(r)
+        ids = [row.id for row in rows]
+        self.ids[first:end] = ids
+        self.alive[first:end] = True
+        for (facet, code), at in bits.items():
+            self._bit(facet, code)[at] = True
+        for layer, at, held in zip(self._layers, slots, services, strict=True):
+            if at:
+                layer.write(at, held)
+        if spilt:
+            end_s = self.ns + len(spilt)
+            if end_s > self._spill.cap:
+                self._spill.resize(max(end_s, self._spill.cap * 2))
+            self._spill.write(list(range(self.ns, end_s)), spilt)
+            self._spill.prov[self.ns : end_s] = spilt_from
+            self.ns = end_s
+        self.n = end
+        top = max(ids, default=-1)
+        if top >= len(self._row_of):
+            self._row_of = _grow(self._row_of, max(top + 1, 2 * len(self._row_of)), np.int32, -1)
+        self._row_of[ids] = np.arange(first, end, dtype=np.int32)
+        return first
 
     @classmethod
     def build(cls, batches: Iterable[Sequence[IndexRow]]) -> SearchIndex:
@@ -244,7 +498,7 @@ class SearchIndex:
             old = self.row_of(row.id)
             if old is not None:
                 self._retire(old)
-            r = self._new_row(row)
+            r = self._append([row])
             key = name_key(row.name, row.id)
             at = bisect.bisect_left(self._keys, key)
             self._keys.insert(at, key)
@@ -267,6 +521,7 @@ class SearchIndex:
             self.compact()
 
     def _retire(self, r: int) -> None:
+        """A provider row dies, and its services' slots with it (searches reach them through the row)."""
         at = int(self.rank[r])
         del self._keys[at]
         self._by_rank = np.delete(self._by_rank, at)
@@ -279,8 +534,9 @@ class SearchIndex:
         self.dead += 1
 
     def compact(self) -> None:
-        """Drop dead rows and fold the delta postings into the CSR block."""
-        n = self.n
+        """Drop dead rows (provider rows, their slots and spill slots) and fold the delta postings into the CSR
+        block."""
+        n, ns = self.n, self.ns
         keep = self.alive[:n].copy()
         new_of_old = np.cumsum(keep) - 1
         key = np.repeat(np.arange(len(self._offsets) - 1, dtype=np.int64), np.diff(self._offsets))
@@ -300,18 +556,25 @@ class SearchIndex:
         self._rows = rows.astype(np.int32)
         self._offsets = np.searchsorted(key, np.arange(len(self._words) * 3 + 1, dtype=np.int64))
         self._delta = defaultdict(list)
-        self._make_dense()
-        for name in ("ids", "alive", "capacity", "rank"):
-            a = getattr(self, name)
-            setattr(self, name, _grow(a[:n][keep], self._cap, a.dtype.type, 0 if name in ("ids", "alive") else -1))
+        for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
+            setattr(self, name, _grow(getattr(self, name)[:n][keep], self._cap, dtype, fill))
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
+        for layer in self._layers:
+            layer.compact(keep)
+        while self._layers and not self._layers[-1].present.any():  # no live provider has that many services
+            self._layers.pop()
+        spill_keep = keep[self._spill.prov[:ns]]
+        self._spill.compact(spill_keep)
+        self.ns = int(spill_keep.sum())
+        self._spill.prov[: self.ns] = new_of_old[self._spill.prov[: self.ns]]
         self._by_rank = new_of_old[self._by_rank]
         self.n = int(keep.sum())
         self.dead = 0
         self._row_of[:] = -1
         self._row_of[self.ids[: self.n]] = np.arange(self.n, dtype=np.int32)
+        self._make_dense()
 
     def live_rows(self) -> int:
         return self.n - self.dead
@@ -382,40 +645,62 @@ class SearchIndex:
             bits[self._rows[self._offsets[key] : self._offsets[key + 1]]] = True
             self._dense[key] = np.packbits(bits)
 
-    def _mask(self, f: Filters) -> np.ndarray:
+    def _provider_mask(self, f: Filters) -> np.ndarray:
+        """Live provider rows of f's status, sector and legal form."""
         n = self.n
         status = self._bits["status"].get(f.status)
         if status is None:
             return np.zeros(n, dtype=np.bool_)
         mask = status[:n].copy()  # live rows only: a retired row leaves its status
-        for facet, codes in (
-            ("pathway", f.pathway),
-            ("area", f.area),
-            ("cohort", f.cohort),
-            ("sector", f.sector),
-            ("legal_form", f.legal_form),
-        ):
-            if not codes:
-                continue
-            arrays = [b[:n] for c in dict.fromkeys(codes) if (b := self._bits[facet].get(c)) is not None]
-            if not arrays:
-                mask[:] = False
-            elif len(arrays) == 1:
-                mask &= arrays[0]
-            else:
-                hit = arrays[0] | arrays[1]
-                for a in arrays[2:]:
-                    hit |= a
-                mask &= hit
-        for c in f.accreditation:
+        for facet, codes in (("sector", f.sector), ("legal_form", f.legal_form)):
+            if codes:
+                hit = _any_of(self._bits[facet], codes, n)
+                if hit is None:
+                    mask[:] = False
+                else:
+                    mask &= hit
+        return mask
+
+    def _org_holds(self, codes: Sequence[str]) -> np.ndarray:
+        """Provider rows whose organisation holds every one of the accreditations."""
+        n = self.n
+        out = np.ones(n, dtype=np.bool_)
+        for c in dict.fromkeys(codes):
             bits = self._bits["accreditation"].get(c)
             if bits is None:
-                mask[:] = False
+                out[:] = False
             else:
-                mask &= bits[:n]
-        if f.min_capacity is not None:
-            mask &= self.capacity[:n] >= f.min_capacity
-        return mask
+                out &= bits[:n]
+        return out
+
+    def _meeting(self, f: Filters) -> tuple[list[np.ndarray], np.ndarray] | None:
+        """The service slots meeting f's service-level filters and holding every accreditation of f: per
+        layer, packed; in the spill, ascending. None when f has neither kind of filter (every service meets it).
+        Slots of dead provider rows may be among them: the provider mask leaves those out."""
+        if not f.service_level() and not f.accreditation:
+            return None
+        layers = [layer.meets(f, self.n) for layer in self._layers]
+        spill = np.zeros(0, dtype=np.int64)
+        if self.ns:
+            spill = np.flatnonzero(_unpacked(self._spill.meets(f, self.ns), self.ns))
+        return layers, spill
+
+    def _every_service(self) -> tuple[list[np.ndarray], np.ndarray]:
+        nb = (self.n + 7) // 8
+        return [layer.present[:nb] for layer in self._layers], np.arange(self.ns)
+
+    def _providers_of(self, layers: list[np.ndarray], spill: np.ndarray) -> np.ndarray:
+        """The provider rows with a slot among these."""
+        if layers:
+            packed = layers[0] if len(layers) == 1 else np.bitwise_or(layers[0], layers[1])
+            for more in layers[2:]:
+                packed |= more
+            hit = _unpacked(packed, self.n)
+        else:
+            hit = np.zeros(self.n, dtype=np.bool_)
+        if len(spill):
+            hit[self._spill.prov[spill]] = True
+        return hit
 
     def _first_in_name_order(self, mask: np.ndarray, stop: int) -> np.ndarray:
         """The first `stop` rows of mask in name order: walk the rows in name order in growing chunks,
@@ -487,8 +772,15 @@ class SearchIndex:
         limit: int = 20,
         facets: bool = False,
     ) -> Hits:
-        """Providers matching the filters (and every group of words, when groups is given)."""
-        mask = self._mask(f)
+        """Providers matching the filters (and every group of words, when groups is given), with the services
+        of each that matched."""
+        mask = self._provider_mask(f)
+        meeting = self._meeting(f)
+        if meeting is not None:
+            hit = self._providers_of(*meeting)
+            if not f.service_level():  # accreditations only: the organisation's may be enough
+                hit |= self._org_holds(f.accreditation)
+            mask &= hit
         stop = offset + limit
         relevance = None
         if groups is not None:
@@ -512,19 +804,59 @@ class SearchIndex:
             relevance = relevance[offset:]
         else:
             page = self._by_name(mask, total, stop)[offset:]
-        counts = self._facet_counts(mask) if facets else None
-        return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts)
+        every = meeting is None
+        layers, spill = self._every_service() if meeting is None else meeting
+        spill = spill[mask[self._spill.prov[spill]]]  # the found providers' only
+        matched = self._matched_of(page, layers, spill)
+        counts = self._facet_counts(mask, layers, spill, every=every) if facets else None
+        return Hits(total=total, ids=self.ids[page].tolist(), relevance=relevance, facets=counts, matched=matched)
 
-    def _facet_counts(self, mask: np.ndarray) -> dict[str, dict[str, int]]:
+    def _matched_of(self, page: np.ndarray, layers: list[np.ndarray], spill: np.ndarray) -> list[list[int]]:
+        """For each provider row of the page, the ids of its services in these slots (layers, then spill)."""
+        out: list[list[int]] = [[] for _ in range(len(page))]
+        for layer, meets in zip(self._layers, layers, strict=True):
+            ids = layer.ids[page]
+            for i in np.flatnonzero(_bits_at(meets, page)).tolist():
+                out[i].append(int(ids[i]))
+        if len(spill):
+            prov = self._spill.prov[spill]
+            lo = np.searchsorted(prov, page, side="left").tolist()
+            hi = np.searchsorted(prov, page, side="right").tolist()
+            for i, (a, b) in enumerate(zip(lo, hi, strict=True)):
+                if b > a:
+                    out[i] += self._spill.ids[spill[a:b]].tolist()
+        return out
+
+    def _facet_counts(
+        self, mask: np.ndarray, layers: list[np.ndarray], spill: np.ndarray, *, every: bool
+    ) -> dict[str, dict[str, int]]:
+        """Providers among `mask` per sector, and per pathway and area of their services in these slots
+        (`every`: the slots are all the services)."""
         n = self.n
-        tmp = np.empty(n, dtype=np.bool_)
+        found = np.packbits(mask)
+        tmp = np.empty(len(found), dtype=np.uint8)
         out: dict[str, dict[str, int]] = {}
-        for facet in ("pathway", "area", "sector"):
-            counts = {
-                c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=tmp)))
-                for c, bits in self._bits[facet].items()
-            }
-            out[facet] = {c: v for c, v in counts.items() if v}
+        for facet in ("pathway", "area"):
+            counts: dict[str, int] = {}
+            for code in dict.fromkeys(c for slots in (*self._layers, self._spill) for c in slots.codes[facet]):
+                held = np.zeros(len(found), dtype=np.uint8)
+                for layer, meets in zip(self._layers, layers, strict=True):
+                    bits = layer.codes[facet].get(code)
+                    if bits is not None:
+                        held |= bits[: len(found)] if every else np.bitwise_and(meets, bits[: len(found)], out=tmp)
+                spilt = self._spill.codes[facet].get(code)
+                if spilt is not None and len(spill):
+                    _set_bits(held, self._spill.prov[spill[_bits_at(spilt, spill)]])
+                k = int(np.bitwise_count(np.bitwise_and(held, found, out=held)).sum())
+                if k:
+                    counts[code] = k
+            out[facet] = counts
+        flags = np.empty(n, dtype=np.bool_)
+        sectors = {
+            c: int(np.count_nonzero(np.logical_and(bits[:n], mask, out=flags)))
+            for c, bits in self._bits["sector"].items()
+        }
+        out["sector"] = {c: v for c, v in sectors.items() if v}
         return out
 
 
@@ -538,10 +870,8 @@ class IndexBuilder:
 
     def add(self, rows: Sequence[IndexRow]) -> None:
         index = self.index
-        first_row = index.n
-        for row in rows:
-            index._new_row(row)
-            index._keys.append(name_key(row.name, row.id))
+        first_row = index._append(rows)
+        index._keys.extend(name_key(row.name, row.id) for row in rows)
         wids, rids, classes = [], [], []
         for c in range(3):
             words: list[str] = []
@@ -591,4 +921,5 @@ class IndexBuilder:
         index._keys = [index._keys[i] for i in order_ids]
         index.rank[order_ids] = np.arange(index.n)
         index._by_rank = np.array(order_ids, dtype=np.int64)
+        index._fit()
         return index

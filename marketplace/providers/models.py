@@ -308,6 +308,10 @@ class Facets(msgspec.Struct):
     sector: list[FacetCount]
 
 
+SEARCH_GENDERS = ("men", "women")
+"""A search's `gender`: services for men (or for both), for women (or for both)."""
+
+
 class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     """A directory search: filters AND together; several values of one filter are alternatives (any of
     them), except accreditations, which are all required. Pathway, area, cohort, capacity, age, gender,
@@ -324,7 +328,8 @@ class SearchQuery(msgspec.Struct, frozen=True, kw_only=True):
     accreditation: list[str] = []
     min_capacity: int | None = None
     age: int | None = None
-    gender: Literal["men", "women"] | None = None
+    gender: str | None = None
+    """One of SEARCH_GENDERS (checked by the use case, which names them)."""
     complexity: list[str] = []
     delivery_mode: list[str] = []
     max_cost: float | None = None

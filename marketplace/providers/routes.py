@@ -66,12 +66,23 @@ def with_etag(provider: Provider, status_code: int = 200) -> Response[Provider]:
     "/providers",
     summary="Search the provider directory",
     description=(
-        "Filters combine with AND; several values of one filter are alternatives (any of them), except "
-        "`accreditation`, where all are required. `area` is hierarchy-aware: Worcestershire finds providers "
-        "covering any of its districts and region-wide providers. `q` is free text over name, description and "
-        "expertise, tolerant of typos and accents. Sorted by relevance when `q` is given, else by name. "
-        "Facet counts (pathway, area, sector) are computed under the current filters. Published profiles only, "
-        "except that commissioners and admins may ask for `status=pending` or `archived`."
+        "Returns providers (organisations); filters combine with AND, and several values of one filter are "
+        "alternatives (any of them). `status`, `sector`, `legal_form` and `q` apply to the organisation. "
+        "`pathway`, `area`, `cohort`, `min_capacity`, `age`, `gender`, `complexity`, `delivery_mode` and "
+        "`max_cost` apply to **one active service**, which must meet all of them: `pathway=ACCOM&area=E06000020"
+        "&min_capacity=50` finds providers with an accommodation service in Telford for at least 50 people a "
+        "year, not one with accommodation elsewhere and another service in Telford. `area` is hierarchy-aware "
+        "(Worcestershire finds services in any of its districts and region-wide ones); `age` falls inside the "
+        "service's age range (an open end is open); `gender=women` finds services for women or for both "
+        "(`men` likewise); `max_cost` compares the service's indicative cost, whatever its unit, and a service "
+        "without a cost does not meet it. `accreditation` values are all required, each held by the "
+        "organisation or by that same service. A provider with no active service is found only by searches "
+        "without service filters. Each result's `matched_services` are its active services that met the "
+        "service filters (all of them when there are none). `q` is free text over the name, description and "
+        "services, tolerant of typos and accents; sorted by relevance when `q` is given, else by name. Facets "
+        "count providers under the current filters: `pathway` and `area` those with a matched service in that "
+        "pathway or area, `sector` those of that sector. Published profiles only, except that commissioners and "
+        "admins may ask for `status=pending` or `archived`."
     ),
     responses=errors_doc(400, 401, 403, 503),
     tags=["providers"],
@@ -87,13 +98,34 @@ async def search_providers(
     sector: Annotated[Codes, Parameter(description="Sector code(s); see GET /sectors")] = None,
     legal_form: Annotated[Codes, Parameter(description="Legal form code(s); see GET /legal-forms")] = None,
     accreditation: Annotated[
-        Codes, Parameter(description="Accreditation code(s), all required; see GET /accreditations")
+        Codes, Parameter(description="Accreditation code(s), all required, each the organisation's or the service's")
     ] = None,
     min_capacity: Annotated[
         int | None,
         # schema_extra: Litestar leaves a zero minimum out of the schema
         Parameter(
-            ge=0, le=10_000_000, schema_extra={"minimum": 0}, description="At least this many service users a year"
+            ge=0,
+            le=10_000_000,
+            schema_extra={"minimum": 0},
+            description="A service for at least this many service users a year",
+        ),
+    ] = None,
+    age: Annotated[
+        int | None,
+        Parameter(ge=0, le=120, schema_extra={"minimum": 0}, description="A service whose age range includes this age"),
+    ] = None,
+    gender: Annotated[
+        str | None, Parameter(description="men or women: a service for them (or for both men and women)")
+    ] = None,
+    complexity: Annotated[Codes, Parameter(description="A service at any of these complexity levels")] = None,
+    delivery_mode: Annotated[Codes, Parameter(description="A service delivered in any of these ways")] = None,
+    max_cost: Annotated[
+        float | None,
+        Parameter(
+            ge=0,
+            le=10_000_000,
+            schema_extra={"minimum": 0},
+            description="A service whose indicative cost is at most this many pounds, whatever its unit",
         ),
     ] = None,
     q: Annotated[str | None, Parameter(max_length=200, description="Free text; typos and accents tolerated")] = None,
@@ -118,6 +150,11 @@ async def search_providers(
         legal_form=legal_form or [],
         accreditation=accreditation or [],
         min_capacity=min_capacity,
+        age=age,
+        gender=gender,
+        complexity=complexity or [],
+        delivery_mode=delivery_mode or [],
+        max_cost=max_cost,
         q=q,
         page=page,
         per_page=per_page,

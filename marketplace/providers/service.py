@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import get_args
 
 import msgspec
 
@@ -23,7 +24,10 @@ from marketplace.providers.index import Filters, Hits, SearchIndex
 from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.models import (
     PUBLIC_STATUSES,
+    SEARCH_GENDERS,
     STATUSES,
+    Complexity,
+    DeliveryMode,
     Edit,
     FacetCount,
     Facets,
@@ -50,6 +54,10 @@ from marketplace.taxonomy.checks import check_codes
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import Actor, Caller, merge, project
 
+COMPLEXITY_LEVELS = {c: c for c in get_args(Complexity)}
+DELIVERY_MODES = {d: d for d in get_args(DeliveryMode)}
+GENDERS = {g: g for g in SEARCH_GENDERS}
+
 
 def visible_statuses(caller: Caller) -> tuple[str, ...]:
     """Staff see every profile; others see published ones (and a provider its own)."""
@@ -68,6 +76,9 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
         *check_codes("sector", query.sector, tax.codes("sectors"), "sector"),
         *check_codes("legal_form", query.legal_form, tax.codes("legal_forms"), "legal form"),
         *check_codes("accreditation", query.accreditation, tax.codes("accreditations"), "accreditation"),
+        *check_codes("complexity", query.complexity, COMPLEXITY_LEVELS, "complexity level"),
+        *check_codes("delivery_mode", query.delivery_mode, DELIVERY_MODES, "delivery mode"),
+        *check_codes("gender", [] if query.gender is None else [query.gender], GENDERS, "gender"),
     ]
     if problems:
         raise InvalidInput.from_problems(problems)
