@@ -37,16 +37,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Screened, take
+from .columns import take
 from .compact import CompactPool
 from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
 from .errors import MatchingError
-from .explain import EvidenceContext, covered_leaves, finite_or_none
+from .explain import EvidenceContext, covered_leaves, finite_or_none, qualifying
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CriterionColumn, scoring_input
+from .scoring import CAPACITY, CriterionColumn, scoring_input
 from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
@@ -260,9 +260,9 @@ def shortlist(
 
     else:
         cands = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
-        screening, read = screen_candidates(cands, cn, areas)
-        pids, by_name = read.pids, None
-        scored_pool = _lay_out_eligible(cands, read, screening.eligible, cn, areas)
+        screening, pids = screen_candidates(cands, cn, areas)
+        by_name = None
+        scored_pool = _lay_out_eligible(cands, pids, screening.eligible, cn, areas)
         scored_screening = screen(scored_pool.columns, cn)
         if len(scored_screening.eligible) != len(screening.eligible):  # pragma: no cover - same rules twice
             raise AssertionError("screening of candidates and of their columns disagree")
@@ -275,13 +275,10 @@ def shortlist(
     # Text matching is the expensive criterion: with a limit, match priorities only for the
     # candidates that could still reach the top `limit` (see _could_reach_top).
     prune = bool(cn.priorities) and limit is not None and limit < m
-    if scored_screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
-        raise AssertionError("screening of columns without coverage shares")
     inputs = scoring_input(
         scored_pool,
         cn,
-        scored_screening.eligible,
-        scored_screening.coverage,
+        scored_screening,
         as_of=as_of,
         social_value_accreditations=sv_codes,
         priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
@@ -294,7 +291,16 @@ def shortlist(
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
-    ctx = EvidenceContext(scored_pool.columns, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
+    ctx = EvidenceContext(
+        scored_pool.columns,
+        cn,
+        areas.within_mask(cn.area_nodes),
+        as_of,
+        sv_codes,
+        pathway_names,
+        qualifying=scored_screening.qualifying,
+        touching=scored_screening.touching,
+    )
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
@@ -357,19 +363,14 @@ def _could_reach_top(
 
 
 def _lay_out_eligible(
-    cands: Sequence[Candidate], read: Screened, eligible: npt.NDArray[np.int64], cn: CompiledNeed, areas: AreaTree
+    cands: Sequence[Candidate],
+    pids: npt.NDArray[np.int64],
+    eligible: npt.NDArray[np.int64],
+    cn: CompiledNeed,
+    areas: AreaTree,
 ) -> CandidatePool:
-    """Columns of the candidates that passed screening, for the need's pathway only.
-
-    Reuses what screening already read (provider ids, expertise lines and pathways).
-    """
-    position = np.full(len(cands), -1, dtype=np.int64)
-    position[eligible] = np.arange(len(eligible))
-    lines = np.flatnonzero(position[read.line_owner] >= 0)
-    known = Screened(
-        read.pids[eligible], take(read.lines, lines), position[read.line_owner[lines]], take(read.paths, lines)
-    )
-    return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, screened=known)
+    """Columns of the candidates that passed screening, with their services in the need's pathway only."""
+    return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, pids=pids[eligible])
 
 
 def _top(
@@ -410,6 +411,7 @@ def _explain(
     contributions: Mapping[str, npt.NDArray[np.float64]],
 ) -> ScoredCandidate:
     covered, _ = covered_leaves(ctx, i)
+    services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
@@ -417,6 +419,8 @@ def _explain(
         total=total,
         criteria=criterion_scores(ctx, cand, i, j, weights, columns, contributions),
         covered_areas=covered,
+        service_ids=services,
+        capacity=finite_or_none(float(columns["capacity"].measures[CAPACITY][j])),
     )
 
 
