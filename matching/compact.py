@@ -76,6 +76,20 @@ class PackedNames(Sequence[str]):
             raise IndexError(i)
         return self.data[self.offsets[i] : self.offsets[i + 1]].decode()
 
+    def prefix_keys(self, rows: Int64Array) -> npt.NDArray[np.uint64]:
+        """The first 8 bytes of each name ``rows`` as a big-endian number (zero-padded): a name whose key is
+        smaller sorts first (UTF-8 byte order is code point order); equal keys need the whole names."""
+        buf = np.frombuffer(self.data, dtype=np.uint8)
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        key = np.zeros(len(rows), dtype=np.uint64)
+        for k in range(8):
+            has = np.flatnonzero(lengths > k)
+            byte = np.zeros(len(rows), dtype=np.uint64)
+            byte[has] = buf[starts[has] + k]
+            key = (key << np.uint64(8)) | byte
+        return key
+
     def take(self, rows: Int64Array) -> PackedNames:
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
         data = b"".join(map(self.data.__getitem__, map(slice, starts.tolist(), ends.tolist())))
@@ -282,25 +296,23 @@ def _concat_index(parts: Sequence[CompactPool]) -> WordIndex:
             count=len(index.vocabulary),
         )
         remapped.append(index._replace(words=remap[index.words] if len(index.words) else index.words))
-    pieces: list[tuple[WordIndex, Int64Array]] = []
-    for p, index in zip(parts, remapped, strict=True):
-        pieces.append((index, np.arange(len(p.columns.services), dtype=np.int64)))
-    for p, index in zip(parts, remapped, strict=True):
-        k = len(p.columns.services)
-        pieces.append((index, k + np.arange(len(p), dtype=np.int64)))
-    return _take_units(pieces, _word_dtype(len(vocabulary)), list(vocabulary))
+    spans = [(index, 0, len(p.columns.services)) for p, index in zip(parts, remapped, strict=True)]
+    spans += [
+        (index, len(p.columns.services), len(index.offsets) - 1) for p, index in zip(parts, remapped, strict=True)
+    ]
+    counts = [np.diff(index.offsets[lo : hi + 1]) for index, lo, hi in spans]
+    offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=offsets[1:])
+    words = np.concatenate([index.words[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
+    return WordIndex(offsets, words.astype(_word_dtype(len(vocabulary)), copy=False), list(vocabulary))
 
 
-def _take_units(pieces: Sequence[tuple[WordIndex, Int64Array]], dtype: Any, vocabulary: list[str]) -> WordIndex:
-    """A word index of the units ``units`` of each ``(index, units)`` piece, in order."""
-    counts, words = [], []
-    for index, units in pieces:
-        positions, _ = gather(index.offsets, units)
-        counts.append(index.offsets[units + 1] - index.offsets[units])
-        words.append(index.words[positions])
-    offsets = np.zeros(sum(len(u) for _, u in pieces) + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64), out=offsets[1:])
-    return WordIndex(offsets, (np.concatenate(words) if words else np.zeros(0)).astype(dtype), vocabulary)
+def _take_units(index: WordIndex, keep: npt.NDArray[np.bool_]) -> WordIndex:
+    """The word index of the units ``keep`` marks, in order."""
+    counts = np.diff(index.offsets)
+    offsets = np.zeros(int(np.count_nonzero(keep)) + 1, dtype=np.int64)
+    np.cumsum(counts[keep], out=offsets[1:])
+    return WordIndex(offsets, index.words[np.repeat(keep, counts)], index.vocabulary)
 
 
 def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> CompactPool:
@@ -394,10 +406,10 @@ def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
         services=services,
         **arrays,
     )
-    index = pool.words
-    units = np.concatenate([srows, len(svc) + rows])
-    words = _take_units([(index, units)], index.words.dtype, index.vocabulary)
-    return CompactPool(columns=columns, names=pool.names.take(rows), words=words)
+    keep = np.zeros(len(svc) + len(cols), dtype=np.bool_)
+    keep[srows] = True
+    keep[len(svc) + rows] = True
+    return CompactPool(columns=columns, names=pool.names.take(rows), words=_take_units(pool.words, keep))
 
 
 def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candidate]) -> CompactPool:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,13 +47,16 @@ class EvidenceContext:
     """The qualifying service rows of the ranking (ascending, so grouped by candidate)."""
     touching: npt.NDArray[np.bool_]
     """Whether each of ``qualifying`` covers (some of) one of the need's areas."""
+    qualifying_owner: npt.NDArray[np.signedinteger[Any]]
+    """The candidate row of each of ``qualifying`` (ascending)."""
     memo: dict[str, str | None] = field(default_factory=dict)
     """Normalised form of each word seen while explaining this ranking (see ``text.word_forms``)."""
+    services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
+    """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
-        owner = self.cols.services.owner[self.qualifying]
-        lo, hi = np.searchsorted(owner, [i, i + 1])
+        lo, hi = np.searchsorted(self.qualifying_owner, [i, i + 1])
         return self.qualifying[lo:hi].tolist(), self.touching[lo:hi].tolist()
 
 
@@ -62,6 +66,9 @@ def qualifying(ctx: EvidenceContext, c: Candidate, i: int) -> list[tuple[Service
 
     Raises :class:`MatchingError` when ``c`` lacks one (the details do not describe the pool's row).
     """
+    known = ctx.services.get(i)
+    if known is not None:
+        return known
     rows, touching = ctx.rows_of(i)
     by_id = {s.service_id: s for s in c.services or ()}
     out: list[tuple[Service, bool, int]] = []
@@ -70,6 +77,7 @@ def qualifying(ctx: EvidenceContext, c: Candidate, i: int) -> list[tuple[Service
         if found is None:
             raise MatchingError(f"the details given for provider {c.provider_id} do not describe the pool's row")
         out.append((found, touches, row))
+    ctx.services[i] = out
     return out
 
 
@@ -189,13 +197,13 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     _, lines = covered_leaves(ctx, i)
     share = float(col.score[j])
     out = [*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s), its services together{_s(share)}"]
-    tree, areas = ctx.cols.areas, ctx.cols.services.areas
+    tree, areas, inside = ctx.cols.areas, ctx.cols.services.areas, ctx.inside
     leaves = sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes)
-    for s, _, row in qualifying(ctx, c, i):
-        covered, _ = _covered(ctx, areas.of(row))
+    for s, touches, row in qualifying(ctx, c, i):
+        mine = sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if inside[x]}) if touches else []
         what = (
-            f"{len(covered)} of the need's {leaves} leaf area(s): {_listing([tree.label(code) for code in covered])}"
-            if covered
+            f"{len(mine)} of the need's {leaves} leaf area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
+            if mine
             else "none of the need's areas"
         )
         out.append(f"service {service_label(s)} covers {what}")

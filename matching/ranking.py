@@ -192,7 +192,7 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(self._ctx, memo={})  # words normalised while explaining, cached for this call only
+        ctx = replace(self._ctx, memo={}, services={})  # words and services found while explaining: this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
@@ -300,11 +300,13 @@ def shortlist(
         pathway_names,
         qualifying=scored_screening.qualifying,
         touching=scored_screening.touching,
+        qualifying_owner=scored_pool.columns.services.owner[scored_screening.qualifying],
     )
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
-    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
+    prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
+    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
     head: dict[str, Any] = {
         "algorithm_version": ALGORITHM_VERSION,
         "need_id": need.id,

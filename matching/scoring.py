@@ -167,9 +167,12 @@ def scoring_input(
     q = screening.qualifying
     keep = eligible[svc.owner[q]]
     services, touching = q[keep], screening.touching[keep]
-    pos = np.searchsorted(idx, svc.owner[services])
-    # every eligible candidate has a qualifying service: segment j of `services` is candidate idx[j]'s
-    starts = np.flatnonzero(np.concatenate(([True], pos[1:] != pos[:-1]))) if m else np.zeros(0, dtype=np.int64)
+    # every eligible candidate has a qualifying service and they come grouped by candidate, in idx order:
+    # group j of `services` is candidate idx[j]'s
+    owners = svc.owner[services]
+    new = np.concatenate(([True], owners[1:] != owners[:-1])) if m else np.zeros(0, dtype=np.bool_)
+    starts = np.flatnonzero(new)
+    pos = np.cumsum(new) - 1
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
         outcomes = np.logical_or.reduceat(svc.outcomes[services], starts).astype(np.float64)
@@ -225,14 +228,15 @@ def accreditation_counts(
     is_sv = np.zeros(width, dtype=np.bool_)
     is_sv[[ids[c] for c in social_value_accreditations if c in ids]] = True
     acc_pos, acc_which = cols.accreditations.gather(idx)
+    acc = cols.accreditations.item[acc_pos].astype(np.int64, copy=False)
     sacc = cols.services.accreditations
-    s_pos, s_which = sacc.gather(services)
-    acc_keys = sorted_distinct(
-        np.concatenate(
-            [acc_which * width + cols.accreditations.item[acc_pos], service_pos[s_which] * width + sacc.item[s_pos]]
-        )
-    )
-    acc_which, acc = np.divmod(acc_keys, width)
+    s_pos, s_which = sacc.gather(services) if len(sacc.item) else (services[:0], services[:0])
+    if len(s_pos):  # the services' own, less those the organisation (or another of its services) holds
+        extra = sorted_distinct(service_pos[s_which] * width + sacc.item[s_pos])
+        # a table of m * width booleans (a few MB at most) beats sorting the organisations' keys
+        extra = extra[~np.isin(extra, acc_which * width + acc, kind="table" if m * width < 1 << 24 else None)]
+        e_which, e_acc = np.divmod(extra, width)
+        acc_which, acc = np.concatenate([acc_which, e_which]), np.concatenate([acc, e_acc])
     sv = is_sv[acc]
     quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
     sv_pos, sv_which = cols.social_value.gather(idx)

@@ -175,3 +175,27 @@ def test_directory_counts_are_complete() -> None:
             "insufficient_experience": 1,
         }
     assert shortlist(need, cands, areas=TREE, as_of=f.AS_OF).directory is None
+
+
+@SETTINGS
+@given(names=st.lists(st.text(max_size=12), min_size=1, max_size=30))
+def test_name_prefix_keys_order_as_the_names_do(names: list[str]) -> None:
+    """A compact pool orders its excluded providers by name through the names' first bytes, so a smaller key
+    must mean a smaller name (and equal names equal keys)."""
+    packed = PackedNames.of(names)
+    keys = packed.prefix_keys(np.arange(len(names), dtype=np.int64)).tolist()
+    for a, ka in zip(names, keys, strict=True):
+        for b, kb in zip(names, keys, strict=True):
+            if ka < kb:
+                assert a < b
+            if a == b:
+                assert ka == kb
+
+
+def test_the_first_excluded_by_name_are_found_among_many() -> None:
+    names = [f"Org {k % 7:02d} {'é' * (k % 3)}{k}" for k in range(300)]
+    cands = [f.candidate(k + 1, name=name, service_changes={"pathway": "ETE"}) for k, name in enumerate(names)]
+    for limit in (1, 5, 40):
+        short = shortlist(f.need(), compact.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, excluded_limit=limit)
+        listed = [(e.name, e.provider_id) for e in short.explain({}).excluded]
+        assert listed == sorted((c.name, c.provider_id) for c in cands)[:limit]

@@ -139,6 +139,7 @@ def _context(need: Need, pool: CandidatePool) -> EvidenceContext:
         None,
         qualifying=s.qualifying,
         touching=s.touching,
+        qualifying_owner=pool.columns.services.owner[s.qualifying],
     )
 
 
