@@ -220,11 +220,28 @@ class ProviderFacts(msgspec.Struct):
     sector: str
     legal_form: str
     capacity: float | None
+    """Service users a year for this need: the summed capacity its qualifying services covering the need's areas
+    state (runs made before services: the organisation's whole capacity)."""
     annual_income: float | None
     match_funding_per_year: float
     volunteers: int
     premises_areas: list[str]
     last_confirmed: dt.date | None
+
+    @classmethod
+    def of(cls, candidate: matching.Candidate, scored: matching.ScoredCandidate) -> ProviderFacts:
+        return cls(
+            provider_id=candidate.provider_id,
+            name=candidate.name,
+            sector=candidate.sector,
+            legal_form=candidate.legal_form,
+            capacity=scored.capacity,
+            annual_income=candidate.annual_income,
+            match_funding_per_year=candidate.match_funding_per_year,
+            volunteers=candidate.volunteers,
+            premises_areas=list(candidate.premises_areas or ()),
+            last_confirmed=candidate.last_confirmed,
+        )
 
 
 class MatchRunBody(msgspec.Struct):
