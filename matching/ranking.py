@@ -147,8 +147,9 @@ def rank(
 class DirectoryCounts:
     """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
 
-    The :class:`Ranking`'s own counts cover the providers assessed (those offering the need's pathway
-    and covering one of its areas); these add the providers only counted, so they are complete.
+    The :class:`Ranking`'s own counts cover the providers assessed (those with a service in the need's
+    pathway covering an area in, above or below its areas); these add the providers only counted, so they
+    are complete.
     """
 
     directory_size: int
@@ -221,8 +222,8 @@ def shortlist(
     """:func:`rank` up to the explanations; see :class:`Shortlist`. The keyword options are :class:`RankOptions`.
 
     ``directory=True`` (a pool only): the pool is the whole directory, and only the
-    candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
-    only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
+    candidates with a service in the need's pathway covering an area in, above or below its areas are
+    assessed, exactly as if only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
     complete counts over the whole directory (:class:`DirectoryCounts`).
     """
     opts = _Options.of(options)
