@@ -66,7 +66,7 @@ class Pairs:
 
     def gather(self, idx: Int64Array) -> tuple[Int64Array, Int64Array]:
         """Positions into ``item`` of the owners ``idx`` and, for each, its index within ``idx``."""
-        return gather(self.offsets, idx)
+        return gather(self.offsets, idx, self.owner)
 
     @classmethod
     def build(cls, owner: IndexArray, item: IndexArray, n: int) -> Pairs:
@@ -78,9 +78,20 @@ class Pairs:
         return cls(owner=owner, item=item, offsets=offsets)
 
 
-def gather(offsets: Int64Array, idx: Int64Array) -> tuple[Int64Array, Int64Array]:
+def gather(offsets: Int64Array, idx: Int64Array, owner: IndexArray | None = None) -> tuple[Int64Array, Int64Array]:
     """Positions ``offsets[i]:offsets[i + 1]`` of every ``i`` in ``idx``, concatenated, and for each its index
-    within ``idx``."""
+    within ``idx``.
+
+    ``owner`` (the owner of every position, ascending) allows, when ``idx`` is ascending and a large share of
+    the owners, one pass over the positions instead (same result, about twice as fast).
+    """
+    n = len(offsets) - 1
+    if owner is not None and len(idx) * 4 > n and bool(np.all(idx[1:] > idx[:-1])):
+        pos_of = np.full(n, -1, dtype=np.int64)
+        pos_of[idx] = np.arange(len(idx))
+        which_all = pos_of[owner]
+        positions = np.flatnonzero(which_all >= 0)
+        return positions, which_all[positions]
     starts = offsets[idx]
     counts = offsets[idx + 1] - starts
     total = int(counts.sum())

@@ -378,7 +378,7 @@ def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
     rows = np.asarray(rows, dtype=np.int64)
     cols = pool.columns
     svc = cols.services
-    srows, owner = gather(svc.offsets, rows)
+    srows, owner = gather(svc.offsets, rows, svc.owner)
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum(svc.offsets[rows + 1] - svc.offsets[rows], out=offsets[1:])
     service_arrays: dict[str, Any] = {

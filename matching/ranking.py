@@ -221,9 +221,9 @@ def shortlist(
 ) -> Shortlist:
     """:func:`rank` up to the explanations; see :class:`Shortlist`. The keyword options are :class:`RankOptions`.
 
-    ``directory=True`` (a pool only): the pool is the whole directory, and only the
-    candidates with a service in the need's pathway covering an area in, above or below its areas are
-    assessed, exactly as if only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
+    ``directory=True`` (a pool only): the pool is the whole directory, and only the candidates with a
+    service in the need's pathway covering an area in, above or below its areas are assessed, exactly as
+    if only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
     complete counts over the whole directory (:class:`DirectoryCounts`).
     """
     opts = _Options.of(options)

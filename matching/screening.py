@@ -90,7 +90,8 @@ class Screening:
     coverage: FloatArray | None
     """Coverage share of every candidate by its qualifying services (mean over need areas of the share of
     leaves covered); ``None`` from :func:`screen_candidates`, which only checks that some need area is covered."""
-    fail_bits: Int64Array
+    fail_bits: npt.NDArray[np.uint8]
+    """The exclusion bits of every candidate (one per code, in :data:`~matching.vocab.EXCLUSION_CODES` order)."""
     missing_mask: Int64Array
     """Bit j set when required accreditation j is missing."""
     years: FloatArray
@@ -113,14 +114,12 @@ class Screening:
         """
         bits = self.fail_bits
         outside = ~self.scope
-        by_reason = {
-            EXCL_PATHWAY: int(np.count_nonzero(bits[outside] & _BIT_PATHWAY)),
-            EXCL_AREA: int(np.count_nonzero(bits[outside] & _BIT_AREA)),
-        }
+        found = _bit_counts(bits[outside])
+        by_reason = {EXCL_PATHWAY: found[_BIT_PATHWAY], EXCL_AREA: found[_BIT_AREA]}
         scoped = Screening(
             eligible=self.eligible,
             coverage=self.coverage,
-            fail_bits=np.where(outside, _BIT_OUTSIDE, bits),
+            fail_bits=np.where(outside, np.uint8(_BIT_OUTSIDE), bits),
             missing_mask=self.missing_mask,
             years=self.years,
             qualifying=self.qualifying,
@@ -130,8 +129,15 @@ class Screening:
         return scoped, int(np.count_nonzero(outside)), by_reason
 
     def counts(self) -> dict[str, int]:
-        bits = self.fail_bits
-        return {code: int(np.count_nonzero(bits & bit)) for code, bit in zip(EXCLUSION_CODES, _BITS, strict=True)}
+        found = _bit_counts(self.fail_bits)
+        return {code: found[bit] for code, bit in zip(EXCLUSION_CODES, _BITS, strict=True)}
+
+
+def _bit_counts(bits: npt.NDArray[np.uint8]) -> dict[int, int]:
+    """How many of ``bits`` have each exclusion bit set (one pass: a histogram of the 256 byte values)."""
+    histogram = np.bincount(bits, minlength=256)
+    values = np.arange(256)
+    return {bit: int(histogram[(values & bit) != 0].sum()) for bit in _BITS}
 
 
 def coverage_shares(
@@ -178,8 +184,8 @@ class _Services:
     """Candidate of every service row, ascending."""
     touches: BoolArray
     """Every service row: covers (some of) one of the need's areas."""
-    touching_rows: Int64Array
-    """The service rows for which ``touches`` holds (repeats allowed)."""
+    any_touches: BoolArray
+    """Every candidate: one of its services covers (some of) one of the need's areas."""
     in_pathway: Int64Array
     """Service rows in the need's pathway, ascending."""
     min_age: FloatArray
@@ -234,7 +240,7 @@ def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Scre
     scope = some(p_owner[touches[in_p]])
     covered = some(q_owner[touching]) if ok is not None else scope.copy()
     covered |= ~has_q & scope  # a provider with services in the pathway, none qualifying: those count
-    covered |= ~offered & some(owner[svc.touching_rows])  # with none in the pathway: all its services
+    covered |= ~offered & svc.any_touches  # with none in the pathway: all its services
     flag(_BIT_AREA, ~covered)
     if cn.required:
         have = have.copy()
@@ -255,7 +261,7 @@ def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Scre
     return Screening(
         eligible=np.flatnonzero(bits == 0),
         coverage=None,
-        fail_bits=bits.astype(np.int64),
+        fail_bits=bits,
         missing_mask=missing,
         years=years,
         qualifying=qualifying,
@@ -271,10 +277,10 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     owner = svc.owner
     touch = touch_mask(cols.areas, cn.area_nodes)
     pairs = svc.areas
-    touching_pairs = np.flatnonzero(touch[pairs.item])
-    touching_rows = pairs.owner[touching_pairs]
     touches = np.zeros(len(svc), dtype=np.bool_)
-    touches[touching_rows] = True
+    touches[pairs.owner[np.flatnonzero(touch[pairs.item])]] = True
+    any_touches = np.zeros(n, dtype=np.bool_)
+    any_touches[owner[touches]] = True
     in_p = svc.rows_in(cn.pathway)
     held: Int64Array | None = None
     have = np.zeros(n, dtype=np.int64)
@@ -295,7 +301,7 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
         _Services(
             owner=owner,
             touches=touches,
-            touching_rows=touching_rows,
+            any_touches=any_touches,
             in_pathway=in_p,
             min_age=svc.min_age[in_p].astype(np.float64, copy=False),  # compared with the need's in float64
             max_age=svc.max_age[in_p].astype(np.float64, copy=False),
@@ -369,7 +375,9 @@ def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaT
         held = _held(field_tuples(chosen, "accreditations"), bit)
     years = service_years(chosen, p_owner, pids)
     touches = ~disjoint
-    svc = _Services(owner, touches, np.flatnonzero(touches), in_p, min_age, max_age, gender, years, held)
+    any_touches = np.zeros(n, dtype=np.bool_)
+    any_touches[owner[touches]] = True
+    svc = _Services(owner, touches, any_touches, in_p, min_age, max_age, gender, years, held)
     # the coverage share itself is only needed for the candidates that pass (computed for them later)
     return _qualify(cn, n, svc, have), pids
 
@@ -433,7 +441,7 @@ def build_exclusions(
     """
     if not len(idx):
         return ()
-    b = screening.fail_bits[idx]
+    b = screening.fail_bits[idx].astype(np.int64)
     miss = screening.missing_mask[idx]
     years = np.where(b & _BIT_EXPERIENCE, screening.years[idx], 0.0)
     year_values, year_code = np.unique(years, return_inverse=True)
