@@ -557,3 +557,35 @@ async def test_a_need_for_women_of_an_age_is_served_by_services_for_them(client,
     for s in run["ranking"]:
         fit = next(c for c in s["criteria"] if c["criterion"] == "pathway_fit")
         assert "serving the need's people (women, ages 18 to 25)" in fit["evidence"][0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"annual_volume": 0}, "annual_volume"),
+        ({"annual_budget": 0}, "annual_budget"),
+        ({"contract_years": 0.04}, "contract_years"),
+    ],
+)
+async def test_a_need_that_could_not_be_matched_is_refused_when_made(client, keys, fresh_db, changes, field):
+    # the matching core needs a volume and a budget to weigh capacity and finances against; the database keeps a
+    # tenth of a year at least
+    h = await keys.headers("commissioner")
+    exercise = (await client.post("/exercises", json={"title": "x", "commissioning_body": "y"}, headers=h)).json()
+    r = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, **changes}, headers=h)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"] == field
+    made = await client.post(f"/exercises/{exercise['id']}/needs", json=NEED, headers=h)
+    r = await client.patch(f"/needs/{made.json()['id']}", json=changes, headers={**h, "If-Match": made.headers["etag"]})
+    assert r.status_code == 400, r.text
+    assert (await client.post(f"/needs/{made.json()['id']}/match-runs", headers=h)).status_code == 201
+    # a need stored before these rules (the database allows 0) is refused when matched, not a server error
+    if field != "contract_years":
+        conn = await db.connect(fresh_db)
+        try:
+            await conn.execute(f"update need set {field} = 0 where id = $1", made.json()["id"])
+        finally:
+            await conn.close()
+        r = await client.post(f"/needs/{made.json()['id']}/match-runs", headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == f"need.{field}"

@@ -243,9 +243,16 @@ async def _match(
     audited: bool,
 ) -> MatchRun:
     as_of = ctx.clock.today()
-    ranked = await pools.rank(
-        core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=ctx.settings.match_excluded_limit
-    )
+    try:
+        ranked = await pools.rank(
+            core_need(need, weights),
+            weights,
+            as_of=as_of,
+            limit=limit,
+            excluded_limit=ctx.settings.match_excluded_limit,
+        )
+    except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
+        raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
     body = await asyncio.to_thread(_run_body, ranked, need)
     document = await asyncio.to_thread(msgspec.json.encode, body)
     async with pooled(db) as conn, conn.transaction():
