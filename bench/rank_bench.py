@@ -13,13 +13,15 @@ a synthetic national area tree that embeds West Mercia, in two shapes:
 * (b) "mixed": a realistic mix where about 15% pass every hard filter.
 
 and prints median timings of ``rank`` end-to-end from a plain ``list[Candidate]``
-(what the API does per need), then, on the mixed data, of building a
-``CandidatePool`` and ranking against it, JSON encoding, and
-``propose_partnerships`` on a small exercise.
+(what the API does per need), then, on the mixed data, of the whole directory as
+one ``CompactPool`` (what each server worker keeps: its build, the memory it retains,
+directory-mode rankings of a narrow and a broad need with the best 50 explained, and
+``replace_rows``), of building a ``CandidatePool`` and ranking against it, JSON
+encoding, and ``propose_partnerships`` on a small exercise.
 
 ``--impl DIR`` benchmarks the ``matching`` package found in DIR instead of this
-checkout's (for before/after comparisons; only ``rank`` / ``CandidatePool`` /
-``propose_partnerships`` are used).
+checkout's (for before/after comparisons; only ``rank``, ``shortlist``, ``compact``,
+``CandidatePool`` and ``propose_partnerships`` are used).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import statistics
 import string
 import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -41,12 +44,25 @@ _parser.add_argument("--repeat", type=int, default=5)
 _parser.add_argument("--impl", type=Path, default=Path(__file__).resolve().parents[1])
 _parser.add_argument("--skip-pool", action="store_true", help="only the plain-list scenarios")
 _parser.add_argument("--skip-lists", action="store_true", help="only the CandidatePool scenarios")
+_parser.add_argument("--skip-compact", action="store_true", help="no CompactPool (whole directory) scenarios")
 ARGS = _parser.parse_args()
 sys.path.insert(0, str(ARGS.impl.resolve()))
 
 import msgspec  # noqa: E402
 
-from matching import AreaTree, Candidate, CandidatePool, Expertise, Need, Priority, propose_partnerships, rank  # noqa: E402
+from matching import (  # noqa: E402
+    AreaTree,
+    Candidate,
+    CandidatePool,
+    Need,
+    OutcomeRecord,
+    Priority,
+    Service,
+    compact,
+    propose_partnerships,
+    rank,
+    shortlist,
+)
 
 T = TypeVar("T")
 AS_OF = date(2026, 11, 1)
@@ -234,7 +250,12 @@ def sentence(rng: random.Random, rare: list[str], lo: int, hi: int) -> str:
 
 
 def make_candidates(n: int, seed: int, codes: list[str], *, plausible: bool) -> list[Candidate]:
-    """``plausible``: all offer NEED's pathway and cover one of its areas; else ~15% end up eligible for NEED."""
+    """``plausible``: all offer NEED's pathway in one of its areas; else ~15% end up eligible for NEED.
+
+    Each candidate has 1 to 4 services (2.5 on average), each in one pathway, in one to three areas of its
+    own (around the organisation's patch), with its own cohorts, capacity (85% state one), years, description,
+    outcomes records (half have one or two) and, for some, an age range, men or women only, accreditations.
+    """
     rng = random.Random(seed)
     rare = pseudo_words(rng, 20_000)
     west_mercia = [WEST_MERCIA, WORCESTERSHIRE, *WORCS, *UNITARIES]
@@ -242,27 +263,43 @@ def make_candidates(n: int, seed: int, codes: list[str], *, plausible: bool) -> 
     sectors = [s for s, w in SECTOR_WEIGHTS for _ in range(w)]
     out = []
     for i in range(n):
-        expertise = [
-            Expertise(
-                pathway=rng.choice(PATHWAYS),
-                cohorts=tuple(rng.sample(COHORTS, rng.randint(1, 3))),
-                years_experience=rng.randint(0, 20),
-                description=sentence(rng, rare, 8, 20),
-                outcomes_evidence=sentence(rng, rare, 5, 10) if rng.random() < 0.5 else None,
-            )
-            for _ in range(rng.randint(1, 3))
-        ]
-        offers = plausible or rng.random() < 0.45
-        if offers and all(e.pathway != NEED.pathway for e in expertise):
-            expertise[0] = msgspec.structs.replace(expertise[0], pathway=NEED.pathway)
-        elif not offers:
-            expertise = [e for e in expertise if e.pathway != NEED.pathway] or [
-                msgspec.structs.replace(expertise[0], pathway="ETE")
-            ]
         local = rng.random() < 0.25
-        coverage = [rng.choice(west_mercia if local else codes) for _ in range(rng.randint(1, 3))]
+        patch = [rng.choice(west_mercia if local else codes) for _ in range(rng.randint(1, 3))]
+        services = []
+        for k in range(rng.choice((1, 1, 2, 2, 3, 3, 4, 4))):
+            lo = rng.choice((None, None, None, 16, 18, 25))
+            services.append(
+                Service(
+                    service_id=10 * i + k,
+                    pathway=rng.choice(PATHWAYS),
+                    name=f"{rng.choice(DOMAIN_WORDS).capitalize()} {rng.choice(rare)}",
+                    cohorts=tuple(rng.sample(COHORTS, rng.randint(1, 3))),
+                    areas=tuple(rng.sample(patch, rng.randint(1, len(patch)))),
+                    capacity=rng.randint(5, 300) if rng.random() < 0.85 else None,
+                    min_age=lo,
+                    max_age=rng.choice((None, None, 25, 64)) if lo is None or lo < 25 else None,
+                    gender=rng.choice(("both", "both", "both", "both", "men", "women")),
+                    years_experience=rng.randint(0, 20),
+                    description=sentence(rng, rare, 8, 20),
+                    outcomes=tuple(
+                        OutcomeRecord(outcome=sentence(rng, rare, 2, 4), measure="share", value=rng.randint(30, 90))
+                        for _ in range(rng.choice((0, 0, 1, 2)))
+                    ),
+                    accreditations=("matrix_standard",) if rng.random() < 0.1 else (),
+                )
+            )
+        offers = plausible or rng.random() < 0.45
+        if offers and all(s.pathway != NEED.pathway for s in services):
+            services[0] = msgspec.structs.replace(services[0], pathway=NEED.pathway)
+        elif not offers:
+            services = [s for s in services if s.pathway != NEED.pathway] or [
+                msgspec.structs.replace(services[0], pathway="ETE")
+            ]
         if plausible or rng.random() < 0.6:
-            coverage[0] = rng.choice(need_areas)
+            first = next(k for k, s in enumerate(services) if s.pathway == NEED.pathway or not offers)
+            services[first] = msgspec.structs.replace(
+                services[first], areas=(rng.choice(need_areas), *services[first].areas[1:])
+            )
         accreditations = rng.sample(ACCREDITATIONS, rng.randint(0, 3))
         if rng.random() < 0.6:
             accreditations.insert(rng.randint(0, len(accreditations)), "iso_9001")
@@ -274,9 +311,7 @@ def make_candidates(n: int, seed: int, codes: list[str], *, plausible: bool) -> 
                 ),
                 sector=rng.choice(sectors),
                 founded_year=rng.randint(1950, 2025) if rng.random() < 0.9 else None,
-                expertise=tuple(expertise),
-                coverage=tuple(coverage),
-                capacity=rng.randint(10, 500) if rng.random() < 0.85 else None,
+                services=tuple(services),
                 annual_income=rng.randint(50_000, 20_000_000) if rng.random() < 0.9 else None,
                 reserves_months=round(rng.uniform(-1, 12), 1) if rng.random() < 0.8 else None,
                 accreditations=tuple(accreditations),
@@ -407,12 +442,63 @@ def bench_partnerships(pool: CandidatePool, tree: AreaTree, repeat: int) -> None
     print(f"  uncovered cells: {len(plan.uncovered)}")
 
 
+def bench_compact(cands: list[Candidate], repeat: int, tree: AreaTree) -> None:
+    """The whole directory as one CompactPool, as each server worker keeps it (marketplace/exercises/pools.py):
+    built in parts of 10,000 and concatenated; ranked in directory mode, the best 50 explained; rows replaced."""
+    n = len(cands)
+    print(f"\n== {n:,} candidates, (b) mixed, as one CompactPool (the whole directory)")
+
+    def build() -> compact.CompactPool:
+        parts = [compact.build_compact(cands[k : k + 10_000], tree) for k in range(0, n, 10_000)]
+        return compact.concat(parts, tree)
+
+    t_build, pool = timed(build, 1)
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    again = build()
+    size = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    del again
+    print(f"  build_compact x{-(-n // 10_000)} + concat              {ms(t_build)}  retained {size / 2**20:.1f} MiB")
+    details = {c.provider_id: c for c in cands}
+    broad = msgspec.structs.replace(
+        NEED, id="bench-broad", areas=roots(tree), required_accreditations=(), min_years_experience=0
+    )
+    for label, need in (("narrow", NEED), ("broad", broad)):
+
+        def run(need: Need = need) -> tuple[float, float, int]:
+            t0 = time.perf_counter()
+            short = shortlist(need, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=200, directory=True)
+            t1 = time.perf_counter()
+            ranking = short.explain({pid: details[pid] for pid in short.provider_ids})
+            return t1 - t0, time.perf_counter() - t1, ranking.eligible_count
+
+        runs = [run() for _ in range(repeat)]
+        t_short = statistics.median(r[0] for r in runs)
+        t_explain = statistics.median(r[1] for r in runs)
+        t_all = statistics.median(r[0] + r[1] for r in runs)
+        print(
+            f"  shortlist(directory) + explain 50, {label:6} {ms(t_all)}  (shortlist {ms(t_short).strip()}, "
+            f"explain {ms(t_explain).strip()}; assessed eligible {runs[0][2]:,})"
+        )
+    rng = random.Random(3)
+    changed = [
+        msgspec.structs.replace(c, resources_text=c.resources_text + " tenancy sustainment")
+        for c in rng.sample(cands, 20)
+    ]
+    t_replace, _ = timed(lambda: compact.replace_rows(pool, [c.provider_id for c in changed], changed), repeat)
+    print(f"  replace_rows (20 providers changed)       {ms(t_replace)}")
+
+
 def main() -> None:
     tree, codes = build_tree(random.Random(7))
     print(f"matching from {ARGS.impl.resolve()}")
     print(f"area tree: {len(tree)} areas; need {NEED.pathway} in {', '.join(NEED.areas)}; 3 local priorities")
     print(f"median of {ARGS.repeat} runs")
     mixed = [bench_lists(n, ARGS.repeat, tree, codes) for n in ARGS.sizes]
+    if not ARGS.skip_compact:
+        for cands in mixed:
+            bench_compact(cands, ARGS.repeat, tree)
     if ARGS.skip_pool:
         return
     pools = [bench_pool(cands, ARGS.repeat, tree) for cands in mixed]

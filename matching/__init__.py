@@ -14,6 +14,10 @@ Public API
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
     CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
+A candidate is an organisation with its active services; a provider qualifies for a
+need through its services in the need's pathway that serve the need's people, and is
+read through them (coverage, capacity, cohorts, years, outcomes, text).
+
 Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
 """
@@ -24,7 +28,7 @@ from .columns import Columns
 from .compact import CompactPool, build_compact
 from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
-from .models import Candidate, Expertise, Need, Priority
+from .models import Candidate, Need, OutcomeRecord, Priority, Service
 from .partnerships import (
     Cell,
     Member,
@@ -61,7 +65,6 @@ __all__ = (
     "DirectoryCounts",
     "Exclusion",
     "ExclusionReason",
-    "Expertise",
     "InvalidAreaTree",
     "InvalidCandidate",
     "InvalidNeed",
@@ -70,6 +73,7 @@ __all__ = (
     "Member",
     "Need",
     "Offer",
+    "OutcomeRecord",
     "PartnershipOption",
     "PartnershipPlan",
     "Pool",
@@ -77,6 +81,7 @@ __all__ = (
     "RankOptions",
     "Ranking",
     "ScoredCandidate",
+    "Service",
     "Shortlist",
     "Weights",
     "build_compact",

@@ -1,6 +1,12 @@
 """Candidates as columns: the numeric and code columns shared by every kind of pool.
 
-Building :class:`Columns` reads every field of every candidate once, field by field with
+A provider is one row of :class:`Columns` (its organisation: sector, finances, premises, its own
+accreditations...) and each of its services is one row of :class:`ServiceColumns` (pathway, cohorts,
+whom it serves, capacity, years, outcomes evidence, areas, accreditations), service rows grouped by
+provider. A need reads the service rows of its pathway and aggregates what qualifies per provider
+with numpy (see :mod:`matching.screening` and :mod:`matching.scoring`).
+
+Building :class:`Columns` reads every field of every candidate and service once, field by field with
 C-level iteration (``map``/``attrgetter``/``np.fromiter``) and numpy, so the Python work per
 candidate is a few small steps. A full pool (:class:`matching.pool.CandidatePool`) adds the
 candidates themselves, their text and their name order; a compact pool
@@ -10,7 +16,7 @@ Vocabularies are per build: the pathway, cohort, sector and accreditation / soci
 are collected from the candidates themselves, so new codes in the data never need a code change
 here.
 
-Variable-length attributes (coverage areas, premises, accreditations, social value commitments)
+Variable-length attributes (service areas, premises, accreditations, social value commitments)
 are stored as flat ``(owner, item)`` pairs sorted by owner.
 """
 
@@ -30,21 +36,23 @@ import numpy.typing as npt
 
 from .areas import AreaTree
 from .errors import InvalidCandidate
-from .models import Candidate, Expertise
-from .vocab import is_code
+from .models import Candidate, Service
+from .vocab import GENDERS, is_code
 
 Int64Array = npt.NDArray[np.int64]
 IndexArray = npt.NDArray[np.signedinteger[Any]]
 """Row or id indices: int64, or int32 where a compact pool narrows them."""
 FloatArray = npt.NDArray[np.float64]
+FloatingArray = npt.NDArray[np.floating[Any]]
+"""float64, or float32 where a compact pool narrows a column that float32 holds exactly."""
 BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
 class Pairs:
-    """Flat variable-length attribute: ``item[k]`` belongs to candidate ``owner[k]``.
+    """Flat variable-length attribute: ``item[k]`` belongs to owner ``owner[k]`` (a provider or a service row).
 
-    ``owner`` is ascending and candidate ``i`` owns ``item[offsets[i]:offsets[i + 1]]``.
+    ``owner`` is ascending and owner ``i`` owns ``item[offsets[i]:offsets[i + 1]]``.
     """
 
     owner: IndexArray
@@ -52,18 +60,13 @@ class Pairs:
     offsets: Int64Array
 
     def of(self, i: int) -> list[int]:
-        """Items of candidate ``i``."""
+        """Items of owner ``i``."""
         items: list[int] = self.item[self.offsets[i] : self.offsets[i + 1]].tolist()
         return items
 
     def gather(self, idx: Int64Array) -> tuple[Int64Array, Int64Array]:
-        """Positions into ``item`` of the candidates ``idx`` and, for each, its index within ``idx``."""
-        starts = self.offsets[idx]
-        lengths = self.offsets[idx + 1] - starts
-        total = int(lengths.sum())
-        which = np.repeat(np.arange(len(idx), dtype=np.int64), lengths)
-        shift = np.repeat(starts - np.concatenate(([0], np.cumsum(lengths)[:-1])), lengths) if len(idx) else starts
-        return np.arange(total, dtype=np.int64) + shift, which
+        """Positions into ``item`` of the owners ``idx`` and, for each, its index within ``idx``."""
+        return gather(self.offsets, idx, self.owner)
 
     @classmethod
     def build(cls, owner: IndexArray, item: IndexArray, n: int) -> Pairs:
@@ -75,70 +78,76 @@ class Pairs:
         return cls(owner=owner, item=item, offsets=offsets)
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Columns:
-    """The numeric and code columns of a set of candidates, one entry per candidate (row).
+def gather(offsets: Int64Array, idx: Int64Array, owner: IndexArray | None = None) -> tuple[Int64Array, Int64Array]:
+    """Positions ``offsets[i]:offsets[i + 1]`` of every ``i`` in ``idx``, concatenated, and for each its index
+    within ``idx``.
 
-    Pathway-indexed arrays have one row per pathway code found in the candidates' expertise
-    (``pathway_ids`` maps code -> row); cohort masks are unsigned words, shape ``(words, pathways,
-    n)``, bit ``k`` standing for the cohort with id ``k`` in ``cohort_ids``. A compact pool may keep
-    some columns in narrower dtypes (``years`` as float32, one cohort word as uint8/16/32, pairs as
-    int32); the accessors below read them back exactly.
+    ``owner`` (the owner of every position, ascending) allows, when ``idx`` is ascending and a large share of
+    the owners, one pass over the positions instead (same result, about twice as fast).
+    """
+    n = len(offsets) - 1
+    if owner is not None and len(idx) * 4 > n and bool(np.all(idx[1:] > idx[:-1])):
+        pos_of = np.full(n, -1, dtype=np.int64)
+        pos_of[idx] = np.arange(len(idx))
+        which_all = pos_of[owner]
+        positions = np.flatnonzero(which_all >= 0)
+        return positions, which_all[positions]
+    starts = offsets[idx]
+    counts = offsets[idx + 1] - starts
+    total = int(counts.sum())
+    which = np.repeat(np.arange(len(idx), dtype=np.int64), counts)
+    shift = np.repeat(starts - np.concatenate(([0], np.cumsum(counts)[:-1])), counts) if len(idx) else starts
+    return np.arange(total, dtype=np.int64) + shift, which
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ServiceColumns:
+    """The services of a set of candidates, one row per service, grouped by provider.
+
+    Provider row ``i`` owns service rows ``offsets[i]:offsets[i + 1]`` (``owner`` is ascending). Cohort
+    masks are unsigned words, shape ``(words, rows)``, bit ``k`` standing for the cohort with id ``k`` in
+    ``cohort_ids``. A compact pool may keep some columns in narrower dtypes (float32 where exact, one cohort
+    word as uint8/16/32, pairs and small ids as int32 or narrower); the accessors read them back exactly.
     """
 
-    areas: AreaTree
-    """The area tree the coverage and premises node indices refer to."""
-    provider_id: Int64Array
+    owner: IndexArray
+    """Provider row of each service row, ascending."""
+    offsets: Int64Array
+    service_id: IndexArray
     pathway_ids: Mapping[str, int]
-    offered: BoolArray
-    years: npt.NDArray[np.floating[Any]]
-    outcomes: BoolArray
+    pathway: IndexArray
+    """Pathway id (in ``pathway_ids``) of each service row."""
     cohort_ids: Mapping[str, int]
     cohort_mask: npt.NDArray[np.unsignedinteger[Any]]
-    sector_ids: Mapping[str, int]
-    sector: Int64Array
-    capacity: FloatArray
-    income: FloatArray
-    reserves: FloatArray
-    founded_year: FloatArray
-    confirmed_ordinal: FloatArray
-    volunteers: FloatArray
-    match_funding: FloatArray
-    partner_count: FloatArray
-    funding_source_count: FloatArray
-    coverage: Pairs
-    """Area node indices covered, reduced to an antichain (no code nested in another), ascending."""
-    premises: Pairs
-    """Premises area node indices, same layout as ``coverage``."""
-    code_ids: Mapping[str, int]
-    """Accreditation and social value codes -> id (one id space, so the two can be unioned)."""
+    min_age: FloatingArray
+    """Youngest age served (0 when open)."""
+    max_age: FloatingArray
+    """Oldest age served (infinity when open)."""
+    gender: npt.NDArray[np.uint8]
+    """Index in :data:`~matching.vocab.GENDERS` of whom it serves (0: both)."""
+    capacity: FloatingArray
+    """Service users a year (NaN: not stated)."""
+    years: FloatingArray
+    outcomes: BoolArray
+    """At least one outcomes record."""
+    areas: Pairs
+    """Area node indices of each service row, reduced to an antichain (no code nested in another), ascending."""
     accreditations: Pairs
-    """Distinct accreditation code ids per candidate."""
-    social_value: Pairs
-    """Distinct social value code ids per candidate."""
+    """Distinct accreditation code ids (in the :class:`Columns`' ``code_ids``) of each service row."""
 
     def __len__(self) -> int:
-        return len(self.provider_id)
+        return len(self.owner)
 
-    # -- per-need views ------------------------------------------------------
-    def offered_in(self, code: str) -> BoolArray:
-        p = self.pathway_ids.get(code)
-        return self.offered[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
-
-    def years_in(self, code: str) -> FloatArray:
-        p = self.pathway_ids.get(code)
-        return self.years[p].astype(np.float64, copy=False) if p is not None else np.zeros(len(self))
-
-    def outcomes_in(self, code: str) -> BoolArray:
-        p = self.pathway_ids.get(code)
-        return self.outcomes[p] if p is not None else np.zeros(len(self), dtype=np.bool_)
-
-    def cohorts_in(self, code: str) -> npt.NDArray[np.uint64]:
-        """Cohort mask words of every candidate in pathway ``code``, shape ``(words, n)``."""
+    def rows_in(self, code: str) -> Int64Array:
+        """Service rows in pathway ``code``, ascending."""
         p = self.pathway_ids.get(code)
         if p is None:
-            return np.zeros((self.cohort_mask.shape[0], len(self)), dtype=np.uint64)
-        return self.cohort_mask[:, p, :].astype(np.uint64, copy=False)
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(self.pathway == p)
+
+    def cohorts_of(self, rows: Int64Array) -> npt.NDArray[np.uint64]:
+        """Cohort mask words of the service rows ``rows``, shape ``(words, len(rows))``."""
+        return self.cohort_mask[:, rows].astype(np.uint64, copy=False)
 
     def cohort_words(self, codes: Iterable[str]) -> npt.NDArray[np.uint64]:
         """Mask words (shape ``(words,)``) of the cohort codes known to these columns (others are ignored)."""
@@ -150,60 +159,80 @@ class Columns:
         return out
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class Columns:
+    """The numeric and code columns of a set of candidates, one entry per candidate (row), and their services."""
+
+    areas: AreaTree
+    """The area tree the area and premises node indices refer to."""
+    provider_id: Int64Array
+    sector_ids: Mapping[str, int]
+    sector: Int64Array
+    income: FloatArray
+    reserves: FloatArray
+    founded_year: FloatArray
+    confirmed_ordinal: FloatArray
+    volunteers: FloatArray
+    match_funding: FloatArray
+    partner_count: FloatArray
+    funding_source_count: FloatArray
+    premises: Pairs
+    """Premises area node indices, reduced to an antichain, ascending."""
+    code_ids: Mapping[str, int]
+    """Accreditation and social value codes -> id (one id space, so the two can be unioned; services'
+    accreditations use it too)."""
+    accreditations: Pairs
+    """Distinct accreditation code ids of each organisation (its services' are in ``services``)."""
+    social_value: Pairs
+    """Distinct social value code ids per candidate."""
+    services: ServiceColumns
+
+    def __len__(self) -> int:
+        return len(self.provider_id)
+
+
 # -- building --------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class Screened:
-    """Provider ids and expertise lines, read (and validated) from the candidates being laid out."""
-
-    pids: Int64Array
-    lines: list[Expertise]
-    line_owner: Int64Array
-    paths: list[str]
-
-
 def build_columns(
-    cands: Sequence[Candidate], areas: AreaTree, *, pathway: str | None, screened: Screened | None = None
-) -> tuple[Columns, Screened]:
-    """Validate ``cands`` and lay them out as :class:`Columns`; also returns the expertise lines read.
+    cands: Sequence[Candidate], areas: AreaTree, *, pathway: str | None, pids: Int64Array | None = None
+) -> tuple[Columns, list[Service]]:
+    """Validate ``cands`` and lay them out as :class:`Columns`; also returns the service of each service row.
 
-    ``pathway``: when given, only expertise lines of that pathway get pathway columns (years,
-    cohorts, outcomes evidence), which is all a single need uses; ``None`` indexes every pathway.
-    ``screened``: provider ids and expertise lines already read (and validated) by screening.
+    ``pathway``: when given, only the services of that pathway become service rows, which is all a
+    single need uses; ``None`` keeps every service. ``pids``: the provider ids, already read (and
+    checked for duplicates).
 
-    Raises :class:`InvalidCandidate` for a duplicate ``provider_id``, a pathway, cohort or sector
-    that is not a non-empty string, negative years of experience, capacity, income, volunteers or
-    match funding.
+    Raises :class:`InvalidCandidate` for a duplicate ``provider_id`` or service id, a pathway, cohort
+    or sector that is not a non-empty string, negative years of experience, capacity, income,
+    volunteers or match funding, an age that is negative or an age range upside down, a gender other
+    than men, women or both.
     """
     n = len(cands)
-    pids = provider_ids(cands) if screened is None else screened.pids
+    pids = provider_ids(cands) if pids is None else pids
 
     sector_codes = list(map(attrgetter("sector"), cands))
     sector_ids = _code_ids(sector_codes, "sector", pids, None)
     sector = np.fromiter(map(sector_ids.__getitem__, sector_codes), dtype=np.int64, count=n)
 
-    if screened is None:
-        lines, line_owner = expertise_lines(cands)
-        paths = list(map(attrgetter("pathway"), lines))
-        check_pathways(paths, line_owner, pids)
-        screened = Screened(pids, lines, line_owner, paths)
-    ex = _expertise_columns(screened.lines, screened.line_owner, screened.paths, pids, n, pathway)
-
-    coverage = area_pairs(field_tuples(cands, "coverage"), areas)
     premises = area_pairs(field_tuples(cands, "premises_areas"), areas)
-    acc_lists = field_tuples(cands, "accreditations")
-    sv_lists = field_tuples(cands, "social_value")
     code_ids: dict[Any, int] = {}
-    accreditations = _code_pairs(acc_lists, code_ids)
-    social_value = _code_pairs(sv_lists, code_ids)
+    accreditations = _code_pairs(field_tuples(cands, "accreditations"), code_ids)
+    social_value = _code_pairs(field_tuples(cands, "social_value"), code_ids)
 
-    capacity = floats(cands, "capacity")
+    services, owner = service_rows(cands)
+    paths = list(map(attrgetter("pathway"), services))
+    check_pathways(paths, owner, pids)
+    if pathway is not None:
+        sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(pathway)), dtype=np.bool_, count=len(paths)))
+        if len(sel) < len(services):
+            services, owner, paths = take(services, sel), owner[sel], take(paths, sel)
+    svc = _service_columns(services, owner, paths, pids, n, areas, code_ids)
+
     income = floats(cands, "annual_income")
     volunteers = np.nan_to_num(floats(cands, "volunteers"), nan=0.0)  # missing -> none
     match_funding = np.nan_to_num(floats(cands, "match_funding_per_year"), nan=0.0)
     for field, col in (
-        ("capacity", capacity),
         ("annual_income", income),
         ("volunteers", volunteers),
         ("match_funding_per_year", match_funding),
@@ -220,12 +249,7 @@ def build_columns(
     )
     arrays: dict[str, np.ndarray] = {
         "provider_id": pids,
-        "offered": ex.offered,
-        "years": ex.years,
-        "outcomes": ex.outcomes,
-        "cohort_mask": ex.cohort_mask,
         "sector": sector,
-        "capacity": capacity,
         "income": income,
         "reserves": floats(cands, "reserves_months"),
         "founded_year": floats(cands, "founded_year"),
@@ -238,17 +262,15 @@ def build_columns(
     read_only(*arrays.values())
     columns = Columns(
         areas=areas,
-        pathway_ids=MappingProxyType(ex.pathway_ids),
-        cohort_ids=MappingProxyType(ex.cohort_ids),
         sector_ids=MappingProxyType(sector_ids),
-        coverage=coverage,
         premises=premises,
         code_ids=MappingProxyType(code_ids),
         accreditations=accreditations,
         social_value=social_value,
+        services=svc,
         **arrays,
     )
-    return columns, screened
+    return columns, services
 
 
 def read_only(*arrays: np.ndarray | None) -> None:
@@ -268,55 +290,119 @@ def provider_ids(cands: Sequence[Candidate]) -> Int64Array:
     return pids
 
 
-def expertise_lines(cands: Sequence[Candidate]) -> tuple[list[Expertise], Int64Array]:
-    """Every expertise line, candidate by candidate, with the index of its candidate."""
-    per, counts = lengths(field_tuples(cands, "expertise"))
+def service_rows(cands: Sequence[Candidate]) -> tuple[list[Service], Int64Array]:
+    """Every service, candidate by candidate, with the index of its candidate."""
+    per, counts = lengths(field_tuples(cands, "services"))
     return list(chain.from_iterable(per)), np.repeat(np.arange(len(per), dtype=np.int64), counts)
 
 
-def check_pathways(paths: list[str], line_owner: Int64Array, pids: Int64Array) -> None:
+def check_pathways(paths: list[str], owner: Int64Array, pids: Int64Array) -> None:
     """Every pathway code is a non-empty string (raises :class:`InvalidCandidate`)."""
-    _code_ids(paths, "expertise.pathway", pids, line_owner)
+    _code_ids(paths, "services.pathway", pids, owner)
 
 
-def line_years(lines: Sequence[Expertise], line_owner: Int64Array, pids: Int64Array) -> FloatArray:
-    """``years_experience`` of each line; raises :class:`InvalidCandidate` unless finite and >= 0."""
-    years = np.fromiter(map(attrgetter("years_experience"), lines), dtype=np.float64, count=len(lines))
+def service_years(services: Sequence[Service], owner: Int64Array, pids: Int64Array) -> FloatArray:
+    """``years_experience`` of each service; raises :class:`InvalidCandidate` unless finite and >= 0."""
+    years = np.fromiter(map(attrgetter("years_experience"), services), dtype=np.float64, count=len(services))
     bad = np.flatnonzero(~(years >= 0) | np.isinf(years))
     if len(bad):
         k = int(bad[0])
-        raise InvalidCandidate(int(pids[line_owner[k]]), "expertise.years_experience", "must be a finite number >= 0")
+        raise InvalidCandidate(int(pids[owner[k]]), "services.years_experience", "must be a finite number >= 0")
     return years
 
 
-@dataclass(frozen=True, slots=True, eq=False)
-class _ExpertiseColumns:
-    pathway_ids: dict[str, int]
-    offered: npt.NDArray[np.bool_]
-    years: FloatArray
-    outcomes: npt.NDArray[np.bool_]
-    cohort_ids: dict[str, int]
-    cohort_mask: npt.NDArray[np.uint64]
+_GENDER_CODE: Final = MappingProxyType({g: k for k, g in enumerate(GENDERS)})
 
 
-def _expertise_columns(
-    lines: list[Expertise], line_owner: Int64Array, paths: list[str], pids: Int64Array, n: int, pathway: str | None
-) -> _ExpertiseColumns:
-    """Pathway-major arrays: offered, max years, outcomes evidence present, cohort mask words."""
-    if pathway is None:
-        pathway_ids = {code: k for k, code in enumerate(dict.fromkeys(paths))}
-        row = np.fromiter(map(pathway_ids.__getitem__, paths), dtype=np.int64, count=len(paths))
-        sel = np.arange(len(paths), dtype=np.int64)
-    else:
-        sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(pathway)), dtype=np.bool_, count=len(paths)))
-        pathway_ids = {pathway: 0} if len(sel) else {}
-        row = np.zeros(len(sel), dtype=np.int64)
-    chosen = lines if len(sel) == len(lines) else list(map(lines.__getitem__, sel.tolist()))
-    owner = line_owner[sel]
-    k = len(chosen)
+def whom_served(
+    services: Sequence[Service], owner: Int64Array, pids: Int64Array
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.uint8]]:
+    """(youngest age, 0 when open; oldest age, infinity when open; gender code) of each service.
 
-    years_in = line_years(chosen, owner, pids)
-    cohort_lists = _hashable(field_tuples(chosen, "cohorts"))
+    Raises :class:`InvalidCandidate` for a negative or non-finite age, an age range upside down or a
+    gender other than those in :data:`~matching.vocab.GENDERS`.
+    """
+    k = len(services)
+    lo = floats(services, "min_age")
+    hi = floats(services, "max_age")
+    for field, col in (("services.min_age", lo), ("services.max_age", hi)):
+        bad = np.flatnonzero(~np.isnan(col) & ~((col >= 0) & np.isfinite(col)))
+        if len(bad):
+            raise InvalidCandidate(int(pids[owner[bad[0]]]), field, "must be None or a finite number >= 0")
+    lo = np.nan_to_num(lo, nan=0.0)
+    hi = np.where(np.isnan(hi), np.inf, hi)
+    bad = np.flatnonzero(lo > hi)
+    if len(bad):
+        raise InvalidCandidate(int(pids[owner[bad[0]]]), "services.max_age", "must not be below min_age")
+    codes = np.fromiter(
+        map(_GENDER_CODE.get, map(attrgetter("gender"), services), repeat(255)), dtype=np.uint8, count=k
+    )
+    bad = np.flatnonzero(codes == 255)
+    if len(bad):
+        got = services[int(bad[0])].gender
+        raise InvalidCandidate(
+            int(pids[owner[bad[0]]]), "services.gender", f"must be one of {', '.join(GENDERS)}, got {got!r}"
+        )
+    return lo, hi, codes
+
+
+def _service_columns(
+    services: list[Service],
+    owner: Int64Array,
+    paths: list[str],
+    pids: Int64Array,
+    n: int,
+    areas: AreaTree,
+    code_ids: dict[Any, int],
+) -> ServiceColumns:
+    k = len(services)
+    ids = np.fromiter(map(attrgetter("service_id"), services), dtype=np.int64, count=k)
+    if k:
+        order = np.lexsort((ids, owner))
+        dup = np.flatnonzero((owner[order][1:] == owner[order][:-1]) & (ids[order][1:] == ids[order][:-1]))
+        if len(dup):
+            raise InvalidCandidate(
+                int(pids[owner[order[dup[0]]]]), "services.service_id", "duplicate service_id in one provider"
+            )
+    pathway_ids = {code: p for p, code in enumerate(dict.fromkeys(paths))}
+    pathway = np.fromiter(map(pathway_ids.__getitem__, paths), dtype=np.int64, count=k)
+    cohort_ids, cohort_mask = _cohort_masks(services, owner, pids)
+    capacity = floats(services, "capacity")
+    bad = np.flatnonzero(capacity < 0)
+    if len(bad):
+        raise InvalidCandidate(int(pids[owner[bad[0]]]), "services.capacity", "must not be negative")
+    min_age, max_age, gender = whom_served(services, owner, pids)
+    outcomes = np.fromiter(map(bool, map(attrgetter("outcomes"), services)), dtype=np.bool_, count=k)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+    arrays: dict[str, Any] = {
+        "owner": owner,
+        "offsets": offsets,
+        "service_id": ids,
+        "pathway": pathway,
+        "cohort_mask": cohort_mask,
+        "min_age": min_age,
+        "max_age": max_age,
+        "gender": gender,
+        "capacity": capacity,
+        "years": service_years(services, owner, pids),
+        "outcomes": outcomes,
+    }
+    read_only(*arrays.values())
+    return ServiceColumns(
+        pathway_ids=MappingProxyType(pathway_ids),
+        cohort_ids=MappingProxyType(cohort_ids),
+        areas=area_pairs(field_tuples(services, "areas"), areas),
+        accreditations=_code_pairs(field_tuples(services, "accreditations"), code_ids),
+        **arrays,
+    )
+
+
+def _cohort_masks(
+    services: list[Service], owner: Int64Array, pids: Int64Array
+) -> tuple[dict[str, int], npt.NDArray[np.uint64]]:
+    """Cohort ids (first seen) and the cohort mask words of each service, shape ``(words, len(services))``."""
+    cohort_lists = _hashable(field_tuples(services, "cohorts"))
     distinct = dict.fromkeys(cohort_lists)
     cohort_ids: dict[str, int] = {}
     key_masks: list[int] = []
@@ -326,7 +412,7 @@ def _expertise_columns(
             if not is_code(code):
                 pos = cohort_lists.index(key)
                 raise InvalidCandidate(
-                    int(pids[owner[pos]]), "expertise.cohorts", f"cohorts must be non-empty codes, got {code!r}"
+                    int(pids[owner[pos]]), "services.cohorts", f"cohorts must be non-empty codes, got {code!r}"
                 )
             mask |= 1 << cohort_ids.setdefault(code, len(cohort_ids))
         key_masks.append(mask)
@@ -336,27 +422,19 @@ def _expertise_columns(
         [[(m >> (64 * w)) & 0xFFFFFFFFFFFFFFFF for w in range(words)] for m in key_masks] or [[0] * words],
         dtype=np.uint64,
     )
-    key_of_line = np.fromiter(map(distinct.__getitem__, cohort_lists), dtype=np.int64, count=k)
+    key_of = np.fromiter(map(distinct.__getitem__, cohort_lists), dtype=np.int64, count=len(cohort_lists))
+    return cohort_ids, np.ascontiguousarray(table[key_of].T)
 
-    P = len(pathway_ids)
-    offered = np.zeros((P, n), dtype=np.bool_)
-    years = np.zeros((P, n), dtype=np.float64)
-    outcomes = np.zeros((P, n), dtype=np.bool_)
-    cohort = np.zeros((words, P, n), dtype=np.uint64)
-    if k:
-        flat = row * n + owner
-        offered.reshape(-1)[flat] = True
-        np.maximum.at(years.reshape(-1), flat, years_in)
-        for w in range(words):
-            np.bitwise_or.at(cohort[w].reshape(-1), flat, table[key_of_line, w])
-        evidence = list(map(attrgetter("outcomes_evidence"), chosen))
-        has = np.fromiter(map(bool, evidence), dtype=np.bool_, count=k)
-        some = np.flatnonzero(has)
-        if len(some):
-            blank = np.fromiter(map(str.isspace, map(evidence.__getitem__, some.tolist())), np.bool_, len(some))
-            has[some[blank]] = False
-        outcomes.reshape(-1)[flat[has]] = True
-    return _ExpertiseColumns(pathway_ids, offered, years, outcomes, cohort_ids, cohort)
+
+def service_text(service: Service) -> str:
+    """The text of a service that local priorities are matched against: its description and the words
+    of its outcomes records (outcome, measure, note)."""
+    if not service.outcomes:
+        return service.description
+    parts = [service.description]
+    for r in service.outcomes:
+        parts.extend(x for x in (r.outcome, r.measure, r.note) if x)
+    return ". ".join(parts)
 
 
 def _code_ids(codes: list[Any], field: str, pids: Int64Array, owner: Int64Array | None) -> dict[str, int]:
@@ -399,17 +477,25 @@ def _hashable(values: list[Sequence[Any]]) -> list[tuple[Any, ...]]:
 def area_pairs(code_lists: list[Sequence[str]], areas: AreaTree) -> Pairs:
     """Area codes per owner as ascending node-index antichains (unknown codes ignored).
 
-    Equivalent to ``areas.reduce(codes)`` for every owner, vectorised: pairs are
-    sorted by (owner, node); in pre-order a node lies inside an earlier node of the
-    same owner exactly when it starts before the furthest end seen so far.
+    Equivalent to ``areas.reduce(codes)`` for every owner, vectorised (see :func:`antichains`).
     """
     n = len(code_lists)
     code_lists, counts = lengths(code_lists)
     node = areas.index_array(chain.from_iterable(code_lists))
     owner = np.repeat(np.arange(n, dtype=np.int64), counts)
     known = node >= 0
+    owner, node = antichains(owner[known], node[known], areas)
+    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(node), n)
+
+
+def antichains(owner: Int64Array, node: Int64Array, areas: AreaTree) -> tuple[Int64Array, Int64Array]:
+    """``(owner, node)`` pairs sorted by owner then node, each owner's nodes reduced to an antichain.
+
+    Pairs are sorted by (owner, node); in pre-order a node lies inside an earlier node of the
+    same owner exactly when it starts before the furthest end seen so far.
+    """
     size = len(areas)
-    key = np.sort(owner[known] * size + node[known])
+    key = sorted_distinct(owner.astype(np.int64, copy=False) * size + node)
     owner, node = np.divmod(key, size)
     if len(key):
         end = node + areas.sizes[node]
@@ -417,7 +503,7 @@ def area_pairs(code_lists: list[Sequence[str]], areas: AreaTree) -> Pairs:
         before = np.concatenate(([-1], reach[:-1])) - owner * (size + 1)  # furthest end so far (same owner)
         keep = before <= node
         owner, node = owner[keep], node[keep]
-    return Pairs.build(np.ascontiguousarray(owner), np.ascontiguousarray(node), n)
+    return owner, node
 
 
 def _code_pairs(code_lists: list[Sequence[Any]], ids: dict[Any, int]) -> Pairs:

@@ -2,10 +2,10 @@
 
 A caller that keeps a whole directory in memory (one pool per server process, kept exact as
 providers change) cannot afford every candidate's text and objects. A :class:`CompactPool` keeps
-only the :class:`~matching.columns.Columns` (numeric columns and code pairs, some in narrower
-dtypes), the names packed in one buffer (:class:`PackedNames`) and a
-:class:`~matching.wordscan.WordIndex` of the text (distinct normalised word ids per candidate),
-built when the pool is made. :func:`build_compact` makes one from candidates, :meth:`CompactPool.of`
+only the :class:`~matching.columns.Columns` (numeric columns and code pairs of the providers and of
+their services, some in narrower dtypes), the names packed in one buffer (:class:`PackedNames`) and a
+:class:`~matching.wordscan.WordIndex` of the text (distinct normalised word ids per service and per
+organisation), built when the pool is made. :func:`build_compact` makes one from candidates, :meth:`CompactPool.of`
 from a full :class:`~matching.pool.CandidatePool`; :func:`concat` and :func:`take_rows` merge such
 pools and select rows from them without going back to the candidates, and :func:`replace_rows`
 replaces changed providers (drops their rows, appends a pool built from their new versions).
@@ -16,7 +16,7 @@ read it from several threads at once.
 Ranking a compact pool works like ranking any pool; explanations then need the full
 :class:`~matching.models.Candidate` of each provider shown, supplied by the caller
 (:func:`matching.ranking.shortlist` then :meth:`Shortlist.explain`). Ids inside a merged pool
-(pathway rows, cohort bits, sector, code and word ids) differ from a freshly built pool's, but
+(pathway, cohort bits, sector, code and word ids) differ from a freshly built pool's, but
 nothing in a ranking depends on them: the results are identical (tested).
 """
 
@@ -31,9 +31,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Columns, Pairs, read_only
+from .columns import Columns, Pairs, ServiceColumns, gather, read_only
 from .models import Candidate
-from .pool import CandidatePool, OverColumns, build_pool
+from .pool import CandidatePool, OverColumns, build_pool, text_units
 from .wordscan import WordIndex
 
 Int64Array = npt.NDArray[np.int64]
@@ -76,6 +76,20 @@ class PackedNames(Sequence[str]):
             raise IndexError(i)
         return self.data[self.offsets[i] : self.offsets[i + 1]].decode()
 
+    def prefix_keys(self, rows: Int64Array) -> npt.NDArray[np.uint64]:
+        """The first 8 bytes of each name ``rows`` as a big-endian number (zero-padded): a name whose key is
+        smaller sorts first (UTF-8 byte order is code point order); equal keys need the whole names."""
+        buf = np.frombuffer(self.data, dtype=np.uint8)
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        key = np.zeros(len(rows), dtype=np.uint64)
+        for k in range(8):
+            has = np.flatnonzero(lengths > k)
+            byte = np.zeros(len(rows), dtype=np.uint64)
+            byte[has] = buf[starts[has] + k]
+            key = (key << np.uint64(8)) | byte
+        return key
+
     def take(self, rows: Int64Array) -> PackedNames:
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
         data = b"".join(map(self.data.__getitem__, map(slice, starts.tolist(), ends.tolist())))
@@ -101,6 +115,12 @@ def _cohort_dtype(cohorts: int) -> Any:
     return next((t for t, bits in ((np.uint8, 8), (np.uint16, 16), (np.uint32, 32)) if cohorts <= bits), np.uint64)
 
 
+def _small_int_dtype(values: npt.NDArray[np.signedinteger[Any]]) -> Any:
+    """The narrowest of int8/16/32/64 holding ``values``."""
+    lo, hi = (int(values.min()), int(values.max())) if len(values) else (0, 0)
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max)
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class CompactPool(OverColumns):
     """Candidates as columns, packed names and a word index of their text: no candidate objects, no text."""
@@ -108,7 +128,8 @@ class CompactPool(OverColumns):
     columns: Columns
     names: PackedNames
     words: WordIndex
-    """Distinct normalised words of each row's text (expertise descriptions and resources text)."""
+    """Distinct normalised words of each text unit (see :func:`matching.pool.text_units`): every service
+    row's description and outcomes records, then every candidate's resources text."""
 
     @property
     def by_name(self) -> None:
@@ -119,35 +140,53 @@ class CompactPool(OverColumns):
     def name_rank(self) -> None:
         return None
 
-    def word_matches(self, idx: Int64Array, query: Sequence[str]) -> FloatArray:
-        """See :meth:`matching.pool.Pool.word_matches`."""
-        return self.words.best_matches(idx, query)
+    def text_matches(
+        self, idx: Int64Array, services: Int64Array, service_pos: Int64Array, query: Sequence[str]
+    ) -> FloatArray:
+        """See :meth:`matching.pool.Pool.text_matches`."""
+        units, owner = text_units(len(self.columns.services), idx, services, service_pos)
+        return self.words.best_matches(units, query, owner=owner, n=len(idx))
 
     @classmethod
     def of(cls, pool: CandidatePool) -> CompactPool:
         """``pool`` without its candidates' objects and text (its word index is built first, if need be)."""
         index = pool.word_index() if pool.text_index is not None else pool.index_text()
         index = index._replace(words=index.words.astype(_word_dtype(len(index.vocabulary))))
-        return cls(
-            columns=replace(pool.columns, **_narrow(pool.columns)), names=PackedNames.of(pool.names), words=index
-        )
+        return cls(columns=_narrow(pool.columns), names=PackedNames.of(pool.names), words=index)
 
 
-def _narrow(columns: Columns) -> dict[str, Any]:
+def _narrowed_float(values: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
+    """``values`` as float32 when that holds every value exactly (NaN and infinities included), else as given."""
+    if values.dtype == np.float32:
+        return values
+    small = values.astype(np.float32)
+    return small if np.array_equal(small.astype(np.float64), values, equal_nan=True) else values
+
+
+def _narrow(columns: Columns) -> Columns:
     """Narrower storage for the widest columns, exactly (read back through the columns' accessors)."""
+    svc = columns.services
+    n, k = len(columns), len(svc)
     out: dict[str, Any] = {}
-    n = len(columns)
-    years = columns.years
-    if years.dtype != np.float32 and np.array_equal(years.astype(np.float32).astype(np.float64), years):
-        out["years"] = years.astype(np.float32)
-    if columns.cohort_mask.shape[0] == 1:
-        out["cohort_mask"] = columns.cohort_mask.astype(_cohort_dtype(len(columns.cohort_ids)))
-    for field in ("coverage", "premises", "accreditations", "social_value"):
+    for field in ("min_age", "max_age", "capacity", "years"):
+        out[field] = _narrowed_float(getattr(svc, field))
+    if svc.cohort_mask.shape[0] == 1:
+        out["cohort_mask"] = svc.cohort_mask.astype(_cohort_dtype(len(svc.cohort_ids)))
+    out["pathway"] = svc.pathway.astype(_small_int_dtype(svc.pathway))
+    out["service_id"] = svc.service_id.astype(_small_int_dtype(svc.service_id))
+    if n < 1 << 31:
+        out["owner"] = svc.owner.astype(np.int32)
+    for field in ("areas", "accreditations"):
+        pairs = getattr(svc, field)
+        if pairs.owner.dtype != np.int32 and k < 1 << 31:
+            out[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), k)
+    read_only(*(a for a in out.values() if isinstance(a, np.ndarray)))
+    narrow: dict[str, Any] = {"services": replace(svc, **out)}
+    for field in ("premises", "accreditations", "social_value"):
         pairs = getattr(columns, field)
         if pairs.owner.dtype != np.int32 and n < 1 << 31:
-            out[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), n)
-    read_only(*(a for a in out.values() if isinstance(a, np.ndarray)))
-    return out
+            narrow[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), n)
+    return replace(columns, **narrow)
 
 
 def build_compact(candidates: Sequence[Candidate], areas: AreaTree) -> CompactPool:
@@ -191,6 +230,91 @@ def _concat_pairs(parts: list[tuple[Pairs, Int64Array | None]], sizes: list[int]
     return Pairs.build(owner.astype(np.int64, copy=False), item.astype(np.int64, copy=False), base)
 
 
+def _cat(arrays: Sequence[np.ndarray]) -> Any:
+    """Concatenated, in the widest of their dtypes."""
+    return np.concatenate(arrays).astype(np.result_type(*arrays), copy=False)
+
+
+def _concat_services(cols: list[Columns], code_maps: list[Int64Array]) -> ServiceColumns:
+    svcs = [c.services for c in cols]
+    sizes = [len(s) for s in svcs]
+    k, n = sum(sizes), sum(len(c) for c in cols)
+    pathway_ids = _union([s.pathway_ids for s in svcs])
+    cohort_ids = _union([s.cohort_ids for s in svcs])
+    words = max(1, (len(cohort_ids) + 63) // 64)
+    cohort_mask: npt.NDArray[np.unsignedinteger[Any]] = np.zeros((words, k), dtype=np.uint64)
+    base = 0
+    for s, size in zip(svcs, sizes, strict=True):
+        span = slice(base, base + size)
+        mask = s.cohort_mask.astype(np.uint64, copy=False)
+        for code, k in s.cohort_ids.items():
+            bits = (mask[k >> 6] >> np.uint64(k & 63)) & np.uint64(1)
+            j = cohort_ids[code]
+            cohort_mask[j >> 6, span] |= bits << np.uint64(j & 63)
+        base += size
+    if words == 1:
+        cohort_mask = cohort_mask.astype(_cohort_dtype(len(cohort_ids)))
+    owners, first = [], 0
+    for c in cols:
+        owners.append(c.services.owner.astype(np.int64) + first)
+        first += len(c)
+    owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
+    pathway = np.concatenate([_lookup(s.pathway_ids, pathway_ids)[s.pathway] for s in svcs])
+    arrays: dict[str, Any] = {
+        "owner": owner.astype(np.int32) if n < 1 << 31 else owner,
+        "offsets": offsets,
+        "service_id": _cat([s.service_id for s in svcs]),
+        "pathway": pathway.astype(_small_int_dtype(pathway)),
+        "cohort_mask": cohort_mask,
+        **{field: _cat([getattr(s, field) for s in svcs]) for field in _SERVICE_VALUES},
+    }
+    read_only(*arrays.values())
+    return ServiceColumns(
+        pathway_ids=MappingProxyType(pathway_ids),
+        cohort_ids=MappingProxyType(cohort_ids),
+        areas=_concat_pairs([(s.areas, None) for s in svcs], sizes),
+        accreditations=_concat_pairs([(s.accreditations, m) for s, m in zip(svcs, code_maps, strict=True)], sizes),
+        **arrays,
+    )
+
+
+_SERVICE_VALUES = ("min_age", "max_age", "gender", "capacity", "years", "outcomes")
+"""Service columns copied as they are when pools are merged or rows taken."""
+
+
+def _concat_index(parts: Sequence[CompactPool]) -> WordIndex:
+    """The parts' word indices as one: every part's service units, then every part's candidate units."""
+    vocabulary: dict[str, int] = {}
+    remapped = []
+    for p in parts:
+        index = p.words
+        remap = np.fromiter(
+            (vocabulary.setdefault(w, len(vocabulary)) for w in index.vocabulary),
+            dtype=np.int32,
+            count=len(index.vocabulary),
+        )
+        remapped.append(index._replace(words=remap[index.words] if len(index.words) else index.words))
+    spans = [(index, 0, len(p.columns.services)) for p, index in zip(parts, remapped, strict=True)]
+    spans += [
+        (index, len(p.columns.services), len(index.offsets) - 1) for p, index in zip(parts, remapped, strict=True)
+    ]
+    counts = [np.diff(index.offsets[lo : hi + 1]) for index, lo, hi in spans]
+    offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(counts), out=offsets[1:])
+    words = np.concatenate([index.words[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
+    return WordIndex(offsets, words.astype(_word_dtype(len(vocabulary)), copy=False), list(vocabulary))
+
+
+def _take_units(index: WordIndex, keep: npt.NDArray[np.bool_]) -> WordIndex:
+    """The word index of the units ``keep`` marks, in order."""
+    counts = np.diff(index.offsets)
+    offsets = np.zeros(int(np.count_nonzero(keep)) + 1, dtype=np.int64)
+    np.cumsum(counts[keep], out=offsets[1:])
+    return WordIndex(offsets, index.words[np.repeat(keep, counts)], index.vocabulary)
+
+
 def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> CompactPool:
     """One compact pool holding the rows of ``pools`` in order (their provider ids must be distinct).
 
@@ -206,99 +330,38 @@ def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> Com
             raise ValueError("pools built with different area trees")
     cols = [p.columns for p in parts]
     sizes = [len(c) for c in cols]
-    n = sum(sizes)
 
-    pathway_ids = _union([c.pathway_ids for c in cols])
-    cohort_ids = _union([c.cohort_ids for c in cols])
     sector_ids = _union([c.sector_ids for c in cols])
     code_ids = _union([c.code_ids for c in cols])
-    P = len(pathway_ids)
-    words = max(1, (len(cohort_ids) + 63) // 64)
-    offered = np.zeros((P, n), dtype=np.bool_)
-    years = np.zeros((P, n), dtype=np.result_type(*(c.years.dtype for c in cols)))
-    outcomes = np.zeros((P, n), dtype=np.bool_)
-    cohort_mask: npt.NDArray[np.unsignedinteger[Any]] = np.zeros((words, P, n), dtype=np.uint64)
-    base = 0
-    for c, size in zip(cols, sizes, strict=True):
-        span = slice(base, base + size)
-        for code, row in c.pathway_ids.items():
-            r = pathway_ids[code]
-            offered[r, span] = c.offered[row]
-            years[r, span] = c.years[row]
-            outcomes[r, span] = c.outcomes[row]
-            mask = c.cohort_mask.astype(np.uint64, copy=False)
-            for code_c, k in c.cohort_ids.items():
-                bits = (mask[k >> 6, row] >> np.uint64(k & 63)) & np.uint64(1)
-                if bits.any():
-                    j = cohort_ids[code_c]
-                    cohort_mask[j >> 6, r, span] |= bits << np.uint64(j & 63)
-        base += size
-    if words == 1:
-        cohort_mask = cohort_mask.astype(_cohort_dtype(len(cohort_ids)))
-
     sector = np.concatenate([_lookup(c.sector_ids, sector_ids)[c.sector] for c in cols])
     code_maps = [_lookup(c.code_ids, code_ids) for c in cols]
 
-    vocabulary: dict[str, int] = {}
-    word_parts, counts = [], []
-    for p in parts:
-        index = p.words
-        remap = np.fromiter(
-            (vocabulary.setdefault(w, len(vocabulary)) for w in index.vocabulary),
-            dtype=np.int32,
-            count=len(index.vocabulary),
-        )
-        word_parts.append(remap[index.words] if len(index.words) else index.words)
-        counts.append(np.diff(index.offsets))
-    word_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.concatenate(counts), out=word_offsets[1:])
-    index = WordIndex(word_offsets, np.concatenate(word_parts).astype(_word_dtype(len(vocabulary))), list(vocabulary))
-
-    def cat(field: str) -> Any:
-        return np.concatenate([getattr(c, field) for c in cols])
-
-    arrays: dict[str, Any] = {
-        "provider_id": cat("provider_id"),
-        "offered": offered,
-        "years": years,
-        "outcomes": outcomes,
-        "cohort_mask": cohort_mask,
-        "sector": sector,
-        "capacity": cat("capacity"),
-        "income": cat("income"),
-        "reserves": cat("reserves"),
-        "founded_year": cat("founded_year"),
-        "confirmed_ordinal": cat("confirmed_ordinal"),
-        "volunteers": cat("volunteers"),
-        "match_funding": cat("match_funding"),
-        "partner_count": cat("partner_count"),
-        "funding_source_count": cat("funding_source_count"),
-    }
+    arrays: dict[str, Any] = {field: np.concatenate([getattr(c, field) for c in cols]) for field in _ROW_FIELDS}
+    arrays["sector"] = sector
     read_only(*arrays.values())
     columns = Columns(
         areas=areas,
-        pathway_ids=MappingProxyType(pathway_ids),
-        cohort_ids=MappingProxyType(cohort_ids),
         sector_ids=MappingProxyType(sector_ids),
-        coverage=_concat_pairs([(c.coverage, None) for c in cols], sizes),
         premises=_concat_pairs([(c.premises, None) for c in cols], sizes),
         code_ids=MappingProxyType(code_ids),
         accreditations=_concat_pairs([(c.accreditations, m) for c, m in zip(cols, code_maps, strict=True)], sizes),
         social_value=_concat_pairs([(c.social_value, m) for c, m in zip(cols, code_maps, strict=True)], sizes),
+        services=_concat_services(cols, code_maps),
         **arrays,
     )
-    return CompactPool(columns=columns, names=PackedNames.concat([p.names for p in parts]), words=index)
+    return CompactPool(columns=columns, names=PackedNames.concat([p.names for p in parts]), words=_concat_index(parts))
 
 
 def _take_pairs(pairs: Pairs, rows: Int64Array) -> Pairs:
     positions, which = pairs.gather(rows)
+    if len(rows) < 1 << 31:
+        return Pairs.build(which.astype(np.int32), pairs.item[positions].astype(np.int32), len(rows))
     return Pairs.build(which, pairs.item[positions], len(rows))
 
 
 _ROW_FIELDS = (
     "provider_id",
     "sector",
-    "capacity",
     "income",
     "reserves",
     "founded_year",
@@ -314,31 +377,39 @@ def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
     """A compact pool of the rows ``rows`` (ascending) of ``pool``."""
     rows = np.asarray(rows, dtype=np.int64)
     cols = pool.columns
-    index = pool.words
-    starts = index.offsets[rows]
-    counts = index.offsets[rows + 1] - starts
-    positions = np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+    svc = cols.services
+    srows, owner = gather(svc.offsets, rows, svc.owner)
     offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    arrays: dict[str, Any] = {field: getattr(cols, field)[rows] for field in _ROW_FIELDS}
-    arrays.update(
-        offered=cols.offered[:, rows],
-        years=cols.years[:, rows],
-        outcomes=cols.outcomes[:, rows],
-        cohort_mask=cols.cohort_mask[:, :, rows],
+    np.cumsum(svc.offsets[rows + 1] - svc.offsets[rows], out=offsets[1:])
+    service_arrays: dict[str, Any] = {
+        field: getattr(svc, field)[srows] for field in (*_SERVICE_VALUES, "service_id", "pathway")
+    }
+    service_arrays.update(
+        owner=owner.astype(np.int32) if len(rows) < 1 << 31 else owner,
+        offsets=offsets,
+        cohort_mask=svc.cohort_mask[:, srows],
     )
+    read_only(*service_arrays.values())
+    services = replace(
+        svc,
+        areas=_take_pairs(svc.areas, srows),
+        accreditations=_take_pairs(svc.accreditations, srows),
+        **service_arrays,
+    )
+    arrays: dict[str, Any] = {field: getattr(cols, field)[rows] for field in _ROW_FIELDS}
     read_only(*arrays.values())
     columns = replace(
         cols,
-        coverage=_take_pairs(cols.coverage, rows),
         premises=_take_pairs(cols.premises, rows),
         accreditations=_take_pairs(cols.accreditations, rows),
         social_value=_take_pairs(cols.social_value, rows),
+        services=services,
         **arrays,
     )
-    return CompactPool(
-        columns=columns, names=pool.names.take(rows), words=WordIndex(offsets, index.words[positions], index.vocabulary)
-    )
+    keep = np.zeros(len(svc) + len(cols), dtype=np.bool_)
+    keep[srows] = True
+    keep[len(svc) + rows] = True
+    return CompactPool(columns=columns, names=pool.names.take(rows), words=_take_units(pool.words, keep))
 
 
 def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candidate]) -> CompactPool:

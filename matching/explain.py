@@ -4,8 +4,10 @@ The functions are listed, with each criterion's name, default weight and score f
 registry (:mod:`matching.criteria`); each is given its own criterion's column.
 
 Numbers come from the vectorised score columns (so explanations always agree
-with the ranking); this module only adds the words: which cohorts, which areas,
-which accreditations, which priority matched which snippet.
+with the ranking); this module only adds the words: which services, which cohorts,
+which areas, which accreditations, which priority matched which snippet. Which
+services qualified is read from the ranking's screening (service rows), and their
+words from the candidate's own services with those ids.
 """
 
 from __future__ import annotations
@@ -14,17 +16,19 @@ import math
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .columns import Columns
-from .models import Candidate
+from .errors import MatchingError
+from .models import Candidate, OutcomeRecord, Service
 from .needs import CompiledNeed
 from .priorities import explain_priorities
-from .scoring import PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
+from .scoring import CAPACITY, PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
-from .vocab import pathway_label
+from .vocab import GENDERS, age_phrase, pathway_label
 
 _MAX_LISTED = 8
 
@@ -39,8 +43,50 @@ class EvidenceContext:
     as_of: date
     social_value_accreditations: Set[str]
     pathway_names: Mapping[str, str] | None
+    qualifying: npt.NDArray[np.int64]
+    """The qualifying service rows of the ranking (ascending, so grouped by candidate)."""
+    touching: npt.NDArray[np.bool_]
+    """Whether each of ``qualifying`` covers (some of) one of the need's areas."""
+    qualifying_owner: npt.NDArray[np.signedinteger[Any]]
+    """The candidate row of each of ``qualifying`` (ascending)."""
     memo: dict[str, str | None] = field(default_factory=dict)
     """Normalised form of each word seen while explaining this ranking (see ``text.word_forms``)."""
+    services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
+    """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
+
+    def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
+        """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
+        lo, hi = np.searchsorted(self.qualifying_owner, [i, i + 1])
+        return self.qualifying[lo:hi].tolist(), self.touching[lo:hi].tolist()
+
+
+def qualifying(ctx: EvidenceContext, c: Candidate, i: int) -> list[tuple[Service, bool, int]]:
+    """Candidate ``c`` (row ``i``)'s qualifying services for the need, in their order: (service, whether it
+    covers one of the need's areas, its row), found among ``c``'s own services by the ids of the rows.
+
+    Raises :class:`MatchingError` when ``c`` lacks one (the details do not describe the pool's row).
+    """
+    known = ctx.services.get(i)
+    if known is not None:
+        return known
+    rows, touching = ctx.rows_of(i)
+    by_id = {s.service_id: s for s in c.services or ()}
+    out: list[tuple[Service, bool, int]] = []
+    for row, touches in zip(rows, touching, strict=True):
+        found = by_id.get(int(ctx.cols.services.service_id[row]))
+        if found is None:
+            raise MatchingError(f"the details given for provider {c.provider_id} do not describe the pool's row")
+        out.append((found, touches, row))
+    ctx.services[i] = out
+    return out
+
+
+def service_label(s: Service) -> str:
+    return f'"{s.name}"' if s.name else f"service {s.service_id}"
+
+
+def _services_listing(services: list[Service]) -> str:
+    return _listing([service_label(s) for s in services])
 
 
 def _listing(values: list[str]) -> str:
@@ -61,10 +107,27 @@ def finite_or_none(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+def _antichain(ctx: EvidenceContext, nodes: set[int]) -> list[int]:
+    """Area nodes, ascending, with the nodes inside another dropped."""
+    sizes = ctx.cols.areas.sizes
+    out: list[int] = []
+    for nd in sorted(nodes):
+        if out and nd < out[-1] + int(sizes[out[-1]]):
+            continue
+        out.append(nd)
+    return out
+
+
 def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(covered leaf codes within the need's areas, one evidence line per need area)."""
+    """(leaf codes within the need's areas covered by candidate ``i``'s qualifying services together, one
+    evidence line per need area)."""
+    rows, _ = ctx.rows_of(i)
+    return _covered(ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)}))
+
+
+def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
-    nodes = ctx.cols.coverage.of(i)
     covered: set[int] = set()
     lines: list[str] = []
     for a in ctx.cn.area_nodes:
@@ -98,20 +161,27 @@ def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple
 # position ``j`` among the scored candidates.
 
 
+def _whom(ctx: EvidenceContext) -> str:
+    """The need's people, when it says (``"women, ages 18 to 25"``), else ``""``."""
+    cn, need = ctx.cn, ctx.cn.need
+    parts = ([GENDERS[cn.gender]] if cn.gender else []) + [age_phrase(need.min_age, need.max_age)]
+    return ", ".join(p for p in parts if p)
+
+
 def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need, cn = ctx.cn.need, ctx.cn
-    lines_ = [e for e in c.expertise or () if e.pathway == need.pathway]
+    services = [s for s, _, _ in qualifying(ctx, c, i)]
+    whom = _whom(ctx)
     out = [
-        f"offers {pathway_label(need.pathway, ctx.pathway_names)} through {len(lines_)} expertise line(s)"
-        f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
+        f"offers {pathway_label(need.pathway, ctx.pathway_names)} through {len(services)} service(s)"
+        + (f" serving the need's people ({whom})" if whom else "")
+        + f": {_services_listing(services)} (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
     ]
     overlap = float(col.component("cohort_overlap").score[j])
     if cn.cohort_count:
-        words = ctx.cols.cohorts_in(need.pathway)[:, i].tolist()
-        ids = ctx.cols.cohort_ids
-        has = {code: code in ids and bool(words[ids[code] >> 6] >> (ids[code] & 63) & 1) for code in cn.cohorts}
-        served = tuple(code for code in cn.cohorts if has[code])
-        missing = tuple(code for code in cn.cohorts if not has[code])
+        by: dict[str, list[Service]] = {code: [s for s in services if code in (s.cohorts or ())] for code in cn.cohorts}
+        served = [f"{code} ({_services_listing(by[code])})" for code in cn.cohorts if by[code]]
+        missing = tuple(code for code in cn.cohorts if not by[code])
         text = (
             f"serves {len(served)} of {cn.cohort_count} need cohorts in {need.pathway}: {', '.join(served) or 'none'}"
         )
@@ -126,17 +196,43 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
 def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     _, lines = covered_leaves(ctx, i)
     share = float(col.score[j])
-    return (*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s){_s(share)}")
+    out = [*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s), its services together{_s(share)}"]
+    tree, areas, inside = ctx.cols.areas, ctx.cols.services.areas, ctx.inside
+    leaves = sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes)
+    for s, touches, row in qualifying(ctx, c, i):
+        mine = sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if inside[x]}) if touches else []
+        what = (
+            f"{len(mine)} of the need's {leaves} leaf area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
+            if mine
+            else "none of the need's areas"
+        )
+        out.append(f"service {service_label(s)} covers {what}")
+    return tuple(out)
 
 
 def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     vol = ctx.cn.need.annual_volume
     score = float(col.score[j])
-    if c.capacity is None:
-        return (f"capacity not stated; scored as unknown ({UNKNOWN_CAPACITY:g}) against {vol:,.0f} service users/yr",)
+    services = qualifying(ctx, c, i)
+    counted = [s for s, touches, _ in services if touches]
+    elsewhere = [s for s, touches, _ in services if not touches]
+    stated = [f"{service_label(s)} {s.capacity:,.0f}" for s in counted if s.capacity is not None]
+    unstated = [service_label(s) for s in counted if s.capacity is None]
+    notes = []
+    if unstated:
+        notes.append(f"not stated by {_listing(unstated)}")
+    if elsewhere:
+        notes.append(f"{_services_listing(elsewhere)} outside the need's areas, not counted")
+    note = f" ({'; '.join(notes)})" if notes else ""
+    total = float(col.measures[CAPACITY][j])
+    if math.isnan(total):
+        return (
+            f"capacity not stated by its services in the need's areas; scored as unknown ({UNKNOWN_CAPACITY:g}) "
+            f"against {vol:,.0f} service users/yr{note}",
+        )
     return (
-        f"capacity {c.capacity:,.0f} service users/yr vs need volume {vol:,.0f}/yr: "
-        f"ratio {c.capacity / vol:.2f}{_s(score)}",
+        f"capacity {total:,.0f} service users/yr from its services in the need's areas ({', '.join(stated)}) "
+        f"vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
     )
 
 
@@ -165,29 +261,50 @@ def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     return (first, second)
 
 
+def _record(r: OutcomeRecord) -> str:
+    """An outcomes record in words: ``Tenancies sustained: % at 12 months 82 (2024; 40 people; self declared)``."""
+    head = r.outcome + (f": {r.measure}" if r.measure else "") + (f" {r.value:g}" if r.value is not None else "")
+    details = [x for x in (r.period, f"{r.people:,} people" if r.people is not None else "") if x]
+    details.append(r.source.replace("_", " "))
+    text = f"{head} ({'; '.join(details)})"
+    return text + (f' "{shorten(r.note)}"' if r.note and r.value is None else "")
+
+
 def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
     acc_c = col.component("quality_accreditations")
     out_c = col.component("outcomes_evidence")
     years_c = col.component("years_in_pathway")
-    accs = sorted(set(c.accreditations or ()) - ctx.social_value_accreditations)
+    services = [s for s, _, _ in qualifying(ctx, c, i)]
+    sv = ctx.social_value_accreditations
+    own = set(c.accreditations or ()) - sv
+    through: dict[str, list[Service]] = {}
+    for s in services:
+        for code in sorted(set(s.accreditations or ()) - sv - own):
+            through.setdefault(code, []).append(s)
+    accs = [
+        code if code in own else f"{code} ({_services_listing(through[code])})" for code in sorted(own | set(through))
+    ]
     first = (f"{len(accs)} quality accreditation(s): {_listing(accs)}" if accs else "no quality accreditations") + _s(
         acc_c.score[j]
     )
-    evidence = next(
-        (
-            e.outcomes_evidence
-            for e in c.expertise or ()
-            if e.pathway == pathway and e.outcomes_evidence and e.outcomes_evidence.strip()
-        ),
-        None,
+    with_records = [s for s in services if s.outcomes]
+    if with_records:
+        s = with_records[0]
+        more = sum(len(x.outcomes) for x in with_records) - 1
+        second = f"outcomes evidence for {pathway} from {service_label(s)}: {_record(s.outcomes[0])}" + (
+            f" and {more} more record(s)" if more else ""
+        )
+    else:
+        second = f"no outcomes records for {pathway} in its services"
+    second += _s(out_c.score[j])
+    years = float(years_c.raw[j])
+    longest = [s for s in services if s.years_experience == years]
+    third = (
+        f"{years:g} years' experience in {pathway}"
+        + (f" ({_services_listing(longest[:1])})" if longest and years else "")
+        + f" (3 years = half credit){_s(years_c.score[j])}"
     )
-    second = (
-        f'outcomes evidence for {pathway}: "{shorten(evidence)}"'
-        if evidence
-        else f"no outcomes evidence recorded for {pathway}"
-    ) + _s(out_c.score[j])
-    third = f"{years_c.raw[j]:g} years' experience in {pathway} (3 years = half credit){_s(years_c.score[j])}"
     return (first, second, third)
 
 
@@ -195,11 +312,15 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
     if not ctx.cn.priorities:
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
-    evidence = explain_priorities(c, ctx.cn.priorities, ctx.memo)
+    services = [s for s, _, _ in qualifying(ctx, c, i)]
+    evidence = explain_priorities(c, services, ctx.cn.priorities, ctx.memo)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:
-            out.append(f"{head}: no matching words in expertise descriptions or resources text{_s(comp.score[j])}")
+            out.append(
+                f"{head}: no matching words in its services' descriptions and outcomes or its resources text"
+                f"{_s(comp.score[j])}"
+            )
             continue
         pairs = ", ".join(
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches

@@ -11,14 +11,47 @@ from datetime import date
 import msgspec
 
 
-class Expertise(msgspec.Struct, frozen=True, kw_only=True):
-    """One line of a provider's expertise: a pathway delivered to some cohorts."""
+class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One outcomes record of a service: what outcome, measured how, the figure, over what period, for how
+    many people, and who says so. Its words (outcome, measure, note) count as the service's text."""
 
+    outcome: str
+    measure: str = ""
+    value: float | None = None
+    period: str = ""
+    people: int | None = None
+    source: str = "self_declared"
+    """``self_declared``, ``independently_evaluated`` or ``commissioner_reported`` (any string is kept as given)."""
+    note: str | None = None
+
+
+class Service(msgspec.Struct, frozen=True, kw_only=True):
+    """One service of a provider: a pathway delivered to some people in some areas.
+
+    Only a provider's active services are given to the core. ``min_age`` / ``max_age``: whom it serves (an open
+    end is ``None``); ``gender``: ``"men"``, ``"women"`` or ``"both"``. ``delivery_modes``,
+    ``complexity_levels`` and the cost are carried for explanations and later criteria; nothing scores them yet.
+    """
+
+    service_id: int
+    """Unique among the provider's services."""
     pathway: str
+    name: str = ""
     cohorts: tuple[str, ...] = ()
+    areas: tuple[str, ...] = ()
+    capacity: float | None = None
+    """Service users per year (``None``: not stated)."""
+    min_age: int | None = None
+    max_age: int | None = None
+    gender: str = "both"
     years_experience: float = 0.0
     description: str = ""
-    outcomes_evidence: str | None = None
+    outcomes: tuple[OutcomeRecord, ...] = ()
+    accreditations: tuple[str, ...] = ()
+    delivery_modes: tuple[str, ...] = ()
+    complexity_levels: tuple[str, ...] = ()
+    cost_amount: float | None = None
+    cost_unit: str | None = None
 
 
 class Priority(msgspec.Struct, frozen=True):
@@ -47,20 +80,23 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     """How much the commissioner prefers each sector, each in [0, 1]; missing sectors count 0."""
     weight_overrides: dict[str, float] | None = None
     """Per-criterion weights replacing the caller's weights for this need."""
+    min_age: float | None = None
+    """Whom the need is for: ages ``min_age`` to ``max_age`` (either end open when ``None``)."""
+    max_age: float | None = None
+    gender: str = "both"
+    """``"men"`` or ``"women"``: the need is for them only (a service must serve them, or both); ``"both"``: anyone."""
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):
-    """A provider organisation as seen by the matching core."""
+    """A provider organisation as seen by the matching core: the organisation and its active services."""
 
     provider_id: int
     name: str
     sector: str
     legal_form: str = ""
     founded_year: int | None = None
-    expertise: tuple[Expertise, ...] = ()
-    coverage: tuple[str, ...] = ()
-    capacity: float | None = None
-    """Service users per year."""
+    services: tuple[Service, ...] = ()
+    """The provider's active services (a provider qualifies for a need through them)."""
     annual_income: float | None = None
     reserves_months: float | None = None
     accreditations: tuple[str, ...] = ()

@@ -9,7 +9,7 @@ from typing import Final
 from .areas import AreaTree
 from .errors import InvalidNeed
 from .models import Need, Priority
-from .vocab import is_code
+from .vocab import GENDERS, is_code
 
 MAX_REQUIRED_ACCREDITATIONS: Final = 32
 
@@ -23,6 +23,12 @@ class CompiledNeed:
     area_nodes: tuple[int, ...]
     """Need areas as an antichain of node indices (an area nested in another listed area is dropped)."""
     required: tuple[str, ...]
+    min_age: float
+    """The need's youngest age (0 when open)."""
+    max_age: float
+    """The need's oldest age (infinity when open)."""
+    gender: int
+    """Index in :data:`~matching.vocab.GENDERS` (0, ``both``: anyone)."""
     priorities: tuple[Priority, ...]
     sector_preference: dict[str, float]
     has_sector_preference: bool
@@ -30,6 +36,10 @@ class CompiledNeed:
     @property
     def cohort_count(self) -> int:
         return len(self.cohorts)
+
+    @property
+    def has_ages(self) -> bool:
+        return self.min_age > 0 or self.max_age < math.inf
 
 
 def _finite(value: object) -> bool:
@@ -60,6 +70,14 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
             raise InvalidNeed(field, "must be a finite number > 0")
     if not _finite(need.min_years_experience) or need.min_years_experience < 0:
         raise InvalidNeed("min_years_experience", "must be a finite number >= 0")
+    for field in ("min_age", "max_age"):
+        value = getattr(need, field)
+        if value is not None and (not _finite(value) or value < 0):
+            raise InvalidNeed(field, "must be None or a finite number >= 0")
+    if need.min_age is not None and need.max_age is not None and need.min_age > need.max_age:
+        raise InvalidNeed("max_age", "must not be below min_age")
+    if need.gender not in GENDERS:
+        raise InvalidNeed("gender", f"must be one of {', '.join(GENDERS)}, got {need.gender!r}")
     for pr in need.local_priorities:
         if not isinstance(pr, Priority) or not isinstance(pr.text, str) or not pr.text.strip():
             raise InvalidNeed("local_priorities", "each priority needs non-empty text")
@@ -81,6 +99,9 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         cohorts=tuple(dict.fromkeys(need.cohorts)),
         area_nodes=areas.reduce(need.areas),
         required=required,
+        min_age=0.0 if need.min_age is None else float(need.min_age),
+        max_age=math.inf if need.max_age is None else float(need.max_age),
+        gender=GENDERS.index(need.gender),
         priorities=tuple(need.local_priorities),
         sector_preference=pref,
         has_sector_preference=bool(need.sector_preference),

@@ -5,9 +5,9 @@ and code columns), the candidates' names, optionally their name order, and a way
 against their text. Two kinds exist, over the same columns:
 
 * :class:`CandidatePool` (this module), the full pool: the columns plus the candidates themselves and
-  their text (expertise descriptions, resources text). ``rank`` lays out the candidates it is given
-  as one (for the need's pathway only); :meth:`CandidatePool.build` makes a reusable one, to rank many
-  needs against one snapshot.
+  their text (each service's description and outcomes records, each organisation's resources text).
+  ``rank`` lays out the candidates it is given as one (with their services in the need's pathway only);
+  :meth:`CandidatePool.build` makes a reusable one, to rank many needs against one snapshot.
 * :class:`~matching.compact.CompactPool`: the columns plus packed names and a word index of the text,
   no candidate objects (for a server keeping a whole directory in memory).
 
@@ -27,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Columns, Screened, build_columns, read_only
+from .columns import Columns, build_columns, read_only, service_text
 from .models import Candidate
 from .wordscan import WordIndex, best_matches
 
@@ -62,10 +62,27 @@ class Pool(Protocol):
 
     def __len__(self) -> int: ...
 
-    def word_matches(self, idx: Int64Array, query: Sequence[str]) -> FloatArray:
-        """Best similarity in [0, 1] of each query word (rows) to the words of each row ``idx`` (columns);
-        see :func:`matching.wordscan.best_matches`."""
+    def text_matches(
+        self, idx: Int64Array, services: Int64Array, service_pos: Int64Array, query: Sequence[str]
+    ) -> FloatArray:
+        """Best similarity in [0, 1] of each query word (rows) to the words of each candidate ``idx[j]``
+        (columns): its organisation's resources text and the text of the service rows ``services``, service
+        row ``services[k]`` counting for column ``service_pos[k]`` (see :func:`matching.wordscan.best_matches`)."""
         ...
+
+
+def text_units(
+    n_services: int, idx: Int64Array, services: Int64Array, service_pos: Int64Array
+) -> tuple[Int64Array, Int64Array]:
+    """(text units, the column each counts for) for :meth:`Pool.text_matches`.
+
+    A pool's texts are numbered as units: service row ``r`` is unit ``r`` (its description and outcomes
+    records), candidate row ``i`` is unit ``n_services + i`` (its resources text).
+    """
+    m = len(idx)
+    units = np.concatenate([services.astype(np.int64, copy=False), n_services + idx])
+    owner = np.concatenate([service_pos.astype(np.int64, copy=False), np.arange(m, dtype=np.int64)])
+    return units, owner
 
 
 class LazyWordIndex:
@@ -114,17 +131,15 @@ class OverColumns:
 class CandidatePool(OverColumns):
     """The full pool: candidates as columns, with the candidates themselves and their text.
 
-    Text (expertise descriptions, resources text) is kept as strings and only scanned, for the
-    candidates a need text-matches, when that need has local priorities.
+    Text (each service's description and outcomes records, each organisation's resources text) is kept as
+    strings and only scanned, for the candidates a need text-matches, when that need has local priorities.
     """
 
     columns: Columns
     candidates: tuple[Candidate, ...]
     names: tuple[str, ...]
-    descriptions: tuple[str, ...]
-    """Every expertise line's description, candidate by candidate."""
-    description_offsets: Int64Array
-    """Candidate ``i``'s descriptions are ``descriptions[description_offsets[i]:description_offsets[i + 1]]``."""
+    service_texts: tuple[str, ...]
+    """The text of every service row (:func:`~matching.columns.service_text`)."""
     resources: tuple[str, ...]
     by_name: Int64Array | None
     """Rows in ``(name, provider_id)`` order (``None`` when not computed)."""
@@ -137,9 +152,7 @@ class CandidatePool(OverColumns):
     def build(cls, candidates: Iterable[Candidate], areas: AreaTree) -> CandidatePool:
         """Validate candidates and lay them out, to rank several needs against them.
 
-        Raises :class:`InvalidCandidate` for a duplicate ``provider_id``, a pathway,
-        cohort or sector that is not a non-empty string, negative years of
-        experience, capacity, income, volunteers or match funding.
+        Raises :class:`InvalidCandidate` as :func:`~matching.columns.build_columns` does.
         """
         return build_pool(tuple(candidates), areas, pathway=None, order=True, reusable=True)
 
@@ -149,31 +162,27 @@ class CandidatePool(OverColumns):
             raise ValueError("this pool keeps no word index")
         return self.text_index.get(self.index_text)
 
-    def index_text(self) -> WordIndex:
-        """A word index of every candidate's text, built now (:meth:`word_index` keeps one)."""
-        texts, owner = self.texts_of(np.arange(len(self), dtype=np.int64))
-        return WordIndex.build(texts, owner, len(self))
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Every text unit's text (see :func:`text_units`): the services', then the organisations'."""
+        return self.service_texts + self.resources
 
-    def word_matches(self, idx: Int64Array, query: Sequence[str]) -> FloatArray:
-        """See :meth:`Pool.word_matches`. A reusable pool indexes all its text once when a need
+    def index_text(self) -> WordIndex:
+        """A word index of every text unit (see :func:`text_units`), built now (:meth:`word_index` keeps one)."""
+        texts = self.texts
+        return WordIndex.build(texts, np.arange(len(texts), dtype=np.int64), len(texts))
+
+    def text_matches(
+        self, idx: Int64Array, services: Int64Array, service_pos: Int64Array, query: Sequence[str]
+    ) -> FloatArray:
+        """See :meth:`Pool.text_matches`. A reusable pool indexes all its text once when a need
         text-matches much of it (:data:`INDEX_SHARE`), and uses that index from then on."""
+        units, owner = text_units(len(self.service_texts), idx, services, service_pos)
         lazy = self.text_index
         if lazy is not None and (lazy.built or len(idx) * INDEX_SHARE >= len(self)):
-            return self.word_index().best_matches(idx, query)
-        texts, owner = self.texts_of(idx)
-        return best_matches(texts, owner, len(idx), query)
-
-    def texts_of(self, idx: Int64Array) -> tuple[list[str], Int64Array]:
-        """Descriptions and resources text of the candidates ``idx``, with the position in ``idx`` of each text."""
-        lo = self.description_offsets[idx]
-        counts = self.description_offsets[idx + 1] - lo
-        total = int(counts.sum())
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1])) if len(idx) else counts
-        positions = np.arange(total, dtype=np.int64) + np.repeat(lo - starts, counts)
-        texts = list(map(self.descriptions.__getitem__, positions.tolist()))
-        texts.extend(map(self.resources.__getitem__, idx.tolist()))
-        owner = np.concatenate([np.repeat(np.arange(len(idx), dtype=np.int64), counts), np.arange(len(idx))])
-        return texts, owner
+            return self.word_index().best_matches(units, query, owner=owner, n=len(idx))
+        texts = self.texts
+        return best_matches(list(map(texts.__getitem__, units.tolist())), owner, len(idx), query)
 
 
 def build_pool(
@@ -182,25 +191,21 @@ def build_pool(
     *,
     pathway: str | None,
     order: bool,
-    screened: Screened | None = None,
+    pids: Int64Array | None = None,
     reusable: bool = False,
 ) -> CandidatePool:
     """Lay ``cands`` out as a full pool.
 
-    ``pathway``: when given, only expertise lines of that pathway get pathway
-    columns (years, cohorts, outcomes evidence), which is all a single need uses;
-    ``None`` indexes every pathway. ``order``: also compute the ``(name,
-    provider_id)`` order (needed to list many candidates by name). ``screened``:
-    provider ids and expertise lines already read (and validated) by screening.
+    ``pathway``: when given, only the services of that pathway become service rows,
+    which is all a single need uses; ``None`` keeps every service. ``order``: also
+    compute the ``(name, provider_id)`` order (needed to list many candidates by
+    name). ``pids``: the provider ids, already read (and checked) by screening.
     ``reusable``: the pool will rank several needs, so a word index of all its text
     may be built (lazily, when a need text-matches a large share of it).
     """
     n = len(cands)
     names = tuple(map(attrgetter("name"), cands))
-    columns, read = build_columns(cands, areas, pathway=pathway, screened=screened)
-    descriptions = tuple(map(attrgetter("description"), read.lines))
-    description_offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(read.line_owner, minlength=n), out=description_offsets[1:])
+    columns, services = build_columns(cands, areas, pathway=pathway, pids=pids)
 
     by_name: Int64Array | None = None
     name_rank: Int64Array | None = None
@@ -209,13 +214,12 @@ def build_pool(
         by_name = np.array(sorted(np.argsort(pids, kind="stable").tolist(), key=names.__getitem__), dtype=np.int64)
         name_rank = np.empty(n, dtype=np.int64)
         name_rank[by_name] = np.arange(n, dtype=np.int64)
-    read_only(description_offsets, by_name, name_rank)
+    read_only(by_name, name_rank)
     return CandidatePool(
         columns=columns,
         candidates=cands,
         names=names,
-        descriptions=descriptions,
-        description_offsets=description_offsets,
+        service_texts=tuple(map(service_text, services)),
         resources=tuple(map(attrgetter("resources_text"), cands)),
         by_name=by_name,
         name_rank=name_rank,

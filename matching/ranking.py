@@ -37,16 +37,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Screened, take
+from .columns import take
 from .compact import CompactPool
 from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
 from .errors import MatchingError
-from .explain import EvidenceContext, covered_leaves, finite_or_none
+from .explain import EvidenceContext, covered_leaves, finite_or_none, qualifying
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CriterionColumn, scoring_input
+from .scoring import CAPACITY, CriterionColumn, scoring_input
 from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
@@ -147,8 +147,9 @@ def rank(
 class DirectoryCounts:
     """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
 
-    The :class:`Ranking`'s own counts cover the providers assessed (those offering the need's pathway
-    and covering one of its areas); these add the providers only counted, so they are complete.
+    The :class:`Ranking`'s own counts cover the providers assessed (those with a service in the need's
+    pathway covering an area in, above or below its areas); these add the providers only counted, so they
+    are complete.
     """
 
     directory_size: int
@@ -192,7 +193,7 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(self._ctx, memo={})  # words normalised while explaining, cached for this call only
+        ctx = replace(self._ctx, memo={}, services={})  # words and services found while explaining: this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
@@ -220,9 +221,9 @@ def shortlist(
 ) -> Shortlist:
     """:func:`rank` up to the explanations; see :class:`Shortlist`. The keyword options are :class:`RankOptions`.
 
-    ``directory=True`` (a pool only): the pool is the whole directory, and only the
-    candidates that offer the need's pathway and cover one of its areas are assessed, exactly as if
-    only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
+    ``directory=True`` (a pool only): the pool is the whole directory, and only the candidates with a
+    service in the need's pathway covering an area in, above or below its areas are assessed, exactly as
+    if only those had been passed (the :class:`Ranking` is theirs); :attr:`Shortlist.directory` has the
     complete counts over the whole directory (:class:`DirectoryCounts`).
     """
     opts = _Options.of(options)
@@ -260,9 +261,9 @@ def shortlist(
 
     else:
         cands = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
-        screening, read = screen_candidates(cands, cn, areas)
-        pids, by_name = read.pids, None
-        scored_pool = _lay_out_eligible(cands, read, screening.eligible, cn, areas)
+        screening, pids = screen_candidates(cands, cn, areas)
+        by_name = None
+        scored_pool = _lay_out_eligible(cands, pids, screening.eligible, cn, areas)
         scored_screening = screen(scored_pool.columns, cn)
         if len(scored_screening.eligible) != len(screening.eligible):  # pragma: no cover - same rules twice
             raise AssertionError("screening of candidates and of their columns disagree")
@@ -275,13 +276,10 @@ def shortlist(
     # Text matching is the expensive criterion: with a limit, match priorities only for the
     # candidates that could still reach the top `limit` (see _could_reach_top).
     prune = bool(cn.priorities) and limit is not None and limit < m
-    if scored_screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
-        raise AssertionError("screening of columns without coverage shares")
     inputs = scoring_input(
         scored_pool,
         cn,
-        scored_screening.eligible,
-        scored_screening.coverage,
+        scored_screening,
         as_of=as_of,
         social_value_accreditations=sv_codes,
         priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
@@ -294,11 +292,22 @@ def shortlist(
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
-    ctx = EvidenceContext(scored_pool.columns, cn, areas.within_mask(cn.area_nodes), as_of, sv_codes, pathway_names)
+    ctx = EvidenceContext(
+        scored_pool.columns,
+        cn,
+        areas.within_mask(cn.area_nodes),
+        as_of,
+        sv_codes,
+        pathway_names,
+        qualifying=scored_screening.qualifying,
+        touching=scored_screening.touching,
+        qualifying_owner=scored_pool.columns.services.owner[scored_screening.qualifying],
+    )
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     n = len(pids) - outside
-    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name)
+    prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
+    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
     head: dict[str, Any] = {
         "algorithm_version": ALGORITHM_VERSION,
         "need_id": need.id,
@@ -357,19 +366,14 @@ def _could_reach_top(
 
 
 def _lay_out_eligible(
-    cands: Sequence[Candidate], read: Screened, eligible: npt.NDArray[np.int64], cn: CompiledNeed, areas: AreaTree
+    cands: Sequence[Candidate],
+    pids: npt.NDArray[np.int64],
+    eligible: npt.NDArray[np.int64],
+    cn: CompiledNeed,
+    areas: AreaTree,
 ) -> CandidatePool:
-    """Columns of the candidates that passed screening, for the need's pathway only.
-
-    Reuses what screening already read (provider ids, expertise lines and pathways).
-    """
-    position = np.full(len(cands), -1, dtype=np.int64)
-    position[eligible] = np.arange(len(eligible))
-    lines = np.flatnonzero(position[read.line_owner] >= 0)
-    known = Screened(
-        read.pids[eligible], take(read.lines, lines), position[read.line_owner[lines]], take(read.paths, lines)
-    )
-    return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, screened=known)
+    """Columns of the candidates that passed screening, with their services in the need's pathway only."""
+    return build_pool(tuple(take(cands, eligible)), areas, pathway=cn.pathway, order=False, pids=pids[eligible])
 
 
 def _top(
@@ -410,6 +414,7 @@ def _explain(
     contributions: Mapping[str, npt.NDArray[np.float64]],
 ) -> ScoredCandidate:
     covered, _ = covered_leaves(ctx, i)
+    services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
@@ -417,6 +422,8 @@ def _explain(
         total=total,
         criteria=criterion_scores(ctx, cand, i, j, weights, columns, contributions),
         covered_areas=covered,
+        service_ids=services,
+        capacity=finite_or_none(float(columns["capacity"].measures[CAPACITY][j])),
     )
 
 

@@ -52,7 +52,13 @@ class ScoredCandidate(msgspec.Struct, frozen=True, gc=False):
     total: float
     criteria: tuple[CriterionScore, ...]
     covered_areas: tuple[str, ...]
-    """Leaf areas within the need's areas that this provider covers (tree order)."""
+    """Leaf areas within the need's areas that this provider's qualifying services cover (tree order)."""
+    service_ids: tuple[int, ...] = ()
+    """The provider's qualifying services for the need (active, in its pathway, serving its people), in the
+    provider's order (never empty in a ranking; the default reads rankings stored before services)."""
+    capacity: float | None = None
+    """Service users a year: the summed stated capacity of the qualifying services that cover one of the need's
+    areas (``None`` when none of them states one)."""
 
 
 class ExclusionReason(msgspec.Struct, frozen=True, gc=False):

@@ -5,22 +5,28 @@ registry (:mod:`matching.criteria`); each reads a :class:`ScoringInput` and retu
 :class:`CriterionColumn`. Each criterion is a weighted mean of components; each component is a raw
 measure passed through a monotone curve from :mod:`matching.curves`:
 
+A provider is read through its **qualifying services** for the need (see :mod:`matching.screening`):
+
 * pathway_fit = 0.3 * offers the pathway (always 1 once eligible)
-  + 0.7 * share of the need's cohorts the provider serves in that pathway
+  + 0.7 * share of the need's cohorts its qualifying services serve (together)
   (1 when the need names no cohorts).
 * coverage = mean over the need's areas of the share of the area's leaf areas
-  covered (covering an ancestor covers everything beneath it).
-* capacity = capacity_curve(capacity / annual volume); unknown capacity -> 0.25.
+  covered by its qualifying services together (covering an ancestor covers everything beneath it).
+* capacity = capacity_curve(capacity / annual volume), the capacity being the sum of the stated
+  capacities of its qualifying services that cover one of the need's areas; none stated -> 0.25.
 * financial_viability = 0.6 * dependency_curve(annual budget / annual income)
   + 0.4 * reserves_curve(months of reserves); unknown income or reserves -> 0.2.
-* quality = 0.4 * halflife(quality accreditations, 1) + 0.3 * outcomes evidence
-  for the pathway (0/1) + 0.3 * halflife(years in the pathway, 3).
-* local_priorities = priority-weighted mean match (see :mod:`matching.priorities`).
+* quality = 0.4 * halflife(quality accreditations of the organisation and its qualifying services, 1)
+  + 0.3 * outcomes evidence (0/1: a qualifying service has an outcomes record)
+  + 0.3 * halflife(the most years of a qualifying service, 3).
+* local_priorities = priority-weighted mean match against the qualifying services' text and the
+  organisation's resources text (see :mod:`matching.priorities`).
 * added_value = 0.4 * halflife(match funding / annual budget, 0.1)
   + 0.2 * halflife(volunteers, 10) + 0.2 * halflife(premises in the need's areas, 1)
   + 0.2 * halflife(partner organisations, 2).
 * social_value = 0.5 * commissioner's preference for the provider's sector
-  + 0.3 * halflife(social value commitments, 2) + 0.2 * local presence (0/1);
+  + 0.3 * halflife(social value commitments (accreditations of the organisation and its qualifying
+  services counting too), 2) + 0.2 * local presence (0/1);
   without a sector preference the other two share the weight 0.6 / 0.4.
 * sustainability = 0.4 * halflife(years operating as of the date, 5)
   + 0.3 * halflife(distinct funding sources, 2) + 0.3 * freshness_curve(months
@@ -29,10 +35,11 @@ measure passed through a monotone curve from :mod:`matching.curves`:
 
 from __future__ import annotations
 
-from collections.abc import Set
-from dataclasses import dataclass
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Final
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -43,9 +50,14 @@ from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
 
+if TYPE_CHECKING:  # screening imports the results, which import the weights, which import the criteria (this)
+    from .screening import Screening
+
 FloatArray = npt.NDArray[np.float64]
 
 UNKNOWN_CAPACITY: Final = 0.25
+CAPACITY: Final = "service_users_per_year"
+"""The capacity criterion's measure: the summed capacity of the qualifying services covering the need's areas."""
 UNKNOWN_FINANCE: Final = 0.2
 PATHWAY_BASE: Final = 0.3
 
@@ -66,6 +78,8 @@ class CriterionColumn:
 
     components: tuple[ComponentColumn, ...]
     score: FloatArray
+    measures: Mapping[str, FloatArray] = field(default_factory=lambda: MappingProxyType({}))
+    """Figures the explanation states besides the components (e.g. ``capacity``: the summed capacity)."""
 
     def component(self, name: str) -> ComponentColumn:
         """The component called ``name`` (``KeyError`` if this criterion has none, e.g. a weight of 0)."""
@@ -78,12 +92,14 @@ class CriterionColumn:
         return any(c.name == name for c in self.components)
 
 
-def _criterion(parts: list[tuple[str, float, FloatArray, FloatArray]], m: int) -> CriterionColumn:
+def _criterion(
+    parts: list[tuple[str, float, FloatArray, FloatArray]], m: int, measures: Mapping[str, FloatArray] | None = None
+) -> CriterionColumn:
     comps = tuple(ComponentColumn(n, w, raw, np.clip(score, 0.0, 1.0)) for n, w, raw, score in parts if w > 0)
     total = np.zeros(m)
     for c in comps:
         total += c.weight * c.score
-    return CriterionColumn(comps, np.clip(total, 0.0, 1.0))
+    return CriterionColumn(comps, np.clip(total, 0.0, 1.0), MappingProxyType(dict(measures or {})))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -96,7 +112,19 @@ class ScoringInput:
     idx: npt.NDArray[np.int64]
     """Rows of the pool being scored (the eligible candidates), ascending."""
     coverage: FloatArray
-    """Coverage share of each scored candidate (from screening)."""
+    """Coverage share of each scored candidate by its qualifying services (from screening)."""
+    services: npt.NDArray[np.int64]
+    """The qualifying service rows of the scored candidates (ascending)."""
+    service_pos: npt.NDArray[np.int64]
+    """Position in ``idx`` of the candidate of each of ``services``."""
+    cohorts: npt.NDArray[np.uint64]
+    """Cohort mask words served by each scored candidate's qualifying services together, shape ``(words, m)``."""
+    years: FloatArray
+    """Most years of a qualifying service."""
+    outcomes: FloatArray
+    """1 when a qualifying service has an outcomes record, else 0."""
+    capacity: FloatArray
+    """Summed stated capacity of the qualifying services covering one of the need's areas (NaN: none stated)."""
     as_of: date
     social_value_accreditations: Set[str]
     priority_rows: npt.NDArray[np.int64] | None
@@ -120,17 +148,42 @@ class ScoringInput:
 def scoring_input(
     pool: Pool,
     cn: CompiledNeed,
-    idx: npt.NDArray[np.int64],
-    coverage: FloatArray,
+    screening: Screening,
     *,
     as_of: date,
     social_value_accreditations: Set[str],
     priority_rows: npt.NDArray[np.int64] | None = None,
 ) -> ScoringInput:
-    """The :class:`ScoringInput` for the rows ``idx`` (the eligible ones), given the coverage share
-    of every row (see :func:`matching.screening.coverage_shares`)."""
+    """The :class:`ScoringInput` for the eligible rows of ``screening`` (a screening of the pool's columns,
+    with coverage shares), their qualifying services aggregated per candidate."""
     cols = pool.columns
-    acc, commitments = accreditation_counts(cols, idx, social_value_accreditations)
+    svc = cols.services
+    idx = screening.eligible
+    m = len(idx)
+    if screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
+        raise AssertionError("screening of columns without coverage shares")
+    eligible = np.zeros(len(cols), dtype=np.bool_)
+    eligible[idx] = True
+    q = screening.qualifying
+    keep = eligible[svc.owner[q]]
+    services, touching = q[keep], screening.touching[keep]
+    # every eligible candidate has a qualifying service and they come grouped by candidate, in idx order:
+    # group j of `services` is candidate idx[j]'s
+    owners = svc.owner[services]
+    new = np.concatenate(([True], owners[1:] != owners[:-1])) if m else np.zeros(0, dtype=np.bool_)
+    starts = np.flatnonzero(new)
+    pos = np.cumsum(new) - 1
+    if m:
+        cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
+        outcomes = np.logical_or.reduceat(svc.outcomes[services], starts).astype(np.float64)
+    else:
+        cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
+        outcomes = np.zeros(0)
+    stated = svc.capacity[services].astype(np.float64, copy=False)
+    counts = touching & ~np.isnan(stated)
+    summed = np.bincount(pos[counts], weights=stated[counts], minlength=m)
+    capacity = np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan)
+    acc, commitments = accreditation_counts(cols, idx, social_value_accreditations, services, pos)
     inside = cols.areas.within_mask(cn.area_nodes)
     prem = cols.premises
     in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
@@ -138,7 +191,13 @@ def scoring_input(
         pool=pool,
         cn=cn,
         idx=idx,
-        coverage=coverage[idx],
+        coverage=screening.coverage[idx],
+        services=services,
+        service_pos=pos,
+        cohorts=cohorts,
+        years=screening.years[idx],
+        outcomes=outcomes,
+        capacity=capacity,
         as_of=as_of,
         social_value_accreditations=social_value_accreditations,
         priority_rows=priority_rows,
@@ -149,9 +208,15 @@ def scoring_input(
 
 
 def accreditation_counts(
-    cols: Columns, idx: npt.NDArray[np.int64], social_value_accreditations: Set[str]
+    cols: Columns,
+    idx: npt.NDArray[np.int64],
+    social_value_accreditations: Set[str],
+    services: npt.NDArray[np.int64],
+    service_pos: npt.NDArray[np.int64],
 ) -> tuple[FloatArray, FloatArray]:
-    """(quality accreditations, social value commitments) of the candidates ``idx``.
+    """(quality accreditations, social value commitments) of the candidates ``idx``, their accreditations
+    being the organisation's and those of its service rows ``services`` (``service_pos``: the position in
+    ``idx`` of each one's candidate).
 
     Quality: distinct accreditation codes not in ``social_value_accreditations``.
     Social value: distinct codes among the social value commitments and the
@@ -159,14 +224,22 @@ def accreditation_counts(
     """
     m = len(idx)
     ids = cols.code_ids
-    is_sv = np.zeros(len(ids) + 1, dtype=np.bool_)
+    width = len(ids) + 1
+    is_sv = np.zeros(width, dtype=np.bool_)
     is_sv[[ids[c] for c in social_value_accreditations if c in ids]] = True
     acc_pos, acc_which = cols.accreditations.gather(idx)
-    acc = cols.accreditations.item[acc_pos]
+    acc = cols.accreditations.item[acc_pos].astype(np.int64, copy=False)
+    sacc = cols.services.accreditations
+    s_pos, s_which = sacc.gather(services) if len(sacc.item) else (services[:0], services[:0])
+    if len(s_pos):  # the services' own, less those the organisation (or another of its services) holds
+        extra = sorted_distinct(service_pos[s_which] * width + sacc.item[s_pos])
+        # a table of m * width booleans (a few MB at most) beats sorting the organisations' keys
+        extra = extra[~np.isin(extra, acc_which * width + acc, kind="table" if m * width < 1 << 24 else None)]
+        e_which, e_acc = np.divmod(extra, width)
+        acc_which, acc = np.concatenate([acc_which, e_which]), np.concatenate([acc, e_acc])
     sv = is_sv[acc]
     quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
     sv_pos, sv_which = cols.social_value.gather(idx)
-    width = len(ids) + 1
     keys = sorted_distinct(
         np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + cols.social_value.item[sv_pos]])
     )
@@ -181,7 +254,7 @@ def pathway_fit(s: ScoringInput) -> CriterionColumn:
     cn, m = s.cn, s.m
     ones = np.ones(m)
     if cn.cohort_count:
-        served = s.cols.cohorts_in(cn.pathway)[:, s.idx] & s.cols.cohort_words(cn.cohorts)[:, None]
+        served = s.cohorts & s.cols.services.cohort_words(cn.cohorts)[:, None]
         overlap = np.bitwise_count(served).sum(axis=0, dtype=np.int64) / cn.cohort_count
     else:
         overlap = ones.copy()
@@ -196,9 +269,9 @@ def coverage(s: ScoringInput) -> CriterionColumn:
 
 
 def capacity(s: ScoringInput) -> CriterionColumn:
-    ratio = s.cols.capacity[s.idx] / s.cn.need.annual_volume
+    ratio = s.capacity / s.cn.need.annual_volume
     cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(np.nan_to_num(ratio)))
-    return _criterion([("capacity_to_volume", 1.0, ratio, cap_score)], s.m)
+    return _criterion([("capacity_to_volume", 1.0, ratio, cap_score)], s.m, {CAPACITY: s.capacity})
 
 
 def financial_viability(s: ScoringInput) -> CriterionColumn:
@@ -216,8 +289,8 @@ def financial_viability(s: ScoringInput) -> CriterionColumn:
 
 def quality(s: ScoringInput) -> CriterionColumn:
     acc = s.quality_accreditations
-    outcomes = s.cols.outcomes_in(s.cn.pathway)[s.idx].astype(np.float64)
-    years = s.cols.years_in(s.cn.pathway)[s.idx]
+    outcomes = s.outcomes
+    years = s.years
     return _criterion(
         [
             ("quality_accreditations", 0.4, acc, curves.halflife(acc, 1.0)),
@@ -234,10 +307,14 @@ def local_priorities(s: ScoringInput) -> CriterionColumn:
     if not cn.priorities:
         return CriterionColumn((), np.zeros(m))
     if rows is None:
-        matches = priority_matches(s.pool, cn.priorities, idx)
+        matches = priority_matches(s.pool, cn.priorities, idx, s.services, s.service_pos)
     else:
         matches = np.zeros((len(cn.priorities), m))
-        matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows])
+        position = np.full(m, -1, dtype=np.int64)
+        position[rows] = np.arange(len(rows))
+        mine = position[s.service_pos]
+        kept = mine >= 0
+        matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows], s.services[kept], mine[kept])
     wsum = sum(pr.weight for pr in cn.priorities)
     return _criterion([(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)], m)
 

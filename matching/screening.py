@@ -1,17 +1,26 @@
-"""Hard filters (exclusions), vectorised.
+"""Hard filters (exclusions), vectorised: which services qualify a provider for a need.
 
-Every check is evaluated independently, so an excluded candidate lists every
-reason it fails:
+A provider qualifies for a need through its **qualifying services**: its (active) services in the
+need's pathway whose age range overlaps the need's (when the need states one; open ends are open) and
+which serve the need's people (when the need is for men or women only: them, or both). Every check is
+evaluated independently, so an excluded candidate lists every reason it fails:
 
-* ``pathway_not_offered`` - no expertise line for the need's pathway;
-* ``no_area_coverage`` - covers none of the need's leaf areas;
-* ``missing_accreditation`` - lacks one or more required accreditations (named);
-* ``insufficient_experience`` - fewer years in the pathway than the minimum.
+* ``pathway_not_offered`` - no service in the need's pathway;
+* ``age_range_not_served`` - services in the pathway, none for the need's ages (among those serving the
+  need's men or women, if it says);
+* ``gender_not_served`` - services in the pathway, none for the need's men or women (among those serving
+  the need's ages, if it says); when some serve the ages and others the men or women but none both, both
+  reasons are given;
+* ``no_area_coverage`` - the qualifying services cover none of the need's areas (a provider with no
+  qualifying service: its services in the pathway, or with none, all its services, cover none);
+* ``missing_accreditation`` - lacks one or more required accreditations (named): neither the organisation
+  nor a qualifying service holds them;
+* ``insufficient_experience`` - the qualifying service with the most years has fewer than the minimum.
 
 Two entry points compute the same :class:`Screening`: :func:`screen` over the
 :class:`~matching.columns.Columns` of a pool, and :func:`screen_candidates` straight from
 a sequence of :class:`Candidate` objects, reading only the fields the checks
-need (provider id, expertise pathway and years, coverage, accreditations).
+need (provider id, the services' pathway, ages, gender, years and areas, accreditations).
 """
 
 from __future__ import annotations
@@ -28,31 +37,48 @@ import numpy.typing as npt
 from .areas import AreaTree
 from .columns import (
     Columns,
-    Pairs,
-    Screened,
+    antichains,
     check_pathways,
-    expertise_lines,
     field_tuples,
     lengths,
-    line_years,
     provider_ids,
+    service_rows,
+    service_years,
     take,
+    whom_served,
 )
 from .models import Candidate
 from .needs import CompiledNeed
 from .results import Exclusion, ExclusionReason
-from .vocab import EXCL_ACCREDITATION, EXCL_AREA, EXCL_EXPERIENCE, EXCL_PATHWAY, EXCLUSION_CODES, pathway_name
+from .vocab import (
+    EXCL_ACCREDITATION,
+    EXCL_AGE,
+    EXCL_AREA,
+    EXCL_EXPERIENCE,
+    EXCL_GENDER,
+    EXCL_PATHWAY,
+    EXCLUSION_CODES,
+    GENDERS,
+    age_phrase,
+    pathway_name,
+)
 
 _BIT_PATHWAY = 1
-_BIT_AREA = 2
-_BIT_ACCREDITATION = 4
-_BIT_EXPERIENCE = 8
-_BIT_OUTSIDE = 16
+_BIT_AGE = 2
+_BIT_GENDER = 4
+_BIT_AREA = 8
+_BIT_ACCREDITATION = 16
+_BIT_EXPERIENCE = 32
+_BITS = (_BIT_PATHWAY, _BIT_AGE, _BIT_GENDER, _BIT_AREA, _BIT_ACCREDITATION, _BIT_EXPERIENCE)
+"""One bit per exclusion code, in :data:`~matching.vocab.EXCLUSION_CODES` order."""
+_BIT_OUTSIDE = 64
 """Set alone on a directory member that is only counted, not assessed (see ``ranking.shortlist(directory=True)``)."""
-_LISTED = _BIT_PATHWAY | _BIT_AREA | _BIT_ACCREDITATION | _BIT_EXPERIENCE
+_LISTED = sum(_BITS)
+_BIT_WIDTH = 7
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
 NamesOf = Callable[[list[int]], list[str]]
 """Names of the candidates at the given indices."""
 
@@ -62,53 +88,68 @@ class Screening:
     eligible: Int64Array
     """Indices of candidates passing every hard filter, ascending."""
     coverage: FloatArray | None
-    """Coverage share of every candidate (mean over need areas of the share of leaves covered);
-    ``None`` from :func:`screen_candidates`, which only checks that some need area is covered."""
-    fail_bits: Int64Array
+    """Coverage share of every candidate by its qualifying services (mean over need areas of the share of
+    leaves covered); ``None`` from :func:`screen_candidates`, which only checks that some need area is covered."""
+    fail_bits: npt.NDArray[np.uint8]
+    """The exclusion bits of every candidate (one per code, in :data:`~matching.vocab.EXCLUSION_CODES` order)."""
     missing_mask: Int64Array
     """Bit j set when required accreditation j is missing."""
     years: FloatArray
-    """Years of experience of every candidate in the need's pathway."""
+    """Most years of experience of a qualifying service, for every candidate (0 without one)."""
+    qualifying: Int64Array
+    """The qualifying service rows (ascending, so grouped by candidate)."""
+    touching: BoolArray
+    """Whether each qualifying service row covers (some of) one of the need's areas."""
+    scope: BoolArray
+    """Candidates with a service in the pathway that covers an area in, above or below the need's areas
+    (those a directory ranking assesses)."""
 
     def outside_directory_scope(self) -> tuple[Screening, int, dict[str, int]]:
-        """(this screening with only the candidates offering the pathway and covering an area assessed,
-        how many were not, how many of all do not offer the pathway / cover none of the areas by code).
+        """(this screening with only the candidates in :attr:`scope` assessed, how many were not, how many of
+        those not assessed do not offer the pathway / cover none of the areas by code).
 
-        The others keep only :data:`_BIT_OUTSIDE`: they are neither counted by reason nor listed.
+        The others keep only :data:`_BIT_OUTSIDE`: they are neither counted by reason nor listed. Every one
+        of them fails the pathway or the area check (an area it covers with a service in the pathway would
+        put it in scope), so the two counts account for all of them.
         """
         bits = self.fail_bits
-        by_reason = {
-            EXCL_PATHWAY: int(np.count_nonzero(bits & _BIT_PATHWAY)),
-            EXCL_AREA: int(np.count_nonzero(bits & _BIT_AREA)),
-        }
-        outside = (bits & (_BIT_PATHWAY | _BIT_AREA)) != 0
+        outside = ~self.scope
+        found = _bit_counts(bits[outside])
+        by_reason = {EXCL_PATHWAY: found[_BIT_PATHWAY], EXCL_AREA: found[_BIT_AREA]}
         scoped = Screening(
             eligible=self.eligible,
             coverage=self.coverage,
-            fail_bits=np.where(outside, _BIT_OUTSIDE, bits),
+            fail_bits=np.where(outside, np.uint8(_BIT_OUTSIDE), bits),
             missing_mask=self.missing_mask,
             years=self.years,
+            qualifying=self.qualifying,
+            touching=self.touching,
+            scope=self.scope,
         )
         return scoped, int(np.count_nonzero(outside)), by_reason
 
     def counts(self) -> dict[str, int]:
-        bits = self.fail_bits
-        return {
-            code: int(np.count_nonzero(bits & bit))
-            for code, bit in zip(
-                EXCLUSION_CODES, (_BIT_PATHWAY, _BIT_AREA, _BIT_ACCREDITATION, _BIT_EXPERIENCE), strict=True
-            )
-        }
+        found = _bit_counts(self.fail_bits)
+        return {code: found[bit] for code, bit in zip(EXCLUSION_CODES, _BITS, strict=True)}
 
 
-def coverage_shares(areas: AreaTree, coverage: Pairs, n: int, area_nodes: tuple[int, ...]) -> FloatArray:
-    """Mean over need areas of (leaves of the area covered / leaves of the area).
+def _bit_counts(bits: npt.NDArray[np.uint8]) -> dict[int, int]:
+    """How many of ``bits`` have each exclusion bit set (one pass: a histogram of the 256 byte values)."""
+    histogram = np.bincount(bits, minlength=256)
+    values = np.arange(256)
+    return {bit: int(histogram[(values & bit) != 0].sum()) for bit in _BITS}
 
-    A covered node inside a need area contributes its own leaf count to that area;
-    a covered ancestor-or-self of a need area covers all of it. Candidate coverage
-    and need areas are both antichains, so contributions never overlap. Leaf
-    counts are added as exact integers, one ``bincount`` per distinct area size,
-    which keeps the score exactly monotone in the areas covered.
+
+def coverage_shares(
+    areas: AreaTree, owner: Int64Array, node: Int64Array, n: int, area_nodes: tuple[int, ...]
+) -> FloatArray:
+    """Mean over need areas of (leaves of the area covered / leaves of the area), per owner.
+
+    ``(owner, node)``: the area nodes each owner covers, an antichain per owner. A covered node inside a
+    need area contributes its own leaf count to that area; a covered ancestor-or-self of a need area
+    covers all of it. Owner nodes and need areas are both antichains, so contributions never overlap.
+    Leaf counts are added as exact integers, one ``bincount`` per distinct area size, which keeps the
+    score exactly monotone in the areas covered.
     """
     sizes, leaves = areas.sizes, areas.leaf_counts
     groups: dict[int, FloatArray] = {}
@@ -121,93 +162,250 @@ def coverage_shares(areas: AreaTree, coverage: Pairs, n: int, area_nodes: tuple[
             node_weight[anc] += big_l
     total = np.zeros(n)
     for big_l, node_weight in sorted(groups.items()):
-        counts = np.bincount(coverage.owner, weights=node_weight[coverage.item], minlength=n)
+        counts = np.bincount(owner, weights=node_weight[node], minlength=n)
         total += counts / big_l
     return np.minimum(total / len(area_nodes), 1.0)
 
 
-def _screening(
-    cn: CompiledNeed,
-    offered: npt.NDArray[np.bool_],
-    years: FloatArray,
-    covers: npt.NDArray[np.bool_],
-    coverage: FloatArray | None,
-    have: Int64Array,
-) -> Screening:
-    """Combine the per-check columns (``have``: bit j set when required accreditation j is held)."""
-    n = len(offered)
-    bits = np.zeros(n, dtype=np.int64)
-    bits[~offered] |= _BIT_PATHWAY
-    bits[~covers] |= _BIT_AREA
-    missing = ~have & ((1 << len(cn.required)) - 1)
-    bits[missing != 0] |= _BIT_ACCREDITATION
+def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
+    """Boolean per area node: inside one of ``area_nodes`` or an ancestor of one (covering it covers some of
+    the need's areas)."""
+    touch = areas.within_mask(area_nodes)
+    for a in area_nodes:
+        touch[list(areas.ancestor_indices(a))] = True
+    return touch
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Services:
+    """What the checks read of the services (from columns or from candidate objects)."""
+
+    owner: Int64Array
+    """Candidate of every service row, ascending."""
+    touches: BoolArray
+    """Every service row: covers (some of) one of the need's areas."""
+    any_touches: BoolArray
+    """Every candidate: one of its services covers (some of) one of the need's areas."""
+    in_pathway: Int64Array
+    """Service rows in the need's pathway, ascending."""
+    min_age: FloatArray
+    max_age: FloatArray
+    gender: npt.NDArray[np.uint8]
+    years: FloatArray
+    """The four: of the rows ``in_pathway``."""
+    held: Int64Array | None
+    """Of the rows ``in_pathway``: bit j set when the service holds required accreditation j (``None``: no
+    accreditation is required)."""
+
+
+def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Screening:
+    """The checks, combined (``have``: bit j set when the organisation holds required accreditation j).
+
+    Whole-array operations over the candidates (bits set with ``where=``, no boolean fancy indexing) and over
+    the service rows of the pathway only: a few milliseconds at 200,000 candidates.
+    """
+    owner, in_p = svc.owner, svc.in_pathway
+    p_owner = owner[in_p]
+    ok: BoolArray | None = None
+    age_ok = gender_ok = None
+    if cn.has_ages:
+        age_ok = (svc.min_age <= cn.max_age) & (svc.max_age >= cn.min_age)
+        ok = age_ok
+    if cn.gender:
+        gender_ok = (svc.gender == 0) | (svc.gender == cn.gender)
+        ok = gender_ok if ok is None else ok & gender_ok
+    qualifying, q_owner = (in_p, p_owner) if ok is None else (in_p[ok], p_owner[ok])
+
+    def some(owners: Int64Array) -> BoolArray:
+        out = np.zeros(n, dtype=np.bool_)
+        out[owners] = True
+        return out
+
+    bits = np.zeros(n, dtype=np.uint8)  # every bit fits a byte; int64 once complete
+
+    def flag(bit: int, where: BoolArray) -> None:
+        np.bitwise_or(bits, where.view(np.uint8) << np.uint8(bit.bit_length() - 1), out=bits)
+
+    offered = some(p_owner)
+    has_q = offered if ok is None else some(q_owner)
+    flag(_BIT_PATHWAY, ~offered)
+    if ok is not None:
+        ages = offered if age_ok is None else some(p_owner[age_ok])
+        people = offered if gender_ok is None else some(p_owner[gender_ok])
+        lacking = offered & ~has_q
+        flag(_BIT_AGE, lacking & (~ages | people))
+        flag(_BIT_GENDER, lacking & (~people | ages))
+    touches = svc.touches
+    touching = touches[qualifying]
+    scope = some(p_owner[touches[in_p]])
+    covered = some(q_owner[touching]) if ok is not None else scope.copy()
+    covered |= ~has_q & scope  # a provider with services in the pathway, none qualifying: those count
+    covered |= ~offered & svc.any_touches  # with none in the pathway: all its services
+    flag(_BIT_AREA, ~covered)
+    if cn.required:
+        have = have.copy()
+        if svc.held is not None:
+            held = svc.held if ok is None else svc.held[ok]
+            some_held = np.flatnonzero(held)
+            np.bitwise_or.at(have, q_owner[some_held], held[some_held])
+        missing = ~have & ((1 << len(cn.required)) - 1)
+        flag(_BIT_ACCREDITATION, missing != 0)
+    else:
+        missing = np.zeros(n, dtype=np.int64)
+    years = np.zeros(n)
+    if len(qualifying):  # qualifying rows are grouped by candidate: the most years of each group
+        starts = np.flatnonzero(np.concatenate(([True], q_owner[1:] != q_owner[:-1])))
+        years[q_owner[starts]] = np.maximum.reduceat(svc.years if ok is None else svc.years[ok], starts)
     if cn.need.min_years_experience > 0:
-        bits[years < cn.need.min_years_experience] |= _BIT_EXPERIENCE
+        flag(_BIT_EXPERIENCE, years < cn.need.min_years_experience)
     return Screening(
-        eligible=np.flatnonzero(bits == 0), coverage=coverage, fail_bits=bits, missing_mask=missing, years=years
+        eligible=np.flatnonzero(bits == 0),
+        coverage=None,
+        fail_bits=bits,
+        missing_mask=missing,
+        years=years,
+        qualifying=qualifying,
+        touching=touching,
+        scope=scope,
     )
 
 
 def screen(cols: Columns, cn: CompiledNeed) -> Screening:
-    """Hard filters over a pool's columns."""
+    """Hard filters over a pool's columns, with the coverage share of every candidate."""
     n = len(cols)
+    svc = cols.services
+    owner = svc.owner
+    touch = touch_mask(cols.areas, cn.area_nodes)
+    pairs = svc.areas
+    touches = np.zeros(len(svc), dtype=np.bool_)
+    touches[pairs.owner[np.flatnonzero(touch[pairs.item])]] = True
+    any_touches = np.zeros(n, dtype=np.bool_)
+    any_touches[owner[touches]] = True
+    in_p = svc.rows_in(cn.pathway)
+    held: Int64Array | None = None
     have = np.zeros(n, dtype=np.int64)
-    acc = cols.accreditations
-    for j, code in enumerate(cn.required):
-        aid = cols.code_ids.get(code)
-        if aid is not None:
-            have[acc.owner[acc.item == aid]] |= 1 << j
-    coverage = coverage_shares(cols.areas, cols.coverage, n, cn.area_nodes)
-    return _screening(cn, cols.offered_in(cn.pathway), cols.years_in(cn.pathway), coverage > 0, coverage, have)
+    if cn.required:
+        held = np.zeros(len(in_p), dtype=np.int64)
+        sacc, acc = svc.accreditations, cols.accreditations
+        for j, code in enumerate(cn.required):
+            aid = cols.code_ids.get(code)
+            if aid is not None:
+                have[acc.owner[acc.item == aid]] |= 1 << j
+                rows = sacc.owner[sacc.item == aid]
+                at = np.minimum(np.searchsorted(in_p, rows), max(len(in_p) - 1, 0))
+                found = at[in_p[at] == rows] if len(in_p) else at[:0]
+                held[found] |= 1 << j
+    screening = _qualify(
+        cn,
+        n,
+        _Services(
+            owner=owner,
+            touches=touches,
+            any_touches=any_touches,
+            in_pathway=in_p,
+            min_age=svc.min_age[in_p].astype(np.float64, copy=False),  # compared with the need's in float64
+            max_age=svc.max_age[in_p].astype(np.float64, copy=False),
+            gender=svc.gender[in_p],
+            years=svc.years[in_p].astype(np.float64, copy=False),
+            held=held,
+        ),
+        have,
+    )
+    # coverage: the union of the qualifying services' areas, per candidate (only touching pairs count)
+    qualifying = screening.qualifying
+    at, which = pairs.gather(qualifying)
+    node = pairs.item[at].astype(np.int64)
+    counted = np.flatnonzero(touch[node])
+    rows, node = qualifying[which[counted]], node[counted]
+    who = owner[rows].astype(np.int64)
+    # one service's areas are an antichain already; only candidates with several services need the union
+    several = np.flatnonzero((who[1:] == who[:-1]) & (rows[1:] != rows[:-1]))
+    if len(several):
+        mixed = np.zeros(n, dtype=np.bool_)
+        mixed[who[several]] = True
+        merge = mixed[who]
+        union = antichains(who[merge], node[merge], cols.areas)
+        who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
+    shares = coverage_shares(cols.areas, who, node, n, cn.area_nodes)
+    return Screening(
+        eligible=screening.eligible,
+        coverage=shares,
+        fail_bits=screening.fail_bits,
+        missing_mask=screening.missing_mask,
+        years=screening.years,
+        qualifying=screening.qualifying,
+        touching=screening.touching,
+        scope=screening.scope,
+    )
 
 
-def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Screened]:
-    """Hard filters straight from candidate objects: (screening, what was read).
+def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Int64Array]:
+    """Hard filters straight from candidate objects: (screening, the provider ids read).
 
-    Reads, for every candidate, only ``provider_id``, the expertise lines'
-    ``pathway`` (and ``years_experience`` of the need's pathway), ``coverage`` and,
-    when the need requires some, ``accreditations``; validates what it reads.
+    Reads, for every candidate, only ``provider_id``, its services' ``pathway`` and ``areas`` (and, for the
+    services in the need's pathway, ``min_age``, ``max_age``, ``gender``, ``years_experience`` and, when the
+    need requires some, ``accreditations``) and, when the need requires some, its ``accreditations``;
+    validates what it reads. The screening's service rows are positions in the candidates' services, in order.
     """
     n = len(cands)
     pids = provider_ids(cands)
-    lines, line_owner = expertise_lines(cands)
-    paths = list(map(attrgetter("pathway"), lines))
-    check_pathways(paths, line_owner, pids)
-    sel = np.flatnonzero(np.fromiter(map(eq, paths, repeat(cn.pathway)), dtype=np.bool_, count=len(paths)))
-    owner = line_owner[sel]
-    offered = np.zeros(n, dtype=np.bool_)
-    offered[owner] = True
-    years = np.zeros(n)
-    np.maximum.at(years, owner, line_years(take(lines, sel), owner, pids))
+    services, owner = service_rows(cands)
+    paths = list(map(attrgetter("pathway"), services))
+    check_pathways(paths, owner, pids)
+    in_p = np.flatnonzero(np.fromiter(map(eq, paths, repeat(cn.pathway)), dtype=np.bool_, count=len(paths)))
+    chosen = take(services, in_p)
+    p_owner = owner[in_p]
+    min_age, max_age, gender = whom_served(chosen, p_owner, pids)
 
     # covers some need area: one of its codes is a need area, lies inside one or contains one
     relevant: set[str] = set()
     for a in cn.area_nodes:
         relevant.update(areas.codes[a : a + int(areas.sizes[a])])
         relevant.update(map(areas.code, areas.ancestor_indices(a)))
-    coverage = field_tuples(cands, "coverage")
+    area_lists = field_tuples(services, "areas")
     try:
-        disjoint = np.fromiter(map(relevant.isdisjoint, coverage), dtype=np.bool_, count=n)
+        disjoint = np.fromiter(map(relevant.isdisjoint, area_lists), dtype=np.bool_, count=len(services))
     except TypeError:  # None among them: covers nothing
-        disjoint = np.fromiter(map(relevant.isdisjoint, lengths(coverage)[0]), dtype=np.bool_, count=n)
-    covers = ~disjoint
+        disjoint = np.fromiter(map(relevant.isdisjoint, lengths(area_lists)[0]), dtype=np.bool_, count=len(services))
     have = np.zeros(n, dtype=np.int64)
+    held: Int64Array | None = None
     if cn.required:
-        per, counts = lengths(field_tuples(cands, "accreditations"))
         bit = {code: 1 << j for j, code in enumerate(cn.required)}
-        held = np.fromiter(map(bit.get, chain.from_iterable(per), repeat(0)), dtype=np.int64, count=int(counts.sum()))
-        np.bitwise_or.at(have, np.repeat(np.arange(n), counts), held)
+        have = _held(field_tuples(cands, "accreditations"), bit)
+        held = _held(field_tuples(chosen, "accreditations"), bit)
+    years = service_years(chosen, p_owner, pids)
+    touches = ~disjoint
+    any_touches = np.zeros(n, dtype=np.bool_)
+    any_touches[owner[touches]] = True
+    svc = _Services(owner, touches, any_touches, in_p, min_age, max_age, gender, years, held)
     # the coverage share itself is only needed for the candidates that pass (computed for them later)
-    return _screening(cn, offered, years, covers, None, have), Screened(pids, lines, line_owner, paths)
+    return _qualify(cn, n, svc, have), pids
+
+
+def _held(code_lists: list[Sequence[str]], bit: Mapping[str, int]) -> Int64Array:
+    """Per owner: bit j set when it holds required code j."""
+    per, counts = lengths(code_lists)
+    held = np.fromiter(map(bit.get, chain.from_iterable(per), repeat(0)), dtype=np.int64, count=int(counts.sum()))
+    out = np.zeros(len(per), dtype=np.int64)
+    np.bitwise_or.at(out, np.repeat(np.arange(len(per)), counts), held)
+    return out
 
 
 def excluded_in_name_order(
-    names_of: NamesOf, pids: Int64Array, screening: Screening, limit: int | None, by_name: Int64Array | None
+    names_of: NamesOf,
+    pids: Int64Array,
+    screening: Screening,
+    limit: int | None,
+    by_name: Int64Array | None,
+    prefix_keys: Callable[[Int64Array], npt.NDArray[np.uint64]] | None = None,
 ) -> Int64Array:
     """Indices of excluded candidates ordered by ``(name, provider_id)``, at most ``limit``.
 
     ``by_name`` (a pool's precomputed name order) makes this a filter; otherwise only the
     excluded candidates' names are read and, with a ``limit``, a heap picks the first ones.
+    ``prefix_keys`` (names' first bytes as numbers, ordered as the names are) first drops, with a
+    ``limit``, the candidates whose key is above the ``limit``-th smallest: at least ``limit`` others
+    sort strictly before each of them.
     """
     bits = screening.fail_bits
     if by_name is not None:
@@ -215,6 +413,9 @@ def excluded_in_name_order(
         return idx if limit is None else idx[:limit]
     excluded = np.flatnonzero(bits & _LISTED)
     excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable
+    if prefix_keys is not None and limit is not None and 0 < limit < len(excluded):
+        keys = prefix_keys(excluded)
+        excluded = excluded[keys <= np.partition(keys, limit - 1)[limit - 1]]
     names = names_of(excluded.tolist())
     if limit is not None and limit < len(names):
         chosen = heapq.nsmallest(limit, range(len(names)), key=names.__getitem__)
@@ -240,12 +441,12 @@ def build_exclusions(
     """
     if not len(idx):
         return ()
-    b = screening.fail_bits[idx]
+    b = screening.fail_bits[idx].astype(np.int64)
     miss = screening.missing_mask[idx]
     years = np.where(b & _BIT_EXPERIENCE, screening.years[idx], 0.0)
     year_values, year_code = np.unique(years, return_inverse=True)
     # at most MAX_REQUIRED_ACCREDITATIONS (32) required, so this key fits in int64
-    key = ((miss << 4) | b) * len(year_values) + year_code.reshape(-1)
+    key = ((miss << _BIT_WIDTH) | b) * len(year_values) + year_code.reshape(-1)
     _, first, pattern = np.unique(key, return_index=True, return_inverse=True)
     reasons = [
         _reasons(cn, areas, int(b[k]), int(miss[k]), float(year_values[year_code[k]]), pathway_names)
@@ -271,6 +472,14 @@ def _reasons(
         name = pathway_name(pathway, pathway_names)
         message = f"does not offer the {pathway} pathway" + (f" ({name})" if name else "")
         out.append(ExclusionReason(EXCL_PATHWAY, message, (pathway,)))
+    ages, people = age_phrase(need.min_age, need.max_age), GENDERS[cn.gender]
+    if b & _BIT_AGE:
+        message = f"none of its {pathway} services serves {ages}" + (f" for {people}" if cn.gender else "")
+        out.append(ExclusionReason(EXCL_AGE, message, (_age(need.min_age), _age(need.max_age))))
+    if b & _BIT_GENDER:
+        aged = age_phrase(need.min_age, need.max_age, "aged")
+        message = f"none of its {pathway} services serves {people}" + (f" {aged}" if aged else "")
+        out.append(ExclusionReason(EXCL_GENDER, message, (people,)))
     if b & _BIT_AREA:
         out.append(
             ExclusionReason(
@@ -291,3 +500,7 @@ def _reasons(
             )
         )
     return tuple(out)
+
+
+def _age(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

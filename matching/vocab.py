@@ -50,10 +50,22 @@ DEFAULT_PATHWAY_NAMES: Final = MappingProxyType(
 
 # Exclusion (hard filter) reason codes, in reporting order.
 EXCL_PATHWAY: Final = "pathway_not_offered"
+EXCL_AGE: Final = "age_range_not_served"
+EXCL_GENDER: Final = "gender_not_served"
 EXCL_AREA: Final = "no_area_coverage"
 EXCL_ACCREDITATION: Final = "missing_accreditation"
 EXCL_EXPERIENCE: Final = "insufficient_experience"
-EXCLUSION_CODES: Final[tuple[str, ...]] = (EXCL_PATHWAY, EXCL_AREA, EXCL_ACCREDITATION, EXCL_EXPERIENCE)
+EXCLUSION_CODES: Final[tuple[str, ...]] = (
+    EXCL_PATHWAY,
+    EXCL_AGE,
+    EXCL_GENDER,
+    EXCL_AREA,
+    EXCL_ACCREDITATION,
+    EXCL_EXPERIENCE,
+)
+
+# Whom a service serves, and whom a need is for: men, women or both. The index of each is its code in columns.
+GENDERS: Final[tuple[str, ...]] = ("both", "men", "women")
 
 
 def is_code(value: object) -> bool:
@@ -68,6 +80,17 @@ def pathway_name(code: str, names: Mapping[str, str] | None = None) -> str:
     """
     name = (DEFAULT_PATHWAY_NAMES if names is None else names).get(code)
     return name if isinstance(name, str) else ""
+
+
+def age_phrase(min_age: float | None, max_age: float | None, word: str = "ages") -> str:
+    """``"ages 18 to 25"``, ``"ages 18 and over"``, ``"ages up to 25"`` (``word`` first), or ``""`` for any age."""
+    if min_age is None and max_age is None:
+        return ""
+    if min_age is None:
+        return f"{word} up to {max_age:g}"
+    if max_age is None:
+        return f"{word} {min_age:g} and over"
+    return f"{word} {min_age:g} to {max_age:g}"
 
 
 def pathway_label(code: str, names: Mapping[str, str] | None = None) -> str:

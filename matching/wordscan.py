@@ -215,15 +215,16 @@ class WordIndex(NamedTuple):
         np.cumsum(np.bincount(key // v, minlength=n), out=offsets[1:])
         return cls(offsets, (key % v).astype(np.int32), scan.vocabulary)
 
-    def best_matches(self, idx: Ints, query: Sequence[str]) -> Floats:
-        """:func:`best_matches` for the owners ``idx`` (columns in ``idx`` order)."""
-        m = len(idx)
-        if not query or m == 0 or not self.vocabulary:
+    def best_matches(self, idx: Ints, query: Sequence[str], owner: Ints | None = None, n: int | None = None) -> Floats:
+        """:func:`best_matches` for the owners ``idx`` (columns in ``idx`` order), or, with ``owner``, for
+        ``n`` columns, ``idx[k]``'s words counting for column ``owner[k]``."""
+        m = len(idx) if owner is None or n is None else n
+        if not query or m == 0 or not len(idx) or not self.vocabulary:
             return np.zeros((len(query), m))
         hit_of, values = _similarities(query, self.vocabulary)
         starts = self.offsets[idx]
         counts = self.offsets[idx + 1] - starts
-        which = np.repeat(np.arange(m, dtype=np.int64), counts)
+        which = np.repeat(np.arange(len(idx), dtype=np.int64) if owner is None else owner, counts)
         positions = np.arange(len(which), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
         hits = hit_of[self.words[positions]]
         found = np.flatnonzero(hits >= 0)

@@ -260,13 +260,55 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
     import msgspec
 
     import matching
-    from marketplace.exercises import queries, service
+    from marketplace.exercises import service
     from marketplace.taxonomy.queries import fetch_taxonomy
 
-    # the providers offering the pathway in, above or below the need's areas, straight from the tables
-    candidates_sql = f"""
-        select coalesce(json_agg({queries.CANDIDATE_DOC} order by p.id), '[]')::text from provider p
-        where p.status = 'published' and p.pathway_codes @> array[$1::text] and p.area_match_codes && $2::text[]"""
+    # the providers with an active service in the pathway in, above or below the need's areas, as the core's
+    # Candidate, straight from the tables (not the derived columns the directory keeps)
+    candidates_sql = """
+        select coalesce(json_agg(json_build_object(
+            'provider_id', p.id, 'name', p.name, 'sector', lf.sector_code, 'legal_form', p.legal_form,
+            'founded_year', p.founded_year,
+            'services', (select coalesce(json_agg(json_build_object(
+                    'service_id', s.id, 'name', s.name, 'pathway', s.pathway_code,
+                    'cohorts', (select coalesce(json_agg(sc.cohort_code order by sc.cohort_code), '[]')
+                                from service_cohort sc where sc.service_id = s.id),
+                    'areas', (select coalesce(json_agg(sa.area_code order by sa.area_code), '[]')
+                              from service_area sa where sa.service_id = s.id),
+                    'capacity', s.capacity_per_year, 'min_age', s.min_age, 'max_age', s.max_age, 'gender', s.gender,
+                    'years_experience', s.years_delivering, 'description', s.description,
+                    'outcomes', (select coalesce(json_agg(json_build_object(
+                                        'outcome', o.outcome, 'measure', o.measure, 'value', o.value::float8,
+                                        'period', o.period, 'people', o.people, 'source', o.source, 'note', o.note)
+                                        order by o.position, o.id), '[]')
+                                 from service_outcome o where o.service_id = s.id),
+                    'accreditations', (
+                        select coalesce(json_agg(a.accreditation_code order by a.accreditation_code), '[]')
+                        from service_accreditation a where a.service_id = s.id))
+                    order by s.position, s.id), '[]')
+                from service s where s.provider_id = p.id and s.status = 'active'),
+            'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
+            'accreditations', (select coalesce(json_agg(pa.accreditation_code order by pa.accreditation_code), '[]')
+                               from provider_accreditation pa where pa.provider_id = p.id),
+            'volunteers', p.volunteers,
+            'premises_areas', (select coalesce(json_agg(pm.area_code order by pm.id), '[]')
+                               from provider_premises pm where pm.provider_id = p.id),
+            'match_funding_per_year', p.match_funding_per_year, 'funding_sources', p.other_funding_sources,
+            'partner_organisations', p.partner_organisations,
+            'social_value', (select coalesce(json_agg(sv.commitment_code order by sv.commitment_code), '[]')
+                             from provider_social_value sv where sv.provider_id = p.id),
+            'resources_text', concat_ws('. ', nullif(p.description, ''),
+                                        (select string_agg(pm.description, '. ' order by pm.id)
+                                         from provider_premises pm where pm.provider_id = p.id),
+                                        nullif(array_to_string(p.partner_organisations, ', '), '')),
+            'last_confirmed', coalesce(p.last_confirmed_at, p.created_at)::date) order by p.id), '[]')::text
+        from provider p join legal_form lf on lf.code = p.legal_form
+        where p.status = 'published' and exists (
+            select 1 from service s join service_area sa on sa.service_id = s.id
+            where s.provider_id = p.id and s.status = 'active' and s.pathway_code = $1 and exists (
+                select 1 from area_closure cl
+                where (cl.ancestor = sa.area_code and cl.descendant = any($2::text[]))
+                   or (cl.descendant = sa.area_code and cl.ancestor = any($2::text[]))))"""
     conn = await db.connect(dsn)
     try:
         need = await service.get_need(conn, need_id)
@@ -290,6 +332,12 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
         await conn.close()
 
 
+async def change_service(client, headers: dict, provider_id: int, service_id: int, patch: dict):
+    path = f"/providers/{provider_id}/services/{service_id}"
+    tag = (await client.get(path, headers=headers)).headers["etag"]
+    return await client.patch(path, json=patch, headers={**headers, "If-Match": tag})
+
+
 async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
@@ -298,7 +346,7 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     assert first["ranking"] == expected["scored"] and first["excluded"] == expected["excluded"]
     cache = client.app.state.match_pools
     assert cache.loads == 1
-    # the last-ranked provider rewrites its profile to match the need's priority, and grows
+    # the last-ranked provider rewrites its profile to match the need's priority, and its service grows
     last = first["ranking"][-1]["provider_id"]
     provider = await keys.headers("provider", last)
     tag = (await client.get(f"/providers/{last}")).headers["etag"]
@@ -308,19 +356,17 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
         json={
             "description": "Tenancy sustainment for every tenant: sustaining tenancies.",
             "resources": {"volunteers": 400},
-            "capacity": {"service_users_per_year": 5000},
         },
     )
     assert r.status_code == 200, r.text
-    # and another provider's coverage changes through a child table
-    other = first["ranking"][0]["provider_id"]
-    tag = (await client.get(f"/providers/{other}")).headers["etag"]
-    r = await client.patch(
-        f"/providers/{other}",
-        headers={**await keys.headers("provider", other), "If-Match": tag},
-        json={"coverage": ["E06000019"]},
-    )
+    grown = first["ranking"][-1]["service_ids"][0]
+    r = await change_service(client, provider, last, grown, {"capacity": {"service_users_per_year": 5000}})
     assert r.status_code == 200, r.text
+    # and another provider's services in the pathway now cover Herefordshire only (a child table)
+    other = first["ranking"][0]["provider_id"]
+    for sid in first["ranking"][0]["service_ids"]:
+        r = await change_service(client, await keys.headers("provider", other), other, sid, {"areas": ["E06000019"]})
+        assert r.status_code == 200, r.text
     second = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     assert cache.loads == 1 and cache.reloaded >= 2, "the changed providers were reloaded, not the directory"
     expected = await expected_ranking(fresh_db, need_id, 500)
@@ -391,3 +437,155 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
     assert len(seen) == 8
     assert all(in_use == 0 for in_use, _ in seen), f"a connection was held while ranking: {seen}"
     assert 1 <= client.app.state.match_pools.peak_active <= client.app.state.match_pools.size == 2
+
+
+# --- matching reads services ---------------------------------------------------------------------------------
+
+
+async def a_need(client, headers: dict, **changes) -> int:
+    exercise = (
+        await client.post("/exercises", json={"title": "Services", "commissioning_body": "Probation"}, headers=headers)
+    ).json()
+    r = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, **changes}, headers=headers)
+    assert r.status_code == 201, r.text
+    need_id: int = r.json()["id"]
+    return need_id
+
+
+async def published_without(dsn: str, pathway: str) -> int:
+    conn = await db.connect(dsn)
+    try:
+        pid: int = await conn.fetchval(
+            "select min(id) from provider where status = 'published' and not $1 = any(pathway_codes)", pathway
+        )
+        return pid
+    finally:
+        await conn.close()
+
+
+SERVICE = {
+    "pathway": "ACCOM",
+    "description": "Shared houses with tenancy sustainment for adults leaving custody.",
+    "cohorts": ["ADULTS"],
+    "years_delivering": 5,
+}
+
+
+async def test_a_run_reads_services_in_the_needs_areas_for_its_people(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    pid = await published_without(fresh_db, "ACCOM")
+    owner = await keys.headers("provider", pid)
+    telford = await client.post(
+        f"/providers/{pid}/services",
+        json={**SERVICE, "name": "Telford rooms", "areas": ["E06000020"], "capacity": {"service_users_per_year": 40}},
+        headers=owner,
+    )
+    shropshire = await client.post(
+        f"/providers/{pid}/services",
+        json={
+            **SERVICE,
+            "name": "Shropshire houses",
+            "areas": ["E06000051"],
+            "capacity": {"service_users_per_year": 700},
+        },
+        headers=owner,
+    )
+    assert telford.status_code == shropshire.status_code == 201, (telford.text, shropshire.text)
+    ids = [telford.json()["id"], shropshire.json()["id"]]
+    need_id = await a_need(client, h)  # accommodation for adults in Telford, 60 a year
+    run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    expected = await expected_ranking(fresh_db, need_id, 500)
+    assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
+    mine = next(s for s in run["ranking"] if s["provider_id"] == pid)
+    assert mine["service_ids"] == ids and mine["capacity"] == 40  # Shropshire's 700 are not Telford's
+    assert next(f for f in run["providers"] if f["provider_id"] == pid)["capacity"] == 40
+    capacity = next(c for c in mine["criteria"] if c["criterion"] == "capacity")
+    assert (
+        '("Telford rooms" 40)' in capacity["evidence"][0] and '"Shropshire houses" outside' in capacity["evidence"][0]
+    )
+    assert "qualifying services" in run["method"]
+    # an inactive service does not count: what is left covers Shropshire only, so it is counted, not assessed
+    r = await change_service(client, owner, pid, ids[0], {"status": "inactive"})
+    assert r.status_code == 200, r.text
+    before = run
+    run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    expected = await expected_ranking(fresh_db, need_id, 500)
+    assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
+    assert pid not in [s["provider_id"] for s in run["ranking"]] + [e["provider_id"] for e in run["excluded"]]
+    assert run["eligible_count"] == before["eligible_count"] - 1
+    no_area = run["excluded_by_reason"]["no_area_coverage"]
+    assert no_area == before["excluded_by_reason"].get("no_area_coverage", 0) + 1
+
+
+async def test_a_need_for_women_of_an_age_is_served_by_services_for_them(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    anyone = await a_need(client, h)
+    women = await a_need(client, h, eligibility={"min_age": 18, "max_age": 25, "gender": "women"})
+    first = (await client.post(f"/needs/{anyone}/match-runs", params={"limit": 500}, headers=h)).json()
+    # the best-ranked provider for anyone makes its services there for men only
+    top = first["ranking"][0]
+    owner = await keys.headers("provider", top["provider_id"])
+    for sid in top["service_ids"]:
+        r = await change_service(client, owner, top["provider_id"], sid, {"eligibility": {"gender": "men"}})
+        assert r.status_code == 200, r.text
+    run = (await client.post(f"/needs/{women}/match-runs", params={"limit": 500}, headers=h)).json()
+    expected = await expected_ranking(fresh_db, women, 500)
+    assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
+    assert run["need"]["eligibility"] == {"min_age": 18, "max_age": 25, "gender": "women"}
+    # its services in the pathway are all men's now (a need for anyone takes every one of them)
+    assert top["provider_id"] not in [s["provider_id"] for s in run["ranking"]]
+    reasons = next(e["reasons"] for e in run["excluded"] if e["provider_id"] == top["provider_id"])
+    assert reasons == [
+        {
+            "code": "gender_not_served",
+            "message": "none of its ACCOM services serves women aged 18 to 25",
+            "detail": ["women"],
+        }
+    ]
+    assert run["excluded_by_reason"]["gender_not_served"] >= 1
+    conn = await db.connect(fresh_db)
+    try:
+        served = await conn.fetchval(
+            """select count(distinct s.provider_id) from service s join provider p on p.id = s.provider_id
+               where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
+                 and s.gender in ('women', 'both') and coalesce(s.min_age, 0) <= 25
+                 and coalesce(s.max_age, 200) >= 18"""
+        )
+    finally:
+        await conn.close()
+    assert run["eligible_count"] <= served
+    for s in run["ranking"]:
+        fit = next(c for c in s["criteria"] if c["criterion"] == "pathway_fit")
+        assert "serving the need's people (women, ages 18 to 25)" in fit["evidence"][0]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"annual_volume": 0}, "annual_volume"),
+        ({"annual_budget": 0}, "annual_budget"),
+        ({"contract_years": 0.04}, "contract_years"),
+    ],
+)
+async def test_a_need_that_could_not_be_matched_is_refused_when_made(client, keys, fresh_db, changes, field):
+    # the matching core needs a volume and a budget to weigh capacity and finances against; the database keeps a
+    # tenth of a year at least
+    h = await keys.headers("commissioner")
+    exercise = (await client.post("/exercises", json={"title": "x", "commissioning_body": "y"}, headers=h)).json()
+    r = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, **changes}, headers=h)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"] == field
+    made = await client.post(f"/exercises/{exercise['id']}/needs", json=NEED, headers=h)
+    r = await client.patch(f"/needs/{made.json()['id']}", json=changes, headers={**h, "If-Match": made.headers["etag"]})
+    assert r.status_code == 400, r.text
+    assert (await client.post(f"/needs/{made.json()['id']}/match-runs", headers=h)).status_code == 201
+    # a need stored before these rules (the database allows 0) is refused when matched, not a server error
+    if field != "contract_years":
+        conn = await db.connect(fresh_db)
+        try:
+            await conn.execute(f"update need set {field} = 0 where id = $1", made.json()["id"])
+        finally:
+            await conn.close()
+        r = await client.post(f"/needs/{made.json()['id']}/match-runs", headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == f"need.{field}"

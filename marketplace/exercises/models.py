@@ -93,16 +93,23 @@ class NeedEligibility(Strict, omit_defaults=True):
     gender: Literal["men", "women", "both"] = "both"
 
 
+# A need's size: matching weighs capacity against the volume and finances against the budget, so both are at least 1;
+# contract years are stored to a tenth of a year.
+Volume = Annotated[int, Meta(ge=1, le=10_000_000, description="Service users a year")]
+Budget = Annotated[int, Meta(ge=1, le=10_000_000_000, description="Pounds a year")]
+ContractYears = Annotated[float, Meta(ge=0.1, le=25)]
+
+
 class NeedIn(Strict):
     """A lot within an exercise: one pathway, for some cohorts, in some areas."""
 
     title: Title
     pathway: PathwayCode
     areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=50)]
-    annual_volume: Annotated[int, Meta(ge=0, le=10_000_000, description="Service users a year")]
-    annual_budget: Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds a year")]
+    annual_volume: Volume
+    annual_budget: Budget
     cohorts: Annotated[list[CohortCode], Meta(max_length=10)] = []
-    contract_years: Annotated[float, Meta(gt=0, le=25)] = 1.0
+    contract_years: ContractYears = 1.0
     required_accreditations: Annotated[list[Slug], Meta(max_length=20)] = []
     min_years_experience: Annotated[int, Meta(ge=0, le=200)] = 0
     local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] = []
@@ -115,10 +122,10 @@ class NeedPatch(Strict):
     title: Title | UnsetType = UNSET
     pathway: PathwayCode | UnsetType = UNSET
     areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=50)] | UnsetType = UNSET
-    annual_volume: Annotated[int, Meta(ge=0, le=10_000_000)] | UnsetType = UNSET
-    annual_budget: Annotated[int, Meta(ge=0, le=10_000_000_000)] | UnsetType = UNSET
+    annual_volume: Volume | UnsetType = UNSET
+    annual_budget: Budget | UnsetType = UNSET
     cohorts: Annotated[list[CohortCode], Meta(max_length=10)] | UnsetType = UNSET
-    contract_years: Annotated[float, Meta(gt=0, le=25)] | UnsetType = UNSET
+    contract_years: ContractYears | UnsetType = UNSET
     required_accreditations: Annotated[list[Slug], Meta(max_length=20)] | UnsetType = UNSET
     min_years_experience: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
     local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] | UnsetType = UNSET
@@ -220,11 +227,28 @@ class ProviderFacts(msgspec.Struct):
     sector: str
     legal_form: str
     capacity: float | None
+    """Service users a year for this need: the summed capacity its qualifying services covering the need's areas
+    state (runs made before services: the organisation's whole capacity)."""
     annual_income: float | None
     match_funding_per_year: float
     volunteers: int
     premises_areas: list[str]
     last_confirmed: dt.date | None
+
+    @classmethod
+    def of(cls, candidate: matching.Candidate, scored: matching.ScoredCandidate) -> ProviderFacts:
+        return cls(
+            provider_id=candidate.provider_id,
+            name=candidate.name,
+            sector=candidate.sector,
+            legal_form=candidate.legal_form,
+            capacity=scored.capacity,
+            annual_income=candidate.annual_income,
+            match_funding_per_year=candidate.match_funding_per_year,
+            volunteers=candidate.volunteers,
+            premises_areas=list(candidate.premises_areas or ()),
+            last_confirmed=candidate.last_confirmed,
+        )
 
 
 class MatchRunBody(msgspec.Struct):

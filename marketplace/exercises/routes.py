@@ -132,10 +132,12 @@ async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatc
     "/needs/{need_id:int}/match-runs",
     summary="Match the current directory against a need, and store the run",
     status_code=201,
-    responses=errors_doc(400, 403, 404),
+    responses=errors_doc(400, 403, 404, 422),
     **DOC,
     description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
-    "each criterion with its weight, raw values, contribution and evidence. The run is stored as it is returned "
+    "each criterion with its weight, raw values, contribution and evidence, read through its qualifying services "
+    "(active, in the need's pathway, serving the need's ages and men or women), which each ranked provider names "
+    "(`service_ids`, with its `capacity` for the need). The run is stored as it is returned "
     "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
     "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
     "core's defaults; the need's overrides apply on top.",

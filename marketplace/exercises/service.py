@@ -44,10 +44,17 @@ from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import Actor, merge, project
 
 METHOD = (
-    "Published providers offering the need's pathway in, above or below its areas were assessed by the matching "
-    "core; the rest are counted as excluded for not offering the pathway or not covering an area. Assessed providers "
-    "failing a hard requirement (required accreditations, minimum years of experience) are excluded with reasons; "
-    "the others are scored 0-1 on each criterion and ranked by the weighted total (weights normalised to sum to 1)."
+    "A provider qualifies for the need through its qualifying services: active, in the need's pathway, whose age "
+    "range overlaps the need's (when it states one) and which serve its men or women (when it says; services for "
+    "both count). Published providers with a service in the pathway in, above or below the need's areas were "
+    "assessed by the matching core; the rest are counted as excluded for not offering the pathway or not covering an "
+    "area. Assessed providers are excluded, with reasons, when no service in the pathway serves the need's ages or "
+    "its men or women, when their qualifying services cover none of the need's areas, or when they fail a hard "
+    "requirement (required accreditations, held by the organisation or a qualifying service; minimum years of "
+    "experience, the most of a qualifying service). The others are scored 0-1 on each criterion, reading the "
+    "qualifying services together (the areas they cover, the cohorts they serve, their outcomes records and text; "
+    "capacity is the sum stated by those covering the need's areas), and ranked by the weighted total (weights "
+    "normalised to sum to 1); each explanation names the services."
 )
 
 
@@ -95,6 +102,9 @@ def core_need(need: Need, weights: matching.Weights) -> matching.Need:
         local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
         sector_preference=msgspec.structs.asdict(need.sector_preference),
         weight_overrides=overrides,
+        min_age=need.eligibility.min_age,
+        max_age=need.eligibility.max_age,
+        gender=need.eligibility.gender,
     )
 
 
@@ -233,9 +243,16 @@ async def _match(
     audited: bool,
 ) -> MatchRun:
     as_of = ctx.clock.today()
-    ranked = await pools.rank(
-        core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=ctx.settings.match_excluded_limit
-    )
+    try:
+        ranked = await pools.rank(
+            core_need(need, weights),
+            weights,
+            as_of=as_of,
+            limit=limit,
+            excluded_limit=ctx.settings.match_excluded_limit,
+        )
+    except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
+        raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
     body = await asyncio.to_thread(_run_body, ranked, need)
     document = await asyncio.to_thread(msgspec.json.encode, body)
     async with pooled(db) as conn, conn.transaction():
@@ -262,7 +279,7 @@ async def _match(
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
     ranking, counts = ranked.ranking, ranked.directory
-    facts = [project(ranked.details[s.provider_id], ProviderFacts) for s in ranking.scored]
+    facts = [ProviderFacts.of(ranked.details[s.provider_id], s) for s in ranking.scored]
     return MatchRunBody(
         algorithm_version=ranking.algorithm_version,
         as_of=ranking.as_of,

@@ -62,7 +62,8 @@ class Headline(msgspec.Struct):
 class CapacityCoverage(msgspec.Struct):
     volume: int
     suitable_capacity: float
-    """Service users a year the suitable providers say they can take on (unknown capacities count 0)."""
+    """Service users a year the suitable providers say they can take on for this need: what their qualifying
+    services covering its areas state, added up (unknown capacities count 0)."""
     coverage_ratio: float | None
     largest_provider: str | None
     largest_share: float | None

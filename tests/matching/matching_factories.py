@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from matching import AreaTree, Candidate, Expertise, Need, Priority
+from matching import AreaTree, Candidate, Need, OutcomeRecord, Priority, Service
 
 AS_OF = date(2026, 11, 1)
 
@@ -66,27 +66,43 @@ def need(**changes: Any) -> Need:
     return msgspec.structs.replace(base, **changes)
 
 
-def expertise(**changes: Any) -> Expertise:
-    base = Expertise(
-        pathway="ACCOM",
-        cohorts=("ADULTS", "CARE_LEAVERS"),
-        years_experience=8,
-        description="Supported housing and tenancy sustainment for care leavers and adults leaving prison.",
-        outcomes_evidence="82% of residents sustained tenancies at 12 months (2024 evaluation).",
+def outcome(**changes: Any) -> OutcomeRecord:
+    base = OutcomeRecord(
+        outcome="Tenancies sustained",
+        measure="share of residents at 12 months",
+        value=82,
+        period="2024",
+        people=60,
+        source="independently_evaluated",
+        note="82% of residents sustained tenancies at 12 months (2024 evaluation).",
     )
     return msgspec.structs.replace(base, **changes)
 
 
-def candidate(provider_id: int = 1, **changes: Any) -> Candidate:
+def service(**changes: Any) -> Service:
+    base = Service(
+        service_id=1,
+        pathway="ACCOM",
+        name="Supported housing",
+        cohorts=("ADULTS", "CARE_LEAVERS"),
+        areas=(WEST_MERCIA,),
+        capacity=150,
+        years_experience=8,
+        description="Supported housing and tenancy sustainment for care leavers and adults leaving prison.",
+        outcomes=(outcome(),),
+    )
+    return msgspec.structs.replace(base, **changes)
+
+
+def candidate(provider_id: int = 1, *, service_changes: dict[str, Any] | None = None, **changes: Any) -> Candidate:
+    """A provider with one service (``service_changes`` change that service; ``services=`` replaces it)."""
     base = Candidate(
         provider_id=provider_id,
         name=f"Provider {provider_id:04d}",
         sector="third_sector",
         legal_form="charitable_company",
         founded_year=2005,
-        expertise=(expertise(),),
-        coverage=(WEST_MERCIA,),
-        capacity=150,
+        services=(service(**(service_changes or {})),),
         annual_income=1_200_000,
         reserves_months=5,
         accreditations=("trusted_charity", "iso_9001", "living_wage_employer"),
@@ -100,6 +116,11 @@ def candidate(provider_id: int = 1, **changes: Any) -> Candidate:
         last_confirmed=date(2026, 9, 1),
     )
     return msgspec.structs.replace(base, **changes)
+
+
+def services(*changes: dict[str, Any]) -> tuple[Service, ...]:
+    """Services numbered 1, 2, ... from the default one, each with its changes."""
+    return tuple(service(service_id=k, **c) for k, c in enumerate(changes, start=1))
 
 
 def tree_without_west_midlands() -> AreaTree:

@@ -40,14 +40,12 @@ def ranked_from_pool(
 
 
 def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
-    """What the SQL pre-filter passes: offers the pathway, covers an area in, above or below the need's."""
+    """What the SQL pre-filter passes: a service in the pathway covering an area in, above or below the need's."""
     related: set[str] = set()
     for a in need.areas:
         related.update(TREE.codes[TREE.index(a) : TREE.index(a) + int(TREE.sizes[TREE.index(a)])])
         related.update(TREE.code(k) for k in TREE.ancestor_indices(TREE.index(a)))
-    return [
-        c for c in cands if any(e.pathway == need.pathway for e in c.expertise) and not related.isdisjoint(c.coverage)
-    ]
+    return [c for c in cands if any(s.pathway == need.pathway and not related.isdisjoint(s.areas) for s in c.services)]
 
 
 @SETTINGS
@@ -97,7 +95,7 @@ def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the
     assert counts is not None and counts.directory_size == len(cands)
     by_reason = counts.excluded_by_reason
     assert by_reason["pathway_not_offered"] == sum(
-        1 for c in cands if all(e.pathway != need.pathway for e in c.expertise)
+        1 for c in cands if all(s.pathway != need.pathway for s in c.services)
     )
     not_assessed = {c.provider_id for c in cands} - {c.provider_id for c in assessed}
     assert by_reason["pathway_not_offered"] + by_reason["no_area_coverage"] >= len(not_assessed)
@@ -108,7 +106,7 @@ def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the
     assert list(by_reason) == list(EXCLUSION_CODES)
     for code in ("pathway_not_offered", "no_area_coverage"):
         assert by_reason[code] == everyone.excluded_by_reason[code]
-    for code in ("missing_accreditation", "insufficient_experience"):
+    for code in ("age_range_not_served", "gender_not_served", "missing_accreditation", "insufficient_experience"):
         assert by_reason[code] == ranking.excluded_by_reason[code]
     assert counts.excluded_count == counts.directory_size - ranking.eligible_count == everyone.excluded_count
 
@@ -134,7 +132,9 @@ def test_a_compact_pool_keeps_no_text_and_narrow_columns() -> None:
     assert isinstance(pool, CompactPool) and not hasattr(pool, "candidates") and not hasattr(pool, "descriptions")
     assert isinstance(pool.names, PackedNames) and list(pool.names) == [c.name for c in cands]
     assert pool.words.words.dtype == np.uint16
-    assert pool.columns.years.dtype == np.float32 and pool.columns.coverage.owner.dtype == np.int32
+    svc = pool.columns.services
+    assert svc.years.dtype == np.float32 and svc.areas.owner.dtype == np.int32 and svc.owner.dtype == np.int32
+    assert svc.pathway.dtype == np.int8 and svc.cohort_mask.dtype == np.uint8 and svc.capacity.dtype == np.float32
     taken = compact.take_rows(pool, np.array([0, 5, 38]))
     assert list(taken.names) == [cands[0].name, cands[5].name, cands[38].name]
     assert PackedNames.of(["a", "bé", ""])[-2] == "bé"
@@ -144,11 +144,11 @@ def test_directory_counts_are_complete() -> None:
     need = f.need(required_accreditations=("iso_9001",), min_years_experience=5)
     cands = [
         f.candidate(1, name="Eligible"),
-        f.candidate(2, name="Other pathway", expertise=(f.expertise(pathway="ETE"),)),
-        f.candidate(3, name="Elsewhere", coverage=(f.BIRMINGHAM,)),
-        f.candidate(4, name="Neither", coverage=(f.BIRMINGHAM,), expertise=(f.expertise(pathway="ETE"),)),
+        f.candidate(2, name="Other pathway", service_changes={"pathway": "ETE"}),
+        f.candidate(3, name="Elsewhere", service_changes={"areas": (f.BIRMINGHAM,)}),
+        f.candidate(4, name="Neither", service_changes={"areas": (f.BIRMINGHAM,), "pathway": "ETE"}),
         f.candidate(5, name="Unaccredited", accreditations=()),
-        f.candidate(6, name="New", accreditations=(), expertise=(f.expertise(years_experience=1),)),
+        f.candidate(6, name="New", accreditations=(), service_changes={"years_experience": 1}),
         f.candidate(7, name="Eligible too"),
     ]
     for pool in (compact.build_compact(cands, TREE), CandidatePool.build(cands, TREE)):
@@ -157,6 +157,8 @@ def test_directory_counts_are_complete() -> None:
         assert (ranking.candidate_count, ranking.eligible_count, ranking.excluded_count) == (4, 2, 2)
         assert ranking.excluded_by_reason == {
             "pathway_not_offered": 0,
+            "age_range_not_served": 0,
+            "gender_not_served": 0,
             "no_area_coverage": 0,
             "missing_accreditation": 2,
             "insufficient_experience": 1,
@@ -166,8 +168,34 @@ def test_directory_counts_are_complete() -> None:
         assert (counts.directory_size, counts.excluded_count) == (7, 5)
         assert dict(counts.excluded_by_reason) == {
             "pathway_not_offered": 2,
+            "age_range_not_served": 0,
+            "gender_not_served": 0,
             "no_area_coverage": 2,
             "missing_accreditation": 2,
             "insufficient_experience": 1,
         }
     assert shortlist(need, cands, areas=TREE, as_of=f.AS_OF).directory is None
+
+
+@SETTINGS
+@given(names=st.lists(st.text(max_size=12), min_size=1, max_size=30))
+def test_name_prefix_keys_order_as_the_names_do(names: list[str]) -> None:
+    """A compact pool orders its excluded providers by name through the names' first bytes, so a smaller key
+    must mean a smaller name (and equal names equal keys)."""
+    packed = PackedNames.of(names)
+    keys = packed.prefix_keys(np.arange(len(names), dtype=np.int64)).tolist()
+    for a, ka in zip(names, keys, strict=True):
+        for b, kb in zip(names, keys, strict=True):
+            if ka < kb:
+                assert a < b
+            if a == b:
+                assert ka == kb
+
+
+def test_the_first_excluded_by_name_are_found_among_many() -> None:
+    names = [f"Org {k % 7:02d} {'é' * (k % 3)}{k}" for k in range(300)]
+    cands = [f.candidate(k + 1, name=name, service_changes={"pathway": "ETE"}) for k, name in enumerate(names)]
+    for limit in (1, 5, 40):
+        short = shortlist(f.need(), compact.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, excluded_limit=limit)
+        listed = [(e.name, e.provider_id) for e in short.explain({}).excluded]
+        assert listed == sorted((c.name, c.provider_id) for c in cands)[:limit]

@@ -29,20 +29,25 @@ def comp(sc: ScoredCandidate, criterion: str, component: str) -> float:
 # -- pathway_fit -------------------------------------------------------------------
 def test_pathway_fit_rewards_cohort_overlap() -> None:
     full = score_one(f.candidate())
-    half = score_one(f.candidate(expertise=(f.expertise(cohorts=("ADULTS", "WOMEN")),)))
+    half = score_one(f.candidate(service_changes={"cohorts": ("ADULTS", "WOMEN")}))
     assert crit(full, "pathway_fit").score == pytest.approx(1.0)
     assert crit(half, "pathway_fit").score == pytest.approx(0.3 + 0.7 * 0.5)
     assert "not served: CARE_LEAVERS" in " ".join(crit(half, "pathway_fit").evidence)
 
 
 def test_pathway_fit_full_when_need_names_no_cohorts() -> None:
-    sc = score_one(f.candidate(expertise=(f.expertise(cohorts=("WOMEN",)),)), f.need(cohorts=()))
+    sc = score_one(f.candidate(service_changes={"cohorts": ("WOMEN",)}), f.need(cohorts=()))
     assert crit(sc, "pathway_fit").score == pytest.approx(1.0)
 
 
-def test_pathway_fit_unions_cohorts_across_expertise_lines() -> None:
-    lines = (f.expertise(cohorts=("ADULTS",)), f.expertise(cohorts=("CARE_LEAVERS",)))
-    assert crit(score_one(f.candidate(expertise=lines)), "pathway_fit").score == pytest.approx(1.0)
+def test_pathway_fit_unions_cohorts_across_qualifying_services() -> None:
+    both = f.services({"cohorts": ("ADULTS",)}, {"cohorts": ("CARE_LEAVERS",), "name": "Care leavers' flats"})
+    sc = score_one(f.candidate(services=both))
+    assert crit(sc, "pathway_fit").score == pytest.approx(1.0)
+    assert 'CARE_LEAVERS ("Care leavers\' flats")' in crit(sc, "pathway_fit").evidence[1]
+    # a service in another pathway adds nothing
+    other = f.services({"cohorts": ("ADULTS",)}, {"cohorts": ("CARE_LEAVERS",), "pathway": "ETE"})
+    assert crit(score_one(f.candidate(services=other)), "pathway_fit").score == pytest.approx(0.3 + 0.7 * 0.5)
 
 
 # -- coverage ----------------------------------------------------------------------
@@ -61,12 +66,12 @@ def test_pathway_fit_unions_cohorts_across_expertise_lines() -> None:
     ],
 )
 def test_coverage_is_hierarchy_aware_share(coverage: tuple[str, ...], areas: tuple[str, ...], expected: float) -> None:
-    sc = score_one(f.candidate(coverage=coverage), f.need(areas=areas))
+    sc = score_one(f.candidate(service_changes={"areas": coverage}), f.need(areas=areas))
     assert crit(sc, "coverage").score == pytest.approx(expected)
 
 
 def test_coverage_explains_partial_county_and_lists_covered_leaves() -> None:
-    sc = score_one(f.candidate(coverage=f.WORCS_DISTRICTS[:2]))
+    sc = score_one(f.candidate(service_changes={"areas": f.WORCS_DISTRICTS[:2]}))
     assert sc.covered_areas == f.WORCS_DISTRICTS[:2]
     text = " ".join(crit(sc, "coverage").evidence)
     assert "2 of 6 leaf areas covered" in text and "Bromsgrove (E07000234)" in text
@@ -77,7 +82,7 @@ def test_coverage_explains_partial_county_and_lists_covered_leaves() -> None:
     ("capacity", "expected"), [(100, 0.85), (200, 1.0), (400, 1.0), (50, 0.425), (150, 0.925), (0, 0.0), (None, 0.25)]
 )
 def test_capacity_curve(capacity: float | None, expected: float) -> None:
-    sc = score_one(f.candidate(capacity=capacity))
+    sc = score_one(f.candidate(service_changes={"capacity": capacity}))
     assert crit(sc, "capacity").score == pytest.approx(expected)
     raw = crit(sc, "capacity").components[0].raw
     assert raw is None if capacity is None else raw == pytest.approx(capacity / 100)
@@ -108,15 +113,15 @@ def test_quality_components() -> None:
     assert comp(sc, "quality", "quality_accreditations") == pytest.approx(0.5)  # living wage is social value
     assert comp(sc, "quality", "outcomes_evidence") == 1.0
     assert comp(sc, "quality", "years_in_pathway") == pytest.approx(1 - 2 ** (-8 / 3))
-    three = score_one(f.candidate(expertise=(f.expertise(years_experience=3, outcomes_evidence=None),)))
+    three = score_one(f.candidate(service_changes={"years_experience": 3, "outcomes": ()}))
     assert comp(three, "quality", "years_in_pathway") == pytest.approx(0.5)
     assert comp(three, "quality", "outcomes_evidence") == 0.0
-    assert "no outcomes evidence recorded for ACCOM" in " ".join(crit(three, "quality").evidence)
+    assert "no outcomes records for ACCOM in its services" in " ".join(crit(three, "quality").evidence)
 
 
 def test_quality_outcomes_evidence_must_be_for_the_needs_pathway() -> None:
-    lines = (f.expertise(outcomes_evidence=None), f.expertise(pathway="ETE", outcomes_evidence="90% into work"))
-    assert comp(score_one(f.candidate(expertise=lines)), "quality", "outcomes_evidence") == 0.0
+    two = f.services({"outcomes": ()}, {"pathway": "ETE"})
+    assert comp(score_one(f.candidate(services=two)), "quality", "outcomes_evidence") == 0.0
 
 
 # -- local_priorities ---------------------------------------------------------------
@@ -126,7 +131,7 @@ def test_local_priorities_match_and_explain_snippets() -> None:
     assert c.score == pytest.approx(1.0)
     assert [x.name for x in c.components] == ["supported housing for care leavers", "rural outreach"]
     assert [x.weight for x in c.components] == pytest.approx([2 / 3, 1 / 3])
-    assert "ACCOM expertise" in c.evidence[0] and "Supported housing" in c.evidence[0]
+    assert 'service "Supported housing": "Supported housing and tenancy' in c.evidence[0]
     assert 'resources: "outreach van covering rural' in c.evidence[1]
 
 
@@ -223,7 +228,9 @@ def test_sustainability_depends_on_as_of_not_the_clock() -> None:
 
 # -- every criterion ---------------------------------------------------------------
 def test_every_criterion_is_explained_and_consistent() -> None:
-    r: Ranking = rank(f.need(), [f.candidate(1), f.candidate(2, capacity=None)], areas=f.tree(), as_of=f.AS_OF)
+    r: Ranking = rank(
+        f.need(), [f.candidate(1), f.candidate(2, service_changes={"capacity": None})], areas=f.tree(), as_of=f.AS_OF
+    )
     for sc in r.scored:
         assert [c.criterion for c in sc.criteria] == list(r.weights.as_dict())
         for c in sc.criteria:

@@ -11,12 +11,13 @@ import pytest
 
 from matching import (
     CandidatePool,
-    Expertise,
     MatchingError,
     Need,
+    OutcomeRecord,
     Priority,
     Ranking,
     ScoredCandidate,
+    Service,
     propose_partnerships,
     rank,
 )
@@ -47,23 +48,26 @@ def new_provider(provider_id: int, **changes: object) -> object:
     base = f.candidate(
         provider_id,
         sector="mutual",
-        expertise=(
-            f.expertise(pathway="HOUSING_FIRST", cohorts=("VETERANS", "ARMED_FORCES_FAMILIES"), years_experience=3),
-            f.expertise(pathway="PEER_SUPPORT", cohorts=("VETERANS",)),
+        services=f.services(
+            {"pathway": "HOUSING_FIRST", "cohorts": ("VETERANS", "ARMED_FORCES_FAMILIES"), "years_experience": 3},
+            {"pathway": "PEER_SUPPORT", "cohorts": ("VETERANS",)},
         ),
     )
     return replace(base, **changes)
 
 
 def test_unseen_pathway_cohort_and_sector_codes_are_ranked_and_explained() -> None:
-    cands = [new_provider(1), new_provider(2, expertise=(f.expertise(pathway="PEER_SUPPORT"),)), f.candidate(3)]
+    cands = [new_provider(1), new_provider(2, services=f.services({"pathway": "PEER_SUPPORT"})), f.candidate(3)]
     r = both(NEW_NEED, cands)
     assert [s.provider_id for s in r.scored] == [1]
     sc = r.scored[0]
     fit = crit(sc, "pathway_fit")
     assert fit.score == pytest.approx(0.3 + 0.7 * 0.5)
-    assert fit.evidence[0].startswith("offers HOUSING_FIRST through 1 expertise line(s)")
-    assert "serves 1 of 2 need cohorts in HOUSING_FIRST: VETERANS; not served: ADULTS" in fit.evidence[1]
+    assert fit.evidence[0].startswith('offers HOUSING_FIRST through 1 service(s): "Supported housing"')
+    assert (
+        'serves 1 of 2 need cohorts in HOUSING_FIRST: VETERANS ("Supported housing"); not served: ADULTS'
+        in (fit.evidence[1])
+    )
     social = crit(sc, "social_value")
     assert next(c for c in social.components if c.name == "sector_preference").score == 0.7
     assert "sector mutual: commissioner's preference 0.7" in social.evidence[0]
@@ -79,7 +83,7 @@ def test_pathway_display_names_are_data() -> None:
     assert crit(r.scored[0], "pathway_fit").evidence[0].startswith("offers HOUSING_FIRST (Housing First) through")
     assert r.excluded[0].reasons[0].message == "does not offer the HOUSING_FIRST pathway (Housing First)"
     # defaults still name the original pathways
-    plain = both(f.need(), [f.candidate(1, expertise=(f.expertise(pathway="ETE"),))])
+    plain = both(f.need(), [f.candidate(1, service_changes={"pathway": "ETE"})])
     assert plain.excluded[0].reasons[0].message == "does not offer the ACCOM pathway (Accommodation)"
 
 
@@ -93,7 +97,7 @@ def test_need_cohort_that_no_provider_serves_counts_against_fit() -> None:
 
 def test_more_cohorts_than_fit_in_one_mask_word() -> None:
     many = tuple(f"COHORT_{k:03d}" for k in range(150))
-    cands = [f.candidate(k + 1, expertise=(f.expertise(cohorts=many[k * 30 : k * 30 + 40]),)) for k in range(5)]
+    cands = [f.candidate(k + 1, service_changes={"cohorts": many[k * 30 : k * 30 + 40]}) for k in range(5)]
     need = f.need(cohorts=(many[0], many[70], many[149]))
     r = both(need, cands)
     overlap = {s.provider_id: crit(s, "pathway_fit").components[1].score for s in r.scored}
@@ -128,7 +132,16 @@ def test_social_value_union_counts_a_code_listed_twice_once() -> None:
 
 def test_unseen_codes_work_in_partnerships() -> None:
     needs = [NEW_NEED, replace(NEW_NEED, id="need-2", pathway="PEER_SUPPORT", areas=(f.HEREFORDSHIRE,))]
-    cands = [new_provider(1), new_provider(2, coverage=(f.HEREFORDSHIRE,))]
+    cands = [
+        new_provider(1),
+        new_provider(
+            2,
+            services=f.services(
+                {"pathway": "HOUSING_FIRST", "cohorts": ("VETERANS",), "areas": (f.HEREFORDSHIRE,)},
+                {"pathway": "PEER_SUPPORT", "areas": (f.HEREFORDSHIRE,)},
+            ),
+        ),
+    ]
     rankings = [both(nd, cands) for nd in needs]
     plan = propose_partnerships(needs, rankings, areas=f.tree())
     assert plan.uncovered == () and plan.options
@@ -158,18 +171,27 @@ def random_candidates(rng: random.Random, n: int) -> list:  # type: ignore[type-
             name=rng.choice(["Alpha", "Beta", "beta", "Gamma", "Épsilon"]) + rng.choice(["", " Trust", " CIC"]),
             sector=rng.choice(SECTORS),
             founded_year=rng.choice([None, rng.randint(1950, 2030)]),
-            expertise=tuple(
-                Expertise(
+            services=tuple(
+                Service(
+                    service_id=k,
                     pathway=rng.choice(PATHWAYS),
+                    name=rng.choice(["", "Housing", "Outreach"]),
                     cohorts=tuple(rng.sample(COHORTS, rng.randint(0, 3))),
+                    areas=tuple(rng.choice(codes) for _ in range(rng.randint(0, 3))),
+                    capacity=rng.choice([None, 0, 40, 150]),
+                    min_age=rng.choice([None, None, 18, 25]),
+                    max_age=rng.choice([None, None, 25, 64]),
+                    gender=rng.choice(["both", "both", "men", "women"]),
                     years_experience=rng.choice([0, 1, 2.5, 7]),
                     description=text(0, 12),
-                    outcomes_evidence=rng.choice([None, "", " ", text(1, 4)]),
+                    outcomes=tuple(
+                        OutcomeRecord(outcome=text(1, 3) or "x", note=rng.choice([None, text(1, 4)]))
+                        for _ in range(rng.choice([0, 0, 1, 2]))
+                    ),
+                    accreditations=tuple(rng.sample(ACCREDITATIONS, rng.randint(0, 1))),
                 )
-                for _ in range(rng.randint(0, 3))
+                for k in rng.sample(range(1, 100), rng.randint(0, 4))
             ),
-            coverage=tuple(rng.choice(codes) for _ in range(rng.randint(0, 3))),
-            capacity=rng.choice([None, 0, 40, 150]),
             annual_income=rng.choice([None, 0, 90_000, 1_000_000]),
             reserves_months=rng.choice([None, -1, 3, 9]),
             accreditations=tuple(rng.sample(ACCREDITATIONS, rng.randint(0, 3))),
@@ -200,6 +222,9 @@ def random_need(rng: random.Random, k: int) -> Need:
             Priority(" ".join(rng.sample(WORDS, 3)), rng.choice([1.0, 2.0])) for _ in range(rng.randint(0, 2))
         ),
         sector_preference={s: rng.choice([0.0, 0.5, 1.0]) for s in rng.sample(SECTORS, rng.randint(0, 2))},
+        min_age=rng.choice([None, None, 16, 30]),
+        max_age=rng.choice([None, None, 40]),
+        gender=rng.choice(["both", "both", "men", "women"]),
     )
 
 
@@ -245,13 +270,13 @@ def test_missing_sequences_read_as_empty() -> None:
         premises_areas=None,
         partner_organisations=None,
         funding_sources=None,
-        expertise=(f.expertise(cohorts=None),),
+        services=(f.service(cohorts=None, accreditations=None, outcomes=None),),
     )
-    r = both(f.need(), [cand, f.candidate(2, coverage=None), f.candidate(3, expertise=None)])
+    r = both(f.need(), [cand, f.candidate(2, service_changes={"areas": None}), f.candidate(3, services=None)])
     assert [s.provider_id for s in r.scored] == [1]
     assert {e.provider_id: [x.code for x in e.reasons] for e in r.excluded} == {
         2: ["no_area_coverage"],
-        3: ["pathway_not_offered"],
+        3: ["pathway_not_offered", "no_area_coverage"],  # no services: it covers nothing either
     }
     sc = r.scored[0]
     assert crit(sc, "quality").components[0].raw == 0.0
@@ -272,6 +297,9 @@ def test_limited_ranking_is_the_top_of_the_full_one(seed: int) -> None:
             areas=(f.WEST_MERCIA, f.WEST_MIDLANDS),
             required_accreditations=(),
             min_years_experience=0,
+            min_age=None,
+            max_age=None,
+            gender="both",
             local_priorities=(Priority("supported housing care leavers", 2.0), Priority("rural outreach")),
         )
         full = rank(need, cands, areas=f.tree(), as_of=f.AS_OF)

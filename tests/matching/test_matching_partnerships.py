@@ -95,10 +95,12 @@ def test_score_breaks_ties_between_equal_reach() -> None:
 
 def test_from_rankings_and_json_encodable() -> None:
     cands = [
-        f.candidate(1, name="Housing West Mercia", coverage=(f.WEST_MERCIA,)),
-        f.candidate(2, name="Worcs Works", expertise=(f.expertise(pathway="ETE"),), coverage=(f.WORCESTERSHIRE,)),
+        f.candidate(1, name="Housing West Mercia", service_changes={"areas": (f.WEST_MERCIA,)}),
+        f.candidate(2, name="Worcs Works", service_changes={"pathway": "ETE", "areas": (f.WORCESTERSHIRE,)}),
         f.candidate(
-            3, name="Both Worcs", expertise=(f.expertise(), f.expertise(pathway="ETE")), coverage=(f.WORCESTERSHIRE,)
+            3,
+            name="Both Worcs",
+            services=f.services({"areas": (f.WORCESTERSHIRE,)}, {"pathway": "ETE", "areas": (f.WORCESTERSHIRE,)}),
         ),
     ]
     needs = [ACCOM, ETE, DRUGS_BRUM]

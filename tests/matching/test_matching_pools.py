@@ -15,7 +15,7 @@ import pytest
 from test_matching_open_vocabulary import random_candidates, random_need
 
 from matching import CandidatePool, Columns, CompactPool, Pool, Priority, build_compact, rank, shortlist
-from matching.columns import Pairs
+from matching.columns import Pairs, ServiceColumns, gather
 from matching.compact import PackedNames
 from matching.pool import build_pool
 from matching.text import words
@@ -27,8 +27,8 @@ TREE = f.tree()
 def _same(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape and np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True)
-    if isinstance(a, Pairs) and isinstance(b, Pairs):
-        return all(_same(getattr(a, k), getattr(b, k)) for k in ("owner", "item", "offsets"))
+    if isinstance(a, (Pairs, ServiceColumns)) and isinstance(b, type(a)):
+        return all(_same(getattr(a, fd.name), getattr(b, fd.name)) for fd in dataclasses.fields(a))
     return a == b
 
 
@@ -39,6 +39,7 @@ def test_full_and_compact_pools_hold_the_same_columns() -> None:
     assert isinstance(full.columns, Columns) and isinstance(small.columns, Columns)
     for fd in dataclasses.fields(Columns):
         assert _same(getattr(full.columns, fd.name), getattr(small.columns, fd.name)), fd.name
+    assert len(full.columns.services) > 100
     assert len(full) == len(small) == 80
     assert full.provider_id.tolist() == small.provider_id.tolist() == [c.provider_id for c in cands]
     # what only one kind has
@@ -46,7 +47,7 @@ def test_full_and_compact_pools_hold_the_same_columns() -> None:
     assert full.by_name is not None and full.name_rank is not None and full.text_index is not None
     assert isinstance(small.names, PackedNames) and list(small.names) == [c.name for c in cands]
     assert isinstance(small.words, WordIndex) and small.by_name is None and small.name_rank is None
-    assert not hasattr(small, "candidates") and not hasattr(small, "texts_of") and not hasattr(full, "words")
+    assert not hasattr(small, "candidates") and not hasattr(small, "texts") and not hasattr(full, "words")
 
 
 def _as_pool(p: Pool) -> Pool:
@@ -60,11 +61,21 @@ def test_every_kind_of_pool_matches_words_alike() -> None:
     small = build_compact(cands, TREE)
     query = sorted({*words("supported housing care leavers rural outreach trauma informed"), "cafe", "hous"})
     rng = np.random.default_rng(0)
+    offsets = small.columns.services.offsets
     for size in (0, 1, 5, 40, 150):
         idx = np.sort(rng.choice(150, size=size, replace=False)).astype(np.int64)
-        expected = _as_pool(one_off).word_matches(idx, query)
-        assert np.array_equal(_as_pool(small).word_matches(idx, query), expected)
-        assert np.array_equal(_as_pool(reusable).word_matches(idx, query), expected)
+        rows, pos = gather(offsets, idx)  # every service of those candidates, then some of them
+        for services, service_pos in ((rows, pos), (rows[::2], pos[::2])):
+            expected = _as_pool(one_off).text_matches(idx, services, service_pos, query)
+            assert np.array_equal(_as_pool(small).text_matches(idx, services, service_pos, query), expected)
+            assert np.array_equal(_as_pool(reusable).text_matches(idx, services, service_pos, query), expected)
+        if size:
+            # a candidate's column is its resources text and its services' texts, best word by word
+            j = size // 2
+            alone = _as_pool(one_off).text_matches(
+                idx[j : j + 1], rows[pos == j], np.zeros(np.sum(pos == j), int), query
+            )
+            assert np.array_equal(alone[:, 0], _as_pool(one_off).text_matches(idx, rows, pos, query)[:, j])
     assert one_off.text_index is None and reusable.text_index is not None and reusable.text_index.built
     assert np.array_equal(CompactPool.of(one_off).words.offsets, small.words.offsets)
 
@@ -115,7 +126,11 @@ def test_a_compact_pool_is_complete_when_made_and_never_changes() -> None:
     small = build_compact(cands, TREE)
     with pytest.raises(dataclasses.FrozenInstanceError):
         small.words = small.words  # type: ignore[misc]
-    assert small.columns.provider_id.flags.writeable is False and small.columns.years.flags.writeable is False
+    assert small.columns.provider_id.flags.writeable is False
+    assert (
+        small.columns.services.years.flags.writeable is False
+        and small.columns.services.areas.item.flags.writeable is False
+    )
     need = random_need(random.Random(8), 1)
     before = [np.copy(small.words.offsets), list(small.words.vocabulary)]
     short = shortlist(need, small, areas=TREE, as_of=f.AS_OF, limit=5)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from matching import CRITERIA, Candidate, Expertise, InvalidWeights, Need, Priority, Weights, rank
+from matching import CRITERIA, Candidate, InvalidWeights, Need, OutcomeRecord, Priority, Service, Weights, rank
 
 replace = msgspec.structs.replace
 
@@ -27,14 +27,39 @@ maybe_float = st.one_of(st.none(), st.floats(0, 1e7, allow_nan=False))
 pathways = st.sampled_from(["ACCOM", "ETE", "DRUGS"])
 cohorts = st.lists(st.sampled_from(["ADULTS", "YOUNG_ADULTS", "WOMEN", "CARE_LEAVERS"]), max_size=3, unique=True)
 
-expertise = st.builds(
-    Expertise,
-    pathway=pathways,
-    cohorts=cohorts.map(tuple),
-    years_experience=st.floats(0, 30, allow_nan=False),
-    description=text,
-    outcomes_evidence=st.one_of(st.none(), text),
+ages = st.one_of(st.none(), st.integers(0, 80))
+genders = st.sampled_from(["both", "both", "men", "women"])
+outcomes = st.lists(
+    st.builds(OutcomeRecord, outcome=text.filter(str.strip), note=st.one_of(st.none(), text)), max_size=2
 )
+
+
+@st.composite
+def service(draw: st.DrawFn, service_id: int = 1) -> Service:
+    lo, hi = draw(ages), draw(ages)
+    if lo is not None and hi is not None and lo > hi:
+        lo, hi = hi, lo
+    return Service(
+        service_id=service_id,
+        pathway=draw(pathways),
+        name=draw(st.sampled_from(["", "Housing", "Support", "Outreach"])),
+        cohorts=tuple(draw(cohorts)),
+        areas=tuple(draw(st.lists(st.sampled_from(CODES), max_size=3))),
+        capacity=draw(st.one_of(st.none(), st.floats(0, 1e5, allow_nan=False))),
+        min_age=lo,
+        max_age=hi,
+        gender=draw(genders),
+        years_experience=draw(st.floats(0, 30, allow_nan=False)),
+        description=draw(text),
+        outcomes=tuple(draw(outcomes)),
+        accreditations=tuple(draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "b_corp"]), max_size=2))),
+    )
+
+
+@st.composite
+def services(draw: st.DrawFn) -> tuple[Service, ...]:
+    ids = draw(st.lists(st.integers(1, 50), unique=True, max_size=4))
+    return tuple(draw(service(service_id=k)) for k in ids)
 
 
 @st.composite
@@ -44,9 +69,7 @@ def candidates(draw: st.DrawFn, provider_id: int | None = None) -> Candidate:
         name=draw(st.sampled_from(["Alpha", "Beta", "Gamma", "Delta"])),
         sector=draw(st.sampled_from(["third_sector", "co_operative", "social_enterprise", "private", "public"])),
         founded_year=draw(st.one_of(st.none(), st.integers(1900, 2030))),
-        expertise=tuple(draw(st.lists(expertise, max_size=3))),
-        coverage=tuple(draw(st.lists(st.sampled_from(CODES), max_size=4))),
-        capacity=draw(maybe_float),
+        services=draw(services()),
         annual_income=draw(maybe_float),
         reserves_months=draw(st.one_of(st.none(), st.floats(-5, 48, allow_nan=False))),
         accreditations=tuple(
@@ -86,14 +109,24 @@ needs = st.builds(
         st.builds(Priority, text=text.filter(str.strip), weight=st.floats(0.1, 5)), max_size=2
     ).map(tuple),
     sector_preference=st.dictionaries(st.sampled_from(["third_sector", "co_operative", "private"]), st.floats(0, 1)),
+    min_age=st.one_of(st.none(), st.none(), st.integers(0, 30)),
+    max_age=st.one_of(st.none(), st.none(), st.integers(30, 90)),
+    gender=genders,
 )
 
 
 def eligible_pair(need: Need, cand: Candidate) -> tuple[Need, Candidate]:
-    """Relax the need's hard filters and give the candidate the pathway and one need area."""
+    """Relax the need's hard filters and give the candidate a service in the pathway, in one need area, for anyone."""
     need = replace(need, required_accreditations=(), min_years_experience=0)
-    line = Expertise(pathway=need.pathway, cohorts=need.cohorts[:1], years_experience=2.0, description="housing")
-    return need, replace(cand, expertise=(*cand.expertise, line), coverage=cand.coverage + need.areas[:1])
+    extra = Service(
+        service_id=1000,
+        pathway=need.pathway,
+        cohorts=need.cohorts[:1],
+        areas=need.areas[:1],
+        years_experience=2.0,
+        description="housing",
+    )
+    return need, replace(cand, services=(*cand.services, extra))
 
 
 # Some weight other than local_priorities must be positive: a need without priorities
@@ -146,10 +179,17 @@ def test_raising_a_weight_never_lowers_that_criterions_share(
 @SETTINGS
 @given(need=needs, cand=candidates(provider_id=1), extra=st.lists(st.sampled_from(CODES), min_size=1, max_size=3))
 def test_covering_more_areas_never_lowers_coverage(need: Need, cand: Candidate, extra: list[str]) -> None:
-    # Only the coverage check may exclude here, so coverage can be compared directly.
+    # Only the coverage check may exclude here, so coverage can be compared directly; the extra areas go to a
+    # qualifying service (one for anyone), or come as a second one.
     lenient = replace(need, required_accreditations=(), min_years_experience=0)
-    base = replace(cand, expertise=(*cand.expertise, Expertise(pathway=need.pathway)))
-    more = replace(base, coverage=base.coverage + tuple(extra))
+    anyone = Service(
+        service_id=1000, pathway=need.pathway, areas=tuple(cand.services[0].areas if cand.services else ())
+    )
+    base = replace(cand, services=(*cand.services, anyone))
+    wider = replace(base, services=(*cand.services, replace(anyone, areas=anyone.areas + tuple(extra))))
+    second = replace(
+        base, services=(*base.services, Service(service_id=1001, pathway=need.pathway, areas=tuple(extra)))
+    )
 
     def coverage(c: Candidate) -> float:
         r = rank(lenient, [c], areas=TREE, as_of=f.AS_OF)
@@ -157,7 +197,8 @@ def test_covering_more_areas_never_lowers_coverage(need: Need, cand: Candidate, 
             return 0.0
         return next(x.score for x in r.scored[0].criteria if x.criterion == "coverage")
 
-    assert coverage(more) >= coverage(base)
+    assert coverage(wider) >= coverage(base)
+    assert coverage(second) >= coverage(base)
 
 
 @SETTINGS

@@ -36,14 +36,19 @@ def reasons(r: Ranking, provider_id: int) -> dict[str, str]:
 
 # -- exclusions --------------------------------------------------------------------
 def test_excluded_when_pathway_not_offered() -> None:
-    r = run([f.candidate(1, expertise=(f.expertise(pathway="ETE"),))])
+    r = run([f.candidate(1, service_changes={"pathway": "ETE"})])
     assert r.scored == () and reasons(r, 1) == {
         "pathway_not_offered": "does not offer the ACCOM pathway (Accommodation)"
     }
 
 
 def test_excluded_when_no_area_covered() -> None:
-    r = run([f.candidate(1, coverage=(f.BIRMINGHAM,)), f.candidate(2, coverage=("E99999999",))])
+    r = run(
+        [
+            f.candidate(1, service_changes={"areas": (f.BIRMINGHAM,)}),
+            f.candidate(2, service_changes={"areas": ("E99999999",)}),
+        ]
+    )
     assert r.scored == ()
     assert reasons(r, 1) == {"no_area_coverage": "covers none of the need's areas: Worcestershire (E10000034)"}
     assert set(reasons(r, 2)) == {"no_area_coverage"}
@@ -60,18 +65,20 @@ def test_excluded_when_required_accreditations_missing_names_them() -> None:
 
 def test_excluded_when_too_little_experience() -> None:
     need = f.need(min_years_experience=5)
-    r = run([f.candidate(1, expertise=(f.expertise(years_experience=3),)), f.candidate(2)], need)
+    r = run([f.candidate(1, service_changes={"years_experience": 3}), f.candidate(2)], need)
     assert [s.provider_id for s in r.scored] == [2]
     assert reasons(r, 1) == {"insufficient_experience": "3 years' experience in ACCOM, minimum 5 required"}
 
 
 def test_every_failed_check_is_listed_and_counted() -> None:
     need = f.need(required_accreditations=("matrix_standard",), min_years_experience=1)
-    bad = f.candidate(1, expertise=(f.expertise(pathway="ETE"),), coverage=(f.COVENTRY,))
+    bad = f.candidate(1, service_changes={"pathway": "ETE", "areas": (f.COVENTRY,)})
     r = run([bad, f.candidate(2, accreditations=("matrix_standard",)), f.candidate(3)], need)
-    assert list(reasons(r, 1)) == list(EXCLUSION_CODES)
+    assert list(reasons(r, 1)) == [c for c in EXCLUSION_CODES if c not in ("age_range_not_served", "gender_not_served")]
     assert r.excluded_by_reason == {
         "pathway_not_offered": 1,
+        "age_range_not_served": 0,
+        "gender_not_served": 0,
         "no_area_coverage": 1,
         "missing_accreditation": 2,
         "insufficient_experience": 1,
@@ -81,7 +88,7 @@ def test_every_failed_check_is_listed_and_counted() -> None:
 
 
 def test_excluded_limit_caps_list_but_not_counts() -> None:
-    cands = [f.candidate(i, coverage=(f.BIRMINGHAM,)) for i in range(1, 11)]
+    cands = [f.candidate(i, service_changes={"areas": (f.BIRMINGHAM,)}) for i in range(1, 11)]
     r = run(cands, excluded_limit=3)
     assert len(r.excluded) == 3 and r.excluded_count == 10
     assert r.excluded_by_reason["no_area_coverage"] == 10
@@ -94,10 +101,13 @@ def varied(n: int, seed: int = 1) -> list:  # type: ignore[type-arg]
         f.candidate(
             i,
             name=f"Org {rng.randint(1, n // 2):03d}",
-            capacity=rng.choice([None, 20, 80, 150, 300]),
             annual_income=rng.choice([None, 100_000, 1_000_000]),
-            coverage=rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
-            expertise=(f.expertise(pathway=rng.choice(["ACCOM", "ETE"]), years_experience=rng.randint(0, 9)),),
+            service_changes={
+                "capacity": rng.choice([None, 20, 80, 150, 300]),
+                "areas": rng.choice([(f.WEST_MERCIA,), f.WORCS_DISTRICTS[:2], (f.BIRMINGHAM,), ("E07000237",)]),
+                "pathway": rng.choice(["ACCOM", "ETE"]),
+                "years_experience": rng.randint(0, 9),
+            },
             volunteers=rng.randint(0, 50),
             sector=rng.choice(["third_sector", "private", "co_operative"]),
         )
@@ -170,8 +180,8 @@ def test_rank_and_shortlist_share_their_keyword_options() -> None:
 
 
 def test_weights_change_the_order() -> None:
-    cheap = f.candidate(1, name="Big capacity", capacity=400, coverage=("E07000237",))
-    wide = f.candidate(2, name="Wide coverage", capacity=20)
+    cheap = f.candidate(1, name="Big capacity", service_changes={"capacity": 400, "areas": ("E07000237",)})
+    wide = f.candidate(2, name="Wide coverage", service_changes={"capacity": 20})
     only = dict.fromkeys(Weights.__struct_fields__, 0.0)
     by_capacity = run([cheap, wide], weights=Weights(**{**only, "capacity": 1.0}))
     by_coverage = run([cheap, wide], weights=Weights(**{**only, "coverage": 1.0}))
@@ -209,6 +219,10 @@ def test_empty_candidate_list() -> None:
         ({"sector_preference": {"": 1.0}}, "sector_preference"),
         ({"sector_preference": {"private": 1.5}}, "sector_preference"),
         ({"required_accreditations": tuple(f"acc{i}" for i in range(40))}, "required_accreditations"),
+        ({"min_age": -1}, "min_age"),
+        ({"max_age": float("inf")}, "max_age"),
+        ({"min_age": 30, "max_age": 18}, "max_age"),
+        ({"gender": "girls"}, "gender"),
     ],
 )
 def test_invalid_need_raises(changes: dict[str, object], field: str) -> None:
@@ -222,11 +236,15 @@ def test_invalid_need_raises(changes: dict[str, object], field: str) -> None:
     [
         ({"sector": ""}, "sector"),
         ({"sector": None}, "sector"),
-        ({"expertise": (f.expertise(pathway=""),)}, "expertise.pathway"),
-        ({"expertise": (f.expertise(), f.expertise(pathway=3))}, "expertise.pathway"),
-        ({"expertise": (f.expertise(cohorts=("ADULTS", "")),)}, "expertise.cohorts"),
-        ({"expertise": (f.expertise(years_experience=-2),)}, "expertise.years_experience"),
-        ({"capacity": -5}, "capacity"),
+        ({"services": f.services({"pathway": ""})}, "services.pathway"),
+        ({"services": f.services({}, {"pathway": 3})}, "services.pathway"),
+        ({"services": f.services({"cohorts": ("ADULTS", "")})}, "services.cohorts"),
+        ({"services": f.services({"years_experience": -2})}, "services.years_experience"),
+        ({"services": f.services({"capacity": -5})}, "services.capacity"),
+        ({"services": f.services({"min_age": -1})}, "services.min_age"),
+        ({"services": f.services({"min_age": 30, "max_age": 18})}, "services.max_age"),
+        ({"services": f.services({"gender": "girls"})}, "services.gender"),
+        ({"services": (f.service(), f.service(name="again"))}, "services.service_id"),
         ({"annual_income": -1}, "annual_income"),
     ],
 )
@@ -242,7 +260,7 @@ def test_invalid_candidate_raises(changes: dict[str, object], field: str) -> Non
 def test_list_input_validates_unscreened_fields_only_for_eligible_candidates() -> None:
     # candidate 7 fails the pathway check, so its (bad) capacity and sector are never read on the list
     # path; a CandidatePool validates every field of every candidate up front.
-    bad = f.candidate(7, expertise=(f.expertise(pathway="ETE"),), capacity=-5, sector="")
+    bad = f.candidate(7, service_changes={"pathway": "ETE", "capacity": -5}, sector="")
     r = run([f.candidate(1), bad])
     assert [s.provider_id for s in r.scored] == [1] and r.excluded[0].provider_id == 7
     with pytest.raises(InvalidCandidate):

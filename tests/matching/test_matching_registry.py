@@ -92,9 +92,7 @@ def _columns_of(need: Need, pool: CandidatePool) -> tuple[ScoringInput, dict[str
     cn = compile_need(need, TREE)
     s = screen(pool.columns, cn)
     assert s.coverage is not None
-    inputs = scoring_input(
-        pool, cn, s.eligible, s.coverage, as_of=f.AS_OF, social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS
-    )
+    inputs = scoring_input(pool, cn, s, as_of=f.AS_OF, social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS)
     return inputs, registry.score_columns(inputs)
 
 
@@ -131,8 +129,17 @@ def test_each_criterions_explanation_is_its_own_column(seed: int) -> None:
 
 def _context(need: Need, pool: CandidatePool) -> EvidenceContext:
     cn = compile_need(need, TREE)
+    s = screen(pool.columns, cn)
     return EvidenceContext(
-        pool.columns, cn, TREE.within_mask(cn.area_nodes), f.AS_OF, SOCIAL_VALUE_ACCREDITATIONS, None
+        pool.columns,
+        cn,
+        TREE.within_mask(cn.area_nodes),
+        f.AS_OF,
+        SOCIAL_VALUE_ACCREDITATIONS,
+        None,
+        qualifying=s.qualifying,
+        touching=s.touching,
+        qualifying_owner=pool.columns.services.owner[s.qualifying],
     )
 
 
@@ -164,7 +171,7 @@ def test_permuting_the_registry_permutes_the_explanation_consistently() -> None:
 def test_evidence_reads_the_column_it_is_given() -> None:
     """Each evidence function states its own column's numbers: given a column whose scores are all 0.37,
     every score it shows is 0.37 (or a fixed 0 / 1 for facts that are not scores)."""
-    cands = [f.candidate(1), f.candidate(2, founded_year=None, last_confirmed=None, capacity=None)]
+    cands = [f.candidate(1), f.candidate(2, founded_year=None, last_confirmed=None, service_changes={"capacity": None})]
     pool = CandidatePool.build(cands, TREE)
     need = f.need()
     inputs, columns = _columns_of(need, pool)
@@ -174,6 +181,7 @@ def test_evidence_reads_the_column_it_is_given() -> None:
         fake = CriterionColumn(
             tuple(ComponentColumn(x.name, x.weight, x.raw, np.full(inputs.m, 0.37)) for x in col.components),
             np.full(inputs.m, 0.37),
+            col.measures,
         )
         scores = []
         for j, i in enumerate(inputs.idx.tolist()):
