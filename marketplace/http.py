@@ -459,5 +459,7 @@ def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
             description=ERROR_DESCRIPTIONS.get(s, "Error"),
             examples=[example] if s == 400 else None,
         )
-        for s in sorted({*statuses, 401, 503})  # any request may carry a bad key, or find the database down
+        # any request may carry a bad key (and, from a client denied too often this minute, be refused unread: 429),
+        # or find the database down
+        for s in sorted({*statuses, 401, 429, 503})
     }

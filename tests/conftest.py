@@ -203,13 +203,16 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
     """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds."""
     dsn = databases.dsn(await databases.create("live"))
     port = _free_port()
-    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET}
+    log = embedded_dir() / "live-server.log"  # kept with the run's database; a server error's traceback is here
+    # the property tests send thousands of requests with bad keys from one address: no limit on denials here
+    # (the limit itself: tests/test_audit.py)
+    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET, "MARKETPLACE_DENIAL_LIMIT": "10000000"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log.open("wb"),  # a file, not a pipe nobody reads (a full pipe would stall the server)
     )
     base = LiveServer(f"http://127.0.0.1:{port}")
     base.dsn = dsn
@@ -223,7 +226,7 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            raise RuntimeError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise RuntimeError(f"server did not start: {log.read_text()}")
         time.sleep(0.1)
     yield base
     proc.terminate()

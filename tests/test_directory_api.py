@@ -106,17 +106,16 @@ async def test_cohort_sector_legal_form_and_capacity_filters(read_client, conn):
 
 
 async def test_accreditations_are_all_required(read_client, conn):
-    # the demo data's accreditations are the organisations' (a service's own: tests/test_search_services.py)
-    assert await conn.fetchval("select count(*) from service_accreditation") == 0
-    both = await ids_where(
-        conn,
-        PUBLISHED
-        + """ and id in (select provider_id from provider_accreditation where accreditation_code = 'iso_9001'
-                          intersect
-                          select provider_id from provider_accreditation
-                          where accreditation_code = 'cyber_essentials')""",
-    )
-    assert both and await all_ids(read_client, accreditation=["iso_9001", "cyber_essentials"]) == both
+    # every code held by the organisation or by one and the same active service of it
+    assert await conn.fetchval("select count(*) from service_accreditation") > 0  # the demo data has both kinds
+    held = """(c in (select accreditation_code from provider_accreditation where provider_id = s.provider_id)
+                   or c in (select accreditation_code from service_accreditation where service_id = s.id))"""
+    for codes in (["iso_9001", "cyber_essentials"], ["iso_9001"], ["matrix_standard"]):
+        expected = await ids_where(
+            conn, PUBLISHED + WITH_A_SERVICE.format(f"(select bool_and({held}) from unnest($1::text[]) as c)"), codes
+        )
+        assert expected, codes
+        assert await all_ids(read_client, accreditation=codes) == expected, codes
 
 
 async def test_filters_combine(read_client, conn):

@@ -589,3 +589,38 @@ async def test_a_need_that_could_not_be_matched_is_refused_when_made(client, key
         r = await client.post(f"/needs/{made.json()['id']}/match-runs", headers=h)
         assert r.status_code == 422, r.text
         assert r.json()["errors"][0]["field"] == f"need.{field}"
+
+
+async def test_dates_outside_the_years_a_record_can_be_about_are_refused(client, keys):
+    # asyncpg stores the first and last dates Python has as -infinity and infinity; they would not read back
+    h = await keys.headers("commissioner")
+    for field, value in [("opens_on", "0001-01-01"), ("closes_on", "9999-12-31"), ("opens_on", "1899-12-31")]:
+        r = await client.post("/exercises", json={"title": "x", "commissioning_body": "y", field: value}, headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [{"field": field, "problem": "must be between 1900-01-01 and 2199-12-31"}]
+    assert (await client.get("/exercises", headers=h)).json()["total"] == 1  # the seeded one alone
+
+
+async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_them(client, keys):
+    # only local priorities weighed, and the need has none: each part is valid alone, together there is no ranking
+    h = await keys.headers("commissioner")
+    exercise = (
+        await client.post(
+            "/exercises",
+            json={"title": "x", "commissioning_body": "y", "default_weights": {"local_priorities": 1}},
+            headers=h,
+        )
+    ).json()
+    zero = {c: 0 for c in matching.CRITERIA if c != "local_priorities"}
+    need = {**NEED, "local_priorities": [], "weight_overrides": zero}
+    made = await client.post(f"/exercises/{exercise['id']}/needs", json=need, headers=h)
+    assert made.status_code == 201, made.text
+    for method, path in [
+        ("post", f"/needs/{made.json()['id']}/match-runs"),
+        ("post", f"/exercises/{exercise['id']}/partnerships"),
+        ("get", f"/exercises/{exercise['id']}/report?format=json"),
+    ]:
+        r = await getattr(client, method)(path, headers=h)
+        assert r.status_code == 422, (path, r.text)
+        assert r.json()["errors"][0]["field"] == "weights.local_priorities", path
+    assert (await client.get(f"/needs/{made.json()['id']}/match-runs", headers=h)).json() == []  # nothing stored

@@ -130,15 +130,16 @@ def test_one_server_per_embedded_database(tmp_path: Path):
 
 
 def call(method: str, url: str, headers: dict[str, str], body: dict | None = None) -> tuple[int, dict, dict]:
+    """Status, headers (by lower-case name) and JSON body."""
     data = json.dumps(body).encode() if body is not None else None
     sent = {**headers, **({"Content-Type": "application/json"} if data else {})}
     try:
         with urllib.request.urlopen(
             urllib.request.Request(url, data=data, method=method, headers=sent), timeout=30
         ) as r:
-            return r.status, dict(r.headers), json.loads(r.read())
+            return r.status, {k.lower(): v for k, v in r.headers.items()}, json.loads(r.read())
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), json.loads(exc.read() or b"{}")
+        return exc.code, {k.lower(): v for k, v in exc.headers.items()}, json.loads(exc.read() or b"{}")
 
 
 async def test_two_servers_on_one_database_see_each_others_writes_at_once(served_db):
@@ -163,7 +164,7 @@ async def test_two_servers_on_one_database_see_each_others_writes_at_once(served
         top = run["ranking"][0]["provider_id"]
         status, headers, _ = call("GET", f"{a}/providers/{top}", admin)
         status, _, _ = call(
-            "PATCH", f"{a}/providers/{top}", {**admin, "If-Match": headers["ETag"]}, {"name": "Quokka Housing Trust"}
+            "PATCH", f"{a}/providers/{top}", {**admin, "If-Match": headers["etag"]}, {"name": "Quokka Housing Trust"}
         )
         assert status == 200
         status, _, found = call("GET", f"{b}/providers?q=quokka", admin)

@@ -130,6 +130,8 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
         ({**TENANCY, "pathway": "ACOM"}, 422, "pathway"),
         ({**TENANCY, "eligibility": {"min_age": 30, "max_age": 18}}, 422, "eligibility.max_age"),
         ({**TENANCY, "capacity": {"places_available": 3}}, 422, "capacity.places_as_of"),
+        # the first date Python has would be stored as -infinity
+        ({**TENANCY, "capacity": {"places_available": 3, "places_as_of": "0001-01-01"}}, 422, "capacity.places_as_of"),
         ({**TENANCY, "cost": {"amount": -1, "unit": "per_hour"}}, 400, "cost.amount"),
         ({**TENANCY, "cost": {"amount": 10, "unit": "per_fortnight"}}, 400, "cost.unit"),
         ({**TENANCY, "years_delivering": 190}, 422, "years_delivering"),

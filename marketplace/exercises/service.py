@@ -40,6 +40,7 @@ from marketplace.exercises.models import (
     need_problems,
 )
 from marketplace.exercises.pools import MatchPools, Ranked
+from marketplace.taxonomy.checks import check_dates
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import Actor, merge, project
 
@@ -80,6 +81,8 @@ def check_need(n: NeedIn, tax: Taxonomy) -> None:
 
 def check_exercise(x: ExerciseIn) -> None:
     weights_of(x.default_weights, "default_weights")
+    if problems := check_dates(opens_on=x.opens_on, closes_on=x.closes_on):
+        raise Unprocessable.from_problems(problems)
     if x.opens_on and x.closes_on and x.closes_on < x.opens_on:
         raise Unprocessable.from_problems([FieldProblem(field="closes_on", problem="before opens_on")])
 
@@ -253,6 +256,9 @@ async def _match(
         )
     except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
         raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
+    except matching.InvalidWeights as exc:  # the weights in force (the body's, the exercise's, the need's) together
+        problem = f"{exc.problem} (the weights in force: the request's or the exercise's, with the need's overrides)"
+        raise Unprocessable.from_problems([FieldProblem(field=f"weights.{exc.field}", problem=problem)]) from None
     body = await asyncio.to_thread(_run_body, ranked, need)
     document = await asyncio.to_thread(msgspec.json.encode, body)
     async with pooled(db) as conn, conn.transaction():

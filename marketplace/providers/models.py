@@ -12,7 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from marketplace.accounts.models import NewApiKey
 from marketplace.errors import FieldProblem
-from marketplace.taxonomy.checks import check_code
+from marketplace.taxonomy.checks import check_code, check_dates
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import (
     NAME,
@@ -420,6 +420,7 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
+    problems += check_dates(**{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
     if isinstance(profile, NewProvider):
         for i, service in enumerate(profile.services):
             problems += service_problems(
@@ -462,7 +463,7 @@ def service_problems(
         found.append(
             FieldProblem(field=f"{prefix}years_delivering", problem="more years than the organisation has existed")
         )
-    return [p for p in found if p is not None]
+    return [p for p in found if p is not None] + check_dates(**{f"{prefix}capacity.places_as_of": c.places_as_of})
 
 
 # --- changing a profile ---------------------------------------------------------------------------

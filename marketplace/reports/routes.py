@@ -84,7 +84,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
         "(one row per (need, area) cell and one per top candidate) or a printable, self-contained HTML page with "
         "SVG charts. Commissioners and admins."
     ),
-    responses=errors_doc(400, 403, 404, 406),
+    responses=errors_doc(400, 403, 404, 406, 422),
     tags=["reports"],
     security=NEEDS_KEY,
     guards=[staff],

@@ -15,7 +15,7 @@ class Health(msgspec.Struct):
     status: str
 
 
-@get("/health", summary="The process is up", tags=["system"])
+@get("/health", summary="The process is up", tags=["system"], responses=errors_doc())
 async def health() -> Health:
     return Health(status="ok")
 

@@ -1,7 +1,9 @@
-"""Checking codes against a taxonomy, with the allowed values and a did-you-mean suggestion."""
+"""Checking codes against a taxonomy, with the allowed values and a did-you-mean suggestion; and dates against the
+years a record can be about."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from rapidfuzz import fuzz, process, utils
@@ -35,3 +37,18 @@ def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) ->
 def check_codes(field: str, values: Iterable[str], allowed: Mapping[str, str], what: str) -> list[FieldProblem]:
     """A problem for each of `values` that is not a known code."""
     return [p for v in values if (p := check_code(field, v, allowed, what)) is not None]
+
+
+# The dates a record may carry: PostgreSQL (through asyncpg) would store the first and last dates Python has as
+# -infinity and infinity, and nothing a commissioner or provider records is that far off.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2199, 12, 31)
+
+
+def check_dates(**dates: dt.date | None) -> list[FieldProblem]:
+    """A problem for each date (by field name) outside EARLIEST_DATE..LATEST_DATE."""
+    return [
+        FieldProblem(field=field, problem=f"must be between {EARLIEST_DATE} and {LATEST_DATE}")
+        for field, value in dates.items()
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE
+    ]
