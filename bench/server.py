@@ -1,5 +1,6 @@
-"""Starting and stopping the real server for a benchmark: granian, ASGI, as `marketplace serve` runs it (the
-allocator settings included), with the reference route of bench/reference_app.py."""
+"""Starting and stopping the real server for a benchmark: `marketplace serve` (granian, ASGI, the allocator
+settings, the views built before the workers start), serving the app with the reference route of
+bench/reference_app.py."""
 
 from __future__ import annotations
 
@@ -33,23 +34,25 @@ def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Pa
         "DATABASE_URL": db.with_user(dsn, db.APP_ROLE),  # as production runs: the API's own role (schema/0008)
         "MARKETPLACE_OWNER_DATABASE_URL": dsn,
         "MARKETPLACE_SECRET": secret,
+        "MARKETPLACE_EXPENSIVE_LIMIT": "1000000",  # one commissioner key drives every match run of the benchmark
         "MARKETPLACE_DATA_DIR": str(log_path.parent / "server-data"),
         "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
+    # `marketplace serve` itself (its start-up: migrations, the role check, the directory views built once and
+    # inherited by the workers), serving the product app plus the reference route
     cmd = [
         sys.executable,
         "-m",
-        "granian",
-        "--interface",
-        "asgi",
-        "--factory",
+        "marketplace",
+        "serve",
+        "--app",
+        "reference_app:app_from_env",
         "--workers",
         str(workers),
         "--host",
         HOST,
         "--port",
         str(port),
-        "reference_app:app_from_env",
     ]
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -13,10 +13,17 @@ from marketplace.db import Connection
 
 SNAPSHOT_SQL = "select pg_current_snapshot()::text"
 
-# "provider p was written since the snapshot in parameter $1" (a snapshot's text): the first condition lets the
-# index on changed_xid find the candidates, the second decides. Other statements embed it as it is.
-WRITTEN_SINCE_1 = """p.changed_xid >= pg_snapshot_xmin($1::text::pg_snapshot)
-    and not pg_visible_in_snapshot(p.changed_xid, $1::text::pg_snapshot)"""
+
+def written_since(snapshot: str) -> str:
+    """SQL: "provider p was written since the snapshot `snapshot`" (an SQL expression giving a snapshot's text,
+    such as a parameter or a column). The first condition lets the index on changed_xid find the candidates, the
+    second decides."""
+    return f"""p.changed_xid >= pg_snapshot_xmin({snapshot}::text::pg_snapshot)
+    and not pg_visible_in_snapshot(p.changed_xid, {snapshot}::text::pg_snapshot)"""
+
+
+WRITTEN_SINCE_1 = written_since("$1")
+"""Written since the snapshot in parameter $1; other statements embed it as it is."""
 
 # The ids written since snapshot $1 and the statement's own snapshot, taken together.
 CHANGED_SQL = f"""

@@ -37,6 +37,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     denial_limit: int = 30
     """Denied requests (401, 403) per client per minute, in each worker, before the client's requests that present
     a credential are refused (429) until the minute ends."""
+    expensive_limit: int = 20
+    """Match runs, partnership proposals and reports per API key per minute, in each worker; beyond it 429."""
     audit_retention_months: int = 84
     """`marketplace audit-partitions --drop-expired` drops the audit log's months that ended longer ago than this."""
     match_store_limit: int = 500
@@ -71,6 +73,7 @@ ENVIRONMENT: dict[str, str] = {
     "registration_limit": "MARKETPLACE_REGISTRATION_LIMIT",
     "match_slots": "MARKETPLACE_MATCH_SLOTS",
     "denial_limit": "MARKETPLACE_DENIAL_LIMIT",
+    "expensive_limit": "MARKETPLACE_EXPENSIVE_LIMIT",
     "audit_retention_months": "MARKETPLACE_AUDIT_RETENTION_MONTHS",
     "pool_min_size": "MARKETPLACE_POOL_MIN",
     "pool_max_size": "MARKETPLACE_POOL_MAX",

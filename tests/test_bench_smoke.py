@@ -185,7 +185,12 @@ def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
         doc["machine"]["logical_cores"] and doc["machine"]["memory_bytes"] and doc["machine"]["postgresql"]["version"]
     )
     assert doc["rss"]["peak_bytes"] > 0 and doc["rss"]["target_bytes"] == 1024**3
-    assert {t["target"] for t in doc["targets"]} >= {"server RSS peak (all processes)", "generate + load"}
+    assert {t["target"] for t in doc["targets"]} >= {
+        "server memory peak (PSS, all processes)",
+        "generate + load",
+        "a killed worker replaced and serving",
+    }
+    assert doc["respawn_seconds"] is not None and doc["rss"]["rss_sum_peak_bytes"] >= doc["rss"]["peak_bytes"]
     # the run's own database is gone
     name = re.search(r"database (provision_bench_[0-9a-f]+) on BENCH_DATABASE_URL", out).group(1)
 

@@ -432,7 +432,10 @@ async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_w
         return real(*args, **kwargs)
 
     monkeypatch.setattr(matching, "shortlist", shortlist)
-    results = await asyncio.gather(*(client.post(f"/needs/{need_id}/match-runs", headers=h) for _ in range(8)))
+    # eight different requests (an identical one would be given the stored run back without ranking)
+    results = await asyncio.gather(
+        *(client.post(f"/needs/{need_id}/match-runs?limit={10 + i}", headers=h) for i in range(8))
+    )
     assert [r.status_code for r in results] == [201] * 8
     assert len(seen) == 8
     assert all(in_use == 0 for in_use, _ in seen), f"a connection was held while ranking: {seen}"

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 
 from conftest import run_cli
 
 from marketplace import db
+from marketplace.exercises import queries
 
 
 async def exercise_id(dsn: str) -> int:
@@ -176,3 +178,36 @@ async def test_the_report_command_writes_a_file_and_shows_progress(databases, te
     assert again.returncode == 0 and "matching need" not in again.stderr, "stored runs are reused"
     assert '"needs"' in again.stdout
     await databases.drop(name)
+
+
+def _rows_read(plan: dict, relation: str) -> int:
+    """Rows an EXPLAIN ANALYZE plan read from `relation`, over every loop of every node scanning it."""
+    own = plan["Actual Rows"] * plan["Actual Loops"] if plan.get("Relation Name") == relation else 0
+    return own + sum(_rows_read(p, relation) for p in plan.get("Plans", []))
+
+
+async def test_the_latest_run_per_need_is_picked_by_index_however_many_are_stored(client, keys, fresh_db):
+    # a report reads the newest run of each need: one row per need from match_run, not every stored run's document
+    xid = await exercise_id(fresh_db)
+    h = await keys.headers("commissioner")
+    assert (await client.get(f"/exercises/{xid}/report?format=json", headers=h)).status_code == 200  # runs each need
+    conn = await db.connect(fresh_db)
+    try:
+        needs = await conn.fetchval("select count(*) from need where exercise_id = $1", xid)
+        await conn.execute(
+            """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
+               select need_id, exercise_id, created_by, algorithm_version, candidate_count, document
+               from match_run, generate_series(1, 50) where exercise_id = $1""",
+            xid,
+        )
+        stored = await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid)
+        assert stored >= 50 * needs
+        await conn.execute("analyze match_run")
+        explained = await conn.fetchval(f"explain (analyze, format json) {queries.LATEST_MATCH_RUNS_SQL}", xid)
+        [plan] = json.loads(explained) if isinstance(explained, str) else explained
+        assert _rows_read(plan["Plan"], "match_run") == needs, plan
+        newest = dict(await conn.fetch("select need_id, max(id) from match_run where exercise_id = $1 group by 1", xid))
+    finally:
+        await conn.close()
+    report = (await client.get(f"/exercises/{xid}/report?format=json", headers=h)).json()
+    assert {n["need_id"]: n["match_run_id"] for n in report["needs"]} == newest

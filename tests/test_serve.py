@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import TEST_SECRET, Keys, database_env, run_cli
+from conftest import TEST_SECRET, Keys, database_env, embedded_dir, run_cli
 
 from marketplace import db
 from marketplace.settings import PROJECT_ROOT
@@ -29,15 +29,24 @@ def free_port() -> int:
         return port
 
 
-def serve(env: dict[str, str], port: int, workers: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "serve", "--port", str(port), "--workers", str(workers)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+class Server(subprocess.Popen[bytes]):
+    log: Path
+
+
+def serve(env: dict[str, str], port: int, workers: int) -> Server:
+    """`marketplace serve` on a loopback port, its output in a file (`.log`, beside the test run's database)."""
+    log = embedded_dir() / f"serve-{port}.log"
+    with log.open("wb") as out:
+        proc = Server(
+            [sys.executable, "-m", "marketplace", "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    proc.log = log
+    return proc
 
 
 def get(url: str) -> int:
@@ -49,11 +58,11 @@ def get(url: str) -> int:
         return exc.code
 
 
-def wait_serving(proc: subprocess.Popen[bytes], base: str, workers: int, timeout: float = 90) -> list[int]:
+def wait_serving(proc: Server, base: str, workers: int, timeout: float = 90) -> list[int]:
     """Until /ready answers and the server has `workers` worker processes; their pids."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "the server exited"
+        assert proc.poll() is None, proc.log.read_text()
         children = [p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE]
         try:
             if get(f"{base}/ready") == 200 and len(children) == workers:
@@ -64,7 +73,7 @@ def wait_serving(proc: subprocess.Popen[bytes], base: str, workers: int, timeout
     raise AssertionError("the server did not come up")
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
+def stop(proc: Server) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -80,13 +89,18 @@ async def served_db(databases, template_db) -> str:
     await databases.drop(name)
 
 
-def test_a_killed_worker_is_replaced_and_the_api_keeps_answering(served_db):
+async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_keeps_answering(served_db):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {**os.environ, **database_env(served_db), "MARKETPLACE_SECRET": TEST_SECRET}
+    admin = await Keys(served_db).headers("admin")
     proc = serve(env, port, workers=2)
     try:
         first, second = wait_serving(proc, base, 2)
+        # written after the views were built: the replacement must take it in
+        _, headers, _ = call("GET", f"{base}/providers/1", admin)
+        renamed, _, _ = call("PATCH", f"{base}/providers/1", {**admin, "If-Match": headers["etag"]}, {"name": "Wombat"})
+        assert renamed == 200
         os.kill(first, signal.SIGKILL)  # as the out-of-memory killer would
         answered, failed = 0, 0
         deadline = time.monotonic() + 20
@@ -103,6 +117,15 @@ def test_a_killed_worker_is_replaced_and_the_api_keeps_answering(served_db):
         assert proc.poll() is None, "the server stayed up"
         assert len(children) == 2 and first not in children and second in children, "a new worker replaced it"
         assert answered > 20 and failed <= 2, (answered, failed)
+        [replacement] = children - {second}
+        log = proc.log.read_text()
+        assert f"worker {replacement} ready" in log, log
+        ready = next(line for line in log.splitlines() if f"worker {replacement} ready" in line)
+        assert f"inherited from process {proc.pid}, brought up to date" in ready, ready
+        assert "built from SQL" not in log, "no worker built its views itself"
+        for _ in range(20):  # each a new connection, to either worker
+            status, _, found = call("GET", f"{base}/providers?q=wombat", {})
+            assert status == 200 and [p["id"] for p in found["items"]] == [1]
     finally:
         stop(proc)
 

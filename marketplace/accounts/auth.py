@@ -81,6 +81,21 @@ staff = allow(*STAFF)
 admin = allow("admin")
 
 
+async def expensive(connection: Connection, _: BaseRouteHandler) -> None:
+    """A guard (after the role's) for the expensive operations: at most `expensive_limit` a minute per key in this
+    worker (marketplace.throttle), else 429 with Retry-After."""
+    state = connection.scope["app"].state
+    caller = caller_of(connection.scope)
+    if caller.key_id is None:
+        return
+    if (wait := state.budget.take(caller.key_id, state.ctx.clock.now())) is not None:
+        raise TooManyRequests(
+            f"this key has made {state.budget.limit} match runs, partnership proposals or reports this minute: "
+            f"try again in {wait} s",
+            retry_after=wait,
+        )
+
+
 async def staff_beyond_published(connection: Connection, _: BaseRouteHandler) -> None:
     """Only staff may ask for profiles other than published ones (`?status=pending`)."""
     if connection.query_params.get("status", "published") != "published":

@@ -48,6 +48,8 @@ class Ranked:
     directory: matching.DirectoryCounts
     details: dict[int, matching.Candidate]
     """The full profile of each ranked provider, as ranked."""
+    snapshot: str
+    """The PostgreSQL snapshot the ranked directory is exact for (marketplace.changes)."""
 
 
 class MatchPools:
@@ -162,4 +164,4 @@ class MatchPools:
         by_id = {c.provider_id: c for c in details}
         ranking = await asyncio.to_thread(short.explain, by_id)
         assert short.directory is not None
-        return Ranked(ranking=ranking, directory=short.directory, details=by_id)
+        return Ranked(ranking=ranking, directory=short.directory, details=by_id, snapshot=snapshot)

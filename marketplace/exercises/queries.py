@@ -8,6 +8,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
+from marketplace.changes import written_since
 from marketplace.db import Connection, one
 from marketplace.exercises.models import (
     Exercise,
@@ -275,8 +276,9 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 
 
 INSERT_MATCH_RUN_SQL = """
-insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
-values ($1, $2, $3, $4, $5, $6::text::jsonb) returning id, created_at"""
+insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document, inputs_digest,
+                       directory_snapshot)
+values ($1, $2, $3, $4, $5, $6::text::jsonb, $7, $8) returning id, created_at"""
 
 
 async def insert_match_run(
@@ -288,9 +290,22 @@ async def insert_match_run(
     algorithm_version: str,
     candidate_count: int,
     document: bytes,
+    inputs_digest: str,
+    directory_snapshot: str,
 ) -> asyncpg.Record:
     args = (need_id, exercise_id, created_by, algorithm_version, candidate_count, document.decode())
-    return await one(conn, INSERT_MATCH_RUN_SQL, *args)
+    return await one(conn, INSERT_MATCH_RUN_SQL, *args, inputs_digest, directory_snapshot)
+
+
+# The newest run of need $1 made from the same inputs ($2), if no provider was written since its directory snapshot.
+REUSABLE_MATCH_RUN_SQL = f"""
+select r.id, r.need_id, r.exercise_id, r.created_at, r.created_by, r.document::text as document
+from (select * from match_run where need_id = $1 and inputs_digest = $2 order by id desc limit 1) r
+where not exists (select 1 from provider p where {written_since("r.directory_snapshot")})"""
+
+
+async def reusable_match_run(conn: Connection, need_id: int, inputs_digest: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(REUSABLE_MATCH_RUN_SQL, need_id, inputs_digest)
 
 
 async def fetch_match_run(conn: Connection, run_id: int) -> asyncpg.Record | None:
@@ -309,19 +324,27 @@ async def list_match_runs(conn: Connection, need_id: int) -> list[asyncpg.Record
     )
 
 
+# The newest run of each need of an exercise, one index probe per need (match_run_need: need_id, id desc): only the
+# chosen runs' documents are read, however many runs are stored.
+LATEST_MATCH_RUNS_SQL = """
+select r.id, r.need_id, r.exercise_id, r.created_at, r.created_by, r.document::text as document
+from need n
+cross join lateral (
+    select id, need_id, exercise_id, created_at, created_by, document from match_run
+    where need_id = n.id order by id desc limit 1
+) r
+where n.exercise_id = $1
+order by n.id"""
+
+
 async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.Record]:
     """The newest run of each need of an exercise (for reports), as stored."""
-    return await conn.fetch(
-        """select distinct on (r.need_id) r.id, r.need_id, r.exercise_id, r.created_at, r.created_by,
-                  r.document::text as document
-           from match_run r where r.exercise_id = $1 order by r.need_id, r.id desc""",
-        exercise_id,
-    )
+    return await conn.fetch(LATEST_MATCH_RUNS_SQL, exercise_id)
 
 
 INSERT_PARTNERSHIP_RUN_SQL = """
-insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document)
-values ($1, $2, $3, $4, $5::text::jsonb) returning id, created_at"""
+insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document, inputs_digest)
+values ($1, $2, $3, $4, $5::text::jsonb, $6) returning id, created_at"""
 
 
 async def insert_partnership_run(
@@ -332,9 +355,20 @@ async def insert_partnership_run(
     algorithm_version: str,
     match_run_ids: list[int],
     document: bytes,
+    inputs_digest: str,
 ) -> asyncpg.Record:
-    args = (exercise_id, created_by, algorithm_version, match_run_ids, document.decode())
+    args = (exercise_id, created_by, algorithm_version, match_run_ids, document.decode(), inputs_digest)
     return await one(conn, INSERT_PARTNERSHIP_RUN_SQL, *args)
+
+
+async def reusable_partnership_run(conn: Connection, exercise_id: int, inputs_digest: str) -> asyncpg.Record | None:
+    """The newest partnership run of the exercise made from the same match runs (their ids in the digest)."""
+    return await conn.fetchrow(
+        """select id, exercise_id, created_at, created_by, match_run_ids, document::text as document
+           from partnership_run where exercise_id = $1 and inputs_digest = $2 order by id desc limit 1""",
+        exercise_id,
+        inputs_digest,
+    )
 
 
 async def fetch_partnership_run(conn: Connection, run_id: int) -> asyncpg.Record | None:

@@ -6,9 +6,10 @@ from typing import Annotated, TypeVar
 
 from litestar import Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader, State
+from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
-from marketplace.accounts.auth import staff
+from marketplace.accounts.auth import expensive, staff
 from marketplace.concurrency import etag
 from marketplace.exercises import service
 from marketplace.exercises.models import (
@@ -32,6 +33,13 @@ MatchLimit = Annotated[
 ]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
+COSTLY = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff, expensive])
+"""Operations that rank the whole directory: limited per key and minute (settings.expensive_limit)."""
+REUSED = "The stored {} made from the same inputs over an unchanged directory, given back (Location: its URL)"
+LIMITED = (
+    "At most MARKETPLACE_EXPENSIVE_LIMIT (default 20) match runs, partnership proposals and reports a minute per key "
+    "and server worker; beyond that 429 with Retry-After."
+)
 
 
 V = TypeVar("V", Exercise, Need)
@@ -132,15 +140,16 @@ async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatc
     "/needs/{need_id:int}/match-runs",
     summary="Match the current directory against a need, and store the run",
     status_code=201,
-    responses=errors_doc(400, 403, 404, 422),
-    **DOC,
+    responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(MatchRun, description=REUSED.format("run"))},
+    **COSTLY,
     description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
     "each criterion with its weight, raw values, contribution and evidence, read through its qualifying services "
     "(active, in the need's pathway, serving the need's ages and men or women), which each ranked provider names "
     "(`service_ids`, with its `capacity` for the need). The run is stored as it is returned "
     "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
     "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
-    "core's defaults; the need's overrides apply on top.",
+    "core's defaults; the need's overrides apply on top. The same request again, with nothing in the directory "
+    "or the need written since, gives back the stored run (200) instead of storing a copy. " + LIMITED,
 )
 async def create_match_run(
     need_id: Id,
@@ -150,7 +159,7 @@ async def create_match_run(
     data: JSONBody[MatchRequest | None] = None,
     limit: MatchLimit = 50,
 ) -> Response[MatchRun]:
-    run = await service.match_need(
+    run, reused = await service.match_need(
         ctx,
         state.pool,
         state.match_pools,
@@ -159,7 +168,7 @@ async def create_match_run(
         weights=data.weights if data is not None else None,
         limit=limit,
     )
-    return Response(run, status_code=201)
+    return Response(run, status_code=200 if reused else 201, headers={"Location": f"/match-runs/{run.id}"})
 
 
 @get(
@@ -186,14 +195,16 @@ async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> Mat
     "/exercises/{exercise_id:int}/partnerships",
     summary="Propose lead-provider partnerships covering the exercise",
     status_code=201,
-    responses=errors_doc(400, 403, 404, 422),
-    **DOC,
-    description="Matches every need afresh (each run stored), then proposes lead + partner combinations covering every "
-    "(need, area) cell with as few organisations and as high a total score as possible, and lists cells nobody covers.",
+    responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(PartnershipRun, description=REUSED.format("run"))},
+    **COSTLY,
+    description="Matches every need (each run stored, or reused as POST /needs/{id}/match-runs does), then proposes "
+    "lead + partner combinations covering every (need, area) cell with as few organisations and as high a total score "
+    "as possible, and lists cells nobody covers. From the same match runs, the stored proposal is given back (200). "
+    + LIMITED,
 )
 async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep) -> Response[PartnershipRun]:
-    run = await service.propose_partnerships(ctx, state.pool, state.match_pools, actor, exercise_id)
-    return Response(run, status_code=201)
+    run, reused = await service.propose_partnerships(ctx, state.pool, state.match_pools, actor, exercise_id)
+    return Response(run, status_code=200 if reused else 201, headers={"Location": f"/partnership-runs/{run.id}"})
 
 
 @get("/partnership-runs/{run_id:int}", summary="A stored partnership run", responses=errors_doc(400, 403, 404), **DOC)

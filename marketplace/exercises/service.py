@@ -8,6 +8,7 @@ Stored runs never change (schema/0004: a trigger refuses UPDATE and DELETE)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -222,8 +223,9 @@ async def match_need(
     *,
     weights: CriteriaWeights | None = None,
     limit: int,
-) -> MatchRun:
-    """Match the current directory against a need and store the run (the best `limit` explained).
+) -> tuple[MatchRun, bool]:
+    """Match the current directory against a need and store the run (the best `limit` explained), or give back
+    the stored run made from the same inputs over an unchanged directory (then True).
     Weights: `weights`, else the exercise's defaults, else the core's; the need's overrides on top."""
     async with pooled(db) as conn:
         need = await get_need(conn, need_id)
@@ -232,6 +234,11 @@ async def match_need(
     if weights is not None:
         base = weights_of(weights, "weights", base=base)
     return await _match(ctx, db, pools, actor, need, base, limit=limit, audited=True)
+
+
+def _digest(*inputs: object) -> str:
+    """What a stored run was made from, besides the directory: equal digests, equal inputs."""
+    return hashlib.sha256(msgspec.json.encode(inputs)).hexdigest()
 
 
 async def _match(
@@ -244,15 +251,19 @@ async def _match(
     *,
     limit: int,
     audited: bool,
-) -> MatchRun:
+) -> tuple[MatchRun, bool]:
+    """The run, and whether it is a stored one reused: the same inputs (the need as stored, the weights, the
+    limits, the date, the algorithm) over a directory nobody has written to since that run."""
     as_of = ctx.clock.today()
+    excluded_limit = ctx.settings.match_excluded_limit
+    digest = _digest(matching.ALGORITHM_VERSION, as_of, need, weights.as_dict(), limit, excluded_limit)
+    async with pooled(db) as conn:
+        stored = await queries.reusable_match_run(conn, need.id, digest)
+    if stored is not None:
+        return await asyncio.to_thread(queries.match_run_of, stored), True
     try:
         ranked = await pools.rank(
-            core_need(need, weights),
-            weights,
-            as_of=as_of,
-            limit=limit,
-            excluded_limit=ctx.settings.match_excluded_limit,
+            core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=excluded_limit
         )
     except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
         raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
@@ -270,10 +281,12 @@ async def _match(
             algorithm_version=body.algorithm_version,
             candidate_count=body.candidate_count,
             document=document,
+            inputs_digest=digest,
+            directory_snapshot=ranked.snapshot,
         )
         if audited:
             await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
-    return MatchRun(
+    run = MatchRun(
         **msgspec.structs.asdict(body),
         id=row["id"],
         need_id=need.id,
@@ -281,6 +294,7 @@ async def _match(
         created_at=row["created_at"],
         created_by=actor.caller.key_id,
     )
+    return run, False
 
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
@@ -339,7 +353,7 @@ async def latest_runs(
         for i, need in enumerate(missing, 1):
             if progress:
                 progress(i, len(missing), need.title)
-            stored[need.id] = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
+            stored[need.id], _ = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
     return [stored[n.id] for n in exercise.needs]
 
 
@@ -348,9 +362,10 @@ async def latest_runs(
 
 async def propose_partnerships(
     ctx: Context, db: Pool, pools: MatchPools, actor: Actor, exercise_id: int
-) -> PartnershipRun:
-    """Match every need afresh (each run stored), then propose lead + partner combinations covering every
-    (need, area) cell with as few organisations and as high a total score as possible."""
+) -> tuple[PartnershipRun, bool]:
+    """Match every need (each run stored, or reused as `match_need` does), then propose lead + partner combinations
+    covering every (need, area) cell with as few organisations and as high a total score as possible; the stored
+    proposal made from the same match runs is given back instead (then True)."""
     async with pooled(db) as conn:
         exercise = await get_exercise(conn, exercise_id)
     if not exercise.needs:
@@ -358,9 +373,15 @@ async def propose_partnerships(
     weights = weights_of(exercise.default_weights, "default_weights")
     # the partnership run's audit row covers its match runs
     runs = [
-        await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False)
+        (await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False))[0]
         for need in exercise.needs
     ]
+    as_of = ctx.clock.today()
+    digest = _digest(matching.ALGORITHM_VERSION, as_of, [r.id for r in runs])
+    async with pooled(db) as conn:
+        stored = await queries.reusable_partnership_run(conn, exercise.id, digest)
+    if stored is not None:  # the same match runs (so the same needs and directory): the same plan
+        return queries.partnership_run_of(stored), True
     offers = [
         matching.Offer(
             provider_id=s.provider_id, name=s.name, need_id=run.need_id, score=s.total, areas=s.covered_areas
@@ -376,10 +397,7 @@ async def propose_partnerships(
         max_options=3,
     )
     body = PartnershipRunBody(
-        algorithm_version=matching.ALGORITHM_VERSION,
-        as_of=ctx.clock.today(),
-        match_run_ids=[r.id for r in runs],
-        plan=plan,
+        algorithm_version=matching.ALGORITHM_VERSION, as_of=as_of, match_run_ids=[r.id for r in runs], plan=plan
     )
     async with pooled(db) as conn, conn.transaction():
         row = await queries.insert_partnership_run(
@@ -389,15 +407,17 @@ async def propose_partnerships(
             algorithm_version=matching.ALGORITHM_VERSION,
             match_run_ids=body.match_run_ids,
             document=msgspec.json.encode(body),
+            inputs_digest=digest,
         )
         await audit.record(conn, actor, status=201, detail=f"partnership run {row['id']} for exercise {exercise_id}")
-    return PartnershipRun(
+    run = PartnershipRun(
         **msgspec.structs.asdict(body),
         id=row["id"],
         exercise_id=exercise.id,
         created_at=row["created_at"],
         created_by=actor.caller.key_id,
     )
+    return run, False
 
 
 async def get_partnership_run(conn: Connection, run_id: int) -> PartnershipRun:

@@ -11,7 +11,7 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import Parameter
 
-from marketplace.accounts.auth import staff
+from marketplace.accounts.auth import expensive, staff
 from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, ActorDep, Ctx, Id, errors_doc
 from marketplace.reports import service
@@ -87,7 +87,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
     responses=errors_doc(400, 403, 404, 406, 422),
     tags=["reports"],
     security=NEEDS_KEY,
-    guards=[staff],
+    guards=[staff, expensive],
 )
 async def exercise_report(
     request: Request[Any, Any, Any],

@@ -1,0 +1,115 @@
+"""Issue 13, item 9: expensive operations are limited per key (429 with Retry-After), and an identical re-run over
+an unchanged directory gives back the stored run instead of storing a copy."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import app_settings
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.clock import FixedClock
+
+NOON = dt.datetime(2026, 11, 2, 12, 0, 10, tzinfo=dt.UTC)
+
+
+async def counts(dsn: str) -> tuple[int, int]:
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval("select count(*) from match_run"), await conn.fetchval(
+            "select count(*) from partnership_run"
+        )
+    finally:
+        await conn.close()
+
+
+async def first_need(dsn: str) -> tuple[int, int]:
+    conn = await db.connect(dsn)
+    try:
+        row = await conn.fetchrow("select id, exercise_id from need order by id limit 1")
+        return row["id"], row["exercise_id"]
+    finally:
+        await conn.close()
+
+
+async def test_the_same_run_over_an_unchanged_directory_is_given_back_not_stored_again(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    need_id, _ = await first_need(fresh_db)
+    first = await client.post(f"/needs/{need_id}/match-runs?limit=10", headers=h)
+    assert first.status_code == 201, first.text
+    again = await client.post(f"/needs/{need_id}/match-runs?limit=10", headers=h)
+    assert again.status_code == 200 and again.headers["location"] == f"/match-runs/{first.json()['id']}"
+    assert again.json() == first.json()
+    assert await counts(fresh_db) == (1, 0)
+    # other inputs are another run: a different limit, other weights
+    assert (await client.post(f"/needs/{need_id}/match-runs?limit=11", headers=h)).status_code == 201
+    other = await client.post(f"/needs/{need_id}/match-runs?limit=10", json={"weights": {"capacity": 3}}, headers=h)
+    assert other.status_code == 201
+    assert await counts(fresh_db) == (3, 0)
+    # a write anywhere in the directory (here a provider the run did not even rank) makes the next run a new one
+    shown = {s["provider_id"] for s in first.json()["ranking"]}
+    conn = await db.connect(fresh_db)
+    try:
+        elsewhere = await conn.fetchval(
+            "select id from provider where status = 'published' and not (id = any($1::bigint[])) order by id limit 1",
+            list(shown),
+        )
+    finally:
+        await conn.close()
+    admin = await keys.headers("admin")
+    got = await client.get(f"/providers/{elsewhere}", headers=admin)
+    patched = await client.patch(
+        f"/providers/{elsewhere}",
+        json={"resources": {"volunteers": 77}},
+        headers={**admin, "If-Match": got.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    after = await client.post(f"/needs/{need_id}/match-runs?limit=10", headers=h)
+    assert after.status_code == 201 and after.json()["id"] != first.json()["id"]
+    # so does an edit of the need itself
+    need = await client.get(f"/needs/{need_id}", headers=h)
+    edited = await client.patch(
+        f"/needs/{need_id}", json={"annual_volume": 99}, headers={**h, "If-Match": need.headers["etag"]}
+    )
+    assert edited.status_code == 200, edited.text
+    assert (await client.post(f"/needs/{need_id}/match-runs?limit=10", headers=h)).status_code == 201
+    assert await counts(fresh_db) == (5, 0)
+
+
+async def test_the_same_partnership_proposal_is_given_back_with_its_match_runs(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    _, exercise_id = await first_need(fresh_db)
+    first = await client.post(f"/exercises/{exercise_id}/partnerships", headers=h)
+    assert first.status_code == 201, first.text
+    stored = await counts(fresh_db)
+    assert stored[1] == 1 and stored[0] == len(first.json()["match_run_ids"])
+    again = await client.post(f"/exercises/{exercise_id}/partnerships", headers=h)
+    assert again.status_code == 200 and again.json() == first.json()
+    assert again.headers["location"] == f"/partnership-runs/{first.json()['id']}"
+    assert await counts(fresh_db) == stored
+
+
+async def test_expensive_operations_are_limited_per_key_and_minute(fresh_db, keys):
+    clock = FixedClock(NOON)
+    one, other = await keys.headers("commissioner"), await keys.headers("commissioner")
+    need_id, exercise_id = await first_need(fresh_db)
+    app = create_app(app_settings(fresh_db, expensive_limit=3), clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        calls = [
+            ("post", f"/needs/{need_id}/match-runs"),
+            ("get", f"/exercises/{exercise_id}/report?format=json"),
+            ("post", f"/exercises/{exercise_id}/partnerships"),
+        ]
+        for method, path in calls:
+            r = await getattr(client, method)(path, headers=one)
+            assert r.status_code in (200, 201), (path, r.text)
+        for method, path in calls:
+            r = await getattr(client, method)(path, headers=one)
+            assert r.status_code == 429, (path, r.text)
+            assert r.headers["retry-after"] == "50" and "try again in 50 s" in r.json()["message"]
+        assert (await client.get(f"/needs/{need_id}/match-runs", headers=one)).status_code == 200, "reads are not"
+        assert (await client.post(f"/needs/{need_id}/match-runs", headers=other)).status_code in (200, 201)
+        clock.at = NOON + dt.timedelta(minutes=1)
+        assert (await client.post(f"/needs/{need_id}/match-runs", headers=one)).status_code in (200, 201)
