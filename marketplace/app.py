@@ -5,7 +5,8 @@ Layers (a test keeps them, tests/test_architecture.py):
     reports > exercises > providers > accounts > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
-    types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating, formatting
+    types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating, formatting,
+    throttle
                                        shared by every room; import no room (context: the taxonomy models)
     matching                           the pure core: imports nothing of the shell
 """

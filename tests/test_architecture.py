@@ -42,6 +42,7 @@ SHARED = {
     "memory",
     "templating",
     "formatting",
+    "throttle",
     "migrate",
 }
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
