@@ -361,16 +361,23 @@ async def refresh_search(
     await asyncio.gather(*(worker() for _ in range(max(1, parallel))))
 
 
-async def vacuum_analyze(dsn: str, tables: Sequence[str] = TABLES, *, vacuum: bool = True) -> None:
+async def vacuum_analyze(dsn: str, tables: Sequence[str] = TABLES, *, vacuum: bool = True, parallel: int = 1) -> None:
     """The refresh rewrote every provider and service row: vacuum (dead rows, visibility map) and analyze. Before
     the refresh, analyze alone (the service tables): planned without their statistics, one batch of the refresh ran
-    for minutes instead of seconds."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        for table in tables:
-            await conn.execute(f"vacuum (analyze) {table}" if vacuum else f"analyze {table}")
-    finally:
-        await conn.close()
+    for minutes instead of seconds. `parallel` connections take the tables in turn (each table's VACUUM is one
+    backend's work), largest first."""
+    queue = list(tables)
+
+    async def worker() -> None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            while queue:
+                table = queue.pop(0)
+                await conn.execute(f"vacuum (analyze) {table}" if vacuum else f"analyze {table}")
+        finally:
+            await conn.close()
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(parallel, len(queue))))))
 
 
 async def checkpoint(dsn: str) -> bool:
@@ -495,7 +502,7 @@ def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
         flush=True,
     )
     t = time.perf_counter()
-    asyncio.run(vacuum_analyze(dsn, SERVICE_TABLES, vacuum=False))  # plans for the refresh that know their sizes
+    asyncio.run(vacuum_analyze(dsn, SERVICE_TABLES, vacuum=False, parallel=workers))  # plans that know the sizes
     analyze_before = time.perf_counter() - t
     t = time.perf_counter()
     last_print = [t]
@@ -508,13 +515,13 @@ def build_directory(dsn: str, n: int, seed: int, *, workers: int) -> Built:
     asyncio.run(refresh_search(dsn, n, batch=5000, parallel=workers, progress=progress))
     split["refresh"] = time.perf_counter() - t
     t = time.perf_counter()
-    asyncio.run(vacuum_analyze(dsn, ["provider", "service"]))
+    asyncio.run(vacuum_analyze(dsn, ["provider", "service"], parallel=workers))
     vacuum_provider = time.perf_counter() - t
     t = time.perf_counter()
     asyncio.run(restore_indexes(dsn, dropped, parallel=workers))
     split["indexes"] = time.perf_counter() - t
     t = time.perf_counter()
-    asyncio.run(vacuum_analyze(dsn))
+    asyncio.run(vacuum_analyze(dsn, parallel=workers))
     split["analyze"] = time.perf_counter() - t + vacuum_provider + analyze_before
     t = time.perf_counter()
     checkpointed = asyncio.run(checkpoint(dsn))

@@ -206,3 +206,41 @@ async def test_connections_cut_under_requests_give_503_never_500(databases, temp
         await databases.drop(name)
     assert set(statuses) <= {200, 404, 503}, sorted(set(statuses))
     assert 200 in statuses
+
+
+async def test_a_connection_lost_at_its_release_does_not_change_the_answer(client, keys, monkeypatch):
+    """Found by `make chaos`: PostgreSQL terminated a connection between a request's last query and the release of
+    its connection. asyncpg's release resets the connection first, the reset failed, and the failure escaped the
+    cleanup as an exception group: a 412 became a 500, and a committed PATCH a 503. The request's own answer
+    stands; the pool replaces the connection."""
+    import asyncpg
+
+    real_reset = asyncpg.Connection.reset
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    failing: list[bool] = []  # the next release fails once when this holds an item
+
+    async def reset(self, *args, **kwargs):
+        if failing:
+            failing.pop()
+            raise lost
+        return await real_reset(self, *args, **kwargs)
+
+    from marketplace import concurrency
+
+    real_check = concurrency.check_if_match
+
+    def check_if_match(if_match, current):  # the handler's last step before its answer: its connection fails next
+        failing.append(True)
+        return real_check(if_match, current)
+
+    monkeypatch.setattr(asyncpg.Connection, "reset", reset)
+    monkeypatch.setattr(concurrency, "check_if_match", check_if_match)
+    admin = await keys.headers("admin")
+    etag = (await client.get("/providers/1", headers=admin)).headers["etag"]
+    stale = await client.patch("/providers/1", json={"description": "x"}, headers={**admin, "If-Match": '"v999"'})
+    assert stale.status_code == 412, stale.text
+    assert not failing, "the release failed as arranged"
+    done = await client.patch("/providers/1", json={"description": "Kept."}, headers={**admin, "If-Match": etag})
+    assert done.status_code == 200, done.text
+    assert not failing
+    assert (await client.get("/providers/1")).json()["description"] == "Kept."
