@@ -443,40 +443,29 @@ def targets(scenarios: dict[str, Scenario], load_total: float, rss_peak: int, re
     def add(name: str, target: str, value: str, met: bool | None) -> None:
         out.append({"target": name, "wanted": target, "measured": value, "met": met})
 
-    for key in ("match_narrow", "match_broad"):
-        if key not in scenarios:
-            continue
-        s = scenarios[key]
-        ok = s.latency and s.latency.p50_ms is not None
-        add(
-            f"{s.title}: p50",
-            "<= 100 ms",
-            f"{s.latency.p50_ms:.1f} ms" if ok else "n/a",
-            ok and s.latency.p50_ms <= 100,
-        )
-        add(
-            f"{s.title}: p95",
-            "<= 250 ms",
-            f"{s.latency.p95_ms:.1f} ms" if ok else "n/a",
-            ok and s.latency.p95_ms <= 250,
-        )
+    # (scenarios, label suffix, percentile, limit in ms)
+    latency_targets = [
+        (("match_narrow", "match_broad"), "", "p50", 100),
+        (("match_narrow", "match_broad"), "", "p95", 250),
+        (("search_filters", "search_typo"), " (1 client)", "p50", 15),
+        (("search_filters", "search_typo"), " (1 client)", "p95", 40),
+    ]
+    for keys, suffix, pct, limit in latency_targets:
+        for key in keys:
+            if key not in scenarios:
+                continue
+            s = scenarios[key]
+            ms = getattr(s.latency, f"{pct}_ms") if s.latency else None
+            add(
+                f"{s.title}: {pct}{suffix}",
+                f"<= {limit} ms",
+                f"{ms:.1f} ms" if ms is not None else "n/a",
+                ms is not None and ms <= limit,
+            )
     for key in ("search_filters", "search_typo"):
         if key not in scenarios:
             continue
         s = scenarios[key]
-        ok = s.latency and s.latency.p50_ms is not None
-        add(
-            f"{s.title}: p50 (1 client)",
-            "<= 15 ms",
-            f"{s.latency.p50_ms:.1f} ms" if ok else "n/a",
-            ok and s.latency.p50_ms <= 15,
-        )
-        add(
-            f"{s.title}: p95 (1 client)",
-            "<= 40 ms",
-            f"{s.latency.p95_ms:.1f} ms" if ok else "n/a",
-            ok and s.latency.p95_ms <= 40,
-        )
         rps = s.throughput.rps_ok if s.throughput else 0.0
         add(f"{s.title}: throughput @32", ">= 1000 req/s", f"{rps:.0f} req/s", rps >= 1000)
     if "get_profile" in scenarios:
