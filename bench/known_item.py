@@ -165,6 +165,7 @@ def measure(
     names = [fold(p.name) for p in profiles]
     shared = Counter(names)
     times, at1, at10, u1, u10, unique = [], 0, 0, 0, 0, 0
+    misses: list[str] = []
     for i, q in sample:
         run_query(idx, index, q)  # warm (the vocabulary's length buckets, caches)
         t = time.perf_counter()
@@ -174,6 +175,8 @@ def measure(
         first = ranks[0] if ranks else None
         at1 += first == 0
         at10 += first is not None
+        if first is None:
+            misses.append(f"{q!r} (for {profiles[i].name!r}): read as {index.expand(q)}")
         if shared[names[i]] == 1:
             unique += 1
             u1 += first == 0
@@ -196,6 +199,7 @@ def measure(
         "exact_typed_recall_at_1": round(exact_at1 / max(len(exact), 1), 3),
         "p50_ms": round(statistics.median(times), 2),
         "p95_ms": round(times[int(len(times) * 0.95) - 1], 2),
+        "misses_at_10": misses,
     }
 
 
@@ -207,6 +211,7 @@ def main() -> None:
     parser.add_argument("--typo-seed", type=int, default=12)
     parser.add_argument("--compare", help="a git revision whose index to measure on the same rows too")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--misses", type=int, default=0, help="print this many queries not found in the first 10")
     args = parser.parse_args()
     t0 = time.perf_counter()
     profiles = generate.generate(args.providers, args.seed)
@@ -230,6 +235,8 @@ def main() -> None:
             f"@10 {r['unique_recall_at_10']:.3f}; exact names typed correctly @1 {r['exact_typed_recall_at_1']:.3f}; "
             f"query p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms"
         )
+        if args.misses:
+            print("  not in the first 10:", *r["misses_at_10"][: args.misses], sep="\n    ")
     print("examples:", *[q for _, q in sample[:8]], sep="\n  ")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
