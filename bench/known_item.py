@@ -122,7 +122,11 @@ def typo(rng: random.Random, name: str) -> str | None:
     at, word = rng.choice(spans)
     letters = [i for i, c in enumerate(word) if c.isalpha()]
     kind = rng.choice(["drop", "double", "replace", "swap"])
-    i = rng.choice(letters[:-1] if kind == "swap" else letters)
+    if kind == "swap":  # two different letters side by side ("ss" swapped is no typo)
+        letters = [i for i in letters[:-1] if word[i + 1].isalpha() and word[i].lower() != word[i + 1].lower()]
+        kind = kind if letters else "drop"
+        letters = letters or [i for i, c in enumerate(word) if c.isalpha()]
+    i = rng.choice(letters)
     if kind == "drop":
         new = word[:i] + word[i + 1 :]
     elif kind == "double":
