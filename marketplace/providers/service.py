@@ -89,7 +89,7 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
     def run(index: SearchIndex) -> Hits:
         nonlocal interpreted
         offset, limit = (query.page - 1) * query.per_page, query.per_page
-        if text_given:  # a word nothing in the directory resembles: nothing matches
+        if text_given:  # expanded, typos corrected, ranked (a word nothing resembles: nothing matches)
             hits, interpreted = index.query(
                 filters,
                 query.q or "",
