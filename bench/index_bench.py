@@ -13,7 +13,8 @@ Build: `IndexBuilder` in batches of 5,000 as `LiveIndex.load` does. Memory: the 
 and after the build (after `malloc_trim`), and the index's numpy arrays (`nbytes`). Queries: the HTTP
 benchmark's filter combinations (bench/run.py FILTERS) with and without facets, service-level filters
 (age, gender, complexity, delivery mode, cost, capacity), its typo'd text queries (expanded as the service
-does), a listing with facets; median and 95th percentile of --repeat runs each.
+does), names typed whole or in part (`SearchIndex.query`, the API's text path, where the index has it), a listing
+with facets; median and 95th percentile of --repeat runs each.
 
 --compare REV also builds the index of git revision REV (its marketplace/providers/index.py, loaded from git) on
 the same rows and prints both, e.g. `--compare fa8c1e9` for the interim one-level index.
@@ -132,6 +133,15 @@ TYPO_QUERIES = [  # bench/run.py TYPO_QUERIES
     "q=shrewsbry%20housing&pathway=ACCOM",
     "q=emploment%20kidderminster&area=E07000239",
     "q=domestc%20abuse&pathway=WOMEN_ABUSE",
+]
+
+NAME_QUERIES = [  # names as the synthetic rows make them (town, a common word, a kind), typed whole or in part
+    "q=Hereford%20Support%20Trust",
+    "q=ludlow%20recovery%20cic",
+    "q=Telford%20Mentoring%20Projct",
+    "q=kidderminster%20housing",
+    "q=trust",
+    "q=support%20trust",
 ]
 
 
@@ -326,6 +336,8 @@ def measure(idx: ModuleType, label: str, n: int, seed: int, repeat: int) -> dict
             return lambda: index.search(f, limit=20, facets=facets)
 
         def text_search() -> Any:
+            if hasattr(index, "query"):  # the API's text path
+                return index.query(f, q, by_relevance=True, limit=20, facets=facets)
             groups = [words for _, words in index.expand(q)]
             return index.search(f, groups=groups, by_relevance=True, limit=20, facets=facets)
 
@@ -337,6 +349,7 @@ def measure(idx: ModuleType, label: str, n: int, seed: int, repeat: int) -> dict
         ("service filters", SERVICE_FILTERS, False),
         ("service filters + facets", SERVICE_FILTERS, True),
         ("typo'd text + filters", TYPO_QUERIES, False),
+        ("names (q only)", NAME_QUERIES, False),
         ("listing + facets", ["status=published"], True),
         ("pathway only + facets", ["pathway=ACCOM"], True),
     ):

@@ -24,6 +24,7 @@ from marketplace.providers.index import (
     ServiceRow,
     closest_spellings,
     fold,
+    query_words,
 )
 
 PATHWAYS = ["ACCOM", "ETE", "HEALTH", "FINANCE"]
@@ -39,6 +40,7 @@ AGES = [0, 10, 17, 18, 25, 65, 120]
 COSTS = [0.0, 12.34, 50.0, 99.99, 1000.0]
 WORDS = ["housing", "house", "tenancy", "mentoring", "debt", "advice", "advise", "worcester", "hereford", "rural", "ab"]
 NAMES = ["Alpha Trust", "alpha trust", "Ålborg Aid", "Beta", "beta", "Zeta CIC", "Émile's", "Ömer Co"]
+NAMES += ["Debt Advice", "Advice Debt", "Rural Debt Advice Trust", "Housing", "House Housing Advise", "Debt-advice"]
 
 
 def codes(values: list[str], max_size: int) -> st.SearchStrategy[list[str]]:
@@ -172,10 +174,40 @@ def reference(rows: dict[int, IndexRow], f: Filters, groups, by_relevance: bool)
         out.append((r, score, matched))
     name_order = lambda r: (fold(r.name), r.id)  # noqa: E731
     if by_relevance:
-        out.sort(key=lambda x: (-x[1], name_order(x[0])))
+        out.sort(key=lambda x: (-x[1], *relevance_order(x[0], groups, x[1]), *name_order(x[0])))
     else:
         out.sort(key=lambda x: name_order(x[0]))
     return out
+
+
+def relevance_order(r: IndexRow, groups, score: float) -> tuple[int, int]:
+    """Within one relevance: when the name holds a word of every group, the name's tier (exactly the words as
+    typed, each group's first word; the name word for word; the typed words adjacent in order inside it; the
+    groups' words so; anywhere) and its length; else the length of the weakest class any group had to use."""
+    name = query_words(r.name)
+    if not groups:
+        return 0, 0
+    if score == round(CLASS_WEIGHTS[0] * len(groups), 6):
+        typed = [group[0] for group in groups]
+        g = len(groups)
+        starts = range(len(name) - g + 1)
+        typed_in_order = any(name[p : p + g] == typed for p in starts)
+        in_order = any(all(name[p + i] in groups[i] for i in range(g)) for p in starts)
+        whole = len(name) == g
+        tier = (
+            0
+            if whole and typed_in_order
+            else 1
+            if whole and in_order
+            else 2
+            if typed_in_order
+            else 3
+            if in_order
+            else 4
+        )
+        return tier, len(name)
+    weakest = max(min(c for c in range(3) if any(w in r.words[c].split() for w in group)) for group in groups)
+    return 5, len(name) if weakest == 0 else len(r.words[weakest].split())
 
 
 def facet_reference(found: list[tuple[IndexRow, list[ServiceRow]]]) -> dict[str, dict[str, int]]:

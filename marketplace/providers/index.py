@@ -43,9 +43,21 @@ Layout (at 200,000 providers with 500,000 services, about 100 MB of arrays, most
   their best class, in one CSR block (`_words`, `_offsets`, `_rows`) plus a small append-only delta for rows
   added since.
 
-A text query is a list of groups (AND), each a list of vocabulary words (OR): a provider matches when
-every group has a word in its document; its relevance is the sum over groups of the best class weight
-found (name 1.0, pathway/area 0.4, text 0.2). Relevance ties are broken by name order.
+- each row's name as word ids in the order written (`_name_tok`, from `name_at` for `name_len` words: the
+  name's words as a query splits them), and the word counts of its pathway/area and text classes (`len_b`,
+  `len_c`), for the ranking below.
+
+A text query is a list of groups (AND), each a list of vocabulary words (OR), one group per query word as
+typed: a provider matches when every group has a word in its document; its relevance is the sum over groups
+of the best class weight found (name 1.0, pathway/area 0.4, text 0.2). Results are ordered by relevance, then:
+- among the providers whose name holds a word of every group (the best relevance there is), by how the name
+  holds them (`NAME_TIERS`): the name is exactly the query as typed; the name is the query word for word, a
+  word standing for its typo's correction or a completion; the typed words adjacent and in order inside the
+  name; the groups' words adjacent and in order; the words anywhere in the name; then the shorter name;
+- among the others, the shorter field first: the word count of the weakest class that had to be used (the
+  text when any query word was found only there, else the pathway and area names);
+- then name order. Only the candidates of the relevance levels a page reaches are ranked so: the name tiers
+  cost a pass over those candidates' name word ids, the field lengths a gather.
 """
 
 from __future__ import annotations
@@ -81,6 +93,9 @@ _COST_CAP = NO_COST - 1  # costs and thresholds are clipped to this (£21.4 mill
 _GROWTH = 16  # a fitted index keeps 1/16 of its rows free for new and changed providers
 VOCAB_WORD = re.compile(r"[a-z0-9]{2,40}")
 QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
+NAME_TIERS = ("exact name", "name word for word", "typed words in order in the name", "words in order in the name")
+"""How a name holding every query word ranks, best first; after these, the words anywhere in the name."""
+_LEN_CAP = 0xFFFF
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 
 
@@ -170,6 +185,27 @@ def fold(text: str) -> str:
     """Lower case without accents, as the database's fold() (unaccent, lower) for search words."""
     decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def query_words(text: str) -> list[str]:
+    """The words of a text as a query reads them: folded, split on anything but letters and digits, at least two
+    characters each (a name's words are read the same way, to compare it with the query)."""
+    return [tok for tok in QUERY_SPLIT.split(fold(text)) if len(tok) >= 2]
+
+
+def _ranges(starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """The positions starts[i] .. starts[i] + lens[i] - 1 for every i, concatenated."""
+    offs = np.cumsum(lens) - lens
+    flat: np.ndarray = np.repeat(starts - offs, lens) + np.arange(int(lens.sum()), dtype=np.int64)
+    return flat
+
+
+def _smallest(rows: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
+    """The k rows of smallest key, in key order."""
+    if len(rows) > k:
+        part = np.argpartition(key, k - 1)[:k]
+        rows, key = rows[part], key[part]
+    return rows[np.argsort(key, kind="stable")]
 
 
 def _allowed_edits(token: str) -> int:
@@ -359,7 +395,15 @@ class _Slots:
             setattr(self, name, _grow(getattr(self, name)[:n][keep], self.cap, dtype, fill))
 
 
-_PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {"ids": (np.int64, 0), "alive": (np.bool_, 0), "rank": (np.int64, -1)}
+_PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {
+    "ids": (np.int64, 0),
+    "alive": (np.bool_, 0),
+    "rank": (np.int64, -1),
+    "name_at": (np.int64, 0),
+    "name_len": (np.uint16, 0),
+    "len_b": (np.uint16, 0),
+    "len_c": (np.uint16, 0),
+}
 
 
 class SearchIndex:
@@ -387,6 +431,13 @@ class SearchIndex:
         self.alive: np.ndarray = np.zeros(0, dtype=np.bool_)
         self.rank: np.ndarray = np.zeros(0, dtype=np.int64)  # live row -> place in name order; -1 when dead
         self._by_rank = np.zeros(0, dtype=np.int64)  # live rows in name order
+        self.name_at: np.ndarray = np.zeros(0, dtype=np.int64)  # row -> where its name's word ids start in _name_tok
+        self.name_len: np.ndarray = np.zeros(0, dtype=np.uint16)  # row -> its name's words
+        self.len_b: np.ndarray = np.zeros(0, dtype=np.uint16)  # row -> words of its pathway and area names
+        self.len_c: np.ndarray = np.zeros(0, dtype=np.uint16)  # row -> words of its text
+        self._name_ids: dict[str, int] = {}  # a name word -> its id in _name_tok
+        self._name_tok = np.zeros(1024, dtype=np.int32)  # every row's name as word ids, row after row
+        self._name_used = 0
         self._alloc(1024)
 
     # --- storage -------------------------------------------------------------------------------
@@ -451,6 +502,7 @@ class SearchIndex:
                     spilt.append((x, row.accreditations))
                     spilt_from.append(r)
         ids = [row.id for row in rows]
+        self._append_names(rows, first)
         self.ids[first:end] = ids
         self.alive[first:end] = True
         for (facet, code), at in bits.items():
@@ -471,6 +523,23 @@ class SearchIndex:
             self._row_of = _grow(self._row_of, max(top + 1, 2 * len(self._row_of)), np.int32, -1)
         self._row_of[ids] = np.arange(first, end, dtype=np.int32)
         return first
+
+    def _append_names(self, rows: Sequence[IndexRow], first: int) -> None:
+        """The rows' names as word ids after the last, and their field lengths (the rows start at `first`)."""
+        word_id = self._name_ids
+        names = [query_words(row.name) for row in rows]
+        toks = [word_id.setdefault(w, len(word_id)) for words in names for w in words]
+        end = first + len(rows)
+        used = self._name_used + len(toks)
+        if used > len(self._name_tok):
+            self._name_tok = _grow(self._name_tok, max(used, 2 * len(self._name_tok)), np.int32, 0)
+        self._name_tok[self._name_used : used] = toks
+        lens = np.array([len(words) for words in names], dtype=np.int64)
+        self.name_at[first:end] = self._name_used + np.cumsum(lens) - lens
+        self.name_len[first:end] = np.minimum(lens, _LEN_CAP)
+        self.len_b[first:end] = [min(len(row.words[1].split()), _LEN_CAP) for row in rows]
+        self.len_c[first:end] = [min(len(row.words[2].split()), _LEN_CAP) for row in rows]
+        self._name_used = used
 
     @classmethod
     def build(cls, batches: Iterable[Sequence[IndexRow]]) -> SearchIndex:
@@ -558,6 +627,12 @@ class SearchIndex:
         self._delta = defaultdict(list)
         for name, (dtype, fill) in _PROVIDER_COLUMNS.items():
             setattr(self, name, _grow(getattr(self, name)[:n][keep], self._cap, dtype, fill))
+        live = int(keep.sum())
+        lens = self.name_len[:live].astype(np.int64)
+        names = self._name_tok[_ranges(self.name_at[:live], lens)]
+        self._name_tok = _grow(names, len(names) + max(1024, len(names) // _GROWTH), np.int32, 0)
+        self._name_used = len(names)
+        self.name_at[:live] = np.cumsum(lens) - lens
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
@@ -738,22 +813,69 @@ class SearchIndex:
 
     def _text_scores(
         self, groups: Sequence[Sequence[str]], mask: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
-        """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense);
-        the relevance values that can occur, highest first. Dense arrays only: a posting list is written
-        once into its group's array of best weights, and everything else is whole-array arithmetic."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense); the
+        weakest group's best weight of each row (dense); the relevance values that can occur, highest first.
+        Dense arrays only: a posting list is written once into its group's array of best weights, and everything
+        else is whole-array arithmetic."""
         score = np.zeros(self.n, dtype=np.uint16)
+        weakest = np.full(self.n, 255, dtype=np.uint8)
         levels = {0}
         for group in groups:
             parts = self._group_parts(group)
             if not parts:
                 mask[:] = False
-                return mask, score, []
+                return mask, score, weakest, []
             best = self._best(parts)
             mask &= best != 0
             score += best
+            np.minimum(weakest, best, out=weakest)
             levels = {a + w for a in levels for _, w in parts}
-        return mask, score, sorted(levels, reverse=True)
+        return mask, score, weakest, sorted(levels, reverse=True)
+
+    def _name_order_keys(self, rows: np.ndarray, groups: Sequence[Sequence[str]], typed: Sequence[str]) -> np.ndarray:
+        """Sort keys for rows whose name holds a word of every group: the name's tier (NAME_TIERS, then
+        anywhere), its length in words, its place in name order. One pass over these rows' name word ids."""
+        g = len(groups)
+        word_id = self._name_ids
+        members = []
+        for group in groups:
+            member = np.zeros(len(word_id) + 1, dtype=np.bool_)  # the last id: a word no name has
+            member[[word_id[w] for w in group if w in word_id]] = True
+            members.append(member)
+        literal = [word_id.get(t, -1) for t in typed]
+        lens = self.name_len[rows].astype(np.int64)
+        tok = self._name_tok[_ranges(self.name_at[rows], lens)]
+        total = len(tok)
+        owner = np.repeat(np.arange(len(rows)), lens)
+        # a phrase may start at a word with at least g words left in its own name
+        room = (np.repeat(np.cumsum(lens), lens) - np.arange(total)) >= g
+        phrase, typed_phrase = room.copy(), room.copy()
+        shifted = np.empty(total, dtype=np.int32)
+        for i in range(g):
+            shifted[: total - i] = tok[i:]
+            shifted[total - i :] = len(word_id)
+            phrase &= members[i][shifted]
+            typed_phrase &= shifted == literal[i]
+        in_order = np.zeros(len(rows), dtype=np.bool_)
+        in_order[owner[phrase]] = True
+        typed_in_order = np.zeros(len(rows), dtype=np.bool_)
+        typed_in_order[owner[typed_phrase]] = True
+        whole = lens == g
+        tier = np.select(
+            [whole & typed_in_order, whole & in_order, typed_in_order, in_order], [0, 1, 2, 3], default=4
+        ).astype(np.int64)
+        key: np.ndarray = (tier << 48) | (np.minimum(lens, _LEN_CAP) << 32) | self.rank[rows]
+        return key
+
+    def _field_order_keys(self, rows: np.ndarray, weakest: np.ndarray) -> np.ndarray:
+        """Sort keys for rows whose name lacks some query word: the length of the weakest field used (the text's
+        when a query word was found only there, else the pathway and area names'), then name order."""
+        weak = weakest[rows]
+        a, b = (round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS[:2])
+        length = np.where(weak >= a, self.name_len[rows], np.where(weak >= b, self.len_b[rows], self.len_c[rows]))
+        key: np.ndarray = (length.astype(np.int64) << 32) | self.rank[rows]
+        return key
 
     def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
         """The first `stop` rows of a mask in name order, for a mask holding `count` rows."""
@@ -762,18 +884,40 @@ class SearchIndex:
             return rows[np.argsort(self.rank[rows], kind="stable")][:stop]
         return self._first_in_name_order(rows_mask, stop)
 
+    def query(
+        self, f: Filters, q: str, *, by_relevance: bool = True, offset: int = 0, limit: int = 20, facets: bool = False
+    ) -> tuple[Hits, list[list[str]]]:
+        """A text search as the API runs it: q's words expanded (`expand`), then `search`; also the groups of
+        words q was read as. A word nothing in the directory resembles finds nothing."""
+        expanded = self.expand(q)
+        groups = [words for _, words in expanded]
+        if any(not words for words in groups):
+            return Hits(total=0, ids=[], relevance=None, facets={} if facets else None), groups
+        hits = self.search(
+            f,
+            groups=groups,
+            typed=[tok for tok, _ in expanded],
+            by_relevance=by_relevance,
+            offset=offset,
+            limit=limit,
+            facets=facets,
+        )
+        return hits, groups
+
     def search(
         self,
         f: Filters,
         *,
         groups: Sequence[Sequence[str]] | None = None,
+        typed: Sequence[str] | None = None,
         by_relevance: bool = False,
         offset: int = 0,
         limit: int = 20,
         facets: bool = False,
     ) -> Hits:
         """Providers matching the filters (and every group of words, when groups is given), with the services
-        of each that matched."""
+        of each that matched. `typed`: the query's words as typed, one per group (by default each group's first
+        word), for the exact-name and in-order tiers."""
         mask = self._provider_mask(f)
         meeting = self._meeting(f)
         if meeting is not None:
@@ -783,20 +927,30 @@ class SearchIndex:
             mask &= hit
         stop = offset + limit
         relevance = None
+        weakest = None
         if groups is not None:
-            mask, score, levels = self._text_scores(groups, mask)
+            mask, score, weakest, levels = self._text_scores(groups, mask)
         total = int(np.count_nonzero(mask))
-        if groups is not None and by_relevance:  # best relevance first; within one relevance, name order
+        if groups is not None and weakest is not None and by_relevance:  # best relevance first, then see above
+            top = round(CLASS_WEIGHTS[0] * _SCORE_SCALE) * len(groups)
+            words_typed = list(typed) if typed is not None else [group[0] if group else "" for group in groups]
             found: list[np.ndarray] = []
             relevance = []
             left = stop
+            candidates = np.flatnonzero(mask)
+            scores = score[candidates]
             for level in levels:
                 if left <= 0:
                     break
-                at_level = mask & (score == level)
-                count = int(np.count_nonzero(at_level))
-                if count:
-                    rows = self._by_name(at_level, count, left)
+                rows = candidates[scores == level]
+                if len(rows):
+                    if not groups:
+                        key = self.rank[rows]
+                    elif level == top:
+                        key = self._name_order_keys(rows, groups, words_typed)
+                    else:
+                        key = self._field_order_keys(rows, weakest)
+                    rows = _smallest(rows, key, left)
                     found.append(rows)
                     relevance += [level / _SCORE_SCALE] * len(rows)
                     left -= len(rows)

@@ -79,7 +79,8 @@ def with_etag(provider: Provider, status_code: int = 200) -> Response[Provider]:
         "organisation or by that same service. A provider with no active service is found only by searches "
         "without service filters. Each result's `matched_services` are its active services that met the "
         "service filters (all of them when there are none). `q` is free text over the name, description and "
-        "services, tolerant of typos and accents; sorted by relevance when `q` is given, else by name. Facets "
+        "services, tolerant of typos and accents; sorted by relevance when `q` is given, else by name (see `q` "
+        "and `sort` for how relevance ranks). Facets "
         "count providers under the current filters: `pathway` and `area` those with a matched service in that "
         "pathway or area, `sector` those of that sector. Published profiles only, except that commissioners and "
         "admins may ask for `status=pending` or `archived`."
@@ -128,13 +129,34 @@ async def search_providers(
             description="A service whose indicative cost is at most this many pounds, whatever its unit",
         ),
     ] = None,
-    q: Annotated[str | None, Parameter(max_length=200, description="Free text; typos and accents tolerated")] = None,
+    q: Annotated[
+        str | None,
+        Parameter(
+            max_length=200,
+            description=(
+                "Free text; case, accents and punctuation ignored. Every word must be found, as typed, as a longer "
+                "word it begins (from 4 letters), or, for a word the directory does not have, as its closest "
+                "spellings (one typo up to 4 letters, two up to 8, three beyond): `interpreted_query` shows how "
+                "each word was read. `relevance` adds, per word, the best place it is found: the name 1.0, the "
+                "services' pathway or area names 0.4, the description, services' text and premises 0.2."
+            ),
+        ),
+    ] = None,
     page: PageNumber = 1,
     per_page: PerPage = 20,
     facets: Annotated[bool, Parameter(description="Include facet counts")] = True,
     sort: Annotated[
         Literal["relevance", "name"] | None,
-        Parameter(description="relevance (needs q; the default when q is given) or name"),
+        Parameter(
+            description=(
+                "relevance (needs q; the default when q is given) or name (case and accents ignored). By relevance: "
+                "highest `relevance` first; among names holding every word, the exact name first (as typed, case "
+                "and accents aside), then a name that is the query word for word with a typo corrected or a word "
+                "completed, then names holding the typed words adjacent and in order, then the words in order, then "
+                "anywhere, shorter names first within each; among other providers of one relevance, the one whose "
+                "field that had to be used (text, else pathway and area names) is shorter first; then by name."
+            )
+        ),
     ] = None,
     status: Annotated[
         Literal["published", "pending", "archived"],

@@ -88,19 +88,18 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
 
     def run(index: SearchIndex) -> Hits:
         nonlocal interpreted
-        groups = None
-        if text_given:
-            groups = interpreted = [words for _, words in index.expand(query.q or "")]
-            if any(not words for words in groups):  # a word nothing in the directory resembles: nothing matches
-                return Hits(total=0, ids=[], relevance=None, facets={} if query.facets else None)
-        return index.search(
-            filters,
-            groups=groups,
-            by_relevance=text_given and query.sort != "name",
-            offset=(query.page - 1) * query.per_page,
-            limit=query.per_page,
-            facets=query.facets,
-        )
+        offset, limit = (query.page - 1) * query.per_page, query.per_page
+        if text_given:  # expanded, typos corrected, ranked (a word nothing resembles: nothing matches)
+            hits, interpreted = index.query(
+                filters,
+                query.q or "",
+                by_relevance=query.sort != "name",
+                offset=offset,
+                limit=limit,
+                facets=query.facets,
+            )
+            return hits
+        return index.search(filters, offset=offset, limit=limit, facets=query.facets)
 
     hits, items = await live.page(conn, run, ctx.clock.now())
     return SearchResult(
