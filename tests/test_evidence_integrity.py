@@ -372,7 +372,11 @@ async def test_market_measures_per_need_and_cell_agree_with_the_stored_runs(clie
     assert measured, "some need of the seeded exercise has suitable providers with stated capacity"
     method = report["method"]
     assert matching.HHI_SOURCE in method["market_measures"] and "1,500" in method["market_measures"]
-    assert [b for b, _ in method["hhi_bands"]] == ["unconcentrated", "moderately_concentrated", "highly_concentrated"]
+    assert [b["band"] for b in method["hhi_bands"]] == [
+        "unconcentrated",
+        "moderately_concentrated",
+        "highly_concentrated",
+    ]
     page = (
         await client.get(f"/exercises/{xid}/report", params={"format": "html", "threshold": threshold}, headers=h)
     ).text

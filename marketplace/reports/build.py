@@ -24,6 +24,7 @@ from marketplace.reports.models import (
     FieldChange,
     Freshness,
     Headline,
+    HhiBand,
     Method,
     NeedReport,
     NotMatched,
@@ -354,7 +355,7 @@ def build_report(
             data_snapshot_from=min(run_times, default=None),
             data_snapshot_to=max(run_times, default=None),
             market_measures=MARKET_MEASURES,
-            hhi_bands=[(band, rule) for band, rule in matching.HHI_BANDS],
+            hhi_bands=[HhiBand(band=band, rule=rule) for band, rule in matching.HHI_BANDS],
             notes=[
                 "Figures come from the newest stored match run of each need (ids above), so the report can be "
                 "reproduced from those runs; weights per need are listed with each need. Reading a report never "

@@ -198,6 +198,13 @@ class Totals(msgspec.Struct):
     cells_by_verdict: dict[str, int]
 
 
+class HhiBand(msgspec.Struct):
+    band: str
+    """``unconcentrated``, ``moderately_concentrated`` or ``highly_concentrated``."""
+    rule: str
+    """e.g. "HHI below 1,500"."""
+
+
 class Method(msgspec.Struct):
     criteria: list[str]
     thresholds: Thresholds
@@ -209,8 +216,8 @@ class Method(msgspec.Struct):
     notes: list[str]
     market_measures: str = ""
     """How the HHI and the largest share are computed, and the bands with their source."""
-    hhi_bands: list[tuple[str, str]] = []
-    """(band, rule), least concentrated first."""
+    hhi_bands: list[HhiBand] = []
+    """The concentration bands, least concentrated first."""
 
 
 class NotMatched(msgspec.Struct):
