@@ -48,8 +48,8 @@
                         3 decimals, one column per ``matching.CRITERIA``
     ==================  ======================================================  ==================
 
-    Need rows come first (the exercise's needs in order; a need not matched yet
-    has its row with ``run_status`` ``not_matched``), then cell rows (needs in
+    Need rows come first (the needs the report holds, in report order, then
+    each need not matched yet, with ``run_status`` ``not_matched``), then cell rows (needs in
     report order, areas in the grid's order), then candidate rows: for each
     need, every suitable provider and the top five even below the threshold,
     by rank. Money is in whole pounds with no symbol or separators, scores
