@@ -337,7 +337,7 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert row["sector"] == c.sector
         assert row["total_score"] == f"{c.total:.3f}" and re.fullmatch(r"\d\.\d{3}", row["total_score"])
         assert row["meets_threshold"] == ("yes" if c.meets_threshold else "no")
-        assert row["capacity"] == ("" if c.capacity is None else f"{c.capacity:g}")
+        assert (float(row["capacity"]) if row["capacity"] else None) == c.capacity
         assert all(row[f"score_{k}"] == f"{v:.3f}" for k, v in c.scores.items())
         expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in c.strengths]
         assert (row["strengths"].split("; ") if row["strengths"] else []) == expected_strengths

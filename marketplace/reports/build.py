@@ -8,7 +8,7 @@ from collections import Counter
 import msgspec
 
 import matching
-from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun, Need
+from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun, Need, ProviderFacts
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -121,16 +121,22 @@ def _labels(scored: list[matching.ScoredCandidate]) -> dict[int, str]:
     return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider {s.provider_id})" for s in scored}
 
 
+def _capacity(s: matching.ScoredCandidate, facts: dict[int, ProviderFacts]) -> float | None:
+    """The provider's capacity for the need as the run recorded it (the same figure the capacity coverage adds up)."""
+    return facts[s.provider_id].capacity if s.provider_id in facts else s.capacity
+
+
 def cell_capacities(
-    suitable: list[matching.ScoredCandidate], leaf: str, labels: dict[int, str]
+    suitable: list[matching.ScoredCandidate], leaf: str, labels: dict[int, str], facts: dict[int, ProviderFacts]
 ) -> list[tuple[str, float | None]]:
     """Capacity in one area: each covering provider's capacity for the need spread evenly over the need's areas its
     services cover (services state one capacity for all their areas)."""
-    return [
-        (labels[s.provider_id], s.capacity / len(s.covered_areas) if s.capacity is not None else None)
-        for s in suitable
-        if leaf in s.covered_areas
-    ]
+    out: list[tuple[str, float | None]] = []
+    for s in suitable:
+        if leaf in s.covered_areas:
+            cap = _capacity(s, facts)
+            out.append((labels[s.provider_id], cap / len(s.covered_areas) if cap is not None else None))
+    return out
 
 
 def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
@@ -198,7 +204,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         ),
         stale_suitable=stale,
         weights=dict(run.weights),
-        market=matching.concentration([(labels[s.provider_id], s.capacity) for s in suitable]),
+        market=matching.concentration([(labels[s.provider_id], _capacity(s, facts)) for s in suitable]),
         providers=[
             SuitableProvider(
                 rank=s.rank,
@@ -207,7 +213,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
                 sector=facts[s.provider_id].sector if s.provider_id in facts else "",
                 total=round(s.total, 4),
                 meets_threshold=s.total >= t.suitable_score,
-                capacity=s.capacity,
+                capacity=_capacity(s, facts),
                 service_ids=list(s.service_ids),
                 covered_areas=list(s.covered_areas),
                 scores={c.criterion: c.score for c in s.criteria},
@@ -277,6 +283,7 @@ def build_report(
     for run in ordered:
         suitable = [s for s in run.ranking if s.total >= threshold]
         labels = _labels(suitable)
+        run_facts = {f.provider_id: f for f in run.providers}
         for leaf in sorted({leaf for a in run.need.areas for leaf in areas.leaves_under(a)}):
             here = [s.name for s in suitable if leaf in s.covered_areas]
             cells.append(
@@ -288,7 +295,7 @@ def build_report(
                     suitable=len(here),
                     verdict=verdict(len(here), t),
                     providers=here,
-                    market=matching.concentration(cell_capacities(suitable, leaf, labels)),
+                    market=matching.concentration(cell_capacities(suitable, leaf, labels, run_facts)),
                 )
             )
     leaf_order = [a.code for a in tax.areas if a.code in {c.area for c in cells}]

@@ -140,7 +140,8 @@ def _market_columns(m: matching.Concentration) -> dict[str, str]:
 
 
 def _number(x: float | None) -> str:
-    return "" if x is None else f"{x:g}"
+    """A count as a spreadsheet reads it: ``1250.0`` -> "1250", ``12.5`` -> "12.5", never an exponent."""
+    return "" if x is None else str(int(x)) if float(x).is_integer() else f"{x:.6f}".rstrip("0")
 
 
 def _candidate(need: NeedReport, p: SuitableProvider) -> dict[str, str]:
