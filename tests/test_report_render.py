@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import matching
 from marketplace.exercises.models import ExerciseSummary
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
@@ -93,6 +94,7 @@ def need(
         added_value=AddedValue(match_funding_per_year=25_000.4, volunteers=12, providers_with_premises_in_area=2),
         stale_suitable=stale or [],
         weights=WEIGHTS,
+        market=matching.concentration([(candidates[0].name, 150.0), ("Other", 100.0), ("Silent", None)]),
         providers=[
             SuitableProvider(
                 rank=k,

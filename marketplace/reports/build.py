@@ -211,7 +211,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
                 provider_id=s.provider_id,
                 name=s.name,
                 sector=facts[s.provider_id].sector if s.provider_id in facts else "",
-                total=round(s.total, 4),
+                total=s.total,  # as the run recorded it: rounding twice could cross the threshold
                 meets_threshold=s.total >= t.suitable_score,
                 capacity=_capacity(s, facts),
                 service_ids=list(s.service_ids),
