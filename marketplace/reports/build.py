@@ -91,7 +91,7 @@ NOT_NEED_FIELDS = frozenset({"id", "exercise_id", "version", "created_at", "upda
 
 def refresh_text(exercise_id: int) -> str:
     return (
-        f"POST /exercises/{exercise_id}/match (or `marketplace match-exercise {exercise_id}`) matches every need as it "
+        f"POST /exercises/{exercise_id}/match (or: marketplace match-exercise {exercise_id}) matches every need as it "
         f"is now and stores the runs; then fetch the report again."
     )
 
