@@ -105,9 +105,7 @@ def need(
                 meets_threshold=c.total >= 0.6,
                 capacity=None if k == 2 else 40.0 * k,
                 service_ids=[100 + k],
-                covered_areas=areas[:1],
                 scores={n.criterion: n.score for n in [*c.strengths, *c.weaknesses]},
-                strengths=c.strengths,
             )
             for k, c in enumerate(candidates, start=1)
         ],
@@ -330,6 +328,7 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
     _, rows = csv_rows(report)
     got = [r for r in rows if r["row_type"] == "candidate"]
     expected = [(n, c.rank, c) for n in report.needs for c in n.providers]
+    top = {(n.need_id, c.provider_id): c for n in report.needs for c in n.top_candidates}
     assert len(got) == len(expected)
     for row, (n, rank, c) in zip(got, expected, strict=True):
         assert int(row["need_id"]) == n.need_id and row["need_title"] == n.title
@@ -341,7 +340,8 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert row["meets_threshold"] == ("yes" if c.meets_threshold else "no")
         assert (float(row["capacity"]) if row["capacity"] else None) == c.capacity
         assert all(row[f"score_{k}"] == f"{v:.3f}" for k, v in c.scores.items())
-        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in c.strengths]
+        strengths = top[(n.need_id, c.provider_id)].strengths
+        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in strengths]
         assert (row["strengths"].split("; ") if row["strengths"] else []) == expected_strengths
         assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
     assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
@@ -539,7 +539,7 @@ def test_csv_strengths_column_comes_from_the_structured_strengths(report: Report
     assert cand[0]["strengths"] == "coverage: Herefordshire fully covered -> 1.00; quality: iso_9001 -> 0.90"
     assert cand[2]["strengths"] == ""
     assert cand[3]["strengths"] == "pathway fit: offers ETE -> 1.00"
-    report.needs[0].providers[1].strengths = [CriterionNote("capacity", 0.8, 0.5, 0.4, [])]
+    report.needs[0].top_candidates[1].strengths = [CriterionNote("capacity", 0.8, 0.5, 0.4, [])]
     assert csv_rows(report)[1][7]["strengths"] == "capacity"  # no evidence: the criterion alone
 
 

@@ -215,9 +215,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
                 meets_threshold=s.total >= t.suitable_score,
                 capacity=_capacity(s, facts),
                 service_ids=list(s.service_ids),
-                covered_areas=list(s.covered_areas),
                 scores={c.criterion: c.score for c in s.criteria},
-                strengths=_headline(s, "").strengths,
             )
             for k, s in enumerate(run.ranking)
             if k < TOP_CANDIDATES or s.total >= t.suitable_score

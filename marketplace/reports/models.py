@@ -115,7 +115,8 @@ class RunStaleness(msgspec.Struct):
 
 
 class SuitableProvider(msgspec.Struct):
-    """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold."""
+    """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold.
+    Kept small (no evidence text): a need can have hundreds of suitable providers."""
 
     rank: int
     provider_id: int
@@ -127,11 +128,9 @@ class SuitableProvider(msgspec.Struct):
     """Service users a year its qualifying services covering the need's areas state (None: not stated)."""
     service_ids: list[int]
     """Its qualifying services for the need."""
-    covered_areas: list[str]
-    """The need's leaf areas its qualifying services cover."""
     scores: dict[str, float]
-    """Every criterion's score, 0..1, as the run recorded it, by criterion code (``Method.criteria``)."""
-    strengths: list[CriterionNote]
+    """Every criterion's score, 0..1, as the run recorded it, by criterion code (``Method.criteria``); the evidence
+    is in the match run (``match_run_id``), and for the top candidates in ``top_candidates``."""
 
 
 class NeedReport(msgspec.Struct):

@@ -29,8 +29,9 @@
                         private or public
     total_score         total match score 0..1, 3 decimals                      candidate
     meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
-    strengths           the candidate's strengths (``Headline.strengths``),     candidate
+    strengths           a top candidate's strengths (``Headline.strengths``),   candidate
                         each "criterion: first evidence line", joined by "; "
+                        (empty beyond the top five: the run has the evidence)
     run_status          ``current``, ``stale`` (the need changed after its      need
                         run) or ``not_matched`` (no stored run to report from)
     match_run_id        the stored match run the figures come from              need, candidate
@@ -144,7 +145,7 @@ def _number(x: float | None) -> str:
     return "" if x is None else str(int(x)) if float(x).is_integer() else f"{x:.6f}".rstrip("0")
 
 
-def _candidate(need: NeedReport, p: SuitableProvider) -> dict[str, str]:
+def _candidate(need: NeedReport, p: SuitableProvider, strengths: list[CriterionNote]) -> dict[str, str]:
     return {
         "row_type": "candidate",
         **_need_columns(need, need.need_id, need.pathway),
@@ -154,7 +155,7 @@ def _candidate(need: NeedReport, p: SuitableProvider) -> dict[str, str]:
         "sector": _sheet_text(p.sector),
         "total_score": score(p.total),
         "meets_threshold": "yes" if p.meets_threshold else "no",
-        "strengths": _sheet_text("; ".join(note_text(s) for s in p.strengths)),
+        "strengths": _sheet_text("; ".join(note_text(s) for s in strengths)),
         "match_run_id": str(need.match_run_id),
         "capacity": _number(p.capacity),
         "service_ids": "; ".join(map(str, p.service_ids)),
@@ -200,8 +201,9 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             **_market_columns(cell.market),
         }
     for need in report.needs:
+        top = {c.provider_id: c.strengths for c in need.top_candidates}
         for p in need.providers:
-            yield _candidate(need, p)
+            yield _candidate(need, p, top.get(p.provider_id, []))
 
 
 def to_csv(report: Report) -> str:
