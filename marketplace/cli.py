@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, report.
+"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report.
 
 Each command is a thin caller of the same use cases the API runs (the rooms' service modules), acting as
 the system (`Actor.system`): what it writes is audited like any other write."""
@@ -29,7 +29,7 @@ from marketplace.clock import Clock
 from marketplace.context import Context
 from marketplace.errors import DomainError
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import MatchRun, Need
+from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
@@ -197,17 +197,42 @@ def format_match(need: Need, run: MatchRun, *, top: int) -> str:
     return "\n".join(lines)
 
 
-def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+def cmd_match_exercise(args: argparse.Namespace, settings: Settings) -> int:
     def progress(i: int, n: int, title: str) -> None:
         print(f"matching need {i}/{n}: {title}", file=sys.stderr, flush=True)
 
-    async def work(ctx: Context, pool: db.Pool) -> Any:
-        actor = Actor.system(f"marketplace report {args.exercise_id}")
-        return await reports.make_report(
-            ctx, pool, _pools(ctx, pool), actor, args.exercise_id, threshold=args.threshold, progress=progress
+    async def work(ctx: Context, pool: db.Pool) -> ExerciseMatched:
+        actor = Actor.system(f"marketplace match-exercise {args.exercise_id}")
+        return await exercises.match_exercise(ctx, pool, _pools(ctx, pool), actor, args.exercise_id, progress)
+
+    done = _run(settings, work)
+    print(f"Exercise {done.exercise_id}: {done.stored} match runs stored, {done.reused} reused")
+    for n in done.needs:
+        best = f"best {n.best} ({n.best_total:.3f})" if n.best is not None and n.best_total is not None else "none"
+        print(
+            f"  need {n.need_id}: run {n.match_run_id} ({'reused' if n.reused else 'stored'}), "
+            f"{n.eligible_count} eligible, {best}: {n.title}"
         )
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        return await reports.make_report(ctx, pool, args.exercise_id, threshold=args.threshold)
 
     report = _run(settings, work)
+    fresh = report.freshness
+    if fresh is not None and not fresh.current:
+        if fresh.not_matched:
+            print(
+                "not matched yet: " + ", ".join(f"need {n.need_id} ({n.detail})" for n in fresh.not_matched),
+                file=sys.stderr,
+            )
+        if fresh.stale_need_ids:
+            print(
+                f"stale runs (need changed since): needs {', '.join(map(str, fresh.stale_need_ids))}", file=sys.stderr
+            )
+        print(f"to refresh: marketplace match-exercise {args.exercise_id}", file=sys.stderr)
     render: dict[str, Callable[[Any], str]] = {
         "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n",
         "csv": to_csv,
@@ -385,7 +410,13 @@ def build_parser() -> argparse.ArgumentParser:
     match.add_argument("--top", type=int, default=10, help="how many providers to print (default 10)")
     match.set_defaults(func=cmd_match)
 
-    report = sub.add_parser("report", help="the market-engagement report of an exercise")
+    match_all = sub.add_parser(
+        "match-exercise", help="match every need of an exercise and store the runs (what the report reads)"
+    )
+    match_all.add_argument("exercise_id", type=int)
+    match_all.set_defaults(func=cmd_match_exercise)
+
+    report = sub.add_parser("report", help="the market-engagement report of an exercise, from stored runs")
     report.add_argument("exercise_id", type=int)
     report.add_argument("--format", choices=["html", "json", "csv"], default="html")
     report.add_argument("--threshold", type=float, default=0.6, help="score for 'suitably experienced' (default 0.6)")

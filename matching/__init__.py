@@ -12,6 +12,7 @@ Public API
     CandidatePool.build(candidates, areas)  # full pool: columns + candidates + text, reusable across needs
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
+    concentration(capacities) -> Concentration  # HHI and largest share of capacity (matching.market)
     CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
 A candidate is an organisation with its active services; a provider qualifies for a
@@ -22,12 +23,13 @@ Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
 """
 
-from . import compact
+from . import compact, market
 from .areas import AreaTree
 from .columns import Columns
 from .compact import CompactPool, build_compact
 from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
+from .market import HHI_BANDS, HHI_SOURCE, Concentration, concentration
 from .models import Candidate, Need, OutcomeRecord, Priority, Service
 from .partnerships import (
     Cell,
@@ -52,6 +54,8 @@ __all__ = (
     "DEFAULT_PATHWAY_NAMES",
     "DEFAULT_WEIGHTS",
     "EXCLUSION_CODES",
+    "HHI_BANDS",
+    "HHI_SOURCE",
     "SOCIAL_VALUE_ACCREDITATIONS",
     "AreaTree",
     "Candidate",
@@ -60,6 +64,7 @@ __all__ = (
     "Columns",
     "CompactPool",
     "Component",
+    "Concentration",
     "Criterion",
     "CriterionScore",
     "DirectoryCounts",
@@ -86,6 +91,8 @@ __all__ = (
     "Weights",
     "build_compact",
     "compact",
+    "concentration",
+    "market",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",

@@ -621,7 +621,7 @@ async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_the
     for method, path in [
         ("post", f"/needs/{made.json()['id']}/match-runs"),
         ("post", f"/exercises/{exercise['id']}/partnerships"),
-        ("get", f"/exercises/{exercise['id']}/report?format=json"),
+        ("post", f"/exercises/{exercise['id']}/match"),
     ]:
         r = await getattr(client, method)(path, headers=h)
         assert r.status_code == 422, (path, r.text)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import matching
 from marketplace.exercises.models import ExerciseSummary
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
@@ -27,6 +28,7 @@ from marketplace.reports.models import (
     NeedReport,
     Report,
     StaleProvider,
+    SuitableProvider,
     Thresholds,
     Totals,
 )
@@ -92,6 +94,21 @@ def need(
         added_value=AddedValue(match_funding_per_year=25_000.4, volunteers=12, providers_with_premises_in_area=2),
         stale_suitable=stale or [],
         weights=WEIGHTS,
+        market=matching.concentration([(candidates[0].name, 150.0), ("Other", 100.0), ("Silent", None)]),
+        providers=[
+            SuitableProvider(
+                rank=k,
+                provider_id=c.provider_id,
+                name=c.name,
+                sector=c.sector,
+                total=c.total,
+                meets_threshold=c.total >= 0.6,
+                capacity=None if k == 2 else 40.0 * k,
+                service_ids=[100 + k],
+                scores={n.criterion: n.score for n in [*c.strengths, *c.weaknesses]},
+            )
+            for k, c in enumerate(candidates, start=1)
+        ],
     )
 
 
@@ -281,8 +298,8 @@ def csv_rows(report: Report) -> tuple[list[str] | None, list[dict[str, str]]]:
 def test_csv_header_and_one_row_per_cell_and_candidate(report: Report) -> None:
     header, rows = csv_rows(report)
     assert header == CSV_HEADER
-    assert len(rows) == len(report.grid.cells) + sum(len(n.top_candidates) for n in report.needs)
-    assert [r["row_type"] for r in rows] == ["cell"] * 4 + ["candidate"] * 5
+    assert len(rows) == len(report.needs) + len(report.grid.cells) + sum(len(n.providers) for n in report.needs)
+    assert [r["row_type"] for r in rows] == ["need"] * 2 + ["cell"] * 4 + ["candidate"] * 5
     assert all(set(r) == set(CSV_HEADER) for r in rows)
     assert to_csv(report).endswith("\r\n")
 
@@ -310,7 +327,8 @@ def test_csv_cell_rows_agree_with_the_grid(report: Report) -> None:
 def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
     _, rows = csv_rows(report)
     got = [r for r in rows if r["row_type"] == "candidate"]
-    expected = [(n, k, c) for n in report.needs for k, c in enumerate(n.top_candidates, start=1)]
+    expected = [(n, c.rank, c) for n in report.needs for c in n.providers]
+    top = {(n.need_id, c.provider_id): c for n in report.needs for c in n.top_candidates}
     assert len(got) == len(expected)
     for row, (n, rank, c) in zip(got, expected, strict=True):
         assert int(row["need_id"]) == n.need_id and row["need_title"] == n.title
@@ -319,8 +337,11 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert row["provider_name"] == c.name
         assert row["sector"] == c.sector
         assert row["total_score"] == f"{c.total:.3f}" and re.fullmatch(r"\d\.\d{3}", row["total_score"])
-        assert row["meets_threshold"] == ("yes" if c.total >= 0.6 else "no")
-        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in c.strengths]
+        assert row["meets_threshold"] == ("yes" if c.meets_threshold else "no")
+        assert (float(row["capacity"]) if row["capacity"] else None) == c.capacity
+        assert all(row[f"score_{k}"] == f"{v:.3f}" for k, v in c.scores.items())
+        strengths = top[(n.need_id, c.provider_id)].strengths
+        expected_strengths = [f"{s.criterion.replace('_', ' ')}: {s.evidence[0]}" for s in strengths]
         assert (row["strengths"].split("; ") if row["strengths"] else []) == expected_strengths
         assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
     assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
@@ -328,7 +349,7 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
 
 
 def test_csv_neutralises_spreadsheet_formulas(report: Report) -> None:
-    report.needs[0].top_candidates[0].name = '=HYPERLINK("http://evil.example","x")'
+    report.needs[0].providers[0].name = '=HYPERLINK("http://evil.example","x")'
     report.grid.cells[0].providers = ["@SUM(A1)", "Fine Ltd"]
     _, rows = csv_rows(report)
     cand = next(r for r in rows if r["row_type"] == "candidate")
@@ -519,7 +540,7 @@ def test_csv_strengths_column_comes_from_the_structured_strengths(report: Report
     assert cand[2]["strengths"] == ""
     assert cand[3]["strengths"] == "pathway fit: offers ETE -> 1.00"
     report.needs[0].top_candidates[1].strengths = [CriterionNote("capacity", 0.8, 0.5, 0.4, [])]
-    assert csv_rows(report)[1][5]["strengths"] == "capacity"  # no evidence: the criterion alone
+    assert csv_rows(report)[1][7]["strengths"] == "capacity"  # no evidence: the criterion alone
 
 
 # ------------------------------------------------------------------------------------- escaping and the page

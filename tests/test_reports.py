@@ -22,6 +22,14 @@ async def exercise_id(dsn: str) -> int:
         await conn.close()
 
 
+async def matched(client, dsn: str, h: dict[str, str]) -> int:
+    """The sample exercise, every need matched (a report reads stored runs only)."""
+    xid = await exercise_id(dsn)
+    r = await client.post(f"/exercises/{xid}/match", headers=h)
+    assert r.status_code in (200, 201), r.text
+    return xid
+
+
 async def test_only_commissioners_and_admins_get_reports(client, keys, fresh_db):
     xid = await exercise_id(fresh_db)
     conn = await db.connect(fresh_db)
@@ -36,8 +44,8 @@ async def test_only_commissioners_and_admins_get_reports(client, keys, fresh_db)
 
 
 async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db):
-    xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
     threshold = 0.6
     report = (await client.get(f"/exercises/{xid}/report", params={"threshold": threshold}, headers=h)).json()
     assert report["method"]["thresholds"]["suitable_score"] == threshold
@@ -72,8 +80,9 @@ async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db)
 
 
 async def test_the_seeded_market_shows_its_gaps(client, keys, fresh_db):
-    xid = await exercise_id(fresh_db)
-    report = (await client.get(f"/exercises/{xid}/report", headers=await keys.headers("commissioner"))).json()
+    h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     finance = next(n for n in report["needs"] if n["pathway"] == "FINANCE")
     accom = next(n for n in report["needs"] if n["pathway"] == "ACCOM")
     assert finance["verdict"] in ("no_market", "limited_market") and accom["verdict"] == "competitive_market"
@@ -87,13 +96,13 @@ async def test_the_seeded_market_shows_its_gaps(client, keys, fresh_db):
 
 
 async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db):
-    xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
     first = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     conn = await db.connect(fresh_db)
     try:
         runs = await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid)
-        assert runs == len(first["needs"]), "needs never matched were matched once, and those runs stored"
+        assert runs == len(first["needs"]), "each need matched once, and that run stored"
         top = first["needs"][0]["top_candidates"][0]["provider_id"]
         await conn.execute("update provider set status = 'archived' where id = $1", top)
     finally:
@@ -109,8 +118,8 @@ async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db)
 
 
 async def test_a_short_list_run_is_not_mistaken_for_the_market(client, keys, fresh_db):
-    """POST /needs/{id}/match-runs?limit=3 stores three ranked providers: a report must not count the
-    market from that, but match the need again in depth."""
+    """POST /needs/{id}/match-runs?limit=3 stores three ranked providers: a report must not count the market from
+    that (nor match anything itself): the need is not matched yet until POST /exercises/{id}/match."""
     xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
     needs = (await client.get(f"/exercises/{xid}", headers=h)).json()["needs"]
@@ -120,21 +129,24 @@ async def test_a_short_list_run_is_not_mistaken_for_the_market(client, keys, fre
         assert r.status_code == 201, r.text
         short[need["id"]] = r.json()
     report = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.3}, headers=h)).json()
-    deeper = 0
+    too_short = {i for i, run in short.items() if run["eligible_count"] > 3}
+    assert too_short, "the seeded exercise has a need with more than three eligible providers"
+    assert {m["need_id"] for m in report["freshness"]["not_matched"]} == too_short
+    assert {n["need_id"] for n in report["needs"]} == set(short) - too_short
+    await client.post(f"/exercises/{xid}/match", headers=h)
+    report = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.3}, headers=h)).json()
     for need in report["needs"]:
         run = short[need["need_id"]]
-        if run["eligible_count"] > 3:
+        if need["need_id"] in too_short:
             assert need["match_run_id"] != run["id"], "a short list was used as the market"
             full = (await client.get(f"/match-runs/{need['match_run_id']}", params={"limit": 500}, headers=h)).json()
             assert len(full["ranking"]) == min(full["eligible_count"], 500)
             assert need["suitable"] == sum(1 for s in full["ranking"] if s["total"] >= 0.3)
-            deeper += 1
-    assert deeper, "the seeded exercise has a need with more than three eligible providers"
 
 
 async def test_a_higher_threshold_finds_fewer_suitable_providers(client, keys, fresh_db):
-    xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
     low = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.3}, headers=h)).json()
     high = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.8}, headers=h)).json()
     assert sum(n["suitable"] for n in high["needs"]) < sum(n["suitable"] for n in low["needs"])
@@ -144,17 +156,16 @@ async def test_a_higher_threshold_finds_fewer_suitable_providers(client, keys, f
 async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db):
     from marketplace.reports.render import CSV_HEADER
 
-    xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
     report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     r = await client.get(f"/exercises/{xid}/report", headers={**h, "Accept": "text/csv"})
     assert r.headers["content-type"].startswith("text/csv") and "attachment" in r.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert list(rows[0]) == CSV_HEADER
     assert sum(1 for row in rows if row["row_type"] == "cell") == len(report["grid"]["cells"])
-    assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(
-        len(n["top_candidates"]) for n in report["needs"]
-    )
+    assert sum(1 for row in rows if row["row_type"] == "need") == len(report["needs"])
+    assert sum(1 for row in rows if row["row_type"] == "candidate") == sum(len(n["providers"]) for n in report["needs"])
     r = await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)
     assert r.headers["content-type"].startswith("text/html")
     assert r.headers["content-security-policy"].startswith("default-src 'none'")
@@ -165,17 +176,20 @@ async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db
         assert need["title"] in page.replace("&amp;", "&")
 
 
-async def test_the_report_command_writes_a_file_and_shows_progress(databases, template_db, tmp_path):
+async def test_the_report_command_writes_a_file_from_stored_runs(databases, template_db, tmp_path):
     name = await databases.create("cli-report", template=template_db)
     dsn = databases.dsn(name)
     xid = await exercise_id(dsn)
+    matched = run_cli("match-exercise", str(xid), dsn=dsn)
+    assert matched.returncode == 0, matched.stderr
+    assert "matching need 1/" in matched.stderr
     out = tmp_path / "report.html"
     result = run_cli("report", str(xid), "--format", "html", "-o", str(out), dsn=dsn)
     assert result.returncode == 0, result.stderr
-    assert "matching need 1/" in result.stderr and "wrote html report" in result.stderr
+    assert "wrote html report" in result.stderr and "not matched yet" not in result.stderr
     assert out.read_text().startswith("<!DOCTYPE html>")
     again = run_cli("report", str(xid), "--format", "json", dsn=dsn)
-    assert again.returncode == 0 and "matching need" not in again.stderr, "stored runs are reused"
+    assert again.returncode == 0 and "matching need" not in again.stderr, "a report never matches"
     assert '"needs"' in again.stdout
     await databases.drop(name)
 
@@ -188,9 +202,8 @@ def _rows_read(plan: dict, relation: str) -> int:
 
 async def test_the_latest_run_per_need_is_picked_by_index_however_many_are_stored(client, keys, fresh_db):
     # a report reads the newest run of each need: one row per need from match_run, not every stored run's document
-    xid = await exercise_id(fresh_db)
     h = await keys.headers("commissioner")
-    assert (await client.get(f"/exercises/{xid}/report?format=json", headers=h)).status_code == 200  # runs each need
+    xid = await matched(client, fresh_db, h)  # a run for each need
     conn = await db.connect(fresh_db)
     try:
         needs = await conn.fetchval("select count(*) from need where exercise_id = $1", xid)

@@ -95,11 +95,13 @@ async def test_expensive_operations_are_limited_per_key_and_minute(fresh_db, key
     clock = FixedClock(NOON)
     one, other = await keys.headers("commissioner"), await keys.headers("commissioner")
     need_id, exercise_id = await first_need(fresh_db)
-    app = create_app(app_settings(fresh_db, expensive_limit=3), clock=clock)
+    app = create_app(app_settings(fresh_db, expensive_limit=5), clock=clock)
     async with AsyncTestClient(app=app) as client:
         calls = [
             ("post", f"/needs/{need_id}/match-runs"),
+            ("post", f"/exercises/{exercise_id}/match"),
             ("get", f"/exercises/{exercise_id}/report?format=json"),
+            ("post", f"/exercises/{exercise_id}/reports"),
             ("post", f"/exercises/{exercise_id}/partnerships"),
         ]
         for method, path in calls:

@@ -214,6 +214,34 @@ class MatchRunSummary(msgspec.Struct):
     candidate_count: int
 
 
+class NeedMatched(msgspec.Struct):
+    """One need's run from POST /exercises/{id}/match: stored now, or a stored one given back."""
+
+    need_id: int
+    title: str
+    match_run_id: int
+    reused: bool
+    """True when the stored run made from the same inputs over an unchanged directory was given back."""
+    created_at: dt.datetime | None
+    eligible_count: int
+    ranked: int
+    """Providers ranked and explained in the run (at most the store limit)."""
+    best: str | None
+    """The best-ranked provider's name (None when no provider is eligible)."""
+    best_total: float | None
+
+
+class ExerciseMatched(msgspec.Struct):
+    """The answer to POST /exercises/{id}/match: every need's run, in the exercise's order."""
+
+    exercise_id: int
+    stored: int
+    """Runs stored by this call."""
+    reused: int
+    """Stored runs given back (same inputs, unchanged directory)."""
+    needs: list[NeedMatched]
+
+
 # A stored run is returned exactly as it was stored: its document is the matching core's output
 # plus the inputs, so it is typed loosely here and documented in the OpenAPI description.
 MatchRunDocument = dict[str, Any]

@@ -15,6 +15,7 @@ from marketplace.exercises import service
 from marketplace.exercises.models import (
     Exercise,
     ExerciseIn,
+    ExerciseMatched,
     ExercisePage,
     ExercisePatch,
     MatchRequest,
@@ -207,6 +208,27 @@ async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: Ac
     return Response(run, status_code=200 if reused else 201, headers={"Location": f"/partnership-runs/{run.id}"})
 
 
+@post(
+    "/exercises/{exercise_id:int}/match",
+    summary="Match every need of the exercise, and store the runs",
+    status_code=201,
+    responses={
+        **errors_doc(400, 403, 404, 422),
+        200: ResponseSpec(ExerciseMatched, description="Every need's stored run given back: nothing new stored"),
+    },
+    **COSTLY,
+    description="Matches each need of the exercise as POST /needs/{id}/match-runs does, ranking "
+    "up to 500 providers (deep enough for the report), with the exercise's default weights and "
+    "each need's overrides; each run is stored (with its audit row), or, where nothing in the need or the directory "
+    "was written since, the stored run made from the same inputs is given back (`reused`). 201 when any run was "
+    "stored, 200 when every one was reused. The report (GET /exercises/{id}/report) is computed from these stored "
+    "runs only. " + LIMITED,
+)
+async def match_exercise(exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep) -> Response[ExerciseMatched]:
+    done = await service.match_exercise(ctx, state.pool, state.match_pools, actor, exercise_id)
+    return Response(done, status_code=201 if done.stored else 200)
+
+
 @get("/partnership-runs/{run_id:int}", summary="A stored partnership run", responses=errors_doc(400, 403, 404), **DOC)
 async def get_partnership_run(run_id: Id, conn: Conn) -> PartnershipRun:
     return await service.get_partnership_run(conn, run_id)
@@ -225,6 +247,7 @@ ROUTES = [
     create_match_run,
     list_match_runs,
     get_match_run,
+    match_exercise,
     create_partnerships,
     get_partnership_run,
 ]

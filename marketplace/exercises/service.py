@@ -26,6 +26,7 @@ from marketplace.exercises.models import (
     CriteriaWeights,
     Exercise,
     ExerciseIn,
+    ExerciseMatched,
     ExercisePage,
     ExercisePatch,
     MatchRun,
@@ -33,6 +34,7 @@ from marketplace.exercises.models import (
     MatchRunSummary,
     Need,
     NeedIn,
+    NeedMatched,
     NeedPatch,
     PartnershipRun,
     PartnershipRunBody,
@@ -331,30 +333,58 @@ async def get_match_run(conn: Connection, run_id: int, *, limit: int) -> MatchRu
     return msgspec.structs.replace(run, ranking=run.ranking[:limit], providers=run.providers[:limit])
 
 
-async def latest_runs(
+def deep_enough(run: MatchRun, depth: int) -> bool:
+    """A run ranked deep enough to count the market from: every eligible provider, or at least `depth` of them
+    (`POST /needs/{id}/match-runs?limit=10` stores a short list of ten, which is not)."""
+    return len(run.ranking) >= min(run.eligible_count, depth)
+
+
+async def newest_runs(db: Pool, exercise: Exercise) -> dict[int, MatchRun]:
+    """The newest stored run of each need of the exercise that has one, as stored. Reads only: never matches."""
+    async with pooled(db) as conn:
+        rows = await queries.latest_match_runs(conn, exercise.id)
+    runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
+    return {run.need_id: run for run in runs}
+
+
+async def match_exercise(
     ctx: Context,
     db: Pool,
     pools: MatchPools,
     actor: Actor,
-    exercise: Exercise,
+    exercise_id: int,
     progress: Callable[[int, int, str], None] | None = None,
-) -> list[MatchRun]:
-    """The newest stored run of each need that ranked deep enough to count the market from; a need never
-    matched, or matched only for a short list (`POST /needs/{id}/match-runs?limit=10` stores ten), is matched
-    now with `match_store_limit` ranked (and that run stored)."""
-    depth = ctx.settings.match_store_limit
+) -> ExerciseMatched:
+    """Match every need of the exercise with `match_store_limit` ranked (deep enough for a report), each run stored
+    with its audit row, or the stored run given back as `match_need` does (same inputs, unchanged directory).
+    Weights: the exercise's defaults, the need's overrides on top."""
     async with pooled(db) as conn:
-        rows = await queries.latest_match_runs(conn, exercise.id)
-    runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
-    stored = {run.need_id: run for run in runs if len(run.ranking) >= min(run.eligible_count, depth)}
-    missing = [n for n in exercise.needs if n.id not in stored]
-    if missing:
-        weights = weights_of(exercise.default_weights, "default_weights")
-        for i, need in enumerate(missing, 1):
-            if progress:
-                progress(i, len(missing), need.title)
-            stored[need.id], _ = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
-    return [stored[n.id] for n in exercise.needs]
+        exercise = await get_exercise(conn, exercise_id)
+    if not exercise.needs:
+        raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to match")])
+    weights = weights_of(exercise.default_weights, "default_weights")
+    depth = ctx.settings.match_store_limit
+    done: list[NeedMatched] = []
+    for i, need in enumerate(exercise.needs, 1):
+        if progress:
+            progress(i, len(exercise.needs), need.title)
+        run, reused = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
+        best = run.ranking[0] if run.ranking else None
+        done.append(
+            NeedMatched(
+                need_id=need.id,
+                title=need.title,
+                match_run_id=run.id,
+                reused=reused,
+                created_at=run.created_at,
+                eligible_count=run.eligible_count,
+                ranked=len(run.ranking),
+                best=best.name if best else None,
+                best_total=round(best.total, 4) if best else None,
+            )
+        )
+    reused_count = sum(1 for d in done if d.reused)
+    return ExerciseMatched(exercise_id=exercise.id, stored=len(done) - reused_count, reused=reused_count, needs=done)
 
 
 # --- partnerships -----------------------------------------------------------------------------------

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
+import msgspec
+
 import matching
-from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun
+from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun, Need, ProviderFacts
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -19,16 +21,35 @@ from marketplace.reports.models import (
     Cell,
     CriterionNote,
     DepthGrid,
+    FieldChange,
+    Freshness,
     Headline,
+    HhiBand,
     Method,
     NeedReport,
+    NotMatched,
     Report,
+    RunStaleness,
     StaleProvider,
+    SuitableProvider,
     Thresholds,
     Totals,
 )
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import project
+
+MARKET_MEASURES = (
+    "Concentration is measured on the suitable providers' stated capacity (service users a year from their "
+    "qualifying services covering the need's areas). The Herfindahl-Hirschman index (HHI) is the sum of the squared "
+    "percentage shares of that capacity, from near 0 (many small providers) to 10,000 (one provider holds it all); "
+    "the largest share is the biggest provider's part of it. Providers stating no capacity hold no share and are "
+    "counted apart. Per (need, area) cell, each covering provider's capacity for the need is spread evenly over the "
+    "need's areas its services cover. Bands, from "
+    + matching.HHI_SOURCE
+    + f": below {matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} unconcentrated, "
+    f"{matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} to {matching.market.HHI_HIGHLY_CONCENTRATED_ABOVE:,.0f} "
+    f"moderately concentrated, above {matching.market.HHI_HIGHLY_CONCENTRATED_ABOVE:,.0f} highly concentrated."
+)
 
 
 def verdict(suitable: int, t: Thresholds) -> str:
@@ -62,11 +83,68 @@ def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
     )
 
 
+TOP_CANDIDATES = 5
+"""Top candidates shown per need (the CSV lists these and every suitable provider)."""
+NOT_NEED_FIELDS = frozenset({"id", "exercise_id", "version", "created_at", "updated_at"})
+"""A need's bookkeeping, not what it asks for: left out when saying what changed since a run."""
+
+
+def refresh_text(exercise_id: int) -> str:
+    return (
+        f"POST /exercises/{exercise_id}/match (or: marketplace match-exercise {exercise_id}) matches every need as it "
+        f"is now and stores the runs; then fetch the report again."
+    )
+
+
+def staleness(run: MatchRun, need: Need, exercise_id: int) -> RunStaleness | None:
+    """What changed in the need since the run was made (None when the run was made from the need as it is)."""
+    if run.need.version == need.version and run.need.updated_at == need.updated_at:
+        return None
+    was, now = msgspec.to_builtins(run.need), msgspec.to_builtins(need)
+    changes = [
+        FieldChange(field=k, in_run=was.get(k), now=now.get(k))
+        for k in now
+        if k not in NOT_NEED_FIELDS and was.get(k) != now.get(k)
+    ]
+    return RunStaleness(
+        run_need_version=run.need.version,
+        need_version=need.version,
+        need_updated_at=need.updated_at,
+        changes=changes,
+        refresh=refresh_text(exercise_id),
+    )
+
+
+def _labels(scored: list[matching.ScoredCandidate]) -> dict[int, str]:
+    """Each provider's name, with its id where two share a name (so their capacities are never merged)."""
+    counts = Counter(s.name for s in scored)
+    return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider {s.provider_id})" for s in scored}
+
+
+def _capacity(s: matching.ScoredCandidate, facts: dict[int, ProviderFacts]) -> float | None:
+    """The provider's capacity for the need as the run recorded it (the same figure the capacity coverage adds up)."""
+    return facts[s.provider_id].capacity if s.provider_id in facts else s.capacity
+
+
+def cell_capacities(
+    suitable: list[matching.ScoredCandidate], leaf: str, labels: dict[int, str], facts: dict[int, ProviderFacts]
+) -> list[tuple[str, float | None]]:
+    """Capacity in one area: each covering provider's capacity for the need spread evenly over the need's areas its
+    services cover (services state one capacity for all their areas)."""
+    out: list[tuple[str, float | None]] = []
+    for s in suitable:
+        if leaf in s.covered_areas:
+            cap = _capacity(s, facts)
+            out.append((labels[s.provider_id], cap / len(s.covered_areas) if cap is not None else None))
+    return out
+
+
 def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
     need = run.need
     names = tax.codes("areas")
     facts = {f.provider_id: f for f in run.providers}
     suitable = [s for s in run.ranking if s.total >= t.suitable_score]
+    labels = _labels(suitable)
     suitable_facts = [facts[s.provider_id] for s in suitable if s.provider_id in facts]
     capacities = [(f.name, f.capacity or 0.0) for f in suitable_facts]
     total_capacity = sum(c for _, c in capacities)
@@ -103,7 +181,8 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         suitable_by_legal_form=dict(sorted(Counter(f.legal_form for f in suitable_facts).items())),
         suitable_vcse=sum(1 for f in suitable_facts if f.sector in VCSE_SECTORS),
         top_candidates=[
-            _headline(s, facts[s.provider_id].sector if s.provider_id in facts else "") for s in run.ranking[:5]
+            _headline(s, facts[s.provider_id].sector if s.provider_id in facts else "")
+            for s in run.ranking[:TOP_CANDIDATES]
         ],
         excluded_by_reason=dict(run.excluded_by_reason),
         capacity=CapacityCoverage(
@@ -125,23 +204,84 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         ),
         stale_suitable=stale,
         weights=dict(run.weights),
+        market=matching.concentration([(labels[s.provider_id], _capacity(s, facts)) for s in suitable]),
+        providers=[
+            SuitableProvider(
+                rank=s.rank,
+                provider_id=s.provider_id,
+                name=s.name,
+                sector=facts[s.provider_id].sector if s.provider_id in facts else "",
+                total=s.total,  # as the run recorded it: rounding twice could cross the threshold
+                meets_threshold=s.total >= t.suitable_score,
+                capacity=_capacity(s, facts),
+                service_ids=list(s.service_ids),
+                scores={c.criterion: c.score for c in s.criteria},
+            )
+            for k, s in enumerate(run.ranking)
+            if k < TOP_CANDIDATES or s.total >= t.suitable_score
+        ],
     )
 
 
 def build_report(
-    exercise: Exercise, runs: list[MatchRun], tax: Taxonomy, *, threshold: float, generated_at: dt.datetime
+    exercise: Exercise,
+    runs: list[MatchRun],
+    tax: Taxonomy,
+    *,
+    threshold: float,
+    generated_at: dt.datetime,
+    depth: int | None = None,
 ) -> Report:
-    """The report for an exercise from the newest stored run of each of its needs."""
+    """The report for an exercise from the newest stored run of each of its needs (`runs`; a need may have none).
+
+    Computed from those runs only. A need without a run, or whose newest run ranked fewer than `depth` providers
+    (and fewer than it found eligible), is listed as not matched and left out of every figure; a need changed
+    since its run was made keeps that run's figures, marked stale with what changed."""
     t = Thresholds(suitable_score=threshold)
     areas = tax.matching_areas
     names = tax.codes("areas")
     by_need = {r.need_id: r for r in runs}
-    ordered = [by_need[n.id] for n in exercise.needs if n.id in by_need]
-    needs = [need_report(r, tax, t, areas) for r in ordered]
+    refresh = refresh_text(exercise.id)
+    not_matched: list[NotMatched] = []
+    ordered: list[MatchRun] = []
+    for wanted in exercise.needs:
+        run = by_need.get(wanted.id)
+        if run is None:
+            not_matched.append(
+                NotMatched(
+                    need_id=wanted.id,
+                    title=wanted.title,
+                    pathway=wanted.pathway,
+                    reason="never_matched",
+                    detail="no match run is stored for this need",
+                )
+            )
+        elif depth is not None and len(run.ranking) < min(run.eligible_count, depth):
+            not_matched.append(
+                NotMatched(
+                    need_id=wanted.id,
+                    title=wanted.title,
+                    pathway=wanted.pathway,
+                    reason="short_list_only",
+                    detail=f"its newest run ({run.id}) ranked only {len(run.ranking)} of {run.eligible_count} "
+                    f"eligible providers, too few to count the market from",
+                )
+            )
+        else:
+            ordered.append(run)
+    current = {n.id: n for n in exercise.needs}
+    needs = [
+        msgspec.structs.replace(need_report(r, tax, t, areas), stale_run=staleness(r, current[r.need_id], exercise.id))
+        if r.need_id in current
+        else need_report(r, tax, t, areas)
+        for r in ordered
+    ]
 
     cells: list[Cell] = []
     for run in ordered:
         suitable = [s for s in run.ranking if s.total >= threshold]
+        labels = _labels(suitable)
+        run_facts = {f.provider_id: f for f in run.providers}
         for leaf in sorted({leaf for a in run.need.areas for leaf in areas.leaves_under(a)}):
             here = [s.name for s in suitable if leaf in s.covered_areas]
             cells.append(
@@ -153,6 +293,7 @@ def build_report(
                     suitable=len(here),
                     verdict=verdict(len(here), t),
                     providers=here,
+                    market=matching.concentration(cell_capacities(suitable, leaf, labels, run_facts)),
                 )
             )
     leaf_order = [a.code for a in tax.areas if a.code in {c.area for c in cells}]
@@ -200,6 +341,12 @@ def build_report(
             cells_by_verdict=dict(Counter(c.verdict for c in cells)),
         ),
         stale_warning=sorted(stale.values(), key=lambda s: (s.name, s.provider_id)),
+        freshness=Freshness(
+            current=not not_matched and all(n.stale_run is None for n in needs),
+            not_matched=not_matched,
+            stale_need_ids=[n.need_id for n in needs if n.stale_run is not None],
+            refresh=refresh,
+        ),
         method=Method(
             criteria=list(matching.CRITERIA),
             thresholds=t,
@@ -212,9 +359,15 @@ def build_report(
             match_run_ids=[r.id for r in ordered],
             data_snapshot_from=min(run_times, default=None),
             data_snapshot_to=max(run_times, default=None),
+            market_measures=MARKET_MEASURES,
+            hhi_bands=[HhiBand(band=band, rule=rule) for band, rule in matching.HHI_BANDS],
             notes=[
                 "Figures come from the newest stored match run of each need (ids above), so the report can be "
-                "reproduced from those runs; weights per need are listed with each need.",
+                "reproduced from those runs; weights per need are listed with each need. Reading a report never "
+                "matches or stores anything: " + refresh,
+                "A need changed after its run was made is marked stale, with the fields that changed; its figures "
+                "describe the need as it was when matched. A need with no stored run deep enough to count the "
+                "market is listed as not matched yet and left out of every figure.",
                 "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "
                 "threshold.",
                 f"Profiles not confirmed by their provider for {t.stale_after_months} months are flagged as stale.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import msgspec
 
@@ -84,6 +85,54 @@ class StaleProvider(msgspec.Struct):
     months_since_confirmed: float | None
 
 
+def _no_market_measure() -> matching.Concentration:
+    return matching.concentration({})
+
+
+class FieldChange(msgspec.Struct):
+    """One field of a need that differs between the run's copy of the need and the need now."""
+
+    field: str
+    in_run: Any
+    """The value the run was made from."""
+    now: Any
+    """The need's value now."""
+
+
+class RunStaleness(msgspec.Struct):
+    """Why a need's newest stored run no longer describes the need: it was edited after the run was made."""
+
+    run_need_version: int
+    """The need's version the run was made from."""
+    need_version: int
+    """The need's version now."""
+    need_updated_at: dt.datetime
+    """When the need was last changed."""
+    changes: list[FieldChange]
+    """The fields that differ (empty when the need was saved again with the same values)."""
+    refresh: str
+    """How to bring the run up to date."""
+
+
+class SuitableProvider(msgspec.Struct):
+    """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold.
+    Kept small (no evidence text): a need can have hundreds of suitable providers."""
+
+    rank: int
+    provider_id: int
+    name: str
+    sector: str
+    total: float
+    meets_threshold: bool
+    capacity: float | None
+    """Service users a year its qualifying services covering the need's areas state (None: not stated)."""
+    service_ids: list[int]
+    """Its qualifying services for the need."""
+    scores: dict[str, float]
+    """Every criterion's score, 0..1, as the run recorded it, by criterion code (``Method.criteria``); the evidence
+    is in the match run (``match_run_id``), and for the top candidates in ``top_candidates``."""
+
+
 class NeedReport(msgspec.Struct):
     need_id: int
     title: str
@@ -111,6 +160,12 @@ class NeedReport(msgspec.Struct):
     added_value: AddedValue
     stale_suitable: list[StaleProvider]
     weights: dict[str, float]
+    market: matching.Concentration = msgspec.field(default_factory=_no_market_measure)
+    """Concentration of the suitable providers' capacity for the need (HHI, largest share, band)."""
+    stale_run: RunStaleness | None = None
+    """Set when the need was changed after its run was made: the figures describe the need as it was."""
+    providers: list[SuitableProvider] = []
+    """Every suitable provider, best first, with the top candidates below the threshold too."""
 
 
 class Cell(msgspec.Struct):
@@ -121,6 +176,9 @@ class Cell(msgspec.Struct):
     suitable: int
     verdict: str
     providers: list[str]
+    market: matching.Concentration = msgspec.field(default_factory=_no_market_measure)
+    """Concentration of the suitable capacity in this area: each covering provider's capacity for the need spread
+    evenly over the need's areas its services cover."""
 
 
 class DepthGrid(msgspec.Struct):
@@ -139,6 +197,13 @@ class Totals(msgspec.Struct):
     cells_by_verdict: dict[str, int]
 
 
+class HhiBand(msgspec.Struct):
+    band: str
+    """``unconcentrated``, ``moderately_concentrated`` or ``highly_concentrated``."""
+    rule: str
+    """e.g. "HHI below 1,500"."""
+
+
 class Method(msgspec.Struct):
     criteria: list[str]
     thresholds: Thresholds
@@ -148,6 +213,55 @@ class Method(msgspec.Struct):
     data_snapshot_from: dt.datetime | None
     data_snapshot_to: dt.datetime | None
     notes: list[str]
+    market_measures: str = ""
+    """How the HHI and the largest share are computed, and the bands with their source."""
+    hhi_bands: list[HhiBand] = []
+    """The concentration bands, least concentrated first."""
+
+
+class NotMatched(msgspec.Struct):
+    """A need of the exercise the report has no usable stored run for: it is left out of every figure."""
+
+    need_id: int
+    title: str
+    pathway: str
+    reason: str
+    """``never_matched`` or ``short_list_only`` (its newest run ranked too few providers to count the market)."""
+    detail: str
+
+
+class Freshness(msgspec.Struct):
+    """Whether the report's runs still describe the exercise's needs, and how to refresh them."""
+
+    current: bool
+    """Every need has a stored run made from the need as it is now."""
+    not_matched: list[NotMatched]
+    stale_need_ids: list[int]
+    """Needs changed after their run was made (each need's ``stale_run`` says what changed)."""
+    refresh: str
+
+
+class Frozen(msgspec.Struct):
+    """Set on a frozen report: stored once, its bytes returned unchanged by GET /reports/{id}."""
+
+    report_id: int
+    url: str
+
+
+class FrozenReportSummary(msgspec.Struct):
+    """A frozen report: what it was made from; GET its `urls` for the stored bytes."""
+
+    id: int
+    exercise_id: int
+    created_at: dt.datetime
+    created_by: int | None
+    match_run_ids: list[int]
+    suitable_threshold: float
+    data_snapshot_at: dt.datetime | None
+    """When the newest of its match runs was made: the directory as the report read it."""
+    generated_at: dt.datetime
+    urls: dict[str, str]
+    """Format -> the URL returning its stored bytes."""
 
 
 class Report(msgspec.Struct):
@@ -159,3 +273,5 @@ class Report(msgspec.Struct):
     totals: Totals
     stale_warning: list[StaleProvider]
     method: Method
+    freshness: Freshness | None = None
+    frozen: Frozen | None = None

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import Parameter
 
 from marketplace.accounts.auth import expensive, staff
 from marketplace.errors import NotAcceptable
-from marketplace.http import NEEDS_KEY, ActorDep, Ctx, Id, errors_doc
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
 from marketplace.reports import service
-from marketplace.reports.models import Report
+from marketplace.reports.models import FrozenReportSummary, Report
 from marketplace.reports.render import to_csv_bytes, to_html
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
 MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
-EXTRA_MEDIA_TYPES = {REPORT_PATH: ["text/csv", "text/html"]}
+FROZEN_PATH = "/reports/{report_id:int}"
+EXTRA_MEDIA_TYPES = {REPORT_PATH: ["text/csv", "text/html"], "/reports/{report_id}": ["text/csv", "text/html"]}
 """The report's other representations, added to the OpenAPI document (see marketplace.openapi)."""
 SERVED_BY = {
     "application/json": "json",
@@ -61,28 +63,42 @@ def negotiate(accept: str | None) -> str:
     return max(PREFERENCE, key=lambda kind: (best.get(kind, 0.0), -PREFERENCE.index(kind)))
 
 
-async def render(report: Report, fmt: str) -> Response[Any]:
-    if fmt == "json":
-        body = await asyncio.to_thread(msgspec.json.encode, report)
-        return Response(body, media_type=MEDIA["json"], headers=HEADERS)
+# the page needs nothing but its own inline styles, and is never framed: say so, as a second safeguard to escaping
+CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
     if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
-        disposition = f'attachment; filename="market-report-{report.exercise.id}.csv"'
-        body = await asyncio.to_thread(to_csv_bytes, report)
+        disposition = f'attachment; filename="{filename}.csv"'
         return Response(body, media_type=MEDIA["csv"], headers={**HEADERS, "Content-Disposition": disposition})
-    # the page needs nothing but its own inline styles, and is never framed: say so, as a second safeguard to escaping
-    csp = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-    page = await asyncio.to_thread(to_html, report)
-    return Response(page, media_type=MEDIA["html"], headers={**HEADERS, "Content-Security-Policy": csp})
+    if fmt == "html":
+        return Response(body, media_type=MEDIA["html"], headers={**HEADERS, "Content-Security-Policy": CSP})
+    return Response(body, media_type=MEDIA["json"], headers=HEADERS)
+
+
+async def render(report: Report, fmt: str) -> Response[Any]:
+    renderers: dict[str, Callable[[Report], bytes | str]] = {
+        "json": msgspec.json.encode,
+        "csv": to_csv_bytes,
+        "html": to_html,
+    }
+    renderer = renderers[fmt]
+    body = await asyncio.to_thread(renderer, report)
+    return respond(body, fmt, f"market-report-{report.exercise.id}")
 
 
 @get(
     "/exercises/{exercise_id:int}/report",
-    summary="Market-engagement report: depth, gaps and options evidence",
+    summary="Market-engagement report: depth, gaps, concentration and options evidence",
     description=(
-        "Computed from the newest stored match run of each need (a need never matched is matched now, and that run "
-        "stored), so it can be reproduced. `format` (or the Accept header) chooses JSON (the full structure), CSV "
-        "(one row per (need, area) cell and one per top candidate) or a printable, self-contained HTML page with "
-        "SVG charts. Commissioners and admins."
+        "Computed from the newest stored match run of each need only: reading it never matches or stores anything. "
+        "A need with no stored run deep enough to count the market is listed as not matched yet (`freshness`); a "
+        "need changed after its run was made is marked stale with the fields that changed (`needs[].stale_run`). "
+        "POST /exercises/{id}/match refreshes every need's run. Market concentration per need and per (need, area) "
+        "cell: the Herfindahl-Hirschman index and the largest provider's share of suitable capacity, banded as "
+        "the method says. `format` (or the Accept header) chooses JSON (the full structure), CSV (a row per need, "
+        "per (need, area) cell and per suitable provider with every criterion's score) or a printable, "
+        "self-contained HTML page with SVG charts. POST /exercises/{id}/reports freezes it. Commissioners and admins."
     ),
     responses=errors_doc(400, 403, 404, 406, 422),
     tags=["reports"],
@@ -103,8 +119,72 @@ async def exercise_report(
     ] = 0.6,
 ) -> Response[Report]:
     fmt = format or negotiate(request.headers.get("accept"))
-    report = await service.make_report(ctx, state.pool, state.match_pools, actor, exercise_id, threshold=threshold)
+    report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
     return await render(report, fmt)
 
 
-ROUTES = [exercise_report]
+@post(
+    "/exercises/{exercise_id:int}/reports",
+    summary="Freeze the report: store it once, in every format, for good",
+    status_code=201,
+    responses=errors_doc(400, 403, 404, 422),
+    tags=["reports"],
+    security=NEEDS_KEY,
+    guards=[staff, expensive],
+    description=(
+        "Computes the report as GET /exercises/{id}/report does (from stored runs only) and stores its JSON, HTML "
+        "and CSV bytes with the match run ids, the threshold and the data snapshot time (the newest run's); "
+        "GET /reports/{id}?format=json|html|csv returns those same bytes for ever after. The frozen report names "
+        "itself (`frozen`). Every need must have a stored run (422 naming those that have none: "
+        "POST /exercises/{id}/match first); a stale run is frozen marked stale. Recorded in the audit log."
+    ),
+)
+async def freeze_report(
+    exercise_id: Id,
+    state: State,
+    ctx: Ctx,
+    actor: ActorDep,
+    threshold: Annotated[
+        float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
+    ] = 0.6,
+) -> Response[FrozenReportSummary]:
+    frozen = await service.freeze_report(ctx, state.pool, actor, exercise_id, threshold=threshold)
+    return Response(frozen, status_code=201, headers={"Location": f"/reports/{frozen.id}"})
+
+
+@get(
+    "/exercises/{exercise_id:int}/reports",
+    summary="An exercise's frozen reports, newest first",
+    responses=errors_doc(400, 403, 404),
+    tags=["reports"],
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportSummary]:
+    return await service.list_frozen(conn, exercise_id)
+
+
+@get(
+    FROZEN_PATH,
+    summary="A frozen report, byte for byte as it was stored",
+    description="The stored bytes of the report in the format asked for (`format`, else the Accept header; JSON "
+    "without either), the same on every request. Commissioners and admins.",
+    responses=errors_doc(400, 403, 404, 406),
+    tags=["reports"],
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def get_frozen_report(
+    request: Request[Any, Any, Any],
+    report_id: Id,
+    conn: Conn,
+    format: Annotated[
+        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+    ] = None,
+) -> Response[Report]:
+    fmt = format or negotiate(request.headers.get("accept"))
+    frozen, body = await service.get_frozen(conn, report_id, fmt)
+    return respond(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
+
+
+ROUTES = [exercise_report, freeze_report, list_frozen_reports, get_frozen_report]

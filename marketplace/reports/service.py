@@ -1,36 +1,88 @@
 """The market-engagement report of an exercise, computed from the newest stored match run of each need.
 
-Making a report never ranks inside a transaction: needs that lack a deep enough run are matched first
-(exercises.service, off the event loop, each run stored in its own short transaction); the report is then
-computed from stored runs only, so it can be reproduced from them."""
+Reading a report never matches and never writes: a need without a stored run deep enough to count the market is
+listed as not matched yet (POST /exercises/{id}/match, `exercises.service.match_exercise`, matches them all), and a
+need changed since its run is marked stale. A report can be frozen (`freeze_report`): its three renderings are
+stored once (schema/0011, append-only) and returned unchanged by `get_frozen`."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
+import msgspec
+
+from marketplace import audit
 from marketplace.context import Context
-from marketplace.db import Pool, pooled
+from marketplace.db import Connection, Pool, pooled
+from marketplace.errors import FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.exercises.pools import MatchPools
+from marketplace.reports import queries
 from marketplace.reports.build import build_report
-from marketplace.reports.models import Report
+from marketplace.reports.models import Frozen, FrozenReportSummary, Report
+from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.types import Actor
 
+FORMATS = ("json", "html", "csv")
 
-async def make_report(
-    ctx: Context,
-    db: Pool,
-    pools: MatchPools,
-    actor: Actor,
-    exercise_id: int,
-    *,
-    threshold: float,
-    progress: Callable[[int, int, str], None] | None = None,
-) -> Report:
+
+async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: float) -> Report:
+    """The report from stored runs only (reads; never matches, never stores)."""
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
-    runs = await exercises.latest_runs(ctx, db, pools, actor, exercise, progress)
+    runs = await exercises.newest_runs(db, exercise)
     return await asyncio.to_thread(
-        build_report, exercise, runs, ctx.taxonomy, threshold=threshold, generated_at=ctx.clock.now()
+        build_report,
+        exercise,
+        list(runs.values()),
+        ctx.taxonomy,
+        threshold=threshold,
+        generated_at=ctx.clock.now(),
+        depth=ctx.settings.match_store_limit,
     )
+
+
+def rendered(report: Report) -> dict[str, bytes]:
+    """The report's bytes in each format, exactly as the API returns them."""
+    return {"json": msgspec.json.encode(report), "html": to_html(report).encode(), "csv": to_csv_bytes(report)}
+
+
+async def freeze_report(
+    ctx: Context, db: Pool, actor: Actor, exercise_id: int, *, threshold: float
+) -> FrozenReportSummary:
+    """Store the report as it is now, in every format, once and for ever (with its audit row). Every need must have
+    a stored run deep enough to count the market (else 422 naming them); stale runs are frozen marked stale."""
+    report = await make_report(ctx, db, exercise_id, threshold=threshold)
+    if report.freshness is not None and report.freshness.not_matched:
+        missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
+        problem = f"needs {missing} have no stored match run to report from; {report.freshness.refresh}"
+        raise Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
+    async with pooled(db) as conn:  # the id first, so the stored report names itself (a failure leaves a gap)
+        report_id = await queries.next_frozen_report_id(conn)
+    frozen = msgspec.structs.replace(report, frozen=Frozen(report_id=report_id, url=f"/reports/{report_id}"))
+    data = await asyncio.to_thread(rendered, frozen)
+    async with pooled(db) as conn, conn.transaction():
+        row = await queries.insert_frozen_report(
+            conn,
+            report_id=report_id,
+            exercise_id=exercise_id,
+            created_by=actor.caller.key_id,
+            match_run_ids=frozen.method.match_run_ids,
+            threshold=threshold,
+            data_snapshot_at=frozen.method.data_snapshot_to,
+            generated_at=frozen.generated_at,
+            data=data,
+        )
+        await audit.record(conn, actor, status=201, detail=f"froze report {report_id} of exercise {exercise_id}")
+    return queries.summary_of(row)
+
+
+async def get_frozen(conn: Connection, report_id: int, fmt: str) -> tuple[FrozenReportSummary, bytes]:
+    row = await queries.fetch_frozen_report(conn, report_id, fmt)
+    if row is None:
+        raise NotFound(f"report {report_id} not found")
+    return queries.summary_of(row), bytes(row["body"])
+
+
+async def list_frozen(conn: Connection, exercise_id: int) -> list[FrozenReportSummary]:
+    await exercises.get_exercise(conn, exercise_id)
+    return [queries.summary_of(r) for r in await queries.list_frozen_reports(conn, exercise_id)]

@@ -1,44 +1,64 @@
 """The market-engagement report as CSV, for spreadsheets (pure: a :class:`Report` in, text out).
 
 ``to_csv(report)``
-    One CSV (RFC 4180, ``\\r\\n`` line ends) holding two kinds of row, told apart
+    One CSV (RFC 4180, ``\\r\\n`` line ends) holding three kinds of row, told apart
     by ``row_type``; every row has every column of :data:`CSV_HEADER`, empty
     where a column does not apply to that kind of row.
 
     ==================  ======================================================  ==================
     column              meaning                                                 rows
     ==================  ======================================================  ==================
-    row_type            ``cell`` or ``candidate``                               both
-    need_id             the need's id                                           both
-    need_title          the need's title                                        both
-    pathway             pathway code, e.g. ``ETE``                              both
-    pathway_name        pathway name, e.g. "Education, training and ..."        both
-    annual_volume       service users a year the need is for                    both
-    annual_budget_gbp   the need's annual budget, whole pounds                  both
+    row_type            ``need``, ``cell`` or ``candidate``                     all
+    need_id             the need's id                                           all
+    need_title          the need's title                                        all
+    pathway             pathway code, e.g. ``ETE``                              all
+    pathway_name        pathway name, e.g. "Education, training and ..."        all but unmatched
+    annual_volume       service users a year the need is for                    all but unmatched
+    annual_budget_gbp   the need's annual budget, whole pounds                  all but unmatched
     area_code           leaf area code (ONS GSS code)                           cell
     area_name           leaf area name                                          cell
-    suitable_count      suitable providers covering that area for that need     cell
-    verdict             ``no_market`` / ``limited_market`` /                    cell
-                        ``competitive_market`` for that (need, area) cell
+    suitable_count      suitable providers for the need (need row) or           need, cell
+                        covering that area for that need (cell row)
+    verdict             ``no_market`` / ``limited_market`` /                    need, cell
+                        ``competitive_market``
     providers           the suitable providers covering it, joined by "; "      cell
-    rank                1 = best-scoring candidate for the need                 candidate
+    rank                the provider's rank in the need's match run             candidate
     provider_id         the provider's id                                       candidate
     provider_name       the provider's name                                     candidate
     sector              third_sector, co_operative, social_enterprise,          candidate
                         private or public
     total_score         total match score 0..1, 3 decimals                      candidate
     meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
-    strengths           the candidate's strengths (``Headline.strengths``),     candidate
+    strengths           a top candidate's strengths (``Headline.strengths``),   candidate
                         each "criterion: first evidence line", joined by "; "
+                        (empty beyond the top five: the run has the evidence)
+    run_status          ``current``, ``stale`` (the need changed after its      need
+                        run) or ``not_matched`` (no stored run to report from)
+    match_run_id        the stored match run the figures come from              need, candidate
+    changed_fields      for a stale run, the need's fields that changed,        need
+                        joined by "; "
+    hhi                 Herfindahl-Hirschman index of suitable capacity,        need, cell
+                        0-10,000, 1 decimal (empty: no capacity stated)
+    hhi_band            unconcentrated / moderately_concentrated /              need, cell
+                        highly_concentrated / unknown
+    largest_provider    the provider with the largest share of it               need, cell
+    largest_share       that share, 0..1, 3 decimals                            need, cell
+    capacity            service users a year the provider states for the need   candidate
+    service_ids         its qualifying services' ids, joined by "; "            candidate
+    score_<criterion>   the provider's score on each criterion, 0..1,           candidate
+                        3 decimals, one column per ``matching.CRITERIA``
     ==================  ======================================================  ==================
 
-    Cell rows come first (needs in report order, areas in the grid's order),
-    then candidate rows (needs in report order, then rank). Money is in whole
-    pounds with no symbol or separators, scores have 3 decimals, so a
-    spreadsheet reads them as numbers. Text that a spreadsheet would take for
-    a formula (starting ``=``, ``+``, ``-``, ``@``, tab or carriage return) is
-    prefixed with ``'``. :func:`to_csv_bytes` gives the same text as UTF-8 with
-    a byte-order mark, which Excel needs to show "£" and accents correctly.
+    Need rows come first (the needs the report holds, in report order, then
+    each need not matched yet, with ``run_status`` ``not_matched``), then cell rows (needs in
+    report order, areas in the grid's order), then candidate rows: for each
+    need, every suitable provider and the top five even below the threshold,
+    by rank. Money is in whole pounds with no symbol or separators, scores
+    have 3 decimals, so a spreadsheet reads them as numbers. Text that a
+    spreadsheet would take for a formula (starting ``=``, ``+``, ``-``, ``@``,
+    tab or carriage return) is prefixed with ``'``. :func:`to_csv_bytes` gives
+    the same text as UTF-8 with a byte-order mark, which Excel needs to show
+    "£" and accents correctly.
 """
 
 from __future__ import annotations
@@ -47,8 +67,9 @@ import csv
 import io
 from collections.abc import Iterable
 
+import matching
 from marketplace.formatting import lower_code, score, whole_pounds
-from marketplace.reports.models import CriterionNote, NeedReport, Report
+from marketplace.reports.models import CriterionNote, NeedReport, Report, SuitableProvider
 from marketplace.reports.view import ordered_cells
 
 __all__ = ["CSV_HEADER", "note_text", "to_csv", "to_csv_bytes"]
@@ -73,6 +94,16 @@ CSV_HEADER: list[str] = [
     "total_score",
     "meets_threshold",
     "strengths",
+    "run_status",
+    "match_run_id",
+    "changed_fields",
+    "hhi",
+    "hhi_band",
+    "largest_provider",
+    "largest_share",
+    "capacity",
+    "service_ids",
+    *(f"score_{c}" for c in matching.CRITERIA),
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -100,9 +131,63 @@ def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[s
     }
 
 
+def _market_columns(m: matching.Concentration) -> dict[str, str]:
+    return {
+        "hhi": f"{m.hhi:.1f}" if m.hhi is not None else "",
+        "hhi_band": m.band,
+        "largest_provider": _sheet_text(m.largest_provider or ""),
+        "largest_share": score(m.largest_share) if m.largest_share is not None else "",
+    }
+
+
+def _number(x: float | None) -> str:
+    """A count as a spreadsheet reads it: ``1250.0`` -> "1250", ``12.5`` -> "12.5", never an exponent."""
+    return "" if x is None else str(int(x)) if float(x).is_integer() else f"{x:.6f}".rstrip("0")
+
+
+def _candidate(need: NeedReport, p: SuitableProvider, strengths: list[CriterionNote]) -> dict[str, str]:
+    return {
+        "row_type": "candidate",
+        **_need_columns(need, need.need_id, need.pathway),
+        "rank": str(p.rank),
+        "provider_id": str(p.provider_id),
+        "provider_name": _sheet_text(p.name),
+        "sector": _sheet_text(p.sector),
+        "total_score": score(p.total),
+        "meets_threshold": "yes" if p.meets_threshold else "no",
+        "strengths": _sheet_text("; ".join(note_text(s) for s in strengths)),
+        "match_run_id": str(need.match_run_id),
+        "capacity": _number(p.capacity),
+        "service_ids": "; ".join(map(str, p.service_ids)),
+        **{f"score_{c}": score(v) for c, v in p.scores.items() if f"score_{c}" in _SCORE_COLUMNS},
+    }
+
+
+_SCORE_COLUMNS = frozenset(c for c in CSV_HEADER if c.startswith("score_"))
+
+
 def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
     needs = {n.need_id: n for n in report.needs}
-    threshold = report.method.thresholds.suitable_score
+    for n in report.needs:
+        stale = n.stale_run
+        yield {
+            "row_type": "need",
+            **_need_columns(n, n.need_id, n.pathway),
+            "suitable_count": str(n.suitable),
+            "verdict": _sheet_text(n.verdict),
+            "run_status": "stale" if stale is not None else "current",
+            "match_run_id": str(n.match_run_id),
+            "changed_fields": "; ".join(c.field for c in stale.changes) if stale is not None else "",
+            **_market_columns(n.market),
+        }
+    for missing in report.freshness.not_matched if report.freshness is not None else []:
+        yield {
+            "row_type": "need",
+            "need_id": str(missing.need_id),
+            "need_title": _sheet_text(missing.title),
+            "pathway": _sheet_text(missing.pathway),
+            "run_status": "not_matched",
+        }
     for cell in ordered_cells(report):
         need = needs.get(cell.need_id)
         yield {
@@ -113,24 +198,16 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             "suitable_count": str(cell.suitable),
             "verdict": _sheet_text(cell.verdict),
             "providers": _sheet_text("; ".join(cell.providers)),
+            **_market_columns(cell.market),
         }
     for need in report.needs:
-        for rank, c in enumerate(need.top_candidates, start=1):
-            yield {
-                "row_type": "candidate",
-                **_need_columns(need, need.need_id, need.pathway),
-                "rank": str(rank),
-                "provider_id": str(c.provider_id),
-                "provider_name": _sheet_text(c.name),
-                "sector": _sheet_text(c.sector),
-                "total_score": score(c.total),
-                "meets_threshold": "yes" if c.total >= threshold else "no",
-                "strengths": _sheet_text("; ".join(note_text(s) for s in c.strengths)),
-            }
+        top = {c.provider_id: c.strengths for c in need.top_candidates}
+        for p in need.providers:
+            yield _candidate(need, p, top.get(p.provider_id, []))
 
 
 def to_csv(report: Report) -> str:
-    """The report's grid cells and top candidates as one CSV (columns: see the module docstring)."""
+    """The report's needs, grid cells and ranked providers as one CSV (columns: see the module docstring)."""
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_HEADER, restval="", lineterminator="\r\n")
     writer.writeheader()
