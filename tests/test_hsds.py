@@ -233,6 +233,11 @@ async def test_filters(read_client: Any) -> None:
     assert past["total_items"] == len(everything)
     future = await get_ok(read_client, "/hsds/services", "/services", modified_after="2999-01-01")
     assert future["total_items"] == 0
+    for edge in ("9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "2026-01-01t00:00:00z"):
+        assert (await get_ok(read_client, "/hsds/services", "/services", modified_after=edge))["total_items"] in (
+            0,
+            len(everything),
+        )
     latest = max(s["last_modified"] for s in everything)
     recent = await all_pages(read_client, "/hsds/services", "/services", 100, modified_after=latest)
     assert recent and all(s["last_modified"] >= latest for s in recent)

@@ -6,17 +6,21 @@ from __future__ import annotations
 import msgspec
 
 
-class Out(msgspec.Struct, omit_defaults=True):
-    """Base of every /hsds record."""
+class HsdsOut(msgspec.Struct, omit_defaults=True):
+    """Base of every /hsds record. Named Hsds... so that no OpenAPI component shares a name with another room's.
+    Field names are HSDS's own, so the OpenAPI document must not read them as our codes (`accreditations` is
+    HSDS's free text, not our accreditation codes): `__no_code_enums__`."""
+
+    __no_code_enums__ = True
 
 
-class ApiDetails(Out):
+class HsdsApiDetails(HsdsOut):
     version: str
     profile: str
     openapi_url: str
 
 
-class Taxonomy(Out):
+class HsdsTaxonomy(HsdsOut):
     id: str
     name: str
     description: str
@@ -24,26 +28,26 @@ class Taxonomy(Out):
     version: str | None = None
 
 
-class TaxonomyTerm(Out):
+class HsdsTaxonomyTerm(HsdsOut):
     id: str
     name: str
     description: str
     code: str | None = None
     taxonomy: str | None = None
     taxonomy_id: str | None = None
-    taxonomy_detail: Taxonomy | None = None
+    taxonomy_detail: HsdsTaxonomy | None = None
 
 
-class Attribute(Out):
+class HsdsAttribute(HsdsOut):
     id: str
     link_id: str
     link_type: str
     link_entity: str
     taxonomy_term_id: str
-    taxonomy_term: TaxonomyTerm
+    taxonomy_term: HsdsTaxonomyTerm
 
 
-class Phone(Out):
+class HsdsPhone(HsdsOut):
     id: str
     number: str
     service_id: str | None = None
@@ -52,23 +56,23 @@ class Phone(Out):
     description: str | None = None
 
 
-class Contact(Out):
+class HsdsContact(HsdsOut):
     id: str
     service_id: str | None = None
     organization_id: str | None = None
     name: str | None = None
     email: str | None = None
-    phones: list[Phone] = []
+    phones: list[HsdsPhone] = []
 
 
-class Funding(Out):
+class HsdsFunding(HsdsOut):
     id: str
     source: str
     service_id: str | None = None
     organization_id: str | None = None
 
 
-class CostOption(Out):
+class HsdsCostOption(HsdsOut):
     id: str
     service_id: str
     option: str
@@ -77,7 +81,7 @@ class CostOption(Out):
     amount_description: str | None = None
 
 
-class ServiceArea(Out):
+class HsdsServiceArea(HsdsOut):
     id: str
     service_id: str
     name: str
@@ -85,7 +89,7 @@ class ServiceArea(Out):
     uri: str
 
 
-class OrganizationIdentifier(Out):
+class HsdsOrganizationIdentifier(HsdsOut):
     id: str
     organization_id: str
     identifier_scheme: str
@@ -93,7 +97,7 @@ class OrganizationIdentifier(Out):
     identifier: str
 
 
-class OrganizationBrief(Out):
+class HsdsOrganizationBrief(HsdsOut):
     """An organization in a list: its one-to-one fields."""
 
     id: str
@@ -106,7 +110,7 @@ class OrganizationBrief(Out):
     uri: str | None = None
 
 
-class ServiceBrief(Out):
+class HsdsServiceBrief(HsdsOut):
     """A service in a list: its one-to-one fields."""
 
     id: str
@@ -124,7 +128,7 @@ class ServiceBrief(Out):
     last_modified: str | None = None
 
 
-class Organization(Out):
+class HsdsOrganization(HsdsOut):
     """An organization fully nested: identifiers, contacts, phones, funding, and its services (their one-to-one
     fields)."""
 
@@ -136,14 +140,14 @@ class Organization(Out):
     legal_status: str | None = None
     year_incorporated: int | None = None
     uri: str | None = None
-    organization_identifiers: list[OrganizationIdentifier] = []
-    contacts: list[Contact] = []
-    phones: list[Phone] = []
-    funding: list[Funding] = []
-    services: list[ServiceBrief] = []
+    organization_identifiers: list[HsdsOrganizationIdentifier] = []
+    contacts: list[HsdsContact] = []
+    phones: list[HsdsPhone] = []
+    funding: list[HsdsFunding] = []
+    services: list[HsdsServiceBrief] = []
 
 
-class Service(Out):
+class HsdsService(HsdsOut):
     """A service fully nested."""
 
     id: str
@@ -159,20 +163,20 @@ class Service(Out):
     accreditations: str | None = None
     assured_date: str | None = None
     last_modified: str | None = None
-    organization: OrganizationBrief | None = None
-    service_areas: list[ServiceArea] = []
-    cost_options: list[CostOption] = []
-    contacts: list[Contact] = []
-    phones: list[Phone] = []
-    funding: list[Funding] = []
-    attributes: list[Attribute] = []
+    organization: HsdsOrganizationBrief | None = None
+    service_areas: list[HsdsServiceArea] = []
+    cost_options: list[HsdsCostOption] = []
+    contacts: list[HsdsContact] = []
+    phones: list[HsdsPhone] = []
+    funding: list[HsdsFunding] = []
+    attributes: list[HsdsAttribute] = []
 
 
-class TaxonomyWithTerms(Taxonomy):
-    taxonomy_terms: list[TaxonomyTerm] = []
+class HsdsTaxonomyWithTerms(HsdsTaxonomy):
+    taxonomy_terms: list[HsdsTaxonomyTerm] = []
 
 
-class Page(Out):
+class HsdsPage(HsdsOut):
     """HSDS paging: `size` is the number of records on this page; `total_pages` is 0 when there are none."""
 
     total_items: int
@@ -184,17 +188,17 @@ class Page(Out):
     empty: bool
 
 
-class ServicePage(Page):
-    contents: list[ServiceBrief]
+class HsdsServicePage(HsdsPage):
+    contents: list[HsdsServiceBrief]
 
 
-class OrganizationPage(Page):
-    contents: list[OrganizationBrief]
+class HsdsOrganizationPage(HsdsPage):
+    contents: list[HsdsOrganizationBrief]
 
 
-class TaxonomyPage(Page):
-    contents: list[Taxonomy]
+class HsdsTaxonomyPage(HsdsPage):
+    contents: list[HsdsTaxonomy]
 
 
-class TaxonomyTermPage(Page):
-    contents: list[TaxonomyTerm]
+class HsdsTaxonomyTermPage(HsdsPage):
+    contents: list[HsdsTaxonomyTerm]

@@ -16,15 +16,15 @@ from litestar.types import Message, Scope
 from marketplace.http import Conn, Ctx, PageNumber, PerPage, errors_doc
 from marketplace.standards import service
 from marketplace.standards.models import (
-    ApiDetails,
-    Organization,
-    OrganizationPage,
-    Service,
-    ServicePage,
-    TaxonomyPage,
-    TaxonomyTerm,
-    TaxonomyTermPage,
-    TaxonomyWithTerms,
+    HsdsApiDetails,
+    HsdsOrganization,
+    HsdsOrganizationPage,
+    HsdsService,
+    HsdsServicePage,
+    HsdsTaxonomyPage,
+    HsdsTaxonomyTerm,
+    HsdsTaxonomyTermPage,
+    HsdsTaxonomyWithTerms,
 )
 
 PREFIX = "/hsds"
@@ -64,8 +64,8 @@ async def cors_before_send(message: Message, scope: Scope) -> None:
         message["headers"] = headers
 
 
-@get(PREFIX, summary="About this Open Referral API", tags=TAGS, responses=errors_doc())
-async def hsds_root(request: Request[Any, Any, Any], format: Format = None) -> ApiDetails:
+@get(PREFIX, summary="About this Open Referral API", tags=TAGS, responses=errors_doc(400))
+async def hsds_root(request: Request[Any, Any, Any], format: Format = None) -> HsdsApiDetails:
     return service.api_details(base_url(request))
 
 
@@ -85,7 +85,7 @@ async def hsds_services(
     taxonomy_term_id: UuidParam = None,
     modified_after: ModifiedAfter = None,
     format: Format = None,
-) -> ServicePage:
+) -> HsdsServicePage:
     return await service.list_services(
         conn,
         ctx.taxonomy,
@@ -104,7 +104,7 @@ async def hsds_services(
     tags=TAGS,
     responses=errors_doc(404, 503),
 )
-async def hsds_service(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, service_id: PathId) -> Service:
+async def hsds_service(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, service_id: PathId) -> HsdsService:
     return await service.get_service(conn, ctx.taxonomy, base_url(request), service_id)
 
 
@@ -122,7 +122,7 @@ async def hsds_organizations(
     per_page: PerPage = DEFAULT_PER_PAGE,
     search: Search = None,
     format: Format = None,
-) -> OrganizationPage:
+) -> HsdsOrganizationPage:
     return await service.list_organizations(
         conn, ctx.taxonomy, base_url(request), page=page, per_page=per_page, search=search
     )
@@ -136,19 +136,19 @@ async def hsds_organizations(
 )
 async def hsds_organization(
     request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, organization_id: PathId
-) -> Organization:
+) -> HsdsOrganization:
     return await service.get_organization(conn, ctx.taxonomy, base_url(request), organization_id)
 
 
 @get(f"{PREFIX}/taxonomies", summary="The taxonomies services are classified by", tags=TAGS, responses=errors_doc(400))
 async def hsds_taxonomies(
     request: Request[Any, Any, Any], page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, format: Format = None
-) -> TaxonomyPage:
+) -> HsdsTaxonomyPage:
     return service.list_taxonomies(base_url(request), page=page, per_page=per_page)
 
 
 @get(f"{PREFIX}/taxonomies/{{taxonomy:str}}", summary="A taxonomy with its terms", tags=TAGS, responses=errors_doc(404))
-async def hsds_taxonomy(request: Request[Any, Any, Any], ctx: Ctx, taxonomy: PathId) -> TaxonomyWithTerms:
+async def hsds_taxonomy(request: Request[Any, Any, Any], ctx: Ctx, taxonomy: PathId) -> HsdsTaxonomyWithTerms:
     return service.get_taxonomy(ctx.taxonomy, base_url(request), taxonomy)
 
 
@@ -159,12 +159,12 @@ async def hsds_taxonomy_terms(
     per_page: PerPage = DEFAULT_PER_PAGE,
     taxonomy_id: UuidParam = None,
     format: Format = None,
-) -> TaxonomyTermPage:
+) -> HsdsTaxonomyTermPage:
     return service.list_taxonomy_terms(ctx.taxonomy, page=page, per_page=per_page, taxonomy=taxonomy_id)
 
 
 @get(f"{PREFIX}/taxonomy_terms/{{term:str}}", summary="A taxonomy term", tags=TAGS, responses=errors_doc(404))
-async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> TaxonomyTerm:
+async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> HsdsTaxonomyTerm:
     return service.get_taxonomy_term(ctx.taxonomy, term)
 
 

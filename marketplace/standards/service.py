@@ -23,25 +23,25 @@ from marketplace.db import Connection
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.standards import queries
 from marketplace.standards.models import (
-    ApiDetails,
-    Attribute,
-    Contact,
-    CostOption,
-    Funding,
-    Organization,
-    OrganizationBrief,
-    OrganizationIdentifier,
-    OrganizationPage,
-    Phone,
-    Service,
-    ServiceArea,
-    ServiceBrief,
-    ServicePage,
-    Taxonomy,
-    TaxonomyPage,
-    TaxonomyTerm,
-    TaxonomyTermPage,
-    TaxonomyWithTerms,
+    HsdsApiDetails,
+    HsdsAttribute,
+    HsdsContact,
+    HsdsCostOption,
+    HsdsFunding,
+    HsdsOrganization,
+    HsdsOrganizationBrief,
+    HsdsOrganizationIdentifier,
+    HsdsOrganizationPage,
+    HsdsPhone,
+    HsdsService,
+    HsdsServiceArea,
+    HsdsServiceBrief,
+    HsdsServicePage,
+    HsdsTaxonomy,
+    HsdsTaxonomyPage,
+    HsdsTaxonomyTerm,
+    HsdsTaxonomyTermPage,
+    HsdsTaxonomyWithTerms,
 )
 from marketplace.taxonomy.models import Taxonomy as Taxonomies
 
@@ -88,8 +88,8 @@ def term_id(kind: str, code: str) -> str:
     return derived_id("taxonomy", kind, code)
 
 
-def api_details(base: str) -> ApiDetails:
-    return ApiDetails(version=VERSION, profile=PROFILE, openapi_url=f"{base}/schema/openapi.json")
+def api_details(base: str) -> HsdsApiDetails:
+    return HsdsApiDetails(version=VERSION, profile=PROFILE, openapi_url=f"{base}/schema/openapi.json")
 
 
 # --- input ------------------------------------------------------------------------------------------
@@ -117,7 +117,11 @@ def parse_modified_after(value: str) -> dt.datetime:
         raise InvalidInput.field(
             "modified_after", "expected an ISO 8601 date or date-time, e.g. 2026-01-31T09:00:00Z"
         ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    try:
+        return when.astimezone(dt.UTC)
+    except OverflowError:  # within a day of the calendar's ends: as good as the end itself
+        return (dt.datetime.max if when.year > 1 else dt.datetime.min).replace(tzinfo=dt.UTC)
 
 
 def search_words(search: str | None) -> list[str]:
@@ -143,8 +147,8 @@ def _offset(page: int, per_page: int) -> int:
 # --- mapping ----------------------------------------------------------------------------------------
 
 
-def _org_brief(row: asyncpg.Record, tax: Taxonomies, base: str) -> OrganizationBrief:
-    return OrganizationBrief(
+def _org_brief(row: asyncpg.Record, tax: Taxonomies, base: str) -> HsdsOrganizationBrief:
+    return HsdsOrganizationBrief(
         id=str(row["org_uuid"]),
         name=row["org_name"],
         description=row["org_description"],
@@ -156,14 +160,14 @@ def _org_brief(row: asyncpg.Record, tax: Taxonomies, base: str) -> OrganizationB
     )
 
 
-def _identifiers(row: asyncpg.Record) -> list[OrganizationIdentifier]:
+def _identifiers(row: asyncpg.Record) -> list[HsdsOrganizationIdentifier]:
     org = str(row["org_uuid"])
     out = []
     for identifier in row["identifiers"]:
         scheme_country, scheme_code, number = identifier.split("-", 2)
         scheme = f"{scheme_country}-{scheme_code}"
         out.append(
-            OrganizationIdentifier(
+            HsdsOrganizationIdentifier(
                 id=derived_id("organization_identifier", identifier),
                 organization_id=org,
                 identifier_scheme=scheme,
@@ -174,19 +178,19 @@ def _identifiers(row: asyncpg.Record) -> list[OrganizationIdentifier]:
     return out
 
 
-def _contacts(row: asyncpg.Record, owner: str, *, service: bool) -> tuple[list[Contact], list[Phone]]:
+def _contacts(row: asyncpg.Record, owner: str, *, service: bool) -> tuple[list[HsdsContact], list[HsdsPhone]]:
     """The provider's contact as an HSDS contact (with its phone) and the phone on its own, for `owner`."""
     service_id, organization_id = (owner, None) if service else (None, owner)
-    contacts: list[Contact] = []
-    phones: list[Phone] = []
+    contacts: list[HsdsContact] = []
+    phones: list[HsdsPhone] = []
     number = row["contact_phone"]
     if row["contact_name"] or row["contact_email"]:
         contact_id = derived_id("contact", owner)
         contact_phones = (
-            [Phone(id=derived_id("contact_phone", owner), number=number, contact_id=contact_id)] if number else []
+            [HsdsPhone(id=derived_id("contact_phone", owner), number=number, contact_id=contact_id)] if number else []
         )
         contacts.append(
-            Contact(
+            HsdsContact(
                 id=contact_id,
                 name=row["contact_name"],
                 email=row["contact_email"],
@@ -197,7 +201,7 @@ def _contacts(row: asyncpg.Record, owner: str, *, service: bool) -> tuple[list[C
         )
     if number:
         phones.append(
-            Phone(
+            HsdsPhone(
                 id=derived_id("phone", owner),
                 number=number,
                 description="Main contact",
@@ -208,10 +212,10 @@ def _contacts(row: asyncpg.Record, owner: str, *, service: bool) -> tuple[list[C
     return contacts, phones
 
 
-def _funding(row: asyncpg.Record, owner: str, *, service: bool) -> list[Funding]:
+def _funding(row: asyncpg.Record, owner: str, *, service: bool) -> list[HsdsFunding]:
     service_id, organization_id = (owner, None) if service else (None, owner)
     return [
-        Funding(
+        HsdsFunding(
             id=derived_id("funding", owner, source),
             source=source,
             service_id=service_id,
@@ -246,10 +250,10 @@ def _fees(row: asyncpg.Record) -> str | None:
     return f"£{row['cost_amount']:,.2f} {COST_UNITS.get(row['cost_unit'], row['cost_unit'])}"
 
 
-def _service_brief(row: asyncpg.Record, tax: Taxonomies) -> ServiceBrief:
+def _service_brief(row: asyncpg.Record, tax: Taxonomies) -> HsdsServiceBrief:
     confirmed: dt.datetime | None = row["last_confirmed_at"]
     accreditations = tax.codes("accreditations")
-    return ServiceBrief(
+    return HsdsServiceBrief(
         id=str(row["uuid"]),
         organization_id=str(row["org_uuid"]),
         name=row["name"],
@@ -266,10 +270,10 @@ def _service_brief(row: asyncpg.Record, tax: Taxonomies) -> ServiceBrief:
     )
 
 
-def term(tax: Taxonomies, kind: str, code: str, *, detail: bool = False) -> TaxonomyTerm:
+def term(tax: Taxonomies, kind: str, code: str, *, detail: bool = False) -> HsdsTaxonomyTerm:
     item = next(x for x in getattr(tax, kind) if x.code == code)
     name, _ = TAXONOMIES[kind]
-    return TaxonomyTerm(
+    return HsdsTaxonomyTerm(
         id=term_id(kind, code),
         name=item.name,
         description=item.description,
@@ -280,20 +284,20 @@ def term(tax: Taxonomies, kind: str, code: str, *, detail: bool = False) -> Taxo
     )
 
 
-def _taxonomy(kind: str, base: str) -> Taxonomy:
+def _taxonomy(kind: str, base: str) -> HsdsTaxonomy:
     name, description = TAXONOMIES[kind]
-    return Taxonomy(
+    return HsdsTaxonomy(
         id=taxonomy_id(kind), name=name, description=description, uri=f"{base}/{kind}" if base else None, version="1"
     )
 
 
-def _service(row: asyncpg.Record, tax: Taxonomies, base: str) -> Service:
+def _service(row: asyncpg.Record, tax: Taxonomies, base: str) -> HsdsService:
     brief = _service_brief(row, tax)
     sid = brief.id
     areas = tax.codes("areas")
     contacts, phones = _contacts(row, sid, service=True)
     attributes = [
-        Attribute(
+        HsdsAttribute(
             id=derived_id("attribute", sid, kind, code),
             link_id=sid,
             link_type="service",
@@ -307,7 +311,7 @@ def _service(row: asyncpg.Record, tax: Taxonomies, base: str) -> Service:
     costs = []
     if row["cost_amount"] is not None:
         costs.append(
-            CostOption(
+            HsdsCostOption(
                 id=derived_id("cost_option", sid),
                 service_id=sid,
                 option=COST_UNITS.get(row["cost_unit"], row["cost_unit"]),
@@ -316,11 +320,11 @@ def _service(row: asyncpg.Record, tax: Taxonomies, base: str) -> Service:
                 amount_description=_fees(row),
             )
         )
-    return Service(
+    return HsdsService(
         **{f: getattr(brief, f) for f in brief.__struct_fields__},
         organization=_org_brief(row, tax, base),
         service_areas=[
-            ServiceArea(
+            HsdsServiceArea(
                 id=derived_id("service_area", sid, code),
                 service_id=sid,
                 name=areas.get(code, code),
@@ -350,7 +354,7 @@ async def list_services(
     organization_id: str | None = None,
     taxonomy_term_id: str | None = None,
     modified_after: str | None = None,
-) -> ServicePage:
+) -> HsdsServicePage:
     f = queries.ServiceFilter(words=search_words(search))
     if organization_id is not None:
         f.organization = parse_uuid(organization_id, "organization_id")
@@ -360,7 +364,7 @@ async def list_services(
         wanted = str(parse_uuid(taxonomy_term_id, "taxonomy_term_id"))
         found = _term_code(tax, wanted)
         if found is None:  # a term we do not have: no service is classified by it
-            return ServicePage(*page_fields(0, page, per_page, 0), [])
+            return HsdsServicePage(*page_fields(0, page, per_page, 0), [])
         kind, code = found
         if kind == "pathways":
             f.pathway = code
@@ -369,10 +373,10 @@ async def list_services(
     total = await queries.count_services(conn, f)
     rows = await queries.services(conn, f, per_page, _offset(page, per_page)) if total else []
     contents = [_service_brief(r, tax) for r in rows]
-    return ServicePage(*page_fields(total, page, per_page, len(contents)), contents)
+    return HsdsServicePage(*page_fields(total, page, per_page, len(contents)), contents)
 
 
-async def get_service(conn: Connection, tax: Taxonomies, base: str, service_id: str) -> Service:
+async def get_service(conn: Connection, tax: Taxonomies, base: str, service_id: str) -> HsdsService:
     row = await queries.service(conn, path_uuid(service_id, "service"))
     if row is None:
         raise NotFound("no such service")
@@ -381,15 +385,15 @@ async def get_service(conn: Connection, tax: Taxonomies, base: str, service_id: 
 
 async def list_organizations(
     conn: Connection, tax: Taxonomies, base: str, *, page: int, per_page: int, search: str | None = None
-) -> OrganizationPage:
+) -> HsdsOrganizationPage:
     words = search_words(search)
     total = await queries.count_organizations(conn, words)
     rows = await queries.organizations(conn, words, per_page, _offset(page, per_page)) if total else []
     contents = [_org_brief(r, tax, base) for r in rows]
-    return OrganizationPage(*page_fields(total, page, per_page, len(contents)), contents)
+    return HsdsOrganizationPage(*page_fields(total, page, per_page, len(contents)), contents)
 
 
-async def get_organization(conn: Connection, tax: Taxonomies, base: str, organization_id: str) -> Organization:
+async def get_organization(conn: Connection, tax: Taxonomies, base: str, organization_id: str) -> HsdsOrganization:
     row = await queries.organization(conn, path_uuid(organization_id, "organization"))
     if row is None:
         raise NotFound("no such organization")
@@ -397,7 +401,7 @@ async def get_organization(conn: Connection, tax: Taxonomies, base: str, organiz
     brief = _org_brief(row, tax, base)
     contacts, phones = _contacts(row, org, service=False)
     services = await queries.services_of(conn, row["provider_id"])
-    return Organization(
+    return HsdsOrganization(
         **{f: getattr(brief, f) for f in brief.__struct_fields__},
         organization_identifiers=_identifiers(row),
         contacts=contacts,
@@ -407,7 +411,7 @@ async def get_organization(conn: Connection, tax: Taxonomies, base: str, organiz
     )
 
 
-def _all_terms(tax: Taxonomies, kinds: Sequence[str] = tuple(TAXONOMIES)) -> list[TaxonomyTerm]:
+def _all_terms(tax: Taxonomies, kinds: Sequence[str] = tuple(TAXONOMIES)) -> list[HsdsTaxonomyTerm]:
     return [term(tax, kind, item.code) for kind in kinds for item in getattr(tax, kind)]
 
 
@@ -418,34 +422,36 @@ def _term_code(tax: Taxonomies, wanted: str) -> tuple[str, str] | None:
     )
 
 
-def list_taxonomies(base: str, *, page: int, per_page: int) -> TaxonomyPage:
+def list_taxonomies(base: str, *, page: int, per_page: int) -> HsdsTaxonomyPage:
     every = [_taxonomy(kind, base) for kind in TAXONOMIES]
     contents = every[_offset(page, per_page) :][:per_page]
-    return TaxonomyPage(*page_fields(len(every), page, per_page, len(contents)), contents)
+    return HsdsTaxonomyPage(*page_fields(len(every), page, per_page, len(contents)), contents)
 
 
-def get_taxonomy(tax: Taxonomies, base: str, taxonomy: str) -> TaxonomyWithTerms:
+def get_taxonomy(tax: Taxonomies, base: str, taxonomy: str) -> HsdsTaxonomyWithTerms:
     wanted = str(path_uuid(taxonomy, "taxonomy"))
     kind = next((k for k in TAXONOMIES if taxonomy_id(k) == wanted), None)
     if kind is None:
         raise NotFound("no such taxonomy")
     found = _taxonomy(kind, base)
-    return TaxonomyWithTerms(
+    return HsdsTaxonomyWithTerms(
         **{f: getattr(found, f) for f in found.__struct_fields__}, taxonomy_terms=_all_terms(tax, [kind])
     )
 
 
-def list_taxonomy_terms(tax: Taxonomies, *, page: int, per_page: int, taxonomy: str | None = None) -> TaxonomyTermPage:
+def list_taxonomy_terms(
+    tax: Taxonomies, *, page: int, per_page: int, taxonomy: str | None = None
+) -> HsdsTaxonomyTermPage:
     kinds: Sequence[str] = tuple(TAXONOMIES)
     if taxonomy is not None:
         wanted = str(parse_uuid(taxonomy, "taxonomy_id"))
         kinds = [k for k in TAXONOMIES if taxonomy_id(k) == wanted]
     every = _all_terms(tax, kinds)
     contents = every[_offset(page, per_page) :][:per_page]
-    return TaxonomyTermPage(*page_fields(len(every), page, per_page, len(contents)), contents)
+    return HsdsTaxonomyTermPage(*page_fields(len(every), page, per_page, len(contents)), contents)
 
 
-def get_taxonomy_term(tax: Taxonomies, term_uuid: str) -> TaxonomyTerm:
+def get_taxonomy_term(tax: Taxonomies, term_uuid: str) -> HsdsTaxonomyTerm:
     found = _term_code(tax, str(path_uuid(term_uuid, "taxonomy term")))
     if found is None:
         raise NotFound("no such taxonomy term")
