@@ -2,7 +2,7 @@
 
 Layers (a test keeps them, tests/test_architecture.py):
     app, cli, openapi, seed            composition: may use every room
-    reports > exercises > providers > accounts > taxonomy, system
+    reports > exercises, standards > providers > accounts > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
     types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating, formatting,
@@ -56,6 +56,8 @@ from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.settings import Settings
+from marketplace.standards.routes import ROUTES as STANDARDS_ROUTES
+from marketplace.standards.routes import cors_before_send
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.routes import ROUTES as TAXONOMY_ROUTES
@@ -97,6 +99,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *ACCOUNT_ROUTES,
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
+            *STANDARDS_ROUTES,
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
@@ -104,6 +107,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         middleware=[request_id_middleware, strict_requests, authentication],
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
+        before_send=[cors_before_send],  # Access-Control-Allow-Origin: * under /hsds, errors too
         dependencies={
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "conn": Provide(provide_conn),

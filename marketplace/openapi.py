@@ -161,7 +161,8 @@ def finish_openapi(
         by_name = {t.__name__: t for t in ours}
         for name, schema in defs.items():
             schema.update(getattr(by_name.get(name), "__json_schema_extra__", None) or {})  # rules msgspec cannot state
-            _add_enums(schema, taxonomy)
+            if not getattr(by_name.get(name), "__no_code_enums__", False):  # HSDS's own field names (standards)
+                _add_enums(schema, taxonomy)
             components[name] = _to_spec(schema)  # type: ignore[assignment]
     for path, media_types in (extra_media_types or {}).items():
         item = (openapi.paths or {}).get(path)

@@ -17,7 +17,7 @@ from pathlib import Path
 from marketplace.settings import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "marketplace"
-ROOM_ORDER = {"taxonomy": 0, "system": 0, "accounts": 1, "providers": 2, "exercises": 3, "reports": 4}
+ROOM_ORDER = {"taxonomy": 0, "system": 0, "accounts": 1, "providers": 2, "exercises": 3, "standards": 3, "reports": 4}
 OFFERED = {
     "service",
     "models",

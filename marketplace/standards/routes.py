@@ -1,0 +1,181 @@
+"""Open Referral UK (HSDS 3.0) read API under /hsds: anonymous, the published directory only, readable from any web
+page (`Access-Control-Allow-Origin: *` on every response under /hsds, errors included: `cors_before_send`).
+
+Query parameters are strict, as everywhere: those HSDS defines that we serve are `page`, `per_page`, `search`,
+`organization_id`, `taxonomy_term_id`, `modified_after`, `taxonomy_id` (on terms) and `format=json`; the others
+(`full`, `minimal`, `postcode`, `proximity`, ...) are refused with a 400 naming them, not ignored."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from litestar import Request, get
+from litestar.params import Parameter, PathParameter
+from litestar.types import Message, Scope
+
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, errors_doc
+from marketplace.standards import service
+from marketplace.standards.models import (
+    HsdsApiDetails,
+    HsdsOrganization,
+    HsdsOrganizationPage,
+    HsdsService,
+    HsdsServicePage,
+    HsdsTaxonomyPage,
+    HsdsTaxonomyTerm,
+    HsdsTaxonomyTermPage,
+    HsdsTaxonomyWithTerms,
+)
+
+PREFIX = "/hsds"
+TAGS = ["open referral (HSDS 3.0 / ORUK)"]
+DEFAULT_PER_PAGE = 50
+
+Search = Annotated[
+    str | None, Parameter(max_length=200, description="Words that must all appear (case and accents folded)")
+]
+UuidParam = Annotated[str | None, Parameter(max_length=36, schema_extra={"format": "uuid"})]
+Format = Annotated[Literal["json"] | None, Parameter(description="Only json (HSDS's default) is served")]
+ModifiedAfter = Annotated[
+    str | None,
+    Parameter(
+        max_length=40,
+        schema_extra={"format": "date-time"},
+        description="Services changed on or after this ISO 8601 date-time (UTC when no offset is given)",
+    ),
+]
+
+
+PathId = Annotated[str, PathParameter(description="A UUID (anything else names nothing: 404)")]
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+async def cors_before_send(message: Message, scope: Scope) -> None:
+    """Every response under /hsds may be read by any origin: the data is public, and no credential is involved."""
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope.get("path", "")
+    if path == PREFIX or path.startswith(PREFIX + "/"):
+        headers = list(message.get("headers", []))
+        headers.append((b"access-control-allow-origin", b"*"))
+        message["headers"] = headers
+
+
+@get(PREFIX, summary="About this Open Referral API", tags=TAGS, responses=errors_doc(400))
+async def hsds_root(request: Request[Any, Any, Any], format: Format = None) -> HsdsApiDetails:
+    return service.api_details(base_url(request))
+
+
+@get(
+    f"{PREFIX}/services",
+    summary="Services of published providers, paged (HSDS 3.0)",
+    tags=TAGS,
+    responses=errors_doc(400, 503),
+)
+async def hsds_services(
+    ctx: Ctx,
+    conn: Conn,
+    page: PageNumber = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+    search: Search = None,
+    organization_id: UuidParam = None,
+    taxonomy_term_id: UuidParam = None,
+    modified_after: ModifiedAfter = None,
+    format: Format = None,
+) -> HsdsServicePage:
+    return await service.list_services(
+        conn,
+        ctx.taxonomy,
+        page=page,
+        per_page=per_page,
+        search=search,
+        organization_id=organization_id,
+        taxonomy_term_id=taxonomy_term_id,
+        modified_after=modified_after,
+    )
+
+
+@get(
+    f"{PREFIX}/services/{{service_id:str}}",
+    summary="A service, fully nested (HSDS 3.0)",
+    tags=TAGS,
+    responses=errors_doc(404, 503),
+)
+async def hsds_service(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, service_id: PathId) -> HsdsService:
+    return await service.get_service(conn, ctx.taxonomy, base_url(request), service_id)
+
+
+@get(
+    f"{PREFIX}/organizations",
+    summary="Published organizations, paged (HSDS 3.0)",
+    tags=TAGS,
+    responses=errors_doc(400, 503),
+)
+async def hsds_organizations(
+    request: Request[Any, Any, Any],
+    ctx: Ctx,
+    conn: Conn,
+    page: PageNumber = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+    search: Search = None,
+    format: Format = None,
+) -> HsdsOrganizationPage:
+    return await service.list_organizations(
+        conn, ctx.taxonomy, base_url(request), page=page, per_page=per_page, search=search
+    )
+
+
+@get(
+    f"{PREFIX}/organizations/{{organization_id:str}}",
+    summary="An organization with its identifiers, contacts and services (HSDS 3.0)",
+    tags=TAGS,
+    responses=errors_doc(404, 503),
+)
+async def hsds_organization(
+    request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, organization_id: PathId
+) -> HsdsOrganization:
+    return await service.get_organization(conn, ctx.taxonomy, base_url(request), organization_id)
+
+
+@get(f"{PREFIX}/taxonomies", summary="The taxonomies services are classified by", tags=TAGS, responses=errors_doc(400))
+async def hsds_taxonomies(
+    request: Request[Any, Any, Any], page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, format: Format = None
+) -> HsdsTaxonomyPage:
+    return service.list_taxonomies(base_url(request), page=page, per_page=per_page)
+
+
+@get(f"{PREFIX}/taxonomies/{{taxonomy:str}}", summary="A taxonomy with its terms", tags=TAGS, responses=errors_doc(404))
+async def hsds_taxonomy(request: Request[Any, Any, Any], ctx: Ctx, taxonomy: PathId) -> HsdsTaxonomyWithTerms:
+    return service.get_taxonomy(ctx.taxonomy, base_url(request), taxonomy)
+
+
+@get(f"{PREFIX}/taxonomy_terms", summary="Taxonomy terms, paged", tags=TAGS, responses=errors_doc(400))
+async def hsds_taxonomy_terms(
+    ctx: Ctx,
+    page: PageNumber = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
+    taxonomy_id: UuidParam = None,
+    format: Format = None,
+) -> HsdsTaxonomyTermPage:
+    return service.list_taxonomy_terms(ctx.taxonomy, page=page, per_page=per_page, taxonomy=taxonomy_id)
+
+
+@get(f"{PREFIX}/taxonomy_terms/{{term:str}}", summary="A taxonomy term", tags=TAGS, responses=errors_doc(404))
+async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> HsdsTaxonomyTerm:
+    return service.get_taxonomy_term(ctx.taxonomy, term)
+
+
+ROUTES = [
+    hsds_root,
+    hsds_services,
+    hsds_service,
+    hsds_organizations,
+    hsds_organization,
+    hsds_taxonomies,
+    hsds_taxonomy,
+    hsds_taxonomy_terms,
+    hsds_taxonomy_term,
+]
