@@ -30,7 +30,7 @@ from .priorities import explain_priorities
 from .scoring import CAPACITY, PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
-from .vocab import GENDERS, age_phrase, pathway_label
+from .vocab import GENDERS, age_phrase, pathway_label, pathway_name
 
 _MAX_LISTED = 8
 
@@ -233,12 +233,18 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     _, lines = covered_leaves(ctx, i)
     share = float(col.score[j])
     tree = ctx.cols.areas
-    whole = float(sum(float(tree.people[a]) for a in ctx.cn.area_nodes))
-    out = [
-        f"its services together reach {share:.0%} of the people in the need's areas "
-        f"({share * whole:,.0f} of {_people(whole)}{people_note(tree)}){_s(share)}",
-        *lines,
-    ]
+    whole = ctx.cn.coverage_whole
+    if ctx.cn.need.area_volumes is not None:
+        first = (
+            f"its services together reach {share:.0%} of the need's expected service users "
+            f"({share * whole:,.0f} of {whole:,.0f} a year, by the need's own volumes per area){_s(share)}"
+        )
+    else:
+        first = (
+            f"its services together reach {share:.0%} of the people in the need's areas "
+            f"({share * whole:,.0f} of {_people(whole)}{people_note(tree)}){_s(share)}"
+        )
+    out = [first, *lines]
     areas, inside = ctx.cols.services.areas, ctx.inside
     leaves = sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes)
     for s, touches, row in qualifying(ctx, c, i):
@@ -391,6 +397,8 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
         )
         text = f"{head}: {len(ev.matches)} of {ev.word_count} words matched ({pairs})"
+        if ev.thesaurus_words:
+            text += f" (read with the domain thesaurus: {', '.join(ev.thesaurus_words)})"
         if ev.snippet:
             text += f" in {ev.snippet}"
         out.append(text + _s(comp.score[j]))
@@ -501,7 +509,7 @@ def _pct(x: float) -> str:
 
 
 def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    name = pathway_label(ctx.cn.need.pathway, ctx.pathway_names)
+    name = (pathway_name(ctx.cn.need.pathway, ctx.pathway_names) or ctx.cn.need.pathway).lower()
     if not ctx.cn.cohort_count:
         return f"It offers {name} services, and the need names no particular groups of people."
     served = round(float(col.component("cohort_overlap").raw[j]) * ctx.cn.cohort_count)
@@ -513,6 +521,8 @@ def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     share = float(col.score[j])
     tree = ctx.cols.areas
+    if ctx.cn.need.area_volumes is not None:
+        return f"Its services reach {_pct(share)} of the service users the commissioner expects in the need's areas."
     if not tree.has_population:
         return f"Its services reach {_pct(share)} of the need's local areas (no population figures were given)."
     return f"Its services reach {_pct(share)} of the people living in the need's areas."

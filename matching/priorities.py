@@ -97,6 +97,8 @@ class WordMatch(NamedTuple):
 class PriorityEvidence(NamedTuple):
     matches: tuple[WordMatch, ...]
     word_count: int
+    thesaurus_words: tuple[str, ...]
+    """Words of the phrasing that counted which the thesaurus put in place of the priority's own."""
     snippet: str | None
     """The passage quoted: the sentence of a qualifying service's description or outcomes records where the
     priority's words are best found together (and, when they are scattered, the first sentence holding each
@@ -215,7 +217,9 @@ def explain_priorities(
                     if not left:
                         break
                 snippet = " and ".join(parts)
-        out.append(PriorityEvidence(tuple(matches), len(best_variant), snippet))
+        own = set(vs[0]) if vs else set()
+        swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
+        out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
     return out
 
 

@@ -323,6 +323,7 @@ def shortlist(
         "need_id": need.id,
         "as_of": as_of,
         "weights": w,
+        "weights_percent": {k: round(v, 1) for k, v in w.percentages().items()},
         "candidate_count": n,
         "eligible_count": len(idx),
         "excluded_count": n - len(idx),

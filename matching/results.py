@@ -97,3 +97,6 @@ class Ranking(msgspec.Struct, frozen=True, gc=False):
     """Number of excluded candidates failing each check (a candidate may fail several)."""
     excluded: tuple[Exclusion, ...]
     """Excluded candidates ordered by (name, provider_id), at most ``excluded_limit``."""
+    weights_percent: dict[str, float] = {}
+    """Each criterion's share of the score in percent, as used (``weights`` times 100, to one decimal; empty in
+    rankings stored before algorithm 2026.12-1)."""

@@ -140,22 +140,19 @@ def _bit_counts(bits: npt.NDArray[np.uint8]) -> dict[int, int]:
     return {bit: int(histogram[(values & bit) != 0].sum()) for bit in _BITS}
 
 
-def coverage_shares(
-    areas: AreaTree, owner: Int64Array, node: Int64Array, n: int, area_nodes: tuple[int, ...]
-) -> FloatArray:
+def coverage_shares(owner: Int64Array, node: Int64Array, n: int, cn: CompiledNeed) -> FloatArray:
     """Share of the need's people covered, per owner: (people of the need's areas covered) / (people of the
-    need's areas), from :attr:`AreaTree.people` (every leaf 1 without population figures: share of leaf areas).
+    need's areas), from ``cn.coverage_weight`` (:attr:`AreaTree.people`, every leaf 1 without population
+    figures, or the need's own volumes per area).
 
     ``(owner, node)``: the area nodes each owner covers, an antichain per owner, so contributions never
-    overlap. The figures are whole numbers added exactly, so covering strictly more people never lowers
-    the share.
+    overlap. Population figures are whole numbers added exactly, so covering strictly more people never
+    lowers the share.
     """
-    node_weight = areas.people_in(area_nodes)
-    whole = float(sum(float(areas.people[a]) for a in area_nodes))
-    if whole <= 0:
+    if cn.coverage_whole <= 0:
         return np.zeros(n)
-    counts = np.bincount(owner, weights=node_weight[node], minlength=n)
-    return np.minimum(counts / whole, 1.0)
+    counts = np.bincount(owner, weights=cn.coverage_weight[node], minlength=n)
+    return np.minimum(counts / cn.coverage_whole, 1.0)
 
 
 def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
@@ -317,7 +314,7 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
         merge = mixed[who]
         union = antichains(who[merge], node[merge], cols.areas)
         who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
-    shares = coverage_shares(cols.areas, who, node, n, cn.area_nodes)
+    shares = coverage_shares(who, node, n, cn)
     return Screening(
         eligible=screening.eligible,
         coverage=shares,

@@ -9,6 +9,7 @@ from conftest import run_cli
 
 import matching
 from marketplace import db
+from marketplace.taxonomy.models import matching_thesaurus
 
 NEED = {
     "title": "Accommodation for adults in Telford",
@@ -326,6 +327,7 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
             as_of=dt.date.today(),
             limit=limit,
             excluded_limit=excluded_limit,
+            thesaurus=matching_thesaurus(),
         )
         return msgspec.json.decode(msgspec.json.encode(ranking))
     finally:

@@ -20,6 +20,7 @@ from matching import (
     AreaTree,
     Candidate,
     CandidatePool,
+    InvalidNeed,
     Need,
     Priority,
     Ranking,
@@ -258,6 +259,19 @@ def test_without_population_figures_every_local_area_counts_the_same() -> None:
     r = rank(f.need(areas=(f.WORCESTERSHIRE,), local_priorities=()), [half], areas=f.tree(), as_of=f.AS_OF)
     assert criterion(r.scored[0], "coverage") == 0.5
     assert "each local area counts the same" in evidence(r.scored[0], "coverage")[0]
+
+
+def test_the_need_s_own_volumes_per_area_weigh_coverage_when_given() -> None:
+    worcs = plain(1, "Aardvark Worcestershire", areas=f.WORCS_DISTRICTS)
+    three = plain(2, "Zebra Marches", areas=(f.SHROPSHIRE, f.TELFORD, f.HEREFORDSHIRE))
+    need = f.need(areas=(f.WEST_MERCIA,), local_priorities=(), area_volumes={f.WORCESTERSHIRE: 80, f.SHROPSHIRE: 20})
+    got = by_name(rank(need, [worcs, three], areas=f.people_tree(), as_of=f.AS_OF))
+    assert criterion(got["Aardvark Worcestershire"], "coverage") == pytest.approx(0.8)
+    assert criterion(got["Zebra Marches"], "coverage") == pytest.approx(0.2)
+    assert "80 of 100 a year" in evidence(got["Aardvark Worcestershire"], "coverage")[0]
+    for bad in ({"E99999999": 1}, {f.BIRMINGHAM: 1}, {f.WORCESTERSHIRE: -1}, {f.WEST_MERCIA: 1, f.SHROPSHIRE: 1}):
+        with pytest.raises(InvalidNeed, match="area_volumes"):
+            rank(f.need(areas=(f.WEST_MERCIA,), area_volumes=bad), [worcs], areas=f.people_tree(), as_of=f.AS_OF)
 
 
 # -- 3. capacity for the need ---------------------------------------------------------------------------
