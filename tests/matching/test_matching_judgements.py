@@ -21,11 +21,13 @@ from matching import (
     Candidate,
     CandidatePool,
     InvalidNeed,
+    InvalidWeights,
     Need,
     Priority,
     Ranking,
     ScoredCandidate,
     Service,
+    Weights,
     compact,
     rank,
     shortlist,
@@ -325,3 +327,18 @@ def test_area_tree_population_is_checked_and_compared() -> None:
 
 def test_a_service_is_a_service() -> None:  # the factories' defaults still describe one service
     assert isinstance(f.service(), Service)
+
+
+# -- 10. weights a commissioner reads as meant ------------------------------------------------------------
+
+
+def test_weights_as_percentages_sum_to_100_and_the_run_shows_them() -> None:
+    w = Weights.from_percentages({"quality": 25, "pathway_fit": 10})
+    assert w.percentages()["quality"] == pytest.approx(25)
+    assert sum(w.percentages().values()) == pytest.approx(100)
+    with pytest.raises(InvalidWeights, match=r"sum to 115.*quality 26\.1%"):
+        Weights.from_percentages({"quality": 30})
+    with pytest.raises(InvalidWeights, match="unknown criterion"):
+        Weights.from_percentages({"price": 10})
+    r = rank(f.need(), [f.candidate(1)], w, areas=f.tree(), as_of=f.AS_OF)
+    assert r.weights_percent["quality"] == 25.0 and sum(r.weights_percent.values()) == pytest.approx(100)
