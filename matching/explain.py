@@ -159,6 +159,10 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
     people = tree.people
+
+    def who(x: float) -> str:
+        return f", {_people(x)}" if tree.has_population else ""
+
     covered: set[int] = set()
     lines: list[str] = []
     for a in ctx.cn.area_nodes:
@@ -170,7 +174,7 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
             leaves = tree.leaf_indices_under(a)
             covered.update(leaves)
             how = "directly" if via[0] == a else f"via {tree.label(tree.code(via[0]))}"
-            lines.append(f"{tree.label(code)}: fully covered {how} ({total} of {total} local areas, {_people(whole)})")
+            lines.append(f"{tree.label(code)}: fully covered {how} ({total} of {total} local areas{who(whole)})")
             continue
         leaves_here: list[int] = []
         for nd in nodes:
@@ -180,15 +184,13 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
         k = len(leaves_here)
         mine = float(sum(float(people[x]) for x in leaves_here))
         if k == total:
-            lines.append(f"{tree.label(code)}: fully covered ({total} of {total} local areas, {_people(whole)})")
+            lines.append(f"{tree.label(code)}: fully covered ({total} of {total} local areas{who(whole)})")
         elif k:
             names = [tree.label(tree.code(x)) for x in sorted(leaves_here)]
-            lines.append(
-                f"{tree.label(code)}: {k} of {total} local areas covered, {_people(mine)} of {_people(whole)} "
-                f"({_listing(names)})"
-            )
+            counted = f", {mine:,.0f} of {_people(whole)}" if tree.has_population else ""
+            lines.append(f"{tree.label(code)}: {k} of {total} local areas covered{counted} ({_listing(names)})")
         else:
-            lines.append(f"{tree.label(code)}: not covered (0 of {_people(whole)})")
+            lines.append(f"{tree.label(code)}: not covered")
     return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
 
 
@@ -243,6 +245,9 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
         first = (
             f"its services together reach {share:.0%} of the people in the need's areas "
             f"({share * whole:,.0f} of {_people(whole)}{people_note(tree)}){_s(share)}"
+            if tree.has_population
+            else f"its services together reach {share:.0%} of the need's local areas "
+            f"({share * whole:,.0f} of {whole:,.0f}{people_note(tree)}){_s(share)}"
         )
     out = [first, *lines]
     areas, inside = ctx.cols.services.areas, ctx.inside
@@ -302,7 +307,7 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
             f"against {vol:,.0f} service users/yr{note}",
         )
     return (
-        f"capacity for this need {total:,.0f} service users/yr from its services in the need's areas "
+        f"capacity {total:,.0f} service users/yr from its services in the need's areas "
         f"({', '.join(stated)}) vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
         *shared,
     )

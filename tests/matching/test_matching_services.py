@@ -198,7 +198,7 @@ def test_two_services_in_the_pathway_count_together_and_the_explanation_names_ea
     assert crit(both, "quality").components[2].raw == 12  # the most years of a qualifying service
     assert both.total > one.total
     coverage = crit(both, "coverage").evidence
-    assert "Telford and Wrekin (E06000020): fully covered directly (1 of 1 leaf areas)" in coverage
+    assert "Telford and Wrekin (E06000020): fully covered directly (1 of 1 local areas)" in coverage
     assert any(e.startswith('service "Telford tenancy support" covers 1 of the need\'s 2') for e in coverage)
     assert any(e.startswith('service "Shropshire move-on" covers 1 of the need\'s 2') for e in coverage)
     assert '("Telford tenancy support" 40, "Shropshire move-on" 20)' in crit(both, "capacity").evidence[0]
@@ -477,9 +477,19 @@ def _reference(need: Need, cand: Candidate) -> tuple[list[str], list[Service], f
         codes.append("missing_accreditation")
     if max((s.years_experience for s in q), default=0) < need.min_years_experience:
         codes.append("insufficient_experience")
-    stated = [s.capacity for s in q if touches(s) and s.capacity is not None]
-    covered = {leaf for s in q for code in s.areas or () if code in TREE for leaf in TREE.leaves_under(code)}
-    share = sum(len(covered & set(TREE.leaves_under(a))) / TREE.leaf_count(a) for a in need_nodes) / len(need_nodes)
+
+    def leaves(codes: tuple[str, ...]) -> set[str]:
+        return {leaf for code in codes if code in TREE for leaf in TREE.leaves_under(code)}
+
+    # no population figures: every local area counts 1; a service's capacity is shared over its local areas
+    wanted = leaves(tuple(need_nodes))
+    stated = [
+        s.capacity * len(leaves(s.areas) & wanted) / len(leaves(s.areas))
+        for s in q
+        if touches(s) and s.capacity is not None
+    ]
+    covered = set().union(*(leaves(s.areas) for s in q)) if q else set()
+    share = len(covered & wanted) / len(wanted)
     return codes, q, (sum(stated) if stated else None), share
 
 
