@@ -175,11 +175,15 @@ def explain_priorities(
         sim = process.cdist(query, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64) / 100.0
     qpos = {w: k for k, w in enumerate(query)}
     vpos = {w: k for k, w in enumerate(vocab)}
-    source_cols = [np.array([vpos[w] for w in ws], dtype=np.int64) for ws in per_source]
-    # best similarity of each query word within each source sentence: (sources, query)
-    per_sentence = np.array(
-        [sim[:, cols].max(axis=1) if len(cols) else np.zeros(len(query)) for cols in source_cols]
-    ).reshape(len(sources), len(query))
+    # best similarity of each query word within each source sentence: (sources, query), one reduceat
+    sizes = [len(ws) for ws in per_source]
+    per_sentence = np.zeros((len(sources), len(query)))
+    nonempty = [k for k, n in enumerate(sizes) if n]
+    if nonempty and len(query):
+        cols = np.fromiter((vpos[w] for k in nonempty for w in per_source[k]), dtype=np.int64)
+        starts = np.cumsum([0] + [sizes[k] for k in nonempty[:-1]])
+        per_sentence[nonempty] = np.maximum.reduceat(sim[:, cols], starts, axis=1).T
+    best_any = sim.max(axis=1, initial=0.0).tolist() if len(query) else []
     out = []
     for p, vs in zip(priorities, variants, strict=True):
         best_variant: tuple[str, ...] = ()
@@ -188,9 +192,9 @@ def explain_priorities(
             if not v:
                 continue
             rows = [qpos[w] for w in v]
-            anywhere = float(sim[rows].max(axis=1, initial=0.0).mean())
-            together = float(per_sentence[:, rows].mean(axis=1).max(initial=0.0))
-            score = float(phrase_score(np.array(anywhere), np.array(together)))
+            anywhere = sum(best_any[r] for r in rows) / len(rows)
+            together = float(per_sentence[:, rows].sum(axis=1).max(initial=0.0)) / len(rows)
+            score = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
             if score > best_score:
                 best_variant, best_score = v, score
         matches = []

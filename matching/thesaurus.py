@@ -31,7 +31,7 @@ def _raw(words: Sequence[str]) -> tuple[str, ...]:
 class Thesaurus:
     """Groups of equivalent terms (each a word or a short phrase). Immutable."""
 
-    __slots__ = ("_by_key", "groups")
+    __slots__ = ("_by_key", "_memo", "groups")
 
     def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
         kept: list[tuple[str, ...]] = []
@@ -43,6 +43,8 @@ class Thesaurus:
                 raise MatchingError(f"thesaurus group {k} needs two or more terms, each with a word that counts")
             kept.append(terms)
         self.groups: tuple[tuple[str, ...], ...] = tuple(kept)
+        self._memo: dict[str, tuple[tuple[str, ...], ...]] = {}
+        """:meth:`variants` already computed (a cache: the same text always gives the same phrasings)."""
         # per key function: term (as a tuple of keyed words) -> the group's terms so keyed, longest terms first
         self._by_key: dict[str, list[tuple[tuple[str, ...], list[tuple[str, ...]]]]] = {}
         for name, key in (("normalised", _normalised), ("raw", _raw)):
@@ -88,8 +90,13 @@ class Thesaurus:
     def variants(self, text: str) -> tuple[tuple[str, ...], ...]:
         """The phrasings of ``text`` as normalised words (each distinct, in order), the text's own first; at most
         :data:`MAX_VARIANTS`."""
-        seq = _normalised(raw_words(text))
-        return tuple(dict.fromkeys(tuple(dict.fromkeys(v)) for v in self._variants(seq, "normalised")))
+        known = self._memo.get(text)
+        if known is None:
+            seq = _normalised(raw_words(text))
+            known = tuple(dict.fromkeys(tuple(dict.fromkeys(v)) for v in self._variants(seq, "normalised")))
+            if len(self._memo) < 4096:
+                self._memo[text] = known
+        return known
 
     def expand(self, query: str) -> tuple[str, ...]:
         """The other phrasings of ``query`` in plain lower-case words (the query itself excluded), for search:
