@@ -183,7 +183,8 @@ sentences = st.lists(st.lists(words, min_size=1, max_size=6).map(" ".join), min_
 def test_repeating_a_word_never_raises_a_score(text: str, at: int, times: int, priority: list[str]) -> None:
     tokens = text.split(" ")
     k = at % len(tokens)
-    repeated = " ".join([*tokens[: k + 1], *([tokens[k].rstrip(".")] * times), *tokens[k + 1 :]])
+    # the word repeated where it stands, in its own sentence ("housing housing." for "housing.")
+    repeated = " ".join([*tokens[:k], *([tokens[k].rstrip(".")] * times), *tokens[k:]])
     need = priority_need(" ".join(priority))
     before = rank(need, [plain(1, "P", description=text)], areas=f.tree(), as_of=f.AS_OF, thesaurus=THESAURUS)
     after = rank(need, [plain(1, "P", description=repeated)], areas=f.tree(), as_of=f.AS_OF, thesaurus=THESAURUS)
