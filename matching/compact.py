@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any, overload
 
@@ -34,7 +35,7 @@ from .areas import AreaTree
 from .columns import Columns, Pairs, ServiceColumns, gather, read_only
 from .models import Candidate
 from .pool import CandidatePool, OverColumns, build_pool, text_units
-from .wordscan import Groups, TextMatch, WordIndex
+from .wordscan import Groups, SimilarityMemo, TextMatch, WordIndex
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -130,6 +131,9 @@ class CompactPool(OverColumns):
     words: WordIndex
     """Distinct normalised words of each text unit (see :func:`matching.pool.text_units`): every service
     row's description and outcomes records, then every candidate's resources text."""
+    similar: SimilarityMemo = dc_field(default_factory=dict, compare=False, repr=False)
+    """Each query word's similar words in ``words.vocabulary``, once computed (the vocabulary never changes; a
+    new pool starts with an empty memo)."""
 
     @property
     def by_name(self) -> None:
@@ -152,7 +156,12 @@ class CompactPool(OverColumns):
     ) -> TextMatch:
         """See :meth:`matching.pool.Pool.service_text_matches`."""
         return self.words.text_matches(
-            services.astype(np.int64, copy=False), query, groups, service_pos.astype(np.int64, copy=False), m
+            services.astype(np.int64, copy=False),
+            query,
+            groups,
+            service_pos.astype(np.int64, copy=False),
+            m,
+            self.similar,
         )
 
     @classmethod

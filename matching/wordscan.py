@@ -151,18 +151,50 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     return _Scan(chunks, per_chunk, list(norm_ids), slow_arr[:, 0], slow_arr[:, 1], slow_arr[:, 2].astype(np.uint8))
 
 
-def _similarities(query: Sequence[str], vocabulary: list[str]) -> tuple[Ints, Floats]:
-    """(hit index of every vocabulary word, or -1; similarity / 100 of each query word to each hit)."""
+SimilarityMemo = dict[str, tuple[Ints, Floats]]
+"""Per query word: the vocabulary words within the cutoff (ascending indices) and their similarity / 100, for
+one vocabulary that never changes (a compact pool's word index)."""
+MEMO_WORDS: Final = 20_000
+"""A memo holding more words than this is emptied before it grows again."""
+
+
+def _similarities(
+    query: Sequence[str], vocabulary: list[str], memo: SimilarityMemo | None = None
+) -> tuple[Ints, Floats]:
+    """(hit index of every vocabulary word, or -1; similarity / 100 of each query word to each hit).
+
+    ``memo`` (for an unchanging ``vocabulary``): each query word is compared with the vocabulary once; the result
+    is the same as without it."""
     hit_of = np.full(len(vocabulary) + 1, -1, dtype=np.int64)  # index -1 (a dropped word) stays -1
     if not vocabulary:
         return hit_of, np.zeros((len(query), 0))
-    workers = -1 if len(query) * len(vocabulary) > 4_000_000 else 1  # threads only pay off for big vocabularies
-    sim = process.cdist(
-        list(query), vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64, workers=workers
+    # a snapshot of what the memo knows: another thread may add to it, or empty it, meanwhile
+    known = {} if memo is None else {w: v for w in query if (v := memo.get(w)) is not None}
+    missing = [w for w in query if w not in known]
+    workers = -1 if len(missing) * len(vocabulary) > 4_000_000 else 1  # threads only pay off for big vocabularies
+    sim = (
+        process.cdist(
+            missing, vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64, workers=workers
+        )
+        if missing
+        else np.zeros((0, len(vocabulary)))
     )
-    hit_cols = np.flatnonzero(sim.any(axis=0))
+    if memo is None:
+        hit_cols = np.flatnonzero(sim.any(axis=0))
+        hit_of[hit_cols] = np.arange(len(hit_cols))
+        return hit_of, sim[:, hit_cols] / 100.0
+    if len(memo) + len(missing) > MEMO_WORDS:
+        memo.clear()
+    for r, w in enumerate(missing):
+        cols = np.flatnonzero(sim[r])
+        known[w] = memo[w] = (cols, sim[r, cols] / 100.0)
+    per_word = [known[w] for w in query]
+    hit_cols = np.unique(np.concatenate([cols for cols, _ in per_word])) if per_word else np.zeros(0, dtype=np.int64)
     hit_of[hit_cols] = np.arange(len(hit_cols))
-    return hit_of, sim[:, hit_cols] / 100.0
+    values = np.zeros((len(query), len(hit_cols)))
+    for q, (cols, vals) in enumerate(per_word):
+        values[q, hit_of[cols]] = vals
+    return hit_of, values
 
 
 def _best(n_query: int, n: int, who: Ints, hit: Ints, values: Floats) -> Floats:
@@ -292,11 +324,14 @@ class WordIndex(NamedTuple):
         found = np.flatnonzero(hits >= 0)
         return _best(len(query), m, which[found], hits[found], values)
 
-    def text_matches(self, idx: Ints, query: Sequence[str], groups: Groups, owner: Ints, n: int) -> TextMatch:
-        """:func:`text_matches` for the owners ``idx``, ``idx[k]``'s words counting for column ``owner[k]``."""
+    def text_matches(
+        self, idx: Ints, query: Sequence[str], groups: Groups, owner: Ints, n: int, memo: SimilarityMemo | None = None
+    ) -> TextMatch:
+        """:func:`text_matches` for the owners ``idx``, ``idx[k]``'s words counting for column ``owner[k]``
+        (``memo``: see :func:`_similarities`)."""
         if not query or n == 0 or not len(idx) or not self.vocabulary:
             return TextMatch(np.zeros((len(query), n)), np.zeros((len(groups), n)))
-        hit_of, values = _similarities(query, self.vocabulary)
+        hit_of, values = _similarities(query, self.vocabulary, memo)
         starts = self.offsets[idx]
         counts = self.offsets[idx + 1] - starts
         unit = np.repeat(np.arange(len(idx), dtype=np.int64), counts)

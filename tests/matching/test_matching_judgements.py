@@ -168,8 +168,15 @@ def test_every_pool_kind_gives_the_same_phrase_scores() -> None:
     expected = msgspec.json.encode(rank(need, cands, **opts))
     assert msgspec.json.encode(rank(need, CandidatePool.build(cands, f.tree()), **opts)) == expected
     details = {c.provider_id: c for c in cands}
-    short = shortlist(need, compact.build_compact(cands, f.tree()), **opts)
-    assert msgspec.json.encode(short.explain(details)) == expected
+    pool = compact.build_compact(cands, f.tree())
+    for _ in range(2):  # the second time the pool remembers each word's similar words: the same result
+        short = shortlist(need, pool, **opts)
+        assert msgspec.json.encode(short.explain(details)) == expected
+    assert pool.similar
+    other = priority_need("tenancy", "exploitation of young women")  # some words remembered, some new
+    assert msgspec.json.encode(shortlist(other, pool, **opts).explain(details)) == msgspec.json.encode(
+        rank(other, cands, **opts)
+    )
 
 
 words = st.sampled_from(["tenancy", "sustainment", "housing", "women", "young", "risk", "support", "the", "of"])
