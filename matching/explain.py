@@ -62,6 +62,8 @@ class EvidenceContext:
     """Per area node: the people of the need's areas it covers (:meth:`AreaTree.people_in`); computed on first use."""
     memo: dict[str, str | None] = field(default_factory=dict)
     """Normalised form of each word seen while explaining this ranking (see ``text.word_forms``)."""
+    covered: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    """Each explained row's :func:`covered_leaves`, found once per explanation."""
     services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
     """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
 
@@ -140,8 +142,13 @@ def _antichain(ctx: EvidenceContext, nodes: set[int]) -> list[int]:
 def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(leaf codes within the need's areas covered by candidate ``i``'s qualifying services together, one
     evidence line per need area)."""
-    rows, _ = ctx.rows_of(i)
-    return _covered(ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)}))
+    known = ctx.covered.get(i)
+    if known is None:
+        rows, _ = ctx.rows_of(i)
+        known = ctx.covered[i] = _covered(
+            ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)})
+        )
+    return known
 
 
 def _people(x: float) -> str:

@@ -201,7 +201,9 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(self._ctx, memo={}, services={})  # words and services found while explaining: this call only
+        ctx = replace(
+            self._ctx, memo={}, services={}, covered={}
+        )  # words and services found while explaining: this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
