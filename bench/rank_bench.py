@@ -50,6 +50,7 @@ sys.path.insert(0, str(ARGS.impl.resolve()))
 
 import msgspec  # noqa: E402
 
+import matching  # noqa: E402
 from matching import (  # noqa: E402
     AreaTree,
     Candidate,
@@ -66,6 +67,13 @@ from matching import (  # noqa: E402
 
 T = TypeVar("T")
 AS_OF = date(2026, 11, 1)
+_THESAURUS_FILE = Path(__file__).resolve().parents[1] / "seed_data" / "thesaurus.json"
+EXTRA: dict[str, object] = (
+    {"thesaurus": matching.Thesaurus(msgspec.json.decode(_THESAURUS_FILE.read_bytes())["groups"])}
+    if hasattr(matching, "Thesaurus") and _THESAURUS_FILE.exists()
+    else {}
+)
+"""The domain thesaurus, as the API passes it, when the core benchmarked takes one."""
 WEST_MERCIA = "E23000016"
 WORCESTERSHIRE = "E10000034"
 WORCS = ("E07000234", "E07000235", "E07000236", "E07000237", "E07000238", "E07000239")
@@ -378,7 +386,9 @@ def bench_lists(n: int, repeat: int, tree: AreaTree, codes: list[str]) -> list[C
         for need, tag in needs:
             for xl in (50, None):
                 t, r = timed(
-                    lambda n=need, c=cands, x=xl: rank(n, c, areas=tree, as_of=AS_OF, limit=50, excluded_limit=x),
+                    lambda n=need, c=cands, x=xl: rank(
+                        n, c, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=x
+                    ),
                     repeat,
                 )
                 print(
@@ -395,18 +405,20 @@ def bench_pool(cands: list[Candidate], repeat: int, tree: AreaTree) -> Candidate
     print(f"\n== {n:,} candidates, (b) mixed, as a prebuilt CandidatePool")
     t_pool, pool = timed(lambda: CandidatePool.build(cands, tree), max(1, repeat // 2))
     print(f"  CandidatePool.build                       {ms(t_pool)}  (once per snapshot)")
-    t_rank, ranking = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, limit=50), repeat)
+    t_rank, ranking = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50), repeat)
     print(
         f"  rank(pool, limit=50)                      {ms(t_rank)}  "
         f"eligible {ranking.eligible_count:,}, excluded {ranking.excluded_count:,} (all listed)"
     )
-    t_rank2, _ = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), repeat)
+    t_rank2, _ = timed(lambda: rank(NEED, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=50), repeat)
     print(f"  rank(pool, limit=50, excluded_limit=50)   {ms(t_rank2)}")
     broad = msgspec.structs.replace(
         NEED, id="bench-broad", areas=roots(tree), required_accreditations=(), min_years_experience=0
     )
-    t_first, wide = timed(lambda: rank(broad, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), 1)
-    t_broad, wide = timed(lambda: rank(broad, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=50), repeat)
+    t_first, wide = timed(lambda: rank(broad, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=50), 1)
+    t_broad, wide = timed(
+        lambda: rank(broad, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=50), repeat
+    )
     print(
         f"  rank(pool, limit=50, excluded_limit=50)   {ms(t_broad)}  national need, no accreditation/experience "
         f"filter: eligible {wide.eligible_count:,} (first call {ms(t_first).strip()}: may index the pool's text)"
@@ -428,7 +440,7 @@ def bench_partnerships(pool: CandidatePool, tree: AreaTree, repeat: int) -> None
         msgspec.structs.replace(NEED, id="women", pathway="WOMEN_ABUSE", cohorts=("WOMEN",), areas=(WEST_MERCIA,)),
     ]
     t_rank, rankings = timed(
-        lambda: [rank(nd, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=0) for nd in needs], repeat
+        lambda: [rank(nd, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=0) for nd in needs], repeat
     )
     t_plan, plan = timed(lambda: propose_partnerships(needs, rankings, areas=tree, max_options=3), repeat)
     print(f"\n== partnerships: {len(needs)} needs, {len(plan.cells)} cells, shortlists of 50 from {len(pool):,}")
@@ -468,7 +480,9 @@ def bench_compact(cands: list[Candidate], repeat: int, tree: AreaTree) -> None:
 
         def run(need: Need = need) -> tuple[float, float, int]:
             t0 = time.perf_counter()
-            short = shortlist(need, pool, areas=tree, as_of=AS_OF, limit=50, excluded_limit=200, directory=True)
+            short = shortlist(
+                need, pool, areas=tree, as_of=AS_OF, **EXTRA, limit=50, excluded_limit=200, directory=True
+            )
             t1 = time.perf_counter()
             ranking = short.explain({pid: details[pid] for pid in short.provider_ids})
             return t1 - t0, time.perf_counter() - t1, ranking.eligible_count

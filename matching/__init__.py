@@ -43,6 +43,7 @@ from .partnerships import (
 from .pool import CandidatePool, Pool
 from .ranking import DirectoryCounts, RankOptions, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
+from .thesaurus import Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights
@@ -88,6 +89,7 @@ __all__ = (
     "ScoredCandidate",
     "Service",
     "Shortlist",
+    "Thesaurus",
     "Weights",
     "build_compact",
     "compact",

@@ -23,11 +23,34 @@ class AreaTree:
 
     A parent that is referenced but not itself a key is added as a root. Optional
     ``names`` (``{code: "Worcestershire"}``) are only used in explanations.
+
+    ``population`` (``{code: people}``, e.g. ONS mid-year estimates) weighs coverage and shared capacity by
+    people (see :attr:`people`); ``population_source`` names it in explanations. Only leaf figures are read: a
+    leaf without a figure counts as the mean of the known leaf figures (rounded), and with no figure at all
+    every leaf counts 1 (coverage by counting leaf areas).
     """
 
-    __slots__ = ("_codes", "_index", "_leaf_count", "_leaf_pos", "_names", "_parent", "_parents", "_size")
+    __slots__ = (
+        "_codes",
+        "_index",
+        "_leaf_count",
+        "_leaf_pos",
+        "_names",
+        "_parent",
+        "_parents",
+        "_people",
+        "_population",
+        "_size",
+        "population_source",
+    )
 
-    def __init__(self, parents: Mapping[str, str | None], names: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        parents: Mapping[str, str | None],
+        names: Mapping[str, str] | None = None,
+        population: Mapping[str, float] | None = None,
+        population_source: str = "",
+    ) -> None:
         allp: dict[str, str | None] = {}
         for code, parent in parents.items():
             if not isinstance(code, str) or not code:
@@ -80,6 +103,25 @@ class AreaTree:
         self._leaf_pos: tuple[int, ...] = tuple(i for i in range(n) if is_leaf[i])
         self._names: dict[str, str] = dict(names or {})
         self._parents: frozenset[tuple[str, str | None]] = frozenset(allp.items())
+        pop: dict[str, float] = {}
+        for code, value in (population or {}).items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1e12:
+                raise InvalidAreaTree(str(code), "a population must be a number from 0 to 1e12")
+            if code in self._index:
+                pop[code] = float(round(value))
+        self._population = pop
+        self.population_source = population_source
+        known = [pop[order[i]] for i in self._leaf_pos if order[i] in pop]
+        fallback = float(round(sum(known) / len(known))) if known else 1.0
+        people = np.zeros(n, dtype=np.float64)
+        for i in self._leaf_pos:
+            people[i] = pop.get(order[i], fallback)
+        for i in range(n - 1, -1, -1):  # children come after their parent in pre-order
+            p = parent_idx[i]
+            if p >= 0:
+                people[p] += people[i]
+        people.flags.writeable = False
+        self._people = people
 
     # -- basic queries -------------------------------------------------------
     def __len__(self) -> int:
@@ -91,10 +133,15 @@ class AreaTree:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AreaTree):
             return NotImplemented
-        return self is other or self._parents == other._parents
+        return self is other or (self._parents == other._parents and self._population == other._population)
 
     def __hash__(self) -> int:
         return hash(self._parents)
+
+    @property
+    def has_population(self) -> bool:
+        """Whether population figures were given (coverage is then weighted by people)."""
+        return bool(self._population)
 
     def __repr__(self) -> str:
         return f"AreaTree({len(self)} areas, {len(self._leaf_pos)} leaves)"
@@ -192,6 +239,24 @@ class AreaTree:
     def sizes(self) -> npt.NDArray[np.int64]:
         """Subtree sizes (node included)."""
         return self._size
+
+    @property
+    def people(self) -> npt.NDArray[np.float64]:
+        """People under each node: the sum of its leaves' figures (see the class docstring); whole numbers, so
+        sums of them are exact."""
+        return self._people
+
+    def people_in(self, area_nodes: Iterable[int]) -> npt.NDArray[np.float64]:
+        """Per node: the people of the areas ``area_nodes`` (an antichain) it covers. A node inside one of them
+        covers its own people; an ancestor-or-self covers all of theirs. Whole numbers, so sums are exact."""
+        sizes, people = self._size, self._people
+        out = np.zeros(len(self))
+        for a in area_nodes:
+            end = a + int(sizes[a])
+            out[a:end] = people[a:end]
+            for anc in self.ancestor_indices(a):
+                out[anc] += people[a]
+        return out
 
     @property
     def leaf_counts(self) -> npt.NDArray[np.int64]:

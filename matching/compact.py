@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from dataclasses import field as dc_field
 from types import MappingProxyType
 from typing import Any, overload
 
@@ -34,7 +35,7 @@ from .areas import AreaTree
 from .columns import Columns, Pairs, ServiceColumns, gather, read_only
 from .models import Candidate
 from .pool import CandidatePool, OverColumns, build_pool, text_units
-from .wordscan import WordIndex
+from .wordscan import Groups, SimilarityMemo, TextMatch, WordIndex
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -130,6 +131,9 @@ class CompactPool(OverColumns):
     words: WordIndex
     """Distinct normalised words of each text unit (see :func:`matching.pool.text_units`): every service
     row's description and outcomes records, then every candidate's resources text."""
+    similar: SimilarityMemo = dc_field(default_factory=dict, compare=False, repr=False)
+    """Each query word's similar words in ``words.vocabulary``, once computed (the vocabulary never changes; a
+    new pool starts with an empty memo)."""
 
     @property
     def by_name(self) -> None:
@@ -146,6 +150,19 @@ class CompactPool(OverColumns):
         """See :meth:`matching.pool.Pool.text_matches`."""
         units, owner = text_units(len(self.columns.services), idx, services, service_pos)
         return self.words.best_matches(units, query, owner=owner, n=len(idx))
+
+    def service_text_matches(
+        self, services: Int64Array, service_pos: Int64Array, m: int, query: Sequence[str], groups: Groups
+    ) -> TextMatch:
+        """See :meth:`matching.pool.Pool.service_text_matches`."""
+        return self.words.text_matches(
+            services.astype(np.int64, copy=False),
+            query,
+            groups,
+            service_pos.astype(np.int64, copy=False),
+            m,
+            self.similar,
+        )
 
     @classmethod
     def of(cls, pool: CandidatePool) -> CompactPool:
@@ -304,7 +321,8 @@ def _concat_index(parts: Sequence[CompactPool]) -> WordIndex:
     offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(counts), out=offsets[1:])
     words = np.concatenate([index.words[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
-    return WordIndex(offsets, words.astype(_word_dtype(len(vocabulary)), copy=False), list(vocabulary))
+    bits = np.concatenate([index.bits[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
+    return WordIndex(offsets, words.astype(_word_dtype(len(vocabulary)), copy=False), list(vocabulary), bits)
 
 
 def _take_units(index: WordIndex, keep: npt.NDArray[np.bool_]) -> WordIndex:
@@ -312,7 +330,8 @@ def _take_units(index: WordIndex, keep: npt.NDArray[np.bool_]) -> WordIndex:
     counts = np.diff(index.offsets)
     offsets = np.zeros(int(np.count_nonzero(keep)) + 1, dtype=np.int64)
     np.cumsum(counts[keep], out=offsets[1:])
-    return WordIndex(offsets, index.words[np.repeat(keep, counts)], index.vocabulary)
+    kept = np.repeat(keep, counts)
+    return WordIndex(offsets, index.words[kept], index.vocabulary, index.bits[kept])
 
 
 def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> CompactPool:

@@ -1,8 +1,9 @@
 """The matching criteria, each defined once.
 
 A criterion is one row of :data:`REGISTRY`: its name, its default weight, its score function (the
-criterion's column for the scored candidates, from :mod:`matching.scoring`) and its evidence function
-(the words explaining one shown candidate's score, from :mod:`matching.explain`). Everything else is
+criterion's column for the scored candidates, from :mod:`matching.scoring`), its evidence function
+(the words explaining one shown candidate's score, from :mod:`matching.explain`) and its summary function
+(one plain-English sentence for a lay reader, also from :mod:`matching.explain`). Everything else is
 derived from this table, in its order:
 
 * :data:`CRITERIA`, the names (the order of a ranking's criteria, and of the left-to-right sum that
@@ -32,6 +33,8 @@ ScoreFunction = Callable[[ScoringInput], CriterionColumn]
 EvidenceFunction = Callable[[EvidenceContext, CriterionColumn, Candidate, int, int], tuple[str, ...]]
 """Evidence lines for one candidate: (context, the criterion's own column, candidate, its row in the
 pool, its position among the scored candidates)."""
+SummaryFunction = Callable[[EvidenceContext, CriterionColumn, Candidate, int, int], str]
+"""One plain-English sentence for one candidate (same arguments as an evidence function)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +43,7 @@ class Criterion:
     default_weight: float
     score: ScoreFunction
     evidence: EvidenceFunction
+    summary: SummaryFunction
 
 
 LOCAL_PRIORITIES: Final = "local_priorities"
@@ -47,15 +51,23 @@ LOCAL_PRIORITIES: Final = "local_priorities"
 ranking ``limit`` it is matched only for the candidates that can still be shown (see :mod:`matching.ranking`)."""
 
 REGISTRY: Final[tuple[Criterion, ...]] = (
-    Criterion("pathway_fit", 0.20, scoring.pathway_fit, explain.pathway_fit),
-    Criterion("coverage", 0.15, scoring.coverage, explain.coverage),
-    Criterion("capacity", 0.10, scoring.capacity, explain.capacity),
-    Criterion("financial_viability", 0.10, scoring.financial_viability, explain.financial_viability),
-    Criterion("quality", 0.15, scoring.quality, explain.quality),
-    Criterion(LOCAL_PRIORITIES, 0.10, scoring.local_priorities, explain.local_priorities),
-    Criterion("added_value", 0.05, scoring.added_value, explain.added_value),
-    Criterion("social_value", 0.10, scoring.social_value, explain.social_value),
-    Criterion("sustainability", 0.05, scoring.sustainability, explain.sustainability),
+    Criterion("pathway_fit", 0.20, scoring.pathway_fit, explain.pathway_fit, explain.pathway_fit_summary),
+    Criterion("coverage", 0.15, scoring.coverage, explain.coverage, explain.coverage_summary),
+    Criterion("capacity", 0.10, scoring.capacity, explain.capacity, explain.capacity_summary),
+    Criterion(
+        "financial_viability",
+        0.10,
+        scoring.financial_viability,
+        explain.financial_viability,
+        explain.financial_viability_summary,
+    ),
+    Criterion("quality", 0.15, scoring.quality, explain.quality, explain.quality_summary),
+    Criterion(
+        LOCAL_PRIORITIES, 0.10, scoring.local_priorities, explain.local_priorities, explain.local_priorities_summary
+    ),
+    Criterion("added_value", 0.05, scoring.added_value, explain.added_value, explain.added_value_summary),
+    Criterion("social_value", 0.10, scoring.social_value, explain.social_value, explain.social_value_summary),
+    Criterion("sustainability", 0.05, scoring.sustainability, explain.sustainability, explain.sustainability_summary),
 )
 
 CRITERIA: Final[tuple[str, ...]] = tuple(c.name for c in REGISTRY)

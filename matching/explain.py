@@ -16,11 +16,12 @@ import math
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from .areas import AreaTree
 from .columns import Columns
 from .errors import MatchingError
 from .models import Candidate, OutcomeRecord, Service
@@ -28,9 +29,15 @@ from .needs import CompiledNeed
 from .priorities import explain_priorities
 from .scoring import CAPACITY, PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
-from .vocab import GENDERS, age_phrase, pathway_label
+from .thesaurus import EMPTY_THESAURUS, Thesaurus
+from .vocab import GENDERS, age_phrase, pathway_label, pathway_name
 
 _MAX_LISTED = 8
+
+STRENGTH_MIN_SCORE: Final = 0.7
+"""A weighted criterion scoring at least this (out of 1) is a strength of the candidate."""
+WEAKNESS_BELOW: Final = 0.4
+"""A weighted criterion scoring below this (out of 1) is a weakness; between the two, neither."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -49,10 +56,24 @@ class EvidenceContext:
     """Whether each of ``qualifying`` covers (some of) one of the need's areas."""
     qualifying_owner: npt.NDArray[np.signedinteger[Any]]
     """The candidate row of each of ``qualifying`` (ascending)."""
+    thesaurus: Thesaurus = EMPTY_THESAURUS
+    """Equivalent terms used in matching local priorities."""
+    need_people: npt.NDArray[np.float64] | None = None
+    """Per area node: the people of the need's areas it covers (:meth:`AreaTree.people_in`); computed on first use."""
     memo: dict[str, str | None] = field(default_factory=dict)
     """Normalised form of each word seen while explaining this ranking (see ``text.word_forms``)."""
+    covered: dict[int, tuple[tuple[str, ...], tuple[str, ...]]] = field(default_factory=dict)
+    """Each explained row's :func:`covered_leaves`, found once per explanation."""
     services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
     """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
+
+    def people_inside(self) -> npt.NDArray[np.float64]:
+        """:attr:`need_people`, computed once."""
+        people = self.need_people
+        if people is None:
+            people = self.cols.areas.people_in(self.cn.area_nodes)
+            object.__setattr__(self, "need_people", people)
+        return people
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
@@ -121,24 +142,46 @@ def _antichain(ctx: EvidenceContext, nodes: set[int]) -> list[int]:
 def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(leaf codes within the need's areas covered by candidate ``i``'s qualifying services together, one
     evidence line per need area)."""
-    rows, _ = ctx.rows_of(i)
-    return _covered(ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)}))
+    known = ctx.covered.get(i)
+    if known is None:
+        rows, _ = ctx.rows_of(i)
+        known = ctx.covered[i] = _covered(
+            ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)})
+        )
+    return known
+
+
+def _people(x: float) -> str:
+    return f"{x:,.0f} people"
+
+
+def people_note(tree: AreaTree) -> str:
+    """Where the population figures come from, to end a sentence (``""`` when unnamed)."""
+    if not tree.has_population:
+        return "; no population figures were given, so each local area counts the same"
+    return f"; population: {tree.population_source}" if tree.population_source else ""
 
 
 def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
+    people = tree.people
+
+    def who(x: float) -> str:
+        return f", {_people(x)}" if tree.has_population else ""
+
     covered: set[int] = set()
     lines: list[str] = []
     for a in ctx.cn.area_nodes:
         code = tree.code(a)
         total = int(tree.leaf_counts[a])
+        whole = float(people[a])
         via = [nd for nd in nodes if tree.within_index(a, nd)]
         if via:
             leaves = tree.leaf_indices_under(a)
             covered.update(leaves)
             how = "directly" if via[0] == a else f"via {tree.label(tree.code(via[0]))}"
-            lines.append(f"{tree.label(code)}: fully covered {how} ({total} of {total} leaf areas)")
+            lines.append(f"{tree.label(code)}: fully covered {how} ({total} of {total} local areas{who(whole)})")
             continue
         leaves_here: list[int] = []
         for nd in nodes:
@@ -146,11 +189,13 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
                 leaves_here.extend(tree.leaf_indices_under(nd))
         covered.update(leaves_here)
         k = len(leaves_here)
+        mine = float(sum(float(people[x]) for x in leaves_here))
         if k == total:
-            lines.append(f"{tree.label(code)}: fully covered ({total} of {total} leaf areas)")
+            lines.append(f"{tree.label(code)}: fully covered ({total} of {total} local areas{who(whole)})")
         elif k:
             names = [tree.label(tree.code(x)) for x in sorted(leaves_here)]
-            lines.append(f"{tree.label(code)}: {k} of {total} leaf areas covered ({_listing(names)})")
+            counted = f", {mine:,.0f} of {_people(whole)}" if tree.has_population else ""
+            lines.append(f"{tree.label(code)}: {k} of {total} local areas covered{counted} ({_listing(names)})")
         else:
             lines.append(f"{tree.label(code)}: not covered")
     return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
@@ -196,13 +241,28 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
 def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     _, lines = covered_leaves(ctx, i)
     share = float(col.score[j])
-    out = [*lines, f"mean share over {len(ctx.cn.area_nodes)} need area(s), its services together{_s(share)}"]
-    tree, areas, inside = ctx.cols.areas, ctx.cols.services.areas, ctx.inside
+    tree = ctx.cols.areas
+    whole = ctx.cn.coverage_whole
+    if ctx.cn.need.area_volumes is not None:
+        first = (
+            f"its services together reach {share:.0%} of the need's expected service users "
+            f"({share * whole:,.0f} of {whole:,.0f} a year, by the need's own volumes per area){_s(share)}"
+        )
+    else:
+        first = (
+            f"its services together reach {share:.0%} of the people in the need's areas "
+            f"({share * whole:,.0f} of {_people(whole)}{people_note(tree)}){_s(share)}"
+            if tree.has_population
+            else f"its services together reach {share:.0%} of the need's local areas "
+            f"({share * whole:,.0f} of {whole:,.0f}{people_note(tree)}){_s(share)}"
+        )
+    out = [first, *lines]
+    areas, inside = ctx.cols.services.areas, ctx.inside
     leaves = sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes)
     for s, touches, row in qualifying(ctx, c, i):
         mine = sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if inside[x]}) if touches else []
         what = (
-            f"{len(mine)} of the need's {leaves} leaf area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
+            f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
             if mine
             else "none of the need's areas"
         )
@@ -210,14 +270,37 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     return tuple(out)
 
 
+def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:
+    """(people of service row ``row``'s areas in the need's areas, people of all its areas, share)."""
+    nodes = ctx.cols.services.areas.of(row)
+    inside = ctx.people_inside()
+    mine = float(sum(float(inside[nd]) for nd in nodes))
+    whole = float(sum(float(ctx.cols.areas.people[nd]) for nd in nodes))
+    return mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0)
+
+
 def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     vol = ctx.cn.need.annual_volume
     score = float(col.score[j])
     services = qualifying(ctx, c, i)
-    counted = [s for s, touches, _ in services if touches]
+    counted = [(s, row) for s, touches, row in services if touches]
     elsewhere = [s for s, touches, _ in services if not touches]
-    stated = [f"{service_label(s)} {s.capacity:,.0f}" for s in counted if s.capacity is not None]
-    unstated = [service_label(s) for s in counted if s.capacity is None]
+    stated: list[str] = []
+    shared: list[str] = []
+    for s, row in counted:
+        if s.capacity is None:
+            continue
+        mine, whole, share = service_share(ctx, row)
+        if share < 1.0:
+            stated.append(f"{service_label(s)} {s.capacity * share:,.0f} of its {s.capacity:,.0f}")
+            shared.append(
+                f"{service_label(s)} covers more areas than the need, so its capacity of {s.capacity:,.0f} a year is "
+                f"shared across them: {share:.0%} of the people it covers live in the need's areas "
+                f"({_people(mine)} of {_people(whole)}), so {s.capacity * share:,.0f} a year are counted for this need"
+            )
+        else:
+            stated.append(f"{service_label(s)} {s.capacity:,.0f}")
+    unstated = [service_label(s) for s, _ in counted if s.capacity is None]
     notes = []
     if unstated:
         notes.append(f"not stated by {_listing(unstated)}")
@@ -231,8 +314,9 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
             f"against {vol:,.0f} service users/yr{note}",
         )
     return (
-        f"capacity {total:,.0f} service users/yr from its services in the need's areas ({', '.join(stated)}) "
-        f"vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
+        f"capacity {total:,.0f} service users/yr from its services in the need's areas "
+        f"({', '.join(stated)}) vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
+        *shared,
     )
 
 
@@ -313,19 +397,20 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    evidence = explain_priorities(c, services, ctx.cn.priorities, ctx.memo)
+    evidence = explain_priorities(services, ctx.cn.priorities, ctx.memo, ctx.thesaurus)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:
             out.append(
-                f"{head}: no matching words in its services' descriptions and outcomes or its resources text"
-                f"{_s(comp.score[j])}"
+                f"{head}: no matching words in its qualifying services' descriptions and outcomes{_s(comp.score[j])}"
             )
             continue
         pairs = ", ".join(
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
         )
         text = f"{head}: {len(ev.matches)} of {ev.word_count} words matched ({pairs})"
+        if ev.thesaurus_words:
+            text += f" (read with the domain thesaurus: {', '.join(ev.thesaurus_words)})"
         if ev.snippet:
             text += f" in {ev.snippet}"
         out.append(text + _s(comp.score[j]))
@@ -424,3 +509,111 @@ def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: 
         else f"profile never confirmed{_s(0.0)}"
     )
     return (first, second, third)
+
+
+# -- one plain-English sentence per criterion (the registry names them too) ------------------------
+# Each reads its own criterion's column, like the evidence functions, and says in words a lay reader can
+# follow what the score means for this need.
+
+
+def _pct(x: float) -> str:
+    return f"{x:.0%}"
+
+
+def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    name = (pathway_name(ctx.cn.need.pathway, ctx.pathway_names) or ctx.cn.need.pathway).lower()
+    if not ctx.cn.cohort_count:
+        return f"It offers {name} services, and the need names no particular groups of people."
+    served = round(float(col.component("cohort_overlap").raw[j]) * ctx.cn.cohort_count)
+    return (
+        f"It offers {name} services and serves {served} of the {ctx.cn.cohort_count} groups of people the need names."
+    )
+
+
+def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    share = float(col.score[j])
+    tree = ctx.cols.areas
+    if ctx.cn.need.area_volumes is not None:
+        return f"Its services reach {_pct(share)} of the service users the commissioner expects in the need's areas."
+    if not tree.has_population:
+        return f"Its services reach {_pct(share)} of the need's local areas (no population figures were given)."
+    return f"Its services reach {_pct(share)} of the people living in the need's areas."
+
+
+def capacity_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    vol = ctx.cn.need.annual_volume
+    total = float(col.measures[CAPACITY][j])
+    if math.isnan(total):
+        return f"It has not said how many people a year its services here can take (the need is for {vol:,.0f})."
+    shared = any(
+        touches and s.capacity is not None and service_share(ctx, row)[2] < 1.0
+        for s, touches, row in qualifying(ctx, c, i)
+    )
+    return (
+        f"Its services can take about {total:,.0f} people a year in the need's areas against the {vol:,.0f} needed"
+        + (", counting only its share of capacity it also offers elsewhere." if shared else ".")
+    )
+
+
+def financial_viability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    budget = ctx.cn.need.annual_budget
+    if c.annual_income is None or c.annual_income <= 0:
+        first = "Its annual income is not known"
+    else:
+        first = f"The contract would be {budget / c.annual_income:.0%} of its annual income"
+    second = (
+        "its reserves are not known"
+        if c.reserves_months is None
+        else f"it holds {c.reserves_months:g} months of reserves"
+    )
+    return f"{first}, and {second}."
+
+
+def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    acc = int(col.component("quality_accreditations").raw[j])
+    has_outcomes = bool(col.component("outcomes_evidence").raw[j])
+    years = float(col.component("years_in_pathway").raw[j])
+    return (
+        f"It holds {acc} quality accreditation(s), {'has' if has_outcomes else 'has no'} recorded outcomes for "
+        f"this kind of service, and has {years:g} years' experience in it."
+    )
+
+
+def local_priorities_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    if not ctx.cn.priorities:
+        return "The need sets no local priorities, so none are judged."
+    good = sum(1 for comp in col.components if float(comp.score[j]) >= STRENGTH_MIN_SCORE)
+    return (
+        f"Its own descriptions of these services clearly address {good} of the need's "
+        f"{len(ctx.cn.priorities)} local priorities."
+    )
+
+
+def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    funding = float(ctx.cols.match_funding[i])
+    vols = float(ctx.cols.volunteers[i])
+    return (
+        f"It brings {'£' + format(funding, ',.0f') + ' a year of match funding' if funding > 0 else 'no match funding'}"
+        f", {vols:,.0f} volunteers and {int(ctx.cols.partner_count[i])} partner organisation(s)."
+    )
+
+
+def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    commitments = int(col.component("social_value_commitments").raw[j])
+    local = bool(col.component("local_presence").raw[j])
+    return (
+        f"It makes {commitments} social value commitment(s) and "
+        f"{'has' if local else 'has no'} premises in the need's areas."
+    )
+
+
+def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
+    op = col.component("years_operating")
+    fresh = col.component("months_since_confirmed")
+    years = f"has operated for {float(op.raw[j]):g} years" if c.founded_year is not None else "gives no founding year"
+    confirmed = (
+        f"its profile was last confirmed {float(fresh.raw[j]):.0f} months ago"
+        if c.last_confirmed is not None
+        else "its profile has never been confirmed"
+    )
+    return f"It {years} and {confirmed}."

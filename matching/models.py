@@ -85,6 +85,11 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     max_age: float | None = None
     gender: str = "both"
     """``"men"`` or ``"women"``: the need is for them only (a service must serve them, or both); ``"both"``: anyone."""
+    area_volumes: dict[str, float] | None = None
+    """The commissioner's expected service users per year by area (codes among or within the need's areas, none
+    inside another): when given, coverage is the share of these people the provider covers instead of the
+    share of the population (an area's volume is spread over its local areas by population; local areas of
+    the need under no given code count 0)."""
 
 
 class Candidate(msgspec.Struct, frozen=True, kw_only=True):

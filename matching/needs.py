@@ -6,6 +6,9 @@ import math
 from dataclasses import dataclass
 from typing import Final
 
+import numpy as np
+import numpy.typing as npt
+
 from .areas import AreaTree
 from .errors import InvalidNeed
 from .models import Need, Priority
@@ -32,6 +35,10 @@ class CompiledNeed:
     priorities: tuple[Priority, ...]
     sector_preference: dict[str, float]
     has_sector_preference: bool
+    coverage_weight: npt.NDArray[np.float64]
+    """Per area node: the people (or, with ``area_volumes``, the expected service users) of the need it covers."""
+    coverage_whole: float
+    """The people (or expected service users) of the need's areas."""
 
     @property
     def cohort_count(self) -> int:
@@ -93,11 +100,13 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         if not _finite(value) or not 0.0 <= value <= 1.0:
             raise InvalidNeed("sector_preference", f"preference for {sector!r} must be in [0, 1]")
         pref[sector] = float(value)
+    area_nodes = areas.reduce(need.areas)
+    weight, whole = _coverage_weights(need, areas, area_nodes)
     return CompiledNeed(
         need=need,
         pathway=need.pathway,
         cohorts=tuple(dict.fromkeys(need.cohorts)),
-        area_nodes=areas.reduce(need.areas),
+        area_nodes=area_nodes,
         required=required,
         min_age=0.0 if need.min_age is None else float(need.min_age),
         max_age=math.inf if need.max_age is None else float(need.max_age),
@@ -105,4 +114,42 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         priorities=tuple(need.local_priorities),
         sector_preference=pref,
         has_sector_preference=bool(need.sector_preference),
+        coverage_weight=weight,
+        coverage_whole=whole,
     )
+
+
+def _coverage_weights(
+    need: Need, areas: AreaTree, area_nodes: tuple[int, ...]
+) -> tuple[npt.NDArray[np.float64], float]:
+    """(per node: the people of the need it covers, the people of the need), by population or by the need's
+    ``area_volumes`` (each spread over its leaves by population)."""
+    if need.area_volumes is None:
+        return areas.people_in(area_nodes), float(sum(float(areas.people[a]) for a in area_nodes))
+    if not need.area_volumes:
+        raise InvalidNeed("area_volumes", "give at least one area's volume, or none at all")
+    leaf = np.zeros(len(areas))
+    inside = areas.within_mask(area_nodes)
+    given: list[int] = []
+    for code, volume in need.area_volumes.items():
+        if code not in areas:
+            raise InvalidNeed("area_volumes", f"unknown area code {code!r}")
+        a = areas.index(code)
+        if not inside[a]:
+            raise InvalidNeed("area_volumes", f"{code!r} is not one of the need's areas or within them")
+        if not _finite(volume) or volume < 0:
+            raise InvalidNeed("area_volumes", f"the volume of {code!r} must be a finite number >= 0")
+        if any(areas.within_index(a, b) or areas.within_index(b, a) for b in given):
+            raise InvalidNeed("area_volumes", f"{code!r} overlaps another area given a volume")
+        given.append(a)
+        leaves = np.asarray(areas.leaf_indices_under(a), dtype=np.int64)
+        people = areas.people[leaves]
+        total = float(people.sum())
+        leaf[leaves] = volume * people / total if total > 0 else volume / len(leaves)
+    whole = float(leaf.sum())
+    if whole <= 0:
+        raise InvalidNeed("area_volumes", "at least one volume must be above 0")
+    cs = np.concatenate(([0.0], np.cumsum(leaf)))
+    idx = np.arange(len(areas))
+    weight = np.maximum(cs[idx + areas.sizes] - cs[idx], 0.0)  # the volume of the need under each node
+    return weight, whole

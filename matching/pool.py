@@ -29,7 +29,7 @@ import numpy.typing as npt
 from .areas import AreaTree
 from .columns import Columns, build_columns, read_only, service_text
 from .models import Candidate
-from .wordscan import WordIndex, best_matches
+from .wordscan import Groups, TextMatch, WordIndex, best_matches, text_matches
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -68,6 +68,14 @@ class Pool(Protocol):
         """Best similarity in [0, 1] of each query word (rows) to the words of each candidate ``idx[j]``
         (columns): its organisation's resources text and the text of the service rows ``services``, service
         row ``services[k]`` counting for column ``service_pos[k]`` (see :func:`matching.wordscan.best_matches`)."""
+        ...
+
+    def service_text_matches(
+        self, services: Int64Array, service_pos: Int64Array, m: int, query: Sequence[str], groups: Groups
+    ) -> TextMatch:
+        """:func:`matching.wordscan.text_matches` of the query against the text of the service rows ``services``
+        only (their descriptions and outcomes records), service row ``services[k]`` counting for column
+        ``service_pos[k]`` of ``m``."""
         ...
 
 
@@ -183,6 +191,18 @@ class CandidatePool(OverColumns):
             return self.word_index().best_matches(units, query, owner=owner, n=len(idx))
         texts = self.texts
         return best_matches(list(map(texts.__getitem__, units.tolist())), owner, len(idx), query)
+
+    def service_text_matches(
+        self, services: Int64Array, service_pos: Int64Array, m: int, query: Sequence[str], groups: Groups
+    ) -> TextMatch:
+        """See :meth:`Pool.service_text_matches` (a reusable pool's word index is used as in :meth:`text_matches`)."""
+        services = services.astype(np.int64, copy=False)
+        service_pos = service_pos.astype(np.int64, copy=False)
+        lazy = self.text_index
+        if lazy is not None and (lazy.built or m * INDEX_SHARE >= len(self)):
+            return self.word_index().text_matches(services, query, groups, service_pos, m)
+        texts = self.service_texts
+        return text_matches(list(map(texts.__getitem__, services.tolist())), service_pos, m, query, groups)
 
 
 def build_pool(

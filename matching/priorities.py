@@ -1,35 +1,59 @@
-"""Local-priority matching with rapidfuzz.
+"""Local-priority matching: a priority is judged as a phrase against the provider's own words about the
+service.
 
-For each priority, its normalised words are compared (``rapidfuzz.fuzz.ratio``,
-cutoff 80) with the normalised words of a candidate's text for the need: the
-descriptions and outcomes records (outcome, measure, note) of its qualifying
-services, and its organisation's resources text. A candidate's match for a priority is the mean, over the
-priority's words, of the best similarity (0-1) of that word to any of the
-candidate's words - i.e. "what share of the priority is evidenced, allowing for
-spelling/inflection". Words without a counterpart contribute 0.
+**The text**: the descriptions and outcomes records (outcome, measure, note) of the candidate's qualifying
+services for the need, and nothing else: never the organisation's resources text, partner, funder or
+premises names, never a service in another pathway.
 
-Only the candidates that pass the need's hard filters are scanned (with a ranking
-limit, only those that could still be shown; see ``ranking._could_reach_top``), and
-only when the need has priorities (:mod:`matching.wordscan` does the scanning,
-vectorised).
-The criterion score is the priority-weighted mean of the matches. The same
-numbers are used for ranking and explanation; the explanation additionally
-names the matched words and the best evidence snippet (computed only for the
-candidates shown).
+**Words**: normalised as in :mod:`matching.text` (stop words dropped, light stemming); a priority word and
+a provider word are similar by ``rapidfuzz.fuzz.ratio`` with cutoff 80 (0 below). Each word counts once,
+however often it is repeated (only the distinct words of a sentence and of a text are read).
+
+**A phrase**: for a priority whose distinct words are ``w_1..w_k``,
+
+* ``anywhere`` = mean over its words of the best similarity to any word of the text;
+* ``together`` = the best, over the sentences of the text (split at ``. ; ! ?`` and line ends; see
+  :data:`matching.wordscan.SENTENCE_BITS`), of the mean over its words of the best similarity to a word of
+  that one sentence;
+* ``match = (TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere) ** PHRASE_EXPONENT``.
+
+So all the words in one sentence score 1, the same words scattered over sentences score less, and half a
+phrase scores a quarter (a priority is a phrase: matching its generic half is not half the meaning).
+With a thesaurus (:class:`matching.thesaurus.Thesaurus`), the priority's phrasings are each matched and the
+best counts. The criterion score is the priority-weighted mean of the matches. The same numbers are used
+for ranking and explanation; the explanation additionally names the matched words and quotes the passage
+(computed only for the candidates shown).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from .models import Candidate, Priority, Service
+from .models import Priority, Service
 from .pool import Pool
-from .text import WORD_CUTOFF, shorten, snippets, word_forms, words
+from .text import WORD_CUTOFF, normalise_word, raw_words, snippets
+from .thesaurus import EMPTY_THESAURUS, Thesaurus
+
+TOGETHER_SHARE: Final = 0.5
+"""Weight of finding a priority's words together in one sentence (the rest: anywhere in the text)."""
+PHRASE_EXPONENT: Final = 2.0
+"""A priority's match is raised to this power: half of a phrase's words score a quarter."""
+
+
+def phrase_score(anywhere: npt.NDArray[np.float64], together: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    mixed: npt.NDArray[np.float64] = TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere
+    return np.clip(mixed, 0.0, 1.0) ** PHRASE_EXPONENT
+
+
+def priority_variants(priorities: Sequence[Priority], thesaurus: Thesaurus) -> list[tuple[tuple[str, ...], ...]]:
+    """Each priority's phrasings as distinct normalised words (its own first)."""
+    return [thesaurus.variants(p.text) for p in priorities]
 
 
 def priority_matches(
@@ -38,20 +62,25 @@ def priority_matches(
     idx: npt.NDArray[np.int64],
     services: npt.NDArray[np.int64],
     service_pos: npt.NDArray[np.int64],
+    thesaurus: Thesaurus = EMPTY_THESAURUS,
 ) -> npt.NDArray[np.float64]:
-    """Match share in [0, 1] of each priority (rows) for each candidate in ``idx`` (columns), against its
-    resources text and the text of the service rows ``services`` (``service_pos``: each one's column)."""
+    """Match in [0, 1] of each priority (rows) for each candidate in ``idx`` (columns), against the text of
+    the service rows ``services`` (``service_pos``: each one's column)."""
     m = len(idx)
     out = np.zeros((len(priorities), m))
-    p_words = [words(p.text) for p in priorities]
-    query = sorted({w for ws in p_words for w in ws})
+    variants = priority_variants(priorities, thesaurus)
+    query = sorted({w for vs in variants for v in vs for w in v})
     if not query or m == 0:
         return out
-    best = pool.text_matches(idx, services, service_pos, query)
     qpos = {w: k for k, w in enumerate(query)}
-    for r, ws in enumerate(p_words):
-        if ws:
-            out[r] = best[[qpos[w] for w in ws]].mean(axis=0)
+    groups = [[qpos[w] for w in v] for vs in variants for v in vs]
+    tm = pool.service_text_matches(services, service_pos, m, query, groups)
+    g = 0
+    for r, vs in enumerate(variants):
+        for v in vs:
+            if v:
+                out[r] = np.maximum(out[r], phrase_score(tm.best[groups[g]].mean(axis=0), tm.together[g]))
+            g += 1
     return out
 
 
@@ -68,25 +97,57 @@ class WordMatch(NamedTuple):
 class PriorityEvidence(NamedTuple):
     matches: tuple[WordMatch, ...]
     word_count: int
+    thesaurus_words: tuple[str, ...]
+    """Words of the phrasing that counted which the thesaurus put in place of the priority's own."""
     snippet: str | None
-    """Best evidence: the service description / outcomes record / resources sentence containing most matched
-    words."""
+    """The passage quoted: the sentence of a qualifying service's description or outcomes records where the
+    priority's words are best found together (and, when they are scattered, the first sentence holding each
+    matched word it lacks), each quoted around the matched words."""
+
+
+def _quote(text: str, wanted: set[str], memo: dict[str, str | None], limit: int = 160) -> str:
+    """The part of ``text`` from the first to the last word whose normalised form is in ``wanted``, with a
+    little context, ``…`` marking what is left out: the quote always holds the matched words."""
+    spans = [
+        (mt.start(), mt.end()) for mt in re.finditer(r"[^\W_]+", text) if _norm(mt.group().lower(), memo) in wanted
+    ]
+    text_len = len(text)
+    if not spans:
+        return " ".join(text.split())[:limit]
+    lo, hi = spans[0][0], spans[-1][1]
+    room = max(limit - (hi - lo), 0) // 2
+    a = max(0, lo - room)
+    b = min(text_len, hi + room)
+    if a > 0:  # start at a word boundary
+        a = text.find(" ", a, lo) + 1 or a
+    if b < text_len:
+        cut = text.rfind(" ", hi, b)
+        b = cut if cut > 0 else b
+    quoted = " ".join(text[a:b].split())
+    return ("…" if a > 0 else "") + quoted + ("…" if b < text_len else "")
+
+
+def _norm(raw: str, memo: dict[str, str | None]) -> str | None:
+    w = memo.get(raw, "")
+    if w == "":
+        w = memo[raw] = normalise_word(raw)
+    return w
 
 
 def explain_priorities(
-    candidate: Candidate,
     services: Sequence[Service],
     priorities: tuple[Priority, ...],
     memo: dict[str, str | None] | None = None,
+    thesaurus: Thesaurus = EMPTY_THESAURUS,
 ) -> list[PriorityEvidence]:
-    """Which of each priority's words matched which provider word, and the best snippet, in the text of
-    ``services`` (the candidate's qualifying services) and the candidate's resources text.
+    """For each priority: its best phrasing's words that matched which provider word, and the passage quoted,
+    in the text of ``services`` (the candidate's qualifying services: descriptions and outcomes records).
 
-    Uses the same normalisation and similarity as :func:`priority_matches`; among
-    equally similar provider words the first in text order is named, and among
-    equally good snippets the first (services first, each its description then its
-    outcomes records, then resources).
+    Uses the same normalisation, similarity and phrase rule as :func:`priority_matches`, on sentences as the
+    explanation reads them; among equally similar provider words the first in text order is named, and
+    among equally good passages the first (services in order, each its description then its outcomes).
     """
+    memo = {} if memo is None else memo
     sources: list[tuple[str, str]] = []
     for service in services:
         label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
@@ -94,38 +155,82 @@ def explain_priorities(
         for r in service.outcomes or ():
             text = ". ".join(x for x in (r.outcome, r.measure, r.note) if x)
             sources.extend((f"{label} outcomes", s) for s in snippets(text))
-    sources.extend(("resources", s) for s in snippets(candidate.resources_text))
-    per_source = [word_forms(text, memo) for _, text in sources]
-    source_words = [set(ws) for ws in per_source]
+    per_source: list[dict[str, str]] = []
+    for _, text in sources:
+        forms: dict[str, str] = {}
+        for raw in raw_words(text):
+            w = _norm(raw, memo)
+            if w is not None:
+                forms.setdefault(w, raw)
+        per_source.append(forms)
     surface: dict[str, str] = {}
     for ws in per_source:
         for w, raw in ws.items():
             surface.setdefault(w, raw)
     vocab = list(surface)
-    forms = [word_forms(priority.text, memo) for priority in priorities]
-    best: dict[str, tuple[str, float]] = {}
-    if vocab:
-        query = list(dict.fromkeys(w for p_words in forms for w in p_words))
-        # one cdist per candidate; argmax takes the first best word, as process.extractOne does
-        sim = process.cdist(query, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64)
-        pick = sim.argmax(axis=1)
-        for w, k, score in zip(query, pick.tolist(), sim[np.arange(len(query)), pick].tolist(), strict=True):
-            if score > 0:
-                best[w] = (vocab[k], score)
+    variants = priority_variants(priorities, thesaurus)
+    query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
+    sim = np.zeros((len(query), len(vocab)))
+    if vocab and query:
+        sim = process.cdist(query, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64) / 100.0
+    qpos = {w: k for k, w in enumerate(query)}
+    vpos = {w: k for k, w in enumerate(vocab)}
+    # best similarity of each query word within each source sentence: (sources, query), one reduceat
+    sizes = [len(ws) for ws in per_source]
+    per_sentence = np.zeros((len(sources), len(query)))
+    nonempty = [k for k, n in enumerate(sizes) if n]
+    if nonempty and len(query):
+        cols = np.fromiter((vpos[w] for k in nonempty for w in per_source[k]), dtype=np.int64)
+        starts = np.cumsum([0] + [sizes[k] for k in nonempty[:-1]])
+        per_sentence[nonempty] = np.maximum.reduceat(sim[:, cols], starts, axis=1).T
+    best_any = sim.max(axis=1, initial=0.0).tolist() if len(query) else []
     out = []
-    for p_words in forms:
-        matches = [
-            WordMatch(raw, surface[best[w][0]], best[w][1] / 100.0, w, best[w][0])
-            for w, raw in p_words.items()
-            if w in best
-        ]
+    for p, vs in zip(priorities, variants, strict=True):
+        best_variant: tuple[str, ...] = ()
+        best_score = -1.0
+        for v in vs:
+            if not v:
+                continue
+            rows = [qpos[w] for w in v]
+            anywhere = sum(best_any[r] for r in rows) / len(rows)
+            together = float(per_sentence[:, rows].sum(axis=1).max(initial=0.0)) / len(rows)
+            score = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
+            if score > best_score:
+                best_variant, best_score = v, score
+        matches = []
+        for w in best_variant:
+            row = sim[qpos[w]]
+            if len(row) and row.max() > 0:
+                k = int(row.argmax())
+                matches.append(WordMatch(_surface_of(p.text, w, memo), surface[vocab[k]], float(row[k]), w, vocab[k]))
         snippet = None
         if matches:
-            matched = {m.matched_norm for m in matches}
-            counts = [len(ws & matched) for ws in source_words]
-            k = max(range(len(counts)), key=lambda i: (counts[i], -i))
-            if counts[k]:
-                label, text = sources[k]
-                snippet = f'{label}: "{shorten(text)}"'
-        out.append(PriorityEvidence(tuple(matches), len(p_words), snippet))
+            rows = [qpos[mt.word_norm] for mt in matches]
+            scores = per_sentence[:, rows].mean(axis=1)
+            k = int(np.argmax(scores))  # the first best passage
+            if scores[k] > 0:
+                # the best passage, then (words scattered) the first passage holding each matched word it lacks
+                parts: list[str] = []
+                left = {mt.matched_norm for mt in matches}
+                for at in [k, *range(len(sources))]:
+                    here = left & per_source[at].keys()
+                    if here:
+                        label, text = sources[at]
+                        parts.append(f'{label}: "{_quote(text, here, memo)}"')
+                        left -= here
+                    if not left:
+                        break
+                snippet = " and ".join(parts)
+        own = set(vs[0]) if vs else set()
+        swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
+        out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
     return out
+
+
+def _surface_of(text: str, norm: str, memo: dict[str, str | None]) -> str:
+    """The priority's word as written for the normalised ``norm`` (``norm`` itself when it comes from a
+    thesaurus phrasing)."""
+    for raw in raw_words(text):
+        if _norm(raw, memo) == norm:
+            return raw
+    return norm

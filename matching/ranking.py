@@ -41,13 +41,14 @@ from .columns import take
 from .compact import CompactPool
 from .criteria import BY_NAME, CRITERIA, LOCAL_PRIORITIES, REGISTRY, Criterion, score_columns
 from .errors import MatchingError
-from .explain import EvidenceContext, covered_leaves, finite_or_none, qualifying
+from .explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW, EvidenceContext, covered_leaves, finite_or_none, qualifying
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
 from .scoring import CAPACITY, CriterionColumn, scoring_input
 from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
+from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
 from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
@@ -73,6 +74,8 @@ class RankOptions(_RequiredOptions, total=False):
     pathway_names: Mapping[str, str] | None
     """Pathway code -> display name for explanation text (default ``None``:
     :data:`~matching.vocab.DEFAULT_PATHWAY_NAMES`; unnamed codes are shown bare)."""
+    thesaurus: Thesaurus
+    """Equivalent terms for matching local priorities (default: none)."""
 
 
 _OPTION_NAMES: Final = RankOptions.__required_keys__ | RankOptions.__optional_keys__
@@ -88,6 +91,7 @@ class _Options:
     excluded_limit: int | None
     social_value_accreditations: frozenset[str]
     pathway_names: Mapping[str, str] | None
+    thesaurus: Thesaurus
 
     @classmethod
     def of(cls, given: RankOptions) -> _Options:
@@ -104,6 +108,9 @@ class _Options:
         as_of = given["as_of"]
         if not isinstance(as_of, date):
             raise MatchingError("as_of must be a datetime.date")
+        thesaurus = given.get("thesaurus", EMPTY_THESAURUS)
+        if not isinstance(thesaurus, Thesaurus):
+            raise MatchingError("thesaurus must be a matching.Thesaurus")
         sv_codes = given.get("social_value_accreditations", SOCIAL_VALUE_ACCREDITATIONS)
         if isinstance(sv_codes, str) or not all(isinstance(code, str) for code in sv_codes):
             raise MatchingError("social_value_accreditations must be a collection of accreditation codes")
@@ -114,6 +121,7 @@ class _Options:
             excluded_limit=excluded_limit,
             social_value_accreditations=frozenset(sv_codes),
             pathway_names=given.get("pathway_names"),
+            thesaurus=thesaurus,
         )
 
 
@@ -193,7 +201,9 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(self._ctx, memo={}, services={})  # words and services found while explaining: this call only
+        ctx = replace(
+            self._ctx, memo={}, services={}, covered={}
+        )  # words and services found while explaining: this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
@@ -283,6 +293,7 @@ def shortlist(
         as_of=as_of,
         social_value_accreditations=sv_codes,
         priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
+        thesaurus=opts.thesaurus,
     )
     columns = score_columns(inputs)
     if prune and limit is not None:
@@ -302,6 +313,7 @@ def shortlist(
         qualifying=scored_screening.qualifying,
         touching=scored_screening.touching,
         qualifying_owner=scored_pool.columns.services.owner[scored_screening.qualifying],
+        thesaurus=opts.thesaurus,
     )
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
@@ -313,6 +325,7 @@ def shortlist(
         "need_id": need.id,
         "as_of": as_of,
         "weights": w,
+        "weights_percent": {k: round(v, 1) for k, v in w.percentages().items()},
         "candidate_count": n,
         "eligible_count": len(idx),
         "excluded_count": n - len(idx),
@@ -415,15 +428,23 @@ def _explain(
 ) -> ScoredCandidate:
     covered, _ = covered_leaves(ctx, i)
     services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
+    scores = criterion_scores(ctx, cand, i, j, weights, columns, contributions)
+    weighted = [c for c in scores if c.weight > 0]
+    strong = sorted(
+        (c for c in weighted if c.score >= STRENGTH_MIN_SCORE), key=lambda c: (-c.contribution, c.criterion)
+    )
+    weak = sorted((c for c in weighted if c.score < WEAKNESS_BELOW), key=lambda c: (c.score, c.criterion))
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
         name=cand.name,
         total=total,
-        criteria=criterion_scores(ctx, cand, i, j, weights, columns, contributions),
+        criteria=scores,
         covered_areas=covered,
         service_ids=services,
         capacity=finite_or_none(float(columns["capacity"].measures[CAPACITY][j])),
+        strengths=tuple(c.criterion for c in strong),
+        weaknesses=tuple(c.criterion for c in weak),
     )
 
 
@@ -448,6 +469,7 @@ def criterion_scores(
             contribution=float(contributions[c.name][j]),
             components=_components(columns[c.name], j),
             evidence=c.evidence(ctx, columns[c.name], cand, i, j),
+            summary=c.summary(ctx, columns[c.name], cand, i, j),
         )
         for c in criteria
     )

@@ -42,6 +42,9 @@ class CriterionScore(msgspec.Struct, frozen=True, gc=False):
     contribution: float
     components: tuple[Component, ...]
     evidence: tuple[str, ...]
+    summary: str = ""
+    """One plain-English sentence saying what the score means for this need (empty in rankings stored before
+    algorithm 2026.12-1)."""
 
 
 class ScoredCandidate(msgspec.Struct, frozen=True, gc=False):
@@ -57,8 +60,13 @@ class ScoredCandidate(msgspec.Struct, frozen=True, gc=False):
     """The provider's qualifying services for the need (active, in its pathway, serving its people), in the
     provider's order (never empty in a ranking; the default reads rankings stored before services)."""
     capacity: float | None = None
-    """Service users a year: the summed stated capacity of the qualifying services that cover one of the need's
-    areas (``None`` when none of them states one)."""
+    """Service users a year for the need: the summed stated capacity of the qualifying services that cover one of
+    the need's areas, each counted for the share of its people living in the need's areas (``None`` when none of
+    them states one)."""
+    strengths: tuple[str, ...] = ()
+    """The weighted criteria scoring at least ``explain.STRENGTH_MIN_SCORE``, largest contribution first."""
+    weaknesses: tuple[str, ...] = ()
+    """The weighted criteria scoring below ``explain.WEAKNESS_BELOW``, lowest score first."""
 
 
 class ExclusionReason(msgspec.Struct, frozen=True, gc=False):
@@ -89,3 +97,6 @@ class Ranking(msgspec.Struct, frozen=True, gc=False):
     """Number of excluded candidates failing each check (a candidate may fail several)."""
     excluded: tuple[Exclusion, ...]
     """Excluded candidates ordered by (name, provider_id), at most ``excluded_limit``."""
+    weights_percent: dict[str, float] = {}
+    """Each criterion's share of the score in percent, as used (``weights`` times 100, to one decimal; empty in
+    rankings stored before algorithm 2026.12-1)."""

@@ -10,17 +10,19 @@ A provider is read through its **qualifying services** for the need (see :mod:`m
 * pathway_fit = 0.3 * offers the pathway (always 1 once eligible)
   + 0.7 * share of the need's cohorts its qualifying services serve (together)
   (1 when the need names no cohorts).
-* coverage = mean over the need's areas of the share of the area's leaf areas
-  covered by its qualifying services together (covering an ancestor covers everything beneath it).
-* capacity = capacity_curve(capacity / annual volume), the capacity being the sum of the stated
-  capacities of its qualifying services that cover one of the need's areas; none stated -> 0.25.
+* coverage = share of the people of the need's areas (population figures of the area tree) living in the
+  areas its qualifying services cover together (covering an ancestor covers everything beneath it).
+* capacity = capacity_curve(capacity for the need / annual volume), the capacity for the need being the sum,
+  over its qualifying services covering one of the need's areas, of each one's stated capacity times the
+  share of the people of its areas living in the need's areas (a service covering more areas than the need
+  shares its capacity across them); none stated -> 0.25.
 * financial_viability = 0.6 * dependency_curve(annual budget / annual income)
   + 0.4 * reserves_curve(months of reserves); unknown income or reserves -> 0.2.
 * quality = 0.4 * halflife(quality accreditations of the organisation and its qualifying services, 1)
   + 0.3 * outcomes evidence (0/1: a qualifying service has an outcomes record)
   + 0.3 * halflife(the most years of a qualifying service, 3).
-* local_priorities = priority-weighted mean match against the qualifying services' text and the
-  organisation's resources text (see :mod:`matching.priorities`).
+* local_priorities = priority-weighted mean phrase match against the qualifying services' own text
+  (descriptions and outcomes records; see :mod:`matching.priorities`).
 * added_value = 0.4 * halflife(match funding / annual budget, 0.1)
   + 0.2 * halflife(volunteers, 10) + 0.2 * halflife(premises in the need's areas, 1)
   + 0.2 * halflife(partner organisations, 2).
@@ -49,6 +51,7 @@ from .columns import Columns, sorted_distinct
 from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
+from .thesaurus import EMPTY_THESAURUS, Thesaurus
 
 if TYPE_CHECKING:  # screening imports the results, which import the weights, which import the criteria (this)
     from .screening import Screening
@@ -124,9 +127,14 @@ class ScoringInput:
     outcomes: FloatArray
     """1 when a qualifying service has an outcomes record, else 0."""
     capacity: FloatArray
-    """Summed stated capacity of the qualifying services covering one of the need's areas (NaN: none stated)."""
+    """Capacity for the need: the summed stated capacity of the qualifying services covering one of the need's
+    areas, each counted for the share of its people living in the need's areas (NaN: none stated)."""
+    capacity_share: FloatArray
+    """Each of ``services``: the share of the people of its areas that live in the need's areas."""
     as_of: date
     social_value_accreditations: Set[str]
+    thesaurus: Thesaurus
+    """Equivalent terms: a local priority is matched as each of its phrasings."""
     priority_rows: npt.NDArray[np.int64] | None
     """Positions (in ``idx``) whose local priorities are matched; ``None`` for all (see :func:`local_priorities`)."""
     quality_accreditations: FloatArray
@@ -153,6 +161,7 @@ def scoring_input(
     as_of: date,
     social_value_accreditations: Set[str],
     priority_rows: npt.NDArray[np.int64] | None = None,
+    thesaurus: Thesaurus = EMPTY_THESAURUS,
 ) -> ScoringInput:
     """The :class:`ScoringInput` for the eligible rows of ``screening`` (a screening of the pool's columns,
     with coverage shares), their qualifying services aggregated per candidate."""
@@ -180,8 +189,9 @@ def scoring_input(
         cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
         outcomes = np.zeros(0)
     stated = svc.capacity[services].astype(np.float64, copy=False)
+    share = capacity_shares(cols, cn, services)
     counts = touching & ~np.isnan(stated)
-    summed = np.bincount(pos[counts], weights=stated[counts], minlength=m)
+    summed = np.bincount(pos[counts], weights=(stated * share)[counts], minlength=m)
     capacity = np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan)
     acc, commitments = accreditation_counts(cols, idx, social_value_accreditations, services, pos)
     inside = cols.areas.within_mask(cn.area_nodes)
@@ -198,13 +208,29 @@ def scoring_input(
         years=screening.years[idx],
         outcomes=outcomes,
         capacity=capacity,
+        capacity_share=share,
         as_of=as_of,
         social_value_accreditations=social_value_accreditations,
+        thesaurus=thesaurus,
         priority_rows=priority_rows,
         quality_accreditations=acc,
         commitments=commitments,
         premises=in_area[idx].astype(np.float64),
     )
+
+
+def capacity_shares(cols: Columns, cn: CompiledNeed, services: npt.NDArray[np.int64]) -> FloatArray:
+    """Each service row's share of its people living in the need's areas (1 when it covers only those areas;
+    0 when it covers none of them): its capacity is shared across every area it covers, by people."""
+    tree = cols.areas
+    inside = tree.people_in(cn.area_nodes)
+    pairs = cols.services.areas
+    at, which = pairs.gather(services)
+    nodes = pairs.item[at].astype(np.int64, copy=False)
+    mine = np.bincount(which, weights=inside[nodes], minlength=len(services))
+    whole = np.bincount(which, weights=tree.people[nodes], minlength=len(services))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(whole > 0, np.minimum(mine / np.where(whole > 0, whole, 1.0), 1.0), 0.0)
 
 
 def accreditation_counts(
@@ -307,14 +333,14 @@ def local_priorities(s: ScoringInput) -> CriterionColumn:
     if not cn.priorities:
         return CriterionColumn((), np.zeros(m))
     if rows is None:
-        matches = priority_matches(s.pool, cn.priorities, idx, s.services, s.service_pos)
+        matches = priority_matches(s.pool, cn.priorities, idx, s.services, s.service_pos, s.thesaurus)
     else:
         matches = np.zeros((len(cn.priorities), m))
         position = np.full(m, -1, dtype=np.int64)
         position[rows] = np.arange(len(rows))
         mine = position[s.service_pos]
         kept = mine >= 0
-        matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows], s.services[kept], mine[kept])
+        matches[:, rows] = priority_matches(s.pool, cn.priorities, idx[rows], s.services[kept], mine[kept], s.thesaurus)
     wsum = sum(pr.weight for pr in cn.priorities)
     return _criterion([(pr.text, pr.weight / wsum, matches[k], matches[k]) for k, pr in enumerate(cn.priorities)], m)
 

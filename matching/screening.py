@@ -140,31 +140,19 @@ def _bit_counts(bits: npt.NDArray[np.uint8]) -> dict[int, int]:
     return {bit: int(histogram[(values & bit) != 0].sum()) for bit in _BITS}
 
 
-def coverage_shares(
-    areas: AreaTree, owner: Int64Array, node: Int64Array, n: int, area_nodes: tuple[int, ...]
-) -> FloatArray:
-    """Mean over need areas of (leaves of the area covered / leaves of the area), per owner.
+def coverage_shares(owner: Int64Array, node: Int64Array, n: int, cn: CompiledNeed) -> FloatArray:
+    """Share of the need's people covered, per owner: (people of the need's areas covered) / (people of the
+    need's areas), from ``cn.coverage_weight`` (:attr:`AreaTree.people`, every leaf 1 without population
+    figures, or the need's own volumes per area).
 
-    ``(owner, node)``: the area nodes each owner covers, an antichain per owner. A covered node inside a
-    need area contributes its own leaf count to that area; a covered ancestor-or-self of a need area
-    covers all of it. Owner nodes and need areas are both antichains, so contributions never overlap.
-    Leaf counts are added as exact integers, one ``bincount`` per distinct area size, which keeps the
-    score exactly monotone in the areas covered.
+    ``(owner, node)``: the area nodes each owner covers, an antichain per owner, so contributions never
+    overlap. Population figures are whole numbers added exactly, so covering strictly more people never
+    lowers the share.
     """
-    sizes, leaves = areas.sizes, areas.leaf_counts
-    groups: dict[int, FloatArray] = {}
-    for a in area_nodes:
-        big_l = int(leaves[a])
-        node_weight = groups.setdefault(big_l, np.zeros(len(areas)))
-        end = a + int(sizes[a])
-        node_weight[a:end] = leaves[a:end]
-        for anc in areas.ancestor_indices(a):
-            node_weight[anc] += big_l
-    total = np.zeros(n)
-    for big_l, node_weight in sorted(groups.items()):
-        counts = np.bincount(owner, weights=node_weight[node], minlength=n)
-        total += counts / big_l
-    return np.minimum(total / len(area_nodes), 1.0)
+    if cn.coverage_whole <= 0:
+        return np.zeros(n)
+    counts = np.bincount(owner, weights=cn.coverage_weight[node], minlength=n)
+    return np.minimum(counts / cn.coverage_whole, 1.0)
 
 
 def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
@@ -326,7 +314,7 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
         merge = mixed[who]
         union = antichains(who[merge], node[merge], cols.areas)
         who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
-    shares = coverage_shares(cols.areas, who, node, n, cn.area_nodes)
+    shares = coverage_shares(who, node, n, cn)
     return Screening(
         eligible=screening.eligible,
         coverage=shares,

@@ -15,6 +15,8 @@ from typing import Final, NamedTuple
 WORD_CUTOFF: Final = 80.0
 
 _WORD_RE: Final = re.compile(r"[^\W_]+")
+SENTENCE_BREAKS: Final = ".;!?\n"
+"""Characters ending a sentence (a passage within which words count as close together)."""
 _SNIPPET_RE: Final = re.compile(r"[^.;!?\n]+")
 
 STOPWORDS: Final[frozenset[str]] = frozenset(

@@ -45,6 +45,33 @@ class WeightsBase(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             values[name] = float(value)
         return Weights(**values)
 
+    @classmethod
+    def from_percentages(cls, mapping: Mapping[str, float], *, base: Weights | None = None) -> Weights:
+        """Weights given as percentages of the score that must sum to 100 (``PERCENT_TOLERANCE``), as procurement
+        evaluation criteria are published: ``{criterion: percent}``; criteria not named keep their percentage of
+        ``base`` (default weights). Anything else is refused with :class:`InvalidWeights` whose message shows
+        the percentages the numbers given would come to if scaled to 100."""
+        values = {k: v * 100 for k, v in (base or DEFAULT_WEIGHTS).normalised().as_dict().items()}
+        for name, value in mapping.items():
+            if name not in values:
+                raise InvalidWeights(str(name), f"unknown criterion (expected one of {', '.join(CRITERIA)})")
+            _check_value(name, value)
+            values[name] = float(value)
+        total = math.fsum(values.values())
+        if abs(total - 100.0) > PERCENT_TOLERANCE:
+            scaled = Weights(**values) if total > 0 else None
+            shown = describe_percentages(scaled) if scaled is not None else "nothing to weigh"
+            raise InvalidWeights(
+                "*",
+                f"percentages must sum to 100; these sum to {total:g} (criteria not named keep their current "
+                f"percentage). Scaled to 100 they would be: {shown}",
+            )
+        return Weights(**values)
+
+    def percentages(self) -> dict[str, float]:
+        """Each criterion's share of the score in percent (the weights normalised, times 100), in registry order."""
+        return {k: v * 100 for k, v in self.normalised().as_dict().items()}
+
     def as_dict(self) -> dict[str, float]:
         """``{criterion: weight}`` in :data:`CRITERIA` order."""
         return {name: float(getattr(self, name)) for name in CRITERIA}
@@ -107,6 +134,13 @@ def _check_value(name: str, value: object) -> None:
 
 
 DEFAULT_WEIGHTS: Final[Weights] = Weights()
+PERCENT_TOLERANCE: Final = 0.01
+"""Percentages given to :meth:`Weights.from_percentages` must sum to 100 within this."""
+
+
+def describe_percentages(weights: Weights) -> str:
+    """``"pathway fit 20%, coverage 15%, ..."``: each criterion's share of the score, one decimal where needed."""
+    return ", ".join(f"{k.replace('_', ' ')} {round(v, 1):g}%" for k, v in weights.percentages().items())
 
 
 def effective_weights(weights: Weights, overrides: Mapping[str, float] | None, *, has_priorities: bool) -> Weights:

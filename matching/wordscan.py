@@ -50,7 +50,7 @@ import numpy as np
 import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
-from .text import MIN_WORD_LENGTH, STOPWORDS, SUFFIX_RULES, WORD_CUTOFF, normalise_word, raw_words
+from .text import MIN_WORD_LENGTH, SENTENCE_BREAKS, STOPWORDS, SUFFIX_RULES, WORD_CUTOFF, normalise_word, raw_words
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -60,6 +60,11 @@ U64 = npt.NDArray[np.uint64]
 _RUN_BYTES: Final = bytes(1 if (b >= 0x80 or chr(b).isalnum()) else 0 for b in range(256))
 _PACKED_MAX: Final = 24
 _PAD: Final = 32
+_BREAK_BYTES: Final = bytes(1 if chr(b) in SENTENCE_BREAKS else 0 for b in range(256))
+SENTENCE_BITS: Final = 8
+"""Sentences of a text told apart when judging whether words come close together: sentence ``k`` of a text
+(``k`` counting the sentence-break characters before it) is bit ``min(k, 7)``, so the first seven sentences
+each count apart and the rest of a long text counts as one passage."""
 _CHUNK_CHARS: Final = 1 << 18
 """Texts are scanned in chunks of about this many characters: temporaries stay small and cache-resident."""
 _MIX1: Final = 0xFF51AFD7ED558CCD
@@ -91,6 +96,8 @@ _STOP_WORDS: Final[tuple[str, ...]] = tuple(sorted(w for w in STOPWORDS if w.isa
 class _Chunk(NamedTuple):
     owner: npt.NDArray[np.int32]
     """Owner of each packed word occurrence."""
+    bits: npt.NDArray[np.uint8]
+    """Sentence bit of each packed word occurrence (see :func:`sentence_bits`)."""
     word: npt.NDArray[np.int32]
     """Index of the occurrence's word among the chunk's distinct packed words."""
     words: Packed
@@ -105,6 +112,7 @@ class _Scan(NamedTuple):
     """Distinct normalised words."""
     slow_owner: Ints
     slow_norm: Ints
+    slow_bits: npt.NDArray[np.uint8]
 
 
 def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
@@ -116,8 +124,9 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     chunks: list[_Chunk] = []
     slow_owner: list[int] = []
     slow_words: list[str] = []
+    slow_bits: list[int] = []
     for a, b in pairwise(bounds):
-        chunks.append(_scan_chunk(texts[a:b], owner[a:b], sizes[a:b], slow_owner, slow_words))
+        chunks.append(_scan_chunk(texts[a:b], owner[a:b], sizes[a:b], slow_owner, slow_words, slow_bits))
 
     # distinct words over all chunks -> normalised -> distinct normalised words (+ the slow-path words)
     all_words = Packed(*(np.concatenate([getattr(c.words, f) for c in chunks]) for f in Packed._fields))
@@ -129,8 +138,8 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     norm_of_word[kept] = norm_group
     norm_ids: dict[str, int] = dict(zip(_strings(norms), range(len(norms.k1)), strict=True))
     slow = [
-        (o, norm_ids.setdefault(w, len(norm_ids)))
-        for o, w in zip(slow_owner, map(normalise_word, slow_words), strict=True)
+        (o, norm_ids.setdefault(w, len(norm_ids)), bit)
+        for o, w, bit in zip(slow_owner, map(normalise_word, slow_words), slow_bits, strict=True)
         if w is not None
     ]
     per_chunk: list[Ints] = []
@@ -138,22 +147,54 @@ def _scan(texts: Sequence[str], owner: Ints) -> _Scan:
     for c in chunks:
         per_chunk.append(norm_of_word[word_group[offset : offset + len(c.words.k1)]])
         offset += len(c.words.k1)
-    slow_arr = np.array(slow, dtype=np.int64).reshape(-1, 2)
-    return _Scan(chunks, per_chunk, list(norm_ids), slow_arr[:, 0], slow_arr[:, 1])
+    slow_arr = np.array(slow, dtype=np.int64).reshape(-1, 3)
+    return _Scan(chunks, per_chunk, list(norm_ids), slow_arr[:, 0], slow_arr[:, 1], slow_arr[:, 2].astype(np.uint8))
 
 
-def _similarities(query: Sequence[str], vocabulary: list[str]) -> tuple[Ints, Floats]:
-    """(hit index of every vocabulary word, or -1; similarity / 100 of each query word to each hit)."""
+SimilarityMemo = dict[str, tuple[Ints, Floats]]
+"""Per query word: the vocabulary words within the cutoff (ascending indices) and their similarity / 100, for
+one vocabulary that never changes (a compact pool's word index)."""
+MEMO_WORDS: Final = 20_000
+"""A memo holding more words than this is emptied before it grows again."""
+
+
+def _similarities(
+    query: Sequence[str], vocabulary: list[str], memo: SimilarityMemo | None = None
+) -> tuple[Ints, Floats]:
+    """(hit index of every vocabulary word, or -1; similarity / 100 of each query word to each hit).
+
+    ``memo`` (for an unchanging ``vocabulary``): each query word is compared with the vocabulary once; the result
+    is the same as without it."""
     hit_of = np.full(len(vocabulary) + 1, -1, dtype=np.int64)  # index -1 (a dropped word) stays -1
     if not vocabulary:
         return hit_of, np.zeros((len(query), 0))
-    workers = -1 if len(query) * len(vocabulary) > 4_000_000 else 1  # threads only pay off for big vocabularies
-    sim = process.cdist(
-        list(query), vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64, workers=workers
+    # a snapshot of what the memo knows: another thread may add to it, or empty it, meanwhile
+    known = {} if memo is None else {w: v for w in query if (v := memo.get(w)) is not None}
+    missing = [w for w in query if w not in known]
+    workers = -1 if len(missing) * len(vocabulary) > 4_000_000 else 1  # threads only pay off for big vocabularies
+    sim = (
+        process.cdist(
+            missing, vocabulary, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64, workers=workers
+        )
+        if missing
+        else np.zeros((0, len(vocabulary)))
     )
-    hit_cols = np.flatnonzero(sim.any(axis=0))
+    if memo is None:
+        hit_cols = np.flatnonzero(sim.any(axis=0))
+        hit_of[hit_cols] = np.arange(len(hit_cols))
+        return hit_of, sim[:, hit_cols] / 100.0
+    if len(memo) + len(missing) > MEMO_WORDS:
+        memo.clear()
+    for r, w in enumerate(missing):
+        cols = np.flatnonzero(sim[r])
+        known[w] = memo[w] = (cols, sim[r, cols] / 100.0)
+    per_word = [known[w] for w in query]
+    hit_cols = np.unique(np.concatenate([cols for cols, _ in per_word])) if per_word else np.zeros(0, dtype=np.int64)
     hit_of[hit_cols] = np.arange(len(hit_cols))
-    return hit_of, sim[:, hit_cols] / 100.0
+    values = np.zeros((len(query), len(hit_cols)))
+    for q, (cols, vals) in enumerate(per_word):
+        values[q, hit_of[cols]] = vals
+    return hit_of, values
 
 
 def _best(n_query: int, n: int, who: Ints, hit: Ints, values: Floats) -> Floats:
@@ -165,6 +206,39 @@ def _best(n_query: int, n: int, who: Ints, hit: Ints, values: Floats) -> Floats:
     return best
 
 
+Groups = Sequence[Sequence[int]]
+"""Groups of query words (indices into the query), each judged as a phrase: e.g. a local priority's words."""
+
+
+class TextMatch(NamedTuple):
+    best: Floats
+    """Best similarity in [0, 1] of each query word (rows) to any word of each owner (columns)."""
+    together: Floats
+    """Each group (rows) and owner (columns): the best, over the owner's sentences, of the mean over the group's
+    words of their best similarity to a word of that one sentence (1 when every word of the group is found in
+    one sentence; see :data:`SENTENCE_BITS`)."""
+
+
+def _aggregate(
+    n_query: int, n: int, col: Ints, unit: Ints, hit: Ints, bits: npt.NDArray[np.uint8], values: Floats, groups: Groups
+) -> TextMatch:
+    """:class:`TextMatch` of the hits: occurrence ``k`` of a word close to a query word is in text unit
+    ``unit[k]`` (counting for column ``col[k]``), sentences ``bits[k]`` of it, and is hit ``hit[k]``."""
+    best = _best(n_query, n, col, hit, values)
+    together = np.zeros((len(groups), n))
+    if not len(groups) or not len(col):
+        return TextMatch(best, together)
+    occ, bit = np.nonzero(np.unpackbits(bits[:, None], axis=1, bitorder="little"))
+    sentences, sid = np.unique(unit[occ] * SENTENCE_BITS + bit, return_inverse=True)
+    per_sentence = _best(n_query, len(sentences), sid, hit[occ], values)
+    sentence_col = np.zeros(len(sentences), dtype=np.int64)
+    sentence_col[sid] = col[occ]
+    for g, words in enumerate(groups):
+        if len(words):
+            np.maximum.at(together[g], sentence_col, per_sentence[list(words)].mean(axis=0))
+    return TextMatch(best, together)
+
+
 def best_matches(texts: Sequence[str], owner: Ints, n: int, query: Sequence[str]) -> Floats:
     """Best similarity in [0, 1] of each query word (rows) to the words of each owner (columns).
 
@@ -172,21 +246,32 @@ def best_matches(texts: Sequence[str], owner: Ints, n: int, query: Sequence[str]
     may have several texts. ``query`` holds distinct normalised words. One-shot:
     only occurrences of words within the cutoff of a query word are mapped back.
     """
+    return text_matches(texts, owner, n, query, ()).best
+
+
+def text_matches(texts: Sequence[str], owner: Ints, n: int, query: Sequence[str], groups: Groups) -> TextMatch:
+    """:func:`best_matches`, and for each group of query words how well they are found together in one
+    sentence of one text (:class:`TextMatch`)."""
     if not query or not len(texts) or n == 0:
-        return np.zeros((len(query), n))
-    scan = _scan(texts, owner)
+        return TextMatch(np.zeros((len(query), n)), np.zeros((len(groups), n)))
+    owner = np.asarray(owner, dtype=np.int64)
+    scan = _scan(texts, np.arange(len(texts), dtype=np.int64))  # owners are the texts; columns come after
     hit_of, values = _similarities(query, scan.vocabulary)
-    who_parts = [scan.slow_owner]
+    unit_parts = [scan.slow_owner]
     hit_parts = [hit_of[scan.slow_norm]]
+    bit_parts = [scan.slow_bits]
     for c, norm in zip(scan.chunks, scan.norm_of_chunk_word, strict=True):
         hits = hit_of[norm][c.word]
         found = np.flatnonzero(hits >= 0)
-        who_parts.append(c.owner[found].astype(np.int64))
+        unit_parts.append(c.owner[found].astype(np.int64))
         hit_parts.append(hits[found])
-    who = np.concatenate(who_parts)
+        bit_parts.append(c.bits[found])
+    unit = np.concatenate(unit_parts)
     hit = np.concatenate(hit_parts)
+    bits = np.concatenate(bit_parts)
     ok = hit >= 0
-    return _best(len(query), n, who[ok], hit[ok], values)
+    unit, hit, bits = unit[ok], hit[ok], bits[ok]
+    return _aggregate(len(query), n, owner[unit], unit, hit, bits, values, groups)
 
 
 class WordIndex(NamedTuple):
@@ -197,23 +282,32 @@ class WordIndex(NamedTuple):
     words: npt.NDArray[np.int32]
     """Ids into ``vocabulary``."""
     vocabulary: list[str]
+    bits: npt.NDArray[np.uint8]
+    """For each of ``words``: the sentences of the owner's text holding it (bit ``k``: see :data:`SENTENCE_BITS`)."""
 
     @classmethod
     def build(cls, texts: Sequence[str], owner: Ints, n: int) -> WordIndex:
         if not len(texts) or n == 0:
-            return cls(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), [])
+            return cls(np.zeros(n + 1, dtype=np.int64), np.zeros(0, dtype=np.int32), [], np.zeros(0, dtype=np.uint8))
         scan = _scan(texts, owner)
         v = max(len(scan.vocabulary), 1)
-        keys = [scan.slow_owner * v + scan.slow_norm]
+        # (owner, word) keys with the occurrence's sentence bit in the low byte: one sort groups them
+        keys = [(scan.slow_owner * v + scan.slow_norm) << 8 | scan.slow_bits.astype(np.int64)]
         for c, norm in zip(scan.chunks, scan.norm_of_chunk_word, strict=True):
             ids = norm[c.word]
             keep = ids >= 0
-            keys.append(c.owner[keep].astype(np.int64) * v + ids[keep])
-        key = np.sort(np.concatenate(keys))
-        key = key[np.concatenate(([True], key[1:] != key[:-1]))] if len(key) else key
+            keys.append((c.owner[keep].astype(np.int64) * v + ids[keep]) << 8 | c.bits[keep].astype(np.int64))
+        tagged = np.sort(np.concatenate(keys))
+        key = tagged >> 8
+        if len(key):
+            start = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+            bits = np.bitwise_or.reduceat((tagged & 0xFF).astype(np.uint8), start)
+            key = key[start]
+        else:
+            bits = np.zeros(0, dtype=np.uint8)
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(key // v, minlength=n), out=offsets[1:])
-        return cls(offsets, (key % v).astype(np.int32), scan.vocabulary)
+        return cls(offsets, (key % v).astype(np.int32), scan.vocabulary, bits)
 
     def best_matches(self, idx: Ints, query: Sequence[str], owner: Ints | None = None, n: int | None = None) -> Floats:
         """:func:`best_matches` for the owners ``idx`` (columns in ``idx`` order), or, with ``owner``, for
@@ -230,8 +324,27 @@ class WordIndex(NamedTuple):
         found = np.flatnonzero(hits >= 0)
         return _best(len(query), m, which[found], hits[found], values)
 
+    def text_matches(
+        self, idx: Ints, query: Sequence[str], groups: Groups, owner: Ints, n: int, memo: SimilarityMemo | None = None
+    ) -> TextMatch:
+        """:func:`text_matches` for the owners ``idx``, ``idx[k]``'s words counting for column ``owner[k]``
+        (``memo``: see :func:`_similarities`)."""
+        if not query or n == 0 or not len(idx) or not self.vocabulary:
+            return TextMatch(np.zeros((len(query), n)), np.zeros((len(groups), n)))
+        hit_of, values = _similarities(query, self.vocabulary, memo)
+        starts = self.offsets[idx]
+        counts = self.offsets[idx + 1] - starts
+        unit = np.repeat(np.arange(len(idx), dtype=np.int64), counts)
+        positions = np.arange(len(unit), dtype=np.int64) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        hits = hit_of[self.words[positions]]
+        found = np.flatnonzero(hits >= 0)
+        unit = unit[found]
+        return _aggregate(len(query), n, owner[unit], unit, hits[found], self.bits[positions[found]], values, groups)
 
-def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str]) -> _Chunk:
+
+def _scan_chunk(
+    texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list[int], slow_words: list[str], slow_bits: list[int]
+) -> _Chunk:
     """Kept word occurrences of ``texts`` (slow-path words go to ``slow_owner`` / ``slow_words``)."""
     big = "\x00".join(texts)
     if big.count("\x00") != len(texts) - 1:
@@ -248,7 +361,11 @@ def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list
     lens = ends - starts
     keep = np.flatnonzero(lens >= MIN_WORD_LENGTH)
     starts, lens = starts[keep], lens[keep]
-    run_owner = np.repeat(owner, np.diff(np.append(np.searchsorted(starts, seps), len(starts))))
+    per_text = np.diff(np.append(np.searchsorted(starts, seps), len(starts)))
+    run_owner = np.repeat(owner, per_text)
+    breaks = np.cumsum(np.frombuffer(buf.translate(_BREAK_BYTES), dtype=np.uint8), dtype=np.int64)
+    sentence = np.minimum(breaks[starts] - np.repeat(breaks[seps], per_text), SENTENCE_BITS - 1)
+    run_bits = np.left_shift(1, sentence).astype(np.uint8)
 
     slow = lens > _PACKED_MAX
     if not ascii_only:
@@ -258,12 +375,16 @@ def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list
         inside[inside] = high[inside] < starts[r[inside]] + lens[r[inside]]
         slow[r[inside]] = True  # runs containing a non-ASCII byte
     if slow.any():
-        for s, ln, who in zip(starts[slow].tolist(), lens[slow].tolist(), run_owner[slow].tolist(), strict=True):
+        runs = zip(
+            starts[slow].tolist(), lens[slow].tolist(), run_owner[slow].tolist(), run_bits[slow].tolist(), strict=True
+        )
+        for s, ln, who, bit in runs:
             for raw in raw_words(buf[s : s + ln].decode("utf-8", "surrogatepass")):
                 slow_owner.append(who)
                 slow_words.append(raw)
+                slow_bits.append(bit)
         fast = np.flatnonzero(~slow)
-        starts, lens, run_owner = starts[fast], lens[fast], run_owner[fast]
+        starts, lens, run_owner, run_bits = starts[fast], lens[fast], run_owner[fast], run_bits[fast]
 
     # every byte offset viewed as the start of a little-endian uint64 (overlapping, read-only)
     words8 = np.ndarray(shape=(len(buf) - 7,), dtype="<u8", buffer=buf, strides=(1,))
@@ -279,7 +400,7 @@ def _scan_chunk(texts: Sequence[str], owner: Ints, sizes: Ints, slow_owner: list
             k3[far] = words8[starts[far] + 16] & masks[lens[far] - 16]
     group, distinct = _group(Packed(k1, k2, k3))
     # int32 halves what is kept per word occurrence until the hits are known
-    return _Chunk(run_owner.astype(np.int32), group.astype(np.int32), distinct)
+    return _Chunk(run_owner.astype(np.int32), run_bits, group.astype(np.int32), distinct)
 
 
 def _masks() -> U64:

@@ -9,6 +9,7 @@ from conftest import run_cli
 
 import matching
 from marketplace import db
+from marketplace.taxonomy.models import matching_thesaurus
 
 NEED = {
     "title": "Accommodation for adults in Telford",
@@ -326,6 +327,7 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
             as_of=dt.date.today(),
             limit=limit,
             excluded_limit=excluded_limit,
+            thesaurus=matching_thesaurus(),
         )
         return msgspec.json.decode(msgspec.json.encode(ranking))
     finally:
@@ -346,7 +348,8 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     assert first["ranking"] == expected["scored"] and first["excluded"] == expected["excluded"]
     cache = client.app.state.match_pools
     assert cache.loads == 1
-    # the last-ranked provider rewrites its profile to match the need's priority, and its service grows
+    # the last-ranked provider rewrites its profile, and its service grows and describes itself in the words of
+    # the need's priority (local priorities read the services' own words, not the organisation's description)
     last = first["ranking"][-1]["provider_id"]
     provider = await keys.headers("provider", last)
     tag = (await client.get(f"/providers/{last}")).headers["etag"]
@@ -360,7 +363,16 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     )
     assert r.status_code == 200, r.text
     grown = first["ranking"][-1]["service_ids"][0]
-    r = await change_service(client, provider, last, grown, {"capacity": {"service_users_per_year": 5000}})
+    r = await change_service(
+        client,
+        provider,
+        last,
+        grown,
+        {
+            "capacity": {"service_users_per_year": 5000},
+            "description": "Tenancy sustainment for every tenant: sustaining tenancies.",
+        },
+    )
     assert r.status_code == 200, r.text
     # and another provider's services in the pathway now cover Herefordshire only (a child table)
     other = first["ranking"][0]["provider_id"]

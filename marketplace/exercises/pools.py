@@ -31,6 +31,7 @@ import matching
 from marketplace import changes, memory
 from marketplace.db import Connection, Pool, pooled, read_only
 from marketplace.exercises import queries
+from marketplace.taxonomy.models import matching_thesaurus
 
 LOAD_CHUNK = 10_000
 """Providers per statement (and per compact pool part) when the pool is first loaded."""
@@ -143,6 +144,7 @@ class MatchPools:
                 limit=limit,
                 excluded_limit=excluded_limit,
                 directory=True,
+                thesaurus=matching_thesaurus(),
             )
 
         for _ in range(RETRIES + 1):

@@ -9,6 +9,7 @@ import msgspec
 from msgspec import Meta
 
 import matching
+from marketplace.taxonomy import reference
 from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict, StrictFrozen
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -94,7 +95,13 @@ class Taxonomy(msgspec.Struct, frozen=True, dict=True):
     @cached_property
     def matching_areas(self) -> matching.AreaTree:
         """The area hierarchy as the matching core reads it."""
-        return matching.AreaTree({a.code: a.parent for a in self.areas}, names={a.code: a.name for a in self.areas})
+        pop = reference.population()
+        return matching.AreaTree(
+            {a.code: a.parent for a in self.areas},
+            names={a.code: a.name for a in self.areas},
+            population=pop.areas,
+            population_source=pop.label,
+        )
 
     def area_tree(self) -> list[AreaNode]:
         nodes = {a.code: AreaNode(code=a.code, name=a.name, kind=a.kind, children=[]) for a in self.areas}
@@ -102,3 +109,13 @@ class Taxonomy(msgspec.Struct, frozen=True, dict=True):
         for a in self.areas:
             (nodes[a.parent].children if a.parent in nodes else roots).append(nodes[a.code])
         return roots
+
+
+def matching_thesaurus() -> matching.Thesaurus:
+    """The domain thesaurus the matching core reads (`seed_data/thesaurus.json`, read once)."""
+    return reference.thesaurus()
+
+
+def expand_query(text: str) -> tuple[str, ...]:
+    """Other phrasings of a search query by the domain thesaurus (for the providers room's search)."""
+    return reference.expand_query(text)

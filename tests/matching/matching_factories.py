@@ -126,3 +126,26 @@ def services(*changes: dict[str, Any]) -> tuple[Service, ...]:
 def tree_without_west_midlands() -> AreaTree:
     parents = {k: v for k, v in parent_map().items() if k not in (WEST_MIDLANDS, BIRMINGHAM, COVENTRY)}
     return AreaTree(parents, names=NAMES)
+
+
+POPULATION = {
+    "E07000234": 101_000,
+    "E07000235": 80_000,
+    "E07000236": 87_000,
+    "E07000237": 104_000,
+    "E07000238": 134_000,
+    "E07000239": 102_000,
+    HEREFORDSHIRE: 188_000,
+    SHROPSHIRE: 326_000,
+    TELFORD: 187_000,
+    BIRMINGHAM: 1_157_000,
+    COVENTRY: 351_000,
+}
+"""People per leaf area (rounded ONS mid-2022 estimates, as in seed_data/population.json)."""
+
+
+def people_tree(population: dict[str, float] | None = None) -> AreaTree:
+    """The test tree weighted by people."""
+    return AreaTree(
+        parent_map(), names=NAMES, population=POPULATION if population is None else population, population_source="test"
+    )

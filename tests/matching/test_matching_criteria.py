@@ -59,8 +59,9 @@ def test_pathway_fit_unions_cohorts_across_qualifying_services() -> None:
         (f.WORCS_DISTRICTS, (f.WORCESTERSHIRE,), 1.0),
         (f.WORCS_DISTRICTS[:3], (f.WORCESTERSHIRE,), 0.5),
         (("E07000237",), (f.WORCESTERSHIRE,), 1 / 6),
-        ((f.HEREFORDSHIRE,), (f.WORCESTERSHIRE, f.HEREFORDSHIRE), 0.5),
-        (("E07000237", f.HEREFORDSHIRE), (f.WORCESTERSHIRE, f.HEREFORDSHIRE), (1 / 6 + 1) / 2),
+        # without population figures every local area counts 1: the share of the need's 7 local areas
+        ((f.HEREFORDSHIRE,), (f.WORCESTERSHIRE, f.HEREFORDSHIRE), 1 / 7),
+        (("E07000237", f.HEREFORDSHIRE), (f.WORCESTERSHIRE, f.HEREFORDSHIRE), 2 / 7),
         ((f.WORCESTERSHIRE, "E07000237"), (f.WEST_MERCIA,), 6 / 9),
         ((f.WEST_MERCIA, f.BIRMINGHAM), (f.WORCESTERSHIRE,), 1.0),
     ],
@@ -74,7 +75,7 @@ def test_coverage_explains_partial_county_and_lists_covered_leaves() -> None:
     sc = score_one(f.candidate(service_changes={"areas": f.WORCS_DISTRICTS[:2]}))
     assert sc.covered_areas == f.WORCS_DISTRICTS[:2]
     text = " ".join(crit(sc, "coverage").evidence)
-    assert "2 of 6 leaf areas covered" in text and "Bromsgrove (E07000234)" in text
+    assert "2 of 6 local areas covered" in text and "Bromsgrove (E07000234)" in text
 
 
 # -- capacity ----------------------------------------------------------------------
@@ -82,7 +83,7 @@ def test_coverage_explains_partial_county_and_lists_covered_leaves() -> None:
     ("capacity", "expected"), [(100, 0.85), (200, 1.0), (400, 1.0), (50, 0.425), (150, 0.925), (0, 0.0), (None, 0.25)]
 )
 def test_capacity_curve(capacity: float | None, expected: float) -> None:
-    sc = score_one(f.candidate(service_changes={"capacity": capacity}))
+    sc = score_one(f.candidate(service_changes={"capacity": capacity, "areas": (f.WORCESTERSHIRE,)}))
     assert crit(sc, "capacity").score == pytest.approx(expected)
     raw = crit(sc, "capacity").components[0].raw
     assert raw is None if capacity is None else raw == pytest.approx(capacity / 100)
@@ -128,11 +129,14 @@ def test_quality_outcomes_evidence_must_be_for_the_needs_pathway() -> None:
 def test_local_priorities_match_and_explain_snippets() -> None:
     sc = score_one(f.candidate())
     c = crit(sc, "local_priorities")
-    assert c.score == pytest.approx(1.0)
+    # "rural outreach" is only in the organisation's resources text, which is not the service's own words
+    assert c.score == pytest.approx(2 / 3)
     assert [x.name for x in c.components] == ["supported housing for care leavers", "rural outreach"]
     assert [x.weight for x in c.components] == pytest.approx([2 / 3, 1 / 3])
     assert 'service "Supported housing": "Supported housing and tenancy' in c.evidence[0]
-    assert 'resources: "outreach van covering rural' in c.evidence[1]
+    assert "no matching words" in c.evidence[1]
+    rural = score_one(f.candidate(service_changes={"description": "Rural outreach by van. Supported housing."}))
+    assert "outreach" in crit(rural, "local_priorities").evidence[1]
 
 
 def test_local_priorities_partial_and_fuzzy_matching() -> None:
@@ -140,12 +144,12 @@ def test_local_priorities_partial_and_fuzzy_matching() -> None:
     none = score_one(f.candidate(), need)
     assert crit(none, "local_priorities").score == 0.0
     assert "no matching words" in crit(none, "local_priorities").evidence[0]
-    fuzzy = score_one(f.candidate(resources_text="Trauma-informd counseling for survivors."), need)
+    fuzzy = score_one(f.candidate(service_changes={"description": "Trauma-informd counseling for survivors."}), need)
     s = crit(fuzzy, "local_priorities").score
     assert 0.8 < s < 1.0
     assert "informed~informd 92%" in crit(fuzzy, "local_priorities").evidence[0]
-    partial = score_one(f.candidate(resources_text="Counselling service."), need)
-    assert crit(partial, "local_priorities").score == pytest.approx(1 / 3)
+    partial = score_one(f.candidate(service_changes={"description": "Counselling service."}), need)
+    assert crit(partial, "local_priorities").score == pytest.approx((1 / 3) ** 2)  # a third of a phrase
 
 
 def test_local_priorities_not_applied_without_priorities() -> None:
