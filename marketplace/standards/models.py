@@ -128,18 +128,10 @@ class HsdsServiceBrief(HsdsOut):
     last_modified: str | None = None
 
 
-class HsdsOrganization(HsdsOut):
+class HsdsOrganization(HsdsOrganizationBrief):
     """An organization fully nested: identifiers, contacts, phones, funding, and its services (their one-to-one
     fields)."""
 
-    id: str
-    name: str
-    description: str
-    email: str | None = None
-    website: str | None = None
-    legal_status: str | None = None
-    year_incorporated: int | None = None
-    uri: str | None = None
     organization_identifiers: list[HsdsOrganizationIdentifier] = []
     contacts: list[HsdsContact] = []
     phones: list[HsdsPhone] = []
@@ -147,22 +139,9 @@ class HsdsOrganization(HsdsOut):
     services: list[HsdsServiceBrief] = []
 
 
-class HsdsService(HsdsOut):
+class HsdsService(HsdsServiceBrief):
     """A service fully nested."""
 
-    id: str
-    organization_id: str
-    name: str
-    description: str
-    status: str
-    email: str | None = None
-    eligibility_description: str | None = None
-    minimum_age: int | None = None
-    maximum_age: int | None = None
-    fees_description: str | None = None
-    accreditations: str | None = None
-    assured_date: str | None = None
-    last_modified: str | None = None
     organization: HsdsOrganizationBrief | None = None
     service_areas: list[HsdsServiceArea] = []
     cost_options: list[HsdsCostOption] = []
