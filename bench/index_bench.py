@@ -11,7 +11,7 @@ services' text from a vocabulary of a few thousand words with a long tail).
 
 Build: `IndexBuilder` in batches of 5,000 as `LiveIndex.load` does. Memory: the process's resident set before
 and after the build (after `malloc_trim`), and the index's numpy arrays (`nbytes`). Queries: the HTTP
-benchmark's filter combinations (bench/run.py FILTERS) with and without facets, service-level filters
+benchmark's filter combinations (bench/generate.py FILTERS) with and without facets, service-level filters
 (age, gender, complexity, delivery mode, cost, capacity), its typo'd text queries (expanded as the service
 does), names typed whole or in part (`SearchIndex.query`, the API's text path, where the index has it), a listing
 with facets; median and 95th percentile of --repeat runs each.
@@ -40,7 +40,9 @@ import numpy as np
 import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+
+from generate import FILTERS, TYPO_QUERIES  # noqa: E402
 
 from marketplace import memory  # noqa: E402
 from marketplace.providers import index as current_index  # noqa: E402
@@ -98,18 +100,6 @@ COMMON_TEXT = (
 )
 COMMON = COMMON_TEXT.split()
 TOWNS_TEXT = "hereford leominster ledbury ludlow shrewsbury oswestry telford wellington kidderminster evesham"
-FILTERS = [  # bench/run.py FILTERS
-    "pathway=ACCOM&area=E07000237",
-    "pathway=ETE&area=E06000051",
-    "pathway=FINANCE&area=E10000034",
-    "pathway=DRUGS&area=E06000020&sector=third_sector",
-    "pathway=WOMEN_ABUSE&area=E06000019",
-    "pathway=YOUTH_DIVERSION&area=E06000051&cohort=CYP",
-    "pathway=HEALTH&area=E07000239",
-    "pathway=ATB&area=E07000236&accreditation=approved_provider_mentoring",
-    "pathway=FAMILIES&area=E07000235",
-    "pathway=RJ_VICTIMS&area=E23000016",
-]
 SERVICE_FILTERS = [
     "age=19",
     "gender=women",
@@ -122,19 +112,6 @@ SERVICE_FILTERS = [
     "area=E10000034&complexity=high&delivery_mode=residential",
     "accreditation=leading_lights",
 ]
-TYPO_QUERIES = [  # bench/run.py TYPO_QUERIES
-    "q=acommodation&area=E07000237",
-    "q=herefrodshire%20mentoring&pathway=ATB",
-    "q=tenancy%20sustainmnet&pathway=ACCOM&area=E06000020",
-    "q=debt%20advise&area=E06000019",
-    "q=county%20lnes&pathway=YOUTH_DIVERSION",
-    "q=care%20leavrs&pathway=ETE&area=E10000034",
-    "q=rurl%20outreach&area=E06000051",
-    "q=shrewsbry%20housing&pathway=ACCOM",
-    "q=emploment%20kidderminster&area=E07000239",
-    "q=domestc%20abuse&pathway=WOMEN_ABUSE",
-]
-
 NAME_QUERIES = [  # names as the synthetic rows make them (town, a common word, a kind), typed whole or in part
     "q=Hereford%20Support%20Trust",
     "q=ludlow%20recovery%20cic",

