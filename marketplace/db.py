@@ -121,13 +121,23 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+CONNECTION_ERRORS = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,  # the protocol mid-operation when the server went away
+)
+"""What getting or talking to a connection raises when the database is away (restarting, dropped, unreachable)."""
+
+
 @asynccontextmanager
 async def pooled(pool: Pool) -> AsyncIterator[Connection]:
     """A pooled connection; DatabaseUnavailable (a 503) when none can be had."""
     try:
         conn_cm = pool.acquire(timeout=5)
         conn: Connection = await conn_cm.__aenter__()
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+    except CONNECTION_ERRORS as exc:
         # whatever stops us getting a connection (server down, database dropped, pool exhausted)
         raise DatabaseUnavailable("the database is not reachable; try again shortly") from exc
     try:
@@ -135,10 +145,11 @@ async def pooled(pool: Pool) -> AsyncIterator[Connection]:
     finally:
         try:
             await conn_cm.__aexit__(None, None, None)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            # Handing back a connection the server has just closed (a restart): asyncpg's reset fails, and it
-            # terminates the connection and frees its slot in the pool. The request's own outcome stands — a write
-            # that committed is a success, a 412 a 412 — rather than becoming an error about the cleanup.
+        except Exception as exc:  # asyncpg terminates the connection whatever its reset raised
+            # Handing back a connection the server has just closed (a restart): asyncpg's reset fails (an I/O error,
+            # a protocol state error, ...), and asyncpg terminates the connection on any failure there and frees its
+            # slot in the pool. The request's own outcome stands — a write that committed is a success, a 412 a
+            # 412 — rather than becoming an error about the cleanup.
             log.warning("a pooled connection could not be reset on release (%s); the pool replaces it", exc)
 
 
