@@ -17,7 +17,20 @@ from pathlib import Path
 from marketplace.settings import PROJECT_ROOT
 
 PACKAGE = PROJECT_ROOT / "marketplace"
-ROOM_ORDER = {"taxonomy": 0, "system": 0, "accounts": 1, "providers": 2, "exercises": 3, "standards": 3, "reports": 4}
+ROOM_ORDER = {
+    "taxonomy": 0,
+    "system": 0,
+    "accounts": 1,
+    "providers": 2,
+    "exercises": 3,
+    "standards": 3,
+    "imports": 3,
+    "engagement": 4,
+    "reports": 5,
+    "appraisals": 6,
+    "console": 7,
+}
+"""Rooms by level (a room may use only rooms below it). Some are reserved for rooms being built."""
 OFFERED = {
     "service",
     "models",
