@@ -14,7 +14,6 @@ from marketplace.reports.models import (
     LIMITED_MARKET,
     NO_MARKET,
     NOTES_PER_CANDIDATE,
-    STRENGTH_MIN_SCORE,
     VCSE_SECTORS,
     AddedValue,
     CapacityCoverage,
@@ -37,6 +36,7 @@ from marketplace.reports.models import (
 )
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import project
+from matching.explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW
 
 MARKET_MEASURES = (
     "Concentration is measured on the suitable providers' stated capacity (service users a year from their "
@@ -61,25 +61,50 @@ def _months(since: dt.date | None, as_of: dt.date) -> float | None:
 
 
 def _note(c: matching.CriterionScore) -> CriterionNote:
-    # not rounded: a score of 0.49996 stays below STRENGTH_MIN_SCORE in the JSON too
+    # not rounded: a score of 0.49996 stays below the threshold in the JSON too
     return CriterionNote(
-        criterion=c.criterion, score=c.score, weight=c.weight, contribution=c.contribution, evidence=list(c.evidence)
+        criterion=c.criterion,
+        score=c.score,
+        weight=c.weight,
+        contribution=c.contribution,
+        evidence=list(c.evidence),
+        summary=c.summary,
+        weight_percent=percent(c.weight),
     )
 
 
+def percent(weight: float) -> float:
+    """A normalised weight as the percentage of the score it stands for, to one decimal."""
+    return round(weight * 100, 1)
+
+
+def strengths_of(s: matching.ScoredCandidate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The candidate's strengths and weaknesses as the matching core decided them (criterion codes, in its order).
+
+    Runs made before algorithm 2026.12-1 carry none (their criteria have no ``summary`` either): for them the core's
+    own rule is applied to the stored scores, with the core's thresholds (weighted criteria scoring at least
+    ``STRENGTH_MIN_SCORE``, largest contribution first; below ``WEAKNESS_BELOW``, lowest score first)."""
+    if s.strengths or s.weaknesses or any(c.summary for c in s.criteria):
+        return s.strengths, s.weaknesses
+    weighted = [c for c in s.criteria if c.weight > 0]
+    strong = sorted(
+        (c for c in weighted if c.score >= STRENGTH_MIN_SCORE), key=lambda c: (-c.contribution, c.criterion)
+    )
+    weak = sorted((c for c in weighted if c.score < WEAKNESS_BELOW), key=lambda c: (c.score, c.criterion))
+    return tuple(c.criterion for c in strong), tuple(c.criterion for c in weak)
+
+
 def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
-    """The candidate's strengths and weaknesses as defined on :class:`Headline`."""
-    strong = [c for c in s.criteria if c.weight > 0 and c.score >= STRENGTH_MIN_SCORE]
-    weak = [c for c in s.criteria if c.weight > 0 and c.score < STRENGTH_MIN_SCORE]
-    best = sorted(strong, key=lambda c: (-c.contribution, c.criterion))[:NOTES_PER_CANDIDATE]
-    worst = sorted(weak, key=lambda c: (c.score, -c.weight, c.criterion))[:NOTES_PER_CANDIDATE]
+    """The candidate's strengths and weaknesses as defined on :class:`Headline`: the core's, the first few of each."""
+    by_name = {c.criterion: c for c in s.criteria}
+    strong, weak = strengths_of(s)
     return Headline(
         provider_id=s.provider_id,
         name=s.name,
         sector=sector,
         total=round(s.total, 4),
-        strengths=[_note(c) for c in best],
-        weaknesses=[_note(c) for c in worst],
+        strengths=[_note(by_name[k]) for k in strong[:NOTES_PER_CANDIDATE] if k in by_name],
+        weaknesses=[_note(by_name[k]) for k in weak[:NOTES_PER_CANDIDATE] if k in by_name],
     )
 
 
@@ -371,10 +396,11 @@ def build_report(
                 "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "
                 "threshold.",
                 f"Profiles not confirmed by their provider for {t.stale_after_months} months are flagged as stale.",
-                f"A top candidate's strengths are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores "
-                f"at least {STRENGTH_MIN_SCORE:g} out of 1, largest contribution to its total first; its weaknesses "
-                f"are up to {NOTES_PER_CANDIDATE} weighted criteria on which it scores below "
-                f"{STRENGTH_MIN_SCORE:g}, lowest score first. A criterion that scored poorly is never a strength.",
+                f"A top candidate's strengths are the matching core's (up to {NOTES_PER_CANDIDATE}): weighted "
+                f"criteria on which it scores at least {STRENGTH_MIN_SCORE:g} out of 1, largest contribution to its "
+                f"total first; its weaknesses, listed apart (up to {NOTES_PER_CANDIDATE}), the weighted criteria on "
+                f"which it scores below {WEAKNESS_BELOW:g}, lowest score first. A criterion that scored poorly is "
+                "never a strength.",
             ],
         ),
     )

@@ -22,9 +22,8 @@ class Thresholds(msgspec.Struct):
     stale_after_months: int = 12
 
 
-STRENGTH_MIN_SCORE = 0.5
-"""A criterion scoring at least this (out of 1) can be a strength; below it, with a weight, it is a weakness."""
 NOTES_PER_CANDIDATE = 3
+"""At most this many strengths and weaknesses of a top candidate are shown (the core's first ones)."""
 
 
 class CriterionNote(msgspec.Struct):
@@ -40,16 +39,21 @@ class CriterionNote(msgspec.Struct):
     """``weight * score``: what the criterion adds to the candidate's total."""
     evidence: list[str]
     """The run's evidence lines for this criterion, in the order the matcher wrote them."""
+    summary: str = ""
+    """The core's plain-English sentence for this criterion (empty for runs made before algorithm 2026.12-1)."""
+    weight_percent: float = 0.0
+    """The weight as a percentage of the score (``weight`` times 100, one decimal)."""
 
 
 class Headline(msgspec.Struct):
-    """A top candidate for a need, with what it is strong and weak on.
+    """A top candidate for a need, with what it is strong and weak on, as the matching core decided
+    (``matching.ScoredCandidate.strengths``/``weaknesses``; thresholds ``matching.explain.STRENGTH_MIN_SCORE`` and
+    ``WEAKNESS_BELOW``, see METHOD.md).
 
-    ``strengths``: up to 3 criteria with a weight above 0 scoring at least :data:`STRENGTH_MIN_SCORE`, largest
-    contribution first (ties by criterion code), so a criterion that scored poorly is never a strength however
-    heavily it is weighted.
-    ``weaknesses``: up to 3 criteria with a weight above 0 scoring below :data:`STRENGTH_MIN_SCORE`, lowest score
-    first (ties: heavier weight first, then criterion code). A criterion is never both.
+    ``strengths``: the core's first 3 strengths: weighted criteria scoring at least ``STRENGTH_MIN_SCORE``, largest
+    contribution first, so a criterion that scored poorly is never a strength however heavily it is weighted.
+    ``weaknesses``: the core's first 3 weaknesses, listed apart: weighted criteria scoring below ``WEAKNESS_BELOW``,
+    lowest score first. A criterion between the two is neither; a criterion is never both.
     """
 
     provider_id: int

@@ -115,9 +115,11 @@ def _sheet_text(value: str) -> str:
 
 
 def note_text(note: CriterionNote) -> str:
-    """A strength in one line: "pathway fit: <its first evidence line>" (the criterion alone when it has none)."""
+    """A strength in one line: "pathway fit: <the core's sentence>" (runs made before algorithm 2026.12-1: its first
+    evidence line; the criterion alone when it has neither)."""
     name = lower_code(note.criterion)
-    return f"{name}: {note.evidence[0]}" if note.evidence else name
+    line = note.summary or (note.evidence[0] if note.evidence else "")
+    return f"{name}: {line}" if line else name
 
 
 def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[str, str]:
