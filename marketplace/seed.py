@@ -21,7 +21,7 @@ from marketplace.providers import service as providers
 from marketplace.providers.models import SeedProvider, normalised, profile_problems
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import Taxonomy
-from matching import InvalidWeights, Weights
+from matching import InvalidWeights
 
 
 class SeedError(Exception):
@@ -103,7 +103,7 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
     exercises: list[SeedExercise] = load_file(path, list[SeedExercise])
     for i, x in enumerate(exercises):
         try:
-            Weights.from_mapping(x.default_weights.given())
+            x.default_weights.table()
         except InvalidWeights as exc:
             raise SeedError(
                 f"{path.name}: record {i} ({x.title!r}): default_weights.{exc.field}: {exc.problem}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from conftest import run_cli
@@ -120,11 +121,7 @@ async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, key
 
 @pytest.mark.parametrize(
     ("weights", "field"),
-    [
-        ({"coverage": -1}, "weights.coverage"),
-        ({"speed": 1}, "weights.speed"),
-        (dict.fromkeys(matching.CRITERIA, 0), "weights"),
-    ],
+    [({"coverage": -1}, "weights.coverage"), ({"coverage": 101}, "weights.coverage"), ({"speed": 1}, "weights.speed")],
 )
 async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh_db, weights, field):
     need_id, _ = await seeded_need(fresh_db)
@@ -140,13 +137,54 @@ async def test_bad_weights_get_a_clear_400_and_store_nothing(client, keys, fresh
         await conn.close()
 
 
+@pytest.mark.parametrize(
+    ("weights", "shown"),
+    [
+        ({"quality": 30}, r"sum to 30\. Scaled to 100 they would be: pathway fit 0%.*quality 100%"),
+        ({"quality": 60, "coverage": 60}, r"sum to 120\. Scaled to 100 they would be: .*coverage 50%.*quality 50%"),
+        (dict.fromkeys(matching.CRITERIA, 0), r"sum to 0\. Scaled to 100 they would be: nothing to weigh"),
+    ],
+)
+async def test_percentages_that_do_not_sum_to_100_are_a_422_showing_what_they_would_come_to(
+    client, keys, fresh_db, weights, shown
+):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    r = await client.post(f"/needs/{need_id}/match-runs", json={"weights": weights}, headers=h)
+    assert r.status_code == 422, r.text
+    error = r.json()["errors"][0]
+    assert error["field"] == "weights" and re.search(shown, error["problem"]), error
+    assert "The defaults are: pathway fit 20%, coverage 15%" in error["problem"]
+    exercise = {"title": "x", "commissioning_body": "y", "default_weights": weights}
+    r = await client.post("/exercises", json=exercise, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "default_weights", r.text
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from match_run") == 0
+    finally:
+        await conn.close()
+
+
+async def test_weights_are_percentages_and_every_run_shows_the_ones_used(client, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    table = {"quality": 30, "pathway_fit": 30, "coverage": 20, "capacity": 10, "local_priorities": 10}
+    run = (await client.post(f"/needs/{need_id}/match-runs", json={"weights": table}, headers=h)).json()
+    assert run["weights_percent"] == {c: float(table.get(c, 0)) for c in matching.CRITERIA}
+    assert run["weights"]["quality"] == pytest.approx(0.3)
+    for s in run["ranking"]:
+        assert {c["criterion"]: round(c["weight"] * 100, 1) for c in s["criteria"]} == run["weights_percent"]
+    stored = (await client.get(f"/match-runs/{run['id']}", headers=h)).json()
+    assert stored["weights_percent"] == run["weights_percent"]
+
+
 async def test_weights_change_the_ranking_explainably(client, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
     only_capacity = {
         "pathway_fit": 0,
         "coverage": 0,
-        "capacity": 1,
+        "capacity": 100,
         "financial_viability": 0,
         "quality": 0,
         "local_priorities": 0,
@@ -171,13 +209,14 @@ async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys,
         json={
             "title": "Probation pathways 2027",
             "commissioning_body": "Probation trust",
-            "default_weights": {"quality": 2},
+            "default_weights": {"quality": 40, "pathway_fit": 30, "coverage": 30},
         },
         headers=h,
     )
     assert r.status_code == 201
     exercise, tag = r.json(), r.headers["etag"]
-    assert exercise["status"] == "draft" and exercise["default_weights"] == {"quality": 2}
+    assert exercise["status"] == "draft"
+    assert exercise["default_weights"] == {"quality": 40, "pathway_fit": 30, "coverage": 30}
     bad = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, "pathway": "ACOM"}, headers=h)
     assert bad.status_code == 422 and bad.json()["errors"][0]["suggestion"] == "ACCOM"
     bad = await client.post(f"/exercises/{exercise['id']}/needs", json={**NEED, "annual_volume": -1}, headers=h)
@@ -199,13 +238,13 @@ async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys,
     assert r.status_code == 412
     r = await client.patch(
         f"/needs/{need['id']}",
-        json={"annual_volume": 75, "weight_overrides": {"capacity": 3}},
+        json={"annual_volume": 75, "weight_overrides": {"capacity": 60, "quality": 40}},
         headers={**h, "If-Match": need_tag},
     )
     assert r.status_code == 200 and r.json()["annual_volume"] == 75 and r.json()["areas"] == NEED["areas"]
     need_tag = r.headers["etag"]
     run = (await client.post(f"/needs/{need['id']}/match-runs", headers=h)).json()
-    assert run["weights"]["capacity"] > run["weights"]["quality"]
+    assert run["weights_percent"]["capacity"] == 60 and run["weights_percent"]["coverage"] == 0, "the whole table"
     r = await client.delete(f"/needs/{need['id']}", headers={**h, "If-Match": need_tag})
     assert r.status_code == 409, "a need with stored runs is evidence and stays"
     r = await client.post(f"/exercises/{exercise['id']}/needs", json=NEED, headers=h)
@@ -314,13 +353,13 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
     try:
         need = await service.get_need(conn, need_id)
         exercise = await service.get_exercise(conn, need.exercise_id)
-        weights = matching.Weights.from_mapping(exercise.default_weights.given())
+        weights = service.weights_for(exercise, need)
         tax = await fetch_taxonomy(conn)
         cands = msgspec.json.decode(
             await conn.fetchval(candidates_sql, need.pathway, need.areas), type=list[matching.Candidate]
         )
         ranking = matching.rank(
-            service.core_need(need, weights),
+            service.core_need(need),
             cands,
             weights,
             areas=tax.matching_areas,
@@ -622,12 +661,11 @@ async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_the
     exercise = (
         await client.post(
             "/exercises",
-            json={"title": "x", "commissioning_body": "y", "default_weights": {"local_priorities": 1}},
+            json={"title": "x", "commissioning_body": "y", "default_weights": {"local_priorities": 100}},
             headers=h,
         )
     ).json()
-    zero = {c: 0 for c in matching.CRITERIA if c != "local_priorities"}
-    need = {**NEED, "local_priorities": [], "weight_overrides": zero}
+    need = {**NEED, "local_priorities": []}
     made = await client.post(f"/exercises/{exercise['id']}/needs", json=need, headers=h)
     assert made.status_code == 201, made.text
     for method, path in [

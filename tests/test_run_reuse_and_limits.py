@@ -45,7 +45,7 @@ async def test_the_same_run_over_an_unchanged_directory_is_given_back_not_stored
     assert await counts(fresh_db) == (1, 0)
     # other inputs are another run: a different limit, other weights
     assert (await client.post(f"/needs/{need_id}/match-runs?limit=11", headers=h)).status_code == 201
-    other = await client.post(f"/needs/{need_id}/match-runs?limit=10", json={"weights": {"capacity": 3}}, headers=h)
+    other = await client.post(f"/needs/{need_id}/match-runs?limit=10", json={"weights": {"capacity": 100}}, headers=h)
     assert other.status_code == 201
     assert await counts(fresh_db) == (3, 0)
     # a write anywhere in the directory (here a provider the run did not even rank) makes the next run a new one

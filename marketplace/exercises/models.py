@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+import math
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -13,37 +14,94 @@ from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title
+from matching.weights import PERCENT_TOLERANCE, describe_percentages
 
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
-Weight = Annotated[float, Meta(ge=0, le=1000)]
+Percent = Annotated[float, Meta(ge=0, le=100)]
 ExerciseStatus = Literal["draft", "engagement_open", "closed"]
 
 
-class _CriteriaWeights(Strict, omit_defaults=True):
-    """Relative importance of each matching criterion (non-negative, not all zero; normalised when used).
-    A criterion left out keeps its default weight."""
+WEIGHTS_RULE = (
+    "Weights are percentages of the score, as procurement evaluation criteria are published: the object is the whole "
+    "table, each criterion's percentage (0-100), criteria left out count 0, and the percentages must sum to 100 "
+    "(within 0.01), else 422 with the percentages the numbers given would come to. An empty object (or none) means "
+    "not given: the next in line applies (a match request's weights, else the need's `weight_overrides`, else the "
+    "exercise's `default_weights`, else the defaults: " + describe_percentages(matching.DEFAULT_WEIGHTS) + "). "
+    "A need without local priorities cannot be scored on them: that criterion's percentage is shared among the "
+    "others in proportion, and every run shows the percentages actually used (`weights_percent`)."
+)
 
-    # JSON Schema for what msgspec cannot state: all nine given as zero is refused (400)
-    __json_schema_extra__: ClassVar[dict[str, Any]] = {
-        "not": {"required": list(matching.CRITERIA), "properties": {c: {"const": 0} for c in matching.CRITERIA}}
-    }
+
+class _CriteriaWeights(Strict, omit_defaults=True):
+    __doc__ = WEIGHTS_RULE
 
     def given(self) -> dict[str, float]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
 
+    def table(self) -> matching.Weights | None:
+        """The weights these percentages stand for (None when none are given); `matching.InvalidWeights` (field
+        "*") when they do not sum to 100, its message showing the percentages they would come to if scaled."""
+        return percent_table(self.given())
 
-# One optional field per criterion of the matching core's registry, in its order.
+
+def percent_table(given: dict[str, float]) -> matching.Weights | None:
+    """A whole table of percentages as the core's weights (see `WEIGHTS_RULE`); None when empty."""
+    if not given:
+        return None
+    values = {c: float(given.get(c, 0.0)) for c in matching.CRITERIA}
+    total = math.fsum(values.values())
+    if abs(total - 100.0) > PERCENT_TOLERANCE:
+        scaled = describe_percentages(matching.Weights(**values)) if total > 0 else "nothing to weigh"
+        named = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in given.items())
+        raise matching.InvalidWeights(
+            "*",
+            f"percentages must sum to 100 (criteria left out count 0); these ({named}) sum to {total:g}. "
+            f"Scaled to 100 they would be: {scaled}. "
+            f"The defaults are: {describe_percentages(matching.DEFAULT_WEIGHTS)}",
+        )
+    return matching.Weights(**values)
+
+
+def in_force(
+    exercise_default: _CriteriaWeights, need_overrides: _CriteriaWeights | None, request: _CriteriaWeights | None
+) -> matching.Weights:
+    """The weights a need is matched with: the request's, else the need's overrides, else the exercise's default
+    weights, else the core's defaults (each a whole table of percentages; see `WEIGHTS_RULE`)."""
+    for given in (request, need_overrides, exercise_default):
+        if given is not None and (table := given.table()) is not None:
+            return table
+    return matching.DEFAULT_WEIGHTS
+
+
+# One optional field per criterion of the matching core's registry, in its order: `CriteriaWeights` as a request
+# gives them (percentages, 0-100), `StoredWeights` as a need or exercise holds them (a stored match run's copy of a
+# need made before percentages may hold relative weights up to 1000, and must stay readable).
 if TYPE_CHECKING:
 
     class CriteriaWeights(_CriteriaWeights):
         def __getattr__(self, name: str) -> float | UnsetType: ...
+
+    class StoredWeights(_CriteriaWeights):
+        def __getattr__(self, name: str) -> float | UnsetType: ...
 else:
     CriteriaWeights = msgspec.defstruct(
         "CriteriaWeights",
-        [(c, Weight | UnsetType, UNSET) for c in matching.CRITERIA],
+        [(c, Percent | UnsetType, UNSET) for c in matching.CRITERIA],
         bases=(_CriteriaWeights,),
         module=__name__,
         namespace={"__doc__": _CriteriaWeights.__doc__},
+        forbid_unknown_fields=True,
+        omit_defaults=True,
+    )
+    StoredWeights = msgspec.defstruct(
+        "StoredWeights",
+        [(c, float | UnsetType, UNSET) for c in matching.CRITERIA],
+        bases=(_CriteriaWeights,),
+        module=__name__,
+        namespace={
+            "__doc__": _CriteriaWeights.__doc__ + " (As stored: weights set before percentages, in the "
+            "copy of a need kept by an older match run, were relative weights.)"
+        },
         forbid_unknown_fields=True,
         omit_defaults=True,
     )
@@ -148,7 +206,7 @@ class Need(msgspec.Struct):
     min_years_experience: int
     local_priorities: list[LocalPriority]
     sector_preference: SectorPreference
-    weight_overrides: CriteriaWeights | None
+    weight_overrides: StoredWeights | None
     eligibility: NeedEligibility
     version: int
     created_at: dt.datetime
@@ -168,7 +226,7 @@ class ExerciseSummary(msgspec.Struct):
 
 
 class Exercise(ExerciseSummary):
-    default_weights: CriteriaWeights
+    default_weights: StoredWeights
     is_sample: bool
     version: int
     created_at: dt.datetime
@@ -203,6 +261,8 @@ class MatchRequest(Strict, omit_defaults=True):
     """Optional body of POST /needs/{id}/match-runs."""
 
     weights: CriteriaWeights | None = None
+    """Percentages for this run only (the whole table, summing to 100); else the need's, the exercise's, the
+    defaults."""
 
 
 class MatchRunSummary(msgspec.Struct):
@@ -286,7 +346,7 @@ class MatchRunBody(msgspec.Struct):
     as_of: dt.date
     need: Need
     weights: dict[str, float]
-    """Normalised weights the ranking used (local_priorities is 0 when the need has none)."""
+    """Normalised weights the ranking used, summing to 1 (local_priorities is 0 when the need has none)."""
     directory_size: int
     """Published providers when the run was made."""
     candidate_count: int
@@ -302,6 +362,18 @@ class MatchRunBody(msgspec.Struct):
     method: str
     providers: list[ProviderFacts] = []
     """The directory's facts about each ranked provider at the time (same order as the ranking)."""
+    weights_percent: dict[str, float] = {}
+    """The percentages of the score each criterion actually counted for (`weights` times 100, one decimal); runs
+    stored before percentages show their stored weights so."""
+
+    def __post_init__(self) -> None:
+        if not self.weights_percent:
+            self.weights_percent = percentages_of(self.weights)
+
+
+def percentages_of(weights: dict[str, float]) -> dict[str, float]:
+    """Normalised weights as percentages, one decimal (what a run, a report and an explanation show)."""
+    return {k: round(v * 100, 1) for k, v in weights.items()}
 
 
 class MatchRun(MatchRunBody):

@@ -13,6 +13,7 @@ from marketplace.accounts.auth import expensive, staff
 from marketplace.concurrency import etag
 from marketplace.exercises import service
 from marketplace.exercises.models import (
+    WEIGHTS_RULE,
     Exercise,
     ExerciseIn,
     ExerciseMatched,
@@ -148,8 +149,9 @@ async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatc
     "(active, in the need's pathway, serving the need's ages and men or women), which each ranked provider names "
     "(`service_ids`, with its `capacity` for the need). The run is stored as it is returned "
     "(the best `limit` providers, each explained, and the first excluded ones by name with their reasons); "
-    "GET /match-runs/{id} gives it back unchanged. Weights: the body's, else the exercise's defaults, else the "
-    "core's defaults; the need's overrides apply on top. The same request again, with nothing in the directory "
+    "GET /match-runs/{id} gives it back unchanged. "
+    + WEIGHTS_RULE
+    + " The same request again, with nothing in the directory "
     "or the need written since, gives back the stored run (200) instead of storing a copy. " + LIMITED,
 )
 async def create_match_run(
@@ -218,8 +220,9 @@ async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: Ac
     },
     **COSTLY,
     description="Matches each need of the exercise as POST /needs/{id}/match-runs does, ranking "
-    "up to 500 providers (deep enough for the report), with the exercise's default weights and "
-    "each need's overrides; each run is stored (with its audit row), or, where nothing in the need or the directory "
+    "up to 500 providers (deep enough for the report), with each need's weights (its `weight_overrides`, else "
+    "the exercise's `default_weights`: percentages of the score summing to 100); each run is stored (with its "
+    "audit row), or, where nothing in the need or the directory "
     "was written since, the stored run made from the same inputs is given back (`reused`). 201 when any run was "
     "stored, 200 when every one was reused. The report (GET /exercises/{id}/report) is computed from these stored "
     "runs only. " + LIMITED,

@@ -20,7 +20,7 @@ from marketplace import audit
 from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
-from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
+from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import queries
 from marketplace.exercises.models import (
     CriteriaWeights,
@@ -40,6 +40,8 @@ from marketplace.exercises.models import (
     PartnershipRunBody,
     ProviderFacts,
     SeedExercise,
+    StoredWeights,
+    in_force,
     need_problems,
 )
 from marketplace.exercises.pools import MatchPools, Ranked
@@ -57,44 +59,57 @@ METHOD = (
     "requirement (required accreditations, held by the organisation or a qualifying service; minimum years of "
     "experience, the most of a qualifying service). The others are scored 0-1 on each criterion, reading the "
     "qualifying services together (the areas they cover, the cohorts they serve, their outcomes records and text; "
-    "capacity is the sum stated by those covering the need's areas), and ranked by the weighted total (weights "
-    "normalised to sum to 1); each explanation names the services."
+    "capacity is the sum stated by those covering the need's areas), and ranked by the weighted total: each "
+    "criterion counts for its percentage of the score (`weights_percent`; `weights` are the same divided by 100), "
+    "a need without local priorities sharing that criterion's percentage among the others in proportion; each "
+    "explanation names the services. The method in full: METHOD.md."
 )
 
 
 # --- rules ------------------------------------------------------------------------------------------
 
 
-def weights_of(given: CriteriaWeights, field: str, base: matching.Weights | None = None) -> matching.Weights:
-    """The core's weights from a request's (criteria left out keep `base`, else the defaults)."""
+def checked_weights(given: CriteriaWeights | StoredWeights | None, field: str) -> matching.Weights | None:
+    """The weights a table of percentages stands for (None when none are given); 422 naming the field when they do
+    not sum to 100, with the percentages they would come to (`models.WEIGHTS_RULE`)."""
     try:
-        return matching.Weights.from_mapping(given.given(), base=base)
+        return given.table() if given is not None else None
     except matching.InvalidWeights as exc:
         name = f"{field}.{exc.field}" if exc.field != "*" else field
-        raise InvalidInput.field(name, exc.problem) from None
+        raise Unprocessable.from_problems([FieldProblem(field=name, problem=exc.problem)]) from None
+
+
+def weights_for(exercise: Exercise, need: Need, request: CriteriaWeights | None = None) -> matching.Weights:
+    """The weights a need is matched with now: the request's, else the need's overrides, else the exercise's
+    default weights, else the core's defaults."""
+    checked_weights(request, "weights")
+    checked_weights(need.weight_overrides, "need.weight_overrides")
+    checked_weights(exercise.default_weights, "exercise.default_weights")
+    return in_force(exercise.default_weights, need.weight_overrides, request)
+
+
+def as_request(stored: StoredWeights | CriteriaWeights) -> CriteriaWeights:
+    """Stored weights as a request gives them (the same numbers)."""
+    return CriteriaWeights(**stored.given())
 
 
 def check_need(n: NeedIn, tax: Taxonomy) -> None:
     problems = need_problems(n, tax)
     if problems:
         raise Unprocessable.from_problems(problems)
-    if n.weight_overrides is not None:
-        weights_of(n.weight_overrides, "weight_overrides")
+    checked_weights(n.weight_overrides, "weight_overrides")
 
 
 def check_exercise(x: ExerciseIn) -> None:
-    weights_of(x.default_weights, "default_weights")
+    checked_weights(x.default_weights, "default_weights")
     if problems := check_dates(opens_on=x.opens_on, closes_on=x.closes_on):
         raise Unprocessable.from_problems(problems)
     if x.opens_on and x.closes_on and x.closes_on < x.opens_on:
         raise Unprocessable.from_problems([FieldProblem(field="closes_on", problem="before opens_on")])
 
 
-def core_need(need: Need, weights: matching.Weights) -> matching.Need:
-    """A need as the matching core reads it."""
-    overrides = None
-    if need.weight_overrides is not None:
-        overrides = matching.Weights.from_mapping(need.weight_overrides.given(), base=weights).as_dict()
+def core_need(need: Need) -> matching.Need:
+    """A need as the matching core reads it (its weights are resolved apart: `weights_for`)."""
     return matching.Need(
         id=need.id,
         pathway=need.pathway,
@@ -107,7 +122,6 @@ def core_need(need: Need, weights: matching.Weights) -> matching.Need:
         min_years_experience=need.min_years_experience,
         local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
         sector_preference=msgspec.structs.asdict(need.sector_preference),
-        weight_overrides=overrides,
         min_age=need.eligibility.min_age,
         max_age=need.eligibility.max_age,
         gender=need.eligibility.gender,
@@ -171,7 +185,9 @@ async def update_exercise(
     conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, patch: ExercisePatch
 ) -> Exercise:
     async def change() -> None:
-        updated = merge(project(await get_exercise(conn, exercise_id), ExerciseIn), patch)
+        current = project(await get_exercise(conn, exercise_id), ExerciseIn)
+        current.default_weights = as_request(current.default_weights)  # so a patch's table replaces it whole
+        updated = merge(current, patch)
         check_exercise(updated)
         await queries.update_exercise(conn, exercise_id, updated)
 
@@ -196,7 +212,10 @@ async def update_need(
     ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None, patch: NeedPatch
 ) -> Need:
     async def change() -> None:
-        updated = merge(project(await get_need(conn, need_id), NeedIn), patch)
+        current = project(await get_need(conn, need_id), NeedIn)
+        if current.weight_overrides is not None:  # so a patch's table replaces it whole
+            current.weight_overrides = as_request(current.weight_overrides)
+        updated = merge(current, patch)
         check_need(updated, ctx.taxonomy)
         await queries.update_need(conn, need_id, updated)
 
@@ -228,14 +247,12 @@ async def match_need(
 ) -> tuple[MatchRun, bool]:
     """Match the current directory against a need and store the run (the best `limit` explained), or give back
     the stored run made from the same inputs over an unchanged directory (then True).
-    Weights: `weights`, else the exercise's defaults, else the core's; the need's overrides on top."""
+    Weights (`weights_for`): `weights`, else the need's overrides, else the exercise's defaults, else the core's."""
     async with pooled(db) as conn:
         need = await get_need(conn, need_id)
         exercise = await get_exercise(conn, need.exercise_id)
-    base = weights_of(exercise.default_weights, "default_weights")
-    if weights is not None:
-        base = weights_of(weights, "weights", base=base)
-    return await _match(ctx, db, pools, actor, need, base, limit=limit, audited=True)
+    chosen = weights_for(exercise, need, weights)
+    return await _match(ctx, db, pools, actor, need, chosen, limit=limit, audited=True)
 
 
 def _digest(*inputs: object) -> str:
@@ -264,13 +281,11 @@ async def _match(
     if stored is not None:
         return await asyncio.to_thread(queries.match_run_of, stored), True
     try:
-        ranked = await pools.rank(
-            core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=excluded_limit
-        )
+        ranked = await pools.rank(core_need(need), weights, as_of=as_of, limit=limit, excluded_limit=excluded_limit)
     except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
         raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
     except matching.InvalidWeights as exc:  # the weights in force (the body's, the exercise's, the need's) together
-        problem = f"{exc.problem} (the weights in force: the request's or the exercise's, with the need's overrides)"
+        problem = f"{exc.problem} (the weights in force: the request's, else the need's, else the exercise's)"
         raise Unprocessable.from_problems([FieldProblem(field=f"weights.{exc.field}", problem=problem)]) from None
     body = await asyncio.to_thread(_run_body, ranked, need)
     document = await asyncio.to_thread(msgspec.json.encode, body)
@@ -307,6 +322,7 @@ def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
         as_of=ranking.as_of,
         need=need,
         weights=ranking.weights.as_dict(),
+        weights_percent=dict(ranking.weights_percent),
         directory_size=counts.directory_size,
         candidate_count=ranking.candidate_count,
         eligible_count=ranking.eligible_count,
@@ -357,17 +373,17 @@ async def match_exercise(
 ) -> ExerciseMatched:
     """Match every need of the exercise with `match_store_limit` ranked (deep enough for a report), each run stored
     with its audit row, or the stored run given back as `match_need` does (same inputs, unchanged directory).
-    Weights: the exercise's defaults, the need's overrides on top."""
+    Weights: each need's overrides, else the exercise's defaults (`weights_for`)."""
     async with pooled(db) as conn:
         exercise = await get_exercise(conn, exercise_id)
     if not exercise.needs:
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to match")])
-    weights = weights_of(exercise.default_weights, "default_weights")
     depth = ctx.settings.match_store_limit
     done: list[NeedMatched] = []
     for i, need in enumerate(exercise.needs, 1):
         if progress:
             progress(i, len(exercise.needs), need.title)
+        weights = weights_for(exercise, need)
         run, reused = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
         best = run.ranking[0] if run.ranking else None
         done.append(
@@ -400,10 +416,20 @@ async def propose_partnerships(
         exercise = await get_exercise(conn, exercise_id)
     if not exercise.needs:
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
-    weights = weights_of(exercise.default_weights, "default_weights")
     # the partnership run's audit row covers its match runs
     runs = [
-        (await _match(ctx, db, pools, actor, need, weights, limit=ctx.settings.match_store_limit, audited=False))[0]
+        (
+            await _match(
+                ctx,
+                db,
+                pools,
+                actor,
+                need,
+                weights_for(exercise, need),
+                limit=ctx.settings.match_store_limit,
+                audited=False,
+            )
+        )[0]
         for need in exercise.needs
     ]
     as_of = ctx.clock.today()
@@ -421,7 +447,7 @@ async def propose_partnerships(
     ]
     plan = await asyncio.to_thread(
         matching.propose_partnerships,
-        [core_need(n, weights) for n in exercise.needs],
+        [core_need(n) for n in exercise.needs],
         offers,
         areas=ctx.taxonomy.matching_areas,
         max_options=3,

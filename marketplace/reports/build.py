@@ -8,7 +8,15 @@ from collections import Counter
 import msgspec
 
 import matching
-from marketplace.exercises.models import Exercise, ExerciseSummary, MatchRun, Need, ProviderFacts
+from marketplace.exercises.models import (
+    Exercise,
+    ExerciseSummary,
+    MatchRun,
+    Need,
+    ProviderFacts,
+    in_force,
+    percentages_of,
+)
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -37,6 +45,7 @@ from marketplace.reports.models import (
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import project
 from matching.explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW
+from matching.weights import effective_weights
 
 MARKET_MEASURES = (
     "Concentration is measured on the suitable providers' stated capacity (service users a year from their "
@@ -121,16 +130,37 @@ def refresh_text(exercise_id: int) -> str:
     )
 
 
-def staleness(run: MatchRun, need: Need, exercise_id: int) -> RunStaleness | None:
-    """What changed in the need since the run was made (None when the run was made from the need as it is)."""
-    if run.need.version == need.version and run.need.updated_at == need.updated_at:
+def weights_now(exercise: Exercise, need: Need) -> dict[str, float] | None:
+    """The normalised weights the need would be matched with now (the need's overrides, else the exercise's default
+    weights, else the core's defaults; local priorities 0 when it has none); None when they cannot be used."""
+    try:
+        table = in_force(exercise.default_weights, need.weight_overrides, None)
+        return effective_weights(table, None, has_priorities=bool(need.local_priorities)).as_dict()
+    except matching.InvalidWeights:
         return None
-    was, now = msgspec.to_builtins(run.need), msgspec.to_builtins(need)
-    changes = [
-        FieldChange(field=k, in_run=was.get(k), now=now.get(k))
-        for k in now
-        if k not in NOT_NEED_FIELDS and was.get(k) != now.get(k)
-    ]
+
+
+WEIGHT_TOLERANCE = 1e-9
+"""Normalised weights closer than this are the same weights (the same table normalised twice may differ by an ulp)."""
+
+
+def staleness(
+    run: MatchRun, need: Need, exercise_id: int, weights: dict[str, float] | None = None
+) -> RunStaleness | None:
+    """What changed since the run was made: in the need, and in the weights it would be matched with now (`weights`,
+    normalised: a change of the exercise's default weights or of the need's overrides); None when nothing did."""
+    changes: list[FieldChange] = []
+    if run.need.version != need.version or run.need.updated_at != need.updated_at:
+        was, now = msgspec.to_builtins(run.need), msgspec.to_builtins(need)
+        changes = [
+            FieldChange(field=k, in_run=was.get(k), now=now.get(k))
+            for k in now
+            if k not in NOT_NEED_FIELDS and was.get(k) != now.get(k)
+        ]
+    elif not weights_changed(run.weights, weights):
+        return None
+    if weights_changed(run.weights, weights) and weights is not None:
+        changes.append(FieldChange(field="weights_percent", in_run=run.weights_percent, now=percentages_of(weights)))
     return RunStaleness(
         run_need_version=run.need.version,
         need_version=need.version,
@@ -138,6 +168,12 @@ def staleness(run: MatchRun, need: Need, exercise_id: int) -> RunStaleness | Non
         changes=changes,
         refresh=refresh_text(exercise_id),
     )
+
+
+def weights_changed(in_run: dict[str, float], now: dict[str, float] | None) -> bool:
+    if now is None:
+        return False
+    return any(abs(in_run.get(k, 0.0) - v) > WEIGHT_TOLERANCE for k, v in now.items())
 
 
 def _labels(scored: list[matching.ScoredCandidate]) -> dict[int, str]:
@@ -229,6 +265,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
         ),
         stale_suitable=stale,
         weights=dict(run.weights),
+        weights_percent=dict(run.weights_percent),
         market=matching.concentration([(labels[s.provider_id], _capacity(s, facts)) for s in suitable]),
         providers=[
             SuitableProvider(
@@ -296,7 +333,10 @@ def build_report(
             ordered.append(run)
     current = {n.id: n for n in exercise.needs}
     needs = [
-        msgspec.structs.replace(need_report(r, tax, t, areas), stale_run=staleness(r, current[r.need_id], exercise.id))
+        msgspec.structs.replace(
+            need_report(r, tax, t, areas),
+            stale_run=staleness(r, current[r.need_id], exercise.id, weights_now(exercise, current[r.need_id])),
+        )
         if r.need_id in current
         else need_report(r, tax, t, areas)
         for r in ordered
@@ -388,9 +428,11 @@ def build_report(
             hhi_bands=[HhiBand(band=band, rule=rule) for band, rule in matching.HHI_BANDS],
             notes=[
                 "Figures come from the newest stored match run of each need (ids above), so the report can be "
-                "reproduced from those runs; weights per need are listed with each need. Reading a report never "
+                "reproduced from those runs; the weights each need was matched with are listed with it, as "
+                "percentages of the score. Reading a report never "
                 "matches or stores anything: " + refresh,
-                "A need changed after its run was made is marked stale, with the fields that changed; its figures "
+                "A need changed after its run was made, or whose weights (its own, else the exercise's default "
+                "weights) changed since, is marked stale, with the fields that changed; its figures "
                 "describe the need as it was when matched. A need with no stored run deep enough to count the "
                 "market is listed as not matched yet and left out of every figure.",
                 "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "

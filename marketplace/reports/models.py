@@ -41,8 +41,12 @@ class CriterionNote(msgspec.Struct):
     """The run's evidence lines for this criterion, in the order the matcher wrote them."""
     summary: str = ""
     """The core's plain-English sentence for this criterion (empty for runs made before algorithm 2026.12-1)."""
-    weight_percent: float = 0.0
+    weight_percent: float = -1.0
     """The weight as a percentage of the score (``weight`` times 100, one decimal)."""
+
+    def __post_init__(self) -> None:
+        if self.weight_percent < 0:
+            self.weight_percent = round(self.weight * 100, 1)
 
 
 class Headline(msgspec.Struct):
@@ -104,7 +108,9 @@ class FieldChange(msgspec.Struct):
 
 
 class RunStaleness(msgspec.Struct):
-    """Why a need's newest stored run no longer describes the need: it was edited after the run was made."""
+    """Why a need's newest stored run no longer describes the need: it was edited after the run was made, or the
+    weights it would be matched with now differ from the run's (a ``weights_percent`` change: the exercise's default
+    weights or the need's overrides were changed)."""
 
     run_need_version: int
     """The need's version the run was made from."""
@@ -164,12 +170,19 @@ class NeedReport(msgspec.Struct):
     added_value: AddedValue
     stale_suitable: list[StaleProvider]
     weights: dict[str, float]
+    """The normalised weights the need's run used (sum 1)."""
     market: matching.Concentration = msgspec.field(default_factory=_no_market_measure)
     """Concentration of the suitable providers' capacity for the need (HHI, largest share, band)."""
     stale_run: RunStaleness | None = None
     """Set when the need was changed after its run was made: the figures describe the need as it was."""
     providers: list[SuitableProvider] = []
     """Every suitable provider, best first, with the top candidates below the threshold too."""
+    weights_percent: dict[str, float] = {}
+    """The percentage of the score each criterion counted for in the need's run (``weights`` times 100)."""
+
+    def __post_init__(self) -> None:
+        if not self.weights_percent:
+            self.weights_percent = {k: round(v * 100, 1) for k, v in self.weights.items()}
 
 
 class Cell(msgspec.Struct):

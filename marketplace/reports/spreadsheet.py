@@ -29,9 +29,11 @@
                         private or public
     total_score         total match score 0..1, 3 decimals                      candidate
     meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
-    strengths           a top candidate's strengths (``Headline.strengths``),   candidate
-                        each "criterion: first evidence line", joined by "; "
-                        (empty beyond the top five: the run has the evidence)
+    strengths           a top candidate's strengths (``Headline.strengths``,    candidate
+                        the matching core's), each "criterion: its plain
+                        sentence", joined by "; " (empty beyond the top five)
+    weaknesses          a top candidate's weaknesses, listed apart, each        candidate
+                        "criterion: its plain sentence", joined by "; "
     run_status          ``current``, ``stale`` (the need changed after its      need
                         run) or ``not_matched`` (no stored run to report from)
     match_run_id        the stored match run the figures come from              need, candidate
@@ -47,6 +49,8 @@
     service_ids         its qualifying services' ids, joined by "; "            candidate
     score_<criterion>   the provider's score on each criterion, 0..1,           candidate
                         3 decimals, one column per ``matching.CRITERIA``
+    weight_percent_<c>  the percentage of the score each criterion counted      need, candidate
+                        for in the need's run, one column per criterion
     ==================  ======================================================  ==================
 
     Need rows come first (the needs the report holds, in report order, then
@@ -94,6 +98,7 @@ CSV_HEADER: list[str] = [
     "total_score",
     "meets_threshold",
     "strengths",
+    "weaknesses",
     "run_status",
     "match_run_id",
     "changed_fields",
@@ -104,6 +109,7 @@ CSV_HEADER: list[str] = [
     "capacity",
     "service_ids",
     *(f"score_{c}" for c in matching.CRITERIA),
+    *(f"weight_percent_{c}" for c in matching.CRITERIA),
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -115,8 +121,8 @@ def _sheet_text(value: str) -> str:
 
 
 def note_text(note: CriterionNote) -> str:
-    """A strength in one line: "pathway fit: <the core's sentence>" (runs made before algorithm 2026.12-1: its first
-    evidence line; the criterion alone when it has neither)."""
+    """A strength (or weakness) in one line: "pathway fit: <the core's sentence>" (runs made before algorithm
+    2026.12-1: its first evidence line; the criterion alone when it has neither)."""
     name = lower_code(note.criterion)
     line = note.summary or (note.evidence[0] if note.evidence else "")
     return f"{name}: {line}" if line else name
@@ -147,7 +153,15 @@ def _number(x: float | None) -> str:
     return "" if x is None else str(int(x)) if float(x).is_integer() else f"{x:.6f}".rstrip("0")
 
 
-def _candidate(need: NeedReport, p: SuitableProvider, strengths: list[CriterionNote]) -> dict[str, str]:
+def _weight_columns(need: NeedReport) -> dict[str, str]:
+    return {
+        f"weight_percent_{c}": f"{v:g}" for c, v in need.weights_percent.items() if f"weight_percent_{c}" in _COLUMNS
+    }
+
+
+def _candidate(
+    need: NeedReport, p: SuitableProvider, strengths: list[CriterionNote], weaknesses: list[CriterionNote]
+) -> dict[str, str]:
     return {
         "row_type": "candidate",
         **_need_columns(need, need.need_id, need.pathway),
@@ -158,14 +172,16 @@ def _candidate(need: NeedReport, p: SuitableProvider, strengths: list[CriterionN
         "total_score": score(p.total),
         "meets_threshold": "yes" if p.meets_threshold else "no",
         "strengths": _sheet_text("; ".join(note_text(s) for s in strengths)),
+        "weaknesses": _sheet_text("; ".join(note_text(w) for w in weaknesses)),
         "match_run_id": str(need.match_run_id),
         "capacity": _number(p.capacity),
         "service_ids": "; ".join(map(str, p.service_ids)),
-        **{f"score_{c}": score(v) for c, v in p.scores.items() if f"score_{c}" in _SCORE_COLUMNS},
+        **{f"score_{c}": score(v) for c, v in p.scores.items() if f"score_{c}" in _COLUMNS},
+        **_weight_columns(need),
     }
 
 
-_SCORE_COLUMNS = frozenset(c for c in CSV_HEADER if c.startswith("score_"))
+_COLUMNS = frozenset(CSV_HEADER)
 
 
 def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
@@ -181,6 +197,7 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             "match_run_id": str(n.match_run_id),
             "changed_fields": "; ".join(c.field for c in stale.changes) if stale is not None else "",
             **_market_columns(n.market),
+            **_weight_columns(n),
         }
     for missing in report.freshness.not_matched if report.freshness is not None else []:
         yield {
@@ -203,9 +220,10 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             **_market_columns(cell.market),
         }
     for need in report.needs:
-        top = {c.provider_id: c.strengths for c in need.top_candidates}
+        top = {c.provider_id: c for c in need.top_candidates}
         for p in need.providers:
-            yield _candidate(need, p, top.get(p.provider_id, []))
+            h = top.get(p.provider_id)
+            yield _candidate(need, p, h.strengths if h else [], h.weaknesses if h else [])
 
 
 def to_csv(report: Report) -> str:
