@@ -33,6 +33,7 @@ from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
+from marketplace.reports.models import SUITABLE_SCORE
 from marketplace.reports.render import to_csv, to_html
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
@@ -419,7 +420,12 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="the market-engagement report of an exercise, from stored runs")
     report.add_argument("exercise_id", type=int)
     report.add_argument("--format", choices=["html", "json", "csv"], default="html")
-    report.add_argument("--threshold", type=float, default=0.6, help="score for 'suitably experienced' (default 0.6)")
+    report.add_argument(
+        "--threshold",
+        type=float,
+        default=SUITABLE_SCORE,
+        help=f"score for 'suitably experienced' (default {SUITABLE_SCORE:g})",
+    )
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)
 

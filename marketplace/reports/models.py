@@ -22,6 +22,9 @@ class Thresholds(msgspec.Struct):
     stale_after_months: int = 12
 
 
+SUITABLE_SCORE = 0.6
+"""The default threshold: a provider whose total score is at least this is suitably experienced (a report request
+may choose another, 0-1)."""
 NOTES_PER_CANDIDATE = 3
 """At most this many strengths and weaknesses of a top candidate are shown (the core's first ones)."""
 

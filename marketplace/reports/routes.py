@@ -16,7 +16,7 @@ from marketplace.accounts.auth import expensive, staff
 from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
 from marketplace.reports import service
-from marketplace.reports.models import FrozenReportSummary, Report
+from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
 from marketplace.reports.render import to_csv_bytes, to_html
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
@@ -116,7 +116,7 @@ async def exercise_report(
     ] = None,
     threshold: Annotated[
         float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
-    ] = 0.6,
+    ] = SUITABLE_SCORE,
 ) -> Response[Report]:
     fmt = format or negotiate(request.headers.get("accept"))
     report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
@@ -146,7 +146,7 @@ async def freeze_report(
     actor: ActorDep,
     threshold: Annotated[
         float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
-    ] = 0.6,
+    ] = SUITABLE_SCORE,
 ) -> Response[FrozenReportSummary]:
     frozen = await service.freeze_report(ctx, state.pool, actor, exercise_id, threshold=threshold)
     return Response(frozen, status_code=201, headers={"Location": f"/reports/{frozen.id}"})
