@@ -183,6 +183,8 @@ def format_match(need: Need, run: MatchRun, *, top: int) -> str:
         f"£{need.annual_budget:,} a year",
         f"  {run.directory_size} published providers; {run.candidate_count} assessed; {run.eligible_count} eligible; "
         f"excluded by reason: " + (", ".join(f"{k} {v}" for k, v in run.excluded_by_reason.items()) or "none"),
+        "  weights, as percentages of the score: "
+        + ", ".join(f"{k.replace('_', ' ')} {v:g}%" for k, v in run.weights_percent.items()),
         "",
         f"{'#':>3}  {'provider':<44} {'total':>6}  strongest criteria (contribution)",
         f"{'-' * 3}  {'-' * 44} {'-' * 6}  {'-' * 48}",

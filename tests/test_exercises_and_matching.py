@@ -287,6 +287,7 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     assert lines[0].startswith("Match run ") and "eligible" in lines[2]
     rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1 :]
     assert len(rows) == 3 and "total" in result.stdout and "contribution" in result.stdout
+    assert lines[3].startswith("  weights, as percentages of the score: pathway fit ") and lines[3].endswith("%")
     await databases.drop(name)
 
 
