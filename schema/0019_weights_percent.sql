@@ -14,7 +14,7 @@ insert into weight_default values
 -- needs first: their old overrides applied on top of their exercise's old weights
 update need n
 set weight_overrides = (
-    select jsonb_object_agg(t.criterion, case when t.total > 0 then round(100 * t.weight / t.total, 6) else 0 end)
+    select jsonb_object_agg(t.criterion, case when t.total > 0 then round(100 * t.weight / t.total, 12) else 0 end)
     from (
         select d.criterion, m.weight, sum(m.weight) over () as total
         from weight_default d
@@ -30,7 +30,7 @@ where x.id = n.exercise_id and n.weight_overrides is not null and n.weight_overr
 
 update exercise x
 set default_weights = (
-    select jsonb_object_agg(t.criterion, case when t.total > 0 then round(100 * t.weight / t.total, 6) else 0 end)
+    select jsonb_object_agg(t.criterion, case when t.total > 0 then round(100 * t.weight / t.total, 12) else 0 end)
     from (
         select d.criterion, m.weight, sum(m.weight) over () as total
         from weight_default d

@@ -20,6 +20,7 @@ import matching.explain
 from marketplace import db
 from marketplace.exercises.models import MatchRunBody, percent_table
 from marketplace.migrate import migrate
+from marketplace.reports.build import weights_changed
 from marketplace.seed import load_taxonomy
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy import service as taxonomy
@@ -246,12 +247,16 @@ async def test_the_migration_rewrites_old_weights_as_the_percentages_they_came_t
     migrated = percent_table(exercises["Old"])
     assert migrated is not None
     for k, v in old_exercise.normalised().as_dict().items():
-        assert migrated.normalised().as_dict()[k] == pytest.approx(v, abs=1e-8), k
+        assert migrated.normalised().as_dict()[k] == pytest.approx(v, abs=1e-12), k
     old_need = matching.Weights.from_mapping({"capacity": 3}, base=old_exercise).normalised().as_dict()
     new_need = percent_table(needs["overridden"])
     assert new_need is not None
-    assert new_need.normalised().as_dict() == pytest.approx(old_need, abs=1e-8)
+    assert new_need.normalised().as_dict() == pytest.approx(old_need, abs=1e-12)
     old_plain = matching.Weights.from_mapping({"sustainability": 0.5}).normalised().as_dict()
     plain_need = percent_table(needs["overridden, plain exercise"])
-    assert plain_need is not None and plain_need.normalised().as_dict() == pytest.approx(old_plain, abs=1e-8)
+    assert plain_need is not None and plain_need.normalised().as_dict() == pytest.approx(old_plain, abs=1e-12)
     assert needs["inherits"] is None and needs["empty"] == {}
+    # a run made before the migration is not taken for stale by the report: the same weights
+    assert not weights_changed(old_exercise.normalised().as_dict(), migrated.normalised().as_dict())
+    assert not weights_changed(old_need, new_need.normalised().as_dict())
+    assert weights_changed(old_need, old_exercise.normalised().as_dict())

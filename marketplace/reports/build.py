@@ -140,8 +140,9 @@ def weights_now(exercise: Exercise, need: Need) -> dict[str, float] | None:
         return None
 
 
-WEIGHT_TOLERANCE = 1e-9
-"""Normalised weights closer than this are the same weights (the same table normalised twice may differ by an ulp)."""
+WEIGHT_TOLERANCE = 1e-6
+"""Normalised weights closer than this (a ten-thousandth of a percentage point) are the same weights: the same table
+normalised twice may differ by an ulp, and weights rewritten as percentages by schema/0019 by a rounding."""
 
 
 def staleness(
