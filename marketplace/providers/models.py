@@ -34,6 +34,7 @@ from marketplace.types import (
     Year,
     merge,
     nfc,
+    plain,
     project,
 )
 
@@ -51,13 +52,18 @@ ORG_ID_PATTERNS: dict[str, str] = {
 OrgId = Annotated[
     str,
     Meta(
-        pattern=r"^GB-(CHC|COH|MPR|SC|NIC|GOR|LAE|NHS)-[A-Z0-9-]{2,20}$",
+        pattern=plain(
+            r"^GB-(CHC|COH|MPR|SC|NIC|GOR|LAE|NHS)-[A-Z0-9-]{2,20}$",
+            "use the form GB-CHC-1234567: an org-id.guide list (GB-CHC charities, GB-COH companies, GB-MPR mutuals, "
+            "GB-SC, GB-NIC, GB-GOR, GB-LAE, GB-NHS), a dash and the register's number",
+            "GB-CHC-1234567",
+        ),
         description="org-id.guide identifier, e.g. GB-CHC-1234567, GB-COH-01234567, GB-MPR-12345R",
         examples=["GB-CHC-1234567"],
     ),
 ]
 
-Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
 OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=NAME)]
 
 
@@ -229,7 +235,14 @@ class ProviderProfile(Strict):
 
 STATUSES = ("pending", "published", "archived")
 PUBLIC_STATUSES = ("published",)
-Status = Annotated[str, Meta(pattern=r"^(pending|published|archived)$")]
+Status = Annotated[
+    str,
+    Meta(
+        pattern=plain(
+            r"^(pending|published|archived)$", "must be pending, published or archived, e.g. published", "published"
+        )
+    ),
+]
 MarketplaceAction = Literal["confirm", "publish", "archive", "verify"]
 
 
