@@ -75,12 +75,18 @@ def check_if_match(if_match: str | None, current: int) -> None:
     """If-Match must name `current` (412 carrying the current one otherwise)."""
     require_if_match(if_match)
     assert if_match is not None
-    if current in versions(if_match):
+    sent = versions(if_match)
+    if current in sent:
         return
     weak = any(m.group(1) and m.group(2) == f"v{current}" for m in ENTITY_TAG.finditer(if_match))
     if weak:  # the right version, but a weak tag (W/"v3"), which never matches a change
         said = (
             f"a weak ETag (W/...) never matches a change: send the ETag in quotes as the GET gave it, {etag(current)}"
+        )
+    elif sent and min(sent) > current:  # a version never issued
+        said = (
+            f"there is no version {if_match.strip()}: the current version is {etag(current)}; "
+            "send the ETag the GET gave"
         )
     else:
         said = (

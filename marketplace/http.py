@@ -159,14 +159,14 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             problems.append(FieldProblem(field=key or "body", problem=message))
             continue
         if in_query:
-            value = request.query_params.get(key)
+            value, declared, path = request.query_params.get(key), _query_type(request, key), ""
         else:
             body = messages.decoded(_body_read(request)) if body is ... else body
-            value = messages.value_at(body, key)
+            value, declared, path = messages.value_at(body, key), _body_type(request), key
         ctx = getattr(request.app.state, "ctx", None)
         taxonomy = ctx.taxonomy if isinstance(ctx, Context) else None
         problems.append(
-            messages.problem(key or "body", message, value=value, body_type=_body_type(request), taxonomy=taxonomy)
+            messages.problem(key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy)
         )
     message = _summary(problems, exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
@@ -181,6 +181,13 @@ def _body_read(request: Request[Any, Any, Any]) -> bytes | None:
 def _body_type(request: Request[Any, Any, Any]) -> Any:
     data = request.route_handler.parsed_fn_signature.parameters.get("data")
     return data.annotation if data is not None else None
+
+
+def _query_type(request: Request[Any, Any, Any], name: str) -> Any:
+    for param_name, param in request.route_handler.parsed_fn_signature.parameters.items():
+        if (getattr(param.kwarg_definition, "query", None) or param_name) == name:
+            return param.annotation
+    return None
 
 
 HTTP_ERRORS = {
@@ -426,7 +433,7 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
             if not DIGITS.fullmatch(value):
-                raise InvalidInput.field(name, f"expected a whole number written in digits, not {value!r}")
+                raise InvalidInput.field(name, f"must be a whole number written in digits, e.g. 40; not {value!r}")
 
 
 # --- parameters and OpenAPI entries every room uses ------------------------------------------------

@@ -205,7 +205,7 @@ def plain_words(said: str, *, value: object = None, choices: list[str] | None = 
         bound = f"at least {least}" if least is not None else f"at most {most}"
         return (f"must be {bound} characters long" if text else f"must have {bound} items"), None
     if m := _BOUND.match(said):
-        n, op = m.group("n"), m.group("op")
+        n, op = m.group("n").removesuffix(".0"), m.group("op")
         words = {">=": f"{n} or more", ">": f"more than {n}", "<=": f"{n} or less", "<": f"less than {n}"}[op]
         return f"must be {words}", None
     if m := _MULTIPLE.match(said):
@@ -228,14 +228,22 @@ def plain_words(said: str, *, value: object = None, choices: list[str] | None = 
 
 
 def problem(
-    field: str, said: str, *, value: object = None, body_type: Any = None, taxonomy: Taxonomy | None = None
+    field: str,
+    said: str,
+    *,
+    value: object = None,
+    declared: Any = None,
+    path: str | None = None,
+    taxonomy: Taxonomy | None = None,
 ) -> FieldProblem:
     """One field's problem as a person can act on it. `said`: the decoder's or framework's words; `value`: what was
-    sent there (when known); `body_type`: the type the body decodes to (for a fixed list's values); `taxonomy`: for
-    code fields' allowed codes and did-you-mean."""
+    sent there (when known); `declared` and `path`: the type the body (or query parameter) decodes to and where in it
+    the field is (`field` unless given), for a fixed list's values; `taxonomy`: for code fields' allowed codes and
+    did-you-mean."""
     if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy)) is not None:
         return found
-    choices = choices_at(body_type, field) if body_type is not None and _ENUM.match(said.strip()) else None
+    enum = declared is not None and _ENUM.match(said.strip())
+    choices = choices_at(declared, field if path is None else path) if enum else None
     words, suggestion = plain_words(said, value=value, choices=choices)
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
@@ -246,5 +254,5 @@ def decoded(body: bytes | None) -> Any:
         return None
     try:
         return msgspec.json.decode(body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return None

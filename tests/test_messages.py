@@ -295,10 +295,42 @@ async def test_if_match_missing_unquoted_weak_and_stale_each_say_what_to_send(cl
 
     status, body = await patch('"v99"')
     assert status == 412 and body["current_etag"] == tag
+    assert body["message"] == f'there is no version "v99": the current version is {tag}; send the ETag the GET gave'
+
+    status, _ = await patch(tag)
+    assert status == 200
+    status, body = await patch(tag)  # the version read before that change
+    new_tag = (await client.get("/providers/12", headers=headers)).headers["etag"]
+    assert status == 412 and body["current_etag"] == new_tag != tag
     assert body["message"] == (
-        f'this was changed since you read it: you sent "v99", the current version is {tag}; '
+        f"this was changed since you read it: you sent {tag}, the current version is {new_tag}; "
         "GET it again, reapply your change and send its ETag"
     )
     assert body["errors"] == [{"field": "If-Match", "problem": body["message"]}]
-    status, _ = await patch(tag)
-    assert status == 200
+
+
+def test_each_identifier_scheme_example_fits_its_scheme() -> None:
+    from marketplace.providers.models import ORG_ID_EXAMPLES, ORG_ID_PATTERNS
+
+    assert set(ORG_ID_EXAMPLES) == set(ORG_ID_PATTERNS)
+    for scheme, example in ORG_ID_EXAMPLES.items():
+        assert re.match(ORG_ID_PATTERNS[scheme], example), (scheme, example)
+
+
+async def test_a_malformed_identifier_of_a_known_scheme_gets_its_form(read_client: AsyncTestClient) -> None:
+    r = await read_client.post("/registrations", json=registration(identifiers=["GB-COH-123"]))
+    assert r.status_code == 422, r.text
+    problem = next(p for p in r.json()["errors"] if p["field"] == "identifiers[0]")
+    assert problem["problem"] == "'GB-COH-123' is not a valid GB-COH identifier: use the form GB-COH-01234567"
+
+
+async def test_query_parameters_in_words_with_their_allowed_values(read_client: AsyncTestClient) -> None:
+    sort = (await read_client.get("/providers", params={"sort": "nmae"})).json()["errors"][0]
+    assert sort["field"] == "sort" and "name" in sort["allowed"] and sort["suggestion"] == "name"
+    assert sort["problem"].startswith("'nmae' is not one of the values allowed: ")
+    cost = (await read_client.get("/providers", params={"max_cost": "-5"})).json()["errors"][0]
+    assert cost == {"field": "max_cost", "problem": "must be 0 or more"}
+    digits = (await read_client.get("/providers", params={"min_capacity": "-1"})).json()["errors"][0]
+    assert digits["problem"] == "must be a whole number written in digits, e.g. 40; not '-1'"
+    pathway = (await read_client.get("/providers", params={"pathway": "accom"})).json()["errors"][0]
+    assert pathway["problem"] == "unknown pathway code 'accom'; did you mean ACCOM (Accommodation)?"

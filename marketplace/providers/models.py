@@ -49,6 +49,17 @@ ORG_ID_PATTERNS: dict[str, str] = {
     "GB-LAE": r"^GB-LAE-[A-Z]{3,4}$",  # Local authorities in England
     "GB-NHS": r"^GB-NHS-[A-Z0-9]{3,5}$",  # NHS organisations (ODS code)
 }
+ORG_ID_EXAMPLES = {
+    "GB-CHC": "GB-CHC-1234567",
+    "GB-COH": "GB-COH-01234567",
+    "GB-MPR": "GB-MPR-12345R",
+    "GB-SC": "GB-SC-SC012345",
+    "GB-NIC": "GB-NIC-100123",
+    "GB-GOR": "GB-GOR-PB123",
+    "GB-LAE": "GB-LAE-HEF",
+    "GB-NHS": "GB-NHS-RLQ",
+}
+"""An identifier of each scheme, for the message a malformed one gets (tests check each fits its pattern)."""
 OrgId = Annotated[
     str,
     Meta(
@@ -415,8 +426,12 @@ def profile_problems(
         scheme = "-".join(ident.split("-")[:2])
         pattern = ORG_ID_PATTERNS.get(scheme)
         if pattern is None or not re.match(pattern, ident):
+            form = ORG_ID_EXAMPLES.get(scheme, ORG_ID_EXAMPLES["GB-CHC"])
             found.append(
-                FieldProblem(field=f"{prefix}identifiers[{i}]", problem=f"{ident!r} is not a valid {scheme} identifier")
+                FieldProblem(
+                    field=f"{prefix}identifiers[{i}]",
+                    problem=f"{ident!r} is not a valid {scheme} identifier: use the form {form}",
+                )
             )
         elif legal_form and legal_form.identifier_schemes and scheme not in legal_form.identifier_schemes:
             found.append(

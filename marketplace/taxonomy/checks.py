@@ -16,12 +16,12 @@ def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) ->
     """None when value is a known code; else a problem naming the field, the allowed codes and a suggestion."""
     if value in allowed:
         return None
-    return FieldProblem(
-        field=field,
-        problem=f"unknown {what} code {value!r}",
-        allowed=sorted(allowed),
-        suggestion=suggest(value, allowed, allowed),
-    )
+    problem = f"unknown {what} code {value!r}"
+    suggestion = suggest(value, allowed, allowed)
+    if suggestion is not None:
+        name = allowed[suggestion]
+        problem += f"; did you mean {suggestion}" + (f" ({name})?" if name != suggestion else "?")
+    return FieldProblem(field=field, problem=problem, allowed=sorted(allowed), suggestion=suggestion)
 
 
 def check_codes(field: str, values: Iterable[str], allowed: Mapping[str, str], what: str) -> list[FieldProblem]:
