@@ -16,6 +16,7 @@ SWAGGER_UI_HASH := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU
 REDOC           := redoc-2.5.4
 REDOC_HASH      := sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==
 APIDOCS         := marketplace/static/apidocs
+APIDOCS_STAMP   := $(APIDOCS)/.fetched-$(SWAGGER_UI)-$(REDOC)
 SRI             := $(PYTHON) -c "import base64, hashlib, sys; \
                    print('sha512-' + base64.b64encode(hashlib.sha512(open(sys.argv[1], 'rb').read()).digest()).decode())"
 
@@ -31,7 +32,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
-$(APIDOCS)/.fetched: Makefile
+$(APIDOCS_STAMP):
 	@command -v npm >/dev/null || { echo "npm is needed once, to fetch the API docs' assets (apt-get install npm)"; exit 1; }
 	rm -rf $(APIDOCS) && mkdir -p $(APIDOCS)/.npm $(APIDOCS)/swagger-ui $(APIDOCS)/redoc
 	cd $(APIDOCS)/.npm && npm pack --silent --cache . $(subst -dist-,-dist@,$(SWAGGER_UI)) $(subst -,@,$(REDOC)) >/dev/null
@@ -45,12 +46,12 @@ $(APIDOCS)/.fetched: Makefile
 	rm -rf $(APIDOCS)/.npm
 	@touch $@
 
-install: $(VENV)/.installed-run $(APIDOCS)/.fetched
+install: $(VENV)/.installed-run $(APIDOCS_STAMP)
 
-run: $(VENV)/.installed-run $(APIDOCS)/.fetched
+run: $(VENV)/.installed-run $(APIDOCS_STAMP)
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
-test: lint $(APIDOCS)/.fetched
+test: lint $(APIDOCS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

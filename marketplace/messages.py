@@ -80,7 +80,7 @@ _LENGTH = re.compile(r"Expected `(?P<type>[^`]+)` of length (?P<op>[<>]=?) (?P<n
 _BOUND = re.compile(r"Expected `(?P<type>int|float|number|decimal)` (?:that is )?(?P<op>[<>]=?) (?P<n>\S+)$")
 _MULTIPLE = re.compile(r"Expected `(?P<type>[^`]+)` that is a multiple of (?P<n>\S+)$")
 _TYPE = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
-_ENUM = re.compile(r"Invalid enum value (?P<value>.*)$", re.S)
+_ENUM = re.compile(r"Invalid (?:enum )?value (?P<value>.*)$", re.S)  # "Invalid value": a tagged union's tag
 _FORMAT = re.compile(r"Invalid (?:RFC3339 encoded |ISO8601 encoded )?(?P<kind>date|datetime|time|uuid|UUID)\b")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
@@ -127,6 +127,8 @@ def choices_at(annotation: Any, field: str) -> list[str]:
         for t in _members(found):
             if isinstance(step, int) and isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
                 following.append(t.item_type)
+            elif isinstance(step, str) and isinstance(t, mi.StructType) and t.tag_field == step:
+                following.append(mi.LiteralType(values=(t.tag,)))  # one of a tagged union's kinds
             elif isinstance(step, str) and isinstance(t, mi.StructType | mi.DataclassType | mi.TypedDictType):
                 following.extend(f.type for f in t.fields if f.encode_name == step)
             elif isinstance(step, str) and isinstance(t, mi.DictType):

@@ -334,3 +334,11 @@ async def test_query_parameters_in_words_with_their_allowed_values(read_client: 
     assert digits["problem"] == "must be a whole number written in digits, e.g. 40; not '-1'"
     pathway = (await read_client.get("/providers", params={"pathway": "accom"})).json()["errors"][0]
     assert pathway["problem"] == "unknown pathway code 'accom'; did you mean ACCOM (Accommodation)?"
+
+
+async def test_a_tagged_unions_kind_names_the_kinds(client: AsyncTestClient, keys) -> None:
+    r = await client.post("/keys", json={"role": "boss", "name": "x"}, headers=await keys.headers("admin"))
+    assert r.status_code == 400
+    problem = r.json()["errors"][0]
+    assert problem["field"] == "role" and sorted(problem["allowed"]) == ["admin", "commissioner", "provider"]
+    assert problem["problem"].startswith("'boss' is not one of the values allowed: ")
