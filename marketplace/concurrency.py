@@ -80,10 +80,13 @@ def check_if_match(if_match: str | None, current: int) -> None:
         return
     weak = any(m.group(1) and m.group(2) == f"v{current}" for m in ENTITY_TAG.finditer(if_match))
     if weak:  # the right version, but a weak tag (W/"v3"), which never matches a change
+        said = f"a weak ETag (W/...) never matches a change: send the ETag exactly as the GET gave it, {etag(current)}"
+    elif not sent:  # no tag of ours at all
         said = (
-            f"a weak ETag (W/...) never matches a change: send the ETag in quotes as the GET gave it, {etag(current)}"
+            f"{if_match.strip()} is not an ETag this API gives: send the ETag from your GET, in quotes; "
+            f"the current one is {etag(current)}"
         )
-    elif sent and min(sent) > current:  # a version never issued
+    elif min(sent) > current:  # a version never issued
         said = (
             f"there is no version {if_match.strip()}: the current version is {etag(current)}; "
             "send the ETag the GET gave"

@@ -181,6 +181,10 @@ def test_code_examples_are_real_codes(read_client: AsyncTestClient) -> None:
         example = form.split("e.g. ")[1].split(" ")[0]
         assert example in taxonomy.codes(kind), (kind, example)
     assert set(messages.CODE_FIELDS.values()) <= set(messages.CODE_WORDS)
+    # every field the OpenAPI document publishes codes for is one the messages know
+    from marketplace.openapi import CODE_NAMES
+
+    assert CODE_NAMES.items() <= messages.CODE_FIELDS.items()
 
 
 # --- through the real app -------------------------------------------------------------------------------------------
@@ -292,6 +296,9 @@ async def test_if_match_missing_unquoted_weak_and_stale_each_say_what_to_send(cl
 
     status, body = await patch(f"W/{tag}")
     assert status == 412 and "weak ETag" in body["message"] and tag in body["message"]
+
+    status, body = await patch('"abc"')
+    assert status == 412 and body["message"].startswith('"abc" is not an ETag this API gives')
 
     status, body = await patch('"v99"')
     assert status == 412 and body["current_etag"] == tag
