@@ -8,6 +8,18 @@ HOST   ?= 127.0.0.1
 
 .PHONY: run test lint bench chaos install clean
 
+# The interactive API docs' scripts and styles (Swagger UI, ReDoc) are served by the app itself, never from a CDN:
+# fetched here, at install time, from the npm registry at pinned versions, each tarball checked against its recorded
+# integrity, into marketplace/static/apidocs/ (not in git; served at /schema/assets/).
+SWAGGER_UI      := swagger-ui-dist-5.35.0
+SWAGGER_UI_HASH := sha512-U06rpMtW9V3XPGOBeamTUSr0Z09jMX4IJuANpE/EZbAhw0G8CgwrzU4YmXkn/h0wCDNsXdGarTNNHC3sU8yVUQ==
+REDOC           := redoc-2.5.4
+REDOC_HASH      := sha512-M6jWhG1qoBnH6TFmzJnstyCZ87HmOY/UzDm78mHiYihEdlV/YcS9ogOo1NlElnJMeLsyxHFe2yFc4sNjHTrABQ==
+APIDOCS         := marketplace/static/apidocs
+APIDOCS_STAMP   := $(APIDOCS)/.fetched-$(SWAGGER_UI)-$(REDOC)
+SRI             := $(PYTHON) -c "import base64, hashlib, sys; \
+                   print('sha512-' + base64.b64encode(hashlib.sha512(open(sys.argv[1], 'rb').read()).digest()).decode())"
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -20,12 +32,26 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
-install: $(VENV)/.installed-run
+$(APIDOCS_STAMP):
+	@command -v npm >/dev/null || { echo "npm is needed once, to fetch the API docs' assets (apt-get install npm)"; exit 1; }
+	rm -rf $(APIDOCS) && mkdir -p $(APIDOCS)/.npm $(APIDOCS)/swagger-ui $(APIDOCS)/redoc
+	cd $(APIDOCS)/.npm && npm pack --silent --cache . $(subst -dist-,-dist@,$(SWAGGER_UI)) $(subst -,@,$(REDOC)) >/dev/null
+	test "$$($(SRI) $(APIDOCS)/.npm/$(SWAGGER_UI).tgz)" = "$(SWAGGER_UI_HASH)"
+	test "$$($(SRI) $(APIDOCS)/.npm/$(REDOC).tgz)" = "$(REDOC_HASH)"
+	tar -xzf $(APIDOCS)/.npm/$(SWAGGER_UI).tgz -C $(APIDOCS)/swagger-ui --strip-components=1 \
+	    package/swagger-ui-bundle.js package/swagger-ui-standalone-preset.js package/swagger-ui.css \
+	    package/favicon-32x32.png package/LICENSE
+	tar -xzf $(APIDOCS)/.npm/$(REDOC).tgz -C $(APIDOCS)/redoc --strip-components=2 \
+	    package/bundles/redoc.standalone.js package/bundles/redoc.standalone.js.LICENSE.txt
+	rm -rf $(APIDOCS)/.npm
+	@touch $@
 
-run: $(VENV)/.installed-run
+install: $(VENV)/.installed-run $(APIDOCS_STAMP)
+
+run: $(VENV)/.installed-run $(APIDOCS_STAMP)
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
-test: lint
+test: lint $(APIDOCS_STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
@@ -40,4 +66,4 @@ chaos: $(VENV)/.installed-test
 	$(BIN)/python bench/chaos.py $(CHAOS_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis $(APIDOCS)

@@ -28,7 +28,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
 
@@ -50,7 +49,7 @@ from marketplace.http import (
     request_id_middleware,
     strict_requests,
 )
-from marketplace.openapi import finish_openapi
+from marketplace.openapi import docs_assets, docs_plugins, finish_openapi
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
@@ -101,6 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
             *STANDARDS_ROUTES,
+            docs_assets(),
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
@@ -120,7 +120,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             version="0.1.0",
             description="Provider directory and explainable matching for public-sector commissioners.",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=docs_plugins(),
             components=Components(
                 security_schemes={
                     "apiKey": SecurityScheme(type="http", scheme="bearer", description="An API key: prv_...")

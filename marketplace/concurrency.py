@@ -12,7 +12,7 @@ from collections.abc import Awaitable
 
 import asyncpg
 
-from marketplace.errors import InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
+from marketplace.errors import FieldProblem, InvalidInput, NotFound, PreconditionFailed, PreconditionRequired
 
 _TAG = r'[ \t]*(W/)?"([\x21\x23-\x7e\x80-\xff]*)"[ \t]*'
 ENTITY_TAG = re.compile(_TAG)
@@ -26,10 +26,19 @@ def etag(version: int) -> str:
     return f'"v{version}"'
 
 
+UNQUOTED = re.compile(r"[ \t]*(W/)?(v?[0-9]{1,9})[ \t]*")
+"""An ETag sent without its quotes (`v2`, `2`): the commonest malformed If-Match."""
+
+
+def _field(message: str) -> list[FieldProblem]:
+    return [FieldProblem(field="If-Match", problem=message)]
+
+
 def require_if_match(if_match: str | None) -> None:
     """A change needs If-Match (428 without it), well-formed (400): checked before any work is done."""
     if if_match is None:
-        raise PreconditionRequired("this change needs an If-Match header with the current ETag (from the GET)")
+        said = 'this change needs If-Match: the ETag from your GET, in quotes, e.g. If-Match: "v3"'
+        raise PreconditionRequired(said, problems=_field('required: the ETag from your GET, in quotes, e.g. "v3"'))
     versions(if_match)
 
 
@@ -41,7 +50,9 @@ def versions(if_match: str) -> set[int]:
             "'*' is not accepted: send the ETag from the GET, so a change never overwrites a version you have not seen",
         )
     if TAG_LIST.fullmatch(if_match) is None:
-        raise InvalidInput.field("If-Match", 'not an entity-tag: send the ETag from the GET, e.g. "v3"')
+        bare = UNQUOTED.fullmatch(if_match)
+        example = etag(int(bare.group(2).lstrip("v"))) if bare else '"v3"'
+        raise InvalidInput.field("If-Match", f"must be the ETag in quotes, as the GET gave it, e.g. {example}")
     found: set[int] = set()
     for m in ENTITY_TAG.finditer(if_match):  # a tag may hold a comma, so the list is read tag by tag
         ours = OUR_TAG.fullmatch(m.group(2))
@@ -64,8 +75,25 @@ def check_if_match(if_match: str | None, current: int) -> None:
     """If-Match must name `current` (412 carrying the current one otherwise)."""
     require_if_match(if_match)
     assert if_match is not None
-    if current not in versions(if_match):
-        raise PreconditionFailed(
-            f"If-Match {if_match} is not the current ETag {etag(current)}: fetch it again and reapply your change",
-            current_version=current,
+    sent = versions(if_match)
+    if current in sent:
+        return
+    weak = any(m.group(1) and m.group(2) == f"v{current}" for m in ENTITY_TAG.finditer(if_match))
+    if weak:  # the right version, but a weak tag (W/"v3"), which never matches a change
+        said = f"a weak ETag (W/...) never matches a change: send the ETag exactly as the GET gave it, {etag(current)}"
+    elif not sent:  # no tag of ours at all
+        said = (
+            f"{if_match.strip()} is not an ETag this API gives: send the ETag from your GET, in quotes; "
+            f"the current one is {etag(current)}"
         )
+    elif min(sent) > current:  # a version never issued
+        said = (
+            f"there is no version {if_match.strip()}: the current version is {etag(current)}; "
+            "send the ETag the GET gave"
+        )
+    else:
+        said = (
+            f"this was changed since you read it: you sent {if_match.strip()}, the current version is {etag(current)}; "
+            "GET it again, reapply your change and send its ETag"
+        )
+    raise PreconditionFailed(said, current_version=current, problems=_field(said))

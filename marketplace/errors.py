@@ -97,8 +97,8 @@ class PreconditionFailed(DomainError):
 
     code = "precondition_failed"
 
-    def __init__(self, message: str, *, current_version: int) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, current_version: int, problems: Sequence[FieldProblem] = ()) -> None:
+        super().__init__(message, problems=problems)
         self.current_version = current_version
 
 

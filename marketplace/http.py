@@ -24,6 +24,7 @@ from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter, Parameter
 from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
 
+from marketplace import messages
 from marketplace.concurrency import etag
 from marketplace.context import Context
 from marketplace.db import Connection, pooled
@@ -131,11 +132,13 @@ SERVER_HELD = "server_held_fields"
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
     held: frozenset[str] = request.route_handler.opt.get(SERVER_HELD, frozenset())
     problems = []
+    body: Any = ...  # decoded once, when a problem needs the value it is about
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if not isinstance(item, dict):
             continue
         message = str(item.get("message", "invalid value"))
         key = str(item.get("key") or "")
+        in_query = item.get("source") == "query" and key in request.query_params
         if key in ("data", "body"):
             key = ""
         if "- at `$" in message:  # a message that still carries msgspec's path
@@ -152,9 +155,39 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             message = (
                 "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
             )
-        problems.append(FieldProblem(field=key or "body", problem=message))
+        if missing or unknown:
+            problems.append(FieldProblem(field=key or "body", problem=message))
+            continue
+        if in_query:
+            value, declared, path = request.query_params.get(key), _query_type(request, key), ""
+        else:
+            body = messages.decoded(_body_read(request)) if body is ... else body
+            value, declared, path = messages.value_at(body, key), _body_type(request), key
+        ctx = getattr(request.app.state, "ctx", None)
+        taxonomy = ctx.taxonomy if isinstance(ctx, Context) else None
+        problems.append(
+            messages.problem(key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy)
+        )
     message = _summary(problems, exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
+
+
+def _body_read(request: Request[Any, Any, Any]) -> bytes | None:
+    """The body the framework has read (and failed to decode), if it has read one."""
+    body = request._connection_state.body  # the framework keeps it there for the request's life
+    return body if isinstance(body, bytes) else None
+
+
+def _body_type(request: Request[Any, Any, Any]) -> Any:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    return data.annotation if data is not None else None
+
+
+def _query_type(request: Request[Any, Any, Any], name: str) -> Any:
+    for param_name, param in request.route_handler.parsed_fn_signature.parameters.items():
+        if (getattr(param.kwarg_definition, "query", None) or param_name) == name:
+            return param.annotation
+    return None
 
 
 HTTP_ERRORS = {
@@ -400,7 +433,7 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
             if not DIGITS.fullmatch(value):
-                raise InvalidInput.field(name, f"expected a whole number written in digits, not {value!r}")
+                raise InvalidInput.field(name, f"must be a whole number written in digits, e.g. 40; not {value!r}")
 
 
 # --- parameters and OpenAPI entries every room uses ------------------------------------------------

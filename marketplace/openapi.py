@@ -10,15 +10,56 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 from typing import Any, get_args
 
 import msgspec
+from litestar import Router
+from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Discriminator, OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
+from litestar.static_files import create_static_files_router
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
 from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
+
+# --- the interactive docs, offline -----------------------------------------------------------------------------------
+# Swagger UI at /schema/swagger (and /schema), ReDoc at /schema/redoc: their scripts, styles and icon are served by the
+# app from marketplace/static/apidocs/ (fetched from the npm registry at install time by the Makefile, pinned and
+# checked), never from a CDN, so the docs work on a network with no way out.
+APIDOCS_DIR = Path(marketplace.__file__).parent / "static" / "apidocs"
+APIDOCS_PATH = "/schema/assets"
+DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
+"""The docs pages' Content-Security-Policy: nothing but this origin (ReDoc's footer would fetch a logo from a CDN)."""
+_HEAD = (  # the plugins put `favicon` at the top of <head>, before any script: the policy governs every fetch
+    f"<meta http-equiv='Content-Security-Policy' content=\"{DOCS_POLICY}\">"
+    f"<link rel='icon' type='image/png' href='{APIDOCS_PATH}/swagger-ui/favicon-32x32.png'>"
+)
+
+
+def docs_plugins() -> list[OpenAPIRenderPlugin]:
+    """The docs pages, every asset they load same-origin (the first plugin also serves /schema itself)."""
+    return [
+        SwaggerRenderPlugin(
+            js_url=f"{APIDOCS_PATH}/swagger-ui/swagger-ui-bundle.js",
+            css_url=f"{APIDOCS_PATH}/swagger-ui/swagger-ui.css",
+            standalone_preset_js_url=f"{APIDOCS_PATH}/swagger-ui/swagger-ui-standalone-preset.js",
+            favicon=_HEAD,
+        ),
+        RedocRenderPlugin(js_url=f"{APIDOCS_PATH}/redoc/redoc.standalone.js", google_fonts=False, favicon=_HEAD),
+    ]
+
+
+def docs_assets() -> Router:
+    """The docs pages' assets, as files (not in the OpenAPI document)."""
+    return create_static_files_router(
+        path=APIDOCS_PATH, directories=[APIDOCS_DIR], name="apidocs", include_in_schema=False
+    )
+
 
 # Parameter and field names whose values are taxonomy codes -> the taxonomy.
 CODE_NAMES = {

@@ -11,6 +11,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 __all__ = [
     "ANONYMOUS",
+    "PLAIN",
     "SYSTEM",
     "TEXT",
     "UNSET",
@@ -35,6 +36,7 @@ __all__ = [
     "Url",
     "Year",
     "merge",
+    "plain",
     "project",
 ]
 
@@ -47,15 +49,39 @@ class StrictFrozen(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """A record read from files or the database that nothing changes after (a taxonomy code)."""
 
 
-# --- field types ----------------------------------------------------------------------------------
+# --- field types ---------------------------------------------------------------------------------
+# Every pattern a field type uses says, in plain English and with an example, what a value that does not fit it should
+# look like (`plain`): an error gives that sentence, never the regex (marketplace.messages). tests/test_messages.py
+# finds every pattern in the code base and fails on one that is not explained here.
+PLAIN: dict[str, tuple[str, str]] = {}
+"""pattern -> (what an error says of a value that does not fit it, an example that fits, named in the sentence)."""
+
+
+def plain(pattern: str, wanted: str, example: str) -> str:
+    """`pattern`, explained: a value that does not fit it is told `wanted`, a sentence naming `example` (a value that
+    fits). Use it wherever a field type has `Meta(pattern=...)`."""
+    assert example in wanted, f"the sentence for {pattern!r} names its example {example!r}"
+    PLAIN[pattern] = (wanted, example)
+    return pattern
+
+
 # PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
 # Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
-TEXT = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
+TEXT = plain(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
+    "must be plain text without control characters (tabs and new lines are fine), e.g. Weekly jobs club",
+    "Weekly jobs club",
+)
 # A name: no control characters (C0 or C1), no bidirectional overrides or isolates (which can make a name read
 # as another), and at least one character that is neither a space nor invisible (zero-width spaces, joiners).
 _NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
 _SEEN_CHAR = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\u00ad]"
-NAME = rf"^{_NAME_CHAR}*{_SEEN_CHAR}{_NAME_CHAR}*$"
+NAME = plain(
+    rf"^{_NAME_CHAR}*{_SEEN_CHAR}{_NAME_CHAR}*$",
+    "must be a name with at least one visible character and no control or text-direction characters, "
+    "e.g. Ledbury Lanterns CIC",
+    "Ledbury Lanterns CIC",
+)
 _NOT_BLANK = NAME
 _NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
 
@@ -66,16 +92,39 @@ Name = Annotated[str, Meta(min_length=1, max_length=200, pattern=NAME)]
 """Something people read as a name: see NAME. Stored in Unicode NFC (`types.nfc`)."""
 LongText = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
 Title = Annotated[str, Meta(min_length=1, max_length=200, pattern=_NOT_BLANK)]
-Email = Annotated[str, Meta(pattern=rf"^{_NOT_SPACE}+@{_NOT_SPACE}+\.{_NOT_SPACE}+$", max_length=254)]
-Phone = Annotated[str, Meta(pattern=r"^\+?[0-9 ()-]{6,20}$")]
-Url = Annotated[str, Meta(pattern=r"^https?://[^\x00-\x20\x7f-\x9f]+$", max_length=300)]
+EMAIL = plain(
+    rf"^{_NOT_SPACE}+@{_NOT_SPACE}+\.{_NOT_SPACE}+$",
+    "must be an e-mail address (no spaces), e.g. info@example.org.uk",
+    "info@example.org.uk",
+)
+Email = Annotated[str, Meta(pattern=EMAIL, max_length=254, examples=["info@example.org.uk"])]
+PHONE = plain(
+    r"^\+?[0-9 ()-]{6,20}$",
+    "must be a phone number: 6 to 20 digits, spaces, brackets or dashes, perhaps after a +, e.g. 01432 760123",
+    "01432 760123",
+)
+Phone = Annotated[str, Meta(pattern=PHONE, examples=["01432 760123"])]
+URL = plain(
+    r"^https?://[^\x00-\x20\x7f-\x9f]+$",
+    "must be a web address starting https:// or http://, without spaces, e.g. https://example.org.uk",
+    "https://example.org.uk",
+)
+Url = Annotated[str, Meta(pattern=URL, max_length=300, examples=["https://example.org.uk"])]
 Year = Annotated[int, Meta(ge=1600, le=2100)]
 
-# Taxonomy codes (which codes exist is data: see marketplace.taxonomy)
-AreaCode = Annotated[str, Meta(pattern=r"^[EWSN][0-9]{8}$", description="ONS GSS code, e.g. E06000019")]
-PathwayCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Pathway code, e.g. ACCOM")]
-CohortCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z_]{1,31}$", description="Cohort code, e.g. YOUNG_ADULTS")]
-Slug = Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{1,47}$")]
+# Taxonomy codes (which codes exist is data: see marketplace.taxonomy). A code field (by its name, see
+# marketplace.messages.CODE_FIELDS) is told its own taxonomy's form and a did-you-mean suggestion instead.
+AREA_CODE = plain(r"^[EWSN][0-9]{8}$", "areas are ONS GSS codes, e.g. E06000019 for Herefordshire", "E06000019")
+UPPER_CODE = plain(
+    r"^[A-Z][A-Z_]{1,31}$", "codes are upper case letters and underscores, e.g. ACCOM or YOUNG_ADULTS", "ACCOM"
+)
+SLUG = plain(r"^[a-z][a-z0-9_]{1,47}$", "codes are lower case letters, digits and underscores, e.g. cic", "cic")
+AreaCode = Annotated[str, Meta(pattern=AREA_CODE, description="ONS GSS code, e.g. E06000019", examples=["E06000019"])]
+PathwayCode = Annotated[str, Meta(pattern=UPPER_CODE, description="Pathway code, e.g. ACCOM", examples=["ACCOM"])]
+CohortCode = Annotated[
+    str, Meta(pattern=UPPER_CODE, description="Cohort code, e.g. YOUNG_ADULTS", examples=["YOUNG_ADULTS"])
+]
+Slug = Annotated[str, Meta(pattern=SLUG)]
 
 
 # --- pages ----------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ SHARED = {
     "formatting",
     "throttle",
     "migrate",
+    "messages",
 }
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from marketplace.types import Role
+from marketplace.types import Role, plain
 
 KEY_PREFIX = "prv_"  # recognisable in logs, config files and secret scanners
 KEY_RE = re.compile(r"^prv_[A-Za-z0-9_-]{43}$")
@@ -50,9 +50,12 @@ class NewApiKey(msgspec.Struct):
     api_key: ApiKey
 
 
-KeyName = Annotated[
-    str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$", description="Who or what the key is for")
-]
+KEY_NAME = plain(
+    r"^[^\x00-\x1f]+$",
+    "must be text on one line, without control characters, e.g. Ledbury Lanterns website",
+    "Ledbury Lanterns website",
+)
+KeyName = Annotated[str, Meta(min_length=1, max_length=200, pattern=KEY_NAME, description="Who or what the key is for")]
 
 
 class AdminKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_field="role", tag="admin"):

@@ -34,6 +34,7 @@ from marketplace.types import (
     Year,
     merge,
     nfc,
+    plain,
     project,
 )
 
@@ -48,16 +49,32 @@ ORG_ID_PATTERNS: dict[str, str] = {
     "GB-LAE": r"^GB-LAE-[A-Z]{3,4}$",  # Local authorities in England
     "GB-NHS": r"^GB-NHS-[A-Z0-9]{3,5}$",  # NHS organisations (ODS code)
 }
+ORG_ID_EXAMPLES = {
+    "GB-CHC": "GB-CHC-1234567",
+    "GB-COH": "GB-COH-01234567",
+    "GB-MPR": "GB-MPR-12345R",
+    "GB-SC": "GB-SC-SC012345",
+    "GB-NIC": "GB-NIC-100123",
+    "GB-GOR": "GB-GOR-PB123",
+    "GB-LAE": "GB-LAE-HEF",
+    "GB-NHS": "GB-NHS-RLQ",
+}
+"""An identifier of each scheme, for the message a malformed one gets (tests check each fits its pattern)."""
 OrgId = Annotated[
     str,
     Meta(
-        pattern=r"^GB-(CHC|COH|MPR|SC|NIC|GOR|LAE|NHS)-[A-Z0-9-]{2,20}$",
+        pattern=plain(
+            r"^GB-(CHC|COH|MPR|SC|NIC|GOR|LAE|NHS)-[A-Z0-9-]{2,20}$",
+            "use the form GB-CHC-1234567: an org-id.guide list (GB-CHC charities, GB-COH companies, GB-MPR mutuals, "
+            "GB-SC, GB-NIC, GB-GOR, GB-LAE, GB-NHS), a dash and the register's number",
+            "GB-CHC-1234567",
+        ),
         description="org-id.guide identifier, e.g. GB-CHC-1234567, GB-COH-01234567, GB-MPR-12345R",
         examples=["GB-CHC-1234567"],
     ),
 ]
 
-Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
 OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=NAME)]
 
 
@@ -229,7 +246,14 @@ class ProviderProfile(Strict):
 
 STATUSES = ("pending", "published", "archived")
 PUBLIC_STATUSES = ("published",)
-Status = Annotated[str, Meta(pattern=r"^(pending|published|archived)$")]
+Status = Annotated[
+    str,
+    Meta(
+        pattern=plain(
+            r"^(pending|published|archived)$", "must be pending, published or archived, e.g. published", "published"
+        )
+    ),
+]
 MarketplaceAction = Literal["confirm", "publish", "archive", "verify"]
 
 
@@ -402,8 +426,12 @@ def profile_problems(
         scheme = "-".join(ident.split("-")[:2])
         pattern = ORG_ID_PATTERNS.get(scheme)
         if pattern is None or not re.match(pattern, ident):
+            form = ORG_ID_EXAMPLES.get(scheme, ORG_ID_EXAMPLES["GB-CHC"])
             found.append(
-                FieldProblem(field=f"{prefix}identifiers[{i}]", problem=f"{ident!r} is not a valid {scheme} identifier")
+                FieldProblem(
+                    field=f"{prefix}identifiers[{i}]",
+                    problem=f"{ident!r} is not a valid {scheme} identifier: use the form {form}",
+                )
             )
         elif legal_form and legal_form.identifier_schemes and scheme not in legal_form.identifier_schemes:
             found.append(

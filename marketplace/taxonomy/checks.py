@@ -6,32 +6,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 
-from rapidfuzz import fuzz, process, utils
-
 from marketplace.errors import FieldProblem
+from marketplace.messages import suggest
 
-
-def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None = None) -> str | None:
-    """The allowed code closest to value (by code, or by the code's name), if any is close."""
-    choices = {code: code for code in allowed}
-    if names:
-        choices.update({f"{code}\0name": name for code, name in names.items()})
-    best = process.extractOne(value, choices, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=60)
-    if best is None:
-        return None
-    return best[2].split("\0")[0]
+__all__ = ["EARLIEST_DATE", "LATEST_DATE", "check_code", "check_codes", "check_dates", "suggest"]
 
 
 def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) -> FieldProblem | None:
     """None when value is a known code; else a problem naming the field, the allowed codes and a suggestion."""
     if value in allowed:
         return None
-    return FieldProblem(
-        field=field,
-        problem=f"unknown {what} code {value!r}",
-        allowed=sorted(allowed),
-        suggestion=suggest(value, allowed, allowed),
-    )
+    problem = f"unknown {what} code {value!r}"
+    suggestion = suggest(value, allowed, allowed)
+    if suggestion is not None:
+        name = allowed[suggestion]
+        problem += f"; did you mean {suggestion}" + (f" ({name})?" if name != suggestion else "?")
+    return FieldProblem(field=field, problem=problem, allowed=sorted(allowed), suggestion=suggestion)
 
 
 def check_codes(field: str, values: Iterable[str], allowed: Mapping[str, str], what: str) -> list[FieldProblem]:

@@ -10,16 +10,28 @@ from msgspec import Meta
 
 import matching
 from marketplace.taxonomy import reference
-from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict, StrictFrozen
+from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict, StrictFrozen, plain
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Text = Annotated[str, Meta(max_length=2000)]
+IDENTIFIER_SCHEME = plain(
+    r"^[A-Z]{2}-[A-Z]{2,5}$", "identifier schemes are org-id.guide list prefixes, e.g. GB-CHC", "GB-CHC"
+)
 
 
 class Area(StrictFrozen, frozen=True):
     code: AreaCode
     name: Name
-    kind: Annotated[str, Meta(pattern=r"^(police_force_area|county|district|unitary)$")]
+    kind: Annotated[
+        str,
+        Meta(
+            pattern=plain(
+                r"^(police_force_area|county|district|unitary)$",
+                "must be police_force_area, county, district or unitary, e.g. county",
+                "county",
+            )
+        ),
+    ]
     parent: AreaCode | None = None
 
 
@@ -55,7 +67,7 @@ class LegalForm(StrictFrozen, frozen=True):
     code: Slug
     name: Name
     sector: Slug
-    identifier_schemes: list[Annotated[str, Meta(pattern=r"^[A-Z]{2}-[A-Z]{2,5}$")]] = []
+    identifier_schemes: list[Annotated[str, Meta(pattern=IDENTIFIER_SCHEME)]] = []
 
 
 class Accreditation(StrictFrozen, frozen=True):

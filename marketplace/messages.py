@@ -1,0 +1,260 @@
+"""Problems in plain English: what the decoder (msgspec) and the framework say of a value, said instead as what is
+wanted, with an example and, for a taxonomy code, a did-you-mean suggestion. Never a regular expression.
+
+The one error handler (`marketplace.http`) turns every validation failure into a `FieldProblem` here (`problem`), so a
+new model gets these messages for free. A pattern's sentence is written beside the pattern (`types.plain`); a field
+named like a taxonomy code (`CODE_FIELDS`) is told its taxonomy's form, the allowed codes and the closest one (by code
+or by name: an area's name gets its code)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+from msgspec import inspect as mi
+from rapidfuzz import fuzz, process, utils
+
+from marketplace.errors import FieldProblem
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import PLAIN
+
+CODE_FIELDS = {
+    "pathway": "pathways",
+    "pathways": "pathways",
+    "area": "areas",
+    "areas": "areas",
+    "coverage": "areas",
+    "cohort": "cohorts",
+    "cohorts": "cohorts",
+    "sector": "sectors",
+    "legal_form": "legal_forms",
+    "accreditation": "accreditations",
+    "accreditations": "accreditations",
+    "required_accreditations": "accreditations",
+    "social_value": "social_value",
+}
+"""Field names (the last name in a field's path) whose values are taxonomy codes -> the taxonomy."""
+
+CODE_WORDS = {
+    "areas": ("area", "areas are ONS GSS codes, e.g. E06000019 for Herefordshire"),
+    "pathways": ("pathway", "pathway codes are upper case, e.g. ACCOM"),
+    "cohorts": ("cohort", "cohort codes are upper case, e.g. YOUNG_ADULTS"),
+    "sectors": ("sector", "sector codes are lower case, e.g. third_sector"),
+    "legal_forms": ("legal form", "legal form codes are lower case, e.g. cic"),
+    "accreditations": ("accreditation", "accreditation codes are lower case, e.g. iso_9001"),
+    "social_value": ("social value", "social value codes are lower case, e.g. peer_mentoring"),
+}
+"""taxonomy -> (what one code is called, what its codes look like, with an example: a code of the seeded data)."""
+
+UNEXPLAINED = "is not in the form this field takes (the API docs at /schema/swagger describe each field)"
+"""A pattern no sentence explains (tests/test_messages.py makes sure there is none): still no regex."""
+
+TYPE_WORDS = {
+    "int": "a whole number, e.g. 40",
+    "float": "a number, e.g. 12.5",
+    "number": "a number, e.g. 12.5",
+    "decimal": "a number, e.g. 12.5",
+    "str": 'text in double quotes, e.g. "Ledbury"',
+    "bool": "true or false",
+    "array": 'a list in square brackets, e.g. ["ADULTS"]',
+    "object": 'an object in braces, e.g. {"min_age": 18}',
+    "date": "a date written YYYY-MM-DD, e.g. 2026-11-29",
+    "datetime": "a date and time written YYYY-MM-DDThh:mm:ssZ, e.g. 2026-11-29T09:30:00Z",
+    "time": "a time written hh:mm:ss, e.g. 09:30:00",
+    "uuid": "a UUID, e.g. 123e4567-e89b-12d3-a456-426614174000",
+}
+GOT_WORDS = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
+
+_PATTERN = re.compile(r"Expected `str` matching regex (?P<pattern>.*)$", re.S)
+_LENGTH = re.compile(r"Expected `(?P<type>[^`]+)` of length (?P<op>[<>]=?) (?P<n>\d+)$")
+_BOUND = re.compile(r"Expected `(?P<type>int|float|number|decimal)` (?:that is )?(?P<op>[<>]=?) (?P<n>\S+)$")
+_MULTIPLE = re.compile(r"Expected `(?P<type>[^`]+)` that is a multiple of (?P<n>\S+)$")
+_TYPE = re.compile(r"Expected `(?P<want>[^`]+)`, got `(?P<got>[^`]+)`$")
+_ENUM = re.compile(r"Invalid (?:enum )?value (?P<value>.*)$", re.S)  # "Invalid value": a tagged union's tag
+_FORMAT = re.compile(r"Invalid (?:RFC3339 encoded |ISO8601 encoded )?(?P<kind>date|datetime|time|uuid|UUID)\b")
+_STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None = None) -> str | None:
+    """The allowed code closest to value (by code, or by the code's name), if any is close."""
+    choices = {code: code for code in allowed}
+    if names:
+        choices.update({f"{code}\0name": name for code, name in names.items()})
+    best = process.extractOne(value, choices, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=60)
+    if best is None:
+        return None
+    return str(best[2]).split("\0")[0]
+
+
+def steps(field: str) -> list[str | int]:
+    """A field as errors name it (`services[0].areas[1]`), step by step: ["services", 0, "areas", 1]."""
+    return [int(index) if index else name for name, index in _STEP.findall(field)]
+
+
+def value_at(document: Any, field: str) -> Any:
+    """The value a field names in a decoded JSON document; None when there is none."""
+    for step in steps(field):
+        if isinstance(step, int):
+            if not isinstance(document, list) or not 0 <= step < len(document):
+                return None
+            document = document[step]
+        else:
+            if not isinstance(document, dict) or step not in document:
+                return None
+            document = document[step]
+    return document
+
+
+def choices_at(annotation: Any, field: str) -> list[str]:
+    """The values a field of `annotation` (a body type) may take when it is a fixed list (a Literal or an Enum);
+    [] when it is not, or the field cannot be followed."""
+    try:
+        found: list[mi.Type] = [mi.type_info(annotation)]
+    except (TypeError, ValueError):
+        return []
+    for step in steps(field):
+        following: list[mi.Type] = []
+        for t in _members(found):
+            if isinstance(step, int) and isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+                following.append(t.item_type)
+            elif isinstance(step, str) and isinstance(t, mi.StructType) and t.tag_field == step:
+                following.append(mi.LiteralType(values=(t.tag,)))  # one of a tagged union's kinds
+            elif isinstance(step, str) and isinstance(t, mi.StructType | mi.DataclassType | mi.TypedDictType):
+                following.extend(f.type for f in t.fields if f.encode_name == step)
+            elif isinstance(step, str) and isinstance(t, mi.DictType):
+                following.append(t.value_type)
+        found = following
+    values: list[str] = []
+    for t in _members(found):
+        if isinstance(t, mi.LiteralType):
+            values.extend(str(v) for v in t.values)
+        elif isinstance(t, mi.EnumType):
+            values.extend(str(m.value) for m in t.cls)
+    return list(dict.fromkeys(values))
+
+
+def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
+    """The types themselves, unwrapped of their constraints and unions."""
+    out: list[mi.Type] = []
+    for given in types:
+        t = given
+        while isinstance(t, mi.Metadata):
+            t = t.type
+        if isinstance(t, mi.UnionType):
+            out.extend(_members(t.types))
+        else:
+            out.append(t)
+    return out
+
+
+def _type_words(names: str) -> str:
+    """`int | null` -> "a whole number, e.g. 40, or null"."""
+    parts = [p.strip() for p in names.split("|")]
+    words = [TYPE_WORDS.get(p, p) for p in parts if p != "null"]
+    said = " or ".join(words) if words else "null"
+    return said + (", or null" if "null" in parts and words else "")
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def code_problem(field: str, value: object, taxonomy: Taxonomy | None) -> FieldProblem | None:
+    """A value in a code field (`areas[0]`, `pathway`) that is not one of its taxonomy's codes: what the codes look
+    like, the allowed codes and the closest (by code or name), or None when the field holds no codes."""
+    names = [s for s in steps(field) if isinstance(s, str)]
+    kind = CODE_FIELDS.get(names[-1]) if names else None
+    if kind is None:
+        return None
+    noun, form = CODE_WORDS[kind]
+    codes = taxonomy.codes(kind) if taxonomy is not None else {}
+    if isinstance(value, str) and value in codes:
+        return None
+    suggestion = suggest(value, codes, codes) if isinstance(value, str) and codes else None
+    article = "an" if noun[0] in "aeiou" else "a"
+    said = f"{_short(value)} is not {article} {noun} code: {form}" if value is not None else form
+    if suggestion is not None:
+        said += f"; did you mean {suggestion} ({codes[suggestion]})?"
+    return FieldProblem(field=field, problem=said, allowed=sorted(codes) or None, suggestion=suggestion)
+
+
+def plain_words(said: str, *, value: object = None, choices: list[str] | None = None) -> tuple[str, str | None]:
+    """What the decoder or the framework said of a value, in plain English; and a suggestion when there is one."""
+    said = said.strip()
+    if m := _PATTERN.match(said):
+        quoted = m.group("pattern")
+        for pattern, (wanted, _) in PLAIN.items():
+            if quoted in (repr(pattern), pattern, f"'{pattern}'"):
+                return wanted, None
+        return UNEXPLAINED, None
+    if m := _LENGTH.match(said):
+        length, op, text = int(m.group("n")), m.group("op"), m.group("type") == "str"
+        if op == ">=" and length == 1:
+            return ("must not be empty" if text else "must have at least one item"), None
+        least = {">=": length, ">": length + 1}.get(op)
+        most = {"<=": length, "<": length - 1}.get(op)
+        bound = f"at least {least}" if least is not None else f"at most {most}"
+        return (f"must be {bound} characters long" if text else f"must have {bound} items"), None
+    if m := _BOUND.match(said):
+        n, op = m.group("n").removesuffix(".0"), m.group("op")
+        words = {">=": f"{n} or more", ">": f"more than {n}", "<=": f"{n} or less", "<": f"less than {n}"}[op]
+        return f"must be {words}", None
+    if m := _MULTIPLE.match(said):
+        return f"must be a multiple of {m.group('n')}", None
+    if m := _TYPE.match(said):
+        got = GOT_WORDS.get(m.group("got"), m.group("got"))
+        return f"must be {_type_words(m.group('want'))}; got {got}", None
+    if _ENUM.match(said):
+        shown = _short(value) if value is not None else "this value"
+        if choices:
+            best = suggest(value, choices) if isinstance(value, str) else None
+            hint = f"; did you mean {best}?" if best else ""
+            return f"{shown} is not one of the values allowed: {', '.join(choices)}{hint}", best
+        return f"{shown} is not one of the values allowed", None
+    if m := _FORMAT.match(said):
+        return f"must be {TYPE_WORDS[m.group('kind').lower()]}", None
+    if "regex" in said or "pattern" in said:  # whatever else says so, never show one
+        return UNEXPLAINED, None
+    return said, None
+
+
+def problem(
+    field: str,
+    said: str,
+    *,
+    value: object = None,
+    declared: Any = None,
+    path: str | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> FieldProblem:
+    """One field's problem as a person can act on it. `said`: the decoder's or framework's words; `value`: what was
+    sent there (when known); `declared` and `path`: the type the body (or query parameter) decodes to and where in it
+    the field is (`field` unless given), for a fixed list's values; `taxonomy`: for code fields' allowed codes and
+    did-you-mean."""
+    if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy)) is not None:
+        return found
+    enum = declared is not None and _ENUM.match(said.strip())
+    choices = choices_at(declared, field if path is None else path) if enum else None
+    words, suggestion = plain_words(said, value=value, choices=choices)
+    return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
+
+
+def decoded(body: bytes | None) -> Any:
+    """A request body as JSON, for finding the value a problem is about; None when it is not JSON."""
+    if not body:
+        return None
+    try:
+        return msgspec.json.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # not JSON, or nested deeper than the decoder goes
+        return None

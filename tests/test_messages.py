@@ -1,0 +1,351 @@
+"""Messages in plain English: every pattern a field type uses is explained, with an example that fits it, and no error
+the API gives shows a regular expression; code fields get the form their codes take and a did-you-mean; If-Match
+problems each say what to send."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+import re
+from typing import Annotated, Any, get_origin
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+from msgspec import Meta
+from msgspec import inspect as mi
+
+import marketplace
+from marketplace import messages
+from marketplace.types import PLAIN
+
+# What gives a regular expression away (none of it is needed to say what a value should look like).
+REGEX_SYNTAX = re.compile(
+    r"\\[xudswDSW]|\[\^|\{\d+(,\d*)?\}|\(\?|\(\w+\|\w+|^\^|\$$|'\^|\$'|\[[A-Za-z0-9]-[A-Za-z0-9]\]"
+)
+
+
+def _walk(t: mi.Type, seen: dict[int, mi.Type], found: dict[str, list[mi.Type]]) -> None:
+    """Every constrained leaf type under `t` (strings with a pattern or a length, bounded numbers)."""
+    if id(t) in seen:
+        return
+    seen[id(t)] = t  # held, so that no id is reused by another type
+    if isinstance(t, mi.Metadata):
+        _walk(t.type, seen, found)
+    elif isinstance(t, mi.StrType):
+        if t.pattern is not None:
+            found.setdefault("pattern", []).append(t)
+        if t.min_length is not None or t.max_length is not None:
+            found.setdefault("length", []).append(t)
+    elif isinstance(t, mi.IntType | mi.FloatType):
+        if t.ge is not None or t.le is not None or t.gt is not None or t.lt is not None:
+            found.setdefault("bound", []).append(t)
+    elif isinstance(t, mi.UnionType):
+        for m in t.types:
+            _walk(m, seen, found)
+    elif isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+        _walk(t.item_type, seen, found)
+    elif isinstance(t, mi.TupleType):
+        for m in t.item_types:
+            _walk(m, seen, found)
+    elif isinstance(t, mi.DictType):
+        _walk(t.key_type, seen, found)
+        _walk(t.value_type, seen, found)
+    elif isinstance(t, mi.StructType | mi.DataclassType | mi.TypedDictType | mi.NamedTupleType):
+        for f in t.fields:
+            _walk(f.type, seen, found)
+
+
+def constrained_types() -> dict[str, list[mi.Type]]:
+    """Found by introspection: every Struct in the marketplace and every module-level Annotated alias (so a pattern a
+    new model adds is found without being listed anywhere)."""
+    roots: list[Any] = []
+    for mod in pkgutil.walk_packages(marketplace.__path__, "marketplace."):
+        if mod.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(mod.name)
+        for obj in vars(module).values():
+            if inspect.isclass(obj) and issubclass(obj, msgspec.Struct) and obj.__module__ == module.__name__:
+                if not getattr(obj, "__parameters__", ()):
+                    roots.append(obj)
+            elif get_origin(obj) is Annotated:
+                roots.append(obj)
+    found: dict[str, list[mi.Type]] = {}
+    seen: dict[int, mi.Type] = {}
+    for root in roots:
+        try:
+            info = mi.type_info(root)
+        except (TypeError, ValueError):  # not a type msgspec decodes (a Struct holding a framework object)
+            continue
+        _walk(info, seen, found)
+    return found
+
+
+FOUND = constrained_types()
+PATTERNS = sorted({t.pattern for t in FOUND["pattern"] if isinstance(t, mi.StrType) and t.pattern})
+
+
+def test_introspection_finds_the_patterns_we_know() -> None:
+    """The walk itself bites: it finds the shared types' patterns and the rooms' own (the org-id, the key name)."""
+    from marketplace.accounts.models import KEY_NAME
+    from marketplace.types import AREA_CODE, EMAIL, TEXT, UPPER_CODE
+
+    org_id = next(p for p in PATTERNS if p.startswith("^GB-("))
+    assert {TEXT, EMAIL, AREA_CODE, UPPER_CODE, KEY_NAME, org_id} <= set(PATTERNS)
+    assert len(PATTERNS) >= 10
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_every_pattern_is_explained_with_an_example_that_fits(pattern: str) -> None:
+    assert pattern in PLAIN, f"a field type's pattern {pattern!r} has no sentence: use marketplace.types.plain"
+    wanted, example = PLAIN[pattern]
+    assert f"e.g. {example}" in wanted or f"the form {example}" in wanted, (wanted, example)
+    assert re.search(pattern, example), f"the example {example!r} does not fit its own pattern"
+    assert not REGEX_SYNTAX.search(wanted), wanted
+    # and what the decoder really says of a value that does not fit becomes that sentence
+    with pytest.raises(msgspec.ValidationError) as refused:
+        msgspec.convert("\x00", Annotated[str, Meta(pattern=pattern)])
+    said = str(refused.value)
+    assert "regex" in said, "the decoder's own words name the regex: the case this test is about"
+    assert messages.problem("x", said).problem == wanted
+
+
+def _violations(t: mi.Type) -> list[Any]:
+    """Values just outside a type's constraints."""
+    if isinstance(t, mi.StrType):
+        return [v for v in ("" if t.min_length else None, "x" * (t.max_length + 1) if t.max_length else None) if v]
+    assert isinstance(t, mi.IntType | mi.FloatType)
+    out: list[Any] = []
+    if t.ge is not None:
+        out.append(t.ge - 1)
+    if t.le is not None:
+        out.append(t.le + 1)
+    if t.gt is not None:
+        out.append(t.gt)
+    if t.lt is not None:
+        out.append(t.lt)
+    return out
+
+
+def _annotated(t: mi.Type) -> Any:
+    if isinstance(t, mi.StrType):
+        return Annotated[str, Meta(min_length=t.min_length, max_length=t.max_length)]
+    base = int if isinstance(t, mi.IntType) else float
+    assert isinstance(t, mi.IntType | mi.FloatType)
+    return Annotated[base, Meta(ge=t.ge, le=t.le, gt=t.gt, lt=t.lt)]
+
+
+NUMBER = r"-?[0-9][0-9.e+]*"
+IN_WORDS = (
+    rf"must (not be empty|be (at (least|most) \d+ characters long|{NUMBER} or (more|less)|(more|less) than {NUMBER}))"
+)
+
+
+def test_every_length_and_bound_is_said_in_words() -> None:
+    """Each length or range constraint in the code base, violated: the problem says what is wanted, in words."""
+    checked = 0
+    for t in FOUND["length"] + FOUND["bound"]:
+        for bad in _violations(t):
+            if bad == "" and isinstance(t, mi.StrType) and t.min_length == 0:
+                continue
+            with pytest.raises(msgspec.ValidationError) as refused:
+                msgspec.convert(bad, _annotated(t))
+            said = messages.problem("x", str(refused.value)).problem
+            assert "`" not in said and "Expected" not in said, said
+            assert re.fullmatch(IN_WORDS, said), said
+            checked += 1
+    assert checked > 20
+
+
+@pytest.mark.parametrize(
+    ("said", "wanted"),
+    [
+        ("Expected `int`, got `str`", "must be a whole number, e.g. 40; got text"),
+        ("Expected `int | null`, got `str`", "must be a whole number, e.g. 40, or null; got text"),
+        ("Expected `array`, got `str`", 'must be a list in square brackets, e.g. ["ADULTS"]; got text'),
+        ("Expected `object`, got `array`", 'must be an object in braces, e.g. {"min_age": 18}; got a list'),
+        ("Invalid RFC3339 encoded date", "must be a date written YYYY-MM-DD, e.g. 2026-11-29"),
+        ("Expected `array` of length <= 50", "must have at most 50 items"),
+        ("Expected `str` matching regex '^[a-z]{3}$'", messages.UNEXPLAINED),  # a pattern nobody explained: no regex
+    ],
+)
+def test_the_decoders_words_become_plain(said: str, wanted: str) -> None:
+    assert messages.problem("x", said).problem == wanted
+
+
+def test_code_examples_are_real_codes(read_client: AsyncTestClient) -> None:
+    """The examples the code fields' sentences give are codes of the (seeded) taxonomies."""
+    taxonomy = read_client.app.state.ctx.taxonomy
+    for kind, (_, form) in messages.CODE_WORDS.items():
+        example = form.split("e.g. ")[1].split(" ")[0]
+        assert example in taxonomy.codes(kind), (kind, example)
+    assert set(messages.CODE_FIELDS.values()) <= set(messages.CODE_WORDS)
+    # every field the OpenAPI document publishes codes for is one the messages know
+    from marketplace.openapi import CODE_NAMES
+
+    assert CODE_NAMES.items() <= messages.CODE_FIELDS.items()
+
+
+# --- through the real app -------------------------------------------------------------------------------------------
+
+SERVICE = {"pathway": "ETE", "name": "Lantern jobs club", "description": "Weekly.", "cohorts": ["ADULTS"]}
+SERVICE["areas"] = ["E06000019"]
+
+
+def registration(**changes: Any) -> dict[str, Any]:
+    service = {**SERVICE, **changes.pop("service", {})}
+    return {"name": "Ledbury Lanterns CIC", "legal_form": "cic", "services": [service], **changes}
+
+
+async def one_problem(client: AsyncTestClient, body: dict[str, Any]) -> dict[str, Any]:
+    r = await client.post("/registrations", json=body)
+    assert r.status_code == 400, r.text
+    payload = r.json()
+    assert payload["error"] == "invalid_input" and len(payload["errors"]) == 1, payload
+    problem: dict[str, Any] = payload["errors"][0]
+    assert set(problem) <= {"field", "problem", "allowed", "suggestion"}  # the body's shape is kept
+    assert f"{problem['field']}: {problem['problem']}" == payload["message"]
+    assert not REGEX_SYNTAX.search(payload["message"]) and "regex" not in payload["message"], payload
+    return problem
+
+
+async def test_a_bad_email_is_told_what_an_address_looks_like(read_client: AsyncTestClient) -> None:
+    problem = await one_problem(read_client, registration(contact={"email": "info at example.org"}))
+    assert problem == {"field": "contact.email", "problem": PLAIN[problem_pattern("EMAIL")][0]}
+    assert "e.g. info@example.org.uk" in problem["problem"]
+
+
+def problem_pattern(name: str) -> str:
+    pattern: str = getattr(importlib.import_module("marketplace.types"), name)
+    return pattern
+
+
+async def test_a_bare_charity_number_is_told_the_form(read_client: AsyncTestClient) -> None:
+    problem = await one_problem(read_client, registration(identifiers=["1234567"]))
+    assert problem["field"] == "identifiers[0]"
+    assert problem["problem"].startswith("use the form GB-CHC-1234567")
+
+
+async def test_a_lower_case_pathway_gets_the_form_and_the_code(read_client: AsyncTestClient) -> None:
+    problem = await one_problem(read_client, registration(service={"pathway": "accom"}))
+    assert problem["field"] == "services[0].pathway"
+    assert problem["problem"] == (
+        "'accom' is not a pathway code: pathway codes are upper case, e.g. ACCOM; did you mean ACCOM (Accommodation)?"
+    )
+    assert problem["suggestion"] == "ACCOM" and "ETE" in problem["allowed"]
+
+
+async def test_an_area_name_in_a_body_gets_its_code(read_client: AsyncTestClient) -> None:
+    """As the query string does (`?area=Herefordshire` suggests E06000019), so does a body."""
+    problem = await one_problem(read_client, registration(service={"areas": ["E06000051", "Herefordshire"]}))
+    assert problem["field"] == "services[0].areas[1]"
+    assert problem["problem"].startswith(
+        "'Herefordshire' is not an area code: areas are ONS GSS codes, e.g. E06000019 for Herefordshire"
+    )
+    assert problem["suggestion"] == "E06000019"
+    query = (await read_client.get("/providers", params={"area": "Herefordshire"})).json()["errors"][0]
+    assert query["suggestion"] == problem["suggestion"]
+
+
+async def test_a_cohort_by_its_name_and_a_legal_form_in_capitals(read_client: AsyncTestClient) -> None:
+    cohort = await one_problem(read_client, registration(service={"cohorts": ["young adults"]}))
+    assert cohort["suggestion"] == "YOUNG_ADULTS" and "cohort codes are upper case" in cohort["problem"]
+    legal_form = await one_problem(read_client, registration(legal_form="CIC"))
+    assert legal_form["suggestion"] == "cic" and "legal form codes are lower case" in legal_form["problem"]
+
+
+async def test_a_value_outside_a_fixed_list_names_the_list(read_client: AsyncTestClient) -> None:
+    problem = await one_problem(read_client, registration(service={"eligibility": {"gender": "ladies"}}))
+    assert problem["field"] == "services[0].eligibility.gender"
+    assert sorted(problem["allowed"]) == ["both", "men", "women"]
+    assert problem["problem"].startswith(f"'ladies' is not one of the values allowed: {', '.join(problem['allowed'])}")
+
+
+async def test_wrong_types_dates_and_ranges_in_words(read_client: AsyncTestClient) -> None:
+    ten = await one_problem(read_client, registration(service={"capacity": {"service_users_per_year": "ten"}}))
+    assert ten["problem"] == "must be a whole number, e.g. 40, or null; got text"
+    date = await one_problem(read_client, registration(service={"capacity": {"places_as_of": "29/11/2026"}}))
+    assert date["problem"] == "must be a date written YYYY-MM-DD, e.g. 2026-11-29"
+    empty = await one_problem(read_client, registration(name=""))
+    assert empty == {"field": "name", "problem": "must be at least 2 characters long"}
+    r = await read_client.get("/providers", params={"per_page": "500"})
+    assert r.status_code == 400 and r.json()["errors"] == [{"field": "per_page", "problem": "must be 100 or less"}]
+
+
+async def test_if_match_missing_unquoted_weak_and_stale_each_say_what_to_send(client: AsyncTestClient, keys) -> None:
+    headers = await keys.headers("provider", 12)
+    tag = (await client.get("/providers/12", headers=headers)).headers["etag"]
+    version = tag.strip('"')
+
+    async def patch(if_match: str | None) -> tuple[int, dict[str, Any]]:
+        h = {**headers, **({"If-Match": if_match} if if_match is not None else {})}
+        r = await client.patch("/providers/12", json={"website": None}, headers=h)
+        return r.status_code, r.json()
+
+    status, body = await patch(None)
+    assert status == 428 and body["errors"][0]["field"] == "If-Match"
+    assert 'in quotes, e.g. If-Match: "v3"' in body["message"]
+
+    status, body = await patch(version)  # v1, unquoted
+    assert status == 400
+    assert body["errors"] == [
+        {"field": "If-Match", "problem": f'must be the ETag in quotes, as the GET gave it, e.g. "{version}"'}
+    ]
+    assert "current ETag" not in body["message"]
+
+    status, body = await patch(f"W/{tag}")
+    assert status == 412 and "weak ETag" in body["message"] and tag in body["message"]
+
+    status, body = await patch('"abc"')
+    assert status == 412 and body["message"].startswith('"abc" is not an ETag this API gives')
+
+    status, body = await patch('"v99"')
+    assert status == 412 and body["current_etag"] == tag
+    assert body["message"] == f'there is no version "v99": the current version is {tag}; send the ETag the GET gave'
+
+    status, _ = await patch(tag)
+    assert status == 200
+    status, body = await patch(tag)  # the version read before that change
+    new_tag = (await client.get("/providers/12", headers=headers)).headers["etag"]
+    assert status == 412 and body["current_etag"] == new_tag != tag
+    assert body["message"] == (
+        f"this was changed since you read it: you sent {tag}, the current version is {new_tag}; "
+        "GET it again, reapply your change and send its ETag"
+    )
+    assert body["errors"] == [{"field": "If-Match", "problem": body["message"]}]
+
+
+def test_each_identifier_scheme_example_fits_its_scheme() -> None:
+    from marketplace.providers.models import ORG_ID_EXAMPLES, ORG_ID_PATTERNS
+
+    assert set(ORG_ID_EXAMPLES) == set(ORG_ID_PATTERNS)
+    for scheme, example in ORG_ID_EXAMPLES.items():
+        assert re.match(ORG_ID_PATTERNS[scheme], example), (scheme, example)
+
+
+async def test_a_malformed_identifier_of_a_known_scheme_gets_its_form(read_client: AsyncTestClient) -> None:
+    r = await read_client.post("/registrations", json=registration(identifiers=["GB-COH-123"]))
+    assert r.status_code == 422, r.text
+    problem = next(p for p in r.json()["errors"] if p["field"] == "identifiers[0]")
+    assert problem["problem"] == "'GB-COH-123' is not a valid GB-COH identifier: use the form GB-COH-01234567"
+
+
+async def test_query_parameters_in_words_with_their_allowed_values(read_client: AsyncTestClient) -> None:
+    sort = (await read_client.get("/providers", params={"sort": "nmae"})).json()["errors"][0]
+    assert sort["field"] == "sort" and "name" in sort["allowed"] and sort["suggestion"] == "name"
+    assert sort["problem"].startswith("'nmae' is not one of the values allowed: ")
+    cost = (await read_client.get("/providers", params={"max_cost": "-5"})).json()["errors"][0]
+    assert cost == {"field": "max_cost", "problem": "must be 0 or more"}
+    digits = (await read_client.get("/providers", params={"min_capacity": "-1"})).json()["errors"][0]
+    assert digits["problem"] == "must be a whole number written in digits, e.g. 40; not '-1'"
+    pathway = (await read_client.get("/providers", params={"pathway": "accom"})).json()["errors"][0]
+    assert pathway["problem"] == "unknown pathway code 'accom'; did you mean ACCOM (Accommodation)?"
+
+
+async def test_a_tagged_unions_kind_names_the_kinds(client: AsyncTestClient, keys) -> None:
+    r = await client.post("/keys", json={"role": "boss", "name": "x"}, headers=await keys.headers("admin"))
+    assert r.status_code == 400
+    problem = r.json()["errors"][0]
+    assert problem["field"] == "role" and sorted(problem["allowed"]) == ["admin", "commissioner", "provider"]
+    assert problem["problem"].startswith("'boss' is not one of the values allowed: ")
