@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
-from marketplace.formatting import percent, pounds
+from marketplace.formatting import percent, pounds, shorten
 from marketplace.templating import render
 
 TEMPLATE = "appraisal/appraisal.html.j2"
 PALETTE = ("#1f5f5b", "#4e8c86", "#9fcac4", "#d9a441", "#8a3a24", "#5a646b", "#b7c9d6", "#6d5a8a")
 CHART_W = 680.0
-LABEL_W = 230.0
+LABEL_W = 250.0
+LABEL_CHARS = 34
 ROW_H = 26.0
 BAR_H = 16.0
 
@@ -57,6 +58,8 @@ class Chart:
     labels: list[Label]
     lines: list[tuple[float, float, float, float, str]]
     legend: list[tuple[str, str]]
+    marks: list[tuple[float, float, float, float, str]] = field(default_factory=list)
+    """Lines drawn over the bars."""
 
 
 def _x(value: float) -> float:
@@ -84,7 +87,7 @@ def score_chart(r: AppraisalReport) -> Chart | None:
     top = 8.0
     for i, o in enumerate(rows):
         y = top + i * ROW_H
-        labels.append(Label(6, y + BAR_H - 4, f"{o.rank}. {o.label}", "rl"))
+        labels.append(Label(6, y + BAR_H - 4, shorten(f"{o.rank}. {o.label}", LABEL_CHARS), "rl"))
         acc = 0.0
         for c in r.appraisal.criteria:
             part = o.contributions.get(c.key, 0.0)
@@ -115,46 +118,29 @@ def tornado(r: AppraisalReport) -> Chart | None:
     segs: list[Seg] = []
     labels: list[Label] = []
     lines: list[tuple[float, float, float, float, str]] = []
-    top = 8.0
-    for i, w in enumerate(rows):
-        y = top + i * (ROW_H + 12)
-        labels.append(Label(6, y + BAR_H - 4, names.get(w.criterion, w.criterion), "rl"))
-        segs.append(
-            Seg(
-                _x(w.low),
-                y,
-                max(round(_x(w.high) - _x(w.low), 2), 1.0),
-                BAR_H,
-                "#9fcac4",
-                f"{percent(w.low)} to {percent(w.high)}",
-            )
-        )
-        lines.append((_x(w.share), y - 3, _x(w.share), y + BAR_H + 3, "now"))
+    marks: list[tuple[float, float, float, float, str]] = []
+    y = 8.0
+    for w in rows:
+        labels.append(Label(6, y + BAR_H - 4, shorten(names.get(w.criterion, w.criterion), LABEL_CHARS), "rl"))
+        width = max(round(_x(w.high) - _x(w.low), 2), 1.0)
+        segs.append(Seg(_x(w.low), y, width, BAR_H, "#9fcac4", f"{percent(w.low)} to {percent(w.high)}"))
+        marks.append((_x(w.share), y - 3, _x(w.share), y + BAR_H + 3, "now"))
+        below = y + BAR_H + 11
         if w.low_switches_to:
-            labels.append(
-                Label(
-                    _x(w.low) - 3,
-                    y + BAR_H + 10,
-                    f"{percent(w.low)} → {labels_of.get(w.low_switches_to, w.low_switches_to)}",
-                    "sw left",
-                )
-            )
+            other = shorten(labels_of.get(w.low_switches_to, w.low_switches_to), 40)
+            labels.append(Label(_x(w.low), below, f"below {percent(w.low)}: {other}", "sw"))
+            below += 11
         if w.high_switches_to:
-            labels.append(
-                Label(
-                    _x(w.high) + 3,
-                    y + BAR_H + 10,
-                    f"{percent(w.high)} → {labels_of.get(w.high_switches_to, w.high_switches_to)}",
-                    "sw",
-                )
-            )
-    bottom = top + len(rows) * (ROW_H + 12)
-    _axis(labels, lines, top - 4, bottom)
+            other = shorten(labels_of.get(w.high_switches_to, w.high_switches_to), 40)
+            labels.append(Label(_x(w.high), below, f"above {percent(w.high)}: {other}", "sw right"))
+            below += 11
+        y = max(y + ROW_H, below + 4)
+    _axis(labels, lines, 4.0, y)
     legend = [
         ("#9fcac4", "share of the weight over which the preferred option stays preferred"),
         ("#1c2226", "the share now"),
     ]
-    return Chart(CHART_W, bottom + 22, segs, labels, lines, legend)
+    return Chart(CHART_W, y + 22, segs, labels, lines, legend, marks)
 
 
 def ordered(res: Results) -> list[OptionResult]:
