@@ -254,3 +254,55 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
     frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
     assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
+
+
+async def test_the_report_in_each_format_and_for_an_appraisal_with_nothing_scored(client, keys):
+    staff = await keys.headers("commissioner")
+    empty, _ = await make(client, staff)  # standing alone, no options
+    partial, _ = await make(client, staff, options=OPTIONS, scores=scores([1, 2, 3, 4], [1, 1, 1, 1])[:3])
+    for a in (empty, partial, {"id": 1}):
+        for fmt, media in (("json", "application/json"), ("csv", "text/csv"), ("html", "text/html")):
+            r = await client.get(f"/appraisals/{a['id']}/report?format={fmt}", headers=staff)
+            assert r.status_code == 200, (a["id"], fmt, r.text)
+            assert r.headers["content-type"].startswith(media)
+    r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "text/csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "image/png"})
+    assert r.status_code == 406
+    html = (await client.get(f"/appraisals/{partial['id']}/report?format=html", headers=staff)).text
+    assert "No option has a score on every weighted criterion yet" in html
+    assert "stands alone" in (await client.get(f"/appraisals/{empty['id']}/report?format=html", headers=staff)).text
+    r = await client.get("/appraisals/999999/report", headers=staff)
+    assert r.status_code == 404
+
+
+async def test_the_seeded_report_page_is_self_contained_with_its_charts(read_client, read_keys):
+    staff = await read_keys.headers("admin")
+    html = (await read_client.get("/appraisals/1/report?format=html", headers=staff)).text
+    assert html.count("<svg") == 2  # weighted scores, sensitivity tornado
+    assert "Sensitivity tornado" in html and "Switching points" in html
+    for external in ("<script", "http://", "https://", "<link", "@import"):
+        assert external not in html
+    csv = (await read_client.get("/appraisals/1/report?format=csv", headers=staff)).text
+    kinds = {line.split(",")[0] for line in csv.lstrip("\ufeff").splitlines()[1:]}
+    assert {"option", "score", "sensitivity", "cost"} <= kinds
+
+
+async def test_text_a_spreadsheet_would_run_is_defused_in_the_csv(client, keys):
+    staff = await keys.headers("commissioner")
+    evil = [{"key": "vcse", "model": "custom", "label": "=HYPERLINK(1)"}]
+    a, _ = await make(client, staff, options=evil)
+    csv = (await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)).text
+    assert ",'=HYPERLINK(1)," in csv or "'=HYPERLINK(1)" in csv
+    assert ",=HYPERLINK" not in csv
+
+
+def test_the_command_line_writes_the_report(read_db, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "appraisal.html"
+    done = run_cli("appraisal-report", "1", "--format", "html", "--out", str(out), dsn=read_db)
+    assert done.returncode == 0, done.stderr
+    assert "Fictional figures" in out.read_text() and "wrote html report of appraisal 1" in done.stderr
+    missing = run_cli("appraisal-report", "999999", dsn=read_db)
+    assert missing.returncode == 2 and "appraisal 999999 not found" in missing.stderr
