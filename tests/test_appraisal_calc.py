@@ -201,3 +201,41 @@ def test_inside_the_reported_range_the_preferred_option_stays_preferred(inputs: 
         t = r.low + u * (r.high - r.low)
         at = totals_at(inputs, result, r.criterion, t)
         assert all(at[result.preferred] >= v - 1e-9 for v in at.values())
+
+
+@st.composite
+def costed(draw: st.DrawFn) -> Inputs:
+    base = draw(appraisals())
+    costs = [CostLine(o, y, "staff", draw(st.integers(0, 200))) for o in base.options for y in (1, 2, 3)]
+    return Inputs(
+        options=base.options,
+        criteria=base.criteria,
+        scores=base.scores,
+        costs=costs,
+        annual_budget=draw(st.integers(0, 200)),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(costed())
+def test_the_cost_switch_is_where_affordability_changes_the_preferred_option(inputs: Inputs) -> None:
+    result = calc.appraise(inputs)
+    switch = result.cost_switch
+    if result.preferred is None:
+        assert switch.increase is None
+        return
+    opts = by_option(result)
+
+    def preferred_with(option: str, delta: float) -> str | None:
+        affordable = {o: r.affordable for o, r in opts.items()}
+        npc = opts[option].net_present_cost
+        assert npc is not None and result.budget_present_value is not None
+        affordable[option] = npc + delta <= result.budget_present_value + 1e-9
+        return calc.preferred_of(result.ranking, affordable)
+
+    assert switch.increase is not None and switch.increase >= 0
+    assert preferred_with(result.preferred, switch.increase) == result.preferred
+    assert preferred_with(result.preferred, switch.increase + 1e-3) == switch.increase_switches_to
+    if switch.decrease_option is not None:
+        assert switch.decrease is not None
+        assert preferred_with(switch.decrease_option, -switch.decrease) == switch.decrease_option

@@ -39,7 +39,7 @@ GREEN_BOOK_RATE = 0.035
 TIE = 1e-12
 """Weighted scores closer than this are a tie (decided by the tie-breaks)."""
 EDGE = 1e-9
-"""A switching share within this of 0 or 1 is no switch: the options only tie at the end of the range."""
+"""A rival overtaking only within this of 0 (going down) or of 1 (going up) never switches: they tie at the end."""
 
 
 class AppraisalError(ValueError):
@@ -320,11 +320,10 @@ def weight_range(
         if abs(c1) <= TIE:  # parallel: the rival never crosses
             continue
         root = -c0 / c1
-        if not EDGE < root < 1 - EDGE:  # crossing at (or past) an end of the range: no switch inside it
-            continue
-        if c1 > 0:
+        # a rival that would win only below 0 or above 1 (crossing at or past that end) never switches
+        if c1 > 0 and root > EDGE:
             below.append((root, c1, o))
-        else:
+        elif c1 < 0 and root < 1 - EDGE:
             above.append((root, -c1, o))
     low = min(max([0.0, *(r for r, _, _ in below)]), share)
     high = max(min([1.0, *(r for r, _, _ in above)]), share)
