@@ -209,6 +209,12 @@ async def test_a_decided_appraisal_is_frozen_even_for_the_database_role(client, 
         await app.close()
         await owner.close()
     assert (await client.get(url, headers=staff)).json() == before
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        detail = f"decided appraisal {a['id']}: vcse (frozen)"
+        assert await owner.fetchval("select count(*) from audit_log where detail = $1", detail) == 1
+    finally:
+        await owner.close()
 
 
 async def test_the_seeded_sample_is_shaped_like_the_youth_justice_decision(read_client, read_keys):

@@ -452,6 +452,10 @@ async def load_samples(conn: Connection, items: list[SeedAppraisal]) -> list[int
         a = await create_appraisal(conn, actor, item.appraisal, exercise_id=exercise_id, is_sample=True)
         if item.decision is not None:
             results = results_of(a)
+            if item.decision.option not in results.ranking:
+                raise Unprocessable.field("decision.option", "not a ranked option of the sample appraisal")
+            if item.decision.option != results.top and not item.decision.reasons.strip():
+                raise Unprocessable.field("decision.reasons", "required: the option is not the top weighted score")
             decision = Decision(
                 option=item.decision.option,
                 decided_by=item.decision.decided_by,
