@@ -36,6 +36,8 @@ from marketplace import audit, db
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import audit_denials, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
+from marketplace.appraisals.routes import EXTRA_MEDIA_TYPES as APPRAISAL_MEDIA_TYPES
+from marketplace.appraisals.routes import ROUTES as APPRAISAL_ROUTES
 from marketplace.clock import Clock
 from marketplace.context import Context
 from marketplace.exercises.pools import MatchPools
@@ -81,7 +83,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
-            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES)
+            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES | APPRAISAL_MEDIA_TYPES)
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
                 yield
@@ -99,6 +101,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *ACCOUNT_ROUTES,
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
+            *APPRAISAL_ROUTES,
             *STANDARDS_ROUTES,
             docs_assets(),
         ],

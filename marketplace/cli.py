@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report.
+"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report, appraisal-report.
 
 Each command is a thin caller of the same use cases the API runs (the rooms' service modules), acting as
 the system (`Actor.system`): what it writes is audited like any other write."""
@@ -25,6 +25,8 @@ from marketplace import audit, db, memory
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import key_request
 from marketplace.app import preload_views
+from marketplace.appraisals import render as appraisal_render
+from marketplace.appraisals import service as appraisals
 from marketplace.clock import Clock
 from marketplace.context import Context
 from marketplace.errors import DomainError
@@ -255,6 +257,28 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_appraisal_report(args: argparse.Namespace, settings: Settings) -> int:
+    """An options appraisal's report (HTML, JSON or CSV) to a file or standard output."""
+
+    async def work(ctx: Context, pool: db.Pool) -> Any:
+        return await appraisals.report_data(ctx, pool, args.appraisal_id)
+
+    data = _run(settings, work)
+    render: dict[str, Callable[[Any], str]] = {
+        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n",
+        "csv": appraisal_render.to_csv,
+        "html": appraisal_render.to_html,
+    }
+    text = render[args.format](data)
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        print(f"wrote {args.format} report of appraisal {args.appraisal_id} to {args.output}", file=sys.stderr)
+    return 0
+
+
 def cmd_audit_partitions(args: argparse.Namespace, settings: Settings) -> int:
     """As the owner: the audit log's partitions a year ahead, and with --drop-expired the months past retention."""
 
@@ -430,6 +454,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)
+
+    appraisal = sub.add_parser(
+        "appraisal-report", help="an options appraisal's report (weighted scores, costs, sensitivity)"
+    )
+    appraisal.add_argument("appraisal_id", type=int)
+    appraisal.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    appraisal.add_argument("-o", "--out", "--output", dest="output", help="file to write (default: standard output)")
+    appraisal.set_defaults(func=cmd_appraisal_report)
 
     parts = sub.add_parser(
         "audit-partitions", help="make the audit log's monthly partitions a year ahead (as the tables' owner)"

@@ -13,6 +13,8 @@ from typing import Any
 
 import msgspec
 
+from marketplace.appraisals import service as appraisals
+from marketplace.appraisals.models import SeedAppraisal
 from marketplace.clock import Clock
 from marketplace.db import Connection
 from marketplace.exercises import service as exercises
@@ -94,6 +96,7 @@ class SeedData(msgspec.Struct, frozen=True):
     taxonomy: Taxonomy
     providers: list[SeedProvider]
     exercises: list[SeedExercise] = []
+    appraisals: list[SeedAppraisal] = []
 
 
 def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
@@ -119,7 +122,10 @@ def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
     return SeedData(
-        taxonomy, load_providers(seed_dir, taxonomy, today=today or Clock().today()), load_exercises(seed_dir, taxonomy)
+        taxonomy,
+        load_providers(seed_dir, taxonomy, today=today or Clock().today()),
+        load_exercises(seed_dir, taxonomy),
+        load_file(seed_dir / "appraisals.json", list[SeedAppraisal]) if (seed_dir / "appraisals.json").exists() else [],
     )
 
 
@@ -136,4 +142,6 @@ async def write_seed(conn: Connection, data: SeedData) -> int:
     async with conn.transaction():
         await taxonomy.save(conn, data.taxonomy)
         await exercises.load_samples(conn, data.exercises)  # each part seeds when it is empty
-        return await providers.load_samples(conn, data.providers)
+        loaded = await providers.load_samples(conn, data.providers)
+        await appraisals.load_samples(conn, data.appraisals)  # on the seeded exercises
+        return loaded

@@ -39,6 +39,7 @@ OFFERED = {
     "providers.live_index",
     "taxonomy.checks",
     "reports.render",
+    "appraisals.render",
 }
 """What a room offers the rooms above it (and the composition modules)."""
 SHARED = {

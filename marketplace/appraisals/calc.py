@@ -1,0 +1,434 @@
+"""The arithmetic of an options appraisal (pure: plain values in, plain values out; no I/O, no clock).
+
+Conventions (stated once, here; the README and the report's method repeat them):
+
+- **Weights** are relative: non-negative, not all zero, normalised to shares summing to 1.
+- **Scores** are on each criterion's own scale (0-5 or 0-10) and normalised to 0-1 by dividing by the scale's top.
+  The score an option takes on a criterion is the moderated (agreed) score when there is one, else the mean of the
+  assessors' scores. An option missing a score on a criterion with a weight above 0 has no weighted score and is
+  neither ranked nor preferred (the appraisal lists what is missing).
+- **Weighted score** of an option: the sum over criteria of share x normalised score, 0-1.
+- **Ranking**: highest weighted score first; ties (within `TIE`) by the lower net present cost (unknown costs last),
+  then by the options' order in the appraisal.
+- **Net present cost** (HM Treasury Green Book): contract year 1 is year 0, "now", undiscounted; contract year y is
+  discounted by 1 / (1 + r)^(y - 1). Default r = 3.5 %.
+- **Affordability**: an option is affordable when its net present cost is at most the present value of the budget
+  (the annual budget in every contract year, discounted the same way). Without a budget affordability is not assessed.
+- **Preferred option**: the highest-ranked option among the affordable ones when there is a budget (an option whose
+  costs are unknown is not excluded), else the highest-ranked option.
+- **Weight sensitivity** for a criterion: its share t is varied from 0 to 1 with the other criteria's shares rescaled
+  in proportion (their ratios kept; equivalently, its raw weight varied with the others' raw weights fixed). The
+  range [low, high] around its share is where the preferred option still scores at least as high as every other
+  option competing with it (the same options: weights never change affordability); at a reported switching point
+  the preferred option and the named other option tie, and beyond it the other scores higher.
+- **Cost switch** (only with a budget): costs are not a scored criterion here (financial viability is scored by the
+  assessors), so costs decide the preferred option through affordability alone. `increase`: the rise in the
+  preferred option's net present cost beyond which it is no longer affordable (its headroom), and the option then
+  preferred. `decrease`: the smallest fall in the net present cost of an option ranked above the preferred one
+  but over budget that would make it affordable, and so preferred.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+GREEN_BOOK_RATE = 0.035
+"""HM Treasury Green Book social time preference rate for the first 30 years."""
+TIE = 1e-12
+"""Weighted scores closer than this are a tie (decided by the tie-breaks)."""
+EDGE = 1e-9
+"""A rival overtaking only within this of 0 (going down) or of 1 (going up) never switches: they tie at the end."""
+
+
+class AppraisalError(ValueError):
+    """Inputs the arithmetic cannot use; `field` names the input."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    key: str
+    weight: float
+    scale_max: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    option: str
+    criterion: str
+    assessor: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Moderated:
+    option: str
+    criterion: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class CostLine:
+    option: str
+    year: int
+    category: str
+    amount: float
+
+
+@dataclass(frozen=True, slots=True)
+class Inputs:
+    options: Sequence[str]
+    criteria: Sequence[Criterion]
+    scores: Sequence[Score] = ()
+    moderated: Sequence[Moderated] = ()
+    costs: Sequence[CostLine] = ()
+    years: int = 3
+    discount_rate: float = GREEN_BOOK_RATE
+    annual_budget: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """The assessors' scores of one option on one criterion (on the criterion's scale)."""
+
+    option: str
+    criterion: str
+    assessors: int
+    low: float
+    high: float
+    mean: float
+    moderated: float | None
+    used: float
+    """The score the appraisal uses: the moderated one, else the mean."""
+
+    @property
+    def range(self) -> float:
+        return self.high - self.low
+
+
+@dataclass(frozen=True, slots=True)
+class OptionResult:
+    option: str
+    values: dict[str, float]
+    """Criterion -> normalised score 0-1 (criteria it has a score on)."""
+    contributions: dict[str, float]
+    """Criterion -> share x normalised score."""
+    weighted_score: float | None
+    """None when a criterion with a weight above 0 has no score."""
+    missing: list[str]
+    annual_costs: list[float]
+    """Nominal cost in each contract year (index 0 = year 1)."""
+    costs_by_category: dict[str, float]
+    net_present_cost: float | None
+    """None when the option has no cost lines."""
+    affordable: bool | None
+    """None without a budget, or when the option's costs are unknown."""
+    headroom: float | None
+    """Budget present value minus net present cost (negative: over budget)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WeightRange:
+    criterion: str
+    share: float
+    """The criterion's share now (normalised weight)."""
+    low: float
+    high: float
+    """The shares between which the preferred option stays preferred."""
+    low_switches_to: str | None
+    """The option preferred just below `low` (None: `low` is 0 and nothing switches)."""
+    high_switches_to: str | None
+    low_weight: float | None
+    """`low` as a raw weight, the other criteria's raw weights unchanged."""
+    high_weight: float | None
+    """`high` as a raw weight (None when `high` is 1: no finite weight)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostSwitch:
+    increase: float | None = None
+    increase_switches_to: str | None = None
+    decrease: float | None = None
+    decrease_option: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    shares: dict[str, float]
+    spreads: list[Spread]
+    options: list[OptionResult]
+    ranking: list[str]
+    """Options with a weighted score, best first."""
+    preferred: str | None
+    budget_present_value: float | None
+    sensitivity: list[WeightRange] = field(default_factory=list)
+    cost_switch: CostSwitch = field(default_factory=CostSwitch)
+
+
+# --- the pieces ---------------------------------------------------------------------------------------
+
+
+def normalise_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """Shares summing to 1. Weights must be finite and non-negative, and not all zero."""
+    for key, w in weights.items():
+        if not math.isfinite(w) or w < 0:
+            raise AppraisalError(f"criteria.{key}.weight", "must be a non-negative number")
+    total = math.fsum(weights.values())
+    if total <= 0:
+        raise AppraisalError("criteria", "the weights are all zero: give at least one criterion a weight above 0")
+    return {key: w / total for key, w in weights.items()}
+
+
+def discount_factor(year: int, rate: float) -> float:
+    """Contract year `year` (1 = now, undiscounted) at `rate`: 1 / (1 + rate)^(year - 1)."""
+    if year < 1:
+        raise AppraisalError("year", "contract years start at 1")
+    if rate <= -1:
+        raise AppraisalError("discount_rate", "must be above -100 %")
+    return float(1.0 / (1.0 + rate) ** (year - 1))
+
+
+def net_present_cost(lines: Sequence[tuple[int, float]], rate: float) -> float:
+    """The sum of (year, amount) lines, each discounted to year 1."""
+    return math.fsum(amount * discount_factor(year, rate) for year, amount in lines)
+
+
+def budget_present_value(annual_budget: float, years: int, rate: float) -> float:
+    """The annual budget in each of `years` contract years, discounted as costs are."""
+    return net_present_cost([(y, annual_budget) for y in range(1, years + 1)], rate)
+
+
+def normalise_score(score: float, scale_max: int) -> float:
+    if not 0 <= score <= scale_max:
+        raise AppraisalError("score", f"must be between 0 and {scale_max}")
+    return score / scale_max
+
+
+def weighted_score(values: Mapping[str, float], shares: Mapping[str, float]) -> float:
+    """Sum of share x normalised score over the criteria (every criterion with a share must have a value)."""
+    return math.fsum(shares[c] * values[c] for c in shares if shares[c] > 0)
+
+
+def spreads(inputs: Inputs) -> list[Spread]:
+    """Per option and criterion that has scores or a moderated score, in option then criterion order."""
+    by_cell: dict[tuple[str, str], list[float]] = {}
+    for s in inputs.scores:
+        by_cell.setdefault((s.option, s.criterion), []).append(s.score)
+    agreed = {(m.option, m.criterion): m.score for m in inputs.moderated}
+    out = []
+    for o in inputs.options:
+        for c in inputs.criteria:
+            given, mod = by_cell.get((o, c.key), []), agreed.get((o, c.key))
+            if not given and mod is None:
+                continue
+            mean = math.fsum(given) / len(given) if given else float(mod or 0.0)
+            out.append(
+                Spread(
+                    option=o,
+                    criterion=c.key,
+                    assessors=len(given),
+                    low=min(given) if given else float(mod or 0.0),
+                    high=max(given) if given else float(mod or 0.0),
+                    mean=mean,
+                    moderated=mod,
+                    used=mod if mod is not None else mean,
+                )
+            )
+    return out
+
+
+def rank(totals: Mapping[str, float], npc: Mapping[str, float | None], order: Sequence[str]) -> list[str]:
+    """Options (those in `totals`) best first: weighted score, then lower net present cost
+    (unknown last), then the order given. Scores within TIE of the best of a group count as equal."""
+    pos = {o: k for k, o in enumerate(order)}
+    keys = [o for o in order if o in totals]
+
+    def key(o: str) -> tuple[float, float, int]:
+        cost = npc.get(o)
+        return (-totals[o], math.inf if cost is None else cost, pos[o])
+
+    ordered = sorted(keys, key=key)
+    # fold near-ties: stable re-sort of each run of scores within TIE of its first by the tie-breaks
+    out: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i + 1
+        while j < len(ordered) and totals[ordered[i]] - totals[ordered[j]] <= TIE:
+            j += 1
+        out.extend(sorted(ordered[i:j], key=lambda o: key(o)[1:]))
+        i = j
+    return out
+
+
+def preferred_of(ranking: Sequence[str], affordable: Mapping[str, bool | None]) -> str | None:
+    """The first ranked option not known to be unaffordable."""
+    return next((o for o in ranking if affordable.get(o) is not False), None)
+
+
+# --- sensitivity ---------------------------------------------------------------------------------------
+
+
+def shares_at(shares: Mapping[str, float], criterion: str, t: float) -> dict[str, float]:
+    """The shares with `criterion`'s set to t and the others rescaled in proportion (equally if all were 0)."""
+    rest = 1.0 - shares[criterion]
+    others = [c for c in shares if c != criterion]
+    out = {}
+    for c in shares:
+        if c == criterion:
+            out[c] = t
+        elif rest > 0:
+            out[c] = shares[c] * (1.0 - t) / rest
+        else:
+            out[c] = (1.0 - t) / len(others)
+    return out
+
+
+def weight_range(
+    values: Mapping[str, Mapping[str, float]],
+    shares: Mapping[str, float],
+    raw: Mapping[str, float],
+    criterion: str,
+    preferred: str,
+    rivals: Sequence[str],
+) -> WeightRange:
+    """How far `criterion`'s share can move, the others rescaled in proportion, before a rival outscores
+    `preferred`. Every score along the way is linear in the share t: S_o(t) = b_o + t (a_o - b_o), with a_o the
+    option's score on the criterion and b_o its score on the others at their rescaled shares."""
+    share = shares[criterion]
+    at_one = shares_at(shares, criterion, 0.0)  # the others' shares when the criterion has none
+
+    def line(o: str) -> tuple[float, float]:
+        a = values[o].get(criterion, 0.0)
+        b = math.fsum(at_one[c] * values[o].get(c, 0.0) for c in shares if c != criterion)
+        return b, a - b
+
+    bp, mp = line(preferred)
+    below: list[tuple[float, float, str]] = []  # (root, steepness, rival): the rival wins below the root
+    above: list[tuple[float, float, str]] = []  # ... above the root
+    for o in rivals:
+        if o == preferred:
+            continue
+        bo, mo = line(o)
+        c0, c1 = bp - bo, mp - mo  # preferred minus rival: D(t) = c0 + c1 t
+        if abs(c1) <= TIE:  # parallel: the rival never crosses
+            continue
+        root = -c0 / c1
+        # a rival that would win only below 0 or above 1 (crossing at or past that end) never switches
+        if c1 > 0 and root > EDGE:
+            below.append((root, c1, o))
+        elif c1 < 0 and root < 1 - EDGE:
+            above.append((root, -c1, o))
+    low = min(max([0.0, *(r for r, _, _ in below)]), share)
+    high = max(min([1.0, *(r for r, _, _ in above)]), share)
+    low_to = max(((s, o) for r, s, o in below if r >= low - TIE), default=None) if low > 0 else None
+    high_to = max(((s, o) for r, s, o in above if r <= high + TIE), default=None) if high < 1 else None
+    rest = math.fsum(w for c, w in raw.items() if c != criterion)
+
+    def as_raw(t: float) -> float | None:
+        if t >= 1.0:
+            return None if rest > 0 else raw[criterion]
+        return t * rest / (1.0 - t) if rest > 0 else None
+
+    return WeightRange(
+        criterion=criterion,
+        share=share,
+        low=low,
+        high=high,
+        low_switches_to=low_to[1] if low_to is not None else None,
+        high_switches_to=high_to[1] if high_to is not None else None,
+        low_weight=as_raw(low),
+        high_weight=as_raw(high),
+    )
+
+
+def cost_switch(
+    results: Mapping[str, OptionResult], ranking: Sequence[str], preferred: str | None, budget_pv: float | None
+) -> CostSwitch:
+    if budget_pv is None:
+        return CostSwitch(note="no budget: costs do not decide the preferred option")
+    if preferred is None:
+        return CostSwitch(note="no option has a weighted score yet")
+    p = results[preferred]
+    increase = next_option = None
+    if p.headroom is not None:
+        increase = p.headroom
+        after = [o for o in ranking if o != preferred]
+        next_option = preferred_of(after, {o: results[o].affordable for o in after})
+    above = ranking[: ranking.index(preferred)]
+    decreases = [(-results[o].headroom, o) for o in above if results[o].headroom is not None]  # type: ignore[operator]
+    decrease, option = min(decreases) if decreases else (None, None)
+    note = "" if p.headroom is not None else "the preferred option has no costs: its affordability is unknown"
+    return CostSwitch(
+        increase=increase, increase_switches_to=next_option, decrease=decrease, decrease_option=option, note=note
+    )
+
+
+# --- the whole appraisal -------------------------------------------------------------------------------
+
+
+def appraise(inputs: Inputs) -> Result:
+    """Every figure of the appraisal from its inputs."""
+    if inputs.years < 1:
+        raise AppraisalError("years", "at least 1")
+    raw = {c.key: c.weight for c in inputs.criteria}
+    shares = normalise_weights(raw)
+    scales = {c.key: c.scale_max for c in inputs.criteria}
+    cells = spreads(inputs)
+    values: dict[str, dict[str, float]] = {o: {} for o in inputs.options}
+    for s in cells:
+        values[s.option][s.criterion] = normalise_score(s.used, scales[s.criterion])
+    budget_pv = (
+        budget_present_value(inputs.annual_budget, inputs.years, inputs.discount_rate)
+        if inputs.annual_budget is not None
+        else None
+    )
+    results: dict[str, OptionResult] = {}
+    for o in inputs.options:
+        lines = [c for c in inputs.costs if c.option == o]
+        annual = [0.0] * inputs.years
+        by_category: dict[str, float] = {}
+        for c in lines:
+            if not 1 <= c.year <= inputs.years:
+                raise AppraisalError("costs.year", f"must be between 1 and {inputs.years}")
+            annual[c.year - 1] += c.amount
+            by_category[c.category] = by_category.get(c.category, 0.0) + c.amount
+        npc = net_present_cost([(c.year, c.amount) for c in lines], inputs.discount_rate) if lines else None
+        missing = [c for c in shares if shares[c] > 0 and c not in values[o]]
+        headroom = budget_pv - npc if budget_pv is not None and npc is not None else None
+        results[o] = OptionResult(
+            option=o,
+            values=values[o],
+            contributions={c: shares[c] * v for c, v in values[o].items()},
+            weighted_score=None if missing else weighted_score(values[o], shares),
+            missing=missing,
+            annual_costs=annual,
+            costs_by_category=by_category,
+            net_present_cost=npc,
+            affordable=None if headroom is None else headroom >= 0,
+            headroom=headroom,
+        )
+    totals = {o: r.weighted_score for o, r in results.items() if r.weighted_score is not None}
+    npcs = {o: r.net_present_cost for o, r in results.items()}
+    ranking = rank(totals, npcs, inputs.options)
+    preferred = preferred_of(ranking, {o: r.affordable for o, r in results.items()})
+    sensitivity = []
+    if preferred is not None:
+        rivals = [o for o in ranking if results[o].affordable is not False]
+        sensitivity = [weight_range(values, shares, raw, c, preferred, rivals) for c in shares]
+    return Result(
+        shares=shares,
+        spreads=cells,
+        options=list(results.values()),
+        ranking=ranking,
+        preferred=preferred,
+        budget_present_value=budget_pv,
+        sensitivity=sensitivity,
+        cost_switch=cost_switch(results, ranking, preferred, budget_pv),
+    )

@@ -1,0 +1,308 @@
+"""The appraisal report as CSV and as a printable, self-contained HTML page (pure: an AppraisalReport in, text out).
+
+The page uses the market report's layout and style sheet (`templates/base.html.j2`, `static/report.css`) plus
+`static/appraisal.css`, and draws two inline SVG charts whose geometry is computed here: the weighted scores
+stacked by criterion, and the sensitivity tornado (for each criterion, the range of its share over which the
+preferred option stays preferred, narrowest first). No scripts, no external resources; every value is escaped by
+the template engine.
+
+CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, net present cost, affordability,
+cost per year), `score` (each option x criterion: share, the assessors' spread, the moderated score, the score
+used, normalised, its contribution), `cost` (each cost line), `sensitivity` (each criterion's range and switching
+options), `need` (the market evidence per need) and `market` (per option: the needs it buys with no market).
+Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a byte-order mark.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
+from marketplace.formatting import percent, pounds, shorten
+from marketplace.templating import render
+
+TEMPLATE = "appraisal/appraisal.html.j2"
+PALETTE = ("#1f5f5b", "#4e8c86", "#9fcac4", "#d9a441", "#8a3a24", "#5a646b", "#b7c9d6", "#6d5a8a")
+CHART_W = 680.0
+LABEL_W = 250.0
+LABEL_CHARS = 34
+ROW_H = 26.0
+BAR_H = 16.0
+
+
+@dataclass(frozen=True, slots=True)
+class Seg:
+    x: float
+    y: float
+    w: float
+    h: float
+    fill: str
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    x: float
+    y: float
+    text: str
+    css: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    width: float
+    height: float
+    segs: list[Seg]
+    labels: list[Label]
+    lines: list[tuple[float, float, float, float, str]]
+    legend: list[tuple[str, str]]
+    marks: list[tuple[float, float, float, float, str]] = field(default_factory=list)
+    """Lines drawn over the bars."""
+
+
+def _x(value: float) -> float:
+    return round(LABEL_W + value * (CHART_W - LABEL_W - 20), 2)
+
+
+def _axis(labels: list[Label], lines: list[tuple[float, float, float, float, str]], top: float, bottom: float) -> None:
+    for k in range(6):
+        v = k / 5
+        lines.append((_x(v), top, _x(v), bottom, "grid"))
+        labels.append(Label(_x(v), bottom + 13, f"{round(v * 100)}%", "tick"))
+
+
+def score_chart(r: AppraisalReport) -> Chart | None:
+    """Each ranked option's weighted score (0-100 %) as a bar stacked by criterion contribution."""
+    res = r.appraisal.results
+    if res is None:
+        return None
+    names = {c.key: c.name for c in r.appraisal.criteria}
+    colours = {c.key: PALETTE[k % len(PALETTE)] for k, c in enumerate(r.appraisal.criteria)}
+    rows = [o for o in ordered(res) if o.weighted_score is not None]
+    segs: list[Seg] = []
+    labels: list[Label] = []
+    lines: list[tuple[float, float, float, float, str]] = []
+    top = 8.0
+    for i, o in enumerate(rows):
+        y = top + i * ROW_H
+        labels.append(Label(6, y + BAR_H - 4, shorten(f"{o.rank}. {o.label}", LABEL_CHARS), "rl"))
+        acc = 0.0
+        for c in r.appraisal.criteria:
+            part = o.contributions.get(c.key, 0.0)
+            if part <= 0:
+                continue
+            segs.append(
+                Seg(
+                    _x(acc), y, round(_x(acc + part) - _x(acc), 2), BAR_H, colours[c.key], f"{names[c.key]}: {part:.3f}"
+                )
+            )
+            acc += part
+        labels.append(Label(_x(acc) + 4, y + BAR_H - 4, f"{acc * 100:.1f}", "end"))
+    bottom = top + len(rows) * ROW_H
+    _axis(labels, lines, top - 4, bottom)
+    legend = [(colours[c.key], f"{c.name} ({percent(res.shares.get(c.key, 0.0))})") for c in r.appraisal.criteria]
+    return Chart(CHART_W, bottom + 22, segs, labels, lines, legend)
+
+
+def tornado(r: AppraisalReport) -> Chart | None:
+    """Per criterion, the share range keeping the preferred option preferred (narrowest first), the share now
+    marked, and the option that takes over at each end."""
+    res = r.appraisal.results
+    if res is None or not res.sensitivity:
+        return None
+    names = {c.key: c.name for c in r.appraisal.criteria}
+    labels_of = {o.option: o.label for o in res.options}
+    rows = sorted(res.sensitivity, key=lambda w: (w.high - w.low, w.criterion))
+    segs: list[Seg] = []
+    labels: list[Label] = []
+    lines: list[tuple[float, float, float, float, str]] = []
+    marks: list[tuple[float, float, float, float, str]] = []
+    y = 8.0
+    for w in rows:
+        labels.append(Label(6, y + BAR_H - 4, shorten(names.get(w.criterion, w.criterion), LABEL_CHARS), "rl"))
+        width = max(round(_x(w.high) - _x(w.low), 2), 1.0)
+        segs.append(Seg(_x(w.low), y, width, BAR_H, "#9fcac4", f"{percent(w.low)} to {percent(w.high)}"))
+        marks.append((_x(w.share), y - 3, _x(w.share), y + BAR_H + 3, "now"))
+        below = y + BAR_H + 11
+        if w.low_switches_to:
+            other = shorten(labels_of.get(w.low_switches_to, w.low_switches_to), 40)
+            labels.append(Label(_x(w.low), below, f"below {percent(w.low)}: {other}", "sw"))
+            below += 11
+        if w.high_switches_to:
+            other = shorten(labels_of.get(w.high_switches_to, w.high_switches_to), 40)
+            labels.append(Label(_x(w.high), below, f"above {percent(w.high)}: {other}", "sw right"))
+            below += 11
+        y = max(y + ROW_H, below + 4)
+    _axis(labels, lines, 4.0, y)
+    legend = [
+        ("#9fcac4", "share of the weight over which the preferred option stays preferred"),
+        ("#1c2226", "the share now"),
+    ]
+    return Chart(CHART_W, y + 22, segs, labels, lines, legend, marks)
+
+
+def ordered(res: Results) -> list[OptionResult]:
+    """Ranked options first (by rank), then the unranked in the appraisal's order."""
+    return sorted(res.options, key=lambda o: (o.rank is None, o.rank or 0))
+
+
+def to_html(r: AppraisalReport) -> str:
+    a = r.appraisal
+    return render(
+        TEMPLATE,
+        r=r,
+        a=a,
+        res=a.results,
+        ordered=ordered(a.results) if a.results else [],
+        labels={o.option: o.label for o in a.results.options} if a.results else {o.key: o.key for o in a.options},
+        names={c.key: c.name for c in a.criteria},
+        models=MODEL_LABELS,
+        cost_labels=COST_LABELS,
+        market={m.option: m for m in r.market.options} if r.market else {},
+        spreads={(s.option, s.criterion): s for s in a.results.spreads} if a.results else {},
+        scores_chart=score_chart(r),
+        tornado=tornado(r),
+        pounds=pounds,
+    )
+
+
+# --- CSV -----------------------------------------------------------------------------------------------
+
+CSV_HEADER = [
+    "row_type",
+    "option",
+    "option_label",
+    "criterion",
+    "rank",
+    "weighted_score",
+    "share",
+    "assessors",
+    "low",
+    "high",
+    "mean",
+    "moderated",
+    "score_used",
+    "normalised",
+    "contribution",
+    "year",
+    "category",
+    "amount_gbp",
+    "net_present_cost_gbp",
+    "affordable",
+    "headroom_gbp",
+    "range_low",
+    "range_high",
+    "low_switches_to",
+    "high_switches_to",
+    "need_id",
+    "need_title",
+    "suitable",
+    "verdict",
+    "hhi",
+    "no_market_need_ids",
+    "match_run_id",
+]
+
+
+def _safe(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) else text
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def to_csv(r: AppraisalReport) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(CSV_HEADER)
+
+    def row(**cells: object) -> None:
+        w.writerow([_safe(cells.get(col)) for col in CSV_HEADER])
+
+    a, res = r.appraisal, r.appraisal.results
+    labels = {o.option: o.label for o in res.options} if res else {}
+    if res is not None:
+        for o in ordered(res):
+            row(
+                row_type="option",
+                option=o.option,
+                option_label=o.label,
+                rank=o.rank,
+                weighted_score=o.weighted_score,
+                net_present_cost_gbp=o.net_present_cost,
+                affordable=o.affordable,
+                headroom_gbp=o.headroom,
+            )
+        spreads = {(s.option, s.criterion): s for s in res.spreads}
+        for o in ordered(res):
+            for c in a.criteria:
+                s = spreads.get((o.option, c.key))
+                row(
+                    row_type="score",
+                    option=o.option,
+                    option_label=o.label,
+                    criterion=c.key,
+                    share=res.shares.get(c.key),
+                    assessors=s.assessors if s else 0,
+                    low=s.low if s else None,
+                    high=s.high if s else None,
+                    mean=s.mean if s else None,
+                    moderated=s.moderated if s else None,
+                    score_used=s.used if s else None,
+                    normalised=o.values.get(c.key),
+                    contribution=o.contributions.get(c.key),
+                )
+        for wr in res.sensitivity:
+            row(
+                row_type="sensitivity",
+                criterion=wr.criterion,
+                share=wr.share,
+                range_low=wr.low,
+                range_high=wr.high,
+                low_switches_to=wr.low_switches_to,
+                high_switches_to=wr.high_switches_to,
+            )
+    for line in a.costs:
+        row(
+            row_type="cost",
+            option=line.option,
+            option_label=labels.get(line.option),
+            year=line.year,
+            category=line.category,
+            amount_gbp=line.amount,
+        )
+    if r.market is not None:
+        for n in r.market.needs:
+            row(
+                row_type="need",
+                need_id=n.need_id,
+                need_title=n.title,
+                suitable=n.suitable,
+                verdict=n.verdict,
+                hhi=n.hhi,
+                match_run_id=n.match_run_id,
+            )
+        for m in r.market.options:
+            row(
+                row_type="market",
+                option=m.option,
+                option_label=labels.get(m.option),
+                no_market_need_ids="; ".join(str(i) for i in m.no_market_need_ids),
+            )
+    return out.getvalue()
+
+
+def to_csv_bytes(r: AppraisalReport) -> bytes:
+    return ("\ufeff" + to_csv(r)).encode()

@@ -1,0 +1,293 @@
+"""Options appraisals (commissioners and admins): delivery models on weighted criteria, costs, moderation, the
+market evidence, the decision (which freezes the appraisal) and the report."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Request, Response, get, patch, post, put
+from litestar.datastructures import ResponseHeader, State
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, Parameter
+
+from marketplace.accounts.auth import expensive, staff
+from marketplace.appraisals import service
+from marketplace.appraisals.models import (
+    Appraisal,
+    AppraisalIn,
+    AppraisalPage,
+    AppraisalPatch,
+    AppraisalReport,
+    AppraisalSummary,
+    CostsDoc,
+    CriteriaDoc,
+    DecisionIn,
+    ModerationDoc,
+    OptionsDoc,
+    ScoresDoc,
+)
+from marketplace.appraisals.render import to_csv_bytes, to_html
+from marketplace.concurrency import etag
+from marketplace.errors import NotAcceptable
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
+
+ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
+DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
+COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff, expensive])
+
+
+class PartDoc(RouteDoc):
+    responses: dict[int, ResponseSpec]
+    response_headers: list[ResponseHeader]
+
+
+CHANGE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404, 409, 412, 422, 428), **DOC)
+PUT_NOTE = (
+    "Replaces the whole list (send it back with your change), under the appraisal's ETag (If-Match); the appraisal is "
+    "checked as a whole (422 naming each field: unknown option or criterion keys, a score above its scale, "
+    "duplicates...). 409 once the appraisal is decided: it is frozen."
+)
+
+
+MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
+ACCEPTS = {"application/json": "json", "text/csv": "csv", "text/html": "html", "application/*": "json"}
+ACCEPTS |= {"text/*": "html", "*/*": "json"}
+HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+
+
+def negotiate(accept: str | None) -> str:
+    """The first representation the Accept header names (ignoring quality values; JSON without one), as the
+    market report does; 406 when it names none."""
+    if accept is None or not accept.strip():
+        return "json"
+    for part in accept.split(","):
+        media, *params = (x.strip().lower() for x in part.split(";"))
+        if media in ACCEPTS and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
+            return ACCEPTS[media]
+    raise NotAcceptable("the report comes as application/json, text/csv or text/html; Accept named none of them")
+
+
+def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
+    headers = dict(HEADERS)
+    if fmt == "csv":
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    if fmt == "html":
+        headers["Content-Security-Policy"] = CSP
+    return Response(body, media_type=MEDIA[fmt], headers=headers)
+
+
+def versioned(a: Appraisal, status_code: int = 200) -> Response[Appraisal]:
+    return Response(a, status_code=status_code, headers={"ETag": etag(a.version)})
+
+
+@get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)
+async def list_appraisals(conn: Conn, page: PageNumber = 1, per_page: PerPage = 20) -> AppraisalPage:
+    return await service.list_appraisals(conn, page=page, per_page=per_page)
+
+
+@post(
+    "/appraisals",
+    summary="Start an options appraisal (of an exercise, or standing alone)",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 422),
+    description="Criteria default to financial viability, performance impact, quality and sustainability, equally "
+    "weighted and scored 0-5. Options, scores, moderated scores and costs may be given now or later (PUT each).",
+    **DOC,
+)
+async def create_appraisal(data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep) -> Response[Appraisal]:
+    return versioned(await service.create_appraisal(conn, actor, data), 201)
+
+
+@get(
+    "/exercises/{exercise_id:int}/appraisals",
+    summary="An exercise's options appraisals",
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+)
+async def list_exercise_appraisals(exercise_id: Id, conn: Conn) -> list[AppraisalSummary]:
+    return await service.list_for_exercise(conn, exercise_id)
+
+
+@post(
+    "/exercises/{exercise_id:int}/appraisals",
+    summary="Start an options appraisal of this exercise",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 422),
+    **DOC,
+)
+async def create_exercise_appraisal(
+    exercise_id: Id, data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep
+) -> Response[Appraisal]:
+    return versioned(await service.create_appraisal(conn, actor, data, exercise_id=exercise_id), 201)
+
+
+@get(
+    "/appraisals/{appraisal_id:int}",
+    summary="An appraisal: its inputs and results (weighted scores, ranking, sensitivity)",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404),
+    **DOC,
+)
+async def get_appraisal(appraisal_id: Id, conn: Conn) -> Response[Appraisal]:
+    return versioned(await service.get_appraisal(conn, appraisal_id))
+
+
+@patch("/appraisals/{appraisal_id:int}", summary="Update an appraisal's settings (partial; If-Match)", **CHANGE)
+async def patch_appraisal(
+    appraisal_id: Id, data: JSONBody[AppraisalPatch], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.update_appraisal(conn, actor, appraisal_id, if_match, data))
+
+
+def _part(a: Appraisal, doc: type[Any], part: str) -> Response[Any]:
+    return Response(doc(**{part: getattr(a, part)}), headers={"ETag": etag(a.version)})
+
+
+GET_PART = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
+
+
+@get("/appraisals/{appraisal_id:int}/options", summary="The options (delivery models)", **GET_PART)
+async def get_options(appraisal_id: Id, conn: Conn) -> Response[OptionsDoc]:
+    return _part(await service.get_appraisal(conn, appraisal_id), OptionsDoc, "options")
+
+
+@put("/appraisals/{appraisal_id:int}/options", summary="Replace the options", description=PUT_NOTE, **CHANGE)
+async def put_options(
+    appraisal_id: Id, data: JSONBody[OptionsDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "options", data.options))
+
+
+@get("/appraisals/{appraisal_id:int}/criteria", summary="The criteria and their weights", **GET_PART)
+async def get_criteria(appraisal_id: Id, conn: Conn) -> Response[CriteriaDoc]:
+    return _part(await service.get_appraisal(conn, appraisal_id), CriteriaDoc, "criteria")
+
+
+@put(
+    "/appraisals/{appraisal_id:int}/criteria",
+    summary="Replace the criteria (add, rename, reweight)",
+    description=PUT_NOTE,
+    **CHANGE,
+)
+async def put_criteria(
+    appraisal_id: Id, data: JSONBody[CriteriaDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "criteria", data.criteria))
+
+
+@get("/appraisals/{appraisal_id:int}/scores", summary="Every assessor's scores", **GET_PART)
+async def get_scores(appraisal_id: Id, conn: Conn) -> Response[ScoresDoc]:
+    return _part(await service.get_appraisal(conn, appraisal_id), ScoresDoc, "scores")
+
+
+@put("/appraisals/{appraisal_id:int}/scores", summary="Replace the assessors' scores", description=PUT_NOTE, **CHANGE)
+async def put_scores(
+    appraisal_id: Id, data: JSONBody[ScoresDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "scores", data.scores))
+
+
+@get("/appraisals/{appraisal_id:int}/moderation", summary="The moderated (agreed) scores", **GET_PART)
+async def get_moderation(appraisal_id: Id, conn: Conn) -> Response[ModerationDoc]:
+    return _part(await service.get_appraisal(conn, appraisal_id), ModerationDoc, "moderation")
+
+
+@put(
+    "/appraisals/{appraisal_id:int}/moderation", summary="Replace the moderated scores", description=PUT_NOTE, **CHANGE
+)
+async def put_moderation(
+    appraisal_id: Id, data: JSONBody[ModerationDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "moderation", data.moderation))
+
+
+@get("/appraisals/{appraisal_id:int}/costs", summary="The cost lines per option and year", **GET_PART)
+async def get_costs(appraisal_id: Id, conn: Conn) -> Response[CostsDoc]:
+    return _part(await service.get_appraisal(conn, appraisal_id), CostsDoc, "costs")
+
+
+@put("/appraisals/{appraisal_id:int}/costs", summary="Replace the cost lines", description=PUT_NOTE, **CHANGE)
+async def put_costs(
+    appraisal_id: Id, data: JSONBody[CostsDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "costs", data.costs))
+
+
+@post(
+    "/appraisals/{appraisal_id:int}/decision",
+    summary="Record the board's decision, and freeze the appraisal",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
+    description="The chosen option (its key) and who decided; `reasons` are required when it is not the top "
+    "weighted score (422 naming `reasons`). Needs the appraisal's ETag (If-Match). The decision stores the results "
+    "and the exercise's market evidence as they are now, freezes a market report when every need has a stored "
+    "match run, and cites it and the match runs; the appraisal can then never change (the database refuses it; "
+    "409 here).",
+    **COSTLY,
+)
+async def decide(
+    appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Appraisal]:
+    return versioned(await service.decide(ctx, state.pool, actor, appraisal_id, if_match, data), 201)
+
+
+@get(
+    "/appraisals/{appraisal_id:int}/report",
+    summary="The appraisal report: JSON, CSV or a printable HTML page",
+    description="Weighted scores by option and criterion, the moderation spread, costs over the years and net "
+    "present cost against the budget, the sensitivity tornado, and the exercise's market evidence beside the "
+    "scores (as decided, once decided; else drawn from its stored match runs now), with options that would buy a "
+    "need with no market flagged. `format` (or the Accept header) chooses the representation.",
+    responses=errors_doc(400, 403, 404, 406),
+    **COSTLY,
+)
+async def appraisal_report(
+    request: Request[Any, Any, Any],
+    appraisal_id: Id,
+    state: State,
+    ctx: Ctx,
+    format: Annotated[
+        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+    ] = None,
+) -> Response[AppraisalReport]:
+    fmt = format or negotiate(request.headers.get("accept"))
+    data = await service.report_data(ctx, state.pool, appraisal_id)
+    renderers: dict[str, Callable[[AppraisalReport], bytes | str]] = {
+        "json": msgspec.json.encode,
+        "csv": to_csv_bytes,
+        "html": to_html,
+    }
+    body = await asyncio.to_thread(renderers[fmt], data)
+    return respond(body, fmt, f"appraisal-{appraisal_id}")
+
+
+EXTRA_MEDIA_TYPES = {"/appraisals/{appraisal_id}/report": ["text/csv", "text/html"]}
+"""The report's other representations, for the OpenAPI document."""
+
+ROUTES = [
+    list_appraisals,
+    create_appraisal,
+    list_exercise_appraisals,
+    create_exercise_appraisal,
+    get_appraisal,
+    patch_appraisal,
+    get_options,
+    put_options,
+    get_criteria,
+    put_criteria,
+    get_scores,
+    put_scores,
+    get_moderation,
+    put_moderation,
+    get_costs,
+    put_costs,
+    decide,
+    appraisal_report,
+]

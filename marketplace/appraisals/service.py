@@ -1,0 +1,473 @@
+"""Options appraisals: use cases (the API and the command line call these).
+
+An appraisal's inputs are validated as a whole on every change (a sub-resource replaced by PUT is checked against
+the rest) and written under the appraisal's one version (If-Match). The figures come from the pure arithmetic in
+`marketplace.appraisals.calc`. The market evidence is drawn from the exercise's market report (stored match runs
+only: `reports.service.make_report`). The decision freezes the appraisal: its row, with every input, the results
+and the market evidence as they were, can no longer change (schema/0016: a trigger refuses it)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import msgspec
+
+from marketplace import audit
+from marketplace.appraisals import calc, queries
+from marketplace.appraisals.models import (
+    GOES_TO_MARKET,
+    MODEL_LABELS,
+    Appraisal,
+    AppraisalIn,
+    AppraisalPage,
+    AppraisalPatch,
+    AppraisalReport,
+    AppraisalSummary,
+    CostSwitch,
+    Decision,
+    DecisionIn,
+    MarketEvidence,
+    NeedEvidence,
+    OptionIn,
+    OptionMarket,
+    OptionResult,
+    Results,
+    SeedAppraisal,
+    Spread,
+    WeightRange,
+)
+from marketplace.concurrency import check_if_match, require_if_match
+from marketplace.context import Context
+from marketplace.db import Connection, Pool, pooled
+from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
+from marketplace.exercises import service as exercises
+from marketplace.reports import service as reports
+from marketplace.reports.models import LIMITED_MARKET, NO_MARKET, Report
+from marketplace.types import Actor, project
+
+THRESHOLD = 0.6
+"""The market report's suitability threshold the evidence is read at (the report's default)."""
+METHOD = [
+    "Weights are relative (non-negative, not all zero) and normalised to shares summing to 1.",
+    "Scores are on each criterion's scale (0-5 or 0-10), normalised to 0-1; an option's score on a criterion is the "
+    "moderated (agreed) score when there is one, else the mean of the assessors' scores.",
+    "Weighted score = sum of share x normalised score (0-1). Ranking: highest first; ties by lower net present cost, "
+    "then the options' order.",
+    "Net present cost (HM Treasury Green Book): contract year 1 is now, undiscounted; year y is discounted by "
+    "1/(1+r)^(y-1).",
+    "Affordable: net present cost at most the budget's present value (the annual budget each year, discounted the "
+    "same way). The preferred option is the top weighted score among affordable options (options without costs are "
+    "not excluded); without a budget, the top weighted score.",
+    "Weight sensitivity: one criterion's share moves from 0 to 1, the others rescaled in proportion (the same as "
+    "changing its raw weight alone); the range is where the preferred option still scores at least as high as "
+    "every other affordable option, and the switching points name the option that overtakes it beyond them.",
+    "Cost switch (with a budget): the rise in the preferred option's net present cost beyond which it is "
+    "unaffordable, and the fall in a higher-scoring but unaffordable option's net present cost that would make it "
+    "affordable and so preferred. Costs are not a scored criterion: they act through affordability only.",
+]
+
+
+# --- validation --------------------------------------------------------------------------------------
+
+
+def _duplicates(keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
+    return {k for k, n in Counter(keys).items() if n > 1}
+
+
+async def check(conn: Connection, a: AppraisalIn) -> None:
+    """Every rule the schema cannot state, across all the parts; 422 naming each field."""
+    problems: list[FieldProblem] = []
+
+    def bad(field: str, problem: str, allowed: list[str] | None = None) -> None:
+        problems.append(FieldProblem(field=field, problem=problem, allowed=allowed))
+
+    need_ids: set[int] = set()
+    if a.exercise_id is not None:
+        try:
+            exercise = await exercises.get_exercise(conn, a.exercise_id)
+        except NotFound:
+            bad("exercise_id", f"no exercise {a.exercise_id}")
+        else:
+            need_ids = {n.id for n in exercise.needs}
+    options = [o.key for o in a.options]
+    criteria = {c.key: c for c in a.criteria}
+    for dup in _duplicates([(k,) for k in options]):
+        bad("options", f"the key {dup[0]!r} is used twice")
+    for dup in _duplicates([(c.key,) for c in a.criteria]):
+        bad("criteria", f"the key {dup[0]!r} is used twice")
+    for i, o in enumerate(a.options):
+        if o.model == "hosted" and not o.partner:
+            bad(f"options[{i}].partner", "a hosted option names its partner organisation")
+        if o.model == "custom" and not o.label:
+            bad(f"options[{i}].label", "a custom option needs a label")
+        if o.need_ids is not None:
+            if a.exercise_id is None:
+                bad(f"options[{i}].need_ids", "the appraisal belongs to no exercise")
+            for j, n in enumerate(o.need_ids):
+                if a.exercise_id is not None and n not in need_ids:
+                    bad(f"options[{i}].need_ids[{j}]", f"need {n} is not one of the exercise's needs")
+    for i, c in enumerate(a.criteria):
+        if c.anchors and len(c.anchors) != c.scale + 1:
+            bad(f"criteria[{i}].anchors", f"one description per level: {c.scale + 1} for a 0-{c.scale} scale")
+    if not any(c.weight > 0 for c in a.criteria):
+        bad("criteria", "the weights are all zero: give at least one criterion a weight above 0")
+
+    def refs(part: str, i: int, option: str, criterion: str | None, score: float | None) -> None:
+        if option not in options:
+            bad(f"{part}[{i}].option", f"no option {option!r}", sorted(options))
+        if criterion is not None:
+            found = criteria.get(criterion)
+            if found is None:
+                bad(f"{part}[{i}].criterion", f"no criterion {criterion!r}", sorted(criteria))
+            elif score is not None and score > found.scale:
+                bad(f"{part}[{i}].score", f"{criterion} is scored 0-{found.scale}")
+
+    for i, s in enumerate(a.scores):
+        refs("scores", i, s.option, s.criterion, s.score)
+    for dup in _duplicates([(s.option, s.criterion, s.assessor) for s in a.scores]):
+        bad("scores", f"{dup[2]} scores {dup[0]} on {dup[1]} twice")
+    for i, m in enumerate(a.moderation):
+        refs("moderation", i, m.option, m.criterion, m.score)
+    for dup in _duplicates([(m.option, m.criterion) for m in a.moderation]):
+        bad("moderation", f"{dup[0]} on {dup[1]} has two moderated scores")
+    for i, line in enumerate(a.costs):
+        refs("costs", i, line.option, None, None)
+        if line.year > a.years:
+            bad(f"costs[{i}].year", f"the appraisal runs for {a.years} contract years")
+    if problems:
+        raise Unprocessable.from_problems(problems)
+
+
+# --- results -----------------------------------------------------------------------------------------
+
+
+def _r(x: float | None, digits: int = 6) -> float | None:
+    return None if x is None else round(x, digits)
+
+
+def label_of(o: OptionIn) -> str:
+    return o.label or (f"Hosted by {o.partner}" if o.model == "hosted" and o.partner else MODEL_LABELS[o.model])
+
+
+def results_of(a: Appraisal | AppraisalIn) -> Results:
+    """The appraisal's figures (calc.AppraisalError, e.g. all weights zero, when there are none)."""
+    inputs = calc.Inputs(
+        options=[o.key for o in a.options],
+        criteria=[calc.Criterion(c.key, c.weight, c.scale) for c in a.criteria],
+        scores=[calc.Score(s.option, s.criterion, s.assessor, s.score) for s in a.scores],
+        moderated=[calc.Moderated(m.option, m.criterion, m.score) for m in a.moderation],
+        costs=[calc.CostLine(c.option, c.year, c.category, c.amount) for c in a.costs],
+        years=a.years,
+        discount_rate=a.discount_rate,
+        annual_budget=a.annual_budget,
+    )
+    r = calc.appraise(inputs)
+    labels = {o.key: label_of(o) for o in a.options}
+    position = {o: k + 1 for k, o in enumerate(r.ranking)}
+    return Results(
+        shares={k: round(v, 6) for k, v in r.shares.items()},
+        options=[
+            OptionResult(
+                option=o.option,
+                label=labels[o.option],
+                rank=position.get(o.option),
+                weighted_score=_r(o.weighted_score),
+                contributions={k: round(v, 6) for k, v in o.contributions.items()},
+                values={k: round(v, 6) for k, v in o.values.items()},
+                missing=o.missing,
+                annual_costs=[round(x, 2) for x in o.annual_costs],
+                costs_by_category={k: round(v, 2) for k, v in o.costs_by_category.items()},
+                net_present_cost=_r(o.net_present_cost, 2),
+                affordable=o.affordable,
+                headroom=_r(o.headroom, 2),
+            )
+            for o in r.options
+        ],
+        ranking=r.ranking,
+        top=r.ranking[0] if r.ranking else None,
+        preferred=r.preferred,
+        budget_present_value=_r(r.budget_present_value, 2),
+        spreads=[
+            Spread(
+                option=s.option,
+                criterion=s.criterion,
+                assessors=s.assessors,
+                low=s.low,
+                high=s.high,
+                mean=round(s.mean, 6),
+                range=s.range,
+                moderated=s.moderated,
+                used=round(s.used, 6),
+            )
+            for s in r.spreads
+        ],
+        sensitivity=[
+            WeightRange(
+                criterion=w.criterion,
+                share=round(w.share, 6),
+                low=round(w.low, 6),
+                high=round(w.high, 6),
+                low_switches_to=w.low_switches_to,
+                high_switches_to=w.high_switches_to,
+                low_weight=_r(w.low_weight),
+                high_weight=_r(w.high_weight),
+            )
+            for w in r.sensitivity
+        ],
+        cost_switch=CostSwitch(
+            increase=_r(r.cost_switch.increase, 2),
+            increase_switches_to=r.cost_switch.increase_switches_to,
+            decrease=_r(r.cost_switch.decrease, 2),
+            decrease_option=r.cost_switch.decrease_option,
+            note=r.cost_switch.note,
+        ),
+        method=METHOD,
+    )
+
+
+def with_results(a: Appraisal) -> Appraisal:
+    if a.decision is not None:
+        return msgspec.structs.replace(a, results=a.decision.results)
+    try:
+        return msgspec.structs.replace(a, results=results_of(a))
+    except calc.AppraisalError as exc:
+        return msgspec.structs.replace(a, problems=[str(exc)])
+
+
+# --- market evidence ---------------------------------------------------------------------------------
+
+
+def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
+    """The exercise's figures per need (from its market report), and per option the needs it would buy and which
+    of them have no market (flagged) or a limited one.
+
+    Issue 14 (market engagement) adds each need's responses, intent to bid, indicative cost range and declared
+    consortia: `NeedEvidence` has a slot for each (None until filled), and `evidence_for` is where they are read."""
+    needs = [
+        NeedEvidence(
+            need_id=n.need_id,
+            title=n.title,
+            pathway=n.pathway,
+            pathway_name=n.pathway_name,
+            annual_budget=n.annual_budget,
+            match_run_id=n.match_run_id,
+            suitable=n.suitable,
+            verdict=n.verdict,
+            hhi=n.market.hhi,
+            largest_share=n.market.largest_share,
+            concentration=n.market.band,
+            stale=n.stale_run is not None,
+        )
+        for n in report.needs
+    ]
+    verdicts = {n.need_id: n.verdict for n in needs}
+    all_needs = [n.need_id for n in needs]
+    options = []
+    for o in a.options:
+        to_market = o.goes_to_market if o.goes_to_market is not None else GOES_TO_MARKET[o.model]
+        bought = o.need_ids if o.need_ids is not None else all_needs
+        options.append(
+            OptionMarket(
+                option=o.key,
+                goes_to_market=to_market,
+                need_ids=list(bought),
+                no_market_need_ids=[n for n in bought if to_market and verdicts.get(n) == NO_MARKET],
+                limited_market_need_ids=[n for n in bought if to_market and verdicts.get(n) == LIMITED_MARKET],
+            )
+        )
+    not_matched = [n.need_id for n in report.freshness.not_matched] if report.freshness else []
+    return MarketEvidence(
+        exercise_id=report.exercise.id,
+        exercise_title=report.exercise.title,
+        generated_at=report.generated_at,
+        match_run_ids=report.method.match_run_ids,
+        not_matched_need_ids=not_matched,
+        needs=needs,
+        options=options,
+    )
+
+
+async def evidence_for(ctx: Context, db: Pool, a: Appraisal) -> MarketEvidence | None:
+    """The market evidence of the appraisal's exercise now (None when it stands alone). Reads stored runs only.
+
+    Wiring issue 14: here, read `engagement.service.market_response(conn, a.exercise_id)` and fill each
+    `NeedEvidence`'s `responses`, `intending_to_bid`, `indicative_cost_low`/`_high` and `consortia`, and set
+    `engagement` to say the figures are attached."""
+    if a.exercise_id is None:
+        return None
+    report = await reports.make_report(ctx, db, a.exercise_id, threshold=THRESHOLD)
+    return market_evidence(a, report)
+
+
+# --- use cases -----------------------------------------------------------------------------------------
+
+
+async def get_appraisal(conn: Connection, appraisal_id: int) -> Appraisal:
+    found = await queries.fetch(conn, appraisal_id)
+    if found is None:
+        raise NotFound(f"appraisal {appraisal_id} not found")
+    return with_results(found)
+
+
+async def list_appraisals(conn: Connection, *, page: int, per_page: int) -> AppraisalPage:
+    total, items = await queries.list_page(conn, limit=per_page, offset=(page - 1) * per_page)
+    return AppraisalPage(total=total, page=page, per_page=per_page, items=items)
+
+
+async def list_for_exercise(conn: Connection, exercise_id: int) -> list[AppraisalSummary]:
+    await exercises.get_exercise(conn, exercise_id)
+    return await queries.list_for_exercise(conn, exercise_id)
+
+
+async def create_appraisal(
+    conn: Connection, actor: Actor, data: AppraisalIn, *, exercise_id: int | None = None, is_sample: bool = False
+) -> Appraisal:
+    """A new appraisal (`exercise_id`: from the path, which the body may repeat but not contradict)."""
+    if exercise_id is not None:
+        await exercises.get_exercise(conn, exercise_id)  # 404
+        if data.exercise_id not in (None, exercise_id):
+            raise Unprocessable.field("exercise_id", f"the path names exercise {exercise_id}")
+        data = msgspec.structs.replace(data, exercise_id=exercise_id)
+    await check(conn, data)
+    async with conn.transaction():
+        appraisal_id = await queries.insert(conn, data, created_by=actor.caller.key_id, is_sample=is_sample)
+        await audit.record(conn, actor, status=201, detail=f"created appraisal {appraisal_id}")
+        return await get_appraisal(conn, appraisal_id)
+
+
+async def _change(
+    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, what: str, changes: dict[str, Any]
+) -> Appraisal:
+    """The one shape of a change: lock the row; 404, 409 once decided, 412 on a stale version; apply `changes` to
+    the inputs, check them all together, write, audit, and return the appraisal as it now is."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        row = await queries.lock(conn, appraisal_id)
+        if row is None:
+            raise NotFound(f"appraisal {appraisal_id} not found")
+        if row["decided_at"] is not None:
+            raise Conflict(f"appraisal {appraisal_id} is decided and frozen: it can no longer change")
+        check_if_match(if_match, row["version"])
+        current = await queries.fetch(conn, appraisal_id)
+        assert current is not None
+        updated = msgspec.structs.replace(project(current, AppraisalIn), **changes)
+        await check(conn, updated)
+        await queries.update(conn, appraisal_id, updated)
+        await audit.record(conn, actor, status=200, detail=f"updated appraisal {appraisal_id}: {what}")
+        return await get_appraisal(conn, appraisal_id)
+
+
+async def update_appraisal(
+    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, patch: AppraisalPatch
+) -> Appraisal:
+    changes = {f: v for f in patch.__struct_fields__ if (v := getattr(patch, f)) is not msgspec.UNSET}
+    return await _change(conn, actor, appraisal_id, if_match, ", ".join(changes) or "nothing", changes)
+
+
+async def replace_part(
+    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, part: str, value: list[Any]
+) -> Appraisal:
+    """Replace one sub-resource (options, criteria, scores, moderation, costs) whole."""
+    assert part in queries.PARTS
+    return await _change(conn, actor, appraisal_id, if_match, part, {part: value})
+
+
+async def decide(
+    ctx: Context, db: Pool, actor: Actor, appraisal_id: int, if_match: str | None, data: DecisionIn
+) -> Appraisal:
+    """Record the board's decision and freeze the appraisal. The chosen option must have a weighted score; reasons
+    are required when it is not the top one. With an exercise, the market evidence is drawn as it is now, a market
+    report is frozen (when every need has a stored run) and both are cited with the match runs."""
+    require_if_match(if_match)
+    async with pooled(db) as conn:
+        current = await get_appraisal(conn, appraisal_id)
+    if current.decision is not None:
+        raise Conflict(f"appraisal {appraisal_id} is already decided")
+    check_if_match(if_match, current.version)
+    results = current.results
+    if results is None or not results.ranking:
+        problem = "; ".join(current.problems) or "no option has a score on every weighted criterion yet"
+        raise Unprocessable.field("scores", f"nothing to decide between: {problem}")
+    if data.option not in results.ranking:
+        keys = [o.key for o in current.options]
+        problem = "not an option" if data.option not in keys else "has no score on every weighted criterion"
+        raise Unprocessable.field("option", problem, allowed=results.ranking)
+    if data.option != results.top and not data.reasons.strip():
+        raise Unprocessable.field("reasons", f"required: {data.option} is not the top weighted score ({results.top})")
+    market = await evidence_for(ctx, db, current)
+    report_id = None
+    if market is not None and market.needs and not market.not_matched_need_ids:
+        frozen = await reports.freeze_report(ctx, db, actor, market.exercise_id, threshold=THRESHOLD)
+        report_id = frozen.id
+        market = msgspec.structs.replace(market, market_report_id=report_id)
+    decision = Decision(
+        option=data.option,
+        decided_by=data.decided_by,
+        reasons=data.reasons,
+        decided_at=ctx.clock.now(),
+        top=results.top,
+        preferred=results.preferred,
+        results=results,
+        market=market,
+        market_report_id=report_id,
+        match_run_ids=market.match_run_ids if market is not None else [],
+    )
+    async with pooled(db) as conn, conn.transaction():
+        row = await queries.lock(conn, appraisal_id)
+        if row is None:
+            raise NotFound(f"appraisal {appraisal_id} not found")
+        if row["decided_at"] is not None:
+            raise Conflict(f"appraisal {appraisal_id} is already decided")
+        check_if_match(if_match, row["version"])
+        await queries.decide(conn, appraisal_id, decision)
+        await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {data.option} (frozen)")
+        return await get_appraisal(conn, appraisal_id)
+
+
+async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalReport:
+    """The appraisal with its results and the market evidence: as decided once decided (drawn now when the decision
+    stored none, e.g. the seeded sample, decided before anything was matched; `market_as_decided` says which)."""
+    async with pooled(db) as conn:
+        a = await get_appraisal(conn, appraisal_id)
+    stored = a.decision.market if a.decision is not None else None
+    market = stored if stored is not None else await evidence_for(ctx, db, a)
+    return AppraisalReport(
+        appraisal=a, market=market, market_as_decided=stored is not None, generated_at=ctx.clock.now()
+    )
+
+
+async def load_samples(conn: Connection, items: list[SeedAppraisal]) -> list[int]:
+    """Sample appraisals on the seeded exercises (by title), when there are no appraisals yet (inside the caller's
+    transaction); decided ones frozen. The seed runs before anything is matched, so a sample's decision stores no
+    market evidence: its report draws the evidence when it is read."""
+    if await queries.any_appraisal(conn):
+        return []
+    actor = Actor.system("seed")
+    made = []
+    for item in items:
+        exercise_id = await conn.fetchval("select id from exercise where title = $1", item.exercise)
+        if exercise_id is None:
+            continue
+        a = await create_appraisal(conn, actor, item.appraisal, exercise_id=exercise_id, is_sample=True)
+        if item.decision is not None:
+            results = results_of(a)
+            if item.decision.option not in results.ranking:
+                raise Unprocessable.field("decision.option", "not a ranked option of the sample appraisal")
+            if item.decision.option != results.top and not item.decision.reasons.strip():
+                raise Unprocessable.field("decision.reasons", "required: the option is not the top weighted score")
+            decision = Decision(
+                option=item.decision.option,
+                decided_by=item.decision.decided_by,
+                reasons=item.decision.reasons,
+                decided_at=a.created_at,
+                top=results.top,
+                preferred=results.preferred,
+                results=results,
+                market=None,
+                market_report_id=None,
+                match_run_ids=[],
+            )
+            await queries.decide(conn, a.id, decision)
+        made.append(a.id)
+    return made

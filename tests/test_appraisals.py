@@ -1,0 +1,314 @@
+"""Options appraisals through the real app on a real PostgreSQL: roles, validation, If-Match, results, the decision
+(which freezes the appraisal: the database refuses changes), the report and the seeded sample."""
+
+from __future__ import annotations
+
+import asyncpg
+import pytest
+
+from marketplace import db
+
+FOUR = ["financial_viability", "performance_impact", "quality", "sustainability"]
+OPTIONS = [
+    {"key": "vcse", "model": "single_prime", "label": "Outsource to a third-sector organisation"},
+    {"key": "la", "model": "hosted", "partner": "A county council"},
+]
+
+
+def body(**extra):
+    return {"title": "Delivery model", **extra}
+
+
+async def make(client, headers, **extra):
+    r = await client.post("/appraisals", json=body(**extra), headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json(), r.headers["etag"]
+
+
+def scores(vcse, la, assessor="Ann"):
+    return [
+        *(
+            {"option": "vcse", "criterion": c, "assessor": assessor, "score": s}
+            for c, s in zip(FOUR, vcse, strict=True)
+        ),
+        *({"option": "la", "criterion": c, "assessor": assessor, "score": s} for c, s in zip(FOUR, la, strict=True)),
+    ]
+
+
+async def test_commissioners_and_admins_only(client, keys):
+    provider = await keys.headers("provider", provider_id=1)
+    assert (await client.get("/appraisals")).status_code == 401
+    assert (await client.post("/appraisals", json=body())).status_code == 401
+    assert (await client.get("/appraisals", headers=provider)).status_code == 403
+    assert (await client.post("/appraisals", json=body(), headers=provider)).status_code == 403
+    for role in ("commissioner", "admin"):
+        assert (await client.get("/appraisals", headers=await keys.headers(role))).status_code == 200
+
+
+async def test_create_defaults_to_the_four_criteria_and_is_audited(client, keys, fresh_db):
+    staff = await keys.headers("commissioner")
+    a, tag = await make(client, staff)
+    assert tag == '"v1"'
+    assert [c["key"] for c in a["criteria"]] == FOUR
+    assert all(c["weight"] == 1 and c["scale"] == 5 and len(c["anchors"]) == 6 for c in a["criteria"])
+    assert (a["years"], a["discount_rate"], a["decision"]) == (3, 0.035, None)
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from audit_log where detail = $1", f"created appraisal {a['id']}")
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"options": [{"key": "la", "model": "hosted"}]}, "options[0].partner"),
+        ({"options": [{"key": "cu", "model": "custom"}]}, "options[0].label"),
+        ({"options": [*OPTIONS, OPTIONS[0]]}, "options"),
+        ({"criteria": [{"key": "qq", "name": "Quality", "weight": 0}]}, "criteria"),
+        ({"criteria": [{"key": "qq", "name": "Quality", "weight": 1, "anchors": ["a", "b"]}]}, "criteria[0].anchors"),
+        (
+            {"options": OPTIONS, "scores": [{"option": "xx", "criterion": "quality", "assessor": "A", "score": 1}]},
+            "scores[0].option",
+        ),
+        (
+            {"options": OPTIONS, "scores": [{"option": "la", "criterion": "nope", "assessor": "A", "score": 1}]},
+            "scores[0].criterion",
+        ),
+        (
+            {"options": OPTIONS, "scores": [{"option": "la", "criterion": "quality", "assessor": "A", "score": 7}]},
+            "scores[0].score",
+        ),
+        (
+            {"options": OPTIONS, "costs": [{"option": "la", "year": 4, "category": "staff", "amount": 1}]},
+            "costs[0].year",
+        ),
+        ({"exercise_id": 999999}, "exercise_id"),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_field_and_nothing_is_stored(client, keys, extra, field):
+    staff = await keys.headers("commissioner")
+    r = await client.post("/appraisals", json=body(**extra), headers=staff)
+    assert r.status_code == 422, r.text
+    assert field in [e["field"] for e in r.json()["errors"]]
+    assert (await client.get("/appraisals", headers=staff)).json()["total"] == 1  # the seeded sample only
+
+
+async def test_schema_errors_are_400(client, keys):
+    staff = await keys.headers("commissioner")
+    r = await client.post("/appraisals", json=body(discount_rate=0.5, surprise=1), headers=staff)
+    assert r.status_code == 400
+    r = await client.post("/appraisals", json=body(options=[{"key": "x", "model": "outsourced"}]), headers=staff)
+    assert r.status_code == 400
+
+
+async def test_sub_resources_need_if_match_and_results_follow_the_inputs(client, keys):
+    staff = await keys.headers("commissioner")
+    a, tag = await make(client, staff, annual_budget=100_000)
+    url = f"/appraisals/{a['id']}"
+    r = await client.put(f"{url}/options", json={"options": OPTIONS}, headers=staff)
+    assert r.status_code == 428
+    r = await client.put(f"{url}/options", json={"options": OPTIONS}, headers={**staff, "If-Match": '"v9"'})
+    assert r.status_code == 412
+    r = await client.put(f"{url}/options", json={"options": OPTIONS}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 200 and r.headers["etag"] == '"v2"'
+    # weights 3, 1, 1, 0 -> shares .6, .2, .2, 0; sustainability unweighted needs no score
+    criteria = [{"key": k, "name": k.title(), "weight": w} for k, w in zip(FOUR, [3, 1, 1, 0], strict=True)]
+    r = await client.put(f"{url}/criteria", json={"criteria": criteria}, headers={**staff, "If-Match": '"v2"'})
+    assert r.status_code == 200
+    both = [
+        *scores([4, 2, 3, 0], [3, 5, 5, 0], "Ann")[:3],
+        *scores([4, 2, 3, 0], [3, 5, 5, 0], "Ann")[4:7],
+        *scores([2, 2, 3, 0], [3, 5, 5, 0], "Bob")[:3],
+    ]
+    r = await client.put(f"{url}/scores", json={"scores": both}, headers={**staff, "If-Match": '"v3"'})
+    assert r.status_code == 200, r.text
+    res = r.json()["results"]
+    by = {o["option"]: o for o in res["options"]}
+    # vcse: financial (4+2)/2 = 3 -> .6, performance .4, quality .6 -> .36 + .08 + .12 = .56
+    # la: .6, 1, 1 -> .36 + .2 + .2 = .76
+    assert by["vcse"]["weighted_score"] == pytest.approx(0.56)
+    assert by["la"]["weighted_score"] == pytest.approx(0.76)
+    assert res["ranking"] == ["la", "vcse"]
+    spread = next(s for s in res["spreads"] if (s["option"], s["criterion"]) == ("vcse", "financial_viability"))
+    assert (spread["assessors"], spread["low"], spread["high"], spread["mean"]) == (2, 2, 4, 3)
+    moderation = [{"option": "vcse", "criterion": "financial_viability", "score": 5, "note": "Agreed at panel."}]
+    r = await client.put(f"{url}/moderation", json={"moderation": moderation}, headers={**staff, "If-Match": '"v4"'})
+    by = {o["option"]: o for o in r.json()["results"]["options"]}
+    assert by["vcse"]["weighted_score"] == pytest.approx(0.6 * 1 + 0.08 + 0.12)  # .80: now the top
+    costs = [{"option": "la", "year": y, "category": "staff", "amount": 40_000} for y in (1, 2, 3)] + [
+        {"option": "vcse", "year": 1, "category": "setup_transition", "amount": 400_000}
+    ]
+    r = await client.put(f"{url}/costs", json={"costs": costs}, headers={**staff, "If-Match": '"v5"'})
+    res = r.json()["results"]
+    by = {o["option"]: o for o in res["options"]}
+    assert by["la"]["net_present_cost"] == pytest.approx(40_000 * (1 + 1 / 1.035 + 1 / 1.035**2), abs=0.01)
+    assert res["budget_present_value"] == pytest.approx(100_000 * (1 + 1 / 1.035 + 1 / 1.035**2), abs=0.01)
+    assert (by["vcse"]["affordable"], by["la"]["affordable"]) == (False, True)
+    assert (res["top"], res["preferred"]) == ("vcse", "la")
+    r = await client.patch(url, json={"years": 2}, headers={**staff, "If-Match": '"v6"'})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "costs[2].year"
+    r = await client.get(f"{url}/costs", headers=staff)
+    assert r.headers["etag"] == '"v6"' and len(r.json()["costs"]) == 4
+
+
+async def decided_appraisal(client, staff):
+    a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    return a, tag
+
+
+async def test_the_decision_needs_reasons_unless_it_is_the_top_score(client, keys):
+    staff = await keys.headers("commissioner")
+    a, tag = await decided_appraisal(client, staff)
+    url = f"/appraisals/{a['id']}/decision"
+    r = await client.post(url, json={"option": "la", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reasons"
+    r = await client.post(url, json={"option": "zz", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "option"
+    r = await client.post(url, json={"option": "la", "decided_by": "Board"}, headers=staff)
+    assert r.status_code == 428
+    r = await client.post(
+        url,
+        json={"option": "la", "decided_by": "Board", "reasons": "Keeps the staff together."},
+        headers={**staff, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    d = r.json()["decision"]
+    assert (d["option"], d["top"], d["reasons"], d["market"]) == ("la", "vcse", "Keeps the staff together.", None)
+
+
+async def test_a_decided_appraisal_is_frozen_even_for_the_database_role(client, keys, fresh_db):
+    staff = await keys.headers("admin")
+    a, tag = await decided_appraisal(client, staff)
+    url = f"/appraisals/{a['id']}"
+    r = await client.post(
+        f"{url}/decision", json={"option": "vcse", "decided_by": "Board"}, headers={**staff, "If-Match": tag}
+    )
+    assert r.status_code == 201, r.text
+    tag = r.headers["etag"]
+    before = (await client.get(url, headers=staff)).json()
+    for path, doc in (("options", {"options": OPTIONS[:1]}), ("scores", {"scores": []}), ("costs", {"costs": []})):
+        r = await client.put(f"{url}/{path}", json=doc, headers={**staff, "If-Match": tag})
+        assert r.status_code == 409, r.text
+    assert (await client.patch(url, json={"title": "x"}, headers={**staff, "If-Match": tag})).status_code == 409
+    r = await client.post(
+        f"{url}/decision", json={"option": "la", "decided_by": "B", "reasons": "r"}, headers={**staff, "If-Match": tag}
+    )
+    assert r.status_code == 409
+    app = await asyncpg.connect(db.with_user(fresh_db, db.APP_ROLE))
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        for conn in (app, owner):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="frozen"):
+                await conn.execute("update appraisal set title = 'changed' where id = $1", a["id"])
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="frozen"):
+                await conn.execute("update appraisal set decided_at = null, decision = null where id = $1", a["id"])
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="frozen"):
+                await conn.execute("delete from appraisal where id = $1", a["id"])
+    finally:
+        await app.close()
+        await owner.close()
+    assert (await client.get(url, headers=staff)).json() == before
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        detail = f"decided appraisal {a['id']}: vcse (frozen)"
+        assert await owner.fetchval("select count(*) from audit_log where detail = $1", detail) == 1
+    finally:
+        await owner.close()
+
+
+async def test_the_seeded_sample_is_shaped_like_the_youth_justice_decision(read_client, read_keys):
+    staff = await read_keys.headers("commissioner")
+    listed = (await read_client.get("/exercises/1/appraisals", headers=staff)).json()
+    assert len(listed) == 1 and listed[0]["is_sample"] and listed[0]["chosen_option"] == "hosted_la"
+    a = (await read_client.get(f"/appraisals/{listed[0]['id']}", headers=staff)).json()
+    assert [o["model"] for o in a["options"]] == ["single_prime", "latc", "hosted", "hosted"]
+    assert [c["key"] for c in a["criteria"]] == FOUR
+    assert len({s["assessor"] for s in a["scores"]}) == 2 and a["moderation"]
+    assert {c["year"] for c in a["costs"]} == {1, 2, 3}
+    assert "fictional" in a["title"].lower()
+    res = a["results"]
+    assert res["top"] == "outsource_vcse" and a["decision"]["reasons"]
+    assert {o["option"]: o["affordable"] for o in res["options"]}["hosted_pcc"] is False
+    html = await read_client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "Fictional figures" in html.text and "<svg" in html.text and "<script" not in html.text
+
+
+async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(client, keys):
+    staff = await keys.headers("commissioner")
+    r = await client.post("/exercises/1/match", headers=staff)
+    assert r.status_code in (200, 201), r.text
+    a, tag = await make(client, staff, exercise_id=1, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    report = (await client.get(f"/appraisals/{a['id']}/report?format=json", headers=staff)).json()
+    market = report["market"]
+    assert market["exercise_id"] == 1 and len(market["needs"]) == 6 and market["match_run_ids"]
+    by = {m["option"]: m for m in market["options"]}
+    assert by["vcse"]["goes_to_market"] and not by["la"]["goes_to_market"]
+    no_market = [n["need_id"] for n in market["needs"] if n["verdict"] == "no_market"]
+    assert by["vcse"]["no_market_need_ids"] == no_market and by["la"]["no_market_need_ids"] == []
+    assert all(n["responses"] is None for n in market["needs"])  # market engagement: not wired yet
+    csv = await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)
+    assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("row_type,option")
+    r = await client.post(
+        f"/appraisals/{a['id']}/decision",
+        json={"option": "vcse", "decided_by": "Board"},
+        headers={**staff, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    d = r.json()["decision"]
+    assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
+    frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
+    assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
+
+
+async def test_the_report_in_each_format_and_for_an_appraisal_with_nothing_scored(client, keys):
+    staff = await keys.headers("commissioner")
+    empty, _ = await make(client, staff)  # standing alone, no options
+    partial, _ = await make(client, staff, options=OPTIONS, scores=scores([1, 2, 3, 4], [1, 1, 1, 1])[:3])
+    for a in (empty, partial, {"id": 1}):
+        for fmt, media in (("json", "application/json"), ("csv", "text/csv"), ("html", "text/html")):
+            r = await client.get(f"/appraisals/{a['id']}/report?format={fmt}", headers=staff)
+            assert r.status_code == 200, (a["id"], fmt, r.text)
+            assert r.headers["content-type"].startswith(media)
+    r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "text/csv"})
+    assert r.headers["content-type"].startswith("text/csv")
+    r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "image/png"})
+    assert r.status_code == 406
+    html = (await client.get(f"/appraisals/{partial['id']}/report?format=html", headers=staff)).text
+    assert "No option has a score on every weighted criterion yet" in html
+    assert "stands alone" in (await client.get(f"/appraisals/{empty['id']}/report?format=html", headers=staff)).text
+    r = await client.get("/appraisals/999999/report", headers=staff)
+    assert r.status_code == 404
+
+
+async def test_the_seeded_report_page_is_self_contained_with_its_charts(read_client, read_keys):
+    staff = await read_keys.headers("admin")
+    html = (await read_client.get("/appraisals/1/report?format=html", headers=staff)).text
+    assert html.count("<svg") == 2  # weighted scores, sensitivity tornado
+    assert "Sensitivity tornado" in html and "Switching points" in html
+    for external in ("<script", "http://", "https://", "<link", "@import"):
+        assert external not in html
+    csv = (await read_client.get("/appraisals/1/report?format=csv", headers=staff)).text
+    kinds = {line.split(",")[0] for line in csv.lstrip("\ufeff").splitlines()[1:]}
+    assert {"option", "score", "sensitivity", "cost"} <= kinds
+
+
+async def test_text_a_spreadsheet_would_run_is_defused_in_the_csv(client, keys):
+    staff = await keys.headers("commissioner")
+    evil = [{"key": "vcse", "model": "custom", "label": "=HYPERLINK(1)"}]
+    a, _ = await make(client, staff, options=evil)
+    csv = (await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)).text
+    assert ",'=HYPERLINK(1)," in csv or "'=HYPERLINK(1)" in csv
+    assert ",=HYPERLINK" not in csv
+
+
+def test_the_command_line_writes_the_report(read_db, tmp_path):
+    from conftest import run_cli
+
+    out = tmp_path / "appraisal.html"
+    done = run_cli("appraisal-report", "1", "--format", "html", "--out", str(out), dsn=read_db)
+    assert done.returncode == 0, done.stderr
+    assert "Fictional figures" in out.read_text() and "wrote html report of appraisal 1" in done.stderr
+    missing = run_cli("appraisal-report", "999999", dsn=read_db)
+    assert missing.returncode == 2 and "appraisal 999999 not found" in missing.stderr
