@@ -38,6 +38,7 @@ from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import audit_denials, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.clock import Clock
+from marketplace.console.routes import CONSOLE
 from marketplace.context import Context
 from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
             *STANDARDS_ROUTES,
+            CONSOLE,  # the browser console, /console (not in the OpenAPI document)
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
