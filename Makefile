@@ -22,10 +22,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed-run
 
+# The browser tests (tests/browser) drive Debian's chromium through its chromedriver: installed once, with apt-get
+# (as root, else through sudo), when the driver is missing.
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
+	|| { $$SUDO apt-get update && \
+	     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
+
 run: $(VENV)/.installed-run
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
-test: lint
+test: lint $(CHROMEDRIVER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

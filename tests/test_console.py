@@ -123,6 +123,8 @@ async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores
     form["contact.email"] = "referrals@example.org.uk"
     good = await client.post("/console/providers/1/edit", data=form)
     assert good.status_code == 303
+    saved = await client.get(good.headers["location"])
+    assert saved.status_code == 200 and "Your changes have been saved" in saved.text
     after = (await client.get("/providers/1")).json()
     assert after["description"] == "New description" and after["contact"]["email"] == "referrals@example.org.uk"
     assert after["version"] == before["version"] + 1
@@ -133,14 +135,26 @@ async def test_a_conflicting_edit_says_what_changed_since_the_form_was_opened(cl
     csrf = await sign_in(client, key)
     opened = (await client.get("/providers/1")).json()
     headers = {**await keys.headers("provider", 1), "If-Match": f'"v{opened["version"]}"'}
-    meanwhile = await client.patch("/providers/1", json={"description": "Changed by a colleague"}, headers=headers)
+    meanwhile = await client.patch(
+        "/providers/1",
+        json={"description": "Changed by a colleague", "website": "https://colleague.example.org"},
+        headers=headers,
+    )
     assert meanwhile.status_code == 200
-    form = {"csrf_token": csrf, "version": str(opened["version"]), "name": opened["name"], "description": "Mine"}
+    form = {
+        "csrf_token": csrf,
+        "version": str(opened["version"]),
+        "name": opened["name"],
+        "description": "Mine",
+        "website": opened["website"] or "",
+    }
     clash = await client.post("/console/providers/1/edit", data=form)
     assert clash.status_code == 409
     assert "This was changed since you opened it" in clash.text
     assert "Changed by a colleague" in clash.text
     assert f'name="version" value="{opened["version"] + 1}"' in clash.text
+    assert 'value="https://colleague.example.org"' in clash.text  # left as opened: now shows theirs
+    assert ">Mine</textarea>" in clash.text  # changed by both: the form keeps what was typed
     assert (await client.get("/providers/1")).json()["description"] == "Changed by a colleague"
 
 
@@ -218,6 +232,8 @@ async def test_signing_out_ends_the_session(client, keys, fresh_db):
     csrf = await sign_in(client, key)
     out = await client.post("/console/sign-out", data={"csrf_token": csrf})
     assert out.status_code == 303
+    signed_out = await client.get(out.headers["location"])
+    assert signed_out.status_code == 200 and "You have signed out" in signed_out.text
     conn = await db.connect(fresh_db)
     try:
         assert await conn.fetchval("select count(*) from console_session") == 0

@@ -61,6 +61,7 @@ REPORT_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options"
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 Q = Annotated[str | None, Parameter(max_length=200)]
 Codes = list[str] | None
+Flag = Annotated[bool, Parameter(description="set by the page that sent the browser here")]
 
 
 class SignInNeeded(Exception):
@@ -118,9 +119,11 @@ async def console_root(request: Request[Any, Any, Any], conn: Conn) -> Response[
 
 
 @get("/sign-in")
-async def sign_in_form(request: Request[Any, Any, Any], next: Q = None) -> Response[str]:
+async def sign_in_form(request: Request[Any, Any, Any], next: Q = None, signed_out: Flag = False) -> Response[str]:
     token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
-    response = page("sign_in.html.j2", form=FormState(values={}), token=token, next=_safe_next(next))
+    response = page(
+        "sign_in.html.j2", form=FormState(values={}), token=token, next=_safe_next(next), signed_out=signed_out
+    )
     response.set_cookie(
         SIGN_IN_COOKIE, token, path="/console/", httponly=True, samesite="strict", secure=_secure(request), max_age=3600
     )
@@ -159,7 +162,7 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
             )
             gone = Cookie(key=SIGN_IN_COOKIE, value="", path="/console/", max_age=0, expires=0)
             return see_other(next_path, cookies=[cookie, gone])
-    return page("sign_in.html.j2", status=400, form=state_, token=token, next=next_path)
+    return page("sign_in.html.j2", status=400, form=state_, token=token, next=next_path, signed_out=False)
 
 
 @post("/sign-out", status_code=303)
@@ -234,11 +237,20 @@ async def search(
 
 
 @get("/providers/{provider_id:int}")
-async def provider_page(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+async def provider_page(
+    request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, confirmed: Flag = False
+) -> Response[str]:
     session = await signed_in(request, conn)
     found = await service.provider(ctx, conn, session.caller, provider_id)
     may_edit = session.caller.role == "admin" or session.caller.provider_id == provider_id
-    return page("provider.html.j2", session=session, provider=found, may_edit=may_edit, taxonomy=ctx.taxonomy)
+    return page(
+        "provider.html.j2",
+        session=session,
+        provider=found,
+        may_edit=may_edit,
+        taxonomy=ctx.taxonomy,
+        confirmed=confirmed,
+    )
 
 
 # --- providers keep their profile current ------------------------------------------------------------------
@@ -287,6 +299,23 @@ SERVICE_FIELDS = (
 )
 
 
+def _as_typed(value: Any) -> str:
+    """A stored value as the form shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _take_theirs(values: dict[str, str], changes: list[Change], current: dict[str, str]) -> None:
+    """After a conflict: a field someone else changed that this form left as it was opened now shows their value
+    (so saving again does not undo their change); where both changed a field, the form keeps what was typed."""
+    for change in changes:
+        if change.field in values and values[change.field].strip() == _as_typed(change.before).strip():
+            values[change.field] = current.get(change.field, values[change.field])
+
+
 def _placed(problems: list[FieldProblem], fields: tuple[str, ...], values: dict[str, str]) -> FormState:
     """Problems by the form field they name (`areas[1]` is the areas box); the rest go in the summary only."""
     placed, unplaced = [], []
@@ -300,7 +329,9 @@ def _placed(problems: list[FieldProblem], fields: tuple[str, ...], values: dict[
 
 
 @get("/providers/{provider_id:int}/edit")
-async def edit_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+async def edit_profile(
+    request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, saved: Flag = False
+) -> Response[str]:
     session = await signed_in(request, conn)
     _may_edit(session.caller, provider_id)
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -310,7 +341,7 @@ async def edit_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
         provider=found,
         form=FormState(_profile_values(found)),
         changes=[],
-        saved=request.query_params.get("saved") == "1",
+        saved=saved,
     )
 
 
@@ -328,6 +359,8 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
         raise InvalidInput.field("version", "the form lost the version it was opened at: open it again") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
+        current = await service.provider(ctx, conn, session.caller, provider_id)
+        _take_theirs(values, changes, _profile_values(current))
         values["version"] = str(exc.current_version)
         state_ = FormState(values=values)
     except (InvalidInput, Unprocessable) as exc:
@@ -365,7 +398,7 @@ def _service_values(s: Any, profile_version: int) -> dict[str, str]:
 
 @get("/providers/{provider_id:int}/services/{service_id:int}/edit")
 async def edit_service(
-    request: Request[Any, Any, Any], provider_id: Id, service_id: Id, ctx: Ctx, conn: Conn
+    request: Request[Any, Any, Any], provider_id: Id, service_id: Id, ctx: Ctx, conn: Conn, saved: Flag = False
 ) -> Response[str]:
     session = await signed_in(request, conn)
     _may_edit(session.caller, provider_id)
@@ -378,7 +411,7 @@ async def edit_service(
         svc=svc,
         form=FormState(_service_values(svc, found.version)),
         changes=[],
-        saved=request.query_params.get("saved") == "1",
+        saved=saved,
     )
 
 
@@ -403,6 +436,8 @@ async def save_service(
             ctx, conn, session.caller, provider_id, profile_version, prefix=f"services[{service_id}]."
         )
         current = await service.provider(ctx, conn, session.caller, provider_id)
+        svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+        _take_theirs(values, changes, _service_values(svc, current.version))
         values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
         state_ = FormState(values=values)
     except (InvalidInput, Unprocessable) as exc:
