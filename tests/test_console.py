@@ -219,7 +219,9 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
 async def test_report_downloads_come_from_the_reports_service(client, keys):
     _, key = await keys.make("commissioner")
     csrf = await sign_in(client, key)
-    assert (await client.post("/console/needs/1/match-runs", data={"csrf_token": csrf})).status_code == 303
+    matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf})
+    assert matched.status_code == 303 and matched.headers["location"] == "/console/exercises/1?matched=1"
+    assert "Every need has been matched" in (await client.get(matched.headers["location"])).text
     html = await client.get("/console/exercises/1/report?format=html")
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
     csv = await client.get("/console/exercises/1/report?format=csv")

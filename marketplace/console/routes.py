@@ -485,11 +485,26 @@ async def exercise_list(
 
 
 @get("/exercises/{exercise_id:int}")
-async def exercise_page(request: Request[Any, Any, Any], exercise_id: Id, conn: Conn) -> Response[str]:
+async def exercise_page(
+    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn, matched: Flag = False
+) -> Response[str]:
     session = await _staff(request, conn)
     found = await exercises.get_exercise(conn, exercise_id)
     frozen = await reports.list_frozen(conn, exercise_id)
-    return page("exercise.html.j2", session=session, exercise=found, frozen=frozen)
+    return page(
+        "exercise.html.j2", session=session, exercise=found, frozen=frozen, taxonomy=ctx.taxonomy, matched=matched
+    )
+
+
+@post("/exercises/{exercise_id:int}/match", status_code=303)
+async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
+    """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report."""
+    async with state.pool.acquire() as conn:
+        await posted(request, conn)
+    admit(actor_of(request.scope).caller, STAFF)
+    await expensive(request, request.route_handler)
+    await exercises.match_exercise(ctx, state.pool, state.match_pools, actor_of(request.scope), exercise_id)
+    return see_other(f"/console/exercises/{exercise_id}?matched=1")
 
 
 @get("/needs/{need_id:int}")
@@ -657,6 +672,7 @@ ROUTES = [
     confirm,
     exercise_list,
     exercise_page,
+    match_every_need,
     need_page,
     run_match,
     match_run_page,
