@@ -200,6 +200,7 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 
 T = TypeVar("T", bound=msgspec.Struct)
 _AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+_REGEX = re.compile(r"^Expected `str` matching regex ")
 
 
 def decode_form(data: dict[str, Any], into: type[T]) -> T:
@@ -211,6 +212,8 @@ def decode_form(data: dict[str, Any], into: type[T]) -> T:
         message, field = str(exc), "body"
         if (m := _AT.match(message)) is not None:
             message, field = m.group(1), m.group(2) or "body"
+        if _REGEX.match(message):  # a pattern means nothing to a person filling in a form: the hint says what fits
+            message = "this is not in the form the field takes: see the example above it"
         raise InvalidInput(f"{field}: {message}", problems=[FieldProblem(field=field, problem=message)]) from None
 
 
