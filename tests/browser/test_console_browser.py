@@ -243,8 +243,7 @@ async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_repor
     assert len(rows_csv) > 2
     follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Open the market report"))
     assert "report" in driver.title.lower()
-    if SHOTS:
-        driver.save_screenshot(str(Path(SHOTS) / "11-report.png"))
+    check(driver, "11-report")  # the reports' own page, served to the console's session
 
     # sign out: the session is gone
     driver.get(f"{server}/console/home")
