@@ -259,3 +259,22 @@ async def test_revoking_the_key_ends_its_sessions(client, keys, fresh_db):
 async def test_the_console_is_not_in_the_openapi_document(read_client):
     paths = (await read_client.get("/schema/openapi.json")).json()["paths"]
     assert not [p for p in paths if p.startswith("/console")]
+
+
+async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, keys, fresh_db):
+    _, key = await keys.make("commissioner")
+    await sign_in(client, key)
+    too_long = await client.get("/console/providers?q=" + "x" * 201)
+    assert too_long.status_code == 400 and too_long.headers["content-type"].startswith("text/html")
+    assert "There is a problem" in too_long.text
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
+    finally:
+        await conn.close()
+    assert (await client.get("/console/home")).status_code == 303
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from console_session") == 0
+    finally:
+        await conn.close()

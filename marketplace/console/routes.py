@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 import msgspec
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Cookie, State
+from litestar.exceptions import ValidationException
 from litestar.params import Parameter
 from litestar.response import Redirect
 
@@ -648,6 +649,13 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if isinstance(exc, SignInNeeded):
         where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return see_other("/console/sign-in?next=" + quote(where if request.method == "GET" else "/console/home"))
+    if isinstance(exc, ValidationException):  # a query parameter out of range, say: the API's own problems
+        problems = [
+            FieldProblem(field=str(p.get("key") or "query"), problem=str(p.get("message", "invalid value")))
+            for p in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(p, dict)
+        ]
+        exc = InvalidInput(exc.detail or "invalid request", problems=problems)
     assert isinstance(exc, DomainError)
     status = STATUS.get(exc.code, 400)
     response = page("error.html.j2", status=status, error=exc, status_code=status)
@@ -687,5 +695,5 @@ CONSOLE = Router(
     path="/console",
     route_handlers=ROUTES,
     include_in_schema=False,
-    exception_handlers={DomainError: error_page, SignInNeeded: error_page},
+    exception_handlers={DomainError: error_page, SignInNeeded: error_page, ValidationException: error_page},
 )
