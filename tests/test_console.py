@@ -278,3 +278,13 @@ async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, key
         assert await conn.fetchval("select count(*) from console_session") == 0
     finally:
         await conn.close()
+
+
+async def test_the_consoles_assets_are_served_by_the_app(read_client):
+    css = await read_client.get("/console/static/console.css")
+    js = await read_client.get("/console/static/console.js")
+    assert (
+        css.status_code == 200 and css.headers["content-type"].startswith("text/css") and ".error-summary" in css.text
+    )
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert (await read_client.get("/console/static/secret")).status_code == 404

@@ -30,6 +30,7 @@ from marketplace.errors import (
     FieldProblem,
     Forbidden,
     InvalidInput,
+    NotFound,
     PreconditionFailed,
     TooManyRequests,
     Unauthorized,
@@ -174,11 +175,17 @@ async def sign_out(request: Request[Any, Any, Any], conn: Conn) -> Response[Any]
     return see_other("/console/sign-in?signed_out=1", cookies=[gone])
 
 
-@get("/static/console.css")
-async def stylesheet() -> Response[str]:
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+"""The console's assets (marketplace/static/), served by the app itself: no CDN."""
+
+
+@get("/static/{name:str}")
+async def asset(name: str) -> Response[str]:
+    if name not in ASSETS:
+        raise NotFound(f"no asset {name!r}")
     return Response(
-        static_text("console.css"),
-        media_type="text/css",
+        static_text(name),
+        media_type=ASSETS[name],
         headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
@@ -669,7 +676,7 @@ ROUTES = [
     sign_in_form,
     sign_in,
     sign_out,
-    stylesheet,
+    asset,
     home,
     search,
     provider_page,

@@ -275,8 +275,9 @@ async def test_a_provider_edits_with_a_validation_error_then_a_conflict(server, 
     assert mine.find_element(By.ID, "f-contact-email-error").is_displayed()
     assert mine.find_element(By.ID, "f-contact-email").get_attribute("value") == "not an address"
     check(mine, "14-edit-profile-error")
+    assert mine.switch_to.active_element.get_attribute("class") == "error-summary"  # focused on arrival (console.js)
     mine.find_element(By.CSS_SELECTOR, ".error-summary a").click()
-    assert mine.execute_script("return location.hash") == "#f-contact-email"
+    assert mine.switch_to.active_element.get_attribute("id") == "f-contact-email"
 
     # meanwhile a colleague opens the same form and saves first
     theirs.get(f"{server}/console/providers/3/edit")
