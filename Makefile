@@ -33,7 +33,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed-run
 
 $(APIDOCS_STAMP):
-	@command -v npm >/dev/null || { echo "npm is needed once, to fetch the API docs' assets (apt-get install npm)"; exit 1; }
+	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm \
+	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm; }; }
 	rm -rf $(APIDOCS) && mkdir -p $(APIDOCS)/.npm $(APIDOCS)/swagger-ui $(APIDOCS)/redoc
 	cd $(APIDOCS)/.npm && npm pack --silent --cache . $(subst -dist-,-dist@,$(SWAGGER_UI)) $(subst -,@,$(REDOC)) >/dev/null
 	test "$$($(SRI) $(APIDOCS)/.npm/$(SWAGGER_UI).tgz)" = "$(SWAGGER_UI_HASH)"
@@ -46,12 +48,21 @@ $(APIDOCS_STAMP):
 	rm -rf $(APIDOCS)/.npm
 	@touch $@
 
+# The browser tests (tests/browser) drive Debian's chromium through its chromedriver: installed once, with apt-get
+# (as root, else through sudo), when the driver is missing.
+CHROMEDRIVER := /usr/bin/chromedriver
+$(CHROMEDRIVER):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
+	|| { $$SUDO apt-get update && \
+	     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
+
 install: $(VENV)/.installed-run $(APIDOCS_STAMP)
 
 run: $(VENV)/.installed-run $(APIDOCS_STAMP)
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
-test: lint $(APIDOCS_STAMP)
+test: lint $(APIDOCS_STAMP) $(CHROMEDRIVER)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test

@@ -39,6 +39,7 @@ from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.appraisals.routes import EXTRA_MEDIA_TYPES as APPRAISAL_MEDIA_TYPES
 from marketplace.appraisals.routes import ROUTES as APPRAISAL_ROUTES
 from marketplace.clock import Clock
+from marketplace.console.routes import CONSOLE
 from marketplace.context import Context
 from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
@@ -104,6 +105,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *APPRAISAL_ROUTES,
             *STANDARDS_ROUTES,
             docs_assets(),
+            CONSOLE,  # the browser console, /console (not in the OpenAPI document)
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid

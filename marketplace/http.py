@@ -303,6 +303,8 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 
 PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+FORM_PATHS = (b"/console/",)
+"""Paths whose bodies are HTML forms (the browser console, marketplace.console), not JSON."""
 
 
 def strict_requests(app: ASGIApp) -> ASGIApp:
@@ -315,7 +317,7 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
             raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
             if not PATH_CHARACTERS.fullmatch(raw):
                 raise NotFound("no such resource")
-            if scope["method"] in BODY_METHODS:
+            if scope["method"] in BODY_METHODS and not raw.startswith(FORM_PATHS):
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()

@@ -47,6 +47,14 @@ async def key_by_hash(conn: Connection | Pool, digest: bytes) -> asyncpg.Record 
     return row
 
 
+async def key_by_id(conn: Connection | Pool, key_id: int) -> asyncpg.Record | None:
+    """The key with this id (not its hash): who a console session acts for."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "select id, role, provider_id, name, revoked_at from api_key where id = $1", key_id
+    )
+    return row
+
+
 async def list_keys(conn: Connection) -> list[ApiKey]:
     return [ApiKey(**dict(r)) for r in await conn.fetch(f"select {KEY_COLUMNS} from api_key order by id")]
 

@@ -59,6 +59,15 @@ async def authenticate(pool: Pool, secret: bytes, authorization: str | None) -> 
     return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
 
 
+async def caller_of_key(conn: Connection | Pool, key_id: int) -> Caller | None:
+    """The caller a key acts as, by the key's id (a console session keeps the id, never the key): None when the key
+    is unknown or revoked, so that revoking a key ends the sessions signed in with it."""
+    row = await queries.key_by_id(conn, key_id)
+    if row is None or row["revoked_at"] is not None:
+        return None
+    return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
+
+
 async def make_key(conn: Connection, secret: bytes, request: KeyRequest, *, created_by: int | None) -> NewApiKey:
     """Make a key, store only its HMAC, and return the key itself (the one time it is seen). Inside the
     caller's transaction; the caller records the audit row."""

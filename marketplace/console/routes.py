@@ -1,0 +1,706 @@
+"""The browser console's pages (issue 17), under /console and out of the OpenAPI document.
+
+A page resolves its caller from the session cookie (`signed_in`), never from a key in the browser, and calls the
+same use cases as the API with the same permission checks the API's guards make (`admit`). Every form carries the
+session's CSRF token, checked on every POST; forms post `application/x-www-form-urlencoded` (marketplace.http lets
+/console/ bodies through as forms). A domain error becomes a page with the API's own message (`error_page`); on a
+form, the problems go beside the fields they name."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
+
+import msgspec
+from litestar import MediaType, Request, Response, Router, get, post
+from litestar.datastructures import Cookie, State
+from litestar.exceptions import ValidationException
+from litestar.params import Parameter
+from litestar.response import Redirect
+
+from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
+from marketplace.concurrency import etag
+from marketplace.console import service
+from marketplace.console.models import Change, FormState, Session
+from marketplace.errors import (
+    DomainError,
+    FieldProblem,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    TooManyRequests,
+    Unauthorized,
+    Unprocessable,
+)
+from marketplace.exercises import service as exercises
+from marketplace.http import Conn, Ctx, Id, actor_of, set_caller
+from marketplace.providers import service as providers
+from marketplace.providers.models import ProviderPatch, SearchQuery, ServicePatch, patched
+from marketplace.reports import service as reports
+from marketplace.reports.render import to_csv_bytes, to_html
+from marketplace.templating import render, static_text
+from marketplace.types import Caller
+
+SESSION_COOKIE = "provision_session"
+SIGN_IN_COOKIE = "provision_sign_in"
+"""Before a session exists: the token the sign-in form must carry back (double-submit, against login CSRF)."""
+CSRF_FIELD = "csrf_token"
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+}
+REPORT_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
+"""As the API's report routes send (commercially sensitive, made from data that changes)."""
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+Q = Annotated[str | None, Parameter(max_length=200)]
+Codes = list[str] | None
+Flag = Annotated[bool, Parameter(description="set by the page that sent the browser here")]
+
+
+class SignInNeeded(Exception):
+    """No live session: the page sends the browser to the sign-in form."""
+
+
+# --- sessions ---------------------------------------------------------------------------------------------
+
+
+async def signed_in(request: Request[Any, Any, Any], conn: Any) -> Session:
+    """The request's session; from here on the request acts as the session's caller (audit rows name it)."""
+    session = await service.session_of(conn, request.cookies.get(SESSION_COOKIE))
+    if session is None:
+        raise SignInNeeded
+    set_caller(request.scope, session.caller)
+    return session
+
+
+async def posted(request: Request[Any, Any, Any], conn: Any) -> tuple[Session, dict[str, str]]:
+    """A POST's session and form fields (the last value of each), once its CSRF token is the session's."""
+    session = await signed_in(request, conn)
+    form = await request.form()
+    if not service.csrf_ok(session, form.get(CSRF_FIELD)):
+        raise Forbidden(
+            "this form has expired or did not come from this site: open the page again and resubmit",
+            caller=session.caller,
+        )
+    return session, {k: v for k, v in form.items() if isinstance(v, str)}
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    return request.url.scheme == "https"
+
+
+def page(template: str, *, status: int = 200, session: Session | None = None, **context: Any) -> Response[str]:
+    body = render(f"console/{template}", session=session, csrf=session.csrf_token if session else "", **context)
+    return Response(body, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
+
+
+def see_other(path: str, *, cookies: list[Cookie] | None = None) -> Response[Any]:
+    return Redirect(path, status_code=303, cookies=cookies or [], headers={"Cache-Control": "no-store"})
+
+
+def _safe_next(next_path: str | None) -> str:
+    """Only a console path of our own (never another site) to go to after signing in."""
+    if next_path and next_path.startswith("/console/") and not next_path.startswith("/console//"):
+        return next_path
+    return "/console/home"
+
+
+@get("/")
+async def console_root(request: Request[Any, Any, Any], conn: Conn) -> Response[Any]:
+    session = await service.session_of(conn, request.cookies.get(SESSION_COOKIE))
+    return see_other("/console/home" if session else "/console/sign-in")
+
+
+@get("/sign-in")
+async def sign_in_form(request: Request[Any, Any, Any], next: Q = None, signed_out: Flag = False) -> Response[str]:
+    token = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        "sign_in.html.j2", form=FormState(values={}), token=token, next=_safe_next(next), signed_out=signed_out
+    )
+    response.set_cookie(
+        SIGN_IN_COOKIE, token, path="/console/", httponly=True, samesite="strict", secure=_secure(request), max_age=3600
+    )
+    return response
+
+
+@post("/sign-in", status_code=303)
+async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Response[Any]:
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    expected = request.cookies.get(SIGN_IN_COOKIE)
+    token = form.get(CSRF_FIELD, "")
+    next_path = _safe_next(form.get("next"))
+    if not expected or not service.csrf_ok(Session(caller=Caller(role="anonymous"), csrf_token=expected), token):
+        raise Forbidden("the sign-in form has expired: open it again", caller=Caller(role="anonymous"))
+    key = form.get("api_key", "").strip()
+    state_ = FormState(values={"next": next_path})
+    if not key:
+        state_.problems = [FieldProblem(field="api_key", problem="enter your API key (it starts prv_)")]
+    else:
+        try:
+            await refuse_if_denied_too_often(request.scope)
+            session_id, _ = await service.sign_in(ctx, state.pool, actor_of(request.scope), key)
+        except Unauthorized as exc:
+            await audit_denials(exc, request.scope)
+            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
+        except TooManyRequests as exc:
+            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
+        else:
+            cookie = Cookie(
+                key=SESSION_COOKIE,
+                value=session_id,
+                path="/console/",
+                httponly=True,
+                samesite="strict",
+                secure=_secure(request),
+            )
+            gone = Cookie(key=SIGN_IN_COOKIE, value="", path="/console/", max_age=0, expires=0)
+            return see_other(next_path, cookies=[cookie, gone])
+    return page("sign_in.html.j2", status=400, form=state_, token=token, next=next_path, signed_out=False)
+
+
+@post("/sign-out", status_code=303)
+async def sign_out(request: Request[Any, Any, Any], conn: Conn) -> Response[Any]:
+    await posted(request, conn)
+    await service.sign_out(conn, actor_of(request.scope), request.cookies.get(SESSION_COOKIE, ""))
+    gone = Cookie(key=SESSION_COOKIE, value="", path="/console/", max_age=0, expires=0, httponly=True)
+    return see_other("/console/sign-in?signed_out=1", cookies=[gone])
+
+
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+"""The console's assets (marketplace/static/), served by the app itself: no CDN."""
+
+
+@get("/static/{name:str}")
+async def asset(name: str) -> Response[str]:
+    if name not in ASSETS:
+        raise NotFound(f"no asset {name!r}")
+    return Response(
+        static_text(name),
+        media_type=ASSETS[name],
+        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
+    )
+
+
+@get("/home")
+async def home(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Response[str]:
+    session = await signed_in(request, conn)
+    own = None
+    if session.caller.provider_id is not None:
+        own = await service.provider(ctx, conn, session.caller, session.caller.provider_id)
+    exercise_page = None
+    if session.caller.is_staff:
+        exercise_page = await exercises.list_exercises(conn, page=1, per_page=5)
+    return page("home.html.j2", session=session, own=own, exercises=exercise_page)
+
+
+# --- the directory ------------------------------------------------------------------------------------------
+
+
+@get("/providers")
+async def search(
+    request: Request[Any, Any, Any],
+    state: State,
+    ctx: Ctx,
+    conn: Conn,
+    q: Q = None,
+    pathway: Codes = None,
+    area: Codes = None,
+    sector: Codes = None,
+    page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1,
+) -> Response[str]:
+    session = await signed_in(request, conn)
+    query = SearchQuery(
+        q=q or None, pathway=pathway or [], area=area or [], sector=sector or [], page=page_number, per_page=20
+    )
+    problems: list[FieldProblem] = []
+    result = None
+    try:
+        result = await providers.search(ctx, conn, state.search_index, query)
+    except InvalidInput as exc:
+        problems = exc.problems
+    chosen = {"pathway": set(query.pathway), "area": set(query.area), "sector": set(query.sector)}
+    base = [(k, v) for k in ("pathway", "area", "sector") for v in sorted(chosen[k])]
+    if q:
+        base.insert(0, ("q", q))
+    return page(
+        "search.html.j2",
+        status=400 if problems else 200,
+        session=session,
+        q=q or "",
+        chosen=chosen,
+        result=result,
+        form=FormState(values={"q": q or ""}, problems=problems),
+        taxonomy=ctx.taxonomy,
+        page_link=lambda n: "/console/providers?" + urlencode([*base, ("page", str(n))]),
+    )
+
+
+@get("/providers/{provider_id:int}")
+async def provider_page(
+    request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, confirmed: Flag = False
+) -> Response[str]:
+    session = await signed_in(request, conn)
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    may_edit = session.caller.role == "admin" or session.caller.provider_id == provider_id
+    return page(
+        "provider.html.j2",
+        session=session,
+        provider=found,
+        may_edit=may_edit,
+        taxonomy=ctx.taxonomy,
+        confirmed=confirmed,
+    )
+
+
+# --- providers keep their profile current ------------------------------------------------------------------
+
+
+def _may_edit(caller: Caller, provider_id: int) -> None:
+    """As the API's guard on every profile change: an admin, or a provider key for its own provider."""
+    admit(caller, ("admin",), own_provider=True, provider_id=provider_id)
+
+
+def _profile_values(p: Any) -> dict[str, str]:
+    def s(v: Any) -> str:
+        return "" if v is None else str(v)
+
+    return {
+        "name": p.name,
+        "description": p.description,
+        "website": s(p.website),
+        "founded_year": s(p.founded_year),
+        "contact.name": s(p.contact.name),
+        "contact.email": s(p.contact.email),
+        "contact.phone": s(p.contact.phone),
+        "resources.volunteers": s(p.resources.volunteers),
+        "version": str(p.version),
+    }
+
+
+PROFILE_FIELDS = (
+    "name",
+    "description",
+    "website",
+    "founded_year",
+    "contact.name",
+    "contact.email",
+    "contact.phone",
+    "resources.volunteers",
+)
+SERVICE_FIELDS = (
+    "name",
+    "description",
+    "status",
+    "areas",
+    "capacity.service_users_per_year",
+    "capacity.places_available",
+    "capacity.places_as_of",
+)
+
+
+def _as_typed(value: Any) -> str:
+    """A stored value as the form shows it."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def _take_theirs(values: dict[str, str], changes: list[Change], current: dict[str, str]) -> None:
+    """After a conflict: a field someone else changed that this form left as it was opened now shows their value
+    (so saving again does not undo their change); where both changed a field, the form keeps what was typed."""
+    for change in changes:
+        if change.field in values and values[change.field].strip() == _as_typed(change.before).strip():
+            values[change.field] = current.get(change.field, values[change.field])
+
+
+def _placed(problems: list[FieldProblem], fields: tuple[str, ...], values: dict[str, str]) -> FormState:
+    """Problems by the form field they name (`areas[1]` is the areas box); the rest go in the summary only."""
+    placed, unplaced = [], []
+    for p in problems:
+        name = p.field.split("[")[0]
+        if name in fields:
+            placed.append(msgspec.structs.replace(p, field=name))
+        else:
+            unplaced.append(p)
+    return FormState(values=values, problems=placed, unplaced=unplaced)
+
+
+@get("/providers/{provider_id:int}/edit")
+async def edit_profile(
+    request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, saved: Flag = False
+) -> Response[str]:
+    session = await signed_in(request, conn)
+    _may_edit(session.caller, provider_id)
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    return page(
+        "edit_profile.html.j2",
+        session=session,
+        provider=found,
+        form=FormState(_profile_values(found)),
+        changes=[],
+        saved=saved,
+    )
+
+
+@post("/providers/{provider_id:int}/edit", status_code=200)
+async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    session, form = await posted(request, conn)
+    _may_edit(session.caller, provider_id)
+    values = {k: form.get(k, "") for k in (*PROFILE_FIELDS, "version")}
+    changes: list[Change] = []
+    try:
+        version = int(form.get("version", ""))
+        patch = service.decode_form(service.profile_form_patch(form), ProviderPatch)
+        await providers.change(ctx, conn, actor_of(request.scope), provider_id, etag(version), patched(patch))
+    except ValueError:
+        raise InvalidInput.field("version", "the form lost the version it was opened at: open it again") from None
+    except PreconditionFailed as exc:
+        changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
+        current = await service.provider(ctx, conn, session.caller, provider_id)
+        _take_theirs(values, changes, _profile_values(current))
+        values["version"] = str(exc.current_version)
+        state_ = FormState(values=values)
+    except (InvalidInput, Unprocessable) as exc:
+        state_ = _placed(exc.problems or [FieldProblem(field="body", problem=exc.message)], PROFILE_FIELDS, values)
+    else:
+        return see_other(f"/console/providers/{provider_id}/edit?saved=1")
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    return page(
+        "edit_profile.html.j2",
+        status=409 if changes else 400,
+        session=session,
+        provider=found,
+        form=state_,
+        changes=changes,
+        saved=False,
+    )
+
+
+def _service_values(s: Any, profile_version: int) -> dict[str, str]:
+    def v(x: Any) -> str:
+        return "" if x is None else str(x)
+
+    return {
+        "name": s.name,
+        "description": s.description,
+        "status": s.status,
+        "areas": ", ".join(s.areas),
+        "capacity.service_users_per_year": v(s.capacity.service_users_per_year),
+        "capacity.places_available": v(s.capacity.places_available),
+        "capacity.places_as_of": v(s.capacity.places_as_of),
+        "version": str(s.version),
+        "profile_version": str(profile_version),
+    }
+
+
+@get("/providers/{provider_id:int}/services/{service_id:int}/edit")
+async def edit_service(
+    request: Request[Any, Any, Any], provider_id: Id, service_id: Id, ctx: Ctx, conn: Conn, saved: Flag = False
+) -> Response[str]:
+    session = await signed_in(request, conn)
+    _may_edit(session.caller, provider_id)
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+    return page(
+        "edit_service.html.j2",
+        session=session,
+        provider=found,
+        svc=svc,
+        form=FormState(_service_values(svc, found.version)),
+        changes=[],
+        saved=saved,
+    )
+
+
+@post("/providers/{provider_id:int}/services/{service_id:int}/edit", status_code=200)
+async def save_service(
+    request: Request[Any, Any, Any], provider_id: Id, service_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    session, form = await posted(request, conn)
+    _may_edit(session.caller, provider_id)
+    values = {k: form.get(k, "") for k in (*SERVICE_FIELDS, "version", "profile_version")}
+    changes: list[Change] = []
+    try:
+        version, profile_version = int(form.get("version", "")), int(form.get("profile_version", ""))
+        patch = service.decode_form(service.service_form_patch(form), ServicePatch)
+        await providers.change_service(
+            ctx, conn, actor_of(request.scope), provider_id, service_id, etag(version), patch
+        )
+    except ValueError:
+        raise InvalidInput.field("version", "the form lost the version it was opened at: open it again") from None
+    except PreconditionFailed as exc:
+        changes = await service.changes_since(
+            ctx, conn, session.caller, provider_id, profile_version, prefix=f"services[{service_id}]."
+        )
+        current = await service.provider(ctx, conn, session.caller, provider_id)
+        svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+        _take_theirs(values, changes, _service_values(svc, current.version))
+        values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
+        state_ = FormState(values=values)
+    except (InvalidInput, Unprocessable) as exc:
+        state_ = _placed(exc.problems or [FieldProblem(field="body", problem=exc.message)], SERVICE_FIELDS, values)
+    else:
+        return see_other(f"/console/providers/{provider_id}/services/{service_id}/edit?saved=1")
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+    return page(
+        "edit_service.html.j2",
+        status=409 if changes else 400,
+        session=session,
+        provider=found,
+        svc=svc,
+        form=state_,
+        changes=changes,
+        saved=False,
+    )
+
+
+@post("/providers/{provider_id:int}/confirm", status_code=303)
+async def confirm(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    session, _ = await posted(request, conn)
+    _may_edit(session.caller, provider_id)
+    await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "confirm")
+    return see_other(f"/console/providers/{provider_id}?confirmed=1")
+
+
+# --- commissioning: exercises, needs, match runs, comparison, shortlists, reports ---------------------------
+
+
+async def _staff(request: Request[Any, Any, Any], conn: Any) -> Session:
+    session = await signed_in(request, conn)
+    admit(session.caller, STAFF)
+    return session
+
+
+@get("/exercises")
+async def exercise_list(
+    request: Request[Any, Any, Any], conn: Conn, page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1
+) -> Response[str]:
+    session = await _staff(request, conn)
+    found = await exercises.list_exercises(conn, page=page_number, per_page=20)
+    return page("exercises.html.j2", session=session, exercises=found)
+
+
+@get("/exercises/{exercise_id:int}")
+async def exercise_page(
+    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn, matched: Flag = False
+) -> Response[str]:
+    session = await _staff(request, conn)
+    found = await exercises.get_exercise(conn, exercise_id)
+    frozen = await reports.list_frozen(conn, exercise_id)
+    return page(
+        "exercise.html.j2", session=session, exercise=found, frozen=frozen, taxonomy=ctx.taxonomy, matched=matched
+    )
+
+
+@post("/exercises/{exercise_id:int}/match", status_code=303)
+async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
+    """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report."""
+    async with state.pool.acquire() as conn:
+        await posted(request, conn)
+    admit(actor_of(request.scope).caller, STAFF)
+    await expensive(request, request.route_handler)
+    await exercises.match_exercise(ctx, state.pool, state.match_pools, actor_of(request.scope), exercise_id)
+    return see_other(f"/console/exercises/{exercise_id}?matched=1")
+
+
+@get("/needs/{need_id:int}")
+async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+    session = await _staff(request, conn)
+    need = await exercises.get_need(conn, need_id)
+    exercise = await exercises.get_exercise(conn, need.exercise_id)
+    runs = await exercises.list_match_runs(conn, need_id)
+    shortlist = await service.shortlist(ctx, conn, session.caller, need_id)
+    return page(
+        "need.html.j2",
+        session=session,
+        need=need,
+        exercise=exercise,
+        runs=runs,
+        shortlist=shortlist,
+        taxonomy=ctx.taxonomy,
+    )
+
+
+@post("/needs/{need_id:int}/match-runs", status_code=303)
+async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, ctx: Ctx) -> Response[Any]:
+    async with state.pool.acquire() as conn:
+        await posted(request, conn)
+    admit(actor_of(request.scope).caller, STAFF)
+    await expensive(request, request.route_handler)
+    run, _ = await exercises.match_need(ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=50)
+    return see_other(f"/console/match-runs/{run.id}")
+
+
+@get("/match-runs/{run_id:int}")
+async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+    session = await _staff(request, conn)
+    run = await exercises.get_match_run(conn, run_id, limit=50)
+    shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, run.need_id)}
+    return page("match_run.html.j2", session=session, run=run, shortlisted=shortlisted, taxonomy=ctx.taxonomy)
+
+
+@get("/needs/{need_id:int}/compare")
+async def compare_page(
+    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: list[int] | None = None
+) -> Response[str]:
+    session = await _staff(request, conn)
+    need = await exercises.get_need(conn, need_id)
+    run = await service.newest_run(conn, need_id)
+    if run is None:
+        raise Unprocessable.field("need", "this need has no match run yet: run a match first")
+    problems: list[FieldProblem] = []
+    comparison = None
+    try:
+        comparison = service.compare(run, provider or [])
+    except InvalidInput as exc:
+        problems = exc.problems
+    shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, need_id)}
+    return page(
+        "compare.html.j2",
+        status=400 if problems else 200,
+        session=session,
+        need=need,
+        run=run,
+        comparison=comparison,
+        form=FormState(values={}, unplaced=problems),
+        shortlisted=shortlisted,
+    )
+
+
+@post("/needs/{need_id:int}/shortlist", status_code=303)
+async def shortlist_add(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    _, form = await posted(request, conn)
+    try:
+        provider_id = int(form.get("provider_id", ""))
+    except ValueError:
+        raise InvalidInput.field("provider_id", "choose a provider") from None
+    await service.add_to_shortlist(ctx, conn, actor_of(request.scope), need_id, provider_id)
+    return see_other(_back(form, f"/console/needs/{need_id}"))
+
+
+@post("/needs/{need_id:int}/shortlist/{provider_id:int}/remove", status_code=303)
+async def shortlist_remove(request: Request[Any, Any, Any], need_id: Id, provider_id: Id, conn: Conn) -> Response[Any]:
+    _, form = await posted(request, conn)
+    await service.remove_from_shortlist(conn, actor_of(request.scope), need_id, provider_id)
+    return see_other(_back(form, f"/console/needs/{need_id}"))
+
+
+def _back(form: Mapping[str, str], default: str) -> str:
+    back = form.get("back", "")
+    return back if back.startswith("/console/") and not back.startswith("/console//") else default
+
+
+ReportFormat = Literal["html", "csv"]
+
+
+@get("/exercises/{exercise_id:int}/report")
+async def report(
+    request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: ReportFormat = "html"
+) -> Response[Any]:
+    """The market report as the API's GET /exercises/{id}/report renders it (HTML page or CSV download)."""
+    async with state.pool.acquire() as conn:
+        await _staff(request, conn)
+    fmt = format
+    await expensive(request, request.route_handler)
+    made = await reports.make_report(ctx, state.pool, exercise_id, threshold=0.6)
+    if fmt == "csv":
+        body = await asyncio.to_thread(to_csv_bytes, made)
+        disposition = f'attachment; filename="market-report-{exercise_id}.csv"'
+        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
+    html = await asyncio.to_thread(to_html, made)
+    return Response(html, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+
+
+@get("/reports/{report_id:int}")
+async def frozen_report(
+    request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: ReportFormat = "html"
+) -> Response[Any]:
+    await _staff(request, conn)
+    fmt = format
+    frozen, body = await reports.get_frozen(conn, report_id, fmt)
+    if fmt == "csv":
+        disposition = f'attachment; filename="market-report-{frozen.exercise_id}-frozen-{frozen.id}.csv"'
+        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
+    return Response(body, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+
+
+# --- errors -------------------------------------------------------------------------------------------------
+
+STATUS = {
+    "invalid_input": 400,
+    "unprocessable": 422,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "precondition_failed": 412,
+    "precondition_required": 428,
+    "too_many_requests": 429,
+    "database_unavailable": 503,
+}
+
+
+def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if isinstance(exc, SignInNeeded):
+        where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return see_other("/console/sign-in?next=" + quote(where if request.method == "GET" else "/console/home"))
+    if isinstance(exc, ValidationException):  # a query parameter out of range, say: the API's own problems
+        problems = [
+            FieldProblem(field=str(p.get("key") or "query"), problem=str(p.get("message", "invalid value")))
+            for p in (exc.extra if isinstance(exc.extra, list) else [])
+            if isinstance(p, dict)
+        ]
+        exc = InvalidInput(exc.detail or "invalid request", problems=problems)
+    assert isinstance(exc, DomainError)
+    status = STATUS.get(exc.code, 400)
+    response = page("error.html.j2", status=status, error=exc, status_code=status)
+    if isinstance(exc, TooManyRequests):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+ROUTES = [
+    console_root,
+    sign_in_form,
+    sign_in,
+    sign_out,
+    asset,
+    home,
+    search,
+    provider_page,
+    edit_profile,
+    save_profile,
+    edit_service,
+    save_service,
+    confirm,
+    exercise_list,
+    exercise_page,
+    match_every_need,
+    need_page,
+    run_match,
+    match_run_page,
+    compare_page,
+    shortlist_add,
+    shortlist_remove,
+    report,
+    frozen_report,
+]
+
+CONSOLE = Router(
+    path="/console",
+    route_handlers=ROUTES,
+    include_in_schema=False,
+    exception_handlers={DomainError: error_page, SignInNeeded: error_page, ValidationException: error_page},
+)

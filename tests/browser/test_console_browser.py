@@ -1,0 +1,314 @@
+"""The console in a real browser: Debian's chromium, driven through its chromedriver by selenium, headless, against
+`marketplace serve` on a database of its own. Every page visited is checked for accessibility (a11y.js: language,
+headings, labels, alt text, contrast) and, when CONSOLE_SCREENSHOTS names a directory, photographed there.
+
+`make test` installs chromium and chromium-driver when /usr/bin/chromedriver is missing (see the Makefile)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, database_env, embedded_dir
+
+from marketplace.settings import PROJECT_ROOT
+
+webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.common.keys import Keys as Key  # noqa: E402
+from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+CHROMIUM = Path("/usr/bin/chromium")
+A11Y = (Path(__file__).parent / "a11y.js").read_text()
+SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
+
+pytestmark = pytest.mark.skipif(
+    not CHROMEDRIVER.exists(), reason="needs chromium and chromium-driver (make test installs them)"
+)
+
+
+@pytest.fixture(scope="module")
+async def server(databases: Databases, template_db: str) -> AsyncIterator[LiveServer]:
+    """`marketplace serve` on a clone of the seeded template database of this module's own."""
+    dsn = databases.dsn(await databases.create("browser", template=template_db))
+    port = _free_port()
+    log = embedded_dir() / "browser-server.log"
+    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+    )
+    base = LiveServer(f"http://127.0.0.1:{port}")
+    base.dsn = dsn
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/ready", timeout=1) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"server did not start: {log.read_text()}")
+        time.sleep(0.1)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def new_browser(profile: Path, downloads: Path) -> WebDriver:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    return driver
+
+
+@pytest.fixture
+def browsers(tmp_path: Path) -> Iterator[list[WebDriver]]:
+    """Opens browsers on demand (`open_browser`), each with a fresh profile; all quit at the end."""
+    made: list[WebDriver] = []
+    yield made
+    for driver in made:
+        driver.quit()
+
+
+def open_browser(browsers: list[WebDriver], tmp_path: Path) -> WebDriver:
+    n = len(browsers)
+    driver = new_browser(tmp_path / f"profile-{n}", tmp_path / f"downloads-{n}")
+    browsers.append(driver)
+    return driver
+
+
+def check(driver: WebDriver, name: str) -> None:
+    """The page is accessible (a11y.js finds nothing), its skip link works by keyboard; photographed if asked."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(1280, max(800, min(int(height) + 120, 6000)))
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+        driver.set_window_size(1280, 1000)
+    assert driver.execute_script(A11Y) == [], f"{name}: {driver.current_url}"
+
+
+def skip_link_works(driver: WebDriver) -> None:
+    driver.find_element(By.TAG_NAME, "body").send_keys(Key.TAB)
+    first = driver.switch_to.active_element
+    assert first.get_attribute("class") == "skip-link" and first.text == "Skip to main content"
+    first.send_keys(Key.ENTER)
+    assert driver.execute_script("return location.hash") == "#main"
+    driver.switch_to.active_element.send_keys(Key.TAB)
+    assert driver.execute_script("return document.querySelector('main').contains(document.activeElement)")
+
+
+def sign_in(driver: WebDriver, base: str, key: str, *, shot: str | None = None) -> None:
+    driver.get(f"{base}/console/home")
+    assert "/console/sign-in" in driver.current_url  # sent to sign in first
+    if shot:
+        check(driver, shot)
+        skip_link_works(driver)
+    driver.find_element(By.ID, "f-api_key").send_keys(key)
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] button"))
+    assert driver.current_url.endswith("/console/home")
+
+
+def follow(driver: WebDriver, element: WebElement, keys: str | None = None) -> None:
+    """Click (or type `keys` into) an element that leads to another page, and wait for that page to load."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    if keys is None:
+        element.click()
+    else:
+        element.send_keys(keys)
+    WebDriverWait(driver, 60).until(staleness_of(old))
+    WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def h1(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "h1").text
+
+
+async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_report(server, browsers, tmp_path):
+    _, key = await Keys(server.dsn).make("commissioner", name="Ada Commissioner")
+    driver = open_browser(browsers, tmp_path)
+
+    # a wrong key first: the problem beside the field, and in the summary at the top
+    driver.get(f"{server}/console/sign-in")
+    driver.find_element(By.ID, "f-api_key").send_keys("prv_wrong")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] button"))
+    summary = driver.find_element(By.CLASS_NAME, "error-summary")
+    assert "malformed API key" in summary.text
+    assert "malformed API key" in driver.find_element(By.ID, "f-api_key-error").text
+    check(driver, "01-sign-in-error")
+
+    sign_in(driver, server, key, shot="00-sign-in")
+    check(driver, "02-home")
+    skip_link_works(driver)
+
+    # search with a typo: corrected, with facet counts to filter by
+    follow(driver, driver.find_element(By.LINK_TEXT, "Find providers"))
+    box = driver.find_element(By.ID, "f-q")
+    box.send_keys("tenancy sustainmnet")
+    follow(driver, box, Key.ENTER)
+    assert "found" in driver.find_element(By.ID, "results").text
+    assert "sustainment" in driver.find_element(By.CSS_SELECTOR, "main").text
+    first = driver.find_element(By.CSS_SELECTOR, ".results__item h3 a")
+    assert driver.find_elements(By.CSS_SELECTOR, "input[name='pathway']")  # facet checkboxes, counted
+    check(driver, "03-search")
+    name = first.text
+    follow(driver, first)
+    assert h1(driver) == name
+    assert driver.find_elements(By.CSS_SELECTOR, "section.service")
+    check(driver, "04-provider")
+
+    # an exercise, a need, a match run
+    follow(driver, driver.find_element(By.LINK_TEXT, "Exercises"))
+    check(driver, "05-exercises")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a"))
+    check(driver, "06-exercise")
+    exercise_url = driver.current_url
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a"))
+    check(driver, "07-need")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Run a match now']"))
+    assert h1(driver).startswith("Match run")
+    check(driver, "08-match-run")
+
+    # compare three side by side
+    boxes = driver.find_elements(By.CSS_SELECTOR, "input[name='provider']")[:3]
+    names = [
+        driver.find_element(By.CSS_SELECTOR, f"label[for='{b.get_attribute('id')}']").get_attribute("textContent")
+        for b in boxes
+    ]
+    for b in boxes:
+        b.click()
+    follow(driver, driver.find_element(By.ID, "compare-button"))
+    assert h1(driver) == "Compare providers"
+    headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, ".table--compare thead th")][1:]
+    assert [f"Compare {h}" for h in headers] == names
+    rows = [th.text for th in driver.find_elements(By.CSS_SELECTOR, ".table--compare tbody th[scope='row']")]
+    assert "Coverage" in rows and len(rows) >= 9
+    assert driver.find_elements(By.CSS_SELECTOR, ".table--compare td li")  # evidence in the cells
+    check(driver, "09-compare")
+
+    # shortlist one, see it on the need
+    follow(driver, driver.find_element(By.CSS_SELECTOR, ".table--compare form button"))
+    assert h1(driver) != "Compare providers"
+    shortlisted = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "main table a[href^='/console/providers/']")]
+    assert headers[0] in shortlisted
+    check(driver, "10-need-shortlisted")
+
+    # the report page, and the CSV download
+    driver.get(exercise_url)
+    driver.find_element(By.PARTIAL_LINK_TEXT, "Download the market report").click()
+    downloads = tmp_path / "downloads-0"
+    deadline = time.monotonic() + 30
+    while not list(downloads.glob("*.csv")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    (report_csv,) = downloads.glob("*.csv")
+    rows_csv = list(csv.reader(io.StringIO(report_csv.read_text(encoding="utf-8-sig"))))
+    assert len(rows_csv) > 2
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Open the market report"))
+    assert "report" in driver.title.lower()
+    check(driver, "11-report")  # the reports' own page, served to the console's session
+
+    # sign out: the session is gone
+    driver.get(f"{server}/console/home")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Sign out']"))
+    assert "/console/sign-in" in driver.current_url
+    driver.get(f"{server}/console/home")
+    assert "/console/sign-in" in driver.current_url
+
+
+async def test_a_provider_edits_with_a_validation_error_then_a_conflict(server, browsers, tmp_path):
+    keys = Keys(server.dsn)
+    _, key = await keys.make("provider", provider_id=3, name="Provider staff")
+    _, colleague = await keys.make("provider", provider_id=3, name="A colleague")
+    mine, theirs = open_browser(browsers, tmp_path), open_browser(browsers, tmp_path)
+    sign_in(mine, server, key)
+    sign_in(theirs, server, colleague)
+
+    follow(mine, mine.find_element(By.LINK_TEXT, "Your profile"))
+    check(mine, "12-own-profile")
+    follow(mine, mine.find_element(By.LINK_TEXT, "Edit profile"))
+    check(mine, "13-edit-profile")
+
+    # a validation error: the API's problem beside the field, the summary linking to it, nothing saved
+    email = mine.find_element(By.ID, "f-contact-email")
+    email.clear()
+    email.send_keys("not an address")
+    follow(mine, mine.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    assert "There is a problem" in mine.find_element(By.CLASS_NAME, "error-summary").text
+    assert mine.find_element(By.ID, "f-contact-email-error").is_displayed()
+    assert mine.find_element(By.ID, "f-contact-email").get_attribute("value") == "not an address"
+    check(mine, "14-edit-profile-error")
+    assert mine.switch_to.active_element.get_attribute("class") == "error-summary"  # focused on arrival (console.js)
+    mine.find_element(By.CSS_SELECTOR, ".error-summary a").click()
+    assert mine.switch_to.active_element.get_attribute("id") == "f-contact-email"
+
+    # meanwhile a colleague opens the same form and saves first
+    theirs.get(f"{server}/console/providers/3/edit")
+    description = theirs.find_element(By.ID, "f-description")
+    description.clear()
+    description.send_keys("Changed by a colleague in another browser.")
+    follow(theirs, theirs.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    assert "Your changes have been saved" in theirs.find_element(By.TAG_NAME, "main").text
+
+    # mine, opened before theirs: told what changed, nothing of mine saved
+    email = mine.find_element(By.ID, "f-contact-email")
+    email.clear()
+    email.send_keys("referrals@example.org.uk")
+    follow(mine, mine.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    warning = mine.find_element(By.CLASS_NAME, "notification--warning")
+    assert "This was changed since you opened it" in warning.text
+    assert "Changed by a colleague in another browser." in warning.text
+    check(mine, "15-edit-profile-conflict")
+
+    # saving again, having seen it, applies mine on top of theirs
+    follow(mine, mine.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    assert "Your changes have been saved" in mine.find_element(By.TAG_NAME, "main").text
+
+    # a service, and confirming the profile
+    mine.get(f"{server}/console/providers/3")
+    follow(mine, mine.find_element(By.PARTIAL_LINK_TEXT, "Edit this service"))
+    check(mine, "16-edit-service")
+    mine.get(f"{server}/console/providers/3")
+    follow(mine, mine.find_element(By.XPATH, "//button[normalize-space()='Confirm the profile is current']"))
+    assert "Last confirmed" in mine.find_element(By.TAG_NAME, "main").text
+    with urllib.request.urlopen(f"{server}/providers/3") as r:
+        profile = __import__("json").load(r)
+    assert profile["contact"]["email"] == "referrals@example.org.uk"
+    assert profile["description"] == "Changed by a colleague in another browser."

@@ -1,0 +1,290 @@
+"""The browser console (marketplace.console) through the real app: sessions, CSRF, the same permission checks as
+the API, forms that show the API's problems beside their fields, conflicts, shortlists. The browser itself (and
+accessibility) is driven in tests/browser/."""
+
+from __future__ import annotations
+
+import re
+
+from marketplace import db
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+async def sign_in(client, key: str) -> str:
+    """Sign in through the form; the session's CSRF token (from a page's form)."""
+    client.follow_redirects = False
+    page = await client.get("/console/sign-in")
+    assert page.status_code == 200
+    token = CSRF.search(page.text).group(1)
+    done = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": key, "next": "/console/home"})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == "/console/home"
+    home = await client.get("/console/home")
+    assert home.status_code == 200
+    return CSRF.search(home.text).group(1)
+
+
+async def test_signing_in_keeps_the_account_not_the_key_in_a_strict_http_only_cookie(client, keys, fresh_db):
+    key_id, key = await keys.make("commissioner", name="Ada Commissioner")
+    client.follow_redirects = False
+    page = await client.get("/console/sign-in")
+    token = CSRF.search(page.text).group(1)
+    done = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": key, "next": "/console/home"})
+    assert done.status_code == 303
+    cookie = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and v.startswith("provision_session="))
+    assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower() and "Path=/console/" in cookie
+    assert "Secure" not in cookie  # plain HTTP here; over HTTPS it is Secure
+    session_id = cookie.split(";")[0].split("=", 1)[1]
+    conn = await db.connect(fresh_db)
+    try:
+        rows = await conn.fetch("select key_id, id_hash from console_session")
+        audit = await conn.fetchval("select count(*) from audit_log where detail = 'signed in to the console'")
+    finally:
+        await conn.close()
+    assert [r["key_id"] for r in rows] == [key_id]
+    assert session_id.encode() not in bytes(rows[0]["id_hash"]) and key.encode() not in bytes(rows[0]["id_hash"])
+    assert audit == 1
+    home = await client.get("/console/home")
+    assert "Ada Commissioner" in home.text and "commissioner" in home.text
+
+
+async def test_a_bad_key_is_shown_beside_the_field_and_starts_no_session(client, keys, fresh_db):
+    page = await client.get("/console/sign-in")
+    token = CSRF.search(page.text).group(1)
+    bad = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": "prv_nope", "next": ""})
+    assert bad.status_code == 400
+    assert 'class="error-summary"' in bad.text and 'href="#f-api_key"' in bad.text
+    assert 'id="f-api_key-error"' in bad.text and "malformed API key" in bad.text
+    empty = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": ""})
+    assert empty.status_code == 400 and "enter your API key" in empty.text
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from console_session") == 0
+    finally:
+        await conn.close()
+
+
+async def test_the_sign_in_form_needs_its_own_token(client, keys):
+    _, key = await keys.make("commissioner")
+    await client.get("/console/sign-in")
+    forged = await client.post("/console/sign-in", data={"csrf_token": "x" * 43, "api_key": key})
+    assert forged.status_code == 403
+    assert "provision_session" not in forged.headers.get("set-cookie", "")
+
+
+async def test_pages_need_a_session_and_posts_need_its_csrf_token(client, keys, fresh_db):
+    client.follow_redirects = False
+    gone = await client.get("/console/providers?q=recovery")
+    assert gone.status_code == 303
+    assert gone.headers["location"] == "/console/sign-in?next=/console/providers%3Fq%3Drecovery"
+    _, key = await keys.make("provider", provider_id=1)
+    csrf = await sign_in(client, key)
+    profile = await client.get("/console/providers/1/edit")
+    assert profile.status_code == 200
+    forged = await client.post("/console/providers/1/edit", data={"name": "Hijacked", "version": "1"})
+    assert forged.status_code == 403 and "did not come from this site" in forged.text
+    wrong = await client.post(
+        "/console/providers/1/edit", data={"name": "Hijacked", "version": "1", "csrf_token": "no"}
+    )
+    assert wrong.status_code == 403
+    after = await client.get("/providers/1")
+    assert after.json()["name"] != "Hijacked"
+    assert csrf
+
+
+async def test_the_console_keeps_the_apis_permissions(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    csrf = await sign_in(client, key)
+    assert (await client.get("/console/exercises")).status_code == 403
+    other = await client.get("/console/providers/2/edit")
+    assert other.status_code == 403 and "only on its own provider" in other.text
+    posted = await client.post("/console/providers/2/confirm", data={"csrf_token": csrf})
+    assert posted.status_code == 403
+    assert (await client.get("/console/needs/1")).status_code == 403
+
+
+async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores_nothing(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    csrf = await sign_in(client, key)
+    before = (await client.get("/providers/1")).json()
+    form = {
+        "csrf_token": csrf,
+        "version": str(before["version"]),
+        "name": before["name"],
+        "description": "New description",
+        "contact.email": "not an address",
+    }
+    bad = await client.post("/console/providers/1/edit", data=form)
+    assert bad.status_code == 400
+    assert 'href="#f-contact-email"' in bad.text and 'id="f-contact-email-error"' in bad.text
+    assert 'value="not an address"' in bad.text  # what was typed is kept
+    assert "matching regex" not in bad.text and "see the example above it" in bad.text
+    assert (await client.get("/providers/1")).json()["version"] == before["version"]
+    form["contact.email"] = "referrals@example.org.uk"
+    good = await client.post("/console/providers/1/edit", data=form)
+    assert good.status_code == 303
+    saved = await client.get(good.headers["location"])
+    assert saved.status_code == 200 and "Your changes have been saved" in saved.text
+    after = (await client.get("/providers/1")).json()
+    assert after["description"] == "New description" and after["contact"]["email"] == "referrals@example.org.uk"
+    assert after["version"] == before["version"] + 1
+
+
+async def test_a_conflicting_edit_says_what_changed_since_the_form_was_opened(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    csrf = await sign_in(client, key)
+    opened = (await client.get("/providers/1")).json()
+    headers = {**await keys.headers("provider", 1), "If-Match": f'"v{opened["version"]}"'}
+    meanwhile = await client.patch(
+        "/providers/1",
+        json={"description": "Changed by a colleague", "website": "https://colleague.example.org"},
+        headers=headers,
+    )
+    assert meanwhile.status_code == 200
+    form = {
+        "csrf_token": csrf,
+        "version": str(opened["version"]),
+        "name": opened["name"],
+        "description": "Mine",
+        "website": opened["website"] or "",
+    }
+    clash = await client.post("/console/providers/1/edit", data=form)
+    assert clash.status_code == 409
+    assert "This was changed since you opened it" in clash.text
+    assert "Changed by a colleague" in clash.text
+    assert f'name="version" value="{opened["version"] + 1}"' in clash.text
+    assert 'value="https://colleague.example.org"' in clash.text  # left as opened: now shows theirs
+    assert ">Mine</textarea>" in clash.text  # changed by both: the form keeps what was typed
+    assert (await client.get("/providers/1")).json()["description"] == "Changed by a colleague"
+
+
+async def test_a_service_edit_goes_through_the_services_rules(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    csrf = await sign_in(client, key)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    profile = (await client.get("/providers/1")).json()
+    form = {
+        "csrf_token": csrf,
+        "version": str(svc["version"]),
+        "profile_version": str(profile["version"]),
+        "name": svc["name"],
+        "description": svc["description"],
+        "status": "active",
+        "areas": "E06000019, Herefordshire",
+        "capacity.places_available": "3",
+    }
+    bad = await client.post(f"/console/providers/1/services/{svc['id']}/edit", data=form)
+    assert bad.status_code == 400 and 'id="f-areas-error"' in bad.text
+    form["areas"] = "E06000019"
+    rule = await client.post(f"/console/providers/1/services/{svc['id']}/edit", data=form)
+    assert rule.status_code == 400 and "the date they were counted" in rule.text  # a 422 rule of the service's
+    form["capacity.places_as_of"] = "2026-11-01"
+    good = await client.post(f"/console/providers/1/services/{svc['id']}/edit", data=form)
+    assert good.status_code == 303, re.findall(r'class="error-message"[^>]*>(.*?)</p>', good.text, re.S)
+    after = (await client.get(f"/providers/1/services/{svc['id']}")).json()
+    assert after["areas"] == ["E06000019"] and after["capacity"]["places_available"] == 3
+    assert after["capacity"]["places_as_of"] == "2026-11-01"
+
+
+async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
+    _, key = await keys.make("commissioner")
+    csrf = await sign_in(client, key)
+    run = await client.post("/console/needs/1/match-runs", data={"csrf_token": csrf})
+    assert run.status_code == 303
+    run_page = await client.get(run.headers["location"])
+    assert run_page.status_code == 200 and "Ranking" in run_page.text
+    ids = re.findall(r'name="provider" value="(\d+)"', run_page.text)[:4]
+    assert len(ids) >= 3
+    five = [*ids, *(str(i) for i in range(1, 10) if str(i) not in ids)][:5]
+    compare = await client.get("/console/needs/1/compare?" + "&".join(f"provider={i}" for i in ids[:3]))
+    assert compare.status_code == 200
+    assert compare.text.count('<th scope="row">') >= 9  # a row per criterion, and the overall rows
+    too_many = await client.get("/console/needs/1/compare?" + "&".join(f"provider={i}" for i in five))
+    assert too_many.status_code == 400 and "at most 4" in too_many.text
+    added = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": ids[0]})
+    assert added.status_code == 303
+    need = await client.get("/console/needs/1")
+    assert f'action="/console/needs/1/shortlist/{ids[0]}/remove"' in need.text
+    removed = await client.post(f"/console/needs/1/shortlist/{ids[0]}/remove", data={"csrf_token": csrf})
+    assert removed.status_code == 303
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from console_shortlist") == 0
+        details = await conn.fetch("select detail from audit_log where detail like '%shortlist%' order by id")
+    finally:
+        await conn.close()
+    assert [r["detail"] for r in details] == ["shortlisted for need 1", "removed from need 1's shortlist"]
+
+
+async def test_report_downloads_come_from_the_reports_service(client, keys):
+    _, key = await keys.make("commissioner")
+    csrf = await sign_in(client, key)
+    matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf})
+    assert matched.status_code == 303 and matched.headers["location"] == "/console/exercises/1?matched=1"
+    assert "Every need has been matched" in (await client.get(matched.headers["location"])).text
+    html = await client.get("/console/exercises/1/report?format=html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    csv = await client.get("/console/exercises/1/report?format=csv")
+    assert csv.status_code == 200 and csv.headers["content-disposition"].startswith("attachment;")
+    assert b"need" in csv.content[:200]
+
+
+async def test_signing_out_ends_the_session(client, keys, fresh_db):
+    _, key = await keys.make("commissioner")
+    csrf = await sign_in(client, key)
+    out = await client.post("/console/sign-out", data={"csrf_token": csrf})
+    assert out.status_code == 303
+    signed_out = await client.get(out.headers["location"])
+    assert signed_out.status_code == 200 and "You have signed out" in signed_out.text
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from console_session") == 0
+    finally:
+        await conn.close()
+    assert (await client.get("/console/home")).status_code == 303
+
+
+async def test_revoking_the_key_ends_its_sessions(client, keys, fresh_db):
+    key_id, key = await keys.make("commissioner")
+    await sign_in(client, key)
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("update api_key set revoked_at = now() where id = $1", key_id)
+    finally:
+        await conn.close()
+    assert (await client.get("/console/home")).status_code == 303
+
+
+async def test_the_console_is_not_in_the_openapi_document(read_client):
+    paths = (await read_client.get("/schema/openapi.json")).json()["paths"]
+    assert not [p for p in paths if p.startswith("/console")]
+
+
+async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, keys, fresh_db):
+    _, key = await keys.make("commissioner")
+    await sign_in(client, key)
+    too_long = await client.get("/console/providers?q=" + "x" * 201)
+    assert too_long.status_code == 400 and too_long.headers["content-type"].startswith("text/html")
+    assert "There is a problem" in too_long.text
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute("update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
+    finally:
+        await conn.close()
+    assert (await client.get("/console/home")).status_code == 303
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from console_session") == 0
+    finally:
+        await conn.close()
+
+
+async def test_the_consoles_assets_are_served_by_the_app(read_client):
+    css = await read_client.get("/console/static/console.css")
+    js = await read_client.get("/console/static/console.js")
+    assert (
+        css.status_code == 200 and css.headers["content-type"].startswith("text/css") and ".error-summary" in css.text
+    )
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert (await read_client.get("/console/static/secret")).status_code == 404
