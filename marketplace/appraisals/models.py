@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from marketplace.types import LongText, Money, Name, Page, Slug, Strict, Title
+from marketplace.types import TEXT, LongText, Money, Name, Page, Slug, Strict, Title, plain
 
 DeliveryModel = Literal["in_house", "hosted", "single_prime", "consortium", "lots", "latc", "grant_funding", "custom"]
 MODEL_LABELS: dict[str, str] = {
@@ -44,7 +44,12 @@ COST_LABELS: dict[str, str] = {
 Weight = Annotated[float, Meta(ge=0, le=1000)]
 ScoreValue = Annotated[float, Meta(ge=0, le=10)]
 Key = Annotated[Slug, Meta(description="A short key the other parts refer to, e.g. `outsource_vcse`")]
-Anchor = Annotated[str, Meta(min_length=1, max_length=300, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$")]
+Anchor = Annotated[str, Meta(min_length=1, max_length=300, pattern=TEXT)]
+NOTE = plain(
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*[^\s\x00-\x1f][^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
+    "must be plain text with at least one visible character, e.g. Agreed at moderation: evidence of outcomes is thin",
+    "Agreed at moderation: evidence of outcomes is thin",
+)
 
 
 class OptionIn(Strict):
@@ -91,7 +96,7 @@ class ModeratedIn(Strict):
     option: Key
     criterion: Key
     score: ScoreValue
-    note: Annotated[str, Meta(min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*\S")]
+    note: Annotated[str, Meta(min_length=1, max_length=4000, pattern=NOTE)]
 
 
 class CostLineIn(Strict):
