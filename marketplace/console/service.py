@@ -15,14 +15,14 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from marketplace import audit
+from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
 from marketplace.console import queries
 from marketplace.console.models import Change, Column, Comparison, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
-from marketplace.errors import FieldProblem, InvalidInput, NotFound
+from marketplace.errors import InvalidInput, NotFound
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import MatchRun
 from marketplace.providers import service as providers
@@ -200,21 +200,19 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 
 T = TypeVar("T", bound=msgspec.Struct)
 _AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
-_REGEX = re.compile(r"^Expected `str` matching regex ")
 
 
 def decode_form(data: dict[str, Any], into: type[T]) -> T:
     """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), with the
-    problems named by the API's field paths (`contact.email`, `areas[1]`)."""
+    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words."""
     try:
         return msgspec.convert(data, into, strict=False)
     except msgspec.ValidationError as exc:
-        message, field = str(exc), "body"
-        if (m := _AT.match(message)) is not None:
-            message, field = m.group(1), m.group(2) or "body"
-        if _REGEX.match(message):  # a pattern means nothing to a person filling in a form: the hint says what fits
-            message = "this is not in the form the field takes: see the example above it"
-        raise InvalidInput(f"{field}: {message}", problems=[FieldProblem(field=field, problem=message)]) from None
+        said, field = str(exc), "body"
+        if (m := _AT.match(said)) is not None:
+            said, field = m.group(1), m.group(2) or "body"
+        found = messages.problem(field, said, value=messages.value_at(data, field), declared=into)
+        raise InvalidInput(f"{field}: {found.problem}", problems=[found]) from None
 
 
 def optional(form: Mapping[str, str], name: str) -> str | None:
