@@ -119,7 +119,10 @@ async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores
     assert bad.status_code == 400
     assert 'href="#f-contact-email"' in bad.text and 'id="f-contact-email-error"' in bad.text
     assert 'value="not an address"' in bad.text  # what was typed is kept
-    assert "matching regex" not in bad.text and "must be an e-mail address (no spaces), e.g. info@example.org.uk" in bad.text
+    assert (
+        "matching regex" not in bad.text
+        and "must be an e-mail address (no spaces), e.g. info@example.org.uk" in bad.text
+    )
     assert (await client.get("/providers/1")).json()["version"] == before["version"]
     form["contact.email"] = "referrals@example.org.uk"
     good = await client.post("/console/providers/1/edit", data=form)
