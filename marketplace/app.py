@@ -54,6 +54,9 @@ from marketplace.openapi import finish_openapi
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
+from marketplace.reconciliation.routes import EXTRA_MEDIA_TYPES as RECONCILE_MEDIA_TYPES
+from marketplace.reconciliation.routes import ROUTES as RECONCILE_ROUTES
+from marketplace.reconciliation.routes import cors_before_send as reconcile_cors
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.settings import Settings
@@ -82,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
-            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES)
+            finish_openapi(app.openapi_schema, tax, extra_media_types={**EXTRA_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES})
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
                 yield
@@ -101,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
             *STANDARDS_ROUTES,
+            *RECONCILE_ROUTES,
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
@@ -108,7 +112,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         middleware=[request_id_middleware, strict_requests, authentication],
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
-        before_send=[cors_before_send],  # Access-Control-Allow-Origin: * under /hsds, errors too
+        before_send=[cors_before_send, reconcile_cors],  # Access-Control-Allow-Origin: * under /hsds, /reconcile
         dependencies={
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "conn": Provide(provide_conn),

@@ -272,10 +272,14 @@ PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
+FORM_PATHS = frozenset({"/reconcile"})
+"""The paths that also take a form-encoded body (OpenRefine's reconciliation POST: `queries=<JSON>`)."""
+
+
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), and a body is
-    JSON, said so by its Content-Type (415 otherwise)."""
+    JSON, said so by its Content-Type (415 otherwise; FORM_PATHS may also be form-encoded)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
@@ -286,7 +290,8 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-                if has_body and media != b"application/json" and not media.endswith(b"+json"):
+                form = media == b"application/x-www-form-urlencoded" and scope["path"] in FORM_PATHS
+                if has_body and media != b"application/json" and not media.endswith(b"+json") and not form:
                     raise UnsupportedMediaType(
                         f"the body must be JSON sent as Content-Type: application/json, not {media.decode('latin-1')!r}"
                     )
