@@ -42,22 +42,20 @@ async def by_identifiers(conn: Connection, identifiers: list[str]) -> list[Candi
 
 
 async def by_name(conn: Connection, texts: list[str], areas: list[str] | None, limit: int) -> list[CandidateRow]:
-    """Published providers whose folded name is trigram-similar to one of `texts` (one to three), most similar
+    """Published providers whose folded name is trigram-similar to one of `texts` (one to four), most similar
     first; `areas`: only those covering one of these areas (hierarchy-aware). Runs inside a transaction (the
     similarity floor is set for it alone)."""
-    t1, t2, t3 = (texts + texts[:1] * 3)[:3]
+    t = (texts + texts[:1] * 4)[:4]
     await conn.execute(f"set local pg_trgm.similarity_threshold = {SIMILARITY_FLOOR}")
     records = await conn.fetch(
         f"""select {_CANDIDATE} from provider p
             where p.status = 'published'
-              and (fold(p.name) % $1 or fold(p.name) % $2 or fold(p.name) % $3)
-              and ($4::text[] is null or p.area_match_codes && $4::text[])
+              and (fold(p.name) % $1 or fold(p.name) % $2 or fold(p.name) % $3 or fold(p.name) % $4)
+              and ($5::text[] is null or p.area_match_codes && $5::text[])
             order by greatest(similarity(fold(p.name), $1), similarity(fold(p.name), $2),
-                              similarity(fold(p.name), $3)) desc, p.id
-            limit $5""",
-        t1,
-        t2,
-        t3,
+                              similarity(fold(p.name), $3), similarity(fold(p.name), $4)) desc, p.id
+            limit $6""",
+        *t,
         areas,
         limit,
     )

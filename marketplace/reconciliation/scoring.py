@@ -2,8 +2,8 @@
 
 A name is read as its *core* and its *legal suffixes*:
 - folded: lower case, accents and ligatures gone ("Café" = "cafe", "Æ" = "ae"); apostrophes dropped ("Women's" =
-  "womens"); "&" read as "and"; any other punctuation a space; "St" read as "Saint"; "Co-operative" and "Co-op" as
-  "cooperative" and "coop"; a leading "The" dropped;
+  "womens"); "&" read as "and"; any other punctuation a space; "Saint", "Street" and "St" read alike;
+  "Co-operative" and "Co-op" as "cooperative" and "coop"; a leading "The" dropped;
 - legal suffixes at the end of the name are taken off the core, as many as there are, and kept apart in one
   spelling each: Ltd/Limited, CIC/Community Interest Company, CIO/Charitable Incorporated Organisation, PLC/Public
   Limited Company, LLP/Limited Liability Partnership, Trust, Charity ("Severn Housing Trust Ltd" is core "severn
@@ -62,7 +62,8 @@ _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _JOINED = {("co", "operative"): "cooperative", ("co", "op"): "coop"}
-_WORDS = {"st": "saint", "and": "and"}
+_WORDS = {"saint": "st", "street": "st"}
+"""Words read as one: "St" is "Saint" in "St John's" and "Street" in "Kiln St", so both are read as "st"."""
 
 
 def fold(text: str) -> str:
@@ -72,7 +73,8 @@ def fold(text: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The words of a name as compared: folded, "&" as "and", apostrophes dropped, "St" as "Saint", co-op joined."""
+    """The words of a name as compared: folded, "&" as "and", apostrophes dropped, Saint/Street as "st", co-op
+    joined."""
     text = _APOSTROPHES.sub("", fold(text).replace("&", " and "))
     tokens = [_WORDS.get(t, t) for t in _NOT_WORD.split(text) if t]
     out: list[str] = []
@@ -137,15 +139,14 @@ def is_clear_winner(scores: Sequence[float]) -> bool:
 
 
 def retrieval_texts(name: str) -> list[str]:
-    """What to look a query up by in the database's folded names (trigrams): its core with "Saint" as written in
-    names either way ("saint", "st"), and without "and" (a name may say "&"). One to three texts, the first the
-    core itself."""
+    """What to look a query up by in the database's folded names (trigrams): its core, then with "st" written the
+    other ways names write it ("saint", "street"), and without "and" (a name may say "&"). One to four texts."""
     key = name_key(name)
     core = key.core or key.full
     texts = [core]
     tokens = core.split()
-    if "saint" in tokens:
-        texts.append(" ".join("st" if t == "saint" else t for t in tokens))
+    if "st" in tokens:
+        texts += [" ".join(word if t == "st" else t for t in tokens) for word in ("saint", "street")]
     if "and" in tokens:
         texts.append(" ".join(t for t in tokens if t != "and"))
     return texts
