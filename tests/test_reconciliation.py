@@ -305,7 +305,8 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
                 r = await read_client.post("/reconcile", data={"queries": text})
             else:
                 r = await read_client.get("/reconcile", params={"queries": text})
-            assert r.status_code == 422, (text, r.text)
+            # a GET's queries are at most 2,000 characters (a URL's length is limited): beyond, a 400 naming it
+            assert r.status_code == (400 if method == "GET" and len(text) > 2000 else 422), (text, r.text)
             assert r.headers.get(CORS) == "*"
             body = r.json()
             assert body["errors"][0]["field"].startswith(field), (text, body)

@@ -47,8 +47,9 @@ EXTRA_MEDIA_TYPES = {
 Queries = Annotated[
     str | None,
     Parameter(
-        max_length=200_000,
-        description='A query batch (JSON), e.g. {"q0": {"query": "Severn Housing Trust", "limit": 3}}',
+        max_length=2000,
+        description='A query batch (JSON), e.g. {"q0": {"query": "Severn Housing Trust", "limit": 3}}; POST larger '
+        "batches",
     ),
 ]
 Callback = Annotated[
