@@ -2,8 +2,8 @@
 
 Layers (a test keeps them, tests/test_architecture.py):
     app, cli, openapi, seed            composition: may use every room
-    console > appraisals > reports > engagement > exercises, standards, imports > providers > accounts
-        > taxonomy, system
+    console > appraisals > reports > engagement > exercises, standards, imports, reconciliation > providers
+        > accounts > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
     types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating, formatting,

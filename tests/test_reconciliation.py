@@ -267,6 +267,7 @@ async def test_area_narrows_by_code_or_name_and_type_is_honoured(read_client: An
         "q5": {"query": p["name"], "type": "person"},
         "q6": {"query": p["name"], "type": ["person", "organisation"]},
         "q7": {"query": p["name"], "limit": 1},
+        "q8": {"query": p["name"] + "\x00"},  # a NUL byte (the database refuses them in text): read as a space
     }
     body = await reconcile(read_client, batch)
     assert body["q0"]["result"][0]["id"] == pid and body["q1"]["result"][0]["id"] == pid
@@ -276,6 +277,7 @@ async def test_area_narrows_by_code_or_name_and_type_is_honoured(read_client: An
     assert body["q5"]["result"] == []
     assert body["q6"]["result"][0]["id"] == pid
     assert len(body["q7"]["result"]) == 1
+    assert body["q8"]["result"][0]["id"] == pid
 
 
 # --- bad input: a 4xx naming the field ------------------------------------------------------------------------
@@ -289,6 +291,7 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
         ('{"q0": {"query": "x", "limit": 0}}', "queries.q0.limit"),
         ('{"q0": {"query": "x", "limit": 2.5}}', "queries.q0.limit"),
         ('{"q0": {"query": "x", "limit": "3"}}', "queries.q0.limit"),
+        ('{"q0": {"query": "x", "limit": 1e999}}', "queries.q0.limit"),
         ('{"q0": {"query": "x", "properties": [{"pid": "colour", "v": "red"}]}}', "queries.q0.properties[0].pid"),
         ('{"q0": {"query": "x", "properties": [{"pid": "area"}]}}', "queries.q0.properties[0].v"),
         ('{"q0": {"query": "x", "typo": 1}}', "queries.q0.typo"),
@@ -415,6 +418,8 @@ async def test_suggest_services_answer_as_the_spec_says(read_client: Any) -> Non
     pending = PENDING[0]["name"]
     r = await read_client.get("/reconcile/suggest/entity", params={"prefix": pending})
     assert all(s["name"] != pending for s in r.json()["result"])
+    r = await read_client.get("/reconcile/suggest/entity", params={"prefix": "\x00"})
+    assert r.status_code == 200 and r.json()["result"] == []
     r = await read_client.get("/reconcile/suggest/entity", params={"prefix": "100%_"})
     assert r.status_code == 200 and r.json()["result"] == []
     r = await read_client.get("/reconcile/suggest/type", params={"prefix": "org"})

@@ -154,7 +154,7 @@ def parse_batch(text: str) -> QueryBatch:
             raise _msgspec_problem(field, exc) from None
         if q.query is msgspec.UNSET and not q.properties:
             raise _problem(field, "needs a query, or properties (at least one)")
-        if q.limit is not msgspec.UNSET and (q.limit != int(q.limit) or not 1 <= q.limit <= MAX_LIMIT):
+        if q.limit is not msgspec.UNSET and (not 1 <= q.limit <= MAX_LIMIT or q.limit != int(q.limit)):
             raise _problem(f"{field}.limit", f"must be a whole number from 1 to {MAX_LIMIT}")
         for i, prop in enumerate(q.properties or []):
             if prop.pid not in PROPERTY_IDS:
@@ -255,7 +255,7 @@ async def reconcile_one(ctx: Context, conn: Connection, q: ReconQuery) -> QueryR
         elif prop.pid == "area":
             area_asked = area_asked or bool(values)
             areas += [code for v in values if (code := resolve_area(ctx.taxonomy, v)) is not None]
-    text = q.query.strip() if isinstance(q.query, str) else ""
+    text = q.query.replace("\x00", " ").strip() if isinstance(q.query, str) else ""
     key = scoring.name_key(text) if text else None
     found: dict[int, _Scored] = {}
     if identifiers:
@@ -304,7 +304,7 @@ async def reconcile(ctx: Context, conn: Connection, batch: QueryBatch) -> dict[s
 
 
 async def suggest_entities(ctx: Context, conn: Connection, prefix: str, limit: int, cursor: int) -> EntitySuggestions:
-    text = prefix.strip()
+    text = prefix.replace("\x00", " ").strip()
     if not text:
         return EntitySuggestions(result=[])
     rows = await queries.by_prefix(conn, text, limit, cursor)
