@@ -317,8 +317,10 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
     for data in ({}, {"queries": "{}", "extend": "{}"}):
         r = await read_client.post("/reconcile", data=data)
         assert r.status_code == 400 and r.headers.get(CORS) == "*", r.text
-    r = await read_client.post("/reconcile", content=b"queries=%7B%7D", headers={"Content-Type": "text/plain"})
-    assert r.status_code == 415
+    for media in ("text/plain", "application/json"):
+        r = await read_client.post("/reconcile", content=b'{"queries": "{}"}', headers={"Content-Type": media})
+        assert r.status_code == 415 and r.headers.get(CORS) == "*", r.text
+        assert "form-encoded" in r.json()["message"]
     # a form body is refused where the API takes only JSON
     r = await read_client.post(
         "/registrations", content=b"name=x", headers={"Content-Type": "application/x-www-form-urlencoded"}

@@ -19,10 +19,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import MediaType, Request, Response, get, post
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
 from litestar.types import Message, Scope
 
-from marketplace.http import Conn, Ctx, Id, errors_doc
+from marketplace.http import Conn, Ctx, ErrorBody, Id, errors_doc
 from marketplace.reconciliation import service
 from marketplace.reconciliation.models import (
     EntitySuggestions,
@@ -130,7 +131,13 @@ async def reconcile_get(
     description=service.MATCH_RULE,
     tags=TAGS,
     status_code=200,
-    responses=errors_doc(400, 422, 503),
+    responses={
+        **errors_doc(400, 422, 503),
+        415: ResponseSpec(
+            data_container=ErrorBody,
+            description="The body must be form-encoded (Content-Type: application/x-www-form-urlencoded)",
+        ),
+    },
 )
 async def reconcile_post(
     ctx: Ctx, conn: Conn, data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
