@@ -105,7 +105,7 @@ def manifest(base_url: str) -> Manifest:
         name="Provision: UK reducing-reoffending providers",
         identifierSpace=f"{base_url}/providers/",
         schemaSpace=f"{base_url}/reconcile/schema",
-        documentation=f"{base_url}/schema/swagger#/reconciliation",
+        documentation=f"{base_url}/schema/swagger",
         view=UrlTemplate(url=f"{base_url}/providers/{{{{id}}}}"),
         preview=Preview(url=f"{base_url}{PREFIX}/preview?id={{{{id}}}}", width=PREVIEW_WIDTH, height=PREVIEW_HEIGHT),
         suggest=Suggest(entity=service("entity"), type=service("type"), property=service("property")),
