@@ -2,8 +2,8 @@
 
 Layers (a test keeps them, tests/test_architecture.py):
     app, cli, openapi, seed            composition: may use every room
-    console > appraisals > reports > engagement > exercises, standards, imports > providers > accounts
-        > taxonomy, system
+    console > appraisals > reports > engagement > exercises, standards, imports, reconciliation > providers
+        > accounts > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
     types, errors, clock, settings, context, db, http, audit, concurrency, changes, memory, templating, formatting,
@@ -56,6 +56,9 @@ from marketplace.openapi import docs_assets, docs_plugins, finish_openapi
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
+from marketplace.reconciliation.routes import EXTRA_MEDIA_TYPES as RECONCILE_MEDIA_TYPES
+from marketplace.reconciliation.routes import ROUTES as RECONCILE_ROUTES
+from marketplace.reconciliation.routes import cors_before_send as reconcile_cors
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.settings import Settings
@@ -84,7 +87,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
-            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES | APPRAISAL_MEDIA_TYPES)
+            media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES}
+            finish_openapi(app.openapi_schema, tax, extra_media_types=media_types)
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
                 yield
@@ -104,6 +108,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *REPORT_ROUTES,
             *APPRAISAL_ROUTES,
             *STANDARDS_ROUTES,
+            *RECONCILE_ROUTES,
             docs_assets(),
             CONSOLE,  # the browser console, /console (not in the OpenAPI document)
         ],
@@ -113,7 +118,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         middleware=[request_id_middleware, strict_requests, authentication],
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
-        before_send=[cors_before_send],  # Access-Control-Allow-Origin: * under /hsds, errors too
+        before_send=[cors_before_send, reconcile_cors],  # Access-Control-Allow-Origin: * under /hsds, /reconcile
         dependencies={
             "ctx": Provide(provide_ctx, sync_to_thread=False),
             "conn": Provide(provide_conn),

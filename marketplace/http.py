@@ -303,25 +303,35 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 
 PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
-FORM_PATHS = (b"/console/",)
+HTML_FORM_PATHS = (b"/console/",)
 """Paths whose bodies are HTML forms (the browser console, marketplace.console), not JSON."""
+
+
+FORM_PATHS = frozenset({"/reconcile"})
+"""The paths whose body is form-encoded instead (OpenRefine's reconciliation POST: `queries=<JSON>`)."""
 
 
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), and a body is
-    JSON, said so by its Content-Type (415 otherwise)."""
+    JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS form-encoded instead)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
             raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
             if not PATH_CHARACTERS.fullmatch(raw):
                 raise NotFound("no such resource")
-            if scope["method"] in BODY_METHODS and not raw.startswith(FORM_PATHS):
+            if scope["method"] in BODY_METHODS and not raw.startswith(HTML_FORM_PATHS):
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-                if has_body and media != b"application/json" and not media.endswith(b"+json"):
+                if scope["path"] in FORM_PATHS:
+                    if has_body and media != b"application/x-www-form-urlencoded":
+                        raise UnsupportedMediaType(
+                            "the body must be form-encoded (Content-Type: application/x-www-form-urlencoded), "
+                            f"not {media.decode('latin-1')!r}"
+                        )
+                elif has_body and media != b"application/json" and not media.endswith(b"+json"):
                     raise UnsupportedMediaType(
                         f"the body must be JSON sent as Content-Type: application/json, not {media.decode('latin-1')!r}"
                     )

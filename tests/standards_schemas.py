@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator
 from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from referencing.jsonschema import DRAFT7, DRAFT202012
 
 from marketplace.settings import PROJECT_ROOT
 
@@ -73,4 +73,44 @@ def problems(standard: str, path_template: str, body: Any) -> list[str]:
 def assert_valid(path_template: str, body: Any) -> None:
     """`body` is a valid response of GET `path_template` in both HSDS 3.0 and the ORUK 3.0 profile."""
     found = problems("hsds", path_template, body) + problems("oruk", path_template, body)
+    assert not found, "\n".join(found[:20])
+
+
+# --- W3C Entity Reconciliation API 0.2 (../shared/standards/reconciliation/0.2) ------------------------------
+# Each schema is registered under its own `$id` (the query batch's is .../reconciliation-query.json; openapi.json
+# is the Swagger 2.0 schema, http://swagger.io/v2/schema.json, that the manifest `$ref`s for `authentication`).
+# They declare no draft ("http://json-schema.org/schema#"); the spec's test bench reads them as draft-07 (Ajv 8).
+
+
+def reconciliation_dir() -> Path:
+    return standards_dir() / "reconciliation" / "0.2"
+
+
+@cache
+def _reconciliation_schemas() -> dict[str, Any]:
+    """Each schema file's name -> its document."""
+    return {p.name: json.loads(p.read_text()) for p in sorted((reconciliation_dir() / "schemas").glob("*.json"))}
+
+
+@cache
+def reconciliation_registry() -> Registry[Any]:
+    pairs = [(doc["$id"].rstrip("#"), DRAFT7.create_resource(doc)) for doc in _reconciliation_schemas().values()]
+    return Registry().with_resources(pairs).crawl()
+
+
+@cache
+def reconciliation_validator(schema_file: str) -> Draft7Validator:
+    """A validator for one of the 0.2 schemas, by file name (manifest.json, reconciliation-query-batch.json, ...)."""
+    return Draft7Validator(_reconciliation_schemas()[schema_file], registry=reconciliation_registry())
+
+
+def reconciliation_problems(schema_file: str, body: Any) -> list[str]:
+    return [
+        f"{schema_file} at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in reconciliation_validator(schema_file).iter_errors(body)
+    ]
+
+
+def assert_reconciliation_valid(schema_file: str, body: Any) -> None:
+    found = reconciliation_problems(schema_file, body)
     assert not found, "\n".join(found[:20])

@@ -25,6 +25,7 @@ ROOM_ORDER = {
     "exercises": 3,
     "standards": 3,
     "imports": 3,
+    "reconciliation": 3,
     "engagement": 4,
     "reports": 5,
     "appraisals": 6,

@@ -1,0 +1,198 @@
+"""The reconciliation service for OpenRefine under /reconcile (W3C Entity Reconciliation API 0.2): anonymous, the
+published directory only, readable from any web page (`cors_before_send`: `Access-Control-Allow-Origin: *` and the
+preflight's methods and headers on every response under /reconcile, errors included).
+
+- `GET /reconcile`: the manifest; with `queries=<JSON batch>` the results (as OpenRefine sends small batches);
+- `POST /reconcile`, form-encoded `queries=<JSON batch>` (the one body this API takes that is not JSON:
+  `marketplace.http.FORM_PATHS`);
+- `callback=<name>` on a GET answers JSONP (`name(...)`, application/javascript), as OpenRefine's older clients
+  ask; the name must be a plain JavaScript identifier path (`jQuery1234_5678`, `a.b`);
+- `/reconcile/preview?id=` an HTML fragment, `/reconcile/suggest/{entity,type,property}?prefix=` suggestions.
+
+A malformed or schema-invalid `queries` is a 422 naming the field (`queries.q3.limit`): the OpenAPI document can
+only say it is a string."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import MediaType, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Body, Parameter
+from litestar.types import Message, Scope
+
+from marketplace.http import Conn, Ctx, ErrorBody, Id, errors_doc
+from marketplace.reconciliation import service
+from marketplace.reconciliation.models import (
+    EntitySuggestions,
+    Manifest,
+    PropertySuggestions,
+    QueryResult,
+    TypeSuggestions,
+)
+
+PREFIX = service.PREFIX
+TAGS = ["reconciliation (OpenRefine)"]
+JAVASCRIPT = "application/javascript"
+CALLBACK_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,3}$"
+EXTRA_MEDIA_TYPES = {
+    PREFIX: [JAVASCRIPT],
+    f"{PREFIX}/suggest/entity": [JAVASCRIPT],
+    f"{PREFIX}/suggest/type": [JAVASCRIPT],
+    f"{PREFIX}/suggest/property": [JAVASCRIPT],
+}
+"""JSONP answers, added to the OpenAPI document (see marketplace.openapi)."""
+
+Queries = Annotated[
+    str | None,
+    Parameter(
+        max_length=2000,
+        description='A query batch (JSON), e.g. {"q0": {"query": "Severn Housing Trust", "limit": 3}}; POST larger '
+        "batches",
+    ),
+]
+Callback = Annotated[
+    str | None, Parameter(pattern=CALLBACK_PATTERN, max_length=259, description="JSONP: answer as callback(...)")
+]
+CacheBuster = Annotated[
+    str | None, Parameter(query="_", max_length=100, description="Ignored (jQuery's cache buster with JSONP)")
+]
+Prefix = Annotated[str, Parameter(max_length=200, description="What the user has typed so far")]
+SuggestType = Annotated[str | None, Parameter(max_length=100, description="Ignored: there is one type")]
+TypeStrict = Annotated[str | None, Parameter(max_length=10, description="Ignored: there is one type")]
+Cursor = Annotated[int, Parameter(ge=0, le=10_000, description="How many suggestions to skip")]
+SuggestLimit = Annotated[int, Parameter(ge=1, le=50)]
+
+
+class ReconcileForm(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of POST /reconcile, form-encoded: `queries=<JSON batch>`."""
+
+    queries: Annotated[str, msgspec.Meta(max_length=2_000_000)]
+
+
+def _base_url(request: Request[Any, Any, Any]) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _answer(value: object, callback: str | None) -> Response[Any]:
+    if callback is None:
+        return Response(value, media_type=MediaType.JSON)
+    # JSONP: the name is a checked identifier path; the JSON inside cannot close the call (no raw U+2028/9 either)
+    body = msgspec.json.encode(value).replace("\u2028".encode(), b"\\u2028").replace("\u2029".encode(), b"\\u2029")
+    return Response(
+        b"/**/" + callback.encode() + b"(" + body + b");",
+        media_type=JAVASCRIPT,
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+async def cors_before_send(message: Message, scope: Scope) -> None:
+    """Every response under /reconcile may be read by any origin (public data, no credential involved), and a
+    preflight is answered for the methods and header OpenRefine sends."""
+    if message["type"] != "http.response.start":
+        return
+    path: str = scope.get("path", "")
+    if path == PREFIX or path.startswith(PREFIX + "/"):
+        headers = list(message.get("headers", []))
+        headers += [
+            (b"access-control-allow-origin", b"*"),
+            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+            (b"access-control-allow-headers", b"Content-Type, Accept, X-Requested-With"),
+            (b"access-control-max-age", b"86400"),
+        ]
+        message["headers"] = headers
+
+
+@get(
+    PREFIX,
+    summary="Reconciliation service manifest, or the results of a query batch (W3C Reconciliation API 0.2)",
+    description=service.MATCH_RULE,
+    tags=TAGS,
+    responses=errors_doc(400, 422, 503),
+)
+async def reconcile_get(
+    request: Request[Any, Any, Any],
+    ctx: Ctx,
+    conn: Conn,
+    queries: Queries = None,
+    callback: Callback = None,
+    cache_buster: CacheBuster = None,
+) -> Response[Manifest | dict[str, QueryResult]]:
+    if queries is None:
+        return _answer(service.manifest(_base_url(request)), callback)
+    return _answer(await service.reconcile(ctx, conn, service.parse_batch(queries)), callback)
+
+
+@post(
+    PREFIX,
+    summary="Results of a query batch, form-encoded queries=<JSON> (W3C Reconciliation API 0.2)",
+    description=service.MATCH_RULE,
+    tags=TAGS,
+    status_code=200,
+    responses={
+        **errors_doc(400, 422, 503),
+        415: ResponseSpec(
+            data_container=ErrorBody,
+            description="The body must be form-encoded (Content-Type: application/x-www-form-urlencoded)",
+        ),
+    },
+)
+async def reconcile_post(
+    ctx: Ctx, conn: Conn, data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+) -> dict[str, QueryResult]:
+    return await service.reconcile(ctx, conn, service.parse_batch(data.queries))
+
+
+@get(
+    f"{PREFIX}/preview",
+    summary="A provider in a few lines of HTML, for OpenRefine's preview",
+    tags=TAGS,
+    media_type=MediaType.HTML,
+    responses=errors_doc(400, 404, 503),
+)
+async def reconcile_preview(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, id: Id) -> str:
+    return await service.preview(ctx, conn, _base_url(request), id)
+
+
+@get(
+    f"{PREFIX}/suggest/entity",
+    summary="Published providers whose name holds what was typed (suggest API)",
+    tags=TAGS,
+    responses=errors_doc(400, 503),
+)
+async def suggest_entity(
+    ctx: Ctx,
+    conn: Conn,
+    prefix: Prefix,
+    cursor: Cursor = 0,
+    limit: SuggestLimit = 10,
+    type: SuggestType = None,
+    type_strict: TypeStrict = None,
+    callback: Callback = None,
+    cache_buster: CacheBuster = None,
+) -> Response[EntitySuggestions]:
+    return _answer(await service.suggest_entities(ctx, conn, prefix, limit, cursor), callback)
+
+
+@get(f"{PREFIX}/suggest/type", summary="The entity types (suggest API)", tags=TAGS, responses=errors_doc(400))
+async def suggest_type(
+    prefix: Prefix, callback: Callback = None, cache_buster: CacheBuster = None
+) -> Response[TypeSuggestions]:
+    return _answer(service.suggest_types(prefix), callback)
+
+
+@get(
+    f"{PREFIX}/suggest/property",
+    summary="The properties a query may carry (suggest API)",
+    tags=TAGS,
+    responses=errors_doc(400),
+)
+async def suggest_property(
+    prefix: Prefix, type: SuggestType = None, callback: Callback = None, cache_buster: CacheBuster = None
+) -> Response[PropertySuggestions]:
+    return _answer(service.suggest_properties(prefix), callback)
+
+
+ROUTES = [reconcile_get, reconcile_post, reconcile_preview, suggest_entity, suggest_type, suggest_property]
