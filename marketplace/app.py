@@ -39,6 +39,7 @@ from marketplace.accounts.auth import audit_denials, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.clock import Clock
 from marketplace.context import Context
+from marketplace.engagement.routes import ROUTES as ENGAGEMENT_ROUTES
 from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
@@ -99,6 +100,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *PROVIDER_ROUTES,
             *ACCOUNT_ROUTES,
             *EXERCISE_ROUTES,
+            *ENGAGEMENT_ROUTES,
             *REPORT_ROUTES,
             *STANDARDS_ROUTES,
         ],

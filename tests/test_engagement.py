@@ -1,0 +1,365 @@
+"""Market engagement (issue 14) through the real app on real PostgreSQL: publishing a UK2-style notice, questions,
+responses revised until the deadline (Europe/London) and refused after it, who sees what, clarifications, finding
+open exercises, the report's market-response section and the OCDS release package."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from conftest import Keys, app_settings
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.clock import Clock
+
+
+class MovableClock(Clock):
+    """The app's clock, set by the test (the deadline passes when the test says so)."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+
+BEFORE = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+DURING = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
+LAST_MINUTE = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)  # GMT in winter: still 31 December in London
+AFTER = dt.datetime(2027, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+
+NEED = {
+    "title": "Accommodation for adults in Telford",
+    "pathway": "ACCOM",
+    "areas": ["E06000020"],
+    "annual_volume": 60,
+    "annual_budget": 120000,
+    "cohorts": ["ADULTS"],
+    "contract_years": 3,
+}
+
+
+@dataclass
+class World:
+    client: AsyncTestClient
+    clock: MovableClock
+    keys: Keys
+    dsn: str
+    commissioner: dict[str, str]
+
+
+@pytest.fixture
+async def world(fresh_db: str) -> AsyncIterator[World]:
+    clock = MovableClock(BEFORE)
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        keys = Keys(fresh_db)
+        yield World(client, clock, keys, fresh_db, await keys.headers("commissioner"))
+
+
+async def providers_with(dsn: str, pathway: str, area: str, n: int = 2) -> list[tuple[int, int]]:
+    """(provider id, one of its active services) for `n` published providers with an active service in `pathway`
+    covering exactly `area`."""
+    conn = await db.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """select distinct on (p.id) p.id, s.id as service_id
+               from provider p join service s on s.provider_id = p.id
+               join service_area a on a.service_id = s.id
+               where p.status = 'published' and s.status = 'active' and s.pathway_code = $1 and a.area_code = $2
+               order by p.id, s.id limit $3""",
+            pathway,
+            area,
+            n,
+        )
+    finally:
+        await conn.close()
+    assert len(rows) == n
+    return [(r["id"], r["service_id"]) for r in rows]
+
+
+async def make_exercise(w: World, *, questions: list[dict] | None = None, visibility: str = "shown") -> tuple[int, int]:
+    """An exercise with one need and questions, published (opens 1 December 2026, closes 31 December 2026)."""
+    c, h = w.client, w.commissioner
+    x = await c.post(
+        "/exercises",
+        headers=h,
+        json={
+            "title": "Telford accommodation engagement",
+            "commissioning_body": "Telford & Wrekin Council",
+            "description": "Preliminary market engagement for adult accommodation.",
+            "opens_on": "2026-12-01",
+            "closes_on": "2026-12-31",
+        },
+    )
+    assert x.status_code == 201, x.text
+    exercise_id = x.json()["id"]
+    need = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=NEED)
+    assert need.status_code == 201, need.text
+    for q in questions or []:
+        r = await c.post(f"/exercises/{exercise_id}/questions", headers=h, json=q)
+        assert r.status_code == 201, r.text
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": visibility}
+    )
+    assert published.status_code == 201, published.text
+    return exercise_id, need.json()["id"]
+
+
+QUESTIONS = [
+    {"kind": "text", "text": "Describe your experience of similar contracts.", "required": True, "word_limit": 10},
+    {"kind": "yes_no", "text": "Could you mobilise by April 2027?", "required": True},
+    {"kind": "number", "text": "How many staff would deliver it?"},
+    {"kind": "single_choice", "text": "Preferred contract length", "choices": ["3 years", "5 years"]},
+    {"kind": "multiple_choice", "text": "Payment models you would accept", "choices": ["block", "spot", "pbr"]},
+]
+
+
+def answers(qs: list[dict], text: str = "Ten years of supported housing in Telford.") -> list[dict]:
+    return [
+        {"question_id": qs[0]["id"], "value": text},
+        {"question_id": qs[1]["id"], "value": True},
+        {"question_id": qs[2]["id"], "value": 12},
+        {"question_id": qs[3]["id"], "value": "5 years"},
+        {"question_id": qs[4]["id"], "value": ["block", "pbr"]},
+    ]
+
+
+def response(need_id: int, service_id: int, qs: list[dict], **changes) -> dict:
+    need = {
+        "need_id": need_id,
+        "intent": "lead",
+        "service_ids": [service_id],
+        "capacity": [{"area": "E06000020", "service_users_per_year": 30}],
+        "unit_cost": 1800,
+        "partners": [{"name": "Wrekin Housing Group"}],
+        "barriers": ["tupe", "payment_by_results"],
+        "barriers_text": "TUPE liabilities are unclear.",
+        **changes,
+    }
+    return {"needs": [need], "answers": answers(qs)}
+
+
+async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_analyse(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
+
+    # before publishing, the public part does not exist
+    assert (await c.get("/exercises/1/notice")).status_code == 404
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+
+    # anyone reads the notice: needs, the budget as chosen, questions, the deadline in Europe/London
+    notice = (await c.get(f"/exercises/{exercise_id}/notice")).json()
+    assert notice["state"] == "not_yet_open"
+    assert notice["deadline"] == "2027-01-01T00:00:00+00:00"  # the end of 31 December in London (GMT)
+    assert "Europe/London" in notice["deadline_rule"]
+    assert notice["needs"][0]["budget"] == {"visibility": "shown", "amount": 120000, "per_service_user": 2000}
+    assert notice["needs"][0]["contract_years"] == 3
+    qs = notice["questions"]
+    assert [q["kind"] for q in qs] == [q["kind"] for q in QUESTIONS]
+
+    # too early: refused, nothing stored
+    early = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert early.status_code == 409 and "opens" in early.json()["message"]
+
+    w.clock.at = DURING
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["state"] == "open"
+    first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert first.status_code == 201, first.text
+    assert first.headers["etag"] == '"v1"' and first.json()["status"] == "submitted"
+    again = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert again.status_code == 409
+
+    # revise (If-Match), at the last minute of the last day in London
+    w.clock.at = LAST_MINUTE
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    assert (await c.put(path, headers=a, json=response(need_id, s1, qs))).status_code == 428
+    stale = await c.put(path, headers={**a, "If-Match": '"v7"'}, json=response(need_id, s1, qs))
+    assert stale.status_code == 412
+    revised = await c.put(
+        path, headers={**a, "If-Match": '"v1"'}, json=response(need_id, s1, qs, unit_cost=1700, intent="either")
+    )
+    assert revised.status_code == 200, revised.text
+    assert revised.headers["etag"] == '"v2"' and revised.json()["needs"][0]["unit_cost"] == 1700
+    second = await c.post(
+        f"/exercises/{exercise_id}/responses",
+        headers=b,
+        json=response(need_id, s2, qs, intent="partner", unit_cost=2100, partners=[{"provider_id": p1}]),
+    )
+    assert second.status_code == 201, second.text
+
+    # the deadline passes: the response is read-only, a late change and a late submission are refused
+    w.clock.at = AFTER
+    late = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=response(need_id, s1, qs, unit_cost=1))
+    assert late.status_code == 409
+    assert "the deadline 2027-01-01T00:00:00+00:00" in late.json()["message"] and "has passed" in late.json()["message"]
+    third_key = await w.keys.headers("provider", 3)
+    assert (
+        await c.post(f"/exercises/{exercise_id}/responses", headers=third_key, json=response(need_id, s1, qs))
+    ).status_code == 409
+    withdraw = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v2"'})
+    assert withdraw.status_code == 409
+    assert (await c.get(path, headers=a)).json()["needs"][0]["unit_cost"] == 1700
+
+    # every revision kept, each with the profile and services it relied on
+    revisions = (await c.get(f"{path}/revisions", headers=w.commissioner)).json()
+    assert [r["revision"] for r in revisions] == [2, 1]
+    assert revisions[1]["needs"][0]["unit_cost"] == 1800
+    assert revisions[0]["snapshot"]["id"] == p1 and any(s["id"] == s1 for s in revisions[0]["snapshot"]["services"])
+
+    # the commissioner's analysis
+    listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
+    assert listed["total"] == 2
+    conn = await db.connect(w.dsn)
+    try:
+        audit = await conn.fetch(
+            "select detail from audit_log where detail like '%exercise ' || $1::text || '%'", str(exercise_id)
+        )
+    finally:
+        await conn.close()
+    details = " | ".join(r["detail"] for r in audit)
+    assert "published exercise" in details and "revised the response" in details
+
+
+async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):
+    w = world
+    c = w.client
+    (p1, s1), (_p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a = await w.keys.headers("provider", p1)
+    bad_answers = answers(qs, text="one two three four five six seven eight nine ten eleven")
+    bad_answers[3]["value"] = "7 years"
+    bad_answers[4]["value"] = ["block", "barter"]
+    bad_answers[1]["value"] = "yes"
+    body = response(
+        need_id,
+        s2,  # another provider's service
+        qs,
+        capacity=[{"area": "E06000019", "service_users_per_year": 5}],  # Herefordshire: outside the need
+        partners=[{"provider_id": p1}],  # itself
+    )
+    body["answers"] = bad_answers
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    fields = {e["field"]: e["problem"] for e in r.json()["errors"]}
+    assert "not one of your services" in fields["needs[0].service_ids[0]"]
+    assert "not within the need's areas" in fields["needs[0].capacity[0].area"]
+    assert "your own organisation" in fields["needs[0].partners[0].provider_id"]
+    assert "over the limit of 10" in fields["answers[0].value"]
+    assert fields["answers[1].value"] == "expected true or false"
+    assert "not one of the choices" in fields["answers[3].value"]
+    assert "barter" in fields["answers[4].value"]
+    # a required question left out
+    body = response(need_id, s1, qs)
+    body["answers"] = body["answers"][1:]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "answers"
+    # an unknown barrier is the schema's 400
+    r = await c.post(
+        f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs, barriers=["weather"])
+    )
+    assert r.status_code == 400
+    # nothing stored
+    listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
+    assert listed["total"] == 0
+    # questions are fixed once published
+    r = await c.post(f"/exercises/{exercise_id}/questions", headers=w.commissioner, json=QUESTIONS[1])
+    assert r.status_code == 409
+
+
+async def test_who_sees_what(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS[1:2], visibility="hidden")
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
+    body = {
+        "needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1]}],
+        "answers": [{"question_id": qs[0]["id"], "value": False}],
+    }
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    asked = await c.post(f"/exercises/{exercise_id}/clarifications", headers=a, json={"question": "Is TUPE expected?"})
+    assert asked.status_code == 201, asked.text
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+
+    # provider B never reads A's response or A's private question
+    assert (await c.get(path, headers=b)).status_code == 403
+    assert (await c.get(f"{path}/revisions", headers=b)).status_code == 403
+    assert (await c.put(path, headers={**b, "If-Match": '"v1"'}, json=body)).status_code == 403
+    assert (await c.post(f"{path}/withdraw", headers={**b, "If-Match": '"v1"'})).status_code == 403
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=b)).json()["total"] == 0
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications", headers=b)).json() == []
+    # A sees its own
+    assert (await c.get(path, headers=a)).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=a)).json()["total"] == 1
+    mine = (await c.get(f"/exercises/{exercise_id}/clarifications", headers=a)).json()
+    assert [m["question"] for m in mine] == ["Is TUPE expected?"] and mine[0]["provider_id"] == p1
+    # anonymous callers read only the public part
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["needs"][0]["budget"] == {"visibility": "hidden"}
+    assert (await c.get(f"/exercises/{exercise_id}/ocds")).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications")).json() == []
+    for method, url in [
+        ("GET", path),
+        ("GET", f"{path}/revisions"),
+        ("GET", f"/exercises/{exercise_id}/responses"),
+        ("POST", f"/exercises/{exercise_id}/responses"),
+        ("POST", f"/exercises/{exercise_id}/clarifications"),
+        ("GET", f"/providers/{p1}/open-exercises"),
+        ("POST", f"/exercises/{exercise_id}/publish"),
+        ("POST", f"/exercises/{exercise_id}/questions"),
+    ]:
+        assert (await c.request(method, url, json={})).status_code == 401, (method, url)
+    # commissioners see all; they answer and publish, anonymised
+    staff_view = (await c.get(f"/exercises/{exercise_id}/clarifications", headers=w.commissioner)).json()
+    assert staff_view[0]["provider_id"] == p1
+    answered = await c.post(
+        f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer",
+        headers=w.commissioner,
+        json={"answer": "No staff transfer is expected.", "published_question": "Will TUPE apply?"},
+    )
+    assert answered.status_code == 200, answered.text
+    public = (await c.get(f"/exercises/{exercise_id}/clarifications")).json()
+    assert public == [
+        {**public[0], "provider_id": None, "question": "Will TUPE apply?", "answer": "No staff transfer is expected."}
+    ]
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications", headers=b)).json()[0]["provider_id"] is None
+    log = (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"]
+    assert [(x["question"], x["answer"]) for x in log] == [("Will TUPE apply?", "No staff transfer is expected.")]
+    again = await c.post(
+        f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer",
+        headers=w.commissioner,
+        json={"answer": "x"},
+    )
+    assert again.status_code == 409
+    # providers may not publish, answer or set questions
+    assert (await c.post(f"/exercises/{exercise_id}/questions", headers=a, json=QUESTIONS[1])).status_code == 403
+    # a commissioner does not respond as a provider
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=w.commissioner, json=body)).status_code == 403
+
+
+async def test_a_provider_finds_open_exercises_matching_its_services(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    a = await w.keys.headers("provider", p1)
+    assert (await c.get(f"/providers/{p1}/open-exercises", headers=a)).json() == []  # not open yet
+    w.clock.at = DURING
+    found = (await c.get(f"/providers/{p1}/open-exercises", headers=a)).json()
+    assert [f["exercise_id"] for f in found] == [exercise_id]
+    assert found[0]["need_ids"] == [need_id] and s1 in found[0]["service_ids"] and found[0]["responded"] is False
+    other = await w.keys.headers("provider", p2)
+    assert (await c.get(f"/providers/{p1}/open-exercises", headers=other)).status_code == 403
+    w.clock.at = AFTER
+    assert (await c.get(f"/providers/{p1}/open-exercises", headers=a)).json() == []
