@@ -157,7 +157,7 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     # anyone reads the notice: needs, the budget as chosen, questions, the deadline in Europe/London
     notice = (await c.get(f"/exercises/{exercise_id}/notice")).json()
     assert notice["state"] == "not_yet_open"
-    assert notice["deadline"] == "2027-01-01T00:00:00+00:00"  # the end of 31 December in London (GMT)
+    assert notice["deadline"] == "2027-01-01T00:00:00Z"  # the end of 31 December in London (GMT)
     assert "Europe/London" in notice["deadline_rule"]
     assert notice["needs"][0]["budget"] == {"visibility": "shown", "amount": 120000, "per_service_user": 2000}
     assert notice["needs"][0]["contract_years"] == 3
@@ -363,3 +363,57 @@ async def test_a_provider_finds_open_exercises_matching_its_services(world):
     assert (await c.get(f"/providers/{p1}/open-exercises", headers=other)).status_code == 403
     w.clock.at = AFTER
     assert (await c.get(f"/providers/{p1}/open-exercises", headers=a)).json() == []
+
+
+@pytest.mark.parametrize("visibility", ["shown", "range", "hidden"])
+async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(world, visibility):
+    from standards_schemas import UK_EXTENSION_DEPENDENCIES, assert_valid_ocds
+
+    w = world
+    c = w.client
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS, visibility=visibility)
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    r = await c.post(
+        f"/exercises/{exercise_id}/responses",
+        headers=await w.keys.headers("provider", p1),
+        json=response(need_id, s1, qs),
+    )
+    assert r.status_code == 201
+    package = (await c.get(f"/exercises/{exercise_id}/ocds")).json()
+    assert_valid_ocds(package)
+    assert (
+        "https://raw.githubusercontent.com/cabinetoffice/ocds_uk_extension/main/extension.json" in package["extensions"]
+    )
+    assert all(
+        any(d in url for d in (*UK_EXTENSION_DEPENDENCIES, "ocds_uk_extension")) for url in package["extensions"]
+    )
+    release = package["releases"][0]
+    assert release["ocid"] == f"ocds-prvsn1-{exercise_id}" and release["tag"] == ["planning"]
+    assert release["parties"][0]["roles"] == ["buyer"] and release["buyer"]["name"] == "Telford & Wrekin Council"
+    (milestone,) = release["planning"]["milestones"]
+    assert milestone["type"] == "engagement" and milestone["dueDate"] == "2027-01-01T00:00:00+00:00"
+    (document,) = release["planning"]["documents"]
+    assert (document["documentType"], document["noticeType"]) == ("marketEngagementNotice", "UK2")
+    assert release["tender"]["status"] == "planning"
+    (item,) = release["tender"]["items"]
+    assert item["classification"] == {
+        "scheme": "CPV",
+        "id": "85311000",
+        "description": "Social work services with accommodation",
+    }
+    assert item["deliveryLocations"] == [
+        {"description": "Telford and Wrekin", "uri": "http://statistics.data.gov.uk/id/statistical-geography/E06000020"}
+    ]
+    text = r.text + str(package)
+    assert "Wrekin Housing Group" not in str(package) and "match" not in str(package).lower()  # no responses or runs
+    assert "Wrekin Housing Group" in text
+    if visibility == "shown":
+        assert release["tender"]["value"] == {"amount": 360000, "currency": "GBP"}
+        assert item["unit"]["value"] == {"amount": 2000, "currency": "GBP"}
+    elif visibility == "range":
+        assert release["tender"]["minValue"] == {"amount": 285000, "currency": "GBP"}
+        assert release["tender"]["value"] == {"amount": 435000, "currency": "GBP"}
+    else:
+        assert "value" not in release["tender"] and "minValue" not in release["tender"] and "value" not in item["unit"]
