@@ -4,7 +4,9 @@ open exercises, the report's market-response section and the OCDS release packag
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -225,6 +227,33 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
         await conn.close()
     details = " | ".join(r["detail"] for r in audit)
     assert "published exercise" in details and "revised the response" in details
+
+    # the report's market-response section, in JSON, CSV and HTML, beside the matching's stored runs
+    assert (await c.post(f"/exercises/{exercise_id}/match", headers=w.commissioner)).status_code == 201
+    report = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()
+    (mr,) = report["market_response"]["needs"]
+    assert (mr["responses"], mr["intent"]) == (2, {"lead": 0, "partner": 1, "either": 1, "not_interested": 0})
+    assert (mr["offered_capacity"], mr["capacity_to_volume"]) == (60, 1.0)
+    assert mr["costs"] == {
+        "responses": 2,
+        "minimum": 1700.0,
+        "median": 1900.0,
+        "maximum": 2100.0,
+        "budget_per_service_user": 2000.0,
+        "median_to_budget": 0.95,
+    }
+    assert mr["barriers"]["tupe"] == 2 and mr["barriers"]["insurance"] == 0
+    assert {(x["lead_provider_id"], x["partners"][0]) for x in mr["consortia"]} >= {(p1, "Wrekin Housing Group")}
+    assert [cell["area"] for cell in mr["cells"]] == ["E06000020"] and mr["cells"][0]["responses"] == 2
+    suitable = {p["provider_id"] for n in report["needs"] for p in n["providers"] if p["meets_threshold"]}
+    assert {x["provider_id"] for x in mr["suitable_non_responders"]} == suitable - {p1, p2}
+    csv_text = (await c.get(f"/exercises/{exercise_id}/report?format=csv", headers=w.commissioner)).text
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    (need_row,) = [r for r in rows if r["row_type"] == "response_need"]
+    assert (need_row["responses"], need_row["cost_median_gbp"], need_row["intent_partner"]) == ("2", "1900", "1")
+    assert [r["area_code"] for r in rows if r["row_type"] == "response_cell"] == ["E06000020"]
+    html = (await c.get(f"/exercises/{exercise_id}/report?format=html", headers=w.commissioner)).text
+    assert 'id="market-response"' in html and "Wrekin Housing Group" in html and "£1,900" in html
 
 
 async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):
