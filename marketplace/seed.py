@@ -14,11 +14,15 @@ from typing import Any
 import msgspec
 
 from marketplace.clock import Clock
+from marketplace.context import Context
 from marketplace.db import Connection
+from marketplace.engagement import service as engagement
+from marketplace.engagement.models import SampleEngagement
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
 from marketplace.providers.models import SeedProvider, normalised, profile_problems
+from marketplace.settings import Settings
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import Taxonomy
 from matching import InvalidWeights, Weights
@@ -94,6 +98,7 @@ class SeedData(msgspec.Struct, frozen=True):
     taxonomy: Taxonomy
     providers: list[SeedProvider]
     exercises: list[SeedExercise] = []
+    engagement: SampleEngagement | None = None
 
 
 def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
@@ -118,8 +123,12 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
 def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
+    sample = seed_dir / "engagement.json"
     return SeedData(
-        taxonomy, load_providers(seed_dir, taxonomy, today=today or Clock().today()), load_exercises(seed_dir, taxonomy)
+        taxonomy,
+        load_providers(seed_dir, taxonomy, today=today or Clock().today()),
+        load_exercises(seed_dir, taxonomy),
+        load_file(sample, SampleEngagement) if sample.exists() else None,
     )
 
 
@@ -136,4 +145,14 @@ async def write_seed(conn: Connection, data: SeedData) -> int:
     async with conn.transaction():
         await taxonomy.save(conn, data.taxonomy)
         await exercises.load_samples(conn, data.exercises)  # each part seeds when it is empty
-        return await providers.load_samples(conn, data.providers)
+        loaded = await providers.load_samples(conn, data.providers)
+        await seed_engagement(conn, data)
+        return loaded
+
+
+async def seed_engagement(conn: Connection, data: SeedData) -> None:
+    """The sample exercise published for market engagement, with responses (engagement.service.load_samples)."""
+    if data.engagement is None:
+        return
+    ctx = Context(settings=Settings(), clock=Clock(), taxonomy=data.taxonomy, secret=b"")
+    await engagement.load_samples(ctx, conn, data.engagement)

@@ -446,3 +446,24 @@ async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(wo
         assert release["tender"]["value"] == {"amount": 435000, "currency": "GBP"}
     else:
         assert "value" not in release["tender"] and "minValue" not in release["tender"] and "value" not in item["unit"]
+
+
+async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarification(client, keys):
+    commissioner = await keys.headers("commissioner")
+    notice = (await client.get("/exercises/1/notice")).json()
+    assert len(notice["questions"]) == 5  # (open or closed by now: the seed dates it inside the window)
+    assert all(n["budget"]["visibility"] == "range" for n in notice["needs"])
+    assert [c["question"] for c in notice["clarifications"]] == [
+        "Would the partnership accept a bid covering only part of a need's areas?"
+    ]
+    responses = (await client.get("/exercises/1/responses?per_page=100", headers=commissioner)).json()
+    assert responses["total"] >= 4
+    assert (await client.post("/exercises/1/match", headers=commissioner)).status_code == 201
+    report = (await client.get("/exercises/1/report", headers=commissioner)).json()
+    mr = report["market_response"]
+    answered = [n for n in mr["needs"] if n["responses"]]
+    assert len(answered) >= 3
+    assert any(n["suitable_non_responders"] for n in mr["needs"]), "some suitable providers stayed silent"
+    assert sum(sum(n["barriers"].values()) for n in mr["needs"]) > 0
+    html = (await client.get("/exercises/1/report?format=html", headers=commissioner)).text
+    assert "Market response" in html and "only part of a need" in html

@@ -327,3 +327,25 @@ class CpvEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     pathway: str
     cpv: Annotated[str, Meta(pattern=r"^[0-9]{8}-[0-9]$")]
     name: Title
+
+
+# --- seed -------------------------------------------------------------------------------------------
+
+
+class SampleClarification(Strict):
+    question: ClarificationText
+    answer: ClarificationText
+    published_question: ClarificationText | None = None
+
+
+class SampleEngagement(Strict):
+    """seed_data/engagement.json: the sample exercise published for engagement, with questions, a clarification
+    answered, and responses from the first few providers whose services fit each need (the others stay silent)."""
+
+    exercise_title: Title
+    budget_visibility: BudgetVisibility
+    questions: Annotated[list[QuestionIn], Meta(max_length=30)]
+    clarifications: list[SampleClarification] = []
+    respondents_per_need: Annotated[int, Meta(ge=0, le=10)] = 2
+    published_days_after_opening: Annotated[int, Meta(ge=0, le=365)] = 0
+    responses_days_after_opening: Annotated[int, Meta(ge=0, le=365)] = 14

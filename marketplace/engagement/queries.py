@@ -298,3 +298,28 @@ async def fetch_clarifications(
 
 
 __all__ = ["Answer", "NeedResponse"]
+
+
+async def pathway_services(conn: Connection, pathway: str) -> list[asyncpg.Record]:
+    """Active services in `pathway` of published providers, by provider then service id (for the sample responses)."""
+    return await conn.fetch(
+        """select s.provider_id, s.id, coalesce(s.capacity_per_year, 0) as capacity,
+                  s.cost_amount::float8 as cost, s.cost_unit,
+                  array(select a.area_code from service_area a where a.service_id = s.id order by a.area_code) as areas
+           from service s join provider p on p.id = s.provider_id
+           where p.status = 'published' and s.status = 'active' and s.pathway_code = $1
+           order by s.provider_id, s.id""",
+        pathway,
+    )
+
+
+async def sample_exercise_id(conn: Connection, title: str) -> int | None:
+    found: int | None = await conn.fetchval(
+        "select id from exercise where is_sample and title = $1 order by id limit 1", title
+    )
+    return found
+
+
+async def any_publication(conn: Connection) -> bool:
+    found: bool = await conn.fetchval("select exists(select 1 from engagement)")
+    return found

@@ -8,6 +8,7 @@ commissioners everything, anyone the public notice of a published exercise."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import statistics
@@ -15,10 +16,11 @@ from collections import Counter
 from functools import cache
 from pathlib import Path
 
+import asyncpg
 import msgspec
 
 from marketplace import audit
-from marketplace.clock import LOCAL_ZONE
+from marketplace.clock import LOCAL_ZONE, FixedClock
 from marketplace.concurrency import check_if_match, etag, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection
@@ -30,6 +32,8 @@ from marketplace.engagement.models import (
     INTERESTED,
     Answer,
     AnswerIn,
+    AreaCapacity,
+    Barrier,
     BudgetShown,
     CellResponse,
     Clarification,
@@ -39,11 +43,13 @@ from marketplace.engagement.models import (
     CpvEntry,
     MarketResponse,
     NeedMarketResponse,
+    NeedResponse,
     NonResponder,
     Notice,
     NoticeNeed,
     OcdsPackage,
     OpenExercise,
+    Partner,
     Publication,
     PublicClarification,
     PublishIn,
@@ -53,6 +59,7 @@ from marketplace.engagement.models import (
     ResponseIn,
     ResponsePage,
     ResponseRevision,
+    SampleEngagement,
 )
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
@@ -873,3 +880,124 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
         "publisher": {"name": "Provision marketplace"},
         "releases": [release],
     }
+
+
+# --- the sample -------------------------------------------------------------------------------------
+
+SAMPLE_BARRIERS: tuple[tuple[Barrier, ...], ...] = (
+    ("payment_by_results",),
+    ("contract_size", "tupe"),
+    ("geography",),
+    (),
+    ("insurance", "timescale"),
+)
+
+
+async def load_samples(ctx: Context, conn: Connection, sample: SampleEngagement) -> None:
+    """The sample exercise published, with its questions, a clarification answered and responses from the first
+    `respondents_per_need` providers whose active services fit each need (the others stay silent), all through the
+    use cases above with the clock set inside the engagement window. Only into a database with no publication yet
+    (inside the caller's transaction)."""
+    exercise_id = await queries.sample_exercise_id(conn, sample.exercise_title)
+    if exercise_id is None or await queries.any_publication(conn):
+        return
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    if exercise.opens_on is None or exercise.closes_on is None:
+        return
+
+    opening = exercise.opens_on
+
+    def at(days: int, hour: int) -> Context:
+        moment = dt.datetime.combine(opening + dt.timedelta(days=days), dt.time(hour), tzinfo=LOCAL_ZONE)
+        return dataclasses.replace(ctx, clock=FixedClock(moment))
+
+    system = Actor.system("seed: sample market engagement")
+    for q in sample.questions:
+        await add_question(conn, system, exercise_id, q)
+    await publish(
+        at(sample.published_days_after_opening, 9),
+        conn,
+        system,
+        exercise_id,
+        etag(exercise.version),
+        PublishIn(budget_visibility=sample.budget_visibility),
+    )
+    questions = await queries.fetch_questions(conn, exercise_id)
+    by_provider: dict[int, list[NeedResponse]] = {}
+    k = 0
+    for need in exercise.needs:
+        fitting: dict[int, list[asyncpg.Record]] = {}
+        for s in await queries.pathway_services(conn, need.pathway):
+            if _overlaps(ctx.taxonomy, list(s["areas"]), need.areas):
+                fitting.setdefault(s["provider_id"], []).append(s)
+        for provider_id, services in list(fitting.items())[: sample.respondents_per_need]:
+            tree = ctx.taxonomy.matching_areas
+            areas = [
+                a for a in need.areas if any(tree.is_within(x, a) or tree.is_within(a, x) for x in services[0]["areas"])
+            ]
+            per_user = need.annual_budget / need.annual_volume
+            cost = (
+                services[0]["cost"]
+                if services[0]["cost_unit"] == "per_service_user"
+                else per_user * (0.85 + 0.1 * (k % 4))
+            )
+            by_provider.setdefault(provider_id, []).append(
+                NeedResponse(
+                    need_id=need.id,
+                    intent=("lead", "partner", "either")[k % 3],
+                    service_ids=[s["id"] for s in services],
+                    capacity=[
+                        AreaCapacity(
+                            area=a, service_users_per_year=max(5, (services[0]["capacity"] or 20) // len(areas))
+                        )
+                        for a in areas
+                    ],
+                    unit_cost=round(cost),
+                    partners=[Partner(name="Local youth work network")] if k % 3 == 0 else [],
+                    barriers=list(SAMPLE_BARRIERS[k % len(SAMPLE_BARRIERS)]),
+                    barriers_text="Mobilisation in under three months would be hard." if k % 4 == 1 else "",
+                )
+            )
+            k += 1
+    for n, (provider_id, needs) in enumerate(by_provider.items()):
+        provider = msgspec.structs.replace(system, caller=Caller(role="system", provider_id=provider_id, name="seed"))
+        await _write_revision(
+            at(sample.responses_days_after_opening, 10 + n % 8),
+            conn,
+            provider,
+            exercise_id,
+            provider_id,
+            None,
+            ResponseIn(needs=needs, answers=_sample_answers(questions, n)),
+            first=True,
+        )
+    asker = next(iter(by_provider), None)
+    for c in sample.clarifications if asker is not None else []:
+        provider = msgspec.structs.replace(system, caller=Caller(role="system", provider_id=asker, name="seed"))
+        asked = await ask(at(3, 11), conn, provider, exercise_id, ClarificationIn(question=c.question))
+        await answer(
+            at(5, 15),
+            conn,
+            system,
+            exercise_id,
+            asked.id,
+            AnswerIn(answer=c.answer, published_question=c.published_question),
+        )
+
+
+def _sample_answers(questions: list[Question], n: int) -> list[Answer]:
+    out = []
+    for q in questions:
+        value: str | bool | float | list[str]
+        if q.kind == "text":
+            value = "We have delivered similar services for young people in West Mercia for several years."
+        elif q.kind == "yes_no":
+            value = n % 3 != 2
+        elif q.kind == "number":
+            value = float(4 + n % 9)
+        elif q.kind == "single_choice":
+            value = q.choices[n % len(q.choices)]
+        else:
+            value = q.choices[: 1 + n % len(q.choices)]
+        out.append(Answer(question_id=q.id, value=value))
+    return out
