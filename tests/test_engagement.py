@@ -467,3 +467,84 @@ async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarificat
     assert sum(sum(n["barriers"].values()) for n in mr["needs"]) > 0
     html = (await client.get("/exercises/1/report?format=html", headers=commissioner)).text
     assert "Market response" in html and "only part of a need" in html
+
+
+# (method, path template, body) -> the status each caller gets; {x}: the exercise, {a}: provider A (who responded
+# and asked a question), {c}: A's clarification
+MATRIX = [
+    ("GET", "/exercises/{x}/notice", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
+    (
+        "GET",
+        "/exercises/{x}/questions",
+        None,
+        {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
+    ),
+    ("GET", "/exercises/{x}/ocds", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
+    (
+        "GET",
+        "/exercises/{x}/responses/{a}",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/exercises/{x}/responses/{a}/revisions",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/exercises/{x}/responses",
+        None,
+        {"anonymous": 401, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/providers/{a}/open-exercises",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/clarifications/{c}/answer",
+        {"answer": "Yes."},
+        {"anonymous": 401, "A": 403, "B": 403, "commissioner": 200, "admin": 409},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/questions",
+        {"kind": "yes_no", "text": "Late question?"},
+        {"anonymous": 401, "A": 403, "B": 403, "commissioner": 409, "admin": 409},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/clarifications",
+        {"question": "Another question?"},
+        {"anonymous": 401, "A": 201, "B": 201, "commissioner": 403, "admin": 403},
+    ),
+]
+
+
+async def test_authorisation_matrix_for_engagement(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    callers = {
+        "anonymous": {},
+        "A": await w.keys.headers("provider", p1),
+        "B": await w.keys.headers("provider", p2),
+        "commissioner": w.commissioner,
+        "admin": await w.keys.headers("admin"),
+    }
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1]}]}
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=callers["A"], json=body)).status_code == 201
+    asked = await c.post(f"/exercises/{exercise_id}/clarifications", headers=callers["A"], json={"question": "TUPE?"})
+    for method, template, payload, expected in MATRIX:
+        path = template.format(x=exercise_id, a=p1, c=asked.json()["id"])
+        for who, headers in callers.items():
+            r = await c.request(method, path, headers=headers, json=payload)
+            assert r.status_code == expected[who], (method, path, who, r.text)
+            if who == "B" and r.status_code == 200:
+                assert "TUPE?" not in r.text and '"provider_id":' + str(p1) not in r.text.replace(" ", "")
