@@ -548,3 +548,35 @@ async def test_authorisation_matrix_for_engagement(world):
             assert r.status_code == expected[who], (method, path, who, r.text)
             if who == "B" and r.status_code == 200:
                 assert "TUPE?" not in r.text and '"provider_id":' + str(p1) not in r.text.replace(" ", "")
+
+
+async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(world):
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    withdrawn = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.headers["etag"] == '"v2"'
+    assert (await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v2"'})).status_code == 409
+    mr = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]
+    assert (mr["responses"], mr["withdrawn"], mr["needs"][0]["responses"]) == (0, 1, 0)
+    # not interested: nothing to deliver with, so nothing of that may be given
+    wrong = {"needs": [{"need_id": need_id, "intent": "not_interested", "service_ids": [s1]}]}
+    r = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=wrong)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "needs[0].service_ids"
+    again = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)
+    assert again.status_code == 200 and again.json()["status"] == "submitted" and again.headers["etag"] == '"v3"'
+    revisions = (await c.get(f"{path}/revisions", headers=a)).json()
+    assert [r["status"] for r in revisions] == ["submitted", "withdrawn", "submitted"]
+    conn = await db.connect(w.dsn)
+    try:
+        details = [r["detail"] for r in await conn.fetch("select detail from audit_log where provider_id = $1", p1)]
+    finally:
+        await conn.close()
+    assert any(d.startswith("withdrew the response") for d in details)

@@ -810,7 +810,7 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
             "id": str(n.id),
             "description": n.title,
             "quantity": n.annual_volume,
-            "unit": {"name": "service users a year"},
+            "unit": {"name": "service user a year"},
             "deliveryLocations": [{"description": names.get(a, a), "uri": GSS_URI + a} for a in n.areas],
         }
         if entry is not None:
