@@ -580,3 +580,48 @@ async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(w
     finally:
         await conn.close()
     assert any(d.startswith("withdrew the response") for d in details)
+
+
+def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
+    from marketplace.engagement.service import deadline_of, opens_at
+
+    assert deadline_of(dt.date(2027, 7, 30)).astimezone(dt.UTC) == dt.datetime(2027, 7, 30, 23, 0, tzinfo=dt.UTC)
+    assert deadline_of(dt.date(2027, 1, 29)).astimezone(dt.UTC) == dt.datetime(2027, 1, 30, 0, 0, tzinfo=dt.UTC)
+    assert opens_at(dt.date(2027, 6, 1)).astimezone(dt.UTC) == dt.datetime(2027, 5, 31, 23, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [
+        ({"kind": "single_choice", "text": "Pick", "choices": ["only one"]}, "choices"),
+        ({"kind": "multiple_choice", "text": "Pick", "choices": ["a", "a", "b"]}, "choices"),
+        ({"kind": "yes_no", "text": "Yes?", "word_limit": 5}, "word_limit"),
+        ({"kind": "number", "text": "How many?", "choices": ["1", "2"]}, "choices"),
+    ],
+)
+async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, question, field):
+    w = world
+    x = await w.client.post("/exercises", headers=w.commissioner, json={"title": "Q", "commissioning_body": "B"})
+    r = await w.client.post(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner, json=question)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
+    assert (await w.client.get(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner)).json() == []
+
+
+async def test_publishing_needs_dates_a_need_and_the_current_etag(world):
+    w = world
+    c, h = w.client, w.commissioner
+    x = (await c.post("/exercises", headers=h, json={"title": "Q", "commissioning_body": "B"})).json()
+    r = await c.post(f"/exercises/{x['id']}/publish", headers={**h, "If-Match": '"v1"'}, json={})
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"opens_on", "closes_on", "needs"}
+    assert (await c.post(f"/exercises/{x['id']}/publish", headers=h, json={})).status_code == 428
+    assert (
+        await c.post(f"/exercises/{x['id']}/publish", headers={**h, "If-Match": '"v9"'}, json={})
+    ).status_code == 412
+    assert (await c.get(f"/exercises/{x['id']}/notice")).status_code == 404
+    assert (await c.get(f"/exercises/{x['id']}/ocds")).status_code == 404
+    exercise_id, _ = await make_exercise(w)
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    assert (await c.get(f"/exercises/{exercise_id}", headers=h)).json()["status"] == "engagement_open"
+    again = await c.post(f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={})
+    assert again.status_code == 409
