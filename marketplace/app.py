@@ -41,6 +41,7 @@ from marketplace.appraisals.routes import ROUTES as APPRAISAL_ROUTES
 from marketplace.clock import Clock
 from marketplace.console.routes import CONSOLE
 from marketplace.context import Context
+from marketplace.engagement.routes import ROUTES as ENGAGEMENT_ROUTES
 from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
@@ -105,6 +106,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *PROVIDER_ROUTES,
             *ACCOUNT_ROUTES,
             *EXERCISE_ROUTES,
+            *ENGAGEMENT_ROUTES,
             *REPORT_ROUTES,
             *APPRAISAL_ROUTES,
             *STANDARDS_ROUTES,

@@ -16,11 +16,15 @@ import msgspec
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import SeedAppraisal
 from marketplace.clock import Clock
+from marketplace.context import Context
 from marketplace.db import Connection
+from marketplace.engagement import service as engagement
+from marketplace.engagement.models import SampleEngagement
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
 from marketplace.providers.models import SeedProvider, normalised, profile_problems
+from marketplace.settings import Settings
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import Taxonomy
 from matching import InvalidWeights
@@ -97,6 +101,7 @@ class SeedData(msgspec.Struct, frozen=True):
     providers: list[SeedProvider]
     exercises: list[SeedExercise] = []
     appraisals: list[SeedAppraisal] = []
+    engagement: SampleEngagement | None = None
 
 
 def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
@@ -121,11 +126,13 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
 def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
     """Read and check every seed file; touches no database."""
     taxonomy = load_taxonomy(seed_dir)
+    sample = seed_dir / "engagement.json"
     return SeedData(
         taxonomy,
         load_providers(seed_dir, taxonomy, today=today or Clock().today()),
         load_exercises(seed_dir, taxonomy),
         load_file(seed_dir / "appraisals.json", list[SeedAppraisal]) if (seed_dir / "appraisals.json").exists() else [],
+        load_file(sample, SampleEngagement) if sample.exists() else None,
     )
 
 
@@ -144,4 +151,13 @@ async def write_seed(conn: Connection, data: SeedData) -> int:
         await exercises.load_samples(conn, data.exercises)  # each part seeds when it is empty
         loaded = await providers.load_samples(conn, data.providers)
         await appraisals.load_samples(conn, data.appraisals)  # on the seeded exercises
+        await seed_engagement(conn, data)
         return loaded
+
+
+async def seed_engagement(conn: Connection, data: SeedData) -> None:
+    """The sample exercise published for market engagement, with responses (engagement.service.load_samples)."""
+    if data.engagement is None:
+        return
+    ctx = Context(settings=Settings(), clock=Clock(), taxonomy=data.taxonomy, secret=b"")
+    await engagement.load_samples(ctx, conn, data.engagement)

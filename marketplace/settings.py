@@ -47,6 +47,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """... and this many excluded providers by name (counts by reason are always complete)."""
     match_slots: int = 2
     """Match runs ranking at once per worker process (the others wait, holding no connection)."""
+    ocid_prefix: str = "ocds-prvsn1"
+    """The OCDS ocid prefix (`ocds-` and six characters, registered with the Open Contracting Partnership) that
+    GET /exercises/{id}/ocds puts before each exercise's id."""
     pool_min_size: int = 2
     pool_max_size: int = 10
     schema_dir: Path = PROJECT_ROOT / "schema"
@@ -75,6 +78,7 @@ ENVIRONMENT: dict[str, str] = {
     "denial_limit": "MARKETPLACE_DENIAL_LIMIT",
     "expensive_limit": "MARKETPLACE_EXPENSIVE_LIMIT",
     "audit_retention_months": "MARKETPLACE_AUDIT_RETENTION_MONTHS",
+    "ocid_prefix": "MARKETPLACE_OCID_PREFIX",
     "pool_min_size": "MARKETPLACE_POOL_MIN",
     "pool_max_size": "MARKETPLACE_POOL_MAX",
     "seed_dir": "MARKETPLACE_SEED_DIR",

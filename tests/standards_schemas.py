@@ -114,3 +114,85 @@ def reconciliation_problems(schema_file: str, body: Any) -> list[str]:
 def assert_reconciliation_valid(schema_file: str, body: Any) -> None:
     found = reconciliation_problems(schema_file, body)
     assert not found, "\n".join(found[:20])
+
+
+# --- OCDS 1.1.5 with the UK extension (Find a Tender's) ----------------------------------------------
+
+OCDS_BASE = "https://standard.open-contracting.org/schema/1__1__5/"
+UK_EXTENSION_DEPENDENCIES = (
+    "ocds_awardCriteria_extension",
+    "ocds_bid_extension",
+    "ocds_communication_extension",
+    "ocds_location_extension",
+    "ocds_otherRequirements_extension",
+    "ocds_performance_failures_extension",
+    "ocds_subcontracting_extension",
+    "ocds_suitability_extension",
+    "ocds_techniques_extension",
+)
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch: how OCDS applies an extension's release-schema.json to the release schema."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
+@cache
+def ocds_release_schema() -> dict[str, Any]:
+    """The OCDS 1.1.5 release schema patched by the UK extension's dependencies and then the UK extension."""
+    root = standards_dir()
+    schema = json.loads((root / "ocds-1.1.5" / "release-schema.json").read_text())
+    extensions = root / "ocds-extensions"
+    for name in (*UK_EXTENSION_DEPENDENCIES, "ocds_uk_extension"):
+        schema = _merge_patch(schema, json.loads((extensions / name / "release-schema.json").read_text()))
+    return schema
+
+
+@cache
+def ocds_validator() -> Any:
+    from jsonschema import Draft4Validator
+    from referencing.jsonschema import DRAFT4
+
+    package = json.loads((standards_dir() / "ocds-1.1.5" / "release-package-schema.json").read_text())
+    reg: Registry[Any] = Registry().with_resources(
+        [(OCDS_BASE + "release-schema.json", DRAFT4.create_resource(ocds_release_schema()))]
+    )
+    return Draft4Validator(package, registry=reg, format_checker=Draft4Validator.FORMAT_CHECKER)
+
+
+def ocds_codes(codelist: str) -> set[str]:
+    """The codes of an OCDS codelist with the UK extension's additions (`+name.csv`)."""
+    import csv
+
+    root = standards_dir()
+    codes = {r["Code"] for r in csv.DictReader((root / "ocds-1.1.5" / "codelists" / codelist).open())}
+    for path in (root / "ocds-extensions").glob(f"*/codelists/+{codelist}"):
+        codes |= {r["Code"] for r in csv.DictReader(path.open())}
+    return codes
+
+
+def assert_valid_ocds(package: Any) -> None:
+    """`package` is a valid OCDS 1.1.5 release package with the UK extension, its open codelists' codes known."""
+    found = [
+        f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+        for e in ocds_validator().iter_errors(package)
+    ]
+    assert not found, "\n".join(found[:20])
+    for release in package["releases"]:
+        for d in release.get("planning", {}).get("documents", []):
+            assert d["documentType"] in ocds_codes("documentType.csv"), d
+        for m in release.get("planning", {}).get("milestones", []):
+            assert m["type"] in ocds_codes("milestoneType.csv"), m
+        for p in release.get("parties", []):
+            assert set(p["roles"]) <= ocds_codes("partyRole.csv"), p
+        for item in release.get("tender", {}).get("items", []):
+            if "classification" in item:
+                assert item["classification"]["scheme"] in ocds_codes("itemClassificationScheme.csv"), item

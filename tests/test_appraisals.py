@@ -247,7 +247,12 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert by["vcse"]["goes_to_market"] and not by["la"]["goes_to_market"]
     no_market = [n["need_id"] for n in market["needs"] if n["verdict"] == "no_market"]
     assert by["vcse"]["no_market_need_ids"] == no_market and by["la"]["no_market_need_ids"] == []
-    assert all(n["responses"] is None for n in market["needs"])  # market engagement: not wired yet
+    # the seeded exercise was published for market engagement: what providers answered is drawn in, per need
+    answered = (await client.get("/exercises/1/report?format=json", headers=staff)).json()["market_response"]["needs"]
+    expected = {n["need_id"]: (n["responses"], n["costs"]["minimum"], n["costs"]["maximum"]) for n in answered}
+    got = {n["need_id"]: (n["responses"], n["indicative_cost_low"], n["indicative_cost_high"]) for n in market["needs"]}
+    assert market["engagement"] == "attached" and got == {k: expected[k] for k in got}
+    assert any(n["responses"] for n in market["needs"]) and all(n["consortia"] is not None for n in market["needs"])
     csv = await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("row_type,option")
     r = await client.post(

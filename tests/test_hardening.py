@@ -28,7 +28,15 @@ async def body_operations(client) -> list[tuple[str, str]]:
         for method, op in item.items():
             if isinstance(op, dict) and "application/json" in op.get("requestBody", {}).get("content", {}):
                 concrete = path
-                for name in ("provider_id", "exercise_id", "need_id", "key_id", "run_id", "service_id"):
+                for name in (
+                    "provider_id",
+                    "exercise_id",
+                    "need_id",
+                    "key_id",
+                    "run_id",
+                    "service_id",
+                    "clarification_id",
+                ):
                     concrete = concrete.replace("{" + name + "}", "1")
                 concrete = concrete.replace("{pathway}", "ACCOM")
                 ops.append((method.upper(), concrete))
@@ -37,16 +45,18 @@ async def body_operations(client) -> list[tuple[str, str]]:
 
 async def test_undecodable_bodies_are_400_on_every_endpoint_that_takes_one(read_client, read_keys):
     admin = await read_keys.headers("admin")
+    provider = await read_keys.headers("provider", 1)  # market responses and clarification questions are a provider's
     ops = await body_operations(read_client)
     assert len(ops) >= 8
     for method, path in ops:
+        key = provider if "/responses" in path or path.endswith("/clarifications") else admin
         for body, problem in (
             (DEEP, "nested too deeply"),
             (DEEP_OBJECT, "nested too deeply"),
             (NOT_UTF8, "not valid UTF-8"),
         ):
             r = await read_client.request(
-                method, path, content=body, headers={**admin, "Content-Type": "application/json", "If-Match": '"v1"'}
+                method, path, content=body, headers={**key, "Content-Type": "application/json", "If-Match": '"v1"'}
             )
             assert r.status_code == 400, (method, path, problem, r.status_code, r.text[:200])
             assert r.json()["errors"] == [{"field": "body", "problem": problem}]

@@ -288,13 +288,17 @@ async def test_the_seeded_market_has_the_variety_the_issue_asks_for(conn):
     )
 
 
-async def test_the_sample_exercise_seeds_into_a_directory_that_already_has_providers(databases, seed_dir: Path):
+async def test_the_sample_exercise_seeds_into_a_directory_that_already_has_providers(
+    databases, seed_dir: Path, tmp_path: Path
+):
     """A database seeded before exercises existed still gets the sample exercise on the next seed."""
     name = await databases.create("seed-ex")
     conn = await db.connect(databases.dsn(name))
+    before_engagement = tmp_path / "seed"  # (its published sample would keep the exercise: responses are evidence)
+    shutil.copytree(seed_dir, before_engagement, ignore=shutil.ignore_patterns("engagement.json"))
     try:
         await migrate(conn, PROJECT_ROOT / "schema")
-        await seed(conn, seed_dir, today=TODAY)
+        await seed(conn, before_engagement, today=TODAY)
         # the sample appraisal on the exercise is frozen: only the tables' owner, setting its trigger aside, removes it
         await conn.execute("alter table appraisal disable trigger appraisal_frozen; delete from appraisal")
         await conn.execute("delete from need; delete from exercise")

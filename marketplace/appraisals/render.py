@@ -203,6 +203,11 @@ CSV_HEADER = [
     "hhi",
     "no_market_need_ids",
     "match_run_id",
+    "responses",
+    "intending_to_bid",
+    "indicative_cost_low_gbp",
+    "indicative_cost_high_gbp",
+    "consortia",
 ]
 
 
@@ -293,6 +298,11 @@ def to_csv(r: AppraisalReport) -> str:
                 verdict=n.verdict,
                 hhi=n.hhi,
                 match_run_id=n.match_run_id,
+                responses=n.responses,
+                intending_to_bid=n.intending_to_bid,
+                indicative_cost_low_gbp=n.indicative_cost_low,
+                indicative_cost_high_gbp=n.indicative_cost_high,
+                consortia="; ".join(n.consortia) if n.consortia is not None else None,
             )
         for m in r.market.options:
             row(

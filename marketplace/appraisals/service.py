@@ -40,6 +40,7 @@ from marketplace.appraisals.models import (
 from marketplace.concurrency import check_if_match, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
+from marketplace.engagement.models import NeedMarketResponse
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.reports import service as reports
@@ -240,24 +241,27 @@ def with_results(a: Appraisal) -> Appraisal:
 
 def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
     """The exercise's figures per need (from its market report), and per option the needs it would buy and which
-    of them have no market (flagged) or a limited one.
-
-    Issue 14 (market engagement) adds each need's responses, intent to bid, indicative cost range and declared
-    consortia: `NeedEvidence` has a slot for each (None until filled), and `evidence_for` is where they are read."""
+    of them have no market (flagged) or a limited one. When the exercise was published for market engagement, each
+    need also carries what providers answered (the report's market-response section): responses, intent to bid
+    (lead, partner or either), the indicative unit-cost range and the declared consortia."""
+    answered = {n.need_id: n for n in report.market_response.needs} if report.market_response else {}
     needs = [
-        NeedEvidence(
-            need_id=n.need_id,
-            title=n.title,
-            pathway=n.pathway,
-            pathway_name=n.pathway_name,
-            annual_budget=n.annual_budget,
-            match_run_id=n.match_run_id,
-            suitable=n.suitable,
-            verdict=n.verdict,
-            hhi=n.market.hhi,
-            largest_share=n.market.largest_share,
-            concentration=n.market.band,
-            stale=n.stale_run is not None,
+        _with_responses(
+            NeedEvidence(
+                need_id=n.need_id,
+                title=n.title,
+                pathway=n.pathway,
+                pathway_name=n.pathway_name,
+                annual_budget=n.annual_budget,
+                match_run_id=n.match_run_id,
+                suitable=n.suitable,
+                verdict=n.verdict,
+                hhi=n.market.hhi,
+                largest_share=n.market.largest_share,
+                concentration=n.market.band,
+                stale=n.stale_run is not None,
+            ),
+            answered.get(n.need_id),
         )
         for n in report.needs
     ]
@@ -285,15 +289,27 @@ def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
         not_matched_need_ids=not_matched,
         needs=needs,
         options=options,
+        engagement="attached" if report.market_response is not None else "not available",
+    )
+
+
+def _with_responses(need: NeedEvidence, answered: NeedMarketResponse | None) -> NeedEvidence:
+    """A need's evidence with what providers answered in market engagement, when they were asked."""
+    if answered is None:
+        return need
+    return msgspec.structs.replace(
+        need,
+        responses=answered.responses,
+        intending_to_bid=sum(answered.intent.get(k, 0) for k in ("lead", "partner", "either")),
+        indicative_cost_low=answered.costs.minimum,
+        indicative_cost_high=answered.costs.maximum,
+        consortia=[f"{c.lead_name} + {', '.join(c.partners)}" for c in answered.consortia],
     )
 
 
 async def evidence_for(ctx: Context, db: Pool, a: Appraisal) -> MarketEvidence | None:
-    """The market evidence of the appraisal's exercise now (None when it stands alone). Reads stored runs only.
-
-    Wiring issue 14: here, read `engagement.service.market_response(conn, a.exercise_id)` and fill each
-    `NeedEvidence`'s `responses`, `intending_to_bid`, `indicative_cost_low`/`_high` and `consortia`, and set
-    `engagement` to say the figures are attached."""
+    """The market evidence of the appraisal's exercise now (None when it stands alone): its market report, made
+    from stored runs only, with the market-engagement responses when the exercise was published."""
     if a.exercise_id is None:
         return None
     report = await reports.make_report(ctx, db, a.exercise_id, threshold=THRESHOLD)

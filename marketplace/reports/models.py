@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 
 import matching
+from marketplace.engagement.models import MarketResponse
 from marketplace.exercises.models import ExerciseSummary
 
 NO_MARKET, LIMITED_MARKET, COMPETITIVE_MARKET = "no_market", "limited_market", "competitive_market"
@@ -295,3 +296,6 @@ class Report(msgspec.Struct):
     method: Method
     freshness: Freshness | None = None
     frozen: Frozen | None = None
+    market_response: MarketResponse | None = None
+    """What providers answered when the exercise was published for engagement (engagement.service.market_response);
+    None when it was not."""

@@ -14,6 +14,7 @@ import msgspec
 from marketplace import audit
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
+from marketplace.engagement import service as engagement
 from marketplace.errors import FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.reports import queries
@@ -29,8 +30,9 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     """The report from stored runs only (reads; never matches, never stores)."""
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
+        responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold)
     runs = await exercises.newest_runs(db, exercise)
-    return await asyncio.to_thread(
+    report = await asyncio.to_thread(
         build_report,
         exercise,
         list(runs.values()),
@@ -39,6 +41,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         generated_at=ctx.clock.now(),
         depth=ctx.settings.match_store_limit,
     )
+    return msgspec.structs.replace(report, market_response=responses if responses.published else None)
 
 
 def rendered(report: Report) -> dict[str, bytes]:

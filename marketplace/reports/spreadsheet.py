@@ -8,7 +8,8 @@
     ==================  ======================================================  ==================
     column              meaning                                                 rows
     ==================  ======================================================  ==================
-    row_type            ``need``, ``cell`` or ``candidate``                     all
+    row_type            ``need``, ``cell`` or ``candidate`` (and                all
+                        ``response_need``, ``response_cell``: see below)
     need_id             the need's id                                           all
     need_title          the need's title                                        all
     pathway             pathway code, e.g. ``ETE``                              all
@@ -53,6 +54,9 @@
                         for in the need's run, one column per criterion
     ==================  ======================================================  ==================
 
+    When the exercise was published for market engagement, ``response_need`` and ``response_cell`` rows follow, with
+    the columns of :data:`RESPONSE_COLUMNS` (described in `_response_rows`) besides the need's own.
+
     Need rows come first (the needs the report holds, in report order, then
     each need not matched yet, with ``run_status`` ``not_matched``), then cell rows (needs in
     report order, areas in the grid's order), then candidate rows: for each
@@ -77,6 +81,24 @@ from marketplace.reports.models import CriterionNote, NeedReport, Report, Suitab
 from marketplace.reports.view import ordered_cells
 
 __all__ = ["CSV_HEADER", "note_text", "to_csv", "to_csv_bytes"]
+
+RESPONSE_COLUMNS = [
+    "responses",
+    "intent_lead",
+    "intent_partner",
+    "intent_either",
+    "not_interested",
+    "offered_capacity",
+    "capacity_to_volume",
+    "cost_min_gbp",
+    "cost_median_gbp",
+    "cost_max_gbp",
+    "budget_per_service_user_gbp",
+    "barriers",
+    "consortia",
+    "suitable_non_responders",
+]
+"""The market-response columns (``response_need`` and ``response_cell`` rows; see `_response_rows`)."""
 
 CSV_HEADER: list[str] = [
     "row_type",
@@ -110,6 +132,7 @@ CSV_HEADER: list[str] = [
     "service_ids",
     *(f"score_{c}" for c in matching.CRITERIA),
     *(f"weight_percent_{c}" for c in matching.CRITERIA),
+    *RESPONSE_COLUMNS,
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -224,6 +247,53 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         for p in need.providers:
             h = top.get(p.provider_id)
             yield _candidate(need, p, h.strengths if h else [], h.weaknesses if h else [])
+    yield from _response_rows(report)
+
+
+def _response_rows(report: Report) -> Iterable[dict[str, str]]:
+    """The market-response section, when the exercise was published for engagement: a ``response_need`` row per
+    need (responses, intent split, offered capacity against volume, indicative unit costs against the budget per
+    service user, barriers ticked as "barrier: count", declared consortia as "lead + partner, ...", the suitable
+    providers that did not respond) and a ``response_cell`` row per (need, area): responses and capacity offered."""
+    mr = report.market_response
+    if mr is None:
+        return
+    for n in mr.needs:
+        common = {
+            "need_id": str(n.need_id),
+            "need_title": _sheet_text(n.title),
+            "pathway": _sheet_text(n.pathway),
+            "annual_volume": str(n.annual_volume),
+            "annual_budget_gbp": str(whole_pounds(n.annual_budget)),
+        }
+        yield {
+            "row_type": "response_need",
+            **common,
+            "match_run_id": "" if n.match_run_id is None else str(n.match_run_id),
+            "responses": str(n.responses),
+            "intent_lead": str(n.intent.get("lead", 0)),
+            "intent_partner": str(n.intent.get("partner", 0)),
+            "intent_either": str(n.intent.get("either", 0)),
+            "not_interested": str(n.not_interested),
+            "offered_capacity": str(n.offered_capacity),
+            "capacity_to_volume": _number(n.capacity_to_volume),
+            "cost_min_gbp": _number(n.costs.minimum),
+            "cost_median_gbp": _number(n.costs.median),
+            "cost_max_gbp": _number(n.costs.maximum),
+            "budget_per_service_user_gbp": _number(n.costs.budget_per_service_user),
+            "barriers": _sheet_text("; ".join(f"{b}: {k}" for b, k in n.barriers.items() if k)),
+            "consortia": _sheet_text("; ".join(f"{c.lead_name} + {', '.join(c.partners)}" for c in n.consortia)),
+            "suitable_non_responders": _sheet_text("; ".join(p.name for p in n.suitable_non_responders)),
+        }
+        for cell in n.cells:
+            yield {
+                "row_type": "response_cell",
+                **common,
+                "area_code": _sheet_text(cell.area),
+                "area_name": _sheet_text(cell.area_name),
+                "responses": str(cell.responses),
+                "offered_capacity": str(cell.offered_capacity),
+            }
 
 
 def to_csv(report: Report) -> str:

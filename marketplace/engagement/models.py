@@ -1,0 +1,354 @@
+"""Market engagement: the public notice (UK2-style), its questions, providers' responses, clarifications, the
+market-response figures the report and the options appraisal read, and the OCDS release package."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from marketplace.types import TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
+
+BudgetVisibility = Literal["shown", "range", "hidden"]
+QuestionKind = Literal["text", "yes_no", "number", "single_choice", "multiple_choice"]
+Intent = Literal["lead", "partner", "either", "not_interested"]
+INTERESTED = ("lead", "partner", "either")
+Barrier = Literal["contract_size", "tupe", "payment_by_results", "insurance", "timescale", "geography"]
+BARRIERS: tuple[str, ...] = ("contract_size", "tupe", "payment_by_results", "insurance", "timescale", "geography")
+ResponseStatus = Literal["submitted", "withdrawn"]
+EngagementState = Literal["not_yet_open", "open", "closed"]
+
+QuestionText = Annotated[str, Meta(min_length=1, max_length=1000, pattern=TEXT)]
+Choice = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
+LongAnswer = Annotated[str, Meta(max_length=20_000, pattern=TEXT)]
+ClarificationText = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
+Ident = Annotated[int, Meta(ge=1, le=999_999_999_999)]
+
+DEADLINE_RULE = (
+    "Deadlines are in Europe/London time: responses and clarification questions are accepted from the start of "
+    "`opens_on` until the end of `closes_on` (midnight at the end of that day, UK time); after that a response is "
+    "read-only and a late change is refused (409)."
+)
+
+
+# --- publishing and questions ------------------------------------------------------------------------
+
+
+class PublishIn(Strict):
+    """POST /exercises/{id}/publish: open the exercise for engagement (If-Match: the exercise's ETag)."""
+
+    budget_visibility: BudgetVisibility = "hidden"
+    """How much of each need's annual budget the public notice shows: the figure, a range (the figure less and
+    more 20%, to the nearest £5,000), or nothing."""
+
+
+class QuestionIn(Strict):
+    """A question the exercise asks every responding provider."""
+
+    kind: QuestionKind
+    text: QuestionText
+    required: bool = False
+    word_limit: Annotated[int, Meta(ge=1, le=5000)] | None = None
+    """For `text` questions: the most words an answer may have (default 500)."""
+    choices: Annotated[list[Choice], Meta(max_length=30)] = []
+    """For `single_choice` and `multiple_choice` questions: the values an answer may take (at least two)."""
+
+
+class Question(msgspec.Struct):
+    id: int
+    exercise_id: int
+    position: int
+    kind: str
+    text: str
+    required: bool
+    word_limit: int | None
+    choices: list[str]
+
+
+DEFAULT_WORD_LIMIT = 500
+
+
+class BudgetShown(msgspec.Struct, omit_defaults=True):
+    """A need's annual budget as the notice shows it: the amount, a range, or neither (hidden)."""
+
+    visibility: str
+    amount: int | None = None
+    minimum: int | None = None
+    maximum: int | None = None
+    per_service_user: int | None = None
+    """The amount (or the range's middle) over the annual volume, when the budget is not hidden."""
+
+
+class NoticeNeed(msgspec.Struct):
+    id: int
+    title: str
+    pathway: str
+    pathway_name: str
+    areas: list[str]
+    area_names: list[str]
+    annual_volume: int
+    contract_years: float
+    cohorts: list[str]
+    budget: BudgetShown
+
+
+class PublicClarification(msgspec.Struct):
+    """A clarification as everyone reads it: the question (as published) and the answer, never who asked."""
+
+    id: int
+    question: str
+    answer: str
+    answered_at: dt.datetime
+
+
+class Notice(msgspec.Struct):
+    """The public part of an exercise open for engagement (a UK2-style preliminary market engagement notice)."""
+
+    exercise_id: int
+    title: str
+    description: str
+    commissioning_body: str
+    opens_on: dt.date
+    closes_on: dt.date
+    deadline: dt.datetime
+    """The instant responses close: the end of `closes_on` in Europe/London, given with its UTC offset."""
+    deadline_rule: str
+    state: str
+    """``not_yet_open``, ``open`` or ``closed``."""
+    published_at: dt.datetime
+    needs: list[NoticeNeed]
+    questions: list[Question]
+    clarifications: list[PublicClarification]
+
+
+class Publication(msgspec.Struct):
+    exercise_id: int
+    budget_visibility: str
+    published_at: dt.datetime
+    published_by: int | None
+
+
+# --- responses --------------------------------------------------------------------------------------
+
+
+class AreaCapacity(Strict):
+    area: AreaCode
+    service_users_per_year: Annotated[int, Meta(ge=0, le=10_000_000)]
+
+
+class Partner(Strict, omit_defaults=True):
+    """A proposed partner: a directory provider by id, or an organisation outside the directory by name."""
+
+    provider_id: Ident | None = None
+    name: Name | None = None
+
+
+class NeedResponse(Strict, omit_defaults=True):
+    """A provider's answer for one need."""
+
+    need_id: Ident
+    intent: Intent
+    service_ids: Annotated[list[Ident], Meta(max_length=50)] = []
+    """The provider's own services it would deliver with (at least one unless not interested)."""
+    capacity: Annotated[list[AreaCapacity], Meta(max_length=50)] = []
+    """Service users a year it could take, per area (within the need's areas)."""
+    unit_cost: Annotated[Money, Meta(description="Indicative pounds per service user")] | None = None
+    partners: Annotated[list[Partner], Meta(max_length=20)] = []
+    barriers: Annotated[list[Barrier], Meta(max_length=6)] = []
+    barriers_text: Annotated[str, Meta(max_length=4000, pattern=TEXT)] = ""
+
+
+AnswerValue = str | bool | float | list[Choice]
+
+
+class Answer(Strict):
+    question_id: Ident
+    value: AnswerValue
+    """Text for `text` and `single_choice`, true/false for `yes_no`, a number for `number`, a list of choices for
+    `multiple_choice`."""
+
+
+class ResponseIn(Strict):
+    """A provider's response to an exercise (the whole response: each submission replaces the last)."""
+
+    needs: Annotated[list[NeedResponse], Meta(min_length=1, max_length=50)]
+    answers: Annotated[list[Answer], Meta(max_length=100)] = []
+
+
+class Response(msgspec.Struct):
+    """A provider's response as it now stands (its newest revision)."""
+
+    exercise_id: int
+    provider_id: int
+    provider_name: str
+    status: str
+    revision: int
+    submitted_at: dt.datetime
+    needs: list[NeedResponse]
+    answers: list[Answer]
+
+
+class ResponseRevision(Response):
+    snapshot: dict[str, Any]
+    """The provider's profile with its services when this revision was submitted."""
+
+
+class ResponsePage(Page[Response]):
+    pass
+
+
+# --- clarifications ---------------------------------------------------------------------------------
+
+
+class ClarificationIn(Strict):
+    question: ClarificationText
+
+
+class AnswerIn(Strict):
+    answer: ClarificationText
+    published_question: ClarificationText | None = None
+    """The question as published to everyone (default: as asked); reword it to leave out who asked."""
+
+
+class Clarification(msgspec.Struct):
+    """A clarification as its asker and the commissioners see it."""
+
+    id: int
+    exercise_id: int
+    provider_id: int | None
+    """Who asked: shown to commissioners and to the asker only."""
+    question: str
+    asked_at: dt.datetime
+    published_question: str | None
+    answer: str | None
+    answered_at: dt.datetime | None
+
+
+# --- finding ----------------------------------------------------------------------------------------
+
+
+class OpenExercise(msgspec.Struct):
+    exercise_id: int
+    title: str
+    commissioning_body: str
+    published_at: dt.datetime
+    closes_on: dt.date
+    deadline: dt.datetime
+    need_ids: list[int]
+    """Its needs in a pathway of one of the provider's active services, in an area that service covers."""
+    service_ids: list[int]
+    """The provider's services that match one of those needs."""
+    responded: bool
+
+
+# --- market response (the report's section, and what the options appraisal reads) --------------------
+
+
+class CostRange(msgspec.Struct):
+    responses: int
+    """Responses stating an indicative unit cost."""
+    minimum: float | None
+    median: float | None
+    maximum: float | None
+    budget_per_service_user: float
+    """The need's annual budget over its annual volume."""
+    median_to_budget: float | None
+    """The median over the budget per service user (above 1: dearer than the budget allows)."""
+
+
+class CellResponse(msgspec.Struct):
+    area: str
+    area_name: str
+    responses: int
+    """Interested responses offering capacity in this area (directly, or in an area containing it)."""
+    offered_capacity: int
+    """Service users a year offered here: capacity offered for a larger area is spread evenly over its areas."""
+
+
+class Consortium(msgspec.Struct):
+    lead_provider_id: int
+    lead_name: str
+    partners: list[str]
+    """Directory partners as "name (provider N)", outside ones by their name."""
+
+
+class NonResponder(msgspec.Struct):
+    provider_id: int
+    name: str
+    score: float
+
+
+class NeedMarketResponse(msgspec.Struct):
+    need_id: int
+    title: str
+    pathway: str
+    annual_volume: int
+    annual_budget: int
+    responses: int
+    """Interested responses (lead, partner or either)."""
+    not_interested: int
+    intent: dict[str, int]
+    offered_capacity: int
+    capacity_to_volume: float | None
+    costs: CostRange
+    cells: list[CellResponse]
+    consortia: list[Consortium]
+    barriers: dict[str, int]
+    barrier_notes: list[str]
+    suitable_non_responders: list[NonResponder]
+    """Providers the newest stored match run found suitable (score at or above the threshold) that have not
+    responded (None known when the need has no stored run)."""
+    match_run_id: int | None
+
+
+class MarketResponse(msgspec.Struct):
+    exercise_id: int
+    published: bool
+    deadline: dt.datetime | None
+    responses: int
+    """Current responses, not withdrawn."""
+    withdrawn: int
+    threshold: float
+    needs: list[NeedMarketResponse]
+    clarifications: list[PublicClarification]
+
+
+# --- OCDS -------------------------------------------------------------------------------------------
+
+OcdsPackage = dict[str, Any]
+"""An OCDS 1.1 release package (validated in the tests against the official schema and the UK extension)."""
+
+
+CPV = plain(r"^[0-9]{8}-[0-9]$", "must be a CPV code with its check digit, e.g. 85312000-9", "85312000-9")
+
+
+class CpvEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One row of seed_data/cpv.json: a pathway's CPV code (with its check digit) and the code's name."""
+
+    pathway: str
+    cpv: Annotated[str, Meta(pattern=CPV)]
+    name: Title
+
+
+# --- seed -------------------------------------------------------------------------------------------
+
+
+class SampleClarification(Strict):
+    question: ClarificationText
+    answer: ClarificationText
+    published_question: ClarificationText | None = None
+
+
+class SampleEngagement(Strict):
+    """seed_data/engagement.json: the sample exercise published for engagement, with questions, a clarification
+    answered, and responses from the first few providers whose services fit each need (the others stay silent)."""
+
+    exercise_title: Title
+    budget_visibility: BudgetVisibility
+    questions: Annotated[list[QuestionIn], Meta(max_length=30)]
+    clarifications: list[SampleClarification] = []
+    respondents_per_need: Annotated[int, Meta(ge=0, le=10)] = 2
+    published_days_after_opening: Annotated[int, Meta(ge=0, le=365)] = 0
+    responses_days_after_opening: Annotated[int, Meta(ge=0, le=365)] = 14

@@ -1,0 +1,325 @@
+"""SQL for market engagement: publication, questions, response revisions (append-only) and clarifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from marketplace.db import Connection
+from marketplace.engagement.models import (
+    Answer,
+    Clarification,
+    NeedResponse,
+    Publication,
+    Question,
+    QuestionIn,
+    Response,
+    ResponseIn,
+    ResponseRevision,
+)
+
+_body = msgspec.json.Decoder(ResponseIn)
+_snapshot = msgspec.json.Decoder(dict[str, Any])
+
+
+def _json(value: Any) -> str:
+    return msgspec.json.encode(value).decode()
+
+
+# --- publication ------------------------------------------------------------------------------------
+
+
+async def fetch_publication(conn: Connection, exercise_id: int) -> Publication | None:
+    row = await conn.fetchrow(
+        "select exercise_id, budget_visibility, published_at, published_by from engagement where exercise_id = $1",
+        exercise_id,
+    )
+    return None if row is None else Publication(**dict(row))
+
+
+async def insert_publication(
+    conn: Connection, exercise_id: int, visibility: str, at: dt.datetime, by: int | None
+) -> None:
+    await conn.execute(
+        "insert into engagement (exercise_id, budget_visibility, published_at, published_by) values ($1, $2, $3, $4)",
+        exercise_id,
+        visibility,
+        at,
+        by,
+    )
+
+
+async def published_exercise_ids(conn: Connection) -> list[tuple[int, dt.datetime]]:
+    """Every published exercise, newest publication first."""
+    rows = await conn.fetch(
+        "select exercise_id, published_at from engagement order by published_at desc, exercise_id desc"
+    )
+    return [(r["exercise_id"], r["published_at"]) for r in rows]
+
+
+# --- questions --------------------------------------------------------------------------------------
+
+
+def _question(r: asyncpg.Record) -> Question:
+    return Question(
+        id=r["id"],
+        exercise_id=r["exercise_id"],
+        position=r["position"],
+        kind=r["kind"],
+        text=r["text"],
+        required=r["required"],
+        word_limit=r["word_limit"],
+        choices=msgspec.json.decode(r["choices"], type=list[str]),
+    )
+
+
+QUESTION_COLUMNS = "id, exercise_id, position, kind, text, required, word_limit, choices::text as choices"
+
+
+async def fetch_questions(conn: Connection, exercise_id: int) -> list[Question]:
+    rows = await conn.fetch(
+        f"select {QUESTION_COLUMNS} from engagement_question where exercise_id = $1 order by position", exercise_id
+    )
+    return [_question(r) for r in rows]
+
+
+async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, word_limit: int | None) -> Question:
+    row = await conn.fetchrow(
+        f"""insert into engagement_question (exercise_id, position, kind, text, required, word_limit, choices)
+            values ($1, (select coalesce(max(position), 0) + 1 from engagement_question where exercise_id = $1),
+                    $2, $3, $4, $5, $6::text::jsonb)
+            returning {QUESTION_COLUMNS}""",
+        exercise_id,
+        q.kind,
+        q.text.strip(),
+        q.required,
+        word_limit,
+        _json(q.choices),
+    )
+    assert row is not None
+    return _question(row)
+
+
+async def delete_question(conn: Connection, exercise_id: int, question_id: int) -> bool:
+    done: str = await conn.execute(
+        "delete from engagement_question where exercise_id = $1 and id = $2", exercise_id, question_id
+    )
+    return done.endswith(" 1")
+
+
+# --- responses --------------------------------------------------------------------------------------
+
+RESPONSE_SQL = """
+select r.exercise_id, r.provider_id, p.name as provider_name, r.status, r.revision, r.created_at, r.body::text as body
+       {snapshot}
+from engagement_response r join provider p on p.id = r.provider_id
+"""
+NEWEST = """
+r.revision = (select max(s.revision) from engagement_response s
+              where s.exercise_id = r.exercise_id and s.provider_id = r.provider_id)
+"""
+
+
+def _response(r: asyncpg.Record) -> Response:
+    body = _body.decode(r["body"])
+    return Response(
+        exercise_id=r["exercise_id"],
+        provider_id=r["provider_id"],
+        provider_name=r["provider_name"],
+        status=r["status"],
+        revision=r["revision"],
+        submitted_at=r["created_at"],
+        needs=body.needs,
+        answers=body.answers,
+    )
+
+
+def _revision(r: asyncpg.Record) -> ResponseRevision:
+    return ResponseRevision(**msgspec.structs.asdict(_response(r)), snapshot=_snapshot.decode(r["snapshot"]))
+
+
+async def lock_response(conn: Connection, exercise_id: int, provider_id: int) -> None:
+    """Serialise changes to one provider's response (the app role may not lock append-only rows for update)."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended('engagement_response', $1 * 1000003 + $2))",
+        exercise_id,
+        provider_id,
+    )
+
+
+async def current_revision(conn: Connection, exercise_id: int, provider_id: int) -> tuple[int, str] | None:
+    row = await conn.fetchrow(
+        "select revision, status from engagement_response where exercise_id = $1 and provider_id = $2 "
+        "order by revision desc limit 1",
+        exercise_id,
+        provider_id,
+    )
+    return None if row is None else (row["revision"], row["status"])
+
+
+async def insert_revision(
+    conn: Connection,
+    *,
+    exercise_id: int,
+    provider_id: int,
+    revision: int,
+    status: str,
+    body: ResponseIn,
+    snapshot: bytes,
+    at: dt.datetime,
+    by: int | None,
+) -> None:
+    await conn.execute(
+        """insert into engagement_response (exercise_id, provider_id, revision, status, body, snapshot, created_at,
+                                            created_by)
+           values ($1, $2, $3, $4, $5::text::jsonb, $6::text::jsonb, $7, $8)""",
+        exercise_id,
+        provider_id,
+        revision,
+        status,
+        _json(body),
+        snapshot.decode(),
+        at,
+        by,
+    )
+
+
+async def fetch_response(conn: Connection, exercise_id: int, provider_id: int) -> Response | None:
+    row = await conn.fetchrow(
+        RESPONSE_SQL.format(snapshot="") + f" where r.exercise_id = $1 and r.provider_id = $2 and {NEWEST}",
+        exercise_id,
+        provider_id,
+    )
+    return None if row is None else _response(row)
+
+
+async def fetch_responses(
+    conn: Connection, exercise_id: int, *, provider_id: int | None = None, limit: int | None = None, offset: int = 0
+) -> tuple[int, list[Response]]:
+    """The current responses (newest revisions), by provider name; only `provider_id`'s when given."""
+    where = f"where r.exercise_id = $1 and {NEWEST} and ($2::bigint is null or r.provider_id = $2)"
+    total: int = await conn.fetchval(f"select count(*) from engagement_response r {where}", exercise_id, provider_id)
+    rows = await conn.fetch(
+        RESPONSE_SQL.format(snapshot="") + where + " order by lower(p.name), r.provider_id limit $3 offset $4",
+        exercise_id,
+        provider_id,
+        limit,
+        offset,
+    )
+    return total, [_response(r) for r in rows]
+
+
+async def fetch_revisions(conn: Connection, exercise_id: int, provider_id: int) -> list[ResponseRevision]:
+    rows = await conn.fetch(
+        RESPONSE_SQL.format(snapshot=", r.snapshot::text as snapshot")
+        + " where r.exercise_id = $1 and r.provider_id = $2 order by r.revision desc",
+        exercise_id,
+        provider_id,
+    )
+    return [_revision(r) for r in rows]
+
+
+async def provider_exercises_responded(conn: Connection, provider_id: int) -> set[int]:
+    rows = await conn.fetch(
+        f"select distinct r.exercise_id from engagement_response r where r.provider_id = $1 and {NEWEST} "
+        "and r.status = 'submitted'",
+        provider_id,
+    )
+    return {r["exercise_id"] for r in rows}
+
+
+# --- clarifications ---------------------------------------------------------------------------------
+
+CLARIFICATION_COLUMNS = "id, exercise_id, provider_id, question, asked_at, published_question, answer, answered_at"
+
+
+def _clarification(r: asyncpg.Record) -> Clarification:
+    return Clarification(**dict(r))
+
+
+async def insert_clarification(
+    conn: Connection, exercise_id: int, provider_id: int, question: str, at: dt.datetime, by: int | None
+) -> Clarification:
+    row = await conn.fetchrow(
+        f"""insert into engagement_clarification (exercise_id, provider_id, question, asked_at, asked_by)
+            values ($1, $2, $3, $4, $5) returning {CLARIFICATION_COLUMNS}""",
+        exercise_id,
+        provider_id,
+        question.strip(),
+        at,
+        by,
+    )
+    assert row is not None
+    return _clarification(row)
+
+
+async def lock_clarification(conn: Connection, exercise_id: int, clarification_id: int) -> Clarification | None:
+    row = await conn.fetchrow(
+        f"select {CLARIFICATION_COLUMNS} from engagement_clarification where exercise_id = $1 and id = $2 for update",
+        exercise_id,
+        clarification_id,
+    )
+    return None if row is None else _clarification(row)
+
+
+async def answer_clarification(
+    conn: Connection, clarification_id: int, published_question: str, answer: str, at: dt.datetime, by: int | None
+) -> Clarification:
+    row = await conn.fetchrow(
+        f"""update engagement_clarification
+            set published_question = $2, answer = $3, answered_at = $4, answered_by = $5
+            where id = $1 returning {CLARIFICATION_COLUMNS}""",
+        clarification_id,
+        published_question.strip(),
+        answer.strip(),
+        at,
+        by,
+    )
+    assert row is not None
+    return _clarification(row)
+
+
+async def fetch_clarifications(
+    conn: Connection, exercise_id: int, *, answered_or_asked_by: int | None, everything: bool
+) -> list[Clarification]:
+    """Every clarification (`everything`), else the answered ones and those `answered_or_asked_by` asked."""
+    rows = await conn.fetch(
+        f"""select {CLARIFICATION_COLUMNS} from engagement_clarification
+            where exercise_id = $1 and ($2 or answer is not null or provider_id = $3)
+            order by id""",
+        exercise_id,
+        everything,
+        answered_or_asked_by,
+    )
+    return [_clarification(r) for r in rows]
+
+
+__all__ = ["Answer", "NeedResponse"]
+
+
+async def pathway_services(conn: Connection, pathway: str) -> list[asyncpg.Record]:
+    """Active services in `pathway` of published providers, by provider then service id (for the sample responses)."""
+    return await conn.fetch(
+        """select s.provider_id, s.id, coalesce(s.capacity_per_year, 0) as capacity,
+                  s.cost_amount::float8 as cost, s.cost_unit,
+                  array(select a.area_code from service_area a where a.service_id = s.id order by a.area_code) as areas
+           from service s join provider p on p.id = s.provider_id
+           where p.status = 'published' and s.status = 'active' and s.pathway_code = $1
+           order by s.provider_id, s.id""",
+        pathway,
+    )
+
+
+async def sample_exercise_id(conn: Connection, title: str) -> int | None:
+    found: int | None = await conn.fetchval(
+        "select id from exercise where is_sample and title = $1 order by id limit 1", title
+    )
+    return found
+
+
+async def any_publication(conn: Connection) -> bool:
+    found: bool = await conn.fetchval("select exists(select 1 from engagement)")
+    return found

@@ -1,0 +1,312 @@
+"""Market engagement: the public notice, questions, responses, clarifications, open exercises and OCDS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, delete, get, post, put
+from litestar import Response as HttpResponse
+from litestar.datastructures import ResponseHeader
+from litestar.params import JSONBody
+
+from marketplace.accounts.auth import STAFF, allow, staff
+from marketplace.concurrency import etag
+from marketplace.engagement import service
+from marketplace.engagement.models import (
+    DEADLINE_RULE,
+    AnswerIn,
+    Clarification,
+    ClarificationIn,
+    Notice,
+    OcdsPackage,
+    OpenExercise,
+    PublishIn,
+    Question,
+    QuestionIn,
+    Response,
+    ResponseIn,
+    ResponsePage,
+    ResponseRevision,
+)
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, errors_doc
+
+TAGS = ["market engagement"]
+ETAG = [ResponseHeader(name="ETag", description='The response\'s revision, e.g. "v3"', documentation_only=True)]
+provider_only = allow("provider")
+staff_or_provider = allow(*STAFF, "provider")
+own_or_staff = allow(*STAFF, own_provider=True)
+own_only = allow(own_provider=True)
+PUBLIC: dict[str, Any] = {"tags": TAGS}
+"""Anyone may call (a key is optional; a bad one is still refused)."""
+
+
+def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
+    return HttpResponse(r, status_code=status_code, headers={"ETag": etag(r.revision)})
+
+
+@post(
+    "/exercises/{exercise_id:int}/publish",
+    summary="Publish the exercise for market engagement (If-Match: the exercise's ETag)",
+    status_code=201,
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
+    description="Makes the exercise's public notice (GET /exercises/{id}/notice) readable by anyone and opens it to "
+    "responses and clarification questions between `opens_on` and `closes_on`. The exercise needs both dates (the "
+    "deadline not yet passed) and at least one need; its questions are fixed from now on. `budget_visibility`: each "
+    "need's budget is shown, shown as a range (less and more 20%, to the nearest £5,000), or hidden. " + DEADLINE_RULE,
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def publish(
+    exercise_id: Id, data: JSONBody[PublishIn], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Notice:
+    return await service.publish(ctx, conn, actor, exercise_id, if_match, data)
+
+
+@get(
+    "/exercises/{exercise_id:int}/notice",
+    summary="The public notice of an exercise open for engagement (UK2-style; anyone)",
+    responses=errors_doc(400, 404),
+    description="Title, description, commissioning body, needs (pathway, areas, volume, contract length, cohorts, the "
+    "budget as the commissioner chose to show it), questions, the deadline and the clarification log (anonymised). "
+    "404 until the exercise is published. " + DEADLINE_RULE,
+    **PUBLIC,
+)
+async def get_notice(exercise_id: Id, ctx: Ctx, conn: Conn) -> Notice:
+    return await service.notice(ctx, conn, exercise_id)
+
+
+@get(
+    "/exercises/{exercise_id:int}/questions",
+    summary="The exercise's questions (anyone once published; staff before)",
+    responses=errors_doc(400, 404),
+    **PUBLIC,
+)
+async def list_questions(exercise_id: Id, conn: Conn, actor: ActorDep) -> list[Question]:
+    return await service.list_questions(conn, actor.caller, exercise_id)
+
+
+@post(
+    "/exercises/{exercise_id:int}/questions",
+    summary="Add a question (before publishing)",
+    status_code=201,
+    responses=errors_doc(400, 403, 404, 409, 422),
+    description="Free text (with a word limit, default 500), yes/no, a number, or a single or multiple choice; each "
+    "required or optional. Questions are fixed once the exercise is published (409).",
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def add_question(exercise_id: Id, data: JSONBody[QuestionIn], conn: Conn, actor: ActorDep) -> Question:
+    return await service.add_question(conn, actor, exercise_id, data)
+
+
+@delete(
+    "/exercises/{exercise_id:int}/questions/{question_id:int}",
+    summary="Remove a question (before publishing)",
+    status_code=204,
+    responses=errors_doc(400, 403, 404, 409),
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def remove_question(exercise_id: Id, question_id: Id, conn: Conn, actor: ActorDep) -> None:
+    await service.remove_question(conn, actor, exercise_id, question_id)
+
+
+RESPONSE_RULES = (
+    " Per need: intent (lead, partner, either, not_interested), the provider's own active services it would deliver "
+    "with, capacity per area (within the need's areas), an indicative unit cost (pounds per service user), partners "
+    "(directory providers by id, or organisations outside it by name) and barriers to bidding (a tick-list and "
+    "text); answers to the questions (word limits, choices and required questions checked: 422 naming the field). "
+    "Each submission is kept as a revision, with the provider's profile and services as they were. " + DEADLINE_RULE
+)
+
+
+@post(
+    "/exercises/{exercise_id:int}/responses",
+    summary="Respond to an exercise (a provider key, once; then revise with PUT)",
+    status_code=201,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 409, 422),
+    description="The caller's provider responds to a published exercise open for engagement." + RESPONSE_RULES,
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[provider_only],
+)
+async def submit_response(
+    exercise_id: Id, data: JSONBody[ResponseIn], ctx: Ctx, conn: Conn, actor: ActorDep
+) -> HttpResponse[Response]:
+    return revisioned(await service.submit_response(ctx, conn, actor, exercise_id, data), 201)
+
+
+@get(
+    "/exercises/{exercise_id:int}/responses",
+    summary="Responses: every one for commissioners, a provider's own for a provider key",
+    responses=errors_doc(400, 403, 404),
+    description="Current responses (each provider's newest revision, withdrawn ones marked), by provider name. A "
+    "provider key sees its own response only, never another provider's.",
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[staff_or_provider],
+)
+async def list_responses(
+    exercise_id: Id, conn: Conn, actor: ActorDep, page: PageNumber = 1, per_page: PerPage = 20
+) -> ResponsePage:
+    return await service.list_responses(conn, actor.caller, exercise_id, page=page, per_page=per_page)
+
+
+@get(
+    "/exercises/{exercise_id:int}/responses/{provider_id:int}",
+    summary="One provider's response (that provider, or commissioners)",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404),
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[own_or_staff],
+)
+async def get_response(exercise_id: Id, provider_id: Id, conn: Conn) -> HttpResponse[Response]:
+    return revisioned(await service.get_response(conn, exercise_id, provider_id))
+
+
+@put(
+    "/exercises/{exercise_id:int}/responses/{provider_id:int}",
+    summary="Revise a response (its provider; If-Match) until the deadline",
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
+    description="Replaces the response with a new revision (a withdrawn response is submitted again)." + RESPONSE_RULES,
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[own_only],
+)
+async def revise_response(
+    exercise_id: Id,
+    provider_id: Id,
+    data: JSONBody[ResponseIn],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> HttpResponse[Response]:
+    return revisioned(await service.revise_response(ctx, conn, actor, exercise_id, provider_id, if_match, data))
+
+
+@post(
+    "/exercises/{exercise_id:int}/responses/{provider_id:int}/withdraw",
+    summary="Withdraw a response (its provider; If-Match) until the deadline",
+    status_code=200,
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 409, 412, 428),
+    description="Adds a withdrawn revision (what was said before stays in the revisions). " + DEADLINE_RULE,
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[own_only],
+)
+async def withdraw_response(
+    exercise_id: Id, provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> HttpResponse[Response]:
+    return revisioned(await service.withdraw_response(ctx, conn, actor, exercise_id, provider_id, if_match))
+
+
+@get(
+    "/exercises/{exercise_id:int}/responses/{provider_id:int}/revisions",
+    summary="Every revision of a response, newest first, with the profile snapshot each relied on",
+    responses=errors_doc(400, 403, 404),
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[own_or_staff],
+)
+async def list_revisions(exercise_id: Id, provider_id: Id, conn: Conn) -> list[ResponseRevision]:
+    return await service.list_revisions(conn, exercise_id, provider_id)
+
+
+@get(
+    "/exercises/{exercise_id:int}/clarifications",
+    summary="Clarifications: the published log for anyone, plus a provider's own questions, or all for staff",
+    responses=errors_doc(400, 404),
+    description="Anyone: answered clarifications, anonymised (`provider_id` null). A provider key: those and its own "
+    "questions, answered or not. Commissioners: every question, with who asked.",
+    **PUBLIC,
+)
+async def list_clarifications(exercise_id: Id, conn: Conn, actor: ActorDep) -> list[Clarification]:
+    return await service.list_clarifications(conn, actor.caller, exercise_id)
+
+
+@post(
+    "/exercises/{exercise_id:int}/clarifications",
+    summary="Ask a clarification question (a provider key; private until answered)",
+    status_code=201,
+    responses=errors_doc(400, 403, 404, 409),
+    description="Until the deadline. The commissioner's answer is published to every provider with the question, "
+    "never naming who asked (Procurement Act 2023, s.16: no supplier gets an unfair advantage). " + DEADLINE_RULE,
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[provider_only],
+)
+async def ask(exercise_id: Id, data: JSONBody[ClarificationIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Clarification:
+    return await service.ask(ctx, conn, actor, exercise_id, data)
+
+
+@post(
+    "/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer",
+    summary="Answer a clarification and publish it, anonymised, to everyone",
+    status_code=200,
+    responses=errors_doc(400, 403, 404, 409),
+    description="`published_question` rewords the question as everyone reads it (default: as asked). Answered once.",
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[staff],
+)
+async def answer(
+    exercise_id: Id, clarification_id: Id, data: JSONBody[AnswerIn], ctx: Ctx, conn: Conn, actor: ActorDep
+) -> Clarification:
+    return await service.answer(ctx, conn, actor, exercise_id, clarification_id, data)
+
+
+@get(
+    "/providers/{provider_id:int}/open-exercises",
+    summary="Exercises open for engagement whose needs match the provider's services, newest first",
+    responses=errors_doc(400, 403, 404),
+    description="Published exercises open now with a need in the pathway of one of the provider's active services, in "
+    "an area that service covers (a service area inside the need's area, or containing it, counts). The provider "
+    "itself, or commissioners.",
+    tags=TAGS,
+    security=NEEDS_KEY,
+    guards=[own_or_staff],
+)
+async def open_exercises(provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep) -> list[OpenExercise]:
+    return await service.open_exercises(ctx, conn, actor.caller, provider_id)
+
+
+@get(
+    "/exercises/{exercise_id:int}/ocds",
+    summary="The engagement notice as an OCDS 1.1 release package (Find a Tender's UK2 shape; anyone)",
+    responses=errors_doc(400, 404),
+    description="Tag `planning`; the buyer as a party; an engagement milestone due at the deadline; the notice as a "
+    "`marketEngagementNotice` document with noticeType UK2; one item per need with its CPV classification and "
+    "delivery locations as ONS GSS URIs; values in GBP only where the budget is public. Declares the UK extension "
+    "as Find a Tender does. Never holds match runs or responses. 404 until published.",
+    **PUBLIC,
+)
+async def ocds(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> OcdsPackage:
+    return await service.ocds(ctx, conn, exercise_id, base_url=str(request.base_url))
+
+
+ROUTES = [
+    publish,
+    get_notice,
+    list_questions,
+    add_question,
+    remove_question,
+    submit_response,
+    list_responses,
+    get_response,
+    revise_response,
+    withdraw_response,
+    list_revisions,
+    list_clarifications,
+    ask,
+    answer,
+    open_exercises,
+    ocds,
+]

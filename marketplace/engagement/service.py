@@ -1,0 +1,1003 @@
+"""Market engagement: publishing an exercise's public notice, questions, responses, clarifications, finding open
+exercises, the market-response figures, and the OCDS release package.
+
+Time is the app's clock (`ctx.clock`); deadlines are in Europe/London (`deadline_of`). A response is a series of
+append-only revisions (schema/0015): each submission, revision or withdrawal adds one, with the provider's profile
+and services as they were. Who sees what: a provider its own response and its own clarification questions,
+commissioners everything, anyone the public notice of a published exercise."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import statistics
+from collections import Counter
+from functools import cache
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from marketplace import audit
+from marketplace.clock import LOCAL_ZONE, FixedClock
+from marketplace.concurrency import check_if_match, etag, require_if_match
+from marketplace.context import Context
+from marketplace.db import Connection
+from marketplace.engagement import queries
+from marketplace.engagement.models import (
+    BARRIERS,
+    DEADLINE_RULE,
+    DEFAULT_WORD_LIMIT,
+    INTERESTED,
+    Answer,
+    AnswerIn,
+    AreaCapacity,
+    Barrier,
+    BudgetShown,
+    CellResponse,
+    Clarification,
+    ClarificationIn,
+    Consortium,
+    CostRange,
+    CpvEntry,
+    MarketResponse,
+    NeedMarketResponse,
+    NeedResponse,
+    NonResponder,
+    Notice,
+    NoticeNeed,
+    OcdsPackage,
+    OpenExercise,
+    Partner,
+    Publication,
+    PublicClarification,
+    PublishIn,
+    Question,
+    QuestionIn,
+    Response,
+    ResponseIn,
+    ResponsePage,
+    ResponseRevision,
+    SampleEngagement,
+)
+from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
+from marketplace.exercises import service as exercises
+from marketplace.exercises.models import Exercise, ExercisePatch, Need
+from marketplace.providers import service as providers
+from marketplace.settings import PROJECT_ROOT
+from marketplace.taxonomy.models import Taxonomy
+from marketplace.types import ANONYMOUS, SYSTEM, Actor, Caller
+
+SUITABLE_SCORE = 0.6
+"""The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
+
+# --- time ---------------------------------------------------------------------------------------------
+
+
+def opens_at(opens_on: dt.date) -> dt.datetime:
+    """The start of `opens_on` in Europe/London."""
+    return dt.datetime.combine(opens_on, dt.time(0), tzinfo=LOCAL_ZONE)
+
+
+def deadline_of(closes_on: dt.date) -> dt.datetime:
+    """The end of `closes_on` in Europe/London (midnight starting the next day there)."""
+    return dt.datetime.combine(closes_on + dt.timedelta(days=1), dt.time(0), tzinfo=LOCAL_ZONE)
+
+
+def state_at(exercise: Exercise, now: dt.datetime) -> str:
+    if exercise.opens_on is None or exercise.closes_on is None:
+        return "closed"
+    if now < opens_at(exercise.opens_on):
+        return "not_yet_open"
+    return "open" if now < deadline_of(exercise.closes_on) else "closed"
+
+
+def _deadline_text(closes_on: dt.date) -> str:
+    return f"{deadline_of(closes_on).isoformat()} (the end of {closes_on.isoformat()}, Europe/London)"
+
+
+# --- publishing -------------------------------------------------------------------------------------
+
+
+async def _published(conn: Connection, exercise_id: int) -> tuple[Exercise, Publication]:
+    """The exercise and its publication; 404 when it is not published (to anyone who is not staff, an unpublished
+    exercise does not exist)."""
+    publication = await queries.fetch_publication(conn, exercise_id)
+    if publication is None:
+        raise NotFound(f"exercise {exercise_id} is not published for engagement")
+    return await exercises.get_exercise(conn, exercise_id), publication
+
+
+async def publish(
+    ctx: Context, conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, data: PublishIn
+) -> Notice:
+    """Open the exercise for engagement: its notice becomes public. It needs its dates (closing today or later) and
+    at least one need; the exercise's status becomes `engagement_open`. If-Match: the exercise's ETag."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        exercise = await exercises.get_exercise(conn, exercise_id)
+        check_if_match(if_match, exercise.version)
+        if await queries.fetch_publication(conn, exercise_id) is not None:
+            raise Conflict(f"exercise {exercise_id} is already published")
+        problems = []
+        if exercise.opens_on is None:
+            problems.append(FieldProblem(field="opens_on", problem="the exercise needs an opening date to publish"))
+        if exercise.closes_on is None:
+            problems.append(FieldProblem(field="closes_on", problem="the exercise needs a closing date to publish"))
+        elif deadline_of(exercise.closes_on) <= ctx.clock.now():
+            problems.append(
+                FieldProblem(field="closes_on", problem=f"the deadline {_deadline_text(exercise.closes_on)} has passed")
+            )
+        if not exercise.needs:
+            problems.append(FieldProblem(field="needs", problem="the exercise has no needs to engage the market on"))
+        if problems:
+            raise Unprocessable.from_problems(problems)
+        if exercise.status != "engagement_open":
+            await exercises.update_exercise(
+                conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
+            )
+        await queries.insert_publication(
+            conn, exercise_id, data.budget_visibility, ctx.clock.now(), actor.caller.key_id
+        )
+        await audit.record(conn, actor, status=201, detail=f"published exercise {exercise_id} for market engagement")
+        return await notice(ctx, conn, exercise_id)
+
+
+def _round_to(value: float, step: int) -> int:
+    return round(value / step) * step
+
+
+def budget_shown(need: Need, visibility: str) -> BudgetShown:
+    if visibility == "shown":
+        return BudgetShown(
+            visibility="shown",
+            amount=need.annual_budget,
+            per_service_user=round(need.annual_budget / need.annual_volume),
+        )
+    if visibility == "range":
+        low = max(_round_to(need.annual_budget * 0.8, 5000), 0)
+        high = max(_round_to(need.annual_budget * 1.2, 5000), low)
+        return BudgetShown(
+            visibility="range", minimum=low, maximum=high, per_service_user=round((low + high) / 2 / need.annual_volume)
+        )
+    return BudgetShown(visibility="hidden")
+
+
+async def notice(ctx: Context, conn: Connection, exercise_id: int) -> Notice:
+    """The public notice of a published exercise (anyone may read it)."""
+    exercise, publication = await _published(conn, exercise_id)
+    assert exercise.opens_on is not None and exercise.closes_on is not None  # publishing needs them
+    tax = ctx.taxonomy
+    areas, pathways = tax.codes("areas"), tax.codes("pathways")
+    return Notice(
+        exercise_id=exercise.id,
+        title=exercise.title,
+        description=exercise.description,
+        commissioning_body=exercise.commissioning_body,
+        opens_on=exercise.opens_on,
+        closes_on=exercise.closes_on,
+        deadline=deadline_of(exercise.closes_on),
+        deadline_rule=DEADLINE_RULE,
+        state=state_at(exercise, ctx.clock.now()),
+        published_at=publication.published_at,
+        needs=[
+            NoticeNeed(
+                id=n.id,
+                title=n.title,
+                pathway=n.pathway,
+                pathway_name=pathways.get(n.pathway, n.pathway),
+                areas=list(n.areas),
+                area_names=[areas.get(a, a) for a in n.areas],
+                annual_volume=n.annual_volume,
+                contract_years=n.contract_years,
+                cohorts=list(n.cohorts),
+                budget=budget_shown(n, publication.budget_visibility),
+            )
+            for n in exercise.needs
+        ],
+        questions=await queries.fetch_questions(conn, exercise_id),
+        clarifications=await public_clarifications(conn, exercise_id),
+    )
+
+
+# --- questions --------------------------------------------------------------------------------------
+
+
+async def list_questions(conn: Connection, caller: Caller, exercise_id: int) -> list[Question]:
+    """Anyone's once published; before that, staff only (to others the exercise does not exist)."""
+    if caller.is_staff:
+        await exercises.get_exercise(conn, exercise_id)
+    else:
+        await _published(conn, exercise_id)
+    return await queries.fetch_questions(conn, exercise_id)
+
+
+def question_problems(q: QuestionIn) -> list[FieldProblem]:
+    found = []
+    if q.kind in ("single_choice", "multiple_choice"):
+        if len(set(q.choices)) < 2:
+            found.append(
+                FieldProblem(field="choices", problem="a choice question needs at least two different choices")
+            )
+        elif len(set(q.choices)) != len(q.choices):
+            found.append(FieldProblem(field="choices", problem="a choice appears twice"))
+    elif q.choices:
+        found.append(FieldProblem(field="choices", problem=f"only choice questions have choices, not {q.kind}"))
+    if q.word_limit is not None and q.kind != "text":
+        found.append(FieldProblem(field="word_limit", problem=f"only text questions have a word limit, not {q.kind}"))
+    return found
+
+
+async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: QuestionIn) -> Question:
+    """Questions are set before publishing: once providers can answer, they are fixed (409)."""
+    if problems := question_problems(data):
+        raise Unprocessable.from_problems(problems)
+    async with conn.transaction():
+        await exercises.get_exercise(conn, exercise_id)
+        await queries.lock_response(conn, exercise_id, 0)  # one question added at a time per exercise
+        if await queries.fetch_publication(conn, exercise_id) is not None:
+            raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
+        limit = (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
+        question = await queries.insert_question(conn, exercise_id, data, limit)
+        await audit.record(conn, actor, status=201, detail=f"added question {question.id} to exercise {exercise_id}")
+        return question
+
+
+async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:
+    async with conn.transaction():
+        await exercises.get_exercise(conn, exercise_id)
+        if await queries.fetch_publication(conn, exercise_id) is not None:
+            raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
+        if not await queries.delete_question(conn, exercise_id, question_id):
+            raise NotFound(f"exercise {exercise_id} has no question {question_id}")
+        await audit.record(conn, actor, status=204, detail=f"removed question {question_id} of exercise {exercise_id}")
+
+
+# --- responses --------------------------------------------------------------------------------------
+
+
+def _check_open(exercise: Exercise, now: dt.datetime, what: str) -> None:
+    assert exercise.opens_on is not None and exercise.closes_on is not None
+    if now < opens_at(exercise.opens_on):
+        raise Conflict(f"exercise {exercise.id} opens for {what} on {exercise.opens_on.isoformat()} (Europe/London)")
+    if now >= deadline_of(exercise.closes_on):
+        raise Conflict(
+            f"the deadline {_deadline_text(exercise.closes_on)} has passed: {what} are closed and responses read-only"
+        )
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+def answer_problems(questions: list[Question], answers: list[Answer]) -> list[FieldProblem]:
+    by_id = {q.id: q for q in questions}
+    found: list[FieldProblem] = []
+    seen: set[int] = set()
+    for i, a in enumerate(answers):
+        field = f"answers[{i}]"
+        q = by_id.get(a.question_id)
+        if q is None:
+            found.append(
+                FieldProblem(
+                    field=f"{field}.question_id",
+                    problem="not a question of this exercise",
+                    allowed=[str(k) for k in by_id],
+                )
+            )
+            continue
+        if a.question_id in seen:
+            found.append(FieldProblem(field=f"{field}.question_id", problem="answered twice"))
+            continue
+        seen.add(a.question_id)
+        v, f = a.value, f"{field}.value"
+        if q.kind == "text":
+            if not isinstance(v, str):
+                found.append(FieldProblem(field=f, problem="expected text"))
+            elif q.word_limit is not None and _word_count(v) > q.word_limit:
+                found.append(FieldProblem(field=f, problem=f"{_word_count(v)} words, over the limit of {q.word_limit}"))
+            elif not v.strip() and q.required:
+                found.append(FieldProblem(field=f, problem="this question needs an answer"))
+        elif q.kind == "yes_no":
+            if not isinstance(v, bool):
+                found.append(FieldProblem(field=f, problem="expected true or false"))
+        elif q.kind == "number":
+            if isinstance(v, bool) or not isinstance(v, float | int):
+                found.append(FieldProblem(field=f, problem="expected a number"))
+        elif q.kind == "single_choice":
+            if not isinstance(v, str) or v not in q.choices:
+                found.append(FieldProblem(field=f, problem="not one of the choices", allowed=q.choices))
+        elif q.kind == "multiple_choice":
+            if not isinstance(v, list):
+                found.append(FieldProblem(field=f, problem="expected a list of choices", allowed=q.choices))
+            elif bad := [c for c in v if c not in q.choices]:
+                found.append(
+                    FieldProblem(field=f, problem=f"not among the choices: {', '.join(bad)}", allowed=q.choices)
+                )
+            elif len(set(v)) != len(v):
+                found.append(FieldProblem(field=f, problem="a choice appears twice"))
+            elif q.required and not v:
+                found.append(FieldProblem(field=f, problem="this question needs at least one choice"))
+    found += [
+        FieldProblem(field="answers", problem=f"question {q.id} needs an answer: {q.text[:80]}")
+        for q in questions
+        if q.required and q.id not in seen
+    ]
+    return found
+
+
+async def response_problems(
+    ctx: Context, conn: Connection, caller: Caller, exercise: Exercise, provider_id: int, data: ResponseIn
+) -> list[FieldProblem]:
+    """Everything a response says checked against the exercise, the provider's own services, the directory and the
+    questions."""
+    tree = ctx.taxonomy.matching_areas
+    area_codes = ctx.taxonomy.codes("areas")
+    needs = {n.id: n for n in exercise.needs}
+    services = {s.id: s for s in await providers.list_services(ctx, conn, caller, provider_id)}
+    found: list[FieldProblem] = []
+    seen: set[int] = set()
+    for i, r in enumerate(data.needs):
+        p = f"needs[{i}]"
+        need = needs.get(r.need_id)
+        if need is None:
+            found.append(
+                FieldProblem(
+                    field=f"{p}.need_id", problem="not a need of this exercise", allowed=[str(k) for k in needs]
+                )
+            )
+            continue
+        if r.need_id in seen:
+            found.append(FieldProblem(field=f"{p}.need_id", problem="this need is answered twice"))
+            continue
+        seen.add(r.need_id)
+        if r.intent == "not_interested":
+            given = [n for n in ("service_ids", "capacity", "partners") if getattr(r, n)]
+            given += ["unit_cost"] if r.unit_cost is not None else []
+            found += [FieldProblem(field=f"{p}.{n}", problem="leave this out when not interested") for n in given]
+            continue
+        if not r.service_ids:
+            found.append(
+                FieldProblem(field=f"{p}.service_ids", problem="name at least one of your services to deliver with")
+            )
+        for j, sid in enumerate(r.service_ids):
+            s = services.get(sid)
+            if s is None:
+                found.append(
+                    FieldProblem(
+                        field=f"{p}.service_ids[{j}]",
+                        problem="not one of your services",
+                        allowed=[str(k) for k in services],
+                    )
+                )
+            elif s.status != "active":
+                found.append(FieldProblem(field=f"{p}.service_ids[{j}]", problem="this service is not active"))
+        if len(set(r.service_ids)) != len(r.service_ids):
+            found.append(FieldProblem(field=f"{p}.service_ids", problem="a service appears twice"))
+        areas_seen: set[str] = set()
+        for j, c in enumerate(r.capacity):
+            f = f"{p}.capacity[{j}].area"
+            if c.area not in area_codes:
+                found.append(FieldProblem(field=f, problem="unknown area code"))
+            elif not any(tree.is_within(c.area, a) for a in need.areas):
+                found.append(FieldProblem(field=f, problem="not within the need's areas", allowed=list(need.areas)))
+            elif c.area in areas_seen:
+                found.append(FieldProblem(field=f, problem="this area appears twice"))
+            areas_seen.add(c.area)
+        for j, partner in enumerate(r.partners):
+            f = f"{p}.partners[{j}]"
+            if (partner.provider_id is None) == (partner.name is None):
+                found.append(FieldProblem(field=f, problem="give either provider_id (a directory provider) or name"))
+            elif partner.provider_id is not None:
+                if partner.provider_id == provider_id:
+                    found.append(FieldProblem(field=f"{f}.provider_id", problem="that is your own organisation"))
+                else:
+                    try:
+                        await providers.profile_json(ctx, conn, ANONYMOUS, partner.provider_id)
+                    except NotFound:
+                        found.append(
+                            FieldProblem(field=f"{f}.provider_id", problem="no published provider has this id")
+                        )
+        if len(set(r.barriers)) != len(r.barriers):
+            found.append(FieldProblem(field=f"{p}.barriers", problem="a barrier appears twice", allowed=list(BARRIERS)))
+    found += answer_problems(await queries.fetch_questions(conn, exercise.id), data.answers)
+    return found
+
+
+async def _write_revision(
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    exercise_id: int,
+    provider_id: int,
+    if_match: str | None,
+    data: ResponseIn | None,
+    *,
+    first: bool,
+) -> Response:
+    """The one way a response changes: a new revision (submitted `data`, or withdrawn when None), with the
+    provider's profile and services as they are now, checked and recorded in one transaction."""
+    caller = actor.caller
+    if not first:
+        require_if_match(if_match)
+    async with conn.transaction():
+        exercise, _ = await _published(conn, exercise_id)
+        what = "responses" if data is not None or first else "withdrawals"
+        _check_open(exercise, ctx.clock.now(), what)
+        await queries.lock_response(conn, exercise_id, provider_id)
+        current = await queries.current_revision(conn, exercise_id, provider_id)
+        if first and current is not None:
+            raise Conflict(
+                f"provider {provider_id} has already responded to exercise {exercise_id}: revise it with "
+                f"PUT /exercises/{exercise_id}/responses/{provider_id} (If-Match: its ETag)"
+            )
+        if not first:
+            if current is None:
+                raise NotFound(f"provider {provider_id} has no response to exercise {exercise_id}")
+            check_if_match(if_match, current[0])
+        previous = None if first else await queries.fetch_response(conn, exercise_id, provider_id)
+        if data is None:
+            assert previous is not None
+            if previous.status == "withdrawn":
+                raise Conflict("this response is already withdrawn")
+            body = ResponseIn(needs=previous.needs, answers=previous.answers)
+            status, code = "withdrawn", 200
+        else:
+            if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data):
+                raise Unprocessable.from_problems(problems)
+            body, status, code = data, "submitted", 201 if first else 200
+        snapshot, _ = await providers.profile_json(ctx, conn, caller, provider_id)
+        revision = 1 if current is None else current[0] + 1
+        await queries.insert_revision(
+            conn,
+            exercise_id=exercise_id,
+            provider_id=provider_id,
+            revision=revision,
+            status=status,
+            body=body,
+            snapshot=snapshot,
+            at=ctx.clock.now(),
+            by=caller.key_id,
+        )
+        verb = {"withdrawn": "withdrew", "submitted": "submitted" if first else "revised"}[status]
+        await audit.record(
+            conn,
+            actor,
+            status=code,
+            provider_id=provider_id,
+            detail=f"{verb} the response to exercise {exercise_id} (revision {revision})",
+        )
+        found = await queries.fetch_response(conn, exercise_id, provider_id)
+        assert found is not None
+        return found
+
+
+async def submit_response(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: ResponseIn) -> Response:
+    provider_id = actor.caller.provider_id
+    assert provider_id is not None  # the route admits provider keys only
+    return await _write_revision(ctx, conn, actor, exercise_id, provider_id, None, data, first=True)
+
+
+async def revise_response(
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    exercise_id: int,
+    provider_id: int,
+    if_match: str | None,
+    data: ResponseIn,
+) -> Response:
+    return await _write_revision(ctx, conn, actor, exercise_id, provider_id, if_match, data, first=False)
+
+
+async def withdraw_response(
+    ctx: Context, conn: Connection, actor: Actor, exercise_id: int, provider_id: int, if_match: str | None
+) -> Response:
+    return await _write_revision(ctx, conn, actor, exercise_id, provider_id, if_match, None, first=False)
+
+
+async def get_response(conn: Connection, exercise_id: int, provider_id: int) -> Response:
+    """One provider's response (the route admits staff and that provider only)."""
+    await exercises.get_exercise(conn, exercise_id)
+    found = await queries.fetch_response(conn, exercise_id, provider_id)
+    if found is None:
+        raise NotFound(f"provider {provider_id} has no response to exercise {exercise_id}")
+    return found
+
+
+async def list_revisions(conn: Connection, exercise_id: int, provider_id: int) -> list[ResponseRevision]:
+    await get_response(conn, exercise_id, provider_id)
+    return await queries.fetch_revisions(conn, exercise_id, provider_id)
+
+
+async def list_responses(
+    conn: Connection, caller: Caller, exercise_id: int, *, page: int, per_page: int
+) -> ResponsePage:
+    """Staff: every current response; a provider: its own only (never another's)."""
+    if caller.is_staff:
+        await exercises.get_exercise(conn, exercise_id)
+        only = None
+    else:
+        await _published(conn, exercise_id)
+        only = caller.provider_id
+        assert only is not None  # the route admits staff and provider keys only
+    total, items = await queries.fetch_responses(
+        conn, exercise_id, provider_id=only, limit=per_page, offset=(page - 1) * per_page
+    )
+    return ResponsePage(total=total, page=page, per_page=per_page, items=items)
+
+
+# --- clarifications ---------------------------------------------------------------------------------
+
+
+async def public_clarifications(conn: Connection, exercise_id: int) -> list[PublicClarification]:
+    return [
+        PublicClarification(
+            id=c.id, question=c.published_question or c.question, answer=c.answer, answered_at=c.answered_at
+        )
+        for c in await queries.fetch_clarifications(conn, exercise_id, answered_or_asked_by=None, everything=False)
+        if c.answer is not None and c.answered_at is not None
+    ]
+
+
+async def ask(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: ClarificationIn) -> Clarification:
+    provider_id = actor.caller.provider_id
+    assert provider_id is not None  # the route admits provider keys only
+    async with conn.transaction():
+        exercise, _ = await _published(conn, exercise_id)
+        _check_open(exercise, ctx.clock.now(), "clarification questions")
+        asked = await queries.insert_clarification(
+            conn, exercise_id, provider_id, data.question, ctx.clock.now(), actor.caller.key_id
+        )
+        await audit.record(
+            conn,
+            actor,
+            status=201,
+            provider_id=provider_id,
+            detail=f"asked clarification {asked.id} of exercise {exercise_id}",
+        )
+        return asked
+
+
+async def answer(
+    ctx: Context, conn: Connection, actor: Actor, exercise_id: int, clarification_id: int, data: AnswerIn
+) -> Clarification:
+    """Answer a clarification and publish it, with the question (reworded when `published_question` is given), to
+    everyone; never naming who asked. Answered once (409 after)."""
+    async with conn.transaction():
+        await _published(conn, exercise_id)
+        found = await queries.lock_clarification(conn, exercise_id, clarification_id)
+        if found is None:
+            raise NotFound(f"exercise {exercise_id} has no clarification {clarification_id}")
+        if found.answer is not None:
+            raise Conflict(f"clarification {clarification_id} is already answered and published")
+        done = await queries.answer_clarification(
+            conn,
+            clarification_id,
+            data.published_question or found.question,
+            data.answer,
+            ctx.clock.now(),
+            actor.caller.key_id,
+        )
+        await audit.record(
+            conn,
+            actor,
+            status=200,
+            detail=f"answered and published clarification {clarification_id} of exercise {exercise_id}",
+        )
+        return done
+
+
+async def list_clarifications(conn: Connection, caller: Caller, exercise_id: int) -> list[Clarification]:
+    """Staff: every clarification, with who asked. A provider: the published ones (anonymised) and its own. Anyone
+    else: the published ones, anonymised."""
+    if caller.is_staff:
+        await exercises.get_exercise(conn, exercise_id)
+        return await queries.fetch_clarifications(conn, exercise_id, answered_or_asked_by=None, everything=True)
+    await _published(conn, exercise_id)
+    own = caller.provider_id if caller.role == "provider" else None
+    found = await queries.fetch_clarifications(conn, exercise_id, answered_or_asked_by=own, everything=False)
+    return [
+        c
+        if own is not None and c.provider_id == own
+        else msgspec.structs.replace(c, provider_id=None, question=c.published_question or c.question)
+        for c in found
+    ]
+
+
+# --- finding open exercises ---------------------------------------------------------------------------
+
+
+def _overlaps(tax: Taxonomy, service_areas: list[str], need_areas: list[str]) -> bool:
+    """A service area inside a need's area, or a need's area inside a service area."""
+    tree = tax.matching_areas
+    return any(
+        tree.is_within(s, n) or tree.is_within(n, s)
+        for s in service_areas
+        for n in need_areas
+        if s in tree and n in tree
+    )
+
+
+async def open_exercises(ctx: Context, conn: Connection, caller: Caller, provider_id: int) -> list[OpenExercise]:
+    """Published exercises open now with a need in a pathway of one of the provider's active services, in an area
+    that service covers (an area inside the need's area counts); newest publication first."""
+    services = [s for s in await providers.list_services(ctx, conn, caller, provider_id) if s.status == "active"]
+    responded = await queries.provider_exercises_responded(conn, provider_id)
+    now = ctx.clock.now()
+    found = []
+    for exercise_id, published_at in await queries.published_exercise_ids(conn):
+        exercise = await exercises.get_exercise(conn, exercise_id)
+        if state_at(exercise, now) != "open":
+            continue
+        need_ids, service_ids = [], []
+        for n in exercise.needs:
+            matching = [s.id for s in services if s.pathway == n.pathway and _overlaps(ctx.taxonomy, s.areas, n.areas)]
+            if matching:
+                need_ids.append(n.id)
+                service_ids += [s for s in matching if s not in service_ids]
+        if need_ids:
+            assert exercise.closes_on is not None
+            found.append(
+                OpenExercise(
+                    exercise_id=exercise.id,
+                    title=exercise.title,
+                    commissioning_body=exercise.commissioning_body,
+                    published_at=published_at,
+                    closes_on=exercise.closes_on,
+                    deadline=deadline_of(exercise.closes_on),
+                    need_ids=need_ids,
+                    service_ids=sorted(service_ids),
+                    responded=exercise.id in responded,
+                )
+            )
+    return found
+
+
+# --- market response --------------------------------------------------------------------------------
+
+
+async def market_response(
+    ctx: Context, conn: Connection, exercise_id: int, *, threshold: float = SUITABLE_SCORE
+) -> MarketResponse:
+    """Per need: the responses, their intent, the capacity offered against the volume (and per area), indicative
+    costs against the budget per service user, declared consortia, barriers, and the suitable providers (from the
+    need's newest stored match run) that did not respond. What the report's market-response section and the options
+    appraisal read. Reads only."""
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    publication = await queries.fetch_publication(conn, exercise_id)
+    _, responses = await queries.fetch_responses(conn, exercise_id)
+    current = [r for r in responses if r.status == "submitted"]
+    tree = ctx.taxonomy.matching_areas
+    names = ctx.taxonomy.codes("areas")
+    directory_names: dict[int, str] = {}
+    needs = []
+    for need in exercise.needs:
+        answers = [(r, n) for r in current for n in r.needs if n.need_id == need.id]
+        interested = [(r, n) for r, n in answers if n.intent in INTERESTED]
+        intent = Counter(n.intent for _, n in answers)
+        offered = sum(c.service_users_per_year for _, n in interested for c in n.capacity)
+        costs = sorted(float(n.unit_cost) for _, n in interested if n.unit_cost is not None)
+        per_user = need.annual_budget / need.annual_volume
+        median = statistics.median(costs) if costs else None
+        offers = [(r.provider_id, c) for r, n in interested for c in n.capacity]
+        cells = []
+        for leaf in sorted({leaf for a in need.areas for leaf in tree.leaves_under(a)}):
+            here = [(pid, c) for pid, c in offers if leaf in tree.leaves_under(c.area)]
+            cells.append(
+                CellResponse(
+                    area=leaf,
+                    area_name=names.get(leaf, leaf),
+                    responses=len({pid for pid, _ in here}),
+                    offered_capacity=round(
+                        sum(c.service_users_per_year / len(tree.leaves_under(c.area)) for _, c in here)
+                    ),
+                )
+            )
+        consortia = []
+        for r, n in interested:
+            if not n.partners:
+                continue
+            partners = []
+            for p in n.partners:
+                if p.provider_id is not None:
+                    if p.provider_id not in directory_names:
+                        directory_names[p.provider_id] = await _provider_name(ctx, conn, p.provider_id)
+                    partners.append(f"{directory_names[p.provider_id]} (provider {p.provider_id})")
+                else:
+                    partners.append(p.name or "")
+            consortia.append(Consortium(lead_provider_id=r.provider_id, lead_name=r.provider_name, partners=partners))
+        barriers: Counter[str] = Counter(b for _, n in answers for b in n.barriers)
+        runs = await exercises.list_match_runs(conn, need.id)
+        run_id = runs[0].id if runs else None
+        non_responders: list[NonResponder] = []
+        if run_id is not None:
+            run = await exercises.get_match_run(conn, run_id, limit=ctx.settings.match_store_limit)
+            responders = {r.provider_id for r, _ in answers}
+            non_responders = [
+                NonResponder(provider_id=s.provider_id, name=s.name, score=round(s.total, 4))
+                for s in run.ranking
+                if s.total >= threshold and s.provider_id not in responders
+            ]
+        needs.append(
+            NeedMarketResponse(
+                need_id=need.id,
+                title=need.title,
+                pathway=need.pathway,
+                annual_volume=need.annual_volume,
+                annual_budget=need.annual_budget,
+                responses=len(interested),
+                not_interested=intent.get("not_interested", 0),
+                intent={k: intent.get(k, 0) for k in ("lead", "partner", "either", "not_interested")},
+                offered_capacity=offered,
+                capacity_to_volume=round(offered / need.annual_volume, 4) if need.annual_volume else None,
+                costs=CostRange(
+                    responses=len(costs),
+                    minimum=costs[0] if costs else None,
+                    median=median,
+                    maximum=costs[-1] if costs else None,
+                    budget_per_service_user=round(per_user, 2),
+                    median_to_budget=round(median / per_user, 4) if median is not None and per_user else None,
+                ),
+                cells=cells,
+                consortia=consortia,
+                barriers={b: barriers.get(b, 0) for b in BARRIERS},
+                barrier_notes=[n.barriers_text for _, n in answers if n.barriers_text.strip()],
+                suitable_non_responders=non_responders,
+                match_run_id=run_id,
+            )
+        )
+    return MarketResponse(
+        exercise_id=exercise_id,
+        published=publication is not None,
+        deadline=deadline_of(exercise.closes_on) if exercise.closes_on else None,
+        responses=len(current),
+        withdrawn=sum(1 for r in responses if r.status == "withdrawn"),
+        threshold=threshold,
+        needs=needs,
+        clarifications=await public_clarifications(conn, exercise_id) if publication is not None else [],
+    )
+
+
+async def _provider_name(ctx: Context, conn: Connection, provider_id: int) -> str:
+    try:
+        raw, _ = await providers.profile_json(ctx, conn, ANONYMOUS, provider_id)
+    except NotFound:
+        return f"provider {provider_id}"
+    name: str = json.loads(raw).get("name", f"provider {provider_id}")
+    return name
+
+
+# --- OCDS ---------------------------------------------------------------------------------------------
+
+
+@cache
+def cpv_table(path: Path = PROJECT_ROOT / "seed_data" / "cpv.json") -> dict[str, CpvEntry]:
+    """Pathway -> its CPV code and name (seed_data/cpv.json, the project's own copy)."""
+    return {e.pathway: e for e in msgspec.json.decode(path.read_bytes(), type=list[CpvEntry])}
+
+
+UK_EXTENSION = "https://raw.githubusercontent.com/cabinetoffice/ocds_uk_extension/main/extension.json"
+LOCATION_EXTENSION = (
+    "https://raw.githubusercontent.com/open-contracting-extensions/ocds_location_extension/master/extension.json"
+)
+OCDS_EXTENSIONS = [UK_EXTENSION, LOCATION_EXTENSION]
+"""Declared as Find a Tender declares them: the UK extension (Document.noticeType, the marketEngagementNotice
+document type) and the location extension it depends on (Item.deliveryLocations)."""
+GSS_URI = "http://statistics.data.gov.uk/id/statistical-geography/"
+
+
+def _gbp(amount: float) -> dict[str, object]:
+    return {"amount": round(amount, 2), "currency": "GBP"}
+
+
+async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: str) -> OcdsPackage:
+    """The published notice as an OCDS 1.1 release package shaped like Find a Tender's UK2 (preliminary market
+    engagement) notice. Holds the notice only: never match runs or responses."""
+    exercise, publication = await _published(conn, exercise_id)
+    assert exercise.opens_on is not None and exercise.closes_on is not None
+    ocid = f"{ctx.settings.ocid_prefix}-{exercise.id}"
+    published = publication.published_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+    deadline = deadline_of(exercise.closes_on).isoformat()
+    names, cpv = ctx.taxonomy.codes("areas"), cpv_table()
+    buyer = {"id": f"{ocid}-buyer", "name": exercise.commissioning_body}
+    visibility = publication.budget_visibility
+    items = []
+    for n in exercise.needs:
+        entry = cpv.get(n.pathway)
+        item: dict[str, object] = {
+            "id": str(n.id),
+            "description": n.title,
+            "quantity": n.annual_volume,
+            "unit": {"name": "service user a year"},
+            "deliveryLocations": [{"description": names.get(a, a), "uri": GSS_URI + a} for a in n.areas],
+        }
+        if entry is not None:
+            item["classification"] = {"scheme": "CPV", "id": entry.cpv.partition("-")[0], "description": entry.name}
+        shown = budget_shown(n, visibility)
+        if visibility == "shown" and shown.per_service_user is not None:
+            item["unit"] = {"name": "service user a year", "value": _gbp(n.annual_budget / n.annual_volume)}
+        items.append(item)
+    tender: dict[str, object] = {
+        "id": f"{ocid}-tender",
+        "title": exercise.title,
+        "description": exercise.description or exercise.title,
+        "status": "planning",
+        "items": items,
+    }
+    if visibility != "hidden":  # the estimated whole-contract value: each need's annual budget over its years
+        shown_needs = [budget_shown(n, visibility) for n in exercise.needs]
+        if visibility == "shown":
+            tender["value"] = _gbp(sum(n.annual_budget * n.contract_years for n in exercise.needs))
+        else:
+            tender["minValue"] = _gbp(
+                sum((b.minimum or 0) * n.contract_years for b, n in zip(shown_needs, exercise.needs, strict=True))
+            )
+            tender["value"] = _gbp(
+                sum((b.maximum or 0) * n.contract_years for b, n in zip(shown_needs, exercise.needs, strict=True))
+            )
+    release = {
+        "ocid": ocid,
+        "id": f"{ocid}-uk2-{publication.published_at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}",
+        "date": published,
+        "tag": ["planning"],
+        "initiationType": "tender",
+        "language": "en",
+        "parties": [{**buyer, "roles": ["buyer"]}],
+        "buyer": buyer,
+        "planning": {
+            **({"rationale": exercise.description} if exercise.description else {}),
+            "milestones": [
+                {
+                    "id": "engagement",
+                    "title": "Preliminary market engagement: responses due",
+                    "type": "engagement",
+                    "dueDate": deadline,
+                    "status": "scheduled" if ctx.clock.now() < deadline_of(exercise.closes_on) else "met",
+                }
+            ],
+            "documents": [
+                {
+                    "id": f"{ocid}-uk2",
+                    "documentType": "marketEngagementNotice",
+                    "noticeType": "UK2",
+                    "title": f"Preliminary market engagement notice: {exercise.title}",
+                    "url": f"{base_url.rstrip('/')}/exercises/{exercise.id}/notice",
+                    "datePublished": published,
+                    "format": "application/json",
+                    "language": "en",
+                }
+            ],
+        },
+        "tender": tender,
+    }
+    return {
+        "uri": f"{base_url.rstrip('/')}/exercises/{exercise.id}/ocds",
+        "version": "1.1",
+        "extensions": OCDS_EXTENSIONS,
+        "publishedDate": published,
+        "publisher": {"name": "Provision marketplace"},
+        "releases": [release],
+    }
+
+
+# --- the sample -------------------------------------------------------------------------------------
+
+SAMPLE_BARRIERS: tuple[tuple[Barrier, ...], ...] = (
+    ("payment_by_results",),
+    ("contract_size", "tupe"),
+    ("geography",),
+    (),
+    ("insurance", "timescale"),
+)
+
+
+async def load_samples(ctx: Context, conn: Connection, sample: SampleEngagement) -> None:
+    """The sample exercise published, with its questions, a clarification answered and responses from the first
+    `respondents_per_need` providers whose active services fit each need (the others stay silent), all through the
+    use cases above with the clock set inside the engagement window. Only into a database with no publication yet
+    (inside the caller's transaction)."""
+    exercise_id = await queries.sample_exercise_id(conn, sample.exercise_title)
+    if exercise_id is None or await queries.any_publication(conn):
+        return
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    if exercise.opens_on is None or exercise.closes_on is None:
+        return
+
+    opening = exercise.opens_on
+
+    def at(days: int, hour: int) -> Context:
+        moment = dt.datetime.combine(opening + dt.timedelta(days=days), dt.time(hour), tzinfo=LOCAL_ZONE)
+        return dataclasses.replace(ctx, clock=FixedClock(moment))
+
+    system = Actor(caller=SYSTEM, request_id="", method="SEED", path="sample market engagement")
+    for q in sample.questions:
+        await add_question(conn, system, exercise_id, q)
+    await publish(
+        at(sample.published_days_after_opening, 9),
+        conn,
+        system,
+        exercise_id,
+        etag(exercise.version),
+        PublishIn(budget_visibility=sample.budget_visibility),
+    )
+    questions = await queries.fetch_questions(conn, exercise_id)
+    by_provider: dict[int, list[NeedResponse]] = {}
+    k = 0
+    for need in exercise.needs:
+        fitting: dict[int, list[asyncpg.Record]] = {}
+        for s in await queries.pathway_services(conn, need.pathway):
+            if _overlaps(ctx.taxonomy, list(s["areas"]), need.areas):
+                fitting.setdefault(s["provider_id"], []).append(s)
+        for provider_id, services in list(fitting.items())[: sample.respondents_per_need]:
+            tree = ctx.taxonomy.matching_areas
+            areas = [
+                a for a in need.areas if any(tree.is_within(x, a) or tree.is_within(a, x) for x in services[0]["areas"])
+            ]
+            per_user = need.annual_budget / need.annual_volume
+            cost = (
+                services[0]["cost"]
+                if services[0]["cost_unit"] == "per_service_user"
+                else per_user * (0.85 + 0.1 * (k % 4))
+            )
+            by_provider.setdefault(provider_id, []).append(
+                NeedResponse(
+                    need_id=need.id,
+                    intent=("lead", "partner", "either")[k % 3],
+                    service_ids=[s["id"] for s in services],
+                    capacity=[
+                        AreaCapacity(
+                            area=a, service_users_per_year=max(5, (services[0]["capacity"] or 20) // len(areas))
+                        )
+                        for a in areas
+                    ],
+                    unit_cost=round(cost),
+                    partners=[Partner(name="Local youth work network")] if k % 3 == 0 else [],
+                    barriers=list(SAMPLE_BARRIERS[k % len(SAMPLE_BARRIERS)]),
+                    barriers_text="Mobilisation in under three months would be hard." if k % 4 == 1 else "",
+                )
+            )
+            k += 1
+    for n, (provider_id, needs) in enumerate(by_provider.items()):
+        provider = msgspec.structs.replace(system, caller=Caller(role="system", provider_id=provider_id, name="seed"))
+        await _write_revision(
+            at(sample.responses_days_after_opening, 10 + n % 8),
+            conn,
+            provider,
+            exercise_id,
+            provider_id,
+            None,
+            ResponseIn(needs=needs, answers=_sample_answers(questions, n)),
+            first=True,
+        )
+    asker = next(iter(by_provider), None)
+    for c in sample.clarifications if asker is not None else []:
+        provider = msgspec.structs.replace(system, caller=Caller(role="system", provider_id=asker, name="seed"))
+        asked = await ask(at(3, 11), conn, provider, exercise_id, ClarificationIn(question=c.question))
+        await answer(
+            at(5, 15),
+            conn,
+            system,
+            exercise_id,
+            asked.id,
+            AnswerIn(answer=c.answer, published_question=c.published_question),
+        )
+
+
+def _sample_answers(questions: list[Question], n: int) -> list[Answer]:
+    out = []
+    for q in questions:
+        value: str | bool | float | list[str]
+        if q.kind == "text":
+            value = "We have delivered similar services for young people in West Mercia for several years."
+        elif q.kind == "yes_no":
+            value = n % 3 != 2
+        elif q.kind == "number":
+            value = float(4 + n % 9)
+        elif q.kind == "single_choice":
+            value = q.choices[n % len(q.choices)]
+        else:
+            value = q.choices[: 1 + n % len(q.choices)]
+        out.append(Answer(question_id=q.id, value=value))
+    return out

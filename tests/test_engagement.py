@@ -1,0 +1,630 @@
+"""Market engagement (issue 14) through the real app on real PostgreSQL: publishing a UK2-style notice, questions,
+responses revised until the deadline (Europe/London) and refused after it, who sees what, clarifications, finding
+open exercises, the report's market-response section and the OCDS release package."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from conftest import Keys, app_settings
+from litestar.testing import AsyncTestClient
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.clock import Clock
+
+
+class MovableClock(Clock):
+    """The app's clock, set by the test (the deadline passes when the test says so)."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+
+BEFORE = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
+DURING = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
+LAST_MINUTE = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)  # GMT in winter: still 31 December in London
+AFTER = dt.datetime(2027, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
+
+NEED = {
+    "title": "Accommodation for adults in Telford",
+    "pathway": "ACCOM",
+    "areas": ["E06000020"],
+    "annual_volume": 60,
+    "annual_budget": 120000,
+    "cohorts": ["ADULTS"],
+    "contract_years": 3,
+}
+
+
+@dataclass
+class World:
+    client: AsyncTestClient
+    clock: MovableClock
+    keys: Keys
+    dsn: str
+    commissioner: dict[str, str]
+
+
+@pytest.fixture
+async def world(fresh_db: str) -> AsyncIterator[World]:
+    clock = MovableClock(BEFORE)
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        keys = Keys(fresh_db)
+        yield World(client, clock, keys, fresh_db, await keys.headers("commissioner"))
+
+
+async def providers_with(dsn: str, pathway: str, area: str, n: int = 2) -> list[tuple[int, int]]:
+    """(provider id, one of its active services) for `n` published providers with an active service in `pathway`
+    covering exactly `area`."""
+    conn = await db.connect(dsn)
+    try:
+        rows = await conn.fetch(
+            """select distinct on (p.id) p.id, s.id as service_id
+               from provider p join service s on s.provider_id = p.id
+               join service_area a on a.service_id = s.id
+               where p.status = 'published' and s.status = 'active' and s.pathway_code = $1 and a.area_code = $2
+               order by p.id, s.id limit $3""",
+            pathway,
+            area,
+            n,
+        )
+    finally:
+        await conn.close()
+    assert len(rows) == n
+    return [(r["id"], r["service_id"]) for r in rows]
+
+
+async def make_exercise(w: World, *, questions: list[dict] | None = None, visibility: str = "shown") -> tuple[int, int]:
+    """An exercise with one need and questions, published (opens 1 December 2026, closes 31 December 2026)."""
+    c, h = w.client, w.commissioner
+    x = await c.post(
+        "/exercises",
+        headers=h,
+        json={
+            "title": "Telford accommodation engagement",
+            "commissioning_body": "Telford & Wrekin Council",
+            "description": "Preliminary market engagement for adult accommodation.",
+            "opens_on": "2026-12-01",
+            "closes_on": "2026-12-31",
+        },
+    )
+    assert x.status_code == 201, x.text
+    exercise_id = x.json()["id"]
+    need = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=NEED)
+    assert need.status_code == 201, need.text
+    for q in questions or []:
+        r = await c.post(f"/exercises/{exercise_id}/questions", headers=h, json=q)
+        assert r.status_code == 201, r.text
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": visibility}
+    )
+    assert published.status_code == 201, published.text
+    return exercise_id, need.json()["id"]
+
+
+QUESTIONS = [
+    {"kind": "text", "text": "Describe your experience of similar contracts.", "required": True, "word_limit": 10},
+    {"kind": "yes_no", "text": "Could you mobilise by April 2027?", "required": True},
+    {"kind": "number", "text": "How many staff would deliver it?"},
+    {"kind": "single_choice", "text": "Preferred contract length", "choices": ["3 years", "5 years"]},
+    {"kind": "multiple_choice", "text": "Payment models you would accept", "choices": ["block", "spot", "pbr"]},
+]
+
+
+def answers(qs: list[dict], text: str = "Ten years of supported housing in Telford.") -> list[dict]:
+    return [
+        {"question_id": qs[0]["id"], "value": text},
+        {"question_id": qs[1]["id"], "value": True},
+        {"question_id": qs[2]["id"], "value": 12},
+        {"question_id": qs[3]["id"], "value": "5 years"},
+        {"question_id": qs[4]["id"], "value": ["block", "pbr"]},
+    ]
+
+
+def response(need_id: int, service_id: int, qs: list[dict], **changes) -> dict:
+    need = {
+        "need_id": need_id,
+        "intent": "lead",
+        "service_ids": [service_id],
+        "capacity": [{"area": "E06000020", "service_users_per_year": 30}],
+        "unit_cost": 1800,
+        "partners": [{"name": "Wrekin Housing Group"}],
+        "barriers": ["tupe", "payment_by_results"],
+        "barriers_text": "TUPE liabilities are unclear.",
+        **changes,
+    }
+    return {"needs": [need], "answers": answers(qs)}
+
+
+async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_analyse(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
+
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+
+    # anyone reads the notice: needs, the budget as chosen, questions, the deadline in Europe/London
+    notice = (await c.get(f"/exercises/{exercise_id}/notice")).json()
+    assert notice["state"] == "not_yet_open"
+    assert notice["deadline"] == "2027-01-01T00:00:00Z"  # the end of 31 December in London (GMT)
+    assert "Europe/London" in notice["deadline_rule"]
+    assert notice["needs"][0]["budget"] == {"visibility": "shown", "amount": 120000, "per_service_user": 2000}
+    assert notice["needs"][0]["contract_years"] == 3
+    qs = notice["questions"]
+    assert [q["kind"] for q in qs] == [q["kind"] for q in QUESTIONS]
+
+    # too early: refused, nothing stored
+    early = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert early.status_code == 409 and "opens" in early.json()["message"]
+
+    w.clock.at = DURING
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["state"] == "open"
+    first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert first.status_code == 201, first.text
+    assert first.headers["etag"] == '"v1"' and first.json()["status"] == "submitted"
+    again = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
+    assert again.status_code == 409
+
+    # revise (If-Match), at the last minute of the last day in London
+    w.clock.at = LAST_MINUTE
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    assert (await c.put(path, headers=a, json=response(need_id, s1, qs))).status_code == 428
+    stale = await c.put(path, headers={**a, "If-Match": '"v7"'}, json=response(need_id, s1, qs))
+    assert stale.status_code == 412
+    revised = await c.put(
+        path, headers={**a, "If-Match": '"v1"'}, json=response(need_id, s1, qs, unit_cost=1700, intent="either")
+    )
+    assert revised.status_code == 200, revised.text
+    assert revised.headers["etag"] == '"v2"' and revised.json()["needs"][0]["unit_cost"] == 1700
+    second = await c.post(
+        f"/exercises/{exercise_id}/responses",
+        headers=b,
+        json=response(need_id, s2, qs, intent="partner", unit_cost=2100, partners=[{"provider_id": p1}]),
+    )
+    assert second.status_code == 201, second.text
+
+    # the deadline passes: the response is read-only, a late change and a late submission are refused
+    w.clock.at = AFTER
+    late = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=response(need_id, s1, qs, unit_cost=1))
+    assert late.status_code == 409
+    assert "the deadline 2027-01-01T00:00:00+00:00" in late.json()["message"] and "has passed" in late.json()["message"]
+    third_key = await w.keys.headers("provider", 3)
+    assert (
+        await c.post(f"/exercises/{exercise_id}/responses", headers=third_key, json=response(need_id, s1, qs))
+    ).status_code == 409
+    withdraw = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v2"'})
+    assert withdraw.status_code == 409
+    assert (await c.get(path, headers=a)).json()["needs"][0]["unit_cost"] == 1700
+
+    # every revision kept, each with the profile and services it relied on
+    revisions = (await c.get(f"{path}/revisions", headers=w.commissioner)).json()
+    assert [r["revision"] for r in revisions] == [2, 1]
+    assert revisions[1]["needs"][0]["unit_cost"] == 1800
+    assert revisions[0]["snapshot"]["id"] == p1 and any(s["id"] == s1 for s in revisions[0]["snapshot"]["services"])
+
+    # the commissioner's analysis
+    listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
+    assert listed["total"] == 2
+    conn = await db.connect(w.dsn)
+    try:
+        audit = await conn.fetch(
+            "select detail from audit_log where detail like '%exercise ' || $1::text || '%'", str(exercise_id)
+        )
+    finally:
+        await conn.close()
+    details = " | ".join(r["detail"] for r in audit)
+    assert "published exercise" in details and "revised the response" in details
+
+    # the report's market-response section, in JSON, CSV and HTML, beside the matching's stored runs
+    assert (await c.post(f"/exercises/{exercise_id}/match", headers=w.commissioner)).status_code == 201
+    report = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()
+    (mr,) = report["market_response"]["needs"]
+    assert (mr["responses"], mr["intent"]) == (2, {"lead": 0, "partner": 1, "either": 1, "not_interested": 0})
+    assert (mr["offered_capacity"], mr["capacity_to_volume"]) == (60, 1.0)
+    assert mr["costs"] == {
+        "responses": 2,
+        "minimum": 1700.0,
+        "median": 1900.0,
+        "maximum": 2100.0,
+        "budget_per_service_user": 2000.0,
+        "median_to_budget": 0.95,
+    }
+    assert mr["barriers"]["tupe"] == 2 and mr["barriers"]["insurance"] == 0
+    assert {(x["lead_provider_id"], x["partners"][0]) for x in mr["consortia"]} >= {(p1, "Wrekin Housing Group")}
+    assert [cell["area"] for cell in mr["cells"]] == ["E06000020"] and mr["cells"][0]["responses"] == 2
+    suitable = {p["provider_id"] for n in report["needs"] for p in n["providers"] if p["meets_threshold"]}
+    assert {x["provider_id"] for x in mr["suitable_non_responders"]} == suitable - {p1, p2}
+    csv_text = (await c.get(f"/exercises/{exercise_id}/report?format=csv", headers=w.commissioner)).text
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    (need_row,) = [r for r in rows if r["row_type"] == "response_need"]
+    assert (need_row["responses"], need_row["cost_median_gbp"], need_row["intent_partner"]) == ("2", "1900", "1")
+    assert [r["area_code"] for r in rows if r["row_type"] == "response_cell"] == ["E06000020"]
+    html = (await c.get(f"/exercises/{exercise_id}/report?format=html", headers=w.commissioner)).text
+    assert 'id="market-response"' in html and "Wrekin Housing Group" in html and "£1,900" in html
+
+
+async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):
+    w = world
+    c = w.client
+    (p1, s1), (_p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a = await w.keys.headers("provider", p1)
+    bad_answers = answers(qs, text="one two three four five six seven eight nine ten eleven")
+    bad_answers[3]["value"] = "7 years"
+    bad_answers[4]["value"] = ["block", "barter"]
+    bad_answers[1]["value"] = "yes"
+    body = response(
+        need_id,
+        s2,  # another provider's service
+        qs,
+        capacity=[{"area": "E06000019", "service_users_per_year": 5}],  # Herefordshire: outside the need
+        partners=[{"provider_id": p1}],  # itself
+    )
+    body["answers"] = bad_answers
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    fields = {e["field"]: e["problem"] for e in r.json()["errors"]}
+    assert "not one of your services" in fields["needs[0].service_ids[0]"]
+    assert "not within the need's areas" in fields["needs[0].capacity[0].area"]
+    assert "your own organisation" in fields["needs[0].partners[0].provider_id"]
+    assert "over the limit of 10" in fields["answers[0].value"]
+    assert fields["answers[1].value"] == "expected true or false"
+    assert "not one of the choices" in fields["answers[3].value"]
+    assert "barter" in fields["answers[4].value"]
+    # a required question left out
+    body = response(need_id, s1, qs)
+    body["answers"] = body["answers"][1:]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "answers"
+    # an unknown barrier is the schema's 400
+    r = await c.post(
+        f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs, barriers=["weather"])
+    )
+    assert r.status_code == 400
+    # nothing stored
+    listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
+    assert listed["total"] == 0
+    # questions are fixed once published
+    r = await c.post(f"/exercises/{exercise_id}/questions", headers=w.commissioner, json=QUESTIONS[1])
+    assert r.status_code == 409
+
+
+async def test_who_sees_what(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS[1:2], visibility="hidden")
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
+    body = {
+        "needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1]}],
+        "answers": [{"question_id": qs[0]["id"], "value": False}],
+    }
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    asked = await c.post(f"/exercises/{exercise_id}/clarifications", headers=a, json={"question": "Is TUPE expected?"})
+    assert asked.status_code == 201, asked.text
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+
+    # provider B never reads A's response or A's private question
+    assert (await c.get(path, headers=b)).status_code == 403
+    assert (await c.get(f"{path}/revisions", headers=b)).status_code == 403
+    assert (await c.put(path, headers={**b, "If-Match": '"v1"'}, json=body)).status_code == 403
+    assert (await c.post(f"{path}/withdraw", headers={**b, "If-Match": '"v1"'})).status_code == 403
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=b)).json()["total"] == 0
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications", headers=b)).json() == []
+    # A sees its own
+    assert (await c.get(path, headers=a)).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=a)).json()["total"] == 1
+    mine = (await c.get(f"/exercises/{exercise_id}/clarifications", headers=a)).json()
+    assert [m["question"] for m in mine] == ["Is TUPE expected?"] and mine[0]["provider_id"] == p1
+    # anonymous callers read only the public part
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["needs"][0]["budget"] == {"visibility": "hidden"}
+    assert (await c.get(f"/exercises/{exercise_id}/ocds")).status_code == 200
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications")).json() == []
+    for method, url in [
+        ("GET", path),
+        ("GET", f"{path}/revisions"),
+        ("GET", f"/exercises/{exercise_id}/responses"),
+        ("POST", f"/exercises/{exercise_id}/responses"),
+        ("POST", f"/exercises/{exercise_id}/clarifications"),
+        ("GET", f"/providers/{p1}/open-exercises"),
+        ("POST", f"/exercises/{exercise_id}/publish"),
+        ("POST", f"/exercises/{exercise_id}/questions"),
+    ]:
+        assert (await c.request(method, url, json={})).status_code == 401, (method, url)
+    # commissioners see all; they answer and publish, anonymised
+    staff_view = (await c.get(f"/exercises/{exercise_id}/clarifications", headers=w.commissioner)).json()
+    assert staff_view[0]["provider_id"] == p1
+    answered = await c.post(
+        f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer",
+        headers=w.commissioner,
+        json={"answer": "No staff transfer is expected.", "published_question": "Will TUPE apply?"},
+    )
+    assert answered.status_code == 200, answered.text
+    public = (await c.get(f"/exercises/{exercise_id}/clarifications")).json()
+    assert public == [
+        {**public[0], "provider_id": None, "question": "Will TUPE apply?", "answer": "No staff transfer is expected."}
+    ]
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications", headers=b)).json()[0]["provider_id"] is None
+    log = (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"]
+    assert [(x["question"], x["answer"]) for x in log] == [("Will TUPE apply?", "No staff transfer is expected.")]
+    again = await c.post(
+        f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer",
+        headers=w.commissioner,
+        json={"answer": "x"},
+    )
+    assert again.status_code == 409
+    # providers may not publish, answer or set questions
+    assert (await c.post(f"/exercises/{exercise_id}/questions", headers=a, json=QUESTIONS[1])).status_code == 403
+    # a commissioner does not respond as a provider
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=w.commissioner, json=body)).status_code == 403
+
+
+async def test_a_provider_finds_open_exercises_matching_its_services(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    a = await w.keys.headers("provider", p1)
+
+    def ids(found: list[dict]) -> list[int]:
+        return [f["exercise_id"] for f in found]
+
+    assert exercise_id not in ids((await c.get(f"/providers/{p1}/open-exercises", headers=a)).json())  # not yet open
+    w.clock.at = DURING
+    found = (await c.get(f"/providers/{p1}/open-exercises", headers=a)).json()
+    assert ids(found)[0] == exercise_id  # newest first (before the sample exercise, published in October, if it fits)
+    assert set(ids(found)) <= {exercise_id, 1}
+    assert found[0]["need_ids"] == [need_id] and s1 in found[0]["service_ids"] and found[0]["responded"] is False
+    other = await w.keys.headers("provider", p2)
+    assert (await c.get(f"/providers/{p1}/open-exercises", headers=other)).status_code == 403
+    w.clock.at = AFTER
+    assert exercise_id not in ids((await c.get(f"/providers/{p1}/open-exercises", headers=a)).json())
+
+
+@pytest.mark.parametrize("visibility", ["shown", "range", "hidden"])
+async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(world, visibility):
+    from standards_schemas import UK_EXTENSION_DEPENDENCIES, assert_valid_ocds
+
+    w = world
+    c = w.client
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS, visibility=visibility)
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    r = await c.post(
+        f"/exercises/{exercise_id}/responses",
+        headers=await w.keys.headers("provider", p1),
+        json=response(need_id, s1, qs),
+    )
+    assert r.status_code == 201
+    package = (await c.get(f"/exercises/{exercise_id}/ocds")).json()
+    assert_valid_ocds(package)
+    assert (
+        "https://raw.githubusercontent.com/cabinetoffice/ocds_uk_extension/main/extension.json" in package["extensions"]
+    )
+    assert all(
+        any(d in url for d in (*UK_EXTENSION_DEPENDENCIES, "ocds_uk_extension")) for url in package["extensions"]
+    )
+    release = package["releases"][0]
+    assert release["ocid"] == f"ocds-prvsn1-{exercise_id}" and release["tag"] == ["planning"]
+    assert release["parties"][0]["roles"] == ["buyer"] and release["buyer"]["name"] == "Telford & Wrekin Council"
+    (milestone,) = release["planning"]["milestones"]
+    assert milestone["type"] == "engagement" and milestone["dueDate"] == "2027-01-01T00:00:00+00:00"
+    (document,) = release["planning"]["documents"]
+    assert (document["documentType"], document["noticeType"]) == ("marketEngagementNotice", "UK2")
+    assert release["tender"]["status"] == "planning"
+    (item,) = release["tender"]["items"]
+    assert item["classification"] == {
+        "scheme": "CPV",
+        "id": "85311000",
+        "description": "Social work services with accommodation",
+    }
+    assert item["deliveryLocations"] == [
+        {"description": "Telford and Wrekin", "uri": "http://statistics.data.gov.uk/id/statistical-geography/E06000020"}
+    ]
+    text = r.text + str(package)
+    assert "Wrekin Housing Group" not in str(package) and "match" not in str(package).lower()  # no responses or runs
+    assert "Wrekin Housing Group" in text
+    if visibility == "shown":
+        assert release["tender"]["value"] == {"amount": 360000, "currency": "GBP"}
+        assert item["unit"]["value"] == {"amount": 2000, "currency": "GBP"}
+    elif visibility == "range":
+        assert release["tender"]["minValue"] == {"amount": 285000, "currency": "GBP"}
+        assert release["tender"]["value"] == {"amount": 435000, "currency": "GBP"}
+    else:
+        assert "value" not in release["tender"] and "minValue" not in release["tender"] and "value" not in item["unit"]
+
+
+async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarification(client, keys):
+    commissioner = await keys.headers("commissioner")
+    notice = (await client.get("/exercises/1/notice")).json()
+    assert len(notice["questions"]) == 5  # (open or closed by now: the seed dates it inside the window)
+    assert all(n["budget"]["visibility"] == "range" for n in notice["needs"])
+    assert [c["question"] for c in notice["clarifications"]] == [
+        "Would the partnership accept a bid covering only part of a need's areas?"
+    ]
+    responses = (await client.get("/exercises/1/responses?per_page=100", headers=commissioner)).json()
+    assert responses["total"] >= 4
+    assert (await client.post("/exercises/1/match", headers=commissioner)).status_code == 201
+    report = (await client.get("/exercises/1/report", headers=commissioner)).json()
+    mr = report["market_response"]
+    answered = [n for n in mr["needs"] if n["responses"]]
+    assert len(answered) >= 3
+    assert any(n["suitable_non_responders"] for n in mr["needs"]), "some suitable providers stayed silent"
+    assert sum(sum(n["barriers"].values()) for n in mr["needs"]) > 0
+    html = (await client.get("/exercises/1/report?format=html", headers=commissioner)).text
+    assert "Market response" in html and "only part of a need" in html
+
+
+# (method, path template, body) -> the status each caller gets; {x}: the exercise, {a}: provider A (who responded
+# and asked a question), {c}: A's clarification
+MATRIX = [
+    ("GET", "/exercises/{x}/notice", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
+    (
+        "GET",
+        "/exercises/{x}/questions",
+        None,
+        {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
+    ),
+    ("GET", "/exercises/{x}/ocds", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
+    (
+        "GET",
+        "/exercises/{x}/responses/{a}",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/exercises/{x}/responses/{a}/revisions",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/exercises/{x}/responses",
+        None,
+        {"anonymous": 401, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "GET",
+        "/providers/{a}/open-exercises",
+        None,
+        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/clarifications/{c}/answer",
+        {"answer": "Yes."},
+        {"anonymous": 401, "A": 403, "B": 403, "commissioner": 200, "admin": 409},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/questions",
+        {"kind": "yes_no", "text": "Late question?"},
+        {"anonymous": 401, "A": 403, "B": 403, "commissioner": 409, "admin": 409},
+    ),
+    (
+        "POST",
+        "/exercises/{x}/clarifications",
+        {"question": "Another question?"},
+        {"anonymous": 401, "A": 201, "B": 201, "commissioner": 403, "admin": 403},
+    ),
+]
+
+
+async def test_authorisation_matrix_for_engagement(world):
+    w = world
+    c = w.client
+    (p1, s1), (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    callers = {
+        "anonymous": {},
+        "A": await w.keys.headers("provider", p1),
+        "B": await w.keys.headers("provider", p2),
+        "commissioner": w.commissioner,
+        "admin": await w.keys.headers("admin"),
+    }
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1]}]}
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=callers["A"], json=body)).status_code == 201
+    asked = await c.post(f"/exercises/{exercise_id}/clarifications", headers=callers["A"], json={"question": "TUPE?"})
+    for method, template, payload, expected in MATRIX:
+        path = template.format(x=exercise_id, a=p1, c=asked.json()["id"])
+        for who, headers in callers.items():
+            r = await c.request(method, path, headers=headers, json=payload)
+            assert r.status_code == expected[who], (method, path, who, r.text)
+            if who == "B" and r.status_code == 200:
+                assert "TUPE?" not in r.text and '"provider_id":' + str(p1) not in r.text.replace(" ", "")
+
+
+async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(world):
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    withdrawn = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})
+    assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
+    assert withdrawn.headers["etag"] == '"v2"'
+    assert (await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v2"'})).status_code == 409
+    mr = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]
+    assert (mr["responses"], mr["withdrawn"], mr["needs"][0]["responses"]) == (0, 1, 0)
+    # not interested: nothing to deliver with, so nothing of that may be given
+    wrong = {"needs": [{"need_id": need_id, "intent": "not_interested", "service_ids": [s1]}]}
+    r = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=wrong)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "needs[0].service_ids"
+    again = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)
+    assert again.status_code == 200 and again.json()["status"] == "submitted" and again.headers["etag"] == '"v3"'
+    revisions = (await c.get(f"{path}/revisions", headers=a)).json()
+    assert [r["status"] for r in revisions] == ["submitted", "withdrawn", "submitted"]
+    conn = await db.connect(w.dsn)
+    try:
+        details = [r["detail"] for r in await conn.fetch("select detail from audit_log where provider_id = $1", p1)]
+    finally:
+        await conn.close()
+    assert any(d.startswith("withdrew the response") for d in details)
+
+
+def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
+    from marketplace.engagement.service import deadline_of, opens_at
+
+    assert deadline_of(dt.date(2027, 7, 30)).astimezone(dt.UTC) == dt.datetime(2027, 7, 30, 23, 0, tzinfo=dt.UTC)
+    assert deadline_of(dt.date(2027, 1, 29)).astimezone(dt.UTC) == dt.datetime(2027, 1, 30, 0, 0, tzinfo=dt.UTC)
+    assert opens_at(dt.date(2027, 6, 1)).astimezone(dt.UTC) == dt.datetime(2027, 5, 31, 23, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [
+        ({"kind": "single_choice", "text": "Pick", "choices": ["only one"]}, "choices"),
+        ({"kind": "multiple_choice", "text": "Pick", "choices": ["a", "a", "b"]}, "choices"),
+        ({"kind": "yes_no", "text": "Yes?", "word_limit": 5}, "word_limit"),
+        ({"kind": "number", "text": "How many?", "choices": ["1", "2"]}, "choices"),
+    ],
+)
+async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, question, field):
+    w = world
+    x = await w.client.post("/exercises", headers=w.commissioner, json={"title": "Q", "commissioning_body": "B"})
+    r = await w.client.post(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner, json=question)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
+    assert (await w.client.get(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner)).json() == []
+
+
+async def test_publishing_needs_dates_a_need_and_the_current_etag(world):
+    w = world
+    c, h = w.client, w.commissioner
+    x = (await c.post("/exercises", headers=h, json={"title": "Q", "commissioning_body": "B"})).json()
+    r = await c.post(f"/exercises/{x['id']}/publish", headers={**h, "If-Match": '"v1"'}, json={})
+    assert r.status_code == 422
+    assert {e["field"] for e in r.json()["errors"]} == {"opens_on", "closes_on", "needs"}
+    assert (await c.post(f"/exercises/{x['id']}/publish", headers=h, json={})).status_code == 428
+    assert (
+        await c.post(f"/exercises/{x['id']}/publish", headers={**h, "If-Match": '"v9"'}, json={})
+    ).status_code == 412
+    assert (await c.get(f"/exercises/{x['id']}/notice")).status_code == 404
+    assert (await c.get(f"/exercises/{x['id']}/ocds")).status_code == 404
+    exercise_id, _ = await make_exercise(w)
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    assert (await c.get(f"/exercises/{exercise_id}", headers=h)).json()["status"] == "engagement_open"
+    again = await c.post(f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={})
+    assert again.status_code == 409
