@@ -383,7 +383,7 @@ def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str
     is verified (``True``), only self-declared ones name it (``False``) or none does (``None``)."""
     out: list[tuple[str, bool | None]] = []
     for d in ctx.cn.desired:
-        named = [r.verified for s in services for r in s.outcomes if d.code in r.desired_outcomes]
+        named = [r.verified for s in services for r in s.outcomes or () if d.code in (r.desired_outcomes or ())]
         out.append((d.name or d.code, (True in named) if named else None))
     return out
 
@@ -404,7 +404,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         if accs
         else "no quality accreditations"
     ) + _s(acc_c.score[j])
-    records = [(s, r) for s in services for r in s.outcomes]
+    records = [(s, r) for s in services for r in s.outcomes or ()]
     verified = [(s, r) for s, r in records if r.verified]
     if records:
         s, r = (verified or records)[0]
@@ -616,7 +616,7 @@ def financial_viability_summary(ctx: EvidenceContext, col: CriterionColumn, c: C
 def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     services = [s for s, _, _ in qualifying(ctx, c, i)]
     held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
-    records = [r for s in services for r in s.outcomes]
+    records = [r for s in services for r in s.outcomes or ()]
     if not records:
         outcomes = "has no recorded outcomes for this kind of service"
     elif any(r.verified for r in records):
