@@ -20,7 +20,7 @@ from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
 from marketplace.providers.models import SeedProvider, normalised, profile_problems
 from marketplace.taxonomy import service as taxonomy
-from marketplace.taxonomy.models import Taxonomy
+from marketplace.taxonomy.models import DesiredOutcomeVocabulary, Taxonomy
 from matching import InvalidWeights, Weights
 
 
@@ -55,12 +55,23 @@ def load_file(path: Path, typ: Any) -> Any:
 
 TAXONOMY_FILES = {field.name: f"{field.name}.json" for field in msgspec.structs.fields(Taxonomy)}
 """Each taxonomy's seed file: `areas` in areas.json, and so on."""
+VOCABULARIES = {"desired_outcomes": DesiredOutcomeVocabulary}
+"""Taxonomies whose file names its source: an object with the list in a field of the same name (optional files)."""
+
+
+def _taxonomy_part(seed_dir: Path, name: str, typ: Any) -> Any:
+    path = seed_dir / TAXONOMY_FILES[name]
+    if name not in VOCABULARIES:
+        return load_file(path, typ)
+    if not path.exists():
+        return []
+    return load_file(path, VOCABULARIES[name]).outcomes
 
 
 def load_taxonomy(seed_dir: Path) -> Taxonomy:
     """Every taxonomy file, each decoded as the Taxonomy's own field type (`areas: list[Area]`, ...)."""
     fields = {f.name: f.type for f in msgspec.structs.fields(Taxonomy)}
-    tax = Taxonomy(**{name: load_file(seed_dir / TAXONOMY_FILES[name], typ) for name, typ in fields.items()})
+    tax = Taxonomy(**{name: _taxonomy_part(seed_dir, name, typ) for name, typ in fields.items()})
     area_codes = tax.codes("areas")
     for i, a in enumerate(tax.areas):
         if a.parent is not None and a.parent not in area_codes:
@@ -69,6 +80,10 @@ def load_taxonomy(seed_dir: Path) -> Taxonomy:
     for i, lf in enumerate(tax.legal_forms):
         if lf.sector not in sectors:
             raise SeedError(f"legal_forms.json: record {i} ({lf.name!r}): sector: unknown sector code {lf.sector!r}")
+    pathways = tax.codes("pathways")
+    for i, d in enumerate(tax.desired_outcomes):
+        if d.pathway not in pathways:
+            raise SeedError(f"desired_outcomes.json: outcome {i} ({d.name!r}): pathway: unknown pathway {d.pathway!r}")
     return tax
 
 

@@ -422,9 +422,7 @@ def _desired_codes(records: Sequence[Any], *, verified_only: bool) -> tuple[str,
     """The desired outcome codes named by ``records`` (only the verified ones' with ``verified_only``)."""
     if not records:
         return ()
-    return tuple(
-        dict.fromkeys(c for r in records if r.verified or not verified_only for c in r.desired_outcomes or ())
-    )
+    return tuple(dict.fromkeys(c for r in records if r.verified or not verified_only for c in r.desired_outcomes or ()))
 
 
 def _cohort_masks(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -90,8 +90,8 @@ def check_exercise(x: ExerciseIn) -> None:
         raise Unprocessable.from_problems([FieldProblem(field="closes_on", problem="before opens_on")])
 
 
-def core_need(need: Need, weights: matching.Weights) -> matching.Need:
-    """A need as the matching core reads it."""
+def core_need(need: Need, weights: matching.Weights, desired_names: Mapping[str, str] | None = None) -> matching.Need:
+    """A need as the matching core reads it (`desired_names`: the desired outcomes' names, for its explanations)."""
     overrides = None
     if need.weight_overrides is not None:
         overrides = matching.Weights.from_mapping(need.weight_overrides.given(), base=weights).as_dict()
@@ -106,6 +106,9 @@ def core_need(need: Need, weights: matching.Weights) -> matching.Need:
         required_accreditations=tuple(need.required_accreditations),
         min_years_experience=need.min_years_experience,
         local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
+        desired_outcomes=tuple(
+            matching.DesiredOutcome(code, (desired_names or {}).get(code, "")) for code in need.desired_outcomes
+        ),
         sector_preference=msgspec.structs.asdict(need.sector_preference),
         weight_overrides=overrides,
         min_age=need.eligibility.min_age,
@@ -265,7 +268,11 @@ async def _match(
         return await asyncio.to_thread(queries.match_run_of, stored), True
     try:
         ranked = await pools.rank(
-            core_need(need, weights), weights, as_of=as_of, limit=limit, excluded_limit=excluded_limit
+            core_need(need, weights, ctx.taxonomy.codes("desired_outcomes")),
+            weights,
+            as_of=as_of,
+            limit=limit,
+            excluded_limit=excluded_limit,
         )
     except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
         raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
