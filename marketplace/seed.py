@@ -18,7 +18,7 @@ from marketplace.db import Connection
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
-from marketplace.providers.models import SeedProvider, normalised, profile_problems
+from marketplace.providers.models import SeedProvider, normalised, profile_problems, seed_verification_problems
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import DesiredOutcomeVocabulary, Taxonomy
 from matching import InvalidWeights, Weights
@@ -92,7 +92,7 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
     providers = [normalised(p) for p in load_file(path, list[SeedProvider])]
     seen: dict[str, int] = {}
     for i, p in enumerate(providers):
-        problems = profile_problems(p, taxonomy, year=today.year)
+        problems = profile_problems(p, taxonomy, year=today.year) + seed_verification_problems(p)
         if problems:
             first = problems[0]
             raise SeedError(f"{path.name}: record {i} ({p.name!r}): {first.field}: {first.problem}")

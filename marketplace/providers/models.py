@@ -285,11 +285,41 @@ class NewProvider(ProviderProfile):
     services: Annotated[list[ServiceIn], Meta(max_length=50)] = []
 
 
+class SeedVerification(Strict):
+    """A demo verification (made by the seed as an admin): the organisation's accreditation, a service's
+    accreditation or a service's outcomes record (`service`: its index in the record's services)."""
+
+    seen: Annotated[str, Meta(min_length=1, max_length=1000, pattern=TEXT)]
+    accreditation: Slug | None = None
+    service: Annotated[int, Meta(ge=0)] | None = None
+    outcome: Annotated[int, Meta(ge=0)] | None = None
+
+
 class SeedProvider(NewProvider):
     """A demo record: a new provider plus the marketplace-held fields a seed may set."""
 
     status: Status = "published"
     last_confirmed_on: dt.date | None = None
+    verifications: list[SeedVerification] = []
+
+
+def seed_verification_problems(p: SeedProvider) -> list[FieldProblem]:
+    """A demo verification must name something the record holds."""
+    out = []
+    for i, v in enumerate(p.verifications):
+        field = f"verifications[{i}]"
+        service = p.services[v.service] if v.service is not None and v.service < len(p.services) else None
+        if v.service is not None and service is None:
+            out.append(FieldProblem(field=f"{field}.service", problem="no such service in this record"))
+        elif (v.accreditation is None) == (v.outcome is None):
+            out.append(FieldProblem(field=field, problem="name an accreditation or an outcomes record"))
+        elif v.outcome is not None and (service is None or v.outcome >= len(service.outcomes)):
+            out.append(FieldProblem(field=f"{field}.outcome", problem="no such outcomes record in the service"))
+        elif v.accreditation is not None and v.accreditation not in (
+            service.accreditations if service is not None else p.accreditations
+        ):
+            out.append(FieldProblem(field=f"{field}.accreditation", problem="not held"))
+    return out
 
 
 class Provider(ProviderProfile):

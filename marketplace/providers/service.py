@@ -283,7 +283,7 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
     ids = []
     for p in samples:
         confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
-        pid, _ = await queries.insert_provider(
+        pid, service_ids = await queries.insert_provider(
             conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
         )
         ids.append(pid)
@@ -291,6 +291,8 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
         await queries.insert_history(
             conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
         )
+        if p.verifications:
+            await seed_verifications(conn, pid, service_ids, p, confirmed or dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC))
     await queries.refresh_search(conn, ids)
     return len(ids)
 
@@ -476,32 +478,56 @@ async def verify_evidence(
     async with conn.transaction():
         await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
         fingerprint, record = await _evidence(conn, provider_id, target)
-        before = await queries.find_verification(
-            conn, provider_id, target.service_id, target.accreditation, fingerprint
-        )
-        if before is not None:
-            await queries.delete_verification(conn, before["id"])
-        await queries.insert_verification(
-            conn,
-            provider_id,
-            target.service_id,
-            target.accreditation,
-            fingerprint,
-            seen=seen.strip(),
-            at=now,
-            actor=actor,
-        )
-        after: dict[str, object] = {
-            "seen": seen.strip(),
-            "verified_at": now.isoformat(),
-            "verified_by": actor.caller.key_id,
-            "verified_by_role": actor.caller.role,
-        }
-        if record is not None:
-            after["record"] = record
-        change = (f"{target.field}.verification", None if before is None else _verification_value(before), after)
+        change = await _verify(conn, actor, provider_id, target, fingerprint, record, seen=seen.strip(), at=now)
         await _record_evidence_change(conn, actor, provider_id, "verify_evidence", change, f"verified {target.field}")
         return await _current(ctx, conn, provider_id)
+
+
+async def _verify(
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    target: EvidenceTarget,
+    fingerprint: str | None,
+    record: object,
+    *,
+    seen: str,
+    at: dt.datetime,
+) -> tuple[str, object, object]:
+    """Store the verification (replacing one of the same thing); the history entry for it."""
+    before = await queries.find_verification(conn, provider_id, target.service_id, target.accreditation, fingerprint)
+    if before is not None:
+        await queries.delete_verification(conn, before["id"])
+    await queries.insert_verification(
+        conn, provider_id, target.service_id, target.accreditation, fingerprint, seen=seen, at=at, actor=actor
+    )
+    after: dict[str, object] = {
+        "seen": seen,
+        "verified_at": at.isoformat(),
+        "verified_by": actor.caller.key_id,
+        "verified_by_role": actor.caller.role,
+    }
+    if record is not None:
+        after["record"] = record
+    return (f"{target.field}.verification", None if before is None else _verification_value(before), after)
+
+
+SEED_ADMIN = Actor(caller=Caller(role="admin", name="seed"), request_id="", method="SEED", path="seed")
+"""The seed verifies demo evidence as an admin would (no key: the seed runs as the operator)."""
+
+
+async def seed_verifications(
+    conn: Connection, provider_id: int, service_ids: list[int], sample: SeedProvider, at: dt.datetime
+) -> None:
+    """A demo provider's verifications, as the verification endpoints make them (in its first version)."""
+    for v in sample.verifications:
+        sid = service_ids[v.service] if v.service is not None else None
+        target = EvidenceTarget(service_id=sid, accreditation=v.accreditation, outcome=v.outcome)
+        fingerprint, record = await _evidence(conn, provider_id, target)
+        change = await _verify(conn, SEED_ADMIN, provider_id, target, fingerprint, record, seen=v.seen, at=at)
+        await queries.insert_history(
+            conn, provider_id=provider_id, version=1, action="verify_evidence", changes=[change], actor=SEED_ADMIN
+        )
 
 
 async def withdraw_verification(
