@@ -321,3 +321,23 @@ async def test_the_seeded_market_has_desired_outcomes_and_some_verified_evidence
     assert any(x.startswith("accreditations[") for x in subjects) and "outcomes[0]" in subjects
     history = (await read_client.get(f"/providers/{pid}/history", headers=await read_keys.headers("admin"))).json()
     assert any(h["last_action_type"] == "verify_evidence" for h in history["items"])
+
+
+async def test_a_run_stored_under_the_previous_algorithm_is_still_readable(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    need_id = (await rows(fresh_db, "select id from need where pathway_code = 'ACCOM' order by id limit 1"))[0]["id"]
+    run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 5}, headers=h)).json()
+    old = (
+        await rows(
+            fresh_db,
+            """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
+               select need_id, exercise_id, created_by, '2026.12-1', candidate_count,
+                      replace(document::text, '"2026.12-2"', '"2026.12-1"')::jsonb
+               from match_run where id = $1 returning id""",
+            run["id"],
+        )
+    )[0]["id"]
+    got = await client.get(f"/match-runs/{old}", headers=h)
+    assert got.status_code == 200, got.text
+    assert got.json()["algorithm_version"] == "2026.12-1"
+    assert [s["provider_id"] for s in got.json()["ranking"]] == [s["provider_id"] for s in run["ranking"]]

@@ -77,6 +77,8 @@ async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
            on conflict (code) do update set name = excluded.name, sort_order = excluded.sort_order""",
         [(s.code, s.name, i) for i, s in enumerate(t.social_value)],
     )
+    if not t.desired_outcomes:  # none to write (and a database migrated only so far has no table for them)
+        return
     await conn.executemany(
         """insert into desired_outcome (code, pathway_code, name, description, sort_order) values ($1, $2, $3, $4, $5)
            on conflict (code) do update set pathway_code = excluded.pathway_code, name = excluded.name,
