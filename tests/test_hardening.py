@@ -30,7 +30,7 @@ async def body_operations(client) -> list[tuple[str, str]]:
                 concrete = path
                 for name in ("provider_id", "exercise_id", "need_id", "key_id", "run_id", "service_id"):
                     concrete = concrete.replace("{" + name + "}", "1")
-                concrete = concrete.replace("{pathway}", "ACCOM")
+                concrete = concrete.replace("{pathway}", "ACCOM").replace("{code}", "iso_9001").replace("{index}", "0")
                 ops.append((method.upper(), concrete))
     return ops
 
