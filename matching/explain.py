@@ -346,12 +346,14 @@ def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 
 
 def _record(r: OutcomeRecord) -> str:
-    """An outcomes record in words: ``Tenancies sustained: % at 12 months 82 (2024; 40 people; self declared;
-    verified)``."""
+    """An outcomes record in words: ``Tenancies sustained: % at 12 months 82 (2024; 40 people; independently
+    evaluated, verified)``, or ``(...; self-declared)`` for the provider's own unverified figures."""
     head = r.outcome + (f": {r.measure}" if r.measure else "") + (f" {r.value:g}" if r.value is not None else "")
     details = [x for x in (r.period, f"{r.people:,} people" if r.people is not None else "") if x]
-    details.append(r.source.replace("_", " "))
-    details.append(_strength(r.verified))
+    if r.source == "self_declared":  # the provider's own figures: verified, or just self-declared
+        details.append(_strength(r.verified))
+    else:  # who the provider says measured it; unverified until an admin has seen it
+        details.append(f"{r.source.replace('_', ' ')}, {'verified' if r.verified else 'unverified'}")
     text = f"{head} ({'; '.join(details)})"
     return text + (f' "{shorten(r.note)}"' if r.note and r.value is None else "")
 
