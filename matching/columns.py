@@ -384,11 +384,7 @@ def _service_columns(
     if len(bad):
         raise InvalidCandidate(int(pids[owner[bad[0]]]), "services.capacity", "must not be negative")
     min_age, max_age, gender = whom_served(services, owner, pids)
-    records = field_tuples(services, "outcomes")
-    outcomes = np.fromiter(map(bool, records), dtype=np.bool_, count=k)
-    verified = np.fromiter((any(r.verified for r in rs) if rs else False for rs in records), dtype=np.bool_, count=k)
-    desired: list[Sequence[Any]] = [_desired_codes(rs, verified_only=False) for rs in records]
-    desired_verified: list[Sequence[Any]] = [_desired_codes(rs, verified_only=True) for rs in records]
+    outcomes, verified, desired, desired_verified = _outcomes_evidence(services)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
     arrays: dict[str, Any] = {
@@ -418,11 +414,28 @@ def _service_columns(
     )
 
 
-def _desired_codes(records: Sequence[Any], *, verified_only: bool) -> tuple[str, ...]:
-    """The desired outcome codes named by ``records`` (only the verified ones' with ``verified_only``)."""
-    if not records:
-        return ()
-    return tuple(dict.fromkeys(c for r in records if r.verified or not verified_only for c in r.desired_outcomes or ()))
+def _outcomes_evidence(
+    services: list[Service],
+) -> tuple[BoolArray, BoolArray, list[Sequence[Any]], list[Sequence[Any]]]:
+    """Per service: whether it has outcomes records, whether one is verified, the desired outcome codes its
+    records name and those its verified records name. One pass per field over all the records; only the (few)
+    records naming desired outcomes are read one by one."""
+    k = len(services)
+    per, counts = lengths(field_tuples(services, "outcomes"))
+    records = list(chain.from_iterable(per))
+    owner = np.repeat(np.arange(k, dtype=np.int64), counts)
+    flags = np.fromiter(map(attrgetter("verified"), records), dtype=np.bool_, count=len(records))
+    verified = np.zeros(k, dtype=np.bool_)
+    verified[owner[flags]] = True
+    named, named_counts = lengths(field_tuples(records, "desired_outcomes"))
+    desired: list[Sequence[Any]] = [()] * k
+    desired_verified: list[Sequence[Any]] = [()] * k
+    for r in np.flatnonzero(named_counts).tolist():
+        s = int(owner[r])
+        desired[s] = (*desired[s], *named[r])
+        if flags[r]:
+            desired_verified[s] = (*desired_verified[s], *named[r])
+    return counts > 0, verified, desired, desired_verified
 
 
 def _cohort_masks(
