@@ -341,3 +341,149 @@ async def test_a_run_stored_under_the_previous_algorithm_is_still_readable(clien
     assert got.status_code == 200, got.text
     assert got.json()["algorithm_version"] == "2026.12-1"
     assert [s["provider_id"] for s in got.json()["ranking"]] == [s["provider_id"] for s in run["ranking"]]
+
+
+# -- a commissioner's judgement, through the app -------------------------------------------------------------
+
+STUFFED = (
+    "Tenancy sustainment for care leavers and prison leavers. Supported housing for care leavers. Rural outreach "
+    "in Herefordshire. Tenancy sustainment, supported housing, rural outreach, care leavers."
+)
+
+
+def fictional(name: str, legal_form: str, founded: int, service: dict, accreditations: list[str]) -> dict:
+    return {
+        "name": name,
+        "legal_form": legal_form,
+        "founded_year": founded,
+        "finances": {"annual_income": 400000, "reserves_months": 4},
+        "resources": {"volunteers": 10, "other_funding_sources": ["Grant", "Trading"]},
+        "accreditations": accreditations,
+        "services": [
+            {
+                "pathway": "ACCOM",
+                "cohorts": ["ADULTS", "CARE_LEAVERS"],
+                "areas": ["E06000019"],
+                "capacity": {"service_users_per_year": 90},
+                **service,
+            }
+        ],
+    }
+
+
+CIC = fictional(
+    "Brightpath Tenancy CIC",
+    "cic",
+    2025,
+    {
+        "name": "Tenancy sustainment",
+        "description": STUFFED,
+        "years_delivering": 1,
+        "outcomes": [
+            {
+                "outcome": "Tenancies sustained",
+                "measure": "internal monitoring",
+                "value": 95,
+                "period": "2025-26",
+                "people": 12,
+                "desired_outcomes": ["ACCOM_OBTAIN", "ACCOM_KEEP"],
+            }
+        ],
+    },
+    ["iso_9001", "matrix_standard"],
+)
+TRUST = fictional(
+    "Severn Vale Housing Trust",
+    "registered_charity",
+    1998,
+    {
+        "name": "Housing support",
+        "description": "Housing support for people leaving prison and young people leaving care.",
+        "years_delivering": 6,
+        "accreditations": ["matrix_standard"],
+        "outcomes": [
+            {
+                "outcome": "Tenancies kept at 12 months",
+                "measure": "share of residents housed at 12 months",
+                "value": 0.81,
+                "period": "2024-25",
+                "people": 140,
+                "source": "independently_evaluated",
+                "desired_outcomes": ["ACCOM_OBTAIN", "ACCOM_KEEP"],
+            }
+        ],
+    },
+    ["iso_9001"],
+)
+
+
+async def test_a_new_cic_with_stuffed_words_and_self_declared_outcomes_ranks_below_a_verified_trust(
+    client, keys, fresh_db
+):
+    admin = await keys.headers("admin")
+    commissioner = await keys.headers("commissioner")
+    ids = {}
+    for profile in (CIC, TRUST):
+        r = await client.post("/registrations", json=profile)
+        assert r.status_code == 201, r.text
+        pid = r.json()["provider"]["id"]
+        assert (await client.post(f"/providers/{pid}/publish", headers=admin)).status_code == 200
+        ids[profile["name"]] = pid
+    exercise = (
+        await client.post(
+            "/exercises", json={"title": "Herefordshire housing", "commissioning_body": "Test"}, headers=commissioner
+        )
+    ).json()
+    need = await client.post(
+        f"/exercises/{exercise['id']}/needs",
+        json={
+            "title": "Tenancy sustainment, Herefordshire",
+            "pathway": "ACCOM",
+            "areas": ["E06000019"],
+            "annual_volume": 80,
+            "annual_budget": 160000,
+            "cohorts": ["ADULTS", "CARE_LEAVERS"],
+            "local_priorities": [
+                {"text": "tenancy sustainment for care leavers", "weight": 2},
+                {"text": "rural outreach", "weight": 1},
+            ],
+            "desired_outcomes": ["ACCOM_OBTAIN", "ACCOM_KEEP"],
+        },
+        headers=commissioner,
+    )
+    assert need.status_code == 201, need.text
+
+    async def ranks() -> dict[str, dict]:
+        run = await client.post(f"/needs/{need.json()['id']}/match-runs", params={"limit": 500}, headers=commissioner)
+        assert run.status_code in (200, 201), run.text
+        return {s["name"]: s for s in run.json()["ranking"] if s["provider_id"] in ids.values()}
+
+    before = await ranks()  # everything self-declared: the stuffed words carry the CIC above the trust
+    assert before[CIC["name"]]["rank"] < before[TRUST["name"]]["rank"]
+
+    trust = ids[TRUST["name"]]
+    sid = (await client.get(f"/providers/{trust}/services")).json()[0]["id"]
+    etag_now = (await client.get(f"/providers/{trust}")).headers["etag"]
+    for path, seen in (
+        ("accreditations/iso_9001", "ISO 9001 certificate seen, valid to 2027-05"),
+        (f"services/{sid}/accreditations/matrix_standard", "matrix Standard accreditation letter seen"),
+        (f"services/{sid}/outcomes/0", "independent evaluation report (2025) seen; figures match"),
+    ):
+        r = await client.post(
+            f"/providers/{trust}/{path}/verification", json={"seen": seen}, headers={**admin, "If-Match": etag_now}
+        )
+        assert r.status_code == 200, r.text
+        etag_now = r.headers["etag"]
+
+    after = await ranks()
+    cic, verified = after[CIC["name"]], after[TRUST["name"]]
+    assert verified["rank"] < cic["rank"], "the verified, established provider ranks above the CIC"
+
+    def criterion(s: dict, name: str) -> dict:
+        return next(c for c in s["criteria"] if c["criterion"] == name)
+
+    assert criterion(cic, "local_priorities")["score"] > criterion(verified, "local_priorities")["score"]
+    assert "only self-declared outcomes records" in criterion(cic, "quality")["summary"]
+    assert "internal monitoring" in criterion(cic, "quality")["evidence"][1]
+    assert "(2 verified)" in criterion(verified, "quality")["summary"]
+    assert "evidences 2 of the 2 desired outcomes" in criterion(verified, "quality")["evidence"][1]
