@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec import inspect as mi
 from rapidfuzz import fuzz, process, utils
 
 from marketplace.errors import FieldProblem
-from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import PLAIN
+
+if TYPE_CHECKING:  # (the taxonomy's models use the checks, which use this module)
+    from marketplace.taxonomy.models import Taxonomy
 
 CODE_FIELDS = {
     "pathway": "pathways",

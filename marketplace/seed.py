@@ -23,10 +23,10 @@ from marketplace.engagement.models import SampleEngagement
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
-from marketplace.providers.models import SeedProvider, normalised, profile_problems
+from marketplace.providers.models import SeedProvider, normalised, profile_problems, seed_verification_problems
 from marketplace.settings import Settings
 from marketplace.taxonomy import service as taxonomy
-from marketplace.taxonomy.models import Taxonomy
+from marketplace.taxonomy.models import DesiredOutcomeVocabulary, Taxonomy
 from matching import InvalidWeights
 
 
@@ -61,12 +61,23 @@ def load_file(path: Path, typ: Any) -> Any:
 
 TAXONOMY_FILES = {field.name: f"{field.name}.json" for field in msgspec.structs.fields(Taxonomy)}
 """Each taxonomy's seed file: `areas` in areas.json, and so on."""
+VOCABULARIES = {"desired_outcomes": DesiredOutcomeVocabulary}
+"""Taxonomies whose file names its source: an object with the list in a field of the same name (optional files)."""
+
+
+def _taxonomy_part(seed_dir: Path, name: str, typ: Any) -> Any:
+    path = seed_dir / TAXONOMY_FILES[name]
+    if name not in VOCABULARIES:
+        return load_file(path, typ)
+    if not path.exists():
+        return []
+    return load_file(path, VOCABULARIES[name]).outcomes
 
 
 def load_taxonomy(seed_dir: Path) -> Taxonomy:
     """Every taxonomy file, each decoded as the Taxonomy's own field type (`areas: list[Area]`, ...)."""
     fields = {f.name: f.type for f in msgspec.structs.fields(Taxonomy)}
-    tax = Taxonomy(**{name: load_file(seed_dir / TAXONOMY_FILES[name], typ) for name, typ in fields.items()})
+    tax = Taxonomy(**{name: _taxonomy_part(seed_dir, name, typ) for name, typ in fields.items()})
     area_codes = tax.codes("areas")
     for i, a in enumerate(tax.areas):
         if a.parent is not None and a.parent not in area_codes:
@@ -75,6 +86,10 @@ def load_taxonomy(seed_dir: Path) -> Taxonomy:
     for i, lf in enumerate(tax.legal_forms):
         if lf.sector not in sectors:
             raise SeedError(f"legal_forms.json: record {i} ({lf.name!r}): sector: unknown sector code {lf.sector!r}")
+    pathways = tax.codes("pathways")
+    for i, d in enumerate(tax.desired_outcomes):
+        if d.pathway not in pathways:
+            raise SeedError(f"desired_outcomes.json: outcome {i} ({d.name!r}): pathway: unknown pathway {d.pathway!r}")
     return tax
 
 
@@ -83,7 +98,7 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
     providers = [normalised(p) for p in load_file(path, list[SeedProvider])]
     seen: dict[str, int] = {}
     for i, p in enumerate(providers):
-        problems = profile_problems(p, taxonomy, year=today.year)
+        problems = profile_problems(p, taxonomy, year=today.year) + seed_verification_problems(p)
         if problems:
             first = problems[0]
             raise SeedError(f"{path.name}: record {i} ({p.name!r}): {first.field}: {first.problem}")

@@ -30,7 +30,7 @@ from .compact import CompactPool, build_compact
 from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .market import HHI_BANDS, HHI_SOURCE, Concentration, concentration
-from .models import Candidate, Need, OutcomeRecord, Priority, Service
+from .models import Candidate, DesiredOutcome, Need, OutcomeRecord, Priority, Service
 from .partnerships import (
     Cell,
     Member,
@@ -68,6 +68,7 @@ __all__ = (
     "Concentration",
     "Criterion",
     "CriterionScore",
+    "DesiredOutcome",
     "DirectoryCounts",
     "Exclusion",
     "ExclusionReason",

@@ -130,10 +130,18 @@ class ServiceColumns:
     years: FloatingArray
     outcomes: BoolArray
     """At least one outcomes record."""
+    outcomes_verified: BoolArray
+    """At least one verified outcomes record."""
     areas: Pairs
     """Area node indices of each service row, reduced to an antichain (no code nested in another), ascending."""
     accreditations: Pairs
     """Distinct accreditation code ids (in the :class:`Columns`' ``code_ids``) of each service row."""
+    verified_accreditations: Pairs
+    """Those of ``accreditations`` an admin has verified (code ids; a code not among them is ignored)."""
+    desired: Pairs
+    """Distinct desired outcome code ids (in ``code_ids``) named by an outcomes record of each service row."""
+    desired_verified: Pairs
+    """Distinct desired outcome code ids named by a verified outcomes record of each service row."""
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -179,10 +187,12 @@ class Columns:
     premises: Pairs
     """Premises area node indices, reduced to an antichain, ascending."""
     code_ids: Mapping[str, int]
-    """Accreditation and social value codes -> id (one id space, so the two can be unioned; services'
-    accreditations use it too)."""
+    """Accreditation, social value and desired outcome codes -> id (one id space, so the first two can be
+    unioned; services' accreditations and their outcomes records' desired outcomes use it too)."""
     accreditations: Pairs
     """Distinct accreditation code ids of each organisation (its services' are in ``services``)."""
+    verified_accreditations: Pairs
+    """Those of each organisation's accreditations an admin has verified (code ids)."""
     social_value: Pairs
     """Distinct social value code ids per candidate."""
     services: ServiceColumns
@@ -218,6 +228,7 @@ def build_columns(
     premises = area_pairs(field_tuples(cands, "premises_areas"), areas)
     code_ids: dict[Any, int] = {}
     accreditations = _code_pairs(field_tuples(cands, "accreditations"), code_ids)
+    verified_accreditations = _code_pairs(field_tuples(cands, "verified_accreditations"), code_ids)
     social_value = _code_pairs(field_tuples(cands, "social_value"), code_ids)
 
     services, owner = service_rows(cands)
@@ -266,6 +277,7 @@ def build_columns(
         premises=premises,
         code_ids=MappingProxyType(code_ids),
         accreditations=accreditations,
+        verified_accreditations=verified_accreditations,
         social_value=social_value,
         services=svc,
         **arrays,
@@ -372,7 +384,7 @@ def _service_columns(
     if len(bad):
         raise InvalidCandidate(int(pids[owner[bad[0]]]), "services.capacity", "must not be negative")
     min_age, max_age, gender = whom_served(services, owner, pids)
-    outcomes = np.fromiter(map(bool, map(attrgetter("outcomes"), services)), dtype=np.bool_, count=k)
+    outcomes, verified, desired, desired_verified = _outcomes_evidence(services)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
     arrays: dict[str, Any] = {
@@ -387,6 +399,7 @@ def _service_columns(
         "capacity": capacity,
         "years": service_years(services, owner, pids),
         "outcomes": outcomes,
+        "outcomes_verified": verified,
     }
     read_only(*arrays.values())
     return ServiceColumns(
@@ -394,8 +407,35 @@ def _service_columns(
         cohort_ids=MappingProxyType(cohort_ids),
         areas=area_pairs(field_tuples(services, "areas"), areas),
         accreditations=_code_pairs(field_tuples(services, "accreditations"), code_ids),
+        verified_accreditations=_code_pairs(field_tuples(services, "verified_accreditations"), code_ids),
+        desired=_code_pairs(desired, code_ids),
+        desired_verified=_code_pairs(desired_verified, code_ids),
         **arrays,
     )
+
+
+def _outcomes_evidence(
+    services: list[Service],
+) -> tuple[BoolArray, BoolArray, list[Sequence[Any]], list[Sequence[Any]]]:
+    """Per service: whether it has outcomes records, whether one is verified, the desired outcome codes its
+    records name and those its verified records name. One pass per field over all the records; only the (few)
+    records naming desired outcomes are read one by one."""
+    k = len(services)
+    per, counts = lengths(field_tuples(services, "outcomes"))
+    records = list(chain.from_iterable(per))
+    owner = np.repeat(np.arange(k, dtype=np.int64), counts)
+    flags = np.fromiter(map(attrgetter("verified"), records), dtype=np.bool_, count=len(records))
+    verified = np.zeros(k, dtype=np.bool_)
+    verified[owner[flags]] = True
+    named, named_counts = lengths(field_tuples(records, "desired_outcomes"))
+    desired: list[Sequence[Any]] = [()] * k
+    desired_verified: list[Sequence[Any]] = [()] * k
+    for r in np.flatnonzero(named_counts).tolist():
+        s = int(owner[r])
+        desired[s] = (*desired[s], *named[r])
+        if flags[r]:
+            desired_verified[s] = (*desired_verified[s], *named[r])
+    return counts > 0, verified, desired, desired_verified
 
 
 def _cohort_masks(

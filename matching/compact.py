@@ -193,13 +193,13 @@ def _narrow(columns: Columns) -> Columns:
     out["service_id"] = svc.service_id.astype(_small_int_dtype(svc.service_id))
     if n < 1 << 31:
         out["owner"] = svc.owner.astype(np.int32)
-    for field in ("areas", "accreditations"):
+    for field in _SERVICE_PAIRS:
         pairs = getattr(svc, field)
         if pairs.owner.dtype != np.int32 and k < 1 << 31:
             out[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), k)
     read_only(*(a for a in out.values() if isinstance(a, np.ndarray)))
     narrow: dict[str, Any] = {"services": replace(svc, **out)}
-    for field in ("premises", "accreditations", "social_value"):
+    for field in _ROW_PAIRS:
         pairs = getattr(columns, field)
         if pairs.owner.dtype != np.int32 and n < 1 << 31:
             narrow[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), n)
@@ -292,13 +292,29 @@ def _concat_services(cols: list[Columns], code_maps: list[Int64Array]) -> Servic
         pathway_ids=MappingProxyType(pathway_ids),
         cohort_ids=MappingProxyType(cohort_ids),
         areas=_concat_pairs([(s.areas, None) for s in svcs], sizes),
-        accreditations=_concat_pairs([(s.accreditations, m) for s, m in zip(svcs, code_maps, strict=True)], sizes),
+        **_fields(
+            {
+                field: _concat_pairs([(getattr(s, field), m) for s, m in zip(svcs, code_maps, strict=True)], sizes)
+                for field in _SERVICE_CODE_PAIRS
+            }
+        ),
         **arrays,
     )
 
 
-_SERVICE_VALUES = ("min_age", "max_age", "gender", "capacity", "years", "outcomes")
+_SERVICE_VALUES = ("min_age", "max_age", "gender", "capacity", "years", "outcomes", "outcomes_verified")
 """Service columns copied as they are when pools are merged or rows taken."""
+_SERVICE_CODE_PAIRS = ("accreditations", "verified_accreditations", "desired", "desired_verified")
+"""Service pairs whose items are code ids (``Columns.code_ids``)."""
+_SERVICE_PAIRS = ("areas", *_SERVICE_CODE_PAIRS)
+_ROW_CODE_PAIRS = ("accreditations", "verified_accreditations", "social_value")
+"""Organisation pairs whose items are code ids."""
+_ROW_PAIRS = ("premises", *_ROW_CODE_PAIRS)
+
+
+def _fields(pairs: dict[str, Pairs]) -> dict[str, Any]:
+    """Pairs by field name, as keyword arguments of a columns' constructor."""
+    return pairs
 
 
 def _concat_index(parts: Sequence[CompactPool]) -> WordIndex:
@@ -363,8 +379,12 @@ def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> Com
         sector_ids=MappingProxyType(sector_ids),
         premises=_concat_pairs([(c.premises, None) for c in cols], sizes),
         code_ids=MappingProxyType(code_ids),
-        accreditations=_concat_pairs([(c.accreditations, m) for c, m in zip(cols, code_maps, strict=True)], sizes),
-        social_value=_concat_pairs([(c.social_value, m) for c, m in zip(cols, code_maps, strict=True)], sizes),
+        **_fields(
+            {
+                field: _concat_pairs([(getattr(c, field), m) for c, m in zip(cols, code_maps, strict=True)], sizes)
+                for field in _ROW_CODE_PAIRS
+            }
+        ),
         services=_concat_services(cols, code_maps),
         **arrays,
     )
@@ -410,18 +430,13 @@ def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
     )
     read_only(*service_arrays.values())
     services = replace(
-        svc,
-        areas=_take_pairs(svc.areas, srows),
-        accreditations=_take_pairs(svc.accreditations, srows),
-        **service_arrays,
+        svc, **_fields({field: _take_pairs(getattr(svc, field), srows) for field in _SERVICE_PAIRS}), **service_arrays
     )
     arrays: dict[str, Any] = {field: getattr(cols, field)[rows] for field in _ROW_FIELDS}
     read_only(*arrays.values())
     columns = replace(
         cols,
-        premises=_take_pairs(cols.premises, rows),
-        accreditations=_take_pairs(cols.accreditations, rows),
-        social_value=_take_pairs(cols.social_value, rows),
+        **_fields({field: _take_pairs(getattr(cols, field), rows) for field in _ROW_PAIRS}),
         services=services,
         **arrays,
     )

@@ -27,7 +27,7 @@ from .errors import MatchingError
 from .models import Candidate, OutcomeRecord, Service
 from .needs import CompiledNeed
 from .priorities import explain_priorities
-from .scoring import CAPACITY, PATHWAY_BASE, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
+from .scoring import CAPACITY, PATHWAY_BASE, SELF_DECLARED_FACTOR, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .vocab import GENDERS, age_phrase, pathway_label, pathway_name
@@ -346,12 +346,48 @@ def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 
 
 def _record(r: OutcomeRecord) -> str:
-    """An outcomes record in words: ``Tenancies sustained: % at 12 months 82 (2024; 40 people; self declared)``."""
+    """An outcomes record in words: ``Tenancies sustained: % at 12 months 82 (2024; 40 people; independently
+    evaluated, verified)``, or ``(...; self-declared)`` for the provider's own unverified figures."""
     head = r.outcome + (f": {r.measure}" if r.measure else "") + (f" {r.value:g}" if r.value is not None else "")
     details = [x for x in (r.period, f"{r.people:,} people" if r.people is not None else "") if x]
-    details.append(r.source.replace("_", " "))
+    if r.source == "self_declared":  # the provider's own figures: verified, or just self-declared
+        details.append(_strength(r.verified))
+    else:  # who the provider says measured it; unverified until an admin has seen it
+        details.append(f"{r.source.replace('_', ' ')}, {'verified' if r.verified else 'unverified'}")
     text = f"{head} ({'; '.join(details)})"
     return text + (f' "{shorten(r.note)}"' if r.note and r.value is None else "")
+
+
+def _strength(verified: bool) -> str:
+    """How strong a piece of evidence is, in the words explanations use."""
+    return "verified" if verified else "self-declared"
+
+
+def quality_accreditations(
+    c: Candidate, services: list[Service], sv: Set[str]
+) -> tuple[list[tuple[str, list[Service], bool]], int]:
+    """The distinct quality accreditations of ``c`` and its ``services`` (code, the services holding it when the
+    organisation does not, whether it is verified), sorted by code; and how many are verified."""
+    own = set(c.accreditations or ()) - sv
+    verified = set(c.verified_accreditations or ()) & own
+    through: dict[str, list[Service]] = {}
+    for s in services:
+        codes = set(s.accreditations or ()) - sv
+        for code in sorted(codes - own):
+            through.setdefault(code, []).append(s)
+        verified |= set(s.verified_accreditations or ()) & codes
+    out = [(code, [] if code in own else through[code], code in verified) for code in sorted(own | set(through))]
+    return out, sum(1 for _, _, v in out if v)
+
+
+def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str, bool | None]]:
+    """Each of the need's desired outcomes (its name, or its code) and whether a record of ``services`` naming it
+    is verified (``True``), only self-declared ones name it (``False``) or none does (``None``)."""
+    out: list[tuple[str, bool | None]] = []
+    for d in ctx.cn.desired:
+        named = [r.verified for s in services for r in s.outcomes or () if d.code in (r.desired_outcomes or ())]
+        out.append((d.name or d.code, (True in named) if named else None))
+    return out
 
 
 def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
@@ -360,27 +396,37 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
     out_c = col.component("outcomes_evidence")
     years_c = col.component("years_in_pathway")
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    sv = ctx.social_value_accreditations
-    own = set(c.accreditations or ()) - sv
-    through: dict[str, list[Service]] = {}
-    for s in services:
-        for code in sorted(set(s.accreditations or ()) - sv - own):
-            through.setdefault(code, []).append(s)
+    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
     accs = [
-        code if code in own else f"{code} ({_services_listing(through[code])})" for code in sorted(own | set(through))
+        f"{code} ({(_services_listing(through) + '; ') if through else ''}{_strength(v)})" for code, through, v in held
     ]
-    first = (f"{len(accs)} quality accreditation(s): {_listing(accs)}" if accs else "no quality accreditations") + _s(
-        acc_c.score[j]
-    )
-    with_records = [s for s in services if s.outcomes]
-    if with_records:
-        s = with_records[0]
-        more = sum(len(x.outcomes) for x in with_records) - 1
-        second = f"outcomes evidence for {pathway} from {service_label(s)}: {_record(s.outcomes[0])}" + (
-            f" and {more} more record(s)" if more else ""
+    first = (
+        f"{len(accs)} quality accreditation(s), {n_verified} verified: {_listing(accs)}"
+        + (f" (self-declared ones count {SELF_DECLARED_FACTOR:.0%})" if n_verified < len(accs) else "")
+        if accs
+        else "no quality accreditations"
+    ) + _s(acc_c.score[j])
+    records = [(s, r) for s in services for r in s.outcomes or ()]
+    verified = [(s, r) for s, r in records if r.verified]
+    if records:
+        s, r = (verified or records)[0]
+        more = len(records) - 1
+        second = (
+            f"outcomes evidence for {pathway}: {len(records)} record(s), {len(verified)} verified"
+            + ("" if verified else f" (self-declared records count {SELF_DECLARED_FACTOR:.0%})")
+            + f"; {service_label(s)}: {_record(r)}"
+            + (f" and {more} more record(s)" if more else "")
         )
     else:
         second = f"no outcomes records for {pathway} in its services"
+    if ctx.cn.desired:
+        met = desired_met(ctx, services)
+        found = [f"{name} ({_strength(v)})" for name, v in met if v is not None]
+        missing = [name for name, v in met if v is None]
+        second += f"; evidences {len(found)} of the {len(met)} desired outcomes" + (
+            f": {_listing(found)}" if found else ""
+        )
+        second += f"; none for {_listing(missing)}" if missing else ""
     second += _s(out_c.score[j])
     years = float(years_c.raw[j])
     longest = [s for s in services if s.years_experience == years]
@@ -570,12 +616,24 @@ def financial_viability_summary(ctx: EvidenceContext, col: CriterionColumn, c: C
 
 
 def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    acc = int(col.component("quality_accreditations").raw[j])
-    has_outcomes = bool(col.component("outcomes_evidence").raw[j])
+    services = [s for s, _, _ in qualifying(ctx, c, i)]
+    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
+    records = [r for s in services for r in s.outcomes or ()]
+    if not records:
+        outcomes = "has no recorded outcomes for this kind of service"
+    elif any(r.verified for r in records):
+        outcomes = "has verified outcomes records for this kind of service"
+    else:
+        outcomes = "has only self-declared outcomes records for this kind of service"
+    if ctx.cn.desired:
+        met = desired_met(ctx, services)
+        found = [v for _, v in met if v is not None]
+        strength = "" if not found else "; verified" if all(found) else "; self-declared" if not any(found) else ""
+        outcomes += f" (evidencing {len(found)} of the {len(met)} desired outcomes{strength})"
     years = float(col.component("years_in_pathway").raw[j])
     return (
-        f"It holds {acc} quality accreditation(s), {'has' if has_outcomes else 'has no'} recorded outcomes for "
-        f"this kind of service, and has {years:g} years' experience in it."
+        f"It holds {len(held)} quality accreditation(s) ({n_verified} verified), {outcomes}, and has {years:g} "
+        "years' experience in it."
     )
 
 

@@ -23,6 +23,12 @@ class OutcomeRecord(msgspec.Struct, frozen=True, kw_only=True):
     source: str = "self_declared"
     """``self_declared``, ``independently_evaluated`` or ``commissioner_reported`` (any string is kept as given)."""
     note: str | None = None
+    verified: bool = False
+    """An admin has verified this record (seen the evidence); otherwise it is self-declared and counts at a
+    discount (:data:`matching.scoring.SELF_DECLARED_FACTOR`). ``source`` is the provider's own word on who measured
+    it and does not make a record verified."""
+    desired_outcomes: tuple[str, ...] = ()
+    """The desired outcome codes (a need's ``desired_outcomes``) this record evidences, as the provider says."""
 
 
 class Service(msgspec.Struct, frozen=True, kw_only=True):
@@ -48,6 +54,9 @@ class Service(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
     outcomes: tuple[OutcomeRecord, ...] = ()
     accreditations: tuple[str, ...] = ()
+    verified_accreditations: tuple[str, ...] = ()
+    """Those of ``accreditations`` an admin has verified (others are self-declared; codes not in
+    ``accreditations`` are ignored)."""
     delivery_modes: tuple[str, ...] = ()
     complexity_levels: tuple[str, ...] = ()
     cost_amount: float | None = None
@@ -59,6 +68,13 @@ class Priority(msgspec.Struct, frozen=True):
 
     text: str
     weight: float = 1.0
+
+
+class DesiredOutcome(msgspec.Struct, frozen=True):
+    """An outcome the commissioner wants a service to achieve (a code of a shared vocabulary, and its words)."""
+
+    code: str
+    name: str = ""
 
 
 class Need(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +92,9 @@ class Need(msgspec.Struct, frozen=True, kw_only=True):
     required_accreditations: tuple[str, ...] = ()
     min_years_experience: float = 0.0
     local_priorities: tuple[Priority, ...] = ()
+    desired_outcomes: tuple[DesiredOutcome, ...] = ()
+    """Outcomes the commissioner wants; matched against the qualifying services' outcomes records that name them
+    (part of the quality criterion's outcomes evidence)."""
     sector_preference: dict[str, float] = {}
     """How much the commissioner prefers each sector, each in [0, 1]; missing sectors count 0."""
     weight_overrides: dict[str, float] | None = None
@@ -105,6 +124,8 @@ class Candidate(msgspec.Struct, frozen=True, kw_only=True):
     annual_income: float | None = None
     reserves_months: float | None = None
     accreditations: tuple[str, ...] = ()
+    verified_accreditations: tuple[str, ...] = ()
+    """Those of the organisation's ``accreditations`` an admin has verified (others are self-declared)."""
     volunteers: int = 0
     premises_areas: tuple[str, ...] = ()
     match_funding_per_year: float = 0.0

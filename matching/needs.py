@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from .areas import AreaTree
 from .errors import InvalidNeed
-from .models import Need, Priority
+from .models import DesiredOutcome, Need, Priority
 from .vocab import GENDERS, is_code
 
 MAX_REQUIRED_ACCREDITATIONS: Final = 32
@@ -33,6 +33,8 @@ class CompiledNeed:
     gender: int
     """Index in :data:`~matching.vocab.GENDERS` (0, ``both``: anyone)."""
     priorities: tuple[Priority, ...]
+    desired: tuple[DesiredOutcome, ...]
+    """The need's desired outcomes, each code once (first kept), in the need's order."""
     sector_preference: dict[str, float]
     has_sector_preference: bool
     coverage_weight: npt.NDArray[np.float64]
@@ -90,6 +92,11 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
             raise InvalidNeed("local_priorities", "each priority needs non-empty text")
         if not _finite(pr.weight) or pr.weight <= 0:
             raise InvalidNeed("local_priorities", f"priority {pr.text!r} needs a finite weight > 0")
+    desired: dict[str, DesiredOutcome] = {}
+    for d in need.desired_outcomes:
+        if not isinstance(d, DesiredOutcome) or not is_code(d.code):
+            raise InvalidNeed("desired_outcomes", "each desired outcome needs a non-empty code")
+        desired.setdefault(d.code, d)
     required = tuple(dict.fromkeys(need.required_accreditations))
     if len(required) > MAX_REQUIRED_ACCREDITATIONS:
         raise InvalidNeed("required_accreditations", f"at most {MAX_REQUIRED_ACCREDITATIONS} may be required")
@@ -112,6 +119,7 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         max_age=math.inf if need.max_age is None else float(need.max_age),
         gender=GENDERS.index(need.gender),
         priorities=tuple(need.local_priorities),
+        desired=tuple(desired.values()),
         sector_preference=pref,
         has_sector_preference=bool(need.sector_preference),
         coverage_weight=weight,

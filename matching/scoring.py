@@ -18,9 +18,14 @@ A provider is read through its **qualifying services** for the need (see :mod:`m
   shares its capacity across them); none stated -> 0.25.
 * financial_viability = 0.6 * dependency_curve(annual budget / annual income)
   + 0.4 * reserves_curve(months of reserves); unknown income or reserves -> 0.2.
-* quality = 0.4 * halflife(quality accreditations of the organisation and its qualifying services, 1)
-  + 0.3 * outcomes evidence (0/1: a qualifying service has an outcomes record)
-  + 0.3 * halflife(the most years of a qualifying service, 3).
+* quality = 0.4 * halflife(quality accreditation credit of the organisation and its qualifying services, 1)
+  + 0.3 * outcomes evidence + 0.3 * halflife(the most years of a qualifying service, 3).
+  **Evidence strength**: each accreditation and outcomes record is verified (an admin saw the evidence) or
+  self-declared; verified counts 1, self-declared ``SELF_DECLARED_FACTOR``. Accreditation credit: the sum over
+  distinct quality accreditations of their credit (verified when any holder's is). Outcomes evidence: the best
+  credit of a qualifying service's outcomes records; when the need lists desired outcomes,
+  ``(1 - DESIRED_OUTCOMES_SHARE)`` of that plus ``DESIRED_OUTCOMES_SHARE`` times the mean, over the desired
+  outcomes, of the best credit of a record naming it (0 when none does).
 * local_priorities = priority-weighted mean phrase match against the qualifying services' own text
   (descriptions and outcomes records; see :mod:`matching.priorities`).
 * added_value = 0.4 * halflife(match funding / annual budget, 0.1)
@@ -63,6 +68,16 @@ CAPACITY: Final = "service_users_per_year"
 """The capacity criterion's measure: the summed capacity of the qualifying services covering the need's areas."""
 UNKNOWN_FINANCE: Final = 0.2
 PATHWAY_BASE: Final = 0.3
+SELF_DECLARED_FACTOR: Final = 0.6
+"""What self-declared evidence (an accreditation or outcomes record no admin has verified) counts for, against 1
+for verified evidence. A claim nobody has checked is worth less than a checked one, but not nothing: most small
+providers' evidence is self-declared, and a commissioner checks it at tender. At 0.6 one self-declared quality
+accreditation earns 0.34 of the accreditation component against 0.5 verified, and self-declared outcomes 0.6 of
+the outcomes component, so verified evidence decides between otherwise equal providers without wiping out the
+others."""
+DESIRED_OUTCOMES_SHARE: Final = 0.5
+"""When a need lists desired outcomes: the share of the outcomes evidence given to records naming them (the rest
+to having outcomes records at all)."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -125,7 +140,7 @@ class ScoringInput:
     years: FloatArray
     """Most years of a qualifying service."""
     outcomes: FloatArray
-    """1 when a qualifying service has an outcomes record, else 0."""
+    """Outcomes evidence in [0, 1] (see the module's docstring): records' credit and the desired outcomes named."""
     capacity: FloatArray
     """Capacity for the need: the summed stated capacity of the qualifying services covering one of the need's
     areas, each counted for the share of its people living in the need's areas (NaN: none stated)."""
@@ -138,7 +153,7 @@ class ScoringInput:
     priority_rows: npt.NDArray[np.int64] | None
     """Positions (in ``idx``) whose local priorities are matched; ``None`` for all (see :func:`local_priorities`)."""
     quality_accreditations: FloatArray
-    """Distinct quality accreditations (quality)."""
+    """Credit of the distinct quality accreditations: 1 each verified, ``SELF_DECLARED_FACTOR`` each not (quality)."""
     commitments: FloatArray
     """Distinct social value commitments (social_value)."""
     premises: FloatArray
@@ -184,7 +199,13 @@ def scoring_input(
     pos = np.cumsum(new) - 1
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
-        outcomes = np.logical_or.reduceat(svc.outcomes[services], starts).astype(np.float64)
+        credit = np.where(
+            svc.outcomes_verified[services], 1.0, np.where(svc.outcomes[services], SELF_DECLARED_FACTOR, 0.0)
+        )
+        outcomes = np.maximum.reduceat(credit, starts)
+        if cn.desired:
+            met = desired_evidence(cols, cn, services, pos, m)
+            outcomes = (1 - DESIRED_OUTCOMES_SHARE) * outcomes + DESIRED_OUTCOMES_SHARE * met.mean(axis=1)
     else:
         cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
         outcomes = np.zeros(0)
@@ -233,6 +254,29 @@ def capacity_shares(cols: Columns, cn: CompiledNeed, services: npt.NDArray[np.in
         return np.where(whole > 0, np.minimum(mine / np.where(whole > 0, whole, 1.0), 1.0), 0.0)
 
 
+def desired_evidence(
+    cols: Columns, cn: CompiledNeed, services: npt.NDArray[np.int64], service_pos: npt.NDArray[np.int64], m: int
+) -> FloatArray:
+    """Shape ``(m, len(cn.desired))``: for each scored candidate and desired outcome of the need, the best credit
+    (1 verified, ``SELF_DECLARED_FACTOR`` self-declared, 0 none) of an outcomes record of one of its qualifying
+    service rows ``services`` naming it."""
+    ids = cols.code_ids
+    column = np.full(len(ids) + 1, -1, dtype=np.int64)
+    for k, d in enumerate(cn.desired):
+        if d.code in ids:
+            column[ids[d.code]] = k
+    best = np.zeros((m, len(cn.desired)))
+    svc = cols.services
+    for pairs, credit in ((svc.desired, SELF_DECLARED_FACTOR), (svc.desired_verified, 1.0)):
+        if not len(pairs.item) or not len(services):
+            continue
+        at, which = pairs.gather(services)
+        col = column[pairs.item[at].astype(np.int64, copy=False)]
+        keep = col >= 0
+        np.maximum.at(best, (service_pos[which[keep]], col[keep]), credit)
+    return best
+
+
 def accreditation_counts(
     cols: Columns,
     idx: npt.NDArray[np.int64],
@@ -244,7 +288,8 @@ def accreditation_counts(
     being the organisation's and those of its service rows ``services`` (``service_pos``: the position in
     ``idx`` of each one's candidate).
 
-    Quality: distinct accreditation codes not in ``social_value_accreditations``.
+    Quality: the credit of the distinct accreditation codes not in ``social_value_accreditations``: 1 for each
+    verified (by the organisation's or a service's verification), ``SELF_DECLARED_FACTOR`` for each other.
     Social value: distinct codes among the social value commitments and the
     accreditations that are in ``social_value_accreditations``.
     """
@@ -265,12 +310,36 @@ def accreditation_counts(
         acc_which, acc = np.concatenate([acc_which, e_which]), np.concatenate([acc, e_acc])
     sv = is_sv[acc]
     quality = np.bincount(acc_which[~sv], minlength=m).astype(np.float64)
+    verified = _verified_keys(cols, idx, services, service_pos, width)
+    if len(verified):
+        verified = verified[np.isin(verified, acc_which[~sv] * width + acc[~sv])]
+    count = np.bincount(verified // width, minlength=m).astype(np.float64)
+    quality = SELF_DECLARED_FACTOR * quality + (1 - SELF_DECLARED_FACTOR) * count
     sv_pos, sv_which = cols.social_value.gather(idx)
     keys = sorted_distinct(
         np.concatenate([acc_which[sv] * width + acc[sv], sv_which * width + cols.social_value.item[sv_pos]])
     )
     social = np.bincount(keys // width, minlength=m).astype(np.float64)
     return quality, social
+
+
+def _verified_keys(
+    cols: Columns,
+    idx: npt.NDArray[np.int64],
+    services: npt.NDArray[np.int64],
+    service_pos: npt.NDArray[np.int64],
+    width: int,
+) -> npt.NDArray[np.int64]:
+    """Distinct ``position in idx * width + code id`` of the verified accreditations of the candidates ``idx``
+    (the organisation's and those of its service rows ``services``)."""
+    org = cols.verified_accreditations
+    pos, which = org.gather(idx)
+    keys = [which * width + org.item[pos].astype(np.int64, copy=False)]
+    sver = cols.services.verified_accreditations
+    if len(sver.item) and len(services):
+        s_pos, s_which = sver.gather(services)
+        keys.append(service_pos[s_which] * width + sver.item[s_pos].astype(np.int64, copy=False))
+    return sorted_distinct(np.concatenate(keys))
 
 
 # -- one score function per criterion (the registry, matching.criteria, names them) ----------------

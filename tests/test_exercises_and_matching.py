@@ -320,17 +320,33 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
                     'years_experience', s.years_delivering, 'description', s.description,
                     'outcomes', (select coalesce(json_agg(json_build_object(
                                         'outcome', o.outcome, 'measure', o.measure, 'value', o.value::float8,
-                                        'period', o.period, 'people', o.people, 'source', o.source, 'note', o.note)
+                                        'period', o.period, 'people', o.people, 'source', o.source, 'note', o.note,
+                                        'desired_outcomes', o.desired_outcomes,
+                                        'verified', o.id in (
+                                            select o2.id from service_outcome o2 join evidence_verification v
+                                              on v.service_id = o2.service_id
+                                             and v.outcome_fingerprint = outcome_fingerprint(o2)))
                                         order by o.position, o.id), '[]')
                                  from service_outcome o where o.service_id = s.id),
                     'accreditations', (
                         select coalesce(json_agg(a.accreditation_code order by a.accreditation_code), '[]')
-                        from service_accreditation a where a.service_id = s.id))
+                        from service_accreditation a where a.service_id = s.id),
+                    'verified_accreditations', (
+                        select coalesce(json_agg(a.accreditation_code order by a.accreditation_code), '[]')
+                        from service_accreditation a join evidence_verification v
+                          on v.service_id = a.service_id and v.accreditation_code = a.accreditation_code
+                        where a.service_id = s.id))
                     order by s.position, s.id), '[]')
                 from service s where s.provider_id = p.id and s.status = 'active'),
             'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
             'accreditations', (select coalesce(json_agg(pa.accreditation_code order by pa.accreditation_code), '[]')
                                from provider_accreditation pa where pa.provider_id = p.id),
+            'verified_accreditations', (
+                select coalesce(json_agg(pa.accreditation_code order by pa.accreditation_code), '[]')
+                from provider_accreditation pa join evidence_verification v
+                  on v.provider_id = pa.provider_id and v.service_id is null
+                 and v.accreditation_code = pa.accreditation_code
+                where pa.provider_id = p.id),
             'volunteers', p.volunteers,
             'premises_areas', (select coalesce(json_agg(pm.area_code order by pm.id), '[]')
                                from provider_premises pm where pm.provider_id = p.id),
@@ -360,7 +376,7 @@ async def expected_ranking(dsn: str, need_id: int, limit: int, excluded_limit: i
             await conn.fetchval(candidates_sql, need.pathway, need.areas), type=list[matching.Candidate]
         )
         ranking = matching.rank(
-            service.core_need(need),
+            service.core_need(need, tax.codes("desired_outcomes")),
             cands,
             weights,
             areas=tax.matching_areas,
@@ -419,6 +435,17 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     for sid in first["ranking"][0]["service_ids"]:
         r = await change_service(client, await keys.headers("provider", other), other, sid, {"areas": ["E06000019"]})
         assert r.status_code == 200, r.text
+    # and an admin verifies the outcomes record of a third provider's qualifying service (a verification is a write
+    # to the provider: the pool takes it in, and the fresh reading must agree)
+    third_pid, third_sid = first["ranking"][1]["provider_id"], first["ranking"][1]["service_ids"][0]
+    admin = await keys.headers("admin")
+    tag = (await client.get(f"/providers/{third_pid}")).headers["etag"]
+    r = await client.post(
+        f"/providers/{third_pid}/services/{third_sid}/outcomes/0/verification",
+        json={"seen": "contract return seen"},
+        headers={**admin, "If-Match": tag},
+    )
+    assert r.status_code in (200, 404), r.text  # 404: that service has no outcomes record
     second = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     assert cache.loads == 1 and cache.reloaded >= 2, "the changed providers were reloaded, not the directory"
     expected = await expected_ranking(fresh_db, need_id, 500)

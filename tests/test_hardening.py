@@ -38,7 +38,7 @@ async def body_operations(client) -> list[tuple[str, str]]:
                     "clarification_id",
                 ):
                     concrete = concrete.replace("{" + name + "}", "1")
-                concrete = concrete.replace("{pathway}", "ACCOM")
+                concrete = concrete.replace("{pathway}", "ACCOM").replace("{code}", "iso_9001").replace("{index}", "0")
                 ops.append((method.upper(), concrete))
     return ops
 

@@ -7,6 +7,7 @@ import json
 import shutil
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from marketplace import db
@@ -39,7 +40,9 @@ async def old_db(databases, tmp_path: Path):
     conn = await db.connect(dsn)
     try:
         await migrate(conn, before)
-        await taxonomy.save(conn, load_taxonomy(PROJECT_ROOT / "seed_data"))
+        # the taxonomies of schema 0006 (desired outcomes came with 0014)
+        tax = msgspec.structs.replace(load_taxonomy(PROJECT_ROOT / "seed_data"), desired_outcomes=[])
+        await taxonomy.save(conn, tax)
         await conn.execute(OLD_PROVIDERS)
         ids = [r["id"] for r in await conn.fetch("select id from provider order by id")]
         one, three, no_cap, _ = ids

@@ -77,7 +77,7 @@ async def test_a_service_is_added_read_changed_and_removed_with_history(client, 
     assert {k: made[k] for k in TENANCY if k not in ("cost", "eligibility", "outcomes")} == {
         k: v for k, v in TENANCY.items() if k not in ("cost", "eligibility", "outcomes")
     }
-    assert made["outcomes"] == [{**TENANCY["outcomes"][0], "note": None}]
+    assert made["outcomes"] == [{**TENANCY["outcomes"][0], "note": None, "desired_outcomes": []}]
     assert made["cost"] == {"amount": 1850.5, "unit": "per_service_user"}
     assert made["eligibility"] == {"min_age": 18, "max_age": None, "gender": "both"}
     # the profile embeds it, and its version (ETag) moved on

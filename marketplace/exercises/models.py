@@ -12,7 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 import matching
 from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
-from marketplace.taxonomy.models import Taxonomy
+from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
 from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title
 from matching.weights import PERCENT_TOLERANCE, describe_percentages
 
@@ -174,6 +174,9 @@ class NeedIn(Strict):
     sector_preference: SectorPreference = msgspec.field(default_factory=SectorPreference)
     weight_overrides: CriteriaWeights | None = None
     eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
+    desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] = []
+    """Desired outcomes of the need's pathway (GET /desired-outcomes?pathway=), matched against the qualifying
+    services' outcomes records that name them (part of the quality criterion's outcomes evidence)."""
 
 
 class NeedPatch(Strict):
@@ -190,6 +193,7 @@ class NeedPatch(Strict):
     sector_preference: SectorPreference | UnsetType = UNSET
     weight_overrides: CriteriaWeights | UnsetType | None = UNSET
     eligibility: NeedEligibility | UnsetType = UNSET
+    desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] | UnsetType = UNSET
 
 
 class Need(msgspec.Struct):
@@ -211,6 +215,7 @@ class Need(msgspec.Struct):
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    desired_outcomes: list[str] = []
 
 
 class ExerciseSummary(msgspec.Struct):
@@ -253,6 +258,10 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
     found += [
         check_code(f"{prefix}required_accreditations[{i}]", a, tax.codes("accreditations"), "accreditation")
         for i, a in enumerate(n.required_accreditations)
+    ]
+    found += [
+        tax.desired_outcome_problem(f"{prefix}desired_outcomes[{i}]", d, n.pathway)
+        for i, d in enumerate(n.desired_outcomes)
     ]
     return [p for p in found if p is not None]
 

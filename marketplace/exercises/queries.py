@@ -43,7 +43,8 @@ json_build_object(
                                          from need_accreditation r where r.need_id = n.id), '[]'),
     'min_years_experience', n.min_years_experience, 'local_priorities', n.local_priorities,
     'sector_preference', n.sector_preference, 'weight_overrides', n.weight_overrides,
-    'eligibility', n.eligibility, 'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at)
+    'eligibility', n.eligibility, 'desired_outcomes', to_json(n.desired_outcomes),
+    'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at)
 """
 
 _exercise = msgspec.json.Decoder(Exercise)
@@ -135,7 +136,7 @@ async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
 
 
 def _need_columns(n: NeedIn) -> tuple[Any, ...]:
-    """The need row's own columns, in the order insert_need and update_need write them ($2 to $11)."""
+    """The need row's own columns, in the order insert_need and update_need write them ($2 to $12)."""
     overrides = None if n.weight_overrides is None else _json(n.weight_overrides)
     return (
         n.title.strip(),
@@ -148,6 +149,7 @@ def _need_columns(n: NeedIn) -> tuple[Any, ...]:
         _json(n.sector_preference),
         overrides,
         _json(n.eligibility),
+        list(dict.fromkeys(n.desired_outcomes)),
     )
 
 
@@ -155,9 +157,9 @@ async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
     need_id: int = await conn.fetchval(
         """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
                              min_years_experience, local_priorities, sector_preference, weight_overrides,
-                             eligibility, position)
+                             eligibility, desired_outcomes, position)
            values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb,
-                   (select count(*) from need where exercise_id = $1)) returning id""",
+                   $12, (select count(*) from need where exercise_id = $1)) returning id""",
         exercise_id,
         *_need_columns(n),
     )
@@ -169,7 +171,8 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
     await conn.execute(
         """update need set title = $2, pathway_code = $3, annual_volume = $4, annual_budget = $5, contract_years = $6,
                min_years_experience = $7, local_priorities = $8::text::jsonb, sector_preference = $9::text::jsonb,
-               weight_overrides = $10::text::jsonb, eligibility = $11::text::jsonb, version = version + 1,
+               weight_overrides = $10::text::jsonb, eligibility = $11::text::jsonb, desired_outcomes = $12,
+               version = version + 1,
                updated_at = now()
            where id = $1""",
         need_id,
@@ -216,15 +219,30 @@ CANDIDATE_DOC = """json_build_object(
             'years_experience', s.years_delivering, 'description', s.description,
             'outcomes', coalesce((select json_agg(json_build_object(
                     'outcome', o.outcome, 'measure', o.measure, 'value', o.value::float8, 'period', o.period,
-                    'people', o.people, 'source', o.source, 'note', o.note) order by o.position, o.id)
+                    'people', o.people, 'source', o.source, 'note', o.note,
+                    'desired_outcomes', o.desired_outcomes,
+                    'verified', exists(select from evidence_verification v
+                                       where v.service_id = s.id
+                                         and v.outcome_fingerprint = outcome_fingerprint(o)))
+                    order by o.position, o.id)
                 from service_outcome o where o.service_id = s.id), '[]'),
-            'accreditations', s.accreditation_codes, 'delivery_modes', s.delivery_modes,
+            'accreditations', s.accreditation_codes,
+            'verified_accreditations', coalesce((select json_agg(v.accreditation_code order by v.accreditation_code)
+                                                 from evidence_verification v
+                                                 where v.service_id = s.id
+                                                   and v.accreditation_code = any(s.accreditation_codes)), '[]'),
+            'delivery_modes', s.delivery_modes,
             'complexity_levels', s.complexity_levels, 'cost_amount', s.cost_amount::float8, 'cost_unit', s.cost_unit)
             order by s.position, s.id)
         from service s where s.provider_id = p.id and s.status = 'active'), '[]'),
     'annual_income', p.annual_income, 'reserves_months', p.reserves_months::float8,
     'accreditations', coalesce((select json_agg(pa.accreditation_code order by pa.accreditation_code)
                                 from provider_accreditation pa where pa.provider_id = p.id), '[]'),
+    'verified_accreditations', coalesce((select json_agg(v.accreditation_code order by v.accreditation_code)
+                                         from evidence_verification v
+                                         join provider_accreditation pa
+                                           on pa.provider_id = p.id and pa.accreditation_code = v.accreditation_code
+                                         where v.provider_id = p.id and v.service_id is null), '[]'),
     'volunteers', p.volunteers,
     'premises_areas', coalesce((select json_agg(pm.area_code order by pm.id)
                                 from provider_premises pm where pm.provider_id = p.id), '[]'),

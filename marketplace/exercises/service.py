@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -108,8 +108,9 @@ def check_exercise(x: ExerciseIn) -> None:
         raise Unprocessable.from_problems([FieldProblem(field="closes_on", problem="before opens_on")])
 
 
-def core_need(need: Need) -> matching.Need:
-    """A need as the matching core reads it (its weights are resolved apart: `weights_for`)."""
+def core_need(need: Need, desired_names: Mapping[str, str] | None = None) -> matching.Need:
+    """A need as the matching core reads it (its weights are resolved apart: `weights_for`; `desired_names`: the
+    desired outcomes' names, for its explanations)."""
     return matching.Need(
         id=need.id,
         pathway=need.pathway,
@@ -121,6 +122,9 @@ def core_need(need: Need) -> matching.Need:
         required_accreditations=tuple(need.required_accreditations),
         min_years_experience=need.min_years_experience,
         local_priorities=tuple(matching.Priority(p.text, p.weight) for p in need.local_priorities),
+        desired_outcomes=tuple(
+            matching.DesiredOutcome(code, (desired_names or {}).get(code, "")) for code in need.desired_outcomes
+        ),
         sector_preference=msgspec.structs.asdict(need.sector_preference),
         min_age=need.eligibility.min_age,
         max_age=need.eligibility.max_age,
@@ -281,7 +285,13 @@ async def _match(
     if stored is not None:
         return await asyncio.to_thread(queries.match_run_of, stored), True
     try:
-        ranked = await pools.rank(core_need(need), weights, as_of=as_of, limit=limit, excluded_limit=excluded_limit)
+        ranked = await pools.rank(
+            core_need(need, ctx.taxonomy.codes("desired_outcomes")),
+            weights,
+            as_of=as_of,
+            limit=limit,
+            excluded_limit=excluded_limit,
+        )
     except matching.InvalidNeed as exc:  # e.g. a need stored before volumes and budgets had to be positive
         raise Unprocessable.from_problems([FieldProblem(field=f"need.{exc.field}", problem=exc.problem)]) from None
     except matching.InvalidWeights as exc:  # the weights in force (the body's, the exercise's, the need's) together

@@ -13,7 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from marketplace.accounts.models import NewApiKey
 from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code, check_dates
-from marketplace.taxonomy.models import Taxonomy
+from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
 from marketplace.types import (
     NAME,
     TEXT,
@@ -133,6 +133,8 @@ class OutcomeRecord(Strict):
     reference: Reference | None = None
     """A link or a reference to the report, evaluation or contract return."""
     note: LongText | None = None
+    desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] = []
+    """The desired outcomes (GET /desired-outcomes, of the service's pathway) this record evidences."""
 
 
 class ServiceIn(Strict):
@@ -156,6 +158,48 @@ class ServiceIn(Strict):
     """Accreditations of this service (the organisation's own are on the profile)."""
 
 
+class Verification(msgspec.Struct):
+    """An admin has seen the evidence for one accreditation or outcomes record. It lasts while the thing verified
+    is unchanged: a provider editing the outcomes record (any field) or removing the accreditation makes it
+    self-declared again."""
+
+    subject: str
+    """What was verified: `accreditations[iso_9001]` or `outcomes[0]` (of the service, by position)."""
+    seen: str
+    """What the admin saw, in their words."""
+    verified_at: dt.datetime
+    accreditation: str | None = None
+    outcome: int | None = None
+    verified_by: int | None = None
+    """The admin's API key id."""
+    verified_by_role: str | None = None
+
+
+class VerificationIn(Strict):
+    """The body of a verification: what the admin saw (required), e.g. "certificate no. 123 seen, valid to
+    2027-03"."""
+
+    seen: Annotated[str, Meta(max_length=1000, pattern=TEXT)]
+
+
+class EvidenceTarget(msgspec.Struct, frozen=True):
+    """What is verified: an accreditation of the organisation (no service) or of a service, or a service's
+    outcomes record (by its position in the service's list)."""
+
+    service_id: int | None = None
+    accreditation: str | None = None
+    outcome: int | None = None
+
+    @property
+    def field(self) -> str:
+        """Its name in the profile history: `accreditations[iso_9001]`, `services[12].outcomes[0]`..."""
+        where = f"services[{self.service_id}]." if self.service_id is not None else ""
+        what = (
+            f"accreditations[{self.accreditation}]" if self.accreditation is not None else f"outcomes[{self.outcome}]"
+        )
+        return where + what
+
+
 class Service(ServiceIn):
     """A service as the API returns it."""
 
@@ -166,6 +210,8 @@ class Service(ServiceIn):
     last_confirmed_at: dt.datetime | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
+    verifications: list[Verification] = []
+    """Its verified accreditations and outcomes records (the others are self-declared)."""
 
 
 class EligibilityPatch(Strict):
@@ -263,11 +309,41 @@ class NewProvider(ProviderProfile):
     services: Annotated[list[ServiceIn], Meta(max_length=50)] = []
 
 
+class SeedVerification(Strict):
+    """A demo verification (made by the seed as an admin): the organisation's accreditation, a service's
+    accreditation or a service's outcomes record (`service`: its index in the record's services)."""
+
+    seen: Annotated[str, Meta(min_length=1, max_length=1000, pattern=TEXT)]
+    accreditation: Slug | None = None
+    service: Annotated[int, Meta(ge=0)] | None = None
+    outcome: Annotated[int, Meta(ge=0)] | None = None
+
+
 class SeedProvider(NewProvider):
     """A demo record: a new provider plus the marketplace-held fields a seed may set."""
 
     status: Status = "published"
     last_confirmed_on: dt.date | None = None
+    verifications: list[SeedVerification] = []
+
+
+def seed_verification_problems(p: SeedProvider) -> list[FieldProblem]:
+    """A demo verification must name something the record holds."""
+    out = []
+    for i, v in enumerate(p.verifications):
+        field = f"verifications[{i}]"
+        service = p.services[v.service] if v.service is not None and v.service < len(p.services) else None
+        if v.service is not None and service is None:
+            out.append(FieldProblem(field=f"{field}.service", problem="no such service in this record"))
+        elif (v.accreditation is None) == (v.outcome is None):
+            out.append(FieldProblem(field=field, problem="name an accreditation or an outcomes record"))
+        elif v.outcome is not None and (service is None or v.outcome >= len(service.outcomes)):
+            out.append(FieldProblem(field=f"{field}.outcome", problem="no such outcomes record in the service"))
+        elif v.accreditation is not None and v.accreditation not in (
+            service.accreditations if service is not None else p.accreditations
+        ):
+            out.append(FieldProblem(field=f"{field}.accreditation", problem="not held"))
+    return out
 
 
 class Provider(ProviderProfile):
@@ -286,6 +362,8 @@ class Provider(ProviderProfile):
     last_confirmed_at: dt.datetime | None = None
     to_confirm: list[str] = []
     """What the marketplace asks the provider to check and confirm (cleared by POST .../confirm)."""
+    verifications: list[Verification] = []
+    """Its own accreditations an admin has verified (its services' verifications are on each service)."""
 
 
 class ServiceSummary(msgspec.Struct):
@@ -409,6 +487,7 @@ def normalised_service(service: S) -> S:
         delivery_modes=once(service.delivery_modes),  # type: ignore[arg-type]
         complexity_levels=once(service.complexity_levels),  # type: ignore[arg-type]
         accreditations=once(service.accreditations),
+        outcomes=[msgspec.structs.replace(o, desired_outcomes=once(o.desired_outcomes)) for o in service.outcomes],
     )
 
 
@@ -476,6 +555,11 @@ def service_problems(
         check_code(f"{prefix}accreditations[{j}]", a, taxonomy.codes("accreditations"), "accreditation")
         for j, a in enumerate(service.accreditations)
     ]
+    for j, o in enumerate(service.outcomes):
+        for k, code in enumerate(o.desired_outcomes):
+            found.append(
+                taxonomy.desired_outcome_problem(f"{prefix}outcomes[{j}].desired_outcomes[{k}]", code, service.pathway)
+            )
     e, c = service.eligibility, service.capacity
     if e.min_age is not None and e.max_age is not None and e.min_age > e.max_age:
         found.append(FieldProblem(field=f"{prefix}eligibility.max_age", problem="below the minimum age"))
@@ -513,6 +597,7 @@ MARKETPLACE_FIELDS = frozenset(
         "verified",
         "verified_at",
         "to_confirm",
+        "verifications",
         "uuid",
         "services",
     }

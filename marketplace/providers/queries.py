@@ -206,10 +206,22 @@ async def write_service_parts(conn: Connection, service_id: int, x: ServiceIn) -
     )
     await conn.executemany(
         """insert into service_outcome (service_id, position, outcome, measure, value, period, people, source,
-                                        reference, note)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
+                                        reference, note, desired_outcomes)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)""",
         [
-            (service_id, n, o.outcome, o.measure, o.value, o.period, o.people, o.source, o.reference, o.note)
+            (
+                service_id,
+                n,
+                o.outcome,
+                o.measure,
+                o.value,
+                o.period,
+                o.people,
+                o.source,
+                o.reference,
+                o.note,
+                list(dict.fromkeys(o.desired_outcomes)),
+            )
             for n, o in enumerate(x.outcomes)
         ],
     )
@@ -525,3 +537,105 @@ async def history_page(
 
 def _load(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+# --- verified evidence (schema/0014_evidence.sql) --------------------------------------------------------
+
+VERIFICATION_FIELDS = (
+    "id, service_id, accreditation_code, outcome_fingerprint, seen, verified_at, verified_by, verified_by_role"
+)
+
+
+async def holds_accreditation(conn: Connection, provider_id: int, service_id: int | None, code: str) -> bool:
+    """Whether the organisation (service_id None) or its service holds accreditation `code`."""
+    if service_id is None:
+        sql = "select exists(select from provider_accreditation where provider_id = $1 and accreditation_code = $2)"
+        found: bool = await conn.fetchval(sql, provider_id, code)
+        return found
+    sql = """select exists(select from service_accreditation a join service s on s.id = a.service_id
+                           where s.provider_id = $1 and a.service_id = $3 and a.accreditation_code = $2)"""
+    found = await conn.fetchval(sql, provider_id, code, service_id)
+    return found
+
+
+async def outcome_record(conn: Connection, service_id: int, index: int) -> asyncpg.Record | None:
+    """The service's outcomes record at `index` (its position in the service's list): its fingerprint and its
+    content as the API shows it."""
+    return await conn.fetchrow(
+        """select outcome_fingerprint(o) as fingerprint,
+                  json_build_object('outcome', o.outcome, 'measure', o.measure, 'period', o.period,
+                                    'value', o.value::float8, 'people', o.people, 'source', o.source,
+                                    'reference', o.reference, 'note', o.note,
+                                    'desired_outcomes', to_json(o.desired_outcomes))::text as record
+           from service_outcome o where o.service_id = $1
+           order by o.position, o.id offset $2 limit 1""",
+        service_id,
+        index,
+    )
+
+
+async def find_verification(
+    conn: Connection, provider_id: int, service_id: int | None, code: str | None, fingerprint: str | None
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"""select {VERIFICATION_FIELDS} from evidence_verification
+            where provider_id = $1 and service_id is not distinct from $2
+              and accreditation_code is not distinct from $3 and outcome_fingerprint is not distinct from $4""",
+        provider_id,
+        service_id,
+        code,
+        fingerprint,
+    )
+
+
+async def insert_verification(
+    conn: Connection,
+    provider_id: int,
+    service_id: int | None,
+    code: str | None,
+    fingerprint: str | None,
+    *,
+    seen: str,
+    at: dt.datetime,
+    actor: Actor,
+) -> None:
+    await conn.execute(
+        """insert into evidence_verification (provider_id, service_id, accreditation_code, outcome_fingerprint, seen,
+                                              verified_at, verified_by, verified_by_role)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)""",
+        provider_id,
+        service_id,
+        code,
+        fingerprint,
+        seen,
+        at,
+        actor.caller.key_id,
+        actor.caller.role,
+    )
+
+
+async def delete_verification(conn: Connection, verification_id: int) -> None:
+    await conn.execute("delete from evidence_verification where id = $1", verification_id)
+
+
+LAPSE_SQL = f"""
+delete from evidence_verification v
+where v.provider_id = $1 and not case
+    when v.outcome_fingerprint is not null then exists(
+        select from service_outcome o
+        where o.service_id = v.service_id and outcome_fingerprint(o) = v.outcome_fingerprint)
+    when v.service_id is not null then exists(
+        select from service_accreditation a
+        where a.service_id = v.service_id and a.accreditation_code = v.accreditation_code)
+    else exists(
+        select from provider_accreditation pa
+        where pa.provider_id = v.provider_id and pa.accreditation_code = v.accreditation_code)
+    end
+returning {VERIFICATION_FIELDS}
+"""
+
+
+async def lapse_verifications(conn: Connection, provider_id: int) -> list[asyncpg.Record]:
+    """Remove the provider's verifications whose accreditation or outcomes record is no longer there as it was
+    verified (removed, or edited by the provider); the removed ones."""
+    return list(await conn.fetch(LAPSE_SQL, provider_id))

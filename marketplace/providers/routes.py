@@ -32,6 +32,7 @@ from marketplace.providers.models import (
     AccreditationList,
     ContactPatch,
     Edit,
+    EvidenceTarget,
     FinancesPatch,
     HistoryPage,
     MarketplaceAction,
@@ -46,6 +47,7 @@ from marketplace.providers.models import (
     ServiceIn,
     ServicePatch,
     SocialValueList,
+    VerificationIn,
     patched,
     replaced,
     with_part,
@@ -438,7 +440,9 @@ async def add_service(
     **SERVICE_CHANGE,
     description="Fields left out stay as they are; `null` clears a field that may be empty; a list replaces the "
     "whole list; eligibility and capacity change field by field. Needs `If-Match` with the service's ETag "
-    "(428 without it, 412 when stale). An update confirms the service as of now.",
+    "(428 without it, 412 when stale). An update confirms the service as of now. Changing an outcomes record an "
+    "admin verified (any of its fields), or removing a verified accreditation, makes it self-declared again: the "
+    "verification ends (recorded in the history) and the service's `verifications` no longer list it.",
 )
 async def patch_service(
     provider_id: ProviderId,
@@ -466,6 +470,150 @@ async def delete_service(
     await service.remove_service(ctx, conn, actor, provider_id, service_id, if_match)
 
 
+# --- verified evidence ------------------------------------------------------------------------------------------
+
+AccreditationCode = Annotated[
+    str, Parameter(pattern=r"^[a-z0-9][a-z0-9_]{0,63}$", max_length=64, description="Accreditation code")
+]
+OutcomeIndex = Annotated[
+    int, Parameter(ge=0, le=19, description="The outcomes record's position in the service's list, from 0")
+]
+VERIFY_DOC = (
+    'Admin only. Records that the marketplace has seen the evidence (`seen`, required: e.g. "certificate no. 123 '
+    "seen, valid to 2027-03\"), who (the admin's key) and when (the server's clock), in the profile history and the "
+    "audit log. Matching counts verified evidence in full and self-declared evidence at a discount "
+    '(matching/README.md, "Evidence strength"). A verification is a change to the profile: it needs `If-Match` '
+    "with the profile's ETag and moves its version on. It lasts while the thing verified is unchanged: when the "
+    "provider edits the outcomes record (any field) or removes the accreditation, it is self-declared again (the "
+    "history records the verification ending). Verifying again replaces what was seen."
+)
+WITHDRAW_DOC = "Admin only. The evidence is self-declared again (404 when it is not verified). Needs `If-Match`."
+VERIFY = ChangeDoc(
+    responses=errors_doc(400, 401, 403, 404, 412, 422, 428, 503),
+    response_headers=ETAG_HEADER,
+    tags=["administration"],
+    security=NEEDS_KEY,
+    guards=[admin],
+    opt={},
+)
+
+
+@post(
+    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
+    summary="Verify one of the organisation's accreditations (admin)",
+    status_code=200,
+    description=VERIFY_DOC,
+    **VERIFY,
+)
+async def verify_accreditation(
+    provider_id: ProviderId,
+    code: AccreditationCode,
+    data: JSONBody[VerificationIn],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
+    target = EvidenceTarget(accreditation=code)
+    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+
+
+@delete(
+    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
+    summary="Withdraw the verification of an accreditation of the organisation's (admin)",
+    status_code=200,
+    description=WITHDRAW_DOC,
+    **VERIFY,
+)
+async def unverify_accreditation(
+    provider_id: ProviderId, code: AccreditationCode, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> Response[Provider]:
+    target = EvidenceTarget(accreditation=code)
+    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+
+
+@post(
+    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
+    summary="Verify one of a service's accreditations (admin)",
+    status_code=200,
+    description=VERIFY_DOC,
+    **VERIFY,
+)
+async def verify_service_accreditation(
+    provider_id: ProviderId,
+    service_id: ServiceId,
+    code: AccreditationCode,
+    data: JSONBody[VerificationIn],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
+    target = EvidenceTarget(service_id=service_id, accreditation=code)
+    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+
+
+@delete(
+    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
+    summary="Withdraw the verification of a service's accreditation (admin)",
+    status_code=200,
+    description=WITHDRAW_DOC,
+    **VERIFY,
+)
+async def unverify_service_accreditation(
+    provider_id: ProviderId,
+    service_id: ServiceId,
+    code: AccreditationCode,
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
+    target = EvidenceTarget(service_id=service_id, accreditation=code)
+    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+
+
+@post(
+    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
+    summary="Verify one of a service's outcomes records (admin)",
+    status_code=200,
+    description=VERIFY_DOC,
+    **VERIFY,
+)
+async def verify_outcome(
+    provider_id: ProviderId,
+    service_id: ServiceId,
+    index: OutcomeIndex,
+    data: JSONBody[VerificationIn],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
+    target = EvidenceTarget(service_id=service_id, outcome=index)
+    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+
+
+@delete(
+    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
+    summary="Withdraw the verification of a service's outcomes record (admin)",
+    status_code=200,
+    description=WITHDRAW_DOC,
+    **VERIFY,
+)
+async def unverify_outcome(
+    provider_id: ProviderId,
+    service_id: ServiceId,
+    index: OutcomeIndex,
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+) -> Response[Provider]:
+    target = EvidenceTarget(service_id=service_id, outcome=index)
+    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+
+
 ROUTES = [
     search_providers,
     get_provider,
@@ -486,4 +634,10 @@ ROUTES = [
     add_service,
     patch_service,
     delete_service,
+    verify_accreditation,
+    unverify_accreditation,
+    verify_service_accreditation,
+    unverify_service_accreditation,
+    verify_outcome,
+    unverify_outcome,
 ]

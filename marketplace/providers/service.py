@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import get_args
+from typing import Any, get_args
 
 import msgspec
 
@@ -29,6 +29,7 @@ from marketplace.providers.models import (
     Complexity,
     DeliveryMode,
     Edit,
+    EvidenceTarget,
     FacetCount,
     Facets,
     HistoryPage,
@@ -191,6 +192,7 @@ async def change(
             queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD
         }
         await queries.write_parts(conn, provider_id, after, only=parts)
+        changes += lapsed_changes(await queries.lapse_verifications(conn, provider_id))
         await queries.refresh_search(conn, [provider_id])
         await queries.insert_history(
             conn, provider_id=provider_id, version=version, action="update", changes=changes, actor=actor
@@ -281,7 +283,7 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
     ids = []
     for p in samples:
         confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
-        pid, _ = await queries.insert_provider(
+        pid, service_ids = await queries.insert_provider(
             conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
         )
         ids.append(pid)
@@ -289,6 +291,8 @@ async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
         await queries.insert_history(
             conn, provider_id=pid, version=1, action="create", changes=[("profile", None, profile)], actor=None
         )
+        if p.verifications:
+            await seed_verifications(conn, pid, service_ids, p, confirmed or dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC))
     await queries.refresh_search(conn, ids)
     return len(ids)
 
@@ -366,6 +370,7 @@ async def change_service(
         if not changes:
             return current
         await queries.update_service(conn, service_id, after, confirmed_at=ctx.clock.now())
+        changes += lapsed_changes(await queries.lapse_verifications(conn, provider_id))
         await _record_service_change(conn, actor, provider_id, "update", changes)
         return await _service(conn, provider_id, service_id)
 
@@ -408,3 +413,150 @@ async def _record_service_change(
         if action != "update"
         else "changed " + ", ".join(f for f, _, _ in changes),
     )
+
+
+# --- verified evidence ----------------------------------------------------------------------------------
+
+
+def _verification_value(row: Any, record: Any = None) -> dict[str, Any]:
+    """A verification as the profile history records it."""
+    out = {
+        "seen": row["seen"],
+        "verified_at": row["verified_at"].isoformat(),
+        "verified_by": row["verified_by"],
+        "verified_by_role": row["verified_by_role"],
+    }
+    return out if record is None else {**out, "record": record}
+
+
+def lapsed_changes(rows: list[Any]) -> list[tuple[str, object, object]]:
+    """History entries for verifications a provider's edit ended (the thing verified changed or went)."""
+    out: list[tuple[str, object, object]] = []
+    for r in rows:
+        where = f"services[{r['service_id']}]." if r["service_id"] is not None else ""
+        what = f"accreditations[{r['accreditation_code']}]" if r["accreditation_code"] is not None else "outcomes"
+        value = _verification_value(r)
+        if r["outcome_fingerprint"] is not None:
+            value["fingerprint"] = r["outcome_fingerprint"]
+        out.append((f"{where}{what}.verification", value, None))
+    return out
+
+
+async def _evidence(conn: Connection, provider_id: int, target: EvidenceTarget) -> tuple[str | None, object]:
+    """(the outcomes record's fingerprint, what it says) for an outcomes record; (None, None) for an
+    accreditation. 404 when the provider, its service or the thing to verify is not there."""
+    if target.service_id is not None and await queries.lock_service(conn, provider_id, target.service_id) is None:
+        raise NotFound(f"provider {provider_id} has no service {target.service_id}")
+    if target.accreditation is not None:
+        if not await queries.holds_accreditation(conn, provider_id, target.service_id, target.accreditation):
+            holder = f"service {target.service_id}" if target.service_id is not None else f"provider {provider_id}"
+            raise NotFound(f"{holder} does not hold accreditation {target.accreditation!r}")
+        return None, None
+    assert target.service_id is not None and target.outcome is not None
+    row = await queries.outcome_record(conn, target.service_id, target.outcome)
+    if row is None:
+        raise NotFound(f"service {target.service_id} has no outcomes record {target.outcome} (they count from 0)")
+    return row["fingerprint"], msgspec.json.decode(row["record"])
+
+
+async def verify_evidence(
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    if_match: str | None,
+    target: EvidenceTarget,
+    seen: str,
+) -> Provider:
+    """An admin has seen the evidence for an accreditation or an outcomes record: it counts as verified (in full,
+    in matching) until the provider changes it. Who, when (the server's clock) and what was seen go into the
+    profile history and the audit log; the profile's version moves on. Verifying again replaces what was seen."""
+    require_if_match(if_match)
+    if not seen.strip():
+        raise Unprocessable.from_problems([FieldProblem(field="seen", problem="say what evidence was seen")])
+    now = ctx.clock.now()
+    async with conn.transaction():
+        await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
+        fingerprint, record = await _evidence(conn, provider_id, target)
+        change = await _verify(conn, actor, provider_id, target, fingerprint, record, seen=seen.strip(), at=now)
+        await _record_evidence_change(conn, actor, provider_id, "verify_evidence", change, f"verified {target.field}")
+        return await _current(ctx, conn, provider_id)
+
+
+async def _verify(
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    target: EvidenceTarget,
+    fingerprint: str | None,
+    record: object,
+    *,
+    seen: str,
+    at: dt.datetime,
+) -> tuple[str, object, object]:
+    """Store the verification (replacing one of the same thing); the history entry for it."""
+    before = await queries.find_verification(conn, provider_id, target.service_id, target.accreditation, fingerprint)
+    if before is not None:
+        await queries.delete_verification(conn, before["id"])
+    await queries.insert_verification(
+        conn, provider_id, target.service_id, target.accreditation, fingerprint, seen=seen, at=at, actor=actor
+    )
+    after: dict[str, object] = {
+        "seen": seen,
+        "verified_at": at.isoformat(),
+        "verified_by": actor.caller.key_id,
+        "verified_by_role": actor.caller.role,
+    }
+    if record is not None:
+        after["record"] = record
+    return (f"{target.field}.verification", None if before is None else _verification_value(before), after)
+
+
+SEED_ADMIN = Actor(caller=Caller(role="admin", name="seed"), request_id="", method="SEED", path="seed")
+"""The seed verifies demo evidence as an admin would (no key: the seed runs as the operator)."""
+
+
+async def seed_verifications(
+    conn: Connection, provider_id: int, service_ids: list[int], sample: SeedProvider, at: dt.datetime
+) -> None:
+    """A demo provider's verifications, as the verification endpoints make them (in its first version)."""
+    for v in sample.verifications:
+        sid = service_ids[v.service] if v.service is not None else None
+        target = EvidenceTarget(service_id=sid, accreditation=v.accreditation, outcome=v.outcome)
+        fingerprint, record = await _evidence(conn, provider_id, target)
+        change = await _verify(conn, SEED_ADMIN, provider_id, target, fingerprint, record, seen=v.seen, at=at)
+        await queries.insert_history(
+            conn, provider_id=provider_id, version=1, action="verify_evidence", changes=[change], actor=SEED_ADMIN
+        )
+
+
+async def withdraw_verification(
+    ctx: Context, conn: Connection, actor: Actor, provider_id: int, if_match: str | None, target: EvidenceTarget
+) -> Provider:
+    """The accreditation or outcomes record is self-declared again (404 when it is not verified)."""
+    require_if_match(if_match)
+    async with conn.transaction():
+        await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
+        fingerprint, _record = await _evidence(conn, provider_id, target)
+        before = await queries.find_verification(
+            conn, provider_id, target.service_id, target.accreditation, fingerprint
+        )
+        if before is None:
+            raise NotFound(f"{target.field} of provider {provider_id} is not verified")
+        await queries.delete_verification(conn, before["id"])
+        change = (f"{target.field}.verification", _verification_value(before), None)
+        await _record_evidence_change(
+            conn, actor, provider_id, "withdraw_verification", change, f"withdrew the verification of {target.field}"
+        )
+        return await _current(ctx, conn, provider_id)
+
+
+async def _record_evidence_change(
+    conn: Connection, actor: Actor, provider_id: int, action: str, change: tuple[str, object, object], detail: str
+) -> None:
+    version = await queries.bump_version(conn, provider_id)
+    await queries.refresh_search(conn, [provider_id])
+    await queries.insert_history(
+        conn, provider_id=provider_id, version=version, action=action, changes=[change], actor=actor
+    )
+    await audit.record(conn, actor, status=200, provider_id=provider_id, detail=detail)

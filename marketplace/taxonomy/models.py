@@ -9,7 +9,9 @@ import msgspec
 from msgspec import Meta
 
 import matching
+from marketplace.errors import FieldProblem
 from marketplace.taxonomy import reference
+from marketplace.taxonomy.checks import check_code
 from marketplace.types import AreaCode, CohortCode, PathwayCode, Slug, Strict, StrictFrozen, plain
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -81,6 +83,32 @@ class SocialValueCommitment(StrictFrozen, frozen=True):
     name: Name
 
 
+DESIRED_OUTCOME_CODE = plain(
+    r"^[A-Z][A-Z0-9_]{1,47}$",
+    "desired outcome codes are upper case letters, digits and underscores, e.g. ACCOM_OBTAIN",
+    "ACCOM_OBTAIN",
+)
+DesiredOutcomeCode = Annotated[
+    str, Meta(pattern=DESIRED_OUTCOME_CODE, description="A desired outcome code", examples=["ACCOM_OBTAIN"])
+]
+
+
+class DesiredOutcome(StrictFrozen, frozen=True):
+    """An outcome a commissioner may want a service in one pathway to achieve (seed_data/desired_outcomes.json)."""
+
+    code: DesiredOutcomeCode
+    pathway: PathwayCode
+    name: Name
+    description: Text = ""
+
+
+class DesiredOutcomeVocabulary(Strict):
+    """seed_data/desired_outcomes.json: where the vocabulary comes from, and the outcomes."""
+
+    source: Annotated[str, Meta(min_length=1, max_length=2000)]
+    outcomes: list[DesiredOutcome]
+
+
 class Taxonomy(msgspec.Struct, frozen=True, dict=True):
     """Every taxonomy at once: what profiles, filters, needs and seeds are checked against.
     Loaded once per process; its derived lookups are computed on first use and kept."""
@@ -92,6 +120,7 @@ class Taxonomy(msgspec.Struct, frozen=True, dict=True):
     legal_forms: list[LegalForm]
     accreditations: list[Accreditation]
     social_value: list[SocialValueCommitment]
+    desired_outcomes: list[DesiredOutcome] = []
 
     def codes(self, kind: str) -> dict[str, str]:
         """code -> name for one taxonomy ("areas", "pathways", ...). Do not modify the result."""
@@ -100,6 +129,31 @@ class Taxonomy(msgspec.Struct, frozen=True, dict=True):
     @cached_property
     def _codes(self) -> dict[str, dict[str, str]]:
         return {kind: {item.code: item.name for item in getattr(self, kind)} for kind in self.__struct_fields__}
+
+    def desired_outcomes_of(self, pathway: str) -> dict[str, str]:
+        """code -> name of the desired outcomes of one pathway."""
+        return self._desired_by_pathway.get(pathway, {})
+
+    def desired_outcome_problem(self, field: str, code: str, pathway: str) -> FieldProblem | None:
+        """None when `code` is a desired outcome of `pathway`; else the problem (another pathway's is named so)."""
+        allowed = self.desired_outcomes_of(pathway)
+        if code in allowed:
+            return None
+        other = next((d.pathway for d in self.desired_outcomes if d.code == code), None)
+        if other is None:
+            return check_code(field, code, allowed, f"{pathway} desired outcome")
+        return FieldProblem(
+            field=field,
+            problem=f"desired outcome {code!r} belongs to pathway {other}, not {pathway}",
+            allowed=sorted(allowed),
+        )
+
+    @cached_property
+    def _desired_by_pathway(self) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for d in self.desired_outcomes:
+            out.setdefault(d.pathway, {})[d.code] = d.name
+        return out
 
     def legal_form(self, code: str) -> LegalForm | None:
         return next((lf for lf in self.legal_forms if lf.code == code), None)

@@ -7,6 +7,7 @@ from marketplace.taxonomy.models import (
     Accreditation,
     Area,
     Cohort,
+    DesiredOutcome,
     LegalForm,
     Pathway,
     Sector,
@@ -76,6 +77,14 @@ async def upsert_taxonomy(conn: Connection, t: Taxonomy) -> None:
            on conflict (code) do update set name = excluded.name, sort_order = excluded.sort_order""",
         [(s.code, s.name, i) for i, s in enumerate(t.social_value)],
     )
+    if not t.desired_outcomes:  # none to write (and a database migrated only so far has no table for them)
+        return
+    await conn.executemany(
+        """insert into desired_outcome (code, pathway_code, name, description, sort_order) values ($1, $2, $3, $4, $5)
+           on conflict (code) do update set pathway_code = excluded.pathway_code, name = excluded.name,
+               description = excluded.description, sort_order = excluded.sort_order""",
+        [(d.code, d.pathway, d.name, d.description, i) for i, d in enumerate(t.desired_outcomes)],
+    )
 
 
 async def fetch_taxonomy(conn: Connection | Pool) -> Taxonomy:
@@ -92,6 +101,9 @@ async def fetch_taxonomy(conn: Connection | Pool) -> Taxonomy:
     )
     accs = await conn.fetch("select code, name, awarded_by from accreditation order by sort_order, code")
     svs = await conn.fetch("select code, name from social_value_commitment order by sort_order, code")
+    desired = await conn.fetch(
+        "select code, pathway_code, name, description from desired_outcome order by sort_order, code"
+    )
     return Taxonomy(
         areas=[Area(code=r["code"], name=r["name"], kind=r["kind"], parent=r["parent_code"]) for r in areas],
         pathways=[
@@ -111,4 +123,8 @@ async def fetch_taxonomy(conn: Connection | Pool) -> Taxonomy:
         ],
         accreditations=[Accreditation(**dict(r)) for r in accs],
         social_value=[SocialValueCommitment(**dict(r)) for r in svs],
+        desired_outcomes=[
+            DesiredOutcome(code=r["code"], pathway=r["pathway_code"], name=r["name"], description=r["description"])
+            for r in desired
+        ],
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from litestar import get
+from typing import Annotated
 
+from litestar import get
+from litestar.params import Parameter
+
+from marketplace.errors import Unprocessable
 from marketplace.http import Ctx, errors_doc
+from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import (
     Accreditation,
     AreaNode,
     Cohort,
+    DesiredOutcome,
     LegalForm,
     Pathway,
     Sector,
@@ -58,6 +64,28 @@ async def list_social_value(ctx: Ctx) -> list[SocialValueCommitment]:
     return ctx.taxonomy.social_value
 
 
+@get(
+    "/desired-outcomes",
+    summary="Desired outcomes, per pathway",
+    tags=["taxonomies"],
+    responses=errors_doc(400, 422),
+    description="What a commissioner may want a service to achieve, per pathway (modelled on the desired outcomes "
+    "of the Ministry of Justice's Commissioned Rehabilitative Services; the source is named in "
+    "seed_data/desired_outcomes.json). A need lists some (`desired_outcomes`), and a service's outcomes record "
+    "names those it evidences. `pathway` keeps one pathway's (422 for an unknown pathway).",
+)
+async def list_desired_outcomes(
+    ctx: Ctx, pathway: Annotated[str | None, Parameter(max_length=32, description="A pathway code, e.g. ACCOM")] = None
+) -> list[DesiredOutcome]:
+    tax = ctx.taxonomy
+    if pathway is None:
+        return tax.desired_outcomes
+    problem = check_code("pathway", pathway, tax.codes("pathways"), "pathway")
+    if problem is not None:
+        raise Unprocessable.from_problems([problem])
+    return [d for d in tax.desired_outcomes if d.pathway == pathway]
+
+
 ROUTES = [
     list_pathways,
     list_areas,
@@ -66,4 +94,5 @@ ROUTES = [
     list_sectors,
     list_accreditations,
     list_social_value,
+    list_desired_outcomes,
 ]

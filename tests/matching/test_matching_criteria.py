@@ -10,6 +10,7 @@ import pytest
 
 from matching import Candidate, Need, Priority, Ranking, ScoredCandidate, rank
 from matching.results import CriterionScore
+from matching.scoring import SELF_DECLARED_FACTOR
 
 
 def score_one(candidate: Candidate, need: Need | None = None) -> ScoredCandidate:
@@ -111,8 +112,9 @@ def test_financial_viability_unknowns_and_zero_income() -> None:
 # -- quality -----------------------------------------------------------------------
 def test_quality_components() -> None:
     sc = score_one(f.candidate(accreditations=("iso_9001", "living_wage_employer")))
-    assert comp(sc, "quality", "quality_accreditations") == pytest.approx(0.5)  # living wage is social value
-    assert comp(sc, "quality", "outcomes_evidence") == 1.0
+    # living wage is social value; iso_9001 self-declared counts SELF_DECLARED_FACTOR
+    assert comp(sc, "quality", "quality_accreditations") == pytest.approx(1 - 2**-SELF_DECLARED_FACTOR)
+    assert comp(sc, "quality", "outcomes_evidence") == SELF_DECLARED_FACTOR
     assert comp(sc, "quality", "years_in_pathway") == pytest.approx(1 - 2 ** (-8 / 3))
     three = score_one(f.candidate(service_changes={"years_experience": 3, "outcomes": ()}))
     assert comp(three, "quality", "years_in_pathway") == pytest.approx(0.5)

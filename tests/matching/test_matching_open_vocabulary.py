@@ -22,6 +22,7 @@ from matching import (
     rank,
 )
 from matching.results import CriterionScore
+from matching.scoring import SELF_DECLARED_FACTOR as F
 
 replace = msgspec.structs.replace
 
@@ -112,15 +113,15 @@ def test_unseen_pathway_in_need_matches_nobody() -> None:
 def test_social_value_accreditations_are_overridable() -> None:
     cand = f.candidate(1, accreditations=("iso_9001", "living_wage_employer", "fair_tax_mark"), social_value=())
     default = both(f.need(), [cand]).scored[0]
-    assert crit(default, "quality").components[0].raw == 2.0  # iso_9001, fair_tax_mark
+    assert crit(default, "quality").components[0].raw == pytest.approx(2 * F)  # iso_9001, fair_tax_mark
     assert crit(default, "social_value").components[1].raw == 1.0  # living_wage_employer
     custom = both(f.need(), [cand], social_value_accreditations={"fair_tax_mark", "living_wage_employer"}).scored[0]
-    assert crit(custom, "quality").components[0].raw == 1.0
+    assert crit(custom, "quality").components[0].raw == pytest.approx(F)  # self-declared
     assert crit(custom, "social_value").components[1].raw == 2.0
     assert "fair_tax_mark, living_wage_employer" in crit(custom, "social_value").evidence[1]
-    assert "1 quality accreditation(s): iso_9001" in crit(custom, "quality").evidence[0]
+    assert "1 quality accreditation(s), 0 verified: iso_9001 (self-declared)" in crit(custom, "quality").evidence[0]
     none = both(f.need(), [cand], social_value_accreditations=()).scored[0]
-    assert crit(none, "quality").components[0].raw == 3.0
+    assert crit(none, "quality").components[0].raw == pytest.approx(3 * F)
     with pytest.raises(MatchingError):
         rank(f.need(), [cand], areas=f.tree(), as_of=f.AS_OF, social_value_accreditations="living_wage_employer")
 

@@ -11,7 +11,18 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from matching import CRITERIA, Candidate, InvalidWeights, Need, OutcomeRecord, Priority, Service, Weights, rank
+from matching import (
+    CRITERIA,
+    Candidate,
+    DesiredOutcome,
+    InvalidWeights,
+    Need,
+    OutcomeRecord,
+    Priority,
+    Service,
+    Weights,
+    rank,
+)
 
 replace = msgspec.structs.replace
 
@@ -29,9 +40,22 @@ cohorts = st.lists(st.sampled_from(["ADULTS", "YOUNG_ADULTS", "WOMEN", "CARE_LEA
 
 ages = st.one_of(st.none(), st.integers(0, 80))
 genders = st.sampled_from(["both", "both", "men", "women"])
+DESIRED = ["ACC_OBTAIN", "ACC_KEEP", "ETE_JOB", "DRG_RECOVERY"]
 outcomes = st.lists(
-    st.builds(OutcomeRecord, outcome=text.filter(str.strip), note=st.one_of(st.none(), text)), max_size=2
+    st.builds(
+        OutcomeRecord,
+        outcome=text.filter(str.strip),
+        note=st.one_of(st.none(), text),
+        verified=st.booleans(),
+        desired_outcomes=st.lists(st.sampled_from(DESIRED), max_size=2, unique=True).map(tuple),
+    ),
+    max_size=2,
 )
+
+
+def some_of(values: tuple[str, ...]) -> st.SearchStrategy[tuple[str, ...]]:
+    """A sub-sequence of ``values`` (which of them are verified), sometimes with a code not among them."""
+    return st.lists(st.sampled_from([*values, "not_held"]), unique=True, max_size=len(values) + 1).map(tuple)
 
 
 @st.composite
@@ -39,6 +63,7 @@ def service(draw: st.DrawFn, service_id: int = 1) -> Service:
     lo, hi = draw(ages), draw(ages)
     if lo is not None and hi is not None and lo > hi:
         lo, hi = hi, lo
+    accs = tuple(draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "b_corp"]), max_size=2)))
     return Service(
         service_id=service_id,
         pathway=draw(pathways),
@@ -52,7 +77,8 @@ def service(draw: st.DrawFn, service_id: int = 1) -> Service:
         years_experience=draw(st.floats(0, 30, allow_nan=False)),
         description=draw(text),
         outcomes=tuple(draw(outcomes)),
-        accreditations=tuple(draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "b_corp"]), max_size=2))),
+        accreditations=accs,
+        verified_accreditations=draw(some_of(accs)),
     )
 
 
@@ -64,6 +90,7 @@ def services(draw: st.DrawFn) -> tuple[Service, ...]:
 
 @st.composite
 def candidates(draw: st.DrawFn, provider_id: int | None = None) -> Candidate:
+    accs = tuple(draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "living_wage_employer"]), unique=True)))
     return Candidate(
         provider_id=provider_id if provider_id is not None else draw(st.integers(1, 10**6)),
         name=draw(st.sampled_from(["Alpha", "Beta", "Gamma", "Delta"])),
@@ -72,9 +99,8 @@ def candidates(draw: st.DrawFn, provider_id: int | None = None) -> Candidate:
         services=draw(services()),
         annual_income=draw(maybe_float),
         reserves_months=draw(st.one_of(st.none(), st.floats(-5, 48, allow_nan=False))),
-        accreditations=tuple(
-            draw(st.lists(st.sampled_from(["iso_9001", "matrix_standard", "living_wage_employer"]), unique=True))
-        ),
+        accreditations=accs,
+        verified_accreditations=draw(some_of(accs)),
         volunteers=draw(st.integers(0, 500)),
         premises_areas=tuple(draw(st.lists(st.sampled_from(CODES), max_size=3))),
         match_funding_per_year=draw(st.floats(0, 1e6, allow_nan=False)),
@@ -112,6 +138,9 @@ needs = st.builds(
     min_age=st.one_of(st.none(), st.none(), st.integers(0, 30)),
     max_age=st.one_of(st.none(), st.none(), st.integers(30, 90)),
     gender=genders,
+    desired_outcomes=st.lists(st.sampled_from(DESIRED), max_size=3, unique=True).map(
+        lambda codes: tuple(DesiredOutcome(c, c.lower()) for c in codes)
+    ),
 )
 
 

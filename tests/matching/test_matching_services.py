@@ -27,6 +27,7 @@ from matching import (
     shortlist,
 )
 from matching.results import CriterionScore
+from matching.scoring import SELF_DECLARED_FACTOR
 
 TREE = f.tree()
 FIXTURE = json.loads(Path(__file__).with_name("old_core_rankings.json").read_text())
@@ -60,7 +61,9 @@ def scored(r: Ranking, provider_id: int) -> ScoredCandidate:
 
 def mirror(old: dict[str, Any]) -> Candidate:
     """An old-shape candidate (one expertise line, coverage, capacity) as one service saying the same, the way
-    schema/0007 migrated them (free-text outcomes evidence became one self-declared outcomes record)."""
+    schema/0007 migrated them (free-text outcomes evidence became one self-declared outcomes record). Its
+    evidence is marked verified: the old core knew no discount for self-declared evidence, so quality equals the
+    old core's only when every piece of evidence counts in full (algorithm 2026.12-2)."""
     (line,) = old["expertise"]
     evidence = line["outcomes_evidence"]
     outcomes = (
@@ -70,6 +73,7 @@ def mirror(old: dict[str, Any]) -> Candidate:
                 measure="described in the provider's own words",
                 period="not stated",
                 note=evidence,
+                verified=True,
             ),
         )
         if evidence and evidence.strip()
@@ -87,7 +91,8 @@ def mirror(old: dict[str, Any]) -> Candidate:
         outcomes=outcomes,
     )
     rest = {k: v for k, v in old.items() if k not in ("expertise", "coverage", "capacity")}
-    return msgspec.structs.replace(msgspec.convert(rest, Candidate), services=(service,))
+    cand = msgspec.convert(rest, Candidate)
+    return msgspec.structs.replace(cand, services=(service,), verified_accreditations=cand.accreditations)
 
 
 def numbers(r: Ranking) -> dict[str, Any]:
@@ -264,8 +269,8 @@ def test_a_qualifying_services_accreditation_and_outcomes_records_count() -> Non
     )
     need = f.need(required_accreditations=("matrix_standard",))
     sc = run(need, [cand]).scored[0]
-    assert crit(sc, "quality").components[0].raw == 1  # matrix_standard, through the service
-    assert 'matrix_standard ("Supported housing")' in crit(sc, "quality").evidence[0]
+    assert crit(sc, "quality").components[0].raw == SELF_DECLARED_FACTOR  # matrix_standard, through the service
+    assert 'matrix_standard ("Supported housing"; self-declared)' in crit(sc, "quality").evidence[0]
     assert crit(sc, "social_value").components[0].raw == 1.0  # sector preference third_sector
     assert crit(sc, "social_value").components[1].raw == 4  # b_corp (service), living wage (org) and two commitments
     priorities = crit(sc, "local_priorities")

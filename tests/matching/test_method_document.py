@@ -124,8 +124,8 @@ def code_values() -> dict[str, float | str]:
         "data.population.year": population["year"],
         "data.population.rounded_to": rounded_to,
         "data.thesaurus.groups": len(groups),
-        # PART A (issue 12, item 4) adds on merge, with its row in METHOD.md:
-        # "evidence.self_declared_discount": <the core's discount constant>,
+        "evidence.self_declared_factor": scoring.SELF_DECLARED_FACTOR,
+        "evidence.desired_outcomes_share": scoring.DESIRED_OUTCOMES_SHARE,
     }
     return values
 
