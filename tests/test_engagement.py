@@ -456,6 +456,10 @@ async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarificat
     notice = (await client.get("/exercises/1/notice")).json()
     assert len(notice["questions"]) == 5  # (open or closed by now: the seed dates it inside the window)
     assert all(n["budget"]["visibility"] == "range" for n in notice["needs"])
+    # the desired outcomes each need lists, by code and name, from the pathway's vocabulary
+    vocabulary = {d["code"]: d["name"] for d in (await client.get("/desired-outcomes")).json()}
+    shown = [d for n in notice["needs"] for d in n["desired_outcomes"]]
+    assert shown and all(vocabulary[d["code"]] == d["name"] for d in shown)
     assert [c["question"] for c in notice["clarifications"]] == [
         "Would the partnership accept a bid covering only part of a need's areas?"
     ]

@@ -81,6 +81,11 @@ class BudgetShown(msgspec.Struct, omit_defaults=True):
     """The amount (or the range's middle) over the annual volume, when the budget is not hidden."""
 
 
+class DesiredOutcomeShown(msgspec.Struct):
+    code: str
+    name: str
+
+
 class NoticeNeed(msgspec.Struct):
     id: int
     title: str
@@ -92,6 +97,8 @@ class NoticeNeed(msgspec.Struct):
     contract_years: float
     cohorts: list[str]
     budget: BudgetShown
+    desired_outcomes: list[DesiredOutcomeShown] = []
+    """What the commissioner wants the service to achieve (the pathway's desired outcomes vocabulary)."""
 
 
 class PublicClarification(msgspec.Struct):

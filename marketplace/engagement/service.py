@@ -41,6 +41,7 @@ from marketplace.engagement.models import (
     Consortium,
     CostRange,
     CpvEntry,
+    DesiredOutcomeShown,
     MarketResponse,
     NeedMarketResponse,
     NeedResponse,
@@ -169,7 +170,7 @@ async def notice(ctx: Context, conn: Connection, exercise_id: int) -> Notice:
     exercise, publication = await _published(conn, exercise_id)
     assert exercise.opens_on is not None and exercise.closes_on is not None  # publishing needs them
     tax = ctx.taxonomy
-    areas, pathways = tax.codes("areas"), tax.codes("pathways")
+    areas, pathways, desired = tax.codes("areas"), tax.codes("pathways"), tax.codes("desired_outcomes")
     return Notice(
         exercise_id=exercise.id,
         title=exercise.title,
@@ -193,6 +194,7 @@ async def notice(ctx: Context, conn: Connection, exercise_id: int) -> Notice:
                 contract_years=n.contract_years,
                 cohorts=list(n.cohorts),
                 budget=budget_shown(n, publication.budget_visibility),
+                desired_outcomes=[DesiredOutcomeShown(code=c, name=desired.get(c, c)) for c in n.desired_outcomes],
             )
             for n in exercise.needs
         ],
