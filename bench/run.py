@@ -59,6 +59,7 @@ from server import HOST, free_port, start_server, stop_server, wait_ready  # noq
 from marketplace.providers.models import NewProvider, profile_problems  # noqa: E402
 from marketplace.seed import load_taxonomy  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
+from matching import DEFAULT_CRITERION_WEIGHTS  # noqa: E402
 
 GIB = 1024**3
 
@@ -205,12 +206,17 @@ MATCH_REQUESTS = itertools.count(1)
 
 def match_op_factory(need_id: int, headers: dict[str, str]):
     """Every request a fresh ranking: an identical request over an unchanged directory is answered from the stored
-    run (issue 13), so each one carries its own weights, a capacity weight of 1 + n/10^9 (n counts the run's
-    match requests), which ranks the same way and makes each request's inputs differ."""
+    run (issue 13), so each one carries its own weights: the default percentages with n/10^9 of a point moved from
+    pathway fit to capacity (n counts the run's match requests), which ranks the same way and makes each request's
+    inputs differ."""
 
     async def make(_: int) -> drivers.Op:
         async def op(conn: drivers.HttpConnection) -> int:
-            body = msgspec.json.encode({"weights": {"capacity": 1 + next(MATCH_REQUESTS) / 1e9}})
+            shift = next(MATCH_REQUESTS) / 1e9
+            weights = {k: v * 100 for k, v in DEFAULT_CRITERION_WEIGHTS.items()}
+            weights["capacity"] += shift
+            weights["pathway_fit"] -= shift
+            body = msgspec.json.encode({"weights": weights})
             path = f"/needs/{need_id}/match-runs?limit=50"
             r = await conn.request("POST", path, {**headers, "Content-Type": "application/json"}, body)
             return r.status

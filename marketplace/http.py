@@ -204,11 +204,13 @@ HTTP_ERRORS = {
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     error = HTTP_ERRORS.get(exc.status_code, "server_error" if exc.status_code >= 500 else "http_error")
     problems = []
-    if exc.status_code == 400:  # e.g. a body that is not JSON at all
+    message = str(exc.detail)
+    if exc.status_code == 400:  # e.g. a body that is not JSON at all, or not UTF-8: in the API's plain words
         error = "invalid_input"
-        problems = [FieldProblem(field="body", problem=str(exc.detail))]
+        message = messages.plain_words(message)[0]
+        problems = [FieldProblem(field="body", problem=message)]
     headers = dict(exc.headers) if exc.headers else None
-    return error_response(exc.status_code, error=error, message=str(exc.detail), problems=problems, headers=headers)
+    return error_response(exc.status_code, error=error, message=message, problems=problems, headers=headers)
 
 
 def _database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:

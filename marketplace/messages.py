@@ -194,6 +194,8 @@ def code_problem(field: str, value: object, taxonomy: Taxonomy | None) -> FieldP
 def plain_words(said: str, *, value: object = None, choices: list[str] | None = None) -> tuple[str, str | None]:
     """What the decoder or the framework said of a value, in plain English; and a suggestion when there is one."""
     said = said.strip()
+    if said.startswith("Invalid UTF-8"):  # the decoder's words for a body that is not UTF-8 (as http._undecodable says)
+        return "not valid UTF-8", None
     if m := _PATTERN.match(said):
         quoted = m.group("pattern")
         for pattern, (wanted, _) in PLAIN.items():

@@ -184,6 +184,11 @@ class Actor(msgspec.Struct, frozen=True):
     def system(cls, what: str) -> Actor:
         return cls(caller=SYSTEM, request_id="", method="CLI", path=what)
 
+    @classmethod
+    def seed(cls, what: str) -> Actor:
+        """The demo data's loader (audited as method SEED, apart from what people do on the command line)."""
+        return cls(caller=SYSTEM, request_id="", method="SEED", path=what)
+
 
 # --- partial changes ------------------------------------------------------------------------------
 S = TypeVar("S", bound=msgspec.Struct)

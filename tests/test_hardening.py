@@ -4,6 +4,7 @@ or a leak, and each must stay fixed."""
 from __future__ import annotations
 
 import asyncio
+import re
 
 import asyncpg
 import pytest
@@ -27,17 +28,7 @@ async def body_operations(client) -> list[tuple[str, str]]:
     for path, item in doc["paths"].items():
         for method, op in item.items():
             if isinstance(op, dict) and "application/json" in op.get("requestBody", {}).get("content", {}):
-                concrete = path
-                for name in (
-                    "provider_id",
-                    "exercise_id",
-                    "need_id",
-                    "key_id",
-                    "run_id",
-                    "service_id",
-                    "clarification_id",
-                ):
-                    concrete = concrete.replace("{" + name + "}", "1")
+                concrete = re.sub(r"\{[a-z_]+_id\}", "1", path)  # every id in a path: the seeded first one
                 concrete = concrete.replace("{pathway}", "ACCOM").replace("{code}", "iso_9001").replace("{index}", "0")
                 ops.append((method.upper(), concrete))
     return ops

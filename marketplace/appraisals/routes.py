@@ -9,7 +9,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, get, patch, post, put
+from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader, State
+from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
@@ -30,13 +32,19 @@ from marketplace.appraisals.models import (
     ScoresDoc,
 )
 from marketplace.appraisals.render import to_csv_bytes, to_html
-from marketplace.concurrency import etag
+from marketplace.concurrency import etag, require_if_match
 from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
 COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff, expensive])
+
+
+async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard: a change without (or with a malformed) If-Match is refused before it counts against the key's budget
+    of expensive operations."""
+    require_if_match(connection.headers.get("if-match"))
 
 
 class PartDoc(RouteDoc):
@@ -230,7 +238,9 @@ async def put_costs(
     "and the exercise's market evidence as they are now, freezes a market report when every need has a stored "
     "match run, and cites it and the match runs; the appraisal can then never change (the database refuses it; "
     "409 here).",
-    **COSTLY,
+    tags=["options appraisals"],
+    security=NEEDS_KEY,
+    guards=[staff, if_match_first, expensive],
 )
 async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None

@@ -459,7 +459,7 @@ async def load_samples(conn: Connection, items: list[SeedAppraisal]) -> list[int
     market evidence: its report draws the evidence when it is read."""
     if await queries.any_appraisal(conn):
         return []
-    actor = Actor.system("seed")
+    actor = Actor.seed("sample options appraisal")
     made = []
     for item in items:
         exercise_id = await conn.fetchval("select id from exercise where title = $1", item.exercise)

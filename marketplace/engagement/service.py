@@ -68,7 +68,7 @@ from marketplace.exercises.models import Exercise, ExercisePatch, Need
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
-from marketplace.types import ANONYMOUS, SYSTEM, Actor, Caller
+from marketplace.types import ANONYMOUS, Actor, Caller
 
 SUITABLE_SCORE = 0.6
 """The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
@@ -913,7 +913,7 @@ async def load_samples(ctx: Context, conn: Connection, sample: SampleEngagement)
         moment = dt.datetime.combine(opening + dt.timedelta(days=days), dt.time(hour), tzinfo=LOCAL_ZONE)
         return dataclasses.replace(ctx, clock=FixedClock(moment))
 
-    system = Actor(caller=SYSTEM, request_id="", method="SEED", path="sample market engagement")
+    system = Actor.seed("sample market engagement")
     for q in sample.questions:
         await add_question(conn, system, exercise_id, q)
     await publish(
