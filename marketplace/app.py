@@ -57,8 +57,8 @@ from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.settings import Settings
+from marketplace.standards.routes import EXPORT_MEDIA_TYPES, cors_before_send
 from marketplace.standards.routes import ROUTES as STANDARDS_ROUTES
-from marketplace.standards.routes import cors_before_send
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.routes import ROUTES as TAXONOMY_ROUTES
@@ -82,7 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
-            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES)
+            finish_openapi(app.openapi_schema, tax, extra_media_types=EXTRA_MEDIA_TYPES | EXPORT_MEDIA_TYPES)
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
                 yield

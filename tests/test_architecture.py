@@ -57,6 +57,7 @@ SHARED = {
     "formatting",
     "throttle",
     "migrate",
+    "sheets",
 }
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
 
