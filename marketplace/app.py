@@ -2,7 +2,7 @@
 
 Layers (a test keeps them, tests/test_architecture.py):
     app, cli, openapi, seed            composition: may use every room
-    console > appraisals > reports > engagement > exercises, standards, imports > providers > accounts
+    console > appraisals > reports > engagement, imports > exercises, standards > providers > accounts
         > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
@@ -50,6 +50,7 @@ from marketplace.http import (
     request_id_middleware,
     strict_requests,
 )
+from marketplace.imports.routes import ROUTES as IMPORT_ROUTES
 from marketplace.openapi import finish_openapi
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
@@ -101,6 +102,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *EXERCISE_ROUTES,
             *REPORT_ROUTES,
             *STANDARDS_ROUTES,
+            *IMPORT_ROUTES,
         ],
         lifespan=[lifespan],
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid

@@ -1,4 +1,4 @@
-"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report.
+"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report, import.
 
 Each command is a thin caller of the same use cases the API runs (the rooms' service modules), acting as
 the system (`Actor.system`): what it writes is audited like any other write."""
@@ -31,6 +31,8 @@ from marketplace.errors import DomainError
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
+from marketplace.imports import service as imports
+from marketplace.imports.models import CommitRequest, ImportRun
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
 from marketplace.reports.render import to_csv, to_html
@@ -252,6 +254,48 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    path = Path(args.file)
+    data = path.read_bytes()
+
+    async def work(ctx: Context, pool: db.Pool) -> ImportRun:
+        actor = Actor.system(f"marketplace import {path.name}" + (" --commit" if args.commit else ""))
+        async with pool.acquire() as conn:
+            run = await imports.dry_run(ctx, conn, actor, data, path.name, progress)
+            if args.commit and run.summary.new:
+                committed = await imports.commit(ctx, conn, actor, run.id, CommitRequest(accept="new"), progress)
+                run = msgspec.structs.replace(run, commit=committed)
+            return run
+
+    run = _run(settings, work)
+    s = run.summary
+    print(
+        f"import {run.id} ({run.format}): {s.rows} organisations, {s.services} services: {s.new} new, "
+        f"{s.duplicate} duplicate, {s.ambiguous} ambiguous, {s.bad} bad"
+    )
+    for row in run.rows:
+        if row.verdict == "duplicate":
+            print(f"  row {row.row}: duplicate of provider {row.provider_id} ({'; '.join(row.reasons)}): {row.name}")
+        elif row.verdict == "ambiguous":
+            names = ", ".join(f"{c.provider_id} ({c.score:.2f})" for c in row.candidates)
+            print(f"  row {row.row}: ambiguous, may be provider {names}: {row.name}")
+        elif row.verdict == "bad":
+            for p in row.problems:
+                where = f"{p.file} " if p.file else ""
+                print(f"  row {row.row}: bad: {where}row {p.row}, column {p.column}: {p.problem}")
+    if run.commit is not None:
+        created = [r for r in run.commit.results if r.outcome == "created"]
+        print(f"committed: {len(created)} pending profiles created ({', '.join(str(r.provider_id) for r in created)})")
+    elif args.commit:
+        print("nothing to commit: no new row")
+    else:
+        print(f"dry run only: POST /imports/{run.id}/commit, or run again with --commit to create the new rows")
+    return 0
+
+
 def cmd_audit_partitions(args: argparse.Namespace, settings: Settings) -> int:
     """As the owner: the audit log's partitions a year ahead, and with --drop-expired the months past retention."""
 
@@ -422,6 +466,11 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--threshold", type=float, default=0.6, help="score for 'suitably experienced' (default 0.6)")
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)
+
+    imp = sub.add_parser("import", help="import organisations and services from a CSV, xlsx or HSDS package (zip)")
+    imp.add_argument("file", help="a flat CSV or xlsx sheet (the export's columns), or an HSDS tabular package")
+    imp.add_argument("--commit", action="store_true", help="create every new row as a pending profile")
+    imp.set_defaults(func=cmd_import)
 
     parts = sub.add_parser(
         "audit-partitions", help="make the audit log's monthly partitions a year ahead (as the tables' owner)"

@@ -270,6 +270,17 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 
 PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+UPLOADS: dict[str, frozenset[bytes]] = {
+    "/imports": frozenset(
+        {
+            b"text/csv",
+            b"application/zip",
+            b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"multipart/form-data",
+        }
+    )
+}
+"""The routes that take a file (POST only), and the media types they take besides JSON."""
 
 
 def strict_requests(app: ASGIApp) -> ASGIApp:
@@ -286,7 +297,8 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
-                if has_body and media != b"application/json" and not media.endswith(b"+json"):
+                upload = scope["method"] == "POST" and media in UPLOADS.get(scope["path"], ())
+                if has_body and media != b"application/json" and not media.endswith(b"+json") and not upload:
                     raise UnsupportedMediaType(
                         f"the body must be JSON sent as Content-Type: application/json, not {media.decode('latin-1')!r}"
                     )

@@ -24,7 +24,7 @@ ROOM_ORDER = {
     "providers": 2,
     "exercises": 3,
     "standards": 3,
-    "imports": 3,
+    "imports": 4,
     "engagement": 4,
     "reports": 5,
     "appraisals": 6,

@@ -466,6 +466,8 @@ def get_taxonomy_term(tax: Taxonomies, term_uuid: str) -> HsdsTaxonomyTerm:
 
 # --- export: GET /providers/export ------------------------------------------------------------------------
 
+FLAT_COLUMNS = tabular.FLAT_COLUMNS
+"""The flat sheet's columns (imports read sheets with them)."""
 EXPORT_CAP = 50_000
 """At most this many rows (services, or providers without one) in an export; beyond, narrow the search."""
 EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA, "hsds": "application/zip"}
