@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import zipfile
 from collections.abc import Iterable, Sequence
 
 from openpyxl import Workbook, load_workbook
@@ -147,21 +146,22 @@ def _text_of(value: object) -> str:
 def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
     """The rows of an xlsx workbook's first sheet as text (numbers as written, dates as yyyy-mm-dd), header first;
     at most `max_rows` rows (beyond: SheetError)."""
+    rows: list[list[str]] = []
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, TypeError) as e:
-        raise SheetError(f"the file is not an xlsx workbook ({type(e).__name__})") from None
-    try:
-        sheet = book.worksheets[0] if book.worksheets else None
-        if sheet is None:
-            raise SheetError("the workbook has no sheet")
-        rows: list[list[str]] = []
-        for row in sheet.iter_rows(values_only=True):
-            if len(rows) > max_rows:
-                raise SheetError(f"the sheet has more than {max_rows} rows")
-            rows.append([_text_of(v) for v in row])
-    finally:
-        book.close()
+        try:
+            if not book.worksheets:
+                raise SheetError("the workbook has no sheet")
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                if len(rows) > max_rows:
+                    raise SheetError(f"the sheet has more than {max_rows} rows")
+                rows.append([_text_of(v) for v in row])
+        finally:
+            book.close()
+    except SheetError:
+        raise
+    except Exception as e:  # untrusted bytes through a third-party parser: whatever it raises, the file is bad
+        raise SheetError(f"the file is not a readable xlsx workbook ({type(e).__name__})") from None
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     return rows

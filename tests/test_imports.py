@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import shutil
+import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -249,18 +250,18 @@ async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys) -
     assert r.json()["summary"]["duplicate"] == r.json()["summary"]["rows"]
 
 
-async def test_unreadable_files_are_a_400_naming_where(client: AsyncTestClient, keys: Keys) -> None:
+async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, keys: Keys) -> None:
     admin = await keys.headers("admin")
     r = await client.post("/imports", content=b"name,colour\r\nx,y\r\n", headers={**admin, **CSV})
-    assert r.status_code == 400 and "unknown column 'name'" in r.json()["message"]
+    assert r.status_code == 422 and "unknown column 'name'" in r.json()["message"]
     r = await client.post("/imports", content=b"provider_name\r\nx\r\n", headers={**admin, **CSV})
-    assert r.status_code == 400 and "legal_form" in r.json()["message"]
+    assert r.status_code == 422 and "legal_form" in r.json()["message"]
     r = await client.post("/imports", content=b"\xff\xfe\x00bad", headers={**admin, **CSV})
-    assert r.status_code == 400 and "UTF-8" in r.json()["message"]
+    assert r.status_code == 422 and "UTF-8" in r.json()["message"]
     r = await client.post("/imports", content=b"PK\x03\x04 not really", headers={**admin, **ZIP})
-    assert r.status_code == 400 and "zip" in r.json()["message"]
+    assert r.status_code == 422 and "zip" in r.json()["message"]
     r = await client.post("/imports", content=b"", headers={**admin, **CSV})
-    assert r.status_code == 400
+    assert r.status_code == 422
     r = await client.post("/imports", content=b"x" * (10 * 1024 * 1024 + 1), headers={**admin, **CSV})
     assert r.status_code == 413
     r = await client.post("/imports", content=b"a", headers={**admin, "Content-Type": "image/png"})
@@ -290,3 +291,38 @@ async def test_the_cli_imports_with_progress_and_commits(fresh_db: str, tmp_path
         await conn.close()
     again = run_cli("import", str(path), dsn=fresh_db)
     assert "1 duplicate" in again.stdout
+
+
+def repack(package: bytes, change: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, change.get(name, src.read(name)))
+    return out.getvalue()
+
+
+async def test_a_package_row_without_its_pathway_is_bad_and_a_dangling_link_refuses_the_file(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        services = list(csv.DictReader(io.StringIO(z.read("services.csv").decode(), newline="")))
+        attributes = z.read("attributes.csv").decode().splitlines(keepends=True)
+        raw_services = z.read("services.csv").decode()
+    victim = services[0]["id"]
+    kept = "".join(line for line in attributes if victim not in line).encode()
+    r = await client.post("/imports", content=repack(package, {"attributes.csv": kept}), headers={**admin, **ZIP})
+    assert r.status_code == 201, r.text
+    bad = [x for x in r.json()["rows"] if x["verdict"] == "bad"]
+    assert len(bad) == 1
+    assert bad[0]["problems"][0] == {
+        "row": 2,
+        "column": "attributes",
+        "problem": "a service needs exactly one pathway term (0 found)",
+        "file": "services.csv",
+    }
+    dangling = raw_services.replace(services[0]["organization_id"], "00000000-0000-0000-0000-000000000000").encode()
+    r = await client.post("/imports", content=repack(package, {"services.csv": dangling}), headers={**admin, **ZIP})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "services.csv row 2, column organization_id"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +66,7 @@ def detect(data: bytes) -> ImportFormat:
             names = set(z.namelist())
             if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:
                 raise FileProblem(f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB")
-    except zipfile.BadZipFile:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
         raise FileProblem("the file looks like a zip but cannot be read as one") from None
     if "datapackage.json" in names:
         return "hsds"
@@ -380,9 +381,12 @@ def _table(z: zipfile.ZipFile, file: str, names: set[str]) -> Table:
 
 
 def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        names = set(z.namelist())
-        t = {f: _table(z, f, names) for f in PACKAGE_FILES}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            t = {f: _table(z, f, names) for f in PACKAGE_FILES}
+    except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError) as e:
+        raise FileProblem(f"a file of the package cannot be unpacked ({type(e).__name__})") from None
     identifiers = t["organization_identifiers.csv"].by("organization_id")
     funding = t["funding.csv"].by("organization_id")
     services = t["services.csv"].by("organization_id")

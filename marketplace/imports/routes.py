@@ -57,10 +57,10 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
         "the dry run: every organisation is reported `new`, a `duplicate` of a provider (score and reasons: same "
         "org-id; similar name and same area; same website), `ambiguous` (its candidates) or `bad` (row, column, "
         f"problem). At most {service.MAX_UPLOAD // 2**20} MB (413 beyond); a file that cannot be read at all is a "
-        "400 naming where. POST /imports/{id}/commit applies the rows you accept."
+        "422 naming where (file, row, column). POST /imports/{id}/commit applies the rows you accept."
     ),
     status_code=201,
-    responses=errors_doc(400, 401, 403, 413, 415),
+    responses=errors_doc(400, 401, 403, 413, 415, 422),
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[admin],

@@ -19,7 +19,7 @@ import msgspec
 from marketplace import audit
 from marketplace.context import Context
 from marketplace.db import Connection
-from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
+from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.imports import queries
 from marketplace.imports.dedupe import Directory, Known
 from marketplace.imports.models import (
@@ -49,9 +49,10 @@ def _where(p: ImportProblem) -> str:
     return f"{p.file + ' ' if p.file else ''}row {p.row}, column {p.column}"
 
 
-def _file_problem(e: FileProblem) -> InvalidInput:
+def _file_problem(e: FileProblem) -> Unprocessable:
+    """A file that arrived whole but cannot be read as an import (422: the request itself was well formed)."""
     problems = [FieldProblem(field=_where(p), problem=p.problem) for p in e.problems]
-    return InvalidInput(str(e), problems=problems or [FieldProblem(field="file", problem=str(e))])
+    return Unprocessable(str(e), problems=problems or [FieldProblem(field="file", problem=str(e))])
 
 
 async def _directory(conn: Connection) -> Directory:
@@ -125,14 +126,14 @@ async def dry_run(
     """Read the file, judge every organisation against the directory, store the report (and the profiles a commit
     would make); nothing else is written. A file that cannot be read at all is a 400 naming where."""
     if len(data) > MAX_UPLOAD:
-        raise InvalidInput.field("file", f"larger than {MAX_UPLOAD // 2**20} MB: split it")
+        raise Unprocessable.field("file", f"larger than {MAX_UPLOAD // 2**20} MB: split it")
     progress(f"reading {filename or 'the file'} ({len(data):,} bytes)")
     try:
         fmt, incoming = read(data, ctx.taxonomy, year=ctx.clock.now().year)
     except FileProblem as e:
         raise _file_problem(e) from None
     if not incoming:
-        raise InvalidInput.field("file", "holds no organisation")
+        raise Unprocessable.field("file", "holds no organisation")
     progress(f"read {len(incoming)} organisations ({fmt}); checking them against the directory")
     rows = _judge(await _directory(conn), incoming, progress)
     summary = _summary(rows)
