@@ -259,7 +259,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(message, file=sys.stderr, flush=True)
 
     path = Path(args.file)
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
 
     async def work(ctx: Context, pool: db.Pool) -> ImportRun:
         actor = Actor.system(f"marketplace import {path.name}" + (" --commit" if args.commit else ""))

@@ -326,3 +326,44 @@ async def test_a_package_row_without_its_pathway_is_bad_and_a_dangling_link_refu
     r = await client.post("/imports", content=repack(package, {"services.csv": dangling}), headers={**admin, **ZIP})
     assert r.status_code == 422
     assert r.json()["errors"][0]["field"] == "services.csv row 2, column organization_id"
+
+
+def test_names_fold_legal_suffixes_accents_and_saints() -> None:
+    from marketplace.imports.dedupe import fold_name, site
+
+    assert fold_name("St Mary's Housing Trust Ltd") == fold_name("Saint Marys Housing")
+    assert fold_name("Bridge & Way CIC") == fold_name("bridge and way")
+    assert fold_name("Café Élan Limited") == fold_name("cafe elan")
+    assert fold_name("The Trust") == "the trust"  # nothing left but suffixes: keep the words
+    assert site("https://www.Example.org/") == site("http://example.org") == "example.org"
+
+
+def test_the_cli_names_a_file_it_cannot_read(fresh_db: str, tmp_path: Path) -> None:
+    done = run_cli("import", str(tmp_path / "missing.csv"), dsn=fresh_db)
+    assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_verdicts_one_strong_candidate_is_a_duplicate_two_are_ambiguous() -> None:
+    from marketplace.imports.dedupe import Directory, Known
+
+    def known(pid: int, name: str, website: str | None = None, ids: tuple[str, ...] = ()) -> Known:
+        return Known(pid, name, "published", website, ids, frozenset({"E06000019", "E12000005"}))
+
+    d = Directory(
+        [
+            known(1, "Ledbury Lanterns CIC", "https://lanterns.example"),
+            known(2, "Lantern Lights", "https://lanterns.example"),
+            known(3, "Worcester Keys Trust", ids=("GB-CHC-1234567",)),
+            known(4, "Worcester Keys", "https://keys.example"),
+        ]
+    )
+    assert d.judge("Something Else", [], None, {"E06000019"}) == ("new", [])
+    verdict, candidates = d.judge("Other Name", [], "http://www.lanterns.example/", set())
+    assert verdict == "ambiguous" and {c.provider_id for c in candidates} == {1, 2}
+    verdict, candidates = d.judge("Worcester Keys", ["GB-CHC-1234567"], "https://keys.example", {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 3  # the org-id decides between strong candidates
+    assert candidates[0].score == 1.0 and "same org-id GB-CHC-1234567" in candidates[0].reasons
+    verdict, candidates = d.judge("Ledbury Lanterns", [], None, {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 1
+    verdict, candidates = d.judge("Ledbury Lanterns", [], None, {"E07000001"})  # no shared area: a weak reason only
+    assert verdict == "ambiguous" and candidates[0].reasons[0].endswith("no shared area")
