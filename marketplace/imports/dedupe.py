@@ -57,26 +57,50 @@ def site(url: str | None) -> str | None:
     return text or None
 
 
+RAREST_WORDS = 2
+"""A name is compared only with the names sharing one of its rarest words that the directory has (a name 0.85 alike
+shares most of its words; a misspelt word is no help and is passed over): at 200,000 providers a row is compared
+with hundreds of names, not all of them."""
+
+
 class Directory:
     """The directory's providers, indexed for matching rows against them."""
 
     def __init__(self, known: list[Known]) -> None:
-        self.known = known
-        self.names = [fold_name(k.name) for k in known]
-        self.by_identifier = {i: n for n, k in enumerate(known) for i in k.identifiers}
+        self.known: list[Known] = []
+        self.names: list[str] = []
+        self.by_identifier: dict[str, int] = {}
         self.by_site: dict[str, list[int]] = {}
-        for n, k in enumerate(known):
-            if (s := site(k.website)) is not None:
-                self.by_site.setdefault(s, []).append(n)
+        self.by_word: dict[str, list[int]] = {}
+        for k in known:
+            self.add(k)
 
     def add(self, k: Known) -> None:
-        """A provider created meanwhile (an earlier row of the same commit)."""
+        """A provider (also one created meanwhile: an earlier row of the same commit)."""
         n = len(self.known)
         self.known.append(k)
-        self.names.append(fold_name(k.name))
+        folded = fold_name(k.name)
+        self.names.append(folded)
         self.by_identifier.update(dict.fromkeys(k.identifiers, n))
         if (s := site(k.website)) is not None:
             self.by_site.setdefault(s, []).append(n)
+        for word in set(folded.split()):
+            self.by_word.setdefault(word, []).append(n)
+
+    def _similar(self, folded: str) -> list[tuple[int, float]]:
+        """(known index, similarity 0..1) of the names at least NAME_THRESHOLD alike."""
+        words = sorted((w for w in set(folded.split()) if w in self.by_word), key=lambda w: len(self.by_word[w]))
+        pool = sorted({n for w in words[:RAREST_WORDS] for n in self.by_word.get(w, ())})
+        if not pool:
+            return []
+        found = process.extract(
+            folded,
+            {n: self.names[n] for n in pool},
+            scorer=fuzz.token_sort_ratio,
+            score_cutoff=NAME_THRESHOLD * 100,
+            limit=20,
+        )
+        return [(n, round(ratio / 100, 3)) for _, ratio, n in found]
 
     def judge(
         self, name: str, identifiers: list[str], website: str | None, areas: set[str]
@@ -90,12 +114,8 @@ class Directory:
             for n in self.by_site.get(s, []):
                 reasons.setdefault(n, []).append((0.9, f"same website ({s})", True))
         folded = fold_name(name)
-        if folded and self.names:
-            similar = process.extract(
-                folded, self.names, scorer=fuzz.token_sort_ratio, score_cutoff=NAME_THRESHOLD * 100, limit=20
-            )
-            for _, ratio, n in similar:
-                score = round(ratio / 100, 3)
+        if folded:
+            for n, score in self._similar(folded):
                 shared = sorted(areas & self.known[n].areas)
                 if shared:
                     reasons.setdefault(n, []).append(

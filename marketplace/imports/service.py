@@ -11,6 +11,7 @@ directory is judged again at commit time: a row that has become a duplicate sinc
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable
 
@@ -129,13 +130,14 @@ async def dry_run(
         raise Unprocessable.field("file", f"larger than {MAX_UPLOAD // 2**20} MB: split it")
     progress(f"reading {filename or 'the file'} ({len(data):,} bytes)")
     try:
-        fmt, incoming = read(data, ctx.taxonomy, year=ctx.clock.now().year)
+        fmt, incoming = await asyncio.to_thread(read, data, ctx.taxonomy, year=ctx.clock.now().year)
     except FileProblem as e:
         raise _file_problem(e) from None
     if not incoming:
         raise Unprocessable.field("file", "holds no organisation")
     progress(f"read {len(incoming)} organisations ({fmt}); checking them against the directory")
-    rows = _judge(await _directory(conn), incoming, progress)
+    directory = await _directory(conn)
+    rows = await asyncio.to_thread(_judge, directory, incoming, progress)  # off the event loop: CPU-bound
     summary = _summary(rows)
     profiles = {str(item.row): msgspec.to_builtins(item.profile) for item in incoming if item.profile is not None}
     async with conn.transaction():
