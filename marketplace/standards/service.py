@@ -12,6 +12,7 @@ while what they stand for stays."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import uuid
@@ -506,11 +507,14 @@ async def export_directory(
     for r in await queries.export_services(conn, wanted):
         services.setdefault(r["service_provider_id"], []).append(r)
     ordered = [by_id[i] for i in order if i in by_id]
-    if fmt == "hsds":
-        body = tabular.package_zip(_package_tables(ctx.taxonomy, base, ordered, services))
-    else:
+
+    def build() -> bytes:  # CPU-bound (tens of thousands of rows): off the event loop
+        if fmt == "hsds":
+            return tabular.package_zip(_package_tables(ctx.taxonomy, base, ordered, services))
         flat = tabular.flat_rows(ordered, services)
-        body = tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat)
+        return tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat)
+
+    body = await asyncio.to_thread(build)
     stamp = ctx.clock.today().isoformat()
     return Export(body, EXPORT_MEDIA[fmt], f"providers-{stamp}.{EXPORT_SUFFIX[fmt]}", rows)
 
