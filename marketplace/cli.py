@@ -35,7 +35,7 @@ from marketplace.imports import service as imports
 from marketplace.imports.models import CommitRequest, ImportRun
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
-from marketplace.reports.render import to_csv, to_html
+from marketplace.reports.render import to_csv, to_html, to_xlsx
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
 from marketplace.taxonomy import service as taxonomy
@@ -240,12 +240,20 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         "csv": to_csv,
         "html": to_html,
     }
-    text = render[args.format](report)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
+    if args.format == "xlsx":  # bytes: a sheet per section
+        data = to_xlsx(report)
+        if args.output in (None, "-"):
+            sys.stdout.buffer.write(data)
+        else:
+            Path(args.output).write_bytes(data)
     else:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        text = render[args.format](report)
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+    if args.output not in (None, "-"):
         print(
             f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
             f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})",
@@ -466,7 +474,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="the market-engagement report of an exercise, from stored runs")
     report.add_argument("exercise_id", type=int)
-    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--format", choices=["html", "json", "csv", "xlsx"], default="html")
     report.add_argument("--threshold", type=float, default=0.6, help="score for 'suitably experienced' (default 0.6)")
     report.add_argument("-o", "--output", help="file to write (default: standard output)")
     report.set_defaults(func=cmd_report)

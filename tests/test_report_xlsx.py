@@ -60,3 +60,20 @@ async def test_a_frozen_report_as_xlsx_is_the_same_every_time(client, keys, fres
         csv.DictReader(io.StringIO((await client.get(f"{location}?format=csv", headers=h)).content.decode("utf-8-sig")))
     )
     assert len(first["candidates"]) - 1 == sum(1 for row in stored if row["row_type"] == "candidate")
+
+
+async def test_the_report_command_writes_a_workbook(databases, template_db, tmp_path):
+    from conftest import run_cli
+    from test_reports import exercise_id
+
+    name = await databases.create("cli-xlsx", template=template_db)
+    dsn = databases.dsn(name)
+    xid = await exercise_id(dsn)
+    assert run_cli("match-exercise", str(xid), dsn=dsn).returncode == 0
+    out = tmp_path / "report.xlsx"
+    result = run_cli("report", str(xid), "--format", "xlsx", "-o", str(out), dsn=dsn)
+    assert result.returncode == 0, result.stderr
+    assert "wrote xlsx report" in result.stderr
+    book = sheets(out.read_bytes())
+    assert {"needs", "candidates", "totals"} <= set(book)
+    await databases.drop(name)

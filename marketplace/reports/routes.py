@@ -17,7 +17,7 @@ from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
 from marketplace.reports import service
 from marketplace.reports.models import FrozenReportSummary, Report
-from marketplace.reports.render import to_csv_bytes, to_html
+from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.reports.workbook import to_xlsx_bytes
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
@@ -90,7 +90,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
         "json": msgspec.json.encode,
         "csv": to_csv_bytes,
         "html": to_html,
-        "xlsx": lambda r: to_xlsx_bytes(to_csv_bytes(r), msgspec.json.encode(r)),
+        "xlsx": to_xlsx,
     }
     renderer = renderers[fmt]
     body = await asyncio.to_thread(renderer, report)
