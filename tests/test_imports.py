@@ -266,6 +266,8 @@ async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, 
     assert r.status_code == 413
     r = await client.post("/imports", content=b"a", headers={**admin, "Content-Type": "image/png"})
     assert r.status_code == 415
+    r = await client.post("/imports", json={"provider_name": "x"}, headers=admin)
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["message"]
     r = await client.post("/imports", content=flat_csv([]), headers={**(await keys.headers("commissioner")), **CSV})
     assert r.status_code == 403
     conn = await asyncpg.connect(keys.dsn)

@@ -12,7 +12,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import admin
-from marketplace.errors import InvalidInput
+from marketplace.errors import InvalidInput, UnsupportedMediaType
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
 from marketplace.imports import service
 from marketplace.imports.models import CommitRequest, ImportCommit, ImportRun
@@ -44,6 +44,8 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("file", "a multipart upload needs the file in a field named `file`")
         return await upload.read(), filename or upload.filename or ""
+    if media not in UPLOAD_TYPES:  # e.g. JSON: every other route's body, not a file
+        raise UnsupportedMediaType(f"send the file as {', '.join(UPLOAD_TYPES)} or multipart/form-data, not {media!r}")
     return await request.body(), filename
 
 
