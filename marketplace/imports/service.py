@@ -126,6 +126,7 @@ async def dry_run(
 ) -> ImportRun:
     """Read the file, judge every organisation against the directory, store the report (and the profiles a commit
     would make); nothing else is written. A file that cannot be read at all is a 400 naming where."""
+    filename = filename[:300]
     if len(data) > MAX_UPLOAD:
         raise Unprocessable.field("file", f"larger than {MAX_UPLOAD // 2**20} MB: split it")
     progress(f"reading {filename or 'the file'} ({len(data):,} bytes)")
@@ -144,7 +145,7 @@ async def dry_run(
         stored = await queries.insert_run(
             conn,
             created_by=actor.caller.key_id,
-            filename=filename[:300],
+            filename=filename,
             fmt=fmt,
             summary=msgspec.to_builtins(summary),
             rows=msgspec.to_builtins(rows),
