@@ -66,6 +66,8 @@ async def test_bad_filters_and_unknown_formats_are_refused(read_client: AsyncTes
     r = await read_client.get("/providers/export?format=csv&pathway=ACOM")
     assert r.status_code == (await read_client.get("/providers?pathway=ACOM")).status_code == 400
     assert r.json()["errors"][0]["field"] == "pathway"
+    r = await read_client.get("/providers/export?format=csv&page=2&per_page=5")  # the search's, ignored
+    assert r.status_code == 200 and len(read_csv(r.content)) > 5, r.text
     r = await read_client.get("/providers/export?format=pdf")
     assert r.status_code == 400
     assert r.json()["errors"][0]["field"] == "format"

@@ -188,8 +188,9 @@ Codes = list[str] | None
         "are none), the provider's columns repeated, a provider without such a service on one row of its own; "
         "`xlsx` keeps numbers as numbers and dates as dates; text a spreadsheet would read as a formula is "
         f"prefixed with `'`. `format=hsds` gives a zip of Open Referral (HSDS 3.0) CSVs with a `datapackage.json` "
-        f"cut from the official one. At most {service.EXPORT_CAP:,} rows: a wider search is refused (400) and should "
-        "be narrowed. Published profiles only, except that commissioners and admins may ask for `status=pending` "
+        "cut from the official one. The search's `page` and `per_page` may be passed along and are ignored. "
+        f"At most {service.EXPORT_CAP:,} rows: a wider search is refused (400) and should be narrowed. Published "
+        "profiles only, except that commissioners and admins may ask for `status=pending` "
         "or `archived`."
     ),
     responses=errors_doc(400, 401, 403, 503),
@@ -223,6 +224,11 @@ async def export_providers(
         Literal["published", "pending", "archived"],
         Parameter(description="Commissioners and admins only, for other than published"),
     ] = "published",
+    page: Annotated[
+        PageNumber | None, Parameter(description="Ignored (every hit is exported): the search's own")
+    ] = None,
+    per_page: Annotated[PerPage | None, Parameter(description="Ignored, as page")] = None,
+    facets: Annotated[bool | None, Parameter(description="Ignored, as page")] = None,
 ) -> Response[bytes]:
     query = SearchQuery(
         status=status,
