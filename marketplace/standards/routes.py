@@ -224,11 +224,8 @@ async def export_providers(
         Literal["published", "pending", "archived"],
         Parameter(description="Commissioners and admins only, for other than published"),
     ] = "published",
-    page: Annotated[
-        PageNumber | None, Parameter(description="Ignored (every hit is exported): the search's own")
-    ] = None,
-    per_page: Annotated[PerPage | None, Parameter(description="Ignored, as page")] = None,
-    facets: Annotated[bool | None, Parameter(description="Ignored, as page")] = None,
+    page: PageNumber = 1,  # the search's own, passed along: ignored (every hit is exported)
+    per_page: PerPage = 20,
 ) -> Response[bytes]:
     query = SearchQuery(
         status=status,
