@@ -2,7 +2,7 @@
 
 Layers (a test keeps them, tests/test_architecture.py):
     app, cli, openapi, seed            composition: may use every room
-    console > appraisals > reports > engagement > exercises, standards, imports, reconciliation > providers
+    console > appraisals > reports > engagement, imports > exercises, standards, reconciliation > providers
         > accounts > taxonomy, system
                                        rooms: routes -> service -> queries / models; a room uses lower
                                        rooms' service and models only, never a room beside or above it
@@ -53,6 +53,7 @@ from marketplace.http import (
     request_id_middleware,
     strict_requests,
 )
+from marketplace.imports.routes import ROUTES as IMPORT_ROUTES
 from marketplace.openapi import docs_assets, docs_plugins, finish_openapi
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
@@ -63,8 +64,8 @@ from marketplace.reconciliation.routes import cors_before_send as reconcile_cors
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
 from marketplace.settings import Settings
+from marketplace.standards.routes import EXPORT_MEDIA_TYPES, cors_before_send
 from marketplace.standards.routes import ROUTES as STANDARDS_ROUTES
-from marketplace.standards.routes import cors_before_send
 from marketplace.system.routes import ROUTES as SYSTEM_ROUTES
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.routes import ROUTES as TAXONOMY_ROUTES
@@ -88,7 +89,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
-            media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES}
+            media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES, **EXPORT_MEDIA_TYPES}
             finish_openapi(app.openapi_schema, tax, extra_media_types=media_types)
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
@@ -110,6 +111,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             *REPORT_ROUTES,
             *APPRAISAL_ROUTES,
             *STANDARDS_ROUTES,
+            *IMPORT_ROUTES,
             *RECONCILE_ROUTES,
             docs_assets(),
             CONSOLE,  # the browser console, /console (not in the OpenAPI document)

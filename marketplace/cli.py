@@ -1,4 +1,5 @@
-"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report, appraisal-report.
+"""The `marketplace` command: serve, migrate, seed, db-url, keys, match, match-exercise, report, appraisal-report,
+import.
 
 Each command is a thin caller of the same use cases the API runs (the rooms' service modules), acting as
 the system (`Actor.system`): what it writes is audited like any other write."""
@@ -33,10 +34,12 @@ from marketplace.errors import DomainError
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
+from marketplace.imports import service as imports
+from marketplace.imports.models import CommitRequest, ImportRun
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
 from marketplace.reports.models import SUITABLE_SCORE
-from marketplace.reports.render import to_csv, to_html
+from marketplace.reports.render import to_csv, to_html, to_xlsx
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
 from marketplace.taxonomy import service as taxonomy
@@ -243,12 +246,20 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         "csv": to_csv,
         "html": to_html,
     }
-    text = render[args.format](report)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
+    if args.format == "xlsx":  # bytes: a sheet per section
+        data = to_xlsx(report)
+        if args.output in (None, "-"):
+            sys.stdout.buffer.write(data)
+        else:
+            Path(args.output).write_bytes(data)
     else:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        text = render[args.format](report)
+        if args.output in (None, "-"):
+            sys.stdout.write(text)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
+    if args.output not in (None, "-"):
         print(
             f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
             f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})",
@@ -276,6 +287,52 @@ def cmd_appraisal_report(args: argparse.Namespace, settings: Settings) -> int:
         with open(args.output, "w", encoding="utf-8", newline="") as f:
             f.write(text)
         print(f"wrote {args.format} report of appraisal {args.appraisal_id} to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    def progress(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    path = Path(args.file)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+    async def work(ctx: Context, pool: db.Pool) -> ImportRun:
+        actor = Actor.system(f"marketplace import {path.name}" + (" --commit" if args.commit else ""))
+        async with pool.acquire() as conn:
+            run = await imports.dry_run(ctx, conn, actor, data, path.name, progress)
+            if args.commit and run.summary.new:
+                committed = await imports.commit(ctx, conn, actor, run.id, CommitRequest(accept="new"), progress)
+                run = msgspec.structs.replace(run, commit=committed)
+            return run
+
+    run = _run(settings, work)
+    s = run.summary
+    print(
+        f"import {run.id} ({run.format}): {s.rows} organisations, {s.services} services: {s.new} new, "
+        f"{s.duplicate} duplicate, {s.ambiguous} ambiguous, {s.bad} bad"
+    )
+    for row in run.rows:
+        if row.verdict == "duplicate":
+            print(f"  row {row.row}: duplicate of provider {row.provider_id} ({'; '.join(row.reasons)}): {row.name}")
+        elif row.verdict == "ambiguous":
+            names = ", ".join(f"{c.provider_id} ({c.score:.2f})" for c in row.candidates)
+            print(f"  row {row.row}: ambiguous, may be provider {names}: {row.name}")
+        elif row.verdict == "bad":
+            for p in row.problems:
+                where = f"{p.file} " if p.file else ""
+                print(f"  row {row.row}: bad: {where}row {p.row}, column {p.column}: {p.problem}")
+    if run.commit is not None:
+        created = [r for r in run.commit.results if r.outcome == "created"]
+        print(f"committed: {len(created)} pending profiles created ({', '.join(str(r.provider_id) for r in created)})")
+    elif args.commit:
+        print("nothing to commit: no new row")
+    else:
+        print(f"dry run only: POST /imports/{run.id}/commit, or run again with --commit to create the new rows")
     return 0
 
 
@@ -445,7 +502,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = sub.add_parser("report", help="the market-engagement report of an exercise, from stored runs")
     report.add_argument("exercise_id", type=int)
-    report.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    report.add_argument("--format", choices=["html", "json", "csv", "xlsx"], default="html")
     report.add_argument(
         "--threshold",
         type=float,
@@ -462,6 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     appraisal.add_argument("--format", choices=["html", "json", "csv"], default="html")
     appraisal.add_argument("-o", "--out", "--output", dest="output", help="file to write (default: standard output)")
     appraisal.set_defaults(func=cmd_appraisal_report)
+
+    imp = sub.add_parser("import", help="import organisations and services from a CSV, xlsx or HSDS package (zip)")
+    imp.add_argument("file", help="a flat CSV or xlsx sheet (the export's columns), or an HSDS tabular package")
+    imp.add_argument("--commit", action="store_true", help="create every new row as a pending profile")
+    imp.set_defaults(func=cmd_import)
 
     parts = sub.add_parser(
         "audit-partitions", help="make the audit log's monthly partitions a year ahead (as the tables' owner)"

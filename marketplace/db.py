@@ -43,7 +43,16 @@ def start_embedded(data_dir: Path) -> str:
 
 APP_ROLE = "marketplace_app"
 """The role the API connects as on the embedded server (created by schema/0008_app_role.sql)."""
-APPEND_ONLY = ("profile_history", "audit_log", "match_run", "partnership_run", "frozen_report", "engagement_response")
+APPEND_ONLY = (
+    "profile_history",
+    "audit_log",
+    "match_run",
+    "partnership_run",
+    "frozen_report",
+    "import_run",
+    "import_commit",
+    "engagement_response",
+)
 """Tables the API may read and add to, never change: the history, the audit log, the stored runs and reports."""
 
 

@@ -313,6 +313,19 @@ FORM_PATHS = frozenset({"/reconcile"})
 """The paths whose body is form-encoded instead (OpenRefine's reconciliation POST: `queries=<JSON>`)."""
 
 
+UPLOADS: dict[str, frozenset[bytes]] = {
+    "/imports": frozenset(
+        {
+            b"text/csv",
+            b"application/zip",
+            b"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            b"multipart/form-data",
+        }
+    )
+}
+"""The routes that take a file (POST only), and the media types they take besides JSON."""
+
+
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), and a body is
@@ -327,13 +340,14 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+                upload = scope["method"] == "POST" and media in UPLOADS.get(scope["path"], ())
                 if scope["path"] in FORM_PATHS:
                     if has_body and media != b"application/x-www-form-urlencoded":
                         raise UnsupportedMediaType(
                             "the body must be form-encoded (Content-Type: application/x-www-form-urlencoded), "
                             f"not {media.decode('latin-1')!r}"
                         )
-                elif has_body and media != b"application/json" and not media.endswith(b"+json"):
+                elif has_body and media != b"application/json" and not media.endswith(b"+json") and not upload:
                     raise UnsupportedMediaType(
                         f"the body must be JSON sent as Content-Type: application/json, not {media.decode('latin-1')!r}"
                     )

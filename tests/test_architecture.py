@@ -24,7 +24,7 @@ ROOM_ORDER = {
     "providers": 2,
     "exercises": 3,
     "standards": 3,
-    "imports": 3,
+    "imports": 4,
     "reconciliation": 3,
     "engagement": 4,
     "reports": 5,
@@ -60,6 +60,7 @@ SHARED = {
     "throttle",
     "migrate",
     "messages",
+    "sheets",
 }
 COMPOSITION = {"app", "cli", "openapi", "seed", "__main__", "__init__"}
 

@@ -22,7 +22,7 @@ NOT_UTF8 = b'{"name": "\xff\xfe Trust"}'
 
 
 async def body_operations(client) -> list[tuple[str, str]]:
-    """Every operation that takes a JSON body, with its path's ids set to 1."""
+    """Every operation that takes a JSON body, with its path's ids set to 1 (file uploads take other types)."""
     doc = (await client.get("/schema/openapi.json")).json()
     ops = []
     for path, item in doc["paths"].items():

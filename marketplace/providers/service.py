@@ -276,6 +276,33 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     return Registration(provider=provider, api_key=key)
 
 
+async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: NewProvider, note: str) -> int:
+    """A new pending profile (unpublished, unconfirmed: nobody has confirmed it yet) made for the provider rather
+    than by it (an import), inside the caller's transaction, with its history and audit rows; its id. Every rule is
+    checked (422); an org-id registered to another provider is a conflict (409)."""
+    profile = normalised(profile)
+    problems = profile_problems(profile, ctx.taxonomy, year=ctx.clock.now().year)
+    if problems:
+        raise Unprocessable.from_problems(problems)
+    taken = await queries.identifiers_taken(conn, profile.identifiers, None)
+    if taken:
+        raise Conflict(
+            f"identifiers: {taken[0]} is already registered to another provider",
+            problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
+        )
+    provider_id, _ = await queries.insert_provider(conn, profile, status="pending")
+    await queries.insert_history(
+        conn,
+        provider_id=provider_id,
+        version=1,
+        action="create",
+        changes=[("profile", None, msgspec.to_builtins(profile))],
+        actor=actor,
+    )
+    await audit.record(conn, actor, status=201, provider_id=provider_id, detail=note)
+    return provider_id
+
+
 async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
     """The demo providers, into an empty directory (inside the caller's transaction); how many were loaded."""
     if await queries.count_all(conn) > 0:

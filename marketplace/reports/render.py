@@ -9,17 +9,24 @@
 
 ``to_csv(report)``, ``to_csv_bytes(report)``, ``CSV_HEADER``
     The CSV, from :mod:`marketplace.reports.spreadsheet` (columns documented there).
+
+``to_xlsx(report)``
+    The workbook, from :mod:`marketplace.reports.workbook`: the CSV's rows a sheet per row type, the other
+    sections a sheet each.
 """
 
 from __future__ import annotations
+
+import msgspec
 
 from marketplace.reports import charts
 from marketplace.reports.models import Report
 from marketplace.reports.spreadsheet import CSV_HEADER, to_csv, to_csv_bytes
 from marketplace.reports.view import VERDICT_LABELS, NeedRows, Page, area_names
+from marketplace.reports.workbook import to_xlsx_bytes
 from marketplace.templating import render
 
-__all__ = ["CSV_HEADER", "to_csv", "to_csv_bytes", "to_html"]
+__all__ = ["CSV_HEADER", "to_csv", "to_csv_bytes", "to_html", "to_xlsx"]
 
 TEMPLATE = "report/report.html.j2"
 
@@ -36,3 +43,8 @@ def to_html(report: Report) -> str:
         sectors=charts.sector_chart(report, rows),
         capacity=charts.capacity_chart(report, rows),
     )
+
+
+def to_xlsx(report: Report) -> bytes:
+    """The report as an xlsx workbook, made from the same rows as the CSV."""
+    return to_xlsx_bytes(to_csv_bytes(report), msgspec.json.encode(report))

@@ -17,23 +17,29 @@ from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
-from marketplace.reports.render import to_csv_bytes, to_html
+from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
+from marketplace.reports.workbook import to_xlsx_bytes
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
-MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html", "xlsx": XLSX}
 FROZEN_PATH = "/reports/{report_id:int}"
-EXTRA_MEDIA_TYPES = {REPORT_PATH: ["text/csv", "text/html"], "/reports/{report_id}": ["text/csv", "text/html"]}
+EXTRA_MEDIA_TYPES = {
+    REPORT_PATH: ["text/csv", "text/html", XLSX],
+    "/reports/{report_id}": ["text/csv", "text/html", XLSX],
+}
 """The report's other representations, added to the OpenAPI document (see marketplace.openapi)."""
 SERVED_BY = {
     "application/json": "json",
     "text/csv": "csv",
     "text/html": "html",
+    XLSX: "xlsx",
     "application/*": "json",
     "text/*": "html",
     "*/*": "json",
 }
 """Each media range the report answers, and the format that answers it."""
-PREFERENCE = ("json", "html", "csv")
+PREFERENCE = ("json", "html", "csv", "xlsx")
 """Among formats the client likes equally."""
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -71,6 +77,9 @@ def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
     if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
         disposition = f'attachment; filename="{filename}.csv"'
         return Response(body, media_type=MEDIA["csv"], headers={**HEADERS, "Content-Disposition": disposition})
+    if fmt == "xlsx":  # a sheet per section, numbers as numbers (marketplace.reports.workbook)
+        disposition = f'attachment; filename="{filename}.xlsx"'
+        return Response(body, media_type=MEDIA["xlsx"], headers={**HEADERS, "Content-Disposition": disposition})
     if fmt == "html":
         return Response(body, media_type=MEDIA["html"], headers={**HEADERS, "Content-Security-Policy": CSP})
     return Response(body, media_type=MEDIA["json"], headers=HEADERS)
@@ -81,6 +90,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
         "json": msgspec.json.encode,
         "csv": to_csv_bytes,
         "html": to_html,
+        "xlsx": to_xlsx,
     }
     renderer = renderers[fmt]
     body = await asyncio.to_thread(renderer, report)
@@ -97,7 +107,8 @@ async def render(report: Report, fmt: str) -> Response[Any]:
         "POST /exercises/{id}/match refreshes every need's run. Market concentration per need and per (need, area) "
         "cell: the Herfindahl-Hirschman index and the largest provider's share of suitable capacity, banded as "
         "the method says. `format` (or the Accept header) chooses JSON (the full structure), CSV (a row per need, "
-        "per (need, area) cell and per suitable provider with every criterion's score) or a printable, "
+        "per (need, area) cell and per suitable provider with every criterion's score), xlsx (the CSV's rows a sheet "
+        "per row type, and the report's other sections a sheet each, numbers as numbers) or a printable, "
         "self-contained HTML page with SVG charts. POST /exercises/{id}/reports freezes it. Commissioners and admins."
     ),
     responses=errors_doc(400, 403, 404, 406, 422),
@@ -112,7 +123,7 @@ async def exercise_report(
     ctx: Ctx,
     actor: ActorDep,
     format: Annotated[
-        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
     ] = None,
     threshold: Annotated[
         float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
@@ -179,11 +190,16 @@ async def get_frozen_report(
     report_id: Id,
     conn: Conn,
     format: Annotated[
-        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
     ] = None,
 ) -> Response[Report]:
     fmt = format or negotiate(request.headers.get("accept"))
-    frozen, body = await service.get_frozen(conn, report_id, fmt)
+    if fmt == "xlsx":  # made from the stored CSV and JSON bytes: the same workbook every time
+        frozen, csv_body = await service.get_frozen(conn, report_id, "csv")
+        _, json_body = await service.get_frozen(conn, report_id, "json")
+        body = await asyncio.to_thread(to_xlsx_bytes, csv_body, json_body)
+    else:
+        frozen, body = await service.get_frozen(conn, report_id, fmt)
     return respond(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
 
 

@@ -118,3 +118,24 @@ async def organization(conn: Connection, org_uuid: uuid.UUID) -> asyncpg.Record 
     sql = f"select {PROVIDER_COLUMNS} from provider p where p.status = 'published' and p.uuid = $1"
     row: asyncpg.Record | None = await conn.fetchrow(sql, org_uuid)
     return row
+
+
+# --- export (GET /providers/export): the search's hits, whatever their status (the search decided who may see) ----
+
+EXPORT_PROVIDER_COLUMNS = f"""{PROVIDER_COLUMNS}, p.status as provider_status, p.sector, p.is_sample,
+    p.last_confirmed_at as provider_confirmed_at"""
+
+EXPORT_SERVICE_COLUMNS = f"""{SERVICE_COLUMNS}, s.provider_id as service_provider_id, s.capacity_per_year,
+    s.places_available, s.places_as_of, s.delivery_modes, s.complexity_levels, s.years_delivering"""
+
+
+async def export_providers(conn: Connection, provider_ids: list[int]) -> list[asyncpg.Record]:
+    sql = f"select {EXPORT_PROVIDER_COLUMNS} from provider p where p.id = any($1::bigint[])"
+    return list(await conn.fetch(sql, provider_ids))
+
+
+async def export_services(conn: Connection, service_ids: list[int]) -> list[asyncpg.Record]:
+    sql = f"""select {EXPORT_SERVICE_COLUMNS}, {PROVIDER_COLUMNS}
+              from service s join provider p on p.id = s.provider_id
+              where s.id = any($1::bigint[]) order by s.provider_id, s.position, s.id"""
+    return list(await conn.fetch(sql, service_ids))

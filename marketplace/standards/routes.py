@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from litestar import Request, get
+from litestar import Request, Response, get
+from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
 from litestar.types import Message, Scope
 
+from marketplace.accounts.auth import expensive, staff_beyond_published
 from marketplace.http import Conn, Ctx, PageNumber, PerPage, errors_doc
+from marketplace.providers.models import SearchQuery
 from marketplace.standards import service
 from marketplace.standards.models import (
     HsdsApiDetails,
@@ -168,7 +171,93 @@ async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> HsdsTaxonomyTerm:
     return service.get_taxonomy_term(ctx.taxonomy, term)
 
 
+# --- GET /providers/export: the current search as files --------------------------------------------------
+
+EXPORT_PATH = "/providers/export"
+EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]}
+"""The export's representations besides the zip (added to the OpenAPI document, see marketplace.openapi)."""
+Codes = list[str] | None
+
+
+@get(
+    EXPORT_PATH,
+    summary="Export the current search: CSV, xlsx or an HSDS tabular data package",
+    description=(
+        "Every provider the same search (`GET /providers` with the same filters) finds, not a page: `format=csv` or "
+        "`xlsx` gives one row per service that met the search's service filters (all active services when there "
+        "are none), the provider's columns repeated, a provider without such a service on one row of its own; "
+        "`xlsx` keeps numbers as numbers and dates as dates; text a spreadsheet would read as a formula is "
+        f"prefixed with `'`. `format=hsds` gives a zip of Open Referral (HSDS 3.0) CSVs with a `datapackage.json` "
+        "cut from the official one. The search's `page` and `per_page` may be passed along and are ignored. "
+        f"At most {service.EXPORT_CAP:,} rows: a wider search is refused (400) and should be narrowed. Published "
+        "profiles only, except that commissioners and admins may ask for `status=pending` "
+        "or `archived`."
+    ),
+    responses=errors_doc(400, 401, 403, 503),
+    tags=["providers"],
+    guards=[staff_beyond_published, expensive],
+    media_type="application/zip",
+)
+async def export_providers(
+    request: Request[Any, Any, Any],
+    state: State,
+    ctx: Ctx,
+    conn: Conn,
+    format: Annotated[
+        Literal["csv", "xlsx", "hsds"], Parameter(description="csv, xlsx or hsds (a zip: the HSDS data package)")
+    ],
+    pathway: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    area: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    cohort: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    sector: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    legal_form: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    accreditation: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    min_capacity: Annotated[int | None, Parameter(ge=0, le=10_000_000, schema_extra={"minimum": 0})] = None,
+    age: Annotated[int | None, Parameter(ge=0, le=120, schema_extra={"minimum": 0})] = None,
+    gender: Annotated[str | None, Parameter(description="men or women, as GET /providers")] = None,
+    complexity: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    delivery_mode: Annotated[Codes, Parameter(description="As GET /providers")] = None,
+    max_cost: Annotated[float | None, Parameter(ge=0, le=10_000_000, schema_extra={"minimum": 0})] = None,
+    q: Annotated[str | None, Parameter(max_length=200, description="As GET /providers")] = None,
+    sort: Annotated[Literal["relevance", "name"] | None, Parameter(description="As GET /providers")] = None,
+    status: Annotated[
+        Literal["published", "pending", "archived"],
+        Parameter(description="Commissioners and admins only, for other than published"),
+    ] = "published",
+    page: PageNumber = 1,  # the search's own, passed along: ignored (every hit is exported)
+    per_page: PerPage = 20,
+) -> Response[bytes]:
+    query = SearchQuery(
+        status=status,
+        pathway=pathway or [],
+        area=area or [],
+        cohort=cohort or [],
+        sector=sector or [],
+        legal_form=legal_form or [],
+        accreditation=accreditation or [],
+        min_capacity=min_capacity,
+        age=age,
+        gender=gender,
+        complexity=complexity or [],
+        delivery_mode=delivery_mode or [],
+        max_cost=max_cost,
+        q=q,
+        sort=sort,
+    )
+    made = await service.export_directory(ctx, conn, state.search_index, query, format, base_url(request))
+    return Response(
+        made.body,
+        media_type=made.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{made.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "X-Export-Rows": str(made.rows),
+        },
+    )
+
+
 ROUTES = [
+    export_providers,
     hsds_root,
     hsds_services,
     hsds_service,

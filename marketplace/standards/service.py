@@ -12,16 +12,23 @@ while what they stand for stays."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 import uuid
 from collections.abc import Sequence
 
 import asyncpg
+import msgspec
 
+from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import InvalidInput, NotFound
-from marketplace.standards import queries
+from marketplace.providers import service as providers
+from marketplace.providers.live_index import LiveIndex
+from marketplace.providers.models import SearchQuery
+from marketplace.sheets import XLSX_MEDIA
+from marketplace.standards import queries, tabular
 from marketplace.standards.models import (
     HsdsApiDetails,
     HsdsAttribute,
@@ -456,3 +463,79 @@ def get_taxonomy_term(tax: Taxonomies, term_uuid: str) -> HsdsTaxonomyTerm:
     if found is None:
         raise NotFound("no such taxonomy term")
     return term(tax, *found, detail=True)
+
+
+# --- export: GET /providers/export ------------------------------------------------------------------------
+
+FLAT_COLUMNS = tabular.FLAT_COLUMNS
+"""The flat sheet's columns (imports read sheets with them)."""
+EXPORT_CAP = 50_000
+"""At most this many rows (services, or providers without one) in an export; beyond, narrow the search."""
+EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA, "hsds": "application/zip"}
+EXPORT_SUFFIX = {"csv": "csv", "xlsx": "xlsx", "hsds": "zip"}
+
+
+class Export(msgspec.Struct, frozen=True):
+    body: bytes
+    media_type: str
+    filename: str
+    rows: int
+
+
+def _too_many(n: int) -> InvalidInput:
+    return InvalidInput.field(
+        "format", f"the search finds more than {EXPORT_CAP:,} rows ({n:,}): narrow it (pathway, area, q...) to export"
+    )
+
+
+async def export_directory(
+    ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery, fmt: str, base: str
+) -> Export:
+    """Every hit of the search (not a page), with the services that met its filters (all active services when it
+    has no service filter): a flat sheet (CSV or xlsx, one row per service) or the HSDS tabular data package."""
+    everything = msgspec.structs.replace(query, page=1, per_page=EXPORT_CAP + 1, facets=False)
+    found = await providers.search(ctx, conn, live, everything)
+    if found.total > EXPORT_CAP:
+        raise _too_many(found.total)
+    rows = sum(max(1, len(item.matched_services)) for item in found.items)
+    if rows > EXPORT_CAP:
+        raise _too_many(rows)
+    order = [item.id for item in found.items]
+    by_id = {r["provider_id"]: r for r in await queries.export_providers(conn, order)}
+    wanted = [s.id for item in found.items for s in item.matched_services]
+    services: dict[int, list[asyncpg.Record]] = {}
+    for r in await queries.export_services(conn, wanted):
+        services.setdefault(r["service_provider_id"], []).append(r)
+    ordered = [by_id[i] for i in order if i in by_id]
+
+    def build() -> bytes:  # CPU-bound (tens of thousands of rows): off the event loop
+        if fmt == "hsds":
+            return tabular.package_zip(_package_tables(ctx.taxonomy, base, ordered, services))
+        flat = tabular.flat_rows(ordered, services)
+        return tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat)
+
+    body = await asyncio.to_thread(build)
+    stamp = ctx.clock.today().isoformat()
+    return Export(body, EXPORT_MEDIA[fmt], f"providers-{stamp}.{EXPORT_SUFFIX[fmt]}", rows)
+
+
+def _package_tables(
+    tax: Taxonomies, base: str, orgs: list[asyncpg.Record], services: dict[int, list[asyncpg.Record]]
+) -> dict[str, list[msgspec.Struct]]:
+    tables: dict[str, list[msgspec.Struct]] = {
+        name: [] for name in ("organization", "organization_identifier", "service", "service_area")
+    }
+    tables |= {"cost_option": [], "attribute": [], "funding": []}
+    for org in orgs:
+        tables["organization"].append(_org_brief(org, tax, base))
+        tables["organization_identifier"].extend(_identifiers(org))
+        tables["funding"].extend(_funding(org, str(org["org_uuid"]), service=False))
+        for row in services.get(org["provider_id"], []):
+            hsds = _service(row, tax, base)
+            tables["service"].append(_service_brief(row, tax))
+            tables["service_area"].extend(hsds.service_areas)
+            tables["cost_option"].extend(hsds.cost_options)
+            tables["attribute"].extend(hsds.attributes)
+    tables["taxonomy_term"] = list(_all_terms(tax))
+    tables["taxonomy"] = [_taxonomy(kind, base) for kind in TAXONOMIES]
+    return tables

@@ -1,0 +1,521 @@
+"""Reading an import file into profiles (pure: bytes and the taxonomies in, profiles or problems out).
+
+Three kinds of file, told apart by their content (not their name or Content-Type):
+- a zip holding `datapackage.json`: an HSDS 3.0 tabular data package (as GET /providers/export?format=hsds makes):
+  an organisation per row of `organizations.csv`, with its `organization_identifiers`, `funding` and `services`
+  (their `service_areas` by GSS code, `cost_options`, and pathway and cohorts as `attributes` pointing at
+  `taxonomy_terms` of our two taxonomies);
+- a zip holding `xl/workbook.xml`: an xlsx workbook, whose first sheet is read as the flat sheet;
+- anything else: a CSV flat sheet (UTF-8), with the columns of GET /providers/export?format=csv (only
+  `provider_name` and `legal_form` are required; rows with the same `provider_id`, or with none and the same
+  `provider_name`, are one organisation, each row with a `service_name` one of its services).
+
+Every problem is reported where it is: the file, the row (the header is row 1) and the column."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from marketplace.imports.models import ImportFormat, ImportProblem
+from marketplace.providers.models import NewProvider, ProviderProfile, ServiceIn, profile_problems
+from marketplace.sheets import SheetError, read_csv, read_xlsx
+from marketplace.standards import service as standards
+from marketplace.taxonomy.models import Taxonomy
+
+MAX_ROWS = 50_000
+"""Rows in a sheet (or in one file of a package)."""
+MAX_UNPACKED = 100 * 1024 * 1024
+"""Bytes a package or workbook may unpack to (a zip bomb is refused before it is read)."""
+LIST_SPLIT = re.compile(r"\s*[;|]\s*")
+
+
+class FileProblem(ValueError):
+    """The file as a whole cannot be read (a 400 naming where): not the format it seems, a missing column..."""
+
+    def __init__(self, message: str, problems: list[ImportProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One organisation read from the file: its profile, or the problems that keep it from being one."""
+
+    row: int
+    name: str
+    rows: list[int] = field(default_factory=list)
+    profile: NewProvider | None = None
+    problems: list[ImportProblem] = field(default_factory=list)
+
+
+def detect(data: bytes) -> ImportFormat:
+    if not data:
+        raise FileProblem("the file is empty")
+    if data[:4] != b"PK\x03\x04":
+        return "csv"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            if sum(i.file_size for i in z.infolist()) > MAX_UNPACKED:
+                raise FileProblem(f"the zip unpacks to more than {MAX_UNPACKED // 2**20} MB")
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        raise FileProblem("the file looks like a zip but cannot be read as one") from None
+    if "datapackage.json" in names:
+        return "hsds"
+    if "xl/workbook.xml" in names:
+        return "xlsx"
+    raise FileProblem("a zip that is neither an HSDS data package (datapackage.json) nor an xlsx workbook")
+
+
+def read(data: bytes, tax: Taxonomy, *, year: int) -> tuple[ImportFormat, list[Incoming]]:
+    fmt = detect(data)
+    try:
+        if fmt == "hsds":
+            return fmt, _package(data, tax, year)
+        rows = read_xlsx(data, max_rows=MAX_ROWS) if fmt == "xlsx" else read_csv(data)
+    except SheetError as e:
+        raise FileProblem(str(e)) from None
+    return fmt, _flat(rows, tax, year)
+
+
+# --- where a field's problem is shown ------------------------------------------------------------------------
+
+FLAT_PROVIDER = {
+    "name": "provider_name",
+    "legal_form": "legal_form",
+    "identifiers": "identifiers",
+    "description": "provider_description",
+    "website": "website",
+    "founded_year": "founded_year",
+    "contact.name": "contact_name",
+    "contact.email": "contact_email",
+    "contact.phone": "contact_phone",
+    "resources.other_funding_sources": "other_funding_sources",
+}
+FLAT_SERVICE = {
+    "pathway": "pathway",
+    "name": "service_name",
+    "description": "service_description",
+    "status": "service_status",
+    "cohorts": "cohorts",
+    "areas": "areas",
+    "eligibility.min_age": "min_age",
+    "eligibility.max_age": "max_age",
+    "eligibility.gender": "gender",
+    "capacity.service_users_per_year": "service_users_per_year",
+    "capacity.places_available": "places_available",
+    "capacity.places_as_of": "places_as_of",
+    "delivery_modes": "delivery_modes",
+    "complexity_levels": "complexity_levels",
+    "cost": "cost_amount",
+    "cost.amount": "cost_amount",
+    "cost.unit": "cost_unit",
+    "years_delivering": "years_delivering",
+    "accreditations": "service_accreditations",
+}
+HSDS_PROVIDER = {
+    "name": ("organizations.csv", "name"),
+    "legal_form": ("organizations.csv", "legal_status"),
+    "identifiers": ("organizations.csv", "organization_identifiers.identifier"),
+    "description": ("organizations.csv", "description"),
+    "website": ("organizations.csv", "website"),
+    "founded_year": ("organizations.csv", "year_incorporated"),
+    "contact.email": ("organizations.csv", "email"),
+    "resources.other_funding_sources": ("organizations.csv", "funding.source"),
+}
+HSDS_SERVICE = {  # a service's problems are placed on its row of services.csv (the linked file named in the column)
+    "pathway": ("services.csv", "attributes.taxonomy_term_id"),
+    "cohorts": ("services.csv", "attributes.taxonomy_term_id"),
+    "areas": ("services.csv", "service_areas.uri"),
+    "name": ("services.csv", "name"),
+    "description": ("services.csv", "description"),
+    "status": ("services.csv", "status"),
+    "eligibility.min_age": ("services.csv", "minimum_age"),
+    "eligibility.max_age": ("services.csv", "maximum_age"),
+    "eligibility.gender": ("services.csv", "eligibility_description"),
+    "cost": ("services.csv", "cost_options.amount"),
+    "cost.amount": ("services.csv", "cost_options.amount"),
+    "cost.unit": ("services.csv", "cost_options.option"),
+}
+_INDEX = re.compile(r"\[\d+\]")
+_AT = re.compile(r" - at `\$\.?([^`]*)`$")
+Locate = Callable[[str], tuple[str | None, str]]
+"""A field path (`eligibility.min_age`) to (file, column)."""
+
+
+def _path(text: str) -> str:
+    return _INDEX.sub("", text)
+
+
+def _lookup(table: Mapping[str, Any], path: str, fallback: Any) -> Any:
+    path = _path(path)
+    while path:
+        if path in table:
+            return table[path]
+        path = path.rpartition(".")[0]
+    return fallback
+
+
+def _convert(raw: dict[str, Any], typ: type[Any], row: int, locate: Locate) -> tuple[Any | None, list[ImportProblem]]:
+    try:
+        return msgspec.convert(raw, typ, strict=False), []
+    except msgspec.ValidationError as e:
+        text = str(e)
+        m = _AT.search(text)
+        where = m.group(1) if m else ""
+        file, column = locate(where)
+        problem = _AT.sub("", text).replace("`", "")
+        return None, [ImportProblem(row=row, column=column, problem=problem, file=file)]
+
+
+def _clean(d: dict[str, Any]) -> dict[str, Any]:
+    """Empty cells left out (the field's default applies); nested parts cleaned the same way."""
+    out: dict[str, Any] = {}
+    for k, value in d.items():
+        v = _clean(value) if isinstance(value, dict) else value
+        if v is None or v == "" or v == [] or v == {}:
+            continue
+        out[k] = v
+    return out
+
+
+def _listed(text: str) -> list[str]:
+    return [x for x in LIST_SPLIT.split(text.strip()) if x]
+
+
+def _rules(
+    incoming: Incoming,
+    profile: NewProvider,
+    tax: Taxonomy,
+    year: int,
+    provider_at: Callable[[str], tuple[int, str | None, str]],
+    service_at: Callable[[int, str], tuple[int, str | None, str]],
+) -> None:
+    """The rules a profile must keep (codes known, ages in order...), each problem placed in the file."""
+    for p in profile_problems(profile, tax, year=year):
+        m = re.match(r"services\[(\d+)\]\.?(.*)$", p.field)
+        row, file, column = service_at(int(m.group(1)), m.group(2)) if m else provider_at(p.field)
+        problem = p.problem + (f" (did you mean {p.suggestion}?)" if p.suggestion else "")
+        incoming.problems.append(ImportProblem(row=row, column=column, problem=problem, file=file))
+    if not incoming.problems:
+        incoming.profile = profile
+
+
+# --- the flat sheet ------------------------------------------------------------------------------------------
+
+REQUIRED = ("provider_name", "legal_form")
+
+
+def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
+    if not rows:
+        raise FileProblem("the file is empty")
+    if len(rows) > MAX_ROWS + 1:
+        raise FileProblem(f"the sheet has more than {MAX_ROWS} rows: split it")
+    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
+    known = set(standards.FLAT_COLUMNS)
+    unknown = [h for h in header if h and h not in known]
+    if unknown:
+        raise FileProblem(
+            f"unknown column {unknown[0]!r}: the columns are those of GET /providers/export?format=csv",
+            [ImportProblem(row=1, column=h, problem="unknown column") for h in unknown],
+        )
+    missing = [c for c in REQUIRED if c not in header]
+    if missing:
+        raise FileProblem(
+            f"missing column {missing[0]!r}",
+            [ImportProblem(row=1, column=c, problem="missing column") for c in missing],
+        )
+    if len({h for h in header if h}) != len([h for h in header if h]):
+        raise FileProblem("a column is named twice in the header")
+    groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for n, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            raise FileProblem(f"row {n} has more cells than the header has columns")
+        record = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header) if h}
+        key = f"id:{record['provider_id']}" if record.get("provider_id") else f"name:{record['provider_name'].lower()}"
+        groups.setdefault(key, []).append((n, record))
+    return [_flat_one(group, tax, year) for group in groups.values()]
+
+
+def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int) -> Incoming:
+    first_row, r = group[0]
+    incoming = Incoming(row=first_row, name=r["provider_name"], rows=[n for n, _ in group])
+
+    def provider_locate(path: str) -> tuple[str | None, str]:
+        return None, _lookup(FLAT_PROVIDER, path, "provider_name")
+
+    raw = _clean(
+        {
+            "name": r["provider_name"],
+            "legal_form": r["legal_form"],
+            "identifiers": _listed(r.get("identifiers", "")),
+            "description": r.get("provider_description", ""),
+            "website": r.get("website") or None,
+            "founded_year": r.get("founded_year", ""),
+            "contact": {
+                "name": r.get("contact_name"),
+                "email": r.get("contact_email"),
+                "phone": r.get("contact_phone"),
+            },
+            "resources": {"other_funding_sources": _listed(r.get("other_funding_sources", ""))},
+        }
+    )
+    org, problems = _convert(raw, ProviderProfile, first_row, provider_locate)
+    incoming.problems += problems
+    services: list[ServiceIn] = []
+    service_rows: list[int] = []
+    for n, s in group:
+        if not s.get("service_name"):
+            if any(s.get(c) for c in FLAT_SERVICE.values() if c not in ("service_status",)):
+                incoming.problems.append(ImportProblem(row=n, column="service_name", problem="a service needs a name"))
+            continue
+        raw_service = _clean(
+            {
+                "pathway": s.get("pathway", ""),
+                "name": s["service_name"],
+                "description": s.get("service_description", ""),
+                "status": s.get("service_status", ""),
+                "cohorts": _listed(s.get("cohorts", "")),
+                "areas": _listed(s.get("areas", "")),
+                "eligibility": {"min_age": s.get("min_age"), "max_age": s.get("max_age"), "gender": s.get("gender")},
+                "capacity": {
+                    "service_users_per_year": s.get("service_users_per_year"),
+                    "places_available": s.get("places_available"),
+                    "places_as_of": s.get("places_as_of"),
+                },
+                "delivery_modes": _listed(s.get("delivery_modes", "")),
+                "complexity_levels": _listed(s.get("complexity_levels", "")),
+                "cost": {"amount": s.get("cost_amount"), "unit": s.get("cost_unit")},
+                "years_delivering": s.get("years_delivering"),
+                "accreditations": _listed(s.get("service_accreditations", "")),
+            }
+        )
+        service, problems = _convert(
+            raw_service, ServiceIn, n, lambda p: (None, _lookup(FLAT_SERVICE, p, "service_name"))
+        )
+        incoming.problems += problems
+        if service is not None:
+            services.append(service)
+            service_rows.append(n)
+    if org is None or incoming.problems:
+        return incoming
+    profile = msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider)
+    profile = msgspec.structs.replace(profile, services=services)
+
+    def provider_at(path: str) -> tuple[int, str | None, str]:
+        return first_row, None, _lookup(FLAT_PROVIDER, path, "provider_name")
+
+    def service_at(i: int, path: str) -> tuple[int, str | None, str]:
+        return service_rows[i], None, _lookup(FLAT_SERVICE, path, "service_name")
+
+    _rules(incoming, profile, tax, year, provider_at, service_at)
+    return incoming
+
+
+# --- the HSDS tabular data package --------------------------------------------------------------------------
+
+PACKAGE_FILES = (
+    "organizations.csv",
+    "organization_identifiers.csv",
+    "services.csv",
+    "service_areas.csv",
+    "cost_options.csv",
+    "attributes.csv",
+    "taxonomy_terms.csv",
+    "funding.csv",
+)
+REQUIRED_FILES = ("organizations.csv", "services.csv")
+UNIT_OF = {v: k for k, v in standards.COST_UNITS.items()} | {k: k for k in standards.COST_UNITS}
+GENDER_OF = {v: k for k, v in standards.GENDERS.items()}
+
+
+@dataclass(slots=True)
+class Table:
+    file: str
+    rows: list[tuple[int, dict[str, str]]]
+
+    def by(self, column: str) -> dict[str, list[tuple[int, dict[str, str]]]]:
+        out: dict[str, list[tuple[int, dict[str, str]]]] = {}
+        for n, r in self.rows:
+            out.setdefault(r.get(column, ""), []).append((n, r))
+        return out
+
+
+def _table(z: zipfile.ZipFile, file: str, names: set[str]) -> Table:
+    if file not in names:
+        if file in REQUIRED_FILES:
+            raise FileProblem(f"the package has no {file}")
+        return Table(file, [])
+    try:
+        rows = read_csv(z.read(file), where=file)
+    except SheetError as e:
+        raise FileProblem(str(e)) from None
+    if len(rows) > MAX_ROWS + 1:
+        raise FileProblem(f"{file} has more than {MAX_ROWS} rows")
+    if not rows:
+        return Table(file, [])
+    header = rows[0]
+    if "id" not in header:
+        raise FileProblem(f"{file}: no id column", [ImportProblem(row=1, column="id", problem="missing", file=file)])
+    out = []
+    for n, cells in enumerate(rows[1:], start=2):
+        if not any(c.strip() for c in cells):
+            continue
+        if len(cells) != len(header):
+            raise FileProblem(
+                f"{file} row {n}: {len(cells)} cells, the header has {len(header)}",
+                [ImportProblem(row=n, column="", problem="wrong number of cells", file=file)],
+            )
+        out.append((n, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+    return Table(file, out)
+
+
+def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            names = set(z.namelist())
+            t = {f: _table(z, f, names) for f in PACKAGE_FILES}
+    except (zipfile.BadZipFile, zlib.error, OSError, RuntimeError, NotImplementedError, EOFError) as e:
+        raise FileProblem(f"a file of the package cannot be unpacked ({type(e).__name__})") from None
+    identifiers = t["organization_identifiers.csv"].by("organization_id")
+    funding = t["funding.csv"].by("organization_id")
+    services = t["services.csv"].by("organization_id")
+    areas = t["service_areas.csv"].by("service_id")
+    costs = t["cost_options.csv"].by("service_id")
+    attributes = t["attributes.csv"].by("link_id")
+    terms = {r["id"]: r for _, r in t["taxonomy_terms.csv"].rows}
+    ours = {standards.taxonomy_id(kind): kind for kind in standards.TAXONOMIES}
+    term_codes = {
+        standards.term_id(kind, item.code): (kind, item.code)
+        for kind in standards.TAXONOMIES
+        for item in getattr(tax, kind)
+    }
+    legal = {name.lower(): code for code, name in tax.codes("legal_forms").items()} | {
+        code: code for code in tax.codes("legal_forms")
+    }
+    area_names = {name.lower(): code for code, name in tax.codes("areas").items()}
+    org_ids = {r["id"] for _, r in t["organizations.csv"].rows}
+    out: list[Incoming] = []
+    for n, s in t["services.csv"].rows:
+        if s.get("organization_id") not in org_ids:
+            raise FileProblem(
+                f"services.csv row {n}: organization_id {s.get('organization_id', '')!r} is no organization of the "
+                "package",
+                [ImportProblem(row=n, column="organization_id", problem="no such organization", file="services.csv")],
+            )
+
+    def term_of(attribute: dict[str, str]) -> tuple[str, str] | None:
+        tid = attribute.get("taxonomy_term_id", "")
+        if tid in term_codes:
+            return term_codes[tid]
+        found = terms.get(tid)
+        if found and found.get("taxonomy_id") in ours:
+            kind = ours[found["taxonomy_id"]]
+            if found.get("code") in dict.fromkeys(i.code for i in getattr(tax, kind)):
+                return kind, found["code"]
+        return None
+
+    for n, o in t["organizations.csv"].rows:
+        incoming = Incoming(row=n, name=o.get("name", ""), rows=[n])
+        legal_status = o.get("legal_status", "")
+        own_services = services.get(o["id"], [])
+        raw = _clean(
+            {
+                "name": o.get("name", ""),
+                "legal_form": legal.get(legal_status.lower(), legal_status),
+                "identifiers": [
+                    f"{r.get('identifier_scheme', '')}-{r.get('identifier', '')}"
+                    for _, r in identifiers.get(o["id"], [])
+                ],
+                "description": o.get("description", ""),
+                "website": o.get("website") or None,
+                "founded_year": o.get("year_incorporated", ""),
+                "contact": {"email": o.get("email")},
+                "resources": {"other_funding_sources": [r.get("source", "") for _, r in funding.get(o["id"], [])]},
+            }
+        )
+
+        def org_locate(path: str, n: int = n) -> tuple[str | None, str]:
+            return _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))  # type: ignore[no-any-return]
+
+        org, problems = _convert(raw, ProviderProfile, n, org_locate)
+        incoming.problems += problems
+        built: list[ServiceIn] = []
+        placed: list[int] = []
+        for sn, s in own_services:
+            codes = [c for c in (term_of(a) for _, a in attributes.get(s["id"], [])) if c is not None]
+            pathways = [code for kind, code in codes if kind == "pathways"]
+            if len(pathways) != 1:
+                incoming.problems.append(
+                    ImportProblem(
+                        row=sn,
+                        column="attributes",
+                        problem=f"a service needs exactly one pathway term ({len(pathways)} found)",
+                        file="services.csv",
+                    )
+                )
+                continue
+            service_areas = []
+            for an, a in areas.get(s["id"], []):
+                uri, name = a.get("uri", ""), a.get("name", "").lower()
+                code = uri.rstrip("/").rsplit("/", 1)[-1] if uri else area_names.get(name, "")
+                if not code:
+                    incoming.problems.append(
+                        ImportProblem(row=an, column="uri", problem="no GSS area code", file="service_areas.csv")
+                    )
+                service_areas.append(code)
+            cost_rows = costs.get(s["id"], [])
+            cost: dict[str, Any] = {}
+            if cost_rows:
+                _, c = cost_rows[0]
+                cost = {"amount": c.get("amount"), "unit": UNIT_OF.get(c.get("option", ""), c.get("option"))}
+            description = s.get("eligibility_description", "")
+            gender = next((g for text, g in GENDER_OF.items() if description.startswith(text)), None)
+            raw_service = _clean(
+                {
+                    "pathway": pathways[0],
+                    "name": s.get("name", ""),
+                    "description": s.get("description", ""),
+                    "status": "active" if s.get("status", "active") in ("", "active") else "inactive",
+                    "cohorts": [code for kind, code in codes if kind == "cohorts"],
+                    "areas": service_areas,
+                    "eligibility": {"min_age": s.get("minimum_age"), "max_age": s.get("maximum_age"), "gender": gender},
+                    "cost": cost,
+                }
+            )
+
+            def service_locate(path: str, sn: int = sn) -> tuple[str | None, str]:
+                return _lookup(HSDS_SERVICE, path, ("services.csv", "name"))  # type: ignore[no-any-return]
+
+            service, problems = _convert(raw_service, ServiceIn, sn, service_locate)
+            incoming.problems += problems
+            if service is not None:
+                built.append(service)
+                placed.append(sn)
+        incoming.rows += [sn for sn, _ in own_services]
+        if org is not None and not incoming.problems:
+            profile = msgspec.structs.replace(
+                msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider), services=built
+            )
+
+            def provider_at(path: str, n: int = n) -> tuple[int, str | None, str]:
+                file, column = _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))
+                return n, file, column
+
+            def service_at(i: int, path: str, placed: list[int] = placed) -> tuple[int, str | None, str]:
+                file, column = _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
+                return placed[i], file, column
+
+            _rules(incoming, profile, tax, year, provider_at, service_at)
+        out.append(incoming)
+    return out

@@ -1,0 +1,167 @@
+"""Spreadsheets in and out: CSV and xlsx from rows of cells, and rows of text back from either (pure: bytes in,
+bytes out; no room, no I/O but the bytes given).
+
+A cell is text, a number, a date or empty (None). Written to CSV, text that a spreadsheet would take for a formula
+(starting `=`, `+`, `-`, `@`, tab or carriage return) is prefixed with `'` (CSV injection); written to xlsx, numbers
+are numbers and dates are dates, and text is always stored as text (a string cell is never a formula in xlsx, but
+the same prefix keeps a copied cell harmless too)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections.abc import Iterable, Sequence
+
+from openpyxl import Workbook, load_workbook
+from openpyxl.utils import get_column_letter
+
+Cell = str | int | float | dt.date | None
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MAX_SHEET_NAME = 31
+"""Excel's limit on a sheet's name."""
+XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class SheetError(ValueError):
+    """A file that is not the spreadsheet it claims to be (the message says where and why)."""
+
+
+def guard(text: str) -> str:
+    """Text a spreadsheet will not evaluate as a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _csv_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return guard(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value)) if abs(value) < 1e15 else repr(value)
+    return str(value)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> str:
+    """RFC 4180 CSV (`\\r\\n` line ends), formulas guarded."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_csv_cell(v) for v in row])
+    return out.getvalue()
+
+
+def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
+    """As `csv_text`, UTF-8 with a byte-order mark (so spreadsheets read "£" and accents right)."""
+    return ("\ufeff" + csv_text(header, rows)).encode()
+
+
+def _xlsx_cell(value: Cell) -> Cell:
+    if isinstance(value, str):
+        return guard(value)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)  # xlsx has no time zones
+    return value
+
+
+def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell]]]]) -> bytes:
+    """A workbook of one sheet per (name, header, rows): the header row bold and frozen, numbers as numbers, dates
+    as dates (yyyy-mm-dd)."""
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=False)
+    first = True
+    used: set[str] = set()
+    for name, header, rows in sheets:
+        title = _sheet_title(name, used)
+        sheet = book.active if first and book.active is not None else book.create_sheet()
+        first = False
+        sheet.title = title
+        sheet.append(list(header))
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append([_xlsx_cell(v) for v in row])
+        for column in sheet.iter_cols(min_row=2):
+            for cell in column:
+                if isinstance(cell.value, dt.date):
+                    cell.number_format = "yyyy-mm-dd"
+        sheet.freeze_panes = "A2"
+        for i, title_text in enumerate(header, start=1):
+            sheet.column_dimensions[get_column_letter(i)].width = min(max(len(title_text) + 2, 10), 40)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    base = "".join(ch for ch in name if ch not in "[]:*?/\\")[:MAX_SHEET_NAME] or "sheet"
+    title, n = base, 1
+    while title.lower() in used:
+        n += 1
+        title = f"{base[: MAX_SHEET_NAME - len(str(n)) - 1]}-{n}"
+    used.add(title.lower())
+    return title
+
+
+# --- reading -----------------------------------------------------------------------------------------------
+
+
+def _unguard(text: str) -> str:
+    """Undo `guard`: our own exports prefix formula-like text with a quote."""
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+
+
+def read_csv(data: bytes, *, where: str = "the file") -> list[list[str]]:
+    """The rows of a CSV file (UTF-8, with or without a byte-order mark), header first."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise SheetError(f"{where}: not UTF-8 text (byte {e.start})") from None
+    if "\x00" in text:
+        raise SheetError(f"{where}: holds a NUL character: not a CSV file")
+    try:
+        return [[_unguard(c) for c in row] for row in csv.reader(io.StringIO(text, newline=""), strict=True)]
+    except csv.Error as e:
+        raise SheetError(f"{where}: not readable as CSV ({e})") from None
+
+
+def _text_of(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return _unguard(str(value))
+
+
+def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
+    """The rows of an xlsx workbook's first sheet as text (numbers as written, dates as yyyy-mm-dd), header first;
+    at most `max_rows` rows (beyond: SheetError)."""
+    rows: list[list[str]] = []
+    try:
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            if not book.worksheets:
+                raise SheetError("the workbook has no sheet")
+            for row in book.worksheets[0].iter_rows(values_only=True):
+                if len(rows) > max_rows:
+                    raise SheetError(f"the sheet has more than {max_rows} rows")
+                rows.append([_text_of(v) for v in row])
+        finally:
+            book.close()
+    except SheetError:
+        raise
+    except Exception as e:  # untrusted bytes through a third-party parser: whatever it raises, the file is bad
+        raise SheetError(f"the file is not a readable xlsx workbook ({type(e).__name__})") from None
+    while rows and not any(c.strip() for c in rows[-1]):
+        rows.pop()
+    return rows

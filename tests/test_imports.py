@@ -1,0 +1,371 @@
+"""Imports (admin): POST /imports (a stored dry run), GET /imports/{id}, POST /imports/{id}/commit; and the round
+trip: the HSDS package exported from the seeded directory, imported into an empty one, then imported again."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+from openpyxl import load_workbook
+
+from marketplace import db
+from marketplace.app import create_app
+from marketplace.migrate import migrate
+from marketplace.seed import seed
+from marketplace.settings import PROJECT_ROOT
+from marketplace.sheets import xlsx_bytes
+from marketplace.standards.tabular import FLAT_COLUMNS
+from tests.conftest import Databases, Keys, app_settings, run_cli
+
+CSV = {"Content-Type": "text/csv"}
+ZIP = {"Content-Type": "application/zip"}
+XLSX = {"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@pytest.fixture
+async def empty_db(databases: Databases, tmp_path: Path) -> AsyncIterator[str]:
+    """A migrated database with the taxonomies and no provider."""
+    seeds = tmp_path / "seed"
+    seeds.mkdir()
+    for f in (PROJECT_ROOT / "seed_data").glob("*.json"):
+        if f.name not in ("providers.json", "exercises.json"):
+            shutil.copy(f, seeds / f.name)
+    (seeds / "providers.json").write_text("[]")
+    name = await databases.create("empty")
+    dsn = databases.dsn(name)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn, PROJECT_ROOT / "schema")
+        await seed(conn, seeds)
+    finally:
+        await conn.close()
+    yield dsn
+    await databases.drop(name)
+
+
+def flat_csv(rows: list[dict[str, str]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return out.getvalue().encode()
+
+
+SERVICE = {
+    "pathway": "ETE",
+    "service_name": "Lantern jobs club",
+    "service_description": "Weekly jobs club in Ledbury.",
+    "cohorts": "ADULTS",
+    "areas": "E06000019",
+    "min_age": "18",
+    "cost_amount": "250",
+    "cost_unit": "per_service_user",
+}
+
+
+async def directory_state(dsn: str) -> tuple[set[tuple], set[tuple]]:
+    """Organisations and their services as HSDS carries them, comparable across databases."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        orgs = await conn.fetch(
+            """select p.name, p.legal_form, p.website, p.description, p.founded_year, p.contact_email,
+                      coalesce((select array_agg(i.identifier order by i.identifier) from provider_identifier i
+                                where i.provider_id = p.id), '{}') as identifiers
+               from provider p"""
+        )
+        services = await conn.fetch(
+            """select p.name as org, s.name, s.description, s.pathway_code, s.min_age, s.max_age, s.gender,
+                      s.cost_amount, s.cost_unit, s.status,
+                      (select array_agg(c.cohort_code order by c.cohort_code) from service_cohort c
+                       where c.service_id = s.id) as cohorts,
+                      (select array_agg(a.area_code order by a.area_code) from service_area a
+                       where a.service_id = s.id) as areas
+               from service s join provider p on p.id = s.provider_id where s.status = 'active'"""
+        )
+    finally:
+        await conn.close()
+
+    def frozen(r: asyncpg.Record) -> tuple:
+        return tuple(tuple(v) if isinstance(v, list) else v for v in r.values())
+
+    return {frozen(r) for r in orgs}, {frozen(r) for r in services}
+
+
+async def test_round_trip_export_import_into_an_empty_directory_then_again(
+    read_client: AsyncTestClient, read_db: str, empty_db: str
+) -> None:
+    package = (await read_client.get("/providers/export?format=hsds")).content
+    published_orgs, published_services = await directory_state(read_db)  # the whole directory ...
+    conn = await asyncpg.connect(read_db)
+    try:  # ... of which the export holds the published providers
+        names = {r["name"] for r in await conn.fetch("select name from provider where status = 'published'")}
+    finally:
+        await conn.close()
+    published_orgs = {o for o in published_orgs if o[0] in names}
+    published_services = {s for s in published_services if s[0] in names}
+    keys = Keys(empty_db)
+    admin = await keys.headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as client:
+        r = await client.post("/imports?filename=directory.zip", content=package, headers={**admin, **ZIP})
+        assert r.status_code == 201, r.text
+        run = r.json()
+        assert run["format"] == "hsds" and run["filename"] == "directory.zip"
+        assert run["summary"]["rows"] == len(names) == run["summary"]["new"], run["summary"]
+        assert (await client.get("/providers")).json()["total"] == 0  # a dry run writes nothing else
+        r = await client.post(f"/imports/{run['id']}/commit", json={"accept": "new"}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert {x["outcome"] for x in r.json()["results"]} == {"created"}
+        assert await directory_state(empty_db) == (published_orgs, published_services)
+        pending = (await client.get("/providers?status=pending&per_page=1", headers=admin)).json()["total"]
+        assert pending == len(names)  # pending, not published
+        assert (await client.get("/providers")).json()["total"] == 0
+        # again: every row a duplicate, and committing it all changes nothing
+        r = await client.post("/imports", content=package, headers={**admin, **ZIP})
+        again = r.json()
+        assert again["summary"]["duplicate"] == len(names), [x for x in again["rows"] if x["verdict"] != "duplicate"]
+        assert all(x["provider_id"] and x["reasons"] and x["score"] > 0 for x in again["rows"])
+        every = [x["row"] for x in again["rows"]]
+        r = await client.post(f"/imports/{again['id']}/commit", json={"accept": every}, headers=admin)
+        assert r.status_code == 200, r.text
+        assert {x["outcome"] for x in r.json()["results"]} == {"not_applied"}
+        assert await directory_state(empty_db) == (published_orgs, published_services)
+        # committed once only; the stored run shows its commit
+        r = await client.post(f"/imports/{again['id']}/commit", json={"accept": "new"}, headers=admin)
+        assert r.status_code == 409
+        stored = (await client.get(f"/imports/{again['id']}", headers=admin)).json()
+        assert stored["commit"]["accepted"] == every and stored["rows"] == again["rows"]
+
+
+async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client: AsyncTestClient, keys: Keys) -> None:
+    admin = await keys.headers("admin")
+    existing = (await client.get("/providers/1")).json()
+    rows = [
+        {"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE},
+        {
+            "provider_name": existing["name"].upper() + " Ltd",
+            "legal_form": existing["legal_form"],
+            **SERVICE,
+            "areas": existing["services"][0]["areas"][0],
+        },
+        {"provider_name": "Bad Ages Trust", "legal_form": "cic", **SERVICE, "min_age": "eighteen"},
+        {"provider_name": "Bad Area Trust", "legal_form": "cic", **SERVICE, "areas": "E06000099"},
+    ]
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    assert got["Ledbury Lanterns CIC"]["verdict"] == "new"
+    dup = got[existing["name"].upper() + " Ltd"]
+    assert dup["verdict"] == "duplicate" and dup["provider_id"] == 1
+    assert any("similar name" in reason and "same area" in reason for reason in dup["reasons"])
+    ages = got["Bad Ages Trust"]
+    assert ages["verdict"] == "bad"
+    assert ages["problems"][0]["row"] == 4 and ages["problems"][0]["column"] == "min_age"
+    area = got["Bad Area Trust"]
+    assert area["verdict"] == "bad" and area["problems"][0] == {
+        "row": 5,
+        "column": "areas",
+        "problem": area["problems"][0]["problem"],
+    }
+    assert "E06000099" in area["problems"][0]["problem"]
+    # a bad row cannot be accepted; the new one becomes a pending profile, audited
+    run_id = r.json()["id"]
+    r = await client.post(f"/imports/{run_id}/commit", json={"accept": [4]}, headers=admin)
+    assert r.status_code == 422 and "bad" in r.json()["message"]
+    r = await client.post(f"/imports/{run_id}/commit", json={"accept": [2, 3]}, headers=admin)
+    assert r.status_code == 200, r.text
+    results = {x["row"]: x for x in r.json()["results"]}
+    assert results[3] == {"row": 3, "outcome": "not_applied", "provider_id": 1, "reason": results[3]["reason"]}
+    made = results[2]["provider_id"]
+    profile = (await client.get(f"/providers/{made}", headers=admin)).json()
+    assert profile["status"] == "pending" and profile["services"][0]["cost"] == {
+        "amount": 250,
+        "unit": "per_service_user",
+    }
+    audit = (await client.get("/audit?per_page=20", headers=admin)).json()["items"]
+    assert any(f"import {run_id} committed" in (a.get("detail") or "") for a in audit)
+    assert any(a.get("provider_id") == made for a in audit)
+
+
+async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: AsyncTestClient, keys: Keys) -> None:
+    admin = await keys.headers("admin")
+    one = (await client.get("/providers/1")).json()
+    two = (await client.get("/providers/2")).json()
+    assert one["identifiers"]
+    rows = [
+        {
+            "provider_name": "Quite Another Name",
+            "legal_form": one["legal_form"],
+            "identifiers": one["identifiers"][0],
+            **SERVICE,
+        },
+        {
+            "provider_name": "Website Twin",
+            "legal_form": "cic",
+            "website": one["website"] or "https://x.example",
+            **SERVICE,
+        },
+    ]
+    if two["website"]:
+        rows.append(
+            {
+                "provider_name": "Two Sites",
+                "legal_form": "cic",
+                **SERVICE,
+                "website": two["website"],
+                "identifiers": one["identifiers"][0],
+            }
+        )
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    got = {x["name"]: x for x in r.json()["rows"]}
+    by_id = got["Quite Another Name"]
+    assert by_id["verdict"] == "duplicate" and by_id["provider_id"] == 1 and by_id["score"] == 1.0
+    assert by_id["reasons"] == [f"same org-id {one['identifiers'][0]}"]
+    if one["website"]:
+        assert got["Website Twin"]["verdict"] == "duplicate"
+        assert got["Website Twin"]["reasons"][0].startswith("same website")
+    if two["website"]:  # repeats row 2's org-id in the file
+        assert got["Two Sites"]["verdict"] == "bad"
+
+
+async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys) -> None:
+    admin = await keys.headers("admin")
+    cells = [[{"provider_name": "Sheet Org CIC", "legal_form": "cic", **SERVICE}.get(c) for c in FLAT_COLUMNS]]
+    book = xlsx_bytes([("providers", FLAT_COLUMNS, cells)])
+    r = await client.post("/imports", content=book, headers={**admin, **XLSX})
+    assert r.status_code == 201, r.text
+    assert r.json()["format"] == "xlsx" and r.json()["rows"][0]["verdict"] == "new"
+    export = (await client.get("/providers/export?format=xlsx&pathway=ACCOM")).content
+    assert load_workbook(io.BytesIO(export)).worksheets[0].max_row > 2
+    r = await client.post("/imports", files={"file": ("accom.xlsx", export)}, headers=admin)
+    assert r.status_code == 201, r.text
+    assert r.json()["filename"] == "accom.xlsx"
+    assert r.json()["summary"]["duplicate"] == r.json()["summary"]["rows"]
+
+
+async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, keys: Keys) -> None:
+    admin = await keys.headers("admin")
+    r = await client.post("/imports", content=b"name,colour\r\nx,y\r\n", headers={**admin, **CSV})
+    assert r.status_code == 422 and "unknown column 'name'" in r.json()["message"]
+    r = await client.post("/imports", content=b"provider_name\r\nx\r\n", headers={**admin, **CSV})
+    assert r.status_code == 422 and "legal_form" in r.json()["message"]
+    r = await client.post("/imports", content=b"\xff\xfe\x00bad", headers={**admin, **CSV})
+    assert r.status_code == 422 and "UTF-8" in r.json()["message"]
+    r = await client.post("/imports", content=b"PK\x03\x04 not really", headers={**admin, **ZIP})
+    assert r.status_code == 422 and "zip" in r.json()["message"]
+    r = await client.post("/imports", content=b"", headers={**admin, **CSV})
+    assert r.status_code == 422
+    r = await client.post("/imports", content=b"x" * (10 * 1024 * 1024 + 1), headers={**admin, **CSV})
+    assert r.status_code == 413
+    r = await client.post("/imports", content=b"a", headers={**admin, "Content-Type": "image/png"})
+    assert r.status_code == 415
+    r = await client.post("/imports", json={"provider_name": "x"}, headers=admin)
+    assert r.status_code == 415 and "multipart/form-data" in r.json()["message"]
+    r = await client.post("/imports", content=flat_csv([]), headers={**(await keys.headers("commissioner")), **CSV})
+    assert r.status_code == 403
+    conn = await asyncpg.connect(keys.dsn)
+    try:
+        assert await conn.fetchval("select count(*) from import_run") == 0  # nothing stored
+    finally:
+        await conn.close()
+
+
+async def test_the_cli_imports_with_progress_and_commits(fresh_db: str, tmp_path: Path) -> None:
+    path = tmp_path / "new.csv"
+    path.write_bytes(flat_csv([{"provider_name": "Command Line CIC", "legal_form": "cic", **SERVICE}]))
+    dry = run_cli("import", str(path), dsn=fresh_db)
+    assert dry.returncode == 0, dry.stderr
+    assert "reading" in dry.stderr and "1 new" in dry.stdout
+    done = run_cli("import", str(path), "--commit", dsn=fresh_db)
+    assert done.returncode == 0, done.stderr
+    assert "created" in done.stdout
+    conn = await asyncpg.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select status from provider where name = 'Command Line CIC'") == "pending"
+    finally:
+        await conn.close()
+    again = run_cli("import", str(path), dsn=fresh_db)
+    assert "1 duplicate" in again.stdout
+
+
+def repack(package: bytes, change: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as src, zipfile.ZipFile(out, "w") as dst:
+        for name in src.namelist():
+            dst.writestr(name, change.get(name, src.read(name)))
+    return out.getvalue()
+
+
+async def test_a_package_row_without_its_pathway_is_bad_and_a_dangling_link_refuses_the_file(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        services = list(csv.DictReader(io.StringIO(z.read("services.csv").decode(), newline="")))
+        attributes = z.read("attributes.csv").decode().splitlines(keepends=True)
+        raw_services = z.read("services.csv").decode()
+    victim = services[0]["id"]
+    kept = "".join(line for line in attributes if victim not in line).encode()
+    r = await client.post("/imports", content=repack(package, {"attributes.csv": kept}), headers={**admin, **ZIP})
+    assert r.status_code == 201, r.text
+    bad = [x for x in r.json()["rows"] if x["verdict"] == "bad"]
+    assert len(bad) == 1
+    assert bad[0]["problems"][0] == {
+        "row": 2,
+        "column": "attributes",
+        "problem": "a service needs exactly one pathway term (0 found)",
+        "file": "services.csv",
+    }
+    dangling = raw_services.replace(services[0]["organization_id"], "00000000-0000-0000-0000-000000000000").encode()
+    r = await client.post("/imports", content=repack(package, {"services.csv": dangling}), headers={**admin, **ZIP})
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "services.csv row 2, column organization_id"
+
+
+def test_names_fold_legal_suffixes_accents_and_saints() -> None:
+    from marketplace.imports.dedupe import fold_name, site
+
+    assert fold_name("St Mary's Housing Trust Ltd") == fold_name("Saint Marys Housing")
+    assert fold_name("Bridge & Way CIC") == fold_name("bridge and way")
+    assert fold_name("Café Élan Limited") == fold_name("cafe elan")
+    assert fold_name("The Trust") == "the trust"  # nothing left but suffixes: keep the words
+    assert site("https://www.Example.org/") == site("http://example.org") == "example.org"
+
+
+def test_the_cli_names_a_file_it_cannot_read(fresh_db: str, tmp_path: Path) -> None:
+    done = run_cli("import", str(tmp_path / "missing.csv"), dsn=fresh_db)
+    assert done.returncode == 2 and "cannot read" in done.stderr
+
+
+def test_verdicts_one_strong_candidate_is_a_duplicate_two_are_ambiguous() -> None:
+    from marketplace.imports.dedupe import Directory, Known
+
+    def known(pid: int, name: str, website: str | None = None, ids: tuple[str, ...] = ()) -> Known:
+        return Known(pid, name, "published", website, ids, frozenset({"E06000019", "E12000005"}))
+
+    d = Directory(
+        [
+            known(1, "Ledbury Lanterns CIC", "https://lanterns.example"),
+            known(2, "Lantern Lights", "https://lanterns.example"),
+            known(3, "Worcester Keys Trust", ids=("GB-CHC-1234567",)),
+            known(4, "Worcester Keys", "https://keys.example"),
+        ]
+    )
+    assert d.judge("Something Else", [], None, {"E06000019"}) == ("new", [])
+    verdict, candidates = d.judge("Other Name", [], "http://www.lanterns.example/", set())
+    assert verdict == "ambiguous" and {c.provider_id for c in candidates} == {1, 2}
+    verdict, candidates = d.judge("Worcester Keys", ["GB-CHC-1234567"], "https://keys.example", {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 3  # the org-id decides between strong candidates
+    assert candidates[0].score == 1.0 and "same org-id GB-CHC-1234567" in candidates[0].reasons
+    verdict, candidates = d.judge("Ledbury Lanterns", [], None, {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 1
+    verdict, candidates = d.judge("Ledbury Lanterns", [], None, {"E07000001"})  # no shared area: a weak reason only
+    assert verdict == "ambiguous" and candidates[0].reasons[0].endswith("no shared area")

@@ -1,0 +1,79 @@
+"""Reports as xlsx: the CSV's rows a sheet per row type (numbers as numbers), the report's other sections a sheet
+each; a frozen report's workbook made from its stored bytes, the same every time."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+from test_reports import matched
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def sheets(body: bytes) -> dict[str, list[tuple]]:
+    book = load_workbook(io.BytesIO(body))
+    return {s.title: list(s.iter_rows(values_only=True)) for s in book.worksheets}
+
+
+async def test_the_report_as_xlsx_a_sheet_per_section(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    r = await client.get(f"/exercises/{xid}/report?format=xlsx", headers=h)
+    assert r.status_code == 200
+    assert r.headers["content-type"] == XLSX and ".xlsx" in r.headers["content-disposition"]
+    book = sheets(r.content)
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (await client.get(f"/exercises/{xid}/report?format=csv", headers=h)).content.decode("utf-8-sig")
+            )
+        )
+    )
+    for kind, sheet in (("need", "needs"), ("cell", "cells"), ("candidate", "candidates")):
+        assert len(book[sheet]) - 1 == sum(1 for row in rows if row["row_type"] == kind)
+        assert list(book[sheet][0]) == list(rows[0])
+    header = list(book["candidates"][0])
+    scores = [row[header.index("total_score")] for row in book["candidates"][1:]]
+    assert scores and all(isinstance(s, float | int) for s in scores)
+    assert all(isinstance(row[header.index("need_id")], int) for row in book["candidates"][1:])
+    for section in ("totals", "method", "partnerships", "exercise"):
+        assert section in book, sorted(book)
+    totals = dict(book["totals"][1:])
+    assert all(totals[k] == v for k, v in report["totals"].items() if isinstance(v, int | float))
+    r = await client.get(f"/exercises/{xid}/report", headers={**h, "Accept": XLSX})
+    assert r.headers["content-type"] == XLSX
+
+
+async def test_a_frozen_report_as_xlsx_is_the_same_every_time(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
+    r = await client.post(f"/exercises/{xid}/reports", headers=h)
+    assert r.status_code == 201, r.text
+    location = r.headers["location"]
+    first = sheets((await client.get(f"{location}?format=xlsx", headers=h)).content)
+    second = sheets((await client.get(location, headers={**h, "Accept": XLSX})).content)
+    assert first == second and "candidates" in first
+    stored = list(
+        csv.DictReader(io.StringIO((await client.get(f"{location}?format=csv", headers=h)).content.decode("utf-8-sig")))
+    )
+    assert len(first["candidates"]) - 1 == sum(1 for row in stored if row["row_type"] == "candidate")
+
+
+async def test_the_report_command_writes_a_workbook(databases, template_db, tmp_path):
+    from conftest import run_cli
+    from test_reports import exercise_id
+
+    name = await databases.create("cli-xlsx", template=template_db)
+    dsn = databases.dsn(name)
+    xid = await exercise_id(dsn)
+    assert run_cli("match-exercise", str(xid), dsn=dsn).returncode == 0
+    out = tmp_path / "report.xlsx"
+    result = run_cli("report", str(xid), "--format", "xlsx", "-o", str(out), dsn=dsn)
+    assert result.returncode == 0, result.stderr
+    assert "wrote xlsx report" in result.stderr
+    book = sheets(out.read_bytes())
+    assert {"needs", "candidates", "totals"} <= set(book)
+    await databases.drop(name)
