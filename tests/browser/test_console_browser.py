@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, database_env, embedded_dir
@@ -312,3 +313,85 @@ async def test_a_provider_edits_with_a_validation_error_then_a_conflict(server, 
         profile = __import__("json").load(r)
     assert profile["contact"]["email"] == "referrals@example.org.uk"
     assert profile["description"] == "Changed by a colleague in another browser."
+
+
+def _api(server: LiveServer, path: str, key: str) -> Any:
+    request = urllib.request.Request(f"{server}{path}", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request) as r:
+        return __import__("json").load(r)
+
+
+async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_path):
+    keys = Keys(server.dsn)
+    _, staff = await keys.make("commissioner")
+    provider_id = next(
+        pid
+        for pid in range(1, 125)
+        if any(not x["responded"] for x in _api(server, f"/providers/{pid}/open-exercises", staff))
+    )
+    _, key = await keys.make("provider", provider_id=provider_id, name="Bid writer")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "Open exercises"))
+    check(driver, "20-open-exercises")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a[href$='/notice']"))
+    assert driver.find_element(By.ID, "clarifications")
+    check(driver, "21-notice")
+    follow(driver, driver.find_element(By.LINK_TEXT, "Respond to this exercise"))
+    check(driver, "22-respond")
+
+    # the first need: lead, with the first service offered; every question answered; a cost that is no number
+    first = driver.find_element(By.CSS_SELECTOR, "section.need-response")
+    first.find_element(By.CSS_SELECTOR, "input[type='radio'][value='lead']").click()
+    first.find_element(By.CSS_SELECTOR, "input[type='checkbox'][name*='.service.']").click()
+    cost = first.find_element(By.CSS_SELECTOR, "input[name$='.unit_cost']")
+    cost_id = cost.get_attribute("id")
+    cost.send_keys("lots")
+    for box in driver.find_elements(By.CSS_SELECTOR, "textarea[name^='answer.']"):
+        box.send_keys("Eight years of mentoring young people leaving custody.")
+    for number in driver.find_elements(By.CSS_SELECTOR, "input[type='text'][name^='answer.']"):
+        number.send_keys("6")
+    groups = {
+        r.get_attribute("name") for r in driver.find_elements(By.CSS_SELECTOR, "input[type='radio'][name^='answer.']")
+    }
+    for name in sorted(groups):
+        driver.find_element(By.CSS_SELECTOR, f"input[type='radio'][name='{name}']").click()
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
+    assert "There is a problem" in driver.find_element(By.CLASS_NAME, "error-summary").text
+    assert driver.find_element(By.ID, f"{cost_id}-error").is_displayed()
+    assert driver.find_element(By.ID, cost_id).get_attribute("value") == "lots"
+    check(driver, "23-respond-error")
+    driver.find_element(By.CSS_SELECTOR, ".error-summary a").click()
+    assert driver.switch_to.active_element.get_attribute("id") == cost_id
+
+    cost = driver.find_element(By.ID, cost_id)
+    cost.clear()
+    cost.send_keys("1500")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
+    assert "Your response has been saved" in driver.find_element(By.TAG_NAME, "main").text
+    assert "£1,500" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "24-response")
+
+
+async def test_a_commissioner_reads_engagement_and_an_options_appraisal(server, browsers, tmp_path):
+    _, key = await Keys(server.dsn).make("commissioner", name="Ada Commissioner")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Exercises"))
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "market engagement 2026"))
+    assert driver.find_element(By.ID, "engagement")
+    check(driver, "25-exercise-engagement")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main a[href*='/responses/']"))
+    assert h1(driver).startswith("Response from")
+    check(driver, "26-response-staff")
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "Appraisals"))
+    check(driver, "27-appraisals")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a[href^='/console/appraisals/']"))
+    assert "Criteria and weights" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "28-appraisal")
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Open the appraisal report"))
+    assert driver.find_element(By.TAG_NAME, "h1").text
+    if SHOTS:
+        driver.save_screenshot(str(Path(SHOTS) / "29-appraisal-report.png"))
