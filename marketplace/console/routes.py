@@ -23,6 +23,7 @@ from litestar.response import Redirect
 
 from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
 from marketplace.appraisals import service as appraisals
+from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, AppraisalSummary
 from marketplace.appraisals.render import to_csv_bytes as appraisal_csv
 from marketplace.appraisals.render import to_html as appraisal_html
 from marketplace.concurrency import etag
@@ -46,7 +47,7 @@ from marketplace.errors import (
 from marketplace.exercises import service as exercises
 from marketplace.http import Conn, Ctx, Id, actor_of, set_caller
 from marketplace.providers import service as providers
-from marketplace.providers.models import ProviderPatch, SearchQuery, ServicePatch, patched
+from marketplace.providers.models import ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
@@ -535,8 +536,12 @@ async def _exercise_page(
     if notice is not None:
         responses = await engagement.list_responses(conn, session.caller, exercise_id, page=1, per_page=100)
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
+    askers = {c.provider_id for c in clarifications if c.provider_id is not None}
+    found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
     return page(
         "exercise.html.j2",
+        askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
+        chosen=await _chosen_labels(conn, found_appraisals),
         status=status,
         session=session,
         exercise=found,
@@ -546,7 +551,7 @@ async def _exercise_page(
         notice=notice,
         responses=responses,
         clarifications=clarifications,
-        appraisals=await appraisals.list_for_exercise(conn, exercise_id),
+        appraisals=found_appraisals,
         answered=answered,
         form=form or FormState(values={}),
     )
@@ -763,8 +768,21 @@ async def ask_clarification(request: Request[Any, Any, Any], exercise_id: Id, ct
     return await _notice_page(session, ctx, conn, exercise_id, form=state_, status=400)
 
 
-def _services_for(services: list[Any]) -> list[Any]:
-    return [s for s in services if s.status == "active"]
+def _pathway_first(services: list[Service], pathway: str) -> list[Service]:
+    return sorted(services, key=lambda s: (s.pathway != pathway, s.name))
+
+
+async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: Any, form: FormState) -> dict[str, Any]:
+    """What the response form offers per need: the provider's active services (those in the need's pathway first),
+    which needs match its services (as the open-exercises list finds them), and which needs show open (matching,
+    or already answered or with a problem on this form)."""
+    services = [s for s in await providers.list_services(ctx, conn, caller, provider_id) if s.status == "active"]
+    found = await engagement.open_exercises(ctx, conn, caller, provider_id)
+    matching = {n for x in found if x.exercise_id == notice.exercise_id for n in x.need_ids}
+    by_need = {n.id: _pathway_first(services, n.pathway) for n in notice.needs}
+    touched = {int(k.split(".")[1]) for k in form.values if k.startswith("need.") and k.endswith(".intent")}
+    touched |= {int(p.field.split(".")[1]) for p in form.problems if p.field.startswith("need.")}
+    return {"services": services, "by_need": by_need, "matching": matching, "shown": matching | touched}
 
 
 @get("/exercises/{exercise_id:int}/respond")
@@ -774,14 +792,14 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
     values = service.response_values(notice, own) if own is not None else {"revision": ""}
-    services = _services_for(await providers.list_services(ctx, conn, session.caller, provider_id))
+    form = FormState(values=values, labels=service.response_labels(notice))
     return page(
         "respond.html.j2",
         session=session,
         notice=notice,
         own=own,
-        services=services,
-        form=FormState(values=values, labels=service.response_labels(notice)),
+        **await _offer(ctx, conn, session.caller, provider_id, notice, form),
+        form=form,
         changed=None,
         barriers=BARRIER_NAMES,
     )
@@ -831,14 +849,13 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     else:
         return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?saved=1")
     state_.labels = service.response_labels(notice)
-    services = _services_for(await providers.list_services(ctx, conn, session.caller, provider_id))
     return page(
         "respond.html.j2",
         status=status,
         session=session,
         notice=notice,
         own=own,
-        services=services,
+        **await _offer(ctx, conn, session.caller, provider_id, notice, state_),
         form=state_,
         changed=changed,
         barriers=BARRIER_NAMES,
@@ -924,13 +941,31 @@ async def answer_clarification(
 # --- options appraisals (read-only: editing stays in the API) -----------------------------------------------
 
 
+async def _name_of(ctx: Any, conn: Any, caller: Caller, provider_id: int) -> str:
+    try:
+        return (await service.provider(ctx, conn, caller, provider_id)).name
+    except NotFound:
+        return f"provider {provider_id}"
+
+
+async def _chosen_labels(conn: Any, summaries: list[AppraisalSummary]) -> dict[int, str]:
+    """Each decided appraisal's chosen option by its label (a summary names only its key)."""
+    labels = {}
+    for x in summaries:
+        if x.chosen_option is not None:
+            a = await appraisals.get_appraisal(conn, x.id)
+            options = {o.key: o.label or MODEL_LABELS.get(o.model, o.key) for o in a.options}
+            labels[x.id] = options.get(x.chosen_option, x.chosen_option)
+    return labels
+
+
 @get("/appraisals")
 async def appraisal_list(
     request: Request[Any, Any, Any], conn: Conn, page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1
 ) -> Response[str]:
     session = await _staff(request, conn)
     found = await appraisals.list_appraisals(conn, page=page_number, per_page=20)
-    return page("appraisals.html.j2", session=session, appraisals=found)
+    return page("appraisals.html.j2", session=session, appraisals=found, chosen=await _chosen_labels(conn, found.items))
 
 
 @get("/appraisals/{appraisal_id:int}")
@@ -939,7 +974,15 @@ async def appraisal_page(request: Request[Any, Any, Any], appraisal_id: Id, conn
     found = await appraisals.get_appraisal(conn, appraisal_id)
     exercise = await exercises.get_exercise(conn, found.exercise_id) if found.exercise_id is not None else None
     ranked = sorted(found.results.options, key=lambda o: (o.rank is None, o.rank or 0)) if found.results else []
-    return page("appraisal.html.j2", session=session, a=found, exercise=exercise, ranked=ranked)
+    return page(
+        "appraisal.html.j2",
+        session=session,
+        a=found,
+        exercise=exercise,
+        ranked=ranked,
+        models=MODEL_LABELS,
+        goes_to_market=GOES_TO_MARKET,
+    )
 
 
 @get("/appraisals/{appraisal_id:int}/report")

@@ -23,12 +23,12 @@ from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, datab
 from marketplace.settings import PROJECT_ROOT
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys as Key  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -148,6 +148,16 @@ def sign_in(driver: WebDriver, base: str, key: str, *, shot: str | None = None) 
     assert driver.current_url.endswith("/console/home")
 
 
+def _gone(element: WebElement) -> bool:
+    """The element's page has been replaced. As selenium's staleness_of, but chromium may also answer a probe of a
+    node from an unloaded page with "Node with given id does not belong to the document": gone too."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException among them
+        return True
+    return False
+
+
 def follow(driver: WebDriver, element: WebElement, keys: str | None = None) -> None:
     """Click (or type `keys` into) an element that leads to another page, and wait for that page to load."""
     old = driver.find_element(By.TAG_NAME, "html")
@@ -155,7 +165,7 @@ def follow(driver: WebDriver, element: WebElement, keys: str | None = None) -> N
         element.click()
     else:
         element.send_keys(keys)
-    WebDriverWait(driver, 60).until(staleness_of(old))
+    WebDriverWait(driver, 60).until(lambda _: _gone(old))
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -342,7 +352,7 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     check(driver, "22-respond")
 
     # the first need: lead, with the first service offered; every question answered; a cost that is no number
-    first = driver.find_element(By.CSS_SELECTOR, "section.need-response")
+    first = driver.find_element(By.CSS_SELECTOR, "section.need-response--match")
     first.find_element(By.CSS_SELECTOR, "input[type='radio'][value='lead']").click()
     first.find_element(By.CSS_SELECTOR, "input[type='checkbox'][name*='.service.']").click()
     cost = first.find_element(By.CSS_SELECTOR, "input[name$='.unit_cost']")
