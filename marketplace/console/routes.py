@@ -965,7 +965,16 @@ async def appraisal_list(
 ) -> Response[str]:
     session = await _staff(request, conn)
     found = await appraisals.list_appraisals(conn, page=page_number, per_page=20)
-    return page("appraisals.html.j2", session=session, appraisals=found, chosen=await _chosen_labels(conn, found.items))
+    titles = {}
+    for x in {a.exercise_id for a in found.items if a.exercise_id is not None}:
+        titles[x] = (await exercises.get_exercise(conn, x)).title
+    return page(
+        "appraisals.html.j2",
+        session=session,
+        appraisals=found,
+        chosen=await _chosen_labels(conn, found.items),
+        titles=titles,
+    )
 
 
 @get("/appraisals/{appraisal_id:int}")
