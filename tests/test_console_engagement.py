@@ -268,3 +268,37 @@ async def test_appraisal_pages_are_for_staff(client, keys) -> None:
         refused = await client.get(path)
         assert refused.status_code == 403, path
         assert "may not do this" in refused.text
+
+
+async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    path = f"/console/exercises/{exercise_id}/respond"
+    odd = {"need.²².intent": "lead", f"need.{need_id}.service.²": "on", f"need.{need_id}.service.9999999999999": "on"}
+    for form in (
+        good_form(csrf, need_id, s1, qs, **{f"answer.{qs[0]['id']}": "nul \x00 here"}),
+        good_form(csrf, need_id, s1, qs, **{f"answer.{qs[2]['id']}": "nan"}),
+        good_form(csrf, need_id, s1, qs, **{f"need.{need_id}.intent": "maybe"}),
+        good_form(csrf, need_id, s1, qs, revision="abc"),
+        good_form(csrf, need_id, s1, qs, **{f"need.{need_id}.capacity.E06000020": "1" * 30}),
+        {"csrf_token": csrf},
+    ):
+        answered = await c.post(path, data=form)
+        assert answered.status_code in (400, 409, 422), (form, answered.status_code, answered.text[:300])
+    api = {"Authorization": f"Bearer {key}"}
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+    for data in ({"csrf_token": csrf, "question": "nul \x00"}, {"csrf_token": csrf, "question": "x" * 5000}):
+        asked = await c.post(f"/console/exercises/{exercise_id}/clarifications", data=data)
+        assert asked.status_code == 400, asked.text[:300]
+    withdrawn = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "x"})
+    assert withdrawn.status_code == 400
+    missing = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "1"})
+    assert missing.status_code == 404
+    # keys the form never makes are left alone (a service id that is no id is not sent)
+    c.follow_redirects = False
+    assert (await c.post(path, data=good_form(csrf, need_id, s1, qs, **odd))).status_code == 303
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["needs"][0]["service_ids"] == [
+        s1
+    ]

@@ -780,8 +780,9 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
     found = await engagement.open_exercises(ctx, conn, caller, provider_id)
     matching = {n for x in found if x.exercise_id == notice.exercise_id for n in x.need_ids}
     by_need = {n.id: _pathway_first(services, n.pathway) for n in notice.needs}
-    touched = {int(k.split(".")[1]) for k in form.values if k.startswith("need.") and k.endswith(".intent")}
-    touched |= {int(p.field.split(".")[1]) for p in form.problems if p.field.startswith("need.")}
+    ids = {str(n.id): n.id for n in notice.needs}
+    named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
+    touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
     return {"services": services, "by_need": by_need, "matching": matching, "shown": matching | touched}
 
 

@@ -286,6 +286,12 @@ def _answer_value(kind: str, form: Mapping[str, str], name: str, choices: list[s
     return value
 
 
+def _id(key: str, prefix: str) -> bool:
+    """`key` is `prefix` and an id in ASCII digits (a form's keys are whatever the browser sent)."""
+    rest = key.removeprefix(prefix)
+    return rest.isascii() and rest.isdigit() and len(rest) <= 12
+
+
 def response_body(
     form: Mapping[str, str], notice: Notice, previous: Response | None
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -307,9 +313,7 @@ def response_body(
         item: dict[str, Any] = {"need_id": need.id, "intent": intent}
         if intent != "not_interested":
             prefix = f"{p}.service."
-            item["service_ids"] = [
-                int(k.removeprefix(prefix)) for k in form if k.startswith(prefix) and k.removeprefix(prefix).isdigit()
-            ]
+            item["service_ids"] = [int(k.removeprefix(prefix)) for k in form if k.startswith(prefix) and _id(k, prefix)]
             where[f"{a}.service_ids"] = f"{p}.services"
             capacity: list[dict[str, str]] = []
             for area in need.areas:
