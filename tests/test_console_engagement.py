@@ -124,7 +124,14 @@ async def test_a_provider_responds_revises_withdraws_and_asks_through_the_consol
     assert 'name="revision" value="1"' in again.text and 'value="1800"' in again.text
     revised = await c.post(
         f"/console/exercises/{exercise_id}/respond",
-        data=good_form(csrf, need_id, s1, qs, revision="1", **{f"need.{need_id}.unit_cost": "1700"}),
+        data=good_form(
+            csrf,
+            need_id,
+            s1,
+            qs,
+            revision="1",
+            **{f"need.{need_id}.unit_cost": "1700", f"need.{need_id}.barriers_text": "Revised elsewhere."},
+        ),
     )
     assert revised.status_code == 303, revised.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["revision"] == 2
@@ -133,7 +140,17 @@ async def test_a_provider_responds_revises_withdraws_and_asks_through_the_consol
         data=good_form(csrf, need_id, s1, qs, revision="1", **{f"need.{need_id}.unit_cost": "1"}),
     )
     assert stale.status_code == 409 and "This was changed since you opened it" in stale.text
-    assert 'name="revision" value="2"' in stale.text and 'value="1"' in stale.text  # what was typed is kept
+    assert 'name="revision" value="2"' in stale.text
+    # what changed since, in plain words; the field typed over is kept, the field left as opened shows theirs
+    assert re.search(
+        r"<th scope=\"row\">Accommodation for adults in Telford: indicative cost per person</th>"
+        r"<td>1800</td><td>1700</td>",
+        stale.text,
+    )
+    assert (
+        f'id="{fid(f"need.{need_id}.unit_cost")}" name="need.{need_id}.unit_cost" type="text" value="1"' in stale.text
+    )
+    assert ">Revised elsewhere.</textarea>" in stale.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["needs"][0][
         "unit_cost"
     ] == 1700

@@ -802,6 +802,7 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         **await _offer(ctx, conn, session.caller, provider_id, notice, form),
         form=form,
         changed=None,
+        changes=[],
         barriers=BARRIER_NAMES,
     )
 
@@ -827,13 +828,16 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     values = dict(form)
     values.pop(CSRF_FIELD, None)
     changed = None
+    changes: list[Change] = []
     status = 400
+    revision_ = 0
     try:
         revision = form.get("revision", "").strip()
+        revision_ = int(revision) if revision else 0
         data = service.decode_form(body, ResponseIn)
         if revision:
             await engagement.revise_response(
-                ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(int(revision)), data
+                ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision_), data
             )
         else:
             await engagement.submit_response(ctx, conn, actor_of(request.scope), exercise_id, data)
@@ -842,7 +846,17 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     except PreconditionFailed:
         changed = await _own_response(conn, exercise_id, provider_id)
         values["revision"] = str(changed.revision) if changed is not None else ""
-        state_, status = FormState(values=values), 409
+        if changed is not None:
+            opened = next(
+                (r for r in await engagement.list_revisions(conn, exercise_id, provider_id) if r.revision == revision_),
+                None,
+            )
+            services_ = await providers.list_services(ctx, conn, session.caller, provider_id)
+            for c in service.response_changes(notice, opened, changed):
+                if values.get(c.field, "").strip() == c.before.strip():  # left as opened: theirs now shows
+                    values[c.field] = c.after
+                changes.append(msgspec.structs.replace(c, field=service.change_label(notice, services_, c.field)))
+        state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
     except (InvalidInput, Unprocessable) as exc:
         state_ = service.place(exc.problems or [FieldProblem(field="body", problem=exc.message)], where, values)
     except Conflict as exc:
@@ -859,6 +873,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         **await _offer(ctx, conn, session.caller, provider_id, notice, state_),
         form=state_,
         changed=changed,
+        changes=changes,
         barriers=BARRIER_NAMES,
     )
 

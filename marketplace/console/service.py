@@ -405,3 +405,35 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         else:
             values[name] = str(v)
     return values
+
+
+def response_changes(notice: Notice, opened: Response | None, now: Response) -> list[Change]:
+    """What changed in a response between the revision a form was opened at and the current one, field by form
+    field (`field` is the form's name; `before`/`after` as the form shows them: "" for empty or unticked)."""
+    was = response_values(notice, opened) if opened is not None else {}
+    is_ = response_values(notice, now)
+    return [
+        Change(k, was.get(k, ""), is_.get(k, ""), now.submitted_at, "provider")
+        for k in sorted(set(was) | set(is_))
+        if k != "revision" and was.get(k, "") != is_.get(k, "")
+    ]
+
+
+def change_label(notice: Notice, services: list[Any], name: str) -> str:
+    """A response form field as a person reads it (`need.7.service.12` -> "Need title: Service name")."""
+    needs = {str(n.id): n for n in notice.needs}
+    questions = {str(q.id): (i, q) for i, q in enumerate(notice.questions, 1)}
+    parts = name.split(".")
+    if parts[0] == "need" and len(parts) >= 3 and parts[1] in needs:
+        n = needs[parts[1]]
+        if parts[2] == "service" and len(parts) == 4:
+            named = {str(s.id): s.name for s in services}
+            return f"{n.title}: {named.get(parts[3], 'service ' + parts[3])}"
+        if parts[2] == "barrier" and len(parts) == 4:
+            return f"{n.title}: barrier {parts[3].replace('_', ' ')}"
+        return response_labels(notice).get(name, name)
+    if parts[0] == "answer" and len(parts) >= 2 and parts[1] in questions:
+        i, q = questions[parts[1]]
+        choice = f" ({q.choices[int(parts[2])]})" if len(parts) == 3 and parts[2].isdigit() else ""
+        return f"Question {i}{choice}"
+    return name
