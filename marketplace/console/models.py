@@ -67,6 +67,8 @@ class FormState(msgspec.Struct):
     problems: list[FieldProblem] = []
     unplaced: list[FieldProblem] = []
     """Problems with a field the form does not show (listed in the error summary only)."""
+    labels: dict[str, str] = {}
+    """What the error summary calls a field, where its name alone does not say (`need.7.unit_cost`)."""
 
     def errors_for(self, name: str) -> list[str]:
         return [p.problem for p in self.problems if p.field == name]

@@ -22,10 +22,18 @@ from litestar.params import Parameter
 from litestar.response import Redirect
 
 from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
+from marketplace.appraisals import service as appraisals
+from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, AppraisalSummary
+from marketplace.appraisals.render import to_csv_bytes as appraisal_csv
+from marketplace.appraisals.render import to_html as appraisal_html
 from marketplace.concurrency import etag
 from marketplace.console import service
 from marketplace.console.models import Change, FormState, Session
+from marketplace.engagement import service as engagement
+from marketplace.engagement.models import AnswerIn, ClarificationIn, ResponseIn
+from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
+    Conflict,
     DomainError,
     FieldProblem,
     Forbidden,
@@ -39,7 +47,7 @@ from marketplace.errors import (
 from marketplace.exercises import service as exercises
 from marketplace.http import Conn, Ctx, Id, actor_of, set_caller
 from marketplace.providers import service as providers
-from marketplace.providers.models import ProviderPatch, SearchQuery, ServicePatch, patched
+from marketplace.providers.models import ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
@@ -494,13 +502,58 @@ async def exercise_list(
 
 @get("/exercises/{exercise_id:int}")
 async def exercise_page(
-    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn, matched: Flag = False
+    request: Request[Any, Any, Any],
+    exercise_id: Id,
+    ctx: Ctx,
+    conn: Conn,
+    matched: Flag = False,
+    answered: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
 ) -> Response[str]:
     session = await _staff(request, conn)
+    return await _exercise_page(session, ctx, conn, exercise_id, matched=matched, answered=answered)
+
+
+async def _exercise_page(
+    session: Session,
+    ctx: Any,
+    conn: Any,
+    exercise_id: int,
+    *,
+    matched: bool = False,
+    answered: int | None = None,
+    form: FormState | None = None,
+    status: int = 200,
+) -> Response[str]:
+    """The exercise, its report links, and (issue 14/15) its engagement: the notice's state, responses,
+    clarifications with answer forms, and its options appraisals."""
     found = await exercises.get_exercise(conn, exercise_id)
     frozen = await reports.list_frozen(conn, exercise_id)
+    try:
+        notice = await engagement.notice(ctx, conn, exercise_id)
+    except NotFound:
+        notice = None
+    responses = None
+    if notice is not None:
+        responses = await engagement.list_responses(conn, session.caller, exercise_id, page=1, per_page=100)
+    clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
+    askers = {c.provider_id for c in clarifications if c.provider_id is not None}
+    found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
     return page(
-        "exercise.html.j2", session=session, exercise=found, frozen=frozen, taxonomy=ctx.taxonomy, matched=matched
+        "exercise.html.j2",
+        askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
+        chosen=await _chosen_labels(conn, found_appraisals),
+        status=status,
+        session=session,
+        exercise=found,
+        frozen=frozen,
+        taxonomy=ctx.taxonomy,
+        matched=matched,
+        notice=notice,
+        responses=responses,
+        clarifications=clarifications,
+        appraisals=found_appraisals,
+        answered=answered,
+        form=form or FormState(values={}),
     )
 
 
@@ -636,6 +689,345 @@ async def frozen_report(
     return Response(body, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
 
 
+# --- market engagement: providers respond, commissioners read and answer --------------------------------
+
+
+def _provider(caller: Caller) -> int:
+    """As the API's guard on responding and asking: a provider key (its own provider)."""
+    admit(caller, ("provider",))
+    assert caller.provider_id is not None  # a provider key always names its provider
+    return caller.provider_id
+
+
+async def _own_response(conn: Any, exercise_id: int, provider_id: int) -> Response_ | None:
+    try:
+        return await engagement.get_response(conn, exercise_id, provider_id)
+    except NotFound:
+        return None
+
+
+@get("/open-exercises")
+async def open_exercise_list(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Response[str]:
+    """As GET /providers/{id}/open-exercises for the signed-in provider."""
+    session = await signed_in(request, conn)
+    provider_id = _provider(session.caller)
+    found = await engagement.open_exercises(ctx, conn, session.caller, provider_id)
+    return page("open_exercises.html.j2", session=session, found=found)
+
+
+async def _notice_page(
+    session: Session,
+    ctx: Any,
+    conn: Any,
+    exercise_id: int,
+    *,
+    form: FormState | None = None,
+    asked: bool = False,
+    status: int = 200,
+) -> Response[str]:
+    notice = await engagement.notice(ctx, conn, exercise_id)
+    own = None
+    clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
+    if session.caller.role == "provider" and session.caller.provider_id is not None:
+        own = await _own_response(conn, exercise_id, session.caller.provider_id)
+    return page(
+        "notice.html.j2",
+        status=status,
+        session=session,
+        notice=notice,
+        own=own,
+        mine=[c for c in clarifications if c.provider_id is not None and c.answer is None],
+        form=form or FormState(values={}),
+        asked=asked,
+    )
+
+
+@get("/exercises/{exercise_id:int}/notice")
+async def notice_page(
+    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn, asked: Flag = False
+) -> Response[str]:
+    """The public notice (anyone signed in), with the provider's own questions not yet answered."""
+    session = await signed_in(request, conn)
+    return await _notice_page(session, ctx, conn, exercise_id, asked=asked)
+
+
+@post("/exercises/{exercise_id:int}/clarifications", status_code=200)
+async def ask_clarification(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    session, form = await posted(request, conn)
+    _provider(session.caller)
+    values = {"question": form.get("question", "")}
+    try:
+        data = service.decode_form({"question": values["question"].strip()}, ClarificationIn)
+        await engagement.ask(ctx, conn, actor_of(request.scope), exercise_id, data)
+    except InvalidInput as exc:
+        state_ = _placed(exc.problems, ("question",), values)
+    except Conflict as exc:
+        state_ = FormState(values=values, problems=[FieldProblem(field="question", problem=exc.message)])
+    else:
+        return see_other(f"/console/exercises/{exercise_id}/notice?asked=1#clarifications")
+    return await _notice_page(session, ctx, conn, exercise_id, form=state_, status=400)
+
+
+def _pathway_first(services: list[Service], pathway: str) -> list[Service]:
+    return sorted(services, key=lambda s: (s.pathway != pathway, s.name))
+
+
+async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: Any, form: FormState) -> dict[str, Any]:
+    """What the response form offers per need: the provider's active services (those in the need's pathway first),
+    which needs match its services (as the open-exercises list finds them), and which needs show open (matching,
+    or already answered or with a problem on this form)."""
+    services = [s for s in await providers.list_services(ctx, conn, caller, provider_id) if s.status == "active"]
+    found = await engagement.open_exercises(ctx, conn, caller, provider_id)
+    matching = {n for x in found if x.exercise_id == notice.exercise_id for n in x.need_ids}
+    by_need = {n.id: _pathway_first(services, n.pathway) for n in notice.needs}
+    ids = {str(n.id): n.id for n in notice.needs}
+    named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
+    touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
+    return {"services": services, "by_need": by_need, "matching": matching, "shown": matching | touched}
+
+
+@get("/exercises/{exercise_id:int}/respond")
+async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+    session = await signed_in(request, conn)
+    provider_id = _provider(session.caller)
+    notice = await engagement.notice(ctx, conn, exercise_id)
+    own = await _own_response(conn, exercise_id, provider_id)
+    values = service.response_values(notice, own) if own is not None else {"revision": ""}
+    form = FormState(values=values, labels=service.response_labels(notice))
+    return page(
+        "respond.html.j2",
+        session=session,
+        notice=notice,
+        own=own,
+        **await _offer(ctx, conn, session.caller, provider_id, notice, form),
+        form=form,
+        changed=None,
+        changes=[],
+        barriers=BARRIER_NAMES,
+    )
+
+
+BARRIER_NAMES = {
+    "contract_size": "The contract is too large for us",
+    "tupe": "TUPE (staff transfer) liabilities",
+    "payment_by_results": "Payment by results",
+    "insurance": "Insurance requirements",
+    "timescale": "The timescale",
+    "geography": "The geography",
+}
+
+
+@post("/exercises/{exercise_id:int}/respond", status_code=200)
+async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Submit (no revision yet) or revise (If-Match: the revision the form was opened at) the provider's response."""
+    session, form = await posted(request, conn)
+    provider_id = _provider(session.caller)
+    notice = await engagement.notice(ctx, conn, exercise_id)
+    own = await _own_response(conn, exercise_id, provider_id)
+    body, where = service.response_body(form, notice, own)
+    values = dict(form)
+    values.pop(CSRF_FIELD, None)
+    changed = None
+    changes: list[Change] = []
+    status = 400
+    revision_ = 0
+    try:
+        revision = form.get("revision", "").strip()
+        revision_ = int(revision) if revision else 0
+        data = service.decode_form(body, ResponseIn)
+        if revision:
+            await engagement.revise_response(
+                ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision_), data
+            )
+        else:
+            await engagement.submit_response(ctx, conn, actor_of(request.scope), exercise_id, data)
+    except ValueError:
+        raise InvalidInput.field("revision", "the form lost the revision it was opened at: open it again") from None
+    except PreconditionFailed:
+        changed = await _own_response(conn, exercise_id, provider_id)
+        values["revision"] = str(changed.revision) if changed is not None else ""
+        if changed is not None:
+            opened = next(
+                (r for r in await engagement.list_revisions(conn, exercise_id, provider_id) if r.revision == revision_),
+                None,
+            )
+            services_ = await providers.list_services(ctx, conn, session.caller, provider_id)
+            for c in service.response_changes(notice, opened, changed):
+                if values.get(c.field, "").strip() == c.before.strip():  # left as opened: theirs now shows
+                    values[c.field] = c.after
+                changes.append(msgspec.structs.replace(c, field=service.change_label(notice, services_, c.field)))
+        state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
+    except (InvalidInput, Unprocessable) as exc:
+        state_ = service.place(exc.problems or [FieldProblem(field="body", problem=exc.message)], where, values)
+    except Conflict as exc:
+        state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
+    else:
+        return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?saved=1")
+    state_.labels = service.response_labels(notice)
+    return page(
+        "respond.html.j2",
+        status=status,
+        session=session,
+        notice=notice,
+        own=own,
+        **await _offer(ctx, conn, session.caller, provider_id, notice, state_),
+        form=state_,
+        changed=changed,
+        changes=changes,
+        barriers=BARRIER_NAMES,
+    )
+
+
+@post("/exercises/{exercise_id:int}/withdraw", status_code=303)
+async def withdraw(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    session, form = await posted(request, conn)
+    provider_id = _provider(session.caller)
+    try:
+        revision = int(form.get("revision", ""))
+    except ValueError:
+        raise InvalidInput.field("revision", "the form lost the revision it was opened at: open it again") from None
+    await engagement.withdraw_response(ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision))
+    return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?withdrawn=1")
+
+
+@get("/exercises/{exercise_id:int}/responses/{provider_id:int}")
+async def response_page(
+    request: Request[Any, Any, Any],
+    exercise_id: Id,
+    provider_id: Id,
+    ctx: Ctx,
+    conn: Conn,
+    saved: Flag = False,
+    withdrawn: Flag = False,
+) -> Response[str]:
+    """One provider's response: that provider, or commissioners (as GET /exercises/{id}/responses/{provider_id})."""
+    session = await signed_in(request, conn)
+    admit(session.caller, STAFF, own_provider=True, provider_id=provider_id)
+    found = await engagement.get_response(conn, exercise_id, provider_id)
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    questions = await engagement.list_questions(conn, session.caller, exercise_id)
+    revisions = await engagement.list_revisions(conn, exercise_id, provider_id)
+    notice = None
+    if session.caller.role == "provider":
+        notice = await engagement.notice(ctx, conn, exercise_id)
+    return page(
+        "response.html.j2",
+        session=session,
+        response=found,
+        exercise=exercise,
+        questions={q.id: q for q in questions},
+        revisions=revisions,
+        service_names={s["id"]: s["name"] for r in revisions[:1] for s in r.snapshot.get("services", [])},
+        notice=notice,
+        saved=saved,
+        withdrawn=withdrawn,
+        barriers=BARRIER_NAMES,
+        taxonomy=ctx.taxonomy,
+    )
+
+
+@post("/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer", status_code=200)
+async def answer_clarification(
+    request: Request[Any, Any, Any], exercise_id: Id, clarification_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """Answer a clarification and publish it, anonymised (commissioners; as the API's POST .../answer)."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    c = f"c{clarification_id}"
+    values = {
+        f"{c}.answer": form.get(f"{c}.answer", ""),
+        f"{c}.published_question": form.get(f"{c}.published_question", ""),
+    }
+    body: dict[str, Any] = {"answer": values[f"{c}.answer"].strip()}
+    if published := values[f"{c}.published_question"].strip():
+        body["published_question"] = published
+    try:
+        data = service.decode_form(body, AnswerIn)
+        await engagement.answer(ctx, conn, actor_of(request.scope), exercise_id, clarification_id, data)
+    except InvalidInput as exc:
+        where = {"answer": f"{c}.answer", "published_question": f"{c}.published_question"}
+        state_ = service.place(exc.problems, where, values)
+        state_.labels = {f"{c}.answer": f"Answer to clarification {clarification_id}"}
+        state_.labels[f"{c}.published_question"] = f"Clarification {clarification_id} as published"
+    else:
+        return see_other(f"/console/exercises/{exercise_id}?answered={clarification_id}#clarifications")
+    return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
+
+
+# --- options appraisals (read-only: editing stays in the API) -----------------------------------------------
+
+
+async def _name_of(ctx: Any, conn: Any, caller: Caller, provider_id: int) -> str:
+    try:
+        return (await service.provider(ctx, conn, caller, provider_id)).name
+    except NotFound:
+        return f"provider {provider_id}"
+
+
+async def _chosen_labels(conn: Any, summaries: list[AppraisalSummary]) -> dict[int, str]:
+    """Each decided appraisal's chosen option by its label (a summary names only its key)."""
+    labels = {}
+    for x in summaries:
+        if x.chosen_option is not None:
+            a = await appraisals.get_appraisal(conn, x.id)
+            options = {o.key: o.label or MODEL_LABELS.get(o.model, o.key) for o in a.options}
+            labels[x.id] = options.get(x.chosen_option, x.chosen_option)
+    return labels
+
+
+@get("/appraisals")
+async def appraisal_list(
+    request: Request[Any, Any, Any], conn: Conn, page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1
+) -> Response[str]:
+    session = await _staff(request, conn)
+    found = await appraisals.list_appraisals(conn, page=page_number, per_page=20)
+    titles = {}
+    for x in {a.exercise_id for a in found.items if a.exercise_id is not None}:
+        titles[x] = (await exercises.get_exercise(conn, x)).title
+    return page(
+        "appraisals.html.j2",
+        session=session,
+        appraisals=found,
+        chosen=await _chosen_labels(conn, found.items),
+        titles=titles,
+    )
+
+
+@get("/appraisals/{appraisal_id:int}")
+async def appraisal_page(request: Request[Any, Any, Any], appraisal_id: Id, conn: Conn) -> Response[str]:
+    session = await _staff(request, conn)
+    found = await appraisals.get_appraisal(conn, appraisal_id)
+    exercise = await exercises.get_exercise(conn, found.exercise_id) if found.exercise_id is not None else None
+    ranked = sorted(found.results.options, key=lambda o: (o.rank is None, o.rank or 0)) if found.results else []
+    return page(
+        "appraisal.html.j2",
+        session=session,
+        a=found,
+        exercise=exercise,
+        ranked=ranked,
+        models=MODEL_LABELS,
+        goes_to_market=GOES_TO_MARKET,
+    )
+
+
+@get("/appraisals/{appraisal_id:int}/report")
+async def appraisal_report(
+    request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: ReportFormat = "html"
+) -> Response[Any]:
+    """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV)."""
+    async with state.pool.acquire() as conn:
+        await _staff(request, conn)
+    fmt = format
+    await expensive(request, request.route_handler)
+    made = await appraisals.report_data(ctx, state.pool, appraisal_id)
+    if fmt == "csv":
+        body = await asyncio.to_thread(appraisal_csv, made)
+        disposition = f'attachment; filename="appraisal-{appraisal_id}.csv"'
+        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
+    html = await asyncio.to_thread(appraisal_html, made)
+    return Response(html, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+
+
 # --- errors -------------------------------------------------------------------------------------------------
 
 STATUS = {
@@ -696,6 +1088,17 @@ ROUTES = [
     shortlist_remove,
     report,
     frozen_report,
+    open_exercise_list,
+    notice_page,
+    ask_clarification,
+    response_form,
+    save_response,
+    withdraw,
+    response_page,
+    answer_clarification,
+    appraisal_list,
+    appraisal_page,
+    appraisal_report,
 ]
 
 CONSOLE = Router(

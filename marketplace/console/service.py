@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from collections.abc import Mapping
@@ -19,10 +20,11 @@ from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
 from marketplace.console import queries
-from marketplace.console.models import Change, Column, Comparison, Session, ShortlistEntry
+from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
-from marketplace.errors import InvalidInput, NotFound
+from marketplace.engagement.models import BARRIERS, Notice, Response
+from marketplace.errors import FieldProblem, InvalidInput, NotFound
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import MatchRun
 from marketplace.providers import service as providers
@@ -257,3 +259,181 @@ def service_form_patch(form: Mapping[str, str]) -> dict[str, Any]:
             "places_as_of": optional(form, "capacity.places_as_of"),
         },
     }
+
+
+# --- market engagement: a provider's response as a form ---------------------------------------------------
+
+_ASKED = re.compile(r"^question (\d+) needs an answer")
+
+
+def _answer_value(kind: str, form: Mapping[str, str], name: str, choices: list[str]) -> Any:
+    """A question's answer as the form gives it, in the API's type (None: left unanswered). A number that does not
+    read as one is passed on as typed, for the API to name the problem."""
+    if kind == "multiple_choice":
+        picked = [c for i, c in enumerate(choices) if form.get(f"{name}.{i}")]
+        return picked or None
+    value = form.get(name, "").strip()
+    if not value:
+        return None
+    if kind == "yes_no":
+        return {"yes": True, "no": False}.get(value, value)
+    if kind == "number":
+        try:
+            number = float(value.replace(",", ""))
+        except ValueError:
+            return value
+        return number if math.isfinite(number) else value
+    return value
+
+
+def _id(key: str, prefix: str) -> bool:
+    """`key` is `prefix` and an id in ASCII digits (a form's keys are whatever the browser sent)."""
+    rest = key.removeprefix(prefix)
+    return rest.isascii() and rest.isdigit() and len(rest) <= 12
+
+
+def response_body(
+    form: Mapping[str, str], notice: Notice, previous: Response | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The response form as a POST/PUT /exercises/{id}/responses body, and where each of the body's API field paths
+    (`needs[0].unit_cost`, `answers[2].value`) shows on the form (`need.7.unit_cost`, `answer.12`).
+
+    A need left without an intent is left out; a need marked not interested sends no services, capacity or cost
+    (the API refuses them then); partners, which the form does not show, are kept as the last revision gave them."""
+    where: dict[str, str] = {}
+    kept = {n.need_id: n for n in previous.needs} if previous is not None else {}
+    needs: list[dict[str, Any]] = []
+    for need in notice.needs:
+        p = f"need.{need.id}"
+        intent = form.get(f"{p}.intent", "").strip()
+        if not intent:
+            continue
+        a = f"needs[{len(needs)}]"
+        where |= {a: f"{p}.intent", f"{a}.barriers": f"{p}.barriers", f"{a}.barriers_text": f"{p}.barriers_text"}
+        item: dict[str, Any] = {"need_id": need.id, "intent": intent}
+        if intent != "not_interested":
+            prefix = f"{p}.service."
+            item["service_ids"] = [int(k.removeprefix(prefix)) for k in form if k.startswith(prefix) and _id(k, prefix)]
+            where[f"{a}.service_ids"] = f"{p}.services"
+            capacity: list[dict[str, str]] = []
+            for area in need.areas:
+                if (v := optional(form, f"{p}.capacity.{area}")) is not None:
+                    where[f"{a}.capacity[{len(capacity)}]"] = f"{p}.capacity.{area}"
+                    capacity.append({"area": area, "service_users_per_year": v})
+            item["capacity"] = capacity
+            if (cost := optional(form, f"{p}.unit_cost")) is not None:
+                item["unit_cost"] = cost.replace(",", "").removeprefix("£")
+            where[f"{a}.unit_cost"] = f"{p}.unit_cost"
+            if need.id in kept and kept[need.id].partners:
+                item["partners"] = msgspec.to_builtins(kept[need.id].partners)
+        item["barriers"] = [b for b in BARRIERS if form.get(f"{p}.barrier.{b}")]
+        item["barriers_text"] = form.get(f"{p}.barriers_text", "").strip()
+        needs.append(item)
+    answers: list[dict[str, Any]] = []
+    for q in notice.questions:
+        value = _answer_value(q.kind, form, f"answer.{q.id}", q.choices)
+        if value is not None:
+            where[f"answers[{len(answers)}]"] = f"answer.{q.id}"
+            answers.append({"question_id": q.id, "value": value})
+    if notice.needs:
+        where["needs"] = f"need.{notice.needs[0].id}.intent"
+    return {"needs": needs, "answers": answers}, where
+
+
+def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[str, str]) -> FormState:
+    """The API's problems beside the form fields their paths name (the longest path `where` knows that the problem's
+    path starts with); a required question left unanswered beside that question; the rest in the summary only."""
+    placed, unplaced = [], []
+    for p in problems:
+        name = None
+        if p.field == "answers" and (m := _ASKED.match(p.problem)) is not None:
+            name = f"answer.{m.group(1)}"
+        else:
+            for path in sorted(where, key=len, reverse=True):
+                if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
+                    name = where[path]
+                    break
+        if name is None:
+            unplaced.append(p)
+        else:
+            placed.append(msgspec.structs.replace(p, field=name))
+    return FormState(values=values, problems=placed, unplaced=unplaced)
+
+
+def response_labels(notice: Notice) -> dict[str, str]:
+    """The response form's fields as the error summary names them."""
+    labels: dict[str, str] = {}
+    for n in notice.needs:
+        p, t = f"need.{n.id}", n.title
+        labels |= {
+            f"{p}.intent": f"{t}: would you bid",
+            f"{p}.services": f"{t}: your services",
+            f"{p}.unit_cost": f"{t}: indicative cost per person",
+            f"{p}.barriers": f"{t}: barriers",
+            f"{p}.barriers_text": f"{t}: about the barriers",
+        }
+        labels |= {
+            f"{p}.capacity.{a}": f"{t}: people a year in {name}" for a, name in zip(n.areas, n.area_names, strict=True)
+        }
+    labels |= {f"answer.{q.id}": f"Question {i}" for i, q in enumerate(notice.questions, 1)}
+    return labels
+
+
+def response_values(notice: Notice, r: Response) -> dict[str, str]:
+    """A stored response as the form shows it."""
+    values: dict[str, str] = {"revision": str(r.revision)}
+    for n in r.needs:
+        p = f"need.{n.need_id}"
+        values[f"{p}.intent"] = n.intent
+        values |= {f"{p}.service.{sid}": "on" for sid in n.service_ids}
+        values |= {f"{p}.capacity.{c.area}": str(c.service_users_per_year) for c in n.capacity}
+        values[f"{p}.unit_cost"] = "" if n.unit_cost is None else f"{n.unit_cost:g}"
+        values |= {f"{p}.barrier.{b}": "on" for b in n.barriers}
+        values[f"{p}.barriers_text"] = n.barriers_text
+    kinds = {q.id: q for q in notice.questions}
+    for a in r.answers:
+        q = kinds.get(a.question_id)
+        if q is None:
+            continue
+        name, v = f"answer.{q.id}", a.value
+        if isinstance(v, bool):
+            values[name] = "yes" if v else "no"
+        elif isinstance(v, list):
+            values |= {f"{name}.{i}": "on" for i, c in enumerate(q.choices) if c in v}
+        elif isinstance(v, float):
+            values[name] = f"{v:g}"
+        else:
+            values[name] = str(v)
+    return values
+
+
+def response_changes(notice: Notice, opened: Response | None, now: Response) -> list[Change]:
+    """What changed in a response between the revision a form was opened at and the current one, field by form
+    field (`field` is the form's name; `before`/`after` as the form shows them: "" for empty or unticked)."""
+    was = response_values(notice, opened) if opened is not None else {}
+    is_ = response_values(notice, now)
+    return [
+        Change(k, was.get(k, ""), is_.get(k, ""), now.submitted_at, "provider")
+        for k in sorted(set(was) | set(is_))
+        if k != "revision" and was.get(k, "") != is_.get(k, "")
+    ]
+
+
+def change_label(notice: Notice, services: list[Any], name: str) -> str:
+    """A response form field as a person reads it (`need.7.service.12` -> "Need title: Service name")."""
+    needs = {str(n.id): n for n in notice.needs}
+    questions = {str(q.id): (i, q) for i, q in enumerate(notice.questions, 1)}
+    parts = name.split(".")
+    if parts[0] == "need" and len(parts) >= 3 and parts[1] in needs:
+        n = needs[parts[1]]
+        if parts[2] == "service" and len(parts) == 4:
+            named = {str(s.id): s.name for s in services}
+            return f"{n.title}: {named.get(parts[3], 'service ' + parts[3])}"
+        if parts[2] == "barrier" and len(parts) == 4:
+            return f"{n.title}: barrier {parts[3].replace('_', ' ')}"
+        return response_labels(notice).get(name, name)
+    if parts[0] == "answer" and len(parts) >= 2 and parts[1] in questions:
+        i, q = questions[parts[1]]
+        choice = f" ({q.choices[int(parts[2])]})" if len(parts) == 3 and parts[2].isdigit() else ""
+        return f"Question {i}{choice}"
+    return name

@@ -15,6 +15,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, database_env, embedded_dir
@@ -22,12 +23,12 @@ from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, datab
 from marketplace.settings import PROJECT_ROOT
 
 webdriver = pytest.importorskip("selenium.webdriver")
+from selenium.common.exceptions import WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys as Key  # noqa: E402
 from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
 from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.expected_conditions import staleness_of  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -147,6 +148,16 @@ def sign_in(driver: WebDriver, base: str, key: str, *, shot: str | None = None) 
     assert driver.current_url.endswith("/console/home")
 
 
+def _gone(element: WebElement) -> bool:
+    """The element's page has been replaced. As selenium's staleness_of, but chromium may also answer a probe of a
+    node from an unloaded page with "Node with given id does not belong to the document": gone too."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException among them
+        return True
+    return False
+
+
 def follow(driver: WebDriver, element: WebElement, keys: str | None = None) -> None:
     """Click (or type `keys` into) an element that leads to another page, and wait for that page to load."""
     old = driver.find_element(By.TAG_NAME, "html")
@@ -154,7 +165,7 @@ def follow(driver: WebDriver, element: WebElement, keys: str | None = None) -> N
         element.click()
     else:
         element.send_keys(keys)
-    WebDriverWait(driver, 60).until(staleness_of(old))
+    WebDriverWait(driver, 60).until(lambda _: _gone(old))
     WebDriverWait(driver, 60).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
@@ -312,3 +323,84 @@ async def test_a_provider_edits_with_a_validation_error_then_a_conflict(server, 
         profile = __import__("json").load(r)
     assert profile["contact"]["email"] == "referrals@example.org.uk"
     assert profile["description"] == "Changed by a colleague in another browser."
+
+
+def _api(server: LiveServer, path: str, key: str) -> Any:
+    request = urllib.request.Request(f"{server}{path}", headers={"Authorization": f"Bearer {key}"})
+    with urllib.request.urlopen(request) as r:
+        return __import__("json").load(r)
+
+
+async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_path):
+    keys = Keys(server.dsn)
+    _, staff = await keys.make("commissioner")
+    provider_id = next(
+        pid
+        for pid in range(1, 125)
+        if any(not x["responded"] for x in _api(server, f"/providers/{pid}/open-exercises", staff))
+    )
+    _, key = await keys.make("provider", provider_id=provider_id, name="Bid writer")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "Open exercises"))
+    check(driver, "20-open-exercises")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a[href$='/notice']"))
+    assert driver.find_element(By.ID, "clarifications")
+    check(driver, "21-notice")
+    follow(driver, driver.find_element(By.LINK_TEXT, "Respond to this exercise"))
+    check(driver, "22-respond")
+
+    # the first need: lead, with the first service offered; every question answered; a cost that is no number
+    first = driver.find_element(By.CSS_SELECTOR, "section.need-response--match")
+    first.find_element(By.CSS_SELECTOR, "input[type='radio'][value='lead']").click()
+    first.find_element(By.CSS_SELECTOR, "input[type='checkbox'][name*='.service.']").click()
+    cost = first.find_element(By.CSS_SELECTOR, "input[name$='.unit_cost']")
+    cost_id = cost.get_attribute("id")
+    cost.send_keys("lots")
+    for box in driver.find_elements(By.CSS_SELECTOR, "textarea[name^='answer.']"):
+        box.send_keys("Eight years of mentoring young people leaving custody.")
+    for number in driver.find_elements(By.CSS_SELECTOR, "input[type='text'][name^='answer.']"):
+        number.send_keys("6")
+    groups = {
+        r.get_attribute("name") for r in driver.find_elements(By.CSS_SELECTOR, "input[type='radio'][name^='answer.']")
+    }
+    for name in sorted(groups):
+        driver.find_element(By.CSS_SELECTOR, f"input[type='radio'][name='{name}']").click()
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
+    assert "There is a problem" in driver.find_element(By.CLASS_NAME, "error-summary").text
+    assert driver.find_element(By.ID, f"{cost_id}-error").is_displayed()
+    assert driver.find_element(By.ID, cost_id).get_attribute("value") == "lots"
+    check(driver, "23-respond-error")
+    driver.find_element(By.CSS_SELECTOR, ".error-summary a").click()
+    assert driver.switch_to.active_element.get_attribute("id") == cost_id
+
+    cost = driver.find_element(By.ID, cost_id)
+    cost.clear()
+    cost.send_keys("1500")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
+    assert "Your response has been saved" in driver.find_element(By.TAG_NAME, "main").text
+    assert "£1,500" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "24-response")
+
+
+async def test_a_commissioner_reads_engagement_and_an_options_appraisal(server, browsers, tmp_path):
+    _, key = await Keys(server.dsn).make("commissioner", name="Ada Commissioner")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Exercises"))
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "market engagement 2026"))
+    assert driver.find_element(By.ID, "engagement")
+    check(driver, "25-exercise-engagement")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main a[href*='/responses/']"))
+    assert h1(driver).startswith("Response from")
+    check(driver, "26-response-staff")
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "Appraisals"))
+    check(driver, "27-appraisals")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main table a[href^='/console/appraisals/']"))
+    assert "Criteria and weights" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "28-appraisal")
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Open the appraisal report"))
+    assert "options appraisal" in h1(driver)
+    check(driver, "29-appraisal-report")  # the appraisals room's own page, served to the console's session

@@ -1,0 +1,321 @@
+"""The console's market-engagement and options-appraisal pages (issue 17, after issues 14 and 15) through the real
+app on real PostgreSQL: a provider responds through the form (the API's problems beside the fields), revises,
+meets a conflict, withdraws, asks a clarification and is refused after the deadline; it cannot read another
+provider's response; a commissioner reads the responses and answers a clarification; appraisal pages are for staff."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+from conftest import Keys, app_settings
+from litestar.testing import AsyncTestClient
+from test_console import sign_in
+from test_engagement import AFTER, BEFORE, DURING, QUESTIONS, MovableClock, World, make_exercise, providers_with
+
+from marketplace import db
+from marketplace.app import create_app
+
+
+@pytest.fixture
+async def world(fresh_db: str) -> AsyncIterator[World]:
+    """As test_engagement's: the app on a fresh database with a clock the test moves."""
+    clock = MovableClock(BEFORE)
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        keys = Keys(fresh_db)
+        yield World(client, clock, keys, fresh_db, await keys.headers("commissioner"))
+
+
+def fid(name: str) -> str:
+    return "f-" + name.replace(".", "-")
+
+
+async def ready(w: World) -> tuple[int, int, list[dict], int, int, int]:
+    """A published exercise (one need in Telford, the questions), open now; two providers with a service there."""
+    (p1, s1), (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await w.client.get(f"/exercises/{exercise_id}/notice")).json()["questions"]
+    return exercise_id, need_id, qs, p1, s1, p2
+
+
+def good_form(csrf: str, need_id: int, service_id: int, qs: list[dict], **changes: str) -> dict[str, str]:
+    n = f"need.{need_id}"
+    form = {
+        "csrf_token": csrf,
+        "revision": "",
+        f"{n}.intent": "lead",
+        f"{n}.service.{service_id}": "on",
+        f"{n}.capacity.E06000020": "30",
+        f"{n}.unit_cost": "1800",
+        f"{n}.barrier.tupe": "on",
+        f"{n}.barriers_text": "TUPE liabilities are unclear.",
+        f"answer.{qs[0]['id']}": "Ten years of supported housing in Telford.",
+        f"answer.{qs[1]['id']}": "yes",
+        f"answer.{qs[2]['id']}": "12",
+        f"answer.{qs[3]['id']}": "5 years",
+        f"answer.{qs[4]['id']}.0": "on",
+        f"answer.{qs[4]['id']}.2": "on",
+    }
+    return form | changes
+
+
+async def test_a_provider_responds_revises_withdraws_and_asks_through_the_console(world: World) -> None:
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    api = {"Authorization": f"Bearer {key}"}
+
+    listed = await c.get("/console/open-exercises")
+    assert listed.status_code == 200 and f'href="/console/exercises/{exercise_id}/notice"' in listed.text
+    notice = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert notice.status_code == 200
+    assert (
+        "Accommodation for adults in Telford" in notice.text and "The end of 31 December 2026, UK time" in notice.text
+    )
+    blank = await c.get(f"/console/exercises/{exercise_id}/respond")
+    assert blank.status_code == 200 and f'name="need.{need_id}.service.{s1}"' in blank.text
+
+    # a cost that is not a number: the API's problem beside the field, in the summary, nothing stored
+    bad = await c.post(
+        f"/console/exercises/{exercise_id}/respond",
+        data=good_form(csrf, need_id, s1, qs, **{f"need.{need_id}.unit_cost": "lots"}),
+    )
+    assert bad.status_code == 400
+    assert f'href="#{fid(f"need.{need_id}.unit_cost")}"' in bad.text
+    assert f'id="{fid(f"need.{need_id}.unit_cost")}-error"' in bad.text
+    assert "indicative cost per person" in bad.text and 'value="lots"' in bad.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+
+    # an answer over its word limit, and no service named: each beside its own field
+    long = " ".join(["word"] * 11)
+    form = good_form(csrf, need_id, s1, qs, **{f"answer.{qs[0]['id']}": long})
+    del form[f"need.{need_id}.service.{s1}"]
+    bad = await c.post(f"/console/exercises/{exercise_id}/respond", data=form)
+    assert bad.status_code == 400
+    assert f'id="{fid("answer." + str(qs[0]["id"]))}-error"' in bad.text and "over the limit of 10" in bad.text
+    assert f'id="{fid(f"need.{need_id}.services")}-error"' in bad.text
+    assert "name at least one of your services" in bad.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+
+    c.follow_redirects = False
+    done = await c.post(f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/console/exercises/{exercise_id}/responses/{p1}?saved=1"
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["revision"] == 1
+    (n,) = stored["needs"]
+    assert (n["intent"], n["service_ids"], n["unit_cost"], n["barriers"]) == ("lead", [s1], 1800, ["tupe"])
+    assert n["capacity"] == [{"area": "E06000020", "service_users_per_year": 30}]
+    assert [a["value"] for a in stored["answers"]] == [
+        "Ten years of supported housing in Telford.",
+        True,
+        12,
+        "5 years",
+        ["block", "pbr"],
+    ]
+    shown = await c.get(done.headers["location"])
+    assert shown.status_code == 200 and "Your response has been saved" in shown.text and "£1,800" in shown.text
+
+    # the form opens with what was said; revising needs the revision it was opened at
+    again = await c.get(f"/console/exercises/{exercise_id}/respond")
+    assert 'name="revision" value="1"' in again.text and 'value="1800"' in again.text
+    revised = await c.post(
+        f"/console/exercises/{exercise_id}/respond",
+        data=good_form(
+            csrf,
+            need_id,
+            s1,
+            qs,
+            revision="1",
+            **{f"need.{need_id}.unit_cost": "1700", f"need.{need_id}.barriers_text": "Revised elsewhere."},
+        ),
+    )
+    assert revised.status_code == 303, revised.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["revision"] == 2
+    stale = await c.post(
+        f"/console/exercises/{exercise_id}/respond",
+        data=good_form(csrf, need_id, s1, qs, revision="1", **{f"need.{need_id}.unit_cost": "1"}),
+    )
+    assert stale.status_code == 409 and "This was changed since you opened it" in stale.text
+    assert 'name="revision" value="2"' in stale.text
+    # what changed since, in plain words; the field typed over is kept, the field left as opened shows theirs
+    assert re.search(
+        r"<th scope=\"row\">Accommodation for adults in Telford: indicative cost per person</th>"
+        r"<td>1800</td><td>1700</td>",
+        stale.text,
+    )
+    assert (
+        f'id="{fid(f"need.{need_id}.unit_cost")}" name="need.{need_id}.unit_cost" type="text" value="1"' in stale.text
+    )
+    assert ">Revised elsewhere.</textarea>" in stale.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["needs"][0][
+        "unit_cost"
+    ] == 1700
+
+    # another provider's response is not this provider's to read (as the API: 403)
+    _, other = await w.keys.make("provider", p2)
+    assert (
+        await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers={"Authorization": f"Bearer {other}"})
+    ).status_code == 403
+    assert (await c.get(f"/console/exercises/{exercise_id}/responses/{p2}")).status_code == 403
+
+    # a clarification question: an empty one beside its field; then sent, private until answered
+    empty = await c.post(f"/console/exercises/{exercise_id}/clarifications", data={"csrf_token": csrf, "question": " "})
+    assert empty.status_code == 400 and 'id="f-question-error"' in empty.text
+    asked = await c.post(
+        f"/console/exercises/{exercise_id}/clarifications",
+        data={"csrf_token": csrf, "question": "Would a bid for part of Telford be accepted?"},
+    )
+    assert asked.status_code == 303
+    mine = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert "Your questions awaiting an answer" in mine.text and "part of Telford" in mine.text
+
+    withdrawn = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "2"})
+    assert withdrawn.status_code == 303
+    now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert (now["status"], now["revision"]) == ("withdrawn", 3)
+
+    # after the deadline: the API's own message, nothing stored
+    w.clock.at = AFTER
+    late = await c.post(
+        f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs, revision="3")
+    )
+    assert late.status_code == 409 and "has passed" in late.text and 'class="error-summary"' in late.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["revision"] == 3
+
+
+async def test_a_commissioner_reads_responses_and_answers_a_clarification(world: World) -> None:
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    provider = await w.keys.headers("provider", p1)
+    body = {
+        "needs": [{"need_id": need_id, "intent": "either", "service_ids": [s1], "unit_cost": 1900}],
+        "answers": [
+            {"question_id": qs[0]["id"], "value": "Supported housing."},
+            {"question_id": qs[1]["id"], "value": False},
+        ],
+    }
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=provider, json=body)).status_code == 201
+    asked = await c.post(
+        f"/exercises/{exercise_id}/clarifications", headers=provider, json={"question": "Is TUPE likely to apply?"}
+    )
+    clarification_id = asked.json()["id"]
+
+    _, key = await w.keys.make("commissioner", name="Cora Commissioner")
+    csrf = await sign_in(c, key)
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert page.status_code == 200
+    name = (await c.get(f"/providers/{p1}")).json()["name"]
+    assert "Market engagement" in page.text and "Open" in page.text
+    assert f'href="/console/exercises/{exercise_id}/responses/{p1}"' in page.text and "either" in page.text
+    assert f'href="/console/exercises/{exercise_id}/report?format=html#market-response"' in page.text
+    assert "Is TUPE likely to apply?" in page.text
+    detail = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")
+    assert detail.status_code == 200 and name in detail.text and "£1,900" in detail.text
+    assert "Supported housing." in detail.text and "Submitted" in detail.text
+
+    field = f"c{clarification_id}.answer"
+    path = f"/console/exercises/{exercise_id}/clarifications/{clarification_id}/answer"
+    empty = await c.post(path, data={"csrf_token": csrf, field: ""})
+    assert empty.status_code == 400 and f'id="{fid(field)}-error"' in empty.text
+    assert f"Answer to clarification {clarification_id}:" in empty.text
+    c.follow_redirects = False
+    done = await c.post(
+        path,
+        data={
+            "csrf_token": csrf,
+            field: "It may: the incumbent's staff could transfer.",
+            f"c{clarification_id}.published_question": "Will TUPE apply?",
+        },
+    )
+    assert done.status_code == 303, done.text
+    published = (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"]
+    assert [(x["question"], x["answer"]) for x in published] == [
+        ("Will TUPE apply?", "It may: the incumbent's staff could transfer.")
+    ]
+    twice = await c.post(path, data={"csrf_token": csrf, field: "Again."})
+    assert twice.status_code == 409 and "already answered" in twice.text
+    conn = await db.connect(w.dsn)
+    try:
+        audited = await conn.fetchval(
+            "select count(*) from audit_log where detail like 'answered and published clarification ' || $1 || ' %'",
+            str(clarification_id),
+        )
+    finally:
+        await conn.close()
+    assert audited == 1
+
+
+async def test_appraisal_pages_are_for_staff(client, keys) -> None:
+    _, key = await keys.make("commissioner")
+    await sign_in(client, key)
+    listed = await client.get("/console/appraisals")
+    assert listed.status_code == 200
+    ids = re.findall(r'href="/console/appraisals/(\d+)"', listed.text)
+    assert ids, listed.text
+    appraisal_id = ids[0]
+    page = await client.get(f"/console/appraisals/{appraisal_id}")
+    assert page.status_code == 200
+    api = (await client.get(f"/appraisals/{appraisal_id}", headers={"Authorization": f"Bearer {key}"})).json()
+    assert api["title"] in page.text and "Criteria and weights" in page.text and "Results" in page.text
+    if api["decision"]:
+        assert api["decision"]["decided_by"] in page.text
+    assert f'href="/console/appraisals/{appraisal_id}/report?format=html"' in page.text
+    html = await client.get(f"/console/appraisals/{appraisal_id}/report?format=html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert api["title"] in html.text
+    csv_ = await client.get(f"/console/appraisals/{appraisal_id}/report?format=csv")
+    assert csv_.status_code == 200 and "attachment" in csv_.headers["content-disposition"]
+    assert "row_type" in csv_.text
+    if api["exercise_id"]:
+        exercise = await client.get(f"/console/exercises/{api['exercise_id']}")
+        assert f'href="/console/appraisals/{appraisal_id}"' in exercise.text
+    assert (await client.get("/console/appraisals/999999")).status_code == 404
+
+    _, provider = await keys.make("provider", provider_id=1)
+    await sign_in(client, provider)
+    for path in (
+        "/console/appraisals",
+        f"/console/appraisals/{appraisal_id}",
+        f"/console/appraisals/{appraisal_id}/report",
+    ):
+        refused = await client.get(path)
+        assert refused.status_code == 403, path
+        assert "may not do this" in refused.text
+
+
+async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    path = f"/console/exercises/{exercise_id}/respond"
+    odd = {"need.²².intent": "lead", f"need.{need_id}.service.²": "on", f"need.{need_id}.service.9999999999999": "on"}
+    for form in (
+        good_form(csrf, need_id, s1, qs, **{f"answer.{qs[0]['id']}": "nul \x00 here"}),
+        good_form(csrf, need_id, s1, qs, **{f"answer.{qs[2]['id']}": "nan"}),
+        good_form(csrf, need_id, s1, qs, **{f"need.{need_id}.intent": "maybe"}),
+        good_form(csrf, need_id, s1, qs, revision="abc"),
+        good_form(csrf, need_id, s1, qs, **{f"need.{need_id}.capacity.E06000020": "1" * 30}),
+        {"csrf_token": csrf},
+    ):
+        answered = await c.post(path, data=form)
+        assert answered.status_code in (400, 409, 422), (form, answered.status_code, answered.text[:300])
+    api = {"Authorization": f"Bearer {key}"}
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+    for data in ({"csrf_token": csrf, "question": "nul \x00"}, {"csrf_token": csrf, "question": "x" * 5000}):
+        asked = await c.post(f"/console/exercises/{exercise_id}/clarifications", data=data)
+        assert asked.status_code == 400, asked.text[:300]
+    withdrawn = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "x"})
+    assert withdrawn.status_code == 400
+    missing = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "1"})
+    assert missing.status_code == 404
+    # keys the form never makes are left alone (a service id that is no id is not sent)
+    c.follow_redirects = False
+    assert (await c.post(path, data=good_form(csrf, need_id, s1, qs, **odd))).status_code == 303
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["needs"][0]["service_ids"] == [
+        s1
+    ]
