@@ -252,6 +252,7 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     assert [r["area_code"] for r in rows if r["row_type"] == "response_cell"] == ["E06000020"]
     html = (await c.get(f"/exercises/{exercise_id}/report?format=html", headers=w.commissioner)).text
     assert 'id="market-response"' in html and "Wrekin Housing Group" in html and "£1,900" in html
+    assert '<a href="#market-response">Market response</a>' in html  # listed in the contents
 
 
 async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):

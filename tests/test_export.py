@@ -40,7 +40,7 @@ async def search_all(client: AsyncTestClient, query: str = "") -> list[dict]:
 async def test_csv_has_a_row_per_matched_service_of_every_hit_not_a_page(read_client: AsyncTestClient) -> None:
     r = await read_client.get("/providers/export?format=csv")
     assert r.status_code == 200, r.text
-    assert r.headers["content-type"].startswith("text/csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert "attachment" in r.headers["content-disposition"]
     rows = read_csv(r.content)
     assert list(rows[0]) == FLAT_COLUMNS

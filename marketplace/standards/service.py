@@ -471,7 +471,7 @@ FLAT_COLUMNS = tabular.FLAT_COLUMNS
 """The flat sheet's columns (imports read sheets with them)."""
 EXPORT_CAP = 50_000
 """At most this many rows (services, or providers without one) in an export; beyond, narrow the search."""
-EXPORT_MEDIA = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MEDIA, "hsds": "application/zip"}
+EXPORT_MEDIA = {"csv": "text/csv", "xlsx": XLSX_MEDIA, "hsds": "application/zip"}  # (the framework adds the charset)
 EXPORT_SUFFIX = {"csv": "csv", "xlsx": "xlsx", "hsds": "zip"}
 
 
