@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
@@ -498,120 +500,81 @@ VERIFY = ChangeDoc(
 )
 
 
-@post(
-    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
-    summary="Verify one of the organisation's accreditations (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_accreditation(
-    provider_id: ProviderId,
-    code: AccreditationCode,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(accreditation=code)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+def _accreditation(code: AccreditationCode) -> EvidenceTarget:
+    return EvidenceTarget(accreditation=code)
 
 
-@delete(
-    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
-    summary="Withdraw the verification of an accreditation of the organisation's (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_accreditation(
-    provider_id: ProviderId, code: AccreditationCode, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Provider]:
-    target = EvidenceTarget(accreditation=code)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+def _service_accreditation(service_id: ServiceId, code: AccreditationCode) -> EvidenceTarget:
+    return EvidenceTarget(service_id=service_id, accreditation=code)
 
 
-@post(
-    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
-    summary="Verify one of a service's accreditations (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_service_accreditation(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    code: AccreditationCode,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, accreditation=code)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+def _outcome(service_id: ServiceId, index: OutcomeIndex) -> EvidenceTarget:
+    return EvidenceTarget(service_id=service_id, outcome=index)
 
 
-@delete(
-    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
-    summary="Withdraw the verification of a service's accreditation (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_service_accreditation(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    code: AccreditationCode,
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, accreditation=code)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+def _verification(
+    path: str, target: Callable[..., EvidenceTarget], name: str, verify: str, withdraw: str
+) -> tuple[Any, Any]:
+    """The pair of operations on the verification of one kind of evidence at `path` (the target read from the
+    path by `target`): POST verifies (`verify`, the summary; the handler is `verify_<name>`), DELETE withdraws."""
+    deps = {"target": Provide(target, sync_to_thread=False)}
+
+    async def verify_handler(
+        provider_id: ProviderId,
+        target: NamedDependency[EvidenceTarget],
+        data: JSONBody[VerificationIn],
+        ctx: Ctx,
+        conn: Conn,
+        actor: ActorDep,
+        if_match: IfMatch = None,
+    ) -> Response[Provider]:
+        return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+
+    async def withdraw_handler(
+        provider_id: ProviderId,
+        target: NamedDependency[EvidenceTarget],
+        ctx: Ctx,
+        conn: Conn,
+        actor: ActorDep,
+        if_match: IfMatch = None,
+    ) -> Response[Provider]:
+        return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+
+    verify_handler.__name__ = verify_handler.__qualname__ = f"verify_{name}"
+    withdraw_handler.__name__ = withdraw_handler.__qualname__ = f"unverify_{name}"
+    return (
+        post(path, summary=verify, description=VERIFY_DOC, status_code=200, dependencies=deps, **VERIFY)(
+            verify_handler
+        ),
+        delete(path, summary=withdraw, description=WITHDRAW_DOC, status_code=200, dependencies=deps, **VERIFY)(
+            withdraw_handler
+        ),
+    )
 
 
-@post(
-    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
-    summary="Verify one of a service's outcomes records (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_outcome(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    index: OutcomeIndex,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, outcome=index)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
-
-
-@delete(
-    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
-    summary="Withdraw the verification of a service's outcomes record (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_outcome(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    index: OutcomeIndex,
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, outcome=index)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+VERIFICATIONS = [
+    *_verification(
+        "/providers/{provider_id:int}/accreditations/{code:str}/verification",
+        _accreditation,
+        "accreditation",
+        "Verify one of the organisation's accreditations (admin)",
+        "Withdraw the verification of an accreditation of the organisation's (admin)",
+    ),
+    *_verification(
+        "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
+        _service_accreditation,
+        "service_accreditation",
+        "Verify one of a service's accreditations (admin)",
+        "Withdraw the verification of a service's accreditation (admin)",
+    ),
+    *_verification(
+        "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
+        _outcome,
+        "outcome",
+        "Verify one of a service's outcomes records (admin)",
+        "Withdraw the verification of a service's outcomes record (admin)",
+    ),
+]
 
 
 ROUTES = [
@@ -634,10 +597,5 @@ ROUTES = [
     add_service,
     patch_service,
     delete_service,
-    verify_accreditation,
-    unverify_accreditation,
-    verify_service_accreditation,
-    unverify_service_accreditation,
-    verify_outcome,
-    unverify_outcome,
+    *VERIFICATIONS,
 ]
