@@ -282,3 +282,14 @@ def keys(fresh_db: str) -> Keys:
 @pytest.fixture(scope="session")
 def read_keys(read_db: str) -> Keys:
     return Keys(read_db)
+
+
+def schema_before(number: int, directory: Path) -> Path:
+    """A folder in `directory` holding the released migrations numbered below `number` (a database migrated from it
+    is as deployed before migration `number`)."""
+    before = directory / "schema"
+    before.mkdir()
+    for path in sorted((PROJECT_ROOT / "schema").glob("*.sql")):
+        if int(path.name[:4]) < number:
+            shutil.copy(path, before / path.name)
+    return before
