@@ -34,7 +34,19 @@ from marketplace.appraisals.models import (
 from marketplace.appraisals.render import to_csv_bytes, to_html
 from marketplace.concurrency import etag, require_if_match
 from marketplace.errors import NotAcceptable
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
+from marketplace.http import (
+    NEEDS_KEY,
+    ActorDep,
+    Conn,
+    Ctx,
+    Id,
+    IfMatch,
+    PageNumber,
+    PerPage,
+    RouteDoc,
+    errors_doc,
+    versioned,
+)
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
@@ -86,10 +98,6 @@ def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
     if fmt == "html":
         headers["Content-Security-Policy"] = CSP
     return Response(body, media_type=MEDIA[fmt], headers=headers)
-
-
-def versioned(a: Appraisal, status_code: int = 200) -> Response[Appraisal]:
-    return Response(a, status_code=status_code, headers={"ETag": etag(a.version)})
 
 
 @get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)

@@ -27,6 +27,7 @@ from marketplace.http import (
     RouteDoc,
     caller_of,
     errors_doc,
+    versioned,
 )
 from marketplace.providers import service
 from marketplace.providers.models import (
@@ -60,10 +61,6 @@ ProviderId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Pro
 ServiceId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Service id")]
 SERVICE_ETAG = [ResponseHeader(name="ETag", description='The service version, e.g. "v3"', documentation_only=True)]
 ETAG_HEADER = [ResponseHeader(name="ETag", description='The profile version, e.g. "v3"', documentation_only=True)]
-
-
-def with_etag(provider: Provider, status_code: int = 200) -> Response[Provider]:
-    return Response(provider, status_code=status_code, headers={"ETag": etag(provider.version)})
 
 
 @get(
@@ -247,7 +244,7 @@ CHANGE = ChangeDoc(
 async def _change(
     ctx: Ctx, conn: Conn, actor: ActorDep, provider_id: int, if_match: str | None, edit: Edit
 ) -> Response[Provider]:
-    return with_etag(await service.change(ctx, conn, actor, provider_id, if_match, edit))
+    return versioned(await service.change(ctx, conn, actor, provider_id, if_match, edit))
 
 
 @patch(
@@ -383,10 +380,6 @@ async def provider_history(
 # --- services ------------------------------------------------------------------------------------------------
 
 
-def service_with_etag(service: Service, status_code: int = 200) -> Response[Service]:
-    return Response(service, status_code=status_code, headers={"ETag": etag(service.version)})
-
-
 SERVICE_CHANGE = ChangeDoc(
     responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
     response_headers=SERVICE_ETAG,
@@ -419,7 +412,7 @@ async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: Ac
 async def get_service(
     provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return service_with_etag(await service.get_service(ctx, conn, actor.caller, provider_id, service_id))
+    return versioned(await service.get_service(ctx, conn, actor.caller, provider_id, service_id))
 
 
 @post(
@@ -433,7 +426,7 @@ async def get_service(
 async def add_service(
     provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return service_with_etag(await service.add_service(ctx, conn, actor, provider_id, data), 201)
+    return versioned(await service.add_service(ctx, conn, actor, provider_id, data), 201)
 
 
 @patch(
@@ -455,7 +448,7 @@ async def patch_service(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response[Service]:
-    return service_with_etag(await service.change_service(ctx, conn, actor, provider_id, service_id, if_match, data))
+    return versioned(await service.change_service(ctx, conn, actor, provider_id, service_id, if_match, data))
 
 
 @delete(
@@ -528,7 +521,7 @@ def _verification(
         actor: ActorDep,
         if_match: IfMatch = None,
     ) -> Response[Provider]:
-        return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+        return versioned(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
 
     async def withdraw_handler(
         provider_id: ProviderId,
@@ -538,7 +531,7 @@ def _verification(
         actor: ActorDep,
         if_match: IfMatch = None,
     ) -> Response[Provider]:
-        return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+        return versioned(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
 
     verify_handler.__name__ = verify_handler.__qualname__ = f"verify_{name}"
     withdraw_handler.__name__ = withdraw_handler.__qualname__ = f"unverify_{name}"
