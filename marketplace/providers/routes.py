@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
@@ -291,44 +291,27 @@ async def put_social_value(
     return await _change(ctx, conn, actor, provider_id, if_match, replaced(social_value=data.social_value))
 
 
-@patch(
-    "/providers/{provider_id:int}/resources",
-    summary="Update resources (volunteers, premises, match funding, partners)",
-    **CHANGE,
+P = TypeVar("P", ResourcesPatch, FinancesPatch, ContactPatch)
+
+
+def _patch_part(part: Literal["resources", "finances", "contact"], body: type[P], summary: str) -> Any:
+    """PATCH of one part of the profile (`body` the part's patch), field by field, under the profile's ETag."""
+
+    async def handler(
+        provider_id: ProviderId, data: JSONBody[P], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    ) -> Response[Provider]:
+        return await _change(ctx, conn, actor, provider_id, if_match, with_part(part, data))
+
+    handler.__name__ = handler.__qualname__ = f"patch_{part}"
+    path = f"/providers/{{provider_id:int}}/{part}"
+    return patch(path, summary=summary, signature_namespace={"P": body}, **CHANGE)(handler)
+
+
+patch_resources = _patch_part(
+    "resources", ResourcesPatch, "Update resources (volunteers, premises, match funding, partners)"
 )
-async def patch_resources(
-    provider_id: ProviderId,
-    data: JSONBody[ResourcesPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("resources", data))
-
-
-@patch("/providers/{provider_id:int}/finances", summary="Update finances", **CHANGE)
-async def patch_finances(
-    provider_id: ProviderId,
-    data: JSONBody[FinancesPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("finances", data))
-
-
-@patch("/providers/{provider_id:int}/contact", summary="Update the contact", **CHANGE)
-async def patch_contact(
-    provider_id: ProviderId,
-    data: JSONBody[ContactPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("contact", data))
+patch_finances = _patch_part("finances", FinancesPatch, "Update finances")
+patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
 
 
 @post(
