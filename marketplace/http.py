@@ -8,7 +8,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, Iterable
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 
 import asyncpg
 import msgspec
@@ -473,6 +473,20 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(name="If-Match", required=False, description='The ETag from the GET, e.g. "v3"; required'),
 ]
+
+
+class Versioned(Protocol):
+    @property
+    def version(self) -> int: ...
+
+
+V = TypeVar("V", bound=Versioned)
+
+
+def versioned(body: V, status_code: int = 200) -> Response[V]:
+    """`body` with its version as the ETag (the `If-Match` of the next change to it)."""
+    return Response(body, status_code=status_code, headers={"ETag": etag(body.version)})
+
 
 NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 NO_STORE = {"Cache-Control": "no-store"}

@@ -21,6 +21,7 @@ from litestar.static_files import create_static_files_router
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
+from marketplace.messages import CODE_FIELDS
 from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
 
@@ -61,21 +62,9 @@ def docs_assets() -> Router:
     )
 
 
-# Parameter and field names whose values are taxonomy codes -> the taxonomy.
-CODE_NAMES = {
-    "pathway": "pathways",
-    "area": "areas",
-    "areas": "areas",
-    "coverage": "areas",
-    "cohort": "cohorts",
-    "cohorts": "cohorts",
-    "sector": "sectors",
-    "legal_form": "legal_forms",
-    "accreditation": "accreditations",
-    "accreditations": "accreditations",
-    "required_accreditations": "accreditations",
-    "social_value": "social_value",
-}
+CODE_NAMES = {name: kind for name, kind in CODE_FIELDS.items() if name != "pathways"}
+"""Parameter and field names whose values are taxonomy codes -> the taxonomy: the messages' (one table), but for
+`pathways`, which the document has never given the codes of (the directory's and the report's response fields)."""
 
 # Query parameters whose values come from a fixed list (checked by the use case, which names the allowed values).
 FIXED_CODES = {

@@ -12,7 +12,8 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -198,15 +199,13 @@ class LiveServer(str):
     dsn: str
 
 
-@pytest.fixture(scope="session")
-async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
-    """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds."""
-    dsn = databases.dsn(await databases.create("live"))
+@contextmanager
+def serving(dsn: str, log_name: str, **env: str) -> Iterator[LiveServer]:
+    """`marketplace serve` itself on `dsn`'s database (and `env` besides), on a loopback port, until the block ends.
+    A server error's traceback is in `log_name`, kept with the run's databases."""
     port = _free_port()
-    log = embedded_dir() / "live-server.log"  # kept with the run's database; a server error's traceback is here
-    # the property tests send thousands of requests with bad keys from one address: no limit on denials here
-    # (the limit itself: tests/test_audit.py)
-    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET, "MARKETPLACE_DENIAL_LIMIT": "10000000"}
+    log = embedded_dir() / log_name
+    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET, **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=PROJECT_ROOT,
@@ -228,12 +227,24 @@ async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
             proc.kill()
             raise RuntimeError(f"server did not start: {log.read_text()}")
         time.sleep(0.1)
-    yield base
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+async def live_server(databases: Databases) -> AsyncIterator[LiveServer]:
+    """`marketplace serve` itself, on a loopback port and an empty database it migrates and seeds."""
+    dsn = databases.dsn(await databases.create("live"))
+    # the property tests send thousands of requests with bad keys from one address: no limit on denials here
+    # (the limit itself: tests/test_audit.py)
+    with serving(dsn, "live-server.log", MARKETPLACE_DENIAL_LIMIT="10000000") as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
@@ -271,3 +282,14 @@ def keys(fresh_db: str) -> Keys:
 @pytest.fixture(scope="session")
 def read_keys(read_db: str) -> Keys:
     return Keys(read_db)
+
+
+def schema_before(number: int, directory: Path) -> Path:
+    """A folder in `directory` holding the released migrations numbered below `number` (a database migrated from it
+    is as deployed before migration `number`)."""
+    before = directory / "schema"
+    before.mkdir()
+    for path in sorted((PROJECT_ROOT / "schema").glob("*.sql")):
+        if int(path.name[:4]) < number:
+            shutil.copy(path, before / path.name)
+    return before

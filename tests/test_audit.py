@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from pathlib import Path
 
 import asyncpg
 import pytest
-from conftest import app_settings, run_cli
+from conftest import app_settings, run_cli, schema_before
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -132,11 +131,7 @@ async def test_the_owner_drops_only_months_past_the_retention_period(databases, 
 
 async def test_audit_rows_survive_the_partitioning_migration(databases, tmp_path: Path):
     dsn = databases.dsn(await databases.create("before_partitions"))
-    before = tmp_path / "schema"
-    before.mkdir()
-    for path in sorted((PROJECT_ROOT / "schema").glob("*.sql")):
-        if int(path.name[:4]) < 9:
-            shutil.copy(path, before / path.name)
+    before = schema_before(9, tmp_path)
     conn = await db.connect(dsn)
     try:
         await migrate(conn, before)

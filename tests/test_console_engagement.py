@@ -9,22 +9,17 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import Keys, app_settings
-from litestar.testing import AsyncTestClient
 from test_console import sign_in
-from test_engagement import AFTER, BEFORE, DURING, QUESTIONS, MovableClock, World, make_exercise, providers_with
+from test_engagement import AFTER, DURING, QUESTIONS, World, make_exercise, providers_with, world_on
 
 from marketplace import db
-from marketplace.app import create_app
 
 
 @pytest.fixture
 async def world(fresh_db: str) -> AsyncIterator[World]:
     """As test_engagement's: the app on a fresh database with a clock the test moves."""
-    clock = MovableClock(BEFORE)
-    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
-        keys = Keys(fresh_db)
-        yield World(client, clock, keys, fresh_db, await keys.headers("commissioner"))
+    async with world_on(fresh_db) as w:
+        yield w
 
 
 def fid(name: str) -> str:

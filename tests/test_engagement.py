@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import io
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -54,12 +55,19 @@ class World:
     commissioner: dict[str, str]
 
 
+@asynccontextmanager
+async def world_on(dsn: str) -> AsyncIterator[World]:
+    """The app on `dsn`'s database with a clock the test moves (at BEFORE), and a commissioner's key."""
+    clock = MovableClock(BEFORE)
+    async with AsyncTestClient(app=create_app(app_settings(dsn), clock=clock)) as client:
+        keys = Keys(dsn)
+        yield World(client, clock, keys, dsn, await keys.headers("commissioner"))
+
+
 @pytest.fixture
 async def world(fresh_db: str) -> AsyncIterator[World]:
-    clock = MovableClock(BEFORE)
-    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
-        keys = Keys(fresh_db)
-        yield World(client, clock, keys, fresh_db, await keys.headers("commissioner"))
+    async with world_on(fresh_db) as w:
+        yield w
 
 
 async def providers_with(dsn: str, pathway: str, area: str, n: int = 2) -> list[tuple[int, int]]:

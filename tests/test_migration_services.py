@@ -4,11 +4,11 @@ now a service, nothing is lost, and the history is intact and records the migrat
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import msgspec
 import pytest
+from conftest import schema_before
 
 from marketplace import db
 from marketplace.migrate import migrate
@@ -32,11 +32,7 @@ async def old_db(databases, tmp_path: Path):
     """A database at schema 0006 with providers in the old shape (expertise, coverage, capacity) and history."""
     name = await databases.create("before_services")
     dsn = databases.dsn(name)
-    before = tmp_path / "schema"
-    before.mkdir()
-    for path in sorted(SCHEMA.glob("*.sql")):
-        if int(path.name[:4]) < 7:
-            shutil.copy(path, before / path.name)
+    before = schema_before(7, tmp_path)
     conn = await db.connect(dsn)
     try:
         await migrate(conn, before)

@@ -9,11 +9,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 from pathlib import Path
 
 import msgspec
 import pytest
+from conftest import schema_before
+from test_evidence_integrity import sample_exercise
 
 import matching
 import matching.explain
@@ -27,14 +28,6 @@ from marketplace.taxonomy import service as taxonomy
 
 SCHEMA = PROJECT_ROOT / "schema"
 TABLE = {"pathway_fit": 25, "coverage": 25, "capacity": 10, "quality": 20, "local_priorities": 20}
-
-
-async def sample_exercise(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("select min(id) from exercise")
-    finally:
-        await conn.close()
 
 
 async def run_count(dsn: str) -> int:
@@ -195,11 +188,7 @@ async def before_percentages(databases, tmp_path: Path):
     """A database at the schema before 0019, with weights in the old relative form."""
     name = await databases.create("before_percentages")
     dsn = databases.dsn(name)
-    before = tmp_path / "schema"
-    before.mkdir()
-    for path in sorted(SCHEMA.glob("*.sql")):
-        if int(path.name[:4]) < 19:
-            shutil.copy(path, before / path.name)
+    before = schema_before(19, tmp_path)
     conn = await db.connect(dsn)
     try:
         await migrate(conn, before)

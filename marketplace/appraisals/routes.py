@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Request, Response, get, patch, post, put
@@ -34,7 +34,19 @@ from marketplace.appraisals.models import (
 from marketplace.appraisals.render import to_csv_bytes, to_html
 from marketplace.concurrency import etag, require_if_match
 from marketplace.errors import NotAcceptable
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
+from marketplace.http import (
+    NEEDS_KEY,
+    ActorDep,
+    Conn,
+    Ctx,
+    Id,
+    IfMatch,
+    PageNumber,
+    PerPage,
+    RouteDoc,
+    errors_doc,
+    versioned,
+)
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
@@ -86,10 +98,6 @@ def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
     if fmt == "html":
         headers["Content-Security-Policy"] = CSP
     return Response(body, media_type=MEDIA[fmt], headers=headers)
-
-
-def versioned(a: Appraisal, status_code: int = 200) -> Response[Appraisal]:
-    return Response(a, status_code=status_code, headers={"ETag": etag(a.version)})
 
 
 @get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)
@@ -153,78 +161,40 @@ async def patch_appraisal(
     return versioned(await service.update_appraisal(conn, actor, appraisal_id, if_match, data))
 
 
-def _part(a: Appraisal, doc: type[Any], part: str) -> Response[Any]:
-    return Response(doc(**{part: getattr(a, part)}), headers={"ETag": etag(a.version)})
-
-
 GET_PART = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
+D = TypeVar("D", bound=msgspec.Struct)
 
 
-@get("/appraisals/{appraisal_id:int}/options", summary="The options (delivery models)", **GET_PART)
-async def get_options(appraisal_id: Id, conn: Conn) -> Response[OptionsDoc]:
-    return _part(await service.get_appraisal(conn, appraisal_id), OptionsDoc, "options")
+def _part(part: str, doc: type[D], read: str, replace: str) -> tuple[Any, Any]:
+    """GET and PUT of the appraisal's sub-resource `part` (`doc` its body, e.g. `{"options": [...]}`; `read` and
+    `replace` the operations' summaries): read with the appraisal's ETag, replaced whole under it."""
+    path = f"/appraisals/{{appraisal_id:int}}/{part}"
+    types = {"D": doc}  # the body's and the response's type, for the framework's signature model
+
+    async def get_part(appraisal_id: Id, conn: Conn) -> Response[D]:
+        a = await service.get_appraisal(conn, appraisal_id)
+        return Response(doc(**{part: getattr(a, part)}), headers={"ETag": etag(a.version)})
+
+    async def put_part(
+        appraisal_id: Id, data: JSONBody[D], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    ) -> Response[Appraisal]:
+        return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, part, getattr(data, part)))
+
+    get_part.__name__ = get_part.__qualname__ = f"get_{part}"
+    put_part.__name__ = put_part.__qualname__ = f"put_{part}"
+    return (
+        get(path, summary=read, signature_namespace=types, **GET_PART)(get_part),
+        put(path, summary=replace, description=PUT_NOTE, signature_namespace=types, **CHANGE)(put_part),
+    )
 
 
-@put("/appraisals/{appraisal_id:int}/options", summary="Replace the options", description=PUT_NOTE, **CHANGE)
-async def put_options(
-    appraisal_id: Id, data: JSONBody[OptionsDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Appraisal]:
-    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "options", data.options))
-
-
-@get("/appraisals/{appraisal_id:int}/criteria", summary="The criteria and their weights", **GET_PART)
-async def get_criteria(appraisal_id: Id, conn: Conn) -> Response[CriteriaDoc]:
-    return _part(await service.get_appraisal(conn, appraisal_id), CriteriaDoc, "criteria")
-
-
-@put(
-    "/appraisals/{appraisal_id:int}/criteria",
-    summary="Replace the criteria (add, rename, reweight)",
-    description=PUT_NOTE,
-    **CHANGE,
-)
-async def put_criteria(
-    appraisal_id: Id, data: JSONBody[CriteriaDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Appraisal]:
-    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "criteria", data.criteria))
-
-
-@get("/appraisals/{appraisal_id:int}/scores", summary="Every assessor's scores", **GET_PART)
-async def get_scores(appraisal_id: Id, conn: Conn) -> Response[ScoresDoc]:
-    return _part(await service.get_appraisal(conn, appraisal_id), ScoresDoc, "scores")
-
-
-@put("/appraisals/{appraisal_id:int}/scores", summary="Replace the assessors' scores", description=PUT_NOTE, **CHANGE)
-async def put_scores(
-    appraisal_id: Id, data: JSONBody[ScoresDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Appraisal]:
-    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "scores", data.scores))
-
-
-@get("/appraisals/{appraisal_id:int}/moderation", summary="The moderated (agreed) scores", **GET_PART)
-async def get_moderation(appraisal_id: Id, conn: Conn) -> Response[ModerationDoc]:
-    return _part(await service.get_appraisal(conn, appraisal_id), ModerationDoc, "moderation")
-
-
-@put(
-    "/appraisals/{appraisal_id:int}/moderation", summary="Replace the moderated scores", description=PUT_NOTE, **CHANGE
-)
-async def put_moderation(
-    appraisal_id: Id, data: JSONBody[ModerationDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Appraisal]:
-    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "moderation", data.moderation))
-
-
-@get("/appraisals/{appraisal_id:int}/costs", summary="The cost lines per option and year", **GET_PART)
-async def get_costs(appraisal_id: Id, conn: Conn) -> Response[CostsDoc]:
-    return _part(await service.get_appraisal(conn, appraisal_id), CostsDoc, "costs")
-
-
-@put("/appraisals/{appraisal_id:int}/costs", summary="Replace the cost lines", description=PUT_NOTE, **CHANGE)
-async def put_costs(
-    appraisal_id: Id, data: JSONBody[CostsDoc], conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Appraisal]:
-    return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, "costs", data.costs))
+PARTS = [
+    *_part("options", OptionsDoc, "The options (delivery models)", "Replace the options"),
+    *_part("criteria", CriteriaDoc, "The criteria and their weights", "Replace the criteria (add, rename, reweight)"),
+    *_part("scores", ScoresDoc, "Every assessor's scores", "Replace the assessors' scores"),
+    *_part("moderation", ModerationDoc, "The moderated (agreed) scores", "Replace the moderated scores"),
+    *_part("costs", CostsDoc, "The cost lines per option and year", "Replace the cost lines"),
+]
 
 
 @post(
@@ -288,16 +258,7 @@ ROUTES = [
     create_exercise_appraisal,
     get_appraisal,
     patch_appraisal,
-    get_options,
-    put_options,
-    get_criteria,
-    put_criteria,
-    get_scores,
-    put_scores,
-    get_moderation,
-    put_moderation,
-    get_costs,
-    put_costs,
+    *PARTS,
     decide,
     appraisal_report,
 ]

@@ -332,6 +332,16 @@ def _take_theirs(values: dict[str, str], changes: list[Change], current: dict[st
             values[change.field] = current.get(change.field, values[change.field])
 
 
+def _lost(field: str) -> InvalidInput:
+    """A form posted without the version (or revision) it was opened at, or with one that is not a number."""
+    return InvalidInput.field(field, f"the form lost the {field} it was opened at: open it again")
+
+
+def _problems(exc: InvalidInput | Unprocessable) -> list[FieldProblem]:
+    """What the API found wrong, by field (the whole body when it names none)."""
+    return exc.problems or [FieldProblem(field="body", problem=exc.message)]
+
+
 def _placed(problems: list[FieldProblem], fields: tuple[str, ...], values: dict[str, str]) -> FormState:
     """Problems by the form field they name (`areas[1]` is the areas box); the rest go in the summary only."""
     placed, unplaced = [], []
@@ -372,7 +382,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
         patch = service.decode_form(service.profile_form_patch(form), ProviderPatch)
         await providers.change(ctx, conn, actor_of(request.scope), provider_id, etag(version), patched(patch))
     except ValueError:
-        raise InvalidInput.field("version", "the form lost the version it was opened at: open it again") from None
+        raise _lost("version") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
         current = await service.provider(ctx, conn, session.caller, provider_id)
@@ -380,7 +390,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
         values["version"] = str(exc.current_version)
         state_ = FormState(values=values)
     except (InvalidInput, Unprocessable) as exc:
-        state_ = _placed(exc.problems or [FieldProblem(field="body", problem=exc.message)], PROFILE_FIELDS, values)
+        state_ = _placed(_problems(exc), PROFILE_FIELDS, values)
     else:
         return see_other(f"/console/providers/{provider_id}/edit?saved=1")
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -446,7 +456,7 @@ async def save_service(
             ctx, conn, actor_of(request.scope), provider_id, service_id, etag(version), patch
         )
     except ValueError:
-        raise InvalidInput.field("version", "the form lost the version it was opened at: open it again") from None
+        raise _lost("version") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(
             ctx, conn, session.caller, provider_id, profile_version, prefix=f"services[{service_id}]."
@@ -457,7 +467,7 @@ async def save_service(
         values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
         state_ = FormState(values=values)
     except (InvalidInput, Unprocessable) as exc:
-        state_ = _placed(exc.problems or [FieldProblem(field="body", problem=exc.message)], SERVICE_FIELDS, values)
+        state_ = _placed(_problems(exc), SERVICE_FIELDS, values)
     else:
         return see_other(f"/console/providers/{provider_id}/services/{service_id}/edit?saved=1")
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -842,7 +852,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         else:
             await engagement.submit_response(ctx, conn, actor_of(request.scope), exercise_id, data)
     except ValueError:
-        raise InvalidInput.field("revision", "the form lost the revision it was opened at: open it again") from None
+        raise _lost("revision") from None
     except PreconditionFailed:
         changed = await _own_response(conn, exercise_id, provider_id)
         values["revision"] = str(changed.revision) if changed is not None else ""
@@ -858,7 +868,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
                 changes.append(msgspec.structs.replace(c, field=service.change_label(notice, services_, c.field)))
         state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(exc.problems or [FieldProblem(field="body", problem=exc.message)], where, values)
+        state_ = service.place(_problems(exc), where, values)
     except Conflict as exc:
         state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
     else:
@@ -885,7 +895,7 @@ async def withdraw(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, c
     try:
         revision = int(form.get("revision", ""))
     except ValueError:
-        raise InvalidInput.field("revision", "the form lost the revision it was opened at: open it again") from None
+        raise _lost("revision") from None
     await engagement.withdraw_response(ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision))
     return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?withdrawn=1")
 

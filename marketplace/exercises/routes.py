@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 from litestar import Response, delete, get, patch, post
 from litestar.datastructures import ResponseHeader, State
@@ -10,7 +10,6 @@ from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import expensive, staff
-from marketplace.concurrency import etag
 from marketplace.exercises import service
 from marketplace.exercises.models import (
     WEIGHTS_RULE,
@@ -27,7 +26,19 @@ from marketplace.exercises.models import (
     NeedPatch,
     PartnershipRun,
 )
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
+from marketplace.http import (
+    NEEDS_KEY,
+    ActorDep,
+    Conn,
+    Ctx,
+    Id,
+    IfMatch,
+    PageNumber,
+    PerPage,
+    RouteDoc,
+    errors_doc,
+    versioned,
+)
 
 RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many of the stored ranked providers to return")]
 MatchLimit = Annotated[
@@ -42,13 +53,6 @@ LIMITED = (
     "At most MARKETPLACE_EXPENSIVE_LIMIT (default 20) match runs, partnership proposals and reports a minute per key "
     "and server worker; beyond that 429 with Retry-After."
 )
-
-
-V = TypeVar("V", Exercise, Need)
-
-
-def versioned(record: V, status_code: int = 200) -> Response[V]:
-    return Response(record, status_code=status_code, headers={"ETag": etag(record.version)})
 
 
 @get("/exercises", summary="Commissioning exercises, newest first", responses=errors_doc(400, 403), **DOC)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Callable
+from typing import Annotated, Any, Literal, TypeVar
 
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
@@ -25,6 +27,7 @@ from marketplace.http import (
     RouteDoc,
     caller_of,
     errors_doc,
+    versioned,
 )
 from marketplace.providers import service
 from marketplace.providers.models import (
@@ -58,10 +61,6 @@ ProviderId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Pro
 ServiceId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Service id")]
 SERVICE_ETAG = [ResponseHeader(name="ETag", description='The service version, e.g. "v3"', documentation_only=True)]
 ETAG_HEADER = [ResponseHeader(name="ETag", description='The profile version, e.g. "v3"', documentation_only=True)]
-
-
-def with_etag(provider: Provider, status_code: int = 200) -> Response[Provider]:
-    return Response(provider, status_code=status_code, headers={"ETag": etag(provider.version)})
 
 
 @get(
@@ -245,7 +244,7 @@ CHANGE = ChangeDoc(
 async def _change(
     ctx: Ctx, conn: Conn, actor: ActorDep, provider_id: int, if_match: str | None, edit: Edit
 ) -> Response[Provider]:
-    return with_etag(await service.change(ctx, conn, actor, provider_id, if_match, edit))
+    return versioned(await service.change(ctx, conn, actor, provider_id, if_match, edit))
 
 
 @patch(
@@ -292,44 +291,27 @@ async def put_social_value(
     return await _change(ctx, conn, actor, provider_id, if_match, replaced(social_value=data.social_value))
 
 
-@patch(
-    "/providers/{provider_id:int}/resources",
-    summary="Update resources (volunteers, premises, match funding, partners)",
-    **CHANGE,
+P = TypeVar("P", ResourcesPatch, FinancesPatch, ContactPatch)
+
+
+def _patch_part(part: Literal["resources", "finances", "contact"], body: type[P], summary: str) -> Any:
+    """PATCH of one part of the profile (`body` the part's patch), field by field, under the profile's ETag."""
+
+    async def handler(
+        provider_id: ProviderId, data: JSONBody[P], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    ) -> Response[Provider]:
+        return await _change(ctx, conn, actor, provider_id, if_match, with_part(part, data))
+
+    handler.__name__ = handler.__qualname__ = f"patch_{part}"
+    path = f"/providers/{{provider_id:int}}/{part}"
+    return patch(path, summary=summary, signature_namespace={"P": body}, **CHANGE)(handler)
+
+
+patch_resources = _patch_part(
+    "resources", ResourcesPatch, "Update resources (volunteers, premises, match funding, partners)"
 )
-async def patch_resources(
-    provider_id: ProviderId,
-    data: JSONBody[ResourcesPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("resources", data))
-
-
-@patch("/providers/{provider_id:int}/finances", summary="Update finances", **CHANGE)
-async def patch_finances(
-    provider_id: ProviderId,
-    data: JSONBody[FinancesPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("finances", data))
-
-
-@patch("/providers/{provider_id:int}/contact", summary="Update the contact", **CHANGE)
-async def patch_contact(
-    provider_id: ProviderId,
-    data: JSONBody[ContactPatch],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, with_part("contact", data))
+patch_finances = _patch_part("finances", FinancesPatch, "Update finances")
+patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
 
 
 @post(
@@ -381,10 +363,6 @@ async def provider_history(
 # --- services ------------------------------------------------------------------------------------------------
 
 
-def service_with_etag(service: Service, status_code: int = 200) -> Response[Service]:
-    return Response(service, status_code=status_code, headers={"ETag": etag(service.version)})
-
-
 SERVICE_CHANGE = ChangeDoc(
     responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
     response_headers=SERVICE_ETAG,
@@ -417,7 +395,7 @@ async def list_services(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: Ac
 async def get_service(
     provider_id: ProviderId, service_id: ServiceId, ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return service_with_etag(await service.get_service(ctx, conn, actor.caller, provider_id, service_id))
+    return versioned(await service.get_service(ctx, conn, actor.caller, provider_id, service_id))
 
 
 @post(
@@ -431,7 +409,7 @@ async def get_service(
 async def add_service(
     provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return service_with_etag(await service.add_service(ctx, conn, actor, provider_id, data), 201)
+    return versioned(await service.add_service(ctx, conn, actor, provider_id, data), 201)
 
 
 @patch(
@@ -453,7 +431,7 @@ async def patch_service(
     actor: ActorDep,
     if_match: IfMatch = None,
 ) -> Response[Service]:
-    return service_with_etag(await service.change_service(ctx, conn, actor, provider_id, service_id, if_match, data))
+    return versioned(await service.change_service(ctx, conn, actor, provider_id, service_id, if_match, data))
 
 
 @delete(
@@ -498,120 +476,81 @@ VERIFY = ChangeDoc(
 )
 
 
-@post(
-    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
-    summary="Verify one of the organisation's accreditations (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_accreditation(
-    provider_id: ProviderId,
-    code: AccreditationCode,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(accreditation=code)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+def _accreditation(code: AccreditationCode) -> EvidenceTarget:
+    return EvidenceTarget(accreditation=code)
 
 
-@delete(
-    "/providers/{provider_id:int}/accreditations/{code:str}/verification",
-    summary="Withdraw the verification of an accreditation of the organisation's (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_accreditation(
-    provider_id: ProviderId, code: AccreditationCode, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Response[Provider]:
-    target = EvidenceTarget(accreditation=code)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+def _service_accreditation(service_id: ServiceId, code: AccreditationCode) -> EvidenceTarget:
+    return EvidenceTarget(service_id=service_id, accreditation=code)
 
 
-@post(
-    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
-    summary="Verify one of a service's accreditations (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_service_accreditation(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    code: AccreditationCode,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, accreditation=code)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+def _outcome(service_id: ServiceId, index: OutcomeIndex) -> EvidenceTarget:
+    return EvidenceTarget(service_id=service_id, outcome=index)
 
 
-@delete(
-    "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
-    summary="Withdraw the verification of a service's accreditation (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_service_accreditation(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    code: AccreditationCode,
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, accreditation=code)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+def _verification(
+    path: str, target: Callable[..., EvidenceTarget], name: str, verify: str, withdraw: str
+) -> tuple[Any, Any]:
+    """The pair of operations on the verification of one kind of evidence at `path` (the target read from the
+    path by `target`): POST verifies (`verify`, the summary; the handler is `verify_<name>`), DELETE withdraws."""
+    deps = {"target": Provide(target, sync_to_thread=False)}
+
+    async def verify_handler(
+        provider_id: ProviderId,
+        target: NamedDependency[EvidenceTarget],
+        data: JSONBody[VerificationIn],
+        ctx: Ctx,
+        conn: Conn,
+        actor: ActorDep,
+        if_match: IfMatch = None,
+    ) -> Response[Provider]:
+        return versioned(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
+
+    async def withdraw_handler(
+        provider_id: ProviderId,
+        target: NamedDependency[EvidenceTarget],
+        ctx: Ctx,
+        conn: Conn,
+        actor: ActorDep,
+        if_match: IfMatch = None,
+    ) -> Response[Provider]:
+        return versioned(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+
+    verify_handler.__name__ = verify_handler.__qualname__ = f"verify_{name}"
+    withdraw_handler.__name__ = withdraw_handler.__qualname__ = f"unverify_{name}"
+    return (
+        post(path, summary=verify, description=VERIFY_DOC, status_code=200, dependencies=deps, **VERIFY)(
+            verify_handler
+        ),
+        delete(path, summary=withdraw, description=WITHDRAW_DOC, status_code=200, dependencies=deps, **VERIFY)(
+            withdraw_handler
+        ),
+    )
 
 
-@post(
-    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
-    summary="Verify one of a service's outcomes records (admin)",
-    status_code=200,
-    description=VERIFY_DOC,
-    **VERIFY,
-)
-async def verify_outcome(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    index: OutcomeIndex,
-    data: JSONBody[VerificationIn],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, outcome=index)
-    return with_etag(await service.verify_evidence(ctx, conn, actor, provider_id, if_match, target, data.seen))
-
-
-@delete(
-    "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
-    summary="Withdraw the verification of a service's outcomes record (admin)",
-    status_code=200,
-    description=WITHDRAW_DOC,
-    **VERIFY,
-)
-async def unverify_outcome(
-    provider_id: ProviderId,
-    service_id: ServiceId,
-    index: OutcomeIndex,
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    target = EvidenceTarget(service_id=service_id, outcome=index)
-    return with_etag(await service.withdraw_verification(ctx, conn, actor, provider_id, if_match, target))
+VERIFICATIONS = [
+    *_verification(
+        "/providers/{provider_id:int}/accreditations/{code:str}/verification",
+        _accreditation,
+        "accreditation",
+        "Verify one of the organisation's accreditations (admin)",
+        "Withdraw the verification of an accreditation of the organisation's (admin)",
+    ),
+    *_verification(
+        "/providers/{provider_id:int}/services/{service_id:int}/accreditations/{code:str}/verification",
+        _service_accreditation,
+        "service_accreditation",
+        "Verify one of a service's accreditations (admin)",
+        "Withdraw the verification of a service's accreditation (admin)",
+    ),
+    *_verification(
+        "/providers/{provider_id:int}/services/{service_id:int}/outcomes/{index:int}/verification",
+        _outcome,
+        "outcome",
+        "Verify one of a service's outcomes records (admin)",
+        "Withdraw the verification of a service's outcomes record (admin)",
+    ),
+]
 
 
 ROUTES = [
@@ -634,10 +573,5 @@ ROUTES = [
     add_service,
     patch_service,
     delete_service,
-    verify_accreditation,
-    unverify_accreditation,
-    verify_service_accreditation,
-    unverify_service_accreditation,
-    verify_outcome,
-    unverify_outcome,
+    *VERIFICATIONS,
 ]

@@ -261,17 +261,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
             ProviderKeyRequest(name=f"registration: {profile.name}"[:200], provider_id=provider_id),
             created_by=None,
         )
-        await queries.insert_history(
-            conn,
-            provider_id=provider_id,
-            version=1,
-            action="create",
-            changes=[("profile", None, msgspec.to_builtins(profile))],
-            actor=actor,
-        )
-        await audit.record(
-            conn, actor, status=201, provider_id=provider_id, detail=f"registered; provider key {key.api_key.id}"
-        )
+        await _record_creation(conn, actor, provider_id, profile, f"registered; provider key {key.api_key.id}")
         provider = await _current(ctx, conn, provider_id)
     return Registration(provider=provider, api_key=key)
 
@@ -291,6 +281,12 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
             problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
         )
     provider_id, _ = await queries.insert_provider(conn, profile, status="pending")
+    await _record_creation(conn, actor, provider_id, profile, note)
+    return provider_id
+
+
+async def _record_creation(conn: Connection, actor: Actor, provider_id: int, profile: NewProvider, detail: str) -> None:
+    """A new profile's first history entry (the whole profile, version 1) and its audit row (`detail`)."""
     await queries.insert_history(
         conn,
         provider_id=provider_id,
@@ -299,8 +295,7 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
         changes=[("profile", None, msgspec.to_builtins(profile))],
         actor=actor,
     )
-    await audit.record(conn, actor, status=201, provider_id=provider_id, detail=note)
-    return provider_id
+    await audit.record(conn, actor, status=201, provider_id=provider_id, detail=detail)
 
 
 async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:

@@ -79,6 +79,7 @@ import matching
 from marketplace.formatting import lower_code, score, whole_pounds
 from marketplace.reports.models import CriterionNote, NeedReport, Report, SuitableProvider
 from marketplace.reports.view import ordered_cells
+from marketplace.sheets import guard
 
 __all__ = ["CSV_HEADER", "note_text", "to_csv", "to_csv_bytes"]
 
@@ -135,13 +136,6 @@ CSV_HEADER: list[str] = [
     *RESPONSE_COLUMNS,
 ]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _sheet_text(value: str) -> str:
-    """Neutralise text a spreadsheet would evaluate as a formula (CSV injection)."""
-    return "'" + value if value.startswith(_FORMULA_START) else value
-
 
 def note_text(note: CriterionNote) -> str:
     """A strength (or weakness) in one line: "pathway fit: <the core's sentence>" (runs made before algorithm
@@ -154,9 +148,9 @@ def note_text(note: CriterionNote) -> str:
 def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[str, str]:
     return {
         "need_id": str(need_id),
-        "need_title": _sheet_text(need.title) if need else "",
-        "pathway": _sheet_text(pathway),
-        "pathway_name": _sheet_text(need.pathway_name) if need else "",
+        "need_title": guard(need.title) if need else "",
+        "pathway": guard(pathway),
+        "pathway_name": guard(need.pathway_name) if need else "",
         "annual_volume": str(need.annual_volume) if need else "",
         "annual_budget_gbp": str(whole_pounds(need.annual_budget)) if need else "",
     }
@@ -166,7 +160,7 @@ def _market_columns(m: matching.Concentration) -> dict[str, str]:
     return {
         "hhi": f"{m.hhi:.1f}" if m.hhi is not None else "",
         "hhi_band": m.band,
-        "largest_provider": _sheet_text(m.largest_provider or ""),
+        "largest_provider": guard(m.largest_provider or ""),
         "largest_share": score(m.largest_share) if m.largest_share is not None else "",
     }
 
@@ -190,12 +184,12 @@ def _candidate(
         **_need_columns(need, need.need_id, need.pathway),
         "rank": str(p.rank),
         "provider_id": str(p.provider_id),
-        "provider_name": _sheet_text(p.name),
-        "sector": _sheet_text(p.sector),
+        "provider_name": guard(p.name),
+        "sector": guard(p.sector),
         "total_score": score(p.total),
         "meets_threshold": "yes" if p.meets_threshold else "no",
-        "strengths": _sheet_text("; ".join(note_text(s) for s in strengths)),
-        "weaknesses": _sheet_text("; ".join(note_text(w) for w in weaknesses)),
+        "strengths": guard("; ".join(note_text(s) for s in strengths)),
+        "weaknesses": guard("; ".join(note_text(w) for w in weaknesses)),
         "match_run_id": str(need.match_run_id),
         "capacity": _number(p.capacity),
         "service_ids": "; ".join(map(str, p.service_ids)),
@@ -215,7 +209,7 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             "row_type": "need",
             **_need_columns(n, n.need_id, n.pathway),
             "suitable_count": str(n.suitable),
-            "verdict": _sheet_text(n.verdict),
+            "verdict": guard(n.verdict),
             "run_status": "stale" if stale is not None else "current",
             "match_run_id": str(n.match_run_id),
             "changed_fields": "; ".join(c.field for c in stale.changes) if stale is not None else "",
@@ -226,8 +220,8 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         yield {
             "row_type": "need",
             "need_id": str(missing.need_id),
-            "need_title": _sheet_text(missing.title),
-            "pathway": _sheet_text(missing.pathway),
+            "need_title": guard(missing.title),
+            "pathway": guard(missing.pathway),
             "run_status": "not_matched",
         }
     for cell in ordered_cells(report):
@@ -235,11 +229,11 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         yield {
             "row_type": "cell",
             **_need_columns(need, cell.need_id, cell.pathway),
-            "area_code": _sheet_text(cell.area),
-            "area_name": _sheet_text(cell.area_name),
+            "area_code": guard(cell.area),
+            "area_name": guard(cell.area_name),
             "suitable_count": str(cell.suitable),
-            "verdict": _sheet_text(cell.verdict),
-            "providers": _sheet_text("; ".join(cell.providers)),
+            "verdict": guard(cell.verdict),
+            "providers": guard("; ".join(cell.providers)),
             **_market_columns(cell.market),
         }
     for need in report.needs:
@@ -261,8 +255,8 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
     for n in mr.needs:
         common = {
             "need_id": str(n.need_id),
-            "need_title": _sheet_text(n.title),
-            "pathway": _sheet_text(n.pathway),
+            "need_title": guard(n.title),
+            "pathway": guard(n.pathway),
             "annual_volume": str(n.annual_volume),
             "annual_budget_gbp": str(whole_pounds(n.annual_budget)),
         }
@@ -281,16 +275,16 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
             "cost_median_gbp": _number(n.costs.median),
             "cost_max_gbp": _number(n.costs.maximum),
             "budget_per_service_user_gbp": _number(n.costs.budget_per_service_user),
-            "barriers": _sheet_text("; ".join(f"{b}: {k}" for b, k in n.barriers.items() if k)),
-            "consortia": _sheet_text("; ".join(f"{c.lead_name} + {', '.join(c.partners)}" for c in n.consortia)),
-            "suitable_non_responders": _sheet_text("; ".join(p.name for p in n.suitable_non_responders)),
+            "barriers": guard("; ".join(f"{b}: {k}" for b, k in n.barriers.items() if k)),
+            "consortia": guard("; ".join(f"{c.lead_name} + {', '.join(c.partners)}" for c in n.consortia)),
+            "suitable_non_responders": guard("; ".join(p.name for p in n.suitable_non_responders)),
         }
         for cell in n.cells:
             yield {
                 "row_type": "response_cell",
                 **common,
-                "area_code": _sheet_text(cell.area),
-                "area_name": _sheet_text(cell.area_name),
+                "area_code": guard(cell.area),
+                "area_name": guard(cell.area_name),
                 "responses": str(cell.responses),
                 "offered_capacity": str(cell.offered_capacity),
             }

@@ -9,8 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
@@ -18,9 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TEST_SECRET, Databases, Keys, LiveServer, _free_port, database_env, embedded_dir
-
-from marketplace.settings import PROJECT_ROOT
+from conftest import Databases, Keys, LiveServer, serving
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import WebDriverException  # noqa: E402
@@ -45,36 +41,8 @@ pytestmark = pytest.mark.skipif(
 async def server(databases: Databases, template_db: str) -> AsyncIterator[LiveServer]:
     """`marketplace serve` on a clone of the seeded template database of this module's own."""
     dsn = databases.dsn(await databases.create("browser", template=template_db))
-    port = _free_port()
-    log = embedded_dir() / "browser-server.log"
-    env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "marketplace", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-    )
-    base = LiveServer(f"http://127.0.0.1:{port}")
-    base.dsn = dsn
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/ready", timeout=1) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"server did not start: {log.read_text()}")
-        time.sleep(0.1)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(dsn, "browser-server.log") as base:
+        yield base
 
 
 def new_browser(profile: Path, downloads: Path) -> WebDriver:

@@ -7,7 +7,8 @@ from typing import Any
 
 import msgspec
 
-from matching import AreaTree, Candidate, Need, OutcomeRecord, Priority, Service
+from matching import AreaTree, Candidate, Need, OutcomeRecord, Priority, ScoredCandidate, Service
+from matching.results import CriterionScore
 
 AS_OF = date(2026, 11, 1)
 
@@ -45,6 +46,11 @@ def parent_map() -> dict[str, str | None]:
     parents.update({HEREFORDSHIRE: WEST_MERCIA, SHROPSHIRE: WEST_MERCIA, TELFORD: WEST_MERCIA})
     parents.update({WEST_MIDLANDS: None, BIRMINGHAM: WEST_MIDLANDS, COVENTRY: WEST_MIDLANDS})
     return parents
+
+
+def crit(sc: ScoredCandidate, name: str) -> CriterionScore:
+    """A scored candidate's score on one criterion."""
+    return next(c for c in sc.criteria if c.criterion == name)
 
 
 def tree() -> AreaTree:

@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 import matching_factories as f
 import pytest
+from matching_factories import crit
 
 from matching import Candidate, Need, Priority, Ranking, ScoredCandidate, rank
-from matching.results import CriterionScore
 from matching.scoring import SELF_DECLARED_FACTOR
 
 
@@ -17,10 +17,6 @@ def score_one(candidate: Candidate, need: Need | None = None) -> ScoredCandidate
     r = rank(need or f.need(), [candidate], areas=f.tree(), as_of=f.AS_OF)
     assert r.eligible_count == 1, r.excluded
     return r.scored[0]
-
-
-def crit(sc: ScoredCandidate, name: str) -> CriterionScore:
-    return next(c for c in sc.criteria if c.criterion == name)
 
 
 def comp(sc: ScoredCandidate, criterion: str, component: str) -> float:

@@ -11,6 +11,7 @@ import matching_factories as f
 import msgspec
 from hypothesis import given
 from hypothesis import strategies as st
+from matching_factories import crit
 from test_matching_properties import SETTINGS, TREE, candidate_lists, needs
 
 from matching import (
@@ -27,15 +28,10 @@ from matching import (
     rank,
     shortlist,
 )
-from matching.results import CriterionScore
 from matching.scoring import DESIRED_OUTCOMES_SHARE, SELF_DECLARED_FACTOR
 from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
 
 replace = msgspec.structs.replace
-
-
-def crit(sc: ScoredCandidate, name: str) -> CriterionScore:
-    return next(c for c in sc.criteria if c.criterion == name)
 
 
 def comp(sc: ScoredCandidate, criterion: str, component: str) -> float:

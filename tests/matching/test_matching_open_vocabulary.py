@@ -8,6 +8,7 @@ from datetime import date, timedelta
 import matching_factories as f
 import msgspec
 import pytest
+from matching_factories import crit
 
 from matching import (
     CandidatePool,
@@ -16,19 +17,13 @@ from matching import (
     OutcomeRecord,
     Priority,
     Ranking,
-    ScoredCandidate,
     Service,
     propose_partnerships,
     rank,
 )
-from matching.results import CriterionScore
 from matching.scoring import SELF_DECLARED_FACTOR as F
 
 replace = msgspec.structs.replace
-
-
-def crit(sc: ScoredCandidate, name: str) -> CriterionScore:
-    return next(c for c in sc.criteria if c.criterion == name)
 
 
 def both(need: Need, cands: list, **kw) -> Ranking:  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ import matching_factories as f
 import msgspec
 import pytest
 from make_old_core_fixture import project
+from matching_factories import crit
 
 from matching import (
     Candidate,
@@ -26,7 +27,6 @@ from matching import (
     rank,
     shortlist,
 )
-from matching.results import CriterionScore
 from matching.scoring import SELF_DECLARED_FACTOR
 
 TREE = f.tree()
@@ -42,10 +42,6 @@ def run(need: Need, cands: list[Candidate], **kw: Any) -> Ranking:
     assert msgspec.json.encode(pooled) == blob
     assert msgspec.json.encode(short.explain({c.provider_id: c for c in cands})) == blob
     return listed
-
-
-def crit(sc: ScoredCandidate, name: str) -> CriterionScore:
-    return next(c for c in sc.criteria if c.criterion == name)
 
 
 def reasons(r: Ranking, provider_id: int) -> dict[str, str]:
