@@ -17,24 +17,24 @@ from typing import Any
 
 import pytest
 from conftest import Databases, Keys, LiveServer, serving
-
-webdriver = pytest.importorskip("selenium.webdriver")
-from selenium.common.exceptions import WebDriverException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.common.keys import Keys as Key  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys as Key
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support.ui import WebDriverWait
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
 A11Y = (Path(__file__).parent / "a11y.js").read_text()
 SHOTS = os.environ.get("CONSOLE_SCREENSHOTS")
 
-pytestmark = pytest.mark.skipif(
-    not CHROMEDRIVER.exists(), reason="needs chromium and chromium-driver (make test installs them)"
-)
+
+def test_the_browser_and_its_driver_are_installed() -> None:
+    """Never skipped: without them the console's browser tests below would fail, not pass unseen."""
+    assert CHROMEDRIVER.exists() and CHROMIUM.exists(), "needs chromium and chromium-driver: `make test` installs them"
 
 
 @pytest.fixture(scope="module")
