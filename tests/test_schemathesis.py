@@ -79,7 +79,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 def _conformance_test(role: str):
     @schema.parametrize()
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
     def test(case, auth_headers):
         headers = auth_headers[role]
         case.call_and_validate(
