@@ -25,7 +25,7 @@ from litestar.params import HeaderParameter, Parameter
 from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
 
 from marketplace import messages
-from marketplace.concurrency import etag
+from marketplace.concurrency import etag, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, pooled
 from marketplace.errors import (
@@ -237,7 +237,7 @@ def _bad_data(request: Request[Any, Any, Any], exc: asyncpg.DataError) -> Respon
 
 def _undecodable(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
     # Raised while the body is decoded: bytes that are not UTF-8, or JSON nested deeper than the decoder goes.
-    problem = "not valid UTF-8" if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
+    problem = messages.NOT_UTF8 if isinstance(exc, UnicodeDecodeError) else "nested too deeply"
     return error_response(
         400, error="invalid_input", message=f"body: {problem}", problems=[FieldProblem(field="body", problem=problem)]
     )
@@ -443,6 +443,12 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
 
 
 DIGITS = re.compile(r"[0-9]{1,15}")
+
+
+async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard for a change that is also counted against a budget (placed before that guard): a missing or malformed
+    If-Match is refused (428/400) before the request spends any of the key's budget."""
+    require_if_match(connection.headers.get("if-match"))
 
 
 async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:

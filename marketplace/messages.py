@@ -191,11 +191,15 @@ def code_problem(field: str, value: object, taxonomy: Taxonomy | None) -> FieldP
     return FieldProblem(field=field, problem=said, allowed=sorted(codes) or None, suggestion=suggestion)
 
 
+NOT_UTF8 = "not valid UTF-8"
+"""What a body that is not UTF-8 is told, however it was found out (the decoder, or reading it as text)."""
+
+
 def plain_words(said: str, *, value: object = None, choices: list[str] | None = None) -> tuple[str, str | None]:
     """What the decoder or the framework said of a value, in plain English; and a suggestion when there is one."""
     said = said.strip()
-    if said.startswith("Invalid UTF-8"):  # the decoder's words for a body that is not UTF-8 (as http._undecodable says)
-        return "not valid UTF-8", None
+    if said.startswith("Invalid UTF-8"):  # the decoder's words for a body that is not UTF-8
+        return NOT_UTF8, None
     if m := _PATTERN.match(said):
         quoted = m.group("pattern")
         for pattern, (wanted, _) in PLAIN.items():

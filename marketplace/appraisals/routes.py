@@ -9,9 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Request, Response, get, patch, post, put
-from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader, State
-from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
@@ -32,7 +30,7 @@ from marketplace.appraisals.models import (
     ScoresDoc,
 )
 from marketplace.appraisals.render import to_csv_bytes, to_html
-from marketplace.concurrency import etag, require_if_match
+from marketplace.concurrency import etag
 from marketplace.errors import NotAcceptable
 from marketplace.http import (
     NEEDS_KEY,
@@ -45,18 +43,13 @@ from marketplace.http import (
     PerPage,
     RouteDoc,
     errors_doc,
+    if_match_first,
     versioned,
 )
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
 COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff, expensive])
-
-
-async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard: a change without (or with a malformed) If-Match is refused before it counts against the key's budget
-    of expensive operations."""
-    require_if_match(connection.headers.get("if-match"))
 
 
 class PartDoc(RouteDoc):
