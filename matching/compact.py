@@ -234,6 +234,63 @@ def _lookup(old: Any, new: dict[Any, int]) -> Int64Array:
     return table
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Part:
+    """The rows ``rows`` (ascending; ``None``: all) of a compact pool, read one column at a time while pools are
+    merged, so that merging never holds a selected copy of a whole pool beside the merged one."""
+
+    pool: CompactPool
+    rows: Int64Array | None
+    service_rows: Int64Array | None
+    service_owner: Any
+    """The owner of each selected service row, as a row of the selection."""
+
+    @classmethod
+    def of(cls, pool: CompactPool, rows: Int64Array | None = None) -> _Part:
+        svc = pool.columns.services
+        if rows is None:
+            return cls(pool, None, None, svc.owner)
+        service_rows, owner = gather(svc.offsets, rows, svc.owner)
+        return cls(pool, rows, service_rows, owner)
+
+    @property
+    def n(self) -> int:
+        return len(self.pool) if self.rows is None else len(self.rows)
+
+    @property
+    def k(self) -> int:
+        return len(self.pool.columns.services) if self.service_rows is None else len(self.service_rows)
+
+    def row(self, field: str) -> Any:
+        values = getattr(self.pool.columns, field)
+        return values if self.rows is None else values[self.rows]
+
+    def row_pairs(self, field: str) -> Pairs:
+        pairs: Pairs = getattr(self.pool.columns, field)
+        return pairs if self.rows is None else _take_pairs(pairs, self.rows)
+
+    def service(self, field: str) -> Any:
+        values = getattr(self.pool.columns.services, field)
+        return values if self.service_rows is None else values[..., self.service_rows]
+
+    def service_pairs(self, field: str) -> Pairs:
+        pairs: Pairs = getattr(self.pool.columns.services, field)
+        return pairs if self.service_rows is None else _take_pairs(pairs, self.service_rows)
+
+    def names(self) -> PackedNames:
+        return self.pool.names if self.rows is None else self.pool.names.take(self.rows)
+
+    def units(self) -> tuple[Any, Any]:
+        """Which of the word index's service units and of its candidate units are kept (``None``: all)."""
+        if self.rows is None or self.service_rows is None:
+            return None, None
+        keep_services = np.zeros(len(self.pool.columns.services), dtype=np.bool_)
+        keep_services[self.service_rows] = True
+        keep_rows = np.zeros(len(self.pool), dtype=np.bool_)
+        keep_rows[self.rows] = True
+        return keep_services, keep_rows
+
+
 def _concat_pairs(parts: list[tuple[Pairs, Int64Array | None]], sizes: list[int]) -> Pairs:
     owners, items = [], []
     base = 0
@@ -252,49 +309,53 @@ def _cat(arrays: Sequence[np.ndarray]) -> Any:
     return np.concatenate(arrays).astype(np.result_type(*arrays), copy=False)
 
 
-def _concat_services(cols: list[Columns], code_maps: list[Int64Array]) -> ServiceColumns:
-    svcs = [c.services for c in cols]
-    sizes = [len(s) for s in svcs]
-    k, n = sum(sizes), sum(len(c) for c in cols)
+def _concat_services(parts: list[_Part], code_maps: list[Int64Array]) -> ServiceColumns:
+    svcs = [p.pool.columns.services for p in parts]
+    sizes = [p.k for p in parts]
+    k, n = sum(sizes), sum(p.n for p in parts)
     pathway_ids = _union([s.pathway_ids for s in svcs])
     cohort_ids = _union([s.cohort_ids for s in svcs])
     words = max(1, (len(cohort_ids) + 63) // 64)
     cohort_mask: npt.NDArray[np.unsignedinteger[Any]] = np.zeros((words, k), dtype=np.uint64)
     base = 0
-    for s, size in zip(svcs, sizes, strict=True):
+    for p, s, size in zip(parts, svcs, sizes, strict=True):
         span = slice(base, base + size)
-        mask = s.cohort_mask.astype(np.uint64, copy=False)
-        for code, k in s.cohort_ids.items():
-            bits = (mask[k >> 6] >> np.uint64(k & 63)) & np.uint64(1)
+        mask = p.service("cohort_mask").astype(np.uint64, copy=False)
+        for code, bit in s.cohort_ids.items():
+            bits = (mask[bit >> 6] >> np.uint64(bit & 63)) & np.uint64(1)
             j = cohort_ids[code]
             cohort_mask[j >> 6, span] |= bits << np.uint64(j & 63)
         base += size
     if words == 1:
         cohort_mask = cohort_mask.astype(_cohort_dtype(len(cohort_ids)))
     owners, first = [], 0
-    for c in cols:
-        owners.append(c.services.owner.astype(np.int64) + first)
-        first += len(c)
+    for p in parts:
+        owners.append(p.service_owner.astype(np.int64) + first)
+        first += p.n
     owner = np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(owner, minlength=n), out=offsets[1:])
-    pathway = np.concatenate([_lookup(s.pathway_ids, pathway_ids)[s.pathway] for s in svcs])
+    pathway = np.concatenate(
+        [_lookup(s.pathway_ids, pathway_ids)[p.service("pathway")] for p, s in zip(parts, svcs, strict=True)]
+    )
     arrays: dict[str, Any] = {
         "owner": owner.astype(np.int32) if n < 1 << 31 else owner,
         "offsets": offsets,
-        "service_id": _cat([s.service_id for s in svcs]),
+        "service_id": _cat([p.service("service_id") for p in parts]),
         "pathway": pathway.astype(_small_int_dtype(pathway)),
         "cohort_mask": cohort_mask,
-        **{field: _cat([getattr(s, field) for s in svcs]) for field in _SERVICE_VALUES},
+        **{field: _cat([p.service(field) for p in parts]) for field in _SERVICE_VALUES},
     }
     read_only(*arrays.values())
     return ServiceColumns(
         pathway_ids=MappingProxyType(pathway_ids),
         cohort_ids=MappingProxyType(cohort_ids),
-        areas=_concat_pairs([(s.areas, None) for s in svcs], sizes),
+        areas=_concat_pairs([(p.service_pairs("areas"), None) for p in parts], sizes),
         **_fields(
             {
-                field: _concat_pairs([(getattr(s, field), m) for s, m in zip(svcs, code_maps, strict=True)], sizes)
+                field: _concat_pairs(
+                    [(p.service_pairs(field), m) for p, m in zip(parts, code_maps, strict=True)], sizes
+                )
                 for field in _SERVICE_CODE_PAIRS
             }
         ),
@@ -317,37 +378,56 @@ def _fields(pairs: dict[str, Pairs]) -> dict[str, Any]:
     return pairs
 
 
-def _concat_index(parts: Sequence[CompactPool]) -> WordIndex:
-    """The parts' word indices as one: every part's service units, then every part's candidate units."""
+_WORDS_CHUNK = 1 << 20
+"""Words copied at a time when word indices are merged."""
+
+
+def _concat_index(parts: Sequence[_Part]) -> WordIndex:
+    """The parts' word indices as one: every part's kept service units, then every part's kept candidate units.
+
+    The words and their sentence bits (the largest arrays of a pool) are written straight into the merged
+    arrays, part by part: no remapped or selected copy of a part's words is made when its word ids stay the
+    same (the first part's always do) and it is taken whole.
+    """
     vocabulary: dict[str, int] = {}
-    remapped = []
+    remaps: list[Any] = []
     for p in parts:
-        index = p.words
+        known = p.pool.words.vocabulary
         remap = np.fromiter(
-            (vocabulary.setdefault(w, len(vocabulary)) for w in index.vocabulary),
-            dtype=np.int32,
-            count=len(index.vocabulary),
+            (vocabulary.setdefault(w, len(vocabulary)) for w in known), dtype=np.int32, count=len(known)
         )
-        remapped.append(index._replace(words=remap[index.words] if len(index.words) else index.words))
-    spans = [(index, 0, len(p.columns.services)) for p, index in zip(parts, remapped, strict=True)]
-    spans += [
-        (index, len(p.columns.services), len(index.offsets) - 1) for p, index in zip(parts, remapped, strict=True)
-    ]
-    counts = [np.diff(index.offsets[lo : hi + 1]) for index, lo, hi in spans]
+        remaps.append(None if bool(np.all(remap == np.arange(len(remap)))) else remap)
+    # the spans of units, in the merged order: (part, first unit, end unit, which of them are kept)
+    kept_units = [p.units() for p in parts]
+    spans = []
+    for section in (0, 1):
+        for p, remap, keep in zip(parts, remaps, kept_units, strict=True):
+            index, ksvc = p.pool.words, len(p.pool.columns.services)
+            lo, hi = (0, ksvc) if section == 0 else (ksvc, len(index.offsets) - 1)
+            spans.append((index, remap, lo, hi, keep[section]))
+    counts = []
+    for index, _, lo, hi, keep in spans:
+        c = np.diff(index.offsets[lo : hi + 1])
+        counts.append(c if keep is None else c[keep])
     offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(counts), out=offsets[1:])
-    words = np.concatenate([index.words[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
-    bits = np.concatenate([index.bits[index.offsets[lo] : index.offsets[hi]] for index, lo, hi in spans])
-    return WordIndex(offsets, words.astype(_word_dtype(len(vocabulary)), copy=False), list(vocabulary), bits)
-
-
-def _take_units(index: WordIndex, keep: npt.NDArray[np.bool_]) -> WordIndex:
-    """The word index of the units ``keep`` marks, in order."""
-    counts = np.diff(index.offsets)
-    offsets = np.zeros(int(np.count_nonzero(keep)) + 1, dtype=np.int64)
-    np.cumsum(counts[keep], out=offsets[1:])
-    kept = np.repeat(keep, counts)
-    return WordIndex(offsets, index.words[kept], index.vocabulary, index.bits[kept])
+    total = int(offsets[-1])
+    words = np.empty(total, dtype=_word_dtype(len(vocabulary)))
+    bits = np.empty(total, dtype=np.uint8)
+    at = 0
+    for index, remap, lo, hi, keep in spans:
+        a, b = int(index.offsets[lo]), int(index.offsets[hi])
+        kept = None if keep is None else np.repeat(keep, np.diff(index.offsets[lo : hi + 1]))
+        for c in range(a, b, _WORDS_CHUNK):  # in chunks: no whole-size temporary copies
+            d = min(c + _WORDS_CHUNK, b)
+            chosen_words, chosen_bits = index.words[c:d], index.bits[c:d]
+            if kept is not None:
+                chosen_words, chosen_bits = chosen_words[kept[c - a : d - a]], chosen_bits[kept[c - a : d - a]]
+            size = len(chosen_words)
+            words[at : at + size] = chosen_words if remap is None else remap[chosen_words]
+            bits[at : at + size] = chosen_bits
+            at += size
+    return WordIndex(offsets, words, list(vocabulary), bits)
 
 
 def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> CompactPool:
@@ -363,32 +443,40 @@ def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> Com
     for p in parts:
         if p.areas != areas:
             raise ValueError("pools built with different area trees")
-    cols = [p.columns for p in parts]
-    sizes = [len(c) for c in cols]
+    return _merge([_Part.of(p) for p in parts], areas)
+
+
+def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
+    cols = [p.pool.columns for p in parts]
+    sizes = [p.n for p in parts]
 
     sector_ids = _union([c.sector_ids for c in cols])
     code_ids = _union([c.code_ids for c in cols])
-    sector = np.concatenate([_lookup(c.sector_ids, sector_ids)[c.sector] for c in cols])
+    sector = np.concatenate(
+        [_lookup(c.sector_ids, sector_ids)[p.row("sector")] for c, p in zip(cols, parts, strict=True)]
+    )
     code_maps = [_lookup(c.code_ids, code_ids) for c in cols]
 
-    arrays: dict[str, Any] = {field: np.concatenate([getattr(c, field) for c in cols]) for field in _ROW_FIELDS}
+    arrays: dict[str, Any] = {field: np.concatenate([p.row(field) for p in parts]) for field in _ROW_FIELDS}
     arrays["sector"] = sector
     read_only(*arrays.values())
     columns = Columns(
         areas=areas,
         sector_ids=MappingProxyType(sector_ids),
-        premises=_concat_pairs([(c.premises, None) for c in cols], sizes),
+        premises=_concat_pairs([(p.row_pairs("premises"), None) for p in parts], sizes),
         code_ids=MappingProxyType(code_ids),
         **_fields(
             {
-                field: _concat_pairs([(getattr(c, field), m) for c, m in zip(cols, code_maps, strict=True)], sizes)
+                field: _concat_pairs([(p.row_pairs(field), m) for p, m in zip(parts, code_maps, strict=True)], sizes)
                 for field in _ROW_CODE_PAIRS
             }
         ),
-        services=_concat_services(cols, code_maps),
+        services=_concat_services(parts, code_maps),
         **arrays,
     )
-    return CompactPool(columns=columns, names=PackedNames.concat([p.names for p in parts]), words=_concat_index(parts))
+    return CompactPool(
+        columns=columns, names=PackedNames.concat([p.names() for p in parts]), words=_concat_index(parts)
+    )
 
 
 def _take_pairs(pairs: Pairs, rows: Int64Array) -> Pairs:
@@ -400,7 +488,6 @@ def _take_pairs(pairs: Pairs, rows: Int64Array) -> Pairs:
 
 _ROW_FIELDS = (
     "provider_id",
-    "sector",
     "income",
     "reserves",
     "founded_year",
@@ -410,40 +497,12 @@ _ROW_FIELDS = (
     "partner_count",
     "funding_source_count",
 )
+"""Organisation columns copied as they are (``sector`` is remapped)."""
 
 
 def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
     """A compact pool of the rows ``rows`` (ascending) of ``pool``."""
-    rows = np.asarray(rows, dtype=np.int64)
-    cols = pool.columns
-    svc = cols.services
-    srows, owner = gather(svc.offsets, rows, svc.owner)
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(svc.offsets[rows + 1] - svc.offsets[rows], out=offsets[1:])
-    service_arrays: dict[str, Any] = {
-        field: getattr(svc, field)[srows] for field in (*_SERVICE_VALUES, "service_id", "pathway")
-    }
-    service_arrays.update(
-        owner=owner.astype(np.int32) if len(rows) < 1 << 31 else owner,
-        offsets=offsets,
-        cohort_mask=svc.cohort_mask[:, srows],
-    )
-    read_only(*service_arrays.values())
-    services = replace(
-        svc, **_fields({field: _take_pairs(getattr(svc, field), srows) for field in _SERVICE_PAIRS}), **service_arrays
-    )
-    arrays: dict[str, Any] = {field: getattr(cols, field)[rows] for field in _ROW_FIELDS}
-    read_only(*arrays.values())
-    columns = replace(
-        cols,
-        **_fields({field: _take_pairs(getattr(cols, field), rows) for field in _ROW_PAIRS}),
-        services=services,
-        **arrays,
-    )
-    keep = np.zeros(len(svc) + len(cols), dtype=np.bool_)
-    keep[srows] = True
-    keep[len(svc) + rows] = True
-    return CompactPool(columns=columns, names=pool.names.take(rows), words=_take_units(pool.words, keep))
+    return _merge([_Part.of(pool, np.asarray(rows, dtype=np.int64))], pool.areas)
 
 
 def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candidate]) -> CompactPool:
@@ -456,5 +515,9 @@ def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candida
     added = build_compact(add, areas) if add else None
     drop = np.asarray(sorted({*remove, *(c.provider_id for c in add)}), dtype=np.int64)
     keep = np.flatnonzero(~np.isin(pool.provider_id, drop)) if len(drop) else None
-    kept = pool if keep is None or len(keep) == len(pool) else take_rows(pool, keep)
-    return concat([kept, added] if added is not None else [kept], areas)
+    parts = [_Part.of(pool, None if keep is None or len(keep) == len(pool) else keep)]
+    if added is not None and len(added):
+        parts.append(_Part.of(added))
+    if len(parts) == 1 and parts[0].rows is None:
+        return pool
+    return _merge(parts, areas)

@@ -199,3 +199,21 @@ def test_the_first_excluded_by_name_are_found_among_many() -> None:
         short = shortlist(f.need(), compact.build_compact(cands, TREE), areas=TREE, as_of=f.AS_OF, excluded_limit=limit)
         listed = [(e.name, e.provider_id) for e in short.explain({}).excluded]
         assert listed == sorted((c.name, c.provider_id) for c in cands)[:limit]
+
+
+def test_word_indices_merge_the_same_in_small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    first = [f.candidate(k, name=f"First {k}") for k in range(1, 30)]
+    second = [
+        f.candidate(
+            100 + k, name=f"Second {k}", resources_text=f"word{k} hostel", service_changes={"description": f"word{k} x"}
+        )
+        for k in range(1, 9)
+    ]
+    pool = compact.concat([compact.build_compact(first, TREE), compact.build_compact(second, TREE)], TREE)
+    whole = compact.replace_rows(pool, [3, 7, 104], second[:2])
+    monkeypatch.setattr(compact, "_WORDS_CHUNK", 3)
+    chunked = compact.replace_rows(pool, [3, 7, 104], second[:2])
+    assert len(whole.words.words) > 3 * 3  # several chunks
+    for a, b in zip(whole.words, chunked.words, strict=True):
+        assert (list(a) == list(b)) if isinstance(a, list) else np.array_equal(a, b)
+    assert chunked.provider_id.tolist() == whole.provider_id.tolist()
