@@ -407,8 +407,8 @@ def _concat_index(parts: Sequence[_Part]) -> WordIndex:
             spans.append((index, remap, lo, hi, keep[section]))
     counts = []
     for index, _, lo, hi, keep in spans:
-        c = np.diff(index.offsets[lo : hi + 1])
-        counts.append(c if keep is None else c[keep])
+        unit_counts = np.diff(index.offsets[lo : hi + 1])
+        counts.append(unit_counts if keep is None else unit_counts[keep])
     offsets = np.zeros(sum(len(c) for c in counts) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(counts), out=offsets[1:])
     total = int(offsets[-1])
@@ -418,11 +418,12 @@ def _concat_index(parts: Sequence[_Part]) -> WordIndex:
     for index, remap, lo, hi, keep in spans:
         a, b = int(index.offsets[lo]), int(index.offsets[hi])
         kept = None if keep is None else np.repeat(keep, np.diff(index.offsets[lo : hi + 1]))
-        for c in range(a, b, _WORDS_CHUNK):  # in chunks: no whole-size temporary copies
-            d = min(c + _WORDS_CHUNK, b)
-            chosen_words, chosen_bits = index.words[c:d], index.bits[c:d]
+        for start in range(a, b, _WORDS_CHUNK):  # in chunks: no whole-size temporary copies
+            end = min(start + _WORDS_CHUNK, b)
+            chosen_words, chosen_bits = index.words[start:end], index.bits[start:end]
             if kept is not None:
-                chosen_words, chosen_bits = chosen_words[kept[c - a : d - a]], chosen_bits[kept[c - a : d - a]]
+                chosen = kept[start - a : end - a]
+                chosen_words, chosen_bits = chosen_words[chosen], chosen_bits[chosen]
             size = len(chosen_words)
             words[at : at + size] = chosen_words if remap is None else remap[chosen_words]
             bits[at : at + size] = chosen_bits
