@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 
+import msgspec
 import pytest
 from conftest import run_cli
 
@@ -106,6 +107,9 @@ async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, key
         await conn.execute("update provider set status = 'archived' where id = $1", top_id)
         again = (await client.get(f"/match-runs/{made['id']}", params={"limit": 500}, headers=h)).json()
         assert again == made  # ... but the stored run is what the commissioner saw
+        # stored as the exact text encoded (json, not jsonb, which would re-space and re-order it)
+        stored = await conn.fetchval("select document::text from match_run where id = $1", made["id"])
+        assert msgspec.json.encode(msgspec.json.decode(stored)) == stored.encode()
         fresh = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
         assert top_id not in [s["provider_id"] for s in fresh["ranking"]]
         for sql in ("update match_run set candidate_count = 0", "delete from match_run"):
