@@ -641,3 +641,56 @@ async def test_publishing_needs_dates_a_need_and_the_current_etag(world):
     assert (await c.get(f"/exercises/{exercise_id}", headers=h)).json()["status"] == "engagement_open"
     again = await c.post(f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={})
     assert again.status_code == 409
+
+
+async def test_what_a_published_notice_shows_cannot_change_but_the_evaluation_settings_can(world):
+    """Providers answered the engagement on the notice's needs: the needs evaluated stay those needs. The closing
+    date may move later (never earlier); the commissioner's own weights and priorities may change."""
+    w = world
+    c, h = w.client, w.commissioner
+    exercise_id, need_id = await make_exercise(w)
+
+    async def patch(path: str, body: dict):
+        etag = (await c.get(path, headers=h)).headers["etag"]
+        return await c.patch(path, headers={**h, "If-Match": etag}, json=body)
+
+    before = (await c.get(f"/needs/{need_id}", headers=h)).json()
+    for body, field in [
+        ({"areas": ["E06000051"]}, "areas"),
+        ({"annual_volume": 61}, "annual_volume"),
+        ({"annual_budget": 1}, "annual_budget"),
+        ({"title": "Something else"}, "title"),
+        ({"desired_outcomes": ["ACCOM_KEEP"]}, "desired_outcomes"),
+    ]:
+        r = await patch(f"/needs/{need_id}", body)
+        assert r.status_code == 409, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+        assert "published" in r.json()["errors"][0]["problem"] and "clarification" in r.json()["errors"][0]["problem"]
+    assert (await c.get(f"/needs/{need_id}", headers=h)).json() == before  # nothing stored
+    notice_need = (await c.get(f"/exercises/{exercise_id}/notice")).json()["needs"][0]
+    assert notice_need["areas"] == NEED["areas"] and notice_need["annual_volume"] == NEED["annual_volume"]
+    # the commissioner's own evaluation settings
+    r = await patch(f"/needs/{need_id}", {"local_priorities": [{"text": "tenancy sustainment", "weight": 1}]})
+    assert r.status_code == 200, r.text
+    r = await patch(f"/needs/{need_id}", {"weight_overrides": {"pathway_fit": 50, "coverage": 50}})
+    assert r.status_code == 200, r.text
+    # no need added or taken away
+    added = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=NEED)
+    assert added.status_code == 409 and added.json()["errors"][0]["field"] == "needs"
+    etag = (await c.get(f"/needs/{need_id}", headers=h)).headers["etag"]
+    removed = await c.delete(f"/needs/{need_id}", headers={**h, "If-Match": etag})
+    assert removed.status_code == 409 and (await c.get(f"/needs/{need_id}", headers=h)).status_code == 200
+    # the exercise: its notice fixed, its closing date later only, its status free
+    for body, field in [
+        ({"title": "Renamed"}, "title"),
+        ({"opens_on": "2026-12-02"}, "opens_on"),
+        ({"closes_on": "2026-12-30"}, "closes_on"),
+        ({"closes_on": None}, "closes_on"),
+    ]:
+        r = await patch(f"/exercises/{exercise_id}", body)
+        assert r.status_code == 409, r.text
+        assert [e["field"] for e in r.json()["errors"]] == [field]
+    later = await patch(f"/exercises/{exercise_id}", {"closes_on": "2027-01-15"})
+    assert later.status_code == 200, later.text
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-01-15"
+    assert (await patch(f"/exercises/{exercise_id}", {"status": "closed"})).status_code == 200

@@ -174,9 +174,23 @@ async def test_a_short_list_run_is_reported_as_not_matched_never_rematched(clien
 # ----------------------------------------------------------------------------------------------- stale runs
 
 
+async def draft_copy(client, h: dict[str, str], xid: int) -> int:
+    """An unpublished copy of exercise `xid` with the same needs (a published notice's needs cannot change)."""
+    x = (await client.get(f"/exercises/{xid}", headers=h)).json()
+    made = await client.post(
+        "/exercises", json={"title": x["title"] + " (draft)", "commissioning_body": x["commissioning_body"]}, headers=h
+    )
+    assert made.status_code == 201, made.text
+    copied = ("title", "pathway", "areas", "annual_volume", "annual_budget", "cohorts", "contract_years")
+    for n in x["needs"]:
+        r = await client.post(f"/exercises/{made.json()['id']}/needs", json={k: n[k] for k in copied}, headers=h)
+        assert r.status_code == 201, r.text
+    return made.json()["id"]
+
+
 async def test_a_run_older_than_its_need_is_marked_stale_with_what_changed(client, keys, fresh_db):
-    xid = await sample_exercise(fresh_db)
     h = await keys.headers("commissioner")
+    xid = await draft_copy(client, h, await sample_exercise(fresh_db))
     first = await match_all(client, xid, h)
     need_id = first["needs"][0]["need_id"]
     r = await client.get(f"/needs/{need_id}", headers=h)

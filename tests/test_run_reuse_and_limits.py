@@ -71,7 +71,7 @@ async def test_the_same_run_over_an_unchanged_directory_is_given_back_not_stored
     # so does an edit of the need itself
     need = await client.get(f"/needs/{need_id}", headers=h)
     edited = await client.patch(
-        f"/needs/{need_id}", json={"annual_volume": 99}, headers={**h, "If-Match": need.headers["etag"]}
+        f"/needs/{need_id}", json={"min_years_experience": 1}, headers={**h, "If-Match": need.headers["etag"]}
     )
     assert edited.status_code == 200, edited.text
     assert (await client.post(f"/needs/{need_id}/match-runs?limit=10", headers=h)).status_code == 201

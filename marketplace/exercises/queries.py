@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,6 +130,14 @@ async def fetch_needs(conn: Connection, exercise_id: int) -> list[Need]:
 async def fetch_need(conn: Connection, need_id: int) -> Need | None:
     doc = await conn.fetchval(f"select {NEED_JSON}::text from need n where n.id = $1", need_id)
     return None if doc is None else _need.decode(doc)
+
+
+async def published_on(conn: Connection, exercise_id: int) -> dt.datetime | None:
+    """When the exercise was published for market engagement (its public notice), if it was."""
+    published: dt.datetime | None = await conn.fetchval(
+        "select published_at from engagement where exercise_id = $1", exercise_id
+    )
+    return published
 
 
 async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:

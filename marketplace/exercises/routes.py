@@ -86,8 +86,12 @@ async def get_exercise(exercise_id: Id, conn: Conn) -> Response[Exercise]:
 @patch(
     "/exercises/{exercise_id:int}",
     summary="Update an exercise (partial; If-Match)",
+    description="Once the exercise is published for market engagement, what its notice shows cannot change "
+    "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
+    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
+    "Weights, local priorities and the other evaluation settings may change.",
     response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 412, 422, 428),
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     **DOC,
 )
 async def patch_exercise(
@@ -99,9 +103,10 @@ async def patch_exercise(
 @post(
     "/exercises/{exercise_id:int}/needs",
     summary="Add a need (lot) to an exercise",
+    description="Not once the exercise is published for market engagement (409).",
     status_code=201,
     response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 422),
+    responses=errors_doc(400, 403, 404, 409, 422),
     **DOC,
 )
 async def create_need(exercise_id: Id, data: JSONBody[NeedIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Need]:
@@ -121,8 +126,12 @@ async def get_need(need_id: Id, conn: Conn) -> Response[Need]:
 @patch(
     "/needs/{need_id:int}",
     summary="Update a need (partial; If-Match)",
+    description="Once the exercise is published for market engagement, what its notice shows cannot change "
+    "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
+    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
+    "Weights, local priorities and the other evaluation settings may change.",
     response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 412, 422, 428),
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     **DOC,
 )
 async def patch_need(
@@ -134,6 +143,7 @@ async def patch_need(
 @delete(
     "/needs/{need_id:int}",
     summary="Remove a need that has no stored runs (If-Match)",
+    description="Not once the exercise is published for market engagement (409), nor a need with stored runs (409).",
     status_code=204,
     responses=errors_doc(400, 403, 404, 409, 412, 428),
     **DOC,

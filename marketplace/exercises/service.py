@@ -8,6 +8,7 @@ Stored runs never change (schema/0004: a trigger refuses UPDATE and DELETE)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
@@ -164,6 +165,50 @@ async def create_exercise(conn: Connection, actor: Actor, data: ExerciseIn) -> E
 
 R = TypeVar("R", Exercise, Need)
 
+NOTICE_EXERCISE_FIELDS = ("title", "commissioning_body", "description", "opens_on")
+"""What an exercise's public notice shows, fixed once it is published (its closing date may only move later)."""
+NOTICE_NEED_FIELDS = (
+    "title",
+    "pathway",
+    "areas",
+    "annual_volume",
+    "annual_budget",
+    "cohorts",
+    "contract_years",
+    "desired_outcomes",
+)
+"""What the notice shows of each need, fixed once it is published: providers answered the market engagement on
+these, so the needs evaluated stay the needs engaged on. The commissioner's own evaluation settings (weights,
+local priorities, accreditations and experience required, eligibility, sector preference) may still change."""
+
+
+def _published_problem(published: dt.datetime, field: str) -> FieldProblem:
+    return FieldProblem(
+        field=field,
+        problem=f"the exercise's notice was published on {published:%d %B %Y}, and what it shows cannot change: "
+        "tell providers in a published clarification instead",
+    )
+
+
+def _notice_changes(
+    published: dt.datetime, fields: tuple[str, ...], before: msgspec.Struct, after: msgspec.Struct, prefix: str = ""
+) -> list[FieldProblem]:
+    return [
+        _published_problem(published, prefix + f)
+        for f in fields
+        if msgspec.to_builtins(getattr(before, f)) != msgspec.to_builtins(getattr(after, f))
+    ]
+
+
+async def _refuse_if_published(
+    conn: Connection, exercise_id: int, problems: Callable[[dt.datetime], list[FieldProblem]]
+) -> None:
+    published = await queries.published_on(conn, exercise_id)
+    if published is not None:
+        found = problems(published)
+        if found:
+            raise Conflict.from_problems(found)
+
 
 async def _update(
     conn: Connection,
@@ -193,6 +238,20 @@ async def update_exercise(
         current.default_weights = as_request(current.default_weights)  # so a patch's table replaces it whole
         updated = merge(current, patch)
         check_exercise(updated)
+
+        def notice_problems(published: dt.datetime) -> list[FieldProblem]:
+            found = _notice_changes(published, NOTICE_EXERCISE_FIELDS, current, updated)
+            if current.closes_on is not None and (updated.closes_on is None or updated.closes_on < current.closes_on):
+                found.append(
+                    FieldProblem(
+                        field="closes_on",
+                        problem=f"the exercise's notice was published on {published:%d %B %Y}: its closing date "
+                        f"may move later, never earlier than {current.closes_on.isoformat()}",
+                    )
+                )
+            return found
+
+        await _refuse_if_published(conn, exercise_id, notice_problems)
         await queries.update_exercise(conn, exercise_id, updated)
 
     return await _update(conn, actor, "exercise", exercise_id, if_match, queries.lock_exercise, change, get_exercise)
@@ -203,6 +262,7 @@ async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id:
     async with conn.transaction():
         if await queries.lock_exercise(conn, exercise_id) is None:
             raise NotFound(f"exercise {exercise_id} not found")
+        await _refuse_if_published(conn, exercise_id, lambda published: [_published_problem(published, "needs")])
         need_id = await queries.insert_need(conn, exercise_id, data)
         await audit.record(conn, actor, status=201, detail=f"created need {need_id}")
         return await get_need(conn, need_id)
@@ -216,11 +276,15 @@ async def update_need(
     ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None, patch: NeedPatch
 ) -> Need:
     async def change() -> None:
-        current = project(await get_need(conn, need_id), NeedIn)
+        need = await get_need(conn, need_id)
+        current = project(need, NeedIn)
         if current.weight_overrides is not None:  # so a patch's table replaces it whole
             current.weight_overrides = as_request(current.weight_overrides)
         updated = merge(current, patch)
         check_need(updated, ctx.taxonomy)
+        await _refuse_if_published(
+            conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
+        )
         await queries.update_need(conn, need_id, updated)
 
     return await _update(conn, actor, "need", need_id, if_match, queries.lock_need, change, get_need)
@@ -230,7 +294,8 @@ async def delete_need(conn: Connection, actor: Actor, need_id: int, if_match: st
     """Only a need without stored runs: runs are kept as evidence."""
     require_if_match(if_match)
     async with conn.transaction():
-        await locked(queries.lock_need(conn, need_id), f"need {need_id}", if_match)
+        row = await locked(queries.lock_need(conn, need_id), f"need {need_id}", if_match)
+        await _refuse_if_published(conn, row["exercise_id"], lambda published: [_published_problem(published, "needs")])
         if not await queries.delete_need(conn, need_id):
             raise Conflict(f"need {need_id} has stored match runs, which are kept as evidence")
         await audit.record(conn, actor, status=204, detail=f"deleted need {need_id}")
