@@ -202,18 +202,24 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 
 T = TypeVar("T", bound=msgspec.Struct)
 _AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+_MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
 
 
 def decode_form(data: dict[str, Any], into: type[T]) -> T:
     """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), with the
-    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words."""
+    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words, as said to
+    someone filling in a form (a number box is told "enter a whole number, for example 25", never "or null")."""
     try:
         return msgspec.convert(data, into, strict=False)
     except msgspec.ValidationError as exc:
         said, field = str(exc), "body"
         if (m := _AT.match(said)) is not None:
             said, field = m.group(1), m.group(2) or "body"
-        found = messages.problem(field, said, value=messages.value_at(data, field), declared=into)
+        if (m := _MISSING.match(said)) is not None:  # a part given without a field it needs (a cost's unit)
+            field = f"{field}.{m.group(1)}" if field != "body" else m.group(1)
+            found = FieldProblem(field=field, problem="fill this in too")
+        else:
+            found = messages.problem(field, said, value=messages.value_at(data, field), declared=into, form=True)
         raise InvalidInput(f"{field}: {found.problem}", problems=[found]) from None
 
 
@@ -221,44 +227,6 @@ def optional(form: Mapping[str, str], name: str) -> str | None:
     """A text box's value, or None when left empty (a field the form may clear)."""
     value = form.get(name, "").strip()
     return value or None
-
-
-def codes(text: str) -> list[str]:
-    """Codes typed into one box, separated by commas or spaces."""
-    return [c for c in re.split(r"[\s,]+", text.strip()) if c]
-
-
-def profile_form_patch(form: Mapping[str, str]) -> dict[str, Any]:
-    """The profile form's fields as a PATCH /providers/{id} body."""
-    patch: dict[str, Any] = {
-        "name": form.get("name", "").strip(),
-        "description": form.get("description", "").strip(),
-        "website": optional(form, "website"),
-        "founded_year": optional(form, "founded_year"),
-        "contact": {
-            "name": optional(form, "contact.name"),
-            "email": optional(form, "contact.email"),
-            "phone": optional(form, "contact.phone"),
-        },
-    }
-    if (volunteers := optional(form, "resources.volunteers")) is not None:
-        patch["resources"] = {"volunteers": volunteers}
-    return patch
-
-
-def service_form_patch(form: Mapping[str, str]) -> dict[str, Any]:
-    """The service form's fields as a PATCH /providers/{id}/services/{sid} body."""
-    return {
-        "name": form.get("name", "").strip(),
-        "description": form.get("description", "").strip(),
-        "status": form.get("status", "active"),
-        "areas": codes(form.get("areas", "")),
-        "capacity": {
-            "service_users_per_year": optional(form, "capacity.service_users_per_year"),
-            "places_available": optional(form, "capacity.places_available"),
-            "places_as_of": optional(form, "capacity.places_as_of"),
-        },
-    }
 
 
 # --- market engagement: a provider's response as a form ---------------------------------------------------
