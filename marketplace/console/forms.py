@@ -402,7 +402,7 @@ def shown(value: Any) -> str:
         return " · ".join(shown(v) for v in value.values() if v not in (None, "", [], {})) or "(empty)"
     if isinstance(value, bool):
         return "yes" if value else "no"
-    return str(value)
+    return _s(value)
 
 
 def labelled(changes: list[Change], labels: Mapping[str, str]) -> list[Change]:

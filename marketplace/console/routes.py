@@ -770,7 +770,9 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
     ids = {str(n.id): n.id for n in notice.needs}
     named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
     touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
-    return {"services": services, "by_need": by_need, "matching": matching, "shown": matching | touched}
+    partners = {n.id: forms.items(form.values, f"need.{n.id}.partner", forms.PARTNER) for n in notice.needs}
+    shown = matching | touched
+    return {"services": services, "by_need": by_need, "matching": matching, "shown": shown, "partners": partners}
 
 
 @get("/exercises/{exercise_id:int}/respond")
@@ -897,8 +899,10 @@ async def response_page(
     notice = None
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
+    named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
     return page(
         "response.html.j2",
+        partner_names={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(named)},
         session=session,
         response=found,
         exercise=exercise,

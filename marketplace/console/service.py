@@ -19,7 +19,7 @@ import msgspec
 from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
-from marketplace.console import queries
+from marketplace.console import forms, queries
 from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
@@ -266,8 +266,9 @@ def response_body(
     """The response form as a POST/PUT /exercises/{id}/responses body, and where each of the body's API field paths
     (`needs[0].unit_cost`, `answers[2].value`) shows on the form (`need.7.unit_cost`, `answer.12`).
 
-    A need left without an intent is left out; a need marked not interested sends no services, capacity or cost
-    (the API refuses them then); partners, which the form does not show, are kept as the last revision gave them."""
+    A need left without an intent is left out; a need marked not interested sends no services, capacity, cost or
+    partners (the API refuses them then); a form without a need's partners (its `need.7.partners` marker) keeps them
+    as the last revision gave them."""
     where: dict[str, str] = {}
     kept = {n.need_id: n for n in previous.needs} if previous is not None else {}
     needs: list[dict[str, Any]] = []
@@ -292,7 +293,9 @@ def response_body(
             if (cost := optional(form, f"{p}.unit_cost")) is not None:
                 item["unit_cost"] = cost.replace(",", "").removeprefix("£")
             where[f"{a}.unit_cost"] = f"{p}.unit_cost"
-            if need.id in kept and kept[need.id].partners:
+            if f"{p}.partners" in form:  # the form's partners (its marker: none given clears them)
+                item["partners"] = forms.partners_body(form, p, a, where)
+            elif need.id in kept and kept[need.id].partners:
                 item["partners"] = msgspec.to_builtins(kept[need.id].partners)
         item["barriers"] = [b for b in BARRIERS if form.get(f"{p}.barrier.{b}")]
         item["barriers_text"] = form.get(f"{p}.barriers_text", "").strip()
@@ -321,11 +324,16 @@ def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[s
                 if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
                     name = where[path]
                     break
+        said = forms.PARTNER_WORDS.get(p.problem, p.problem)
         if name is None:
-            unplaced.append(p)
+            unplaced.append(msgspec.structs.replace(p, problem=said))
         else:
-            placed.append(msgspec.structs.replace(p, field=name))
+            placed.append(msgspec.structs.replace(p, field=name, problem=said))
     return FormState(values=values, problems=placed, unplaced=unplaced)
+
+
+PARTNERS_SHOWN = 22
+"""Partner items a need's part of the response form may show (the API takes 20; one blank; one too many)."""
 
 
 def response_labels(notice: Notice) -> dict[str, str]:
@@ -343,6 +351,9 @@ def response_labels(notice: Notice) -> dict[str, str]:
         labels |= {
             f"{p}.capacity.{a}": f"{t}: people a year in {name}" for a, name in zip(n.areas, n.area_names, strict=True)
         }
+        for i in range(PARTNERS_SHOWN):
+            labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
+            labels[f"{p}.partner.{i}.name"] = f"{t}: partner {i + 1}, organisation name"
     labels |= {f"answer.{q.id}": f"Question {i}" for i, q in enumerate(notice.questions, 1)}
     return labels
 
@@ -356,6 +367,7 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         values |= {f"{p}.service.{sid}": "on" for sid in n.service_ids}
         values |= {f"{p}.capacity.{c.area}": str(c.service_users_per_year) for c in n.capacity}
         values[f"{p}.unit_cost"] = "" if n.unit_cost is None else f"{n.unit_cost:g}"
+        values |= forms.partner_values(p, n.partners)
         values |= {f"{p}.barrier.{b}": "on" for b in n.barriers}
         values[f"{p}.barriers_text"] = n.barriers_text
     kinds = {q.id: q for q in notice.questions}
