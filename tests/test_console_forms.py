@@ -391,3 +391,23 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     assert revised.status_code == 303, errors(revised.text)
     now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
     assert now["revision"] == 2 and now["needs"][0]["partners"] == [{"name": "Telford Youth Network"}]
+
+
+async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
+    """Every stored value shows in a box as it is saved again (no 2.3e+06 for 2300000, no lost item): an admin
+    opens and saves, unchanged, the profile and every service of ten seeded providers, and no version moves."""
+    _, key = await keys.make("admin")
+    await sign_in(client, key)
+    client.follow_redirects = False
+    for provider_id in range(1, 11):
+        before = (await client.get(f"/providers/{provider_id}", headers=await keys.headers("admin"))).json()
+        paths = [f"/console/providers/{provider_id}/edit"]
+        paths += [f"/console/providers/{provider_id}/services/{s['id']}/edit" for s in before["services"]]
+        for path in paths:
+            _, form = await opened(client, path)
+            saved = await client.post(path, data=form)
+            assert saved.status_code == 303, (path, errors(saved.text))
+        after = (await client.get(f"/providers/{provider_id}", headers=await keys.headers("admin"))).json()
+        assert after["version"] == before["version"], provider_id
+        assert [s["version"] for s in after["services"]] == [s["version"] for s in before["services"]]
+        assert [s["outcomes"] for s in after["services"]] == [s["outcomes"] for s in before["services"]]

@@ -92,11 +92,17 @@ SOURCES = {
 
 
 def _s(value: Any) -> str:
+    """A stored value as a box shows it: a float without a needless ".0" and never in e-notation (2300000, not
+    2.3e+06: what is shown is what is saved again)."""
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:g}"
+        return number(value)
     return str(value)
+
+
+def number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _nullable(form: Mapping[str, str], name: str) -> str | None:
@@ -141,6 +147,23 @@ def _blank(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> boo
     return not any(form.get(f"{prefix}.{f}", "").strip() for f in fields)
 
 
+def _in_order(ticked: list[str], held: list[str]) -> list[str]:
+    return sorted(ticked, key=lambda c: held.index(c) if c in held else len(held))
+
+
+def keep_order(body: dict[str, Any], current: Any, groups: tuple[str, ...], where: Mapping[str, str]) -> None:
+    """Codes ticked in a group of checkboxes (shown in the taxonomy's order) in the order the record holds them,
+    new ones after, an outcomes record's desired outcomes too: saving a form as it opened changes nothing."""
+    for group in groups:
+        if isinstance(ticked := body.get(group), list):
+            body[group] = _in_order(ticked, list(getattr(current, group)))
+    held = getattr(current, "outcomes", [])
+    for k, record in enumerate(body.get("outcomes") or []):
+        i = int(where[f"outcomes[{k}]"].split(".")[1])  # the record's number on the form: as opened, as held
+        if i < len(held):
+            record["desired_outcomes"] = _in_order(record["desired_outcomes"], held[i].desired_outcomes)
+
+
 # --- the profile ---------------------------------------------------------------------------------------------
 
 PROFILE_REQUIRED = ("name", "legal_form", "description")
@@ -155,6 +178,7 @@ PROFILE_NULLABLE = (
     "finances.accounts_year_end",
     "finances.accounts_scrutiny",
 )
+PROFILE_GROUPS = ("accreditations", "social_value")
 PROFILE_KEPT = ("resources.volunteers", "resources.match_funding_per_year")
 """Numbers that cannot be cleared: left empty, they stay as they are."""
 MONEY = ("finances.annual_income", "resources.match_funding_per_year", "cost.amount")

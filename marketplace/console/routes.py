@@ -347,6 +347,8 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
     values = _posted_values(form)
     changes: list[Change] = []
     body, where = forms.profile_body(form)
+    current = await service.provider(ctx, conn, session.caller, provider_id)
+    forms.keep_order(body, current, forms.PROFILE_GROUPS, where)
     labels = forms.profile_labels(values)
     try:
         version = int(form.get("version", ""))
@@ -426,6 +428,8 @@ async def save_service(
     values = _posted_values(form)
     changes: list[Change] = []
     body, where = forms.service_body(form)
+    held = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+    forms.keep_order(body, held, forms.SERVICE_GROUPS, where)
     labels = forms.service_labels(values)
     try:
         version, profile_version = int(form.get("version", "")), int(form.get("profile_version", ""))

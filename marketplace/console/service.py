@@ -366,7 +366,7 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         values[f"{p}.intent"] = n.intent
         values |= {f"{p}.service.{sid}": "on" for sid in n.service_ids}
         values |= {f"{p}.capacity.{c.area}": str(c.service_users_per_year) for c in n.capacity}
-        values[f"{p}.unit_cost"] = "" if n.unit_cost is None else f"{n.unit_cost:g}"
+        values[f"{p}.unit_cost"] = "" if n.unit_cost is None else str(n.unit_cost)
         values |= forms.partner_values(p, n.partners)
         values |= {f"{p}.barrier.{b}": "on" for b in n.barriers}
         values[f"{p}.barriers_text"] = n.barriers_text
@@ -381,7 +381,7 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         elif isinstance(v, list):
             values |= {f"{name}.{i}": "on" for i, c in enumerate(q.choices) if c in v}
         elif isinstance(v, float):
-            values[name] = f"{v:g}"
+            values[name] = forms.number(v)
         else:
             values[name] = str(v)
     return values
