@@ -89,7 +89,7 @@ def check(driver: WebDriver, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, max(800, min(int(height) + 120, 6000)))
+        driver.set_window_size(1280, max(800, min(int(height) + 120, 12000)))
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
         driver.set_window_size(1280, 1000)
     assert driver.execute_script(A11Y) == [], f"{name}: {driver.current_url}"
