@@ -411,3 +411,34 @@ async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
         assert after["version"] == before["version"], provider_id
         assert [s["version"] for s in after["services"]] == [s["version"] for s in before["services"]]
         assert [s["outcomes"] for s in after["services"]] == [s["outcomes"] for s in before["services"]]
+
+
+async def test_hostile_provider_forms_get_a_4xx_never_a_500(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    before = (await client.get("/providers/1")).json()
+    ppath, spath = "/console/providers/1/edit", f"/console/providers/1/services/{svc['id']}/edit"
+    _, profile = await opened(client, ppath)
+    _, service_ = await opened(client, spath)
+    for path, form, changes in (
+        (
+            ppath,
+            profile,
+            {"premises.999.area": "Far away", "premises.1000.area": "ignored: not a number the form makes"},
+        ),
+        (ppath, profile, {"accreditations." + "x" * 100: "on"}),
+        (ppath, profile, {"social_value.NOT A CODE": "on", "finances.reserves_months": "nan"}),
+        (ppath, profile, {"finances.accounts_scrutiny": "glanced at", "legal_form": "Ltd"}),
+        (ppath, profile, {"identifiers": "GB-CHC-12, GB-XXX-1", "name": "nul \x00 here"}),
+        (spath, service_, {"cost.amount": "inf", "cost.unit": "per_year"}),
+        (spath, service_, {"eligibility.gender": "ladies", "cohorts.ADULTS": "", "outcomes.0.value": "nan"}),
+        (spath, service_, {"outcomes.x.value": "1", "outcomes.0.people": "-4", "delivery_modes.teleport": "on"}),
+        (spath, service_, {"pathway": "", "status": "paused", "years_delivering": "1" * 40}),
+        (spath, service_, {"version": "abc"}),
+    ):
+        answered = await client.post(path, data=form | changes)
+        assert answered.status_code in (400, 409, 422), (changes, answered.status_code, answered.text[:300])
+        assert "There is a problem" in answered.text, changes
+    after = (await client.get("/providers/1")).json()
+    assert after["version"] == before["version"] and after["services"] == before["services"]
