@@ -381,16 +381,40 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     assert f'<a href="/console/providers/{p2}">{p2_name}</a>' in shown.text.replace("&#39;", "'")
     assert "Telford Youth Network" in shown.text
 
+    # a revision saved elsewhere in between: what changed, the partner named plainly
+    opened_form = form_of((await c.get(path)).text, path)
+    elsewhere = {
+        "needs": [
+            {
+                "need_id": need_id,
+                "intent": "lead",
+                "service_ids": [s1],
+                "partners": [{"provider_id": p2}, {"name": "Shropshire Youth Network"}],
+            }
+        ],
+        "answers": stored["answers"],
+    }
+    put = await c.put(f"/exercises/{exercise_id}/responses/{p1}", json=elsewhere, headers={**api, "If-Match": '"v1"'})
+    assert put.status_code == 200, put.text
+    stale = await c.post(path, data=opened_form | {f"{n}.unit_cost": "1750"})
+    assert stale.status_code == 409
+    assert re.search(
+        r'<th scope="row">Accommodation for adults in Telford: partner 2, organisation name</th>'
+        r"<td>Telford Youth Network</td><td>Shropshire Youth Network</td>",
+        stale.text,
+    ), stale.text
+    assert form_of(stale.text, path)[f"{n}.partner.1.name"] == "Shropshire Youth Network"  # left as opened: theirs
+
     # the form opens with them; removing one, and a revision keeps the rest
     again = await c.get(path)
     form = form_of(again.text, path)
-    assert form[f"{n}.partner.0.provider_id"] == str(p2) and form[f"{n}.partner.1.name"] == "Telford Youth Network"
+    assert form[f"{n}.partner.0.provider_id"] == str(p2) and form[f"{n}.partner.1.name"] == "Shropshire Youth Network"
     assert form[f"{n}.partner.2.name"] == ""
     form[f"{n}.partner.0.remove"] = "on"
     revised = await c.post(path, data=form)
     assert revised.status_code == 303, errors(revised.text)
     now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
-    assert now["revision"] == 2 and now["needs"][0]["partners"] == [{"name": "Telford Youth Network"}]
+    assert now["revision"] == 3 and now["needs"][0]["partners"] == [{"name": "Shropshire Youth Network"}]
 
 
 async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
@@ -442,3 +466,19 @@ async def test_hostile_provider_forms_get_a_4xx_never_a_500(client, keys):
         assert "There is a problem" in answered.text, changes
     after = (await client.get("/providers/1")).json()
     assert after["version"] == before["version"] and after["services"] == before["services"]
+
+
+def test_a_form_is_told_what_to_type_where_json_is_told_its_types() -> None:
+    """messages.problem(form=True): the words a form shows; the API's JSON words are unchanged (they name null,
+    which a JSON body may send)."""
+    from marketplace import messages
+
+    for said, form, api in (
+        ("Expected `int | null`, got `str`", "enter a whole number, for example 25", "or null"),
+        ("Expected `float | null`, got `str`", "enter a number, for example 12.5", "or null"),
+        ("Expected `int`, got `str`", "enter a whole number, for example 25", "got text"),
+        ("Invalid RFC3339 encoded date", "enter a date written YYYY-MM-DD, for example 2026-11-29", "must be a date"),
+        ("Expected `str | null`, got `int`", messages.FORM_ANYTHING, "or null"),
+    ):
+        assert messages.problem("x", said, form=True).problem == form
+        assert api in messages.problem("x", said).problem

@@ -323,6 +323,7 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     first = driver.find_element(By.CSS_SELECTOR, "section.need-response--match")
     first.find_element(By.CSS_SELECTOR, "input[type='radio'][value='lead']").click()
     first.find_element(By.CSS_SELECTOR, "input[type='checkbox'][name*='.service.']").click()
+    first.find_element(By.CSS_SELECTOR, "input[name$='.partner.0.name']").send_keys("Local youth work network")
     cost = first.find_element(By.CSS_SELECTOR, "input[name$='.unit_cost']")
     cost_id = cost.get_attribute("id")
     cost.send_keys("lots")
@@ -349,6 +350,7 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
     assert "Your response has been saved" in driver.find_element(By.TAG_NAME, "main").text
     assert "£1,500" in driver.find_element(By.TAG_NAME, "main").text
+    assert "Local youth work network" in driver.find_element(By.TAG_NAME, "main").text  # the partner, kept
     check(driver, "24-response")
 
 
