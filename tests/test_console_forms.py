@@ -305,7 +305,7 @@ async def test_a_service_conflict_names_the_new_fields_plainly_and_keeps_theirs(
     rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td>', clash.text)
     named = {r[0]: r[1:] for r in rows}
     assert named["Maximum age"][1] == "64"
-    assert named["Indicative cost (£)"][1] == "777" and named["Cost per"][1] == "per_hour"
+    assert named["Indicative cost (£)"][1] == "777" and named["Cost per"][1] == "per hour"  # the unit in words
     again = form_of(clash.text, path)
     assert (again["cost.amount"], again["cost.unit"], again["eligibility.max_age"]) == ("777", "per_hour", "64")
     assert again["description"] == "Mine, typed over."
@@ -326,7 +326,9 @@ async def test_a_profile_conflict_on_finances_is_labelled(client, keys):
     clash = await client.post(path, data=form | {"contact.phone": "01432 760999"})
     assert clash.status_code == 409
     assert re.search(r'<th scope="row">Annual income \(£\)</th><td>[^<]*</td><td>123456</td>', clash.text)
-    assert re.search(r'<th scope="row">Accreditations</th><td>[^<]*</td><td>rsq</td>', clash.text)
+    assert re.search(
+        r'<th scope="row">Accreditations</th><td>[^<]*</td><td>Restorative Service Quality Mark</td>', clash.text
+    )
     again = form_of(clash.text, path)
     assert again["finances.annual_income"] == "123456" and again.get("accreditations.rsq") == "rsq"
     assert again["contact.phone"] == "01432 760999"

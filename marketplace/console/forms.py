@@ -416,25 +416,56 @@ PARTNER_WORDS = {
 # --- after a conflict ------------------------------------------------------------------------------------------
 
 
-def shown(value: Any) -> str:
-    """A value from the history as a person reads it: lists joined, records by their parts, never JSON."""
+def shown(value: Any, words: Mapping[str, str] | None = None) -> str:
+    """A value from the history as a person reads it: codes by their names (`words`), lists joined, records by their
+    parts, never JSON."""
     if value is None or value == "":
         return "(empty)"
     if isinstance(value, list):
-        return "; ".join(shown(v) for v in value) if value else "(none)"
+        return "; ".join(shown(v, words) for v in value) if value else "(none)"
     if isinstance(value, dict):
-        return " · ".join(shown(v) for v in value.values() if v not in (None, "", [], {})) or "(empty)"
+        return " · ".join(shown(v, words) for v in value.values() if v not in (None, "", [], {})) or "(empty)"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, str) and words:
+        return words.get(value, value)
     return _s(value)
 
 
-def labelled(changes: list[Change], labels: Mapping[str, str]) -> list[Change]:
-    """Changes with plain labels (`finances.annual_income` -> "Annual income (£)") and values in words."""
-    return [
-        msgspec.structs.replace(c, field=labels.get(c.field, c.field), before=shown(c.before), after=shown(c.after))
-        for c in changes
-    ]
+def vocabularies(taxonomy: Any) -> dict[str, dict[str, str]]:
+    """The names of the codes a changed field may hold, by field (for `labelled`)."""
+    outcomes = {**SOURCES, **{d.code: d.name for d in taxonomy.desired_outcomes}}
+    return {
+        "legal_form": taxonomy.codes("legal_forms"),
+        "accreditations": taxonomy.codes("accreditations"),
+        "social_value": taxonomy.codes("social_value"),
+        "finances.accounts_scrutiny": SCRUTINY,
+        "pathway": taxonomy.codes("pathways"),
+        "cohorts": taxonomy.codes("cohorts"),
+        "areas": taxonomy.codes("areas"),
+        "eligibility.gender": GENDERS,
+        "delivery_modes": DELIVERY_MODES,
+        "complexity_levels": COMPLEXITY,
+        "cost.unit": COST_UNITS,
+        "cost": COST_UNITS,
+        "outcomes": outcomes,
+    }
+
+
+def labelled(
+    changes: list[Change], labels: Mapping[str, str], words: Mapping[str, Mapping[str, str]] | None = None
+) -> list[Change]:
+    """Changes with plain labels (`finances.annual_income` -> "Annual income (£)") and values in words (a cost's
+    unit `per_hour` -> "per hour")."""
+    out = []
+    for c in changes:
+        w = (words or {}).get(c.field)
+        out.append(
+            msgspec.structs.replace(
+                c, field=labels.get(c.field, c.field), before=shown(c.before, w), after=shown(c.after, w)
+            )
+        )
+    return out
 
 
 def as_opened(current: Any, changes: list[Change]) -> dict[str, Any]:

@@ -366,7 +366,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
             pass
         values["version"] = str(exc.current_version)
         labels = forms.profile_labels(values)
-        changes = forms.labelled(changes, labels)
+        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
         state_ = FormState(values=values, labels=labels)
     except (InvalidInput, Unprocessable) as exc:
         state_ = service.place(_problems(exc), where, values)
@@ -452,7 +452,7 @@ async def save_service(
             pass
         values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
         labels = forms.service_labels(values)
-        changes = forms.labelled(changes, labels)
+        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
         state_ = FormState(values=values, labels=labels)
     except (InvalidInput, Unprocessable) as exc:
         state_ = service.place(_problems(exc), where, values)
