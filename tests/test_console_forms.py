@@ -128,6 +128,10 @@ async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, k
     assert after["accreditations"] == ["iso_9001", "living_wage_employer"]
     assert after["social_value"] == ["peer_mentoring"]
 
+    page = (await client.get("/console/providers/1")).text  # and the provider's page shows it
+    assert "Drop-in centre, Ledbury (Herefordshire)" in page and "4.5 months of spending" in page
+    assert "Year to 31 March 2026, independently examined" in page
+
     # the form opens with it all, the new premises as an item with a remove box and a blank after it
     html, form = await opened(client, path)
     n = len(after["resources"]["premises"])
