@@ -67,6 +67,16 @@ TYPE_WORDS = {
     "time": "a time written hh:mm:ss, e.g. 09:30:00",
     "uuid": "a UUID, e.g. 123e4567-e89b-12d3-a456-426614174000",
 }
+FORM_WORDS = {
+    "int": "a whole number, for example 25",
+    "float": "a number, for example 12.5",
+    "number": "a number, for example 12.5",
+    "decimal": "a number, for example 12.5",
+    "date": "a date written YYYY-MM-DD, for example 2026-11-29",
+}
+"""What a form field wants, where a form says it: a box in a form is always typed text and empty is how it says
+nothing, so neither the JSON types nor null are named (`form=True`)."""
+FORM_ANYTHING = "enter a value of the kind this field takes"
 GOT_WORDS = {
     "int": "a whole number",
     "float": "a number",
@@ -195,8 +205,17 @@ NOT_UTF8 = "not valid UTF-8"
 """What a body that is not UTF-8 is told, however it was found out (the decoder, or reading it as text)."""
 
 
-def plain_words(said: str, *, value: object = None, choices: list[str] | None = None) -> tuple[str, str | None]:
-    """What the decoder or the framework said of a value, in plain English; and a suggestion when there is one."""
+def _form_words(names: str) -> str:
+    """`int | null` in a form -> "enter a whole number, for example 25" (null is an empty box)."""
+    words = [FORM_WORDS[p] for p in (p.strip() for p in names.split("|")) if p in FORM_WORDS]
+    return f"enter {' or '.join(dict.fromkeys(words))}" if words else FORM_ANYTHING
+
+
+def plain_words(
+    said: str, *, value: object = None, choices: list[str] | None = None, form: bool = False
+) -> tuple[str, str | None]:
+    """What the decoder or the framework said of a value, in plain English; and a suggestion when there is one.
+    `form`: said to someone filling in a form (the console), not writing JSON: what to type, never "null"."""
     said = said.strip()
     if said.startswith("Invalid UTF-8"):  # the decoder's words for a body that is not UTF-8
         return NOT_UTF8, None
@@ -220,6 +239,8 @@ def plain_words(said: str, *, value: object = None, choices: list[str] | None = 
         return f"must be {words}", None
     if m := _MULTIPLE.match(said):
         return f"must be a multiple of {m.group('n')}", None
+    if (m := _TYPE.match(said)) and form:
+        return _form_words(m.group("want")), None
     if m := _TYPE.match(said):
         got = GOT_WORDS.get(m.group("got"), m.group("got"))
         return f"must be {_type_words(m.group('want'))}; got {got}", None
@@ -231,7 +252,8 @@ def plain_words(said: str, *, value: object = None, choices: list[str] | None = 
             return f"{shown} is not one of the values allowed: {', '.join(choices)}{hint}", best
         return f"{shown} is not one of the values allowed", None
     if m := _FORMAT.match(said):
-        return f"must be {TYPE_WORDS[m.group('kind').lower()]}", None
+        kind = m.group("kind").lower()
+        return (f"enter {FORM_WORDS[kind]}" if form and kind in FORM_WORDS else f"must be {TYPE_WORDS[kind]}"), None
     if "regex" in said or "pattern" in said:  # whatever else says so, never show one
         return UNEXPLAINED, None
     return said, None
@@ -245,16 +267,17 @@ def problem(
     declared: Any = None,
     path: str | None = None,
     taxonomy: Taxonomy | None = None,
+    form: bool = False,
 ) -> FieldProblem:
     """One field's problem as a person can act on it. `said`: the decoder's or framework's words; `value`: what was
     sent there (when known); `declared` and `path`: the type the body (or query parameter) decodes to and where in it
     the field is (`field` unless given), for a fixed list's values; `taxonomy`: for code fields' allowed codes and
-    did-you-mean."""
+    did-you-mean; `form`: said to someone filling in a form (see `plain_words`)."""
     if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy)) is not None:
         return found
     enum = declared is not None and _ENUM.match(said.strip())
     choices = choices_at(declared, field if path is None else path) if enum else None
-    words, suggestion = plain_words(said, value=value, choices=choices)
+    words, suggestion = plain_words(said, value=value, choices=choices, form=form)
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

@@ -9,6 +9,7 @@ form, the problems go beside the fields they name."""
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
@@ -27,7 +28,7 @@ from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, Appraisa
 from marketplace.appraisals.render import to_csv_bytes as appraisal_csv
 from marketplace.appraisals.render import to_html as appraisal_html
 from marketplace.concurrency import etag
-from marketplace.console import service
+from marketplace.console import forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import AnswerIn, ClarificationIn, ResponseIn
@@ -47,7 +48,7 @@ from marketplace.errors import (
 from marketplace.exercises import service as exercises
 from marketplace.http import Conn, Ctx, Id, actor_of, set_caller
 from marketplace.providers import service as providers
-from marketplace.providers.models import ProviderPatch, SearchQuery, Service, ServicePatch, patched
+from marketplace.providers.models import Provider, ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
@@ -277,61 +278,6 @@ def _may_edit(caller: Caller, provider_id: int) -> None:
     admit(caller, ("admin",), own_provider=True, provider_id=provider_id)
 
 
-def _profile_values(p: Any) -> dict[str, str]:
-    def s(v: Any) -> str:
-        return "" if v is None else str(v)
-
-    return {
-        "name": p.name,
-        "description": p.description,
-        "website": s(p.website),
-        "founded_year": s(p.founded_year),
-        "contact.name": s(p.contact.name),
-        "contact.email": s(p.contact.email),
-        "contact.phone": s(p.contact.phone),
-        "resources.volunteers": s(p.resources.volunteers),
-        "version": str(p.version),
-    }
-
-
-PROFILE_FIELDS = (
-    "name",
-    "description",
-    "website",
-    "founded_year",
-    "contact.name",
-    "contact.email",
-    "contact.phone",
-    "resources.volunteers",
-)
-SERVICE_FIELDS = (
-    "name",
-    "description",
-    "status",
-    "areas",
-    "capacity.service_users_per_year",
-    "capacity.places_available",
-    "capacity.places_as_of",
-)
-
-
-def _as_typed(value: Any) -> str:
-    """A stored value as the form shows it."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    return str(value)
-
-
-def _take_theirs(values: dict[str, str], changes: list[Change], current: dict[str, str]) -> None:
-    """After a conflict: a field someone else changed that this form left as it was opened now shows their value
-    (so saving again does not undo their change); where both changed a field, the form keeps what was typed."""
-    for change in changes:
-        if change.field in values and values[change.field].strip() == _as_typed(change.before).strip():
-            values[change.field] = current.get(change.field, values[change.field])
-
-
 def _lost(field: str) -> InvalidInput:
     """A form posted without the version (or revision) it was opened at, or with one that is not a number."""
     return InvalidInput.field(field, f"the form lost the {field} it was opened at: open it again")
@@ -354,6 +300,17 @@ def _placed(problems: list[FieldProblem], fields: tuple[str, ...], values: dict[
     return FormState(values=values, problems=placed, unplaced=unplaced)
 
 
+def _posted_values(form: Mapping[str, str]) -> dict[str, str]:
+    """What the form sent, as typed (to show again), less its CSRF token and its buttons."""
+    return {k: v for k, v in form.items() if k not in (CSRF_FIELD, "then")}
+
+
+def _then(form: Mapping[str, str], path: str, lists: tuple[str, ...]) -> str:
+    """Where a saved form goes: back to itself, at the new blank item after "Save and add another"."""
+    then = form.get("then", "")
+    return f"{path}?saved=1" + (f"#{then}-new" if then in lists else "")
+
+
 @get("/providers/{provider_id:int}/edit")
 async def edit_profile(
     request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, saved: Flag = False
@@ -361,13 +318,25 @@ async def edit_profile(
     session = await signed_in(request, conn)
     _may_edit(session.caller, provider_id)
     found = await service.provider(ctx, conn, session.caller, provider_id)
+    values = forms.profile_values(found)
+    return _profile_page(session, ctx, found, FormState(values, labels=forms.profile_labels(values)), [], saved=saved)
+
+
+def _profile_page(
+    session: Session, ctx: Any, found: Any, form: FormState, changes: list[Change], *, saved: bool = False
+) -> Response[str]:
+    status = 200 if not (form.problems or form.unplaced or changes) else (409 if changes else 400)
     return page(
         "edit_profile.html.j2",
+        status=status,
         session=session,
         provider=found,
-        form=FormState(_profile_values(found)),
-        changes=[],
+        form=form,
+        changes=changes,
         saved=saved,
+        taxonomy=ctx.taxonomy,
+        premises=forms.items(form.values, "premises", forms.PREMISES),
+        scrutiny=forms.SCRUTINY,
     )
 
 
@@ -375,51 +344,37 @@ async def edit_profile(
 async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     session, form = await posted(request, conn)
     _may_edit(session.caller, provider_id)
-    values = {k: form.get(k, "") for k in (*PROFILE_FIELDS, "version")}
+    values = _posted_values(form)
     changes: list[Change] = []
+    body, where = forms.profile_body(form)
+    current = await service.provider(ctx, conn, session.caller, provider_id)
+    forms.keep_order(body, current, forms.PROFILE_GROUPS, where)
+    labels = forms.profile_labels(values)
     try:
         version = int(form.get("version", ""))
-        patch = service.decode_form(service.profile_form_patch(form), ProviderPatch)
+        patch = service.decode_form(body, ProviderPatch)
         await providers.change(ctx, conn, actor_of(request.scope), provider_id, etag(version), patched(patch))
     except ValueError:
         raise _lost("version") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
         current = await service.provider(ctx, conn, session.caller, provider_id)
-        _take_theirs(values, changes, _profile_values(current))
+        try:
+            opened = msgspec.convert(forms.as_opened(current, changes), Provider, strict=False)
+            forms.take_theirs(values, forms.profile_values(opened), forms.profile_values(current))
+        except msgspec.ValidationError:  # a history that does not rebuild the record: the form keeps what was typed
+            pass
         values["version"] = str(exc.current_version)
-        state_ = FormState(values=values)
+        labels = forms.profile_labels(values)
+        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
+        state_ = FormState(values=values, labels=labels)
     except (InvalidInput, Unprocessable) as exc:
-        state_ = _placed(_problems(exc), PROFILE_FIELDS, values)
+        state_ = service.place(_problems(exc), where, values)
+        state_.labels = labels
     else:
-        return see_other(f"/console/providers/{provider_id}/edit?saved=1")
+        return see_other(_then(form, f"/console/providers/{provider_id}/edit", ("premises",)))
     found = await service.provider(ctx, conn, session.caller, provider_id)
-    return page(
-        "edit_profile.html.j2",
-        status=409 if changes else 400,
-        session=session,
-        provider=found,
-        form=state_,
-        changes=changes,
-        saved=False,
-    )
-
-
-def _service_values(s: Any, profile_version: int) -> dict[str, str]:
-    def v(x: Any) -> str:
-        return "" if x is None else str(x)
-
-    return {
-        "name": s.name,
-        "description": s.description,
-        "status": s.status,
-        "areas": ", ".join(s.areas),
-        "capacity.service_users_per_year": v(s.capacity.service_users_per_year),
-        "capacity.places_available": v(s.capacity.places_available),
-        "capacity.places_as_of": v(s.capacity.places_as_of),
-        "version": str(s.version),
-        "profile_version": str(profile_version),
-    }
+    return _profile_page(session, ctx, found, state_, changes)
 
 
 @get("/providers/{provider_id:int}/services/{service_id:int}/edit")
@@ -430,14 +385,37 @@ async def edit_service(
     _may_edit(session.caller, provider_id)
     found = await service.provider(ctx, conn, session.caller, provider_id)
     svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+    values = forms.service_values(svc, found.version)
+    form = FormState(values, labels=forms.service_labels(values))
+    return _service_page(session, ctx, found, svc, form, [], saved=saved)
+
+
+def _service_page(
+    session: Session, ctx: Any, found: Any, svc: Service, form: FormState, changes: list[Change], *, saved: bool = False
+) -> Response[str]:
+    status = 200 if not (form.problems or form.unplaced or changes) else (409 if changes else 400)
+    pathway = form.values.get("pathway") or svc.pathway
+    desired = dict(ctx.taxonomy.desired_outcomes_of(pathway))
+    for k in form.values:  # a desired outcome of another pathway the record names, to untick
+        if (m := re.match(r"^outcomes\.\d+\.desired\.([A-Z_]{1,40})$", k)) and m.group(1) not in desired:
+            desired[m.group(1)] = m.group(1)
     return page(
         "edit_service.html.j2",
+        status=status,
         session=session,
         provider=found,
         svc=svc,
-        form=FormState(_service_values(svc, found.version)),
-        changes=[],
+        form=form,
+        changes=changes,
         saved=saved,
+        taxonomy=ctx.taxonomy,
+        outcomes=forms.items(form.values, "outcomes", forms.OUTCOME),
+        desired=desired,
+        genders=forms.GENDERS,
+        modes=forms.DELIVERY_MODES,
+        complexity=forms.COMPLEXITY,
+        units=forms.COST_UNITS,
+        sources=forms.SOURCES,
     )
 
 
@@ -447,11 +425,15 @@ async def save_service(
 ) -> Response[Any]:
     session, form = await posted(request, conn)
     _may_edit(session.caller, provider_id)
-    values = {k: form.get(k, "") for k in (*SERVICE_FIELDS, "version", "profile_version")}
+    values = _posted_values(form)
     changes: list[Change] = []
+    body, where = forms.service_body(form)
+    held = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
+    forms.keep_order(body, held, forms.SERVICE_GROUPS, where)
+    labels = forms.service_labels(values)
     try:
         version, profile_version = int(form.get("version", "")), int(form.get("profile_version", ""))
-        patch = service.decode_form(service.service_form_patch(form), ServicePatch)
+        patch = service.decode_form(body, ServicePatch)
         await providers.change_service(
             ctx, conn, actor_of(request.scope), provider_id, service_id, etag(version), patch
         )
@@ -463,25 +445,24 @@ async def save_service(
         )
         current = await service.provider(ctx, conn, session.caller, provider_id)
         svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
-        _take_theirs(values, changes, _service_values(svc, current.version))
+        try:
+            opened = msgspec.convert(forms.as_opened(svc, changes), Service, strict=False)
+            forms.take_theirs(values, forms.service_values(opened, 0), forms.service_values(svc, 0))
+        except msgspec.ValidationError:  # a history that does not rebuild the record: the form keeps what was typed
+            pass
         values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
-        state_ = FormState(values=values)
+        labels = forms.service_labels(values)
+        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
+        state_ = FormState(values=values, labels=labels)
     except (InvalidInput, Unprocessable) as exc:
-        state_ = _placed(_problems(exc), SERVICE_FIELDS, values)
+        state_ = service.place(_problems(exc), where, values)
+        state_.labels = labels
     else:
-        return see_other(f"/console/providers/{provider_id}/services/{service_id}/edit?saved=1")
+        path = f"/console/providers/{provider_id}/services/{service_id}/edit"
+        return see_other(_then(form, path, ("outcomes",)))
     found = await service.provider(ctx, conn, session.caller, provider_id)
     svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
-    return page(
-        "edit_service.html.j2",
-        status=409 if changes else 400,
-        session=session,
-        provider=found,
-        svc=svc,
-        form=state_,
-        changes=changes,
-        saved=False,
-    )
+    return _service_page(session, ctx, found, svc, state_, changes)
 
 
 @post("/providers/{provider_id:int}/confirm", status_code=303)
@@ -793,7 +774,9 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
     ids = {str(n.id): n.id for n in notice.needs}
     named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
     touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
-    return {"services": services, "by_need": by_need, "matching": matching, "shown": matching | touched}
+    partners = {n.id: forms.items(form.values, f"need.{n.id}.partner", forms.PARTNER) for n in notice.needs}
+    shown = matching | touched
+    return {"services": services, "by_need": by_need, "matching": matching, "shown": shown, "partners": partners}
 
 
 @get("/exercises/{exercise_id:int}/respond")
@@ -920,8 +903,10 @@ async def response_page(
     notice = None
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
+    named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
     return page(
         "response.html.j2",
+        partner_names={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(named)},
         session=session,
         response=found,
         exercise=exercise,

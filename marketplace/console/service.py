@@ -19,7 +19,7 @@ import msgspec
 from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
-from marketplace.console import queries
+from marketplace.console import forms, queries
 from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
@@ -202,18 +202,24 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 
 T = TypeVar("T", bound=msgspec.Struct)
 _AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+_MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
 
 
 def decode_form(data: dict[str, Any], into: type[T]) -> T:
     """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), with the
-    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words."""
+    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words, as said to
+    someone filling in a form (a number box is told "enter a whole number, for example 25", never "or null")."""
     try:
         return msgspec.convert(data, into, strict=False)
     except msgspec.ValidationError as exc:
         said, field = str(exc), "body"
         if (m := _AT.match(said)) is not None:
             said, field = m.group(1), m.group(2) or "body"
-        found = messages.problem(field, said, value=messages.value_at(data, field), declared=into)
+        if (m := _MISSING.match(said)) is not None:  # a part given without a field it needs (a cost's unit)
+            field = f"{field}.{m.group(1)}" if field != "body" else m.group(1)
+            found = FieldProblem(field=field, problem="fill this in too")
+        else:
+            found = messages.problem(field, said, value=messages.value_at(data, field), declared=into, form=True)
         raise InvalidInput(f"{field}: {found.problem}", problems=[found]) from None
 
 
@@ -221,44 +227,6 @@ def optional(form: Mapping[str, str], name: str) -> str | None:
     """A text box's value, or None when left empty (a field the form may clear)."""
     value = form.get(name, "").strip()
     return value or None
-
-
-def codes(text: str) -> list[str]:
-    """Codes typed into one box, separated by commas or spaces."""
-    return [c for c in re.split(r"[\s,]+", text.strip()) if c]
-
-
-def profile_form_patch(form: Mapping[str, str]) -> dict[str, Any]:
-    """The profile form's fields as a PATCH /providers/{id} body."""
-    patch: dict[str, Any] = {
-        "name": form.get("name", "").strip(),
-        "description": form.get("description", "").strip(),
-        "website": optional(form, "website"),
-        "founded_year": optional(form, "founded_year"),
-        "contact": {
-            "name": optional(form, "contact.name"),
-            "email": optional(form, "contact.email"),
-            "phone": optional(form, "contact.phone"),
-        },
-    }
-    if (volunteers := optional(form, "resources.volunteers")) is not None:
-        patch["resources"] = {"volunteers": volunteers}
-    return patch
-
-
-def service_form_patch(form: Mapping[str, str]) -> dict[str, Any]:
-    """The service form's fields as a PATCH /providers/{id}/services/{sid} body."""
-    return {
-        "name": form.get("name", "").strip(),
-        "description": form.get("description", "").strip(),
-        "status": form.get("status", "active"),
-        "areas": codes(form.get("areas", "")),
-        "capacity": {
-            "service_users_per_year": optional(form, "capacity.service_users_per_year"),
-            "places_available": optional(form, "capacity.places_available"),
-            "places_as_of": optional(form, "capacity.places_as_of"),
-        },
-    }
 
 
 # --- market engagement: a provider's response as a form ---------------------------------------------------
@@ -298,8 +266,9 @@ def response_body(
     """The response form as a POST/PUT /exercises/{id}/responses body, and where each of the body's API field paths
     (`needs[0].unit_cost`, `answers[2].value`) shows on the form (`need.7.unit_cost`, `answer.12`).
 
-    A need left without an intent is left out; a need marked not interested sends no services, capacity or cost
-    (the API refuses them then); partners, which the form does not show, are kept as the last revision gave them."""
+    A need left without an intent is left out; a need marked not interested sends no services, capacity, cost or
+    partners (the API refuses them then); a form without a need's partners (its `need.7.partners` marker) keeps them
+    as the last revision gave them."""
     where: dict[str, str] = {}
     kept = {n.need_id: n for n in previous.needs} if previous is not None else {}
     needs: list[dict[str, Any]] = []
@@ -324,7 +293,9 @@ def response_body(
             if (cost := optional(form, f"{p}.unit_cost")) is not None:
                 item["unit_cost"] = cost.replace(",", "").removeprefix("£")
             where[f"{a}.unit_cost"] = f"{p}.unit_cost"
-            if need.id in kept and kept[need.id].partners:
+            if f"{p}.partners" in form:  # the form's partners (its marker: none given clears them)
+                item["partners"] = forms.partners_body(form, p, a, where)
+            elif need.id in kept and kept[need.id].partners:
                 item["partners"] = msgspec.to_builtins(kept[need.id].partners)
         item["barriers"] = [b for b in BARRIERS if form.get(f"{p}.barrier.{b}")]
         item["barriers_text"] = form.get(f"{p}.barriers_text", "").strip()
@@ -353,11 +324,16 @@ def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[s
                 if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
                     name = where[path]
                     break
+        said = forms.PARTNER_WORDS.get(p.problem, p.problem)
         if name is None:
-            unplaced.append(p)
+            unplaced.append(msgspec.structs.replace(p, problem=said))
         else:
-            placed.append(msgspec.structs.replace(p, field=name))
+            placed.append(msgspec.structs.replace(p, field=name, problem=said))
     return FormState(values=values, problems=placed, unplaced=unplaced)
+
+
+PARTNERS_SHOWN = 22
+"""Partner items a need's part of the response form may show (the API takes 20; one blank; one too many)."""
 
 
 def response_labels(notice: Notice) -> dict[str, str]:
@@ -375,6 +351,9 @@ def response_labels(notice: Notice) -> dict[str, str]:
         labels |= {
             f"{p}.capacity.{a}": f"{t}: people a year in {name}" for a, name in zip(n.areas, n.area_names, strict=True)
         }
+        for i in range(PARTNERS_SHOWN):
+            labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
+            labels[f"{p}.partner.{i}.name"] = f"{t}: partner {i + 1}, organisation name"
     labels |= {f"answer.{q.id}": f"Question {i}" for i, q in enumerate(notice.questions, 1)}
     return labels
 
@@ -387,7 +366,8 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         values[f"{p}.intent"] = n.intent
         values |= {f"{p}.service.{sid}": "on" for sid in n.service_ids}
         values |= {f"{p}.capacity.{c.area}": str(c.service_users_per_year) for c in n.capacity}
-        values[f"{p}.unit_cost"] = "" if n.unit_cost is None else f"{n.unit_cost:g}"
+        values[f"{p}.unit_cost"] = "" if n.unit_cost is None else str(n.unit_cost)
+        values |= forms.partner_values(p, n.partners)
         values |= {f"{p}.barrier.{b}": "on" for b in n.barriers}
         values[f"{p}.barriers_text"] = n.barriers_text
     kinds = {q.id: q for q in notice.questions}
@@ -401,7 +381,7 @@ def response_values(notice: Notice, r: Response) -> dict[str, str]:
         elif isinstance(v, list):
             values |= {f"{name}.{i}": "on" for i, c in enumerate(q.choices) if c in v}
         elif isinstance(v, float):
-            values[name] = f"{v:g}"
+            values[name] = forms.number(v)
         else:
             values[name] = str(v)
     return values

@@ -89,7 +89,7 @@ def check(driver: WebDriver, name: str) -> None:
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(1280, max(800, min(int(height) + 120, 6000)))
+        driver.set_window_size(1280, max(800, min(int(height) + 120, 12000)))
         driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
         driver.set_window_size(1280, 1000)
     assert driver.execute_script(A11Y) == [], f"{name}: {driver.current_url}"
@@ -323,6 +323,7 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     first = driver.find_element(By.CSS_SELECTOR, "section.need-response--match")
     first.find_element(By.CSS_SELECTOR, "input[type='radio'][value='lead']").click()
     first.find_element(By.CSS_SELECTOR, "input[type='checkbox'][name*='.service.']").click()
+    first.find_element(By.CSS_SELECTOR, "input[name$='.partner.0.name']").send_keys("Local youth work network")
     cost = first.find_element(By.CSS_SELECTOR, "input[name$='.unit_cost']")
     cost_id = cost.get_attribute("id")
     cost.send_keys("lots")
@@ -349,6 +350,7 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
     assert "Your response has been saved" in driver.find_element(By.TAG_NAME, "main").text
     assert "£1,500" in driver.find_element(By.TAG_NAME, "main").text
+    assert "Local youth work network" in driver.find_element(By.TAG_NAME, "main").text  # the partner, kept
     check(driver, "24-response")
 
 
@@ -372,3 +374,46 @@ async def test_a_commissioner_reads_engagement_and_an_options_appraisal(server, 
     follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Open the appraisal report"))
     assert "options appraisal" in h1(driver)
     check(driver, "29-appraisal-report")  # the appraisals room's own page, served to the console's session
+
+
+async def test_a_provider_adds_an_outcomes_record_with_a_mistake_then_fixes_it(server, browsers, tmp_path):
+    _, key = await Keys(server.dsn).make("provider", provider_id=5, name="Outcomes lead")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Your profile"))
+    follow(driver, driver.find_element(By.PARTIAL_LINK_TEXT, "Edit this service"))
+    service_url = driver.current_url
+    check(driver, "30-edit-service-every-field")
+
+    # the blank record at the end, with a figure that is no number
+    new = driver.find_element(By.ID, "outcomes-new")
+    prefix = new.find_element(By.CSS_SELECTOR, "input[name$='.outcome']").get_attribute("name").removesuffix(".outcome")
+    box = f"f-{prefix.replace('.', '-')}"
+    driver.find_element(By.ID, f"{box}-outcome").send_keys("Into work")
+    driver.find_element(By.ID, f"{box}-measure").send_keys("% in work at 13 weeks")
+    driver.find_element(By.ID, f"{box}-period").send_keys("2025")
+    driver.find_element(By.ID, f"{box}-value").send_keys("lots")
+    driver.find_element(By.ID, "f-eligibility-max_age").clear()
+    driver.find_element(By.ID, "f-eligibility-max_age").send_keys("64")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    summary = driver.find_element(By.CLASS_NAME, "error-summary")
+    assert "There is a problem" in summary.text
+    said = driver.find_element(By.ID, f"{box}-value-error").text
+    assert "enter a number, for example 12.5" in said and "null" not in summary.text
+    assert driver.find_element(By.ID, f"{box}-value").get_attribute("value") == "lots"
+    check(driver, "31-edit-service-outcome-error")
+    driver.find_element(By.CSS_SELECTOR, ".error-summary a").click()
+    assert driver.switch_to.active_element.get_attribute("id") == f"{box}-value"
+
+    # fixed, and saved with "Save and add another": back at a new blank record
+    value = driver.find_element(By.ID, f"{box}-value")
+    value.clear()
+    value.send_keys("58")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save and add another outcomes record']"))
+    assert "Your changes have been saved" in driver.find_element(By.TAG_NAME, "main").text
+    assert driver.current_url.endswith("#outcomes-new") and driver.current_url.startswith(service_url)
+    check(driver, "32-edit-service-saved")
+    service_id = service_url.split("/services/")[1].split("/")[0]
+    saved = _api(server, f"/providers/5/services/{service_id}", key)
+    assert saved["outcomes"][-1]["outcome"] == "Into work" and saved["outcomes"][-1]["value"] == 58
+    assert saved["outcomes"][-1]["measure"] == "% in work at 13 weeks" and saved["eligibility"]["max_age"] == 64

@@ -1,0 +1,493 @@
+"""The provider's forms as form fields and back: a profile, a service and a response's partners, each turned into
+the body the API's own PATCH (or PUT) takes, with where each of the body's field paths shows on the form
+(`resources.premises[1].area` -> `premises.2.area`: an item's place in the body and on the form differ once one is
+removed), so the API's problems go beside the right box.
+
+Plain HTML, no script needed: a list of structured items (premises, outcomes records, partners) shows a fieldset per
+item with a "remove" checkbox and one blank item to add; a group of checkboxes carries a hidden marker so that
+ticking none clears the list; a part of the body the form does not carry is left as it is (as a PATCH leaves it)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+from marketplace.console.models import Change
+from marketplace.providers.models import Provider, Service
+
+PREMISES = ("area", "description")
+OUTCOME = ("outcome", "measure", "period", "value", "people", "reference", "note")
+PARTNER = ("provider_id", "name")
+
+LABELS = {
+    "name": "Name",
+    "legal_form": "Legal form",
+    "identifiers": "Register numbers",
+    "description": "Description",
+    "website": "Website",
+    "founded_year": "Year founded",
+    "contact.name": "Contact name",
+    "contact.email": "Email address",
+    "contact.phone": "Phone number",
+    "resources.volunteers": "Number of volunteers",
+    "resources.match_funding_per_year": "Match funding a year (£)",
+    "resources.other_funding_sources": "Other funding sources",
+    "resources.partner_organisations": "Partner organisations",
+    "resources.premises": "Premises",
+    "finances.annual_income": "Annual income (£)",
+    "finances.reserves_months": "Reserves (months of spending)",
+    "finances.accounts_year_end": "Latest accounts: year end",
+    "finances.accounts_scrutiny": "Latest accounts: scrutiny",
+    "accreditations": "Accreditations",
+    "social_value": "Social value",
+    "pathway": "Pathway",
+    "status": "Status",
+    "areas": "Areas served",
+    "cohorts": "Who it is for",
+    "eligibility.min_age": "Minimum age",
+    "eligibility.max_age": "Maximum age",
+    "eligibility.gender": "Men, women or both",
+    "capacity.service_users_per_year": "People a year",
+    "capacity.places_available": "Places available now",
+    "capacity.places_as_of": "Places counted on",
+    "delivery_modes": "How it is delivered",
+    "complexity_levels": "Complexity of need",
+    "years_delivering": "Years delivering",
+    "cost": "Indicative cost",
+    "cost.amount": "Indicative cost (£)",
+    "cost.unit": "Cost per",
+    "outcomes": "Outcomes records",
+}
+"""Each field as a person reads it: in the error summary, and in "what changed" after a conflict."""
+
+OUTCOME_LABELS = {
+    "outcome": "outcome",
+    "measure": "measure",
+    "period": "period",
+    "value": "figure",
+    "people": "people",
+    "source": "said by",
+    "reference": "reference",
+    "note": "note",
+    "desired_outcomes": "desired outcomes",
+}
+SCRUTINY = {"audited": "Audited", "independently_examined": "Independently examined", "unscrutinised": "Neither"}
+GENDERS = {"both": "Men and women", "men": "Men", "women": "Women"}
+DELIVERY_MODES = {"in_person": "In person", "outreach": "Outreach", "remote": "Remote", "residential": "Residential"}
+COMPLEXITY = {"low": "Low", "medium": "Medium", "high": "High"}
+COST_UNITS = {
+    "per_service_user": "per person",
+    "per_place_per_year": "per place a year",
+    "per_hour": "per hour",
+    "per_session": "per session",
+}
+SOURCES = {
+    "self_declared": "Ourselves",
+    "independently_evaluated": "An independent evaluation",
+    "commissioner_reported": "The commissioner",
+}
+
+
+def _s(value: Any) -> str:
+    """A stored value as a box shows it: a float without a needless ".0" and never in e-notation (2300000, not
+    2.3e+06: what is shown is what is saved again)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return number(value)
+    return str(value)
+
+
+def number(value: float) -> str:
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _nullable(form: Mapping[str, str], name: str) -> str | None:
+    return form.get(name, "").strip() or None
+
+
+def _money(text: str | None) -> str | None:
+    """Pounds as typed, less the pound sign and thousands commas (`£1,800` -> `1800`)."""
+    return text.replace(",", "").replace("£", "").strip() if text is not None else None
+
+
+def _codes(text: str) -> list[str]:
+    return [c for c in re.split(r"[\s,]+", text.strip()) if c]
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _ticked(form: Mapping[str, str], prefix: str) -> list[str]:
+    """The values of a group of checkboxes (`accreditations.iso_9001` ticked -> `iso_9001`), in the form's order."""
+    return [k.removeprefix(prefix) for k, v in form.items() if k.startswith(prefix) and v and len(k) < 200]
+
+
+def _set(body: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for p in parents:
+        body = body.setdefault(p, {})
+    body[last] = value
+
+
+def items(values: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> list[int]:
+    """The items of a list on the form (`outcomes.0.`, `outcomes.3.`...), by their number on the form, and one blank
+    item after them to add one (unless the last is blank already)."""
+    found = sorted({int(m.group(1)) for k in values if (m := re.match(rf"^{re.escape(prefix)}\.(\d{{1,3}})\.", k))})
+    if not found or any(values.get(f"{prefix}.{found[-1]}.{f}", "").strip() for f in fields):
+        found.append(found[-1] + 1 if found else 0)
+    return found
+
+
+def _blank(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> bool:
+    return not any(form.get(f"{prefix}.{f}", "").strip() for f in fields)
+
+
+def _in_order(ticked: list[str], held: list[str]) -> list[str]:
+    return sorted(ticked, key=lambda c: held.index(c) if c in held else len(held))
+
+
+def keep_order(body: dict[str, Any], current: Any, groups: tuple[str, ...], where: Mapping[str, str]) -> None:
+    """Codes ticked in a group of checkboxes (shown in the taxonomy's order) in the order the record holds them,
+    new ones after, an outcomes record's desired outcomes too: saving a form as it opened changes nothing."""
+    for group in groups:
+        if isinstance(ticked := body.get(group), list):
+            body[group] = _in_order(ticked, list(getattr(current, group)))
+    held = getattr(current, "outcomes", [])
+    for k, record in enumerate(body.get("outcomes") or []):
+        i = int(where[f"outcomes[{k}]"].split(".")[1])  # the record's number on the form: as opened, as held
+        if i < len(held):
+            record["desired_outcomes"] = _in_order(record["desired_outcomes"], held[i].desired_outcomes)
+
+
+# --- the profile ---------------------------------------------------------------------------------------------
+
+PROFILE_REQUIRED = ("name", "legal_form", "description")
+PROFILE_NULLABLE = (
+    "website",
+    "founded_year",
+    "contact.name",
+    "contact.email",
+    "contact.phone",
+    "finances.annual_income",
+    "finances.reserves_months",
+    "finances.accounts_year_end",
+    "finances.accounts_scrutiny",
+)
+PROFILE_GROUPS = ("accreditations", "social_value")
+PROFILE_KEPT = ("resources.volunteers", "resources.match_funding_per_year")
+"""Numbers that cannot be cleared: left empty, they stay as they are."""
+MONEY = ("finances.annual_income", "resources.match_funding_per_year", "cost.amount")
+
+
+def profile_values(p: Provider) -> dict[str, str]:
+    """A stored profile as the form shows it."""
+    values = {
+        "name": p.name,
+        "legal_form": p.legal_form,
+        "identifiers": ", ".join(p.identifiers),
+        "description": p.description,
+        "website": _s(p.website),
+        "founded_year": _s(p.founded_year),
+        "contact.name": _s(p.contact.name),
+        "contact.email": _s(p.contact.email),
+        "contact.phone": _s(p.contact.phone),
+        "resources.volunteers": _s(p.resources.volunteers),
+        "resources.match_funding_per_year": _s(p.resources.match_funding_per_year),
+        "resources.other_funding_sources": "\n".join(p.resources.other_funding_sources),
+        "resources.partner_organisations": "\n".join(p.resources.partner_organisations),
+        "finances.annual_income": _s(p.finances.annual_income),
+        "finances.reserves_months": _s(p.finances.reserves_months),
+        "finances.accounts_year_end": _s(p.finances.accounts_year_end),
+        "finances.accounts_scrutiny": _s(p.finances.accounts_scrutiny),
+        "version": str(p.version),
+    }
+    for i, x in enumerate(p.resources.premises):
+        values |= {f"premises.{i}.area": x.area, f"premises.{i}.description": x.description}
+    values |= {f"accreditations.{c}": "on" for c in p.accreditations}
+    values |= {f"social_value.{c}": "on" for c in p.social_value}
+    return values
+
+
+def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The profile form as a PATCH /providers/{id} body (only what the form carries), and where each of the body's
+    field paths shows on the form."""
+    body: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for name in PROFILE_REQUIRED:
+        if name in form:
+            _set(body, name, form[name].strip())
+            where[name] = name
+    for name in PROFILE_NULLABLE:
+        if name in form:
+            value = _nullable(form, name)
+            _set(body, name, _money(value) if name in MONEY else value)
+            where[name] = name
+    for name in PROFILE_KEPT:
+        if (value := _nullable(form, name)) is not None:
+            _set(body, name, _money(value) if name in MONEY else value)
+            where[name] = name
+    if "identifiers" in form:
+        body["identifiers"] = _codes(form["identifiers"])
+        where["identifiers"] = "identifiers"
+    for name in ("resources.other_funding_sources", "resources.partner_organisations"):
+        if name in form:
+            _set(body, name, _lines(form[name]))
+            where[name] = name
+    for group in ("accreditations", "social_value"):
+        if group in form:  # the group's marker: none ticked clears it
+            body[group] = _ticked(form, f"{group}.")
+            where[group] = group
+    if "premises" in form:
+        premises: list[dict[str, str]] = []
+        for i in items(form, "premises", PREMISES):
+            p = f"premises.{i}"
+            if form.get(f"{p}.remove") or _blank(form, p, PREMISES):
+                continue
+            a = f"resources.premises[{len(premises)}]"
+            where |= {a: f"{p}.area", f"{a}.area": f"{p}.area", f"{a}.description": f"{p}.description"}
+            premises.append({f: form.get(f"{p}.{f}", "").strip() for f in PREMISES})
+        _set(body, "resources.premises", premises)
+        where["resources.premises"] = f"premises.{items(form, 'premises', PREMISES)[0]}.area"
+    return body, where
+
+
+def profile_labels(values: Mapping[str, str]) -> dict[str, str]:
+    labels = dict(LABELS)
+    for i in items(values, "premises", PREMISES):
+        labels |= {f"premises.{i}.area": f"Premises {i + 1}: area", f"premises.{i}.description": f"Premises {i + 1}"}
+    return labels
+
+
+# --- a service -------------------------------------------------------------------------------------------------
+
+SERVICE_REQUIRED = ("name", "description", "pathway", "status", "eligibility.gender")
+SERVICE_NULLABLE = (
+    "eligibility.min_age",
+    "eligibility.max_age",
+    "capacity.service_users_per_year",
+    "capacity.places_available",
+    "capacity.places_as_of",
+)
+SERVICE_GROUPS = ("cohorts", "delivery_modes", "complexity_levels", "accreditations")
+
+
+def service_values(s: Service, profile_version: int) -> dict[str, str]:
+    """A stored service as the form shows it."""
+    values = {
+        "name": s.name,
+        "description": s.description,
+        "pathway": s.pathway,
+        "status": s.status,
+        "areas": ", ".join(s.areas),
+        "eligibility.min_age": _s(s.eligibility.min_age),
+        "eligibility.max_age": _s(s.eligibility.max_age),
+        "eligibility.gender": s.eligibility.gender,
+        "capacity.service_users_per_year": _s(s.capacity.service_users_per_year),
+        "capacity.places_available": _s(s.capacity.places_available),
+        "capacity.places_as_of": _s(s.capacity.places_as_of),
+        "years_delivering": _s(s.years_delivering),
+        "cost.amount": _s(s.cost.amount) if s.cost else "",
+        "cost.unit": s.cost.unit if s.cost else "",
+        "version": str(s.version),
+        "profile_version": str(profile_version),
+    }
+    for group in SERVICE_GROUPS:
+        values |= {f"{group}.{c}": "on" for c in getattr(s, group)}
+    for i, o in enumerate(s.outcomes):
+        p = f"outcomes.{i}"
+        values |= {f"{p}.{f}": _s(getattr(o, f)) for f in OUTCOME}
+        values[f"{p}.source"] = o.source
+        values |= {f"{p}.desired.{c}": "on" for c in o.desired_outcomes}
+    return values
+
+
+def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The service form as a PATCH /providers/{id}/services/{sid} body (only what the form carries), and where each
+    of the body's field paths shows on the form."""
+    body: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for name in SERVICE_REQUIRED:
+        if name in form:
+            _set(body, name, form[name].strip())
+            where[name] = name
+    for name in SERVICE_NULLABLE:
+        if name in form:
+            _set(body, name, _nullable(form, name))
+            where[name] = name
+    if (years := _nullable(form, "years_delivering")) is not None:
+        body["years_delivering"] = years
+        where["years_delivering"] = "years_delivering"
+    if "areas" in form:
+        body["areas"] = _codes(form["areas"])
+        where["areas"] = "areas"
+    for group in SERVICE_GROUPS:
+        if group in form:
+            body[group] = _ticked(form, f"{group}.")
+            where[group] = group
+    if "cost.amount" in form:
+        amount, unit = _money(_nullable(form, "cost.amount")), _nullable(form, "cost.unit")
+        cost: dict[str, str] = {}
+        if amount is not None:
+            cost["amount"] = amount
+        if unit is not None:
+            cost["unit"] = unit
+        body["cost"] = cost or None
+        where |= {"cost": "cost.amount", "cost.amount": "cost.amount", "cost.unit": "cost.unit"}
+    if "outcomes" in form:
+        outcomes: list[dict[str, Any]] = []
+        shown = items(form, "outcomes", OUTCOME)
+        for i in shown:
+            p = f"outcomes.{i}"
+            desired = _ticked(form, f"{p}.desired.")
+            if form.get(f"{p}.remove") or (_blank(form, p, OUTCOME) and not desired):
+                continue
+            a = f"outcomes[{len(outcomes)}]"
+            where[a] = f"{p}.outcome"
+            where |= {f"{a}.{f}": f"{p}.{f}" for f in (*OUTCOME, "source")}
+            where[f"{a}.desired_outcomes"] = f"{p}.desired_outcomes"
+            record: dict[str, Any] = {f: form.get(f"{p}.{f}", "").strip() for f in ("outcome", "measure", "period")}
+            record["value"] = _money(_nullable(form, f"{p}.value"))
+            record["people"] = _money(_nullable(form, f"{p}.people"))
+            record["source"] = form.get(f"{p}.source", "self_declared")
+            record["reference"] = _nullable(form, f"{p}.reference")
+            record["note"] = _nullable(form, f"{p}.note")
+            record["desired_outcomes"] = desired
+            outcomes.append(record)
+        body["outcomes"] = outcomes
+        where["outcomes"] = f"outcomes.{shown[0]}.outcome"
+    return body, where
+
+
+def service_labels(values: Mapping[str, str]) -> dict[str, str]:
+    labels = dict(LABELS)
+    for i in items(values, "outcomes", OUTCOME):
+        labels |= {f"outcomes.{i}.{f}": f"Outcomes record {i + 1}: {w}" for f, w in OUTCOME_LABELS.items()}
+    return labels
+
+
+# --- a response's partners ----------------------------------------------------------------------------------
+
+
+def partners_body(
+    form: Mapping[str, str], need_prefix: str, body_prefix: str, where: dict[str, str]
+) -> list[dict[str, Any]]:
+    """One need's partners on the response form (`need.7.partner.0.name`) as the body's `partners`, noting in
+    `where` where each shows (`needs[0].partners[1]` -> `need.7.partner.2.provider_id`)."""
+    found: list[dict[str, Any]] = []
+    prefix = f"{need_prefix}.partner"
+    shown = items(form, prefix, PARTNER)
+    for i in shown:
+        p = f"{prefix}.{i}"
+        if form.get(f"{p}.remove") or _blank(form, p, PARTNER):
+            continue
+        a = f"{body_prefix}.partners[{len(found)}]"
+        where |= {a: f"{p}.provider_id", f"{a}.provider_id": f"{p}.provider_id", f"{a}.name": f"{p}.name"}
+        partner: dict[str, Any] = {}
+        if (pid := _nullable(form, f"{p}.provider_id")) is not None:
+            partner["provider_id"] = pid
+        if (name := _nullable(form, f"{p}.name")) is not None:
+            partner["name"] = name
+        found.append(partner)
+    where[f"{body_prefix}.partners"] = f"{prefix}.{shown[0]}.provider_id"
+    return found
+
+
+def partner_values(need_prefix: str, partners: list[Any]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for i, x in enumerate(partners):
+        values[f"{need_prefix}.partner.{i}.provider_id"] = _s(x.provider_id)
+        values[f"{need_prefix}.partner.{i}.name"] = _s(x.name)
+    return values
+
+
+PARTNER_WORDS = {
+    "give either provider_id (a directory provider) or name": (
+        "give either a directory provider's number or the name of an organisation outside the directory, not both"
+    )
+}
+"""The API's words that name its JSON fields, as the form says them."""
+
+
+# --- after a conflict ------------------------------------------------------------------------------------------
+
+
+def shown(value: Any, words: Mapping[str, str] | None = None) -> str:
+    """A value from the history as a person reads it: codes by their names (`words`), lists joined, records by their
+    parts, never JSON."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, list):
+        return "; ".join(shown(v, words) for v in value) if value else "(none)"
+    if isinstance(value, dict):
+        return " · ".join(shown(v, words) for v in value.values() if v not in (None, "", [], {})) or "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and words:
+        return words.get(value, value)
+    return _s(value)
+
+
+def vocabularies(taxonomy: Any) -> dict[str, dict[str, str]]:
+    """The names of the codes a changed field may hold, by field (for `labelled`)."""
+    outcomes = {**SOURCES, **{d.code: d.name for d in taxonomy.desired_outcomes}}
+    return {
+        "legal_form": taxonomy.codes("legal_forms"),
+        "accreditations": taxonomy.codes("accreditations"),
+        "social_value": taxonomy.codes("social_value"),
+        "finances.accounts_scrutiny": SCRUTINY,
+        "pathway": taxonomy.codes("pathways"),
+        "cohorts": taxonomy.codes("cohorts"),
+        "areas": taxonomy.codes("areas"),
+        "eligibility.gender": GENDERS,
+        "delivery_modes": DELIVERY_MODES,
+        "complexity_levels": COMPLEXITY,
+        "cost.unit": COST_UNITS,
+        "cost": COST_UNITS,
+        "outcomes": outcomes,
+    }
+
+
+def labelled(
+    changes: list[Change], labels: Mapping[str, str], words: Mapping[str, Mapping[str, str]] | None = None
+) -> list[Change]:
+    """Changes with plain labels (`finances.annual_income` -> "Annual income (£)") and values in words (a cost's
+    unit `per_hour` -> "per hour")."""
+    out = []
+    for c in changes:
+        w = (words or {}).get(c.field)
+        out.append(
+            msgspec.structs.replace(
+                c, field=labels.get(c.field, c.field), before=shown(c.before, w), after=shown(c.after, w)
+            )
+        )
+    return out
+
+
+def as_opened(current: Any, changes: list[Change]) -> dict[str, Any]:
+    """The record (as JSON builtins) as it was when the form was opened: the current one with every change since
+    undone, newest first."""
+    doc: dict[str, Any] = msgspec.to_builtins(current)
+    for c in reversed(changes):
+        *parents, last = c.field.split(".")
+        target: Any = doc
+        for p in parents:
+            target = target.get(p) if isinstance(target, dict) else None
+        if isinstance(target, dict) and "[" not in c.field:
+            target[last] = c.before
+    return doc
+
+
+def take_theirs(values: dict[str, str], opened: Mapping[str, str], current: Mapping[str, str]) -> None:
+    """After a conflict: a field someone else changed that this form left as it was opened now shows their value
+    (so saving again does not undo their change); where both changed a field, the form keeps what was typed."""
+    for k in set(opened) | set(current):
+        if k in ("version", "profile_version"):
+            continue
+        mine, was, now = values.get(k, "").strip(), opened.get(k, "").strip(), current.get(k, "").strip()
+        if mine == was and now != was:
+            values[k] = current.get(k, "")

@@ -1,0 +1,490 @@
+"""The console's provider forms cover every field a provider may set through the API (issue 17): a profile's identity,
+finances, resources, premises, accreditations and social value; a service's pathway, who it is for, delivery, cost
+and outcomes records; a response's partners. Each is posted as a browser posts the page it was given (every box,
+the ticked checkboxes, the selected options), through the real app on real PostgreSQL, and read back from the API."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+from test_console import sign_in
+from test_console_engagement import fid, good_form, ready, world  # noqa: F401  (the `world` fixture)
+from test_engagement import World
+
+
+class _Form(HTMLParser):
+    """What a browser would post from a page's form with the given action (buttons aside)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside, self.fields = action, False, {}
+        self._select: str | None = None
+        self._first: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "option" and self.inside and self._select is not None:
+            if self._first is None:
+                self._first = a.get("value", "")
+            if "selected" in a:
+                self.fields[self._select] = a.get("value", "")
+            return
+        if tag == "form":
+            self.inside = a.get("action") == self.action
+        if not self.inside or "name" not in a:
+            return
+        if tag == "input" and a.get("type") in ("checkbox", "radio"):
+            if "checked" in a:
+                self.fields[a["name"]] = a.get("value", "on")
+        elif tag == "input":
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+        elif tag == "select":
+            self._select, self._first = a["name"], None
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._textarea = None
+        elif tag == "select" and self._select is not None:
+            self.fields.setdefault(self._select, self._first or "")
+            self._select = None
+        elif tag == "form":
+            self.inside = False
+
+
+def form_of(html: str, action: str) -> dict[str, str]:
+    parser = _Form(action)
+    parser.feed(html)
+    assert parser.fields, f"no form posting to {action}"
+    return dict(parser.fields)
+
+
+def errors(html: str) -> dict[str, str]:
+    """The problems beside fields, by the field's id."""
+    return {
+        k: re.sub(r"<[^>]+>", "", v).replace("Error:", "").strip()
+        for k, v in re.findall(r'<p class="error-message" id="([^"]+)-error">(.*?)</p>', html, re.S)
+    }
+
+
+async def opened(client, path: str) -> tuple[str, dict[str, str]]:
+    page = await client.get(path)
+    assert page.status_code == 200, page.text[:500]
+    return page.text, form_of(page.text, path)
+
+
+async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    client.follow_redirects = False
+    path = "/console/providers/1/edit"
+    html, form = await opened(client, path)
+    for legend in ("Identity", "Contact", "Finances", "Resources", "Premises", "Accreditations and social value"):
+        assert f'fieldset__legend--m">{legend}</legend>' in html
+    blank = max(int(m) for m in re.findall(r"premises\.(\d+)\.area", " ".join(form)))
+    for k in [k for k in form if k.startswith(("accreditations.", "social_value."))]:
+        del form[k]  # untick every box
+    form |= {
+        "legal_form": "cic",
+        "identifiers": "GB-COH-01234567",
+        "finances.annual_income": "£850,000",
+        "finances.reserves_months": "4.5",
+        "finances.accounts_year_end": "2026-03-31",
+        "finances.accounts_scrutiny": "independently_examined",
+        "resources.match_funding_per_year": "20000",
+        "resources.other_funding_sources": "National Lottery Community Fund\n\n  County council grant  ",
+        "resources.partner_organisations": "Ledbury Food Bank",
+        "accreditations.iso_9001": "on",
+        "accreditations.living_wage_employer": "on",
+        "social_value.peer_mentoring": "on",
+        f"premises.{blank}.area": "E06000019",
+        f"premises.{blank}.description": "Drop-in centre, Ledbury",
+    }
+    done = await client.post(path, data=form)
+    assert done.status_code == 303, errors(done.text)
+    after = (await client.get("/providers/1")).json()
+    assert (after["legal_form"], after["identifiers"]) == ("cic", ["GB-COH-01234567"])
+    assert after["finances"] == {
+        "annual_income": 850000,
+        "reserves_months": 4.5,
+        "accounts_year_end": "2026-03-31",
+        "accounts_scrutiny": "independently_examined",
+    }
+    assert after["resources"]["match_funding_per_year"] == 20000
+    assert after["resources"]["other_funding_sources"] == ["National Lottery Community Fund", "County council grant"]
+    assert after["resources"]["partner_organisations"] == ["Ledbury Food Bank"]
+    assert after["resources"]["premises"][-1] == {"area": "E06000019", "description": "Drop-in centre, Ledbury"}
+    assert after["accreditations"] == ["iso_9001", "living_wage_employer"]
+    assert after["social_value"] == ["peer_mentoring"]
+
+    page = (await client.get("/console/providers/1")).text  # and the provider's page shows it
+    assert "Drop-in centre, Ledbury (Herefordshire)" in page and "4.5 months of spending" in page
+    assert "Year to 31 March 2026, independently examined" in page
+
+    # the form opens with it all, the new premises as an item with a remove box and a blank after it
+    html, form = await opened(client, path)
+    n = len(after["resources"]["premises"])
+    assert form[f"premises.{n - 1}.area"] == "E06000019" and form[f"premises.{n}.area"] == ""
+    assert f'name="premises.{n - 1}.remove"' in html and f'name="premises.{n}.remove"' not in html
+    assert form["finances.accounts_scrutiny"] == "independently_examined" and form["legal_form"] == "cic"
+
+    # removing an item, and unticking every box, clear them
+    form[f"premises.{n - 1}.remove"] = "on"
+    for k in [k for k in form if k.startswith(("accreditations.", "social_value."))]:
+        del form[k]
+    done = await client.post(path, data=form)
+    assert done.status_code == 303, errors(done.text)
+    again = (await client.get("/providers/1")).json()
+    assert again["resources"]["premises"] == after["resources"]["premises"][:-1]
+    assert again["accreditations"] == [] and again["social_value"] == []
+
+
+async def test_a_problem_in_a_premises_item_shows_beside_that_item_and_nothing_is_stored(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    path = "/console/providers/1/edit"
+    _, form = await opened(client, path)
+    before = (await client.get("/providers/1")).json()
+    blank = max(int(m) for m in re.findall(r"premises\.(\d+)\.area", " ".join(form)))
+    form |= {f"premises.{blank}.area": "Herefordshire", f"premises.{blank}.description": "Office"}
+    bad = await client.post(path, data=form)
+    assert bad.status_code == 400
+    field = f"premises.{blank}.area"
+    said = errors(bad.text)[fid(field)]
+    assert "is not an area code" in said and "E06000019" in said
+    assert f'href="#{fid(field)}"' in bad.text  # the summary links to the box
+    assert f"Premises {blank + 1}: area: " in bad.text  # and names it plainly
+    assert f'aria-describedby="{fid(field)}-hint {fid(field)}-error"' in bad.text
+    assert 'value="Herefordshire"' in bad.text  # what was typed is kept
+    assert (await client.get("/providers/1")).json() == before
+
+
+async def test_number_boxes_say_what_to_type_never_null(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    path = "/console/providers/1/edit"
+    _, form = await opened(client, path)
+    bad = await client.post(path, data=form | {"finances.annual_income": "lots"})
+    assert bad.status_code == 400
+    assert errors(bad.text) == {fid("finances.annual_income"): "enter a whole number, for example 25"}
+    assert "null" not in bad.text.lower()
+    svc = (await client.get("/providers/1/services")).json()[0]
+    spath = f"/console/providers/1/services/{svc['id']}/edit"
+    _, sform = await opened(client, spath)
+    for box, said in (
+        ("eligibility.min_age", "enter a whole number, for example 25"),
+        ("capacity.service_users_per_year", "enter a whole number, for example 25"),
+        ("outcomes.0.value", "enter a number, for example 12.5"),
+        ("capacity.places_as_of", "enter a date written YYYY-MM-DD, for example 2026-11-29"),
+    ):
+        page = await client.post(spath, data=sform | {box: "ten", "outcomes.0.outcome": "Anything"})
+        assert page.status_code == 400
+        assert errors(page.text).get(fid(box)) == said, errors(page.text)
+        assert "null" not in page.text.lower()
+
+
+async def test_the_service_form_saves_who_where_cost_and_outcomes_records(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    client.follow_redirects = False
+    svc = (await client.get("/providers/1/services")).json()[0]
+    path = f"/console/providers/1/services/{svc['id']}/edit"
+    html, form = await opened(client, path)
+    for legend in ("What", "Where", "Who", "Capacity", "Cost", "Outcomes"):
+        assert f'fieldset__legend--m">{legend}</legend>' in html
+    n = len(svc["outcomes"])
+    assert form[f"outcomes.{n}.outcome"] == ""  # one blank record to add
+    for k in [k for k in form if k.startswith(("cohorts.", "delivery_modes.", "complexity_levels."))]:
+        del form[k]
+    desired = next(iter(re.findall(rf'name="outcomes\.{n}\.desired\.([A-Z_]+)"', html)))
+    form |= {
+        "cohorts.YOUNG_ADULTS": "on",
+        "cohorts.CARE_LEAVERS": "on",
+        "eligibility.min_age": "18",
+        "eligibility.max_age": "25",
+        "eligibility.gender": "women",
+        "delivery_modes.outreach": "on",
+        "complexity_levels.high": "on",
+        "years_delivering": "3",
+        "cost.amount": "1,250.50",
+        "cost.unit": "per_session",
+        f"outcomes.{n}.outcome": "Settled accommodation",
+        f"outcomes.{n}.measure": "% housed at 6 months",
+        f"outcomes.{n}.period": "2025-26",
+        f"outcomes.{n}.value": "64",
+        f"outcomes.{n}.people": "40",
+        f"outcomes.{n}.source": "commissioner_reported",
+        f"outcomes.{n}.reference": "Contract return Q4",
+        f"outcomes.{n}.desired.{desired}": "on",
+        "then": "outcomes",
+    }
+    done = await client.post(path, data=form)
+    assert done.status_code == 303, errors(done.text)
+    assert done.headers["location"] == f"{path}?saved=1#outcomes-new"  # "Save and add another": at the new blank
+    after = (await client.get(f"/providers/1/services/{svc['id']}")).json()
+    assert after["cohorts"] == ["YOUNG_ADULTS", "CARE_LEAVERS"]
+    assert after["eligibility"] == {"min_age": 18, "max_age": 25, "gender": "women"}
+    assert (after["delivery_modes"], after["complexity_levels"], after["years_delivering"]) == (
+        ["outreach"],
+        ["high"],
+        3,
+    )
+    assert after["cost"] == {"amount": 1250.5, "unit": "per_session"}
+    assert after["outcomes"][-1] == {
+        "outcome": "Settled accommodation",
+        "measure": "% housed at 6 months",
+        "period": "2025-26",
+        "value": 64,
+        "people": 40,
+        "source": "commissioner_reported",
+        "reference": "Contract return Q4",
+        "note": None,
+        "desired_outcomes": [desired],
+    }
+    assert len(after["outcomes"]) == n + 1
+    page = await client.get(done.headers["location"])
+    assert 'id="outcomes-new"' in page.text and f'name="outcomes.{n + 1}.outcome"' in page.text
+
+    # removing a record; clearing the cost (both boxes empty)
+    _, form = await opened(client, path)
+    form |= {"outcomes.0.remove": "on", "cost.amount": "", "cost.unit": ""}
+    done = await client.post(path, data=form)
+    assert done.status_code == 303, errors(done.text)
+    again = (await client.get(f"/providers/1/services/{svc['id']}")).json()
+    assert again["outcomes"] == after["outcomes"][1:] and again["cost"] is None
+
+
+async def test_a_problem_in_an_outcomes_record_shows_beside_it_and_nothing_is_stored(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    path = f"/console/providers/1/services/{svc['id']}/edit"
+    _, form = await opened(client, path)
+    n = len(svc["outcomes"])
+    # a record with no measure: the decoder's problem at outcomes[n].measure, beside the nth record's box
+    form |= {f"outcomes.{n}.outcome": "Into work", f"outcomes.{n}.period": "2025"}
+    bad = await client.post(path, data=form)
+    assert bad.status_code == 400
+    assert errors(bad.text) == {fid(f"outcomes.{n}.measure"): "must not be empty"}
+    assert f'href="#{fid(f"outcomes.{n}.measure")}"' in bad.text and f"Outcomes record {n + 1}: measure" in bad.text
+    # a rule of the API's (422): a desired outcome of another pathway, beside that record's tick-list
+    form |= {f"outcomes.{n}.measure": "% in work at 13 weeks", f"outcomes.{n}.desired.NOT_A_CODE": "on"}
+    bad = await client.post(path, data=form)
+    assert bad.status_code == 400
+    assert fid(f"outcomes.{n}.desired_outcomes") in errors(bad.text), errors(bad.text)
+    # a cost without its unit
+    del form[f"outcomes.{n}.desired.NOT_A_CODE"]
+    bad = await client.post(path, data=form | {"cost.amount": "900", "cost.unit": ""})
+    assert errors(bad.text) == {fid("cost.unit"): "fill this in too"}
+    assert (await client.get(f"/providers/1/services/{svc['id']}")).json() == svc
+
+
+async def test_a_service_conflict_names_the_new_fields_plainly_and_keeps_theirs(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    path = f"/console/providers/1/services/{svc['id']}/edit"
+    _, form = await opened(client, path)
+    headers = {**await keys.headers("provider", 1), "If-Match": f'"v{svc["version"]}"'}
+    meanwhile = await client.patch(
+        f"/providers/1/services/{svc['id']}",
+        json={"cost": {"amount": 777, "unit": "per_hour"}, "eligibility": {"max_age": 64}},
+        headers=headers,
+    )
+    assert meanwhile.status_code == 200, meanwhile.text
+    clash = await client.post(path, data=form | {"description": "Mine, typed over."})
+    assert clash.status_code == 409
+    assert "This was changed since you opened it" in clash.text
+    rows = re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]*)</td><td>([^<]*)</td>', clash.text)
+    named = {r[0]: r[1:] for r in rows}
+    assert named["Maximum age"][1] == "64"
+    assert named["Indicative cost (£)"][1] == "777" and named["Cost per"][1] == "per hour"  # the unit in words
+    again = form_of(clash.text, path)
+    assert (again["cost.amount"], again["cost.unit"], again["eligibility.max_age"]) == ("777", "per_hour", "64")
+    assert again["description"] == "Mine, typed over."
+    assert (await client.get(f"/providers/1/services/{svc['id']}")).json()["description"] == svc["description"]
+
+
+async def test_a_profile_conflict_on_finances_is_labelled(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    path = "/console/providers/1/edit"
+    _, form = await opened(client, path)
+    opened_at = (await client.get("/providers/1")).json()
+    headers = {**await keys.headers("provider", 1), "If-Match": f'"v{opened_at["version"]}"'}
+    meanwhile = await client.patch(
+        "/providers/1", json={"finances": {"annual_income": 123456}, "accreditations": ["rsq"]}, headers=headers
+    )
+    assert meanwhile.status_code == 200, meanwhile.text
+    clash = await client.post(path, data=form | {"contact.phone": "01432 760999"})
+    assert clash.status_code == 409
+    assert re.search(r'<th scope="row">Annual income \(£\)</th><td>[^<]*</td><td>123456</td>', clash.text)
+    assert re.search(
+        r'<th scope="row">Accreditations</th><td>[^<]*</td><td>Restorative Service Quality Mark</td>', clash.text
+    )
+    again = form_of(clash.text, path)
+    assert again["finances.annual_income"] == "123456" and again.get("accreditations.rsq") == "rsq"
+    assert again["contact.phone"] == "01432 760999"
+
+
+async def test_a_response_declares_partners_through_the_form(world: World) -> None:  # noqa: F811
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    api = {"Authorization": f"Bearer {key}"}
+    path = f"/console/exercises/{exercise_id}/respond"
+    blank = await c.get(path)
+    n = f"need.{need_id}"
+    assert f'name="{n}.partner.0.provider_id"' in blank.text and f'name="{n}.partners"' in blank.text
+
+    # both a number and a name for one partner, and our own number for another: each beside its item
+    bad = await c.post(
+        path,
+        data=good_form(csrf, need_id, s1, qs)
+        | {
+            f"{n}.partners": "",
+            f"{n}.partner.0.provider_id": str(p2),
+            f"{n}.partner.0.name": "Also a name",
+            f"{n}.partner.1.provider_id": str(p1),
+        },
+    )
+    assert bad.status_code == 400
+    said = errors(bad.text)
+    said_first = said[fid(f"{n}.partner.0.provider_id")]
+    assert "not both" in said_first and "provider_id" not in said_first
+    assert said[fid(f"{n}.partner.1.provider_id")] == "that is your own organisation"
+    assert "partner 2, directory provider number" in bad.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+
+    c.follow_redirects = False
+    done = await c.post(
+        path,
+        data=good_form(csrf, need_id, s1, qs)
+        | {
+            f"{n}.partners": "",
+            f"{n}.partner.0.provider_id": str(p2),
+            f"{n}.partner.1.name": "Telford Youth Network",
+            f"{n}.partner.2.provider_id": "",
+        },
+    )
+    assert done.status_code == 303, errors(done.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["partners"] == [{"provider_id": p2}, {"name": "Telford Youth Network"}]
+    shown = await c.get(done.headers["location"])
+    p2_name = (await c.get(f"/providers/{p2}")).json()["name"]
+    assert f'<a href="/console/providers/{p2}">{p2_name}</a>' in shown.text.replace("&#39;", "'")
+    assert "Telford Youth Network" in shown.text
+
+    # a revision saved elsewhere in between: what changed, the partner named plainly
+    opened_form = form_of((await c.get(path)).text, path)
+    elsewhere = {
+        "needs": [
+            {
+                "need_id": need_id,
+                "intent": "lead",
+                "service_ids": [s1],
+                "partners": [{"provider_id": p2}, {"name": "Shropshire Youth Network"}],
+            }
+        ],
+        "answers": stored["answers"],
+    }
+    put = await c.put(f"/exercises/{exercise_id}/responses/{p1}", json=elsewhere, headers={**api, "If-Match": '"v1"'})
+    assert put.status_code == 200, put.text
+    stale = await c.post(path, data=opened_form | {f"{n}.unit_cost": "1750"})
+    assert stale.status_code == 409
+    assert re.search(
+        r'<th scope="row">Accommodation for adults in Telford: partner 2, organisation name</th>'
+        r"<td>Telford Youth Network</td><td>Shropshire Youth Network</td>",
+        stale.text,
+    ), stale.text
+    assert form_of(stale.text, path)[f"{n}.partner.1.name"] == "Shropshire Youth Network"  # left as opened: theirs
+
+    # the form opens with them; removing one, and a revision keeps the rest
+    again = await c.get(path)
+    form = form_of(again.text, path)
+    assert form[f"{n}.partner.0.provider_id"] == str(p2) and form[f"{n}.partner.1.name"] == "Shropshire Youth Network"
+    assert form[f"{n}.partner.2.name"] == ""
+    form[f"{n}.partner.0.remove"] = "on"
+    revised = await c.post(path, data=form)
+    assert revised.status_code == 303, errors(revised.text)
+    now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert now["revision"] == 3 and now["needs"][0]["partners"] == [{"name": "Shropshire Youth Network"}]
+
+
+async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
+    """Every stored value shows in a box as it is saved again (no 2.3e+06 for 2300000, no lost item): an admin
+    opens and saves, unchanged, the profile and every service of ten seeded providers, and no version moves."""
+    _, key = await keys.make("admin")
+    await sign_in(client, key)
+    client.follow_redirects = False
+    for provider_id in range(1, 11):
+        before = (await client.get(f"/providers/{provider_id}", headers=await keys.headers("admin"))).json()
+        paths = [f"/console/providers/{provider_id}/edit"]
+        paths += [f"/console/providers/{provider_id}/services/{s['id']}/edit" for s in before["services"]]
+        for path in paths:
+            _, form = await opened(client, path)
+            saved = await client.post(path, data=form)
+            assert saved.status_code == 303, (path, errors(saved.text))
+        after = (await client.get(f"/providers/{provider_id}", headers=await keys.headers("admin"))).json()
+        assert after["version"] == before["version"], provider_id
+        assert [s["version"] for s in after["services"]] == [s["version"] for s in before["services"]]
+        assert [s["outcomes"] for s in after["services"]] == [s["outcomes"] for s in before["services"]]
+
+
+async def test_hostile_provider_forms_get_a_4xx_never_a_500(client, keys):
+    _, key = await keys.make("provider", provider_id=1)
+    await sign_in(client, key)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    before = (await client.get("/providers/1")).json()
+    ppath, spath = "/console/providers/1/edit", f"/console/providers/1/services/{svc['id']}/edit"
+    _, profile = await opened(client, ppath)
+    _, service_ = await opened(client, spath)
+    for path, form, changes in (
+        (
+            ppath,
+            profile,
+            {"premises.999.area": "Far away", "premises.1000.area": "ignored: not a number the form makes"},
+        ),
+        (ppath, profile, {"accreditations." + "x" * 100: "on"}),
+        (ppath, profile, {"social_value.NOT A CODE": "on", "finances.reserves_months": "nan"}),
+        (ppath, profile, {"finances.accounts_scrutiny": "glanced at", "legal_form": "Ltd"}),
+        (ppath, profile, {"identifiers": "GB-CHC-12, GB-XXX-1", "name": "nul \x00 here"}),
+        (spath, service_, {"cost.amount": "inf", "cost.unit": "per_year"}),
+        (spath, service_, {"eligibility.gender": "ladies", "cohorts.ADULTS": "", "outcomes.0.value": "nan"}),
+        (spath, service_, {"outcomes.x.value": "1", "outcomes.0.people": "-4", "delivery_modes.teleport": "on"}),
+        (spath, service_, {"pathway": "", "status": "paused", "years_delivering": "1" * 40}),
+        (spath, service_, {"version": "abc"}),
+    ):
+        answered = await client.post(path, data=form | changes)
+        assert answered.status_code in (400, 409, 422), (changes, answered.status_code, answered.text[:300])
+        assert "There is a problem" in answered.text, changes
+    after = (await client.get("/providers/1")).json()
+    assert after["version"] == before["version"] and after["services"] == before["services"]
+
+
+def test_a_form_is_told_what_to_type_where_json_is_told_its_types() -> None:
+    """messages.problem(form=True): the words a form shows; the API's JSON words are unchanged (they name null,
+    which a JSON body may send)."""
+    from marketplace import messages
+
+    for said, form, api in (
+        ("Expected `int | null`, got `str`", "enter a whole number, for example 25", "or null"),
+        ("Expected `float | null`, got `str`", "enter a number, for example 12.5", "or null"),
+        ("Expected `int`, got `str`", "enter a whole number, for example 25", "got text"),
+        ("Invalid RFC3339 encoded date", "enter a date written YYYY-MM-DD, for example 2026-11-29", "must be a date"),
+        ("Expected `str | null`, got `int`", messages.FORM_ANYTHING, "or null"),
+    ):
+        assert messages.problem("x", said, form=True).problem == form
+        assert api in messages.problem("x", said).problem
