@@ -13,8 +13,9 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -28,6 +29,15 @@ from marketplace.migrate import migrate
 from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT, Settings
 
+TELFORD_NEED = {
+    "title": "Accommodation for adults in Telford",
+    "pathway": "ACCOM",
+    "areas": ["E06000020"],
+    "annual_volume": 60,
+    "annual_budget": 120000,
+    "cohorts": ["ADULTS"],
+}
+"""A need as POSTed: accommodation for 60 adults a year in Telford."""
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_SECRET = "test-secret-" + uuid.uuid4().hex
 
@@ -282,6 +292,28 @@ def keys(fresh_db: str) -> Keys:
 @pytest.fixture(scope="session")
 def read_keys(read_db: str) -> Keys:
     return Keys(read_db)
+
+
+async def fetchval(dsn: str, sql: str, *args: object) -> Any:
+    """One value read from the database at `dsn`, on a connection of its own (closed again)."""
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def migrated_before(dsn: str, number: int, directory: Path) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the (new) database at `dsn`, migrated as deployed before migration `number` (the released
+    migrations copied into `directory` first); closed on leaving."""
+    before = schema_before(number, directory)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn, before)
+        yield conn
+    finally:
+        await conn.close()
 
 
 def schema_before(number: int, directory: Path) -> Path:

@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from conftest import Keys, app_settings
+from conftest import TELFORD_NEED, Keys, app_settings
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -35,15 +35,7 @@ DURING = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
 LAST_MINUTE = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)  # GMT in winter: still 31 December in London
 AFTER = dt.datetime(2027, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
 
-NEED = {
-    "title": "Accommodation for adults in Telford",
-    "pathway": "ACCOM",
-    "areas": ["E06000020"],
-    "annual_volume": 60,
-    "annual_budget": 120000,
-    "cohorts": ["ADULTS"],
-    "contract_years": 3,
-}
+NEED = {**TELFORD_NEED, "contract_years": 3}
 
 
 @dataclass

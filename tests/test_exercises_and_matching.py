@@ -6,19 +6,14 @@ import math
 import re
 
 import pytest
-from conftest import run_cli
+from conftest import TELFORD_NEED, fetchval, run_cli
 
 import matching
 from marketplace import db
 from marketplace.taxonomy.models import matching_thesaurus
 
 NEED = {
-    "title": "Accommodation for adults in Telford",
-    "pathway": "ACCOM",
-    "areas": ["E06000020"],
-    "annual_volume": 60,
-    "annual_budget": 120000,
-    "cohorts": ["ADULTS"],
+    **TELFORD_NEED,
     "local_priorities": [{"text": "tenancy sustainment", "weight": 2}],
     "sector_preference": {"third_sector": 0.8},
 }
@@ -39,9 +34,7 @@ async def test_only_commissioners_and_admins_see_exercises_and_runs(client, keys
     need_id, exercise_id = await seeded_need(fresh_db)
     commissioner = await keys.headers("commissioner")
     run = (await client.post(f"/needs/{need_id}/match-runs", headers=commissioner)).json()
-    conn = await db.connect(fresh_db)
-    provider_id = await conn.fetchval("select min(id) from provider")
-    await conn.close()
+    provider_id = await fetchval(fresh_db, "select min(id) from provider")
     provider = await keys.headers("provider", provider_id)
     for method, path in [
         ("GET", "/exercises"),
