@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import statistics
 from collections import Counter
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
@@ -273,6 +274,11 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+def _unknown_id(field: str, problem: str, ids: Iterable[int]) -> FieldProblem:
+    """An id that is not one of `ids` (which the problem lists)."""
+    return FieldProblem(field=field, problem=problem, allowed=[str(k) for k in ids])
+
+
 def answer_problems(questions: list[Question], answers: list[Answer]) -> list[FieldProblem]:
     by_id = {q.id: q for q in questions}
     found: list[FieldProblem] = []
@@ -281,13 +287,7 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
         field = f"answers[{i}]"
         q = by_id.get(a.question_id)
         if q is None:
-            found.append(
-                FieldProblem(
-                    field=f"{field}.question_id",
-                    problem="not a question of this exercise",
-                    allowed=[str(k) for k in by_id],
-                )
-            )
+            found.append(_unknown_id(f"{field}.question_id", "not a question of this exercise", by_id))
             continue
         if a.question_id in seen:
             found.append(FieldProblem(field=f"{field}.question_id", problem="answered twice"))
@@ -344,11 +344,7 @@ async def response_problems(
         p = f"needs[{i}]"
         need = needs.get(r.need_id)
         if need is None:
-            found.append(
-                FieldProblem(
-                    field=f"{p}.need_id", problem="not a need of this exercise", allowed=[str(k) for k in needs]
-                )
-            )
+            found.append(_unknown_id(f"{p}.need_id", "not a need of this exercise", needs))
             continue
         if r.need_id in seen:
             found.append(FieldProblem(field=f"{p}.need_id", problem="this need is answered twice"))
@@ -366,13 +362,7 @@ async def response_problems(
         for j, sid in enumerate(r.service_ids):
             s = services.get(sid)
             if s is None:
-                found.append(
-                    FieldProblem(
-                        field=f"{p}.service_ids[{j}]",
-                        problem="not one of your services",
-                        allowed=[str(k) for k in services],
-                    )
-                )
+                found.append(_unknown_id(f"{p}.service_ids[{j}]", "not one of your services", services))
             elif s.status != "active":
                 found.append(FieldProblem(field=f"{p}.service_ids[{j}]", problem="this service is not active"))
         if len(set(r.service_ids)) != len(r.service_ids):
