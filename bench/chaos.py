@@ -47,11 +47,12 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(HERE), str(ROOT)]
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
+from load import create_database, drop_database  # noqa: E402
 
 from marketplace import db  # noqa: E402
 
@@ -88,28 +89,6 @@ def restart_postgres(pgdata: Path) -> None:
     )
     # the handle stops the server it knows of when this process exits: make that the new postmaster
     server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
-
-
-def dsn_for(server_dsn: str, database: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{database}"))
-
-
-async def create_database(server_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'create database "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(server_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
 
 
 async def published_ids(dsn: str) -> list[int]:
@@ -663,9 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = data_dir / f"server-{run}.log"
     t = time.monotonic()
     server_dsn = db.start_embedded(data_dir)
-    name = f"provision_chaos_{run}"
-    asyncio.run(create_database(server_dsn, name))
-    dsn = dsn_for(server_dsn, name)
+    name, dsn = asyncio.run(create_database(server_dsn, "chaos"))
     env = server_env(dsn, data_dir)
     port = free_port()
     base = f"http://{HOST}:{port}"
