@@ -226,11 +226,7 @@ async def test_a_frozen_report_gives_back_the_same_bytes_for_ever(client, keys, 
     after = await row_counts(fresh_db)
     assert after["frozen_report"] == before["frozen_report"] + 1 and after["audit_log"] == before["audit_log"] + 1
     assert after["match_run"] == before["match_run"]
-    conn = await db.connect(fresh_db)
-    try:
-        detail = await conn.fetchval("select detail from audit_log order by id desc limit 1")
-    finally:
-        await conn.close()
+    detail = await fetchval(fresh_db, "select detail from audit_log order by id desc limit 1")
     assert detail == f"froze report {frozen['id']} of exercise {xid}"
 
     stored = {}

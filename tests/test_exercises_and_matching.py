@@ -618,16 +618,13 @@ async def test_a_need_for_women_of_an_age_is_served_by_services_for_them(client,
         }
     ]
     assert run["excluded_by_reason"]["gender_not_served"] >= 1
-    conn = await db.connect(fresh_db)
-    try:
-        served = await conn.fetchval(
-            """select count(distinct s.provider_id) from service s join provider p on p.id = s.provider_id
-               where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
-                 and s.gender in ('women', 'both') and coalesce(s.min_age, 0) <= 25
-                 and coalesce(s.max_age, 200) >= 18"""
-        )
-    finally:
-        await conn.close()
+    served = await fetchval(
+        fresh_db,
+        """select count(distinct s.provider_id) from service s join provider p on p.id = s.provider_id
+           where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
+             and s.gender in ('women', 'both') and coalesce(s.min_age, 0) <= 25
+             and coalesce(s.max_age, 200) >= 18""",
+    )
     assert run["eligible_count"] <= served
     for s in run["ranking"]:
         fit = next(c for c in s["criteria"] if c["criterion"] == "pathway_fit")
