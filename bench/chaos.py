@@ -53,6 +53,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
 from load import create_database, drop_database  # noqa: E402
+from server import free_port, stop_server  # noqa: E402
 
 from marketplace import db  # noqa: E402
 
@@ -127,15 +128,6 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def server_env(dsn: str, data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
     env.update(
@@ -190,18 +182,6 @@ def wait_serving(proc: subprocess.Popen[bytes], base: str, workers: int, log_pat
                 ready = answered = False
             ok = ok + 1 if ready and answered and len(live_workers(proc)) == workers else 0
             time.sleep(0.05 if ok else 0.3)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def admin_key(env: dict[str, str]) -> str:
@@ -675,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         workers_at_end = live_workers(proc)
         history = asyncio.run(history_of(dsn, write_ids, run))
     finally:
-        stop(proc)
+        stop_server(proc)
         if not args.keep:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
                 asyncio.run(drop_database(server_dsn, name))
