@@ -197,10 +197,12 @@ async def conn(read_db: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class LiveServer(str):
@@ -213,7 +215,7 @@ class LiveServer(str):
 def serving(dsn: str, log_name: str, **env: str) -> Iterator[LiveServer]:
     """`marketplace serve` itself on `dsn`'s database (and `env` besides), on a loopback port, until the block ends.
     A server error's traceback is in `log_name`, kept with the run's databases."""
-    port = _free_port()
+    port = free_port()
     log = embedded_dir() / log_name
     env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET, **env}
     proc = subprocess.Popen(
