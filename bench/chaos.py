@@ -47,11 +47,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(HERE), str(ROOT)]
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
+from load import create_database, drop_database  # noqa: E402
+from server import free_port, stop_server  # noqa: E402
 
 from marketplace import db  # noqa: E402
 
@@ -90,28 +92,6 @@ def restart_postgres(pgdata: Path) -> None:
     server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 
-def dsn_for(server_dsn: str, database: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(server_dsn)._replace(path=f"/{database}"))
-
-
-async def create_database(server_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'create database "{name}"')
-    finally:
-        await conn.close()
-
-
-async def drop_database(server_dsn: str, name: str) -> None:
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'drop database if exists "{name}" with (force)')
-    finally:
-        await conn.close()
-
-
 async def published_ids(dsn: str) -> list[int]:
     conn = await asyncpg.connect(dsn)
     try:
@@ -146,15 +126,6 @@ def cpu_model() -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor() or platform.machine()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def server_env(dsn: str, data_dir: Path) -> dict[str, str]:
@@ -211,18 +182,6 @@ def wait_serving(proc: subprocess.Popen[bytes], base: str, workers: int, log_pat
                 ready = answered = False
             ok = ok + 1 if ready and answered and len(live_workers(proc)) == workers else 0
             time.sleep(0.05 if ok else 0.3)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def admin_key(env: dict[str, str]) -> str:
@@ -663,9 +622,7 @@ def main(argv: list[str] | None = None) -> int:
     log_path = data_dir / f"server-{run}.log"
     t = time.monotonic()
     server_dsn = db.start_embedded(data_dir)
-    name = f"provision_chaos_{run}"
-    asyncio.run(create_database(server_dsn, name))
-    dsn = dsn_for(server_dsn, name)
+    name, dsn = asyncio.run(create_database(server_dsn, "chaos"))
     env = server_env(dsn, data_dir)
     port = free_port()
     base = f"http://{HOST}:{port}"
@@ -698,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
         workers_at_end = live_workers(proc)
         history = asyncio.run(history_of(dsn, write_ids, run))
     finally:
-        stop(proc)
+        stop_server(proc)
         if not args.keep:
             with contextlib.suppress(OSError, asyncpg.PostgresError):
                 asyncio.run(drop_database(server_dsn, name))

@@ -128,8 +128,9 @@ def server_dsn(data_dir: Path) -> str:
     return os.environ.get("BENCH_DATABASE_URL") or db.start_embedded(data_dir)
 
 
-async def create_database(server: str) -> tuple[str, str]:
-    name = f"provision_bench_{uuid.uuid4().hex[:10]}"
+async def create_database(server: str, label: str = "bench") -> tuple[str, str]:
+    """A new, empty database on `server` named provision_<label>_<random>: (its name, its DSN)."""
+    name = f"provision_{label}_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(server)
     try:
         await admin.execute(f'create database "{name}"')

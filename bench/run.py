@@ -270,6 +270,23 @@ def build_scenarios(n: int, seed: int, keys: dict) -> list[Scenario]:
     rng = random.Random(seed)
     ids = [rng.randint(1, n) for _ in range(2000)]
     commissioner = {"Authorization": f"Bearer {keys['commissioner']}"}
+
+    def matching(which: str, need: str) -> Scenario:
+        """Matching the benchmark's `which` (narrow or broad) need (described by `need`), each run stored."""
+        path = f"/needs/{keys[which + '_need']}/match-runs?limit=50"
+        return Scenario(
+            f"match_{which}",
+            f"match {which} need, top 50",
+            f"POST {path} ({need})",
+            method="POST",
+            paths=[path],
+            headers=commissioner,
+            make_op=match_op_factory(keys[which + "_need"], commissioner),
+            writes=True,
+            cap=None,
+            min_requests=8,
+        )
+
     return [
         Scenario(
             "reference",
@@ -307,31 +324,8 @@ def build_scenarios(n: int, seed: int, keys: dict) -> list[Scenario]:
             writes=True,
             make_op=patch_op_factory(keys["providers"]),
         ),
-        Scenario(
-            "match_narrow",
-            "match narrow need, top 50",
-            f"POST /needs/{keys['narrow_need']}/match-runs?limit=50 "
-            "(FINANCE, Malvern Hills, advice_quality_standard required)",
-            method="POST",
-            paths=[f"/needs/{keys['narrow_need']}/match-runs?limit=50"],
-            headers=commissioner,
-            make_op=match_op_factory(keys["narrow_need"], commissioner),
-            writes=True,
-            cap=None,
-            min_requests=8,
-        ),
-        Scenario(
-            "match_broad",
-            "match broad need, top 50",
-            f"POST /needs/{keys['broad_need']}/match-runs?limit=50 (ACCOM, all of West Mercia)",
-            method="POST",
-            paths=[f"/needs/{keys['broad_need']}/match-runs?limit=50"],
-            headers=commissioner,
-            make_op=match_op_factory(keys["broad_need"], commissioner),
-            writes=True,
-            cap=None,
-            min_requests=8,
-        ),
+        matching("narrow", "FINANCE, Malvern Hills, advice_quality_standard required"),
+        matching("broad", "ACCOM, all of West Mercia"),
     ]
 
 

@@ -96,6 +96,16 @@ def _run(settings: Settings, work: Callable[[Context, db.Pool], Awaitable[T]]) -
     return asyncio.run(session())
 
 
+def _run_on_conn(settings: Settings, work: Callable[[Context, db.Connection], Awaitable[T]]) -> T:
+    """`_run` with one connection from the pool."""
+
+    async def on_pool(ctx: Context, pool: db.Pool) -> T:
+        async with pool.acquire() as conn:
+            return await work(ctx, conn)
+
+    return _run(settings, on_pool)
+
+
 def _pools(ctx: Context, pool: db.Pool) -> MatchPools:
     return MatchPools(pool, ctx.taxonomy.matching_areas, slots=ctx.settings.match_slots)
 
@@ -117,12 +127,8 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     request = key_request(args.role, args.name, args.provider)
-
-    async def work(ctx: Context, pool: db.Pool) -> Any:
-        async with pool.acquire() as conn:
-            return await accounts.create_key(ctx, conn, Actor.system("marketplace keys create"), request)
-
-    made = _run(settings, work)
+    actor = Actor.system("marketplace keys create")
+    made = _run_on_conn(settings, lambda ctx, conn: accounts.create_key(ctx, conn, actor, request))
     print(
         f"key id {made.api_key.id} ({made.api_key.role}"
         f"{f', provider {args.provider}' if args.provider else ''}): {args.name}"
@@ -133,11 +139,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(ctx: Context, pool: db.Pool) -> Any:
-        async with pool.acquire() as conn:
-            return await accounts.list_keys(conn)
-
-    keys = _run(settings, work)
+    keys = _run_on_conn(settings, lambda ctx, conn: accounts.list_keys(conn))
     print(
         f"{'id':>4}  {'role':<12} {'provider':>8}  {'hint':<11} {'created':<16} {'last used':<16} {'revoked':<16} name"
     )
@@ -154,11 +156,8 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    async def work(ctx: Context, pool: db.Pool) -> Any:
-        async with pool.acquire() as conn:
-            return await accounts.revoke_key(conn, Actor.system(f"marketplace keys revoke {args.key_id}"), args.key_id)
-
-    key = _run(settings, work)
+    actor = Actor.system(f"marketplace keys revoke {args.key_id}")
+    key = _run_on_conn(settings, lambda ctx, conn: accounts.revoke_key(conn, actor, args.key_id))
     print(f"revoked key {key.id} ({key.role}): {key.name}")
     return 0
 
@@ -224,6 +223,27 @@ def cmd_match_exercise(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _pretty_json(value: Any) -> str:
+    return msgspec.json.format(msgspec.json.encode(value)).decode() + "\n"
+
+
+def _write(output: str | None, data: str | bytes) -> bool:
+    """`data` to the file `output` (text as UTF-8, its line endings as they are), or to standard output when it is
+    None or "-"; whether it went to a file."""
+    if output is None or output == "-":
+        if isinstance(data, bytes):
+            sys.stdout.buffer.write(data)
+        else:
+            sys.stdout.write(data)
+        return False
+    if isinstance(data, bytes):
+        Path(output).write_bytes(data)
+    else:
+        with open(output, "w", encoding="utf-8", newline="") as f:
+            f.write(data)
+    return True
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     async def work(ctx: Context, pool: db.Pool) -> Any:
         return await reports.make_report(ctx, pool, args.exercise_id, threshold=args.threshold)
@@ -241,25 +261,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
                 f"stale runs (need changed since): needs {', '.join(map(str, fresh.stale_need_ids))}", file=sys.stderr
             )
         print(f"to refresh: marketplace match-exercise {args.exercise_id}", file=sys.stderr)
-    render: dict[str, Callable[[Any], str]] = {
-        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n",
+    render: dict[str, Callable[[Any], str | bytes]] = {
+        "json": _pretty_json,
         "csv": to_csv,
         "html": to_html,
+        "xlsx": to_xlsx,  # bytes: a sheet per section
     }
-    if args.format == "xlsx":  # bytes: a sheet per section
-        data = to_xlsx(report)
-        if args.output in (None, "-"):
-            sys.stdout.buffer.write(data)
-        else:
-            Path(args.output).write_bytes(data)
-    else:
-        text = render[args.format](report)
-        if args.output in (None, "-"):
-            sys.stdout.write(text)
-        else:
-            with open(args.output, "w", encoding="utf-8", newline="") as f:
-                f.write(text)
-    if args.output not in (None, "-"):
+    if _write(args.output, render[args.format](report)):
         print(
             f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
             f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})",
@@ -276,16 +284,11 @@ def cmd_appraisal_report(args: argparse.Namespace, settings: Settings) -> int:
 
     data = _run(settings, work)
     render: dict[str, Callable[[Any], str]] = {
-        "json": lambda r: msgspec.json.format(msgspec.json.encode(r)).decode() + "\n",
+        "json": _pretty_json,
         "csv": appraisal_render.to_csv,
         "html": appraisal_render.to_html,
     }
-    text = render[args.format](data)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+    if _write(args.output, render[args.format](data)):
         print(f"wrote {args.format} report of appraisal {args.appraisal_id} to {args.output}", file=sys.stderr)
     return 0
 
@@ -301,16 +304,16 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return 2
 
-    async def work(ctx: Context, pool: db.Pool) -> ImportRun:
-        actor = Actor.system(f"marketplace import {path.name}" + (" --commit" if args.commit else ""))
-        async with pool.acquire() as conn:
-            run = await imports.dry_run(ctx, conn, actor, data, path.name, progress)
-            if args.commit and run.summary.new:
-                committed = await imports.commit(ctx, conn, actor, run.id, CommitRequest(accept="new"), progress)
-                run = msgspec.structs.replace(run, commit=committed)
-            return run
+    actor = Actor.system(f"marketplace import {path.name}" + (" --commit" if args.commit else ""))
 
-    run = _run(settings, work)
+    async def work(ctx: Context, conn: db.Connection) -> ImportRun:
+        run = await imports.dry_run(ctx, conn, actor, data, path.name, progress)
+        if args.commit and run.summary.new:
+            committed = await imports.commit(ctx, conn, actor, run.id, CommitRequest(accept="new"), progress)
+            run = msgspec.structs.replace(run, commit=committed)
+        return run
+
+    run = _run_on_conn(settings, work)
     s = run.summary
     print(
         f"import {run.id} ({run.format}): {s.rows} organisations, {s.services} services: {s.new} new, "

@@ -497,6 +497,30 @@ def versioned(body: V, status_code: int = 200) -> Response[V]:
 NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]
 NO_STORE = {"Cache-Control": "no-store"}
 """On a response that carries a new API key: no cache keeps it."""
+REPORT_MEDIA = {
+    "json": "application/json",
+    "csv": "text/csv",
+    "html": "text/html",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+"""The formats a report (the market report, an appraisal's) may come in, and their media types."""
+REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+"""A report page needs nothing but its own inline styles and is never framed: said as a second safeguard to
+escaping."""
+
+
+def report_response(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
+    """A report as `fmt` (a key of REPORT_MEDIA): never sniffed, never kept by a cache (commercially sensitive, and
+    made from data that changes); CSV and xlsx as attachments named `filename` with the format's extension; the HTML
+    page under REPORT_CSP."""
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
+    if fmt in ("csv", "xlsx"):
+        headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    if fmt == "html":
+        headers["Content-Security-Policy"] = REPORT_CSP
+    return Response(body, media_type=REPORT_MEDIA[fmt], headers=headers)
+
+
 """OpenAPI `security` of operations that need an API key (public ones also accept none)."""
 
 

@@ -13,8 +13,9 @@ import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -28,6 +29,15 @@ from marketplace.migrate import migrate
 from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT, Settings
 
+TELFORD_NEED = {
+    "title": "Accommodation for adults in Telford",
+    "pathway": "ACCOM",
+    "areas": ["E06000020"],
+    "annual_volume": 60,
+    "annual_budget": 120000,
+    "cohorts": ["ADULTS"],
+}
+"""A need as POSTed: accommodation for 60 adults a year in Telford."""
 RUN_ID = uuid.uuid4().hex[:8]
 TEST_SECRET = "test-secret-" + uuid.uuid4().hex
 
@@ -187,10 +197,12 @@ async def conn(read_db: str) -> AsyncIterator[asyncpg.Connection]:
         await connection.close()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 class LiveServer(str):
@@ -203,7 +215,7 @@ class LiveServer(str):
 def serving(dsn: str, log_name: str, **env: str) -> Iterator[LiveServer]:
     """`marketplace serve` itself on `dsn`'s database (and `env` besides), on a loopback port, until the block ends.
     A server error's traceback is in `log_name`, kept with the run's databases."""
-    port = _free_port()
+    port = free_port()
     log = embedded_dir() / log_name
     env = {**os.environ, **database_env(dsn), "MARKETPLACE_SECRET": TEST_SECRET, **env}
     proc = subprocess.Popen(
@@ -282,6 +294,28 @@ def keys(fresh_db: str) -> Keys:
 @pytest.fixture(scope="session")
 def read_keys(read_db: str) -> Keys:
     return Keys(read_db)
+
+
+async def fetchval(dsn: str, sql: str, *args: object) -> Any:
+    """One value read from the database at `dsn`, on a connection of its own (closed again)."""
+    conn = await db.connect(dsn)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def migrated_before(dsn: str, number: int, directory: Path) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the (new) database at `dsn`, migrated as deployed before migration `number` (the released
+    migrations copied into `directory` first); closed on leaving."""
+    before = schema_before(number, directory)
+    conn = await db.connect(dsn)
+    try:
+        await migrate(conn, before)
+        yield conn
+    finally:
+        await conn.close()
 
 
 def schema_before(number: int, directory: Path) -> Path:

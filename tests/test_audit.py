@@ -9,7 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from conftest import app_settings, run_cli, schema_before
+from conftest import app_settings, migrated_before, run_cli
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -131,10 +131,7 @@ async def test_the_owner_drops_only_months_past_the_retention_period(databases, 
 
 async def test_audit_rows_survive_the_partitioning_migration(databases, tmp_path: Path):
     dsn = databases.dsn(await databases.create("before_partitions"))
-    before = schema_before(9, tmp_path)
-    conn = await db.connect(dsn)
-    try:
-        await migrate(conn, before)
+    async with migrated_before(dsn, 9, tmp_path) as conn:
         await conn.execute(
             """insert into audit_log (at, request_id, method, path, status, outcome, detail)
                values ('2024-03-01T10:00:00Z', 'r1', 'PATCH', '/providers/1', 200, 'write', 'changed x'),
@@ -148,8 +145,6 @@ async def test_audit_rows_survive_the_partitioning_migration(databases, tmp_path
         assert await conn.fetchval("select to_regclass('audit_log_y2024m03') is not null")
         await conn.execute("insert into audit_log (method, path, status, outcome) values ('GET', '/x', 401, 'denied')")
         assert await conn.fetchval("select max(id) from audit_log") > max(r["id"] for r in old), "ids carry on"
-    finally:
-        await conn.close()
 
 
 async def test_keys_made_and_revoked_on_the_command_line_are_audited(fresh_db):

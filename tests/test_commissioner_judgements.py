@@ -27,15 +27,17 @@ JUDGED = {"pathway_fit": 10, "capacity": 10, "financial_viability": 10, "quality
 
 
 @pytest.fixture
-async def market(fresh_db: str) -> AsyncIterator[tuple[AsyncTestClient, Keys]]:
-    """The real app on a database whose seeded providers are all archived: an empty published market."""
+async def market(fresh_db: str) -> AsyncIterator[tuple[AsyncTestClient, dict[str, str], dict[str, str]]]:
+    """The real app on a database whose seeded providers are all archived: an empty published market; with an
+    admin's and a commissioner's headers."""
     conn = await db.connect(fresh_db)
     try:
         await conn.execute("update provider set status = 'archived'")
     finally:
         await conn.close()
     async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
-        yield client, Keys(fresh_db)
+        keys = Keys(fresh_db)
+        yield client, await keys.headers("admin"), await keys.headers("commissioner")
 
 
 def service(pathway: str, description: str, areas: list[str], **more: Any) -> dict[str, Any]:
@@ -84,8 +86,7 @@ def score(ranked: dict[str, Any], criterion: str) -> float:
 
 
 async def test_a_partner_called_tenancy_sustainment_does_not_make_an_advice_agency_rank_first(market):
-    client, keys = market
-    admin, h = await keys.headers("admin"), await keys.headers("commissioner")
+    client, admin, h = market
     await publish(
         client,
         admin,
@@ -117,8 +118,7 @@ async def test_a_partner_called_tenancy_sustainment_does_not_make_an_advice_agen
 
 
 async def test_young_women_at_risk_of_exploitation_ranks_the_women_s_project_above_outdoor_learning(market):
-    client, keys = market
-    admin, h = await keys.headers("admin"), await keys.headers("commissioner")
+    client, admin, h = market
     await publish(
         client,
         admin,
@@ -151,8 +151,7 @@ async def test_young_women_at_risk_of_exploitation_ranks_the_women_s_project_abo
 
 
 async def test_covering_three_of_four_authorities_beats_covering_worcestershire_s_six_districts(market):
-    client, keys = market
-    admin, h = await keys.headers("admin"), await keys.headers("commissioner")
+    client, admin, h = market
     await publish(client, admin, "Aardvark Worcestershire", service("ETE", "Jobs club and CV help.", WORCS_DISTRICTS))
     await publish(
         client, admin, "Zebra Marches", service("ETE", "Jobs club and CV help.", [SHROPSHIRE, TELFORD, HEREFORDSHIRE])

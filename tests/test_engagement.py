@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import pytest
-from conftest import Keys, app_settings
+from conftest import TELFORD_NEED, Keys, app_settings
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -35,15 +35,7 @@ DURING = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
 LAST_MINUTE = dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC)  # GMT in winter: still 31 December in London
 AFTER = dt.datetime(2027, 1, 1, 0, 0, 1, tzinfo=dt.UTC)
 
-NEED = {
-    "title": "Accommodation for adults in Telford",
-    "pathway": "ACCOM",
-    "areas": ["E06000020"],
-    "annual_volume": 60,
-    "annual_budget": 120000,
-    "cohorts": ["ADULTS"],
-    "contract_years": 3,
-}
+NEED = {**TELFORD_NEED, "contract_years": 3}
 
 
 @dataclass
@@ -309,6 +301,31 @@ async def test_a_response_is_checked_against_the_exercise_its_services_and_the_q
     # questions are fixed once published
     r = await c.post(f"/exercises/{exercise_id}/questions", headers=w.commissioner, json=QUESTIONS[1])
     assert r.status_code == 409
+
+
+async def test_a_response_naming_a_question_or_need_twice_or_not_of_the_exercise_is_refused(world):
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a = await w.keys.headers("provider", p1)
+    body = response(need_id, s1, qs)
+    body["answers"] += [body["answers"][2], {"question_id": 999999, "value": "x"}]
+    body["needs"] += [body["needs"][0], {**body["needs"][0], "need_id": 999999}]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e for e in r.json()["errors"]}
+    assert set(errors) == {"answers[5].question_id", "answers[6].question_id", "needs[1].need_id", "needs[2].need_id"}
+    assert errors["answers[5].question_id"]["problem"] == "answered twice"
+    assert errors["answers[6].question_id"]["problem"] == "not a question of this exercise"
+    assert errors["answers[6].question_id"]["allowed"] == [str(q["id"]) for q in qs]
+    assert errors["needs[1].need_id"]["problem"] == "this need is answered twice"
+    assert errors["needs[2].need_id"]["problem"] == "not a need of this exercise"
+    assert errors["needs[2].need_id"]["allowed"] == [str(need_id)]
+    listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
+    assert listed["total"] == 0
 
 
 async def test_who_sees_what(world):

@@ -10,7 +10,7 @@ import csv
 import io
 
 import pytest
-from conftest import run_cli
+from conftest import fetchval, run_cli
 
 import matching
 from marketplace import db
@@ -28,11 +28,7 @@ async def row_counts(dsn: str) -> dict[str, int]:
 
 
 async def sample_exercise(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("select min(id) from exercise")
-    finally:
-        await conn.close()
+    return await fetchval(dsn, "select min(id) from exercise")
 
 
 def csv_of(body: bytes) -> list[dict[str, str]]:
@@ -81,9 +77,7 @@ async def test_match_every_need_in_one_call_then_the_same_runs_are_given_back(cl
 
 async def test_matching_an_exercise_is_for_staff_and_needs_needs(client, keys, fresh_db):
     xid = await sample_exercise(fresh_db)
-    conn = await db.connect(fresh_db)
-    provider_id = await conn.fetchval("select min(id) from provider")
-    await conn.close()
+    provider_id = await fetchval(fresh_db, "select min(id) from provider")
     assert (await client.post(f"/exercises/{xid}/match")).status_code == 401
     provider = await keys.headers("provider", provider_id)
     assert (await client.post(f"/exercises/{xid}/match", headers=provider)).status_code == 403
@@ -246,11 +240,7 @@ async def test_a_frozen_report_gives_back_the_same_bytes_for_ever(client, keys, 
     after = await row_counts(fresh_db)
     assert after["frozen_report"] == before["frozen_report"] + 1 and after["audit_log"] == before["audit_log"] + 1
     assert after["match_run"] == before["match_run"]
-    conn = await db.connect(fresh_db)
-    try:
-        detail = await conn.fetchval("select detail from audit_log order by id desc limit 1")
-    finally:
-        await conn.close()
+    detail = await fetchval(fresh_db, "select detail from audit_log order by id desc limit 1")
     assert detail == f"froze report {frozen['id']} of exercise {xid}"
 
     stored = {}
@@ -294,9 +284,7 @@ async def test_frozen_reports_are_staff_only_and_unknown_ones_are_404(client, ke
     h = await keys.headers("commissioner")
     await match_all(client, xid, h)
     frozen = (await client.post(f"/exercises/{xid}/reports", headers=h)).json()
-    conn = await db.connect(fresh_db)
-    provider_id = await conn.fetchval("select min(id) from provider")
-    await conn.close()
+    provider_id = await fetchval(fresh_db, "select min(id) from provider")
     assert (await client.get(f"/reports/{frozen['id']}")).status_code == 401
     provider = await keys.headers("provider", provider_id)
     assert (await client.get(f"/reports/{frozen['id']}", headers=provider)).status_code == 403

@@ -7,19 +7,14 @@ import re
 
 import msgspec
 import pytest
-from conftest import run_cli
+from conftest import TELFORD_NEED, fetchval, run_cli
 
 import matching
 from marketplace import db
 from marketplace.taxonomy.models import matching_thesaurus
 
 NEED = {
-    "title": "Accommodation for adults in Telford",
-    "pathway": "ACCOM",
-    "areas": ["E06000020"],
-    "annual_volume": 60,
-    "annual_budget": 120000,
-    "cohorts": ["ADULTS"],
+    **TELFORD_NEED,
     "local_priorities": [{"text": "tenancy sustainment", "weight": 2}],
     "sector_preference": {"third_sector": 0.8},
 }
@@ -40,9 +35,7 @@ async def test_only_commissioners_and_admins_see_exercises_and_runs(client, keys
     need_id, exercise_id = await seeded_need(fresh_db)
     commissioner = await keys.headers("commissioner")
     run = (await client.post(f"/needs/{need_id}/match-runs", headers=commissioner)).json()
-    conn = await db.connect(fresh_db)
-    provider_id = await conn.fetchval("select min(id) from provider")
-    await conn.close()
+    provider_id = await fetchval(fresh_db, "select min(id) from provider")
     provider = await keys.headers("provider", provider_id)
     for method, path in [
         ("GET", "/exercises"),
@@ -629,16 +622,13 @@ async def test_a_need_for_women_of_an_age_is_served_by_services_for_them(client,
         }
     ]
     assert run["excluded_by_reason"]["gender_not_served"] >= 1
-    conn = await db.connect(fresh_db)
-    try:
-        served = await conn.fetchval(
-            """select count(distinct s.provider_id) from service s join provider p on p.id = s.provider_id
-               where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
-                 and s.gender in ('women', 'both') and coalesce(s.min_age, 0) <= 25
-                 and coalesce(s.max_age, 200) >= 18"""
-        )
-    finally:
-        await conn.close()
+    served = await fetchval(
+        fresh_db,
+        """select count(distinct s.provider_id) from service s join provider p on p.id = s.provider_id
+           where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
+             and s.gender in ('women', 'both') and coalesce(s.min_age, 0) <= 25
+             and coalesce(s.max_age, 200) >= 18""",
+    )
     assert run["eligible_count"] <= served
     for s in run["ranking"]:
         fit = next(c for c in s["criteria"] if c["criterion"] == "pathway_fit")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import schema_before
+from conftest import migrated_before
 
 from marketplace import db
 from marketplace.migrate import migrate
@@ -32,10 +32,7 @@ async def old_db(databases, tmp_path: Path):
     """A database at schema 0006 with providers in the old shape (expertise, coverage, capacity) and history."""
     name = await databases.create("before_services")
     dsn = databases.dsn(name)
-    before = schema_before(7, tmp_path)
-    conn = await db.connect(dsn)
-    try:
-        await migrate(conn, before)
+    async with migrated_before(dsn, 7, tmp_path) as conn:
         # the taxonomies of schema 0006 (desired outcomes came with 0014)
         tax = msgspec.structs.replace(load_taxonomy(PROJECT_ROOT / "seed_data"), desired_outcomes=[])
         await taxonomy.save(conn, tax)
@@ -75,8 +72,6 @@ async def old_db(databases, tmp_path: Path):
                values ($1, 1, 'create', 'profile', '{}'::jsonb, 'system')""",
             [(i,) for i in ids],
         )
-    finally:
-        await conn.close()
     yield dsn, ids
     await databases.drop(name)
 

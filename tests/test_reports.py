@@ -8,18 +8,14 @@ import io
 import json
 import re
 
-from conftest import run_cli
+from conftest import fetchval, run_cli
 
 from marketplace import db
 from marketplace.exercises import queries
 
 
 async def exercise_id(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("select min(id) from exercise")
-    finally:
-        await conn.close()
+    return await fetchval(dsn, "select min(id) from exercise")
 
 
 async def matched(client, dsn: str, h: dict[str, str]) -> int:
@@ -32,9 +28,7 @@ async def matched(client, dsn: str, h: dict[str, str]) -> int:
 
 async def test_only_commissioners_and_admins_get_reports(client, keys, fresh_db):
     xid = await exercise_id(fresh_db)
-    conn = await db.connect(fresh_db)
-    provider_id = await conn.fetchval("select min(id) from provider")
-    await conn.close()
+    provider_id = await fetchval(fresh_db, "select min(id) from provider")
     assert (await client.get(f"/exercises/{xid}/report")).status_code == 401
     assert (
         await client.get(f"/exercises/{xid}/report", headers=await keys.headers("provider", provider_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import app_settings
+from conftest import app_settings, fetchval
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -50,14 +50,11 @@ async def test_the_same_run_over_an_unchanged_directory_is_given_back_not_stored
     assert await counts(fresh_db) == (3, 0)
     # a write anywhere in the directory (here a provider the run did not even rank) makes the next run a new one
     shown = {s["provider_id"] for s in first.json()["ranking"]}
-    conn = await db.connect(fresh_db)
-    try:
-        elsewhere = await conn.fetchval(
-            "select id from provider where status = 'published' and not (id = any($1::bigint[])) order by id limit 1",
-            list(shown),
-        )
-    finally:
-        await conn.close()
+    elsewhere = await fetchval(
+        fresh_db,
+        "select id from provider where status = 'published' and not (id = any($1::bigint[])) order by id limit 1",
+        list(shown),
+    )
     admin = await keys.headers("admin")
     got = await client.get(f"/providers/{elsewhere}", headers=admin)
     patched = await client.patch(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncpg
+from conftest import fetchval
 
 from marketplace import changes, db
 
@@ -20,11 +21,7 @@ async def _search(client, headers=None, **params) -> dict:
 
 
 async def _a_published_provider(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("select id from provider where status = 'published' order by id limit 1")
-    finally:
-        await conn.close()
+    return await fetchval(dsn, "select id from provider where status = 'published' order by id limit 1")
 
 
 async def test_a_patch_is_searchable_at_once(client, keys, fresh_db):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,17 +15,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import TEST_SECRET, Keys, database_env, embedded_dir, run_cli
+from conftest import TEST_SECRET, Keys, database_env, embedded_dir, fetchval, free_port, run_cli
 
-from marketplace import db
 from marketplace.settings import PROJECT_ROOT
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Server(subprocess.Popen[bytes]):
@@ -170,11 +161,7 @@ async def test_two_servers_on_one_database_see_each_others_writes_at_once(served
     search and matching by its very next request, with no restart or wait."""
     keys = Keys(served_db)
     admin = await keys.headers("admin")
-    conn = await db.connect(served_db)
-    try:
-        need_id = await conn.fetchval("select id from need where pathway_code = 'ACCOM' order by id limit 1")
-    finally:
-        await conn.close()
+    need_id = await fetchval(served_db, "select id from need where pathway_code = 'ACCOM' order by id limit 1")
     env = {**os.environ, **database_env(served_db), "MARKETPLACE_SECRET": TEST_SECRET}
     ports = [free_port(), free_port()]
     procs = [serve(env, port, workers=1) for port in ports]

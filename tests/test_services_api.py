@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from conftest import fetchval
 
 from marketplace import db
 
@@ -155,11 +156,7 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
 async def test_only_the_owner_and_admins_change_services(client, keys, fresh_db):
     pid = await a_provider(fresh_db)
     sid = (await client.get(f"/providers/{pid}/services")).json()[0]["id"]
-    conn = await db.connect(fresh_db)
-    try:
-        other = await conn.fetchval("select min(id) from provider where id <> $1", pid)
-    finally:
-        await conn.close()
+    other = await fetchval(fresh_db, "select min(id) from provider where id <> $1", pid)
     before = await stored(fresh_db, pid)
     for headers, status in (
         ({}, 401),

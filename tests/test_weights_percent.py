@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from conftest import schema_before
+from conftest import fetchval, migrated_before
 from test_evidence_integrity import sample_exercise
 
 import matching
@@ -31,11 +31,7 @@ TABLE = {"pathway_fit": 25, "coverage": 25, "capacity": 10, "quality": 20, "loca
 
 
 async def run_count(dsn: str) -> int:
-    conn = await db.connect(dsn)
-    try:
-        return await conn.fetchval("select count(*) from match_run")
-    finally:
-        await conn.close()
+    return await fetchval(dsn, "select count(*) from match_run")
 
 
 def csv_rows(body: bytes) -> list[dict[str, str]]:
@@ -188,10 +184,7 @@ async def before_percentages(databases, tmp_path: Path):
     """A database at the schema before 0019, with weights in the old relative form."""
     name = await databases.create("before_percentages")
     dsn = databases.dsn(name)
-    before = schema_before(19, tmp_path)
-    conn = await db.connect(dsn)
-    try:
-        await migrate(conn, before)
+    async with migrated_before(dsn, 19, tmp_path) as conn:
         await taxonomy.save(conn, load_taxonomy(PROJECT_ROOT / "seed_data"))
         x = await conn.fetchval(
             """insert into exercise (title, commissioning_body, default_weights)
@@ -211,8 +204,6 @@ async def before_percentages(databases, tmp_path: Path):
             ],
         )
         yield dsn
-    finally:
-        await conn.close()
 
 
 async def test_the_migration_rewrites_old_weights_as_the_percentages_they_came_to(before_percentages):

@@ -44,6 +44,7 @@ from marketplace.http import (
     RouteDoc,
     errors_doc,
     if_match_first,
+    report_response,
     versioned,
 )
 
@@ -65,11 +66,8 @@ PUT_NOTE = (
 )
 
 
-MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html"}
 ACCEPTS = {"application/json": "json", "text/csv": "csv", "text/html": "html", "application/*": "json"}
 ACCEPTS |= {"text/*": "html", "*/*": "json"}
-HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
-CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 
 def negotiate(accept: str | None) -> str:
@@ -82,15 +80,6 @@ def negotiate(accept: str | None) -> str:
         if media in ACCEPTS and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
             return ACCEPTS[media]
     raise NotAcceptable("the report comes as application/json, text/csv or text/html; Accept named none of them")
-
-
-def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
-    headers = dict(HEADERS)
-    if fmt == "csv":
-        headers["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    if fmt == "html":
-        headers["Content-Security-Policy"] = CSP
-    return Response(body, media_type=MEDIA[fmt], headers=headers)
 
 
 @get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)
@@ -238,7 +227,7 @@ async def appraisal_report(
         "html": to_html,
     }
     body = await asyncio.to_thread(renderers[fmt], data)
-    return respond(body, fmt, f"appraisal-{appraisal_id}")
+    return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
 EXTRA_MEDIA_TYPES = {"/appraisals/{appraisal_id}/report": ["text/csv", "text/html"]}

@@ -63,20 +63,12 @@ async def published_exercise_ids(conn: Connection) -> list[tuple[int, dt.datetim
 # --- questions --------------------------------------------------------------------------------------
 
 
-def _question(r: asyncpg.Record) -> Question:
-    return Question(
-        id=r["id"],
-        exercise_id=r["exercise_id"],
-        position=r["position"],
-        kind=r["kind"],
-        text=r["text"],
-        required=r["required"],
-        word_limit=r["word_limit"],
-        choices=msgspec.json.decode(r["choices"], type=list[str]),
-    )
-
-
 QUESTION_COLUMNS = "id, exercise_id, position, kind, text, required, word_limit, choices::text as choices"
+"""A question's columns, named as Question's fields (its choices as JSON text)."""
+
+
+def _question(r: asyncpg.Record) -> Question:
+    return Question(**{**dict(r), "choices": msgspec.json.decode(r["choices"], type=list[str])})
 
 
 async def fetch_questions(conn: Connection, exercise_id: int) -> list[Question]:

@@ -13,8 +13,10 @@ import datetime as dt
 import json
 import statistics
 from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
+from typing import TypeVar
 
 import asyncpg
 import msgspec
@@ -273,27 +275,39 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+def _unknown_id(field: str, problem: str, ids: Iterable[int]) -> FieldProblem:
+    """An id that is not one of `ids` (which the problem lists)."""
+    return FieldProblem(field=field, problem=problem, allowed=[str(k) for k in ids])
+
+
+K = TypeVar("K")
+
+
+def _each_once(
+    ids: list[int], known: Mapping[int, K], field: str, unknown: str, twice: str, found: list[FieldProblem]
+) -> Iterator[tuple[int, K]]:
+    """The position and the item of each of `ids` that names one of `known` for the first time; for any other id, a
+    problem added to `found` as it is met (`field`: the id's field, its position as {}; `unknown`, `twice`: the
+    problems)."""
+    seen: set[int] = set()
+    for i, key in enumerate(ids):
+        item = known.get(key)
+        if item is None:
+            found.append(_unknown_id(field.format(i), unknown, known))
+        elif key in seen:
+            found.append(FieldProblem(field=field.format(i), problem=twice))
+        else:
+            seen.add(key)
+            yield i, item
+
+
 def answer_problems(questions: list[Question], answers: list[Answer]) -> list[FieldProblem]:
     by_id = {q.id: q for q in questions}
     found: list[FieldProblem] = []
-    seen: set[int] = set()
-    for i, a in enumerate(answers):
-        field = f"answers[{i}]"
-        q = by_id.get(a.question_id)
-        if q is None:
-            found.append(
-                FieldProblem(
-                    field=f"{field}.question_id",
-                    problem="not a question of this exercise",
-                    allowed=[str(k) for k in by_id],
-                )
-            )
-            continue
-        if a.question_id in seen:
-            found.append(FieldProblem(field=f"{field}.question_id", problem="answered twice"))
-            continue
-        seen.add(a.question_id)
-        v, f = a.value, f"{field}.value"
+    ids = [a.question_id for a in answers]
+    unknown = "not a question of this exercise"
+    for i, q in _each_once(ids, by_id, "answers[{}].question_id", unknown, "answered twice", found):
+        v, f = answers[i].value, f"answers[{i}].value"
         if q.kind == "text":
             if not isinstance(v, str):
                 found.append(FieldProblem(field=f, problem="expected text"))
@@ -324,7 +338,7 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
     found += [
         FieldProblem(field="answers", problem=f"question {q.id} needs an answer: {q.text[:80]}")
         for q in questions
-        if q.required and q.id not in seen
+        if q.required and q.id not in ids
     ]
     return found
 
@@ -339,21 +353,10 @@ async def response_problems(
     needs = {n.id: n for n in exercise.needs}
     services = {s.id: s for s in await providers.list_services(ctx, conn, caller, provider_id)}
     found: list[FieldProblem] = []
-    seen: set[int] = set()
-    for i, r in enumerate(data.needs):
-        p = f"needs[{i}]"
-        need = needs.get(r.need_id)
-        if need is None:
-            found.append(
-                FieldProblem(
-                    field=f"{p}.need_id", problem="not a need of this exercise", allowed=[str(k) for k in needs]
-                )
-            )
-            continue
-        if r.need_id in seen:
-            found.append(FieldProblem(field=f"{p}.need_id", problem="this need is answered twice"))
-            continue
-        seen.add(r.need_id)
+    ids = [r.need_id for r in data.needs]
+    twice = "this need is answered twice"
+    for i, need in _each_once(ids, needs, "needs[{}].need_id", "not a need of this exercise", twice, found):
+        r, p = data.needs[i], f"needs[{i}]"
         if r.intent == "not_interested":
             given = [n for n in ("service_ids", "capacity", "partners") if getattr(r, n)]
             given += ["unit_cost"] if r.unit_cost is not None else []
@@ -366,13 +369,7 @@ async def response_problems(
         for j, sid in enumerate(r.service_ids):
             s = services.get(sid)
             if s is None:
-                found.append(
-                    FieldProblem(
-                        field=f"{p}.service_ids[{j}]",
-                        problem="not one of your services",
-                        allowed=[str(k) for k in services],
-                    )
-                )
+                found.append(_unknown_id(f"{p}.service_ids[{j}]", "not one of your services", services))
             elif s.status != "active":
                 found.append(FieldProblem(field=f"{p}.service_ids[{j}]", problem="this service is not active"))
         if len(set(r.service_ids)) != len(r.service_ids):

@@ -13,11 +13,11 @@ from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import admin
 from marketplace.errors import InvalidInput, UnsupportedMediaType
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, RouteDoc, errors_doc
 from marketplace.imports import service
 from marketplace.imports.models import CommitRequest, ImportCommit, ImportRun
 
-TAGS = ["imports"]
+DOC = RouteDoc(tags=["imports"], security=NEEDS_KEY, guards=[admin])
 UPLOAD_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")
 
 
@@ -63,9 +63,7 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
     ),
     status_code=201,
     responses=errors_doc(400, 401, 403, 413, 415, 422),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[admin],
+    **DOC,
     request_max_body_size=service.MAX_UPLOAD,
     operation_class=UploadOperation,
 )
@@ -85,9 +83,7 @@ async def create_import(
     "/imports/{import_id:int}",
     summary="A stored dry run, and its commit once made (admin)",
     responses=errors_doc(400, 401, 403, 404),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[admin],
+    **DOC,
 )
 async def get_import(import_id: Id, conn: Conn) -> ImportRun:
     return await service.get_run(conn, import_id)
@@ -105,9 +101,7 @@ async def get_import(import_id: Id, conn: Conn) -> ImportRun:
     ),
     status_code=200,
     responses=errors_doc(400, 401, 403, 404, 409, 422),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[admin],
+    **DOC,
 )
 async def commit_import(
     import_id: Id, data: JSONBody[CommitRequest], ctx: Ctx, conn: Conn, actor: ActorDep

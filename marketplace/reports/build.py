@@ -310,28 +310,20 @@ def build_report(
     for wanted in exercise.needs:
         run = by_need.get(wanted.id)
         if run is None:
-            not_matched.append(
-                NotMatched(
-                    need_id=wanted.id,
-                    title=wanted.title,
-                    pathway=wanted.pathway,
-                    reason="never_matched",
-                    detail="no match run is stored for this need",
-                )
-            )
+            why = ("never_matched", "no match run is stored for this need")
         elif depth is not None and len(run.ranking) < min(run.eligible_count, depth):
-            not_matched.append(
-                NotMatched(
-                    need_id=wanted.id,
-                    title=wanted.title,
-                    pathway=wanted.pathway,
-                    reason="short_list_only",
-                    detail=f"its newest run ({run.id}) ranked only {len(run.ranking)} of {run.eligible_count} "
-                    f"eligible providers, too few to count the market from",
-                )
+            why = (
+                "short_list_only",
+                f"its newest run ({run.id}) ranked only {len(run.ranking)} of {run.eligible_count} "
+                f"eligible providers, too few to count the market from",
             )
         else:
             ordered.append(run)
+            continue
+        reason, detail = why
+        not_matched.append(
+            NotMatched(need_id=wanted.id, title=wanted.title, pathway=wanted.pathway, reason=reason, detail=detail)
+        )
     current = {n.id: n for n in exercise.needs}
     needs = [
         msgspec.structs.replace(

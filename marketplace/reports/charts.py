@@ -403,15 +403,9 @@ def sector_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
         out.append(
             BarRow(label, bars, [Text(x + 6, y + rh / 2 + 4, f"{total} suitable, {n.suitable_vcse} VCSE", "end")])
         )
-    return BarChart(
-        frame=Frame(
-            "fig-sector-svg", CHART_W, axis_bottom + 24 + 34, "Sector mix of suitable providers per need", desc
-        ),
-        scale=scale,
-        ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom),
-        rows=out,
-        legend=legend([(SECTOR_FILL.get(s, OTHER_FILL), "sector", humanise(s)) for s in order], axis_bottom + 44),
-    )
+    keys = [(SECTOR_FILL.get(s, OTHER_FILL), "sector", humanise(s)) for s in order]
+    title = "Sector mix of suitable providers per need"
+    return _per_need("fig-sector-svg", title, desc, scale, bar_w, y0, axis_bottom, out, keys)
 
 
 def capacity_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
@@ -465,19 +459,33 @@ def capacity_chart(report: Report, rows: NeedRows | None = None) -> BarChart:
                 cut=brk,
             )
         )
+    keys = [
+        (VOLUME_FILL, "vol", "Annual volume (service users a year)"),
+        (CAPACITY_FILL, "cap", "Declared capacity of suitable providers"),
+    ]
+    title = "Capacity of suitable providers against annual volume"
+    return _per_need("fig-cap-svg", title, desc, scale, bar_w, y0, axis_bottom, out, keys, cut=cut)
+
+
+def _per_need(
+    svg_id: str,
+    title: str,
+    desc: str,
+    scale: Scale,
+    bar_w: float,
+    y0: float,
+    axis_bottom: float,
+    rows: list[BarRow],
+    keys: list[tuple[str, str, str]],
+    cut: bool = False,
+) -> BarChart:
+    """A chart of one row of bars per need on a common scale from LABEL_W (`bar_w` wide; the rows from `y0` down to
+    `axis_bottom`): the scale's ticks over the rows, the legend (`keys`) under them."""
     return BarChart(
-        frame=Frame(
-            "fig-cap-svg", CHART_W, axis_bottom + 24 + 34, "Capacity of suitable providers against annual volume", desc
-        ),
+        frame=Frame(svg_id, CHART_W, axis_bottom + 24 + 34, title, desc),
         scale=scale,
         ticks=ticks(scale, LABEL_W, bar_w, y0 - 4, axis_bottom),
-        rows=out,
-        legend=legend(
-            [
-                (VOLUME_FILL, "vol", "Annual volume (service users a year)"),
-                (CAPACITY_FILL, "cap", "Declared capacity of suitable providers"),
-            ],
-            axis_bottom + 44,
-        ),
+        rows=rows,
+        legend=legend(keys, axis_bottom + 44),
         cut=cut,
     )

@@ -14,15 +14,14 @@ from litestar.params import Parameter
 
 from marketplace.accounts.auth import expensive, staff
 from marketplace.errors import NotAcceptable
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, errors_doc
+from marketplace.http import NEEDS_KEY, REPORT_MEDIA, ActorDep, Conn, Ctx, Id, errors_doc, report_response
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
 from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.reports.workbook import to_xlsx_bytes
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-MEDIA = {"json": "application/json", "csv": "text/csv", "html": "text/html", "xlsx": XLSX}
+XLSX = REPORT_MEDIA["xlsx"]
 FROZEN_PATH = "/reports/{report_id:int}"
 EXTRA_MEDIA_TYPES = {
     REPORT_PATH: ["text/csv", "text/html", XLSX],
@@ -41,10 +40,6 @@ SERVED_BY = {
 """Each media range the report answers, and the format that answers it."""
 PREFERENCE = ("json", "html", "csv", "xlsx")
 """Among formats the client likes equally."""
-HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "private, no-store",  # commercially sensitive, and made from data that changes
-}
 
 
 def negotiate(accept: str | None) -> str:
@@ -65,24 +60,10 @@ def negotiate(accept: str | None) -> str:
         if kind is not None and q > 0:
             best[kind] = max(best.get(kind, 0.0), q)
     if not best:
-        raise NotAcceptable(f"the report comes as {', '.join(m for m in MEDIA.values())}; Accept named none of them")
+        raise NotAcceptable(
+            f"the report comes as {', '.join(m for m in REPORT_MEDIA.values())}; Accept named none of them"
+        )
     return max(PREFERENCE, key=lambda kind: (best.get(kind, 0.0), -PREFERENCE.index(kind)))
-
-
-# the page needs nothing but its own inline styles, and is never framed: say so, as a second safeguard to escaping
-CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
-
-
-def respond(body: bytes | str, fmt: str, filename: str) -> Response[Any]:
-    if fmt == "csv":  # with a byte-order mark, so spreadsheets read the pound signs right
-        disposition = f'attachment; filename="{filename}.csv"'
-        return Response(body, media_type=MEDIA["csv"], headers={**HEADERS, "Content-Disposition": disposition})
-    if fmt == "xlsx":  # a sheet per section, numbers as numbers (marketplace.reports.workbook)
-        disposition = f'attachment; filename="{filename}.xlsx"'
-        return Response(body, media_type=MEDIA["xlsx"], headers={**HEADERS, "Content-Disposition": disposition})
-    if fmt == "html":
-        return Response(body, media_type=MEDIA["html"], headers={**HEADERS, "Content-Security-Policy": CSP})
-    return Response(body, media_type=MEDIA["json"], headers=HEADERS)
 
 
 async def render(report: Report, fmt: str) -> Response[Any]:
@@ -94,7 +75,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
     }
     renderer = renderers[fmt]
     body = await asyncio.to_thread(renderer, report)
-    return respond(body, fmt, f"market-report-{report.exercise.id}")
+    return report_response(body, fmt, f"market-report-{report.exercise.id}")
 
 
 @get(
@@ -200,7 +181,7 @@ async def get_frozen_report(
         body = await asyncio.to_thread(to_xlsx_bytes, csv_body, json_body)
     else:
         frozen, body = await service.get_frozen(conn, report_id, fmt)
-    return respond(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
+    return report_response(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
 
 
 ROUTES = [exercise_report, freeze_report, list_frozen_reports, get_frozen_report]

@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -26,43 +26,6 @@ import msgspec
 from marketplace.clock import LOCAL_ZONE
 from marketplace.sheets import Cell, csv_bytes, xlsx_bytes
 
-FLAT_COLUMNS: list[str] = [
-    "provider_id",
-    "provider_name",
-    "legal_form",
-    "sector",
-    "provider_status",
-    "identifiers",
-    "website",
-    "founded_year",
-    "provider_description",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "other_funding_sources",
-    "provider_last_confirmed",
-    "service_id",
-    "service_name",
-    "pathway",
-    "service_status",
-    "service_description",
-    "cohorts",
-    "areas",
-    "min_age",
-    "max_age",
-    "gender",
-    "service_users_per_year",
-    "places_available",
-    "places_as_of",
-    "delivery_modes",
-    "complexity_levels",
-    "cost_amount",
-    "cost_unit",
-    "years_delivering",
-    "service_accreditations",
-    "service_last_confirmed",
-]
-"""The flat sheet's columns: the provider's repeated on each of its services' rows; lists joined by "; "."""
 LIST_SEPARATOR = "; "
 
 
@@ -74,57 +37,78 @@ def _joined(values: Iterable[str] | None) -> str:
     return LIST_SEPARATOR.join(values or [])
 
 
+Read = Callable[[Any], Cell]
+
+
+def _as_is(key: str) -> Read:
+    return lambda row: row[key]
+
+
+def _list(key: str) -> Read:
+    return lambda row: _joined(row[key])
+
+
+def _date(key: str) -> Read:
+    return lambda row: _day(row[key])
+
+
+def _money(key: str) -> Read:
+    return lambda row: float(row[key]) if row[key] is not None else None
+
+
+PROVIDER_CELLS: list[tuple[str, Read]] = [
+    ("provider_id", _as_is("provider_id")),
+    ("provider_name", _as_is("org_name")),
+    ("legal_form", _as_is("legal_form")),
+    ("sector", _as_is("sector")),
+    ("provider_status", _as_is("provider_status")),
+    ("identifiers", _list("identifiers")),
+    ("website", _as_is("website")),
+    ("founded_year", _as_is("founded_year")),
+    ("provider_description", _as_is("org_description")),
+    ("contact_name", _as_is("contact_name")),
+    ("contact_email", _as_is("contact_email")),
+    ("contact_phone", _as_is("contact_phone")),
+    ("other_funding_sources", _list("other_funding_sources")),
+    ("provider_last_confirmed", _date("provider_confirmed_at")),
+]
+SERVICE_CELLS: list[tuple[str, Read]] = [
+    ("service_id", _as_is("id")),
+    ("service_name", _as_is("name")),
+    ("pathway", _as_is("pathway_code")),
+    ("service_status", _as_is("status")),
+    ("service_description", _as_is("description")),
+    ("cohorts", _list("cohorts")),
+    ("areas", _list("areas")),
+    ("min_age", _as_is("min_age")),
+    ("max_age", _as_is("max_age")),
+    ("gender", _as_is("gender")),
+    ("service_users_per_year", _as_is("capacity_per_year")),
+    ("places_available", _as_is("places_available")),
+    ("places_as_of", _as_is("places_as_of")),
+    ("delivery_modes", _list("delivery_modes")),
+    ("complexity_levels", _list("complexity_levels")),
+    ("cost_amount", _money("cost_amount")),
+    ("cost_unit", _as_is("cost_unit")),
+    ("years_delivering", _as_is("years_delivering")),
+    ("service_accreditations", _list("accreditation_codes")),
+    ("service_last_confirmed", _date("last_confirmed_at")),
+]
+"""The flat sheet's columns, each with how it is read from the provider's or the service's database row."""
+FLAT_COLUMNS: list[str] = [name for name, _ in PROVIDER_CELLS + SERVICE_CELLS]
+"""The flat sheet's columns: the provider's repeated on each of its services' rows; lists joined by "; "."""
+
+
 def flat_rows(providers: Sequence[Any], services: Mapping[int, Sequence[Any]]) -> list[list[Cell]]:
     """Database rows (read by column name) to sheet rows: one row per service (`services`: each provider's, by
     provider id), a provider without any on one row."""
     rows: list[list[Cell]] = []
     for p in providers:
-        head: list[Cell] = [
-            p["provider_id"],
-            p["org_name"],
-            p["legal_form"],
-            p["sector"],
-            p["provider_status"],
-            _joined(p["identifiers"]),
-            p["website"],
-            p["founded_year"],
-            p["org_description"],
-            p["contact_name"],
-            p["contact_email"],
-            p["contact_phone"],
-            _joined(p["other_funding_sources"]),
-            _day(p["provider_confirmed_at"]),
-        ]
+        head = [read(p) for _, read in PROVIDER_CELLS]
         own = services.get(p["provider_id"], [])
         if not own:
-            rows.append(head + [None] * (len(FLAT_COLUMNS) - len(head)))
-        for s in own:
-            cost = s["cost_amount"]
-            rows.append(
-                [
-                    *head,
-                    s["id"],
-                    s["name"],
-                    s["pathway_code"],
-                    s["status"],
-                    s["description"],
-                    _joined(s["cohorts"]),
-                    _joined(s["areas"]),
-                    s["min_age"],
-                    s["max_age"],
-                    s["gender"],
-                    s["capacity_per_year"],
-                    s["places_available"],
-                    s["places_as_of"],
-                    _joined(s["delivery_modes"]),
-                    _joined(s["complexity_levels"]),
-                    float(cost) if cost is not None else None,
-                    s["cost_unit"],
-                    s["years_delivering"],
-                    _joined(s["accreditation_codes"]),
-                    _day(s["last_confirmed_at"]),
-                ]
-            )
+            rows.append(head + [None] * len(SERVICE_CELLS))
+        rows += [head + [read(s) for _, read in SERVICE_CELLS] for s in own]
     return rows
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
+import msgspec
 from litestar import get
 from litestar.params import Parameter
 
@@ -21,10 +22,7 @@ from marketplace.taxonomy.models import (
     SocialValueCommitment,
 )
 
-
-@get("/pathways", summary="Reducing-reoffending pathways", tags=["taxonomies"], responses=errors_doc())
-async def list_pathways(ctx: Ctx) -> list[Pathway]:
-    return ctx.taxonomy.pathways
+T = TypeVar("T", bound=msgspec.Struct)
 
 
 @get(
@@ -39,29 +37,24 @@ async def list_areas(ctx: Ctx) -> list[AreaNode]:
     return ctx.taxonomy.area_tree()
 
 
-@get("/cohorts", summary="Cohorts of service users", tags=["taxonomies"], responses=errors_doc())
-async def list_cohorts(ctx: Ctx) -> list[Cohort]:
-    return ctx.taxonomy.cohorts
+def _listing(path: str, summary: str, attr: str, item: type[msgspec.Struct]) -> Any:
+    """GET `path`: the taxonomy's list `attr` (of `item`s), whole, as loaded."""
+    types = {"T": item}  # the response's item type, for the framework's signature model
+
+    async def listing(ctx: Ctx) -> list[T]:
+        items: list[T] = getattr(ctx.taxonomy, attr)
+        return items
+
+    listing.__name__ = listing.__qualname__ = f"list_{attr}"
+    return get(path, summary=summary, tags=["taxonomies"], responses=errors_doc(), signature_namespace=types)(listing)
 
 
-@get("/legal-forms", summary="Legal forms and the sector each implies", tags=["taxonomies"], responses=errors_doc())
-async def list_legal_forms(ctx: Ctx) -> list[LegalForm]:
-    return ctx.taxonomy.legal_forms
-
-
-@get("/sectors", summary="Sectors", tags=["taxonomies"], responses=errors_doc())
-async def list_sectors(ctx: Ctx) -> list[Sector]:
-    return ctx.taxonomy.sectors
-
-
-@get("/accreditations", summary="Quality marks and accreditations", tags=["taxonomies"], responses=errors_doc())
-async def list_accreditations(ctx: Ctx) -> list[Accreditation]:
-    return ctx.taxonomy.accreditations
-
-
-@get("/social-value", summary="Social-value commitments", tags=["taxonomies"], responses=errors_doc())
-async def list_social_value(ctx: Ctx) -> list[SocialValueCommitment]:
-    return ctx.taxonomy.social_value
+list_pathways = _listing("/pathways", "Reducing-reoffending pathways", "pathways", Pathway)
+list_cohorts = _listing("/cohorts", "Cohorts of service users", "cohorts", Cohort)
+list_legal_forms = _listing("/legal-forms", "Legal forms and the sector each implies", "legal_forms", LegalForm)
+list_sectors = _listing("/sectors", "Sectors", "sectors", Sector)
+list_accreditations = _listing("/accreditations", "Quality marks and accreditations", "accreditations", Accreditation)
+list_social_value = _listing("/social-value", "Social-value commitments", "social_value", SocialValueCommitment)
 
 
 @get(
