@@ -169,7 +169,7 @@ class CompactPool(OverColumns):
         """``pool`` without its candidates' objects and text (its word index is built first, if need be)."""
         index = pool.word_index() if pool.text_index is not None else pool.index_text()
         index = index._replace(words=index.words.astype(_word_dtype(len(index.vocabulary))))
-        return cls(columns=_narrow(pool.columns), names=PackedNames.of(pool.names), words=index)
+        return _narrow_offsets(cls(columns=_narrow(pool.columns), names=PackedNames.of(pool.names), words=index))
 
 
 def _narrowed_float(values: npt.NDArray[np.floating[Any]]) -> npt.NDArray[np.floating[Any]]:
@@ -204,6 +204,31 @@ def _narrow(columns: Columns) -> Columns:
         if pairs.owner.dtype != np.int32 and n < 1 << 31:
             narrow[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), n)
     return replace(columns, **narrow)
+
+
+def _offsets32(offsets: Any) -> Any:
+    """Offsets as int32 when they fit (every offset is below 2**31), read-only."""
+    if offsets.dtype == np.int32 or (len(offsets) and int(offsets[-1]) >= 1 << 31):
+        return offsets
+    small = offsets.astype(np.int32)
+    small.flags.writeable = False
+    return small
+
+
+def _narrow_offsets(pool: CompactPool) -> CompactPool:
+    """``pool`` with every offsets array (of its pairs, services, word index and names) as int32 where they fit:
+    a fifth of a compact pool was int64 offsets. Offsets are only indexed and subtracted, so nothing else changes."""
+    cols, svc = pool.columns, pool.columns.services
+
+    def pairs(p: Pairs) -> Pairs:
+        return Pairs(owner=p.owner, item=p.item, offsets=_offsets32(p.offsets))
+
+    services = replace(
+        svc, offsets=_offsets32(svc.offsets), **_fields({field: pairs(getattr(svc, field)) for field in _SERVICE_PAIRS})
+    )
+    columns = replace(cols, services=services, **_fields({field: pairs(getattr(cols, field)) for field in _ROW_PAIRS}))
+    names = PackedNames(pool.names.data, _offsets32(pool.names.offsets))
+    return CompactPool(columns=columns, names=names, words=pool.words._replace(offsets=_offsets32(pool.words.offsets)))
 
 
 def build_compact(candidates: Sequence[Candidate], areas: AreaTree) -> CompactPool:
@@ -475,8 +500,8 @@ def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
         services=_concat_services(parts, code_maps),
         **arrays,
     )
-    return CompactPool(
-        columns=columns, names=PackedNames.concat([p.names() for p in parts]), words=_concat_index(parts)
+    return _narrow_offsets(
+        CompactPool(columns=columns, names=PackedNames.concat([p.names() for p in parts]), words=_concat_index(parts))
     )
 
 

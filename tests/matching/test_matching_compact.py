@@ -137,6 +137,10 @@ def test_a_compact_pool_keeps_no_text_and_narrow_columns() -> None:
     assert svc.pathway.dtype == np.int8 and svc.cohort_mask.dtype == np.uint8 and svc.capacity.dtype == np.float32
     taken = compact.take_rows(pool, np.array([0, 5, 38]))
     assert list(taken.names) == [cands[0].name, cands[5].name, cands[38].name]
+    for p in (pool, taken):  # offsets as int32 (they fit)
+        cols = p.columns
+        offsets = [cols.services.offsets, cols.services.areas.offsets, cols.accreditations.offsets, p.words.offsets]
+        assert {o.dtype for o in [*offsets, p.names.offsets]} == {np.dtype(np.int32)}
     assert PackedNames.of(["a", "bé", ""])[-2] == "bé"
 
 
