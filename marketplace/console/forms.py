@@ -10,7 +10,7 @@ ticking none clears the list; a part of the body the form does not carry is left
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -213,20 +213,29 @@ def profile_values(p: Provider) -> dict[str, str]:
     return values
 
 
-def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The profile form as a PATCH /providers/{id} body (only what the form carries), and where each of the body's
-    field paths shows on the form."""
+def _scalars(
+    form: Mapping[str, str], required: Sequence[str], nullable: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The form's plain boxes as a body (only those it carries: a required one as typed, a nullable one empty =
+    null, money in whole pounds) and where each shows on the form."""
     body: dict[str, Any] = {}
     where: dict[str, str] = {}
-    for name in PROFILE_REQUIRED:
+    for name in required:
         if name in form:
             _set(body, name, form[name].strip())
             where[name] = name
-    for name in PROFILE_NULLABLE:
+    for name in nullable:
         if name in form:
             value = _nullable(form, name)
             _set(body, name, _money(value) if name in MONEY else value)
             where[name] = name
+    return body, where
+
+
+def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The profile form as a PATCH /providers/{id} body (only what the form carries), and where each of the body's
+    field paths shows on the form."""
+    body, where = _scalars(form, PROFILE_REQUIRED, PROFILE_NULLABLE)
     for name in PROFILE_KEPT:
         if (value := _nullable(form, name)) is not None:
             _set(body, name, _money(value) if name in MONEY else value)
@@ -309,16 +318,7 @@ def service_values(s: Service, profile_version: int) -> dict[str, str]:
 def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The service form as a PATCH /providers/{id}/services/{sid} body (only what the form carries), and where each
     of the body's field paths shows on the form."""
-    body: dict[str, Any] = {}
-    where: dict[str, str] = {}
-    for name in SERVICE_REQUIRED:
-        if name in form:
-            _set(body, name, form[name].strip())
-            where[name] = name
-    for name in SERVICE_NULLABLE:
-        if name in form:
-            _set(body, name, _nullable(form, name))
-            where[name] = name
+    body, where = _scalars(form, SERVICE_REQUIRED, SERVICE_NULLABLE)
     if (years := _nullable(form, "years_delivering")) is not None:
         body["years_delivering"] = years
         where["years_delivering"] = "years_delivering"
