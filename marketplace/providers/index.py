@@ -98,6 +98,8 @@ NAME_TIERS = ("exact name", "name word for word", "typed words in order in the n
 _LEN_CAP = 0xFFFF
 NAME_POOL = 1000
 """`similar_names`: the rows sharing the most (and rarest) words with the texts, compared whole afterwards."""
+_RARITY_CAP = (1 << 22) - 1
+"""similar_names' rarity in 1e-4 units is capped to fit 22 bits of its pool key."""
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 
 
@@ -690,8 +692,8 @@ class SearchIndex:
         `limit`; with `areas`, only those with an active service covering one of them (hierarchy-aware, as the
         `area` filter). Two steps, exact for the index's rows (no sampling):
         1. each live row whose name holds a word of the texts (`_name_groups`) scores the rarity of the words it
-           holds (the sum of log(rows / rows holding the word in their name)); the best `pool` are kept (names
-           about as long in words as the first text first among equals);
+           holds (the sum of log(rows / rows holding the word in their name)); the best `pool` are kept (among
+           equals, names as long in words as the first text first, then name order);
         2. those rows' names (folded) are compared whole with every text (rapidfuzz's normalised Indel
            similarity, `fuzz.ratio`, after its default processing: punctuation read as spaces); each row's
            best similarity ranks it, then name order."""
@@ -719,10 +721,12 @@ class SearchIndex:
             if holding:
                 rarity[held] += math.log(live / holding) + 0.01  # a word every name holds still counts
         rows = np.flatnonzero((rarity > 0) & mask)
-        if len(rows) > pool:
+        if len(rows) > pool:  # one key: rarity (most first, to 1e-4), words more or fewer than asked, name order
             words = len(query_words(texts[0])) if texts else 0
-            off = np.abs(self.name_len[rows].astype(np.float64) - words)
-            rows = rows[np.argpartition(off * 1e-3 - rarity[rows], pool - 1)[:pool]]
+            rare = np.minimum(np.round(rarity[rows] * 1e4), _RARITY_CAP).astype(np.int64)
+            off = np.minimum(np.abs(self.name_len[rows].astype(np.int64) - words), 0x3FF)
+            key = ((_RARITY_CAP - rare) << 41) | (off << 31) | self.rank[rows]
+            rows = rows[np.argpartition(key, pool - 1)[:pool]]
         if not len(rows):
             return []
         keys = self._keys
