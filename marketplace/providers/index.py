@@ -706,20 +706,22 @@ class SearchIndex:
             mask &= self._providers_of(*meeting)
         rarity = np.zeros(n, dtype=np.float32)
         live = max(self.live_rows(), 1)
-        held = np.empty(n, dtype=np.bool_)
         for group in self._name_groups(texts):
-            held[:] = False
-            for word in group:
-                for rows, cls in self._postings(word):
-                    if cls != 0:  # a word of the name (class A)
-                        continue
-                    if rows.dtype == np.uint8:  # a packed bitmap
-                        held |= _unpacked(rows, n)
-                    else:
-                        held[rows] = True
+            parts = [rows for word in group for rows, cls in self._postings(word) if cls == 0]  # in the name (A)
+            if len(parts) == 1 and parts[0].dtype != np.uint8:  # one word's rows, ascending: add at once
+                rows = parts[0]
+                if len(rows):
+                    rarity[rows] += math.log(live / len(rows)) + 0.01
+                continue
+            held = np.zeros(n, dtype=np.bool_)
+            for rows in parts:
+                if rows.dtype == np.uint8:  # a packed bitmap
+                    held |= _unpacked(rows, n)
+                else:
+                    held[rows] = True
             holding = int(np.count_nonzero(held))
-            if holding:
-                rarity[held] += math.log(live / holding) + 0.01  # a word every name holds still counts
+            if holding:  # a word every name holds still counts a little
+                np.add(rarity, math.log(live / holding) + 0.01, out=rarity, where=held)
         rows = np.flatnonzero((rarity > 0) & mask)
         if len(rows) > pool:  # one key: rarity (most first, to 1e-4), words more or fewer than asked, name order
             words = len(query_words(texts[0])) if texts else 0
