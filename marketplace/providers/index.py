@@ -69,7 +69,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from itertools import count, pairwise
+from itertools import count, islice, pairwise
 
 import msgspec
 import numpy as np
@@ -751,13 +751,14 @@ class SearchIndex:
         while hi < len(keys) and keys[hi].startswith(wanted):  # the name starts with it (a key's name ends at NUL)
             hi += 1
         found = [r for r in by_rank[lo:hi].tolist() if published[r]]
-        if len(found) < stop:
-            inside = [
+        if len(found) < stop:  # then the names holding it further on, in name order, as far as the page needs
+            further = (
                 at
                 for at, key in enumerate(keys)
                 if wanted in key and not lo <= at < hi and key.find(wanted, 1, len(key) - 16) > 0
-            ]
-            found += [r for r in by_rank[inside].tolist() if published[r]]
+            )
+            published_rows = (r for r in map(int, map(by_rank.__getitem__, further)) if published[r])
+            found += islice(published_rows, stop - len(found))
         ids: list[int] = self.ids[found[offset:stop]].tolist()
         return ids
 
