@@ -98,6 +98,8 @@ NAME_TIERS = ("exact name", "name word for word", "typed words in order in the n
 _LEN_CAP = 0xFFFF
 NAME_POOL = 1000
 """`similar_names`: the rows sharing the most (and rarest) words with the texts, compared whole afterwards."""
+NAME_WORDS = 16
+"""`similar_names` looks a text up by its first NAME_WORDS words (a name is shorter; more is only slower)."""
 _RARITY_CAP = (1 << 22) - 1
 """similar_names' rarity in 1e-4 units is capped to fit 22 bits of its pool key."""
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
@@ -661,13 +663,13 @@ class SearchIndex:
     # --- names like a name (reconciliation) ----------------------------------------------------
 
     def _name_groups(self, texts: Sequence[str]) -> list[list[str]]:
-        """The words to look names up by: each word of the texts that some document holds; for one nothing
-        holds, its closest spellings, and the two known words it may be written for ("westmercia"); and two
-        adjacent words written as one known word ("drop in")."""
+        """The words to look names up by (the first NAME_WORDS of each text): each word of the texts that some
+        document holds; for one nothing holds, its closest spellings, and the two known words it may be written for
+        ("westmercia"); and two adjacent words written as one known word ("drop in")."""
         groups: list[list[str]] = []
         seen: set[str] = set()
         for text in texts:
-            tokens = query_words(text)
+            tokens = query_words(text)[:NAME_WORDS]
             joined = [a + b for a, b in pairwise(tokens)]
             for tok in tokens + joined:
                 if tok in seen:
