@@ -180,7 +180,7 @@ def test_similar_names_ranks_whole_names_and_reads_typos_and_joined_words() -> N
     assert len(index.similar_names(["housing"], limit=50)) == 42 and len(index.similar_names(["housing"])) == 42
     assert index.similar_names(["housing project"], limit=5, pool=5) == [10, 11, 12, 13, 14]
     long = "severn housing trust " + " ".join(f"zq{i}" for i in range(300))  # read by its first 16 words
-    assert index.similar_names([long], limit=1) == [1]
+    assert set(index.similar_names([long], limit=100)) == {1, 2, *range(10, 50)}
 
 
 def test_similar_names_narrows_to_areas_and_follows_changes() -> None:
