@@ -58,6 +58,10 @@ of the best class weight found (name 1.0, pathway/area 0.4, text 0.2). Results a
   text when any query word was found only there, else the pathway and area names);
 - then name order. Only the candidates of the relevance levels a page reaches are ranked so: the name tiers
   cost a pass over those candidates' name word ids, the field lengths a gather.
+
+For reconciliation (marketplace.reconciliation, through providers.service): `similar_names`, the published
+providers whose names are most like a name (the rows sharing its rarest name words, then compared whole with
+rapidfuzz), and `names_holding`, those whose folded name holds a text (a run of the name order, then a scan).
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ candidates are the published providers
 - holding an identifier a property names (`org_id`, `charity_number`, `company_number`; a bare registered number
   is read as the org-id it stands for): decisive, score 100 and `match: true` when exactly one provider is hit;
 - whose name is like the query's (scoring.py), among those covering the `area` property's area when given (a GSS
-  code or an area's name; an area we do not know narrows to nothing).
+  code or an area's name; an area we do not know narrows to nothing): the 50 most alike, looked up in this
+  worker's search index (providers.service.similar_names, kept exact against the database), then scored.
 Sorted by score (best first, then by name); `match: true` only for a clear winner (scoring.is_clear_winner) or the
 one identifier hit. A `type` that is not ours ("organisation") gets no candidates.
 """
