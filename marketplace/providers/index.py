@@ -58,6 +58,10 @@ of the best class weight found (name 1.0, pathway/area 0.4, text 0.2). Results a
   text when any query word was found only there, else the pathway and area names);
 - then name order. Only the candidates of the relevance levels a page reaches are ranked so: the name tiers
   cost a pass over those candidates' name word ids, the field lengths a gather.
+
+For reconciliation (marketplace.reconciliation, through providers.service): `similar_names`, the published
+providers whose names are most like a name (the rows sharing its rarest name words, then compared whole with
+rapidfuzz), and `names_holding`, those whose folded name holds a text (a run of the name order, then a scan).
 """
 
 from __future__ import annotations
@@ -69,11 +73,11 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from itertools import count
+from itertools import count, islice, pairwise
 
 import msgspec
 import numpy as np
-from rapidfuzz import process
+from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
 
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
@@ -96,6 +100,12 @@ QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 NAME_TIERS = ("exact name", "name word for word", "typed words in order in the name", "words in order in the name")
 """How a name holding every query word ranks, best first; after these, the words anywhere in the name."""
 _LEN_CAP = 0xFFFF
+NAME_POOL = 1000
+"""`similar_names`: the rows sharing the most (and rarest) words with the texts, compared whole afterwards."""
+NAME_WORDS = 16
+"""`similar_names` looks a text up by its first NAME_WORDS words (a name is shorter; more is only slower)."""
+_RARITY_CAP = (1 << 22) - 1
+"""similar_names' rarity in 1e-4 units is capped to fit 22 bits of its pool key."""
 _LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 
 
@@ -653,6 +663,110 @@ class SearchIndex:
 
     def live_rows(self) -> int:
         return self.n - self.dead
+
+    # --- names like a name (reconciliation) ----------------------------------------------------
+
+    def _name_groups(self, texts: Sequence[str]) -> list[list[str]]:
+        """The words to look names up by (the first NAME_WORDS of each text): each word of the texts that some
+        document holds; for one nothing holds, its closest spellings, and the two known words it may be written for
+        ("westmercia"); and two adjacent words written as one known word ("drop in")."""
+        groups: list[list[str]] = []
+        seen: set[str] = set()
+        for text in texts:
+            tokens = query_words(text)[:NAME_WORDS]
+            joined = [a + b for a, b in pairwise(tokens)]
+            for tok in tokens + joined:
+                if tok in seen:
+                    continue
+                seen.add(tok)
+                if tok in self._vocab_set:
+                    groups.append([tok])
+                elif tok not in joined:
+                    allowed = _allowed_edits(tok)
+                    lengths = range(len(tok) - allowed, len(tok) + allowed + 1)
+                    near = [w for k in lengths for w in self._vocab_by_len.get(k, ())]
+                    groups.append(closest_spellings(tok, near))
+                    for i in range(2, len(tok) - 1):
+                        if tok[:i] in self._vocab_set and tok[i:] in self._vocab_set:
+                            groups += [[tok[:i]], [tok[i:]]]
+        return [g for g in groups if g]
+
+    def similar_names(
+        self, texts: Sequence[str], areas: Sequence[str] = (), *, limit: int = 50, pool: int = NAME_POOL
+    ) -> list[int]:
+        """The ids of the published providers whose names are most like one of `texts`, best first, at most
+        `limit`; with `areas`, only those with an active service covering one of them (hierarchy-aware, as the
+        `area` filter). Two steps, exact for the index's rows (no sampling):
+        1. each live row whose name holds a word of the texts (`_name_groups`) scores the rarity of the words it
+           holds (the sum of log(rows / rows holding the word in their name)); the best `pool` are kept (among
+           equals, names as long in words as the first text first, then name order);
+        2. those rows' names (folded) are compared whole with every text (rapidfuzz's normalised Indel
+           similarity, `fuzz.ratio`, after its default processing: punctuation read as spaces); each row's
+           best similarity ranks it, then name order."""
+        n = self.n
+        if n == 0 or limit <= 0:
+            return []
+        mask = self._provider_mask(Filters())
+        meeting = self._meeting(Filters(area=areas)) if areas else None
+        if meeting is not None:
+            mask &= self._providers_of(*meeting)
+        rarity = np.zeros(n, dtype=np.float32)
+        live = max(self.live_rows(), 1)
+        for group in self._name_groups(texts):
+            parts = [rows for word in group for rows, cls in self._postings(word) if cls == 0]  # in the name (A)
+            if len(parts) == 1 and parts[0].dtype != np.uint8:  # one word's rows, ascending: add at once
+                rows = parts[0]
+                if len(rows):
+                    rarity[rows] += math.log(live / len(rows)) + 0.01
+                continue
+            held = np.zeros(n, dtype=np.bool_)
+            for rows in parts:
+                if rows.dtype == np.uint8:  # a packed bitmap
+                    held |= _unpacked(rows, n)
+                else:
+                    held[rows] = True
+            holding = int(np.count_nonzero(held))
+            if holding:  # a word every name holds still counts a little
+                np.add(rarity, math.log(live / holding) + 0.01, out=rarity, where=held)
+        rows = np.flatnonzero((rarity > 0) & mask)
+        if len(rows) > pool:  # one key: rarity (most first, to 1e-4), words more or fewer than asked, name order
+            words = len(query_words(texts[0])) if texts else 0
+            rare = np.minimum(np.round(rarity[rows] * 1e4), _RARITY_CAP).astype(np.int64)
+            off = np.minimum(np.abs(self.name_len[rows].astype(np.int64) - words), 0x3FF)
+            key = ((_RARITY_CAP - rare) << 41) | (off << 31) | self.rank[rows]
+            rows = rows[np.argpartition(key, pool - 1)[:pool]]
+        if not len(rows):
+            return []
+        keys = self._keys
+        names = [keys[at][:-16] for at in self.rank[rows].tolist()]  # name_key: the folded name, NUL, 15 digits
+        similar = process.cdist(texts, names, scorer=fuzz.ratio, processor=utils.default_process, dtype=np.uint8)
+        best = similar.max(axis=0).astype(np.int64)
+        order = np.lexsort((self.rank[rows], -best))[:limit]
+        found: list[int] = self.ids[rows[order]].tolist()
+        return found
+
+    def names_holding(self, text: str, *, offset: int = 0, limit: int = 10) -> list[int]:
+        """The ids of the published providers whose folded name holds `text` folded: those starting with it
+        first (a run of the name order), then the others; each part in name order (folded name, then id)."""
+        wanted = fold(text)
+        published = self._bits["status"].get("published")
+        if not wanted or "\x00" in wanted or published is None:
+            return []
+        keys, by_rank, stop = self._keys, self._by_rank, offset + limit
+        lo = hi = bisect.bisect_left(keys, wanted)
+        while hi < len(keys) and keys[hi].startswith(wanted):  # the name starts with it (a key's name ends at NUL)
+            hi += 1
+        found = [r for r in by_rank[lo:hi].tolist() if published[r]]
+        if len(found) < stop:  # then the names holding it further on, in name order, as far as the page needs
+            further = (
+                at
+                for at, key in enumerate(keys)
+                if wanted in key and not lo <= at < hi and key.find(wanted, 1, len(key) - 16) > 0
+            )
+            published_rows = (r for r in map(int, map(by_rank.__getitem__, further)) if published[r])
+            found += islice(published_rows, stop - len(found))
+        ids: list[int] = self.ids[found[offset:stop]].tolist()
+        return ids
 
     # --- queries -------------------------------------------------------------------------------
 

@@ -114,6 +114,19 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
     )
 
 
+def similar_names(live: LiveIndex, texts: list[str], areas: list[str], limit: int) -> list[int]:
+    """The ids of the published providers whose names are most like one of `texts`, best first, from this
+    process's search index as it is now (`index.SearchIndex.similar_names`; `live.catch_up` brings it up to
+    date); `areas`: only providers with an active service covering one of these (hierarchy-aware)."""
+    return live.index.similar_names(texts, areas, limit=limit)
+
+
+def names_holding(live: LiveIndex, text: str, offset: int, limit: int) -> list[int]:
+    """The ids of the published providers whose name holds `text` (case and accents aside), those starting
+    with it first, then in name order, from this process's search index as it is now."""
+    return live.index.names_holding(text, offset=offset, limit=limit)
+
+
 def _facets(tax: Taxonomy, counts: dict[str, dict[str, int]]) -> Facets:
     def listed(kind: str, facet: str) -> list[FacetCount]:
         return [FacetCount(code=c, name=n, count=counts.get(facet, {}).get(c, 0)) for c, n in tax.codes(kind).items()]

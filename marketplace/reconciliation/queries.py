@@ -1,4 +1,5 @@
-"""SQL for the reconciliation service: published providers only."""
+"""SQL for the reconciliation service: published providers only. Names are looked up in this process's search
+index (marketplace.providers.service.similar_names, names_holding); the rows found are read here."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from marketplace.changes import WRITTEN_SINCE_1
 from marketplace.db import Connection
-
-SIMILARITY_FLOOR = 0.3
-"""pg_trgm similarity a folded name needs with one of the query's texts to be a candidate at all."""
 
 _CANDIDATE = """p.id, p.name, p.legal_form,
     coalesce((select array_agg(i.identifier order by i.identifier) from provider_identifier i
@@ -41,40 +40,18 @@ async def by_identifiers(conn: Connection, identifiers: list[str]) -> list[Candi
     return _rows(records)
 
 
-async def by_name(conn: Connection, texts: list[str], areas: list[str] | None, limit: int) -> list[CandidateRow]:
-    """Published providers whose folded name is trigram-similar to one of `texts` (one to four), most similar
-    first; `areas`: only those covering one of these areas (hierarchy-aware). Runs inside a transaction (the
-    similarity floor is set for it alone)."""
-    t = (texts + texts[:1] * 4)[:4]
-    await conn.execute(f"set local pg_trgm.similarity_threshold = {SIMILARITY_FLOOR}")
-    records = await conn.fetch(
-        f"""select {_CANDIDATE} from provider p
-            where p.status = 'published'
-              and (fold(p.name) % $1 or fold(p.name) % $2 or fold(p.name) % $3 or fold(p.name) % $4)
-              and ($5::text[] is null or p.area_match_codes && $5::text[])
-            order by greatest(similarity(fold(p.name), $1), similarity(fold(p.name), $2),
-                              similarity(fold(p.name), $3), similarity(fold(p.name), $4)) desc, p.id
-            limit $6""",
-        *t,
-        areas,
-        limit,
-    )
-    return _rows(records)
+async def changed_since(conn: Connection, snapshot: str) -> bool:
+    """Whether any provider was written since `snapshot` (a search index's), as this transaction sees it."""
+    changed: bool = await conn.fetchval(f"select exists(select 1 from provider p where {WRITTEN_SINCE_1})", snapshot)
+    return changed
 
 
-async def by_prefix(conn: Connection, text: str, limit: int, offset: int) -> list[CandidateRow]:
-    """Published providers whose folded name holds `text` (folded), those starting with it first, then by name."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+async def by_ids(conn: Connection, ids: list[int]) -> dict[int, CandidateRow]:
+    """The published providers among `ids`."""
     records = await conn.fetch(
-        f"""select {_CANDIDATE} from provider p
-            where p.status = 'published' and fold(p.name) like '%' || fold($1) || '%'
-            order by fold(p.name) like fold($1) || '%' desc, fold(p.name), p.id
-            limit $2 offset $3""",
-        escaped,
-        limit,
-        offset,
+        f"select {_CANDIDATE} from provider p where p.status = 'published' and p.id = any($1::bigint[])", ids
     )
-    return _rows(records)
+    return {row.id: row for row in _rows(records)}
 
 
 @dataclass(frozen=True, slots=True)

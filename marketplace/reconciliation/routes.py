@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import MediaType, Request, Response, get, post
+from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter
@@ -114,6 +115,7 @@ async def cors_before_send(message: Message, scope: Scope) -> None:
 )
 async def reconcile_get(
     request: Request[Any, Any, Any],
+    state: State,
     ctx: Ctx,
     conn: Conn,
     queries: Queries = None,
@@ -122,7 +124,7 @@ async def reconcile_get(
 ) -> Response[Manifest | dict[str, QueryResult]]:
     if queries is None:
         return _answer(service.manifest(_base_url(request)), callback)
-    return _answer(await service.reconcile(ctx, conn, service.parse_batch(queries)), callback)
+    return _answer(await service.reconcile(ctx, conn, state.search_index, service.parse_batch(queries)), callback)
 
 
 @post(
@@ -140,9 +142,9 @@ async def reconcile_get(
     },
 )
 async def reconcile_post(
-    ctx: Ctx, conn: Conn, data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+    state: State, ctx: Ctx, conn: Conn, data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
 ) -> dict[str, QueryResult]:
-    return await service.reconcile(ctx, conn, service.parse_batch(data.queries))
+    return await service.reconcile(ctx, conn, state.search_index, service.parse_batch(data.queries))
 
 
 @get(
@@ -163,6 +165,7 @@ async def reconcile_preview(request: Request[Any, Any, Any], ctx: Ctx, conn: Con
     responses=errors_doc(400, 503),
 )
 async def suggest_entity(
+    state: State,
     ctx: Ctx,
     conn: Conn,
     prefix: Prefix,
@@ -173,7 +176,7 @@ async def suggest_entity(
     callback: Callback = None,
     cache_buster: CacheBuster = None,
 ) -> Response[EntitySuggestions]:
-    return _answer(await service.suggest_entities(ctx, conn, prefix, limit, cursor), callback)
+    return _answer(await service.suggest_entities(ctx, conn, state.search_index, prefix, limit, cursor), callback)
 
 
 @get(f"{PREFIX}/suggest/type", summary="The entity types (suggest API)", tags=TAGS, responses=errors_doc(400))

@@ -6,7 +6,8 @@ candidates are the published providers
 - holding an identifier a property names (`org_id`, `charity_number`, `company_number`; a bare registered number
   is read as the org-id it stands for): decisive, score 100 and `match: true` when exactly one provider is hit;
 - whose name is like the query's (scoring.py), among those covering the `area` property's area when given (a GSS
-  code or an area's name; an area we do not know narrows to nothing).
+  code or an area's name; an area we do not know narrows to nothing): the 50 most alike, looked up in this
+  worker's search index (providers.service.similar_names, kept exact against the database), then scored.
 Sorted by score (best first, then by name); `match: true` only for a clear winner (scoring.is_clear_winner) or the
 one identifier hit. A `type` that is not ours ("organisation") gets no candidates.
 """
@@ -21,6 +22,8 @@ import msgspec
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import FieldProblem, NotFound, Unprocessable
+from marketplace.providers import service as providers
+from marketplace.providers.live_index import LiveIndex
 from marketplace.reconciliation import queries, scoring
 from marketplace.reconciliation.models import (
     Candidate,
@@ -84,7 +87,9 @@ MAX_BATCH = 100
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
 CANDIDATES = 50
-"""Names looked up per query (trigram-similar, best first) before they are scored."""
+"""Names looked up per query (most alike first: providers.similar_names) before they are scored."""
+CATCH_UP_ROUNDS = 3
+"""How many times a batch is looked up again when the directory changed since the search index's snapshot."""
 MATCH_RULE = (
     f"match is true for one candidate only: the one provider an identifier property (org_id, charity_number, "
     f"company_number) names, or else a clear winner on the name: a score of at least {scoring.MATCH_SCORE:g} "
@@ -242,9 +247,21 @@ def _description(tax: Taxonomy, row: queries.CandidateRow) -> str:
     return " · ".join([form, *row.identifiers])
 
 
-async def reconcile_one(ctx: Context, conn: Connection, q: ReconQuery) -> QueryResult:
+@dataclass(frozen=True, slots=True)
+class _Asked:
+    """What a query asks of the directory."""
+
+    query: ReconQuery
+    identifiers: list[str]
+    key: scoring.NameKey | None
+    texts: list[str]
+    """What to look the name up by (scoring.retrieval_texts); none when the name is not to be looked up."""
+    areas: list[str]
+
+
+def _asked(ctx: Context, q: ReconQuery) -> _Asked:
     if not _wants_our_type(q):
-        return QueryResult(result=[])
+        return _Asked(q, [], None, [], [])
     identifiers: list[str] = []
     areas: list[str] = []
     area_asked = False
@@ -257,13 +274,21 @@ async def reconcile_one(ctx: Context, conn: Connection, q: ReconQuery) -> QueryR
             areas += [code for v in values if (code := resolve_area(ctx.taxonomy, v)) is not None]
     text = q.query.replace("\x00", " ").strip() if isinstance(q.query, str) else ""
     key = scoring.name_key(text) if text else None
+    by_name = key is not None and (bool(areas) or not area_asked)  # an area we do not know narrows to nothing
+    texts = scoring.retrieval_texts(text) if by_name else []
+    return _Asked(q, list(dict.fromkeys(identifiers)), key, texts, list(dict.fromkeys(areas)))
+
+
+async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[queries.CandidateRow]) -> QueryResult:
+    """A query's candidates: the providers its identifiers name, and `named` (its name's candidates), scored."""
+    key = asked.key
     found: dict[int, _Scored] = {}
-    if identifiers:
-        for row in await queries.by_identifiers(conn, list(dict.fromkeys(identifiers))):
+    if asked.identifiers:
+        for row in await queries.by_identifiers(conn, asked.identifiers):
             name_score = scoring.score(key, scoring.name_key(row.name)) if key else 0.0
             found[row.id] = _Scored(row, name_score, identifier=True)
-    if key is not None and (areas or not area_asked):
-        for row in await queries.by_name(conn, scoring.retrieval_texts(text), areas or None, CANDIDATES):
+    if key is not None:
+        for row in named:
             if row.id not in found:
                 found[row.id] = _Scored(row, scoring.score(key, scoring.name_key(row.name)), identifier=False)
     ranked = sorted(
@@ -274,6 +299,7 @@ async def reconcile_one(ctx: Context, conn: Connection, q: ReconQuery) -> QueryR
         winner = hits[0].row.id if len(hits) == 1 else None
     else:
         winner = ranked[0].row.id if scoring.is_clear_winner([s.score for s in ranked]) else None
+    q = asked.query
     limit = int(q.limit) if isinstance(q.limit, float) else DEFAULT_LIMIT
     return QueryResult(
         result=[
@@ -294,24 +320,53 @@ async def reconcile_one(ctx: Context, conn: Connection, q: ReconQuery) -> QueryR
     )
 
 
-async def reconcile(ctx: Context, conn: Connection, batch: QueryBatch) -> dict[str, QueryResult]:
-    """Every query of the batch against one snapshot of the directory."""
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return {key: await reconcile_one(ctx, conn, q) for key, q in batch.items()}
+async def reconcile(ctx: Context, conn: Connection, live: LiveIndex, batch: QueryBatch) -> dict[str, QueryResult]:
+    """Every query of the batch against one snapshot of the directory. Names are looked up in this process's
+    search index, the whole batch at one moment (nothing else runs in this process meanwhile); then one read-only
+    transaction checks that no provider was written since the index's snapshot and reads the rows found and the
+    identifiers' providers, so it sees the directory as the index did. When a provider was written since, the index
+    takes it in and the batch is looked up again (at most CATCH_UP_ROUNDS times: under a stream of writes the last
+    round answers with the rows as they are by then)."""
+    asked = {key: _asked(ctx, q) for key, q in batch.items()}
+    for attempt in range(CATCH_UP_ROUNDS + 1):
+        snapshot = live.snapshot
+        named = {
+            key: providers.similar_names(live, a.texts, a.areas, CANDIDATES) if a.texts else []
+            for key, a in asked.items()
+        }
+        async with conn.transaction(isolation="repeatable_read", readonly=True):
+            stale = attempt < CATCH_UP_ROUNDS and await queries.changed_since(conn, snapshot)
+            if not stale:
+                rows = await queries.by_ids(conn, sorted({i for ids in named.values() for i in ids}))
+                return {
+                    key: await _answer(ctx, conn, a, [rows[i] for i in named[key] if i in rows])
+                    for key, a in asked.items()
+                }
+        if live.snapshot == snapshot:  # no other request has brought the index up to date meanwhile
+            await live.catch_up(conn)
+    raise AssertionError("the last round answers")
 
 
 # --- suggest and preview --------------------------------------------------------------------------------------
 
 
-async def suggest_entities(ctx: Context, conn: Connection, prefix: str, limit: int, cursor: int) -> EntitySuggestions:
+async def suggest_entities(
+    ctx: Context, conn: Connection, live: LiveIndex, prefix: str, limit: int, cursor: int
+) -> EntitySuggestions:
+    """Published providers whose name holds the text (those starting with it first, then by name), looked up in
+    this process's search index, brought up to date first."""
     text = prefix.replace("\x00", " ").strip()
     if not text:
         return EntitySuggestions(result=[])
-    rows = await queries.by_prefix(conn, text, limit, cursor)
+    if await queries.changed_since(conn, live.snapshot):
+        await live.catch_up(conn)
+    ids = providers.names_holding(live, text, cursor, limit)
+    rows = await queries.by_ids(conn, ids)
     return EntitySuggestions(
         result=[
             EntitySuggestion(id=str(r.id), name=r.name, description=_description(ctx.taxonomy, r), notable=TYPES)
-            for r in rows
+            for i in ids
+            if (r := rows.get(i)) is not None
         ]
     )
 
