@@ -416,12 +416,12 @@ NOT_QUERY = {"request", "state", "ctx", "conn", "caller", "actor", "data", "head
 # (handler function, paths) -> its query parameters: one entry per route. Not keyed by the handler object:
 # Litestar passes guards a fresh copy of the handler on every request, so a cache keyed by it grew by one
 # handler per request (a memory leak of ~1 KB a request, found by the benchmark's RSS figures).
-_DECLARED: dict[tuple[object, tuple[str, ...]], tuple[frozenset[str], frozenset[str]]] = {}
+_DECLARED: dict[tuple[object, tuple[str, ...]], tuple[frozenset[str], frozenset[str], frozenset[str]]] = {}
 
 
-def query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str]]:
+def query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     """The query parameters a handler declares (its signature less path parameters, body and dependencies),
-    and which of them are integers."""
+    which of them are integers, and which may be given more than once (lists)."""
     key = (handler.fn, tuple(handler.paths))
     found = _DECLARED.get(key)
     if found is None:
@@ -429,8 +429,8 @@ def query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozens
     return found
 
 
-def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str]]:
-    names, integers = set(), set()
+def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    names, integers, lists = set(), set(), set()
     for name, param in handler.parsed_fn_signature.parameters.items():
         if name in NOT_QUERY or any(f"{{{name}:" in path for path in handler.paths):
             continue
@@ -439,7 +439,9 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
         is_int = param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))
         if is_int and not param.is_subclass_of(bool):
             integers.add(query_name)
-    return frozenset(names), frozenset(integers)
+        if param.is_non_string_sequence:
+            lists.add(query_name)
+    return frozenset(names), frozenset(integers), frozenset(lists)
 
 
 DIGITS = re.compile(r"[0-9]{1,15}")
@@ -453,9 +455,10 @@ async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: Base
 
 async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Guard for every route: a query parameter the operation does not know is a 400, not silently ignored
-    (a misspelt filter must not return the unfiltered directory); an integer is written in digits
-    (not `null`, `1e3` or ` 1`, which the framework would otherwise coerce)."""
-    allowed, integers = query_parameters(handler)
+    (a misspelt filter must not return the unfiltered directory); a single value is given once (`page=1&page=2`
+    is a 400, not one of them chosen silently); an integer is written in digits (not `null`, `1e3` or ` 1`, which
+    the framework would otherwise coerce)."""
+    allowed, integers, lists = query_parameters(handler)
     unknown = sorted(set(connection.query_params) - allowed)
     if unknown:
         raise InvalidInput(
@@ -464,6 +467,9 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
                 FieldProblem(field=u, problem="unknown query parameter", allowed=sorted(allowed)) for u in unknown
             ],
         )
+    for name in sorted(set(connection.query_params) - lists):
+        if len(connection.query_params.getall(name)) > 1:
+            raise InvalidInput.field(name, "give it once: it takes one value")
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
             if not DIGITS.fullmatch(value):

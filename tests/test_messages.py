@@ -349,3 +349,11 @@ async def test_a_tagged_unions_kind_names_the_kinds(client: AsyncTestClient, key
     problem = r.json()["errors"][0]
     assert problem["field"] == "role" and sorted(problem["allowed"]) == ["admin", "commissioner", "provider"]
     assert problem["problem"].startswith("'boss' is not one of the values allowed: ")
+
+
+async def test_a_single_value_given_twice_is_refused_not_chosen_silently(read_client: AsyncTestClient) -> None:
+    for params in ([("page", "1"), ("page", "2")], [("per_page", "5"), ("per_page", "5")], [("q", "a"), ("q", "b")]):
+        r = await read_client.get("/providers", params=params)
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"] == [{"field": params[0][0], "problem": "give it once: it takes one value"}]
+    assert (await read_client.get("/providers", params=[("page", "1")])).status_code == 200
