@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
-from litestar.params import HeaderParameter, Parameter
+from litestar.params import HeaderParameter, Parameter, QueryParameter
 from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
 
 from marketplace import messages
@@ -434,7 +434,9 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
     for name, param in handler.parsed_fn_signature.parameters.items():
         if name in NOT_QUERY or any(f"{{{name}:" in path for path in handler.paths):
             continue
-        query_name = getattr(param.kwarg_definition, "query", None) or name
+        kwargs = param.kwarg_definition
+        alias = kwargs.name if isinstance(kwargs, QueryParameter) else getattr(kwargs, "query", None)
+        query_name = alias or name
         names.add(query_name)
         is_int = param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))
         if is_int and not param.is_subclass_of(bool):

@@ -19,7 +19,7 @@ import msgspec
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
 from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
@@ -71,7 +71,8 @@ REPORT_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options"
 """As the API's report routes send (commercially sensitive, made from data that changes)."""
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 Q = Annotated[str | None, Parameter(max_length=200)]
-Codes = list[str] | None
+Codes = FromQuery[list[str] | None]
+PageNo = Annotated[int, QueryParameter(name="page", ge=1, le=1000)]
 Flag = Annotated[bool, Parameter(description="set by the page that sent the browser here")]
 
 
@@ -189,7 +190,7 @@ ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
 @get("/static/{name:str}")
-async def asset(name: str) -> Response[str]:
+async def asset(name: FromPath[str]) -> Response[str]:
     if name not in ASSETS:
         raise NotFound(f"no asset {name!r}")
     return Response(
@@ -224,7 +225,7 @@ async def search(
     pathway: Codes = None,
     area: Codes = None,
     sector: Codes = None,
-    page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1,
+    page_number: PageNo = 1,
 ) -> Response[str]:
     session = await signed_in(request, conn)
     query = SearchQuery(
@@ -483,9 +484,7 @@ async def _staff(request: Request[Any, Any, Any], conn: Any) -> Session:
 
 
 @get("/exercises")
-async def exercise_list(
-    request: Request[Any, Any, Any], conn: Conn, page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1
-) -> Response[str]:
+async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
     found = await exercises.list_exercises(conn, page=page_number, per_page=20)
     return page("exercises.html.j2", session=session, exercises=found)
@@ -597,7 +596,7 @@ async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, 
 
 @get("/needs/{need_id:int}/compare")
 async def compare_page(
-    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: list[int] | None = None
+    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: FromQuery[list[int] | None] = None
 ) -> Response[str]:
     session = await _staff(request, conn)
     need = await exercises.get_need(conn, need_id)
@@ -651,7 +650,7 @@ ReportFormat = Literal["html", "csv"]
 
 @get("/exercises/{exercise_id:int}/report")
 async def report(
-    request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: ReportFormat = "html"
+    request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
     """The market report as the API's GET /exercises/{id}/report renders it (HTML page or CSV download)."""
     async with state.pool.acquire() as conn:
@@ -669,7 +668,7 @@ async def report(
 
 @get("/reports/{report_id:int}")
 async def frozen_report(
-    request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: ReportFormat = "html"
+    request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
     await _staff(request, conn)
     fmt = format
@@ -971,9 +970,7 @@ async def _chosen_labels(conn: Any, summaries: list[AppraisalSummary]) -> dict[i
 
 
 @get("/appraisals")
-async def appraisal_list(
-    request: Request[Any, Any, Any], conn: Conn, page_number: Annotated[int, Parameter(query="page", ge=1, le=1000)] = 1
-) -> Response[str]:
+async def appraisal_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
     found = await appraisals.list_appraisals(conn, page=page_number, per_page=20)
     titles = {}
@@ -1007,7 +1004,7 @@ async def appraisal_page(request: Request[Any, Any, Any], appraisal_id: Id, conn
 
 @get("/appraisals/{appraisal_id:int}/report")
 async def appraisal_report(
-    request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: ReportFormat = "html"
+    request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
     """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV)."""
     async with state.pool.acquire() as conn:

@@ -21,7 +21,7 @@ from litestar import MediaType, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, Parameter
+from litestar.params import Body, Parameter, QueryParameter
 from litestar.types import Message, Scope
 
 from marketplace.http import Conn, Ctx, ErrorBody, Id, errors_doc
@@ -58,7 +58,7 @@ Callback = Annotated[
     str | None, Parameter(pattern=CALLBACK_PATTERN, max_length=259, description="JSONP: answer as callback(...)")
 ]
 CacheBuster = Annotated[
-    str | None, Parameter(query="_", max_length=100, description="Ignored (jQuery's cache buster with JSONP)")
+    str | None, QueryParameter(name="_", max_length=100, description="Ignored (jQuery's cache buster with JSONP)")
 ]
 Prefix = Annotated[str, Parameter(max_length=200, description="What the user has typed so far")]
 SuggestType = Annotated[str | None, Parameter(max_length=100, description="Ignored: there is one type")]
