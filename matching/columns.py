@@ -29,7 +29,7 @@ from datetime import date
 from itertools import chain, repeat
 from operator import attrgetter, eq
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +46,7 @@ FloatArray = npt.NDArray[np.float64]
 FloatingArray = npt.NDArray[np.floating[Any]]
 """float64, or float32 where a compact pool narrows a column that float32 holds exactly."""
 BoolArray = npt.NDArray[np.bool_]
+ArrayT = TypeVar("ArrayT", bound=np.ndarray)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -196,9 +197,34 @@ class Columns:
     social_value: Pairs
     """Distinct social value code ids per candidate."""
     services: ServiceColumns
+    area_mask: npt.NDArray[np.uint64]
+    """Shape ``(words, rows)``: bit ``k`` of word ``k >> 6`` set when one of the candidate's service rows lists
+    area node ``k`` (as reduced in ``services.areas``): which candidates cover some of a set of areas, one
+    pass over the candidates instead of one over every service's areas (see :func:`area_words`)."""
 
     def __len__(self) -> int:
         return len(self.provider_id)
+
+
+def area_words(areas: AreaTree, nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint64]:
+    """The mask words (shape ``(words,)``, as :attr:`Columns.area_mask`) of the area nodes where ``nodes`` is true."""
+    out = np.zeros(max(1, (len(areas) + 63) // 64), dtype=np.uint64)
+    for k in np.flatnonzero(nodes).tolist():
+        out[k >> 6] |= np.uint64(1 << (k & 63))
+    return out
+
+
+def provider_area_mask(svc: ServiceColumns, n: int, areas: AreaTree) -> npt.NDArray[np.uint64]:
+    """:attr:`Columns.area_mask` of ``n`` candidates from their service rows' areas."""
+    mask = np.zeros((max(1, (len(areas) + 63) // 64), n), dtype=np.uint64)
+    node = svc.areas.item.astype(np.int64, copy=False)
+    who = svc.owner[svc.areas.owner].astype(np.int64, copy=False)
+    bit = np.left_shift(np.uint64(1), (node & 63).astype(np.uint64))
+    for w in range(mask.shape[0]):
+        here = (node >> 6) == w
+        np.bitwise_or.at(mask[w], who[here], bit[here])
+    mask.flags.writeable = False
+    return mask
 
 
 # -- building --------------------------------------------------------------------
@@ -280,6 +306,7 @@ def build_columns(
         verified_accreditations=verified_accreditations,
         social_value=social_value,
         services=svc,
+        area_mask=provider_area_mask(svc, n, areas),
         **arrays,
     )
     return columns, services
@@ -290,6 +317,12 @@ def read_only(*arrays: np.ndarray | None) -> None:
     for a in arrays:
         if a is not None:
             a.flags.writeable = False
+
+
+def read_only_array(a: ArrayT) -> ArrayT:
+    """``a``, marked read-only."""
+    a.flags.writeable = False
+    return a
 
 
 def provider_ids(cands: Sequence[Candidate]) -> Int64Array:

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Columns, Pairs, ServiceColumns, gather, read_only
+from .columns import Columns, Pairs, ServiceColumns, gather, read_only, read_only_array
 from .models import Candidate
 from .pool import CandidatePool, OverColumns, build_pool, text_units
 from .wordscan import Groups, SimilarityMemo, TextMatch, WordIndex
@@ -290,6 +290,11 @@ class _Part:
         values = getattr(self.pool.columns, field)
         return values if self.rows is None else values[self.rows]
 
+    def row_mask(self, field: str) -> Any:
+        """A ``(words, rows)`` column's selected rows."""
+        values = getattr(self.pool.columns, field)
+        return values if self.rows is None else values[:, self.rows]
+
     def row_pairs(self, field: str) -> Pairs:
         pairs: Pairs = getattr(self.pool.columns, field)
         return pairs if self.rows is None else _take_pairs(pairs, self.rows)
@@ -498,6 +503,7 @@ def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
             }
         ),
         services=_concat_services(parts, code_maps),
+        area_mask=read_only_array(np.concatenate([p.row_mask("area_mask") for p in parts], axis=1)),
         **arrays,
     )
     return _narrow_offsets(

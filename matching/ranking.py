@@ -47,7 +47,7 @@ from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
 from .scoring import CAPACITY, CriterionColumn, scoring_input
-from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates
+from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates, screen_directory
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
@@ -253,9 +253,8 @@ def shortlist(
     scored_pool: CandidatePool | CompactPool
     if isinstance(candidates, (CandidatePool, CompactPool)):
         pool = candidates
-        screening = screen(pool.columns, cn)
         if directory:
-            screening, outside, outside_by_reason = screening.outside_directory_scope()
+            screening, outside, outside_by_reason = screen_directory(pool.columns, cn)
             counts = DirectoryCounts(
                 directory_size=len(pool),
                 excluded_count=len(pool) - len(screening.eligible),
@@ -263,6 +262,8 @@ def shortlist(
                     {code: k + outside_by_reason.get(code, 0) for code, k in screening.counts().items()}
                 ),
             )
+        else:
+            screening = screen(pool.columns, cn)
         pids, by_name = pool.provider_id, pool.by_name
         scored_pool, scored_screening = pool, screening
 

@@ -25,6 +25,8 @@ from matching import (
     shortlist,
 )
 from matching.compact import PackedNames
+from matching.needs import compile_need
+from matching.screening import screen, screen_directory
 
 
 def encode(x: object) -> bytes:
@@ -221,3 +223,34 @@ def test_word_indices_merge_the_same_in_small_chunks(monkeypatch: pytest.MonkeyP
     for a, b in zip(whole.words, chunked.words, strict=True):
         assert (list(a) == list(b)) if isinstance(a, list) else np.array_equal(a, b)
     assert chunked.provider_id.tolist() == whole.provider_id.tolist()
+
+
+@SETTINGS
+@given(need=needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
+def test_screening_a_directory_reads_only_the_pathway_and_agrees_with_screening_everyone(
+    need: Need, first: list[Candidate], second: list[Candidate], data: st.DataObject
+) -> None:
+    """``screen_directory`` (the candidates offering the pathway, counts for the rest from the area masks) gives
+    what screening every candidate and then setting aside those outside the scope gives, on a fresh pool, a
+    merged one and one with rows replaced and taken (the area masks follow the rows)."""
+    second = [msgspec.structs.replace(c, provider_id=c.provider_id + 100) for c in second]
+    merged = compact.concat([compact.build_compact(first, TREE), compact.build_compact(second, TREE)], TREE)
+    ids = merged.provider_id.tolist()
+    removed = data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=4) if ids else st.just([]))
+    added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+    replaced = compact.replace_rows(merged, removed, added)
+    taken = compact.take_rows(replaced, np.arange(0, len(replaced), 2))
+    cn = compile_need(need, TREE)
+    for pool in (compact.build_compact(first, TREE), merged, replaced, taken):
+        expected, outside, by_reason = screen(pool.columns, cn).outside_directory_scope()
+        got, got_outside, got_by_reason = screen_directory(pool.columns, cn)
+        assert (got_outside, got_by_reason) == (outside, by_reason)
+        scope = expected.scope
+        assert np.array_equal(got.scope, scope)
+        assert np.array_equal(got.eligible, expected.eligible)
+        assert np.array_equal(got.fail_bits, expected.fail_bits)
+        assert np.array_equal(got.qualifying, expected.qualifying)
+        assert np.array_equal(got.touching, expected.touching)
+        assert got.coverage is not None and expected.coverage is not None
+        for name in ("coverage", "years", "missing_mask"):  # read for the candidates in scope only
+            assert np.array_equal(getattr(got, name)[scope], getattr(expected, name)[scope]), name
