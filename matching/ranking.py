@@ -248,6 +248,7 @@ def shortlist(
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
     wd = w.as_dict()
     counts: DirectoryCounts | None = None
+    by_reason: dict[str, int] | None = None
     outside = 0
 
     scored_pool: CandidatePool | CompactPool
@@ -255,11 +256,12 @@ def shortlist(
         pool = candidates
         if directory:
             screening, outside, outside_by_reason = screen_directory(pool.columns, cn)
+            by_reason = screening.counts()
             counts = DirectoryCounts(
                 directory_size=len(pool),
                 excluded_count=len(pool) - len(screening.eligible),
                 excluded_by_reason=MappingProxyType(
-                    {code: k + outside_by_reason.get(code, 0) for code, k in screening.counts().items()}
+                    {code: k + outside_by_reason.get(code, 0) for code, k in by_reason.items()}
                 ),
             )
         else:
@@ -296,10 +298,13 @@ def shortlist(
         priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
         thesaurus=opts.thesaurus,
     )
-    columns = score_columns(inputs)
     if prune and limit is not None:
+        columns = score_columns(inputs, _WITHOUT_TEXT)
         rows = _could_reach_top(wd, columns, limit, m)
         columns[LOCAL_PRIORITIES] = BY_NAME[LOCAL_PRIORITIES].score(replace(inputs, priority_rows=rows))
+        columns = {name: columns[name] for name in CRITERIA}
+    else:
+        columns = score_columns(inputs)
     contributions = {name: wk * columns[name].score for name, wk in wd.items()}
     total = _sum(contributions, m)
 
@@ -330,7 +335,7 @@ def shortlist(
         "candidate_count": n,
         "eligible_count": len(idx),
         "excluded_count": n - len(idx),
-        "excluded_by_reason": screening.counts(),
+        "excluded_by_reason": screening.counts() if by_reason is None else by_reason,
         "excluded": build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
     }
     return Shortlist(
@@ -349,6 +354,8 @@ def shortlist(
 
 
 _NAME = attrgetter("name")
+_WITHOUT_TEXT: Final = tuple(c for c in REGISTRY if c.name != LOCAL_PRIORITIES)
+"""The criteria scored before the candidates whose local priorities are matched are known (see _could_reach_top)."""
 
 
 def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.NDArray[np.float64]:
@@ -364,14 +371,15 @@ def _could_reach_top(
 ) -> npt.NDArray[np.int64]:
     """Positions whose total could still be among the best ``limit``, whatever their priority match.
 
-    ``columns`` hold every criterion except local_priorities (all 0). A priority score
+    ``columns`` hold every criterion except local_priorities. A priority score
     ``s`` is in [0, 1]; float multiplication by a non-negative weight and addition are
     monotone, so the total lies between ``low`` (s = 0) and ``high`` (s = 1), both summed
     in the same order. At least ``limit`` candidates have a total >= the limit-th largest
     ``low``; a candidate whose ``high`` is below it is strictly behind all of them, so it
     can be neither shown nor tied at the boundary, and its priorities are never needed.
     """
-    base = {name: wk * columns[name].score for name, wk in weights.items()}
+    base = {name: wk * columns[name].score for name, wk in weights.items() if name != LOCAL_PRIORITIES}
+    base[LOCAL_PRIORITIES] = np.zeros(m)
     low = _sum(base, m)
     base[LOCAL_PRIORITIES] = np.full(m, weights[LOCAL_PRIORITIES] * 1.0)
     high = _sum(base, m)

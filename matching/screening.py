@@ -132,6 +132,7 @@ class Screening:
         return scoped, int(np.count_nonzero(outside)), by_reason
 
     def counts(self) -> dict[str, int]:
+        """Candidates failing each check, by exclusion code (a candidate may count under several)."""
         found = _bit_counts(self.fail_bits)
         return {code: found[bit] for code, bit in zip(EXCLUSION_CODES, _BITS, strict=True)}
 
