@@ -29,7 +29,7 @@ from datetime import date
 from itertools import chain, repeat
 from operator import attrgetter, eq
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -46,7 +46,6 @@ FloatArray = npt.NDArray[np.float64]
 FloatingArray = npt.NDArray[np.floating[Any]]
 """float64, or float32 where a compact pool narrows a column that float32 holds exactly."""
 BoolArray = npt.NDArray[np.bool_]
-ArrayT = TypeVar("ArrayT", bound=np.ndarray)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -143,6 +142,13 @@ class ServiceColumns:
     """Distinct desired outcome code ids (in ``code_ids``) named by an outcomes record of each service row."""
     desired_verified: Pairs
     """Distinct desired outcome code ids named by a verified outcomes record of each service row."""
+    area_mask: npt.NDArray[np.uint64]
+    """Shape ``(words, rows)``: bit ``k`` of word ``k >> 6`` set when the service row lists area node ``k`` (in
+    ``areas``): whether a service covers some of a set of areas is one AND (see :func:`area_words`)."""
+    by_pathway: Int64Array
+    """The service rows grouped by pathway id, ascending within each: pathway ``p``'s rows are
+    ``by_pathway[pathway_offsets[p]:pathway_offsets[p + 1]]``."""
+    pathway_offsets: Int64Array
 
     def __len__(self) -> int:
         return len(self.owner)
@@ -152,7 +158,7 @@ class ServiceColumns:
         p = self.pathway_ids.get(code)
         if p is None:
             return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(self.pathway == p)
+        return self.by_pathway[self.pathway_offsets[p] : self.pathway_offsets[p + 1]]
 
     def cohorts_of(self, rows: Int64Array) -> npt.NDArray[np.uint64]:
         """Cohort mask words of the service rows ``rows``, shape ``(words, len(rows))``."""
@@ -214,15 +220,28 @@ def area_words(areas: AreaTree, nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.
     return out
 
 
-def provider_area_mask(svc: ServiceColumns, n: int, areas: AreaTree) -> npt.NDArray[np.uint64]:
-    """:attr:`Columns.area_mask` of ``n`` candidates from their service rows' areas."""
-    mask = np.zeros((max(1, (len(areas) + 63) // 64), n), dtype=np.uint64)
-    node = svc.areas.item.astype(np.int64, copy=False)
-    who = svc.owner[svc.areas.owner].astype(np.int64, copy=False)
+def derived_service_columns(pathway: IndexArray, pathways: int, areas: Pairs, tree: AreaTree) -> dict[str, Any]:
+    """The :class:`ServiceColumns` fields derived from others (``area_mask``, ``by_pathway``, ``pathway_offsets``),
+    as keyword arguments: every way of making service columns computes them here."""
+    k = len(pathway)
+    mask = np.zeros((max(1, (len(tree) + 63) // 64), k), dtype=np.uint64)
+    node = areas.item.astype(np.int64, copy=False)
     bit = np.left_shift(np.uint64(1), (node & 63).astype(np.uint64))
     for w in range(mask.shape[0]):
         here = (node >> 6) == w
-        np.bitwise_or.at(mask[w], who[here], bit[here])
+        np.bitwise_or.at(mask[w], areas.owner[here], bit[here])
+    offsets = np.zeros(pathways + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pathway, minlength=pathways), out=offsets[1:])
+    by_pathway = np.argsort(pathway, kind="stable").astype(np.int64)
+    read_only(mask, offsets, by_pathway)
+    return {"area_mask": mask, "by_pathway": by_pathway, "pathway_offsets": offsets}
+
+
+def provider_area_mask(svc: ServiceColumns, n: int) -> npt.NDArray[np.uint64]:
+    """:attr:`Columns.area_mask` of ``n`` candidates: the union of their service rows' masks."""
+    mask = np.zeros((svc.area_mask.shape[0], n), dtype=np.uint64)
+    for w in range(mask.shape[0]):
+        np.bitwise_or.at(mask[w], svc.owner, svc.area_mask[w])
     mask.flags.writeable = False
     return mask
 
@@ -306,7 +325,7 @@ def build_columns(
         verified_accreditations=verified_accreditations,
         social_value=social_value,
         services=svc,
-        area_mask=provider_area_mask(svc, n, areas),
+        area_mask=provider_area_mask(svc, n),
         **arrays,
     )
     return columns, services
@@ -317,12 +336,6 @@ def read_only(*arrays: np.ndarray | None) -> None:
     for a in arrays:
         if a is not None:
             a.flags.writeable = False
-
-
-def read_only_array(a: ArrayT) -> ArrayT:
-    """``a``, marked read-only."""
-    a.flags.writeable = False
-    return a
 
 
 def provider_ids(cands: Sequence[Candidate]) -> Int64Array:
@@ -435,10 +448,12 @@ def _service_columns(
         "outcomes_verified": verified,
     }
     read_only(*arrays.values())
+    service_areas = area_pairs(field_tuples(services, "areas"), areas)
     return ServiceColumns(
         pathway_ids=MappingProxyType(pathway_ids),
         cohort_ids=MappingProxyType(cohort_ids),
-        areas=area_pairs(field_tuples(services, "areas"), areas),
+        areas=service_areas,
+        **derived_service_columns(pathway, len(pathway_ids), service_areas, areas),
         accreditations=_code_pairs(field_tuples(services, "accreditations"), code_ids),
         verified_accreditations=_code_pairs(field_tuples(services, "verified_accreditations"), code_ids),
         desired=_code_pairs(desired, code_ids),

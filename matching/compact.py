@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Columns, Pairs, ServiceColumns, gather, read_only, read_only_array
+from .columns import Columns, Pairs, ServiceColumns, derived_service_columns, gather, provider_area_mask, read_only
 from .models import Candidate
 from .pool import CandidatePool, OverColumns, build_pool, text_units
 from .wordscan import Groups, SimilarityMemo, TextMatch, WordIndex
@@ -290,11 +290,6 @@ class _Part:
         values = getattr(self.pool.columns, field)
         return values if self.rows is None else values[self.rows]
 
-    def row_mask(self, field: str) -> Any:
-        """A ``(words, rows)`` column's selected rows."""
-        values = getattr(self.pool.columns, field)
-        return values if self.rows is None else values[:, self.rows]
-
     def row_pairs(self, field: str) -> Pairs:
         pairs: Pairs = getattr(self.pool.columns, field)
         return pairs if self.rows is None else _take_pairs(pairs, self.rows)
@@ -377,10 +372,12 @@ def _concat_services(parts: list[_Part], code_maps: list[Int64Array]) -> Service
         **{field: _cat([p.service(field) for p in parts]) for field in _SERVICE_VALUES},
     }
     read_only(*arrays.values())
+    service_areas = _concat_pairs([(p.service_pairs("areas"), None) for p in parts], sizes)
     return ServiceColumns(
         pathway_ids=MappingProxyType(pathway_ids),
         cohort_ids=MappingProxyType(cohort_ids),
-        areas=_concat_pairs([(p.service_pairs("areas"), None) for p in parts], sizes),
+        areas=service_areas,
+        **derived_service_columns(pathway, len(pathway_ids), service_areas, parts[0].pool.areas),
         **_fields(
             {
                 field: _concat_pairs(
@@ -491,6 +488,7 @@ def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
     arrays: dict[str, Any] = {field: np.concatenate([p.row(field) for p in parts]) for field in _ROW_FIELDS}
     arrays["sector"] = sector
     read_only(*arrays.values())
+    services = _concat_services(parts, code_maps)
     columns = Columns(
         areas=areas,
         sector_ids=MappingProxyType(sector_ids),
@@ -502,8 +500,8 @@ def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
                 for field in _ROW_CODE_PAIRS
             }
         ),
-        services=_concat_services(parts, code_maps),
-        area_mask=read_only_array(np.concatenate([p.row_mask("area_mask") for p in parts], axis=1)),
+        services=services,
+        area_mask=provider_area_mask(services, sum(sizes)),
         **arrays,
     )
     return _narrow_offsets(

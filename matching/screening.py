@@ -331,6 +331,17 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     )
 
 
+def covers(mask: npt.NDArray[np.uint64], words: npt.NDArray[np.uint64], rows: Int64Array | None = None) -> BoolArray:
+    """Whether each row (of ``rows``; all without) of an area ``mask`` (``(words, rows)``, as
+    :attr:`~matching.columns.Columns.area_mask`) has one of the nodes of ``words`` (:func:`area_words`)."""
+    out = np.zeros(mask.shape[1] if rows is None else len(rows), dtype=np.bool_)
+    for w, word in enumerate(words.tolist()):
+        if word:
+            here = mask[w] if rows is None else mask[w][rows]
+            out |= (here & np.uint64(word)) != 0
+    return out
+
+
 def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, dict[str, int]]:
     """``screen(cols, cn).outside_directory_scope()`` (the same three values), computed over the candidates
     offering the need's pathway only: the others are outside the directory's scope, and for them only the
@@ -345,22 +356,20 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     first = np.concatenate(([True], p_owner[1:] != p_owner[:-1])) if len(in_p) else np.zeros(0, dtype=np.bool_)
     offered = p_owner[first]  # the candidates offering the pathway, ascending
     local = np.cumsum(first) - 1  # each pathway row's candidate, as a position in `offered`
-    # which pathway rows cover (some of) one of the need's areas
+    touch_words = area_words(cols.areas, touch)
+    touches = covers(svc.area_mask, touch_words, in_p)  # which pathway rows cover some of the need's areas
     pairs = svc.areas
-    at, which = pairs.gather(in_p)
-    touches = np.zeros(len(in_p), dtype=np.bool_)
-    touches[which[touch[pairs.item[at]]]] = True
     held: Int64Array | None = None
     have = np.zeros(len(offered), dtype=np.int64)
     if cn.required:
         held = np.zeros(len(in_p), dtype=np.int64)
         sacc, acc = svc.accreditations, cols.accreditations
-        org_pos, org_which = acc.gather(offered)
-        org_items = acc.item[org_pos]
         for j, code in enumerate(cn.required):
             aid = cols.code_ids.get(code)
             if aid is not None:
-                have[org_which[org_items == aid]] |= 1 << j
+                holders = acc.owner[acc.item == aid]
+                at_o = np.minimum(np.searchsorted(offered, holders), max(len(offered) - 1, 0))
+                have[at_o[offered[at_o] == holders] if len(offered) else at_o[:0]] |= 1 << j
                 rows = sacc.owner[sacc.item == aid]
                 at_p = np.minimum(np.searchsorted(in_p, rows), max(len(in_p) - 1, 0))
                 found = at_p[in_p[at_p] == rows] if len(in_p) else at_p[:0]
@@ -411,11 +420,7 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
 
     # outside the scope: every candidate not offering the pathway, and those offering it in none of the areas
     # (which fail the area check); of the first, those covering none of the areas with any service fail it too
-    covering = np.zeros(n, dtype=np.bool_)
-    touch_words = area_words(cols.areas, touch)
-    for w, word in enumerate(touch_words.tolist()):
-        if word:
-            covering |= (cols.area_mask[w] & np.uint64(word)) != 0
+    covering = covers(cols.area_mask, touch_words)
     not_offering = n - len(offered)
     covering_not_offering = int(np.count_nonzero(covering)) - int(np.count_nonzero(covering[offered]))
     by_reason = {

@@ -41,6 +41,13 @@ def ranked_from_pool(
     return encode(short.explain({pid: by_id[pid] for pid in short.provider_ids})), short
 
 
+def set_bits(mask: np.ndarray) -> set[tuple[int, int]]:
+    """(row, area node) of every bit set in an area mask of shape (words, rows)."""
+    return {
+        (row, k) for k in range(len(TREE)) for row in np.flatnonzero(mask[k >> 6] >> np.uint64(k & 63) & np.uint64(1))
+    }
+
+
 def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
     """What the SQL pre-filter passes: a service in the pathway covering an area in, above or below the need's."""
     related: set[str] = set()
@@ -242,6 +249,18 @@ def test_screening_a_directory_reads_only_the_pathway_and_agrees_with_screening_
     taken = compact.take_rows(replaced, np.arange(0, len(replaced), 2))
     cn = compile_need(need, TREE)
     for pool in (compact.build_compact(first, TREE), merged, replaced, taken):
+        svc = pool.columns.services
+        for code, p in svc.pathway_ids.items():  # the pathway index and the area masks follow the rows
+            assert np.array_equal(svc.rows_in(code), np.flatnonzero(svc.pathway == p))
+        listed = {(int(o), int(k)) for o, k in zip(svc.areas.owner, svc.areas.item, strict=True)}
+        assert {
+            (s, k) for s in range(len(svc)) for k in range(len(TREE)) if svc.area_mask[k >> 6, s] >> k & 1
+        } == listed
+        owners = svc.owner.tolist()
+        rows_mask = pool.columns.area_mask
+        assert {(i, k) for i in range(len(pool)) for k in range(len(TREE)) if rows_mask[k >> 6, i] >> k & 1} == {
+            (owners[s], k) for s, k in listed
+        }
         expected, outside, by_reason = screen(pool.columns, cn).outside_directory_scope()
         got, got_outside, got_by_reason = screen_directory(pool.columns, cn)
         assert (got_outside, got_by_reason) == (outside, by_reason)
