@@ -217,7 +217,11 @@ def scoring_input(
     acc, commitments = accreditation_counts(cols, idx, social_value_accreditations, services, pos)
     inside = cols.areas.within_mask(cn.area_nodes)
     prem = cols.premises
-    in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
+    if 4 * m < len(cols):  # few candidates scored: read only their premises
+        at, which = prem.gather(idx)
+        premises = np.bincount(which, weights=inside[prem.item[at]].astype(np.float64), minlength=m)
+    else:
+        premises = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))[idx]
     return ScoringInput(
         pool=pool,
         cn=cn,
@@ -236,7 +240,7 @@ def scoring_input(
         priority_rows=priority_rows,
         quality_accreditations=acc,
         commitments=commitments,
-        premises=in_area[idx].astype(np.float64),
+        premises=premises,
     )
 
 
