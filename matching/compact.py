@@ -81,15 +81,12 @@ class PackedNames(Sequence[str]):
         """The first 8 bytes of each name ``rows`` as a big-endian number (zero-padded): a name whose key is
         smaller sorts first (UTF-8 byte order is code point order); equal keys need the whole names."""
         buf = np.frombuffer(self.data, dtype=np.uint8)
-        starts = self.offsets[rows]
+        starts = self.offsets[rows].astype(np.int64, copy=False)
         lengths = self.offsets[rows + 1] - starts
-        key = np.zeros(len(rows), dtype=np.uint64)
-        for k in range(8):
-            has = np.flatnonzero(lengths > k)
-            byte = np.zeros(len(rows), dtype=np.uint64)
-            byte[has] = buf[starts[has] + k]
-            key = (key << np.uint64(8)) | byte
-        return key
+        at = np.arange(8)
+        reads = np.minimum(starts[:, None] + at, max(len(buf) - 1, 0))  # past a name's end: masked below
+        first = np.where(at < lengths[:, None], buf[reads] if len(buf) else 0, 0).astype(np.uint8)  # (rows, 8)
+        return np.ascontiguousarray(first).view(">u8").reshape(-1).astype(np.uint64)
 
     def take(self, rows: Int64Array) -> PackedNames:
         starts, ends = self.offsets[rows], self.offsets[rows + 1]

@@ -105,6 +105,15 @@ class Screening:
     scope: BoolArray
     """Candidates with a service in the pathway that covers an area in, above or below the need's areas
     (those a directory ranking assesses)."""
+    assessed: Int64Array | None = None
+    """The candidates whose exclusion bits may be set (ascending; ``None``: any): the others' bits are
+    :data:`_BIT_OUTSIDE` or none, so counting and listing the excluded reads only these."""
+
+    def listed(self) -> Int64Array:
+        """The candidates excluded (by one of the checks, not set aside as outside the scope), ascending."""
+        if self.assessed is None:
+            return np.flatnonzero(self.fail_bits & _LISTED)
+        return self.assessed[(self.fail_bits[self.assessed] & _LISTED) != 0]
 
     def outside_directory_scope(self) -> tuple[Screening, int, dict[str, int]]:
         """(this screening with only the candidates in :attr:`scope` assessed, how many were not, how many of
@@ -133,7 +142,7 @@ class Screening:
 
     def counts(self) -> dict[str, int]:
         """Candidates failing each check, by exclusion code (a candidate may count under several)."""
-        found = _bit_counts(self.fail_bits)
+        found = _bit_counts(self.fail_bits if self.assessed is None else self.fail_bits[self.assessed])
         return {code: found[bit] for code, bit in zip(EXCLUSION_CODES, _BITS, strict=True)}
 
 
@@ -436,6 +445,7 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
         qualifying=qualifying,
         touching=sub.touching,
         scope=scope,
+        assessed=in_scope,
     )
     return screening, n - len(in_scope), by_reason
 
@@ -512,7 +522,7 @@ def excluded_in_name_order(
     if by_name is not None:
         idx: Int64Array = by_name[(bits[by_name] & _LISTED) != 0]
         return idx if limit is None else idx[:limit]
-    excluded = np.flatnonzero(bits & _LISTED)
+    excluded = screening.listed()
     excluded = excluded[np.argsort(pids[excluded], kind="stable")]  # provider_id order; the sorts below are stable
     if prefix_keys is not None and limit is not None and 0 < limit < len(excluded):
         keys = prefix_keys(excluded)
