@@ -217,11 +217,13 @@ def scoring_input(
     acc, commitments = accreditation_counts(cols, idx, social_value_accreditations, services, pos)
     inside = cols.areas.within_mask(cn.area_nodes)
     prem = cols.premises
+    premises: FloatArray
     if 4 * m < len(cols):  # few candidates scored: read only their premises
         at, which = prem.gather(idx)
-        premises = np.bincount(which, weights=inside[prem.item[at]].astype(np.float64), minlength=m)
+        premises = np.bincount(which, weights=inside[prem.item[at]].astype(np.float64), minlength=m).astype(np.float64)
     else:
-        premises = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))[idx]
+        in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
+        premises = in_area[idx].astype(np.float64)
     return ScoringInput(
         pool=pool,
         cn=cn,

@@ -113,7 +113,8 @@ class Screening:
         """The candidates excluded (by one of the checks, not set aside as outside the scope), ascending."""
         if self.assessed is None:
             return np.flatnonzero(self.fail_bits & _LISTED)
-        return self.assessed[(self.fail_bits[self.assessed] & _LISTED) != 0]
+        listed: Int64Array = self.assessed[(self.fail_bits[self.assessed] & _LISTED) != 0]
+        return listed
 
     def outside_directory_scope(self) -> tuple[Screening, int, dict[str, int]]:
         """(this screening with only the candidates in :attr:`scope` assessed, how many were not, how many of
