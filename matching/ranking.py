@@ -300,12 +300,15 @@ def shortlist(
     )
     if prune and limit is not None:
         columns = score_columns(inputs, _WITHOUT_TEXT)
-        rows = _could_reach_top(wd, columns, limit, m)
+        known = {name: wk * columns[name].score for name, wk in wd.items() if name != LOCAL_PRIORITIES}
+        rows = _could_reach_top(known, wd[LOCAL_PRIORITIES], limit, m)
         columns[LOCAL_PRIORITIES] = BY_NAME[LOCAL_PRIORITIES].score(replace(inputs, priority_rows=rows))
         columns = {name: columns[name] for name in CRITERIA}
+        known[LOCAL_PRIORITIES] = wd[LOCAL_PRIORITIES] * columns[LOCAL_PRIORITIES].score
+        contributions = {name: known[name] for name in wd}
     else:
         columns = score_columns(inputs)
-    contributions = {name: wk * columns[name].score for name, wk in wd.items()}
+        contributions = {name: wk * columns[name].score for name, wk in wd.items()}
     total = _sum(contributions, m)
 
     order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
@@ -367,21 +370,21 @@ def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.ND
 
 
 def _could_reach_top(
-    weights: Mapping[str, float], columns: Mapping[str, CriterionColumn], limit: int, m: int
+    known: Mapping[str, npt.NDArray[np.float64]], weight: float, limit: int, m: int
 ) -> npt.NDArray[np.int64]:
     """Positions whose total could still be among the best ``limit``, whatever their priority match.
 
-    ``columns`` hold every criterion except local_priorities. A priority score
+    ``known``: the contribution (weight times score) of every criterion except local_priorities, whose
+    weight is ``weight``. A priority score
     ``s`` is in [0, 1]; float multiplication by a non-negative weight and addition are
     monotone, so the total lies between ``low`` (s = 0) and ``high`` (s = 1), both summed
     in the same order. At least ``limit`` candidates have a total >= the limit-th largest
     ``low``; a candidate whose ``high`` is below it is strictly behind all of them, so it
     can be neither shown nor tied at the boundary, and its priorities are never needed.
     """
-    base = {name: wk * columns[name].score for name, wk in weights.items() if name != LOCAL_PRIORITIES}
-    base[LOCAL_PRIORITIES] = np.zeros(m)
+    base = {**known, LOCAL_PRIORITIES: np.zeros(m)}
     low = _sum(base, m)
-    base[LOCAL_PRIORITIES] = np.full(m, weights[LOCAL_PRIORITIES] * 1.0)
+    base[LOCAL_PRIORITIES] = np.full(m, weight * 1.0)
     high = _sum(base, m)
     threshold = np.partition(low, m - limit)[m - limit] if limit else np.inf
     return np.flatnonzero(high >= threshold)
