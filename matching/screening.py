@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain, repeat
 from operator import attrgetter, eq
 from typing import Any
@@ -38,6 +38,7 @@ import numpy.typing as npt
 from .areas import AreaTree
 from .columns import (
     Columns,
+    ServiceColumns,
     antichains,
     area_words,
     check_pathways,
@@ -284,42 +285,62 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     any_touches = np.zeros(n, dtype=np.bool_)
     any_touches[owner[touches]] = True
     in_p = svc.rows_in(cn.pathway)
-    held: Int64Array | None = None
-    have = np.zeros(n, dtype=np.int64)
-    if cn.required:
-        held = np.zeros(len(in_p), dtype=np.int64)
-        sacc, acc = svc.accreditations, cols.accreditations
-        for j, code in enumerate(cn.required):
-            aid = cols.code_ids.get(code)
-            if aid is not None:
-                have[acc.owner[acc.item == aid]] |= 1 << j
-                rows = sacc.owner[sacc.item == aid]
-                at = np.minimum(np.searchsorted(in_p, rows), max(len(in_p) - 1, 0))
-                found = at[in_p[at] == rows] if len(in_p) else at[:0]
-                held[found] |= 1 << j
-    screening = _qualify(
-        cn,
-        n,
-        _Services(
-            owner=owner,
-            touches=touches,
-            any_touches=any_touches,
-            in_pathway=in_p,
-            min_age=svc.min_age[in_p].astype(np.float64, copy=False),  # compared with the need's in float64
-            max_age=svc.max_age[in_p].astype(np.float64, copy=False),
-            gender=svc.gender[in_p],
-            years=svc.years[in_p].astype(np.float64, copy=False),
-            held=held,
-        ),
-        have,
-    )
-    # coverage: the union of the qualifying services' areas, per candidate (only touching pairs count)
+    have, held = _accreditations_held(cols, cn, in_p, np.arange(n))
+    screening = _qualify(cn, n, _Services(owner, touches, any_touches, in_p, *_pathway_rows(svc, in_p), held), have)
     qualifying = screening.qualifying
+    return replace(screening, coverage=_coverage(cols, cn, touch, qualifying, owner[qualifying].astype(np.int64), n))
+
+
+def _pathway_rows(
+    svc: ServiceColumns, in_p: Int64Array
+) -> tuple[FloatArray, FloatArray, npt.NDArray[np.uint8], FloatArray]:
+    """(min age, max age, gender, years) of the service rows ``in_p``, ages and years in float64 (a need's bounds
+    are compared in float64)."""
+    return (
+        svc.min_age[in_p].astype(np.float64, copy=False),
+        svc.max_age[in_p].astype(np.float64, copy=False),
+        svc.gender[in_p],
+        svc.years[in_p].astype(np.float64, copy=False),
+    )
+
+
+def _accreditations_held(
+    cols: Columns, cn: CompiledNeed, in_p: Int64Array, rows: Int64Array
+) -> tuple[Int64Array, Int64Array | None]:
+    """(for each candidate of ``rows`` (ascending): bit j set when the organisation holds required accreditation j;
+    for each service row ``in_p``: the same for the service, ``None`` when none is required)."""
+    have = np.zeros(len(rows), dtype=np.int64)
+    if not cn.required:
+        return have, None
+    held = np.zeros(len(in_p), dtype=np.int64)
+    sacc, acc = cols.services.accreditations, cols.accreditations
+    for j, code in enumerate(cn.required):
+        aid = cols.code_ids.get(code)
+        if aid is not None:
+            have[_positions(rows, acc.owner[acc.item == aid])] |= 1 << j
+            held[_positions(in_p, sacc.owner[sacc.item == aid])] |= 1 << j
+    return have, held
+
+
+def _positions(ordered: Int64Array, values: npt.NDArray[np.signedinteger[Any]]) -> Int64Array:
+    """Positions in ``ordered`` (ascending) of those of ``values`` it holds."""
+    if not len(ordered):
+        return np.zeros(0, dtype=np.int64)
+    at = np.minimum(np.searchsorted(ordered, values), len(ordered) - 1)
+    found: Int64Array = at[ordered[at] == values]
+    return found
+
+
+def _coverage(
+    cols: Columns, cn: CompiledNeed, touch: BoolArray, qualifying: Int64Array, who: Int64Array, n: int
+) -> FloatArray:
+    """Coverage shares of ``n`` candidates: the union of their qualifying service rows' areas (``qualifying``,
+    ascending; ``who``: each one's candidate, in 0..n), only pairs touching the need's areas counting."""
+    pairs = cols.services.areas
     at, which = pairs.gather(qualifying)
     node = pairs.item[at].astype(np.int64)
     counted = np.flatnonzero(touch[node])
-    rows, node = qualifying[which[counted]], node[counted]
-    who = owner[rows].astype(np.int64)
+    rows, who, node = qualifying[which[counted]], who[which[counted]], node[counted]
     # one service's areas are an antichain already; only candidates with several services need the union
     several = np.flatnonzero((who[1:] == who[:-1]) & (rows[1:] != rows[:-1]))
     if len(several):
@@ -328,17 +349,7 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
         merge = mixed[who]
         union = antichains(who[merge], node[merge], cols.areas)
         who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
-    shares = coverage_shares(who, node, n, cn)
-    return Screening(
-        eligible=screening.eligible,
-        coverage=shares,
-        fail_bits=screening.fail_bits,
-        missing_mask=screening.missing_mask,
-        years=screening.years,
-        qualifying=screening.qualifying,
-        touching=screening.touching,
-        scope=screening.scope,
-    )
+    return coverage_shares(who, node, n, cn)
 
 
 def covers(mask: npt.NDArray[np.uint64], words: npt.NDArray[np.uint64], rows: Int64Array | None = None) -> BoolArray:
@@ -368,53 +379,12 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     local = np.cumsum(first) - 1  # each pathway row's candidate, as a position in `offered`
     touch_words = area_words(cols.areas, touch)
     touches = covers(svc.area_mask, touch_words, in_p)  # which pathway rows cover some of the need's areas
-    pairs = svc.areas
-    held: Int64Array | None = None
-    have = np.zeros(len(offered), dtype=np.int64)
-    if cn.required:
-        held = np.zeros(len(in_p), dtype=np.int64)
-        sacc, acc = svc.accreditations, cols.accreditations
-        for j, code in enumerate(cn.required):
-            aid = cols.code_ids.get(code)
-            if aid is not None:
-                holders = acc.owner[acc.item == aid]
-                at_o = np.minimum(np.searchsorted(offered, holders), max(len(offered) - 1, 0))
-                have[at_o[offered[at_o] == holders] if len(offered) else at_o[:0]] |= 1 << j
-                rows = sacc.owner[sacc.item == aid]
-                at_p = np.minimum(np.searchsorted(in_p, rows), max(len(in_p) - 1, 0))
-                found = at_p[in_p[at_p] == rows] if len(in_p) else at_p[:0]
-                held[found] |= 1 << j
-    sub = _qualify(
-        cn,
-        len(offered),
-        _Services(
-            owner=local,
-            touches=touches,
-            any_touches=np.zeros(len(offered), dtype=np.bool_),  # read only for candidates not offering the pathway
-            in_pathway=np.arange(len(in_p)),
-            min_age=svc.min_age[in_p].astype(np.float64, copy=False),
-            max_age=svc.max_age[in_p].astype(np.float64, copy=False),
-            gender=svc.gender[in_p],
-            years=svc.years[in_p].astype(np.float64, copy=False),
-            held=held,
-        ),
-        have,
-    )
+    have, held = _accreditations_held(cols, cn, in_p, offered)
+    nobody = np.zeros(len(offered), dtype=np.bool_)  # any_touches: read only for candidates not offering the pathway
+    services = _Services(local, touches, nobody, np.arange(len(in_p)), *_pathway_rows(svc, in_p), held)
+    sub = _qualify(cn, len(offered), services, have)
     qualifying = in_p[sub.qualifying]
-    q_who = local[sub.qualifying]
-    # coverage of the offering candidates: the union of their qualifying services' areas (touching pairs only)
-    at, which = pairs.gather(qualifying)
-    node = pairs.item[at].astype(np.int64)
-    counted = np.flatnonzero(touch[node])
-    rows, who, node = qualifying[which[counted]], q_who[which[counted]], node[counted]
-    several = np.flatnonzero((who[1:] == who[:-1]) & (rows[1:] != rows[:-1]))
-    if len(several):
-        mixed = np.zeros(len(offered), dtype=np.bool_)
-        mixed[who[several]] = True
-        merge = mixed[who]
-        union = antichains(who[merge], node[merge], cols.areas)
-        who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
-    shares = coverage_shares(who, node, len(offered), cn)
+    shares = _coverage(cols, cn, touch, qualifying, local[sub.qualifying], len(offered))
     # the directory: every candidate outside the scope keeps only _BIT_OUTSIDE
     in_scope = offered[sub.scope]
     fail_bits = np.full(n, _BIT_OUTSIDE, dtype=np.uint8)
