@@ -305,6 +305,15 @@ async def fetchval(dsn: str, sql: str, *args: object) -> Any:
         await conn.close()
 
 
+async def execute(dsn: str, sql: str, *args: object) -> None:
+    """One statement run on the database at `dsn`, on a connection of its own (closed again)."""
+    conn = await db.connect(dsn)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
 async def rename_behind_the_apps_back(dsn: str, provider_id: int, name: str) -> None:
     """Rename a provider in the database at `dsn` as another program would (its search row refreshed in the same
     transaction), not through the app: what the app has cached must notice."""

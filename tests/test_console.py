@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from conftest import execute, fetchval
+
 from marketplace import db
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -64,11 +66,7 @@ async def test_a_bad_key_is_shown_beside_the_field_and_starts_no_session(client,
     assert 'id="f-api_key-error"' in bad.text and "malformed API key" in bad.text
     empty = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": ""})
     assert empty.status_code == 400 and "enter your API key" in empty.text
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
 
 
 async def test_the_sign_in_form_needs_its_own_token(client, keys):
@@ -239,22 +237,14 @@ async def test_signing_out_ends_the_session(client, keys, fresh_db):
     assert out.status_code == 303
     signed_out = await client.get(out.headers["location"])
     assert signed_out.status_code == 200 and "You have signed out" in signed_out.text
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
     assert (await client.get("/console/home")).status_code == 303
 
 
 async def test_revoking_the_key_ends_its_sessions(client, keys, fresh_db):
     key_id, key = await keys.make("commissioner")
     await sign_in(client, key)
-    conn = await db.connect(fresh_db)
-    try:
-        await conn.execute("update api_key set revoked_at = now() where id = $1", key_id)
-    finally:
-        await conn.close()
+    await execute(fresh_db, "update api_key set revoked_at = now() where id = $1", key_id)
     assert (await client.get("/console/home")).status_code == 303
 
 
@@ -268,17 +258,9 @@ async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, key
     too_long = await client.get("/console/providers?q=" + "x" * 201)
     assert too_long.status_code == 400 and too_long.headers["content-type"].startswith("text/html")
     assert "There is a problem" in too_long.text
-    conn = await db.connect(fresh_db)
-    try:
-        await conn.execute("update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
-    finally:
-        await conn.close()
+    await execute(fresh_db, "update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
     assert (await client.get("/console/home")).status_code == 303
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
 
 
 async def test_the_consoles_assets_are_served_by_the_app(read_client):
