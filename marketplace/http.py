@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Annotated, Any, Protocol, TypedDict, TypeVar
 
 import asyncpg
@@ -301,6 +301,29 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_id)
 
     return middleware
+
+
+def base_url(request: Request[Any, Any, Any]) -> str:
+    """The address the client reached the API at, without a trailing slash (for links in a body)."""
+    return str(request.base_url).rstrip("/")
+
+
+BeforeSend = Callable[[Message, Scope], Awaitable[None]]
+
+
+def public_cors(prefix: str, *extra: tuple[bytes, bytes]) -> BeforeSend:
+    """A before-send hook: every response under `prefix` may be read by any origin (public data, no credential
+    involved), with the `extra` headers beside Access-Control-Allow-Origin."""
+    headers_added = [(b"access-control-allow-origin", b"*"), *extra]
+
+    async def before_send(message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start":
+            return
+        path: str = scope.get("path", "")
+        if path == prefix or path.startswith(prefix + "/"):
+            message["headers"] = [*message.get("headers", []), *headers_added]
+
+    return before_send
 
 
 PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")

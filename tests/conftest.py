@@ -305,6 +305,27 @@ async def fetchval(dsn: str, sql: str, *args: object) -> Any:
         await conn.close()
 
 
+async def execute(dsn: str, sql: str, *args: object) -> None:
+    """One statement run on the database at `dsn`, on a connection of its own (closed again)."""
+    conn = await db.connect(dsn)
+    try:
+        await conn.execute(sql, *args)
+    finally:
+        await conn.close()
+
+
+async def rename_behind_the_apps_back(dsn: str, provider_id: int, name: str) -> None:
+    """Rename a provider in the database at `dsn` as another program would (its search row refreshed in the same
+    transaction), not through the app: what the app has cached must notice."""
+    conn = await db.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute("update provider set name = $2 where id = $1", provider_id, name)
+            await conn.execute("select refresh_provider_search($1::bigint[])", [provider_id])
+    finally:
+        await conn.close()
+
+
 @asynccontextmanager
 async def migrated_before(dsn: str, number: int, directory: Path) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the (new) database at `dsn`, migrated as deployed before migration `number` (the released

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from conftest import execute, fetchval
+
 from marketplace import db
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -23,6 +25,12 @@ async def sign_in(client, key: str) -> str:
     home = await client.get("/console/home")
     assert home.status_code == 200
     return CSRF.search(home.text).group(1)
+
+
+async def signed_in(client, keys, role: str, provider_id: int | None = None) -> str:
+    """A new key of `role` (a provider's: `provider_id`'s) signed in through the form; the session's CSRF token."""
+    _, key = await keys.make(role, provider_id)
+    return await sign_in(client, key)
 
 
 async def test_signing_in_keeps_the_account_not_the_key_in_a_strict_http_only_cookie(client, keys, fresh_db):
@@ -58,11 +66,7 @@ async def test_a_bad_key_is_shown_beside_the_field_and_starts_no_session(client,
     assert 'id="f-api_key-error"' in bad.text and "malformed API key" in bad.text
     empty = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": ""})
     assert empty.status_code == 400 and "enter your API key" in empty.text
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
 
 
 async def test_the_sign_in_form_needs_its_own_token(client, keys):
@@ -78,8 +82,7 @@ async def test_pages_need_a_session_and_posts_need_its_csrf_token(client, keys, 
     gone = await client.get("/console/providers?q=recovery")
     assert gone.status_code == 303
     assert gone.headers["location"] == "/console/sign-in?next=/console/providers%3Fq%3Drecovery"
-    _, key = await keys.make("provider", provider_id=1)
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "provider", 1)
     profile = await client.get("/console/providers/1/edit")
     assert profile.status_code == 200
     forged = await client.post("/console/providers/1/edit", data={"name": "Hijacked", "version": "1"})
@@ -94,8 +97,7 @@ async def test_pages_need_a_session_and_posts_need_its_csrf_token(client, keys, 
 
 
 async def test_the_console_keeps_the_apis_permissions(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "provider", 1)
     assert (await client.get("/console/exercises")).status_code == 403
     other = await client.get("/console/providers/2/edit")
     assert other.status_code == 403 and "only on its own provider" in other.text
@@ -105,8 +107,7 @@ async def test_the_console_keeps_the_apis_permissions(client, keys):
 
 
 async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores_nothing(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "provider", 1)
     before = (await client.get("/providers/1")).json()
     form = {
         "csrf_token": csrf,
@@ -135,8 +136,7 @@ async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores
 
 
 async def test_a_conflicting_edit_says_what_changed_since_the_form_was_opened(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "provider", 1)
     opened = (await client.get("/providers/1")).json()
     headers = {**await keys.headers("provider", 1), "If-Match": f'"v{opened["version"]}"'}
     meanwhile = await client.patch(
@@ -163,8 +163,7 @@ async def test_a_conflicting_edit_says_what_changed_since_the_form_was_opened(cl
 
 
 async def test_a_service_edit_goes_through_the_services_rules(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "provider", 1)
     svc = (await client.get("/providers/1/services")).json()[0]
     profile = (await client.get("/providers/1")).json()
     form = {
@@ -192,8 +191,7 @@ async def test_a_service_edit_goes_through_the_services_rules(client, keys):
 
 
 async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
-    _, key = await keys.make("commissioner")
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "commissioner")
     run = await client.post("/console/needs/1/match-runs", data={"csrf_token": csrf})
     assert run.status_code == 303
     run_page = await client.get(run.headers["location"])
@@ -222,8 +220,7 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
 
 
 async def test_report_downloads_come_from_the_reports_service(client, keys):
-    _, key = await keys.make("commissioner")
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "commissioner")
     matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf})
     assert matched.status_code == 303 and matched.headers["location"] == "/console/exercises/1?matched=1"
     assert "Every need has been matched" in (await client.get(matched.headers["location"])).text
@@ -235,28 +232,19 @@ async def test_report_downloads_come_from_the_reports_service(client, keys):
 
 
 async def test_signing_out_ends_the_session(client, keys, fresh_db):
-    _, key = await keys.make("commissioner")
-    csrf = await sign_in(client, key)
+    csrf = await signed_in(client, keys, "commissioner")
     out = await client.post("/console/sign-out", data={"csrf_token": csrf})
     assert out.status_code == 303
     signed_out = await client.get(out.headers["location"])
     assert signed_out.status_code == 200 and "You have signed out" in signed_out.text
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
     assert (await client.get("/console/home")).status_code == 303
 
 
 async def test_revoking_the_key_ends_its_sessions(client, keys, fresh_db):
     key_id, key = await keys.make("commissioner")
     await sign_in(client, key)
-    conn = await db.connect(fresh_db)
-    try:
-        await conn.execute("update api_key set revoked_at = now() where id = $1", key_id)
-    finally:
-        await conn.close()
+    await execute(fresh_db, "update api_key set revoked_at = now() where id = $1", key_id)
     assert (await client.get("/console/home")).status_code == 303
 
 
@@ -266,22 +254,13 @@ async def test_the_console_is_not_in_the_openapi_document(read_client):
 
 
 async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, keys, fresh_db):
-    _, key = await keys.make("commissioner")
-    await sign_in(client, key)
+    await signed_in(client, keys, "commissioner")
     too_long = await client.get("/console/providers?q=" + "x" * 201)
     assert too_long.status_code == 400 and too_long.headers["content-type"].startswith("text/html")
     assert "There is a problem" in too_long.text
-    conn = await db.connect(fresh_db)
-    try:
-        await conn.execute("update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
-    finally:
-        await conn.close()
+    await execute(fresh_db, "update console_session set last_seen_at = now() - interval '8 hours 1 minute'")
     assert (await client.get("/console/home")).status_code == 303
-    conn = await db.connect(fresh_db)
-    try:
-        assert await conn.fetchval("select count(*) from console_session") == 0
-    finally:
-        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from console_session") == 0
 
 
 async def test_the_consoles_assets_are_served_by_the_app(read_client):

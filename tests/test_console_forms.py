@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from test_console import sign_in
+from test_console import sign_in, signed_in
 from test_console_engagement import fid, good_form, ready, world  # noqa: F401  (the `world` fixture)
 from test_engagement import World
 
@@ -85,8 +85,7 @@ async def opened(client, path: str) -> tuple[str, dict[str, str]]:
 
 
 async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     client.follow_redirects = False
     path = "/console/providers/1/edit"
     html, form = await opened(client, path)
@@ -151,8 +150,7 @@ async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, k
 
 
 async def test_a_problem_in_a_premises_item_shows_beside_that_item_and_nothing_is_stored(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     path = "/console/providers/1/edit"
     _, form = await opened(client, path)
     before = (await client.get("/providers/1")).json()
@@ -171,8 +169,7 @@ async def test_a_problem_in_a_premises_item_shows_beside_that_item_and_nothing_i
 
 
 async def test_number_boxes_say_what_to_type_never_null(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     path = "/console/providers/1/edit"
     _, form = await opened(client, path)
     bad = await client.post(path, data=form | {"finances.annual_income": "lots"})
@@ -195,8 +192,7 @@ async def test_number_boxes_say_what_to_type_never_null(client, keys):
 
 
 async def test_the_service_form_saves_who_where_cost_and_outcomes_records(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     client.follow_redirects = False
     svc = (await client.get("/providers/1/services")).json()[0]
     path = f"/console/providers/1/services/{svc['id']}/edit"
@@ -266,8 +262,7 @@ async def test_the_service_form_saves_who_where_cost_and_outcomes_records(client
 
 
 async def test_a_problem_in_an_outcomes_record_shows_beside_it_and_nothing_is_stored(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     svc = (await client.get("/providers/1/services")).json()[0]
     path = f"/console/providers/1/services/{svc['id']}/edit"
     _, form = await opened(client, path)
@@ -291,8 +286,7 @@ async def test_a_problem_in_an_outcomes_record_shows_beside_it_and_nothing_is_st
 
 
 async def test_a_service_conflict_names_the_new_fields_plainly_and_keeps_theirs(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     svc = (await client.get("/providers/1/services")).json()[0]
     path = f"/console/providers/1/services/{svc['id']}/edit"
     _, form = await opened(client, path)
@@ -317,8 +311,7 @@ async def test_a_service_conflict_names_the_new_fields_plainly_and_keeps_theirs(
 
 
 async def test_a_profile_conflict_on_finances_is_labelled(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     path = "/console/providers/1/edit"
     _, form = await opened(client, path)
     opened_at = (await client.get("/providers/1")).json()
@@ -426,8 +419,7 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
 async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
     """Every stored value shows in a box as it is saved again (no 2.3e+06 for 2300000, no lost item): an admin
     opens and saves, unchanged, the profile and every service of ten seeded providers, and no version moves."""
-    _, key = await keys.make("admin")
-    await sign_in(client, key)
+    await signed_in(client, keys, "admin")
     client.follow_redirects = False
     for provider_id in range(1, 11):
         before = (await client.get(f"/providers/{provider_id}", headers=await keys.headers("admin"))).json()
@@ -444,8 +436,7 @@ async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):
 
 
 async def test_hostile_provider_forms_get_a_4xx_never_a_500(client, keys):
-    _, key = await keys.make("provider", provider_id=1)
-    await sign_in(client, key)
+    await signed_in(client, keys, "provider", 1)
     svc = (await client.get("/providers/1/services")).json()[0]
     before = (await client.get("/providers/1")).json()
     ppath, spath = "/console/providers/1/edit", f"/console/providers/1/services/{svc['id']}/edit"

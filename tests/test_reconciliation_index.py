@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from conftest import rename_behind_the_apps_back
 from standards_schemas import assert_reconciliation_valid
 
 from marketplace import db
@@ -110,13 +111,7 @@ async def test_a_registration_is_no_candidate_until_published(client: Any, keys:
 async def test_a_write_behind_the_apps_back_is_seen_by_the_next_batch(client: Any, fresh_db: str) -> None:
     [(pid, _)] = await published(fresh_db, 1)
     await reconcile(client, {"q0": {"query": "anything"}})  # the index is loaded and used
-    conn = await db.connect(fresh_db)
-    try:
-        async with conn.transaction():
-            await conn.execute("update provider set name = 'Pangolin Reentry Collective' where id = $1", pid)
-            await conn.execute("select refresh_provider_search($1::bigint[])", [pid])
-    finally:
-        await conn.close()
+    await rename_behind_the_apps_back(fresh_db, pid, "Pangolin Reentry Collective")
     body = await reconcile(client, {"q0": {"query": "Pangolin Re-entry Collective"}})
     assert body["q0"]["result"][0]["id"] == str(pid)
     assert body["q0"]["result"][0]["name"] == "Pangolin Reentry Collective"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import asyncpg
-from conftest import fetchval
+from conftest import fetchval, rename_behind_the_apps_back
 
 from marketplace import changes, db
 
@@ -54,13 +54,7 @@ async def test_archiving_and_publishing_show_in_the_next_search(client, keys, fr
 async def test_writes_behind_the_apps_back_are_seen(client, fresh_db):
     pid = await _a_published_provider(fresh_db)
     await _search(client)  # the index is loaded and used
-    conn = await db.connect(fresh_db)
-    try:
-        async with conn.transaction():
-            await conn.execute("update provider set name = 'Quokka Advice Collective' where id = $1", pid)
-            await conn.execute("select refresh_provider_search($1::bigint[])", [pid])
-    finally:
-        await conn.close()
+    await rename_behind_the_apps_back(fresh_db, pid, "Quokka Advice Collective")
     body = await _search(client, q="quokka")
     assert [i["id"] for i in body["items"]] == [pid]
     assert body["items"][0]["name"] == "Quokka Advice Collective"

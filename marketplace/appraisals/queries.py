@@ -49,6 +49,19 @@ async def list_for_exercise(conn: Connection, exercise_id: int) -> list[Appraisa
     return [msgspec.convert(dict(r), AppraisalSummary) for r in rows]
 
 
+def _inputs(data: AppraisalIn) -> list[Any]:
+    """What an appraisal's writer gives, in its columns' order: title, description, years, discount rate, annual
+    budget, then the parts (options ... costs) as JSON builtins."""
+    return [
+        data.title,
+        data.description,
+        data.years,
+        data.discount_rate,
+        data.annual_budget,
+        *(_builtin(getattr(data, part)) for part in PARTS),
+    ]
+
+
 async def insert(conn: Connection, data: AppraisalIn, *, created_by: int | None, is_sample: bool = False) -> int:
     row = await one(
         conn,
@@ -56,12 +69,7 @@ async def insert(conn: Connection, data: AppraisalIn, *, created_by: int | None,
                                   criteria, scores, moderation, costs, is_sample, created_by)
            values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id""",
         data.exercise_id,
-        data.title,
-        data.description,
-        data.years,
-        data.discount_rate,
-        data.annual_budget,
-        *(_builtin(getattr(data, part)) for part in PARTS),
+        *_inputs(data),
         is_sample,
         created_by,
     )
@@ -76,12 +84,7 @@ async def update(conn: Connection, appraisal_id: int, data: AppraisalIn) -> None
                   version = version + 1, updated_at = now()
             where id = $1""",
         appraisal_id,
-        data.title,
-        data.description,
-        data.years,
-        data.discount_rate,
-        data.annual_budget,
-        *(_builtin(getattr(data, part)) for part in PARTS),
+        *_inputs(data),
     )
 
 

@@ -10,12 +10,12 @@ ticking none clears the list; a part of the body the form does not carry is left
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import msgspec
 
-from marketplace.console.models import Change
+from marketplace.console.models import Change, FormState
 from marketplace.providers.models import Provider, Service
 
 PREMISES = ("area", "description")
@@ -491,3 +491,30 @@ def take_theirs(values: dict[str, str], opened: Mapping[str, str], current: Mapp
         mine, was, now = values.get(k, "").strip(), opened.get(k, "").strip(), current.get(k, "").strip()
         if mine == was and now != was:
             values[k] = current.get(k, "")
+
+
+R = TypeVar("R", Provider, Service)
+
+
+def after_conflict(
+    values: dict[str, str],
+    held: R,
+    changes: list[Change],
+    kind: type[R],
+    values_of: Callable[[R], dict[str, str]],
+    labels_of: Callable[[Mapping[str, str]], dict[str, str]],
+    versions: Mapping[str, str],
+    taxonomy: Any,
+) -> tuple[FormState, list[Change]]:
+    """After a 412 on saving a profile or a service: the record as the form opened it is rebuilt from the one
+    `held` now and the `changes` since, their changes shown where the form left a field as opened (`take_theirs`;
+    a history that does not rebuild the record leaves the form as typed), the form's `versions` made current, and
+    the changes labelled as the form names its fields."""
+    try:
+        opened = msgspec.convert(as_opened(held, changes), kind, strict=False)
+        take_theirs(values, values_of(opened), values_of(held))
+    except msgspec.ValidationError:
+        pass
+    values.update(versions)
+    labels = labels_of(values)
+    return FormState(values=values, labels=labels), labelled(changes, labels, vocabularies(taxonomy))

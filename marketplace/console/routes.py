@@ -360,15 +360,16 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
         current = await service.provider(ctx, conn, session.caller, provider_id)
-        try:
-            opened = msgspec.convert(forms.as_opened(current, changes), Provider, strict=False)
-            forms.take_theirs(values, forms.profile_values(opened), forms.profile_values(current))
-        except msgspec.ValidationError:  # a history that does not rebuild the record: the form keeps what was typed
-            pass
-        values["version"] = str(exc.current_version)
-        labels = forms.profile_labels(values)
-        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
-        state_ = FormState(values=values, labels=labels)
+        state_, changes = forms.after_conflict(
+            values,
+            current,
+            changes,
+            Provider,
+            forms.profile_values,
+            forms.profile_labels,
+            {"version": str(exc.current_version)},
+            ctx.taxonomy,
+        )
     except (InvalidInput, Unprocessable) as exc:
         state_ = service.place(_problems(exc), where, values)
         state_.labels = labels
@@ -446,15 +447,16 @@ async def save_service(
         )
         current = await service.provider(ctx, conn, session.caller, provider_id)
         svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
-        try:
-            opened = msgspec.convert(forms.as_opened(svc, changes), Service, strict=False)
-            forms.take_theirs(values, forms.service_values(opened, 0), forms.service_values(svc, 0))
-        except msgspec.ValidationError:  # a history that does not rebuild the record: the form keeps what was typed
-            pass
-        values["version"], values["profile_version"] = str(exc.current_version), str(current.version)
-        labels = forms.service_labels(values)
-        changes = forms.labelled(changes, labels, forms.vocabularies(ctx.taxonomy))
-        state_ = FormState(values=values, labels=labels)
+        state_, changes = forms.after_conflict(
+            values,
+            svc,
+            changes,
+            Service,
+            lambda s: forms.service_values(s, 0),
+            forms.service_labels,
+            {"version": str(exc.current_version), "profile_version": str(current.version)},
+            ctx.taxonomy,
+        )
     except (InvalidInput, Unprocessable) as exc:
         state_ = service.place(_problems(exc), where, values)
         state_.labels = labels

@@ -48,6 +48,13 @@ ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', docume
 DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
 COSTLY = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff, expensive])
 """Operations that rank the whole directory: limited per key and minute (settings.expensive_limit)."""
+NOTICE_FROZEN = (
+    "Once the exercise is published for market engagement, what its notice shows cannot change "
+    "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
+    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
+    "Weights, local priorities and the other evaluation settings may change."
+)
+"""What PATCH of an exercise and of a need says about a published exercise (one rule, checked for both)."""
 REUSED = "The stored {} made from the same inputs over an unchanged directory, given back (Location: its URL)"
 LIMITED = (
     "At most MARKETPLACE_EXPENSIVE_LIMIT (default 20) match runs, partnership proposals and reports a minute per key "
@@ -86,10 +93,7 @@ async def get_exercise(exercise_id: Id, conn: Conn) -> Response[Exercise]:
 @patch(
     "/exercises/{exercise_id:int}",
     summary="Update an exercise (partial; If-Match)",
-    description="Once the exercise is published for market engagement, what its notice shows cannot change "
-    "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
-    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
-    "Weights, local priorities and the other evaluation settings may change.",
+    description=NOTICE_FROZEN,
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     **DOC,
@@ -126,10 +130,7 @@ async def get_need(need_id: Id, conn: Conn) -> Response[Need]:
 @patch(
     "/needs/{need_id:int}",
     summary="Update a need (partial; If-Match)",
-    description="Once the exercise is published for market engagement, what its notice shows cannot change "
-    "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
-    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
-    "Weights, local priorities and the other evaluation settings may change.",
+    description=NOTICE_FROZEN,
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     **DOC,

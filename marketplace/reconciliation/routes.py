@@ -22,9 +22,8 @@ from litestar.datastructures import State
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter, QueryParameter
-from litestar.types import Message, Scope
 
-from marketplace.http import Conn, Ctx, ErrorBody, Id, errors_doc
+from marketplace.http import Conn, Ctx, ErrorBody, Id, base_url, errors_doc, public_cors
 from marketplace.reconciliation import service
 from marketplace.reconciliation.models import (
     EntitySuggestions,
@@ -73,10 +72,6 @@ class ReconcileForm(msgspec.Struct, forbid_unknown_fields=True):
     queries: Annotated[str, msgspec.Meta(max_length=2_000_000)]
 
 
-def _base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def _answer(value: object, callback: str | None) -> Response[Any]:
     if callback is None:
         return Response(value, media_type=MediaType.JSON)
@@ -89,21 +84,14 @@ def _answer(value: object, callback: str | None) -> Response[Any]:
     )
 
 
-async def cors_before_send(message: Message, scope: Scope) -> None:
-    """Every response under /reconcile may be read by any origin (public data, no credential involved), and a
-    preflight is answered for the methods and header OpenRefine sends."""
-    if message["type"] != "http.response.start":
-        return
-    path: str = scope.get("path", "")
-    if path == PREFIX or path.startswith(PREFIX + "/"):
-        headers = list(message.get("headers", []))
-        headers += [
-            (b"access-control-allow-origin", b"*"),
-            (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
-            (b"access-control-allow-headers", b"Content-Type, Accept, X-Requested-With"),
-            (b"access-control-max-age", b"86400"),
-        ]
-        message["headers"] = headers
+cors_before_send = public_cors(
+    PREFIX,
+    (b"access-control-allow-methods", b"GET, POST, OPTIONS"),
+    (b"access-control-allow-headers", b"Content-Type, Accept, X-Requested-With"),
+    (b"access-control-max-age", b"86400"),
+)
+"""Every response under /reconcile may be read by any origin (public data, no credential involved), and a
+preflight is answered for the methods and header OpenRefine sends."""
 
 
 @get(
@@ -123,7 +111,7 @@ async def reconcile_get(
     cache_buster: CacheBuster = None,
 ) -> Response[Manifest | dict[str, QueryResult]]:
     if queries is None:
-        return _answer(service.manifest(_base_url(request)), callback)
+        return _answer(service.manifest(base_url(request)), callback)
     return _answer(await service.reconcile(ctx, conn, state.search_index, service.parse_batch(queries)), callback)
 
 
@@ -155,7 +143,7 @@ async def reconcile_post(
     responses=errors_doc(400, 404, 503),
 )
 async def reconcile_preview(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, id: Id) -> str:
-    return await service.preview(ctx, conn, _base_url(request), id)
+    return await service.preview(ctx, conn, base_url(request), id)
 
 
 @get(

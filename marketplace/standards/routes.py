@@ -12,10 +12,9 @@ from typing import Annotated, Any, Literal
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
-from litestar.types import Message, Scope
 
 from marketplace.accounts.auth import expensive, staff_beyond_published
-from marketplace.http import Conn, Ctx, PageNumber, PerPage, errors_doc
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, public_cors
 from marketplace.providers.models import SearchQuery
 from marketplace.standards import service
 from marketplace.standards.models import (
@@ -52,19 +51,8 @@ ModifiedAfter = Annotated[
 PathId = Annotated[str, PathParameter(description="A UUID (anything else names nothing: 404)")]
 
 
-def base_url(request: Request[Any, Any, Any]) -> str:
-    return str(request.base_url).rstrip("/")
-
-
-async def cors_before_send(message: Message, scope: Scope) -> None:
-    """Every response under /hsds may be read by any origin: the data is public, and no credential is involved."""
-    if message["type"] != "http.response.start":
-        return
-    path: str = scope.get("path", "")
-    if path == PREFIX or path.startswith(PREFIX + "/"):
-        headers = list(message.get("headers", []))
-        headers.append((b"access-control-allow-origin", b"*"))
-        message["headers"] = headers
+cors_before_send = public_cors(PREFIX)
+"""Every response under /hsds may be read by any origin: the data is public, and no credential is involved."""
 
 
 @get(PREFIX, summary="About this Open Referral API", tags=TAGS, responses=errors_doc(400))
