@@ -26,7 +26,7 @@ from .columns import Columns
 from .errors import MatchingError
 from .models import Candidate, OutcomeRecord, Service
 from .needs import CompiledNeed
-from .priorities import explain_priorities
+from .priorities import PriorityReader
 from .scoring import CAPACITY, PATHWAY_BASE, SELF_DECLARED_FACTOR, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
@@ -66,6 +66,8 @@ class EvidenceContext:
     """Each explained row's :func:`covered_leaves`, found once per explanation."""
     services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
     """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
+    reader: PriorityReader | None = None
+    """The need's priorities, read for each explained candidate (see :meth:`priority_reader`)."""
 
     def people_inside(self) -> npt.NDArray[np.float64]:
         """:attr:`need_people`, computed once."""
@@ -74,6 +76,14 @@ class EvidenceContext:
             people = self.cols.areas.people_in(self.cn.area_nodes)
             object.__setattr__(self, "need_people", people)
         return people
+
+    def priority_reader(self) -> PriorityReader:
+        """:attr:`reader`, made on first use (sharing :attr:`memo`)."""
+        reader = self.reader
+        if reader is None:
+            reader = PriorityReader(self.cn.priorities, self.thesaurus, self.memo)
+            object.__setattr__(self, "reader", reader)
+        return reader
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
@@ -443,7 +453,7 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    evidence = explain_priorities(services, ctx.cn.priorities, ctx.memo, ctx.thesaurus)
+    evidence = ctx.priority_reader().explain(services)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:

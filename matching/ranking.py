@@ -202,7 +202,7 @@ class Shortlist:
         """
         pool = self._pool
         ctx = replace(
-            self._ctx, memo={}, services={}, covered={}
+            self._ctx, memo={}, services={}, covered={}, reader=None
         )  # words and services found while explaining: this call only
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
