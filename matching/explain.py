@@ -87,7 +87,8 @@ class EvidenceContext:
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
-        lo, hi = np.searchsorted(self.qualifying_owner, [i, i + 1])
+        owner = self.qualifying_owner  # searched for keys of its own dtype (else numpy converts all of it)
+        lo, hi = np.searchsorted(owner, np.array((i, i + 1), dtype=owner.dtype)).tolist()
         return self.qualifying[lo:hi].tolist(), self.touching[lo:hi].tolist()
 
 
