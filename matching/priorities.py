@@ -195,9 +195,13 @@ class PriorityReader:
         known = self._words.get(text)
         if known is None:
             memo = self._memo
-            known = self._words[text] = [
-                (mt.start(), mt.end(), _norm(mt.group().lower(), memo)) for mt in _QUOTE_WORD_RE.finditer(text)
-            ]
+            known = self._words[text] = []
+            for mt in _QUOTE_WORD_RE.finditer(text):
+                raw = mt.group().lower()
+                w = memo.get(raw, "")
+                if w == "":
+                    w = memo[raw] = normalise_word(raw)
+                known.append((mt.start(), mt.end(), w))
         return known
 
     def _learn(self, vocab: list[str]) -> None:
@@ -209,10 +213,12 @@ class PriorityReader:
             self._similar.update((w, ()) for w in new)
             return
         sim = process.cdist(self._query, new, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64) / 100.0
+        found: dict[int, list[tuple[int, float]]] = {}
+        rows, ks = np.nonzero(sim)  # few: most words are like none of the query's
+        for r, k, s in zip(rows.tolist(), ks.tolist(), sim[rows, ks].tolist(), strict=True):
+            found.setdefault(k, []).append((r, s))
         for k, w in enumerate(new):
-            column = sim[:, k]
-            rows = np.flatnonzero(column).tolist()
-            self._similar[w] = tuple(zip(rows, column[rows].tolist(), strict=True))
+            self._similar[w] = tuple(found.get(k, ()))
 
     def explain(self, services: Sequence[Service]) -> list[PriorityEvidence]:
         """:func:`explain_priorities` of ``services`` for this reader's priorities."""
@@ -254,7 +260,10 @@ class PriorityReader:
             best_score = -1.0
             for v, rows in phrasings:
                 anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
-                together = max((_sum([best.get(r, 0.0) for r in rows]) for _, best in hits), default=0.0) / len(rows)
+                if len(rows) == 1:  # one word: its best in a sentence is its best anywhere
+                    together = anywhere
+                else:
+                    together = max((_sum([b.get(r, 0.0) for r in rows]) for _, b in hits), default=0.0) / len(rows)
                 mixed = TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere
                 score = min(max(mixed, 0.0), 1.0) ** PHRASE_EXPONENT
                 if score > best_score:
