@@ -201,9 +201,8 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(
-            self._ctx, memo={}, services={}, covered={}, reader=None
-        )  # words and services found while explaining: this call only
+        # words, rows and services found while explaining: this call only
+        ctx = replace(self._ctx, memo={}, services={}, covered={}, reader=None, need_words=None, rows={}, premises={})
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
