@@ -265,7 +265,7 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
             lines.append(f"{tree.label(code)}: {k} of {total} local areas covered{counted} ({_listing(names)})")
         else:
             lines.append(f"{tree.label(code)}: not covered")
-    return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
+    return tuple(map(tree.codes.__getitem__, sorted(covered))), tuple(lines)
 
 
 # -- one evidence function per criterion (the registry, matching.criteria, names them) -------------
