@@ -139,6 +139,12 @@ def _sum(values: list[float]) -> float:
     return sum(values) if len(values) < 8 else float(np.add.reduce(np.array(values, dtype=np.float64)))
 
 
+def _phrase(together: float, anywhere: float) -> float:
+    """A phrasing's match (:func:`phrase_score` of one candidate, in plain floats)."""
+    score: float = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
+    return score
+
+
 _QUOTE_WORD_RE: Final = re.compile(r"[^\W_]+")
 """A word of a quoted passage (as :data:`matching.text._WORD_RE`, matched on the text as written)."""
 
@@ -260,12 +266,17 @@ class PriorityReader:
             best_score = -1.0
             for v, rows in phrasings:
                 anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
-                if len(rows) == 1:  # one word: its best in a sentence is its best anywhere
+                # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
+                # a sentence, added in the same order below 8 words) is at most ``anywhere``: a phrasing that
+                # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
+                # of ``**``, which is within an ulp) is skipped. One word, or none matched: ``together = anywhere``.
+                if len(rows) < 8 and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
+                    continue
+                if len(rows) == 1 or anywhere == 0.0:
                     together = anywhere
                 else:
                     together = max((_sum([b.get(r, 0.0) for r in rows]) for _, b in hits), default=0.0) / len(rows)
-                mixed = TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere
-                score = min(max(mixed, 0.0), 1.0) ** PHRASE_EXPONENT
+                score = _phrase(together, anywhere)
                 if score > best_score:
                     best_variant, best_score = v, score
             matches = []
