@@ -133,10 +133,13 @@ def _norm(raw: str, memo: dict[str, str | None]) -> str | None:
     return w
 
 
-def _sum(values: list[float]) -> float:
-    """The sum of ``values`` exactly as numpy's ``add.reduce`` adds a row of floats: left to right below 8 values
-    (numpy's pairwise summation adds short rows in order), else by numpy itself."""
-    return sum(values) if len(values) < 8 else float(np.add.reduce(np.array(values, dtype=np.float64)))
+def _sum(values: list[float], pairwise: bool) -> float:
+    """The sum of one sentence's ``values`` (a phrasing's words' best similarities in it) exactly as numpy added
+    them in ``per_sentence[:, rows].sum(axis=1)``, the rule this replaces: left to right, except that the row of a
+    text of one sentence (``pairwise``; the slice is then contiguous) of 8 or more values is added by numpy's
+    pairwise summation. (The rows of several sentences, a column slice, are laid out column by column, so numpy
+    adds each left to right; below 8 values pairwise summation is left to right too.)"""
+    return float(np.add.reduce(np.array(values, dtype=np.float64))) if pairwise and len(values) >= 8 else sum(values)
 
 
 def _phrase(together: float, anywhere: float) -> float:
@@ -260,6 +263,7 @@ class PriorityReader:
                 if known is None or s > known[0]:
                     first_best[r] = (s, w)
         hits = [(k, best) for k, best in enumerate(per_sentence) if best]
+        pairwise = len(sources) == 1
         out = []
         for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
             best_variant: tuple[str, ...] = ()
@@ -267,15 +271,17 @@ class PriorityReader:
             for v, rows in phrasings:
                 anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
                 # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
-                # a sentence, added in the same order below 8 words) is at most ``anywhere``: a phrasing that
+                # a sentence, added left to right as ``anywhere`` is) is at most ``anywhere``: a phrasing that
                 # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
                 # of ``**``, which is within an ulp) is skipped. One word, or none matched: ``together = anywhere``.
-                if len(rows) < 8 and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
+                in_order = not pairwise or len(rows) < 8  # see _sum
+                if in_order and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
                     continue
                 if len(rows) == 1 or anywhere == 0.0:
                     together = anywhere
                 else:
-                    together = max((_sum([b.get(r, 0.0) for r in rows]) for _, b in hits), default=0.0) / len(rows)
+                    sums = (_sum([b.get(r, 0.0) for r in rows], pairwise) for _, b in hits)
+                    together = max(sums, default=0.0) / len(rows)
                 score = _phrase(together, anywhere)
                 if score > best_score:
                     best_variant, best_score = v, score
@@ -290,7 +296,7 @@ class PriorityReader:
                 rows = [self._qpos[mt.word_norm] for mt in matches]
                 k, top = 0, 0.0  # the first best passage
                 for at, best in hits:
-                    score = _sum([best.get(r, 0.0) for r in rows]) / len(rows)
+                    score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
                     if score > top:
                         k, top = at, score
                 if top > 0:

@@ -227,3 +227,20 @@ def test_long_phrasings_and_long_passages_are_quoted_as_before() -> None:
         got = explain_priorities(shown, priorities, thesaurus=thesaurus)
         assert got == reference(shown, priorities, thesaurus)
         assert got[0].word_count >= 8 and got[0].snippet is not None and "…" in got[0].snippet
+
+
+def test_phrasings_of_eight_words_add_up_as_numpy_did() -> None:
+    """Two phrasings with the same 8 words in another order can differ in the last bit of their sum: numpy added a
+    text of several sentences left to right and a text of one sentence pairwise, and so does the reader."""
+    priorities = (Priority("tenancy sustainment sustaining housing housing house hous tenancie"),)
+    several = (
+        f.service(
+            description="tenancy house accommodation. ",
+            outcomes=(f.outcome(outcome="", measure="% sustained", note=None),),
+        ),
+    )
+    one = (f.service(description="tenancy house accommodation sustained", outcomes=()),)
+    for shown in (several, one):
+        got = explain_priorities(shown, priorities, thesaurus=THESAURUS)
+        assert got == reference(shown, priorities, THESAURUS)
+        assert got[0].word_count == 8
