@@ -129,6 +129,10 @@ class NeedWords:
     """The contract's value in words (:func:`financial_viability`)."""
     inside: frozenset[int]
     """Area nodes inside the need's areas (:attr:`EvidenceContext.inside`)."""
+    people: list[float]
+    """Per area node: its people (:attr:`AreaTree.people`)."""
+    people_inside: list[float]
+    """Per area node: the people of the need's areas it covers (:meth:`EvidenceContext.people_inside`)."""
 
 
 def _need_words(ctx: EvidenceContext) -> NeedWords:
@@ -145,6 +149,8 @@ def _need_words(ctx: EvidenceContext) -> NeedWords:
             f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
         ),
         inside=frozenset(np.flatnonzero(ctx.inside).tolist()),
+        people=tree.people.tolist(),
+        people_inside=ctx.people_inside().tolist(),
     )
 
 
@@ -232,7 +238,7 @@ def people_note(tree: AreaTree) -> str:
 def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
-    people = tree.people
+    people = ctx.words().people
 
     def who(x: float) -> str:
         return f", {_people(x)}" if tree.has_population else ""
@@ -341,9 +347,9 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:
     """(people of service row ``row``'s areas in the need's areas, people of all its areas, share)."""
     nodes = ctx.cols.services.areas.of(row)
-    inside = ctx.people_inside()
-    mine = float(sum(float(inside[nd]) for nd in nodes))
-    whole = float(sum(float(ctx.cols.areas.people[nd]) for nd in nodes))
+    inside, people = ctx.words().people_inside, ctx.words().people
+    mine = float(sum(inside[nd] for nd in nodes))
+    whole = float(sum(people[nd] for nd in nodes))
     return mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0)
 
 
