@@ -26,7 +26,7 @@ from .columns import Columns
 from .errors import MatchingError
 from .models import Candidate, OutcomeRecord, Service
 from .needs import CompiledNeed
-from .priorities import explain_priorities
+from .priorities import PriorityReader
 from .scoring import CAPACITY, PATHWAY_BASE, SELF_DECLARED_FACTOR, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
 from .text import shorten
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
@@ -66,6 +66,14 @@ class EvidenceContext:
     """Each explained row's :func:`covered_leaves`, found once per explanation."""
     services: dict[int, list[tuple[Service, bool, int]]] = field(default_factory=dict)
     """Each explained row's qualifying services (see :func:`qualifying`), found once per explanation."""
+    reader: PriorityReader | None = None
+    """The need's priorities, read for each explained candidate (see :meth:`priority_reader`)."""
+    need_words: NeedWords | None = None
+    """What every explained candidate's words repeat about the need (see :meth:`words`)."""
+    rows: dict[int, tuple[list[int], list[bool]]] = field(default_factory=dict)
+    """Each explained row's :meth:`rows_of`, found once per explanation."""
+    premises: dict[int, list[str]] = field(default_factory=dict)
+    """Each explained row's premises in the need's areas (see :func:`_premises_labels`), found once per explanation."""
 
     def people_inside(self) -> npt.NDArray[np.float64]:
         """:attr:`need_people`, computed once."""
@@ -75,10 +83,75 @@ class EvidenceContext:
             object.__setattr__(self, "need_people", people)
         return people
 
+    def priority_reader(self) -> PriorityReader:
+        """:attr:`reader`, made on first use (sharing :attr:`memo`)."""
+        reader = self.reader
+        if reader is None:
+            reader = PriorityReader(self.cn.priorities, self.thesaurus, self.memo)
+            object.__setattr__(self, "reader", reader)
+        return reader
+
+    def words(self) -> NeedWords:
+        """:attr:`need_words`, found on first use."""
+        words = self.need_words
+        if words is None:
+            words = _need_words(self)
+            object.__setattr__(self, "need_words", words)
+        return words
+
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
-        lo, hi = np.searchsorted(self.qualifying_owner, [i, i + 1])
-        return self.qualifying[lo:hi].tolist(), self.touching[lo:hi].tolist()
+        known = self.rows.get(i)
+        if known is None:
+            owner = self.qualifying_owner  # searched for keys of its own dtype (else numpy converts all of it)
+            lo, hi = np.searchsorted(owner, np.array((i, i + 1), dtype=owner.dtype)).tolist()
+            known = self.rows[i] = (self.qualifying[lo:hi].tolist(), self.touching[lo:hi].tolist())
+        return known
+
+
+@dataclass(frozen=True, slots=True)
+class NeedWords:
+    """What the explanation of every candidate says or reads about the need, found once per explanation."""
+
+    pathway_label: str
+    """The need's pathway, as :func:`~matching.vocab.pathway_label` shows it."""
+    pathway_name: str
+    """The need's pathway's name, lower-cased, for summaries."""
+    whom: str
+    """:func:`_whom`."""
+    people_note: str
+    """:func:`people_note` of the area tree."""
+    need_leaves: int
+    """Local areas in the need's areas."""
+    as_of: str
+    """The assessment date, ISO."""
+    contract: str
+    """The contract's value in words (:func:`financial_viability`)."""
+    inside: frozenset[int]
+    """Area nodes inside the need's areas (:attr:`EvidenceContext.inside`)."""
+    people: list[float]
+    """Per area node: its people (:attr:`AreaTree.people`)."""
+    people_inside: list[float]
+    """Per area node: the people of the need's areas it covers (:meth:`EvidenceContext.people_inside`)."""
+
+
+def _need_words(ctx: EvidenceContext) -> NeedWords:
+    need, tree = ctx.cn.need, ctx.cols.areas
+    return NeedWords(
+        pathway_label=pathway_label(need.pathway, ctx.pathway_names),
+        pathway_name=(pathway_name(need.pathway, ctx.pathway_names) or need.pathway).lower(),
+        whom=_whom(ctx),
+        people_note=people_note(tree),
+        need_leaves=sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes),
+        as_of=ctx.as_of.isoformat(),
+        contract=(
+            f"annual contract value {_money(need.annual_budget)} "
+            f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
+        ),
+        inside=frozenset(np.flatnonzero(ctx.inside).tolist()),
+        people=tree.people.tolist(),
+        people_inside=ctx.people_inside().tolist(),
+    )
 
 
 def qualifying(ctx: EvidenceContext, c: Candidate, i: int) -> list[tuple[Service, bool, int]]:
@@ -165,7 +238,7 @@ def people_note(tree: AreaTree) -> str:
 def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
-    people = tree.people
+    people = ctx.words().people
 
     def who(x: float) -> str:
         return f", {_people(x)}" if tree.has_population else ""
@@ -198,7 +271,7 @@ def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], t
             lines.append(f"{tree.label(code)}: {k} of {total} local areas covered{counted} ({_listing(names)})")
         else:
             lines.append(f"{tree.label(code)}: not covered")
-    return tuple(tree.code(x) for x in sorted(covered)), tuple(lines)
+    return tuple(map(tree.codes.__getitem__, sorted(covered))), tuple(lines)
 
 
 # -- one evidence function per criterion (the registry, matching.criteria, names them) -------------
@@ -216,9 +289,9 @@ def _whom(ctx: EvidenceContext) -> str:
 def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need, cn = ctx.cn.need, ctx.cn
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    whom = _whom(ctx)
+    whom = ctx.words().whom
     out = [
-        f"offers {pathway_label(need.pathway, ctx.pathway_names)} through {len(services)} service(s)"
+        f"offers {ctx.words().pathway_label} through {len(services)} service(s)"
         + (f" serving the need's people ({whom})" if whom else "")
         + f": {_services_listing(services)} (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
     ]
@@ -251,16 +324,17 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     else:
         first = (
             f"its services together reach {share:.0%} of the people in the need's areas "
-            f"({share * whole:,.0f} of {_people(whole)}{people_note(tree)}){_s(share)}"
+            f"({share * whole:,.0f} of {_people(whole)}{ctx.words().people_note}){_s(share)}"
             if tree.has_population
             else f"its services together reach {share:.0%} of the need's local areas "
-            f"({share * whole:,.0f} of {whole:,.0f}{people_note(tree)}){_s(share)}"
+            f"({share * whole:,.0f} of {whole:,.0f}{ctx.words().people_note}){_s(share)}"
         )
     out = [first, *lines]
-    areas, inside = ctx.cols.services.areas, ctx.inside
-    leaves = sum(int(tree.leaf_counts[a]) for a in ctx.cn.area_nodes)
+    areas, inside, leaves = ctx.cols.services.areas, ctx.words().inside, ctx.words().need_leaves
     for s, touches, row in qualifying(ctx, c, i):
-        mine = sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if inside[x]}) if touches else []
+        mine = (
+            sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if x in inside}) if touches else []
+        )
         what = (
             f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
             if mine
@@ -273,9 +347,9 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:
     """(people of service row ``row``'s areas in the need's areas, people of all its areas, share)."""
     nodes = ctx.cols.services.areas.of(row)
-    inside = ctx.people_inside()
-    mine = float(sum(float(inside[nd]) for nd in nodes))
-    whole = float(sum(float(ctx.cols.areas.people[nd]) for nd in nodes))
+    inside, people = ctx.words().people_inside, ctx.words().people
+    mine = float(sum(inside[nd] for nd in nodes))
+    whole = float(sum(people[nd] for nd in nodes))
     return mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0)
 
 
@@ -323,10 +397,7 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
     dep, res = col.component("budget_share_of_income"), col.component("reserves_months")
-    contract = (
-        f"annual contract value {_money(need.annual_budget)} "
-        f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
-    )
+    contract = ctx.words().contract
     if c.annual_income is None:
         first = f"{contract}; annual income not stated, scored as unknown ({UNKNOWN_FINANCE:g})"
     elif c.annual_income <= 0:
@@ -443,7 +514,7 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
         return ("the need sets no local priorities, so this criterion is not applied (weight 0)",)
     out = []
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    evidence = explain_priorities(services, ctx.cn.priorities, ctx.memo, ctx.thesaurus)
+    evidence = ctx.priority_reader().explain(services)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
         if not ev.matches:
@@ -464,8 +535,12 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
 
 
 def _premises_labels(ctx: EvidenceContext, i: int) -> list[str]:
-    tree = ctx.cols.areas
-    return [tree.label(tree.code(nd)) for nd in ctx.cols.premises.of(i) if ctx.inside[nd]]
+    """Labels of candidate ``i``'s premises in the need's areas (found once per explanation: do not change the list)."""
+    known = ctx.premises.get(i)
+    if known is None:
+        tree, inside = ctx.cols.areas, ctx.words().inside
+        known = ctx.premises[i] = [tree.label(tree.code(nd)) for nd in ctx.cols.premises.of(i) if nd in inside]
+    return known
 
 
 def _distinct(values: tuple[str, ...]) -> list[str]:
@@ -537,7 +612,7 @@ def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: 
     op = col.component("years_operating")
     fund = col.component("funding_sources")
     fresh = col.component("months_since_confirmed")
-    as_of = ctx.as_of.isoformat()
+    as_of = ctx.words().as_of
     first = (
         f"operating {op.raw[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
         f"{_s(op.score[j])}"
@@ -567,7 +642,7 @@ def _pct(x: float) -> str:
 
 
 def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    name = (pathway_name(ctx.cn.need.pathway, ctx.pathway_names) or ctx.cn.need.pathway).lower()
+    name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
         return f"It offers {name} services, and the need names no particular groups of people."
     served = round(float(col.component("cohort_overlap").raw[j]) * ctx.cn.cohort_count)

@@ -28,7 +28,7 @@ for ranking and explanation; the explanation additionally names the matched word
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -37,7 +37,7 @@ from rapidfuzz import fuzz, process
 
 from .models import Priority, Service
 from .pool import Pool
-from .text import WORD_CUTOFF, normalise_word, raw_words, snippets
+from .text import WORD_CUTOFF, normalise_word, snippets, word_forms
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 
 TOGETHER_SHARE: Final = 0.5
@@ -105,12 +105,11 @@ class PriorityEvidence(NamedTuple):
     matched word it lacks), each quoted around the matched words."""
 
 
-def _quote(text: str, wanted: set[str], memo: dict[str, str | None], limit: int = 160) -> str:
+def _quote(text: str, words: Sequence[tuple[int, int, str | None]], wanted: Set[str], limit: int = 160) -> str:
     """The part of ``text`` from the first to the last word whose normalised form is in ``wanted``, with a
-    little context, ``…`` marking what is left out: the quote always holds the matched words."""
-    spans = [
-        (mt.start(), mt.end()) for mt in re.finditer(r"[^\W_]+", text) if _norm(mt.group().lower(), memo) in wanted
-    ]
+    little context, ``…`` marking what is left out: the quote always holds the matched words. ``words``: the
+    words of ``text`` as (start, end, normalised form), see :meth:`PriorityReader.words_at`."""
+    spans = [(a, b) for a, b, w in words if w in wanted]
     text_len = len(text)
     if not spans:
         return " ".join(text.split())[:limit]
@@ -134,6 +133,190 @@ def _norm(raw: str, memo: dict[str, str | None]) -> str | None:
     return w
 
 
+def _sum(values: list[float], pairwise: bool) -> float:
+    """The sum of one sentence's ``values`` (a phrasing's words' best similarities in it) exactly as numpy added
+    them in ``per_sentence[:, rows].sum(axis=1)``, the rule this replaces: left to right, except that the row of a
+    text of one sentence (``pairwise``; the slice is then contiguous) of 8 or more values is added by numpy's
+    pairwise summation. (The rows of several sentences, a column slice, are laid out column by column, so numpy
+    adds each left to right; below 8 values pairwise summation is left to right too.)"""
+    return float(np.add.reduce(np.array(values, dtype=np.float64))) if pairwise and len(values) >= 8 else sum(values)
+
+
+def _phrase(together: float, anywhere: float) -> float:
+    """A phrasing's match (:func:`phrase_score` of one candidate, in plain floats)."""
+    score: float = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
+    return score
+
+
+_QUOTE_WORD_RE: Final = re.compile(r"[^\W_]+")
+"""A word of a quoted passage (as :data:`matching.text._WORD_RE`, matched on the text as written)."""
+
+
+class PriorityReader:
+    """Explains one need's priorities (:func:`explain_priorities`) for candidate after candidate, e.g. the
+    candidates shown by a ranking: what depends only on the need (its phrasings, their words as the need
+    wrote them) is found once, and each word's similarities to the need's words, each sentence's words and
+    each passage's words once, however many candidates share them. Not shared between threads."""
+
+    __slots__ = (
+        "_forms",
+        "_memo",
+        "_own",
+        "_phrasings",
+        "_qpos",
+        "_query",
+        "_similar",
+        "_surfaces",
+        "_words",
+        "priorities",
+    )
+
+    def __init__(
+        self,
+        priorities: tuple[Priority, ...],
+        thesaurus: Thesaurus = EMPTY_THESAURUS,
+        memo: dict[str, str | None] | None = None,
+    ) -> None:
+        self.priorities = priorities
+        self._memo: dict[str, str | None] = {} if memo is None else memo
+        variants = priority_variants(priorities, thesaurus)
+        self._query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
+        self._qpos = {w: k for k, w in enumerate(self._query)}
+        self._phrasings = [[(v, [self._qpos[w] for w in v]) for v in vs if v] for vs in variants]
+        """Per priority: each non-empty phrasing, with its words' rows in the query."""
+        self._own = [set(vs[0]) if vs else set() for vs in variants]
+        self._surfaces = [word_forms(p.text, self._memo) for p in priorities]
+        """Per priority: its normalised words -> as written (first spelling)."""
+        self._similar: dict[str, tuple[tuple[int, float], ...]] = {}
+        """Provider word (normalised) -> (query row, similarity) for each query word it is similar to."""
+        self._forms: dict[str, dict[str, str]] = {}
+        """Sentence -> its distinct normalised words -> first surface form (:func:`matching.text.word_forms`)."""
+        self._words: dict[str, list[tuple[int, int, str | None]]] = {}
+        """Passage -> its words as written (start, end, normalised form), for quoting."""
+
+    def forms_of(self, text: str) -> dict[str, str]:
+        known = self._forms.get(text)
+        if known is None:
+            known = self._forms[text] = word_forms(text, self._memo)
+        return known
+
+    def words_at(self, text: str) -> list[tuple[int, int, str | None]]:
+        known = self._words.get(text)
+        if known is None:
+            memo = self._memo
+            known = self._words[text] = []
+            for mt in _QUOTE_WORD_RE.finditer(text):
+                raw = mt.group().lower()
+                w = memo.get(raw, "")
+                if w == "":
+                    w = memo[raw] = normalise_word(raw)
+                known.append((mt.start(), mt.end(), w))
+        return known
+
+    def _learn(self, vocab: list[str]) -> None:
+        """Find the similarities of the words of ``vocab`` not yet seen to the query's words."""
+        new = [w for w in vocab if w not in self._similar]
+        if not new:
+            return
+        if not self._query:
+            self._similar.update((w, ()) for w in new)
+            return
+        sim = process.cdist(self._query, new, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64) / 100.0
+        found: dict[int, list[tuple[int, float]]] = {}
+        rows, ks = np.nonzero(sim)  # few: most words are like none of the query's
+        for r, k, s in zip(rows.tolist(), ks.tolist(), sim[rows, ks].tolist(), strict=True):
+            found.setdefault(k, []).append((r, s))
+        for k, w in enumerate(new):
+            self._similar[w] = tuple(found.get(k, ()))
+
+    def explain(self, services: Sequence[Service]) -> list[PriorityEvidence]:
+        """:func:`explain_priorities` of ``services`` for this reader's priorities."""
+        sources: list[tuple[str, str]] = []
+        for service in services:
+            label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
+            sources.extend((label, s) for s in snippets(service.description))
+            for record in service.outcomes or ():
+                text = ". ".join(x for x in (record.outcome, record.measure, record.note) if x)
+                sources.extend((f"{label} outcomes", s) for s in snippets(text))
+        per_source = [self.forms_of(text) for _, text in sources]
+        surface: dict[str, str] = {}
+        for ws in per_source:
+            for w, raw in ws.items():
+                surface.setdefault(w, raw)
+        vocab = list(surface)
+        self._learn(vocab)
+        similar = self._similar
+        # best similarity of each query word (row) anywhere, and within each source sentence; the first word
+        # of the text (vocab order) with the best similarity to each query word
+        per_sentence: list[dict[int, float]] = []
+        for ws in per_source:
+            best: dict[int, float] = {}
+            for w in ws:
+                for r, s in similar[w]:
+                    if s > best.get(r, 0.0):
+                        best[r] = s
+            per_sentence.append(best)
+        first_best: dict[int, tuple[float, str]] = {}
+        for w in vocab:
+            for r, s in similar[w]:
+                known = first_best.get(r)
+                if known is None or s > known[0]:
+                    first_best[r] = (s, w)
+        hits = [(k, best) for k, best in enumerate(per_sentence) if best]
+        pairwise = len(sources) == 1
+        out = []
+        for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
+            best_variant: tuple[str, ...] = ()
+            best_score = -1.0
+            for v, rows in phrasings:
+                anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
+                # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
+                # a sentence, added left to right as ``anywhere`` is) is at most ``anywhere``: a phrasing that
+                # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
+                # of ``**``, which is within an ulp) is skipped. One word, or none matched: ``together = anywhere``.
+                in_order = not pairwise or len(rows) < 8  # see _sum
+                if in_order and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
+                    continue
+                if len(rows) == 1 or anywhere == 0.0:
+                    together = anywhere
+                else:
+                    sums = (_sum([b.get(r, 0.0) for r in rows], pairwise) for _, b in hits)
+                    together = max(sums, default=0.0) / len(rows)
+                score = _phrase(together, anywhere)
+                if score > best_score:
+                    best_variant, best_score = v, score
+            matches = []
+            for w in best_variant:
+                found = first_best.get(self._qpos[w])
+                if found is not None:
+                    s, m = found
+                    matches.append(WordMatch(surfaces.get(w, w), surface[m], s, w, m))
+            snippet = None
+            if matches:
+                rows = [self._qpos[mt.word_norm] for mt in matches]
+                k, top = 0, 0.0  # the first best passage
+                for at, best in hits:
+                    score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
+                    if score > top:
+                        k, top = at, score
+                if top > 0:
+                    # the best passage, then (words scattered) the first passage holding each matched word it lacks
+                    parts: list[str] = []
+                    left = {mt.matched_norm for mt in matches}
+                    for at in [k, *range(len(sources))]:
+                        here = left & per_source[at].keys()
+                        if here:
+                            label, text = sources[at]
+                            parts.append(f'{label}: "{_quote(text, self.words_at(text), here)}"')
+                            left -= here
+                        if not left:
+                            break
+                    snippet = " and ".join(parts)
+            swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
+            out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
+        return out
+
+
 def explain_priorities(
     services: Sequence[Service],
     priorities: tuple[Priority, ...],
@@ -146,91 +329,6 @@ def explain_priorities(
     Uses the same normalisation, similarity and phrase rule as :func:`priority_matches`, on sentences as the
     explanation reads them; among equally similar provider words the first in text order is named, and
     among equally good passages the first (services in order, each its description then its outcomes).
+    To explain many candidates for one need, use one :class:`PriorityReader` (the same results).
     """
-    memo = {} if memo is None else memo
-    sources: list[tuple[str, str]] = []
-    for service in services:
-        label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
-        sources.extend((label, s) for s in snippets(service.description))
-        for r in service.outcomes or ():
-            text = ". ".join(x for x in (r.outcome, r.measure, r.note) if x)
-            sources.extend((f"{label} outcomes", s) for s in snippets(text))
-    per_source: list[dict[str, str]] = []
-    for _, text in sources:
-        forms: dict[str, str] = {}
-        for raw in raw_words(text):
-            w = _norm(raw, memo)
-            if w is not None:
-                forms.setdefault(w, raw)
-        per_source.append(forms)
-    surface: dict[str, str] = {}
-    for ws in per_source:
-        for w, raw in ws.items():
-            surface.setdefault(w, raw)
-    vocab = list(surface)
-    variants = priority_variants(priorities, thesaurus)
-    query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
-    sim = np.zeros((len(query), len(vocab)))
-    if vocab and query:
-        sim = process.cdist(query, vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF, dtype=np.float64) / 100.0
-    qpos = {w: k for k, w in enumerate(query)}
-    vpos = {w: k for k, w in enumerate(vocab)}
-    # best similarity of each query word within each source sentence: (sources, query), one reduceat
-    sizes = [len(ws) for ws in per_source]
-    per_sentence = np.zeros((len(sources), len(query)))
-    nonempty = [k for k, n in enumerate(sizes) if n]
-    if nonempty and len(query):
-        cols = np.fromiter((vpos[w] for k in nonempty for w in per_source[k]), dtype=np.int64)
-        starts = np.cumsum([0] + [sizes[k] for k in nonempty[:-1]])
-        per_sentence[nonempty] = np.maximum.reduceat(sim[:, cols], starts, axis=1).T
-    best_any = sim.max(axis=1, initial=0.0).tolist() if len(query) else []
-    out = []
-    for p, vs in zip(priorities, variants, strict=True):
-        best_variant: tuple[str, ...] = ()
-        best_score = -1.0
-        for v in vs:
-            if not v:
-                continue
-            rows = [qpos[w] for w in v]
-            anywhere = sum(best_any[r] for r in rows) / len(rows)
-            together = float(per_sentence[:, rows].sum(axis=1).max(initial=0.0)) / len(rows)
-            score = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
-            if score > best_score:
-                best_variant, best_score = v, score
-        matches = []
-        for w in best_variant:
-            row = sim[qpos[w]]
-            if len(row) and row.max() > 0:
-                k = int(row.argmax())
-                matches.append(WordMatch(_surface_of(p.text, w, memo), surface[vocab[k]], float(row[k]), w, vocab[k]))
-        snippet = None
-        if matches:
-            rows = [qpos[mt.word_norm] for mt in matches]
-            scores = per_sentence[:, rows].mean(axis=1)
-            k = int(np.argmax(scores))  # the first best passage
-            if scores[k] > 0:
-                # the best passage, then (words scattered) the first passage holding each matched word it lacks
-                parts: list[str] = []
-                left = {mt.matched_norm for mt in matches}
-                for at in [k, *range(len(sources))]:
-                    here = left & per_source[at].keys()
-                    if here:
-                        label, text = sources[at]
-                        parts.append(f'{label}: "{_quote(text, here, memo)}"')
-                        left -= here
-                    if not left:
-                        break
-                snippet = " and ".join(parts)
-        own = set(vs[0]) if vs else set()
-        swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
-        out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
-    return out
-
-
-def _surface_of(text: str, norm: str, memo: dict[str, str | None]) -> str:
-    """The priority's word as written for the normalised ``norm`` (``norm`` itself when it comes from a
-    thesaurus phrasing)."""
-    for raw in raw_words(text):
-        if _norm(raw, memo) == norm:
-            return raw
-    return norm
+    return PriorityReader(priorities, thesaurus, memo).explain(services)

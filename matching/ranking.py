@@ -201,9 +201,8 @@ class Shortlist:
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
         pool = self._pool
-        ctx = replace(
-            self._ctx, memo={}, services={}, covered={}
-        )  # words and services found while explaining: this call only
+        # words, rows and services found while explaining: this call only
+        ctx = replace(self._ctx, memo={}, services={}, covered={}, reader=None, need_words=None, rows={}, premises={})
         scored = []
         for rank_no, (pid, i, j, total) in enumerate(
             zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
@@ -473,21 +472,24 @@ def criterion_scores(
     """How each criterion (in the order of ``criteria``) scored the candidate at row ``i`` of the pool
     (position ``j`` among the scored ones): its numbers read from its own column and its words from its
     own evidence function, each looked up by the criterion's name."""
-    return tuple(
-        CriterionScore(
-            criterion=c.name,
-            weight=weights[c.name],
-            score=float(columns[c.name].score[j]),
-            contribution=float(contributions[c.name][j]),
-            components=_components(columns[c.name], j),
-            evidence=c.evidence(ctx, columns[c.name], cand, i, j),
-            summary=c.summary(ctx, columns[c.name], cand, i, j),
+    out = []
+    for c in criteria:
+        col = columns[c.name]
+        out.append(
+            CriterionScore(
+                criterion=c.name,
+                weight=weights[c.name],
+                score=float(col.score.item(j)),
+                contribution=float(contributions[c.name].item(j)),
+                components=_components(col, j),
+                evidence=c.evidence(ctx, col, cand, i, j),
+                summary=c.summary(ctx, col, cand, i, j),
+            )
         )
-        for c in criteria
-    )
+    return tuple(out)
 
 
 def _components(col: CriterionColumn, j: int) -> tuple[Component, ...]:
     return tuple(
-        Component(c.name, finite_or_none(float(c.raw[j])), float(c.score[j]), c.weight) for c in col.components
+        Component(c.name, finite_or_none(c.raw.item(j)), float(c.score.item(j)), c.weight) for c in col.components
     )
