@@ -12,6 +12,7 @@ Public API
     CandidatePool.build(candidates, areas)  # full pool: columns + candidates + text, reusable across needs
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
+    (or in parts: Shortlist.explaining() -> Explaining; .explain(details, start, stop); .ranking(parts))
     concentration(capacities) -> Concentration  # HHI and largest share of capacity (matching.market)
     CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
@@ -41,7 +42,7 @@ from .partnerships import (
     propose_partnerships,
 )
 from .pool import CandidatePool, Pool
-from .ranking import DirectoryCounts, RankOptions, Shortlist, rank, shortlist
+from .ranking import DirectoryCounts, Explaining, RankOptions, Shortlist, rank, shortlist
 from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .thesaurus import Thesaurus
 from .version import ALGORITHM_VERSION
@@ -72,6 +73,7 @@ __all__ = (
     "DirectoryCounts",
     "Exclusion",
     "ExclusionReason",
+    "Explaining",
     "InvalidAreaTree",
     "InvalidCandidate",
     "InvalidNeed",

@@ -200,12 +200,38 @@ class Shortlist:
         The details must describe the providers exactly as the pool does (the same snapshot);
         a missing one, or one whose id or name disagrees with the pool, raises :class:`MatchingError`.
         """
-        pool = self._pool
-        # words, rows and services found while explaining: this call only
+        explaining = self.explaining()
+        return explaining.ranking(explaining.explain(details, 0, len(self.provider_ids)))
+
+    def explaining(self) -> Explaining:
+        """One explanation made in parts (:class:`Explaining`), e.g. while the next part's details are read."""
+        # words, rows and services found while explaining: this explanation only
         ctx = replace(self._ctx, memo={}, services={}, covered={}, reader=None, need_words=None, rows={}, premises={})
+        return Explaining(self, ctx)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Explaining:
+    """One explanation of a :class:`Shortlist`, built a range of ranks at a time (in order, from one thread at a
+    time): the parts share what they find about the need's words, so explaining in parts costs what explaining
+    at once does. :meth:`Shortlist.explain` is ``ranking(explain(details, 0, len(provider_ids)))``."""
+
+    shortlist: Shortlist
+    _ctx: EvidenceContext
+
+    def explain(self, details: Mapping[int, Candidate] | None, start: int, stop: int) -> tuple[ScoredCandidate, ...]:
+        """The ranked providers ``start`` to ``stop`` (0-based, ``stop`` excluded), explained; ``details`` as
+        :meth:`Shortlist.explain` takes them, for those providers at least."""
+        short = self.shortlist
+        pool = short._pool
         scored = []
-        for rank_no, (pid, i, j, total) in enumerate(
-            zip(self.provider_ids, self._rows, self._positions, self._totals, strict=True), start=1
+        for rank_no, pid, i, j, total in zip(
+            range(start + 1, stop + 1),
+            short.provider_ids[start:stop],
+            short._rows[start:stop],
+            short._positions[start:stop],
+            short._totals[start:stop],
+            strict=True,
         ):
             if isinstance(pool, CandidatePool):
                 cand = pool.candidates[i]
@@ -216,8 +242,16 @@ class Shortlist:
                 if found.provider_id != pid or found.name != pool.names[i]:
                     raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
                 cand = found
-            scored.append(_explain(ctx, cand, rank_no, i, j, total, self._weights, self._columns, self._contributions))
-        return Ranking(scored=tuple(scored), **self._head)
+            scored.append(
+                _explain(self._ctx, cand, rank_no, i, j, total, short._weights, short._columns, short._contributions)
+            )
+        return tuple(scored)
+
+    def ranking(self, scored: Sequence[ScoredCandidate]) -> Ranking:
+        """The :class:`Ranking` of the parts ``scored``, which must be every ranked provider in order."""
+        if tuple(s.provider_id for s in scored) != self.shortlist.provider_ids:
+            raise MatchingError("the parts explained are not every ranked provider in order")
+        return Ranking(scored=tuple(scored), **self.shortlist._head)
 
 
 def shortlist(

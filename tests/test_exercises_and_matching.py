@@ -573,7 +573,7 @@ async def test_a_run_reads_services_in_the_needs_areas_for_its_people(client, ke
     ids = [telford.json()["id"], shropshire.json()["id"]]
     need_id = await a_need(client, h)  # accommodation for adults in Telford, 60 a year
     run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
-    expected = await expected_ranking(fresh_db, need_id, 500)
+    expected = await expected_ranking(fresh_db, need_id, 400)
     assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
     mine = next(s for s in run["ranking"] if s["provider_id"] == pid)
     assert mine["service_ids"] == ids and mine["capacity"] == 40  # Shropshire's 700 are not Telford's
@@ -588,7 +588,7 @@ async def test_a_run_reads_services_in_the_needs_areas_for_its_people(client, ke
     assert r.status_code == 200, r.text
     before = run
     run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
-    expected = await expected_ranking(fresh_db, need_id, 500)
+    expected = await expected_ranking(fresh_db, need_id, 400)
     assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
     assert pid not in [s["provider_id"] for s in run["ranking"]] + [e["provider_id"] for e in run["excluded"]]
     assert run["eligible_count"] == before["eligible_count"] - 1
@@ -699,3 +699,44 @@ async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_the
         assert r.status_code == 422, (path, r.text)
         assert r.json()["errors"][0]["field"] == "weights.local_priorities", path
     assert (await client.get(f"/needs/{made.json()['id']}/match-runs", headers=h)).json() == []  # nothing stored
+
+
+async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked_again(client, keys, fresh_db):
+    """The shown providers' profiles are read in two parts, the second while the first part is explained; a provider
+    of the second part written between the two reads is caught by the second read's check, and the directory is
+    ranked again: the run equals ranking the directory afresh (with the write)."""
+    from marketplace.exercises.pools import FIRST_PART
+
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    before = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert len(before["ranking"]) > FIRST_PART, "the need must show more providers than the first part"
+    target = before["ranking"][FIRST_PART]["provider_id"]  # the first provider of the second part
+    pools = client.app.state.match_pools
+    reads: list[list[int]] = []
+    original = pools._details
+
+    async def details_then_a_write(ids: list[int], snapshot: str):
+        got = await original(ids, snapshot)
+        reads.append(list(ids))
+        if len(reads) == 1:  # after the first part's read, the second part's first provider is renamed
+            conn = await db.connect(fresh_db)
+            try:
+                await conn.execute("update provider set name = name || ' (renamed)' where id = $1", target)
+            finally:
+                await conn.close()
+        return got
+
+    pools._details = details_then_a_write
+    try:  # another limit: not the stored run's inputs, so ranked afresh
+        r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 400}, headers=h)
+    finally:
+        del pools._details
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert len(reads) == 4, "two parts read, a write caught in the second, then two parts read again"
+    assert reads[0] == [s["provider_id"] for s in before["ranking"][:FIRST_PART]]
+    renamed = next(s for s in run["ranking"] if s["provider_id"] == target)
+    assert renamed["name"].endswith(" (renamed)")
+    expected = await expected_ranking(fresh_db, need_id, 400)
+    assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]

@@ -13,7 +13,8 @@ fetching the directory afresh would give. A ranking then holds no connection whi
    not offering the pathway or covering none of the areas are only counted, the rest assessed);
 3. fetch the full profiles of the `limit` providers shown (their text, for the explanations), checking in
    the same snapshot that none of them changed since the pool's snapshot (if one did: sync and rank again);
-4. explain them, in a thread.
+4. explain them, in a thread: the first `FIRST_PART` while the others' profiles are read (step 3 in two
+   parts, each checked), so PostgreSQL builds those on the other core meanwhile.
 
 At most `slots` rankings per process are in steps 1-4 at once (the others wait without a connection), which
 bounds the memory and the connections match runs take. Storing a run is the caller's (exercises.service).
@@ -35,6 +36,8 @@ from marketplace.taxonomy.models import matching_thesaurus
 
 LOAD_CHUNK = 10_000
 """Providers per statement (and per compact pool part) when the pool is first loaded."""
+FIRST_PART = 10
+"""Providers explained while the others' details are read."""
 RETRIES = 3
 """Times a run is ranked again because a shown provider changed meanwhile, before it holds one snapshot throughout."""
 
@@ -150,8 +153,9 @@ class MatchPools:
         for _ in range(RETRIES + 1):
             pool, snapshot = await self.current()
             short = await asyncio.to_thread(shortlist, pool)
-            details, changed = await self._details(list(short.provider_ids), snapshot)
-            if not changed:
+            explained = await self._explain(short, snapshot)
+            if explained is not None:
+                ranking, by_id = explained
                 break
         else:  # the shown providers keep changing: rank and read them under one snapshot
             async with self.lock, pooled(self.db) as conn, read_only(conn):
@@ -163,7 +167,36 @@ class MatchPools:
                     self.pool, self.snapshot = pool, snapshot
                 short = await asyncio.to_thread(shortlist, pool)
                 details = _candidates.decode(await queries.candidates_by_id(conn, list(short.provider_ids)))
-        by_id = {c.provider_id: c for c in details}
-        ranking = await asyncio.to_thread(short.explain, by_id)
+            by_id = {c.provider_id: c for c in details}
+            ranking = await asyncio.to_thread(short.explain, by_id)
         assert short.directory is not None
         return Ranked(ranking=ranking, directory=short.directory, details=by_id, snapshot=snapshot)
+
+    async def _explain(
+        self, short: matching.Shortlist, snapshot: str
+    ) -> tuple[matching.Ranking, dict[int, matching.Candidate]] | None:
+        """The ranking explained, with the details it read, or None when a shown provider changed since `snapshot`.
+
+        The first `FIRST_PART` providers' details are read, then the rest's while the first are explained (in a
+        thread): PostgreSQL builds the second part's profiles on the other core meanwhile."""
+        ids = list(short.provider_ids)
+        explaining = short.explaining()
+        first, changed = await self._details(ids[:FIRST_PART], snapshot)
+        if changed:
+            return None
+        by_id = {c.provider_id: c for c in first}
+        rest = asyncio.ensure_future(self._details(ids[FIRST_PART:], snapshot)) if len(ids) > FIRST_PART else None
+        try:
+            scored = list(await asyncio.to_thread(explaining.explain, by_id, 0, min(FIRST_PART, len(ids))))
+        except BaseException:
+            if rest is not None:
+                rest.cancel()
+                await asyncio.gather(rest, return_exceptions=True)
+            raise
+        if rest is not None:
+            more, changed = await rest
+            if changed:
+                return None
+            by_id.update((c.provider_id, c) for c in more)
+            scored += await asyncio.to_thread(explaining.explain, by_id, FIRST_PART, len(ids))
+        return explaining.ranking(scored), by_id
