@@ -117,10 +117,9 @@ class MatchPools:
 
     async def _details(self, ids: list[int], snapshot: str) -> tuple[list[matching.Candidate], set[int]]:
         """The full profiles of `ids` now, and which of them changed since `snapshot` (both under one snapshot)."""
-        async with pooled(self.db) as conn, read_only(conn):
-            _, changed = await changes.changed_since(conn, snapshot)
-            doc = await queries.candidates_by_id(conn, ids)
-        return await asyncio.to_thread(_candidates.decode, doc), set(changed) & set(ids)
+        async with pooled(self.db) as conn:
+            doc, changed = await queries.details_since(conn, ids, snapshot)
+        return await asyncio.to_thread(_candidates.decode, doc), set(changed)
 
     async def rank(
         self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int, excluded_limit: int

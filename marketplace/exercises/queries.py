@@ -293,6 +293,22 @@ async def candidates_between(conn: Connection, lo: int, hi: int) -> str:
     return doc
 
 
+# The published ones among the providers $2 as the core's Candidate, and which of the providers $2 were written since
+# the snapshot $1: one statement, so both are read under one snapshot.
+DETAILS_SQL = f"""
+select (select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
+        from provider p where p.status = 'published' and p.id = any($2::bigint[])) as doc,
+       array(select p.id from provider p where p.id = any($2::bigint[]) and {written_since("$1")}) as changed
+"""
+
+
+async def details_since(conn: Connection, ids: Sequence[int], snapshot: str) -> tuple[str, list[int]]:
+    """(the published ones among `ids` as a JSON array of the core's Candidate, those of `ids` written since
+    `snapshot`), read under one snapshot."""
+    row = await one(conn, DETAILS_SQL, snapshot, list(ids))
+    return row["doc"], list(row["changed"])
+
+
 async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
     """The published ones among `ids`, as a JSON array of the core's Candidate."""
     doc: str = await conn.fetchval(BY_IDS_SQL, list(ids)) if ids else "[]"
