@@ -20,6 +20,7 @@ from marketplace.exercises.models import (
     NeedIn,
     PartnershipRun,
     PartnershipRunBody,
+    ReportRun,
 )
 
 EXERCISE_SQL = """
@@ -420,6 +421,20 @@ def match_run_of(row: asyncpg.Record) -> MatchRun:
         created_at=row["created_at"],
         created_by=row["created_by"],
     )
+
+
+_report_run = msgspec.json.Decoder(ReportRun)
+
+
+def report_run_of(row: asyncpg.Record) -> ReportRun:
+    """A stored run decoded for a report: only the fields reports read (`ReportRun`), the rest skipped."""
+    run = _report_run.decode(row["document"])
+    run.id = row["id"]
+    run.need_id = row["need_id"]
+    run.exercise_id = row["exercise_id"]
+    run.created_at = row["created_at"]
+    run.created_by = row["created_by"]
+    return run
 
 
 def partnership_run_of(row: asyncpg.Record) -> PartnershipRun:

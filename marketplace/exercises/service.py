@@ -40,6 +40,7 @@ from marketplace.exercises.models import (
     PartnershipRun,
     PartnershipRunBody,
     ProviderFacts,
+    ReportRun,
     SeedExercise,
     StoredWeights,
     in_force,
@@ -435,6 +436,14 @@ async def newest_runs(db: Pool, exercise: Exercise) -> dict[int, MatchRun]:
     async with pooled(db) as conn:
         rows = await queries.latest_match_runs(conn, exercise.id)
     runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
+    return {run.need_id: run for run in runs}
+
+
+async def newest_report_runs(db: Pool, exercise: Exercise) -> dict[int, ReportRun]:
+    """As `newest_runs`, each run decoded with only what reports read (`ReportRun`). Reads only: never matches."""
+    async with pooled(db) as conn:
+        rows = await queries.latest_match_runs(conn, exercise.id)
+    runs = await asyncio.to_thread(lambda: [queries.report_run_of(r) for r in rows])
     return {run.need_id: run for run in runs}
 
 

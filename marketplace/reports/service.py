@@ -31,7 +31,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
         responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold)
-    runs = await exercises.newest_runs(db, exercise)
+    runs = await exercises.newest_report_runs(db, exercise)
     report = await asyncio.to_thread(
         build_report,
         exercise,
