@@ -112,6 +112,11 @@ async def _published(conn: Connection, exercise_id: int) -> tuple[Exercise, Publ
     return await exercises.get_exercise(conn, exercise_id), publication
 
 
+async def is_published(conn: Connection, exercise_id: int) -> bool:
+    """Whether the exercise is published for engagement (a report reads its market response only then)."""
+    return await queries.fetch_publication(conn, exercise_id) is not None
+
+
 async def publish(
     ctx: Context, conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, data: PublishIn
 ) -> Notice:

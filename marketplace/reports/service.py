@@ -30,7 +30,9 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     """The report from stored runs only (reads; never matches, never stores)."""
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
-        responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold)
+        # the market response (which reads every need's newest run again) only when the report shows it
+        published = await engagement.is_published(conn, exercise_id)
+        responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold) if published else None
     runs = await exercises.newest_report_runs(db, exercise)
     report = await asyncio.to_thread(
         build_report,
@@ -41,7 +43,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         generated_at=ctx.clock.now(),
         depth=ctx.settings.match_store_limit,
     )
-    return msgspec.structs.replace(report, market_response=responses if responses.published else None)
+    return msgspec.structs.replace(report, market_response=responses if responses and responses.published else None)
 
 
 def rendered(report: Report) -> dict[str, bytes]:
