@@ -370,6 +370,18 @@ async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.
     return await conn.fetch(LATEST_MATCH_RUNS_SQL, exercise_id)
 
 
+# The newest run of one need (match_run_need: need_id, id desc), its document as UTF-8 bytes: what a report decodes
+# (msgspec reads bytes faster than text, and asyncpg then makes no Python string of it).
+NEWEST_RUN_DOCUMENT_SQL = """
+select id, need_id, exercise_id, created_at, created_by, convert_to(document::text, 'UTF8') as document
+from match_run where need_id = $1 order by id desc limit 1"""
+
+
+async def newest_run_document(conn: Connection, need_id: int) -> asyncpg.Record | None:
+    """The newest stored run of the need, its document as bytes (for `report_run_of`); None when it has none."""
+    return await conn.fetchrow(NEWEST_RUN_DOCUMENT_SQL, need_id)
+
+
 INSERT_PARTNERSHIP_RUN_SQL = """
 insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document, inputs_digest)
 values ($1, $2, $3, $4, $5::text::json, $6) returning id, created_at"""
