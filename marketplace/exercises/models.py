@@ -423,10 +423,25 @@ class RankedForReport(msgspec.Struct, frozen=True, gc=False):
     weaknesses: tuple[str, ...] = ()
 
 
+class FactsForReport(msgspec.Struct, frozen=True, gc=False):
+    """A stored ranked provider's facts (`ProviderFacts`) with only what reports read."""
+
+    provider_id: int
+    name: str
+    sector: str
+    legal_form: str
+    capacity: float | None
+    match_funding_per_year: float
+    volunteers: int
+    premises_areas: tuple[str, ...]
+    last_confirmed: dt.date | None
+
+
 class ReportRun(msgspec.Struct):
     """A stored match run as reports read it: the fields of `MatchRun` they use, decoded from the stored document
     (other fields, the exclusions and each criterion's components among them, are skipped unread). Read only:
-    never stored, never returned."""
+    never stored, never returned. Its many small parts are frozen and untracked by the garbage collector (gc=False:
+    they hold no cycles), so a report's thousands of them do not make the collector walk the whole heap."""
 
     algorithm_version: str
     as_of: dt.date
@@ -436,7 +451,7 @@ class ReportRun(msgspec.Struct):
     eligible_count: int
     excluded_by_reason: dict[str, int]
     ranking: list[RankedForReport]
-    providers: list[ProviderFacts] = []
+    providers: list[FactsForReport] = []
     weights_percent: dict[str, float] = {}
     id: int = 0
     need_id: int = 0

@@ -12,8 +12,8 @@ from marketplace.exercises.models import (
     CriterionForReport,
     Exercise,
     ExerciseSummary,
+    FactsForReport,
     Need,
-    ProviderFacts,
     RankedForReport,
     ReportRun,
     in_force,
@@ -194,13 +194,13 @@ def _labels(scored: list[RankedForReport]) -> dict[int, str]:
     return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider {s.provider_id})" for s in scored}
 
 
-def _capacity(s: RankedForReport, facts: dict[int, ProviderFacts]) -> float | None:
+def _capacity(s: RankedForReport, facts: dict[int, FactsForReport]) -> float | None:
     """The provider's capacity for the need as the run recorded it (the same figure the capacity coverage adds up)."""
     return facts[s.provider_id].capacity if s.provider_id in facts else s.capacity
 
 
 def cell_capacities(
-    suitable: list[RankedForReport], leaf: str, labels: dict[int, str], facts: dict[int, ProviderFacts]
+    suitable: list[RankedForReport], leaf: str, labels: dict[int, str], facts: dict[int, FactsForReport]
 ) -> list[tuple[str, float | None]]:
     """Capacity in one area: each covering provider's capacity for the need spread evenly over the need's areas its
     services cover (services state one capacity for all their areas)."""

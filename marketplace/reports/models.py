@@ -128,7 +128,7 @@ class RunStaleness(msgspec.Struct):
     """How to bring the run up to date."""
 
 
-class SuitableProvider(msgspec.Struct):
+class SuitableProvider(msgspec.Struct, gc=False):  # thousands per report, no cycles: untracked by the GC
     """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold.
     Kept small (no evidence text): a need can have hundreds of suitable providers."""
 
