@@ -223,6 +223,8 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
     total_capacity = sum(c for _, c in capacities)
     largest = max(capacities, key=lambda nc: (nc[1], nc[0]), default=None)
     need_leaves = {leaf for a in need.areas for leaf in areas.leaves_under(a)}
+    premises = {a for f in suitable_facts for a in f.premises_areas}  # each area's leaves looked up once
+    in_need_areas = {a: any(leaf in need_leaves for leaf in areas.leaves_under(a)) for a in premises}
     stale = [
         StaleProvider(
             provider_id=f.provider_id,
@@ -270,9 +272,7 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
             match_funding_per_year=sum(f.match_funding_per_year for f in suitable_facts),
             volunteers=sum(f.volunteers for f in suitable_facts),
             providers_with_premises_in_area=sum(
-                1
-                for f in suitable_facts
-                if any(leaf in need_leaves for a in f.premises_areas for leaf in areas.leaves_under(a))
+                1 for f in suitable_facts if any(in_need_areas[a] for a in f.premises_areas)
             ),
         ),
         stale_suitable=stale,
