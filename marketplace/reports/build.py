@@ -288,7 +288,7 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
                 total=s.total,  # as the run recorded it: rounding twice could cross the threshold
                 meets_threshold=s.total >= t.suitable_score,
                 capacity=_capacity(s, facts),
-                service_ids=list(s.service_ids),
+                service_ids=s.service_ids,
                 scores={c.criterion: c.score for c in s.criteria},
             )
             for k, s in enumerate(run.ranking)

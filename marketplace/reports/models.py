@@ -140,7 +140,7 @@ class SuitableProvider(msgspec.Struct, gc=False):  # thousands per report, no cy
     meets_threshold: bool
     capacity: float | None
     """Service users a year its qualifying services covering the need's areas state (None: not stated)."""
-    service_ids: list[int]
+    service_ids: tuple[int, ...]
     """Its qualifying services for the need."""
     scores: dict[str, float]
     """Every criterion's score, 0..1, as the run recorded it, by criterion code (``Method.criteria``); the evidence
