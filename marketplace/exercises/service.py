@@ -439,17 +439,15 @@ async def newest_runs(db: Pool, exercise: Exercise) -> dict[int, MatchRun]:
     return {run.need_id: run for run in runs}
 
 
-async def newest_report_runs(db: Pool, exercise: Exercise) -> dict[int, ReportRun]:
-    """As `newest_runs` (for the needs of `exercise`), each run decoded with only what reports read (`ReportRun`).
-    Each run is decoded in a worker thread while the next is read, so the database's work and the decoding overlap.
-    Reads only: never matches."""
+async def report_runs(conn: Connection, need_ids: list[int]) -> dict[int, ReportRun]:
+    """The newest stored run of each need that has one, by need id, decoded as reports read it (`ReportRun`). Each
+    run is decoded in a worker thread while the next is read, so the database's work and the decoding overlap."""
     async with asyncio.TaskGroup() as decoding:
         tasks = []
-        async with pooled(db) as conn:
-            for need in exercise.needs:
-                row = await queries.newest_run_document(conn, need.id)
-                if row is not None:
-                    tasks.append(decoding.create_task(asyncio.to_thread(queries.report_run_of, row)))
+        for need_id in need_ids:
+            row = await queries.newest_run_document(conn, need_id)
+            if row is not None:
+                tasks.append(decoding.create_task(asyncio.to_thread(queries.report_run_of, row)))
     runs = [t.result() for t in tasks]
     return {run.need_id: run for run in runs}
 

@@ -30,10 +30,14 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     """The report from stored runs only (reads; never matches, never stores)."""
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
-        # the market response (which reads every need's newest run again) only when the report shows it
+        runs = await exercises.report_runs(conn, [need.id for need in exercise.needs])
+        # the market response only when the report shows it (published), from the runs just read
         published = await engagement.is_published(conn, exercise_id)
-        responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold) if published else None
-    runs = await exercises.newest_report_runs(db, exercise)
+        responses = (
+            await engagement.market_response(ctx, conn, exercise_id, threshold=threshold, runs=runs)
+            if published
+            else None
+        )
     report = await asyncio.to_thread(
         build_report,
         exercise,
