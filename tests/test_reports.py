@@ -4,14 +4,21 @@ match runs (fetched through the API), never hard-coded."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import re
 
+import msgspec
 from conftest import fetchval, run_cli
 
 from marketplace import db
 from marketplace.exercises import queries
+from marketplace.exercises import service as exercise_service
+from marketplace.exercises.models import FactsForReport, RankedForReport, ReportRun
+from marketplace.reports.build import build_report
+from marketplace.reports.render import to_csv_bytes, to_html
+from marketplace.taxonomy import service as taxonomy_service
 
 
 async def exercise_id(dsn: str) -> int:
@@ -210,11 +217,68 @@ async def test_the_latest_run_per_need_is_picked_by_index_however_many_are_store
         stored = await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid)
         assert stored >= 50 * needs
         await conn.execute("analyze match_run")
-        explained = await conn.fetchval(f"explain (analyze, format json) {queries.LATEST_MATCH_RUNS_SQL}", xid)
-        [plan] = json.loads(explained) if isinstance(explained, str) else explained
-        assert _rows_read(plan["Plan"], "match_run") == needs, plan
+        need_ids = [r["id"] for r in await conn.fetch("select id from need where exercise_id = $1", xid)]
+        assert len(need_ids) == needs
+        for sql, arg, rows in [(queries.LATEST_MATCH_RUNS_SQL, xid, needs)] + [
+            (queries.NEWEST_RUN_DOCUMENT_SQL, need_id, 1)
+            for need_id in need_ids  # what the report reads
+        ]:
+            explained = await conn.fetchval(f"explain (analyze, format json) {sql}", arg)
+            [plan] = json.loads(explained) if isinstance(explained, str) else explained
+            assert _rows_read(plan["Plan"], "match_run") == rows, plan
         newest = dict(await conn.fetch("select need_id, max(id) from match_run where exercise_id = $1 group by 1", xid))
     finally:
         await conn.close()
     report = (await client.get(f"/exercises/{xid}/report?format=json", headers=h)).json()
     assert {n["need_id"]: n["match_run_id"] for n in report["needs"]} == newest
+
+
+async def test_a_report_reads_from_each_run_what_the_whole_run_holds(client, keys, fresh_db):
+    # reports decode a stored run into ReportRun (only the fields they read): every one of those fields is the
+    # whole run's, and the report built from them is the one built from the whole runs, byte for byte
+    h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
+    conn = await db.connect(fresh_db)
+    try:
+        exercise = await exercise_service.get_exercise(conn, xid)
+        published = await conn.fetchval("select count(*) from engagement where exercise_id = $1", xid)
+        tax = await taxonomy_service.load(conn)
+        light, whole = [], []
+        for need in exercise.needs:
+            row = await queries.newest_run_document(conn, need.id)
+            assert row is not None and isinstance(row["document"], bytes)
+            light.append(queries.report_run_of(row))
+            whole.append(queries.match_run_of(await queries.fetch_match_run(conn, row["id"])))
+    finally:
+        await conn.close()
+    assert light and any(r.ranking for r in light)
+    for lr, wr in zip(light, whole, strict=True):
+        for field in ReportRun.__struct_fields__:
+            if field not in ("ranking", "providers"):
+                assert getattr(lr, field) == getattr(wr, field), field
+        assert len(lr.ranking) == len(wr.ranking) and len(lr.providers) == len(wr.providers)
+        for ls, ws in zip(lr.ranking, wr.ranking, strict=True):
+            for field in RankedForReport.__struct_fields__:
+                if field != "criteria":
+                    assert getattr(ls, field) == getattr(ws, field), field
+            for lc, wc in zip(ls.criteria, ws.criteria, strict=True):
+                assert (lc.criterion, lc.weight, lc.score, lc.contribution, lc.summary) == (
+                    wc.criterion,
+                    wc.weight,
+                    wc.score,
+                    wc.contribution,
+                    wc.summary,
+                )
+                assert lc.evidence_list() == list(wc.evidence)
+        for lf, wf in zip(lr.providers, wr.providers, strict=True):
+            for field in FactsForReport.__struct_fields__:
+                value = getattr(wf, field)
+                assert getattr(lf, field) == (tuple(value) if field == "premises_areas" else value), field
+    at = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)
+    from_light = build_report(exercise, light, tax, threshold=0.6, generated_at=at, depth=500)
+    from_whole = build_report(exercise, whole, tax, threshold=0.6, generated_at=at, depth=500)  # duck-typed
+    assert msgspec.json.encode(from_light) == msgspec.json.encode(from_whole)
+    assert to_csv_bytes(from_light) == to_csv_bytes(from_whole)
+    assert to_html(from_light) == to_html(from_whole)
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    assert (report["market_response"] is None) == (not published), "the market response only once published"

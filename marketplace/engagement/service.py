@@ -66,7 +66,7 @@ from marketplace.engagement.models import (
 )
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import Exercise, ExercisePatch, Need
+from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -110,6 +110,11 @@ async def _published(conn: Connection, exercise_id: int) -> tuple[Exercise, Publ
     if publication is None:
         raise NotFound(f"exercise {exercise_id} is not published for engagement")
     return await exercises.get_exercise(conn, exercise_id), publication
+
+
+async def is_published(conn: Connection, exercise_id: int) -> bool:
+    """Whether the exercise is published for engagement (a report reads its market response only then)."""
+    return await queries.fetch_publication(conn, exercise_id) is not None
 
 
 async def publish(
@@ -658,12 +663,18 @@ async def open_exercises(ctx: Context, conn: Connection, caller: Caller, provide
 
 
 async def market_response(
-    ctx: Context, conn: Connection, exercise_id: int, *, threshold: float = SUITABLE_SCORE
+    ctx: Context,
+    conn: Connection,
+    exercise_id: int,
+    *,
+    threshold: float = SUITABLE_SCORE,
+    runs: Mapping[int, ReportRun] | None = None,
 ) -> MarketResponse:
     """Per need: the responses, their intent, the capacity offered against the volume (and per area), indicative
     costs against the budget per service user, declared consortia, barriers, and the suitable providers (from the
     need's newest stored match run) that did not respond. What the report's market-response section and the options
-    appraisal read. Reads only."""
+    appraisal read. Reads only. `runs`: the needs' newest runs already read (`exercises.service.report_runs`), so
+    a report does not read them twice; needs not among them are read here."""
     exercise = await exercises.get_exercise(conn, exercise_id)
     publication = await queries.fetch_publication(conn, exercise_id)
     _, responses = await queries.fetch_responses(conn, exercise_id)
@@ -671,6 +682,8 @@ async def market_response(
     tree = ctx.taxonomy.matching_areas
     names = ctx.taxonomy.codes("areas")
     directory_names: dict[int, str] = {}
+    newest = dict(runs or {})  # each need's newest run
+    newest |= await exercises.report_runs(conn, [need.id for need in exercise.needs if need.id not in newest])
     needs = []
     for need in exercise.needs:
         answers = [(r, n) for r in current for n in r.needs if n.need_id == need.id]
@@ -708,15 +721,14 @@ async def market_response(
                     partners.append(p.name or "")
             consortia.append(Consortium(lead_provider_id=r.provider_id, lead_name=r.provider_name, partners=partners))
         barriers: Counter[str] = Counter(b for _, n in answers for b in n.barriers)
-        runs = await exercises.list_match_runs(conn, need.id)
-        run_id = runs[0].id if runs else None
+        run = newest.get(need.id)
+        run_id = run.id if run is not None else None
         non_responders: list[NonResponder] = []
-        if run_id is not None:
-            run = await exercises.get_match_run(conn, run_id, limit=ctx.settings.match_store_limit)
+        if run is not None:
             responders = {r.provider_id for r, _ in answers}
             non_responders = [
                 NonResponder(provider_id=s.provider_id, name=s.name, score=round(s.total, 4))
-                for s in run.ranking
+                for s in run.ranking[: ctx.settings.match_store_limit]
                 if s.total >= threshold and s.provider_id not in responders
             ]
         needs.append(

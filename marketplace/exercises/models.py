@@ -393,6 +393,77 @@ class MatchRun(MatchRunBody):
     created_by: int | None = None
 
 
+class CriterionForReport(msgspec.Struct, frozen=True, gc=False):
+    """One criterion of a stored ranked provider, as reports read it (see `ReportRun`): its components are skipped
+    and its evidence kept as raw JSON, decoded (`evidence_list`) only for the few top candidates a report explains."""
+
+    criterion: str
+    weight: float
+    score: float
+    contribution: float
+    evidence: msgspec.Raw
+    summary: str = ""
+
+    def evidence_list(self) -> list[str]:
+        return msgspec.json.decode(self.evidence, type=list[str])
+
+
+class RankedForReport(msgspec.Struct, frozen=True, gc=False):
+    """A stored ranked provider (`matching.ScoredCandidate`) with only what reports read."""
+
+    rank: int
+    provider_id: int
+    name: str
+    total: float
+    criteria: tuple[CriterionForReport, ...]
+    covered_areas: tuple[str, ...]
+    service_ids: tuple[int, ...] = ()
+    capacity: float | None = None
+    strengths: tuple[str, ...] = ()
+    weaknesses: tuple[str, ...] = ()
+
+
+class FactsForReport(msgspec.Struct, frozen=True, gc=False):
+    """A stored ranked provider's facts (`ProviderFacts`) with only what reports read."""
+
+    provider_id: int
+    name: str
+    sector: str
+    legal_form: str
+    capacity: float | None
+    match_funding_per_year: float
+    volunteers: int
+    premises_areas: tuple[str, ...]
+    last_confirmed: dt.date | None
+
+
+class ReportRun(msgspec.Struct):
+    """A stored match run as reports read it: the fields of `MatchRun` they use, decoded from the stored document
+    (other fields, the exclusions and each criterion's components among them, are skipped unread). Read only:
+    never stored, never returned. Its many small parts are frozen and untracked by the garbage collector (gc=False:
+    they hold no cycles), so a report's thousands of them do not make the collector walk the whole heap."""
+
+    algorithm_version: str
+    as_of: dt.date
+    need: Need
+    weights: dict[str, float]
+    directory_size: int
+    eligible_count: int
+    excluded_by_reason: dict[str, int]
+    ranking: list[RankedForReport]
+    providers: list[FactsForReport] = []
+    weights_percent: dict[str, float] = {}
+    id: int = 0
+    need_id: int = 0
+    exercise_id: int = 0
+    created_at: dt.datetime | None = None
+    created_by: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.weights_percent:
+            self.weights_percent = percentages_of(self.weights)
+
+
 class PartnershipRunBody(msgspec.Struct):
     algorithm_version: str
     as_of: dt.date

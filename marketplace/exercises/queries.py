@@ -20,6 +20,7 @@ from marketplace.exercises.models import (
     NeedIn,
     PartnershipRun,
     PartnershipRunBody,
+    ReportRun,
 )
 
 EXERCISE_SQL = """
@@ -385,6 +386,18 @@ async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.
     return await conn.fetch(LATEST_MATCH_RUNS_SQL, exercise_id)
 
 
+# The newest run of one need (match_run_need: need_id, id desc), its document as UTF-8 bytes: what a report decodes
+# (msgspec reads bytes faster than text, and asyncpg then makes no Python string of it).
+NEWEST_RUN_DOCUMENT_SQL = """
+select id, need_id, exercise_id, created_at, created_by, convert_to(document::text, 'UTF8') as document
+from match_run where need_id = $1 order by id desc limit 1"""
+
+
+async def newest_run_document(conn: Connection, need_id: int) -> asyncpg.Record | None:
+    """The newest stored run of the need, its document as bytes (for `report_run_of`); None when it has none."""
+    return await conn.fetchrow(NEWEST_RUN_DOCUMENT_SQL, need_id)
+
+
 INSERT_PARTNERSHIP_RUN_SQL = """
 insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document, inputs_digest)
 values ($1, $2, $3, $4, $5::text::json, $6) returning id, created_at"""
@@ -436,6 +449,20 @@ def match_run_of(row: asyncpg.Record) -> MatchRun:
         created_at=row["created_at"],
         created_by=row["created_by"],
     )
+
+
+_report_run = msgspec.json.Decoder(ReportRun)
+
+
+def report_run_of(row: asyncpg.Record) -> ReportRun:
+    """A stored run decoded for a report: only the fields reports read (`ReportRun`), the rest skipped."""
+    run = _report_run.decode(row["document"])
+    run.id = row["id"]
+    run.need_id = row["need_id"]
+    run.exercise_id = row["exercise_id"]
+    run.created_at = row["created_at"]
+    run.created_by = row["created_by"]
+    return run
 
 
 def partnership_run_of(row: asyncpg.Record) -> PartnershipRun:

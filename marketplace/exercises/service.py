@@ -40,6 +40,7 @@ from marketplace.exercises.models import (
     PartnershipRun,
     PartnershipRunBody,
     ProviderFacts,
+    ReportRun,
     SeedExercise,
     StoredWeights,
     in_force,
@@ -435,6 +436,19 @@ async def newest_runs(db: Pool, exercise: Exercise) -> dict[int, MatchRun]:
     async with pooled(db) as conn:
         rows = await queries.latest_match_runs(conn, exercise.id)
     runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
+    return {run.need_id: run for run in runs}
+
+
+async def report_runs(conn: Connection, need_ids: list[int]) -> dict[int, ReportRun]:
+    """The newest stored run of each need that has one, by need id, decoded as reports read it (`ReportRun`). Each
+    run is decoded in a worker thread while the next is read, so the database's work and the decoding overlap."""
+    async with asyncio.TaskGroup() as decoding:
+        tasks = []
+        for need_id in need_ids:
+            row = await queries.newest_run_document(conn, need_id)
+            if row is not None:
+                tasks.append(decoding.create_task(asyncio.to_thread(queries.report_run_of, row)))
+    runs = [t.result() for t in tasks]
     return {run.need_id: run for run in runs}
 
 

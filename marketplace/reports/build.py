@@ -9,11 +9,13 @@ import msgspec
 
 import matching
 from marketplace.exercises.models import (
+    CriterionForReport,
     Exercise,
     ExerciseSummary,
-    MatchRun,
+    FactsForReport,
     Need,
-    ProviderFacts,
+    RankedForReport,
+    ReportRun,
     in_force,
     percentages_of,
 )
@@ -69,14 +71,23 @@ def _months(since: dt.date | None, as_of: dt.date) -> float | None:
     return None if since is None else round((as_of - since).days / 30.4375, 1)
 
 
-def _note(c: matching.CriterionScore) -> CriterionNote:
+Candidate = RankedForReport | matching.ScoredCandidate
+"""A ranked provider: as a report decodes it from a stored run, or as the matching core gives it."""
+CriterionScored = CriterionForReport | matching.CriterionScore
+
+
+def _evidence(c: CriterionScored) -> list[str]:
+    return c.evidence_list() if isinstance(c, CriterionForReport) else list(c.evidence)
+
+
+def _note(c: CriterionScored) -> CriterionNote:
     # not rounded: a score of 0.49996 stays below the threshold in the JSON too
     return CriterionNote(
         criterion=c.criterion,
         score=c.score,
         weight=c.weight,
         contribution=c.contribution,
-        evidence=list(c.evidence),
+        evidence=_evidence(c),
         summary=c.summary,
         weight_percent=percent(c.weight),
     )
@@ -87,7 +98,7 @@ def percent(weight: float) -> float:
     return round(weight * 100, 1)
 
 
-def strengths_of(s: matching.ScoredCandidate) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def strengths_of(s: Candidate) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The candidate's strengths and weaknesses as the matching core decided them (criterion codes, in its order).
 
     Runs made before algorithm 2026.12-1 carry none (their criteria have no ``summary`` either): for them the core's
@@ -103,7 +114,7 @@ def strengths_of(s: matching.ScoredCandidate) -> tuple[tuple[str, ...], tuple[st
     return tuple(c.criterion for c in strong), tuple(c.criterion for c in weak)
 
 
-def _headline(s: matching.ScoredCandidate, sector: str) -> Headline:
+def _headline(s: Candidate, sector: str) -> Headline:
     """The candidate's strengths and weaknesses as defined on :class:`Headline`: the core's, the first few of each."""
     by_name = {c.criterion: c for c in s.criteria}
     strong, weak = strengths_of(s)
@@ -146,7 +157,7 @@ normalised twice may differ by an ulp, and weights rewritten as percentages by s
 
 
 def staleness(
-    run: MatchRun, need: Need, exercise_id: int, weights: dict[str, float] | None = None
+    run: ReportRun, need: Need, exercise_id: int, weights: dict[str, float] | None = None
 ) -> RunStaleness | None:
     """What changed since the run was made: in the need, and in the weights it would be matched with now (`weights`,
     normalised: a change of the exercise's default weights or of the need's overrides); None when nothing did."""
@@ -177,19 +188,19 @@ def weights_changed(in_run: dict[str, float], now: dict[str, float] | None) -> b
     return any(abs(in_run.get(k, 0.0) - v) > WEIGHT_TOLERANCE for k, v in now.items())
 
 
-def _labels(scored: list[matching.ScoredCandidate]) -> dict[int, str]:
+def _labels(scored: list[RankedForReport]) -> dict[int, str]:
     """Each provider's name, with its id where two share a name (so their capacities are never merged)."""
     counts = Counter(s.name for s in scored)
     return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider {s.provider_id})" for s in scored}
 
 
-def _capacity(s: matching.ScoredCandidate, facts: dict[int, ProviderFacts]) -> float | None:
+def _capacity(s: RankedForReport, facts: dict[int, FactsForReport]) -> float | None:
     """The provider's capacity for the need as the run recorded it (the same figure the capacity coverage adds up)."""
     return facts[s.provider_id].capacity if s.provider_id in facts else s.capacity
 
 
 def cell_capacities(
-    suitable: list[matching.ScoredCandidate], leaf: str, labels: dict[int, str], facts: dict[int, ProviderFacts]
+    suitable: list[RankedForReport], leaf: str, labels: dict[int, str], facts: dict[int, FactsForReport]
 ) -> list[tuple[str, float | None]]:
     """Capacity in one area: each covering provider's capacity for the need spread evenly over the need's areas its
     services cover (services state one capacity for all their areas)."""
@@ -201,7 +212,7 @@ def cell_capacities(
     return out
 
 
-def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
+def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
     need = run.need
     names = tax.codes("areas")
     facts = {f.provider_id: f for f in run.providers}
@@ -212,6 +223,8 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
     total_capacity = sum(c for _, c in capacities)
     largest = max(capacities, key=lambda nc: (nc[1], nc[0]), default=None)
     need_leaves = {leaf for a in need.areas for leaf in areas.leaves_under(a)}
+    premises = {a for f in suitable_facts for a in f.premises_areas}  # each area's leaves looked up once
+    in_need_areas = {a: any(leaf in need_leaves for leaf in areas.leaves_under(a)) for a in premises}
     stale = [
         StaleProvider(
             provider_id=f.provider_id,
@@ -259,9 +272,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
             match_funding_per_year=sum(f.match_funding_per_year for f in suitable_facts),
             volunteers=sum(f.volunteers for f in suitable_facts),
             providers_with_premises_in_area=sum(
-                1
-                for f in suitable_facts
-                if any(leaf in need_leaves for a in f.premises_areas for leaf in areas.leaves_under(a))
+                1 for f in suitable_facts if any(in_need_areas[a] for a in f.premises_areas)
             ),
         ),
         stale_suitable=stale,
@@ -277,7 +288,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
                 total=s.total,  # as the run recorded it: rounding twice could cross the threshold
                 meets_threshold=s.total >= t.suitable_score,
                 capacity=_capacity(s, facts),
-                service_ids=list(s.service_ids),
+                service_ids=s.service_ids,
                 scores={c.criterion: c.score for c in s.criteria},
             )
             for k, s in enumerate(run.ranking)
@@ -288,7 +299,7 @@ def need_report(run: MatchRun, tax: Taxonomy, t: Thresholds, areas: matching.Are
 
 def build_report(
     exercise: Exercise,
-    runs: list[MatchRun],
+    runs: list[ReportRun],
     tax: Taxonomy,
     *,
     threshold: float,
@@ -306,7 +317,7 @@ def build_report(
     by_need = {r.need_id: r for r in runs}
     refresh = refresh_text(exercise.id)
     not_matched: list[NotMatched] = []
-    ordered: list[MatchRun] = []
+    ordered: list[ReportRun] = []
     for wanted in exercise.needs:
         run = by_need.get(wanted.id)
         if run is None:

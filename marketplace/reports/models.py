@@ -128,7 +128,7 @@ class RunStaleness(msgspec.Struct):
     """How to bring the run up to date."""
 
 
-class SuitableProvider(msgspec.Struct):
+class SuitableProvider(msgspec.Struct, gc=False):  # thousands per report, no cycles: untracked by the GC
     """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold.
     Kept small (no evidence text): a need can have hundreds of suitable providers."""
 
@@ -140,7 +140,7 @@ class SuitableProvider(msgspec.Struct):
     meets_threshold: bool
     capacity: float | None
     """Service users a year its qualifying services covering the need's areas state (None: not stated)."""
-    service_ids: list[int]
+    service_ids: tuple[int, ...]
     """Its qualifying services for the need."""
     scores: dict[str, float]
     """Every criterion's score, 0..1, as the run recorded it, by criterion code (``Method.criteria``); the evidence

@@ -30,8 +30,14 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     """The report from stored runs only (reads; never matches, never stores)."""
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
-        responses = await engagement.market_response(ctx, conn, exercise_id, threshold=threshold)
-    runs = await exercises.newest_runs(db, exercise)
+        runs = await exercises.report_runs(conn, [need.id for need in exercise.needs])
+        # the market response only when the report shows it (published), from the runs just read
+        published = await engagement.is_published(conn, exercise_id)
+        responses = (
+            await engagement.market_response(ctx, conn, exercise_id, threshold=threshold, runs=runs)
+            if published
+            else None
+        )
     report = await asyncio.to_thread(
         build_report,
         exercise,
@@ -41,7 +47,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         generated_at=ctx.clock.now(),
         depth=ctx.settings.match_store_limit,
     )
-    return msgspec.structs.replace(report, market_response=responses if responses.published else None)
+    return msgspec.structs.replace(report, market_response=responses if responses and responses.published else None)
 
 
 def rendered(report: Report) -> dict[str, bytes]:

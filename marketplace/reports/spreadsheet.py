@@ -176,29 +176,39 @@ def _weight_columns(need: NeedReport) -> dict[str, str]:
     }
 
 
-def _candidate(
-    need: NeedReport, p: SuitableProvider, strengths: list[CriterionNote], weaknesses: list[CriterionNote]
-) -> dict[str, str]:
+def _candidate_common(need: NeedReport) -> dict[str, str]:
+    """The columns every candidate row of the need shares."""
     return {
         "row_type": "candidate",
         **_need_columns(need, need.need_id, need.pathway),
+        "match_run_id": str(need.match_run_id),
+        **_weight_columns(need),
+    }
+
+
+def _candidate(
+    common: dict[str, str], p: SuitableProvider, strengths: list[CriterionNote], weaknesses: list[CriterionNote]
+) -> dict[str, str]:
+    return {
+        **common,
         "rank": str(p.rank),
         "provider_id": str(p.provider_id),
         "provider_name": guard(p.name),
         "sector": guard(p.sector),
         "total_score": score(p.total),
         "meets_threshold": "yes" if p.meets_threshold else "no",
-        "strengths": guard("; ".join(note_text(s) for s in strengths)),
-        "weaknesses": guard("; ".join(note_text(w) for w in weaknesses)),
-        "match_run_id": str(need.match_run_id),
+        "strengths": guard("; ".join(note_text(s) for s in strengths)) if strengths else "",
+        "weaknesses": guard("; ".join(note_text(w) for w in weaknesses)) if weaknesses else "",
         "capacity": _number(p.capacity),
         "service_ids": "; ".join(map(str, p.service_ids)),
-        **{f"score_{c}": score(v) for c, v in p.scores.items() if f"score_{c}" in _COLUMNS},
-        **_weight_columns(need),
+        **{_SCORE_COLUMNS[c]: score(v) for c, v in p.scores.items() if c in _SCORE_COLUMNS},
     }
 
 
 _COLUMNS = frozenset(CSV_HEADER)
+_SCORE_COLUMNS = {c: f"score_{c}" for c in matching.CRITERIA}
+_BLANK = dict.fromkeys(CSV_HEADER, "")
+"""Every column, empty, in the header's order: a row is this updated with its own columns."""
 
 
 def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
@@ -238,9 +248,10 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         }
     for need in report.needs:
         top = {c.provider_id: c for c in need.top_candidates}
+        common = _candidate_common(need)
         for p in need.providers:
             h = top.get(p.provider_id)
-            yield _candidate(need, p, h.strengths if h else [], h.weaknesses if h else [])
+            yield _candidate(common, p, h.strengths if h else [], h.weaknesses if h else [])
     yield from _response_rows(report)
 
 
@@ -293,10 +304,18 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
 def to_csv(report: Report) -> str:
     """The report's needs, grid cells and ranked providers as one CSV (columns: see the module docstring)."""
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=CSV_HEADER, restval="", lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(_csv_rows(report))
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    writer.writerows(_cells(row) for row in _csv_rows(report))
     return out.getvalue()
+
+
+def _cells(row: dict[str, str]) -> Iterable[str]:
+    """A row's cells in the header's order, empty where it has no value (a column not in the header is an error)."""
+    cells = {**_BLANK, **row}
+    if len(cells) != len(_BLANK):
+        raise ValueError(f"columns not in the CSV header: {sorted(row.keys() - _COLUMNS)}")
+    return cells.values()
 
 
 def to_csv_bytes(report: Report) -> bytes:
