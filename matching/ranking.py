@@ -187,9 +187,11 @@ class Shortlist:
     _ctx: EvidenceContext
     _rows: tuple[int, ...]
     _positions: tuple[int, ...]
+    """Each ranked provider's position in the columns kept (0, 1, ...: only the ranked providers' are kept)."""
     _totals: tuple[float, ...]
     _weights: Mapping[str, float]
     _columns: Mapping[str, CriterionColumn]
+    """Each criterion's column for the ranked providers only, in rank order."""
     _contributions: Mapping[str, npt.NDArray[np.float64]]
     _head: dict[str, Any]
 
@@ -359,6 +361,9 @@ def shortlist(
     )
     positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
+    # the shortlist keeps only the shown candidates' columns: all an explanation reads (less memory held while the
+    # shown providers' details are read and explained)
+    shown_at = np.asarray(order, dtype=np.int64)
     n = len(pids) - outside
     prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
     shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
@@ -380,11 +385,11 @@ def shortlist(
         _pool=scored_pool,
         _ctx=ctx,
         _rows=tuple(rows_shown),
-        _positions=tuple(order),
+        _positions=tuple(range(len(order))),
         _totals=tuple(float(total[j]) for j in order),
         _weights=wd,
-        _columns=columns,
-        _contributions=contributions,
+        _columns={name: col.take(shown_at) for name, col in columns.items()},
+        _contributions={name: c[shown_at] for name, c in contributions.items()},
         _head=head,
     )
 

@@ -99,6 +99,14 @@ class CriterionColumn:
     measures: Mapping[str, FloatArray] = field(default_factory=lambda: MappingProxyType({}))
     """Figures the explanation states besides the components (e.g. ``capacity``: the summed capacity)."""
 
+    def take(self, positions: npt.NDArray[np.int64]) -> CriterionColumn:
+        """The column of the candidates at ``positions`` only (the shown ones: what explaining them reads)."""
+        return CriterionColumn(
+            tuple(ComponentColumn(c.name, c.weight, c.raw[positions], c.score[positions]) for c in self.components),
+            self.score[positions],
+            MappingProxyType({k: v[positions] for k, v in self.measures.items()}),
+        )
+
     def component(self, name: str) -> ComponentColumn:
         """The component called ``name`` (``KeyError`` if this criterion has none, e.g. a weight of 0)."""
         for c in self.components:
