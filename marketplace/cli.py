@@ -164,7 +164,7 @@ def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_match(args: argparse.Namespace, settings: Settings) -> int:
     async def work(ctx: Context, pool: db.Pool) -> tuple[Need, MatchRun]:
-        run, _ = await exercises.match_need(
+        run, _, _ = await exercises.match_need(
             ctx,
             pool,
             _pools(ctx, pool),

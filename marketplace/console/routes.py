@@ -584,7 +584,9 @@ async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, 
         await posted(request, conn)
     admit(actor_of(request.scope).caller, STAFF)
     await expensive(request, request.route_handler)
-    run, _ = await exercises.match_need(ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=50)
+    run, _, _ = await exercises.match_need(
+        ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=50
+    )
     return see_other(f"/console/match-runs/{run.id}")
 
 

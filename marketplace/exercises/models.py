@@ -393,6 +393,16 @@ class MatchRun(MatchRunBody):
     created_by: int | None = None
 
 
+class RunStored(msgspec.Struct):
+    """What storing a run adds to its body: `MatchRun`'s own fields, in its order (see `queries.run_json`)."""
+
+    id: int
+    need_id: int
+    exercise_id: int
+    created_at: dt.datetime | None
+    created_by: int | None
+
+
 class CriterionForReport(msgspec.Struct, frozen=True, gc=False):
     """One criterion of a stored ranked provider, as reports read it (see `ReportRun`): its components are skipped
     and its evidence kept as raw JSON, decoded (`evidence_list`) only for the few top candidates a report explains."""

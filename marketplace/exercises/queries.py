@@ -21,6 +21,7 @@ from marketplace.exercises.models import (
     PartnershipRun,
     PartnershipRunBody,
     ReportRun,
+    RunStored,
 )
 
 EXERCISE_SQL = """
@@ -437,6 +438,21 @@ async def fetch_partnership_run(conn: Connection, run_id: int) -> asyncpg.Record
 
 _run_body = msgspec.json.Decoder(MatchRunBody)
 _partnership_body = msgspec.json.Decoder(PartnershipRunBody)
+
+
+def run_json(document: bytes, stored: RunStored) -> bytes:
+    """A run as `MatchRun` encodes (its body's fields, then what storing it added), from the body's own JSON:
+    the stored document is not decoded and encoded again (tests: the same bytes as encoding the `MatchRun`)."""
+    return document[:-1] + b"," + msgspec.json.encode(stored)[1:]
+
+
+def run_json_of(row: asyncpg.Record) -> bytes:
+    """`run_json` of a stored run's row (its document and the columns of `RunStored`)."""
+    document = row["document"]
+    return run_json(
+        document.encode() if isinstance(document, str) else document,
+        RunStored(row["id"], row["need_id"], row["exercise_id"], row["created_at"], row["created_by"]),
+    )
 
 
 def match_run_of(row: asyncpg.Record) -> MatchRun:

@@ -41,6 +41,7 @@ from marketplace.exercises.models import (
     PartnershipRunBody,
     ProviderFacts,
     ReportRun,
+    RunStored,
     SeedExercise,
     StoredWeights,
     in_force,
@@ -314,9 +315,10 @@ async def match_need(
     *,
     weights: CriteriaWeights | None = None,
     limit: int,
-) -> tuple[MatchRun, bool]:
+) -> tuple[MatchRun, bool, bytes]:
     """Match the current directory against a need and store the run (the best `limit` explained), or give back
-    the stored run made from the same inputs over an unchanged directory (then True).
+    the stored run made from the same inputs over an unchanged directory (then True); and the run's JSON, as
+    encoding the `MatchRun` gives it (`queries.run_json`).
     Weights (`weights_for`): `weights`, else the need's overrides, else the exercise's defaults, else the core's."""
     async with pooled(db) as conn:
         need = await get_need(conn, need_id)
@@ -340,16 +342,17 @@ async def _match(
     *,
     limit: int,
     audited: bool,
-) -> tuple[MatchRun, bool]:
-    """The run, and whether it is a stored one reused: the same inputs (the need as stored, the weights, the
-    limits, the date, the algorithm) over a directory nobody has written to since that run."""
+) -> tuple[MatchRun, bool, bytes]:
+    """The run, whether it is a stored one reused: the same inputs (the need as stored, the weights, the
+    limits, the date, the algorithm) over a directory nobody has written to since that run, and its JSON."""
     as_of = ctx.clock.today()
     excluded_limit = ctx.settings.match_excluded_limit
     digest = _digest(matching.ALGORITHM_VERSION, as_of, need, weights.as_dict(), limit, excluded_limit)
     async with pooled(db) as conn:
         stored = await queries.reusable_match_run(conn, need.id, digest)
     if stored is not None:
-        return await asyncio.to_thread(queries.match_run_of, stored), True
+        run, text = await asyncio.to_thread(lambda: (queries.match_run_of(stored), queries.run_json_of(stored)))
+        return run, True, text
     try:
         ranked = await pools.rank(
             core_need(need, ctx.taxonomy.codes("desired_outcomes")),
@@ -363,8 +366,7 @@ async def _match(
     except matching.InvalidWeights as exc:  # the weights in force (the body's, the exercise's, the need's) together
         problem = f"{exc.problem} (the weights in force: the request's, else the need's, else the exercise's)"
         raise Unprocessable.from_problems([FieldProblem(field=f"weights.{exc.field}", problem=problem)]) from None
-    body = await asyncio.to_thread(_run_body, ranked, need)
-    document = await asyncio.to_thread(msgspec.json.encode, body)
+    body, document = await asyncio.to_thread(_body_and_document, ranked, need)
     async with pooled(db) as conn, conn.transaction():
         row = await queries.insert_match_run(
             conn,
@@ -379,15 +381,14 @@ async def _match(
         )
         if audited:
             await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
-    run = MatchRun(
-        **msgspec.structs.asdict(body),
-        id=row["id"],
-        need_id=need.id,
-        exercise_id=need.exercise_id,
-        created_at=row["created_at"],
-        created_by=actor.caller.key_id,
-    )
-    return run, False
+    stored_as = RunStored(row["id"], need.id, need.exercise_id, row["created_at"], actor.caller.key_id)
+    run = MatchRun(**msgspec.structs.asdict(body), **msgspec.structs.asdict(stored_as))
+    return run, False, queries.run_json(document, stored_as)
+
+
+def _body_and_document(ranked: Ranked, need: Need) -> tuple[MatchRunBody, bytes]:
+    body = _run_body(ranked, need)
+    return body, msgspec.json.encode(body)
 
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
@@ -473,7 +474,7 @@ async def match_exercise(
         if progress:
             progress(i, len(exercise.needs), need.title)
         weights = weights_for(exercise, need)
-        run, reused = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
+        run, reused, _ = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
         best = run.ranking[0] if run.ranking else None
         done.append(
             NeedMatched(
