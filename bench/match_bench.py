@@ -1,6 +1,7 @@
 """Match runs end to end over HTTP, in process (not a test; prints figures).
 
     .venv/bin/python bench/match_bench.py --dsn postgresql://...  [--needs 1 2] [--runs 15] [--concurrent 32]
+    .venv/bin/python bench/match_bench.py --data-dir /tmp/b --dsn "postgresql://postgres:@/DATABASE?host=/tmp/b/pg"
 
 Builds the real app (`create_app(Settings(database_url=..., secret=...))`), makes one commissioner key in that
 database, and drives `POST /needs/{id}/match-runs?limit=50` through litestar's AsyncTestClient:
@@ -76,11 +77,16 @@ def pct(values: list[float], q: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dsn", required=True)
+    parser.add_argument(
+        "--data-dir", type=Path, help="start the embedded PostgreSQL kept there first (bench/run.py --keep --data-dir)"
+    )
     parser.add_argument("--needs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--limit", type=int, default=50)
     args = parser.parse_args()
+    if args.data_dir is not None:
+        db.start_embedded(args.data_dir)
 
     secret = secrets.token_urlsafe(24)
     conn = await db.connect(args.dsn)
