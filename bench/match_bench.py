@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from litestar.testing import AsyncTestClient
 
-from marketplace import db
+from marketplace import db, memory
 from marketplace.accounts.models import key_request
 from marketplace.accounts.service import make_key
 from marketplace.app import create_app
@@ -85,6 +85,7 @@ async def main() -> None:
     parser.add_argument("--concurrent", type=int, default=32)
     parser.add_argument("--limit", type=int, default=50)
     args = parser.parse_args()
+    memory.tune_allocator()  # as `marketplace serve` sets up its workers (marketplace/memory.py)
     if args.data_dir is not None:
         db.start_embedded(args.data_dir)
 
