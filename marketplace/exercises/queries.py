@@ -369,24 +369,6 @@ async def list_match_runs(conn: Connection, need_id: int) -> list[asyncpg.Record
     )
 
 
-# The newest run of each need of an exercise, one index probe per need (match_run_need: need_id, id desc): only the
-# chosen runs' documents are read, however many runs are stored.
-LATEST_MATCH_RUNS_SQL = """
-select r.id, r.need_id, r.exercise_id, r.created_at, r.created_by, r.document::text as document
-from need n
-cross join lateral (
-    select id, need_id, exercise_id, created_at, created_by, document from match_run
-    where need_id = n.id order by id desc limit 1
-) r
-where n.exercise_id = $1
-order by n.id"""
-
-
-async def latest_match_runs(conn: Connection, exercise_id: int) -> list[asyncpg.Record]:
-    """The newest run of each need of an exercise (for reports), as stored."""
-    return await conn.fetch(LATEST_MATCH_RUNS_SQL, exercise_id)
-
-
 # The newest run of one need (match_run_need: need_id, id desc), its document as UTF-8 bytes: what a report decodes
 # (msgspec reads bytes faster than text, and asyncpg then makes no Python string of it).
 NEWEST_RUN_DOCUMENT_SQL = """

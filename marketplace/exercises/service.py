@@ -432,14 +432,6 @@ def deep_enough(run: MatchRun, depth: int) -> bool:
     return len(run.ranking) >= min(run.eligible_count, depth)
 
 
-async def newest_runs(db: Pool, exercise: Exercise) -> dict[int, MatchRun]:
-    """The newest stored run of each need of the exercise that has one, as stored. Reads only: never matches."""
-    async with pooled(db) as conn:
-        rows = await queries.latest_match_runs(conn, exercise.id)
-    runs = await asyncio.to_thread(lambda: [queries.match_run_of(r) for r in rows])
-    return {run.need_id: run for run in runs}
-
-
 async def report_runs(conn: Connection, need_ids: list[int]) -> dict[int, ReportRun]:
     """The newest stored run of each need that has one, by need id, decoded as reports read it (`ReportRun`). Each
     run is decoded in a worker thread while the next is read, so the database's work and the decoding overlap."""

@@ -47,7 +47,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         generated_at=ctx.clock.now(),
         depth=ctx.settings.match_store_limit,
     )
-    return msgspec.structs.replace(report, market_response=responses if responses and responses.published else None)
+    return msgspec.structs.replace(report, market_response=responses)
 
 
 def rendered(report: Report) -> dict[str, bytes]:
