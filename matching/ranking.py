@@ -46,8 +46,8 @@ from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
 from .results import Component, CriterionScore, Ranking, ScoredCandidate
-from .scoring import CAPACITY, CriterionColumn, scoring_input
-from .screening import build_exclusions, excluded_in_name_order, screen, screen_candidates, screen_directory
+from .scoring import CAPACITY, CriterionColumn, scoring_bounds, scoring_input
+from .screening import Screening, build_exclusions, excluded_in_name_order, screen, screen_candidates, screen_directory
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
@@ -320,9 +320,13 @@ def shortlist(
             return list(map(_NAME, map(cands.__getitem__, idx)))
 
     idx = screening.eligible
-    m = len(idx)
-    # Text matching is the expensive criterion: with a limit, match priorities only for the
-    # candidates that could still reach the top `limit` (see _could_reach_top).
+    # With a limit, only the candidates whose total could be among the best `limit` are scored (see
+    # _could_be_shown), and text matching, the expensive criterion, only for those of them that could still
+    # reach the top whatever their priorities (see _could_reach_top).
+    scored_rows = None
+    if limit is not None and limit > 0 and BOUND_ABOVE * limit < len(idx):
+        scored_rows = _could_be_shown(scored_pool, cn, scored_screening, wd, limit, as_of, sv_codes)
+    m = len(idx) if scored_rows is None else len(scored_rows)
     prune = bool(cn.priorities) and limit is not None and limit < m
     inputs = scoring_input(
         scored_pool,
@@ -332,6 +336,7 @@ def shortlist(
         social_value_accreditations=sv_codes,
         priority_rows=np.zeros(0, dtype=np.int64) if prune else None,
         thesaurus=opts.thesaurus,
+        rows=scored_rows,
     )
     if prune and limit is not None:
         columns = score_columns(inputs, _WITHOUT_TEXT)
@@ -346,7 +351,8 @@ def shortlist(
         contributions = {name: wk * columns[name].score for name, wk in wd.items()}
     total = _sum(contributions, m)
 
-    order = _top(total, scored_pool, scored_screening.eligible, limit).tolist()
+    positions = inputs.idx  # the pool rows scored
+    order = _top(total, scored_pool, positions, limit).tolist()
     ctx = EvidenceContext(
         scored_pool.columns,
         cn,
@@ -359,7 +365,6 @@ def shortlist(
         qualifying_owner=scored_pool.columns.services.owner[scored_screening.qualifying],
         thesaurus=opts.thesaurus,
     )
-    positions = scored_screening.eligible
     rows_shown = [int(positions[j]) for j in order]
     # the shortlist keeps only the shown candidates' columns: all an explanation reads (less memory held while the
     # shown providers' details are read and explained)
@@ -405,6 +410,59 @@ def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.ND
     for name in CRITERIA:
         total += contributions[name]
     return total
+
+
+BOUND_ABOVE: Final = 4
+"""With more than this many eligible candidates per one shown, only those that could be shown are scored (see
+:func:`_could_be_shown`); with fewer, bounding them costs about what scoring them all does."""
+PROBE: Final = 2
+"""Candidates (per one shown) scored to find a total the best ``limit`` reach at least (see _could_be_shown)."""
+ROUNDING: Final = 1e-9
+"""Room for rounding when a bound, computed through other floating-point steps than the total it bounds, is
+compared (a few units in the last place of a number in [0, 1] at most)."""
+
+
+def _could_be_shown(
+    pool: Pool,
+    cn: CompiledNeed,
+    screening: Screening,
+    weights: Mapping[str, float],
+    limit: int,
+    as_of: date,
+    social_value_accreditations: frozenset[str],
+) -> npt.NDArray[np.int64]:
+    """Positions (among the eligible, ascending) of the candidates whose total could be among the best ``limit``.
+
+    ``high``: an upper bound of every eligible candidate's total: each criterion's score function on inputs at
+    least the exact ones (:func:`~matching.scoring.scoring_bounds`; the functions are non-decreasing in them),
+    local priorities at 1, weighted and summed as the total is. ``low``: the totals of the ``PROBE * limit``
+    highest bounds scored exactly without their priorities (which only add), so at least ``limit`` candidates
+    have a total >= ``threshold``, the ``limit``-th largest ``low``. A candidate whose ``high`` is below it is
+    strictly behind all of them: neither shown nor tied with the last shown, its scores are never needed.
+    """
+    inputs = scoring_bounds(pool, cn, screening, as_of=as_of, social_value_accreditations=social_value_accreditations)
+    m = inputs.m
+    bounds = score_columns(inputs, _WITHOUT_TEXT)
+    high = _sum(
+        {name: wk * bounds[name].score if name in bounds else np.full(m, wk * 1.0) for name, wk in weights.items()}, m
+    )
+    k = min(m, PROBE * limit)
+    probe = np.sort(np.argpartition(high, m - k)[m - k :])
+    exact = score_columns(
+        scoring_input(
+            pool,
+            cn,
+            screening,
+            as_of=as_of,
+            social_value_accreditations=social_value_accreditations,
+            priority_rows=np.zeros(0, dtype=np.int64),
+            rows=probe,
+        ),
+        _WITHOUT_TEXT,
+    )
+    low = _sum({name: wk * exact[name].score if name in exact else np.zeros(k) for name, wk in weights.items()}, k)
+    threshold = np.partition(low, k - limit)[k - limit]
+    return np.flatnonzero(high + ROUNDING >= threshold)
 
 
 def _could_reach_top(

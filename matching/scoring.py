@@ -46,13 +46,13 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from . import curves
-from .columns import Columns, sorted_distinct
+from .columns import Columns, Pairs, ServiceColumns, sorted_distinct
 from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
@@ -185,32 +185,19 @@ def scoring_input(
     social_value_accreditations: Set[str],
     priority_rows: npt.NDArray[np.int64] | None = None,
     thesaurus: Thesaurus = EMPTY_THESAURUS,
+    rows: npt.NDArray[np.int64] | None = None,
 ) -> ScoringInput:
     """The :class:`ScoringInput` for the eligible rows of ``screening`` (a screening of the pool's columns,
-    with coverage shares), their qualifying services aggregated per candidate."""
+    with coverage shares), their qualifying services aggregated per candidate; ``rows``: only those positions
+    among the eligible (ascending; ``None``: all). Each candidate's inputs are its own: scoring some of them
+    gives what scoring all gives them."""
     cols = pool.columns
     svc = cols.services
-    idx = screening.eligible
+    idx, services, touching, pos, starts, coverage = _grouped(cols, screening, rows)
     m = len(idx)
-    if screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
-        raise AssertionError("screening of columns without coverage shares")
-    eligible = np.zeros(len(cols), dtype=np.bool_)
-    eligible[idx] = True
-    q = screening.qualifying
-    keep = eligible[svc.owner[q]]
-    services, touching = q[keep], screening.touching[keep]
-    # every eligible candidate has a qualifying service and they come grouped by candidate, in idx order:
-    # group j of `services` is candidate idx[j]'s
-    owners = svc.owner[services]
-    new = np.concatenate(([True], owners[1:] != owners[:-1])) if m else np.zeros(0, dtype=np.bool_)
-    starts = np.flatnonzero(new)
-    pos = np.cumsum(new) - 1
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
-        credit = np.where(
-            svc.outcomes_verified[services], 1.0, np.where(svc.outcomes[services], SELF_DECLARED_FACTOR, 0.0)
-        )
-        outcomes = np.maximum.reduceat(credit, starts)
+        outcomes = np.maximum.reduceat(_outcomes_credit(svc, services), starts)
         if cn.desired:
             met = desired_evidence(cols, cn, services, pos, m)
             outcomes = (1 - DESIRED_OUTCOMES_SHARE) * outcomes + DESIRED_OUTCOMES_SHARE * met.mean(axis=1)
@@ -236,7 +223,7 @@ def scoring_input(
         pool=pool,
         cn=cn,
         idx=idx,
-        coverage=screening.coverage[idx],
+        coverage=coverage,
         services=services,
         service_pos=pos,
         cohorts=cohorts,
@@ -252,6 +239,110 @@ def scoring_input(
         commitments=commitments,
         premises=premises,
     )
+
+
+def scoring_bounds(
+    pool: Pool, cn: CompiledNeed, screening: Screening, *, as_of: date, social_value_accreditations: Set[str]
+) -> ScoringInput:
+    """A :class:`ScoringInput` for every eligible row of ``screening`` whose every input is at least the one
+    :func:`scoring_input` gives (and as cheap as possible to find): each criterion's score function on it gives at
+    least that criterion's score, since every score function is non-decreasing in these inputs. The inputs that
+    are exact anyway stay exact; the others, with what exact would read besides:
+
+    * quality accreditations: every accreditation pair of the organisation and of its qualifying services,
+      counted in full (exact: distinct quality codes, self-declared ones at ``SELF_DECLARED_FACTOR``);
+    * social value commitments: the organisation's commitments plus that count (exact: distinct codes);
+    * outcomes: the best credit of a qualifying service's records (exact, with desired outcomes: a share of it
+      replaced by the mean credit of records naming them, which is at most that best credit);
+    * capacity: the stated capacities of the same services summed in full (exact: each times the share of its
+      people living in the need's areas, at most 1; stated by none exactly when exact says so);
+    * premises: every premises of the organisation (exact: those in the need's areas).
+
+    Local priorities are not matched (``priority_rows`` empty): their bound is 1.
+    """
+    cols = pool.columns
+    svc = cols.services
+    idx, services, touching, pos, starts, coverage = _grouped(cols, screening, None)
+    m = len(idx)
+    if m:
+        cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
+        outcomes = np.maximum.reduceat(_outcomes_credit(svc, services), starts)
+    else:
+        cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
+        outcomes = np.zeros(0)
+    stated = svc.capacity[services].astype(np.float64, copy=False)
+    counts = touching & ~np.isnan(stated)
+    summed = np.bincount(pos[counts], weights=stated[counts], minlength=m)
+    capacity = np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan)
+    held = np.bincount(pos, weights=_sizes(svc.accreditations, services), minlength=m) + _sizes(
+        cols.accreditations, idx
+    )
+    premises = _sizes(cols.premises, idx)
+    return ScoringInput(
+        pool=pool,
+        cn=cn,
+        idx=idx,
+        coverage=coverage,
+        services=services,
+        service_pos=pos,
+        cohorts=cohorts,
+        years=screening.years[idx],
+        outcomes=outcomes,
+        capacity=capacity,
+        capacity_share=np.ones(len(services)),
+        as_of=as_of,
+        social_value_accreditations=social_value_accreditations,
+        thesaurus=EMPTY_THESAURUS,
+        priority_rows=np.zeros(0, dtype=np.int64),
+        quality_accreditations=held,
+        commitments=held + _sizes(cols.social_value, idx),
+        premises=premises,
+    )
+
+
+class _Grouped(NamedTuple):
+    idx: npt.NDArray[np.int64]
+    """The candidates scored: the eligible rows of the screening, or those at the positions asked among them."""
+    services: npt.NDArray[np.int64]
+    """Their qualifying service rows, ascending (so grouped by candidate, in ``idx`` order)."""
+    touching: npt.NDArray[np.bool_]
+    """Whether each of ``services`` covers some of the need's areas."""
+    pos: npt.NDArray[np.int64]
+    """The position in ``idx`` of each one's candidate."""
+    starts: npt.NDArray[np.int64]
+    """Where each candidate's group of ``services`` starts."""
+    coverage: FloatArray
+    """The coverage share of each of ``idx``."""
+
+
+def _grouped(cols: Columns, screening: Screening, rows: npt.NDArray[np.int64] | None) -> _Grouped:
+    """The candidates scored (the eligible of ``screening``, or those at positions ``rows`` among them) and their
+    qualifying services."""
+    svc = cols.services
+    idx = screening.eligible if rows is None else screening.eligible[rows]
+    m = len(idx)
+    if screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
+        raise AssertionError("screening of columns without coverage shares")
+    eligible = np.zeros(len(cols), dtype=np.bool_)
+    eligible[idx] = True
+    q = screening.qualifying
+    keep = eligible[svc.owner[q]]
+    services, touching = q[keep], screening.touching[keep]
+    # every eligible candidate has a qualifying service and they come grouped by candidate, in idx order:
+    # group j of `services` is candidate idx[j]'s
+    owners = svc.owner[services]
+    new = np.concatenate(([True], owners[1:] != owners[:-1])) if m else np.zeros(0, dtype=np.bool_)
+    return _Grouped(idx, services, touching, np.cumsum(new) - 1, np.flatnonzero(new), screening.coverage[idx])
+
+
+def _outcomes_credit(svc: ServiceColumns, services: npt.NDArray[np.int64]) -> FloatArray:
+    """Each service row's outcomes credit: 1 verified, ``SELF_DECLARED_FACTOR`` self-declared, 0 without records."""
+    return np.where(svc.outcomes_verified[services], 1.0, np.where(svc.outcomes[services], SELF_DECLARED_FACTOR, 0.0))
+
+
+def _sizes(pairs: Pairs, owners: npt.NDArray[np.int64]) -> FloatArray:
+    """How many items each of ``owners`` has."""
+    return (pairs.offsets[owners + 1] - pairs.offsets[owners]).astype(np.float64)
 
 
 def capacity_shares(cols: Columns, cn: CompiledNeed, services: npt.NDArray[np.int64]) -> FloatArray:

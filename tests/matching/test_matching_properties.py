@@ -265,3 +265,51 @@ def test_rank_is_deterministic(need: Need, cands: list[Candidate]) -> None:
     b = rank(need, list(reversed(cands)), areas=TREE, as_of=f.AS_OF, limit=5)
     assert msgspec.json.encode(a) == msgspec.json.encode(b)
     assert all(not math.isnan(s.total) for s in a.scored)
+
+
+@st.composite
+def eligible_lists(draw: st.DrawFn, need: Need) -> list[Candidate]:
+    """10 to 40 candidates, each given a service in the need's pathway in one of its areas (most are eligible)."""
+    n = draw(st.integers(10, 40))
+    return [eligible_pair(need, draw(candidates(provider_id=i + 1)))[1] for i in range(n)]
+
+
+@SETTINGS
+@given(data=st.data(), need=needs, w=weights, limit=st.integers(1, 4))
+def test_a_limited_ranking_is_the_top_of_the_full_one(
+    data: st.DataObject, need: Need, w: dict[str, float], limit: int
+) -> None:
+    """Only the candidates that could be shown are scored (ranking.BOUND_ABOVE, _could_be_shown): the best `limit`,
+    with their explanations, are exactly the full ranking's first `limit`, ties at the boundary included."""
+    need = replace(need, required_accreditations=(), min_years_experience=0)
+    cands = data.draw(eligible_lists(need))
+    full = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF)
+    top = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit)
+    assert top.scored == full.scored[:limit]
+    assert msgspec.json.encode(replace(top, scored=())) == msgspec.json.encode(replace(full, scored=()))
+
+
+@SETTINGS
+@given(data=st.data(), need=needs)
+def test_every_criterions_bound_is_at_least_its_score(data: st.DataObject, need: Need) -> None:
+    """The bounds a limited ranking prunes with (scoring.scoring_bounds through each criterion's own score
+    function) are never below the scores, for every criterion but local priorities (bounded by 1)."""
+    from matching.criteria import REGISTRY, score_columns
+    from matching.needs import compile_need
+    from matching.pool import CandidatePool
+    from matching.ranking import ROUNDING
+    from matching.scoring import scoring_bounds, scoring_input
+    from matching.screening import screen
+    from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
+
+    need = replace(need, required_accreditations=(), min_years_experience=0)
+    pool = CandidatePool.build(data.draw(eligible_lists(need)), TREE)
+    cn = compile_need(need, TREE)
+    screening = screen(pool.columns, cn)
+    options = {"as_of": f.AS_OF, "social_value_accreditations": SOCIAL_VALUE_ACCREDITATIONS}
+    exact = score_columns(scoring_input(pool, cn, screening, **options))
+    bounds = score_columns(scoring_bounds(pool, cn, screening, **options))
+    assert len(screening.eligible) >= 10
+    for c in REGISTRY:
+        if c.name != "local_priorities":
+            assert (bounds[c.name].score + ROUNDING >= exact[c.name].score).all(), c.name
