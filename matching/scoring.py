@@ -53,6 +53,7 @@ import numpy.typing as npt
 
 from . import curves
 from .columns import Columns, Pairs, ServiceColumns, sorted_distinct
+from .coverage import coverage_of
 from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
@@ -138,7 +139,7 @@ class ScoringInput:
     idx: npt.NDArray[np.int64]
     """Rows of the pool being scored (the eligible candidates), ascending."""
     coverage: FloatArray
-    """Coverage share of each scored candidate by its qualifying services (from screening)."""
+    """Coverage share of each scored candidate by its qualifying services (:func:`~matching.coverage.coverage_of`)."""
     services: npt.NDArray[np.int64]
     """The qualifying service rows of the scored candidates (ascending)."""
     service_pos: npt.NDArray[np.int64]
@@ -193,7 +194,7 @@ def scoring_input(
     gives what scoring all gives them."""
     cols = pool.columns
     svc = cols.services
-    idx, services, touching, pos, starts, coverage = _grouped(cols, screening, rows)
+    idx, services, touching, pos, starts = _grouped(cols, screening, rows)
     m = len(idx)
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
@@ -223,7 +224,7 @@ def scoring_input(
         pool=pool,
         cn=cn,
         idx=idx,
-        coverage=coverage,
+        coverage=coverage_of(cols, cn, services, pos, m),
         services=services,
         service_pos=pos,
         cohorts=cohorts,
@@ -262,7 +263,7 @@ def scoring_bounds(
     """
     cols = pool.columns
     svc = cols.services
-    idx, services, touching, pos, starts, coverage = _grouped(cols, screening, None)
+    idx, services, touching, pos, starts = _grouped(cols, screening, None)
     m = len(idx)
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
@@ -282,7 +283,7 @@ def scoring_bounds(
         pool=pool,
         cn=cn,
         idx=idx,
-        coverage=coverage,
+        coverage=coverage_of(cols, cn, services, pos, m),
         services=services,
         service_pos=pos,
         cohorts=cohorts,
@@ -311,8 +312,6 @@ class _Grouped(NamedTuple):
     """The position in ``idx`` of each one's candidate."""
     starts: npt.NDArray[np.int64]
     """Where each candidate's group of ``services`` starts."""
-    coverage: FloatArray
-    """The coverage share of each of ``idx``."""
 
 
 def _grouped(cols: Columns, screening: Screening, rows: npt.NDArray[np.int64] | None) -> _Grouped:
@@ -321,8 +320,6 @@ def _grouped(cols: Columns, screening: Screening, rows: npt.NDArray[np.int64] | 
     svc = cols.services
     idx = screening.eligible if rows is None else screening.eligible[rows]
     m = len(idx)
-    if screening.coverage is None:  # pragma: no cover - a pool's screening computes the shares
-        raise AssertionError("screening of columns without coverage shares")
     eligible = np.zeros(len(cols), dtype=np.bool_)
     eligible[idx] = True
     q = screening.qualifying
@@ -332,7 +329,7 @@ def _grouped(cols: Columns, screening: Screening, rows: npt.NDArray[np.int64] | 
     # group j of `services` is candidate idx[j]'s
     owners = svc.owner[services]
     new = np.concatenate(([True], owners[1:] != owners[:-1])) if m else np.zeros(0, dtype=np.bool_)
-    return _Grouped(idx, services, touching, np.cumsum(new) - 1, np.flatnonzero(new), screening.coverage[idx])
+    return _Grouped(idx, services, touching, np.cumsum(new) - 1, np.flatnonzero(new))
 
 
 def _outcomes_credit(svc: ServiceColumns, services: npt.NDArray[np.int64]) -> FloatArray:
@@ -470,7 +467,7 @@ def coverage(s: ScoringInput) -> CriterionColumn:
 
 def capacity(s: ScoringInput) -> CriterionColumn:
     ratio = s.capacity / s.cn.need.annual_volume
-    cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(np.nan_to_num(ratio)))
+    cap_score = np.where(np.isnan(ratio), UNKNOWN_CAPACITY, curves.capacity_curve(ratio))  # the curves keep NaN
     return _criterion([("capacity_to_volume", 1.0, ratio, cap_score)], s.m, {CAPACITY: s.capacity})
 
 
@@ -479,9 +476,9 @@ def financial_viability(s: ScoringInput) -> CriterionColumn:
     income = s.cols.income[s.idx]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         dep = np.where(income > 0, need.annual_budget / income, np.where(np.isnan(income), np.nan, np.inf))
-    dep_score = np.where(np.isnan(dep), UNKNOWN_FINANCE, curves.dependency_curve(np.nan_to_num(dep, posinf=1e300)))
+    dep_score = np.where(np.isnan(dep), UNKNOWN_FINANCE, curves.dependency_curve(dep))  # 0 at infinity
     reserves = s.cols.reserves[s.idx]
-    res_score = np.where(np.isnan(reserves), UNKNOWN_FINANCE, curves.reserves_curve(np.nan_to_num(reserves)))
+    res_score = np.where(np.isnan(reserves), UNKNOWN_FINANCE, curves.reserves_curve(reserves))
     return _criterion(
         [("budget_share_of_income", 0.6, dep, dep_score), ("reserves_months", 0.4, reserves, res_score)], s.m
     )
@@ -555,10 +552,10 @@ def social_value(s: ScoringInput) -> CriterionColumn:
 def sustainability(s: ScoringInput) -> CriterionColumn:
     as_of, idx = s.as_of, s.idx
     operating = np.maximum(as_of.year - s.cols.founded_year[idx], 0.0)
-    op_score = np.where(np.isnan(operating), 0.0, curves.halflife(np.nan_to_num(operating), 5.0))
+    op_score = np.where(np.isnan(operating), 0.0, curves.halflife(operating, 5.0))
     funding = s.cols.funding_source_count[idx]
     months = np.maximum(as_of.toordinal() - s.cols.confirmed_ordinal[idx], 0.0) / curves.DAYS_PER_MONTH
-    fresh = np.where(np.isnan(months), 0.0, curves.freshness_curve(np.nan_to_num(months)))
+    fresh = np.where(np.isnan(months), 0.0, curves.freshness_curve(months))
     return _criterion(
         [
             ("years_operating", 0.4, operating, op_score),

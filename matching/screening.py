@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from itertools import chain, repeat
 from operator import attrgetter, eq
 from typing import Any
@@ -39,7 +39,6 @@ from .areas import AreaTree
 from .columns import (
     Columns,
     ServiceColumns,
-    antichains,
     area_words,
     check_pathways,
     field_tuples,
@@ -50,6 +49,7 @@ from .columns import (
     take,
     whom_served,
 )
+from .coverage import touch_mask
 from .models import Candidate
 from .needs import CompiledNeed
 from .results import Exclusion, ExclusionReason
@@ -90,9 +90,6 @@ NamesOf = Callable[[list[int]], list[str]]
 class Screening:
     eligible: Int64Array
     """Indices of candidates passing every hard filter, ascending."""
-    coverage: FloatArray | None
-    """Coverage share of every candidate by its qualifying services (mean over need areas of the share of
-    leaves covered); ``None`` from :func:`screen_candidates`, which only checks that some need area is covered."""
     fail_bits: npt.NDArray[np.uint8]
     """The exclusion bits of every candidate (one per code, in :data:`~matching.vocab.EXCLUSION_CODES` order)."""
     missing_mask: Int64Array
@@ -132,7 +129,6 @@ class Screening:
         by_reason = {EXCL_PATHWAY: found[_BIT_PATHWAY], EXCL_AREA: found[_BIT_AREA]}
         scoped = Screening(
             eligible=self.eligible,
-            coverage=self.coverage,
             fail_bits=np.where(outside, np.uint8(_BIT_OUTSIDE), bits),
             missing_mask=self.missing_mask,
             years=self.years,
@@ -153,30 +149,6 @@ def _bit_counts(bits: npt.NDArray[np.uint8]) -> dict[int, int]:
     histogram = np.bincount(bits, minlength=256)
     values = np.arange(256)
     return {bit: int(histogram[(values & bit) != 0].sum()) for bit in _BITS}
-
-
-def coverage_shares(owner: Int64Array, node: Int64Array, n: int, cn: CompiledNeed) -> FloatArray:
-    """Share of the need's people covered, per owner: (people of the need's areas covered) / (people of the
-    need's areas), from ``cn.coverage_weight`` (:attr:`AreaTree.people`, every leaf 1 without population
-    figures, or the need's own volumes per area).
-
-    ``(owner, node)``: the area nodes each owner covers, an antichain per owner, so contributions never
-    overlap. Population figures are whole numbers added exactly, so covering strictly more people never
-    lowers the share.
-    """
-    if cn.coverage_whole <= 0:
-        return np.zeros(n)
-    counts = np.bincount(owner, weights=cn.coverage_weight[node], minlength=n)
-    return np.minimum(counts / cn.coverage_whole, 1.0)
-
-
-def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
-    """Boolean per area node: inside one of ``area_nodes`` or an ancestor of one (covering it covers some of
-    the need's areas)."""
-    touch = areas.within_mask(area_nodes)
-    for a in area_nodes:
-        touch[list(areas.ancestor_indices(a))] = True
-    return touch
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -263,7 +235,6 @@ def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Scre
         flag(_BIT_EXPERIENCE, years < cn.need.min_years_experience)
     return Screening(
         eligible=np.flatnonzero(bits == 0),
-        coverage=None,
         fail_bits=bits,
         missing_mask=missing,
         years=years,
@@ -274,7 +245,7 @@ def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Scre
 
 
 def screen(cols: Columns, cn: CompiledNeed) -> Screening:
-    """Hard filters over a pool's columns, with the coverage share of every candidate."""
+    """Hard filters over a pool's columns."""
     n = len(cols)
     svc = cols.services
     owner = svc.owner
@@ -286,9 +257,7 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     any_touches[owner[touches]] = True
     in_p = svc.rows_in(cn.pathway)
     have, held = _accreditations_held(cols, cn, in_p, np.arange(n))
-    screening = _qualify(cn, n, _Services(owner, touches, any_touches, in_p, *_pathway_rows(svc, in_p), held), have)
-    qualifying = screening.qualifying
-    return replace(screening, coverage=_coverage(cols, cn, touch, qualifying, owner[qualifying].astype(np.int64), n))
+    return _qualify(cn, n, _Services(owner, touches, any_touches, in_p, *_pathway_rows(svc, in_p), held), have)
 
 
 def _pathway_rows(
@@ -331,27 +300,6 @@ def _positions(ordered: Int64Array, values: npt.NDArray[np.signedinteger[Any]]) 
     return found
 
 
-def _coverage(
-    cols: Columns, cn: CompiledNeed, touch: BoolArray, qualifying: Int64Array, who: Int64Array, n: int
-) -> FloatArray:
-    """Coverage shares of ``n`` candidates: the union of their qualifying service rows' areas (``qualifying``,
-    ascending; ``who``: each one's candidate, in 0..n), only pairs touching the need's areas counting."""
-    pairs = cols.services.areas
-    at, which = pairs.gather(qualifying)
-    node = pairs.item[at].astype(np.int64)
-    counted = np.flatnonzero(touch[node])
-    rows, who, node = qualifying[which[counted]], who[which[counted]], node[counted]
-    # one service's areas are an antichain already; only candidates with several services need the union
-    several = np.flatnonzero((who[1:] == who[:-1]) & (rows[1:] != rows[:-1]))
-    if len(several):
-        mixed = np.zeros(n, dtype=np.bool_)
-        mixed[who[several]] = True
-        merge = mixed[who]
-        union = antichains(who[merge], node[merge], cols.areas)
-        who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
-    return coverage_shares(who, node, n, cn)
-
-
 def covers(mask: npt.NDArray[np.uint64], words: npt.NDArray[np.uint64], rows: Int64Array | None = None) -> BoolArray:
     """Whether each row (of ``rows``; all without) of an area ``mask`` (``(words, rows)``, as
     :attr:`~matching.columns.Columns.area_mask`) has one of the nodes of ``words`` (:func:`area_words`)."""
@@ -384,7 +332,6 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     services = _Services(local, touches, nobody, np.arange(len(in_p)), *_pathway_rows(svc, in_p), held)
     sub = _qualify(cn, len(offered), services, have)
     qualifying = in_p[sub.qualifying]
-    shares = _coverage(cols, cn, touch, qualifying, local[sub.qualifying], len(offered))
     # the directory: every candidate outside the scope keeps only _BIT_OUTSIDE
     in_scope = offered[sub.scope]
     fail_bits = np.full(n, _BIT_OUTSIDE, dtype=np.uint8)
@@ -409,7 +356,6 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     }
     screening = Screening(
         eligible=offered[sub.eligible],
-        coverage=spread(shares),
         fail_bits=fail_bits,
         missing_mask=spread(sub.missing_mask),
         years=spread(sub.years),
@@ -460,7 +406,6 @@ def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaT
     any_touches = np.zeros(n, dtype=np.bool_)
     any_touches[owner[touches]] = True
     svc = _Services(owner, touches, any_touches, in_p, min_age, max_age, gender, years, held)
-    # the coverage share itself is only needed for the candidates that pass (computed for them later)
     return _qualify(cn, n, svc, have), pids
 
 

@@ -91,7 +91,6 @@ def _columns_of(need: Need, pool: CandidatePool) -> tuple[ScoringInput, dict[str
     """Every criterion's column computed straight from the registry's score functions."""
     cn = compile_need(need, TREE)
     s = screen(pool.columns, cn)
-    assert s.coverage is not None
     inputs = scoring_input(pool, cn, s, as_of=f.AS_OF, social_value_accreditations=SOCIAL_VALUE_ACCREDITATIONS)
     return inputs, registry.score_columns(inputs)
 

@@ -1,0 +1,59 @@
+"""Coverage: the share of a need's people that a candidate's qualifying services cover, by area."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from .areas import AreaTree
+from .columns import Columns, antichains
+from .needs import CompiledNeed
+
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+
+def coverage_shares(owner: Int64Array, node: Int64Array, n: int, cn: CompiledNeed) -> FloatArray:
+    """Share of the need's people covered, per owner: (people of the need's areas covered) / (people of the
+    need's areas), from ``cn.coverage_weight`` (:attr:`AreaTree.people`, every leaf 1 without population
+    figures, or the need's own volumes per area).
+
+    ``(owner, node)``: the area nodes each owner covers, an antichain per owner, so contributions never
+    overlap. Population figures are whole numbers added exactly, so covering strictly more people never
+    lowers the share.
+    """
+    if cn.coverage_whole <= 0:
+        return np.zeros(n)
+    counts = np.bincount(owner, weights=cn.coverage_weight[node], minlength=n)
+    return np.minimum(counts / cn.coverage_whole, 1.0)
+
+
+def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
+    """Boolean per area node: inside one of ``area_nodes`` or an ancestor of one (covering it covers some of
+    the need's areas)."""
+    touch = areas.within_mask(area_nodes)
+    for a in area_nodes:
+        touch[list(areas.ancestor_indices(a))] = True
+    return touch
+
+
+def coverage_of(cols: Columns, cn: CompiledNeed, qualifying: Int64Array, who: Int64Array, n: int) -> FloatArray:
+    """Coverage shares (:func:`coverage_shares`) of ``n`` candidates: the union of their qualifying service rows'
+    areas (``qualifying``, ascending; ``who``: each one's candidate, in 0..n), only pairs touching the need's areas
+    counting. Each candidate's share is its own: computing some candidates' gives what computing all gives them."""
+    touch = touch_mask(cols.areas, cn.area_nodes)
+    pairs = cols.services.areas
+    at, which = pairs.gather(qualifying)
+    node = pairs.item[at].astype(np.int64)
+    counted = np.flatnonzero(touch[node])
+    rows, who, node = qualifying[which[counted]], who[which[counted]], node[counted]
+    # one service's areas are an antichain already; only candidates with several services need the union
+    several = np.flatnonzero((who[1:] == who[:-1]) & (rows[1:] != rows[:-1]))
+    if len(several):
+        mixed = np.zeros(n, dtype=np.bool_)
+        mixed[who[several]] = True
+        merge = mixed[who]
+        union = antichains(who[merge], node[merge], cols.areas)
+        who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
+    return coverage_shares(who, node, n, cn)
