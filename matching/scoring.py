@@ -43,7 +43,7 @@ A provider is read through its **qualifying services** for the need (see :mod:`m
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, NamedTuple
@@ -192,24 +192,12 @@ def scoring_input(
     with coverage shares), their qualifying services aggregated per candidate; ``rows``: only those positions
     among the eligible (ascending; ``None``: all). Each candidate's inputs are its own: scoring some of them
     gives what scoring all gives them."""
-    cols = pool.columns
-    svc = cols.services
-    idx, services, touching, pos, starts = _grouped(cols, screening, rows)
-    m = len(idx)
-    if m:
-        cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
-        outcomes = np.maximum.reduceat(_outcomes_credit(svc, services), starts)
-        if cn.desired:
-            met = desired_evidence(cols, cn, services, pos, m)
-            outcomes = (1 - DESIRED_OUTCOMES_SHARE) * outcomes + DESIRED_OUTCOMES_SHARE * met.mean(axis=1)
-    else:
-        cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
-        outcomes = np.zeros(0)
-    stated = svc.capacity[services].astype(np.float64, copy=False)
-    share = capacity_shares(cols, cn, services)
-    counts = touching & ~np.isnan(stated)
-    summed = np.bincount(pos[counts], weights=(stated * share)[counts], minlength=m)
-    capacity = np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan)
+    base = _read(pool, cn, screening, rows, as_of, social_value_accreditations, shared=True)
+    cols, idx, services, pos, m = pool.columns, base.idx, base.services, base.service_pos, base.m
+    outcomes = base.outcomes
+    if m and cn.desired:
+        met = desired_evidence(cols, cn, services, pos, m)
+        outcomes = (1 - DESIRED_OUTCOMES_SHARE) * outcomes + DESIRED_OUTCOMES_SHARE * met.mean(axis=1)
     acc, commitments = accreditation_counts(cols, idx, social_value_accreditations, services, pos)
     inside = cols.areas.within_mask(cn.area_nodes)
     prem = cols.premises
@@ -220,20 +208,9 @@ def scoring_input(
     else:
         in_area = np.bincount(prem.owner, weights=inside[prem.item].astype(np.float64), minlength=len(cols))
         premises = in_area[idx].astype(np.float64)
-    return ScoringInput(
-        pool=pool,
-        cn=cn,
-        idx=idx,
-        coverage=coverage_of(cols, cn, services, pos, m),
-        services=services,
-        service_pos=pos,
-        cohorts=cohorts,
-        years=screening.years[idx],
+    return replace(
+        base,
         outcomes=outcomes,
-        capacity=capacity,
-        capacity_share=share,
-        as_of=as_of,
-        social_value_accreditations=social_value_accreditations,
         thesaurus=thesaurus,
         priority_rows=priority_rows,
         quality_accreditations=acc,
@@ -261,9 +238,35 @@ def scoring_bounds(
 
     Local priorities are not matched (``priority_rows`` empty): their bound is 1.
     """
+    base = _read(pool, cn, screening, None, as_of, social_value_accreditations, shared=False)
+    cols, idx, held = pool.columns, base.idx, _sizes(pool.columns.accreditations, base.idx)
+    held += np.bincount(base.service_pos, weights=_sizes(cols.services.accreditations, base.services), minlength=base.m)
+    return replace(
+        base,
+        priority_rows=np.zeros(0, dtype=np.int64),
+        quality_accreditations=held,
+        commitments=held + _sizes(cols.social_value, idx),
+        premises=_sizes(cols.premises, idx),
+    )
+
+
+def _read(
+    pool: Pool,
+    cn: CompiledNeed,
+    screening: Screening,
+    rows: npt.NDArray[np.int64] | None,
+    as_of: date,
+    social_value_accreditations: Set[str],
+    *,
+    shared: bool,
+) -> ScoringInput:
+    """What :func:`scoring_input` and :func:`scoring_bounds` read alike: the candidates scored and their qualifying
+    services, coverage, cohorts, years, the best outcomes credit and capacity for the need (``shared``: each
+    service's stated capacity times the share of its people in the need's areas; else in full). The rest is left
+    empty for them to fill."""
     cols = pool.columns
     svc = cols.services
-    idx, services, touching, pos, starts = _grouped(cols, screening, None)
+    idx, services, touching, pos, starts = _grouped(cols, screening, rows)
     m = len(idx)
     if m:
         cohorts = np.bitwise_or.reduceat(svc.cohorts_of(services), starts, axis=1)
@@ -272,13 +275,10 @@ def scoring_bounds(
         cohorts = np.zeros((svc.cohort_mask.shape[0], 0), dtype=np.uint64)
         outcomes = np.zeros(0)
     stated = svc.capacity[services].astype(np.float64, copy=False)
+    share = capacity_shares(cols, cn, services) if shared else np.ones(len(services))
     counts = touching & ~np.isnan(stated)
-    summed = np.bincount(pos[counts], weights=stated[counts], minlength=m)
-    capacity = np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan)
-    held = np.bincount(pos, weights=_sizes(svc.accreditations, services), minlength=m) + _sizes(
-        cols.accreditations, idx
-    )
-    premises = _sizes(cols.premises, idx)
+    summed = np.bincount(pos[counts], weights=(stated * share if shared else stated)[counts], minlength=m)
+    empty = np.zeros(0)
     return ScoringInput(
         pool=pool,
         cn=cn,
@@ -289,15 +289,15 @@ def scoring_bounds(
         cohorts=cohorts,
         years=screening.years[idx],
         outcomes=outcomes,
-        capacity=capacity,
-        capacity_share=np.ones(len(services)),
+        capacity=np.where(np.bincount(pos[counts], minlength=m) > 0, summed, np.nan),
+        capacity_share=share,
         as_of=as_of,
         social_value_accreditations=social_value_accreditations,
         thesaurus=EMPTY_THESAURUS,
-        priority_rows=np.zeros(0, dtype=np.int64),
-        quality_accreditations=held,
-        commitments=held + _sizes(cols.social_value, idx),
-        premises=premises,
+        priority_rows=None,
+        quality_accreditations=empty,
+        commitments=empty,
+        premises=empty,
     )
 
 
