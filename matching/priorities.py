@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence, Set
+from itertools import accumulate, repeat
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -105,15 +106,21 @@ class PriorityEvidence(NamedTuple):
     matched word it lacks), each quoted around the matched words."""
 
 
-def _quote(text: str, words: Sequence[tuple[int, int, str | None]], wanted: Set[str], limit: int = 160) -> str:
+Layout = tuple[list[int], list[str | None]]
+"""A passage's words for quoting: the offsets where its separators and words alternately end (word ``k`` spans
+``bounds[2k]`` to ``bounds[2k + 1]``), and each word's normalised form (see :meth:`Passage.layout`)."""
+
+
+def _quote(text: str, layout: Layout, wanted: Set[str], limit: int = 160) -> str:
     """The part of ``text`` from the first to the last word whose normalised form is in ``wanted``, with a
-    little context, ``…`` marking what is left out: the quote always holds the matched words. ``words``: the
-    words of ``text`` as (start, end, normalised form), see :meth:`PriorityReader.words_at`."""
-    spans = [(a, b) for a, b, w in words if w in wanted]
+    little context, ``…`` marking what is left out: the quote always holds the matched words. ``layout``: the
+    words of ``text`` (:meth:`Passage.layout`)."""
+    bounds, norms = layout
+    found = [k for k, w in enumerate(norms) if w in wanted]
     text_len = len(text)
-    if not spans:
+    if not found:
         return " ".join(text.split())[:limit]
-    lo, hi = spans[0][0], spans[-1][1]
+    lo, hi = bounds[2 * found[0]], bounds[2 * found[-1] + 1]
     room = max(limit - (hi - lo), 0) // 2
     a = max(0, lo - room)
     b = min(text_len, hi + room)
@@ -148,26 +155,83 @@ def _phrase(together: float, anywhere: float) -> float:
     return score
 
 
-_QUOTE_WORD_RE: Final = re.compile(r"[^\W_]+")
-"""A word of a quoted passage (as :data:`matching.text._WORD_RE`, matched on the text as written)."""
+_QUOTE_SPLIT_RE: Final = re.compile(r"([^\W_]+)")
+"""Splits a passage into separators and words (a word as :data:`matching.text._WORD_RE`, matched on the text as
+written)."""
+
+
+def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
+    """Each of ``raws``' normalised form, through ``memo`` (as :func:`_norm`, one dict look-up per word in C)."""
+    norms: list[str | None] = list(map(memo.get, raws, repeat("")))
+    if "" in norms:  # words not seen yet
+        for k, w in enumerate(norms):
+            if w == "":
+                norms[k] = _norm(raws[k], memo)
+    return norms
+
+
+class Passage:
+    """One sentence of a candidate's text as a :class:`PriorityReader` reads it: found once per reader, however
+    many candidates' texts hold it."""
+
+    __slots__ = ("best", "forms", "layout_", "similar", "text")
+
+    def __init__(self, text: str, memo: dict[str, str | None]) -> None:
+        self.text = text
+        self.forms: dict[str, str]
+        """Its distinct normalised words -> first surface form (:func:`matching.text.word_forms`)."""
+        self.best: dict[int, float] | None = None
+        """Query row -> the best similarity of one of its words to that query word (set by :meth:`read`)."""
+        self.similar: list[tuple[int, float, str, str]] = []
+        """(query row, similarity, word, its surface form) of each of its words similar to a query word, in its
+        words' order."""
+        self.layout_: Layout | None = None
+        if text.isascii():  # lower-casing it word by word is lower-casing it: one split gives the words and layout
+            parts = _QUOTE_SPLIT_RE.split(text.lower())
+            raws = parts[1::2]
+            norms = _norms(raws, memo)
+            self.layout_ = (list(accumulate(map(len, parts))), norms)
+            first = dict(zip(reversed(norms), reversed(raws), strict=True))  # the first spelling written last, wins
+            self.forms = {w: first[w] for w in dict.fromkeys(norms) if w is not None}
+        else:
+            self.forms = word_forms(text, memo)
+
+    def read(self, similar: dict[str, tuple[tuple[int, float], ...]]) -> None:
+        """Find :attr:`best` and :attr:`similar`, given each of its words' similarities to the query's words."""
+        best: dict[int, float] = {}
+        for w, raw in self.forms.items():
+            for r, s in similar[w]:
+                self.similar.append((r, s, w, raw))
+                if s > best.get(r, 0.0):
+                    best[r] = s
+        self.best = best
+
+    def layout(self, memo: dict[str, str | None]) -> Layout:
+        """Its words for quoting (:data:`Layout`), found on first use."""
+        layout = self.layout_
+        if layout is None:
+            parts = _QUOTE_SPLIT_RE.split(self.text)
+            norms = _norms([raw.lower() for raw in parts[1::2]], memo)
+            layout = self.layout_ = (list(accumulate(map(len, parts))), norms)
+        return layout
 
 
 class PriorityReader:
     """Explains one need's priorities (:func:`explain_priorities`) for candidate after candidate, e.g. the
     candidates shown by a ranking: what depends only on the need (its phrasings, their words as the need
-    wrote them) is found once, and each word's similarities to the need's words, each sentence's words and
-    each passage's words once, however many candidates share them. Not shared between threads."""
+    wrote them) is found once, and each word's similarities to the need's words and each sentence's words
+    (:class:`Passage`) once, however many candidates share them. Not shared between threads."""
 
     __slots__ = (
-        "_forms",
         "_memo",
         "_own",
+        "_passages",
         "_phrasings",
         "_qpos",
         "_query",
         "_similar",
+        "_snippets",
         "_surfaces",
-        "_words",
         "priorities",
     )
 
@@ -189,28 +253,21 @@ class PriorityReader:
         """Per priority: its normalised words -> as written (first spelling)."""
         self._similar: dict[str, tuple[tuple[int, float], ...]] = {}
         """Provider word (normalised) -> (query row, similarity) for each query word it is similar to."""
-        self._forms: dict[str, dict[str, str]] = {}
-        """Sentence -> its distinct normalised words -> first surface form (:func:`matching.text.word_forms`)."""
-        self._words: dict[str, list[tuple[int, int, str | None]]] = {}
-        """Passage -> its words as written (start, end, normalised form), for quoting."""
+        self._passages: dict[str, Passage] = {}
+        """Sentence -> how it reads."""
+        self._snippets: dict[str, list[str]] = {}
+        """Text -> its sentences (:func:`matching.text.snippets`)."""
 
-    def forms_of(self, text: str) -> dict[str, str]:
-        known = self._forms.get(text)
+    def _sentences(self, text: str) -> list[str]:
+        known = self._snippets.get(text)
         if known is None:
-            known = self._forms[text] = word_forms(text, self._memo)
+            known = self._snippets[text] = snippets(text)
         return known
 
-    def words_at(self, text: str) -> list[tuple[int, int, str | None]]:
-        known = self._words.get(text)
+    def _passage(self, text: str) -> Passage:
+        known = self._passages.get(text)
         if known is None:
-            memo = self._memo
-            known = self._words[text] = []
-            for mt in _QUOTE_WORD_RE.finditer(text):
-                raw = mt.group().lower()
-                w = memo.get(raw, "")
-                if w == "":
-                    w = memo[raw] = normalise_word(raw)
-                known.append((mt.start(), mt.end(), w))
+            known = self._passages[text] = Passage(text, self._memo)
         return known
 
     def _learn(self, vocab: list[str]) -> None:
@@ -231,45 +288,38 @@ class PriorityReader:
 
     def explain(self, services: Sequence[Service]) -> list[PriorityEvidence]:
         """:func:`explain_priorities` of ``services`` for this reader's priorities."""
-        sources: list[tuple[str, str]] = []
+        sources: list[tuple[str, Passage]] = []
         for service in services:
             label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
-            sources.extend((label, s) for s in snippets(service.description))
+            sources.extend((label, self._passage(s)) for s in self._sentences(service.description))
             for record in service.outcomes or ():
                 text = ". ".join(x for x in (record.outcome, record.measure, record.note) if x)
-                sources.extend((f"{label} outcomes", s) for s in snippets(text))
-        per_source = [self.forms_of(text) for _, text in sources]
-        surface: dict[str, str] = {}
-        for ws in per_source:
-            for w, raw in ws.items():
-                surface.setdefault(w, raw)
-        vocab = list(surface)
-        self._learn(vocab)
-        similar = self._similar
-        # best similarity of each query word (row) anywhere, and within each source sentence; the first word
-        # of the text (vocab order) with the best similarity to each query word
-        per_sentence: list[dict[int, float]] = []
-        for ws in per_source:
-            best: dict[int, float] = {}
-            for w in ws:
-                for r, s in similar[w]:
-                    if s > best.get(r, 0.0):
-                        best[r] = s
-            per_sentence.append(best)
-        first_best: dict[int, tuple[float, str]] = {}
-        for w in vocab:
-            for r, s in similar[w]:
+                sources.extend((f"{label} outcomes", self._passage(s)) for s in self._sentences(text))
+        passages = [p for _, p in sources]
+        unread = [p for p in passages if p.best is None]
+        if unread:  # the similarities of their words not yet seen, found together (one cdist)
+            self._learn(list(dict.fromkeys(w for p in unread for w in p.forms)))
+            for p in dict.fromkeys(unread):
+                p.read(self._similar)
+        # best similarity of each query word (row) anywhere, and the first word of the text (in text order) with
+        # that similarity; each sentence's best similarities (``hits``: the sentences with any)
+        # (its surface form in the first sentence holding it, that is, in the text)
+        first_best: dict[int, tuple[float, str, str]] = {}
+        for p in passages:
+            for r, s, w, raw in p.similar:
                 known = first_best.get(r)
                 if known is None or s > known[0]:
-                    first_best[r] = (s, w)
-        hits = [(k, best) for k, best in enumerate(per_sentence) if best]
+                    first_best[r] = (s, w, raw)
+        anywhere_best = {r: s for r, (s, _, _) in first_best.items()}
+        hits = [(k, p.best) for k, p in enumerate(passages) if p.best]
         pairwise = len(sources) == 1
         out = []
         for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
             best_variant: tuple[str, ...] = ()
             best_score = -1.0
             for v, rows in phrasings:
-                anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
+                # map(d.get, rows, repeat(0.0)): each row's value or 0, without a Python-level loop
+                anywhere = sum(map(anywhere_best.get, rows, repeat(0.0))) / len(rows)
                 # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
                 # a sentence, added left to right as ``anywhere`` is) is at most ``anywhere``: a phrasing that
                 # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
@@ -279,6 +329,8 @@ class PriorityReader:
                     continue
                 if len(rows) == 1 or anywhere == 0.0:
                     together = anywhere
+                elif in_order:
+                    together = max((sum(map(b.get, rows, repeat(0.0))) for _, b in hits), default=0.0) / len(rows)
                 else:
                     sums = (_sum([b.get(r, 0.0) for r in rows], pairwise) for _, b in hits)
                     together = max(sums, default=0.0) / len(rows)
@@ -289,14 +341,18 @@ class PriorityReader:
             for w in best_variant:
                 found = first_best.get(self._qpos[w])
                 if found is not None:
-                    s, m = found
-                    matches.append(WordMatch(surfaces.get(w, w), surface[m], s, w, m))
+                    s, m, surface = found
+                    matches.append(WordMatch(surfaces.get(w, w), surface, s, w, m))
             snippet = None
             if matches:
                 rows = [self._qpos[mt.word_norm] for mt in matches]
                 k, top = 0, 0.0  # the first best passage
+                in_order = not pairwise or len(rows) < 8  # see _sum
                 for at, best in hits:
-                    score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
+                    if in_order:
+                        score = sum(map(best.get, rows, repeat(0.0))) / len(rows)
+                    else:
+                        score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
                     if score > top:
                         k, top = at, score
                 if top > 0:
@@ -304,10 +360,10 @@ class PriorityReader:
                     parts: list[str] = []
                     left = {mt.matched_norm for mt in matches}
                     for at in [k, *range(len(sources))]:
-                        here = left & per_source[at].keys()
+                        label, passage = sources[at]
+                        here = left & passage.forms.keys()
                         if here:
-                            label, text = sources[at]
-                            parts.append(f'{label}: "{_quote(text, self.words_at(text), here)}"')
+                            parts.append(f'{label}: "{_quote(passage.text, passage.layout(self._memo), here)}"')
                             left -= here
                         if not left:
                             break
