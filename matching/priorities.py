@@ -38,7 +38,7 @@ from rapidfuzz import fuzz, process
 
 from .models import Priority, Service
 from .pool import Pool
-from .text import WORD_CUTOFF, normalise_word, snippets, word_forms
+from .text import WORD_CUTOFF, normalise_word, raw_words, snippets, word_forms
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 
 TOGETHER_SHARE: Final = 0.5
@@ -155,9 +155,8 @@ def _phrase(together: float, anywhere: float) -> float:
     return score
 
 
-_QUOTE_SPLIT_RE: Final = re.compile(r"([^\W_]+)")
-"""Splits a passage into separators and words (a word as :data:`matching.text._WORD_RE`, matched on the text as
-written)."""
+_SPLIT_RE: Final = re.compile(r"([^\W_]+)")
+"""Splits a passage into separators and words (a word as :data:`matching.text._WORD_RE`)."""
 
 
 def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
@@ -170,50 +169,62 @@ def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
     return norms
 
 
+def _layout(parts: list[str], norms: list[str | None]) -> Layout:
+    """The :data:`Layout` of a passage split by :data:`_SPLIT_RE` into ``parts``, its words' normalised forms being
+    ``norms``: a running sum of the parts' lengths (in C) instead of a match object per word."""
+    return list(accumulate(map(len, parts))), norms
+
+
 class Passage:
     """One sentence of a candidate's text as a :class:`PriorityReader` reads it: found once per reader, however
     many candidates' texts hold it."""
 
-    __slots__ = ("best", "forms", "layout_", "similar", "text")
+    __slots__ = ("_layout", "_norms", "_raws", "best", "similar", "sums", "text", "words")
 
     def __init__(self, text: str, memo: dict[str, str | None]) -> None:
         self.text = text
-        self.forms: dict[str, str]
-        """Its distinct normalised words -> first surface form (:func:`matching.text.word_forms`)."""
+        parts = None
+        if text.isascii():  # lower-casing it word by word is lower-casing it: one split serves words and quoting
+            parts = _SPLIT_RE.split(text.lower())
+            self._raws = parts[1::2]
+        else:
+            self._raws = raw_words(text)
+        self._norms = _norms(self._raws, memo)
+        self._layout = None if parts is None else _layout(parts, self._norms)
+        self.words = dict.fromkeys(filter(None, self._norms))
+        """Its distinct normalised words, in first-seen order (the keys of :func:`matching.text.word_forms`)."""
         self.best: dict[int, float] | None = None
         """Query row -> the best similarity of one of its words to that query word (set by :meth:`read`)."""
         self.similar: list[tuple[int, float, str, str]] = []
-        """(query row, similarity, word, its surface form) of each of its words similar to a query word, in its
-        words' order."""
-        self.layout_: Layout | None = None
-        if text.isascii():  # lower-casing it word by word is lower-casing it: one split gives the words and layout
-            parts = _QUOTE_SPLIT_RE.split(text.lower())
-            raws = parts[1::2]
-            norms = _norms(raws, memo)
-            self.layout_ = (list(accumulate(map(len, parts))), norms)
-            first = dict(zip(reversed(norms), reversed(raws), strict=True))  # the first spelling written last, wins
-            self.forms = {w: first[w] for w in dict.fromkeys(norms) if w is not None}
-        else:
-            self.forms = word_forms(text, memo)
+        """(query row, similarity, word, its first spelling here) of each of its words similar to a query word,
+        in its words' order."""
+        self.sums: dict[int, float] = {}
+        """Phrasing -> its words' best similarities here added left to right, for the phrasings with a word here."""
 
-    def read(self, similar: dict[str, tuple[tuple[int, float], ...]]) -> None:
-        """Find :attr:`best` and :attr:`similar`, given each of its words' similarities to the query's words."""
+    def read(
+        self, similar: dict[str, tuple[tuple[int, float], ...]], rows: list[list[int]], using: list[list[int]]
+    ) -> None:
+        """Find :attr:`best`, :attr:`similar` and :attr:`sums`, given each of its words' similarities to the
+        query's words, each phrasing's rows and each row's phrasings."""
         best: dict[int, float] = {}
-        for w, raw in self.forms.items():
-            for r, s in similar[w]:
-                self.similar.append((r, s, w, raw))
-                if s > best.get(r, 0.0):
-                    best[r] = s
+        for w in self.words:
+            found = similar[w]
+            if found:
+                raw = self._raws[self._norms.index(w)]
+                for r, s in found:
+                    self.similar.append((r, s, w, raw))
+                    if s > best.get(r, 0.0):
+                        best[r] = s
         self.best = best
+        for g in {g for r in best for g in using[r]}:
+            self.sums[g] = sum(map(best.get, rows[g], repeat(0.0)))
 
     def layout(self, memo: dict[str, str | None]) -> Layout:
-        """Its words for quoting (:data:`Layout`), found on first use."""
-        layout = self.layout_
-        if layout is None:
-            parts = _QUOTE_SPLIT_RE.split(self.text)
-            norms = _norms([raw.lower() for raw in parts[1::2]], memo)
-            layout = self.layout_ = (list(accumulate(map(len, parts))), norms)
-        return layout
+        """Its words as written, for quoting (:data:`Layout`)."""
+        if self._layout is None:  # not ASCII: lower-cased word by word, as the quote reads the text as written
+            parts = _SPLIT_RE.split(self.text)
+            self._layout = _layout(parts, _norms([raw.lower() for raw in parts[1::2]], memo))
+        return self._layout
 
 
 class PriorityReader:
@@ -229,9 +240,11 @@ class PriorityReader:
         "_phrasings",
         "_qpos",
         "_query",
+        "_rows",
         "_similar",
         "_snippets",
         "_surfaces",
+        "_using",
         "priorities",
     )
 
@@ -246,8 +259,17 @@ class PriorityReader:
         variants = priority_variants(priorities, thesaurus)
         self._query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
         self._qpos = {w: k for k, w in enumerate(self._query)}
-        self._phrasings = [[(v, [self._qpos[w] for w in v]) for v in vs if v] for vs in variants]
-        """Per priority: each non-empty phrasing, with its words' rows in the query."""
+        phrasings = [[v for v in vs if v] for vs in variants]
+        self._rows = [[self._qpos[w] for w in v] for vs in phrasings for v in vs]
+        """Each non-empty phrasing's words' rows in the query (phrasings numbered across the priorities)."""
+        self._using: list[list[int]] = [[] for _ in self._query]
+        """Each query row's phrasings."""
+        for g, rows in enumerate(self._rows):
+            for r in dict.fromkeys(rows):
+                self._using[r].append(g)
+        numbers = iter(range(len(self._rows)))
+        self._phrasings = [[(v, next(numbers)) for v in vs] for vs in phrasings]
+        """Per priority: each non-empty phrasing, with its number."""
         self._own = [set(vs[0]) if vs else set() for vs in variants]
         self._surfaces = [word_forms(p.text, self._memo) for p in priorities]
         """Per priority: its normalised words -> as written (first spelling)."""
@@ -298,45 +320,30 @@ class PriorityReader:
         passages = [p for _, p in sources]
         unread = [p for p in passages if p.best is None]
         if unread:  # the similarities of their words not yet seen, found together (one cdist)
-            self._learn(list(dict.fromkeys(w for p in unread for w in p.forms)))
+            self._learn(list(dict.fromkeys(w for p in unread for w in p.words)))
             for p in dict.fromkeys(unread):
-                p.read(self._similar)
+                p.read(self._similar, self._rows, self._using)
         # best similarity of each query word (row) anywhere, and the first word of the text (in text order) with
-        # that similarity; each sentence's best similarities (``hits``: the sentences with any)
-        # (its surface form in the first sentence holding it, that is, in the text)
+        # that similarity (with its first spelling in the text: in the first sentence holding it)
         first_best: dict[int, tuple[float, str, str]] = {}
         for p in passages:
             for r, s, w, raw in p.similar:
                 known = first_best.get(r)
                 if known is None or s > known[0]:
                     first_best[r] = (s, w, raw)
-        anywhere_best = {r: s for r, (s, _, _) in first_best.items()}
-        hits = [(k, p.best) for k, p in enumerate(passages) if p.best]
-        pairwise = len(sources) == 1
+        anywhere = {r: s for r, (s, _, _) in first_best.items()}
+        together = self._together(passages)
         out = []
         for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
             best_variant: tuple[str, ...] = ()
             best_score = -1.0
-            for v, rows in phrasings:
-                # map(d.get, rows, repeat(0.0)): each row's value or 0, without a Python-level loop
-                anywhere = sum(map(anywhere_best.get, rows, repeat(0.0))) / len(rows)
-                # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
-                # a sentence, added left to right as ``anywhere`` is) is at most ``anywhere``: a phrasing that
-                # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
-                # of ``**``, which is within an ulp) is skipped. One word, or none matched: ``together = anywhere``.
-                in_order = not pairwise or len(rows) < 8  # see _sum
-                if in_order and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
-                    continue
-                if len(rows) == 1 or anywhere == 0.0:
-                    together = anywhere
-                elif in_order:
-                    together = max((sum(map(b.get, rows, repeat(0.0))) for _, b in hits), default=0.0) / len(rows)
-                else:
-                    sums = (_sum([b.get(r, 0.0) for r in rows], pairwise) for _, b in hits)
-                    together = max(sums, default=0.0) / len(rows)
-                score = _phrase(together, anywhere)
+            chosen = -1
+            for v, g in phrasings:
+                rows = self._rows[g]
+                # map(d.get, rows, repeat(0.0)): each row's value or 0, added in C
+                score = _phrase(together.get(g, 0.0) / len(rows), sum(map(anywhere.get, rows, repeat(0.0))) / len(rows))
                 if score > best_score:
-                    best_variant, best_score = v, score
+                    best_variant, best_score, chosen = v, score, g
             matches = []
             for w in best_variant:
                 found = first_best.get(self._qpos[w])
@@ -345,14 +352,9 @@ class PriorityReader:
                     matches.append(WordMatch(surfaces.get(w, w), surface, s, w, m))
             snippet = None
             if matches:
-                rows = [self._qpos[mt.word_norm] for mt in matches]
-                k, top = 0, 0.0  # the first best passage
-                in_order = not pairwise or len(rows) < 8  # see _sum
-                for at, best in hits:
-                    if in_order:
-                        score = sum(map(best.get, rows, repeat(0.0))) / len(rows)
-                    else:
-                        score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
+                k, top = 0, 0.0  # the first best passage (its matched words' similarities added, as the phrasing's)
+                for at, p in enumerate(passages):
+                    score = p.sums.get(chosen, 0.0) / len(matches)
                     if score > top:
                         k, top = at, score
                 if top > 0:
@@ -361,7 +363,7 @@ class PriorityReader:
                     left = {mt.matched_norm for mt in matches}
                     for at in [k, *range(len(sources))]:
                         label, passage = sources[at]
-                        here = left & passage.forms.keys()
+                        here = left & passage.words.keys()
                         if here:
                             parts.append(f'{label}: "{_quote(passage.text, passage.layout(self._memo), here)}"')
                             left -= here
@@ -370,6 +372,19 @@ class PriorityReader:
                     snippet = " and ".join(parts)
             swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
             out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
+        return out
+
+    def _together(self, passages: list[Passage]) -> dict[int, float]:
+        """Phrasing -> the most of its words' best similarities in one sentence, added (phrasings with no word in
+        the text are left out: 0)."""
+        if len(passages) == 1:  # a text of one sentence: added as numpy added it, see _sum
+            best = passages[0].best or {}
+            return {g: _sum([best.get(r, 0.0) for r in self._rows[g]], True) for g in passages[0].sums}
+        out: dict[int, float] = {}
+        for p in passages:
+            for g, s in p.sums.items():
+                if s > out.get(g, 0.0):
+                    out[g] = s
         return out
 
 
