@@ -74,6 +74,18 @@ class EvidenceContext:
     """Each explained row's :meth:`rows_of`, found once per explanation."""
     premises: dict[int, list[str]] = field(default_factory=dict)
     """Each explained row's premises in the need's areas (see :func:`_premises_labels`), found once per explanation."""
+    # Found once per explanation too: fields not copied by ``dataclasses.replace`` (``init=False``), so each copy of
+    # the context made for an explanation starts them empty.
+    lists: dict[int, tuple[npt.NDArray[np.float64], list[float]]] = field(init=False, default_factory=dict)
+    """An array's id -> (the array, kept so that the id stays its own; its values as a list), see :meth:`floats`."""
+    known_lists: dict[int, tuple[npt.NDArray[np.float64], list[float | None]]] = field(init=False, default_factory=dict)
+    """As :attr:`lists`, for :meth:`known`."""
+    accreditations: dict[int, tuple[list[tuple[str, list[Service], bool]], int]] = field(
+        init=False, default_factory=dict
+    )
+    """Each explained row's :func:`quality_accreditations`."""
+    shares: dict[int, tuple[float, float, float]] = field(init=False, default_factory=dict)
+    """Each service row's :func:`service_share`."""
 
     def people_inside(self) -> npt.NDArray[np.float64]:
         """:attr:`need_people`, computed once."""
@@ -98,6 +110,23 @@ class EvidenceContext:
             words = _need_words(self)
             object.__setattr__(self, "need_words", words)
         return words
+
+    def floats(self, values: npt.NDArray[np.float64]) -> list[float]:
+        """``values`` (a column of the scored candidates) as Python floats, converted once per explanation: a list
+        item is cheaper to read, and to format, than a numpy scalar (and formats the same)."""
+        known = self.lists.get(id(values))
+        if known is None:
+            known = self.lists[id(values)] = (values, values.tolist())
+        return known[1]
+
+    def known(self, values: npt.NDArray[np.float64]) -> list[float | None]:
+        """:meth:`floats` with ``None`` for the values that are not finite (:func:`finite_or_none`)."""
+        known = self.known_lists.get(id(values))
+        if known is None:
+            objects = values.astype(object)
+            objects[~np.isfinite(values)] = None
+            known = self.known_lists[id(values)] = (values, objects.tolist())
+        return known[1]
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
@@ -295,7 +324,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
         + (f" serving the need's people ({whom})" if whom else "")
         + f": {_services_listing(services)} (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
     ]
-    overlap = float(col.component("cohort_overlap").score[j])
+    overlap = ctx.floats(col.component("cohort_overlap").score)[j]
     if cn.cohort_count:
         by: dict[str, list[Service]] = {code: [s for s in services if code in (s.cohorts or ())] for code in cn.cohorts}
         served = [f"{code} ({_services_listing(by[code])})" for code in cn.cohorts if by[code]]
@@ -313,7 +342,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
 
 def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     _, lines = covered_leaves(ctx, i)
-    share = float(col.score[j])
+    share = ctx.floats(col.score)[j]
     tree = ctx.cols.areas
     whole = ctx.cn.coverage_whole
     if ctx.cn.need.area_volumes is not None:
@@ -345,17 +374,21 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 
 
 def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:
-    """(people of service row ``row``'s areas in the need's areas, people of all its areas, share)."""
-    nodes = ctx.cols.services.areas.of(row)
-    inside, people = ctx.words().people_inside, ctx.words().people
-    mine = float(sum(inside[nd] for nd in nodes))
-    whole = float(sum(people[nd] for nd in nodes))
-    return mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0)
+    """(people of service row ``row``'s areas in the need's areas, people of all its areas, share), found once per
+    explanation."""
+    known = ctx.shares.get(row)
+    if known is None:
+        nodes = ctx.cols.services.areas.of(row)
+        inside, people = ctx.words().people_inside, ctx.words().people
+        mine = float(sum(inside[nd] for nd in nodes))
+        whole = float(sum(people[nd] for nd in nodes))
+        known = ctx.shares[row] = (mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0))
+    return known
 
 
 def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     vol = ctx.cn.need.annual_volume
-    score = float(col.score[j])
+    score = ctx.floats(col.score)[j]
     services = qualifying(ctx, c, i)
     counted = [(s, row) for s, touches, row in services if touches]
     elsewhere = [s for s, touches, _ in services if not touches]
@@ -381,7 +414,7 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     if elsewhere:
         notes.append(f"{_services_listing(elsewhere)} outside the need's areas, not counted")
     note = f" ({'; '.join(notes)})" if notes else ""
-    total = float(col.measures[CAPACITY][j])
+    total = ctx.floats(col.measures[CAPACITY])[j]
     if math.isnan(total):
         return (
             f"capacity not stated by its services in the need's areas; scored as unknown ({UNKNOWN_CAPACITY:g}) "
@@ -396,23 +429,22 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 
 def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
-    dep, res = col.component("budget_share_of_income"), col.component("reserves_months")
+    dep = ctx.floats(col.component("budget_share_of_income").score)[j]
+    res = ctx.floats(col.component("reserves_months").score)[j]
     contract = ctx.words().contract
     if c.annual_income is None:
         first = f"{contract}; annual income not stated, scored as unknown ({UNKNOWN_FINANCE:g})"
     elif c.annual_income <= 0:
-        first = (
-            f"{contract}; annual income recorded as £0, so the contract would be its entire income{_s(dep.score[j])}"
-        )
+        first = f"{contract}; annual income recorded as £0, so the contract would be its entire income{_s(dep)}"
     else:
         first = (
             f"{contract} is {need.annual_budget / c.annual_income:.0%} of annual income "
-            f"{_money(c.annual_income)} (50% halves this score){_s(dep.score[j])}"
+            f"{_money(c.annual_income)} (50% halves this score){_s(dep)}"
         )
     if c.reserves_months is None:
         second = f"reserves not stated; scored as unknown ({UNKNOWN_FINANCE:g})"
     else:
-        second = f"{c.reserves_months:g} months of reserves (6 or more scores full){_s(res.score[j])}"
+        second = f"{c.reserves_months:g} months of reserves (6 or more scores full){_s(res)}"
     return (first, second)
 
 
@@ -451,6 +483,18 @@ def quality_accreditations(
     return out, sum(1 for _, _, v in out if v)
 
 
+def _quality_accreditations(
+    ctx: EvidenceContext, c: Candidate, i: int
+) -> tuple[list[tuple[str, list[Service], bool]], int]:
+    """:func:`quality_accreditations` of candidate ``c`` (row ``i``) and its qualifying services, found once per
+    explanation (do not change the list)."""
+    known = ctx.accreditations.get(i)
+    if known is None:
+        services = [s for s, _, _ in qualifying(ctx, c, i)]
+        known = ctx.accreditations[i] = quality_accreditations(c, services, ctx.social_value_accreditations)
+    return known
+
+
 def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str, bool | None]]:
     """Each of the need's desired outcomes (its name, or its code) and whether a record of ``services`` naming it
     is verified (``True``), only self-declared ones name it (``False``) or none does (``None``)."""
@@ -463,11 +507,11 @@ def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str
 
 def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
-    acc_c = col.component("quality_accreditations")
-    out_c = col.component("outcomes_evidence")
+    acc_score = ctx.floats(col.component("quality_accreditations").score)[j]
+    out_score = ctx.floats(col.component("outcomes_evidence").score)[j]
     years_c = col.component("years_in_pathway")
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
+    held, n_verified = _quality_accreditations(ctx, c, i)
     accs = [
         f"{code} ({(_services_listing(through) + '; ') if through else ''}{_strength(v)})" for code, through, v in held
     ]
@@ -476,7 +520,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         + (f" (self-declared ones count {SELF_DECLARED_FACTOR:.0%})" if n_verified < len(accs) else "")
         if accs
         else "no quality accreditations"
-    ) + _s(acc_c.score[j])
+    ) + _s(acc_score)
     records = [(s, r) for s in services for r in s.outcomes or ()]
     verified = [(s, r) for s, r in records if r.verified]
     if records:
@@ -498,13 +542,13 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
             f": {_listing(found)}" if found else ""
         )
         second += f"; none for {_listing(missing)}" if missing else ""
-    second += _s(out_c.score[j])
-    years = float(years_c.raw[j])
+    second += _s(out_score)
+    years = ctx.floats(years_c.raw)[j]
     longest = [s for s in services if s.years_experience == years]
     third = (
         f"{years:g} years' experience in {pathway}"
         + (f" ({_services_listing(longest[:1])})" if longest and years else "")
-        + f" (3 years = half credit){_s(years_c.score[j])}"
+        + f" (3 years = half credit){_s(ctx.floats(years_c.score)[j])}"
     )
     return (first, second, third)
 
@@ -517,10 +561,9 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
     evidence = ctx.priority_reader().explain(services)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
+        score = ctx.floats(comp.score)[j]
         if not ev.matches:
-            out.append(
-                f"{head}: no matching words in its qualifying services' descriptions and outcomes{_s(comp.score[j])}"
-            )
+            out.append(f"{head}: no matching words in its qualifying services' descriptions and outcomes{_s(score)}")
             continue
         pairs = ", ".join(
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
@@ -530,7 +573,7 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
             text += f" (read with the domain thesaurus: {', '.join(ev.thesaurus_words)})"
         if ev.snippet:
             text += f" in {ev.snippet}"
-        out.append(text + _s(comp.score[j]))
+        out.append(text + _s(score))
     return tuple(out)
 
 
@@ -553,10 +596,10 @@ def _distinct(values: tuple[str, ...]) -> list[str]:
 
 
 def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    mf = col.component("match_funding_to_budget")
-    vol = col.component("volunteers")
-    prem = col.component("premises_in_need_areas")
-    part = col.component("partner_organisations")
+    mf = ctx.floats(col.component("match_funding_to_budget").score)[j]
+    vol = ctx.floats(col.component("volunteers").score)[j]
+    prem = ctx.floats(col.component("premises_in_need_areas").score)[j]
+    part = ctx.floats(col.component("partner_organisations").score)[j]
     budget = ctx.cn.need.annual_budget
     funding = float(ctx.cols.match_funding[i])
     premises = _premises_labels(ctx, i)
@@ -567,23 +610,23 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
             if funding > 0
             else "no match funding offered"
         )
-        + _s(mf.score[j]),
-        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
+        + _s(mf),
+        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol)}",
         (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
-        + _s(prem.score[j]),
+        + _s(prem),
         (
             f"{len(partners)} partner organisation(s): {_listing(partners)}"
             if partners
             else "no partner organisations listed"
         )
-        + _s(part.score[j]),
+        + _s(part),
     )
 
 
 def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     out = []
     if col.has("sector_preference"):  # weight 0 (so left out) when the need sets no sector preference
-        pref = col.component("sector_preference").score[j]
+        pref = ctx.floats(col.component("sector_preference").score)[j]
         out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
     else:
         out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
@@ -594,7 +637,7 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if commitments
             else "no social value commitments"
         )
-        + _s(col.component("social_value_commitments").score[j])
+        + _s(ctx.floats(col.component("social_value_commitments").score)[j])
     )
     premises = _premises_labels(ctx, i)
     out.append(
@@ -603,29 +646,29 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if premises
             else "no local presence (no premises in the need's areas)"
         )
-        + _s(col.component("local_presence").score[j])
+        + _s(ctx.floats(col.component("local_presence").score)[j])
     )
     return tuple(out)
 
 
 def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     op = col.component("years_operating")
-    fund = col.component("funding_sources")
+    fund = ctx.floats(col.component("funding_sources").score)[j]
     fresh = col.component("months_since_confirmed")
     as_of = ctx.words().as_of
     first = (
-        f"operating {op.raw[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
-        f"{_s(op.score[j])}"
+        f"operating {ctx.floats(op.raw)[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
+        f"{_s(ctx.floats(op.score)[j])}"
         if c.founded_year is not None
         else f"founding year not stated{_s(0.0)}"
     )
     sources = _distinct(c.funding_sources or ())
     second = (
         f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
-    ) + _s(fund.score[j])
+    ) + _s(fund)
     third = (
-        f"profile last confirmed {c.last_confirmed.isoformat()}, {fresh.raw[j]:.1f} months before {as_of} "
-        f"(full credit up to 6 months, then halving yearly){_s(fresh.score[j])}"
+        f"profile last confirmed {c.last_confirmed.isoformat()}, {ctx.floats(fresh.raw)[j]:.1f} months before "
+        f"{as_of} (full credit up to 6 months, then halving yearly){_s(ctx.floats(fresh.score)[j])}"
         if c.last_confirmed is not None
         else f"profile never confirmed{_s(0.0)}"
     )
@@ -645,14 +688,14 @@ def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
         return f"It offers {name} services, and the need names no particular groups of people."
-    served = round(float(col.component("cohort_overlap").raw[j]) * ctx.cn.cohort_count)
+    served = round(ctx.floats(col.component("cohort_overlap").raw)[j] * ctx.cn.cohort_count)
     return (
         f"It offers {name} services and serves {served} of the {ctx.cn.cohort_count} groups of people the need names."
     )
 
 
 def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    share = float(col.score[j])
+    share = ctx.floats(col.score)[j]
     tree = ctx.cols.areas
     if ctx.cn.need.area_volumes is not None:
         return f"Its services reach {_pct(share)} of the service users the commissioner expects in the need's areas."
@@ -663,7 +706,7 @@ def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
 
 def capacity_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     vol = ctx.cn.need.annual_volume
-    total = float(col.measures[CAPACITY][j])
+    total = ctx.floats(col.measures[CAPACITY])[j]
     if math.isnan(total):
         return f"It has not said how many people a year its services here can take (the need is for {vol:,.0f})."
     shared = any(
@@ -692,7 +735,7 @@ def financial_viability_summary(ctx: EvidenceContext, col: CriterionColumn, c: C
 
 def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
+    held, n_verified = _quality_accreditations(ctx, c, i)
     records = [r for s in services for r in s.outcomes or ()]
     if not records:
         outcomes = "has no recorded outcomes for this kind of service"
@@ -705,7 +748,7 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
         found = [v for _, v in met if v is not None]
         strength = "" if not found else "; verified" if all(found) else "; self-declared" if not any(found) else ""
         outcomes += f" (evidencing {len(found)} of the {len(met)} desired outcomes{strength})"
-    years = float(col.component("years_in_pathway").raw[j])
+    years = ctx.floats(col.component("years_in_pathway").raw)[j]
     return (
         f"It holds {len(held)} quality accreditation(s) ({n_verified} verified), {outcomes}, and has {years:g} "
         "years' experience in it."
@@ -715,7 +758,7 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
 def local_priorities_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     if not ctx.cn.priorities:
         return "The need sets no local priorities, so none are judged."
-    good = sum(1 for comp in col.components if float(comp.score[j]) >= STRENGTH_MIN_SCORE)
+    good = sum(1 for comp in col.components if ctx.floats(comp.score)[j] >= STRENGTH_MIN_SCORE)
     return (
         f"Its own descriptions of these services clearly address {good} of the need's "
         f"{len(ctx.cn.priorities)} local priorities."
@@ -732,8 +775,8 @@ def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 
 
 def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    commitments = int(col.component("social_value_commitments").raw[j])
-    local = bool(col.component("local_presence").raw[j])
+    commitments = int(ctx.floats(col.component("social_value_commitments").raw)[j])
+    local = bool(ctx.floats(col.component("local_presence").raw)[j])
     return (
         f"It makes {commitments} social value commitment(s) and "
         f"{'has' if local else 'has no'} premises in the need's areas."
@@ -743,9 +786,11 @@ def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidat
 def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     op = col.component("years_operating")
     fresh = col.component("months_since_confirmed")
-    years = f"has operated for {float(op.raw[j]):g} years" if c.founded_year is not None else "gives no founding year"
+    years = (
+        f"has operated for {ctx.floats(op.raw)[j]:g} years" if c.founded_year is not None else "gives no founding year"
+    )
     confirmed = (
-        f"its profile was last confirmed {float(fresh.raw[j]):.0f} months ago"
+        f"its profile was last confirmed {ctx.floats(fresh.raw)[j]:.0f} months ago"
         if c.last_confirmed is not None
         else "its profile has never been confirmed"
     )

@@ -518,9 +518,9 @@ def criterion_scores(
             CriterionScore(
                 criterion=c.name,
                 weight=weights[c.name],
-                score=float(col.score.item(j)),
-                contribution=float(contributions[c.name].item(j)),
-                components=_components(col, j),
+                score=ctx.floats(col.score)[j],  # the columns as lists, read once per explanation
+                contribution=ctx.floats(contributions[c.name])[j],
+                components=_components(ctx, col, j),
                 evidence=c.evidence(ctx, col, cand, i, j),
                 summary=c.summary(ctx, col, cand, i, j),
             )
@@ -528,7 +528,5 @@ def criterion_scores(
     return tuple(out)
 
 
-def _components(col: CriterionColumn, j: int) -> tuple[Component, ...]:
-    return tuple(
-        Component(c.name, finite_or_none(c.raw.item(j)), float(c.score.item(j)), c.weight) for c in col.components
-    )
+def _components(ctx: EvidenceContext, col: CriterionColumn, j: int) -> tuple[Component, ...]:
+    return tuple([Component(c.name, ctx.known(c.raw)[j], ctx.floats(c.score)[j], c.weight) for c in col.components])
