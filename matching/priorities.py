@@ -106,21 +106,14 @@ class PriorityEvidence(NamedTuple):
     matched word it lacks), each quoted around the matched words."""
 
 
-Layout = tuple[list[int], list[str | None]]
-"""A passage's words for quoting: the offsets where its separators and words alternately end (word ``k`` spans
-``bounds[2k]`` to ``bounds[2k + 1]``), and each word's normalised form (see :meth:`Passage.layout`)."""
-
-
-def _quote(text: str, layout: Layout, wanted: Set[str], limit: int = 160) -> str:
-    """The part of ``text`` from the first to the last word whose normalised form is in ``wanted``, with a
-    little context, ``…`` marking what is left out: the quote always holds the matched words. ``layout``: the
-    words of ``text`` (:meth:`Passage.layout`)."""
-    bounds, norms = layout
-    found = [k for k, w in enumerate(norms) if w in wanted]
+def _quote(text: str, span: tuple[int, int] | None, limit: int = 160) -> str:
+    """The part of ``text`` from ``span``'s start to its end (where the first and the last matched word start and
+    end, see :meth:`Passage.span`), with a little context, ``…`` marking what is left out: the quote always holds
+    the matched words."""
     text_len = len(text)
-    if not found:
+    if span is None:
         return " ".join(text.split())[:limit]
-    lo, hi = bounds[2 * found[0]], bounds[2 * found[-1] + 1]
+    lo, hi = span
     room = max(limit - (hi - lo), 0) // 2
     a = max(0, lo - room)
     b = min(text_len, hi + room)
@@ -157,6 +150,10 @@ def _phrase(together: float, anywhere: float) -> float:
 
 _SPLIT_RE: Final = re.compile(r"([^\W_]+)")
 """Splits a passage into separators and words (a word as :data:`matching.text._WORD_RE`)."""
+_ASCII_WORDS: Final = bytes((ord(chr(c).lower()) if chr(c).isalnum() else 32) if c < 128 else c for c in range(256))
+"""A ``bytes.translate`` table for ASCII text: the letters lower-cased, digits kept, every other character a space.
+An ASCII text so translated has its words (:data:`matching.text._WORD_RE`'s, lower-cased) where the text has them,
+between spaces: ``str.split`` finds them, in C, several times faster than the regular expression."""
 
 
 def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
@@ -169,28 +166,21 @@ def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
     return norms
 
 
-def _layout(parts: list[str], norms: list[str | None]) -> Layout:
-    """The :data:`Layout` of a passage split by :data:`_SPLIT_RE` into ``parts``, its words' normalised forms being
-    ``norms``: a running sum of the parts' lengths (in C) instead of a match object per word."""
-    return list(accumulate(map(len, parts))), norms
-
-
 class Passage:
     """One sentence of a candidate's text as a :class:`PriorityReader` reads it: found once per reader, however
     many candidates' texts hold it."""
 
-    __slots__ = ("_layout", "_norms", "_raws", "best", "similar", "sums", "text", "words")
+    __slots__ = ("_norms", "_raws", "_spaced", "best", "similar", "sums", "text", "words")
 
     def __init__(self, text: str, memo: dict[str, str | None]) -> None:
         self.text = text
-        parts = None
-        if text.isascii():  # lower-casing it word by word is lower-casing it: one split serves words and quoting
-            parts = _SPLIT_RE.split(text.lower())
-            self._raws = parts[1::2]
+        self._spaced: str | None = None
+        if text.isascii():  # lower-casing it word by word is lower-casing it: one translation serves both
+            self._spaced = text.encode("ascii").translate(_ASCII_WORDS).decode("ascii")
+            self._raws = self._spaced.split()
         else:
             self._raws = raw_words(text)
         self._norms = _norms(self._raws, memo)
-        self._layout = None if parts is None else _layout(parts, self._norms)
         self.words = dict.fromkeys(filter(None, self._norms))
         """Its distinct normalised words, in first-seen order (the keys of :func:`matching.text.word_forms`)."""
         self.best: dict[int, float] | None = None
@@ -219,12 +209,28 @@ class Passage:
         for g in {g for r in best for g in using[r]}:
             self.sums[g] = sum(map(best.get, rows[g], repeat(0.0)))
 
-    def layout(self, memo: dict[str, str | None]) -> Layout:
-        """Its words as written, for quoting (:data:`Layout`)."""
-        if self._layout is None:  # not ASCII: lower-cased word by word, as the quote reads the text as written
-            parts = _SPLIT_RE.split(self.text)
-            self._layout = _layout(parts, _norms([raw.lower() for raw in parts[1::2]], memo))
-        return self._layout
+    def span(self, wanted: Set[str], memo: dict[str, str | None]) -> tuple[int, int] | None:
+        """Where the first of its words as written whose normalised form is in ``wanted`` starts and the last one
+        ends (``None`` when none is)."""
+        if self._spaced is None:  # not ASCII: lower-cased word by word, as the quote reads the text as written
+            return _written_span(self.text, wanted, memo)
+        hit = list(map(wanted.__contains__, self._norms))  # in C
+        if True not in hit:
+            return None
+        # The first word in ``wanted`` is the first of its spelling too (the same spelling, the same normalised
+        # form), so it is the first whole word so spelt in the translation (between spaces); likewise the last.
+        padded = f" {self._spaced} "
+        opening = self._raws[hit.index(True)]
+        closing = self._raws[len(hit) - 1 - hit[::-1].index(True)]
+        return padded.find(f" {opening} "), padded.rfind(f" {closing} ") + len(closing)
+
+
+def _written_span(text: str, wanted: Set[str], memo: dict[str, str | None]) -> tuple[int, int] | None:
+    """:meth:`Passage.span` of a text that is not ASCII, reading its words one by one."""
+    parts = _SPLIT_RE.split(text)  # separator, word, separator, ..., separator
+    bounds = list(accumulate(map(len, parts)))  # word k spans bounds[2k] to bounds[2k + 1]
+    found = [k for k, raw in enumerate(parts[1::2]) if _norm(raw.lower(), memo) in wanted]
+    return (bounds[2 * found[0]], bounds[2 * found[-1] + 1]) if found else None
 
 
 class PriorityReader:
@@ -365,7 +371,7 @@ class PriorityReader:
                         label, passage = sources[at]
                         here = left & passage.words.keys()
                         if here:
-                            parts.append(f'{label}: "{_quote(passage.text, passage.layout(self._memo), here)}"')
+                            parts.append(f'{label}: "{_quote(passage.text, passage.span(here, self._memo))}"')
                             left -= here
                         if not left:
                             break
