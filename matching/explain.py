@@ -13,7 +13,7 @@ words from the candidate's own services with those ids.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
@@ -80,12 +80,19 @@ class EvidenceContext:
     """An array's id -> (the array, kept so that the id stays its own; its values as a list), see :meth:`floats`."""
     known_lists: dict[int, tuple[npt.NDArray[np.float64], list[float | None]]] = field(init=False, default_factory=dict)
     """As :attr:`lists`, for :meth:`known`."""
+    parts: dict[int, tuple[CriterionColumn, list[tuple[Any, ...]]]] = field(init=False, default_factory=dict)
+    """A criterion column's id -> (the column; at each position, its components as the ranking states them: see
+    ``ranking._components``)."""
     accreditations: dict[int, tuple[list[tuple[str, list[Service], bool]], int]] = field(
         init=False, default_factory=dict
     )
     """Each explained row's :func:`quality_accreditations`."""
     shares: dict[int, tuple[float, float, float]] = field(init=False, default_factory=dict)
     """Each service row's :func:`service_share`."""
+    covering: dict[tuple[int, ...], tuple[tuple[str, ...], tuple[str, ...]]] = field(init=False, default_factory=dict)
+    """:func:`_covered` of each set of area nodes seen (providers often cover the same areas)."""
+    reach: dict[tuple[int, ...], str] = field(init=False, default_factory=dict)
+    """What a service covering each set of area nodes seen covers of the need's areas, in words (:func:`coverage`)."""
 
     def people_inside(self) -> npt.NDArray[np.float64]:
         """:attr:`need_people`, computed once."""
@@ -247,9 +254,11 @@ def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple
     known = ctx.covered.get(i)
     if known is None:
         rows, _ = ctx.rows_of(i)
-        known = ctx.covered[i] = _covered(
-            ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)})
-        )
+        nodes = tuple(_antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)}))
+        known = ctx.covering.get(nodes)
+        if known is None:
+            known = ctx.covering[nodes] = _covered(ctx, nodes)
+        ctx.covered[i] = known
     return known
 
 
@@ -264,7 +273,7 @@ def people_note(tree: AreaTree) -> str:
     return f"; population: {tree.population_source}" if tree.population_source else ""
 
 
-def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _covered(ctx: EvidenceContext, nodes: Sequence[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
     people = ctx.words().people
@@ -359,18 +368,26 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
             f"({share * whole:,.0f} of {whole:,.0f}{ctx.words().people_note}){_s(share)}"
         )
     out = [first, *lines]
-    areas, inside, leaves = ctx.cols.services.areas, ctx.words().inside, ctx.words().need_leaves
+    areas = ctx.cols.services.areas
     for s, touches, row in qualifying(ctx, c, i):
-        mine = (
-            sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if x in inside}) if touches else []
-        )
-        what = (
+        what = _reach(ctx, tuple(areas.of(row))) if touches else "none of the need's areas"
+        out.append(f"service {service_label(s)} covers {what}")
+    return tuple(out)
+
+
+def _reach(ctx: EvidenceContext, nodes: tuple[int, ...]) -> str:
+    """What a service covering the area ``nodes`` covers of the need's areas, in words; found once per explanation
+    for each set of nodes."""
+    known = ctx.reach.get(nodes)
+    if known is None:
+        tree, inside, leaves = ctx.cols.areas, ctx.words().inside, ctx.words().need_leaves
+        mine = sorted({x for nd in nodes for x in tree.leaf_indices_under(nd) if x in inside})
+        known = ctx.reach[nodes] = (
             f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
             if mine
             else "none of the need's areas"
         )
-        out.append(f"service {service_label(s)} covers {what}")
-    return tuple(out)
+    return known
 
 
 def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:

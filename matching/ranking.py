@@ -529,4 +529,14 @@ def criterion_scores(
 
 
 def _components(ctx: EvidenceContext, col: CriterionColumn, j: int) -> tuple[Component, ...]:
-    return tuple([Component(c.name, ctx.known(c.raw)[j], ctx.floats(c.score)[j], c.weight) for c in col.components])
+    """The components of ``col`` at position ``j``: made once per explanation for the whole column (``map`` and
+    ``zip`` make every position's records in C), kept in ``ctx.parts``."""
+    known = ctx.parts.get(id(col))
+    if known is None:
+        m = len(col.score)
+        each = [
+            map(Component, [c.name] * m, ctx.known(c.raw), ctx.floats(c.score), [c.weight] * m) for c in col.components
+        ]
+        known = ctx.parts[id(col)] = (col, list(zip(*each, strict=True)) if each else [()] * m)
+    parts: tuple[Component, ...] = known[1][j]
+    return parts
