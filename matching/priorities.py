@@ -283,13 +283,14 @@ class PriorityReader:
         """Provider word (normalised) -> (query row, similarity) for each query word it is similar to."""
         self._passages: dict[str, Passage] = {}
         """Sentence -> how it reads."""
-        self._snippets: dict[str, list[str]] = {}
-        """Text -> its sentences (:func:`matching.text.snippets`)."""
+        self._snippets: dict[str, list[Passage]] = {}
+        """Text -> its sentences (:meth:`_sentences`)."""
 
-    def _sentences(self, text: str) -> list[str]:
+    def _sentences(self, text: str) -> list[Passage]:
+        """The sentences of ``text`` (:func:`matching.text.snippets`), each as a :class:`Passage`."""
         known = self._snippets.get(text)
         if known is None:
-            known = self._snippets[text] = snippets(text)
+            known = self._snippets[text] = [self._passage(s) for s in snippets(text)]
         return known
 
     def _passage(self, text: str) -> Passage:
@@ -319,10 +320,10 @@ class PriorityReader:
         sources: list[tuple[str, Passage]] = []
         for service in services:
             label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
-            sources.extend((label, self._passage(s)) for s in self._sentences(service.description))
+            sources.extend(zip(repeat(label), self._sentences(service.description)))
             for record in service.outcomes or ():
-                text = ". ".join(x for x in (record.outcome, record.measure, record.note) if x)
-                sources.extend((f"{label} outcomes", self._passage(s)) for s in self._sentences(text))
+                text = ". ".join(filter(None, (record.outcome, record.measure, record.note)))
+                sources.extend(zip(repeat(f"{label} outcomes"), self._sentences(text)))
         passages = [p for _, p in sources]
         unread = [p for p in passages if p.best is None]
         if unread:  # the similarities of their words not yet seen, found together (one cdist)

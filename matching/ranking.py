@@ -515,14 +515,14 @@ def criterion_scores(
     for c in criteria:
         col = columns[c.name]
         out.append(
-            CriterionScore(
-                criterion=c.name,
-                weight=weights[c.name],
-                score=ctx.floats(col.score)[j],  # the columns as lists, read once per explanation
-                contribution=ctx.floats(contributions[c.name])[j],
-                components=_components(ctx, col, j),
-                evidence=c.evidence(ctx, col, cand, i, j),
-                summary=c.summary(ctx, col, cand, i, j),
+            CriterionScore(  # criterion, weight, score, contribution, components, evidence, summary (by position)
+                c.name,
+                weights[c.name],
+                ctx.floats(col.score)[j],  # the columns as lists, read once per explanation
+                ctx.floats(contributions[c.name])[j],
+                _components(ctx, col, j),
+                c.evidence(ctx, col, cand, i, j),
+                c.summary(ctx, col, cand, i, j),
             )
         )
     return tuple(out)
