@@ -170,7 +170,7 @@ class Passage:
     """One sentence of a candidate's text as a :class:`PriorityReader` reads it: found once per reader, however
     many candidates' texts hold it."""
 
-    __slots__ = ("_norms", "_raws", "_spaced", "best", "similar", "sums", "text", "words")
+    __slots__ = ("_norms", "_quotes", "_raws", "_spaced", "best", "similar", "sums", "text", "words")
 
     def __init__(self, text: str, memo: dict[str, str | None]) -> None:
         self.text = text
@@ -190,6 +190,8 @@ class Passage:
         in its words' order."""
         self.sums: dict[int, float] = {}
         """Phrasing -> its words' best similarities here added left to right, for the phrasings with a word here."""
+        self._quotes: dict[frozenset[str], str] = {}
+        """Normalised words -> :meth:`quote` of them."""
 
     def read(
         self, similar: dict[str, tuple[tuple[int, float], ...]], rows: list[list[int]], using: list[list[int]]
@@ -208,6 +210,15 @@ class Passage:
         self.best = best
         for g in {g for r in best for g in using[r]}:
             self.sums[g] = sum(map(best.get, rows[g], repeat(0.0)))
+
+    def quote(self, wanted: Set[str], memo: dict[str, str | None]) -> str:
+        """:func:`_quote` of it around the words whose normalised form is in ``wanted`` (found once for each set of
+        words: the same words are often quoted from one sentence for several candidates)."""
+        key = frozenset(wanted)
+        known = self._quotes.get(key)
+        if known is None:
+            known = self._quotes[key] = _quote(self.text, self.span(wanted, memo))
+        return known
 
     def span(self, wanted: Set[str], memo: dict[str, str | None]) -> tuple[int, int] | None:
         """Where the first of its words as written whose normalised form is in ``wanted`` starts and the last one
@@ -372,7 +383,7 @@ class PriorityReader:
                         label, passage = sources[at]
                         here = left & passage.words.keys()
                         if here:
-                            parts.append(f'{label}: "{_quote(passage.text, passage.span(here, self._memo))}"')
+                            parts.append(f'{label}: "{passage.quote(here, self._memo)}"')
                             left -= here
                         if not left:
                             break
