@@ -122,15 +122,15 @@ class EvidenceContext:
         """``values`` (a column of the scored candidates) as Python floats, converted once per explanation: a list
         item is cheaper to read, and to format, than a numpy scalar (and formats the same)."""
         known = self.lists.get(id(values))
-        if known is None:
-            known = self.lists[id(values)] = (values, values.tolist())
+        if known is None:  # as float(values[j]) reads them, whatever the array's dtype
+            known = self.lists[id(values)] = (values, np.asarray(values, dtype=np.float64).tolist())
         return known[1]
 
     def known(self, values: npt.NDArray[np.float64]) -> list[float | None]:
         """:meth:`floats` with ``None`` for the values that are not finite (:func:`finite_or_none`)."""
         known = self.known_lists.get(id(values))
         if known is None:
-            objects = values.astype(object)
+            objects = np.asarray(values, dtype=np.float64).astype(object)
             objects[~np.isfinite(values)] = None
             known = self.known_lists[id(values)] = (values, objects.tolist())
         return known[1]
