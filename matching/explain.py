@@ -163,6 +163,10 @@ class NeedWords:
     """The assessment date, ISO."""
     contract: str
     """The contract's value in words (:func:`financial_viability`)."""
+    volume: str
+    """The need's annual volume, as the capacity criterion's words show it."""
+    offered: str
+    """What :func:`pathway_fit`'s first line says after the services, the same for every candidate."""
     inside: frozenset[int]
     """Area nodes inside the need's areas (:attr:`EvidenceContext.inside`)."""
     people: list[float]
@@ -184,6 +188,8 @@ def _need_words(ctx: EvidenceContext) -> NeedWords:
             f"annual contract value {_money(need.annual_budget)} "
             f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
         ),
+        volume=f"{need.annual_volume:,.0f}",
+        offered=f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}",
         inside=frozenset(np.flatnonzero(ctx.inside).tolist()),
         people=tree.people.tolist(),
         people_inside=ctx.people_inside().tolist(),
@@ -331,7 +337,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
     out = [
         f"offers {ctx.words().pathway_label} through {len(services)} service(s)"
         + (f" serving the need's people ({whom})" if whom else "")
-        + f": {_services_listing(services)} (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
+        + f": {_services_listing(services)}{ctx.words().offered}"
     ]
     overlap = ctx.floats(col.component("cohort_overlap").score)[j]
     if cn.cohort_count:
@@ -435,11 +441,11 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     if math.isnan(total):
         return (
             f"capacity not stated by its services in the need's areas; scored as unknown ({UNKNOWN_CAPACITY:g}) "
-            f"against {vol:,.0f} service users/yr{note}",
+            f"against {ctx.words().volume} service users/yr{note}",
         )
     return (
         f"capacity {total:,.0f} service users/yr from its services in the need's areas "
-        f"({', '.join(stated)}) vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
+        f"({', '.join(stated)}) vs need volume {ctx.words().volume}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
         *shared,
     )
 
@@ -722,17 +728,16 @@ def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
 
 
 def capacity_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    vol = ctx.cn.need.annual_volume
+    volume = ctx.words().volume
     total = ctx.floats(col.measures[CAPACITY])[j]
     if math.isnan(total):
-        return f"It has not said how many people a year its services here can take (the need is for {vol:,.0f})."
+        return f"It has not said how many people a year its services here can take (the need is for {volume})."
     shared = any(
         touches and s.capacity is not None and service_share(ctx, row)[2] < 1.0
         for s, touches, row in qualifying(ctx, c, i)
     )
-    return (
-        f"Its services can take about {total:,.0f} people a year in the need's areas against the {vol:,.0f} needed"
-        + (", counting only its share of capacity it also offers elsewhere." if shared else ".")
+    return f"Its services can take about {total:,.0f} people a year in the need's areas against the {volume} needed" + (
+        ", counting only its share of capacity it also offers elsewhere." if shared else "."
     )
 
 
