@@ -80,6 +80,10 @@ class EvidenceContext:
     """An array's id -> (the array, kept so that the id stays its own; its values as a list), see :meth:`floats`."""
     known_lists: dict[int, tuple[npt.NDArray[np.float64], list[float | None]]] = field(init=False, default_factory=dict)
     """As :attr:`lists`, for :meth:`known`."""
+    named: dict[int, tuple[CriterionColumn, dict[str, list[float]], dict[str, list[float]]]] = field(
+        init=False, default_factory=dict
+    )
+    """A criterion column's id -> (the column; its components' scores and raw values by name), see :meth:`scores`."""
     parts: dict[int, tuple[CriterionColumn, list[tuple[Any, ...]]]] = field(init=False, default_factory=dict)
     """A criterion column's id -> (the column; at each position, its components as the ranking states them: see
     ``ranking._components``)."""
@@ -134,6 +138,22 @@ class EvidenceContext:
             objects[~np.isfinite(values)] = None
             known = self.known_lists[id(values)] = (values, objects.tolist())
         return known[1]
+
+    def scores(self, col: CriterionColumn) -> dict[str, list[float]]:
+        """Each component of ``col`` by name -> its scores (:meth:`floats`): one look-up for an evidence function's
+        every component."""
+        return self._named(col)[1]
+
+    def raws(self, col: CriterionColumn) -> dict[str, list[float]]:
+        """As :meth:`scores`, for the components' raw values."""
+        return self._named(col)[2]
+
+    def _named(self, col: CriterionColumn) -> tuple[CriterionColumn, dict[str, list[float]], dict[str, list[float]]]:
+        known = self.named.get(id(col))
+        if known is None:
+            scores = {c.name: self.floats(c.score) for c in col.components}
+            known = self.named[id(col)] = (col, scores, {c.name: self.floats(c.raw) for c in col.components})
+        return known
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
@@ -339,7 +359,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
         + (f" serving the need's people ({whom})" if whom else "")
         + f": {_services_listing(services)}{ctx.words().offered}"
     ]
-    overlap = ctx.floats(col.component("cohort_overlap").score)[j]
+    overlap = ctx.scores(col)["cohort_overlap"][j]
     if cn.cohort_count:
         by: dict[str, list[Service]] = {code: [s for s in services if code in (s.cohorts or ())] for code in cn.cohorts}
         served = [f"{code} ({_services_listing(by[code])})" for code in cn.cohorts if by[code]]
@@ -452,8 +472,8 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
 
 def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
-    dep = ctx.floats(col.component("budget_share_of_income").score)[j]
-    res = ctx.floats(col.component("reserves_months").score)[j]
+    scores = ctx.scores(col)
+    dep, res = scores["budget_share_of_income"][j], scores["reserves_months"][j]
     contract = ctx.words().contract
     if c.annual_income is None:
         first = f"{contract}; annual income not stated, scored as unknown ({UNKNOWN_FINANCE:g})"
@@ -530,9 +550,7 @@ def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str
 
 def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
-    acc_score = ctx.floats(col.component("quality_accreditations").score)[j]
-    out_score = ctx.floats(col.component("outcomes_evidence").score)[j]
-    years_c = col.component("years_in_pathway")
+    scores = ctx.scores(col)
     services = [s for s, _, _ in qualifying(ctx, c, i)]
     held, n_verified = _quality_accreditations(ctx, c, i)
     accs = [
@@ -543,7 +561,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         + (f" (self-declared ones count {SELF_DECLARED_FACTOR:.0%})" if n_verified < len(accs) else "")
         if accs
         else "no quality accreditations"
-    ) + _s(acc_score)
+    ) + _s(scores["quality_accreditations"][j])
     records = [(s, r) for s in services for r in s.outcomes or ()]
     verified = [(s, r) for s, r in records if r.verified]
     if records:
@@ -565,13 +583,13 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
             f": {_listing(found)}" if found else ""
         )
         second += f"; none for {_listing(missing)}" if missing else ""
-    second += _s(out_score)
-    years = ctx.floats(years_c.raw)[j]
+    second += _s(scores["outcomes_evidence"][j])
+    years = ctx.raws(col)["years_in_pathway"][j]
     longest = [s for s in services if s.years_experience == years]
     third = (
         f"{years:g} years' experience in {pathway}"
         + (f" ({_services_listing(longest[:1])})" if longest and years else "")
-        + f" (3 years = half credit){_s(ctx.floats(years_c.score)[j])}"
+        + f" (3 years = half credit){_s(scores['years_in_pathway'][j])}"
     )
     return (first, second, third)
 
@@ -619,10 +637,9 @@ def _distinct(values: tuple[str, ...]) -> list[str]:
 
 
 def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    mf = ctx.floats(col.component("match_funding_to_budget").score)[j]
-    vol = ctx.floats(col.component("volunteers").score)[j]
-    prem = ctx.floats(col.component("premises_in_need_areas").score)[j]
-    part = ctx.floats(col.component("partner_organisations").score)[j]
+    scores = ctx.scores(col)
+    mf, vol = scores["match_funding_to_budget"][j], scores["volunteers"][j]
+    prem, part = scores["premises_in_need_areas"][j], scores["partner_organisations"][j]
     budget = ctx.cn.need.annual_budget
     funding = float(ctx.cols.match_funding[i])
     premises = _premises_labels(ctx, i)
@@ -648,8 +665,9 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
 
 def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     out = []
-    if col.has("sector_preference"):  # weight 0 (so left out) when the need sets no sector preference
-        pref = ctx.floats(col.component("sector_preference").score)[j]
+    scores = ctx.scores(col)
+    if "sector_preference" in scores:  # weight 0 (so left out) when the need sets no sector preference
+        pref = scores["sector_preference"][j]
         out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
     else:
         out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
@@ -660,7 +678,7 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if commitments
             else "no social value commitments"
         )
-        + _s(ctx.floats(col.component("social_value_commitments").score)[j])
+        + _s(scores["social_value_commitments"][j])
     )
     premises = _premises_labels(ctx, i)
     out.append(
@@ -669,29 +687,28 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if premises
             else "no local presence (no premises in the need's areas)"
         )
-        + _s(ctx.floats(col.component("local_presence").score)[j])
+        + _s(scores["local_presence"][j])
     )
     return tuple(out)
 
 
 def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    op = col.component("years_operating")
-    fund = ctx.floats(col.component("funding_sources").score)[j]
-    fresh = col.component("months_since_confirmed")
+    scores, raws = ctx.scores(col), ctx.raws(col)
+    operating, funding, fresh = scores["years_operating"], scores["funding_sources"], scores["months_since_confirmed"]
     as_of = ctx.words().as_of
     first = (
-        f"operating {ctx.floats(op.raw)[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
-        f"{_s(ctx.floats(op.score)[j])}"
+        f"operating {raws['years_operating'][j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half "
+        f"credit){_s(operating[j])}"
         if c.founded_year is not None
         else f"founding year not stated{_s(0.0)}"
     )
     sources = _distinct(c.funding_sources or ())
     second = (
         f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
-    ) + _s(fund)
+    ) + _s(funding[j])
     third = (
-        f"profile last confirmed {c.last_confirmed.isoformat()}, {ctx.floats(fresh.raw)[j]:.1f} months before "
-        f"{as_of} (full credit up to 6 months, then halving yearly){_s(ctx.floats(fresh.score)[j])}"
+        f"profile last confirmed {c.last_confirmed.isoformat()}, {raws['months_since_confirmed'][j]:.1f} months "
+        f"before {as_of} (full credit up to 6 months, then halving yearly){_s(fresh[j])}"
         if c.last_confirmed is not None
         else f"profile never confirmed{_s(0.0)}"
     )
@@ -711,7 +728,7 @@ def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
         return f"It offers {name} services, and the need names no particular groups of people."
-    served = round(ctx.floats(col.component("cohort_overlap").raw)[j] * ctx.cn.cohort_count)
+    served = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count)
     return (
         f"It offers {name} services and serves {served} of the {ctx.cn.cohort_count} groups of people the need names."
     )
@@ -770,7 +787,7 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
         found = [v for _, v in met if v is not None]
         strength = "" if not found else "; verified" if all(found) else "; self-declared" if not any(found) else ""
         outcomes += f" (evidencing {len(found)} of the {len(met)} desired outcomes{strength})"
-    years = ctx.floats(col.component("years_in_pathway").raw)[j]
+    years = ctx.raws(col)["years_in_pathway"][j]
     return (
         f"It holds {len(held)} quality accreditation(s) ({n_verified} verified), {outcomes}, and has {years:g} "
         "years' experience in it."
@@ -797,8 +814,9 @@ def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 
 
 def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    commitments = int(ctx.floats(col.component("social_value_commitments").raw)[j])
-    local = bool(ctx.floats(col.component("local_presence").raw)[j])
+    raws = ctx.raws(col)
+    commitments = int(raws["social_value_commitments"][j])
+    local = bool(raws["local_presence"][j])
     return (
         f"It makes {commitments} social value commitment(s) and "
         f"{'has' if local else 'has no'} premises in the need's areas."
@@ -806,13 +824,11 @@ def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidat
 
 
 def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    op = col.component("years_operating")
-    fresh = col.component("months_since_confirmed")
-    years = (
-        f"has operated for {ctx.floats(op.raw)[j]:g} years" if c.founded_year is not None else "gives no founding year"
-    )
+    raws = ctx.raws(col)
+    operating, fresh = raws["years_operating"], raws["months_since_confirmed"]
+    years = f"has operated for {operating[j]:g} years" if c.founded_year is not None else "gives no founding year"
     confirmed = (
-        f"its profile was last confirmed {ctx.floats(fresh.raw)[j]:.0f} months ago"
+        f"its profile was last confirmed {fresh[j]:.0f} months ago"
         if c.last_confirmed is not None
         else "its profile has never been confirmed"
     )

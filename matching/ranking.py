@@ -480,10 +480,9 @@ def _explain(
     services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
     scores = criterion_scores(ctx, cand, i, j, weights, columns, contributions)
     weighted = [c for c in scores if c.weight > 0]
-    strong = sorted(
-        (c for c in weighted if c.score >= STRENGTH_MIN_SCORE), key=lambda c: (-c.contribution, c.criterion)
-    )
-    weak = sorted((c for c in weighted if c.score < WEAKNESS_BELOW), key=lambda c: (c.score, c.criterion))
+    # the sort keys themselves sorted (criteria are distinct, so no two keys tie): no key function to call
+    strong = sorted([(-c.contribution, c.criterion) for c in weighted if c.score >= STRENGTH_MIN_SCORE])
+    weak = sorted([(c.score, c.criterion) for c in weighted if c.score < WEAKNESS_BELOW])
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
@@ -493,8 +492,8 @@ def _explain(
         covered_areas=covered,
         service_ids=services,
         capacity=finite_or_none(float(columns["capacity"].measures[CAPACITY][j])),
-        strengths=tuple(c.criterion for c in strong),
-        weaknesses=tuple(c.criterion for c in weak),
+        strengths=tuple(name for _, name in strong),
+        weaknesses=tuple(name for _, name in weak),
     )
 
 
