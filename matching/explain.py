@@ -13,7 +13,7 @@ words from the candidate's own services with those ids.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Final
@@ -74,6 +74,29 @@ class EvidenceContext:
     """Each explained row's :meth:`rows_of`, found once per explanation."""
     premises: dict[int, list[str]] = field(default_factory=dict)
     """Each explained row's premises in the need's areas (see :func:`_premises_labels`), found once per explanation."""
+    # Found once per explanation too: fields not copied by ``dataclasses.replace`` (``init=False``), so each copy of
+    # the context made for an explanation starts them empty.
+    lists: dict[int, tuple[npt.NDArray[np.float64], list[float]]] = field(init=False, default_factory=dict)
+    """An array's id -> (the array, kept so that the id stays its own; its values as a list), see :meth:`floats`."""
+    known_lists: dict[int, tuple[npt.NDArray[np.float64], list[float | None]]] = field(init=False, default_factory=dict)
+    """As :attr:`lists`, for :meth:`known`."""
+    named: dict[int, tuple[CriterionColumn, dict[str, list[float]], dict[str, list[float]]]] = field(
+        init=False, default_factory=dict
+    )
+    """A criterion column's id -> (the column; its components' scores and raw values by name), see :meth:`scores`."""
+    parts: dict[int, tuple[CriterionColumn, list[tuple[Any, ...]]]] = field(init=False, default_factory=dict)
+    """A criterion column's id -> (the column; at each position, its components as the ranking states them: see
+    ``ranking._components``)."""
+    accreditations: dict[int, tuple[list[tuple[str, list[Service], bool]], int]] = field(
+        init=False, default_factory=dict
+    )
+    """Each explained row's :func:`quality_accreditations`."""
+    shares: dict[int, tuple[float, float, float]] = field(init=False, default_factory=dict)
+    """Each service row's :func:`service_share`."""
+    covering: dict[tuple[int, ...], tuple[tuple[str, ...], tuple[str, ...]]] = field(init=False, default_factory=dict)
+    """:func:`_covered` of each set of area nodes seen (providers often cover the same areas)."""
+    reach: dict[tuple[int, ...], str] = field(init=False, default_factory=dict)
+    """What a service covering each set of area nodes seen covers of the need's areas, in words (:func:`coverage`)."""
 
     def people_inside(self) -> npt.NDArray[np.float64]:
         """:attr:`need_people`, computed once."""
@@ -98,6 +121,39 @@ class EvidenceContext:
             words = _need_words(self)
             object.__setattr__(self, "need_words", words)
         return words
+
+    def floats(self, values: npt.NDArray[np.float64]) -> list[float]:
+        """``values`` (a column of the scored candidates) as Python floats, converted once per explanation: a list
+        item is cheaper to read, and to format, than a numpy scalar (and formats the same)."""
+        known = self.lists.get(id(values))
+        if known is None:  # as float(values[j]) reads them, whatever the array's dtype
+            known = self.lists[id(values)] = (values, np.asarray(values, dtype=np.float64).tolist())
+        return known[1]
+
+    def known(self, values: npt.NDArray[np.float64]) -> list[float | None]:
+        """:meth:`floats` with ``None`` for the values that are not finite (:func:`finite_or_none`)."""
+        known = self.known_lists.get(id(values))
+        if known is None:
+            objects = np.asarray(values, dtype=np.float64).astype(object)
+            objects[~np.isfinite(values)] = None
+            known = self.known_lists[id(values)] = (values, objects.tolist())
+        return known[1]
+
+    def scores(self, col: CriterionColumn) -> dict[str, list[float]]:
+        """Each component of ``col`` by name -> its scores (:meth:`floats`): one look-up for an evidence function's
+        every component."""
+        return self._named(col)[1]
+
+    def raws(self, col: CriterionColumn) -> dict[str, list[float]]:
+        """As :meth:`scores`, for the components' raw values."""
+        return self._named(col)[2]
+
+    def _named(self, col: CriterionColumn) -> tuple[CriterionColumn, dict[str, list[float]], dict[str, list[float]]]:
+        known = self.named.get(id(col))
+        if known is None:
+            scores = {c.name: self.floats(c.score) for c in col.components}
+            known = self.named[id(col)] = (col, scores, {c.name: self.floats(c.raw) for c in col.components})
+        return known
 
     def rows_of(self, i: int) -> tuple[list[int], list[bool]]:
         """Candidate ``i``'s qualifying service rows and whether each covers one of the need's areas."""
@@ -127,6 +183,10 @@ class NeedWords:
     """The assessment date, ISO."""
     contract: str
     """The contract's value in words (:func:`financial_viability`)."""
+    volume: str
+    """The need's annual volume, as the capacity criterion's words show it."""
+    offered: str
+    """What :func:`pathway_fit`'s first line says after the services, the same for every candidate."""
     inside: frozenset[int]
     """Area nodes inside the need's areas (:attr:`EvidenceContext.inside`)."""
     people: list[float]
@@ -148,6 +208,8 @@ def _need_words(ctx: EvidenceContext) -> NeedWords:
             f"annual contract value {_money(need.annual_budget)} "
             f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
         ),
+        volume=f"{need.annual_volume:,.0f}",
+        offered=f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}",
         inside=frozenset(np.flatnonzero(ctx.inside).tolist()),
         people=tree.people.tolist(),
         people_inside=ctx.people_inside().tolist(),
@@ -218,9 +280,11 @@ def covered_leaves(ctx: EvidenceContext, i: int) -> tuple[tuple[str, ...], tuple
     known = ctx.covered.get(i)
     if known is None:
         rows, _ = ctx.rows_of(i)
-        known = ctx.covered[i] = _covered(
-            ctx, _antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)})
-        )
+        nodes = tuple(_antichain(ctx, {nd for r in rows for nd in ctx.cols.services.areas.of(r)}))
+        known = ctx.covering.get(nodes)
+        if known is None:
+            known = ctx.covering[nodes] = _covered(ctx, nodes)
+        ctx.covered[i] = known
     return known
 
 
@@ -235,7 +299,7 @@ def people_note(tree: AreaTree) -> str:
     return f"; population: {tree.population_source}" if tree.population_source else ""
 
 
-def _covered(ctx: EvidenceContext, nodes: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def _covered(ctx: EvidenceContext, nodes: Sequence[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(covered leaf codes within the need's areas, one evidence line per need area) of an antichain of nodes."""
     tree = ctx.cols.areas
     people = ctx.words().people
@@ -293,9 +357,9 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
     out = [
         f"offers {ctx.words().pathway_label} through {len(services)} service(s)"
         + (f" serving the need's people ({whom})" if whom else "")
-        + f": {_services_listing(services)} (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}"
+        + f": {_services_listing(services)}{ctx.words().offered}"
     ]
-    overlap = float(col.component("cohort_overlap").score[j])
+    overlap = ctx.scores(col)["cohort_overlap"][j]
     if cn.cohort_count:
         by: dict[str, list[Service]] = {code: [s for s in services if code in (s.cohorts or ())] for code in cn.cohorts}
         served = [f"{code} ({_services_listing(by[code])})" for code in cn.cohorts if by[code]]
@@ -313,7 +377,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
 
 def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     _, lines = covered_leaves(ctx, i)
-    share = float(col.score[j])
+    share = ctx.floats(col.score)[j]
     tree = ctx.cols.areas
     whole = ctx.cn.coverage_whole
     if ctx.cn.need.area_volumes is not None:
@@ -330,32 +394,44 @@ def coverage(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
             f"({share * whole:,.0f} of {whole:,.0f}{ctx.words().people_note}){_s(share)}"
         )
     out = [first, *lines]
-    areas, inside, leaves = ctx.cols.services.areas, ctx.words().inside, ctx.words().need_leaves
+    areas = ctx.cols.services.areas
     for s, touches, row in qualifying(ctx, c, i):
-        mine = (
-            sorted({x for nd in areas.of(row) for x in tree.leaf_indices_under(nd) if x in inside}) if touches else []
-        )
-        what = (
-            f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
-            if mine
-            else "none of the need's areas"
-        )
+        what = _reach(ctx, tuple(areas.of(row))) if touches else "none of the need's areas"
         out.append(f"service {service_label(s)} covers {what}")
     return tuple(out)
 
 
+def _reach(ctx: EvidenceContext, nodes: tuple[int, ...]) -> str:
+    """What a service covering the area ``nodes`` covers of the need's areas, in words; found once per explanation
+    for each set of nodes."""
+    known = ctx.reach.get(nodes)
+    if known is None:
+        tree, inside, leaves = ctx.cols.areas, ctx.words().inside, ctx.words().need_leaves
+        mine = sorted({x for nd in nodes for x in tree.leaf_indices_under(nd) if x in inside})
+        known = ctx.reach[nodes] = (
+            f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
+            if mine
+            else "none of the need's areas"
+        )
+    return known
+
+
 def service_share(ctx: EvidenceContext, row: int) -> tuple[float, float, float]:
-    """(people of service row ``row``'s areas in the need's areas, people of all its areas, share)."""
-    nodes = ctx.cols.services.areas.of(row)
-    inside, people = ctx.words().people_inside, ctx.words().people
-    mine = float(sum(inside[nd] for nd in nodes))
-    whole = float(sum(people[nd] for nd in nodes))
-    return mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0)
+    """(people of service row ``row``'s areas in the need's areas, people of all its areas, share), found once per
+    explanation."""
+    known = ctx.shares.get(row)
+    if known is None:
+        nodes = ctx.cols.services.areas.of(row)
+        inside, people = ctx.words().people_inside, ctx.words().people
+        mine = float(sum(inside[nd] for nd in nodes))
+        whole = float(sum(people[nd] for nd in nodes))
+        known = ctx.shares[row] = (mine, whole, (min(mine / whole, 1.0) if whole > 0 else 0.0))
+    return known
 
 
 def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     vol = ctx.cn.need.annual_volume
-    score = float(col.score[j])
+    score = ctx.floats(col.score)[j]
     services = qualifying(ctx, c, i)
     counted = [(s, row) for s, touches, row in services if touches]
     elsewhere = [s for s, touches, _ in services if not touches]
@@ -381,38 +457,37 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
     if elsewhere:
         notes.append(f"{_services_listing(elsewhere)} outside the need's areas, not counted")
     note = f" ({'; '.join(notes)})" if notes else ""
-    total = float(col.measures[CAPACITY][j])
+    total = ctx.floats(col.measures[CAPACITY])[j]
     if math.isnan(total):
         return (
             f"capacity not stated by its services in the need's areas; scored as unknown ({UNKNOWN_CAPACITY:g}) "
-            f"against {vol:,.0f} service users/yr{note}",
+            f"against {ctx.words().volume} service users/yr{note}",
         )
     return (
         f"capacity {total:,.0f} service users/yr from its services in the need's areas "
-        f"({', '.join(stated)}) vs need volume {vol:,.0f}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
+        f"({', '.join(stated)}) vs need volume {ctx.words().volume}/yr: ratio {total / vol:.2f}{_s(score)}{note}",
         *shared,
     )
 
 
 def financial_viability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need = ctx.cn.need
-    dep, res = col.component("budget_share_of_income"), col.component("reserves_months")
+    scores = ctx.scores(col)
+    dep, res = scores["budget_share_of_income"][j], scores["reserves_months"][j]
     contract = ctx.words().contract
     if c.annual_income is None:
         first = f"{contract}; annual income not stated, scored as unknown ({UNKNOWN_FINANCE:g})"
     elif c.annual_income <= 0:
-        first = (
-            f"{contract}; annual income recorded as £0, so the contract would be its entire income{_s(dep.score[j])}"
-        )
+        first = f"{contract}; annual income recorded as £0, so the contract would be its entire income{_s(dep)}"
     else:
         first = (
             f"{contract} is {need.annual_budget / c.annual_income:.0%} of annual income "
-            f"{_money(c.annual_income)} (50% halves this score){_s(dep.score[j])}"
+            f"{_money(c.annual_income)} (50% halves this score){_s(dep)}"
         )
     if c.reserves_months is None:
         second = f"reserves not stated; scored as unknown ({UNKNOWN_FINANCE:g})"
     else:
-        second = f"{c.reserves_months:g} months of reserves (6 or more scores full){_s(res.score[j])}"
+        second = f"{c.reserves_months:g} months of reserves (6 or more scores full){_s(res)}"
     return (first, second)
 
 
@@ -451,6 +526,18 @@ def quality_accreditations(
     return out, sum(1 for _, _, v in out if v)
 
 
+def _quality_accreditations(
+    ctx: EvidenceContext, c: Candidate, i: int
+) -> tuple[list[tuple[str, list[Service], bool]], int]:
+    """:func:`quality_accreditations` of candidate ``c`` (row ``i``) and its qualifying services, found once per
+    explanation (do not change the list)."""
+    known = ctx.accreditations.get(i)
+    if known is None:
+        services = [s for s, _, _ in qualifying(ctx, c, i)]
+        known = ctx.accreditations[i] = quality_accreditations(c, services, ctx.social_value_accreditations)
+    return known
+
+
 def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str, bool | None]]:
     """Each of the need's desired outcomes (its name, or its code) and whether a record of ``services`` naming it
     is verified (``True``), only self-declared ones name it (``False``) or none does (``None``)."""
@@ -463,11 +550,9 @@ def desired_met(ctx: EvidenceContext, services: list[Service]) -> list[tuple[str
 
 def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     pathway = ctx.cn.need.pathway
-    acc_c = col.component("quality_accreditations")
-    out_c = col.component("outcomes_evidence")
-    years_c = col.component("years_in_pathway")
+    scores = ctx.scores(col)
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
+    held, n_verified = _quality_accreditations(ctx, c, i)
     accs = [
         f"{code} ({(_services_listing(through) + '; ') if through else ''}{_strength(v)})" for code, through, v in held
     ]
@@ -476,7 +561,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         + (f" (self-declared ones count {SELF_DECLARED_FACTOR:.0%})" if n_verified < len(accs) else "")
         if accs
         else "no quality accreditations"
-    ) + _s(acc_c.score[j])
+    ) + _s(scores["quality_accreditations"][j])
     records = [(s, r) for s in services for r in s.outcomes or ()]
     verified = [(s, r) for s, r in records if r.verified]
     if records:
@@ -498,13 +583,13 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
             f": {_listing(found)}" if found else ""
         )
         second += f"; none for {_listing(missing)}" if missing else ""
-    second += _s(out_c.score[j])
-    years = float(years_c.raw[j])
+    second += _s(scores["outcomes_evidence"][j])
+    years = ctx.raws(col)["years_in_pathway"][j]
     longest = [s for s in services if s.years_experience == years]
     third = (
         f"{years:g} years' experience in {pathway}"
         + (f" ({_services_listing(longest[:1])})" if longest and years else "")
-        + f" (3 years = half credit){_s(years_c.score[j])}"
+        + f" (3 years = half credit){_s(scores['years_in_pathway'][j])}"
     )
     return (first, second, third)
 
@@ -517,10 +602,9 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
     evidence = ctx.priority_reader().explain(services)
     for pr, comp, ev in zip(ctx.cn.priorities, col.components, evidence, strict=True):  # one component each
         head = f'"{pr.text}" (weight {pr.weight:g})'
+        score = ctx.floats(comp.score)[j]
         if not ev.matches:
-            out.append(
-                f"{head}: no matching words in its qualifying services' descriptions and outcomes{_s(comp.score[j])}"
-            )
+            out.append(f"{head}: no matching words in its qualifying services' descriptions and outcomes{_s(score)}")
             continue
         pairs = ", ".join(
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
@@ -530,7 +614,7 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
             text += f" (read with the domain thesaurus: {', '.join(ev.thesaurus_words)})"
         if ev.snippet:
             text += f" in {ev.snippet}"
-        out.append(text + _s(comp.score[j]))
+        out.append(text + _s(score))
     return tuple(out)
 
 
@@ -553,10 +637,9 @@ def _distinct(values: tuple[str, ...]) -> list[str]:
 
 
 def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    mf = col.component("match_funding_to_budget")
-    vol = col.component("volunteers")
-    prem = col.component("premises_in_need_areas")
-    part = col.component("partner_organisations")
+    scores = ctx.scores(col)
+    mf, vol = scores["match_funding_to_budget"][j], scores["volunteers"][j]
+    prem, part = scores["premises_in_need_areas"][j], scores["partner_organisations"][j]
     budget = ctx.cn.need.annual_budget
     funding = float(ctx.cols.match_funding[i])
     premises = _premises_labels(ctx, i)
@@ -567,23 +650,24 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
             if funding > 0
             else "no match funding offered"
         )
-        + _s(mf.score[j]),
-        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol.score[j])}",
+        + _s(mf),
+        f"{ctx.cols.volunteers[i]:,.0f} volunteers (10 = half credit){_s(vol)}",
         (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
-        + _s(prem.score[j]),
+        + _s(prem),
         (
             f"{len(partners)} partner organisation(s): {_listing(partners)}"
             if partners
             else "no partner organisations listed"
         )
-        + _s(part.score[j]),
+        + _s(part),
     )
 
 
 def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     out = []
-    if col.has("sector_preference"):  # weight 0 (so left out) when the need sets no sector preference
-        pref = col.component("sector_preference").score[j]
+    scores = ctx.scores(col)
+    if "sector_preference" in scores:  # weight 0 (so left out) when the need sets no sector preference
+        pref = scores["sector_preference"][j]
         out.append(f"sector {c.sector}: commissioner's preference {pref:g}{_s(pref)}")
     else:
         out.append(f"sector {c.sector}: the need sets no sector preference, so it is not applied")
@@ -594,7 +678,7 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if commitments
             else "no social value commitments"
         )
-        + _s(col.component("social_value_commitments").score[j])
+        + _s(scores["social_value_commitments"][j])
     )
     premises = _premises_labels(ctx, i)
     out.append(
@@ -603,29 +687,28 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
             if premises
             else "no local presence (no premises in the need's areas)"
         )
-        + _s(col.component("local_presence").score[j])
+        + _s(scores["local_presence"][j])
     )
     return tuple(out)
 
 
 def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
-    op = col.component("years_operating")
-    fund = col.component("funding_sources")
-    fresh = col.component("months_since_confirmed")
+    scores, raws = ctx.scores(col), ctx.raws(col)
+    operating, funding, fresh = scores["years_operating"], scores["funding_sources"], scores["months_since_confirmed"]
     as_of = ctx.words().as_of
     first = (
-        f"operating {op.raw[j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half credit)"
-        f"{_s(op.score[j])}"
+        f"operating {raws['years_operating'][j]:g} years as of {as_of} (founded {c.founded_year}; 5 years = half "
+        f"credit){_s(operating[j])}"
         if c.founded_year is not None
         else f"founding year not stated{_s(0.0)}"
     )
     sources = _distinct(c.funding_sources or ())
     second = (
         f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
-    ) + _s(fund.score[j])
+    ) + _s(funding[j])
     third = (
-        f"profile last confirmed {c.last_confirmed.isoformat()}, {fresh.raw[j]:.1f} months before {as_of} "
-        f"(full credit up to 6 months, then halving yearly){_s(fresh.score[j])}"
+        f"profile last confirmed {c.last_confirmed.isoformat()}, {raws['months_since_confirmed'][j]:.1f} months "
+        f"before {as_of} (full credit up to 6 months, then halving yearly){_s(fresh[j])}"
         if c.last_confirmed is not None
         else f"profile never confirmed{_s(0.0)}"
     )
@@ -645,14 +728,14 @@ def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
         return f"It offers {name} services, and the need names no particular groups of people."
-    served = round(float(col.component("cohort_overlap").raw[j]) * ctx.cn.cohort_count)
+    served = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count)
     return (
         f"It offers {name} services and serves {served} of the {ctx.cn.cohort_count} groups of people the need names."
     )
 
 
 def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    share = float(col.score[j])
+    share = ctx.floats(col.score)[j]
     tree = ctx.cols.areas
     if ctx.cn.need.area_volumes is not None:
         return f"Its services reach {_pct(share)} of the service users the commissioner expects in the need's areas."
@@ -662,17 +745,16 @@ def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
 
 
 def capacity_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    vol = ctx.cn.need.annual_volume
-    total = float(col.measures[CAPACITY][j])
+    volume = ctx.words().volume
+    total = ctx.floats(col.measures[CAPACITY])[j]
     if math.isnan(total):
-        return f"It has not said how many people a year its services here can take (the need is for {vol:,.0f})."
+        return f"It has not said how many people a year its services here can take (the need is for {volume})."
     shared = any(
         touches and s.capacity is not None and service_share(ctx, row)[2] < 1.0
         for s, touches, row in qualifying(ctx, c, i)
     )
-    return (
-        f"Its services can take about {total:,.0f} people a year in the need's areas against the {vol:,.0f} needed"
-        + (", counting only its share of capacity it also offers elsewhere." if shared else ".")
+    return f"Its services can take about {total:,.0f} people a year in the need's areas against the {volume} needed" + (
+        ", counting only its share of capacity it also offers elsewhere." if shared else "."
     )
 
 
@@ -692,7 +774,7 @@ def financial_viability_summary(ctx: EvidenceContext, col: CriterionColumn, c: C
 
 def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     services = [s for s, _, _ in qualifying(ctx, c, i)]
-    held, n_verified = quality_accreditations(c, services, ctx.social_value_accreditations)
+    held, n_verified = _quality_accreditations(ctx, c, i)
     records = [r for s in services for r in s.outcomes or ()]
     if not records:
         outcomes = "has no recorded outcomes for this kind of service"
@@ -705,7 +787,7 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
         found = [v for _, v in met if v is not None]
         strength = "" if not found else "; verified" if all(found) else "; self-declared" if not any(found) else ""
         outcomes += f" (evidencing {len(found)} of the {len(met)} desired outcomes{strength})"
-    years = float(col.component("years_in_pathway").raw[j])
+    years = ctx.raws(col)["years_in_pathway"][j]
     return (
         f"It holds {len(held)} quality accreditation(s) ({n_verified} verified), {outcomes}, and has {years:g} "
         "years' experience in it."
@@ -715,7 +797,7 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
 def local_priorities_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     if not ctx.cn.priorities:
         return "The need sets no local priorities, so none are judged."
-    good = sum(1 for comp in col.components if float(comp.score[j]) >= STRENGTH_MIN_SCORE)
+    good = sum(1 for comp in col.components if ctx.floats(comp.score)[j] >= STRENGTH_MIN_SCORE)
     return (
         f"Its own descriptions of these services clearly address {good} of the need's "
         f"{len(ctx.cn.priorities)} local priorities."
@@ -732,8 +814,9 @@ def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
 
 
 def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    commitments = int(col.component("social_value_commitments").raw[j])
-    local = bool(col.component("local_presence").raw[j])
+    raws = ctx.raws(col)
+    commitments = int(raws["social_value_commitments"][j])
+    local = bool(raws["local_presence"][j])
     return (
         f"It makes {commitments} social value commitment(s) and "
         f"{'has' if local else 'has no'} premises in the need's areas."
@@ -741,11 +824,11 @@ def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidat
 
 
 def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    op = col.component("years_operating")
-    fresh = col.component("months_since_confirmed")
-    years = f"has operated for {float(op.raw[j]):g} years" if c.founded_year is not None else "gives no founding year"
+    raws = ctx.raws(col)
+    operating, fresh = raws["years_operating"], raws["months_since_confirmed"]
+    years = f"has operated for {operating[j]:g} years" if c.founded_year is not None else "gives no founding year"
     confirmed = (
-        f"its profile was last confirmed {float(fresh.raw[j]):.0f} months ago"
+        f"its profile was last confirmed {fresh[j]:.0f} months ago"
         if c.last_confirmed is not None
         else "its profile has never been confirmed"
     )

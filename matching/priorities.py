@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence, Set
+from itertools import accumulate, repeat
 from typing import Final, NamedTuple
 
 import numpy as np
@@ -37,7 +38,7 @@ from rapidfuzz import fuzz, process
 
 from .models import Priority, Service
 from .pool import Pool
-from .text import WORD_CUTOFF, normalise_word, snippets, word_forms
+from .text import WORD_CUTOFF, normalise_word, raw_words, snippets, word_forms
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 
 TOGETHER_SHARE: Final = 0.5
@@ -105,15 +106,14 @@ class PriorityEvidence(NamedTuple):
     matched word it lacks), each quoted around the matched words."""
 
 
-def _quote(text: str, words: Sequence[tuple[int, int, str | None]], wanted: Set[str], limit: int = 160) -> str:
-    """The part of ``text`` from the first to the last word whose normalised form is in ``wanted``, with a
-    little context, ``…`` marking what is left out: the quote always holds the matched words. ``words``: the
-    words of ``text`` as (start, end, normalised form), see :meth:`PriorityReader.words_at`."""
-    spans = [(a, b) for a, b, w in words if w in wanted]
+def _quote(text: str, span: tuple[int, int] | None, limit: int = 160) -> str:
+    """The part of ``text`` from ``span``'s start to its end (where the first and the last matched word start and
+    end, see :meth:`Passage.span`), with a little context, ``…`` marking what is left out: the quote always holds
+    the matched words."""
     text_len = len(text)
-    if not spans:
+    if span is None:
         return " ".join(text.split())[:limit]
-    lo, hi = spans[0][0], spans[-1][1]
+    lo, hi = span
     room = max(limit - (hi - lo), 0) // 2
     a = max(0, lo - room)
     b = min(text_len, hi + room)
@@ -148,26 +148,120 @@ def _phrase(together: float, anywhere: float) -> float:
     return score
 
 
-_QUOTE_WORD_RE: Final = re.compile(r"[^\W_]+")
-"""A word of a quoted passage (as :data:`matching.text._WORD_RE`, matched on the text as written)."""
+_SPLIT_RE: Final = re.compile(r"([^\W_]+)")
+"""Splits a passage into separators and words (a word as :data:`matching.text._WORD_RE`)."""
+_ASCII_WORDS: Final = bytes((ord(chr(c).lower()) if chr(c).isalnum() else 32) if c < 128 else c for c in range(256))
+"""A ``bytes.translate`` table for ASCII text: the letters lower-cased, digits kept, every other character a space.
+An ASCII text so translated has its words (:data:`matching.text._WORD_RE`'s, lower-cased) where the text has them,
+between spaces: ``str.split`` finds them, in C, several times faster than the regular expression."""
+
+
+def _norms(raws: list[str], memo: dict[str, str | None]) -> list[str | None]:
+    """Each of ``raws``' normalised form, through ``memo`` (as :func:`_norm`, one dict look-up per word in C)."""
+    norms: list[str | None] = list(map(memo.get, raws, repeat("")))
+    if "" in norms:  # words not seen yet
+        for k, w in enumerate(norms):
+            if w == "":
+                norms[k] = _norm(raws[k], memo)
+    return norms
+
+
+class Passage:
+    """One sentence of a candidate's text as a :class:`PriorityReader` reads it: found once per reader, however
+    many candidates' texts hold it."""
+
+    __slots__ = ("_norms", "_quotes", "_raws", "_spaced", "best", "similar", "sums", "text", "words")
+
+    def __init__(self, text: str, memo: dict[str, str | None]) -> None:
+        self.text = text
+        self._spaced: str | None = None
+        if text.isascii():  # lower-casing it word by word is lower-casing it: one translation serves both
+            self._spaced = text.encode("ascii").translate(_ASCII_WORDS).decode("ascii")
+            self._raws = self._spaced.split()
+        else:
+            self._raws = raw_words(text)
+        self._norms = _norms(self._raws, memo)
+        self.words = dict.fromkeys(filter(None, self._norms))
+        """Its distinct normalised words, in first-seen order (the keys of :func:`matching.text.word_forms`)."""
+        self.best: dict[int, float] | None = None
+        """Query row -> the best similarity of one of its words to that query word (set by :meth:`read`)."""
+        self.similar: list[tuple[int, float, str, str]] = []
+        """(query row, similarity, word, its first spelling here) of each of its words similar to a query word,
+        in its words' order."""
+        self.sums: dict[int, float] = {}
+        """Phrasing -> its words' best similarities here added left to right, for the phrasings with a word here."""
+        self._quotes: dict[frozenset[str], str] = {}
+        """Normalised words -> :meth:`quote` of them."""
+
+    def read(
+        self, similar: dict[str, tuple[tuple[int, float], ...]], rows: list[list[int]], using: list[list[int]]
+    ) -> None:
+        """Find :attr:`best`, :attr:`similar` and :attr:`sums`, given each of its words' similarities to the
+        query's words, each phrasing's rows and each row's phrasings."""
+        best: dict[int, float] = {}
+        for w in self.words:
+            found = similar[w]
+            if found:
+                raw = self._raws[self._norms.index(w)]
+                for r, s in found:
+                    self.similar.append((r, s, w, raw))
+                    if s > best.get(r, 0.0):
+                        best[r] = s
+        self.best = best
+        for g in {g for r in best for g in using[r]}:
+            self.sums[g] = sum(map(best.get, rows[g], repeat(0.0)))
+
+    def quote(self, wanted: Set[str], memo: dict[str, str | None]) -> str:
+        """:func:`_quote` of it around the words whose normalised form is in ``wanted`` (found once for each set of
+        words: the same words are often quoted from one sentence for several candidates)."""
+        key = frozenset(wanted)
+        known = self._quotes.get(key)
+        if known is None:
+            known = self._quotes[key] = _quote(self.text, self.span(wanted, memo))
+        return known
+
+    def span(self, wanted: Set[str], memo: dict[str, str | None]) -> tuple[int, int] | None:
+        """Where the first of its words as written whose normalised form is in ``wanted`` starts and the last one
+        ends (``None`` when none is)."""
+        if self._spaced is None:  # not ASCII: lower-cased word by word, as the quote reads the text as written
+            return _written_span(self.text, wanted, memo)
+        hit = list(map(wanted.__contains__, self._norms))  # in C
+        if True not in hit:
+            return None
+        # The first word in ``wanted`` is the first of its spelling too (the same spelling, the same normalised
+        # form), so it is the first whole word so spelt in the translation (between spaces); likewise the last.
+        padded = f" {self._spaced} "
+        opening = self._raws[hit.index(True)]
+        closing = self._raws[len(hit) - 1 - hit[::-1].index(True)]
+        return padded.find(f" {opening} "), padded.rfind(f" {closing} ") + len(closing)
+
+
+def _written_span(text: str, wanted: Set[str], memo: dict[str, str | None]) -> tuple[int, int] | None:
+    """:meth:`Passage.span` of a text that is not ASCII, reading its words one by one."""
+    parts = _SPLIT_RE.split(text)  # separator, word, separator, ..., separator
+    bounds = list(accumulate(map(len, parts)))  # word k spans bounds[2k] to bounds[2k + 1]
+    found = [k for k, raw in enumerate(parts[1::2]) if _norm(raw.lower(), memo) in wanted]
+    return (bounds[2 * found[0]], bounds[2 * found[-1] + 1]) if found else None
 
 
 class PriorityReader:
     """Explains one need's priorities (:func:`explain_priorities`) for candidate after candidate, e.g. the
     candidates shown by a ranking: what depends only on the need (its phrasings, their words as the need
-    wrote them) is found once, and each word's similarities to the need's words, each sentence's words and
-    each passage's words once, however many candidates share them. Not shared between threads."""
+    wrote them) is found once, and each word's similarities to the need's words and each sentence's words
+    (:class:`Passage`) once, however many candidates share them. Not shared between threads."""
 
     __slots__ = (
-        "_forms",
         "_memo",
         "_own",
+        "_passages",
         "_phrasings",
         "_qpos",
         "_query",
+        "_rows",
         "_similar",
+        "_snippets",
         "_surfaces",
-        "_words",
+        "_using",
         "priorities",
     )
 
@@ -182,35 +276,38 @@ class PriorityReader:
         variants = priority_variants(priorities, thesaurus)
         self._query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
         self._qpos = {w: k for k, w in enumerate(self._query)}
-        self._phrasings = [[(v, [self._qpos[w] for w in v]) for v in vs if v] for vs in variants]
-        """Per priority: each non-empty phrasing, with its words' rows in the query."""
+        phrasings = [[v for v in vs if v] for vs in variants]
+        self._rows = [[self._qpos[w] for w in v] for vs in phrasings for v in vs]
+        """Each non-empty phrasing's words' rows in the query (phrasings numbered across the priorities)."""
+        self._using: list[list[int]] = [[] for _ in self._query]
+        """Each query row's phrasings."""
+        for g, rows in enumerate(self._rows):
+            for r in dict.fromkeys(rows):
+                self._using[r].append(g)
+        numbers = iter(range(len(self._rows)))
+        self._phrasings = [[(v, next(numbers)) for v in vs] for vs in phrasings]
+        """Per priority: each non-empty phrasing, with its number."""
         self._own = [set(vs[0]) if vs else set() for vs in variants]
         self._surfaces = [word_forms(p.text, self._memo) for p in priorities]
         """Per priority: its normalised words -> as written (first spelling)."""
         self._similar: dict[str, tuple[tuple[int, float], ...]] = {}
         """Provider word (normalised) -> (query row, similarity) for each query word it is similar to."""
-        self._forms: dict[str, dict[str, str]] = {}
-        """Sentence -> its distinct normalised words -> first surface form (:func:`matching.text.word_forms`)."""
-        self._words: dict[str, list[tuple[int, int, str | None]]] = {}
-        """Passage -> its words as written (start, end, normalised form), for quoting."""
+        self._passages: dict[str, Passage] = {}
+        """Sentence -> how it reads."""
+        self._snippets: dict[str, list[Passage]] = {}
+        """Text -> its sentences (:meth:`_sentences`)."""
 
-    def forms_of(self, text: str) -> dict[str, str]:
-        known = self._forms.get(text)
+    def _sentences(self, text: str) -> list[Passage]:
+        """The sentences of ``text`` (:func:`matching.text.snippets`), each as a :class:`Passage`."""
+        known = self._snippets.get(text)
         if known is None:
-            known = self._forms[text] = word_forms(text, self._memo)
+            known = self._snippets[text] = [self._passage(s) for s in snippets(text)]
         return known
 
-    def words_at(self, text: str) -> list[tuple[int, int, str | None]]:
-        known = self._words.get(text)
+    def _passage(self, text: str) -> Passage:
+        known = self._passages.get(text)
         if known is None:
-            memo = self._memo
-            known = self._words[text] = []
-            for mt in _QUOTE_WORD_RE.finditer(text):
-                raw = mt.group().lower()
-                w = memo.get(raw, "")
-                if w == "":
-                    w = memo[raw] = normalise_word(raw)
-                known.append((mt.start(), mt.end(), w))
+            known = self._passages[text] = Passage(text, self._memo)
         return known
 
     def _learn(self, vocab: list[str]) -> None:
@@ -231,72 +328,51 @@ class PriorityReader:
 
     def explain(self, services: Sequence[Service]) -> list[PriorityEvidence]:
         """:func:`explain_priorities` of ``services`` for this reader's priorities."""
-        sources: list[tuple[str, str]] = []
+        sources: list[tuple[str, Passage]] = []
         for service in services:
             label = f'service "{service.name}"' if service.name else f"service {service.service_id}"
-            sources.extend((label, s) for s in snippets(service.description))
+            sources.extend(zip(repeat(label), self._sentences(service.description)))
             for record in service.outcomes or ():
-                text = ". ".join(x for x in (record.outcome, record.measure, record.note) if x)
-                sources.extend((f"{label} outcomes", s) for s in snippets(text))
-        per_source = [self.forms_of(text) for _, text in sources]
-        surface: dict[str, str] = {}
-        for ws in per_source:
-            for w, raw in ws.items():
-                surface.setdefault(w, raw)
-        vocab = list(surface)
-        self._learn(vocab)
-        similar = self._similar
-        # best similarity of each query word (row) anywhere, and within each source sentence; the first word
-        # of the text (vocab order) with the best similarity to each query word
-        per_sentence: list[dict[int, float]] = []
-        for ws in per_source:
-            best: dict[int, float] = {}
-            for w in ws:
-                for r, s in similar[w]:
-                    if s > best.get(r, 0.0):
-                        best[r] = s
-            per_sentence.append(best)
-        first_best: dict[int, tuple[float, str]] = {}
-        for w in vocab:
-            for r, s in similar[w]:
+                text = ". ".join(filter(None, (record.outcome, record.measure, record.note)))
+                sources.extend(zip(repeat(f"{label} outcomes"), self._sentences(text)))
+        passages = [p for _, p in sources]
+        unread = [p for p in passages if p.best is None]
+        if unread:  # the similarities of their words not yet seen, found together (one cdist)
+            self._learn(list(dict.fromkeys(w for p in unread for w in p.words)))
+            for p in dict.fromkeys(unread):
+                p.read(self._similar, self._rows, self._using)
+        # best similarity of each query word (row) anywhere, and the first word of the text (in text order) with
+        # that similarity (with its first spelling in the text: in the first sentence holding it)
+        first_best: dict[int, tuple[float, str, str]] = {}
+        for p in passages:
+            for r, s, w, raw in p.similar:
                 known = first_best.get(r)
                 if known is None or s > known[0]:
-                    first_best[r] = (s, w)
-        hits = [(k, best) for k, best in enumerate(per_sentence) if best]
-        pairwise = len(sources) == 1
+                    first_best[r] = (s, w, raw)
+        anywhere = {r: s for r, (s, _, _) in first_best.items()}
+        together = self._together(passages)
         out = []
         for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
             best_variant: tuple[str, ...] = ()
             best_score = -1.0
-            for v, rows in phrasings:
-                anywhere = sum(first_best[r][0] if r in first_best else 0.0 for r in rows) / len(rows)
-                # A word's best in one sentence is at most its best anywhere, so ``together`` (its words' bests in
-                # a sentence, added left to right as ``anywhere`` is) is at most ``anywhere``: a phrasing that
-                # could not beat the best phrasing even with ``together = anywhere`` (by a margin over the error
-                # of ``**``, which is within an ulp) is skipped. One word, or none matched: ``together = anywhere``.
-                in_order = not pairwise or len(rows) < 8  # see _sum
-                if in_order and _phrase(anywhere, anywhere) * (1 + 1e-9) < best_score:
-                    continue
-                if len(rows) == 1 or anywhere == 0.0:
-                    together = anywhere
-                else:
-                    sums = (_sum([b.get(r, 0.0) for r in rows], pairwise) for _, b in hits)
-                    together = max(sums, default=0.0) / len(rows)
-                score = _phrase(together, anywhere)
+            chosen = -1
+            for v, g in phrasings:
+                rows = self._rows[g]
+                # map(d.get, rows, repeat(0.0)): each row's value or 0, added in C
+                score = _phrase(together.get(g, 0.0) / len(rows), sum(map(anywhere.get, rows, repeat(0.0))) / len(rows))
                 if score > best_score:
-                    best_variant, best_score = v, score
+                    best_variant, best_score, chosen = v, score, g
             matches = []
             for w in best_variant:
                 found = first_best.get(self._qpos[w])
                 if found is not None:
-                    s, m = found
-                    matches.append(WordMatch(surfaces.get(w, w), surface[m], s, w, m))
+                    s, m, surface = found
+                    matches.append(WordMatch(surfaces.get(w, w), surface, s, w, m))
             snippet = None
             if matches:
-                rows = [self._qpos[mt.word_norm] for mt in matches]
-                k, top = 0, 0.0  # the first best passage
-                for at, best in hits:
-                    score = _sum([best.get(r, 0.0) for r in rows], pairwise) / len(rows)
+                k, top = 0, 0.0  # the first best passage (its matched words' similarities added, as the phrasing's)
+                for at, p in enumerate(passages):
+                    score = p.sums.get(chosen, 0.0) / len(matches)
                     if score > top:
                         k, top = at, score
                 if top > 0:
@@ -304,16 +380,29 @@ class PriorityReader:
                     parts: list[str] = []
                     left = {mt.matched_norm for mt in matches}
                     for at in [k, *range(len(sources))]:
-                        here = left & per_source[at].keys()
+                        label, passage = sources[at]
+                        here = left & passage.words.keys()
                         if here:
-                            label, text = sources[at]
-                            parts.append(f'{label}: "{_quote(text, self.words_at(text), here)}"')
+                            parts.append(f'{label}: "{passage.quote(here, self._memo)}"')
                             left -= here
                         if not left:
                             break
                     snippet = " and ".join(parts)
             swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
             out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
+        return out
+
+    def _together(self, passages: list[Passage]) -> dict[int, float]:
+        """Phrasing -> the most of its words' best similarities in one sentence, added (phrasings with no word in
+        the text are left out: 0)."""
+        if len(passages) == 1:  # a text of one sentence: added as numpy added it, see _sum
+            best = passages[0].best or {}
+            return {g: _sum([best.get(r, 0.0) for r in self._rows[g]], True) for g in passages[0].sums}
+        out: dict[int, float] = {}
+        for p in passages:
+            for g, s in p.sums.items():
+                if s > out.get(g, 0.0):
+                    out[g] = s
         return out
 
 

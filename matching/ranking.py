@@ -538,10 +538,9 @@ def _explain(
     services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
     scores = criterion_scores(ctx, cand, i, j, weights, columns, contributions)
     weighted = [c for c in scores if c.weight > 0]
-    strong = sorted(
-        (c for c in weighted if c.score >= STRENGTH_MIN_SCORE), key=lambda c: (-c.contribution, c.criterion)
-    )
-    weak = sorted((c for c in weighted if c.score < WEAKNESS_BELOW), key=lambda c: (c.score, c.criterion))
+    # the sort keys themselves sorted (criteria are distinct, so no two keys tie): no key function to call
+    strong = sorted([(-c.contribution, c.criterion) for c in weighted if c.score >= STRENGTH_MIN_SCORE])
+    weak = sorted([(c.score, c.criterion) for c in weighted if c.score < WEAKNESS_BELOW])
     return ScoredCandidate(
         rank=position,
         provider_id=cand.provider_id,
@@ -551,8 +550,8 @@ def _explain(
         covered_areas=covered,
         service_ids=services,
         capacity=finite_or_none(float(columns["capacity"].measures[CAPACITY][j])),
-        strengths=tuple(c.criterion for c in strong),
-        weaknesses=tuple(c.criterion for c in weak),
+        strengths=tuple(name for _, name in strong),
+        weaknesses=tuple(name for _, name in weak),
     )
 
 
@@ -573,20 +572,28 @@ def criterion_scores(
     for c in criteria:
         col = columns[c.name]
         out.append(
-            CriterionScore(
-                criterion=c.name,
-                weight=weights[c.name],
-                score=float(col.score.item(j)),
-                contribution=float(contributions[c.name].item(j)),
-                components=_components(col, j),
-                evidence=c.evidence(ctx, col, cand, i, j),
-                summary=c.summary(ctx, col, cand, i, j),
+            CriterionScore(  # criterion, weight, score, contribution, components, evidence, summary (by position)
+                c.name,
+                weights[c.name],
+                ctx.floats(col.score)[j],  # the columns as lists, read once per explanation
+                ctx.floats(contributions[c.name])[j],
+                _components(ctx, col, j),
+                c.evidence(ctx, col, cand, i, j),
+                c.summary(ctx, col, cand, i, j),
             )
         )
     return tuple(out)
 
 
-def _components(col: CriterionColumn, j: int) -> tuple[Component, ...]:
-    return tuple(
-        Component(c.name, finite_or_none(c.raw.item(j)), float(c.score.item(j)), c.weight) for c in col.components
-    )
+def _components(ctx: EvidenceContext, col: CriterionColumn, j: int) -> tuple[Component, ...]:
+    """The components of ``col`` at position ``j``: made once per explanation for the whole column (``map`` and
+    ``zip`` make every position's records in C), kept in ``ctx.parts``."""
+    known = ctx.parts.get(id(col))
+    if known is None:
+        m = len(col.score)
+        each = [
+            map(Component, [c.name] * m, ctx.known(c.raw), ctx.floats(c.score), [c.weight] * m) for c in col.components
+        ]
+        known = ctx.parts[id(col)] = (col, list(zip(*each, strict=True)) if each else [()] * m)
+    parts: tuple[Component, ...] = known[1][j]
+    return parts
