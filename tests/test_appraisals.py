@@ -190,6 +190,7 @@ async def test_a_decided_appraisal_is_frozen_even_for_the_database_role(client, 
     for path, doc in (("options", {"options": OPTIONS[:1]}), ("scores", {"scores": []}), ("costs", {"costs": []})):
         r = await client.put(f"{url}/{path}", json=doc, headers={**staff, "If-Match": tag})
         assert r.status_code == 409, r.text
+        assert r.json()["message"] == f"appraisal {a['id']} is decided and frozen: it can no longer change"
     assert (await client.patch(url, json={"title": "x"}, headers={**staff, "If-Match": tag})).status_code == 409
     r = await client.post(
         f"{url}/decision", json={"option": "la", "decided_by": "B", "reasons": "r"}, headers={**staff, "If-Match": tag}

@@ -116,6 +116,11 @@ async def test_a_service_is_added_read_changed_and_removed_with_history(client, 
         await client.delete(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v2"'})
     ).status_code == 204
     assert (await client.get(f"/providers/{pid}/services/{sid}")).status_code == 404
+    gone = f"service {sid} of provider {pid} not found"
+    again = await client.delete(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v2"'})
+    assert again.status_code == 404 and again.json()["message"] == gone
+    edit = await client.patch(f"/providers/{pid}/services/{sid}", json={"name": "x"}, headers={**h, "If-Match": '"v2"'})
+    assert edit.status_code == 404 and edit.json()["message"] == gone
     history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
     assert history[0]["last_action_type"] == "delete" and history[0]["replacement_value"] is None
     assert history[0]["previous_value"]["name"] == TENANCY["name"]

@@ -352,6 +352,17 @@ async def create_appraisal(
         return await get_appraisal(conn, appraisal_id)
 
 
+async def _locked(conn: Connection, appraisal_id: int, if_match: str | None, decided: str) -> None:
+    """Lock the appraisal's row in the caller's transaction: 404 when there is none, 409 (the appraisal `decided`)
+    once it is decided, 412 when `if_match` does not name its version."""
+    row = await queries.lock(conn, appraisal_id)
+    if row is None:
+        raise NotFound(f"appraisal {appraisal_id} not found")
+    if row["decided_at"] is not None:
+        raise Conflict(f"appraisal {appraisal_id} {decided}")
+    check_if_match(if_match, row["version"])
+
+
 async def _change(
     conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, what: str, changes: dict[str, Any]
 ) -> Appraisal:
@@ -359,12 +370,7 @@ async def _change(
     the inputs, check them all together, write, audit, and return the appraisal as it now is."""
     require_if_match(if_match)
     async with conn.transaction():
-        row = await queries.lock(conn, appraisal_id)
-        if row is None:
-            raise NotFound(f"appraisal {appraisal_id} not found")
-        if row["decided_at"] is not None:
-            raise Conflict(f"appraisal {appraisal_id} is decided and frozen: it can no longer change")
-        check_if_match(if_match, row["version"])
+        await _locked(conn, appraisal_id, if_match, "is decided and frozen: it can no longer change")
         current = await queries.fetch(conn, appraisal_id)
         assert current is not None
         updated = msgspec.structs.replace(project(current, AppraisalIn), **changes)
@@ -430,12 +436,7 @@ async def decide(
         match_run_ids=market.match_run_ids if market is not None else [],
     )
     async with pooled(db) as conn, conn.transaction():
-        row = await queries.lock(conn, appraisal_id)
-        if row is None:
-            raise NotFound(f"appraisal {appraisal_id} not found")
-        if row["decided_at"] is not None:
-            raise Conflict(f"appraisal {appraisal_id} is already decided")
-        check_if_match(if_match, row["version"])
+        await _locked(conn, appraisal_id, if_match, "is already decided")
         await queries.decide(conn, appraisal_id, decision)
         await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {data.option} (frozen)")
         return await get_appraisal(conn, appraisal_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -82,11 +82,10 @@ async def list_exercises(conn: Connection, *, limit: int, offset: int) -> tuple[
     return total, [e for i in ids if (e := await fetch_exercise(conn, i, with_needs=False)) is not None]
 
 
-async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
-    exercise_id: int = await conn.fetchval(
-        """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
-                                 is_sample, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9) returning id""",
+def _exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
+    """The exercise row's own columns, in the order insert_exercise ($1 to $7) and update_exercise ($2 to $8) write
+    them."""
+    return (
         x.title.strip(),
         x.commissioning_body.strip(),
         x.description,
@@ -94,6 +93,15 @@ async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | 
         x.opens_on,
         x.closes_on,
         _json(x.default_weights),
+    )
+
+
+async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
+    exercise_id: int = await conn.fetchval(
+        """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
+                                 is_sample, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9) returning id""",
+        *_exercise_columns(x),
         is_sample,
         created_by,
     )
@@ -110,13 +118,7 @@ async def update_exercise(conn: Connection, exercise_id: int, x: ExerciseIn) -> 
                closes_on = $7, default_weights = $8::text::jsonb, version = version + 1, updated_at = now()
            where id = $1""",
         exercise_id,
-        x.title.strip(),
-        x.commissioning_body.strip(),
-        x.description,
-        x.status,
-        x.opens_on,
-        x.closes_on,
-        _json(x.default_weights),
+        *_exercise_columns(x),
     )
 
 
@@ -437,16 +439,16 @@ def run_json_of(row: asyncpg.Record) -> bytes:
     )
 
 
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def _stored(kind: type[S], body: msgspec.Struct, row: asyncpg.Record, columns: tuple[str, ...]) -> S:
+    """A stored run as returned: its decoded `body` with the row's own `columns` (its id, who made it, when)."""
+    return kind(**msgspec.structs.asdict(body), **{c: row[c] for c in columns})
+
+
 def match_run_of(row: asyncpg.Record) -> MatchRun:
-    body = _run_body.decode(row["document"])
-    return MatchRun(
-        **msgspec.structs.asdict(body),
-        id=row["id"],
-        need_id=row["need_id"],
-        exercise_id=row["exercise_id"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-    )
+    return _stored(MatchRun, _run_body.decode(row["document"]), row, RunStored.__struct_fields__)
 
 
 _report_run = msgspec.json.Decoder(ReportRun)
@@ -465,10 +467,4 @@ def report_run_of(row: asyncpg.Record) -> ReportRun:
 
 def partnership_run_of(row: asyncpg.Record) -> PartnershipRun:
     body = _partnership_body.decode(row["document"])
-    return PartnershipRun(
-        **msgspec.structs.asdict(body),
-        id=row["id"],
-        exercise_id=row["exercise_id"],
-        created_at=row["created_at"],
-        created_by=row["created_by"],
-    )
+    return _stored(PartnershipRun, body, row, ("id", "exercise_id", "created_at", "created_by"))

@@ -365,6 +365,18 @@ async def _locked_provider(ctx: Context, conn: Connection, provider_id: int) -> 
     return await _current(ctx, conn, provider_id)
 
 
+async def _locked_service(
+    ctx: Context, conn: Connection, provider_id: int, service_id: int, if_match: str | None
+) -> tuple[Provider, Service]:
+    """The provider, then its service, locked in the caller's transaction and read as they are: 404 for either,
+    412 when `if_match` does not name the service's version."""
+    provider = await _locked_provider(ctx, conn, provider_id)
+    await locked(
+        queries.lock_service(conn, provider_id, service_id), f"service {service_id} of provider {provider_id}", if_match
+    )
+    return provider, await _service(conn, provider_id, service_id)
+
+
 async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id: int, data: ServiceIn) -> Service:
     """A new service of the provider's (confirmed as of now, as the provider describes it)."""
     data = normalised_service(data)
@@ -391,13 +403,7 @@ async def change_service(
     per changed field (`services[12].capacity.places_available`), in one transaction. An edit confirms the service."""
     require_if_match(if_match)
     async with conn.transaction():
-        provider = await _locked_provider(ctx, conn, provider_id)
-        await locked(
-            queries.lock_service(conn, provider_id, service_id),
-            f"service {service_id} of provider {provider_id}",
-            if_match,
-        )
-        current = await _service(conn, provider_id, service_id)
+        provider, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
         before = service_of(current)
         after = normalised_service(merge(before, patch))
         _check_service(ctx, after, provider.founded_year)
@@ -416,13 +422,7 @@ async def remove_service(
     """Gone from the profile; its last state stays in the history (stored match runs keep what they saw)."""
     require_if_match(if_match)
     async with conn.transaction():
-        await _locked_provider(ctx, conn, provider_id)
-        await locked(
-            queries.lock_service(conn, provider_id, service_id),
-            f"service {service_id} of provider {provider_id}",
-            if_match,
-        )
-        current = await _service(conn, provider_id, service_id)
+        _, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
         await queries.delete_service(conn, service_id)
         await _record_service_change(
             conn, actor, provider_id, "delete", [(f"services[{service_id}]", msgspec.to_builtins(current), None)]

@@ -40,6 +40,10 @@ SERVED_BY = {
 """Each media range the report answers, and the format that answers it."""
 PREFERENCE = ("json", "html", "csv", "xlsx")
 """Among formats the client likes equally."""
+Format = Annotated[Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")]
+Threshold = Annotated[
+    float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
+]
 
 
 def negotiate(accept: str | None) -> str:
@@ -103,12 +107,8 @@ async def exercise_report(
     state: State,
     ctx: Ctx,
     actor: ActorDep,
-    format: Annotated[
-        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
-    ] = None,
-    threshold: Annotated[
-        float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
-    ] = SUITABLE_SCORE,
+    format: Format = None,
+    threshold: Threshold = SUITABLE_SCORE,
 ) -> Response[Report]:
     fmt = format or negotiate(request.headers.get("accept"))
     report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
@@ -132,13 +132,7 @@ async def exercise_report(
     ),
 )
 async def freeze_report(
-    exercise_id: Id,
-    state: State,
-    ctx: Ctx,
-    actor: ActorDep,
-    threshold: Annotated[
-        float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
-    ] = SUITABLE_SCORE,
+    exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, threshold: Threshold = SUITABLE_SCORE
 ) -> Response[FrozenReportSummary]:
     frozen = await service.freeze_report(ctx, state.pool, actor, exercise_id, threshold=threshold)
     return Response(frozen, status_code=201, headers={"Location": f"/reports/{frozen.id}"})
@@ -167,12 +161,7 @@ async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportS
     guards=[staff],
 )
 async def get_frozen_report(
-    request: Request[Any, Any, Any],
-    report_id: Id,
-    conn: Conn,
-    format: Annotated[
-        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
-    ] = None,
+    request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: Format = None
 ) -> Response[Report]:
     fmt = format or negotiate(request.headers.get("accept"))
     if fmt == "xlsx":  # made from the stored CSV and JSON bytes: the same workbook every time
