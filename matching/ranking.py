@@ -412,9 +412,11 @@ def _sum(contributions: Mapping[str, npt.NDArray[np.float64]], m: int) -> npt.ND
     return total
 
 
-BOUND_ABOVE: Final = 4
+BOUND_ABOVE = 64
 """With more than this many eligible candidates per one shown, only those that could be shown are scored (see
-:func:`_could_be_shown`); with fewer, bounding them costs about what scoring them all does."""
+:func:`_could_be_shown`); with fewer, bounding them costs about what scoring them all does (measured: at 200,000
+providers a need with 2,534 eligible for 50 shown ranks 2 ms faster without, one with 52,938 several times faster
+with)."""
 PROBE: Final = 2
 """Candidates (per one shown) scored to find a total the best ``limit`` reach at least (see _could_be_shown)."""
 ROUNDING: Final = 1e-9
