@@ -62,8 +62,10 @@ install: $(VENV)/.installed-run $(APIDOCS_STAMP)
 run: $(VENV)/.installed-run $(APIDOCS_STAMP)
 	$(BIN)/marketplace serve --host $(HOST) --port $(PORT)
 
+# pytest-xdist: a worker per core (at most 4), each with its own embedded PostgreSQL; tests handed out one at a time,
+# the longest first (tests/conftest.py: LONGEST_FIRST). PYTEST_ARGS='-n 0' runs the suite in one process.
 test: lint $(APIDOCS_STAMP) $(CHROMEDRIVER)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n auto --maxprocesses 4 --maxschedchunk 1 $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

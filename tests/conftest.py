@@ -3,6 +3,7 @@ template database, and cheap clones of it so each test that writes gets a databa
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -131,8 +132,25 @@ def embedded_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def server_dsn() -> str:
-    """DATABASE_URL's server when set; otherwise an embedded PostgreSQL for this run."""
-    return os.environ.get("DATABASE_URL") or db.start_embedded(embedded_dir())
+    """DATABASE_URL's server when set; otherwise an embedded PostgreSQL for this run, made throwaway."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    dsn = db.start_embedded(embedded_dir())
+    asyncio.run(throwaway(dsn))
+    return dsn
+
+
+async def throwaway(dsn: str) -> None:
+    """The test run's own server writes nothing through to the disk: its data dies with the run, so waiting for
+    fsync at every commit and at the checkpoints each cloned database (`strategy file_copy`) takes buys nothing.
+    Durability itself is tested where it is meant (bench/chaos.py restarts a server of its own)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+            await conn.execute(f"alter system set {setting} = off")
+        await conn.execute("select pg_reload_conf()")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -348,3 +366,20 @@ def schema_before(number: int, directory: Path) -> Path:
         if int(path.name[:4]) < number:
             shutil.copy(path, before / path.name)
     return before
+
+
+LONGEST_FIRST = (
+    "tests/test_schemathesis.py::test_api_as_",  # each ~1.5-2.5 min: every operation, as one kind of caller
+    "tests/test_bench_smoke.py::test_a_small_run_of_the_whole_harness",  # ~1 min
+    "tests/test_chaos_smoke.py::",
+    "tests/test_search_index.py::test_search_answers_what_the_rows_say",
+)
+"""Tests that take a minute or more, started first: under pytest-xdist (`make test` runs the suite on every core) a
+long test handed out last would keep one worker busy long after the others have finished."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
+
+    items.sort(key=rank)  # stable: otherwise as collected

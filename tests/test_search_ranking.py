@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import app_settings
+from conftest import Databases, Keys, app_settings
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
@@ -60,11 +60,14 @@ BATCHLEY = [
 ]
 
 
-@pytest.fixture
-async def market(fresh_db: str, keys) -> AsyncIterator[tuple[AsyncTestClient, dict[str, int]]]:
-    """The providers above, registered and published; their ids by name."""
-    admin = await keys.headers("admin")
-    async with AsyncTestClient(app=create_app(app_settings(fresh_db, registration_limit=100))) as client:
+@pytest.fixture(scope="module")
+async def market(databases: Databases, template_db: str) -> AsyncIterator[tuple[AsyncTestClient, dict[str, int]]]:
+    """The providers above, registered and published; their ids by name. Built once for the module, on a database
+    of its own: the tests using it only search."""
+    name = await databases.create("ranking", template=template_db)
+    dsn = databases.dsn(name)
+    admin = await Keys(dsn).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(dsn, registration_limit=100))) as client:
         ids = {}
         for body in BATCHLEY:
             r = await client.post("/registrations", json=body)
@@ -73,6 +76,7 @@ async def market(fresh_db: str, keys) -> AsyncIterator[tuple[AsyncTestClient, di
             assert (await client.post(f"/providers/{pid}/publish", headers=admin)).status_code == 200
             ids[body["name"]] = pid
         yield client, ids
+    await databases.drop(name)
 
 
 async def names_found(client: AsyncTestClient, q: str, **params) -> list[str]:
