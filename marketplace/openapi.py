@@ -16,11 +16,21 @@ from typing import Any, get_args
 import msgspec
 from litestar import Router
 from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Discriminator, OpenAPI, OpenAPIMediaType, OpenAPIType, Reference, Schema
+from litestar.openapi.spec import (
+    Discriminator,
+    OpenAPI,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Reference,
+    Schema,
+)
 from litestar.static_files import create_static_files_router
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
+from marketplace.http import ERROR_DESCRIPTIONS
 from marketplace.messages import CODE_FIELDS
 from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
@@ -180,6 +190,21 @@ def _allows_null(body: Any) -> bool:
     return False
 
 
+def _add_unsupported_media_type(op: Operation | None) -> None:
+    """A POST, PUT or PATCH whose body is sent as another media type than it takes is refused before it is read
+    (415, `marketplace.http.strict_requests`): said in its responses, with the body every error has."""
+    responses = op.responses if op else None
+    error = responses.get("401") if responses else None  # every operation's (errors_doc)
+    if responses is None or error is None or isinstance(error, Reference):
+        return
+    if "415" not in responses:
+        content = {media: OpenAPIMediaType(schema=m.schema) for media, m in (error.content or {}).items()}
+        responses["415"] = OpenAPIResponse(description=ERROR_DESCRIPTIONS[415], content=content)
+    ordered = sorted(responses.items())  # in status order, as the others
+    responses.clear()
+    responses.update(ordered)
+
+
 def finish_openapi(
     openapi: OpenAPI, taxonomy: Taxonomy, *, extra_media_types: dict[str, list[str]] | None = None
 ) -> None:
@@ -201,6 +226,8 @@ def finish_openapi(
             for media in media_types:  # other representations of the same resource: text
                 ok.content[media] = OpenAPIMediaType(schema=Schema(type=OpenAPIType.STRING))
     for path_item in (openapi.paths or {}).values():
+        for op in (path_item.post, path_item.put, path_item.patch):
+            _add_unsupported_media_type(op)
         for op in (path_item.get, path_item.post, path_item.put, path_item.patch, path_item.delete):
             body = op.request_body if op else None
             if body is not None and not isinstance(body, Reference) and _allows_null(body):

@@ -64,6 +64,24 @@ async def test_a_body_that_is_not_declared_json_is_415(read_client):
     assert r.status_code == 415
 
 
+async def test_every_operation_that_takes_a_body_documents_its_415(read_client):
+    """strict_requests refuses a body of another media type before any handler reads it, on every POST, PUT and
+    PATCH (schemathesis once sent a verification's body with an empty Content-Type and found the 415 undocumented)."""
+    document = (await read_client.get("/schema/openapi.json")).json()
+    ops = [
+        (m, path, op)
+        for path, item in document["paths"].items()
+        for m, op in item.items()
+        if m in ("post", "put", "patch")
+    ]
+    assert len(ops) > 30
+    for method, path, op in ops:
+        assert "415" in op["responses"], (method, path)
+        body = op["responses"]["415"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": "#/components/schemas/ErrorBody"}, (method, path)
+        assert list(op["responses"]) == sorted(op["responses"]), (method, path)
+
+
 @pytest.mark.parametrize("path", ["/providers/%201", "/providers/1%20", "/providers/+1", "/providers/%2B1"])
 async def test_ids_are_read_as_written(read_client, path):
     assert (await read_client.get(path)).status_code == 404
