@@ -706,10 +706,9 @@ async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_the
 
 
 async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked_again(client, keys, fresh_db):
-    """The shown providers' profiles are read in two parts (both asked for at once; the second part is explained
-    after the first); a provider of the second part written after the pool's snapshot and before the second part's
-    read is caught by that read's check, and the directory is ranked again: the run equals ranking the directory
-    afresh (with the write)."""
+    """The shown providers' profiles are read in two parts, the second while the first part is explained; a provider
+    of the second part written between the two reads is caught by the second read's check, and the directory is
+    ranked again: the run equals ranking the directory afresh (with the write)."""
     from marketplace.exercises.pools import FIRST_PART
 
     need_id, _ = await seeded_need(fresh_db)
@@ -721,17 +720,18 @@ async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked
     reads: list[list[int]] = []
     original = pools._details
 
-    async def a_write_then_details(ids: list[int], snapshot: str):
+    async def details_then_a_write(ids: list[int], snapshot: str):
+        got = await original(ids, snapshot)
         reads.append(list(ids))
-        if ids[0] == target and len(reads) == 2:  # before the second part's first read: its first provider renamed
+        if len(reads) == 1:  # after the first part's read, the second part's first provider is renamed
             conn = await db.connect(fresh_db)
             try:
                 await conn.execute("update provider set name = name || ' (renamed)' where id = $1", target)
             finally:
                 await conn.close()
-        return await original(ids, snapshot)
+        return got
 
-    pools._details = a_write_then_details
+    pools._details = details_then_a_write
     try:  # another limit: not the stored run's inputs, so ranked afresh
         r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 400}, headers=h)
     finally:

@@ -176,25 +176,26 @@ class MatchPools:
     ) -> tuple[matching.Ranking, dict[int, matching.Candidate]] | None:
         """The ranking explained, with the details it read, or None when a shown provider changed since `snapshot`.
 
-        Both parts' details are asked for at once, before any explaining holds the interpreter: PostgreSQL builds
-        the rest's profiles (on the other core) while the first `FIRST_PART` are decoded and explained."""
+        The first `FIRST_PART` providers' details are read, then the rest's while the first are explained (in a
+        thread): PostgreSQL builds the second part's profiles on the other core meanwhile."""
         ids = list(short.provider_ids)
         explaining = short.explaining()
+        first, changed = await self._details(ids[:FIRST_PART], snapshot)
+        if changed:
+            return None
+        by_id = {c.provider_id: c for c in first}
         rest = asyncio.ensure_future(self._details(ids[FIRST_PART:], snapshot)) if len(ids) > FIRST_PART else None
         try:
-            first, changed = await self._details(ids[:FIRST_PART], snapshot)
-            if changed:
-                return None
-            by_id = {c.provider_id: c for c in first}
             scored = list(await asyncio.to_thread(explaining.explain, by_id, 0, min(FIRST_PART, len(ids))))
+        except BaseException:
             if rest is not None:
-                more, changed = await rest
-                if changed:
-                    return None
-                by_id.update((c.provider_id, c) for c in more)
-                scored += await asyncio.to_thread(explaining.explain, by_id, FIRST_PART, len(ids))
-        finally:
-            if rest is not None:  # left early (a change, an error): the rest is not needed, nor its error
                 rest.cancel()
                 await asyncio.gather(rest, return_exceptions=True)
+            raise
+        if rest is not None:
+            more, changed = await rest
+            if changed:
+                return None
+            by_id.update((c.provider_id, c) for c in more)
+            scored += await asyncio.to_thread(explaining.explain, by_id, FIRST_PART, len(ids))
         return explaining.ranking(scored), by_id
