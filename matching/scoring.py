@@ -188,8 +188,8 @@ def scoring_input(
     thesaurus: Thesaurus = EMPTY_THESAURUS,
     rows: npt.NDArray[np.int64] | None = None,
 ) -> ScoringInput:
-    """The :class:`ScoringInput` for the eligible rows of ``screening`` (a screening of the pool's columns,
-    with coverage shares), their qualifying services aggregated per candidate; ``rows``: only those positions
+    """The :class:`ScoringInput` for the eligible rows of ``screening`` (a screening of the pool's columns),
+    their qualifying services aggregated per candidate; ``rows``: only those positions
     among the eligible (ascending; ``None``: all). Each candidate's inputs are its own: scoring some of them
     gives what scoring all gives them."""
     base = _read(pool, cn, screening, rows, as_of, social_value_accreditations, shared=True)
