@@ -89,37 +89,36 @@ async def insert_provider(
 
 
 PART_TABLES = {
-    "identifiers": "provider_identifier",
-    "premises": "provider_premises",
-    "accreditations": "provider_accreditation",
-    "social_value": "provider_social_value",
+    "identifiers": ("provider_identifier", ("identifier",)),
+    "premises": ("provider_premises", ("area_code", "description")),
+    "accreditations": ("provider_accreditation", ("accreditation_code",)),
+    "social_value": ("provider_social_value", ("commitment_code",)),
 }
+"""A profile's parts kept in rows of their own: part -> (table, its columns after provider_id)."""
+
+
+def _part_rows(provider_id: int, p: ProviderProfile, part: str) -> list[tuple[Any, ...]]:
+    """A part's rows, in the order of its table's columns."""
+    match part:
+        case "identifiers":
+            return [(provider_id, i) for i in p.identifiers]
+        case "premises":
+            return [(provider_id, pm.area, pm.description) for pm in p.resources.premises]
+        case "accreditations":
+            return [(provider_id, a) for a in p.accreditations]
+        case _:
+            return [(provider_id, s) for s in p.social_value]
 
 
 async def write_parts(conn: Connection, provider_id: int, p: ProviderProfile, only: set[str] | None = None) -> None:
     """Replace the child rows of a profile (all parts, or only those named: keys of PART_TABLES)."""
-    parts = set(PART_TABLES) if only is None else only
-    for part in sorted(parts):
-        await conn.execute(f"delete from {PART_TABLES[part]} where provider_id = $1", provider_id)
-    if "identifiers" in parts:
+    for part in sorted(set(PART_TABLES) if only is None else only):
+        table, columns = PART_TABLES[part]
+        marks = ", ".join(f"${n}" for n in range(1, len(columns) + 2))
+        await conn.execute(f"delete from {table} where provider_id = $1", provider_id)
         await conn.executemany(
-            "insert into provider_identifier (identifier, provider_id) values ($1, $2)",
-            [(i, provider_id) for i in p.identifiers],
-        )
-    if "premises" in parts:
-        await conn.executemany(
-            "insert into provider_premises (provider_id, area_code, description) values ($1, $2, $3)",
-            [(provider_id, pm.area, pm.description) for pm in p.resources.premises],
-        )
-    if "accreditations" in parts:
-        await conn.executemany(
-            "insert into provider_accreditation (provider_id, accreditation_code) values ($1, $2)",
-            [(provider_id, a) for a in p.accreditations],
-        )
-    if "social_value" in parts:
-        await conn.executemany(
-            "insert into provider_social_value (provider_id, commitment_code) values ($1, $2)",
-            [(provider_id, s) for s in p.social_value],
+            f"insert into {table} (provider_id, {', '.join(columns)}) values ({marks})",
+            _part_rows(provider_id, p, part),
         )
 
 
