@@ -105,7 +105,8 @@ async def delete_question(conn: Connection, exercise_id: int, question_id: int) 
 # --- responses --------------------------------------------------------------------------------------
 
 RESPONSE_SQL = """
-select r.exercise_id, r.provider_id, p.name as provider_name, r.status, r.revision, r.created_at, r.body::text as body
+select r.exercise_id, r.provider_id, p.name as provider_name, r.status, r.revision,
+       r.created_at as submitted_at, r.body::text as body
        {snapshot}
 from engagement_response r join provider p on p.id = r.provider_id
 """
@@ -116,17 +117,10 @@ r.revision = (select max(s.revision) from engagement_response s
 
 
 def _response(r: asyncpg.Record) -> Response:
+    """A row of RESPONSE_SQL (its columns named as Response's fields) with its body's needs and answers."""
     body = _body.decode(r["body"])
-    return Response(
-        exercise_id=r["exercise_id"],
-        provider_id=r["provider_id"],
-        provider_name=r["provider_name"],
-        status=r["status"],
-        revision=r["revision"],
-        submitted_at=r["created_at"],
-        needs=body.needs,
-        answers=body.answers,
-    )
+    row = {k: v for k, v in r.items() if k not in ("body", "snapshot")}
+    return Response(**row, needs=body.needs, answers=body.answers)
 
 
 def _revision(r: asyncpg.Record) -> ResponseRevision:

@@ -276,7 +276,8 @@ _profile_decoder = msgspec.json.Decoder(Provider)
 
 
 class _Live(msgspec.Struct):
-    """The fields of a profile read from the row's own columns, added to the stored document."""
+    """The fields of a profile read from the row's own columns (PROFILE_ROW_SQL's, by name), added to the stored
+    document."""
 
     status: str
     is_sample: bool
@@ -315,19 +316,7 @@ async def fetch_provider_json(
             "select provider_profile_doc($1)::text", provider_id
         )
     )
-    live = _live.encode(
-        _Live(
-            status=r["status"],
-            is_sample=r["is_sample"],
-            verified_at=r["verified_at"],
-            stale=r["stale"],
-            version=r["version"],
-            created_at=r["created_at"],
-            updated_at=r["updated_at"],
-            last_confirmed_at=r["last_confirmed_at"],
-            to_confirm=list(r["to_confirm"]),
-        )
-    )
+    live = _live.encode(_Live(**{f: r[f] for f in _Live.__struct_fields__}))
     body = doc.encode()
     return body[: body.rindex(b"}")] + b"," + live[1:], r["version"]
 
