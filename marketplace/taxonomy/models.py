@@ -59,28 +59,28 @@ class Cohort(StrictFrozen, frozen=True):
     max_age: Annotated[int, Meta(ge=0, le=120)] | None = None
 
 
-class Sector(StrictFrozen, frozen=True):
+class Coded(StrictFrozen, frozen=True):
+    # The fields of a taxonomy entry coded by a slug (sectors, legal forms, accreditations, social value). No
+    # docstring: inspect.getdoc would lend it to each subclass without one (and the OpenAPI document shows those).
     code: Slug
     name: Name
+
+
+class Sector(Coded, frozen=True):
     description: Text
 
 
-class LegalForm(StrictFrozen, frozen=True):
-    code: Slug
-    name: Name
+class LegalForm(Coded, frozen=True):
     sector: Slug
     identifier_schemes: list[Annotated[str, Meta(pattern=IDENTIFIER_SCHEME)]] = []
 
 
-class Accreditation(StrictFrozen, frozen=True):
-    code: Slug
-    name: Name
+class Accreditation(Coded, frozen=True):
     awarded_by: Name
 
 
-class SocialValueCommitment(StrictFrozen, frozen=True):
-    code: Slug
-    name: Name
+class SocialValueCommitment(Coded, frozen=True):
+    pass
 
 
 DESIRED_OUTCOME_CODE = plain(
