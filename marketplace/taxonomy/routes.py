@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, get_args
 
 import msgspec
 from litestar import get
@@ -11,16 +11,7 @@ from litestar.params import Parameter
 from marketplace.errors import Unprocessable
 from marketplace.http import Ctx, errors_doc
 from marketplace.taxonomy.checks import check_code
-from marketplace.taxonomy.models import (
-    Accreditation,
-    AreaNode,
-    Cohort,
-    DesiredOutcome,
-    LegalForm,
-    Pathway,
-    Sector,
-    SocialValueCommitment,
-)
+from marketplace.taxonomy.models import AreaNode, DesiredOutcome, Taxonomy
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -37,9 +28,13 @@ async def list_areas(ctx: Ctx) -> list[AreaNode]:
     return ctx.taxonomy.area_tree()
 
 
-def _listing(path: str, summary: str, attr: str, item: type[msgspec.Struct]) -> Any:
-    """GET `path`: the taxonomy's list `attr` (of `item`s), whole, as loaded."""
-    types = {"T": item}  # the response's item type, for the framework's signature model
+LIST_TYPES = {f.name: get_args(f.type)[0] for f in msgspec.structs.fields(Taxonomy)}
+"""Taxonomy's list -> the type of its items."""
+
+
+def _listing(path: str, summary: str, attr: str) -> Any:
+    """GET `path`: the taxonomy's list `attr`, whole, as loaded."""
+    types = {"T": LIST_TYPES[attr]}  # the response's item type, for the framework's signature model
 
     async def listing(ctx: Ctx) -> list[T]:
         items: list[T] = getattr(ctx.taxonomy, attr)
@@ -49,12 +44,12 @@ def _listing(path: str, summary: str, attr: str, item: type[msgspec.Struct]) -> 
     return get(path, summary=summary, tags=["taxonomies"], responses=errors_doc(), signature_namespace=types)(listing)
 
 
-list_pathways = _listing("/pathways", "Reducing-reoffending pathways", "pathways", Pathway)
-list_cohorts = _listing("/cohorts", "Cohorts of service users", "cohorts", Cohort)
-list_legal_forms = _listing("/legal-forms", "Legal forms and the sector each implies", "legal_forms", LegalForm)
-list_sectors = _listing("/sectors", "Sectors", "sectors", Sector)
-list_accreditations = _listing("/accreditations", "Quality marks and accreditations", "accreditations", Accreditation)
-list_social_value = _listing("/social-value", "Social-value commitments", "social_value", SocialValueCommitment)
+list_pathways = _listing("/pathways", "Reducing-reoffending pathways", "pathways")
+list_cohorts = _listing("/cohorts", "Cohorts of service users", "cohorts")
+list_legal_forms = _listing("/legal-forms", "Legal forms and the sector each implies", "legal_forms")
+list_sectors = _listing("/sectors", "Sectors", "sectors")
+list_accreditations = _listing("/accreditations", "Quality marks and accreditations", "accreditations")
+list_social_value = _listing("/social-value", "Social-value commitments", "social_value")
 
 
 @get(
