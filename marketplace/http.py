@@ -21,7 +21,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
-from litestar.params import HeaderParameter, Parameter, QueryParameter
+from litestar.params import HeaderParameter, Parameter, ParameterKwarg, QueryParameter
 from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
 
 from marketplace import messages
@@ -506,6 +506,14 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
 Id = Annotated[int, Parameter(ge=1, le=999_999_999_999)]
 PageNumber = Annotated[int, Parameter(ge=1, le=100_000)]
 PerPage = Annotated[int, Parameter(ge=1, le=100)]
+
+
+def from_zero(most: int, description: str | None = None) -> ParameterKwarg:
+    """A query parameter from 0 to `most`. schema_extra: Litestar leaves a zero minimum out of the schema."""
+    kwarg: ParameterKwarg = Parameter(ge=0, le=most, schema_extra={"minimum": 0}, description=description)
+    return kwarg
+
+
 IfMatch = Annotated[
     str | None,
     HeaderParameter(name="If-Match", required=False, description='The ETag from the GET, e.g. "v3"; required'),

@@ -27,6 +27,7 @@ from marketplace.http import (
     RouteDoc,
     caller_of,
     errors_doc,
+    from_zero,
     versioned,
 )
 from marketplace.providers import service
@@ -103,19 +104,9 @@ async def search_providers(
         Codes, Parameter(description="Accreditation code(s), all required, each the organisation's or the service's")
     ] = None,
     min_capacity: Annotated[
-        int | None,
-        # schema_extra: Litestar leaves a zero minimum out of the schema
-        Parameter(
-            ge=0,
-            le=10_000_000,
-            schema_extra={"minimum": 0},
-            description="A service for at least this many service users a year",
-        ),
+        int | None, from_zero(10_000_000, "A service for at least this many service users a year")
     ] = None,
-    age: Annotated[
-        int | None,
-        Parameter(ge=0, le=120, schema_extra={"minimum": 0}, description="A service whose age range includes this age"),
-    ] = None,
+    age: Annotated[int | None, from_zero(120, "A service whose age range includes this age")] = None,
     gender: Annotated[
         str | None, Parameter(description="men or women: a service for them (or for both men and women)")
     ] = None,
@@ -123,12 +114,7 @@ async def search_providers(
     delivery_mode: Annotated[Codes, Parameter(description="A service delivered in any of these ways")] = None,
     max_cost: Annotated[
         float | None,
-        Parameter(
-            ge=0,
-            le=10_000_000,
-            schema_extra={"minimum": 0},
-            description="A service whose indicative cost is at most this many pounds, whatever its unit",
-        ),
+        from_zero(10_000_000, "A service whose indicative cost is at most this many pounds, whatever its unit"),
     ] = None,
     q: Annotated[
         str | None,

@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
 
 from marketplace.accounts.auth import expensive, staff_beyond_published
-from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, public_cors
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, from_zero, public_cors
 from marketplace.providers.models import SearchQuery
 from marketplace.standards import service
 from marketplace.standards.models import (
@@ -200,12 +200,12 @@ async def export_providers(
     sector: Annotated[Codes, Parameter(description="As GET /providers")] = None,
     legal_form: Annotated[Codes, Parameter(description="As GET /providers")] = None,
     accreditation: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    min_capacity: Annotated[int | None, Parameter(ge=0, le=10_000_000, schema_extra={"minimum": 0})] = None,
-    age: Annotated[int | None, Parameter(ge=0, le=120, schema_extra={"minimum": 0})] = None,
+    min_capacity: Annotated[int | None, from_zero(10_000_000)] = None,
+    age: Annotated[int | None, from_zero(120)] = None,
     gender: Annotated[str | None, Parameter(description="men or women, as GET /providers")] = None,
     complexity: Annotated[Codes, Parameter(description="As GET /providers")] = None,
     delivery_mode: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    max_cost: Annotated[float | None, Parameter(ge=0, le=10_000_000, schema_extra={"minimum": 0})] = None,
+    max_cost: Annotated[float | None, from_zero(10_000_000)] = None,
     q: Annotated[str | None, Parameter(max_length=200, description="As GET /providers")] = None,
     sort: Annotated[Literal["relevance", "name"] | None, Parameter(description="As GET /providers")] = None,
     status: Annotated[
