@@ -217,14 +217,19 @@ class ChangeDoc(RouteDoc):
     opt: dict[str, Any]
 
 
-CHANGE = ChangeDoc(
-    responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
-    response_headers=ETAG_HEADER,
-    tags=["profile updates"],
-    security=NEEDS_KEY,
-    guards=[allow("admin", own_provider=True)],
-    opt={SERVER_HELD: MARKETPLACE_FIELDS},
-)
+def _change_doc(etag: list[ResponseHeader], tag: str) -> ChangeDoc:
+    """The options of a route that changes a profile or a service (the owner or an admin, with If-Match)."""
+    return ChangeDoc(
+        responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
+        response_headers=etag,
+        tags=[tag],
+        security=NEEDS_KEY,
+        guards=[allow("admin", own_provider=True)],
+        opt={SERVER_HELD: MARKETPLACE_FIELDS},
+    )
+
+
+CHANGE = _change_doc(ETAG_HEADER, "profile updates")
 
 
 async def _change(
@@ -349,14 +354,7 @@ async def provider_history(
 # --- services ------------------------------------------------------------------------------------------------
 
 
-SERVICE_CHANGE = ChangeDoc(
-    responses=errors_doc(400, 401, 403, 404, 409, 412, 422, 428, 503),
-    response_headers=SERVICE_ETAG,
-    tags=["services"],
-    security=NEEDS_KEY,
-    guards=[allow("admin", own_provider=True)],
-    opt={SERVER_HELD: MARKETPLACE_FIELDS},
-)
+SERVICE_CHANGE = _change_doc(SERVICE_ETAG, "services")
 
 
 @get(
