@@ -33,6 +33,15 @@ async def signed_in(client, keys, role: str, provider_id: int | None = None) -> 
     return await sign_in(client, key)
 
 
+async def post_and_follow(client, path: str, data: dict[str, str]):
+    """POST a form as a browser does: answered 303 See Other; the page the answer leads to (200)."""
+    done = await client.post(path, data=data)
+    assert done.status_code == 303, done.text
+    shown = await client.get(done.headers["location"])
+    assert shown.status_code == 200
+    return shown
+
+
 async def test_signing_in_keeps_the_account_not_the_key_in_a_strict_http_only_cookie(client, keys, fresh_db):
     key_id, key = await keys.make("commissioner", name="Ada Commissioner")
     client.follow_redirects = False
@@ -126,10 +135,8 @@ async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores
     )
     assert (await client.get("/providers/1")).json()["version"] == before["version"]
     form["contact.email"] = "referrals@example.org.uk"
-    good = await client.post("/console/providers/1/edit", data=form)
-    assert good.status_code == 303
-    saved = await client.get(good.headers["location"])
-    assert saved.status_code == 200 and "Your changes have been saved" in saved.text
+    saved = await post_and_follow(client, "/console/providers/1/edit", form)
+    assert "Your changes have been saved" in saved.text
     after = (await client.get("/providers/1")).json()
     assert after["description"] == "New description" and after["contact"]["email"] == "referrals@example.org.uk"
     assert after["version"] == before["version"] + 1
@@ -192,10 +199,8 @@ async def test_a_service_edit_goes_through_the_services_rules(client, keys):
 
 async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
-    run = await client.post("/console/needs/1/match-runs", data={"csrf_token": csrf})
-    assert run.status_code == 303
-    run_page = await client.get(run.headers["location"])
-    assert run_page.status_code == 200 and "Ranking" in run_page.text
+    run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
+    assert "Ranking" in run_page.text
     ids = re.findall(r'name="provider" value="(\d+)"', run_page.text)[:4]
     assert len(ids) >= 3
     five = [*ids, *(str(i) for i in range(1, 10) if str(i) not in ids)][:5]
@@ -233,10 +238,8 @@ async def test_report_downloads_come_from_the_reports_service(client, keys):
 
 async def test_signing_out_ends_the_session(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
-    out = await client.post("/console/sign-out", data={"csrf_token": csrf})
-    assert out.status_code == 303
-    signed_out = await client.get(out.headers["location"])
-    assert signed_out.status_code == 200 and "You have signed out" in signed_out.text
+    signed_out = await post_and_follow(client, "/console/sign-out", {"csrf_token": csrf})
+    assert "You have signed out" in signed_out.text
     assert await fetchval(fresh_db, "select count(*) from console_session") == 0
     assert (await client.get("/console/home")).status_code == 303
 

@@ -342,16 +342,14 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     n = f"need.{need_id}"
     assert f'name="{n}.partner.0.provider_id"' in blank.text and f'name="{n}.partners"' in blank.text
 
+    def with_partners(boxes: dict[str, str]) -> dict[str, str]:
+        """The good form with partner boxes under the need (`{"0.name": "X"}`: box `need.N.partner.0.name`)."""
+        partners = {f"{n}.partner.{box}": value for box, value in boxes.items()}
+        return good_form(csrf, need_id, s1, qs) | {f"{n}.partners": ""} | partners
+
     # both a number and a name for one partner, and our own number for another: each beside its item
     bad = await c.post(
-        path,
-        data=good_form(csrf, need_id, s1, qs)
-        | {
-            f"{n}.partners": "",
-            f"{n}.partner.0.provider_id": str(p2),
-            f"{n}.partner.0.name": "Also a name",
-            f"{n}.partner.1.provider_id": str(p1),
-        },
+        path, data=with_partners({"0.provider_id": str(p2), "0.name": "Also a name", "1.provider_id": str(p1)})
     )
     assert bad.status_code == 400
     said = errors(bad.text)
@@ -363,14 +361,7 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
 
     c.follow_redirects = False
     done = await c.post(
-        path,
-        data=good_form(csrf, need_id, s1, qs)
-        | {
-            f"{n}.partners": "",
-            f"{n}.partner.0.provider_id": str(p2),
-            f"{n}.partner.1.name": "Telford Youth Network",
-            f"{n}.partner.2.provider_id": "",
-        },
+        path, data=with_partners({"0.provider_id": str(p2), "1.name": "Telford Youth Network", "2.provider_id": ""})
     )
     assert done.status_code == 303, errors(done.text)
     stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()

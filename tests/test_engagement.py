@@ -504,39 +504,17 @@ async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarificat
 
 # (method, path template, body) -> the status each caller gets; {x}: the exercise, {a}: provider A (who responded
 # and asked a question), {c}: A's clarification
+EVERYONE = {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}
+SIGNED_IN = {"anonymous": 401, "A": 200, "B": 200, "commissioner": 200, "admin": 200}
+A_AND_STAFF = {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200}
 MATRIX = [
-    ("GET", "/exercises/{x}/notice", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
-    (
-        "GET",
-        "/exercises/{x}/questions",
-        None,
-        {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
-    ),
-    ("GET", "/exercises/{x}/ocds", None, {"anonymous": 200, "A": 200, "B": 200, "commissioner": 200, "admin": 200}),
-    (
-        "GET",
-        "/exercises/{x}/responses/{a}",
-        None,
-        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
-    ),
-    (
-        "GET",
-        "/exercises/{x}/responses/{a}/revisions",
-        None,
-        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
-    ),
-    (
-        "GET",
-        "/exercises/{x}/responses",
-        None,
-        {"anonymous": 401, "A": 200, "B": 200, "commissioner": 200, "admin": 200},
-    ),
-    (
-        "GET",
-        "/providers/{a}/open-exercises",
-        None,
-        {"anonymous": 401, "A": 200, "B": 403, "commissioner": 200, "admin": 200},
-    ),
+    ("GET", "/exercises/{x}/notice", None, EVERYONE),
+    ("GET", "/exercises/{x}/questions", None, EVERYONE),
+    ("GET", "/exercises/{x}/ocds", None, EVERYONE),
+    ("GET", "/exercises/{x}/responses/{a}", None, A_AND_STAFF),
+    ("GET", "/exercises/{x}/responses/{a}/revisions", None, A_AND_STAFF),
+    ("GET", "/exercises/{x}/responses", None, SIGNED_IN),
+    ("GET", "/providers/{a}/open-exercises", None, A_AND_STAFF),
     (
         "POST",
         "/exercises/{x}/clarifications/{c}/answer",

@@ -34,6 +34,8 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from marketplace.appraisals.models import Spread, WeightRange
+
 GREEN_BOOK_RATE = 0.035
 """HM Treasury Green Book social time preference rate for the first 30 years."""
 TIE = 1e-12
@@ -94,25 +96,6 @@ class Inputs:
 
 
 @dataclass(frozen=True, slots=True)
-class Spread:
-    """The assessors' scores of one option on one criterion (on the criterion's scale)."""
-
-    option: str
-    criterion: str
-    assessors: int
-    low: float
-    high: float
-    mean: float
-    moderated: float | None
-    used: float
-    """The score the appraisal uses: the moderated one, else the mean."""
-
-    @property
-    def range(self) -> float:
-        return self.high - self.low
-
-
-@dataclass(frozen=True, slots=True)
 class OptionResult:
     option: str
     values: dict[str, float]
@@ -131,23 +114,6 @@ class OptionResult:
     """None without a budget, or when the option's costs are unknown."""
     headroom: float | None
     """Budget present value minus net present cost (negative: over budget)."""
-
-
-@dataclass(frozen=True, slots=True)
-class WeightRange:
-    criterion: str
-    share: float
-    """The criterion's share now (normalised weight)."""
-    low: float
-    high: float
-    """The shares between which the preferred option stays preferred."""
-    low_switches_to: str | None
-    """The option preferred just below `low` (None: `low` is 0 and nothing switches)."""
-    high_switches_to: str | None
-    low_weight: float | None
-    """`low` as a raw weight, the other criteria's raw weights unchanged."""
-    high_weight: float | None
-    """`high` as a raw weight (None when `high` is 1: no finite weight)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,7 +183,8 @@ def weighted_score(values: Mapping[str, float], shares: Mapping[str, float]) -> 
 
 
 def spreads(inputs: Inputs) -> list[Spread]:
-    """Per option and criterion that has scores or a moderated score, in option then criterion order."""
+    """The assessors' scores of each option on each criterion that has scores or a moderated score (on the
+    criterion's scale), in option then criterion order."""
     by_cell: dict[tuple[str, str], list[float]] = {}
     for s in inputs.scores:
         by_cell.setdefault((s.option, s.criterion), []).append(s.score)
@@ -229,14 +196,17 @@ def spreads(inputs: Inputs) -> list[Spread]:
             if not given and mod is None:
                 continue
             mean = math.fsum(given) / len(given) if given else float(mod or 0.0)
+            low = min(given) if given else float(mod or 0.0)
+            high = max(given) if given else float(mod or 0.0)
             out.append(
                 Spread(
                     option=o,
                     criterion=c.key,
                     assessors=len(given),
-                    low=min(given) if given else float(mod or 0.0),
-                    high=max(given) if given else float(mod or 0.0),
+                    low=low,
+                    high=high,
                     mean=mean,
+                    range=high - low,
                     moderated=mod,
                     used=mod if mod is not None else mean,
                 )

@@ -176,6 +176,7 @@ class DecisionIn(Strict):
 
 
 class Spread(msgspec.Struct):
+    # also what the arithmetic (calc.spreads) returns, unrounded; so is WeightRange (calc.weight_range)
     option: str
     criterion: str
     assessors: int
@@ -208,12 +209,17 @@ class OptionResult(msgspec.Struct):
 class WeightRange(msgspec.Struct):
     criterion: str
     share: float
+    """The criterion's share now (normalised weight)."""
     low: float
     high: float
+    """The shares between which the preferred option stays preferred."""
     low_switches_to: str | None
+    """The option preferred just below `low` (None: `low` is 0 and nothing switches)."""
     high_switches_to: str | None
     low_weight: float | None
+    """`low` as a raw weight, the other criteria's raw weights unchanged."""
     high_weight: float | None
+    """`high` as a raw weight (None when `high` is 1: no finite weight)."""
 
 
 class CostSwitch(msgspec.Struct):

@@ -58,7 +58,13 @@ class PartDoc(RouteDoc):
     response_headers: list[ResponseHeader]
 
 
+class CreateDoc(PartDoc):
+    status_code: int
+
+
 CHANGE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404, 409, 412, 422, 428), **DOC)
+GET_ONE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
+CREATE = CreateDoc(status_code=201, response_headers=ETAG, responses=errors_doc(400, 403, 404, 422), **DOC)
 PUT_NOTE = (
     "Replaces the whole list (send it back with your change), under the appraisal's ETag (If-Match); the appraisal is "
     "checked as a whole (422 naming each field: unknown option or criterion keys, a score above its scale, "
@@ -90,12 +96,9 @@ async def list_appraisals(conn: Conn, page: PageNumber = 1, per_page: PerPage = 
 @post(
     "/appraisals",
     summary="Start an options appraisal (of an exercise, or standing alone)",
-    status_code=201,
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 422),
     description="Criteria default to financial viability, performance impact, quality and sustainability, equally "
     "weighted and scored 0-5. Options, scores, moderated scores and costs may be given now or later (PUT each).",
-    **DOC,
+    **CREATE,
 )
 async def create_appraisal(data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep) -> Response[Appraisal]:
     return versioned(await service.create_appraisal(conn, actor, data), 201)
@@ -111,14 +114,7 @@ async def list_exercise_appraisals(exercise_id: Id, conn: Conn) -> list[Appraisa
     return await service.list_for_exercise(conn, exercise_id)
 
 
-@post(
-    "/exercises/{exercise_id:int}/appraisals",
-    summary="Start an options appraisal of this exercise",
-    status_code=201,
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 422),
-    **DOC,
-)
+@post("/exercises/{exercise_id:int}/appraisals", summary="Start an options appraisal of this exercise", **CREATE)
 async def create_exercise_appraisal(
     exercise_id: Id, data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep
 ) -> Response[Appraisal]:
@@ -128,9 +124,7 @@ async def create_exercise_appraisal(
 @get(
     "/appraisals/{appraisal_id:int}",
     summary="An appraisal: its inputs and results (weighted scores, ranking, sensitivity)",
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404),
-    **DOC,
+    **GET_ONE,
 )
 async def get_appraisal(appraisal_id: Id, conn: Conn) -> Response[Appraisal]:
     return versioned(await service.get_appraisal(conn, appraisal_id))
@@ -143,7 +137,6 @@ async def patch_appraisal(
     return versioned(await service.update_appraisal(conn, actor, appraisal_id, if_match, data))
 
 
-GET_PART = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
 D = TypeVar("D", bound=msgspec.Struct)
 
 
@@ -165,7 +158,7 @@ def _part(part: str, doc: type[D], read: str, replace: str) -> tuple[Any, Any]:
     get_part.__name__ = get_part.__qualname__ = f"get_{part}"
     put_part.__name__ = put_part.__qualname__ = f"put_{part}"
     return (
-        get(path, summary=read, signature_namespace=types, **GET_PART)(get_part),
+        get(path, summary=read, signature_namespace=types, **GET_ONE)(get_part),
         put(path, summary=replace, description=PUT_NOTE, signature_namespace=types, **CHANGE)(put_part),
     )
 

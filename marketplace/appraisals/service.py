@@ -34,8 +34,6 @@ from marketplace.appraisals.models import (
     OptionResult,
     Results,
     SeedAppraisal,
-    Spread,
-    WeightRange,
 )
 from marketplace.concurrency import check_if_match, require_if_match
 from marketplace.context import Context
@@ -189,28 +187,13 @@ def results_of(a: Appraisal | AppraisalIn) -> Results:
         top=r.ranking[0] if r.ranking else None,
         preferred=r.preferred,
         budget_present_value=_r(r.budget_present_value, 2),
-        spreads=[
-            Spread(
-                option=s.option,
-                criterion=s.criterion,
-                assessors=s.assessors,
-                low=s.low,
-                high=s.high,
-                mean=round(s.mean, 6),
-                range=s.range,
-                moderated=s.moderated,
-                used=round(s.used, 6),
-            )
-            for s in r.spreads
-        ],
+        spreads=[msgspec.structs.replace(s, mean=round(s.mean, 6), used=round(s.used, 6)) for s in r.spreads],
         sensitivity=[
-            WeightRange(
-                criterion=w.criterion,
+            msgspec.structs.replace(
+                w,
                 share=round(w.share, 6),
                 low=round(w.low, 6),
                 high=round(w.high, 6),
-                low_switches_to=w.low_switches_to,
-                high_switches_to=w.high_switches_to,
                 low_weight=_r(w.low_weight),
                 high_weight=_r(w.high_weight),
             )

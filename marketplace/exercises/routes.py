@@ -55,11 +55,38 @@ NOTICE_FROZEN = (
     "Weights, local priorities and the other evaluation settings may change."
 )
 """What PATCH of an exercise and of a need says about a published exercise (one rule, checked for both)."""
-REUSED = "The stored {} made from the same inputs over an unchanged directory, given back (Location: its URL)"
+REUSED = "The stored run made from the same inputs over an unchanged directory, given back (Location: its URL)"
 LIMITED = (
     "At most MARKETPLACE_EXPENSIVE_LIMIT (default 20) match runs, partnership proposals and reports a minute per key "
     "and server worker; beyond that 429 with Retry-After."
 )
+
+
+class PatchDoc(RouteDoc):
+    description: str
+    response_headers: list[ResponseHeader]
+    responses: dict[int, ResponseSpec]
+
+
+PATCH = PatchDoc(
+    description=NOTICE_FROZEN, response_headers=ETAG, responses=errors_doc(400, 403, 404, 409, 412, 422, 428), **DOC
+)
+"""PATCH of an exercise and of a need: partial, under If-Match, and NOTICE_FROZEN once published."""
+
+
+class StoreDoc(RouteDoc):
+    status_code: int
+    responses: dict[int, ResponseSpec]
+
+
+def stores(kind: type, reused: str = REUSED) -> StoreDoc:
+    """A costly POST that stores what it made (201), or gives back (200, `kind`) what it stored before from the
+    same inputs."""
+    return StoreDoc(
+        status_code=201,
+        responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(kind, description=reused)},
+        **COSTLY,
+    )
 
 
 @get("/exercises", summary="Commissioning exercises, newest first", responses=errors_doc(400, 403), **DOC)
@@ -90,14 +117,7 @@ async def get_exercise(exercise_id: Id, conn: Conn) -> Response[Exercise]:
     return versioned(await service.get_exercise(conn, exercise_id))
 
 
-@patch(
-    "/exercises/{exercise_id:int}",
-    summary="Update an exercise (partial; If-Match)",
-    description=NOTICE_FROZEN,
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
-    **DOC,
-)
+@patch("/exercises/{exercise_id:int}", summary="Update an exercise (partial; If-Match)", **PATCH)
 async def patch_exercise(
     exercise_id: Id, data: JSONBody[ExercisePatch], conn: Conn, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Exercise]:
@@ -127,14 +147,7 @@ async def get_need(need_id: Id, conn: Conn) -> Response[Need]:
     return versioned(await service.get_need(conn, need_id))
 
 
-@patch(
-    "/needs/{need_id:int}",
-    summary="Update a need (partial; If-Match)",
-    description=NOTICE_FROZEN,
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
-    **DOC,
-)
+@patch("/needs/{need_id:int}", summary="Update a need (partial; If-Match)", **PATCH)
 async def patch_need(
     need_id: Id, data: JSONBody[NeedPatch], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Need]:
@@ -156,9 +169,7 @@ async def delete_need(need_id: Id, conn: Conn, actor: ActorDep, if_match: IfMatc
 @post(
     "/needs/{need_id:int}/match-runs",
     summary="Match the current directory against a need, and store the run",
-    status_code=201,
-    responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(MatchRun, description=REUSED.format("run"))},
-    **COSTLY,
+    **stores(MatchRun),
     description="Every published provider is either excluded with its reasons (counted by reason) or scored 0-1 on "
     "each criterion with its weight, raw values, contribution and evidence, read through its qualifying services "
     "(active, in the need's pathway, serving the need's ages and men or women), which each ranked provider names "
@@ -219,9 +230,7 @@ async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> Mat
 @post(
     "/exercises/{exercise_id:int}/partnerships",
     summary="Propose lead-provider partnerships covering the exercise",
-    status_code=201,
-    responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(PartnershipRun, description=REUSED.format("run"))},
-    **COSTLY,
+    **stores(PartnershipRun),
     description="Matches every need (each run stored, or reused as POST /needs/{id}/match-runs does), then proposes "
     "lead + partner combinations covering every (need, area) cell with as few organisations and as high a total score "
     "as possible, and lists cells nobody covers. From the same match runs, the stored proposal is given back (200). "
@@ -235,12 +244,7 @@ async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: Ac
 @post(
     "/exercises/{exercise_id:int}/match",
     summary="Match every need of the exercise, and store the runs",
-    status_code=201,
-    responses={
-        **errors_doc(400, 403, 404, 422),
-        200: ResponseSpec(ExerciseMatched, description="Every need's stored run given back: nothing new stored"),
-    },
-    **COSTLY,
+    **stores(ExerciseMatched, "Every need's stored run given back: nothing new stored"),
     description="Matches each need of the exercise as POST /needs/{id}/match-runs does, ranking "
     "up to 500 providers (deep enough for the report), with each need's weights (its `weight_overrides`, else "
     "the exercise's `default_weights`: percentages of the score summing to 100); each run is stored (with its "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from typing import Any
 
 import matching_factories as f
 import msgspec
@@ -230,6 +231,21 @@ def market() -> tuple[Need, list[Candidate]]:
             DesiredOutcome("ACC_KEEP", "keeps suitable accommodation"),
         ),
     )
+    # what the two have alike: the service's pathway, cohorts, areas and capacity; the size, finances and premises
+    same_service: dict[str, Any] = {
+        "pathway": "ACCOM",
+        "cohorts": ("ADULTS", "CARE_LEAVERS"),
+        "areas": (f.WORCESTERSHIRE,),
+        "capacity": 90,
+    }
+    same_provider: dict[str, Any] = {
+        "annual_income": 400_000,
+        "reserves_months": 4,
+        "volunteers": 10,
+        "premises_areas": ("E07000237",),
+        "funding_sources": ("Grant", "Trading"),
+        "last_confirmed": date(2026, 10, 1),
+    }
     cic = Candidate(
         provider_id=1,
         name="Brightpath Tenancy CIC",
@@ -239,11 +255,7 @@ def market() -> tuple[Need, list[Candidate]]:
         services=(
             Service(
                 service_id=1,
-                pathway="ACCOM",
                 name="Tenancy sustainment",
-                cohorts=("ADULTS", "CARE_LEAVERS"),
-                areas=(f.WORCESTERSHIRE,),
-                capacity=90,
                 years_experience=1,
                 description=STUFFED,
                 outcomes=(
@@ -256,15 +268,11 @@ def market() -> tuple[Need, list[Candidate]]:
                         desired_outcomes=("ACC_OBTAIN", "ACC_KEEP"),
                     ),
                 ),
+                **same_service,
             ),
         ),
-        annual_income=400_000,
-        reserves_months=4,
         accreditations=("iso_9001", "matrix_standard"),
-        volunteers=10,
-        premises_areas=("E07000237",),
-        funding_sources=("Grant", "Trading"),
-        last_confirmed=date(2026, 10, 1),
+        **same_provider,
     )
     trust = Candidate(
         provider_id=2,
@@ -275,11 +283,7 @@ def market() -> tuple[Need, list[Candidate]]:
         services=(
             Service(
                 service_id=1,
-                pathway="ACCOM",
                 name="Housing support",
-                cohorts=("ADULTS", "CARE_LEAVERS"),
-                areas=(f.WORCESTERSHIRE,),
-                capacity=90,
                 years_experience=6,
                 description="Housing support for people leaving prison and young people leaving care.",
                 outcomes=(
@@ -296,16 +300,12 @@ def market() -> tuple[Need, list[Candidate]]:
                 ),
                 accreditations=("matrix_standard",),
                 verified_accreditations=("matrix_standard",),
+                **same_service,
             ),
         ),
-        annual_income=400_000,
-        reserves_months=4,
         accreditations=("iso_9001",),
         verified_accreditations=("iso_9001",),
-        volunteers=10,
-        premises_areas=("E07000237",),
-        funding_sources=("Grant", "Trading"),
-        last_confirmed=date(2026, 10, 1),
+        **same_provider,
     )
     return need, [cic, trust]
 
