@@ -104,10 +104,14 @@ class MatchPools:
         return matching.compact.build_compact(_candidates.decode(doc), self.areas)
 
     async def _sync(self, conn: Connection) -> None:
+        """Bring the pool up to date. Usually nothing changed: one statement (its own snapshot) says so; otherwise
+        the changed providers are read under the same snapshot as the list of them."""
         assert self.pool is not None and self.snapshot is not None
-        async with read_only(conn):
-            snapshot, ids = await changes.changed_since(conn, self.snapshot)
-            doc = await queries.candidates_by_id(conn, ids)
+        snapshot, ids = await changes.changed_since(conn, self.snapshot)
+        if ids:
+            async with read_only(conn):
+                snapshot, ids = await changes.changed_since(conn, self.snapshot)
+                doc = await queries.candidates_by_id(conn, ids)
         if ids:
             fresh = await asyncio.to_thread(_candidates.decode, doc)
             self.pool = await asyncio.to_thread(matching.compact.replace_rows, self.pool, ids, fresh)

@@ -325,7 +325,7 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 INSERT_MATCH_RUN_SQL = """
 insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document, inputs_digest,
                        directory_snapshot)
-values ($1, $2, $3, $4, $5, $6::text::json, $7, $8) returning id, created_at"""
+values ($1, $2, $3, $4, $5, $6, $7, $8) returning id, created_at"""
 
 
 async def insert_match_run(
@@ -385,7 +385,7 @@ async def newest_run_document(conn: Connection, need_id: int) -> asyncpg.Record 
 
 INSERT_PARTNERSHIP_RUN_SQL = """
 insert into partnership_run (exercise_id, created_by, algorithm_version, match_run_ids, document, inputs_digest)
-values ($1, $2, $3, $4, $5::text::json, $6) returning id, created_at"""
+values ($1, $2, $3, $4, $5, $6) returning id, created_at"""
 
 
 async def insert_partnership_run(

@@ -323,13 +323,27 @@ async def match_need(
     async with pooled(db) as conn:
         need = await get_need(conn, need_id)
         exercise = await get_exercise(conn, need.exercise_id)
-    chosen = weights_for(exercise, need, weights)
-    return await _match(ctx, db, pools, actor, need, chosen, limit=limit, audited=True)
+        chosen = weights_for(exercise, need, weights)
+        found = await _stored_run(ctx, conn, need, chosen, limit)
+    return await _match(ctx, db, pools, actor, need, chosen, limit=limit, audited=True, found=found)
 
 
 def _digest(*inputs: object) -> str:
     """What a stored run was made from, besides the directory: equal digests, equal inputs."""
     return hashlib.sha256(msgspec.json.encode(inputs)).hexdigest()
+
+
+Found = tuple[dt.date, str, asyncpg.Record | None]
+"""(the date a run is made as of, the digest of its inputs, the stored run made from them over an unchanged
+directory if there is one): what `_stored_run` finds."""
+
+
+async def _stored_run(ctx: Context, conn: Connection, need: Need, weights: matching.Weights, limit: int) -> Found:
+    as_of = ctx.clock.today()
+    digest = _digest(
+        matching.ALGORITHM_VERSION, as_of, need, weights.as_dict(), limit, ctx.settings.match_excluded_limit
+    )
+    return as_of, digest, await queries.reusable_match_run(conn, need.id, digest)
 
 
 async def _match(
@@ -342,14 +356,16 @@ async def _match(
     *,
     limit: int,
     audited: bool,
+    found: Found | None = None,
 ) -> tuple[MatchRun, bool, bytes]:
     """The run, whether it is a stored one reused: the same inputs (the need as stored, the weights, the
-    limits, the date, the algorithm) over a directory nobody has written to since that run, and its JSON."""
-    as_of = ctx.clock.today()
+    limits, the date, the algorithm) over a directory nobody has written to since that run, and its JSON.
+    `found`: what `_stored_run` gave for these inputs, when the caller has looked already."""
+    if found is None:
+        async with pooled(db) as conn:
+            found = await _stored_run(ctx, conn, need, weights, limit)
+    as_of, digest, stored = found
     excluded_limit = ctx.settings.match_excluded_limit
-    digest = _digest(matching.ALGORITHM_VERSION, as_of, need, weights.as_dict(), limit, excluded_limit)
-    async with pooled(db) as conn:
-        stored = await queries.reusable_match_run(conn, need.id, digest)
     if stored is not None:
         run, text = await asyncio.to_thread(lambda: (queries.match_run_of(stored), queries.run_json_of(stored)))
         return run, True, text
