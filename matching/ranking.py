@@ -26,8 +26,8 @@ Input paths, one result
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from operator import attrgetter
 from types import MappingProxyType
@@ -45,7 +45,7 @@ from .explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW, EvidenceContext, covere
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
 from .pool import CandidatePool, Pool, build_pool
-from .results import Component, CriterionScore, Ranking, ScoredCandidate
+from .results import Component, CriterionScore, Exclusion, Ranking, ScoredCandidate
 from .scoring import CAPACITY, CriterionColumn, scoring_bounds, scoring_input
 from .screening import Screening, build_exclusions, excluded_in_name_order, screen, screen_candidates, screen_directory
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
@@ -194,6 +194,17 @@ class Shortlist:
     """Each criterion's column for the ranked providers only, in rank order."""
     _contributions: Mapping[str, npt.NDArray[np.float64]]
     _head: dict[str, Any]
+    _exclusions: Callable[[], tuple[Exclusion, ...]]
+    """Builds the first excluded providers' records (:meth:`exclusions`)."""
+    _found: dict[str, tuple[Exclusion, ...]] = field(default_factory=dict)
+
+    def exclusions(self) -> tuple[Exclusion, ...]:
+        """The first ``excluded_limit`` excluded providers, by name, with their reasons: found once, when first asked
+        for (e.g. while the shown providers' details are read), and part of the :class:`Ranking`."""
+        found = self._found.get("excluded")
+        if found is None:
+            found = self._found["excluded"] = self._exclusions()
+        return found
 
     def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
         """The :class:`Ranking`. ``details``: provider id -> :class:`Candidate` for every id in
@@ -253,7 +264,7 @@ class Explaining:
         """The :class:`Ranking` of the parts ``scored``, which must be every ranked provider in order."""
         if tuple(s.provider_id for s in scored) != self.shortlist.provider_ids:
             raise MatchingError("the parts explained are not every ranked provider in order")
-        return Ranking(scored=tuple(scored), **self.shortlist._head)
+        return Ranking(scored=tuple(scored), excluded=self.shortlist.exclusions(), **self.shortlist._head)
 
 
 def shortlist(
@@ -371,7 +382,11 @@ def shortlist(
     shown_at = np.asarray(order, dtype=np.int64)
     n = len(pids) - outside
     prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
-    shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
+
+    def exclusions() -> tuple[Exclusion, ...]:
+        shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
+        return build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names)
+
     head: dict[str, Any] = {
         "algorithm_version": ALGORITHM_VERSION,
         "need_id": need.id,
@@ -382,7 +397,6 @@ def shortlist(
         "eligible_count": len(idx),
         "excluded_count": n - len(idx),
         "excluded_by_reason": screening.counts() if by_reason is None else by_reason,
-        "excluded": build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names),
     }
     return Shortlist(
         provider_ids=tuple(scored_pool.provider_id[rows_shown].tolist()) if rows_shown else (),
@@ -396,6 +410,7 @@ def shortlist(
         _columns={name: col.take(shown_at) for name, col in columns.items()},
         _contributions={name: c[shown_at] for name, c in contributions.items()},
         _head=head,
+        _exclusions=exclusions,
     )
 
 

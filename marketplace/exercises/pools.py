@@ -180,11 +180,17 @@ class MatchPools:
     ) -> tuple[matching.Ranking, dict[int, matching.Candidate]] | None:
         """The ranking explained, with the details it read, or None when a shown provider changed since `snapshot`.
 
-        The first `FIRST_PART` providers' details are read, then the rest's while the first are explained (in a
-        thread): PostgreSQL builds the second part's profiles on the other core meanwhile."""
+        The first `FIRST_PART` providers' details are read (while the excluded providers' records are built, in a
+        thread), then the rest's while the first are explained (in a thread): PostgreSQL builds the second part's
+        profiles on the other core meanwhile."""
         ids = list(short.provider_ids)
         explaining = short.explaining()
-        first, changed = await self._details(ids[:FIRST_PART], snapshot)
+        # the excluded providers' records are built while the first details are read
+        excluded = asyncio.ensure_future(asyncio.to_thread(short.exclusions))
+        try:
+            first, changed = await self._details(ids[:FIRST_PART], snapshot)
+        finally:
+            await excluded
         if changed:
             return None
         by_id = {c.provider_id: c for c in first}
