@@ -27,7 +27,7 @@ Input paths, one result
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from operator import attrgetter
 from types import MappingProxyType
@@ -196,15 +196,12 @@ class Shortlist:
     _head: dict[str, Any]
     _exclusions: Callable[[], tuple[Exclusion, ...]]
     """Builds the first excluded providers' records (:meth:`exclusions`)."""
-    _found: dict[str, tuple[Exclusion, ...]] = field(default_factory=dict)
 
     def exclusions(self) -> tuple[Exclusion, ...]:
-        """The first ``excluded_limit`` excluded providers, by name, with their reasons: found once, when first asked
-        for (e.g. while the shown providers' details are read), and part of the :class:`Ranking`."""
-        found = self._found.get("excluded")
-        if found is None:
-            found = self._found["excluded"] = self._exclusions()
-        return found
+        """The first ``excluded_limit`` excluded providers, by name, with their reasons (the :class:`Ranking`'s
+        ``excluded``): built when asked for, e.g. while the shown providers' details are read, and handed to
+        :meth:`Explaining.ranking`."""
+        return self._exclusions()
 
     def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
         """The :class:`Ranking`. ``details``: provider id -> :class:`Candidate` for every id in
@@ -260,11 +257,14 @@ class Explaining:
             )
         return tuple(scored)
 
-    def ranking(self, scored: Sequence[ScoredCandidate]) -> Ranking:
-        """The :class:`Ranking` of the parts ``scored``, which must be every ranked provider in order."""
+    def ranking(self, scored: Sequence[ScoredCandidate], excluded: tuple[Exclusion, ...] | None = None) -> Ranking:
+        """The :class:`Ranking` of the parts ``scored``, which must be every ranked provider in order; ``excluded``:
+        what :meth:`Shortlist.exclusions` gave, if it was asked for already."""
         if tuple(s.provider_id for s in scored) != self.shortlist.provider_ids:
             raise MatchingError("the parts explained are not every ranked provider in order")
-        return Ranking(scored=tuple(scored), excluded=self.shortlist.exclusions(), **self.shortlist._head)
+        if excluded is None:
+            excluded = self.shortlist.exclusions()
+        return Ranking(scored=tuple(scored), excluded=excluded, **self.shortlist._head)
 
 
 def shortlist(

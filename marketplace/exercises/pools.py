@@ -186,11 +186,11 @@ class MatchPools:
         ids = list(short.provider_ids)
         explaining = short.explaining()
         # the excluded providers' records are built while the first details are read
-        excluded = asyncio.ensure_future(asyncio.to_thread(short.exclusions))
+        building = asyncio.ensure_future(asyncio.to_thread(short.exclusions))
         try:
             first, changed = await self._details(ids[:FIRST_PART], snapshot)
         finally:
-            await excluded
+            excluded = await building
         if changed:
             return None
         by_id = {c.provider_id: c for c in first}
@@ -208,4 +208,4 @@ class MatchPools:
                 return None
             by_id.update((c.provider_id, c) for c in more)
             scored += await asyncio.to_thread(explaining.explain, by_id, FIRST_PART, len(ids))
-        return explaining.ranking(scored), by_id
+        return explaining.ranking(scored, excluded), by_id
