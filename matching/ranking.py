@@ -195,7 +195,9 @@ class Shortlist:
     _contributions: Mapping[str, npt.NDArray[np.float64]]
     _head: dict[str, Any]
     _exclusions: Callable[[], tuple[Exclusion, ...]]
-    """Builds the first excluded providers' records (:meth:`exclusions`)."""
+    """Builds the first excluded providers' records (:meth:`exclusions`); it keeps the need's screening (a few MB at
+    200,000 providers) for as long as the shortlist lives: keeping only the excluded providers' columns instead was
+    tried and moved neither the benchmark's memory peak nor its times."""
 
     def exclusions(self) -> tuple[Exclusion, ...]:
         """The first ``excluded_limit`` excluded providers, by name, with their reasons (the :class:`Ranking`'s
@@ -382,9 +384,11 @@ def shortlist(
     shown_at = np.asarray(order, dtype=np.int64)
     n = len(pids) - outside
     prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
-    exclusions = _exclusions_later(
-        names_of, pids, screening, excluded_limit, by_name, prefix_keys, cn, areas, pathway_names
-    )
+
+    def exclusions() -> tuple[Exclusion, ...]:
+        shown = excluded_in_name_order(names_of, pids, screening, excluded_limit, by_name, prefix_keys)
+        return build_exclusions(names_of, pids, shown, cn, screening, areas, pathway_names)
+
     head: dict[str, Any] = {
         "algorithm_version": ALGORITHM_VERSION,
         "need_id": need.id,
@@ -435,49 +439,6 @@ PROBE: Final = 2
 ROUNDING: Final = 1e-9
 """Room for rounding when a bound, computed through other floating-point steps than the total it bounds, is
 compared (a few units in the last place of a number in [0, 1] at most)."""
-
-
-def _exclusions_later(
-    names_of: Callable[[list[int]], list[str]],
-    pids: npt.NDArray[np.int64],
-    screening: Screening,
-    limit: int | None,
-    by_name: npt.NDArray[np.int64] | None,
-    prefix_keys: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.uint64]] | None,
-    cn: CompiledNeed,
-    areas: AreaTree,
-    pathway_names: Mapping[str, str] | None,
-) -> Callable[[], tuple[Exclusion, ...]]:
-    """What builds the first ``limit`` excluded candidates' records (by name, with their reasons) when called:
-    the screening's columns of the excluded ones only, so the screening of the whole directory need not be kept
-    until then (a few MB per ranking at 200,000 providers). Rows are positions among the excluded; the records are
-    those the whole screening gives."""
-    listed = screening.listed()
-    kept = Screening(
-        eligible=listed[:0],
-        fail_bits=screening.fail_bits[listed],
-        missing_mask=screening.missing_mask[listed],
-        years=screening.years[listed],
-        qualifying=listed[:0],
-        touching=np.zeros(0, dtype=np.bool_),
-        scope=np.ones(len(listed), dtype=np.bool_),
-    )
-    listed_pids = pids[listed]
-    if by_name is not None:  # the name order of the excluded, as positions among them
-        at = np.full(len(pids), -1, dtype=np.int64)
-        at[listed] = np.arange(len(listed))
-        order = at[by_name]
-        by_name = order[order >= 0]
-    keys = None if prefix_keys is None else (lambda rows: prefix_keys(listed[rows]))
-
-    def names(rows: list[int]) -> list[str]:
-        return names_of(listed[rows].tolist())
-
-    def exclusions() -> tuple[Exclusion, ...]:
-        shown = excluded_in_name_order(names, listed_pids, kept, limit, by_name, keys)
-        return build_exclusions(names, listed_pids, shown, cn, kept, areas, pathway_names)
-
-    return exclusions
 
 
 def _could_be_shown(
