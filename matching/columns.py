@@ -207,9 +207,29 @@ class Columns:
     """Shape ``(words, rows)``: bit ``k`` of word ``k >> 6`` set when one of the candidate's service rows lists
     area node ``k`` (as reduced in ``services.areas``): which candidates cover some of a set of areas, one
     pass over the candidates instead of one over every service's areas (see :func:`area_words`)."""
+    ceilings: Ceilings
+    """What any need could read of each candidate's services at most (see :class:`Ceilings`)."""
 
     def __len__(self) -> int:
         return len(self.provider_id)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Ceilings:
+    """Per candidate, its services' measures taken over every one of its service rows, whatever their pathway,
+    ages, gender or areas: at least what its qualifying services give for any need (see
+    :func:`matching.scoring.scoring_ceilings`). Derived from the service columns, like the area masks."""
+
+    capacity: FloatingArray
+    """Summed stated capacity (NaN: no service states one)."""
+    accreditations: npt.NDArray[np.int32]
+    """The organisation's accreditations plus each service's, counted in full."""
+    outcomes: BoolArray
+    """Some service has an outcomes record."""
+    outcomes_verified: BoolArray
+    """Some service has a verified outcomes record."""
+    cohorts: npt.NDArray[np.unsignedinteger[Any]]
+    """Shape ``(words, rows)``: the union of the services' cohort masks."""
 
 
 def area_words(areas: AreaTree, nodes: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint64]:
@@ -244,6 +264,25 @@ def provider_area_mask(svc: ServiceColumns, n: int) -> npt.NDArray[np.uint64]:
         np.bitwise_or.at(mask[w], svc.owner, svc.area_mask[w])
     mask.flags.writeable = False
     return mask
+
+
+def provider_ceilings(svc: ServiceColumns, accreditations: Pairs, n: int) -> Ceilings:
+    """:attr:`Columns.ceilings` of ``n`` candidates with the organisation ``accreditations`` and services ``svc``."""
+    owner = svc.owner
+    capacity = svc.capacity.astype(np.float64, copy=False)
+    stated = ~np.isnan(capacity)
+    summed = np.bincount(owner[stated], weights=capacity[stated], minlength=n).astype(np.float64)
+    summed[np.bincount(owner[stated], minlength=n) == 0] = np.nan
+    counts = np.diff(accreditations.offsets)[:n] + np.bincount(
+        owner, weights=np.diff(svc.accreditations.offsets)[: len(owner)], minlength=n
+    )
+    cohorts = np.zeros((svc.cohort_mask.shape[0], n), dtype=svc.cohort_mask.dtype)
+    for w in range(cohorts.shape[0]):
+        np.bitwise_or.at(cohorts[w], owner, svc.cohort_mask[w])
+    outcomes, verified = (np.bincount(owner, weights=f, minlength=n) > 0 for f in (svc.outcomes, svc.outcomes_verified))
+    ceilings = Ceilings(summed, counts.astype(np.int32), outcomes, verified, cohorts)
+    read_only(summed, ceilings.accreditations, outcomes, verified, cohorts)
+    return ceilings
 
 
 # -- building --------------------------------------------------------------------
@@ -326,6 +365,7 @@ def build_columns(
         social_value=social_value,
         services=svc,
         area_mask=provider_area_mask(svc, n),
+        ceilings=provider_ceilings(svc, accreditations, n),
         **arrays,
     )
     return columns, services

@@ -32,7 +32,16 @@ import numpy as np
 import numpy.typing as npt
 
 from .areas import AreaTree
-from .columns import Columns, Pairs, ServiceColumns, derived_service_columns, gather, provider_area_mask, read_only
+from .columns import (
+    Columns,
+    Pairs,
+    ServiceColumns,
+    derived_service_columns,
+    gather,
+    provider_area_mask,
+    provider_ceilings,
+    read_only,
+)
 from .models import Candidate
 from .pool import CandidatePool, OverColumns, build_pool, text_units
 from .wordscan import Groups, SimilarityMemo, TextMatch, WordIndex
@@ -195,7 +204,15 @@ def _narrow(columns: Columns) -> Columns:
         if pairs.owner.dtype != np.int32 and k < 1 << 31:
             out[field] = Pairs.build(pairs.owner.astype(np.int32), pairs.item.astype(np.int32), k)
     read_only(*(a for a in out.values() if isinstance(a, np.ndarray)))
-    narrow: dict[str, Any] = {"services": replace(svc, **out)}
+    ceil = columns.ceilings
+    narrow: dict[str, Any] = {
+        "services": replace(svc, **out),
+        "ceilings": replace(
+            ceil,
+            capacity=_narrowed_float(ceil.capacity),
+            cohorts=ceil.cohorts.astype(out["cohort_mask"].dtype) if "cohort_mask" in out else ceil.cohorts,
+        ),
+    }
     for field in _ROW_PAIRS:
         pairs = getattr(columns, field)
         if pairs.owner.dtype != np.int32 and n < 1 << 31:
@@ -486,19 +503,19 @@ def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
     arrays["sector"] = sector
     read_only(*arrays.values())
     services = _concat_services(parts, code_maps)
+    code_pairs = {
+        field: _concat_pairs([(p.row_pairs(field), m) for p, m in zip(parts, code_maps, strict=True)], sizes)
+        for field in _ROW_CODE_PAIRS
+    }
     columns = Columns(
         areas=areas,
         sector_ids=MappingProxyType(sector_ids),
         premises=_concat_pairs([(p.row_pairs("premises"), None) for p in parts], sizes),
         code_ids=MappingProxyType(code_ids),
-        **_fields(
-            {
-                field: _concat_pairs([(p.row_pairs(field), m) for p, m in zip(parts, code_maps, strict=True)], sizes)
-                for field in _ROW_CODE_PAIRS
-            }
-        ),
+        **_fields(code_pairs),
         services=services,
         area_mask=provider_area_mask(services, sum(sizes)),
+        ceilings=provider_ceilings(services, code_pairs["accreditations"], sum(sizes)),
         **arrays,
     )
     return _narrow_offsets(

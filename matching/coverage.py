@@ -57,3 +57,23 @@ def coverage_of(cols: Columns, cn: CompiledNeed, qualifying: Int64Array, who: In
         union = antichains(who[merge], node[merge], cols.areas)
         who, node = np.concatenate([who[~merge], union[0]]), np.concatenate([node[~merge], union[1]])
     return coverage_shares(who, node, n, cn)
+
+
+def coverage_ceiling(cols: Columns, cn: CompiledNeed, idx: Int64Array) -> FloatArray:
+    """At least the coverage share (:func:`coverage_of`) of the candidates ``idx`` by any of their services: the
+    need's people under each area node one of their services lists (:attr:`Columns.area_mask`), added whether
+    or not nodes overlap, at most 1. Read a byte of the masks at a time: each byte's share through a table of its
+    256 values, for the bytes holding a node that covers some of the need's people."""
+    if cn.coverage_whole <= 0:
+        return np.zeros(len(idx))
+    weight = cn.coverage_weight
+    total = np.zeros(len(idx))
+    values = np.arange(256, dtype=np.int64)
+    for at in np.unique(np.flatnonzero(weight > 0) >> 3).tolist():  # the bytes holding such nodes
+        nodes = at * 8 + np.arange(8)
+        here = np.where(nodes < len(weight), weight[np.minimum(nodes, len(weight) - 1)], 0.0)
+        table = ((values[:, None] >> np.arange(8)) & 1) @ here  # each byte value's people
+        word, shift = divmod(at, 8)
+        byte = (cols.area_mask[word, idx] >> np.uint64(8 * shift)) & np.uint64(255)
+        total += table[byte]
+    return np.minimum(total / cn.coverage_whole, 1.0)

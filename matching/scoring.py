@@ -53,7 +53,7 @@ import numpy.typing as npt
 
 from . import curves
 from .columns import Columns, Pairs, ServiceColumns, sorted_distinct
-from .coverage import coverage_of
+from .coverage import coverage_ceiling, coverage_of
 from .needs import CompiledNeed
 from .pool import Pool
 from .priorities import priority_matches
@@ -219,13 +219,58 @@ def scoring_input(
     )
 
 
-def scoring_bounds(
+def scoring_ceilings(
     pool: Pool, cn: CompiledNeed, screening: Screening, *, as_of: date, social_value_accreditations: Set[str]
 ) -> ScoringInput:
     """A :class:`ScoringInput` for every eligible row of ``screening`` whose every input is at least the one
-    :func:`scoring_input` gives (and as cheap as possible to find): each criterion's score function on it gives at
-    least that criterion's score, since every score function is non-decreasing in these inputs. The inputs that
-    are exact anyway stay exact; the others, with what exact would read besides:
+    :func:`scoring_bounds` gives (so at least the exact one), read from each candidate's row alone: no service row
+    is read. The services' measures come from :attr:`~matching.columns.Columns.ceilings` (every service of the
+    candidate counted, whatever its pathway, ages, gender or areas); coverage from the areas any of them lists
+    (:func:`~matching.coverage.coverage_ceiling`); capacity at least the capacity a provider stating none scores
+    as (``UNKNOWN_CAPACITY``). Cohorts likewise; years as screening found them (exact). Cheaper than the bounds by
+    the services not grouped per candidate, and looser."""
+    cols = pool.columns
+    idx = screening.eligible
+    ceil = cols.ceilings
+    held = ceil.accreditations[idx].astype(np.float64)
+    unknown = cn.need.annual_volume * (UNKNOWN_CAPACITY / curves.CAPACITY_AT_VOLUME)  # its ratio scores UNKNOWN
+    empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
+    return ScoringInput(
+        pool=pool,
+        cn=cn,
+        idx=idx,
+        coverage=coverage_ceiling(cols, cn, idx),
+        services=none,
+        service_pos=none,
+        cohorts=ceil.cohorts[:, idx].astype(np.uint64, copy=False),
+        years=screening.years[idx],
+        outcomes=np.where(ceil.outcomes_verified[idx], 1.0, np.where(ceil.outcomes[idx], SELF_DECLARED_FACTOR, 0.0)),
+        capacity=np.fmax(ceil.capacity[idx].astype(np.float64), unknown),
+        capacity_share=empty,
+        as_of=as_of,
+        social_value_accreditations=social_value_accreditations,
+        thesaurus=EMPTY_THESAURUS,
+        priority_rows=none,
+        quality_accreditations=held,
+        commitments=held + _sizes(cols.social_value, idx),
+        premises=_sizes(cols.premises, idx),
+    )
+
+
+def scoring_bounds(
+    pool: Pool,
+    cn: CompiledNeed,
+    screening: Screening,
+    *,
+    as_of: date,
+    social_value_accreditations: Set[str],
+    rows: npt.NDArray[np.int64] | None = None,
+) -> ScoringInput:
+    """A :class:`ScoringInput` for the eligible rows of ``screening`` (``rows``: only those positions among them,
+    ascending) whose every input is at least the one :func:`scoring_input` gives (and as cheap as possible to
+    find): each criterion's score function on it gives at least that criterion's score, since every score function
+    is non-decreasing in these inputs. The inputs that are exact anyway stay exact; the others, with what exact
+    would read besides:
 
     * quality accreditations: every accreditation pair of the organisation and of its qualifying services,
       counted in full (exact: distinct quality codes, self-declared ones at ``SELF_DECLARED_FACTOR``);
@@ -238,7 +283,7 @@ def scoring_bounds(
 
     Local priorities are not matched (``priority_rows`` empty): their bound is 1.
     """
-    base = _read(pool, cn, screening, None, as_of, social_value_accreditations, shared=False)
+    base = _read(pool, cn, screening, rows, as_of, social_value_accreditations, shared=False)
     cols, idx, held = pool.columns, base.idx, _sizes(pool.columns.accreditations, base.idx)
     held += np.bincount(base.service_pos, weights=_sizes(cols.services.accreditations, base.services), minlength=base.m)
     return replace(

@@ -15,7 +15,7 @@ import pytest
 from test_matching_open_vocabulary import random_candidates, random_need
 
 from matching import CandidatePool, Columns, CompactPool, Pool, Priority, build_compact, rank, shortlist
-from matching.columns import Pairs, ServiceColumns, gather
+from matching.columns import Ceilings, Pairs, ServiceColumns, gather
 from matching.compact import PackedNames
 from matching.pool import build_pool
 from matching.text import words
@@ -27,7 +27,7 @@ TREE = f.tree()
 def _same(a: object, b: object) -> bool:
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
         return a.shape == b.shape and np.array_equal(a.astype(np.float64), b.astype(np.float64), equal_nan=True)
-    if isinstance(a, (Pairs, ServiceColumns)) and isinstance(b, type(a)):
+    if isinstance(a, (Pairs, ServiceColumns, Ceilings)) and isinstance(b, type(a)):
         return all(_same(getattr(a, fd.name), getattr(b, fd.name)) for fd in dataclasses.fields(a))
     return a == b
 

@@ -295,24 +295,35 @@ def test_a_limited_ranking_is_the_top_of_the_full_one(
 @SETTINGS
 @given(data=st.data(), need=needs)
 def test_every_criterions_bound_is_at_least_its_score(data: st.DataObject, need: Need) -> None:
-    """The bounds a limited ranking prunes with (scoring.scoring_bounds through each criterion's own score
-    function) are never below the scores, for every criterion but local priorities (bounded by 1)."""
+    """The bounds a limited ranking prunes with (scoring.scoring_bounds and the looser scoring.scoring_ceilings,
+    through each criterion's own score function) are never below the scores, for every criterion but local
+    priorities (bounded by 1); the ceilings are the same whether the pool was built at once or merged from parts."""
+    from matching import compact
     from matching.criteria import REGISTRY, score_columns
     from matching.needs import compile_need
     from matching.pool import CandidatePool
     from matching.ranking import ROUNDING
-    from matching.scoring import scoring_bounds, scoring_input
+    from matching.scoring import scoring_bounds, scoring_ceilings, scoring_input
     from matching.screening import screen
     from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
 
     need = replace(need, required_accreditations=(), min_years_experience=0)
-    pool = CandidatePool.build(data.draw(eligible_lists(need)), TREE)
+    cands = data.draw(eligible_lists(need))
+    pool = CandidatePool.build(cands, TREE)
     cn = compile_need(need, TREE)
     screening = screen(pool.columns, cn)
     options = {"as_of": f.AS_OF, "social_value_accreditations": SOCIAL_VALUE_ACCREDITATIONS}
     exact = score_columns(scoring_input(pool, cn, screening, **options))
     bounds = score_columns(scoring_bounds(pool, cn, screening, **options))
+    ceilings = score_columns(scoring_ceilings(pool, cn, screening, **options))
     assert len(screening.eligible) >= 10
     for c in REGISTRY:
         if c.name != "local_priorities":
             assert (bounds[c.name].score + ROUNDING >= exact[c.name].score).all(), c.name
+            assert (ceilings[c.name].score + ROUNDING >= exact[c.name].score).all(), c.name
+    half = len(cands) // 2
+    parts = [compact.build_compact(cands[:half], TREE), compact.build_compact(cands[half:], TREE)]
+    merged = compact.concat(parts, TREE)
+    merged_ceilings = score_columns(scoring_ceilings(merged, cn, screen(merged.columns, cn), **options))
+    for c in REGISTRY:
+        assert (merged_ceilings[c.name].score == ceilings[c.name].score).all(), c.name
