@@ -12,10 +12,12 @@ from matching import (
     ALGORITHM_VERSION,
     DEFAULT_WEIGHTS,
     EXCLUSION_CODES,
+    Candidate,
     CandidatePool,
     InvalidCandidate,
     InvalidNeed,
     MatchingError,
+    Need,
     Priority,
     Ranking,
     RankOptions,
@@ -270,3 +272,49 @@ def test_list_input_validates_unscreened_fields_only_for_eligible_candidates() -
 def test_duplicate_provider_ids_raise() -> None:
     with pytest.raises(InvalidCandidate):
         run([f.candidate(1), f.candidate(1)])
+
+
+# -- ceilings (the first bound of a limited ranking) ---------------------------------------------
+def _ceiling_and_exact(cand: Candidate, need: Need) -> tuple[dict[str, float], dict[str, float]]:
+    from matching.criteria import REGISTRY, score_columns
+    from matching.needs import compile_need
+    from matching.scoring import scoring_ceilings, scoring_input
+    from matching.screening import screen
+    from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
+
+    tree = f.tree()
+    pool = CandidatePool.build([cand], tree)
+    cn = compile_need(need, tree)
+    screening = screen(pool.columns, cn)
+    assert screening.eligible.tolist() == [0]
+    options = {"as_of": f.AS_OF, "social_value_accreditations": SOCIAL_VALUE_ACCREDITATIONS}
+    ceilings = score_columns(scoring_ceilings(pool, cn, screening, **options))
+    exact = score_columns(scoring_input(pool, cn, screening, **options))
+    names = [c.name for c in REGISTRY if c.name != "local_priorities"]
+    return {n: float(ceilings[n].score[0]) for n in names}, {n: float(exact[n].score[0]) for n in names}
+
+
+def test_a_capacity_stated_elsewhere_never_puts_the_ceiling_below_unknown_capacity() -> None:
+    """The qualifying service states no capacity (scored as unknown, 0.25); a service in another pathway states a
+    small one, which alone would score below 0.25: the capacity ceiling stays at least 0.25."""
+    cand = f.candidate(services=f.services({"capacity": None}, {"pathway": "ETE", "capacity": 5}))
+    ceiling, exact = _ceiling_and_exact(cand, f.need(annual_volume=1000))
+    assert exact["capacity"] == pytest.approx(0.25)
+    assert ceiling["capacity"] >= exact["capacity"] - 1e-9
+
+
+def test_ceilings_count_every_service_and_area_at_least_as_the_exact_scores_do() -> None:
+    """Services outside the need's pathway, ages or areas raise the ceilings (never the scores): the ceilings are
+    at least the scores, and above them where those services add something."""
+    cand = f.candidate(
+        services=f.services(
+            {"areas": (f.HEREFORDSHIRE,), "capacity": 20},
+            {"pathway": "ETE", "areas": (f.WORCESTERSHIRE,), "capacity": 400, "cohorts": ("WOMEN",)},
+        )
+    )
+    need = f.need(areas=(f.WEST_MERCIA,), cohorts=("ADULTS", "WOMEN"))
+    ceiling, exact = _ceiling_and_exact(cand, need)
+    for name, score in exact.items():
+        assert ceiling[name] >= score - 1e-9, name
+    for name in ("coverage", "capacity", "pathway_fit"):
+        assert ceiling[name] > exact[name] + 0.01, name
