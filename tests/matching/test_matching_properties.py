@@ -24,6 +24,7 @@ from matching import (
     Weights,
     rank,
     ranking,
+    shortlist,
 )
 
 replace = msgspec.structs.replace
@@ -290,6 +291,26 @@ def test_a_limited_ranking_is_the_top_of_the_full_one(
         top = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit)
     assert top.scored == full.scored[:limit]
     assert msgspec.json.encode(replace(top, scored=())) == msgspec.json.encode(replace(full, scored=()))
+
+
+@SETTINGS
+@given(data=st.data(), need=needs, w=weights, limit=st.integers(1, 4))
+def test_a_limited_directory_ranking_of_a_merged_compact_pool_is_the_top_of_the_full_one(
+    data: st.DataObject, need: Need, w: dict[str, float], limit: int
+) -> None:
+    """What a server worker does: a compact pool merged from parts (as after writes), the whole directory
+    (`directory=True`), only the candidates that could be shown scored (ceilings, then bounds): the best `limit`,
+    explained from their details, are the full ranking's first `limit`."""
+    from matching import compact
+
+    need = replace(need, required_accreditations=(), min_years_experience=0)
+    cands = data.draw(eligible_lists(need))
+    full = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF)
+    half = len(cands) // 2
+    pool = compact.replace_rows(compact.build_compact(cands[:half], TREE), [], cands[half:])
+    with patch.object(ranking, "BOUND_ABOVE", 2):
+        short = shortlist(need, pool, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit, directory=True)
+    assert short.explain({c.provider_id: c for c in cands}).scored == full.scored[:limit]
 
 
 @SETTINGS
