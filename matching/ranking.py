@@ -436,9 +436,9 @@ providers a need with 2,534 eligible for 50 shown ranks 2 ms faster without, one
 with)."""
 PROBE: Final = 8
 """Candidates (per one shown) scored to find a total the best ``limit`` reach at least (see _could_be_shown). The
-ceilings order the candidates roughly: at 200,000 providers the broad benchmark need's 50th best exact total among
-the 100 highest ceilings was 0.654, among the 400 highest 0.716 (as among the 100 highest tighter bounds), which
-the ceilings of 5,663 of its 52,938 eligible candidates reach, against 13,901 for 0.654."""
+ceilings order the candidates roughly: at 200,000 providers the broad benchmark need's 50th best exact total was
+0.654 among the 100 highest ceilings and 0.716 among the 400 highest, as among the 100 highest tighter bounds (the
+lower threshold left two to three times as many candidates to bound)."""
 CEILING_WEIGHT: Final = 0.1
 """The ceilings bound only the criteria weighing at least this (by default all but added value and sustainability, 5%
 each, whose ceilings are 1): scoring a criterion's ceilings for every eligible candidate costs as much as the
