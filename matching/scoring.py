@@ -46,7 +46,7 @@ from collections.abc import Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import date
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -234,7 +234,7 @@ def scoring_ceilings(
     ceil = cols.ceilings
     held = ceil.accreditations[idx].astype(np.float64)
     unknown = cn.need.annual_volume * (UNKNOWN_CAPACITY / curves.CAPACITY_AT_VOLUME)  # its ratio scores UNKNOWN
-    empty, none = np.zeros(0), np.zeros(0, dtype=np.int64)
+    none = np.zeros(0, dtype=np.int64)
     return ScoringInput(
         pool=pool,
         cn=cn,
@@ -246,14 +246,11 @@ def scoring_ceilings(
         years=screening.years[idx],
         outcomes=np.where(ceil.outcomes_verified[idx], 1.0, np.where(ceil.outcomes[idx], SELF_DECLARED_FACTOR, 0.0)),
         capacity=np.fmax(ceil.capacity[idx].astype(np.float64), unknown),
-        capacity_share=empty,
+        capacity_share=np.zeros(0),
         as_of=as_of,
         social_value_accreditations=social_value_accreditations,
         thesaurus=EMPTY_THESAURUS,
-        priority_rows=none,
-        quality_accreditations=held,
-        commitments=held + _sizes(cols.social_value, idx),
-        premises=_sizes(cols.premises, idx),
+        **_counted_in_full(cols, idx, held),
     )
 
 
@@ -286,8 +283,21 @@ def scoring_bounds(
     base = _read(pool, cn, screening, rows, as_of, social_value_accreditations, shared=False)
     cols, idx, held = pool.columns, base.idx, _sizes(pool.columns.accreditations, base.idx)
     held += np.bincount(base.service_pos, weights=_sizes(cols.services.accreditations, base.services), minlength=base.m)
-    return replace(
-        base,
+    return replace(base, **_counted_in_full(cols, idx, held))
+
+
+class _InFull(TypedDict):
+    priority_rows: npt.NDArray[np.int64]
+    quality_accreditations: FloatArray
+    commitments: FloatArray
+    premises: FloatArray
+
+
+def _counted_in_full(cols: Columns, idx: npt.NDArray[np.int64], held: FloatArray) -> _InFull:
+    """The inputs both the ceilings and the bounds count in full for the candidates ``idx``: ``held``
+    accreditations (every pair), commitments (those plus the organisation's social value commitments), every
+    premises; local priorities not matched (their bound is 1)."""
+    return _InFull(
         priority_rows=np.zeros(0, dtype=np.int64),
         quality_accreditations=held,
         commitments=held + _sizes(cols.social_value, idx),
