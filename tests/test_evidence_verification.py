@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import zstandard
 
 from marketplace import db
 from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
@@ -327,14 +328,16 @@ async def test_a_run_stored_under_the_previous_algorithm_is_still_readable(clien
     h = await keys.headers("commissioner")
     need_id = (await rows(fresh_db, "select id from need where pathway_code = 'ACCOM' order by id limit 1"))[0]["id"]
     run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 5}, headers=h)).json()
-    old = (
+    [made] = await rows(fresh_db, "select document_zstd from match_run where id = $1", run["id"])
+    earlier = zstandard.decompress(made["document_zstd"]).decode().replace('"2026.12-2"', '"2026.12-1"')
+    old = (  # stored as runs were before schema/0022: the document as text, uncompressed
         await rows(
             fresh_db,
             """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
-               select need_id, exercise_id, created_by, '2026.12-1', candidate_count,
-                      replace(document::text, '"2026.12-2"', '"2026.12-1"')::jsonb
+               select need_id, exercise_id, created_by, '2026.12-1', candidate_count, $2
                from match_run where id = $1 returning id""",
             run["id"],
+            earlier,
         )
     )[0]["id"]
     got = await client.get(f"/match-runs/{old}", headers=h)

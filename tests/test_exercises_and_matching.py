@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import re
 
+import asyncpg
 import msgspec
 import pytest
+import zstandard
 from conftest import TELFORD_NEED, fetchval, run_cli
 
 import matching
@@ -89,6 +91,34 @@ async def test_a_match_run_is_explained_and_accounts_for_every_provider(client, 
     assert run["need"]["id"] == need_id and run["method"]
 
 
+async def test_a_run_stored_as_text_before_compression_is_served_and_reported_as_stored(client, keys, fresh_db):
+    # runs stored before schema/0022 keep their uncompressed text document; every run holds exactly one of the two
+    need_id, exercise_id = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    made = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    conn = await db.connect(fresh_db)
+    try:
+        compressed = await conn.fetchval("select document_zstd from match_run where id = $1", made["id"])
+        copy = """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document,
+                                         document_zstd)
+                  select need_id, exercise_id, created_by, algorithm_version, candidate_count, $2, $3
+                  from match_run where id = $1 returning id"""
+        old_id = await conn.fetchval(copy, made["id"], zstandard.decompress(compressed).decode(), None)
+        for text, packed in ((None, None), ("{}", compressed)):
+            with pytest.raises(asyncpg.CheckViolationError, match="match_run_one_document"):
+                await conn.fetchval(copy, made["id"], text, packed)
+    finally:
+        await conn.close()
+    old = (await client.get(f"/match-runs/{old_id}", params={"limit": 500}, headers=h)).json()
+    assert old["id"] == old_id
+    assert {k: v for k, v in old.items() if k not in ("id", "created_at")} == {
+        k: v for k, v in made.items() if k not in ("id", "created_at")
+    }
+    report = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "json"}, headers=h)).json()
+    [row] = [n for n in report["needs"] if n["need_id"] == need_id]
+    assert row["match_run_id"] == old_id  # the newest run of the need, read from its text
+
+
 async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
@@ -100,9 +130,12 @@ async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, key
         await conn.execute("update provider set status = 'archived' where id = $1", top_id)
         again = (await client.get(f"/match-runs/{made['id']}", params={"limit": 500}, headers=h)).json()
         assert again == made  # ... but the stored run is what the commissioner saw
-        # stored as the exact text encoded (json, not jsonb, which would re-space and re-order it)
-        stored = await conn.fetchval("select document::text from match_run where id = $1", made["id"])
-        assert msgspec.json.encode(msgspec.json.decode(stored)) == stored.encode()
+        # stored as the exact bytes encoded (not jsonb, which would re-space and re-order them), compressed
+        sql = "select document, document_zstd from match_run where id = $1"
+        text, compressed = await conn.fetchrow(sql, made["id"])
+        stored = zstandard.decompress(compressed)
+        assert text is None and len(compressed) < len(stored) / 4
+        assert msgspec.json.encode(msgspec.json.decode(stored)) == stored
         fresh = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
         assert top_id not in [s["provider_id"] for s in fresh["ranking"]]
         for sql in ("update match_run set candidate_count = 0", "delete from match_run"):

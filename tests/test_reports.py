@@ -209,8 +209,9 @@ async def test_the_latest_run_per_need_is_picked_by_index_however_many_are_store
     try:
         needs = await conn.fetchval("select count(*) from need where exercise_id = $1", xid)
         await conn.execute(
-            """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document)
-               select need_id, exercise_id, created_by, algorithm_version, candidate_count, document
+            """insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document,
+                                     document_zstd)
+               select need_id, exercise_id, created_by, algorithm_version, candidate_count, document, document_zstd
                from match_run, generate_series(1, 50) where exercise_id = $1""",
             xid,
         )
@@ -245,7 +246,7 @@ async def test_a_report_reads_from_each_run_what_the_whole_run_holds(client, key
         light, whole = [], []
         for need in exercise.needs:
             row = await queries.newest_run_document(conn, need.id)
-            assert row is not None and isinstance(row["document"], bytes)
+            assert row is not None and isinstance(row["document_zstd"], bytes) and row["document"] is None
             light.append(queries.report_run_of(row))
             whole.append(queries.match_run_of(await queries.fetch_match_run(conn, row["id"])))
     finally:

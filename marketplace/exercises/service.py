@@ -367,7 +367,7 @@ async def _match(
     as_of, digest, stored = found
     excluded_limit = ctx.settings.match_excluded_limit
     if stored is not None:
-        run, text = await asyncio.to_thread(lambda: (queries.match_run_of(stored), queries.run_json_of(stored)))
+        run, text = await asyncio.to_thread(queries.match_run_and_json_of, stored)
         return run, True, text
     try:
         ranked = await pools.rank(
@@ -382,7 +382,7 @@ async def _match(
     except matching.InvalidWeights as exc:  # the weights in force (the body's, the exercise's, the need's) together
         problem = f"{exc.problem} (the weights in force: the request's, else the need's, else the exercise's)"
         raise Unprocessable.from_problems([FieldProblem(field=f"weights.{exc.field}", problem=problem)]) from None
-    body, document = await asyncio.to_thread(_body_and_document, ranked, need)
+    body, document, compressed = await asyncio.to_thread(_body_and_document, ranked, need)
     async with pooled(db) as conn, conn.transaction():
         row = await queries.insert_match_run(
             conn,
@@ -391,7 +391,7 @@ async def _match(
             created_by=actor.caller.key_id,
             algorithm_version=body.algorithm_version,
             candidate_count=body.candidate_count,
-            document=document,
+            compressed=compressed,
             inputs_digest=digest,
             directory_snapshot=ranked.snapshot,
         )
@@ -402,9 +402,11 @@ async def _match(
     return run, False, queries.run_json(document, stored_as)
 
 
-def _body_and_document(ranked: Ranked, need: Need) -> tuple[MatchRunBody, bytes]:
+def _body_and_document(ranked: Ranked, need: Need) -> tuple[MatchRunBody, bytes, bytes]:
+    """The run's body, its JSON, and that JSON compressed as it is stored."""
     body = _run_body(ranked, need)
-    return body, msgspec.json.encode(body)
+    document = msgspec.json.encode(body)
+    return body, document, queries.compress_document(document)
 
 
 def _run_body(ranked: Ranked, need: Need) -> MatchRunBody:
