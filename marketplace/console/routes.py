@@ -46,7 +46,7 @@ from marketplace.errors import (
     Unprocessable,
 )
 from marketplace.exercises import service as exercises
-from marketplace.http import Conn, Ctx, Id, actor_of, set_caller
+from marketplace.http import Conn, Ctx, Id, actor_of, report_response, set_caller
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider, ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
@@ -67,9 +67,6 @@ HEADERS = {
         "frame-ancestors 'none'; base-uri 'none'"
     ),
 }
-REPORT_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-"""As the API's report routes send (commercially sensitive, made from data that changes)."""
-REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 Q = Annotated[str | None, Parameter(max_length=200)]
 Codes = FromQuery[list[str] | None]
 PageNo = Annotated[int, QueryParameter(name="page", ge=1, le=1000)]
@@ -662,12 +659,8 @@ async def report(
     fmt = format
     await expensive(request, request.route_handler)
     made = await reports.make_report(ctx, state.pool, exercise_id, threshold=0.6)
-    if fmt == "csv":
-        body = await asyncio.to_thread(to_csv_bytes, made)
-        disposition = f'attachment; filename="market-report-{exercise_id}.csv"'
-        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
-    html = await asyncio.to_thread(to_html, made)
-    return Response(html, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+    body = await asyncio.to_thread(to_csv_bytes, made) if fmt == "csv" else await asyncio.to_thread(to_html, made)
+    return report_response(body, fmt, f"market-report-{exercise_id}")
 
 
 @get("/reports/{report_id:int}")
@@ -677,10 +670,7 @@ async def frozen_report(
     await _staff(request, conn)
     fmt = format
     frozen, body = await reports.get_frozen(conn, report_id, fmt)
-    if fmt == "csv":
-        disposition = f'attachment; filename="market-report-{frozen.exercise_id}-frozen-{frozen.id}.csv"'
-        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
-    return Response(body, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+    return report_response(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
 
 
 # --- market engagement: providers respond, commissioners read and answer --------------------------------
@@ -1016,12 +1006,10 @@ async def appraisal_report(
     fmt = format
     await expensive(request, request.route_handler)
     made = await appraisals.report_data(ctx, state.pool, appraisal_id)
-    if fmt == "csv":
-        body = await asyncio.to_thread(appraisal_csv, made)
-        disposition = f'attachment; filename="appraisal-{appraisal_id}.csv"'
-        return Response(body, media_type="text/csv", headers={**REPORT_HEADERS, "Content-Disposition": disposition})
-    html = await asyncio.to_thread(appraisal_html, made)
-    return Response(html, media_type=MediaType.HTML, headers={**REPORT_HEADERS, "Content-Security-Policy": REPORT_CSP})
+    body = (
+        await asyncio.to_thread(appraisal_csv, made) if fmt == "csv" else await asyncio.to_thread(appraisal_html, made)
+    )
+    return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
 # --- errors -------------------------------------------------------------------------------------------------
