@@ -482,6 +482,15 @@ async def _staff(request: Request[Any, Any, Any], conn: Any) -> Session:
     return session
 
 
+async def _costly(request: Request[Any, Any, Any], state: State, *, posting: bool = False) -> None:
+    """Staff only, and limited per key as the API's expensive routes are: the session (and, `posting`, the form's
+    CSRF token) is read on a connection given back before the work, which takes its own from the pool."""
+    async with state.pool.acquire() as conn:
+        session = (await posted(request, conn))[0] if posting else await signed_in(request, conn)
+    admit(session.caller, STAFF)
+    await expensive(request, request.route_handler)
+
+
 @get("/exercises")
 async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
@@ -549,10 +558,7 @@ async def _exercise_page(
 @post("/exercises/{exercise_id:int}/match", status_code=303)
 async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
     """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report."""
-    async with state.pool.acquire() as conn:
-        await posted(request, conn)
-    admit(actor_of(request.scope).caller, STAFF)
-    await expensive(request, request.route_handler)
+    await _costly(request, state, posting=True)
     await exercises.match_exercise(ctx, state.pool, state.match_pools, actor_of(request.scope), exercise_id)
     return see_other(f"/console/exercises/{exercise_id}?matched=1")
 
@@ -577,10 +583,7 @@ async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn
 
 @post("/needs/{need_id:int}/match-runs", status_code=303)
 async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, ctx: Ctx) -> Response[Any]:
-    async with state.pool.acquire() as conn:
-        await posted(request, conn)
-    admit(actor_of(request.scope).caller, STAFF)
-    await expensive(request, request.route_handler)
+    await _costly(request, state, posting=True)
     run, _, _ = await exercises.match_need(
         ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=50
     )
@@ -654,10 +657,8 @@ async def report(
     request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
     """The market report as the API's GET /exercises/{id}/report renders it (HTML page or CSV download)."""
-    async with state.pool.acquire() as conn:
-        await _staff(request, conn)
+    await _costly(request, state)
     fmt = format
-    await expensive(request, request.route_handler)
     made = await reports.make_report(ctx, state.pool, exercise_id, threshold=0.6)
     body = await asyncio.to_thread(to_csv_bytes, made) if fmt == "csv" else await asyncio.to_thread(to_html, made)
     return report_response(body, fmt, f"market-report-{exercise_id}")
@@ -1001,10 +1002,8 @@ async def appraisal_report(
     request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
     """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV)."""
-    async with state.pool.acquire() as conn:
-        await _staff(request, conn)
+    await _costly(request, state)
     fmt = format
-    await expensive(request, request.route_handler)
     made = await appraisals.report_data(ctx, state.pool, appraisal_id)
     body = (
         await asyncio.to_thread(appraisal_csv, made) if fmt == "csv" else await asyncio.to_thread(appraisal_html, made)
