@@ -303,6 +303,12 @@ def _posted_values(form: Mapping[str, str]) -> dict[str, str]:
     return {k: v for k, v in form.items() if k not in (CSRF_FIELD, "then")}
 
 
+def _form_status(form: FormState, changes: list[Change]) -> int:
+    """An edit page's status: 409 when the record changed since the form was opened, 400 when the form has
+    problems, else 200."""
+    return 200 if not (form.problems or form.unplaced or changes) else (409 if changes else 400)
+
+
 def _then(form: Mapping[str, str], path: str, lists: tuple[str, ...]) -> str:
     """Where a saved form goes: back to itself, at the new blank item after "Save and add another"."""
     then = form.get("then", "")
@@ -323,10 +329,9 @@ async def edit_profile(
 def _profile_page(
     session: Session, ctx: Any, found: Any, form: FormState, changes: list[Change], *, saved: bool = False
 ) -> Response[str]:
-    status = 200 if not (form.problems or form.unplaced or changes) else (409 if changes else 400)
     return page(
         "edit_profile.html.j2",
-        status=status,
+        status=_form_status(form, changes),
         session=session,
         provider=found,
         form=form,
@@ -392,7 +397,6 @@ async def edit_service(
 def _service_page(
     session: Session, ctx: Any, found: Any, svc: Service, form: FormState, changes: list[Change], *, saved: bool = False
 ) -> Response[str]:
-    status = 200 if not (form.problems or form.unplaced or changes) else (409 if changes else 400)
     pathway = form.values.get("pathway") or svc.pathway
     desired = dict(ctx.taxonomy.desired_outcomes_of(pathway))
     for k in form.values:  # a desired outcome of another pathway the record names, to untick
@@ -400,7 +404,7 @@ def _service_page(
             desired[m.group(1)] = m.group(1)
     return page(
         "edit_service.html.j2",
-        status=status,
+        status=_form_status(form, changes),
         session=session,
         provider=found,
         svc=svc,
