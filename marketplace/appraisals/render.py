@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
 from marketplace.formatting import percent, pounds, shorten
+from marketplace.sheets import guard
 from marketplace.templating import render
 
 TEMPLATE = "appraisal/appraisal.html.j2"
@@ -217,7 +218,7 @@ def _safe(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(text) else text
+    return text if _number(text) else guard(text)
 
 
 def _number(text: str) -> bool:
