@@ -34,7 +34,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from marketplace.appraisals.models import Spread, WeightRange
+from marketplace.appraisals.models import CostSwitch, Spread, WeightRange
 
 GREEN_BOOK_RATE = 0.035
 """HM Treasury Green Book social time preference rate for the first 30 years."""
@@ -117,15 +117,6 @@ class OptionResult:
 
 
 @dataclass(frozen=True, slots=True)
-class CostSwitch:
-    increase: float | None = None
-    increase_switches_to: str | None = None
-    decrease: float | None = None
-    decrease_option: str | None = None
-    note: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Result:
     shares: dict[str, float]
     spreads: list[Spread]
@@ -134,8 +125,8 @@ class Result:
     """Options with a weighted score, best first."""
     preferred: str | None
     budget_present_value: float | None
+    cost_switch: CostSwitch
     sensitivity: list[WeightRange] = field(default_factory=list)
-    cost_switch: CostSwitch = field(default_factory=CostSwitch)
 
 
 # --- the pieces ---------------------------------------------------------------------------------------
@@ -318,13 +309,17 @@ def weight_range(
     )
 
 
+def _no_switch(note: str) -> CostSwitch:
+    return CostSwitch(increase=None, increase_switches_to=None, decrease=None, decrease_option=None, note=note)
+
+
 def cost_switch(
     results: Mapping[str, OptionResult], ranking: Sequence[str], preferred: str | None, budget_pv: float | None
 ) -> CostSwitch:
     if budget_pv is None:
-        return CostSwitch(note="no budget: costs do not decide the preferred option")
+        return _no_switch("no budget: costs do not decide the preferred option")
     if preferred is None:
-        return CostSwitch(note="no option has a weighted score yet")
+        return _no_switch("no option has a weighted score yet")
     p = results[preferred]
     increase = next_option = None
     if p.headroom is not None:

@@ -176,7 +176,8 @@ class DecisionIn(Strict):
 
 
 class Spread(msgspec.Struct):
-    # also what the arithmetic (calc.spreads) returns, unrounded; so is WeightRange (calc.weight_range)
+    # also what the arithmetic (calc.spreads) returns, unrounded; so are WeightRange (calc.weight_range) and
+    # CostSwitch (calc.cost_switch)
     option: str
     criterion: str
     assessors: int

@@ -24,7 +24,6 @@ from marketplace.appraisals.models import (
     AppraisalPatch,
     AppraisalReport,
     AppraisalSummary,
-    CostSwitch,
     Decision,
     DecisionIn,
     MarketEvidence,
@@ -199,12 +198,8 @@ def results_of(a: Appraisal | AppraisalIn) -> Results:
             )
             for w in r.sensitivity
         ],
-        cost_switch=CostSwitch(
-            increase=_r(r.cost_switch.increase, 2),
-            increase_switches_to=r.cost_switch.increase_switches_to,
-            decrease=_r(r.cost_switch.decrease, 2),
-            decrease_option=r.cost_switch.decrease_option,
-            note=r.cost_switch.note,
+        cost_switch=msgspec.structs.replace(
+            r.cost_switch, increase=_r(r.cost_switch.increase, 2), decrease=_r(r.cost_switch.decrease, 2)
         ),
         method=METHOD,
     )
