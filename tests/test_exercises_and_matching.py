@@ -91,11 +91,17 @@ async def test_a_match_run_is_explained_and_accounts_for_every_provider(client, 
     assert run["need"]["id"] == need_id and run["method"]
 
 
-async def test_a_run_stored_as_text_before_compression_is_served_and_reported_as_stored(client, keys, fresh_db):
-    # runs stored before schema/0022 keep their uncompressed text document; every run holds exactly one of the two
-    need_id, exercise_id = await seeded_need(fresh_db)
+async def deep_run(client, keys, dsn: str) -> tuple[int, int, dict[str, str], dict]:
+    """(need id, exercise id, a commissioner's headers, the run stored) of a deep run (limit 500) of a seeded need."""
+    need_id, exercise_id = await seeded_need(dsn)
     h = await keys.headers("commissioner")
     made = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    return need_id, exercise_id, h, made
+
+
+async def test_a_run_stored_as_text_before_compression_is_served_and_reported_as_stored(client, keys, fresh_db):
+    # runs stored before schema/0022 keep their uncompressed text document; every run holds exactly one of the two
+    need_id, exercise_id, h, made = await deep_run(client, keys, fresh_db)
     conn = await db.connect(fresh_db)
     try:
         compressed = await conn.fetchval("select document_zstd from match_run where id = $1", made["id"])
@@ -120,9 +126,7 @@ async def test_a_run_stored_as_text_before_compression_is_served_and_reported_as
 
 
 async def test_stored_runs_come_back_unchanged_and_cannot_be_altered(client, keys, fresh_db):
-    need_id, _ = await seeded_need(fresh_db)
-    h = await keys.headers("commissioner")
-    made = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    need_id, _, h, made = await deep_run(client, keys, fresh_db)
     # the directory changes afterwards ...
     conn = await db.connect(fresh_db)
     try:
