@@ -271,8 +271,9 @@ def provider_ceilings(svc: ServiceColumns, accreditations: Pairs, n: int) -> Cei
     owner = svc.owner
     capacity = svc.capacity.astype(np.float64, copy=False)
     stated = ~np.isnan(capacity)
-    summed = np.bincount(owner[stated], weights=capacity[stated], minlength=n).astype(np.float64)
-    summed[np.bincount(owner[stated], minlength=n) == 0] = np.nan
+    stating = owner[stated]
+    summed = np.bincount(stating, weights=capacity[stated], minlength=n).astype(np.float64)
+    summed[np.bincount(stating, minlength=n) == 0] = np.nan
     counts = np.diff(accreditations.offsets)[:n] + np.bincount(
         owner, weights=np.diff(svc.accreditations.offsets)[: len(owner)], minlength=n
     )

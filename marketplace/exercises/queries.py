@@ -464,16 +464,19 @@ def _stored(kind: type[S], body: msgspec.Struct, row: asyncpg.Record, columns: t
     return kind(**msgspec.structs.asdict(body), **{c: row[c] for c in columns})
 
 
-def match_run_of(row: asyncpg.Record, document: bytes | None = None) -> MatchRun:
-    """A stored run's row as returned (`document`: its `stored_document`, when the caller has it already)."""
-    body = _run_body.decode(stored_document(row) if document is None else document)
-    return _stored(MatchRun, body, row, RunStored.__struct_fields__)
+def match_run_of(row: asyncpg.Record) -> MatchRun:
+    """A stored run's row as returned."""
+    return _match_run(row, stored_document(row))
 
 
 def match_run_and_json_of(row: asyncpg.Record) -> tuple[MatchRun, bytes]:
     """`match_run_of` a stored run's row, and its JSON as `run_json` makes it: the document decompressed once."""
     document = stored_document(row)
-    return match_run_of(row, document), run_json(document, _run_stored(row))
+    return _match_run(row, document), run_json(document, _run_stored(row))
+
+
+def _match_run(row: asyncpg.Record, document: bytes) -> MatchRun:
+    return _stored(MatchRun, _run_body.decode(document), row, RunStored.__struct_fields__)
 
 
 _report_run = msgspec.json.Decoder(ReportRun)
