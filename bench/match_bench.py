@@ -86,6 +86,7 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=50)
     args = parser.parse_args()
     memory.tune_allocator()  # as `marketplace serve` sets up its workers (marketplace/memory.py)
+    memory.tune_collector()
     if args.data_dir is not None:
         db.start_embedded(args.data_dir)
 
