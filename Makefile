@@ -72,7 +72,15 @@ lint: $(VENV)/.installed-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-bench: $(VENV)/.installed-test
+# The benchmark's load generator for the read scenarios: Debian's wrk, installed once as chromium is (bench/run.py
+# falls back to its own asyncio client without it, which saturates long before the server does).
+WRK := /usr/bin/wrk
+$(WRK):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
+	|| { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+
+bench: $(VENV)/.installed-test $(APIDOCS_STAMP) $(WRK)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 chaos: $(VENV)/.installed-test

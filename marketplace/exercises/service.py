@@ -143,8 +143,9 @@ async def list_exercises(conn: Connection, *, page: int, per_page: int) -> Exerc
     return ExercisePage(total=total, page=page, per_page=per_page, items=items)
 
 
-async def get_exercise(conn: Connection, exercise_id: int) -> Exercise:
-    exercise = await queries.fetch_exercise(conn, exercise_id)
+async def get_exercise(conn: Connection, exercise_id: int, *, with_needs: bool = True) -> Exercise:
+    """The exercise; `with_needs=False`: its `needs` left empty (one statement instead of two)."""
+    exercise = await queries.fetch_exercise(conn, exercise_id, with_needs=with_needs)
     if exercise is None:
         raise NotFound(f"exercise {exercise_id} not found")
     return exercise
@@ -322,7 +323,7 @@ async def match_need(
     Weights (`weights_for`): `weights`, else the need's overrides, else the exercise's defaults, else the core's."""
     async with pooled(db) as conn:
         need = await get_need(conn, need_id)
-        exercise = await get_exercise(conn, need.exercise_id)
+        exercise = await get_exercise(conn, need.exercise_id, with_needs=False)  # only its default weights are read
         chosen = weights_for(exercise, need, weights)
         found = await _stored_run(ctx, conn, need, chosen, limit)
     return await _match(ctx, db, pools, actor, need, chosen, limit=limit, audited=True, found=found)
