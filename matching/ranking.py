@@ -338,7 +338,7 @@ def shortlist(
     # reach the top whatever their priorities (see _could_reach_top).
     scored_rows = None
     if limit is not None and limit > 0 and BOUND_ABOVE * limit < len(idx):
-        scored_rows = _could_be_shown(scored_pool, cn, scored_screening, wd, limit, as_of, sv_codes)
+        scored_rows = _could_be_shown(scored_pool, cn, scored_screening, wd, limit, as_of, sv_codes, opts.thesaurus)
     m = len(idx) if scored_rows is None else len(scored_rows)
     prune = bool(cn.priorities) and limit is not None and limit < m
     inputs = scoring_input(
@@ -458,6 +458,7 @@ def _could_be_shown(
     limit: int,
     as_of: date,
     social_value_accreditations: frozenset[str],
+    thesaurus: Thesaurus,
 ) -> npt.NDArray[np.int64]:
     """Positions (among the eligible, ascending) of the candidates whose total could be among the best ``limit``.
 
@@ -465,10 +466,11 @@ def _could_be_shown(
     functions are non-decreasing in them), local priorities at 1, weighted and summed as the total is. Two such
     bounds: the ceilings (:func:`~matching.scoring.scoring_ceilings`, read from the candidates' rows alone) for
     every eligible candidate, then the tighter bounds (:func:`~matching.scoring.scoring_bounds`, from their
-    qualifying services) for those the ceilings keep. ``threshold``: the ``limit``-th largest exact total (without
-    priorities, which only add) of the ``PROBE * limit`` highest ceilings, so at least ``limit`` candidates have a
-    total >= it. A candidate with a bound below it is strictly behind all of them: neither shown nor tied with the
-    last shown, its scores are never needed.
+    qualifying services) for those the ceilings keep. ``threshold``: the ``limit``-th largest exact total (local
+    priorities matched too: they only add, and at 200,000 providers matching the probe's cost less than bounding the
+    candidates a lower threshold lets through) of the ``PROBE * limit`` highest ceilings, so at least ``limit``
+    candidates have a total >= it. A candidate with a bound below it is strictly behind all of them: neither shown
+    nor tied with the last shown, its scores are never needed.
     """
     sv = social_value_accreditations
     ceilings = scoring_ceilings(pool, cn, screening, as_of=as_of, social_value_accreditations=sv)
@@ -476,12 +478,10 @@ def _could_be_shown(
     high = _bound(ceilings, weights, tuple(c for c in _WITHOUT_TEXT if weights[c.name] >= CEILING_WEIGHT))
     k = min(m, PROBE * limit)
     probe = np.sort(np.argpartition(high, m - k)[m - k :])
-    none = np.zeros(0, dtype=np.int64)
     exact = score_columns(
-        scoring_input(pool, cn, screening, as_of=as_of, social_value_accreditations=sv, priority_rows=none, rows=probe),
-        _WITHOUT_TEXT,
+        scoring_input(pool, cn, screening, as_of=as_of, social_value_accreditations=sv, thesaurus=thesaurus, rows=probe)
     )
-    low = _sum({name: wk * exact[name].score if name in exact else np.zeros(k) for name, wk in weights.items()}, k)
+    low = _sum({name: wk * exact[name].score for name, wk in weights.items()}, k)
     threshold = np.partition(low, k - limit)[k - limit]
     rows: npt.NDArray[np.int64] = np.flatnonzero(high + ROUNDING >= threshold)
     high = _bound(scoring_bounds(pool, cn, screening, as_of=as_of, social_value_accreditations=sv, rows=rows), weights)

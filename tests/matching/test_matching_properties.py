@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from marketplace.taxonomy.reference import REFERENCE_DIR, load_thesaurus
 from matching import (
     CRITERIA,
     Candidate,
@@ -26,6 +27,7 @@ from matching import (
     ranking,
     shortlist,
 )
+from matching.thesaurus import EMPTY_THESAURUS
 
 replace = msgspec.structs.replace
 
@@ -160,6 +162,10 @@ def eligible_pair(need: Need, cand: Candidate) -> tuple[Need, Candidate]:
     )
     return need, replace(cand, services=(*cand.services, extra))
 
+
+PHRASES = st.sampled_from(["housing", "accommodation support", "tenancy sustainment", "debt advice", "women", "jobs"])
+"""Local priorities the candidates' texts (and the domain thesaurus) often hold some words of."""
+DOMAIN_THESAURUS = load_thesaurus(REFERENCE_DIR / "thesaurus.json")
 
 # Some weight other than local_priorities must be positive: a need without priorities
 # cannot be scored on that criterion alone (rank raises InvalidWeights by design).
@@ -299,17 +305,26 @@ def test_a_limited_directory_ranking_of_a_merged_compact_pool_is_the_top_of_the_
     data: st.DataObject, need: Need, w: dict[str, float], limit: int
 ) -> None:
     """What a server worker does: a compact pool merged from parts (as after writes), the whole directory
-    (`directory=True`), only the candidates that could be shown scored (ceilings, then bounds): the best `limit`,
+    (`directory=True`), only the candidates that could be shown scored (ceilings, then bounds, against the best
+    totals of a probe with its local priorities matched, with or without the domain thesaurus): the best `limit`,
     explained from their details, are the full ranking's first `limit`."""
     from matching import compact
 
-    need = replace(need, required_accreditations=(), min_years_experience=0)
+    need = replace(
+        need,
+        required_accreditations=(),
+        min_years_experience=0,
+        local_priorities=data.draw(st.lists(st.builds(Priority, text=PHRASES, weight=st.floats(0.1, 5)), max_size=3)),
+    )
+    thesaurus = data.draw(st.sampled_from([EMPTY_THESAURUS, DOMAIN_THESAURUS]))
     cands = data.draw(eligible_lists(need))
-    full = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF)
+    full = rank(need, cands, Weights(**w), areas=TREE, as_of=f.AS_OF, thesaurus=thesaurus)
     half = len(cands) // 2
     pool = compact.replace_rows(compact.build_compact(cands[:half], TREE), [], cands[half:])
     with patch.object(ranking, "BOUND_ABOVE", 2):
-        short = shortlist(need, pool, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit, directory=True)
+        short = shortlist(
+            need, pool, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit, directory=True, thesaurus=thesaurus
+        )
     assert short.explain({c.provider_id: c for c in cands}).scored == full.scored[:limit]
 
 
