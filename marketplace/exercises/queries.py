@@ -303,7 +303,8 @@ async def candidates_between(conn: Connection, lo: int, hi: int) -> str:
 DETAILS_SQL = f"""
 select (select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
         from provider p where p.status = 'published' and p.id = any($2::bigint[])) as doc,
-       array(select p.id from provider p where p.id = any($2::bigint[]) and {written_since("$1")}) as changed
+       array(select p.id from provider p
+             where p.id = any($2::bigint[]) and {written_since("$1", by_id=True)}) as changed
 """
 
 
