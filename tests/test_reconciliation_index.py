@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pytest
 from conftest import rename_behind_the_apps_back
 from standards_schemas import assert_reconciliation_valid
 
 from marketplace import db
 from marketplace.providers.index import IndexRow, SearchIndex, ServiceRow
-
-pytestmark = pytest.mark.asyncio
 
 WORCESTERSHIRE, HEREFORDSHIRE, REGION = "E10000034", "E06000019", "E23000016"
 
