@@ -36,8 +36,8 @@ def capacity_curve(ratio: FloatArray | float) -> FloatArray:
 
 def dependency_curve(share: FloatArray | float) -> FloatArray:
     """Budget as a share of income, decreasing: ``1 / (1 + (share / 0.5)**2)`` (0.25 -> 0.8, 1.0 -> 0.2)."""
-    s = np.maximum(np.asarray(share, dtype=np.float64), 0.0) / DEPENDENCY_HALF
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):  # a share near the largest float overflows to inf: scores 0
+        s = np.maximum(np.asarray(share, dtype=np.float64), 0.0) / DEPENDENCY_HALF
         return 1.0 / (1.0 + s * s)
 
 
