@@ -56,7 +56,7 @@ async def revoke_key(
 @get(
     "/audit",
     summary="The audit log (admin): every write and every denied attempt",
-    responses=errors_doc(400, 401, 403, 503),
+    responses=errors_doc(400, 401, 403, 422, 503),
     **DOC,
 )
 async def audit_log(

@@ -22,7 +22,7 @@ from marketplace.accounts.models import (
 )
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
-from marketplace.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized
+from marketplace.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized, Unprocessable
 from marketplace.settings import Settings
 from marketplace.types import ANONYMOUS, Actor, Caller
 
@@ -147,7 +147,10 @@ def _instant(field: str, value: str | None) -> dt.datetime | None:
         raise InvalidInput.field(field, f"not an RFC 3339 time: {exc}") from None
     if at.tzinfo is None:
         raise InvalidInput.field(field, "give a time zone, e.g. 2026-11-22T09:00:00Z")
-    return at
+    try:  # a time at the edge of the calendar whose zone moves it out of it (0001-01-01T00:01:00+00:11)
+        return at.astimezone(dt.UTC)
+    except OverflowError:
+        raise Unprocessable.field(field, "must be a time between 0001-01-01 and 9999-12-31 in UTC") from None
 
 
 async def admit_registration(conn: Connection, settings: Settings, client: str) -> None:
