@@ -20,6 +20,12 @@ APIDOCS_STAMP   := $(APIDOCS)/.fetched-$(SWAGGER_UI)-$(REDOC)
 SRI             := $(PYTHON) -c "import base64, hashlib, sys; \
                    print('sha512-' + base64.b64encode(hashlib.sha512(open(sys.argv[1], 'rb').read()).digest()).decode())"
 
+# Debian packages the project needs ($(call APT_INSTALL,pkg ...)): installed with apt-get, as root or else through
+# sudo; the package lists are updated (and the install tried again) only when the first try fails.
+APT_GET     = env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+              $$SUDO $(APT_GET) $(1) || { $$SUDO apt-get update && $$SUDO $(APT_GET) $(1); }
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -33,9 +39,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	@touch $@ $(VENV)/.installed-run
 
 $(APIDOCS_STAMP):
-	@command -v npm >/dev/null || { if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm \
-	    || { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends npm; }; }
+	@command -v npm >/dev/null || { $(call APT_INSTALL,npm); }
 	rm -rf $(APIDOCS) && mkdir -p $(APIDOCS)/.npm $(APIDOCS)/swagger-ui $(APIDOCS)/redoc
 	cd $(APIDOCS)/.npm && npm pack --silent --cache . $(subst -dist-,-dist@,$(SWAGGER_UI)) $(subst -,@,$(REDOC)) >/dev/null
 	test "$$($(SRI) $(APIDOCS)/.npm/$(SWAGGER_UI).tgz)" = "$(SWAGGER_UI_HASH)"
@@ -52,10 +56,7 @@ $(APIDOCS_STAMP):
 # (as root, else through sudo), when the driver is missing.
 CHROMEDRIVER := /usr/bin/chromedriver
 $(CHROMEDRIVER):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver \
-	|| { $$SUDO apt-get update && \
-	     $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver; }
+	@$(call APT_INSTALL,chromium chromium-driver)
 
 install: $(VENV)/.installed-run $(APIDOCS_STAMP)
 
@@ -76,9 +77,7 @@ lint: $(VENV)/.installed-test
 # falls back to its own asyncio client without it, which saturates long before the server does).
 WRK := /usr/bin/wrk
 $(WRK):
-	@if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk \
-	|| { $$SUDO apt-get update && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk; }
+	@$(call APT_INSTALL,wrk)
 
 bench: $(VENV)/.installed-test $(APIDOCS_STAMP) $(WRK)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)

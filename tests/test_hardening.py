@@ -119,6 +119,23 @@ async def test_driver_messages_are_never_echoed(read_client, read_keys):
     assert at_the_edge.status_code == 200
 
 
+async def test_a_value_the_database_refuses_is_a_400_without_the_drivers_words(read_client, read_keys, monkeypatch):
+    """The safety net behind the checks (`http._bad_data`): a value that reached the driver and was refused there (as
+    the out-of-calendar time above did before it was checked) is a 400 in the app's words, never the driver's."""
+    from marketplace.accounts import service
+
+    async def refused(*_: object, **__: object) -> None:
+        raise asyncpg.DataError(
+            "invalid input for query argument $4: datetime.datetime(1, 1, 1) (date value out of range)"
+        )
+
+    monkeypatch.setattr(service, "audit_log", refused)
+    r = await read_client.get("/audit", headers=await read_keys.headers("admin"))
+    assert r.status_code == 400
+    assert r.json()["message"] == "a value in the request is out of the range it can take"
+    assert "datetime" not in r.text and "$4" not in r.text and "argument" not in r.text
+
+
 async def test_error_bodies_stay_small_whatever_the_input(read_client):
     r = await read_client.get("/providers", params={"pathway": [f"NOPE_{i}" for i in range(200)]})
     assert r.status_code == 400
