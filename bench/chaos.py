@@ -53,7 +53,7 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 import psutil  # type: ignore[import-untyped]  # noqa: E402
 from load import create_database, drop_database  # noqa: E402
-from server import free_port, stop_server  # noqa: E402
+from server import free_port, serve, stop_server  # noqa: E402
 
 from marketplace import db  # noqa: E402
 
@@ -137,21 +137,6 @@ def server_env(dsn: str, data_dir: Path) -> dict[str, str]:
         MARKETPLACE_DATA_DIR=str(data_dir / "server-data"),
     )
     return env
-
-
-def serve(env: dict[str, str], port: int, workers: int, log_path: Path) -> subprocess.Popen[bytes]:
-    log = open(log_path, "wb")  # noqa: SIM115 - the child holds it; closed when we return
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "marketplace", "serve", "--port", str(port), "--workers", str(workers)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    finally:
-        log.close()
 
 
 def live_workers(proc: subprocess.Popen[bytes]) -> list[int]:
@@ -627,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     base = f"http://{HOST}:{port}"
     say(f"database {name} on the embedded PostgreSQL in {pgdata}; server log {log_path}")
-    proc = serve(env, port, args.workers, log_path)
+    proc = serve(["--port", str(port), "--workers", str(args.workers)], env, log_path)
     try:
         wait_serving(proc, base, args.workers, log_path)
         key = admin_key(env)

@@ -27,7 +27,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen:
+def serve(args: list[str], env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """`python -m marketplace serve ARGS` in a session of its own (so `stop_server` stops granian and its workers
+    together), from the project's root, its output in ``log_path``."""
+    with open(log_path, "wb") as log:  # the child holds its own copy
+        return subprocess.Popen(
+            [sys.executable, "-m", "marketplace", "serve", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = {
         **memory.ALLOCATOR_ENV,
         **os.environ,
@@ -40,30 +54,17 @@ def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Pa
     }
     # `marketplace serve` itself (its start-up: migrations, the role check, the directory views built once and
     # inherited by the workers), serving the product app plus the reference route
-    cmd = [
-        sys.executable,
-        "-m",
-        "marketplace",
-        "serve",
-        "--app",
-        "reference_app:app_from_env",
-        "--workers",
-        str(workers),
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    log = open(log_path, "w")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    args = ["--app", "reference_app:app_from_env", "--workers", str(workers), "--host", HOST, "--port", str(port)]
+    return serve(args, env, log_path)
 
 
 WORKER_READY = re.compile(r"worker \d+ ready: .*")
 
 
 def wait_ready(proc: subprocess.Popen, base: str, log_path: Path, *, workers: int, timeout: float = 300) -> list[str]:
-    """Until /ready answers 200 and every worker has logged that its in-memory views are built (workers
-    build them one at a time, so the first answers /ready well before the last can serve). Their log lines."""
+    """Until /ready answers 200 and every worker has logged that its in-memory views are ready (brought up to
+    date from the ones `serve` built before forking them; the first may answer /ready before the last). Their log
+    lines."""
     deadline = time.monotonic() + timeout
     while True:
         try:
