@@ -11,10 +11,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from collections.abc import Iterable, Sequence
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
+from openpyxl.xml.functions import tostring
 
 Cell = str | int | float | dt.date | None
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -69,9 +71,11 @@ def _xlsx_cell(value: Cell) -> Cell:
     return value
 
 
-def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell]]]]) -> bytes:
+def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell]]]], *, made_at: dt.datetime) -> bytes:
     """A workbook of one sheet per (name, header, rows): the header row bold and frozen, numbers as numbers, dates
-    as dates (yyyy-mm-dd)."""
+    as dates (yyyy-mm-dd). ``made_at`` is its creation and modification time (the document properties and every
+    part of the zip), so the same sheets made at the same time give the same bytes: a frozen report's workbook is
+    the same file on every download."""
     from openpyxl.styles import Font
 
     book = Workbook(write_only=False)
@@ -95,7 +99,20 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell
         for i, title_text in enumerate(header, start=1):
             sheet.column_dimensions[get_column_letter(i)].width = min(max(len(title_text) + 2, 10), 40)
     out = io.BytesIO()
-    book.save(out)
+    book.save(out)  # stamps the properties' modification time with the clock: set below
+    at = made_at.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0) if made_at.tzinfo else made_at
+    book.properties.created = book.properties.modified = at
+    return _dated(out.getvalue(), at, {"docProps/core.xml": tostring(book.properties.to_tree())})
+
+
+def _dated(archive: bytes, at: dt.datetime, parts: dict[str, bytes]) -> bytes:
+    """``archive`` (a zip) with every entry dated ``at`` and the entries named in ``parts`` replaced."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(archive)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            entry = zipfile.ZipInfo(info.filename, date_time=at.timetuple()[:6])
+            entry.compress_type, entry.external_attr = info.compress_type, info.external_attr
+            new.writestr(entry, parts.get(info.filename, old.read(info)))
     return out.getvalue()
 
 

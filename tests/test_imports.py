@@ -4,6 +4,7 @@ trip: the HSDS package exported from the seeded directory, imported into an empt
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import shutil
 import zipfile
@@ -238,7 +239,7 @@ async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: 
 async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys) -> None:
     admin = await keys.headers("admin")
     cells = [[{"provider_name": "Sheet Org CIC", "legal_form": "cic", **SERVICE}.get(c) for c in FLAT_COLUMNS]]
-    book = xlsx_bytes([("providers", FLAT_COLUMNS, cells)])
+    book = xlsx_bytes([("providers", FLAT_COLUMNS, cells)], made_at=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))
     r = await client.post("/imports", content=book, headers={**admin, **XLSX})
     assert r.status_code == 201, r.text
     assert r.json()["format"] == "xlsx" and r.json()["rows"][0]["verdict"] == "new"

@@ -3,8 +3,11 @@ each; a frozen report's workbook made from its stored bytes, the same every time
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import datetime as dt
 import io
+import zipfile
 
 from openpyxl import load_workbook
 from test_reports import matched
@@ -53,9 +56,20 @@ async def test_a_frozen_report_as_xlsx_is_the_same_every_time(client, keys, fres
     r = await client.post(f"/exercises/{xid}/reports", headers=h)
     assert r.status_code == 201, r.text
     location = r.headers["location"]
-    first = sheets((await client.get(f"{location}?format=xlsx", headers=h)).content)
-    second = sheets((await client.get(location, headers={**h, "Accept": XLSX})).content)
-    assert first == second and "candidates" in first
+    body = (await client.get(f"{location}?format=xlsx", headers=h)).content
+    await asyncio.sleep(1.1)  # the zip's times have a 2 s resolution: a second apart, a clock's time could show
+    again = (await client.get(location, headers={**h, "Accept": XLSX})).content
+    assert body == again  # the same file, byte for byte: made at the time the report was
+    first = sheets(body)
+    assert "candidates" in first
+    frozen = (await client.get(location, headers=h)).json()
+    with zipfile.ZipFile(io.BytesIO(body)) as z:
+        core = z.read("docProps/core.xml").decode()
+        stamps = {info.date_time for info in z.infolist()}
+    made = dt.datetime.fromisoformat(frozen["generated_at"]).astimezone(dt.UTC).replace(microsecond=0)
+    assert f'<dcterms:created xsi:type="dcterms:W3CDTF">{made:%Y-%m-%dT%H:%M:%SZ}</dcterms:created>' in core
+    assert f">{made:%Y-%m-%dT%H:%M:%SZ}</dcterms:modified>" in core
+    assert stamps == {(made.year, made.month, made.day, made.hour, made.minute, made.second // 2 * 2)}
     stored = list(
         csv.DictReader(io.StringIO((await client.get(f"{location}?format=csv", headers=h)).content.decode("utf-8-sig")))
     )

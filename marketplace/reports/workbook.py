@@ -9,6 +9,7 @@ as a sheet of its own: a list of records as a table (nested fields as `a.b` colu
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterable
@@ -74,4 +75,5 @@ def to_xlsx_bytes(csv_data: bytes | str, json_data: bytes) -> bytes:
     ]
     report = json.loads(json_data)
     sheets += [_section(k, v) for k, v in report.items() if k not in CSV_SECTIONS and v is not None]
-    return xlsx_bytes(sheets)
+    # made when the report was: a frozen report's workbook is the same bytes every time
+    return xlsx_bytes(sheets, made_at=dt.datetime.fromisoformat(report["generated_at"]))

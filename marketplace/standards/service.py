@@ -508,11 +508,13 @@ async def export_directory(
         services.setdefault(r["service_provider_id"], []).append(r)
     ordered = [by_id[i] for i in order if i in by_id]
 
+    made_at = ctx.clock.now()
+
     def build() -> bytes:  # CPU-bound (tens of thousands of rows): off the event loop
         if fmt == "hsds":
             return tabular.package_zip(_package_tables(ctx.taxonomy, base, ordered, services))
         flat = tabular.flat_rows(ordered, services)
-        return tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat)
+        return tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat, made_at)
 
     body = await asyncio.to_thread(build)
     stamp = ctx.clock.today().isoformat()

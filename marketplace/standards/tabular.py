@@ -116,8 +116,8 @@ def flat_csv(rows: Sequence[Sequence[Cell]]) -> bytes:
     return csv_bytes(FLAT_COLUMNS, rows)
 
 
-def flat_xlsx(rows: Sequence[Sequence[Cell]]) -> bytes:
-    return xlsx_bytes([("providers", FLAT_COLUMNS, rows)])
+def flat_xlsx(rows: Sequence[Sequence[Cell]], made_at: dt.datetime) -> bytes:
+    return xlsx_bytes([("providers", FLAT_COLUMNS, rows)], made_at=made_at)
 
 
 # --- the HSDS tabular data package --------------------------------------------------------------------------
