@@ -46,7 +46,8 @@ class ImportRow(msgspec.Struct, omit_defaults=True):
     name: str
     services: int = 0
     rows: list[int] = []
-    """Every row of the file it was read from (a flat sheet has one per service)."""
+    """Every row it was read from: a flat sheet's (one per service); in a package, its row in organizations.csv, then
+    its services' rows in services.csv."""
     provider_id: int | None = None
     """A duplicate: the provider it is."""
     score: float | None = None
