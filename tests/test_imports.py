@@ -3,10 +3,12 @@ trip: the HSDS package exported from the seeded directory, imported into an empt
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 import shutil
+import threading
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from openpyxl import load_workbook
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.migrate import migrate
+from marketplace.providers.models import MAX_NEW_SERVICES
 from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT
 from marketplace.sheets import xlsx_bytes
@@ -370,3 +373,69 @@ def test_verdicts_one_strong_candidate_is_a_duplicate_two_are_ambiguous() -> Non
     assert verdict == "duplicate" and candidates[0].provider_id == 1
     verdict, candidates = d.judge("Ledbury Lanterns", [], None, {"E07000001"})  # no shared area: a weak reason only
     assert verdict == "ambiguous" and candidates[0].reasons[0].endswith("no shared area")
+
+
+async def test_an_organisation_with_more_services_than_a_new_provider_may_bring_is_bad_not_a_500(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A new provider brings at most MAX_NEW_SERVICES services: the dry run says so of the organisation (its first
+    service over the limit named), so committing it cannot fail later (it used to give a 500 at commit)."""
+    admin = await keys.headers("admin")
+    rows = [
+        {"provider_name": "Sixty Services Grebe CIC", "legal_form": "cic", **SERVICE, "service_name": f"Service {i}"}
+        for i in range(MAX_NEW_SERVICES + 1)
+    ] + [{"provider_name": "One Service Heron CIC", "legal_form": "cic", **SERVICE}]
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    big = got["Sixty Services Grebe CIC"]
+    assert big["verdict"] == "bad", big
+    [problem] = big["problems"]
+    assert f"at most {MAX_NEW_SERVICES} services" in problem["problem"]
+    assert problem["row"] == MAX_NEW_SERVICES + 2  # the header is row 1: the 51st service's row
+    assert got["One Service Heron CIC"]["verdict"] == "new"
+    commit = await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=admin)
+    assert commit.status_code == 200, commit.text
+
+
+async def test_commits_take_turns_across_imports_so_one_organisation_is_created_once(
+    client: AsyncTestClient, keys: Keys, fresh_db: str
+) -> None:
+    """Two dry runs of the same new organisation, committed at the same moment, used to create it twice: each commit
+    only waited for commits of its own import. Commits now take one lock: while another transaction holds it a commit
+    waits, and once it goes on it judges its rows against what the other left (one 200, one 409)."""
+    admin = await keys.headers("admin")
+    csv_body = flat_csv([{"provider_name": "Oxbow Marigold Foundry Ltd", "legal_form": "cic", **SERVICE}])
+    ids = []
+    for _ in range(2):
+        r = await client.post("/imports", content=csv_body, headers={**admin, **CSV})
+        assert r.status_code == 201 and r.json()["rows"][0]["verdict"] == "new", r.text
+        ids.append(r.json()["id"])
+    held, released = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:  # another session's commit in progress: its own thread, loop and connection
+        async def hold() -> None:
+            conn = await db.connect(fresh_db)
+            try:
+                async with conn.transaction():
+                    await conn.execute("select pg_advisory_xact_lock(hashtextextended('import_commit', 0))")
+                    held.set()
+                    await asyncio.sleep(1.5)
+            finally:
+                await conn.close()
+                released.set()
+
+        asyncio.run(hold())
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    assert await asyncio.to_thread(held.wait, 30)
+    first = await client.post(f"/imports/{ids[0]}/commit", json={"accept": "new"}, headers=admin)
+    assert released.is_set(), "a commit went on while another session held the commits' lock"
+    await asyncio.to_thread(holder.join)
+    assert first.status_code == 200, first.text
+    second = await client.post(f"/imports/{ids[1]}/commit", json={"accept": "new"}, headers=admin)
+    assert second.status_code == 409, second.text
+    found = await client.get("/providers", params={"q": "Oxbow Marigold Foundry", "status": "pending"}, headers=admin)
+    assert found.status_code == 200, found.text
+    assert [p["name"] for p in found.json()["items"]].count("Oxbow Marigold Foundry Ltd") == 1

@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from marketplace.imports.models import ImportFormat, ImportProblem
-from marketplace.providers.models import NewProvider, ProviderProfile, ServiceIn, profile_problems
+from marketplace.providers.models import MAX_NEW_SERVICES, NewProvider, ProviderProfile, ServiceIn, profile_problems
 from marketplace.sheets import SheetError, read_csv, read_xlsx
 from marketplace.standards import service as standards
 from marketplace.taxonomy.models import Taxonomy
@@ -199,7 +199,20 @@ def _rules(
     provider_at: Callable[[str], tuple[int, str | None, str]],
     service_at: Callable[[int, str], tuple[int, str | None, str]],
 ) -> None:
-    """The rules a profile must keep (codes known, ages in order...), each problem placed in the file."""
+    """The rules a profile must keep (codes known, ages in order..., at most `MAX_NEW_SERVICES` services), each problem
+    placed in the file."""
+    if len(profile.services) > MAX_NEW_SERVICES:  # what committing it would refuse (NewProvider's limit)
+        row, file, column = service_at(MAX_NEW_SERVICES, "")
+        incoming.problems.append(
+            ImportProblem(
+                row=row,
+                column=column,
+                problem=f"an organisation may bring at most {MAX_NEW_SERVICES} services; this one has "
+                f"{len(profile.services)} (this row is service {MAX_NEW_SERVICES + 1})",
+                file=file,
+            )
+        )
+        return
     for p in profile_problems(profile, tax, year=year):
         m = re.match(r"services\[(\d+)\]\.?(.*)$", p.field)
         row, file, column = service_at(int(m.group(1)), m.group(2)) if m else provider_at(p.field)

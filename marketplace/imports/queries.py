@@ -46,9 +46,10 @@ async def run(conn: Connection, import_id: int) -> asyncpg.Record | None:
     return row
 
 
-async def lock_run(conn: Connection, import_id: int) -> None:
-    """Held until the transaction ends: commits of one import take turns."""
-    await conn.execute("select pg_advisory_xact_lock(hashtextextended('import_run', $1))", import_id)
+async def lock_commits(conn: Connection) -> None:
+    """Held until the transaction ends: commits take turns, one import at a time, so each judges its rows against the
+    directory every earlier commit left (two imports of one organisation committed at once cannot both create it)."""
+    await conn.execute("select pg_advisory_xact_lock(hashtextextended('import_commit', 0))")
 
 
 async def commit_of(conn: Connection, import_id: int) -> asyncpg.Record | None:

@@ -192,7 +192,7 @@ async def commit(
 ) -> ImportCommit:
     """Apply the accepted rows of a dry run, all or nothing (see the module's docstring)."""
     async with conn.transaction():
-        await queries.lock_run(conn, import_id)
+        await queries.lock_commits(conn)
         stored = await queries.run(conn, import_id)
         if stored is None:
             raise NotFound(f"import {import_id} not found")
