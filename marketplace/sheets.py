@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
@@ -63,9 +65,14 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[Cell]]) -> bytes:
     return ("\ufeff" + csv_text(header, rows)).encode()
 
 
+_NOT_IN_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot hold: a workbook with one is corrupt (Excel refuses it). Text is checked on the way in
+(no control characters), but U+FFFE and U+FFFF, which are not, may be in a profile."""
+
+
 def _xlsx_cell(value: Cell) -> Cell:
     if isinstance(value, str):
-        return guard(value)
+        return _NOT_IN_XML.sub("\ufffd", guard(value))
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)  # xlsx has no time zones
     return value
@@ -169,7 +176,11 @@ def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
         try:
             if not book.worksheets:
                 raise SheetError("the workbook has no sheet")
-            for row in book.worksheets[0].iter_rows(values_only=True):
+            sheet = book.worksheets[0]
+            # the sheet's declared size is the file's word, not its content: a tiny file may declare 16,384 columns
+            # by a million rows, and a read-only sheet pads every row to it; read the cells as they are
+            sheet.reset_dimensions()
+            for row in sheet.iter_rows(values_only=True):
                 if len(rows) > max_rows:
                     raise SheetError(f"the sheet has more than {max_rows} rows")
                 rows.append([_text_of(v) for v in row])

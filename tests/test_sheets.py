@@ -1,0 +1,46 @@
+"""marketplace.sheets on its own: workbooks any spreadsheet opens, whatever the text; a sheet read as its cells are,
+whatever size it declares."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+import zipfile
+
+from openpyxl import load_workbook
+
+from marketplace.sheets import read_xlsx, xlsx_bytes
+
+MADE = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+
+
+def test_text_xml_cannot_hold_is_replaced_so_the_workbook_opens():
+    """U+FFFE and U+FFFF pass the text rules (which refuse control characters) but XML 1.0 cannot hold them: written
+    as they are, the sheet was not well-formed and the whole export unreadable."""
+    body = xlsx_bytes(
+        [("providers", ["name", "description"], [["Ok", "Provider three \uffff and \ufffe text"]])], made_at=MADE
+    )
+    book = load_workbook(io.BytesIO(body))
+    assert book.worksheets[0]["B2"].value == "Provider three \ufffd and \ufffd text"
+
+
+def test_a_sheet_declaring_a_huge_size_is_read_as_its_cells():
+    """A sheet's `<dimension>` is the file's claim: a few kilobytes may declare 16,384 columns, and a read-only sheet
+    padded every row to it (a 5 KB file took 1.4 GB and 19 s at 10,000 rows). Its rows are read as their cells."""
+    body = xlsx_bytes([("providers", ["provider_name", "legal_form"], [["Heron CIC", "cic"]])], made_at=MADE)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(body)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                text = re.sub(r'<dimension ref="[^"]*"/>', '<dimension ref="A1:XFD300"/>', data.decode())
+                text = text.replace(
+                    "</sheetData>", '<row r="300"><c r="A300" t="inlineStr"><is><t>x</t></is></c></row></sheetData>'
+                )
+                data = text.encode()
+            new.writestr(info, data)
+    rows = read_xlsx(out.getvalue(), max_rows=1000)
+    assert rows[:2] == [["provider_name", "legal_form"], ["Heron CIC", "cic"]]
+    assert len(rows) == 300 and rows[-1] == ["x"]
+    assert max(len(r) for r in rows) == 2  # not 16,384 columns a row
