@@ -231,3 +231,29 @@ async def test_registration_with_services_names_the_service_in_errors(client):
     assert r.status_code == 422, r.text
     problem = r.json()["errors"][0]
     assert problem["field"] == "services[1].accreditations[0]" and problem["suggestion"] == "iso_9001"
+
+
+async def test_a_founding_year_after_this_year_or_younger_than_a_service_is_refused_on_founded_year(
+    client, keys, fresh_db
+):
+    """A founding year in the future, or one that makes the organisation younger than a service says it has been
+    delivered, is refused on `founded_year` (naming the service): accepting it used to leave every later edit of that
+    service refused on `years_delivering`, a field its editor never touched."""
+    h = await keys.headers("provider", 1)
+    profile = (await client.get("/providers/1", headers=h)).json()
+    this_year = dt.datetime.now(dt.UTC).year
+    r = await client.patch(
+        "/providers/1", json={"founded_year": this_year + 1}, headers={**h, "If-Match": f'"v{profile["version"]}"'}
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "founded_year", "problem": f"is after this year ({this_year})"}]
+    oldest = max(profile["services"], key=lambda s: s["years_delivering"])
+    assert oldest["years_delivering"] >= 2, "the seeded provider 1 has a service delivered for years"
+    r = await client.patch(
+        "/providers/1", json={"founded_year": this_year}, headers={**h, "If-Match": f'"v{profile["version"]}"'}
+    )
+    assert r.status_code == 422, r.text
+    [problem] = [e for e in r.json()["errors"] if f"(id {oldest['id']})" in e["problem"]]
+    assert problem["field"] == "founded_year" and f'"{oldest["name"]}"' in problem["problem"]
+    after = (await client.get("/providers/1", headers=h)).json()
+    assert after["version"] == profile["version"] and after["founded_year"] == profile["founded_year"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -274,6 +274,10 @@ class Finances(Strict):
     """Whether those accounts were audited or independently examined."""
 
 
+MAX_NEW_SERVICES = 50
+"""Services a new provider may bring with it (a registration, an imported organisation)."""
+
+
 class ProviderProfile(Strict):
     """What an organisation says about itself (its services apart): what PATCH /providers/{id} changes."""
 
@@ -306,7 +310,7 @@ MarketplaceAction = Literal["confirm", "publish", "archive", "verify"]
 class NewProvider(ProviderProfile):
     """The body of a registration: the profile and the services it starts with."""
 
-    services: Annotated[list[ServiceIn], Meta(max_length=50)] = []
+    services: Annotated[list[ServiceIn], Meta(max_length=MAX_NEW_SERVICES)] = []
 
 
 class SeedVerification(Strict):
@@ -527,6 +531,8 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
+    if profile.founded_year is not None and profile.founded_year > year:
+        problems.append(FieldProblem(field=f"{prefix}founded_year", problem=f"is after this year ({year})"))
     problems += check_dates(**{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
     if isinstance(profile, NewProvider):
         for i, service in enumerate(profile.services):
@@ -534,6 +540,22 @@ def profile_problems(
                 service, taxonomy, founded_year=profile.founded_year, year=year, prefix=f"{prefix}services[{i}]."
             )
     return problems
+
+
+def founding_problems(services: Sequence[Service], founded_year: int | None, year: int) -> list[FieldProblem]:
+    """A founding year that makes the organisation younger than one of its ``services`` says it has been delivered
+    (the rule :func:`service_problems` keeps for each service), told on ``founded_year``, naming the service."""
+    if founded_year is None or founded_year > year:  # a year to come is refused as such (profile_problems)
+        return []
+    return [
+        FieldProblem(
+            field="founded_year",
+            problem=f"an organisation founded in {founded_year} has existed {year - founded_year + 1} year(s), but its "
+            f'service "{s.name}" (id {s.id}) says it has been delivered for {s.years_delivering}: change that first',
+        )
+        for s in services
+        if s.years_delivering > year - founded_year + 1
+    ]
 
 
 def service_problems(

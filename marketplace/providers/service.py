@@ -44,6 +44,7 @@ from marketplace.providers.models import (
     ServiceIn,
     ServicePatch,
     changed_fields,
+    founding_problems,
     normalised,
     normalised_service,
     profile_of,
@@ -175,7 +176,10 @@ async def change(
         current = await _current(ctx, conn, provider_id)
         before = profile_of(current)
         after = normalised(edit(before))
-        problems = profile_problems(after, ctx.taxonomy, year=ctx.clock.now().year)
+        year = ctx.clock.now().year
+        problems = profile_problems(after, ctx.taxonomy, year=year)
+        if after.founded_year != before.founded_year:  # its services' years must still fit
+            problems += founding_problems(current.services, after.founded_year, year)
         if problems:
             raise Unprocessable.from_problems(problems)
         changes = changed_fields(before, after)
