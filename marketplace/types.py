@@ -83,6 +83,13 @@ NAME = plain(
     "Ledbury Lanterns CIC",
 )
 _NOT_BLANK = NAME
+PROSE = plain(
+    rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*{_SEEN_CHAR}[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
+    "must be plain text with at least one visible character and no control characters (tabs and new lines are "
+    "fine), e.g. Weekly jobs club",
+    "Weekly jobs club",
+)
+"""Free text that must say something: TEXT, not blank."""
 _NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
 
 Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]

@@ -689,3 +689,44 @@ async def test_what_a_published_notice_shows_cannot_change_but_the_evaluation_se
     assert later.status_code == 200, later.text
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-01-15"
     assert (await patch(f"/exercises/{exercise_id}", {"status": "closed"})).status_code == 200
+
+
+async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused_naming_the_field(world):
+    """A text answer is plain text of at most 20,000 characters, a number answer within a trillion either way, a
+    partner named once; a blank clarification question is the schema's 400 naming it (the database's check used to
+    answer 409, naming its constraint). Nothing is stored."""
+    w = world
+    c = w.client
+    (p1, s1), (p2, _s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    a = await w.keys.headers("provider", p1)
+    for index, value, words in [
+        (0, "x" * 20_001, "20,000 characters or fewer"),
+        (0, "a\u0007b", "without control characters"),
+        (0, "a\u0000b", "without control characters"),
+        (2, 1e308, "between -1,000,000,000,000 and 1,000,000,000,000"),
+        (2, -1e13, "between"),
+    ]:
+        body = response(need_id, s1, qs)
+        body["answers"][index]["value"] = value
+        r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+        assert r.status_code == 422, r.text
+        assert words in {e["field"]: e["problem"] for e in r.json()["errors"]}[f"answers[{index}].value"]
+    for partners in (
+        [{"provider_id": p2}, {"provider_id": p2}],
+        [{"name": "Wrekin Housing Group"}, {"name": "wrekin housing group "}],
+    ):
+        r = await c.post(
+            f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs, partners=partners)
+        )
+        assert r.status_code == 422, r.text
+        assert {e["field"]: e["problem"] for e in r.json()["errors"]}["needs[0].partners[1]"] == (
+            "this partner appears twice"
+        )
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()["total"] == 0
+    r = await c.post(f"/exercises/{exercise_id}/clarifications", headers=a, json={"question": " \n\t "})
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["question"]
+    assert "at least one visible character" in r.json()["errors"][0]["problem"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from marketplace.types import TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
+from marketplace.types import PROSE, TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
 
 BudgetVisibility = Literal["shown", "range", "hidden"]
 QuestionKind = Literal["text", "yes_no", "number", "single_choice", "multiple_choice"]
@@ -20,10 +20,9 @@ BARRIERS: tuple[str, ...] = ("contract_size", "tupe", "payment_by_results", "ins
 ResponseStatus = Literal["submitted", "withdrawn"]
 EngagementState = Literal["not_yet_open", "open", "closed"]
 
-QuestionText = Annotated[str, Meta(min_length=1, max_length=1000, pattern=TEXT)]
+QuestionText = Annotated[str, Meta(min_length=1, max_length=1000, pattern=PROSE)]
 Choice = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT)]
-LongAnswer = Annotated[str, Meta(max_length=20_000, pattern=TEXT)]
-ClarificationText = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
+ClarificationText = Annotated[str, Meta(min_length=1, max_length=4000, pattern=PROSE)]
 Ident = Annotated[int, Meta(ge=1, le=999_999_999_999)]
 
 DEADLINE_RULE = (
@@ -173,8 +172,9 @@ AnswerValue = str | bool | float | list[Choice]
 class Answer(Strict):
     question_id: Ident
     value: AnswerValue
-    """Text for `text` and `single_choice`, true/false for `yes_no`, a number for `number`, a list of choices for
-    `multiple_choice`."""
+    """Text for `text` (at most 20,000 characters, no control characters) and `single_choice`, true/false for
+    `yes_no`, a number for `number` (between -1e12 and 1e12), a list of choices for `multiple_choice`. Checked
+    against the question when the response is saved (422 naming `answers[n].value`)."""
 
 
 class ResponseIn(Strict):

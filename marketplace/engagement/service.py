@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
@@ -70,7 +71,7 @@ from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRu
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
-from marketplace.types import ANONYMOUS, Actor, Caller
+from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller
 
 SUITABLE_SCORE = 0.6
 """The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
@@ -124,6 +125,8 @@ async def publish(
     at least one need; the exercise's status becomes `engagement_open`. If-Match: the exercise's ETag."""
     require_if_match(if_match)
     async with conn.transaction():
+        # the questions' lock: a question added or removed meanwhile is in the notice returned, or refused (409)
+        await queries.lock_response(conn, exercise_id, 0)
         exercise = await exercises.get_exercise(conn, exercise_id)
         check_if_match(if_match, exercise.version)
         if await queries.fetch_publication(conn, exercise_id) is not None:
@@ -256,6 +259,7 @@ async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: Q
 async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:
     async with conn.transaction():
         await exercises.get_exercise(conn, exercise_id)
+        await queries.lock_response(conn, exercise_id, 0)  # questions change one at a time, never while publishing
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
         if not await queries.delete_question(conn, exercise_id, question_id):
@@ -306,6 +310,12 @@ def _each_once(
             yield i, item
 
 
+ANSWER_MAX_CHARS = 20_000
+"""The longest text answer (a word limit, default 500, usually stops it well before)."""
+ANSWER_MAX_NUMBER = 1e12
+"""A number answer's largest size either way (staff, places, pounds: nothing a provider states comes near)."""
+
+
 def answer_problems(questions: list[Question], answers: list[Answer]) -> list[FieldProblem]:
     by_id = {q.id: q for q in questions}
     found: list[FieldProblem] = []
@@ -316,6 +326,10 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
         if q.kind == "text":
             if not isinstance(v, str):
                 found.append(FieldProblem(field=f, problem="expected text"))
+            elif len(v) > ANSWER_MAX_CHARS:
+                found.append(FieldProblem(field=f, problem=f"must be {ANSWER_MAX_CHARS:,} characters or fewer"))
+            elif not re.fullmatch(TEXT, v):
+                found.append(FieldProblem(field=f, problem=PLAIN[TEXT][0]))
             elif q.word_limit is not None and _word_count(v) > q.word_limit:
                 found.append(FieldProblem(field=f, problem=f"{_word_count(v)} words, over the limit of {q.word_limit}"))
             elif not v.strip() and q.required:
@@ -326,6 +340,12 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
         elif q.kind == "number":
             if isinstance(v, bool) or not isinstance(v, float | int):
                 found.append(FieldProblem(field=f, problem="expected a number"))
+            elif not -ANSWER_MAX_NUMBER <= v <= ANSWER_MAX_NUMBER:
+                found.append(
+                    FieldProblem(
+                        field=f, problem=f"must be between -{ANSWER_MAX_NUMBER:,.0f} and {ANSWER_MAX_NUMBER:,.0f}"
+                    )
+                )
         elif q.kind == "single_choice":
             if not isinstance(v, str) or v not in q.choices:
                 found.append(FieldProblem(field=f, problem="not one of the choices", allowed=q.choices))
@@ -389,10 +409,14 @@ async def response_problems(
             elif c.area in areas_seen:
                 found.append(FieldProblem(field=f, problem="this area appears twice"))
             areas_seen.add(c.area)
+        partners_seen: set[int | str] = set()
         for j, partner in enumerate(r.partners):
             f = f"{p}.partners[{j}]"
+            key = partner.provider_id if partner.provider_id is not None else (partner.name or "").strip().casefold()
             if (partner.provider_id is None) == (partner.name is None):
                 found.append(FieldProblem(field=f, problem="give either provider_id (a directory provider) or name"))
+            elif key in partners_seen:
+                found.append(FieldProblem(field=f, problem="this partner appears twice"))
             elif partner.provider_id is not None:
                 if partner.provider_id == provider_id:
                     found.append(FieldProblem(field=f"{f}.provider_id", problem="that is your own organisation"))
@@ -403,6 +427,7 @@ async def response_problems(
                         found.append(
                             FieldProblem(field=f"{f}.provider_id", problem="no published provider has this id")
                         )
+            partners_seen.add(key)
         if len(set(r.barriers)) != len(r.barriers):
             found.append(FieldProblem(field=f"{p}.barriers", problem="a barrier appears twice", allowed=list(BARRIERS)))
     found += answer_problems(await queries.fetch_questions(conn, exercise.id), data.answers)
