@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from conftest import TELFORD_NEED
 
 from marketplace import db
 
@@ -318,3 +319,33 @@ def test_the_command_line_writes_the_report(read_db, tmp_path):
     assert "Fictional figures" in out.read_text() and "wrote html report of appraisal 1" in done.stderr
     missing = run_cli("appraisal-report", "999999", dsn=read_db)
     assert missing.returncode == 2 and "appraisal 999999 not found" in missing.stderr
+
+
+async def test_a_need_an_appraisal_option_names_is_not_deleted(client, keys):
+    """Deleting a need one of an appraisal's options names (`need_ids`) is refused (409 naming the appraisal): it
+    used to succeed, leaving an appraisal that every later change refused and a decision citing a need gone."""
+    staff = await keys.headers("commissioner")
+    x = await client.post(
+        "/exercises", json={"title": "Need deletion", "commissioning_body": "A council"}, headers=staff
+    )
+    assert x.status_code == 201, x.text
+    xid = x.json()["id"]
+    needs = []
+    for area in ("E06000020", "E06000019"):
+        r = await client.post(f"/exercises/{xid}/needs", json={**TELFORD_NEED, "areas": [area]}, headers=staff)
+        assert r.status_code == 201, r.text
+        needs.append(r.json()["id"])
+    named, free = needs
+    options = [{**OPTIONS[0], "need_ids": [named]}, OPTIONS[1]]
+    appraisal, _ = await make(client, staff, exercise_id=xid, options=options)
+
+    async def delete(need_id: int) -> int:
+        etag = (await client.get(f"/needs/{need_id}", headers=staff)).headers["etag"]
+        r = await client.delete(f"/needs/{need_id}", headers={**staff, "If-Match": etag})
+        if r.status_code == 409:
+            assert f"appraisal {appraisal['id']}" in r.json()["message"], r.text
+        return r.status_code
+
+    assert await delete(named) == 409
+    assert (await client.get(f"/needs/{named}", headers=staff)).status_code == 200
+    assert await delete(free) == 204  # a need no option names goes as before

@@ -211,6 +211,18 @@ async def _write_need_parts(conn: Connection, need_id: int, n: NeedIn) -> None:
     )
 
 
+async def appraisals_naming_need(conn: Connection, need_id: int) -> list[int]:
+    """The options appraisals (decided or not) one of whose options names the need in its `need_ids`."""
+    return [
+        r["id"]
+        for r in await conn.fetch(
+            """select distinct a.id from appraisal a cross join lateral jsonb_array_elements(a.options) o
+               where o -> 'need_ids' @> jsonb_build_array($1::bigint) order by a.id""",
+            need_id,
+        )
+    ]
+
+
 async def delete_need(conn: Connection, need_id: int) -> bool:
     """Needs with stored runs are evidence and stay; returns False for those."""
     if await conn.fetchval("select exists(select 1 from match_run where need_id = $1)", need_id):

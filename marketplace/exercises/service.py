@@ -299,6 +299,13 @@ async def delete_need(conn: Connection, actor: Actor, need_id: int, if_match: st
     async with conn.transaction():
         row = await locked(queries.lock_need(conn, need_id), f"need {need_id}", if_match)
         await _refuse_if_published(conn, row["exercise_id"], lambda published: [_published_problem(published, "needs")])
+        if appraisals := await queries.appraisals_naming_need(conn, need_id):
+            named = ", ".join(map(str, appraisals))
+            raise Conflict(
+                f"need {need_id} is named by an option of options appraisal {named}: take it out of the options' "
+                "need_ids first (a decided appraisal keeps it for good)",
+                problems=[FieldProblem(field="need_ids", problem=f"named by appraisal {named}")],
+            )
         if not await queries.delete_need(conn, need_id):
             raise Conflict(f"need {need_id} has stored match runs, which are kept as evidence")
         await audit.record(conn, actor, status=204, detail=f"deleted need {need_id}")
