@@ -125,9 +125,9 @@ async def publish(
     at least one need; the exercise's status becomes `engagement_open`. If-Match: the exercise's ETag."""
     require_if_match(if_match)
     async with conn.transaction():
+        exercise = await exercises.get_exercise(conn, exercise_id)  # 404 first
         # the questions' lock: a question added or removed meanwhile is in the notice returned, or refused (409)
         await queries.lock_response(conn, exercise_id, 0)
-        exercise = await exercises.get_exercise(conn, exercise_id)
         check_if_match(if_match, exercise.version)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is already published")
