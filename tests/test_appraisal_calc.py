@@ -239,3 +239,18 @@ def test_the_cost_switch_is_where_affordability_changes_the_preferred_option(inp
     if switch.decrease_option is not None:
         assert switch.decrease is not None
         assert preferred_with(switch.decrease_option, -switch.decrease) == switch.decrease_option
+
+
+def test_when_no_option_is_affordable_the_cost_switch_says_so_and_how_far_the_top_must_fall() -> None:
+    # budget 80k a year (PV 231,555.20); y (the top score) costs 100k a year (NPC 289,969.43), x 90k (260,972.49):
+    # neither is affordable, so nothing is preferred; y would be once its cost fell by 58,414.23
+    costs = [CostLine(o, year, "staff", amount) for o, amount in (("x", 90_000), ("y", 100_000)) for year in (1, 2, 3)]
+    result = calc.appraise(
+        Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, costs=costs, years=3, annual_budget=80_000)
+    )
+    assert result.ranking == ["y", "x"] and result.preferred is None
+    switch = result.cost_switch
+    assert switch.note == "no option is affordable within the budget"  # not "no option has a weighted score yet"
+    assert switch.decrease_option == "y"
+    assert switch.decrease == pytest.approx(100_000 * (F1 + F2 + F3) - 80_000 * (F1 + F2 + F3))
+    assert switch.increase is None and switch.increase_switches_to is None

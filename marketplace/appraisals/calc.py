@@ -319,7 +319,18 @@ def cost_switch(
     if budget_pv is None:
         return _no_switch("no budget: costs do not decide the preferred option")
     if preferred is None:
-        return _no_switch("no option has a weighted score yet")
+        if not ranking:
+            return _no_switch("no option has a weighted score yet")
+        # every scored option is over the budget: how far the highest-scoring one's cost must fall to be affordable
+        top = ranking[0]
+        over = results[top].headroom
+        return CostSwitch(
+            increase=None,
+            increase_switches_to=None,
+            decrease=-over if over is not None else None,
+            decrease_option=top if over is not None else None,
+            note="no option is affordable within the budget",
+        )
     p = results[preferred]
     increase = next_option = None
     if p.headroom is not None:
