@@ -439,3 +439,29 @@ async def test_commits_take_turns_across_imports_so_one_organisation_is_created_
     found = await client.get("/providers", params={"q": "Oxbow Marigold Foundry", "status": "pending"}, headers=admin)
     assert found.status_code == 200, found.text
     assert [p["name"] for p in found.json()["items"]].count("Oxbow Marigold Foundry Ltd") == 1
+
+
+async def test_accepting_new_rows_when_there_are_none_is_refused_and_leaves_the_import_open(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """`{"accept": "new"}` on a dry run with no new row used to commit nothing and close the import for good (its
+    ambiguous rows could no longer be taken); it is now a 422 naming `accept`, and the import stays open."""
+    admin = await keys.headers("admin")
+    existing = (await client.get("/providers/1")).json()
+    row = {
+        "provider_name": existing["name"],
+        "legal_form": existing["legal_form"],
+        **SERVICE,
+        "areas": existing["services"][0]["areas"][0],
+    }
+    r = await client.post("/imports", content=flat_csv([row]), headers={**admin, **CSV})
+    assert r.status_code == 201 and r.json()["summary"]["new"] == 0, r.text
+    import_id = r.json()["id"]
+    refused = await client.post(f"/imports/{import_id}/commit", json={"accept": "new"}, headers=admin)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["accept"]
+    assert (await client.get(f"/imports/{import_id}", headers=admin)).json().get("commit") is None
+    again = await client.post(
+        f"/imports/{import_id}/commit", json={"accept": [r.json()["rows"][0]["row"]]}, headers=admin
+    )
+    assert again.status_code == 200, again.text  # still open: a row named by number is applied (here: not applied)

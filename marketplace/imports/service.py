@@ -201,6 +201,16 @@ async def commit(
         rows = {r.row: r for r in msgspec.convert(stored["rows"], list[ImportRow])}
         if request.accept == "new":
             accepted = [n for n, r in rows.items() if r.verdict == "new"]
+            if not accepted:  # committing nothing would close the import: its ambiguous rows could not be taken after
+                raise Unprocessable.from_problems(
+                    [
+                        FieldProblem(
+                            field="accept",
+                            problem="the dry run found no new row: nothing to commit (name an ambiguous row's number "
+                            "to create it; a duplicate is never applied)",
+                        )
+                    ]
+                )
         else:
             accepted = list(dict.fromkeys(request.accept))
         problems = [
