@@ -10,6 +10,7 @@ import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import pytest
 from conftest import TELFORD_NEED, Keys, app_settings
@@ -255,14 +256,30 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     assert '<a href="#market-response">Market response</a>' in html  # listed in the contents
 
 
+class Responding(NamedTuple):
+    first: tuple[int, int]
+    second: tuple[int, int]
+    """Two published providers with an accommodation service in Telford: (provider id, service id)."""
+    exercise_id: int
+    need_id: int
+    questions: list[dict]
+    key: dict[str, str]
+    """The first provider's key."""
+
+
+async def responding(w: World) -> Responding:
+    """An exercise asking QUESTIONS, published and open (the clock moved into its window), and who may respond."""
+    first, second = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    qs = (await w.client.get(f"/exercises/{exercise_id}/questions")).json()
+    return Responding(first, second, exercise_id, need_id, qs, await w.keys.headers("provider", first[0]))
+
+
 async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):
     w = world
     c = w.client
-    (p1, s1), (_p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
-    w.clock.at = DURING
-    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
-    a = await w.keys.headers("provider", p1)
+    (p1, s1), (_p2, s2), exercise_id, need_id, qs, a = await responding(w)
     bad_answers = answers(qs, text="one two three four five six seven eight nine ten eleven")
     bad_answers[3]["value"] = "7 years"
     bad_answers[4]["value"] = ["block", "barter"]
@@ -697,11 +714,7 @@ async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused
     answer 409, naming its constraint). Nothing is stored."""
     w = world
     c = w.client
-    (p1, s1), (p2, _s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
-    w.clock.at = DURING
-    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
-    a = await w.keys.headers("provider", p1)
+    (_p1, s1), (p2, _s2), exercise_id, need_id, qs, a = await responding(w)
     for index, value, words in [
         (0, "x" * 20_001, "20,000 characters or fewer"),
         (0, "a\u0007b", "without control characters"),
