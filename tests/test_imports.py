@@ -269,7 +269,7 @@ async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, 
     r = await client.post("/imports", content=b"x" * (10 * 1024 * 1024 + 1), headers={**admin, **CSV})
     assert r.status_code == 413
     r = await client.post("/imports", content=b"a", headers={**admin, "Content-Type": "image/png"})
-    assert r.status_code == 415
+    assert r.status_code == 415 and "text/csv" in r.json()["message"]  # the route's own words: what it takes
     r = await client.post("/imports", json={"provider_name": "x"}, headers=admin)
     assert r.status_code == 415 and "multipart/form-data" in r.json()["message"]
     r = await client.post("/imports", content=flat_csv([]), headers={**(await keys.headers("commissioner")), **CSV})
@@ -465,3 +465,21 @@ async def test_accepting_new_rows_when_there_are_none_is_refused_and_leaves_the_
         f"/imports/{import_id}/commit", json={"accept": [r.json()["rows"][0]["row"]]}, headers=admin
     )
     assert again.status_code == 200, again.text  # still open: a row named by number is applied (here: not applied)
+
+
+async def test_a_file_sent_with_the_type_windows_or_a_browser_gives_it_is_read_by_its_content(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """Windows calls a .csv `application/vnd.ms-excel` and a .zip `application/x-zip-compressed`, and many tools send
+    any file as `application/octet-stream`: each is taken, the content telling which kind of file it is (such a file
+    used to be a 415 saying the body must be JSON)."""
+    admin = await keys.headers("admin")
+    body = flat_csv([{"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE}])
+    for media in ("application/vnd.ms-excel", "application/octet-stream"):
+        r = await client.post("/imports", content=body, headers={**admin, "Content-Type": media})
+        assert r.status_code == 201, r.text
+        assert r.json()["format"] == "csv" and r.json()["rows"][0]["verdict"] == "new"
+    r = await client.post(
+        "/imports", content=b"PK\x03\x04 not really", headers={**admin, "Content-Type": "application/x-zip-compressed"}
+    )
+    assert r.status_code == 422 and "zip" in r.json()["message"]

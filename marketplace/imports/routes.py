@@ -19,6 +19,8 @@ from marketplace.imports.models import CommitRequest, ImportCommit, ImportRun
 
 DOC = RouteDoc(tags=["imports"], security=NEEDS_KEY, guards=[admin])
 UPLOAD_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")
+ALSO_TAKEN = ("application/vnd.ms-excel", "application/x-zip-compressed", "application/octet-stream")
+"""Types browsers and Windows give the same files (a .csv, a .zip) or any file: taken too, the content says which."""
 
 
 @dataclass
@@ -44,7 +46,7 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("file", "a multipart upload needs the file in a field named `file`")
         return await upload.read(), filename or upload.filename or ""
-    if media not in UPLOAD_TYPES:  # e.g. JSON: every other route's body, not a file
+    if media not in UPLOAD_TYPES and media not in ALSO_TAKEN:  # e.g. JSON: every other route's body, not a file
         raise UnsupportedMediaType(f"send the file as {', '.join(UPLOAD_TYPES)} or multipart/form-data, not {media!r}")
     return await request.body(), filename
 
