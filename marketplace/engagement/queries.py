@@ -127,6 +127,11 @@ def _revision(r: asyncpg.Record) -> ResponseRevision:
     return ResponseRevision(**msgspec.structs.asdict(_response(r)), snapshot=_snapshot.decode(r["snapshot"]))
 
 
+async def lock_questions(conn: Connection, exercise_id: int) -> None:
+    """Serialise changes to an exercise's questions and its publishing (the questions its notice shows are fixed)."""
+    await lock_response(conn, exercise_id, 0)  # no provider is 0: the exercise's own key
+
+
 async def lock_response(conn: Connection, exercise_id: int, provider_id: int) -> None:
     """Serialise changes to one provider's response (the app role may not lock append-only rows for update)."""
     await conn.execute(

@@ -126,8 +126,8 @@ async def publish(
     require_if_match(if_match)
     async with conn.transaction():
         exercise = await exercises.get_exercise(conn, exercise_id)  # 404 first
-        # the questions' lock: a question added or removed meanwhile is in the notice returned, or refused (409)
-        await queries.lock_response(conn, exercise_id, 0)
+        # a question added or removed meanwhile is in the notice returned, or refused (409)
+        await queries.lock_questions(conn, exercise_id)
         check_if_match(if_match, exercise.version)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is already published")
@@ -247,7 +247,7 @@ async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: Q
         raise Unprocessable.from_problems(problems)
     async with conn.transaction():
         await exercises.get_exercise(conn, exercise_id)
-        await queries.lock_response(conn, exercise_id, 0)  # one question added at a time per exercise
+        await queries.lock_questions(conn, exercise_id)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
         limit = (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
@@ -259,7 +259,7 @@ async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: Q
 async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:
     async with conn.transaction():
         await exercises.get_exercise(conn, exercise_id)
-        await queries.lock_response(conn, exercise_id, 0)  # questions change one at a time, never while publishing
+        await queries.lock_questions(conn, exercise_id)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
         if not await queries.delete_question(conn, exercise_id, question_id):

@@ -554,8 +554,13 @@ def founding_problems(services: Sequence[Service], founded_year: int | None, yea
             f'service "{s.name}" (id {s.id}) says it has been delivered for {s.years_delivering}: change that first',
         )
         for s in services
-        if s.years_delivering > year - founded_year + 1
+        if _longer_than_founded(s.years_delivering, founded_year, year)
     ]
+
+
+def _longer_than_founded(years_delivering: int, founded_year: int | None, year: int) -> bool:
+    """More years delivering a service than the organisation has existed (its founding year counts as one)."""
+    return founded_year is not None and years_delivering > year - founded_year + 1
 
 
 def service_problems(
@@ -593,7 +598,7 @@ def service_problems(
                 problem="places available and the date they were counted go together",
             )
         )
-    if founded_year is not None and service.years_delivering > year - founded_year + 1:
+    if _longer_than_founded(service.years_delivering, founded_year, year):
         found.append(
             FieldProblem(field=f"{prefix}years_delivering", problem="more years than the organisation has existed")
         )
