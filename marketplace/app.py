@@ -46,6 +46,7 @@ from marketplace.exercises.pools import MatchPools
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
     EXCEPTION_HANDLERS,
+    StrictRequest,
     provide_actor,
     provide_conn,
     provide_ctx,
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         # every request: an id; only our own characters in the path and JSON bodies; a presented key that is valid
         # (on every route: a bad credential is refused even where none is needed), before anything else runs
         middleware=[request_id_middleware, strict_requests, authentication],
+        request_class=StrictRequest,  # a JSON body is read as written, never converted leniently
         guards=[reject_unknown_params],
         after_exception=[audit_denials],
         before_send=[cors_before_send, reconcile_cors],  # Access-Control-Allow-Origin: * under /hsds, /reconcile

@@ -172,6 +172,25 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     return error_response(400, error="invalid_input", message=message, problems=problems)
 
 
+class StrictRequest(Request[Any, Any, Any]):
+    """A request whose JSON body is read as the JSON it is. The framework converts a body to the handler's type
+    leniently (text to numbers: `"founded_year": "1999"` became 1999, and `1999.0` did too), which hides a client's
+    mistake and stores it as if it were right. The body is first decoded strictly against the declared type; a value
+    of the wrong type is the same 400, naming the field, as any other problem with it."""
+
+    async def json(self) -> Any:
+        value = await super().json()
+        declared, body = _body_type(self), _body_read(self)
+        if declared is not None and body:
+            try:
+                msgspec.json.decode(body, type=declared, strict=True)
+            except msgspec.ValidationError as exc:
+                raise ValidationException(
+                    detail="invalid request body", extra=[{"message": str(exc), "key": "data", "source": "body"}]
+                ) from None
+        return value
+
+
 def _body_read(request: Request[Any, Any, Any]) -> bytes | None:
     """The body the framework has read (and failed to decode), if it has read one."""
     body = request._connection_state.body  # the framework keeps it there for the request's life
