@@ -168,6 +168,9 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         problems.append(
             messages.problem(key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy)
         )
+    absent = re.match(r"Missing required (?:query|header|cookie) parameter '(.+?)'", exc.detail or "")
+    if absent and not problems:  # the framework says so in its message alone
+        problems.append(FieldProblem(field=absent.group(1), problem="required"))
     message = _summary(problems, exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
 

@@ -314,3 +314,13 @@ async def test_a_body_value_of_the_wrong_type_is_refused_not_converted(client, f
     [error] = r.json()["errors"]
     assert error["field"] == field and error["problem"].startswith(problem), error
     assert (await client.get("/providers", params={"q": "Typed Values Trust"})).json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/providers/export", "format"), ("/reconcile/preview", "id"), ("/reconcile/suggest/entity", "prefix")],
+)
+async def test_a_missing_required_query_parameter_is_named_in_the_errors(read_client, read_keys, path, field):
+    r = await read_client.get(path, headers=await read_keys.headers("admin"))
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": field, "problem": "required"}]
