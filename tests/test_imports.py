@@ -344,6 +344,50 @@ def test_names_fold_legal_suffixes_accents_and_saints() -> None:
     assert site("https://www.Example.org/") == site("http://example.org") == "example.org"
 
 
+def test_names_in_any_script_fold_to_their_words_and_ascii_names_fold_as_before() -> None:
+    """Folding kept only [a-z0-9]: a Greek, Cyrillic, Arabic or Devanagari name folded to nothing, so it was never
+    found alike another (and "Børn" became "b rn"). It now keeps the letters and digits of any script (NFKD, marks
+    dropped, casefold); an ASCII name folds exactly as the old [a-z0-9] folding did."""
+    import random
+    import re
+    import string
+    import unicodedata
+
+    from marketplace.imports.dedupe import LEGAL_SUFFIXES, Directory, Known, fold_name
+
+    def ascii_fold(name: str) -> str:  # the folding as it was, for names it always handled
+        text = unicodedata.normalize("NFKD", name.lower().replace("&", " and "))
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        words = re.split(r"[^a-z0-9]+", text.replace("st.", "saint ").replace("'", ""))
+        words = ["saint" if w == "st" else w for w in words if w]
+        kept = [w for w in words if w not in LEGAL_SUFFIXES]
+        return " ".join(kept or words)
+
+    assert fold_name("ΣΎΛΛΟΓΟΣ Φίλων Ltd") == fold_name("Σύλλογος φίλων") == "συλλογοσ φιλων"
+    assert fold_name("БЛАГОТВОРИТЕЛЬНЫЙ ФОНД «Добрый»") == fold_name("Благотворительный фонд Добрыи")
+    assert fold_name("جَمعِيَّة الخَير") == fold_name("جمعية الخير") == "جمعية الخير"  # harakat are marks
+    assert fold_name("जन सेवा समिति") == "जन सेवा समिति"  # vowel signs stay in their word
+    assert fold_name("Børn & Unge") == fold_name("Born and Unge")
+    assert fold_name("Straße Trust") == "strasse"
+    assert fold_name("St Mary’s") == fold_name("St Mary's") == "saint marys"
+    rng = random.Random(20261130)
+    names = ["St. John's & Co Ltd", "THE TRUST", "a_b-c", "Café Élan CIC", "x²", *string.printable.split()]
+    names += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 30))) for _ in range(5000)]
+    assert [fold_name(n) for n in names] == [ascii_fold(n) for n in names]
+
+    d = Directory(
+        [
+            Known(1, "Ελληνική Κοινότητα Χέρεφορντ", "published", None, (), frozenset({"E06000019"})),
+            Known(2, "Благотворительный фонд Добро", "published", None, (), frozenset({"E06000019"})),
+        ]
+    )
+    verdict, candidates = d.judge("ΕΛΛΗΝΙΚΗ ΚΟΙΝΟΤΗΤΑ ΧΕΡΕΦΟΡΝΤ CIC", [], None, {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 1, candidates
+    verdict, candidates = d.judge("БЛАГОТВОРИТЕЛЬНЫЙ ФОНД ДОБРО", [], None, {"E06000019"})
+    assert verdict == "duplicate" and candidates[0].provider_id == 2, candidates
+    assert d.judge("Фонд Добро Мира Ассоциация", [], None, {"E06000019"}) == ("new", [])
+
+
 def test_the_cli_names_a_file_it_cannot_read(fresh_db: str, tmp_path: Path) -> None:
     done = run_cli("import", str(tmp_path / "missing.csv"), dsn=fresh_db)
     assert done.returncode == 2 and "cannot read" in done.stderr

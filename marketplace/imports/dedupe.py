@@ -3,8 +3,9 @@
 Reasons a provider is a candidate, each with a score:
 - the same org-id (1.0): decisive: an org-id names one organisation;
 - the same website, scheme, `www.` and a trailing slash aside (0.9);
-- a similar name (legal suffixes, accents, case, punctuation and "&"/"and" folded; rapidfuzz token-sort ratio at
-  least 0.85) and a shared area (one's service areas within, or holding, the other's): the name's similarity;
+- a similar name (in any script; legal suffixes, accents, case, punctuation and "&"/"and" folded; rapidfuzz
+  token-sort ratio at least 0.85) and a shared area (one's service areas within, or holding, the other's): the
+  name's similarity;
 - a near-identical name (at least 0.95) alone, with no shared area: a weak reason (the candidate is listed, never
   decided on).
 
@@ -40,11 +41,26 @@ class Known:
     """Its services' areas with every area above and below them."""
 
 
+LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d"})
+"""Letters NFKD does not take apart, written as a keyboard without them would (as the reconciliation's folding)."""
+APOSTROPHES = re.compile("['’‘ʼ]")
+
+
+def _word_character(ch: str) -> bool:
+    """A letter, a digit or a mark left after folding (the vowel signs of Indic scripts are part of their word)."""
+    return unicodedata.category(ch)[0] in "LNM"
+
+
 def fold_name(name: str) -> str:
-    text = unicodedata.normalize("NFKD", name.lower().replace("&", " and "))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    words = re.split(r"[^a-z0-9]+", text.replace("st.", "saint ").replace("'", ""))
-    words = ["saint" if w == "st" else w for w in words if w]
+    """A name as names are compared: compatibility forms taken apart (NFKD), accents and other combining marks
+    dropped, case folded (Unicode's casefold: "ß" is "ss", a Greek final sigma a sigma), "&" as "and", apostrophes
+    dropped, "St"/"St." as "saint", legal suffixes dropped (unless nothing else is left); its words are the runs of
+    letters and digits of any script. An ASCII name folds as it always has (lower case, words of [a-z0-9])."""
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", name).casefold()).translate(LIGATURES)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).replace("&", " and ")
+    text = APOSTROPHES.sub("", text.replace("st.", "saint "))
+    text = "".join(ch if _word_character(ch) else " " for ch in text)
+    words = ["saint" if w == "st" else w for w in text.split()]
     kept = [w for w in words if w not in LEGAL_SUFFIXES]
     return " ".join(kept or words)
 
