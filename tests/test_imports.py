@@ -527,3 +527,35 @@ async def test_a_file_sent_with_the_type_windows_or_a_browser_gives_it_is_read_b
         "/imports", content=b"PK\x03\x04 not really", headers={**admin, "Content-Type": "application/x-zip-compressed"}
     )
     assert r.status_code == 422 and "zip" in r.json()["message"]
+
+
+async def test_a_column_named_twice_refuses_the_file_naming_the_file_and_the_column(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A package CSV with a column named twice kept the last one's values and dropped the first's unseen (a flat
+    sheet was refused, but without saying which column): either is now a 422 naming the file and the column."""
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        organizations = list(csv.reader(io.StringIO(z.read("organizations.csv").decode(), newline="")))
+    column = organizations[0].index("name") + 1
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [[*organizations[0], "name"], *[[*r, f"Another {r[column - 1]}"] for r in organizations[1:]]]
+    )
+    changed = repack(package, {"organizations.csv": out.getvalue().encode()})
+    r = await client.post("/imports", content=changed, headers={**admin, **ZIP})
+    assert r.status_code == 422, r.text
+    assert "organizations.csv" in r.json()["message"] and "'name'" in r.json()["message"]
+    assert [e["field"] for e in r.json()["errors"]] == ["organizations.csv row 1, column name"]
+    assert f"columns {column} " in r.json()["errors"][0]["problem"], r.json()
+
+    columns = [*FLAT_COLUMNS, "areas"]
+    sheet = io.StringIO()
+    csv.writer(sheet, lineterminator="\r\n").writerows(
+        [columns, [{"provider_name": "Twice Areas CIC", "legal_form": "cic", **SERVICE}.get(c, "") for c in columns]]
+    )
+    r = await client.post("/imports", content=sheet.getvalue().encode(), headers={**admin, **CSV})
+    assert r.status_code == 422, r.text
+    assert "'areas'" in r.json()["message"], r.json()
+    assert [e["field"] for e in r.json()["errors"]] == ["row 1, column areas"]

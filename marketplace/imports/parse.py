@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from openpyxl.utils import get_column_letter
 
 from marketplace.imports.models import ImportFormat, ImportProblem
 from marketplace.providers.models import MAX_NEW_SERVICES, NewProvider, ProviderProfile, ServiceIn, profile_problems
@@ -222,6 +223,33 @@ def _rules(
         incoming.profile = profile
 
 
+def _refuse_repeats(header: list[str], file: str | None = None) -> None:
+    """A column named twice: which of the two is meant cannot be told, so the file is refused (keeping one would
+    drop the other's values unseen). Columns with no name are not columns: not counted."""
+    at: dict[str, list[int]] = {}
+    for i, h in enumerate(header, start=1):
+        if h:
+            at.setdefault(h, []).append(i)
+    repeated = {h: places for h, places in at.items() if len(places) > 1}
+    if not repeated:
+        return
+    name, places = next(iter(repeated.items()))
+    where = f"{file}: " if file else ""
+    raise FileProblem(
+        f"{where}the column {name!r} is named twice in the header (columns {_places(places)}): keep one",
+        [
+            ImportProblem(row=1, column=h, problem=f"named more than once (columns {_places(p)})", file=file)
+            for h, p in repeated.items()
+        ],
+    )
+
+
+def _places(columns: list[int]) -> str:
+    """[3, 9] -> "3 (C) and 9 (I)": a column by its number and its spreadsheet letter."""
+    said = [f"{n} ({get_column_letter(n)})" for n in columns]
+    return ", ".join(said[:-1]) + " and " + said[-1]
+
+
 # --- the flat sheet ------------------------------------------------------------------------------------------
 
 REQUIRED = ("provider_name", "legal_form")
@@ -246,8 +274,7 @@ def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
             f"missing column {missing[0]!r}",
             [ImportProblem(row=1, column=c, problem="missing column") for c in missing],
         )
-    if len({h for h in header if h}) != len([h for h in header if h]):
-        raise FileProblem("a column is named twice in the header")
+    _refuse_repeats(header)
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for n, cells in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in cells):
@@ -378,6 +405,7 @@ def _table(z: zipfile.ZipFile, file: str, names: set[str]) -> Table:
     if not rows:
         return Table(file, [])
     header = rows[0]
+    _refuse_repeats(header, file)
     if "id" not in header:
         raise FileProblem(f"{file}: no id column", [ImportProblem(row=1, column="id", problem="missing", file=file)])
     out = []
