@@ -17,6 +17,7 @@ import asyncpg
 import pytest
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from marketplace import db
 from marketplace.app import create_app
@@ -559,3 +560,55 @@ async def test_a_column_named_twice_refuses_the_file_naming_the_file_and_the_col
     assert r.status_code == 422, r.text
     assert "'areas'" in r.json()["message"], r.json()
     assert [e["field"] for e in r.json()["errors"]] == ["row 1, column areas"]
+
+
+async def test_values_under_a_column_with_no_name_refuse_the_sheet(client: AsyncTestClient, keys: Keys) -> None:
+    """Cells under a blank header cell were dropped unseen: with a value under it the sheet is now a 422 naming the
+    column (number and letter) and the first row holding one; a blank header cell over empty cells is no problem."""
+    admin = await keys.headers("admin")
+    columns = [*FLAT_COLUMNS, ""]
+    row = {"provider_name": "Unnamed Column CIC", "legal_form": "cic", **SERVICE}
+    sheet = io.StringIO()
+    csv.writer(sheet, lineterminator="\r\n").writerows(
+        [columns, [row.get(c, "") for c in columns], [*[row.get(c, "") for c in FLAT_COLUMNS], "E06000020"]]
+    )
+    r = await client.post("/imports", content=sheet.getvalue().encode(), headers={**admin, **CSV})
+    assert r.status_code == 422, r.text
+    letter = get_column_letter(len(columns))
+    assert f"column {len(columns)} ({letter}) has no name" in r.json()["message"], r.json()
+    assert [e["field"] for e in r.json()["errors"]] == [f"row 3, column {len(columns)} ({letter}), no name"]
+    sheet = io.StringIO()
+    csv.writer(sheet, lineterminator="\r\n").writerows([columns, [row.get(c, "") for c in columns]])
+    r = await client.post("/imports", content=sheet.getvalue().encode(), headers={**admin, **CSV})
+    assert r.status_code == 201 and r.json()["rows"][0]["verdict"] == "new", r.text
+
+
+async def test_an_organisations_later_rows_that_say_otherwise_make_it_bad_not_silently_dropped(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """An organisation over several rows (one per service) is read from its first row: a later row's different
+    website, or an email its first row does not give, was dropped unseen. Each is now a problem of its row and
+    column; the same values, or empty cells, on the later rows are fine."""
+    admin = await keys.headers("admin")
+    org = {"provider_name": "Three Rows Kestrel CIC", "legal_form": "cic", "website": "https://kestrel.example"}
+    agreeing = {"provider_name": "Two Rows Plover CIC", "legal_form": "cic", "identifiers": "GB-COH-01234567"}
+    rows = [
+        {**org, **SERVICE},
+        {**org, **SERVICE, "service_name": "Kestrel two", "website": "https://other.example"},
+        {**org, **SERVICE, "service_name": "Kestrel three", "contact_email": "hello@kestrel.example"},
+        {**org, **SERVICE, "service_name": "Kestrel four", "provider_name": "THREE ROWS KESTREL CIC"},
+        {**agreeing, **SERVICE},
+        {**SERVICE, "provider_name": "Two Rows Plover CIC", "legal_form": "", "service_name": "Plover two"},
+        {**agreeing, **SERVICE, "service_name": "Plover three", "identifiers": " GB-COH-01234567 ;"},
+    ]
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    kestrel = got["Three Rows Kestrel CIC"]
+    assert kestrel["verdict"] == "bad" and kestrel["rows"] == [2, 3, 4, 5], kestrel
+    assert [(p["row"], p["column"]) for p in kestrel["problems"]] == [(3, "website"), (4, "contact_email")]
+    differs = "'https://other.example' differs from 'https://kestrel.example' on row 2"
+    assert differs in kestrel["problems"][0]["problem"]
+    assert "not on row 2" in kestrel["problems"][1]["problem"]
+    plover = got["Two Rows Plover CIC"]
+    assert plover["verdict"] == "new" and plover["services"] == 3, plover

@@ -8,7 +8,8 @@ Three kinds of file, told apart by their content (not their name or Content-Type
 - a zip holding `xl/workbook.xml`: an xlsx workbook, whose first sheet is read as the flat sheet;
 - anything else: a CSV flat sheet (UTF-8), with the columns of GET /providers/export?format=csv (only
   `provider_name` and `legal_form` are required; rows with the same `provider_id`, or with none and the same
-  `provider_name`, are one organisation, each row with a `service_name` one of its services).
+  `provider_name`, are one organisation, each row with a `service_name` one of its services; the organisation is
+  read from its first row, and its other rows must say the same there or nothing).
 
 Every problem is reported where it is: the file, the row (the header is row 1) and the column."""
 
@@ -247,7 +248,7 @@ def _refuse_repeats(header: list[str], file: str | None = None) -> None:
 def _places(columns: list[int]) -> str:
     """[3, 9] -> "3 (C) and 9 (I)": a column by its number and its spreadsheet letter."""
     said = [f"{n} ({get_column_letter(n)})" for n in columns]
-    return ", ".join(said[:-1]) + " and " + said[-1]
+    return " and ".join([", ".join(said[:-1]), said[-1]] if len(said) > 1 else said)
 
 
 # --- the flat sheet ------------------------------------------------------------------------------------------
@@ -275,21 +276,74 @@ def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
             [ImportProblem(row=1, column=c, problem="missing column") for c in missing],
         )
     _refuse_repeats(header)
+    unnamed = [i for i, h in enumerate(header) if not h]
+    under_unnamed: dict[int, int] = {}  # an unnamed column holding a value: the first row it is on
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for n, cells in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             raise FileProblem(f"row {n} has more cells than the header has columns")
+        for i in unnamed:
+            if i < len(cells) and cells[i].strip():
+                under_unnamed.setdefault(i, n)
         record = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header) if h}
         key = f"id:{record['provider_id']}" if record.get("provider_id") else f"name:{record['provider_name'].lower()}"
         groups.setdefault(key, []).append((n, record))
+    if under_unnamed:
+        i, n = next(iter(under_unnamed.items()))
+        raise FileProblem(
+            f"column {_places([i + 1])} has no name in the header but holds values (row {n} is the first): name it "
+            "(the columns are those of GET /providers/export?format=csv) or empty it",
+            [
+                ImportProblem(row=first, column=f"{_places([i + 1])}, no name", problem="a value under no column name")
+                for i, first in under_unnamed.items()
+            ],
+        )
     return [_flat_one(group, tax, year) for group in groups.values()]
+
+
+ORGANISATION_COLUMNS = tuple(dict.fromkeys(FLAT_PROVIDER.values()))
+"""The columns an organisation is read from (on its first row): each of its rows must say the same or nothing."""
+LIST_COLUMNS = ("identifiers", "other_funding_sources")
+
+
+def _disagreements(group: list[tuple[int, dict[str, str]]]) -> list[ImportProblem]:
+    """The organisation's columns on its later rows (its further services) that say something its first row does
+    not: they would be dropped unseen, as the organisation is read from its first row."""
+    first_row, first = group[0]
+    problems = []
+    for n, r in group[1:]:
+        for column in ORGANISATION_COLUMNS:
+            value, kept = r.get(column, ""), first.get(column, "")
+            if not value:
+                continue
+            if column in LIST_COLUMNS:
+                same = _listed(value) == _listed(kept)
+            else:
+                same = value.casefold() == kept.casefold() if column == "provider_name" else value == kept
+            if same:
+                continue
+            said = (
+                f"{value!r} differs from {kept!r} on row {first_row}"
+                if kept
+                else f"{value!r} is given here but not on row {first_row}"
+            )
+            problems.append(
+                ImportProblem(
+                    row=n,
+                    column=column,
+                    problem=f"{said}, the organisation's first row: its columns are read from that row, so its "
+                    "further rows must say the same or leave them empty",
+                )
+            )
+    return problems
 
 
 def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int) -> Incoming:
     first_row, r = group[0]
     incoming = Incoming(row=first_row, name=r["provider_name"], rows=[n for n, _ in group])
+    incoming.problems += _disagreements(group)
 
     def provider_locate(path: str) -> tuple[str | None, str]:
         return None, _lookup(FLAT_PROVIDER, path, "provider_name")
