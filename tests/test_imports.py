@@ -612,3 +612,75 @@ async def test_an_organisations_later_rows_that_say_otherwise_make_it_bad_not_si
     assert "not on row 2" in kestrel["problems"][1]["problem"]
     plover = got["Two Rows Plover CIC"]
     assert plover["verdict"] == "new" and plover["services"] == 3, plover
+
+
+async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhere(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A bad row was told only its first problem, in the decoder's words ("Expected `str` matching regex ..."). It
+    is now told every problem (at most 20 a row, then how many more), each as the API's other routes say it: what
+    to enter, the codes' form and the closest code, the values allowed."""
+    admin = await keys.headers("admin")
+    many = {
+        "provider_name": "Many Problems Wren CIC",
+        "legal_form": "cic",
+        "identifiers": "12345",
+        "founded_year": "19x",
+        "contact_email": "not an email",
+        **SERVICE,
+        "pathway": "ete",
+        "min_age": "eighteen",
+        "gender": "female",
+        "areas": "E06000019; herefordshire; E06000099",
+    }
+    lots = {"provider_name": "Lots Of Areas Finch CIC", "legal_form": "cic", **SERVICE}
+    lots["areas"] = "; ".join(f"X{i}" for i in range(25))
+    r = await client.post("/imports", content=flat_csv([many, lots]), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    problems = got["Many Problems Wren CIC"]["problems"]
+    assert got["Many Problems Wren CIC"]["verdict"] == "bad"
+    told = {p["column"]: p["problem"] for p in problems if p["column"] != "areas"}
+    assert told == {
+        "identifiers": told["identifiers"],
+        "founded_year": "enter a whole number, for example 25",
+        "contact_email": told["contact_email"],
+        "pathway": told["pathway"],
+        "min_age": "enter a whole number, for example 25",
+        "gender": "'female' is not one of the values allowed: both, men, women",
+    }, problems
+    assert told["identifiers"].startswith("use the form GB-CHC-1234567")
+    assert told["contact_email"].startswith("must be an e-mail address")
+    assert "did you mean ETE" in told["pathway"]
+    areas = [p["problem"] for p in problems if p["column"] == "areas"]
+    assert len(areas) == 2 and "did you mean E06000019 (Herefordshire)?" in areas[0], areas
+    assert areas[1].startswith("unknown area code 'E06000099'"), areas
+    assert all(p["row"] == 2 for p in problems)
+    for p in problems:
+        assert not any(word in p["problem"] for word in ("Expected", "regex", "`", "null")), p
+    lots_told = got["Lots Of Areas Finch CIC"]["problems"]
+    assert len(lots_told) == 21 and all(p["row"] == 3 and p["column"] == "areas" for p in lots_told), lots_told
+    assert lots_told[0]["problem"].startswith("'X0' is not an area code: areas are ONS GSS codes")
+    assert lots_told[-1]["problem"].startswith("and 5 more problems on this row, not listed"), lots_told[-1]
+
+
+async def test_a_package_row_is_told_every_problem_in_plain_words(client: AsyncTestClient, keys: Keys) -> None:
+    """The same in an HSDS package: a services.csv row with two bad ages is told both, on their columns."""
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        services = list(csv.DictReader(io.StringIO(z.read("services.csv").decode(), newline="")))
+    services[0] |= {"minimum_age": "eighteen", "maximum_age": "200"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(services[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(services)
+    r = await client.post(
+        "/imports", content=repack(package, {"services.csv": out.getvalue().encode()}), headers={**admin, **ZIP}
+    )
+    assert r.status_code == 201, r.text
+    [bad] = [x for x in r.json()["rows"] if x["verdict"] == "bad"]
+    assert bad["problems"] == [
+        {"row": 2, "column": "minimum_age", "problem": "enter a whole number, for example 25", "file": "services.csv"},
+        {"row": 2, "column": "maximum_age", "problem": "must be 120 or less", "file": "services.csv"},
+    ]

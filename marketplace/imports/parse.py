@@ -19,17 +19,29 @@ import io
 import re
 import zipfile
 import zlib
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import NoneType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import msgspec
 from openpyxl.utils import get_column_letter
 
+from marketplace import messages
+from marketplace.errors import FieldProblem
 from marketplace.imports.models import ImportFormat, ImportProblem
-from marketplace.providers.models import MAX_NEW_SERVICES, NewProvider, ProviderProfile, ServiceIn, profile_problems
+from marketplace.providers.models import (
+    MAX_NEW_SERVICES,
+    NewProvider,
+    ProviderProfile,
+    ServiceIn,
+    profile_problems,
+    service_problems,
+)
 from marketplace.sheets import SheetError, read_csv, read_xlsx
 from marketplace.standards import service as standards
+from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
 
 MAX_ROWS = 50_000
@@ -148,7 +160,6 @@ HSDS_SERVICE = {  # a service's problems are placed on its row of services.csv (
     "cost.unit": ("services.csv", "cost_options.option"),
 }
 _INDEX = re.compile(r"\[\d+\]")
-_AT = re.compile(r" - at `\$\.?([^`]*)`$")
 Locate = Callable[[str], tuple[str | None, str]]
 """A field path (`eligibility.min_age`) to (file, column)."""
 
@@ -166,16 +177,112 @@ def _lookup(table: Mapping[str, Any], path: str, fallback: Any) -> Any:
     return fallback
 
 
-def _convert(raw: dict[str, Any], typ: type[Any], row: int, locate: Locate) -> tuple[Any | None, list[ImportProblem]]:
+MAX_ROW_PROBLEMS = 20
+"""Problems reported of one row of a file: beyond, one more says how many are not listed."""
+
+
+def _bare(typ: Any) -> Any:
+    """A field's type without its constraints and without None: `Annotated[list[X], Meta(...)] | None` -> list[X]."""
+    while True:
+        if get_origin(typ) is Annotated:
+            typ = get_args(typ)[0]
+        elif (
+            get_origin(typ) in (Union, UnionType) and len(kinds := [t for t in get_args(typ) if t is not NoneType]) == 1
+        ):
+            typ = kinds[0]
+        else:
+            return typ
+
+
+def _decoding_problems(value: Any, typ: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field, the decoder's words) of every problem of `value` as `typ`: each field of an object and each item of a
+    list checked on its own, so that one bad cell does not hide the others (the decoder stops at the first)."""
+    try:
+        msgspec.convert(value, typ, strict=False)
+        return []
+    except msgspec.ValidationError as e:
+        said, _, at = str(e).partition(" - at `$")
+        at = at.removesuffix("`")
+        whole = (f"{path}{at}" if path else at.removeprefix("."), said)
+    kind = _bare(typ)
+    found: list[tuple[str, str]] = []
+    if isinstance(value, dict) and isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        for f in msgspec.structs.fields(kind):
+            field = f"{path}.{f.encode_name}" if path else f.encode_name
+            if f.encode_name in value:
+                found += _decoding_problems(value[f.encode_name], f.type, field)
+            elif f.required:
+                found.append((field, "required"))
+    elif isinstance(value, list) and get_origin(kind) is list:
+        for i, item in enumerate(value):
+            found += _decoding_problems(item, get_args(kind)[0], f"{path}[{i}]")
+    return found or [whole]
+
+
+def _convert(
+    raw: dict[str, Any], typ: type[Any], row: int, locate: Locate, tax: Taxonomy
+) -> tuple[Any | None, list[ImportProblem]]:
+    """`raw` as `typ`, or every problem of it, each in the words the API's other routes use (`messages.problem`):
+    a cell is typed text, as a form's box is, so it is told what to enter (never "null" or JSON's types)."""
     try:
         return msgspec.convert(raw, typ, strict=False), []
-    except msgspec.ValidationError as e:
-        text = str(e)
-        m = _AT.search(text)
-        where = m.group(1) if m else ""
-        file, column = locate(where)
-        problem = _AT.sub("", text).replace("`", "")
-        return None, [ImportProblem(row=row, column=column, problem=problem, file=file)]
+    except msgspec.ValidationError:
+        pass
+    found = [
+        messages.problem(at, said, value=messages.value_at(raw, at), declared=typ, taxonomy=tax, form=True)
+        for at, said in _decoding_problems(raw, typ)
+    ]
+    told = {p.field for p in found}
+    for at, value in _leaves(raw):  # a code of the right form that is no code of its taxonomy: told now, not later
+        kind = messages.CODE_FIELDS.get(_INDEX.sub("", at).rpartition(".")[2])
+        if kind is not None and at not in told and (unknown := _unknown_code(at, value, kind, tax)) is not None:
+            found.append(unknown)
+    problems = []
+    for p in found:
+        file, column = locate(p.field)
+        problems.append(ImportProblem(row=row, column=column, problem=p.problem, file=file))
+    return None, problems
+
+
+def _leaves(value: Any, path: str = "") -> list[tuple[str, Any]]:
+    """(field, value) of every value in an object of objects and lists: `areas[1]`, `eligibility.min_age`."""
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, f"{path}[{i}]")]
+    return [(path, value)]
+
+
+def _unknown_code(field: str, value: Any, kind: str, tax: Taxonomy) -> FieldProblem | None:
+    if not isinstance(value, str):
+        return None
+    return check_code(field, value, tax.codes(kind), messages.CODE_WORDS[kind][0])
+
+
+def _bounded(problems: list[ImportProblem]) -> list[ImportProblem]:
+    """At most MAX_ROW_PROBLEMS problems of each row listed, then how many more that row has."""
+    per_row: Counter[tuple[str | None, int]] = Counter((p.file, p.row) for p in problems)
+    if max(per_row.values(), default=0) <= MAX_ROW_PROBLEMS:
+        return problems
+    kept: list[ImportProblem] = []
+    seen: Counter[tuple[str | None, int]] = Counter()
+    for p in problems:
+        where = (p.file, p.row)
+        seen[where] += 1
+        if seen[where] <= MAX_ROW_PROBLEMS:
+            kept.append(p)
+        elif seen[where] == MAX_ROW_PROBLEMS + 1:
+            more = per_row[where] - MAX_ROW_PROBLEMS
+            kept.append(
+                ImportProblem(
+                    row=p.row,
+                    column=p.column,
+                    problem=f"and {more} more problem{'s' if more > 1 else ''} on this row, not listed: fix those "
+                    "above and import the file again",
+                    file=p.file,
+                )
+            )
+    return kept
 
 
 def _clean(d: dict[str, Any]) -> dict[str, Any]:
@@ -195,32 +302,46 @@ def _listed(text: str) -> list[str]:
 
 def _rules(
     incoming: Incoming,
-    profile: NewProvider,
+    org: ProviderProfile | None,
+    services: list[ServiceIn],
     tax: Taxonomy,
     year: int,
     provider_at: Callable[[str], tuple[int, str | None, str]],
     service_at: Callable[[int, str], tuple[int, str | None, str]],
 ) -> None:
     """The rules a profile must keep (codes known, ages in order..., at most `MAX_NEW_SERVICES` services), each problem
-    placed in the file."""
-    if len(profile.services) > MAX_NEW_SERVICES:  # what committing it would refuse (NewProvider's limit)
+    placed in the file; checked of whatever of the organisation was read (`org`, None when it could not be; the
+    services that could be), so that a row is told every problem at once. The profile is made only without any."""
+    if len(services) > MAX_NEW_SERVICES:  # what committing it would refuse (NewProvider's limit)
         row, file, column = service_at(MAX_NEW_SERVICES, "")
         incoming.problems.append(
             ImportProblem(
                 row=row,
                 column=column,
                 problem=f"an organisation may bring at most {MAX_NEW_SERVICES} services; this one has "
-                f"{len(profile.services)} (this row is service {MAX_NEW_SERVICES + 1})",
+                f"{len(services)} (this row is service {MAX_NEW_SERVICES + 1})",
                 file=file,
             )
         )
         return
-    for p in profile_problems(profile, tax, year=year):
+    profile = None
+    if org is not None:
+        profile = msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider)
+        profile = msgspec.structs.replace(profile, services=services)
+        found = profile_problems(profile, tax, year=year)
+    else:
+        found = [
+            p
+            for i, s in enumerate(services)
+            for p in service_problems(s, tax, founded_year=None, year=year, prefix=f"services[{i}].")
+        ]
+    for p in found:
         m = re.match(r"services\[(\d+)\]\.?(.*)$", p.field)
         row, file, column = service_at(int(m.group(1)), m.group(2)) if m else provider_at(p.field)
-        problem = p.problem + (f" (did you mean {p.suggestion}?)" if p.suggestion else "")
+        hint = p.suggestion and "did you mean" not in p.problem  # check_code says it itself
+        problem = p.problem + (f" (did you mean {p.suggestion}?)" if hint else "")
         incoming.problems.append(ImportProblem(row=row, column=column, problem=problem, file=file))
-    if not incoming.problems:
+    if profile is not None and not incoming.problems:
         incoming.profile = profile
 
 
@@ -364,7 +485,7 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int)
             "resources": {"other_funding_sources": _listed(r.get("other_funding_sources", ""))},
         }
     )
-    org, problems = _convert(raw, ProviderProfile, first_row, provider_locate)
+    org, problems = _convert(raw, ProviderProfile, first_row, provider_locate, tax)
     incoming.problems += problems
     services: list[ServiceIn] = []
     service_rows: list[int] = []
@@ -395,16 +516,12 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int)
             }
         )
         service, problems = _convert(
-            raw_service, ServiceIn, n, lambda p: (None, _lookup(FLAT_SERVICE, p, "service_name"))
+            raw_service, ServiceIn, n, lambda p: (None, _lookup(FLAT_SERVICE, p, "service_name")), tax
         )
         incoming.problems += problems
         if service is not None:
             services.append(service)
             service_rows.append(n)
-    if org is None or incoming.problems:
-        return incoming
-    profile = msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider)
-    profile = msgspec.structs.replace(profile, services=services)
 
     def provider_at(path: str) -> tuple[int, str | None, str]:
         return first_row, None, _lookup(FLAT_PROVIDER, path, "provider_name")
@@ -412,7 +529,8 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int)
     def service_at(i: int, path: str) -> tuple[int, str | None, str]:
         return service_rows[i], None, _lookup(FLAT_SERVICE, path, "service_name")
 
-    _rules(incoming, profile, tax, year, provider_at, service_at)
+    _rules(incoming, org, services, tax, year, provider_at, service_at)
+    incoming.problems = _bounded(incoming.problems)
     return incoming
 
 
@@ -543,7 +661,7 @@ def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
         def org_locate(path: str, n: int = n) -> tuple[str | None, str]:
             return _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))  # type: ignore[no-any-return]
 
-        org, problems = _convert(raw, ProviderProfile, n, org_locate)
+        org, problems = _convert(raw, ProviderProfile, n, org_locate, tax)
         incoming.problems += problems
         built: list[ServiceIn] = []
         placed: list[int] = []
@@ -592,25 +710,22 @@ def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
             def service_locate(path: str, sn: int = sn) -> tuple[str | None, str]:
                 return _lookup(HSDS_SERVICE, path, ("services.csv", "name"))  # type: ignore[no-any-return]
 
-            service, problems = _convert(raw_service, ServiceIn, sn, service_locate)
+            service, problems = _convert(raw_service, ServiceIn, sn, service_locate, tax)
             incoming.problems += problems
             if service is not None:
                 built.append(service)
                 placed.append(sn)
         incoming.rows += [sn for sn, _ in own_services]
-        if org is not None and not incoming.problems:
-            profile = msgspec.structs.replace(
-                msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider), services=built
-            )
 
-            def provider_at(path: str, n: int = n) -> tuple[int, str | None, str]:
-                file, column = _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))
-                return n, file, column
+        def provider_at(path: str, n: int = n) -> tuple[int, str | None, str]:
+            file, column = _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))
+            return n, file, column
 
-            def service_at(i: int, path: str, placed: list[int] = placed) -> tuple[int, str | None, str]:
-                file, column = _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
-                return placed[i], file, column
+        def service_at(i: int, path: str, placed: list[int] = placed) -> tuple[int, str | None, str]:
+            file, column = _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
+            return placed[i], file, column
 
-            _rules(incoming, profile, tax, year, provider_at, service_at)
+        _rules(incoming, org, built, tax, year, provider_at, service_at)
+        incoming.problems = _bounded(incoming.problems)
         out.append(incoming)
     return out
