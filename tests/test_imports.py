@@ -180,6 +180,7 @@ async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client
         "problem": area["problems"][0]["problem"],
     }
     assert "E06000099" in area["problems"][0]["problem"]
+    assert area["problems"][0]["problem"].count("did you mean") <= 1  # the suggestion said once
     # a bad row cannot be accepted; the new one becomes a pending profile, audited
     run_id = r.json()["id"]
     r = await client.post(f"/imports/{run_id}/commit", json={"accept": [4]}, headers=admin)
