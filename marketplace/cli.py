@@ -323,8 +323,11 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if row.verdict == "duplicate":
             print(f"  row {row.row}: duplicate of provider {row.provider_id} ({'; '.join(row.reasons)}): {row.name}")
         elif row.verdict == "ambiguous":
-            names = ", ".join(f"{c.provider_id} ({c.score:.2f})" for c in row.candidates)
-            print(f"  row {row.row}: ambiguous, may be provider {names}: {row.name}")
+            names = ", ".join(
+                (f"provider {c.provider_id}" if c.row is None else f"row {c.row} of the file") + f" ({c.score:.2f})"
+                for c in row.candidates
+            )
+            print(f"  row {row.row}: ambiguous, may be {names}: {row.name}")
         elif row.verdict == "bad":
             for p in row.problems:
                 where = f"{p.file} " if p.file else ""

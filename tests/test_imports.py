@@ -685,3 +685,73 @@ async def test_a_package_row_is_told_every_problem_in_plain_words(client: AsyncT
         {"row": 2, "column": "minimum_age", "problem": "enter a whole number, for example 25", "file": "services.csv"},
         {"row": 2, "column": "maximum_age", "problem": "must be 120 or less", "file": "services.csv"},
     ]
+
+
+async def test_two_alike_organisations_in_one_file_the_dry_run_says_so_and_both_can_be_committed(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A file with two organisations a duplicate check calls the same could never be committed: the dry run judged
+    each row against the directory only (both new), the commit also against the rows it had just created (409 on
+    the second, whatever was accepted). The dry run now judges each row against the file's earlier rows too: the
+    second is ambiguous, its candidate the first row, said naming both rows; accepting both creates both, accepting
+    the new ones creates the first only; and the commit judges the rows against the directory only, as the dry run
+    did, so it does what the dry run said."""
+    admin = await keys.headers("admin")
+    first = {"provider_name": "Oxbow Heron Lantern Works CIC", "legal_form": "cic", **SERVICE}
+    second = {**first, "provider_name": "Oxbow Heron Lantern Works Ltd", "service_name": "Heron evenings"}
+    other = {"provider_name": "Quite Unrelated Bittern Co", "legal_form": "cic", **SERVICE}
+    body = flat_csv([first, second, other])
+    r = await client.post("/imports", content=body, headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    run = r.json()
+    verdicts = {x["row"]: x for x in run["rows"]}
+    assert [verdicts[n]["verdict"] for n in (2, 3, 4)] == ["new", "ambiguous", "new"], run["rows"]
+    [candidate] = verdicts[3]["candidates"]
+    assert candidate["row"] == 2 and candidate["provider_id"] is None, candidate
+    assert candidate["name"] == "Oxbow Heron Lantern Works CIC" and candidate["status"] == "new"
+    assert any("same area (E06000019)" in reason for reason in candidate["reasons"]), candidate
+    [said] = verdicts[3]["reasons"]
+    assert said.startswith("row 3 may be the same organisation as row 2 (Oxbow Heron Lantern Works CIC)"), said
+    assert "Accept both rows to create both" in said
+    assert run["summary"] == {"rows": 3, "new": 2, "duplicate": 0, "ambiguous": 1, "bad": 0, "services": 3}
+
+    r = await client.post(f"/imports/{run['id']}/commit", json={"accept": [2, 3, 4]}, headers=admin)
+    assert r.status_code == 200, r.text
+    assert [x["outcome"] for x in r.json()["results"]] == ["created", "created", "created"]
+    found = await client.get("/providers", params={"q": "Oxbow Heron Lantern", "status": "pending"}, headers=admin)
+    names = sorted(p["name"] for p in found.json()["items"])
+    assert names == ["Oxbow Heron Lantern Works CIC", "Oxbow Heron Lantern Works Ltd"], names
+
+    # accepting the new rows of such a file takes the first of the two and not the second
+    first = {**first, "provider_name": "Kiln Lane Grebe Collective CIC"}
+    second = {**second, "provider_name": "Kiln Lane Grebe Collective Ltd"}
+    r = await client.post("/imports", content=flat_csv([first, second]), headers={**admin, **CSV})
+    assert [x["verdict"] for x in r.json()["rows"]] == ["new", "ambiguous"], r.json()["rows"]
+    done = await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=admin)
+    assert done.status_code == 200, done.text
+    assert [(x["row"], x["outcome"]) for x in done.json()["results"]] == [(2, "created")]
+
+
+async def test_a_row_ambiguous_with_an_earlier_row_stops_the_commit_when_the_directory_gains_a_candidate_for_it(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """The commit does what the dry run said or nothing: a row the dry run called ambiguous (only because of an
+    earlier row of the file) that the directory has since gained candidates for is a 409, not created unseen."""
+    admin = await keys.headers("admin")
+    first = {"provider_name": "Oxbow Heron Lantern Works CIC", "legal_form": "cic", **SERVICE}
+    second = {**first, "provider_name": "Oxbow Heron Lantern Works Ltd", "website": "https://heron-lantern.example"}
+    r = await client.post("/imports", content=flat_csv([first, second]), headers={**admin, **CSV})
+    assert [x["verdict"] for x in r.json()["rows"]] == ["new", "ambiguous"], r.json()["rows"]
+    waiting = r.json()["id"]
+    meanwhile = [  # two providers of that website elsewhere: candidates of row 3, neither decided on
+        {**SERVICE, "provider_name": name, "legal_form": "cic", "website": "https://heron-lantern.example/"}
+        for name in ("Marram Sedge Alliance", "Tern Quarry Fellowship")
+    ]
+    r = await client.post("/imports", content=flat_csv(meanwhile), headers={**admin, **CSV})
+    assert (await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": [2, 3]}, headers=admin)).is_success
+    r = await client.post(f"/imports/{waiting}/commit", json={"accept": [2, 3]}, headers=admin)
+    assert r.status_code == 409, r.text
+    assert r.json()["message"].startswith("row 3 (Oxbow Heron Lantern Works Ltd) is now a possible duplicate")
+    assert "same website" in r.json()["errors"][0]["problem"]
+    found = await client.get("/providers", params={"q": "Oxbow Heron Lantern", "status": "pending"}, headers=admin)
+    assert found.json()["total"] == 0  # all or nothing

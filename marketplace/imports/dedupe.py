@@ -11,7 +11,10 @@ Reasons a provider is a candidate, each with a score:
 
 The verdict: no candidate is `new`; one provider with a strong reason (whatever weak candidates beside it), or
 one by org-id among several, is a `duplicate` of it; otherwise candidates make the row `ambiguous`, and the admin
-decides."""
+decides.
+
+A directory may also hold the earlier rows of the file being imported (`Known.row`, no provider yet): they are
+judged alike, and their candidates carry the row."""
 
 from __future__ import annotations
 
@@ -30,15 +33,17 @@ LEGAL_SUFFIXES = {"cic", "ltd", "limited", "trust", "cio", "the", "plc", "llp", 
 
 @dataclass(frozen=True, slots=True)
 class Known:
-    """A provider of the directory as matching sees it."""
+    """A provider of the directory as matching sees it (or an earlier row of the file: `row`)."""
 
-    provider_id: int
+    provider_id: int | None
     name: str
     status: str
     website: str | None
     identifiers: tuple[str, ...]
     areas: frozenset[str]
     """Its services' areas with every area above and below them."""
+    row: int | None = None
+    """A row of the file being imported, not (yet) a provider: `provider_id` is None."""
 
 
 LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d"})
@@ -141,31 +146,30 @@ class Directory:
                     reasons.setdefault(n, []).append(
                         (score * 0.8, f"similar name ({score:.2f}), no shared area", False)
                     )
-        candidates = []
+        candidates: dict[int, Candidate] = {}  # known index: its candidate
         strong: list[int] = []
         by_org_id: list[int] = []
         for n, found in reasons.items():
             k = self.known[n]
             best = max(s for s, _, _ in found)
             score = min(1.0, best + 0.05 * (len(found) - 1))
-            candidates.append(
-                Candidate(
-                    provider_id=k.provider_id,
-                    name=k.name,
-                    status=k.status,
-                    score=round(score, 3),
-                    reasons=[r for _, r, _ in found],
-                )
+            candidates[n] = Candidate(
+                provider_id=k.provider_id,
+                name=k.name,
+                status=k.status,
+                score=round(score, 3),
+                reasons=[r for _, r, _ in found],
+                row=k.row,
             )
             if any(st for _, _, st in found):
-                strong.append(k.provider_id)
+                strong.append(n)
             if any(r.startswith("same org-id") for _, r, _ in found):
-                by_org_id.append(k.provider_id)
-        candidates.sort(key=lambda c: (-c.score, c.provider_id))
-        if not candidates:
+                by_org_id.append(n)
+        order = sorted(candidates, key=lambda n: (-candidates[n].score, n))
+        if not order:
             return "new", []
         if len(by_org_id) == 1 or len(strong) == 1:
             winner = by_org_id[0] if len(by_org_id) == 1 else strong[0]
-            candidates.sort(key=lambda c: c.provider_id != winner)
-            return "duplicate", candidates
-        return "ambiguous", candidates
+            order.sort(key=lambda n: n != winner)
+            return "duplicate", [candidates[n] for n in order]
+        return "ambiguous", [candidates[n] for n in order]

@@ -25,16 +25,20 @@ class ImportProblem(msgspec.Struct, omit_defaults=True):
     file: str | None = None
 
 
-class Candidate(msgspec.Struct):
-    """A provider already in the directory that the row may be."""
+class Candidate(msgspec.Struct, omit_defaults=True):
+    """A provider already in the directory that the row may be, or an earlier row of the same file (`row`)."""
 
-    provider_id: int
+    provider_id: int | None
+    """The provider; null for an earlier row of the file (nothing is made of it before the commit)."""
     name: str
     status: str
+    """The provider's status; for an earlier row of the file, that row's verdict (new or ambiguous)."""
     score: float
     """0..1: how sure we are it is the same organisation."""
     reasons: list[str]
     """same org-id GB-CHC-1234567; same website; similar name (0.93) and same area (E06000019)..."""
+    row: int | None = None
+    """An earlier row of this file that the row may be the same organisation as (a row a commit could create)."""
 
 
 class ImportRow(msgspec.Struct, omit_defaults=True):
@@ -52,8 +56,11 @@ class ImportRow(msgspec.Struct, omit_defaults=True):
     """A duplicate: the provider it is."""
     score: float | None = None
     reasons: list[str] = []
+    """A duplicate: why it is the provider it is. An ambiguous row: which earlier rows of the file it may be the
+    same organisation as, and what accepting them does."""
     candidates: list[Candidate] = []
-    """An ambiguous row: the providers it may be (a duplicate: the one it is, first)."""
+    """An ambiguous row: the providers it may be, then the earlier rows of the file it may be (a duplicate: the
+    provider it is, first)."""
     problems: list[ImportProblem] = []
     """A bad row: every problem found."""
 

@@ -59,8 +59,9 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
         "with the file in a field named `file`): a flat sheet with the columns of GET /providers/export?format=csv, "
         "or an HSDS 3.0 tabular data package (as GET /providers/export?format=hsds makes). Nothing is written but "
         "the dry run: every organisation is reported `new`, a `duplicate` of a provider (score and reasons: same "
-        "org-id; similar name and same area; same website), `ambiguous` (its candidates) or `bad` (row, column, "
-        f"problem). At most {service.MAX_UPLOAD // 2**20} MB (413 beyond); a file that cannot be read at all is a "
+        "org-id; similar name and same area; same website), `ambiguous` (its candidates: providers, or an earlier "
+        "row of the file it may be the same organisation as) or `bad` (row, column, problem). At most "
+        f"{service.MAX_UPLOAD // 2**20} MB (413 beyond); a file that cannot be read at all is a "
         "422 naming where (file, row, column). POST /imports/{id}/commit applies the rows you accept."
     ),
     status_code=201,
@@ -98,8 +99,10 @@ async def get_import(import_id: Id, conn: Conn) -> ImportRun:
         '`{"accept": [row, ...]}` (rows as the dry run numbers them) or `{"accept": "new"}` (every new row). An '
         "accepted new or ambiguous row becomes a pending profile (not published); an accepted duplicate changes "
         "nothing and is reported `not_applied` (nothing is merged into an existing profile); a bad row cannot be "
-        "accepted (422). A row that has become a duplicate since the dry run stops the whole commit (409: run the "
-        "import again); an import is committed once (409 after). Every profile made, and the commit, is audited."
+        "accepted (422). Rows are judged against the directory again: one that is now a duplicate, or has a candidate "
+        "the dry run did not show, stops the whole commit (409: run the import again); what rows of the file are to "
+        "each other is as the dry run said (accepting a row and the earlier row it may be creates both). An import "
+        "is committed once (409 after). Every profile made, and the commit, is audited."
     ),
     status_code=200,
     responses=errors_doc(400, 401, 403, 404, 409, 422),

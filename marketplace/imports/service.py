@@ -5,9 +5,15 @@ A dry run reports every organisation of the file as `new`, a `duplicate` of a pr
 `ambiguous` (the candidates) or `bad` (every problem: row, column, what). A commit makes each accepted new or
 ambiguous row a **pending** profile (unpublished until an admin publishes it; unconfirmed until its provider
 confirms it); an accepted duplicate changes nothing and is reported `not_applied` (the marketplace has no
-proposed-change mechanism yet: nothing is ever merged into an existing profile). A bad row cannot be accepted. The
-directory is judged again at commit time: a row that has become a duplicate since the dry run stops the commit
-(409: dry-run again). Each profile made is in its history and the audit log, and the commit in the audit log."""
+proposed-change mechanism yet: nothing is ever merged into an existing profile). A bad row cannot be accepted.
+
+Each row is judged against the directory and against the file's earlier rows that a commit could create (new or
+ambiguous): a row like an earlier one is `ambiguous`, that row its candidate (`row`), and the admin decides:
+accepting both creates both, accepting one creates that one. The file does not change between the dry run and the
+commit, so neither does what its rows are to each other: the commit takes the dry run's word for that, and judges
+each accepted row against the directory again, which may have changed: a row that is now a duplicate, or that has
+a candidate the dry run did not show, stops the commit (409: dry-run again). So the dry run predicts the commit.
+Each profile made is in its history and the audit log, and the commit in the audit log."""
 
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.imports import queries
 from marketplace.imports.dedupe import Directory, Known
 from marketplace.imports.models import (
+    Candidate,
     CommitRequest,
     CommittedRow,
     ImportCommit,
@@ -35,6 +42,7 @@ from marketplace.imports.models import (
 from marketplace.imports.parse import FileProblem, Incoming, read
 from marketplace.providers import service as providers
 from marketplace.providers.models import NewProvider
+from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import Actor
 
 MAX_UPLOAD = 10 * 1024 * 1024
@@ -76,8 +84,32 @@ def _areas(profile: NewProvider) -> set[str]:
     return {a for s in profile.services for a in s.areas}
 
 
-def _judge(directory: Directory, incoming: list[Incoming], progress: Progress) -> list[ImportRow]:
+def _reach(tax: Taxonomy, profile: NewProvider, known: dict[str, tuple[str, ...]]) -> frozenset[str]:
+    """Its active services' areas with every area above and below them: what the directory holds of a provider
+    (`area_match_codes`), for a row of the file that later rows are compared with. `known`: each area's, as found."""
+    tree = tax.matching_areas
+    given = {a for s in profile.services if s.status == "active" for a in s.areas if a in tree}
+    for a in given - known.keys():
+        known[a] = (a, *tree.ancestors(a), *tree.descendants(a))
+    return frozenset(x for a in given for x in known[a])
+
+
+def _alike(row: int, found: list[Candidate]) -> list[str]:
+    """What the row's ambiguity with earlier rows of the file means, naming both rows."""
+    return [
+        f"row {row} may be the same organisation as row {c.row} ({c.name}): {'; '.join(c.reasons)}. Accept both "
+        "rows to create both (they are different organisations), or only the one to keep"
+        for c in found
+    ]
+
+
+def _judge(directory: Directory, incoming: list[Incoming], tax: Taxonomy, progress: Progress) -> list[ImportRow]:
+    """Each row against the directory, then (unless it is a duplicate: never created) against the earlier rows of the
+    file a commit could create. A separate directory of those rows: the directory's own verdicts are the commit's,
+    whatever the file holds."""
     rows: list[ImportRow] = []
+    earlier = Directory([])
+    reach: dict[str, tuple[str, ...]] = {}
     seen_ids: dict[str, int] = {}
     for n, item in enumerate(incoming, start=1):
         if n % 100 == 0:
@@ -94,6 +126,22 @@ def _judge(directory: Directory, incoming: list[Incoming], progress: Progress) -
             continue
         seen_ids.update(dict.fromkeys(p.identifiers, item.row))
         verdict, candidates = directory.judge(p.name, p.identifiers, p.website, _areas(p))
+        reasons: list[str] = []
+        if verdict != "duplicate":
+            _, alike = earlier.judge(p.name, p.identifiers, p.website, _areas(p))
+            if alike:
+                verdict, candidates, reasons = "ambiguous", candidates + alike, _alike(item.row, alike)
+            earlier.add(
+                Known(
+                    provider_id=None,
+                    name=p.name,
+                    status=verdict,
+                    website=p.website,
+                    identifiers=tuple(p.identifiers),
+                    areas=_reach(tax, p, reach),
+                    row=item.row,
+                )
+            )
         top = candidates[0] if verdict == "duplicate" else None
         rows.append(
             ImportRow(
@@ -101,7 +149,7 @@ def _judge(directory: Directory, incoming: list[Incoming], progress: Progress) -
                 services=len(p.services),
                 provider_id=top.provider_id if top else None,
                 score=top.score if top else None,
-                reasons=top.reasons if top else [],
+                reasons=top.reasons if top else reasons,
                 candidates=candidates,
                 **base,  # type: ignore[arg-type]
             )
@@ -138,7 +186,7 @@ async def dry_run(
         raise Unprocessable.field("file", "holds no organisation")
     progress(f"read {len(incoming)} organisations ({fmt}); checking them against the directory")
     directory = await _directory(conn)
-    rows = await asyncio.to_thread(_judge, directory, incoming, progress)  # off the event loop: CPU-bound
+    rows = await asyncio.to_thread(_judge, directory, incoming, ctx.taxonomy, progress)  # off the loop: CPU-bound
     summary = _summary(rows)
     profiles = {str(item.row): msgspec.to_builtins(item.profile) for item in incoming if item.profile is not None}
     async with conn.transaction():
@@ -241,25 +289,20 @@ async def commit(
                 )
                 continue
             profile = msgspec.convert(profiles[str(n)], NewProvider)
+            # the directory only (as the dry run judged it, before the file's rows): what the rows are to each other
+            # the dry run has said, and the admin has decided
             verdict, candidates = directory.judge(profile.name, profile.identifiers, profile.website, _areas(profile))
-            if verdict == "duplicate" or (row.verdict == "new" and verdict != "new"):
+            shown = {c.provider_id for c in row.candidates if c.provider_id is not None}
+            unseen = [c for c in candidates if c.provider_id not in shown]
+            if verdict == "duplicate" or unseen:
+                top = (unseen or candidates)[0]
                 raise Conflict(
-                    f"row {n} ({row.name}) is now a possible duplicate of provider {candidates[0].provider_id}: the "
-                    "directory changed since the dry run; run the import again",
-                    problems=[FieldProblem(field=f"row {n}", problem="; ".join(candidates[0].reasons))],
+                    f"row {n} ({row.name}) is now a possible duplicate of provider {top.provider_id}: the directory "
+                    "changed since the dry run; run the import again",
+                    problems=[FieldProblem(field=f"row {n}", problem="; ".join(top.reasons))],
                 )
             provider_id = await providers.create_pending(
                 ctx, conn, actor, profile, note=f"created pending by import {import_id}, row {n}"
-            )
-            directory.add(
-                Known(
-                    provider_id=provider_id,
-                    name=profile.name,
-                    status="pending",
-                    website=profile.website,
-                    identifiers=tuple(profile.identifiers),
-                    areas=frozenset(_areas(profile)),
-                )
             )
             results.append(CommittedRow(row=n, outcome="created", provider_id=provider_id))
             if done % 100 == 0:
