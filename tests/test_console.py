@@ -274,3 +274,16 @@ async def test_the_consoles_assets_are_served_by_the_app(read_client):
     )
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
     assert (await read_client.get("/console/static/secret")).status_code == 404
+
+
+async def test_a_shortlisted_providers_number_is_plain_digits(client, keys, fresh_db):
+    """The shortlist form's provider number in Arabic-Indic or fullwidth digits, or with a digit group, is not
+    provider 12 (or 1000): the page says what is wrong and nobody is shortlisted."""
+    csrf = await signed_in(client, keys, "commissioner")
+    client.follow_redirects = False
+    for typed in ("١٢", "１２", "1_0", " 12"):
+        refused = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": typed})
+        assert refused.status_code == 400, (typed, refused.status_code)
+        assert refused.headers["content-type"].startswith("text/html")
+        assert "provider_id: choose a provider" in refused.text
+    assert await fetchval(fresh_db, "select count(*) from console_shortlist") == 0

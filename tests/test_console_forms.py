@@ -470,3 +470,51 @@ def test_a_form_is_told_what_to_type_where_json_is_told_its_types() -> None:
     ):
         assert messages.problem("x", said, form=True).problem == form
         assert api in messages.problem("x", said).problem
+
+
+NOT_PLAIN = ("1_000", "١٢٣", "１２", "1e3", "+5", "nan")
+"""Numbers Python's int() or float() reads that nobody types as one: digit groups, Arabic-Indic and fullwidth digits,
+e-notation, a plus sign, not-a-number."""
+
+
+def test_a_number_on_a_form_is_plain_ascii_digits() -> None:
+    from marketplace.console import forms
+
+    for typed in NOT_PLAIN:
+        assert forms.read_number(typed) is None and forms.read_number(typed, whole=False) is None, typed
+    assert [forms.read_number(t) for t in ("0", "25", "-4", "007")] == [0, 25, -4, 7]
+    assert [forms.read_number(t, whole=False) for t in ("12.5", "-0.25", "5.", ".5", "40")] == [12.5, -0.25, 5, 0.5, 40]
+    assert forms.read_number("12.5") is None  # a whole number has no decimal point
+    ids = [forms.read_id(t) for t in ("1", "999999999999", "0", "1000000000000", "١", "-3")]
+    assert ids == [1, 999_999_999_999, None, None, None, None]
+    # an item's number on a form (premises.3.area) too: a key in other digits makes no item
+    assert forms.items({"premises.١.area": "E06000019"}, "premises", forms.PREMISES) == [0]
+
+
+async def test_a_number_answer_and_the_revision_are_read_only_from_plain_digits(world: World) -> None:  # noqa: F811
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    api = {"Authorization": f"Bearer {key}"}
+    path, box = f"/console/exercises/{exercise_id}/respond", f"answer.{qs[2]['id']}"
+    c.follow_redirects = False
+    for typed in NOT_PLAIN:
+        bad = await c.post(path, data=good_form(csrf, need_id, s1, qs, **{box: typed}))
+        assert bad.status_code == 400, (typed, bad.status_code)
+        assert errors(bad.text) == {fid(box): "enter a number, for example 12.5"}, typed
+        assert f'value="{typed}"' in bad.text  # kept as typed
+        assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+    done = await c.post(path, data=good_form(csrf, need_id, s1, qs, **{box: "-1,250.5"}))
+    assert done.status_code == 303, errors(done.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["revision"] == 1 and stored["answers"][2]["value"] == -1250.5
+
+    # the revision a form was opened at (a hidden field) is plain digits too: "١" is not revision 1
+    form = form_of((await c.get(path)).text, path) | {f"need.{need_id}.unit_cost": "1750"}
+    lost = await c.post(path, data=form | {"revision": "١"})
+    assert lost.status_code == 400 and "the form lost the revision it was opened at" in lost.text
+    gone = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "١"})
+    assert gone.status_code == 400 and "the form lost the revision it was opened at" in gone.text
+    after = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert (after["revision"], after["status"], after["needs"][0]["unit_cost"]) == (1, "submitted", 1800)

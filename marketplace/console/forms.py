@@ -105,6 +105,30 @@ def number(value: float) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
+ID_MOST = 999_999_999_999
+"""The largest id the API takes (`http.Id`): a record's number on a form or in a link is from 1 to this."""
+_WHOLE = re.compile(r"-?[0-9]{1,1000}")
+_DECIMAL = re.compile(r"-?(?:[0-9]{1,1000}(?:\.[0-9]{0,1000})?|\.[0-9]{1,1000})")
+
+
+def read_number(text: str, *, whole: bool = True) -> int | float | None:
+    """A number as typed in a form (or given in a link): ASCII digits, a leading minus sign and, unless `whole`, one
+    decimal point; None for anything else. The console's one way to read a number: Python's int() and float() also
+    read `1_000`, `١٢٣` (Arabic-Indic digits), `１２` (fullwidth), ` +5 `, `1e3`, `nan` and `inf`, none of which is a
+    number as someone types one. Whether it may be negative, and how large it may be, is the field's own to say
+    (its bounds: "must be 0 or more" says more than "enter a whole number")."""
+    if whole:
+        return int(text) if _WHOLE.fullmatch(text) else None
+    return float(text) if _DECIMAL.fullmatch(text) else None
+
+
+def read_id(text: str) -> int | None:
+    """A record's number (a provider's, a service's, the version a form was opened at) as a form or a link gives
+    it: a whole number from 1 to ID_MOST (`read_number`), else None."""
+    found = read_number(text)
+    return found if isinstance(found, int) and 1 <= found <= ID_MOST else None
+
+
 def _nullable(form: Mapping[str, str], name: str) -> str | None:
     return form.get(name, "").strip() or None
 
@@ -137,7 +161,7 @@ def _set(body: dict[str, Any], path: str, value: Any) -> None:
 def items(values: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> list[int]:
     """The items of a list on the form (`outcomes.0.`, `outcomes.3.`...), by their number on the form, and one blank
     item after them to add one (unless the last is blank already)."""
-    found = sorted({int(m.group(1)) for k in values if (m := re.match(rf"^{re.escape(prefix)}\.(\d{{1,3}})\.", k))})
+    found = sorted({int(m.group(1)) for k in values if (m := re.match(rf"^{re.escape(prefix)}\.([0-9]{{1,3}})\.", k))})
     if not found or any(values.get(f"{prefix}.{found[-1]}.{f}", "").strip() for f in fields):
         found.append(found[-1] + 1 if found else 0)
     return found
@@ -405,12 +429,14 @@ def partner_values(need_prefix: str, partners: list[Any]) -> dict[str, str]:
     return values
 
 
-PARTNER_WORDS = {
+API_WORDS = {
     "give either provider_id (a directory provider) or name": (
         "give either a directory provider's number or the name of an organisation outside the directory, not both"
-    )
+    ),
+    "expected a number": "enter a number, for example 12.5",
 }
-"""The API's words that name its JSON fields, as the form says them."""
+"""The API's words that name its JSON fields or types, as the form says them (a number question's answer box is told
+what every number box is told)."""
 
 
 # --- after a conflict ------------------------------------------------------------------------------------------

@@ -281,6 +281,14 @@ def _lost(field: str) -> InvalidInput:
     return InvalidInput.field(field, f"the form lost the {field} it was opened at: open it again")
 
 
+def _opened_at(form: Mapping[str, str], field: str) -> int:
+    """The version (or revision) a form was opened at, from its hidden field (`forms.read_id`)."""
+    found = forms.read_id(form.get(field, ""))
+    if found is None:
+        raise _lost(field)
+    return found
+
+
 def _problems(exc: InvalidInput | Unprocessable) -> list[FieldProblem]:
     """What the API found wrong, by field (the whole body when it names none)."""
     return exc.problems or [FieldProblem(field="body", problem=exc.message)]
@@ -353,12 +361,10 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
     current = await service.provider(ctx, conn, session.caller, provider_id)
     forms.keep_order(body, current, forms.PROFILE_GROUPS, where)
     labels = forms.profile_labels(values)
+    version = _opened_at(form, "version")
     try:
-        version = int(form.get("version", ""))
         patch = service.decode_form(body, ProviderPatch)
         await providers.change(ctx, conn, actor_of(request.scope), provider_id, etag(version), patched(patch))
-    except ValueError:
-        raise _lost("version") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
         current = await service.provider(ctx, conn, session.caller, provider_id)
@@ -400,7 +406,7 @@ def _service_page(
     pathway = form.values.get("pathway") or svc.pathway
     desired = dict(ctx.taxonomy.desired_outcomes_of(pathway))
     for k in form.values:  # a desired outcome of another pathway the record names, to untick
-        if (m := re.match(r"^outcomes\.\d+\.desired\.([A-Z_]{1,40})$", k)) and m.group(1) not in desired:
+        if (m := re.match(r"^outcomes\.[0-9]+\.desired\.([A-Z_]{1,40})$", k)) and m.group(1) not in desired:
             desired[m.group(1)] = m.group(1)
     return page(
         "edit_service.html.j2",
@@ -434,14 +440,12 @@ async def save_service(
     held = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
     forms.keep_order(body, held, forms.SERVICE_GROUPS, where)
     labels = forms.service_labels(values)
+    version, profile_version = _opened_at(form, "version"), _opened_at(form, "profile_version")
     try:
-        version, profile_version = int(form.get("version", "")), int(form.get("profile_version", ""))
         patch = service.decode_form(body, ServicePatch)
         await providers.change_service(
             ctx, conn, actor_of(request.scope), provider_id, service_id, etag(version), patch
         )
-    except ValueError:
-        raise _lost("version") from None
     except PreconditionFailed as exc:
         changes = await service.changes_since(
             ctx, conn, session.caller, provider_id, profile_version, prefix=f"services[{service_id}]."
@@ -633,10 +637,9 @@ async def compare_page(
 @post("/needs/{need_id:int}/shortlist", status_code=303)
 async def shortlist_add(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     _, form = await posted(request, conn)
-    try:
-        provider_id = int(form.get("provider_id", ""))
-    except ValueError:
-        raise InvalidInput.field("provider_id", "choose a provider") from None
+    provider_id = forms.read_id(form.get("provider_id", ""))
+    if provider_id is None:
+        raise InvalidInput.field("provider_id", "choose a provider")
     await service.add_to_shortlist(ctx, conn, actor_of(request.scope), need_id, provider_id)
     return see_other(_back(form, f"/console/needs/{need_id}"))
 
@@ -821,25 +824,21 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     changed = None
     changes: list[Change] = []
     status = 400
-    revision_ = 0
+    revision = _opened_at(form, "revision") if form.get("revision", "").strip() else 0
     try:
-        revision = form.get("revision", "").strip()
-        revision_ = int(revision) if revision else 0
         data = service.decode_form(body, ResponseIn)
         if revision:
             await engagement.revise_response(
-                ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision_), data
+                ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision), data
             )
         else:
             await engagement.submit_response(ctx, conn, actor_of(request.scope), exercise_id, data)
-    except ValueError:
-        raise _lost("revision") from None
     except PreconditionFailed:
         changed = await _own_response(conn, exercise_id, provider_id)
         values["revision"] = str(changed.revision) if changed is not None else ""
         if changed is not None:
             opened = next(
-                (r for r in await engagement.list_revisions(conn, exercise_id, provider_id) if r.revision == revision_),
+                (r for r in await engagement.list_revisions(conn, exercise_id, provider_id) if r.revision == revision),
                 None,
             )
             services_ = await providers.list_services(ctx, conn, session.caller, provider_id)
@@ -873,10 +872,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
 async def withdraw(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     session, form = await posted(request, conn)
     provider_id = _provider(session.caller)
-    try:
-        revision = int(form.get("revision", ""))
-    except ValueError:
-        raise _lost("revision") from None
+    revision = _opened_at(form, "revision")
     await engagement.withdraw_response(ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision))
     return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?withdrawn=1")
 

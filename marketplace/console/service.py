@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import math
 import re
 import secrets
 from collections.abc import Mapping
@@ -235,8 +234,9 @@ _ASKED = re.compile(r"^question (\d+) needs an answer")
 
 
 def _answer_value(kind: str, form: Mapping[str, str], name: str, choices: list[str]) -> Any:
-    """A question's answer as the form gives it, in the API's type (None: left unanswered). A number that does not
-    read as one is passed on as typed, for the API to name the problem."""
+    """A question's answer as the form gives it, in the API's type (None: left unanswered). A number is plain digits
+    (thousands commas aside: `forms.read_number`); one that does not read as one is passed on as typed, for the API to
+    name the problem."""
     if kind == "multiple_choice":
         picked = [c for i, c in enumerate(choices) if form.get(f"{name}.{i}")]
         return picked or None
@@ -246,18 +246,9 @@ def _answer_value(kind: str, form: Mapping[str, str], name: str, choices: list[s
     if kind == "yes_no":
         return {"yes": True, "no": False}.get(value, value)
     if kind == "number":
-        try:
-            number = float(value.replace(",", ""))
-        except ValueError:
-            return value
-        return number if math.isfinite(number) else value
+        number = forms.read_number(value.replace(",", ""), whole=False)
+        return value if number is None else number
     return value
-
-
-def _id(key: str, prefix: str) -> bool:
-    """`key` is `prefix` and an id in ASCII digits (a form's keys are whatever the browser sent)."""
-    rest = key.removeprefix(prefix)
-    return rest.isascii() and rest.isdigit() and len(rest) <= 12
 
 
 def response_body(
@@ -282,7 +273,8 @@ def response_body(
         item: dict[str, Any] = {"need_id": need.id, "intent": intent}
         if intent != "not_interested":
             prefix = f"{p}.service."
-            item["service_ids"] = [int(k.removeprefix(prefix)) for k in form if k.startswith(prefix) and _id(k, prefix)]
+            ticked = (forms.read_id(k.removeprefix(prefix)) for k in form if k.startswith(prefix))  # keys as sent
+            item["service_ids"] = [sid for sid in ticked if sid is not None]
             where[f"{a}.service_ids"] = f"{p}.services"
             capacity: list[dict[str, str]] = []
             for area in need.areas:
@@ -324,7 +316,7 @@ def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[s
                 if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
                     name = where[path]
                     break
-        said = forms.PARTNER_WORDS.get(p.problem, p.problem)
+        said = forms.API_WORDS.get(p.problem, p.problem)
         if name is None:
             unplaced.append(msgspec.structs.replace(p, problem=said))
         else:
@@ -414,6 +406,7 @@ def change_label(notice: Notice, services: list[Any], name: str) -> str:
         return response_labels(notice).get(name, name)
     if parts[0] == "answer" and len(parts) >= 2 and parts[1] in questions:
         i, q = questions[parts[1]]
-        choice = f" ({q.choices[int(parts[2])]})" if len(parts) == 3 and parts[2].isdigit() else ""
+        c = forms.read_number(parts[2]) if len(parts) == 3 else None
+        choice = f" ({q.choices[c]})" if isinstance(c, int) and 0 <= c < len(q.choices) else ""
         return f"Question {i}{choice}"
     return name
