@@ -518,3 +518,68 @@ async def test_a_number_answer_and_the_revision_are_read_only_from_plain_digits(
     assert gone.status_code == 400 and "the form lost the revision it was opened at" in gone.text
     after = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
     assert (after["revision"], after["status"], after["needs"][0]["unit_cost"]) == (1, "submitted", 1800)
+
+
+WHOLE, NUMBER = "enter a whole number, for example 25", "enter a number, for example 12.5"
+
+
+async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(client, keys):
+    """`1e3`, `1.0` in a whole-number box and the like were read leniently as numbers (and saved): each is shown
+    beside its box and nothing is stored; a plain number, with its pound sign and commas, still saves."""
+    await signed_in(client, keys, "provider", 1)
+    client.follow_redirects = False
+    before = (await client.get("/providers/1")).json()
+    path = "/console/providers/1/edit"
+    for box, typed, said in (
+        ("founded_year", "1e3", WHOLE),
+        ("resources.volunteers", "1e2", WHOLE),
+        ("resources.match_funding_per_year", "2000.0", WHOLE),
+        ("finances.annual_income", "1_000", WHOLE),
+        ("finances.reserves_months", "1e1", NUMBER),
+        ("finances.reserves_months", "١٢", NUMBER),
+    ):
+        _, form = await opened(client, path)
+        page = await client.post(path, data=form | {box: typed})
+        assert page.status_code == 400, (box, typed, page.status_code)
+        assert errors(page.text) == {fid(box): said}, (box, typed)
+    spath = f"/console/providers/1/services/{before['services'][0]['id']}/edit"
+    record = {"outcomes.0.outcome": "Into work", "outcomes.0.measure": "Jobs", "outcomes.0.period": "2025"}
+    for box, typed, said in (
+        ("eligibility.min_age", "1e1", WHOLE),
+        ("capacity.places_available", "5.0", WHOLE),
+        ("years_delivering", "1e1", WHOLE),
+        ("cost.amount", "1e2", NUMBER),
+        ("outcomes.0.value", "1e2", NUMBER),
+        ("outcomes.0.people", "1e2", WHOLE),
+    ):
+        _, form = await opened(client, spath)
+        page = await client.post(spath, data=form | record | {"cost.unit": "per_hour", box: typed})
+        assert page.status_code == 400, (box, typed, page.status_code)
+        assert errors(page.text) == {fid(box): said}, (box, typed)
+    assert (await client.get("/providers/1")).json() == before
+
+    _, form = await opened(client, path)
+    saved = await client.post(path, data=form | {"finances.annual_income": "£1,250,000", "founded_year": "1950"})
+    assert saved.status_code == 303, errors(saved.text)
+    after = (await client.get("/providers/1")).json()
+    assert (after["finances"]["annual_income"], after["founded_year"]) == (1_250_000, 1950)
+
+
+async def test_response_number_boxes_take_plain_digits(world: World) -> None:  # noqa: F811
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
+    for box, typed in (
+        (f"{n}.capacity.E06000020", "1e2"),
+        (f"{n}.unit_cost", "1e3"),
+        (f"{n}.unit_cost", "1800.0"),
+        (f"{n}.partner.0.provider_id", f"{p2}.0"),
+    ):
+        form = good_form(csrf, need_id, s1, qs, **{box: typed}) | {f"{n}.partners": ""}
+        page = await c.post(path, data=form)
+        assert page.status_code == 400, (box, typed, page.status_code)
+        assert errors(page.text) == {fid(box): WHOLE}, (box, typed)
+    api = {"Authorization": f"Bearer {key}"}
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404

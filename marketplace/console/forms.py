@@ -138,6 +138,16 @@ def _money(text: str | None) -> str | None:
     return text.replace(",", "").replace("£", "").strip() if text is not None else None
 
 
+def as_number(text: str | None, *, whole: bool) -> int | float | str | None:
+    """A number box's value as the body takes it: the number typed (`read_number`), or the text as typed when it is
+    not one, which the API's decoder, reading a form strictly (`service.decode_form`), refuses beside the box with
+    what to type ("enter a whole number, for example 25"); never read leniently into a number (`1e3`, `1.0`)."""
+    if text is None:
+        return None
+    found = read_number(text, whole=whole)
+    return text if found is None else found
+
+
 def _codes(text: str) -> list[str]:
     return [c for c in re.split(r"[\s,]+", text.strip()) if c]
 
@@ -206,6 +216,29 @@ PROFILE_GROUPS = ("accreditations", "social_value")
 PROFILE_KEPT = ("resources.volunteers", "resources.match_funding_per_year")
 """Numbers that cannot be cleared: left empty, they stay as they are."""
 MONEY = ("finances.annual_income", "resources.match_funding_per_year", "cost.amount")
+NUMBERS = {
+    "founded_year": True,
+    "resources.volunteers": True,
+    "resources.match_funding_per_year": True,
+    "finances.annual_income": True,
+    "finances.reserves_months": False,
+    "eligibility.min_age": True,
+    "eligibility.max_age": True,
+    "capacity.service_users_per_year": True,
+    "capacity.places_available": True,
+    "years_delivering": True,
+    "cost.amount": False,
+}
+"""The number boxes of the profile and service forms, by field: True, a whole number; False, one with a decimal
+point allowed (an outcomes record's figure and people are read in `service_body`)."""
+
+
+def _box(form: Mapping[str, str], name: str) -> Any:
+    """A box's value for the body, empty as None: money less its pound sign and commas, a number box's number."""
+    value = _nullable(form, name)
+    if name in MONEY:
+        value = _money(value)
+    return as_number(value, whole=NUMBERS[name]) if name in NUMBERS else value
 
 
 def profile_values(p: Provider) -> dict[str, str]:
@@ -250,8 +283,7 @@ def _scalars(
             where[name] = name
     for name in nullable:
         if name in form:
-            value = _nullable(form, name)
-            _set(body, name, _money(value) if name in MONEY else value)
+            _set(body, name, _box(form, name))
             where[name] = name
     return body, where
 
@@ -261,8 +293,8 @@ def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     field paths shows on the form."""
     body, where = _scalars(form, PROFILE_REQUIRED, PROFILE_NULLABLE)
     for name in PROFILE_KEPT:
-        if (value := _nullable(form, name)) is not None:
-            _set(body, name, _money(value) if name in MONEY else value)
+        if (value := _box(form, name)) is not None:
+            _set(body, name, value)
             where[name] = name
     if "identifiers" in form:
         body["identifiers"] = _codes(form["identifiers"])
@@ -343,7 +375,7 @@ def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     """The service form as a PATCH /providers/{id}/services/{sid} body (only what the form carries), and where each
     of the body's field paths shows on the form."""
     body, where = _scalars(form, SERVICE_REQUIRED, SERVICE_NULLABLE)
-    if (years := _nullable(form, "years_delivering")) is not None:
+    if (years := _box(form, "years_delivering")) is not None:
         body["years_delivering"] = years
         where["years_delivering"] = "years_delivering"
     if "areas" in form:
@@ -354,8 +386,8 @@ def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
             body[group] = _ticked(form, f"{group}.")
             where[group] = group
     if "cost.amount" in form:
-        amount, unit = _money(_nullable(form, "cost.amount")), _nullable(form, "cost.unit")
-        cost: dict[str, str] = {}
+        amount, unit = _box(form, "cost.amount"), _nullable(form, "cost.unit")
+        cost: dict[str, Any] = {}
         if amount is not None:
             cost["amount"] = amount
         if unit is not None:
@@ -375,8 +407,8 @@ def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
             where |= {f"{a}.{f}": f"{p}.{f}" for f in (*OUTCOME, "source")}
             where[f"{a}.desired_outcomes"] = f"{p}.desired_outcomes"
             record: dict[str, Any] = {f: form.get(f"{p}.{f}", "").strip() for f in ("outcome", "measure", "period")}
-            record["value"] = _money(_nullable(form, f"{p}.value"))
-            record["people"] = _money(_nullable(form, f"{p}.people"))
+            record["value"] = as_number(_money(_nullable(form, f"{p}.value")), whole=False)
+            record["people"] = as_number(_money(_nullable(form, f"{p}.people")), whole=True)
             record["source"] = form.get(f"{p}.source", "self_declared")
             record["reference"] = _nullable(form, f"{p}.reference")
             record["note"] = _nullable(form, f"{p}.note")
@@ -413,7 +445,7 @@ def partners_body(
         where |= {a: f"{p}.provider_id", f"{a}.provider_id": f"{p}.provider_id", f"{a}.name": f"{p}.name"}
         partner: dict[str, Any] = {}
         if (pid := _nullable(form, f"{p}.provider_id")) is not None:
-            partner["provider_id"] = pid
+            partner["provider_id"] = as_number(pid, whole=True)
         if (name := _nullable(form, f"{p}.name")) is not None:
             partner["name"] = name
         found.append(partner)

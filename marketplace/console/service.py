@@ -207,9 +207,12 @@ _MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
 def decode_form(data: dict[str, Any], into: type[T]) -> T:
     """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), with the
     problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words, as said to
-    someone filling in a form (a number box is told "enter a whole number, for example 25", never "or null")."""
+    someone filling in a form (a number box is told "enter a whole number, for example 25", never "or null").
+
+    Strictly, as the API reads JSON: the form turned what was typed as a number into one (`forms.as_number`), so text
+    left in a number field was not typed as a number; read leniently, `1e3` and `1.0` would be taken as numbers."""
     try:
-        return msgspec.convert(data, into, strict=False)
+        return msgspec.convert(data, into, strict=True)
     except msgspec.ValidationError as exc:
         said, field = str(exc), "body"
         if (m := _AT.match(said)) is not None:
@@ -276,14 +279,14 @@ def response_body(
             ticked = (forms.read_id(k.removeprefix(prefix)) for k in form if k.startswith(prefix))  # keys as sent
             item["service_ids"] = [sid for sid in ticked if sid is not None]
             where[f"{a}.service_ids"] = f"{p}.services"
-            capacity: list[dict[str, str]] = []
+            capacity: list[dict[str, Any]] = []
             for area in need.areas:
                 if (v := optional(form, f"{p}.capacity.{area}")) is not None:
                     where[f"{a}.capacity[{len(capacity)}]"] = f"{p}.capacity.{area}"
-                    capacity.append({"area": area, "service_users_per_year": v})
+                    capacity.append({"area": area, "service_users_per_year": forms.as_number(v, whole=True)})
             item["capacity"] = capacity
             if (cost := optional(form, f"{p}.unit_cost")) is not None:
-                item["unit_cost"] = cost.replace(",", "").removeprefix("£")
+                item["unit_cost"] = forms.as_number(cost.replace(",", "").removeprefix("£"), whole=True)
             where[f"{a}.unit_cost"] = f"{p}.unit_cost"
             if f"{p}.partners" in form:  # the form's partners (its marker: none given clears them)
                 item["partners"] = forms.partners_body(form, p, a, where)
