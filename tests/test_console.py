@@ -5,6 +5,7 @@ accessibility) is driven in tests/browser/."""
 from __future__ import annotations
 
 import re
+from html import unescape
 
 from conftest import execute, fetchval
 
@@ -287,3 +288,36 @@ async def test_a_shortlisted_providers_number_is_plain_digits(client, keys, fres
         assert refused.headers["content-type"].startswith("text/html")
         assert "provider_id: choose a provider" in refused.text
     assert await fetchval(fresh_db, "select count(*) from console_shortlist") == 0
+
+
+async def test_an_id_beyond_the_databases_range_gets_a_console_page_that_says_so(client, keys, fresh_db):
+    """A 20-digit provider number on the shortlist form went to the database, which refused it, and the browser
+    got the API's JSON 400; on the compare page (and 0 or -1) it made a column for a provider that cannot exist; in a
+    page's address it was told "Expected `int` <= 999999999999"; as the version a form was opened at, the form came
+    back as if saved, with nothing saved and no problem shown. Each is now a console page saying what is wrong."""
+    csrf = await signed_in(client, keys, "commissioner")
+    client.follow_redirects = False
+    huge = "12345678901234567890"
+    refused = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": huge})
+    assert refused.status_code == 400 and refused.headers["content-type"].startswith("text/html")
+    said = f"choose a provider: '{huge}' is not a provider's number (a whole number from 1 to 999999999999)"
+    assert said in unescape(refused.text)
+    assert await fetchval(fresh_db, "select count(*) from console_shortlist") == 0
+
+    assert (await client.post("/console/needs/1/match-runs", data={"csrf_token": csrf})).status_code == 303
+    for given in (huge, "0", "-1"):
+        compared = await client.get(f"/console/needs/1/compare?provider=1&provider={given}")
+        assert compared.status_code == 400 and compared.headers["content-type"].startswith("text/html"), given
+        assert "There is a problem</h2>" in compared.text
+        assert f"provider: '{given}' is not a provider's number" in unescape(compared.text), given
+
+    for path in (f"/console/providers/{huge}", f"/console/needs/{huge}/compare?provider=1"):
+        addressed = await client.get(path)
+        assert addressed.status_code == 400 and addressed.headers["content-type"].startswith("text/html")
+        assert "must be 999999999999 or less" in addressed.text and "Expected" not in addressed.text, path
+
+    csrf = await signed_in(client, keys, "provider", 1)
+    before = await fetchval(fresh_db, "select version from provider where id = 1")
+    lost = await client.post("/console/providers/1/edit", data={"csrf_token": csrf, "version": huge, "name": "Renamed"})
+    assert lost.status_code == 400 and "the form lost the version it was opened at: open it again" in lost.text
+    assert await fetchval(fresh_db, "select version from provider where id = 1") == before

@@ -22,6 +22,7 @@ from litestar.exceptions import ValidationException
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
+from marketplace import messages
 from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, AppraisalSummary
@@ -608,7 +609,7 @@ async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, 
 
 @get("/needs/{need_id:int}/compare")
 async def compare_page(
-    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: FromQuery[list[int] | None] = None
+    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: FromQuery[list[str] | None] = None
 ) -> Response[str]:
     session = await _staff(request, conn)
     need = await exercises.get_need(conn, need_id)
@@ -637,9 +638,10 @@ async def compare_page(
 @post("/needs/{need_id:int}/shortlist", status_code=303)
 async def shortlist_add(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     _, form = await posted(request, conn)
-    provider_id = forms.read_id(form.get("provider_id", ""))
+    provider_id = forms.read_id(typed := form.get("provider_id", ""))
     if provider_id is None:
-        raise InvalidInput.field("provider_id", "choose a provider")
+        said = f"choose a provider: {forms.not_an_id(typed, 'a provider')}" if typed else "choose a provider"
+        raise InvalidInput.field("provider_id", said)
     await service.add_to_shortlist(ctx, conn, actor_of(request.scope), need_id, provider_id)
     return see_other(_back(form, f"/console/needs/{need_id}"))
 
@@ -1027,17 +1029,25 @@ STATUS = {
 }
 
 
+def _address_part(key: str) -> str:
+    """A parameter of a page's address as a person names it (`provider_id` -> "provider number")."""
+    return key.removesuffix("_id").replace("_", " ") + " number" if key.endswith("_id") else key.replace("_", " ")
+
+
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if isinstance(exc, SignInNeeded):
         where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return see_other("/console/sign-in?next=" + quote(where if request.method == "GET" else "/console/home"))
-    if isinstance(exc, ValidationException):  # a query parameter out of range, say: the API's own problems
+    if isinstance(exc, ValidationException):  # a number in the address out of range, say: in plain words
         problems = [
-            FieldProblem(field=str(p.get("key") or "query"), problem=str(p.get("message", "invalid value")))
+            FieldProblem(
+                field=_address_part(str(p.get("key") or "query")),
+                problem=messages.plain_words(str(p.get("message", "invalid value")), form=True)[0],
+            )
             for p in (exc.extra if isinstance(exc.extra, list) else [])
             if isinstance(p, dict)
         ]
-        exc = InvalidInput(exc.detail or "invalid request", problems=problems)
+        exc = InvalidInput("this page's address has a value the console cannot take", problems=problems)
     assert isinstance(exc, DomainError)
     status = STATUS.get(exc.code, 400)
     response = page("error.html.j2", status=status, error=exc, status_code=status)

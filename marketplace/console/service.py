@@ -158,9 +158,15 @@ async def remove_from_shortlist(conn: Connection, actor: Actor, need_id: int, pr
 # --- comparison -----------------------------------------------------------------------------------------
 
 
-def compare(run: MatchRun, provider_ids: list[int]) -> Comparison:
-    """Up to four providers side by side as one match run scored them: a row per criterion."""
-    chosen = list(dict.fromkeys(provider_ids))
+def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
+    """Up to four providers side by side as one match run scored them: a row per criterion. `provider_ids` as the
+    page's address gives them (`forms.read_id`)."""
+    chosen: list[int] = []
+    for typed in provider_ids:
+        if (pid := forms.read_id(typed)) is None:
+            raise InvalidInput.field("provider", f"{forms.not_an_id(typed, 'a provider')}: choose from a ranking")
+        if pid not in chosen:
+            chosen.append(pid)
     if not chosen:
         raise InvalidInput.field("provider", "choose at least one provider to compare")
     if len(chosen) > MAX_COMPARED:
