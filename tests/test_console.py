@@ -321,3 +321,33 @@ async def test_an_id_beyond_the_databases_range_gets_a_console_page_that_says_so
     lost = await client.post("/console/providers/1/edit", data={"csrf_token": csrf, "version": huge, "name": "Renamed"})
     assert lost.status_code == 400 and "the form lost the version it was opened at: open it again" in lost.text
     assert await fetchval(fresh_db, "select version from provider where id = 1") == before
+
+
+async def test_a_form_too_large_to_read_gets_a_console_page_not_json(client, keys):
+    """A form over the app's body limit (text pasted into a box, say) was answered with the API's JSON 413."""
+    csrf = await signed_in(client, keys, "provider", 1)
+    form = {"csrf_token": csrf, "version": "1", "description": "x" * 11_000_000}
+    refused = await client.post("/console/providers/1/edit", data=form)
+    assert refused.status_code == 413 and refused.headers["content-type"].startswith("text/html")
+    assert "The form is too large to send" in refused.text and "Go to the start page" in refused.text
+
+
+async def test_a_value_the_database_refuses_gets_a_console_page_not_json() -> None:
+    """The app's safety net for a value the database refuses (a 20-digit id, say, if one ever got past the forms)
+    answers JSON; under /console it is a console page: the console's handlers, composed as the app composes them."""
+    import asyncpg
+    from litestar import Litestar, Router, get
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.console.routes import CONSOLE
+    from marketplace.http import EXCEPTION_HANDLERS
+
+    @get("/refused")
+    async def refused() -> None:
+        raise asyncpg.DataError("invalid input for query argument $1: 12345678901234567890 (value out of int64 range)")
+
+    console = Router(path="/console", route_handlers=[refused], exception_handlers=CONSOLE.exception_handlers)
+    async with AsyncTestClient(Litestar([console], exception_handlers=EXCEPTION_HANDLERS)) as test_client:
+        answered = await test_client.get("/console/refused")
+    assert answered.status_code == 400 and answered.headers["content-type"].startswith("text/html")
+    assert "a value in the request is out of the range it can take" in answered.text

@@ -47,7 +47,7 @@ from marketplace.errors import (
     Unprocessable,
 )
 from marketplace.exercises import service as exercises
-from marketplace.http import Conn, Ctx, Id, actor_of, report_response, set_caller
+from marketplace.http import EXCEPTION_HANDLERS, Conn, Ctx, ErrorBody, Id, actor_of, report_response, set_caller
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider, ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
@@ -1034,7 +1034,30 @@ def _address_part(key: str) -> str:
     return key.removesuffix("_id").replace("_", " ") + " number" if key.endswith("_id") else key.replace("_", " ")
 
 
+TOO_LARGE = (
+    "the form is more than the console can read: shorten the longest text you typed (no box takes more than a few "
+    "thousand characters), or open the page again"
+)
+
+
+def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[DomainError, int, dict[str, str]]:
+    """An error that is no domain error (a body too large to read, a value the database refused, the database out
+    of reach) as the app's own handler (marketplace.http) answers it, for a page to say: its words, status and the
+    headers to keep (Retry-After)."""
+    handler = next(EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS)
+    answered = handler(request, exc)
+    body = answered.content if isinstance(answered.content, ErrorBody) else None
+    said = DomainError(body.message if body else "an unexpected error occurred", problems=body.errors if body else [])
+    status = answered.status_code or 500
+    if status == 413:
+        said = DomainError(TOO_LARGE)
+    kept = {k: str(v) for k, v in answered.headers.items() if k.lower() == "retry-after"}
+    return said, status, kept
+
+
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """Every error under /console as a console page (never the API's JSON): a domain error with its own message, a
+    query or path parameter it cannot take in plain words, anything else as the app's handler says it."""
     if isinstance(exc, SignInNeeded):
         where = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return see_other("/console/sign-in?next=" + quote(where if request.method == "GET" else "/console/home"))
@@ -1048,7 +1071,11 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
             if isinstance(p, dict)
         ]
         exc = InvalidInput("this page's address has a value the console cannot take", problems=problems)
-    assert isinstance(exc, DomainError)
+    if not isinstance(exc, DomainError):
+        said, status, headers = _as_the_app_says(request, exc)
+        response = page("error.html.j2", status=status, error=said, status_code=status)
+        response.headers.update(headers)
+        return response
     status = STATUS.get(exc.code, 400)
     response = page("error.html.j2", status=status, error=exc, status_code=status)
     if isinstance(exc, TooManyRequests):
@@ -1098,5 +1125,7 @@ CONSOLE = Router(
     path="/console",
     route_handlers=ROUTES,
     include_in_schema=False,
-    exception_handlers={DomainError: error_page, SignInNeeded: error_page, ValidationException: error_page},
+    exception_handlers={**dict.fromkeys(EXCEPTION_HANDLERS, error_page), SignInNeeded: error_page},
 )
+"""Every exception the app handles is handled here too, as a page (`error_page`): a router's handler for a class
+takes its place only for that class, so each is named."""
