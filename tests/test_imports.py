@@ -755,3 +755,29 @@ async def test_a_row_ambiguous_with_an_earlier_row_stops_the_commit_when_the_dir
     assert "same website" in r.json()["errors"][0]["problem"]
     found = await client.get("/providers", params={"q": "Oxbow Heron Lantern", "status": "pending"}, headers=admin)
     assert found.json()["total"] == 0  # all or nothing
+
+
+async def test_a_files_name_with_control_characters_is_refused_naming_where_it_came_from(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A file's name is kept with its dry run: one holding NUL (which PostgreSQL's text cannot hold) or another control
+    character was a 400 naming no field (the database refused it); it is a 400 naming `filename`, or `file` for the
+    name a multipart form gave, and no dry run is stored."""
+    admin = await keys.headers("admin")
+    body = flat_csv([{"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE}])
+
+    async def stored() -> int:
+        conn = await asyncpg.connect(keys.dsn)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM import_run"))
+        finally:
+            await conn.close()
+
+    before = await stored()
+    r = await client.post("/imports", params={"filename": "lanterns\x00.csv"}, content=body, headers={**admin, **CSV})
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "filename", r.text
+    r = await client.post("/imports", files={"file": ("lanterns\x1b.csv", body, "text/csv")}, headers=admin)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "file", r.text
+    assert await stored() == before
+    r = await client.post("/imports", params={"filename": "Lanterns – été.csv"}, content=body, headers={**admin, **CSV})
+    assert r.status_code == 201 and r.json()["filename"] == "Lanterns – été.csv"

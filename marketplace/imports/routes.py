@@ -3,6 +3,7 @@ POST /imports/{id}/commit."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from marketplace.errors import InvalidInput, UnsupportedMediaType
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, RouteDoc, errors_doc
 from marketplace.imports import service
 from marketplace.imports.models import CommitRequest, ImportCommit, ImportRun
+from marketplace.types import NAME, PLAIN
 
 DOC = RouteDoc(tags=["imports"], security=NEEDS_KEY, guards=[admin])
 UPLOAD_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")
@@ -45,6 +47,8 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("file", "a multipart upload needs the file in a field named `file`")
+        if upload.filename and not filename and not re.fullmatch(NAME, upload.filename):
+            raise InvalidInput.field("file", f"the file's name {PLAIN[NAME][0]}")
         return await upload.read(), filename or upload.filename or ""
     if media not in UPLOAD_TYPES and media not in ALSO_TAKEN:  # e.g. JSON: every other route's body, not a file
         raise UnsupportedMediaType(f"send the file as {', '.join(UPLOAD_TYPES)} or multipart/form-data, not {media!r}")
@@ -75,7 +79,9 @@ async def create_import(
     ctx: Ctx,
     conn: Conn,
     actor: ActorDep,
-    filename: Annotated[str | None, Parameter(max_length=300, description="The file's name, for the record")] = None,
+    filename: Annotated[
+        str | None, Parameter(max_length=300, pattern=NAME, description="The file's name, for the record")
+    ] = None,
 ) -> Response[ImportRun]:
     data, name = await _upload(request)
     made = await service.dry_run(ctx, conn, actor, data, filename or name)
