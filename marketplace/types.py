@@ -206,6 +206,17 @@ def nfc(text: str) -> str:
     return unicodedata.normalize("NFC", text).strip()
 
 
+LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
+"""Letters NFKD does not take apart, written as their ASCII spellings."""
+
+
+def fold(text: str) -> str:
+    """Lower case without accents or ligatures: how search and reconciliation compare words (as the database's
+    fold(), unaccent and lower, does for search)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().translate(LIGATURES))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
 def merge(current: S, patch: msgspec.Struct) -> S:
     """`current` with the fields `patch` sets (UNSET fields are left alone, None clears).
 

@@ -69,7 +69,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -79,6 +78,8 @@ import msgspec
 import numpy as np
 from rapidfuzz import fuzz, process, utils
 from rapidfuzz.distance import OSA
+
+from marketplace.types import fold
 
 CLASS_WEIGHTS = (1.0, 0.4, 0.2)  # A, B, C
 DENSE_FLOOR = 4096  # no bitmaps below this many rows (a bitmap over fewer rows saves nothing worth having)
@@ -106,7 +107,6 @@ NAME_WORDS = 16
 """`similar_names` looks a text up by its first NAME_WORDS words (a name is shorter; more is only slower)."""
 _RARITY_CAP = (1 << 22) - 1
 """similar_names' rarity in 1e-4 units is capped to fit 22 bits of its pool key."""
-_LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 
 
 class ServiceRow(msgspec.Struct, frozen=True, array_like=True):
@@ -189,12 +189,6 @@ class Hits(msgspec.Struct, frozen=True):
     matched: list[list[int]] | None = None
     """For each id of the page, the ids of its services that met every service-level filter (all its active
     services when the search has none)."""
-
-
-def fold(text: str) -> str:
-    """Lower case without accents, as the database's fold() (unaccent, lower) for search words."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def query_words(text: str) -> list[str]:

@@ -24,11 +24,12 @@ A **match** (`match: true`) is a clear winner only: the best candidate scores at
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+
+from marketplace.types import fold
 
 MATCH_SCORE = 90.0
 """The least score a clear winner has."""
@@ -58,18 +59,11 @@ LEGAL_SUFFIXES: dict[tuple[str, ...], str] = {
 """Words at the end of a name that say its legal form (or nearly), in one spelling each: noise for the core."""
 _LONGEST_SUFFIX = max(len(k) for k in LEGAL_SUFFIXES)
 
-_LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _JOINED = {("co", "operative"): "cooperative", ("co", "op"): "coop"}
 _WORDS = {"saint": "st", "street": "st"}
 """Words read as one: "St" is "Saint" in "St John's" and "Street" in "Kiln St", so both are read as "st"."""
-
-
-def fold(text: str) -> str:
-    """Lower case, without accents or ligatures."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().translate(_LIGATURES))
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def words(text: str) -> list[str]:

@@ -48,6 +48,7 @@ from marketplace.reconciliation.models import (
 )
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.templating import render
+from marketplace.types import fold
 
 PREFIX = "/reconcile"
 ORGANISATION = TypeRef(id="organisation", name="Organisation")
@@ -292,7 +293,7 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
             if row.id not in found:
                 found[row.id] = _Scored(row, scoring.score(key, scoring.name_key(row.name)), identifier=False)
     ranked = sorted(
-        found.values(), key=lambda s: (-s.score, not s.identifier, -s.name_score, scoring.fold(s.row.name), s.row.id)
+        found.values(), key=lambda s: (-s.score, not s.identifier, -s.name_score, fold(s.row.name), s.row.id)
     )
     hits = [s for s in ranked if s.identifier]
     if hits:
@@ -372,8 +373,8 @@ async def suggest_entities(
 
 
 def _starts(prefix: str, *texts: str) -> bool:
-    wanted = scoring.fold(prefix.strip())
-    return any(scoring.fold(t).startswith(wanted) or wanted in scoring.fold(t) for t in texts)
+    wanted = fold(prefix.strip())
+    return any(fold(t).startswith(wanted) or wanted in fold(t) for t in texts)
 
 
 def suggest_types(prefix: str) -> TypeSuggestions:
