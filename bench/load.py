@@ -23,6 +23,7 @@ import asyncpg
 from marketplace import db
 from marketplace.accounts.models import key_request
 from marketplace.accounts.service import make_key
+from marketplace.clock import Clock
 from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn, SectorPreference
 from marketplace.exercises.queries import insert_exercise, insert_need
 from marketplace.migrate import migrate
@@ -445,6 +446,7 @@ async def make_keys_and_exercise(dsn: str, secret: bytes, *, provider_keys: int)
                     conn, secret, key_request("provider", f"bench provider {pid}", pid), created_by=None
                 )
                 providers[pid] = made.key
+            made_at = Clock().now()
             exercise_id = await insert_exercise(
                 conn,
                 ExerciseIn(
@@ -454,9 +456,10 @@ async def make_keys_and_exercise(dsn: str, secret: bytes, *, provider_keys: int)
                     status="engagement_open",
                 ),
                 created_by=commissioner.api_key.id,
+                at=made_at,
             )
-            narrow = await insert_need(conn, exercise_id, NARROW)
-            broad = await insert_need(conn, exercise_id, BROAD)
+            narrow = await insert_need(conn, exercise_id, NARROW, at=made_at)
+            broad = await insert_need(conn, exercise_id, BROAD, at=made_at)
         return {
             "admin": admin.key,
             "commissioner": commissioner.key,

@@ -40,6 +40,7 @@ from server import HOST, free_port, start_server, stop_server, wait_ready  # noq
 from marketplace import db  # noqa: E402
 from marketplace.accounts.models import key_request  # noqa: E402
 from marketplace.accounts.service import make_key  # noqa: E402
+from marketplace.clock import Clock  # noqa: E402
 from marketplace.exercises.models import ExerciseIn, LocalPriority, NeedIn  # noqa: E402
 from marketplace.exercises.queries import insert_exercise, insert_need  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
@@ -64,12 +65,14 @@ async def make_exercise(dsn: str, secret: bytes) -> tuple[str, int]:
     try:
         async with conn.transaction():
             made = await make_key(conn, secret, key_request("commissioner", "report_health", None), created_by=None)
+            made_at = Clock().now()
             exercise_id = await insert_exercise(
                 conn,
                 ExerciseIn(
                     title="Ten pathways", commissioning_body="Benchmark probation trust", status="engagement_open"
                 ),
                 created_by=made.api_key.id,
+                at=made_at,
             )
             for title, pathway, areas, priorities in NEEDS:
                 await insert_need(
@@ -84,6 +87,7 @@ async def make_exercise(dsn: str, secret: bytes) -> tuple[str, int]:
                         contract_years=3,
                         local_priorities=[LocalPriority(text=p) for p in priorities],
                     ),
+                    at=made_at,
                 )
         return made.key, exercise_id
     finally:

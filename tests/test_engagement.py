@@ -494,6 +494,51 @@ async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(wo
         assert "value" not in release["tender"] and "minValue" not in release["tender"] and "value" not in item["unit"]
 
 
+async def test_the_ocds_release_is_a_new_one_when_what_it_shows_changes(world):
+    """The release's id and date are those of the content it carries: moving the closing date later (the one change
+    of the notice allowed once published) and the deadline passing (the milestone is met) each make a new release,
+    dated by the app's clock; the commissioner's own settings changing does not."""
+    from standards_schemas import assert_valid_ocds
+
+    w = world
+    c, h = w.client, w.commissioner
+    exercise_id, _ = await make_exercise(w)  # published at BEFORE
+
+    async def release() -> dict:
+        package = (await c.get(f"/exercises/{exercise_id}/ocds")).json()
+        assert_valid_ocds(package)
+        (found,) = package["releases"]
+        assert package["publishedDate"] == found["date"]
+        return found
+
+    async def patch(changes: dict) -> dict:
+        etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+        r = await c.patch(f"/exercises/{exercise_id}", headers={**h, "If-Match": etag}, json=changes)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    published = await release()
+    assert published["date"] == "2026-11-30T12:00:00Z"
+    assert published["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20261130T120000Z"
+    w.clock.at = DURING
+    weighed = await patch({"default_weights": {"quality": 40, "pathway_fit": 30, "coverage": 30}})
+    assert weighed["updated_at"] == "2026-12-10T12:00:00Z"  # the app's clock, not the database's
+    assert await release() == published  # not in the release: the same release
+    w.clock.at = DURING + dt.timedelta(hours=1)
+    moved = await patch({"closes_on": "2027-01-15"})
+    assert moved["updated_at"] == "2026-12-10T13:00:00Z"
+    later = await release()
+    assert later["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20261210T130000Z" and later["date"] == "2026-12-10T13:00:00Z"
+    (milestone,) = later["planning"]["milestones"]
+    assert (milestone["dueDate"], milestone["status"]) == ("2027-01-16T00:00:00+00:00", "scheduled")
+    assert later["planning"]["documents"][0]["datePublished"] == "2026-11-30T12:00:00Z"  # the notice's first day
+    w.clock.at = dt.datetime(2027, 1, 20, 9, 0, tzinfo=dt.UTC)
+    met = await release()
+    (milestone,) = met["planning"]["milestones"]
+    assert milestone["status"] == "met"
+    assert met["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20270116T000000Z" and met["date"] == "2027-01-16T00:00:00Z"
+
+
 async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarification(client, keys):
     commissioner = await keys.headers("commissioner")
     notice = (await client.get("/exercises/1/notice")).json()

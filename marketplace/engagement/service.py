@@ -146,7 +146,7 @@ async def publish(
             raise Unprocessable.from_problems(problems)
         if exercise.status != "engagement_open":
             await exercises.update_exercise(
-                conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
+                ctx, conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
             )
         await queries.insert_publication(
             conn, exercise_id, data.budget_visibility, ctx.clock.now(), actor.caller.key_id
@@ -828,14 +828,33 @@ def _gbp(amount: float) -> dict[str, object]:
     return {"amount": round(amount, 2), "currency": "GBP"}
 
 
+def _ocds_time(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def released_at(
+    published_at: dt.datetime, revised_at: dt.datetime | None, deadline: dt.datetime, now: dt.datetime
+) -> dt.datetime:
+    """When what the release shows last changed, which dates it and names it: its publication, the notice's last
+    revision (the closing date moved), or the deadline once it has passed (the milestone is then met)."""
+    return max(t for t in (published_at, revised_at, deadline if now >= deadline else None) if t is not None)
+
+
 async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: str) -> OcdsPackage:
     """The published notice as an OCDS 1.1 release package shaped like Find a Tender's UK2 (preliminary market
-    engagement) notice. Holds the notice only: never match runs or responses."""
+    engagement) notice. Holds the notice only: never match runs or responses. The release is dated, and named, by
+    when what it shows last changed (`released_at`): each change is a new release (OCDS: a release id is unique
+    within its ocid, and names one set of information)."""
     exercise, publication = await _published(conn, exercise_id)
     assert exercise.opens_on is not None and exercise.closes_on is not None
     ocid = f"{ctx.settings.ocid_prefix}-{exercise.id}"
-    published = publication.published_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-    deadline = deadline_of(exercise.closes_on).isoformat()
+    published = _ocds_time(publication.published_at)
+    now, due = ctx.clock.now(), deadline_of(exercise.closes_on)
+    released = released_at(
+        publication.published_at, await exercises.notice_revised_at(conn, exercise_id), due, now
+    ).astimezone(dt.UTC)
+    stamp = f"{released:%Y%m%dT%H%M%S}" + (f".{released:%f}" if released.microsecond else "") + "Z"
+    deadline = due.isoformat()
     names, cpv = ctx.taxonomy.codes("areas"), cpv_table()
     buyer = {"id": f"{ocid}-buyer", "name": exercise.commissioning_body}
     visibility = publication.budget_visibility
@@ -875,8 +894,8 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
             )
     release = {
         "ocid": ocid,
-        "id": f"{ocid}-uk2-{publication.published_at.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}",
-        "date": published,
+        "id": f"{ocid}-uk2-{stamp}",
+        "date": _ocds_time(released),
         "tag": ["planning"],
         "initiationType": "tender",
         "language": "en",
@@ -890,7 +909,7 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
                     "title": "Preliminary market engagement: responses due",
                     "type": "engagement",
                     "dueDate": deadline,
-                    "status": "scheduled" if ctx.clock.now() < deadline_of(exercise.closes_on) else "met",
+                    "status": "scheduled" if now < due else "met",
                 }
             ],
             "documents": [
@@ -912,7 +931,7 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
         "uri": f"{base_url.rstrip('/')}/exercises/{exercise.id}/ocds",
         "version": "1.1",
         "extensions": OCDS_EXTENSIONS,
-        "publishedDate": published,
+        "publishedDate": _ocds_time(released),
         "publisher": {"name": "Provision marketplace"},
         "releases": [release],
     }

@@ -97,14 +97,18 @@ def _exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
     )
 
 
-async def insert_exercise(conn: Connection, x: ExerciseIn, *, created_by: int | None, is_sample: bool = False) -> int:
+async def insert_exercise(
+    conn: Connection, x: ExerciseIn, *, created_by: int | None, at: dt.datetime, is_sample: bool = False
+) -> int:
+    """A new exercise, made `at` (the app's clock)."""
     exercise_id: int = await conn.fetchval(
         """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
-                                 is_sample, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9) returning id""",
+                                 is_sample, created_by, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $10) returning id""",
         *_exercise_columns(x),
         is_sample,
         created_by,
+        at,
     )
     return exercise_id
 
@@ -113,14 +117,29 @@ async def lock_exercise(conn: Connection, exercise_id: int) -> asyncpg.Record | 
     return await conn.fetchrow("select id, version from exercise where id = $1 for update", exercise_id)
 
 
-async def update_exercise(conn: Connection, exercise_id: int, x: ExerciseIn) -> None:
+async def update_exercise(
+    conn: Connection, exercise_id: int, x: ExerciseIn, *, at: dt.datetime, notice_revised: bool = False
+) -> None:
+    """The exercise's columns as `x` says, changed `at` (the app's clock); `notice_revised`: what its published
+    notice shows changed too (its `notice_revised_at` becomes `at`)."""
     await conn.execute(
         """update exercise set title = $2, commissioning_body = $3, description = $4, status = $5, opens_on = $6,
-               closes_on = $7, default_weights = $8::text::jsonb, version = version + 1, updated_at = now()
+               closes_on = $7, default_weights = $8::text::jsonb, version = version + 1, updated_at = $9,
+               notice_revised_at = case when $10 then $9 else notice_revised_at end
            where id = $1""",
         exercise_id,
         *_exercise_columns(x),
+        at,
+        notice_revised,
     )
+
+
+async def notice_revised_at(conn: Connection, exercise_id: int) -> dt.datetime | None:
+    """When what the exercise's published notice shows last changed after publishing, if it has."""
+    revised: dt.datetime | None = await conn.fetchval(
+        "select notice_revised_at from exercise where id = $1", exercise_id
+    )
+    return revised
 
 
 async def fetch_needs(conn: Connection, exercise_id: int) -> list[Need]:
@@ -167,30 +186,33 @@ def _need_columns(n: NeedIn) -> tuple[Any, ...]:
     )
 
 
-async def insert_need(conn: Connection, exercise_id: int, n: NeedIn) -> int:
+async def insert_need(conn: Connection, exercise_id: int, n: NeedIn, *, at: dt.datetime) -> int:
+    """A new need of the exercise, made `at` (the app's clock)."""
     need_id: int = await conn.fetchval(
         """insert into need (exercise_id, title, pathway_code, annual_volume, annual_budget, contract_years,
                              min_years_experience, local_priorities, sector_preference, weight_overrides,
-                             eligibility, desired_outcomes, position)
+                             eligibility, desired_outcomes, position, created_at, updated_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8::text::jsonb, $9::text::jsonb, $10::text::jsonb, $11::text::jsonb,
-                   $12, (select count(*) from need where exercise_id = $1)) returning id""",
+                   $12, (select count(*) from need where exercise_id = $1), $13, $13) returning id""",
         exercise_id,
         *_need_columns(n),
+        at,
     )
     await _write_need_parts(conn, need_id, n)
     return need_id
 
 
-async def update_need(conn: Connection, need_id: int, n: NeedIn) -> None:
+async def update_need(conn: Connection, need_id: int, n: NeedIn, *, at: dt.datetime) -> None:
+    """The need as `n` says, changed `at` (the app's clock)."""
     await conn.execute(
         """update need set title = $2, pathway_code = $3, annual_volume = $4, annual_budget = $5, contract_years = $6,
                min_years_experience = $7, local_priorities = $8::text::jsonb, sector_preference = $9::text::jsonb,
                weight_overrides = $10::text::jsonb, eligibility = $11::text::jsonb, desired_outcomes = $12,
-               version = version + 1,
-               updated_at = now()
+               version = version + 1, updated_at = $13
            where id = $1""",
         need_id,
         *_need_columns(n),
+        at,
     )
     for table in ("need_cohort", "need_area", "need_accreditation"):
         await conn.execute(f"delete from {table} where need_id = $1", need_id)

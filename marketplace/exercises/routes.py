@@ -102,8 +102,8 @@ async def list_exercises(conn: Conn, page: PageNumber = 1, per_page: PerPage = 2
     responses=errors_doc(400, 403, 422),
     **DOC,
 )
-async def create_exercise(data: JSONBody[ExerciseIn], conn: Conn, actor: ActorDep) -> Response[Exercise]:
-    return versioned(await service.create_exercise(conn, actor, data), 201)
+async def create_exercise(data: JSONBody[ExerciseIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Exercise]:
+    return versioned(await service.create_exercise(ctx, conn, actor, data), 201)
 
 
 @get(
@@ -119,9 +119,9 @@ async def get_exercise(exercise_id: Id, conn: Conn) -> Response[Exercise]:
 
 @patch("/exercises/{exercise_id:int}", summary="Update an exercise (partial; If-Match)", **PATCH)
 async def patch_exercise(
-    exercise_id: Id, data: JSONBody[ExercisePatch], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    exercise_id: Id, data: JSONBody[ExercisePatch], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Exercise]:
-    return versioned(await service.update_exercise(conn, actor, exercise_id, if_match, data))
+    return versioned(await service.update_exercise(ctx, conn, actor, exercise_id, if_match, data))
 
 
 @post(

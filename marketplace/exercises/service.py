@@ -158,10 +158,10 @@ async def get_need(conn: Connection, need_id: int) -> Need:
     return need
 
 
-async def create_exercise(conn: Connection, actor: Actor, data: ExerciseIn) -> Exercise:
+async def create_exercise(ctx: Context, conn: Connection, actor: Actor, data: ExerciseIn) -> Exercise:
     check_exercise(data)
     async with conn.transaction():
-        exercise_id = await queries.insert_exercise(conn, data, created_by=actor.caller.key_id)
+        exercise_id = await queries.insert_exercise(conn, data, created_by=actor.caller.key_id, at=ctx.clock.now())
         await audit.record(conn, actor, status=201, detail=f"created exercise {exercise_id}")
         return await get_exercise(conn, exercise_id)
 
@@ -205,12 +205,15 @@ def _notice_changes(
 
 async def _refuse_if_published(
     conn: Connection, exercise_id: int, problems: Callable[[dt.datetime], list[FieldProblem]]
-) -> None:
+) -> dt.datetime | None:
+    """When the exercise was published (None: it is not), after refusing (409) the `problems` that publishing it
+    makes of the change."""
     published = await queries.published_on(conn, exercise_id)
     if published is not None:
         found = problems(published)
         if found:
             raise Conflict.from_problems(found)
+    return published
 
 
 async def _update(
@@ -234,8 +237,12 @@ async def _update(
 
 
 async def update_exercise(
-    conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, patch: ExercisePatch
+    ctx: Context, conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, patch: ExercisePatch
 ) -> Exercise:
+    """The exercise changed at the app's clock's time. Once it is published only its closing date may move (later)
+    of what its notice shows; that change is the notice's revision (`notice_revised_at`, which dates the OCDS
+    release)."""
+
     async def change() -> None:
         current = project(await get_exercise(conn, exercise_id), ExerciseIn)
         current.default_weights = as_request(current.default_weights)  # so a patch's table replaces it whole
@@ -254,8 +261,9 @@ async def update_exercise(
                 )
             return found
 
-        await _refuse_if_published(conn, exercise_id, notice_problems)
-        await queries.update_exercise(conn, exercise_id, updated)
+        published = await _refuse_if_published(conn, exercise_id, notice_problems)
+        revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
+        await queries.update_exercise(conn, exercise_id, updated, at=ctx.clock.now(), notice_revised=revised)
 
     return await _update(conn, actor, "exercise", exercise_id, if_match, queries.lock_exercise, change, get_exercise)
 
@@ -266,7 +274,7 @@ async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id:
         if await queries.lock_exercise(conn, exercise_id) is None:
             raise NotFound(f"exercise {exercise_id} not found")
         await _refuse_if_published(conn, exercise_id, lambda published: [_published_problem(published, "needs")])
-        need_id = await queries.insert_need(conn, exercise_id, data)
+        need_id = await queries.insert_need(conn, exercise_id, data, at=ctx.clock.now())
         await audit.record(conn, actor, status=201, detail=f"created need {need_id}")
         return await get_need(conn, need_id)
 
@@ -288,7 +296,7 @@ async def update_need(
         await _refuse_if_published(
             conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
         )
-        await queries.update_need(conn, need_id, updated)
+        await queries.update_need(conn, need_id, updated, at=ctx.clock.now())
 
     return await _update(conn, actor, "need", need_id, if_match, queries.lock_need, change, get_need)
 
@@ -591,11 +599,17 @@ async def get_partnership_run(conn: Connection, run_id: int) -> PartnershipRun:
     return queries.partnership_run_of(row)
 
 
-async def load_samples(conn: Connection, samples: list[SeedExercise]) -> None:
-    """The demo exercises, when there are no exercises yet (inside the caller's transaction)."""
+async def load_samples(conn: Connection, samples: list[SeedExercise], *, at: dt.datetime) -> None:
+    """The demo exercises, made `at`, when there are no exercises yet (inside the caller's transaction)."""
     if await queries.any_exercise(conn):
         return
     for x in samples:
-        exercise_id = await queries.insert_exercise(conn, x, created_by=None, is_sample=True)
+        exercise_id = await queries.insert_exercise(conn, x, created_by=None, at=at, is_sample=True)
         for n in x.needs:
-            await queries.insert_need(conn, exercise_id, n)
+            await queries.insert_need(conn, exercise_id, n, at=at)
+
+
+async def notice_revised_at(conn: Connection, exercise_id: int) -> dt.datetime | None:
+    """When what the exercise's published notice shows last changed (its closing date moved), if it has since it
+    was published."""
+    return await queries.notice_revised_at(conn, exercise_id)
