@@ -349,3 +349,37 @@ async def test_a_need_an_appraisal_option_names_is_not_deleted(client, keys):
     assert await delete(named) == 409
     assert (await client.get(f"/needs/{named}", headers=staff)).status_code == 200
     assert await delete(free) == 204  # a need no option names goes as before
+
+
+async def test_a_change_that_changes_nothing_keeps_the_version_and_records_nothing(client, keys, fresh_db):
+    """The same settings or the same part again (as after a form saved unchanged): 200 with the appraisal as it is,
+    its version and ETag unmoved, no audit row; If-Match is still checked, and a real change still moves it on."""
+    staff = await keys.headers("commissioner")
+    a, tag = await make(
+        client, staff, options=OPTIONS, annual_budget=100_000, scores=scores([4, 2, 3, 1], [3, 5, 5, 2])
+    )
+    url = f"/appraisals/{a['id']}"
+    same = {**staff, "If-Match": tag}
+    for method, path, payload in [
+        ("PATCH", url, {"title": a["title"], "discount_rate": a["discount_rate"], "annual_budget": 100_000}),
+        ("PATCH", url, {}),
+        ("PUT", f"{url}/options", {"options": OPTIONS}),
+        ("PUT", f"{url}/scores", {"scores": scores([4, 2, 3, 1], [3, 5, 5, 2])}),
+        ("PUT", f"{url}/costs", {"costs": []}),
+    ]:
+        r = await client.request(method, path, json=payload, headers=same)
+        assert r.status_code == 200, (path, r.text)
+        assert r.headers["etag"] == tag == '"v1"', path
+        assert (r.json()["version"], r.json()["updated_at"]) == (1, a["updated_at"]), path
+        assert r.json()["results"] == a["results"]
+    conn = await db.connect(fresh_db)
+    try:
+        changes = "select count(*) from audit_log where detail like $1"
+        assert await conn.fetchval(changes, f"updated appraisal {a['id']}:%") == 0
+        r = await client.patch(url, json={"title": a["title"]}, headers={**staff, "If-Match": '"v9"'})
+        assert r.status_code == 412
+        r = await client.patch(url, json={"title": "Delivery model, again"}, headers=same)
+        assert r.status_code == 200 and r.headers["etag"] == '"v2"'
+        assert await conn.fetchval(changes, f"updated appraisal {a['id']}:%") == 1
+    finally:
+        await conn.close()

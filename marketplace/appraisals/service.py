@@ -345,14 +345,18 @@ async def _change(
     conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, what: str, changes: dict[str, Any]
 ) -> Appraisal:
     """The one shape of a change: lock the row; 404, 409 once decided, 412 on a stale version; apply `changes` to
-    the inputs, check them all together, write, audit, and return the appraisal as it now is."""
+    the inputs, check them all together, write, audit, and return the appraisal as it now is. A change that changes
+    nothing writes nothing: the appraisal as it is, its version (and ETag) unmoved, no audit row."""
     require_if_match(if_match)
     async with conn.transaction():
         await _locked(conn, appraisal_id, if_match, "is decided and frozen: it can no longer change")
         current = await queries.fetch(conn, appraisal_id)
         assert current is not None
-        updated = msgspec.structs.replace(project(current, AppraisalIn), **changes)
+        before = project(current, AppraisalIn)
+        updated = msgspec.structs.replace(before, **changes)
         await check(conn, updated)
+        if msgspec.to_builtins(updated) == msgspec.to_builtins(before):
+            return with_results(current)
         await queries.update(conn, appraisal_id, updated)
         await audit.record(conn, actor, status=200, detail=f"updated appraisal {appraisal_id}: {what}")
         return await get_appraisal(conn, appraisal_id)
