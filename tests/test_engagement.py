@@ -655,6 +655,38 @@ async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(w
     assert any(d.startswith("withdrew the response") for d in details)
 
 
+async def test_the_same_response_again_is_no_new_revision(world):
+    """Sending the response as it stands (a form saved unchanged) adds no revision: 200 with the response as it is,
+    its ETag unmoved, no audit row; If-Match is still checked. After a withdrawal the same body is submitted again."""
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    body = response(need_id, s1, qs)
+    first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert first.status_code == 201 and first.headers["etag"] == '"v1"'
+    w.clock.at = DURING + dt.timedelta(days=1)
+    again = await c.put(path, headers={**a, "If-Match": '"v1"'}, json=body)
+    assert again.status_code == 200 and again.headers["etag"] == '"v1"'
+    assert again.json() == first.json()  # the same revision, submitted when it was
+    assert (await c.put(path, headers={**a, "If-Match": '"v9"'}, json=body)).status_code == 412
+    assert [r["revision"] for r in (await c.get(f"{path}/revisions", headers=a)).json()] == [1]
+    conn = await db.connect(w.dsn)
+    try:
+        revised = "select count(*) from audit_log where provider_id = $1 and detail like 'revised the response%'"
+        assert await conn.fetchval(revised, p1) == 0
+    finally:
+        await conn.close()
+    assert (await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})).status_code == 200
+    resubmitted = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)
+    assert resubmitted.status_code == 200 and resubmitted.headers["etag"] == '"v3"'
+    assert resubmitted.json()["status"] == "submitted"
+
+
 def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
     from marketplace.engagement.service import deadline_of, opens_at
 

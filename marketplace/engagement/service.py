@@ -434,6 +434,13 @@ async def response_problems(
     return found
 
 
+def _same_response(current: Response, data: ResponseIn) -> bool:
+    """Whether `data` says what the response `current` says."""
+    said = ResponseIn(needs=current.needs, answers=current.answers)
+    same: bool = msgspec.to_builtins(said) == msgspec.to_builtins(data)
+    return same
+
+
 async def _write_revision(
     ctx: Context,
     conn: Connection,
@@ -446,7 +453,8 @@ async def _write_revision(
     first: bool,
 ) -> Response:
     """The one way a response changes: a new revision (submitted `data`, or withdrawn when None), with the
-    provider's profile and services as they are now, checked and recorded in one transaction."""
+    provider's profile and services as they are now, checked and recorded in one transaction. The submitted response
+    sent again as it stands is no change: it is given back as it is, with no new revision."""
     caller = actor.caller
     if not first:
         require_if_match(if_match)
@@ -475,6 +483,8 @@ async def _write_revision(
         else:
             if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data):
                 raise Unprocessable.from_problems(problems)
+            if previous is not None and previous.status == "submitted" and _same_response(previous, data):
+                return previous  # the response as it stands, sent again: nothing to revise, nothing to record
             body, status, code = data, "submitted", 201 if first else 200
         snapshot, _ = await providers.profile_json(ctx, conn, caller, provider_id)
         revision = 1 if current is None else current[0] + 1
