@@ -781,3 +781,40 @@ async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked
     assert renamed["name"].endswith(" (renamed)")
     expected = await expected_ranking(fresh_db, need_id, 400)
     assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
+
+
+async def test_a_change_that_changes_nothing_keeps_the_version_and_records_nothing(client, keys, fresh_db):
+    """An exercise or a need patched with what it already says (as a form saved unchanged does; areas in another
+    order, a title's surrounding spaces): 200 as it is, version, ETag and updated_at unmoved, no audit row. If-Match
+    is still checked, and a real change still moves the version on."""
+    h = await keys.headers("commissioner")
+    x = await client.post(
+        "/exercises",
+        headers=h,
+        json={"title": "Same again", "commissioning_body": "Telford & Wrekin Council", "closes_on": "2027-03-31"},
+    )
+    assert x.status_code == 201, x.text
+    exercise = x.json()
+    n = await client.post(
+        f"/exercises/{exercise['id']}/needs", headers=h, json={**NEED, "areas": ["E06000020", "E06000051"]}
+    )
+    assert n.status_code == 201, n.text
+    need = n.json()
+    exercise = (await client.get(f"/exercises/{exercise['id']}", headers=h)).json()
+    for path, record, payload in [
+        (f"/exercises/{exercise['id']}", exercise, {}),
+        (f"/exercises/{exercise['id']}", exercise, {"title": " Same again ", "closes_on": "2027-03-31"}),
+        (f"/needs/{need['id']}", need, {"areas": ["E06000051", "E06000020"], "cohorts": ["ADULTS"]}),
+        (f"/needs/{need['id']}", need, {"local_priorities": NEED["local_priorities"], "title": need["title"]}),
+    ]:
+        r = await client.patch(path, headers={**h, "If-Match": '"v1"'}, json=payload)
+        assert r.status_code == 200, r.text
+        assert r.headers["etag"] == '"v1"', (path, payload)
+        assert r.json() == record, (path, payload)
+    assert (await client.patch(f"/needs/{need['id']}", headers={**h, "If-Match": '"v7"'}, json={})).status_code == 412
+    updated = "select count(*) from audit_log where detail = any($1::text[])"
+    details = [f"updated exercise {exercise['id']}", f"updated need {need['id']}"]
+    assert await fetchval(fresh_db, updated, details) == 0
+    r = await client.patch(f"/needs/{need['id']}", headers={**h, "If-Match": '"v1"'}, json={"annual_volume": 61})
+    assert r.status_code == 200 and r.headers["etag"] == '"v2"'
+    assert await fetchval(fresh_db, updated, details) == 1

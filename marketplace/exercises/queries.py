@@ -97,6 +97,11 @@ def _exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
     )
 
 
+def exercise_as_written(x: ExerciseIn) -> tuple[Any, ...]:
+    """What the exercise's row would hold: two that are equal write the same."""
+    return _exercise_columns(x)
+
+
 async def insert_exercise(
     conn: Connection, x: ExerciseIn, *, created_by: int | None, at: dt.datetime, is_sample: bool = False
 ) -> int:
@@ -184,6 +189,12 @@ def _need_columns(n: NeedIn) -> tuple[Any, ...]:
         _json(n.eligibility),
         list(dict.fromkeys(n.desired_outcomes)),
     )
+
+
+def need_as_written(n: NeedIn) -> tuple[Any, ...]:
+    """What the need's row and its parts would hold (the parts are read back in code order): two that are equal
+    write the same."""
+    return (*_need_columns(n), *(sorted(set(codes)) for codes in (n.cohorts, n.areas, n.required_accreditations)))
 
 
 async def insert_need(conn: Connection, exercise_id: int, n: NeedIn, *, at: dt.datetime) -> int:

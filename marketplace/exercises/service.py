@@ -223,16 +223,17 @@ async def _update(
     record_id: int,
     if_match: str | None,
     lock: Callable[[Connection, int], Awaitable[asyncpg.Record | None]],
-    change: Callable[[], Awaitable[None]],
+    change: Callable[[], Awaitable[bool]],
     read: Callable[[Connection, int], Awaitable[R]],
 ) -> R:
     """The one shape of a versioned update: lock the row, check If-Match against its version, make the change
-    (which validates and writes), record it, and return the record as it now is."""
+    (which validates and writes, and says whether there was anything to write), record it, and return the record as
+    it now is. A change that changes nothing writes nothing: the version (and ETag) stays, no audit row."""
     require_if_match(if_match)
     async with conn.transaction():
         await locked(lock(conn, record_id), f"{what} {record_id}", if_match)
-        await change()
-        await audit.record(conn, actor, status=200, detail=f"updated {what} {record_id}")
+        if await change():
+            await audit.record(conn, actor, status=200, detail=f"updated {what} {record_id}")
         return await read(conn, record_id)
 
 
@@ -243,7 +244,7 @@ async def update_exercise(
     of what its notice shows; that change is the notice's revision (`notice_revised_at`, which dates the OCDS
     release)."""
 
-    async def change() -> None:
+    async def change() -> bool:
         current = project(await get_exercise(conn, exercise_id), ExerciseIn)
         current.default_weights = as_request(current.default_weights)  # so a patch's table replaces it whole
         updated = merge(current, patch)
@@ -262,8 +263,11 @@ async def update_exercise(
             return found
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
+        if queries.exercise_as_written(updated) == queries.exercise_as_written(current):
+            return False
         revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
         await queries.update_exercise(conn, exercise_id, updated, at=ctx.clock.now(), notice_revised=revised)
+        return True
 
     return await _update(conn, actor, "exercise", exercise_id, if_match, queries.lock_exercise, change, get_exercise)
 
@@ -286,7 +290,7 @@ async def list_needs(conn: Connection, exercise_id: int) -> list[Need]:
 async def update_need(
     ctx: Context, conn: Connection, actor: Actor, need_id: int, if_match: str | None, patch: NeedPatch
 ) -> Need:
-    async def change() -> None:
+    async def change() -> bool:
         need = await get_need(conn, need_id)
         current = project(need, NeedIn)
         if current.weight_overrides is not None:  # so a patch's table replaces it whole
@@ -296,7 +300,10 @@ async def update_need(
         await _refuse_if_published(
             conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
         )
+        if queries.need_as_written(updated) == queries.need_as_written(current):
+            return False
         await queries.update_need(conn, need_id, updated, at=ctx.clock.now())
+        return True
 
     return await _update(conn, actor, "need", need_id, if_match, queries.lock_need, change, get_need)
 
