@@ -125,7 +125,12 @@ AREA_CODE = plain(r"^[EWSN][0-9]{8}$", "areas are ONS GSS codes, e.g. E06000019 
 UPPER_CODE = plain(
     r"^[A-Z][A-Z_]{1,31}$", "codes are upper case letters and underscores, e.g. ACCOM or YOUNG_ADULTS", "ACCOM"
 )
-SLUG = plain(r"^[a-z][a-z0-9_]{1,47}$", "codes are lower case letters, digits and underscores, e.g. cic", "cic")
+SLUG = plain(
+    r"^[a-z][a-z0-9_]{1,47}$",
+    "must be 2 to 48 characters: lower case letters, digits and underscores, starting with a letter, "
+    "e.g. outsource_vcse",
+    "outsource_vcse",
+)
 AreaCode = Annotated[str, Meta(pattern=AREA_CODE, description="ONS GSS code, e.g. E06000019", examples=["E06000019"])]
 PathwayCode = Annotated[str, Meta(pattern=UPPER_CODE, description="Pathway code, e.g. ACCOM", examples=["ACCOM"])]
 CohortCode = Annotated[

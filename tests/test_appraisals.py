@@ -103,6 +103,21 @@ async def test_schema_errors_are_400(client, keys):
     assert r.status_code == 400
 
 
+@pytest.mark.parametrize("key", ["x", "Vcse", "1st_option", "in-house", "k" * 49])
+async def test_a_bad_key_is_told_the_rule(client, keys, key):
+    """A key is 2 to 48 characters: lower case letters, digits and underscores, starting with a letter; a key that
+    breaks any part of that is told the whole of it."""
+    staff = await keys.headers("commissioner")
+    r = await client.post("/appraisals", json=body(options=[{**OPTIONS[0], "key": key}]), headers=staff)
+    assert r.status_code == 400, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "options[0].key"
+    assert error["problem"] == (
+        "must be 2 to 48 characters: lower case letters, digits and underscores, starting with a letter, "
+        "e.g. outsource_vcse"
+    )
+
+
 async def test_sub_resources_need_if_match_and_results_follow_the_inputs(client, keys):
     staff = await keys.headers("commissioner")
     a, tag = await make(client, staff, annual_budget=100_000)
