@@ -23,6 +23,7 @@ __all__ = [
     "Email",
     "LongText",
     "Money",
+    "NoBody",
     "Page",
     "PathwayCode",
     "Phone",
@@ -43,6 +44,11 @@ __all__ = [
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True):
     """Every request body: a field the API does not know is refused, never ignored."""
+
+
+class NoBody(Strict):
+    """The body of an action that takes no input (withdraw, publish, ...): none at all, or `{}`. A field sent in it
+    is refused naming it, never ignored."""
 
 
 class StrictFrozen(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -687,6 +687,29 @@ async def test_the_same_response_again_is_no_new_revision(world):
     assert resubmitted.json()["status"] == "submitted"
 
 
+async def test_a_withdrawal_takes_no_fields(world):
+    """Withdrawing takes no input: no body or {}; a field in it is refused naming it (400), never ignored, and nothing
+    is stored."""
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
+    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    r = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'}, json={"reason": "we cannot bid"})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [{"field": "reason", "problem": "unknown field"}]
+    r = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'}, json=["reason"])
+    assert r.status_code == 400, r.text
+    still = await c.get(path, headers=a)
+    assert (still.json()["status"], still.headers["etag"]) == ("submitted", '"v1"')
+    r = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'}, json={})
+    assert r.status_code == 200 and r.json()["status"] == "withdrawn"
+
+
 def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
     from marketplace.engagement.service import deadline_of, opens_at
 

@@ -29,6 +29,7 @@ from marketplace.engagement.models import (
     ResponseRevision,
 )
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, errors_doc
+from marketplace.types import NoBody
 
 TAGS = ["market engagement"]
 ETAG = [ResponseHeader(name="ETag", description='The response\'s revision, e.g. "v3"', documentation_only=True)]
@@ -197,13 +198,20 @@ async def revise_response(
     status_code=200,
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 412, 428),
-    description="Adds a withdrawn revision (what was said before stays in the revisions). " + DEADLINE_RULE,
+    description="Adds a withdrawn revision (what was said before stays in the revisions). It takes no input: no "
+    "body, or `{}`. " + DEADLINE_RULE,
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[own_only],
 )
 async def withdraw_response(
-    exercise_id: Id, provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    exercise_id: Id,
+    provider_id: Id,
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    if_match: IfMatch = None,
+    data: JSONBody[NoBody | None] = None,
 ) -> HttpResponse[Response]:
     return revisioned(await service.withdraw_response(ctx, conn, actor, exercise_id, provider_id, if_match))
 
