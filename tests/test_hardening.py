@@ -8,7 +8,7 @@ import re
 
 import asyncpg
 import pytest
-from conftest import app_settings
+from conftest import app_settings, fetchval
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.asyncio
 DEEP = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"name": ' * 1000 + "1" + "}" * 1000
 NOT_UTF8 = b'{"name": "\xff\xfe Trust"}'
+BODY_METHODS = ("post", "put", "patch")
 
 
 async def body_operations(client) -> list[tuple[str, str]]:
@@ -324,3 +325,41 @@ async def test_a_missing_required_query_parameter_is_named_in_the_errors(read_cl
     r = await read_client.get(path, headers=await read_keys.headers("admin"))
     assert r.status_code == 400
     assert r.json()["errors"] == [{"field": field, "problem": "required"}]
+
+
+ACTIONS = [
+    "/keys/999999/revoke",
+    "/providers/1/confirm",
+    "/providers/1/publish",
+    "/providers/1/archive",
+    "/providers/1/verify",
+    "/exercises/1/match",
+    "/exercises/1/partnerships",
+    "/exercises/1/reports",
+]
+"""The actions that take no input (besides a response's withdrawal, tests/test_engagement.py)."""
+
+
+async def test_every_change_documents_the_body_it_takes(read_client):
+    """Every POST, PUT and PATCH says what body it takes, the actions that take none too (no body, or {}): what a
+    client may send is the schema's, and anything else is refused."""
+    document = (await read_client.get("/schema/openapi.json")).json()
+    ops = [(m, path, op) for path, item in document["paths"].items() for m, op in item.items() if m in BODY_METHODS]
+    assert len(ops) > 30
+    assert [(m, path) for m, path, op in ops if not op.get("requestBody", {}).get("content")] == []
+
+
+async def test_an_action_that_takes_no_input_refuses_a_field_naming_it(client, keys, fresh_db):
+    """An action's body (none, or {}) holds no field: one sent is a 400 naming it, before anything is done, as every
+    other body's unknown field is."""
+    admin = await keys.headers("admin")
+    status = "select status from provider where id = 1"
+    before = await fetchval(fresh_db, status)
+    for path in ACTIONS:
+        r = await client.post(path, headers=admin, json={"surprise": 1})
+        assert r.status_code == 400, (path, r.status_code, r.text[:200])
+        assert r.json()["errors"] == [{"field": "surprise", "problem": "unknown field"}], path
+    assert await fetchval(fresh_db, status) == before
+    r = await client.post("/providers/1/confirm", headers=admin, json={})
+    assert r.status_code == 200, r.text
+    assert (await client.post("/providers/1/confirm", headers=admin)).status_code == 200

@@ -12,6 +12,7 @@ from marketplace.accounts import service
 from marketplace.accounts.auth import admin
 from marketplace.accounts.models import ApiKey, KeyRequest, NewApiKey
 from marketplace.http import NEEDS_KEY, NO_STORE, ActorDep, Conn, Ctx, PageNumber, PerPage, RouteDoc, errors_doc
+from marketplace.types import NoBody
 
 DOC = RouteDoc(tags=["accounts"], security=NEEDS_KEY, guards=[admin])
 
@@ -48,7 +49,10 @@ async def list_keys(conn: Conn) -> list[ApiKey]:
     **DOC,
 )
 async def revoke_key(
-    key_id: Annotated[int, Parameter(ge=1, le=999_999_999_999, description="API key id")], conn: Conn, actor: ActorDep
+    key_id: Annotated[int, Parameter(ge=1, le=999_999_999_999, description="API key id")],
+    conn: Conn,
+    actor: ActorDep,
+    data: JSONBody[NoBody | None] = None,
 ) -> ApiKey:
     return await service.revoke_key(conn, actor, key_id)
 

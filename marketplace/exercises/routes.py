@@ -39,6 +39,7 @@ from marketplace.http import (
     errors_doc,
     versioned,
 )
+from marketplace.types import NoBody
 
 RankingLimit = Annotated[int, Parameter(ge=0, le=500, description="How many of the stored ranked providers to return")]
 MatchLimit = Annotated[
@@ -236,7 +237,9 @@ async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> Mat
     "as possible, and lists cells nobody covers. From the same match runs, the stored proposal is given back (200). "
     + LIMITED,
 )
-async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep) -> Response[PartnershipRun]:
+async def create_partnerships(
+    exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, data: JSONBody[NoBody | None] = None
+) -> Response[PartnershipRun]:
     run, reused = await service.propose_partnerships(ctx, state.pool, state.match_pools, actor, exercise_id)
     return Response(run, status_code=200 if reused else 201, headers={"Location": f"/partnership-runs/{run.id}"})
 
@@ -253,7 +256,9 @@ async def create_partnerships(exercise_id: Id, state: State, ctx: Ctx, actor: Ac
     "stored, 200 when every one was reused. The report (GET /exercises/{id}/report) is computed from these stored "
     "runs only. " + LIMITED,
 )
-async def match_exercise(exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep) -> Response[ExerciseMatched]:
+async def match_exercise(
+    exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, data: JSONBody[NoBody | None] = None
+) -> Response[ExerciseMatched]:
     done = await service.match_exercise(ctx, state.pool, state.match_pools, actor, exercise_id)
     return Response(done, status_code=201 if done.stored else 200)
 

@@ -56,6 +56,7 @@ from marketplace.providers.models import (
     replaced,
     with_part,
 )
+from marketplace.types import NoBody
 
 Codes = list[str] | None
 ProviderId = Annotated[int, Parameter(ge=1, le=999_999_999_999, description="Provider id")]
@@ -315,7 +316,9 @@ patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
     guards=[allow("admin", own_provider=True)],
     description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
 )
-async def confirm_provider(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Provider:
+async def confirm_provider(
+    provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep, data: JSONBody[NoBody | None] = None
+) -> Provider:
     return await service.mark(ctx, conn, actor, provider_id, "confirm")
 
 
@@ -330,7 +333,9 @@ def _admin_action(action: MarketplaceAction, summary: str) -> Any:
         security=NEEDS_KEY,
         guards=[admin],
     )
-    async def handler(provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep) -> Provider:
+    async def handler(
+        provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep, data: JSONBody[NoBody | None] = None
+    ) -> Provider:
         return await service.mark(ctx, conn, actor, provider_id, action)
 
     return handler

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, get, post
 from litestar.datastructures import State
-from litestar.params import Parameter
+from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import expensive, staff
 from marketplace.errors import NotAcceptable
@@ -19,6 +19,7 @@ from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
 from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.reports.workbook import to_xlsx_bytes
+from marketplace.types import NoBody
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
 XLSX = REPORT_MEDIA["xlsx"]
@@ -132,7 +133,12 @@ async def exercise_report(
     ),
 )
 async def freeze_report(
-    exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, threshold: Threshold = SUITABLE_SCORE
+    exercise_id: Id,
+    state: State,
+    ctx: Ctx,
+    actor: ActorDep,
+    threshold: Threshold = SUITABLE_SCORE,
+    data: JSONBody[NoBody | None] = None,
 ) -> Response[FrozenReportSummary]:
     frozen = await service.freeze_report(ctx, state.pool, actor, exercise_id, threshold=threshold)
     return Response(frozen, status_code=201, headers={"Location": f"/reports/{frozen.id}"})
