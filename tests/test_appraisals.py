@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import math
+
 import asyncpg
 import pytest
-from conftest import TELFORD_NEED
+from conftest import TELFORD_NEED, fetchval
 
 from marketplace import db
 
@@ -398,3 +400,20 @@ async def test_a_change_that_changes_nothing_keeps_the_version_and_records_nothi
         assert await conn.fetchval(changes, f"updated appraisal {a['id']}:%") == 1
     finally:
         await conn.close()
+
+
+async def test_a_negative_zero_discount_rate_is_zero(client, keys, fresh_db):
+    """-0.0 is within 0 to 0.2 but is stored, shown and reported as 0 (it read "-0.0 %" in the report)."""
+    staff = await keys.headers("commissioner")
+    a, tag = await make(client, staff, discount_rate=-0.0)
+    assert math.copysign(1, a["discount_rate"]) == 1
+    r = await client.patch(f"/appraisals/{a['id']}", json={"discount_rate": 0.035}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 200
+    r = await client.patch(
+        f"/appraisals/{a['id']}", json={"discount_rate": -0.0}, headers={**staff, "If-Match": '"v2"'}
+    )
+    assert r.status_code == 200 and math.copysign(1, r.json()["discount_rate"]) == 1
+    stored = await fetchval(fresh_db, "select discount_rate::text from appraisal where id = $1", a["id"])
+    assert stored == "0"
+    html = (await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text
+    assert "discount rate 0.0 % a year" in html and "-0.0 %" not in html

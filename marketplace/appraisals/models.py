@@ -154,6 +154,10 @@ class AppraisalIn(Strict):
     moderation: Moderation = []
     costs: Costs = []
 
+    def __post_init__(self) -> None:
+        if self.discount_rate == 0:  # -0.0, which the range lets through, is 0: never stored, shown or reported as -0
+            self.discount_rate = 0.0
+
 
 class AppraisalPatch(Strict):
     title: Title | UnsetType = UNSET
@@ -161,6 +165,10 @@ class AppraisalPatch(Strict):
     years: Years | UnsetType = UNSET
     discount_rate: Rate | UnsetType = UNSET
     annual_budget: Money | UnsetType | None = UNSET
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.discount_rate, UnsetType) and self.discount_rate == 0:  # -0.0 is 0, as in AppraisalIn
+            self.discount_rate = 0.0
 
 
 class DecisionIn(Strict):
