@@ -435,6 +435,35 @@ async def test_suggest_services_answer_as_the_spec_says(read_client: Any) -> Non
     assert r.text.startswith("/**/cb(") and len(json.loads(r.text[7:-2])["result"]) == 4
 
 
+SUGGEST_SCHEMAS = {
+    "entity": "suggest-entities-response.json",
+    "type": "suggest-types-response.json",
+    "property": "suggest-properties-response.json",
+}
+
+
+async def test_every_suggest_service_pages_with_the_specs_cursor(read_client: Any) -> None:
+    """The spec's suggest query is `prefix` and an optional `cursor`, the number of suggestions to skip (so a client
+    fetches more): every suggest service takes it, and `limit`, the same way (the type and property services refused
+    both); a cursor that is not a count is a 400 naming it."""
+    for kind, schema in SUGGEST_SCHEMAS.items():
+        path = f"/reconcile/suggest/{kind}"
+        prefix = "tr" if kind == "entity" else ""
+        every = await read_client.get(path, params={"prefix": prefix, "limit": 50})
+        assert every.status_code == 200, (kind, every.text)
+        ids = [s["id"] for s in every.json()["result"]]
+        assert len(ids) >= 1
+        for cursor, limit in [(0, 2), (1, 2), (len(ids), 2), (0, 1)]:
+            r = await read_client.get(path, params={"prefix": prefix, "cursor": cursor, "limit": limit})
+            assert r.status_code == 200, (kind, cursor, r.text)
+            assert_reconciliation_valid(schema, r.json())
+            assert [s["id"] for s in r.json()["result"]] == ids[cursor : cursor + limit], (kind, cursor, limit)
+        r = await read_client.get(path, params={"prefix": prefix, "cursor": 1, "callback": "cb"})
+        assert r.text.startswith("/**/cb(") and [s["id"] for s in json.loads(r.text[7:-2])["result"]] == ids[1:11]
+        r = await read_client.get(path, params={"prefix": prefix, "cursor": -1})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "cursor", (kind, r.text)
+
+
 # --- quality of match: true --------------------------------------------------------------------------------------
 
 

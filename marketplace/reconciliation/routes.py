@@ -7,7 +7,8 @@ preflight's methods and headers on every response under /reconcile, errors inclu
   `marketplace.http.FORM_PATHS`);
 - `callback=<name>` on a GET answers JSONP (`name(...)`, application/javascript), as OpenRefine's older clients
   ask; the name must be a plain JavaScript identifier path (`jQuery1234_5678`, `a.b`);
-- `/reconcile/preview?id=` an HTML fragment, `/reconcile/suggest/{entity,type,property}?prefix=` suggestions.
+- `/reconcile/preview?id=` an HTML fragment, `/reconcile/suggest/{entity,type,property}?prefix=` suggestions, each
+  paged alike: `cursor` (the spec's: how many to skip) and `limit` (how many at most, 10 unless given).
 
 A malformed or schema-invalid `queries` is a 422 naming the field (`queries.q3.limit`): the OpenAPI document can
 only say it is a string."""
@@ -62,8 +63,10 @@ CacheBuster = Annotated[
 Prefix = Annotated[str, Parameter(max_length=200, description="What the user has typed so far")]
 SuggestType = Annotated[str | None, Parameter(max_length=100, description="Ignored: there is one type")]
 TypeStrict = Annotated[str | None, Parameter(max_length=10, description="Ignored: there is one type")]
-Cursor = Annotated[int, Parameter(ge=0, le=10_000, description="How many suggestions to skip")]
-SuggestLimit = Annotated[int, Parameter(ge=1, le=50)]
+Cursor = Annotated[
+    int, Parameter(ge=0, le=10_000, description="How many suggestions to skip (the spec's paging: fetch more)")
+]
+SuggestLimit = Annotated[int, Parameter(ge=1, le=50, description="How many suggestions at most")]
 
 
 class ReconcileForm(msgspec.Struct, forbid_unknown_fields=True):
@@ -169,9 +172,13 @@ async def suggest_entity(
 
 @get(f"{PREFIX}/suggest/type", summary="The entity types (suggest API)", tags=TAGS, responses=errors_doc(400))
 async def suggest_type(
-    prefix: Prefix, callback: Callback = None, cache_buster: CacheBuster = None
+    prefix: Prefix,
+    cursor: Cursor = 0,
+    limit: SuggestLimit = 10,
+    callback: Callback = None,
+    cache_buster: CacheBuster = None,
 ) -> Response[TypeSuggestions]:
-    return _answer(service.suggest_types(prefix), callback)
+    return _answer(service.suggest_types(prefix, limit, cursor), callback)
 
 
 @get(
@@ -181,9 +188,14 @@ async def suggest_type(
     responses=errors_doc(400),
 )
 async def suggest_property(
-    prefix: Prefix, type: SuggestType = None, callback: Callback = None, cache_buster: CacheBuster = None
+    prefix: Prefix,
+    cursor: Cursor = 0,
+    limit: SuggestLimit = 10,
+    type: SuggestType = None,
+    callback: Callback = None,
+    cache_buster: CacheBuster = None,
 ) -> Response[PropertySuggestions]:
-    return _answer(service.suggest_properties(prefix), callback)
+    return _answer(service.suggest_properties(prefix, limit, cursor), callback)
 
 
 ROUTES = [reconcile_get, reconcile_post, reconcile_preview, suggest_entity, suggest_type, suggest_property]

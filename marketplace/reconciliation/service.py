@@ -377,17 +377,18 @@ def _starts(prefix: str, *texts: str) -> bool:
     return any(fold(t).startswith(wanted) or wanted in fold(t) for t in texts)
 
 
-def suggest_types(prefix: str) -> TypeSuggestions:
-    return TypeSuggestions(result=[t for t in TYPES if _starts(prefix, t.id, t.name)])
+def suggest_types(prefix: str, limit: int, cursor: int) -> TypeSuggestions:
+    """The types whose id or name holds the text, `limit` of them after the first `cursor` (as every suggest
+    service pages)."""
+    found = [t for t in TYPES if _starts(prefix, t.id, t.name)]
+    return TypeSuggestions(result=found[cursor : cursor + limit])
 
 
-def suggest_properties(prefix: str) -> PropertySuggestions:
+def suggest_properties(prefix: str, limit: int, cursor: int) -> PropertySuggestions:
+    """The properties whose id or name holds the text, `limit` of them after the first `cursor`."""
+    found = [p for p in PROPERTIES if _starts(prefix, p.id, p.name)][cursor : cursor + limit]
     return PropertySuggestions(
-        result=[
-            PropertySuggestion(id=p.id, name=p.name, description=p.description)
-            for p in PROPERTIES
-            if _starts(prefix, p.id, p.name)
-        ]
+        result=[PropertySuggestion(id=p.id, name=p.name, description=p.description) for p in found]
     )
 
 
