@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import asyncpg
 import pytest
-from conftest import TELFORD_NEED, fetchval
+from conftest import TELFORD_NEED, app_settings, fetchval
+from litestar.testing import AsyncTestClient
 
 from marketplace import db
+from marketplace.app import create_app
+from marketplace.clock import FixedClock
 
 FOUR = ["financial_viability", "performance_impact", "quality", "sustainability"]
 OPTIONS = [
@@ -417,3 +421,24 @@ async def test_a_negative_zero_discount_rate_is_zero(client, keys, fresh_db):
     assert stored == "0"
     html = (await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text
     assert "discount rate 0.0 % a year" in html and "-0.0 %" not in html
+
+
+async def test_an_appraisals_times_are_the_apps_clocks(fresh_db, keys):
+    """Made, changed and decided at the app's clock's time (its updated_at was the database's now(), beside a
+    decided_at from the app's clock)."""
+    clock = FixedClock(dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC))
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        staff = await keys.headers("commissioner")
+        a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+        assert a["created_at"] == a["updated_at"] == "2027-03-01T09:00:00Z"
+        clock.at = dt.datetime(2027, 3, 2, 9, 0, tzinfo=dt.UTC)
+        r = await client.patch(f"/appraisals/{a['id']}", json={"title": "Renamed"}, headers={**staff, "If-Match": tag})
+        assert r.status_code == 200 and r.json()["updated_at"] == "2027-03-02T09:00:00Z"
+        clock.at = dt.datetime(2027, 3, 3, 9, 0, tzinfo=dt.UTC)
+        r = await client.post(
+            f"/appraisals/{a['id']}/decision",
+            json={"option": "vcse", "decided_by": "Board"},
+            headers={**staff, "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["decided_at"] == r.json()["updated_at"] == "2027-03-03T09:00:00Z"

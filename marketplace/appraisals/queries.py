@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import asyncpg
@@ -62,35 +63,40 @@ def _inputs(data: AppraisalIn) -> list[Any]:
     ]
 
 
-async def insert(conn: Connection, data: AppraisalIn, *, created_by: int | None, is_sample: bool = False) -> int:
+async def insert(
+    conn: Connection, data: AppraisalIn, *, created_by: int | None, at: dt.datetime, is_sample: bool = False
+) -> int:
+    """A new appraisal, made `at` (the app's clock)."""
     row = await one(
         conn,
         """insert into appraisal (exercise_id, title, description, years, discount_rate, annual_budget, options,
-                                  criteria, scores, moderation, costs, is_sample, created_by)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) returning id""",
+                                  criteria, scores, moderation, costs, is_sample, created_by, created_at, updated_at)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) returning id""",
         data.exercise_id,
         *_inputs(data),
         is_sample,
         created_by,
+        at,
     )
     return int(row["id"])
 
 
-async def update(conn: Connection, appraisal_id: int, data: AppraisalIn) -> None:
-    """Every input of the appraisal (as validated together), its version moved on."""
+async def update(conn: Connection, appraisal_id: int, data: AppraisalIn, *, at: dt.datetime) -> None:
+    """Every input of the appraisal (as validated together), its version moved on, changed `at` (the app's clock)."""
     await conn.execute(
         """update appraisal set title = $2, description = $3, years = $4, discount_rate = $5, annual_budget = $6,
                   options = $7, criteria = $8, scores = $9, moderation = $10, costs = $11,
-                  version = version + 1, updated_at = now()
+                  version = version + 1, updated_at = $12
             where id = $1""",
         appraisal_id,
         *_inputs(data),
+        at,
     )
 
 
 async def decide(conn: Connection, appraisal_id: int, decision: Decision) -> None:
     await conn.execute(
-        """update appraisal set decided_at = $2, decision = $3, version = version + 1, updated_at = now()
+        """update appraisal set decided_at = $2, decision = $3, version = version + 1, updated_at = $2
             where id = $1""",
         appraisal_id,
         decision.decided_at,

@@ -100,8 +100,8 @@ async def list_appraisals(conn: Conn, page: PageNumber = 1, per_page: PerPage = 
     "weighted and scored 0-5. Options, scores, moderated scores and costs may be given now or later (PUT each).",
     **CREATE,
 )
-async def create_appraisal(data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep) -> Response[Appraisal]:
-    return versioned(await service.create_appraisal(conn, actor, data), 201)
+async def create_appraisal(data: JSONBody[AppraisalIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Appraisal]:
+    return versioned(await service.create_appraisal(ctx, conn, actor, data), 201)
 
 
 @get(
@@ -116,9 +116,9 @@ async def list_exercise_appraisals(exercise_id: Id, conn: Conn) -> list[Appraisa
 
 @post("/exercises/{exercise_id:int}/appraisals", summary="Start an options appraisal of this exercise", **CREATE)
 async def create_exercise_appraisal(
-    exercise_id: Id, data: JSONBody[AppraisalIn], conn: Conn, actor: ActorDep
+    exercise_id: Id, data: JSONBody[AppraisalIn], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Appraisal]:
-    return versioned(await service.create_appraisal(conn, actor, data, exercise_id=exercise_id), 201)
+    return versioned(await service.create_appraisal(ctx, conn, actor, data, exercise_id=exercise_id), 201)
 
 
 @get(
@@ -132,9 +132,9 @@ async def get_appraisal(appraisal_id: Id, conn: Conn) -> Response[Appraisal]:
 
 @patch("/appraisals/{appraisal_id:int}", summary="Update an appraisal's settings (partial; If-Match)", **CHANGE)
 async def patch_appraisal(
-    appraisal_id: Id, data: JSONBody[AppraisalPatch], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    appraisal_id: Id, data: JSONBody[AppraisalPatch], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Appraisal]:
-    return versioned(await service.update_appraisal(conn, actor, appraisal_id, if_match, data))
+    return versioned(await service.update_appraisal(ctx, conn, actor, appraisal_id, if_match, data))
 
 
 D = TypeVar("D", bound=msgspec.Struct)
@@ -151,9 +151,11 @@ def _part(part: str, doc: type[D], read: str, replace: str) -> tuple[Any, Any]:
         return Response(doc(**{part: getattr(a, part)}), headers={"ETag": etag(a.version)})
 
     async def put_part(
-        appraisal_id: Id, data: JSONBody[D], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+        appraisal_id: Id, data: JSONBody[D], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
     ) -> Response[Appraisal]:
-        return versioned(await service.replace_part(conn, actor, appraisal_id, if_match, part, getattr(data, part)))
+        return versioned(
+            await service.replace_part(ctx, conn, actor, appraisal_id, if_match, part, getattr(data, part))
+        )
 
     get_part.__name__ = get_part.__qualname__ = f"get_{part}"
     put_part.__name__ = put_part.__qualname__ = f"put_{part}"

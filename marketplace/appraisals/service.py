@@ -8,6 +8,7 @@ and the market evidence as they were, can no longer change (schema/0016: a trigg
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 from typing import Any
 
@@ -315,9 +316,22 @@ async def list_for_exercise(conn: Connection, exercise_id: int) -> list[Appraisa
 
 
 async def create_appraisal(
-    conn: Connection, actor: Actor, data: AppraisalIn, *, exercise_id: int | None = None, is_sample: bool = False
+    ctx: Context, conn: Connection, actor: Actor, data: AppraisalIn, *, exercise_id: int | None = None
 ) -> Appraisal:
-    """A new appraisal (`exercise_id`: from the path, which the body may repeat but not contradict)."""
+    """A new appraisal (`exercise_id`: from the path, which the body may repeat but not contradict), made at the app's
+    clock's time."""
+    return await _create(conn, actor, data, at=ctx.clock.now(), exercise_id=exercise_id)
+
+
+async def _create(
+    conn: Connection,
+    actor: Actor,
+    data: AppraisalIn,
+    *,
+    at: dt.datetime,
+    exercise_id: int | None = None,
+    is_sample: bool = False,
+) -> Appraisal:
     if exercise_id is not None:
         await exercises.get_exercise(conn, exercise_id)  # 404
         if data.exercise_id not in (None, exercise_id):
@@ -325,7 +339,7 @@ async def create_appraisal(
         data = msgspec.structs.replace(data, exercise_id=exercise_id)
     await check(conn, data)
     async with conn.transaction():
-        appraisal_id = await queries.insert(conn, data, created_by=actor.caller.key_id, is_sample=is_sample)
+        appraisal_id = await queries.insert(conn, data, created_by=actor.caller.key_id, at=at, is_sample=is_sample)
         await audit.record(conn, actor, status=201, detail=f"created appraisal {appraisal_id}")
         return await get_appraisal(conn, appraisal_id)
 
@@ -342,7 +356,13 @@ async def _locked(conn: Connection, appraisal_id: int, if_match: str | None, dec
 
 
 async def _change(
-    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, what: str, changes: dict[str, Any]
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    appraisal_id: int,
+    if_match: str | None,
+    what: str,
+    changes: dict[str, Any],
 ) -> Appraisal:
     """The one shape of a change: lock the row; 404, 409 once decided, 412 on a stale version; apply `changes` to
     the inputs, check them all together, write, audit, and return the appraisal as it now is. A change that changes
@@ -357,24 +377,24 @@ async def _change(
         await check(conn, updated)
         if msgspec.to_builtins(updated) == msgspec.to_builtins(before):
             return with_results(current)
-        await queries.update(conn, appraisal_id, updated)
+        await queries.update(conn, appraisal_id, updated, at=ctx.clock.now())
         await audit.record(conn, actor, status=200, detail=f"updated appraisal {appraisal_id}: {what}")
         return await get_appraisal(conn, appraisal_id)
 
 
 async def update_appraisal(
-    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, patch: AppraisalPatch
+    ctx: Context, conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, patch: AppraisalPatch
 ) -> Appraisal:
     changes = {f: v for f in patch.__struct_fields__ if (v := getattr(patch, f)) is not msgspec.UNSET}
-    return await _change(conn, actor, appraisal_id, if_match, ", ".join(changes) or "nothing", changes)
+    return await _change(ctx, conn, actor, appraisal_id, if_match, ", ".join(changes) or "nothing", changes)
 
 
 async def replace_part(
-    conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, part: str, value: list[Any]
+    ctx: Context, conn: Connection, actor: Actor, appraisal_id: int, if_match: str | None, part: str, value: list[Any]
 ) -> Appraisal:
     """Replace one sub-resource (options, criteria, scores, moderation, costs) whole."""
     assert part in queries.PARTS
-    return await _change(conn, actor, appraisal_id, if_match, part, {part: value})
+    return await _change(ctx, conn, actor, appraisal_id, if_match, part, {part: value})
 
 
 async def decide(
@@ -436,10 +456,10 @@ async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalRep
     )
 
 
-async def load_samples(conn: Connection, items: list[SeedAppraisal]) -> list[int]:
-    """Sample appraisals on the seeded exercises (by title), when there are no appraisals yet (inside the caller's
-    transaction); decided ones frozen. The seed runs before anything is matched, so a sample's decision stores no
-    market evidence: its report draws the evidence when it is read."""
+async def load_samples(conn: Connection, items: list[SeedAppraisal], *, at: dt.datetime) -> list[int]:
+    """Sample appraisals on the seeded exercises (by title), made `at`, when there are no appraisals yet (inside the
+    caller's transaction); decided ones frozen. The seed runs before anything is matched, so a sample's decision
+    stores no market evidence: its report draws the evidence when it is read."""
     if await queries.any_appraisal(conn):
         return []
     actor = Actor.seed("sample options appraisal")
@@ -448,7 +468,7 @@ async def load_samples(conn: Connection, items: list[SeedAppraisal]) -> list[int
         exercise_id = await conn.fetchval("select id from exercise where title = $1", item.exercise)
         if exercise_id is None:
             continue
-        a = await create_appraisal(conn, actor, item.appraisal, exercise_id=exercise_id, is_sample=True)
+        a = await _create(conn, actor, item.appraisal, at=at, exercise_id=exercise_id, is_sample=True)
         if item.decision is not None:
             results = results_of(a)
             if item.decision.option not in results.ranking:
