@@ -177,21 +177,33 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
 
 class StrictRequest(Request[Any, Any, Any]):
     """A request whose JSON body is read as the JSON it is. The framework converts a body to the handler's type
-    leniently (text to numbers: `"founded_year": "1999"` became 1999, and `1999.0` did too), which hides a client's
-    mistake and stores it as if it were right. The body is first decoded strictly against the declared type; a value
-    of the wrong type is the same 400, naming the field, as any other problem with it."""
+    leniently (text to numbers and booleans: `"founded_year": "1999"` became 1999), which hides a client's mistake and
+    stores it as if it were right. The body is first converted strictly to the declared type; a value of the wrong
+    type is the same 400, naming the field, as any other problem with it. A number with no fraction (`1999.0`) is a
+    whole number, as JSON Schema (so the OpenAPI document) says."""
 
     async def json(self) -> Any:
         value = await super().json()
-        declared, body = _body_type(self), _body_read(self)
-        if declared is not None and body:
+        declared = _body_type(self)
+        if declared is not None and value is not None:
             try:
-                msgspec.json.decode(body, type=declared, strict=True)
+                msgspec.convert(_whole_numbers(value), declared, strict=True)
             except msgspec.ValidationError as exc:
                 raise ValidationException(
                     detail="invalid request body", extra=[{"message": str(exc), "key": "data", "source": "body"}]
                 ) from None
         return value
+
+
+def _whole_numbers(value: Any) -> Any:
+    """`value` with every float that is a whole number (within int64) as an int."""
+    if isinstance(value, float):
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    return value
 
 
 def _body_read(request: Request[Any, Any, Any]) -> bytes | None:
