@@ -164,7 +164,7 @@ async def write_seed(conn: Connection, data: SeedData) -> int:
     async with conn.transaction():
         await taxonomy.save(conn, data.taxonomy)
         await exercises.load_samples(conn, data.exercises, at=Clock().now())  # each part seeds when it is empty
-        loaded = await providers.load_samples(conn, data.providers)
+        loaded = await providers.load_samples(conn, data.providers, at=Clock().now())
         await appraisals.load_samples(conn, data.appraisals, at=Clock().now())  # on the seeded exercises
         await seed_engagement(conn, data)
         return loaded

@@ -257,3 +257,42 @@ async def test_a_founding_year_after_this_year_or_younger_than_a_service_is_refu
     assert problem["field"] == "founded_year" and f'"{oldest["name"]}"' in problem["problem"]
     after = (await client.get("/providers/1", headers=h)).json()
     assert after["version"] == profile["version"] and after["founded_year"] == profile["founded_year"]
+
+
+async def test_a_profiles_and_its_services_times_are_the_apps_clocks(fresh_db, keys):
+    """Made and changed at the app's clock's time, as exercises, needs and appraisals are (a provider's and a service's
+    times were the database's now(), and the profile's updated_at moved with it)."""
+    from conftest import app_settings
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+    from marketplace.clock import FixedClock
+
+    clock = FixedClock(dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC))
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        r = await client.post("/registrations", json={"name": "Clockwork Trust", "legal_form": "cic"})
+        assert r.status_code == 201, r.text
+        made = r.json()["provider"]
+        assert made["created_at"] == made["updated_at"] == "2027-03-01T09:00:00Z"
+        own = {"Authorization": f"Bearer {r.json()['api_key']['key']}"}
+        path = f"/providers/{made['id']}"
+
+        clock.at = dt.datetime(2027, 3, 2, 9, 0, tzinfo=dt.UTC)
+        r = await client.patch(path, json={"description": "Clocks."}, headers={**own, "If-Match": '"v1"'})
+        assert r.status_code == 200 and r.json()["updated_at"] == "2027-03-02T09:00:00Z", r.text
+
+        clock.at = dt.datetime(2027, 3, 3, 9, 0, tzinfo=dt.UTC)
+        r = await client.post(f"{path}/services", json=TENANCY, headers=own)
+        assert r.status_code == 201, r.text
+        service = r.json()
+        assert service["created_at"] == service["updated_at"] == "2027-03-03T09:00:00Z"
+        assert (await client.get(path, headers=own)).json()["updated_at"] == "2027-03-03T09:00:00Z"
+
+        clock.at = dt.datetime(2027, 3, 4, 9, 0, tzinfo=dt.UTC)
+        r = await client.patch(
+            f"{path}/services/{service['id']}",
+            json={"years_delivering": 1},
+            headers={**own, "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 200 and r.json()["updated_at"] == "2027-03-04T09:00:00Z", r.text
+        assert (await client.get(path, headers=own)).json()["updated_at"] == "2027-03-04T09:00:00Z"

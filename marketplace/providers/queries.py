@@ -61,8 +61,8 @@ INSERT_PROVIDER_SQL = """
 insert into provider (name, legal_form, description, website, founded_year,
     contact_name, contact_email, contact_phone, volunteers, match_funding_per_year,
     other_funding_sources, partner_organisations, annual_income, reserves_months, accounts_year_end,
-    accounts_scrutiny, status, is_sample, last_confirmed_at)
-values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    accounts_scrutiny, status, is_sample, last_confirmed_at, created_at, updated_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20)
 returning id
 """
 
@@ -72,15 +72,18 @@ async def insert_provider(
     p: NewProvider,
     *,
     status: str,
+    at: dt.datetime,
     is_sample: bool = False,
     last_confirmed_at: dt.datetime | None = None,
     refresh: bool = True,
 ) -> tuple[int, list[int]]:
-    """A new provider and its services: (its id, its services' ids)."""
-    provider_id: int = await conn.fetchval(INSERT_PROVIDER_SQL, *own_columns(p), status, is_sample, last_confirmed_at)
+    """A new provider and its services, made at `at`: (its id, its services' ids)."""
+    provider_id: int = await conn.fetchval(
+        INSERT_PROVIDER_SQL, *own_columns(p), status, is_sample, last_confirmed_at, at
+    )
     await write_parts(conn, provider_id, p)
     service_ids = [
-        await insert_service(conn, provider_id, x, position=n, last_confirmed_at=last_confirmed_at)
+        await insert_service(conn, provider_id, x, at=at, position=n, last_confirmed_at=last_confirmed_at)
         for n, x in enumerate(p.services)
     ]
     if refresh:
@@ -151,16 +154,16 @@ def service_columns(x: ServiceIn) -> tuple[Any, ...]:
 INSERT_SERVICE_SQL = """
 insert into service (provider_id, pathway_code, name, description, status, min_age, max_age, gender,
     capacity_per_year, places_available, places_as_of, delivery_modes, complexity_levels, cost_amount, cost_unit,
-    years_delivering, position, last_confirmed_at)
+    years_delivering, position, last_confirmed_at, created_at, updated_at)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-        coalesce($17, (select count(*) from service where provider_id = $1)), $18)
+        coalesce($17, (select count(*) from service where provider_id = $1)), $18, $19, $19)
 returning id
 """
 UPDATE_SERVICE_SQL = """
 update service set pathway_code = $2, name = $3, description = $4, status = $5, min_age = $6, max_age = $7,
     gender = $8, capacity_per_year = $9, places_available = $10, places_as_of = $11, delivery_modes = $12,
     complexity_levels = $13, cost_amount = $14, cost_unit = $15, years_delivering = $16, last_confirmed_at = $17,
-    version = version + 1, updated_at = greatest(now(), created_at)
+    version = version + 1, updated_at = greatest($17, created_at)
 where id = $1 returning version
 """
 
@@ -170,19 +173,20 @@ async def insert_service(
     provider_id: int,
     x: ServiceIn,
     *,
+    at: dt.datetime,
     position: int | None = None,
     last_confirmed_at: dt.datetime | None = None,
 ) -> int:
-    """A new service (the caller refreshes the provider's search columns)."""
+    """A new service, made at `at` (the caller refreshes the provider's search columns)."""
     service_id: int = await conn.fetchval(
-        INSERT_SERVICE_SQL, provider_id, *service_columns(x), position, last_confirmed_at
+        INSERT_SERVICE_SQL, provider_id, *service_columns(x), position, last_confirmed_at, at
     )
     await write_service_parts(conn, service_id, x)
     return service_id
 
 
 async def update_service(conn: Connection, service_id: int, x: ServiceIn, *, confirmed_at: dt.datetime) -> int:
-    """Rewrite a service (an edit confirms it as of `confirmed_at`); its new version."""
+    """Rewrite a service at `confirmed_at` (an edit confirms it); its new version."""
     version: int = await conn.fetchval(UPDATE_SERVICE_SQL, service_id, *service_columns(x), confirmed_at)
     for table in ("service_area", "service_cohort", "service_accreditation", "service_outcome"):
         await conn.execute(f"delete from {table} where service_id = $1", service_id)
@@ -262,12 +266,13 @@ async def confirm_services(conn: Connection, provider_id: int, at: dt.datetime) 
     await conn.execute("update service set last_confirmed_at = $2 where provider_id = $1", provider_id, at)
 
 
-async def bump_version(conn: Connection, provider_id: int) -> int:
-    """The profile's content changed through one of its services: a new version (and ETag) of the profile."""
+async def bump_version(conn: Connection, provider_id: int, at: dt.datetime) -> int:
+    """The profile's content changed at `at` through one of its services: a new version (and ETag) of the profile."""
     version: int = await conn.fetchval(
-        "update provider set version = version + 1, updated_at = greatest(now(), created_at) where id = $1 "
+        "update provider set version = version + 1, updated_at = greatest($2, created_at) where id = $1 "
         "returning version",
         provider_id,
+        at,
     )
     return version
 
@@ -418,19 +423,20 @@ async def lock_provider(conn: Connection, provider_id: int) -> asyncpg.Record | 
     )
 
 
-async def update_provider_row(conn: Connection, provider_id: int, p: ProviderProfile) -> int:
-    """Write the provider's own columns and bump its version; returns the new version."""
+async def update_provider_row(conn: Connection, provider_id: int, p: ProviderProfile, at: dt.datetime) -> int:
+    """Write the provider's own columns at `at` and bump its version; returns the new version."""
     version: int = await conn.fetchval(
         """
         update provider set name = $2, legal_form = $3, description = $4, website = $5, founded_year = $6,
             contact_name = $7, contact_email = $8, contact_phone = $9, volunteers = $10, match_funding_per_year = $11,
             other_funding_sources = $12, partner_organisations = $13, annual_income = $14, reserves_months = $15,
             accounts_year_end = $16, accounts_scrutiny = $17, version = version + 1,
-            updated_at = greatest(now(), created_at)
+            updated_at = greatest($18, created_at)
         where id = $1 returning version
         """,
         provider_id,
         *own_columns(p),
+        at,
     )
     return version
 

@@ -204,7 +204,7 @@ async def change(
                 f"identifiers: {taken[0]} is already registered to another provider",
                 problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
             )
-        version = await queries.update_provider_row(conn, provider_id, after)
+        version = await queries.update_provider_row(conn, provider_id, after, ctx.clock.now())
         parts = {
             queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD
         }
@@ -271,7 +271,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
         taken = await queries.identifiers_taken(conn, profile.identifiers, None)
         if taken:
             raise Conflict(f"identifiers: {taken[0]} is already registered to another provider")
-        provider_id, _ = await queries.insert_provider(conn, profile, status="pending", last_confirmed_at=now)
+        provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=now, last_confirmed_at=now)
         key = await accounts.make_key(
             conn,
             ctx.secret,
@@ -297,7 +297,7 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
             f"identifiers: {taken[0]} is already registered to another provider",
             problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
         )
-    provider_id, _ = await queries.insert_provider(conn, profile, status="pending")
+    provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=ctx.clock.now())
     await _record_creation(conn, actor, provider_id, profile, note)
     return provider_id
 
@@ -315,15 +315,16 @@ async def _record_creation(conn: Connection, actor: Actor, provider_id: int, pro
     await audit.record(conn, actor, status=201, provider_id=provider_id, detail=detail)
 
 
-async def load_samples(conn: Connection, samples: list[SeedProvider]) -> int:
-    """The demo providers, into an empty directory (inside the caller's transaction); how many were loaded."""
+async def load_samples(conn: Connection, samples: list[SeedProvider], *, at: dt.datetime) -> int:
+    """The demo providers, made at `at`, into an empty directory (inside the caller's transaction); how many were
+    loaded."""
     if await queries.count_all(conn) > 0:
         return 0
     ids = []
     for p in samples:
         confirmed = dt.datetime.combine(p.last_confirmed_on, dt.time(9), tzinfo=dt.UTC) if p.last_confirmed_on else None
         pid, service_ids = await queries.insert_provider(
-            conn, p, status=p.status, is_sample=True, last_confirmed_at=confirmed, refresh=False
+            conn, p, status=p.status, at=at, is_sample=True, last_confirmed_at=confirmed, refresh=False
         )
         ids.append(pid)
         profile = msgspec.to_builtins(project(p, NewProvider))
@@ -384,12 +385,13 @@ async def _locked_service(
 async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id: int, data: ServiceIn) -> Service:
     """A new service of the provider's (confirmed as of now, as the provider describes it)."""
     data = normalised_service(data)
+    now = ctx.clock.now()
     async with conn.transaction():
         provider = await _locked_provider(ctx, conn, provider_id)
         _check_service(ctx, data, provider.founded_year)
-        service_id = await queries.insert_service(conn, provider_id, data, last_confirmed_at=ctx.clock.now())
+        service_id = await queries.insert_service(conn, provider_id, data, at=now, last_confirmed_at=now)
         await _record_service_change(
-            conn, actor, provider_id, "create", [(f"services[{service_id}]", None, msgspec.to_builtins(data))]
+            conn, actor, provider_id, now, "create", [(f"services[{service_id}]", None, msgspec.to_builtins(data))]
         )
         return await _service(conn, provider_id, service_id)
 
@@ -414,9 +416,10 @@ async def change_service(
         changes = changed_fields(before, after, prefix=f"services[{service_id}].")
         if not changes:
             return current
-        await queries.update_service(conn, service_id, after, confirmed_at=ctx.clock.now())
+        now = ctx.clock.now()
+        await queries.update_service(conn, service_id, after, confirmed_at=now)
         changes += lapsed_changes(await queries.lapse_verifications(conn, provider_id))
-        await _record_service_change(conn, actor, provider_id, "update", changes)
+        await _record_service_change(conn, actor, provider_id, now, "update", changes)
         return await _service(conn, provider_id, service_id)
 
 
@@ -429,16 +432,26 @@ async def remove_service(
         _, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
         await queries.delete_service(conn, service_id)
         await _record_service_change(
-            conn, actor, provider_id, "delete", [(f"services[{service_id}]", msgspec.to_builtins(current), None)]
+            conn,
+            actor,
+            provider_id,
+            ctx.clock.now(),
+            "delete",
+            [(f"services[{service_id}]", msgspec.to_builtins(current), None)],
         )
 
 
 async def _record_service_change(
-    conn: Connection, actor: Actor, provider_id: int, action: str, changes: list[tuple[str, object, object]]
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    at: dt.datetime,
+    action: str,
+    changes: list[tuple[str, object, object]],
 ) -> None:
-    """A service changed: the profile's version moves on, its search columns and document are rebuilt, and the
-    change goes into the history and the audit log."""
-    version = await queries.bump_version(conn, provider_id)
+    """A service changed at `at`: the profile's version moves on, its search columns and document are rebuilt, and
+    the change goes into the history and the audit log."""
+    version = await queries.bump_version(conn, provider_id, at)
     await queries.refresh_search(conn, [provider_id])
     await queries.insert_history(
         conn, provider_id=provider_id, version=version, action=action, changes=changes, actor=actor
@@ -518,7 +531,9 @@ async def verify_evidence(
         await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
         fingerprint, record = await _evidence(conn, provider_id, target)
         change = await _verify(conn, actor, provider_id, target, fingerprint, record, seen=seen.strip(), at=now)
-        await _record_evidence_change(conn, actor, provider_id, "verify_evidence", change, f"verified {target.field}")
+        await _record_evidence_change(
+            conn, actor, provider_id, now, "verify_evidence", change, f"verified {target.field}"
+        )
         return await _current(ctx, conn, provider_id)
 
 
@@ -585,15 +600,27 @@ async def withdraw_verification(
         await queries.delete_verification(conn, before["id"])
         change = (f"{target.field}.verification", _verification_value(before), None)
         await _record_evidence_change(
-            conn, actor, provider_id, "withdraw_verification", change, f"withdrew the verification of {target.field}"
+            conn,
+            actor,
+            provider_id,
+            ctx.clock.now(),
+            "withdraw_verification",
+            change,
+            f"withdrew the verification of {target.field}",
         )
         return await _current(ctx, conn, provider_id)
 
 
 async def _record_evidence_change(
-    conn: Connection, actor: Actor, provider_id: int, action: str, change: tuple[str, object, object], detail: str
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    at: dt.datetime,
+    action: str,
+    change: tuple[str, object, object],
+    detail: str,
 ) -> None:
-    version = await queries.bump_version(conn, provider_id)
+    version = await queries.bump_version(conn, provider_id, at)
     await queries.refresh_search(conn, [provider_id])
     await queries.insert_history(
         conn, provider_id=provider_id, version=version, action=action, changes=[change], actor=actor
