@@ -10,7 +10,7 @@ import io
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from conftest import TELFORD_NEED, Keys, app_settings
@@ -623,16 +623,32 @@ async def test_authorisation_matrix_for_engagement(world):
                 assert "TUPE?" not in r.text and '"provider_id":' + str(p1) not in r.text.replace(" ", "")
 
 
-async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(world):
-    w = world
-    c = w.client
+class Submitted(NamedTuple):
+    provider_id: int
+    service_id: int
+    exercise_id: int
+    need_id: int
+    headers: dict[str, str]
+    path: str
+    body: dict[str, Any]
+
+
+async def submitted(w: World) -> Submitted:
+    """An open exercise with one need and a provider's response to it, submitted (version 1): what a withdrawal
+    needs."""
     (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
     exercise_id, need_id = await make_exercise(w)
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
-    path = f"/exercises/{exercise_id}/responses/{p1}"
     body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
-    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    assert (await w.client.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    return Submitted(p1, s1, exercise_id, need_id, a, f"/exercises/{exercise_id}/responses/{p1}", body)
+
+
+async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(world):
+    w = world
+    c = w.client
+    p1, s1, exercise_id, need_id, a, path, body = await submitted(w)
     withdrawn = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     assert withdrawn.headers["etag"] == '"v2"'
@@ -690,15 +706,9 @@ async def test_the_same_response_again_is_no_new_revision(world):
 async def test_a_withdrawal_takes_no_fields(world):
     """Withdrawing takes no input: no body or {}; a field in it is refused naming it (400), never ignored, and nothing
     is stored."""
-    w = world
-    c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w)
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
-    path = f"/exercises/{exercise_id}/responses/{p1}"
-    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
-    assert (await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
+    c = world.client
+    done = await submitted(world)
+    a, path = done.headers, done.path
     r = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'}, json={"reason": "we cannot bid"})
     assert r.status_code == 400, r.text
     assert r.json()["errors"] == [{"field": "reason", "problem": "unknown field"}]
