@@ -350,4 +350,4 @@ async def test_a_value_the_database_refuses_gets_a_console_page_not_json() -> No
     async with AsyncTestClient(Litestar([console], exception_handlers=EXCEPTION_HANDLERS)) as test_client:
         answered = await test_client.get("/console/refused")
     assert answered.status_code == 400 and answered.headers["content-type"].startswith("text/html")
-    assert "a value in the request is out of the range it can take" in answered.text
+    assert "A value in the request is out of the range it can take." in answered.text

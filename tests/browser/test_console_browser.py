@@ -158,6 +158,14 @@ async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_repor
     check(driver, "02-home")
     skip_link_works(driver)
 
+    # a provider's number out of range in the address: a console page that says so, not the API's JSON
+    driver.get(f"{server}/console/providers/12345678901234567890")
+    said = driver.find_element(By.CSS_SELECTOR, "main").text
+    assert "This page's address has a value the console cannot take." in said  # a sentence, as a page shows it
+    assert "must be 999999999999 or less" in said
+    check(driver, "02b-number-out-of-range")
+    driver.back()
+
     # search with a typo: corrected, with facet counts to filter by
     follow(driver, driver.find_element(By.LINK_TEXT, "Find providers"))
     box = driver.find_element(By.ID, "f-q")
