@@ -23,13 +23,15 @@ import time
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request, Response
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.routes import HTTPRoute
+from litestar.types import ExceptionHandler
 
 import matching
 from marketplace import audit, db, memory
@@ -39,7 +41,7 @@ from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.appraisals.routes import EXTRA_MEDIA_TYPES as APPRAISAL_MEDIA_TYPES
 from marketplace.appraisals.routes import ROUTES as APPRAISAL_ROUTES
 from marketplace.clock import Clock
-from marketplace.console.routes import CONSOLE
+from marketplace.console.routes import CONSOLE, error_page
 from marketplace.context import Context
 from marketplace.engagement.routes import ROUTES as ENGAGEMENT_ROUTES
 from marketplace.exercises.pools import MatchPools
@@ -130,7 +132,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             "conn": Provide(provide_conn),
             "actor": Provide(provide_actor, sync_to_thread=False),
         },
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={cls: _console_pages(handler) for cls, handler in EXCEPTION_HANDLERS.items()},
         openapi_config=OpenAPIConfig(
             title="Provision marketplace API",
             version="0.1.0",
@@ -152,6 +154,18 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
 
 DENIALS_FLUSH_SECONDS = 5.0
 """How often a worker records the denied-request counts of the minutes that are over."""
+
+
+def _console_pages(handler: ExceptionHandler[Any]) -> ExceptionHandler[Any]:
+    """`handler`, but a console page for a request under /console that no console route took (an address it has no
+    page for, a method its pages do not take, a path with characters ours never have): the console's own routes
+    answer their errors as pages themselves."""
+
+    def handle(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+        path = request.url.path
+        return error_page(request, exc) if path == "/console" or path.startswith("/console/") else handler(request, exc)
+
+    return handle
 
 
 async def _record_denials_every(seconds: float, state: State, pool: db.Pool) -> None:

@@ -351,3 +351,20 @@ async def test_a_value_the_database_refuses_gets_a_console_page_not_json() -> No
         answered = await test_client.get("/console/refused")
     assert answered.status_code == 400 and answered.headers["content-type"].startswith("text/html")
     assert "A value in the request is out of the range it can take." in answered.text
+
+
+async def test_an_address_the_console_has_no_page_for_is_a_console_page(client, keys):
+    """A mistyped console address, a record's number that is not a number, a method the console's pages do not take,
+    or a character no path of ours has: a console page saying so (they were the API's JSON 404 and 405)."""
+    await signed_in(client, keys, "commissioner")
+    for method, path, status in (
+        ("GET", "/console/nonexistent", 404),
+        ("GET", "/console/exercises/abc", 404),
+        ("GET", "/console/providers/%201", 404),
+        ("DELETE", "/console/home", 405),
+    ):
+        r = await client.request(method, path)
+        assert r.status_code == status and r.headers["content-type"].startswith("text/html"), (path, r.text[:200])
+        assert "Go to the start page" in r.text, path
+    r = await client.get("/providers/abc")  # the API's own answer stays JSON
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
