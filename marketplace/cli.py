@@ -277,16 +277,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_appraisal_report(args: argparse.Namespace, settings: Settings) -> int:
-    """An options appraisal's report (HTML, JSON or CSV) to a file or standard output."""
+    """An options appraisal's report (HTML, JSON, CSV or xlsx) to a file or standard output."""
 
     async def work(ctx: Context, pool: db.Pool) -> Any:
         return await appraisals.report_data(ctx, pool, args.appraisal_id)
 
     data = _run(settings, work)
-    render: dict[str, Callable[[Any], str]] = {
+    render: dict[str, Callable[[Any], str | bytes]] = {
         "json": _pretty_json,
         "csv": appraisal_render.to_csv,
         "html": appraisal_render.to_html,
+        "xlsx": appraisal_render.to_xlsx,  # bytes: a sheet per row type, then the appraisal
     }
     if _write(args.output, render[args.format](data)):
         print(f"wrote {args.format} report of appraisal {args.appraisal_id} to {args.output}", file=sys.stderr)
@@ -522,7 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
         "appraisal-report", help="an options appraisal's report (weighted scores, costs, sensitivity)"
     )
     appraisal.add_argument("appraisal_id", type=int)
-    appraisal.add_argument("--format", choices=["html", "json", "csv"], default="html")
+    appraisal.add_argument("--format", choices=["html", "json", "csv", "xlsx"], default="html")
     appraisal.add_argument("-o", "--out", "--output", dest="output", help="file to write (default: standard output)")
     appraisal.set_defaults(func=cmd_appraisal_report)
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any, Final
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
@@ -193,3 +194,73 @@ def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     return rows
+
+
+# --- reports as workbooks ------------------------------------------------------------------------------
+_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?")
+MAX_CELL: Final = 32_767
+"""Excel's limit on a cell's characters."""
+
+
+def _report_cell(text: str) -> Cell:
+    if _NUMBER.fullmatch(text) and len(text) <= 17:
+        return float(text) if "." in text else int(text)
+    return text or None
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Cell]:
+    if isinstance(value, dict):
+        out: dict[str, Cell] = {}
+        for k, v in value.items():
+            out.update(_flat(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    key = prefix or "value"
+    if isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            return {key: "; ".join("" if v is None else str(v) for v in value)[:MAX_CELL]}
+        return {key: json.dumps(value, ensure_ascii=False)[:MAX_CELL]}
+    if isinstance(value, bool):
+        return {key: "yes" if value else "no"}
+    if isinstance(value, int | float) or value is None:
+        return {key: value}
+    return {key: str(value)[:MAX_CELL]}
+
+
+def _section(name: str, value: Any) -> tuple[str, list[str], list[list[Cell]]]:
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        records = [_flat(v) for v in value]
+        header = list(dict.fromkeys(k for r in records for k in r))
+        return name, header or ["value"], [[r.get(k) for k in header] for r in records]
+    if isinstance(value, dict):
+        return name, ["field", "value"], [[k, v] for k, v in _flat(value).items()]
+    return name, ["value"], [[c] for c in _flat(value).values()]
+
+
+def _plural(row_type: str) -> str:
+    if row_type.endswith("s"):
+        return row_type
+    if row_type.endswith("y") and row_type[-2:-1] not in ("a", "e", "o", "u", ""):
+        return row_type[:-1] + "ies"  # sensitivity -> sensitivities
+    return row_type + "s"
+
+
+def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Collection[str] = ()) -> bytes:
+    """A report as an xlsx workbook (the report's CSV and JSON in, xlsx bytes out), made from the same rows as the CSV
+    (so a frozen report's workbook comes from its stored bytes, and a section added to the CSV appears here with
+    nothing to change): one sheet per `row_type` (in first-seen order), numbers as numbers; then every section of
+    the JSON report but those the CSV holds (`held_by_csv`) as a sheet of its own: a list of records as a table
+    (nested fields as `a.b` columns, lists of values joined by "; "), a record as field/value rows. Dated the
+    report's `generated_at`."""
+    rows = read_csv(csv_data.encode() if isinstance(csv_data, str) else csv_data, where="the report's CSV")
+    header, body = (rows[0], rows[1:]) if rows else ([], [])
+    by_type: dict[str, list[list[Cell]]] = {}
+    kind = header.index("row_type") if "row_type" in header else None
+    for row in body:
+        by_type.setdefault(row[kind] if kind is not None else "rows", []).append([_report_cell(c) for c in row])
+    sheets: list[tuple[str, list[str], Iterable[list[Cell]]]] = [
+        (_plural(t), header, typed) for t, typed in by_type.items()
+    ]
+    report = json.loads(json_data)
+    sheets += [_section(k, v) for k, v in report.items() if k not in held_by_csv and v is not None]
+    # made when the report was: a frozen report's workbook is the same bytes every time
+    return xlsx_bytes(sheets, made_at=dt.datetime.fromisoformat(report["generated_at"]))

@@ -322,6 +322,35 @@ async def test_the_seeded_report_page_is_self_contained_with_its_charts(read_cli
     assert {"option", "score", "sensitivity", "cost"} <= kinds
 
 
+async def test_the_appraisal_report_as_a_workbook_holds_the_csvs_rows_and_the_appraisal(read_client, read_keys):
+    """As the market report is: the CSV's rows a sheet per row type, numbers as numbers, then the appraisal itself
+    (by format=xlsx or by the Accept header)."""
+    import io
+
+    from openpyxl import load_workbook
+
+    from marketplace.sheets import read_csv
+
+    staff = await read_keys.headers("admin")
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    r = await read_client.get("/appraisals/1/report", headers={**staff, "Accept": xlsx})
+    assert r.status_code == 200 and r.headers["content-type"].startswith(xlsx), r.text[:200]
+    assert r.headers["content-disposition"] == 'attachment; filename="appraisal-1.xlsx"'
+    book = load_workbook(io.BytesIO((await read_client.get("/appraisals/1/report?format=xlsx", headers=staff)).content))
+    rows = read_csv((await read_client.get("/appraisals/1/report?format=csv", headers=staff)).content)
+    header, body = rows[0], rows[1:]
+    sheet = book["options"]
+    assert [c.value for c in sheet[1]] == header
+    options = [row for row in body if row[0] == "option"]
+    got = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert len(got) == len(options) > 0
+    score = header.index("weighted_score")
+    assert [g[score] for g in got] == [float(o[score]) for o in options]  # numbers as numbers
+    assert {"options", "scores", "sensitivities", "costs", "appraisal"} <= set(book.sheetnames)
+    title = {row[0].value: row[1].value for row in book["appraisal"].iter_rows(min_row=2)}["title"]
+    assert title == (await read_client.get("/appraisals/1", headers=staff)).json()["title"]
+
+
 async def test_text_a_spreadsheet_would_run_is_defused_in_the_csv(client, keys):
     staff = await keys.headers("commissioner")
     evil = [{"key": "vcse", "model": "custom", "label": "=HYPERLINK(1)"}]
@@ -338,6 +367,10 @@ def test_the_command_line_writes_the_report(read_db, tmp_path):
     done = run_cli("appraisal-report", "1", "--format", "html", "--out", str(out), dsn=read_db)
     assert done.returncode == 0, done.stderr
     assert "Fictional figures" in out.read_text() and "wrote html report of appraisal 1" in done.stderr
+    book = tmp_path / "appraisal.xlsx"
+    done = run_cli("appraisal-report", "1", "--format", "xlsx", "--out", str(book), dsn=read_db)
+    assert done.returncode == 0, done.stderr
+    assert book.read_bytes()[:2] == b"PK" and "wrote xlsx report of appraisal 1" in done.stderr
     missing = run_cli("appraisal-report", "999999", dsn=read_db)
     assert missing.returncode == 2 and "appraisal 999999 not found" in missing.stderr
 

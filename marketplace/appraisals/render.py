@@ -19,9 +19,11 @@ import csv
 import io
 from dataclasses import dataclass, field
 
+import msgspec
+
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
 from marketplace.formatting import percent, pounds, shorten
-from marketplace.sheets import guard
+from marketplace.sheets import guard, report_workbook
 from marketplace.templating import render
 
 TEMPLATE = "appraisal/appraisal.html.j2"
@@ -317,3 +319,10 @@ def to_csv(r: AppraisalReport) -> str:
 
 def to_csv_bytes(r: AppraisalReport) -> bytes:
     return ("\ufeff" + to_csv(r)).encode()
+
+
+def to_xlsx(r: AppraisalReport) -> bytes:
+    """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, scores, sensitivity, costs,
+    market...), then the appraisal itself (options, criteria, scores, costs, decision) as field/value rows; dated
+    when the report was made."""
+    return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=("market",))

@@ -29,11 +29,12 @@ from marketplace.appraisals.models import (
     OptionsDoc,
     ScoresDoc,
 )
-from marketplace.appraisals.render import to_csv_bytes, to_html
+from marketplace.appraisals.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.concurrency import etag
 from marketplace.errors import NotAcceptable
 from marketplace.http import (
     NEEDS_KEY,
+    REPORT_MEDIA,
     ActorDep,
     Conn,
     Ctx,
@@ -72,8 +73,8 @@ PUT_NOTE = (
 )
 
 
-ACCEPTS = {"application/json": "json", "text/csv": "csv", "text/html": "html", "application/*": "json"}
-ACCEPTS |= {"text/*": "html", "*/*": "json"}
+ACCEPTS = {"application/json": "json", "text/csv": "csv", "text/html": "html", REPORT_MEDIA["xlsx"]: "xlsx"}
+ACCEPTS |= {"application/*": "json", "text/*": "html", "*/*": "json"}
 
 
 def negotiate(accept: str | None) -> str:
@@ -85,7 +86,10 @@ def negotiate(accept: str | None) -> str:
         media, *params = (x.strip().lower() for x in part.split(";"))
         if media in ACCEPTS and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
             return ACCEPTS[media]
-    raise NotAcceptable("the report comes as application/json, text/csv or text/html; Accept named none of them")
+    raise NotAcceptable(
+        f"the report comes as application/json, text/csv, text/html or {REPORT_MEDIA['xlsx']}; Accept named none of "
+        "them"
+    )
 
 
 @get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)
@@ -201,7 +205,8 @@ async def decide(
     description="Weighted scores by option and criterion, the moderation spread, costs over the years and net "
     "present cost against the budget, the sensitivity tornado, and the exercise's market evidence beside the "
     "scores (as decided, once decided; else drawn from its stored match runs now), with options that would buy a "
-    "need with no market flagged. `format` (or the Accept header) chooses the representation.",
+    "need with no market flagged. `format` (or the Accept header) chooses the representation: xlsx is the CSV's "
+    "rows a sheet per row type, then the appraisal itself.",
     responses=errors_doc(400, 403, 404, 406),
     **COSTLY,
 )
@@ -211,7 +216,7 @@ async def appraisal_report(
     state: State,
     ctx: Ctx,
     format: Annotated[
-        Literal["json", "csv", "html"] | None, Parameter(description="Overrides the Accept header")
+        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
     ] = None,
 ) -> Response[AppraisalReport]:
     fmt = format or negotiate(request.headers.get("accept"))
@@ -220,12 +225,13 @@ async def appraisal_report(
         "json": msgspec.json.encode,
         "csv": to_csv_bytes,
         "html": to_html,
+        "xlsx": to_xlsx,
     }
     body = await asyncio.to_thread(renderers[fmt], data)
     return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
-EXTRA_MEDIA_TYPES = {"/appraisals/{appraisal_id}/report": ["text/csv", "text/html"]}
+EXTRA_MEDIA_TYPES = {"/appraisals/{appraisal_id}/report": ["text/csv", "text/html", REPORT_MEDIA["xlsx"]]}
 """The report's other representations, for the OpenAPI document."""
 
 ROUTES = [

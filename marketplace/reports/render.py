@@ -11,7 +11,7 @@
     The CSV, from :mod:`marketplace.reports.spreadsheet` (columns documented there).
 
 ``to_xlsx(report)``
-    The workbook, from :mod:`marketplace.reports.workbook`: the CSV's rows a sheet per row type, the other
+    The workbook, from :func:`marketplace.sheets.report_workbook`: the CSV's rows a sheet per row type, the other
     sections a sheet each.
 """
 
@@ -23,10 +23,10 @@ from marketplace.reports import charts
 from marketplace.reports.models import Report
 from marketplace.reports.spreadsheet import CSV_HEADER, to_csv, to_csv_bytes
 from marketplace.reports.view import VERDICT_LABELS, NeedRows, Page, area_names
-from marketplace.reports.workbook import to_xlsx_bytes
+from marketplace.sheets import report_workbook
 from marketplace.templating import render
 
-__all__ = ["CSV_HEADER", "to_csv", "to_csv_bytes", "to_html", "to_xlsx"]
+__all__ = ["CSV_HEADER", "CSV_SECTIONS", "to_csv", "to_csv_bytes", "to_html", "to_xlsx"]
 
 TEMPLATE = "report/report.html.j2"
 
@@ -45,6 +45,10 @@ def to_html(report: Report) -> str:
     )
 
 
+CSV_SECTIONS = frozenset({"needs", "grid"})
+"""Top-level sections of the JSON report whose content the CSV rows already hold."""
+
+
 def to_xlsx(report: Report) -> bytes:
     """The report as an xlsx workbook, made from the same rows as the CSV."""
-    return to_xlsx_bytes(to_csv_bytes(report), msgspec.json.encode(report))
+    return report_workbook(to_csv_bytes(report), msgspec.json.encode(report), held_by_csv=CSV_SECTIONS)

@@ -17,8 +17,8 @@ from marketplace.errors import NotAcceptable
 from marketplace.http import NEEDS_KEY, REPORT_MEDIA, ActorDep, Conn, Ctx, Id, errors_doc, report_response
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
-from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
-from marketplace.reports.workbook import to_xlsx_bytes
+from marketplace.reports.render import CSV_SECTIONS, to_csv_bytes, to_html, to_xlsx
+from marketplace.sheets import report_workbook
 from marketplace.types import NoBody
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
@@ -173,7 +173,7 @@ async def get_frozen_report(
     if fmt == "xlsx":  # made from the stored CSV and JSON bytes: the same workbook every time
         frozen, csv_body = await service.get_frozen(conn, report_id, "csv")
         _, json_body = await service.get_frozen(conn, report_id, "json")
-        body = await asyncio.to_thread(to_xlsx_bytes, csv_body, json_body)
+        body = await asyncio.to_thread(report_workbook, csv_body, json_body, held_by_csv=CSV_SECTIONS)
     else:
         frozen, body = await service.get_frozen(conn, report_id, fmt)
     return report_response(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
