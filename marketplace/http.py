@@ -499,13 +499,23 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
     return frozenset(names), frozenset(integers), frozenset(lists)
 
 
-DIGITS = re.compile(r"[0-9]{1,15}")
+MAX_DIGITS = 15
+DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 
 
 async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     """A guard for a change that is also counted against a budget (placed before that guard): a missing or malformed
     If-Match is refused (428/400) before the request spends any of the key's budget."""
     require_if_match(connection.headers.get("if-match"))
+
+
+def _not_digits(value: str) -> str:
+    """What is wrong with a query integer that is not 1 to 15 digits."""
+    if re.fullmatch(r"-[0-9]+", value):
+        return f"must be a whole number of 0 or more, e.g. 40; not {value!r}"
+    if re.fullmatch(r"[0-9]+", value):
+        return f"is too large: at most {MAX_DIGITS} digits; not {value!r}"
+    return f"must be a whole number written in digits, e.g. 40; not {value!r}"
 
 
 async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
@@ -528,7 +538,7 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
             if not DIGITS.fullmatch(value):
-                raise InvalidInput.field(name, f"must be a whole number written in digits, e.g. 40; not {value!r}")
+                raise InvalidInput.field(name, _not_digits(value))
 
 
 # --- parameters and OpenAPI entries every room uses ------------------------------------------------

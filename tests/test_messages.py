@@ -338,7 +338,11 @@ async def test_query_parameters_in_words_with_their_allowed_values(read_client: 
     cost = (await read_client.get("/providers", params={"max_cost": "-5"})).json()["errors"][0]
     assert cost == {"field": "max_cost", "problem": "must be 0 or more"}
     digits = (await read_client.get("/providers", params={"min_capacity": "-1"})).json()["errors"][0]
-    assert digits["problem"] == "must be a whole number written in digits, e.g. 40; not '-1'"
+    assert digits["problem"] == "must be a whole number of 0 or more, e.g. 40; not '-1'"
+    huge = (await read_client.get("/providers", params={"min_capacity": "9" * 20})).json()["errors"][0]
+    assert huge["problem"] == f"is too large: at most 15 digits; not '{'9' * 20}'"
+    typed = (await read_client.get("/providers", params={"min_capacity": "1e3"})).json()["errors"][0]
+    assert typed["problem"] == "must be a whole number written in digits, e.g. 40; not '1e3'"
     pathway = (await read_client.get("/providers", params={"pathway": "accom"})).json()["errors"][0]
     assert pathway["problem"] == "unknown pathway code 'accom'; did you mean ACCOM (Accommodation)?"
 
