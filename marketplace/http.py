@@ -19,6 +19,7 @@ from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.handlers.http_handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter, Parameter, ParameterKwarg, QueryParameter
@@ -235,7 +236,7 @@ HTTP_ERRORS = {
 }
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     error = HTTP_ERRORS.get(exc.status_code, "server_error" if exc.status_code >= 500 else "http_error")
     problems = []
     message = str(exc.detail)
@@ -243,8 +244,19 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Error
         error = "invalid_input"
         message = messages.plain_words(message)[0]
         problems = [FieldProblem(field="body", problem=message)]
+    if exc.status_code == 413:  # the framework says only "Request Entity Too Large": say how large it may be
+        most = _body_limit(request)
+        problem = "is larger than this operation takes" + (f" (at most {most:,} bytes)" if most else "")
+        message, problems = f"body: {problem}", [FieldProblem(field="body", problem=problem)]
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, error=error, message=message, problems=problems, headers=headers)
+
+
+def _body_limit(request: Request[Any, Any, Any]) -> int | None:
+    """The most a request's body may be, as its route says (None when there is no route to ask)."""
+    handler = request.scope.get("route_handler")
+    limit = handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
+    return limit if isinstance(limit, int) else None
 
 
 def _database_down(_: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
