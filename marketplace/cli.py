@@ -258,7 +258,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             )
         if fresh.stale_need_ids:
             print(
-                f"stale runs (need changed since): needs {', '.join(map(str, fresh.stale_need_ids))}", file=sys.stderr
+                "stale runs (the need, or the weights it would be matched with now, changed since): needs "
+                + ", ".join(map(str, fresh.stale_need_ids)),
+                file=sys.stderr,
             )
         print(f"to refresh: marketplace match-exercise {args.exercise_id}", file=sys.stderr)
     render: dict[str, Callable[[Any], str | bytes]] = {
