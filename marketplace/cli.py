@@ -83,6 +83,12 @@ async def _session(settings: Settings) -> AsyncIterator[tuple[Context, db.Pool]]
         ctx = Context(
             settings=settings, clock=Clock(), taxonomy=await taxonomy.load(pool), secret=accounts.load_secret(settings)
         )
+        if not ctx.taxonomy.pathways:  # e.g. run from another folder: a new, empty embedded database there
+            where = "DATABASE_URL" if settings.database_url else str(settings.data_dir.resolve())
+            raise SeedError(
+                f"the database ({where}) has no taxonomies yet: run `marketplace seed` first, or run the command "
+                "from the project's folder (its embedded database is ./.marketplace there)"
+            )
         yield ctx, pool
     finally:
         await pool.close()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import urllib.request
+from pathlib import Path
 
 import asyncpg
 from conftest import run_cli
+
+from marketplace.settings import PROJECT_ROOT
 
 
 def test_embedded_mode_needs_no_database_and_keeps_its_data(tmp_path):
@@ -70,3 +75,22 @@ def test_serve_migrated_and_seeded_an_empty_database(live_server):
     with urllib.request.urlopen(f"{live_server}/providers?per_page=1") as r:
         body = json.loads(r.read())
     assert body["total"] >= 1
+
+
+def test_a_command_on_a_database_without_taxonomies_says_so(tmp_path: Path) -> None:
+    """Run from another folder, the command starts a new, empty embedded database there: an import then called every
+    row bad ("'Charitable incorporated organisation (CIO)' is not a legal form code") and a key was made in a database
+    no server uses. It now stops, saying why and what to do."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MARKETPLACE_OWNER_DATABASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "marketplace", "keys", "create", "--role", "admin", "--name", "Elsewhere"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "has no taxonomies yet: run `marketplace seed` first" in done.stderr
+    assert str((tmp_path / ".marketplace").resolve()) in done.stderr
+    assert "prv_" not in done.stdout
