@@ -24,6 +24,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Example, SecurityRequirement
 from litestar.params import HeaderParameter, Parameter, ParameterKwarg, QueryParameter
 from litestar.types import ASGIApp, ExceptionHandlersMap, Guard, Message, Receive, Scope, Send
+from litestar.utils.signature import ParsedSignature
 
 from marketplace import messages
 from marketplace.concurrency import etag, require_if_match
@@ -218,10 +219,19 @@ def _body_type(request: Request[Any, Any, Any]) -> Any:
     return data.annotation if data is not None else None
 
 
+def _signatures(handler: BaseRouteHandler) -> tuple[ParsedSignature, ...]:
+    """The handler's signature, then those of the dependencies it takes: a dependency's own parameters are the
+    operation's too (the search's filters, `providers.filters`)."""
+    provided = handler.resolve_dependencies()
+    used = [provided[n].parsed_fn_signature for n in handler.parsed_fn_signature.parameters if n in provided]
+    return (handler.parsed_fn_signature, *used)
+
+
 def _query_type(request: Request[Any, Any, Any], name: str) -> Any:
-    for param_name, param in request.route_handler.parsed_fn_signature.parameters.items():
-        if (getattr(param.kwarg_definition, "query", None) or param_name) == name:
-            return param.annotation
+    for signature in _signatures(request.route_handler):
+        for param_name, param in signature.parameters.items():
+            if (getattr(param.kwarg_definition, "query", None) or param_name) == name:
+                return param.annotation
     return None
 
 
@@ -496,18 +506,20 @@ def query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozens
 
 def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     names, integers, lists = set(), set(), set()
-    for name, param in handler.parsed_fn_signature.parameters.items():
-        if name in NOT_QUERY or any(f"{{{name}:" in path for path in handler.paths):
-            continue
-        kwargs = param.kwarg_definition
-        alias = kwargs.name if isinstance(kwargs, QueryParameter) else getattr(kwargs, "query", None)
-        query_name = alias or name
-        names.add(query_name)
-        is_int = param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))
-        if is_int and not param.is_subclass_of(bool):
-            integers.add(query_name)
-        if param.is_non_string_sequence:
-            lists.add(query_name)
+    provided = handler.resolve_dependencies()
+    for signature in _signatures(handler):
+        for name, param in signature.parameters.items():
+            if name in NOT_QUERY or name in provided or any(f"{{{name}:" in path for path in handler.paths):
+                continue
+            kwargs = param.kwarg_definition
+            alias = kwargs.name if isinstance(kwargs, QueryParameter) else getattr(kwargs, "query", None)
+            query_name = alias or name
+            names.add(query_name)
+            is_int = param.is_subclass_of(int) or (param.is_optional and param.has_inner_subclass_of(int))
+            if is_int and not param.is_subclass_of(bool):
+                integers.add(query_name)
+            if param.is_non_string_sequence:
+                lists.add(query_name)
     return frozenset(names), frozenset(integers), frozenset(lists)
 
 

@@ -38,6 +38,7 @@ OFFERED = {
     "accounts.auth",
     "exercises.pools",
     "providers.live_index",
+    "providers.filters",
     "taxonomy.checks",
     "reports.render",
     "appraisals.render",

@@ -188,3 +188,23 @@ async def test_the_hsds_package_is_a_closed_valid_cut_of_the_official_one(read_c
     assert len(tables["service"]) == sum(len(h["matched_services"]) for h in hits)
     pathways = [a for a in tables["attribute"] if a["link_entity"] == "service"]
     assert {a["link_id"] for a in pathways} == {s["id"] for s in tables["service"]}
+
+
+@pytest.mark.asyncio
+async def test_the_search_and_its_export_read_the_same_filters_declared_once(read_client: AsyncTestClient) -> None:
+    """The filters are one declaration (`providers.filters`) for both operations: each takes them with the same
+    rules (integers in digits, unknown names refused), documents them alike, and finds the same providers."""
+    for path in ("/providers", "/providers/export?format=csv"):
+        r = await read_client.get(path, params={"min_capacity": "1e3"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "min_capacity", (path, r.text)
+        r = await read_client.get(path, params={"pathwya": "ACCOM"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "pathwya", (path, r.text)
+    doc = (await read_client.get("/schema/openapi.json")).json()["paths"]
+    found = {p: {x["name"] for x in doc[p]["get"]["parameters"]} for p in ("/providers", "/providers/export")}
+    assert found["/providers"] - {"facets"} == found["/providers/export"] - {"format"}
+    filters = {"pathway": "ACCOM", "area": "E06000019", "sort": "name"}
+    searched = (await read_client.get("/providers", params={**filters, "per_page": 100})).json()
+    exported = (await read_client.get("/providers/export", params={**filters, "format": "csv"})).text
+    rows = list(csv.DictReader(io.StringIO(exported.lstrip("\ufeff"))))
+    ids = list(dict.fromkeys(int(r["provider_id"]) for r in rows))
+    assert ids == [p["id"] for p in searched["items"]] and searched["total"] == len(ids) > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
+import msgspec
 from litestar import MediaType, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader, State
 from litestar.di import NamedDependency, Provide
@@ -27,10 +28,10 @@ from marketplace.http import (
     RouteDoc,
     caller_of,
     errors_doc,
-    from_zero,
     versioned,
 )
 from marketplace.providers import service
+from marketplace.providers.filters import SEARCH, DirectorySearch
 from marketplace.providers.models import (
     MARKETPLACE_FIELDS,
     AccreditationList,
@@ -45,7 +46,6 @@ from marketplace.providers.models import (
     ProviderPatch,
     Registration,
     ResourcesPatch,
-    SearchQuery,
     SearchResult,
     Service,
     ServiceIn,
@@ -91,86 +91,18 @@ ETAG_HEADER = [ResponseHeader(name="ETag", description='The profile version, e.g
     responses=errors_doc(400, 401, 403, 503),
     tags=["providers"],
     guards=[staff_beyond_published],
+    dependencies=SEARCH,
 )
 async def search_providers(
     state: State,
     ctx: Ctx,
     conn: Conn,
-    pathway: Annotated[Codes, Parameter(description="Pathway code(s), e.g. ACCOM; see GET /pathways")] = None,
-    area: Annotated[Codes, Parameter(description="ONS GSS area code(s); see GET /areas")] = None,
-    cohort: Annotated[Codes, Parameter(description="Cohort code(s); see GET /cohorts")] = None,
-    sector: Annotated[Codes, Parameter(description="Sector code(s); see GET /sectors")] = None,
-    legal_form: Annotated[Codes, Parameter(description="Legal form code(s); see GET /legal-forms")] = None,
-    accreditation: Annotated[
-        Codes, Parameter(description="Accreditation code(s), all required, each the organisation's or the service's")
-    ] = None,
-    min_capacity: Annotated[
-        int | None, from_zero(10_000_000, "A service for at least this many service users a year")
-    ] = None,
-    age: Annotated[int | None, from_zero(120, "A service whose age range includes this age")] = None,
-    gender: Annotated[
-        str | None, Parameter(description="men or women: a service for them (or for both men and women)")
-    ] = None,
-    complexity: Annotated[Codes, Parameter(description="A service at any of these complexity levels")] = None,
-    delivery_mode: Annotated[Codes, Parameter(description="A service delivered in any of these ways")] = None,
-    max_cost: Annotated[
-        float | None,
-        from_zero(10_000_000, "A service whose indicative cost is at most this many pounds, whatever its unit"),
-    ] = None,
-    q: Annotated[
-        str | None,
-        Parameter(
-            max_length=200,
-            description=(
-                "Free text; case, accents and punctuation ignored. Every word must be found, as typed, as a longer "
-                "word it begins (from 4 letters), or, for a word the directory does not have, as its closest "
-                "spellings (one typo up to 4 letters, two up to 8, three beyond): `interpreted_query` shows how "
-                "each word was read. `relevance` adds, per word, the best place it is found: the name 1.0, the "
-                "services' pathway or area names 0.4, the description, services' text and premises 0.2."
-            ),
-        ),
-    ] = None,
+    search: DirectorySearch,
     page: PageNumber = 1,
     per_page: PerPage = 20,
     facets: Annotated[bool, Parameter(description="Include facet counts")] = True,
-    sort: Annotated[
-        Literal["relevance", "name"] | None,
-        Parameter(
-            description=(
-                "relevance (needs q; the default when q is given) or name (case and accents ignored). By relevance: "
-                "highest `relevance` first; among names holding every word, the exact name first (as typed, case "
-                "and accents aside), then a name that is the query word for word with a typo corrected or a word "
-                "completed, then names holding the typed words adjacent and in order, then the words in order, then "
-                "anywhere, shorter names first within each; among other providers of one relevance, the one whose "
-                "field that had to be used (text, else pathway and area names) is shorter first; then by name."
-            )
-        ),
-    ] = None,
-    status: Annotated[
-        Literal["published", "pending", "archived"],
-        Parameter(description="Commissioners and admins only, for other than published"),
-    ] = "published",
 ) -> SearchResult:
-    query = SearchQuery(
-        status=status,
-        pathway=pathway or [],
-        area=area or [],
-        cohort=cohort or [],
-        sector=sector or [],
-        legal_form=legal_form or [],
-        accreditation=accreditation or [],
-        min_capacity=min_capacity,
-        age=age,
-        gender=gender,
-        complexity=complexity or [],
-        delivery_mode=delivery_mode or [],
-        max_cost=max_cost,
-        q=q,
-        page=page,
-        per_page=per_page,
-        facets=facets,
-        sort=sort,
-    )
+    query = msgspec.structs.replace(search, page=page, per_page=per_page, facets=facets)
     return await service.search(ctx, conn, state.search_index, query)
 
 

@@ -14,8 +14,8 @@ from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
 
 from marketplace.accounts.auth import expensive, staff_beyond_published
-from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, from_zero, public_cors
-from marketplace.providers.models import SearchQuery
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, public_cors
+from marketplace.providers.filters import SEARCH, DirectorySearch
 from marketplace.standards import service
 from marketplace.standards.models import (
     HsdsApiDetails,
@@ -164,7 +164,6 @@ async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> HsdsTaxonomyTerm:
 EXPORT_PATH = "/providers/export"
 EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]}
 """The export's representations besides the zip (added to the OpenAPI document, see marketplace.openapi)."""
-Codes = list[str] | None
 
 
 @get(
@@ -184,6 +183,7 @@ Codes = list[str] | None
     responses=errors_doc(400, 401, 403, 503),
     tags=["providers"],
     guards=[staff_beyond_published, expensive],
+    dependencies=SEARCH,
     media_type="application/zip",
 )
 async def export_providers(
@@ -194,45 +194,11 @@ async def export_providers(
     format: Annotated[
         Literal["csv", "xlsx", "hsds"], Parameter(description="csv, xlsx or hsds (a zip: the HSDS data package)")
     ],
-    pathway: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    area: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    cohort: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    sector: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    legal_form: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    accreditation: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    min_capacity: Annotated[int | None, from_zero(10_000_000)] = None,
-    age: Annotated[int | None, from_zero(120)] = None,
-    gender: Annotated[str | None, Parameter(description="men or women, as GET /providers")] = None,
-    complexity: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    delivery_mode: Annotated[Codes, Parameter(description="As GET /providers")] = None,
-    max_cost: Annotated[float | None, from_zero(10_000_000)] = None,
-    q: Annotated[str | None, Parameter(max_length=200, description="As GET /providers")] = None,
-    sort: Annotated[Literal["relevance", "name"] | None, Parameter(description="As GET /providers")] = None,
-    status: Annotated[
-        Literal["published", "pending", "archived"],
-        Parameter(description="Commissioners and admins only, for other than published"),
-    ] = "published",
+    search: DirectorySearch,
     page: PageNumber = 1,  # the search's own, passed along: ignored (every hit is exported)
     per_page: PerPage = 20,
 ) -> Response[bytes]:
-    query = SearchQuery(
-        status=status,
-        pathway=pathway or [],
-        area=area or [],
-        cohort=cohort or [],
-        sector=sector or [],
-        legal_form=legal_form or [],
-        accreditation=accreditation or [],
-        min_capacity=min_capacity,
-        age=age,
-        gender=gender,
-        complexity=complexity or [],
-        delivery_mode=delivery_mode or [],
-        max_cost=max_cost,
-        q=q,
-        sort=sort,
-    )
-    made = await service.export_directory(ctx, conn, state.search_index, query, format, base_url(request))
+    made = await service.export_directory(ctx, conn, state.search_index, search, format, base_url(request))
     return Response(
         made.body,
         media_type=made.media_type,
