@@ -537,6 +537,7 @@ async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(c
         ("finances.annual_income", "1_000", WHOLE),
         ("finances.reserves_months", "1e1", NUMBER),
         ("finances.reserves_months", "١٢", NUMBER),
+        ("finances.annual_income", "10,50", WHOLE),  # a decimal comma? never read as 1050
     ):
         _, form = await opened(client, path)
         page = await client.post(path, data=form | {box: typed})
@@ -549,6 +550,8 @@ async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(c
         ("capacity.places_available", "5.0", WHOLE),
         ("years_delivering", "1e1", WHOLE),
         ("cost.amount", "1e2", NUMBER),
+        ("cost.amount", "12,50", NUMBER),  # a decimal comma: never read as £1,250
+        ("cost.amount", "1,5", NUMBER),
         ("outcomes.0.value", "1e2", NUMBER),
         ("outcomes.0.people", "1e2", WHOLE),
     ):

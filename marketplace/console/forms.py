@@ -139,9 +139,17 @@ def _nullable(form: Mapping[str, str], name: str) -> str | None:
     return form.get(name, "").strip() or None
 
 
+_THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+"""A number written with thousands commas in their places (`1,800`, `12,500.50`)."""
+
+
 def _money(text: str | None) -> str | None:
-    """Pounds as typed, less the pound sign and thousands commas (`£1,800` -> `1800`)."""
-    return text.replace(",", "").replace("£", "").strip() if text is not None else None
+    """Pounds as typed, less the pound sign and thousands commas in their places (`£1,800` -> `1800`). A comma
+    anywhere else (`12,50`: a decimal comma?) is left, so the box is refused, never read as another amount."""
+    if text is None:
+        return None
+    text = text.replace("£", "").strip()
+    return text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
 
 
 def as_number(text: str | None, *, whole: bool) -> int | float | str | None:
