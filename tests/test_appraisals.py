@@ -475,3 +475,12 @@ async def test_an_appraisals_times_are_the_apps_clocks(fresh_db, keys):
         )
         assert r.status_code == 201, r.text
         assert r.json()["decided_at"] == r.json()["updated_at"] == "2027-03-03T09:00:00Z"
+
+
+async def test_a_scale_sent_as_ten_point_nought_is_the_scale_ten(client, keys):
+    """JSON Schema calls 10.0 the integer 10: a criterion's scale (5 or 10) sent so was refused as "not a whole
+    number", the body read strictly as whole, then leniently as sent."""
+    staff = await keys.headers("commissioner")
+    criteria = [{"key": "quality", "name": "Quality", "weight": 1.0, "scale": 10.0}]
+    a, _ = await make(client, staff, criteria=criteria)
+    assert [(c["key"], c["scale"], c["weight"]) for c in a["criteria"]] == [("quality", 10, 1)]
