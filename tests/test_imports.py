@@ -784,3 +784,24 @@ async def test_a_files_name_with_control_characters_is_refused_naming_where_it_c
     assert await stored() == before
     r = await client.post("/imports", params={"filename": "Lanterns – été.csv"}, content=body, headers={**admin, **CSV})
     assert r.status_code == 201 and r.json()["filename"] == "Lanterns – été.csv"
+
+
+async def test_a_number_cell_is_read_from_plain_digits_only(client: AsyncTestClient, keys: Keys) -> None:
+    """A lenient reading took `1E3` as 1000 and `1_000` as 1000 (a cell in a sheet is text, as a form's box is): each
+    is now a problem on its row and column, and the row is bad."""
+    admin = await keys.headers("admin")
+    rows = [
+        {"provider_name": "Exponent Trust", "legal_form": "cic", **SERVICE, "min_age": "1E1"},
+        {"provider_name": "Underscore Trust", "legal_form": "cic", "founded_year": "1_990", **SERVICE},
+        {"provider_name": "Plain Numbers Trust", "legal_form": "cic", "founded_year": "1990", **SERVICE},
+    ]
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    verdicts = {row["name"]: row for row in r.json()["rows"]}
+    assert verdicts["Plain Numbers Trust"]["verdict"] == "new"
+    for name, column in (("Exponent Trust", "min_age"), ("Underscore Trust", "founded_year")):
+        row = verdicts[name]
+        assert row["verdict"] == "bad", row
+        assert [(p["column"], p["problem"]) for p in row["problems"]] == [
+            (column, "enter a whole number, for example 25")
+        ], row["problems"]

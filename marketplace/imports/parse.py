@@ -219,18 +219,45 @@ def _decoding_problems(value: Any, typ: Any, path: str = "") -> list[tuple[str, 
     return found or [whole]
 
 
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+"""A number as a cell should hold it: digits, a minus, a decimal point (never `1E3`, `1_000` or `inf`, which a
+lenient reading takes)."""
+
+
+def _unplain_numbers(value: Any, typ: Any, path: str = "") -> list[tuple[str, str]]:
+    """(field, the decoder's words) of each cell of a number field whose text is not a plain number."""
+    kind = _bare(typ)
+    if isinstance(value, str) and kind in (int, float):
+        return [] if _PLAIN_NUMBER.fullmatch(value.strip()) else [(path, f"Expected `{kind.__name__}`, got `str`")]
+    if isinstance(value, dict) and isinstance(kind, type) and issubclass(kind, msgspec.Struct):
+        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
+        return [
+            problem
+            for name, item in value.items()
+            if name in fields
+            for problem in _unplain_numbers(item, fields[name], f"{path}.{name}" if path else name)
+        ]
+    if isinstance(value, list) and get_origin(kind) is list:
+        return [p for i, item in enumerate(value) for p in _unplain_numbers(item, get_args(kind)[0], f"{path}[{i}]")]
+    return []
+
+
 def _convert(
     raw: dict[str, Any], typ: type[Any], row: int, locate: Locate, tax: Taxonomy
 ) -> tuple[Any | None, list[ImportProblem]]:
     """`raw` as `typ`, or every problem of it, each in the words the API's other routes use (`messages.problem`):
-    a cell is typed text, as a form's box is, so it is told what to enter (never "null" or JSON's types)."""
-    try:
-        return msgspec.convert(raw, typ, strict=False), []
-    except msgspec.ValidationError:
-        pass
+    a cell is typed text, as a form's box is, so it is told what to enter (never "null" or JSON's types). A number
+    is read from plain digits only (`_PLAIN_NUMBER`)."""
+    unplain = _unplain_numbers(raw, typ)
+    if not unplain:
+        try:
+            return msgspec.convert(raw, typ, strict=False), []
+        except msgspec.ValidationError:
+            pass
+    said_at = dict(_decoding_problems(raw, typ)) | dict(unplain)  # the decoder's problems ([] when none), and these
     found = [
         messages.problem(at, said, value=messages.value_at(raw, at), declared=typ, taxonomy=tax, form=True)
-        for at, said in _decoding_problems(raw, typ)
+        for at, said in said_at.items()
     ]
     told = {p.field for p in found}
     for at, value in _leaves(raw):  # a code of the right form that is no code of its taxonomy: told now, not later
