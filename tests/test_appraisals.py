@@ -484,3 +484,19 @@ async def test_a_scale_sent_as_ten_point_nought_is_the_scale_ten(client, keys):
     criteria = [{"key": "quality", "name": "Quality", "weight": 1.0, "scale": 10.0}]
     a, _ = await make(client, staff, criteria=criteria)
     assert [(c["key"], c["scale"], c["weight"]) for c in a["criteria"]] == [("quality", 10, 1)]
+
+
+async def test_one_assessor_written_two_ways_cannot_score_an_option_twice(client, keys):
+    """ "Ann", "ann" and "Ann " scoring one option on one criterion were three assessors, moving the mean and the
+    spread; they are one, and the second score is refused (422) as exactly "Ann" twice is."""
+    staff = await keys.headers("commissioner")
+    a, tag = await make(client, staff, options=OPTIONS)
+    given = [
+        {"option": "vcse", "criterion": FOUR[0], "assessor": name, "score": score}
+        for name, score in (("Ann", 5), ("ann", 1), ("Ann ", 1))
+    ]
+    r = await client.put(f"/appraisals/{a['id']}/scores", json={"scores": given}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["scores"]
+    assert "twice" in r.json()["errors"][0]["problem"]
+    assert (await client.get(f"/appraisals/{a['id']}", headers=staff)).json()["scores"] == []

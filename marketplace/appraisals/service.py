@@ -9,6 +9,7 @@ and the market evidence as they were, can no longer change (schema/0016: a trigg
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from collections import Counter
 from typing import Any
 
@@ -70,6 +71,11 @@ METHOD = [
 # --- validation --------------------------------------------------------------------------------------
 
 
+def _same_person(name: str) -> str:
+    """An assessor's name as names are compared: "Ann", "ann" and "Ann " are one assessor, not three."""
+    return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
+
+
 def _duplicates(keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
     return {k for k, n in Counter(keys).items() if n > 1}
 
@@ -124,8 +130,8 @@ async def check(conn: Connection, a: AppraisalIn) -> None:
 
     for i, s in enumerate(a.scores):
         refs("scores", i, s.option, s.criterion, s.score)
-    for dup in _duplicates([(s.option, s.criterion, s.assessor) for s in a.scores]):
-        bad("scores", f"{dup[2]} scores {dup[0]} on {dup[1]} twice")
+    for dup in _duplicates([(s.option, s.criterion, _same_person(s.assessor)) for s in a.scores]):
+        bad("scores", f"{dup[2]} scores {dup[0]} on {dup[1]} twice (names are compared ignoring case and spaces)")
     for i, m in enumerate(a.moderation):
         refs("moderation", i, m.option, m.criterion, m.score)
     for dup in _duplicates([(m.option, m.criterion) for m in a.moderation]):
