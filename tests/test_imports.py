@@ -805,3 +805,31 @@ async def test_a_number_cell_is_read_from_plain_digits_only(client: AsyncTestCli
         assert [(p["column"], p["problem"]) for p in row["problems"]] == [
             (column, "enter a whole number, for example 25")
         ], row["problems"]
+
+
+async def test_values_under_a_column_with_no_name_refuse_a_package_too(client: AsyncTestClient, keys: Keys) -> None:
+    """A package CSV with values under a header cell with no name was read without them and nothing said (a flat
+    sheet was refused): it is a 422 naming the file, the column and the first row holding one. A header's names
+    are read trimmed, as a flat sheet's are."""
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        services = list(csv.reader(io.StringIO(z.read("services.csv").decode(), newline="")))
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [[*services[0], ""], *[[*r, "kept nowhere"] for r in services[1:]]]
+    )
+    r = await client.post(
+        "/imports", content=repack(package, {"services.csv": out.getvalue().encode()}), headers={**admin, **ZIP}
+    )
+    assert r.status_code == 422, r.text
+    n = len(services[0]) + 1
+    assert r.json()["message"].startswith(f"services.csv: column {n} (") and "row 2 is the first" in r.json()["message"]
+
+    spaced = io.StringIO()
+    csv.writer(spaced, lineterminator="\r\n").writerows([[f" {h} " for h in services[0]], *services[1:]])
+    r = await client.post(
+        "/imports", content=repack(package, {"services.csv": spaced.getvalue().encode()}), headers={**admin, **ZIP}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["summary"]["duplicate"] == r.json()["summary"]["rows"]

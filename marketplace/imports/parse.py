@@ -393,6 +393,31 @@ def _refuse_repeats(header: list[str], file: str | None = None) -> None:
     )
 
 
+def _refuse_unnamed(header: list[str], rows: list[list[str]], columns: str, file: str | None = None) -> None:
+    """Values under a header cell with no name: whose they are cannot be told, and reading on would drop them
+    unseen, so the file is refused, naming the column and the first row holding one (`columns`: what the header
+    should name). A blank header over empty cells is fine."""
+    under: dict[int, int] = {}  # an unnamed column holding a value: the first row it is on
+    for n, cells in enumerate(rows[1:], start=2):
+        for i, h in enumerate(header):
+            if not h and i < len(cells) and cells[i].strip():
+                under.setdefault(i, n)
+    if not under:
+        return
+    i, n = next(iter(under.items()))
+    where = f"{file}: " if file else ""
+    raise FileProblem(
+        f"{where}column {_places([i + 1])} has no name in the header but holds values (row {n} is the first): name "
+        f"it ({columns}) or empty it",
+        [
+            ImportProblem(
+                row=first, column=f"{_places([i + 1])}, no name", problem="a value under no column name", file=file
+            )
+            for i, first in under.items()
+        ],
+    )
+
+
 def _places(columns: list[int]) -> str:
     """[3, 9] -> "3 (C) and 9 (I)": a column by its number and its spreadsheet letter."""
     said = [f"{n} ({get_column_letter(n)})" for n in columns]
@@ -424,30 +449,16 @@ def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
             [ImportProblem(row=1, column=c, problem="missing column") for c in missing],
         )
     _refuse_repeats(header)
-    unnamed = [i for i, h in enumerate(header) if not h]
-    under_unnamed: dict[int, int] = {}  # an unnamed column holding a value: the first row it is on
+    _refuse_unnamed(header, rows, "the columns are those of GET /providers/export?format=csv")
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for n, cells in enumerate(rows[1:], start=2):
         if not any(c.strip() for c in cells):
             continue
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             raise FileProblem(f"row {n} has more cells than the header has columns")
-        for i in unnamed:
-            if i < len(cells) and cells[i].strip():
-                under_unnamed.setdefault(i, n)
         record = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header) if h}
         key = f"id:{record['provider_id']}" if record.get("provider_id") else f"name:{record['provider_name'].lower()}"
         groups.setdefault(key, []).append((n, record))
-    if under_unnamed:
-        i, n = next(iter(under_unnamed.items()))
-        raise FileProblem(
-            f"column {_places([i + 1])} has no name in the header but holds values (row {n} is the first): name it "
-            "(the columns are those of GET /providers/export?format=csv) or empty it",
-            [
-                ImportProblem(row=first, column=f"{_places([i + 1])}, no name", problem="a value under no column name")
-                for i, first in under_unnamed.items()
-            ],
-        )
     return [_flat_one(group, tax, year) for group in groups.values()]
 
 
@@ -603,8 +614,9 @@ def _table(z: zipfile.ZipFile, file: str, names: set[str]) -> Table:
         raise FileProblem(f"{file} has more than {MAX_ROWS} rows")
     if not rows:
         return Table(file, [])
-    header = rows[0]
+    header = [h.strip() for h in rows[0]]
     _refuse_repeats(header, file)
+    _refuse_unnamed(header, rows, "as HSDS 3.0 names them", file)
     if "id" not in header:
         raise FileProblem(f"{file}: no id column", [ImportProblem(row=1, column="id", problem="missing", file=file)])
     out = []
