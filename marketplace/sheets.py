@@ -244,6 +244,11 @@ def _plural(row_type: str) -> str:
     return row_type + "s"
 
 
+TEXT_COLUMNS = ("label", "name", "title", "description", "assessor", "reasons", "rationale")
+"""Columns (by how their names end) that hold what people typed: text, whatever it looks like (an option labelled
+"1.10" is not the number 1.1)."""
+
+
 def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Collection[str] = ()) -> bytes:
     """A report as an xlsx workbook (the report's CSV and JSON in, xlsx bytes out), made from the same rows as the CSV
     (so a frozen report's workbook comes from its stored bytes, and a section added to the CSV appears here with
@@ -255,8 +260,10 @@ def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Col
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     by_type: dict[str, list[list[Cell]]] = {}
     kind = header.index("row_type") if "row_type" in header else None
+    text = [h.endswith(TEXT_COLUMNS) for h in header]
     for row in body:
-        by_type.setdefault(row[kind] if kind is not None else "rows", []).append([_report_cell(c) for c in row])
+        cells = [c or None if i < len(text) and text[i] else _report_cell(c) for i, c in enumerate(row)]
+        by_type.setdefault(row[kind] if kind is not None else "rows", []).append(cells)
     sheets: list[tuple[str, list[str], Iterable[list[Cell]]]] = [
         (_plural(t), header, typed) for t, typed in by_type.items()
     ]

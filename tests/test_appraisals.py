@@ -500,3 +500,24 @@ async def test_one_assessor_written_two_ways_cannot_score_an_option_twice(client
     assert [e["field"] for e in r.json()["errors"]] == ["scores"]
     assert "twice" in r.json()["errors"][0]["problem"]
     assert (await client.get(f"/appraisals/{a['id']}", headers=staff)).json()["scores"] == []
+
+
+async def test_a_label_that_looks_like_a_number_keeps_its_characters_in_the_workbook(client, keys):
+    """An option labelled "1.10" became the number 1.1 in the report's workbook; a label keeps what was typed,
+    while the report's own numbers stay numbers."""
+    import io
+
+    from openpyxl import load_workbook
+
+    staff = await keys.headers("commissioner")
+    options = [{"key": "vcse", "model": "custom", "label": "1.10"}, {"key": "la", "model": "custom", "label": "007"}]
+    a, _ = await make(client, staff, options=options, scores=scores([5, 4, 3, 2], [1, 2, 3, 4]))
+    book = load_workbook(
+        io.BytesIO((await client.get(f"/appraisals/{a['id']}/report?format=xlsx", headers=staff)).content)
+    )
+    sheet = book["options"]
+    header = [c.value for c in sheet[1]]
+    rows = [[c.value for c in r] for r in sheet.iter_rows(min_row=2)]
+    labels = {r[header.index("option")]: r[header.index("option_label")] for r in rows}
+    assert labels == {"vcse": "1.10", "la": "007"}
+    assert all(isinstance(r[header.index("weighted_score")], float) for r in rows)
