@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from marketplace.imports.models import Candidate, Verdict
+from marketplace.types import LIGATURES
 
 NAME_THRESHOLD = 0.85
 NAME_ALONE = 0.95
@@ -46,8 +47,6 @@ class Known:
     """A row of the file being imported, not (yet) a provider: `provider_id` is None."""
 
 
-LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d"})
-"""Letters NFKD does not take apart, written as a keyboard without them would (as the reconciliation's folding)."""
 APOSTROPHES = re.compile("['’‘ʼ]")
 
 

@@ -205,18 +205,36 @@ def _decoding_problems(value: Any, typ: Any, path: str = "") -> list[tuple[str, 
         at = at.removesuffix("`")
         whole = (f"{path}{at}" if path else at.removeprefix("."), said)
     kind = _bare(typ)
-    found: list[tuple[str, str]] = []
-    if isinstance(value, dict) and isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-        for f in msgspec.structs.fields(kind):
-            field = f"{path}.{f.encode_name}" if path else f.encode_name
-            if f.encode_name in value:
-                found += _decoding_problems(value[f.encode_name], f.type, field)
-            elif f.required:
-                found.append((field, "required"))
-    elif isinstance(value, list) and get_origin(kind) is list:
-        for i, item in enumerate(value):
-            found += _decoding_problems(item, get_args(kind)[0], f"{path}[{i}]")
+    found = [p for item, t, at in _parts(value, kind, path) for p in _decoding_problems(item, t, at)]
+    if isinstance(value, dict) and _is_struct(kind):
+        found += [
+            (_at(path, f.encode_name), "required")
+            for f in msgspec.structs.fields(kind)
+            if f.required and f.encode_name not in value
+        ]
     return found or [whole]
+
+
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, msgspec.Struct)
+
+
+def _at(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _parts(value: Any, kind: Any, path: str) -> list[tuple[Any, Any, str]]:
+    """(value, type, field) of each part of `value` as `kind` (a bare type): the fields it gives of an object, the
+    items of a list; none of anything else."""
+    if isinstance(value, dict) and _is_struct(kind):
+        return [
+            (value[f.encode_name], f.type, _at(path, f.encode_name))
+            for f in msgspec.structs.fields(kind)
+            if f.encode_name in value
+        ]
+    if isinstance(value, list) and get_origin(kind) is list:
+        return [(item, get_args(kind)[0], f"{path}[{i}]") for i, item in enumerate(value)]
+    return []
 
 
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -229,17 +247,7 @@ def _unplain_numbers(value: Any, typ: Any, path: str = "") -> list[tuple[str, st
     kind = _bare(typ)
     if isinstance(value, str) and kind in (int, float):
         return [] if _PLAIN_NUMBER.fullmatch(value.strip()) else [(path, f"Expected `{kind.__name__}`, got `str`")]
-    if isinstance(value, dict) and isinstance(kind, type) and issubclass(kind, msgspec.Struct):
-        fields = {f.encode_name: f.type for f in msgspec.structs.fields(kind)}
-        return [
-            problem
-            for name, item in value.items()
-            if name in fields
-            for problem in _unplain_numbers(item, fields[name], f"{path}.{name}" if path else name)
-        ]
-    if isinstance(value, list) and get_origin(kind) is list:
-        return [p for i, item in enumerate(value) for p in _unplain_numbers(item, get_args(kind)[0], f"{path}[{i}]")]
-    return []
+    return [p for item, t, at in _parts(value, kind, path) for p in _unplain_numbers(item, t, at)]
 
 
 def _convert(
@@ -397,10 +405,13 @@ def _refuse_unnamed(header: list[str], rows: list[list[str]], columns: str, file
     """Values under a header cell with no name: whose they are cannot be told, and reading on would drop them
     unseen, so the file is refused, naming the column and the first row holding one (`columns`: what the header
     should name). A blank header over empty cells is fine."""
+    unnamed = [i for i, h in enumerate(header) if not h]
+    if not unnamed:
+        return
     under: dict[int, int] = {}  # an unnamed column holding a value: the first row it is on
     for n, cells in enumerate(rows[1:], start=2):
-        for i, h in enumerate(header):
-            if not h and i < len(cells) and cells[i].strip():
+        for i in unnamed:
+            if i < len(cells) and cells[i].strip():
                 under.setdefault(i, n)
     if not under:
         return
