@@ -579,10 +579,22 @@ async def test_response_number_boxes_take_plain_digits(world: World) -> None:  #
         (f"{n}.unit_cost", "1e3"),
         (f"{n}.unit_cost", "1800.0"),
         (f"{n}.partner.0.provider_id", f"{p2}.0"),
+        (f"{n}.unit_cost", "18,00"),  # a comma out of a thousands place: never read as £1,800
     ):
         form = good_form(csrf, need_id, s1, qs, **{box: typed}) | {f"{n}.partners": ""}
         page = await c.post(path, data=form)
         assert page.status_code == 400, (box, typed, page.status_code)
         assert errors(page.text) == {fid(box): WHOLE}, (box, typed)
+    answer = f"answer.{qs[2]['id']}"  # the number question
+    for typed in ("12,50", "1,5", "1e2"):  # a decimal comma is never read as 1250 (every comma was dropped)
+        page = await c.post(path, data=good_form(csrf, need_id, s1, qs, **{answer: typed}) | {f"{n}.partners": ""})
+        assert page.status_code == 400, (typed, page.status_code)
+        assert errors(page.text) == {fid(answer): NUMBER}, typed
     api = {"Authorization": f"Bearer {key}"}
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+    form = good_form(csrf, need_id, s1, qs, **{answer: "12,500.5", f"{n}.unit_cost": "£1,800"})
+    saved = await c.post(path, data=form | {f"{n}.partners": ""})
+    assert saved.status_code == 303, errors(saved.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["unit_cost"] == 1800
+    assert [a["value"] for a in stored["answers"] if a["question_id"] == qs[2]["id"]] == [12500.5]

@@ -143,13 +143,17 @@ _THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
 """A number written with thousands commas in their places (`1,800`, `12,500.50`)."""
 
 
-def _money(text: str | None) -> str | None:
-    """Pounds as typed, less the pound sign and thousands commas in their places (`£1,800` -> `1800`). A comma
-    anywhere else (`12,50`: a decimal comma?) is left, so the box is refused, never read as another amount."""
+def without_thousands(text: str) -> str:
+    """A number as typed, less thousands commas in their places (`12,500.50` -> `12500.50`). A comma anywhere else
+    (`12,50`: a decimal comma?) is left, so the box is refused, never read as another number."""
+    return text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
+
+
+def money(text: str | None) -> str | None:
+    """Pounds as typed, less the pound sign and thousands commas in their places (`£1,800` -> `1800`)."""
     if text is None:
         return None
-    text = text.replace("£", "").strip()
-    return text.replace(",", "") if _THOUSANDS.fullmatch(text) else text
+    return without_thousands(text.replace("£", "").strip())
 
 
 def as_number(text: str | None, *, whole: bool) -> int | float | str | None:
@@ -251,7 +255,7 @@ def _box(form: Mapping[str, str], name: str) -> Any:
     """A box's value for the body, empty as None: money less its pound sign and commas, a number box's number."""
     value = _nullable(form, name)
     if name in MONEY:
-        value = _money(value)
+        value = money(value)
     return as_number(value, whole=NUMBERS[name]) if name in NUMBERS else value
 
 
@@ -421,8 +425,8 @@ def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
             where |= {f"{a}.{f}": f"{p}.{f}" for f in (*OUTCOME, "source")}
             where[f"{a}.desired_outcomes"] = f"{p}.desired_outcomes"
             record: dict[str, Any] = {f: form.get(f"{p}.{f}", "").strip() for f in ("outcome", "measure", "period")}
-            record["value"] = as_number(_money(_nullable(form, f"{p}.value")), whole=False)
-            record["people"] = as_number(_money(_nullable(form, f"{p}.people")), whole=True)
+            record["value"] = as_number(money(_nullable(form, f"{p}.value")), whole=False)
+            record["people"] = as_number(money(_nullable(form, f"{p}.people")), whole=True)
             record["source"] = form.get(f"{p}.source", "self_declared")
             record["reference"] = _nullable(form, f"{p}.reference")
             record["note"] = _nullable(form, f"{p}.note")

@@ -255,7 +255,7 @@ def _answer_value(kind: str, form: Mapping[str, str], name: str, choices: list[s
     if kind == "yes_no":
         return {"yes": True, "no": False}.get(value, value)
     if kind == "number":
-        number = forms.read_number(value.replace(",", ""), whole=False)
+        number = forms.read_number(forms.without_thousands(value), whole=False)
         return value if number is None else number
     return value
 
@@ -292,7 +292,7 @@ def response_body(
                     capacity.append({"area": area, "service_users_per_year": forms.as_number(v, whole=True)})
             item["capacity"] = capacity
             if (cost := optional(form, f"{p}.unit_cost")) is not None:
-                item["unit_cost"] = forms.as_number(cost.replace(",", "").removeprefix("£"), whole=True)
+                item["unit_cost"] = forms.as_number(forms.money(cost), whole=True)
             where[f"{a}.unit_cost"] = f"{p}.unit_cost"
             if f"{p}.partners" in form:  # the form's partners (its marker: none given clears them)
                 item["partners"] = forms.partners_body(form, p, a, where)
