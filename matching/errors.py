@@ -12,22 +12,27 @@ class MatchingError(Exception):
     """Base class for every error the matching core raises on bad input."""
 
 
-class InvalidWeights(MatchingError):
+class _InvalidField(MatchingError):
+    """An input named ``field`` is wrong (``problem`` says how); the message starts with ``invalid``."""
+
+    invalid = "invalid field"
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{self.invalid} {field!r}: {problem}")
+
+
+class InvalidWeights(_InvalidField):
     """A criterion weight is negative, NaN/infinite, unknown, or all weights are zero."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"invalid weight {field!r}: {problem}")
+    invalid = "invalid weight"
 
 
-class InvalidNeed(MatchingError):
+class InvalidNeed(_InvalidField):
     """A need (or an exercise of needs) is malformed."""
 
-    def __init__(self, field: str, problem: str) -> None:
-        self.field = field
-        self.problem = problem
-        super().__init__(f"invalid need field {field!r}: {problem}")
+    invalid = "invalid need field"
 
 
 class InvalidCandidate(MatchingError):
