@@ -254,8 +254,12 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     message = str(exc.detail)
     if exc.status_code == 400:  # e.g. a body that is not JSON at all, or not UTF-8: in the API's plain words
         error = "invalid_input"
-        message = messages.plain_words(message)[0]
-        problems = [FieldProblem(field="body", problem=message)]
+        unreadable = messages.unreadable_json(message, _body_read(request))
+        if unreadable is not None:  # naming the field, or the line and column, where reading stopped
+            message, problems = f"{unreadable.field}: {unreadable.problem}", [unreadable]
+        else:
+            message = messages.plain_words(message)[0]
+            problems = [FieldProblem(field="body", problem=message)]
     if exc.status_code == 413:  # the framework says only "Request Entity Too Large": say how large it may be
         most = _body_limit(request)
         problem = "is larger than this operation takes" + (f" (at most {most:,} bytes)" if most else "")

@@ -9,7 +9,9 @@ or by name: an area's name gets its code)."""
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -205,6 +207,106 @@ NOT_UTF8 = "not valid UTF-8"
 """What a body that is not UTF-8 is told, however it was found out (the decoder, or reading it as text)."""
 
 
+JSON_WORDS = {
+    "trailing characters": "has more after the JSON ends{at}: send one JSON value",
+    "trailing comma in object": "has a comma after an object's last field{at}: remove it",
+    "trailing comma in array": "has a comma after a list's last item{at}: remove it",
+    "expected ',' or '}'": "is missing a comma between two fields, or the brace that closes an object{at}",
+    "expected ',' or ']'": "is missing a comma between two items, or the bracket that closes a list{at}",
+    "expected '\"'": 'is missing a field name in double quotes{at}, e.g. "name"',
+    "expected ':'": "is missing the colon between a field's name and its value{at}",
+    "object keys must be strings": 'has a field name not in double quotes{at} (JSON writes "name": value)',
+    "invalid character": (
+        "has a character JSON does not allow{at} (text goes in double quotes; true, false and null are written in "
+        "lower case)"
+    ),
+    "invalid number": "has a number JSON does not allow{at} (no leading zeros; a digit after a decimal point)",
+    "invalid escape character in string": "has a backslash in text that starts no JSON escape{at} (write \\\\ for one)",
+    "invalid escaped character": "has a backslash in text that starts no JSON escape{at} (write \\\\ for one)",
+    "invalid character in unicode escape": "has a \\u escape without four hexadecimal digits{at}, e.g. \\u00e9",
+    "invalid utf-16 surrogate pair": "has a \\u escape of half a character (a surrogate) without its other half{at}",
+}
+"""The decoder's (msgspec's) words for JSON it cannot read (`JSON is malformed: <these> (byte n)`) -> plain words,
+said of the JSON as a whole; `{at}`: where (the line and column), when the JSON is at hand."""
+TRUNCATED = "the JSON ends before it is complete (a closing quote, bracket or brace may be missing)"
+"""For the decoder's "Input data was truncated"."""
+TOO_LARGE = {
+    "Number out of range": "a number too large to read",
+    "Integer value out of range": "a whole number too large to read",
+}
+"""The decoder's words for a number it can parse but not hold -> plain words, said of the field holding it."""
+_MALFORMED = re.compile(r"JSON is malformed: (?P<what>.+) \(byte (?P<at>\d+)\)$", re.S)
+_AT_PATH = re.compile(r"(?P<said>.+?) - at `\$(?P<path>[^`]*)`$", re.S)
+
+
+def unreadable_json(said: str, body: bytes | str | None = None, *, field: str = "body") -> FieldProblem | None:
+    """What the decoder said of JSON it could not read (`said`), in plain words naming where: the field holding a
+    number too large to read (`founded_year`; `field` is the JSON's own name, `body` for a request's), else `field`
+    and the line and column in `body` (its text) where reading stopped. None when `said` is not about reading JSON:
+    the decoder's words never reach a client (tests/test_messages.py)."""
+    said = said.strip()
+    located = _AT_PATH.match(said)
+    words, path = (located.group("said"), located.group("path")) if located else (said, "")
+    if words in TOO_LARGE:
+        if "[...]" in path:  # an object's key the decoder did not keep: found again by reading the numbers as text
+            path = _too_large_at(body) or ""
+        where = _joined(field, path.lstrip("."))
+        return FieldProblem(field=where, problem=("is " if where != field else "has ") + TOO_LARGE[words])
+    if words == "Input data was truncated":
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        empty = text is not None and not text.strip()
+        return FieldProblem(field=field, problem="is empty: send JSON" if empty else TRUNCATED)
+    if (m := _MALFORMED.match(words)) and m.group("what") in JSON_WORDS:
+        where = _line_and_column(body, int(m.group("at")))
+        return FieldProblem(field=field, problem=JSON_WORDS[m.group("what")].format(at=where))
+    return None
+
+
+def _joined(field: str, path: str) -> str:
+    """A path inside `field`'s JSON as errors name it: `founded_year` in a body, `queries.q0.limit` in a field."""
+    if not path:
+        return field
+    if field == "body" and not path.startswith("["):
+        return path
+    return f"{field}{path}" if path.startswith("[") else f"{field}.{path}"
+
+
+def _line_and_column(body: bytes | str | None, at: int) -> str:
+    """` near line 2, column 7`: where, in `body`, the decoder's byte offset `at` is ("" without the body)."""
+    if body is None:
+        return ""
+    raw = body.encode() if isinstance(body, str) else body
+    before = raw[:at].decode("utf-8", "replace")
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
+    return f" near line {line}, column {column}"
+
+
+def _too_large_at(body: bytes | str | None) -> str | None:
+    """The path (`services[0].capacity`) of the first number in `body` too large to hold as a float."""
+    if body is None:
+        return None
+    try:
+        document = msgspec.json.Decoder(float_hook=Decimal).decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    return _first_infinite(document, "")
+
+
+def _first_infinite(value: Any, path: str) -> str | None:
+    if isinstance(value, Decimal):
+        return path if abs(value) > _LARGEST_FLOAT else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _first_infinite(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
+_LARGEST_FLOAT = Decimal(sys.float_info.max)
+
+
 def _form_words(names: str) -> str:
     """`int | null` in a form -> "enter a whole number, for example 25" (null is an empty box)."""
     words = [FORM_WORDS[p] for p in (p.strip() for p in names.split("|")) if p in FORM_WORDS]
@@ -219,6 +321,8 @@ def plain_words(
     said = said.strip()
     if said.startswith("Invalid UTF-8"):  # the decoder's words for a body that is not UTF-8
         return NOT_UTF8, None
+    if (unreadable := unreadable_json(said)) is not None:  # JSON it could not read (where is not known here)
+        return unreadable.problem, None
     if m := _PATTERN.match(said):
         quoted = m.group("pattern")
         for pattern, (wanted, _) in PLAIN.items():

@@ -361,3 +361,72 @@ async def test_a_single_value_given_twice_is_refused_not_chosen_silently(read_cl
         assert r.status_code == 400, r.text
         assert r.json()["errors"] == [{"field": params[0][0], "problem": "give it once: it takes one value"}]
     assert (await read_client.get("/providers", params=[("page", "1")])).status_code == 200
+
+
+# JSON the decoder cannot read, one of each kind of mistake it tells apart (its words are in msgspec's _core .so:
+# `JSON is malformed: <what> (byte n)`, "Input data was truncated", "Number out of range", ...)
+UNREADABLE = [
+    b"{",
+    b'{"name": "x", "b"',
+    b'{"a": "\\ud800x"}',
+    b'{"a" 1}',
+    b'{"a": 1,}',
+    b'{"a": [1,]}',
+    b'{"a": 1} x',
+    b"{a: 1}",
+    b'{"a": tru}',
+    b'{"a": NaN}',
+    b'{"a": "\\q"}',
+    b'{"a": "\\u12"}',
+    b'{"a": "\\udc00"}',
+    b'{"a": 01}',
+    b'{"a": [1 2]}',
+    b'{"a":1 "b":2}',
+    b'{"a": 1e400}',
+    b'[{"b": -1e999}]',
+]
+
+
+@pytest.mark.parametrize("body", UNREADABLE)
+def test_json_the_decoder_cannot_read_is_told_in_plain_words_and_where(body: bytes) -> None:
+    with pytest.raises(msgspec.DecodeError) as raised:
+        msgspec.json.decode(body)
+    said = messages.unreadable_json(str(raised.value), body)
+    assert said is not None, str(raised.value)
+    for decoders_word in ("malformed", "truncated", "out of range", "byte", "`", "$", "Input data", "escape character"):
+        assert decoders_word not in said.problem, said
+    assert said.field != "body" or "near line 1, column" in said.problem or "ends before" in said.problem, said
+    assert messages.plain_words(str(raised.value))[0] != str(raised.value)  # nor where only the words are at hand
+
+
+def test_a_number_too_large_to_read_names_its_field_and_the_rest_where_reading_stopped() -> None:
+    def said(body: bytes) -> tuple[str, str] | None:
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            p = messages.unreadable_json(str(exc), body)
+            return (p.field, p.problem) if p else None
+        return None
+
+    assert said(b'{"name": "x", "founded_year": 1e400}') == ("founded_year", "is a number too large to read")
+    assert said(b'{"services": [{"capacity": -1e999}]}') == ("services[0].capacity", "is a number too large to read")
+    assert said(b"[1, 1e400]") == ("body[1]", "is a number too large to read")
+    assert said(b"{") == ("body", messages.TRUNCATED)
+    assert said(b"  ") == ("body", "is empty: send JSON")
+    assert said(b'{\n  "name": "x",\n  "legal_form": cic\n}')[1].startswith(  # type: ignore[index]
+        "has a character JSON does not allow near line 3, column 17"
+    )
+    assert messages.unreadable_json("Expected `int`, got `str`") is None  # not about reading JSON
+
+
+async def test_a_body_the_decoder_cannot_read_is_a_400_in_plain_words(read_client: AsyncTestClient) -> None:
+    json = {"Content-Type": "application/json"}
+    r = await read_client.post("/registrations", content=b'{"name": "Big Trust", "founded_year": 1e400}', headers=json)
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": "founded_year", "problem": "is a number too large to read"}]
+    r = await read_client.post("/registrations", content=b'{"name": "Cut Trust"', headers=json)
+    assert r.status_code == 400 and "truncated" not in r.text
+    assert r.json()["errors"] == [{"field": "body", "problem": messages.TRUNCATED}]
+    assert messages.TRUNCATED.startswith("the JSON ends before it is complete")
+    r = await read_client.post("/registrations", content=b'{"name": "Comma Trust",}', headers=json)
+    assert r.json()["message"] == "body: has a comma after an object's last field near line 1, column 24: remove it"

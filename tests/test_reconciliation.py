@@ -314,6 +314,8 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
             assert r.headers.get(CORS) == "*"
             body = r.json()
             assert body["errors"][0]["field"].startswith(field), (text, body)
+            for decoders_words in ("Expected `", "JSON is malformed", "out of range", "Invalid enum value", "byte"):
+                assert decoders_words not in body["message"], (text, body)  # plain words (marketplace.messages)
     # the form itself: no queries, an unknown field, or not a form at all
     for data in ({}, {"queries": "{}", "extend": "{}"}):
         r = await read_client.post("/reconcile", data=data)

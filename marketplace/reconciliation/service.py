@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import msgspec
 
+from marketplace import messages
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import FieldProblem, NotFound, Unprocessable
@@ -129,16 +130,22 @@ def _problem(field: str, problem: str, *, allowed: list[str] | None = None) -> U
     return Unprocessable(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, allowed=allowed)])
 
 
-def _msgspec_problem(prefix: str, exc: msgspec.ValidationError) -> Unprocessable:
+def _msgspec_problem(prefix: str, exc: msgspec.ValidationError, query: msgspec.Raw) -> Unprocessable:
+    """The decoder's problem with one query (`query`, at `prefix`) in plain words (marketplace.messages)."""
+    if (unreadable := messages.unreadable_json(str(exc), bytes(query), field=prefix)) is not None:
+        return _problem(unreadable.field, unreadable.problem)  # a number too large to read
     message, _, path = str(exc).partition(" - at `$")
     path = path.rstrip("`")
     missing = re.match(r"Object missing required field `(.+)`", message)
     if missing:
-        path, message = f"{path}.{missing.group(1)}", "required"
+        return _problem(f"{prefix}{path}.{missing.group(1)}", "required")
     unknown = re.match(r"Object contains unknown field `(.+)`", message)
     if unknown:
-        path, message = f"{path}.{unknown.group(1)}", "unknown field"
-    return _problem(prefix + path, message)
+        return _problem(f"{prefix}{path}.{unknown.group(1)}", "unknown field")
+    inside = path.lstrip(".")
+    value = messages.value_at(messages.decoded(bytes(query)), inside)
+    said = messages.problem(prefix + path, message, value=value, declared=ReconQuery, path=inside)
+    return _problem(said.field, said.problem, allowed=said.allowed)
 
 
 def parse_batch(text: str) -> QueryBatch:
@@ -147,8 +154,9 @@ def parse_batch(text: str) -> QueryBatch:
         raw = msgspec.json.decode(text, type=dict[str, msgspec.Raw])
     except msgspec.ValidationError:
         raise _problem("queries", "must be a JSON object of queries (q0, q1, ...)") from None
-    except msgspec.DecodeError as exc:
-        raise _problem("queries", f"not valid JSON ({exc})") from None
+    except msgspec.DecodeError as exc:  # what is wrong, and where, in plain words
+        unreadable = messages.unreadable_json(str(exc), text, field="queries")
+        raise _problem("queries", unreadable.problem if unreadable else "is not valid JSON") from None
     if len(raw) > MAX_BATCH:
         raise _problem("queries", f"at most {MAX_BATCH} queries in a batch, not {len(raw)}")
     batch: QueryBatch = {}
@@ -157,7 +165,7 @@ def parse_batch(text: str) -> QueryBatch:
         try:
             q = msgspec.json.decode(value, type=ReconQuery)
         except msgspec.ValidationError as exc:
-            raise _msgspec_problem(field, exc) from None
+            raise _msgspec_problem(field, exc, value) from None
         if q.query is msgspec.UNSET and not q.properties:
             raise _problem(field, "needs a query, or properties (at least one)")
         if q.limit is not msgspec.UNSET and (not 1 <= q.limit <= MAX_LIMIT or q.limit != int(q.limit)):
