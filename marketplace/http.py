@@ -613,6 +613,61 @@ REPORT_MEDIA = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 """The formats a report (the market report, an appraisal's) may come in, and their media types."""
+REPORT_PREFERENCE = ("json", "html", "csv", "xlsx")
+"""Among report formats the client likes equally (`*/*`, `text/*`, the same quality value), the first."""
+QUALITY = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
+"""A quality value as RFC 9110 (12.4.2) writes it: 0 to 1, at most three decimals (`.9` is none)."""
+
+
+def negotiate_report(accept: str | None) -> str:
+    """The report format (a key of REPORT_MEDIA) the Accept header prefers, as RFC 9110 (12.5.1) reads it: each
+    format's quality is the one of the most specific range naming it (`text/csv` before `text/*` before `*/*`), so
+    `text/csv;q=0` refuses CSV whatever a wildcard says; the highest quality wins, ties going to REPORT_PREFERENCE.
+    JSON without a header; a range with an unreadable quality value counts for nothing. Nothing acceptable is a 406
+    naming the types there are, decided before any work. Every report that negotiates (the market report, a frozen
+    one, an appraisal's) reads Accept here."""
+    if accept is None or not accept.strip():
+        return "json"
+    ranges = _media_ranges(accept)
+    quality = {fmt: _quality(media, ranges) for fmt, media in REPORT_MEDIA.items()}
+    acceptable = [fmt for fmt in REPORT_PREFERENCE if quality[fmt] > 0]
+    if not acceptable:
+        types = list(REPORT_MEDIA.values())
+        problem = (
+            f"accepts none of the types a report comes as: {', '.join(types)} (or ask with format=json|csv|html|xlsx)"
+        )
+        raise NotAcceptable(
+            f"Accept: {problem}", problems=[FieldProblem(field="Accept", problem=problem, allowed=types)]
+        )
+    return max(acceptable, key=lambda fmt: (quality[fmt], -REPORT_PREFERENCE.index(fmt)))
+
+
+def _media_ranges(accept: str) -> list[tuple[str, float]]:
+    """The header's media ranges (lower case) and their quality values (1 unless given); a range with an unreadable
+    quality value, or that is no range at all, is left out."""
+    ranges = []
+    for part in accept.split(","):
+        media, *params = (x.strip() for x in part.split(";"))
+        q: float | None = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                q = float(value) if QUALITY.fullmatch(value.strip()) else None
+        if q is not None and re.fullmatch(r"[^/\s]+/[^/\s]+", media):
+            ranges.append((media.lower(), q))
+    return ranges
+
+
+def _quality(media: str, ranges: list[tuple[str, float]]) -> float:
+    """`media`'s quality value: that of the most specific range matching it (0 when none does)."""
+    kind = media.split("/")[0]
+    for wanted in (media, f"{kind}/*", "*/*"):
+        found = [q for given, q in ranges if given == wanted]
+        if found:
+            return max(found)
+    return 0.0
+
+
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 """A report page needs nothing but its own inline styles and is never framed: said as a second safeguard to
 escaping."""

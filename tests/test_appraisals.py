@@ -303,6 +303,19 @@ async def test_the_report_in_each_format_and_for_an_appraisal_with_nothing_score
     assert r.headers["content-type"].startswith("text/csv")
     r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "image/png"})
     assert r.status_code == 406
+    # quality values count, as for the market report (one reading: http.negotiate_report); the first range named
+    # is not the one chosen
+    for accept, media in (
+        ("text/csv;q=0.1, application/json", "application/json"),
+        ("text/csv;q=0.5, text/html;q=0.9", "text/html"),
+        ("application/json;q=0, */*", "text/html"),
+    ):
+        r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": accept})
+        assert r.status_code == 200 and r.headers["content-type"].startswith(media), (accept, r.headers)
+    r = await client.get(f"/appraisals/{partial['id']}/report", headers={**staff, "Accept": "text/*;q=0, */*;q=0"})
+    assert r.status_code == 406
+    [problem] = r.json()["errors"]
+    assert problem["field"] == "Accept" and "text/csv" in problem["allowed"] and "format=" in problem["problem"]
     html = (await client.get(f"/appraisals/{partial['id']}/report?format=html", headers=staff)).text
     assert "No option has a score on every weighted criterion yet" in html
     assert "stands alone" in (await client.get(f"/appraisals/{empty['id']}/report?format=html", headers=staff)).text

@@ -11,8 +11,9 @@ import pytest
 from conftest import app_settings, fetchval
 from litestar.testing import AsyncTestClient
 
-from marketplace import db
+from marketplace import db, http
 from marketplace.app import create_app
+from marketplace.errors import NotAcceptable
 
 pytestmark = pytest.mark.asyncio
 
@@ -165,6 +166,36 @@ async def test_the_report_negotiates_before_any_work(client, keys, fresh_db):
     assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
     r = await client.get(f"/exercises/{exercise}/report", params={"format": "csv"}, headers=h)
     assert r.headers["content-type"] == "text/csv; charset=utf-8" and r.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("accept", "fmt"),
+    [
+        (None, "json"),
+        ("", "json"),
+        ("text/csv;q=0.1, application/json", "json"),
+        ("text/csv, application/json;q=0.9", "csv"),
+        ("application/json;q=0, */*", "html"),  # refused by name: a wildcard does not bring it back
+        ("text/csv;q=0, text/*", "html"),
+        ("text/*;q=0.2, text/csv;q=0.3", "csv"),
+        ("text/*;q=0.9, application/*;q=0.4", "html"),
+        ("application/*", "json"),
+        ("TEXT/CSV", "csv"),
+        ("text/html;level=1;q=0.5, text/csv;q=0.6", "csv"),
+        ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet, */*;q=0.1", "xlsx"),
+        ("text/csv;q=.9, text/html;q=0.2", "html"),  # `.9` is no quality value: that range counts for nothing
+    ],
+)
+async def test_reports_negotiate_by_quality_value_and_specificity(accept, fmt):
+    assert http.negotiate_report(accept) == fmt
+
+
+@pytest.mark.parametrize("accept", ["image/png", "text/csv;q=0", "*/*;q=0", "application/*;q=0, text/*;q=0", "json"])
+async def test_a_report_nobody_accepts_is_406_naming_the_types(accept):
+    with pytest.raises(NotAcceptable) as refused:
+        http.negotiate_report(accept)
+    [problem] = refused.value.problems
+    assert problem.field == "Accept" and problem.allowed == list(http.REPORT_MEDIA.values())
 
 
 async def test_responses_that_carry_a_new_key_are_never_cached(client, keys):

@@ -31,7 +31,6 @@ from marketplace.appraisals.models import (
 )
 from marketplace.appraisals.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.concurrency import etag
-from marketplace.errors import NotAcceptable
 from marketplace.http import (
     NEEDS_KEY,
     REPORT_MEDIA,
@@ -45,6 +44,7 @@ from marketplace.http import (
     RouteDoc,
     errors_doc,
     if_match_first,
+    negotiate_report,
     report_response,
     versioned,
 )
@@ -71,25 +71,6 @@ PUT_NOTE = (
     "checked as a whole (422 naming each field: unknown option or criterion keys, a score above its scale, "
     "duplicates...). 409 once the appraisal is decided: it is frozen."
 )
-
-
-ACCEPTS = {"application/json": "json", "text/csv": "csv", "text/html": "html", REPORT_MEDIA["xlsx"]: "xlsx"}
-ACCEPTS |= {"application/*": "json", "text/*": "html", "*/*": "json"}
-
-
-def negotiate(accept: str | None) -> str:
-    """The first representation the Accept header names (ignoring quality values; JSON without one), as the
-    market report does; 406 when it names none."""
-    if accept is None or not accept.strip():
-        return "json"
-    for part in accept.split(","):
-        media, *params = (x.strip().lower() for x in part.split(";"))
-        if media in ACCEPTS and not any(p.replace(" ", "") in ("q=0", "q=0.0", "q=0.00", "q=0.000") for p in params):
-            return ACCEPTS[media]
-    raise NotAcceptable(
-        f"the report comes as application/json, text/csv, text/html or {REPORT_MEDIA['xlsx']}; Accept named none of "
-        "them"
-    )
 
 
 @get("/appraisals", summary="Options appraisals, newest first", responses=errors_doc(400, 403), **DOC)
@@ -219,7 +200,7 @@ async def appraisal_report(
         Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
     ] = None,
 ) -> Response[AppraisalReport]:
-    fmt = format or negotiate(request.headers.get("accept"))
+    fmt = format or negotiate_report(request.headers.get("accept"))
     data = await service.report_data(ctx, state.pool, appraisal_id)
     renderers: dict[str, Callable[[AppraisalReport], bytes | str]] = {
         "json": msgspec.json.encode,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -13,8 +12,17 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import expensive, staff
-from marketplace.errors import NotAcceptable
-from marketplace.http import NEEDS_KEY, REPORT_MEDIA, ActorDep, Conn, Ctx, Id, errors_doc, report_response
+from marketplace.http import (
+    NEEDS_KEY,
+    REPORT_MEDIA,
+    ActorDep,
+    Conn,
+    Ctx,
+    Id,
+    errors_doc,
+    negotiate_report,
+    report_response,
+)
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
 from marketplace.reports.render import CSV_SECTIONS, to_csv_bytes, to_html, to_xlsx
@@ -29,46 +37,10 @@ EXTRA_MEDIA_TYPES = {
     "/reports/{report_id}": ["text/csv", "text/html", XLSX],
 }
 """The report's other representations, added to the OpenAPI document (see marketplace.openapi)."""
-SERVED_BY = {
-    "application/json": "json",
-    "text/csv": "csv",
-    "text/html": "html",
-    XLSX: "xlsx",
-    "application/*": "json",
-    "text/*": "html",
-    "*/*": "json",
-}
-"""Each media range the report answers, and the format that answers it."""
-PREFERENCE = ("json", "html", "csv", "xlsx")
-"""Among formats the client likes equally."""
 Format = Annotated[Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")]
 Threshold = Annotated[
     float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
 ]
-
-
-def negotiate(accept: str | None) -> str:
-    """The format the Accept header prefers among JSON, CSV and HTML (JSON without one). Decided before any work:
-    a range with an unreadable quality value counts for nothing, and a header naming none of the three (nor a
-    wildcard) is a 406."""
-    if accept is None or not accept.strip():
-        return "json"
-    best: dict[str, float] = {}
-    for part in accept.split(","):
-        media, *params = (x.strip() for x in part.split(";"))
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                q = float(value) if re.fullmatch(r"(0(\.[0-9]{0,3})?|1(\.0{0,3})?)", value.strip()) else -1.0
-        kind = SERVED_BY.get(media.lower())
-        if kind is not None and q > 0:
-            best[kind] = max(best.get(kind, 0.0), q)
-    if not best:
-        raise NotAcceptable(
-            f"the report comes as {', '.join(m for m in REPORT_MEDIA.values())}; Accept named none of them"
-        )
-    return max(PREFERENCE, key=lambda kind: (best.get(kind, 0.0), -PREFERENCE.index(kind)))
 
 
 async def render(report: Report, fmt: str) -> Response[Any]:
@@ -111,7 +83,7 @@ async def exercise_report(
     format: Format = None,
     threshold: Threshold = SUITABLE_SCORE,
 ) -> Response[Report]:
-    fmt = format or negotiate(request.headers.get("accept"))
+    fmt = format or negotiate_report(request.headers.get("accept"))
     report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
     return await render(report, fmt)
 
@@ -169,7 +141,7 @@ async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportS
 async def get_frozen_report(
     request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: Format = None
 ) -> Response[Report]:
-    fmt = format or negotiate(request.headers.get("accept"))
+    fmt = format or negotiate_report(request.headers.get("accept"))
     if fmt == "xlsx":  # made from the stored CSV and JSON bytes: the same workbook every time
         frozen, csv_body = await service.get_frozen(conn, report_id, "csv")
         _, json_body = await service.get_frozen(conn, report_id, "json")
