@@ -668,6 +668,35 @@ async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhe
     assert lots_told[-1]["problem"].startswith("and 5 more problems on this row, not listed"), lots_told[-1]
 
 
+async def test_a_malformed_org_id_is_told_beside_the_rows_other_problems(client: AsyncTestClient, keys: Keys) -> None:
+    """An identifier of the right shape but not its register's form (`GB-CHC-12`: a charity number has 6 or 7
+    digits), or a founding year to come, was told only once the row's cells that could not be read were put right:
+    the organisation's own rules ran only on an organisation read whole. Now they run on what of it can be read."""
+    admin = await keys.headers("admin")
+    bad_cells = {
+        "provider_name": "Hidden Problems Heron CIO",
+        "legal_form": "cio",
+        "identifiers": "GB-CHC-12; GB-CHC-1234567; 12345",
+        "founded_year": "19x",
+        "contact_email": "not an email",
+        **SERVICE,
+    }
+    to_come = {"provider_name": "Future Kite CIC", "legal_form": "cic", "founded_year": "2099", **SERVICE}
+    to_come["contact_email"] = "nope"
+    r = await client.post("/imports", content=flat_csv([bad_cells, to_come]), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    told = [(p["column"], p["problem"]) for p in got["Hidden Problems Heron CIO"]["problems"]]
+    assert [c for c, _ in told] == ["identifiers", "founded_year", "contact_email", "identifiers"], told
+    assert told[0][1].startswith("use the form GB-CHC-1234567")  # 12345: the decoder's, for a shape of no scheme
+    assert told[3][1] == "'GB-CHC-12' is not a valid GB-CHC identifier: use the form GB-CHC-1234567", told
+    assert [(p["column"], p["problem"]) for p in got["Future Kite CIC"]["problems"]][-1] == (
+        "founded_year",
+        f"is after this year ({dt.date.today().year})",
+    ), got["Future Kite CIC"]["problems"]
+    assert {x["verdict"] for x in got.values()} == {"bad"}
+
+
 async def test_a_package_row_is_told_every_problem_in_plain_words(client: AsyncTestClient, keys: Keys) -> None:
     """The same in an HSDS package: a services.csv row with two bad ages is told both, on their columns."""
     admin = await keys.headers("admin")

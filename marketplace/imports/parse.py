@@ -34,8 +34,10 @@ from marketplace.imports.models import ImportFormat, ImportProblem
 from marketplace.providers.models import (
     MAX_NEW_SERVICES,
     NewProvider,
+    OrgId,
     ProviderProfile,
     ServiceIn,
+    identity_problems,
     profile_problems,
     service_problems,
 )
@@ -335,9 +337,34 @@ def _listed(text: str) -> list[str]:
     return [x for x in LIST_SPLIT.split(text.strip()) if x]
 
 
+def _read_alone(value: Any, typ: Any) -> Any:
+    """`value` as `typ`, read on its own as `_convert` reads it; None when it cannot be."""
+    if value is None or _unplain_numbers(value, typ):
+        return None
+    try:
+        return msgspec.convert(value, typ, strict=False)
+    except msgspec.ValidationError:
+        return None
+
+
+def _identity_of_what_was_read(raw: Mapping[str, Any], tax: Taxonomy, year: int) -> list[FieldProblem]:
+    """The organisation's identity rules (`identity_problems`) of the parts of it that can be read, when the whole
+    cannot: an identifier not in its scheme's form (`GB-CHC-12`) or a founding year to come was told only once the
+    row's other cells were put right. A part that cannot be read was told already; a legal form that is no code is
+    left out (identifiers are then checked against their schemes alone)."""
+    identifiers = [str(x) for x in raw.get("identifiers", [])]
+    readable = {f"identifiers[{i}]" for i, x in enumerate(identifiers) if _read_alone(x, OrgId) is not None}
+    founded_type = next(f.type for f in msgspec.structs.fields(ProviderProfile) if f.name == "founded_year")
+    founded = _read_alone(raw.get("founded_year"), founded_type)
+    legal_form = tax.legal_form(str(raw.get("legal_form", "")))
+    found = identity_problems(identifiers, legal_form, founded, year=year)
+    return [p for p in found if p.field in readable or not p.field.startswith("identifiers")]
+
+
 def _rules(
     incoming: Incoming,
     org: ProviderProfile | None,
+    raw: Mapping[str, Any],
     services: list[ServiceIn],
     tax: Taxonomy,
     year: int,
@@ -345,8 +372,9 @@ def _rules(
     service_at: Callable[[int, str], tuple[int, str | None, str]],
 ) -> None:
     """The rules a profile must keep (codes known, ages in order..., at most `MAX_NEW_SERVICES` services), each problem
-    placed in the file; checked of whatever of the organisation was read (`org`, None when it could not be; the
-    services that could be), so that a row is told every problem at once. The profile is made only without any."""
+    placed in the file; checked of whatever of the organisation was read (`org`, None when it could not be: then of
+    its parts that can be read, `raw` as the file gives it; the services that could be), so that a row is told every
+    problem at once. The profile is made only without any."""
     if len(services) > MAX_NEW_SERVICES:  # what committing it would refuse (NewProvider's limit)
         row, file, column = service_at(MAX_NEW_SERVICES, "")
         incoming.problems.append(
@@ -365,7 +393,7 @@ def _rules(
         profile = msgspec.structs.replace(profile, services=services)
         found = profile_problems(profile, tax, year=year)
     else:
-        found = [
+        found = _identity_of_what_was_read(raw, tax, year) + [
             p
             for i, s in enumerate(services)
             for p in service_problems(s, tax, founded_year=None, year=year, prefix=f"services[{i}].")
@@ -578,7 +606,7 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int)
     def service_at(i: int, path: str) -> tuple[int, str | None, str]:
         return service_rows[i], None, _lookup(FLAT_SERVICE, path, "service_name")
 
-    _rules(incoming, org, services, tax, year, provider_at, service_at)
+    _rules(incoming, org, raw, services, tax, year, provider_at, service_at)
     incoming.problems = _bounded(incoming.problems)
     return incoming
 
@@ -775,7 +803,7 @@ def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
             file, column = _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
             return placed[i], file, column
 
-        _rules(incoming, org, built, tax, year, provider_at, service_at)
+        _rules(incoming, org, raw, built, tax, year, provider_at, service_at)
         incoming.problems = _bounded(incoming.problems)
         out.append(incoming)
     return out

@@ -13,7 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from marketplace.accounts.models import NewApiKey
 from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code, check_dates
-from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
+from marketplace.taxonomy.models import DesiredOutcomeCode, LegalForm, Taxonomy
 from marketplace.types import (
     NAME,
     TEXT,
@@ -501,29 +501,11 @@ def profile_problems(
     """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form; and a
     new provider's services (`services[2].areas[0]`)."""
     areas = taxonomy.codes("areas")
-    found: list[FieldProblem | None] = [
-        check_code(f"{prefix}legal_form", profile.legal_form, taxonomy.codes("legal_forms"), "legal form")
-    ]
     legal_form = taxonomy.legal_form(profile.legal_form)
-    for i, ident in enumerate(profile.identifiers):
-        scheme = "-".join(ident.split("-")[:2])
-        pattern = ORG_ID_PATTERNS.get(scheme)
-        if pattern is None or not re.match(pattern, ident):
-            form = ORG_ID_EXAMPLES.get(scheme, ORG_ID_EXAMPLES["GB-CHC"])
-            found.append(
-                FieldProblem(
-                    field=f"{prefix}identifiers[{i}]",
-                    problem=f"{ident!r} is not a valid {scheme} identifier: use the form {form}",
-                )
-            )
-        elif legal_form and legal_form.identifier_schemes and scheme not in legal_form.identifier_schemes:
-            found.append(
-                FieldProblem(
-                    field=f"{prefix}identifiers[{i}]",
-                    problem=f"a {legal_form.name} is not registered under {scheme}",
-                    allowed=list(legal_form.identifier_schemes),
-                )
-            )
+    found: list[FieldProblem | None] = [
+        check_code(f"{prefix}legal_form", profile.legal_form, taxonomy.codes("legal_forms"), "legal form"),
+        *identity_problems(profile.identifiers, legal_form, profile.founded_year, year=year, prefix=prefix),
+    ]
     for i, p in enumerate(profile.resources.premises):
         found.append(check_code(f"{prefix}resources.premises[{i}].area", p.area, areas, "area"))
     for i, a in enumerate(profile.accreditations):
@@ -531,14 +513,43 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
-    if profile.founded_year is not None and profile.founded_year > year:
-        problems.append(FieldProblem(field=f"{prefix}founded_year", problem=f"is after this year ({year})"))
     problems += check_dates(**{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
     if isinstance(profile, NewProvider):
         for i, service in enumerate(profile.services):
             problems += service_problems(
                 service, taxonomy, founded_year=profile.founded_year, year=year, prefix=f"{prefix}services[{i}]."
             )
+    return problems
+
+
+def identity_problems(
+    identifiers: Sequence[str], legal_form: LegalForm | None, founded_year: int | None, *, year: int, prefix: str = ""
+) -> list[FieldProblem]:
+    """Each identifier in its scheme's own form (`GB-CHC-12` is no charity number) and a scheme `legal_form` is
+    registered under (not checked without one), and a founding year not to come. Checkable of these parts alone:
+    an import row whose other cells cannot be read is told these beside them (marketplace.imports.parse)."""
+    problems = []
+    for i, ident in enumerate(identifiers):
+        scheme = "-".join(ident.split("-")[:2])
+        pattern = ORG_ID_PATTERNS.get(scheme)
+        if pattern is None or not re.match(pattern, ident):
+            form = ORG_ID_EXAMPLES.get(scheme, ORG_ID_EXAMPLES["GB-CHC"])
+            problems.append(
+                FieldProblem(
+                    field=f"{prefix}identifiers[{i}]",
+                    problem=f"{ident!r} is not a valid {scheme} identifier: use the form {form}",
+                )
+            )
+        elif legal_form and legal_form.identifier_schemes and scheme not in legal_form.identifier_schemes:
+            problems.append(
+                FieldProblem(
+                    field=f"{prefix}identifiers[{i}]",
+                    problem=f"a {legal_form.name} is not registered under {scheme}",
+                    allowed=list(legal_form.identifier_schemes),
+                )
+            )
+    if founded_year is not None and founded_year > year:
+        problems.append(FieldProblem(field=f"{prefix}founded_year", problem=f"is after this year ({year})"))
     return problems
 
 
