@@ -27,7 +27,7 @@ from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT
 from marketplace.sheets import xlsx_bytes
 from marketplace.standards.tabular import FLAT_COLUMNS
-from tests.conftest import Databases, Keys, app_settings, run_cli
+from tests.conftest import Databases, Keys, app_settings, fetchval, run_cli
 
 CSV = {"Content-Type": "text/csv"}
 ZIP = {"Content-Type": "application/zip"}
@@ -241,7 +241,7 @@ async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: 
         assert got["Two Sites"]["verdict"] == "bad"
 
 
-async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys) -> None:
+async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys, fresh_db: str) -> None:
     admin = await keys.headers("admin")
     cells = [[{"provider_name": "Sheet Org CIC", "legal_form": "cic", **SERVICE}.get(c) for c in FLAT_COLUMNS]]
     book = xlsx_bytes([("providers", FLAT_COLUMNS, cells)], made_at=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))
@@ -254,6 +254,13 @@ async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys) -
     assert r.status_code == 201, r.text
     assert r.json()["filename"] == "accom.xlsx"
     assert r.json()["summary"]["duplicate"] == r.json()["summary"]["rows"]
+    # two parts named `file`: the second was dropped unseen; which is meant cannot be told, so nothing is read
+    before = await fetchval(fresh_db, "select count(*) from import_run")
+    two = [("file", ("accom.xlsx", export)), ("file", ("more.csv", flat_csv([{"provider_name": "X", **SERVICE}])))]
+    r = await client.post("/imports", files=two, headers=admin)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [{"field": "file", "problem": "send one file: this form has 2 parts named `file`"}]
+    assert await fetchval(fresh_db, "select count(*) from import_run") == before, "no dry run stored"
 
 
 async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, keys: Keys) -> None:

@@ -39,12 +39,15 @@ class UploadOperation(Operation):
 
 
 async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
-    """The file and its name: the body itself, or a multipart form's `file` field."""
+    """The file and its name: the body itself, or a multipart form's `file` field (one: 400 for two)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     filename = request.query_params.get("filename") or ""
     if media == "multipart/form-data":
         form = await request.form()
-        upload = form.get("file")
+        uploads = form.getall("file") if "file" in form else []
+        if len(uploads) > 1:  # which one is meant cannot be told: reading the first would drop the others unseen
+            raise InvalidInput.field("file", f"send one file: this form has {len(uploads)} parts named `file`")
+        upload = uploads[0] if uploads else None
         if not isinstance(upload, UploadFile):
             raise InvalidInput.field("file", "a multipart upload needs the file in a field named `file`")
         if upload.filename and not filename and not re.fullmatch(NAME, upload.filename):
