@@ -49,6 +49,7 @@ from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
     EXCEPTION_HANDLERS,
     StrictRequest,
+    head_as_get,
     provide_actor,
     provide_conn,
     provide_ctx,
@@ -149,6 +150,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         debug=False,
     )
     _fix_options_allow(app)
+    app.asgi_handler = head_as_get(app.asgi_handler, CONSOLE.path)  # HEAD on a console page answers as GET would
     return app
 
 

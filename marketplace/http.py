@@ -388,6 +388,32 @@ def public_cors(prefix: str, *extra: tuple[bytes, bytes]) -> BeforeSend:
     return before_send
 
 
+def head_as_get(app: ASGIApp, *prefixes: str) -> ASGIApp:
+    """`app` (the application's router), answering HEAD on a path under `prefixes` as GET would, headers and all,
+    without the body (RFC 9110 9.3.2). The framework routes HEAD only to a handler of HEAD alone, which may send no
+    body, so a browser's, a link checker's or a monitor's HEAD on a page was a 405. Wraps the router (HEAD is refused
+    while routing, before any middleware), so every page under `prefixes` takes it, its errors' pages too."""
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD" or not under(scope["path"], prefixes):
+            await app(scope, receive, send)
+            return
+
+        async def without_body(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, without_body)
+
+    return handler
+
+
+def under(path: str, prefixes: Iterable[str]) -> bool:
+    """Whether `path` is one of `prefixes` or below one."""
+    return any(path == p or path.startswith(p + "/") for p in prefixes)
+
+
 PATH_CHARACTERS = re.compile(rb"[A-Za-z0-9/_.-]*")
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 HTML_FORM_PATHS = (b"/console/",)

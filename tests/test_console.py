@@ -267,6 +267,18 @@ async def test_an_idle_session_expires_and_bad_parameters_get_a_page(client, key
     assert await fetchval(fresh_db, "select count(*) from console_session") == 0
 
 
+async def test_head_on_a_console_page_answers_as_get_would_without_the_body(client, keys):
+    """HEAD on a page was a 405 (the framework routes HEAD only to handlers of HEAD alone): a browser, a link checker
+    or a monitor asking HEAD is answered as GET would be, headers and all, with no body; the API is unchanged."""
+    await signed_in(client, keys, "commissioner")
+    for path in ("/console/sign-in", "/console/home", "/console/providers/1", "/console/nowhere"):
+        got, head = await client.get(path), await client.head(path)
+        assert head.status_code == got.status_code and head.content == b"", (path, head.status_code)
+        assert head.headers["content-type"] == got.headers["content-type"], path
+        assert head.headers["content-length"] == got.headers["content-length"], path
+    assert (await client.head("/providers")).status_code == 405
+
+
 async def test_the_consoles_assets_are_served_by_the_app(read_client):
     css = await read_client.get("/console/static/console.css")
     js = await read_client.get("/console/static/console.js")
