@@ -65,6 +65,12 @@ class UnsupportedMediaType(DomainError):
     code = "unsupported_media_type"
 
 
+class UriTooLong(DomainError):
+    """An address whose query string is longer than the API reads (414)."""
+
+    code = "uri_too_long"
+
+
 class DatabaseUnavailable(DomainError):
     code = "database_unavailable"
 

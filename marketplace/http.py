@@ -45,6 +45,7 @@ from marketplace.errors import (
     Unauthorized,
     Unprocessable,
     UnsupportedMediaType,
+    UriTooLong,
 )
 from marketplace.types import ANONYMOUS, Actor, Caller
 
@@ -74,6 +75,7 @@ STATUS_BY_ERROR: dict[type[DomainError], int] = {
     TooManyRequests: 429,
     UnsupportedMediaType: 415,
     NotAcceptable: 406,
+    UriTooLong: 414,
     DatabaseUnavailable: 503,
 }
 
@@ -243,6 +245,7 @@ HTTP_ERRORS = {
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "too_many_requests",
 }
@@ -429,16 +432,34 @@ UPLOAD_PATHS = frozenset({"/imports"})
 takes, and answers another with a 415 naming them)."""
 
 
+MAX_QUERY = 8192
+"""The longest query string (as sent, percent-encoded) the API reads: beyond, a 414 naming `query` (a console page
+under /console). The server itself refuses an address of 64 KiB or more with a bare 414 before the app sees it
+(granian's HTTP library cannot hold a longer one); this limit, below it and at the 8 KiB proxies commonly take, makes
+the answer to a long query one the client can read wherever it can be given."""
+
+
+def _query_too_long(query: bytes) -> UriTooLong:
+    problem = f"is {len(query):,} characters long; at most {MAX_QUERY:,} are read: ask with fewer or shorter parameters"
+    return UriTooLong(
+        f"the address's query string (after the ?) is too long: {len(query):,} characters, at most {MAX_QUERY:,}",
+        problems=[FieldProblem(field="query", problem=problem)],
+    )
+
+
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
-    paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), and a body is
-    JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS form-encoded instead)."""
+    paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), a query string is
+    at most MAX_QUERY long (414), and a body is JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS
+    form-encoded instead)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
             raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
             if not PATH_CHARACTERS.fullmatch(raw):
                 raise NotFound("no such resource")
+            if len(query := scope.get("query_string", b"")) > MAX_QUERY:
+                raise _query_too_long(query)
             if scope["method"] in BODY_METHODS and not raw.startswith(HTML_FORM_PATHS):
                 headers = dict(scope["headers"])
                 has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
@@ -732,6 +753,7 @@ ERROR_DESCRIPTIONS = {
     412: "The If-Match ETag is stale; the body gives the current version",
     429: "Too many requests from this client; see Retry-After",
     406: "None of the representations the Accept header names",
+    414: f"The query string is longer than the API reads (at most {MAX_QUERY:,} characters)",
     415: "The body must be JSON (Content-Type: application/json)",
     428: "If-Match is required",
     503: "The database is not reachable",
@@ -755,6 +777,6 @@ def errors_doc(*statuses: int) -> dict[int, ResponseSpec]:
             examples=[example] if s == 400 else None,
         )
         # any request may carry a bad key (and, from a client denied too often this minute, be refused unread: 429),
-        # or find the database down
-        for s in sorted({*statuses, 401, 429, 503})
+        # have too long a query string (414), or find the database down
+        for s in sorted({*statuses, 401, 414, 429, 503})
     }

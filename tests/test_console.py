@@ -279,6 +279,16 @@ async def test_head_on_a_console_page_answers_as_get_would_without_the_body(clie
     assert (await client.head("/providers")).status_code == 405
 
 
+async def test_a_query_string_too_long_is_a_console_page(read_client):
+    """The app reads a query string of at most 8,192 characters: beyond, a 414 page (the API says it in JSON),
+    not the server's bare 414 (which it still gives from 64 KiB, before the app sees the request)."""
+    r = await read_client.get("/console/sign-in", params={"next": "/console/home", "q": "x" * 9000})
+    assert r.status_code == 414 and r.headers["content-type"].startswith("text/html")
+    assert "There is a problem" in r.text and "query: is 9," in r.text and "at most 8,192 are read" in r.text
+    r = await read_client.get("/console/sign-in", params={"q": "x" * 8000})
+    assert r.status_code == 400  # within the limit: read, and told what is wrong with it
+
+
 async def test_the_consoles_assets_are_served_by_the_app(read_client):
     css = await read_client.get("/console/static/console.css")
     js = await read_client.get("/console/static/console.js")

@@ -198,6 +198,18 @@ async def test_a_report_nobody_accepts_is_406_naming_the_types(accept):
     assert problem.field == "Accept" and problem.allowed == list(http.REPORT_MEDIA.values())
 
 
+async def test_a_query_string_too_long_is_a_414_naming_query(read_client):
+    """The server refuses an address of 64 KiB or more with a bare 414 before the app sees it; the app reads at most
+    8,192 characters of query string and answers a longer one with a body saying so."""
+    r = await read_client.get("/providers", params={"q": "x" * 9000})
+    assert r.status_code == 414
+    assert r.json()["error"] == "uri_too_long"
+    [problem] = r.json()["errors"]
+    assert problem["field"] == "query" and problem["problem"].startswith("is 9,002 characters long; at most 8,192")
+    doc = (await read_client.get("/schema/openapi.json")).json()
+    assert all("414" in op["responses"] for item in doc["paths"].values() for op in item.values() if "responses" in op)
+
+
 async def test_responses_that_carry_a_new_key_are_never_cached(client, keys):
     admin = await keys.headers("admin")
     r = await client.post("/keys", json={"role": "commissioner", "name": "cache test"}, headers=admin)

@@ -3,6 +3,7 @@ port and an embedded database already being served are refused with a clear mess
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -185,3 +186,24 @@ async def test_two_servers_on_one_database_see_each_others_writes_at_once(served
     finally:
         for proc in procs:
             stop(proc)
+
+
+def test_the_server_passes_on_a_console_head_and_the_apps_414(live_server):
+    """Through the server itself: HEAD on a console page is answered with GET's headers and no body, and a query
+    string over the app's limit gets the app's 414 with its body. From 64 KiB the server refuses the address itself,
+    with a bare 414 the app never sees (granian's HTTP library holds no longer one)."""
+    host, port = live_server.removeprefix("http://").split(":")
+    for method, target, status, body in (
+        ("HEAD", "/console/sign-in", 200, False),
+        ("GET", "/providers?q=" + "x" * 20_000, 414, True),
+        ("GET", "/console/sign-in?q=" + "x" * 20_000, 414, True),
+        ("GET", "/providers?q=" + "x" * 70_000, 414, False),  # the server's own
+    ):
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request(method, target)
+            r = conn.getresponse()
+            assert r.status == status, (method, target[:40], r.status)
+            assert bool(r.read()) == body, (method, target[:40])
+        finally:
+            conn.close()

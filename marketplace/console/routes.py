@@ -1025,6 +1025,7 @@ STATUS = {
     "precondition_failed": 412,
     "precondition_required": 428,
     "too_many_requests": 429,
+    "uri_too_long": 414,
     "database_unavailable": 503,
 }
 
