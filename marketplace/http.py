@@ -581,8 +581,8 @@ DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
 
 
 async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard for a change that is also counted against a budget (placed before that guard): a missing or malformed
-    If-Match is refused (428/400) before the request spends any of the key's budget."""
+    """A guard for a change that is also counted against a budget (accounts.auth.spend_budget, in its handler): a
+    missing or malformed If-Match is refused (428/400) before the request spends any of the key's budget."""
     require_if_match(connection.headers.get("if-match"))
 
 

@@ -112,3 +112,35 @@ async def test_expensive_operations_are_limited_per_key_and_minute(fresh_db, key
         assert (await client.post(f"/needs/{need_id}/match-runs", headers=other)).status_code in (200, 201)
         clock.at = NOON + dt.timedelta(minutes=1)
         assert (await client.post(f"/needs/{need_id}/match-runs", headers=one)).status_code in (200, 201)
+
+
+async def test_a_request_refused_as_malformed_spends_none_of_the_budget(fresh_db, keys):
+    """The budget is for the expensive work (ranking the directory, making a report): a request refused before any
+    of it (a body or query that is not what the operation takes, an Accept it cannot answer) spent one of the key's
+    runs, so a client's mistakes could use up its minute. Now it is charged once the request is read and valid."""
+    clock = FixedClock(NOON)
+    h = await keys.headers("commissioner")
+    need_id, exercise_id = await first_need(fresh_db)
+    app = create_app(app_settings(fresh_db, expensive_limit=2), clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        refused = [
+            ("post", f"/needs/{need_id}/match-runs", {"json": {"weights": "heavy"}}, 400),
+            ("post", f"/needs/{need_id}/match-runs", {"content": b'{"weights": {', "headers": JSON}, 400),
+            ("post", f"/needs/{need_id}/match-runs?limit=501", {}, 400),
+            ("post", f"/exercises/{exercise_id}/partnerships", {"json": {"areas": ["E06000019"]}}, 400),
+            ("post", f"/exercises/{exercise_id}/match", {"json": {"now": True}}, 400),
+            ("post", f"/exercises/{exercise_id}/reports?threshold=2", {}, 400),
+            ("get", f"/exercises/{exercise_id}/report", {"headers": {"Accept": "image/png"}}, 406),
+            ("get", "/appraisals/1/report", {"headers": {"Accept": "text/*;q=0"}}, 406),
+        ]
+        for _ in range(2):
+            for method, path, kwargs, status in refused:
+                headers = {**h, **kwargs.get("headers", {})}
+                r = await getattr(client, method)(path, **{**kwargs, "headers": headers})
+                assert r.status_code == status, (path, r.status_code, r.text)
+        assert (await client.post(f"/needs/{need_id}/match-runs", headers=h)).status_code in (200, 201)
+        assert (await client.post(f"/exercises/{exercise_id}/partnerships", headers=h)).status_code in (200, 201)
+        assert (await client.post(f"/needs/{need_id}/match-runs", headers=h)).status_code == 429, "the budget holds"
+
+
+JSON = {"Content-Type": "application/json"}

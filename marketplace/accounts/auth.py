@@ -81,11 +81,16 @@ staff = allow(*STAFF)
 admin = allow("admin")
 
 
-async def expensive(connection: Connection, _: BaseRouteHandler) -> None:
-    """A guard (after the role's) for the expensive operations: at most `expensive_limit` a minute per key in this
-    worker (marketplace.throttle), else 429 with Retry-After."""
-    state = connection.scope["app"].state
-    caller = caller_of(connection.scope)
+def spend_budget(state: State, caller: Caller) -> None:
+    """Count one expensive operation (a match run, a partnership proposal, a report, an export) against the caller's
+    key: at most `expensive_limit` a minute per key in this worker (marketplace.throttle), else 429 with Retry-After.
+
+    Called by the operation's handler once the request has been read and found valid (its body, query and Accept:
+    the framework reads them after the guards, so a guard would charge first), and before the work: a request refused
+    as malformed spent one of the key's runs, and a client's mistakes could use up its minute. The budget is for the
+    work it guards (ranking the directory, making a report), which a refused request never reaches; what such a
+    request costs (a key looked up, a body of bounded size decoded) is what any other request costs, and is no more
+    limited for them: a stream of bad requests at an expensive address is a stream of cheap ones."""
     if caller.key_id is None:
         return
     if (wait := state.budget.take(caller.key_id, state.ctx.clock.now())) is not None:

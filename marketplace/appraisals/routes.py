@@ -13,7 +13,7 @@ from litestar.datastructures import ResponseHeader, State
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
-from marketplace.accounts.auth import expensive, staff
+from marketplace.accounts.auth import spend_budget, staff
 from marketplace.appraisals import service
 from marketplace.appraisals.models import (
     Appraisal,
@@ -51,7 +51,8 @@ from marketplace.http import (
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
-COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff, expensive])
+COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
+"""The report: limited per key and minute, charged by its handler once the request is valid (`spend_budget`)."""
 
 
 class PartDoc(RouteDoc):
@@ -172,11 +173,12 @@ PARTS = [
     "409 here).",
     tags=["options appraisals"],
     security=NEEDS_KEY,
-    guards=[staff, if_match_first, expensive],
+    guards=[staff, if_match_first],
 )
 async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Appraisal]:
+    spend_budget(state, actor.caller)  # it freezes a market report
     return versioned(await service.decide(ctx, state.pool, actor, appraisal_id, if_match, data), 201)
 
 
@@ -196,11 +198,13 @@ async def appraisal_report(
     appraisal_id: Id,
     state: State,
     ctx: Ctx,
+    actor: ActorDep,
     format: Annotated[
         Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
     ] = None,
 ) -> Response[AppraisalReport]:
     fmt = format or negotiate_report(request.headers.get("accept"))
+    spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget
     data = await service.report_data(ctx, state.pool, appraisal_id)
     renderers: dict[str, Callable[[AppraisalReport], bytes | str]] = {
         "json": msgspec.json.encode,

@@ -23,7 +23,7 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
 from marketplace import messages
-from marketplace.accounts.auth import STAFF, admit, audit_denials, expensive, refuse_if_denied_too_often
+from marketplace.accounts.auth import STAFF, admit, audit_denials, refuse_if_denied_too_often, spend_budget
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, AppraisalSummary
 from marketplace.appraisals.render import to_csv_bytes as appraisal_csv
@@ -497,7 +497,7 @@ async def _costly(request: Request[Any, Any, Any], state: State, *, posting: boo
     async with state.pool.acquire() as conn:
         session = (await posted(request, conn))[0] if posting else await signed_in(request, conn)
     admit(session.caller, STAFF)
-    await expensive(request, request.route_handler)
+    spend_budget(state, session.caller)
 
 
 @get("/exercises")

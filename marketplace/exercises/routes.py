@@ -9,7 +9,7 @@ from litestar.datastructures import ResponseHeader, State
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
-from marketplace.accounts.auth import expensive, staff
+from marketplace.accounts.auth import spend_budget, staff
 from marketplace.exercises import service
 from marketplace.exercises.models import (
     WEIGHTS_RULE,
@@ -47,8 +47,9 @@ MatchLimit = Annotated[
 ]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
-COSTLY = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff, expensive])
-"""Operations that rank the whole directory: limited per key and minute (settings.expensive_limit)."""
+COSTLY = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
+"""Operations that rank the whole directory: limited per key and minute (settings.expensive_limit), each charged by
+its handler once the request is valid (`spend_budget`)."""
 NOTICE_FROZEN = (
     "Once the exercise is published for market engagement, what its notice shows cannot change "
     "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
@@ -189,6 +190,7 @@ async def create_match_run(
     data: JSONBody[MatchRequest | None] = None,
     limit: MatchLimit = 50,
 ) -> Response[MatchRun]:
+    spend_budget(state, actor.caller)
     run, reused, text = await service.match_need(
         ctx,
         state.pool,
@@ -240,6 +242,7 @@ async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> Mat
 async def create_partnerships(
     exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, data: JSONBody[NoBody | None] = None
 ) -> Response[PartnershipRun]:
+    spend_budget(state, actor.caller)
     run, reused = await service.propose_partnerships(ctx, state.pool, state.match_pools, actor, exercise_id)
     return Response(run, status_code=200 if reused else 201, headers={"Location": f"/partnership-runs/{run.id}"})
 
@@ -259,6 +262,7 @@ async def create_partnerships(
 async def match_exercise(
     exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, data: JSONBody[NoBody | None] = None
 ) -> Response[ExerciseMatched]:
+    spend_budget(state, actor.caller)
     done = await service.match_exercise(ctx, state.pool, state.match_pools, actor, exercise_id)
     return Response(done, status_code=201 if done.stored else 200)
 

@@ -11,7 +11,7 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
-from marketplace.accounts.auth import expensive, staff
+from marketplace.accounts.auth import spend_budget, staff
 from marketplace.http import (
     NEEDS_KEY,
     REPORT_MEDIA,
@@ -72,7 +72,7 @@ async def render(report: Report, fmt: str) -> Response[Any]:
     responses=errors_doc(400, 403, 404, 406, 422),
     tags=["reports"],
     security=NEEDS_KEY,
-    guards=[staff, expensive],
+    guards=[staff],
 )
 async def exercise_report(
     request: Request[Any, Any, Any],
@@ -84,6 +84,7 @@ async def exercise_report(
     threshold: Threshold = SUITABLE_SCORE,
 ) -> Response[Report]:
     fmt = format or negotiate_report(request.headers.get("accept"))
+    spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget
     report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
     return await render(report, fmt)
 
@@ -95,7 +96,7 @@ async def exercise_report(
     responses=errors_doc(400, 403, 404, 422),
     tags=["reports"],
     security=NEEDS_KEY,
-    guards=[staff, expensive],
+    guards=[staff],
     description=(
         "Computes the report as GET /exercises/{id}/report does (from stored runs only) and stores its JSON, HTML "
         "and CSV bytes with the match run ids, the threshold and the data snapshot time (the newest run's); "
@@ -112,6 +113,7 @@ async def freeze_report(
     threshold: Threshold = SUITABLE_SCORE,
     data: JSONBody[NoBody | None] = None,
 ) -> Response[FrozenReportSummary]:
+    spend_budget(state, actor.caller)
     frozen = await service.freeze_report(ctx, state.pool, actor, exercise_id, threshold=threshold)
     return Response(frozen, status_code=201, headers={"Location": f"/reports/{frozen.id}"})
 

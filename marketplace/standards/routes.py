@@ -13,8 +13,8 @@ from litestar import Request, Response, get
 from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
 
-from marketplace.accounts.auth import expensive, staff_beyond_published
-from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, errors_doc, public_cors
+from marketplace.accounts.auth import spend_budget, staff_beyond_published
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, caller_of, errors_doc, public_cors
 from marketplace.providers.filters import SEARCH, DirectorySearch
 from marketplace.standards import service
 from marketplace.standards.models import (
@@ -182,7 +182,7 @@ EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-
     ),
     responses=errors_doc(400, 401, 403, 503),
     tags=["providers"],
-    guards=[staff_beyond_published, expensive],
+    guards=[staff_beyond_published],
     dependencies=SEARCH,
     media_type="application/zip",
 )
@@ -198,6 +198,7 @@ async def export_providers(
     page: PageNumber = 1,  # the search's own, passed along: ignored (every hit is exported)
     per_page: PerPage = 20,
 ) -> Response[bytes]:
+    spend_budget(state, caller_of(request.scope))  # once the search is valid: see spend_budget
     made = await service.export_directory(ctx, conn, state.search_index, search, format, base_url(request))
     return Response(
         made.body,
