@@ -869,3 +869,33 @@ async def test_values_under_a_column_with_no_name_refuse_a_package_too(client: A
     )
     assert r.status_code == 201, r.text
     assert r.json()["summary"]["duplicate"] == r.json()["summary"]["rows"]
+
+
+async def test_a_package_service_with_two_cost_options_is_told_not_read_as_its_first(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A service holds one cost: a package giving one service a second cost option had the first read and the second
+    dropped unseen. The second is now a problem on its row of cost_options.csv, naming the first."""
+    admin = await keys.headers("admin")
+    package = (await client.get("/providers/export?format=hsds&pathway=ACCOM&area=E06000020")).content
+    with zipfile.ZipFile(io.BytesIO(package)) as z:
+        costs = list(csv.DictReader(io.StringIO(z.read("cost_options.csv").decode(), newline="")))
+    assert costs, "the export has a service with a cost"
+    extra = costs[0] | {"id": costs[0]["id"] + "-weekly", "option": "per week", "amount": "95"}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(costs[0]), lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows([costs[0], extra, *costs[1:]])
+    r = await client.post(
+        "/imports", content=repack(package, {"cost_options.csv": out.getvalue().encode()}), headers={**admin, **ZIP}
+    )
+    assert r.status_code == 201, r.text
+    [bad] = [x for x in r.json()["rows"] if x["verdict"] == "bad"]
+    assert bad["problems"] == [
+        {
+            "row": 3,
+            "column": "service_id",
+            "problem": "a service holds one cost, and this service's first cost option is row 2: keep one",
+            "file": "cost_options.csv",
+        }
+    ]

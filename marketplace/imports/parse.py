@@ -671,6 +671,14 @@ def _table(z: zipfile.ZipFile, file: str, names: set[str]) -> Table:
     return Table(file, out)
 
 
+def _one_cost(first: int, others: list[tuple[int, dict[str, str]]]) -> list[ImportProblem]:
+    """A service holds one cost (an amount per unit): a package giving a service more cost options is told so on
+    each further row, rather than the first read and the others dropped unseen (which of two prices, per session
+    and per week, is the service's is the provider's to say, not the import's to guess)."""
+    problem = f"a service holds one cost, and this service's first cost option is row {first}: keep one"
+    return [ImportProblem(row=n, column="service_id", problem=problem, file="cost_options.csv") for n, _ in others]
+
+
 def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
@@ -768,8 +776,9 @@ def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
             cost_rows = costs.get(s["id"], [])
             cost: dict[str, Any] = {}
             if cost_rows:
-                _, c = cost_rows[0]
+                first, c = cost_rows[0]
                 cost = {"amount": c.get("amount"), "unit": UNIT_OF.get(c.get("option", ""), c.get("option"))}
+                incoming.problems += _one_cost(first, cost_rows[1:])
             description = s.get("eligibility_description", "")
             gender = next((g for text, g in GENDER_OF.items() if description.startswith(text)), None)
             raw_service = _clean(
