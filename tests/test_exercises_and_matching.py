@@ -818,3 +818,26 @@ async def test_a_change_that_changes_nothing_keeps_the_version_and_records_nothi
     r = await client.patch(f"/needs/{need['id']}", headers={**h, "If-Match": '"v1"'}, json={"annual_volume": 61})
     assert r.status_code == 200 and r.headers["etag"] == '"v2"'
     assert await fetchval(fresh_db, updated, details) == 1
+
+
+async def test_a_match_runs_time_is_the_apps_clocks(fresh_db, keys):
+    """A run is made at the app's clock's time, the clock that gives its as-of date (its created_at was the
+    database's now(), so a run could be dated a day other than the one it was made as of)."""
+    import datetime as dt
+
+    from conftest import app_settings
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+    from marketplace.clock import FixedClock
+
+    need_id, _ = await seeded_need(fresh_db)
+    clock = FixedClock(dt.datetime(2027, 3, 1, 23, 30, tzinfo=dt.UTC))
+    commissioner = await keys.headers("commissioner")
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        r = await client.post(f"/needs/{need_id}/match-runs", headers=commissioner)
+        assert r.status_code == 201, r.text
+        run = r.json()
+        assert (run["created_at"], run["as_of"]) == ("2027-03-01T23:30:00Z", "2027-03-01"), run["created_at"]
+        stored = (await client.get(f"/match-runs/{run['id']}", headers=commissioner)).json()
+        assert stored["created_at"] == "2027-03-01T23:30:00Z"

@@ -371,8 +371,8 @@ async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
 
 INSERT_MATCH_RUN_SQL = """
 insert into match_run (need_id, exercise_id, created_by, algorithm_version, candidate_count, document_zstd,
-                       inputs_digest, directory_snapshot)
-values ($1, $2, $3, $4, $5, $6, $7, $8) returning id, created_at"""
+                       inputs_digest, directory_snapshot, created_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id, created_at"""
 
 
 async def insert_match_run(
@@ -386,10 +386,11 @@ async def insert_match_run(
     compressed: bytes,
     inputs_digest: str,
     directory_snapshot: str,
+    at: dt.datetime,
 ) -> asyncpg.Record:
-    """Store a run, its document as `compress_document` made it."""
+    """Store a run, its document as `compress_document` made it, made at `at` (the app's clock, as its as-of date)."""
     args = (need_id, exercise_id, created_by, algorithm_version, candidate_count, compressed)
-    return await one(conn, INSERT_MATCH_RUN_SQL, *args, inputs_digest, directory_snapshot)
+    return await one(conn, INSERT_MATCH_RUN_SQL, *args, inputs_digest, directory_snapshot, at)
 
 
 # The newest run of need $1 made from the same inputs ($2), if no provider was written since its directory snapshot.

@@ -417,6 +417,7 @@ async def _match(
             compressed=compressed,
             inputs_digest=digest,
             directory_snapshot=ranked.snapshot,
+            at=ctx.clock.now(),
         )
         if audited:
             await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
