@@ -23,7 +23,13 @@ from marketplace.engagement.models import SampleEngagement
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
-from marketplace.providers.models import SeedProvider, normalised, profile_problems, seed_verification_problems
+from marketplace.providers.models import (
+    SeedProvider,
+    in_stored_order,
+    normalised,
+    profile_problems,
+    seed_verification_problems,
+)
 from marketplace.settings import Settings
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import DesiredOutcomeVocabulary, Taxonomy
@@ -108,7 +114,7 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
                     f"{path.name}: record {i} ({p.name!r}): identifiers: {ident} is also used by record {seen[ident]}"
                 )
             seen[ident] = i
-    return providers
+    return [in_stored_order(p, taxonomy) for p in providers]  # their first history entries: as stored
 
 
 class SeedData(msgspec.Struct, frozen=True):

@@ -549,6 +549,48 @@ async def test_verified_identifiers_are_locked_for_the_provider(client, keys, fr
     assert await snapshot(fresh_db, own) == before
 
 
+async def test_a_profile_sent_with_its_sets_in_another_order_changes_nothing(client, keys, fresh_db):
+    """Identifiers, accreditations and social value commitments are sets: the same members in another order (or
+    twice) are the profile as it is: 200, version and ETag unmoved, no history; verified identifiers sent so are no
+    attempt to change them (no 403). A real change records the lists as they are stored, by code."""
+    conn = await db.connect(fresh_db)
+    own = await conn.fetchval(
+        """select p.id from provider p where p.status = 'published'
+             and (select count(*) from provider_identifier i where i.provider_id = p.id) >= 2
+             and (select count(*) from provider_accreditation a where a.provider_id = p.id) >= 2
+             and (select count(*) from provider_social_value v where v.provider_id = p.id) >= 2
+           order by p.id limit 1"""
+    )
+    await conn.close()
+    admin = await keys.headers("admin")
+    owner = await keys.headers("provider", own)
+    assert (await client.post(f"/providers/{own}/verify", headers=admin)).status_code == 200
+    held = await client.get(f"/providers/{own}", headers=owner)
+    tag, profile = held.headers["etag"], held.json()
+    before = await snapshot(fresh_db, own)
+    sets = {f: [*reversed(profile[f]), profile[f][0]] for f in ("identifiers", "accreditations", "social_value")}
+    for method, path, body in [
+        ("PATCH", f"/providers/{own}", sets),
+        ("PUT", f"/providers/{own}/accreditations", {"accreditations": sets["accreditations"]}),
+        ("PUT", f"/providers/{own}/social-value", {"social_value": sets["social_value"]}),
+    ]:
+        r = await client.request(method, path, json=body, headers={**owner, "If-Match": tag})
+        assert r.status_code == 200 and r.headers["etag"] == tag, (path, r.text)
+        assert r.json() == profile, path
+    assert await snapshot(fresh_db, own) == before
+    new = sorted({"trusted_charity", "iso_9001", "rsq"} - set(profile["accreditations"]))[0]
+    r = await client.put(
+        f"/providers/{own}/accreditations",
+        json={"accreditations": [new, *sets["accreditations"]]},
+        headers={**owner, "If-Match": tag},
+    )
+    assert r.status_code == 200 and r.headers["etag"] != tag, r.text
+    assert r.json()["accreditations"] == sorted([new, *profile["accreditations"]])
+    newest = (await client.get(f"/providers/{own}/history", headers=owner)).json()["items"][0]
+    assert newest["field_name"] == "accreditations"
+    assert newest["replacement_value"] == r.json()["accreditations"]  # as stored
+
+
 async def test_confirm_refreshes_the_stale_flag(client, keys, fresh_db):
     conn = await db.connect(fresh_db)
     stale = await conn.fetchval(

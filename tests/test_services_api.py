@@ -126,6 +126,78 @@ async def test_a_service_is_added_read_changed_and_removed_with_history(client, 
     assert history[0]["previous_value"]["name"] == TENANCY["name"]
 
 
+async def test_a_service_sent_with_its_sets_in_another_order_changes_nothing(client, keys, fresh_db):
+    """Areas, cohorts, accreditations, delivery modes, complexity levels and an outcomes record's desired outcomes are
+    sets: the same members in another order (or twice) are the service as it is: 200, version and ETag unmoved, no
+    history. A real change records the lists as they are stored (areas and accreditations by code, cohorts in the
+    taxonomy's order), and an outcomes record whose desired outcomes are only reordered stays verified."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    body = {
+        **TENANCY,
+        "cohorts": ["ADULTS", "YOUNG_ADULTS", "CARE_LEAVERS"],
+        "areas": ["E06000020", "E06000051"],
+        "accreditations": ["matrix_standard", "iso_9001"],
+        "outcomes": [{**TENANCY["outcomes"][0], "desired_outcomes": ["ACCOM_KEEP", "ACCOM_OBTAIN"]}],
+    }
+    made = await client.post(f"/providers/{pid}/services", json=body, headers=h)
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
+    assert (
+        history[0]["replacement_value"]["accreditations"]
+        == ["iso_9001", "matrix_standard"]
+        == made.json()["accreditations"]
+    )  # as stored: by code
+    admin = await keys.headers("admin")
+    verified = await client.post(
+        f"/providers/{pid}/services/{sid}/outcomes/0/verification",
+        json={"seen": "contract return seen"},
+        headers={**admin, "If-Match": (await client.get(f"/providers/{pid}")).headers["etag"]},
+    )
+    assert verified.status_code == 200, verified.text
+    before = await stored(fresh_db, pid)
+    held = (await client.get(f"/providers/{pid}/services/{sid}")).json()
+    reordered = {
+        "cohorts": ["CARE_LEAVERS", "ADULTS", "YOUNG_ADULTS", "ADULTS"],
+        "areas": ["E06000051", "E06000020"],
+        "accreditations": ["matrix_standard", "iso_9001"],
+        "delivery_modes": ["outreach", "in_person"],
+        "complexity_levels": ["high", "medium"],
+        "outcomes": [{**TENANCY["outcomes"][0], "desired_outcomes": ["ACCOM_OBTAIN", "ACCOM_KEEP"]}],
+    }
+    for field, value in reordered.items():
+        r = await client.patch(
+            f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'}, json={field: value}
+        )
+        assert r.status_code == 200 and r.headers["etag"] == '"v1"', (field, r.text)
+        assert r.json() == held, field
+    r = await client.patch(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'}, json=reordered)
+    assert r.status_code == 200 and r.headers["etag"] == '"v1"' and r.json() == held
+    assert await stored(fresh_db, pid) == before
+    # a problem names the value where it was sent, not where it would be stored
+    wrong = {"accreditations": ["matrix_standard", "iso_9002"]}
+    r = await client.patch(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'}, json=wrong)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "accreditations[1]", r.text
+    # a real change: the history holds the lists as stored; the reordered outcomes record is still the one verified
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}",
+        headers={**h, "If-Match": '"v1"'},
+        json={
+            **reordered,
+            "areas": ["E06000051", "E06000019", "E06000020"],
+            "cohorts": ["CARE_LEAVERS", "YOUNG_ADULTS"],
+        },
+    )
+    assert r.status_code == 200 and r.headers["etag"] == '"v2"', r.text
+    assert r.json()["areas"] == ["E06000019", "E06000020", "E06000051"]
+    assert r.json()["cohorts"] == ["YOUNG_ADULTS", "CARE_LEAVERS"]  # the taxonomy's order, not by code
+    assert [v["subject"] for v in r.json()["verifications"]] == ["outcomes[0]"]
+    history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
+    recorded = {e["field_name"]: e["replacement_value"] for e in history if e["version"] == history[0]["version"]}
+    assert recorded == {f"services[{sid}].areas": r.json()["areas"], f"services[{sid}].cohorts": r.json()["cohorts"]}
+
+
 async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(client, keys, fresh_db):
     pid = await a_provider(fresh_db)
     h = await keys.headers("provider", pid)

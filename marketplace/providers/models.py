@@ -466,7 +466,8 @@ P = TypeVar("P", bound=ProviderProfile)
 
 def normalised(profile: P) -> P:
     """Set-like lists hold each value once (first occurrence kept); names lose outer spaces; a new provider's
-    services are normalised too."""
+    services are normalised too. (Their order is the one sent until the rules are checked, so that a problem names
+    the value where it was sent: `in_stored_order` then puts them in the order they are stored in.)"""
     out = msgspec.structs.replace(
         profile,
         name=nfc(profile.name),
@@ -493,6 +494,73 @@ def normalised_service(service: S) -> S:
         accreditations=once(service.accreditations),
         outcomes=[msgspec.structs.replace(o, desired_outcomes=once(o.desired_outcomes)) for o in service.outcomes],
     )
+
+
+def by_rank(codes: list[str], ranked: Sequence[str]) -> list[str]:
+    """`codes` in a taxonomy's order (`ranked`: a service's cohorts are read back `order by sort_order, code`, the
+    order `Taxonomy.cohorts` keeps); a code it does not know after those it does."""
+    rank = {c: i for i, c in enumerate(ranked)}
+    return sorted(codes, key=lambda c: (rank.get(c, len(rank)), c))
+
+
+def in_stored_order(profile: P, taxonomy: Taxonomy) -> P:
+    """A checked profile's codes in the order the profile document reads them back (schema/0023: identifiers,
+    accreditations and social value commitments by code), a new provider's services' too: what a change records in
+    the history is what is stored, and what it compares with what is held is in the held order."""
+    out = msgspec.structs.replace(
+        profile,
+        identifiers=sorted(profile.identifiers),
+        accreditations=sorted(profile.accreditations),
+        social_value=sorted(profile.social_value),
+    )
+    if isinstance(out, NewProvider):
+        out = msgspec.structs.replace(out, services=[service_in_stored_order(x, taxonomy) for x in out.services])
+    return out
+
+
+def service_in_stored_order(service: S, taxonomy: Taxonomy) -> S:
+    """A checked service's codes in the order the service document reads them back (areas and accreditations by
+    code, cohorts in the taxonomy's order); delivery modes, complexity levels and an outcomes record's desired
+    outcomes are stored as given."""
+    return msgspec.structs.replace(
+        service,
+        cohorts=by_rank(service.cohorts, list(taxonomy.codes("cohorts"))),
+        areas=sorted(service.areas),
+        accreditations=sorted(service.accreditations),
+    )
+
+
+PROFILE_SETS = ("identifiers", "accreditations", "social_value")
+SERVICE_SETS = ("cohorts", "areas", "delivery_modes", "complexity_levels", "accreditations")
+"""A profile's and a service's set-like lists: each value once, its order no part of what it says."""
+
+
+def held_order(sent: list[Any], held: list[Any]) -> list[Any]:
+    """`held` when `sent` holds the same values (in another order), else `sent`: the same set sent in another order
+    is no change, and writes nothing. (Held as stored, not as sorted here: lists stored as given, delivery modes and
+    the like, keep the order first sent, and a database collating codes otherwise than by code point keeps its own.)"""
+    return held if len(sent) == len(held) and set(sent) == set(held) else sent
+
+
+def as_held(after: P, before: P) -> P:
+    """`after` with each set-like list (`PROFILE_SETS`) that holds what `before`'s does as `before` holds it."""
+    return msgspec.structs.replace(
+        after, **{f: held_order(getattr(after, f), getattr(before, f)) for f in PROFILE_SETS}
+    )
+
+
+def service_as_held(after: S, before: S) -> S:
+    """`after` with each set-like list (`SERVICE_SETS`, and the desired outcomes of an outcomes record in the same
+    place) that holds what `before`'s does as `before` holds it: a reordering alone is no change, and an outcomes
+    record stays the record verified (its fingerprint reads its desired outcomes in their stored order)."""
+    outcomes = [
+        msgspec.structs.replace(o, desired_outcomes=held_order(o.desired_outcomes, before.outcomes[j].desired_outcomes))
+        if j < len(before.outcomes)
+        else o
+        for j, o in enumerate(after.outcomes)
+    ]
+    held = {f: held_order(getattr(after, f), getattr(before, f)) for f in SERVICE_SETS}
+    return msgspec.structs.replace(after, **held, outcomes=outcomes)
 
 
 def profile_problems(

@@ -43,12 +43,16 @@ from marketplace.providers.models import (
     Service,
     ServiceIn,
     ServicePatch,
+    as_held,
     changed_fields,
     founding_problems,
+    in_stored_order,
     normalised,
     normalised_service,
     profile_of,
     profile_problems,
+    service_as_held,
+    service_in_stored_order,
     service_of,
     service_problems,
 )
@@ -182,6 +186,7 @@ async def change(
             problems += founding_problems(current.services, after.founded_year, year)
         if problems:
             raise Unprocessable.from_problems(problems)
+        after = as_held(in_stored_order(after, ctx.taxonomy), before)  # a set in another order is the set held
         changes = changed_fields(before, after)
         if not changes:
             return current
@@ -266,6 +271,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     problems = profile_problems(profile, ctx.taxonomy, year=now.year)
     if problems:
         raise Unprocessable.from_problems(problems)
+    profile = in_stored_order(profile, ctx.taxonomy)  # what its first history entry records is what is stored
     async with conn.transaction():
         await accounts.admit_registration(conn, ctx.settings, client)
         taken = await queries.identifiers_taken(conn, profile.identifiers, None)
@@ -291,6 +297,7 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
     problems = profile_problems(profile, ctx.taxonomy, year=ctx.clock.now().year)
     if problems:
         raise Unprocessable.from_problems(problems)
+    profile = in_stored_order(profile, ctx.taxonomy)
     taken = await queries.identifiers_taken(conn, profile.identifiers, None)
     if taken:
         raise Conflict(
@@ -389,6 +396,7 @@ async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id:
     async with conn.transaction():
         provider = await _locked_provider(ctx, conn, provider_id)
         _check_service(ctx, data, provider.founded_year)
+        data = service_in_stored_order(data, ctx.taxonomy)  # what the history records is what is stored
         service_id = await queries.insert_service(conn, provider_id, data, at=now, last_confirmed_at=now)
         await _record_service_change(
             conn, actor, provider_id, now, "create", [(f"services[{service_id}]", None, msgspec.to_builtins(data))]
@@ -413,6 +421,7 @@ async def change_service(
         before = service_of(current)
         after = normalised_service(merge(before, patch))
         _check_service(ctx, after, provider.founded_year)
+        after = service_as_held(service_in_stored_order(after, ctx.taxonomy), before)  # a set reordered: as held
         changes = changed_fields(before, after, prefix=f"services[{service_id}].")
         if not changes:
             return current
