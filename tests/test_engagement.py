@@ -84,8 +84,10 @@ async def providers_with(dsn: str, pathway: str, area: str, n: int = 2) -> list[
     return [(r["id"], r["service_id"]) for r in rows]
 
 
-async def make_exercise(w: World, *, questions: list[dict] | None = None, visibility: str = "shown") -> tuple[int, int]:
-    """An exercise with one need and questions, published (opens 1 December 2026, closes 31 December 2026)."""
+async def make_exercise(
+    w: World, *, questions: list[dict] | None = None, visibility: str = "shown", need: dict[str, Any] = NEED
+) -> tuple[int, int]:
+    """An exercise with one need (`need`) and questions, published (opens 1 December 2026, closes 31 December 2026)."""
     c, h = w.client, w.commissioner
     x = await c.post(
         "/exercises",
@@ -100,8 +102,8 @@ async def make_exercise(w: World, *, questions: list[dict] | None = None, visibi
     )
     assert x.status_code == 201, x.text
     exercise_id = x.json()["id"]
-    need = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=NEED)
-    assert need.status_code == 201, need.text
+    made = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=need)
+    assert made.status_code == 201, made.text
     for q in questions or []:
         r = await c.post(f"/exercises/{exercise_id}/questions", headers=h, json=q)
         assert r.status_code == 201, r.text
@@ -110,7 +112,7 @@ async def make_exercise(w: World, *, questions: list[dict] | None = None, visibi
         f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": visibility}
     )
     assert published.status_code == 201, published.text
-    return exercise_id, need.json()["id"]
+    return exercise_id, made.json()["id"]
 
 
 QUESTIONS = [
@@ -701,6 +703,61 @@ async def test_the_same_response_again_is_no_new_revision(world):
     resubmitted = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)
     assert resubmitted.status_code == 200 and resubmitted.headers["etag"] == '"v3"'
     assert resubmitted.json()["status"] == "submitted"
+
+
+async def test_the_same_response_with_its_sets_in_another_order_is_no_new_revision(world):
+    """A response's needs and answers, and in a need its services, capacity by area, partners and barriers, and a
+    multiple-choice answer's choices are sets (each once): the response sent again with them in another order says
+    what it said: 200, its ETag unmoved, no revision. Anything else changed is a revision, kept as sent."""
+    w = world
+    c = w.client
+    (p1, _), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(
+        w, questions=QUESTIONS, need={**NEED, "areas": ["E06000020", "E06000051"]}
+    )
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    services = [s["id"] for s in (await c.get(f"/providers/{p1}/services")).json() if s["status"] == "active"]
+    assert len(services) >= 2
+    body = response(
+        need_id,
+        services[0],
+        qs,
+        service_ids=services[:2],
+        capacity=[
+            {"area": "E06000020", "service_users_per_year": 30},
+            {"area": "E06000051", "service_users_per_year": 10},
+        ],
+        partners=[{"name": "Wrekin Housing Group"}, {"provider_id": p1 + 1}, {"name": "Telford Foyer"}],
+    )
+    first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert first.status_code == 201, first.text
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    (need,) = body["needs"]
+    reordered = {
+        "needs": [
+            {
+                **need,
+                "service_ids": need["service_ids"][::-1],
+                "capacity": need["capacity"][::-1],
+                "partners": need["partners"][::-1],
+                "barriers": need["barriers"][::-1],
+            }
+        ],
+        "answers": [*body["answers"][:0:-1], body["answers"][0]],
+    }
+    reordered["answers"][0] = {**reordered["answers"][0], "value": ["pbr", "block"]}  # the multiple-choice answer
+    assert reordered["answers"][0]["question_id"] == qs[4]["id"]
+    again = await c.put(path, headers={**a, "If-Match": '"v1"'}, json=reordered)
+    assert again.status_code == 200 and again.headers["etag"] == '"v1"', again.text
+    assert again.json() == first.json()
+    assert [r["revision"] for r in (await c.get(f"{path}/revisions", headers=a)).json()] == [1]
+    # a real change is a revision, stored as sent
+    reordered["needs"][0]["barriers"] = ["tupe"]
+    revised = await c.put(path, headers={**a, "If-Match": '"v1"'}, json=reordered)
+    assert revised.status_code == 200 and revised.headers["etag"] == '"v2"', revised.text
+    assert revised.json()["needs"] == reordered["needs"]
 
 
 async def test_a_withdrawal_takes_no_fields(world):

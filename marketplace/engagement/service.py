@@ -434,11 +434,31 @@ async def response_problems(
     return found
 
 
+def _as_sets(data: ResponseIn) -> object:
+    """What a response says, its set-like lists each in one order: its needs (by need) and its answers (by
+    question); in each need its services, its capacity (by area), its partners and its barriers; a multiple-choice
+    answer's choices. Each of those holds a thing once (`response_problems`), and their order says nothing: two
+    responses that differ only in it say the same."""
+    needs = [
+        msgspec.structs.replace(
+            n,
+            service_ids=sorted(n.service_ids),
+            capacity=sorted(n.capacity, key=lambda c: c.area),
+            partners=sorted(n.partners, key=lambda p: (p.provider_id or 0, p.name or "")),
+            barriers=sorted(n.barriers),
+        )
+        for n in sorted(data.needs, key=lambda n: n.need_id)
+    ]
+    answers = [
+        Answer(question_id=a.question_id, value=sorted(a.value) if isinstance(a.value, list) else a.value)
+        for a in sorted(data.answers, key=lambda a: a.question_id)
+    ]
+    return msgspec.to_builtins(ResponseIn(needs=needs, answers=answers))
+
+
 def _same_response(current: Response, data: ResponseIn) -> bool:
-    """Whether `data` says what the response `current` says."""
-    said = ResponseIn(needs=current.needs, answers=current.answers)
-    same: bool = msgspec.to_builtins(said) == msgspec.to_builtins(data)
-    return same
+    """Whether `data` says what the response `current` says (its sets in any order: `_as_sets`)."""
+    return _as_sets(ResponseIn(needs=current.needs, answers=current.answers)) == _as_sets(data)
 
 
 async def _write_revision(
