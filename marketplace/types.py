@@ -4,6 +4,7 @@ and the two ways a partial change applies (`merge`, `project`)."""
 from __future__ import annotations
 
 import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -215,6 +216,18 @@ S = TypeVar("S", bound=msgspec.Struct)
 def nfc(text: str) -> str:
     """Unicode NFC, outer spaces removed: the form names are stored in, so one name is never stored two ways."""
     return unicodedata.normalize("NFC", text).strip()
+
+
+def decimal_places(x: float) -> int:
+    """How many decimal places `x` has as written (its shortest form: 140.555 -> 3, 12.50 -> 1, 1e-05 -> 5)."""
+    exponent = Decimal(repr(x)).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def rounded(x: float, places: int) -> float:
+    """`x` to `places` decimal places, a half away from zero as it is written (2.675 -> 2.68, where its binary value
+    would give 2.67): a value a numeric(_, places) column then stores exactly as it is."""
+    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)) + 0.0  # never -0.0
 
 
 LIGATURES = str.maketrans({"æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ß": "ss"})

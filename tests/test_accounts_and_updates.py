@@ -591,6 +591,28 @@ async def test_a_profile_sent_with_its_sets_in_another_order_changes_nothing(cli
     assert newest["replacement_value"] == r.json()["accreditations"]  # as stored
 
 
+async def test_reserves_are_kept_to_two_decimal_places_as_stored_and_recorded(client, keys, fresh_db):
+    """Reserves in months are stored to 2 decimal places: more are rounded (a half up, as written), so the response,
+    the history and the stored value agree, and the same reserves sent again to more places change nothing."""
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    r = await client.patch(
+        f"/providers/{own}/finances",
+        json={"reserves_months": 3.335},
+        headers={**headers, "If-Match": await etag(client, own, headers)},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["finances"]["reserves_months"] == 3.34  # not 3.33, its binary value's rounding
+    newest = (await client.get(f"/providers/{own}/history", headers=headers)).json()["items"][0]
+    assert (newest["field_name"], newest["replacement_value"]) == ("finances.reserves_months", 3.34)
+    tag, before = r.headers["etag"], await snapshot(fresh_db, own)
+    again = await client.patch(
+        f"/providers/{own}/finances", json={"reserves_months": 3.3449}, headers={**headers, "If-Match": tag}
+    )
+    assert again.status_code == 200 and again.headers["etag"] == tag and again.json() == r.json()
+    assert await snapshot(fresh_db, own) == before
+
+
 async def test_confirm_refreshes_the_stale_flag(client, keys, fresh_db):
     conn = await db.connect(fresh_db)
     stale = await conn.fetchval(

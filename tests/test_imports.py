@@ -899,3 +899,24 @@ async def test_a_package_service_with_two_cost_options_is_told_not_read_as_its_f
             "file": "cost_options.csv",
         }
     ]
+
+
+async def test_a_cost_in_fractions_of_a_penny_makes_the_row_bad_as_the_api_refuses_it(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A service's cost is stored to the penny, and more decimal places are refused, never rounded: a row with one
+    is bad, told on its cost column (committing it would be refused), and a cost in pence is read as given."""
+    admin = await keys.headers("admin")
+    rows = [
+        {"provider_name": "Fraction Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.555"},
+        {"provider_name": "Whole Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.56"},
+    ]
+    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    verdicts = {row["name"]: row for row in r.json()["rows"]}
+    assert verdicts["Whole Penny Trust"]["verdict"] == "new"
+    bad = verdicts["Fraction Penny Trust"]
+    assert bad["verdict"] == "bad", bad
+    assert [(p["column"], p["problem"]) for p in bad["problems"]] == [
+        ("cost_amount", "at most 2 decimal places (pounds and pence), not 140.555")
+    ], bad["problems"]

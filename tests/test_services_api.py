@@ -212,6 +212,7 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
         ({**TENANCY, "capacity": {"places_available": 3, "places_as_of": "0001-01-01"}}, 422, "capacity.places_as_of"),
         ({**TENANCY, "cost": {"amount": -1, "unit": "per_hour"}}, 400, "cost.amount"),
         ({**TENANCY, "cost": {"amount": 10, "unit": "per_fortnight"}}, 400, "cost.unit"),
+        ({**TENANCY, "cost": {"amount": 140.555, "unit": "per_hour"}}, 400, "cost.amount"),  # stored to the penny
         ({**TENANCY, "years_delivering": 190}, 422, "years_delivering"),
         ({**TENANCY, "outcomes": [{"outcome": "x", "measure": "y"}]}, 400, "outcomes[0].period"),
         ({**TENANCY, "id": 5}, 400, "id"),
@@ -228,6 +229,64 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
     suggestion = await client.post(f"/providers/{pid}/services", json={**TENANCY, "pathway": "ACOM"}, headers=h)
     assert suggestion.json()["errors"][0]["suggestion"] == "ACCOM"
     assert await stored(fresh_db, pid) == before
+
+
+async def test_figures_are_what_is_stored_a_cost_to_the_penny_an_outcome_to_four_places(client, keys, fresh_db):
+    """A cost is kept to the penny: more decimal places are a 400 naming the field (never rounded: it is someone's
+    price), on a new service, a change and a registration. An outcomes record's figure is kept to 4 places: more
+    are rounded, so the response, the history and the stored record agree, and the same figure sent again (to any
+    number of places that rounds to it) changes nothing."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    before = await stored(fresh_db, pid)
+    r = await client.post(
+        f"/providers/{pid}/services", json={**TENANCY, "cost": {"amount": 140.555, "unit": "per_hour"}}, headers=h
+    )
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [
+        {"field": "cost.amount", "problem": "at most 2 decimal places (pounds and pence), not 140.555"}
+    ]
+    registration = {
+        "name": "Bromyard Bridges CIC",
+        "legal_form": "cic",
+        "services": [{**TENANCY, "areas": ["E06000019"]}],
+    }
+    registration["services"].append({**registration["services"][0], "cost": {"amount": 0.001, "unit": "per_hour"}})
+    r = await client.post("/registrations", json=registration)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "services[1].cost.amount", r.text
+    assert await stored(fresh_db, pid) == before
+    outcome = {**TENANCY["outcomes"][0], "value": 78.123456}
+    made = await client.post(
+        f"/providers/{pid}/services",
+        json={**TENANCY, "cost": {"amount": 140.56, "unit": "per_hour"}, "outcomes": [outcome]},
+        headers=h,
+    )
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    assert made.json()["cost"]["amount"] == 140.56 and made.json()["outcomes"][0]["value"] == 78.1235
+    history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
+    assert history[0]["replacement_value"]["outcomes"][0]["value"] == 78.1235  # as stored
+    held = made.json()
+    for patch in ({"cost": {"amount": 140.560, "unit": "per_hour"}}, {"outcomes": [{**outcome, "value": 78.12349}]}):
+        r = await client.patch(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'}, json=patch)
+        assert r.status_code == 200 and r.headers["etag"] == '"v1"' and r.json() == held, (patch, r.text)
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}",
+        headers={**h, "If-Match": '"v1"'},
+        json={"cost": {"amount": 140.555, "unit": "per_hour"}},
+    )
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "cost.amount", r.text
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}",
+        headers={**h, "If-Match": '"v1"'},
+        json={"outcomes": [{**outcome, "value": 2.00025}]},
+    )
+    assert (
+        r.status_code == 200 and r.headers["etag"] == '"v2"' and r.json()["outcomes"][0]["value"] == 2.0003
+    )  # a half up, as written
+    newest = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"][0]
+    assert newest["field_name"] == f"services[{sid}].outcomes"
+    assert (newest["previous_value"][0]["value"], newest["replacement_value"][0]["value"]) == (78.1235, 2.0003)
 
 
 async def test_only_the_owner_and_admins_change_services(client, keys, fresh_db):

@@ -13,7 +13,7 @@ import matching
 from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
-from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title
+from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title, decimal_places
 from matching.weights import PERCENT_TOLERANCE, describe_percentages
 
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
@@ -155,7 +155,13 @@ class NeedEligibility(Strict, omit_defaults=True):
 # contract years are stored to a tenth of a year.
 Volume = Annotated[int, Meta(ge=1, le=10_000_000, description="Service users a year")]
 Budget = Annotated[int, Meta(ge=1, le=10_000_000_000, description="Pounds a year")]
-ContractYears = Annotated[float, Meta(ge=0.1, le=25)]
+CONTRACT_YEARS_PLACES = 1
+"""Contract years are stored to a tenth of a year (schema/0004: numeric(4, 1)): more decimal places are refused
+(`need_too_precise`), never rounded, since they multiply the budget into the contract's value (1.04 would be 1.0)."""
+ContractYears = Annotated[
+    float,
+    Meta(ge=0.1, le=25, description=f"Years, to a tenth: at most {CONTRACT_YEARS_PLACES} decimal place (else 400)"),
+]
 
 
 class NeedIn(Strict):
@@ -264,6 +270,14 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
         for i, d in enumerate(n.desired_outcomes)
     ]
     return [p for p in found if p is not None]
+
+
+def need_too_precise(n: NeedIn, prefix: str = "") -> list[FieldProblem]:
+    """Contract years in finer parts than a tenth of a year (`CONTRACT_YEARS_PLACES`), named as sent."""
+    if decimal_places(n.contract_years) <= CONTRACT_YEARS_PLACES:
+        return []
+    problem = f"at most {CONTRACT_YEARS_PLACES} decimal place (a tenth of a year), not {n.contract_years!r}"
+    return [FieldProblem(field=f"{prefix}contract_years", problem=problem)]
 
 
 class MatchRequest(Strict, omit_defaults=True):

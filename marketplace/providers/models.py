@@ -32,10 +32,12 @@ from marketplace.types import (
     Strict,
     Url,
     Year,
+    decimal_places,
     merge,
     nfc,
     plain,
     project,
+    rounded,
 )
 
 # org-id.guide identifiers: list prefix + the register's own number, format-checked per scheme.
@@ -113,10 +115,23 @@ class ServiceCapacity(Strict):
     places_as_of: dt.date | None = None
 
 
+COST_PLACES = 2
+"""A cost is stored to the penny (schema/0007: numeric(12, 2)): more decimal places are refused (`too_precise`),
+never rounded, since a price rounded without a word is not the price its provider gave."""
+OUTCOME_VALUE_PLACES = 4
+"""An outcomes record's figure is stored to 4 decimal places (numeric(16, 4)): one with more is rounded to them
+(`normalised_service`), so the history, the response and the stored record say the same."""
+RESERVES_PLACES = 2
+"""Reserves are stored in months to 2 decimal places (numeric(6, 2)): more are rounded to them (`normalised`)."""
+
+
 class Cost(Strict):
     """An indicative cost: pounds (to the penny) per unit."""
 
-    amount: Annotated[float, Meta(ge=0, le=10_000_000)]
+    amount: Annotated[
+        float,
+        Meta(ge=0, le=10_000_000, description=f"Pounds, to the penny: at most {COST_PLACES} decimal places (else 400)"),
+    ]
     unit: CostUnit
 
 
@@ -127,7 +142,17 @@ class OutcomeRecord(Strict):
     outcome: ShortText
     measure: ShortText
     period: ShortText
-    value: Annotated[float, Meta(ge=-1_000_000_000, le=1_000_000_000)] | None = None
+    value: (
+        Annotated[
+            float,
+            Meta(
+                ge=-1_000_000_000,
+                le=1_000_000_000,
+                description=f"The figure, kept to {OUTCOME_VALUE_PLACES} decimal places (more are rounded)",
+            ),
+        ]
+        | None
+    ) = None
     people: Count | None = None
     source: EvidenceSource = "self_declared"
     reference: Reference | None = None
@@ -265,9 +290,15 @@ class Resources(Strict):
 AccountsScrutiny = Literal["audited", "independently_examined", "unscrutinised"]
 
 
+ReservesMonths = Annotated[
+    float,
+    Meta(ge=0, le=600, description=f"Months of spending, kept to {RESERVES_PLACES} decimal places (more are rounded)"),
+]
+
+
 class Finances(Strict):
     annual_income: Money | None = None
-    reserves_months: Annotated[float, Meta(ge=0, le=600)] | None = None
+    reserves_months: ReservesMonths | None = None
     accounts_year_end: dt.date | None = None
     """The end of the financial year of the latest accounts."""
     accounts_scrutiny: AccountsScrutiny | None = None
@@ -474,6 +505,7 @@ def normalised(profile: P) -> P:
         identifiers=once(profile.identifiers),
         accreditations=once(profile.accreditations),
         social_value=once(profile.social_value),
+        finances=msgspec.structs.replace(profile.finances, reserves_months=_kept(profile.finances.reserves_months)),
     )
     if isinstance(out, NewProvider):
         out = msgspec.structs.replace(out, services=[normalised_service(x) for x in out.services])
@@ -492,8 +524,33 @@ def normalised_service(service: S) -> S:
         delivery_modes=once(service.delivery_modes),  # type: ignore[arg-type]
         complexity_levels=once(service.complexity_levels),  # type: ignore[arg-type]
         accreditations=once(service.accreditations),
-        outcomes=[msgspec.structs.replace(o, desired_outcomes=once(o.desired_outcomes)) for o in service.outcomes],
+        outcomes=[
+            msgspec.structs.replace(
+                o,
+                desired_outcomes=once(o.desired_outcomes),
+                value=None if o.value is None else rounded(o.value, OUTCOME_VALUE_PLACES),
+            )
+            for o in service.outcomes
+        ],
     )
+
+
+def _kept(reserves_months: float | None) -> float | None:
+    """Reserves as they are stored (`RESERVES_PLACES`)."""
+    return None if reserves_months is None else rounded(reserves_months, RESERVES_PLACES)
+
+
+def too_precise(service: ServiceIn, prefix: str = "") -> list[FieldProblem]:
+    """A cost in fractions of a penny (`COST_PLACES`), named as sent (`services[0].cost.amount`)."""
+    if service.cost is None or decimal_places(service.cost.amount) <= COST_PLACES:
+        return []
+    problem = f"at most {COST_PLACES} decimal places (pounds and pence), not {service.cost.amount!r}"
+    return [FieldProblem(field=f"{prefix}cost.amount", problem=problem)]
+
+
+def services_too_precise(services: Sequence[ServiceIn]) -> list[FieldProblem]:
+    """`too_precise` of each of a new provider's services (`services[2].cost.amount`)."""
+    return [p for i, s in enumerate(services) for p in too_precise(s, prefix=f"services[{i}].")]
 
 
 def by_rank(codes: list[str], ranked: Sequence[str]) -> list[str]:
@@ -726,7 +783,7 @@ class ResourcesPatch(Strict):
 
 class FinancesPatch(Strict):
     annual_income: Money | UnsetType | None = UNSET
-    reserves_months: Annotated[float, Meta(ge=0, le=600)] | UnsetType | None = UNSET
+    reserves_months: ReservesMonths | UnsetType | None = UNSET
     accounts_year_end: dt.date | UnsetType | None = UNSET
     accounts_scrutiny: AccountsScrutiny | UnsetType | None = UNSET
 
