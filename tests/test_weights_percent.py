@@ -106,6 +106,59 @@ async def test_a_need_s_own_table_wins_and_a_request_s_wins_over_it(client, keys
     assert "capacity 50" in bad.json()["errors"][0]["problem"]
 
 
+async def test_weights_said_another_way_are_no_change(client, keys, fresh_db):
+    """A table of weights is its percentages: `{}` and null both say none is given, a criterion given 0 is one left
+    out, 50 is 50.0. A need's or an exercise's weights sent again so are no change (200, ETag unmoved, no audit row)
+    and are kept as they were written; a real change is kept as sent. A table given where none was is a change even
+    when it equals the weights that applied: the need then keeps it, whatever the exercise's become."""
+    xid = await sample_exercise(fresh_db)
+    h = await keys.headers("commissioner")
+    exercise = await client.get(f"/exercises/{xid}", headers=h)
+    need = exercise.json()["needs"][0]
+    path = f"/needs/{need['id']}"
+    held = await client.get(path, headers=h)
+    assert held.json()["weight_overrides"] is None
+    audited = "select count(*) from audit_log where detail = any($1::text[])"
+    details = [f"updated need {need['id']}", f"updated exercise {xid}"]
+    before = await fetchval(fresh_db, audited, details)
+
+    async def unchanged(target: str, response, body: dict) -> None:
+        r = await client.patch(target, json=body, headers={**h, "If-Match": response.headers["etag"]})
+        assert r.status_code == 200 and r.headers["etag"] == response.headers["etag"], (body, r.text)
+        assert r.json() == response.json(), body
+
+    await unchanged(path, held, {"weight_overrides": {}})
+    own = {"capacity": 50, "coverage": 50}
+    r = await client.patch(path, json={"weight_overrides": own}, headers={**h, "If-Match": held.headers["etag"]})
+    assert r.status_code == 200 and r.headers["etag"] != held.headers["etag"]
+    await unchanged(path, r, {"weight_overrides": {"coverage": 50.0, "capacity": 50, "quality": 0}})
+    real = {"capacity": 60, "coverage": 40, "quality": 0}
+    changed = await client.patch(path, json={"weight_overrides": real}, headers={**h, "If-Match": r.headers["etag"]})
+    assert changed.status_code == 200 and changed.headers["etag"] != r.headers["etag"]
+    assert changed.json()["weight_overrides"] == real  # as sent
+    cleared = await client.patch(
+        path, json={"weight_overrides": None}, headers={**h, "If-Match": changed.headers["etag"]}
+    )
+    await unchanged(path, cleared, {"weight_overrides": {}})
+    exercise = await client.get(f"/exercises/{xid}", headers=h)
+    in_force = dict(exercise.json()["default_weights"]) or {
+        c: w * 100 for c, w in matching.DEFAULT_WEIGHTS.as_dict().items()
+    }
+    pinned = await client.patch(
+        path, json={"weight_overrides": in_force}, headers={**h, "If-Match": cleared.headers["etag"]}
+    )
+    assert pinned.status_code == 200 and pinned.headers["etag"] != cleared.headers["etag"], pinned.text
+    # an exercise's default weights: {} for {}, and a table with a 0 for the table
+    exercise = await client.get(f"/exercises/{xid}", headers=h)
+    await unchanged(f"/exercises/{xid}", exercise, {"default_weights": exercise.json()["default_weights"]})
+    r = await client.patch(
+        f"/exercises/{xid}", json={"default_weights": TABLE}, headers={**h, "If-Match": exercise.headers["etag"]}
+    )
+    assert r.status_code == 200, r.text
+    await unchanged(f"/exercises/{xid}", r, {"default_weights": {**TABLE, "social_value": 0, "quality": 20.0}})
+    assert await fetchval(fresh_db, audited, details) == before + 5  # own, real, cleared, pinned, TABLE
+
+
 async def test_the_report_s_strengths_are_the_core_s_and_never_a_low_score(client, keys, fresh_db):
     xid = await sample_exercise(fresh_db)
     h = await keys.headers("commissioner")

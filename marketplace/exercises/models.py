@@ -62,6 +62,16 @@ def percent_table(given: dict[str, float]) -> matching.Weights | None:
     return matching.Weights(**values)
 
 
+def same_weights(a: _CriteriaWeights | None, b: _CriteriaWeights | None) -> bool:
+    """Whether two tables say the same weights (`WEIGHTS_RULE`): none given, as null or `{}`, is none given; a
+    criterion given 0 is one left out (it counts 0); a percentage is its number (20 and 20.0). A table that does not
+    sum to 100 says no weights at all, so is the same as no other."""
+    try:
+        return percent_table(a.given() if a is not None else {}) == percent_table(b.given() if b is not None else {})
+    except matching.InvalidWeights:
+        return False
+
+
 def in_force(
     exercise_default: _CriteriaWeights, need_overrides: _CriteriaWeights | None, request: _CriteriaWeights | None
 ) -> matching.Weights:

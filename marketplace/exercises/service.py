@@ -47,6 +47,7 @@ from marketplace.exercises.models import (
     in_force,
     need_problems,
     need_too_precise,
+    same_weights,
 )
 from marketplace.exercises.pools import MatchPools, Ranked
 from marketplace.taxonomy.checks import check_dates
@@ -254,6 +255,8 @@ async def update_exercise(
         current.default_weights = as_request(current.default_weights)  # so a patch's table replaces it whole
         updated = merge(current, patch)
         check_exercise(updated)
+        if same_weights(updated.default_weights, current.default_weights):  # said another way: kept as it is
+            updated.default_weights = current.default_weights
 
         def notice_problems(published: dt.datetime) -> list[FieldProblem]:
             found = _notice_changes(published, NOTICE_EXERCISE_FIELDS, current, updated)
@@ -302,6 +305,8 @@ async def update_need(
             current.weight_overrides = as_request(current.weight_overrides)
         updated = merge(current, patch)
         check_need(updated, ctx.taxonomy)
+        if same_weights(updated.weight_overrides, current.weight_overrides):  # `{}` for null, a 0 for one left out
+            updated.weight_overrides = current.weight_overrides
         await _refuse_if_published(
             conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
         )
