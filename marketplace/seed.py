@@ -153,8 +153,17 @@ def load_seed(seed_dir: Path, *, today: dt.date | None = None) -> SeedData:
         load_providers(seed_dir, taxonomy, today=today or Clock().today()),
         load_exercises(seed_dir, taxonomy),
         load_file(seed_dir / "appraisals.json", list[SeedAppraisal]) if (seed_dir / "appraisals.json").exists() else [],
-        load_file(sample, SampleEngagement) if sample.exists() else None,
+        load_sample_engagement(sample) if sample.exists() else None,
     )
+
+
+def load_sample_engagement(path: Path) -> SampleEngagement:
+    """The sample engagement, its questions checked as adding them checks them (`questions[0].choices[1]`)."""
+    sample: SampleEngagement = load_file(path, SampleEngagement)
+    problems = [p for i, q in enumerate(sample.questions) for p in engagement.question_problems(q, f"questions[{i}].")]
+    if problems:
+        raise SeedError(f"{path.name}: {problems[0].field}: {problems[0].problem}")
+    return sample
 
 
 async def seed(conn: Connection, seed_dir: Path, *, today: dt.date | None = None) -> int:

@@ -789,7 +789,11 @@ def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
     ("question", "field"),
     [
         ({"kind": "single_choice", "text": "Pick", "choices": ["only one"]}, "choices"),
-        ({"kind": "multiple_choice", "text": "Pick", "choices": ["a", "a", "b"]}, "choices"),
+        ({"kind": "multiple_choice", "text": "Pick", "choices": ["a", "a", "b"]}, "choices[1]"),
+        ({"kind": "multiple_choice", "text": "Pick", "choices": ["a", " a ", "b"]}, "choices[1]"),  # trimmed, the same
+        ({"kind": "single_choice", "text": "Pick", "choices": ["a", "b", "b\n"]}, "choices[2]"),
+        ({"kind": "single_choice", "text": "Pick", "choices": ["a", " ", "b"]}, "choices[1]"),  # blank once trimmed
+        ({"kind": "single_choice", "text": "Pick", "choices": ["a", " a"]}, "choices"),  # one choice, given twice
         ({"kind": "yes_no", "text": "Yes?", "word_limit": 5}, "word_limit"),
         ({"kind": "number", "text": "How many?", "choices": ["1", "2"]}, "choices"),
     ],
@@ -800,6 +804,50 @@ async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, quest
     r = await w.client.post(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner, json=question)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
     assert (await w.client.get(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner)).json() == []
+
+
+async def test_choices_are_kept_trimmed_and_an_answer_matches_its_choice_trimmed(world):
+    """A question's choices are kept without their outer spaces ("a" and " a " are one choice: given twice, the
+    second is refused naming it, `choices[1]`). A provider's answer names a choice the same way: " 3 years" is the
+    choice "3 years" and is kept as the choice is; two ways of writing one choice are one choice given twice; and the
+    response sent again, its choices written either way, is no new revision."""
+    w = world
+    c = w.client
+    x = await c.post("/exercises", headers=w.commissioner, json={"title": "Q", "commissioning_body": "B"})
+    r = await c.post(
+        f"/exercises/{x.json()['id']}/questions",
+        headers=w.commissioner,
+        json={"kind": "multiple_choice", "text": "Pick", "choices": ["a", "b", " a "]},
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {"field": "choices[2]", "problem": "the same choice as choices[0] (spaces around a choice do not count)"}
+    ]
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    questions = [
+        {"kind": "single_choice", "text": "Preferred contract length", "choices": [" 3 years ", "5 years"]},
+        {"kind": "multiple_choice", "text": "Payment models", "choices": ["block ", " spot", "pbr"]},
+    ]
+    exercise_id, need_id = await make_exercise(w, questions=questions)
+    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    assert [q["choices"] for q in qs] == [["3 years", "5 years"], ["block", "spot", "pbr"]]
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    need = {"need_id": need_id, "intent": "lead", "service_ids": [s1]}
+    twice = [{"question_id": qs[1]["id"], "value": ["block", " block"]}]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json={"needs": [need], "answers": twice})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "answers[0].value", r.text
+    typed = [{"question_id": qs[0]["id"], "value": " 3 years"}, {"question_id": qs[1]["id"], "value": ["spot ", "pbr"]}]
+    first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json={"needs": [need], "answers": typed})
+    assert first.status_code == 201, first.text
+    assert first.json()["answers"] == [
+        {"question_id": qs[0]["id"], "value": "3 years"},
+        {"question_id": qs[1]["id"], "value": ["spot", "pbr"]},
+    ]
+    again = [{"question_id": qs[0]["id"], "value": "3 years "}, {"question_id": qs[1]["id"], "value": ["pbr", "spot"]}]
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    r = await c.put(path, headers={**a, "If-Match": '"v1"'}, json={"needs": [need], "answers": again})
+    assert r.status_code == 200 and r.headers["etag"] == '"v1"' and r.json() == first.json(), r.text
 
 
 async def test_publishing_needs_dates_a_need_and_the_current_etag(world):

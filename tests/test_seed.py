@@ -14,7 +14,7 @@ import pytest
 from marketplace import db
 from marketplace.migrate import migrate, reset_schema
 from marketplace.providers.models import Service, ServiceIn, service_of
-from marketplace.seed import SeedError, load_providers, load_taxonomy, seed
+from marketplace.seed import SeedError, load_providers, load_sample_engagement, load_taxonomy, seed
 from marketplace.settings import PROJECT_ROOT
 
 TODAY = dt.date(2026, 11, 22)
@@ -100,6 +100,20 @@ def test_a_bad_service_is_named_with_its_field_path(bad_seed, change, field, pro
     message = str(info.value)
     assert message.startswith("providers.json: record 0 ('Marchlight Housing Trust'): services[2].")
     assert f"services[2].{field}" in message and problem in message, message
+
+
+def test_a_sample_question_with_one_choice_twice_is_named_with_its_field_path(seed_dir: Path, tmp_path: Path):
+    """The sample engagement's questions are checked as adding them checks them: a choice given twice (spaces around
+    it do not count) names the question and the choice."""
+    sample = json.loads((seed_dir / "engagement.json").read_text())
+    k = next(i for i, q in enumerate(sample["questions"]) if q["kind"] == "single_choice")
+    sample["questions"][k]["choices"].append(f" {sample['questions'][k]['choices'][0]} ")
+    path = tmp_path / "engagement.json"
+    path.write_text(json.dumps(sample))
+    n = len(sample["questions"][k]["choices"]) - 1
+    with pytest.raises(SeedError, match=rf"^engagement\.json: questions\[{k}\]\.choices\[{n}\]: the same choice as"):
+        load_sample_engagement(path)
+    assert load_sample_engagement(seed_dir / "engagement.json").questions
 
 
 def test_an_unknown_field_is_refused(bad_seed):

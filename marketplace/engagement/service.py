@@ -71,7 +71,7 @@ from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRu
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
-from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller
+from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller, nfc
 
 SUITABLE_SCORE = 0.6
 """The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
@@ -225,26 +225,54 @@ async def list_questions(conn: Connection, caller: Caller, exercise_id: int) -> 
     return await queries.fetch_questions(conn, exercise_id)
 
 
-def question_problems(q: QuestionIn) -> list[FieldProblem]:
+CHOICE_KINDS = ("single_choice", "multiple_choice")
+
+
+def trimmed_choice(choice: str) -> str:
+    """A choice as it is kept and compared: outer spaces removed, in Unicode NFC (as names are): " a " is "a"."""
+    return nfc(choice)
+
+
+def question_problems(q: QuestionIn, prefix: str = "") -> list[FieldProblem]:
+    """What makes a question unanswerable as set, each problem named where it was sent (`choices[1]`; `prefix`:
+    where the question is, as `questions[0].`). Choices are compared as they are kept (`trimmed_choice`): "a" and
+    " a " are one choice given twice, which a provider could not tell apart."""
     found = []
-    if q.kind in ("single_choice", "multiple_choice"):
-        if len(set(q.choices)) < 2:
+    if q.kind in CHOICE_KINDS:
+        first: dict[str, int] = {}
+        per_choice = []
+        for j, choice in enumerate(q.choices):
+            kept = trimmed_choice(choice)
+            if not kept:
+                per_choice.append(FieldProblem(field=f"{prefix}choices[{j}]", problem="a choice cannot be blank"))
+            elif kept in first:
+                spaces = "" if choice == q.choices[first[kept]] else " (spaces around a choice do not count)"
+                problem = f"the same choice as choices[{first[kept]}]{spaces}"
+                per_choice.append(FieldProblem(field=f"{prefix}choices[{j}]", problem=problem))
+            else:
+                first[kept] = j
+        if len(first) < 2:
             found.append(
-                FieldProblem(field="choices", problem="a choice question needs at least two different choices")
+                FieldProblem(field=f"{prefix}choices", problem="a choice question needs at least two different choices")
             )
-        elif len(set(q.choices)) != len(q.choices):
-            found.append(FieldProblem(field="choices", problem="a choice appears twice"))
+        found += per_choice
     elif q.choices:
-        found.append(FieldProblem(field="choices", problem=f"only choice questions have choices, not {q.kind}"))
+        found.append(
+            FieldProblem(field=f"{prefix}choices", problem=f"only choice questions have choices, not {q.kind}")
+        )
     if q.word_limit is not None and q.kind != "text":
-        found.append(FieldProblem(field="word_limit", problem=f"only text questions have a word limit, not {q.kind}"))
+        found.append(
+            FieldProblem(field=f"{prefix}word_limit", problem=f"only text questions have a word limit, not {q.kind}")
+        )
     return found
 
 
 async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: QuestionIn) -> Question:
-    """Questions are set before publishing: once providers can answer, they are fixed (409)."""
+    """Questions are set before publishing: once providers can answer, they are fixed (409). Choices are kept
+    trimmed (`trimmed_choice`)."""
     if problems := question_problems(data):
         raise Unprocessable.from_problems(problems)
+    data = msgspec.structs.replace(data, choices=[trimmed_choice(c) for c in data.choices])
     async with conn.transaction():
         await exercises.get_exercise(conn, exercise_id)
         await queries.lock_questions(conn, exercise_id)
@@ -316,6 +344,33 @@ ANSWER_MAX_NUMBER = 1e12
 """A number answer's largest size either way (staff, places, pounds: nothing a provider states comes near)."""
 
 
+def choice_of(q: Question, value: str) -> str | None:
+    """The question's choice `value` names (None: none), as trimmed as choices are kept (`trimmed_choice`): " a "
+    answers the choice "a", and the answer is kept as the choice is."""
+    if value in q.choices:
+        return value
+    kept = trimmed_choice(value)
+    return next((c for c in q.choices if trimmed_choice(c) == kept), None)
+
+
+def as_asked(questions: list[Question], data: ResponseIn) -> ResponseIn:
+    """A checked response with each choice answered as the question has it (`choice_of`), so that what is kept, and
+    compared with the response as it stands, is the choice and not the way it was typed."""
+    by_id = {q.id: q for q in questions}
+
+    def kept(a: Answer) -> Answer:
+        q = by_id.get(a.question_id)
+        if q is None or q.kind not in CHOICE_KINDS:
+            return a
+        if isinstance(a.value, str):
+            return Answer(question_id=a.question_id, value=choice_of(q, a.value) or a.value)
+        if isinstance(a.value, list):
+            return Answer(question_id=a.question_id, value=[choice_of(q, c) or c for c in a.value])
+        return a
+
+    return msgspec.structs.replace(data, answers=[kept(a) for a in data.answers])
+
+
 def answer_problems(questions: list[Question], answers: list[Answer]) -> list[FieldProblem]:
     by_id = {q.id: q for q in questions}
     found: list[FieldProblem] = []
@@ -347,16 +402,16 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
                     )
                 )
         elif q.kind == "single_choice":
-            if not isinstance(v, str) or v not in q.choices:
+            if not isinstance(v, str) or choice_of(q, v) is None:
                 found.append(FieldProblem(field=f, problem="not one of the choices", allowed=q.choices))
         elif q.kind == "multiple_choice":
             if not isinstance(v, list):
                 found.append(FieldProblem(field=f, problem="expected a list of choices", allowed=q.choices))
-            elif bad := [c for c in v if c not in q.choices]:
+            elif bad := [c for c in v if choice_of(q, c) is None]:
                 found.append(
                     FieldProblem(field=f, problem=f"not among the choices: {', '.join(bad)}", allowed=q.choices)
                 )
-            elif len(set(v)) != len(v):
+            elif len({choice_of(q, c) for c in v}) != len(v):
                 found.append(FieldProblem(field=f, problem="a choice appears twice"))
             elif q.required and not v:
                 found.append(FieldProblem(field=f, problem="this question needs at least one choice"))
@@ -503,6 +558,7 @@ async def _write_revision(
         else:
             if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data):
                 raise Unprocessable.from_problems(problems)
+            data = as_asked(await queries.fetch_questions(conn, exercise_id), data)
             if previous is not None and previous.status == "submitted" and _same_response(previous, data):
                 return previous  # the response as it stands, sent again: nothing to revise, nothing to record
             body, status, code = data, "submitted", 201 if first else 200
