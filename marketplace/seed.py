@@ -21,7 +21,7 @@ from marketplace.db import Connection
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import SampleEngagement
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import SeedExercise, need_problems, need_too_precise
+from marketplace.exercises.models import SeedExercise, need_problems
 from marketplace.providers import service as providers
 from marketplace.providers.models import (
     SeedProvider,
@@ -138,7 +138,7 @@ def load_exercises(seed_dir: Path, taxonomy: Taxonomy) -> list[SeedExercise]:
                 f"{path.name}: record {i} ({x.title!r}): default_weights.{exc.field}: {exc.problem}"
             ) from None
         for j, n in enumerate(x.needs):
-            problems = need_too_precise(n, prefix=f"needs[{j}].") + need_problems(n, taxonomy, prefix=f"needs[{j}].")
+            problems = need_problems(n, taxonomy, prefix=f"needs[{j}].")
             if problems:
                 raise SeedError(f"{path.name}: record {i} ({x.title!r}): {problems[0].field}: {problems[0].problem}")
     return exercises

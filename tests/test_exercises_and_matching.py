@@ -784,7 +784,7 @@ async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked
 
 
 async def test_contract_years_finer_than_a_tenth_are_refused_naming_the_field(client, keys, fresh_db):
-    """Contract years are stored to a tenth of a year: more decimal places are a 400 naming `contract_years` (never
+    """Contract years are stored to a tenth of a year: more decimal places are a 422 naming `contract_years` (never
     rounded: 1.04 years stored as 1.0 would change the contract's value), on a new need and a change; a tenth is kept
     as given, and sent again changes nothing."""
     h = await keys.headers("commissioner")
@@ -793,7 +793,7 @@ async def test_contract_years_finer_than_a_tenth_are_refused_naming_the_field(cl
     )
     assert x.status_code == 201, x.text
     r = await client.post(f"/exercises/{x.json()['id']}/needs", headers=h, json={**NEED, "contract_years": 1.04})
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text
     assert r.json()["errors"] == [
         {"field": "contract_years", "problem": "at most 1 decimal place (a tenth of a year), not 1.04"}
     ]
@@ -802,7 +802,7 @@ async def test_contract_years_finer_than_a_tenth_are_refused_naming_the_field(cl
     assert n.status_code == 201 and n.json()["contract_years"] == 2.5, n.text
     path = f"/needs/{n.json()['id']}"
     r = await client.patch(path, headers={**h, "If-Match": '"v1"'}, json={"contract_years": 2.55})
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "contract_years", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "contract_years", r.text
     r = await client.patch(path, headers={**h, "If-Match": '"v1"'}, json={"contract_years": 2.50})
     assert r.status_code == 200 and r.headers["etag"] == '"v1"' and r.json() == n.json()
 

@@ -212,7 +212,7 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
         ({**TENANCY, "capacity": {"places_available": 3, "places_as_of": "0001-01-01"}}, 422, "capacity.places_as_of"),
         ({**TENANCY, "cost": {"amount": -1, "unit": "per_hour"}}, 400, "cost.amount"),
         ({**TENANCY, "cost": {"amount": 10, "unit": "per_fortnight"}}, 400, "cost.unit"),
-        ({**TENANCY, "cost": {"amount": 140.555, "unit": "per_hour"}}, 400, "cost.amount"),  # stored to the penny
+        ({**TENANCY, "cost": {"amount": 140.555, "unit": "per_hour"}}, 422, "cost.amount"),  # stored to the penny
         ({**TENANCY, "years_delivering": 190}, 422, "years_delivering"),
         ({**TENANCY, "outcomes": [{"outcome": "x", "measure": "y"}]}, 400, "outcomes[0].period"),
         ({**TENANCY, "id": 5}, 400, "id"),
@@ -232,17 +232,17 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
 
 
 async def test_figures_are_what_is_stored_a_cost_to_the_penny_an_outcome_to_four_places(client, keys, fresh_db):
-    """A cost is kept to the penny: more decimal places are a 400 naming the field (never rounded: it is someone's
-    price), on a new service, a change and a registration. An outcomes record's figure is kept to 4 places: more
-    are rounded, so the response, the history and the stored record agree, and the same figure sent again (to any
-    number of places that rounds to it) changes nothing."""
+    """A cost is kept to the penny: more decimal places are a 422 naming the field (never rounded: it is someone's
+    price; a rule the schema cannot state of a float), on a new service, a change and a registration. An outcomes
+    record's figure is kept to 4 places: more are rounded, so the response, the history and the stored record agree,
+    and the same figure sent again (to any number of places that rounds to it) changes nothing."""
     pid = await a_provider(fresh_db)
     h = await keys.headers("provider", pid)
     before = await stored(fresh_db, pid)
     r = await client.post(
         f"/providers/{pid}/services", json={**TENANCY, "cost": {"amount": 140.555, "unit": "per_hour"}}, headers=h
     )
-    assert r.status_code == 400, r.text
+    assert r.status_code == 422, r.text
     assert r.json()["errors"] == [
         {"field": "cost.amount", "problem": "at most 2 decimal places (pounds and pence), not 140.555"}
     ]
@@ -253,7 +253,7 @@ async def test_figures_are_what_is_stored_a_cost_to_the_penny_an_outcome_to_four
     }
     registration["services"].append({**registration["services"][0], "cost": {"amount": 0.001, "unit": "per_hour"}})
     r = await client.post("/registrations", json=registration)
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "services[1].cost.amount", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "services[1].cost.amount", r.text
     assert await stored(fresh_db, pid) == before
     outcome = {**TENANCY["outcomes"][0], "value": 78.123456}
     made = await client.post(
@@ -275,7 +275,7 @@ async def test_figures_are_what_is_stored_a_cost_to_the_penny_an_outcome_to_four
         headers={**h, "If-Match": '"v1"'},
         json={"cost": {"amount": 140.555, "unit": "per_hour"}},
     )
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "cost.amount", r.text
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "cost.amount", r.text
     r = await client.patch(
         f"/providers/{pid}/services/{sid}",
         headers={**h, "If-Match": '"v1"'},

@@ -167,10 +167,11 @@ Volume = Annotated[int, Meta(ge=1, le=10_000_000, description="Service users a y
 Budget = Annotated[int, Meta(ge=1, le=10_000_000_000, description="Pounds a year")]
 CONTRACT_YEARS_PLACES = 1
 """Contract years are stored to a tenth of a year (schema/0004: numeric(4, 1)): more decimal places are refused
-(`need_too_precise`), never rounded, since they multiply the budget into the contract's value (1.04 would be 1.0)."""
+(422, `need_too_precise`: a rule no JSON Schema states reliably of a float), never rounded, since they multiply the
+budget into the contract's value (1.04 would be 1.0)."""
 ContractYears = Annotated[
     float,
-    Meta(ge=0.1, le=25, description=f"Years, to a tenth: at most {CONTRACT_YEARS_PLACES} decimal place (else 400)"),
+    Meta(ge=0.1, le=25, description=f"Years, to a tenth of a year: at most {CONTRACT_YEARS_PLACES} decimal place"),
 ]
 
 
@@ -279,6 +280,7 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
         tax.desired_outcome_problem(f"{prefix}desired_outcomes[{i}]", d, n.pathway)
         for i, d in enumerate(n.desired_outcomes)
     ]
+    found += need_too_precise(n, prefix)
     return [p for p in found if p is not None]
 
 

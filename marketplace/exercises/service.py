@@ -21,7 +21,7 @@ from marketplace import audit
 from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
-from marketplace.errors import Conflict, FieldProblem, InvalidInput, NotFound, Unprocessable
+from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import queries
 from marketplace.exercises.models import (
     CriteriaWeights,
@@ -46,7 +46,6 @@ from marketplace.exercises.models import (
     StoredWeights,
     in_force,
     need_problems,
-    need_too_precise,
     same_weights,
 )
 from marketplace.exercises.pools import MatchPools, Ranked
@@ -99,10 +98,6 @@ def as_request(stored: StoredWeights | CriteriaWeights) -> CriteriaWeights:
 
 
 def check_need(n: NeedIn, tax: Taxonomy) -> None:
-    """A need's rules: contract years finer than stored are input that does not fit (400); unknown codes and the
-    like, and weights that do not sum to 100, break a rule (422)."""
-    if fractions := need_too_precise(n):
-        raise InvalidInput.from_problems(fractions)
     problems = need_problems(n, tax)
     if problems:
         raise Unprocessable.from_problems(problems)

@@ -40,7 +40,6 @@ from marketplace.providers.models import (
     identity_problems,
     profile_problems,
     service_problems,
-    services_too_precise,
 )
 from marketplace.sheets import SheetError, read_csv, read_xlsx
 from marketplace.standards import service as standards
@@ -399,7 +398,6 @@ def _rules(
             for i, s in enumerate(services)
             for p in service_problems(s, tax, founded_year=None, year=year, prefix=f"services[{i}].")
         ]
-    found += services_too_precise(services)  # what committing it would refuse (a cost in fractions of a penny)
     for p in found:
         m = re.match(r"services\[(\d+)\]\.?(.*)$", p.field)
         row, file, column = service_at(int(m.group(1)), m.group(2)) if m else provider_at(p.field)

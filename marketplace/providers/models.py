@@ -116,8 +116,9 @@ class ServiceCapacity(Strict):
 
 
 COST_PLACES = 2
-"""A cost is stored to the penny (schema/0007: numeric(12, 2)): more decimal places are refused (`too_precise`),
-never rounded, since a price rounded without a word is not the price its provider gave."""
+"""A cost is stored to the penny (schema/0007: numeric(12, 2)): more decimal places are refused (422, `too_precise`
+in `service_problems`: a rule no JSON Schema states reliably of a float), never rounded, since a price rounded without
+a word is not the price its provider gave."""
 OUTCOME_VALUE_PLACES = 4
 """An outcomes record's figure is stored to 4 decimal places (numeric(16, 4)): one with more is rounded to them
 (`normalised_service`), so the history, the response and the stored record say the same."""
@@ -129,8 +130,7 @@ class Cost(Strict):
     """An indicative cost: pounds (to the penny) per unit."""
 
     amount: Annotated[
-        float,
-        Meta(ge=0, le=10_000_000, description=f"Pounds, to the penny: at most {COST_PLACES} decimal places (else 400)"),
+        float, Meta(ge=0, le=10_000_000, description=f"Pounds, to the penny: at most {COST_PLACES} decimal places")
     ]
     unit: CostUnit
 
@@ -548,11 +548,6 @@ def too_precise(service: ServiceIn, prefix: str = "") -> list[FieldProblem]:
     return [FieldProblem(field=f"{prefix}cost.amount", problem=problem)]
 
 
-def services_too_precise(services: Sequence[ServiceIn]) -> list[FieldProblem]:
-    """`too_precise` of each of a new provider's services (`services[2].cost.amount`)."""
-    return [p for i, s in enumerate(services) for p in too_precise(s, prefix=f"services[{i}].")]
-
-
 def by_rank(codes: list[str], ranked: Sequence[str]) -> list[str]:
     """`codes` in a taxonomy's order (`ranked`: a service's cohorts are read back `order by sort_order, code`, the
     order `Taxonomy.cohorts` keeps); a code it does not know after those it does."""
@@ -738,6 +733,7 @@ def service_problems(
         found.append(
             FieldProblem(field=f"{prefix}years_delivering", problem="more years than the organisation has existed")
         )
+    found += too_precise(service, prefix)
     return [p for p in found if p is not None] + check_dates(**{f"{prefix}capacity.places_as_of": c.places_as_of})
 
 

@@ -55,8 +55,6 @@ from marketplace.providers.models import (
     service_in_stored_order,
     service_of,
     service_problems,
-    services_too_precise,
-    too_precise,
 )
 from marketplace.taxonomy.checks import check_codes
 from marketplace.taxonomy.models import Taxonomy
@@ -270,7 +268,6 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     provider key bound to it, returned once. At most `registration_limit` per client per window."""
     now = ctx.clock.now()
     profile = normalised(profile)
-    _refuse_fractions(services_too_precise(profile.services))
     problems = profile_problems(profile, ctx.taxonomy, year=now.year)
     if problems:
         raise Unprocessable.from_problems(problems)
@@ -297,7 +294,6 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
     than by it (an import), inside the caller's transaction, with its history and audit rows; its id. Every rule is
     checked (422); an org-id registered to another provider is a conflict (409)."""
     profile = normalised(profile)
-    _refuse_fractions(services_too_precise(profile.services))
     problems = profile_problems(profile, ctx.taxonomy, year=ctx.clock.now().year)
     if problems:
         raise Unprocessable.from_problems(problems)
@@ -369,14 +365,7 @@ async def _service(conn: Connection, provider_id: int, service_id: int) -> Servi
     return found
 
 
-def _refuse_fractions(problems: list[FieldProblem]) -> None:
-    """A cost in fractions of a penny is refused as input that does not fit (400), never rounded (`COST_PLACES`)."""
-    if problems:
-        raise InvalidInput.from_problems(problems)
-
-
 def _check_service(ctx: Context, service: ServiceIn, founded_year: int | None) -> None:
-    _refuse_fractions(too_precise(service))
     problems = service_problems(service, ctx.taxonomy, founded_year=founded_year, year=ctx.clock.now().year)
     if problems:
         raise Unprocessable.from_problems(problems)
