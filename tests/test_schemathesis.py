@@ -16,7 +16,8 @@ from marketplace import db
 # If-Match version is not the current one, or missing), 422 (a rule across fields, such as more years'
 # experience than the organisation has existed), 409 (an identifier registered to someone else), 429
 # (the registration rate limit). Everything else schema-valid must be accepted. A well-formed If-Match we never
-# issued, or a weak one, matches nothing (412, RFC 9110 13.1.1); a malformed one is a 400.
+# issued, or a weak one, matches nothing (412, RFC 9110 13.1.1); a malformed one is a 400. A schema-violating
+# request may be refused for its length first (414: a query string over http.MAX_QUERY).
 CONFIG = SchemathesisConfig.from_dict(
     {
         "output": {"sanitization": {"enabled": False}},
@@ -36,6 +37,7 @@ CONFIG = SchemathesisConfig.from_dict(
                     "406",
                     "409",
                     "412",
+                    "414",
                     "415",
                     "422",
                     "428",

@@ -195,8 +195,8 @@ def test_the_server_passes_on_a_console_head_and_the_apps_414(live_server):
     host, port = live_server.removeprefix("http://").split(":")
     for method, target, status, body in (
         ("HEAD", "/console/sign-in", 200, False),
-        ("GET", "/providers?q=" + "x" * 20_000, 414, True),
-        ("GET", "/console/sign-in?q=" + "x" * 20_000, 414, True),
+        ("GET", "/providers?q=" + "x" * 40_000, 414, True),
+        ("GET", "/console/sign-in?q=" + "x" * 40_000, 414, True),
         ("GET", "/providers?q=" + "x" * 70_000, 414, False),  # the server's own
     ):
         conn = http.client.HTTPConnection(host, int(port), timeout=10)
