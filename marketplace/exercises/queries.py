@@ -83,9 +83,9 @@ async def list_exercises(conn: Connection, *, limit: int, offset: int) -> tuple[
     return total, [e for i in ids if (e := await fetch_exercise(conn, i, with_needs=False)) is not None]
 
 
-def _exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
+def exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
     """The exercise row's own columns, in the order insert_exercise ($1 to $7) and update_exercise ($2 to $8) write
-    them."""
+    them: two exercises with equal columns write the same row."""
     return (
         x.title.strip(),
         x.commissioning_body.strip(),
@@ -97,11 +97,6 @@ def _exercise_columns(x: ExerciseIn) -> tuple[Any, ...]:
     )
 
 
-def exercise_as_written(x: ExerciseIn) -> tuple[Any, ...]:
-    """What the exercise's row would hold: two that are equal write the same."""
-    return _exercise_columns(x)
-
-
 async def insert_exercise(
     conn: Connection, x: ExerciseIn, *, created_by: int | None, at: dt.datetime, is_sample: bool = False
 ) -> int:
@@ -110,7 +105,7 @@ async def insert_exercise(
         """insert into exercise (title, commissioning_body, description, status, opens_on, closes_on, default_weights,
                                  is_sample, created_by, created_at, updated_at)
            values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8, $9, $10, $10) returning id""",
-        *_exercise_columns(x),
+        *exercise_columns(x),
         is_sample,
         created_by,
         at,
@@ -133,7 +128,7 @@ async def update_exercise(
                notice_revised_at = case when $10 then $9 else notice_revised_at end
            where id = $1""",
         exercise_id,
-        *_exercise_columns(x),
+        *exercise_columns(x),
         at,
         notice_revised,
     )

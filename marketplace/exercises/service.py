@@ -266,7 +266,7 @@ async def update_exercise(
             return found
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
-        if queries.exercise_as_written(updated) == queries.exercise_as_written(current):
+        if queries.exercise_columns(updated) == queries.exercise_columns(current):
             return False
         revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
         await queries.update_exercise(conn, exercise_id, updated, at=ctx.clock.now(), notice_revised=revised)
