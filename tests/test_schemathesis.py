@@ -4,6 +4,9 @@ documented schema, and every operation that needs a key refusing requests withou
 
 from __future__ import annotations
 
+import functools
+import re
+
 import pytest
 import schemathesis
 from conftest import Keys
@@ -11,6 +14,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from marketplace import db
+from marketplace.accounts.auth import Allow
+from marketplace.app import create_app
+from marketplace.settings import Settings
+
+ROLES = ("anonymous", "admin", "commissioner", "provider")
 
 # A schema-valid request may still be refused, for reasons no schema can state: 412/428 (the
 # If-Match version is not the current one, or missing), 422 (a rule across fields, such as more years'
@@ -18,35 +26,37 @@ from marketplace import db
 # (the registration rate limit). Everything else schema-valid must be accepted. A well-formed If-Match we never
 # issued, or a weak one, matches nothing (412, RFC 9110 13.1.1); a malformed one is a 400. A schema-violating
 # request may be refused for its length first (414: a query string over http.MAX_QUERY).
-CONFIG = SchemathesisConfig.from_dict(
-    {
-        "output": {"sanitization": {"enabled": False}},
-        "checks": {
-            "positive_data_acceptance": {
-                "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
-            },
-            # a change without If-Match is 428 Precondition Required (RFC 6585), not a 400
-            "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
-            "negative_data_rejection": {
-                "expected-statuses": [
-                    "400",
-                    "401",
-                    "403",
-                    "404",
-                    "405",
-                    "406",
-                    "409",
-                    "412",
-                    "414",
-                    "415",
-                    "422",
-                    "428",
-                    "429",
-                ]
-            },
+CHECKS = {
+    "output": {"sanitization": {"enabled": False}},
+    "checks": {
+        "positive_data_acceptance": {
+            "expected-statuses": ["2xx", "401", "403", "404", "409", "412", "422", "428", "429"]
         },
-    }
-)
+        # a change without If-Match is 428 Precondition Required (RFC 6585), not a 400
+        "missing_required_header": {"expected-statuses": ["400", "401", "403", "406", "415", "422", "428"]},
+        "negative_data_rejection": {
+            "expected-statuses": [
+                "400",
+                "401",
+                "403",
+                "404",
+                "405",
+                "406",
+                "409",
+                "412",
+                "414",
+                "415",
+                "422",
+                "428",
+                "429",
+            ]
+        },
+    },
+}
+CONFIG = SchemathesisConfig.from_dict(CHECKS)
+# An operation a role may not use is refused by its guard before anything in the request is read (401 or 403): the
+# same checks, without the coverage phase's hundred edge cases an operation, which would only meet the guard.
+REFUSED_CONFIG = SchemathesisConfig.from_dict({**CHECKS, "phases": {"coverage": {"enabled": False}}})
 
 
 def errors_in_plain_words(ctx, response, case):
@@ -58,6 +68,35 @@ def errors_in_plain_words(ctx, response, case):
 @pytest.fixture(scope="session")
 def api_schema(live_server):
     return schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json", config=CONFIG)
+
+
+@pytest.fixture(scope="session")
+def refused_schema(live_server):
+    return schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json", config=REFUSED_CONFIG)
+
+
+@functools.cache
+def admitted() -> dict[tuple[str, str], frozenset[str]]:
+    """Each operation (method, OpenAPI path) and the roles its guards admit, read off the app's own route handlers:
+    an operation without an `Allow` guard is open to everyone, anonymous callers included."""
+    app = create_app(Settings())
+    roles: dict[tuple[str, str], frozenset[str]] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            guards = [g for layer in handler.ownership_layers for g in layer.guards or () if isinstance(g, Allow)]
+            path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
+            admits = frozenset(r for r in ROLES if all(g.admits(r) for g in guards))  # no guard admits anonymous
+            for method in handler.http_methods:
+                roles[(method.upper(), path)] = admits
+    return roles
+
+
+def may(role: str):
+    def matcher(ctx) -> bool:
+        return role in admitted()[(ctx.operation.method.upper(), ctx.operation.path)]
+
+    matcher.__name__ = f"{role}_may"
+    return matcher
 
 
 @pytest.fixture(scope="session")
@@ -77,11 +116,12 @@ async def auth_headers(live_server) -> dict[str, dict[str, str]]:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
+refused = schemathesis.pytest.from_fixture("refused_schema")
 
 
-def _conformance_test(role: str):
-    @schema.parametrize()
-    @settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+def _conformance_test(role: str, operations, max_examples: int):
+    @operations.parametrize()
+    @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck))
     def test(case, auth_headers):
         headers = auth_headers[role]
         case.call_and_validate(
@@ -90,14 +130,33 @@ def _conformance_test(role: str):
             additional_checks=[errors_in_plain_words, *([schemathesis.checks.ignored_auth] if headers else [])],
         )
 
-    test.__doc__ = f"Every operation, called as {role}, conforms to the schema."
     return test
 
 
-test_api_as_anonymous = _conformance_test("anonymous")
-test_api_as_admin = _conformance_test("admin")
-test_api_as_commissioner = _conformance_test("commissioner")
-test_api_as_provider = _conformance_test("provider")
+def _role_tests(role: str):
+    """Every operation the role may use, in depth; every other one, as a role that is refused."""
+    full = _conformance_test(role, schema.include(may(role)), 15)
+    full.__doc__ = f"Every operation open to {role} conforms to the schema."
+    refusals = _conformance_test(role, refused.exclude(may(role)), 3)
+    refusals.__doc__ = f"Every operation closed to {role} refuses it and conforms to the schema."
+    return full, refusals
+
+
+test_api_as_anonymous, test_api_refuses_anonymous = _role_tests("anonymous")
+test_api_as_admin, test_api_refuses_admin = _role_tests("admin")
+test_api_as_commissioner, test_api_refuses_commissioner = _role_tests("commissioner")
+test_api_as_provider, test_api_refuses_provider = _role_tests("provider")
+
+
+def test_each_role_is_admitted_where_the_api_says():
+    """The role map the tests above split operations by is the guards' own: spot checks against what each guard
+    says, so a map that admitted everyone (or no one) fails here."""
+    roles = admitted()
+    assert roles[("GET", "/providers")] == set(ROLES)
+    assert roles[("POST", "/keys")] == {"admin"}
+    assert roles[("PATCH", "/providers/{provider_id}")] == {"admin", "provider"}
+    assert roles[("POST", "/exercises")] == {"admin", "commissioner"}
+    assert roles[("GET", "/exercises/{exercise_id}/responses")] == {"admin", "commissioner", "provider"}
 
 
 def test_the_schema_covers_every_route(api_schema):
