@@ -369,10 +369,12 @@ def schema_before(number: int, directory: Path) -> Path:
 
 
 LONGEST_FIRST = (
-    "tests/test_schemathesis.py::test_api_as_",  # each ~1.5-2.5 min: every operation, as one kind of caller
+    "tests/test_schemathesis.py::test_api_in_depth_as_admin",  # ~2 min: nearly every operation, edge cases included
     "tests/test_bench_smoke.py::test_a_small_run_of_the_whole_harness",  # ~1 min
-    "tests/test_chaos_smoke.py::",
     "tests/test_search_index.py::test_search_answers_what_the_rows_say",
+    "tests/matching/test_matching_properties.py::",  # ~20-30 s each
+    "tests/test_schemathesis.py::test_api_",  # 5-30 s each
+    "tests/test_chaos_smoke.py::",
 )
 """Tests that take a minute or more, started first: under pytest-xdist (`make test` runs the suite on every core) a
 long test handed out last would keep one worker busy long after the others have finished."""

@@ -54,9 +54,13 @@ CHECKS = {
     },
 }
 CONFIG = SchemathesisConfig.from_dict(CHECKS)
-# An operation a role may not use is refused by its guard before anything in the request is read (401 or 403): the
-# same checks, without the coverage phase's hundred edge cases an operation, which would only meet the guard.
-REFUSED_CONFIG = SchemathesisConfig.from_dict({**CHECKS, "phases": {"coverage": {"enabled": False}}})
+# The coverage phase (every edge case the schema defines: lengths, bounds, formats, a hundred requests or so an
+# operation) tests how an operation reads its input, which is the same whoever calls it: each operation gets it once,
+# as the first role of DEEP_ORDER it admits. Every role it admits also sends it 15 random valid and invalid requests;
+# every role it refuses, 3 (its guard refuses them before anything in the request is read: 401 or 403).
+WITHOUT_COVERAGE = SchemathesisConfig.from_dict({**CHECKS, "phases": {"coverage": {"enabled": False}}})
+DEEP_ORDER = ("admin", "commissioner", "provider", "anonymous")
+EXAMPLES = {"deep": 15, "admitted": 15, "refused": 3}
 
 
 def errors_in_plain_words(ctx, response, case):
@@ -71,31 +75,41 @@ def api_schema(live_server):
 
 
 @pytest.fixture(scope="session")
-def refused_schema(live_server):
-    return schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json", config=REFUSED_CONFIG)
+def schema_without_coverage(live_server):
+    return schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json", config=WITHOUT_COVERAGE)
 
 
 @functools.cache
 def admitted() -> dict[tuple[str, str], frozenset[str]]:
-    """Each operation (method, OpenAPI path) and the roles its guards admit, read off the app's own route handlers:
-    an operation without an `Allow` guard is open to everyone, anonymous callers included."""
+    """Each documented operation (method, OpenAPI path) and the roles its guards admit, read off the app's own route
+    handlers: an operation without an `Allow` guard is open to everyone, anonymous callers included."""
     app = create_app(Settings())
     roles: dict[tuple[str, str], frozenset[str]] = {}
     for route in app.routes:
         for handler in getattr(route, "route_handlers", ()):
+            if not handler.resolve_include_in_schema():
+                continue
             guards = [g for layer in handler.ownership_layers for g in layer.guards or () if isinstance(g, Allow)]
             path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
             admits = frozenset(r for r in ROLES if all(g.admits(r) for g in guards))  # no guard admits anonymous
-            for method in handler.http_methods:
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
                 roles[(method.upper(), path)] = admits
     return roles
 
 
-def may(role: str):
-    def matcher(ctx) -> bool:
-        return role in admitted()[(ctx.operation.method.upper(), ctx.operation.path)]
+def group(role: str, operation: tuple[str, str]) -> str:
+    """How `role` tests `operation`: "deep" (with the coverage phase), "admitted" or "refused"."""
+    roles = admitted()[operation]
+    if role not in roles:
+        return "refused"
+    return "deep" if role == next(r for r in DEEP_ORDER if r in roles) else "admitted"
 
-    matcher.__name__ = f"{role}_may"
+
+def in_group(role: str, name: str):
+    def matcher(ctx) -> bool:
+        return group(role, (ctx.operation.method.upper(), ctx.operation.path)) == name
+
+    matcher.__name__ = f"{role}_{name}"
     return matcher
 
 
@@ -116,12 +130,14 @@ async def auth_headers(live_server) -> dict[str, dict[str, str]]:
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
-refused = schemathesis.pytest.from_fixture("refused_schema")
+without_coverage = schemathesis.pytest.from_fixture("schema_without_coverage")
 
 
-def _conformance_test(role: str, operations, max_examples: int):
+def _conformance_test(role: str, name: str):
+    operations = (schema if name == "deep" else without_coverage).include(in_group(role, name))
+
     @operations.parametrize()
-    @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=EXAMPLES[name], deadline=None, suppress_health_check=list(HealthCheck))
     def test(case, auth_headers):
         headers = auth_headers[role]
         case.call_and_validate(
@@ -130,22 +146,20 @@ def _conformance_test(role: str, operations, max_examples: int):
             additional_checks=[errors_in_plain_words, *([schemathesis.checks.ignored_auth] if headers else [])],
         )
 
+    test.__doc__ = {
+        "deep": f"Every operation tested in depth as {role} conforms to the schema, edge cases included.",
+        "admitted": f"Every other operation open to {role} conforms to the schema.",
+        "refused": f"Every operation closed to {role} refuses it and conforms to the schema.",
+    }[name]
     return test
 
 
-def _role_tests(role: str):
-    """Every operation the role may use, in depth; every other one, as a role that is refused."""
-    full = _conformance_test(role, schema.include(may(role)), 15)
-    full.__doc__ = f"Every operation open to {role} conforms to the schema."
-    refusals = _conformance_test(role, refused.exclude(may(role)), 3)
-    refusals.__doc__ = f"Every operation closed to {role} refuses it and conforms to the schema."
-    return full, refusals
-
-
-test_api_as_anonymous, test_api_refuses_anonymous = _role_tests("anonymous")
-test_api_as_admin, test_api_refuses_admin = _role_tests("admin")
-test_api_as_commissioner, test_api_refuses_commissioner = _role_tests("commissioner")
-test_api_as_provider, test_api_refuses_provider = _role_tests("provider")
+# test_api_in_depth_as_admin, test_api_as_commissioner, test_api_refuses_provider, ...: a test for each role and
+# group the role has operations in
+_TEST_NAMES = {"deep": "test_api_in_depth_as_", "admitted": "test_api_as_", "refused": "test_api_refuses_"}
+for _role in ROLES:
+    for _name in sorted({group(_role, op) for op in admitted()}):
+        globals()[_TEST_NAMES[_name] + _role] = _conformance_test(_role, _name)
 
 
 def test_each_role_is_admitted_where_the_api_says():
@@ -157,6 +171,14 @@ def test_each_role_is_admitted_where_the_api_says():
     assert roles[("PATCH", "/providers/{provider_id}")] == {"admin", "provider"}
     assert roles[("POST", "/exercises")] == {"admin", "commissioner"}
     assert roles[("GET", "/exercises/{exercise_id}/responses")] == {"admin", "commissioner", "provider"}
+
+
+def test_every_documented_operation_is_tested_in_depth_once(api_schema):
+    """Each operation of the OpenAPI document is in the role map, and exactly one role tests it in depth."""
+    operations = {(op.method.upper(), op.path) for op in (r.ok() for r in api_schema.get_all_operations())}
+    assert sorted(operations ^ set(admitted())) == []
+    for operation in operations:  # an operation no role may use would never be tested in depth
+        assert sum(group(role, operation) == "deep" for role in ROLES) == 1, operation
 
 
 def test_the_schema_covers_every_route(api_schema):
