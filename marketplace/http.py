@@ -113,8 +113,13 @@ def error_response(
     return Response(body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
+def status_of(exc: DomainError) -> int:
+    """The HTTP status a domain error is answered with (STATUS_BY_ERROR; any other is a 400)."""
+    return next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
+
+
 def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
-    status = next((s for t, s in STATUS_BY_ERROR.items() if isinstance(exc, t)), 400)
+    status = status_of(exc)
     message = _summary(exc.problems, exc.message) if len(exc.problems) > MAX_PROBLEMS else exc.message
     body = ErrorBody(status=status, error=exc.code, message=message, errors=exc.problems)
     headers = {}

@@ -390,3 +390,14 @@ async def test_an_address_the_console_has_no_page_for_is_a_console_page(client, 
         assert "Go to the start page" in r.text, path
     r = await client.get("/providers/abc")  # the API's own answer stays JSON
     assert r.status_code == 404 and r.headers["content-type"].startswith("application/json")
+
+
+async def test_a_method_a_console_page_does_not_take_says_which_it_does(client, keys):
+    """A 405 carries Allow (RFC 9110, 15.5.6), on a console page as in the API: the page had dropped it."""
+    await signed_in(client, keys, "commissioner")
+    page = await client.request("DELETE", "/console/home")
+    api = await client.request("DELETE", "/providers")
+    assert page.status_code == api.status_code == 405
+    assert page.headers["content-type"].startswith("text/html")
+    assert {m.strip() for m in page.headers["allow"].split(",")} >= {"GET", "HEAD"}
+    assert "GET" in api.headers["allow"]

@@ -47,7 +47,17 @@ from marketplace.errors import (
     Unprocessable,
 )
 from marketplace.exercises import service as exercises
-from marketplace.http import EXCEPTION_HANDLERS, Conn, Ctx, ErrorBody, Id, actor_of, report_response, set_caller
+from marketplace.http import (
+    EXCEPTION_HANDLERS,
+    Conn,
+    Ctx,
+    ErrorBody,
+    Id,
+    actor_of,
+    report_response,
+    set_caller,
+    status_of,
+)
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider, ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
@@ -1015,21 +1025,6 @@ async def appraisal_report(
 
 # --- errors -------------------------------------------------------------------------------------------------
 
-STATUS = {
-    "invalid_input": 400,
-    "unprocessable": 422,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "precondition_failed": 412,
-    "precondition_required": 428,
-    "too_many_requests": 429,
-    "uri_too_long": 414,
-    "database_unavailable": 503,
-}
-
-
 def _address_part(key: str) -> str:
     """A parameter of a page's address as a person names it (`provider_id` -> "provider number")."""
     return key.removesuffix("_id").replace("_", " ") + " number" if key.endswith("_id") else key.replace("_", " ")
@@ -1044,7 +1039,7 @@ TOO_LARGE = (
 def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[DomainError, int, dict[str, str]]:
     """An error that is no domain error (a body too large to read, a value the database refused, the database out
     of reach) as the app's own handler (marketplace.http) answers it, for a page to say: its words, status and the
-    headers to keep (Retry-After)."""
+    headers to keep (Retry-After; Allow, which a 405 must carry)."""
     handler = next(EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS)
     answered = handler(request, exc)
     body = answered.content if isinstance(answered.content, ErrorBody) else None
@@ -1052,7 +1047,10 @@ def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[D
     status = answered.status_code or 500
     if status == 413:
         said = DomainError(TOO_LARGE)
-    kept = {k: str(v) for k, v in answered.headers.items() if k.lower() == "retry-after"}
+    kept = {k.title(): str(v) for k, v in answered.headers.items() if k.lower() in ("retry-after", "allow")}
+    allowed = {m.strip() for m in kept.get("Allow", "").split(",") if m.strip()}
+    if "GET" in allowed:  # every console page takes HEAD as it takes GET (http.head_as_get)
+        kept["Allow"] = ", ".join(sorted(allowed | {"HEAD"}))
     return said, status, kept
 
 
@@ -1077,7 +1075,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         response = page("error.html.j2", status=status, error=said, status_code=status)
         response.headers.update(headers)
         return response
-    status = STATUS.get(exc.code, 400)
+    status = status_of(exc)
     response = page("error.html.j2", status=status, error=exc, status_code=status)
     if isinstance(exc, TooManyRequests):
         response.headers["Retry-After"] = str(exc.retry_after)
