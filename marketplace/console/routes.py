@@ -1025,6 +1025,7 @@ async def appraisal_report(
 
 # --- errors -------------------------------------------------------------------------------------------------
 
+
 def _address_part(key: str) -> str:
     """A parameter of a page's address as a person names it (`provider_id` -> "provider number")."""
     return key.removesuffix("_id").replace("_", " ") + " number" if key.endswith("_id") else key.replace("_", " ")
