@@ -261,6 +261,14 @@ async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys, f
     assert r.status_code == 400, r.text
     assert r.json()["errors"] == [{"field": "file", "problem": "send one file: this form has 2 parts named `file`"}]
     assert await fetchval(fresh_db, "select count(*) from import_run") == before, "no dry run stored"
+    # a part of another name beside the file: read as nothing, it was ignored unseen
+    for extra, said in (("notes", ""), ("filename", " (the file's name goes in the address: ?filename=...)")):
+        r = await client.post("/imports", files={"file": ("a.xlsx", export)}, data={extra: "x"}, headers=admin)
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"] == [
+            {"field": extra, "problem": f"this form takes one part, the file, named `file`{said}"}
+        ]
+    assert await fetchval(fresh_db, "select count(*) from import_run") == before, "no dry run stored"
 
 
 async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, keys: Keys) -> None:

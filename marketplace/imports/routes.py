@@ -39,11 +39,15 @@ class UploadOperation(Operation):
 
 
 async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
-    """The file and its name: the body itself, or a multipart form's `file` field (one: 400 for two)."""
+    """The file and its name: the body itself, or a multipart form's `file` field (one: 400 for two, or for a part
+    of another name)."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     filename = request.query_params.get("filename") or ""
     if media == "multipart/form-data":
         form = await request.form()
+        if others := sorted(set(form) - {"file"}):  # read as nothing, a part would be dropped unseen
+            where = " (the file's name goes in the address: ?filename=...)" if others[0] == "filename" else ""
+            raise InvalidInput.field(others[0], f"this form takes one part, the file, named `file`{where}")
         uploads = form.getall("file") if "file" in form else []
         if len(uploads) > 1:  # which one is meant cannot be told: reading the first would drop the others unseen
             raise InvalidInput.field("file", f"send one file: this form has {len(uploads)} parts named `file`")
