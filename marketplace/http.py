@@ -148,6 +148,11 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         message = str(item.get("message", "invalid value"))
         key = str(item.get("key") or "")
         in_query = item.get("source") == "query" and key in request.query_params
+        if key == "data" and message == "'data'":  # the framework's word for no body at all (a KeyError)
+            if not _body_required(request):  # said beside another problem: no body is no problem here
+                continue
+            problems.append(FieldProblem(field="body", problem=NO_BODY))
+            continue
         if key in ("data", "body"):
             key = ""
         if "- at `$" in message:  # a message that still carries msgspec's path
@@ -221,6 +226,14 @@ def _body_read(request: Request[Any, Any, Any]) -> bytes | None:
     """The body the framework has read (and failed to decode), if it has read one."""
     body = request._connection_state.body  # the framework keeps it there for the request's life
     return body if isinstance(body, bytes) else None
+
+
+NO_BODY = "required: this operation takes a JSON body (Content-Type: application/json)"
+
+
+def _body_required(request: Request[Any, Any, Any]) -> bool:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    return data is not None and not data.has_default and not data.is_optional
 
 
 def _body_type(request: Request[Any, Any, Any]) -> Any:

@@ -430,3 +430,23 @@ async def test_a_body_the_decoder_cannot_read_is_a_400_in_plain_words(read_clien
     assert messages.TRUNCATED.startswith("the JSON ends before it is complete")
     r = await read_client.post("/registrations", content=b'{"name": "Comma Trust",}', headers=json)
     assert r.json()["message"] == "body: has a comma after an object's last field near line 1, column 24: remove it"
+
+
+async def test_no_body_is_said_so_where_one_is_needed_and_not_at_all_where_it_is_not(
+    client: AsyncTestClient, keys
+) -> None:
+    """A request with no body at all was told "body: 'data'" (the framework's KeyError), even beside another problem
+    on an operation whose body is optional."""
+    provider = {**(await keys.headers("provider", 12)), "If-Match": '"v1"', "Content-Type": "application/json"}
+    r = await client.patch("/providers/12", headers=provider)
+    assert r.status_code == 400
+    assert r.json()["errors"] == [
+        {"field": "body", "problem": "required: this operation takes a JSON body (Content-Type: application/json)"}
+    ]
+    commissioner = await keys.headers("commissioner")
+    r = await client.post("/needs/1/match-runs?limit=501", headers=commissioner)  # the body (weights) is optional
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": "limit", "problem": "must be 500 or less"}]
+    r = await client.post("/exercises", headers=commissioner)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"
+    assert "'data'" not in r.text
