@@ -51,7 +51,9 @@ async def main(runs: int) -> None:
         exercise_id = await conn.fetchval("select min(id) from exercise")
         pool = await db.create_pool(dsn, settings)
         ctx = Context(settings=settings, clock=Clock(), taxonomy=await load(pool), secret=b"report-bench")
-        pools = MatchPools(pool, ctx.taxonomy.matching_areas, slots=settings.match_slots)
+        pools = MatchPools(
+            pool, ctx.taxonomy.matching_areas, slots=settings.match_slots, pathway_names=ctx.taxonomy.codes("pathways")
+        )
         actor = Actor.system("bench/report_bench.py")
 
         async def report():

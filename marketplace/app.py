@@ -218,7 +218,9 @@ def preload_views(settings: Settings) -> Views:
         try:
             tax = await taxonomy.load(pool)
             live = await LiveIndex.load(pool)
-            match_pool, snapshot = await MatchPools(pool, tax.matching_areas, slots=1).current()
+            match_pool, snapshot = await MatchPools(
+                pool, tax.matching_areas, slots=1, pathway_names=tax.codes("pathways")
+            ).current()
         finally:
             await pool.close()
         return Views(os.getpid(), live.index, live.snapshot, match_pool, snapshot)
@@ -237,7 +239,9 @@ async def _load_directory_views(state: State, pool: db.Pool, areas: matching.Are
     Worker processes building from SQL take turns (an advisory lock): building takes several times the memory the
     views keep, and builds side by side would add those peaks together (and share the same two cores anyway)."""
     ctx: Context = state.ctx
-    state.match_pools = MatchPools(pool, areas, slots=ctx.settings.match_slots)
+    state.match_pools = MatchPools(
+        pool, areas, slots=ctx.settings.match_slots, pathway_names=ctx.taxonomy.codes("pathways")
+    )
     views = next((v for v in INHERITED if v.built_by != os.getpid()), None)
     t0 = time.perf_counter()
     if views is not None:

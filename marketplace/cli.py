@@ -113,7 +113,9 @@ def _run_on_conn(settings: Settings, work: Callable[[Context, db.Connection], Aw
 
 
 def _pools(ctx: Context, pool: db.Pool) -> MatchPools:
-    return MatchPools(pool, ctx.taxonomy.matching_areas, slots=ctx.settings.match_slots)
+    return MatchPools(
+        pool, ctx.taxonomy.matching_areas, slots=ctx.settings.match_slots, pathway_names=ctx.taxonomy.codes("pathways")
+    )
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

@@ -865,3 +865,16 @@ async def test_a_match_runs_time_is_the_apps_clocks(fresh_db, keys):
         assert (run["created_at"], run["as_of"]) == ("2027-03-01T23:30:00Z", "2027-03-01"), run["created_at"]
         stored = (await client.get(f"/match-runs/{run['id']}", headers=commissioner)).json()
         assert stored["created_at"] == "2027-03-01T23:30:00Z"
+
+
+async def test_explanations_name_pathways_as_the_taxonomy_does(client, keys, fresh_db):
+    """The explanations named a pathway by the matching core's own default names ("Youth diversion") while the run's
+    other fields, GET /pathways and the reports used the taxonomy's ("Youth prevention and diversion")."""
+    names = {p["code"]: p["name"] for p in (await client.get("/pathways")).json()}
+    assert names["YOUTH_DIVERSION"] != matching.DEFAULT_PATHWAY_NAMES["YOUTH_DIVERSION"]  # else this proves nothing
+    need_id, _ = await seeded_need(fresh_db, "YOUTH_DIVERSION")
+    run = (await client.post(f"/needs/{need_id}/match-runs", headers=await keys.headers("commissioner"))).json()
+    words = msgspec.json.encode(run["ranking"]).decode()
+    assert f"YOUTH_DIVERSION ({names['YOUTH_DIVERSION']})" in words
+    assert f"YOUTH_DIVERSION ({matching.DEFAULT_PATHWAY_NAMES['YOUTH_DIVERSION']})" not in words
+    assert f"offers {names['YOUTH_DIVERSION'].lower()} services" in words

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -59,9 +60,11 @@ class Ranked:
 class MatchPools:
     """The published directory as one compact pool, with the snapshot it is exact for."""
 
-    def __init__(self, pool: Pool, areas: matching.AreaTree, *, slots: int) -> None:
+    def __init__(self, pool: Pool, areas: matching.AreaTree, *, slots: int, pathway_names: Mapping[str, str]) -> None:
         self.db = pool
         self.areas = areas
+        self.pathway_names = pathway_names
+        """Pathway code -> the taxonomy's name, for the explanations' words (as the API and the reports name them)."""
         self.pool: matching.CompactPool | None = None
         self.snapshot: str | None = None
         self.lock = asyncio.Lock()
@@ -151,6 +154,7 @@ class MatchPools:
                 excluded_limit=excluded_limit,
                 directory=True,
                 thesaurus=matching_thesaurus(),
+                pathway_names=self.pathway_names,
             )
 
         for _ in range(RETRIES + 1):
