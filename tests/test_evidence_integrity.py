@@ -14,6 +14,7 @@ from conftest import fetchval, run_cli
 
 import matching
 from marketplace import db
+from marketplace.exercises.models import NeedIn
 from marketplace.reports.render import CSV_HEADER
 
 TABLES = ("match_run", "partnership_run", "audit_log", "frozen_report")
@@ -218,6 +219,29 @@ async def test_a_run_older_than_its_need_is_marked_stale_with_what_changed(clien
     assert again["stored"] == 1 and again["reused"] == len(first["needs"]) - 1
     report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     assert report["freshness"]["current"] and all(n["stale_run"] is None for n in report["needs"])
+
+
+async def test_a_need_edited_and_edited_back_leaves_its_run_current(client, keys, fresh_db):
+    """A need's weight overrides set and then emptied (`{}`) say what the run used (none): the report called the
+    run stale, "weight_overrides: null -> {}". No weights given are stored as null, as a new need's are."""
+    h = await keys.headers("commissioner")
+    xid = await draft_copy(client, h, await sample_exercise(fresh_db))
+    first = await match_all(client, xid, h)
+    need_id = first["needs"][0]["need_id"]
+    r = await client.get(f"/needs/{need_id}", headers=h)
+    assert r.json()["weight_overrides"] is None
+    for table in ({"coverage": 50, "quality": 50}, {}):
+        r = await client.patch(
+            f"/needs/{need_id}", json={"weight_overrides": table}, headers={**h, "If-Match": r.headers["etag"]}
+        )
+        assert r.status_code == 200, r.text
+    assert r.json()["weight_overrides"] is None
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    assert report["freshness"]["current"] and report["freshness"]["stale_need_ids"] == []
+    body = {**{k: v for k, v in r.json().items() if k in NeedIn.__struct_fields__}, "weight_overrides": {}}
+    made = await client.post(f"/exercises/{xid}/needs", json=body, headers=h)
+    assert made.status_code == 201, made.text
+    assert made.json()["weight_overrides"] is None
 
 
 # ------------------------------------------------------------------------------------------ frozen reports

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from typing import Any
 
 import msgspec
 
@@ -167,9 +168,9 @@ def staleness(
         changes = [
             FieldChange(field=k, in_run=was.get(k), now=now.get(k))
             for k in now
-            if k not in NOT_NEED_FIELDS and was.get(k) != now.get(k)
+            if k not in NOT_NEED_FIELDS and not _same(k, was.get(k), now.get(k))
         ]
-    elif not weights_changed(run.weights, weights):
+    if not changes and not weights_changed(run.weights, weights):  # edited since, but back to what the run used
         return None
     if weights_changed(run.weights, weights) and weights is not None:
         changes.append(FieldChange(field="weights_percent", in_run=run.weights_percent, now=percentages_of(weights)))
@@ -180,6 +181,14 @@ def staleness(
         changes=changes,
         refresh=refresh_text(exercise_id),
     )
+
+
+def _same(field: str, was: Any, now: Any) -> bool:
+    """Whether a need's field says the same in the run as now: weight overrides none given (null or `{}`), or a
+    criterion given 0 and one left out, are the same."""
+    if field == "weight_overrides":
+        return {k: v for k, v in (was or {}).items() if v} == {k: v for k, v in (now or {}).items() if v}
+    return bool(was == now)
 
 
 def weights_changed(in_run: dict[str, float], now: dict[str, float] | None) -> bool:
