@@ -34,3 +34,8 @@ class FixedClock(Clock):
 
     def now(self) -> dt.datetime:
         return self.at
+
+
+def deadline_of(closes_on: dt.date) -> dt.datetime:
+    """The end of `closes_on` in Europe/London (midnight starting the next day there): an exercise's deadline."""
+    return dt.datetime.combine(closes_on + dt.timedelta(days=1), dt.time(0), tzinfo=LOCAL_ZONE)

@@ -870,6 +870,32 @@ async def test_publishing_needs_dates_a_need_and_the_current_etag(world):
     assert again.status_code == 409
 
 
+async def test_a_published_exercises_status_follows_its_publication_and_deadline(world):
+    """A commissioner could PATCH any status: a published exercise back to draft while its notice stayed public, or
+    closed while it still took responses; an unpublished one engagement_open with no notice at all."""
+    w = world
+    c, h = w.client, w.commissioner
+    exercise_id, _ = await make_exercise(w)  # published, closing at the end of 2026-12-31 (London)
+
+    async def status(to: str):
+        etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+        return await c.patch(f"/exercises/{exercise_id}", headers={**h, "If-Match": etag}, json={"status": to})
+
+    r = await status("draft")
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "status"
+    assert "cannot go back to draft" in r.json()["errors"][0]["problem"]
+    r = await status("closed")
+    assert (
+        r.status_code == 409 and "takes responses until 2027-01-01T00:00:00+00:00" in r.json()["errors"][0]["problem"]
+    )
+    assert (await c.get(f"/exercises/{exercise_id}", headers=h)).json()["status"] == "engagement_open"
+    w.clock.at = AFTER
+    r = await status("closed")
+    assert r.status_code == 200 and r.json()["status"] == "closed"
+    r = await status("engagement_open")
+    assert r.status_code == 409 and "move closes_on later" in r.json()["errors"][0]["problem"]
+
+
 async def test_what_a_published_notice_shows_cannot_change_but_the_evaluation_settings_can(world):
     """Providers answered the engagement on the notice's needs: the needs evaluated stay those needs. The closing
     date may move later (never earlier); the commissioner's own weights and priorities may change."""
@@ -907,7 +933,7 @@ async def test_what_a_published_notice_shows_cannot_change_but_the_evaluation_se
     etag = (await c.get(f"/needs/{need_id}", headers=h)).headers["etag"]
     removed = await c.delete(f"/needs/{need_id}", headers={**h, "If-Match": etag})
     assert removed.status_code == 409 and (await c.get(f"/needs/{need_id}", headers=h)).status_code == 200
-    # the exercise: its notice fixed, its closing date later only, its status free
+    # the exercise: its notice fixed, its closing date later only
     for body, field in [
         ({"title": "Renamed"}, "title"),
         ({"opens_on": "2026-12-02"}, "opens_on"),
@@ -920,7 +946,8 @@ async def test_what_a_published_notice_shows_cannot_change_but_the_evaluation_se
     later = await patch(f"/exercises/{exercise_id}", {"closes_on": "2027-01-15"})
     assert later.status_code == 200, later.text
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-01-15"
-    assert (await patch(f"/exercises/{exercise_id}", {"status": "closed"})).status_code == 200
+    # its status follows its publication: it closes at its deadline, not while its notice takes responses
+    assert (await patch(f"/exercises/{exercise_id}", {"status": "closed"})).status_code == 409
 
 
 async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused_naming_the_field(world):

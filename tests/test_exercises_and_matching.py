@@ -267,8 +267,17 @@ async def test_exercise_and_need_crud_with_validation_and_if_match(client, keys,
     r = await client.patch(
         f"/exercises/{exercise['id']}", json={"status": "engagement_open"}, headers={**h, "If-Match": tag}
     )
-    assert r.status_code == 200 and r.json()["status"] == "engagement_open"
+    assert r.status_code == 422, "an exercise opens for engagement by being published, not by saying so"
+    assert r.json()["errors"] == [
+        {
+            "field": "status",
+            "problem": f"an exercise opens for market engagement when it is published: "
+            f"POST /exercises/{exercise['id']}/publish",
+        }
+    ]
     r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "closed"}, headers={**h, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["status"] == "closed", "a draft given up"
+    r = await client.patch(f"/exercises/{exercise['id']}", json={"status": "draft"}, headers={**h, "If-Match": tag})
     assert r.status_code == 412
     r = await client.patch(
         f"/needs/{need['id']}",

@@ -23,7 +23,7 @@ import asyncpg
 import msgspec
 
 from marketplace import audit
-from marketplace.clock import LOCAL_ZONE, FixedClock
+from marketplace.clock import LOCAL_ZONE, FixedClock, deadline_of
 from marketplace.concurrency import check_if_match, etag, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection
@@ -84,11 +84,6 @@ def opens_at(opens_on: dt.date) -> dt.datetime:
     return dt.datetime.combine(opens_on, dt.time(0), tzinfo=LOCAL_ZONE)
 
 
-def deadline_of(closes_on: dt.date) -> dt.datetime:
-    """The end of `closes_on` in Europe/London (midnight starting the next day there)."""
-    return dt.datetime.combine(closes_on + dt.timedelta(days=1), dt.time(0), tzinfo=LOCAL_ZONE)
-
-
 def state_at(exercise: Exercise, now: dt.datetime) -> str:
     if exercise.opens_on is None or exercise.closes_on is None:
         return "closed"
@@ -144,13 +139,13 @@ async def publish(
             problems.append(FieldProblem(field="needs", problem="the exercise has no needs to engage the market on"))
         if problems:
             raise Unprocessable.from_problems(problems)
-        if exercise.status != "engagement_open":
-            await exercises.update_exercise(
-                ctx, conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
-            )
         await queries.insert_publication(
             conn, exercise_id, data.budget_visibility, ctx.clock.now(), actor.caller.key_id
         )
+        if exercise.status != "engagement_open":  # published: the one way an exercise opens for engagement
+            await exercises.update_exercise(
+                ctx, conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
+            )
         await audit.record(conn, actor, status=201, detail=f"published exercise {exercise_id} for market engagement")
         return await notice(ctx, conn, exercise_id)
 

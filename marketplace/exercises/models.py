@@ -18,7 +18,14 @@ from matching.weights import PERCENT_TOLERANCE, describe_percentages
 
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
 Percent = Annotated[float, Meta(ge=0, le=100)]
-ExerciseStatus = Literal["draft", "engagement_open", "closed"]
+ExerciseStatus = Annotated[
+    Literal["draft", "engagement_open", "closed"],
+    Meta(
+        description="Follows the exercise's publication: draft until published, engagement_open only by publishing "
+        "(POST /exercises/{id}/publish), never draft again once published, closed no sooner than its deadline "
+        "(409 before; a draft may be closed, given up)."
+    ),
+]
 
 
 WEIGHTS_RULE = (

@@ -18,6 +18,7 @@ import msgspec
 
 import matching
 from marketplace import audit
+from marketplace.clock import deadline_of
 from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
@@ -161,10 +162,38 @@ async def get_need(conn: Connection, need_id: int) -> Need:
 
 async def create_exercise(ctx: Context, conn: Connection, actor: Actor, data: ExerciseIn) -> Exercise:
     check_exercise(data)
+    _check_status(None, "draft", data, None, ctx.clock.now())
     async with conn.transaction():
         exercise_id = await queries.insert_exercise(conn, data, created_by=actor.caller.key_id, at=ctx.clock.now())
         await audit.record(conn, actor, status=201, detail=f"created exercise {exercise_id}")
         return await get_exercise(conn, exercise_id)
+
+
+def _check_status(
+    exercise_id: int | None, was: str, updated: ExerciseIn, published: dt.datetime | None, now: dt.datetime
+) -> None:
+    """An exercise's status says what its publication and dates do: it opens for engagement only by being published
+    (POST /exercises/{id}/publish), a published one never goes back to draft, and closes no sooner than its deadline
+    (422 for a status its publication does not allow yet, 409 for one it rules out)."""
+    if updated.status == was:
+        return
+    publish = f"POST /exercises/{exercise_id}/publish" if exercise_id is not None else "POST /exercises/{id}/publish"
+    if updated.status == "engagement_open" and published is None:
+        raise Unprocessable.field("status", f"an exercise opens for market engagement when it is published: {publish}")
+    if updated.status == "draft" and published is not None:
+        said = f"the exercise was published on {published:%-d %B %Y}: it cannot go back to draft"
+        raise Conflict.field("status", said)
+    deadline = deadline_of(updated.closes_on) if updated.closes_on is not None else None
+    if updated.status == "closed" and published is not None and deadline is not None and now < deadline:
+        raise Conflict.field(
+            "status",
+            f"its notice takes responses until {deadline.isoformat()} (the end of {updated.closes_on}, "
+            "Europe/London): it closes then, and its closing date may move later, never earlier",
+        )
+    if updated.status == "engagement_open" and deadline is not None and deadline <= now:
+        raise Conflict.field(
+            "status", f"its deadline, {deadline.isoformat()}, has passed: move closes_on later to open it again"
+        )
 
 
 R = TypeVar("R", Exercise, Need)
@@ -266,6 +295,7 @@ async def update_exercise(
             return found
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
+        _check_status(exercise_id, current.status, updated, published, ctx.clock.now())
         if queries.exercise_columns(updated) == queries.exercise_columns(current):
             return False
         revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
