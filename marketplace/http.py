@@ -470,8 +470,8 @@ def _query_too_long(query: bytes) -> UriTooLong:
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), a query string is
-    at most MAX_QUERY long (414), and a body is JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS
-    form-encoded instead)."""
+    at most MAX_QUERY long (414), a body is JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS
+    form-encoded instead), and a DELETE has none (400: none reads one)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
@@ -480,9 +480,11 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
                 raise NotFound("no such resource")
             if len(query := scope.get("query_string", b"")) > MAX_QUERY:
                 raise _query_too_long(query)
+            headers = dict(scope["headers"])
+            has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
+            if scope["method"] == "DELETE" and has_body:  # no DELETE here reads one: it would be ignored unseen
+                raise InvalidInput.field("body", "this operation takes no body: send none")
             if scope["method"] in BODY_METHODS and not raw.startswith(HTML_FORM_PATHS):
-                headers = dict(scope["headers"])
-                has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
                 media = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
                 if scope["path"] in FORM_PATHS:
                     if has_body and media != b"application/x-www-form-urlencoded":

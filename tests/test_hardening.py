@@ -424,3 +424,33 @@ async def test_an_action_that_takes_no_input_refuses_a_field_naming_it(client, k
     r = await client.post("/providers/1/confirm", headers=admin, json={})
     assert r.status_code == 200, r.text
     assert (await client.post("/providers/1/confirm", headers=admin)).status_code == 200
+
+
+async def test_a_delete_with_a_body_is_refused_and_nothing_is_deleted(client, keys, fresh_db):
+    """No DELETE reads a body: one sent (`{"x": 1}`) was ignored unseen and the service deleted."""
+    provider_id, service_id = await a_providers_service(fresh_db)
+    owner = await keys.headers("provider", provider_id)
+    etag = (await client.get(f"/providers/{provider_id}/services/{service_id}")).headers["etag"]
+    headers = {**owner, "If-Match": etag, "Content-Type": "application/json"}
+    r = await client.request(
+        "DELETE", f"/providers/{provider_id}/services/{service_id}", content=b'{"x": 1}', headers=headers
+    )
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": "body", "problem": "this operation takes no body: send none"}]
+    assert (await client.get(f"/providers/{provider_id}/services/{service_id}")).status_code == 200
+    r = await client.request(
+        "DELETE", f"/providers/{provider_id}/services/{service_id}", headers={**owner, "If-Match": etag}
+    )
+    assert r.status_code == 204, r.text
+
+
+async def a_providers_service(dsn: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "select s.provider_id, s.id from service s join provider p on p.id = s.provider_id "
+            "where p.status = 'published' and s.status = 'active' order by s.id limit 1"
+        )
+        return row["provider_id"], row["id"]
+    finally:
+        await conn.close()
