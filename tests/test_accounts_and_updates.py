@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 
 import pytest
 from conftest import TEST_SECRET, app_settings
@@ -626,6 +627,9 @@ async def test_confirm_refreshes_the_stale_flag(client, keys, fresh_db):
     assert r.status_code == 200 and r.json()["stale"] is False
     history = (await client.get(f"/providers/{stale}/history", headers=owner)).json()["items"]
     assert history[0]["last_action_type"] == "confirm" and history[0]["field_name"] == "last_confirmed_at"
+    # the times as the profile writes them (they were Python's "2026-11-30 16:06:49.346326+00:00")
+    assert history[0]["replacement_value"] == r.json()["last_confirmed_at"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", history[0]["previous_value"])
 
 
 async def test_sub_resources(client, keys, fresh_db):

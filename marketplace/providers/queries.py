@@ -469,7 +469,15 @@ async def identifiers_taken(conn: Connection, identifiers: Sequence[str], provid
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    return None if value is None else json.dumps(value, sort_keys=True, default=_as_the_api_writes)
+
+
+def _as_the_api_writes(value: Any) -> Any:
+    """A value JSON has no type for: a time as the API's responses write it (`2026-11-30T16:06:52.655583Z`), else
+    its text (a decimal's digits, a date's ISO form)."""
+    if isinstance(value, dt.datetime):
+        return msgspec.json.decode(msgspec.json.encode(value))
+    return str(value)
 
 
 async def insert_history(
