@@ -53,12 +53,13 @@ log = logging.getLogger("marketplace")
 
 
 class ErrorBody(msgspec.Struct, omit_defaults=True):
-    """Every 4xx/5xx response: the status, a machine-readable error code, a sentence, and per-field problems."""
+    """Every 4xx/5xx response: the status, a machine-readable error code, a sentence, and per-field problems (always
+    there: `[]` when the error is about no field)."""
 
     status: int
     error: str
     message: str
-    errors: list[FieldProblem] = []
+    errors: list[FieldProblem]
     current_version: int | None = None  # with 412: the version to fetch before trying again
     current_etag: str | None = None
 

@@ -450,3 +450,23 @@ async def test_no_body_is_said_so_where_one_is_needed_and_not_at_all_where_it_is
     r = await client.post("/exercises", headers=commissioner)
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "body"
     assert "'data'" not in r.text
+
+
+async def test_every_error_body_has_the_documented_shape(client: AsyncTestClient, keys) -> None:
+    """`errors` is always there (`[]` when the error is about no field): 403, 404 and 409 bodies had none."""
+    provider = await keys.headers("provider", 12)
+    answers = [
+        await client.get("/providers/999999"),
+        await client.get("/providers/13/history", headers=provider),
+        await client.get("/audit"),
+        await client.post(
+            "/imports", content=b"a", headers={**(await keys.headers("admin")), "Content-Type": "image/png"}
+        ),
+    ]
+    assert [r.status_code for r in answers] == [404, 403, 401, 415]
+    for r in answers:
+        body = r.json()
+        assert set(body) >= {"status", "error", "message", "errors"} and body["status"] == r.status_code, body
+        assert body["errors"] == []
+    schema = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]["ErrorBody"]
+    assert set(schema["required"]) == {"status", "error", "message", "errors"}

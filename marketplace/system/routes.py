@@ -29,7 +29,10 @@ async def ready(state: State) -> Response[Health | ErrorBody]:
     except Exception as exc:
         return Response(
             ErrorBody(
-                status=503, error="database_unavailable", message=f"database not reachable: {type(exc).__name__}"
+                status=503,
+                error="database_unavailable",
+                message=f"database not reachable: {type(exc).__name__}",
+                errors=[],
             ),
             status_code=503,
         )
