@@ -213,9 +213,9 @@ class StrictRequest(Request[Any, Any, Any]):
 
 
 def _whole_numbers(value: Any) -> Any:
-    """`value` with every float that is a whole number (within int64) as an int."""
+    """`value` with every float that is a whole number as an int (`1e20` too: "at most ..." is then the problem)."""
     if isinstance(value, float):
-        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+        return int(value) if value.is_integer() else value  # a bound the field has says how large it may be
     if isinstance(value, list):
         return [_whole_numbers(v) for v in value]
     if isinstance(value, dict):

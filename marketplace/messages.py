@@ -230,6 +230,43 @@ JSON_WORDS = {
 said of the JSON as a whole; `{at}`: where (the line and column), when the JSON is at hand."""
 TRUNCATED = "the JSON ends before it is complete (a closing quote, bracket or brace may be missing)"
 """For the decoder's "Input data was truncated"."""
+LONE_SURROGATE = (
+    "has {escape}{at}, half of a character (a lone UTF-16 surrogate): JSON text must be whole characters; send the "
+    "character itself, or both halves of its escape"
+)
+"""For the decoder's "Input data was truncated" when the JSON is whole but escapes half a character."""
+_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
+
+
+def _lone_surrogate(text: str) -> re.Match[str] | None:
+    """The first `\\uD800`-style escape in `text` that is half a character: a high surrogate not followed by a low
+    one, or a low one alone (escapes read in order, so an escaped backslash is never taken for one)."""
+    escapes = list(_ESCAPE.finditer(text))
+    for i, m in enumerate(escapes):
+        unit = int(m.group(1), 16) if m.group(1) else None
+        if unit is None or not 0xD800 <= unit <= 0xDFFF:
+            continue
+        after = escapes[i + 1] if i + 1 < len(escapes) else None
+        paired = (
+            unit <= 0xDBFF
+            and after is not None
+            and after.start() == m.end()
+            and after.group(1) is not None
+            and 0xDC00 <= int(after.group(1), 16) <= 0xDFFF
+        )
+        before = escapes[i - 1] if i else None
+        low_of_pair = (
+            unit >= 0xDC00
+            and before is not None
+            and before.end() == m.start()
+            and before.group(1) is not None
+            and 0xD800 <= int(before.group(1), 16) <= 0xDBFF
+        )
+        if not paired and not low_of_pair:
+            return m
+    return None
+
+
 TOO_LARGE = {
     "Number out of range": "a number too large to read",
     "Integer value out of range": "a whole number too large to read",
@@ -255,6 +292,9 @@ def unreadable_json(said: str, body: bytes | str | None = None, *, field: str = 
     if words == "Input data was truncated":
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         empty = text is not None and not text.strip()
+        if text is not None and (half := _lone_surrogate(text)):  # the decoder calls this truncated too
+            where = _line_and_column(text, len(text[: half.start()].encode()))
+            return FieldProblem(field=field, problem=LONE_SURROGATE.format(escape=half.group(0), at=where))
         return FieldProblem(field=field, problem="is empty: send JSON" if empty else TRUNCATED)
     if (m := _MALFORMED.match(words)) and m.group("what") in JSON_WORDS:
         where = _line_and_column(body, int(m.group("at")))

@@ -18,6 +18,7 @@ from msgspec import inspect as mi
 
 import marketplace
 from marketplace import messages
+from marketplace.errors import FieldProblem
 from marketplace.types import PLAIN
 
 # What gives a regular expression away (none of it is needed to say what a value should look like).
@@ -470,3 +471,23 @@ async def test_every_error_body_has_the_documented_shape(client: AsyncTestClient
         assert body["errors"] == []
     schema = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]["ErrorBody"]
     assert set(schema["required"]) == {"status", "error", "message", "errors"}
+
+
+async def test_half_a_character_and_a_whole_number_too_large_are_told_as_what_they_are(
+    client: AsyncTestClient, keys
+) -> None:
+    """A lone surrogate escape was told as JSON that "ends before it is complete" (the decoder's word for it), and
+    1e20 for a whole number as "must be a whole number ... got a number"."""
+    headers = {**(await keys.headers("provider", 12)), "If-Match": '"v1"', "Content-Type": "application/json"}
+    r = await client.patch("/providers/12", content=b'{"description": "x \\ud800"}', headers=headers)
+    assert r.status_code == 400
+    [problem] = r.json()["errors"]
+    assert problem["field"] == "body" and problem["problem"].startswith("has \\ud800 near line 1, column 20, half of a")
+    assert messages.unreadable_json("Input data was truncated", b'{"d": "\\ud83d\\ude00"') == FieldProblem(
+        field="body", problem=messages.TRUNCATED
+    ), "a whole pair of halves is a character: that JSON is cut short"
+    r = await client.patch("/providers/12", json={"finances": {"annual_income": 1e20}}, headers=headers)
+    assert r.status_code == 400
+    [problem] = r.json()["errors"]
+    assert problem["field"] == "finances.annual_income" and "whole number" not in problem["problem"], problem
+    assert "at most" in problem["problem"] or "or less" in problem["problem"], problem
