@@ -74,9 +74,10 @@ def plain(pattern: str, wanted: str, example: str) -> str:
 
 # PostgreSQL text cannot hold NUL: free text refuses it (and other C0 controls but tab and newlines).
 # Explicit character classes, not \s: Python's and JSON Schema's \s differ on control characters.
-TEXT = plain(
-    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
-    "must be plain text without control characters (tabs and new lines are fine), e.g. Weekly jobs club",
+TEXT = plain(  # text-direction overrides would reorder what a report shows after them (as in names)
+    r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\u202a-\u202e\u2066-\u2069]*$",
+    "must be plain text without control or text-direction characters (tabs and new lines are fine), "
+    "e.g. Weekly jobs club",
     "Weekly jobs club",
 )
 # A name: no control characters (C0 or C1), no bidirectional overrides or isolates (which can make a name read

@@ -959,8 +959,8 @@ async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused
     (_p1, s1), (p2, _s2), exercise_id, need_id, qs, a = await responding(w)
     for index, value, words in [
         (0, "x" * 20_001, "20,000 characters or fewer"),
-        (0, "a\u0007b", "without control characters"),
-        (0, "a\u0000b", "without control characters"),
+        (0, "a\u0007b", "without control or text-direction characters"),
+        (0, "a\u0000b", "without control or text-direction characters"),
         (2, 1e308, "between -1,000,000,000,000 and 1,000,000,000,000"),
         (2, -1e13, "between"),
     ]:

@@ -491,3 +491,16 @@ async def test_half_a_character_and_a_whole_number_too_large_are_told_as_what_th
     [problem] = r.json()["errors"]
     assert problem["field"] == "finances.annual_income" and "whole number" not in problem["problem"], problem
     assert "at most" in problem["problem"] or "or less" in problem["problem"], problem
+
+
+async def test_text_direction_overrides_are_refused_in_free_text_as_in_names(client: AsyncTestClient, keys) -> None:
+    """A right-to-left override in a description was stored, and reordered what a report showed after it."""
+    headers = {**(await keys.headers("provider", 12)), "If-Match": '"v1"'}
+    before = (await client.get("/providers/12")).json()
+    r = await client.patch("/providers/12", json={"description": "Café \u202eevil\u202c text"}, headers=headers)
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == "description"
+    assert "text-direction characters" in r.json()["errors"][0]["problem"]
+    assert (await client.get("/providers/12")).json() == before
+    r = await client.patch("/providers/12", json={"description": "Café: tabs\tand\nnew lines"}, headers=headers)
+    assert r.status_code == 200, r.text
