@@ -668,9 +668,11 @@ class Versioned(Protocol):
 V = TypeVar("V", bound=Versioned)
 
 
-def versioned(body: V, status_code: int = 200) -> Response[V]:
-    """`body` with its version as the ETag (the `If-Match` of the next change to it)."""
-    return Response(body, status_code=status_code, headers={"ETag": etag(body.version)})
+def versioned(body: V, status_code: int = 200, *, location: str | None = None) -> Response[V]:
+    """`body` with its version as the ETag (the `If-Match` of the next change to it); a 201's `location`, the address
+    of what it created (RFC 9110, 15.3.2: without one, a client would take the address it posted to)."""
+    headers = {"ETag": etag(body.version)} | ({"Location": location} if location else {})
+    return Response(body, status_code=status_code, headers=headers)
 
 
 NEEDS_KEY: list[SecurityRequirement] = [{"apiKey": []}]

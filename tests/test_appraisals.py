@@ -29,6 +29,7 @@ def body(**extra):
 async def make(client, headers, **extra):
     r = await client.post("/appraisals", json=body(**extra), headers=headers)
     assert r.status_code == 201, r.text
+    assert r.headers["location"] == f"/appraisals/{r.json()['id']}"
     return r.json(), r.headers["etag"]
 
 

@@ -176,6 +176,7 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
     assert first.status_code == 201, first.text
     assert first.headers["etag"] == '"v1"' and first.json()["status"] == "submitted"
+    assert (await c.get(first.headers["location"], headers=a)).json() == first.json()
     again = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=response(need_id, s1, qs))
     assert again.status_code == 409
 

@@ -887,3 +887,25 @@ async def test_explanations_name_pathways_as_the_taxonomy_does(client, keys, fre
     assert f"YOUTH_DIVERSION ({names['YOUTH_DIVERSION']})" in words
     assert f"YOUTH_DIVERSION ({matching.DEFAULT_PATHWAY_NAMES['YOUTH_DIVERSION']})" not in words
     assert f"offers {names['YOUTH_DIVERSION'].lower()} services" in words
+
+
+async def test_what_a_post_creates_is_at_its_location(client, keys, fresh_db):
+    """A 201 says where the new resource is (RFC 9110, 15.3.2): without Location a client takes the address it
+    posted to, and exercises, needs, services and registrations gave none."""
+    h = await keys.headers("commissioner")
+    made = []
+    r = await client.post("/exercises", json={"title": "Pathways 2028", "commissioning_body": "Trust"}, headers=h)
+    made.append(r)
+    made.append(await client.post(f"/exercises/{r.json()['id']}/needs", json=NEED, headers=h))
+    provider_id = await fetchval(fresh_db, "select min(id) from provider where status = 'published'")
+    owner = await keys.headers("provider", provider_id)
+    service = {**SERVICE, "name": "Lanterns shared houses", "areas": ["E06000019"]}
+    made.append(await client.post(f"/providers/{provider_id}/services", json=service, headers=owner))
+    registration = {"name": "Lanterns of Ledbury CIC", "legal_form": "cic", "description": "Sample: a drop-in."}
+    made.append(await client.post("/registrations", json=registration))
+    admin = await keys.headers("admin")
+    for r in made:
+        assert r.status_code == 201, r.text
+        created = r.json().get("provider", r.json())  # a registration: the provider, with its key beside it
+        got = await client.get(r.headers["location"], headers=admin)
+        assert got.status_code == 200 and got.json()["id"] == created["id"], r.headers["location"]

@@ -87,7 +87,8 @@ async def list_appraisals(conn: Conn, page: PageNumber = 1, per_page: PerPage = 
     **CREATE,
 )
 async def create_appraisal(data: JSONBody[AppraisalIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Appraisal]:
-    return versioned(await service.create_appraisal(ctx, conn, actor, data), 201)
+    made = await service.create_appraisal(ctx, conn, actor, data)
+    return versioned(made, 201, location=f"/appraisals/{made.id}")
 
 
 @get(
@@ -104,7 +105,8 @@ async def list_exercise_appraisals(exercise_id: Id, conn: Conn) -> list[Appraisa
 async def create_exercise_appraisal(
     exercise_id: Id, data: JSONBody[AppraisalIn], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Appraisal]:
-    return versioned(await service.create_appraisal(ctx, conn, actor, data, exercise_id=exercise_id), 201)
+    made = await service.create_appraisal(ctx, conn, actor, data, exercise_id=exercise_id)
+    return versioned(made, 201, location=f"/appraisals/{made.id}")
 
 
 @get(

@@ -42,7 +42,9 @@ PUBLIC: dict[str, Any] = {"tags": TAGS}
 
 
 def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
-    return HttpResponse(r, status_code=status_code, headers={"ETag": etag(r.revision)})
+    """A response with its revision as the ETag; a new one (201) with its address as the Location."""
+    location = {"Location": f"/exercises/{r.exercise_id}/responses/{r.provider_id}"} if status_code == 201 else {}
+    return HttpResponse(r, status_code=status_code, headers={"ETag": etag(r.revision), **location})
 
 
 @post(

@@ -105,7 +105,8 @@ async def list_exercises(conn: Conn, page: PageNumber = 1, per_page: PerPage = 2
     **DOC,
 )
 async def create_exercise(data: JSONBody[ExerciseIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Exercise]:
-    return versioned(await service.create_exercise(ctx, conn, actor, data), 201)
+    made = await service.create_exercise(ctx, conn, actor, data)
+    return versioned(made, 201, location=f"/exercises/{made.id}")
 
 
 @get(
@@ -136,7 +137,8 @@ async def patch_exercise(
     **DOC,
 )
 async def create_need(exercise_id: Id, data: JSONBody[NeedIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Response[Need]:
-    return versioned(await service.create_need(ctx, conn, actor, exercise_id, data), 201)
+    made = await service.create_need(ctx, conn, actor, exercise_id, data)
+    return versioned(made, 201, location=f"/needs/{made.id}")
 
 
 @get("/exercises/{exercise_id:int}/needs", summary="An exercise's needs", responses=errors_doc(400, 403, 404), **DOC)

@@ -138,7 +138,8 @@ async def register(
 ) -> Response[Registration]:
     client = request.client.host if request.client else "unknown"
     made = await service.register(ctx, conn, actor, data, client)
-    return Response(made, status_code=201, headers={"ETag": etag(made.provider.version), **NO_STORE})
+    headers = {"ETag": etag(made.provider.version), "Location": f"/providers/{made.provider.id}", **NO_STORE}
+    return Response(made, status_code=201, headers=headers)
 
 
 # --- changes --------------------------------------------------------------------------------------
@@ -330,7 +331,8 @@ async def get_service(
 async def add_service(
     provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep
 ) -> Response[Service]:
-    return versioned(await service.add_service(ctx, conn, actor, provider_id, data), 201)
+    made = await service.add_service(ctx, conn, actor, provider_id, data)
+    return versioned(made, 201, location=f"/providers/{provider_id}/services/{made.id}")
 
 
 @patch(
