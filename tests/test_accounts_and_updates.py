@@ -9,7 +9,7 @@ import json
 import re
 
 import pytest
-from conftest import TEST_SECRET, app_settings
+from conftest import TEST_SECRET, app_settings, fetchval
 
 from marketplace import db
 from marketplace.accounts.models import key_hash
@@ -680,3 +680,31 @@ async def test_refused_requests_do_not_strand_database_connections(databases, te
     finally:
         await asyncio.wait_for(client.__aexit__(None, None, None), 10)
         await databases.drop(name)
+
+
+async def test_an_if_match_sent_to_an_action_is_honoured(client, keys, fresh_db):
+    """confirm, publish, archive and verify change no content, so need no If-Match; one sent was ignored (a publish
+    with If-Match "v1" on a profile at "v4" went through). It must name the current version: 412 otherwise, and
+    nothing changes."""
+    provider_id = await fetchval(fresh_db, "select min(id) from provider where status = 'published'")
+    owner = await keys.headers("provider", provider_id)
+    current = (await client.get(f"/providers/{provider_id}")).headers["etag"]
+    stale = '"v999"'
+    before = (await client.get(f"/providers/{provider_id}/history", headers=owner)).json()["total"]
+    r = await client.post(f"/providers/{provider_id}/confirm", headers={**owner, "If-Match": stale})
+    assert r.status_code == 412 and r.json()["current_etag"] == current
+    r = await client.post(
+        f"/providers/{provider_id}/archive", headers={**(await keys.headers("admin")), "If-Match": stale}
+    )
+    assert r.status_code == 412
+    assert (await client.get(f"/providers/{provider_id}/history", headers=owner)).json()["total"] == before
+    assert (await client.get(f"/providers/{provider_id}")).json()["status"] == "published"
+    assert (
+        await client.post(f"/providers/{provider_id}/confirm", headers={**owner, "If-Match": current})
+    ).status_code == 200
+    assert (await client.post(f"/providers/{provider_id}/confirm", headers=owner)).status_code == 200  # none: fine
+    doc = (await client.get("/schema/openapi.json")).json()
+    [param] = [
+        p for p in doc["paths"]["/providers/{provider_id}/confirm"]["post"]["parameters"] if p["name"] == "If-Match"
+    ]
+    assert param["required"] is False

@@ -23,6 +23,7 @@ from marketplace.http import (
     Conn,
     Ctx,
     IfMatch,
+    OptionalIfMatch,
     PageNumber,
     PerPage,
     RouteDoc,
@@ -250,9 +251,14 @@ patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
     description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
 )
 async def confirm_provider(
-    provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep, data: JSONBody[NoBody | None] = None
+    provider_id: ProviderId,
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
+    data: JSONBody[NoBody | None] = None,
+    if_match: OptionalIfMatch = None,
 ) -> Provider:
-    return await service.mark(ctx, conn, actor, provider_id, "confirm")
+    return await service.mark(ctx, conn, actor, provider_id, "confirm", if_match=if_match)
 
 
 def _admin_action(action: MarketplaceAction, summary: str) -> Any:
@@ -267,9 +273,14 @@ def _admin_action(action: MarketplaceAction, summary: str) -> Any:
         guards=[admin],
     )
     async def handler(
-        provider_id: ProviderId, ctx: Ctx, conn: Conn, actor: ActorDep, data: JSONBody[NoBody | None] = None
+        provider_id: ProviderId,
+        ctx: Ctx,
+        conn: Conn,
+        actor: ActorDep,
+        data: JSONBody[NoBody | None] = None,
+        if_match: OptionalIfMatch = None,
     ) -> Provider:
-        return await service.mark(ctx, conn, actor, provider_id, action)
+        return await service.mark(ctx, conn, actor, provider_id, action, if_match=if_match)
 
     return handler
 

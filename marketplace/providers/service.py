@@ -15,7 +15,7 @@ import msgspec
 from marketplace import audit
 from marketplace.accounts import service as accounts
 from marketplace.accounts.models import ProviderKeyRequest
-from marketplace.concurrency import locked, require_if_match
+from marketplace.concurrency import check_if_match, locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import Conflict, FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
@@ -228,9 +228,18 @@ async def change(
 HELD_STATUS = {"publish": "published", "archive": "archived"}
 
 
-async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, action: MarketplaceAction) -> Provider:
+async def mark(
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    provider_id: int,
+    action: MarketplaceAction,
+    *,
+    if_match: str | None = None,
+) -> Provider:
     """confirm, publish, archive or verify: a field the marketplace holds changes, with history and audit.
-    These do not change the profile's version (its content is as it was)."""
+    These do not change the profile's version (its content is as it was), so need no If-Match; one sent must name
+    the current version (412 otherwise), as on any change."""
     now = ctx.clock.now()
     before: object
     after: object
@@ -238,6 +247,8 @@ async def mark(ctx: Context, conn: Connection, actor: Actor, provider_id: int, a
         locked = await queries.lock_provider(conn, provider_id)
         if locked is None:
             raise NotFound(f"provider {provider_id} not found")
+        if if_match is not None:
+            check_if_match(if_match, locked["version"])
         if action == "confirm":
             field, before, after = "last_confirmed_at", locked["last_confirmed_at"], now
             await queries.set_confirmed(conn, provider_id, now)
