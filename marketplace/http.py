@@ -658,10 +658,12 @@ IfMatch = Annotated[
     str | None,
     HeaderParameter(name="If-Match", required=False, description='The ETag from the GET, e.g. "v3"; required'),
 ]
-OPTIONAL_IF_MATCH = 'Optional: when sent, the ETag from the GET, e.g. "v3" (412 when it is not the current one)'
-OptionalIfMatch = Annotated[str | None, HeaderParameter(name="If-Match", required=False, description=OPTIONAL_IF_MATCH)]
-"""An action that changes no content (confirm, publish, archive, verify): If-Match is not needed, but one sent is
-honoured (RFC 9110, 13.1.1: a server that receives it evaluates it before acting)."""
+
+
+def sent_if_match(request: Request[Any, Any, Any]) -> str | None:
+    """An action that changes no content (confirm, publish, archive, verify) needs no If-Match, so declares none; one
+    sent is honoured all the same (RFC 9110, 13.1.1: a server that receives it evaluates it before acting)."""
+    return request.headers.get("if-match")
 
 
 class Versioned(Protocol):

@@ -30,7 +30,7 @@ from litestar.static_files import create_static_files_router
 
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
-from marketplace.http import ERROR_DESCRIPTIONS, OPTIONAL_IF_MATCH
+from marketplace.http import ERROR_DESCRIPTIONS
 from marketplace.messages import CODE_FIELDS
 from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
@@ -236,7 +236,7 @@ def finish_openapi(
                 if isinstance(param, Reference):
                     continue
                 if param.name == "If-Match":  # required: without it a change is refused (428), never applied
-                    param.required = param.description != OPTIONAL_IF_MATCH
+                    param.required = True
                     param.schema = Schema(type=OpenAPIType.STRING, pattern=ETAG_PATTERN, description=param.description)
                 elif param.param_in in ("query", "path"):
                     kind = CODE_NAMES.get(param.name)

@@ -23,12 +23,12 @@ from marketplace.http import (
     Conn,
     Ctx,
     IfMatch,
-    OptionalIfMatch,
     PageNumber,
     PerPage,
     RouteDoc,
     caller_of,
     errors_doc,
+    sent_if_match,
     versioned,
 )
 from marketplace.providers import service
@@ -251,14 +251,14 @@ patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
     description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
 )
 async def confirm_provider(
+    request: Request[Any, Any, Any],
     provider_id: ProviderId,
     ctx: Ctx,
     conn: Conn,
     actor: ActorDep,
     data: JSONBody[NoBody | None] = None,
-    if_match: OptionalIfMatch = None,
 ) -> Provider:
-    return await service.mark(ctx, conn, actor, provider_id, "confirm", if_match=if_match)
+    return await service.mark(ctx, conn, actor, provider_id, "confirm", if_match=sent_if_match(request))
 
 
 def _admin_action(action: MarketplaceAction, summary: str) -> Any:
@@ -273,14 +273,14 @@ def _admin_action(action: MarketplaceAction, summary: str) -> Any:
         guards=[admin],
     )
     async def handler(
+        request: Request[Any, Any, Any],
         provider_id: ProviderId,
         ctx: Ctx,
         conn: Conn,
         actor: ActorDep,
         data: JSONBody[NoBody | None] = None,
-        if_match: OptionalIfMatch = None,
     ) -> Provider:
-        return await service.mark(ctx, conn, actor, provider_id, action, if_match=if_match)
+        return await service.mark(ctx, conn, actor, provider_id, action, if_match=sent_if_match(request))
 
     return handler
 
