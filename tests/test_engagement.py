@@ -491,8 +491,11 @@ async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(wo
         assert release["tender"]["value"] == {"amount": 360000, "currency": "GBP"}
         assert item["unit"]["value"] == {"amount": 2000, "currency": "GBP"}
     elif visibility == "range":
-        assert release["tender"]["minValue"] == {"amount": 285000, "currency": "GBP"}
-        assert release["tender"]["value"] == {"amount": 435000, "currency": "GBP"}
+        # £120,000 a year is in the band £100,000 to £150,000 (fixed bands: the range says nothing more), 3 years
+        assert release["tender"]["minValue"] == {"amount": 300000, "currency": "GBP"}
+        assert release["tender"]["value"] == {"amount": 450000, "currency": "GBP"}
+        notice_need = (await c.get(f"/exercises/{exercise_id}/notice")).json()["needs"][0]
+        assert notice_need["budget"] == {"visibility": "range", "minimum": 100000, "maximum": 150000}
     else:
         assert "value" not in release["tender"] and "minValue" not in release["tender"] and "value" not in item["unit"]
 

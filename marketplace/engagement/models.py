@@ -77,7 +77,7 @@ class BudgetShown(msgspec.Struct, omit_defaults=True):
     minimum: int | None = None
     maximum: int | None = None
     per_service_user: int | None = None
-    """The amount (or the range's middle) over the annual volume, when the budget is not hidden."""
+    """The amount over the annual volume, when the budget is shown (a range's band would give no figure per head)."""
 
 
 class DesiredOutcomeShown(msgspec.Struct):

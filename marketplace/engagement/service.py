@@ -8,6 +8,7 @@ commissioners everything, anyone the public notice of a published exercise."""
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import datetime as dt
 import json
@@ -150,8 +151,17 @@ async def publish(
         return await notice(ctx, conn, exercise_id)
 
 
-def _round_to(value: float, step: int) -> int:
-    return round(value / step) * step
+BUDGET_BANDS: tuple[int, ...] = (0, *(int(m * 10**k) for k in range(4, 11) for m in (1, 1.5, 2.5, 4, 6)))
+"""The edges of the bands a range budget is shown as (£0, £10,000, £15,000, £25,000, £40,000, £60,000, £100,000, ...):
+fixed, not drawn from the figure, so a band says which band the budget is in and nothing more. (A range of the
+figure less and more 20% had the figure as its middle, and the notice's per-head cost was that middle over the
+volume: a hidden budget, given away.)"""
+
+
+def budget_band(amount: int) -> tuple[int, int]:
+    """The band of BUDGET_BANDS `amount` is in: at least its lower edge, below its upper one."""
+    i = bisect.bisect_right(BUDGET_BANDS, amount) - 1
+    return BUDGET_BANDS[i], BUDGET_BANDS[i + 1] if i + 1 < len(BUDGET_BANDS) else BUDGET_BANDS[i] * 10
 
 
 def budget_shown(need: Need, visibility: str) -> BudgetShown:
@@ -162,11 +172,8 @@ def budget_shown(need: Need, visibility: str) -> BudgetShown:
             per_service_user=round(need.annual_budget / need.annual_volume),
         )
     if visibility == "range":
-        low = max(_round_to(need.annual_budget * 0.8, 5000), 0)
-        high = max(_round_to(need.annual_budget * 1.2, 5000), low)
-        return BudgetShown(
-            visibility="range", minimum=low, maximum=high, per_service_user=round((low + high) / 2 / need.annual_volume)
-        )
+        low, high = budget_band(need.annual_budget)
+        return BudgetShown(visibility="range", minimum=low, maximum=high)
     return BudgetShown(visibility="hidden")
 
 
