@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter
 
-from marketplace.accounts.auth import admin, allow, staff_beyond_published
+from marketplace.accounts.auth import Allow, admin, allow, staff_beyond_published
 from marketplace.concurrency import etag
 from marketplace.db import pooled
 from marketplace.http import (
@@ -240,37 +240,21 @@ patch_finances = _patch_part("finances", FinancesPatch, "Update finances")
 patch_contact = _patch_part("contact", ContactPatch, "Update the contact")
 
 
-@post(
-    "/providers/{provider_id:int}/confirm",
-    summary="Confirm the profile is still accurate",
-    status_code=200,
-    responses=errors_doc(400, 401, 403, 404, 503),
-    tags=["profile updates"],
-    security=NEEDS_KEY,
-    guards=[allow("admin", own_provider=True)],
-    description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
-)
-async def confirm_provider(
-    request: Request[Any, Any, Any],
-    provider_id: ProviderId,
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    data: JSONBody[NoBody | None] = None,
-) -> Provider:
-    return await service.mark(ctx, conn, actor, provider_id, "confirm", if_match=sent_if_match(request))
+def _action(
+    action: MarketplaceAction, summary: str, *, guard: Allow = admin, tag: str = "administration", description: str = ""
+) -> Any:
+    """POST /providers/{id}/<action>: a field the marketplace holds changes (service.mark); no body but `{}`."""
 
-
-def _admin_action(action: MarketplaceAction, summary: str) -> Any:
     @post(
         f"/providers/{{provider_id:int}}/{action}",
         summary=summary,
         name=f"{action}_provider",
         status_code=200,
         responses=errors_doc(400, 401, 403, 404, 503),
-        tags=["administration"],
+        tags=[tag],
         security=NEEDS_KEY,
-        guards=[admin],
+        guards=[guard],
+        description=description or None,
     )
     async def handler(
         request: Request[Any, Any, Any],
@@ -283,6 +267,15 @@ def _admin_action(action: MarketplaceAction, summary: str) -> Any:
         return await service.mark(ctx, conn, actor, provider_id, action, if_match=sent_if_match(request))
 
     return handler
+
+
+confirm_provider = _action(
+    "confirm",
+    "Confirm the profile is still accurate",
+    guard=allow("admin", own_provider=True),
+    tag="profile updates",
+    description="Sets last_confirmed_at. Profiles not confirmed for 12 months are flagged `stale`.",
+)
 
 
 @get(
@@ -498,9 +491,9 @@ ROUTES = [
     patch_finances,
     patch_contact,
     confirm_provider,
-    _admin_action("publish", "Publish a profile (admin)"),
-    _admin_action("archive", "Archive a profile (admin)"),
-    _admin_action("verify", "Mark the profile's identifiers verified (admin)"),
+    _action("publish", "Publish a profile (admin)"),
+    _action("archive", "Archive a profile (admin)"),
+    _action("verify", "Mark the profile's identifiers verified (admin)"),
     provider_history,
     list_services,
     get_service,
