@@ -426,10 +426,16 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
 
 
 async def response_problems(
-    ctx: Context, conn: Connection, caller: Caller, exercise: Exercise, provider_id: int, data: ResponseIn
+    ctx: Context,
+    conn: Connection,
+    caller: Caller,
+    exercise: Exercise,
+    provider_id: int,
+    data: ResponseIn,
+    questions: list[Question],
 ) -> list[FieldProblem]:
     """Everything a response says checked against the exercise, the provider's own services, the directory and the
-    questions."""
+    exercise's `questions`."""
     tree = ctx.taxonomy.matching_areas
     area_codes = ctx.taxonomy.codes("areas")
     needs = {n.id: n for n in exercise.needs}
@@ -487,7 +493,7 @@ async def response_problems(
             partners_seen.add(key)
         if len(set(r.barriers)) != len(r.barriers):
             found.append(FieldProblem(field=f"{p}.barriers", problem="a barrier appears twice", allowed=list(BARRIERS)))
-    found += answer_problems(await queries.fetch_questions(conn, exercise.id), data.answers)
+    found += answer_problems(questions, data.answers)
     return found
 
 
@@ -558,9 +564,10 @@ async def _write_revision(
             body = ResponseIn(needs=previous.needs, answers=previous.answers)
             status, code = "withdrawn", 200
         else:
-            if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data):
+            questions = await queries.fetch_questions(conn, exercise_id)
+            if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data, questions):
                 raise Unprocessable.from_problems(problems)
-            data = as_asked(await queries.fetch_questions(conn, exercise_id), data)
+            data = as_asked(questions, data)
             if previous is not None and previous.status == "submitted" and _same_response(previous, data):
                 return previous  # the response as it stands, sent again: nothing to revise, nothing to record
             body, status, code = data, "submitted", 201 if first else 200

@@ -196,6 +196,11 @@ def _check_status(
         )
 
 
+def _overrides_as_stored(overrides: CriteriaWeights | None) -> CriteriaWeights | None:
+    """A need's weight overrides as they are stored: none given (`{}`) is null, as a new need's are."""
+    return None if same_weights(overrides, None) else overrides
+
+
 R = TypeVar("R", Exercise, Need)
 
 NOTICE_EXERCISE_FIELDS = ("title", "commissioning_body", "description", "opens_on")
@@ -307,8 +312,7 @@ async def update_exercise(
 
 async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: NeedIn) -> Need:
     check_need(data, ctx.taxonomy)
-    if data.weight_overrides is not None and same_weights(data.weight_overrides, None):  # `{}`: none given, null
-        data = msgspec.structs.replace(data, weight_overrides=None)
+    data = msgspec.structs.replace(data, weight_overrides=_overrides_as_stored(data.weight_overrides))
     async with conn.transaction():
         if await queries.lock_exercise(conn, exercise_id) is None:
             raise NotFound(f"exercise {exercise_id} not found")
@@ -334,8 +338,8 @@ async def update_need(
         check_need(updated, ctx.taxonomy)
         if same_weights(updated.weight_overrides, current.weight_overrides):  # `{}` for null, a 0 for one left out
             updated.weight_overrides = current.weight_overrides
-        elif same_weights(updated.weight_overrides, None):  # no weights given (`{}`) is stored as a new need's: null
-            updated.weight_overrides = None
+        else:
+            updated.weight_overrides = _overrides_as_stored(updated.weight_overrides)
         await _refuse_if_published(
             conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
         )
