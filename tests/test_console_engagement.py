@@ -72,6 +72,11 @@ async def test_a_provider_responds_revises_withdraws_and_asks_through_the_consol
     )
     blank = await c.get(f"/console/exercises/{exercise_id}/respond")
     assert blank.status_code == 200 and f'name="need.{need_id}.service.{s1}"' in blank.text
+    # only services in the need's pathway are offered: a response may name no other
+    own = (await c.get(f"/providers/{p1}/services", headers=api)).json()
+    elsewhere = [s["id"] for s in own if s["pathway"] != "ACCOM" and s["status"] == "active"]
+    assert elsewhere, "the provider has an active service in another pathway"
+    assert not any(f'name="need.{need_id}.service.{k}"' in blank.text for k in elsewhere)
 
     # a cost that is not a number: the API's problem beside the field, in the summary, nothing stored
     bad = await c.post(

@@ -126,7 +126,7 @@ async def test_a_response_is_read_with_its_revision_s_time_as_submitted_at(conn)
         exercise_id,
         provider_id,
     )
-    assert [(v.revision, v.status, v.submitted_at) for v in revisions] == [tuple(s)[:3] for s in stored]
+    assert [(v.revision, v.status, v.saved_at) for v in revisions] == [tuple(s)[:3] for s in stored]
     bodies = [msgspec.json.decode(s["body"], type=ResponseIn) for s in stored]
     assert [(v.needs, v.answers) for v in revisions] == [(b.needs, b.answers) for b in bodies]
     assert all(v.snapshot and v.provider_id == provider_id for v in revisions)

@@ -323,6 +323,59 @@ async def test_a_response_is_checked_against_the_exercise_its_services_and_the_q
     assert r.status_code == 409
 
 
+async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_states_capacity_where_they_deliver(world):
+    """A need across Telford and Herefordshire: the provider's Telford accommodation service fits it; its
+    employment service does not (another pathway), and places stated in Herefordshire, where the service named does
+    not deliver, are refused. Nothing is stored."""
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E06000020", "E06000019"]})
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    other = await c.post(
+        f"/providers/{p1}/services",
+        headers=a,
+        json={
+            "pathway": "ETE",
+            "name": "Jobs club",
+            "description": "Weekly jobs club.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E06000020"],
+        },
+    )
+    assert other.status_code == 201, other.text
+    body = {
+        "needs": [
+            {
+                "need_id": need_id,
+                "intent": "lead",
+                "service_ids": [s1, other.json()["id"]],
+                "capacity": [
+                    {"area": "E06000020", "service_users_per_year": 20},
+                    {"area": "E06000019", "service_users_per_year": 10},
+                ],
+            }
+        ]
+    }
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    errors = {e["field"]: e for e in r.json()["errors"]}
+    assert set(errors) == {"needs[0].service_ids[1]", "needs[0].capacity[1].area"}
+    wrong_pathway = errors["needs[0].service_ids[1]"]
+    assert "Education, training and employment pathway" in wrong_pathway["problem"], wrong_pathway
+    assert "Accommodation" in wrong_pathway["problem"] and str(s1) in wrong_pathway["allowed"]
+    assert str(other.json()["id"]) not in wrong_pathway["allowed"]
+    nowhere = errors["needs[0].capacity[1].area"]
+    assert "none of the services named" in nowhere["problem"] and nowhere["allowed"] == ["E06000020"]
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()["total"] == 0
+    # the same response with its own pathway's service and its places where it delivers is taken
+    body["needs"][0]["service_ids"] = [s1]
+    body["needs"][0]["capacity"] = body["needs"][0]["capacity"][:1]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 201, r.text
+
+
 async def test_a_response_naming_a_question_or_need_twice_or_not_of_the_exercise_is_refused(world):
     w = world
     c = w.client
@@ -655,9 +708,15 @@ async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(w
     w = world
     c = w.client
     p1, s1, exercise_id, need_id, a, path, body = await submitted(w)
+    w.clock.at = DURING + dt.timedelta(days=1)
     withdrawn = await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     assert withdrawn.headers["etag"] == '"v2"'
+    # it says when it was submitted and, apart, when it was withdrawn
+    assert (withdrawn.json()["submitted_at"], withdrawn.json()["withdrawn_at"]) == (
+        "2026-12-10T12:00:00Z",
+        "2026-12-11T12:00:00Z",
+    )
     assert (await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v2"'})).status_code == 409
     mr = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]
     assert (mr["responses"], mr["withdrawn"], mr["needs"][0]["responses"]) == (0, 1, 0)
@@ -665,10 +724,16 @@ async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(w
     wrong = {"needs": [{"need_id": need_id, "intent": "not_interested", "service_ids": [s1]}]}
     r = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=wrong)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "needs[0].service_ids"
+    w.clock.at = DURING + dt.timedelta(days=2)
     again = await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)
     assert again.status_code == 200 and again.json()["status"] == "submitted" and again.headers["etag"] == '"v3"'
+    assert (again.json()["submitted_at"], again.json()["withdrawn_at"]) == ("2026-12-12T12:00:00Z", None)
     revisions = (await c.get(f"{path}/revisions", headers=a)).json()
-    assert [r["status"] for r in revisions] == ["submitted", "withdrawn", "submitted"]
+    assert [(r["status"], r["submitted_at"][:10], (r["withdrawn_at"] or "")[:10]) for r in revisions] == [
+        ("submitted", "2026-12-12", ""),
+        ("withdrawn", "2026-12-10", "2026-12-11"),
+        ("submitted", "2026-12-10", ""),
+    ]
     conn = await db.connect(w.dsn)
     try:
         details = [r["detail"] for r in await conn.fetch("select detail from audit_log where provider_id = $1", p1)]
@@ -715,15 +780,23 @@ async def test_the_same_response_with_its_sets_in_another_order_is_no_new_revisi
     what it said: 200, its ETag unmoved, no revision. Anything else changed is a revision, kept as sent."""
     w = world
     c = w.client
-    (p1, _), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
     exercise_id, need_id = await make_exercise(
         w, questions=QUESTIONS, need={**NEED, "areas": ["E06000020", "E06000051"]}
     )
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
     qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
-    services = [s["id"] for s in (await c.get(f"/providers/{p1}/services")).json() if s["status"] == "active"]
-    assert len(services) >= 2
+    shropshire = {
+        "pathway": "ACCOM",
+        "name": "Shropshire floating support",
+        "description": "Tenancy support across Shropshire and Telford.",
+        "cohorts": ["ADULTS"],
+        "areas": ["E06000051", "E06000020"],
+    }
+    made = await c.post(f"/providers/{p1}/services", headers=a, json=shropshire)
+    assert made.status_code == 201, made.text
+    services = [s1, made.json()["id"]]
     body = response(
         need_id,
         services[0],

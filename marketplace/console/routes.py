@@ -772,18 +772,16 @@ async def ask_clarification(request: Request[Any, Any, Any], exercise_id: Id, ct
     return await _notice_page(session, ctx, conn, exercise_id, form=state_, status=400)
 
 
-def _pathway_first(services: list[Service], pathway: str) -> list[Service]:
-    return sorted(services, key=lambda s: (s.pathway != pathway, s.name))
-
-
 async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: Any, form: FormState) -> dict[str, Any]:
-    """What the response form offers per need: the provider's active services (those in the need's pathway first),
+    """What the response form offers per need: the provider's active services in the need's pathway (a response
+    may name no other),
     which needs match its services (as the open-exercises list finds them), and which needs show open (matching,
     or already answered or with a problem on this form)."""
     services = [s for s in await providers.list_services(ctx, conn, caller, provider_id) if s.status == "active"]
     found = await engagement.open_exercises(ctx, conn, caller, provider_id)
     matching = {n for x in found if x.exercise_id == notice.exercise_id for n in x.need_ids}
-    by_need = {n.id: _pathway_first(services, n.pathway) for n in notice.needs}
+    by_name = sorted(services, key=lambda s: s.name)
+    by_need = {n.id: [s for s in by_name if s.pathway == n.pathway] for n in notice.needs}
     ids = {str(n.id): n.id for n in notice.needs}
     named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
     touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}

@@ -394,7 +394,7 @@ def response_changes(notice: Notice, opened: Response | None, now: Response) -> 
     was = response_values(notice, opened) if opened is not None else {}
     is_ = response_values(notice, now)
     return [
-        Change(k, was.get(k, ""), is_.get(k, ""), now.submitted_at, "provider")
+        Change(k, was.get(k, ""), is_.get(k, ""), now.saved_at, "provider")
         for k in sorted(set(was) | set(is_))
         if k != "revision" and was.get(k, "") != is_.get(k, "")
     ]

@@ -193,8 +193,16 @@ class Response(msgspec.Struct):
     status: str
     revision: int
     submitted_at: dt.datetime
+    """When what the response says was submitted (for a withdrawn response, the submission it withdrew)."""
+    withdrawn_at: dt.datetime | None
+    """When it was withdrawn; null unless `status` is withdrawn."""
     needs: list[NeedResponse]
     answers: list[Answer]
+
+    @property
+    def saved_at(self) -> dt.datetime:
+        """When this revision was made: its withdrawal or its submission."""
+        return self.withdrawn_at or self.submitted_at
 
 
 class ResponseRevision(Response):

@@ -106,7 +106,11 @@ async def delete_question(conn: Connection, exercise_id: int, question_id: int) 
 
 RESPONSE_SQL = """
 select r.exercise_id, r.provider_id, p.name as provider_name, r.status, r.revision,
-       r.created_at as submitted_at, r.body::text as body
+       (select max(s.created_at) from engagement_response s
+         where s.exercise_id = r.exercise_id and s.provider_id = r.provider_id
+           and s.revision <= r.revision and s.status = 'submitted') as submitted_at,
+       case when r.status = 'withdrawn' then r.created_at end as withdrawn_at,
+       r.body::text as body
        {snapshot}
 from engagement_response r join provider p on p.id = r.provider_id
 """

@@ -437,7 +437,7 @@ async def response_problems(
     """Everything a response says checked against the exercise, the provider's own services, the directory and the
     exercise's `questions`."""
     tree = ctx.taxonomy.matching_areas
-    area_codes = ctx.taxonomy.codes("areas")
+    area_codes, pathways = ctx.taxonomy.codes("areas"), ctx.taxonomy.codes("pathways")
     needs = {n.id: n for n in exercise.needs}
     services = {s.id: s for s in await providers.list_services(ctx, conn, caller, provider_id)}
     found: list[FieldProblem] = []
@@ -454,12 +454,26 @@ async def response_problems(
             found.append(
                 FieldProblem(field=f"{p}.service_ids", problem="name at least one of your services to deliver with")
             )
+        fitting = [k for k, s in services.items() if s.status == "active" and s.pathway == need.pathway]
+        named = []
         for j, sid in enumerate(r.service_ids):
             s = services.get(sid)
             if s is None:
                 found.append(_unknown_id(f"{p}.service_ids[{j}]", "not one of your services", services))
             elif s.status != "active":
                 found.append(FieldProblem(field=f"{p}.service_ids[{j}]", problem="this service is not active"))
+            elif s.pathway != need.pathway:
+                found.append(
+                    _unknown_id(
+                        f"{p}.service_ids[{j}]",
+                        f"this service is in the {pathways.get(s.pathway, s.pathway)} pathway, and the need is for "
+                        f"{pathways.get(need.pathway, need.pathway)}: name your active services in that pathway "
+                        "(add one to your profile first if you have none)",
+                        fitting,
+                    )
+                )
+            else:
+                named.append(s)
         if len(set(r.service_ids)) != len(r.service_ids):
             found.append(FieldProblem(field=f"{p}.service_ids", problem="a service appears twice"))
         areas_seen: set[str] = set()
@@ -471,6 +485,15 @@ async def response_problems(
                 found.append(FieldProblem(field=f, problem="not within the need's areas", allowed=list(need.areas)))
             elif c.area in areas_seen:
                 found.append(FieldProblem(field=f, problem="this area appears twice"))
+            elif named and not _overlaps(ctx.taxonomy, [a for s in named for a in s.areas], [c.area]):
+                found.append(
+                    FieldProblem(
+                        field=f,
+                        problem="none of the services named for this need covers any of this area: capacity is "
+                        "stated where those services deliver",
+                        allowed=sorted({a for s in named for a in s.areas}),
+                    )
+                )
             areas_seen.add(c.area)
         partners_seen: set[int | str] = set()
         for j, partner in enumerate(r.partners):
