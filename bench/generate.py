@@ -17,7 +17,7 @@ find.
 
 Each chunk of CHUNK providers has its own random stream (seeded from the seed and the chunk number),
 so any slice can be generated on its own (generate_range) and in parallel, with identical output.
-Every profile passes `profile_problems(profile, taxonomy, year=2026)` and msgspec's own validation
+Every profile passes `profile_problems(profile, taxonomy, today=dt.date(2026, 12, 31))` and msgspec's own validation
 (tests/test_bench_smoke.py checks a sample).
 """
 

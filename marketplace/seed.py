@@ -104,7 +104,7 @@ def load_providers(seed_dir: Path, taxonomy: Taxonomy, *, today: dt.date) -> lis
     providers = [normalised(p) for p in load_file(path, list[SeedProvider])]
     seen: dict[str, int] = {}
     for i, p in enumerate(providers):
-        problems = profile_problems(p, taxonomy, year=today.year) + seed_verification_problems(p)
+        problems = profile_problems(p, taxonomy, today=today) + seed_verification_problems(p)
         if problems:
             first = problems[0]
             raise SeedError(f"{path.name}: record {i} ({p.name!r}): {first.field}: {first.problem}")

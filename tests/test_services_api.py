@@ -427,3 +427,55 @@ async def test_a_profiles_and_its_services_times_are_the_apps_clocks(fresh_db, k
         )
         assert r.status_code == 200 and r.json()["updated_at"] == "2027-03-04T09:00:00Z", r.text
         assert (await client.get(path, headers=own)).json()["updated_at"] == "2027-03-04T09:00:00Z"
+
+
+async def test_places_and_accounts_dated_after_today_are_refused(fresh_db, keys):
+    """Places counted and accounts closed cannot be dated after today (the app's clock, in England): a 422 naming the
+    field and today, on a service, a change to a service, a profile and a registration; today itself is fine."""
+    from conftest import app_settings
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+    from marketplace.clock import FixedClock
+
+    clock = FixedClock(dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC))
+    tomorrow = {"places_available": 2, "places_as_of": "2027-03-02"}
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        r = await client.post(
+            "/registrations",
+            json={"name": "Early Bird CIC", "legal_form": "cic", "finances": {"accounts_year_end": "2027-03-31"}},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [
+            {"field": "finances.accounts_year_end", "problem": "must not be after today (2027-03-01)"}
+        ]
+        r = await client.post("/registrations", json={"name": "Early Bird CIC", "legal_form": "cic"})
+        assert r.status_code == 201, r.text
+        own = {"Authorization": f"Bearer {r.json()['api_key']['key']}"}
+        path = f"/providers/{r.json()['provider']['id']}"
+        r = await client.patch(
+            path, json={"finances": {"accounts_year_end": "2027-03-31"}}, headers={**own, "If-Match": '"v1"'}
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "finances.accounts_year_end", r.text
+        r = await client.post(f"{path}/services", json={**TENANCY, "capacity": tomorrow}, headers=own)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [
+            {"field": "capacity.places_as_of", "problem": "must not be after today (2027-03-01)"}
+        ]
+        r = await client.post(
+            f"{path}/services", json={**TENANCY, "capacity": {**tomorrow, "places_as_of": "2027-03-01"}}, headers=own
+        )
+        assert r.status_code == 201, r.text
+        service = r.json()
+        r = await client.patch(
+            f"{path}/services/{service['id']}",
+            json={"capacity": tomorrow},
+            headers={**own, "If-Match": r.headers["etag"]},
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "capacity.places_as_of", r.text
+        r = await client.get(f"{path}/services/{service['id']}", headers=own)
+        assert r.json()["capacity"]["places_as_of"] == "2027-03-01"
+        r = await client.patch(
+            path, json={"finances": {"accounts_year_end": "2026-03-31"}}, headers={**own, "If-Match": '"v2"'}
+        )
+        assert r.status_code == 200, r.text

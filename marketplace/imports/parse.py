@@ -15,6 +15,7 @@ Every problem is reported where it is: the file, the row (the header is row 1) a
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
@@ -91,15 +92,15 @@ def detect(data: bytes) -> ImportFormat:
     raise FileProblem("a zip that is neither an HSDS data package (datapackage.json) nor an xlsx workbook")
 
 
-def read(data: bytes, tax: Taxonomy, *, year: int) -> tuple[ImportFormat, list[Incoming]]:
+def read(data: bytes, tax: Taxonomy, *, today: dt.date) -> tuple[ImportFormat, list[Incoming]]:
     fmt = detect(data)
     try:
         if fmt == "hsds":
-            return fmt, _package(data, tax, year)
+            return fmt, _package(data, tax, today)
         rows = read_xlsx(data, max_rows=MAX_ROWS) if fmt == "xlsx" else read_csv(data)
     except SheetError as e:
         raise FileProblem(str(e)) from None
-    return fmt, _flat(rows, tax, year)
+    return fmt, _flat(rows, tax, today)
 
 
 # --- where a field's problem is shown ------------------------------------------------------------------------
@@ -347,7 +348,7 @@ def _read_alone(value: Any, typ: Any) -> Any:
         return None
 
 
-def _identity_of_what_was_read(raw: Mapping[str, Any], tax: Taxonomy, year: int) -> list[FieldProblem]:
+def _identity_of_what_was_read(raw: Mapping[str, Any], tax: Taxonomy, today: dt.date) -> list[FieldProblem]:
     """The organisation's identity rules (`identity_problems`) of the parts of it that can be read, when the whole
     cannot: an identifier not in its scheme's form (`GB-CHC-12`) or a founding year to come was told only once the
     row's other cells were put right. A part that cannot be read was told already; a legal form that is no code is
@@ -357,7 +358,7 @@ def _identity_of_what_was_read(raw: Mapping[str, Any], tax: Taxonomy, year: int)
     founded_type = next(f.type for f in msgspec.structs.fields(ProviderProfile) if f.name == "founded_year")
     founded = _read_alone(raw.get("founded_year"), founded_type)
     legal_form = tax.legal_form(str(raw.get("legal_form", "")))
-    found = identity_problems(identifiers, legal_form, founded, year=year)
+    found = identity_problems(identifiers, legal_form, founded, year=today.year)
     return [p for p in found if p.field in readable or not p.field.startswith("identifiers")]
 
 
@@ -367,7 +368,7 @@ def _rules(
     raw: Mapping[str, Any],
     services: list[ServiceIn],
     tax: Taxonomy,
-    year: int,
+    today: dt.date,
     provider_at: Callable[[str], tuple[int, str | None, str]],
     service_at: Callable[[int, str], tuple[int, str | None, str]],
 ) -> None:
@@ -391,12 +392,12 @@ def _rules(
     if org is not None:
         profile = msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider)
         profile = msgspec.structs.replace(profile, services=services)
-        found = profile_problems(profile, tax, year=year)
+        found = profile_problems(profile, tax, today=today)
     else:
-        found = _identity_of_what_was_read(raw, tax, year) + [
+        found = _identity_of_what_was_read(raw, tax, today) + [
             p
             for i, s in enumerate(services)
-            for p in service_problems(s, tax, founded_year=None, year=year, prefix=f"services[{i}].")
+            for p in service_problems(s, tax, founded_year=None, today=today, prefix=f"services[{i}].")
         ]
     for p in found:
         m = re.match(r"services\[(\d+)\]\.?(.*)$", p.field)
@@ -468,7 +469,7 @@ def _places(columns: list[int]) -> str:
 REQUIRED = ("provider_name", "legal_form")
 
 
-def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
+def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming]:
     if not rows:
         raise FileProblem("the file is empty")
     if len(rows) > MAX_ROWS + 1:
@@ -498,7 +499,7 @@ def _flat(rows: list[list[str]], tax: Taxonomy, year: int) -> list[Incoming]:
         record = {h: (cells[i].strip() if i < len(cells) else "") for i, h in enumerate(header) if h}
         key = f"id:{record['provider_id']}" if record.get("provider_id") else f"name:{record['provider_name'].lower()}"
         groups.setdefault(key, []).append((n, record))
-    return [_flat_one(group, tax, year) for group in groups.values()]
+    return [_flat_one(group, tax, today) for group in groups.values()]
 
 
 ORGANISATION_COLUMNS = tuple(dict.fromkeys(FLAT_PROVIDER.values()))
@@ -538,7 +539,7 @@ def _disagreements(group: list[tuple[int, dict[str, str]]]) -> list[ImportProble
     return problems
 
 
-def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int) -> Incoming:
+def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.date) -> Incoming:
     first_row, r = group[0]
     incoming = Incoming(row=first_row, name=r["provider_name"], rows=[n for n, _ in group])
     incoming.problems += _disagreements(group)
@@ -606,7 +607,7 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, year: int)
     def service_at(i: int, path: str) -> tuple[int, str | None, str]:
         return service_rows[i], None, _lookup(FLAT_SERVICE, path, "service_name")
 
-    _rules(incoming, org, raw, services, tax, year, provider_at, service_at)
+    _rules(incoming, org, raw, services, tax, today, provider_at, service_at)
     incoming.problems = _bounded(incoming.problems)
     return incoming
 
@@ -679,7 +680,7 @@ def _one_cost(first: int, others: list[tuple[int, dict[str, str]]]) -> list[Impo
     return [ImportProblem(row=n, column="service_id", problem=problem, file="cost_options.csv") for n, _ in others]
 
 
-def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
+def _package(data: bytes, tax: Taxonomy, today: dt.date) -> list[Incoming]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = set(z.namelist())
@@ -812,7 +813,7 @@ def _package(data: bytes, tax: Taxonomy, year: int) -> list[Incoming]:
             file, column = _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
             return placed[i], file, column
 
-        _rules(incoming, org, raw, built, tax, year, provider_at, service_at)
+        _rules(incoming, org, raw, built, tax, today, provider_at, service_at)
         incoming.problems = _bounded(incoming.problems)
         out.append(incoming)
     return out

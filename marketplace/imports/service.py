@@ -179,7 +179,7 @@ async def dry_run(
         raise Unprocessable.field("file", f"larger than {MAX_UPLOAD // 2**20} MB: split it")
     progress(f"reading {filename or 'the file'} ({len(data):,} bytes)")
     try:
-        fmt, incoming = await asyncio.to_thread(read, data, ctx.taxonomy, year=ctx.clock.now().year)
+        fmt, incoming = await asyncio.to_thread(read, data, ctx.taxonomy, today=ctx.clock.today())
     except FileProblem as e:
         raise _file_problem(e) from None
     if not incoming:

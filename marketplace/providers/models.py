@@ -12,7 +12,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from marketplace.accounts.models import NewApiKey
 from marketplace.errors import FieldProblem
-from marketplace.taxonomy.checks import check_code, check_dates
+from marketplace.taxonomy.checks import check_code, not_after
 from marketplace.taxonomy.models import DesiredOutcomeCode, LegalForm, Taxonomy
 from marketplace.types import (
     NAME,
@@ -616,10 +616,11 @@ def service_as_held(after: S, before: S) -> S:
 
 
 def profile_problems(
-    profile: ProviderProfile, taxonomy: Taxonomy, *, year: int, prefix: str = ""
+    profile: ProviderProfile, taxonomy: Taxonomy, *, today: dt.date, prefix: str = ""
 ) -> list[FieldProblem]:
-    """Checks that need the taxonomies: every code known, identifiers fit their scheme and legal form; and a
-    new provider's services (`services[2].areas[0]`)."""
+    """Checks that need the taxonomies or the date: every code known, identifiers fit their scheme and legal form, no
+    accounts dated after `today`; and a new provider's services (`services[2].areas[0]`)."""
+    year = today.year
     areas = taxonomy.codes("areas")
     legal_form = taxonomy.legal_form(profile.legal_form)
     found: list[FieldProblem | None] = [
@@ -633,11 +634,11 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
-    problems += check_dates(**{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
+    problems += not_after(today, **{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
     if isinstance(profile, NewProvider):
         for i, service in enumerate(profile.services):
             problems += service_problems(
-                service, taxonomy, founded_year=profile.founded_year, year=year, prefix=f"{prefix}services[{i}]."
+                service, taxonomy, founded_year=profile.founded_year, today=today, prefix=f"{prefix}services[{i}]."
             )
     return problems
 
@@ -695,10 +696,12 @@ def _longer_than_founded(years_delivering: int, founded_year: int | None, year: 
 
 
 def service_problems(
-    service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, year: int, prefix: str = ""
+    service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, today: dt.date, prefix: str = ""
 ) -> list[FieldProblem]:
     """What a service says that the rules do not allow: unknown codes (with the allowed ones and a suggestion),
-    an age range upside down, places without the date they were counted, more years than the organisation has."""
+    an age range upside down, places without the date they were counted or counted after `today`, more years than
+    the organisation has."""
+    year = today.year
     found: list[FieldProblem | None] = [
         check_code(f"{prefix}pathway", service.pathway, taxonomy.codes("pathways"), "pathway")
     ]
@@ -734,7 +737,7 @@ def service_problems(
             FieldProblem(field=f"{prefix}years_delivering", problem="more years than the organisation has existed")
         )
     found += too_precise(service, prefix)
-    return [p for p in found if p is not None] + check_dates(**{f"{prefix}capacity.places_as_of": c.places_as_of})
+    return [p for p in found if p is not None] + not_after(today, **{f"{prefix}capacity.places_as_of": c.places_as_of})
 
 
 # --- changing a profile ---------------------------------------------------------------------------

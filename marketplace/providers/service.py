@@ -180,10 +180,10 @@ async def change(
         current = await _current(ctx, conn, provider_id)
         before = profile_of(current)
         after = normalised(edit(before))
-        year = ctx.clock.now().year
-        problems = profile_problems(after, ctx.taxonomy, year=year)
+        today = ctx.clock.today()
+        problems = profile_problems(after, ctx.taxonomy, today=today)
         if after.founded_year != before.founded_year:  # its services' years must still fit
-            problems += founding_problems(current.services, after.founded_year, year)
+            problems += founding_problems(current.services, after.founded_year, today.year)
         if problems:
             raise Unprocessable.from_problems(problems)
         after = as_held(in_stored_order(after, ctx.taxonomy), before)  # a set in another order is the set held
@@ -279,7 +279,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     provider key bound to it, returned once. At most `registration_limit` per client per window."""
     now = ctx.clock.now()
     profile = normalised(profile)
-    problems = profile_problems(profile, ctx.taxonomy, year=now.year)
+    problems = profile_problems(profile, ctx.taxonomy, today=ctx.clock.today())
     if problems:
         raise Unprocessable.from_problems(problems)
     profile = in_stored_order(profile, ctx.taxonomy)  # what its first history entry records is what is stored
@@ -305,7 +305,7 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
     than by it (an import), inside the caller's transaction, with its history and audit rows; its id. Every rule is
     checked (422); an org-id registered to another provider is a conflict (409)."""
     profile = normalised(profile)
-    problems = profile_problems(profile, ctx.taxonomy, year=ctx.clock.now().year)
+    problems = profile_problems(profile, ctx.taxonomy, today=ctx.clock.today())
     if problems:
         raise Unprocessable.from_problems(problems)
     profile = in_stored_order(profile, ctx.taxonomy)
@@ -377,7 +377,7 @@ async def _service(conn: Connection, provider_id: int, service_id: int) -> Servi
 
 
 def _check_service(ctx: Context, service: ServiceIn, founded_year: int | None) -> None:
-    problems = service_problems(service, ctx.taxonomy, founded_year=founded_year, year=ctx.clock.now().year)
+    problems = service_problems(service, ctx.taxonomy, founded_year=founded_year, today=ctx.clock.today())
     if problems:
         raise Unprocessable.from_problems(problems)
 

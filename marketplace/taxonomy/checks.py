@@ -35,6 +35,16 @@ EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(2199, 12, 31)
 
 
+def not_after(today: dt.date, **dates: dt.date | None) -> list[FieldProblem]:
+    """check_dates, and a problem for each date (by field name) after `today`: something counted or closed, which
+    cannot have happened yet."""
+    return check_dates(**dates) + [
+        FieldProblem(field=field, problem=f"must not be after today ({today.isoformat()})")
+        for field, value in dates.items()
+        if value is not None and today < value <= LATEST_DATE
+    ]
+
+
 def check_dates(**dates: dt.date | None) -> list[FieldProblem]:
     """A problem for each date (by field name) outside EARLIEST_DATE..LATEST_DATE."""
     return [
