@@ -8,6 +8,7 @@ or by name: an area's name gets its code)."""
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Iterable, Mapping
@@ -347,6 +348,13 @@ def _first_infinite(value: Any, path: str) -> str | None:
 _LARGEST_FLOAT = Decimal(sys.float_info.max)
 
 
+def _not_a_number(value: object) -> bool:
+    """A float NaN, or the text a query string spells one with (`nan`, `NaN`, `-nan`)."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    return isinstance(value, str) and value.strip().lower().lstrip("+-") == "nan"
+
+
 def _form_words(names: str) -> str:
     """`int | null` in a form -> "enter a whole number, for example 25" (null is an empty box)."""
     words = [FORM_WORDS[p] for p in (p.strip() for p in names.split("|")) if p in FORM_WORDS]
@@ -378,6 +386,8 @@ def plain_words(
         bound = f"at least {least}" if least is not None else f"at most {most}"
         return (f"must be {bound} characters long" if text else f"must have {bound} items"), None
     if m := _BOUND.match(said):
+        if _not_a_number(value):  # NaN fails every bound: the bound it is told first would mislead
+            return "must be a number; NaN (not a number) is not one", None
         n, op = m.group("n").removesuffix(".0"), m.group("op")
         words = {">=": f"{n} or more", ">": f"more than {n}", "<=": f"{n} or less", "<": f"less than {n}"}[op]
         return f"must be {words}", None

@@ -338,6 +338,9 @@ async def test_query_parameters_in_words_with_their_allowed_values(read_client: 
     assert sort["problem"].startswith("'nmae' is not one of the values allowed: ")
     cost = (await read_client.get("/providers", params={"max_cost": "-5"})).json()["errors"][0]
     assert cost == {"field": "max_cost", "problem": "must be 0 or more"}
+    for nan in ("NaN", "nan", "-nan"):  # fails every bound; told it is no number, not the first bound it missed
+        told = (await read_client.get("/providers", params={"max_cost": nan})).json()["errors"]
+        assert told == [{"field": "max_cost", "problem": "must be a number; NaN (not a number) is not one"}], nan
     digits = (await read_client.get("/providers", params={"min_capacity": "-1"})).json()["errors"][0]
     assert digits["problem"] == "must be a whole number of 0 or more, e.g. 40; not '-1'"
     huge = (await read_client.get("/providers", params={"min_capacity": "9" * 20})).json()["errors"][0]
