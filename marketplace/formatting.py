@@ -44,6 +44,14 @@ def whole(n: float | int) -> str:
     return f"{round(n):,}"
 
 
+def figure(x: float | int) -> str:
+    """A number as a person writes it, no more precise than it is: ``12.0`` -> "12", ``1500`` -> "1,500",
+    ``2.5`` -> "2.5", ``1e308`` -> "1e+308"."""
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{x:,.0f}"
+    return f"{x:,.12g}" if abs(x) < 1e15 else f"{x:.6g}"
+
+
 def score(x: float, digits: int = 3) -> str:
     """A 0..1 score to 3 decimals: ``0.91234`` -> "0.912"."""
     return f"{x:.{digits}f}"

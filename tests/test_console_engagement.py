@@ -319,3 +319,18 @@ async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["needs"][0]["service_ids"] == [
         s1
     ]
+
+
+async def test_a_number_question_s_bounds_are_said_on_the_notice_and_the_form(world: World) -> None:
+    w, c = world, world.client
+    staff = {"kind": "number", "text": "How many paid staff?", "minimum": 0, "maximum": 50, "whole_number": True}
+    (p1, _), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, _ = await make_exercise(w, questions=[staff, QUESTIONS[2]])
+    w.clock.at = DURING
+    _, key = await w.keys.make("provider", p1)
+    await sign_in(c, key)
+    notice = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert "How many paid staff? <span class=\"body-s\">(number: a whole number from 0 to 50)" in notice.text
+    assert f"{QUESTIONS[2]['text']} <span class=\"body-s\">(number)" in notice.text  # no bounds: nothing more
+    form = await c.get(f"/console/exercises/{exercise_id}/respond")
+    assert "A whole number from 0 to 50." in form.text and 'inputmode="numeric"' in form.text

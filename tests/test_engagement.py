@@ -873,6 +873,10 @@ def test_deadlines_are_the_end_of_the_closing_day_in_london_summer_or_winter():
         ({"kind": "single_choice", "text": "Pick", "choices": ["a", " a"]}, "choices"),  # one choice, given twice
         ({"kind": "yes_no", "text": "Yes?", "word_limit": 5}, "word_limit"),
         ({"kind": "number", "text": "How many?", "choices": ["1", "2"]}, "choices"),
+        ({"kind": "text", "text": "Say", "minimum": 0}, "minimum"),  # a number question's settings only
+        ({"kind": "yes_no", "text": "Yes?", "whole_number": True}, "whole_number"),
+        ({"kind": "number", "text": "How many?", "minimum": 10, "maximum": 5}, "maximum"),
+        ({"kind": "number", "text": "How many?", "minimum": 0.2, "maximum": 0.8, "whole_number": True}, "maximum"),
     ],
 )
 async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, question, field):
@@ -881,6 +885,33 @@ async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, quest
     r = await w.client.post(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner, json=question)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == field
     assert (await w.client.get(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner)).json() == []
+
+
+async def test_a_number_question_takes_answers_within_its_bounds_and_whole_when_it_says_so(world):
+    """A question "How many paid staff?" set as a whole number from 0 to 50: 2.5, -1 and 51 are refused saying
+    what it takes; 12.0 is taken. The settings are shown with the question."""
+    w = world
+    c = w.client
+    staff = {"kind": "number", "text": "How many paid staff?", "minimum": 0, "maximum": 50, "whole_number": True}
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, questions=[staff])
+    w.clock.at = DURING
+    (q,) = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    assert (q["minimum"], q["maximum"], q["whole_number"]) == (0, 50, True)
+    a = await w.keys.headers("provider", p1)
+    path = f"/exercises/{exercise_id}/responses"
+    need = {"need_id": need_id, "intent": "lead", "service_ids": [s1]}
+    for value, got in ((2.5, "2.5"), (-1, "-1"), (51, "51"), ("12", None)):
+        r = await c.post(path, headers=a, json={"needs": [need], "answers": [{"question_id": q["id"], "value": value}]})
+        assert r.status_code == 422, r.text
+        wanted = "a whole number from 0 to 50"
+        assert r.json()["errors"] == [
+            {"field": "answers[0].value", "problem": f"must be {wanted}; got {got}" if got else f"expected {wanted}"}
+        ]
+    assert (await c.get(path, headers=w.commissioner)).json()["total"] == 0
+    r = await c.post(path, headers=a, json={"needs": [need], "answers": [{"question_id": q["id"], "value": 12.0}]})
+    assert r.status_code == 201, r.text
+    assert r.json()["answers"] == [{"question_id": q["id"], "value": 12.0}]
 
 
 async def test_choices_are_kept_trimmed_and_an_answer_matches_its_choice_trimmed(world):
@@ -1038,8 +1069,8 @@ async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused
         (0, "x" * 20_001, "20,000 characters or fewer"),
         (0, "a\u0007b", "without control or text-direction characters"),
         (0, "a\u0000b", "without control or text-direction characters"),
-        (2, 1e308, "between -1,000,000,000,000 and 1,000,000,000,000"),
-        (2, -1e13, "between"),
+        (2, 1e308, "a number from -1,000,000,000,000 to 1,000,000,000,000"),
+        (2, -1e13, "from -1,000,000,000,000 to"),
     ]:
         body = response(need_id, s1, qs)
         body["answers"][index]["value"] = value

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from marketplace.formatting import figure
 from marketplace.types import PROSE, TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
 
 BudgetVisibility = Literal["shown", "range", "hidden"]
@@ -43,6 +44,10 @@ class PublishIn(Strict):
     more 20%, to the nearest £5,000), or nothing."""
 
 
+QuestionNumber = Annotated[float, Meta(ge=-1e12, le=1e12)]
+"""A number question's bound (as far as an answer may go either way: engagement.service.ANSWER_MAX_NUMBER)."""
+
+
 class QuestionIn(Strict):
     """A question the exercise asks every responding provider."""
 
@@ -53,6 +58,12 @@ class QuestionIn(Strict):
     """For `text` questions: the most words an answer may have (default 500)."""
     choices: Annotated[list[Choice], Meta(max_length=30)] = []
     """For `single_choice` and `multiple_choice` questions: the values an answer may take (at least two)."""
+    minimum: QuestionNumber | None = None
+    """For `number` questions: the least an answer may be (none: -1e12)."""
+    maximum: QuestionNumber | None = None
+    """For `number` questions: the most an answer may be (none: 1e12); not below `minimum`."""
+    whole_number: bool = False
+    """For `number` questions: answers must be whole numbers (staff, places, years)."""
 
 
 class Question(msgspec.Struct):
@@ -64,6 +75,22 @@ class Question(msgspec.Struct):
     required: bool
     word_limit: int | None
     choices: list[str]
+    minimum: float | None
+    maximum: float | None
+    whole_number: bool
+
+    @property
+    def number_rule(self) -> str:
+        """What a number question takes, in words ("a whole number from 0 to 50"), for messages, the notice and
+        the form."""
+        kind = "a whole number" if self.whole_number else "a number"
+        if self.minimum is not None and self.maximum is not None:
+            return f"{kind} from {figure(self.minimum)} to {figure(self.maximum)}"
+        if self.minimum is not None:
+            return f"{kind} of {figure(self.minimum)} or more"
+        if self.maximum is not None:
+            return f"{kind} of {figure(self.maximum)} or less"
+        return kind
 
 
 DEFAULT_WORD_LIMIT = 500

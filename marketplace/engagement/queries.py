@@ -63,7 +63,10 @@ async def published_exercise_ids(conn: Connection) -> list[tuple[int, dt.datetim
 # --- questions --------------------------------------------------------------------------------------
 
 
-QUESTION_COLUMNS = "id, exercise_id, position, kind, text, required, word_limit, choices::text as choices"
+QUESTION_COLUMNS = (
+    "id, exercise_id, position, kind, text, required, word_limit, choices::text as choices, minimum, maximum, "
+    "whole_number"
+)
 """A question's columns, named as Question's fields (its choices as JSON text)."""
 
 
@@ -80,9 +83,10 @@ async def fetch_questions(conn: Connection, exercise_id: int) -> list[Question]:
 
 async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, word_limit: int | None) -> Question:
     row = await conn.fetchrow(
-        f"""insert into engagement_question (exercise_id, position, kind, text, required, word_limit, choices)
+        f"""insert into engagement_question (exercise_id, position, kind, text, required, word_limit, choices,
+                                             minimum, maximum, whole_number)
             values ($1, (select coalesce(max(position), 0) + 1 from engagement_question where exercise_id = $1),
-                    $2, $3, $4, $5, $6::text::jsonb)
+                    $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9)
             returning {QUESTION_COLUMNS}""",
         exercise_id,
         q.kind,
@@ -90,6 +94,9 @@ async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, wor
         q.required,
         word_limit,
         _json(q.choices),
+        q.minimum,
+        q.maximum,
+        q.whole_number,
     )
     assert row is not None
     return _question(row)

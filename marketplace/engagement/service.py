@@ -12,6 +12,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import json
+import math
 import re
 import statistics
 from collections import Counter
@@ -69,6 +70,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
+from marketplace.formatting import figure, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -266,6 +268,26 @@ def question_problems(q: QuestionIn, prefix: str = "") -> list[FieldProblem]:
         found.append(
             FieldProblem(field=f"{prefix}word_limit", problem=f"only text questions have a word limit, not {q.kind}")
         )
+    if q.kind != "number":
+        found += [
+            FieldProblem(field=f"{prefix}{name}", problem=f"only number questions have this setting, not {q.kind}")
+            for name, given in (("minimum", q.minimum), ("maximum", q.maximum), ("whole_number", q.whole_number))
+            if given is not None and given is not False  # a minimum of 0 is given
+        ]
+    elif q.minimum is not None and q.maximum is not None and q.minimum > q.maximum:
+        found.append(FieldProblem(field=f"{prefix}maximum", problem=f"below the minimum ({figure(q.minimum)})"))
+    elif (
+        q.whole_number
+        and q.minimum is not None
+        and q.maximum is not None
+        and math.floor(q.maximum) < math.ceil(q.minimum)
+    ):
+        found.append(
+            FieldProblem(
+                field=f"{prefix}maximum",
+                problem=f"no whole number lies between {figure(q.minimum)} and {figure(q.maximum)}",
+            )
+        )
     return found
 
 
@@ -395,14 +417,15 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
             if not isinstance(v, bool):
                 found.append(FieldProblem(field=f, problem="expected true or false"))
         elif q.kind == "number":
+            least = -ANSWER_MAX_NUMBER if q.minimum is None else q.minimum
+            most = ANSWER_MAX_NUMBER if q.maximum is None else q.maximum
             if isinstance(v, bool) or not isinstance(v, float | int):
-                found.append(FieldProblem(field=f, problem="expected a number"))
-            elif not -ANSWER_MAX_NUMBER <= v <= ANSWER_MAX_NUMBER:
-                found.append(
-                    FieldProblem(
-                        field=f, problem=f"must be between -{ANSWER_MAX_NUMBER:,.0f} and {ANSWER_MAX_NUMBER:,.0f}"
-                    )
-                )
+                found.append(FieldProblem(field=f, problem=f"expected {q.number_rule}"))
+            elif not least <= v <= most:  # told the bounds that hold, the question's or the answers' own
+                bounded = msgspec.structs.replace(q, minimum=least, maximum=most)
+                found.append(FieldProblem(field=f, problem=f"must be {bounded.number_rule}; got {figure(v)}"))
+            elif q.whole_number and not float(v).is_integer():
+                found.append(FieldProblem(field=f, problem=f"must be {q.number_rule}; got {figure(v)}"))
         elif q.kind == "single_choice":
             if not isinstance(v, str) or choice_of(q, v) is None:
                 found.append(FieldProblem(field=f, problem="not one of the choices", allowed=q.choices))
@@ -418,7 +441,7 @@ def answer_problems(questions: list[Question], answers: list[Answer]) -> list[Fi
             elif q.required and not v:
                 found.append(FieldProblem(field=f, problem="this question needs at least one choice"))
     found += [
-        FieldProblem(field="answers", problem=f"question {q.id} needs an answer: {q.text[:80]}")
+        FieldProblem(field="answers", problem=f"question {q.id} needs an answer: {shorten(q.text, 80)}")
         for q in questions
         if q.required and q.id not in ids
     ]
