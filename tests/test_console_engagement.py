@@ -330,7 +330,7 @@ async def test_a_number_question_s_bounds_are_said_on_the_notice_and_the_form(wo
     _, key = await w.keys.make("provider", p1)
     await sign_in(c, key)
     notice = await c.get(f"/console/exercises/{exercise_id}/notice")
-    assert "How many paid staff? <span class=\"body-s\">(number: a whole number from 0 to 50)" in notice.text
-    assert f"{QUESTIONS[2]['text']} <span class=\"body-s\">(number)" in notice.text  # no bounds: nothing more
+    assert 'How many paid staff? <span class="body-s">(number: a whole number from 0 to 50)' in notice.text
+    assert f'{QUESTIONS[2]["text"]} <span class="body-s">(number)' in notice.text  # no bounds: nothing more
     form = await c.get(f"/console/exercises/{exercise_id}/respond")
     assert "A whole number from 0 to 50." in form.text and 'inputmode="numeric"' in form.text
