@@ -3,6 +3,7 @@ and the two ways a partial change applies (`merge`, `project`)."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
@@ -214,9 +215,15 @@ class Actor(msgspec.Struct, frozen=True):
 S = TypeVar("S", bound=msgspec.Struct)
 
 
+_OUTER = re.compile(r"^[\s\u200b-\u200f\u2060\ufeff\u00ad]+|[\s\u200b-\u200f\u2060\ufeff\u00ad]+$")
+"""Spaces and invisible characters (zero-width spaces and joiners, direction marks, word joiners, byte-order marks,
+soft hyphens) at either end of a text."""
+
+
 def nfc(text: str) -> str:
-    """Unicode NFC, outer spaces removed: the form names are stored in, so one name is never stored two ways."""
-    return unicodedata.normalize("NFC", text).strip()
+    """Unicode NFC, outer spaces and invisible characters removed: the form names are stored in, so one name is never
+    stored two ways (a trailing zero-width space made a name that read as another's a different name)."""
+    return _OUTER.sub("", unicodedata.normalize("NFC", text))
 
 
 def decimal_places(x: float) -> int:

@@ -509,6 +509,48 @@ async def test_registration_gives_a_pending_profile_and_a_key(client, keys, fres
     assert again.status_code == 409
 
 
+async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys, fresh_db):
+    """A commissioner reading the directory must be able to tell organisations apart: registering as, or renaming
+    to, a name another provider holds is a 409 naming `name`, compared whatever the case, spacing or invisible
+    characters; nothing is stored. Invisible characters and spaces at a name's ends are not kept."""
+    conn = await db.connect(fresh_db)
+    try:
+        held = await conn.fetchval(
+            "select name from provider where status = 'published' and name like '% %' order by id limit 1"
+        )
+        providers_before = await conn.fetchval("select count(*) from provider")
+    finally:
+        await conn.close()
+    first, rest = held.split(" ", 1)
+    for alike in (held, held.upper(), f"  {first}   {rest}\u200b", f"\ufeff{first}\u00a0{rest}"):
+        r = await client.post("/registrations", json={"name": alike, "legal_form": "cic"})
+        assert r.status_code == 409, (alike, r.text)
+        assert r.json()["errors"][0]["field"] == "name" and held in r.json()["errors"][0]["problem"]
+    conn = await db.connect(fresh_db)
+    try:
+        assert await conn.fetchval("select count(*) from provider") == providers_before
+    finally:
+        await conn.close()
+    # a name of its own, sent with a zero-width space at its end, is kept without it
+    r = await client.post("/registrations", json={"name": "Wyre Forest Lanterns CIC\u200b", "legal_form": "cic"})
+    assert r.status_code == 201, r.text
+    mine = r.json()["provider"]
+    assert mine["name"] == "Wyre Forest Lanterns CIC"
+    own = {"Authorization": f"Bearer {r.json()['api_key']['key']}"}
+    path = f"/providers/{mine['id']}"
+    renamed = await client.patch(path, json={"name": held.lower()}, headers={**own, "If-Match": '"v1"'})
+    assert renamed.status_code == 409 and renamed.json()["errors"][0]["field"] == "name", renamed.text
+    assert (await client.get(path, headers=own)).json()["name"] == "Wyre Forest Lanterns CIC"
+    # its own name in other letters is still its own
+    recased = await client.patch(path, json={"name": "WYRE FOREST LANTERNS CIC"}, headers={**own, "If-Match": '"v1"'})
+    assert recased.status_code == 200, recased.text
+    # two registrations of one new name at once: one is made, the other told
+    both = await asyncio.gather(
+        *(client.post("/registrations", json={"name": "Twin Brook Trust", "legal_form": "cic"}) for _ in range(2))
+    )
+    assert sorted(r.status_code for r in both) == [201, 409]
+
+
 async def test_registration_is_rate_limited_per_client(databases, template_db):
     from litestar.testing import AsyncTestClient
 

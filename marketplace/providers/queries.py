@@ -465,6 +465,25 @@ async def identifiers_taken(conn: Connection, identifiers: Sequence[str], provid
     return [r["identifier"] for r in rows]
 
 
+async def lock_name(conn: Connection, name: str) -> None:
+    """Serialise, to the end of the caller's transaction, claims to names that fold to `name`'s key (two
+    registrations of one name at once: the second waits, then finds the first's)."""
+    await conn.execute(
+        "select pg_advisory_xact_lock(hashtextextended('provider_name:' || provider_name_key($1), 0))", name
+    )
+
+
+async def name_taken(conn: Connection, name: str, provider_id: int | None) -> str | None:
+    """The name of another provider, not archived, whose name folds to the same key as `name`; None if none."""
+    taken: str | None = await conn.fetchval(
+        "select name from provider where provider_name_key(name) = provider_name_key($1) "
+        "and id is distinct from $2 and status <> 'archived' order by id limit 1",
+        name,
+        provider_id,
+    )
+    return taken
+
+
 # --- history ------------------------------------------------------------------------------------
 
 

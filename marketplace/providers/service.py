@@ -36,6 +36,7 @@ from marketplace.providers.models import (
     MarketplaceAction,
     NewProvider,
     Provider,
+    ProviderProfile,
     Registration,
     SearchQuery,
     SearchResult,
@@ -203,12 +204,7 @@ async def change(
                 caller=actor.caller,
                 provider_id=provider_id,
             )
-        taken = await queries.identifiers_taken(conn, after.identifiers, provider_id)
-        if taken:
-            raise Conflict(
-                f"identifiers: {taken[0]} is already registered to another provider",
-                problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
-            )
+        await _check_unclaimed(conn, after, provider_id, name=after.name != before.name)
         version = await queries.update_provider_row(conn, provider_id, after, ctx.clock.now())
         parts = {
             queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD
@@ -285,9 +281,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     profile = in_stored_order(profile, ctx.taxonomy)  # what its first history entry records is what is stored
     async with conn.transaction():
         await accounts.admit_registration(conn, ctx.settings, client)
-        taken = await queries.identifiers_taken(conn, profile.identifiers, None)
-        if taken:
-            raise Conflict(f"identifiers: {taken[0]} is already registered to another provider")
+        await _check_unclaimed(conn, profile, None, name=True)
         provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=now, last_confirmed_at=now)
         key = await accounts.make_key(
             conn,
@@ -309,15 +303,33 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
     if problems:
         raise Unprocessable.from_problems(problems)
     profile = in_stored_order(profile, ctx.taxonomy)
-    taken = await queries.identifiers_taken(conn, profile.identifiers, None)
+    await _check_unclaimed(conn, profile, None, name=False)  # an import's admin has judged likely duplicates
+    provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=ctx.clock.now())
+    await _record_creation(conn, actor, provider_id, profile, note)
+    return provider_id
+
+
+async def _check_unclaimed(conn: Connection, profile: ProviderProfile, provider_id: int | None, *, name: bool) -> None:
+    """An identifier registered to another provider is a conflict (409 naming the field); with `name`, so is a name
+    another provider (not archived) holds, compared as `provider_name_key` folds names (case, spacing, invisible
+    characters, compatibility forms): a provider cannot register as, or rename itself to, a name the directory shows
+    for another organisation. Claims to one name are serialised to the end of the caller's transaction."""
+    taken = await queries.identifiers_taken(conn, profile.identifiers, provider_id)
     if taken:
         raise Conflict(
             f"identifiers: {taken[0]} is already registered to another provider",
             problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
         )
-    provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=ctx.clock.now())
-    await _record_creation(conn, actor, provider_id, profile, note)
-    return provider_id
+    if not name:
+        return
+    await queries.lock_name(conn, profile.name)
+    held = await queries.name_taken(conn, profile.name, provider_id)
+    if held is not None:
+        problem = (
+            f"another provider in the directory is called {held!r}: a name must tell organisations apart (add the "
+            "place or the legal form as registered); if it is your organisation, ask an admin"
+        )
+        raise Conflict(f"name: {problem}", problems=[FieldProblem(field="name", problem=problem)])
 
 
 async def _record_creation(conn: Connection, actor: Actor, provider_id: int, profile: NewProvider, detail: str) -> None:
