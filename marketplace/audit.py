@@ -20,6 +20,7 @@ from typing import Literal
 import msgspec
 
 from marketplace.db import Connection, Pool
+from marketplace.formatting import plural
 from marketplace.types import Actor, Page
 
 Outcome = Literal["write", "denied"]
@@ -173,7 +174,8 @@ async def record_denials(conn: Connection | Pool, tallies: list[tuple[dt.datetim
         assert tally.last is not None
         for status, n in sorted(tally.more.items()):
             detail = (
-                f"{n} more denied request(s) from {tally.last.client} in the minute from {minute:%Y-%m-%d %H:%M} UTC"
+                f"{plural(n, 'more denied request')} from {tally.last.client} in the minute from "
+                f"{minute:%Y-%m-%d %H:%M} UTC"
             )
             summary = msgspec.structs.replace(tally.last, request_id="", client_request_id=None, method="*", path="*")
             rows.append(_row(summary, status, "denied", None, detail, n))

@@ -34,6 +34,7 @@ from marketplace.errors import DomainError
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
+from marketplace.formatting import plural
 from marketplace.imports import service as imports
 from marketplace.imports.models import CommitRequest, ImportRun
 from marketplace.migrate import MigrationError, migrate, reset_schema
@@ -120,14 +121,14 @@ def _pools(ctx: Context, pool: db.Pool) -> MatchPools:
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     _, applied, _ = _prepare(settings, do_seed=False)
-    print(f"applied {applied} migration(s)")
+    print(f"applied {plural(applied, 'migration')}")
     return 0
 
 
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     _, applied, loaded = _prepare(settings, do_seed=True, reset=args.reset)
     print(
-        f"applied {applied} migration(s); taxonomies up to date; loaded {loaded} demo provider(s)"
+        f"applied {plural(applied, 'migration')}; taxonomies up to date; loaded {plural(loaded, 'demo provider')}"
         + ("" if loaded or args.reset else " (directory not empty: use --reset to reload)")
     )
     return 0
@@ -439,8 +440,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         claim_data_dir(settings.data_dir)
     dsn, applied, loaded = _prepare(settings, do_seed=True)
     print(
-        f"database ready: {applied} migration(s) applied, "
-        + (f"{loaded} demo provider(s) loaded" if loaded else "existing data kept"),
+        f"database ready: {plural(applied, 'migration')} applied, "
+        + (f"{plural(loaded, 'demo provider')} loaded" if loaded else "existing data kept"),
         flush=True,
     )
     if problem := asyncio.run(_role_problem(dsn)):

@@ -28,7 +28,7 @@ from .models import Candidate, OutcomeRecord, Service
 from .needs import CompiledNeed
 from .priorities import PriorityReader
 from .scoring import CAPACITY, PATHWAY_BASE, SELF_DECLARED_FACTOR, UNKNOWN_CAPACITY, UNKNOWN_FINANCE, CriterionColumn
-from .text import shorten
+from .text import counted, shorten
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .vocab import GENDERS, age_phrase, pathway_label, pathway_name
 
@@ -206,7 +206,7 @@ def _need_words(ctx: EvidenceContext) -> NeedWords:
         as_of=ctx.as_of.isoformat(),
         contract=(
             f"annual contract value {_money(need.annual_budget)} "
-            f"({_money(need.annual_budget * need.contract_years)} over {need.contract_years:g} year(s))"
+            f"({_money(need.annual_budget * need.contract_years)} over {_how_many(need.contract_years, 'year')})"
         ),
         volume=f"{need.annual_volume:,.0f}",
         offered=f" (earns the fixed {PATHWAY_BASE:g} share of this criterion){_s(1.0)}",
@@ -355,7 +355,7 @@ def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
     services = [s for s, _, _ in qualifying(ctx, c, i)]
     whom = ctx.words().whom
     out = [
-        f"offers {ctx.words().pathway_label} through {len(services)} service(s)"
+        f"offers {ctx.words().pathway_label} through {counted(len(services), 'service')}"
         + (f" serving the need's people ({whom})" if whom else "")
         + f": {_services_listing(services)}{ctx.words().offered}"
     ]
@@ -409,7 +409,8 @@ def _reach(ctx: EvidenceContext, nodes: tuple[int, ...]) -> str:
         tree, inside, leaves = ctx.cols.areas, ctx.words().inside, ctx.words().need_leaves
         mine = sorted({x for nd in nodes for x in tree.leaf_indices_under(nd) if x in inside})
         known = ctx.reach[nodes] = (
-            f"{len(mine)} of the need's {leaves} local area(s): {_listing([tree.label(tree.code(x)) for x in mine])}"
+            f"{len(mine)} of the need's {counted(leaves, 'local area')}: "
+            + _listing([tree.label(tree.code(x)) for x in mine])
             if mine
             else "none of the need's areas"
         )
@@ -557,7 +558,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         f"{code} ({(_services_listing(through) + '; ') if through else ''}{_strength(v)})" for code, through, v in held
     ]
     first = (
-        f"{len(accs)} quality accreditation(s), {n_verified} verified: {_listing(accs)}"
+        f"{_how_many(len(accs), 'quality accreditation')}, {n_verified} verified: {_listing(accs)}"
         + (f" (self-declared ones count {SELF_DECLARED_FACTOR:.0%})" if n_verified < len(accs) else "")
         if accs
         else "no quality accreditations"
@@ -568,10 +569,10 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
         s, r = (verified or records)[0]
         more = len(records) - 1
         second = (
-            f"outcomes evidence for {pathway}: {len(records)} record(s), {len(verified)} verified"
+            f"outcomes evidence for {pathway}: {counted(len(records), 'record')}, {len(verified)} verified"
             + ("" if verified else f" (self-declared records count {SELF_DECLARED_FACTOR:.0%})")
             + f"; {service_label(s)}: {_record(r)}"
-            + (f" and {more} more record(s)" if more else "")
+            + (f" and {counted(more, 'more record')}" if more else "")
         )
     else:
         second = f"no outcomes records for {pathway} in its services"
@@ -587,7 +588,7 @@ def quality(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j:
     years = ctx.raws(col)["years_in_pathway"][j]
     longest = [s for s in services if s.years_experience == years]
     third = (
-        f"{years:g} years' experience in {pathway}"
+        f"{_experience(years)} in {pathway}"
         + (f" ({_services_listing(longest[:1])})" if longest and years else "")
         + f" (3 years = half credit){_s(scores['years_in_pathway'][j])}"
     )
@@ -655,7 +656,7 @@ def added_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int
         (f"premises in the need's areas: {_listing(premises)}" if premises else "no premises in the need's areas")
         + _s(prem),
         (
-            f"{len(partners)} partner organisation(s): {_listing(partners)}"
+            f"{counted(len(partners), 'partner organisation')}: {_listing(partners)}"
             if partners
             else "no partner organisations listed"
         )
@@ -674,7 +675,7 @@ def social_value(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: in
     commitments = sorted(set(c.social_value or ()) | (set(c.accreditations or ()) & ctx.social_value_accreditations))
     out.append(
         (
-            f"{len(commitments)} social value commitment(s): {_listing(commitments)}"
+            f"{counted(len(commitments), 'social value commitment')}: {_listing(commitments)}"
             if commitments
             else "no social value commitments"
         )
@@ -704,7 +705,9 @@ def sustainability(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: 
     )
     sources = _distinct(c.funding_sources or ())
     second = (
-        f"{len(sources)} distinct funding source(s): {_listing(sources)}" if sources else "no funding sources listed"
+        f"{counted(len(sources), 'distinct funding source')}: {_listing(sources)}"
+        if sources
+        else "no funding sources listed"
     ) + _s(funding[j])
     third = (
         f"profile last confirmed {c.last_confirmed.isoformat()}, {raws['months_since_confirmed'][j]:.1f} months "
@@ -789,8 +792,9 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
         outcomes += f" (evidencing {len(found)} of the {len(met)} desired outcomes{strength})"
     years = ctx.raws(col)["years_in_pathway"][j]
     return (
-        f"It holds {len(held)} quality accreditation(s) ({n_verified} verified), {outcomes}, and has {years:g} "
-        "years' experience in it."
+        f"It holds {_how_many(len(held), 'quality accreditation')}"
+        + (f" ({n_verified} verified)" if held else "")
+        + f", {outcomes}, and has {_experience(years)} in it."
     )
 
 
@@ -809,7 +813,7 @@ def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     vols = float(ctx.cols.volunteers[i])
     return (
         f"It brings {'£' + format(funding, ',.0f') + ' a year of match funding' if funding > 0 else 'no match funding'}"
-        f", {vols:,.0f} volunteers and {int(ctx.cols.partner_count[i])} partner organisation(s)."
+        f", {vols:,.0f} volunteers and {counted(int(ctx.cols.partner_count[i]), 'partner organisation')}."
     )
 
 
@@ -818,7 +822,7 @@ def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidat
     commitments = int(raws["social_value_commitments"][j])
     local = bool(raws["local_presence"][j])
     return (
-        f"It makes {commitments} social value commitment(s) and "
+        f"It makes {counted(commitments, 'social value commitment')} and "
         f"{'has' if local else 'has no'} premises in the need's areas."
     )
 
@@ -833,3 +837,19 @@ def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candid
         else "its profile has never been confirmed"
     )
     return f"It {years} and {confirmed}."
+
+
+def _how_many(n: float, thing: str) -> str:
+    """`n` of `thing` as a sentence says it: "no quality accreditations", "1 quality accreditation", "2.5 years"."""
+    return f"no {thing}s" if n == 0 else f"{n:g} {thing}" if n == 1 else f"{n:g} {thing}s"
+
+
+def _experience(years: float) -> str:
+    """ "no experience", "1 year's experience", "2.5 years' experience"."""
+    return (
+        "no experience"
+        if years == 0
+        else f"{years:g} year's experience"
+        if years == 1
+        else f"{years:g} years' experience"
+    )

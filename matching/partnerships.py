@@ -35,6 +35,7 @@ from .areas import AreaTree
 from .errors import InvalidNeed
 from .models import Need
 from .results import Ranking
+from .text import counted
 from .version import ALGORITHM_VERSION
 
 PARTNERSHIP_METHOD: Final = "greedy weighted set cover, gain = sum over new cells of (1 + score)"
@@ -241,7 +242,7 @@ def _option(
             )
         else:
             reason = (
-                f"delivers {len(mine)} cell(s) the lead does not cover, "
+                f"delivers {counted(len(mine), 'cell')} the lead does not cover, "
                 f"mean score {mean:.2f}: {_describe_cells(mine, areas)}"
             )
         members.append(Member(org.pid, org.name, "lead" if k == 0 else "partner", tuple(mine), score_sum, mean, reason))
@@ -249,7 +250,8 @@ def _option(
     covered = len(assignment)
     explanation = [f"{m.role.capitalize()} {m.name}: {m.reason}" for m in members]
     explanation.append(
-        f"{len(members)} organisation(s) cover {covered} of {len(cells)} cells "
+        f"{counted(len(members), 'organisation')} {'covers' if len(members) == 1 else 'cover'} {covered} of "
+        f"{len(cells)} cells "
         f"({len(cells) - covered} not coverable by any shortlisted provider); total score {total:.2f}"
     )
     return PartnershipOption(

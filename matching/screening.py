@@ -517,7 +517,8 @@ def _reasons(
         )
     if b & _BIT_ACCREDITATION:
         codes = tuple(code for j, code in enumerate(cn.required) if miss >> j & 1)
-        out.append(ExclusionReason(EXCL_ACCREDITATION, "lacks required accreditation(s): " + ", ".join(codes), codes))
+        lacks = "lacks the required accreditation: " if len(codes) == 1 else "lacks the required accreditations: "
+        out.append(ExclusionReason(EXCL_ACCREDITATION, lacks + ", ".join(codes), codes))
     if b & _BIT_EXPERIENCE:
         out.append(
             ExclusionReason(

@@ -117,3 +117,8 @@ def snippets(text: str) -> list[str]:
 def shorten(text: str, limit: int = 90) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def counted(n: float, thing: str) -> str:
+    """`n` of `thing` in words: "1 record", "3 records", "0 services" (a plural in s, as the explanations' nouns)."""
+    return f"{n:g} {thing}" if n == 1 else f"{n:g} {thing}s"

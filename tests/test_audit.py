@@ -64,7 +64,7 @@ async def test_denied_requests_are_one_row_then_a_count_per_client_and_minute(fr
         (401, 1, "/keys"),
         (401, 11, "*"),
     ]
-    assert "11 more denied request(s)" in rows[2]["detail"] and "2026-11-02 12:00" in rows[2]["detail"]
+    assert "11 more denied requests" in rows[2]["detail"] and "2026-11-02 12:00" in rows[2]["detail"]
     assert sum(r["requests"] for r in rows) == 13
 
 

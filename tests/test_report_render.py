@@ -193,7 +193,7 @@ def report() -> Report:
         cells=(PlanCell(2, "ETE", "E06000051"),),
         score_sum=0.65,
         mean_score=0.65,
-        reason="delivers 1 cell(s) the lead does not cover",
+        reason="delivers 1 cell the lead does not cover",
     )
     plan = PartnershipPlan(
         algorithm_version="2026.11-1",

@@ -421,7 +421,11 @@ async def decide(
         raise Unprocessable.field("scores", f"nothing to decide between: {problem}")
     if data.option not in results.ranking:
         keys = [o.key for o in current.options]
-        problem = "not an option" if data.option not in keys else "has no score on every weighted criterion"
+        problem = (
+            "not an option"
+            if data.option not in keys
+            else "is not yet scored on every weighted criterion: score it on each before choosing it"
+        )
         raise Unprocessable.field("option", problem, allowed=results.ranking)
     if data.option != results.top and not data.reasons.strip():
         raise Unprocessable.field("reasons", f"required: {data.option} is not the top weighted score ({results.top})")

@@ -223,8 +223,8 @@ local priorities, accreditations and experience required, eligibility, sector pr
 def _published_problem(published: dt.datetime, field: str) -> FieldProblem:
     return FieldProblem(
         field=field,
-        problem=f"the exercise's notice was published on {published:%d %B %Y}, and what it shows cannot change: "
-        "tell providers in a published clarification instead",
+        problem=f"the exercise's notice was published on {published.day} {published:%B %Y}, and what it shows "
+        "cannot change: tell providers in a published clarification instead",
     )
 
 
@@ -293,8 +293,8 @@ async def update_exercise(
                 found.append(
                     FieldProblem(
                         field="closes_on",
-                        problem=f"the exercise's notice was published on {published:%d %B %Y}: its closing date "
-                        f"may move later, never earlier than {current.closes_on.isoformat()}",
+                        problem=f"the exercise's notice was published on {published.day} {published:%B %Y}: its "
+                        f"closing date may move later, never earlier than {current.closes_on.isoformat()}",
                     )
                 )
             return found

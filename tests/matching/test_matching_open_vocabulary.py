@@ -59,7 +59,7 @@ def test_unseen_pathway_cohort_and_sector_codes_are_ranked_and_explained() -> No
     sc = r.scored[0]
     fit = crit(sc, "pathway_fit")
     assert fit.score == pytest.approx(0.3 + 0.7 * 0.5)
-    assert fit.evidence[0].startswith('offers HOUSING_FIRST through 1 service(s): "Supported housing"')
+    assert fit.evidence[0].startswith('offers HOUSING_FIRST through 1 service: "Supported housing"')
     assert (
         'serves 1 of 2 need cohorts in HOUSING_FIRST: VETERANS ("Supported housing"); not served: ADULTS'
         in (fit.evidence[1])
@@ -114,7 +114,7 @@ def test_social_value_accreditations_are_overridable() -> None:
     assert crit(custom, "quality").components[0].raw == pytest.approx(F)  # self-declared
     assert crit(custom, "social_value").components[1].raw == 2.0
     assert "fair_tax_mark, living_wage_employer" in crit(custom, "social_value").evidence[1]
-    assert "1 quality accreditation(s), 0 verified: iso_9001 (self-declared)" in crit(custom, "quality").evidence[0]
+    assert "1 quality accreditation, 0 verified: iso_9001 (self-declared)" in crit(custom, "quality").evidence[0]
     none = both(f.need(), [cand], social_value_accreditations=()).scored[0]
     assert crit(none, "quality").components[0].raw == pytest.approx(3 * F)
     with pytest.raises(MatchingError):

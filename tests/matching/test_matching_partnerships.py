@@ -80,7 +80,7 @@ def test_partial_district_coverage_combines_providers() -> None:
     assert {m.provider_id for m in members(best)} == {1, 2}
     assert best.lead.provider_id == 1
     assert best.partners[0].cells == tuple(Cell("ete", "ETE", d) for d in f.WORCS_DISTRICTS[3:])
-    assert "delivers 3 cell(s) the lead does not cover" in best.partners[0].reason
+    assert "delivers 3 cells the lead does not cover" in best.partners[0].reason
     assert best.explanation[0].startswith("Lead North: covers 3 of 6 coverable cells on its own; ranked 1st of 3")
     assert len({o.lead.provider_id for o in plan.options}) == len(plan.options) <= 3
     assert_partition(plan)

@@ -189,7 +189,7 @@ def test_two_services_in_the_pathway_count_together_and_the_explanation_names_ea
     assert any(e.startswith('service "Shropshire move-on" covers 1 of the need\'s 2') for e in coverage)
     assert '("Telford tenancy support" 40, "Shropshire move-on" 20)' in crit(both, "capacity").evidence[0]
     fit = crit(both, "pathway_fit").evidence
-    assert 'through 2 service(s): "Telford tenancy support", "Shropshire move-on"' in fit[0]
+    assert 'through 2 services: "Telford tenancy support", "Shropshire move-on"' in fit[0]
     assert 'ADULTS ("Telford tenancy support"), CARE_LEAVERS ("Shropshire move-on")' in fit[1]
     assert '12 years\' experience in ACCOM ("Shropshire move-on")' in crit(both, "quality").evidence[2]
 
@@ -247,7 +247,7 @@ def test_a_service_in_another_pathway_adds_nothing() -> None:
     assert crit(sc, "pathway_fit").components[1].raw == 0.5  # nor its cohorts
     assert crit(sc, "local_priorities").score == 0  # nor its words
     required = run(f.need(required_accreditations=("matrix_standard",)), [cand])
-    assert reasons(required, 1) == {"missing_accreditation": "lacks required accreditation(s): matrix_standard"}
+    assert reasons(required, 1) == {"missing_accreditation": "lacks the required accreditation: matrix_standard"}
 
 
 def test_a_qualifying_services_accreditation_and_outcomes_records_count() -> None:
@@ -406,7 +406,7 @@ def test_services_without_names_ids_or_figures_are_explained() -> None:
     cand = f.candidate(1, services=(bare,))
     sc = run(f.need(cohorts=()), [cand]).scored[0]
     assert sc.service_ids == (42,) and sc.capacity is None
-    assert "through 1 service(s): service 42" in crit(sc, "pathway_fit").evidence[0]
+    assert "through 1 service: service 42" in crit(sc, "pathway_fit").evidence[0]
     assert crit(sc, "quality").evidence[1].startswith("no outcomes records for ACCOM")
 
 
