@@ -51,6 +51,7 @@ async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db)
     report = (await client.get(f"/exercises/{xid}/report", params={"threshold": threshold}, headers=h)).json()
     assert report["method"]["thresholds"]["suitable_score"] == threshold
     assert len(report["needs"]) == len((await client.get(f"/exercises/{xid}", headers=h)).json()["needs"])
+    premises_listed: set[tuple[int, tuple[str, ...]]] = set()
     cells_by_need: dict[int, dict[str, dict]] = {}
     for cell in report["grid"]["cells"]:
         cells_by_need.setdefault(cell["need_id"], {})[cell["area"]] = cell
@@ -75,6 +76,21 @@ async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db)
         assert [c["provider_id"] for c in need["top_candidates"]] == [s["provider_id"] for s in run["ranking"][:5]]
         for area, cell in cells_by_need[need["need_id"]].items():
             assert cell["suitable"] == sum(1 for s in suitable if area in s["covered_areas"])
+        premises_listed.update((f["provider_id"], tuple(f["premises_areas"])) for f in run["providers"])
+    # the areas a provider has premises in, each once, as matching counts them: of the runs' providers, some have
+    # two buildings in one area (17 seeded providers do)
+    conn = await db.connect(fresh_db)
+    try:
+        twice = set(
+            await conn.fetchval(
+                "select array_agg(distinct provider_id) from (select provider_id from provider_premises "
+                "group by provider_id, area_code having count(*) > 1) x"
+            )
+        )
+    finally:
+        await conn.close()
+    assert twice & {provider_id for provider_id, _ in premises_listed}
+    assert all(len(set(areas)) == len(areas) for _, areas in premises_listed)
     verdicts = [c["verdict"] for c in report["grid"]["cells"]]
     assert report["totals"]["cells_by_verdict"] == {v: verdicts.count(v) for v in set(verdicts)}
     assert report["method"]["match_run_ids"] == [n["match_run_id"] for n in report["needs"]]

@@ -363,6 +363,7 @@ class ProviderFacts(msgspec.Struct):
     match_funding_per_year: float
     volunteers: int
     premises_areas: list[str]
+    """The areas it has premises in, each once (as matching counts them)."""
     last_confirmed: dt.date | None
 
     @classmethod
@@ -376,7 +377,7 @@ class ProviderFacts(msgspec.Struct):
             annual_income=candidate.annual_income,
             match_funding_per_year=candidate.match_funding_per_year,
             volunteers=candidate.volunteers,
-            premises_areas=list(candidate.premises_areas or ()),
+            premises_areas=list(dict.fromkeys(candidate.premises_areas or ())),  # two buildings in one area: once
             last_confirmed=candidate.last_confirmed,
         )
 
