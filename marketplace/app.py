@@ -58,7 +58,7 @@ from marketplace.http import (
     strict_requests,
 )
 from marketplace.imports.routes import ROUTES as IMPORT_ROUTES
-from marketplace.openapi import docs_assets, docs_plugins, finish_openapi
+from marketplace.openapi import docs_assets, docs_plugins, finish_on_first_use
 from marketplace.providers.index import SearchIndex
 from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.routes import ROUTES as PROVIDER_ROUTES
@@ -94,7 +94,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.budget = KeyBudget(settings.expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
             media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES, **EXPORT_MEDIA_TYPES}
-            finish_openapi(app.openapi_schema, tax, extra_media_types=media_types)
+            finish_on_first_use(app, tax, extra_media_types=media_types)  # built when first asked for
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
             try:
                 yield

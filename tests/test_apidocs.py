@@ -57,3 +57,22 @@ async def test_the_assets_are_not_in_the_openapi_document_and_unknown_ones_are_4
     assert not [p for p in document["paths"] if p.startswith("/schema")]
     missing = await read_client.get("/schema/assets/swagger-ui/nothing.js")
     assert missing.status_code == 404
+
+
+async def test_the_openapi_document_is_built_when_first_asked_for_and_finished_then(read_db: str) -> None:
+    """Starting the app does not build the document (0.35-0.45 s a start); the first request for it builds it, with
+    the taxonomy's codes and our own component schemas, and later requests get the same document."""
+    from conftest import app_settings
+    from litestar._openapi.plugin import OpenAPIPlugin
+
+    from marketplace.app import create_app
+
+    app = create_app(app_settings(read_db))
+    async with AsyncTestClient(app=app) as client:
+        assert app.plugins.get(OpenAPIPlugin)._openapi is None and app.state.openapi_finished is False
+        first = (await client.get("/schema/openapi.json")).json()
+        assert app.state.openapi_finished is True
+        pathway = first["components"]["schemas"]["ServiceIn"]["properties"]["pathway"]
+        assert "ACCOM" in pathway["enum"]  # the taxonomy's codes: finished
+        assert first["components"]["schemas"]["ServiceIn"]["additionalProperties"] is False  # msgspec's schema
+        assert (await client.get("/schema/openapi.json")).json() == first
