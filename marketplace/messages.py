@@ -432,6 +432,10 @@ def problem(
     enum = declared is not None and _ENUM.match(said.strip())
     choices = choices_at(declared, field if path is None else path) if enum else None
     words, suggestion = plain_words(said, value=value, choices=choices, form=form)
+    if field == "body" and (m := _TYPE.match(said.strip())) and m.group("want") == "object":
+        # the whole body: an example object's fields would be another operation's
+        got = GOT_WORDS.get(m.group("got"), m.group("got"))
+        words = f"must be a JSON object in braces holding this operation's fields (see /schema/swagger); got {got}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

@@ -332,6 +332,20 @@ async def test_a_malformed_identifier_of_a_known_scheme_gets_its_form(read_clien
     assert problem["problem"] == "'GB-COH-123' is not a valid GB-COH identifier: use the form GB-COH-01234567"
 
 
+async def test_a_body_that_is_not_an_object_is_told_so_without_another_operation_s_example(
+    read_client: AsyncTestClient,
+) -> None:
+    r = await read_client.post("/registrations", json=["Ledbury Lanterns CIC"])
+    assert r.status_code == 400
+    assert r.json()["errors"] == [
+        {
+            "field": "body",
+            "problem": "must be a JSON object in braces holding this operation's fields (see /schema/swagger); "
+            "got a list",
+        }
+    ]
+
+
 async def test_query_parameters_in_words_with_their_allowed_values(read_client: AsyncTestClient) -> None:
     sort = (await read_client.get("/providers", params={"sort": "nmae"})).json()["errors"][0]
     assert sort["field"] == "sort" and "name" in sort["allowed"] and sort["suggestion"] == "name"
