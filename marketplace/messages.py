@@ -64,7 +64,7 @@ TYPE_WORDS = {
     "str": 'text in double quotes, e.g. "Ledbury"',
     "bool": "true or false",
     "array": 'a list in square brackets, e.g. ["ADULTS"]',
-    "object": 'an object in braces, e.g. {"min_age": 18}',
+    "object": "an object in braces",  # its fields, where known, are named (messages.problem)
     "date": "a date written YYYY-MM-DD, e.g. 2026-11-29",
     "datetime": "a date and time written YYYY-MM-DDThh:mm:ssZ, e.g. 2026-11-29T09:30:00Z",
     "time": "a time written hh:mm:ss, e.g. 09:30:00",
@@ -130,9 +130,9 @@ def value_at(document: Any, field: str) -> Any:
     return document
 
 
-def choices_at(annotation: Any, field: str) -> list[str]:
-    """The values a field of `annotation` (a body type) may take when it is a fixed list (a Literal or an Enum);
-    [] when it is not, or the field cannot be followed."""
+def _types_at(annotation: Any, field: str) -> list[mi.Type]:
+    """The types a field of `annotation` (a body type) may have, followed step by step (`services[0].areas`; "" is
+    the body itself); [] when the field cannot be followed."""
     try:
         found: list[mi.Type] = [mi.type_info(annotation)]
     except (TypeError, ValueError):
@@ -149,13 +149,31 @@ def choices_at(annotation: Any, field: str) -> list[str]:
             elif isinstance(step, str) and isinstance(t, mi.DictType):
                 following.append(t.value_type)
         found = following
+    return _members(found)
+
+
+def choices_at(annotation: Any, field: str) -> list[str]:
+    """The values a field of `annotation` (a body type) may take when it is a fixed list (a Literal or an Enum);
+    [] when it is not, or the field cannot be followed."""
     values: list[str] = []
-    for t in _members(found):
+    for t in _types_at(annotation, field):
         if isinstance(t, mi.LiteralType):
             values.extend(str(v) for v in t.values)
         elif isinstance(t, mi.EnumType):
             values.extend(str(m.value) for m in t.cls)
     return list(dict.fromkeys(values))
+
+
+def fields_at(annotation: Any, field: str) -> list[str]:
+    """The fields of the object a field of `annotation` holds (the body's own for ""); [] when it is no object with
+    named fields, or the field cannot be followed."""
+    names: list[str] = []
+    for t in _types_at(annotation, field):
+        if isinstance(t, mi.StructType | mi.DataclassType | mi.TypedDictType):
+            names.extend(
+                f.encode_name for f in t.fields if not (isinstance(t, mi.StructType) and f.encode_name == t.tag_field)
+            )
+    return list(dict.fromkeys(names))
 
 
 def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
@@ -432,10 +450,18 @@ def problem(
     enum = declared is not None and _ENUM.match(said.strip())
     choices = choices_at(declared, field if path is None else path) if enum else None
     words, suggestion = plain_words(said, value=value, choices=choices, form=form)
-    if field == "body" and (m := _TYPE.match(said.strip())) and m.group("want") == "object":
-        # the whole body: an example object's fields would be another operation's
-        got = GOT_WORDS.get(m.group("got"), m.group("got"))
-        words = f"must be a JSON object in braces holding this operation's fields (see /schema/swagger); got {got}"
+    if not form and (m := _TYPE.match(said.strip())) and m.group("want").split(" | ")[0] == "object":
+        # an object's own fields, not an example object's (whose fields would be another's)
+        names = ", ".join(fields_at(declared, field if path is None else path)[:3]) if declared is not None else ""
+        if field == "body":
+            words = "must be a JSON object in braces with this operation's fields" + (
+                f", such as {names}" if names else ""
+            )
+        else:
+            words = "must be an object in braces" + (f" with fields such as {names}" if names else "")
+        words += (
+            ", or null" if "null" in m.group("want") else ""
+        ) + f"; got {GOT_WORDS.get(m.group('got'), m.group('got'))}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

@@ -165,7 +165,7 @@ def test_every_length_and_bound_is_said_in_words() -> None:
         ("Expected `int`, got `str`", "must be a whole number, e.g. 40; got text"),
         ("Expected `int | null`, got `str`", "must be a whole number, e.g. 40, or null; got text"),
         ("Expected `array`, got `str`", 'must be a list in square brackets, e.g. ["ADULTS"]; got text'),
-        ("Expected `object`, got `array`", 'must be an object in braces, e.g. {"min_age": 18}; got a list'),
+        ("Expected `object`, got `array`", "must be an object in braces; got a list"),
         ("Invalid RFC3339 encoded date", "must be a date written YYYY-MM-DD, e.g. 2026-11-29"),
         ("Expected `array` of length <= 50", "must have at most 50 items"),
         ("Expected `str` matching regex '^[a-z]{3}$'", messages.UNEXPLAINED),  # a pattern nobody explained: no regex
@@ -332,16 +332,27 @@ async def test_a_malformed_identifier_of_a_known_scheme_gets_its_form(read_clien
     assert problem["problem"] == "'GB-COH-123' is not a valid GB-COH identifier: use the form GB-COH-01234567"
 
 
-async def test_a_body_that_is_not_an_object_is_told_so_without_another_operation_s_example(
+async def test_an_object_that_is_not_one_is_told_its_own_fields_not_another_s_example(
     read_client: AsyncTestClient,
 ) -> None:
+    """An object where a list or a number came is told by its own fields ("{"min_age": 18}" was offered for any)."""
     r = await read_client.post("/registrations", json=["Ledbury Lanterns CIC"])
     assert r.status_code == 400
     assert r.json()["errors"] == [
         {
             "field": "body",
-            "problem": "must be a JSON object in braces holding this operation's fields (see /schema/swagger); "
-            "got a list",
+            "problem": "must be a JSON object in braces with this operation's fields, such as name, legal_form, "
+            "identifiers; got a list",
+        }
+    ]
+    r = await read_client.post(
+        "/registrations", json={"name": "Ledbury Lanterns CIC", "legal_form": "cic", "finances": []}
+    )
+    assert r.json()["errors"] == [
+        {
+            "field": "finances",
+            "problem": "must be an object in braces with fields such as annual_income, reserves_months, "
+            "accounts_year_end; got a list",
         }
     ]
 
