@@ -173,15 +173,19 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         if missing or unknown:
             problems.append(FieldProblem(field=key or "body", problem=message))
             continue
+        bounds = None
         if in_query:
             value, declared, path = request.query_params.get(key), _query_type(request, key), ""
+            bounds = _query_bounds(request, key)
         else:
             body = messages.decoded(_body_read(request)) if body is ... else body
             value, declared, path = messages.value_at(body, key), _body_type(request), key
         ctx = getattr(request.app.state, "ctx", None)
         taxonomy = ctx.taxonomy if isinstance(ctx, Context) else None
         problems.append(
-            messages.problem(key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy)
+            messages.problem(
+                key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy, bounds=bounds
+            )
         )
     absent = re.match(r"Missing required (?:query|header|cookie) parameter '(.+?)'", exc.detail or "")
     if absent and not problems:  # the framework says so in its message alone
@@ -248,6 +252,16 @@ def _signatures(handler: BaseRouteHandler) -> tuple[ParsedSignature, ...]:
     provided = handler.resolve_dependencies()
     used = [provided[n].parsed_fn_signature for n in handler.parsed_fn_signature.parameters if n in provided]
     return (handler.parsed_fn_signature, *used)
+
+
+def _query_bounds(request: Request[Any, Any, Any], name: str) -> tuple[float | None, float | None]:
+    """The least and the most a query parameter may be (its Parameter's `ge`/`le`; None where it has none)."""
+    for signature in _signatures(request.route_handler):
+        for param_name, param in signature.parameters.items():
+            kwargs = param.kwarg_definition
+            if (getattr(kwargs, "query", None) or param_name) == name:
+                return getattr(kwargs, "ge", None), getattr(kwargs, "le", None)
+    return None, None
 
 
 def _query_type(request: Request[Any, Any, Any], name: str) -> Any:

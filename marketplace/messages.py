@@ -176,6 +176,32 @@ def fields_at(annotation: Any, field: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+SAID_BOUND = 1_000_000
+"""A number's bound this large or larger is a guard against nonsense, not a rule a person needs told: left unsaid."""
+
+
+def _bounds_at(annotation: Any, field: str) -> tuple[float | None, float | None]:
+    """The least and the most a number field of `annotation` may be (its `ge`/`le`; None where it has none)."""
+    if annotation is None:
+        return None, None
+    try:
+        top = [mi.type_info(annotation)]
+    except (TypeError, ValueError):
+        return None, None
+    types = _types_at(annotation, field) if field else _members(top)
+    for t in types:
+        if isinstance(t, mi.IntType | mi.FloatType):
+            return t.ge, t.le
+    return None, None
+
+
+def _figure(x: float | None) -> str:
+    """A bound as a person writes it: 0, 1, 2.5, 1600 (a year: no comma below 10,000), 200,000."""
+    assert x is not None
+    text = f"{x:.0f}" if float(x).is_integer() else f"{x}"
+    return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 10_000 else text
+
+
 def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
     """The types themselves, unwrapped of their constraints and unions."""
     out: list[mi.Type] = []
@@ -440,6 +466,7 @@ def problem(
     path: str | None = None,
     taxonomy: Taxonomy | None = None,
     form: bool = False,
+    bounds: tuple[float | None, float | None] | None = None,
 ) -> FieldProblem:
     """One field's problem as a person can act on it. `said`: the decoder's or framework's words; `value`: what was
     sent there (when known); `declared` and `path`: the type the body (or query parameter) decodes to and where in it
@@ -462,6 +489,20 @@ def problem(
         words += (
             ", or null" if "null" in m.group("want") else ""
         ) + f"; got {GOT_WORDS.get(m.group('got'), m.group('got'))}"
+    elif (m := _TYPE.match(said.strip())) and m.group("want").split(" | ")[0] in ("int", "float"):
+        # a number with bounds is told them, not an example that may lie outside them (threshold: "e.g. 12.5")
+        lo, hi = bounds if bounds is not None else _bounds_at(declared, field if path is None else path)
+        lo, hi = (None if x is None or abs(x) >= SAID_BOUND else x for x in (lo, hi))  # a guard, not a rule to say
+        if lo is not None or hi is not None:
+            kind = "a whole number" if m.group("want").startswith("int") else "a number"
+            span = (
+                f"from {_figure(lo)} to {_figure(hi)}"
+                if lo is not None and hi is not None
+                else (f"of {_figure(lo)} or more" if lo is not None else f"of {_figure(hi)} or less")
+            )
+            got = GOT_WORDS.get(m.group("got"), m.group("got"))
+            nullable = ", or null" if "null" in m.group("want") and not form else ""
+            words = f"enter {kind} {span}" if form else f"must be {kind} {span}{nullable}; got {got}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

@@ -174,14 +174,14 @@ async def test_number_boxes_say_what_to_type_never_null(client, keys):
     _, form = await opened(client, path)
     bad = await client.post(path, data=form | {"finances.annual_income": "lots"})
     assert bad.status_code == 400
-    assert errors(bad.text) == {fid("finances.annual_income"): "enter a whole number, for example 25"}
+    assert errors(bad.text) == {fid("finances.annual_income"): "enter a whole number of 0 or more"}
     assert "null" not in bad.text.lower()
     svc = (await client.get("/providers/1/services")).json()[0]
     spath = f"/console/providers/1/services/{svc['id']}/edit"
     _, sform = await opened(client, spath)
     for box, said in (
-        ("eligibility.min_age", "enter a whole number, for example 25"),
-        ("capacity.service_users_per_year", "enter a whole number, for example 25"),
+        ("eligibility.min_age", "enter a whole number from 0 to 120"),
+        ("capacity.service_users_per_year", "enter a whole number of 0 or more"),
         ("outcomes.0.value", "enter a number, for example 12.5"),
         ("capacity.places_as_of", "enter a date written YYYY-MM-DD, for example 2026-11-29"),
     ):
@@ -520,7 +520,7 @@ async def test_a_number_answer_and_the_revision_are_read_only_from_plain_digits(
     assert (after["revision"], after["status"], after["needs"][0]["unit_cost"]) == (1, "submitted", 1800)
 
 
-WHOLE, NUMBER = "enter a whole number, for example 25", "enter a number, for example 12.5"
+WHOLE, NUMBER = "enter a whole number of 0 or more", "enter a number of 0 or more"  # each box's bounds are said
 
 
 async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(client, keys):
@@ -531,12 +531,12 @@ async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(c
     before = (await client.get("/providers/1")).json()
     path = "/console/providers/1/edit"
     for box, typed, said in (
-        ("founded_year", "1e3", WHOLE),
+        ("founded_year", "1e3", "enter a whole number from 1600 to 2100"),
         ("resources.volunteers", "1e2", WHOLE),
         ("resources.match_funding_per_year", "2000.0", WHOLE),
         ("finances.annual_income", "1_000", WHOLE),
-        ("finances.reserves_months", "1e1", NUMBER),
-        ("finances.reserves_months", "١٢", NUMBER),
+        ("finances.reserves_months", "1e1", "enter a number from 0 to 600"),
+        ("finances.reserves_months", "١٢", "enter a number from 0 to 600"),
         ("finances.annual_income", "10,50", WHOLE),  # a decimal comma? never read as 1050
     ):
         _, form = await opened(client, path)
@@ -546,13 +546,13 @@ async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(c
     spath = f"/console/providers/1/services/{before['services'][0]['id']}/edit"
     record = {"outcomes.0.outcome": "Into work", "outcomes.0.measure": "Jobs", "outcomes.0.period": "2025"}
     for box, typed, said in (
-        ("eligibility.min_age", "1e1", WHOLE),
+        ("eligibility.min_age", "1e1", "enter a whole number from 0 to 120"),
         ("capacity.places_available", "5.0", WHOLE),
-        ("years_delivering", "1e1", WHOLE),
+        ("years_delivering", "1e1", "enter a whole number from 0 to 200"),
         ("cost.amount", "1e2", NUMBER),
         ("cost.amount", "12,50", NUMBER),  # a decimal comma: never read as £1,250
         ("cost.amount", "1,5", NUMBER),
-        ("outcomes.0.value", "1e2", NUMBER),
+        ("outcomes.0.value", "1e2", "enter a number, for example 12.5"),  # bounds of a billion go unsaid
         ("outcomes.0.people", "1e2", WHOLE),
     ):
         _, form = await opened(client, spath)
@@ -574,22 +574,22 @@ async def test_response_number_boxes_take_plain_digits(world: World) -> None:  #
     _, key = await w.keys.make("provider", p1)
     csrf = await sign_in(c, key)
     path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
-    for box, typed in (
-        (f"{n}.capacity.E06000020", "1e2"),
-        (f"{n}.unit_cost", "1e3"),
-        (f"{n}.unit_cost", "1800.0"),
-        (f"{n}.partner.0.provider_id", f"{p2}.0"),
-        (f"{n}.unit_cost", "18,00"),  # a comma out of a thousands place: never read as £1,800
+    for box, typed, said in (
+        (f"{n}.capacity.E06000020", "1e2", WHOLE),
+        (f"{n}.unit_cost", "1e3", WHOLE),
+        (f"{n}.unit_cost", "1800.0", WHOLE),
+        (f"{n}.partner.0.provider_id", f"{p2}.0", "enter a whole number of 1 or more"),
+        (f"{n}.unit_cost", "18,00", WHOLE),  # a comma out of a thousands place: never read as £1,800
     ):
         form = good_form(csrf, need_id, s1, qs, **{box: typed}) | {f"{n}.partners": ""}
         page = await c.post(path, data=form)
         assert page.status_code == 400, (box, typed, page.status_code)
-        assert errors(page.text) == {fid(box): WHOLE}, (box, typed)
+        assert errors(page.text) == {fid(box): said}, (box, typed)
     answer = f"answer.{qs[2]['id']}"  # the number question
     for typed in ("12,50", "1,5", "1e2"):  # a decimal comma is never read as 1250 (every comma was dropped)
         page = await c.post(path, data=good_form(csrf, need_id, s1, qs, **{answer: typed}) | {f"{n}.partners": ""})
         assert page.status_code == 400, (typed, page.status_code)
-        assert errors(page.text) == {fid(answer): NUMBER}, typed
+        assert errors(page.text) == {fid(answer): "enter a number, for example 12.5"}, typed  # a question unbounded
     api = {"Authorization": f"Bearer {key}"}
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
     form = good_form(csrf, need_id, s1, qs, **{answer: "12,500.5", f"{n}.unit_cost": "£1,800"})

@@ -662,10 +662,10 @@ async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhe
     told = {p["column"]: p["problem"] for p in problems if p["column"] != "areas"}
     assert told == {
         "identifiers": told["identifiers"],
-        "founded_year": "enter a whole number, for example 25",
+        "founded_year": "enter a whole number from 1600 to 2100",
         "contact_email": told["contact_email"],
         "pathway": told["pathway"],
-        "min_age": "enter a whole number, for example 25",
+        "min_age": "enter a whole number from 0 to 120",
         "gender": "'female' is not one of the values allowed: both, men, women",
     }, problems
     assert told["identifiers"].startswith("use the form GB-CHC-1234567")
@@ -729,7 +729,7 @@ async def test_a_package_row_is_told_every_problem_in_plain_words(client: AsyncT
     assert r.status_code == 201, r.text
     [bad] = [x for x in r.json()["rows"] if x["verdict"] == "bad"]
     assert bad["problems"] == [
-        {"row": 2, "column": "minimum_age", "problem": "enter a whole number, for example 25", "file": "services.csv"},
+        {"row": 2, "column": "minimum_age", "problem": "enter a whole number from 0 to 120", "file": "services.csv"},
         {"row": 2, "column": "maximum_age", "problem": "must be 120 or less", "file": "services.csv"},
     ]
 
@@ -843,12 +843,13 @@ async def test_a_number_cell_is_read_from_plain_digits_only(client: AsyncTestCli
     assert r.status_code == 201, r.text
     verdicts = {row["name"]: row for row in r.json()["rows"]}
     assert verdicts["Plain Numbers Trust"]["verdict"] == "new"
-    for name, column in (("Exponent Trust", "min_age"), ("Underscore Trust", "founded_year")):
+    for name, column, said in (
+        ("Exponent Trust", "min_age", "enter a whole number from 0 to 120"),
+        ("Underscore Trust", "founded_year", "enter a whole number from 1600 to 2100"),
+    ):
         row = verdicts[name]
         assert row["verdict"] == "bad", row
-        assert [(p["column"], p["problem"]) for p in row["problems"]] == [
-            (column, "enter a whole number, for example 25")
-        ], row["problems"]
+        assert [(p["column"], p["problem"]) for p in row["problems"]] == [(column, said)], row["problems"]
 
 
 async def test_values_under_a_column_with_no_name_refuse_a_package_too(client: AsyncTestClient, keys: Keys) -> None:

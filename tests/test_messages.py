@@ -163,7 +163,7 @@ def test_every_length_and_bound_is_said_in_words() -> None:
     ("said", "wanted"),
     [
         ("Expected `int`, got `str`", "must be a whole number, e.g. 40; got text"),
-        ("Expected `int | null`, got `str`", "must be a whole number, e.g. 40, or null; got text"),
+        ("Expected `int | null`, got `str`", "must be a whole number, e.g. 40, or null; got text"),  # bounds unknown
         ("Expected `array`, got `str`", 'must be a list in square brackets, e.g. ["ADULTS"]; got text'),
         ("Expected `object`, got `array`", "must be an object in braces; got a list"),
         ("Invalid RFC3339 encoded date", "must be a date written YYYY-MM-DD, e.g. 2026-11-29"),
@@ -265,7 +265,7 @@ async def test_a_value_outside_a_fixed_list_names_the_list(read_client: AsyncTes
 
 async def test_wrong_types_dates_and_ranges_in_words(read_client: AsyncTestClient) -> None:
     ten = await one_problem(read_client, registration(service={"capacity": {"service_users_per_year": "ten"}}))
-    assert ten["problem"] == "must be a whole number, e.g. 40, or null; got text"
+    assert ten["problem"] == "must be a whole number of 0 or more, or null; got text"  # its bounds (10m unsaid)
     date = await one_problem(read_client, registration(service={"capacity": {"places_as_of": "29/11/2026"}}))
     assert date["problem"] == "must be a date written YYYY-MM-DD, e.g. 2026-11-29"
     empty = await one_problem(read_client, registration(name=""))
@@ -532,3 +532,11 @@ async def test_text_direction_overrides_are_refused_in_free_text_as_in_names(cli
     assert (await client.get("/providers/12")).json() == before
     r = await client.patch("/providers/12", json={"description": "Café: tabs\tand\nnew lines"}, headers=headers)
     assert r.status_code == 200, r.text
+
+
+async def test_a_number_query_parameter_is_told_its_bounds_not_an_example_outside_them(read_client, read_keys) -> None:
+    """threshold=high was told "must be a number, e.g. 12.5": 12.5 is no threshold."""
+    h = await read_keys.headers("commissioner")
+    r = await read_client.get("/exercises/1/report", params={"threshold": "high"}, headers=h)
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": "threshold", "problem": "must be a number from 0 to 1; got text"}]
