@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 
@@ -14,6 +15,7 @@ from litestar.testing import AsyncTestClient
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
+from marketplace.errors import Conflict
 
 FOUR = ["financial_viability", "performance_impact", "quality", "sustainability"]
 OPTIONS = [
@@ -289,6 +291,50 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
     frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
     assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
+
+
+async def test_a_refused_decision_freezes_no_report_and_records_nothing(client, keys, fresh_db):
+    """Two decisions made at once with the current ETag: one is made, citing the report it froze; the other is
+    refused (409) and leaves no frozen report and no audit row saying it froze one (each froze a report before the
+    lock that refused it: reports no decision cites, audited as 201)."""
+    staff = await keys.headers("commissioner")
+    assert (await client.post("/exercises/1/match", headers=staff)).status_code in (200, 201)
+    a, tag = await make(client, staff, exercise_id=1, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    count_frozen = "select count(*) from frozen_report"
+    count_audited = "select count(*) from audit_log where detail like 'froze report %'"
+    frozen, audited = await fetchval(fresh_db, count_frozen), await fetchval(fresh_db, count_audited)
+    # the use case itself, twice at once (the test client runs one request at a time): both read the appraisal
+    # undecided before either decides
+    from marketplace.appraisals import service
+    from marketplace.appraisals.models import DecisionIn
+    from marketplace.types import Actor
+
+    settings = app_settings(fresh_db)
+    pool = await db.create_pool(db.database_url(settings), settings)  # on this test's loop (the app runs on another)
+    try:
+        both = await asyncio.gather(
+            *(
+                service.decide(
+                    client.app.state.ctx,
+                    pool,
+                    Actor.seed("test"),
+                    a["id"],
+                    tag,
+                    DecisionIn(option="vcse", decided_by=f"B{k}"),
+                )
+                for k in range(2)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await pool.close()
+    refused = [r for r in both if isinstance(r, Exception)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict), both
+    made = next(r for r in both if not isinstance(r, Exception)).decision
+    assert made is not None
+    assert await fetchval(fresh_db, count_frozen) == frozen + 1
+    assert await fetchval(fresh_db, count_audited) == audited + 1
+    assert made.market_report_id == await fetchval(fresh_db, "select max(id) from frozen_report")
 
 
 async def test_the_report_in_each_format_and_for_an_appraisal_with_nothing_scored(client, keys):

@@ -430,10 +430,10 @@ async def decide(
     if data.option != results.top and not data.reasons.strip():
         raise Unprocessable.field("reasons", f"required: {data.option} is not the top weighted score ({results.top})")
     market = await evidence_for(ctx, db, current)
-    report_id = None
+    report_id, prepared = None, None
     if market is not None and market.needs and not market.not_matched_need_ids:
-        frozen = await reports.freeze_report(ctx, db, actor, market.exercise_id, threshold=THRESHOLD)
-        report_id = frozen.id
+        prepared = await reports.prepare_frozen(ctx, db, market.exercise_id, threshold=THRESHOLD)
+        report_id = prepared.report_id
         market = msgspec.structs.replace(market, market_report_id=report_id)
     decision = Decision(
         option=data.option,
@@ -447,8 +447,10 @@ async def decide(
         market_report_id=report_id,
         match_run_ids=market.match_run_ids if market is not None else [],
     )
-    async with pooled(db) as conn, conn.transaction():
+    async with pooled(db) as conn, conn.transaction():  # refused here (decided meanwhile, changed): nothing stored
         await _locked(conn, appraisal_id, if_match, "is already decided")
+        if prepared is not None:
+            await reports.store_frozen(conn, actor, prepared)
         await queries.decide(conn, appraisal_id, decision)
         await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {data.option} (frozen)")
         return await get_appraisal(conn, appraisal_id)

@@ -8,6 +8,7 @@ stored once (schema/0011, append-only) and returned unchanged by `get_frozen`.""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import msgspec
 
@@ -55,34 +56,61 @@ def rendered(report: Report) -> dict[str, bytes]:
     return {"json": msgspec.json.encode(report), "html": to_html(report).encode(), "csv": to_csv_bytes(report)}
 
 
-async def freeze_report(
-    ctx: Context, db: Pool, actor: Actor, exercise_id: int, *, threshold: float
-) -> FrozenReportSummary:
-    """Store the report as it is now, in every format, once and for ever (with its audit row). Every need must have
-    a stored run deep enough to count the market (else 422 naming them); stale runs are frozen marked stale."""
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A report ready to freeze (:func:`prepare_frozen`): its id, its bytes in every format, what it cites."""
+
+    report_id: int
+    exercise_id: int
+    threshold: float
+    report: Report
+    data: dict[str, bytes]
+
+
+async def prepare_frozen(ctx: Context, db: Pool, exercise_id: int, *, threshold: float) -> Prepared:
+    """The report as it is now, rendered in every format, under the id it will be stored as; nothing stored (an id
+    drawn and never stored leaves a gap). Every need must have a stored run deep enough to count the market (else 422
+    naming them); stale runs are frozen marked stale."""
     report = await make_report(ctx, db, exercise_id, threshold=threshold)
     if report.freshness is not None and report.freshness.not_matched:
         missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
         problem = f"needs {missing} have no stored match run to report from; {report.freshness.refresh}"
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
-    async with pooled(db) as conn:  # the id first, so the stored report names itself (a failure leaves a gap)
+    async with pooled(db) as conn:  # the id first, so the stored report names itself
         report_id = await queries.next_frozen_report_id(conn)
     frozen = msgspec.structs.replace(report, frozen=Frozen(report_id=report_id, url=f"/reports/{report_id}"))
     data = await asyncio.to_thread(rendered, frozen)
-    async with pooled(db) as conn, conn.transaction():
-        row = await queries.insert_frozen_report(
-            conn,
-            report_id=report_id,
-            exercise_id=exercise_id,
-            created_by=actor.caller.key_id,
-            match_run_ids=frozen.method.match_run_ids,
-            threshold=threshold,
-            data_snapshot_at=frozen.method.data_snapshot_to,
-            generated_at=frozen.generated_at,
-            data=data,
-        )
-        await audit.record(conn, actor, status=201, detail=f"froze report {report_id} of exercise {exercise_id}")
+    return Prepared(report_id=report_id, exercise_id=exercise_id, threshold=threshold, report=frozen, data=data)
+
+
+async def store_frozen(conn: Connection, actor: Actor, prepared: Prepared) -> FrozenReportSummary:
+    """Store a prepared report once and for ever, with its audit row, in the caller's transaction (so a use case
+    refused after it stores nothing: an appraisal's decision freezes its report only if the decision is made)."""
+    frozen = prepared.report
+    row = await queries.insert_frozen_report(
+        conn,
+        report_id=prepared.report_id,
+        exercise_id=prepared.exercise_id,
+        created_by=actor.caller.key_id,
+        match_run_ids=frozen.method.match_run_ids,
+        threshold=prepared.threshold,
+        data_snapshot_at=frozen.method.data_snapshot_to,
+        generated_at=frozen.generated_at,
+        data=prepared.data,
+    )
+    detail = f"froze report {prepared.report_id} of exercise {prepared.exercise_id}"
+    await audit.record(conn, actor, status=201, detail=detail)
     return queries.summary_of(row)
+
+
+async def freeze_report(
+    ctx: Context, db: Pool, actor: Actor, exercise_id: int, *, threshold: float
+) -> FrozenReportSummary:
+    """Store the report as it is now, in every format, once and for ever (with its audit row): see
+    :func:`prepare_frozen`."""
+    prepared = await prepare_frozen(ctx, db, exercise_id, threshold=threshold)
+    async with pooled(db) as conn, conn.transaction():
+        return await store_frozen(conn, actor, prepared)
 
 
 async def get_frozen(conn: Connection, report_id: int, fmt: str) -> tuple[FrozenReportSummary, bytes]:
