@@ -230,6 +230,7 @@ def report() -> Report:
         partnerships=plan,
         totals=Totals(
             annual_budget=210_000,
+            suitable_providers=3,
             suitable_match_funding_per_year=50_000.8,
             suitable_volunteers=24,
             needs_by_verdict={COMPETITIVE_MARKET: 1, LIMITED_MARKET: 1},
@@ -259,6 +260,7 @@ def empty_report(r: Report) -> Report:
         partnerships=plan,
         totals=Totals(
             annual_budget=0,
+            suitable_providers=0,
             suitable_match_funding_per_year=0.0,
             suitable_volunteers=0,
             needs_by_verdict={},

@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import re
+from collections import Counter
 
 import msgspec
 from conftest import fetchval, run_cli
@@ -91,6 +92,25 @@ async def test_report_figures_agree_with_the_stored_runs(client, keys, fresh_db)
         await conn.close()
     assert twice & {provider_id for provider_id, _ in premises_listed}
     assert all(len(set(areas)) == len(areas) for _, areas in premises_listed)
+    # what the suitable providers bring: each provider once, however many needs it suits (some suit several)
+    brought = {}
+    suits = Counter()
+    for need in report["needs"]:
+        run = (await client.get(f"/match-runs/{need['match_run_id']}", params={"limit": 500}, headers=h)).json()
+        facts = {f["provider_id"]: f for f in run["providers"]}
+        for s in run["ranking"]:
+            if s["total"] >= threshold:
+                suits[s["provider_id"]] += 1
+                brought[s["provider_id"]] = (
+                    facts[s["provider_id"]]["match_funding_per_year"],
+                    facts[s["provider_id"]]["volunteers"],
+                )
+    assert max(suits.values()) > 1
+    totals = report["totals"]
+    assert totals["suitable_providers"] == len(brought)
+    assert totals["suitable_match_funding_per_year"] == sum(m for m, _ in brought.values())
+    assert totals["suitable_volunteers"] == sum(v for _, v in brought.values())
+    assert totals["suitable_volunteers"] < sum(n["added_value"]["volunteers"] for n in report["needs"])
     verdicts = [c["verdict"] for c in report["grid"]["cells"]]
     assert report["totals"]["cells_by_verdict"] == {v: verdicts.count(v) for v in set(verdicts)}
     assert report["method"]["match_run_ids"] == [n["match_run_id"] for n in report["needs"]]

@@ -405,6 +405,14 @@ def build_report(
         for s in n.stale_suitable:
             stale.setdefault(s.provider_id, s)
     run_times = [r.created_at for r in ordered if r.created_at is not None]
+    # what the suitable providers bring, each provider once however many needs it suits (its newest run's facts)
+    brought: dict[int, tuple[float, int]] = {}
+    for r in sorted(ordered, key=lambda r: (r.created_at is not None, r.created_at or generated_at)):
+        facts = {f.provider_id: f for f in r.providers}
+        for ranked in r.ranking:
+            if ranked.total >= threshold and ranked.provider_id in facts:
+                f = facts[ranked.provider_id]
+                brought[ranked.provider_id] = (f.match_funding_per_year, f.volunteers)
     return Report(
         exercise=project(exercise, ExerciseSummary),
         generated_at=generated_at,
@@ -413,8 +421,9 @@ def build_report(
         partnerships=plan,
         totals=Totals(
             annual_budget=sum(n.annual_budget for n in needs),
-            suitable_match_funding_per_year=sum(n.added_value.match_funding_per_year for n in needs),
-            suitable_volunteers=sum(n.added_value.volunteers for n in needs),
+            suitable_providers=len(brought),
+            suitable_match_funding_per_year=sum(funding for funding, _ in brought.values()),
+            suitable_volunteers=sum(volunteers for _, volunteers in brought.values()),
             needs_by_verdict=dict(Counter(n.verdict for n in needs)),
             cells_by_verdict=dict(Counter(c.verdict for c in cells)),
         ),

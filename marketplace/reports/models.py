@@ -212,8 +212,13 @@ class DepthGrid(msgspec.Struct):
 
 class Totals(msgspec.Struct):
     annual_budget: int
+    suitable_providers: int
+    """Providers suitable for at least one need, each once."""
     suitable_match_funding_per_year: float
+    """What those providers declare, each provider once however many needs it suits (a need's own figure counts
+    every provider suitable for it, so the needs' figures add up to more when a provider suits several)."""
     suitable_volunteers: int
+    """As `suitable_match_funding_per_year`: each provider once."""
     needs_by_verdict: dict[str, int]
     cells_by_verdict: dict[str, int]
 
