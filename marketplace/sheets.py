@@ -208,6 +208,14 @@ def _report_cell(text: str) -> Cell:
     return text or None
 
 
+CUT: Final = " … (cut at a spreadsheet cell's 32,767 characters: the report's JSON holds it whole)"
+"""Said where a cell's text is longer than a cell may hold, never cut silently."""
+
+
+def _fitted(text: str) -> str:
+    return text if len(text) <= MAX_CELL else text[: MAX_CELL - len(CUT)] + CUT
+
+
 def _flat(value: Any, prefix: str = "") -> dict[str, Cell]:
     if isinstance(value, dict):
         out: dict[str, Cell] = {}
@@ -217,23 +225,32 @@ def _flat(value: Any, prefix: str = "") -> dict[str, Cell]:
     key = prefix or "value"
     if isinstance(value, list):
         if all(not isinstance(v, dict | list) for v in value):
-            return {key: "; ".join("" if v is None else str(v) for v in value)[:MAX_CELL]}
-        return {key: json.dumps(value, ensure_ascii=False)[:MAX_CELL]}
+            return {key: _fitted("; ".join("" if v is None else str(v) for v in value))}
+        return {key: _fitted(json.dumps(value, ensure_ascii=False))}
     if isinstance(value, bool):
         return {key: "yes" if value else "no"}
     if isinstance(value, int | float) or value is None:
         return {key: value}
-    return {key: str(value)[:MAX_CELL]}
+    return {key: _fitted(str(value))}
 
 
-def _section(name: str, value: Any) -> tuple[str, list[str], list[list[Cell]]]:
+def _records(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _sections(name: str, value: Any) -> list[tuple[str, list[str], list[list[Cell]]]]:
+    """A JSON report's section as sheets: a list of records as a table; a record as field/value rows, each of its
+    fields that is a list of records as a table of its own (`partnerships options`: a plan's options were one JSON
+    cell, cut at a cell's limit)."""
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         records = [_flat(v) for v in value]
         header = list(dict.fromkeys(k for r in records for k in r))
-        return name, header or ["value"], [[r.get(k) for k in header] for r in records]
+        return [(name, header or ["value"], [[r.get(k) for k in header] for r in records])]
     if isinstance(value, dict):
-        return name, ["field", "value"], [[k, v] for k, v in _flat(value).items()]
-    return name, ["value"], [[c] for c in _flat(value).values()]
+        tables = [sheet for k, v in value.items() if _records(v) for sheet in _sections(f"{name} {k}", v)]
+        rest = {k: v for k, v in value.items() if not _records(v)}
+        return [(name, ["field", "value"], [[k, v] for k, v in _flat(rest).items()]), *tables]
+    return [(name, ["value"], [[c] for c in _flat(value).values()])]
 
 
 def _plural(row_type: str) -> str:
@@ -268,6 +285,6 @@ def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Col
         (_plural(t), header, typed) for t, typed in by_type.items()
     ]
     report = json.loads(json_data)
-    sheets += [_section(k, v) for k, v in report.items() if k not in held_by_csv and v is not None]
+    sheets += [sheet for k, v in report.items() if k not in held_by_csv and v is not None for sheet in _sections(k, v)]
     # made when the report was: a frozen report's workbook is the same bytes every time
     return xlsx_bytes(sheets, made_at=dt.datetime.fromisoformat(report["generated_at"]))

@@ -7,6 +7,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import json
 import zipfile
 
 from openpyxl import load_workbook
@@ -91,3 +92,29 @@ async def test_the_report_command_writes_a_workbook(databases, template_db, tmp_
     book = sheets(out.read_bytes())
     assert {"needs", "candidates", "totals"} <= set(book)
     await databases.drop(name)
+
+
+def test_a_section_s_records_are_a_sheet_of_their_own_and_no_cell_is_cut_silently():
+    """A partnership plan's options were one JSON cell of the partnerships sheet, cut at a cell's 32,767 characters
+    (an exercise of 24 needs lost two of its three options): each list of records in a section is now a sheet of its
+    own, a row a record; and text longer than a cell holds says it was cut."""
+    from marketplace.sheets import CUT, MAX_CELL, report_workbook
+
+    options = [
+        {"rank": k, "lead": {"name": f"Lead {k}"}, "explanation": [f"option {k} " + "w" * 15_000]} for k in (1, 2, 3)
+    ]
+    report = {
+        "generated_at": "2026-11-30T12:00:00+00:00",
+        "partnerships": {"cells": [], "coverable_count": 30, "options": options},
+        "note": "n" * 40_000,
+    }
+    book = sheets(report_workbook("row_type,name\nneed,A\n", json.dumps(report).encode()))
+    assert len("".join(json.dumps(o) for o in options)) > MAX_CELL
+    table = book["partnerships options"]
+    header = list(table[0])
+    assert [row[header.index("rank")] for row in table[1:]] == [1, 2, 3]
+    assert [row[header.index("lead.name")] for row in table[1:]] == ["Lead 1", "Lead 2", "Lead 3"]
+    assert all(row[header.index("explanation")].startswith(f"option {row[0]} ") for row in table[1:])
+    assert dict(book["partnerships"][1:]) == {"cells": None, "coverable_count": 30}  # the options: their sheet
+    (note,) = book["note"][1]
+    assert len(note) == MAX_CELL and note.endswith(CUT)
