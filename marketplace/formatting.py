@@ -97,6 +97,13 @@ def when(t: dt.datetime | None) -> str:
     return out + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def closing_day(deadline: dt.datetime) -> dt.date:
+    """The day a deadline is the end of, in the UK (a deadline is midnight at the end of its closing day there)."""
+    from zoneinfo import ZoneInfo  # the standard library's: formatting imports nothing of the app
+
+    return (deadline.astimezone(ZoneInfo("Europe/London")) - dt.timedelta(microseconds=1)).date()
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     """``plural(2, "need")`` -> "2 needs"; ``plural(1, "has", "have")`` -> "1 has"."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -45,6 +45,7 @@ FILTERS = {
     "humanise": formatting.humanise,
     "lower_code": formatting.lower_code,
     "plural": formatting.plural,
+    "closing_day": formatting.closing_day,
     "and_list": formatting.and_list,
     "shorten": formatting.shorten,
     "coord": formatting.coord,

@@ -257,6 +257,10 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     html = (await c.get(f"/exercises/{exercise_id}/report?format=html", headers=w.commissioner)).text
     assert 'id="market-response"' in html and "Wrekin Housing Group" in html and "£1,900" in html
     assert '<a href="#market-response">Market response</a>' in html  # listed in the contents
+    assert "responses closed at the end of 31 December 2026, UK time." in html  # the deadline as the notice says it
+    w.clock.at = LAST_MINUTE  # a report made while responses are taken says so
+    html = (await c.get(f"/exercises/{exercise_id}/report?format=html", headers=w.commissioner)).text
+    assert "responses are taken until the end of 31 December 2026, UK time (this report was made before then)" in html
 
 
 class Responding(NamedTuple):
