@@ -8,6 +8,7 @@ import io
 import re
 
 import html5lib
+import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -708,3 +709,32 @@ def test_many_areas_split_the_heatmap_into_panels(report: Report) -> None:
     page = to_html(report)
     parse(page)
     assert page.count('class="cell limited_market"') == 30
+
+
+@pytest.mark.parametrize(
+    ("cohorts", "eligibility", "said"),
+    [
+        ([], {}, "everyone"),
+        (["ADULTS", "CARE_LEAVERS"], {}, "adults and care leavers"),
+        ([], {"gender": "women", "min_age": 18}, "women aged 18 and over"),
+        (["ADULTS"], {"gender": "men", "min_age": 18, "max_age": 25}, "adults (men aged 18 to 25)"),
+        ([], {"max_age": 17}, "people aged up to 17"),
+    ],
+)
+def test_a_need_says_whom_it_is_for_with_its_ages_and_gender(cohorts, eligibility, said):
+    """A need for women aged 18 and over, with no cohorts, was headed "for all"."""
+    from marketplace.exercises.models import NeedEligibility
+    from marketplace.reports.models import for_whom
+
+    assert for_whom(cohorts, NeedEligibility(**eligibility)) == said
+
+
+def test_a_need_s_heading_and_csv_row_say_whom_it_is_for(report: Report) -> None:
+    from marketplace.exercises.models import NeedEligibility
+
+    women = msgspec.structs.replace(report.needs[0], eligibility=NeedEligibility(gender="women", min_age=18))
+    narrowed = msgspec.structs.replace(report, needs=[women, *report.needs[1:]])
+    assert "; for young adults (women aged 18 and over); " in to_html(narrowed)
+    need_rows = [r for r in csv.DictReader(io.StringIO(to_csv(narrowed))) if r["row_type"] == "need"]
+    assert need_rows[0]["for_whom"] == "young adults (women aged 18 and over)"
+    assert need_rows[1]["for_whom"] == "young adults"

@@ -252,6 +252,7 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
         areas=list(need.areas),
         area_names=[names.get(a, a) for a in need.areas],
         cohorts=list(need.cohorts),
+        eligibility=need.eligibility,
         annual_volume=need.annual_volume,
         annual_budget=need.annual_budget,
         contract_years=need.contract_years,

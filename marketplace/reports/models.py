@@ -9,7 +9,8 @@ import msgspec
 
 import matching
 from marketplace.engagement.models import MarketResponse
-from marketplace.exercises.models import ExerciseSummary
+from marketplace.exercises.models import ExerciseSummary, NeedEligibility
+from marketplace.formatting import and_list, lower_code
 
 NO_MARKET, LIMITED_MARKET, COMPETITIVE_MARKET = "no_market", "limited_market", "competitive_market"
 VCSE_SECTORS = ("third_sector", "co_operative", "social_enterprise")
@@ -188,6 +189,14 @@ class NeedReport(msgspec.Struct):
         if not self.weights_percent:
             self.weights_percent = {k: round(v * 100, 1) for k, v in self.weights.items()}
 
+    eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
+    """Whom the need is for, when it narrows that by age or gender (as its run matched it)."""
+
+    @property
+    def whom(self) -> str:
+        """Whom the need is for, in words: "adults and care leavers", "women aged 18 and over", "everyone"."""
+        return for_whom(self.cohorts, self.eligibility)
+
 
 class Cell(msgspec.Struct):
     need_id: int
@@ -304,3 +313,23 @@ class Report(msgspec.Struct):
     market_response: MarketResponse | None = None
     """What providers answered when the exercise was published for engagement (engagement.service.market_response);
     None when it was not."""
+
+
+def for_whom(cohorts: list[str], eligibility: NeedEligibility) -> str:
+    """A need's people in words: its cohorts ("adults and care leavers", or everyone), narrowed by gender and age
+    ("women", "aged 18 to 25", "aged 18 and over", "aged up to 17")."""
+    e = eligibility
+    people = and_list([lower_code(c) for c in cohorts])
+    gender = {"women": "women", "men": "men"}.get(e.gender, "")
+    if e.min_age is not None and e.max_age is not None:
+        age = f"aged {e.min_age} to {e.max_age}"
+    elif e.min_age is not None:
+        age = f"aged {e.min_age} and over"
+    elif e.max_age is not None:
+        age = f"aged up to {e.max_age}"
+    else:
+        age = ""
+    narrowed = " ".join(x for x in (gender or ("people" if age and not people else ""), age) if x)
+    if people and narrowed:
+        return f"{people} ({narrowed})"
+    return people or narrowed or "everyone"

@@ -16,6 +16,8 @@
     pathway_name        pathway name, e.g. "Education, training and ..."        all but unmatched
     annual_volume       service users a year the need is for                    all but unmatched
     annual_budget_gbp   the need's annual budget, whole pounds                  all but unmatched
+    for_whom            whom the need is for: its cohorts, gender and ages      all but unmatched
+                        ("adults (women aged 18 and over)"; "everyone")
     area_code           leaf area code (ONS GSS code)                           cell
     area_name           leaf area name                                          cell
     suitable_count      suitable providers for the need (need row) or           need, cell
@@ -109,6 +111,7 @@ CSV_HEADER: list[str] = [
     "pathway_name",
     "annual_volume",
     "annual_budget_gbp",
+    "for_whom",
     "area_code",
     "area_name",
     "suitable_count",
@@ -153,6 +156,7 @@ def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[s
         "pathway_name": guard(need.pathway_name) if need else "",
         "annual_volume": str(need.annual_volume) if need else "",
         "annual_budget_gbp": str(whole_pounds(need.annual_budget)) if need else "",
+        "for_whom": guard(need.whom) if need else "",
     }
 
 
