@@ -90,12 +90,16 @@ async def test_a_service_is_added_read_changed_and_removed_with_history(client, 
     r = await client.patch(
         f"/providers/{pid}/services/{sid}",
         headers={**h, "If-Match": '"v1"'},
-        json={"capacity": {"places_available": 2}, "areas": ["E06000020", "E06000051"], "cost": None},
+        json={
+            "capacity": {"places_available": 2, "places_as_of": "2026-11-27"},  # counted anew, dated anew
+            "areas": ["E06000020", "E06000051"],
+            "cost": None,
+        },
     )
     assert r.status_code == 200, r.text
     changed = r.json()
     assert changed["version"] == 2 and r.headers["etag"] == '"v2"'
-    assert changed["capacity"] == {"service_users_per_year": 60, "places_available": 2, "places_as_of": "2026-11-20"}
+    assert changed["capacity"] == {"service_users_per_year": 60, "places_available": 2, "places_as_of": "2026-11-27"}
     assert changed["areas"] == ["E06000020", "E06000051"] and changed["cost"] is None
     history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
     fields = [(e["last_action_type"], e["field_name"]) for e in history[:4]]
@@ -479,3 +483,27 @@ async def test_places_and_accounts_dated_after_today_are_refused(fresh_db, keys)
             path, json={"finances": {"accounts_year_end": "2026-03-31"}}, headers={**own, "If-Match": '"v2"'}
         )
         assert r.status_code == 200, r.text
+
+
+async def test_places_counted_anew_are_dated_anew(client, keys, fresh_db):
+    """A PATCH of places_available alone kept the date of the count before: a new count shown as an old one. It is
+    a 422 naming capacity.places_as_of and nothing changes; with the date it is taken; other capacity fields alone
+    need no date."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    made = await client.post(f"/providers/{pid}/services", json=TENANCY, headers=h)
+    assert made.status_code == 201, made.text
+    path, tag = f"/providers/{pid}/services/{made.json()['id']}", made.headers["etag"]
+    r = await client.patch(path, json={"capacity": {"places_available": 0}}, headers={**h, "If-Match": tag})
+    assert r.status_code == 422, r.text
+    (problem,) = r.json()["errors"]
+    assert problem["field"] == "capacity.places_as_of" and "(2026-11-20)" in problem["problem"]
+    assert (await client.get(path, headers=h)).json()["capacity"]["places_available"] == 5
+    r = await client.patch(
+        path, json={"capacity": {"places_available": 0, "places_as_of": "2026-11-25"}}, headers={**h, "If-Match": tag}
+    )
+    assert r.status_code == 200 and r.json()["capacity"]["places_as_of"] == "2026-11-25", r.text
+    r = await client.patch(
+        path, json={"capacity": {"service_users_per_year": 70}}, headers={**h, "If-Match": r.headers["etag"]}
+    )
+    assert r.status_code == 200, r.text

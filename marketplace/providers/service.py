@@ -11,6 +11,7 @@ import math
 from typing import Any, get_args
 
 import msgspec
+from msgspec import UNSET
 
 from marketplace import audit
 from marketplace.accounts import service as accounts
@@ -42,6 +43,7 @@ from marketplace.providers.models import (
     SearchResult,
     SeedProvider,
     Service,
+    ServiceCapacityPatch,
     ServiceIn,
     ServicePatch,
     as_held,
@@ -443,6 +445,7 @@ async def change_service(
         provider, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
         before = service_of(current)
         after = normalised_service(merge(before, patch))
+        _check_recount(patch, before, after)
         _check_service(ctx, after, provider.founded_year)
         after = service_as_held(service_in_stored_order(after, ctx.taxonomy), before)  # a set reordered: as held
         changes = changed_fields(before, after, prefix=f"services[{service_id}].")
@@ -453,6 +456,27 @@ async def change_service(
         changes += lapsed_changes(await queries.lapse_verifications(conn, provider_id))
         await _record_service_change(conn, actor, provider_id, now, "update", changes)
         return await _service(conn, provider_id, service_id)
+
+
+def _check_recount(patch: ServicePatch, before: ServiceIn, after: ServiceIn) -> None:
+    """Places counted anew are dated anew: a change to `places_available` that leaves `places_as_of` out would keep
+    the date of the count before, showing a new count as an old one (422 naming `capacity.places_as_of`)."""
+    given = patch.capacity
+    if (
+        isinstance(given, ServiceCapacityPatch)
+        and given.places_as_of is UNSET
+        and after.capacity.places_available is not None
+        and after.capacity.places_available != before.capacity.places_available
+    ):
+        raise Unprocessable.from_problems(
+            [
+                FieldProblem(
+                    field="capacity.places_as_of",
+                    problem="give the date these places were counted with them: without it the new count would "
+                    f"keep the date of the one before ({before.capacity.places_as_of})",
+                )
+            ]
+        )
 
 
 async def remove_service(
