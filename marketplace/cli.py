@@ -166,8 +166,13 @@ def cmd_keys_list(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_keys_revoke(args: argparse.Namespace, settings: Settings) -> int:
     actor = Actor.system(f"marketplace keys revoke {args.key_id}")
-    key = _run_on_conn(settings, lambda ctx, conn: accounts.revoke_key(conn, actor, args.key_id))
-    print(f"revoked key {key.id} ({key.role}): {key.name}")
+    key, revoked = _run_on_conn(
+        settings, lambda ctx, conn: accounts.revoke_key(conn, actor, args.key_id, at=ctx.clock.now())
+    )
+    if revoked:
+        print(f"revoked key {key.id} ({key.role}): {key.name}")
+    else:
+        print(f"key {key.id} ({key.role}) was already revoked at {key.revoked_at:%Y-%m-%d %H:%M} UTC: {key.name}")
     return 0
 
 

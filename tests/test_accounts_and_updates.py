@@ -374,9 +374,15 @@ async def test_keys_are_stored_only_as_hmac_and_revocation_is_immediate(client, 
         assert await conn.fetchval("select last_used_at from api_key where id = $1", key_id) is not None
         listed = (await client.get("/keys", headers=admin)).json()
         assert key_id in [k["id"] for k in listed] and all("key" not in k for k in listed)
-        assert (await client.post(f"/keys/{key_id}/revoke", headers=admin)).status_code == 200
+        first = await client.post(f"/keys/{key_id}/revoke", headers=admin)
+        assert first.status_code == 200 and first.json()["revoked_at"] is not None
         r = await client.get("/providers", params={"status": "pending"}, headers=commissioner)
         assert r.status_code == 401 and "revoked" in r.json()["message"]
+        # revoked again: as it was, and no second revocation in the audit log
+        again = await client.post(f"/keys/{key_id}/revoke", headers=admin)
+        assert again.status_code == 200 and again.json()["revoked_at"] == first.json()["revoked_at"]
+        audited = await conn.fetchval("select count(*) from audit_log where detail = $1", f"revoked key {key_id}")
+        assert audited == 1
     finally:
         await conn.close()
 

@@ -59,11 +59,16 @@ async def list_keys(conn: Connection) -> list[ApiKey]:
     return [ApiKey(**dict(r)) for r in await conn.fetch(f"select {KEY_COLUMNS} from api_key order by id")]
 
 
-async def revoke_key(conn: Connection, key_id: int) -> ApiKey | None:
-    row = await conn.fetchrow(
-        f"update api_key set revoked_at = coalesce(revoked_at, now()) where id = $1 returning {KEY_COLUMNS}", key_id
-    )
+async def lock_key(conn: Connection, key_id: int) -> ApiKey | None:
+    """The key, locked to the end of the caller's transaction; None when there is none."""
+    row = await conn.fetchrow(f"select {KEY_COLUMNS} from api_key where id = $1 for update", key_id)
     return None if row is None else ApiKey(**dict(row))
+
+
+async def revoke_key(conn: Connection, key_id: int, at: dt.datetime) -> ApiKey:
+    row = await conn.fetchrow(f"update api_key set revoked_at = $2 where id = $1 returning {KEY_COLUMNS}", key_id, at)
+    assert row is not None
+    return ApiKey(**dict(row))
 
 
 async def provider_exists(conn: Connection, provider_id: int) -> bool:

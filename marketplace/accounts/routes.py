@@ -45,16 +45,18 @@ async def list_keys(conn: Conn) -> list[ApiKey]:
     summary="Revoke an API key (admin)",
     status_code=200,
     responses=errors_doc(400, 401, 403, 404, 503),
-    description="Takes effect at once.",
+    description="Takes effect at once. A key already revoked stays as it was (200, its `revoked_at` unchanged).",
     **DOC,
 )
 async def revoke_key(
     key_id: Annotated[int, Parameter(ge=1, le=999_999_999_999, description="API key id")],
     conn: Conn,
     actor: ActorDep,
+    ctx: Ctx,
     data: JSONBody[NoBody | None] = None,
 ) -> ApiKey:
-    return await service.revoke_key(conn, actor, key_id)
+    key, _ = await service.revoke_key(conn, actor, key_id, at=ctx.clock.now())
+    return key
 
 
 @get(

@@ -106,14 +106,19 @@ async def list_keys(conn: Connection) -> list[ApiKey]:
     return await queries.list_keys(conn)
 
 
-async def revoke_key(conn: Connection, actor: Actor, key_id: int) -> ApiKey:
-    """Takes effect at once (every request looks its key up)."""
+async def revoke_key(conn: Connection, actor: Actor, key_id: int, *, at: dt.datetime) -> tuple[ApiKey, bool]:
+    """Revoke a key `at` (the app's clock): it takes effect at once (every request looks its key up). The key, and
+    whether this revoked it: a key already revoked is left as it is, and nothing is recorded (each revocation of a
+    revoked key was audited as a fresh one)."""
     async with conn.transaction():
-        key = await queries.revoke_key(conn, key_id)
+        key = await queries.lock_key(conn, key_id)
         if key is None:
             raise NotFound(f"API key {key_id} not found")
+        if key.revoked_at is not None:
+            return key, False
+        key = await queries.revoke_key(conn, key_id, at)
         await audit.record(conn, actor, status=200, provider_id=key.provider_id, detail=f"revoked key {key_id}")
-    return key
+    return key, True
 
 
 async def audit_log(
