@@ -250,12 +250,19 @@ def _write(output: str | None, data: str | bytes) -> bool:
         else:
             sys.stdout.write(data)
         return False
-    if isinstance(data, bytes):
-        Path(output).write_bytes(data)
-    else:
-        with open(output, "w", encoding="utf-8", newline="") as f:
-            f.write(data)
+    try:
+        if isinstance(data, bytes):
+            Path(output).write_bytes(data)
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                f.write(data)
+    except OSError as exc:  # said as the file's problem, not the database's
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from exc
     return True
+
+
+class OutputError(Exception):
+    """A file the command was to write could not be written."""
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
@@ -284,9 +291,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         "xlsx": to_xlsx,  # bytes: a sheet per section
     }
     if _write(args.output, render[args.format](report)):
+        runs = report.method.match_run_ids
+        cited = f"match runs {', '.join(map(str, runs))}" if runs else "no match run"
         print(
             f"wrote {args.format} report for exercise {args.exercise_id} to {args.output} "
-            f"({len(report.needs)} needs, match runs {', '.join(map(str, report.method.match_run_ids))})",
+            f"({plural(len(report.needs), 'need')}, {cited})",
             file=sys.stderr,
         )
     return 0
@@ -571,7 +580,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         code: int = args.func(args, settings)
         return code
-    except (MigrationError, SeedError, SettingsError, DomainError, ServeError) as exc:
+    except (MigrationError, SeedError, SettingsError, DomainError, ServeError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:

@@ -228,6 +228,10 @@ async def test_the_report_command_writes_a_file_from_stored_runs(databases, temp
     again = run_cli("report", str(xid), "--format", "json", dsn=dsn)
     assert again.returncode == 0 and "matching need" not in again.stderr, "a report never matches"
     assert '"needs"' in again.stdout
+    # a file that cannot be written is said so, not blamed on the database
+    nowhere = run_cli("report", str(xid), "-o", str(tmp_path / "no-such-folder" / "r.csv"), dsn=dsn)
+    assert nowhere.returncode == 2
+    assert "cannot write" in nowhere.stderr and "no-such-folder" in nowhere.stderr and "database" not in nowhere.stderr
     await databases.drop(name)
 
 
