@@ -446,6 +446,29 @@ async def test_the_audit_log_holds_writes_and_denials_and_filters(client, keys, 
     assert future["total"] == 0
     r = await client.get("/audit", params={"since": "2026-01-01T00:00:00"}, headers=admin)
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "since"
+    # told in words, never the parser's, and the value as sent
+    for since, problem in (
+        (
+            "garbage",
+            "must be a time written YYYY-MM-DDThh:mm:ssZ (or with its offset, +01:00), or a date, "
+            "YYYY-MM-DD, e.g. 2026-11-22T09:00:00Z; got 'garbage'",
+        ),
+        ("2026-02-30", "'2026-02-30' is no date and time in the calendar: check the day, month and hour"),
+        (
+            "2026-11-30T25:00:00Z",
+            "'2026-11-30T25:00:00Z' is no date and time in the calendar: check the day, month and hour",
+        ),
+    ):
+        r = await client.get("/audit", params={"since": since}, headers=admin)
+        assert r.status_code == 400 and r.json()["errors"] == [{"field": "since", "problem": problem}], r.text
+    # a date is the start of that day in the UK; until must come after since
+    everything = (await client.get("/audit", params={"per_page": 100}, headers=admin)).json()
+    day = everything["items"][0]["at"][:10]
+    same_day = (await client.get("/audit", params={"since": day, "per_page": 100}, headers=admin)).json()
+    assert same_day["total"] > 0
+    r = await client.get("/audit", params={"since": day, "until": day}, headers=admin)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "until"
+    assert "later than since" in r.json()["errors"][0]["problem"]
 
 
 @pytest.mark.parametrize("table", ["profile_history", "audit_log"])

@@ -70,8 +70,8 @@ async def audit_log(
     key_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     provider_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     outcome: FromQuery[Literal["write", "denied"] | None] = None,
-    since: Annotated[str | None, instant("RFC 3339 time with a zone, inclusive")] = None,
-    until: Annotated[str | None, instant("RFC 3339 time with a zone, exclusive")] = None,
+    since: Annotated[str | None, instant("RFC 3339 time with a zone, inclusive (a date: its start, UK time)")] = None,
+    until: Annotated[str | None, instant("RFC 3339 time with a zone, exclusive (a date: its start, UK time)")] = None,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> audit.AuditPage:

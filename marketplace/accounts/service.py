@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from marketplace.accounts.models import (
     key_hint,
     new_key,
 )
+from marketplace.clock import LOCAL_ZONE
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
 from marketplace.errors import InvalidInput, NotFound, TooManyRequests, Unauthorized, Unprocessable
@@ -140,18 +142,31 @@ async def audit_log(
         since=_instant("since", since),
         until=_instant("until", until),
     )
+    if where.since is not None and where.until is not None and where.until <= where.since:
+        raise InvalidInput.field("until", f"must be later than since ({since}): until is exclusive, since inclusive")
     return await audit.page(conn, where, page=page, per_page=per_page)
 
 
+_INSTANT_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?")
+INSTANT_WORDS = "a time written YYYY-MM-DDThh:mm:ssZ (or with its offset, +01:00), or a date, YYYY-MM-DD"
+
+
 def _instant(field: str, value: str | None) -> dt.datetime | None:
+    """An audit filter's time: RFC 3339 with its zone, or a date (the start of that day in the UK, where the
+    commissioners work: since=2026-11-30 is from the first moment of 30 November)."""
     if value is None:
         return None
+    if not _INSTANT_SHAPE.fullmatch(value):
+        raise InvalidInput.field(field, f"must be {INSTANT_WORDS}, e.g. 2026-11-22T09:00:00Z; got {value!r}")
     try:
         at = dt.datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise InvalidInput.field(field, f"not an RFC 3339 time: {exc}") from None
+    except ValueError:
+        problem = f"{value!r} is no date and time in the calendar: check the day, month and hour"
+        raise InvalidInput.field(field, problem) from None
+    if len(value) == 10:  # a date: the start of that day in the UK
+        at = at.replace(tzinfo=LOCAL_ZONE)
     if at.tzinfo is None:
-        raise InvalidInput.field(field, "give a time zone, e.g. 2026-11-22T09:00:00Z")
+        raise InvalidInput.field(field, "give a time zone, e.g. 2026-11-22T09:00:00Z (or a date, 2026-11-22)")
     try:  # a time at the edge of the calendar whose zone moves it out of it (0001-01-01T00:01:00+00:11)
         return at.astimezone(dt.UTC)
     except OverflowError:
