@@ -467,7 +467,7 @@ async def test_the_audit_log_holds_writes_and_denials_and_filters(client, keys, 
     same_day = (await client.get("/audit", params={"since": day, "per_page": 100}, headers=admin)).json()
     assert same_day["total"] > 0
     r = await client.get("/audit", params={"since": day, "until": day}, headers=admin)
-    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "until"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "until"
     assert "later than since" in r.json()["errors"][0]["problem"]
 
 

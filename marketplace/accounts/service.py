@@ -143,7 +143,8 @@ async def audit_log(
         until=_instant("until", until),
     )
     if where.since is not None and where.until is not None and where.until <= where.since:
-        raise InvalidInput.field("until", f"must be later than since ({since}): until is exclusive, since inclusive")
+        # a rule across the two (422, as every such rule), not a malformed value
+        raise Unprocessable.field("until", f"must be later than since ({since}): until is exclusive, since inclusive")
     return await audit.page(conn, where, page=page, per_page=per_page)
 
 
