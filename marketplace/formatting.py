@@ -71,8 +71,11 @@ def humanise(code: str) -> str:
 
 
 def lower_code(code: str) -> str:
-    """As :func:`humanise`, in lower case for use mid-sentence."""
-    return SPECIAL_WORDS.get(code.lower()) or code.replace("_", " ").strip().lower()
+    """As :func:`humanise`, in lower case for use mid-sentence (acronyms kept: "CIO", but "co-operative")."""
+    special = SPECIAL_WORDS.get(code.lower())
+    if special is not None:
+        return special if special.isupper() else special.lower()
+    return code.replace("_", " ").strip().lower()
 
 
 def date(d: dt.date | None) -> str:

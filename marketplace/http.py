@@ -296,6 +296,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         else:
             message = messages.plain_words(message)[0]
             problems = [FieldProblem(field="body", problem=message)]
+    if exc.status_code == 404 and message == "Not Found":  # no route: say so, and where the addresses are listed
+        message = f"nothing is at {request.url.path} (the API's addresses, with whole-number ids: /schema/swagger)"
     if exc.status_code == 413:  # the framework says only "Request Entity Too Large": say how large it may be
         most = _body_limit(request)
         problem = "is larger than this operation takes" + (f" (at most {most:,} bytes)" if most else "")

@@ -30,7 +30,7 @@ from .columns import Columns
 from .compact import CompactPool, build_compact
 from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
-from .market import HHI_BANDS, HHI_SOURCE, Concentration, concentration
+from .market import HHI_BANDS, HHI_SOURCE, SUITABLE_SCORE, Concentration, concentration
 from .models import Candidate, DesiredOutcome, Need, OutcomeRecord, Priority, Service
 from .partnerships import (
     Cell,
@@ -59,6 +59,7 @@ __all__ = (
     "HHI_BANDS",
     "HHI_SOURCE",
     "SOCIAL_VALUE_ACCREDITATIONS",
+    "SUITABLE_SCORE",
     "AreaTree",
     "Candidate",
     "CandidatePool",

@@ -19,11 +19,17 @@ from collections.abc import Iterable, Mapping
 
 import msgspec
 
+SUITABLE_SCORE = 0.6
+"""The default threshold of suitability: a provider whose total score for a need is at least this is suitably
+experienced for it. Reports (which may choose another, 0-1), market engagement's suitable non-responders and
+partnership proposals count the market from the suitable providers."""
+
 __all__ = (
     "HHI_BANDS",
     "HHI_HIGHLY_CONCENTRATED_ABOVE",
     "HHI_SOURCE",
     "HHI_UNCONCENTRATED_BELOW",
+    "SUITABLE_SCORE",
     "Concentration",
     "concentration",
     "hhi_band",

@@ -154,6 +154,11 @@ async def test_key_management_needs_admin(client, keys, fresh_db):
     assert (await client.post("/keys", json=body, headers=await keys.headers("provider", own))).status_code == 403
     key_id, _ = await keys.make("commissioner")
     assert (await client.post(f"/keys/{key_id}/revoke", headers=await keys.headers("provider", own))).status_code == 403
+    # a provider key for a provider there is none of: the body's field is at fault (422), not the address (404)
+    nobody = {"role": "provider", "name": "Nobody's key", "provider_id": 999_999}
+    r = await client.post("/keys", json=nobody, headers=await keys.headers("admin"))
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "provider_id", "problem": "no provider has id 999999"}]
 
 
 @pytest.mark.parametrize(

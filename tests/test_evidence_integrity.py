@@ -211,6 +211,11 @@ async def test_a_run_older_than_its_need_is_marked_stale_with_what_changed(clien
     assert all(n["stale_run"] is None for n in report["needs"] if n["need_id"] != need_id)
     page = (await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)).text
     assert "Stale run." in page and "Annual volume" in page and f"POST /exercises/{xid}/match" in page
+    # the values as a person reads them: areas by name, not JSON
+    names = {a["code"]: a["name"] for a in (await client.get("/areas")).json()}
+    assert changes["areas"]["now_text"] == ", ".join(names[a] for a in new_areas)
+    assert f"<td>{changes['areas']['in_run_text']}</td><td>{changes['areas']['now_text']}</td>" in page
+    assert '<code>["E0' not in page
     rows = csv_of((await client.get(f"/exercises/{xid}/report", params={"format": "csv"}, headers=h)).content)
     [row] = [r for r in rows if r["row_type"] == "need" and int(r["need_id"]) == need_id]
     assert row["run_status"] == "stale" and row["changed_fields"] == "areas; annual_volume"

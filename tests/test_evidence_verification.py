@@ -240,7 +240,7 @@ async def test_desired_outcomes_are_a_vocabulary_per_pathway_checked_on_needs_an
     assert accom and {d["pathway"] for d in accom} == {"ACCOM"} and len(everything) > len(accom)
     assert "ACCOM_KEEP" in {d["code"] for d in accom}
     bad = await client.get("/desired-outcomes", params={"pathway": "ACOM"})
-    assert bad.status_code == 422 and bad.json()["errors"][0]["suggestion"] == "ACCOM"
+    assert bad.status_code == 400 and bad.json()["errors"][0]["suggestion"] == "ACCOM"
 
     commissioner = await keys.headers("commissioner")
     exercise = (

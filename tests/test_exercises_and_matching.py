@@ -318,6 +318,13 @@ async def test_partnerships_cover_the_exercise_and_name_the_gaps(client, keys, f
     await conn.close()
     assert (finance_need, "E06000019") in uncovered
     assert (await client.get(f"/partnership-runs/{run['id']}", headers=h)).json() == run
+    # suitable providers only, as the report counts the market: from the same runs, the same cells and gaps (a
+    # provider scoring below the threshold was proposed as a partner where the report said there was no market)
+    assert run["suitable_score"] == 0.6
+    report = (await client.get(f"/exercises/{exercise_id}/report", headers=h)).json()
+    assert report["method"]["match_run_ids"] == run["match_run_ids"]
+    assert report["partnerships"]["coverable_count"] == plan["coverable_count"]
+    assert {(c["need_id"], c["area"]) for c in report["partnerships"]["uncovered"]} == uncovered
 
 
 async def test_the_match_command_prints_a_ranked_table(databases, template_db):

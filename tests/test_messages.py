@@ -540,3 +540,12 @@ async def test_a_number_query_parameter_is_told_its_bounds_not_an_example_outsid
     r = await read_client.get("/exercises/1/report", params={"threshold": "high"}, headers=h)
     assert r.status_code == 400
     assert r.json()["errors"] == [{"field": "threshold", "problem": "must be a number from 0 to 1; got text"}]
+
+
+async def test_an_address_with_no_route_says_so_in_words(read_client) -> None:
+    """/providers/abc was a bare "Not Found" (an id that is no number matches no route)."""
+    r = await read_client.get("/providers/abc")
+    assert r.status_code == 404 and r.json()["error"] == "not_found"
+    assert r.json()["message"] == (
+        "nothing is at /providers/abc (the API's addresses, with whole-number ids: /schema/swagger)"
+    )

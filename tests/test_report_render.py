@@ -738,3 +738,10 @@ def test_a_need_s_heading_and_csv_row_say_whom_it_is_for(report: Report) -> None
     need_rows = [r for r in csv.DictReader(io.StringIO(to_csv(narrowed))) if r["row_type"] == "need"]
     assert need_rows[0]["for_whom"] == "young adults (women aged 18 and over)"
     assert need_rows[1]["for_whom"] == "young adults"
+
+
+def test_codes_mid_sentence_are_lower_case_but_acronyms() -> None:
+    from marketplace.formatting import humanise, lower_code
+
+    assert (lower_code("co_operative"), humanise("co_operative")) == ("co-operative", "Co-operative")
+    assert (lower_code("cio"), lower_code("third_sector")) == ("CIO", "third sector")

@@ -26,7 +26,7 @@ def instant(description: str) -> ParameterKwarg:
     "/keys",
     summary="Create an API key (admin)",
     status_code=201,
-    responses=errors_doc(400, 401, 403, 404, 503),
+    responses=errors_doc(400, 401, 403, 422, 503),
     description="The key is in the response this once; only its HMAC is stored.",
     **DOC,
 )

@@ -74,8 +74,8 @@ async def make_key(conn: Connection, secret: bytes, request: KeyRequest, *, crea
     """Make a key, store only its HMAC, and return the key itself (the one time it is seen). Inside the
     caller's transaction; the caller records the audit row."""
     provider_id = request.provider_id if isinstance(request, ProviderKeyRequest) else None
-    if provider_id is not None and not await queries.provider_exists(conn, provider_id):
-        raise NotFound(f"provider {provider_id} not found")
+    if provider_id is not None and not await queries.provider_exists(conn, provider_id):  # the body's field: 422
+        raise Unprocessable.field("provider_id", f"no provider has id {provider_id}")
     role = type(request).__struct_config__.tag
     assert isinstance(role, str)
     key = new_key()

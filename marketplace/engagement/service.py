@@ -24,6 +24,7 @@ from typing import TypeVar
 import asyncpg
 import msgspec
 
+import matching
 from marketplace import audit
 from marketplace.clock import LOCAL_ZONE, FixedClock, deadline_of
 from marketplace.concurrency import check_if_match, etag, require_if_match
@@ -76,7 +77,7 @@ from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller, nfc
 
-SUITABLE_SCORE = 0.6
+SUITABLE_SCORE = matching.SUITABLE_SCORE
 """The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
 
 # --- time ---------------------------------------------------------------------------------------------

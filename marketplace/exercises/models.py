@@ -513,6 +513,9 @@ class PartnershipRunBody(msgspec.Struct):
     as_of: dt.date
     match_run_ids: list[int]
     plan: matching.PartnershipPlan
+    suitable_score: float | None = None
+    """Only providers scoring at least this for a need were proposed for it (as the report counts the market);
+    null on runs made before, which proposed any ranked provider."""
 
 
 class PartnershipRun(PartnershipRunBody):

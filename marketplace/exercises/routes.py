@@ -237,9 +237,10 @@ async def get_match_run(run_id: Id, conn: Conn, limit: RankingLimit = 50) -> Mat
     summary="Propose lead-provider partnerships covering the exercise",
     **stores(PartnershipRun),
     description="Matches every need (each run stored, or reused as POST /needs/{id}/match-runs does), then proposes "
-    "lead + partner combinations covering every (need, area) cell with as few organisations and as high a total score "
-    "as possible, and lists cells nobody covers. From the same match runs, the stored proposal is given back (200). "
-    + LIMITED,
+    "lead + partner combinations of suitable providers (a total score of at least 0.6 for the need, as the report "
+    "counts the market) covering every (need, area) cell with as few organisations and as high a total score "
+    "as possible, and lists cells nobody suitable covers. From the same match runs, the stored proposal is given "
+    "back (200). " + LIMITED,
 )
 async def create_partnerships(
     exercise_id: Id, state: State, ctx: Ctx, actor: ActorDep, data: JSONBody[NoBody | None] = None

@@ -600,7 +600,8 @@ async def propose_partnerships(
         for need in exercise.needs
     ]
     as_of = ctx.clock.today()
-    digest = _digest(matching.ALGORITHM_VERSION, as_of, [r.id for r in runs])
+    suitable = matching.SUITABLE_SCORE  # as the report counts the market: a partner below it is no market
+    digest = _digest(matching.ALGORITHM_VERSION, as_of, [r.id for r in runs], suitable)
     async with pooled(db) as conn:
         stored = await queries.reusable_partnership_run(conn, exercise.id, digest)
     if stored is not None:  # the same match runs (so the same needs and directory): the same plan
@@ -611,6 +612,7 @@ async def propose_partnerships(
         )
         for run in runs
         for s in run.ranking
+        if s.total >= suitable
     ]
     plan = await asyncio.to_thread(
         matching.propose_partnerships,
@@ -620,7 +622,11 @@ async def propose_partnerships(
         max_options=3,
     )
     body = PartnershipRunBody(
-        algorithm_version=matching.ALGORITHM_VERSION, as_of=as_of, match_run_ids=[r.id for r in runs], plan=plan
+        algorithm_version=matching.ALGORITHM_VERSION,
+        as_of=as_of,
+        match_run_ids=[r.id for r in runs],
+        plan=plan,
+        suitable_score=suitable,
     )
     async with pooled(db) as conn, conn.transaction():
         row = await queries.insert_partnership_run(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -20,6 +21,7 @@ from marketplace.exercises.models import (
     in_force,
     percentages_of,
 )
+from marketplace.formatting import lower_code
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -157,8 +159,27 @@ WEIGHT_TOLERANCE = 1e-6
 normalised twice may differ by an ulp, and weights rewritten as percentages by schema/0019 by a rounding."""
 
 
+def said(field: str, value: Any, area_names: Mapping[str, str]) -> str:
+    """A need's field's value as a person reads it: areas by name, codes in words, lists joined, "none"."""
+    if value is None or value == [] or value == {}:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 10_000 else f"{value:g}"
+    if isinstance(value, list):
+        return ", ".join(area_names.get(v, v) if field == "areas" else said(field, v, area_names) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{lower_code(str(k))} {said(field, v, area_names)}" for k, v in value.items())
+    return str(value)
+
+
 def staleness(
-    run: ReportRun, need: Need, exercise_id: int, weights: dict[str, float] | None = None
+    run: ReportRun,
+    need: Need,
+    exercise_id: int,
+    weights: dict[str, float] | None = None,
+    area_names: Mapping[str, str] | None = None,
 ) -> RunStaleness | None:
     """What changed since the run was made: in the need, and in the weights it would be matched with now (`weights`,
     normalised: a change of the exercise's default weights or of the need's overrides); None when nothing did."""
@@ -174,6 +195,11 @@ def staleness(
         return None
     if weights_changed(run.weights, weights) and weights is not None:
         changes.append(FieldChange(field="weights_percent", in_run=run.weights_percent, now=percentages_of(weights)))
+    names = area_names or {}
+    changes = [
+        msgspec.structs.replace(c, in_run_text=said(c.field, c.in_run, names), now_text=said(c.field, c.now, names))
+        for c in changes
+    ]
     return RunStaleness(
         run_need_version=run.need.version,
         need_version=need.version,
@@ -349,7 +375,9 @@ def build_report(
     needs = [
         msgspec.structs.replace(
             need_report(r, tax, t, areas),
-            stale_run=staleness(r, current[r.need_id], exercise.id, weights_now(exercise, current[r.need_id])),
+            stale_run=staleness(
+                r, current[r.need_id], exercise.id, weights_now(exercise, current[r.need_id]), area_names=names
+            ),
         )
         if r.need_id in current
         else need_report(r, tax, t, areas)

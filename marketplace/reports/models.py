@@ -24,7 +24,7 @@ class Thresholds(msgspec.Struct):
     stale_after_months: int = 12
 
 
-SUITABLE_SCORE = 0.6
+SUITABLE_SCORE = matching.SUITABLE_SCORE
 """The default threshold: a provider whose total score is at least this is suitably experienced (a report request
 may choose another, 0-1)."""
 NOTES_PER_CANDIDATE = 3
@@ -110,6 +110,10 @@ class FieldChange(msgspec.Struct):
     """The value the run was made from."""
     now: Any
     """The need's value now."""
+    in_run_text: str = ""
+    """`in_run` as a person reads it (areas by name, lists joined, "none")."""
+    now_text: str = ""
+    """`now` as a person reads it."""
 
 
 class RunStaleness(msgspec.Struct):

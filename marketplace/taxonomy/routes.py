@@ -8,7 +8,7 @@ import msgspec
 from litestar import get
 from litestar.params import Parameter
 
-from marketplace.errors import Unprocessable
+from marketplace.errors import InvalidInput
 from marketplace.http import Ctx, errors_doc
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import AreaNode, DesiredOutcome, Taxonomy
@@ -56,11 +56,11 @@ list_social_value = _listing("/social-value", "Social-value commitments", "socia
     "/desired-outcomes",
     summary="Desired outcomes, per pathway",
     tags=["taxonomies"],
-    responses=errors_doc(400, 422),
+    responses=errors_doc(400),
     description="What a commissioner may want a service to achieve, per pathway (modelled on the desired outcomes "
     "of the Ministry of Justice's Commissioned Rehabilitative Services; the source is named in "
     "seed_data/desired_outcomes.json). A need lists some (`desired_outcomes`), and a service's outcomes record "
-    "names those it evidences. `pathway` keeps one pathway's (422 for an unknown pathway).",
+    "names those it evidences. `pathway` keeps one pathway's (400 for an unknown pathway, as every query filter).",
 )
 async def list_desired_outcomes(
     ctx: Ctx, pathway: Annotated[str | None, Parameter(max_length=32, description="A pathway code, e.g. ACCOM")] = None
@@ -69,8 +69,8 @@ async def list_desired_outcomes(
     if pathway is None:
         return tax.desired_outcomes
     problem = check_code("pathway", pathway, tax.codes("pathways"), "pathway")
-    if problem is not None:
-        raise Unprocessable.from_problems([problem])
+    if problem is not None:  # a query filter's unknown code: 400, as /providers?pathway= (a body's: 422)
+        raise InvalidInput.from_problems([problem])
     return [d for d in tax.desired_outcomes if d.pathway == pathway]
 
 
