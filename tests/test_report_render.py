@@ -745,3 +745,16 @@ def test_codes_mid_sentence_are_lower_case_but_acronyms() -> None:
 
     assert (lower_code("co_operative"), humanise("co_operative")) == ("co-operative", "Co-operative")
     assert (lower_code("cio"), lower_code("third_sector")) == ("CIO", "third sector")
+
+
+def test_words_agree_with_their_numbers(report: Report) -> None:
+    """A need with no suitable provider has no concentration to tell ("not known (no suitable provider states a
+    capacity)" said otherwise); a lead with no partner is alone ("with 0 partners")."""
+    nobody = msgspec.structs.replace(
+        report.needs[0], suitable=0, market=msgspec.structs.replace(report.needs[0].market, hhi=None)
+    )
+    plan = report.partnerships
+    alone = msgspec.structs.replace(plan, options=(msgspec.structs.replace(plan.options[0], partners=()),))
+    page = to_html(msgspec.structs.replace(report, needs=[nobody, *report.needs[1:]], partnerships=alone))
+    assert "none: no suitable provider" in page
+    assert f"The leading partnership option, {plan.options[0].lead.name} alone, covers" in page
