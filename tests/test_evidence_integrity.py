@@ -212,7 +212,12 @@ async def test_a_run_older_than_its_need_is_marked_stale_with_what_changed(clien
     page = (await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)).text
     assert "Stale run." in page and "Annual volume" in page and f"POST /exercises/{xid}/match" in page
     # the values as a person reads them: areas by name, not JSON
-    names = {a["code"]: a["name"] for a in (await client.get("/areas")).json()}
+    names: dict[str, str] = {}
+    nodes = (await client.get("/areas")).json()
+    while nodes:  # the area tree, flattened
+        node = nodes.pop()
+        names[node["code"]] = node["name"]
+        nodes += node.get("children", [])
     assert changes["areas"]["now_text"] == ", ".join(names[a] for a in new_areas)
     assert f"<td>{changes['areas']['in_run_text']}</td><td>{changes['areas']['now_text']}</td>" in page
     assert '<code>["E0' not in page
