@@ -294,8 +294,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         if unreadable is not None:  # naming the field, or the line and column, where reading stopped
             message, problems = f"{unreadable.field}: {unreadable.problem}", [unreadable]
         else:
-            message = messages.plain_words(message)[0]
-            problems = [FieldProblem(field="body", problem=message)]
+            problem = messages.plain_words(message)[0]
+            message, problems = f"body: {problem}", [FieldProblem(field="body", problem=problem)]
     if exc.status_code == 404 and message == "Not Found":  # no route: say so, and where the addresses are listed
         message = f"nothing is at {request.url.path} (the API's addresses, with whole-number ids: /schema/swagger)"
     if exc.status_code == 413:  # the framework says only "Request Entity Too Large": say how large it may be

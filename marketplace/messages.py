@@ -342,9 +342,18 @@ def unreadable_json(said: str, body: bytes | str | None = None, *, field: str = 
             return FieldProblem(field=field, problem=LONE_SURROGATE.format(escape=half.group(0), at=where))
         return FieldProblem(field=field, problem="is empty: send JSON" if empty else TRUNCATED)
     if (m := _MALFORMED.match(words)) and m.group("what") in JSON_WORDS:
+        raw = body.encode() if isinstance(body, str) else body
+        if int(m.group("at")) == 0 and raw is not None and raw.startswith(b"\xef\xbb\xbf"):
+            return FieldProblem(field=field, problem=BYTE_ORDER_MARK)  # invisible: say what it is
         where = _line_and_column(body, int(m.group("at")))
         return FieldProblem(field=field, problem=JSON_WORDS[m.group("what")].format(at=where))
     return None
+
+
+BYTE_ORDER_MARK = (
+    "starts with a byte-order mark (an invisible character some editors put first): send the JSON without it, "
+    "e.g. saved as UTF-8 rather than UTF-8 with BOM"
+)
 
 
 def _joined(field: str, path: str) -> str:

@@ -53,6 +53,7 @@ async def test_undecodable_bodies_are_400_on_every_endpoint_that_takes_one(read_
             )
             assert r.status_code == 400, (method, path, problem, r.status_code, r.text[:200])
             assert r.json()["errors"] == [{"field": "body", "problem": problem}]
+            assert r.json()["message"] == f"body: {problem}"  # named in the message too
 
 
 async def test_a_body_that_is_not_declared_json_is_415(read_client):

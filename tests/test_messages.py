@@ -549,3 +549,14 @@ async def test_an_address_with_no_route_says_so_in_words(read_client) -> None:
     assert r.json()["message"] == (
         "nothing is at /providers/abc (the API's addresses, with whole-number ids: /schema/swagger)"
     )
+
+
+async def test_a_byte_order_mark_before_the_json_is_named(read_client) -> None:
+    """An invisible mark before the JSON was told "has a character JSON does not allow near line 1, column 1"."""
+    r = await read_client.post(
+        "/registrations",
+        content=b'\xef\xbb\xbf{"name": "Marked Trust", "legal_form": "cic"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 400
+    assert r.json()["errors"] == [{"field": "body", "problem": messages.BYTE_ORDER_MARK}]

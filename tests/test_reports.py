@@ -188,6 +188,12 @@ async def test_a_higher_threshold_finds_fewer_suitable_providers(client, keys, f
     high = (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.8}, headers=h)).json()
     assert sum(n["suitable"] for n in high["needs"]) < sum(n["suitable"] for n in low["needs"])
     assert (await client.get(f"/exercises/{xid}/report", params={"threshold": 1.5}, headers=h)).status_code == 400
+    # finer than the scores are shown: it would be shown as 0.6 and leave out a provider shown scoring 0.6
+    fine = await client.get(f"/exercises/{xid}/report", params={"threshold": "0.6000000001"}, headers=h)
+    assert fine.status_code == 422 and fine.json()["errors"][0]["field"] == "threshold"
+    frozen = await client.post(f"/exercises/{xid}/reports", params={"threshold": "0.6000000001"}, headers=h)
+    assert frozen.status_code == 422
+    assert (await client.get(f"/exercises/{xid}/report", params={"threshold": 0.625}, headers=h)).status_code == 200
 
 
 async def test_csv_and_html_by_parameter_or_accept_header(client, keys, fresh_db):

@@ -27,8 +27,16 @@ from marketplace.types import Actor
 FORMATS = ("json", "html", "csv")
 
 
+THRESHOLD_PLACES = 3
+"""A threshold's decimal places at most: scores are shown to 3, so a finer threshold (0.6000000001) would be shown as
+one (0.6) it is not, and leave out a provider shown scoring it."""
+
+
 async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: float) -> Report:
     """The report from stored runs only (reads; never matches, never stores)."""
+    if round(threshold, THRESHOLD_PLACES) != threshold:
+        problem = f"at most {THRESHOLD_PLACES} decimal places, as scores are shown (e.g. 0.6 or 0.625)"
+        raise Unprocessable.field("threshold", problem)
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
         runs = await exercises.report_runs(conn, [need.id for need in exercise.needs])
