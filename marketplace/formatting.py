@@ -26,7 +26,14 @@ MONTHS = (
     "December",
 )
 # codes whose usual spelling is not their humanised form
-SPECIAL_WORDS = {"co_operative": "Co-operative", "cio": "CIO", "vcse": "VCSE", "cyp": "CYP", "ete": "ETE"}
+SPECIAL_WORDS = {
+    "co_operative": "Co-operative",
+    "cio": "CIO",
+    "vcse": "VCSE",
+    "cyp": "CYP",
+    "ete": "ETE",
+    "tupe": "TUPE",  # a barrier to bidding: staff transfer rules
+}
 
 
 def whole_pounds(x: float | int) -> int:

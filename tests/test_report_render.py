@@ -719,6 +719,7 @@ def test_many_areas_split_the_heatmap_into_panels(report: Report) -> None:
         ([], {"gender": "women", "min_age": 18}, "women aged 18 and over"),
         (["ADULTS"], {"gender": "men", "min_age": 18, "max_age": 25}, "adults (men aged 18 to 25)"),
         ([], {"max_age": 17}, "people aged up to 17"),
+        (["WOMEN"], {"gender": "women", "min_age": 16, "max_age": 25}, "women (aged 16 to 25)"),
     ],
 )
 def test_a_need_says_whom_it_is_for_with_its_ages_and_gender(cohorts, eligibility, said):
@@ -744,7 +745,7 @@ def test_codes_mid_sentence_are_lower_case_but_acronyms() -> None:
     from marketplace.formatting import humanise, lower_code
 
     assert (lower_code("co_operative"), humanise("co_operative")) == ("co-operative", "Co-operative")
-    assert (lower_code("cio"), lower_code("third_sector")) == ("CIO", "third sector")
+    assert (lower_code("cio"), lower_code("third_sector"), humanise("tupe")) == ("CIO", "third sector", "TUPE")
 
 
 def test_words_agree_with_their_numbers(report: Report) -> None:

@@ -325,6 +325,8 @@ def for_whom(cohorts: list[str], eligibility: NeedEligibility) -> str:
     e = eligibility
     people = and_list([lower_code(c) for c in cohorts])
     gender = {"women": "women", "men": "men"}.get(e.gender, "")
+    if gender and gender in people.split():  # "women (aged 16 to 25)", not "women (women aged 16 to 25)"
+        gender = ""
     if e.min_age is not None and e.max_age is not None:
         age = f"aged {e.min_age} to {e.max_age}"
     elif e.min_age is not None:
