@@ -488,6 +488,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _at_least_one(text: str) -> int:
+    """A count of at least 1 (argparse's type): `--top 0` printed an empty table and succeeded."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="marketplace", description="Provision provider marketplace")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -523,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     match = sub.add_parser("match", help="match the directory against a need, store the run, print the ranking")
     match.add_argument("need_id", type=int)
-    match.add_argument("--top", type=int, default=10, help="how many providers to print (default 10)")
+    match.add_argument("--top", type=_at_least_one, default=10, help="how many providers to print (default 10)")
     match.set_defaults(func=cmd_match)
 
     match_all = sub.add_parser(

@@ -338,6 +338,8 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     rows = lines[lines.index(next(line for line in lines if line.startswith("---"))) + 1 :]
     assert len(rows) == 3 and "total" in result.stdout and "contribution" in result.stdout
     assert lines[3].startswith("  weights, as percentages of the score: pathway fit ") and lines[3].endswith("%")
+    none = run_cli("match", str(need_id), "--top", "0", dsn=dsn)  # an empty table and success, before
+    assert none.returncode == 2 and "must be at least 1, not 0" in none.stderr
     await databases.drop(name)
 
 
