@@ -4,6 +4,7 @@ Imports no room."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -203,6 +204,9 @@ class StrictRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         value = await super().json()
+        if (twice := _key_given_twice(await self.body())) is not None:
+            problem = "given twice in one object: which one is meant cannot be told (the last was kept); send it once"
+            raise InvalidInput.from_problems([FieldProblem(field=twice, problem=problem)])
         declared = _body_type(self)
         if declared is None or value is None:
             return value
@@ -214,6 +218,23 @@ class StrictRequest(Request[Any, Any, Any]):
                 detail="invalid request body", extra=[{"message": str(exc), "key": "data", "source": "body"}]
             ) from None
         return value
+
+
+def _key_given_twice(body: bytes) -> str | None:
+    """The first key an object of the JSON `body` holds twice (the decoder keeps the last, silently); None when none
+    is, or when `body` is no JSON the standard library reads (the decoder has already said what is wrong with it)."""
+    found: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> None:
+        keys = [k for k, _ in items]
+        if not found and len(set(keys)) != len(keys):
+            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+
+    try:
+        json.loads(body, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        return None
+    return found[0] if found else None
 
 
 def _whole_numbers(value: Any) -> Any:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, get_origin
 
 import msgspec
 import pytest
+from conftest import fetchval
 from litestar.testing import AsyncTestClient
 from msgspec import Meta
 from msgspec import inspect as mi
@@ -560,3 +561,19 @@ async def test_a_byte_order_mark_before_the_json_is_named(read_client) -> None:
     )
     assert r.status_code == 400
     assert r.json()["errors"] == [{"field": "body", "problem": messages.BYTE_ORDER_MARK}]
+
+
+async def test_a_field_given_twice_is_refused_not_resolved_silently(read_client, read_db) -> None:
+    """{"name": "First", "name": "Second"} was taken as "Second" with nothing said; nothing is stored now."""
+    for body, field in (
+        (b'{"name": "First Light CIC", "legal_form": "cic", "name": "Second Light CIC"}', "name"),
+        (
+            b'{"name": "Third Light CIC", "legal_form": "cic", "contact": {"email": "a@b.org", "email": "c@d.org"}}',
+            "email",
+        ),
+    ):
+        r = await read_client.post("/registrations", content=body, headers={"Content-Type": "application/json"})
+        assert r.status_code == 400, r.text
+        (problem,) = r.json()["errors"]
+        assert problem["field"] == field and problem["problem"].startswith("given twice in one object")
+    assert await fetchval(read_db, "select count(*) from provider where name like '% Light CIC'") == 0
