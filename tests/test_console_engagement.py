@@ -325,7 +325,7 @@ async def test_a_number_question_s_bounds_are_said_on_the_notice_and_the_form(wo
     w, c = world, world.client
     staff = {"kind": "number", "text": "How many paid staff?", "minimum": 0, "maximum": 50, "whole_number": True}
     (p1, _), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, _ = await make_exercise(w, questions=[staff, QUESTIONS[2]])
+    exercise_id, need_id = await make_exercise(w, questions=[staff, QUESTIONS[2]])
     w.clock.at = DURING
     _, key = await w.keys.make("provider", p1)
     await sign_in(c, key)
@@ -334,3 +334,20 @@ async def test_a_number_question_s_bounds_are_said_on_the_notice_and_the_form(wo
     assert f'{QUESTIONS[2]["text"]} <span class="body-s">(number)' in notice.text  # no bounds: nothing more
     form = await c.get(f"/console/exercises/{exercise_id}/respond")
     assert "A whole number from 0 to 50." in form.text and 'inputmode="numeric"' in form.text
+    # typed as words: told the question's own rule, beside its box
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    qs = (await c.get(f"/exercises/{exercise_id}/notice")).json()["questions"]
+    page = await c.post(
+        f"/console/exercises/{exercise_id}/respond",
+        data={
+            "csrf_token": csrf,
+            "revision": "",
+            f"need.{need_id}.intent": "not_interested",
+            f"answer.{qs[0]['id']}": "lots",
+        },
+    )
+    assert page.status_code == 400
+    told = re.search(rf'id="f-answer-{qs[0]["id"]}-error">(.*?)</p>', page.text, re.S)
+    assert told is not None, page.text[:2000]
+    said = re.sub(r"<[^>]+>", "", told.group(1)).replace("Error:", "").strip()
+    assert said == "enter a whole number from 0 to 50"

@@ -489,6 +489,12 @@ API_WORDS = {
 what every number box is told)."""
 
 
+def as_form_words(problem: str) -> str:
+    """An API problem as a form says it: what a box expects is what to enter ("expected a whole number from 0 to 50"
+    -> "enter a whole number from 0 to 50", a number question's own rule)."""
+    return "enter " + problem.removeprefix("expected ") if problem.startswith("expected a ") else problem
+
+
 # --- after a conflict ------------------------------------------------------------------------------------------
 
 

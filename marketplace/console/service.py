@@ -325,7 +325,7 @@ def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[s
                 if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
                     name = where[path]
                     break
-        said = forms.API_WORDS.get(p.problem, p.problem)
+        said = forms.API_WORDS.get(p.problem) or forms.as_form_words(p.problem)
         if name is None:
             unplaced.append(msgspec.structs.replace(p, problem=said))
         else:
