@@ -10,6 +10,7 @@ import datetime as dt
 import functools
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
 MONTHS = (
     "January",
@@ -52,11 +53,25 @@ def whole(n: float | int) -> str:
 
 
 def figure(x: float | int) -> str:
-    """A number as a person writes it, no more precise than it is: ``12.0`` -> "12", ``1500`` -> "1,500",
-    ``2.5`` -> "2.5", ``1e308`` -> "1e+308"."""
-    if float(x).is_integer() and abs(x) < 1e15:
-        return f"{x:,.0f}"
-    return f"{x:,.12g}" if abs(x) < 1e15 else f"{x:.6g}"
+    """A number as a person writes it, no more precise than it is: ``12.0`` -> "12", ``1600`` -> "1600" (a year
+    takes no comma: none below 10,000), ``200000`` -> "200,000", ``2.5`` -> "2.5", ``1e308`` -> "1e+308"."""
+    if abs(x) >= 1e15:
+        return f"{x:.6g}"
+    if float(x).is_integer():
+        return f"{x:,.0f}" if abs(x) >= 10_000 else f"{x:.0f}"
+    return f"{x:,.12g}" if abs(x) >= 10_000 else f"{x:.12g}"
+
+
+def number_words(*, whole: bool, least: float | None, most: float | None) -> str:
+    """What a number field takes, in words: "a whole number from 0 to 50", "a number of 0 or more", "a number"."""
+    kind = "a whole number" if whole else "a number"
+    if least is not None and most is not None:
+        return f"{kind} from {figure(least)} to {figure(most)}"
+    if least is not None:
+        return f"{kind} of {figure(least)} or more"
+    if most is not None:
+        return f"{kind} of {figure(most)} or less"
+    return kind
 
 
 def score(x: float, digits: int = 3) -> str:
@@ -109,8 +124,6 @@ def when(t: dt.datetime | None) -> str:
 
 def closing_day(deadline: dt.datetime) -> dt.date:
     """The day a deadline is the end of, in the UK (a deadline is midnight at the end of its closing day there)."""
-    from zoneinfo import ZoneInfo  # the standard library's: formatting imports nothing of the app
-
     return (deadline.astimezone(ZoneInfo("Europe/London")) - dt.timedelta(microseconds=1)).date()
 
 

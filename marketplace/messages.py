@@ -20,6 +20,7 @@ from msgspec import inspect as mi
 from rapidfuzz import fuzz, process, utils
 
 from marketplace.errors import FieldProblem
+from marketplace.formatting import number_words
 from marketplace.types import PLAIN
 
 if TYPE_CHECKING:  # (the taxonomy's models use the checks, which use this module)
@@ -182,24 +183,10 @@ SAID_BOUND = 1_000_000
 
 def _bounds_at(annotation: Any, field: str) -> tuple[float | None, float | None]:
     """The least and the most a number field of `annotation` may be (its `ge`/`le`; None where it has none)."""
-    if annotation is None:
-        return None, None
-    try:
-        top = [mi.type_info(annotation)]
-    except (TypeError, ValueError):
-        return None, None
-    types = _types_at(annotation, field) if field else _members(top)
-    for t in types:
+    for t in _types_at(annotation, field) if annotation is not None else []:
         if isinstance(t, mi.IntType | mi.FloatType):
             return t.ge, t.le
     return None, None
-
-
-def _figure(x: float | None) -> str:
-    """A bound as a person writes it: 0, 1, 2.5, 1600 (a year: no comma below 10,000), 200,000."""
-    assert x is not None
-    text = f"{x:.0f}" if float(x).is_integer() else f"{x}"
-    return f"{x:,.0f}" if float(x).is_integer() and abs(x) >= 10_000 else text
 
 
 def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
@@ -486,7 +473,8 @@ def problem(
     enum = declared is not None and _ENUM.match(said.strip())
     choices = choices_at(declared, field if path is None else path) if enum else None
     words, suggestion = plain_words(said, value=value, choices=choices, form=form)
-    if not form and (m := _TYPE.match(said.strip())) and m.group("want").split(" | ")[0] == "object":
+    m = _TYPE.match(said.strip())
+    if not form and m and m.group("want").split(" | ")[0] == "object":
         # an object's own fields, not an example object's (whose fields would be another's)
         names = ", ".join(fields_at(declared, field if path is None else path)[:3]) if declared is not None else ""
         if field == "body":
@@ -498,20 +486,15 @@ def problem(
         words += (
             ", or null" if "null" in m.group("want") else ""
         ) + f"; got {GOT_WORDS.get(m.group('got'), m.group('got'))}"
-    elif (m := _TYPE.match(said.strip())) and m.group("want").split(" | ")[0] in ("int", "float"):
+    elif m and m.group("want").split(" | ")[0] in ("int", "float"):
         # a number with bounds is told them, not an example that may lie outside them (threshold: "e.g. 12.5")
         lo, hi = bounds if bounds is not None else _bounds_at(declared, field if path is None else path)
         lo, hi = (None if x is None or abs(x) >= SAID_BOUND else x for x in (lo, hi))  # a guard, not a rule to say
         if lo is not None or hi is not None:
-            kind = "a whole number" if m.group("want").startswith("int") else "a number"
-            span = (
-                f"from {_figure(lo)} to {_figure(hi)}"
-                if lo is not None and hi is not None
-                else (f"of {_figure(lo)} or more" if lo is not None else f"of {_figure(hi)} or less")
-            )
+            wanted = number_words(whole=m.group("want").startswith("int"), least=lo, most=hi)
             got = GOT_WORDS.get(m.group("got"), m.group("got"))
-            nullable = ", or null" if "null" in m.group("want") and not form else ""
-            words = f"enter {kind} {span}" if form else f"must be {kind} {span}{nullable}; got {got}"
+            nullable = ", or null" if "null" in m.group("want") else ""
+            words = f"enter {wanted}" if form else f"must be {wanted}{nullable}; got {got}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

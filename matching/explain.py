@@ -841,7 +841,7 @@ def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candid
 
 def _how_many(n: float, thing: str) -> str:
     """`n` of `thing` as a sentence says it: "no quality accreditations", "1 quality accreditation", "2.5 years"."""
-    return f"no {thing}s" if n == 0 else f"{n:g} {thing}" if n == 1 else f"{n:g} {thing}s"
+    return f"no {thing}s" if n == 0 else counted(n, thing)
 
 
 def _experience(years: float) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from marketplace.formatting import figure
+from marketplace.formatting import number_words
 from marketplace.types import PROSE, TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
 
 BudgetVisibility = Literal["shown", "range", "hidden"]
@@ -40,8 +40,8 @@ class PublishIn(Strict):
     """POST /exercises/{id}/publish: open the exercise for engagement (If-Match: the exercise's ETag)."""
 
     budget_visibility: BudgetVisibility = "hidden"
-    """How much of each need's annual budget the public notice shows: the figure, a range (the figure less and
-    more 20%, to the nearest £5,000), or nothing."""
+    """How much of each need's annual budget the public notice shows: the figure, a range (the fixed band the figure
+    is in, engagement.service.BUDGET_BANDS: £150,000 to £250,000), or nothing."""
 
 
 QuestionNumber = Annotated[float, Meta(ge=-1e12, le=1e12)]
@@ -83,14 +83,7 @@ class Question(msgspec.Struct):
     def number_rule(self) -> str:
         """What a number question takes, in words ("a whole number from 0 to 50"), for messages, the notice and
         the form."""
-        kind = "a whole number" if self.whole_number else "a number"
-        if self.minimum is not None and self.maximum is not None:
-            return f"{kind} from {figure(self.minimum)} to {figure(self.maximum)}"
-        if self.minimum is not None:
-            return f"{kind} of {figure(self.minimum)} or more"
-        if self.maximum is not None:
-            return f"{kind} of {figure(self.maximum)} or less"
-        return kind
+        return number_words(whole=self.whole_number, least=self.minimum, most=self.maximum)
 
 
 DEFAULT_WORD_LIMIT = 500

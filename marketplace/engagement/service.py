@@ -500,6 +500,7 @@ async def response_problems(
                 named.append(s)
         if len(set(r.service_ids)) != len(r.service_ids):
             found.append(FieldProblem(field=f"{p}.service_ids", problem="a service appears twice"))
+        delivered = sorted({a for s in named for a in s.areas})  # where the services named deliver
         areas_seen: set[str] = set()
         for j, c in enumerate(r.capacity):
             f = f"{p}.capacity[{j}].area"
@@ -509,13 +510,13 @@ async def response_problems(
                 found.append(FieldProblem(field=f, problem="not within the need's areas", allowed=list(need.areas)))
             elif c.area in areas_seen:
                 found.append(FieldProblem(field=f, problem="this area appears twice"))
-            elif named and not _overlaps(ctx.taxonomy, [a for s in named for a in s.areas], [c.area]):
+            elif named and not _overlaps(ctx.taxonomy, delivered, [c.area]):
                 found.append(
                     FieldProblem(
                         field=f,
                         problem="none of the services named for this need covers any of this area: capacity is "
                         "stated where those services deliver",
-                        allowed=sorted({a for s in named for a in s.areas}),
+                        allowed=delivered,
                     )
                 )
             areas_seen.add(c.area)

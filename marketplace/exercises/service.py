@@ -17,7 +17,7 @@ import asyncpg
 import msgspec
 
 import matching
-from marketplace import audit
+from marketplace import audit, formatting
 from marketplace.clock import deadline_of
 from marketplace.concurrency import locked, require_if_match
 from marketplace.context import Context
@@ -181,7 +181,7 @@ def _check_status(
     if updated.status == "engagement_open" and published is None:
         raise Unprocessable.field("status", f"an exercise opens for market engagement when it is published: {publish}")
     if updated.status == "draft" and published is not None:
-        said = f"the exercise was published on {published:%-d %B %Y}: it cannot go back to draft"
+        said = f"the exercise was published on {formatting.date(published.date())}: it cannot go back to draft"
         raise Conflict.field("status", said)
     deadline = deadline_of(updated.closes_on) if updated.closes_on is not None else None
     if updated.status == "closed" and published is not None and deadline is not None and now < deadline:
@@ -223,7 +223,7 @@ local priorities, accreditations and experience required, eligibility, sector pr
 def _published_problem(published: dt.datetime, field: str) -> FieldProblem:
     return FieldProblem(
         field=field,
-        problem=f"the exercise's notice was published on {published.day} {published:%B %Y}, and what it shows "
+        problem=f"the exercise's notice was published on {formatting.date(published.date())}, and what it shows "
         "cannot change: tell providers in a published clarification instead",
     )
 
@@ -293,7 +293,7 @@ async def update_exercise(
                 found.append(
                     FieldProblem(
                         field="closes_on",
-                        problem=f"the exercise's notice was published on {published.day} {published:%B %Y}: its "
+                        problem=f"the exercise's notice was published on {formatting.date(published.date())}: its "
                         f"closing date may move later, never earlier than {current.closes_on.isoformat()}",
                     )
                 )

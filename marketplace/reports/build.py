@@ -21,7 +21,7 @@ from marketplace.exercises.models import (
     in_force,
     percentages_of,
 )
-from marketplace.formatting import lower_code
+from marketplace.formatting import figure, lower_code
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
     LIMITED_MARKET,
@@ -166,7 +166,7 @@ def said(field: str, value: Any, area_names: Mapping[str, str]) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int | float):
-        return f"{value:,.0f}" if float(value).is_integer() and abs(value) >= 10_000 else f"{value:g}"
+        return figure(value)
     if isinstance(value, list):
         return ", ".join(area_names.get(v, v) if field == "areas" else said(field, v, area_names) for v in value)
     if isinstance(value, dict):
