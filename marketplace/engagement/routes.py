@@ -55,7 +55,7 @@ def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
     description="Makes the exercise's public notice (GET /exercises/{id}/notice) readable by anyone and opens it to "
     "responses and clarification questions between `opens_on` and `closes_on`. The exercise needs both dates (the "
     "deadline not yet passed) and at least one need; its questions are fixed from now on. `budget_visibility`: each "
-    "need's budget is shown, shown as a range (less and more 20%, to the nearest £5,000), or hidden. " + DEADLINE_RULE,
+    "need's budget is shown, shown as the fixed band it is in (e.g. £150,000 to £250,000), or hidden. " + DEADLINE_RULE,
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[staff],
