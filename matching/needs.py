@@ -121,7 +121,7 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         priorities=tuple(need.local_priorities),
         desired=tuple(desired.values()),
         sector_preference=pref,
-        has_sector_preference=bool(need.sector_preference),
+        has_sector_preference=any(v > 0 for v in pref.values()),  # a preference of 0 for every sector is none
         coverage_weight=weight,
         coverage_whole=whole,
     )

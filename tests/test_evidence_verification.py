@@ -9,6 +9,7 @@ import json
 import pytest
 import zstandard
 
+import matching
 from marketplace import db
 from matching.vocab import SOCIAL_VALUE_ACCREDITATIONS
 
@@ -227,7 +228,7 @@ async def test_matching_weighs_the_verification_and_says_so(client, keys, fresh_
         etag_now = r.headers["etag"]
     after = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=commissioner)).json()
     assert after["id"] != before["id"]  # the directory changed: a new run
-    assert after["algorithm_version"] == "2026.12-2"
+    assert after["algorithm_version"] == matching.ALGORITHM_VERSION
     assert mine(after)["total"] > mine(before)["total"]
     assert quality(after)["score"] > quality(before)["score"]
     assert f"{code} (verified)" in quality(after)["evidence"][0]
@@ -329,7 +330,9 @@ async def test_a_run_stored_under_the_previous_algorithm_is_still_readable(clien
     need_id = (await rows(fresh_db, "select id from need where pathway_code = 'ACCOM' order by id limit 1"))[0]["id"]
     run = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 5}, headers=h)).json()
     [made] = await rows(fresh_db, "select document_zstd from match_run where id = $1", run["id"])
-    earlier = zstandard.decompress(made["document_zstd"]).decode().replace('"2026.12-2"', '"2026.12-1"')
+    earlier = (
+        zstandard.decompress(made["document_zstd"]).decode().replace(f'"{matching.ALGORITHM_VERSION}"', '"2026.12-1"')
+    )
     old = (  # stored as runs were before schema/0022: the document as text, uncompressed
         await rows(
             fresh_db,

@@ -918,3 +918,32 @@ async def test_what_a_post_creates_is_at_its_location(client, keys, fresh_db):
         created = r.json().get("provider", r.json())  # a registration: the provider, with its key beside it
         got = await client.get(r.headers["location"], headers=admin)
         assert got.status_code == 200 and got.json()["id"] == created["id"], r.headers["location"]
+
+
+async def test_a_need_made_with_no_sector_preference_scores_social_value_without_one(client, keys, fresh_db):
+    """The API stores a need's sector preference with every sector (0 when not given): a need made without one is
+    scored as having none (0.6 commitments, 0.4 local presence), one preferring a sector with the 0.5/0.3/0.2
+    split (METHOD.md, Social value). Before algorithm 2026.12-3 every need counted as having a preference."""
+    h = await keys.headers("commissioner")
+    none = {k: v for k, v in NEED.items() if k != "sector_preference"}
+    runs = {}
+    exercise = (
+        await client.post("/exercises", json={"title": "Social value", "commissioning_body": "P"}, headers=h)
+    ).json()
+    for name, body in (("none", none), ("zeros", {**none, "sector_preference": {"third_sector": 0}}), ("some", NEED)):
+        r = await client.post(f"/exercises/{exercise['id']}/needs", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        need_id = r.json()["id"]
+        runs[name] = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 5}, headers=h)).json()
+
+    def social_value(run: dict) -> dict[str, float]:
+        [criterion] = [c for c in run["ranking"][0]["criteria"] if c["criterion"] == "social_value"]
+        return {k["name"]: k["weight"] for k in criterion["components"]}
+
+    assert social_value(runs["none"]) == {"social_value_commitments": 0.6, "local_presence": 0.4}
+    assert social_value(runs["zeros"]) == social_value(runs["none"])
+    assert social_value(runs["some"]) == {
+        "sector_preference": 0.5,
+        "social_value_commitments": 0.3,
+        "local_presence": 0.2,
+    }

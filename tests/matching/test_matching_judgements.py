@@ -61,7 +61,7 @@ def priority_need(*texts: str, **changes: object) -> Need:
 
 
 def test_algorithm_version_is_bumped() -> None:
-    assert ALGORITHM_VERSION == "2026.12-2"
+    assert ALGORITHM_VERSION == "2026.12-3"
 
 
 # -- 1. local priorities on the provider's own words about the service ---------------------------------
