@@ -166,6 +166,30 @@ async def test_a_short_list_run_is_reported_as_not_matched_never_rematched(clien
     assert need["id"] not in [n["need_id"] for n in report["needs"]]
 
 
+async def test_a_what_if_run_or_a_short_list_made_since_does_not_replace_the_run_a_report_reads(client, keys, fresh_db):
+    """A commissioner trying other weights (a what-if run, as deep as the exercise's) or asking for a short list
+    after matching the exercise: the report still reads the run made with the weights in force, current, and
+    matching the exercise again gives that run back; before, the report read the newest run and called the need
+    stale ("the weights were changed") with nothing to refresh."""
+    h = await keys.headers("commissioner")
+    xid = await draft_copy(client, h, await sample_exercise(fresh_db))
+    first = await match_all(client, xid, h)
+    need_id, run_id = first["needs"][0]["need_id"], first["needs"][0]["match_run_id"]
+    weights = {"pathway_fit": 10, "coverage": 10, "capacity": 10, "financial_viability": 10, "quality": 60}
+    what_if = await client.post(
+        f"/needs/{need_id}/match-runs", params={"limit": 500}, json={"weights": weights}, headers=h
+    )
+    assert what_if.status_code == 201 and what_if.json()["weights_percent"]["quality"] == 60
+    short = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 1}, headers=h)
+    assert short.status_code == 201 and short.json()["id"] > what_if.json()["id"] > run_id
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    [shown] = [n for n in report["needs"] if n["need_id"] == need_id]
+    assert shown["match_run_id"] == run_id and shown["stale_run"] is None
+    assert report["freshness"]["current"] and not report["freshness"]["not_matched"]
+    again = await match_all(client, xid, h)
+    assert again["needs"][0]["match_run_id"] == run_id and again["needs"][0]["reused"]
+
+
 # ----------------------------------------------------------------------------------------------- stale runs
 
 

@@ -19,9 +19,8 @@ from test_evidence_integrity import sample_exercise
 import matching
 import matching.explain
 from marketplace import db
-from marketplace.exercises.models import MatchRunBody, percent_table
+from marketplace.exercises.models import MatchRunBody, percent_table, weights_changed
 from marketplace.migrate import migrate
-from marketplace.reports.build import weights_changed
 from marketplace.seed import load_taxonomy
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy import service as taxonomy

@@ -840,8 +840,8 @@ async def market_response(
 ) -> MarketResponse:
     """Per need: the responses, their intent, the capacity offered against the volume (and per area), indicative
     costs against the budget per service user, declared consortia, barriers, and the suitable providers (from the
-    need's newest stored match run) that did not respond. What the report's market-response section and the options
-    appraisal read. Reads only. `runs`: the needs' newest runs already read (`exercises.service.report_runs`), so
+    run a report reads of the need) that did not respond. What the report's market-response section and the options
+    appraisal read. Reads only. `runs`: the runs a report reads, already read (`exercises.service.report_runs`), so
     a report does not read them twice; needs not among them are read here."""
     exercise = await exercises.get_exercise(conn, exercise_id)
     publication = await queries.fetch_publication(conn, exercise_id)
@@ -850,8 +850,10 @@ async def market_response(
     tree = ctx.taxonomy.matching_areas
     names = ctx.taxonomy.codes("areas")
     directory_names: dict[int, str] = {}
-    newest = dict(runs or {})  # each need's newest run
-    newest |= await exercises.report_runs(conn, [need.id for need in exercise.needs if need.id not in newest])
+    newest = dict(runs or {})  # the run a report reads of each need
+    newest |= await exercises.report_runs(
+        conn, exercise, ctx.settings.match_store_limit, [need.id for need in exercise.needs if need.id not in newest]
+    )
     needs = []
     for need in exercise.needs:
         answers = [(r, n) for r in current for n in r.needs if n.need_id == need.id]

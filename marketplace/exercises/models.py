@@ -14,7 +14,7 @@ from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
 from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title, decimal_places
-from matching.weights import PERCENT_TOLERANCE, describe_percentages
+from matching.weights import PERCENT_TOLERANCE, describe_percentages, effective_weights
 
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
 Percent = Annotated[float, Meta(ge=0, le=100)]
@@ -88,6 +88,27 @@ def in_force(
         if given is not None and (table := given.table()) is not None:
             return table
     return matching.DEFAULT_WEIGHTS
+
+
+def weights_now(exercise: Exercise, need: Need) -> dict[str, float] | None:
+    """The normalised weights the need would be matched with now (the need's overrides, else the exercise's default
+    weights, else the core's defaults; local priorities 0 when it has none); None when they cannot be used."""
+    try:
+        table = in_force(exercise.default_weights, need.weight_overrides, None)
+        return effective_weights(table, None, has_priorities=bool(need.local_priorities)).as_dict()
+    except matching.InvalidWeights:
+        return None
+
+
+WEIGHT_TOLERANCE = 1e-6
+"""Normalised weights closer than this (a ten-thousandth of a percentage point) are the same weights: the same table
+normalised twice may differ by an ulp, and weights rewritten as percentages by schema/0019 by a rounding."""
+
+
+def weights_changed(in_run: dict[str, float], now: dict[str, float] | None) -> bool:
+    if now is None:
+        return False
+    return any(abs(in_run.get(k, 0.0) - v) > WEIGHT_TOLERANCE for k, v in now.items())
 
 
 # One optional field per criterion of the matching core's registry, in its order: `CriteriaWeights` as a request

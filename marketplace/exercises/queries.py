@@ -414,16 +414,20 @@ async def list_match_runs(conn: Connection, need_id: int) -> list[asyncpg.Record
     )
 
 
-# The newest run of one need (match_run_need: need_id, id desc), its document as bytes (`stored_document`): what a
-# report decodes (msgspec reads bytes faster than text, and asyncpg then makes no Python string of it).
-NEWEST_RUN_DOCUMENT_SQL = """
+# The newest run of one need older than a run id (match_run_need: need_id, id desc), its document as bytes
+# (`stored_document`): what a report decodes (msgspec reads bytes faster than text, and asyncpg then makes no Python
+# string of it).
+RUN_DOCUMENT_BEFORE_SQL = """
 select id, need_id, exercise_id, created_at, created_by, convert_to(document, 'UTF8') as document, document_zstd
-from match_run where need_id = $1 order by id desc limit 1"""
+from match_run where need_id = $1 and id < $2 order by id desc limit 1"""
+NEWEST = 2**63 - 1
+"""Above every run id (`run_document_before`: the newest run)."""
 
 
-async def newest_run_document(conn: Connection, need_id: int) -> asyncpg.Record | None:
-    """The newest stored run of the need, its document as bytes (for `report_run_of`); None when it has none."""
-    return await conn.fetchrow(NEWEST_RUN_DOCUMENT_SQL, need_id)
+async def run_document_before(conn: Connection, need_id: int, before: int = NEWEST) -> asyncpg.Record | None:
+    """The newest stored run of the need with an id below `before`, its document as bytes (for `report_run_of`);
+    None when it has none."""
+    return await conn.fetchrow(RUN_DOCUMENT_BEFORE_SQL, need_id, before)
 
 
 INSERT_PARTNERSHIP_RUN_SQL = """
@@ -522,6 +526,25 @@ def _match_run(row: asyncpg.Record, document: bytes) -> MatchRun:
 
 
 _report_run = msgspec.json.Decoder(ReportRun)
+
+
+class _Skipped(msgspec.Struct):
+    """Any object, read no further."""
+
+
+class RunHead(msgspec.Struct):
+    """What says whether a report can read a stored run (its weights, how deep it ranked), read without the rest."""
+
+    weights: dict[str, float]
+    eligible_count: int
+    ranking: list[_Skipped]
+
+
+_run_head = msgspec.json.Decoder(RunHead)
+
+
+def run_head_of(row: asyncpg.Record) -> RunHead:
+    return _run_head.decode(stored_document(row))
 
 
 def report_run_of(row: asyncpg.Record) -> ReportRun:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TypeVar
 
 import asyncpg
@@ -48,6 +48,8 @@ from marketplace.exercises.models import (
     in_force,
     need_problems,
     same_weights,
+    weights_changed,
+    weights_now,
 )
 from marketplace.exercises.pools import MatchPools, Ranked
 from marketplace.taxonomy.checks import check_dates
@@ -511,21 +513,44 @@ async def get_match_run(conn: Connection, run_id: int, *, limit: int) -> MatchRu
     return msgspec.structs.replace(run, ranking=run.ranking[:limit], providers=run.providers[:limit])
 
 
-def deep_enough(run: MatchRun, depth: int) -> bool:
+def deep_enough(run: MatchRun | ReportRun | queries.RunHead, depth: int) -> bool:
     """A run ranked deep enough to count the market from: every eligible provider, or at least `depth` of them
     (`POST /needs/{id}/match-runs?limit=10` stores a short list of ten, which is not)."""
     return len(run.ranking) >= min(run.eligible_count, depth)
 
 
-async def report_runs(conn: Connection, need_ids: list[int]) -> dict[int, ReportRun]:
-    """The newest stored run of each need that has one, by need id, decoded as reports read it (`ReportRun`). Each
-    run is decoded in a worker thread while the next is read, so the database's work and the decoding overlap."""
+REPORT_LOOKBACK = 20
+"""Runs of a need looked at, newest first, for one a report can read (`report_runs`)."""
+
+
+async def report_runs(
+    conn: Connection, exercise: Exercise, depth: int, need_ids: Iterable[int] | None = None
+) -> dict[int, ReportRun]:
+    """The run a report reads for each need of the exercise (of `need_ids`) that has one, by need id, decoded as
+    reports read it (`ReportRun`): the newest made with the weights in force now (`weights_now`: the need's overrides,
+    else the exercise's defaults) and ranked deep enough to count the market (`deep_enough`), so a what-if run with
+    other weights or a short list made since does not replace it; when none of the newest `REPORT_LOOKBACK` is, the
+    newest (which the report marks stale, or too short to count from). Each run is decoded in a worker thread while
+    the next is read, so the database's work and the decoding overlap."""
+    wanted = None if need_ids is None else set(need_ids)
     async with asyncio.TaskGroup() as decoding:
         tasks = []
-        for need_id in need_ids:
-            row = await queries.newest_run_document(conn, need_id)
-            if row is not None:
-                tasks.append(decoding.create_task(asyncio.to_thread(queries.report_run_of, row)))
+        for need in exercise.needs:
+            if wanted is not None and need.id not in wanted:
+                continue
+            row = newest = await queries.run_document_before(conn, need.id)
+            weights = weights_now(exercise, need)
+            for _ in range(REPORT_LOOKBACK):
+                if row is None:
+                    break
+                head = queries.run_head_of(row)
+                if not weights_changed(head.weights, weights) and deep_enough(head, depth):
+                    break
+                row = await queries.run_document_before(conn, need.id, row["id"])
+            else:
+                row = None
+            if (chosen := row or newest) is not None:
+                tasks.append(decoding.create_task(asyncio.to_thread(queries.report_run_of, chosen)))
     runs = [t.result() for t in tasks]
     return {run.need_id: run for run in runs}
 

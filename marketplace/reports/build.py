@@ -18,8 +18,9 @@ from marketplace.exercises.models import (
     Need,
     RankedForReport,
     ReportRun,
-    in_force,
     percentages_of,
+    weights_changed,
+    weights_now,
 )
 from marketplace.formatting import figure, lower_code
 from marketplace.reports.models import (
@@ -50,7 +51,6 @@ from marketplace.reports.models import (
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import project
 from matching.explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW
-from matching.weights import effective_weights
 
 MARKET_MEASURES = (
     "Concentration is measured on the suitable providers' stated capacity (service users a year from their "
@@ -144,21 +144,6 @@ def refresh_text(exercise_id: int) -> str:
     )
 
 
-def weights_now(exercise: Exercise, need: Need) -> dict[str, float] | None:
-    """The normalised weights the need would be matched with now (the need's overrides, else the exercise's default
-    weights, else the core's defaults; local priorities 0 when it has none); None when they cannot be used."""
-    try:
-        table = in_force(exercise.default_weights, need.weight_overrides, None)
-        return effective_weights(table, None, has_priorities=bool(need.local_priorities)).as_dict()
-    except matching.InvalidWeights:
-        return None
-
-
-WEIGHT_TOLERANCE = 1e-6
-"""Normalised weights closer than this (a ten-thousandth of a percentage point) are the same weights: the same table
-normalised twice may differ by an ulp, and weights rewritten as percentages by schema/0019 by a rounding."""
-
-
 def said(field: str, value: Any, area_names: Mapping[str, str]) -> str:
     """A need's field's value as a person reads it: areas by name, codes in words, lists joined, "none"."""
     if value is None or value == [] or value == {}:
@@ -215,12 +200,6 @@ def _same(field: str, was: Any, now: Any) -> bool:
     if field == "weight_overrides":
         return {k: v for k, v in (was or {}).items() if v} == {k: v for k, v in (now or {}).items() if v}
     return bool(was == now)
-
-
-def weights_changed(in_run: dict[str, float], now: dict[str, float] | None) -> bool:
-    if now is None:
-        return False
-    return any(abs(in_run.get(k, 0.0) - v) > WEIGHT_TOLERANCE for k, v in now.items())
 
 
 def _labels(scored: list[RankedForReport]) -> dict[int, str]:
@@ -342,9 +321,10 @@ def build_report(
     generated_at: dt.datetime,
     depth: int | None = None,
 ) -> Report:
-    """The report for an exercise from the newest stored run of each of its needs (`runs`; a need may have none).
+    """The report for an exercise from the run a report reads of each of its needs (`runs`, see
+    `exercises.service.report_runs`; a need may have none).
 
-    Computed from those runs only. A need without a run, or whose newest run ranked fewer than `depth` providers
+    Computed from those runs only. A need without a run, or whose run ranked fewer than `depth` providers
     (and fewer than it found eligible), is listed as not matched and left out of every figure; a need changed
     since its run was made keeps that run's figures, marked stale with what changed."""
     t = Thresholds(suitable_score=threshold)
@@ -361,8 +341,8 @@ def build_report(
         elif depth is not None and len(run.ranking) < min(run.eligible_count, depth):
             why = (
                 "short_list_only",
-                f"its newest run ({run.id}) ranked only {len(run.ranking)} of {run.eligible_count} "
-                f"eligible providers, too few to count the market from",
+                f"its newest run ({run.id}) ranked only {len(run.ranking)} of {run.eligible_count} eligible providers, "
+                f"too few to count the market from",
             )
         else:
             ordered.append(run)
@@ -478,8 +458,9 @@ def build_report(
             market_measures=MARKET_MEASURES,
             hhi_bands=[HhiBand(band=band, rule=rule) for band, rule in matching.HHI_BANDS],
             notes=[
-                "Figures come from the newest stored match run of each need (ids above), so the report can be "
-                "reproduced from those runs; the weights each need was matched with are listed with it, as "
+                "Figures come from the newest stored match run of each need made with the weights in force (ids "
+                "above; a what-if run with other weights made since is not read), so the report can be reproduced "
+                "from those runs; the weights each need was matched with are listed with it, as "
                 "percentages of the score. Reading a report never "
                 "matches or stores anything: " + refresh,
                 "A need changed after its run was made, or whose weights (its own, else the exercise's default "

@@ -59,7 +59,8 @@ async def render(report: Report, fmt: str) -> Response[Any]:
     "/exercises/{exercise_id:int}/report",
     summary="Market-engagement report: depth, gaps, concentration and options evidence",
     description=(
-        "Computed from the newest stored match run of each need only: reading it never matches or stores anything. "
+        "Computed from stored match runs only (each need's newest made with the weights in force and ranked deep "
+        "enough: a what-if run with other weights does not replace it): reading it never matches or stores anything. "
         "A need with no stored run deep enough to count the market is listed as not matched yet (`freshness`); a "
         "need changed after its run was made is marked stale with the fields that changed (`needs[].stale_run`). "
         "POST /exercises/{id}/match refreshes every need's run. Market concentration per need and per (need, area) "

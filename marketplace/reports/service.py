@@ -1,4 +1,5 @@
-"""The market-engagement report of an exercise, computed from the newest stored match run of each need.
+"""The market-engagement report of an exercise, computed from stored match runs: each need's newest made with the
+weights in force and ranked deep enough (`exercises.service.report_runs`).
 
 Reading a report never matches and never writes: a need without a stored run deep enough to count the market is
 listed as not matched yet (POST /exercises/{id}/match, `exercises.service.match_exercise`, matches them all), and a
@@ -39,7 +40,7 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         raise Unprocessable.field("threshold", problem)
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
-        runs = await exercises.report_runs(conn, [need.id for need in exercise.needs])
+        runs = await exercises.report_runs(conn, exercise, ctx.settings.match_store_limit)
         # the market response only when the report shows it (published), from the runs just read
         published = await engagement.is_published(conn, exercise_id)
         responses = (
