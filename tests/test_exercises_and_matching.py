@@ -325,6 +325,20 @@ async def test_partnerships_cover_the_exercise_and_name_the_gaps(client, keys, f
     assert report["method"]["match_run_ids"] == run["match_run_ids"]
     assert report["partnerships"]["coverable_count"] == plan["coverable_count"]
     assert {(c["need_id"], c["area"]) for c in report["partnerships"]["uncovered"]} == uncovered
+    # every match run it stored has its own audit row (they had none: a report then read runs nobody was recorded
+    # making), and the partnership run's row names them
+    conn = await db.connect(fresh_db)
+    try:
+        details = [r["detail"] for r in await conn.fetch("select detail from audit_log order by id")]
+    finally:
+        await conn.close()
+    need_of = {n["id"] for n in (await client.get(f"/exercises/{exercise_id}", headers=h)).json()["needs"]}
+    runs = [(await client.get(f"/match-runs/{i}", params={"limit": 0}, headers=h)).json() for i in run["match_run_ids"]]
+    assert {r["need_id"] for r in runs} == need_of
+    for made in runs:
+        assert f"match run {made['id']} for need {made['need_id']}" in details
+    ids = ", ".join(map(str, run["match_run_ids"][:-1])) + " and " + str(run["match_run_ids"][-1])
+    assert f"partnership run {run['id']} for exercise {exercise_id}, from match runs {ids}" in details
 
 
 async def test_the_match_command_prints_a_ranked_table(databases, template_db):

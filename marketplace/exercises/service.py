@@ -393,7 +393,7 @@ async def match_need(
         exercise = await get_exercise(conn, need.exercise_id, with_needs=False)  # only its default weights are read
         chosen = weights_for(exercise, need, weights)
         found = await _stored_run(ctx, conn, need, chosen, limit)
-    return await _match(ctx, db, pools, actor, need, chosen, limit=limit, audited=True, found=found)
+    return await _match(ctx, db, pools, actor, need, chosen, limit=limit, found=found)
 
 
 def _digest(*inputs: object) -> str:
@@ -423,7 +423,6 @@ async def _match(
     weights: matching.Weights,
     *,
     limit: int,
-    audited: bool,
     found: Found | None = None,
 ) -> tuple[MatchRun, bool, bytes]:
     """The run, whether it is a stored one reused: the same inputs (the need as stored, the weights, the
@@ -464,8 +463,7 @@ async def _match(
             directory_snapshot=ranked.snapshot,
             at=ctx.clock.now(),
         )
-        if audited:
-            await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
+        await audit.record(conn, actor, status=201, detail=f"match run {row['id']} for need {need.id}")
     stored_as = RunStored(row["id"], need.id, need.exercise_id, row["created_at"], actor.caller.key_id)
     run = MatchRun(**msgspec.structs.asdict(body), **msgspec.structs.asdict(stored_as))
     return run, False, queries.run_json(document, stored_as)
@@ -576,7 +574,7 @@ async def match_exercise(
         if progress:
             progress(i, len(exercise.needs), need.title)
         weights = weights_for(exercise, need)
-        run, reused, _ = await _match(ctx, db, pools, actor, need, weights, limit=depth, audited=True)
+        run, reused, _ = await _match(ctx, db, pools, actor, need, weights, limit=depth)
         best = run.ranking[0] if run.ranking else None
         done.append(
             NeedMatched(
@@ -608,22 +606,8 @@ async def propose_partnerships(
         exercise = await get_exercise(conn, exercise_id)
     if not exercise.needs:
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem="the exercise has no needs to cover")])
-    # the partnership run's audit row covers its match runs
-    runs = [
-        (
-            await _match(
-                ctx,
-                db,
-                pools,
-                actor,
-                need,
-                weights_for(exercise, need),
-                limit=ctx.settings.match_store_limit,
-                audited=False,
-            )
-        )[0]
-        for need in exercise.needs
-    ]
+    depth = ctx.settings.match_store_limit
+    runs = [(await _match(ctx, db, pools, actor, n, weights_for(exercise, n), limit=depth))[0] for n in exercise.needs]
     as_of = ctx.clock.today()
     suitable = matching.SUITABLE_SCORE  # as the report counts the market: a partner below it is no market
     digest = _digest(matching.ALGORITHM_VERSION, as_of, [r.id for r in runs], suitable)
@@ -663,7 +647,9 @@ async def propose_partnerships(
             document=msgspec.json.encode(body),
             inputs_digest=digest,
         )
-        await audit.record(conn, actor, status=201, detail=f"partnership run {row['id']} for exercise {exercise_id}")
+        from_runs = formatting.and_list(map(str, body.match_run_ids))
+        detail = f"partnership run {row['id']} for exercise {exercise_id}, from match runs {from_runs}"
+        await audit.record(conn, actor, status=201, detail=detail)
     run = PartnershipRun(
         **msgspec.structs.asdict(body),
         id=row["id"],
