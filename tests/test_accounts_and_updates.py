@@ -585,6 +585,60 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     assert sorted(r.status_code for r in both) == [201, 409]
 
 
+async def test_an_archived_provider_publishes_again_only_under_a_name_nobody_holds_and_its_key_changes_nothing(
+    client, keys, fresh_db
+):
+    """Archived, a provider is out of the directory, so its name is free to register; publishing it again under the
+    name another provider took meanwhile is a 409 naming `name` (both were published under one name), and while it is
+    archived its own key changes nothing and answers no market engagement (409); it still reads its profile."""
+    admin = await keys.headers("admin")
+    made = (await client.post("/registrations", json={"name": "Archive Me Ltd", "legal_form": "cic"})).json()
+    old, own = made["provider"]["id"], {"Authorization": f"Bearer {made['api_key']['key']}"}
+    assert (await client.post(f"/providers/{old}/archive", headers=admin)).status_code == 200
+    twin = await client.post("/registrations", json={"name": "archive me ltd", "legal_form": "cic"})
+    assert twin.status_code == 201, twin.text
+    assert (await client.post(f"/providers/{twin.json()['provider']['id']}/publish", headers=admin)).status_code == 200
+    audit_rows = await fetchval(fresh_db, "select count(*) from audit_log")
+    again = await client.post(f"/providers/{old}/publish", headers=admin)
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "name", again.text
+    assert "archive me ltd" in again.json()["errors"][0]["problem"] and f"PATCH /providers/{old}" in again.text
+    assert (await client.get(f"/providers/{old}", headers=admin)).json()["status"] == "archived"
+    assert await fetchval(fresh_db, "select count(*) from audit_log") == audit_rows
+    # its own key, while it is archived
+    current = await client.get(f"/providers/{old}", headers=own)
+    assert current.status_code == 200
+    tag = {**own, "If-Match": current.headers["etag"]}
+    service = {
+        "pathway": "ETE",
+        "name": "Jobs club",
+        "description": "Weekly.",
+        "areas": ["E06000020"],
+        "cohorts": ["ADULTS"],
+    }
+    exercise_id = await fetchval(fresh_db, "select min(exercise_id) from engagement")
+    need_id = await fetchval(fresh_db, "select min(id) from need where exercise_id = $1", exercise_id)
+    for method, path, body, headers in (
+        ("PATCH", f"/providers/{old}", {"description": "still here"}, tag),
+        ("POST", f"/providers/{old}/services", service, own),
+        ("POST", f"/providers/{old}/confirm", None, own),
+        ("POST", f"/exercises/{exercise_id}/clarifications", {"question": "May we still bid?"}, own),
+        ("POST", f"/exercises/{exercise_id}/responses", {"needs": [{"need_id": need_id, "intent": "lead"}]}, own),
+    ):
+        r = await client.request(method, path, json=body, headers=headers)
+        assert r.status_code == 409, (method, path, r.text)
+        assert f"provider {old} is archived" in r.json()["message"], r.text
+    assert await fetchval(fresh_db, "select count(*) from audit_log") == audit_rows
+    # renamed by an admin, it is published again, and its key works again
+    renamed = await client.patch(
+        f"/providers/{old}",
+        json={"name": "Archive Me (Ledbury) Ltd"},
+        headers={**admin, "If-Match": current.headers["etag"]},
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert (await client.post(f"/providers/{old}/publish", headers=admin)).status_code == 200
+    assert (await client.post(f"/providers/{old}/confirm", headers=own)).status_code == 200
+
+
 async def test_registration_is_rate_limited_per_client(databases, template_db):
     from litestar.testing import AsyncTestClient
 

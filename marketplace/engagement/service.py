@@ -612,6 +612,7 @@ async def _write_revision(
             body = ResponseIn(needs=previous.needs, answers=previous.answers)
             status, code = "withdrawn", 200
         else:
+            await providers.refuse_if_archived_now(conn, actor, provider_id)
             questions = await queries.fetch_questions(conn, exercise_id)
             if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data, questions):
                 raise Unprocessable.from_problems(problems)
@@ -719,6 +720,7 @@ async def ask(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, da
     async with conn.transaction():
         exercise, _ = await _published(conn, exercise_id)
         _check_open(exercise, ctx.clock.now(), "clarification questions")
+        await providers.refuse_if_archived_now(conn, actor, provider_id)
         asked = await queries.insert_clarification(
             conn, exercise_id, provider_id, data.question, ctx.clock.now(), actor.caller.key_id
         )

@@ -419,8 +419,14 @@ PART_OF_FIELD = {
 
 async def lock_provider(conn: Connection, provider_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "select id, version, status, verified_at, last_confirmed_at from provider where id = $1 for update", provider_id
+        "select id, version, status, verified_at, last_confirmed_at, name from provider where id = $1 for update",
+        provider_id,
     )
+
+
+async def provider_status(conn: Connection, provider_id: int) -> str | None:
+    status: str | None = await conn.fetchval("select status from provider where id = $1", provider_id)
+    return status
 
 
 async def update_provider_row(conn: Connection, provider_id: int, p: ProviderProfile, at: dt.datetime) -> int:

@@ -180,6 +180,7 @@ async def change(
     require_if_match(if_match)
     async with conn.transaction():
         row = await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
+        refuse_if_archived(actor, provider_id, row["status"])
         current = await _current(ctx, conn, provider_id)
         before = profile_of(current)
         after = normalised(edit(before))
@@ -248,6 +249,7 @@ async def mark(
         if if_match is not None:
             check_if_match(if_match, locked["version"])
         if action == "confirm":
+            refuse_if_archived(actor, provider_id, locked["status"])
             field, before, after = "last_confirmed_at", locked["last_confirmed_at"], now
             await queries.set_confirmed(conn, provider_id, now)
             await queries.refresh_search(conn, [provider_id])  # the services' confirmation dates are in the document
@@ -258,6 +260,9 @@ async def mark(
             field, before, status = "status", locked["status"], HELD_STATUS[action]
             if before == status:  # already so: nothing to do, nothing to record
                 return await _current(ctx, conn, provider_id)
+            if before == "archived":  # back in the directory: its name may have been taken meanwhile
+                advice = f"rename it (PATCH /providers/{provider_id}) before publishing it again"
+                await _check_name(conn, locked["name"], provider_id, advice)
             await queries.set_status(conn, provider_id, status)
             after = status
         await queries.insert_history(
@@ -322,14 +327,22 @@ async def _check_unclaimed(conn: Connection, profile: ProviderProfile, provider_
             f"identifiers: {taken[0]} is already registered to another provider",
             problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
         )
-    if not name:
-        return
-    await queries.lock_name(conn, profile.name)
-    held = await queries.name_taken(conn, profile.name, provider_id)
+    if name:
+        await _check_name(conn, profile.name, provider_id)
+
+
+async def _check_name(
+    conn: Connection,
+    name: str,
+    provider_id: int | None,
+    advice: str = "add the place or the legal form as registered; if it is your organisation, ask an admin",
+) -> None:
+    """A name another provider (not archived) holds is a conflict (409 naming `name`), as `_check_unclaimed` says."""
+    await queries.lock_name(conn, name)
+    held = await queries.name_taken(conn, name, provider_id)
     if held is not None:
         problem = (
-            f"another provider in the directory is called {held!r}: a name must tell organisations apart (add the "
-            "place or the legal form as registered); if it is your organisation, ask an admin"
+            f"another provider in the directory is called {held!r}: a name must tell organisations apart ({advice})"
         )
         raise Conflict(f"name: {problem}", problems=[FieldProblem(field="name", problem=problem)])
 
@@ -396,18 +409,38 @@ def _check_service(ctx: Context, service: ServiceIn, founded_year: int | None) -
         raise Unprocessable.from_problems(problems)
 
 
-async def _locked_provider(ctx: Context, conn: Connection, provider_id: int) -> Provider:
-    if await queries.lock_provider(conn, provider_id) is None:
+def refuse_if_archived(actor: Actor, provider_id: int, status: str) -> None:
+    """An archived provider is out of the directory: its own key changes nothing of it, nor answers market engagement
+    (409), until an admin publishes it again. Staff may still correct it (e.g. rename it before publishing it)."""
+    if status == "archived" and actor.caller.role == "provider":
+        raise Conflict(
+            f"provider {provider_id} is archived (out of the directory): its key cannot change its profile or "
+            "services, respond to market engagement or ask clarification questions until an admin publishes it again"
+        )
+
+
+async def refuse_if_archived_now(conn: Connection, actor: Actor, provider_id: int) -> None:
+    """`refuse_if_archived` as the provider's status is now (404 when there is no such provider)."""
+    status = await queries.provider_status(conn, provider_id)
+    if status is None:
         raise NotFound(f"provider {provider_id} not found")
+    refuse_if_archived(actor, provider_id, status)
+
+
+async def _locked_provider(ctx: Context, conn: Connection, actor: Actor, provider_id: int) -> Provider:
+    row = await queries.lock_provider(conn, provider_id)
+    if row is None:
+        raise NotFound(f"provider {provider_id} not found")
+    refuse_if_archived(actor, provider_id, row["status"])
     return await _current(ctx, conn, provider_id)
 
 
 async def _locked_service(
-    ctx: Context, conn: Connection, provider_id: int, service_id: int, if_match: str | None
+    ctx: Context, conn: Connection, actor: Actor, provider_id: int, service_id: int, if_match: str | None
 ) -> tuple[Provider, Service]:
     """The provider, then its service, locked in the caller's transaction and read as they are: 404 for either,
     412 when `if_match` does not name the service's version."""
-    provider = await _locked_provider(ctx, conn, provider_id)
+    provider = await _locked_provider(ctx, conn, actor, provider_id)
     await locked(
         queries.lock_service(conn, provider_id, service_id), f"service {service_id} of provider {provider_id}", if_match
     )
@@ -419,7 +452,7 @@ async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id:
     data = normalised_service(data)
     now = ctx.clock.now()
     async with conn.transaction():
-        provider = await _locked_provider(ctx, conn, provider_id)
+        provider = await _locked_provider(ctx, conn, actor, provider_id)
         _check_service(ctx, data, provider.founded_year)
         data = service_in_stored_order(data, ctx.taxonomy)  # what the history records is what is stored
         service_id = await queries.insert_service(conn, provider_id, data, at=now, last_confirmed_at=now)
@@ -442,7 +475,7 @@ async def change_service(
     per changed field (`services[12].capacity.places_available`), in one transaction. An edit confirms the service."""
     require_if_match(if_match)
     async with conn.transaction():
-        provider, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
+        provider, current = await _locked_service(ctx, conn, actor, provider_id, service_id, if_match)
         before = service_of(current)
         after = normalised_service(merge(before, patch))
         _check_recount(patch, before, after)
@@ -485,7 +518,7 @@ async def remove_service(
     """Gone from the profile; its last state stays in the history (stored match runs keep what they saw)."""
     require_if_match(if_match)
     async with conn.transaction():
-        _, current = await _locked_service(ctx, conn, provider_id, service_id, if_match)
+        _, current = await _locked_service(ctx, conn, actor, provider_id, service_id, if_match)
         await queries.delete_service(conn, service_id)
         await _record_service_change(
             conn,
