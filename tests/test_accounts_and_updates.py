@@ -159,6 +159,14 @@ async def test_key_management_needs_admin(client, keys, fresh_db):
     r = await client.post("/keys", json=nobody, headers=await keys.headers("admin"))
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"field": "provider_id", "problem": "no provider has id 999999"}]
+    # a name of spaces (or invisible characters) names nobody: a 400 naming `name`, not the database's constraint
+    admin = await keys.headers("admin")
+    keys_before = await fetchval(fresh_db, "select count(*) from api_key")
+    for blank in ("   ", "\u200b", "\u00a0 "):
+        r = await client.post("/keys", json={"role": "admin", "name": blank}, headers=admin)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name", r.text
+        assert "at least one character that is not a space" in r.json()["errors"][0]["problem"]
+    assert await fetchval(fresh_db, "select count(*) from api_key") == keys_before
 
 
 @pytest.mark.parametrize(

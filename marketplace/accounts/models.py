@@ -51,8 +51,9 @@ class NewApiKey(msgspec.Struct):
 
 
 KEY_NAME = plain(
-    r"^[^\x00-\x1f]+$",
-    "must be text on one line, without control characters, e.g. Ledbury Lanterns website",
+    r"^[^\x00-\x1f]*[^\x00-\x20\u00a0\u200b-\u200f\u2060\ufeff][^\x00-\x1f]*$",
+    "must be text on one line with at least one character that is not a space, without control characters, "
+    "e.g. Ledbury Lanterns website",
     "Ledbury Lanterns website",
 )
 KeyName = Annotated[str, Meta(min_length=1, max_length=200, pattern=KEY_NAME, description="Who or what the key is for")]
