@@ -980,6 +980,20 @@ async def test_publishing_needs_dates_a_need_and_the_current_etag(world):
     assert (await c.get(f"/exercises/{exercise_id}", headers=h)).json()["status"] == "engagement_open"
     again = await c.post(f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={})
     assert again.status_code == 409
+    # the publishing request's audit rows (the publication and the status it opened) each say what it answered
+    conn = await db.connect(w.dsn)
+    try:
+        rows = await conn.fetch(
+            """select detail, status from audit_log where request_id = (select request_id from audit_log
+               where detail = $1)""",
+            f"published exercise {exercise_id} for market engagement",
+        )
+    finally:
+        await conn.close()
+    assert sorted((r["detail"], r["status"]) for r in rows) == [
+        (f"published exercise {exercise_id} for market engagement", 201),
+        (f"updated exercise {exercise_id}", 201),
+    ]
 
 
 async def test_a_published_exercises_status_follows_its_publication_and_deadline(world):

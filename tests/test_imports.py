@@ -198,6 +198,9 @@ async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client
     audit = (await client.get("/audit?per_page=20", headers=admin)).json()["items"]
     assert any(f"import {run_id} committed" in (a.get("detail") or "") for a in audit)
     assert any(a.get("provider_id") == made for a in audit)
+    # every row of the commit's request says what it answered (the profiles it made were recorded as 201s)
+    mine = [a for a in audit if a.get("request_id") == r.headers["x-request-id"]]
+    assert len(mine) == 2 and {a["status"] for a in mine} == {200}
 
 
 async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: AsyncTestClient, keys: Keys) -> None:

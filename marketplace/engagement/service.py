@@ -147,9 +147,8 @@ async def publish(
             conn, exercise_id, data.budget_visibility, ctx.clock.now(), actor.caller.key_id
         )
         if exercise.status != "engagement_open":  # published: the one way an exercise opens for engagement
-            await exercises.update_exercise(
-                ctx, conn, actor, exercise_id, etag(exercise.version), ExercisePatch(status="engagement_open")
-            )
+            opened = ExercisePatch(status="engagement_open")
+            await exercises.update_exercise(ctx, conn, actor, exercise_id, etag(exercise.version), opened, status=201)
         await audit.record(conn, actor, status=201, detail=f"published exercise {exercise_id} for market engagement")
         return await notice(ctx, conn, exercise_id)
 

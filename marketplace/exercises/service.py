@@ -262,24 +262,33 @@ async def _update(
     lock: Callable[[Connection, int], Awaitable[asyncpg.Record | None]],
     change: Callable[[], Awaitable[bool]],
     read: Callable[[Connection, int], Awaitable[R]],
+    status: int = 200,
 ) -> R:
     """The one shape of a versioned update: lock the row, check If-Match against its version, make the change
-    (which validates and writes, and says whether there was anything to write), record it, and return the record as
-    it now is. A change that changes nothing writes nothing: the version (and ETag) stays, no audit row."""
+    (which validates and writes, and says whether there was anything to write), record it (`status`: what the
+    request answers), and return the record as it now is. A change that changes nothing writes nothing: the version
+    (and ETag) stays, no audit row."""
     require_if_match(if_match)
     async with conn.transaction():
         await locked(lock(conn, record_id), f"{what} {record_id}", if_match)
         if await change():
-            await audit.record(conn, actor, status=200, detail=f"updated {what} {record_id}")
+            await audit.record(conn, actor, status=status, detail=f"updated {what} {record_id}")
         return await read(conn, record_id)
 
 
 async def update_exercise(
-    ctx: Context, conn: Connection, actor: Actor, exercise_id: int, if_match: str | None, patch: ExercisePatch
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    exercise_id: int,
+    if_match: str | None,
+    patch: ExercisePatch,
+    *,
+    status: int = 200,
 ) -> Exercise:
     """The exercise changed at the app's clock's time. Once it is published only its closing date may move (later)
     of what its notice shows; that change is the notice's revision (`notice_revised_at`, which dates the OCDS
-    release)."""
+    release). `status`: what the request answers, for the audit row (publishing an exercise is a 201)."""
 
     async def change() -> bool:
         current = project(await get_exercise(conn, exercise_id), ExerciseIn)
@@ -309,7 +318,8 @@ async def update_exercise(
         await queries.update_exercise(conn, exercise_id, updated, at=ctx.clock.now(), notice_revised=revised)
         return True
 
-    return await _update(conn, actor, "exercise", exercise_id, if_match, queries.lock_exercise, change, get_exercise)
+    lock = queries.lock_exercise
+    return await _update(conn, actor, "exercise", exercise_id, if_match, lock, change, get_exercise, status)
 
 
 async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: NeedIn) -> Need:

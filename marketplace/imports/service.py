@@ -235,6 +235,10 @@ async def get_run(conn: Connection, import_id: int) -> ImportRun:
     )
 
 
+COMMITTED = 200
+"""What a commit answers (POST /imports/{id}/commit), so the status of each of its audit rows."""
+
+
 async def commit(
     ctx: Context, conn: Connection, actor: Actor, import_id: int, request: CommitRequest, progress: Progress = _quiet
 ) -> ImportCommit:
@@ -301,9 +305,8 @@ async def commit(
                     "changed since the dry run; run the import again",
                     problems=[FieldProblem(field=f"row {n}", problem="; ".join(top.reasons))],
                 )
-            provider_id = await providers.create_pending(
-                ctx, conn, actor, profile, note=f"created pending by import {import_id}, row {n}"
-            )
+            note = f"created pending by import {import_id}, row {n}"
+            provider_id = await providers.create_pending(ctx, conn, actor, profile, note, status=COMMITTED)
             results.append(CommittedRow(row=n, outcome="created", provider_id=provider_id))
             if done % 100 == 0:
                 progress(f"applied {done} of {len(accepted)} rows")
@@ -318,7 +321,7 @@ async def commit(
         await audit.record(
             conn,
             actor,
-            status=200,
+            status=COMMITTED,
             detail=f"import {import_id} committed: {created} pending profiles created, "
             f"{len(results) - created} rows not applied",
         )

@@ -301,10 +301,13 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     return Registration(provider=provider, api_key=key)
 
 
-async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: NewProvider, note: str) -> int:
+async def create_pending(
+    ctx: Context, conn: Connection, actor: Actor, profile: NewProvider, note: str, *, status: int
+) -> int:
     """A new pending profile (unpublished, unconfirmed: nobody has confirmed it yet) made for the provider rather
-    than by it (an import), inside the caller's transaction, with its history and audit rows; its id. Every rule is
-    checked (422); an org-id registered to another provider is a conflict (409)."""
+    than by it (an import), inside the caller's transaction, with its history and audit rows (`status`: what the
+    request answers); its id. Every rule is checked (422); an org-id registered to another provider is a conflict
+    (409)."""
     profile = normalised(profile)
     problems = profile_problems(profile, ctx.taxonomy, today=ctx.clock.today())
     if problems:
@@ -312,7 +315,7 @@ async def create_pending(ctx: Context, conn: Connection, actor: Actor, profile: 
     profile = in_stored_order(profile, ctx.taxonomy)
     await _check_unclaimed(conn, profile, None, name=False)  # an import's admin has judged likely duplicates
     provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=ctx.clock.now())
-    await _record_creation(conn, actor, provider_id, profile, note)
+    await _record_creation(conn, actor, provider_id, profile, note, status)
     return provider_id
 
 
@@ -347,8 +350,11 @@ async def _check_name(
         raise Conflict(f"name: {problem}", problems=[FieldProblem(field="name", problem=problem)])
 
 
-async def _record_creation(conn: Connection, actor: Actor, provider_id: int, profile: NewProvider, detail: str) -> None:
-    """A new profile's first history entry (the whole profile, version 1) and its audit row (`detail`)."""
+async def _record_creation(
+    conn: Connection, actor: Actor, provider_id: int, profile: NewProvider, detail: str, status: int = 201
+) -> None:
+    """A new profile's first history entry (the whole profile, version 1) and its audit row (`detail`; `status`: what
+    the request answers)."""
     await queries.insert_history(
         conn,
         provider_id=provider_id,
@@ -357,7 +363,7 @@ async def _record_creation(conn: Connection, actor: Actor, provider_id: int, pro
         changes=[("profile", None, msgspec.to_builtins(profile))],
         actor=actor,
     )
-    await audit.record(conn, actor, status=201, provider_id=provider_id, detail=detail)
+    await audit.record(conn, actor, status=status, provider_id=provider_id, detail=detail)
 
 
 async def load_samples(conn: Connection, samples: list[SeedProvider], *, at: dt.datetime) -> int:
