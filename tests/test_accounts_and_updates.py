@@ -644,7 +644,8 @@ async def test_an_archived_provider_publishes_again_only_under_a_name_nobody_hol
     )
     assert renamed.status_code == 200, renamed.text
     assert (await client.post(f"/providers/{old}/publish", headers=admin)).status_code == 200
-    assert (await client.post(f"/providers/{old}/confirm", headers=own)).status_code == 200
+    confirmed = await client.post(f"/providers/{old}/confirm", headers=own)
+    assert confirmed.status_code == 200 and confirmed.headers["etag"] == renamed.headers["etag"]  # a version: unmoved
 
 
 async def test_registration_is_rate_limited_per_client(databases, template_db):

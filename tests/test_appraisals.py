@@ -198,6 +198,7 @@ async def test_the_decision_needs_reasons_unless_it_is_the_top_score(client, key
         headers={**staff, "If-Match": tag},
     )
     assert r.status_code == 201, r.text
+    assert r.headers["location"] == f"/appraisals/{a['id']}" and r.headers["etag"] == f'"v{r.json()["version"]}"'
     d = r.json()["decision"]
     assert (d["option"], d["top"], d["reasons"], d["market"]) == ("la", "vcse", "Keeps the staff together.", None)
 

@@ -112,6 +112,7 @@ async def make_exercise(
         f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": visibility}
     )
     assert published.status_code == 201, published.text
+    assert published.headers["location"] == f"/exercises/{exercise_id}/notice"
     return exercise_id, made.json()["id"]
 
 

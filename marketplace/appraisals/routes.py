@@ -181,7 +181,8 @@ async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Appraisal]:
     spend_budget(state, actor.caller)  # it freezes a market report
-    return versioned(await service.decide(ctx, state.pool, actor, appraisal_id, if_match, data), 201)
+    decided = await service.decide(ctx, state.pool, actor, appraisal_id, if_match, data)
+    return versioned(decided, 201, location=f"/appraisals/{appraisal_id}")
 
 
 @get(

@@ -62,8 +62,9 @@ def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
 )
 async def publish(
     exercise_id: Id, data: JSONBody[PublishIn], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
-) -> Notice:
-    return await service.publish(ctx, conn, actor, exercise_id, if_match, data)
+) -> HttpResponse[Notice]:
+    notice = await service.publish(ctx, conn, actor, exercise_id, if_match, data)
+    return HttpResponse(notice, status_code=201, headers={"Location": f"/exercises/{exercise_id}/notice"})
 
 
 @get(

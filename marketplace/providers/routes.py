@@ -250,6 +250,7 @@ def _action(
         summary=summary,
         name=f"{action}_provider",
         status_code=200,
+        response_headers=ETAG_HEADER,
         responses=errors_doc(400, 401, 403, 404, 503),
         tags=[tag],
         security=NEEDS_KEY,
@@ -263,8 +264,8 @@ def _action(
         conn: Conn,
         actor: ActorDep,
         data: JSONBody[NoBody | None] = None,
-    ) -> Provider:
-        return await service.mark(ctx, conn, actor, provider_id, action, if_match=sent_if_match(request))
+    ) -> Response[Provider]:
+        return versioned(await service.mark(ctx, conn, actor, provider_id, action, if_match=sent_if_match(request)))
 
     return handler
 
