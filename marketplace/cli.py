@@ -594,6 +594,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (MigrationError, SeedError, SettingsError, DomainError, ServeError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader stopped reading (`| head`): nothing is wrong, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so flushing at exit raises no more
+        return 1
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         print(f"error: cannot use the database: {exc}", file=sys.stderr)
         return 2

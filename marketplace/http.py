@@ -205,7 +205,7 @@ class StrictRequest(Request[Any, Any, Any]):
     async def json(self) -> Any:
         value = await super().json()
         if (twice := _key_given_twice(await self.body())) is not None:
-            problem = "given twice in one object: which one is meant cannot be told (the last was kept); send it once"
+            problem = "given twice in one object: which one is meant cannot be told, so neither is read; send it once"
             raise InvalidInput.from_problems([FieldProblem(field=twice, problem=problem)])
         declared = _body_type(self)
         if declared is None or value is None:

@@ -94,3 +94,22 @@ def test_a_command_on_a_database_without_taxonomies_says_so(tmp_path: Path) -> N
     assert "has no taxonomies yet: run `marketplace seed` first" in done.stderr
     assert str((tmp_path / ".marketplace").resolve()) in done.stderr
     assert "prv_" not in done.stdout
+
+
+def test_a_reader_that_stops_reading_is_no_database_error(fresh_db):
+    """`marketplace keys list | head -1`: the pipe closed before the command wrote. It said "error: cannot use the
+    database: [Errno 32] Broken pipe" and exited 2; now it stops quietly."""
+    from conftest import database_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "marketplace", "keys", "list"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, **database_env(fresh_db)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command has started, let alone written
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1
+    assert "database" not in stderr and "Traceback" not in stderr, stderr

@@ -596,7 +596,7 @@ async def match_exercise(
                 eligible_count=run.eligible_count,
                 ranked=len(run.ranking),
                 best=best.name if best else None,
-                best_total=round(best.total, 4) if best else None,
+                best_total=best.total if best else None,
             )
         )
     reused_count = sum(1 for d in done if d.reused)
