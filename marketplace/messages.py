@@ -8,6 +8,7 @@ or by name: an area's name gets its code)."""
 
 from __future__ import annotations
 
+import calendar
 import math
 import re
 import sys
@@ -201,6 +202,29 @@ def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
         else:
             out.append(t)
     return out
+
+
+def _got(m: re.Match[str], value: object) -> str:
+    """What a type error got, in words: a number with a fraction where a whole number was wanted says so."""
+    if m.group("got") == "float" and m.group("want").split(" | ")[0] == "int" and isinstance(value, float):
+        return f"{value!r}, a number with a fraction"
+    return GOT_WORDS.get(m.group("got"), m.group("got"))
+
+
+def _outside_the_calendar(value: object) -> str | None:
+    """What is wrong with a date written as one (YYYY-MM-DD) that names no day ("2026-02-30"); None otherwise."""
+    if not isinstance(value, str) or not (m := _DAY.match(value)):
+        return None
+    year, month, day = (int(g) for g in m.groups())
+    if not 1 <= month <= 12:
+        return f"{value!r} is not a date: a month is 01 to 12"
+    days = calendar.monthrange(year, month)[1] if year >= 1 else 31
+    if not 1 <= day <= days:
+        return f"{value!r} is not a date: {calendar.month_name[month]} {year} has days 01 to {days}"
+    return None
+
+
+_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 
 
 def _type_words(names: str) -> str:
@@ -436,8 +460,7 @@ def plain_words(
     if (m := _TYPE.match(said)) and form:
         return _form_words(m.group("want")), None
     if m := _TYPE.match(said):
-        got = GOT_WORDS.get(m.group("got"), m.group("got"))
-        return f"must be {_type_words(m.group('want'))}; got {got}", None
+        return f"must be {_type_words(m.group('want'))}; got {_got(m, value)}", None
     if _ENUM.match(said):
         shown = _short(value) if value is not None else "this value"
         if choices:
@@ -447,6 +470,8 @@ def plain_words(
         return f"{shown} is not one of the values allowed", None
     if m := _FORMAT.match(said):
         kind = m.group("kind").lower()
+        if kind == "date" and (outside := _outside_the_calendar(value)) is not None:
+            return outside, None
         return (f"enter {FORM_WORDS[kind]}" if form and kind in FORM_WORDS else f"must be {TYPE_WORDS[kind]}"), None
     if "regex" in said or "pattern" in said:  # whatever else says so, never show one
         return UNEXPLAINED, None
@@ -492,9 +517,8 @@ def problem(
         lo, hi = (None if x is None or abs(x) >= SAID_BOUND else x for x in (lo, hi))  # a guard, not a rule to say
         if lo is not None or hi is not None:
             wanted = number_words(whole=m.group("want").startswith("int"), least=lo, most=hi)
-            got = GOT_WORDS.get(m.group("got"), m.group("got"))
             nullable = ", or null" if "null" in m.group("want") else ""
-            words = f"enter {wanted}" if form else f"must be {wanted}{nullable}; got {got}"
+            words = f"enter {wanted}" if form else f"must be {wanted}{nullable}; got {_got(m, value)}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)
 
 

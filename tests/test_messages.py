@@ -269,6 +269,12 @@ async def test_wrong_types_dates_and_ranges_in_words(read_client: AsyncTestClien
     assert ten["problem"] == "must be a whole number of 0 or more, or null; got text"  # its bounds (10m unsaid)
     date = await one_problem(read_client, registration(service={"capacity": {"places_as_of": "29/11/2026"}}))
     assert date["problem"] == "must be a date written YYYY-MM-DD, e.g. 2026-11-29"
+    # written as a date, but no day: what is wrong with it, not the form it already has
+    for day, said in (("2026-02-30", "February 2026 has days 01 to 28"), ("2026-13-01", "a month is 01 to 12")):
+        date = await one_problem(read_client, registration(service={"capacity": {"places_as_of": day}}))
+        assert date["problem"] == f"'{day}' is not a date: {said}", date
+    half = await one_problem(read_client, registration(service={"capacity": {"service_users_per_year": 12.5}}))
+    assert half["problem"] == "must be a whole number of 0 or more, or null; got 12.5, a number with a fraction"
     empty = await one_problem(read_client, registration(name=""))
     assert empty == {"field": "name", "problem": "must be at least 2 characters long"}
     r = await read_client.get("/providers", params={"per_page": "500"})
