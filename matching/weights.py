@@ -58,7 +58,7 @@ class WeightsBase(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             _check_value(name, value)
             values[name] = float(value)
         total = math.fsum(values.values())
-        if abs(total - 100.0) > PERCENT_TOLERANCE:
+        if abs(total - 100.0) > PERCENT_TOLERANCE + ROUNDING:
             scaled = Weights(**values) if total > 0 else None
             shown = describe_percentages(scaled) if scaled is not None else "nothing to weigh"
             raise InvalidWeights(
@@ -136,6 +136,9 @@ def _check_value(name: str, value: object) -> None:
 DEFAULT_WEIGHTS: Final[Weights] = Weights()
 PERCENT_TOLERANCE: Final = 0.01
 """Percentages given to :meth:`Weights.from_percentages` must sum to 100 within this."""
+ROUNDING: Final = 1e-9
+"""Room for the binary rounding of a sum of decimal percentages (33.33 three times adds up to 99.99000000000001),
+so that a sum exactly PERCENT_TOLERANCE from 100, as written, is within it."""
 
 
 def describe_percentages(weights: Weights) -> str:

@@ -350,3 +350,10 @@ def test_weights_as_percentages_sum_to_100_and_the_run_shows_them() -> None:
         Weights.from_percentages({"price": 10})
     r = rank(f.need(), [f.candidate(1)], w, areas=f.tree(), as_of=f.AS_OF)
     assert r.weights_percent["quality"] == 25.0 and sum(r.weights_percent.values()) == pytest.approx(100)
+    # within 0.01 of 100 as written, however the thirds are split (33.33 three times is 99.99000000000001 in binary)
+    rest = dict.fromkeys(CRITERIA, 0.0)
+    for split in ((33.33, 33.33, 33.33), (33.34, 33.34, 33.33), (50, 49.99, 0)):
+        Weights.from_percentages({**rest, "pathway_fit": split[0], "coverage": split[1], "quality": split[2]})
+    for split in ((33.33, 33.33, 33.32), (50, 50.02, 0)):
+        with pytest.raises(InvalidWeights, match="must sum to 100"):
+            Weights.from_percentages({**rest, "pathway_fit": split[0], "coverage": split[1], "quality": split[2]})
