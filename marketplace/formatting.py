@@ -29,7 +29,9 @@ MONTHS = (
 # codes whose usual spelling is not their humanised form
 SPECIAL_WORDS = {
     "co_operative": "Co-operative",
+    "co_operative_society": "Co-operative society",
     "cio": "CIO",
+    "cic": "CIC",
     "vcse": "VCSE",
     "cyp": "CYP",
     "ete": "ETE",

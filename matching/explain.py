@@ -730,10 +730,11 @@ def _pct(x: float) -> str:
 def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
-        return f"It offers {name} services, and the need names no particular groups of people."
+        return f"It offers services in the {name} pathway, and the need names no particular groups of people."
     served = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count)
     return (
-        f"It offers {name} services and serves {served} of the {ctx.cn.cohort_count} groups of people the need names."
+        f"It offers services in the {name} pathway and serves {served} of the {ctx.cn.cohort_count} groups of people "
+        "the need names."
     )
 
 
@@ -801,10 +802,16 @@ def quality_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i:
 def local_priorities_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     if not ctx.cn.priorities:
         return "The need sets no local priorities, so none are judged."
-    good = sum(1 for comp in col.components if ctx.floats(comp.score)[j] >= STRENGTH_MIN_SCORE)
+    scores = [ctx.floats(comp.score)[j] for comp in col.components]
+    clear = sum(1 for s in scores if s >= STRENGTH_MIN_SCORE)
+    partly = sum(1 for s in scores if 0 < s < STRENGTH_MIN_SCORE)
+    if len(scores) == 1:
+        how = "clearly address" if clear else "partly address" if partly else "do not address"
+        return f"Its own descriptions of these services {how} the need's local priority."
+    more = f" and partly address {partly} more" if partly else ""
     return (
-        f"Its own descriptions of these services clearly address {good} of the need's "
-        f"{len(ctx.cn.priorities)} local priorities."
+        f"Its own descriptions of these services clearly address {clear} of the need's {len(scores)} local "
+        f"priorities{more}."
     )
 
 

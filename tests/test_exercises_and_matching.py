@@ -909,7 +909,7 @@ async def test_explanations_name_pathways_as_the_taxonomy_does(client, keys, fre
     words = msgspec.json.encode(run["ranking"]).decode()
     assert f"YOUTH_DIVERSION ({names['YOUTH_DIVERSION']})" in words
     assert f"YOUTH_DIVERSION ({matching.DEFAULT_PATHWAY_NAMES['YOUTH_DIVERSION']})" not in words
-    assert f"offers {names['YOUTH_DIVERSION'].lower()} services" in words
+    assert f"offers services in the {names['YOUTH_DIVERSION'].lower()} pathway" in words
 
 
 async def test_what_a_post_creates_is_at_its_location(client, keys, fresh_db):

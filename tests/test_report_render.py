@@ -746,6 +746,11 @@ def test_codes_mid_sentence_are_lower_case_but_acronyms() -> None:
 
     assert (lower_code("co_operative"), humanise("co_operative")) == ("co-operative", "Co-operative")
     assert (lower_code("cio"), lower_code("third_sector"), humanise("tupe")) == ("CIO", "third sector", "TUPE")
+    assert (lower_code("cic"), lower_code("co_operative_society"), humanise("co_operative_society")) == (
+        "CIC",
+        "co-operative society",
+        "Co-operative society",
+    )
 
 
 def test_words_agree_with_their_numbers(report: Report) -> None:

@@ -378,8 +378,9 @@ class ProviderFacts(msgspec.Struct):
     sector: str
     legal_form: str
     capacity: float | None
-    """Service users a year for this need: the summed capacity its qualifying services covering the need's areas
-    state (runs made before services: the organisation's whole capacity)."""
+    """Service users a year for this need: the capacity its qualifying services covering the need's areas state,
+    added up, each service covering areas outside the need counting only the share of its people who live in the
+    need's (runs made before services: the organisation's whole capacity)."""
     annual_income: float | None
     match_funding_per_year: float
     volunteers: int

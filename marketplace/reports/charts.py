@@ -272,7 +272,7 @@ def heatmap(report: Report, rows: NeedRows | None = None, names: dict[str, str] 
     height = npanels * panel_h + 28
     counts = {v: sum(1 for c in report.grid.cells if c.verdict == v) for v in VERDICTS}
     desc = (
-        f"{nrows} needs by {ncols} areas. "
+        f"{plural(nrows, 'need')} by {plural(ncols, 'area')}. "
         + "; ".join(f"{verdict_label(v).lower()}: {plural(counts[v], 'cell')}" for v in VERDICTS)
         + "."
     )

@@ -77,7 +77,8 @@ class CapacityCoverage(msgspec.Struct):
     volume: int
     suitable_capacity: float
     """Service users a year the suitable providers say they can take on for this need: what their qualifying
-    services covering its areas state, added up (unknown capacities count 0)."""
+    services covering its areas state, each service's share for the need (by the people of its areas who live in
+    the need's, where it covers more than the need), added up (unknown capacities count 0)."""
     coverage_ratio: float | None
     largest_provider: str | None
     largest_share: float | None
