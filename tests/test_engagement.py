@@ -288,6 +288,7 @@ async def test_a_response_is_checked_against_the_exercise_its_services_and_the_q
     w = world
     c = w.client
     (p1, s1), (_p2, s2), exercise_id, need_id, qs, a = await responding(w)
+    own_name = (await c.get(f"/providers/{p1}")).json()["name"]
     bad_answers = answers(qs, text="one two three four five six seven eight nine ten eleven")
     bad_answers[3]["value"] = "7 years"
     bad_answers[4]["value"] = ["block", "barter"]
@@ -297,12 +298,13 @@ async def test_a_response_is_checked_against_the_exercise_its_services_and_the_q
         s2,  # another provider's service
         qs,
         capacity=[{"area": "E06000019", "service_users_per_year": 5}],  # Herefordshire: outside the need
-        partners=[{"provider_id": p1}],  # itself
+        partners=[{"provider_id": p1}, {"name": "  " + own_name.upper()}],  # itself, by id and by name
     )
     body["answers"] = bad_answers
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
     assert r.status_code == 422, r.text
     fields = {e["field"]: e["problem"] for e in r.json()["errors"]}
+    assert fields["needs[0].partners[1].name"] == "that is your own organisation"
     assert "not one of your services" in fields["needs[0].service_ids[0]"]
     assert "not within the need's areas" in fields["needs[0].capacity[0].area"]
     assert "your own organisation" in fields["needs[0].partners[0].provider_id"]

@@ -461,6 +461,11 @@ async def test_places_and_accounts_dated_after_today_are_refused(fresh_db, keys)
             path, json={"finances": {"accounts_year_end": "2027-03-31"}}, headers={**own, "If-Match": '"v1"'}
         )
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "finances.accounts_year_end", r.text
+        # the finances part on its own: the field as this body names it
+        r = await client.patch(
+            f"{path}/finances", json={"accounts_year_end": "2027-03-31"}, headers={**own, "If-Match": '"v1"'}
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "accounts_year_end", r.text
         r = await client.post(f"{path}/services", json={**TENANCY, "capacity": tomorrow}, headers=own)
         assert r.status_code == 422, r.text
         assert r.json()["errors"] == [

@@ -527,6 +527,8 @@ async def response_problems(
                 found.append(FieldProblem(field=f, problem="give either provider_id (a directory provider) or name"))
             elif key in partners_seen:
                 found.append(FieldProblem(field=f, problem="this partner appears twice"))
+            elif partner.name is not None and await providers.is_named(conn, provider_id, partner.name):
+                found.append(FieldProblem(field=f"{f}.name", problem="that is your own organisation"))
             elif partner.provider_id is not None:
                 if partner.provider_id == provider_id:
                     found.append(FieldProblem(field=f"{f}.provider_id", problem="that is your own organisation"))

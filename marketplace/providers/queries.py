@@ -424,6 +424,14 @@ async def lock_provider(conn: Connection, provider_id: int) -> asyncpg.Record | 
     )
 
 
+async def is_named(conn: Connection, provider_id: int, name: str) -> bool:
+    """Whether `name` folds (`provider_name_key`) to the provider's own name."""
+    found: bool | None = await conn.fetchval(
+        "select provider_name_key(name) = provider_name_key($2) from provider where id = $1", provider_id, name
+    )
+    return bool(found)
+
+
 async def provider_status(conn: Connection, provider_id: int) -> str | None:
     status: str | None = await conn.fetchval("select status from provider where id = $1", provider_id)
     return status

@@ -15,6 +15,7 @@ from litestar.params import JSONBody, Parameter
 from marketplace.accounts.auth import Allow, admin, allow, staff_beyond_published
 from marketplace.concurrency import etag
 from marketplace.db import pooled
+from marketplace.errors import Unprocessable
 from marketplace.http import (
     NEEDS_KEY,
     NO_STORE,
@@ -226,7 +227,12 @@ def _patch_part(part: Literal["resources", "finances", "contact"], body: type[P]
     async def handler(
         provider_id: ProviderId, data: JSONBody[P], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
     ) -> Response[Provider]:
-        return await _change(ctx, conn, actor, provider_id, if_match, with_part(part, data))
+        try:
+            return await _change(ctx, conn, actor, provider_id, if_match, with_part(part, data))
+        except Unprocessable as exc:  # the profile's rules name `finances.x`: this body's field is `x`
+            raise Unprocessable.from_problems(
+                [msgspec.structs.replace(p, field=p.field.removeprefix(f"{part}.")) for p in exc.problems]
+            ) from None
 
     handler.__name__ = handler.__qualname__ = f"patch_{part}"
     path = f"/providers/{{provider_id:int}}/{part}"

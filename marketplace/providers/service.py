@@ -405,7 +405,7 @@ async def get_service(ctx: Context, conn: Connection, caller: Caller, provider_i
 async def _service(conn: Connection, provider_id: int, service_id: int) -> Service:
     found = await queries.fetch_service(conn, provider_id, service_id)
     if found is None:
-        raise NotFound(f"provider {provider_id} has no service {service_id}")
+        raise NotFound(f"service {service_id} of provider {provider_id} not found")
     return found
 
 
@@ -423,6 +423,11 @@ def refuse_if_archived(actor: Actor, provider_id: int, status: str) -> None:
             f"provider {provider_id} is archived (out of the directory): its key cannot change its profile or "
             "services, respond to market engagement or ask clarification questions until an admin publishes it again"
         )
+
+
+async def is_named(conn: Connection, provider_id: int, name: str) -> bool:
+    """Whether `name` is the provider's own name, whatever its case, spacing or invisible characters."""
+    return await queries.is_named(conn, provider_id, name)
 
 
 async def refuse_if_archived_now(conn: Connection, actor: Actor, provider_id: int) -> None:
@@ -593,7 +598,7 @@ async def _evidence(conn: Connection, provider_id: int, target: EvidenceTarget) 
     """(the outcomes record's fingerprint, what it says) for an outcomes record; (None, None) for an
     accreditation. 404 when the provider, its service or the thing to verify is not there."""
     if target.service_id is not None and await queries.lock_service(conn, provider_id, target.service_id) is None:
-        raise NotFound(f"provider {provider_id} has no service {target.service_id}")
+        raise NotFound(f"service {target.service_id} of provider {provider_id} not found")
     if target.accreditation is not None:
         if not await queries.holds_accreditation(conn, provider_id, target.service_id, target.accreditation):
             holder = f"service {target.service_id}" if target.service_id is not None else f"provider {provider_id}"
