@@ -586,6 +586,15 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     # its own name in other letters is still its own
     recased = await client.patch(path, json={"name": "WYRE FOREST LANTERNS CIC"}, headers={**own, "If-Match": '"v1"'})
     assert recased.status_code == 200, recased.text
+    # a name that differs only in accents is the same name; one with a letter of another script in a word is refused
+    accented = held.replace("e", "é", 1).replace("a", "á", 1)
+    assert accented != held
+    r = await client.post("/registrations", json={"name": accented, "legal_form": "cic"})
+    assert r.status_code == 409 and r.json()["errors"][0]["field"] == "name", (accented, r.text)
+    looks_alike = held[:-1] + {"e": "е", "a": "а", "o": "о", "t": "т", "s": "ѕ"}.get(held[-1].lower(), "т")
+    r = await client.post("/registrations", json={"name": looks_alike, "legal_form": "cic"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name", (looks_alike, r.text)
+    assert "mixes Cyrillic and Latin letters" in r.json()["errors"][0]["problem"]
     # two registrations of one new name at once: one is made, the other told
     both = await asyncio.gather(
         *(client.post("/registrations", json={"name": "Twin Brook Trust", "legal_form": "cic"}) for _ in range(2))

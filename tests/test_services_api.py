@@ -223,6 +223,8 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
         ({**TENANCY, "uuid": "0" * 36}, 400, "uuid"),
         ({**TENANCY, "version": 9}, 400, "version"),
         ({k: v for k, v in TENANCY.items() if k != "areas"}, 400, "areas"),
+        # one record twice: verifying one verified both, and the history named one
+        ({**TENANCY, "outcomes": [TENANCY["outcomes"][0]] * 2}, 422, "outcomes[1]"),
     ]
     for body, status, field in cases:
         r = await client.post(f"/providers/{pid}/services", json=body, headers=h)
@@ -233,6 +235,23 @@ async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(c
     suggestion = await client.post(f"/providers/{pid}/services", json={**TENANCY, "pathway": "ACOM"}, headers=h)
     assert suggestion.json()["errors"][0]["suggestion"] == "ACCOM"
     assert await stored(fresh_db, pid) == before
+    # a profile's free-text lists hold each thing once, as first written; a place given twice is one place
+    current = await client.get(f"/providers/{pid}", headers=h)
+    place = {"area": "E06000020", "description": "Drop-in office"}
+    r = await client.patch(
+        f"/providers/{pid}/resources",
+        json={
+            "other_funding_sources": ["Lottery", "lottery ", "Council grant"],
+            "partner_organisations": ["Shelter Partners", " SHELTER PARTNERS"],
+            "premises": [place, {**place, "description": "drop-in office "}],
+        },
+        headers={**h, "If-Match": current.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    resources = r.json()["resources"]
+    assert resources["other_funding_sources"] == ["Lottery", "Council grant"]
+    assert resources["partner_organisations"] == ["Shelter Partners"]
+    assert resources["premises"] == [place]
 
 
 async def test_figures_are_what_is_stored_a_cost_to_the_penny_an_outcome_to_four_places(client, keys, fresh_db):

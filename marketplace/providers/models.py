@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -492,6 +493,24 @@ def once(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
 
 
+def once_said(values: list[str]) -> list[str]:
+    """Free text each said once: outer spaces dropped, and a value said again in other letters ("Lottery",
+    "lottery ") kept as first written."""
+    seen: dict[str, str] = {}
+    for v in values:
+        text = nfc(v)
+        seen.setdefault(text.casefold(), text)
+    return list(seen.values())
+
+
+def _premises_once(premises: list[Premises]) -> list[Premises]:
+    """Each place once: the same area and description (as `once_said` compares text) is one place."""
+    seen: dict[tuple[str, str], Premises] = {}
+    for p in premises:
+        seen.setdefault((p.area, nfc(p.description).casefold()), p)
+    return list(seen.values())
+
+
 P = TypeVar("P", bound=ProviderProfile)
 
 
@@ -506,6 +525,12 @@ def normalised(profile: P) -> P:
         accreditations=once(profile.accreditations),
         social_value=once(profile.social_value),
         finances=msgspec.structs.replace(profile.finances, reserves_months=_kept(profile.finances.reserves_months)),
+        resources=msgspec.structs.replace(
+            profile.resources,
+            premises=_premises_once(profile.resources.premises),
+            other_funding_sources=once_said(profile.resources.other_funding_sources),
+            partner_organisations=once_said(profile.resources.partner_organisations),
+        ),
     )
     if isinstance(out, NewProvider):
         out = msgspec.structs.replace(out, services=[normalised_service(x) for x in out.services])
@@ -634,6 +659,8 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
+    if (mixed := mixed_scripts(profile.name)) is not None:
+        problems.append(FieldProblem(field=f"{prefix}name", problem=mixed))
     problems += not_after(today, **{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
     if isinstance(profile, NewProvider):
         for i, service in enumerate(profile.services):
@@ -641,6 +668,17 @@ def profile_problems(
                 service, taxonomy, founded_year=profile.founded_year, today=today, prefix=f"{prefix}services[{i}]."
             )
     return problems
+
+
+def mixed_scripts(name: str) -> str | None:
+    """What is wrong with a name one of whose words mixes letters of two scripts ("Trusт", a Cyrillic т among Latin
+    letters): it reads as another word, as look-alike names are made; None when no word does."""
+    for word in name.split():
+        scripts = {unicodedata.name(ch, "?").split(" ")[0] for ch in word if ch.isalpha()}
+        if len(scripts) > 1:
+            listed = " and ".join(sorted(s.title() for s in scripts))
+            return f"the word {word!r} mixes {listed} letters, so it reads as a word it is not: write it in one script"
+    return None
 
 
 def identity_problems(
@@ -716,7 +754,11 @@ def service_problems(
         check_code(f"{prefix}accreditations[{j}]", a, taxonomy.codes("accreditations"), "accreditation")
         for j, a in enumerate(service.accreditations)
     ]
+    first: dict[bytes, int] = {}
     for j, o in enumerate(service.outcomes):
+        if (seen := first.setdefault(msgspec.json.encode(o), j)) != j:
+            problem = f"the same record as outcomes[{seen}]: give each record once (one verified would verify both)"
+            found.append(FieldProblem(field=f"{prefix}outcomes[{j}]", problem=problem))
         for k, code in enumerate(o.desired_outcomes):
             found.append(
                 taxonomy.desired_outcome_problem(f"{prefix}outcomes[{j}].desired_outcomes[{k}]", code, service.pathway)
