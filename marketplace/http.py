@@ -165,14 +165,18 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             key = f"{key}.{missing.group(1)}" if key else missing.group(1)
             message = "required"
         unknown = re.match(r"Object contains unknown field `(.+)`", message)
+        suggestion = None
         if unknown:
             name = unknown.group(1)
+            if name in held:
+                message = "set by the marketplace; it cannot be changed through a profile"
+            else:  # the object's own fields, the one most like it suggested ("qualty": quality)
+                known = [] if in_query else messages.fields_at(_body_type(request), key)
+                suggestion = messages.closest_field(name, known)
+                message = "unknown field" + (f"; did you mean {suggestion}?" if suggestion else "")
             key = f"{key}.{name}" if key else name
-            message = (
-                "set by the marketplace; it cannot be changed through a profile" if name in held else "unknown field"
-            )
         if missing or unknown:
-            problems.append(FieldProblem(field=key or "body", problem=message))
+            problems.append(FieldProblem(field=key or "body", problem=message, suggestion=suggestion))
             continue
         bounds = None
         if in_query:

@@ -113,6 +113,12 @@ def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None 
     return str(best[2]).split("\0")[0]
 
 
+def closest_field(name: str, fields: Iterable[str]) -> str | None:
+    """The field a misspelt one most likely meant ("qualty": quality), if one is close (a typo, not another word)."""
+    best = process.extractOne(name, list(fields), scorer=fuzz.ratio, score_cutoff=75)
+    return None if best is None else str(best[0])
+
+
 def steps(field: str) -> list[str | int]:
     """A field as errors name it (`services[0].areas[1]`), step by step: ["services", 0, "areas", 1]."""
     return [int(index) if index else name for name, index in _STEP.findall(field)]

@@ -206,7 +206,23 @@ async def test_unknown_fields_are_400_naming_the_path(client, keys, fresh_db):
         headers={**headers, "If-Match": await etag(client, own, headers)},
     )
     assert r.status_code == 400
-    assert r.json()["errors"][0] == {"field": "resources.volunters", "problem": "unknown field"}
+    assert r.json()["errors"][0] == {
+        "field": "resources.volunters",
+        "problem": "unknown field; did you mean volunteers?",
+        "suggestion": "volunteers",
+    }
+    # a word that is no typo of a field is suggested nothing
+    r = await client.patch(
+        f"/providers/{own}", json={"colour": "red"}, headers={**headers, "If-Match": await etag(client, own, headers)}
+    )
+    assert r.json()["errors"][0] == {"field": "colour", "problem": "unknown field"}
+    # a criterion misspelt among a run's weights
+    need_id = await fetchval(fresh_db, "select min(id) from need")
+    r = await client.post(
+        f"/needs/{need_id}/match-runs", json={"weights": {"qualty": 20}}, headers=await keys.headers("commissioner")
+    )
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "weights.qualty", r.text
+    assert r.json()["errors"][0]["suggestion"] == "quality"
 
 
 async def test_nested_validation_names_the_path_with_allowed_values_and_a_suggestion(client, keys, fresh_db):

@@ -311,6 +311,8 @@ async def test_a_frozen_report_gives_back_the_same_bytes_for_ever(client, keys, 
             {"json": "application/json", "html": "text/html", "csv": "text/csv"}[fmt]
         )
         stored[fmt] = got.content
+    workbook = await client.get(frozen["urls"]["xlsx"], headers=h)  # every format it is read in is listed
+    assert workbook.status_code == 200 and workbook.content[:2] == b"PK", workbook.text
     body = (await client.get(f"/reports/{frozen['id']}", headers=h)).json()
     assert body["frozen"] == {"report_id": frozen["id"], "url": f"/reports/{frozen['id']}"}
     assert body["method"]["match_run_ids"] == frozen["match_run_ids"]

@@ -60,5 +60,5 @@ def summary_of(row: asyncpg.Record) -> FrozenReportSummary:
         suitable_threshold=row["suitable_threshold"],
         data_snapshot_at=row["data_snapshot_at"],
         generated_at=row["generated_at"],
-        urls={fmt: f"/reports/{row['id']}?format={fmt}" for fmt in COLUMNS},
+        urls={fmt: f"/reports/{row['id']}?format={fmt}" for fmt in (*COLUMNS, "xlsx")},  # xlsx: from csv and json
     )
