@@ -323,6 +323,10 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
             message, problems = f"body: {problem}", [FieldProblem(field="body", problem=problem)]
     if exc.status_code == 404 and message == "Not Found":  # no route: say so, and where the addresses are listed
         message = f"nothing is at {request.url.path} (the API's addresses, with whole-number ids: /schema/swagger)"
+    allow = (exc.headers or {}).get("allow")
+    if exc.status_code == 405 and allow:  # which methods the address takes (the Allow header says so too)
+        taken = ", ".join(m for m in allow.split(", ") if m != "OPTIONS")
+        message = f"{request.method} is not one of the methods {request.url.path} takes: {taken}"
     if exc.status_code == 413:  # the framework says only "Request Entity Too Large": say how large it may be
         most = _body_limit(request)
         problem = "is larger than this operation takes" + (f" (at most {most:,} bytes)" if most else "")

@@ -455,3 +455,12 @@ async def a_providers_service(dsn: str) -> tuple[int, int]:
         return row["provider_id"], row["id"]
     finally:
         await conn.close()
+
+
+async def test_a_method_an_address_does_not_take_is_told_the_ones_it_does(read_client):
+    """A 405 said only "Method Not Allowed": it names the methods the address takes, as its Allow header does."""
+    r = await read_client.delete("/exercises")
+    assert r.status_code == 405 and r.json()["error"] == "method_not_allowed"
+    allowed = [m for m in r.headers["allow"].split(", ") if m != "OPTIONS"]
+    assert sorted(allowed) == ["GET", "POST"], r.headers["allow"]
+    assert r.json()["message"] == f"DELETE is not one of the methods /exercises takes: {', '.join(allowed)}"
