@@ -159,6 +159,11 @@ class Page(msgspec.Struct, Generic[T]):
     page: int
     per_page: int
     items: list[T]
+    pages: int = 0
+    """How many pages of `per_page` the `total` makes (as search says it: 0 when there is nothing); worked out."""
+
+    def __post_init__(self) -> None:
+        self.pages = -(-self.total // self.per_page) if self.per_page > 0 else 0
 
 
 # --- who is calling -------------------------------------------------------------------------------

@@ -48,6 +48,11 @@ async def test_listing_shows_published_providers_sorted_by_name(read_client, con
     assert names == sorted(names)
     assert await all_ids(read_client) == expected
     assert await conn.fetchval("select count(*) from provider where status <> 'published'") > 0
+    assert body["pages"] == 2  # as every page of a list says
+    # relevance without words to rank by was sorted by name without a word
+    r = await read_client.get("/providers", params={"sort": "relevance"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "sort", r.text
+    assert (await read_client.get("/providers", params={"sort": "relevance", "q": "housing"})).status_code == 200
 
 
 async def test_pathway_filter(read_client, conn):

@@ -93,6 +93,8 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
         raise InvalidInput.from_problems(problems)
     filters = project(query, Filters)
     text_given = bool(query.q and query.q.strip())
+    if query.sort == "relevance" and not text_given:  # nothing to rank by: it was sorted by name without a word
+        raise Unprocessable.field("sort", "relevance ranks by the words of q: give q, or sort by name")
     interpreted: list[list[str]] | None = None
 
     def run(index: SearchIndex) -> Hits:
