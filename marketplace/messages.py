@@ -113,6 +113,12 @@ def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None 
     return str(best[2]).split("\0")[0]
 
 
+def closest_choice(value: str, choices: Iterable[str]) -> str | None:
+    """The value of a fixed list most like `value`, compared whole (case and punctuation aside), if one is close."""
+    best = process.extractOne(value, list(choices), scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=60)
+    return None if best is None else str(best[0])
+
+
 def closest_field(name: str, fields: Iterable[str]) -> str | None:
     """The field a misspelt one most likely meant ("qualty": quality), if one is close (a typo, not another word)."""
     best = process.extractOne(name, list(fields), scorer=fuzz.ratio, score_cutoff=75)
@@ -246,11 +252,16 @@ def _short(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "...'"
 
 
+def _code_kind(field: str) -> str | None:
+    """The taxonomy whose codes a field holds (by the last name in its path), if it holds codes."""
+    names = [s for s in steps(field) if isinstance(s, str)]
+    return CODE_FIELDS.get(names[-1]) if names else None
+
+
 def code_problem(field: str, value: object, taxonomy: Taxonomy | None) -> FieldProblem | None:
     """A value in a code field (`areas[0]`, `pathway`) that is not one of its taxonomy's codes: what the codes look
     like, the allowed codes and the closest (by code or name), or None when the field holds no codes."""
-    names = [s for s in steps(field) if isinstance(s, str)]
-    kind = CODE_FIELDS.get(names[-1]) if names else None
+    kind = _code_kind(field)
     if kind is None:
         return None
     noun, form = CODE_WORDS[kind]
@@ -469,8 +480,9 @@ def plain_words(
         return f"must be {_type_words(m.group('want'))}; got {_got(m, value)}", None
     if _ENUM.match(said):
         shown = _short(value) if value is not None else "this value"
-        if choices:
-            best = suggest(value, choices) if isinstance(value, str) else None
+        if choices:  # a fixed list's values are compared whole (WRatio would take "self_reported" for
+            # commissioner_reported, by its part "reported", before self_declared)
+            best = closest_choice(value, choices) if isinstance(value, str) else None
             hint = f"; did you mean {best}?" if best else ""
             return f"{shown} is not one of the values allowed: {', '.join(choices)}{hint}", best
         return f"{shown} is not one of the values allowed", None
@@ -517,6 +529,14 @@ def problem(
         words += (
             ", or null" if "null" in m.group("want") else ""
         ) + f"; got {GOT_WORDS.get(m.group('got'), m.group('got'))}"
+    elif not form and m and m.group("want").split(" | ")[0] in ("str", "array") and _code_kind(field) is not None:
+        # a code field is told what its codes look like, not an example of any text or list ("Ledbury", ["ADULTS"])
+        noun, looks = CODE_WORDS[_code_kind(field) or ""]
+        article = "an" if noun[0] in "aeiou" else "a"
+        one = m.group("want").split(" | ")[0] == "str"
+        wanted = f"{article} {noun} code in double quotes" if one else f"a list of {noun} codes in square brackets"
+        nullable = ", or null" if "null" in m.group("want") else ""
+        words = f"must be {wanted} ({looks}){nullable}; got {_got(m, value)}"
     elif m and m.group("want").split(" | ")[0] in ("int", "float"):
         # a number with bounds is told them, not an example that may lie outside them (threshold: "e.g. 12.5")
         lo, hi = bounds if bounds is not None else _bounds_at(declared, field if path is None else path)

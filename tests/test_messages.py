@@ -255,6 +255,19 @@ async def test_a_cohort_by_its_name_and_a_legal_form_in_capitals(read_client: As
     assert cohort["suggestion"] == "YOUNG_ADULTS" and "cohort codes are upper case" in cohort["problem"]
     legal_form = await one_problem(read_client, registration(legal_form="CIC"))
     assert legal_form["suggestion"] == "cic" and "legal form codes are lower case" in legal_form["problem"]
+    # of the wrong type, a code field is told what its codes look like (it was offered "Ledbury", or ["ADULTS"])
+    legal_form = await one_problem(read_client, registration(legal_form=None))
+    assert legal_form["problem"] == (
+        "must be a legal form code in double quotes (legal form codes are lower case, e.g. cic); got null"
+    )
+    social_value = await one_problem(read_client, registration(social_value=None))
+    assert social_value["problem"] == (
+        "must be a list of social value codes in square brackets (social value codes are lower case, e.g. "
+        "peer_mentoring); got null"
+    )
+    record = {"outcome": "Housed", "measure": "share housed", "period": "2025-26", "source": "self_reported"}
+    source = await one_problem(read_client, registration(service={"outcomes": [record]}))
+    assert source["suggestion"] == "self_declared", source
 
 
 async def test_a_value_outside_a_fixed_list_names_the_list(read_client: AsyncTestClient) -> None:
