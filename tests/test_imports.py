@@ -284,6 +284,9 @@ async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, 
     assert r.status_code == 422 and "UTF-8" in r.json()["message"]
     r = await client.post("/imports", content=b"PK\x03\x04 not really", headers={**admin, **ZIP})
     assert r.status_code == 422 and "zip" in r.json()["message"]
+    r = await client.post("/imports", content=b"not a zip", headers={**admin, **ZIP})  # read as a CSV, it was told
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "file", r.text  # "unknown column 'not a zip'"
+    assert r.json()["errors"][0]["problem"].startswith("sent as application/zip, but it is not a zip")
     r = await client.post("/imports", content=b"", headers={**admin, **CSV})
     assert r.status_code == 422
     r = await client.post("/imports", content=b"x" * (10 * 1024 * 1024 + 1), headers={**admin, **CSV})

@@ -13,7 +13,7 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import admin
-from marketplace.errors import InvalidInput, UnsupportedMediaType
+from marketplace.errors import InvalidInput, Unprocessable, UnsupportedMediaType
 from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, RouteDoc, errors_doc
 from marketplace.imports import service
 from marketplace.imports.models import CommitRequest, ImportCommit, ImportRun
@@ -23,6 +23,12 @@ DOC = RouteDoc(tags=["imports"], security=NEEDS_KEY, guards=[admin])
 UPLOAD_TYPES = ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/zip")
 ALSO_TAKEN = ("application/vnd.ms-excel", "application/x-zip-compressed", "application/octet-stream")
 """Types browsers and Windows give the same files (a .csv, a .zip) or any file: taken too, the content says which."""
+ZIPPED = (
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/zip",
+    "application/x-zip-compressed",
+)
+"""Types that say the file is a zip (a workbook or a data package): a body that is none is refused as such."""
 
 
 @dataclass
@@ -91,6 +97,12 @@ async def create_import(
     ] = None,
 ) -> Response[ImportRun]:
     data, name = await _upload(request)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media in ZIPPED and data and not data.startswith(b"PK"):  # else read as a CSV: "unknown column 'not a zip'"
+        what = "an xlsx workbook" if "spreadsheet" in media else "a zip"
+        raise Unprocessable.field(
+            "file", f"sent as {media}, but it is not {what}: send the file itself, or a CSV as text/csv"
+        )
     made = await service.dry_run(ctx, conn, actor, data, filename or name)
     return Response(made, status_code=201, headers={"Location": f"/imports/{made.id}"})
 
