@@ -268,7 +268,7 @@ async def test_the_latest_run_per_need_is_picked_by_index_however_many_are_store
         assert len(need_ids) == needs
         for need_id in need_ids:  # what the report reads: one row per need
             explained = await conn.fetchval(
-                f"explain (analyze, format json) {queries.NEWEST_RUN_DOCUMENT_SQL}", need_id
+                f"explain (analyze, format json) {queries.RUN_DOCUMENT_BEFORE_SQL}", need_id, queries.NEWEST
             )
             [plan] = json.loads(explained) if isinstance(explained, str) else explained
             assert _rows_read(plan["Plan"], "match_run") == 1, plan
@@ -291,7 +291,7 @@ async def test_a_report_reads_from_each_run_what_the_whole_run_holds(client, key
         tax = await taxonomy_service.load(conn)
         light, whole = [], []
         for need in exercise.needs:
-            row = await queries.newest_run_document(conn, need.id)
+            row = await queries.run_document_before(conn, need.id)
             assert row is not None and isinstance(row["document_zstd"], bytes) and row["document"] is None
             light.append(queries.report_run_of(row))
             whole.append(queries.match_run_of(await queries.fetch_match_run(conn, row["id"])))
