@@ -124,9 +124,19 @@ def when(t: dt.datetime | None) -> str:
     return out + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+UK = ZoneInfo("Europe/London")
+
+
+def uk_time(t: dt.datetime) -> str:
+    """A moment to the minute as the clocks in the UK showed it (GMT or BST): "3 March 2027, 09:00 UK time";
+    ``2027-07-01T08:00Z`` -> "1 July 2027, 09:00 UK time"."""
+    local = t.astimezone(UK)
+    return f"{date(local.date())}, {local:%H:%M} UK time"
+
+
 def closing_day(deadline: dt.datetime) -> dt.date:
     """The day a deadline is the end of, in the UK (a deadline is midnight at the end of its closing day there)."""
-    return (deadline.astimezone(ZoneInfo("Europe/London")) - dt.timedelta(microseconds=1)).date()
+    return (deadline.astimezone(UK) - dt.timedelta(microseconds=1)).date()
 
 
 def plural(n: int, one: str, many: str | None = None) -> str:

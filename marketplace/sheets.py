@@ -253,15 +253,19 @@ def _sections(name: str, value: Any) -> list[tuple[str, list[str], list[list[Cel
     return [(name, ["value"], [[c] for c in _flat(value).values()])]
 
 
+UNCOUNTED = frozenset({"evidence"})
+"""Row types named by a word with no plural: their sheet keeps the word."""
+
+
 def _plural(row_type: str) -> str:
-    if row_type.endswith("s"):
+    if row_type.endswith("s") or row_type in UNCOUNTED:
         return row_type
     if row_type.endswith("y") and row_type[-2:-1] not in ("a", "e", "o", "u", ""):
         return row_type[:-1] + "ies"  # sensitivity -> sensitivities
     return row_type + "s"
 
 
-TEXT_COLUMNS = ("label", "name", "title", "description", "assessor", "reasons", "rationale")
+TEXT_COLUMNS = ("label", "name", "title", "description", "assessor", "reasons", "rationale", "note")
 """Columns (by how their names end) that hold what people typed: text, whatever it looks like (an option labelled
 "1.10" is not the number 1.1)."""
 

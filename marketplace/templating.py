@@ -42,6 +42,7 @@ FILTERS = {
     "pct": formatting.percent,
     "date": formatting.date,
     "when": formatting.when,
+    "uk_time": formatting.uk_time,
     "humanise": formatting.humanise,
     "lower_code": formatting.lower_code,
     "plural": formatting.plural,

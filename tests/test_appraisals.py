@@ -582,3 +582,106 @@ async def test_a_label_that_looks_like_a_number_keeps_its_characters_in_the_work
     labels = {r[header.index("option")]: r[header.index("option_label")] for r in rows}
     assert labels == {"vcse": "1.10", "la": "007"}
     assert all(isinstance(r[header.index("weighted_score")], float) for r in rows)
+
+
+REPORT_FORMATS = ("json", "html", "csv", "xlsx")
+
+
+async def test_a_decided_appraisals_report_is_the_evidence_frozen_with_the_decision_for_good(fresh_db):
+    """Once decided, every format of the report reads the market report frozen with the decision, says so, and is the
+    same byte for byte after another provider responds, the need is matched again and a day passes (it said its
+    evidence was "drawn from its stored match runs now" and showed responses and runs made after the decision).
+    Before the decision the report reads the runs now, and says that."""
+    import io
+    import json
+
+    from openpyxl import load_workbook
+    from test_engagement import DURING, QUESTIONS, make_exercise, providers_with, response, world_on
+
+    async with world_on(fresh_db) as w:
+        c, h = w.client, w.commissioner
+        (p1, s1), (p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+        exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+        w.clock.at = DURING  # 10 December 2026, 12:00 GMT
+        qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+        first = await c.post(
+            f"/exercises/{exercise_id}/responses",
+            headers=await w.keys.headers("provider", p1),
+            json=response(need_id, s1, qs),
+        )
+        assert first.status_code == 201, first.text
+        assert (await c.post(f"/exercises/{exercise_id}/match", headers=h)).status_code == 201
+        a, tag = await make(c, h, exercise_id=exercise_id, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+        url = f"/appraisals/{a['id']}/report"
+        open_report = (await c.get(f"{url}?format=json", headers=h)).json()
+        assert (open_report["market_source"], open_report["market_as_decided"]) == ("live", False)
+        assert "drawn from the exercise's stored match runs now" in open_report["market_note"]
+
+        r = await c.post(
+            f"/appraisals/{a['id']}/decision",
+            json={"option": "vcse", "decided_by": "Board"},
+            headers={**h, "If-Match": tag},
+        )
+        assert r.status_code == 201, r.text
+        decision = r.json()["decision"]
+        assert decision["market_report_id"] is not None
+
+        async def every_format() -> dict[str, bytes]:
+            return {fmt: (await c.get(f"{url}?format={fmt}", headers=h)).content for fmt in REPORT_FORMATS}
+
+        before = await every_format()
+
+        # after the decision: another provider responds (with the first as its partner), the need is matched again,
+        # a day passes. A report that reads the runs now sees all of it.
+        w.clock.at = DURING + dt.timedelta(days=1)
+        second = await c.post(
+            f"/exercises/{exercise_id}/responses",
+            headers=await w.keys.headers("provider", p2),
+            json=response(need_id, s2, qs, intent="partner", unit_cost=2100, partners=[{"provider_id": p1}]),
+        )
+        assert second.status_code == 201, second.text
+        assert (await c.post(f"/exercises/{exercise_id}/match", headers=h)).status_code == 201
+        live, _ = await make(c, h, exercise_id=exercise_id, options=OPTIONS)
+        now = (await c.get(f"/appraisals/{live['id']}/report?format=json", headers=h)).json()
+        assert now["market_source"] == "live"
+        assert [n["responses"] for n in now["market"]["needs"]] == [2]
+        assert now["market"]["match_run_ids"] != decision["match_run_ids"]
+
+        after = await every_format()
+        for fmt in REPORT_FORMATS:
+            assert after[fmt] == before[fmt], fmt
+
+    said = "as frozen with the decision on 10 December 2026, 12:00 UK time"
+    got = json.loads(before["json"])
+    assert (got["market_source"], got["market_as_decided"]) == ("frozen_report", True)
+    assert said in got["market_note"] and f"frozen market report {decision['market_report_id']}" in got["market_note"]
+    assert got["generated_at"] == got["appraisal"]["decided_at"] == "2026-12-10T12:00:00Z"
+    market = got["market"]
+    assert market["market_report_id"] == decision["market_report_id"]
+    assert market["match_run_ids"] == decision["match_run_ids"]
+    assert [n["responses"] for n in market["needs"]] == [1]
+    html = before["html"].decode()
+    assert said in html and "drawn from" not in html and "stored match runs now" not in html
+    csv_text = before["csv"].decode("utf-8-sig")
+    evidence = next(row for row in csv_text.splitlines() if row.startswith("evidence,"))
+    assert said in evidence and "frozen_report" in evidence
+    book = load_workbook(io.BytesIO(before["xlsx"]))
+    sheet = book["evidence"]
+    header = [cell.value for cell in sheet[1]]
+    (row,) = [[cell.value for cell in r] for r in sheet.iter_rows(min_row=2)]
+    assert said in row[header.index("market_note")]
+    assert row[header.index("market_report_id")] == decision["market_report_id"]
+
+
+async def test_the_seeded_samples_report_shows_no_evidence_drawn_after_its_decision(client, keys):
+    """The sample was decided before anything was matched, so nothing was frozen with its decision: its report shows
+    no market evidence, rather than the runs made since (it said "drawn from its stored match runs now")."""
+    staff = await keys.headers("commissioner")
+    assert (await client.post("/exercises/1/match", headers=staff)).status_code in (200, 201)
+    report = (await client.get("/appraisals/1/report?format=json", headers=staff)).json()
+    assert report["appraisal"]["decision"] is not None
+    assert (report["market"], report["market_source"], report["market_as_decided"]) == (None, "none", True)
+    assert report["market_note"].startswith("No market evidence was frozen with the decision on ")
+    assert report["generated_at"] == report["appraisal"]["decided_at"]
+    html = (await client.get("/appraisals/1/report?format=html", headers=staff)).text
+    assert "No market evidence was frozen with the decision" in html and "stored match runs now" not in html

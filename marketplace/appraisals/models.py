@@ -354,14 +354,29 @@ class AppraisalPage(Page[AppraisalSummary]):
     pass
 
 
+MarketSource = Literal["frozen_report", "decision", "live", "none"]
+"""Where an appraisal report's market evidence comes from: once decided, the market report frozen with the decision
+(`frozen_report`), else the evidence the decision stored when no report could be frozen (`decision`), else none
+(`none`: nothing was frozen, e.g. the seeded sample, decided before anything was matched; or no exercise); before the
+decision, the exercise's stored match runs as they are now (`live`)."""
+
+
 class AppraisalReport(msgspec.Struct):
-    """The appraisal report: the appraisal with its results, and the market evidence beside them."""
+    """The appraisal report: the appraisal with its results, and the market evidence beside them. A decided
+    appraisal's report reads only what was frozen with the decision, so it is the same, byte for byte, on every
+    request in every format."""
 
     appraisal: Appraisal
     market: MarketEvidence | None
     market_as_decided: bool
-    """The evidence stored with the decision (else drawn from the exercise's stored match runs now)."""
+    """The appraisal is decided: the evidence is what was frozen with the decision (see `market_source`), never the
+    exercise's runs or responses since."""
     generated_at: dt.datetime
+    """When the report was made; a decided appraisal's: when it was decided (it shows nothing newer)."""
+    market_source: MarketSource = "none"
+    market_note: str = ""
+    """Where the market evidence comes from, in words, e.g. "Market evidence as frozen with the decision on 3 March
+    2027, 09:00 UK time: frozen market report 4 (match runs 1, 2 and 3)."."""
 
 
 class SeedAppraisal(Strict):

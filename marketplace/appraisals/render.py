@@ -7,9 +7,11 @@ preferred option stays preferred, narrowest first). No scripts, no external reso
 the template engine.
 
 CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, net present cost, affordability,
-cost per year), `score` (each option x criterion: share, the assessors' spread, the moderated score, the score
-used, normalised, its contribution), `cost` (each cost line), `sensitivity` (each criterion's range and switching
-options), `need` (the market evidence per need) and `market` (per option: the needs it buys with no market).
+cost per year), `score` (each option x criterion: share, the assessors'
+spread, the moderated score, the score used, normalised, its contribution), `sensitivity` (each criterion's range
+and the switching options), `cost` (each cost line), `evidence` (where the
+market evidence comes from, in words: frozen with the decision, or drawn from the runs now; `EVIDENCE_COLUMNS`),
+`need` (the market evidence per need) and `market` (per option: the needs it buys with no market).
 Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a byte-order mark.
 """
 
@@ -212,6 +214,12 @@ CSV_HEADER = [
     "indicative_cost_high_gbp",
     "consortia",
 ]
+EVIDENCE_COLUMNS = ["market_source", "market_note", "market_report_id", "match_run_ids"]
+"""The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`, and the frozen market
+report and match runs the evidence comes from."""
+CSV_HEADER += EVIDENCE_COLUMNS
+HELD_BY_CSV = ("market", "market_source", "market_note")
+"""The report's JSON sections the CSV holds (the workbook does not repeat them as sheets)."""
 
 
 def _safe(value: object) -> str:
@@ -291,6 +299,13 @@ def to_csv(r: AppraisalReport) -> str:
             category=line.category,
             amount_gbp=line.amount,
         )
+    row(
+        row_type="evidence",
+        market_source=r.market_source,
+        market_note=r.market_note,
+        market_report_id=r.market.market_report_id if r.market is not None else None,
+        match_run_ids="; ".join(str(i) for i in r.market.match_run_ids) if r.market is not None else None,
+    )
     if r.market is not None:
         for n in r.market.needs:
             row(
@@ -322,7 +337,8 @@ def to_csv_bytes(r: AppraisalReport) -> bytes:
 
 
 def to_xlsx(r: AppraisalReport) -> bytes:
-    """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, scores, sensitivity, costs,
-    market...), then the appraisal itself (options, criteria, scores, costs, decision) as field/value rows; dated
-    when the report was made."""
-    return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=("market",))
+    """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, scores,
+    sensitivities, costs, evidence, needs, markets), then the appraisal itself (options, criteria, scores, costs,
+    decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was decided, so
+    the same bytes on every download)."""
+    return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=HELD_BY_CSV)

@@ -190,9 +190,11 @@ async def decide(
     summary="The appraisal report: JSON, CSV or a printable HTML page",
     description="Weighted scores by option and criterion, the moderation spread, costs over the years and net "
     "present cost against the budget, the sensitivity tornado, and the exercise's market evidence beside the "
-    "scores (as decided, once decided; else drawn from its stored match runs now), with options that would buy a "
-    "need with no market flagged. `format` (or the Accept header) chooses the representation: xlsx is the CSV's "
-    "rows a sheet per row type, then the appraisal itself.",
+    "scores, with options that would buy a need with no market flagged. Once decided, the report reads only what "
+    "was frozen with the decision (the market report it froze; `market_source`, `market_note` say which) and is "
+    "dated then: the same bytes on every request. Before it, the evidence is drawn from the stored match runs now. "
+    "`format` (or the Accept header) chooses the representation: xlsx is the CSV's rows a sheet per row type, then "
+    "the appraisal itself.",
     responses=errors_doc(400, 403, 404, 406),
     **COSTLY,
 )

@@ -4,7 +4,8 @@ An appraisal's inputs are validated as a whole on every change (a sub-resource r
 the rest) and written under the appraisal's one version (If-Match). The figures come from the pure arithmetic in
 `marketplace.appraisals.calc`. The market evidence is drawn from the exercise's market report (stored match runs
 only: `reports.service.make_report`). The decision freezes the appraisal: its row, with every input, the results
-and the market evidence as they were, can no longer change (schema/0016: a trigger refuses it)."""
+and the market evidence as they were, can no longer change (schema/0016: a trigger refuses it); the market report it
+read is frozen with it, and the appraisal's report reads that from then on (`report_data`)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from marketplace.appraisals.models import (
     Decision,
     DecisionIn,
     MarketEvidence,
+    MarketSource,
     NeedEvidence,
     OptionIn,
     OptionMarket,
@@ -42,6 +44,7 @@ from marketplace.db import Connection, Pool, pooled
 from marketplace.engagement.models import NeedMarketResponse
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
+from marketplace.formatting import and_list, uk_time
 from marketplace.reports import service as reports
 from marketplace.reports.models import LIMITED_MARKET, NO_MARKET, Report
 from marketplace.types import Actor, project
@@ -429,12 +432,14 @@ async def decide(
         raise Unprocessable.field("option", problem, allowed=results.ranking)
     if data.option != results.top and not data.reasons.strip():
         raise Unprocessable.field("reasons", f"required: {data.option} is not the top weighted score ({results.top})")
-    market = await evidence_for(ctx, db, current)
-    report_id, prepared = None, None
-    if market is not None and market.needs and not market.not_matched_need_ids:
-        prepared = await reports.prepare_frozen(ctx, db, market.exercise_id, threshold=THRESHOLD)
-        report_id = prepared.report_id
-        market = msgspec.structs.replace(market, market_report_id=report_id)
+    market, report_id, prepared = None, None, None
+    if current.exercise_id is not None:
+        report = await reports.make_report(ctx, db, current.exercise_id, threshold=THRESHOLD)
+        if report.needs and reports.complete(report):  # frozen: the evidence stored is the report frozen with it
+            prepared = await reports.prepare(db, report)
+            report_id = prepared.report_id
+            report = prepared.report
+        market = msgspec.structs.replace(market_evidence(current, report), market_report_id=report_id)
     decision = Decision(
         option=data.option,
         decided_by=data.decided_by,
@@ -457,21 +462,76 @@ async def decide(
 
 
 async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalReport:
-    """The appraisal with its results and the market evidence: as decided once decided (drawn now when the decision
-    stored none, e.g. the seeded sample, decided before anything was matched; `market_as_decided` says which)."""
+    """The appraisal with its results and the market evidence. Once decided, only what was frozen with the decision:
+    the market report it froze (read back as stored), else the evidence it stored, else none (the seeded sample,
+    decided before anything was matched); dated when it was decided, so the report never changes. Before the
+    decision, the exercise's stored match runs now."""
     async with pooled(db) as conn:
         a = await get_appraisal(conn, appraisal_id)
-    stored = a.decision.market if a.decision is not None else None
-    market = stored if stored is not None else await evidence_for(ctx, db, a)
+        if a.decision is not None:
+            return await _as_decided(conn, a, a.decision)
+    market = await evidence_for(ctx, db, a)
+    now = ctx.clock.now()
+    if market is None:
+        note = "This appraisal stands alone: no exercise, so no market evidence."
+    else:
+        note = (
+            f"Market evidence drawn from the exercise's stored match runs now ({uk_time(market.generated_at)}): the "
+            "appraisal is not decided, so it follows the exercise's runs and responses until the decision freezes it."
+        )
     return AppraisalReport(
-        appraisal=a, market=market, market_as_decided=stored is not None, generated_at=ctx.clock.now()
+        appraisal=a,
+        market=market,
+        market_as_decided=False,
+        generated_at=now,
+        market_source="live" if market is not None else "none",
+        market_note=note,
+    )
+
+
+async def _as_decided(conn: Connection, a: Appraisal, d: Decision) -> AppraisalReport:
+    """A decided appraisal's report: what was frozen with the decision, nothing read from the runs or responses as
+    they are now."""
+    frozen = f"as frozen with the decision on {uk_time(d.decided_at)}"
+    market: MarketEvidence | None
+    source: MarketSource
+    if d.market_report_id is not None:
+        report = await reports.frozen_report(conn, d.market_report_id)
+        market = msgspec.structs.replace(market_evidence(a, report), market_report_id=d.market_report_id)
+        source = "frozen_report"
+        runs = and_list([str(i) for i in market.match_run_ids])
+        note = f"Market evidence {frozen}: frozen market report {d.market_report_id} (match runs {runs})."
+    elif d.market is not None:
+        market, source = d.market, "decision"
+        missing = d.market.not_matched_need_ids
+        why = (
+            f"need{'s' if len(missing) > 1 else ''} {and_list([str(i) for i in missing])} had no stored match run"
+            if missing
+            else "the exercise had no need to report on"
+        )
+        note = f"Market evidence {frozen}, stored with the decision (no market report could be frozen: {why})."
+    else:
+        market, source = None, "none"
+        note = (
+            f"No market evidence was frozen with the decision on {uk_time(d.decided_at)}: none was stored then, so "
+            "none is shown (the exercise's runs and responses since are not what the board decided on)."
+            if a.exercise_id is not None
+            else "This appraisal stands alone: no exercise, so no market evidence."
+        )
+    return AppraisalReport(
+        appraisal=a,
+        market=market,
+        market_as_decided=True,
+        generated_at=d.decided_at,
+        market_source=source,
+        market_note=note,
     )
 
 
 async def load_samples(conn: Connection, items: list[SeedAppraisal], *, at: dt.datetime) -> list[int]:
     """Sample appraisals on the seeded exercises (by title), made `at`, when there are no appraisals yet (inside the
     caller's transaction); decided ones frozen. The seed runs before anything is matched, so a sample's decision
-    stores no market evidence: its report draws the evidence when it is read."""
+    stores no market evidence, and its report shows none (it shows only what was frozen with the decision)."""
     if await queries.any_appraisal(conn):
         return []
     actor = Actor.seed("sample options appraisal")

@@ -81,7 +81,18 @@ async def prepare_frozen(ctx: Context, db: Pool, exercise_id: int, *, threshold:
     drawn and never stored leaves a gap). Every need must have a stored run deep enough to count the market (else 422
     naming them); stale runs are frozen marked stale."""
     report = await make_report(ctx, db, exercise_id, threshold=threshold)
-    if report.freshness is not None and report.freshness.not_matched:
+    return await prepare(db, report)
+
+
+def complete(report: Report) -> bool:
+    """Whether the report can be frozen: every need of its exercise has a stored run to report from."""
+    return report.freshness is None or not report.freshness.not_matched
+
+
+async def prepare(db: Pool, report: Report) -> Prepared:
+    """`report` (made by :func:`make_report`) ready to freeze, as :func:`prepare_frozen` says: so a use case that reads
+    the report itself (an appraisal's decision) freezes the very report it read."""
+    if report.freshness is not None and not complete(report):
         missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
         problem = f"needs {missing} have no stored match run to report from; {report.freshness.refresh}"
         raise Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
@@ -89,7 +100,8 @@ async def prepare_frozen(ctx: Context, db: Pool, exercise_id: int, *, threshold:
         report_id = await queries.next_frozen_report_id(conn)
     frozen = msgspec.structs.replace(report, frozen=Frozen(report_id=report_id, url=f"/reports/{report_id}"))
     data = await asyncio.to_thread(rendered, frozen)
-    return Prepared(report_id=report_id, exercise_id=exercise_id, threshold=threshold, report=frozen, data=data)
+    threshold = report.method.thresholds.suitable_score
+    return Prepared(report_id=report_id, exercise_id=report.exercise.id, threshold=threshold, report=frozen, data=data)
 
 
 async def store_frozen(conn: Connection, actor: Actor, prepared: Prepared) -> FrozenReportSummary:
@@ -127,6 +139,12 @@ async def get_frozen(conn: Connection, report_id: int, fmt: str) -> tuple[Frozen
     if row is None:
         raise NotFound(f"report {report_id} not found")
     return queries.summary_of(row), bytes(row["body"])
+
+
+async def frozen_report(conn: Connection, report_id: int) -> Report:
+    """A frozen report as stored (its JSON read back): what was frozen, never the runs as they are now."""
+    _, body = await get_frozen(conn, report_id, "json")
+    return msgspec.json.decode(body, type=Report)
 
 
 async def list_frozen(conn: Connection, exercise_id: int) -> list[FrozenReportSummary]:
