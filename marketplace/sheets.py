@@ -265,7 +265,7 @@ def _plural(row_type: str) -> str:
     return row_type + "s"
 
 
-TEXT_COLUMNS = ("label", "name", "title", "description", "assessor", "reasons", "rationale", "note")
+TEXT_COLUMNS = ("label", "name", "title", "description", "assessor", "reasons", "rationale", "decided_by", "note")
 """Columns (by how their names end) that hold what people typed: text, whatever it looks like (an option labelled
 "1.10" is not the number 1.1)."""
 

@@ -685,3 +685,74 @@ async def test_the_seeded_samples_report_shows_no_evidence_drawn_after_its_decis
     assert report["generated_at"] == report["appraisal"]["decided_at"]
     html = (await client.get("/appraisals/1/report?format=html", headers=staff)).text
     assert "No market evidence was frozen with the decision" in html and "stored match runs now" not in html
+
+
+async def test_every_format_of_the_report_carries_the_decision_and_the_switching_weights(client, keys):
+    """The board's decision (chosen option, who decided, reasons, when) and the raw weights at which the preferred
+    option switches are in the JSON, the HTML, the CSV and the workbook (the CSV left out both)."""
+    import csv
+    import io
+    import json
+
+    from openpyxl import load_workbook
+
+    staff = await keys.headers("commissioner")
+    a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 2, 5, 3], [3, 4, 3, 4]))
+    reasons = 'Keeps "statutory" accountability, and the lowest transition risk'
+    r = await client.post(
+        f"/appraisals/{a['id']}/decision",
+        json={"option": "la", "decided_by": "Management board", "reasons": reasons},
+        headers={**staff, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    url = f"/appraisals/{a['id']}/report"
+    got = {fmt: (await client.get(f"{url}?format={fmt}", headers=staff)).content for fmt in REPORT_FORMATS}
+
+    report = json.loads(got["json"])
+    decision = report["appraisal"]["decision"]
+    assert (decision["option"], decision["decided_by"], decision["reasons"]) == ("la", "Management board", reasons)
+    decided_at = decision["decided_at"]
+    sensitivity = {w["criterion"]: w for w in report["appraisal"]["results"]["sensitivity"]}
+    switching = {(k, end): w[f"{end}_weight"] for k, w in sensitivity.items() for end in ("low", "high")}
+    assert any(v is not None for v in switching.values())  # the preferred option does switch somewhere
+
+    html = got["html"].decode()
+    assert "Hosted by A county council" in html and "Management board" in html
+    assert "Keeps &#34;statutory&#34; accountability, and the lowest transition risk" in html
+
+    rows = list(csv.DictReader(io.StringIO(got["csv"].decode("utf-8-sig"))))
+    (row,) = [x for x in rows if x["row_type"] == "decision"]
+    assert (row["option"], row["option_label"], row["decided_by"], row["reasons"], row["decided_at"]) == (
+        "la",
+        "Hosted by A county council",
+        "Management board",
+        reasons,
+        decided_at,
+    )
+    in_csv = {
+        (x["criterion"], end): float(x[f"{end}_weight"]) if x[f"{end}_weight"] else None
+        for x in rows
+        if x["row_type"] == "sensitivity"
+        for end in ("low", "high")
+    }
+    assert in_csv == switching
+
+    book = load_workbook(io.BytesIO(got["xlsx"]))
+    sheet = book["decisions"]
+    header = [c.value for c in sheet[1]]
+    (cells,) = [[c.value for c in x] for x in sheet.iter_rows(min_row=2)]
+    by = dict(zip(header, cells, strict=True))
+    assert (by["option"], by["decided_by"], by["reasons"], by["decided_at"]) == (
+        "la",
+        "Management board",
+        reasons,
+        decided_at,
+    )
+    sheet = book["sensitivities"]
+    header = [c.value for c in sheet[1]]
+    in_book = {
+        (x[header.index("criterion")].value, end): x[header.index(f"{end}_weight")].value
+        for x in sheet.iter_rows(min_row=2)
+        for end in ("low", "high")
+    }
+    assert in_book == switching

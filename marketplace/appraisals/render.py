@@ -7,9 +7,10 @@ preferred option stays preferred, narrowest first). No scripts, no external reso
 the template engine.
 
 CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, net present cost, affordability,
-cost per year), `score` (each option x criterion: share, the assessors'
-spread, the moderated score, the score used, normalised, its contribution), `sensitivity` (each criterion's range
-and the switching options), `cost` (each cost line), `evidence` (where the
+cost per year), `decision` (once decided: the chosen option, who decided, when, the reasons, the frozen market report
+and match runs it cites; the columns of `DECISION_COLUMNS`), `score` (each option x criterion: share, the assessors'
+spread, the moderated score, the score used, normalised, its contribution), `sensitivity` (each criterion's range,
+the switching options and the raw weights at which they switch), `cost` (each cost line), `evidence` (where the
 market evidence comes from, in words: frozen with the decision, or drawn from the runs now; `EVIDENCE_COLUMNS`),
 `need` (the market evidence per need) and `market` (per option: the needs it buys with no market).
 Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a byte-order mark.
@@ -18,6 +19,7 @@ Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a b
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from dataclasses import dataclass, field
 
@@ -201,6 +203,8 @@ CSV_HEADER = [
     "range_high",
     "low_switches_to",
     "high_switches_to",
+    "low_weight",
+    "high_weight",
     "need_id",
     "need_title",
     "suitable",
@@ -214,10 +218,12 @@ CSV_HEADER = [
     "indicative_cost_high_gbp",
     "consortia",
 ]
-EVIDENCE_COLUMNS = ["market_source", "market_note", "market_report_id", "match_run_ids"]
-"""The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`, and the frozen market
-report and match runs the evidence comes from."""
-CSV_HEADER += EVIDENCE_COLUMNS
+DECISION_COLUMNS = ["decided_by", "decided_at", "reasons", "market_report_id", "match_run_ids"]
+"""The `decision` row's own columns (`option` and `option_label` name the chosen option; `decided_at` in ISO 8601,
+UTC); `market_report_id` and `match_run_ids` are the evidence it cites, and the `evidence` row's too."""
+EVIDENCE_COLUMNS = ["market_source", "market_note"]
+"""The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`."""
+CSV_HEADER += DECISION_COLUMNS + EVIDENCE_COLUMNS
 HELD_BY_CSV = ("market", "market_source", "market_note")
 """The report's JSON sections the CSV holds (the workbook does not repeat them as sheets)."""
 
@@ -237,6 +243,11 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _iso(t: dt.datetime) -> str:
+    """A moment in ISO 8601, UTC, as the JSON writes it: "2026-12-10T12:00:00Z"."""
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def to_csv(r: AppraisalReport) -> str:
@@ -261,6 +272,19 @@ def to_csv(r: AppraisalReport) -> str:
                 affordable=o.affordable,
                 headroom_gbp=o.headroom,
             )
+    d = a.decision
+    if d is not None:
+        row(
+            row_type="decision",
+            option=d.option,
+            option_label=labels.get(d.option, d.option),
+            decided_by=d.decided_by,
+            decided_at=_iso(d.decided_at),
+            reasons=d.reasons,
+            market_report_id=d.market_report_id,
+            match_run_ids="; ".join(str(i) for i in d.match_run_ids),
+        )
+    if res is not None:
         spreads = {(s.option, s.criterion): s for s in res.spreads}
         for o in ordered(res):
             for c in a.criteria:
@@ -289,6 +313,8 @@ def to_csv(r: AppraisalReport) -> str:
                 range_high=wr.high,
                 low_switches_to=wr.low_switches_to,
                 high_switches_to=wr.high_switches_to,
+                low_weight=wr.low_weight,
+                high_weight=wr.high_weight,
             )
     for line in a.costs:
         row(
@@ -337,7 +363,7 @@ def to_csv_bytes(r: AppraisalReport) -> bytes:
 
 
 def to_xlsx(r: AppraisalReport) -> bytes:
-    """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, scores,
+    """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, decisions, scores,
     sensitivities, costs, evidence, needs, markets), then the appraisal itself (options, criteria, scores, costs,
     decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was decided, so
     the same bytes on every download)."""
