@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 MONTHS = (
@@ -79,6 +79,16 @@ def number_words(*, whole: bool, least: float | None, most: float | None) -> str
 def score(x: float, digits: int = 3) -> str:
     """A 0..1 score to 3 decimals: ``0.91234`` -> "0.912"."""
     return f"{x:.{digits}f}"
+
+
+def score_against(x: float, threshold: float, digits: int = 3) -> str:
+    """A score as :func:`score` writes it, but never rounded up to a threshold it is below: then it is cut (not
+    rounded) to one decimal more, so it reads as below: ``0.69996`` against ``0.7`` -> "0.6999", not "0.700"."""
+    shown = score(x, digits)
+    if x >= threshold or float(shown) < threshold:
+        return shown
+    cut = Decimal(str(x)).quantize(Decimal(1).scaleb(-(digits + 1)), rounding=ROUND_DOWN)
+    return f"{cut:.{digits + 1}f}"
 
 
 def percent(x: float) -> str:

@@ -39,6 +39,7 @@ FILTERS = {
     "pounds": formatting.pounds,
     "whole": formatting.whole,
     "score": formatting.score,
+    "score_against": formatting.score_against,
     "pct": formatting.percent,
     "date": formatting.date,
     "when": formatting.when,

@@ -470,7 +470,7 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
         "Coverage: Herefordshire fully covered → 1.00",
     ):
         assert fact in need1, fact
-    assert "below threshold" in sections["need-2"]  # Below Bar Ltd scores 0.41
+    assert "below 0.6" in sections["need-2"]  # Below Bar Ltd scores 0.41
 
     partnerships = sections["partnerships"]
     assert "Option 1: led by Old Mill Trust" in partnerships
@@ -764,3 +764,31 @@ def test_words_agree_with_their_numbers(report: Report) -> None:
     page = to_html(msgspec.structs.replace(report, needs=[nobody, *report.needs[1:]], partnerships=alone))
     assert "none: no suitable provider" in page
     assert f"The leading partnership option, {plan.options[0].lead.name} alone, covers" in page
+
+
+@pytest.mark.parametrize(
+    ("total", "threshold", "shown"),
+    [
+        (0.69996, 0.7, "0.6999"),  # 3 places would round it up to the threshold it is below
+        (0.6999999999, 0.7, "0.6999"),
+        (0.69951, 0.7, "0.6995"),
+        (0.69949, 0.7, "0.699"),
+        (0.7, 0.7, "0.700"),
+        (0.70004, 0.7, "0.700"),
+        (0.61299, 0.613, "0.6129"),
+        (0.912, 0.6, "0.912"),
+    ],
+)
+def test_a_score_below_the_threshold_is_never_shown_reaching_it(total: float, threshold: float, shown: str) -> None:
+    from marketplace.formatting import score_against
+
+    assert score_against(total, threshold) == shown
+    assert (float(shown) >= threshold) == (total >= threshold)
+
+
+def test_a_moment_is_told_in_uk_time_winter_or_summer() -> None:
+    from marketplace.formatting import uk_time
+
+    assert uk_time(dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)) == "10 December 2026, 12:00 UK time"
+    assert uk_time(dt.datetime(2027, 7, 1, 8, 0, tzinfo=dt.UTC)) == "1 July 2027, 09:00 UK time"  # BST
+    assert uk_time(dt.datetime(2027, 3, 27, 23, 30, tzinfo=dt.UTC)) == "27 March 2027, 23:30 UK time"

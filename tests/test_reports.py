@@ -328,3 +328,75 @@ async def test_a_report_reads_from_each_run_what_the_whole_run_holds(client, key
     assert to_html(from_light) == to_html(from_whole)
     report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
     assert (report["market_response"] is None) == (not published), "the market response only once published"
+
+
+async def test_a_total_just_below_the_threshold_is_below_it_in_every_format(client, keys):
+    """A provider whose total is 0.69996 against a threshold of 0.7: the key figures and the CSV counted it not
+    suitable, while the HTML showed it "0.700" without its "below threshold" mark (its headline total was rounded to 4
+    places before the comparison). Every format compares the unrounded total, and none shows it reaching 0.7. The need's
+    weights are chosen so that its best candidate lands there."""
+    from conftest import TELFORD_NEED
+
+    from marketplace.formatting import score_against
+
+    h = await keys.headers("commissioner")
+    x = await client.post("/exercises", json={"title": "Threshold", "commissioning_body": "Trust"}, headers=h)
+    assert x.status_code == 201, x.text
+    xid = x.json()["id"]
+    made = await client.post(f"/exercises/{xid}/needs", json=TELFORD_NEED, headers=h)
+    assert made.status_code == 201, made.text
+    need_id = made.json()["id"]
+    ranking = (await client.post(f"/needs/{need_id}/match-runs", headers=h)).json()["ranking"]
+    scores = [{c["criterion"]: c["score"] for c in s["criteria"]} for s in ranking]
+
+    # two criteria, one the candidate scores above 0.7 and one below, weighted so its total is 0.69996, and it stays
+    # among the top five under those weights
+    target = 0.69996
+    chosen = None
+    for k, mine in enumerate(scores):
+        for hi, a in mine.items():
+            for lo, b in mine.items():
+                if hi == "local_priorities" or lo == "local_priorities" or not a > target > b:
+                    continue
+                w = 100 * (target - b) / (a - b)
+                totals = sorted((s[hi] * w + s[lo] * (100 - w)) / 100 for s in scores)[::-1]
+                if totals.index((a * w + b * (100 - w)) / 100) < 5:
+                    chosen = (k, hi, lo, w)
+                    break
+            if chosen:
+                break
+        if chosen:
+            break
+    assert chosen, "no candidate can be weighted to just below the threshold"
+    k, hi, lo, w = chosen
+    provider_id = ranking[k]["provider_id"]
+    need = await client.get(f"/needs/{need_id}", headers=h)
+    r = await client.patch(
+        f"/needs/{need_id}",
+        json={"weight_overrides": {hi: w, lo: 100 - w}},
+        headers={**h, "If-Match": need.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    run = (await client.post(f"/needs/{need_id}/match-runs", headers=h)).json()
+    (mine,) = [s for s in run["ranking"] if s["provider_id"] == provider_id]
+    assert 0.6999 < mine["total"] < 0.7 and mine["rank"] <= 5, mine
+    assert score_against(mine["total"], 0.7) == "0.6999"
+
+    frozen = await client.post(f"/exercises/{xid}/reports", params={"threshold": 0.7}, headers=h)
+    assert frozen.status_code == 201, frozen.text
+    url = f"/reports/{frozen.json()['id']}"
+    report = (await client.get(url, headers=h)).json()
+    (n,) = report["needs"]
+    (top,) = [c for c in n["top_candidates"] if c["provider_id"] == provider_id]
+    (listed,) = [p for p in n["providers"] if p["provider_id"] == provider_id]
+    assert top["total"] == listed["total"] == mine["total"] < 0.7 and listed["meets_threshold"] is False
+    assert n["suitable"] == sum(1 for s in run["ranking"] if s["total"] >= 0.7)
+
+    html = (await client.get(f"{url}?format=html", headers=h)).text
+    (row,) = [r for r in re.findall(r"<tr[^>]*>.*?</tr>", html, re.S) if ranking[k]["name"] in r and "below" in r]
+    assert 'class="below"' in row and "0.6999" in row and "below 0.7" in row and "0.700" not in row
+    rows = list(csv.DictReader(io.StringIO((await client.get(f"{url}?format=csv", headers=h)).text.lstrip("\ufeff"))))
+    (line,) = [r for r in rows if r["row_type"] == "candidate" and r["provider_id"] == str(provider_id)]
+    assert (line["total_score"], line["meets_threshold"]) == ("0.6999", "no")
+    live = (await client.get(f"/exercises/{xid}/report?format=html&threshold=0.7", headers=h)).text
+    assert "0.6999" in live and "below 0.7" in live

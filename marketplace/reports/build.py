@@ -125,7 +125,7 @@ def _headline(s: Candidate, sector: str) -> Headline:
         provider_id=s.provider_id,
         name=s.name,
         sector=sector,
-        total=round(s.total, 4),
+        total=s.total,  # as the run recorded it: rounded, a total just below the threshold would read as reaching it
         strengths=[_note(by_name[k]) for k in strong[:NOTES_PER_CANDIDATE] if k in by_name],
         weaknesses=[_note(by_name[k]) for k in weak[:NOTES_PER_CANDIDATE] if k in by_name],
     )

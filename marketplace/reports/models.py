@@ -69,6 +69,8 @@ class Headline(msgspec.Struct):
     name: str
     sector: str
     total: float
+    """The total as the run recorded it, unrounded (compared with the threshold as it is: rounded to 4 places, a total
+    of 0.69996 read as 0.7 and reached a threshold of 0.7 it is below)."""
     strengths: list[CriterionNote]
     weaknesses: list[CriterionNote]
 

@@ -30,7 +30,9 @@
     provider_name       the provider's name                                     candidate
     sector              third_sector, co_operative, social_enterprise,          candidate
                         private or public
-    total_score         total match score 0..1, 3 decimals                      candidate
+    total_score         total match score 0..1, 3 decimals (4, cut, where 3      candidate
+                        would round a score below the threshold up to it:
+                        "0.6999", never "0.700" against 0.7)
     meets_threshold     ``yes`` if the score reaches the suitability threshold  candidate
     strengths           a top candidate's strengths (``Headline.strengths``,    candidate
                         the matching core's), each "criterion: its plain
@@ -78,7 +80,7 @@ import io
 from collections.abc import Iterable
 
 import matching
-from marketplace.formatting import lower_code, score, whole_pounds
+from marketplace.formatting import lower_code, score, score_against, whole_pounds
 from marketplace.reports.models import CriterionNote, NeedReport, Report, SuitableProvider
 from marketplace.reports.view import ordered_cells
 from marketplace.sheets import guard
@@ -191,7 +193,11 @@ def _candidate_common(need: NeedReport) -> dict[str, str]:
 
 
 def _candidate(
-    common: dict[str, str], p: SuitableProvider, strengths: list[CriterionNote], weaknesses: list[CriterionNote]
+    common: dict[str, str],
+    p: SuitableProvider,
+    strengths: list[CriterionNote],
+    weaknesses: list[CriterionNote],
+    threshold: float,
 ) -> dict[str, str]:
     return {
         **common,
@@ -199,7 +205,7 @@ def _candidate(
         "provider_id": str(p.provider_id),
         "provider_name": guard(p.name),
         "sector": guard(p.sector),
-        "total_score": score(p.total),
+        "total_score": score_against(p.total, threshold),
         "meets_threshold": "yes" if p.meets_threshold else "no",
         "strengths": guard("; ".join(note_text(s) for s in strengths)) if strengths else "",
         "weaknesses": guard("; ".join(note_text(w) for w in weaknesses)) if weaknesses else "",
@@ -255,7 +261,8 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         common = _candidate_common(need)
         for p in need.providers:
             h = top.get(p.provider_id)
-            yield _candidate(common, p, h.strengths if h else [], h.weaknesses if h else [])
+            threshold = report.method.thresholds.suitable_score
+            yield _candidate(common, p, h.strengths if h else [], h.weaknesses if h else [], threshold)
     yield from _response_rows(report)
 
 
