@@ -756,3 +756,61 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
         for end in ("low", "high")
     }
     assert in_book == switching
+
+
+def page_text(html: str) -> str:
+    """What a reader of a page reads: its text without the markup, styles or charts."""
+    import html as markup
+    import re
+
+    html = re.sub(r"<(style|svg)\b.*?</\1>", " ", html, flags=re.S)
+    return " ".join(markup.unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+async def test_the_reports_name_providers_pathways_and_cohorts_without_their_ids_and_codes(fresh_db, keys):
+    """A reader is shown names: a consortium's directory partner by its name (not "Amberley Women's Centre (provider
+    9)"), a need's pathway by its name (not "(YOUTH_DIVERSION)"), whom it is for by the cohorts' names (not "CYP"); an
+    id stays where an auditor traces a record, labelled ("provider id 9"), and the JSON keeps the partner's id."""
+    import re
+
+    from conftest import fetchval
+
+    clock = FixedClock(dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC))  # the seeded exercise takes responses
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as c:
+        staff = await keys.headers("commissioner")
+        assert (await c.post("/exercises/1/match", headers=staff)).status_code in (200, 201)
+        # a provider that responded names a directory provider as its partner
+        responder = await fetchval(
+            fresh_db, "select min(provider_id) from engagement_response where exercise_id = 1"
+        )
+        partner = await fetchval(
+            fresh_db, "select min(id) from provider where status = 'published' and id <> $1", responder
+        )
+        partner_name = (await c.get(f"/providers/{partner}")).json()["name"]
+        mine = await keys.headers("provider", responder)
+        got = await c.get(f"/exercises/1/responses/{responder}", headers=mine)
+        fields = ("need_id", "intent", "service_ids", "capacity", "unit_cost", "partners", "barriers", "barriers_text")
+        needs = [{k: v for k, v in n.items() if k in fields} for n in got.json()["needs"]]
+        needs[0]["partners"] = [{"provider_id": partner}]
+        answers = [{"question_id": a["question_id"], "value": a["value"]} for a in got.json()["answers"]]
+        r = await c.put(
+            f"/exercises/1/responses/{responder}",
+            json={"needs": needs, "answers": answers},
+            headers={**mine, "If-Match": got.headers["etag"]},
+        )
+        assert r.status_code == 200, r.text
+        a, _ = await make(c, staff, exercise_id=1, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+        market = await c.get("/exercises/1/report?format=html", headers=staff)
+        appraisal = await c.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)
+        report = (await c.get("/exercises/1/report?format=json", headers=staff)).json()
+        pathways = {n["pathway"] for n in report["needs"]}
+
+    members = [m for n in report["market_response"]["needs"] for x in n["consortia"] for m in x["members"]]
+    assert {"name": partner_name, "provider_id": partner} in members  # the data keeps the id
+    need = next(n for n in report["needs"] if n["cohorts"] == ["CYP"])
+    for page in (page_text(market.text), page_text(appraisal.text)):
+        assert partner_name in page
+        assert not re.search(r"\(provider \d", page), re.search(r".{60}\(provider \d.{20}", page)
+        assert not [code for code in pathways if f"({code})" in page]
+        assert not re.search(r"\bCYP\b", page)
+    assert f"for children and young people (aged {need['eligibility']['min_age']} to" in page_text(market.text)

@@ -465,7 +465,7 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
         "60% of suitable capacity",
         "£25,000 a year",
         "Pathway not offered: 30",
-        "Old Mill Trust (provider 7): last confirmed 3 January 2025",
+        "Old Mill Trust (provider id 7): last confirmed 3 January 2025",
         "0.912",
         "Coverage: Herefordshire fully covered → 1.00",
     ):
@@ -478,8 +478,8 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
     gaps = next(el for el in doc.iter("div") if "warnbox" in (el.get("class") or ""))
     assert " ".join(text_of(gaps).split()).endswith("Need 1, Need number 1 & co: Shropshire")
 
-    assert "Never Confirmed CIC (provider 8): never confirmed" in sections["stale"]
-    assert "Old Mill Trust (provider 7): last confirmed 3 January 2025 (22 months ago)" in sections["stale"]
+    assert "Never Confirmed CIC (provider id 8): never confirmed" in sections["stale"]
+    assert "Old Mill Trust (provider id 7): last confirmed 3 January 2025 (22 months ago)" in sections["stale"]
     method = sections["method"]
     for fact in (
         "Pathway fit",

@@ -275,6 +275,8 @@ class NeedEvidence(msgspec.Struct):
     indicative_cost_low: float | None = None
     indicative_cost_high: float | None = None
     consortia: list[str] | None = None
+    """Each declared consortium as "lead + partner, partner", by name (the market report's `consortia[].members`
+    keep the partners' directory ids)."""
 
 
 class OptionMarket(msgspec.Struct):

@@ -302,11 +302,26 @@ class CellResponse(msgspec.Struct):
     """Service users a year offered here: capacity offered for a larger area is spread evenly over its areas."""
 
 
+class ConsortiumPartner(msgspec.Struct):
+    name: str
+    """A directory partner's name in the directory, an outside one's as the response gave it."""
+    provider_id: int | None = None
+    """The directory's id of a partner in it (None: outside the directory)."""
+
+
 class Consortium(msgspec.Struct):
     lead_provider_id: int
     lead_name: str
     partners: list[str]
     """Directory partners as "name (provider N)", outside ones by their name."""
+    members: list[ConsortiumPartner] = []
+    """The partners again, each by its name with its directory id apart: what a reader is shown (the names; empty in
+    a report stored before they were kept)."""
+
+    @property
+    def partner_names(self) -> list[str]:
+        """The partners by name, as a reader reads them (no ids)."""
+        return [m.name for m in self.members] if self.members else self.partners
 
 
 class NonResponder(msgspec.Struct):

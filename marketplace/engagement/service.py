@@ -45,6 +45,7 @@ from marketplace.engagement.models import (
     Clarification,
     ClarificationIn,
     Consortium,
+    ConsortiumPartner,
     CostRange,
     CpvEntry,
     DesiredOutcomeShown,
@@ -884,15 +885,20 @@ async def market_response(
         for r, n in interested:
             if not n.partners:
                 continue
-            partners = []
+            members = []
             for p in n.partners:
                 if p.provider_id is not None:
                     if p.provider_id not in directory_names:
                         directory_names[p.provider_id] = await _provider_name(ctx, conn, p.provider_id)
-                    partners.append(f"{directory_names[p.provider_id]} (provider {p.provider_id})")
+                    members.append(ConsortiumPartner(name=directory_names[p.provider_id], provider_id=p.provider_id))
                 else:
-                    partners.append(p.name or "")
-            consortia.append(Consortium(lead_provider_id=r.provider_id, lead_name=r.provider_name, partners=partners))
+                    members.append(ConsortiumPartner(name=p.name or ""))
+            partners = [m.name if m.provider_id is None else f"{m.name} (provider {m.provider_id})" for m in members]
+            consortia.append(
+                Consortium(
+                    lead_provider_id=r.provider_id, lead_name=r.provider_name, partners=partners, members=members
+                )
+            )
         barriers: Counter[str] = Counter(b for _, n in answers for b in n.barriers)
         run = newest.get(need.id)
         run_id = run.id if run is not None else None

@@ -205,7 +205,7 @@ def _same(field: str, was: Any, now: Any) -> bool:
 def _labels(scored: list[RankedForReport]) -> dict[int, str]:
     """Each provider's name, with its id where two share a name (so their capacities are never merged)."""
     counts = Counter(s.name for s in scored)
-    return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider {s.provider_id})" for s in scored}
+    return {s.provider_id: s.name if counts[s.name] == 1 else f"{s.name} (provider id {s.provider_id})" for s in scored}
 
 
 def _capacity(s: RankedForReport, facts: dict[int, FactsForReport]) -> float | None:
@@ -257,6 +257,7 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
         areas=list(need.areas),
         area_names=[names.get(a, a) for a in need.areas],
         cohorts=list(need.cohorts),
+        cohort_names=[tax.codes("cohorts").get(c, c) for c in need.cohorts],
         eligibility=need.eligibility,
         annual_volume=need.annual_volume,
         annual_budget=need.annual_budget,
@@ -349,7 +350,14 @@ def build_report(
             continue
         reason, detail = why
         not_matched.append(
-            NotMatched(need_id=wanted.id, title=wanted.title, pathway=wanted.pathway, reason=reason, detail=detail)
+            NotMatched(
+                need_id=wanted.id,
+                title=wanted.title,
+                pathway=wanted.pathway,
+                reason=reason,
+                detail=detail,
+                pathway_name=tax.codes("pathways").get(wanted.pathway, wanted.pathway),
+            )
         )
     current = {n.id: n for n in exercise.needs}
     needs = [

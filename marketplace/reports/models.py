@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import msgspec
@@ -199,10 +200,14 @@ class NeedReport(msgspec.Struct):
     eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
     """Whom the need is for, when it narrows that by age or gender (as its run matched it)."""
 
+    cohort_names: list[str] = []
+    """The cohorts' names in the taxonomy, in `cohorts`' order (empty in a report stored before they were kept)."""
+
     @property
     def whom(self) -> str:
-        """Whom the need is for, in words: "adults and care leavers", "women aged 18 and over", "everyone"."""
-        return for_whom(self.cohorts, self.eligibility)
+        """Whom the need is for, in words: "adults and care leavers", "women aged 18 and over", "everyone"; by the
+        cohorts' names ("children and young people (aged 10 to 17)", never "CYP") when the report has them."""
+        return for_whom(self.cohorts, self.eligibility, names=self.cohort_names)
 
 
 class Cell(msgspec.Struct):
@@ -270,6 +275,8 @@ class NotMatched(msgspec.Struct):
     reason: str
     """``never_matched`` or ``short_list_only`` (its newest run ranked too few providers to count the market)."""
     detail: str
+    pathway_name: str = ""
+    """The pathway's name (empty in a report stored before it was kept)."""
 
 
 class Freshness(msgspec.Struct):
@@ -322,11 +329,29 @@ class Report(msgspec.Struct):
     None when it was not."""
 
 
-def for_whom(cohorts: list[str], eligibility: NeedEligibility) -> str:
+AGES_IN_NAME = re.compile(r"\s*\(\d+\s*(?:-|–|to)\s*\d+\)$")
+"""A cohort name's own age range at its end: "Children and young people (10-17)"."""
+
+
+def cohort_words(name: str, *, ages_said: bool) -> str:
+    """A cohort's name for use mid-sentence: lower case but an acronym ("children and young people (10-17)"), its own
+    age range left out when the sentence states the ages."""
+    if ages_said:
+        name = AGES_IN_NAME.sub("", name)
+    first = name.split(" ", 1)[0]
+    return name if first.isupper() and len(first) > 1 else name[:1].lower() + name[1:]
+
+
+def for_whom(cohorts: list[str], eligibility: NeedEligibility, *, names: list[str] | None = None) -> str:
     """A need's people in words: its cohorts ("adults and care leavers", or everyone), narrowed by gender and age
-    ("women", "aged 18 to 25", "aged 18 and over", "aged up to 17")."""
+    ("women", "aged 18 to 25", "aged 18 and over", "aged up to 17"). `names`: the cohorts' names in the taxonomy, in
+    `cohorts`' order, said instead of their codes."""
     e = eligibility
-    people = and_list([lower_code(c) for c in cohorts])
+    ages_said = e.min_age is not None or e.max_age is not None
+    if names and len(names) == len(cohorts):
+        people = and_list([cohort_words(n, ages_said=ages_said) for n in names])
+    else:
+        people = and_list([lower_code(c) for c in cohorts])
     gender = {"women": "women", "men": "men"}.get(e.gender, "")
     if gender and gender in people.split():  # "women (aged 16 to 25)", not "women (women aged 16 to 25)"
         gender = ""
