@@ -780,9 +780,7 @@ async def test_the_reports_name_providers_pathways_and_cohorts_without_their_ids
         staff = await keys.headers("commissioner")
         assert (await c.post("/exercises/1/match", headers=staff)).status_code in (200, 201)
         # a provider that responded names a directory provider as its partner
-        responder = await fetchval(
-            fresh_db, "select min(provider_id) from engagement_response where exercise_id = 1"
-        )
+        responder = await fetchval(fresh_db, "select min(provider_id) from engagement_response where exercise_id = 1")
         partner = await fetchval(
             fresh_db, "select min(id) from provider where status = 'published' and id <> $1", responder
         )
@@ -814,3 +812,31 @@ async def test_the_reports_name_providers_pathways_and_cohorts_without_their_ids
         assert not [code for code in pathways if f"({code})" in page]
         assert not re.search(r"\bCYP\b", page)
     assert f"for children and young people (aged {need['eligibility']['min_age']} to" in page_text(market.text)
+
+
+async def test_a_decision_made_before_every_need_was_matched_keeps_the_evidence_it_stored(client, keys):
+    """No market report can be frozen while a need has no match run: the report reads the evidence the decision
+    stored, says why no report was frozen, and does not take in the run made for that need afterwards."""
+    staff = await keys.headers("commissioner")
+    x = await client.post("/exercises", json={"title": "Two needs", "commissioning_body": "Trust"}, headers=staff)
+    xid = x.json()["id"]
+    first, second = [
+        (await client.post(f"/exercises/{xid}/needs", json=TELFORD_NEED, headers=staff)).json()["id"] for _ in range(2)
+    ]
+    assert (await client.post(f"/needs/{first}/match-runs", headers=staff)).status_code == 201
+    a, tag = await make(client, staff, exercise_id=xid, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    r = await client.post(
+        f"/appraisals/{a['id']}/decision",
+        json={"option": "vcse", "decided_by": "Board"},
+        headers={**staff, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["decision"]["market_report_id"] is None
+    url = f"/appraisals/{a['id']}/report?format=json"
+    before = (await client.get(url, headers=staff)).content
+    assert (await client.post(f"/needs/{second}/match-runs", headers=staff)).status_code == 201
+    assert (await client.get(url, headers=staff)).content == before
+    report = (await client.get(url, headers=staff)).json()
+    assert report["market_source"] == "decision" and report["market"]["not_matched_need_ids"] == [second]
+    assert "as frozen with the decision on" in report["market_note"]
+    assert f"no market report could be frozen: need {second} had no stored match run" in report["market_note"]
