@@ -162,7 +162,8 @@ async def test_a_problem_in_a_premises_item_shows_beside_that_item_and_nothing_i
     said = errors(bad.text)[fid(field)]
     assert "is not an area code" in said and "E06000019" in said
     assert f'href="#{fid(field)}"' in bad.text  # the summary links to the box
-    assert f"Premises {blank + 1}: area: " in bad.text  # and names it plainly
+    assert f"Premises {blank + 1}: area code: " in bad.text  # and names it as the form does
+    assert "did you mean E06000019 (Herefordshire)?" in said  # the API's suggestion, as the API gives it
     assert f'aria-describedby="{fid(field)}-hint {fid(field)}-error"' in bad.text
     assert 'value="Herefordshire"' in bad.text  # what was typed is kept
     assert (await client.get("/providers/1")).json() == before
@@ -598,3 +599,147 @@ async def test_response_number_boxes_take_plain_digits(world: World) -> None:  #
     stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
     assert stored["needs"][0]["unit_cost"] == 1800
     assert [a["value"] for a in stored["answers"] if a["question_id"] == qs[2]["id"]] == [12500.5]
+
+
+def summary(html: str) -> list[str]:
+    """The ids of the fields the error summary links to, in its order."""
+    listed = re.search(r'<ul class="error-summary__list">(.*?)</ul>', html, re.S)
+    return re.findall(r'href="#([^"]+)"', listed.group(1)) if listed else []
+
+
+def beside(html: str) -> list[str]:
+    """The ids of the fields with a problem beside them, in the page's order."""
+    return re.findall(r'<p class="error-message" id="([^"]+)-error">', html)
+
+
+async def test_a_profile_with_many_mistakes_shows_every_problem_at_once_in_the_forms_order(client, keys):
+    """A form with eleven mistakes took eleven saves: the decoder stopped at the first (msgspec.convert raises one
+    error), and the profile's own rules ran only once everything decoded. Now every box is read on its own and the
+    rules run on the rest at the same time: one save shows them all, beside each box and in the summary, in the
+    form's order, labelled as the form labels them, with what was typed kept."""
+    await signed_in(client, keys, "provider", 1)
+    path = "/console/providers/1/edit"
+    _, form = await opened(client, path)
+    before = (await client.get("/providers/1")).json()
+    blank = max(int(m) for m in re.findall(r"premises\.(\d+)\.area", " ".join(form)))
+    typed = {
+        "name": "",
+        "identifiers": "1234567",
+        "website": "hollybrook dot org",
+        "founded_year": "nineteen",
+        "contact.email": "not an address",
+        "finances.annual_income": "£1,200,000.50",
+        "finances.reserves_months": "lots",
+        "finances.accounts_year_end": "2199-03-31",  # well-formed: a rule of the profile's (not after today)
+        "resources.volunteers": "-5",
+        "resources.match_funding_per_year": "1e3",
+        f"premises.{blank}.area": "Herefordshire",
+        f"premises.{blank}.description": "Office",
+    }
+    bad = await client.post(path, data=form | typed)
+    assert bad.status_code == 400
+    boxes = [fid(k) for k in typed if k != f"premises.{blank}.description"]
+    assert beside(bad.text) == boxes  # every problem at once, each beside its box
+    assert summary(bad.text) == boxes  # and in the summary, in the form's order
+    said = errors(bad.text)
+    assert said[fid("finances.accounts_year_end")].startswith("must not be after today")  # the rule, with the rest
+    assert "did you mean E06000019 (Herefordshire)?" in said[fid(f"premises.{blank}.area")]
+    assert "Organisation name: must be at least 2 characters long" in bad.text  # the form's label, not "Name"
+    again = form_of(bad.text, path)
+    assert {k: again[k] for k in typed} == typed  # what was typed is kept
+    assert (await client.get("/providers/1")).json() == before
+
+
+async def test_a_service_with_several_mistakes_shows_them_all_at_once(client, keys):
+    await signed_in(client, keys, "provider", 1)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    path = f"/console/providers/1/services/{svc['id']}/edit"
+    _, form = await opened(client, path)
+    typed = {
+        "name": "",
+        "years_delivering": "3.5",
+        "areas": "E06000019, worcestershire",
+        "capacity.places_available": "4",  # counted, without the date (a rule of the service's, told on the date)
+        "capacity.places_as_of": "",
+        "cost.amount": "lots",
+    }
+    bad = await client.post(path, data=form | typed)
+    assert bad.status_code == 400
+    said = errors(bad.text)
+    assert (
+        beside(bad.text)
+        == summary(bad.text)
+        == [fid("name"), fid("years_delivering"), fid("areas"), fid("capacity.places_as_of"), fid("cost.amount")]
+    ), said
+    assert "did you mean E10000034 (Worcestershire)?" in said[fid("areas")]  # the API's suggestion, as it gives it
+    assert "Service name: must not be empty" in bad.text
+    assert (await client.get(f"/providers/1/services/{svc['id']}")).json() == svc
+
+
+async def test_a_desired_outcome_of_the_pathway_left_is_named_not_coded(client, keys):
+    """Changing a service's pathway with an outcomes record still evidencing one of the old pathway's desired
+    outcomes was told "desired outcome 'DRUGS_ENGAGE' belongs to pathway DRUGS, not HEALTH", beside a checkbox
+    labelled DRUGS_ENGAGE: the taxonomy's names now, in the console's words."""
+    await signed_in(client, keys, "provider", 1)
+    svc = (await client.get("/providers/1/services")).json()[0]
+    outcome = (await client.get(f"/desired-outcomes?pathway={svc['pathway']}")).json()[0]
+    pathways = {p["code"]: p["name"] for p in (await client.get("/pathways")).json()}
+    other = next(code for code in pathways if code != svc["pathway"])
+    path = f"/console/providers/1/services/{svc['id']}/edit"
+    _, form = await opened(client, path)
+    n = len(svc["outcomes"])
+    record = {
+        f"outcomes.{n}.outcome": "Into treatment",
+        f"outcomes.{n}.measure": "% engaged",
+        f"outcomes.{n}.period": "2025",
+    }
+    bad = await client.post(
+        path, data=form | record | {f"outcomes.{n}.desired.{outcome['code']}": "on", "pathway": other}
+    )
+    assert bad.status_code == 400
+    said = errors(bad.text)[fid(f"outcomes.{n}.desired_outcomes")]
+    assert said == (
+        f"“{outcome['name']}” is an outcome of the {pathways[svc['pathway']]} pathway, not of {pathways[other]}: "
+        f"untick it, or keep {pathways[svc['pathway']]}"
+    )
+    box = re.search(rf'name="outcomes\.{n}\.desired\.{outcome["code"]}"[^>]*>\s*<label[^>]*>([^<]+)</label>', bad.text)
+    assert box is not None and box.group(1) == f"{outcome['name']} ({pathways[svc['pathway']]})"  # its name
+    assert outcome["code"] not in re.sub(r"<[^>]+>", "", bad.text.split("<main")[1])  # no code shown
+
+
+async def test_a_response_with_several_mistakes_shows_them_all_at_once_in_the_forms_order(world: World) -> None:  # noqa: F811
+    """The number boxes came back one per save before the response's own rules were told: now all at once, the
+    questions in their order (Question 3 was listed before Question 2), a required one told "this question needs an
+    answer" beside it."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    _, key = await w.keys.make("provider", p1)
+    csrf = await sign_in(c, key)
+    path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
+    form = good_form(
+        csrf,
+        need_id,
+        s1,
+        qs,
+        **{
+            f"{n}.capacity.E06000020": "lots",
+            f"{n}.unit_cost": "lots",
+            f"answer.{qs[0]['id']}": "one two three four five six seven eight nine ten eleven",
+        },
+    )
+    del form[f"{n}.service.{s1}"], form[f"answer.{qs[1]['id']}"]
+    page = await c.post(path, data=form | {f"{n}.partners": ""})
+    assert page.status_code == 400
+    order = [
+        fid(f"{n}.services"),
+        fid(f"{n}.capacity.E06000020"),
+        fid(f"{n}.unit_cost"),
+        fid(f"answer.{qs[0]['id']}"),
+        fid(f"answer.{qs[1]['id']}"),
+    ]
+    assert beside(page.text) == summary(page.text) == order, errors(page.text)
+    said = errors(page.text)
+    assert said[fid(f"{n}.capacity.E06000020")] == said[fid(f"{n}.unit_cost")] == WHOLE
+    assert said[fid(f"answer.{qs[1]['id']}")] == "this question needs an answer"
+    assert "Question 2: this question needs an answer" in page.text
+    assert form_of(page.text, path)[f"{n}.unit_cost"] == "lots"

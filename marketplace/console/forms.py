@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from marketplace import messages
 from marketplace.console.models import Change, FormState
 from marketplace.providers.models import Provider, Service
 
@@ -22,8 +23,8 @@ PREMISES = ("area", "description")
 OUTCOME = ("outcome", "measure", "period", "value", "people", "reference", "note")
 PARTNER = ("provider_id", "name")
 
-LABELS = {
-    "name": "Name",
+PROFILE_LABELS = {
+    "name": "Organisation name",
     "legal_form": "Legal form",
     "identifiers": "Register numbers",
     "description": "Description",
@@ -32,36 +33,43 @@ LABELS = {
     "contact.name": "Contact name",
     "contact.email": "Email address",
     "contact.phone": "Phone number",
+    "finances.annual_income": "Annual income (£)",
+    "finances.reserves_months": "Reserves (months of spending)",
+    "finances.accounts_year_end": "Latest accounts: year end",
+    "finances.accounts_scrutiny": "Latest accounts: scrutiny",
     "resources.volunteers": "Number of volunteers",
     "resources.match_funding_per_year": "Match funding a year (£)",
     "resources.other_funding_sources": "Other funding sources",
     "resources.partner_organisations": "Partner organisations",
     "resources.premises": "Premises",
-    "finances.annual_income": "Annual income (£)",
-    "finances.reserves_months": "Reserves (months of spending)",
-    "finances.accounts_year_end": "Latest accounts: year end",
-    "finances.accounts_scrutiny": "Latest accounts: scrutiny",
     "accreditations": "Accreditations",
     "social_value": "Social value",
+}
+"""The profile's fields as a person reads them (as the form labels its boxes), in the form's order: in the error
+summary, and in "what changed" after a conflict. Each premises item's boxes follow `resources.premises`."""
+SERVICE_LABELS = {
+    "name": "Service name",
+    "description": "Description",
     "pathway": "Pathway",
     "status": "Status",
+    "delivery_modes": "How it is delivered",
+    "years_delivering": "Years delivering it",
+    "accreditations": "Accreditations",
     "areas": "Areas served",
     "cohorts": "Who it is for",
     "eligibility.min_age": "Minimum age",
     "eligibility.max_age": "Maximum age",
     "eligibility.gender": "Men, women or both",
+    "complexity_levels": "Complexity of need",
     "capacity.service_users_per_year": "People a year",
     "capacity.places_available": "Places available now",
     "capacity.places_as_of": "Places counted on",
-    "delivery_modes": "How it is delivered",
-    "complexity_levels": "Complexity of need",
-    "years_delivering": "Years delivering",
     "cost": "Indicative cost",
     "cost.amount": "Indicative cost (£)",
     "cost.unit": "Cost per",
     "outcomes": "Outcomes records",
 }
-"""Each field as a person reads it: in the error summary, and in "what changed" after a conflict."""
+"""A service's fields as the service form labels them, in its order (each outcomes record's follow `outcomes`)."""
 
 OUTCOME_LABELS = {
     "outcome": "outcome",
@@ -340,9 +348,14 @@ def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
 
 
 def profile_labels(values: Mapping[str, str]) -> dict[str, str]:
-    labels = dict(LABELS)
-    for i in items(values, "premises", PREMISES):
-        labels |= {f"premises.{i}.area": f"Premises {i + 1}: area", f"premises.{i}.description": f"Premises {i + 1}"}
+    """The profile form's fields by name as the form labels them, in the form's order, a premises item's too."""
+    labels: dict[str, str] = {}
+    for name, label in PROFILE_LABELS.items():
+        labels[name] = label
+        if name == "resources.premises":
+            for i in items(values, "premises", PREMISES):
+                labels[f"premises.{i}.area"] = f"Premises {i + 1}: area code"
+                labels[f"premises.{i}.description"] = f"Premises {i + 1}: what it is"
     return labels
 
 
@@ -438,10 +451,33 @@ def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
 
 
 def service_labels(values: Mapping[str, str]) -> dict[str, str]:
-    labels = dict(LABELS)
+    """The service form's fields by name as the form labels them, in the form's order, an outcomes record's too."""
+    labels = dict(SERVICE_LABELS)
     for i in items(values, "outcomes", OUTCOME):
         labels |= {f"outcomes.{i}.{f}": f"Outcomes record {i + 1}: {w}" for f, w in OUTCOME_LABELS.items()}
     return labels
+
+
+_DESIRED = re.compile(r"^outcomes\[[0-9]+\]\.desired_outcomes\[[0-9]+\]$")
+
+
+def desired_in_words(problems: list[Any], body: Mapping[str, Any], pathway: str, taxonomy: Any) -> list[Any]:
+    """An outcomes record's desired outcome of another pathway than the service's (`pathway`, the one the form
+    sent or else the one held) said by the taxonomy's names, as a form says it ("“Engages with treatment” is an
+    outcome of the Drugs and alcohol pathway, not of Health"), never by their codes."""
+    pathways = taxonomy.codes("pathways")
+    of = {d.code: d for d in taxonomy.desired_outcomes}
+    out = []
+    for p in problems:
+        code = messages.value_at(body, p.field) if _DESIRED.match(p.field) else None
+        d = of.get(code) if isinstance(code, str) else None
+        if d is not None and d.pathway != pathway:
+            theirs, ours = pathways.get(d.pathway, d.pathway), pathways.get(pathway, pathway)
+            said = f"“{d.name}” is an outcome of the {theirs} pathway, not of {ours}: untick it, or keep {theirs}"
+            out.append(msgspec.structs.replace(p, problem=said))
+        else:
+            out.append(p)
+    return out
 
 
 # --- a response's partners ----------------------------------------------------------------------------------

@@ -374,7 +374,12 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
     labels = forms.profile_labels(values)
     version = _opened_at(form, "version")
     try:
-        patch = service.decode_form(body, ProviderPatch)
+        patch = await service.check_all(
+            body,
+            ProviderPatch,
+            ctx.taxonomy,
+            lambda data: providers.change_problems(ctx, conn, provider_id, patched(data)),
+        )
         await providers.change(ctx, conn, actor_of(request.scope), provider_id, etag(version), patched(patch))
     except PreconditionFailed as exc:
         changes = await service.changes_since(ctx, conn, session.caller, provider_id, version)
@@ -390,8 +395,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
             ctx.taxonomy,
         )
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values)
-        state_.labels = labels
+        state_ = service.place(_problems(exc), where, values, labels)
     else:
         return see_other(_then(form, f"/console/providers/{provider_id}/edit", ("premises",)))
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -416,9 +420,12 @@ def _service_page(
 ) -> Response[str]:
     pathway = form.values.get("pathway") or svc.pathway
     desired = dict(ctx.taxonomy.desired_outcomes_of(pathway))
-    for k in form.values:  # a desired outcome of another pathway the record names, to untick
+    other = {d.code: d for d in ctx.taxonomy.desired_outcomes}
+    pathways = ctx.taxonomy.codes("pathways")
+    for k in form.values:  # a desired outcome of another pathway the record names, to untick: by its name
         if (m := re.match(r"^outcomes\.[0-9]+\.desired\.([A-Z_]{1,40})$", k)) and m.group(1) not in desired:
-            desired[m.group(1)] = m.group(1)
+            d = other.get(m.group(1))
+            desired[m.group(1)] = f"{d.name} ({pathways.get(d.pathway, d.pathway)})" if d else m.group(1)
     return page(
         "edit_service.html.j2",
         status=_form_status(form, changes),
@@ -453,7 +460,12 @@ async def save_service(
     labels = forms.service_labels(values)
     version, profile_version = _opened_at(form, "version"), _opened_at(form, "profile_version")
     try:
-        patch = service.decode_form(body, ServicePatch)
+        patch = await service.check_all(
+            body,
+            ServicePatch,
+            ctx.taxonomy,
+            lambda data: providers.change_service_problems(ctx, conn, provider_id, service_id, data),
+        )
         await providers.change_service(
             ctx, conn, actor_of(request.scope), provider_id, service_id, etag(version), patch
         )
@@ -474,8 +486,10 @@ async def save_service(
             ctx.taxonomy,
         )
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values)
-        state_.labels = labels
+        pathway = body.get("pathway") or held.pathway
+        state_ = service.place(
+            forms.desired_in_words(_problems(exc), body, pathway, ctx.taxonomy), where, values, labels
+        )
     else:
         path = f"/console/providers/{provider_id}/services/{service_id}/edit"
         return see_other(_then(form, path, ("outcomes",)))
@@ -836,7 +850,12 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     status = 400
     revision = _opened_at(form, "revision") if form.get("revision", "").strip() else 0
     try:
-        data = service.decode_form(body, ResponseIn)
+        data = await service.check_all(
+            body,
+            ResponseIn,
+            ctx.taxonomy,
+            lambda data: engagement.check_response(ctx, conn, session.caller, exercise_id, provider_id, data),
+        )
         if revision:
             await engagement.revise_response(
                 ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision), data
@@ -858,7 +877,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
                 changes.append(msgspec.structs.replace(c, field=service.change_label(notice, services_, c.field)))
         state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values)
+        state_ = service.place(_problems(exc), where, values, service.response_labels(notice))
     except Conflict as exc:
         state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
     else:

@@ -5,13 +5,15 @@ caller the session's API key names; nothing here reads or writes another room's 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from types import UnionType
+from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
 
 import msgspec
 
@@ -168,7 +170,7 @@ def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
         if pid not in chosen:
             chosen.append(pid)
     if not chosen:
-        raise InvalidInput.field("provider", "choose at least one provider to compare")
+        raise InvalidInput.field("provider", "tick at least one in the ranking")
     if len(chosen) > MAX_COMPARED:
         raise InvalidInput.field("provider", f"choose at most {MAX_COMPARED} providers to compare, not {len(chosen)}")
     ranked = {c.provider_id: c for c in run.ranking}
@@ -206,29 +208,200 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 # --- forms --------------------------------------------------------------------------------------------------
 
 T = TypeVar("T", bound=msgspec.Struct)
-_AT = re.compile(r"^(.*) - at `\$\.?(.*)`$")
+_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
 _MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
+_MOST_CLEANINGS = 200
+"""A form's problems take out at most this many of its parts before its use case's checks are given up on."""
 
 
-def decode_form(data: dict[str, Any], into: type[T]) -> T:
-    """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), with the
-    problems named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain words, as said to
-    someone filling in a form (a number box is told "enter a whole number, for example 25", never "or null").
+class Checked(msgspec.Struct):
+    """A form's body checked part by part against the type the API decodes it to (`check_form`): every problem the
+    decoder finds, not only the first, and what is left of the body without the parts that have one, decoded, so the
+    use case's own checks can run on the rest at the same time (`original` names their problems as the body does)."""
+
+    problems: list[FieldProblem]
+    """In the body's field paths (`contact.email`, `areas[1]`), in the decoder's words said as a form says them."""
+    data: Any
+    """The body less its parts with a problem, decoded (None when nothing of it decodes)."""
+    kept: dict[str, list[int]] = {}
+    """For each list some items were taken out of (by its path in the body as sent), the positions of those kept."""
+
+    def original(self, problems: list[FieldProblem]) -> list[FieldProblem]:
+        """Problems found in `data` named by the body's own paths: an item's position in the list as sent."""
+        return [msgspec.structs.replace(p, field=self.as_sent(p.field)) for p in problems]
+
+    def as_sent(self, field: str) -> str:
+        """A path in `data` as the body sent named it."""
+        path = ""
+        for step in messages.steps(field):
+            if isinstance(step, int):
+                kept = self.kept.get(path)
+                path += f"[{kept[step] if kept is not None and step < len(kept) else step}]"
+            else:
+                path = f"{path}.{step}" if path else step
+        return path
+
+
+def _failed(value: Any, annotation: Any) -> tuple[str, str] | None:
+    """Where in `value` (a path relative to it: "", `.email`, `[1].area`) the decoder stops, reading it strictly as
+    `annotation`, and what it says there; None when it decodes."""
+    try:
+        msgspec.convert(value, annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        said = str(exc)
+        if (m := _AT.match(said)) is not None:
+            return m.group(1), m.group(2)
+        return said, ""
+    return None
+
+
+def _joined(path: str, sub: str) -> str:
+    return sub.removeprefix(".") if not path else path + sub
+
+
+def _parts(value: Any, annotation: Any) -> list[tuple[str, Any, Any]]:
+    """The parts of `value` (an object's fields, a list's items) with the type each is read as, for `annotation`
+    (a Struct or a list, possibly constrained, optional or in a union)."""
+    for member in _members(annotation):
+        if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
+            fields = {f.encode_name: f.type for f in msgspec.structs.fields(member)}
+            return [(f".{k}", v, fields[k]) for k, v in value.items() if k in fields]
+        if isinstance(value, list) and get_origin(member) is list:
+            (item,) = get_args(member)
+            return [(f"[{i}]", v, item) for i, v in enumerate(value)]
+    return []
+
+
+def _members(annotation: Any) -> list[Any]:
+    """A type's alternatives, less their constraints (`Annotated[list[X], Meta(...)] | UnsetType` -> [list[X],
+    UnsetType])."""
+    if get_origin(annotation) is Annotated:
+        return _members(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return [m for a in get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
+def _failures(value: Any, annotation: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every place in `value` the decoder stops reading it as `annotation` (its path in the body, what it says):
+    where it stops inside an object or a list, each of its parts is read on its own, so one mistake does not hide
+    the next; a missing field an object needs is told too."""
+    found = _failed(value, annotation)
+    if found is None:
+        return []
+    said, at = found
+    inner: list[tuple[str, str]] = []
+    if at:
+        for sub, part, kind in _parts(value, annotation):
+            inner += _failures(part, kind, _joined(path, sub))
+        for member in _members(annotation):
+            if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
+                needed = [f.encode_name for f in msgspec.structs.fields(member) if f.required]
+                inner += [(path, f"Object missing required field `{n}`") for n in needed if n not in value]
+    return inner or [(_joined(path, at), said)]
+
+
+def _without(data: Any, field: str, kept: dict[str, list[int]]) -> bool:
+    """`data` (a body as sent, being cleaned) less the part `field` names (by its path as sent): a list's item (its
+    position noted in `kept`, under the list's path as sent), or an object's field. False when there is none (the
+    body itself, or a part taken out already)."""
+    steps = messages.steps(field)
+    if not steps:
+        return False
+    holder, path = data, ""
+    for step in steps[:-1]:
+        if isinstance(step, int):
+            sent = kept.get(path)
+            at = step if sent is None else sent.index(step) if step in sent else None
+            if at is None or not isinstance(holder, list) or at >= len(holder):
+                return False
+            holder, path = holder[at], f"{path}[{step}]"
+        else:
+            if not isinstance(holder, dict) or step not in holder:
+                return False
+            holder, path = holder[step], f"{path}.{step}" if path else step
+    last = steps[-1]
+    if isinstance(last, str):
+        if not isinstance(holder, dict) or last not in holder:
+            return False
+        del holder[last]
+        return True
+    if not isinstance(holder, list):
+        return False
+    sent = kept.setdefault(path, list(range(len(holder))))
+    if last not in sent:
+        return False
+    del holder[sent.index(last)]
+    sent.remove(last)
+    return True
+
+
+def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Checked:
+    """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), but part by
+    part: every problem at once, named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain
+    words as said to someone filling in a form (a number box is told "enter a whole number, for example 25", never
+    "or null"; a code not in the taxonomy, the closest that is). With what decodes of the rest (`Checked.data`).
 
     Strictly, as the API reads JSON: the form turned what was typed as a number into one (`forms.as_number`), so text
     left in a number field was not typed as a number; read leniently, `1e3` and `1.0` would be taken as numbers."""
-    try:
-        return msgspec.convert(data, into, strict=True)
-    except msgspec.ValidationError as exc:
-        said, field = str(exc), "body"
-        if (m := _AT.match(said)) is not None:
-            said, field = m.group(1), m.group(2) or "body"
+    problems: list[FieldProblem] = []
+    failures = _failures(data, into)
+    for field, said in failures:
         if (m := _MISSING.match(said)) is not None:  # a part given without a field it needs (a cost's unit)
-            field = f"{field}.{m.group(1)}" if field != "body" else m.group(1)
-            found = FieldProblem(field=field, problem="fill this in too")
+            named = f"{field}.{m.group(1)}" if field else m.group(1)
+            problems.append(FieldProblem(field=named, problem="fill this in too"))
         else:
-            found = messages.problem(field, said, value=messages.value_at(data, field), declared=into, form=True)
-        raise InvalidInput(f"{field}: {found.problem}", problems=[found]) from None
+            value = messages.value_at(data, field)
+            problems.append(
+                messages.problem(field or "body", said, value=value, declared=into, form=True, taxonomy=taxonomy)
+            )
+    cleaned: Any = copy.deepcopy(data)
+    kept: dict[str, list[int]] = {}
+    for field, _ in failures:
+        _without(cleaned, field, kept)
+    checked = Checked(problems=problems, data=None, kept=kept)
+    for _ in range(_MOST_CLEANINGS):  # a part left incomplete (an object without a field it needs): out too
+        failed = _failed(cleaned, into)
+        if failed is None:
+            checked.data = msgspec.convert(cleaned, into, strict=True)
+            break
+        if not _without(cleaned, checked.as_sent(failed[1].removeprefix(".")), kept):
+            break
+    return checked
+
+
+def decode_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> T:
+    """A change built from a form, decoded as the API decodes a JSON body; InvalidInput naming every problem the
+    decoder finds (`check_form`)."""
+    checked = check_form(data, into, taxonomy)
+    if checked.problems:
+        raise InvalidInput.from_problems(checked.problems)
+    assert checked.data is not None
+    return cast(T, checked.data)
+
+
+async def check_all(
+    data: dict[str, Any], into: type[T], taxonomy: Any, rules: Callable[[T], Awaitable[list[FieldProblem]]]
+) -> T:
+    """A form's change decoded with every problem it has found at once: the decoder's, part by part
+    (`check_form`), and those its use case's own `rules` find in what decodes of the rest (named as the form sent
+    them); InvalidInput naming them all. The use case still checks the change again when it makes it."""
+    checked = check_form(data, into, taxonomy)
+    problems = list(checked.problems)
+    if checked.data is not None:
+        told = [p.field for p in problems]
+        problems += [p for p in checked.original(await rules(checked.data)) if not _within(p.field, told)]
+    if problems:
+        raise InvalidInput.from_problems(problems)
+    return cast(T, checked.data)
+
+
+def _within(field: str, told: list[str]) -> bool:
+    """Whether `field` is one of `told`, holds one or is held by one: a part with a problem of its own was left out
+    of what the rules saw, so what they say of it, or of what holds it, is not about what was typed."""
+    return any(
+        field == t or t.startswith((f"{field}.", f"{field}[")) or field.startswith((f"{t}.", f"{t}[")) for t in told
+    )
 
 
 def optional(form: Mapping[str, str], name: str) -> str | None:
@@ -312,25 +485,35 @@ def response_body(
     return {"needs": needs, "answers": answers}, where
 
 
-def place(problems: list[FieldProblem], where: Mapping[str, str], values: dict[str, str]) -> FormState:
+def place(
+    problems: list[FieldProblem],
+    where: Mapping[str, str],
+    values: dict[str, str],
+    labels: Mapping[str, str] | None = None,
+) -> FormState:
     """The API's problems beside the form fields their paths name (the longest path `where` knows that the problem's
-    path starts with); a required question left unanswered beside that question; the rest in the summary only."""
+    path starts with); a required question left unanswered beside that question; the rest in the summary only.
+    With the form's `labels` (its fields in the form's order), the problems are in the form's order, as the summary
+    lists them."""
     placed, unplaced = [], []
     for p in problems:
         name = None
+        said = forms.API_WORDS.get(p.problem) or forms.as_form_words(p.problem)
         if p.field == "answers" and (m := _ASKED.match(p.problem)) is not None:
-            name = f"answer.{m.group(1)}"
+            name, said = f"answer.{m.group(1)}", "this question needs an answer"
         else:
             for path in sorted(where, key=len, reverse=True):
                 if p.field == path or p.field.startswith((f"{path}.", f"{path}[")):
                     name = where[path]
                     break
-        said = forms.API_WORDS.get(p.problem) or forms.as_form_words(p.problem)
         if name is None:
             unplaced.append(msgspec.structs.replace(p, problem=said))
         else:
             placed.append(msgspec.structs.replace(p, field=name, problem=said))
-    return FormState(values=values, problems=placed, unplaced=unplaced)
+    if labels is not None:
+        order = {name: i for i, name in enumerate(labels)}
+        placed.sort(key=lambda p: order.get(p.field, len(order)))
+    return FormState(values=values, problems=placed, unplaced=unplaced, labels=dict(labels or {}))
 
 
 PARTNERS_SHOWN = 22
@@ -338,23 +521,20 @@ PARTNERS_SHOWN = 22
 
 
 def response_labels(notice: Notice) -> dict[str, str]:
-    """The response form's fields as the error summary names them."""
+    """The response form's fields as the error summary names them, in the form's order (need by need, then the
+    questions)."""
     labels: dict[str, str] = {}
     for n in notice.needs:
         p, t = f"need.{n.id}", n.title
-        labels |= {
-            f"{p}.intent": f"{t}: would you bid",
-            f"{p}.services": f"{t}: your services",
-            f"{p}.unit_cost": f"{t}: indicative cost per person",
-            f"{p}.barriers": f"{t}: barriers",
-            f"{p}.barriers_text": f"{t}: about the barriers",
-        }
+        labels |= {f"{p}.intent": f"{t}: would you bid", f"{p}.services": f"{t}: your services"}
         labels |= {
             f"{p}.capacity.{a}": f"{t}: people a year in {name}" for a, name in zip(n.areas, n.area_names, strict=True)
         }
+        labels[f"{p}.unit_cost"] = f"{t}: indicative cost per person"
         for i in range(PARTNERS_SHOWN):
             labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
             labels[f"{p}.partner.{i}.name"] = f"{t}: partner {i + 1}, organisation name"
+        labels |= {f"{p}.barriers": f"{t}: barriers", f"{p}.barriers_text": f"{t}: about the barriers"}
     labels |= {f"answer.{q.id}": f"Question {i}" for i, q in enumerate(notice.questions, 1)}
     return labels
 

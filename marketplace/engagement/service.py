@@ -547,6 +547,18 @@ async def response_problems(
     return found
 
 
+async def check_response(
+    ctx: Context, conn: Connection, caller: Caller, exercise_id: int, provider_id: int, data: ResponseIn
+) -> list[FieldProblem]:
+    """What submitting or revising `data` as the provider's response would be refused for by its rules
+    (`response_problems`: every problem at once; the deadline and the revision aside), changing nothing: a form
+    shows them with those its own boxes have (marketplace.console). The caller's permission is the caller's to have
+    checked."""
+    exercise, _ = await _published(conn, exercise_id)
+    questions = await queries.fetch_questions(conn, exercise_id)
+    return await response_problems(ctx, conn, caller, exercise, provider_id, data, questions)
+
+
 def _as_sets(data: ResponseIn) -> object:
     """What a response says, its set-like lists each in one order: its needs (by need) and its answers (by
     question); in each need its services, its capacity (by area), its partners and its barriers; a multiple-choice

@@ -184,12 +184,7 @@ async def change(
         row = await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)
         refuse_if_archived(actor, provider_id, row["status"])
         current = await _current(ctx, conn, provider_id)
-        before = profile_of(current)
-        after = normalised(edit(before))
-        today = ctx.clock.today()
-        problems = profile_problems(after, ctx.taxonomy, today=today)
-        if after.founded_year != before.founded_year:  # its services' years must still fit
-            problems += founding_problems(current.services, after.founded_year, today.year)
+        before, after, problems = _edited(ctx, current, edit)
         if problems:
             raise Unprocessable.from_problems(problems)
         after = as_held(in_stored_order(after, ctx.taxonomy), before)  # a set in another order is the set held
@@ -224,6 +219,24 @@ async def change(
             conn, actor, status=200, provider_id=provider_id, detail="changed " + ", ".join(f for f, _, _ in changes)
         )
         return await _current(ctx, conn, provider_id)
+
+
+def _edited(ctx: Context, current: Provider, edit: Edit) -> tuple[ProviderProfile, ProviderProfile, list[FieldProblem]]:
+    """The profile before and after `edit`, and what the rules refuse of it."""
+    before = profile_of(current)
+    after = normalised(edit(before))
+    today = ctx.clock.today()
+    problems = profile_problems(after, ctx.taxonomy, today=today)
+    if after.founded_year != before.founded_year:  # its services' years must still fit
+        problems += founding_problems(current.services, after.founded_year, today.year)
+    return before, after, problems
+
+
+async def change_problems(ctx: Context, conn: Connection, provider_id: int, edit: Edit) -> list[FieldProblem]:
+    """What `change` would refuse of `edit` made to the profile as it now stands, by its rules (every problem at
+    once; its version and the names others claim aside), changing nothing: a form shows them with those its own
+    boxes have (marketplace.console). The caller's permission to change it is the caller's to have checked."""
+    return _edited(ctx, await _current(ctx, conn, provider_id), edit)[2]
 
 
 HELD_STATUS = {"publish": "published", "archive": "archived"}
@@ -491,7 +504,8 @@ async def change_service(
         provider, current = await _locked_service(ctx, conn, actor, provider_id, service_id, if_match)
         before = service_of(current)
         after = normalised_service(merge(before, patch))
-        _check_recount(patch, before, after)
+        if recount := _recount_problems(patch, before, after):
+            raise Unprocessable.from_problems(recount)
         _check_service(ctx, after, provider.founded_year)
         after = service_as_held(service_in_stored_order(after, ctx.taxonomy), before)  # a set reordered: as held
         changes = changed_fields(before, after, prefix=f"services[{service_id}].")
@@ -504,7 +518,7 @@ async def change_service(
         return await _service(conn, provider_id, service_id)
 
 
-def _check_recount(patch: ServicePatch, before: ServiceIn, after: ServiceIn) -> None:
+def _recount_problems(patch: ServicePatch, before: ServiceIn, after: ServiceIn) -> list[FieldProblem]:
     """Places counted anew are dated anew: a change to `places_available` that leaves `places_as_of` out would keep
     the date of the count before, showing a new count as an old one (422 naming `capacity.places_as_of`)."""
     given = patch.capacity
@@ -514,15 +528,27 @@ def _check_recount(patch: ServicePatch, before: ServiceIn, after: ServiceIn) -> 
         and after.capacity.places_available is not None
         and after.capacity.places_available != before.capacity.places_available
     ):
-        raise Unprocessable.from_problems(
-            [
-                FieldProblem(
-                    field="capacity.places_as_of",
-                    problem="give the date these places were counted with them: without it the new count would "
-                    f"keep the date of the one before ({before.capacity.places_as_of})",
-                )
-            ]
-        )
+        return [
+            FieldProblem(
+                field="capacity.places_as_of",
+                problem="give the date these places were counted with them: without it the new count would "
+                f"keep the date of the one before ({before.capacity.places_as_of})",
+            )
+        ]
+    return []
+
+
+async def change_service_problems(
+    ctx: Context, conn: Connection, provider_id: int, service_id: int, patch: ServicePatch
+) -> list[FieldProblem]:
+    """What `change_service` would refuse of `patch` made to the service as it now stands, by its rules (every
+    problem at once; its version aside), changing nothing: a form shows them with those its own boxes have
+    (marketplace.console). The caller's permission to change it is the caller's to have checked."""
+    provider = await _current(ctx, conn, provider_id)
+    before = service_of(await _service(conn, provider_id, service_id))
+    after = normalised_service(merge(before, patch))
+    found = _recount_problems(patch, before, after)
+    return found + service_problems(after, ctx.taxonomy, founded_year=provider.founded_year, today=ctx.clock.today())
 
 
 async def remove_service(
