@@ -284,7 +284,8 @@ async def test_a_query_string_too_long_is_a_console_page(read_client):
     not the server's bare 414 (which it still gives from 64 KiB, before the app sees the request)."""
     r = await read_client.get("/console/sign-in", params={"next": "/console/home", "q": "x" * 40_000})
     assert r.status_code == 414 and r.headers["content-type"].startswith("text/html")
-    assert "There is a problem" in r.text and "query: is 40," in r.text and "at most 32,768 are read" in r.text
+    assert "The address is too long" in r.text and "is too long: 40," in r.text and "at most 32,768" in r.text
+    assert r.text.count("32,768") == 1  # said once
     r = await read_client.get("/console/sign-in", params={"q": "x" * 30_000})
     assert r.status_code == 400  # within the limit: read, and told what is wrong with it
 
@@ -308,7 +309,7 @@ async def test_a_shortlisted_providers_number_is_plain_digits(client, keys, fres
         refused = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": typed})
         assert refused.status_code == 400, (typed, refused.status_code)
         assert refused.headers["content-type"].startswith("text/html")
-        assert "provider_id: choose a provider" in refused.text
+        assert "Provider: choose a provider" in refused.text
     assert await fetchval(fresh_db, "select count(*) from console_shortlist") == 0
 
 
@@ -331,7 +332,7 @@ async def test_an_id_beyond_the_databases_range_gets_a_console_page_that_says_so
         compared = await client.get(f"/console/needs/1/compare?provider=1&provider={given}")
         assert compared.status_code == 400 and compared.headers["content-type"].startswith("text/html"), given
         assert "There is a problem</h2>" in compared.text
-        assert f"provider: '{given}' is not a provider's number" in unescape(compared.text), given
+        assert f"Providers to compare: '{given}' is not a provider's number" in unescape(compared.text), given
 
     for path in (f"/console/providers/{huge}", f"/console/needs/{huge}/compare?provider=1"):
         addressed = await client.get(path)
@@ -401,3 +402,81 @@ async def test_a_method_a_console_page_does_not_take_says_which_it_does(client, 
     assert page.headers["content-type"].startswith("text/html")
     assert {m.strip() for m in page.headers["allow"].split(",")} >= {"GET", "HEAD"}
     assert "GET" in api.headers["allow"]
+
+
+async def test_an_error_page_keeps_the_signed_in_header_and_says_its_message_once(client, keys):
+    """Error pages had no navigation and no "Sign out", and said their message twice (a sentence, then a bullet
+    repeating it): now the usual header, the message once, and, from a need's compare page, a link back to it."""
+    await signed_in(client, keys, "commissioner")
+    norun = await client.get("/console/needs/2/compare?provider=4")  # a need with no match run yet
+    assert norun.status_code == 422 and norun.headers["content-type"].startswith("text/html")
+    text = unescape(re.sub(r"<[^>]+>", " ", norun.text))
+    assert text.count("has no match run yet") == 1 and 'href="/console/needs/2"' in norun.text
+    for path, status in (
+        ("/console/needs/2/compare?provider=4", 422),  # the page found its session before the error
+        ("/console/providers/99999", 404),
+        ("/console/providers/0", 400),  # a number in the address the console cannot take: before the page ran
+        ("/console/nowhere", 404),  # no page at all: the session looked up for the error page
+    ):
+        page = await client.get(path)
+        assert page.status_code == status, path
+        assert 'class="header__nav"' in page.text and ">Sign out</button>" in page.text, path
+        assert "<li>" not in page.text.split('<main id="main">')[1].split("</main>")[0] or status == 400, path
+    client.cookies.clear()
+    signed_out = await client.get("/console/nowhere")
+    assert signed_out.status_code == 404 and "Sign out" not in signed_out.text  # no session, no account header
+
+
+async def test_a_search_the_page_cannot_run_stays_on_the_search_page(client, keys):
+    """A search over 200 characters was a bare error page without the search box, the text lost; an unknown filter
+    code lost the filter panel and was named by the parameter ("pathway: ..."). Both stay on the search page: the
+    problem beside the box or the filter, in its words, what was typed kept, the filters still offered."""
+    await signed_in(client, keys, "commissioner")
+    long = "housing " * 40  # 320 characters
+    page = await client.get("/console/providers", params={"q": long})
+    assert page.status_code == 400 and 'action="/console/providers"' in page.text
+    assert 'id="f-q-error"' in page.text and "must be at most 200 characters long" in page.text
+    assert f'value="{long}"' in page.text and 'maxlength="200"' in page.text  # kept as typed
+    assert "Search terms: must be at most 200 characters long" in page.text
+    assert 'name="pathway"' in page.text and 'name="area"' in page.text  # the filter panel, counted
+    nope = await client.get("/console/providers?pathway=NOPE&pathway=ACCOM")
+    assert nope.status_code == 400 and "Pathway: unknown pathway code &#39;NOPE&#39;" in nope.text
+    assert 'id="f-pathway-error"' in nope.text and 'href="#f-pathway"' in nope.text
+    assert 'name="pathway" type="checkbox" value="ACCOM" checked' in nope.text  # the filter panel, as chosen
+
+
+async def test_a_page_past_the_last_says_how_many_there_are(client, keys):
+    await signed_in(client, keys, "commissioner")
+    first = await client.get("/console/providers")
+    pages = int(re.search(r"Page 1 of (\d+)", first.text).group(1))
+    past = await client.get("/console/providers?page=999")
+    assert past.status_code == 200
+    assert (
+        f"There are only {pages} pages of results" in past.text
+        and f'href="/console/providers?page={pages}"' in past.text
+    )
+    assert "Page 999 of" not in past.text and "page=998" not in past.text  # no link to a page with nothing on it
+    last = await client.get(f"/console/providers?page={pages}")
+    assert f"Page {pages} of {pages}" in last.text and "There are only" not in last.text
+
+
+async def test_comparing_a_provider_the_run_did_not_rank_names_it_and_offers_no_shortlist(client, keys):
+    """A provider neither ranked nor excluded by the need's run was headed "provider 9" and offered for the
+    shortlist: it is named, said to be outside this run's ranking, and not offered."""
+    csrf = await signed_in(client, keys, "commissioner")
+    await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
+    runs = (await client.get("/needs/1/match-runs", headers=await keys.headers("commissioner"))).json()
+    run = (
+        await client.get(f"/match-runs/{runs[0]['id']}?limit=500", headers=await keys.headers("commissioner"))
+    ).json()
+    seen = {c["provider_id"] for c in run["ranking"]} | {e["provider_id"] for e in run["excluded"]}
+    outside = next(p for p in range(1, 125) if p not in seen)
+    name = (await client.get(f"/providers/{outside}")).json()["name"]
+    ranked = run["ranking"][0]["provider_id"]
+    page = await client.get(f"/console/needs/1/compare?provider={ranked}&provider={outside}")
+    assert page.status_code == 200
+    heading = re.search(rf'<th scope="col" id="col-{outside}">(.*?)</th>', page.text, re.S).group(1)
+    assert unescape(re.sub(r"<[^>]+>", "", heading)) == f"{name} (not in this run’s ranking)"
+    assert f"provider {outside}" not in page.text
+    assert f'name="provider_id" value="{outside}"' not in page.text  # nothing to shortlist it with
+    assert f'name="provider_id" value="{ranked}"' in page.text

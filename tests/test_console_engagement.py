@@ -165,6 +165,7 @@ async def test_a_provider_responds_revises_withdraws_and_asks_through_the_consol
     # a clarification question: an empty one beside its field; then sent, private until answered
     empty = await c.post(f"/console/exercises/{exercise_id}/clarifications", data={"csrf_token": csrf, "question": " "})
     assert empty.status_code == 400 and 'id="f-question-error"' in empty.text
+    assert "Your clarification question: must not be empty" in empty.text  # the form's words, not "question:"
     asked = await c.post(
         f"/console/exercises/{exercise_id}/clarifications",
         data={"csrf_token": csrf, "question": "Would a bid for part of Telford be accepted?"},

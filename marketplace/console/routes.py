@@ -45,6 +45,7 @@ from marketplace.errors import (
     TooManyRequests,
     Unauthorized,
     Unprocessable,
+    UriTooLong,
 )
 from marketplace.exercises import service as exercises
 from marketplace.http import (
@@ -91,12 +92,17 @@ class SignInNeeded(Exception):
 # --- sessions ---------------------------------------------------------------------------------------------
 
 
+SESSION_KEY = "console_session"
+"""Where a request keeps its session once a page has found it (for the page of an error it meets after)."""
+
+
 async def signed_in(request: Request[Any, Any, Any], conn: Any) -> Session:
     """The request's session; from here on the request acts as the session's caller (audit rows name it)."""
     session = await service.session_of(conn, request.cookies.get(SESSION_COOKIE))
     if session is None:
         raise SignInNeeded
     set_caller(request.scope, session.caller)
+    request.scope.setdefault("state", {})[SESSION_KEY] = session
     return session
 
 
@@ -223,32 +229,62 @@ async def home(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Respons
 # --- the directory ------------------------------------------------------------------------------------------
 
 
+SEARCH_MOST = 200
+"""The longest search text, as the API's `q` takes it."""
+SearchText = Annotated[
+    str | None, Parameter(description="checked by the page, which says what is wrong beside its box")
+]
+SEARCH_LABELS = {"q": "Search terms", "pathway": "Pathway", "area": "Area", "sector": "Sector"}
+
+
 @get("/providers")
 async def search(
     request: Request[Any, Any, Any],
     state: State,
     ctx: Ctx,
     conn: Conn,
-    q: Q = None,
+    q: SearchText = None,
     pathway: Codes = None,
     area: Codes = None,
     sector: Codes = None,
     page_number: PageNo = 1,
 ) -> Response[str]:
+    """The directory's search. A search the page cannot run (text too long, a filter's unknown code) is the search
+    page still, saying so beside the box or filter, with what was typed and the filters (counted without it)."""
     session = await signed_in(request, conn)
-    query = SearchQuery(
-        q=q or None, pathway=pathway or [], area=area or [], sector=sector or [], page=page_number, per_page=20
-    )
     problems: list[FieldProblem] = []
+    if q is not None and len(q) > SEARCH_MOST:
+        said = f"must be at most {SEARCH_MOST} characters long (this is {len(q):,}): shorten it"
+        problems.append(FieldProblem(field="q", problem=said))
+    query = SearchQuery(
+        q=q if q and not problems else None,
+        pathway=pathway or [],
+        area=area or [],
+        sector=sector or [],
+        page=page_number,
+        per_page=20,
+    )
     result = None
     try:
         result = await providers.search(ctx, conn, state.search_index, query)
     except InvalidInput as exc:
-        problems = exc.problems
+        problems += exc.problems
+    facets = result.facets if result is not None else None
+    if problems:  # the filters still offered, counted for what could be read
+        known = {
+            k: ctx.taxonomy.codes(t) for k, t in (("pathway", "pathways"), ("area", "areas"), ("sector", "sectors"))
+        }
+        readable = {k: [c for c in getattr(query, k) if c in known[k]] for k in known}
+        facets = (
+            await providers.search(ctx, conn, state.search_index, msgspec.structs.replace(query, **readable))
+        ).facets
+        result = None
     chosen = {"pathway": set(query.pathway), "area": set(query.area), "sector": set(query.sector)}
     base = [(k, v) for k in ("pathway", "area", "sector") for v in sorted(chosen[k])]
     if q:
         base.insert(0, ("q", q))
+    order = list(SEARCH_LABELS)
+    problems.sort(key=lambda p: order.index(p.field) if p.field in order else len(order))
     return page(
         "search.html.j2",
         status=400 if problems else 200,
@@ -256,7 +292,9 @@ async def search(
         q=q or "",
         chosen=chosen,
         result=result,
-        form=FormState(values={"q": q or ""}, problems=problems),
+        facets=facets,
+        most=SEARCH_MOST,
+        form=FormState(values={"q": q or ""}, problems=problems, labels=SEARCH_LABELS),
         taxonomy=ctx.taxonomy,
         page_link=lambda n: "/console/providers?" + urlencode([*base, ("page", str(n))]),
     )
@@ -639,13 +677,20 @@ async def compare_page(
     need = await exercises.get_need(conn, need_id)
     run = await service.newest_run(conn, need_id)
     if run is None:
-        raise Unprocessable.field("need", "this need has no match run yet: run a match first")
+        said = Unprocessable(f"“{need.title}” has no match run yet: run a match on the need’s page first")
+        return _error(422, said, session, back=(f"/console/needs/{need_id}", f"Go to “{need.title}”"))
     problems: list[FieldProblem] = []
     comparison = None
     try:
         comparison = service.compare(run, provider or [])
     except InvalidInput as exc:
         problems = exc.problems
+    else:  # a provider the run did not rank or exclude, by its name (the run names only those it saw)
+        columns = [
+            c if c.in_run else msgspec.structs.replace(c, name=await _name_of(ctx, conn, session.caller, c.provider_id))
+            for c in comparison.columns
+        ]
+        comparison = msgspec.structs.replace(comparison, columns=columns)
     shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, need_id)}
     return page(
         "compare.html.j2",
@@ -654,7 +699,7 @@ async def compare_page(
         need=need,
         run=run,
         comparison=comparison,
-        form=FormState(values={}, unplaced=problems),
+        form=FormState(values={}, unplaced=problems, labels={"provider": "Providers to compare"}),
         shortlisted=shortlisted,
     )
 
@@ -779,6 +824,7 @@ async def ask_clarification(request: Request[Any, Any, Any], exercise_id: Id, ct
         await engagement.ask(ctx, conn, actor_of(request.scope), exercise_id, data)
     except InvalidInput as exc:
         state_ = _placed(exc.problems, ("question",), values)
+        state_.labels = {"question": "Your clarification question"}
     except Conflict as exc:
         state_ = FormState(values=values, problems=[FieldProblem(field="question", problem=exc.message)])
     else:
@@ -1061,7 +1107,8 @@ def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[D
     handler = next(EXCEPTION_HANDLERS[c] for c in type(exc).__mro__ if c in EXCEPTION_HANDLERS)
     answered = handler(request, exc)
     body = answered.content if isinstance(answered.content, ErrorBody) else None
-    said = DomainError(body.message if body else "an unexpected error occurred", problems=body.errors if body else [])
+    problems = body.errors if body is not None and len(body.errors) > 1 else []  # one: the message says it
+    said = DomainError(body.message if body else "an unexpected error occurred", problems=problems)
     status = answered.status_code or 500
     if status == 413:
         said = DomainError(TOO_LARGE)
@@ -1070,6 +1117,67 @@ def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[D
     if "GET" in allowed:  # every console page takes HEAD as it takes GET (http.head_as_get)
         kept["Allow"] = ", ".join(sorted(allowed | {"HEAD"}))
     return said, status, kept
+
+
+FIELD_WORDS = {"provider_id": "Provider", "provider": "Provider", "query": "The address", "body": "The form"}
+"""A problem's field as an error page names it, where its name in words would not say it."""
+
+
+def _told(error: DomainError) -> tuple[str, list[str]]:
+    """What an error page says, once: its message as a sentence, and its problems (each `Field: problem`) as a list;
+    a message that only names its problems is said by them (one problem: the sentence)."""
+    problems = [
+        f"{FIELD_WORDS.get(p.field) or _capital(_address_part(p.field))}: {p.problem}"
+        + (f" (did you mean {p.suggestion}?)" if p.suggestion and "did you mean" not in p.problem else "")
+        for p in error.problems
+    ]
+    if error.problems and error.message == "; ".join(f"{p.field}: {p.problem}" for p in error.problems):
+        return (_sentence(problems[0]), []) if len(problems) == 1 else ("", problems)
+    return _sentence(error.message), problems
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(text: str) -> str:
+    return _capital(text) + ("" if text[-1:] in (".", "?", "!") else ".")
+
+
+def _error(
+    status: int, error: DomainError, session: Session | None, back: tuple[str, str] | None = None
+) -> Response[str]:
+    said, problems = _told(error)
+    return page(
+        "error.html.j2", status=status, session=session, said=said, problems=problems, status_code=status, back=back
+    )
+
+
+class ErrorPage(Response[str]):
+    """A console error page, made as it is sent: with the signed-in header, as every page has it. The session is the
+    one the failing page found, or else looked up then (an exception handler cannot wait for the database); none
+    for an error of the server's own (5xx), when the database may be what failed."""
+
+    def __init__(self, request: Request[Any, Any, Any], status: int, error: DomainError, headers: dict[str, str]):
+        super().__init__("", status_code=status, media_type=MediaType.HTML, headers=headers)
+        self.status, self.error, self.extra = status, error, headers
+        self.session: Session | None = request.scope.get("state", {}).get(SESSION_KEY)
+        self.session_id = request.cookies.get(SESSION_COOKIE) if self.session is None and status < 500 else None
+
+    def to_asgi_response(self, app: Any, request: Request[Any, Any, Any], **kwargs: Any) -> Any:
+        async def send_page(scope: Any, receive: Any, send: Any) -> None:
+            session = self.session
+            if session is None and self.session_id:
+                try:
+                    async with asyncio.timeout(2):
+                        session = await service.session_of(request.app.state.pool, self.session_id)
+                except Exception:  # without its header, the page still says what went wrong
+                    session = None
+            made = _error(self.status, self.error, session)
+            made.headers.update(self.extra)
+            await made.to_asgi_response(app, request, **kwargs)(scope, receive, send)
+
+        return send_page
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -1090,14 +1198,11 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         exc = InvalidInput("this page's address has a value the console cannot take", problems=problems)
     if not isinstance(exc, DomainError):
         said, status, headers = _as_the_app_says(request, exc)
-        response = page("error.html.j2", status=status, error=said, status_code=status)
-        response.headers.update(headers)
-        return response
-    status = status_of(exc)
-    response = page("error.html.j2", status=status, error=exc, status_code=status)
-    if isinstance(exc, TooManyRequests):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    return response
+        return ErrorPage(request, status, said, headers)
+    if isinstance(exc, UriTooLong):  # its message says what its one problem says again
+        exc = UriTooLong(exc.message)
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
+    return ErrorPage(request, status_of(exc), exc, headers)
 
 
 ROUTES = [
