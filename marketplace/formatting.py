@@ -26,6 +26,8 @@ MONTHS = (
     "November",
     "December",
 )
+UK = ZoneInfo("Europe/London")
+"""The time zone of the UK's clocks (as `marketplace.clock.LOCAL_ZONE`: this module imports nothing of the app's)."""
 # codes whose usual spelling is not their humanised form
 SPECIAL_WORDS = {
     "co_operative": "Co-operative",
@@ -134,13 +136,12 @@ def when(t: dt.datetime | None) -> str:
     return out + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-UK = ZoneInfo("Europe/London")
-
-
-def uk_time(t: dt.datetime) -> str:
-    """A moment to the minute as the clocks in the UK showed it (GMT or BST): "3 March 2027, 09:00 UK time";
-    ``2027-07-01T08:00Z`` -> "1 July 2027, 09:00 UK time"."""
-    local = t.astimezone(UK)
+def uk_when(t: dt.datetime | None) -> str:
+    """A moment to the minute as the clock in England shows it (GMT or BST): "1 October 2026, 09:00 UK time" for
+    08:00 UTC that day; a time without an offset is taken as UTC; ``None`` -> "not recorded"."""
+    if t is None:
+        return "not recorded"
+    local = (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).astimezone(UK)
     return f"{date(local.date())}, {local:%H:%M} UK time"
 
 

@@ -43,7 +43,7 @@ FILTERS = {
     "pct": formatting.percent,
     "date": formatting.date,
     "when": formatting.when,
-    "uk_time": formatting.uk_time,
+    "uk_when": formatting.uk_when,
     "humanise": formatting.humanise,
     "lower_code": formatting.lower_code,
     "plural": formatting.plural,

@@ -44,7 +44,7 @@ from marketplace.db import Connection, Pool, pooled
 from marketplace.engagement.models import NeedMarketResponse
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.formatting import and_list, uk_time
+from marketplace.formatting import and_list, uk_when
 from marketplace.reports import service as reports
 from marketplace.reports.models import LIMITED_MARKET, NO_MARKET, Report
 from marketplace.types import Actor, project
@@ -476,7 +476,7 @@ async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalRep
         note = "This appraisal stands alone: no exercise, so no market evidence."
     else:
         note = (
-            f"Market evidence drawn from the exercise's stored match runs now ({uk_time(market.generated_at)}): the "
+            f"Market evidence drawn from the exercise's stored match runs now ({uk_when(market.generated_at)}): the "
             "appraisal is not decided, so it follows the exercise's runs and responses until the decision freezes it."
         )
     return AppraisalReport(
@@ -492,7 +492,7 @@ async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalRep
 async def _as_decided(conn: Connection, a: Appraisal, d: Decision) -> AppraisalReport:
     """A decided appraisal's report: what was frozen with the decision, nothing read from the runs or responses as
     they are now."""
-    frozen = f"as frozen with the decision on {uk_time(d.decided_at)}"
+    frozen = f"as frozen with the decision on {uk_when(d.decided_at)}"
     market: MarketEvidence | None
     source: MarketSource
     if d.market_report_id is not None:
@@ -513,7 +513,7 @@ async def _as_decided(conn: Connection, a: Appraisal, d: Decision) -> AppraisalR
     else:
         market, source = None, "none"
         note = (
-            f"No market evidence was frozen with the decision on {uk_time(d.decided_at)}: none was stored then, so "
+            f"No market evidence was frozen with the decision on {uk_when(d.decided_at)}: none was stored then, so "
             "none is shown (the exercise's runs and responses since are not what the board decided on)."
             if a.exercise_id is not None
             else "This appraisal stands alone: no exercise, so no market evidence."
