@@ -122,8 +122,13 @@ def _secure(request: Request[Any, Any, Any]) -> bool:
     return request.url.scheme == "https"
 
 
+FAVICON = "/console/static/favicon.svg"
+"""Every console page's icon (marketplace/static/), so a browser asks for no /favicon.ico the app does not serve."""
+
+
 def page(template: str, *, status: int = 200, session: Session | None = None, **context: Any) -> Response[str]:
-    body = render(f"console/{template}", session=session, csrf=session.csrf_token if session else "", **context)
+    csrf = session.csrf_token if session else ""
+    body = render(f"console/{template}", session=session, csrf=csrf, favicon=FAVICON, **context)
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
@@ -199,7 +204,7 @@ async def sign_out(request: Request[Any, Any, Any], conn: Conn) -> Response[Any]
     return see_other("/console/sign-in?signed_out=1", cookies=[gone])
 
 
-ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
+ASSETS = {"console.css": "text/css", "console.js": "text/javascript", "favicon.svg": "image/svg+xml"}
 """The console's assets (marketplace/static/), served by the app itself: no CDN."""
 
 
@@ -207,11 +212,10 @@ ASSETS = {"console.css": "text/css", "console.js": "text/javascript"}
 async def asset(name: FromPath[str]) -> Response[str]:
     if name not in ASSETS:
         raise NotFound(f"no asset {name!r}")
-    return Response(
-        static_text(name),
-        media_type=ASSETS[name],
-        headers={"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"},
-    )
+    headers = {"Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
+    if name.endswith(".svg"):  # an image: nothing in it runs, loads or is framed
+        headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+    return Response(static_text(name), media_type=ASSETS[name], headers=headers)
 
 
 @get("/home")
