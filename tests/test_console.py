@@ -300,6 +300,49 @@ async def test_the_consoles_assets_are_served_by_the_app(read_client):
     assert (await read_client.get("/console/static/secret")).status_code == 404
 
 
+async def test_every_console_page_has_the_apps_own_icon(read_client):
+    """Every page logged a 404 for /favicon.ico: the layout declared no icon. The icon is a file of the app's, linked
+    from every console page (the sign-in page and error pages too); a self-contained report page links none (its
+    Content-Security-Policy would refuse it)."""
+    icon = await read_client.get("/console/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.text.startswith("<svg") and "<script" not in icon.text
+    assert "default-src 'none'" in icon.headers["content-security-policy"]
+    link = '<link rel="icon" href="/console/static/favicon.svg" type="image/svg+xml">'
+    for path in ("/console/sign-in", "/console/nowhere"):
+        assert link in (await read_client.get(path)).text, path
+    from marketplace.templating import render
+
+    assert 'rel="icon"' not in render("base.html.j2")  # a page that gives no icon asks for none
+
+
+def test_times_are_shown_as_the_uk_clock_shows_them() -> None:
+    from datetime import UTC, datetime
+
+    from marketplace.formatting import uk_when
+
+    assert uk_when(datetime(2026, 10, 1, 8, 0, tzinfo=UTC)) == "1 October 2026, 09:00 UK time"  # BST
+    assert uk_when(datetime(2026, 12, 1, 8, 0, tzinfo=UTC)) == "1 December 2026, 08:00 UK time"  # GMT
+    assert uk_when(datetime(2026, 3, 29, 0, 30)) == "29 March 2026, 00:30 UK time"  # no offset: UTC, before 01:00
+    assert uk_when(datetime(2026, 3, 29, 1, 30, tzinfo=UTC)) == "29 March 2026, 02:30 UK time"  # clocks gone forward
+    assert uk_when(None) == "not recorded"
+
+
+async def test_console_pages_show_times_in_uk_time(client, keys):
+    """The exercise page said "Published 1 October 2026, 08:00 UTC" beside a deadline in UK time (09:00 in the UK,
+    on BST then): every time a console page shows is UK time."""
+    from datetime import datetime
+
+    from marketplace.formatting import uk_when
+
+    await signed_in(client, keys, "commissioner")
+    published = (await client.get("/exercises/1/notice")).json()["published_at"]
+    page = await client.get("/console/exercises/1")
+    assert page.status_code == 200
+    assert f'Published</dt><dd class="summary-list__value">{uk_when(datetime.fromisoformat(published))}' in page.text
+    assert "UTC" not in page.text
+
+
 async def test_a_shortlisted_providers_number_is_plain_digits(client, keys, fresh_db):
     """The shortlist form's provider number in Arabic-Indic or fullwidth digits, or with a digit group, is not
     provider 12 (or 1000): the page says what is wrong and nobody is shortlisted."""

@@ -63,6 +63,7 @@ def new_browser(profile: Path, downloads: Path) -> WebDriver:
     ):
         options.add_argument(arg)
     options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # what the page's console says (`logged`)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     driver.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
     return driver
@@ -425,3 +426,63 @@ async def test_a_provider_adds_an_outcomes_record_with_a_mistake_then_fixes_it(s
     saved = _api(server, f"/providers/5/services/{service_id}", key)
     assert saved["outcomes"][-1]["outcome"] == "Into work" and saved["outcomes"][-1]["value"] == 58
     assert saved["outcomes"][-1]["measure"] == "% in work at 13 weeks" and saved["eligibility"]["max_age"] == 64
+
+
+def logged(driver: WebDriver) -> list[str]:
+    """What the browser's console has said since last asked."""
+    return [str(entry["message"]) for entry in driver.get_log("browser")]
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True}
+
+
+def page_width(driver: WebDriver, path: str) -> int:
+    """How wide the page at `path` is laid out (its scrolling width) on the screen the driver emulates."""
+    driver.get(path)
+    return int(driver.execute_script("return document.documentElement.scrollWidth"))
+
+
+async def test_a_form_shows_every_problem_at_once_and_pages_fit_a_phone(server, browsers, tmp_path):
+    keys = Keys(server.dsn)
+    _, key = await keys.make("provider", provider_id=12, name="Wrekin staff")
+    _, staff = await keys.make("commissioner", name="Ada Commissioner")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    driver.get(f"{server}/console/providers/12/edit")
+    typed = {
+        "f-name": "",
+        "f-founded_year": "nineteen",
+        "f-contact-email": "not an address",
+        "f-finances-reserves_months": "lots",
+        "f-resources-volunteers": "-5",
+    }
+    for box, text in typed.items():
+        driver.find_element(By.ID, box).clear()
+        driver.find_element(By.ID, box).send_keys(text)
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
+    links = driver.find_elements(By.CSS_SELECTOR, ".error-summary a")
+    assert [a.get_attribute("href").split("#")[1] for a in links] == list(typed)  # every one, in the form's order
+    assert links[0].text == "Organisation name: must be at least 2 characters long"  # as the form labels it
+    for box, text in typed.items():
+        assert driver.find_element(By.ID, f"{box}-error").is_displayed(), box  # beside its box
+        assert driver.find_element(By.ID, box).get_attribute("value") == text, box  # as typed
+    check(driver, "40-edit-profile-every-problem")
+    assert not [m for m in logged(driver) if "favicon" in m]  # the app's own icon: nothing failed to load
+
+    # a phone's screen: the form's selects (the pathway's longest name) and the tables fit it or scroll in a box
+    service_id = _api(server, "/providers/12/services", key)[0]["id"]
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    for path in ("/console/providers/12/edit", f"/console/providers/12/services/{service_id}/edit"):
+        assert page_width(driver, f"{server}{path}") <= PHONE["width"], path
+    staffed = open_browser(browsers, tmp_path)
+    sign_in(staffed, server, staff)
+    staffed.get(f"{server}/console/needs/1")
+    follow(staffed, staffed.find_element(By.XPATH, "//button[normalize-space()='Run a match now']"))
+    run = staffed.current_url
+    staffed.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    for path in (run, f"{server}/console/exercises/1", f"{server}/console/exercises"):
+        assert page_width(staffed, path) <= PHONE["width"], path
+    staffed.get(run)
+    box = staffed.find_element(By.CSS_SELECTOR, ".table-scroll")
+    assert staffed.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)  # scrolls itself
+    check(staffed, "41-match-run-on-a-phone")
