@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
+import msgspec
 from test_console import sign_in, signed_in
 from test_console_engagement import fid, good_form, ready, world  # noqa: F401  (the `world` fixture)
 from test_engagement import World
@@ -743,3 +744,41 @@ async def test_a_response_with_several_mistakes_shows_them_all_at_once_in_the_fo
     assert said[fid(f"answer.{qs[1]['id']}")] == "this question needs an answer"
     assert "Question 2: this question needs an answer" in page.text
     assert form_of(page.text, path)[f"{n}.unit_cost"] == "lots"
+
+
+def test_a_forms_parts_are_read_one_by_one_and_what_decodes_is_named_as_sent() -> None:
+    """`check_form` reads every part of a body on its own (msgspec.convert stops at its first error), and decodes
+    what is left without the parts with a problem, for the use case's rules: their problems are then named by the
+    body's own paths, an item's position as sent."""
+    from marketplace.console.service import check_form
+    from marketplace.errors import FieldProblem
+    from marketplace.providers.models import ServicePatch
+
+    record = {"outcome": "Into work", "measure": "% in work", "period": "2025"}
+    body = {
+        "name": "",
+        "areas": ["Herefordshire", "E06000019", "worse", "E10000034"],
+        "outcomes": [record | {"value": "lots"}, record | {"outcome": ""}, record | {"desired_outcomes": ["ETE_JOB"]}],
+        "cost": {"amount": 5},
+    }
+    checked = check_form(body, ServicePatch)
+    assert [p.field for p in checked.problems] == [
+        "name",
+        "areas[0]",
+        "areas[2]",
+        "outcomes[0].value",
+        "outcomes[1].outcome",
+        "cost.unit",
+    ]
+    assert checked.problems[-1].problem == "fill this in too"
+    data = checked.data
+    assert data is not None and data.name is msgspec.UNSET and data.cost is msgspec.UNSET  # left as held
+    assert data.areas == ["E06000019", "E10000034"]
+    assert [o.value for o in data.outcomes] == [None, None]  # the first without its figure; the second left out
+    found = checked.original(
+        [
+            FieldProblem(field="areas[1]", problem="x"),
+            FieldProblem(field="outcomes[1].desired_outcomes[0]", problem="y"),
+        ]
+    )
+    assert [p.field for p in found] == ["areas[3]", "outcomes[2].desired_outcomes[0]"]  # as the form sent them
