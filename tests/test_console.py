@@ -501,6 +501,11 @@ async def test_a_page_past_the_last_says_how_many_there_are(client, keys):
     assert "Page 999 of" not in past.text and "page=998" not in past.text  # no link to a page with nothing on it
     last = await client.get(f"/console/providers?page={pages}")
     assert f"Page {pages} of {pages}" in last.text and "There are only" not in last.text
+    for listing, what in (("exercises", "exercises"), ("appraisals", "appraisals")):  # the other lists too
+        past = await client.get(f"/console/{listing}?page=7")
+        assert past.status_code == 200 and f"There is only 1 page of {what}" in past.text, listing
+        assert f'href="/console/{listing}?page=1"' in past.text and "page=6" not in past.text, listing
+        assert "None on page 7." in past.text and " yet." not in past.text, listing  # there are some, elsewhere
 
 
 async def test_comparing_a_provider_the_run_did_not_rank_names_it_and_offers_no_shortlist(client, keys):

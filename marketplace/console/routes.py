@@ -274,7 +274,7 @@ async def search(
     except InvalidInput as exc:
         problems += exc.problems
     facets = result.facets if result is not None else None
-    if problems:  # the filters still offered, counted for what could be read
+    if problems and result is None:  # the filters still offered, counted for what could be read
         known = {
             k: ctx.taxonomy.codes(t) for k, t in (("pathway", "pathways"), ("area", "areas"), ("sector", "sectors"))
         }
@@ -282,6 +282,7 @@ async def search(
         facets = (
             await providers.search(ctx, conn, state.search_index, msgspec.structs.replace(query, **readable))
         ).facets
+    if problems:  # no results for a search not run as asked
         result = None
     chosen = {"pathway": set(query.pathway), "area": set(query.area), "sector": set(query.sector)}
     base = [(k, v) for k in ("pathway", "area", "sector") for v in sorted(chosen[k])]
