@@ -787,7 +787,7 @@ def test_a_score_below_the_threshold_is_never_shown_reaching_it(total: float, th
 
 
 def test_a_moment_is_told_in_uk_time_winter_or_summer() -> None:
-    from marketplace.formatting import uk_time
+    from marketplace.formatting import uk_when as uk_time
 
     assert uk_time(dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)) == "10 December 2026, 12:00 UK time"
     assert uk_time(dt.datetime(2027, 7, 1, 8, 0, tzinfo=dt.UTC)) == "1 July 2027, 09:00 UK time"  # BST
