@@ -197,8 +197,9 @@ def format_match(need: Need, run: MatchRun, *, top: int) -> str:
     """A readable ranked table: total, then the three criteria contributing most, per provider."""
     lines = [
         f"Match run {run.id} for need {need.id}: {need.title}",
-        f"  pathway {need.pathway}, areas {', '.join(need.areas)}, {need.annual_volume} service users a year, "
-        f"£{need.annual_budget:,} a year",
+        f"  pathway {need.pathway}, areas {', '.join(need.areas)}, {need.annual_volume} service users a year"
+        + (f" ({', '.join(f'{a} {v}' for a, v in need.area_volumes.items())})" if need.area_volumes else "")
+        + f", £{need.annual_budget:,} a year",
         f"  {run.directory_size} published providers; {run.candidate_count} assessed; {run.eligible_count} eligible; "
         f"excluded by reason: " + (", ".join(f"{k} {v}" for k, v in run.excluded_by_reason.items()) or "none"),
         "  weights, as percentages of the score: "

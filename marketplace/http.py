@@ -157,9 +157,21 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             continue
         if key in ("data", "body"):
             key = ""
-        if "- at `$" in message:  # a message that still carries msgspec's path
-            message, _, path = message.partition(" - at `$")
+        key_of = None  # the object field whose key (not a value) the problem is with
+        if keyed := _AT_KEY.match(message):  # an object's key: the decoder names the object, not the key
+            body = messages.decoded(_body_read(request)) if body is ... else body
+            key_of = keyed.group("path").lstrip(".")
+            found = _entry_key(request, body, key_of, message)
+            message, key = keyed.group("said"), key_of if found is None else f"{key_of}.{found}"
+        elif "- at `$" in message:  # a message that still carries msgspec's path
+            said, _, path = message.partition(" - at `$")
             key = path.rstrip("`").lstrip(".") or key
+            if "[...]" in key:  # an object's entry: the decoder names no key
+                body = messages.decoded(_body_read(request)) if body is ... else body
+                within, _, rest = key.partition("[...]")
+                found = _entry_key(request, body, within, message)
+                key = key if found is None else f"{within}.{found}{rest}"
+            message = said
         missing = re.match(r"Object missing required field `(.+)`", message)
         if missing:
             key = f"{key}.{missing.group(1)}" if key else missing.group(1)
@@ -185,11 +197,20 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         else:
             body = messages.decoded(_body_read(request)) if body is ... else body
             value, declared, path = messages.value_at(body, key), _body_type(request), key
+            if key_of is not None:  # the key itself is the value the problem is about
+                value = key.removeprefix(f"{key_of}.") if key != key_of else None
         ctx = getattr(request.app.state, "ctx", None)
         taxonomy = ctx.taxonomy if isinstance(ctx, Context) else None
         problems.append(
             messages.problem(
-                key or "body", message, value=value, declared=declared, path=path, taxonomy=taxonomy, bounds=bounds
+                key or "body",
+                message,
+                value=value,
+                declared=declared,
+                path=path,
+                taxonomy=taxonomy,
+                bounds=bounds,
+                key_of=key_of.rpartition(".")[2] if key_of is not None else None,
             )
         )
     absent = re.match(r"Missing required (?:query|header|cookie) parameter '(.+?)'", exc.detail or "")
@@ -197,6 +218,37 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         problems.append(FieldProblem(field=absent.group(1), problem="required"))
     message = _summary(problems, exc.detail or "invalid request")
     return error_response(400, error="invalid_input", message=message, problems=problems)
+
+
+_AT_KEY = re.compile(r"(?P<said>.+?) - at `key` in `\$(?P<path>[^`]*)`$", re.S)
+"""The decoder's words for a problem with an object's key (`- at `key` in `$.area_volumes``)."""
+
+
+def _entry_key(request: Request[Any, Any, Any], body: Any, within: str, said: str) -> str | None:
+    """The key of the entry of the body's object at `within` (`area_volumes`) that the decoder's words `said` (its
+    whole message) are about: it names no key for an object's entry (`$.area_volumes[...]`) or an object's key
+    (`key` in `$.area_volumes`), so each entry is read alone, in order, as the body is, until one is told the same
+    words. None when none is (or the body is not at hand)."""
+    declared, entries = _body_type(request), messages.value_at(body, within)
+    if declared is None or not isinstance(entries, dict):
+        return None
+    for k, v in entries.items():
+        try:
+            msgspec.convert(_whole_numbers(_replaced(body, messages.steps(within), {k: v})), declared, strict=True)
+        except msgspec.ValidationError as exc:
+            if str(exc) == said:
+                return str(k)
+    return None
+
+
+def _replaced(document: Any, path: list[str | int], value: Any) -> Any:
+    """`document` with `value` at `path` (steps, as `messages.steps` gives them), copied along the way."""
+    if not path:
+        return value
+    step, *rest = path
+    copy: Any = list(document) if isinstance(document, list) else dict(document)
+    copy[step] = _replaced(document[step], rest, value)
+    return copy
 
 
 class StrictRequest(Request[Any, Any, Any]):

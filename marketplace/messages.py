@@ -44,6 +44,10 @@ CODE_FIELDS = {
 }
 """Field names (the last name in a field's path) whose values are taxonomy codes -> the taxonomy."""
 
+CODE_KEYS = {"area_volumes": "areas"}
+"""Object fields whose keys are taxonomy codes (`{"E06000020": 40}`) -> the taxonomy: a key that is not one is told
+as a code field's value is (`area_volumes.Telford`: the form, the allowed codes, a did-you-mean)."""
+
 CODE_WORDS = {
     "areas": ("area", "areas are ONS GSS codes, e.g. E06000019 for Herefordshire"),
     "pathways": ("pathway", "pathway codes are upper case, e.g. ACCOM"),
@@ -258,10 +262,13 @@ def _code_kind(field: str) -> str | None:
     return CODE_FIELDS.get(names[-1]) if names else None
 
 
-def code_problem(field: str, value: object, taxonomy: Taxonomy | None) -> FieldProblem | None:
+def code_problem(
+    field: str, value: object, taxonomy: Taxonomy | None, *, key_of: str | None = None
+) -> FieldProblem | None:
     """A value in a code field (`areas[0]`, `pathway`) that is not one of its taxonomy's codes: what the codes look
-    like, the allowed codes and the closest (by code or name), or None when the field holds no codes."""
-    kind = _code_kind(field)
+    like, the allowed codes and the closest (by code or name), or None when the field holds no codes. `key_of`: the
+    value is a key of the object field so named (`area_volumes`, `CODE_KEYS`), not a field's value."""
+    kind = CODE_KEYS.get(key_of) if key_of is not None else _code_kind(field)
     if kind is None:
         return None
     noun, form = CODE_WORDS[kind]
@@ -460,12 +467,14 @@ def plain_words(
         return UNEXPLAINED, None
     if m := _LENGTH.match(said):
         length, op, text = int(m.group("n")), m.group("op"), m.group("type") == "str"
+        item = "entry" if m.group("type") == "object" else "item"  # an object's entries (`"E06000020": 40`)
         if op == ">=" and length == 1:
-            return ("must not be empty" if text else "must have at least one item"), None
+            return ("must not be empty" if text else f"must have at least one {item}"), None
         least = {">=": length, ">": length + 1}.get(op)
         most = {"<=": length, "<": length - 1}.get(op)
         bound = f"at least {least}" if least is not None else f"at most {most}"
-        return (f"must be {bound} characters long" if text else f"must have {bound} items"), None
+        items = "entries" if item == "entry" else "items"
+        return (f"must be {bound} characters long" if text else f"must have {bound} {items}"), None
     if m := _BOUND.match(said):
         if _not_a_number(value):  # NaN fails every bound: the bound it is told first would mislead
             return "must be a number; NaN (not a number) is not one", None
@@ -506,12 +515,14 @@ def problem(
     taxonomy: Taxonomy | None = None,
     form: bool = False,
     bounds: tuple[float | None, float | None] | None = None,
+    key_of: str | None = None,
 ) -> FieldProblem:
     """One field's problem as a person can act on it. `said`: the decoder's or framework's words; `value`: what was
     sent there (when known); `declared` and `path`: the type the body (or query parameter) decodes to and where in it
     the field is (`field` unless given), for a fixed list's values; `taxonomy`: for code fields' allowed codes and
-    did-you-mean; `form`: said to someone filling in a form (see `plain_words`)."""
-    if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy)) is not None:
+    did-you-mean; `form`: said to someone filling in a form (see `plain_words`); `key_of`: the problem is with
+    `value` as a key of the object field so named (`area_volumes.Telford`), not with a value."""
+    if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy, key_of=key_of)) is not None:
         return found
     enum = declared is not None and _ENUM.match(said.strip())
     choices = choices_at(declared, field if path is None else path) if enum else None

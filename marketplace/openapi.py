@@ -33,7 +33,7 @@ from litestar.static_files import create_static_files_router
 import marketplace
 from marketplace.concurrency import ETAG_PATTERN
 from marketplace.http import ERROR_DESCRIPTIONS
-from marketplace.messages import CODE_FIELDS
+from marketplace.messages import CODE_FIELDS, CODE_KEYS
 from marketplace.providers.models import SEARCH_GENDERS, Complexity, DeliveryMode
 from marketplace.taxonomy.models import Taxonomy
 
@@ -90,6 +90,7 @@ _KEYWORDS = {
     "oneOf": "one_of",
     "allOf": "all_of",
     "additionalProperties": "additional_properties",
+    "propertyNames": "property_names",
     "minLength": "min_length",
     "maxLength": "max_length",
     "minItems": "min_items",
@@ -134,7 +135,9 @@ def _to_spec(node: Any) -> Schema | Reference:
         value: Any = raw
         if name == "properties":
             value = {k: _to_spec(v) for k, v in raw.items()}
-        elif name in ("items", "schema_not") or (name == "additional_properties" and isinstance(raw, dict)):
+        elif name in ("items", "schema_not", "property_names") or (
+            name == "additional_properties" and isinstance(raw, dict)
+        ):
             value = _to_spec(raw)
         elif name in ("any_of", "one_of", "all_of"):
             value = [_to_spec(v) for v in raw]
@@ -147,7 +150,8 @@ def _to_spec(node: Any) -> Schema | Reference:
 
 
 def _add_enums(node: Any, taxonomy: Taxonomy, name: str | None = None) -> None:
-    """Walk a JSON schema; a string (or array of strings) under a code name gets the codes as its enum."""
+    """Walk a JSON schema; a string (or array of strings) under a code name gets the codes as its enum, and an object
+    under a name whose keys are codes (`CODE_KEYS`) gets them as the enum of its property names."""
     if isinstance(node, dict):
         kind = CODE_NAMES.get(name or "")
         if kind:
@@ -157,6 +161,10 @@ def _add_enums(node: Any, taxonomy: Taxonomy, name: str | None = None) -> None:
                     target["enum"] = codes
                 elif target.get("type") == "array" and target.get("items", {}).get("type") == "string":
                     target["items"]["enum"] = codes
+        if keys := CODE_KEYS.get(name or ""):
+            for target in [node, *node.get("anyOf", ())]:
+                if target.get("type") == "object" and isinstance(target.get("propertyNames"), dict):
+                    target["propertyNames"]["enum"] = list(taxonomy.codes(keys))
         for key, value in node.items():
             if key == "properties":
                 for prop, sub in value.items():

@@ -14,6 +14,7 @@ from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
 from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title, decimal_places
+from matching.needs import compile_need
 from matching.weights import PERCENT_TOLERANCE, describe_percentages, effective_weights
 
 Text = Annotated[str, Meta(max_length=4000, pattern=TEXT)]
@@ -201,6 +202,21 @@ ContractYears = Annotated[
     float,
     Meta(ge=0.1, le=25, description=f"Years, to a tenth of a year: at most {CONTRACT_YEARS_PLACES} decimal place"),
 ]
+MAX_AREA_VOLUMES = 200
+"""The most areas a need's `area_volumes` may name (its areas, or areas inside them: more than its 50 areas)."""
+AREA_VOLUMES_RULE = (
+    "Expected service users a year per area, when the commissioner knows where they are: area code -> whole number "
+    "(1 or more, as annual_volume). Codes are the need's areas or areas within them, none within another (a "
+    "county's volume covers its districts), and the volumes add up to annual_volume: they say where the need's "
+    "service users are, not a second figure (422 otherwise, naming the code: `area_volumes.E06000020`). Coverage "
+    "then weighs each area by these instead of by its population: each area's volume is spread over its local "
+    "areas by population, and local areas of the need under no code given count 0. Null or left out: none (coverage "
+    "by population); `{}` is refused (send null for none)."
+)
+AreaVolumes = Annotated[
+    dict[AreaCode, Volume], Meta(min_length=1, max_length=MAX_AREA_VOLUMES, description=AREA_VOLUMES_RULE)
+]
+"""A need's `area_volumes` (see `AREA_VOLUMES_RULE`)."""
 
 
 class NeedIn(Strict):
@@ -222,6 +238,8 @@ class NeedIn(Strict):
     desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] = []
     """Desired outcomes of the need's pathway (GET /desired-outcomes?pathway=), matched against the qualifying
     services' outcomes records that name them (part of the quality criterion's outcomes evidence)."""
+    area_volumes: AreaVolumes | None = None
+    """Expected service users a year per area (`AREA_VOLUMES_RULE`); null: none, coverage by population."""
 
 
 class NeedPatch(Strict):
@@ -239,6 +257,8 @@ class NeedPatch(Strict):
     weight_overrides: CriteriaWeights | UnsetType | None = UNSET
     eligibility: NeedEligibility | UnsetType = UNSET
     desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] | UnsetType = UNSET
+    area_volumes: AreaVolumes | UnsetType | None = UNSET
+    """The whole table, replacing the one there was; null clears it (coverage by population again)."""
 
 
 class Need(msgspec.Struct):
@@ -261,6 +281,8 @@ class Need(msgspec.Struct):
     created_at: dt.datetime
     updated_at: dt.datetime
     desired_outcomes: list[str] = []
+    area_volumes: dict[str, int] | None = None
+    """Expected service users a year per area, by area code (null: none; coverage by population)."""
 
 
 class ExerciseSummary(msgspec.Struct):
@@ -309,7 +331,74 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
         for i, d in enumerate(n.desired_outcomes)
     ]
     found += need_too_precise(n, prefix)
+    found += area_volume_problems(n, tax, prefix)
     return [p for p in found if p is not None]
+
+
+def area_volume_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProblem]:
+    """What is wrong with a need's `area_volumes` (`AREA_VOLUMES_RULE`), each problem naming its code as sent
+    (`area_volumes.E06000051`): a code the taxonomy does not know (with a did-you-mean, as for `areas`), one neither
+    among the need's areas nor within one, one within another code given; then volumes not adding up to
+    `annual_volume` (naming `area_volumes`); then anything else the matching core refuses of them."""
+    if n.area_volumes is None:
+        return []
+    field, names, tree = f"{prefix}area_volumes", tax.codes("areas"), tax.matching_areas
+    unknown = [check_code(f"{field}.{code}", code, names, "area") for code in n.area_volumes]
+    if found := [p for p in unknown if p is not None]:
+        return found
+
+    def named(code: str) -> str:
+        return f"{names[code]} ({code})" if names.get(code) else code
+
+    areas = [a for a in dict.fromkeys(n.areas) if a in tree]  # (an unknown area of the need is told apart)
+    outside = [
+        FieldProblem(
+            field=f"{field}.{code}",
+            problem=f"{named(code)} is not one of the need's areas ({', '.join(map(named, areas))}) nor within one: "
+            "give volumes for the need's areas or areas inside them",
+        )
+        for code in n.area_volumes
+        if areas and not any(tree.is_within(code, a) for a in areas)
+    ]
+    nested = [
+        FieldProblem(
+            field=f"{field}.{code}",
+            problem=f"{named(code)} is within {named(wider)}, which has a volume too: give a volume for one or the "
+            f"other, not both (one for {names.get(wider) or wider} counts the service users of "
+            f"{names.get(code) or code} too)",
+        )
+        for code in n.area_volumes
+        for wider in n.area_volumes
+        if wider != code and tree.is_within(code, wider)
+    ]
+    if outside or nested or not areas:
+        return outside + nested
+    total = sum(n.area_volumes.values())
+    if total != n.annual_volume:
+        return [
+            FieldProblem(
+                field=field,
+                problem=f"the volumes add up to {total:,} service users a year, but the need's annual_volume is "
+                f"{n.annual_volume:,}: they say where its service users are, so give each area's share of the "
+                f"{n.annual_volume:,} (an area left out counts none), or change annual_volume with them",
+            )
+        ]
+    try:  # what the matching core would refuse when the need is matched, refused now
+        compile_need(
+            matching.Need(
+                id=0,
+                pathway=n.pathway,
+                areas=tuple(areas),
+                annual_volume=n.annual_volume,
+                annual_budget=n.annual_budget,
+                area_volumes=dict(n.area_volumes),
+            ),
+            tree,
+        )
+    except matching.InvalidNeed as exc:
+        if exc.field == "area_volumes":
+            return [FieldProblem(field=field, problem=exc.problem)]
+    return []
 
 
 def need_too_precise(n: NeedIn, prefix: str = "") -> list[FieldProblem]:

@@ -48,7 +48,9 @@ json_build_object(
     'min_years_experience', n.min_years_experience, 'local_priorities', n.local_priorities,
     'sector_preference', n.sector_preference, 'weight_overrides', n.weight_overrides,
     'eligibility', n.eligibility, 'desired_outcomes', to_json(n.desired_outcomes),
-    'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at)
+    'version', n.version, 'created_at', n.created_at, 'updated_at', n.updated_at,
+    'area_volumes', (select json_object_agg(v.area_code, v.volume order by v.area_code)
+                     from need_area_volume v where v.need_id = n.id))
 """
 
 _exercise = msgspec.json.Decoder(Exercise)
@@ -189,7 +191,11 @@ def _need_columns(n: NeedIn) -> tuple[Any, ...]:
 def need_as_written(n: NeedIn) -> tuple[Any, ...]:
     """What the need's row and its parts would hold (the parts are read back in code order): two that are equal
     write the same."""
-    return (*_need_columns(n), *(sorted(set(codes)) for codes in (n.cohorts, n.areas, n.required_accreditations)))
+    return (
+        *_need_columns(n),
+        *(sorted(set(codes)) for codes in (n.cohorts, n.areas, n.required_accreditations)),
+        sorted(n.area_volumes.items()) if n.area_volumes is not None else None,
+    )
 
 
 async def insert_need(conn: Connection, exercise_id: int, n: NeedIn, *, at: dt.datetime) -> int:
@@ -220,7 +226,7 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn, *, at: dt.datet
         *_need_columns(n),
         at,
     )
-    for table in ("need_cohort", "need_area", "need_accreditation"):
+    for table in ("need_cohort", "need_area", "need_accreditation", "need_area_volume"):
         await conn.execute(f"delete from {table} where need_id = $1", need_id)
     await _write_need_parts(conn, need_id, n)
 
@@ -237,6 +243,11 @@ async def _write_need_parts(conn: Connection, need_id: int, n: NeedIn) -> None:
         "insert into need_accreditation (need_id, accreditation_code) values ($1, $2)",
         [(need_id, a) for a in dict.fromkeys(n.required_accreditations)],
     )
+    if n.area_volumes:
+        await conn.executemany(
+            "insert into need_area_volume (need_id, area_code, volume) values ($1, $2, $3)",
+            [(need_id, a, v) for a, v in n.area_volumes.items()],
+        )
 
 
 async def appraisals_naming_need(conn: Connection, need_id: int) -> list[int]:

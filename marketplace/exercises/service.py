@@ -137,6 +137,7 @@ def core_need(need: Need, desired_names: Mapping[str, str] | None = None) -> mat
         min_age=need.eligibility.min_age,
         max_age=need.eligibility.max_age,
         gender=need.eligibility.gender,
+        area_volumes=dict(need.area_volumes) if need.area_volumes is not None else None,
     )
 
 
