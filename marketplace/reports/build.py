@@ -30,6 +30,7 @@ from marketplace.reports.models import (
     NOTES_PER_CANDIDATE,
     VCSE_SECTORS,
     AddedValue,
+    AreaVolume,
     CapacityCoverage,
     Cell,
     CriterionNote,
@@ -154,6 +155,8 @@ def said(field: str, value: Any, area_names: Mapping[str, str]) -> str:
         return figure(value)
     if isinstance(value, list):
         return ", ".join(area_names.get(v, v) if field == "areas" else said(field, v, area_names) for v in value)
+    if isinstance(value, dict) and field == "area_volumes":  # areas by name, each with its service users a year
+        return "; ".join(f"{area_names.get(k, k)} {said(field, v, area_names)} a year" for k, v in value.items())
     if isinstance(value, dict):
         return "; ".join(f"{lower_code(str(k))} {said(field, v, area_names)}" for k, v in value.items())
     return str(value)
@@ -259,6 +262,9 @@ def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.Ar
         cohorts=list(need.cohorts),
         cohort_names=[tax.codes("cohorts").get(c, c) for c in need.cohorts],
         eligibility=need.eligibility,
+        area_volumes=[AreaVolume(area=a, area_name=names.get(a, a), volume=v) for a, v in need.area_volumes.items()]
+        if need.area_volumes is not None
+        else None,
         annual_volume=need.annual_volume,
         annual_budget=need.annual_budget,
         contract_years=need.contract_years,

@@ -156,6 +156,14 @@ class SuitableProvider(msgspec.Struct, gc=False):  # thousands per report, no cy
     is in the match run (``match_run_id``), and for the top candidates in ``top_candidates``."""
 
 
+class AreaVolume(msgspec.Struct):
+    """One area of a need's `area_volumes`: the service users a year the commissioner expects there."""
+
+    area: str
+    area_name: str
+    volume: int
+
+
 class NeedReport(msgspec.Struct):
     need_id: int
     title: str
@@ -199,6 +207,9 @@ class NeedReport(msgspec.Struct):
 
     eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
     """Whom the need is for, when it narrows that by age or gender (as its run matched it)."""
+    area_volumes: list[AreaVolume] | None = None
+    """The service users a year the commissioner expects per area (the need's `area_volumes`, by area code), as its
+    run matched it: coverage weighed the areas by these instead of by population. None: not given."""
 
     cohort_names: list[str] = []
     """The cohorts' names in the taxonomy, in `cohorts`' order (empty in a report stored before they were kept)."""

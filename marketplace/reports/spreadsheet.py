@@ -18,6 +18,10 @@
     annual_budget_gbp   the need's annual budget, whole pounds                  all but unmatched
     for_whom            whom the need is for: its cohorts, gender and ages      all but unmatched
                         ("adults (women aged 18 and over)"; "everyone")
+    area_volumes        the service users a year the need expects per area,     all but unmatched
+                        as "code: number" joined by "; " ("E06000020: 50;
+                        E06000051: 10"); empty when not given (coverage by
+                        population)
     area_code           leaf area code (ONS GSS code)                           cell
     area_name           leaf area name                                          cell
     suitable_count      suitable providers for the need (need row) or           need, cell
@@ -114,6 +118,7 @@ CSV_HEADER: list[str] = [
     "annual_volume",
     "annual_budget_gbp",
     "for_whom",
+    "area_volumes",
     "area_code",
     "area_name",
     "suitable_count",
@@ -159,6 +164,7 @@ def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[s
         "annual_volume": str(need.annual_volume) if need else "",
         "annual_budget_gbp": str(whole_pounds(need.annual_budget)) if need else "",
         "for_whom": guard(need.whom) if need else "",
+        "area_volumes": guard("; ".join(f"{v.area}: {v.volume}" for v in need.area_volumes or ())) if need else "",
     }
 
 

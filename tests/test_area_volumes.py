@@ -1,0 +1,361 @@
+"""A need's `area_volumes` (expected service users a year per area) through the real app on real PostgreSQL: given,
+read back, changed and cleared; refused with the field and code named when it breaks a rule, storing nothing; used by
+match runs (coverage weighs the areas by them); named in words when a report's run is stale for it; in the report's
+HTML and CSV, the console and the OpenAPI document."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from conftest import TELFORD_NEED, fetchval
+from openpyxl import load_workbook
+from test_console import signed_in
+
+TELFORD, SHROPSHIRE, WORCESTERSHIRE, MALVERN = "E06000020", "E06000051", "E10000034", "E07000235"
+NEED = {**TELFORD_NEED, "title": "Accommodation, Telford and Shropshire", "areas": [TELFORD, SHROPSHIRE]}
+"""Accommodation for 60 adults a year in Telford and Wrekin and in Shropshire (Shropshire has the more people)."""
+MOSTLY_TELFORD = {TELFORD: 50, SHROPSHIRE: 10}
+
+
+async def an_exercise(client, headers: dict) -> int:
+    r = await client.post(
+        "/exercises", json={"title": "Area volumes", "commissioning_body": "Probation"}, headers=headers
+    )
+    assert r.status_code == 201, r.text
+    exercise_id: int = r.json()["id"]
+    return exercise_id
+
+
+async def stored_volumes(dsn: str) -> int:
+    count: int = await fetchval(dsn, "select count(*) from need_area_volume")
+    return count
+
+
+async def test_area_volumes_are_given_read_back_changed_and_cleared(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": {SHROPSHIRE: 10, TELFORD: 50}}, headers=h
+    )
+    assert r.status_code == 201, r.text
+    need, tag = r.json(), r.headers["etag"]
+    assert need["area_volumes"] == MOSTLY_TELFORD and list(need["area_volumes"]) == [TELFORD, SHROPSHIRE], "by code"
+    assert (await client.get(f"/needs/{need['id']}", headers=h)).json()["area_volumes"] == MOSTLY_TELFORD
+    listed = (await client.get(f"/exercises/{exercise_id}", headers=h)).json()["needs"]
+    assert [n["area_volumes"] for n in listed] == [MOSTLY_TELFORD]
+
+    # another field changed: the volumes stay
+    r = await client.patch(f"/needs/{need['id']}", json={"title": "Rooms"}, headers={**h, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["area_volumes"] == MOSTLY_TELFORD, r.text
+    tag = r.headers["etag"]
+    # the same table written in another order changes nothing: same version, no audit row
+    audit_rows = await fetchval(fresh_db, "select count(*) from audit_log")
+    r = await client.patch(
+        f"/needs/{need['id']}", json={"area_volumes": {SHROPSHIRE: 10, TELFORD: 50}}, headers={**h, "If-Match": tag}
+    )
+    assert r.status_code == 200 and r.headers["etag"] == tag
+    assert await fetchval(fresh_db, "select count(*) from audit_log") == audit_rows
+    # the whole table is replaced
+    r = await client.patch(
+        f"/needs/{need['id']}", json={"area_volumes": {TELFORD: 30, SHROPSHIRE: 30}}, headers={**h, "If-Match": tag}
+    )
+    assert r.status_code == 200 and r.json()["area_volumes"] == {TELFORD: 30, SHROPSHIRE: 30}
+    assert r.headers["etag"] != tag
+    tag = r.headers["etag"]
+    # the volume and the volumes change together
+    r = await client.patch(
+        f"/needs/{need['id']}",
+        json={"annual_volume": 80, "area_volumes": {TELFORD: 60, SHROPSHIRE: 20}},
+        headers={**h, "If-Match": tag},
+    )
+    assert r.status_code == 200 and r.json()["annual_volume"] == 80, r.text
+    tag = r.headers["etag"]
+    # null clears them: coverage by population again
+    r = await client.patch(f"/needs/{need['id']}", json={"area_volumes": None}, headers={**h, "If-Match": tag})
+    assert r.status_code == 200 and r.json()["area_volumes"] is None
+    assert await stored_volumes(fresh_db) == 0
+    # a need made without them has none
+    r = await client.post(f"/exercises/{exercise_id}/needs", json=NEED, headers=h)
+    assert r.status_code == 201 and r.json()["area_volumes"] is None
+
+
+BAD = [
+    # a well-formed code the taxonomy does not know: 422, with a did-you-mean as for the need's areas
+    ({TELFORD: 50, "E06000052": 10}, 422, "area_volumes.E06000052", "unknown area code 'E06000052'; did you mean "),
+    # not an area code at all: 400, told as a need's areas are, by name
+    ({TELFORD: 50, "Shropshire": 10}, 400, "area_volumes.Shropshire", "'Shropshire' is not an area code: areas are "),
+    # an area outside the need's
+    ({TELFORD: 50, "E06000019": 10}, 422, "area_volumes.E06000019", "Herefordshire (E06000019) is not one of the "),
+    ({}, 400, "area_volumes", "must have at least one entry"),
+    ({TELFORD: 60, SHROPSHIRE: 0}, 400, f"area_volumes.{SHROPSHIRE}", "must be 1 or more"),
+    ({TELFORD: 50, SHROPSHIRE: "10"}, 400, f"area_volumes.{SHROPSHIRE}", "must be a whole number of 1 or more; got "),
+    ({TELFORD: 50, SHROPSHIRE: 9.5}, 400, f"area_volumes.{SHROPSHIRE}", "must be a whole number of 1 or more; got "),
+    ({TELFORD: 50, SHROPSHIRE: 20}, 422, "area_volumes", "the volumes add up to 70 service users a year, but the "),
+    ([TELFORD], 400, "area_volumes", "must be an object in braces"),
+]
+
+
+@pytest.mark.parametrize(("volumes", "status", "field", "problem"), BAD)
+async def test_area_volumes_breaking_a_rule_are_refused_naming_the_code_and_nothing_is_stored(
+    client, keys, fresh_db, volumes, status, field, problem
+):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    needs_before = await fetchval(fresh_db, "select count(*) from need")
+    r = await client.post(f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": volumes}, headers=h)
+    assert r.status_code == status, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == field and error["problem"].startswith(problem), error
+    assert "Expected" not in r.text and "regex" not in r.text, "in plain words"
+    assert await fetchval(fresh_db, "select count(*) from need") == needs_before
+    # the same on a need's change: the need stays as it was
+    made = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": MOSTLY_TELFORD}, headers=h
+    )
+    tag = made.headers["etag"]
+    r = await client.patch(
+        f"/needs/{made.json()['id']}", json={"area_volumes": volumes}, headers={**h, "If-Match": tag}
+    )
+    assert r.status_code == status, r.text
+    assert [(e["field"], e["problem"][: len(problem)]) for e in r.json()["errors"]] == [(field, problem)]
+    now = await client.get(f"/needs/{made.json()['id']}", headers=h)
+    assert now.headers["etag"] == tag and now.json()["area_volumes"] == MOSTLY_TELFORD
+    assert await stored_volumes(fresh_db) == 2
+
+
+async def test_codes_are_told_with_a_suggestion_as_a_needs_areas_are(client, keys):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": {TELFORD: 50, "Shropshire": 10}}, headers=h
+    )
+    [error] = r.json()["errors"]
+    assert error["suggestion"] == SHROPSHIRE and SHROPSHIRE in error["allowed"]
+    assert error["problem"].endswith(f"did you mean {SHROPSHIRE} (Shropshire)?")
+    areas = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "areas": [TELFORD, "Shropshire"]}, headers=h
+    )
+    assert areas.json()["errors"][0]["problem"] == error["problem"], "the same words as for the need's areas"
+
+
+async def test_areas_within_another_given_are_refused_and_so_are_areas_outside_the_need(client, keys):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    worcestershire = {**NEED, "areas": [WORCESTERSHIRE], "annual_volume": 60}
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs",
+        json={**worcestershire, "area_volumes": {WORCESTERSHIRE: 40, MALVERN: 20}},
+        headers=h,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": f"area_volumes.{MALVERN}",
+            "problem": f"Malvern Hills ({MALVERN}) is within Worcestershire ({WORCESTERSHIRE}), which has a volume "
+            "too: give a volume for one or the other, not both (one for Worcestershire counts the service users of "
+            "Malvern Hills too)",
+        }
+    ]
+    # a district of the need's county, alone, is within the need: its other districts count none
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**worcestershire, "area_volumes": {MALVERN: 60}}, headers=h
+    )
+    assert r.status_code == 201 and r.json()["area_volumes"] == {MALVERN: 60}, r.text
+    # a county holding the need's district is not within the need
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs",
+        json={**worcestershire, "areas": [MALVERN], "area_volumes": {WORCESTERSHIRE: 60}},
+        headers=h,
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0] == {
+        "field": f"area_volumes.{WORCESTERSHIRE}",
+        "problem": f"Worcestershire ({WORCESTERSHIRE}) is not one of the need's areas (Malvern Hills ({MALVERN})) nor "
+        "within one: give volumes for the need's areas or areas inside them",
+    }
+
+
+async def test_the_volume_changed_alone_is_refused_while_the_volumes_add_up_to_the_old_one(client, keys):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    made = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": MOSTLY_TELFORD}, headers=h
+    )
+    r = await client.patch(
+        f"/needs/{made.json()['id']}", json={"annual_volume": 80}, headers={**h, "If-Match": made.headers["etag"]}
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {
+            "field": "area_volumes",
+            "problem": "the volumes add up to 60 service users a year, but the need's annual_volume is 80: they say "
+            "where its service users are, so give each area's share of the 80 (an area left out counts none), or "
+            "change annual_volume with them",
+        }
+    ]
+
+
+async def a_provider(client, keys, name: str, area: str) -> int:
+    """A fictional provider, published, with one accommodation service for 40 adults a year in `area`."""
+    r = await client.post(
+        "/registrations",
+        json={
+            "name": name,
+            "legal_form": "cic",
+            "services": [
+                {
+                    "pathway": "ACCOM",
+                    "name": f"{name} rooms",
+                    "description": "Shared houses with tenancy sustainment for adults leaving custody.",
+                    "cohorts": ["ADULTS"],
+                    "areas": [area],
+                    "capacity": {"service_users_per_year": 40},
+                    "years_delivering": 5,
+                }
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    provider_id: int = r.json()["provider"]["id"]
+    r = await client.post(f"/providers/{provider_id}/publish", headers=await keys.headers("admin"))
+    assert r.status_code == 200, r.text
+    return provider_id
+
+
+def coverage_of(run: dict, provider_id: int) -> tuple[int, float, list[str]]:
+    """(rank, coverage score, coverage evidence) of a provider in a run."""
+    ranked = next(s for s in run["ranking"] if s["provider_id"] == provider_id)
+    criterion = next(c for c in ranked["criteria"] if c["criterion"] == "coverage")
+    return ranked["rank"], criterion["score"], criterion["evidence"]
+
+
+async def test_most_users_in_telford_the_provider_covering_telford_ranks_above_the_one_covering_shropshire(
+    client, keys, fresh_db
+):
+    # two fictional providers alike but for where they work: Severn in Shropshire (about 324,000 people), Wrekin in
+    # Telford and Wrekin (about 188,000); by name Severn comes first, so a tie would put it above Wrekin
+    severn = await a_provider(client, keys, "Severn Shelter CIC", SHROPSHIRE)
+    wrekin = await a_provider(client, keys, "Wrekin Roofs CIC", TELFORD)
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    made = await client.post(f"/exercises/{exercise_id}/needs", json=NEED, headers=h)
+    need_id = made.json()["id"]
+    by_people = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    severn_rank, severn_share, _ = coverage_of(by_people, severn)
+    wrekin_rank, wrekin_share, evidence = coverage_of(by_people, wrekin)
+    assert severn_rank < wrekin_rank and severn_share > 0.5 > wrekin_share, "by population Shropshire weighs more"
+    assert "of the people in the need's areas" in evidence[0]
+
+    # the commissioner knows where the service users are: 50 of the 60 in Telford
+    r = await client.patch(
+        f"/needs/{need_id}", json={"area_volumes": MOSTLY_TELFORD}, headers={**h, "If-Match": made.headers["etag"]}
+    )
+    assert r.status_code == 200, r.text
+    by_users = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert by_users["need"]["area_volumes"] == MOSTLY_TELFORD, "the run keeps the need it was made from"
+    severn_rank, severn_share, _ = coverage_of(by_users, severn)
+    wrekin_rank, wrekin_share, evidence = coverage_of(by_users, wrekin)
+    assert wrekin_rank < severn_rank
+    assert wrekin_share == pytest.approx(50 / 60) and severn_share == pytest.approx(10 / 60)
+    assert evidence[0].startswith("its services together reach 83% of the need's expected service users (50 of 60")
+    # the stored run is given back while nothing changes; the volumes changing make a new one
+    again = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)
+    assert again.status_code == 200 and again.json()["id"] == by_users["id"]
+    r = await client.patch(
+        f"/needs/{need_id}",
+        json={"area_volumes": {TELFORD: 10, SHROPSHIRE: 50}},
+        headers={**h, "If-Match": r.headers["etag"]},
+    )
+    turned = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)
+    assert turned.status_code == 201 and turned.json()["id"] != by_users["id"]
+    assert coverage_of(turned.json(), severn)[0] < coverage_of(turned.json(), wrekin)[0]
+
+
+async def test_a_report_says_in_words_that_the_area_volumes_changed_since_the_run(client, keys, fresh_db):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    made = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": MOSTLY_TELFORD}, headers=h
+    )
+    assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code == 201
+    report = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "json"}, headers=h)).json()
+    [need] = report["needs"]
+    assert need["stale_run"] is None
+    assert need["area_volumes"] == [
+        {"area": TELFORD, "area_name": "Telford and Wrekin", "volume": 50},
+        {"area": SHROPSHIRE, "area_name": "Shropshire", "volume": 10},
+    ]
+    html = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "html"}, headers=h)).text
+    assert "60 service users a year (Telford and Wrekin 50, Shropshire 10: coverage weighs the areas by these" in html
+    text = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "csv"}, headers=h)).text
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    need_row = next(row for row in rows if row["row_type"] == "need")
+    assert need_row["area_volumes"] == f"{TELFORD}: 50; {SHROPSHIRE}: 10"
+    workbook = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "xlsx"}, headers=h)).content
+    header, *needs = load_workbook(io.BytesIO(workbook))["needs"].iter_rows(values_only=True)
+    assert [row[header.index("area_volumes")] for row in needs] == [f"{TELFORD}: 50; {SHROPSHIRE}: 10"]
+
+    r = await client.patch(
+        f"/needs/{made.json()['id']}",
+        json={"area_volumes": {TELFORD: 20, SHROPSHIRE: 40}},
+        headers={**h, "If-Match": made.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    report = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "json"}, headers=h)).json()
+    stale = report["needs"][0]["stale_run"]
+    assert [(c["field"], c["in_run_text"], c["now_text"]) for c in stale["changes"]] == [
+        (
+            "area_volumes",
+            "Telford and Wrekin 50 a year; Shropshire 10 a year",
+            "Telford and Wrekin 20 a year; Shropshire 40 a year",
+        )
+    ]
+    assert report["needs"][0]["area_volumes"][0]["volume"] == 50, "the figures are the run's"
+    html = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "html"}, headers=h)).text
+    assert (
+        "<tr><td>Area volumes</td><td>Telford and Wrekin 50 a year; Shropshire 10 a year</td>"
+        "<td>Telford and Wrekin 20 a year; Shropshire 40 a year</td></tr>"
+    ) in html
+    text = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "csv"}, headers=h)).text
+    need_row = next(row for row in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))) if row["row_type"] == "need")
+    assert need_row["run_status"] == "stale" and need_row["changed_fields"] == "area_volumes"
+    # cleared: said as none
+    r = await client.patch(
+        f"/needs/{made.json()['id']}", json={"area_volumes": None}, headers={**h, "If-Match": r.headers["etag"]}
+    )
+    report = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "json"}, headers=h)).json()
+    [change] = report["needs"][0]["stale_run"]["changes"]
+    assert change["now_text"] == "none"
+
+
+async def test_the_openapi_document_shows_the_field_and_its_rules(client):
+    doc = (await client.get("/schema/openapi.json")).json()
+    schemas = doc["components"]["schemas"]
+    for name in ("NeedIn", "NeedPatch"):
+        given = next(s for s in schemas[name]["properties"]["area_volumes"]["anyOf"] if s.get("type") == "object")
+        assert given["minProperties"] == 1 and given["maxProperties"] == 200
+        assert given["additionalProperties"]["type"] == "integer" and given["additionalProperties"]["minimum"] == 1
+        assert given["propertyNames"]["pattern"] == "^[EWSN][0-9]{8}$"
+        assert TELFORD in given["propertyNames"]["enum"], "the area codes, as for a need's areas"
+        assert "add up to annual_volume" in given["description"]
+    assert "area_volumes" in schemas["Need"]["properties"]
+
+
+async def test_the_consoles_need_page_shows_the_area_volumes(client, keys):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    given = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "area_volumes": MOSTLY_TELFORD}, headers=h
+    )
+    plain = await client.post(f"/exercises/{exercise_id}/needs", json=NEED, headers=h)
+    await signed_in(client, keys, "commissioner")
+    page = await client.get(f"/console/needs/{given.json()['id']}")
+    assert page.status_code == 200
+    assert (
+        '<dt class="summary-list__key">People a year by area</dt>'
+        '<dd class="summary-list__value">Telford and Wrekin 50, Shropshire 10</dd>'
+    ) in page.text
+    page = await client.get(f"/console/needs/{plain.json()['id']}")
+    assert "Not given: coverage weighs the areas by population" in page.text
