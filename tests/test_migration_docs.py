@@ -26,9 +26,12 @@ async def test_documents_read_the_same_after_the_migration_and_after_a_refresh(d
     name = await databases.create("before_set_docs")
     try:
         async with migrated_before(databases.dsn(name), 23, tmp_path) as conn:
-            # the seeded directory, without the sample engagement: today's code writes its questions as the newer
-            # schema holds them, and the documents are the providers' and services'
-            data = msgspec.structs.replace(load_seed(PROJECT_ROOT / "seed_data"), engagement=None)
+            # the seeded directory alone: today's code writes and reads the sample engagement, exercises and
+            # appraisals as the newer schema holds them (questions, schema/0025; a need's area volumes, schema/0028),
+            # and the documents are the providers' and services'
+            data = msgspec.structs.replace(
+                load_seed(PROJECT_ROOT / "seed_data"), engagement=None, exercises=[], appraisals=[]
+            )
             assert await write_seed(conn, data) > 0
             await conn.execute("select refresh_provider_search(array(select id from provider))")
             before = {label: [tuple(r) for r in await conn.fetch(sql)] for label, sql in DOCS.items()}
