@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import pytest
 from conftest import TELFORD_NEED, fetchval
 from openpyxl import load_workbook
 from test_console import signed_in
 
+from marketplace.settings import PROJECT_ROOT
+
 TELFORD, SHROPSHIRE, WORCESTERSHIRE, MALVERN = "E06000020", "E06000051", "E10000034", "E07000235"
+WORCESTERSHIRE_DISTRICTS = ("E07000234", MALVERN, "E07000236", "E07000237", "E07000238", "E07000239")
 NEED = {**TELFORD_NEED, "title": "Accommodation, Telford and Shropshire", "areas": [TELFORD, SHROPSHIRE]}
 """Accommodation for 60 adults a year in Telford and Wrekin and in Shropshire (Shropshire has the more people)."""
 MOSTLY_TELFORD = {TELFORD: 50, SHROPSHIRE: 10}
@@ -28,8 +32,13 @@ async def an_exercise(client, headers: dict) -> int:
     return exercise_id
 
 
-async def stored_volumes(dsn: str) -> int:
-    count: int = await fetchval(dsn, "select count(*) from need_area_volume")
+async def stored_volumes(dsn: str, exercise_id: int) -> int:
+    """The area volumes rows stored for the needs of an exercise."""
+    count: int = await fetchval(
+        dsn,
+        "select count(*) from need_area_volume v join need n on n.id = v.need_id where n.exercise_id = $1",
+        exercise_id,
+    )
     return count
 
 
@@ -75,7 +84,7 @@ async def test_area_volumes_are_given_read_back_changed_and_cleared(client, keys
     # null clears them: coverage by population again
     r = await client.patch(f"/needs/{need['id']}", json={"area_volumes": None}, headers={**h, "If-Match": tag})
     assert r.status_code == 200 and r.json()["area_volumes"] is None
-    assert await stored_volumes(fresh_db) == 0
+    assert await stored_volumes(fresh_db, exercise_id) == 0
     # a need made without them has none
     r = await client.post(f"/exercises/{exercise_id}/needs", json=NEED, headers=h)
     assert r.status_code == 201 and r.json()["area_volumes"] is None
@@ -122,7 +131,7 @@ async def test_area_volumes_breaking_a_rule_are_refused_naming_the_code_and_noth
     assert [(e["field"], e["problem"][: len(problem)]) for e in r.json()["errors"]] == [(field, problem)]
     now = await client.get(f"/needs/{made.json()['id']}", headers=h)
     assert now.headers["etag"] == tag and now.json()["area_volumes"] == MOSTLY_TELFORD
-    assert await stored_volumes(fresh_db) == 2
+    assert await stored_volumes(fresh_db, exercise_id) == 2
 
 
 async def test_codes_are_told_with_a_suggestion_as_a_needs_areas_are(client, keys):
@@ -359,3 +368,40 @@ async def test_the_consoles_need_page_shows_the_area_volumes(client, keys):
     ) in page.text
     page = await client.get(f"/console/needs/{plain.json()['id']}")
     assert "Not given: coverage weighs the areas by population" in page.text
+
+
+async def test_the_published_samples_care_leavers_need_has_area_volumes_which_may_still_be_redistributed(
+    client, keys, fresh_db
+):
+    h = await keys.headers("commissioner")
+    need_id = await fetchval(fresh_db, "select id from need where pathway_code = 'ETE' order by id limit 1")
+    r = await client.get(f"/needs/{need_id}", headers=h)
+    need = r.json()
+    assert need["area_volumes"] == {TELFORD: 60, WORCESTERSHIRE: 90} and need["annual_volume"] == 150
+    # the exercise is published: its notice (the volume among it) is fixed, the evaluation's settings are not
+    r = await client.patch(
+        f"/needs/{need_id}",
+        json={"area_volumes": {TELFORD: 70, WORCESTERSHIRE: 80}},
+        headers={**h, "If-Match": r.headers["etag"]},
+    )
+    assert r.status_code == 200 and r.json()["area_volumes"] == {TELFORD: 70, WORCESTERSHIRE: 80}, r.text
+    r = await client.patch(
+        f"/needs/{need_id}",
+        json={"annual_volume": 160, "area_volumes": {TELFORD: 80, WORCESTERSHIRE: 80}},
+        headers={**h, "If-Match": r.headers["etag"]},
+    )
+    assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["annual_volume"], r.text
+    # a match run of it weighs Telford's 70 against Worcestershire's 80, not their people (about 187,000 to 608,000):
+    # each provider reaches the service users of the local areas it covers (Worcestershire's 80 spread over its
+    # districts by population)
+    people = json.loads((PROJECT_ROOT / "seed_data" / "population.json").read_text())["areas"]
+    expected = {TELFORD: 70.0} | {
+        district: 80 * people[district] / people[WORCESTERSHIRE] for district in WORCESTERSHIRE_DISTRICTS
+    }
+    run = (await client.post(f"/needs/{need_id}/match-runs", headers=h)).json()
+    assert run["ranking"]
+    for s in run["ranking"]:
+        coverage = next(c for c in s["criteria"] if c["criterion"] == "coverage")
+        assert "of the need's expected service users" in coverage["evidence"][0]
+        reached = sum(expected[a] for a in s["covered_areas"])
+        assert coverage["score"] == pytest.approx(reached / 150), s["name"]

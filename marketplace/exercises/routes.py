@@ -54,7 +54,8 @@ NOTICE_FROZEN = (
     "Once the exercise is published for market engagement, what its notice shows cannot change "
     "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
     "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
-    "Weights, local priorities and the other evaluation settings may change."
+    "Weights, local priorities, area volumes (still adding up to the volume) and the other evaluation settings may "
+    "change."
 )
 """What PATCH of an exercise and of a need says about a published exercise (one rule, checked for both)."""
 REUSED = "The stored run made from the same inputs over an unchanged directory, given back (Location: its URL)"

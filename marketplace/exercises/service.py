@@ -221,7 +221,8 @@ NOTICE_NEED_FIELDS = (
 )
 """What the notice shows of each need, fixed once it is published: providers answered the market engagement on
 these, so the needs evaluated stay the needs engaged on. The commissioner's own evaluation settings (weights,
-local priorities, accreditations and experience required, eligibility, sector preference) may still change."""
+local priorities, accreditations and experience required, eligibility, sector preference, and area volumes, which
+the notice does not show and which still add up to the published volume) may still change."""
 
 
 def _published_problem(published: dt.datetime, field: str) -> FieldProblem:
