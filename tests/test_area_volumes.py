@@ -243,8 +243,8 @@ def coverage_of(run: dict, provider_id: int) -> tuple[int, float, list[str]]:
 async def test_most_users_in_telford_the_provider_covering_telford_ranks_above_the_one_covering_shropshire(
     client, keys, fresh_db
 ):
-    # two fictional providers alike but for where they work: Severn in Shropshire (about 324,000 people), Wrekin in
-    # Telford and Wrekin (about 188,000); by name Severn comes first, so a tie would put it above Wrekin
+    # two fictional providers alike but for where they work: Severn in Shropshire (about 326,000 people), Wrekin in
+    # Telford and Wrekin (about 187,000); by name Severn comes first, so a tie would put it above Wrekin
     severn = await a_provider(client, keys, "Severn Shelter CIC", SHROPSHIRE)
     wrekin = await a_provider(client, keys, "Wrekin Roofs CIC", TELFORD)
     h = await keys.headers("commissioner")
