@@ -391,6 +391,11 @@ async def test_the_published_samples_care_leavers_need_has_area_volumes_which_ma
         headers={**h, "If-Match": r.headers["etag"]},
     )
     assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["annual_volume"], r.text
+    # the volume changed alone is told it cannot change, not that the area volumes no longer add up to it
+    r = await client.patch(
+        f"/needs/{need_id}", json={"annual_volume": 160}, headers={**h, "If-Match": f'"v{need["version"] + 1}"'}
+    )
+    assert r.status_code == 409 and [e["field"] for e in r.json()["errors"]] == ["annual_volume"], r.text
     # a match run of it weighs Telford's 70 against Worcestershire's 80, not their people (about 187,000 to 608,000):
     # each provider reaches the service users of the local areas it covers (Worcestershire's 80 spread over its
     # districts by population)

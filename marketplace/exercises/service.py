@@ -350,14 +350,16 @@ async def update_need(
         if current.weight_overrides is not None:  # so a patch's table replaces it whole
             current.weight_overrides = as_request(current.weight_overrides)
         updated = merge(current, patch)
+        # what a published notice shows is refused first, whatever it is changed to: a volume changed alone is told
+        # that it cannot change, not that the area volumes no longer add up to it
+        await _refuse_if_published(
+            conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
+        )
         check_need(updated, ctx.taxonomy)
         if same_weights(updated.weight_overrides, current.weight_overrides):  # `{}` for null, a 0 for one left out
             updated.weight_overrides = current.weight_overrides
         else:
             updated.weight_overrides = _overrides_as_stored(updated.weight_overrides)
-        await _refuse_if_published(
-            conn, need.exercise_id, lambda published: _notice_changes(published, NOTICE_NEED_FIELDS, current, updated)
-        )
         if queries.need_as_written(updated) == queries.need_as_written(current):
             return False
         await queries.update_need(conn, need_id, updated, at=ctx.clock.now())
