@@ -276,21 +276,44 @@ class StrictRequest(Request[Any, Any, Any]):
         return value
 
 
-def _key_given_twice(body: bytes) -> str | None:
-    """The first key an object of the JSON `body` holds twice (the decoder keeps the last, silently); None when none
-    is, or when `body` is no JSON the standard library reads (the decoder has already said what is wrong with it)."""
-    found: list[str] = []
+class _Read(dict[str, Any]):
+    """An object as `_key_given_twice` reads it: with the path to the first key given twice in it or in an object
+    inside it (None: none is)."""
 
-    def pairs(items: list[tuple[str, Any]]) -> None:
-        keys = [k for k, _ in items]
-        if not found and len(set(keys)) != len(keys):
-            found.append(next(k for i, k in enumerate(keys) if k in keys[:i]))
+    twice: list[str | int] | None = None
+
+
+def _twice_within(value: Any) -> list[str | int] | None:
+    """The path, from `value`, to the first key given twice in an object it holds (None: none is)."""
+    if isinstance(value, _Read):
+        return value.twice
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if (inner := _twice_within(item)) is not None:
+                return [i, *inner]
+    return None
+
+
+def _key_given_twice(body: bytes) -> str | None:
+    """The first key an object of the JSON `body` holds twice (the decoder keeps the last, silently), named as errors
+    name a field (`contact.email`, `area_volumes.E06000020`); None when none is, or when `body` is no JSON the standard
+    library reads (the decoder has already said what is wrong with it)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> _Read:
+        read, keys = _Read(items), [k for k, _ in items]
+        if len(set(keys)) != len(keys):
+            read.twice = [next(k for i, k in enumerate(keys) if k in keys[:i])]
+        else:
+            read.twice = next(([k, *inner] for k, v in items if (inner := _twice_within(v)) is not None), None)
+        return read
 
     try:
-        json.loads(body, object_pairs_hook=pairs)
+        path = _twice_within(json.loads(body, object_pairs_hook=pairs))
     except (ValueError, RecursionError):
         return None
-    return found[0] if found else None
+    if path is None:
+        return None
+    return "".join(f"[{step}]" if isinstance(step, int) else f".{step}" for step in path).lstrip(".")
 
 
 def _whole_numbers(value: Any) -> Any:

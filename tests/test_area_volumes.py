@@ -134,6 +134,21 @@ async def test_area_volumes_breaking_a_rule_are_refused_naming_the_code_and_noth
     assert await stored_volumes(fresh_db, exercise_id) == 2
 
 
+async def test_an_area_given_twice_is_named_with_its_object(client, keys):
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    body = (
+        '{"title": "Twice", "pathway": "ACCOM", "areas": ["E06000020", "E06000051"], "annual_volume": 60, '
+        '"annual_budget": 120000, "area_volumes": {"E06000020": 50, "E06000051": 10, "E06000020": 40}}'
+    )
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs", content=body, headers={**h, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 400
+    [error] = r.json()["errors"]
+    assert error["field"] == f"area_volumes.{TELFORD}" and error["problem"].startswith("given twice in one object")
+
+
 async def test_codes_are_told_with_a_suggestion_as_a_needs_areas_are(client, keys):
     h = await keys.headers("commissioner")
     exercise_id = await an_exercise(client, h)

@@ -588,7 +588,12 @@ async def test_a_field_given_twice_is_refused_not_resolved_silently(read_client,
         (b'{"name": "First Light CIC", "legal_form": "cic", "name": "Second Light CIC"}', "name"),
         (
             b'{"name": "Third Light CIC", "legal_form": "cic", "contact": {"email": "a@b.org", "email": "c@d.org"}}',
-            "email",
+            "contact.email",
+        ),
+        (
+            b'{"name": "Fourth Light CIC", "legal_form": "cic", "services": [{"pathway": "ETE", "name": "Jobs", '
+            b'"description": "Jobs club.", "cohorts": ["ADULTS"], "areas": ["E06000019"], "name": "Work"}]}',
+            "services[0].name",
         ),
     ):
         r = await read_client.post("/registrations", content=body, headers={"Content-Type": "application/json"})
