@@ -208,10 +208,10 @@ AREA_VOLUMES_RULE = (
     "Expected service users a year per area, when the commissioner knows where they are: area code -> whole number "
     "(1 or more, as annual_volume). Codes are the need's areas or areas within them, none within another (a "
     "county's volume covers its districts), and the volumes add up to annual_volume: they say where the need's "
-    "service users are, not a second figure (422 otherwise, naming the code: `area_volumes.E06000020`). Coverage "
-    "then weighs each area by these instead of by its population: each area's volume is spread over its local "
-    "areas by population, and local areas of the need under no code given count 0. Null or left out: none (coverage "
-    "by population); `{}` is refused (send null for none)."
+    "service users are, not a second figure (422 otherwise, naming the code, `area_volumes.E06000020`, or for the "
+    "sum `area_volumes`). Coverage then weighs each area by these instead of by its population: each area's volume "
+    "is spread over its local areas by population, and local areas of the need under no code given count 0. Null "
+    "or left out: none (coverage by population); `{}` is refused (send null for none)."
 )
 AreaVolumes = Annotated[
     dict[AreaCode, Volume], Meta(min_length=1, max_length=MAX_AREA_VOLUMES, description=AREA_VOLUMES_RULE)
