@@ -10,7 +10,7 @@ import io
 import json
 
 import pytest
-from conftest import TELFORD_NEED, fetchval
+from conftest import TELFORD_NEED, fetchval, run_cli
 from openpyxl import load_workbook
 from test_console import signed_in
 
@@ -425,3 +425,15 @@ async def test_the_published_samples_care_leavers_need_has_area_volumes_which_ma
         assert "of the need's expected service users" in coverage["evidence"][0]
         reached = sum(expected[a] for a in s["covered_areas"])
         assert coverage["score"] == pytest.approx(reached / 150), s["name"]
+
+
+async def test_the_match_command_states_the_area_volumes(databases, template_db):
+    name = await databases.create("cli-area-volumes", template=template_db)
+    try:
+        dsn = databases.dsn(name)
+        need_id = await fetchval(dsn, "select id from need where pathway_code = 'ETE' order by id limit 1")
+        result = run_cli("match", str(need_id), "--top", "1", dsn=dsn)
+        assert result.returncode == 0, result.stderr
+        assert f"150 service users a year ({TELFORD} 60, {WORCESTERSHIRE} 90), £180,000 a year" in result.stdout
+    finally:
+        await databases.drop(name)
