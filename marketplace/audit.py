@@ -1,6 +1,8 @@
 """The audit log, in one place: every write (in the transaction that makes it) and every denied attempt.
 
-Every room records its writes with `record`; the log is append-only (schema/0003 and 0009: triggers refuse
+Every room records its writes with `record`, which also tells the database who is acting (`acting`): the change
+history's triggers (schema/0027_change_history.sql) name that caller beside every row the transaction changed.
+The log is append-only (schema/0003 and 0009: triggers refuse
 UPDATE, DELETE and TRUNCATE, and the API's role has only SELECT and INSERT). It is partitioned by month: the owner
 keeps partitions made a year ahead (`ensure_partitions`) and drops months past the retention period
 (`drop_expired`), recording each drop in the log itself.
@@ -63,6 +65,18 @@ class AuditFilter(msgspec.Struct, frozen=True):
 
 INSERT_SQL = """insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
 outcome, provider_id, detail, requests) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"""
+ACTING = """select set_config('marketplace.key_id', coalesce($1::bigint::text, ''), true),
+set_config('marketplace.role', $2::text, true), set_config('marketplace.request_id', coalesce($3::text, ''), true)"""
+"""Who is acting (key id, role, request id), for the rest of the transaction: the settings are transaction-local, so
+a pooled connection's next transaction starts with none."""
+RECORD_SQL = """insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
+outcome, provider_id, detail, requests)
+select $1::text, $2::text, $3::text, $4::bigint, $5::text, $6::text, $7::text, $8::int, $9::text, $10::bigint,
+$11::text, $12::int
+from (select set_config('marketplace.key_id', coalesce($4::bigint::text, ''), true),
+             set_config('marketplace.role', $5::text, true),
+             set_config('marketplace.request_id', coalesce($1::text, ''), true)) acting"""
+"""An audit row, saying who is acting as it is written (one statement)."""
 
 FILTER_SQL = """($1::bigint is null or key_id = $1) and ($2::bigint is null or provider_id = $2)
 and ($3::text is null or outcome = $3) and ($4::timestamptz is null or at >= $4)
@@ -81,8 +95,17 @@ async def record(
     outcome: Outcome = "write",
     provider_id: int | None = None,
 ) -> None:
-    """One audit row: who (key, role, request, client), what (method, path, status, detail), which provider."""
-    await conn.execute(INSERT_SQL, *_row(actor, status, outcome, provider_id, detail, 1))
+    """One audit row: who (key, role, request, client), what (method, path, status, detail), which provider. In a
+    transaction (every write records its row in the transaction that makes it), the actor is who the change history
+    names for every change the transaction makes, before this row or after (`acting`)."""
+    await conn.execute(RECORD_SQL, *_row(actor, status, outcome, provider_id, detail, 1))
+
+
+async def acting(conn: Connection, actor: Actor) -> None:
+    """Tell the database who is acting for the rest of the transaction, without an audit row (`record` does it with
+    one): the change history's triggers, which run when the transaction commits, name this caller beside each row
+    it changed. Transaction-local: a change made outside a transaction that said so names no one."""
+    await conn.execute(ACTING, actor.caller.key_id, actor.caller.role, actor.request_id or None)
 
 
 def _row(actor: Actor, status: int, outcome: str, provider_id: int | None, detail: str, requests: int) -> tuple:  # type: ignore[type-arg]

@@ -52,8 +52,30 @@ APPEND_ONLY = (
     "import_run",
     "import_commit",
     "engagement_response",
+    "change_history",
 )
-"""Tables the API may read and add to, never change: the history, the audit log, the stored runs and reports."""
+"""Tables no one may change: the histories, the audit log, the stored runs and reports. The API may read them and add
+to them; the change history it may only read (its triggers write it: READ_ONLY)."""
+READ_ONLY = ("change_history",)
+"""Append-only tables the API may only read: rows are added by triggers running as the tables' owner."""
+NOT_RECORDED = {
+    "provider": "a profile: its own history (profile_history) records every change, field by field",
+    "provider_identifier": "part of a profile (profile_history)",
+    "provider_premises": "part of a profile (profile_history)",
+    "provider_accreditation": "part of a profile (profile_history)",
+    "provider_social_value": "part of a profile (profile_history)",
+    "service": "a profile's service (profile_history)",
+    "service_area": "part of a service (profile_history)",
+    "service_cohort": "part of a service (profile_history)",
+    "service_accreditation": "part of a service (profile_history)",
+    "service_outcome": "part of a service (profile_history)",
+    "evidence_verification": "verifying and withdrawing are in profile_history (verify_evidence ...)",
+    "area_closure": "derived from area (refresh_area_closure), whose changes are recorded",
+    "console_session": "console sign-ins (a secret's hash, a CSRF token), touched on every page; audited",
+    "registration_attempt": "the registration limit's counter; every registration is audited",
+}
+"""Tables the API's role may write whose rows the change history does not record, and why (schema/0027 says the
+same): every other such table is append-only or has the change history's triggers (tests/test_app_role.py)."""
 
 
 class Urls(NamedTuple):
@@ -86,17 +108,22 @@ def with_user(dsn: str, user: str) -> str:
 
 async def role_problem(conn: Connection) -> str | None:
     """Why the connection's role could rewrite the append-only tables (None when it could not): a superuser can
-    set triggers aside, an owner can alter or drop the table, and UPDATE, DELETE or TRUNCATE must not be granted."""
+    set triggers aside, an owner can alter or drop the table, and UPDATE, DELETE or TRUNCATE must not be granted
+    (nor INSERT on those only triggers write: READ_ONLY)."""
     row = await conn.fetchrow(
         """select r.rolname, r.rolsuper, r.rolbypassrls,
                   array(select c.relname from pg_class c
                          where c.relname = any($1::text[]) and c.relnamespace = 'public'::regnamespace
                            and pg_has_role(r.oid, c.relowner, 'USAGE')) as owns,
-                  array(select t || ':' || p from unnest($1::text[]) t, unnest(array['UPDATE', 'DELETE', 'TRUNCATE']) p
+                  array(select t || ':' || p
+                          from unnest($1::text[]) t,
+                               unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
                          where to_regclass('public.' || t) is not null
+                           and (p <> 'INSERT' or t = any($2::text[]))
                            and has_table_privilege(r.oid, 'public.' || t, p)) as may
              from pg_roles r where r.rolname = current_user""",
         list(APPEND_ONLY),
+        list(READ_ONLY),
     )
     assert row is not None
     if row["rolsuper"]:

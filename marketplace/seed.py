@@ -13,6 +13,7 @@ from typing import Any
 
 import msgspec
 
+from marketplace import audit
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import SeedAppraisal
 from marketplace.clock import Clock
@@ -33,6 +34,7 @@ from marketplace.providers.models import (
 from marketplace.settings import Settings
 from marketplace.taxonomy import service as taxonomy
 from marketplace.taxonomy.models import DesiredOutcomeVocabulary, Taxonomy
+from marketplace.types import Actor
 from matching import InvalidWeights
 
 
@@ -175,13 +177,15 @@ async def write_seed(conn: Connection, data: SeedData) -> int:
     """Returns the number of providers loaded. Everything happens in one transaction.
 
     History is append-only, so demo providers are never deleted here: `marketplace seed --reset`
-    rebuilds the whole database instead (see migrate.reset_schema)."""
+    rebuilds the whole database instead (see migrate.reset_schema). The change history names the system (the demo
+    data's loader) beside every row the seed writes, whoever the sample records say acted."""
     async with conn.transaction():
         await taxonomy.save(conn, data.taxonomy)
         await exercises.load_samples(conn, data.exercises, at=Clock().now())  # each part seeds when it is empty
         loaded = await providers.load_samples(conn, data.providers, at=Clock().now())
         await appraisals.load_samples(conn, data.appraisals, at=Clock().now())  # on the seeded exercises
         await seed_engagement(conn, data)
+        await audit.acting(conn, Actor.seed("seed"))  # last: who acted is said once for the whole transaction
         return loaded
 
 

@@ -1,7 +1,8 @@
-"""The API's own database role (schema/0008_app_role.sql): the append-only tables stay append-only even for it.
+"""The API's own database role (schema/0008_app_role.sql): the append-only tables stay append-only even for it, and
+every other table it may write has its changes recorded (schema/0027_change_history.sql) or is named as not.
 
-Triggers refuse UPDATE and DELETE on the history, the audit log and the stored runs; a superuser or an owner could set
-them aside (disable the trigger, switch the replication role, alter or drop the table). The API connects as a role
+Triggers refuse UPDATE and DELETE on the histories, the audit log and the stored runs; a superuser or an owner could
+set them aside (disable the trigger, switch the replication role, alter or drop the table). The API connects as a role
 that can do none of that, and `serve` refuses to start as one that could."""
 
 from __future__ import annotations
@@ -83,12 +84,63 @@ async def test_every_table_is_granted_and_every_append_only_table_is_named(fresh
     for name, r in by_name.items():
         expected = (
             (True, False, False, False)
-            if name == "schema_migration"
+            if name == "schema_migration" or name in db.READ_ONLY
             else (True, True, False, False)
             if name in db.APPEND_ONLY
             else (True, True, True, True)
         )
         assert (r["s"], r["i"], r["u"], r["d"]) == expected, name
+
+
+async def test_every_table_the_app_may_write_is_append_only_recorded_or_named_as_not(fresh_db):
+    """Each table the API's role may insert into, update or delete from is append-only (db.APPEND_ONLY), has the
+    change history's row triggers for all three (schema/0027), or is in db.NOT_RECORDED with its reason; none is
+    both, and the role may truncate none (no row trigger sees a TRUNCATE). A table a later migration adds fails here
+    until it is one of the three."""
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        rows = await owner.fetch(
+            """select c.relname,
+                      has_table_privilege($1, c.oid, 'INSERT') or has_table_privilege($1, c.oid, 'UPDATE')
+                          or has_table_privilege($1, c.oid, 'DELETE') as writable,
+                      has_table_privilege($1, c.oid, 'TRUNCATE') as truncatable,
+                      array(select (case when t.tgtype & 4 <> 0 then 'insert ' else '' end)
+                                   || (case when t.tgtype & 16 <> 0 then 'update ' else '' end)
+                                   || (case when t.tgtype & 8 <> 0 then 'delete' else '' end)
+                              from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+                             where t.tgrelid = c.oid and p.proname = 'record_change' and t.tgtype & 1 = 1
+                               and t.tgenabled = 'O') as recorded
+                 from pg_class c
+                where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition""",
+            db.APP_ROLE,
+        )
+    finally:
+        await owner.close()
+    writable = {r["relname"] for r in rows if r["writable"]}
+    recorded = {r["relname"] for r in rows if r["recorded"]}
+    assert all(r["recorded"] == ["insert update delete"] for r in rows if r["recorded"]), (
+        "one row trigger for all three"
+    )
+    assert not [r["relname"] for r in rows if r["truncatable"]]
+    assert sorted(writable - set(db.APPEND_ONLY) - recorded - set(db.NOT_RECORDED)) == [], "neither recorded nor named"
+    assert sorted(set(db.NOT_RECORDED) - writable) == [], "named as not recorded, but not a table the API may write"
+    assert sorted(recorded & (set(db.NOT_RECORDED) | set(db.APPEND_ONLY))) == [], "recorded and named as not"
+    assert all(len(reason) > 20 for reason in db.NOT_RECORDED.values())
+
+
+async def test_a_role_that_may_add_to_the_change_history_could_forge_it(fresh_db):
+    """Only the history's triggers add to it: `serve` refuses a role granted INSERT on it, as one that could write
+    changes no one made."""
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        await owner.execute(f"grant insert on change_history to {db.APP_ROLE}")
+        app = await asyncpg.connect(db.with_user(fresh_db, db.APP_ROLE))
+        try:
+            assert await db.role_problem(app) == f"the role {db.APP_ROLE} may change_history:INSERT"
+        finally:
+            await app.close()
+    finally:
+        await owner.close()
 
 
 async def test_serve_refuses_a_role_that_could_rewrite_the_history(databases, template_db):

@@ -226,28 +226,36 @@ async def update_need(conn: Connection, need_id: int, n: NeedIn, *, at: dt.datet
         *_need_columns(n),
         at,
     )
-    for table in ("need_cohort", "need_area", "need_accreditation", "need_area_volume"):
-        await conn.execute(f"delete from {table} where need_id = $1", need_id)
     await _write_need_parts(conn, need_id, n)
 
 
 async def _write_need_parts(conn: Connection, need_id: int, n: NeedIn) -> None:
-    await conn.executemany(
-        "insert into need_cohort (need_id, cohort_code) values ($1, $2)",
-        [(need_id, c) for c in dict.fromkeys(n.cohorts)],
-    )
-    await conn.executemany(
-        "insert into need_area (need_id, area_code) values ($1, $2)", [(need_id, a) for a in dict.fromkeys(n.areas)]
-    )
-    await conn.executemany(
-        "insert into need_accreditation (need_id, accreditation_code) values ($1, $2)",
-        [(need_id, a) for a in dict.fromkeys(n.required_accreditations)],
-    )
-    if n.area_volumes:
-        await conn.executemany(
-            "insert into need_area_volume (need_id, area_code, volume) values ($1, $2, $3)",
-            [(need_id, a, v) for a, v in n.area_volumes.items()],
+    """The need's cohorts, areas, accreditations and area volumes as `n` says: those it no longer has removed, those
+    it had not added (a volume changed, changed), the others left as they are (so the change history records what
+    changed, not every part rewritten)."""
+    for table, column, codes in (
+        ("need_cohort", "cohort_code", n.cohorts),
+        ("need_area", "area_code", n.areas),
+        ("need_accreditation", "accreditation_code", n.required_accreditations),
+    ):
+        await conn.execute(
+            f"""with gone as (delete from {table} where need_id = $1 and {column} <> all($2::text[]))
+                insert into {table} (need_id, {column}) select $1, c from unnest($2::text[]) c
+                on conflict do nothing""",
+            need_id,
+            list(dict.fromkeys(codes)),
         )
+    volumes = n.area_volumes or {}
+    await conn.execute(
+        """with gone as (delete from need_area_volume where need_id = $1 and area_code <> all($2::text[]))
+           insert into need_area_volume (need_id, area_code, volume)
+           select $1, a, v from unnest($2::text[], $3::int[]) as t(a, v)
+           on conflict (need_id, area_code) do update set volume = excluded.volume
+           where need_area_volume.volume <> excluded.volume""",
+        need_id,
+        list(volumes),
+        list(volumes.values()),
+    )
 
 
 async def appraisals_naming_need(conn: Connection, need_id: int) -> list[int]:
