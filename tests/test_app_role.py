@@ -8,12 +8,14 @@ that can do none of that, and `serve` refuses to start as one that could."""
 from __future__ import annotations
 
 import os
+from typing import get_args
 
 import asyncpg
 import pytest
 from conftest import run_cli
 
 from marketplace import db
+from marketplace.accounts.models import CODED, NUMBERED, RecordTable
 
 ATTEMPTS = {
     "update": "update {t} set id = default",
@@ -126,6 +128,31 @@ async def test_every_table_the_app_may_write_is_append_only_recorded_or_named_as
     assert sorted(set(db.NOT_RECORDED) - writable) == [], "named as not recorded, but not a table the API may write"
     assert sorted(recorded & (set(db.NOT_RECORDED) | set(db.APPEND_ONLY))) == [], "recorded and named as not"
     assert all(len(reason) > 20 for reason in db.NOT_RECORDED.values())
+
+
+async def test_the_histories_record_tables_are_the_apis(fresh_db):
+    """GET /changes takes a record's table (accounts.models.RecordTable) and checks its id as a number or a code
+    (NUMBERED): the same tables the triggers name, the same kinds of id as their columns."""
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        rows = await owner.fetch(
+            """select distinct encode(t.tgargs, 'escape') as args
+                 from pg_trigger t join pg_proc p on p.oid = t.tgfoid where p.proname = 'record_change'"""
+        )
+        kinds = {}
+        column_type = (
+            "select format_type(atttypid, null) from pg_attribute where attrelid = $1::regclass and attname = $2"
+        )
+        for r in rows:
+            record_table, id_column = r["args"].split("\\000")[:2]
+            kinds.setdefault(record_table, set()).add(
+                await owner.fetchval(column_type, record_table, "id" if id_column.endswith("_id") else id_column)
+            )
+    finally:
+        await owner.close()
+    assert set(kinds) == set(get_args(RecordTable))
+    assert {t for t, k in kinds.items() if k == {"bigint"}} == NUMBERED
+    assert {t for t, k in kinds.items() if k == {"text"}} == CODED
 
 
 async def test_a_role_that_may_add_to_the_change_history_could_forge_it(fresh_db):

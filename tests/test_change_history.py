@@ -1,6 +1,6 @@
 """The change history (schema/0027_change_history.sql): every insert, update and delete of the tables the API's role
 may write that keep no history of their own, with the values before and after and who made the change, written by
-triggers the API's role can neither skip nor rewrite."""
+triggers the API's role can neither skip nor rewrite; and `GET /changes`, which reads it."""
 
 from __future__ import annotations
 
@@ -234,3 +234,96 @@ async def test_every_change_made_through_the_app_names_who_made_it(client, keys,
 async def test_the_seeded_records_are_the_systems(read_db):
     rows = await changes(read_db, "table_name in ('exercise', 'need', 'pathway')")
     assert rows and {(x["key_id"], x["role"]) for x in rows} == {(None, "system")}
+
+
+# --- GET /changes -------------------------------------------------------------------------------------------
+
+
+async def test_the_history_of_a_record_reads_as_changed_field_before_and_after(client, keys, fresh_db):
+    key_id, key = await keys.make("commissioner")
+    h = {"Authorization": f"Bearer {key}"}
+    need_id, etag = await a_need(client, h)
+    r = await client.patch(
+        f"/needs/{need_id}", json={"annual_budget": 150000, "cohorts": []}, headers={**h, "If-Match": etag}
+    )
+    assert r.status_code == 200, r.text
+    admin = await keys.headers("admin")
+    page = await client.get(f"/changes?table=need&record_id={need_id}", headers=admin)
+    assert page.status_code == 200, page.text
+    body = page.json()
+    # newest first: the need made (the need, its area and cohort), then changed (the need, its cohort removed)
+    assert body["total"] == len(body["items"]) == 5 and (body["page"], body["per_page"]) == (1, 50)
+    assert [(i["part"], i["operation"]) for i in body["items"]] == [
+        ("need_cohort", "delete"),
+        (None, "update"),
+        ("need_area", "insert"),
+        ("need_cohort", "insert"),
+        (None, "insert"),
+    ]
+    assert all((i["table"], i["record_id"]) == ("need", str(need_id)) for i in body["items"])
+    cohort, update, *_, made = body["items"]
+    assert (update["key_id"], update["role"]) == (key_id, "commissioner")
+    assert update["request_id"] == r.headers["x-request-id"]
+    by_field = {c["field"]: c for c in update["changes"]}
+    assert [c["field"] for c in update["changes"]] == sorted(by_field)
+    assert by_field["annual_budget"] == {"field": "annual_budget", "before": 120000, "after": 150000}
+    assert set(by_field) == {"annual_budget", "version", "updated_at"}
+    assert {c["field"]: (c["before"], c["after"]) for c in cohort["changes"]} == {
+        "cohort_code": ("ADULTS", None),
+        "need_id": (need_id, None),
+    }
+    assert {c["field"]: c["after"] for c in made["changes"]}["title"] == TELFORD_NEED["title"]
+    assert all(c["before"] is None for c in made["changes"])
+
+
+async def test_the_history_filters_by_key_and_time_and_pages_like_the_audit_log(client, keys, fresh_db):
+    key_id, key = await keys.make("commissioner")
+    h = {"Authorization": f"Bearer {key}"}
+    await a_need(client, h)
+    admin = await keys.headers("admin")
+    mine = (await client.get(f"/changes?key_id={key_id}&per_page=2", headers=admin)).json()
+    assert mine["total"] == 4 and len(mine["items"]) == 2  # the exercise, the need, its area and cohort
+    assert {i["key_id"] for i in mine["items"]} == {key_id}
+    second = (await client.get(f"/changes?key_id={key_id}&per_page=2&page=2", headers=admin)).json()
+    assert {i["id"] for i in second["items"]}.isdisjoint(i["id"] for i in mine["items"])
+    at = dt.datetime.fromisoformat(mine["items"][0]["at"])
+    since = (at - dt.timedelta(seconds=1)).isoformat()
+    recent = (await client.get("/changes", params={"since": since, "key_id": str(key_id)}, headers=admin)).json()
+    assert recent["total"] >= 1
+    until = (await client.get("/changes", params={"until": since, "key_id": str(key_id)}, headers=admin)).json()
+    assert until["total"] + recent["total"] == mine["total"]
+    pathways = (await client.get("/changes?table=pathway&record_id=ACCOM", headers=admin)).json()
+    assert [(i["operation"], i["role"]) for i in pathways["items"]] == [("insert", "system")]
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field", "words"),
+    [
+        ("table=needs", 400, "table", "did you mean need"),
+        ("table=need&record_id=seven", 422, "record_id", "need ids are whole numbers"),
+        ("table=need&record_id=" + "9" * 101, 400, "record_id", "at most 100"),
+        ("table=pathway&record_id=ACCOM%00", 400, "record_id", "letters, digits, underscores and hyphens"),
+        ("record_id=7", 422, "record_id", "table"),
+        ("since=yesterday", 400, "since", "YYYY-MM-DD"),
+        ("since=2026-11-02&until=2026-11-01", 422, "until", "later than since"),
+        ("key_id=0", 400, "key_id", "1 or more"),
+        ("key_id=x", 400, "key_id", "whole number"),
+        ("per_page=1000", 400, "per_page", "100 or less"),
+        ("table=need&table=exercise", 400, "table", "once"),
+        ("tabel=need", 400, "tabel", "unknown"),
+    ],
+)
+async def test_bad_input_to_the_history_is_a_4xx_naming_the_field(read_client, read_keys, query, status, field, words):
+    r = await read_client.get(f"/changes?{query}", headers=await read_keys.headers("admin"))
+    assert r.status_code == status, r.text
+    body = r.json()
+    assert body["status"] == status and body["errors"][0]["field"] == field, body
+    assert words in body["errors"][0]["problem"], body
+
+
+@pytest.mark.parametrize(("role", "status"), [("anonymous", 401), ("provider", 403), ("commissioner", 403)])
+async def test_the_history_is_for_admins(read_client, read_keys, role, status):
+    headers = {} if role == "anonymous" else await read_keys.headers(role, 1 if role == "provider" else None)
+    r = await read_client.get("/changes", headers=headers)
+    assert r.status_code == status and r.json()["status"] == status
+    assert (await read_client.get("/changes", headers=await read_keys.headers("admin"))).status_code == 200

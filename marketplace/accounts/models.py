@@ -7,12 +7,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from typing import Annotated
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 from msgspec import Meta
 
-from marketplace.types import Role, plain
+from marketplace.types import Page, Role, plain
 
 KEY_PREFIX = "prv_"  # recognisable in logs, config files and secret scanners
 KEY_RE = re.compile(r"^prv_[A-Za-z0-9_-]{43}$")
@@ -80,3 +80,68 @@ def key_request(role: Role, name: str, provider_id: int | None) -> KeyRequest:
     if role == "provider":
         return ProviderKeyRequest(name=name, provider_id=provider_id or 0)
     return AdminKeyRequest(name=name) if role == "admin" else CommissionerKeyRequest(name=name)
+
+
+# --- the change history (schema/0027_change_history.sql) -----------------------------------------------------
+
+RecordTable = Literal[
+    "accreditation",
+    "api_key",
+    "appraisal",
+    "area",
+    "cohort",
+    "desired_outcome",
+    "engagement_clarification",
+    "engagement_question",
+    "exercise",
+    "legal_form",
+    "need",
+    "pathway",
+    "sector",
+    "social_value_commitment",
+]
+"""The records whose changes the history keeps, by table: each row of these tables, and of their parts (a need's
+areas, cohorts, accreditations and shortlist; an exercise's publication), is recorded as a change of one of them."""
+NUMBERED: frozenset[str] = frozenset(
+    {"api_key", "appraisal", "engagement_clarification", "engagement_question", "exercise", "need"}
+)
+"""The record tables whose ids are numbers; the others' are codes (the taxonomies)."""
+CODED: frozenset[str] = frozenset(get_args(RecordTable)) - NUMBERED
+RECORD_ID = plain(
+    r"^[A-Za-z0-9_-]{1,100}$",
+    "must be a record's id or code: letters, digits, underscores and hyphens, e.g. 7 or ACCOM",
+    "ACCOM",
+)
+
+
+class FieldChange(msgspec.Struct):
+    """One column of a changed row: its value before and after (null before an insert, after a delete)."""
+
+    field: str
+    before: Any
+    after: Any
+
+
+class Change(msgspec.Struct):
+    """One row inserted, updated or deleted, in one transaction. An update lists only the columns that changed."""
+
+    id: int
+    at: Annotated[dt.datetime, Meta(description="When the transaction that made it began, by the database's clock")]
+    table: Annotated[str, Meta(description="The record's table, e.g. need")]
+    record_id: Annotated[str, Meta(description="The record's id (digits) or code, as text, e.g. 7 or ACCOM")]
+    part: Annotated[
+        str | None,
+        Meta(description="The table of the record's part that changed (need_area, ...); null: the record's own row"),
+    ]
+    operation: Literal["insert", "update", "delete"]
+    key_id: Annotated[int | None, Meta(description="The API key that made it; null without one")]
+    role: Annotated[
+        str | None,
+        Meta(description="Its caller's role (system: the command line or the seed); null: made around the API"),
+    ]
+    request_id: Annotated[str | None, Meta(description="The request that made it, as in the audit log")]
+    changes: list[FieldChange]
+
+
+class ChangePage(Page[Change]):
+    pass

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 
 import asyncpg
 
-from marketplace.accounts.models import ApiKey
+from marketplace.accounts.models import ApiKey, Change, FieldChange
 from marketplace.db import Connection, Pool, one
 
 KEY_COLUMNS = "id, name, role, provider_id, hint, created_at, last_used_at, revoked_at"
@@ -93,3 +95,59 @@ async def count_recent_registrations(conn: Connection, client: str, window: dt.t
 
 async def record_registration(conn: Connection, client: str) -> None:
     await conn.execute("insert into registration_attempt (client) values ($1)", client)
+
+
+# --- the change history ----------------------------------------------------------------------------------------
+
+CHANGE_FILTERS = (
+    ("record_table", "text"),
+    ("record_id", "text"),
+    ("key_id", "bigint"),
+    ("at >=", "timestamptz"),
+    ("at <", "timestamptz"),
+)
+"""The history's filters, in the order `change_page` takes them: a column (and its comparison) and its type."""
+
+
+async def change_page(
+    conn: Connection, filters: tuple[object, ...], *, limit: int, offset: int
+) -> tuple[int, list[Change]]:
+    """The changes matching `filters` (one value or None per CHANGE_FILTERS), newest first, and how many there are.
+    Only the filters given are in the query, so each is answered from its index."""
+    where, args = ["true"], []
+    for (column, typ), value in zip(CHANGE_FILTERS, filters, strict=True):
+        if value is not None:
+            args.append(value)
+            where.append(f"{column if ' ' in column else column + ' ='} ${len(args)}::{typ}")
+    condition = " and ".join(where)
+    total: int = await conn.fetchval(f"select count(*) from change_history where {condition}", *args)
+    rows = await conn.fetch(
+        f"""select id, at, record_table, record_id, table_name, operation, key_id, role, request_id,
+                   before::text as before, after::text as after
+              from change_history where {condition}
+             order by id desc limit ${len(args) + 1} offset ${len(args) + 2}""",
+        *args,
+        limit,
+        offset,
+    )
+    return total, [_change(r) for r in rows]
+
+
+def _change(r: asyncpg.Record) -> Change:
+    before, after = _load(r["before"]) or {}, _load(r["after"]) or {}
+    return Change(
+        id=r["id"],
+        at=r["at"],
+        table=r["record_table"],
+        record_id=r["record_id"],
+        part=None if r["table_name"] == r["record_table"] else r["table_name"],
+        operation=r["operation"],
+        key_id=r["key_id"],
+        role=r["role"],
+        request_id=r["request_id"],
+        changes=[FieldChange(field=f, before=before.get(f), after=after.get(f)) for f in sorted({*before, *after})],
+    )
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,4 +1,4 @@
-"""API keys and the audit log (admin)."""
+"""API keys, the audit log and the change history (admin)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from litestar.params import FromQuery, JSONBody, Parameter, ParameterKwarg
 from marketplace import audit
 from marketplace.accounts import service
 from marketplace.accounts.auth import admin
-from marketplace.accounts.models import ApiKey, KeyRequest, NewApiKey
+from marketplace.accounts.models import RECORD_ID, ApiKey, ChangePage, KeyRequest, NewApiKey, RecordTable
 from marketplace.http import NEEDS_KEY, NO_STORE, ActorDep, Conn, Ctx, PageNumber, PerPage, RouteDoc, errors_doc
 from marketplace.types import NoBody
 
@@ -59,6 +59,11 @@ async def revoke_key(
     return key
 
 
+SINCE = "RFC 3339 time with a zone, inclusive (a date: its start, UK time)"
+UNTIL = "RFC 3339 time with a zone, exclusive (a date: its start, UK time)"
+KeyId = Annotated[int | None, Parameter(ge=1, le=999_999_999_999)]
+
+
 @get(
     "/audit",
     summary="The audit log (admin): every write and every denied attempt",
@@ -67,11 +72,11 @@ async def revoke_key(
 )
 async def audit_log(
     conn: Conn,
-    key_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
+    key_id: KeyId = None,
     provider_id: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     outcome: FromQuery[Literal["write", "denied"] | None] = None,
-    since: Annotated[str | None, instant("RFC 3339 time with a zone, inclusive (a date: its start, UK time)")] = None,
-    until: Annotated[str | None, instant("RFC 3339 time with a zone, exclusive (a date: its start, UK time)")] = None,
+    since: Annotated[str | None, instant(SINCE)] = None,
+    until: Annotated[str | None, instant(UNTIL)] = None,
     page: PageNumber = 1,
     per_page: PerPage = 50,
 ) -> audit.AuditPage:
@@ -87,4 +92,42 @@ async def audit_log(
     )
 
 
-ROUTES = [create_key, list_keys, revoke_key, audit_log]
+@get(
+    "/changes",
+    summary="The change history (admin): every insert, update and delete of a record, before and after",
+    description=(
+        "Every row inserted, updated or deleted in the tables that keep no history of their own (exercises, needs, "
+        "market engagement's questions, clarifications and publication, options appraisals, API keys, taxonomies), "
+        "written by database triggers the API cannot set aside: changes made through the API name their key, role "
+        "and request (as in the audit log), the command line's the `system` role, and changes made around the API "
+        "(straight into the database) no role at all. An update lists only the fields that changed. A record's "
+        "history (`table` and `record_id`) includes its parts: a need's areas, cohorts, accreditations and "
+        "shortlist, an exercise's publication (`part` names the part's table). Newest first. Profiles keep their "
+        "own history: `GET /providers/{id}/history`; responses, match runs, reports and imports are never changed."
+    ),
+    responses=errors_doc(400, 401, 403, 422, 503),
+    **DOC,
+)
+async def change_history(
+    conn: Conn,
+    table: Annotated[RecordTable | None, Parameter(description="The record's table")] = None,
+    record_id: Annotated[
+        str | None,
+        Parameter(
+            max_length=100,
+            pattern=RECORD_ID,
+            description="With table: the record's id (need 7: 7) or code (pathway ACCOM: ACCOM)",
+        ),
+    ] = None,
+    key_id: KeyId = None,
+    since: Annotated[str | None, instant(SINCE)] = None,
+    until: Annotated[str | None, instant(UNTIL)] = None,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
+) -> ChangePage:
+    return await service.change_history(
+        conn, table=table, record_id=record_id, key_id=key_id, since=since, until=until, page=page, per_page=per_page
+    )
+
+
+ROUTES = [create_key, list_keys, revoke_key, audit_log, change_history]

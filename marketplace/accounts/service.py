@@ -13,7 +13,9 @@ from marketplace import audit
 from marketplace.accounts import queries
 from marketplace.accounts.models import (
     KEY_RE,
+    NUMBERED,
     ApiKey,
+    ChangePage,
     KeyRequest,
     NewApiKey,
     ProviderKeyRequest,
@@ -135,17 +137,45 @@ async def audit_log(
     per_page: int = 50,
 ) -> audit.AuditPage:
     """The audit log, newest first; `since` (inclusive) and `until` (exclusive) are RFC 3339 times."""
-    where = audit.AuditFilter(
-        key_id=key_id,
-        provider_id=provider_id,
-        outcome=outcome,
-        since=_instant("since", since),
-        until=_instant("until", until),
+    start, end = _period(since, until)
+    where = audit.AuditFilter(key_id=key_id, provider_id=provider_id, outcome=outcome, since=start, until=end)
+    return await audit.page(conn, where, page=page, per_page=per_page)
+
+
+async def change_history(
+    conn: Connection,
+    *,
+    table: str | None = None,
+    record_id: str | None = None,
+    key_id: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> ChangePage:
+    """The change history, newest first: of one record (`table` and `record_id`: its own row and its parts), of one
+    table's records, of one key's changes, between two times (`since` inclusive, `until` exclusive, as the audit
+    log's)."""
+    if record_id is not None:  # rules across the two (422, as every such rule): the id's form is the table's
+        if table is None:
+            raise Unprocessable.field("record_id", "give table too: ids are per table, e.g. table=need&record_id=7")
+        if table in NUMBERED and not re.fullmatch(r"[0-9]{1,15}", record_id):
+            raise Unprocessable.field("record_id", f"{table} ids are whole numbers, e.g. 7; not {record_id!r}")
+    start, end = _period(since, until)
+    total, items = await queries.change_page(
+        conn, (table, record_id, key_id, start, end), limit=per_page, offset=(page - 1) * per_page
     )
-    if where.since is not None and where.until is not None and where.until <= where.since:
+    return ChangePage(total=total, page=page, per_page=per_page, items=items)
+
+
+def _period(since: str | None, until: str | None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The audit log's and the change history's `since` (inclusive) and `until` (exclusive), read (`_instant`);
+    until must come after since."""
+    start, end = _instant("since", since), _instant("until", until)
+    if start is not None and end is not None and end <= start:
         # a rule across the two (422, as every such rule), not a malformed value
         raise Unprocessable.field("until", f"must be later than since ({since}): until is exclusive, since inclusive")
-    return await audit.page(conn, where, page=page, per_page=per_page)
+    return start, end
 
 
 _INSTANT_SHAPE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?")
@@ -153,7 +183,7 @@ INSTANT_WORDS = "a time written YYYY-MM-DDThh:mm:ssZ (or with its offset, +01:00
 
 
 def _instant(field: str, value: str | None) -> dt.datetime | None:
-    """An audit filter's time: RFC 3339 with its zone, or a date (the start of that day in the UK, where the
+    """An audit or history filter's time: RFC 3339 with its zone, or a date (the start of that day in the UK, where the
     commissioners work: since=2026-11-30 is from the first moment of 30 November)."""
     if value is None:
         return None
