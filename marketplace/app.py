@@ -36,7 +36,7 @@ from litestar.types import ExceptionHandler
 import matching
 from marketplace import audit, db, memory
 from marketplace.accounts import service as accounts
-from marketplace.accounts.auth import audit_denials, authentication
+from marketplace.accounts.auth import audit_denials, auditors_only_read, authentication
 from marketplace.accounts.routes import ROUTES as ACCOUNT_ROUTES
 from marketplace.appraisals.routes import EXTRA_MEDIA_TYPES as APPRAISAL_MEDIA_TYPES
 from marketplace.appraisals.routes import ROUTES as APPRAISAL_ROUTES
@@ -125,7 +125,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
         # (on every route: a bad credential is refused even where none is needed), before anything else runs
         middleware=[request_id_middleware, strict_requests, authentication],
         request_class=StrictRequest,  # a JSON body is read as written, never converted leniently
-        guards=[reject_unknown_params],
+        guards=[reject_unknown_params, auditors_only_read],
         after_exception=[audit_denials],
         before_send=[cors_before_send, reconcile_cors],  # Access-Control-Allow-Origin: * under /hsds, /reconcile
         dependencies={

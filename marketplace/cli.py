@@ -17,7 +17,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 import asyncpg
 import msgspec
@@ -44,7 +44,7 @@ from marketplace.reports.render import to_csv, to_html, to_xlsx
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
 from marketplace.taxonomy import service as taxonomy
-from marketplace.types import Actor
+from marketplace.types import Actor, Role
 
 T = TypeVar("T")
 
@@ -524,7 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key and print it (once)")
-    create.add_argument("--role", required=True, choices=["admin", "commissioner", "provider"])
+    create.add_argument(
+        "--role", required=True, choices=get_args(Role), help="auditor: reads what admins read, changes nothing"
+    )
     create.add_argument("--provider", type=int, help="the provider a provider key acts for")
     create.add_argument("--name", required=True, help="who or what the key is for")
     create.set_defaults(func=cmd_keys_create)

@@ -136,6 +136,9 @@ def _domain_error(_: Request[Any, Any, Any], exc: DomainError) -> Response[Error
     return error_response(status, body, headers=headers or None)
 
 
+READS = "reads"
+"""A route's `opt` key: True on an operation that changes nothing though its method could (the reconciliation
+queries, POSTed as a form), so that a read-only key (an auditor's) may send it."""
 SERVER_HELD = "server_held_fields"
 """A route's `opt` key: body field names the marketplace holds, refused with a message that says so."""
 
@@ -897,7 +900,7 @@ class RouteDoc(TypedDict):
 ERROR_DESCRIPTIONS = {
     400: "Invalid input: `errors` names each field and its problem",
     401: "Missing or invalid API key",
-    403: "The key's role may not do this",
+    403: "The key's role may not do this (an auditor's key may not change anything)",
     404: "No such resource",
     409: "Conflicts with existing data",
     422: "Well-formed, but breaks a rule: `errors` names each field, the allowed values and a suggestion",

@@ -167,13 +167,14 @@ class Page(msgspec.Struct, Generic[T]):
 
 
 # --- who is calling -------------------------------------------------------------------------------
-Role = Literal["admin", "commissioner", "provider"]
+Role = Literal["admin", "commissioner", "provider", "auditor"]
+"""The roles an API key may have. An auditor reads what admins and commissioners read and changes nothing."""
 
 
 class Caller(msgspec.Struct, frozen=True):
     """Who is making a request. Anonymous callers have no key."""
 
-    role: Literal["admin", "commissioner", "provider", "anonymous", "system"]
+    role: Literal["admin", "commissioner", "provider", "auditor", "anonymous", "system"]
     """`system`: the command line, run by whoever operates the server."""
     key_id: int | None = None
     provider_id: int | None = None
@@ -186,7 +187,9 @@ class Caller(msgspec.Struct, frozen=True):
 
     @property
     def is_staff(self) -> bool:
-        return self.role in ("admin", "commissioner")
+        """Sees what staff see: admins and commissioners, and auditors, who read what they read (the guards keep
+        auditors from every write: `accounts.auth.auditors_only_read`)."""
+        return self.role in ("admin", "commissioner", "auditor")
 
 
 ANONYMOUS = Caller(role="anonymous")

@@ -3,6 +3,8 @@
 -- and when. Filled by row triggers, so a change made around the app (psql as the API's role) is recorded too,
 -- with no key. Append-only like the audit log: the API's role may only read it (the trigger function writes it
 -- as the owner), and the triggers below refuse UPDATE, DELETE and TRUNCATE for everyone.
+--
+-- Also: a read-only `auditor` role for API keys.
 
 create table change_history (
     id           bigint generated always as identity primary key,
@@ -148,3 +150,8 @@ create constraint trigger desired_outcome_changes after insert or update or dele
 --   console_session: the console's sign-ins (a secret's hash and a CSRF token), touched on every page; signing in
 --   and out are in the audit log.
 --   registration_attempt: the per-client registration limit's counter; each registration is in the audit log.
+
+-- Auditors read what admins and commissioners read (the audit log and this history too) and change nothing.
+alter table api_key drop constraint api_key_role_check;
+alter table api_key add constraint api_key_role_check
+    check (role in ('admin', 'commissioner', 'provider', 'auditor'));

@@ -247,8 +247,8 @@ async def test_the_history_of_a_record_reads_as_changed_field_before_and_after(c
         f"/needs/{need_id}", json={"annual_budget": 150000, "cohorts": []}, headers={**h, "If-Match": etag}
     )
     assert r.status_code == 200, r.text
-    admin = await keys.headers("admin")
-    page = await client.get(f"/changes?table=need&record_id={need_id}", headers=admin)
+    auditor = await keys.headers("auditor")
+    page = await client.get(f"/changes?table=need&record_id={need_id}", headers=auditor)
     assert page.status_code == 200, page.text
     body = page.json()
     # newest first: the need made (the need, its area and cohort), then changed (the need, its cohort removed)
@@ -322,8 +322,9 @@ async def test_bad_input_to_the_history_is_a_4xx_naming_the_field(read_client, r
 
 
 @pytest.mark.parametrize(("role", "status"), [("anonymous", 401), ("provider", 403), ("commissioner", 403)])
-async def test_the_history_is_for_admins(read_client, read_keys, role, status):
+async def test_the_history_is_for_admins_and_auditors(read_client, read_keys, role, status):
     headers = {} if role == "anonymous" else await read_keys.headers(role, 1 if role == "provider" else None)
     r = await read_client.get("/changes", headers=headers)
     assert r.status_code == status and r.json()["status"] == status
-    assert (await read_client.get("/changes", headers=await read_keys.headers("admin"))).status_code == 200
+    for reader in ("admin", "auditor"):
+        assert (await read_client.get("/changes", headers=await read_keys.headers(reader))).status_code == 200

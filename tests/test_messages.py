@@ -400,7 +400,7 @@ async def test_a_tagged_unions_kind_names_the_kinds(client: AsyncTestClient, key
     r = await client.post("/keys", json={"role": "boss", "name": "x"}, headers=await keys.headers("admin"))
     assert r.status_code == 400
     problem = r.json()["errors"][0]
-    assert problem["field"] == "role" and sorted(problem["allowed"]) == ["admin", "commissioner", "provider"]
+    assert problem["field"] == "role" and sorted(problem["allowed"]) == ["admin", "auditor", "commissioner", "provider"]
     assert problem["problem"].startswith("'boss' is not one of the values allowed: ")
 
 

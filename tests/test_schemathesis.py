@@ -14,11 +14,11 @@ from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 
 from marketplace import db
-from marketplace.accounts.auth import Allow
+from marketplace.accounts.auth import Allow, changes_something
 from marketplace.app import create_app
 from marketplace.settings import Settings
 
-ROLES = ("anonymous", "admin", "commissioner", "provider")
+ROLES = ("anonymous", "admin", "commissioner", "provider", "auditor")
 
 # A schema-valid request may still be refused, for reasons no schema can state: 412/428 (the
 # If-Match version is not the current one, or missing), 422 (a rule across fields, such as more years'
@@ -59,7 +59,7 @@ CONFIG = SchemathesisConfig.from_dict(CHECKS)
 # as the first role of DEEP_ORDER it admits. Every role it admits also sends it 15 random valid and invalid requests;
 # every role it refuses, 3 (its guard refuses them before anything in the request is read: 401 or 403).
 WITHOUT_COVERAGE = SchemathesisConfig.from_dict({**CHECKS, "phases": {"coverage": {"enabled": False}}})
-DEEP_ORDER = ("admin", "commissioner", "provider", "anonymous")
+DEEP_ORDER = ("admin", "commissioner", "provider", "anonymous", "auditor")
 EXAMPLES = {"deep": 15, "admitted": 15, "refused": 3}
 
 
@@ -82,7 +82,8 @@ def schema_without_coverage(live_server):
 @functools.cache
 def admitted() -> dict[tuple[str, str], frozenset[str]]:
     """Each documented operation (method, OpenAPI path) and the roles its guards admit, read off the app's own route
-    handlers: an operation without an `Allow` guard is open to everyone, anonymous callers included."""
+    handlers: an operation without an `Allow` guard is open to everyone, anonymous callers included, but for the
+    auditor, who may send no operation that changes something (`auditors_only_read`, on every route)."""
     app = create_app(Settings())
     roles: dict[tuple[str, str], frozenset[str]] = {}
     for route in app.routes:
@@ -91,9 +92,13 @@ def admitted() -> dict[tuple[str, str], frozenset[str]]:
                 continue
             guards = [g for layer in handler.ownership_layers for g in layer.guards or () if isinstance(g, Allow)]
             path = re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path)
-            admits = frozenset(r for r in ROLES if all(g.admits(r) for g in guards))  # no guard admits anonymous
             for method in handler.http_methods - {"HEAD", "OPTIONS"}:
-                roles[(method.upper(), path)] = admits
+                roles[(method.upper(), path)] = frozenset(  # no guard admits anonymous
+                    r
+                    for r in ROLES
+                    if all(g.admits(r, method) for g in guards)
+                    and not (r == "auditor" and changes_something(method, handler))
+                )
     return roles
 
 
@@ -126,6 +131,7 @@ async def auth_headers(live_server) -> dict[str, dict[str, str]]:
         "admin": await keys.headers("admin"),
         "commissioner": await keys.headers("commissioner"),
         "provider": await keys.headers("provider", 1),
+        "auditor": await keys.headers("auditor"),
     }
 
 
@@ -170,7 +176,13 @@ def test_each_role_is_admitted_where_the_api_says():
     assert roles[("POST", "/keys")] == {"admin"}
     assert roles[("PATCH", "/providers/{provider_id}")] == {"admin", "provider"}
     assert roles[("POST", "/exercises")] == {"admin", "commissioner"}
-    assert roles[("GET", "/exercises/{exercise_id}/responses")] == {"admin", "commissioner", "provider"}
+    assert roles[("GET", "/exercises/{exercise_id}/responses")] == {"admin", "commissioner", "provider", "auditor"}
+    assert roles[("GET", "/audit")] == roles[("GET", "/changes")] == {"admin", "auditor"}
+    assert roles[("POST", "/registrations")] == set(ROLES) - {
+        "auditor"
+    }  # anyone may join, but an auditor changes nothing
+    assert roles[("POST", "/reconcile")] == set(ROLES)  # queries: a read
+    assert roles[("GET", "/providers/{provider_id}/history")] == {"admin", "commissioner", "provider", "auditor"}
 
 
 def test_every_documented_operation_is_tested_in_depth_once(api_schema):

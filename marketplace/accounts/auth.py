@@ -2,7 +2,9 @@
 
 `authentication` (middleware on every route that may act for someone) turns the API key into a `Caller` and
 leaves it in the request's scope; `allow(...)` guards admit roles, and a provider key only for the provider the path
-names. Every 401 and 403 is recorded in the audit log (`audit_denials`)."""
+names. An auditor key reads what an admin or a commissioner may read, and nothing else: every operation that changes
+something refuses it (`auditors_only_read`, on every route). Every 401 and 403 is recorded in the audit log
+(`audit_denials`)."""
 
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from marketplace import audit
 from marketplace.accounts import service
 from marketplace.context import Context
 from marketplace.errors import Forbidden, TooManyRequests, Unauthorized
-from marketplace.http import actor_of, caller_of, set_caller
+from marketplace.http import READS, actor_of, caller_of, set_caller
 from marketplace.types import ANONYMOUS, Actor, Caller
 
 log = logging.getLogger(__name__)
@@ -48,16 +50,42 @@ def authentication(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
+"""The methods that change nothing."""
+AUDITOR_READS = ("admin", "commissioner")
+"""An auditor reads what these roles may read."""
+AUDITOR_WRITES = "the auditor role only reads: it may not change anything"
+
+
+def _method(connection: Connection) -> str:
+    return str(connection.scope.get("method", "GET"))
+
+
+def changes_something(method: str, handler: BaseRouteHandler) -> bool:
+    """Whether an operation (its method, its route handler) may change something: the auditor may not send it."""
+    return method.upper() not in READ_ONLY and not handler.opt.get(READS, False)
+
+
 def admit(
-    caller: Caller, roles: tuple[str, ...], *, own_provider: bool = False, provider_id: int | None = None
+    caller: Caller,
+    roles: tuple[str, ...],
+    *,
+    own_provider: bool = False,
+    provider_id: int | None = None,
+    reading: bool = False,
 ) -> None:
-    """Allow the named roles, and a provider key for its own provider when `own_provider`."""
+    """Allow the named roles, and a provider key for its own provider when `own_provider`; when `reading` (the
+    operation changes nothing), an auditor key too wherever an admin or a commissioner is allowed."""
     if caller.is_anonymous:
         raise Unauthorized("this needs an API key: send 'Authorization: Bearer <key>'")
     if own_provider and caller.role == "provider":
         if caller.provider_id == provider_id:
             return
         raise Forbidden("a provider key may act only on its own provider", caller=caller, provider_id=provider_id)
+    if caller.role == "auditor" and not reading:
+        raise Forbidden(AUDITOR_WRITES, caller=caller, provider_id=provider_id)
+    if caller.role == "auditor" and any(r in roles for r in AUDITOR_READS):
+        return
     if caller.role not in roles:
         allowed = [*roles, *(["provider (own profile)"] if own_provider else [])]
         raise Forbidden(
@@ -75,12 +103,17 @@ class Allow:
     roles: tuple[str, ...]
     own_provider: bool = False
 
-    async def __call__(self, connection: Connection, _: BaseRouteHandler) -> None:
+    async def __call__(self, connection: Connection, handler: BaseRouteHandler) -> None:
         provider_id = connection.path_params.get("provider_id")
-        admit(caller_of(connection.scope), self.roles, own_provider=self.own_provider, provider_id=provider_id)
+        reading = not changes_something(_method(connection), handler)
+        caller = caller_of(connection.scope)
+        admit(caller, self.roles, own_provider=self.own_provider, provider_id=provider_id, reading=reading)
 
-    def admits(self, role: str) -> bool:
-        """Whether a key of `role` may pass (a provider key: for its own provider, when that is what is allowed)."""
+    def admits(self, role: str, method: str = "GET") -> bool:
+        """Whether a key of `role` may pass (a provider key: for its own provider, when that is what is allowed;
+        an auditor's: to read, where an admin or a commissioner may)."""
+        if role == "auditor":
+            return method.upper() in READ_ONLY and any(r in self.roles for r in AUDITOR_READS)
         return role in self.roles or (self.own_provider and role == "provider")
 
 
@@ -114,10 +147,19 @@ def spend_budget(state: State, caller: Caller) -> None:
         )
 
 
-async def staff_beyond_published(connection: Connection, _: BaseRouteHandler) -> None:
-    """Only staff may ask for profiles other than published ones (`?status=pending`)."""
+async def staff_beyond_published(connection: Connection, handler: BaseRouteHandler) -> None:
+    """Only staff (and auditors) may ask for profiles other than published ones (`?status=pending`)."""
     if connection.query_params.get("status", "published") != "published":
-        admit(caller_of(connection.scope), STAFF)
+        reading = not changes_something(_method(connection), handler)
+        admit(caller_of(connection.scope), STAFF, reading=reading)
+
+
+async def auditors_only_read(connection: Connection, handler: BaseRouteHandler) -> None:
+    """A guard on every route: an auditor key may not send an operation that changes something (403), whoever
+    else may (a registration, which anyone may send, included)."""
+    caller = caller_of(connection.scope)
+    if caller.role == "auditor" and changes_something(_method(connection), handler):
+        raise Forbidden(AUDITOR_WRITES, caller=caller)
 
 
 async def refuse_if_denied_too_often(scope: Scope) -> None:

@@ -67,18 +67,27 @@ class CommissionerKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_fie
     name: KeyName
 
 
+class AuditorKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_field="role", tag="auditor"):
+    """A key that reads what admins and commissioners read (the audit log and the change history too) and changes
+    nothing."""
+
+    name: KeyName
+
+
 class ProviderKeyRequest(msgspec.Struct, forbid_unknown_fields=True, tag_field="role", tag="provider"):
     name: KeyName
     provider_id: Annotated[int, Meta(ge=1, le=999_999_999_999)]
 
 
-KeyRequest = AdminKeyRequest | CommissionerKeyRequest | ProviderKeyRequest
+KeyRequest = AdminKeyRequest | CommissionerKeyRequest | AuditorKeyRequest | ProviderKeyRequest
 
 
 def key_request(role: Role, name: str, provider_id: int | None) -> KeyRequest:
     """The request the command line makes from its arguments."""
     if role == "provider":
         return ProviderKeyRequest(name=name, provider_id=provider_id or 0)
+    if role == "auditor":
+        return AuditorKeyRequest(name=name)
     return AdminKeyRequest(name=name) if role == "admin" else CommissionerKeyRequest(name=name)
 
 

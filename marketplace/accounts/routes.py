@@ -1,4 +1,4 @@
-"""API keys, the audit log and the change history (admin)."""
+"""API keys, the audit log and the change history (admin; the logs for auditors too)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ async def create_key(data: JSONBody[KeyRequest], ctx: Ctx, conn: Conn, actor: Ac
     return Response(made, status_code=201, headers=NO_STORE)
 
 
-@get("/keys", summary="List API keys (admin)", responses=errors_doc(401, 403, 503), **DOC)
+@get("/keys", summary="List API keys (admin, auditor)", responses=errors_doc(401, 403, 503), **DOC)
 async def list_keys(conn: Conn) -> list[ApiKey]:
     return await service.list_keys(conn)
 
@@ -66,7 +66,7 @@ KeyId = Annotated[int | None, Parameter(ge=1, le=999_999_999_999)]
 
 @get(
     "/audit",
-    summary="The audit log (admin): every write and every denied attempt",
+    summary="The audit log (admin, auditor): every write and every denied attempt",
     responses=errors_doc(400, 401, 403, 422, 503),
     **DOC,
 )
@@ -94,7 +94,7 @@ async def audit_log(
 
 @get(
     "/changes",
-    summary="The change history (admin): every insert, update and delete of a record, before and after",
+    summary="The change history (admin, auditor): every insert, update and delete of a record, before and after",
     description=(
         "Every row inserted, updated or deleted in the tables that keep no history of their own (exercises, needs, "
         "market engagement's questions, clarifications and publication, options appraisals, API keys, taxonomies), "

@@ -177,7 +177,7 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
         try:
             await refuse_if_denied_too_often(request.scope)
             session_id, _ = await service.sign_in(ctx, state.pool, actor_of(request.scope), key)
-        except Unauthorized as exc:
+        except (Unauthorized, Forbidden) as exc:  # no key, or an auditor's (which reads through the API)
             await audit_denials(exc, request.scope)
             state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
         except TooManyRequests as exc:

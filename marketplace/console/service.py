@@ -25,7 +25,7 @@ from marketplace.console.models import Change, Column, Comparison, FormState, Se
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
 from marketplace.engagement.models import BARRIERS, Notice, Response
-from marketplace.errors import FieldProblem, InvalidInput, NotFound
+from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import MatchRun
 from marketplace.providers import service as providers
@@ -44,10 +44,20 @@ def _hash(session_id: str) -> bytes:
 # --- sessions -----------------------------------------------------------------------------------------
 
 
+AUDITORS_READ_THE_API = (
+    "An auditor key reads through the API, not the console: send it as Authorization: Bearer <key> to GET /audit "
+    "(the audit log), GET /changes (the change history) and the other GET operations an admin or commissioner may "
+    "use (/schema/swagger lists them)"
+)
+
+
 async def sign_in(ctx: Context, pool: Pool, actor: Actor, key: str) -> tuple[str, Session]:
-    """A new session for the account an API key names (Unauthorized for a key that is not one). The session keeps
-    the key's id, never the key. Returns the session id (for the cookie) and the session."""
+    """A new session for the account an API key names (Unauthorized for a key that is not one; Forbidden for an
+    auditor's: the console's pages act, and an auditor only reads, through the API). The session keeps the key's id,
+    never the key. Returns the session id (for the cookie) and the session."""
     caller = await accounts.authenticate(pool, ctx.secret, f"Bearer {key.strip()}")
+    if caller.role == "auditor":
+        raise Forbidden(AUDITORS_READ_THE_API, caller=caller)
     session_id, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     assert caller.key_id is not None
     async with pool.acquire() as conn, conn.transaction():

@@ -131,9 +131,10 @@ async def get_provider(provider_id: ProviderId, request: Request[Any, Any, Any])
     summary="Join the marketplace",
     status_code=201,
     tags=["accounts"],
-    responses=errors_doc(400, 409, 422, 429, 503),
+    responses=errors_doc(400, 403, 409, 422, 429, 503),
     description="Creates a `pending` profile (invisible to anonymous search until an admin publishes it) and a "
-    "provider API key bound to it, returned once. Rate-limited per client.",
+    "provider API key bound to it, returned once. Rate-limited per client. Anyone may join but an auditor's key, "
+    "which changes nothing (403).",
 )
 async def register(
     request: Request[Any, Any, Any], data: JSONBody[NewProvider], ctx: Ctx, conn: Conn, actor: ActorDep

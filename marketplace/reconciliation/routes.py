@@ -24,7 +24,7 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter, QueryParameter
 
-from marketplace.http import Conn, Ctx, ErrorBody, Id, base_url, errors_doc, public_cors
+from marketplace.http import READS, Conn, Ctx, ErrorBody, Id, base_url, errors_doc, public_cors
 from marketplace.reconciliation import service
 from marketplace.reconciliation.models import (
     EntitySuggestions,
@@ -124,6 +124,7 @@ async def reconcile_get(
     description=service.MATCH_RULE,
     tags=TAGS,
     status_code=200,
+    opt={READS: True},  # queries sent as a form: an auditor may send them too
     responses={
         **errors_doc(400, 422, 503),
         415: ResponseSpec(
