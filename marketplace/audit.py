@@ -2,10 +2,10 @@
 
 Every room records its writes with `record`, which also tells the database who is acting (`acting`): the change
 history's triggers (schema/0027_change_history.sql) name that caller beside every row the transaction changed.
-The log is append-only (schema/0003 and 0009: triggers refuse
-UPDATE, DELETE and TRUNCATE, and the API's role has only SELECT and INSERT). It is partitioned by month: the owner
-keeps partitions made a year ahead (`ensure_partitions`) and drops months past the retention period
-(`drop_expired`), recording each drop in the log itself.
+The log is append-only (schema/0003 and 0009: triggers refuse UPDATE, DELETE and TRUNCATE, and the API's role has
+only SELECT and INSERT). It is partitioned by month: the owner keeps partitions made a year ahead
+(`ensure_partitions`) and drops months past the retention period (`drop_expired`), recording each drop in the log
+itself.
 
 Denied requests are recorded per client (the address a request came from) and minute: the first of each status
 at once, the rest counted in the worker (`Denials`) and recorded as one row with their number when the minute is
@@ -65,17 +65,23 @@ class AuditFilter(msgspec.Struct, frozen=True):
 
 INSERT_SQL = """insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
 outcome, provider_id, detail, requests) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"""
-ACTING = """select set_config('marketplace.key_id', coalesce($1::bigint::text, ''), true),
-set_config('marketplace.role', $2::text, true), set_config('marketplace.request_id', coalesce($3::text, ''), true)"""
-"""Who is acting (key id, role, request id), for the rest of the transaction: the settings are transaction-local, so
-a pooled connection's next transaction starts with none."""
-RECORD_SQL = """insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
+
+
+def _acting(key_id: str, role: str, request_id: str) -> str:
+    """A select saying who is acting, from three of its statement's parameters: the settings the change history's
+    triggers read. Transaction-local (`set_config(..., true)`): a pooled connection's next transaction has none."""
+    return (
+        f"select set_config('marketplace.key_id', coalesce({key_id}::bigint::text, ''), true), "
+        f"set_config('marketplace.role', {role}::text, true), "
+        f"set_config('marketplace.request_id', coalesce({request_id}::text, ''), true)"
+    )
+
+
+ACTING = _acting("$1", "$2", "$3")
+RECORD_SQL = f"""insert into audit_log (request_id, client_request_id, client, key_id, role, method, path, status,
 outcome, provider_id, detail, requests)
 select $1::text, $2::text, $3::text, $4::bigint, $5::text, $6::text, $7::text, $8::int, $9::text, $10::bigint,
-$11::text, $12::int
-from (select set_config('marketplace.key_id', coalesce($4::bigint::text, ''), true),
-             set_config('marketplace.role', $5::text, true),
-             set_config('marketplace.request_id', coalesce($1::text, ''), true)) acting"""
+$11::text, $12::int from ({_acting("$4", "$5", "$1")}) acting"""
 """An audit row, saying who is acting as it is written (one statement)."""
 
 FILTER_SQL = """($1::bigint is null or key_id = $1) and ($2::bigint is null or provider_id = $2)
