@@ -76,6 +76,17 @@ async def test_an_update_of_a_need_records_its_old_and_new_values_with_the_actin
     # the need's own audit row is the same request, at the same time
     entry = await fetchval(fresh_db, "select at from audit_log where request_id = $1", request)
     assert update["at"] == entry
+    # its area volumes are a part of it too: one changed is one update, before and after
+    etag = r.headers["etag"]
+    for volumes in ({"E06000020": 45, "E06000051": 15}, {"E06000020": 40, "E06000051": 20}):
+        r = await client.patch(f"/needs/{need_id}", json={"area_volumes": volumes}, headers={**h, "If-Match": etag})
+        assert r.status_code == 200, r.text
+        etag = r.headers["etag"]
+    rows = await changes(fresh_db, "table_name = 'need_area_volume' and request_id = $1", r.headers["x-request-id"])
+    assert sorted((x["operation"], x["before"]["volume"], x["after"]["volume"]) for x in rows) == [
+        ("update", 15, 20),
+        ("update", 45, 40),
+    ]
 
 
 async def test_a_change_that_changes_nothing_records_nothing(client, keys, fresh_db, seed_dir):
