@@ -90,7 +90,7 @@ ETAG_HEADER = [ResponseHeader(name="ETag", description='The profile version, e.g
         "pathway or area, `sector` those of that sector. Published profiles only, except that commissioners and "
         "admins may ask for `status=pending` or `archived`."
     ),
-    responses=errors_doc(400, 401, 403, 503),
+    responses=errors_doc(400, 401, 403, 422, 503),
     tags=["providers"],
     guards=[staff_beyond_published],
     dependencies=SEARCH,
@@ -258,7 +258,7 @@ def _action(
         name=f"{action}_provider",
         status_code=200,
         response_headers=ETAG_HEADER,
-        responses=errors_doc(400, 401, 403, 404, 503),
+        responses=errors_doc(400, 401, 403, 404, 409, 503),
         tags=[tag],
         security=NEEDS_KEY,
         guards=[guard],
