@@ -85,7 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         dsn = await asyncio.to_thread(db.database_url, settings)
         secret = await asyncio.to_thread(accounts.load_secret, settings)
-        pool = await db.create_pool(dsn, settings)
+        pool = await db.create_pool(dsn, settings, patience=WORKER_PATIENCE)
         try:
             app.state.pool = pool
             tax = await taxonomy.load(pool)
@@ -185,6 +185,10 @@ async def _record_denials(denials: audit.Denials, pool: db.Pool, now: dt.datetim
         log.exception("could not record denied requests in the audit log")
 
 
+WORKER_PATIENCE = 30.0
+"""Seconds a starting worker waits for a database that is restarting: a worker respawned while PostgreSQL restarts
+(after the out-of-memory killer, say) failed to start, and granian, taking that for a crash loop, stopped the whole
+server (bench/chaos.py, when the respawn was slow enough to meet the restart)."""
 STARTUP_LOCK = 0x5052_4F57  # workers build their in-memory views of the directory one at a time
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import time
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -150,16 +152,32 @@ async def keep_session(conn: Connection) -> None:
     both."""
 
 
-async def create_pool(dsn: str, settings: Settings) -> Pool:
-    pool: Pool = await asyncpg.create_pool(
-        dsn,
-        min_size=settings.pool_min_size,
-        max_size=settings.pool_max_size,
-        init=init_connection,
-        reset=keep_session,
-        server_settings={"application_name": f"marketplace:{os.getpid()}"},
-    )
-    return pool
+STARTING = (OSError, TimeoutError, asyncpg.CannotConnectNowError, asyncpg.ConnectionDoesNotExistError)
+"""What connecting raises while the database is starting, stopping or restarting (nothing listening yet, "the
+database system is shutting down" or "... starting up", the connection dropped as it was made)."""
+
+
+async def create_pool(dsn: str, settings: Settings, *, patience: float = 0.0) -> Pool:
+    """A pool of connections to `dsn`. With `patience` (seconds), a database that is starting or restarting (STARTING)
+    is waited for that long, trying again every half second, before the error is raised."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            pool: Pool = await asyncpg.create_pool(
+                dsn,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                init=init_connection,
+                reset=keep_session,
+                server_settings={"application_name": f"marketplace:{os.getpid()}"},
+            )
+        except STARTING as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("the database cannot be reached yet (%s); trying again", exc)
+            await asyncio.sleep(0.5)
+        else:
+            return pool
 
 
 async def connect(dsn: str) -> asyncpg.Connection:

@@ -6,9 +6,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import asyncpg
+import pytest
 from conftest import app_settings
+from litestar.testing import AsyncTestClient
 
-from marketplace import db
+from marketplace import audit, db
+from marketplace.app import create_app
+from marketplace.types import Actor, Caller
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSION_STATE = re.compile(
@@ -53,3 +58,43 @@ async def test_a_transaction_left_open_is_rolled_back_before_the_connection_is_r
             assert await conn.fetchval("show statement_timeout") != "1234ms"
     finally:
         await pool.close()
+
+
+async def test_who_acted_is_not_handed_on_with_a_pooled_connection(read_db: str) -> None:
+    """audit.record says who is acting for the change history's triggers in transaction-local settings: the next
+    user of the connection (another request) starts with none."""
+    settings = app_settings(read_db, pool_min_size=1, pool_max_size=1)
+    pool = await db.create_pool(settings.database_url, settings)
+    actor = Actor(caller=Caller(role="admin"), request_id="req-1", method="POST", path="/keys")
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            await audit.acting(conn, actor)
+            assert await conn.fetchval("select current_setting('marketplace.role', true)") == "admin"
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select current_setting('marketplace.role', true)") in (None, "")
+            assert await conn.fetchval("select current_setting('marketplace.request_id', true)") in (None, "")
+    finally:
+        await pool.close()
+
+
+async def test_a_worker_starting_while_the_database_restarts_waits_for_it(read_db: str, monkeypatch) -> None:
+    """A worker respawned while PostgreSQL restarts found "the database system is shutting down", failed to start,
+    and granian took that for a crash loop and stopped the whole server (bench/chaos.py): it waits instead."""
+    real = asyncpg.create_pool
+    refused: list[str] = []
+
+    async def restarting(*args, **kwargs):
+        if len(refused) < 2:
+            refused.append("refused")
+            raise asyncpg.CannotConnectNowError("the database system is shutting down")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(asyncpg, "create_pool", restarting)
+    async with AsyncTestClient(app=create_app(app_settings(read_db))) as client:
+        assert (await client.get("/ready")).status_code == 200
+    assert len(refused) == 2  # refused twice, then started
+    refused.clear()
+    settings = app_settings(read_db)
+    with pytest.raises(asyncpg.CannotConnectNowError):  # without patience (the command line), at once
+        await db.create_pool(settings.database_url, settings)
+    assert len(refused) == 1
