@@ -12,6 +12,7 @@ import threading
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -62,6 +63,15 @@ def flat_csv(rows: list[dict[str, str]]) -> bytes:
     for row in rows:
         writer.writerow(row)
     return out.getvalue().encode()
+
+
+async def dry_run(
+    client: AsyncTestClient, headers: dict[str, str], rows: list[dict[str, str]]
+) -> tuple[int, dict[str, dict[str, Any]]]:
+    """A flat CSV's rows sent as a dry run (201): the import's id, and its rows by provider name."""
+    r = await client.post("/imports", content=flat_csv(rows), headers={**headers, **CSV})
+    assert r.status_code == 201, r.text
+    return r.json()["id"], {x["name"]: x for x in r.json()["rows"]}
 
 
 SERVICE = {
@@ -163,9 +173,7 @@ async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client
         {"provider_name": "Bad Ages Trust", "legal_form": "cic", **SERVICE, "min_age": "eighteen"},
         {"provider_name": "Bad Area Trust", "legal_form": "cic", **SERVICE, "areas": "E06000099"},
     ]
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    run_id, got = await dry_run(client, admin, rows)
     assert got["Ledbury Lanterns CIC"]["verdict"] == "new"
     dup = got[existing["name"].upper() + " Ltd"]
     assert dup["verdict"] == "duplicate" and dup["provider_id"] == 1
@@ -182,7 +190,6 @@ async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client
     assert "E06000099" in area["problems"][0]["problem"]
     assert area["problems"][0]["problem"].count("did you mean") <= 1  # the suggestion said once
     # a bad row cannot be accepted; the new one becomes a pending profile, audited
-    run_id = r.json()["id"]
     r = await client.post(f"/imports/{run_id}/commit", json={"accept": [4]}, headers=admin)
     assert r.status_code == 422 and "bad" in r.json()["message"]
     r = await client.post(f"/imports/{run_id}/commit", json={"accept": [2, 3]}, headers=admin)
@@ -232,8 +239,7 @@ async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: 
                 "identifiers": one["identifiers"][0],
             }
         )
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    got = {x["name"]: x for x in r.json()["rows"]}
+    _, got = await dry_run(client, admin, rows)
     by_id = got["Quite Another Name"]
     assert by_id["verdict"] == "duplicate" and by_id["provider_id"] == 1 and by_id["score"] == 1.0
     assert by_id["reasons"] == [f"same org-id {one['identifiers'][0]}"]
@@ -455,16 +461,14 @@ async def test_an_organisation_with_more_services_than_a_new_provider_may_bring_
         {"provider_name": "Sixty Services Grebe CIC", "legal_form": "cic", **SERVICE, "service_name": f"Service {i}"}
         for i in range(MAX_NEW_SERVICES + 1)
     ] + [{"provider_name": "One Service Heron CIC", "legal_form": "cic", **SERVICE}]
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    import_id, got = await dry_run(client, admin, rows)
     big = got["Sixty Services Grebe CIC"]
     assert big["verdict"] == "bad", big
     [problem] = big["problems"]
     assert f"at most {MAX_NEW_SERVICES} services" in problem["problem"]
     assert problem["row"] == MAX_NEW_SERVICES + 2  # the header is row 1: the 51st service's row
     assert got["One Service Heron CIC"]["verdict"] == "new"
-    commit = await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=admin)
+    commit = await client.post(f"/imports/{import_id}/commit", json={"accept": "new"}, headers=admin)
     assert commit.status_code == 200, commit.text
 
 
@@ -626,9 +630,7 @@ async def test_an_organisations_later_rows_that_say_otherwise_make_it_bad_not_si
         {**SERVICE, "provider_name": "Two Rows Plover CIC", "legal_form": "", "service_name": "Plover two"},
         {**agreeing, **SERVICE, "service_name": "Plover three", "identifiers": " GB-COH-01234567 ;"},
     ]
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    _, got = await dry_run(client, admin, rows)
     kestrel = got["Three Rows Kestrel CIC"]
     assert kestrel["verdict"] == "bad" and kestrel["rows"] == [2, 3, 4, 5], kestrel
     assert [(p["row"], p["column"]) for p in kestrel["problems"]] == [(3, "website"), (4, "contact_email")]
@@ -660,9 +662,7 @@ async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhe
     }
     lots = {"provider_name": "Lots Of Areas Finch CIC", "legal_form": "cic", **SERVICE}
     lots["areas"] = "; ".join(f"X{i}" for i in range(25))
-    r = await client.post("/imports", content=flat_csv([many, lots]), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    _, got = await dry_run(client, admin, [many, lots])
     problems = got["Many Problems Wren CIC"]["problems"]
     assert got["Many Problems Wren CIC"]["verdict"] == "bad"
     told = {p["column"]: p["problem"] for p in problems if p["column"] != "areas"}
@@ -704,9 +704,7 @@ async def test_a_malformed_org_id_is_told_beside_the_rows_other_problems(client:
     }
     to_come = {"provider_name": "Future Kite CIC", "legal_form": "cic", "founded_year": "2099", **SERVICE}
     to_come["contact_email"] = "nope"
-    r = await client.post("/imports", content=flat_csv([bad_cells, to_come]), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    _, got = await dry_run(client, admin, [bad_cells, to_come])
     told = [(p["column"], p["problem"]) for p in got["Hidden Problems Heron CIO"]["problems"]]
     assert [c for c, _ in told] == ["identifiers", "founded_year", "contact_email", "identifiers"], told
     assert told[0][1].startswith("use the form GB-CHC-1234567")  # 12345: the decoder's, for a shape of no scheme
@@ -845,9 +843,7 @@ async def test_a_number_cell_is_read_from_plain_digits_only(client: AsyncTestCli
         {"provider_name": "Underscore Trust", "legal_form": "cic", "founded_year": "1_990", **SERVICE},
         {"provider_name": "Plain Numbers Trust", "legal_form": "cic", "founded_year": "1990", **SERVICE},
     ]
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    verdicts = {row["name"]: row for row in r.json()["rows"]}
+    _, verdicts = await dry_run(client, admin, rows)
     assert verdicts["Plain Numbers Trust"]["verdict"] == "new"
     for name, column, said in (
         ("Exponent Trust", "min_age", "enter a whole number from 0 to 120"),
@@ -926,9 +922,7 @@ async def test_a_cost_in_fractions_of_a_penny_makes_the_row_bad_as_the_api_refus
         {"provider_name": "Fraction Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.555"},
         {"provider_name": "Whole Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.56"},
     ]
-    r = await client.post("/imports", content=flat_csv(rows), headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    verdicts = {row["name"]: row for row in r.json()["rows"]}
+    _, verdicts = await dry_run(client, admin, rows)
     assert verdicts["Whole Penny Trust"]["verdict"] == "new"
     bad = verdicts["Fraction Penny Trust"]
     assert bad["verdict"] == "bad", bad
