@@ -177,6 +177,17 @@ async def test_sub_resources_need_if_match_and_results_follow_the_inputs(client,
     assert r.headers["etag"] == '"v6"' and len(r.json()["costs"]) == 4
 
 
+async def decide(client, headers, a, tag, option="vcse", decided_by="Board", **extra):
+    """Decide appraisal `a` at its ETag `tag` (201): the response."""
+    r = await client.post(
+        f"/appraisals/{a['id']}/decision",
+        json={"option": option, "decided_by": decided_by, **extra},
+        headers={**headers, "If-Match": tag},
+    )
+    assert r.status_code == 201, r.text
+    return r
+
+
 async def decided_appraisal(client, staff):
     a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
     return a, tag
@@ -207,11 +218,7 @@ async def test_a_decided_appraisal_is_frozen_even_for_the_database_role(client, 
     staff = await keys.headers("admin")
     a, tag = await decided_appraisal(client, staff)
     url = f"/appraisals/{a['id']}"
-    r = await client.post(
-        f"{url}/decision", json={"option": "vcse", "decided_by": "Board"}, headers={**staff, "If-Match": tag}
-    )
-    assert r.status_code == 201, r.text
-    tag = r.headers["etag"]
+    tag = (await decide(client, staff, a, tag)).headers["etag"]
     before = (await client.get(url, headers=staff)).json()
     for path, doc in (("options", {"options": OPTIONS[:1]}), ("scores", {"scores": []}), ("costs", {"costs": []})):
         r = await client.put(f"{url}/{path}", json=doc, headers={**staff, "If-Match": tag})
@@ -282,13 +289,7 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert any(n["responses"] for n in market["needs"]) and all(n["consortia"] is not None for n in market["needs"])
     csv = await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("row_type,option")
-    r = await client.post(
-        f"/appraisals/{a['id']}/decision",
-        json={"option": "vcse", "decided_by": "Board"},
-        headers={**staff, "If-Match": tag},
-    )
-    assert r.status_code == 201, r.text
-    d = r.json()["decision"]
+    d = (await decide(client, staff, a, tag)).json()["decision"]
     assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
     frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
     assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
@@ -529,12 +530,7 @@ async def test_an_appraisals_times_are_the_apps_clocks(fresh_db, keys):
         r = await client.patch(f"/appraisals/{a['id']}", json={"title": "Renamed"}, headers={**staff, "If-Match": tag})
         assert r.status_code == 200 and r.json()["updated_at"] == "2027-03-02T09:00:00Z"
         clock.at = dt.datetime(2027, 3, 3, 9, 0, tzinfo=dt.UTC)
-        r = await client.post(
-            f"/appraisals/{a['id']}/decision",
-            json={"option": "vcse", "decided_by": "Board"},
-            headers={**staff, "If-Match": r.headers["etag"]},
-        )
-        assert r.status_code == 201, r.text
+        r = await decide(client, staff, a, r.headers["etag"])
         assert r.json()["decided_at"] == r.json()["updated_at"] == "2027-03-03T09:00:00Z"
 
 
@@ -617,13 +613,7 @@ async def test_a_decided_appraisals_report_is_the_evidence_frozen_with_the_decis
         assert (open_report["market_source"], open_report["market_as_decided"]) == ("live", False)
         assert "drawn from the exercise's stored match runs now" in open_report["market_note"]
 
-        r = await c.post(
-            f"/appraisals/{a['id']}/decision",
-            json={"option": "vcse", "decided_by": "Board"},
-            headers={**h, "If-Match": tag},
-        )
-        assert r.status_code == 201, r.text
-        decision = r.json()["decision"]
+        decision = (await decide(c, h, a, tag)).json()["decision"]
         assert decision["market_report_id"] is not None
 
         async def every_format() -> dict[str, bytes]:
@@ -699,12 +689,7 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
     staff = await keys.headers("commissioner")
     a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 2, 5, 3], [3, 4, 3, 4]))
     reasons = 'Keeps "statutory" accountability, and the lowest transition risk'
-    r = await client.post(
-        f"/appraisals/{a['id']}/decision",
-        json={"option": "la", "decided_by": "Management board", "reasons": reasons},
-        headers={**staff, "If-Match": tag},
-    )
-    assert r.status_code == 201, r.text
+    await decide(client, staff, a, tag, "la", "Management board", reasons=reasons)
     url = f"/appraisals/{a['id']}/report"
     got = {fmt: (await client.get(f"{url}?format={fmt}", headers=staff)).content for fmt in REPORT_FORMATS}
 
@@ -825,13 +810,7 @@ async def test_a_decision_made_before_every_need_was_matched_keeps_the_evidence_
     ]
     assert (await client.post(f"/needs/{first}/match-runs", headers=staff)).status_code == 201
     a, tag = await make(client, staff, exercise_id=xid, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
-    r = await client.post(
-        f"/appraisals/{a['id']}/decision",
-        json={"option": "vcse", "decided_by": "Board"},
-        headers={**staff, "If-Match": tag},
-    )
-    assert r.status_code == 201, r.text
-    assert r.json()["decision"]["market_report_id"] is None
+    assert (await decide(client, staff, a, tag)).json()["decision"]["market_report_id"] is None
     url = f"/appraisals/{a['id']}/report?format=json"
     before = (await client.get(url, headers=staff)).content
     assert (await client.post(f"/needs/{second}/match-runs", headers=staff)).status_code == 201
