@@ -35,6 +35,12 @@ async def ready(w: World) -> tuple[int, int, list[dict], int, int, int]:
     return exercise_id, need_id, qs, p1, s1, p2
 
 
+async def provider_signed_in(w: World, provider_id: int) -> tuple[str, dict[str, str]]:
+    """A new key of the provider signed in to the console: the session's CSRF token, and the key's API headers."""
+    _, key = await w.keys.make("provider", provider_id)
+    return await sign_in(w.client, key), {"Authorization": f"Bearer {key}"}
+
+
 def good_form(csrf: str, need_id: int, service_id: int, qs: list[dict], **changes: str) -> dict[str, str]:
     n = f"need.{need_id}"
     form = {
@@ -59,9 +65,7 @@ def good_form(csrf: str, need_id: int, service_id: int, qs: list[dict], **change
 async def test_a_provider_responds_revises_withdraws_and_asks_through_the_console(world: World) -> None:
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
-    api = {"Authorization": f"Bearer {key}"}
+    csrf, api = await provider_signed_in(w, p1)
 
     listed = await c.get("/console/open-exercises")
     assert listed.status_code == 200 and f'href="/console/exercises/{exercise_id}/notice"' in listed.text
@@ -291,8 +295,7 @@ async def test_appraisal_pages_are_for_staff(client, keys) -> None:
 async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, _ = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
+    csrf, api = await provider_signed_in(w, p1)
     path = f"/console/exercises/{exercise_id}/respond"
     odd = {"need.²².intent": "lead", f"need.{need_id}.service.²": "on", f"need.{need_id}.service.9999999999999": "on"}
     for form in (
@@ -305,7 +308,6 @@ async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:
     ):
         answered = await c.post(path, data=form)
         assert answered.status_code in (400, 409, 422), (form, answered.status_code, answered.text[:300])
-    api = {"Authorization": f"Bearer {key}"}
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
     for data in ({"csrf_token": csrf, "question": "nul \x00"}, {"csrf_token": csrf, "question": "x" * 5000}):
         asked = await c.post(f"/console/exercises/{exercise_id}/clarifications", data=data)

@@ -9,8 +9,8 @@ import re
 from html.parser import HTMLParser
 
 import msgspec
-from test_console import sign_in, signed_in
-from test_console_engagement import fid, good_form, ready, world  # noqa: F401  (the `world` fixture)
+from test_console import signed_in
+from test_console_engagement import fid, good_form, provider_signed_in, ready, world  # noqa: F401  (the `world` fixture)
 from test_engagement import World
 
 
@@ -336,9 +336,7 @@ async def test_a_profile_conflict_on_finances_is_labelled(client, keys):
 async def test_a_response_declares_partners_through_the_form(world: World) -> None:  # noqa: F811
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
-    api = {"Authorization": f"Bearer {key}"}
+    csrf, api = await provider_signed_in(w, p1)
     path = f"/console/exercises/{exercise_id}/respond"
     blank = await c.get(path)
     n = f"need.{need_id}"
@@ -496,9 +494,7 @@ def test_a_number_on_a_form_is_plain_ascii_digits() -> None:
 async def test_a_number_answer_and_the_revision_are_read_only_from_plain_digits(world: World) -> None:  # noqa: F811
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, _ = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
-    api = {"Authorization": f"Bearer {key}"}
+    csrf, api = await provider_signed_in(w, p1)
     path, box = f"/console/exercises/{exercise_id}/respond", f"answer.{qs[2]['id']}"
     c.follow_redirects = False
     for typed in NOT_PLAIN:
@@ -573,8 +569,7 @@ async def test_number_boxes_take_plain_digits_not_what_a_lenient_decoder_reads(c
 async def test_response_number_boxes_take_plain_digits(world: World) -> None:  # noqa: F811
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
+    csrf, api = await provider_signed_in(w, p1)
     path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
     for box, typed, said in (
         (f"{n}.capacity.E06000020", "1e2", WHOLE),
@@ -592,7 +587,6 @@ async def test_response_number_boxes_take_plain_digits(world: World) -> None:  #
         page = await c.post(path, data=good_form(csrf, need_id, s1, qs, **{answer: typed}) | {f"{n}.partners": ""})
         assert page.status_code == 400, (typed, page.status_code)
         assert errors(page.text) == {fid(answer): "enter a number, for example 12.5"}, typed  # a question unbounded
-    api = {"Authorization": f"Bearer {key}"}
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
     form = good_form(csrf, need_id, s1, qs, **{answer: "12,500.5", f"{n}.unit_cost": "£1,800"})
     saved = await c.post(path, data=form | {f"{n}.partners": ""})
@@ -714,8 +708,7 @@ async def test_a_response_with_several_mistakes_shows_them_all_at_once_in_the_fo
     answer" beside it."""
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, _ = await ready(w)
-    _, key = await w.keys.make("provider", p1)
-    csrf = await sign_in(c, key)
+    csrf, _ = await provider_signed_in(w, p1)
     path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
     form = good_form(
         csrf,
