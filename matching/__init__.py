@@ -47,7 +47,7 @@ from .results import Component, CriterionScore, Exclusion, ExclusionReason, Rank
 from .thesaurus import Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
-from .weights import DEFAULT_WEIGHTS, Weights
+from .weights import DEFAULT_WEIGHTS, Weights, shown_percentages
 
 __all__ = (
     "ALGORITHM_VERSION",
@@ -103,4 +103,5 @@ __all__ = (
     "propose_partnerships",
     "rank",
     "shortlist",
+    "shown_percentages",
 )

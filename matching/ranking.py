@@ -51,7 +51,7 @@ from .screening import Screening, build_exclusions, excluded_in_name_order, scre
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import SOCIAL_VALUE_ACCREDITATIONS
-from .weights import DEFAULT_WEIGHTS, Weights, effective_weights
+from .weights import DEFAULT_WEIGHTS, Weights, effective_weights, shown_percentages
 
 
 class _RequiredOptions(TypedDict):
@@ -394,7 +394,7 @@ def shortlist(
         "need_id": need.id,
         "as_of": as_of,
         "weights": w,
-        "weights_percent": {k: round(v, 1) for k, v in w.percentages().items()},
+        "weights_percent": shown_percentages(wd),
         "candidate_count": n,
         "eligible_count": len(idx),
         "excluded_count": n - len(idx),

@@ -141,9 +141,29 @@ ROUNDING: Final = 1e-9
 so that a sum exactly PERCENT_TOLERANCE from 100, as written, is within it."""
 
 
+def shown_percentages(weights: Mapping[str, float]) -> dict[str, float]:
+    """Each criterion's share of the score as shown, in percent to one decimal, ``weights`` being normalised (sum 1).
+
+    Rounded so that the shown shares add up to exactly 100.0, as a reader adds them up: each share is cut to its
+    tenth below, and the tenths left over go one each to the shares that lost the most in the cut (the first in
+    ``weights``' order among equals), the largest remainder method. Rounding each share alone gave 22.2 + 16.7 +
+    11.1 + 11.1 + 16.7 + 5.6 + 11.1 + 5.6 = 100.1 for the default weights of a need with no local priorities.
+    Weights that do not sum to 1 (stored before normalising) are rounded each alone."""
+    tenths = {k: v * 1000.0 for k, v in weights.items()}
+    floors = {k: math.floor(t + ROUNDING) for k, t in tenths.items()}  # 222.00000000000003 is 222, 99.99999 is 100
+    left = 1000 - sum(floors.values())
+    if abs(math.fsum(weights.values()) - 1.0) > ROUNDING or not 0 <= left <= len(floors):
+        return {k: round(v * 100, 1) for k, v in weights.items()}
+    order = sorted(tenths, key=lambda k: floors[k] - tenths[k])  # stable: weights' order among equal remainders
+    for k in order[:left]:
+        floors[k] += 1
+    return {k: f / 10 for k, f in floors.items()}
+
+
 def describe_percentages(weights: Weights) -> str:
     """``"pathway fit 20%, coverage 15%, ..."``: each criterion's share of the score, one decimal where needed."""
-    return ", ".join(f"{k.replace('_', ' ')} {round(v, 1):g}%" for k, v in weights.percentages().items())
+    shown = shown_percentages(weights.normalised().as_dict())
+    return ", ".join(f"{k.replace('_', ' ')} {v:g}%" for k, v in shown.items())
 
 
 def effective_weights(weights: Weights, overrides: Mapping[str, float] | None, *, has_priorities: bool) -> Weights:

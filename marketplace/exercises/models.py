@@ -526,8 +526,9 @@ class MatchRunBody(msgspec.Struct):
 
 
 def percentages_of(weights: dict[str, float]) -> dict[str, float]:
-    """Normalised weights as percentages, one decimal (what a run, a report and an explanation show)."""
-    return {k: round(v * 100, 1) for k, v in weights.items()}
+    """Normalised weights as percentages, one decimal, adding up to 100.0 (what a run, a report and an explanation
+    show: matching.shown_percentages)."""
+    return matching.shown_percentages(weights)
 
 
 class MatchRun(MatchRunBody):

@@ -84,7 +84,7 @@ def _evidence(c: CriterionScored) -> list[str]:
     return c.evidence_list() if isinstance(c, CriterionForReport) else list(c.evidence)
 
 
-def _note(c: CriterionScored) -> CriterionNote:
+def _note(c: CriterionScored, shown: Mapping[str, float]) -> CriterionNote:
     # not rounded: a score of 0.49996 stays below the threshold in the JSON too
     return CriterionNote(
         criterion=c.criterion,
@@ -93,13 +93,8 @@ def _note(c: CriterionScored) -> CriterionNote:
         contribution=c.contribution,
         evidence=_evidence(c),
         summary=c.summary,
-        weight_percent=percent(c.weight),
+        weight_percent=shown.get(c.criterion, round(c.weight * 100, 1)),
     )
-
-
-def percent(weight: float) -> float:
-    """A normalised weight as the percentage of the score it stands for, to one decimal."""
-    return round(weight * 100, 1)
 
 
 def strengths_of(s: Candidate) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -121,14 +116,15 @@ def strengths_of(s: Candidate) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _headline(s: Candidate, sector: str) -> Headline:
     """The candidate's strengths and weaknesses as defined on :class:`Headline`: the core's, the first few of each."""
     by_name = {c.criterion: c for c in s.criteria}
+    shown = matching.shown_percentages({c.criterion: c.weight for c in s.criteria})  # as the need's table shows them
     strong, weak = strengths_of(s)
     return Headline(
         provider_id=s.provider_id,
         name=s.name,
         sector=sector,
         total=s.total,  # as the run recorded it: rounded, a total just below the threshold would read as reaching it
-        strengths=[_note(by_name[k]) for k in strong[:NOTES_PER_CANDIDATE] if k in by_name],
-        weaknesses=[_note(by_name[k]) for k in weak[:NOTES_PER_CANDIDATE] if k in by_name],
+        strengths=[_note(by_name[k], shown) for k in strong[:NOTES_PER_CANDIDATE] if k in by_name],
+        weaknesses=[_note(by_name[k], shown) for k in weak[:NOTES_PER_CANDIDATE] if k in by_name],
     )
 
 

@@ -203,7 +203,7 @@ class NeedReport(msgspec.Struct):
 
     def __post_init__(self) -> None:
         if not self.weights_percent:
-            self.weights_percent = {k: round(v * 100, 1) for k, v in self.weights.items()}
+            self.weights_percent = matching.shown_percentages(self.weights)
 
     eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
     """Whom the need is for, when it narrows that by age or gender (as its run matched it)."""

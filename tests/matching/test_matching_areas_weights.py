@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matching import CRITERIA, DEFAULT_WEIGHTS, AreaTree, InvalidAreaTree, InvalidWeights, Weights, rank
-from matching.weights import effective_weights
+from matching.weights import effective_weights, shown_percentages
 
 
 def test_area_tree_hierarchy_helpers() -> None:
@@ -100,6 +100,42 @@ def test_normalised_weights_never_sum_above_one() -> None:
     for v in w.values():
         total += v
     assert total <= 1.0
+
+
+def test_shown_percentages_add_up_to_100() -> None:
+    """Each share rounded alone, a need with no local priorities showed 22.2 + 16.7 + 11.1 + 11.1 + 16.7 + 5.6 +
+    11.1 + 5.6 = 100.1: the tenth left over goes where the cut lost most (the first such, in registry order)."""
+    w = effective_weights(DEFAULT_WEIGHTS, None, has_priorities=False)
+    shown = shown_percentages(w.as_dict())
+    assert shown == {
+        "pathway_fit": 22.2,
+        "coverage": 16.7,
+        "capacity": 11.1,
+        "financial_viability": 11.1,
+        "quality": 16.7,
+        "local_priorities": 0.0,
+        "added_value": 5.6,
+        "social_value": 11.1,
+        "sustainability": 5.5,
+    }
+    assert shown_percentages({"a": 1 / 3, "b": 1 / 3, "c": 1 / 3}) == {"a": 33.4, "b": 33.3, "c": 33.3}
+    # percentages given to a tenth are shown as given
+    table = dict.fromkeys(CRITERIA, 0.0) | {"pathway_fit": 33.3, "coverage": 33.3, "quality": 33.4}
+    given_ = Weights.from_percentages(table)
+    assert shown_percentages(given_.normalised().as_dict())["quality"] == 33.4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=10**6), min_size=len(CRITERIA), max_size=len(CRITERIA)))
+def test_shown_percentages_are_within_a_tenth_and_sum_to_100(raw: list[int]) -> None:
+    if not any(raw):
+        return
+    w = Weights(**dict(zip(CRITERIA, map(float, raw), strict=True))).normalised().as_dict()
+    shown = shown_percentages(w)
+    assert sum(round(v * 10) for v in shown.values()) == 1000
+    for k, v in shown.items():
+        assert abs(v - w[k] * 100) < 0.1 + 1e-9, (k, v, w[k])
+        assert v == round(v, 1)
 
 
 @settings(max_examples=150, deadline=None)
