@@ -531,3 +531,47 @@ async def test_places_counted_anew_are_dated_anew(client, keys, fresh_db):
         path, json={"capacity": {"service_users_per_year": 70}}, headers={**h, "If-Match": r.headers["etag"]}
     )
     assert r.status_code == 200, r.text
+
+
+async def test_outcome_figures_and_capacity_that_cannot_be_right_are_refused(client, keys, fresh_db):
+    """A tester saved "% of rehab residents completing their placement" at 171 for 0 people, and a service taking no
+    one a year with 500 places free: each is a 422 naming the field, on a new service, a change and a registration,
+    and nothing is stored. A percentage that is a change may pass 100; a figure of 0 to 100 is kept."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    before = await stored(fresh_db, pid)
+    record = {**TENANCY["outcomes"][0], "measure": "% of rehab residents completing their placement"}
+    bad = {
+        **TENANCY,
+        "outcomes": [{**record, "value": 171, "people": 0}],
+        "capacity": {"service_users_per_year": 0, "places_available": 500, "places_as_of": "2026-11-20"},
+    }
+    r = await client.post(f"/providers/{pid}/services", json=bad, headers=h)
+    assert r.status_code == 422, r.text
+    problems = {e["field"]: e["problem"] for e in r.json()["errors"]}
+    assert set(problems) == {"outcomes[0].people", "outcomes[0].value", "capacity.places_available"}, problems
+    assert "from 0 to 100; got 171" in problems["outcomes[0].value"]
+    assert "no one" in problems["outcomes[0].people"] and "no one a year" in problems["capacity.places_available"]
+    r = await client.post(
+        "/registrations", json={"name": "Bromyard Bridges CIC", "legal_form": "cic", "services": [bad]}
+    )
+    assert r.status_code == 422 and "services[0].outcomes[0].value" in {e["field"] for e in r.json()["errors"]}
+    assert await stored(fresh_db, pid) == before
+    made = await client.post(f"/providers/{pid}/services", json={**TENANCY, "outcomes": [record]}, headers=h)
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    for field, value in (("value", -3), ("value", 100.5), ("people", 0)):
+        r = await client.patch(
+            f"/providers/{pid}/services/{sid}",
+            headers={**h, "If-Match": '"v1"'},
+            json={"outcomes": [{**record, field: value}]},
+        )
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == f"outcomes[0].{field}", (field, r.text)
+    for measure, value in (("% increase in people in work", 171), ("people starting work", 171), ("% completing", 100)):
+        r = await client.patch(
+            f"/providers/{pid}/services/{sid}",
+            headers={**h, "If-Match": made.headers["etag"]},
+            json={"outcomes": [{**record, "measure": measure, "value": value}]},
+        )
+        assert r.status_code == 200, (measure, r.text)
+        made = r

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
@@ -733,6 +733,36 @@ def _longer_than_founded(years_delivering: int, founded_year: int | None, year: 
     return founded_year is not None and years_delivering > year - founded_year + 1
 
 
+_SHARE_MEASURE: Final = re.compile(r"^\s*(%|percent\b|per cent\b|percentage\b|proportion\b|share\b)", re.IGNORECASE)
+"""A measure that is a share of the people counted: "% with no further offence within 12 months"."""
+_CHANGE_MEASURE: Final = re.compile(r"\b(increase|rise|growth|change|more)\b", re.IGNORECASE)
+"""A share that may pass 100 or fall below 0: "% increase in ...", "% change in ..."."""
+
+
+def outcome_figure_problems(record: OutcomeRecord, prefix: str) -> list[FieldProblem]:
+    """Figures an outcomes record cannot have: a share of people (its measure starting "%", "percentage",
+    "proportion", not a change) outside 0 to 100, or a record of no one (people 0). A commissioner reads these
+    figures as evidence; a tester saved "% of rehab residents completing their placement" at 171 for 0 people."""
+    found = []
+    if record.people == 0:
+        found.append(
+            FieldProblem(
+                field=f"{prefix}people",
+                problem="a record of no one: give how many people the figure is about (at least 1), or leave it out",
+            )
+        )
+    value, measure = record.value, record.measure
+    share = _SHARE_MEASURE.match(measure) is not None and _CHANGE_MEASURE.search(measure) is None
+    if value is not None and share and not 0 <= value <= 100:
+        found.append(
+            FieldProblem(
+                field=f"{prefix}value",
+                problem=f'the measure "{measure}" is a percentage of the people counted, from 0 to 100; got {value:g}',
+            )
+        )
+    return found
+
+
 def service_problems(
     service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, today: dt.date, prefix: str = ""
 ) -> list[FieldProblem]:
@@ -763,7 +793,16 @@ def service_problems(
             found.append(
                 taxonomy.desired_outcome_problem(f"{prefix}outcomes[{j}].desired_outcomes[{k}]", code, service.pathway)
             )
+        found += outcome_figure_problems(o, f"{prefix}outcomes[{j}].")
     e, c = service.eligibility, service.capacity
+    if c.service_users_per_year == 0 and c.places_available:
+        found.append(
+            FieldProblem(
+                field=f"{prefix}capacity.places_available",
+                problem=f"{c.places_available} place(s) free, but the service takes no one a year "
+                "(service_users_per_year 0): correct one of them",
+            )
+        )
     if e.min_age is not None and e.max_age is not None and e.min_age > e.max_age:
         found.append(FieldProblem(field=f"{prefix}eligibility.max_age", problem="below the minimum age"))
     if (c.places_available is None) != (c.places_as_of is None):
