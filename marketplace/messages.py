@@ -14,7 +14,7 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from msgspec import inspect as mi
@@ -106,9 +106,28 @@ _FORMAT = re.compile(r"Invalid (?:RFC3339 encoded |ISO8601 encoded )?(?P<kind>da
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
+SAID_FOR: Final = {
+    "female": "women",
+    "females": "women",
+    "woman": "women",
+    "male": "men",
+    "males": "men",
+    "man": "men",
+    "mixed": "both",
+    "any": "both",
+    "all": "both",
+    "everyone": "both",
+}
+"""Words people write for a fixed list's values that look nothing like them ("female" for women: spelling alone
+suggests nothing), offered when the value is among the choices."""
+
+
 def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None = None) -> str | None:
-    """The allowed code closest to value (by code, or by the code's name), if any is close."""
+    """The allowed code closest to value (by code, or by the code's name), if any is close; or the code it is another
+    word for (SAID_FOR: "female" for women)."""
     choices = {code: code for code in allowed}
+    if (meant := SAID_FOR.get(value.strip().lower())) in choices:
+        return meant
     if names:
         choices.update({f"{code}\0name": name for code, name in names.items()})
     best = process.extractOne(value, choices, scorer=fuzz.WRatio, processor=utils.default_process, score_cutoff=60)
@@ -118,8 +137,12 @@ def suggest(value: str, allowed: Iterable[str], names: Mapping[str, str] | None 
 
 
 def closest_choice(value: str, choices: Iterable[str]) -> str | None:
-    """The value of a fixed list most like `value`, compared whole (case and punctuation aside), if one is close."""
-    best = process.extractOne(value, list(choices), scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=60)
+    """The value of a fixed list most like `value`, compared whole (case and punctuation aside), if one is close;
+    or the value it is another word for (SAID_FOR)."""
+    allowed = list(choices)
+    if (meant := SAID_FOR.get(value.strip().lower())) in allowed:
+        return meant
+    best = process.extractOne(value, allowed, scorer=fuzz.ratio, processor=utils.default_process, score_cutoff=60)
     return None if best is None else str(best[0])
 
 

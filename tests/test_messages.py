@@ -277,6 +277,17 @@ async def test_a_value_outside_a_fixed_list_names_the_list(read_client: AsyncTes
     assert problem["problem"].startswith(f"'ladies' is not one of the values allowed: {', '.join(problem['allowed'])}")
 
 
+async def test_another_word_for_a_value_suggests_it(read_client: AsyncTestClient) -> None:
+    """ "female" looks nothing like "women" letter by letter, so no suggestion came, in a body or a search; now the
+    value it is another word for is suggested."""
+    problem = await one_problem(read_client, registration(service={"eligibility": {"gender": "female"}}))
+    assert problem["suggestion"] == "women" and problem["problem"].endswith("did you mean women?"), problem
+    r = await read_client.get("/providers", params={"gender": "Male"})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["suggestion"] == "men", r.text
+    assert "did you mean men?" in r.json()["errors"][0]["problem"]
+
+
 async def test_wrong_types_dates_and_ranges_in_words(read_client: AsyncTestClient) -> None:
     ten = await one_problem(read_client, registration(service={"capacity": {"service_users_per_year": "ten"}}))
     assert ten["problem"] == "must be a whole number of 0 or more, or null; got text"  # its bounds (10m unsaid)
