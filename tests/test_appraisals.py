@@ -721,6 +721,18 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
         for end in ("low", "high")
     }
     assert in_csv == switching
+    # the cost switch the page states is in the CSV too (it was left out)
+    cost_switch = report["appraisal"]["results"]["cost_switch"]
+    (row,) = [x for x in rows if x["row_type"] == "cost_switch"]
+    assert (
+        row["option"] == report["appraisal"]["results"]["preferred"] and row["cost_switch_note"] == cost_switch["note"]
+    )
+    for column, key in (("cost_increase_gbp", "increase"), ("cost_decrease_gbp", "decrease")):
+        assert (float(row[column]) if row[column] else None) == cost_switch[key], (column, row)
+    assert (row["increase_switches_to"] or None, row["decrease_option"] or None) == (
+        cost_switch["increase_switches_to"],
+        cost_switch["decrease_option"],
+    )
 
     book = load_workbook(io.BytesIO(got["xlsx"]))
     sheet = book["decisions"]

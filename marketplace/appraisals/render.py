@@ -223,7 +223,16 @@ DECISION_COLUMNS = ["decided_by", "decided_at", "reasons", "market_report_id", "
 UTC); `market_report_id` and `match_run_ids` are the evidence it cites, and the `evidence` row's too."""
 EVIDENCE_COLUMNS = ["market_source", "market_note"]
 """The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`."""
-CSV_HEADER += DECISION_COLUMNS + EVIDENCE_COLUMNS
+COST_SWITCH_COLUMNS = [
+    "cost_increase_gbp",
+    "increase_switches_to",
+    "cost_decrease_gbp",
+    "decrease_option",
+    "cost_switch_note",
+]
+"""The `cost_switch` row's own columns (`Results.cost_switch`): how far the preferred option's net present cost may
+rise before another option is preferred (or none is affordable), and how far another's must fall to be preferred."""
+CSV_HEADER += DECISION_COLUMNS + EVIDENCE_COLUMNS + COST_SWITCH_COLUMNS
 HELD_BY_CSV = ("market", "market_source", "market_note")
 """The report's JSON sections the CSV holds (the workbook does not repeat them as sheets)."""
 
@@ -316,6 +325,18 @@ def to_csv(r: AppraisalReport) -> str:
                 low_weight=wr.low_weight,
                 high_weight=wr.high_weight,
             )
+    if res is not None:
+        cs = res.cost_switch
+        row(
+            row_type="cost_switch",
+            option=res.preferred,
+            option_label=labels.get(res.preferred) if res.preferred else None,
+            cost_increase_gbp=cs.increase,
+            increase_switches_to=cs.increase_switches_to,
+            cost_decrease_gbp=cs.decrease,
+            decrease_option=cs.decrease_option,
+            cost_switch_note=cs.note,
+        )
     for line in a.costs:
         row(
             row_type="cost",
@@ -364,7 +385,7 @@ def to_csv_bytes(r: AppraisalReport) -> bytes:
 
 def to_xlsx(r: AppraisalReport) -> bytes:
     """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, decisions, scores,
-    sensitivities, costs, evidence, needs, markets), then the appraisal itself (options, criteria, scores, costs,
-    decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was decided, so
-    the same bytes on every download)."""
+    sensitivities, cost switches, costs, evidence, needs, markets), then the appraisal itself (options, criteria,
+    scores, costs, decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was
+    decided, so the same bytes on every download)."""
     return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=HELD_BY_CSV)
