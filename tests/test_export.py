@@ -8,17 +8,32 @@ import io
 import json
 import zipfile
 
+import msgspec
+import msgspec.inspect
 import pytest
 from litestar.testing import AsyncTestClient
 from openpyxl import load_workbook
 
+from marketplace.providers.models import OutcomeRecord, ServiceIn
 from marketplace.settings import PROJECT_ROOT
 from marketplace.sheets import csv_text, guard
 from marketplace.standards import service as standards
-from marketplace.standards.tabular import FLAT_COLUMNS, datapackage
+from marketplace.standards.tabular import FLAT_COLUMNS, MAX_OUTCOMES, OUTCOME_FIELDS, datapackage, outcome_columns
 from tests.conftest import Keys
 
 OFFICIAL = PROJECT_ROOT.parent / "shared" / "standards" / "hsds-3.0" / "datapackage.json"
+
+
+def the_columns(header: list[str]) -> None:
+    """The flat sheet's fixed columns, then as many outcomes records' columns as the seed's fullest service has."""
+    records = (len(header) - len(FLAT_COLUMNS)) // len(OUTCOME_FIELDS)
+    assert records >= 1 and header == FLAT_COLUMNS + outcome_columns(records), header
+
+
+def test_the_sheet_has_a_column_for_every_field_of_every_outcomes_record_a_service_may_hold() -> None:
+    outcomes = next(f for f in msgspec.structs.fields(ServiceIn) if f.name == "outcomes")
+    assert msgspec.inspect.type_info(outcomes.type).max_length == MAX_OUTCOMES  # type: ignore[attr-defined]
+    assert OutcomeRecord.__struct_fields__ == OUTCOME_FIELDS
 
 
 def read_csv(body: bytes) -> list[dict[str, str]]:
@@ -43,7 +58,7 @@ async def test_csv_has_a_row_per_matched_service_of_every_hit_not_a_page(read_cl
     assert r.headers["content-type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert "attachment" in r.headers["content-disposition"]
     rows = read_csv(r.content)
-    assert list(rows[0]) == FLAT_COLUMNS
+    the_columns(list(rows[0]))
     hits = await search_all(read_client)
     assert len(hits) > 100  # more than a page
     expected = sum(max(1, len(h["matched_services"])) for h in hits)
@@ -125,7 +140,7 @@ async def test_xlsx_keeps_numbers_as_numbers_and_dates_as_dates(read_client: Asy
     assert r.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     rows = list(sheet.iter_rows(values_only=True))
-    assert list(rows[0]) == FLAT_COLUMNS
+    the_columns(list(rows[0]))
     col = {name: i for i, name in enumerate(FLAT_COLUMNS)}
     body = rows[1:]
     assert body and all(isinstance(row[col["provider_id"]], int) for row in body)
@@ -135,6 +150,40 @@ async def test_xlsx_keeps_numbers_as_numbers_and_dates_as_dates(read_client: Asy
     assert dates and all(isinstance(d, dt.datetime) for d in dates)  # openpyxl reads date cells as datetimes
     csv_rows = read_csv((await read_client.get("/providers/export?format=csv&pathway=ACCOM")).content)
     assert len(csv_rows) == len(body)
+
+
+async def test_the_flat_sheet_holds_every_part_of_a_profile_the_import_takes_back(read_client: AsyncTestClient) -> None:
+    """The flat sheet left out the organisation's accreditations, social value commitments, finances, volunteers,
+    premises, partners and match funding, and every service's outcomes records: provider 12's `matrix_standard`
+    was nowhere in it."""
+    profile = (await read_client.get("/providers/12")).json()
+    assert "matrix_standard" in profile["accreditations"]
+    rows = [
+        r for r in read_csv((await read_client.get("/providers/export?format=csv")).content) if r["provider_id"] == "12"
+    ]
+    assert rows
+    first = rows[0]
+    resources, finances = profile["resources"], profile["finances"]
+    assert first["provider_accreditations"] == "; ".join(profile["accreditations"])
+    assert first["social_value"] == "; ".join(profile["social_value"])
+    assert first["partner_organisations"] == "; ".join(resources["partner_organisations"])
+    assert first["premises"] == "; ".join(f"{p['area']}: {p['description']}" for p in resources["premises"])
+    assert int(first["volunteers"]) == resources["volunteers"]
+    assert int(first["match_funding_per_year"]) == resources["match_funding_per_year"]
+    assert int(first["annual_income"]) == finances["annual_income"]
+    assert float(first["reserves_months"]) == finances["reserves_months"]
+    assert first["accounts_year_end"] == finances["accounts_year_end"]
+    assert first["accounts_scrutiny"] == finances["accounts_scrutiny"]
+    services = {s["id"]: s for s in profile["services"]}
+    for row in rows:
+        outcomes = services[int(row["service_id"])]["outcomes"]
+        assert outcomes
+        for n, o in enumerate(outcomes, start=1):
+            assert row[f"outcome_{n}_outcome"] == o["outcome"] and row[f"outcome_{n}_measure"] == o["measure"]
+            assert row[f"outcome_{n}_source"] == o["source"] and row[f"outcome_{n}_period"] == o["period"]
+            assert row[f"outcome_{n}_desired_outcomes"] == "; ".join(o["desired_outcomes"])
+            assert float(row[f"outcome_{n}_value"]) == o["value"]
+        assert not row.get(f"outcome_{len(outcomes) + 1}_outcome")
 
 
 # --- the HSDS tabular data package ---------------------------------------------------------------------------

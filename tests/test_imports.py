@@ -10,6 +10,7 @@ import io
 import shutil
 import threading
 import zipfile
+from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,13 @@ from openpyxl.utils import get_column_letter
 
 from marketplace import db
 from marketplace.app import create_app
+from marketplace.clock import LOCAL_ZONE, FixedClock
 from marketplace.migrate import migrate
 from marketplace.providers.models import MAX_NEW_SERVICES
 from marketplace.seed import seed
 from marketplace.settings import PROJECT_ROOT
 from marketplace.sheets import xlsx_bytes
-from marketplace.standards.tabular import FLAT_COLUMNS
+from marketplace.standards.tabular import FLAT_COLUMNS, outcome_columns
 from tests.conftest import Databases, Keys, app_settings, fetchval, run_cli
 
 CSV = {"Content-Type": "text/csv"}
@@ -57,8 +59,12 @@ async def empty_db(databases: Databases, tmp_path: Path) -> AsyncIterator[str]:
 
 
 def flat_csv(rows: list[dict[str, str]]) -> bytes:
+    return flat_csv_with(rows, FLAT_COLUMNS)
+
+
+def flat_csv_with(rows: list[dict[str, str]], columns: list[str]) -> bytes:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=FLAT_COLUMNS, lineterminator="\r\n")
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row)
@@ -929,3 +935,196 @@ async def test_a_cost_in_fractions_of_a_penny_makes_the_row_bad_as_the_api_refus
     assert [(p["column"], p["problem"]) for p in bad["problems"]] == [
         ("cost_amount", "at most 2 decimal places (pounds and pence), not 140.555")
     ], bad["problems"]
+
+
+# --- the flat sheet's round trip: every part of a profile, and when it was last confirmed ----------------------
+
+PROFILE_OWN = ("id", "version", "created_at", "updated_at", "status", "is_sample", "stale", "to_confirm")
+SERVICE_OWN = ("id", "uuid", "version", "created_at", "updated_at")
+OVERSIGHT = ("verified_at", "verifications")
+"""What the directory gives a profile or a service of its own (ids, versions, its making, its review) and what its
+admins record of it (evidence seen), not what its provider says: an import makes the first anew and starts without
+the second. (Last confirmed is compared as the day it names.)"""
+
+
+def day_of(when: str | None) -> dt.date | None:
+    return dt.datetime.fromisoformat(when).astimezone(LOCAL_ZONE).date() if when else None
+
+
+def as_said(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile as its provider says it (its active services: what the export carries), last confirmed as a day."""
+    out = {k: v for k, v in profile.items() if k not in PROFILE_OWN + OVERSIGHT}
+    out["last_confirmed_at"] = day_of(profile["last_confirmed_at"])
+    out["services"] = [
+        {k: day_of(v) if k == "last_confirmed_at" else v for k, v in s.items() if k not in SERVICE_OWN + OVERSIGHT}
+        for s in profile["services"]
+        if s["status"] == "active"
+    ]
+    return out
+
+
+def first_rows(sheet: bytes, fmt: str) -> dict[int, int]:
+    """Each provider of an exported sheet by the row it starts on (as a spreadsheet numbers rows)."""
+    if fmt == "csv":
+        ids = [r["provider_id"] for r in csv.DictReader(io.StringIO(sheet.decode("utf-8-sig"), newline=""))]
+    else:
+        rows = list(load_workbook(io.BytesIO(sheet)).worksheets[0].iter_rows(values_only=True))
+        ids = [str(r[rows[0].index("provider_id")]) for r in rows[1:]]
+    starts: dict[str, int] = {}
+    for n, pid in enumerate(ids, start=2):
+        starts.setdefault(pid, n)
+    return {n: int(pid) for pid, n in starts.items()}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+async def test_the_flat_sheet_round_trips_every_part_of_a_profile(
+    fmt: str, read_client: AsyncTestClient, empty_db: str
+) -> None:
+    """Exported as a flat sheet and imported into an empty directory, each provider comes back as it was: its
+    accreditations, social value, finances, volunteers, premises, partners, funding, and each service's outcomes
+    records (the sheet left them out), and the days it and its services were last confirmed (an import left them
+    null, read as "confirmed when imported")."""
+    r = await read_client.get(f"/providers/export?format={fmt}")
+    assert r.status_code == 200, r.text
+    sheet, original_of = r.content, first_rows(r.content, fmt)
+    admin = await Keys(empty_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as client:
+        r = await client.post("/imports", content=sheet, headers={**admin, **(CSV if fmt == "csv" else XLSX)})
+        assert r.status_code == 201, r.text
+        run = r.json()
+        assert run["summary"]["new"] == run["summary"]["rows"] == len(original_of), [
+            x for x in run["rows"] if x["verdict"] != "new"
+        ][:2]
+        r = await client.post(f"/imports/{run['id']}/commit", json={"accept": "new"}, headers=admin)
+        assert r.status_code == 200, r.text
+        parts = Counter[str]()
+        for made in r.json()["results"]:
+            original = (await read_client.get(f"/providers/{original_of[made['row']]}")).json()
+            copy = (await client.get(f"/providers/{made['provider_id']}", headers=admin)).json()
+            assert copy["status"] == "pending"
+            said, came_back = as_said(original), as_said(copy)
+            for part in said:  # part by part, so a difference names its part
+                assert came_back[part] == said[part], (original["id"], part)
+            assert came_back == said
+            parts.update(k for k in ("accreditations", "social_value") if said[k])
+            parts.update(k for k, v in {**said["resources"], **said["finances"]}.items() if v)
+            parts.update("outcomes" for s in said["services"] if s["outcomes"])
+            parts.update("last_confirmed_at" for _ in [1] if said["last_confirmed_at"])
+    wanted = ("accreditations", "social_value", "premises", "partner_organisations", "volunteers", "annual_income")
+    assert all(parts[p] for p in (*wanted, "reserves_months", "accounts_year_end", "outcomes", "last_confirmed_at"))
+
+
+NOW = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+"""The app's clock in the last-confirmed tests: today is 2026-12-01 in England."""
+
+
+@pytest.fixture
+async def clocked(fresh_db: str) -> AsyncIterator[tuple[AsyncTestClient, dict[str, str]]]:
+    """The app on a database of the test's own at `NOW`, and an admin's headers (made with this module's `Keys`: the
+    `keys` fixture's secret may be another import's of conftest)."""
+    admin = await Keys(fresh_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=FixedClock(NOW))) as client:
+        yield client, admin
+
+
+async def test_a_last_confirmed_day_to_come_before_the_founding_or_not_a_date_makes_the_row_bad(
+    clocked: tuple[AsyncTestClient, dict[str, str]],
+) -> None:
+    client, admin = clocked
+    rows = [
+        {
+            "provider_name": "Tomorrow Trust CIC",
+            "legal_form": "cic",
+            "provider_last_confirmed": "2026-12-02",
+            **SERVICE,
+        },
+        {
+            "provider_name": "Early Bird CIC",
+            "legal_form": "cic",
+            "founded_year": "2020",
+            **SERVICE,
+            "service_last_confirmed": "2019-12-31",
+        },
+        {"provider_name": "Garbled Day CIC", "legal_form": "cic", "provider_last_confirmed": "31/03/2026", **SERVICE},
+        {"provider_name": "Today Trust CIC", "legal_form": "cic", "provider_last_confirmed": "2026-12-01", **SERVICE},
+    ]
+    _, got = await dry_run(client, admin, rows)
+    assert got["Tomorrow Trust CIC"]["verdict"] == "bad"
+    assert got["Tomorrow Trust CIC"]["problems"] == [
+        {
+            "row": 2,
+            "column": "provider_last_confirmed",
+            "problem": "2026-12-02 is after today (2026-12-01): a profile cannot have been confirmed on a day still "
+            "to come",
+        }
+    ]
+    [early] = got["Early Bird CIC"]["problems"]
+    assert (early["row"], early["column"]) == (3, "service_last_confirmed")
+    assert "before the organisation was founded (2020)" in early["problem"]
+    [garbled] = got["Garbled Day CIC"]["problems"]
+    assert (garbled["row"], garbled["column"]) == (4, "provider_last_confirmed") and "not a date" in garbled["problem"]
+    assert got["Today Trust CIC"]["verdict"] == "new"  # today is no day to come
+
+
+async def test_a_sheets_last_confirmed_days_are_kept_and_shown_and_blank_ones_are_as_before(
+    clocked: tuple[AsyncTestClient, dict[str, str]],
+) -> None:
+    client, admin = clocked
+    rows = [
+        {
+            "provider_name": "Confirmed Long Ago CIC",
+            "legal_form": "cic",
+            "founded_year": "2010",
+            "provider_last_confirmed": "2025-06-30",
+            **SERVICE,
+            "service_last_confirmed": "2025-05-01",
+        },
+        {"provider_name": "Never Said CIC", "legal_form": "cic", **SERVICE, "service_name": "Another jobs club"},
+    ]
+    run_id, got = await dry_run(client, admin, rows)
+    assert {x["verdict"] for x in got.values()} == {"new"}
+    r = await client.post(f"/imports/{run_id}/commit", json={"accept": "new"}, headers=admin)
+    assert r.status_code == 200, r.text
+    made = {x["row"]: x["provider_id"] for x in r.json()["results"]}
+    dated = (await client.get(f"/providers/{made[2]}", headers=admin)).json()
+    assert day_of(dated["last_confirmed_at"]) == dt.date(2025, 6, 30)
+    assert day_of(dated["services"][0]["last_confirmed_at"]) == dt.date(2025, 5, 1)
+    assert dated["stale"] is True  # confirmed 17 months ago: flagged, not taken for confirmed when imported
+    blank = (await client.get(f"/providers/{made[3]}", headers=admin)).json()
+    assert blank["last_confirmed_at"] is None and blank["services"][0]["last_confirmed_at"] is None
+    assert blank["stale"] is False
+
+
+async def test_a_bad_cell_of_the_new_columns_is_told_on_its_row_and_column(client: AsyncTestClient, keys: Keys) -> None:
+    admin = await keys.headers("admin")
+    row = {
+        "provider_name": "Many Parts CIC",
+        "legal_form": "cic",
+        "premises": "E06000019: Ledbury hub; E06000020",
+        "reserves_months": "lots",
+        "provider_accreditations": "matrix_standrd",
+        **SERVICE,
+        "outcome_1_outcome": "Jobs found",
+        "outcome_1_measure": "people in work",
+        "outcome_1_period": "2025",
+        "outcome_2_outcome": "Courses finished",
+        "outcome_2_measure": "certificates",
+        "outcome_2_period": "2025",
+        "outcome_2_source": "rumour",
+    }
+    body = flat_csv_with([row], [*FLAT_COLUMNS, *outcome_columns(2)])
+    r = await client.post("/imports", content=body, headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    [got] = r.json()["rows"]
+    assert got["verdict"] == "bad"
+    said = {p["column"]: p["problem"] for p in got["problems"]}
+    assert said["premises"].startswith("'E06000020' is not a place: write each as its area's code, a colon")
+    assert "did you mean matrix_standard" in said["provider_accreditations"]
+    assert "commissioner_reported" in said["outcome_2_source"]  # the values it may take
+    where = {(p["row"], p["column"]) for p in got["problems"]}
+    assert where == {
+        (2, "premises"),
+        (2, "reserves_months"),
+        (2, "provider_accreditations"),
+        (2, "outcome_2_source"),
+    }, got["problems"]

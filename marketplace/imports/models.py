@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from marketplace.providers.models import NewProvider
 from marketplace.types import Strict
 
 Verdict = Literal["new", "duplicate", "ambiguous", "bad"]
@@ -99,6 +100,16 @@ class ImportRun(msgspec.Struct):
     summary: ImportSummary
     rows: list[ImportRow]
     commit: ImportCommit | None = None
+
+
+class StoredProfile(msgspec.Struct, omit_defaults=True):
+    """What a dry run keeps of a row a commit may create: the profile, and when the file says its provider, and each
+    of its services (in order), last confirmed it (none: not said). (Dry runs stored before these dates were kept
+    hold the profile alone.)"""
+
+    profile: NewProvider
+    last_confirmed: dt.date | None = None
+    services_last_confirmed: list[dt.date | None] = []
 
 
 class CommitRequest(Strict):

@@ -71,6 +71,10 @@ class Incoming:
     rows: list[int] = field(default_factory=list)
     profile: NewProvider | None = None
     problems: list[ImportProblem] = field(default_factory=list)
+    last_confirmed: dt.date | None = None
+    """When the file says the provider last confirmed its profile (a flat sheet's `provider_last_confirmed`)."""
+    services_last_confirmed: list[dt.date | None] = field(default_factory=list)
+    """The same of each of the profile's services, in its order (`service_last_confirmed`)."""
 
 
 def detect(data: bytes) -> ImportFormat:
@@ -116,6 +120,16 @@ FLAT_PROVIDER = {
     "contact.email": "contact_email",
     "contact.phone": "contact_phone",
     "resources.other_funding_sources": "other_funding_sources",
+    "resources.match_funding_per_year": "match_funding_per_year",
+    "resources.volunteers": "volunteers",
+    "resources.partner_organisations": "partner_organisations",
+    "resources.premises": "premises",
+    "finances.annual_income": "annual_income",
+    "finances.reserves_months": "reserves_months",
+    "finances.accounts_year_end": "accounts_year_end",
+    "finances.accounts_scrutiny": "accounts_scrutiny",
+    "accreditations": "provider_accreditations",
+    "social_value": "social_value",
 }
 FLAT_SERVICE = {
     "pathway": "pathway",
@@ -138,6 +152,8 @@ FLAT_SERVICE = {
     "years_delivering": "years_delivering",
     "accreditations": "service_accreditations",
 }
+PROVIDER_CONFIRMED, SERVICE_CONFIRMED = "provider_last_confirmed", "service_last_confirmed"
+"""When the source says the provider, and each service, was last confirmed: kept as said (`_confirmed`)."""
 HSDS_PROVIDER = {
     "name": ("organizations.csv", "name"),
     "legal_form": ("organizations.csv", "legal_status"),
@@ -475,7 +491,7 @@ def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming
     if len(rows) > MAX_ROWS + 1:
         raise FileProblem(f"the sheet has more than {MAX_ROWS} rows: split it")
     header = [h.strip().lstrip("\ufeff") for h in rows[0]]
-    known = set(standards.FLAT_COLUMNS)
+    known = set(standards.FLAT_COLUMNS) | set(standards.outcome_columns(standards.MAX_OUTCOMES))
     unknown = [h for h in header if h and h not in known]
     if unknown:
         raise FileProblem(
@@ -502,9 +518,18 @@ def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming
     return [_flat_one(group, tax, today) for group in groups.values()]
 
 
-ORGANISATION_COLUMNS = tuple(dict.fromkeys(FLAT_PROVIDER.values()))
+ORGANISATION_COLUMNS = (*dict.fromkeys(FLAT_PROVIDER.values()), PROVIDER_CONFIRMED)
 """The columns an organisation is read from (on its first row): each of its rows must say the same or nothing."""
-LIST_COLUMNS = ("identifiers", "other_funding_sources")
+LIST_COLUMNS = (
+    "identifiers",
+    "other_funding_sources",
+    "partner_organisations",
+    "premises",
+    "provider_accreditations",
+    "social_value",
+)
+SERVICE_COLUMNS = (*dict.fromkeys(FLAT_SERVICE.values()), SERVICE_CONFIRMED)
+"""The columns a service is read from (on its row), besides its outcomes records'."""
 
 
 def _disagreements(group: list[tuple[int, dict[str, str]]]) -> list[ImportProblem]:
@@ -539,6 +564,78 @@ def _disagreements(group: list[tuple[int, dict[str, str]]]) -> list[ImportProble
     return problems
 
 
+def _premises(text: str, row: int) -> tuple[list[dict[str, str]], list[ImportProblem]]:
+    """The places of the `premises` column (`E06000019: Community hub; E06000020: Office`) as the API's objects,
+    and a problem for each that is not an area code, a colon and a description (left out: the row is bad)."""
+    places, problems = [], []
+    for item in _listed(text):
+        area, said, description = item.partition(standards.PREMISES_SEPARATOR.strip())
+        if said and area.strip() and description.strip():
+            places.append({"area": area.strip(), "description": description.strip()})
+            continue
+        problems.append(
+            ImportProblem(
+                row=row,
+                column="premises",
+                problem=f"{item[:60]!r} is not a place: write each as its area's code, a colon and what it is, e.g. "
+                "E06000019: Community hub, Ledbury",
+            )
+        )
+    return places, problems
+
+
+def _outcomes(s: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[int]]:
+    """A service's outcomes records as the API's objects, from its row's outcome columns (`outcome_2_measure`...), and
+    each one's number in the sheet: a record is there when any of its cells holds something."""
+    records: list[dict[str, Any]] = []
+    numbers: list[int] = []
+    for n in range(1, standards.MAX_OUTCOMES + 1):
+        cells = {f: s.get(standards.outcome_column(n, f), "") for f in standards.OUTCOME_FIELDS}
+        if not any(cells.values()):
+            continue
+        records.append(_clean({**cells, "desired_outcomes": _listed(cells["desired_outcomes"])}))
+        numbers.append(n)
+    return records, numbers
+
+
+_OUTCOME_PATH = re.compile(r"outcomes\[(\d+)\](?:\.(\w+))?")
+
+
+def _service_column(path: str, numbers: list[int]) -> str:
+    """The flat sheet's column of a service's field (`outcomes[1].source`: the column of that record's source)."""
+    m = _OUTCOME_PATH.match(path)
+    if m and numbers:
+        i = int(m.group(1))
+        return standards.outcome_column(numbers[min(i, len(numbers) - 1)], m.group(2) or "outcome")
+    return _lookup(FLAT_SERVICE, path, "service_name")  # type: ignore[no-any-return]
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _confirmed(
+    text: str, row: int, column: str, founded_year: int | None, today: dt.date
+) -> tuple[dt.date | None, list[ImportProblem]]:
+    """A last-confirmed date as the file gives it (blank: none), or why it cannot be taken: not a date, a day to come
+    (by the app's clock, `today`), or before the organisation was founded."""
+    if not text:
+        return None, []
+    try:
+        day = dt.date.fromisoformat(text) if _DATE.fullmatch(text) else None
+    except ValueError:
+        day = None
+    said = None
+    if day is None:
+        said = f"{text[:40]!r} is not a date: write it year-month-day, e.g. 2026-03-31"
+    elif day > today:
+        said = f"{day} is after today ({today}): a profile cannot have been confirmed on a day still to come"
+    elif founded_year is not None and day.year < founded_year:
+        said = f"{day} is before the organisation was founded ({founded_year}): it cannot have confirmed it then"
+    if said is not None:
+        return None, [ImportProblem(row=row, column=column, problem=said)]
+    return day, []
+
+
 def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.date) -> Incoming:
     first_row, r = group[0]
     incoming = Incoming(row=first_row, name=r["provider_name"], rows=[n for n, _ in group])
@@ -547,6 +644,8 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
     def provider_locate(path: str) -> tuple[str | None, str]:
         return None, _lookup(FLAT_PROVIDER, path, "provider_name")
 
+    premises, problems = _premises(r.get("premises", ""), first_row)
+    incoming.problems += problems
     raw = _clean(
         {
             "name": r["provider_name"],
@@ -560,16 +659,37 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
                 "email": r.get("contact_email"),
                 "phone": r.get("contact_phone"),
             },
-            "resources": {"other_funding_sources": _listed(r.get("other_funding_sources", ""))},
+            "resources": {
+                "volunteers": r.get("volunteers"),
+                "premises": premises,
+                "match_funding_per_year": r.get("match_funding_per_year"),
+                "other_funding_sources": _listed(r.get("other_funding_sources", "")),
+                "partner_organisations": _listed(r.get("partner_organisations", "")),
+            },
+            "finances": {
+                "annual_income": r.get("annual_income"),
+                "reserves_months": r.get("reserves_months"),
+                "accounts_year_end": r.get("accounts_year_end"),
+                "accounts_scrutiny": r.get("accounts_scrutiny"),
+            },
+            "accreditations": _listed(r.get("provider_accreditations", "")),
+            "social_value": _listed(r.get("social_value", "")),
         }
     )
     org, problems = _convert(raw, ProviderProfile, first_row, provider_locate, tax)
     incoming.problems += problems
+    founded = org.founded_year if org is not None else None
+    incoming.last_confirmed, problems = _confirmed(
+        r.get(PROVIDER_CONFIRMED, ""), first_row, PROVIDER_CONFIRMED, founded, today
+    )
+    incoming.problems += problems
     services: list[ServiceIn] = []
     service_rows: list[int] = []
+    service_numbers: list[list[int]] = []
     for n, s in group:
+        outcomes, numbers = _outcomes(s)
         if not s.get("service_name"):
-            if any(s.get(c) for c in FLAT_SERVICE.values() if c not in ("service_status",)):
+            if outcomes or any(s.get(c) for c in SERVICE_COLUMNS if c not in ("service_status",)):
                 incoming.problems.append(ImportProblem(row=n, column="service_name", problem="a service needs a name"))
             continue
         raw_service = _clean(
@@ -590,22 +710,29 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
                 "complexity_levels": _listed(s.get("complexity_levels", "")),
                 "cost": {"amount": s.get("cost_amount"), "unit": s.get("cost_unit")},
                 "years_delivering": s.get("years_delivering"),
+                "outcomes": outcomes,
                 "accreditations": _listed(s.get("service_accreditations", "")),
             }
         )
-        service, problems = _convert(
-            raw_service, ServiceIn, n, lambda p: (None, _lookup(FLAT_SERVICE, p, "service_name")), tax
-        )
+
+        def service_locate(path: str, numbers: list[int] = numbers) -> tuple[str | None, str]:
+            return None, _service_column(path, numbers)
+
+        service, problems = _convert(raw_service, ServiceIn, n, service_locate, tax)
+        incoming.problems += problems
+        confirmed, problems = _confirmed(s.get(SERVICE_CONFIRMED, ""), n, SERVICE_CONFIRMED, founded, today)
         incoming.problems += problems
         if service is not None:
             services.append(service)
             service_rows.append(n)
+            service_numbers.append(numbers)
+            incoming.services_last_confirmed.append(confirmed)
 
     def provider_at(path: str) -> tuple[int, str | None, str]:
         return first_row, None, _lookup(FLAT_PROVIDER, path, "provider_name")
 
     def service_at(i: int, path: str) -> tuple[int, str | None, str]:
-        return service_rows[i], None, _lookup(FLAT_SERVICE, path, "service_name")
+        return service_rows[i], None, _service_column(path, service_numbers[i])
 
     _rules(incoming, org, raw, services, tax, today, provider_at, service_at)
     incoming.problems = _bounded(incoming.problems)

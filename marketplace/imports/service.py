@@ -18,12 +18,14 @@ Each profile made is in its history and the audit log, and the commit in the aud
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import Counter
 from collections.abc import Callable
 
 import msgspec
 
 from marketplace import audit
+from marketplace.clock import LOCAL_ZONE
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
@@ -38,6 +40,7 @@ from marketplace.imports.models import (
     ImportRow,
     ImportRun,
     ImportSummary,
+    StoredProfile,
 )
 from marketplace.imports.parse import FileProblem, Incoming, read
 from marketplace.providers import service as providers
@@ -188,7 +191,13 @@ async def dry_run(
     directory = await _directory(conn)
     rows = await asyncio.to_thread(_judge, directory, incoming, ctx.taxonomy, progress)  # off the loop: CPU-bound
     summary = _summary(rows)
-    profiles = {str(item.row): msgspec.to_builtins(item.profile) for item in incoming if item.profile is not None}
+    profiles = {
+        str(item.row): msgspec.to_builtins(
+            StoredProfile(item.profile, item.last_confirmed, item.services_last_confirmed)
+        )
+        for item in incoming
+        if item.profile is not None
+    }
     async with conn.transaction():
         stored = await queries.insert_run(
             conn,
@@ -213,6 +222,19 @@ async def dry_run(
     return ImportRun(
         id=stored["id"], created_at=stored["created_at"], filename=filename, format=fmt, summary=summary, rows=rows
     )
+
+
+def _stored(value: object) -> StoredProfile:
+    """A row's stored profile (a dry run stored before the dates were kept holds the profile alone)."""
+    if isinstance(value, dict) and "profile" in value:
+        return msgspec.convert(value, StoredProfile)
+    return StoredProfile(msgspec.convert(value, NewProvider))
+
+
+def _start_of(day: dt.date | None) -> dt.datetime | None:
+    """A last-confirmed date as the instant recorded: the start of that day in England, which reads back as that
+    day, and is never later than a confirmation made on it."""
+    return None if day is None else dt.datetime.combine(day, dt.time(0), tzinfo=LOCAL_ZONE).astimezone(dt.UTC)
 
 
 def _commit_of(row: object) -> ImportCommit:
@@ -292,7 +314,8 @@ async def commit(
                     )
                 )
                 continue
-            profile = msgspec.convert(profiles[str(n)], NewProvider)
+            stored_profile = _stored(profiles[str(n)])
+            profile = stored_profile.profile
             # the directory only (as the dry run judged it, before the file's rows): what the rows are to each other
             # the dry run has said, and the admin has decided
             verdict, candidates = directory.judge(profile.name, profile.identifiers, profile.website, _areas(profile))
@@ -306,7 +329,16 @@ async def commit(
                     problems=[FieldProblem(field=f"row {n}", problem="; ".join(top.reasons))],
                 )
             note = f"created pending by import {import_id}, row {n}"
-            provider_id = await providers.create_pending(ctx, conn, actor, profile, note, status=COMMITTED)
+            provider_id = await providers.create_pending(
+                ctx,
+                conn,
+                actor,
+                profile,
+                note,
+                status=COMMITTED,
+                last_confirmed_at=_start_of(stored_profile.last_confirmed),
+                services_last_confirmed_at=[_start_of(d) for d in stored_profile.services_last_confirmed],
+            )
             results.append(CommittedRow(row=n, outcome="created", provider_id=provider_id))
             if done % 100 == 0:
                 progress(f"applied {done} of {len(accepted)} rows")

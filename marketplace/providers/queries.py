@@ -76,14 +76,27 @@ async def insert_provider(
     is_sample: bool = False,
     last_confirmed_at: dt.datetime | None = None,
     refresh: bool = True,
+    provider_confirmed_at: dt.datetime | None = None,
+    services_confirmed_at: Sequence[dt.datetime | None] = (),
 ) -> tuple[int, list[int]]:
-    """A new provider and its services, made at `at`: (its id, its services' ids)."""
+    """A new provider and its services, made at `at`: (its id, its services' ids). Last confirmed at
+    `last_confirmed_at`, provider and services alike, unless said otherwise for each: the provider at
+    `provider_confirmed_at`, its services at `services_confirmed_at` (in order; None there, or a service beyond it:
+    `last_confirmed_at`)."""
     provider_id: int = await conn.fetchval(
-        INSERT_PROVIDER_SQL, *own_columns(p), status, is_sample, last_confirmed_at, at
+        INSERT_PROVIDER_SQL, *own_columns(p), status, is_sample, provider_confirmed_at or last_confirmed_at, at
     )
     await write_parts(conn, provider_id, p)
     service_ids = [
-        await insert_service(conn, provider_id, x, at=at, position=n, last_confirmed_at=last_confirmed_at)
+        await insert_service(
+            conn,
+            provider_id,
+            x,
+            at=at,
+            position=n,
+            last_confirmed_at=(services_confirmed_at[n] if n < len(services_confirmed_at) else None)
+            or last_confirmed_at,
+        )
         for n, x in enumerate(p.services)
     ]
     if refresh:

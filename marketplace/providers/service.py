@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Sequence
 from typing import Any, get_args
 
 import msgspec
@@ -317,19 +318,35 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
 
 
 async def create_pending(
-    ctx: Context, conn: Connection, actor: Actor, profile: NewProvider, note: str, *, status: int
+    ctx: Context,
+    conn: Connection,
+    actor: Actor,
+    profile: NewProvider,
+    note: str,
+    *,
+    status: int,
+    last_confirmed_at: dt.datetime | None = None,
+    services_last_confirmed_at: Sequence[dt.datetime | None] = (),
 ) -> int:
-    """A new pending profile (unpublished, unconfirmed: nobody has confirmed it yet) made for the provider rather
-    than by it (an import), inside the caller's transaction, with its history and audit rows (`status`: what the
-    request answers); its id. Every rule is checked (422); an org-id registered to another provider is a conflict
-    (409)."""
+    """A new pending profile (unpublished) made for the provider rather than by it (an import), inside the caller's
+    transaction, with its history and audit rows (`status`: what the request answers); its id. Unconfirmed (nobody
+    has confirmed it here) unless the source says when its provider last did: `last_confirmed_at`, and each
+    service's in `services_last_confirmed_at` (in the profile's order; None or absent: unconfirmed). Every rule is
+    checked (422); an org-id registered to another provider is a conflict (409)."""
     profile = normalised(profile)
     problems = profile_problems(profile, ctx.taxonomy, today=ctx.clock.today())
     if problems:
         raise Unprocessable.from_problems(problems)
     profile = in_stored_order(profile, ctx.taxonomy)
     await _check_unclaimed(conn, profile, None, name=False)  # an import's admin has judged likely duplicates
-    provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=ctx.clock.now())
+    provider_id, _ = await queries.insert_provider(
+        conn,
+        profile,
+        status="pending",
+        at=ctx.clock.now(),
+        provider_confirmed_at=last_confirmed_at,
+        services_confirmed_at=services_last_confirmed_at,
+    )
     await _record_creation(conn, actor, provider_id, profile, note, status)
     return provider_id
 

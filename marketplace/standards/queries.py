@@ -123,10 +123,26 @@ async def organization(conn: Connection, org_uuid: uuid.UUID) -> asyncpg.Record 
 # --- export (GET /providers/export): the search's hits, whatever their status (the search decided who may see) ----
 
 EXPORT_PROVIDER_COLUMNS = f"""{PROVIDER_COLUMNS}, p.status as provider_status, p.sector, p.is_sample,
-    p.last_confirmed_at as provider_confirmed_at"""
+    p.last_confirmed_at as provider_confirmed_at, p.volunteers, p.match_funding_per_year, p.partner_organisations,
+    p.annual_income, p.reserves_months::float8 as reserves_months, p.accounts_year_end, p.accounts_scrutiny,
+    coalesce((select array_agg(pm.area_code order by pm.id) from provider_premises pm
+              where pm.provider_id = p.id), '{{}}') as premises_areas,
+    coalesce((select array_agg(pm.description order by pm.id) from provider_premises pm
+              where pm.provider_id = p.id), '{{}}') as premises_descriptions,
+    coalesce((select array_agg(pa.accreditation_code order by pa.accreditation_code) from provider_accreditation pa
+              where pa.provider_id = p.id), '{{}}') as org_accreditations,
+    coalesce((select array_agg(sv.commitment_code order by sv.commitment_code) from provider_social_value sv
+              where sv.provider_id = p.id), '{{}}') as social_value"""
+"""The provider's columns of the flat sheet: everything of its profile (the order of its lists as the profile
+document reads them back, schema/0023)."""
 
 EXPORT_SERVICE_COLUMNS = f"""{SERVICE_COLUMNS}, s.provider_id as service_provider_id, s.capacity_per_year,
-    s.places_available, s.places_as_of, s.delivery_modes, s.complexity_levels, s.years_delivering"""
+    s.places_available, s.places_as_of, s.delivery_modes, s.complexity_levels, s.years_delivering,
+    (select coalesce(json_agg(json_build_object(
+            'outcome', o.outcome, 'measure', o.measure, 'period', o.period, 'value', o.value::float8,
+            'people', o.people, 'source', o.source, 'reference', o.reference, 'note', o.note,
+            'desired_outcomes', to_json(o.desired_outcomes)) order by o.position, o.id), '[]')
+     from service_outcome o where o.service_id = s.id) as outcomes"""
 
 
 async def export_providers(conn: Connection, provider_ids: list[int]) -> list[asyncpg.Record]:

@@ -469,6 +469,10 @@ def get_taxonomy_term(tax: Taxonomies, term_uuid: str) -> HsdsTaxonomyTerm:
 
 FLAT_COLUMNS = tabular.FLAT_COLUMNS
 """The flat sheet's columns (imports read sheets with them)."""
+OUTCOME_FIELDS, MAX_OUTCOMES = tabular.OUTCOME_FIELDS, tabular.MAX_OUTCOMES
+outcome_column, outcome_columns = tabular.outcome_column, tabular.outcome_columns
+PREMISES_SEPARATOR = tabular.PREMISES_SEPARATOR
+"""How the flat sheet writes a service's outcomes records and the organisation's premises (imports read them)."""
 EXPORT_CAP = 50_000
 """At most this many rows (services, or providers without one) in an export; beyond, narrow the search."""
 EXPORT_MEDIA = {"csv": "text/csv", "xlsx": XLSX_MEDIA, "hsds": "application/zip"}  # (the framework adds the charset)
@@ -513,8 +517,8 @@ async def export_directory(
     def build() -> bytes:  # CPU-bound (tens of thousands of rows): off the event loop
         if fmt == "hsds":
             return tabular.package_zip(_package_tables(ctx.taxonomy, base, ordered, services))
-        flat = tabular.flat_rows(ordered, services)
-        return tabular.flat_csv(flat) if fmt == "csv" else tabular.flat_xlsx(flat, made_at)
+        header, flat = tabular.flat_sheet(ordered, services)
+        return tabular.flat_csv(header, flat) if fmt == "csv" else tabular.flat_xlsx(header, flat, made_at)
 
     body = await asyncio.to_thread(build)
     stamp = ctx.clock.today().isoformat()

@@ -56,6 +56,17 @@ def _money(key: str) -> Read:
     return lambda row: float(row[key]) if row[key] is not None else None
 
 
+PREMISES_SEPARATOR = ": "
+"""A place of the `premises` column: its area's GSS code, this, its description (`E06000019: Community hub`)."""
+
+
+def _premises(row: Any) -> str:
+    return _joined(
+        f"{area}{PREMISES_SEPARATOR}{description}"
+        for area, description in zip(row["premises_areas"], row["premises_descriptions"], strict=True)
+    )
+
+
 PROVIDER_CELLS: list[tuple[str, Read]] = [
     ("provider_id", _as_is("provider_id")),
     ("provider_name", _as_is("org_name")),
@@ -70,6 +81,16 @@ PROVIDER_CELLS: list[tuple[str, Read]] = [
     ("contact_email", _as_is("contact_email")),
     ("contact_phone", _as_is("contact_phone")),
     ("other_funding_sources", _list("other_funding_sources")),
+    ("match_funding_per_year", _as_is("match_funding_per_year")),
+    ("volunteers", _as_is("volunteers")),
+    ("partner_organisations", _list("partner_organisations")),
+    ("premises", _premises),
+    ("annual_income", _as_is("annual_income")),
+    ("reserves_months", _as_is("reserves_months")),
+    ("accounts_year_end", _as_is("accounts_year_end")),
+    ("accounts_scrutiny", _as_is("accounts_scrutiny")),
+    ("provider_accreditations", _list("org_accreditations")),
+    ("social_value", _list("social_value")),
     ("provider_last_confirmed", _date("provider_confirmed_at")),
 ]
 SERVICE_CELLS: list[tuple[str, Read]] = [
@@ -96,28 +117,57 @@ SERVICE_CELLS: list[tuple[str, Read]] = [
 ]
 """The flat sheet's columns, each with how it is read from the provider's or the service's database row."""
 FLAT_COLUMNS: list[str] = [name for name, _ in PROVIDER_CELLS + SERVICE_CELLS]
-"""The flat sheet's columns: the provider's repeated on each of its services' rows; lists joined by "; "."""
+"""The flat sheet's fixed columns: the provider's repeated on each of its services' rows; lists joined by "; ".
+The service's outcomes records follow them (`outcome_columns`)."""
+
+OUTCOME_FIELDS = ("outcome", "measure", "period", "value", "people", "source", "reference", "note", "desired_outcomes")
+"""An outcomes record's fields (the API's names), each a column of its own: `outcome_1_measure`..."""
+MAX_OUTCOMES = 20
+"""Outcomes records a service holds at most (ServiceIn.outcomes): the sheet's outcome columns go no further."""
 
 
-def flat_rows(providers: Sequence[Any], services: Mapping[int, Sequence[Any]]) -> list[list[Cell]]:
-    """Database rows (read by column name) to sheet rows: one row per service (`services`: each provider's, by
-    provider id), a provider without any on one row."""
+def outcome_column(record: int, field: str) -> str:
+    """The column of a service's `record`th outcomes record's `field` (counted from 1): `outcome_2_value`."""
+    return f"outcome_{record}_{field}"
+
+
+def outcome_columns(records: int) -> list[str]:
+    """The columns of `records` outcomes records, record by record."""
+    return [outcome_column(n, f) for n in range(1, records + 1) for f in OUTCOME_FIELDS]
+
+
+def _outcome_cells(record: Mapping[str, Any]) -> list[Cell]:
+    return [
+        _joined(record.get(f)) if f == "desired_outcomes" else record.get(f)  # (json: numbers, text, null)
+        for f in OUTCOME_FIELDS
+    ]
+
+
+def flat_sheet(providers: Sequence[Any], services: Mapping[int, Sequence[Any]]) -> tuple[list[str], list[list[Cell]]]:
+    """Database rows (read by column name) to the sheet's header and rows: one row per service (`services`: each
+    provider's, by provider id), a provider without any on one row. After the fixed columns, as many outcomes
+    records' columns as the service with the most has (none when no service has one)."""
+    records = max((len(s["outcomes"]) for own in services.values() for s in own), default=0)
+    width = len(SERVICE_CELLS) + records * len(OUTCOME_FIELDS)
     rows: list[list[Cell]] = []
     for p in providers:
         head = [read(p) for _, read in PROVIDER_CELLS]
         own = services.get(p["provider_id"], [])
         if not own:
-            rows.append(head + [None] * len(SERVICE_CELLS))
-        rows += [head + [read(s) for _, read in SERVICE_CELLS] for s in own]
-    return rows
+            rows.append(head + [None] * width)
+        for s in own:
+            outcomes = [cell for o in s["outcomes"] for cell in _outcome_cells(o)]
+            cells = [read(s) for _, read in SERVICE_CELLS] + outcomes
+            rows.append(head + cells + [None] * (width - len(cells)))
+    return FLAT_COLUMNS + outcome_columns(records), rows
 
 
-def flat_csv(rows: Sequence[Sequence[Cell]]) -> bytes:
-    return csv_bytes(FLAT_COLUMNS, rows)
+def flat_csv(header: Sequence[str], rows: Sequence[Sequence[Cell]]) -> bytes:
+    return csv_bytes(header, rows)
 
 
-def flat_xlsx(rows: Sequence[Sequence[Cell]], made_at: dt.datetime) -> bytes:
-    return xlsx_bytes([("providers", FLAT_COLUMNS, rows)], made_at=made_at)
+def flat_xlsx(header: Sequence[str], rows: Sequence[Sequence[Cell]], made_at: dt.datetime) -> bytes:
+    return xlsx_bytes([("providers", header, rows)], made_at=made_at)
 
 
 # --- the HSDS tabular data package --------------------------------------------------------------------------
