@@ -74,7 +74,10 @@ async def _upload(request: Request[Any, Any, Any]) -> tuple[bytes, str]:
     description=(
         "The body is the file (Content-Type `text/csv`, the xlsx type or `application/zip`; or `multipart/form-data` "
         "with the file in a field named `file`): a flat sheet with the columns of GET /providers/export?format=csv, "
-        "or an HSDS 3.0 tabular data package (as GET /providers/export?format=hsds makes). Nothing is written but "
+        "or an HSDS 3.0 tabular data package (as GET /providers/export?format=hsds makes). A flat sheet's "
+        "`provider_last_confirmed` and `service_last_confirmed` (yyyy-mm-dd) are kept as the days the provider last "
+        "confirmed them: a day to come, or before the organisation was founded, makes the row bad; left blank, the "
+        "profile is unconfirmed (read as confirmed when created). Nothing is written but "
         "the dry run: every organisation is reported `new`, a `duplicate` of a provider (score and reasons: same "
         "org-id; similar name and same area; same website), `ambiguous` (its candidates: providers, or an earlier "
         "row of the file it may be the same organisation as) or `bad` (row, column, problem). At most "
