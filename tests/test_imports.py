@@ -1090,6 +1090,9 @@ async def test_a_sheets_last_confirmed_days_are_kept_and_shown_and_blank_ones_ar
     assert day_of(dated["last_confirmed_at"]) == dt.date(2025, 6, 30)
     assert day_of(dated["services"][0]["last_confirmed_at"]) == dt.date(2025, 5, 1)
     assert dated["stale"] is True  # confirmed 17 months ago: flagged, not taken for confirmed when imported
+    audit = (await client.get("/audit?per_page=20", headers=admin)).json()["items"]
+    [made_2] = [a for a in audit if a.get("provider_id") == made[2]]
+    assert made_2["detail"] == f"created pending by import {run_id}, row 2, last confirmed 2025-06-30 as the file says"
     blank = (await client.get(f"/providers/{made[3]}", headers=admin)).json()
     assert blank["last_confirmed_at"] is None and blank["services"][0]["last_confirmed_at"] is None
     assert blank["stale"] is False

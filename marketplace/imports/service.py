@@ -4,8 +4,9 @@ admin's commit of the rows accepted, all or nothing.
 A dry run reports every organisation of the file as `new`, a `duplicate` of a provider (score and reasons),
 `ambiguous` (the candidates) or `bad` (every problem: row, column, what). A commit makes each accepted new or
 ambiguous row a **pending** profile (unpublished until an admin publishes it; unconfirmed until its provider
-confirms it); an accepted duplicate changes nothing and is reported `not_applied` (the marketplace has no
-proposed-change mechanism yet: nothing is ever merged into an existing profile). A bad row cannot be accepted.
+confirms it, unless a flat sheet says when it last did: that day is kept, and said in the audit log); an accepted
+duplicate changes nothing and is reported `not_applied` (the marketplace has no proposed-change mechanism yet:
+nothing is ever merged into an existing profile). A bad row cannot be accepted.
 
 Each row is judged against the directory and against the file's earlier rows that a commit could create (new or
 ambiguous): a row like an earlier one is `ambiguous`, that row its candidate (`row`), and the admin decides:
@@ -329,6 +330,8 @@ async def commit(
                     problems=[FieldProblem(field=f"row {n}", problem="; ".join(top.reasons))],
                 )
             note = f"created pending by import {import_id}, row {n}"
+            if stored_profile.last_confirmed is not None:  # whose word the date is, in the audit log
+                note += f", last confirmed {stored_profile.last_confirmed} as the file says"
             provider_id = await providers.create_pending(
                 ctx,
                 conn,
