@@ -678,7 +678,7 @@ async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhe
         "contact_email": told["contact_email"],
         "pathway": told["pathway"],
         "min_age": "enter a whole number from 0 to 120",
-        "gender": "'female' is not one of the values allowed: both, men, women",
+        "gender": "'female' is not one of the values allowed: both, men, women; did you mean women?",
     }, problems
     assert told["identifiers"].startswith("use the form GB-CHC-1234567")
     assert told["contact_email"].startswith("must be an e-mail address")
