@@ -225,6 +225,16 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
     assert [r["detail"] for r in details] == ["shortlisted for need 1", "removed from need 1's shortlist"]
 
 
+async def test_a_match_runs_breadcrumbs_name_its_exercise(client, keys):
+    csrf = await signed_in(client, keys, "commissioner")
+    run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
+    title = (await client.get("/exercises/1", headers=await keys.headers("commissioner"))).json()["title"]
+    crumbs = unescape(re.search(r'<nav class="breadcrumbs".*?</nav>', run_page.text, re.S).group(0))
+    links = re.findall(r'<a href="([^"]+)">([^<]+)</a>', crumbs)
+    assert links[:2] == [("/console/exercises", "Exercises"), ("/console/exercises/1", title)], links
+    assert ">Exercise<" not in crumbs
+
+
 async def test_report_downloads_come_from_the_reports_service(client, keys):
     csrf = await signed_in(client, keys, "commissioner")
     matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf})

@@ -670,8 +670,11 @@ async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, 
 async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
     session = await _staff(request, conn)
     run = await exercises.get_match_run(conn, run_id, limit=50)
+    exercise = await exercises.get_exercise(conn, run.exercise_id)  # named in the breadcrumbs
     shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, run.need_id)}
-    return page("match_run.html.j2", session=session, run=run, shortlisted=shortlisted, taxonomy=ctx.taxonomy)
+    return page(
+        "match_run.html.j2", session=session, run=run, exercise=exercise, shortlisted=shortlisted, taxonomy=ctx.taxonomy
+    )
 
 
 @get("/needs/{need_id:int}/compare")
