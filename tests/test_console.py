@@ -247,6 +247,87 @@ async def test_report_downloads_come_from_the_reports_service(client, keys):
     assert b"need" in csv.content[:200]
 
 
+FREEZE_FORM = re.compile(r'<form method="post" action="/console/exercises/1/reports">.*?</form>', re.S)
+
+
+async def test_the_report_page_freezes_the_report_and_shows_the_frozen_one(client, keys, fresh_db):
+    """A commissioner freezes the market report from its console page (as POST /exercises/{id}/reports): the page
+    says what freezing means beside the button, the button stores it and leads to the frozen report, which is the
+    stored bytes the API serves; the API's own report page carries none of the console's controls."""
+    csrf = await signed_in(client, keys, "commissioner")
+    await post_and_follow(client, "/console/exercises/1/match", {"csrf_token": csrf})
+    page = await client.get("/console/exercises/1/report?format=html")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    form = FREEZE_FORM.search(page.text)
+    assert form is not None and f'name="csrf_token" value="{csrf}"' in form.group(0)
+    assert ">Freeze this report</button>" in form.group(0)
+    said = unescape(re.sub(r"<[^>]+>", "", re.search(r'<p id="freeze-means">.*?</p>', page.text, re.S).group(0)))
+    api = await client.get("/exercises/1/report?format=json", headers=await keys.headers("commissioner"))
+    runs = api.json()["method"]["match_run_ids"]
+    assert len(runs) == 6 and "never changes" in said and "freezing runs no match" in said
+    assert f"match runs {', '.join(map(str, runs[:-1]))} and {runs[-1]}" in said  # which runs it reads
+    api = await client.get("/exercises/1/report?format=html", headers=await keys.headers("commissioner"))
+    assert "console-controls" not in api.text and "/console/" not in api.text
+
+    refused = await client.post("/console/exercises/1/reports", data={})
+    assert refused.status_code == 403  # the session's CSRF token, as every console form
+    done = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf})
+    assert done.status_code == 303, done.text
+    report_id = int(re.fullmatch(r"/console/reports/(\d+)\?format=html", done.headers["location"]).group(1))
+    shown = await client.get(done.headers["location"])
+    assert shown.status_code == 200 and f"Frozen report</dt><dd>{report_id}:" in shown.text
+    stored = await client.get(f"/reports/{report_id}?format=html", headers=await keys.headers("commissioner"))
+    assert shown.content == stored.content and "console-controls" not in shown.text
+    assert await fetchval(fresh_db, "select match_run_ids from frozen_report where id = $1", report_id) == runs
+    detail = f"froze report {report_id} of exercise 1"
+    assert await fetchval(fresh_db, "select count(*) from audit_log where detail = $1", detail) == 1
+    exercise = await client.get("/console/exercises/1")
+    assert f'href="/console/reports/{report_id}?format=html"' in exercise.text
+
+
+async def test_a_report_that_cannot_be_frozen_says_what_the_api_answers_on_its_page(client, keys, fresh_db):
+    """A need with no stored run: the report page says freezing is refused with the API's 422 message and offers to
+    match every need (which comes back to the report); pressing freeze anyway shows that message on the report's
+    page (422), not an error page, and stores nothing."""
+    csrf = await signed_in(client, keys, "commissioner")
+    api = await client.post("/exercises/1/reports", headers=await keys.headers("commissioner"))
+    assert api.status_code == 422
+    message = api.json()["errors"][0]["problem"]
+    page = await client.get("/console/exercises/1/report?format=html")
+    assert page.status_code == 200 and FREEZE_FORM.search(page.text) is None
+    assert "cannot be frozen yet" in page.text and message in unescape(page.text)
+    pressed = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf})
+    assert pressed.status_code == 422 and pressed.headers["content-type"].startswith("text/html")
+    text = unescape(pressed.text)
+    assert "This report was not frozen." in text and message in text and 'role="alert"' in text
+    assert "Market-engagement report" in text  # the report's page, not an error page
+    assert await fetchval(fresh_db, "select count(*) from frozen_report") == 0
+    back = "/console/exercises/1/report?format=html"
+    matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf, "back": back})
+    assert matched.status_code == 303 and matched.headers["location"] == back
+    assert FREEZE_FORM.search((await client.get(back)).text) is not None
+
+
+async def test_a_stale_need_is_said_beside_the_freeze_button_and_frozen_marked_stale(client, keys, fresh_db):
+    """As the API: a need changed since its run does not stop freezing (its run is frozen marked stale); the page
+    says so beside the button, naming the need, and offers to match every need first."""
+    csrf = await signed_in(client, keys, "commissioner")
+    await post_and_follow(client, "/console/exercises/1/match", {"csrf_token": csrf})
+    headers = {**await keys.headers("commissioner"), "If-Match": '"v1"'}
+    changed = await client.patch("/needs/2", json={"area_volumes": {"E06000020": 70, "E10000034": 80}}, headers=headers)
+    assert changed.status_code == 200, changed.text
+    page = await client.get("/console/exercises/1/report?format=html")
+    stale = unescape(re.sub(r"<[^>]+>", "", re.search(r'<p id="freeze-stale">.*?</p>', page.text, re.S).group(0)))
+    assert "need 2, Education, training and employment for care leavers" in stale and "marked stale" in stale
+    assert FREEZE_FORM.search(page.text) is not None
+    done = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf})
+    assert done.status_code == 303
+    report_id = done.headers["location"].split("/")[-1].split("?")[0]
+    frozen = (await client.get(f"/reports/{report_id}?format=json", headers=await keys.headers("commissioner"))).json()
+    assert frozen["freshness"]["stale_need_ids"] == [2]
+
+
 async def test_signing_out_ends_the_session(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
     signed_out = await post_and_follow(client, "/console/sign-out", {"csrf_token": csrf})

@@ -50,6 +50,7 @@ from marketplace.errors import (
 from marketplace.exercises import service as exercises
 from marketplace.http import (
     EXCEPTION_HANDLERS,
+    REPORT_CSP,
     Conn,
     Ctx,
     ErrorBody,
@@ -62,6 +63,7 @@ from marketplace.http import (
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider, ProviderPatch, SearchQuery, Service, ServicePatch, patched
 from marketplace.reports import service as reports
+from marketplace.reports.models import SUITABLE_SCORE
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
 from marketplace.types import Caller
@@ -558,13 +560,17 @@ async def _staff(request: Request[Any, Any, Any], conn: Any) -> Session:
     return session
 
 
-async def _costly(request: Request[Any, Any, Any], state: State, *, posting: bool = False) -> None:
+async def _costly(
+    request: Request[Any, Any, Any], state: State, *, posting: bool = False
+) -> tuple[Session, dict[str, str]]:
     """Staff only, and limited per key as the API's expensive routes are: the session (and, `posting`, the form's
-    CSRF token) is read on a connection given back before the work, which takes its own from the pool."""
+    CSRF token) is read on a connection given back before the work, which takes its own from the pool. The session,
+    and the form's fields when `posting`."""
     async with state.pool.acquire() as conn:
-        session = (await posted(request, conn))[0] if posting else await signed_in(request, conn)
+        session, form = await posted(request, conn) if posting else (await signed_in(request, conn), {})
     admit(session.caller, STAFF)
     spend_budget(state, session.caller)
+    return session, form
 
 
 @get("/exercises")
@@ -633,10 +639,11 @@ async def _exercise_page(
 
 @post("/exercises/{exercise_id:int}/match", status_code=303)
 async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
-    """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report."""
-    await _costly(request, state, posting=True)
+    """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report; then back to
+    the exercise's page, or to the console page the form names (`back`: the report's page offers it too)."""
+    _, form = await _costly(request, state, posting=True)
     await exercises.match_exercise(ctx, state.pool, state.match_pools, actor_of(request.scope), exercise_id)
-    return see_other(f"/console/exercises/{exercise_id}?matched=1")
+    return see_other(_back(form, f"/console/exercises/{exercise_id}?matched=1"))
 
 
 @get("/needs/{need_id:int}")
@@ -736,18 +743,62 @@ def _back(form: Mapping[str, str], default: str) -> str:
 
 
 ReportFormat = Literal["html", "csv"]
+REPORT_THRESHOLD = SUITABLE_SCORE
+"""The suitable score the console's market report reads and freezes with (the API's default)."""
+REPORT_PAGE_CSP = REPORT_CSP + "; form-action 'self'; base-uri 'none'"
+"""The report page the console serves: the report's own policy, its forms posting only to the console."""
 
 
 @get("/exercises/{exercise_id:int}/report")
 async def report(
     request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
-    """The market report as the API's GET /exercises/{id}/report renders it (HTML page or CSV download)."""
-    await _costly(request, state)
-    fmt = format
-    made = await reports.make_report(ctx, state.pool, exercise_id, threshold=0.6)
-    body = await asyncio.to_thread(to_csv_bytes, made) if fmt == "csv" else await asyncio.to_thread(to_html, made)
-    return report_response(body, fmt, f"market-report-{exercise_id}")
+    """The market report as the API's GET /exercises/{id}/report renders it (CSV download, or the HTML page with
+    the console's controls above it: the way back, and freezing it)."""
+    session, _ = await _costly(request, state)
+    made = await reports.make_report(ctx, state.pool, exercise_id, threshold=REPORT_THRESHOLD)
+    if format == "csv":
+        return report_response(await asyncio.to_thread(to_csv_bytes, made), "csv", f"market-report-{exercise_id}")
+    return await _report_page(session, made)
+
+
+async def _report_page(
+    session: Session, made: Any, *, refused: Unprocessable | None = None, status: int = 200
+) -> Response[Any]:
+    """The market report's page in the console: the report as the API renders it, and above it the freeze form,
+    what freezing means, and, when freezing would be refused (a need with no stored run), the API's 422 instead:
+    `refused` when pressing the button was."""
+    said = refused or reports.refusal(made)
+    stale_ids = set(made.freshness.stale_need_ids) if made.freshness is not None else set()
+    body = await asyncio.to_thread(
+        lambda: to_html(
+            made,
+            template="console/report.html.j2",
+            csrf=session.csrf_token,
+            refused="" if said is None else "; ".join(p.problem for p in said.problems) or said.message,
+            just_refused=refused is not None,
+            stale=[(n.need_id, n.title) for n in made.needs if n.need_id in stale_ids],
+        )
+    )
+    response = report_response(body, "html", f"market-report-{made.exercise.id}")
+    response.status_code = status
+    response.headers["Content-Security-Policy"] = REPORT_PAGE_CSP
+    return response
+
+
+@post("/exercises/{exercise_id:int}/reports", status_code=303)
+async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
+    """As POST /exercises/{id}/reports: the report stored as it is now, for good; then the frozen report. When the
+    API would refuse it (422: a need with no stored run to report from), the report's page again, saying so."""
+    session, _ = await _costly(request, state, posting=True)
+    try:
+        frozen = await reports.freeze_report(
+            ctx, state.pool, actor_of(request.scope), exercise_id, threshold=REPORT_THRESHOLD
+        )
+    except Unprocessable as exc:
+        made = await reports.make_report(ctx, state.pool, exercise_id, threshold=REPORT_THRESHOLD)
+        return await _report_page(session, made, refused=exc, status=422)
+    return see_other(f"/console/reports/{frozen.id}?format=html")
 
 
 @get("/reports/{report_id:int}")
@@ -1237,6 +1288,7 @@ ROUTES = [
     shortlist_add,
     shortlist_remove,
     report,
+    freeze,
     frozen_report,
     open_exercise_list,
     notice_page,

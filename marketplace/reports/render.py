@@ -17,6 +17,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from marketplace.reports import charts
@@ -31,11 +33,14 @@ __all__ = ["CSV_HEADER", "CSV_SECTIONS", "to_csv", "to_csv_bytes", "to_html", "t
 TEMPLATE = "report/report.html.j2"
 
 
-def to_html(report: Report) -> str:
-    """The report as one self-contained, printable HTML5 page."""
+def to_html(report: Report, *, template: str = TEMPLATE, **extra: Any) -> str:
+    """The report as one self-contained, printable HTML5 page. A page that serves the report with controls of its
+    own (the console's, above the cover) gives its `template`, extending this one, and what else it needs
+    (`extra`); the API's pages and the frozen reports are this one alone."""
     rows, names = NeedRows(report), area_names(report)
     return render(
-        TEMPLATE,
+        template,
+        **extra,
         report=report,
         page=Page(report, rows, names),
         labels=VERDICT_LABELS,

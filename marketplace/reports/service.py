@@ -89,13 +89,21 @@ def complete(report: Report) -> bool:
     return report.freshness is None or not report.freshness.not_matched
 
 
+def refusal(report: Report) -> Unprocessable | None:
+    """Why `report` cannot be frozen (the 422 freezing it answers: the needs with no stored run, and how to match
+    them), or None when it can: so a page offering to freeze it can say so before anyone tries."""
+    if report.freshness is None or complete(report):
+        return None
+    missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
+    problem = f"needs {missing} have no stored match run to report from; {report.freshness.refresh}"
+    return Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
+
+
 async def prepare(db: Pool, report: Report) -> Prepared:
     """`report` (made by :func:`make_report`) ready to freeze, as :func:`prepare_frozen` says: so a use case that reads
     the report itself (an appraisal's decision) freezes the very report it read."""
-    if report.freshness is not None and not complete(report):
-        missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
-        problem = f"needs {missing} have no stored match run to report from; {report.freshness.refresh}"
-        raise Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
+    if (refused := refusal(report)) is not None:
+        raise refused
     async with pooled(db) as conn:  # the id first, so the stored report names itself
         report_id = await queries.next_frozen_report_id(conn)
     frozen = msgspec.structs.replace(report, frozen=Frozen(report_id=report_id, url=f"/reports/{report_id}"))
