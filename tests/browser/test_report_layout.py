@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 from conftest import Databases, Keys, serving
+from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from test_console_browser import A11Y, SHOTS, new_browser
+from selenium.webdriver.remote.webelement import WebElement
+from test_console_browser import A11Y, SHOTS, follow, new_browser, sign_in
 
 WIDTHS = (1280, 390)
 LAYOUT = """
@@ -119,3 +121,49 @@ def test_report_tables_stay_inside_the_page_at_desktop_and_phone_widths(
                     {"width": width, "height": min(int(height), 12000), "deviceScaleFactor": 1, "mobile": False},
                 )
                 driver.save_screenshot(str(Path(SHOTS) / f"{name}-{width}.png"))
+
+
+def _photograph(element: WebElement, name: str) -> None:
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        element.screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+async def test_the_console_freezes_the_market_report_from_its_page(
+    databases: Databases, template_db: str, browser: WebDriver
+) -> None:
+    """The console's report page is the report with the console's controls above it: laid out as the API's at 1280
+    and 390 px (the market response's figures too), it says what freezing means beside the button, and the button
+    leads to the frozen report, listed on the exercise's page."""
+    dsn = databases.dsn(await databases.create("freeze", template=template_db))
+    _, key = await Keys(dsn).make("commissioner")
+    driver = browser
+    with serving(dsn, "freeze-server.log") as base:
+        sign_in(driver, base, key)
+        driver.get(f"{base}/console/exercises/1")
+        follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Match every need']"))
+        for width in WIDTHS:
+            driver.execute_cdp_cmd(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+            )
+            driver.get(f"{base}/console/exercises/1/report?format=html")
+            got = driver.execute_script(LAYOUT)
+            assert got["page"] <= width and got["spills"] == [], (width, got)
+            assert driver.execute_script(A11Y) == [], width
+            figures = [value for need in got["values"] for value in need]
+            assert figures and len({x for x, _ in figures}) == 1, figures
+            controls = driver.find_element(By.CLASS_NAME, "console-controls")
+            button = controls.find_element(By.XPATH, ".//button[normalize-space()='Freeze this report']")
+            assert button.is_displayed() and button.rect["x"] + button.rect["width"] <= width
+            means = driver.find_element(By.ID, "freeze-means").text
+            assert "never changes" in means and "match runs" in means
+            _photograph(controls, f"console-report-controls-{width}")
+        follow(driver, button)
+        assert "/console/reports/" in driver.current_url
+        frozen = driver.find_element(By.CSS_SELECTOR, "header.cover").text
+        report_id = driver.current_url.split("/console/reports/")[1].split("?")[0]
+        assert f"Frozen report\n{report_id}: stored as generated" in frozen
+        assert not driver.find_elements(By.CLASS_NAME, "console-controls")  # the stored page, as the API serves it
+        driver.get(f"{base}/console/exercises/1")
+        assert driver.find_elements(By.CSS_SELECTOR, f"a[href='/console/reports/{report_id}?format=html']")
