@@ -700,6 +700,9 @@ async def test_a_desired_outcome_of_the_pathway_left_is_named_not_coded(client, 
     box = re.search(rf'name="outcomes\.{n}\.desired\.{outcome["code"]}"[^>]*>\s*<label[^>]*>([^<]+)</label>', bad.text)
     assert box is not None and box.group(1) == f"{outcome['name']} ({pathways[svc['pathway']]})"  # its name
     assert outcome["code"] not in re.sub(r"<[^>]+>", "", bad.text.split("<main")[1])  # no code shown
+    # offered, to untick, only on the record that names it: the blank record to add offers the new pathway's alone
+    offered = set(re.findall(rf'name="outcomes\.{n + 1}\.desired\.([A-Z_]+)"', bad.text))
+    assert offered and outcome["code"] not in offered, offered
 
 
 async def test_a_response_with_several_mistakes_shows_them_all_at_once_in_the_forms_order(world: World) -> None:  # noqa: F811

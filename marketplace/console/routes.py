@@ -467,10 +467,12 @@ def _service_page(
     desired = dict(ctx.taxonomy.desired_outcomes_of(pathway))
     other = {d.code: d for d in ctx.taxonomy.desired_outcomes}
     pathways = ctx.taxonomy.codes("pathways")
+    elsewhere = set()  # offered only on a record that names it
     for k in form.values:  # a desired outcome of another pathway the record names, to untick: by its name
         if (m := re.match(r"^outcomes\.[0-9]+\.desired\.([A-Z_]{1,40})$", k)) and m.group(1) not in desired:
             d = other.get(m.group(1))
             desired[m.group(1)] = f"{d.name} ({pathways.get(d.pathway, d.pathway)})" if d else m.group(1)
+            elsewhere.add(m.group(1))
     return page(
         "edit_service.html.j2",
         status=_form_status(form, changes),
@@ -483,6 +485,7 @@ def _service_page(
         taxonomy=ctx.taxonomy,
         outcomes=forms.items(form.values, "outcomes", forms.OUTCOME),
         desired=desired,
+        elsewhere=elsewhere,
         genders=forms.GENDERS,
         modes=forms.DELIVERY_MODES,
         complexity=forms.COMPLEXITY,
