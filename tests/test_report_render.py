@@ -349,6 +349,20 @@ def test_csv_candidate_rows_agree_with_the_needs(report: Report) -> None:
         assert all(row[k] == "" for k in ("area_code", "area_name", "suitable_count", "verdict", "providers"))
     assert got[0]["provider_name"] == EVIL  # CSV is data, not markup: kept verbatim
     assert got[0]["total_score"] == "0.912"
+    # a suitable provider's unconfirmed profile is flagged on its row, as the page's "profiles to check" flag it
+    flags = {(r["need_id"], r["provider_name"]): (r["stale_profile"], r["months_since_confirmed"]) for r in got}
+    assert flags[("1", "Old Mill Trust")] == ("yes", "22") and flags[("1", EVIL)] == ("no", "")
+    assert flags[("2", "Never Confirmed CIC")] == ("yes", "") and flags[("2", "Below Bar Ltd")] == ("", "")
+
+
+def test_csv_need_and_cell_rows_carry_the_capacity_the_concentration_is_of(report: Report) -> None:
+    """An auditor could not recompute a need's or an area's concentration from the CSV: the capacity was empty."""
+    _, rows = csv_rows(report)
+    needs = {str(n.need_id): n for n in report.needs}
+    for r in rows:
+        if r["row_type"] == "need":
+            m = needs[r["need_id"]].market
+            assert r["capacity"] == (f"{m.capacity:g}" if m.providers else ""), r
 
 
 def test_csv_neutralises_spreadsheet_formulas(report: Report) -> None:

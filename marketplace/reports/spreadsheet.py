@@ -54,8 +54,16 @@
                         highly_concentrated / unknown
     largest_provider    the provider with the largest share of it               need, cell
     largest_share       that share, 0..1, 3 decimals                            need, cell
-    capacity            service users a year the provider states for the need   candidate
+    capacity            service users a year: the provider's for the need       need, cell,
+                        (candidate); the suitable providers' added up (need:    candidate
+                        what the HHI is of; cell: each one's capacity for the
+                        need spread evenly over the need's areas it covers)
     service_ids         its qualifying services' ids, joined by "; "            candidate
+    stale_profile       ``yes`` when a suitable provider's profile was last     candidate
+                        confirmed more than the report's stale-after months
+                        ago (the report's "profiles to check"), else ``no``;
+                        empty below the threshold
+    months_since_confirmed  for a stale profile, months since it was confirmed  candidate
     score_<criterion>   the provider's score on each criterion, 0..1,           candidate
                         3 decimals, one column per ``matching.CRITERIA``
     weight_percent_<c>  the percentage of the score each criterion counted      need, candidate
@@ -85,7 +93,7 @@ from collections.abc import Iterable
 
 import matching
 from marketplace.formatting import lower_code, score, score_against, whole_pounds
-from marketplace.reports.models import CriterionNote, NeedReport, Report, SuitableProvider
+from marketplace.reports.models import CriterionNote, NeedReport, Report, StaleProvider, SuitableProvider
 from marketplace.reports.view import ordered_cells
 from marketplace.sheets import guard
 
@@ -141,6 +149,8 @@ CSV_HEADER: list[str] = [
     "largest_share",
     "capacity",
     "service_ids",
+    "stale_profile",
+    "months_since_confirmed",
     *(f"score_{c}" for c in matching.CRITERIA),
     *(f"weight_percent_{c}" for c in matching.CRITERIA),
     *RESPONSE_COLUMNS,
@@ -170,6 +180,7 @@ def _need_columns(need: NeedReport | None, need_id: int, pathway: str) -> dict[s
 
 def _market_columns(m: matching.Concentration) -> dict[str, str]:
     return {
+        "capacity": _number(m.capacity) if m.providers else "",
         "hhi": f"{m.hhi:.1f}" if m.hhi is not None else "",
         "hhi_band": m.band,
         "largest_provider": guard(m.largest_provider or ""),
@@ -204,9 +215,12 @@ def _candidate(
     strengths: list[CriterionNote],
     weaknesses: list[CriterionNote],
     threshold: float,
+    stale: StaleProvider | None,
 ) -> dict[str, str]:
     return {
         **common,
+        "stale_profile": ("yes" if stale is not None else "no") if p.meets_threshold else "",
+        "months_since_confirmed": _number(stale.months_since_confirmed) if stale is not None else "",
         "rank": str(p.rank),
         "provider_id": str(p.provider_id),
         "provider_name": guard(p.name),
@@ -264,11 +278,13 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
         }
     for need in report.needs:
         top = {c.provider_id: c for c in need.top_candidates}
+        unconfirmed = {s.provider_id: s for s in need.stale_suitable}
         common = _candidate_common(need)
         for p in need.providers:
             h = top.get(p.provider_id)
             threshold = report.method.thresholds.suitable_score
-            yield _candidate(common, p, h.strengths if h else [], h.weaknesses if h else [], threshold)
+            notes = (h.strengths, h.weaknesses) if h else ([], [])
+            yield _candidate(common, p, *notes, threshold, unconfirmed.get(p.provider_id))
     yield from _response_rows(report)
 
 
