@@ -16,6 +16,7 @@ import pytest
 from conftest import TELFORD_NEED, Keys, app_settings
 from litestar.testing import AsyncTestClient
 
+from marketplace.formatting import whole_parts
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import Clock
@@ -1114,3 +1115,20 @@ async def test_answers_partners_and_questions_a_response_cannot_hold_are_refused
     assert r.status_code == 400, r.text
     assert [e["field"] for e in r.json()["errors"]] == ["question"]
     assert "at least one visible character" in r.json()["errors"][0]["problem"]
+
+
+def test_whole_parts_add_up_to_the_whole() -> None:
+    assert whole_parts([675.0, *[112.5] * 6]) == [675, 113, 113, 113, 112, 112, 112]
+    assert sum(whole_parts([230 / 9] * 9)) == 230 and sum(whole_parts([350 / 9] * 9)) == 350
+    assert whole_parts([]) == [] and whole_parts([2.0, 3.0]) == [2, 3]
+
+
+async def test_the_seeded_market_response_s_areas_add_up_to_each_need_s_offer(read_client, read_keys):
+    """The seeded exercise's need 2 offered 1,350 a year, and its areas read 675 + 6 x 112 = 1,347: each area's
+    figure was rounded alone."""
+    h = await read_keys.headers("commissioner")
+    report = (await read_client.get("/exercises/1/report", headers=h)).json()
+    needs = report["market_response"]["needs"]
+    assert any(any(c["offered_capacity"] for c in n["cells"]) for n in needs)
+    for n in needs:
+        assert sum(c["offered_capacity"] for c in n["cells"]) == n["offered_capacity"], n

@@ -72,7 +72,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
-from marketplace.formatting import figure, shorten
+from marketplace.formatting import figure, shorten, whole_parts
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -880,19 +880,18 @@ async def market_response(
         per_user = need.annual_budget / need.annual_volume
         median = statistics.median(costs) if costs else None
         offers = [(r.provider_id, c) for r, n in interested for c in n.capacity]
-        cells = []
-        for leaf in sorted({leaf for a in need.areas for leaf in tree.leaves_under(a)}):
-            here = [(pid, c) for pid, c in offers if leaf in tree.leaves_under(c.area)]
-            cells.append(
-                CellResponse(
-                    area=leaf,
-                    area_name=names.get(leaf, leaf),
-                    responses=len({pid for pid, _ in here}),
-                    offered_capacity=round(
-                        sum(c.service_users_per_year / len(tree.leaves_under(c.area)) for _, c in here)
-                    ),
-                )
+        leaves = sorted({leaf for a in need.areas for leaf in tree.leaves_under(a)})
+        in_leaf = [[(pid, c) for pid, c in offers if leaf in tree.leaves_under(c.area)] for leaf in leaves]
+        spread = [sum(c.service_users_per_year / len(tree.leaves_under(c.area)) for _, c in here) for here in in_leaf]
+        cells = [
+            CellResponse(
+                area=leaf,
+                area_name=names.get(leaf, leaf),
+                responses=len({pid for pid, _ in here}),
+                offered_capacity=capacity,
             )
+            for leaf, here, capacity in zip(leaves, in_leaf, whole_parts(spread), strict=True)
+        ]
         consortia = []
         for r, n in interested:
             if not n.partners:
