@@ -4,22 +4,30 @@ open exercises, the report's market-response section and the OCDS release packag
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import asyncpg
 import pytest
 from conftest import TELFORD_NEED, Keys, app_settings
 from litestar.testing import AsyncTestClient
 
-from marketplace.formatting import whole_parts
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import Clock
+from marketplace.engagement import service as engagement_service
+from marketplace.engagement.models import PublishIn
+from marketplace.exercises import queries as exercise_queries
+from marketplace.formatting import whole_parts
+from marketplace.types import Actor, Caller
 
 
 class MovableClock(Clock):
@@ -1132,3 +1140,103 @@ async def test_the_seeded_market_response_s_areas_add_up_to_each_need_s_offer(re
     assert any(any(c["offered_capacity"] for c in n["cells"]) for n in needs)
     for n in needs:
         assert sum(c["offered_capacity"] for c in n["cells"]) == n["offered_capacity"], n
+
+
+async def draft_exercise(w: World) -> tuple[int, int]:
+    """A draft exercise (opens 1 December 2026, closes 31 December 2026) with one need: (exercise id, need id)."""
+    c, h = w.client, w.commissioner
+    x = await c.post(
+        "/exercises",
+        headers=h,
+        json={
+            "title": "Race",
+            "commissioning_body": "Telford & Wrekin Council",
+            "description": "Engagement.",
+            "opens_on": "2026-12-01",
+            "closes_on": "2026-12-31",
+        },
+    )
+    assert x.status_code == 201, x.text
+    made = await c.post(f"/exercises/{x.json()['id']}/needs", headers=h, json=NEED)
+    assert made.status_code == 201, made.text
+    return x.json()["id"], made.json()["id"]
+
+
+class Held(NamedTuple):
+    thread: threading.Thread
+    failed: list[BaseException]
+
+
+def held(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[object]], seconds: float) -> Held:
+    """`work` done in a transaction on a connection of its own, in a thread of its own (the test client blocks the
+    test's event loop while a request runs), the transaction held open `seconds` after it, then committed."""
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    async def main() -> None:
+        conn = await db.connect(dsn)
+        try:
+            async with conn.transaction():
+                await work(conn)
+                done.set()
+                await asyncio.sleep(seconds)
+        finally:
+            await conn.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            failed.append(exc)
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert done.wait(60) and not failed, failed
+    return Held(thread, failed)
+
+
+async def test_a_need_changed_while_its_exercise_is_published_is_in_the_notice_or_refused(world):
+    """A tester sent PATCH /needs/{id} and POST /exercises/{id}/publish at once: one time in ten both answered 2xx and
+    the notice (and its OCDS release, dated at publication) showed the need as changed after it was published. Now a
+    need being changed holds its exercise, so publishing waits and shows the change; and a need changed while its
+    exercise is being published waits, then is refused (409)."""
+    w = world
+    h = w.commissioner
+    exercise_id, need_id = await draft_exercise(w)
+    etag = (await w.client.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+
+    async def change_need(conn: asyncpg.Connection) -> None:  # a need being changed: its transaction open
+        assert await exercise_queries.lock_need(conn, need_id) is not None
+        await conn.execute("update need set title = 'Changed title', version = version + 1 where id = $1", need_id)
+
+    changing = held(w.dsn, change_need, 1.0)
+    started = time.monotonic()
+    published = await w.client.post(
+        f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": "shown"}
+    )
+    waited = time.monotonic() - started
+    changing.thread.join()
+    assert not changing.failed, changing.failed
+    assert published.status_code == 201, published.text
+    assert [n["title"] for n in published.json()["needs"]] == ["Changed title"]
+    assert waited > 0.5, "published while a need was being changed"
+
+    exercise_id, need_id = await draft_exercise(w)
+    etag = (await w.client.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    actor = Actor(caller=Caller(role="commissioner"), request_id="race", method="POST", path="/publish")
+
+    async def publish(conn: asyncpg.Connection) -> None:  # an exercise being published: its transaction open
+        ctx = w.client.app.state.ctx
+        await engagement_service.publish(ctx, conn, actor, exercise_id, etag, PublishIn(budget_visibility="shown"))
+
+    publishing = held(w.dsn, publish, 1.0)
+    started = time.monotonic()
+    changed = await w.client.patch(f"/needs/{need_id}", headers={**h, "If-Match": '"v1"'}, json={"title": "Late"})
+    waited = time.monotonic() - started
+    publishing.thread.join()
+    assert not publishing.failed, publishing.failed
+    assert changed.status_code == 409, changed.text
+    assert waited > 0.5, "a need changed while its exercise was being published"
+    notice = (await w.client.get(f"/exercises/{exercise_id}/notice")).json()
+    assert [n["title"] for n in notice["needs"]] == [NEED["title"]]

@@ -125,9 +125,11 @@ async def publish(
     at least one need; the exercise's status becomes `engagement_open`. If-Match: the exercise's ETag."""
     require_if_match(if_match)
     async with conn.transaction():
-        exercise = await exercises.get_exercise(conn, exercise_id)  # 404 first
+        await exercises.get_exercise(conn, exercise_id, with_needs=False)  # 404 first
         # a question added or removed meanwhile is in the notice returned, or refused (409)
         await queries.lock_questions(conn, exercise_id)
+        # and a need or field of the exercise changed meanwhile too (read again once locked)
+        exercise = await exercises.lock_exercise(conn, exercise_id)
         check_if_match(if_match, exercise.version)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is already published")

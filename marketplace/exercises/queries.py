@@ -115,8 +115,13 @@ async def insert_exercise(
     return exercise_id
 
 
-async def lock_exercise(conn: Connection, exercise_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow("select id, version from exercise where id = $1 for update", exercise_id)
+async def lock_exercise(conn: Connection, exercise_id: int, *, key: bool = True) -> asyncpg.Record | None:
+    """Lock the exercise for update (`key=False`: FOR NO KEY UPDATE, which rows referring to it do not wait for)."""
+    sql = LOCK_EXERCISE_SQL if key else LOCK_EXERCISE_SQL.replace("for update", "for no key update")
+    return await conn.fetchrow(sql, exercise_id)
+
+
+LOCK_EXERCISE_SQL = "select id, version from exercise where id = $1 for update"
 
 
 async def update_exercise(
@@ -167,6 +172,14 @@ async def published_on(conn: Connection, exercise_id: int) -> dt.datetime | None
 
 
 async def lock_need(conn: Connection, need_id: int) -> asyncpg.Record | None:
+    """Lock the need for a change, after its exercise for share: publishing locks the exercise for update before it
+    reads the needs its notice shows, so a need changed, or removed, while its exercise is published either commits
+    first (and is in the notice) or waits and is then told the exercise is published. The exercise first, as
+    everything that locks both does (no deadlock)."""
+    exercise_id = await conn.fetchval("select exercise_id from need where id = $1", need_id)
+    if exercise_id is None:
+        return None
+    await conn.execute("select from exercise where id = $1 for share", exercise_id)
     return await conn.fetchrow("select id, exercise_id, version from need where id = $1 for update", need_id)
 
 

@@ -325,6 +325,17 @@ async def update_exercise(
     return await _update(conn, actor, "exercise", exercise_id, if_match, lock, change, get_exercise, status)
 
 
+async def lock_exercise(conn: Connection, exercise_id: int) -> Exercise:
+    """The exercise, locked for update until the transaction ends (404 when there is none): publishing holds it so
+    that no need or exercise field changes between reading what the notice shows and committing it. FOR NO KEY
+    UPDATE: it waits for a need being changed (which holds the exercise FOR SHARE, `queries.lock_need`), but not for
+    rows merely referring to the exercise (a question added under the questions' lock, which publishing takes
+    first)."""
+    if await queries.lock_exercise(conn, exercise_id, key=False) is None:
+        raise NotFound(f"exercise {exercise_id} not found")
+    return await get_exercise(conn, exercise_id)
+
+
 async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, data: NeedIn) -> Need:
     check_need(data, ctx.taxonomy)
     data = msgspec.structs.replace(data, weight_overrides=_overrides_as_stored(data.weight_overrides))
