@@ -228,10 +228,16 @@ _OUTER = re.compile(r"^[\s\u200b-\u200f\u2060\ufeff\u00ad]+|[\s\u200b-\u200f\u20
 soft hyphens) at either end of a text."""
 
 
+_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
+"""The invisible characters of _OUTER, wherever they are."""
+
+
 def nfc(text: str) -> str:
-    """Unicode NFC, outer spaces and invisible characters removed: the form names are stored in, so one name is never
-    stored two ways (a trailing zero-width space made a name that read as another's a different name)."""
-    return _OUTER.sub("", unicodedata.normalize("NFC", text))
+    """Unicode NFC, outer spaces and every invisible character removed: the form names are stored in, so one name is
+    never stored two ways (a trailing zero-width space made a name that read as another's a different name), and a
+    name is found by what it shows (one with a zero-width space inside, pasted from a word processor, was found
+    neither by a search for its words nor by reconciling its name)."""
+    return _OUTER.sub("", _INVISIBLE.sub("", unicodedata.normalize("NFC", text)))
 
 
 def decimal_places(x: float) -> int:

@@ -599,6 +599,13 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     renamed = await client.patch(path, json={"name": held.lower()}, headers={**own, "If-Match": '"v1"'})
     assert renamed.status_code == 409 and renamed.json()["errors"][0]["field"] == "name", renamed.text
     assert (await client.get(path, headers=own)).json()["name"] == "Wyre Forest Lanterns CIC"
+    # invisible characters inside it are not kept either: the name is found by what it shows (one kept a zero-width
+    # space inside, and neither a search for its words nor reconciling its name found it)
+    hidden = await client.patch(
+        path, json={"name": "Wyre Forest\u200b Lan\u00adterns\u2060 CIC"}, headers={**own, "If-Match": '"v1"'}
+    )
+    assert hidden.status_code == 200 and hidden.json()["name"] == "Wyre Forest Lanterns CIC", hidden.text
+    assert hidden.headers["etag"] == '"v1"'  # the name it had: nothing changed
     # its own name in other letters is still its own
     recased = await client.patch(path, json={"name": "WYRE FOREST LANTERNS CIC"}, headers={**own, "If-Match": '"v1"'})
     assert recased.status_code == 200, recased.text
