@@ -19,9 +19,11 @@ import datetime as dt
 import re
 from typing import Literal
 
+import asyncpg
 import msgspec
 
 from marketplace.db import Connection, Pool
+from marketplace.errors import Unauthorized
 from marketplace.formatting import plural
 from marketplace.types import Actor, Page
 
@@ -103,8 +105,20 @@ async def record(
 ) -> None:
     """One audit row: who (key, role, request, client), what (method, path, status, detail), which provider. In a
     transaction (every write records its row in the transaction that makes it), the actor is who the change history
-    names for every change the transaction makes, before this row or after (`acting`)."""
+    names for every change the transaction makes, before this row or after (`acting`).
+
+    A write's row first checks that its key is still not revoked, holding the key's row for share until the write
+    commits: the key was checked before the transaction began, and a tester revoking a key while it wrote saw three
+    writes accepted and logged after the revocation. Now a revocation committed meanwhile refuses the write (401,
+    nothing is changed), and one made after waits for the write to commit: the log orders them as they happened."""
+    key_id = actor.caller.key_id
+    in_a_write = outcome == "write" and not isinstance(conn, asyncpg.Pool) and conn.is_in_transaction()
+    if in_a_write and key_id is not None and await conn.fetchval(STILL_VALID_SQL, key_id) is not True:
+        raise Unauthorized("this API key was revoked while the request was being made: nothing was changed")
     await conn.execute(RECORD_SQL, *_row(actor, status, outcome, provider_id, detail, 1))
+
+
+STILL_VALID_SQL = "select revoked_at is null from api_key where id = $1 for share"
 
 
 async def acting(conn: Connection, actor: Actor) -> None:

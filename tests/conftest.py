@@ -10,13 +10,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
@@ -385,3 +386,37 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         return next((i for i, prefix in enumerate(LONGEST_FIRST) if item.nodeid.startswith(prefix)), len(LONGEST_FIRST))
 
     items.sort(key=rank)  # stable: otherwise as collected
+
+
+class Held(NamedTuple):
+    thread: threading.Thread
+    failed: list[BaseException]
+
+
+def held(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[object]], seconds: float) -> Held:
+    """`work` done in a transaction on a connection of its own, in a thread of its own (the test client blocks the
+    test's event loop while a request runs), the transaction held open `seconds` after it, then committed."""
+    done = threading.Event()
+    failed: list[BaseException] = []
+
+    async def main() -> None:
+        conn = await db.connect(dsn)
+        try:
+            async with conn.transaction():
+                await work(conn)
+                done.set()
+                await asyncio.sleep(seconds)
+        finally:
+            await conn.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(main())
+        except BaseException as exc:
+            failed.append(exc)
+            done.set()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    assert done.wait(60) and not failed, failed
+    return Held(thread, failed)

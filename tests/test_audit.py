@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 from pathlib import Path
 
 import asyncpg
+import msgspec
 import pytest
-from conftest import app_settings, migrated_before, run_cli
+from conftest import app_settings, fetchval, held, migrated_before, run_cli
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
+from marketplace.errors import Unauthorized
+from marketplace.exercises import service as exercises_service
+from marketplace.exercises.models import ExerciseIn
 from marketplace.migrate import migrate
 from marketplace.settings import PROJECT_ROOT
+from marketplace.types import Actor, Caller
 
 NOON = dt.datetime(2026, 11, 2, 12, 0, 5, tzinfo=dt.UTC)
 
@@ -156,3 +162,52 @@ async def test_keys_made_and_revoked_on_the_command_line_are_audited(fresh_db):
     rows = await audit_rows(fresh_db, "method = 'CLI'")
     assert [r["detail"] for r in rows] == [f"created commissioner key {key_id}", f"revoked key {key_id}"]
     assert all(r["role"] == "system" for r in rows)
+
+
+async def test_a_key_revoked_while_it_writes_changes_nothing_and_a_revocation_waits_for_a_write(client, keys, fresh_db):
+    """A tester revoked a key while it sent three writes: all three were accepted and logged after the revocation (the
+    key was checked before each write's transaction). Now the write's transaction checks the key again, holding it:
+    a revocation committed meanwhile refuses the write (401, nothing stored), and one made meanwhile waits for it."""
+    key_id, _ = await keys.make("commissioner")
+    admin = await keys.headers("admin")
+    actor = Actor(caller=Caller(role="commissioner", key_id=key_id), request_id="r", method="POST", path="/exercises")
+    ctx = client.app.state.ctx
+    body = ExerciseIn(title="Written as its key is revoked", commissioning_body="Telford & Wrekin Council")
+    before = await fetchval(fresh_db, "select count(*) from exercise")
+    # authenticated, then revoked before its write commits: refused, nothing stored
+    revoked = await client.post(f"/keys/{key_id}/revoke", headers=admin)
+    assert revoked.status_code == 200, revoked.text
+    conn = await db.connect(fresh_db)
+    try:
+        with pytest.raises(Unauthorized, match="revoked while the request was being made"):
+            await exercises_service.create_exercise(ctx, conn, actor, body)
+    finally:
+        await conn.close()
+    assert await fetchval(fresh_db, "select count(*) from exercise") == before
+    # a write under way (its transaction open): revoking its key waits for it, and the log has the write first
+    key_id, _ = await keys.make("commissioner")
+    actor = msgspec.structs.replace(actor, caller=Caller(role="commissioner", key_id=key_id))
+
+    async def write(conn: asyncpg.Connection) -> None:
+        await exercises_service.create_exercise(ctx, conn, actor, body)
+
+    writing = held(fresh_db, write, 1.0)
+    started = time.monotonic()
+    revoked = await client.post(f"/keys/{key_id}/revoke", headers=admin)
+    waited = time.monotonic() - started
+    writing.thread.join()
+    assert not writing.failed, writing.failed
+    assert revoked.status_code == 200 and waited > 0.5, (revoked.text, waited)
+    order = await fetchval(
+        fresh_db,
+        "select array_agg(detail order by id) from audit_log where key_id = $1 or detail like $2",
+        key_id,
+        f"revoked key {key_id}%",
+    )
+    assert order[0].startswith("created exercise") and order[-1].startswith("revoked key"), order
+    # a key revoking itself: still valid when its own revocation is recorded
+    own_id, own = await keys.make("admin")
+    itself = await client.post(f"/keys/{own_id}/revoke", headers={"Authorization": f"Bearer {own}"})
+    assert itself.status_code == 200 and itself.json()["revoked_at"], itself.text
+    again = await client.get("/keys", headers={"Authorization": f"Bearer {own}"})
+    assert again.status_code == 401, again.text

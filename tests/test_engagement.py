@@ -4,20 +4,18 @@ open exercises, the report's market-response section and the OCDS release packag
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import datetime as dt
 import io
-import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import asyncpg
 import pytest
-from conftest import TELFORD_NEED, Keys, app_settings
+from conftest import TELFORD_NEED, Keys, app_settings, held
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -1160,40 +1158,6 @@ async def draft_exercise(w: World) -> tuple[int, int]:
     made = await c.post(f"/exercises/{x.json()['id']}/needs", headers=h, json=NEED)
     assert made.status_code == 201, made.text
     return x.json()["id"], made.json()["id"]
-
-
-class Held(NamedTuple):
-    thread: threading.Thread
-    failed: list[BaseException]
-
-
-def held(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[object]], seconds: float) -> Held:
-    """`work` done in a transaction on a connection of its own, in a thread of its own (the test client blocks the
-    test's event loop while a request runs), the transaction held open `seconds` after it, then committed."""
-    done = threading.Event()
-    failed: list[BaseException] = []
-
-    async def main() -> None:
-        conn = await db.connect(dsn)
-        try:
-            async with conn.transaction():
-                await work(conn)
-                done.set()
-                await asyncio.sleep(seconds)
-        finally:
-            await conn.close()
-
-    def run() -> None:
-        try:
-            asyncio.run(main())
-        except BaseException as exc:
-            failed.append(exc)
-            done.set()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    assert done.wait(60) and not failed, failed
-    return Held(thread, failed)
 
 
 async def test_a_need_changed_while_its_exercise_is_published_is_in_the_notice_or_refused(world):

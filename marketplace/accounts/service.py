@@ -120,8 +120,10 @@ async def revoke_key(conn: Connection, actor: Actor, key_id: int, *, at: dt.date
             raise NotFound(f"API key {key_id} not found")
         if key.revoked_at is not None:
             return key, False
-        key = await queries.revoke_key(conn, key_id, at)
+        # recorded before the key is revoked: a key revoking itself is still valid when its write is recorded
+        # (audit.record checks the acting key)
         await audit.record(conn, actor, status=200, provider_id=key.provider_id, detail=f"revoked key {key_id}")
+        key = await queries.revoke_key(conn, key_id, at)
     return key, True
 
 
