@@ -91,10 +91,9 @@ async def providers_with(dsn: str, pathway: str, area: str, n: int = 2) -> list[
     return [(r["id"], r["service_id"]) for r in rows]
 
 
-async def make_exercise(
-    w: World, *, questions: list[dict] | None = None, visibility: str = "shown", need: dict[str, Any] = NEED
-) -> tuple[int, int]:
-    """An exercise with one need (`need`) and questions, published (opens 1 December 2026, closes 31 December 2026)."""
+async def draft_exercise(w: World, need: dict[str, Any] = NEED) -> tuple[int, int]:
+    """A draft exercise with one need (`need`), opening 1 December 2026 and closing 31 December 2026: (exercise id,
+    need id)."""
     c, h = w.client, w.commissioner
     x = await c.post(
         "/exercises",
@@ -108,9 +107,17 @@ async def make_exercise(
         },
     )
     assert x.status_code == 201, x.text
-    exercise_id = x.json()["id"]
-    made = await c.post(f"/exercises/{exercise_id}/needs", headers=h, json=need)
+    made = await c.post(f"/exercises/{x.json()['id']}/needs", headers=h, json=need)
     assert made.status_code == 201, made.text
+    return x.json()["id"], made.json()["id"]
+
+
+async def make_exercise(
+    w: World, *, questions: list[dict] | None = None, visibility: str = "shown", need: dict[str, Any] = NEED
+) -> tuple[int, int]:
+    """An exercise with one need (`need`) and questions, published (opens 1 December 2026, closes 31 December 2026)."""
+    c, h = w.client, w.commissioner
+    exercise_id, need_id = await draft_exercise(w, need)
     for q in questions or []:
         r = await c.post(f"/exercises/{exercise_id}/questions", headers=h, json=q)
         assert r.status_code == 201, r.text
@@ -120,7 +127,7 @@ async def make_exercise(
     )
     assert published.status_code == 201, published.text
     assert published.headers["location"] == f"/exercises/{exercise_id}/notice"
-    return exercise_id, made.json()["id"]
+    return exercise_id, need_id
 
 
 QUESTIONS = [
@@ -1138,26 +1145,6 @@ async def test_the_seeded_market_response_s_areas_add_up_to_each_need_s_offer(re
     assert any(any(c["offered_capacity"] for c in n["cells"]) for n in needs)
     for n in needs:
         assert sum(c["offered_capacity"] for c in n["cells"]) == n["offered_capacity"], n
-
-
-async def draft_exercise(w: World) -> tuple[int, int]:
-    """A draft exercise (opens 1 December 2026, closes 31 December 2026) with one need: (exercise id, need id)."""
-    c, h = w.client, w.commissioner
-    x = await c.post(
-        "/exercises",
-        headers=h,
-        json={
-            "title": "Race",
-            "commissioning_body": "Telford & Wrekin Council",
-            "description": "Engagement.",
-            "opens_on": "2026-12-01",
-            "closes_on": "2026-12-31",
-        },
-    )
-    assert x.status_code == 201, x.text
-    made = await c.post(f"/exercises/{x.json()['id']}/needs", headers=h, json=NEED)
-    assert made.status_code == 201, made.text
-    return x.json()["id"], made.json()["id"]
 
 
 async def test_a_need_changed_while_its_exercise_is_published_is_in_the_notice_or_refused(world):
