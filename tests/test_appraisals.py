@@ -74,7 +74,7 @@ async def test_create_defaults_to_the_four_criteria_and_is_audited(client, keys,
     [
         ({"options": [{"key": "la", "model": "hosted"}]}, "options[0].partner"),
         ({"options": [{"key": "cu", "model": "custom"}]}, "options[0].label"),
-        ({"options": [*OPTIONS, OPTIONS[0]]}, "options"),
+        ({"options": [*OPTIONS, OPTIONS[0]]}, "options[2].key"),
         ({"criteria": [{"key": "qq", "name": "Quality", "weight": 0}]}, "criteria"),
         ({"criteria": [{"key": "qq", "name": "Quality", "weight": 1, "anchors": ["a", "b"]}]}, "criteria[0].anchors"),
         (
@@ -554,9 +554,46 @@ async def test_one_assessor_written_two_ways_cannot_score_an_option_twice(client
     ]
     r = await client.put(f"/appraisals/{a['id']}/scores", json={"scores": given}, headers={**staff, "If-Match": tag})
     assert r.status_code == 422, r.text
-    assert [e["field"] for e in r.json()["errors"]] == ["scores"]
-    assert "twice" in r.json()["errors"][0]["problem"]
+    assert [e["field"] for e in r.json()["errors"]] == ["scores[1]", "scores[2]"]
+    assert r.json()["errors"][0]["problem"] == (
+        f"ann has already scored vcse on {FOUR[0]} in scores[0], written 'Ann' there (an assessor's name is compared "
+        "ignoring case and spaces)"
+    )
     assert (await client.get(f"/appraisals/{a['id']}", headers=staff)).json()["scores"] == []
+
+
+async def test_a_repeated_key_or_score_names_the_item_repeated_in_a_sentence(client, keys):
+    """A duplicate named only its list ("criteria", "scores") and said "a scores aa on qq twice" (the assessor's name
+    lower-cased): the error names the repeat's index, as the README promises, and keeps the name as given."""
+    staff = await keys.headers("commissioner")
+    criteria = [{"key": "qq", "name": "Quality", "weight": 1}, {"key": "qq", "name": "Quality again", "weight": 1}]
+    given = [
+        {"option": "la", "criterion": "qq", "assessor": "A", "score": 1},
+        {"option": "vcse", "criterion": "qq", "assessor": "A", "score": 1},
+        {"option": "la", "criterion": "qq", "assessor": "B", "score": 1},
+        {"option": "la", "criterion": "qq", "assessor": "A", "score": 2},
+    ]
+    moderation = [{"option": "la", "criterion": "qq", "score": s, "note": "agreed"} for s in (1, 2)]
+    r = await client.post(
+        "/appraisals", json=body(options=OPTIONS, criteria=criteria, scores=given, moderation=moderation), headers=staff
+    )
+    assert r.status_code == 422, r.text
+    said = {e["field"]: e["problem"] for e in r.json()["errors"]}
+    assert said == {
+        "criteria[1].key": "the key 'qq' is already used by criteria[0]",
+        "scores[3]": "A has already scored la on qq in scores[0] (an assessor's name is compared ignoring case and "
+        "spaces)",
+        "moderation[1]": "la on qq already has a moderated score in moderation[0]",
+    }
+
+
+async def test_a_cost_beyond_a_one_year_appraisal_says_one_contract_year(client, keys):
+    staff = await keys.headers("commissioner")
+    costs = [{"option": "la", "year": 2, "category": "staff", "amount": 1}]
+    a, tag = await make(client, staff, options=OPTIONS, costs=costs)
+    r = await client.patch(f"/appraisals/{a['id']}", json={"years": 1}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"field": "costs[0].year", "problem": "the appraisal runs for 1 contract year"}]
 
 
 async def test_a_label_that_looks_like_a_number_keeps_its_characters_in_the_workbook(client, keys):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import unicodedata
-from collections import Counter
+from collections.abc import Hashable, Sequence
 from typing import Any
 
 import msgspec
@@ -44,7 +44,7 @@ from marketplace.db import Connection, Pool, pooled
 from marketplace.engagement.models import NeedMarketResponse
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.formatting import and_list, uk_when
+from marketplace.formatting import and_list, plural, uk_when
 from marketplace.reports import service as reports
 from marketplace.reports.models import LIMITED_MARKET, NO_MARKET, Report
 from marketplace.types import Actor, project
@@ -79,8 +79,16 @@ def _same_person(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).split()).casefold()
 
 
-def _duplicates(keys: list[tuple[Any, ...]]) -> set[tuple[Any, ...]]:
-    return {k for k, n in Counter(keys).items() if n > 1}
+def _repeats(keys: Sequence[Hashable]) -> list[tuple[int, int]]:
+    """Each repeated key as (where it was first, where it is again): the positions in `keys`, every repeat named."""
+    first: dict[Hashable, int] = {}
+    out = []
+    for j, key in enumerate(keys):
+        if key in first:
+            out.append((first[key], j))
+        else:
+            first[key] = j
+    return out
 
 
 async def check(conn: Connection, a: AppraisalIn) -> None:
@@ -100,10 +108,10 @@ async def check(conn: Connection, a: AppraisalIn) -> None:
             need_ids = {n.id for n in exercise.needs}
     options = [o.key for o in a.options]
     criteria = {c.key: c for c in a.criteria}
-    for dup in _duplicates([(k,) for k in options]):
-        bad("options", f"the key {dup[0]!r} is used twice")
-    for dup in _duplicates([(c.key,) for c in a.criteria]):
-        bad("criteria", f"the key {dup[0]!r} is used twice")
+    for i, j in _repeats(options):
+        bad(f"options[{j}].key", f"the key {options[j]!r} is already used by options[{i}]")
+    for i, j in _repeats([c.key for c in a.criteria]):
+        bad(f"criteria[{j}].key", f"the key {a.criteria[j].key!r} is already used by criteria[{i}]")
     for i, o in enumerate(a.options):
         if o.model == "hosted" and not o.partner:
             bad(f"options[{i}].partner", "a hosted option names its partner organisation")
@@ -133,16 +141,23 @@ async def check(conn: Connection, a: AppraisalIn) -> None:
 
     for i, s in enumerate(a.scores):
         refs("scores", i, s.option, s.criterion, s.score)
-    for dup in _duplicates([(s.option, s.criterion, _same_person(s.assessor)) for s in a.scores]):
-        bad("scores", f"{dup[2]} scores {dup[0]} on {dup[1]} twice (names are compared ignoring case and spaces)")
+    for i, j in _repeats([(s.option, s.criterion, _same_person(s.assessor)) for s in a.scores]):
+        first, again = a.scores[i], a.scores[j]
+        written = "" if first.assessor == again.assessor else f", written {first.assessor!r} there"
+        bad(
+            f"scores[{j}]",
+            f"{again.assessor} has already scored {again.option} on {again.criterion} in scores[{i}]{written} "
+            "(an assessor's name is compared ignoring case and spaces)",
+        )
     for i, m in enumerate(a.moderation):
         refs("moderation", i, m.option, m.criterion, m.score)
-    for dup in _duplicates([(m.option, m.criterion) for m in a.moderation]):
-        bad("moderation", f"{dup[0]} on {dup[1]} has two moderated scores")
+    for i, j in _repeats([(m.option, m.criterion) for m in a.moderation]):
+        m = a.moderation[j]
+        bad(f"moderation[{j}]", f"{m.option} on {m.criterion} already has a moderated score in moderation[{i}]")
     for i, line in enumerate(a.costs):
         refs("costs", i, line.option, None, None)
         if line.year > a.years:
-            bad(f"costs[{i}].year", f"the appraisal runs for {a.years} contract years")
+            bad(f"costs[{i}].year", f"the appraisal runs for {plural(a.years, 'contract year')}")
     if problems:
         raise Unprocessable.from_problems(problems)
 
