@@ -262,6 +262,8 @@ def _plural(row_type: str) -> str:
         return row_type
     if row_type.endswith("y") and row_type[-2:-1] not in ("a", "e", "o", "u", ""):
         return row_type[:-1] + "ies"  # sensitivity -> sensitivities
+    if row_type.endswith(("ch", "sh", "x", "z")):
+        return row_type + "es"  # cost_switch -> cost_switches
     return row_type + "s"
 
 

@@ -408,7 +408,7 @@ async def test_the_appraisal_report_as_a_workbook_holds_the_csvs_rows_and_the_ap
     assert len(got) == len(options) > 0
     score = header.index("weighted_score")
     assert [g[score] for g in got] == [float(o[score]) for o in options]  # numbers as numbers
-    assert {"options", "scores", "sensitivities", "costs", "appraisal"} <= set(book.sheetnames)
+    assert {"options", "scores", "sensitivities", "cost_switches", "costs", "appraisal"} <= set(book.sheetnames)
     title = {row[0].value: row[1].value for row in book["appraisal"].iter_rows(min_row=2)}["title"]
     assert title == (await read_client.get("/appraisals/1", headers=staff)).json()["title"]
 

@@ -10,7 +10,7 @@ import zipfile
 
 from openpyxl import load_workbook
 
-from marketplace.sheets import read_xlsx, xlsx_bytes
+from marketplace.sheets import read_xlsx, report_workbook, xlsx_bytes
 
 MADE = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
@@ -44,3 +44,10 @@ def test_a_sheet_declaring_a_huge_size_is_read_as_its_cells():
     assert rows[:2] == [["provider_name", "legal_form"], ["Heron CIC", "cic"]]
     assert len(rows) == 300 and rows[-1] == ["x"]
     assert max(len(r) for r in rows) == 2  # not 16,384 columns a row
+
+
+def test_a_report_workbooks_sheets_are_its_row_types_in_the_plural():
+    """A sheet per CSV row type, named in the plural: `cost_switch` rows were a sheet `cost_switchs`."""
+    csv = "row_type,x\r\noption,1\r\nsensitivity,2\r\ncost_switch,3\r\nevidence,4\r\nbox,5\r\n"
+    book = load_workbook(io.BytesIO(report_workbook(csv, b'{"generated_at": "2026-11-30T09:00:00+00:00"}')))
+    assert book.sheetnames[:5] == ["options", "sensitivities", "cost_switches", "evidence", "boxes"]

@@ -385,7 +385,7 @@ def to_csv_bytes(r: AppraisalReport) -> bytes:
 
 def to_xlsx(r: AppraisalReport) -> bytes:
     """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, decisions, scores,
-    sensitivities, cost switches, costs, evidence, needs, markets), then the appraisal itself (options, criteria,
+    sensitivities, cost_switches, costs, evidence, needs, markets), then the appraisal itself (options, criteria,
     scores, costs, decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was
     decided, so the same bytes on every download)."""
     return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=HELD_BY_CSV)
