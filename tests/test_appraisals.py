@@ -868,3 +868,125 @@ async def test_a_decision_made_before_every_need_was_matched_keeps_the_evidence_
     assert report["market_source"] == "decision" and report["market"]["not_matched_need_ids"] == [second]
     assert "as frozen with the decision on" in report["market_note"]
     assert f"no market report could be frozen: need {second} had no stored match run" in report["market_note"]
+
+
+BUDGETED = [
+    {"key": "lots_area", "model": "lots", "lots_by": "area", "label": "Lots by area"},
+    {"key": "prime", "model": "single_prime", "label": "One prime"},
+    {"key": "in_house", "model": "in_house"},
+]
+
+
+async def budgeted(client, staff):
+    """£500,000 a year over 3 years at 5 %: the budget's present value £1,429,705. `lots_area` scores highest but
+    costs £1,572,676 (over budget); `prime` is the preferred option; `in_house` is affordable and scores lowest."""
+    given = [
+        {"option": o, "criterion": c, "assessor": "Ann Lee", "score": s}
+        for o, s in (("lots_area", 5), ("prime", 4), ("in_house", 2))
+        for c in FOUR
+    ]
+    costs = [
+        {"option": o, "year": y, "category": "staff", "amount": amount}
+        for o, amount in (("lots_area", 550_000), ("prime", 450_000), ("in_house", 400_000))
+        for y in (1, 2, 3)
+    ]
+    a, tag = await make(
+        client, staff, annual_budget=500_000, discount_rate=0.05, options=BUDGETED, scores=given, costs=costs
+    )
+    res = a["results"]
+    assert (res["top"], res["preferred"], res["budget_present_value"]) == ("lots_area", "prime", 1429705.22)
+    return a, tag
+
+
+async def test_choosing_an_over_budget_option_needs_reasons_and_the_refusal_says_why(client, keys):
+    """Reasons were required only when the option chosen was not the top weighted score: an over-budget top option
+    was chosen with none. They are required whenever it is not the preferred option, and the 422 says why."""
+    staff = await keys.headers("commissioner")
+    a, tag = await budgeted(client, staff)
+    url = f"/appraisals/{a['id']}/decision"
+    r = await client.post(url, json={"option": "lots_area", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "reasons",
+            "problem": "required: the option chosen (lots_area) is over budget by £142,971 (net present cost "
+            "£1,572,676 against the budget's present value £1,429,705), and the preferred option is prime; say why",
+        }
+    ]
+    r = await client.post(url, json={"option": "in_house", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["problem"] == (
+        "required: the option chosen (in_house) is not the preferred option: the preferred option is prime (the top "
+        "weighted score among the affordable options); say why"
+    )
+    # the preferred option, though not the top weighted score, needs none
+    d = (await decide(client, staff, a, tag, "prime")).json()["decision"]
+    assert (d["option"], d["top"], d["preferred"], d["reasons"]) == ("prime", "lots_area", "prime", "")
+
+
+async def test_the_report_says_plainly_when_the_option_chosen_is_over_budget(client, keys):
+    import csv
+    import io
+
+    from openpyxl import load_workbook
+
+    from marketplace.appraisals.models import AppraisalReport
+    from marketplace.appraisals.render import to_html
+
+    staff = await keys.headers("commissioner")
+    a, tag = await budgeted(client, staff)
+    await decide(client, staff, a, tag, "lots_area", reasons="Keeps every area's providers in play.")
+    url = f"/appraisals/{a['id']}/report"
+    against = (
+        "the option chosen (lots_area) is over budget by £142,971 (net present cost £1,572,676 against the budget's "
+        "present value £1,429,705), and the preferred option is prime"
+    )
+    html = page_text((await client.get(f"{url}?format=html", headers=staff)).text)
+    assert "The board (Board) chose Lots by area , over budget and not the preferred option ." in html
+    assert (
+        "Against the appraisal The option chosen (Lots by area) is over budget by £142,971 (net present cost "
+        "£1,572,676 against the budget's present value £1,429,705), and the preferred option is One prime." in html
+    )
+    rows = list(
+        csv.DictReader(io.StringIO((await client.get(f"{url}?format=csv", headers=staff)).text.lstrip("\ufeff")))
+    )
+    (row,) = [x for x in rows if x["row_type"] == "decision"]
+    assert (row["chosen_preferred"], row["chosen_affordable"], row["chosen_note"]) == ("no", "no", against)
+    book = load_workbook(io.BytesIO((await client.get(f"{url}?format=xlsx", headers=staff)).content))
+    header = [c.value for c in book["decisions"][1]]
+    (cells,) = [[c.value for c in x] for x in book["decisions"].iter_rows(min_row=2)]
+    assert dict(zip(header, cells, strict=True))["chosen_note"] == against
+    # a decision made before reasons were required (none stored) is shown as having none, beside what it went against
+    import msgspec
+
+    report = msgspec.json.decode((await client.get(f"{url}?format=json", headers=staff)).content, type=AppraisalReport)
+    decision = report.appraisal.decision
+    assert decision is not None
+    unreasoned = msgspec.structs.replace(
+        report,
+        appraisal=msgspec.structs.replace(report.appraisal, decision=msgspec.structs.replace(decision, reasons="")),
+    )
+    text = page_text(to_html(unreasoned))
+    assert "Reasons none given" in text and "(the top weighted score)" not in text
+
+
+async def test_the_report_says_when_the_option_chosen_is_the_preferred_one(client, keys):
+    staff = await keys.headers("commissioner")
+    a, tag = await budgeted(client, staff)
+    await decide(client, staff, a, tag, "prime")
+    url = f"/appraisals/{a['id']}/report"
+    html = page_text((await client.get(f"{url}?format=html", headers=staff)).text)
+    assert "The board (Board) chose One prime , the preferred option." in html
+    assert "Chosen option One prime (the preferred option)" in html
+    assert "Reasons none needed: the preferred option" in html
+    assert "Against the appraisal" not in html
+    text = (await client.get(f"{url}?format=csv", headers=staff)).text.lstrip("\ufeff")
+    import csv
+    import io
+
+    (row,) = [x for x in csv.DictReader(io.StringIO(text)) if x["row_type"] == "decision"]
+    assert (row["chosen_preferred"], row["chosen_affordable"], row["chosen_note"]) == (
+        "yes",
+        "yes",
+        "the preferred option",
+    )

@@ -177,7 +177,8 @@ class DecisionIn(Strict):
     decided_by: Title
     """Who decided, e.g. "Youth justice management board, 12 March 2027"."""
     reasons: LongText = ""
-    """Required when the chosen option is not the top weighted score."""
+    """Required when the chosen option is not the preferred option (`Results.preferred`: with a budget, the top
+    weighted score among the affordable options; without, the top), e.g. when it is over budget."""
 
 
 # --- what the API returns ---------------------------------------------------------------------------------

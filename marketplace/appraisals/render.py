@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import msgspec
@@ -150,6 +151,39 @@ def tornado(r: AppraisalReport) -> Chart | None:
     return Chart(CHART_W, y + 22, segs, labels, lines, legend, marks)
 
 
+def departure(res: Results, option: str, labels: Mapping[str, str] | None = None) -> str | None:
+    """What the appraisal says against choosing `option`, in words (options named by `labels`, else by key), or None
+    when it is the preferred option (with a budget, the top weighted score among the affordable ones; without, the
+    top): e.g. "the option chosen (lots_area) is over budget by £142,971 (net present cost £1,572,676 against the
+    budget's present value £1,429,706), and the preferred option is prime". The decision needs reasons then; the
+    report says it beside the decision."""
+    if option == res.preferred:
+        return None
+
+    def name(key: str) -> str:
+        return labels.get(key, key) if labels else key
+
+    chosen = next((o for o in res.options if o.option == option), None)
+    preferred = (
+        f"the preferred option is {name(res.preferred)}"
+        if res.preferred is not None
+        else "no option is within the budget"
+    )
+    if chosen is not None and chosen.affordable is False and chosen.headroom is not None:
+        assert chosen.net_present_cost is not None and res.budget_present_value is not None
+        return (
+            f"the option chosen ({name(option)}) is over budget by {pounds(-chosen.headroom)} (net present cost "
+            f"{pounds(chosen.net_present_cost)} against the budget's present value "
+            f"{pounds(res.budget_present_value)}), and {preferred}"
+        )
+    why = (
+        "the top weighted score among the affordable options"
+        if res.budget_present_value is not None
+        else ("the top weighted score")
+    )
+    return f"the option chosen ({name(option)}) is not the preferred option: {preferred} ({why})"
+
+
 def ordered(res: Results) -> list[OptionResult]:
     """Ranked options first (by rank), then the unranked in the appraisal's order."""
     return sorted(res.options, key=lambda o: (o.rank is None, o.rank or 0))
@@ -157,13 +191,19 @@ def ordered(res: Results) -> list[OptionResult]:
 
 def to_html(r: AppraisalReport) -> str:
     a = r.appraisal
+    labels = {o.option: o.label for o in a.results.options} if a.results else {o.key: o.key for o in a.options}
+    against = departure(a.results, a.decision.option, labels) if a.decision and a.results else None
     return render(
         TEMPLATE,
         r=r,
         a=a,
         res=a.results,
         ordered=ordered(a.results) if a.results else [],
-        labels={o.option: o.label for o in a.results.options} if a.results else {o.key: o.key for o in a.options},
+        labels=labels,
+        against=against[0].upper() + against[1:] if against else None,
+        chosen=next((o for o in a.results.options if a.decision and o.option == a.decision.option), None)
+        if a.results
+        else None,
         names={c.key: c.name for c in a.criteria},
         models=MODEL_LABELS,
         cost_labels=COST_LABELS,
@@ -218,9 +258,21 @@ CSV_HEADER = [
     "indicative_cost_high_gbp",
     "consortia",
 ]
-DECISION_COLUMNS = ["decided_by", "decided_at", "reasons", "market_report_id", "match_run_ids"]
+DECISION_COLUMNS = [
+    "decided_by",
+    "decided_at",
+    "reasons",
+    "chosen_preferred",
+    "chosen_affordable",
+    "chosen_note",
+    "market_report_id",
+    "match_run_ids",
+]
 """The `decision` row's own columns (`option` and `option_label` name the chosen option; `decided_at` in ISO 8601,
-UTC); `market_report_id` and `match_run_ids` are the evidence it cites, and the `evidence` row's too."""
+UTC); `chosen_preferred` (yes or no), `chosen_affordable` (yes, no, or empty without a budget or the option's costs)
+and `chosen_note` say how the option chosen stands in the appraisal ("the preferred option", or e.g. "the option
+chosen (lots_area) is over budget by £142,971 (...), and the preferred option is prime"); `market_report_id` and
+`match_run_ids` are the evidence it cites, and the `evidence` row's too."""
 EVIDENCE_COLUMNS = ["market_source", "market_note"]
 """The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`."""
 COST_SWITCH_COLUMNS = [
@@ -290,6 +342,9 @@ def to_csv(r: AppraisalReport) -> str:
             decided_by=d.decided_by,
             decided_at=_iso(d.decided_at),
             reasons=d.reasons,
+            chosen_preferred=res is not None and d.option == res.preferred,
+            chosen_affordable=next((o.affordable for o in res.options if o.option == d.option), None) if res else None,
+            chosen_note=(departure(res, d.option) or "the preferred option") if res else None,
             market_report_id=d.market_report_id,
             match_run_ids="; ".join(str(i) for i in d.match_run_ids),
         )

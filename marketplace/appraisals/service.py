@@ -38,6 +38,7 @@ from marketplace.appraisals.models import (
     Results,
     SeedAppraisal,
 )
+from marketplace.appraisals.render import departure
 from marketplace.concurrency import check_if_match, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
@@ -425,8 +426,10 @@ async def decide(
     ctx: Context, db: Pool, actor: Actor, appraisal_id: int, if_match: str | None, data: DecisionIn
 ) -> Appraisal:
     """Record the board's decision and freeze the appraisal. The chosen option must have a weighted score; reasons
-    are required when it is not the top one. With an exercise, the market evidence is drawn as it is now, a market
-    report is frozen (when every need has a stored run) and both are cited with the match runs."""
+    are required when it is not the preferred one (over budget, or not the top weighted score among the affordable
+    options; without a budget, not the top), the 422 saying which and by how much. With an exercise, the market
+    evidence is drawn as it is now, a market report is frozen (when every need has a stored run) and both are cited
+    with the match runs."""
     require_if_match(if_match)
     async with pooled(db) as conn:
         current = await get_appraisal(conn, appraisal_id)
@@ -445,8 +448,7 @@ async def decide(
             else "is not yet scored on every weighted criterion: score it on each before choosing it"
         )
         raise Unprocessable.field("option", problem, allowed=results.ranking)
-    if data.option != results.top and not data.reasons.strip():
-        raise Unprocessable.field("reasons", f"required: {data.option} is not the top weighted score ({results.top})")
+    _check_reasons(results, data, "reasons")
     market, report_id, prepared = None, None, None
     if current.exercise_id is not None:
         report = await reports.make_report(ctx, db, current.exercise_id, threshold=THRESHOLD)
@@ -474,6 +476,14 @@ async def decide(
         await queries.decide(conn, appraisal_id, decision)
         await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {data.option} (frozen)")
         return await get_appraisal(conn, appraisal_id)
+
+
+def _check_reasons(results: Results, data: DecisionIn, field: str) -> None:
+    """Reasons are required (422 naming `field`, saying why) when the option chosen is not the preferred one: over
+    budget, or affordable but not the top weighted score among the affordable options."""
+    against = departure(results, data.option)
+    if against is not None and not data.reasons.strip():
+        raise Unprocessable.field(field, f"required: {against}; say why")
 
 
 async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalReport:
@@ -560,8 +570,7 @@ async def load_samples(conn: Connection, items: list[SeedAppraisal], *, at: dt.d
             results = results_of(a)
             if item.decision.option not in results.ranking:
                 raise Unprocessable.field("decision.option", "not a ranked option of the sample appraisal")
-            if item.decision.option != results.top and not item.decision.reasons.strip():
-                raise Unprocessable.field("decision.reasons", "required: the option is not the top weighted score")
+            _check_reasons(results, item.decision, "decision.reasons")
             decision = Decision(
                 option=item.decision.option,
                 decided_by=item.decision.decided_by,
