@@ -322,3 +322,17 @@ async def test_the_sample_exercise_seeds_into_a_directory_that_already_has_provi
     finally:
         await conn.close()
         await databases.drop(name)
+
+
+async def test_the_sample_appraisals_decision_is_in_the_audit_log_as_the_apis_are(conn):
+    """The audit log holds every write: the seed recorded "created appraisal 1" but not its decision, which the
+    change history had. The sample's decision is audited as a decision made through the API is."""
+    rows = await conn.fetch(
+        "select method, status, detail from audit_log where detail like '% appraisal ' || $1 || '%' order by id",
+        str(await conn.fetchval("select id from appraisal where is_sample")),
+    )
+    appraisal_id, option = await conn.fetchrow("select id, decision->>'option' from appraisal where is_sample")
+    assert [(r["method"], r["status"], r["detail"]) for r in rows] == [
+        ("SEED", 201, f"created appraisal {appraisal_id}"),
+        ("SEED", 201, f"decided appraisal {appraisal_id}: {option} (frozen)"),
+    ]

@@ -473,9 +473,15 @@ async def decide(
         await _locked(conn, appraisal_id, if_match, "is already decided")
         if prepared is not None:
             await reports.store_frozen(conn, actor, prepared)
-        await queries.decide(conn, appraisal_id, decision)
-        await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {data.option} (frozen)")
+        await _record_decision(conn, actor, appraisal_id, decision)
         return await get_appraisal(conn, appraisal_id)
+
+
+async def _record_decision(conn: Connection, actor: Actor, appraisal_id: int, decision: Decision) -> None:
+    """Store the decision, which freezes the appraisal, and audit it (in the caller's transaction): the API's
+    decisions and the seeded sample's alike."""
+    await queries.decide(conn, appraisal_id, decision)
+    await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {decision.option} (frozen)")
 
 
 def _check_reasons(results: Results, data: DecisionIn, field: str) -> None:
@@ -583,6 +589,6 @@ async def load_samples(conn: Connection, items: list[SeedAppraisal], *, at: dt.d
                 market_report_id=None,
                 match_run_ids=[],
             )
-            await queries.decide(conn, a.id, decision)
+            await _record_decision(conn, actor, a.id, decision)
         made.append(a.id)
     return made
