@@ -8,6 +8,7 @@ import datetime as dt
 import math
 
 import asyncpg
+import msgspec
 import pytest
 from conftest import TELFORD_NEED, app_settings, fetchval
 from litestar.testing import AsyncTestClient
@@ -957,8 +958,6 @@ async def test_the_report_says_plainly_when_the_option_chosen_is_over_budget(cli
     (cells,) = [[c.value for c in x] for x in book["decisions"].iter_rows(min_row=2)]
     assert dict(zip(header, cells, strict=True))["chosen_note"] == against
     # a decision made before reasons were required (none stored) is shown as having none, beside what it went against
-    import msgspec
-
     report = msgspec.json.decode((await client.get(f"{url}?format=json", headers=staff)).content, type=AppraisalReport)
     decision = report.appraisal.decision
     assert decision is not None
@@ -990,3 +989,52 @@ async def test_the_report_says_when_the_option_chosen_is_the_preferred_one(clien
         "yes",
         "the preferred option",
     )
+
+
+def market_cells(html: str) -> list[str]:
+    """The Market column of the weighted-scores table, a cell a ranked option."""
+    import re
+
+    table = html[html.index('<table class="scores">') : html.index("</table>", html.index('<table class="scores">'))]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", table, flags=re.S)[1:]
+    return [page_text(re.findall(r"<td[^>]*>(.*?)</td>", row, flags=re.S)[-1]) for row in rows]
+
+
+async def test_the_market_column_says_why_there_is_no_evidence_rather_than_no_exercise(read_client, read_keys):
+    """The seeded sample belongs to exercise 1, yet every option's Market cell read "no exercise": it has no market
+    evidence because none was frozen with its decision, and says so."""
+    staff = await read_keys.headers("commissioner")
+    html = (await read_client.get("/appraisals/1/report?format=html", headers=staff)).text
+    assert market_cells(html) == ["no market evidence frozen with the decision"] * 4
+
+
+async def test_the_market_column_says_when_the_needs_an_option_buys_are_not_matched_yet(client, keys):
+    """Before any match run an option going to the market read "a market for every need it buys" (it bought none of
+    the needs the report had matched); it says the needs are not matched yet, and buys every need of the exercise."""
+    from marketplace.appraisals.models import AppraisalReport
+    from marketplace.appraisals.render import to_html
+
+    staff = await keys.headers("commissioner")
+    a, _ = await make(client, staff, exercise_id=1, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    url = f"/appraisals/{a['id']}/report"
+    assert market_cells((await client.get(f"{url}?format=html", headers=staff)).text) == [
+        "no match runs yet for the needs it buys",
+        "not bought from the market",
+    ]
+    report = (await client.get(f"{url}?format=json", headers=staff)).json()
+    needs = sorted(n["id"] for n in (await client.get("/exercises/1", headers=staff)).json()["needs"])
+    assert [m["need_ids"] for m in report["market"]["options"]] == [needs, needs]
+    assert (await client.post("/exercises/1/match", headers=staff)).status_code in (200, 201)
+    matched = msgspec.json.decode((await client.get(f"{url}?format=json", headers=staff)).content, type=AppraisalReport)
+    assert matched.market is not None
+    assert "not matched yet" not in " ".join(market_cells(to_html(matched)))
+    # one need not matched (as if it had been added since): said beside what the others show
+    last = matched.market.needs[-1].need_id
+    market = msgspec.structs.replace(
+        matched.market,
+        needs=matched.market.needs[:-1],
+        not_matched_need_ids=[last],
+        options=[msgspec.structs.replace(m, no_market_need_ids=[]) for m in matched.market.options],
+    )
+    cells = market_cells(to_html(msgspec.structs.replace(matched, market=market)))
+    assert cells[0].endswith(f"; need {last} not matched yet") and cells[1] == "not bought from the market"

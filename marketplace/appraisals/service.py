@@ -270,7 +270,8 @@ def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
         for n in report.needs
     ]
     verdicts = {n.need_id: n.verdict for n in needs}
-    all_needs = [n.need_id for n in needs]
+    not_matched = [n.need_id for n in report.freshness.not_matched] if report.freshness else []
+    all_needs = sorted([n.need_id for n in needs] + not_matched)  # every need, matched yet or not
     options = []
     for o in a.options:
         to_market = o.goes_to_market if o.goes_to_market is not None else GOES_TO_MARKET[o.model]
@@ -284,7 +285,6 @@ def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
                 limited_market_need_ids=[n for n in bought if to_market and verdicts.get(n) == LIMITED_MARKET],
             )
         )
-    not_matched = [n.need_id for n in report.freshness.not_matched] if report.freshness else []
     return MarketEvidence(
         exercise_id=report.exercise.id,
         exercise_title=report.exercise.title,
