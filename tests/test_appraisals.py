@@ -595,6 +595,16 @@ async def test_a_cost_beyond_a_one_year_appraisal_says_one_contract_year(client,
     r = await client.patch(f"/appraisals/{a['id']}", json={"years": 1}, headers={**staff, "If-Match": tag})
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"field": "costs[0].year", "problem": "the appraisal runs for 1 contract year"}]
+    r = await client.put(
+        f"/appraisals/{a['id']}/costs", json={"costs": [{**costs[0], "year": 1}]}, headers={**staff, "If-Match": tag}
+    )
+    tag = r.headers["etag"]
+    r = await client.patch(
+        f"/appraisals/{a['id']}", json={"years": 1, "annual_budget": 10}, headers={**staff, "If-Match": tag}
+    )
+    assert r.status_code == 200, r.text
+    html = page_text((await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text)
+    assert "Budget £10 a year; present value £10 over 1 year " in html
 
 
 async def test_a_label_that_looks_like_a_number_keeps_its_characters_in_the_workbook(client, keys):
