@@ -1048,3 +1048,36 @@ async def test_the_market_column_says_when_the_needs_an_option_buys_are_not_matc
     )
     cells = market_cells(to_html(msgspec.structs.replace(matched, market=market)))
     assert cells[0].endswith(f"; need {last} not matched yet") and cells[1] == "not bought from the market"
+
+
+async def test_a_decided_appraisal_refuses_any_change_as_frozen_whatever_is_sent(client, keys):
+    """`PUT .../criteria {"criteria": []}` on a decided appraisal was a 400 ("must have at least one item") where
+    every other change was a 409: frozen comes first, whatever the JSON body says or the If-Match. A body that is not
+    JSON at all is the 400 it is on every endpoint (tests/test_hardening.py)."""
+    staff = await keys.headers("commissioner")
+    a, tag = await decided_appraisal(client, staff)
+    url = f"/appraisals/{a['id']}"
+    r = await client.put(f"{url}/criteria", json={"criteria": []}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 400  # not decided yet: the body's fault
+    tag = (await decide(client, staff, a, tag)).headers["etag"]
+    frozen = f"appraisal {a['id']} is decided and frozen: it can no longer change"
+    for method, path, sent, headers in (
+        ("PUT", "/criteria", {"json": {"criteria": []}}, {"If-Match": tag}),
+        ("PUT", "/scores", {"json": {"scores": [{"option": 1}]}}, {"If-Match": tag}),
+        ("PUT", "/options", {"json": {"options": OPTIONS}}, {}),
+        ("PATCH", "", {"json": {"years": 0}}, {"If-Match": '"v99"'}),
+    ):
+        r = await client.request(method, f"{url}{path}", headers={**staff, **headers}, **sent)
+        assert (r.status_code, r.json()["message"]) == (409, frozen), (method, path, r.text)
+    r = await client.post(f"{url}/decision", json={"option": ""}, headers=staff)
+    assert (r.status_code, r.json()["message"]) == (409, f"appraisal {a['id']} is already decided")
+    json = {"Content-Type": "application/json", "If-Match": tag}
+    r = await client.put(f"{url}/scores", content=b'{"scores": [', headers={**staff, **json})
+    assert r.status_code == 400, r.text
+    # who may not change it at all is still told so first; an appraisal that is not there is still a 404
+    provider = await keys.headers("provider", provider_id=1)
+    assert (await client.put(f"{url}/criteria", json={"criteria": []}, headers=provider)).status_code == 403
+    r = await client.put(
+        "/appraisals/999999/criteria", json={"criteria": a["criteria"]}, headers={**staff, "If-Match": tag}
+    )
+    assert r.status_code == 404

@@ -30,6 +30,11 @@ async def fetch(conn: Connection, appraisal_id: int) -> Appraisal | None:
     return None if row is None else appraisal_of(row)
 
 
+async def is_decided(conn: Connection, appraisal_id: int) -> bool:
+    """Whether the appraisal is decided (False when there is none)."""
+    return bool(await conn.fetchval("select decided_at is not null from appraisal where id = $1", appraisal_id))
+
+
 async def lock(conn: Connection, appraisal_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow("select id, version, decided_at from appraisal where id = $1 for update", appraisal_id)
 

@@ -9,9 +9,12 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from litestar import Request, Response, get, patch, post, put
+from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader, State
+from litestar.handlers import BaseRouteHandler
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, Parameter
+from litestar.serialization import decode_json
 
 from marketplace.accounts.auth import spend_budget, staff
 from marketplace.appraisals import service
@@ -64,13 +67,33 @@ class CreateDoc(PartDoc):
     status_code: int
 
 
-CHANGE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404, 409, 412, 422, 428), **DOC)
+async def frozen_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard on every change of an appraisal (after the caller's role): a decided appraisal answers 409 before the
+    body is checked against its schema or If-Match is read, so "decided and frozen" is the answer whatever is sent
+    (an empty list, a field of the wrong type, no If-Match), as it is for a change that would otherwise be made. A
+    body that is not JSON at all (malformed, not UTF-8, nested too deeply) stays the 400 it is on every endpoint."""
+    if isinstance(connection, Request):
+        try:
+            decode_json(await connection.body() or b"null")  # JSON at all? (the body is kept for the handler)
+        except Exception:  # untrusted bytes through the decoder: whatever it raises, the handler's decoding says why
+            return
+    decided = service.ALREADY_DECIDED if connection.scope["path"].endswith("/decision") else service.FROZEN
+    await service.refuse_once_decided(connection.app.state.pool, connection.path_params["appraisal_id"], decided)
+
+
+CHANGE = PartDoc(
+    response_headers=ETAG,
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
+    tags=DOC["tags"],
+    security=DOC["security"],
+    guards=[staff, frozen_first],
+)
 GET_ONE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
 CREATE = CreateDoc(status_code=201, response_headers=ETAG, responses=errors_doc(400, 403, 404, 422), **DOC)
 PUT_NOTE = (
     "Replaces the whole list (send it back with your change), under the appraisal's ETag (If-Match); the appraisal is "
     "checked as a whole (422 naming each field: unknown option or criterion keys, a score above its scale, "
-    "duplicates...). 409 once the appraisal is decided: it is frozen."
+    "duplicates...). 409 once the appraisal is decided: it is frozen, and refuses any change, whatever the body."
 )
 
 
@@ -176,7 +199,7 @@ PARTS = [
     "appraisal can then never change (the database refuses it; 409 here).",
     tags=["options appraisals"],
     security=NEEDS_KEY,
-    guards=[staff, if_match_first],
+    guards=[staff, frozen_first, if_match_first],
 )
 async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None

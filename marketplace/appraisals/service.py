@@ -380,6 +380,20 @@ async def _locked(conn: Connection, appraisal_id: int, if_match: str | None, dec
     check_if_match(if_match, row["version"])
 
 
+FROZEN = "is decided and frozen: it can no longer change"
+ALREADY_DECIDED = "is already decided"
+
+
+async def refuse_once_decided(db: Pool, appraisal_id: int, decided: str) -> None:
+    """409 (the appraisal `decided`) when the appraisal is decided, before anything else about the request is read:
+    a decided appraisal refuses every change, whatever its body or headers (routes' guard `frozen_first`). The change
+    itself checks again under its lock (`_locked`): decided meanwhile, it is refused there."""
+    async with pooled(db) as conn:
+        decided_already = await queries.is_decided(conn, appraisal_id)
+    if decided_already:
+        raise Conflict(f"appraisal {appraisal_id} {decided}")
+
+
 async def _change(
     ctx: Context,
     conn: Connection,
@@ -394,7 +408,7 @@ async def _change(
     nothing writes nothing: the appraisal as it is, its version (and ETag) unmoved, no audit row."""
     require_if_match(if_match)
     async with conn.transaction():
-        await _locked(conn, appraisal_id, if_match, "is decided and frozen: it can no longer change")
+        await _locked(conn, appraisal_id, if_match, FROZEN)
         current = await queries.fetch(conn, appraisal_id)
         assert current is not None
         before = project(current, AppraisalIn)
@@ -434,7 +448,7 @@ async def decide(
     async with pooled(db) as conn:
         current = await get_appraisal(conn, appraisal_id)
     if current.decision is not None:
-        raise Conflict(f"appraisal {appraisal_id} is already decided")
+        raise Conflict(f"appraisal {appraisal_id} {ALREADY_DECIDED}")
     check_if_match(if_match, current.version)
     results = current.results
     if results is None or not results.ranking:
@@ -470,7 +484,7 @@ async def decide(
         match_run_ids=market.match_run_ids if market is not None else [],
     )
     async with pooled(db) as conn, conn.transaction():  # refused here (decided meanwhile, changed): nothing stored
-        await _locked(conn, appraisal_id, if_match, "is already decided")
+        await _locked(conn, appraisal_id, if_match, ALREADY_DECIDED)
         if prepared is not None:
             await reports.store_frozen(conn, actor, prepared)
         await _record_decision(conn, actor, appraisal_id, decision)
