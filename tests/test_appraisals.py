@@ -1052,8 +1052,8 @@ async def test_the_market_column_says_when_the_needs_an_option_buys_are_not_matc
 
 async def test_a_decided_appraisal_refuses_any_change_as_frozen_whatever_is_sent(client, keys):
     """`PUT .../criteria {"criteria": []}` on a decided appraisal was a 400 ("must have at least one item") where
-    every other change was a 409: frozen comes first, whatever the JSON body says or the If-Match. A body that is not
-    JSON at all is the 400 it is on every endpoint (tests/test_hardening.py)."""
+    every other change was a 409: frozen comes before the body's fields and the If-Match's version. A body that is not
+    JSON at all is the 400 it is on every endpoint (tests/test_hardening.py), and a missing If-Match the 428."""
     staff = await keys.headers("commissioner")
     a, tag = await decided_appraisal(client, staff)
     url = f"/appraisals/{a['id']}"
@@ -1064,13 +1064,15 @@ async def test_a_decided_appraisal_refuses_any_change_as_frozen_whatever_is_sent
     for method, path, sent, headers in (
         ("PUT", "/criteria", {"json": {"criteria": []}}, {"If-Match": tag}),
         ("PUT", "/scores", {"json": {"scores": [{"option": 1}]}}, {"If-Match": tag}),
-        ("PUT", "/options", {"json": {"options": OPTIONS}}, {}),
+        ("PUT", "/options", {"json": {"options": OPTIONS}}, {"If-Match": '"v1"'}),
         ("PATCH", "", {"json": {"years": 0}}, {"If-Match": '"v99"'}),
     ):
         r = await client.request(method, f"{url}{path}", headers={**staff, **headers}, **sent)
         assert (r.status_code, r.json()["message"]) == (409, frozen), (method, path, r.text)
-    r = await client.post(f"{url}/decision", json={"option": ""}, headers=staff)
+    r = await client.post(f"{url}/decision", json={"option": ""}, headers={**staff, "If-Match": tag})
     assert (r.status_code, r.json()["message"]) == (409, f"appraisal {a['id']} is already decided")
+    # a change without If-Match is a 428 first, as everywhere (the schema requires the header)
+    assert (await client.put(f"{url}/criteria", json={"criteria": []}, headers=staff)).status_code == 428
     json = {"Content-Type": "application/json", "If-Match": tag}
     r = await client.put(f"{url}/scores", content=b'{"scores": [', headers={**staff, **json})
     assert r.status_code == 400, r.text

@@ -68,10 +68,11 @@ class CreateDoc(PartDoc):
 
 
 async def frozen_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """A guard on every change of an appraisal (after the caller's role): a decided appraisal answers 409 before the
-    body is checked against its schema or If-Match is read, so "decided and frozen" is the answer whatever is sent
-    (an empty list, a field of the wrong type, no If-Match), as it is for a change that would otherwise be made. A
-    body that is not JSON at all (malformed, not UTF-8, nested too deeply) stays the 400 it is on every endpoint."""
+    """A guard on every change of an appraisal (after the caller's role and If-Match's presence, `if_match_first`: a
+    change without one is a 428 everywhere): a decided appraisal answers 409 before the body is checked against its
+    schema or If-Match against its version, so "decided and frozen" is the answer whatever is sent (an empty list, a
+    field of the wrong type, a stale version), as it is for a change that would otherwise be made. A body that is
+    not JSON at all (malformed, not UTF-8, nested too deeply) stays the 400 it is on every endpoint."""
     if isinstance(connection, Request):
         try:
             decode_json(await connection.body() or b"null")  # JSON at all? (the body is kept for the handler)
@@ -86,7 +87,7 @@ CHANGE = PartDoc(
     responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     tags=DOC["tags"],
     security=DOC["security"],
-    guards=[staff, frozen_first],
+    guards=[staff, if_match_first, frozen_first],
 )
 GET_ONE = PartDoc(response_headers=ETAG, responses=errors_doc(400, 403, 404), **DOC)
 CREATE = CreateDoc(status_code=201, response_headers=ETAG, responses=errors_doc(400, 403, 404, 422), **DOC)
@@ -199,7 +200,7 @@ PARTS = [
     "appraisal can then never change (the database refuses it; 409 here).",
     tags=["options appraisals"],
     security=NEEDS_KEY,
-    guards=[staff, frozen_first, if_match_first],
+    guards=[staff, if_match_first, frozen_first],
 )
 async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None
