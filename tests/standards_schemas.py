@@ -4,13 +4,15 @@ a reference the copies do not hold fails the test instead of reaching the networ
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft7Validator, Draft202012Validator
+from jsonschema import Draft7Validator, Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7, DRAFT202012
 
@@ -156,16 +158,77 @@ def ocds_release_schema() -> dict[str, Any]:
     return schema
 
 
+RFC3339_DATE_TIME = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})[Tt](?P<time>[0-9]{2}:[0-9]{2}:[0-9]{2})(?P<fraction>\.[0-9]+)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
+
+
+def is_rfc3339_date_time(value: object) -> bool:
+    """RFC 3339 section 5.6 `date-time`, strictly (what JSON Schema's `date-time` format means): a full date, `T`, a
+    time to the second (a fraction optional) and a zone (`Z` or an offset); each part within its range (a leap
+    second, :60, allowed). `2027-01-16`, `2027-01-16T00:00` and `2027-01-16T00:00:00` (no zone) are not. Written
+    here because jsonschema checks `date-time` only with rfc3339-validator installed, which it is not: the format
+    would otherwise pass anything."""
+    if not isinstance(value, str):
+        return True  # formats apply to strings only
+    m = RFC3339_DATE_TIME.fullmatch(value)
+    if m is None:
+        return False
+    zone = m["zone"].upper()
+    if zone != "Z" and not (int(zone[1:3]) <= 23 and int(zone[4:6]) <= 59):
+        return False
+    hh, mm, ss = (int(x) for x in m["time"].split(":"))
+    try:
+        dt.date.fromisoformat(m["date"])
+    except ValueError:
+        return False
+    return hh <= 23 and mm <= 59 and ss <= 60
+
+
+def is_absolute_uri(value: object) -> bool:
+    """RFC 3986 absolute URI, loosely (a scheme, then no spaces or characters a URI never holds): the `uri` format,
+    which jsonschema checks only with rfc3987 installed, which it is not."""
+    return not isinstance(value, str) or ABSOLUTE_URI.fullmatch(value) is not None
+
+
+@cache
+def ocds_format_checker() -> FormatChecker:
+    """Draft 4's formats as jsonschema checks them, and `date-time` and `uri` as written above (offline)."""
+    from jsonschema import Draft4Validator
+
+    checker = FormatChecker(formats=())
+    checker.checkers = dict(Draft4Validator.FORMAT_CHECKER.checkers)
+    checker.checks("date-time")(is_rfc3339_date_time)
+    checker.checks("uri")(is_absolute_uri)
+    return checker
+
+
+def _ocds_registry() -> Registry[Any]:
+    from referencing.jsonschema import DRAFT4
+
+    return Registry().with_resources(
+        [(OCDS_BASE + "release-schema.json", DRAFT4.create_resource(ocds_release_schema()))]
+    )
+
+
 @cache
 def ocds_validator() -> Any:
     from jsonschema import Draft4Validator
-    from referencing.jsonschema import DRAFT4
 
     package = json.loads((standards_dir() / "ocds-1.1.5" / "release-package-schema.json").read_text())
-    reg: Registry[Any] = Registry().with_resources(
-        [(OCDS_BASE + "release-schema.json", DRAFT4.create_resource(ocds_release_schema()))]
-    )
-    return Draft4Validator(package, registry=reg, format_checker=Draft4Validator.FORMAT_CHECKER)
+    return Draft4Validator(package, registry=_ocds_registry(), format_checker=ocds_format_checker())
+
+
+@cache
+def ocds_record_validator() -> Any:
+    """The OCDS 1.1.5 record package schema, its releases and compiled release checked as the release schema (with
+    the UK extension) says. (A record's optional versionedRelease refers to a schema not copied here.)"""
+    from jsonschema import Draft4Validator
+
+    package = json.loads((standards_dir() / "ocds-1.1.5" / "record-package-schema.json").read_text())
+    return Draft4Validator(package, registry=_ocds_registry(), format_checker=ocds_format_checker())
 
 
 def ocds_codes(codelist: str) -> set[str]:
@@ -179,14 +242,20 @@ def ocds_codes(codelist: str) -> set[str]:
     return codes
 
 
-def assert_valid_ocds(package: Any) -> None:
-    """`package` is a valid OCDS 1.1.5 release package with the UK extension, its open codelists' codes known."""
+def assert_valid_ocds(package: Any, *, record: bool = False) -> None:
+    """`package` is a valid OCDS 1.1.5 release package (`record`: record package) with the UK extension, its open
+    codelists' codes known, its dates RFC 3339 date-times."""
+    validator = ocds_record_validator() if record else ocds_validator()
     found = [
-        f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
-        for e in ocds_validator().iter_errors(package)
+        f"at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(package)
     ]
     assert not found, "\n".join(found[:20])
-    for release in package["releases"]:
+    releases = (
+        [r for rec in package["records"] for r in [*rec["releases"], rec["compiledRelease"]]]
+        if record
+        else package["releases"]
+    )
+    for release in releases:
         for d in release.get("planning", {}).get("documents", []):
             assert d["documentType"] in ocds_codes("documentType.csv"), d
         for m in release.get("planning", {}).get("milestones", []):

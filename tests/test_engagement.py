@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -577,19 +578,25 @@ async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(wo
 async def test_the_ocds_release_is_a_new_one_when_what_it_shows_changes(world):
     """The release's id and date are those of the content it carries: moving the closing date later (the one change
     of the notice allowed once published) and the deadline passing (the milestone is met) each make a new release,
-    dated by the app's clock; the commissioner's own settings changing does not."""
+    dated by the app's clock; the commissioner's own settings changing does not. The package holds every release
+    made, oldest first, the earlier ones as they were byte for byte: the first tagged `planning`, each after it
+    `planningUpdate`, a move of the closing date with its amendment (the moves before it too) in tender.amendments."""
     from standards_schemas import assert_valid_ocds
 
     w = world
     c, h = w.client, w.commissioner
     exercise_id, _ = await make_exercise(w)  # published at BEFORE
+    ocid = f"ocds-prvsn1-{exercise_id}"
 
-    async def release() -> dict:
+    async def releases() -> list[dict]:
         package = (await c.get(f"/exercises/{exercise_id}/ocds")).json()
         assert_valid_ocds(package)
-        (found,) = package["releases"]
-        assert package["publishedDate"] == found["date"]
-        return found
+        assert package["publishedDate"] == package["releases"][-1]["date"]
+        assert [r["date"] for r in package["releases"]] == sorted(r["date"] for r in package["releases"])
+        return package["releases"]
+
+    def same(a: list[dict], b: list[dict]) -> bool:  # as served: the same keys in the same order, the same values
+        return json.dumps(a) == json.dumps(b)
 
     async def patch(changes: dict) -> dict:
         etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
@@ -597,26 +604,100 @@ async def test_the_ocds_release_is_a_new_one_when_what_it_shows_changes(world):
         assert r.status_code == 200, r.text
         return r.json()
 
-    published = await release()
-    assert published["date"] == "2026-11-30T12:00:00Z"
-    assert published["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20261130T120000Z"
+    (published,) = await releases()
+    assert published["date"] == "2026-11-30T12:00:00Z" and published["tag"] == ["planning"]
+    assert published["id"] == f"{ocid}-uk2-20261130T120000Z" and "amendments" not in published["tender"]
     w.clock.at = DURING
     weighed = await patch({"default_weights": {"quality": 40, "pathway_fit": 30, "coverage": 30}})
     assert weighed["updated_at"] == "2026-12-10T12:00:00Z"  # the app's clock, not the database's
-    assert await release() == published  # not in the release: the same release
+    assert same(await releases(), [published])  # not in the release: the same release
     w.clock.at = DURING + dt.timedelta(hours=1)
     moved = await patch({"closes_on": "2027-01-15"})
     assert moved["updated_at"] == "2026-12-10T13:00:00Z"
-    later = await release()
-    assert later["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20261210T130000Z" and later["date"] == "2026-12-10T13:00:00Z"
+    first, later = await releases()
+    assert same([first], [published])  # the earlier release is still served, as it was
+    assert later["id"] == f"{ocid}-uk2-20261210T130000Z" and later["date"] == "2026-12-10T13:00:00Z"
+    assert later["tag"] == ["planningUpdate"]
     (milestone,) = later["planning"]["milestones"]
     assert (milestone["dueDate"], milestone["status"]) == ("2027-01-16T00:00:00+00:00", "scheduled")
     assert later["planning"]["documents"][0]["datePublished"] == "2026-11-30T12:00:00Z"  # the notice's first day
+    assert later["tender"]["amendments"] == [
+        {
+            "id": "1",
+            "date": "2026-12-10T13:00:00Z",
+            "rationale": "closing date moved from 2026-12-31 to 2027-01-15",
+            "description": "Responses are due by 2027-01-16T00:00:00+00:00 (the end of 2027-01-15, Europe/London), "
+            "no longer by 2027-01-01T00:00:00+00:00.",
+            "amendsReleaseID": published["id"],
+            "releaseID": later["id"],
+        }
+    ]
     w.clock.at = dt.datetime(2027, 1, 20, 9, 0, tzinfo=dt.UTC)
-    met = await release()
+    *before, met = await releases()
+    assert same(before, [published, later])
     (milestone,) = met["planning"]["milestones"]
-    assert milestone["status"] == "met"
-    assert met["id"] == f"ocds-prvsn1-{exercise_id}-uk2-20270116T000000Z" and met["date"] == "2027-01-16T00:00:00Z"
+    assert milestone["status"] == "met" and met["tag"] == ["planningUpdate"]
+    assert met["id"] == f"{ocid}-uk2-20270116T000000Z" and met["date"] == "2027-01-16T00:00:00Z"
+    assert met["tender"]["amendments"] == later["tender"]["amendments"]  # no new amendment: nothing was changed
+    # moved again once closed (it opens again): the amendment amends the release of the milestone met
+    reopened = await patch({"closes_on": "2027-02-10"})
+    assert reopened["closes_on"] == "2027-02-10"
+    *before, again = await releases()
+    assert same(before, [published, later, met])
+    assert again["id"] == f"{ocid}-uk2-20270120T090000Z" and again["tag"] == ["planningUpdate"]
+    assert again["planning"]["milestones"][0]["status"] == "scheduled"
+    assert [a["id"] for a in again["tender"]["amendments"]] == ["1", "2"]
+    second = again["tender"]["amendments"][1]
+    assert second["rationale"] == "closing date moved from 2027-01-15 to 2027-02-10"
+    assert (second["amendsReleaseID"], second["releaseID"], second["date"]) == (
+        met["id"],
+        again["id"],
+        "2027-01-20T09:00:00Z",
+    )
+
+    # the record: every release, and the notice as it now stands compiled from them
+    r = await c.get(f"/exercises/{exercise_id}/ocds/record")
+    assert r.status_code == 200, r.text
+    record_package = r.json()
+    assert_valid_ocds(record_package, record=True)
+    (record,) = record_package["records"]
+    assert record["ocid"] == ocid and same(record["releases"], [published, later, met, again])
+    assert record_package["packages"][0].endswith(f"/exercises/{exercise_id}/ocds")
+    compiled = record["compiledRelease"]
+    assert compiled["tag"] == ["compiled"] and compiled["date"] == again["date"]
+    assert compiled["id"] == f"{ocid}-{again['date']}"
+    assert {k: v for k, v in compiled.items() if k not in ("id", "date", "tag")} == {
+        k: v for k, v in again.items() if k not in ("id", "date", "tag")
+    }
+    assert (await c.get("/exercises/999999/ocds/record")).status_code == 404
+
+
+def test_the_ocds_validator_checks_date_times_and_uris() -> None:
+    """jsonschema checks `date-time` and `uri` only with packages not installed here: the test helper's own checkers
+    do, so a date without its zone fails validation instead of passing unread."""
+    from standards_schemas import assert_valid_ocds
+
+    package = {
+        "uri": "http://example.org/exercises/1/ocds",
+        "version": "1.1",
+        "publishedDate": "2027-01-16T00:00:00Z",
+        "publisher": {"name": "Provision marketplace"},
+        "releases": [
+            {
+                "ocid": "ocds-prvsn1-1",
+                "id": "ocds-prvsn1-1-uk2-20270116T000000Z",
+                "date": "2027-01-16T00:00:00Z",
+                "tag": ["planning"],
+                "initiationType": "tender",
+            }
+        ],
+    }
+    assert_valid_ocds(package)
+    for field, wrong in (("publishedDate", "2027-01-16"), ("publishedDate", "2027-01-16T00:00:00"), ("uri", "a b")):
+        with pytest.raises(AssertionError, match=field):
+            assert_valid_ocds({**package, field: wrong})
+    with pytest.raises(AssertionError, match="date"):
+        assert_valid_ocds({**package, "releases": [{**package["releases"][0], "date": "2027-02-30T00:00:00Z"}]})
 
 
 async def test_the_seeded_sample_exercise_has_responses_silence_and_a_clarification(client, keys):

@@ -156,6 +156,15 @@ class Publication(msgspec.Struct):
     published_by: int | None
 
 
+class NoticeRevision(msgspec.Struct, frozen=True):
+    """A move of a published notice's closing date (later: the one change publishing allows)."""
+
+    at: dt.datetime
+    """When, by the app's clock (the exercise's `notice_revised_at` then)."""
+    before: dt.date
+    after: dt.date
+
+
 # --- responses --------------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from marketplace.engagement.models import (
     Answer,
     Clarification,
     NeedResponse,
+    NoticeRevision,
     Publication,
     Question,
     QuestionIn,
@@ -58,6 +59,24 @@ async def published_exercise_ids(conn: Connection) -> list[tuple[int, dt.datetim
         "select exercise_id, published_at from engagement order by published_at desc, exercise_id desc"
     )
     return [(r["exercise_id"], r["published_at"]) for r in rows]
+
+
+async def notice_revisions(conn: Connection, exercise_id: int) -> list[NoticeRevision]:
+    """Each move of a published exercise's closing date, oldest first: when (its `notice_revised_at` as written, by
+    the app's clock) and from which date to which. Read from the change history (schema/0027), which records every
+    update of an exercise row with the columns it changed, before and after: an update setting `notice_revised_at`
+    is a revision of the notice (exercises.service.update_exercise), and its `closes_on` moved with it."""
+    rows = await conn.fetch(
+        """select (after ->> 'notice_revised_at')::timestamptz as at, (before ->> 'closes_on')::date as before,
+                  (after ->> 'closes_on')::date as after
+           from change_history
+           where record_table = 'exercise' and record_id = $1::bigint::text and table_name = 'exercise'
+             and operation = 'update' and after ->> 'notice_revised_at' is not null
+             and before ->> 'closes_on' is not null and after ->> 'closes_on' is not null
+           order by id""",
+        exercise_id,
+    )
+    return [NoticeRevision(at=r["at"], before=r["before"], after=r["after"]) for r in rows]
 
 
 # --- questions --------------------------------------------------------------------------------------

@@ -293,7 +293,10 @@ async def open_exercises(provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep)
     "/exercises/{exercise_id:int}/ocds",
     summary="The engagement notice as an OCDS 1.1 release package (Find a Tender's UK2 shape; anyone)",
     responses=errors_doc(400, 404),
-    description="Tag `planning`; the buyer as a party; an engagement milestone due at the deadline; the notice as a "
+    description="Every release the notice has had, oldest first: the first tagged `planning`, each after it "
+    "`planningUpdate` (each move of the closing date, with its amendment in `tender.amendments`: date, rationale, "
+    "the releases before and after; and the deadline passing, the milestone then `met`). The buyer "
+    "as a party; an engagement milestone due at the deadline; the notice as a "
     "`marketEngagementNotice` document with noticeType UK2; one item per need with its CPV classification and "
     "delivery locations as ONS GSS URIs; values in GBP only where the budget is public. Declares the UK extension "
     "as Find a Tender does. Never holds match runs or responses. 404 until published.",
@@ -301,6 +304,19 @@ async def open_exercises(provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep)
 )
 async def ocds(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> OcdsPackage:
     return await service.ocds(ctx, conn, exercise_id, base_url=str(request.base_url))
+
+
+@get(
+    "/exercises/{exercise_id:int}/ocds/record",
+    summary="The engagement notice as an OCDS 1.1 record package: every release and the compiled release (anyone)",
+    responses=errors_doc(400, 404),
+    description="One record for the notice's ocid: its releases embedded (as GET /exercises/{id}/ocds gives them, "
+    "oldest first) and `compiledRelease`, the releases merged as OCDS merges them (tag `compiled`: the notice as it "
+    "now stands, every amendment in `tender.amendments`). 404 until published.",
+    **PUBLIC,
+)
+async def ocds_record(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> OcdsPackage:
+    return await service.ocds_record(ctx, conn, exercise_id, base_url=str(request.base_url))
 
 
 ROUTES = [
@@ -320,4 +336,5 @@ ROUTES = [
     answer,
     open_exercises,
     ocds,
+    ocds_record,
 ]

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, cast
 
 import asyncpg
 import msgspec
@@ -29,7 +29,7 @@ from marketplace import audit
 from marketplace.clock import LOCAL_ZONE, FixedClock, deadline_of
 from marketplace.concurrency import check_if_match, etag, require_if_match
 from marketplace.context import Context
-from marketplace.db import Connection
+from marketplace.db import Connection, read_only
 from marketplace.engagement import queries
 from marketplace.engagement.models import (
     BARRIERS,
@@ -55,6 +55,7 @@ from marketplace.engagement.models import (
     NonResponder,
     Notice,
     NoticeNeed,
+    NoticeRevision,
     OcdsPackage,
     OpenExercise,
     Partner,
@@ -999,32 +1000,163 @@ def _ocds_time(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def released_at(
-    published_at: dt.datetime, revised_at: dt.datetime | None, deadline: dt.datetime, now: dt.datetime
-) -> dt.datetime:
-    """When what the release shows last changed, which dates it and names it: its publication, the notice's last
-    revision (the closing date moved), or the deadline once it has passed (the milestone is then met)."""
-    return max(t for t in (published_at, revised_at, deadline if now >= deadline else None) if t is not None)
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Step:
+    """One release of a notice: made `at`, showing `closes_on`, with the amendments made up to it (each a move of
+    the closing date)."""
+
+    at: dt.datetime
+    closes_on: dt.date
+    amendments: tuple[dict[str, object], ...]
+
+
+def _release_id(ocid: str, at: dt.datetime) -> str:
+    at = at.astimezone(dt.UTC)
+    return f"{ocid}-uk2-{at:%Y%m%dT%H%M%S}" + (f".{at:%f}" if at.microsecond else "") + "Z"
+
+
+def release_steps(
+    ocid: str,
+    published_at: dt.datetime,
+    closes_on: dt.date,
+    revisions: list[NoticeRevision],
+    revised_at: dt.datetime | None,
+    now: dt.datetime,
+) -> list[_Step]:
+    """Every release the notice has had by `now`, oldest first, each dated (and named) by when what it shows changed:
+    its publication, each move of its closing date (`revisions`, from the change history: an amendment each, and
+    the amendments before it) and each deadline passing before the next move (its milestone is then met). Drawn from
+    what is stored alone, so a release, once made, reads the same byte for byte whenever it is asked for.
+    `closes_on` and `revised_at`: the exercise's now. When the change history does not hold its last revision (one
+    made before the history was kept), the earlier releases cannot be drawn again: the notice has the one release it
+    shows now, its amendment saying only the new date."""
+    if revisions and (revisions[-1].at != revised_at or revisions[-1].after != closes_on):
+        revisions = []
+    start, closes = published_at, revisions[0].before if revisions else closes_on
+    amendments: tuple[dict[str, object], ...] = ()
+    if revised_at is not None and not revisions:  # a move the history does not hold
+        amendment: dict[str, object] = {
+            "id": "1",
+            "date": _ocds_time(revised_at),
+            "rationale": f"closing date moved to {closes_on.isoformat()} (the earlier date is not on record)",
+            "releaseID": _release_id(ocid, revised_at),
+        }
+        start, amendments = revised_at, (amendment,)
+    steps: list[_Step] = []
+    for moved in [*revisions, None]:
+        steps.append(_Step(start, closes, amendments))
+        due = deadline_of(closes)
+        if start < due and (due < moved.at if moved is not None else due <= now):
+            steps.append(_Step(due, closes, amendments))  # the deadline passed: the milestone is met
+        if moved is not None:
+            amendment = {
+                "id": str(len(amendments) + 1),
+                "date": _ocds_time(moved.at),
+                "rationale": f"closing date moved from {moved.before.isoformat()} to {moved.after.isoformat()}",
+                "description": f"Responses are due by {deadline_of(moved.after).isoformat()} (the end of "
+                f"{moved.after.isoformat()}, Europe/London), no longer by {deadline_of(moved.before).isoformat()}.",
+                "amendsReleaseID": _release_id(ocid, steps[-1].at),
+                "releaseID": _release_id(ocid, moved.at),
+            }
+            start, closes, amendments = moved.at, moved.after, (*amendments, amendment)
+    return steps
 
 
 async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: str) -> OcdsPackage:
     """The published notice as an OCDS 1.1 release package shaped like Find a Tender's UK2 (preliminary market
-    engagement) notice. Holds the notice only: never match runs or responses. The release is dated, and named, by
-    when what it shows last changed (`released_at`): each change is a new release (OCDS: a release id is unique
-    within its ocid, and names one set of information)."""
-    exercise, publication = await _published(conn, exercise_id)
+    engagement) notice, holding every release it has had (`release_steps`): the first tagged `planning`, each after
+    it `planningUpdate`, a move of the closing date with its amendment in `tender.amendments` (the release schema's
+    one place for amendments before an award). Holds the notice only: never match runs or responses. A release is
+    dated, and named, by when what it shows changed (OCDS: a release id is unique within its ocid, and names one set
+    of information), so the package's `publishedDate` is its newest release's date."""
+    releases = await _releases(ctx, conn, exercise_id, base_url=base_url)
+    return {
+        "uri": f"{base_url.rstrip('/')}/exercises/{exercise_id}/ocds",
+        "version": "1.1",
+        "extensions": OCDS_EXTENSIONS,
+        "publishedDate": releases[-1]["date"],
+        "publisher": {"name": "Provision marketplace"},
+        "releases": releases,
+    }
+
+
+async def ocds_record(ctx: Context, conn: Connection, exercise_id: int, *, base_url: str) -> OcdsPackage:
+    """The notice's OCDS record package: one record holding every release (embedded, oldest first, as `ocds` gives
+    them) and the compiled release, the releases merged as OCDS merges them (`compile_releases`)."""
+    releases = await _releases(ctx, conn, exercise_id, base_url=base_url)
+    base = base_url.rstrip("/")
+    return {
+        "uri": f"{base}/exercises/{exercise_id}/ocds/record",
+        "version": "1.1",
+        "extensions": OCDS_EXTENSIONS,
+        "publishedDate": releases[-1]["date"],
+        "publisher": {"name": "Provision marketplace"},
+        "packages": [f"{base}/exercises/{exercise_id}/ocds"],
+        "records": [{"ocid": releases[0]["ocid"], "releases": releases, "compiledRelease": compile_releases(releases)}],
+    }
+
+
+def _merged(earlier: object, later: object) -> object:
+    """OCDS's merge of one field: objects field by field; an array of objects that all have an `id`, object by id
+    (new ids appended); anything else, the later value whole."""
+    if isinstance(earlier, dict) and isinstance(later, dict):
+        out = dict(earlier)
+        for k, v in later.items():
+            out[k] = _merged(out[k], v) if k in out else v
+        return out
+    if (
+        isinstance(earlier, list)
+        and isinstance(later, list)
+        and all(isinstance(x, dict) and "id" in x for x in [*earlier, *later])
+    ):
+        by_id: dict[object, object] = {x["id"]: x for x in earlier}
+        for x in later:
+            by_id[x["id"]] = _merged(by_id[x["id"]], x) if x["id"] in by_id else x
+        return list(by_id.values())
+    return later
+
+
+def compile_releases(releases: list[dict[str, Any]]) -> dict[str, Any]:
+    """The compiled release of `releases` (oldest first): merged in date order, without the fields OCDS leaves out
+    when merging (`id`, `date`, `tag`), then tagged `compiled`, dated by the newest and named by its ocid and that
+    date, as OCDS's reference merge (ocdsmerge) names it."""
+    compiled: dict[str, Any] = {}
+    for release in releases:
+        fields = {k: v for k, v in release.items() if k not in ("id", "date", "tag")}
+        compiled = cast(dict[str, Any], _merged(compiled, fields))
+    date = releases[-1]["date"]
+    return {
+        "ocid": compiled.pop("ocid"),
+        "id": f"{releases[-1]['ocid']}-{date}",
+        "date": date,
+        "tag": ["compiled"],
+        **compiled,
+    }
+
+
+async def _releases(ctx: Context, conn: Connection, exercise_id: int, *, base_url: str) -> list[dict[str, Any]]:
+    """Every release of the published notice, oldest first (`release_steps`), read in one snapshot."""
+    async with read_only(conn):
+        exercise, publication = await _published(conn, exercise_id)
+        revised_at = await exercises.notice_revised_at(conn, exercise_id)
+        revisions = await queries.notice_revisions(conn, exercise_id) if revised_at is not None else []
     assert exercise.opens_on is not None and exercise.closes_on is not None
     ocid = f"{ctx.settings.ocid_prefix}-{exercise.id}"
-    published = _ocds_time(publication.published_at)
-    now, due = ctx.clock.now(), deadline_of(exercise.closes_on)
-    released = released_at(
-        publication.published_at, await exercises.notice_revised_at(conn, exercise_id), due, now
-    ).astimezone(dt.UTC)
-    stamp = f"{released:%Y%m%dT%H%M%S}" + (f".{released:%f}" if released.microsecond else "") + "Z"
-    deadline = due.isoformat()
+    steps = release_steps(ocid, publication.published_at, exercise.closes_on, revisions, revised_at, ctx.clock.now())
+    return [
+        _release(ctx, exercise, publication, ocid, step, first=i == 0, base_url=base_url)
+        for i, step in enumerate(steps)
+    ]
+
+
+def _release(
+    ctx: Context, exercise: Exercise, publication: Publication, ocid: str, step: _Step, *, first: bool, base_url: str
+) -> dict[str, Any]:
+    """The release made at `step`: what the notice showed then (all of it fixed at publishing, but the closing date)."""
     names, cpv = ctx.taxonomy.codes("areas"), cpv_table()
     buyer = {"id": f"{ocid}-buyer", "name": exercise.commissioning_body}
     visibility = publication.budget_visibility
+    due = deadline_of(step.closes_on)
     items = []
     for n in exercise.needs:
         entry = cpv.get(n.pathway)
@@ -1059,11 +1191,13 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
             tender["value"] = _gbp(
                 sum((b.maximum or 0) * n.contract_years for b, n in zip(shown_needs, exercise.needs, strict=True))
             )
-    release = {
+    if step.amendments:
+        tender["amendments"] = list(step.amendments)
+    return {
         "ocid": ocid,
-        "id": f"{ocid}-uk2-{stamp}",
-        "date": _ocds_time(released),
-        "tag": ["planning"],
+        "id": _release_id(ocid, step.at),
+        "date": _ocds_time(step.at),
+        "tag": ["planning"] if first else ["planningUpdate"],
         "initiationType": "tender",
         "language": "en",
         "parties": [{**buyer, "roles": ["buyer"]}],
@@ -1075,8 +1209,8 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
                     "id": "engagement",
                     "title": "Preliminary market engagement: responses due",
                     "type": "engagement",
-                    "dueDate": deadline,
-                    "status": "scheduled" if now < due else "met",
+                    "dueDate": due.isoformat(),
+                    "status": "scheduled" if step.at < due else "met",
                 }
             ],
             "documents": [
@@ -1086,21 +1220,13 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
                     "noticeType": "UK2",
                     "title": f"Preliminary market engagement notice: {exercise.title}",
                     "url": f"{base_url.rstrip('/')}/exercises/{exercise.id}/notice",
-                    "datePublished": published,
+                    "datePublished": _ocds_time(publication.published_at),
                     "format": "application/json",
                     "language": "en",
                 }
             ],
         },
         "tender": tender,
-    }
-    return {
-        "uri": f"{base_url.rstrip('/')}/exercises/{exercise.id}/ocds",
-        "version": "1.1",
-        "extensions": OCDS_EXTENSIONS,
-        "publishedDate": _ocds_time(released),
-        "publisher": {"name": "Provision marketplace"},
-        "releases": [release],
     }
 
 
