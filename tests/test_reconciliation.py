@@ -333,6 +333,30 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "querys"
 
 
+async def test_a_query_or_a_query_s_field_given_twice_is_refused_naming_it(read_client: Any) -> None:
+    """As every JSON body is told (README): a key given twice is not read as the last one, silently dropping the
+    first query; GET and POST alike."""
+    cases = [
+        ('{"q0": {"query": "Wyvern Pathways"}, "q0": {"query": "Marchlight Housing Trust"}}', "queries.q0"),
+        ('{"q0": {"query": "Wyvern Pathways", "query": "Marchlight Housing Trust"}}', "queries.q0.query"),
+        (
+            '{"q0": {"query": "x"}, "q1": {"query": "y", "properties": [{"pid": "area", "v": "a", "v": "b"}]}}',
+            "queries.q1.properties[0].v",
+        ),
+    ]
+    for text, field in cases:
+        for method in ("POST", "GET"):
+            if method == "POST":
+                r = await read_client.post("/reconcile", data={"queries": text})
+            else:
+                r = await read_client.get("/reconcile", params={"queries": text})
+            assert r.status_code == 422, (method, text, r.text)
+            assert r.headers.get(CORS) == "*"
+            (error,) = r.json()["errors"]
+            assert error["field"] == field, (method, text, error)
+            assert "given twice" in error["problem"], error
+
+
 # --- JSONP and CORS ------------------------------------------------------------------------------------------------
 
 
@@ -350,6 +374,19 @@ async def test_jsonp_with_a_safe_callback_only(read_client: Any) -> None:
         r = await read_client.get("/reconcile", params={"callback": bad})
         assert r.status_code == 400, bad
         assert r.headers["content-type"].startswith("application/json")
+    for bad in ("alert(1)", "1abc"):  # told what a name takes, with an example, in every service taking one
+        for path in (
+            "/reconcile",
+            "/reconcile/suggest/entity",
+            "/reconcile/suggest/type",
+            "/reconcile/suggest/property",
+        ):
+            prefix = {"prefix": "a"} if "suggest" in path else {}
+            r = await read_client.get(path, params={"callback": bad, **prefix})
+            assert r.status_code == 400, (path, bad)
+            (error,) = r.json()["errors"]
+            assert error["field"] == "callback", error
+            assert "jQuery1234_5678" in error["problem"] and "not in the form" not in error["problem"], error
 
 
 async def test_preflight_is_answered_for_any_origin(read_client: Any) -> None:

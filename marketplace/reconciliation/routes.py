@@ -33,11 +33,17 @@ from marketplace.reconciliation.models import (
     QueryResult,
     TypeSuggestions,
 )
+from marketplace.types import plain
 
 PREFIX = service.PREFIX
 TAGS = ["reconciliation (OpenRefine)"]
 JAVASCRIPT = "application/javascript"
-CALLBACK_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,3}$"
+CALLBACK_PATTERN = plain(
+    r"^[A-Za-z_$][A-Za-z0-9_$]{0,63}(\.[A-Za-z_$][A-Za-z0-9_$]{0,63}){0,3}$",
+    "must be a plain JavaScript function name: letters, digits, _ or $ (not starting with a digit), up to 64 "
+    "characters, at most four such names joined by dots, e.g. jQuery1234_5678",
+    "jQuery1234_5678",
+)
 EXTRA_MEDIA_TYPES = {
     PREFIX: [JAVASCRIPT],
     f"{PREFIX}/suggest/entity": [JAVASCRIPT],
