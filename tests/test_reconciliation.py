@@ -214,6 +214,40 @@ async def test_folding_accents_case_ampersands_saint_and_legal_suffixes(read_cli
     assert scoring.score(key("Severn Housing"), key("Wye Recovery")) < 50
 
 
+async def test_a_contradicting_legal_form_is_never_the_match_and_co_op_is_co_operative(read_client: Any) -> None:
+    """A Ltd and a CIC of one name are two legal entities: the CIC stays the first candidate, with its score, but is
+    not the match (an automatic match on the wrong organisation is the costly mistake), and says why. "Co-op" and
+    "Coop" are the UK's short form of "Co-operative": they score as the full form does."""
+    ids = await provider_ids(read_client)
+    cic, coop = ids["Greenwood Tenancy Solutions CIC"], ids["Bewdley Bank Housing Co-operative"]
+    batch = {
+        "q0": {"query": "Greenwood Tenancy Solutions Ltd"},
+        "q1": {"query": "Greenwood Tenancy Solutions CIC"},
+        "q2": {"query": "Greenwood Tenancy Solutions"},  # no legal form stated: nothing contradicts
+        "q3": {"query": "Bewdley Bank Housing Co-op"},
+        "q4": {"query": "Bewdley Bank Housing Coop"},
+        "q5": {"query": "Bewdley Bank Housing Cooperative"},
+    }
+    for method in ("POST", "GET"):
+        body = await reconcile(read_client, batch, method=method)
+        top = body["q0"]["result"][0]
+        assert top["id"] == str(cic) and top["score"] >= scoring.MATCH_SCORE and not top["match"], top
+        assert {"id": "legal_form_clash", "value": True} in top["features"]
+        assert "not a match: the name says CIC, the query Ltd" in top["description"]
+        for q in ("q1", "q2"):
+            top = body[q]["result"][0]
+            assert top["id"] == str(cic) and top["match"], body[q]
+            assert {"id": "legal_form_clash", "value": False} in top["features"]
+        for q in ("q3", "q4", "q5"):
+            top = body[q]["result"][0]
+            assert (top["id"], top["score"], top["match"]) == (str(coop), 100, True), (q, body[q])
+    key = scoring.name_key
+    assert key("Severn Co-op").core == key("Severn Coop").core == key("Severn Co-operative").core
+    assert scoring.legal_form_clash(key("Severn Housing Ltd"), key("Severn Housing CIC")) == ("ltd", "cic")
+    assert scoring.legal_form_clash(key("Severn Housing Limited"), key("Severn Housing Ltd")) is None
+    assert scoring.legal_form_clash(key("Severn Housing Trust"), key("Severn Housing CIC")) is None  # no form stated
+
+
 async def test_an_identifier_is_decisive_whatever_the_name(read_client: Any) -> None:
     ids = await provider_ids(read_client)
     charity = next(p for p in PUBLISHED if any(i.startswith("GB-CHC-") for i in p.get("identifiers", [])))

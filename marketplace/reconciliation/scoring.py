@@ -3,7 +3,8 @@
 A name is read as its *core* and its *legal suffixes*:
 - folded: lower case, accents and ligatures gone ("Café" = "cafe", "Æ" = "ae"); apostrophes dropped ("Women's" =
   "womens"); "&" read as "and"; any other punctuation a space; "Saint", "Street" and "St" read alike;
-  "Co-operative" and "Co-op" as "cooperative" and "coop"; a leading "The" dropped;
+  "Co-operative", "Cooperative", "Co-op" and "Coop" all as "cooperative" (Co-op is the usual UK short form); a
+  leading "The" dropped;
 - legal suffixes at the end of the name are taken off the core, as many as there are, and kept apart in one
   spelling each: Ltd/Limited, CIC/Community Interest Company, CIO/Charitable Incorporated Organisation, PLC/Public
   Limited Company, LLP/Limited Liability Partnership, Trust, Charity ("Severn Housing Trust Ltd" is core "severn
@@ -18,7 +19,9 @@ The score (0-100) of a candidate for a query is the better of
   typo costs, not the suffix).
 
 A **match** (`match: true`) is a clear winner only: the best candidate scores at least `MATCH_SCORE` and at least
-`MATCH_GAP` more than the next (`is_clear_winner`). An identifier hit is decisive on its own (score 100, match).
+`MATCH_GAP` more than the next (`is_clear_winner`), and states no legal form contradicting the query's
+(`legal_form_clash`: "Ltd" against "CIC" is another organisation; the candidate stays, with its score). An
+identifier hit is decisive on its own (score 100, match).
 """
 
 from __future__ import annotations
@@ -61,9 +64,15 @@ _LONGEST_SUFFIX = max(len(k) for k in LEGAL_SUFFIXES)
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
-_JOINED = {("co", "operative"): "cooperative", ("co", "op"): "coop"}
-_WORDS = {"saint": "st", "street": "st"}
-"""Words read as one: "St" is "Saint" in "St John's" and "Street" in "Kiln St", so both are read as "st"."""
+_JOINED = {("co", "operative"): "cooperative", ("co", "op"): "cooperative"}
+_WORDS = {"saint": "st", "street": "st", "coop": "cooperative"}
+"""Words read as one: "St" is "Saint" in "St John's" and "Street" in "Kiln St", so both are read as "st"; "Co-op"
+and "Coop" are the usual short form of "Co-operative" in UK names, so all are read as "cooperative"."""
+
+LEGAL_FORMS = frozenset({"ltd", "cic", "cio", "plc", "llp"})
+"""The suffixes that say a legal form (a company limited by shares or guarantee, a community interest company, a
+charitable incorporated organisation, a public limited company, a limited liability partnership): two names stating
+different ones are different legal entities, however alike the rest. ("Trust" and "Charity" say no legal form.)"""
 
 
 def words(text: str) -> list[str]:
@@ -125,6 +134,16 @@ def score(query: NameKey, candidate: NameKey) -> float:
     return round(max(0.0, core, whole), 1)
 
 
+def legal_form_clash(query: NameKey, candidate: NameKey) -> tuple[str, str] | None:
+    """The legal forms `query` and `candidate` each state when both state one and they share none (the query's,
+    the candidate's: ("ltd", "cic")); None when they agree or either states none. A clash never lets the
+    candidate be the match: a Ltd and a CIC of one name are two organisations."""
+    asked, named = query.suffixes & LEGAL_FORMS, candidate.suffixes & LEGAL_FORMS
+    if asked and named and not asked & named:
+        return ", ".join(sorted(asked)), ", ".join(sorted(named))
+    return None
+
+
 def is_clear_winner(scores: Sequence[float]) -> bool:
     """Whether the best of `scores` (sorted best first) is a clear winner: at least MATCH_SCORE and MATCH_GAP ahead."""
     if not scores or scores[0] < MATCH_SCORE:
@@ -134,7 +153,8 @@ def is_clear_winner(scores: Sequence[float]) -> bool:
 
 def retrieval_texts(name: str) -> list[str]:
     """What to look a query up by in the database's folded names (trigrams): its core, then with "st" written the
-    other ways names write it ("saint", "street"), and without "and" (a name may say "&"). One to four texts."""
+    other ways names write it ("saint", "street"), without "and" (a name may say "&"), and with "coop" for
+    "cooperative" (a name may say "Co-op"). One to five texts."""
     key = name_key(name)
     core = key.core or key.full
     texts = [core]
@@ -143,4 +163,6 @@ def retrieval_texts(name: str) -> list[str]:
         texts += [" ".join(word if t == "st" else t for t in tokens) for word in ("saint", "street")]
     if "and" in tokens:
         texts.append(" ".join(t for t in tokens if t != "and"))
+    if "cooperative" in tokens:  # a name may say "Co-op" or "Coop"
+        texts.append(" ".join("coop" if t == "cooperative" else t for t in tokens))
     return texts

@@ -96,7 +96,8 @@ CATCH_UP_ROUNDS = 3
 MATCH_RULE = (
     f"match is true for one candidate only: the one provider an identifier property (org_id, charity_number, "
     f"company_number) names, or else a clear winner on the name: a score of at least {scoring.MATCH_SCORE:g} "
-    f"and at least {scoring.MATCH_GAP:g} ahead of the next candidate"
+    f"and at least {scoring.MATCH_GAP:g} ahead of the next candidate, whose name states no legal form (Ltd, CIC, "
+    "CIO, PLC, LLP) other than the query's (feature legal_form_clash)"
 )
 PREVIEW_WIDTH, PREVIEW_HEIGHT = 400, 200
 
@@ -247,6 +248,8 @@ class _Scored:
     row: queries.CandidateRow
     name_score: float
     identifier: bool
+    clash: tuple[str, str] | None = None
+    """The legal forms the query's name and the candidate's state, when they contradict (scoring.legal_form_clash)."""
 
     @property
     def score(self) -> float:
@@ -263,6 +266,17 @@ def _wants_our_type(q: ReconQuery) -> bool:
 def _description(tax: Taxonomy, row: queries.CandidateRow) -> str:
     form = tax.codes("legal_forms").get(row.legal_form, row.legal_form)
     return " · ".join([form, *row.identifiers])
+
+
+FORM_NAMES = {"ltd": "Ltd", "cic": "CIC", "cio": "CIO", "plc": "PLC", "llp": "LLP"}
+
+
+def _clash_note(clash: tuple[str, str] | None) -> str:
+    """What a candidate's description adds when its name states another legal form than the query's."""
+    if clash is None:
+        return ""
+    asked, named = (", ".join(FORM_NAMES.get(f, f) for f in forms.split(", ")) for forms in clash)
+    return f" · not a match: the name says {named}, the query {asked} (another legal entity)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +323,8 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
         for row in named:
             if row.id not in found:
                 found[row.id] = _Scored(row, scoring.score(key, scoring.name_key(row.name)), identifier=False)
+        for s in found.values():
+            s.clash = scoring.legal_form_clash(key, scoring.name_key(s.row.name))
     ranked = sorted(
         found.values(), key=lambda s: (-s.score, not s.identifier, -s.name_score, fold(s.row.name), s.row.id)
     )
@@ -316,7 +332,9 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
     if hits:
         winner = hits[0].row.id if len(hits) == 1 else None
     else:
-        winner = ranked[0].row.id if scoring.is_clear_winner([s.score for s in ranked]) else None
+        clear = scoring.is_clear_winner([s.score for s in ranked])
+        # a contradicting legal form is another organisation: a candidate still, never the match
+        winner = ranked[0].row.id if clear and ranked[0].clash is None else None
     q = asked.query
     limit = int(q.limit) if isinstance(q.limit, float) else DEFAULT_LIMIT
     return QueryResult(
@@ -326,11 +344,12 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
                 name=s.row.name,
                 score=s.score,
                 match=s.row.id == winner,
-                description=_description(ctx.taxonomy, s.row),
+                description=_description(ctx.taxonomy, s.row) + _clash_note(s.clash),
                 type=TYPES,
                 features=[
                     Feature(id="name_similarity", value=s.name_score),
                     Feature(id="identifier_match", value=s.identifier),
+                    Feature(id="legal_form_clash", value=s.clash is not None),
                 ],
             )
             for s in ranked[:limit]
