@@ -437,3 +437,36 @@ async def test_the_match_command_states_the_area_volumes(databases, template_db)
         assert f"150 service users a year ({TELFORD} 60, {WORCESTERSHIRE} 90), £180,000 a year" in result.stdout
     finally:
         await databases.drop(name)
+
+
+async def test_a_needs_areas_may_not_hold_an_area_within_another_of_them(client, keys, fresh_db):
+    """A need's areas took a county and a district in it (Worcestershire and Worcester: 201), where `area_volumes`
+    refuses the same pair; now a 422 naming the district, on a need's making and its change, storing nothing."""
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    worcester = "E07000237"
+    said = (
+        f"Worcester ({worcester}) is within Worcestershire ({WORCESTERSHIRE}), also one of the need's areas: list one "
+        "or the other, not both (Worcestershire covers Worcester already)"
+    )
+    needs_before = await fetchval(fresh_db, "select count(*) from need")
+    for areas, index in (([WORCESTERSHIRE, worcester], 1), ([worcester, TELFORD, WORCESTERSHIRE], 0)):
+        r = await client.post(f"/exercises/{exercise_id}/needs", json={**NEED, "areas": areas}, headers=h)
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [{"field": f"areas[{index}]", "problem": said}]
+    region = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "areas": ["E23000016", TELFORD]}, headers=h
+    )
+    assert region.status_code == 422 and [e["field"] for e in region.json()["errors"]] == ["areas[1]"]
+    assert "West Mercia (E23000016)" in region.json()["errors"][0]["problem"]
+    assert await fetchval(fresh_db, "select count(*) from need") == needs_before
+    # on a change: the need stays as it was
+    made = await client.post(f"/exercises/{exercise_id}/needs", json={**NEED, "areas": [WORCESTERSHIRE]}, headers=h)
+    assert made.status_code == 201, made.text
+    tag = made.headers["etag"]
+    r = await client.patch(
+        f"/needs/{made.json()['id']}", json={"areas": [WORCESTERSHIRE, worcester]}, headers={**h, "If-Match": tag}
+    )
+    assert r.status_code == 422 and r.json()["errors"] == [{"field": "areas[1]", "problem": said}], r.text
+    now = await client.get(f"/needs/{made.json()['id']}", headers=h)
+    assert now.headers["etag"] == tag and now.json()["areas"] == [WORCESTERSHIRE]

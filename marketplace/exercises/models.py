@@ -331,8 +331,32 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
         for i, d in enumerate(n.desired_outcomes)
     ]
     found += need_too_precise(n, prefix)
+    found += nested_area_problems(n, tax, prefix)
     found += area_volume_problems(n, tax, prefix)
     return [p for p in found if p is not None]
+
+
+def nested_area_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProblem]:
+    """An area of a need within another of its areas (a district and its county), named as sent (`areas[1]`): the
+    wider one covers it already, so listing both would count its people twice (as `area_volumes` refuses too)."""
+    names, tree = tax.codes("areas"), tax.matching_areas
+    known = [(i, code) for i, code in enumerate(n.areas) if code in tree]  # (an unknown one is told apart)
+
+    def named(code: str) -> str:
+        return f"{names[code]} ({code})" if names.get(code) else code
+
+    found = []
+    for i, code in known:
+        wider = next((w for _, w in known if w != code and tree.is_within(code, w)), None)
+        if wider is not None:
+            found.append(
+                FieldProblem(
+                    field=f"{prefix}areas[{i}]",
+                    problem=f"{named(code)} is within {named(wider)}, also one of the need's areas: list one or the "
+                    f"other, not both ({names.get(wider) or wider} covers {names.get(code) or code} already)",
+                )
+            )
+    return found
 
 
 def area_volume_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProblem]:
