@@ -86,7 +86,7 @@ def check_if_match(if_match: str | None, current: int) -> None:
             f"{if_match.strip()} is not an ETag this API gives: send the ETag from your GET, in quotes; "
             f"the current one is {etag(current)}"
         )
-    elif min(sent) > current:  # a version never issued
+    elif not any(1 <= v < current for v in sent):  # a version never issued (v0, or one beyond the current)
         said = (
             f"there is no version {if_match.strip()}: the current version is {etag(current)}; "
             "send the ETag the GET gave"

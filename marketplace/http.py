@@ -359,7 +359,12 @@ def _signatures(handler: BaseRouteHandler) -> tuple[ParsedSignature, ...]:
 
 def _query_bounds(request: Request[Any, Any, Any], name: str) -> tuple[float | None, float | None]:
     """The least and the most a query parameter may be (its Parameter's `ge`/`le`; None where it has none)."""
-    for signature in _signatures(request.route_handler):
+    return _bounds_of(request.route_handler, name)
+
+
+def _bounds_of(handler: BaseRouteHandler, name: str) -> tuple[float | None, float | None]:
+    """The least and the most a query parameter of `handler` may be (see `_query_bounds`)."""
+    for signature in _signatures(handler):
         for param_name, param in signature.parameters.items():
             kwargs = param.kwarg_definition
             if (getattr(kwargs, "query", None) or param_name) == name:
@@ -591,6 +596,20 @@ def _query_too_long(query: bytes) -> UriTooLong:
     )
 
 
+_RAW_BYTE = re.compile(rb"[\x80-\xff]")
+"""A byte of a query string sent as it is, not percent-encoded (`?age=١٢` as typed): the framework reads those as
+Latin-1 (`Ù¡Ù¢`) and percent-encoded ones as UTF-8, so they are percent-encoded first, to be read as the same text."""
+
+
+def _one_line(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[tuple[bytes, bytes]]:
+    """`headers` with every line of the list header `name` joined into its first, comma-separated: RFC 9110 (5.3)
+    reads several lines of one field as one list, as if written in one line (the framework reads only the first)."""
+    listed = [(n, v) for n, v in headers]
+    joined = b", ".join(v for n, v in listed if n == name)
+    first = next(i for i, (n, _) in enumerate(listed) if n == name)
+    return [(n, joined if i == first else v) for i, (n, v) in enumerate(listed) if n != name or i == first]
+
+
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), a query string is
@@ -604,6 +623,10 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
                 raise NotFound("no such resource")
             if len(query := scope.get("query_string", b"")) > MAX_QUERY:
                 raise _query_too_long(query)
+            if _RAW_BYTE.search(query):  # read as UTF-8, as percent-encoded bytes are (not as Latin-1)
+                scope = {**scope, "query_string": _RAW_BYTE.sub(lambda b: b"%%%02X" % b.group()[0], query)}
+            if sum(name == b"if-match" for name, _ in scope["headers"]) > 1:  # one list, however many lines
+                scope = {**scope, "headers": _one_line(scope["headers"], b"if-match")}
             headers = dict(scope["headers"])
             has_body = headers.get(b"content-length", b"0") not in (b"0", b"") or b"transfer-encoding" in headers
             if scope["method"] == "DELETE" and has_body:  # no DELETE here reads one: it would be ignored unseen
@@ -723,7 +746,8 @@ def _declared_query_parameters(handler: BaseRouteHandler) -> tuple[frozenset[str
 
 
 MAX_DIGITS = 15
-DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}")
+DIGITS = re.compile(rf"[0-9]{{1,{MAX_DIGITS}}}|-0{{1,{MAX_DIGITS}}}")
+"""A query integer as the API reads it: digits (`-0` is 0, and told as 0 is where 0 is too few)."""
 
 
 async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -732,9 +756,12 @@ async def if_match_first(connection: ASGIConnection[Any, Any, Any, Any], _: Base
     require_if_match(connection.headers.get("if-match"))
 
 
-def _not_digits(value: str) -> str:
-    """What is wrong with a query integer that is not 1 to 15 digits."""
+def _not_digits(value: str, least: float | None = None) -> str:
+    """What is wrong with a query integer that is not 1 to 15 digits; `least`: the least it may be, when it has a
+    bound (a number below it is told so as the framework tells one: `page=-1` as `page=0`, "must be 1 or more")."""
     if re.fullmatch(r"-[0-9]+", value):
+        if least is not None:
+            return f"must be {least:g} or more"
         return f"must be a whole number of 0 or more, e.g. 40; not {value!r}"
     if re.fullmatch(r"[0-9]+", value):
         return f"is too large: at most {MAX_DIGITS} digits; not {value!r}"
@@ -761,7 +788,7 @@ async def reject_unknown_params(connection: ASGIConnection[Any, Any, Any, Any], 
     for name in integers & set(connection.query_params):
         for value in connection.query_params.getall(name):
             if not DIGITS.fullmatch(value):
-                raise InvalidInput.field(name, _not_digits(value))
+                raise InvalidInput.field(name, _not_digits(value, _bounds_of(handler, name)[0]))
 
 
 # --- parameters and OpenAPI entries every room uses ------------------------------------------------

@@ -9,6 +9,7 @@ or by name: an area's name gets its code)."""
 from __future__ import annotations
 
 import calendar
+import json
 import math
 import re
 import sys
@@ -69,7 +70,7 @@ TYPE_WORDS = {
     "decimal": "a number, e.g. 12.5",
     "str": 'text in double quotes, e.g. "Ledbury"',
     "bool": "true or false",
-    "array": 'a list in square brackets, e.g. ["ADULTS"]',
+    "array": "a list in square brackets",  # a field's own kind of item is its example (`_example_at`)
     "object": "an object in braces",  # its fields, where known, are named (messages.problem)
     "date": "a date written YYYY-MM-DD, e.g. 2026-11-29",
     "datetime": "a date and time written YYYY-MM-DDThh:mm:ssZ, e.g. 2026-11-29T09:30:00Z",
@@ -217,6 +218,34 @@ def fields_at(annotation: Any, field: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _example_at(annotation: Any, field: str) -> str | None:
+    """A value of the kind a field of `annotation` takes, as JSON, when one can be told from its type: the example of
+    its text's pattern (`"GB-CHC-1234567"` for an identifier), the first of a fixed list's values, a whole number
+    within its bounds, and for a list one such item in brackets (`["GB-CHC-1234567"]`); None otherwise (any text,
+    an object: an example of another field's kind would mislead)."""
+    for t in _types_at(annotation, field) if annotation is not None else []:
+        if isinstance(t, mi.ListType | mi.SetType | mi.FrozenSetType | mi.VarTupleType):
+            item = _example_at(annotation, f"{field}[0]")
+            return f"[{item}]" if item is not None else None
+        if isinstance(t, mi.StrType) and t.pattern is not None and t.pattern in PLAIN:
+            return json.dumps(PLAIN[t.pattern][1], ensure_ascii=False)
+        if isinstance(t, mi.LiteralType) and t.values:
+            return json.dumps(t.values[0], ensure_ascii=False)
+        if isinstance(t, mi.EnumType):
+            return json.dumps(next(iter(t.cls)).value, ensure_ascii=False)
+        if isinstance(t, mi.IntType):
+            least = t.ge if t.ge is not None else None if t.gt is None else t.gt + 1
+            return str(max(least, 1) if least is not None else 40)
+    return None
+
+
+def _items_at(annotation: Any, field: str) -> str | None:
+    """What the items of a list field of `annotation` are, said when they are objects: "objects with fields such as
+    text, weight" (None otherwise)."""
+    names = fields_at(annotation, f"{field}[0]") if annotation is not None else []
+    return f"objects in braces with fields such as {', '.join(names[:3])}" if names else None
+
+
 SAID_BOUND = 1_000_000
 """A number's bound this large or larger is a guard against nonsense, not a rule a person needs told: left unsaid."""
 
@@ -310,6 +339,12 @@ NOT_UTF8 = "not valid UTF-8"
 """What a body that is not UTF-8 is told, however it was found out (the decoder, or reading it as text)."""
 
 
+HALF_A_CHARACTER = "has a \\u escape of half a character (a surrogate) without its other half{at}"
+"""For the decoder's words for a lone surrogate when the JSON is not at hand (LONE_SURROGATE says more)."""
+SURROGATE_WORDS = frozenset({"invalid utf-16 surrogate pair", "unexpected end of escaped utf-16 surrogate pair"})
+"""The decoder's words for half a character (a lone UTF-16 surrogate escape); it calls some "truncated" too."""
+
+
 JSON_WORDS = {
     "trailing characters": "has more after the JSON ends{at}: send one JSON value",
     "trailing comma in object": "has a comma after an object's last field{at}: remove it",
@@ -327,7 +362,8 @@ JSON_WORDS = {
     "invalid escape character in string": "has a backslash in text that starts no JSON escape{at} (write \\\\ for one)",
     "invalid escaped character": "has a backslash in text that starts no JSON escape{at} (write \\\\ for one)",
     "invalid character in unicode escape": "has a \\u escape without four hexadecimal digits{at}, e.g. \\u00e9",
-    "invalid utf-16 surrogate pair": "has a \\u escape of half a character (a surrogate) without its other half{at}",
+    "invalid utf-16 surrogate pair": HALF_A_CHARACTER,
+    "unexpected end of escaped utf-16 surrogate pair": HALF_A_CHARACTER,
 }
 """The decoder's (msgspec's) words for JSON it cannot read (`JSON is malformed: <these> (byte n)`) -> plain words,
 said of the JSON as a whole; `{at}`: where (the line and column), when the JSON is at hand."""
@@ -370,6 +406,44 @@ def _lone_surrogate(text: str) -> re.Match[str] | None:
     return None
 
 
+def _half_a_character(text: str | None, field: str) -> FieldProblem | None:
+    """Half a character (a lone surrogate escape) in the JSON `text`, however the decoder said it: which escape, the
+    line and column, and the field holding it when the JSON is otherwise whole (`title`; else `field`, the JSON's own
+    name). None when `text` holds none."""
+    if text is None or (half := _lone_surrogate(text)) is None:
+        return None
+    where = _line_and_column(text, len(text[: half.start()].encode()))
+    return FieldProblem(
+        field=_joined(field, _half_at(text) or ""), problem=LONE_SURROGATE.format(escape=half.group(0), at=where)
+    )
+
+
+_HALF = re.compile("[\ud800-\udfff]")
+
+
+def _half_at(text: str) -> str | None:
+    """The path (`services[0].name`) of the first text in the JSON `text` holding half a character; None when the
+    standard library (which reads such escapes, as the decoder does not) cannot read it, or it is a field's name."""
+    try:
+        document = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return _first_half(document, "")
+
+
+def _first_half(value: Any, path: str) -> str | None:
+    if isinstance(value, str):
+        return path if _HALF.search(value) else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        if isinstance(key, str) and _HALF.search(key):  # a field's name: said of the object holding it
+            return path
+        found = _first_half(item, f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip("."))
+        if found is not None:
+            return found
+    return None
+
+
 TOO_LARGE = {
     "Number out of range": "a number too large to read",
     "Integer value out of range": "a whole number too large to read",
@@ -395,10 +469,13 @@ def unreadable_json(said: str, body: bytes | str | None = None, *, field: str = 
     if words == "Input data was truncated":
         text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
         empty = text is not None and not text.strip()
-        if text is not None and (half := _lone_surrogate(text)):  # the decoder calls this truncated too
-            where = _line_and_column(text, len(text[: half.start()].encode()))
-            return FieldProblem(field=field, problem=LONE_SURROGATE.format(escape=half.group(0), at=where))
+        if (half := _half_a_character(text, field)) is not None:  # the decoder calls this truncated too
+            return half
         return FieldProblem(field=field, problem="is empty: send JSON" if empty else TRUNCATED)
+    if (m := _MALFORMED.match(words)) and m.group("what") in SURROGATE_WORDS:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        if (half := _half_a_character(text, field)) is not None:
+            return half
     if (m := _MALFORMED.match(words)) and m.group("what") in JSON_WORDS:
         raw = body.encode() if isinstance(body, str) else body
         if int(m.group("at")) == 0 and raw is not None and raw.startswith(b"\xef\xbb\xbf"):
@@ -571,6 +648,14 @@ def problem(
         wanted = f"{article} {noun} code in double quotes" if one else f"a list of {noun} codes in square brackets"
         nullable = ", or null" if "null" in m.group("want") else ""
         words = f"must be {wanted} ({looks}){nullable}; got {_got(m, value)}"
+    elif not form and m and m.group("want").split(" | ")[0] in ("str", "array") and declared is not None:
+        # its own kind of value as the example (an identifier's, not a cohort code or a place name)
+        at, one = field if path is None else path, m.group("want").split(" | ")[0] == "str"
+        example, items = _example_at(declared, at), None if one else _items_at(declared, at)
+        if example is not None or items is not None:
+            wanted = "text in double quotes" if one else "a list in square brackets" + (f" of {items}" if items else "")
+            nullable = ", or null" if "null" in m.group("want") else ""
+            words = f"must be {wanted}" + (f", e.g. {example}" if example else "") + f"{nullable}; got {_got(m, value)}"
     elif m and m.group("want").split(" | ")[0] in ("int", "float"):
         # a number with bounds is told them, not an example that may lie outside them (threshold: "e.g. 12.5")
         lo, hi = bounds if bounds is not None else _bounds_at(declared, field if path is None else path)

@@ -8,6 +8,7 @@ import importlib
 import inspect
 import pkgutil
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, get_origin
 
 import msgspec
@@ -165,7 +166,7 @@ def test_every_length_and_bound_is_said_in_words() -> None:
     [
         ("Expected `int`, got `str`", "must be a whole number, e.g. 40; got text"),
         ("Expected `int | null`, got `str`", "must be a whole number, e.g. 40, or null; got text"),  # bounds unknown
-        ("Expected `array`, got `str`", 'must be a list in square brackets, e.g. ["ADULTS"]; got text'),
+        ("Expected `array`, got `str`", "must be a list in square brackets; got text"),  # no example of another's
         ("Expected `object`, got `array`", "must be an object in braces; got a list"),
         ("Invalid RFC3339 encoded date", "must be a date written YYYY-MM-DD, e.g. 2026-11-29"),
         ("Expected `array` of length <= 50", "must have at most 50 items"),
@@ -336,6 +337,10 @@ async def test_if_match_missing_unquoted_weak_and_stale_each_say_what_to_send(cl
     assert status == 412 and body["current_etag"] == tag
     assert body["message"] == f'there is no version "v99": the current version is {tag}; send the ETag the GET gave'
 
+    for never in ('"v0"', '"v00"'):  # v0 was never issued either: not "changed since you read it"
+        status, body = await patch(never)
+        assert status == 412 and body["message"].startswith(f"there is no version {never}: "), body
+
     status, _ = await patch(tag)
     assert status == 200
     status, body = await patch(tag)  # the version read before that change
@@ -398,7 +403,7 @@ async def test_query_parameters_in_words_with_their_allowed_values(read_client: 
         told = (await read_client.get("/providers", params={"max_cost": nan})).json()["errors"]
         assert told == [{"field": "max_cost", "problem": "must be a number; NaN (not a number) is not one"}], nan
     digits = (await read_client.get("/providers", params={"min_capacity": "-1"})).json()["errors"][0]
-    assert digits["problem"] == "must be a whole number of 0 or more, e.g. 40; not '-1'"
+    assert digits["problem"] == "must be 0 or more"  # as its bound says it (tests/test_messages.py: page=-1)
     huge = (await read_client.get("/providers", params={"min_capacity": "9" * 20})).json()["errors"][0]
     assert huge["problem"] == f"is too large: at most 15 digits; not '{'9' * 20}'"
     typed = (await read_client.get("/providers", params={"min_capacity": "1e3"})).json()["errors"][0]
@@ -541,7 +546,8 @@ async def test_half_a_character_and_a_whole_number_too_large_are_told_as_what_th
     r = await client.patch("/providers/12", content=b'{"description": "x \\ud800"}', headers=headers)
     assert r.status_code == 400
     [problem] = r.json()["errors"]
-    assert problem["field"] == "body" and problem["problem"].startswith("has \\ud800 near line 1, column 20, half of a")
+    assert problem["field"] == "description"  # the field holding it
+    assert problem["problem"].startswith("has \\ud800 near line 1, column 20, half of a")
     assert messages.unreadable_json("Input data was truncated", b'{"d": "\\ud83d\\ude00"') == FieldProblem(
         field="body", problem=messages.TRUNCATED
     ), "a whole pair of halves is a character: that JSON is cut short"
@@ -612,3 +618,171 @@ async def test_a_field_given_twice_is_refused_not_resolved_silently(read_client,
         (problem,) = r.json()["errors"]
         assert problem["field"] == field and problem["problem"].startswith("given twice in one object")
     assert await fetchval(read_db, "select count(*) from provider where name like '% Light CIC'") == 0
+
+
+async def test_half_a_character_is_told_in_plain_words_however_it_is_followed(client: AsyncTestClient, keys) -> None:
+    """A lone high surrogate followed by anything but an escape ("\\ud800 hello") was told in the decoder's words:
+    "JSON is malformed: unexpected end of escaped utf-16 surrogate pair (byte 16)"; now each form is told which
+    escape, where, and the field holding it."""
+    commissioner = {**(await keys.headers("commissioner")), "Content-Type": "application/json"}
+    provider = {**(await keys.headers("provider", 12)), "If-Match": '"v1"', "Content-Type": "application/json"}
+    for path, headers, body, field, column in (
+        ("/exercises", commissioner, rb'{"title":"\ud800 hello","commissioning_body":"b"}', "title", 11),
+        ("/exercises", commissioner, rb'{"title":"\ud800","commissioning_body":"b"}', "title", 11),
+        ("/exercises", commissioner, rb'{"title":"\udc00x","commissioning_body":"b"}', "title", 11),
+        ("/exercises", commissioner, rb'{"title":"\ud800\u0041","commissioning_body":"b"}', "title", 11),
+        ("/exercises", commissioner, rb'{"commissioning_body":"b","title":"ok \ud800\ud800"}', "title", 39),
+        ("/providers/12", provider, rb'{"name": "\ud800 Trust"}', "name", 11),
+        ("/providers/12", provider, rb'{"identifiers": ["\ud800 x"]}', "identifiers[0]", 19),
+        ("/providers/12", provider, rb'{"description": "\ud800', "body", 18),  # cut short too: no field to name
+    ):
+        method = client.patch if path.startswith("/providers") else client.post
+        r = await method(path, content=body, headers=headers)
+        assert r.status_code == 400, (body, r.text)
+        [problem] = r.json()["errors"]
+        escape = body.decode()[column - 1 : column + 5]
+        assert problem == {
+            "field": field,
+            "problem": messages.LONE_SURROGATE.format(escape=escape, at=f" near line 1, column {column}"),
+        }, (body, problem)
+        assert r.json()["message"] == f"{field}: {problem['problem']}"
+    assert (await client.get("/exercises", headers=commissioner)).json()["total"] == 1  # the sample alone
+
+
+async def test_a_list_fields_example_is_of_its_own_kind(client: AsyncTestClient, keys) -> None:
+    """identifiers: null was told 'must be a list in square brackets, e.g. ["ADULTS"]', a cohort code."""
+    headers = {**(await keys.headers("provider", 12)), "If-Match": '"v1"'}
+    said = {}
+    for body in ({"identifiers": None}, {"identifiers": [5]}, {"resources": {"other_funding_sources": "rent"}}):
+        r = await client.patch("/providers/12", json=body, headers=headers)
+        assert r.status_code == 400, r.text
+        [problem] = r.json()["errors"]
+        said[problem["field"]] = problem["problem"]
+    assert said == {
+        "identifiers": 'must be a list in square brackets, e.g. ["GB-CHC-1234567"]; got null',
+        "identifiers[0]": 'must be text in double quotes, e.g. "GB-CHC-1234567"; got a whole number',
+        "resources.other_funding_sources": 'must be a list in square brackets, e.g. ["Weekly jobs club"]; got text',
+    }
+    commissioner = await keys.headers("commissioner")
+    need = {"title": "T", "pathway": "ACCOM", "areas": ["E06000019"], "annual_volume": 5, "annual_budget": 9}
+    r = await client.post("/exercises/1/needs", json={**need, "local_priorities": "housing"}, headers=commissioner)
+    assert r.status_code == 400
+    assert r.json()["errors"] == [
+        {
+            "field": "local_priorities",
+            "problem": "must be a list in square brackets of objects in braces with fields such as text, weight; "
+            "got text",
+        }
+    ]
+    registration = {
+        "name": "Ledbury Lanterns CIC",
+        "legal_form": "cic",
+        "services": [{**SERVICE, "delivery_modes": "x"}],
+    }
+    r = await client.post("/registrations", json=registration)
+    assert r.status_code == 400
+    [problem] = r.json()["errors"]
+    assert problem["problem"].startswith('must be a list in square brackets, e.g. ["') and "ADULTS" not in problem
+
+
+def _asgi(
+    client: AsyncTestClient,
+    method: str,
+    path: str,
+    *,
+    query: bytes = b"",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    body: bytes = b"",
+) -> tuple[int, Any]:
+    """A request as a server hands it to the app, byte for byte (the test client percent-encodes a query and joins
+    header lines), sent as the test client sends one (on its event loop): its status and JSON body."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"testserver"), (b"content-length", str(len(body)).encode()), *headers],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    received, sent = [{"type": "http.request", "body": body, "more_body": False}], []
+
+    async def receive() -> dict[str, Any]:
+        return received.pop(0) if received else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    client.blocking_portal.call(client.app, scope, receive, send)
+    status = next(m["status"] for m in sent if m["type"] == "http.response.start")
+    answer = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return status, msgspec.json.decode(answer) if answer else None
+
+
+async def test_query_text_sent_unencoded_is_read_as_utf8(read_client: AsyncTestClient) -> None:
+    """`?min_capacity=١٢` sent as typed (not percent-encoded) was echoed as "not 'Ù¡Ù¢'" (read as Latin-1)."""
+    status, body = _asgi(read_client, "GET", "/providers", query="min_capacity=١٢".encode())
+    assert status == 400
+    assert body["errors"] == [
+        {"field": "min_capacity", "problem": "must be a whole number written in digits, e.g. 40; not '١٢'"}
+    ]
+    status, body = _asgi(read_client, "GET", "/providers", query="q=Café&per_page=1".encode())
+    encoded = (await read_client.get("/providers", params={"q": "Café", "per_page": 1})).json()
+    assert status == 200 and body == encoded  # the same search as the percent-encoded one
+
+
+async def test_several_if_match_lines_are_one_list(client: AsyncTestClient, keys) -> None:
+    """`If-Match: "v1"` and `If-Match: <current>` on two lines was a 412 naming "v1"; in one line, a 200."""
+    auth = await keys.headers("provider", 12)
+    headers = {**auth, "If-Match": '"v1"'}
+    changed = await client.patch("/providers/12", json={"website": "https://example.org/one"}, headers=headers)
+    assert changed.status_code == 200
+    current = (await client.get("/providers/12", headers=auth)).headers["etag"]
+    assert current == '"v2"'
+    lines = [(b"authorization", auth["Authorization"].encode()), (b"content-type", b"application/json")]
+
+    def patch(*tags: bytes) -> tuple[int, Any]:
+        tagged = [*lines, *((b"if-match", t) for t in tags)]
+        return _asgi(client, "PATCH", "/providers/12", headers=tagged, body=next(websites))
+
+    websites = iter(b'{"website": "https://example.org/%d"}' % i for i in range(2, 4))
+
+    status, answer = patch(b'"v1"', current.encode())
+    assert status == 200, answer
+    status, answer = patch(b'"v1"', b'"v2"')  # both stale now: the message names both, as one line would
+    assert status == 412 and answer["message"].startswith('this was changed since you read it: you sent "v1", "v2"')
+
+
+async def test_a_number_below_a_query_parameters_least_is_told_one_way(read_client: AsyncTestClient, read_keys) -> None:
+    """page=-1 was told "must be a whole number of 0 or more" and page=0 "must be 1 or more": one rule, two
+    messages (the first wrong: 0 is too few too). -0 is 0."""
+    for path in ("/providers", "/hsds/services", "/audit"):
+        headers = await read_keys.headers("admin")
+        for page in ("-1", "0", "-0", "-12"):
+            r = await read_client.get(path, params={"page": page}, headers=headers)
+            assert r.status_code == 400, (path, page)
+            assert r.json()["errors"] == [{"field": "page", "problem": "must be 1 or more"}], (path, page)
+    r = await read_client.get("/providers", params={"min_capacity": "-0"})
+    assert r.status_code == 200 and r.json()["total"] > 0
+
+
+async def test_a_403_lists_the_auditor_where_it_may_read(read_client: AsyncTestClient, read_keys) -> None:
+    """A provider key on GET /audit was told "allowed: admin", though an auditor may read it too."""
+    provider = await read_keys.headers("provider", 12)
+    for path, allowed in (
+        ("/audit", "admin, auditor"),
+        ("/changes", "admin, auditor"),
+        ("/keys", "admin, auditor"),
+        ("/exercises", "admin, commissioner, auditor"),
+    ):
+        r = await read_client.get(path, headers=provider)
+        assert r.status_code == 403
+        assert r.json()["message"] == f"the provider role may not do this; allowed: {allowed}", path
+    r = await read_client.post("/exercises", json={"title": "T", "commissioning_body": "B"}, headers=provider)
+    assert r.status_code == 403  # a change: the auditor is not among those who may
+    assert r.json()["message"] == "the provider role may not do this; allowed: admin, commissioner"

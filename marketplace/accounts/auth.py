@@ -87,7 +87,8 @@ def admit(
     if caller.role == "auditor" and any(r in roles for r in AUDITOR_READS):
         return
     if caller.role not in roles:
-        allowed = [*roles, *(["provider (own profile)"] if own_provider else [])]
+        auditor = reading and any(r in roles for r in AUDITOR_READS)  # it reads what these may read
+        allowed = [*roles, *(["auditor"] if auditor else []), *(["provider (own profile)"] if own_provider else [])]
         raise Forbidden(
             f"the {caller.role} role may not do this; allowed: {', '.join(allowed)}",
             caller=caller,
