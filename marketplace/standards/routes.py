@@ -183,7 +183,7 @@ EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-
         "profiles only, except that commissioners and admins may ask for `status=pending` "
         "or `archived`."
     ),
-    responses=errors_doc(400, 401, 403, 503),
+    responses=errors_doc(400, 401, 403, 422, 503),
     tags=["providers"],
     guards=[staff_beyond_published],
     dependencies=SEARCH,
