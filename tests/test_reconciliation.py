@@ -318,6 +318,14 @@ async def test_area_narrows_by_code_or_name_and_type_is_honoured(read_client: An
 # --- bad input: a 4xx naming the field ------------------------------------------------------------------------
 
 
+async def both_ways(client: Any, queries: str) -> list[tuple[str, Any]]:
+    """A batch of `queries` sent as OpenRefine sends it (a form POST) and as a GET: (method, response) each."""
+    return [
+        ("POST", await client.post("/reconcile", data={"queries": queries})),
+        ("GET", await client.get("/reconcile", params={"queries": queries})),
+    ]
+
+
 async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) -> None:
     examples = reconciliation_dir() / "examples" / "reconciliation-query-batch" / "invalid"
     cases: list[tuple[str, str]] = [
@@ -338,11 +346,7 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
         assert reconciliation_problems("reconciliation-query-batch.json", json.loads(text))
         cases.append((text, "queries."))
     for text, field in cases:
-        for method in ("POST", "GET"):
-            if method == "POST":
-                r = await read_client.post("/reconcile", data={"queries": text})
-            else:
-                r = await read_client.get("/reconcile", params={"queries": text})
+        for method, r in await both_ways(read_client, text):
             # a GET's queries are at most 2,000 characters (a URL's length is limited): beyond, a 400 naming it
             assert r.status_code == (400 if method == "GET" and len(text) > 2000 else 422), (text, r.text)
             assert r.headers.get(CORS) == "*"
@@ -379,11 +383,7 @@ async def test_a_query_or_a_query_s_field_given_twice_is_refused_naming_it(read_
         ),
     ]
     for text, field in cases:
-        for method in ("POST", "GET"):
-            if method == "POST":
-                r = await read_client.post("/reconcile", data={"queries": text})
-            else:
-                r = await read_client.get("/reconcile", params={"queries": text})
+        for method, r in await both_ways(read_client, text):
             assert r.status_code == 422, (method, text, r.text)
             assert r.headers.get(CORS) == "*"
             (error,) = r.json()["errors"]

@@ -1070,13 +1070,17 @@ async def ocds(ctx: Context, conn: Connection, exercise_id: int, *, base_url: st
     dated, and named, by when what it shows changed (OCDS: a release id is unique within its ocid, and names one set
     of information), so the package's `publishedDate` is its newest release's date."""
     releases = await _releases(ctx, conn, exercise_id, base_url=base_url)
+    return {**_package(f"{base_url.rstrip('/')}/exercises/{exercise_id}/ocds", releases), "releases": releases}
+
+
+def _package(uri: str, releases: list[dict[str, Any]]) -> OcdsPackage:
+    """What a release package and a record package say of themselves."""
     return {
-        "uri": f"{base_url.rstrip('/')}/exercises/{exercise_id}/ocds",
+        "uri": uri,
         "version": "1.1",
         "extensions": OCDS_EXTENSIONS,
         "publishedDate": releases[-1]["date"],
         "publisher": {"name": "Provision marketplace"},
-        "releases": releases,
     }
 
 
@@ -1086,11 +1090,7 @@ async def ocds_record(ctx: Context, conn: Connection, exercise_id: int, *, base_
     releases = await _releases(ctx, conn, exercise_id, base_url=base_url)
     base = base_url.rstrip("/")
     return {
-        "uri": f"{base}/exercises/{exercise_id}/ocds/record",
-        "version": "1.1",
-        "extensions": OCDS_EXTENSIONS,
-        "publishedDate": releases[-1]["date"],
-        "publisher": {"name": "Provision marketplace"},
+        **_package(f"{base}/exercises/{exercise_id}/ocds/record", releases),
         "packages": [f"{base}/exercises/{exercise_id}/ocds"],
         "records": [{"ocid": releases[0]["ocid"], "releases": releases, "compiledRelease": compile_releases(releases)}],
     }
