@@ -146,6 +146,13 @@ def _conformance_test(role: str, name: str):
     @settings(max_examples=EXAMPLES[name], deadline=None, suppress_health_check=list(HealthCheck))
     def test(case, auth_headers):
         headers = auth_headers[role]
+        declared = {p.name for p in case.operation.query}
+        for name, value in list((case.query or {}).items()):
+            # an unknown parameter generated with an empty list is sent as no parameter at all: an invalid case made
+            # of one (`{"": []}`) and a missing Authorization (which `headers` puts back) went out valid, was answered
+            # 200, and failed as "schema-violating request accepted". Sent as `name=`, it stays invalid.
+            if value == [] and name not in declared:
+                case.query[name] = ""
         case.call_and_validate(
             headers=headers or None,
             # with a key: the same request without it must be refused (401)
