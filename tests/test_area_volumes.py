@@ -470,3 +470,11 @@ async def test_a_needs_areas_may_not_hold_an_area_within_another_of_them(client,
     assert r.status_code == 422 and r.json()["errors"] == [{"field": "areas[1]", "problem": said}], r.text
     now = await client.get(f"/needs/{made.json()['id']}", headers=h)
     assert now.headers["etag"] == tag and now.json()["areas"] == [WORCESTERSHIRE]
+    # an area given twice is told so (it was kept once, silently)
+    twice = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**NEED, "areas": [TELFORD, WORCESTERSHIRE, TELFORD]}, headers=h
+    )
+    assert twice.status_code == 422, twice.text
+    assert twice.json()["errors"] == [
+        {"field": "areas[2]", "problem": f"Telford and Wrekin ({TELFORD}) is areas[0] too: list it once"}
+    ], twice.text

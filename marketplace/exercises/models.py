@@ -337,8 +337,9 @@ def need_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProbl
 
 
 def nested_area_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[FieldProblem]:
-    """An area of a need within another of its areas (a district and its county), named as sent (`areas[1]`): the
-    wider one covers it already, so listing both would count its people twice (as `area_volumes` refuses too)."""
+    """An area of a need given twice, or within another of its areas (a district and its county), named as sent
+    (`areas[1]`): the wider one covers it already, so listing both would count its people twice (as `area_volumes`
+    refuses too)."""
     names, tree = tax.codes("areas"), tax.matching_areas
     known = [(i, code) for i, code in enumerate(n.areas) if code in tree]  # (an unknown one is told apart)
 
@@ -346,6 +347,12 @@ def nested_area_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[Fie
         return f"{names[code]} ({code})" if names.get(code) else code
 
     found = []
+    first: dict[str, int] = {}
+    for i, code in enumerate(n.areas):
+        if (seen := first.setdefault(code, i)) != i:
+            found.append(
+                FieldProblem(field=f"{prefix}areas[{i}]", problem=f"{named(code)} is areas[{seen}] too: list it once")
+            )
     for i, code in known:
         wider = next((w for _, w in known if w != code and tree.is_within(code, w)), None)
         if wider is not None:
