@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import math
 from collections.abc import Iterable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -50,18 +49,6 @@ def whole_pounds(x: float | int) -> int:
 def pounds(x: float | int) -> str:
     """``1234.5`` -> "£1,235"."""
     return f"£{whole_pounds(x):,}"
-
-
-def whole_parts(values: list[float]) -> list[int]:
-    """``values`` as whole numbers that add up to their sum rounded: each cut to the whole number below, and the units
-    left over given one each to the values the cut lowered most (the first among equals), the largest remainder
-    method. Rounded one by one, 675 and six areas of 112.5 read 675 + 6 x 112 = 1,347 against a total of 1,350."""
-    floors = [math.floor(v + 1e-9) for v in values]
-    left = round(math.fsum(values)) - sum(floors)
-    order = sorted(range(len(values)), key=lambda k: floors[k] - values[k])
-    for k in order[: max(left, 0)]:
-        floors[k] += 1
-    return floors
 
 
 def whole(n: float | int) -> str:

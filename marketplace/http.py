@@ -254,6 +254,10 @@ def _replaced(document: Any, path: list[str | int], value: Any) -> Any:
     return copy
 
 
+GIVEN_TWICE = "given twice in one object: which one is meant cannot be told, so neither is read; send it once"
+"""What a key given twice in a JSON object is told (every JSON body; reconciliation's query batches)."""
+
+
 class StrictRequest(Request[Any, Any, Any]):
     """A request whose JSON body is read as the JSON it is. The framework converts a body to the handler's type
     leniently (text to numbers and booleans: `"founded_year": "1999"` became 1999), which hides a client's mistake and
@@ -263,9 +267,8 @@ class StrictRequest(Request[Any, Any, Any]):
 
     async def json(self) -> Any:
         value = await super().json()
-        if (twice := _key_given_twice(await self.body())) is not None:
-            problem = "given twice in one object: which one is meant cannot be told, so neither is read; send it once"
-            raise InvalidInput.from_problems([FieldProblem(field=twice, problem=problem)])
+        if (twice := key_given_twice(await self.body())) is not None:
+            raise InvalidInput.from_problems([FieldProblem(field=twice, problem=GIVEN_TWICE)])
         declared = _body_type(self)
         if declared is None or value is None:
             return value
@@ -280,7 +283,7 @@ class StrictRequest(Request[Any, Any, Any]):
 
 
 class _Read(dict[str, Any]):
-    """An object as `_key_given_twice` reads it: with the path to the first key given twice in it or in an object
+    """An object as `key_given_twice` reads it: with the path to the first key given twice in it or in an object
     inside it (None: none is)."""
 
     twice: list[str | int] | None = None
@@ -297,7 +300,7 @@ def _twice_within(value: Any) -> list[str | int] | None:
     return None
 
 
-def _key_given_twice(body: bytes) -> str | None:
+def key_given_twice(body: bytes) -> str | None:
     """The first key an object of the JSON `body` holds twice (the decoder keeps the last, silently), named as errors
     name a field (`contact.email`, `area_volumes.E06000020`); None when none is, or when `body` is no JSON the standard
     library reads (the decoder has already said what is wrong with it)."""

@@ -47,7 +47,7 @@ from .results import Component, CriterionScore, Exclusion, ExclusionReason, Rank
 from .thesaurus import Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS
-from .weights import DEFAULT_WEIGHTS, Weights, shown_percentages
+from .weights import DEFAULT_WEIGHTS, Weights, largest_remainder, shown_percentages
 
 __all__ = (
     "ALGORITHM_VERSION",
@@ -98,6 +98,7 @@ __all__ = (
     "build_compact",
     "compact",
     "concentration",
+    "largest_remainder",
     "market",
     "offers_from_rankings",
     "propose_partnerships",

@@ -7,7 +7,7 @@ criterion, in registry order, defaulting to its default weight.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -149,15 +149,26 @@ def shown_percentages(weights: Mapping[str, float]) -> dict[str, float]:
     ``weights``' order among equals), the largest remainder method. Rounding each share alone gave 22.2 + 16.7 +
     11.1 + 11.1 + 16.7 + 5.6 + 11.1 + 5.6 = 100.1 for the default weights of a need with no local priorities.
     Weights that do not sum to 1 (stored before normalising) are rounded each alone."""
-    tenths = {k: v * 1000.0 for k, v in weights.items()}
-    floors = {k: math.floor(t + ROUNDING) for k, t in tenths.items()}  # 222.00000000000003 is 222, 99.99999 is 100
-    left = 1000 - sum(floors.values())
-    if abs(math.fsum(weights.values()) - 1.0) > ROUNDING or not 0 <= left <= len(floors):
+    if abs(math.fsum(weights.values()) - 1.0) > ROUNDING:
         return {k: round(v * 100, 1) for k, v in weights.items()}
-    order = sorted(tenths, key=lambda k: floors[k] - tenths[k])  # stable: weights' order among equal remainders
+    parts = largest_remainder([v * 1000.0 for v in weights.values()], 1000)
+    if parts is None:
+        return {k: round(v * 100, 1) for k, v in weights.items()}
+    return {k: f / 10 for k, f in zip(weights, parts, strict=True)}
+
+
+def largest_remainder(values: Sequence[float], total: int) -> list[int] | None:
+    """``values`` as whole numbers adding up to ``total`` (the largest remainder method): each cut to the whole number
+    below, and the units left over given one each to the values the cut lowered most, the first among equals. None
+    when the cut leaves more units than values, or fewer than none (``total`` is not the values' sum, rounded)."""
+    floors = [math.floor(v + ROUNDING) for v in values]  # 222.00000000000003 is 222, 99.99999999999 is 100
+    left = total - sum(floors)
+    if not 0 <= left <= len(floors):
+        return None
+    order = sorted(range(len(values)), key=lambda k: floors[k] - values[k])  # stable: the first among equals
     for k in order[:left]:
         floors[k] += 1
-    return {k: f / 10 for k, f in floors.items()}
+    return floors
 
 
 def describe_percentages(weights: Weights) -> str:

@@ -73,7 +73,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
-from marketplace.formatting import figure, shorten, whole_parts
+from marketplace.formatting import figure, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -849,6 +849,12 @@ async def open_exercises(ctx: Context, conn: Connection, caller: Caller, provide
 # --- market response --------------------------------------------------------------------------------
 
 
+def _whole(values: list[float]) -> list[int]:
+    """Areas' figures as whole numbers adding up to theirs, rounded (largest remainder: 675 and six areas of 112.5
+    read 675 + 6 x 112 = 1,347 against 1,350 rounded one by one)."""
+    return matching.largest_remainder(values, round(math.fsum(values))) or [round(v) for v in values]
+
+
 async def market_response(
     ctx: Context,
     conn: Connection,
@@ -893,7 +899,7 @@ async def market_response(
                 responses=len({pid for pid, _ in here}),
                 offered_capacity=capacity,
             )
-            for leaf, here, capacity in zip(leaves, in_leaf, whole_parts(spread), strict=True)
+            for leaf, here, capacity in zip(leaves, in_leaf, _whole(spread), strict=True)
         ]
         consortia = []
         for r, n in interested:

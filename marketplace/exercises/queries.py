@@ -117,11 +117,8 @@ async def insert_exercise(
 
 async def lock_exercise(conn: Connection, exercise_id: int, *, key: bool = True) -> asyncpg.Record | None:
     """Lock the exercise for update (`key=False`: FOR NO KEY UPDATE, which rows referring to it do not wait for)."""
-    sql = LOCK_EXERCISE_SQL if key else LOCK_EXERCISE_SQL.replace("for update", "for no key update")
-    return await conn.fetchrow(sql, exercise_id)
-
-
-LOCK_EXERCISE_SQL = "select id, version from exercise where id = $1 for update"
+    strength = "update" if key else "no key update"
+    return await conn.fetchrow(f"select id, version from exercise where id = $1 for {strength}", exercise_id)
 
 
 async def update_exercise(

@@ -23,7 +23,7 @@ from marketplace import messages
 from marketplace.context import Context
 from marketplace.db import Connection
 from marketplace.errors import FieldProblem, NotFound, Unprocessable
-from marketplace.http import _key_given_twice
+from marketplace.http import GIVEN_TWICE, key_given_twice
 from marketplace.providers import service as providers
 from marketplace.providers.live_index import LiveIndex
 from marketplace.reconciliation import queries, scoring
@@ -150,10 +150,6 @@ def _msgspec_problem(prefix: str, exc: msgspec.ValidationError, query: msgspec.R
     return _problem(said.field, said.problem, allowed=said.allowed)
 
 
-GIVEN_TWICE = "given twice in one object: which one is meant cannot be told, so neither is read; send it once"
-"""A key given twice, as every JSON body is told it (marketplace.http.StrictRequest)."""
-
-
 def parse_batch(text: str) -> QueryBatch:
     """The `queries` parameter, read as the 0.2 query batch schema says (422 naming the field otherwise): a query or
     a query's field given twice (`queries.q0`, `queries.q0.query`) too, found as every JSON body's are
@@ -165,7 +161,7 @@ def parse_batch(text: str) -> QueryBatch:
     except msgspec.DecodeError as exc:  # what is wrong, and where, in plain words
         unreadable = messages.unreadable_json(str(exc), text, field="queries")
         raise _problem("queries", unreadable.problem if unreadable else "is not valid JSON") from None
-    if (twice := _key_given_twice(text.encode())) is not None:  # the decoder keeps the last, silently
+    if (twice := key_given_twice(text.encode())) is not None:  # the decoder keeps the last, silently
         raise _problem(f"queries.{twice}", GIVEN_TWICE)
     if len(raw) > MAX_BATCH:
         raise _problem("queries", f"at most {MAX_BATCH} queries in a batch, not {len(raw)}")
