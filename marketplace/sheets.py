@@ -37,6 +37,40 @@ def guard(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+LIST_SEPARATOR: Final = "; "
+"""Between the items of a list written in one cell (`Crisis fund; Lottery`); read back, `|` separates too."""
+_LIST_SEPARATORS: Final = re.compile(r"[;|]")
+_QUOTED_ITEM: Final = re.compile(r'\s*"((?:[^"]|"")*)"\s*(?:[;|]|$)')
+
+
+def list_cell(items: Iterable[str]) -> str:
+    """``items`` in one cell, each between separators; an item holding a separator (or starting with a double
+    quote) is written between double quotes, a quote inside it doubled (`"Smith; Jones CIC"`), as a CSV field is,
+    so :func:`list_items` reads back exactly the items written."""
+    return LIST_SEPARATOR.join(
+        '"' + item.replace('"', '""') + '"' if _LIST_SEPARATORS.search(item) or item.startswith('"') else item
+        for item in items
+    )
+
+
+def list_items(text: str) -> list[str]:
+    """The items of a list cell (:func:`list_cell`'s, or typed by hand: `A; B | C`), each stripped, empty ones left
+    out; an item between double quotes is read whole, separators and all (a quote that opens no such item is
+    read as written)."""
+    items, at, end = [], 0, len(text)
+    while at < end:
+        quoted = _QUOTED_ITEM.match(text, at)
+        if quoted:
+            items.append(quoted.group(1).replace('""', '"').strip())
+            at = quoted.end()
+            continue
+        cut = _LIST_SEPARATORS.search(text, at)
+        stop = cut.start() if cut else end
+        items.append(text[at:stop].strip())
+        at = stop + 1
+    return [item for item in items if item]
+
+
 def _csv_cell(value: Cell) -> str:
     if value is None:
         return ""

@@ -1014,6 +1014,46 @@ async def test_the_flat_sheet_round_trips_every_part_of_a_profile(
     assert all(parts[p] for p in (*wanted, "reserves_months", "accounts_year_end", "outcomes", "last_confirmed_at"))
 
 
+async def test_list_items_holding_a_separator_or_quotes_come_back_whole(
+    client: AsyncTestClient, keys: Keys, empty_db: str
+) -> None:
+    """A partner, a funding source or a place whose words hold `;`, `|` or double quotes is one item of its list
+    cell, quoted (`"Smith; Jones CIC"`), and imported it is one item again, as written: it came back split in two."""
+    pid = 5
+    odd = {
+        "partner_organisations": ["Smith; Jones CIC", "Ash | Oak Trust", '"Open Door" Partners', "Plain Partner"],
+        "other_funding_sources": ["National Lottery; Reaching Communities"],
+        "premises": [{"area": "E06000019", "description": "Hub; Bye Street, Ledbury"}],
+    }
+    admin = await keys.headers("admin")
+    r = await client.patch(
+        f"/providers/{pid}",
+        json={"resources": odd},
+        headers={**admin, "If-Match": (await client.get(f"/providers/{pid}", headers=admin)).headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
+    sheet = (await client.get("/providers/export?format=csv")).content.decode("utf-8-sig")
+    rows = [r for r in csv.DictReader(io.StringIO(sheet, newline="")) if r["provider_id"] == str(pid)]
+    assert (
+        rows[0]["partner_organisations"]
+        == '"Smith; Jones CIC"; "Ash | Oak Trust"; """Open Door"" Partners"; Plain Partner'
+    )
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    empty_admin = await Keys(empty_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
+        r = await other.post("/imports", content=out.getvalue().encode(), headers={**empty_admin, **CSV})
+        assert r.status_code == 201, r.text
+        assert r.json()["summary"]["new"] == 1, r.json()["rows"]
+        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=empty_admin)
+        assert r.status_code == 200, r.text
+        [made] = r.json()["results"]
+        copy = (await other.get(f"/providers/{made['provider_id']}", headers=empty_admin)).json()
+    assert {k: copy["resources"][k] for k in odd} == odd
+
+
 NOW = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
 """The app's clock in the last-confirmed tests: today is 2026-12-01 in England."""
 

@@ -8,9 +8,11 @@ import io
 import re
 import zipfile
 
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from marketplace.sheets import read_xlsx, report_workbook, xlsx_bytes
+from marketplace.sheets import list_cell, list_items, read_xlsx, report_workbook, xlsx_bytes
 
 MADE = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
@@ -51,3 +53,18 @@ def test_a_report_workbooks_sheets_are_its_row_types_in_the_plural():
     csv = "row_type,x\r\noption,1\r\nsensitivity,2\r\ncost_switch,3\r\nevidence,4\r\nbox,5\r\n"
     book = load_workbook(io.BytesIO(report_workbook(csv, b'{"generated_at": "2026-11-30T09:00:00+00:00"}')))
     assert book.sheetnames[:5] == ["options", "sensitivities", "cost_switches", "evidence", "boxes"]
+
+
+_ITEM = st.text(alphabet=st.sampled_from(list('ab ;|"')), min_size=1, max_size=8).map(str.strip).filter(bool)
+
+
+@given(st.lists(_ITEM, max_size=6))
+def test_a_list_cell_reads_back_as_the_items_written(items: list[str]) -> None:
+    assert list_items(list_cell(items)) == items
+
+
+def test_a_list_typed_by_hand_is_split_at_each_separator() -> None:
+    assert list_items(" A;B |  C ;; ") == ["A", "B", "C"]
+    assert list_cell(["A", "B"]) == "A; B"
+    assert list_items('"Smith; Jones CIC"; Ash') == ["Smith; Jones CIC", "Ash"]
+    assert list_items('"unclosed; Ash') == ['"unclosed', "Ash"]  # a quote that opens no item is read as written

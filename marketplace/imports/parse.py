@@ -42,7 +42,7 @@ from marketplace.providers.models import (
     profile_problems,
     service_problems,
 )
-from marketplace.sheets import SheetError, read_csv, read_xlsx
+from marketplace.sheets import SheetError, list_items, read_csv, read_xlsx
 from marketplace.standards import service as standards
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import Taxonomy
@@ -51,7 +51,6 @@ MAX_ROWS = 50_000
 """Rows in a sheet (or in one file of a package)."""
 MAX_UNPACKED = 100 * 1024 * 1024
 """Bytes a package or workbook may unpack to (a zip bomb is refused before it is read)."""
-LIST_SPLIT = re.compile(r"\s*[;|]\s*")
 
 
 class FileProblem(ValueError):
@@ -350,10 +349,6 @@ def _clean(d: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _listed(text: str) -> list[str]:
-    return [x for x in LIST_SPLIT.split(text.strip()) if x]
-
-
 def _read_alone(value: Any, typ: Any) -> Any:
     """`value` as `typ`, read on its own as `_convert` reads it; None when it cannot be."""
     if value is None or _unplain_numbers(value, typ):
@@ -543,7 +538,7 @@ def _disagreements(group: list[tuple[int, dict[str, str]]]) -> list[ImportProble
             if not value:
                 continue
             if column in LIST_COLUMNS:
-                same = _listed(value) == _listed(kept)
+                same = list_items(value) == list_items(kept)
             else:
                 same = value.casefold() == kept.casefold() if column == "provider_name" else value == kept
             if same:
@@ -568,7 +563,7 @@ def _premises(text: str, row: int) -> tuple[list[dict[str, str]], list[ImportPro
     """The places of the `premises` column (`E06000019: Community hub; E06000020: Office`) as the API's objects,
     and a problem for each that is not an area code, a colon and a description (left out: the row is bad)."""
     places, problems = [], []
-    for item in _listed(text):
+    for item in list_items(text):
         area, said, description = item.partition(standards.PREMISES_SEPARATOR.strip())
         if said and area.strip() and description.strip():
             places.append({"area": area.strip(), "description": description.strip()})
@@ -593,7 +588,7 @@ def _outcomes(s: Mapping[str, str]) -> tuple[list[dict[str, Any]], list[int]]:
         cells = {f: s.get(standards.outcome_column(n, f), "") for f in standards.OUTCOME_FIELDS}
         if not any(cells.values()):
             continue
-        records.append(_clean({**cells, "desired_outcomes": _listed(cells["desired_outcomes"])}))
+        records.append(_clean({**cells, "desired_outcomes": list_items(cells["desired_outcomes"])}))
         numbers.append(n)
     return records, numbers
 
@@ -650,7 +645,7 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
         {
             "name": r["provider_name"],
             "legal_form": r["legal_form"],
-            "identifiers": _listed(r.get("identifiers", "")),
+            "identifiers": list_items(r.get("identifiers", "")),
             "description": r.get("provider_description", ""),
             "website": r.get("website") or None,
             "founded_year": r.get("founded_year", ""),
@@ -663,8 +658,8 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
                 "volunteers": r.get("volunteers"),
                 "premises": premises,
                 "match_funding_per_year": r.get("match_funding_per_year"),
-                "other_funding_sources": _listed(r.get("other_funding_sources", "")),
-                "partner_organisations": _listed(r.get("partner_organisations", "")),
+                "other_funding_sources": list_items(r.get("other_funding_sources", "")),
+                "partner_organisations": list_items(r.get("partner_organisations", "")),
             },
             "finances": {
                 "annual_income": r.get("annual_income"),
@@ -672,8 +667,8 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
                 "accounts_year_end": r.get("accounts_year_end"),
                 "accounts_scrutiny": r.get("accounts_scrutiny"),
             },
-            "accreditations": _listed(r.get("provider_accreditations", "")),
-            "social_value": _listed(r.get("social_value", "")),
+            "accreditations": list_items(r.get("provider_accreditations", "")),
+            "social_value": list_items(r.get("social_value", "")),
         }
     )
     org, problems = _convert(raw, ProviderProfile, first_row, provider_locate, tax)
@@ -698,20 +693,20 @@ def _flat_one(group: list[tuple[int, dict[str, str]]], tax: Taxonomy, today: dt.
                 "name": s["service_name"],
                 "description": s.get("service_description", ""),
                 "status": s.get("service_status", ""),
-                "cohorts": _listed(s.get("cohorts", "")),
-                "areas": _listed(s.get("areas", "")),
+                "cohorts": list_items(s.get("cohorts", "")),
+                "areas": list_items(s.get("areas", "")),
                 "eligibility": {"min_age": s.get("min_age"), "max_age": s.get("max_age"), "gender": s.get("gender")},
                 "capacity": {
                     "service_users_per_year": s.get("service_users_per_year"),
                     "places_available": s.get("places_available"),
                     "places_as_of": s.get("places_as_of"),
                 },
-                "delivery_modes": _listed(s.get("delivery_modes", "")),
-                "complexity_levels": _listed(s.get("complexity_levels", "")),
+                "delivery_modes": list_items(s.get("delivery_modes", "")),
+                "complexity_levels": list_items(s.get("complexity_levels", "")),
                 "cost": {"amount": s.get("cost_amount"), "unit": s.get("cost_unit")},
                 "years_delivering": s.get("years_delivering"),
                 "outcomes": outcomes,
-                "accreditations": _listed(s.get("service_accreditations", "")),
+                "accreditations": list_items(s.get("service_accreditations", "")),
             }
         )
 

@@ -24,9 +24,7 @@ from typing import Any
 import msgspec
 
 from marketplace.clock import LOCAL_ZONE
-from marketplace.sheets import Cell, csv_bytes, xlsx_bytes
-
-LIST_SEPARATOR = "; "
+from marketplace.sheets import Cell, csv_bytes, list_cell, xlsx_bytes
 
 
 def _day(when: dt.datetime | None) -> dt.date | None:
@@ -34,7 +32,7 @@ def _day(when: dt.datetime | None) -> dt.date | None:
 
 
 def _joined(values: Iterable[str] | None) -> str:
-    return LIST_SEPARATOR.join(values or [])
+    return list_cell(values or [])
 
 
 Read = Callable[[Any], Cell]
@@ -117,8 +115,8 @@ SERVICE_CELLS: list[tuple[str, Read]] = [
 ]
 """The flat sheet's columns, each with how it is read from the provider's or the service's database row."""
 FLAT_COLUMNS: list[str] = [name for name, _ in PROVIDER_CELLS + SERVICE_CELLS]
-"""The flat sheet's fixed columns: the provider's repeated on each of its services' rows; lists joined by "; ".
-The service's outcomes records follow them (`outcome_columns`)."""
+"""The flat sheet's fixed columns: the provider's repeated on each of its services' rows; lists joined by "; "
+(`sheets.list_cell`). The service's outcomes records follow them (`outcome_columns`)."""
 
 OUTCOME_FIELDS = ("outcome", "measure", "period", "value", "people", "source", "reference", "note", "desired_outcomes")
 """An outcomes record's fields (the API's names), each a column of its own: `outcome_1_measure`..."""
