@@ -611,8 +611,9 @@ def local_priorities(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i
             m.word + ("" if m.word == m.matched else f"~{m.matched} {m.similarity:.0%}") for m in ev.matches
         )
         text = f"{head}: {len(ev.matches)} of {ev.word_count} words matched ({pairs})"
-        if ev.thesaurus_words:
-            text += f" (read with the domain thesaurus: {', '.join(ev.thesaurus_words)})"
+        if ev.read_as:
+            read = ", ".join(f'"{term}" as "{alt}"' for term, alt in ev.read_as)
+            text += f" (read with the domain thesaurus: {read})"
         if ev.snippet:
             text += f" in {ev.snippet}"
         out.append(text + _s(score))

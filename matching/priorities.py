@@ -98,8 +98,9 @@ class WordMatch(NamedTuple):
 class PriorityEvidence(NamedTuple):
     matches: tuple[WordMatch, ...]
     word_count: int
-    thesaurus_words: tuple[str, ...]
-    """Words of the phrasing that counted which the thesaurus put in place of the priority's own."""
+    read_as: tuple[tuple[str, str], ...]
+    """The priority's terms the phrasing that counted reads as others of their thesaurus group (``("money advice",
+    "debt advice")``, as the thesaurus writes them); ``()`` when it is the priority's own phrasing."""
     snippet: str | None
     """The passage quoted: the sentence of a qualifying service's description or outcomes records where the
     priority's words are best found together (and, when they are scattered, the first sentence holding each
@@ -252,11 +253,11 @@ class PriorityReader:
 
     __slots__ = (
         "_memo",
-        "_own",
         "_passages",
         "_phrasings",
         "_qpos",
         "_query",
+        "_read_as",
         "_rows",
         "_similar",
         "_snippets",
@@ -276,8 +277,11 @@ class PriorityReader:
         variants = priority_variants(priorities, thesaurus)
         self._query = list(dict.fromkeys(w for vs in variants for v in vs for w in v))
         self._qpos = {w: k for k, w in enumerate(self._query)}
-        phrasings = [[v for v in vs if v] for vs in variants]
-        self._rows = [[self._qpos[w] for w in v] for vs in phrasings for v in vs]
+        phrasings = [
+            [(v, sw) for v, sw in zip(vs, thesaurus.swaps(p.text), strict=True) if v]
+            for p, vs in zip(priorities, variants, strict=True)
+        ]
+        self._rows = [[self._qpos[w] for w in v] for ps in phrasings for v, _ in ps]
         """Each non-empty phrasing's words' rows in the query (phrasings numbered across the priorities)."""
         self._using: list[list[int]] = [[] for _ in self._query]
         """Each query row's phrasings."""
@@ -285,9 +289,10 @@ class PriorityReader:
             for r in dict.fromkeys(rows):
                 self._using[r].append(g)
         numbers = iter(range(len(self._rows)))
-        self._phrasings = [[(v, next(numbers)) for v in vs] for vs in phrasings]
+        self._phrasings = [[(v, next(numbers)) for v, _ in ps] for ps in phrasings]
         """Per priority: each non-empty phrasing, with its number."""
-        self._own = [set(vs[0]) if vs else set() for vs in variants]
+        self._read_as = [sw for ps in phrasings for _, sw in ps]
+        """Each phrasing's terms read as others (:meth:`Thesaurus.swaps`), by number."""
         self._surfaces = [word_forms(p.text, self._memo) for p in priorities]
         """Per priority: its normalised words -> as written (first spelling)."""
         self._similar: dict[str, tuple[tuple[int, float], ...]] = {}
@@ -352,7 +357,7 @@ class PriorityReader:
         anywhere = {r: s for r, (s, _, _) in first_best.items()}
         together = self._together(passages)
         out = []
-        for phrasings, surfaces, own in zip(self._phrasings, self._surfaces, self._own, strict=True):
+        for phrasings, surfaces in zip(self._phrasings, self._surfaces, strict=True):
             best_variant: tuple[str, ...] = ()
             best_score = -1.0
             chosen = -1
@@ -362,12 +367,15 @@ class PriorityReader:
                 score = _phrase(together.get(g, 0.0) / len(rows), sum(map(anywhere.get, rows, repeat(0.0))) / len(rows))
                 if score > best_score:
                     best_variant, best_score, chosen = v, score, g
+            read_as = self._read_as[chosen] if chosen >= 0 else ()
+            # a word the thesaurus put in: as the thesaurus writes it
+            put_in = word_forms(" ".join(alt for _, alt in read_as), self._memo) if read_as else {}
             matches = []
             for w in best_variant:
                 found = first_best.get(self._qpos[w])
                 if found is not None:
                     s, m, surface = found
-                    matches.append(WordMatch(surfaces.get(w, w), surface, s, w, m))
+                    matches.append(WordMatch(surfaces.get(w) or put_in.get(w, w), surface, s, w, m))
             snippet = None
             if matches:
                 k, top = 0, 0.0  # the first best passage (its matched words' similarities added, as the phrasing's)
@@ -388,8 +396,7 @@ class PriorityReader:
                         if not left:
                             break
                     snippet = " and ".join(parts)
-            swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
-            out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
+            out.append(PriorityEvidence(tuple(matches), len(best_variant), read_as if matches else (), snippet))
         return out
 
     def _together(self, passages: list[Passage]) -> dict[int, float]:

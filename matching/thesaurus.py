@@ -16,6 +16,8 @@ from typing import Final
 from .errors import MatchingError
 from .text import normalise_word, raw_words
 
+Swaps = tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]
+"""The terms a phrasing puts in place of its text's own: (the text's term, the term read instead), keyed words."""
 MAX_VARIANTS: Final = 16
 """At most this many phrasings of one text are tried (the text as written first)."""
 
@@ -31,7 +33,7 @@ def _raw(words: Sequence[str]) -> tuple[str, ...]:
 class Thesaurus:
     """Groups of equivalent terms (each a word or a short phrase). Immutable."""
 
-    __slots__ = ("_by_key", "_memo", "groups")
+    __slots__ = ("_by_key", "_display", "_memo", "groups")
 
     def __init__(self, groups: Iterable[Iterable[str]] = ()) -> None:
         kept: list[tuple[str, ...]] = []
@@ -43,15 +45,21 @@ class Thesaurus:
                 raise MatchingError(f"thesaurus group {k} needs two or more terms, each with a word that counts")
             kept.append(terms)
         self.groups: tuple[tuple[str, ...], ...] = tuple(kept)
-        self._memo: dict[str, tuple[tuple[str, ...], ...]] = {}
-        """:meth:`variants` already computed (a cache: the same text always gives the same phrasings)."""
+        self._memo: dict[str, tuple[tuple[tuple[str, ...], ...], tuple[Swaps, ...]]] = {}
+        """:meth:`variants` and :meth:`swaps` already computed (a cache: the same text always gives the same
+        phrasings)."""
         # per key function: term (as a tuple of keyed words) -> the group's terms so keyed, longest terms first
         self._by_key: dict[str, list[tuple[tuple[str, ...], list[tuple[str, ...]]]]] = {}
+        self._display: dict[tuple[str, ...], str] = {}
+        """A term keyed as :meth:`variants` reads it (normalised words) -> the term as the thesaurus writes it."""
         for name, key in (("normalised", _normalised), ("raw", _raw)):
             entries: list[tuple[tuple[str, ...], list[tuple[str, ...]]]] = []
             for terms in self.groups:
                 keyed = list(dict.fromkeys(key(t.split()) for t in terms))
                 entries.extend((t, keyed) for t in keyed)
+                if name == "normalised":
+                    for t in terms:
+                        self._display.setdefault(key(t.split()), t)
             entries.sort(key=lambda e: -len(e[0]))
             self._by_key[name] = entries
 
@@ -64,7 +72,8 @@ class Thesaurus:
     def __repr__(self) -> str:
         return f"Thesaurus({len(self.groups)} groups)"
 
-    def _variants(self, seq: tuple[str, ...], entries_name: str) -> list[tuple[str, ...]]:
+    def _variants(self, seq: tuple[str, ...], entries_name: str) -> list[tuple[tuple[str, ...], Swaps]]:
+        """Each phrasing of ``seq`` (keyed words), with the terms it puts in place of the text's own (keyed)."""
         entries = self._by_key[entries_name]
         found: list[tuple[int, int, list[tuple[str, ...]]]] = []  # (start, end, alternatives), not overlapping
         taken = [False] * len(seq)
@@ -75,35 +84,53 @@ class Thesaurus:
                     taken[i : i + n] = [True] * n
                     found.append((i, i + n, [term, *(a for a in alternatives if a != term)]))
         found.sort()
-        out: list[tuple[str, ...]] = []
+        out: list[tuple[tuple[str, ...], Swaps]] = []
         for choice in islice(product(*(alts for _, _, alts in found)), MAX_VARIANTS):
             words: list[str] = []
+            swaps: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
             pos = 0
-            for (start, end, _), alt in zip(found, choice, strict=True):
+            for (start, end, alts), alt in zip(found, choice, strict=True):
                 words.extend(seq[pos:start])
                 words.extend(alt)
+                if alt != alts[0]:
+                    swaps.append((alts[0], alt))
                 pos = end
             words.extend(seq[pos:])
-            out.append(tuple(words))
+            out.append((tuple(words), tuple(swaps)))
         return out
+
+    def _phrasings(self, text: str) -> tuple[tuple[tuple[str, ...], ...], tuple[Swaps, ...]]:
+        known = self._memo.get(text)
+        if known is None:
+            seq = _normalised(raw_words(text))
+            kept: dict[tuple[str, ...], Swaps] = {}
+            for words, swaps in self._variants(seq, "normalised"):
+                kept.setdefault(tuple(dict.fromkeys(words)), swaps)
+            known = (tuple(kept), tuple(kept.values()))
+            if len(self._memo) < 4096:
+                self._memo[text] = known
+        return known
 
     def variants(self, text: str) -> tuple[tuple[str, ...], ...]:
         """The phrasings of ``text`` as normalised words (each distinct, in order), the text's own first; at most
         :data:`MAX_VARIANTS`."""
-        known = self._memo.get(text)
-        if known is None:
-            seq = _normalised(raw_words(text))
-            known = tuple(dict.fromkeys(tuple(dict.fromkeys(v)) for v in self._variants(seq, "normalised")))
-            if len(self._memo) < 4096:
-                self._memo[text] = known
-        return known
+        return self._phrasings(text)[0]
+
+    def swaps(self, text: str) -> tuple[tuple[tuple[str, str], ...], ...]:
+        """For each of :meth:`variants`, the terms of ``text`` it reads as other terms of their groups, as the
+        thesaurus writes them (``(("money advice", "debt advice"),)``; ``()`` for the text's own phrasing)."""
+        shown = self._display
+        return tuple(
+            tuple((shown.get(term, " ".join(term)), shown.get(alt, " ".join(alt))) for term, alt in swaps)
+            for swaps in self._phrasings(text)[1]
+        )
 
     def expand(self, query: str) -> tuple[str, ...]:
         """The other phrasings of ``query`` in plain lower-case words (the query itself excluded), for search:
         ``"money advice for women"`` -> ``("debt advice for women", "money advice for female", ...)``."""
         seq = tuple(raw_words(query))
         own = " ".join(seq)
-        return tuple(dict.fromkeys(p for p in (" ".join(v) for v in self._variants(seq, "raw")) if p != own))
+        return tuple(dict.fromkeys(p for p in (" ".join(v) for v, _ in self._variants(seq, "raw")) if p != own))
 
     def related(self, word_or_phrase: str) -> tuple[str, ...]:
         """The terms meaning the same as ``word_or_phrase`` (itself excluded; ``()`` when it is in no group)."""

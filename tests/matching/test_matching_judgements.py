@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
 import matching_factories as f
 import msgspec
@@ -37,6 +38,7 @@ from matching.explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW
 replace = msgspec.structs.replace
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 THESAURUS = load_thesaurus(REFERENCE_DIR / "thesaurus.json")
+OPTS: dict[str, Any] = {"areas": f.tree(), "as_of": f.AS_OF, "thesaurus": THESAURUS}
 
 
 def plain(provider_id: int, name: str, **service: object) -> Candidate:
@@ -156,6 +158,16 @@ def test_the_thesaurus_matches_equivalent_terms_and_the_quote_holds_the_words() 
     assert criterion(without.scored[0], "local_priorities") < 1.0
     line = evidence(with_thesaurus.scored[0], "local_priorities")[0]
     assert '"Debt advice and budgeting support' in line
+    # the reader is told which of the priority's terms were read as which: the words matched are not the priority's
+    assert '(debt, advice) (read with the domain thesaurus: "money advice" as "debt advice")' in line
+    assert "domain thesaurus" not in evidence(without.scored[0], "local_priorities")[0]
+
+
+def test_a_word_the_thesaurus_put_in_is_named_as_written_not_as_its_stem() -> None:
+    shop = plain(1, "Gate Mentors", description="Mentoring for people leaving prison in Worcester.")
+    line = evidence(rank(priority_need("prison leavers"), [shop], **OPTS).scored[0], "local_priorities")[0]
+    assert "(people, leaving, prison)" in line and "leav," not in line, line
+    assert '"prison leavers" as "people leaving prison"' in line
 
 
 def test_the_thesaurus_file_loads_and_expands_queries_for_search() -> None:

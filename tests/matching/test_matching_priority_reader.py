@@ -60,10 +60,13 @@ def _ref_quote(text: str, wanted: set[str], memo: dict[str, str | None], limit: 
     return ("…" if a > 0 else "") + quoted + ("…" if b < text_len else "")
 
 
-def _ref_surface_of(text: str, norm: str, memo: dict[str, str | None]) -> str:
-    for raw in raw_words(text):
-        if _ref_norm(raw, memo) == norm:
-            return raw
+def _ref_surface_of(texts: tuple[str, ...], norm: str, memo: dict[str, str | None]) -> str:
+    """The first spelling of ``norm`` in the first of ``texts`` holding it (the priority, then the terms the
+    thesaurus put in), else ``norm``."""
+    for text in texts:
+        for raw in raw_words(text):
+            if _ref_norm(raw, memo) == norm:
+                return raw
     return norm
 
 
@@ -110,7 +113,8 @@ def reference(
     for p, vs in zip(priorities, variants, strict=True):
         best_variant: tuple[str, ...] = ()
         best_score = -1.0
-        for v in vs:
+        read_as: tuple[tuple[str, str], ...] = ()
+        for v, swaps in zip(vs, thesaurus.swaps(p.text), strict=True):
             if not v:
                 continue
             rows = [qpos[w] for w in v]
@@ -118,14 +122,15 @@ def reference(
             together = float(per_sentence[:, rows].sum(axis=1).max(initial=0.0)) / len(rows)
             score = min(max(TOGETHER_SHARE * together + (1 - TOGETHER_SHARE) * anywhere, 0.0), 1.0) ** PHRASE_EXPONENT
             if score > best_score:
-                best_variant, best_score = v, score
+                best_variant, best_score, read_as = v, score, swaps
+        put_in = " ".join(alt for _, alt in read_as)
         matches = []
         for w in best_variant:
             row = sim[qpos[w]]
             if len(row) and row.max() > 0:
                 k = int(row.argmax())
                 matches.append(
-                    WordMatch(_ref_surface_of(p.text, w, memo), surface[vocab[k]], float(row[k]), w, vocab[k])
+                    WordMatch(_ref_surface_of((p.text, put_in), w, memo), surface[vocab[k]], float(row[k]), w, vocab[k])
                 )
         snippet = None
         if matches:
@@ -144,9 +149,7 @@ def reference(
                     if not left:
                         break
                 snippet = " and ".join(parts)
-        own = set(vs[0]) if vs else set()
-        swapped = tuple(mt.word for mt in matches if mt.word_norm not in own)
-        out.append(PriorityEvidence(tuple(matches), len(best_variant), swapped, snippet))
+        out.append(PriorityEvidence(tuple(matches), len(best_variant), read_as if matches else (), snippet))
     return out
 
 
