@@ -145,8 +145,33 @@ async def test_reports_are_reproducible_from_stored_runs(client, keys, fresh_db)
     finally:
         await conn.close()
     second = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
-    for key in ("needs", "grid", "totals", "partnerships", "stale_warning"):
+    for key in ("grid", "totals", "partnerships", "stale_warning"):
         assert second[key] == first[key], f"{key} changed although the stored runs did not"
+    assert [{**n, "providers_changed": None} for n in second["needs"]] == first["needs"]
+    # ...and it says which needs' runs ranked the provider changed since, which is no longer "current"
+    assert first["freshness"]["current"] and not second["freshness"]["current"]
+    marked = {n["need_id"]: n["providers_changed"] for n in second["needs"] if n["providers_changed"]}
+    assert first["needs"][0]["need_id"] in marked
+    assert set(marked) == set(second["freshness"]["providers_changed_need_ids"])
+    assert all([p["provider_id"] for p in m["providers"]] == [top] for m in marked.values())
+    changed = marked[first["needs"][0]["need_id"]]
+    assert changed["count"] == changed["ranked"] == 1
+    assert changed["providers"] == [
+        {
+            "provider_id": top,
+            "name": first["needs"][0]["top_candidates"][0]["name"],
+            "status": "archived",
+            "ranked": True,
+        }
+    ]
+    assert f"/exercises/{xid}/match" in changed["refresh"]
+    html = (await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)).text
+    assert "Providers changed since the run." in html and "now archived" in html
+    csv_text = (await client.get(f"/exercises/{xid}/report", params={"format": "csv"}, headers=h)).text
+    rows = list(csv.DictReader(io.StringIO(csv_text.lstrip("\ufeff"))))
+    need_rows = {r["need_id"]: r for r in rows if r["row_type"] == "need"}
+    assert need_rows[str(first["needs"][0]["need_id"])]["run_status"] == "providers_changed"
+    assert need_rows[str(first["needs"][0]["need_id"])]["providers_changed"] == "1"
     conn = await db.connect(fresh_db)
     try:
         assert await conn.fetchval("select count(*) from match_run where exercise_id = $1", xid) == runs

@@ -28,11 +28,13 @@ from marketplace.reports.models import (
     LIMITED_MARKET,
     NO_MARKET,
     NOTES_PER_CANDIDATE,
+    PROVIDERS_CHANGED_LISTED,
     VCSE_SECTORS,
     AddedValue,
     AreaVolume,
     CapacityCoverage,
     Cell,
+    ChangedProvider,
     CriterionNote,
     DepthGrid,
     FieldChange,
@@ -42,6 +44,7 @@ from marketplace.reports.models import (
     Method,
     NeedReport,
     NotMatched,
+    ProvidersChanged,
     Report,
     RunStaleness,
     StaleProvider,
@@ -193,6 +196,32 @@ def staleness(
     )
 
 
+Changed = tuple[int, str, str, bool]
+"""A provider written since a run was made: (id, name now, status now, whether it offers the need's pathway now)."""
+
+
+def providers_changed(run: ReportRun, changed: list[Changed], exercise_id: int) -> ProvidersChanged | None:
+    """The providers of `changed` (written since `run` was made) that could change what it says: those it ranked,
+    and those published now offering the need's pathway (which could enter it); None when there are none."""
+    ranked = {s.provider_id for s in run.ranking}
+    kept = sorted(
+        (
+            ChangedProvider(provider_id=pid, name=name, status=status, ranked=pid in ranked)
+            for pid, name, status, offers in changed
+            if pid in ranked or (status == "published" and offers)
+        ),
+        key=lambda c: (not c.ranked, c.name, c.provider_id),
+    )
+    if not kept:
+        return None
+    return ProvidersChanged(
+        count=len(kept),
+        ranked=sum(1 for c in kept if c.ranked),
+        providers=kept[:PROVIDERS_CHANGED_LISTED],
+        refresh=refresh_text(exercise_id),
+    )
+
+
 def _same(field: str, was: Any, now: Any) -> bool:
     """Whether a need's field says the same in the run as now: weight overrides none given (null or `{}`), or a
     criterion given 0 and one left out, are the same."""
@@ -323,13 +352,16 @@ def build_report(
     threshold: float,
     generated_at: dt.datetime,
     depth: int | None = None,
+    changed: Mapping[int, list[Changed]] | None = None,
 ) -> Report:
     """The report for an exercise from the run a report reads of each of its needs (`runs`, see
     `exercises.service.report_runs`; a need may have none).
 
     Computed from those runs only. A need without a run, or whose run ranked fewer than `depth` providers
     (and fewer than it found eligible), is listed as not matched and left out of every figure; a need changed
-    since its run was made keeps that run's figures, marked stale with what changed."""
+    since its run was made keeps that run's figures, marked stale with what changed; one whose run's providers changed
+    since (`changed`: run id -> the providers written since it was made, see `providers_changed`) keeps them too,
+    marked with those providers."""
     t = Thresholds(suitable_score=threshold)
     areas = tax.matching_areas
     names = tax.codes("areas")
@@ -362,12 +394,14 @@ def build_report(
             )
         )
     current = {n.id: n for n in exercise.needs}
+    written = changed or {}
     needs = [
         msgspec.structs.replace(
             need_report(r, tax, t, areas),
             stale_run=staleness(
                 r, current[r.need_id], exercise.id, weights_now(exercise, current[r.need_id]), area_names=names
             ),
+            providers_changed=providers_changed(r, written.get(r.id, []), exercise.id),
         )
         if r.need_id in current
         else need_report(r, tax, t, areas)
@@ -448,10 +482,11 @@ def build_report(
         ),
         stale_warning=sorted(stale.values(), key=lambda s: (s.name, s.provider_id)),
         freshness=Freshness(
-            current=not not_matched and all(n.stale_run is None for n in needs),
+            current=not not_matched and all(n.stale_run is None and n.providers_changed is None for n in needs),
             not_matched=not_matched,
             stale_need_ids=[n.need_id for n in needs if n.stale_run is not None],
             refresh=refresh,
+            providers_changed_need_ids=[n.need_id for n in needs if n.providers_changed is not None],
         ),
         method=Method(
             criteria=list(matching.CRITERIA),
@@ -475,8 +510,11 @@ def build_report(
                 "matches or stores anything: " + refresh,
                 "A need changed after its run was made, or whose weights (its own, else the exercise's default "
                 "weights) changed since, is marked stale, with the fields that changed; its figures "
-                "describe the need as it was when matched. A need with no stored run deep enough to count the "
-                "market is listed as not matched yet and left out of every figure.",
+                "describe the need as it was when matched. A need whose run ranked providers that changed their "
+                "profile or services since, or that providers published now with a service in its pathway changed "
+                "since (they could enter it), is marked with those providers: its figures describe the directory as "
+                "it was when matched, and matching again tells whether the changes matter. A need with no stored "
+                "run deep enough to count the market is listed as not matched yet and left out of every figure.",
                 "Partnership options use suitable providers only: cells they leave uncovered are gaps at this "
                 "threshold.",
                 f"Profiles not confirmed by their provider for {t.stale_after_months} months are flagged as stale.",

@@ -137,6 +137,35 @@ class RunStaleness(msgspec.Struct):
     """How to bring the run up to date."""
 
 
+class ChangedProvider(msgspec.Struct):
+    """A provider whose profile (or one of its services) was written after a need's run was made."""
+
+    provider_id: int
+    name: str
+    """Its name now."""
+    status: str
+    """``published``, ``archived`` or ``pending``, now."""
+    ranked: bool
+    """Whether the run ranked it (else it is published now with a service in the need's pathway: it could enter)."""
+
+
+class ProvidersChanged(msgspec.Struct):
+    """Providers that changed after a need's run was made and could change what it says: those it ranked, and those
+    published now with a service in the need's pathway. The run's figures are as the directory was then; matching
+    again tells whether the changes matter."""
+
+    count: int
+    ranked: int
+    """How many of them the run ranked."""
+    providers: list[ChangedProvider]
+    """The first ``PROVIDERS_CHANGED_LISTED`` of them, those ranked first, then by name."""
+    refresh: str
+    """How to bring the run up to date."""
+
+
+PROVIDERS_CHANGED_LISTED = 20
+
+
 class SuitableProvider(msgspec.Struct, gc=False):  # thousands per report, no cycles: untracked by the GC
     """A ranked provider as the CSV lists it: every suitable one, and the top candidates even below the threshold.
     Kept small (no evidence text): a need can have hundreds of suitable providers."""
@@ -196,6 +225,9 @@ class NeedReport(msgspec.Struct):
     """Concentration of the suitable providers' capacity for the need (HHI, largest share, band)."""
     stale_run: RunStaleness | None = None
     """Set when the need was changed after its run was made: the figures describe the need as it was."""
+    providers_changed: ProvidersChanged | None = None
+    """Set when providers the run ranked, or that could now enter it, changed after it was made: the figures
+    describe the directory as it was then."""
     providers: list[SuitableProvider] = []
     """Every suitable provider, best first, with the top candidates below the threshold too."""
     weights_percent: dict[str, float] = {}
@@ -294,11 +326,14 @@ class Freshness(msgspec.Struct):
     """Whether the report's runs still describe the exercise's needs, and how to refresh them."""
 
     current: bool
-    """Every need has a stored run made from the need as it is now."""
+    """Every need has a stored run made from the need as it is now, and no provider it ranked or that could now
+    enter it has changed since."""
     not_matched: list[NotMatched]
     stale_need_ids: list[int]
     """Needs changed after their run was made (each need's ``stale_run`` says what changed)."""
     refresh: str
+    providers_changed_need_ids: list[int] = []
+    """Needs whose run's providers changed after it was made (each need's ``providers_changed`` says which)."""
 
 
 class Frozen(msgspec.Struct):

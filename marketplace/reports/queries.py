@@ -6,6 +6,7 @@ import datetime as dt
 
 import asyncpg
 
+from marketplace.changes import written_since
 from marketplace.db import Connection, one
 from marketplace.reports.models import FrozenReportSummary
 
@@ -62,3 +63,31 @@ def summary_of(row: asyncpg.Record) -> FrozenReportSummary:
         generated_at=row["generated_at"],
         urls={fmt: f"/reports/{row['id']}?format={fmt}" for fmt in (*COLUMNS, "xlsx")},  # xlsx: from csv and json
     )
+
+
+# The providers written since each run's directory snapshot (marketplace.changes) that could change what the run
+# says: those it ranked, and those published now with a service in the need's pathway (which could enter it). A run
+# stored before runs kept their snapshot (schema/0010) has none to compare with and is left out.
+CHANGED_SINCE_RUNS_SQL = f"""
+select r.id as run_id, p.id as provider_id, p.name, p.status, q.offers_pathway
+from match_run r
+join need n on n.id = r.need_id
+join provider p on {written_since("r.directory_snapshot")}
+cross join lateral (
+    select exists (select 1 from service s where s.provider_id = p.id and s.pathway_code = n.pathway_code)
+        as offers_pathway) q
+where r.id = any($1::bigint[]) and r.directory_snapshot is not null
+  and (p.id = any($2::bigint[]) or (p.status = 'published' and q.offers_pathway))
+order by r.id, p.name, p.id"""
+
+
+async def changed_since_runs(
+    conn: Connection, run_ids: list[int], ranked: list[int]
+) -> dict[int, list[asyncpg.Record]]:
+    """Run id -> the providers written since it was made that any of the runs ranked (`ranked`) or that are
+    published now with a service in the run's need's pathway (`offers_pathway`), by name: the caller keeps, for
+    each run, those it ranked itself and those that could now enter it."""
+    out: dict[int, list[asyncpg.Record]] = {}
+    for row in await conn.fetch(CHANGED_SINCE_RUNS_SQL, run_ids, ranked):
+        out.setdefault(row["run_id"], []).append(row)
+    return out

@@ -2,9 +2,10 @@
 weights in force and ranked deep enough (`exercises.service.report_runs`).
 
 Reading a report never matches and never writes: a need without a stored run deep enough to count the market is
-listed as not matched yet (POST /exercises/{id}/match, `exercises.service.match_exercise`, matches them all), and a
-need changed since its run is marked stale. A report can be frozen (`freeze_report`): its three renderings are
-stored once (schema/0011, append-only) and returned unchanged by `get_frozen`."""
+listed as not matched yet (POST /exercises/{id}/match, `exercises.service.match_exercise`, matches them all), a
+need changed since its run is marked stale, and one whose run's providers changed since is marked with them. A report
+can be frozen (`freeze_report`): its three renderings are stored once (schema/0011, append-only) and returned
+unchanged by `get_frozen`."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
     async with pooled(db) as conn:
         exercise = await exercises.get_exercise(conn, exercise_id)
         runs = await exercises.report_runs(conn, exercise, ctx.settings.match_store_limit)
+        ranked = sorted({s.provider_id for run in runs.values() for s in run.ranking})
+        written = await queries.changed_since_runs(conn, [run.id for run in runs.values()], ranked)
         # the market response only when the report shows it (published), from the runs just read
         published = await engagement.is_published(conn, exercise_id)
         responses = (
@@ -56,6 +59,10 @@ async def make_report(ctx: Context, db: Pool, exercise_id: int, *, threshold: fl
         threshold=threshold,
         generated_at=ctx.clock.now(),
         depth=ctx.settings.match_store_limit,
+        changed={
+            run_id: [(r["provider_id"], r["name"], r["status"], r["offers_pathway"]) for r in rows]
+            for run_id, rows in written.items()
+        },
     )
     return msgspec.structs.replace(report, market_response=responses)
 

@@ -44,10 +44,14 @@
     weaknesses          a top candidate's weaknesses, listed apart, each        candidate
                         "criterion: its plain sentence", joined by "; "
     run_status          ``current``, ``stale`` (the need changed after its      need
-                        run) or ``not_matched`` (no stored run to report from)
+                        run), ``providers_changed`` (providers the run ranked,
+                        or that could now enter it, changed after it) or
+                        ``not_matched`` (no stored run to report from)
     match_run_id        the stored match run the figures come from              need, candidate
     changed_fields      for a stale run, the need's fields that changed,        need
                         joined by "; "
+    providers_changed   providers the run ranked, or that could now enter       need
+                        it, that changed after it was made: how many
     hhi                 Herfindahl-Hirschman index of suitable capacity,        need, cell
                         0-10,000, 1 decimal (empty: no capacity stated)
     hhi_band            unconcentrated / moderately_concentrated /              need, cell
@@ -143,6 +147,7 @@ CSV_HEADER: list[str] = [
     "run_status",
     "match_run_id",
     "changed_fields",
+    "providers_changed",
     "hhi",
     "hhi_band",
     "largest_provider",
@@ -250,9 +255,10 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             **_need_columns(n, n.need_id, n.pathway),
             "suitable_count": str(n.suitable),
             "verdict": guard(n.verdict),
-            "run_status": "stale" if stale is not None else "current",
+            "run_status": "stale" if stale is not None else "providers_changed" if n.providers_changed else "current",
             "match_run_id": str(n.match_run_id),
             "changed_fields": "; ".join(c.field for c in stale.changes) if stale is not None else "",
+            "providers_changed": str(n.providers_changed.count) if n.providers_changed else "",
             **_market_columns(n.market),
             **_weight_columns(n),
         }
