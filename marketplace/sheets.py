@@ -33,8 +33,9 @@ class SheetError(ValueError):
 
 
 def guard(text: str) -> str:
-    """Text a spreadsheet will not evaluate as a formula."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Text a spreadsheet will not evaluate as a formula: one starting like one (after any quotes: a text that
+    itself starts `'+` is prefixed too, so reading it back, `_unguard`, takes off only the quote added) gets `'`."""
+    return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
 
 
 LIST_SEPARATOR: Final = "; "
@@ -172,8 +173,21 @@ def _sheet_title(name: str, used: set[str]) -> str:
 
 
 def _unguard(text: str) -> str:
-    """Undo `guard`: our own exports prefix formula-like text with a quote."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+    """Undo `guard`: our own exports prefix formula-like text with a quote (`_unguard(guard(t)) == t`)."""
+    return text[1:] if text.startswith("'") and text[1:].lstrip("'").startswith(FORMULA_START) else text
+
+
+def _not_utf8(data: bytes, error: UnicodeDecodeError, where: str) -> SheetError:
+    """What a CSV that is not UTF-8 is told: the line, the text there as a Windows spreadsheet would have written
+    it, and how to save the file so it reads."""
+    line = data.count(b"\n", 0, error.start) + 1
+    start = data.rfind(b"\n", 0, error.start) + 1
+    end = data.find(b"\n", error.start)
+    near = data[start : end if end >= 0 else len(data)].decode("cp1252", errors="replace").strip()[:60]
+    return SheetError(
+        f"{where} is not UTF-8 text (line {line}, near {near!r}): save it from the spreadsheet as "
+        '"CSV UTF-8 (comma delimited)", or send the xlsx workbook itself'
+    )
 
 
 def read_csv(data: bytes, *, where: str = "the file") -> list[list[str]]:
@@ -181,7 +195,7 @@ def read_csv(data: bytes, *, where: str = "the file") -> list[list[str]]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise SheetError(f"{where}: not UTF-8 text (byte {e.start})") from None
+        raise _not_utf8(data, e, where) from None
     if "\x00" in text:
         raise SheetError(f"{where}: holds a NUL character: not a CSV file")
     try:

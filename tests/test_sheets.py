@@ -8,11 +8,23 @@ import io
 import re
 import zipfile
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 
-from marketplace.sheets import list_cell, list_items, read_xlsx, report_workbook, xlsx_bytes
+from marketplace.sheets import (
+    FORMULA_START,
+    SheetError,
+    _unguard,
+    guard,
+    list_cell,
+    list_items,
+    read_csv,
+    read_xlsx,
+    report_workbook,
+    xlsx_bytes,
+)
 
 MADE = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
 
@@ -68,3 +80,21 @@ def test_a_list_typed_by_hand_is_split_at_each_separator() -> None:
     assert list_cell(["A", "B"]) == "A; B"
     assert list_items('"Smith; Jones CIC"; Ash') == ["Smith; Jones CIC", "Ash"]
     assert list_items('"unclosed; Ash') == ['"unclosed', "Ash"]  # a quote that opens no item is read as written
+
+
+@given(st.text(alphabet=st.sampled_from(list("'=+-@a \t")), max_size=6))
+def test_guarded_text_reads_back_as_it_was(text: str) -> None:
+    """A text that itself starts with a quote and a formula sign ("'+1' is what members say") came back without its
+    quote: reading took off the quote it took for the export's."""
+    assert _unguard(guard(text)) == text
+    assert not guard(text).startswith(FORMULA_START)
+
+
+def test_a_csv_that_is_not_utf8_says_where_and_how_to_save_it() -> None:
+    data = "provider_name,legal_form\nAcorn CIC,cic\nCafé Trust,cic\n".encode("cp1252")
+    with pytest.raises(SheetError) as e:
+        read_csv(data)
+    assert str(e.value) == (
+        "the file is not UTF-8 text (line 3, near 'Café Trust,cic'): save it from the spreadsheet as "
+        '"CSV UTF-8 (comma delimited)", or send the xlsx workbook itself'
+    )
