@@ -13,6 +13,7 @@ Public API
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
     (or in parts: Shortlist.explaining() -> Explaining; .explain(details, start, stop); .ranking(parts))
+    need_leaves(need, areas) -> tuple[str, ...]  # the need's local areas holding service users (its cells)
     concentration(capacities) -> Concentration  # HHI and largest share of capacity (matching.market)
     CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
@@ -32,6 +33,7 @@ from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .market import HHI_BANDS, HHI_SOURCE, SUITABLE_SCORE, Concentration, concentration
 from .models import Candidate, DesiredOutcome, Need, OutcomeRecord, Priority, Service
+from .needs import need_leaves
 from .partnerships import (
     Cell,
     Member,
@@ -100,6 +102,7 @@ __all__ = (
     "concentration",
     "largest_remainder",
     "market",
+    "need_leaves",
     "offers_from_rankings",
     "propose_partnerships",
     "rank",

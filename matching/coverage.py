@@ -38,6 +38,17 @@ def touch_mask(areas: AreaTree, area_nodes: tuple[int, ...]) -> BoolArray:
     return touch
 
 
+def reach_mask(areas: AreaTree, cn: CompiledNeed, touch: BoolArray | None = None) -> BoolArray:
+    """Boolean per area node: covering it reaches some of the need's people, so a provider whose qualifying
+    services cover none of them fails ``no_area_coverage``. Without ``area_volumes``: :func:`touch_mask` (given as
+    ``touch``, or computed); with them, only the nodes some of its expected service users are under
+    (:attr:`CompiledNeed.users_under`): a service covering only areas of the need where none are expected reaches
+    none of them."""
+    if cn.users_under is not None:
+        return cn.users_under
+    return touch_mask(areas, cn.area_nodes) if touch is None else touch
+
+
 def coverage_of(cols: Columns, cn: CompiledNeed, qualifying: Int64Array, who: Int64Array, n: int) -> FloatArray:
     """Coverage shares (:func:`coverage_shares`) of ``n`` candidates: the union of their qualifying service rows'
     areas (``qualifying``, ascending; ``who``: each one's candidate, in 0..n), only pairs touching the need's areas

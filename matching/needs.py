@@ -41,6 +41,14 @@ class CompiledNeed:
     """Per area node: the people (or, with ``area_volumes``, the expected service users) of the need it covers."""
     coverage_whole: float
     """The people (or expected service users) of the need's areas."""
+    users_under: npt.NDArray[np.bool_] | None
+    """With ``area_volumes``: per area node, whether some of the need's expected service users are under it
+    (``coverage_weight`` above 0: an area given a volume above 0, a local area of one holding some of its people,
+    or an area containing one); a service must cover one of these to reach the need (``no_area_coverage``).
+    ``None`` without: any area in, above or below the need's areas will do."""
+    user_areas: tuple[str, ...]
+    """The areas the need's service users are in: the codes of ``area_volumes`` with a volume above 0, in the
+    need's order (its ``areas`` without ``area_volumes``)."""
 
     @property
     def cohort_count(self) -> int:
@@ -124,7 +132,28 @@ def compile_need(need: Need, areas: AreaTree) -> CompiledNeed:
         has_sector_preference=any(v > 0 for v in pref.values()),  # a preference of 0 for every sector is none
         coverage_weight=weight,
         coverage_whole=whole,
+        users_under=None if need.area_volumes is None else weight > 0,
+        user_areas=tuple(need.areas)
+        if need.area_volumes is None
+        else tuple(code for code, volume in need.area_volumes.items() if volume > 0),
     )
+
+
+def need_leaves(need: Need, areas: AreaTree) -> tuple[str, ...]:
+    """The local areas (leaves) under the need's areas that hold some of its service users, in tree order: with
+    ``area_volumes``, those with a share of an area's volume above 0 (as coverage weighs them: a local area under
+    no area given a volume holds none); without, every one. These are the need's cells in a market grid and in
+    partnership proposals. Raises :class:`InvalidNeed` for an unknown area code or ``area_volumes`` breaking
+    :func:`compile_need`'s rules."""
+    for code in need.areas:
+        if code not in areas:
+            raise InvalidNeed("areas", f"unknown area code {code!r}")
+    area_nodes = areas.reduce(need.areas)
+    leaves = sorted({leaf for a in area_nodes for leaf in areas.leaf_indices_under(a)})
+    if need.area_volumes is not None:
+        weight, _ = _coverage_weights(need, areas, area_nodes)
+        leaves = [leaf for leaf in leaves if weight[leaf] > 0]
+    return tuple(map(areas.code, leaves))
 
 
 def _coverage_weights(

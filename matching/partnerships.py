@@ -1,7 +1,8 @@
 """Lead-provider + partners proposals for an exercise with several needs.
 
 Cells
-    Each need contributes one cell per leaf area under its areas:
+    Each need contributes one cell per leaf area under its areas holding some of its service users
+    (:func:`~matching.needs.need_leaves`: with ``area_volumes``, only those where some are expected):
     ``Cell(need_id, pathway, leaf_area)``. A ranked (i.e. eligible, shortlisted)
     provider offers the cells of that need inside its ``covered_areas``, at its
     total score for that need.
@@ -34,6 +35,7 @@ import msgspec
 from .areas import AreaTree
 from .errors import InvalidNeed
 from .models import Need
+from .needs import need_leaves
 from .results import Ranking
 from .text import counted
 from .version import ALGORITHM_VERSION
@@ -129,12 +131,7 @@ def propose_partnerships(
         if need.id in need_by_id:
             raise InvalidNeed("id", f"duplicate need id {need.id!r}")
         need_by_id[need.id] = need
-        leaves: dict[str, None] = {}
-        for code in need.areas:
-            if code not in areas:
-                raise InvalidNeed("areas", f"unknown area code {code!r}")
-            leaves.update(dict.fromkeys(areas.leaves_under(code)))
-        cells.extend(Cell(need.id, need.pathway, leaf) for leaf in sorted(leaves, key=areas.index))
+        cells.extend(Cell(need.id, need.pathway, leaf) for leaf in need_leaves(need, areas))
     cell_set = set(cells)
 
     orgs: dict[int, _Org] = {}

@@ -12,7 +12,9 @@ evaluated independently, so an excluded candidate lists every reason it fails:
   the need's ages, if it says); when some serve the ages and others the men or women but none both, both
   reasons are given;
 * ``no_area_coverage`` - the qualifying services cover none of the need's areas (a provider with no
-  qualifying service: its services in the pathway, or with none, all its services, cover none);
+  qualifying service: its services in the pathway, or with none, all its services, cover none); when the need
+  gives ``area_volumes``, none of the areas its expected service users are in (covering only areas of the need
+  where none are expected reaches none of them: :func:`~matching.coverage.reach_mask`);
 * ``missing_accreditation`` - lacks one or more required accreditations (named): neither the organisation
   nor a qualifying service holds them;
 * ``insufficient_experience`` - the qualifying service with the most years has fewer than the minimum.
@@ -49,7 +51,7 @@ from .columns import (
     take,
     whom_served,
 )
-from .coverage import touch_mask
+from .coverage import reach_mask, touch_mask
 from .models import Candidate
 from .needs import CompiledNeed
 from .results import Exclusion, ExclusionReason
@@ -171,6 +173,11 @@ class _Services:
     held: Int64Array | None
     """Of the rows ``in_pathway``: bit j set when the service holds required accreditation j (``None``: no
     accreditation is required)."""
+    reaches: BoolArray | None = None
+    """Every service row: covers (some of) the areas the need's expected service users are in (``None``: as
+    ``touches``, a need without ``area_volumes``); the area check reads these."""
+    any_reaches: BoolArray | None = None
+    """Every candidate: one of its services reaches them (``None``: as ``any_touches``)."""
 
 
 def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Screening:
@@ -213,9 +220,13 @@ def _qualify(cn: CompiledNeed, n: int, svc: _Services, have: Int64Array) -> Scre
     touches = svc.touches
     touching = touches[qualifying]
     scope = some(p_owner[touches[in_p]])
-    covered = some(q_owner[touching]) if ok is not None else scope.copy()
-    covered |= ~has_q & scope  # a provider with services in the pathway, none qualifying: those count
-    covered |= ~offered & svc.any_touches  # with none in the pathway: all its services
+    if svc.reaches is None or svc.any_reaches is None:
+        reaching, reach_scope, any_reaches = touching, scope, svc.any_touches
+    else:  # area_volumes: the services must reach the areas the need's service users are in
+        reaching, reach_scope, any_reaches = svc.reaches[qualifying], some(p_owner[svc.reaches[in_p]]), svc.any_reaches
+    covered = some(q_owner[reaching]) if ok is not None else reach_scope.copy()
+    covered |= ~has_q & reach_scope  # a provider with services in the pathway, none qualifying: those count
+    covered |= ~offered & any_reaches  # with none in the pathway: all its services
     flag(_BIT_AREA, ~covered)
     if cn.required:
         have = have.copy()
@@ -250,14 +261,23 @@ def screen(cols: Columns, cn: CompiledNeed) -> Screening:
     svc = cols.services
     owner = svc.owner
     touch = touch_mask(cols.areas, cn.area_nodes)
-    pairs = svc.areas
-    touches = np.zeros(len(svc), dtype=np.bool_)
-    touches[pairs.owner[np.flatnonzero(touch[pairs.item])]] = True
-    any_touches = np.zeros(n, dtype=np.bool_)
-    any_touches[owner[touches]] = True
+    reach = reach_mask(cols.areas, cn, touch)
+
+    def covering(mask: BoolArray) -> tuple[BoolArray, BoolArray]:
+        """(per service row: it covers a node of ``mask``; per candidate: one of its services does)."""
+        pairs = svc.areas
+        rows = np.zeros(len(svc), dtype=np.bool_)
+        rows[pairs.owner[np.flatnonzero(mask[pairs.item])]] = True
+        anyone = np.zeros(n, dtype=np.bool_)
+        anyone[owner[rows]] = True
+        return rows, anyone
+
+    touches, any_touches = covering(touch)
+    reaches, any_reaches = (None, None) if reach is touch else covering(reach)
     in_p = svc.rows_in(cn.pathway)
     have, held = _accreditations_held(cols, cn, in_p, np.arange(n))
-    return _qualify(cn, n, _Services(owner, touches, any_touches, in_p, *_pathway_rows(svc, in_p), held), have)
+    services = _Services(owner, touches, any_touches, in_p, *_pathway_rows(svc, in_p), held, reaches, any_reaches)
+    return _qualify(cn, n, services, have)
 
 
 def _pathway_rows(
@@ -327,9 +347,13 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     local = np.cumsum(first) - 1  # each pathway row's candidate, as a position in `offered`
     touch_words = area_words(cols.areas, touch)
     touches = covers(svc.area_mask, touch_words, in_p)  # which pathway rows cover some of the need's areas
+    reach = reach_mask(cols.areas, cn, touch)
+    reach_words = touch_words if reach is touch else area_words(cols.areas, reach)
+    reaches = None if reach is touch else covers(svc.area_mask, reach_words, in_p)  # ... reach its service users
     have, held = _accreditations_held(cols, cn, in_p, offered)
     nobody = np.zeros(len(offered), dtype=np.bool_)  # any_touches: read only for candidates not offering the pathway
-    services = _Services(local, touches, nobody, np.arange(len(in_p)), *_pathway_rows(svc, in_p), held)
+    rows = _pathway_rows(svc, in_p)
+    services = _Services(local, touches, nobody, np.arange(len(in_p)), *rows, held, reaches, nobody)
     sub = _qualify(cn, len(offered), services, have)
     qualifying = in_p[sub.qualifying]
     # the directory: every candidate outside the scope keeps only _BIT_OUTSIDE
@@ -346,8 +370,9 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
         return out
 
     # outside the scope: every candidate not offering the pathway, and those offering it in none of the areas
-    # (which fail the area check); of the first, those covering none of the areas with any service fail it too
-    covering = covers(cols.area_mask, touch_words)
+    # (which fail the area check); of the first, those covering none of the areas (with area_volumes: reaching
+    # none of the service users) with any service fail it too
+    covering = covers(cols.area_mask, reach_words)
     not_offering = n - len(offered)
     covering_not_offering = int(np.count_nonzero(covering)) - int(np.count_nonzero(covering[offered]))
     by_reason = {
@@ -391,10 +416,19 @@ def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaT
         relevant.update(areas.codes[a : a + int(areas.sizes[a])])
         relevant.update(map(areas.code, areas.ancestor_indices(a)))
     area_lists = field_tuples(services, "areas")
-    try:
-        disjoint = np.fromiter(map(relevant.isdisjoint, area_lists), dtype=np.bool_, count=len(services))
-    except TypeError:  # None among them: covers nothing
-        disjoint = np.fromiter(map(relevant.isdisjoint, lengths(area_lists)[0]), dtype=np.bool_, count=len(services))
+
+    def meeting(codes: set[str]) -> BoolArray:
+        """Per service: one of its areas is one of ``codes``."""
+        nonlocal area_lists
+        try:
+            disjoint = np.fromiter(map(codes.isdisjoint, area_lists), dtype=np.bool_, count=len(services))
+        except TypeError:  # None among them: covers nothing
+            area_lists = lengths(area_lists)[0]
+            disjoint = np.fromiter(map(codes.isdisjoint, area_lists), dtype=np.bool_, count=len(services))
+        return ~disjoint
+
+    touches = meeting(relevant)
+    reaches = None if cn.users_under is None else meeting(set(map(areas.code, np.flatnonzero(cn.users_under).tolist())))
     have = np.zeros(n, dtype=np.int64)
     held: Int64Array | None = None
     if cn.required:
@@ -402,10 +436,16 @@ def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaT
         have = _held(field_tuples(cands, "accreditations"), bit)
         held = _held(field_tuples(chosen, "accreditations"), bit)
     years = service_years(chosen, p_owner, pids)
-    touches = ~disjoint
-    any_touches = np.zeros(n, dtype=np.bool_)
-    any_touches[owner[touches]] = True
-    svc = _Services(owner, touches, any_touches, in_p, min_age, max_age, gender, years, held)
+
+    def per_candidate(rows: BoolArray) -> BoolArray:
+        anyone = np.zeros(n, dtype=np.bool_)
+        anyone[owner[rows]] = True
+        return anyone
+
+    any_reaches = None if reaches is None else per_candidate(reaches)
+    svc = _Services(
+        owner, touches, per_candidate(touches), in_p, min_age, max_age, gender, years, held, reaches, any_reaches
+    )
     return _qualify(cn, n, svc, have), pids
 
 
@@ -508,13 +548,9 @@ def _reasons(
         message = f"none of its {pathway} services serves {people}" + (f" {aged}" if aged else "")
         out.append(ExclusionReason(EXCL_GENDER, message, (people,)))
     if b & _BIT_AREA:
-        out.append(
-            ExclusionReason(
-                EXCL_AREA,
-                "covers none of the need's areas: " + ", ".join(areas.label(c) for c in need.areas),
-                tuple(need.areas),
-            )
-        )
+        where = "the need's areas" if cn.users_under is None else "the areas where the need's service users are"
+        message = f"covers none of {where}: " + ", ".join(areas.label(c) for c in cn.user_areas)
+        out.append(ExclusionReason(EXCL_AREA, message, cn.user_areas))
     if b & _BIT_ACCREDITATION:
         codes = tuple(code for j, code in enumerate(cn.required) if miss >> j & 1)
         lacks = "lacks the required accreditation: " if len(codes) == 1 else "lacks the required accreditations: "

@@ -478,3 +478,55 @@ async def test_a_needs_areas_may_not_hold_an_area_within_another_of_them(client,
     assert twice.json()["errors"] == [
         {"field": "areas[2]", "problem": f"Telford and Wrekin ({TELFORD}) is areas[0] too: list it once"}
     ], twice.text
+
+
+async def test_a_provider_reaching_none_of_the_service_users_is_excluded_and_their_absence_makes_no_cells(
+    client, keys, fresh_db
+):
+    """All 40 of a Worcestershire need's service users are in Bromsgrove and Redditch. A provider working in
+    Redditch is ranked; one working only in Worcester, where none of them are, is excluded (`no_area_coverage`), not
+    ranked with coverage 0; the report's grid and partnership options have the need's two districts as its cells,
+    not all six of the county."""
+    bromsgrove, redditch, worcester = WORCESTERSHIRE_DISTRICTS[0], WORCESTERSHIRE_DISTRICTS[2], "E07000237"
+    reaching = await a_provider(client, keys, "Redditch Rooms CIC", redditch)
+    elsewhere = await a_provider(client, keys, "Aardvark Worcester Beds CIC", worcester)
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    need = {**NEED, "title": "Accommodation, north Worcestershire", "areas": [WORCESTERSHIRE], "annual_volume": 40}
+    made = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**need, "area_volumes": {bromsgrove: 10, redditch: 30}}, headers=h
+    )
+    assert made.status_code == 201, made.text
+    run = (await client.post(f"/needs/{made.json()['id']}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert reaching in [s["provider_id"] for s in run["ranking"]]
+    assert elsewhere not in [s["provider_id"] for s in run["ranking"]]
+    [excluded] = [e for e in run["excluded"] if e["provider_id"] == elsewhere]
+    assert excluded["reasons"] == [
+        {
+            "code": "no_area_coverage",
+            "message": "covers none of the areas where the need's service users are: Bromsgrove (E07000234), "
+            "Redditch (E07000236)",
+            "detail": [bromsgrove, redditch],
+        }
+    ]
+    assert all(c["score"] > 0 for s in run["ranking"] for c in s["criteria"] if c["criterion"] == "coverage"), (
+        "every provider ranked reaches some of the service users"
+    )
+    # without the volumes (coverage by population) the Worcester provider is assessed, as before
+    plain = await client.post(f"/exercises/{exercise_id}/needs", json=need, headers=h)
+    by_people = (await client.post(f"/needs/{plain.json()['id']}/match-runs", params={"limit": 500}, headers=h)).json()
+    assert elsewhere in [s["provider_id"] for s in by_people["ranking"]]
+
+    # the report reads the two runs just made (matching the exercise reuses them)
+    assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code == 200
+    report = (
+        await client.get(f"/exercises/{exercise_id}/report", params={"format": "json", "threshold": 0.1}, headers=h)
+    ).json()
+    cells = {(c["need_id"], c["area"]) for c in report["grid"]["cells"]}
+    assert {a for n, a in cells if n == made.json()["id"]} == {bromsgrove, redditch}
+    assert {a for n, a in cells if n == plain.json()["id"]} == set(WORCESTERSHIRE_DISTRICTS)
+    planned = {(c["need_id"], c["area"]) for c in report["partnerships"]["cells"]}
+    assert planned == cells
+    text = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "csv"}, headers=h)).text
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len([row for row in rows if row["row_type"] == "cell"]) == 2 + 6

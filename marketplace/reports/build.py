@@ -62,7 +62,8 @@ MARKET_MEASURES = (
     "percentage shares of that capacity, from near 0 (many small providers) to 10,000 (one provider holds it all); "
     "the largest share is the biggest provider's part of it. Providers stating no capacity hold no share and are "
     "counted apart. Per (need, area) cell, each covering provider's capacity for the need is spread evenly over the "
-    "need's areas its services cover. Bands, from "
+    "need's areas its services cover; a need giving its service users per area has cells only where some are "
+    "expected. Bands, from "
     + matching.HHI_SOURCE
     + f": below {matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} unconcentrated, "
     f"{matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} to {matching.market.HHI_HIGHLY_CONCENTRATED_ABOVE:,.0f} "
@@ -408,12 +409,24 @@ def build_report(
         for r in ordered
     ]
 
+    core_needs = [
+        matching.Need(
+            id=r.need_id,
+            pathway=r.need.pathway,
+            areas=tuple(r.need.areas),
+            annual_volume=r.need.annual_volume,
+            annual_budget=r.need.annual_budget,
+            area_volumes=None if r.need.area_volumes is None else dict(r.need.area_volumes),
+        )
+        for r in ordered
+    ]
     cells: list[Cell] = []
-    for run in ordered:
+    for run, core_need in zip(ordered, core_needs, strict=True):
         suitable = [s for s in run.ranking if s.total >= threshold]
         labels = _labels(suitable)
         run_facts = {f.provider_id: f for f in run.providers}
-        for leaf in sorted({leaf for a in run.need.areas for leaf in areas.leaves_under(a)}):
+        # the need's local areas holding some of its service users: with area_volumes, not those where none are
+        for leaf in sorted(matching.need_leaves(core_need, areas)):
             here = [s.name for s in suitable if leaf in s.covered_areas]
             cells.append(
                 Cell(
@@ -440,16 +453,6 @@ def build_report(
         for r in ordered
         for s in r.ranking
         if s.total >= threshold
-    ]
-    core_needs = [
-        matching.Need(
-            id=r.need_id,
-            pathway=r.need.pathway,
-            areas=tuple(r.need.areas),
-            annual_volume=r.need.annual_volume,
-            annual_budget=r.need.annual_budget,
-        )
-        for r in ordered
     ]
     plan = matching.propose_partnerships(core_needs, offers, areas=areas, max_options=3)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_matching_properties import SETTINGS, TREE, candidate_lists, candidates, needs
+from test_matching_properties import SETTINGS, TREE, any_needs, candidate_lists, candidates
 
 from matching import (
     EXCLUSION_CODES,
@@ -58,7 +58,7 @@ def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
 
 
 @SETTINGS
-@given(need=needs, cands=candidate_lists(), limit=st.sampled_from([None, 0, 1, 3, 50]))
+@given(need=any_needs, cands=candidate_lists(), limit=st.sampled_from([None, 0, 1, 3, 50]))
 def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candidate], limit: int | None) -> None:
     expected = encode(rank(need, cands, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4))
     got, _ = ranked_from_pool(need, compact.build_compact(cands, TREE), cands, limit=limit)
@@ -66,7 +66,7 @@ def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candid
 
 
 @SETTINGS
-@given(need=needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
+@given(need=any_needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
 def test_merged_and_replaced_pools_rank_like_a_fresh_build(
     need: Need, first: list[Candidate], second: list[Candidate], data: st.DataObject
 ) -> None:
@@ -92,7 +92,7 @@ def test_merged_and_replaced_pools_rank_like_a_fresh_build(
 
 
 @SETTINGS
-@given(need=needs, cands=candidate_lists())
+@given(need=any_needs, cands=candidate_lists())
 def test_directory_mode_assesses_only_the_candidates_offering_the_pathway_in_the_areas(
     need: Need, cands: list[Candidate]
 ) -> None:
@@ -233,7 +233,7 @@ def test_word_indices_merge_the_same_in_small_chunks(monkeypatch: pytest.MonkeyP
 
 
 @SETTINGS
-@given(need=needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
+@given(need=any_needs, first=candidate_lists(), second=candidate_lists(), data=st.data())
 def test_screening_a_directory_reads_only_the_pathway_and_agrees_with_screening_everyone(
     need: Need, first: list[Candidate], second: list[Candidate], data: st.DataObject
 ) -> None:

@@ -30,6 +30,8 @@ from matching import (
     Service,
     Weights,
     compact,
+    need_leaves,
+    propose_partnerships,
     rank,
     shortlist,
 )
@@ -63,7 +65,7 @@ def priority_need(*texts: str, **changes: object) -> Need:
 
 
 def test_algorithm_version_is_bumped() -> None:
-    assert ALGORITHM_VERSION == "2026.12-3"
+    assert ALGORITHM_VERSION == "2026.12-4"
 
 
 # -- 1. local priorities on the provider's own words about the service ---------------------------------
@@ -310,6 +312,50 @@ def test_the_need_s_own_volumes_per_area_weigh_coverage_when_given() -> None:
     for bad in ({"E99999999": 1}, {f.BIRMINGHAM: 1}, {f.WORCESTERSHIRE: -1}, {f.WEST_MERCIA: 1, f.SHROPSHIRE: 1}):
         with pytest.raises(InvalidNeed, match="area_volumes"):
             rank(f.need(areas=(f.WEST_MERCIA,), area_volumes=bad), [worcs], areas=f.people_tree(), as_of=f.AS_OF)
+
+
+BROMSGROVE, MALVERN, REDDITCH, WORCESTER, WYCHAVON, WYRE_FOREST = f.WORCS_DISTRICTS
+
+
+def test_a_provider_reaching_none_of_the_need_s_service_users_is_excluded_not_suitable() -> None:
+    """A Worcestershire need whose 40 service users a year are all in Bromsgrove (10) and Redditch (30). The provider
+    working in Bromsgrove and Redditch ranks first; one working in Worcester, Malvern Hills, Wychavon and Wyre Forest
+    with far more places reaches none of them: it is excluded for no_area_coverage, as one working outside the county
+    is, rather than assessed with coverage 0 (and, on its other strengths, counted as suitable)."""
+    tree = f.people_tree()
+    where = plain(1, "Needle Valley Mentoring", areas=(BROMSGROVE, REDDITCH), capacity=40)
+    elsewhere = plain(2, "Aardvark Riverside Youth", areas=(WORCESTER, MALVERN, WYCHAVON, WYRE_FOREST), capacity=300)
+    partly = plain(3, "Lickey Hills Youth Club", areas=(BROMSGROVE, WORCESTER), capacity=40)
+    cands = [where, elsewhere, partly]
+    need = f.need(
+        areas=(f.WORCESTERSHIRE,), annual_volume=40, local_priorities=(), area_volumes={BROMSGROVE: 10, REDDITCH: 30}
+    )
+    r = rank(need, cands, areas=tree, as_of=f.AS_OF)
+    assert [c.name for c in r.scored] == ["Needle Valley Mentoring", "Lickey Hills Youth Club"]
+    assert criterion(r.scored[0], "coverage") == 1.0 and criterion(r.scored[1], "coverage") == pytest.approx(0.25)
+    [excluded] = r.excluded
+    assert excluded.name == "Aardvark Riverside Youth" and r.excluded_by_reason["no_area_coverage"] == 1
+    [reason] = excluded.reasons
+    assert (reason.code, reason.message, reason.detail) == (
+        "no_area_coverage",
+        "covers none of the areas where the need's service users are: Bromsgrove (E07000234), Redditch (E07000236)",
+        (BROMSGROVE, REDDITCH),
+    )
+    # the same from a full pool, a compact pool and a whole directory of them
+    expected = msgspec.json.encode(r)
+    assert msgspec.json.encode(rank(need, CandidatePool.build(cands, tree), areas=tree, as_of=f.AS_OF)) == expected
+    details = {c.provider_id: c for c in cands}
+    for directory in (False, True):
+        short = shortlist(need, compact.build_compact(cands, tree), areas=tree, as_of=f.AS_OF, directory=directory)
+        assert msgspec.json.encode(short.explain(details)) == expected
+    # by population, without the volumes, the county-wide reading puts the provider with more places and people first
+    by_people = rank(replace(need, area_volumes=None), cands, areas=tree, as_of=f.AS_OF)
+    assert by_people.scored[0].name == "Aardvark Riverside Youth" and not by_people.excluded
+    # the need's cells (market grid, partnership options) are the two districts where its service users are
+    assert need_leaves(need, tree) == (BROMSGROVE, REDDITCH)
+    assert need_leaves(replace(need, area_volumes=None), tree) == f.WORCS_DISTRICTS
+    plan = propose_partnerships([need], [r], areas=tree)
+    assert [c.area for c in plan.cells] == [BROMSGROVE, REDDITCH] and plan.uncovered == ()
 
 
 # -- 3. capacity for the need ---------------------------------------------------------------------------

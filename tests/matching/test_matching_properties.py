@@ -23,6 +23,7 @@ from matching import (
     Priority,
     Service,
     Weights,
+    need_leaves,
     rank,
     ranking,
     shortlist,
@@ -147,6 +148,27 @@ needs = st.builds(
         lambda codes: tuple(DesiredOutcome(c, c.lower()) for c in codes)
     ),
 )
+
+
+@st.composite
+def with_area_volumes(draw: st.DrawFn, need: Need) -> Need:
+    """``need`` with ``area_volumes``: some of its areas or areas within them, none within another, each a volume of
+    0 to 30 (at least one above 0), so some of its local areas may hold none of its service users."""
+    inside = [c for c in CODES if any(TREE.is_within(c, a) for a in need.areas)]
+    chosen: list[str] = []
+    for code in draw(st.lists(st.sampled_from(inside), min_size=1, max_size=4, unique=True)):
+        if not any(TREE.is_within(code, c) or TREE.is_within(c, code) for c in chosen):
+            chosen.append(code)
+    volumes = draw(st.lists(st.integers(0, 30), min_size=len(chosen), max_size=len(chosen)))
+    if not any(volumes):
+        volumes[0] = 1
+    return replace(need, area_volumes=dict(zip(chosen, map(float, volumes), strict=True)))
+
+
+volume_needs = needs.flatmap(with_area_volumes)
+"""Needs giving ``area_volumes``."""
+any_needs = st.one_of(needs, volume_needs)
+"""Needs with or without ``area_volumes``."""
 
 
 def eligible_pair(need: Need, cand: Candidate) -> tuple[Need, Candidate]:
@@ -284,7 +306,7 @@ def eligible_lists(draw: st.DrawFn, need: Need) -> list[Candidate]:
 
 
 @SETTINGS
-@given(data=st.data(), need=needs, w=weights, limit=st.integers(1, 4))
+@given(data=st.data(), need=any_needs, w=weights, limit=st.integers(1, 4))
 def test_a_limited_ranking_is_the_top_of_the_full_one(
     data: st.DataObject, need: Need, w: dict[str, float], limit: int
 ) -> None:
@@ -300,7 +322,7 @@ def test_a_limited_ranking_is_the_top_of_the_full_one(
 
 
 @SETTINGS
-@given(data=st.data(), need=needs, w=weights, limit=st.integers(1, 4))
+@given(data=st.data(), need=any_needs, w=weights, limit=st.integers(1, 4))
 def test_a_limited_directory_ranking_of_a_merged_compact_pool_is_the_top_of_the_full_one(
     data: st.DataObject, need: Need, w: dict[str, float], limit: int
 ) -> None:
@@ -326,6 +348,29 @@ def test_a_limited_directory_ranking_of_a_merged_compact_pool_is_the_top_of_the_
             need, pool, Weights(**w), areas=TREE, as_of=f.AS_OF, limit=limit, directory=True, thesaurus=thesaurus
         )
     assert short.explain({c.provider_id: c for c in cands}).scored == full.scored[:limit]
+
+
+@SETTINGS
+@given(need=volume_needs, cands=candidate_lists())
+def test_with_area_volumes_exactly_the_providers_reaching_some_service_users_are_assessed(
+    need: Need, cands: list[Candidate]
+) -> None:
+    """A need giving ``area_volumes`` assesses the providers the same need without them assesses whose qualifying
+    services cover a local area where some of its service users are expected (``need_leaves``); the others are
+    excluded for ``no_area_coverage`` alone, and every provider assessed reaches some of them (coverage above 0)."""
+    without = rank(replace(need, area_volumes=None), cands, areas=TREE, as_of=f.AS_OF)
+    got = rank(need, cands, areas=TREE, as_of=f.AS_OF)
+    users = set(need_leaves(need, TREE))
+    assert {s.provider_id for s in got.scored} == {
+        s.provider_id for s in without.scored if users & set(s.covered_areas)
+    }
+    for s in got.scored:
+        assert next(c for c in s.criteria if c.criterion == "coverage").score > 0
+    # every other check as without them; the area check failed by at least those failing it without them
+    before = {e.provider_id: {r.code for r in e.reasons} for e in without.excluded}
+    for e in got.excluded:
+        codes, was = {r.code for r in e.reasons}, before.get(e.provider_id, set())
+        assert codes - {"no_area_coverage"} == was - {"no_area_coverage"} and codes >= was
 
 
 @SETTINGS
