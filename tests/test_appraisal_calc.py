@@ -171,7 +171,7 @@ def totals_at(inputs: Inputs, result: calc.Result, criterion: str, t: float) -> 
 
 
 def preferred_at(inputs: Inputs, result: calc.Result, criterion: str, t: float) -> str | None:
-    return calc.preferred_of(calc.rank(totals_at(inputs, result, criterion, t), {}, inputs.options), {})
+    return calc.preferred_of(calc.rank(totals_at(inputs, result, criterion, t), {}, inputs.options), None)
 
 
 @settings(max_examples=300, deadline=None)
@@ -205,8 +205,12 @@ def test_inside_the_reported_range_the_preferred_option_stays_preferred(inputs: 
 
 @st.composite
 def costed(draw: st.DrawFn) -> Inputs:
+    """An appraisal with a budget, each option costed in each year, or (sometimes) not costed at all."""
     base = draw(appraisals())
-    costs = [CostLine(o, y, "staff", draw(st.integers(0, 200))) for o in base.options for y in (1, 2, 3)]
+    uncosted = draw(st.sets(st.sampled_from(base.options)))
+    costs = [
+        CostLine(o, y, "staff", draw(st.integers(0, 200))) for o in base.options if o not in uncosted for y in (1, 2, 3)
+    ]
     return Inputs(
         options=base.options,
         criteria=base.criteria,
@@ -233,6 +237,8 @@ def test_the_cost_switch_is_where_affordability_changes_the_preferred_option(inp
         affordable[option] = npc + delta <= result.budget_present_value + 1e-9
         return calc.preferred_of(result.ranking, affordable)
 
+    assert opts[result.preferred].affordable is True  # with a budget, only an option known to be affordable
+    assert all(opts[o].affordable is not True for o in result.ranking[: result.ranking.index(result.preferred)])
     assert switch.increase is not None and switch.increase >= 0
     assert preferred_with(result.preferred, switch.increase) == result.preferred
     assert preferred_with(result.preferred, switch.increase + 1e-3) == switch.increase_switches_to
@@ -254,3 +260,63 @@ def test_when_no_option_is_affordable_the_cost_switch_says_so_and_how_far_the_to
     assert switch.decrease_option == "y"
     assert switch.decrease == pytest.approx(100_000 * (F1 + F2 + F3) - 80_000 * (F1 + F2 + F3))
     assert switch.increase is None and switch.increase_switches_to is None
+
+
+def test_an_option_with_no_costs_is_not_preferred_when_there_is_a_budget() -> None:
+    """y scores highest but has no costs: not known to be affordable, so x (costed, within the budget) is preferred,
+    and the cost switch says an option scoring higher is not costed. With no costs at all nothing is preferred; without
+    a budget, the top score is."""
+    costs = [CostLine("x", year, "staff", 50_000) for year in (1, 2, 3)]
+    result = calc.appraise(
+        Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, costs=costs, years=3, annual_budget=95_000)
+    )
+    assert result.ranking == ["y", "x"]
+    assert (by_option(result)["y"].affordable, by_option(result)["x"].affordable) == (None, True)
+    assert result.preferred == "x"
+    assert result.cost_switch.note == (
+        "1 option scoring higher than the preferred option has no costs entered, so it is not known to be affordable"
+    )
+    assert result.cost_switch.decrease is None  # a fall in costs it does not have cannot decide it
+    assert all(r.low_switches_to is None and r.high_switches_to is None for r in result.sensitivity)
+    none = calc.appraise(Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, annual_budget=95_000))
+    assert (none.preferred, none.sensitivity) == (None, [])
+    assert (
+        none.cost_switch.note
+        == "no scored option has costs entered, so none is known to be affordable within the budget"
+    )
+    assert calc.appraise(Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES)).preferred == "y"
+    assert calc.preferred_of(["y", "x"], {"y": None, "x": True}) == "x"
+    assert calc.preferred_of(["y", "x"], None) == "y"
+
+
+def test_when_nothing_costed_is_affordable_the_note_names_the_uncosted_and_the_top_costed_must_fall() -> None:
+    costs = [CostLine("x", year, "staff", 100_000) for year in (1, 2, 3)]
+    result = calc.appraise(
+        Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, costs=costs, years=3, annual_budget=95_000)
+    )
+    assert result.preferred is None
+    switch = result.cost_switch
+    assert switch.note == "no option is known to be affordable within the budget: 1 scored option has no costs entered"
+    assert switch.decrease_option == "x"
+    assert switch.decrease == pytest.approx(5_000 * (F1 + F2 + F3))
+
+
+def test_each_year_above_the_annual_budget_is_flagged_without_changing_affordability() -> None:
+    # x: 120k in year 1 (30k set-up), 95k, 60k, against 95k a year: affordable over the term, year 1 over
+    costs = [
+        CostLine("x", 1, "setup_transition", 30_000),
+        CostLine("x", 1, "staff", 90_000),
+        CostLine("x", 2, "staff", 95_000),  # exactly the budget: not over
+        CostLine("x", 3, "staff", 60_000),
+        *(CostLine("y", year, "staff", 100_000) for year in (1, 2, 3)),
+    ]
+    result = calc.appraise(
+        Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, costs=costs, years=3, annual_budget=95_000)
+    )
+    x, y = by_option(result)["x"], by_option(result)["y"]
+    assert (x.affordable, x.years_over_budget) == (True, [1])
+    assert (y.affordable, y.years_over_budget) == (False, [1, 2, 3])
+    unbudgeted = calc.appraise(Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES, costs=costs))
+    assert all(o.years_over_budget == [] for o in unbudgeted.options)
+    assert calc.years_over([0.0, 0.0], 0, costed=False) == []  # no costs entered: nothing known, nothing flagged
+    assert calc.years_over([1.0, 0.0], 0) == [1]

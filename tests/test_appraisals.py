@@ -189,6 +189,11 @@ async def decide(client, headers, a, tag, option="vcse", decided_by="Board", **e
     return r
 
 
+WHY_NOW = "The board meets once before April and the service must be in place by then."
+"""Reasons for deciding while the market engagement is still open (the seeded exercise takes responses until 29
+January 2027, and the engagement tests' exercise until 31 December 2026)."""
+
+
 async def decided_appraisal(client, staff):
     a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
     return a, tag
@@ -290,7 +295,8 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert any(n["responses"] for n in market["needs"]) and all(n["consortia"] is not None for n in market["needs"])
     csv = await client.get(f"/appraisals/{a['id']}/report?format=csv", headers=staff)
     assert csv.status_code == 200 and csv.text.lstrip("\ufeff").startswith("row_type,option")
-    d = (await decide(client, staff, a, tag)).json()["decision"]
+    # the seeded exercise takes responses until 29 January 2027: before then a decision says why it cannot wait
+    d = (await decide(client, staff, a, tag, reasons=WHY_NOW)).json()["decision"]
     assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
     frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
     assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
@@ -323,7 +329,7 @@ async def test_a_refused_decision_freezes_no_report_and_records_nothing(client, 
                     Actor.seed("test"),
                     a["id"],
                     tag,
-                    DecisionIn(option="vcse", decided_by=f"B{k}"),
+                    DecisionIn(option="vcse", decided_by=f"B{k}", reasons=WHY_NOW),
                 )
                 for k in range(2)
             ),
@@ -661,7 +667,7 @@ async def test_a_decided_appraisals_report_is_the_evidence_frozen_with_the_decis
         assert (open_report["market_source"], open_report["market_as_decided"]) == ("live", False)
         assert "drawn from the exercise's stored match runs now" in open_report["market_note"]
 
-        decision = (await decide(c, h, a, tag)).json()["decision"]
+        decision = (await decide(c, h, a, tag, reasons=WHY_NOW)).json()["decision"]
         assert decision["market_report_id"] is not None
 
         async def every_format() -> dict[str, bytes]:
@@ -693,6 +699,7 @@ async def test_a_decided_appraisals_report_is_the_evidence_frozen_with_the_decis
     got = json.loads(before["json"])
     assert (got["market_source"], got["market_as_decided"]) == ("frozen_report", True)
     assert said in got["market_note"] and f"frozen market report {decision['market_report_id']}" in got["market_note"]
+    assert "Decided while the market engagement was still open" in got["market_note"]  # until 31 December 2026
     assert got["generated_at"] == got["appraisal"]["decided_at"] == "2026-12-10T12:00:00Z"
     market = got["market"]
     assert market["market_report_id"] == decision["market_report_id"]
@@ -928,7 +935,7 @@ async def test_choosing_an_over_budget_option_needs_reasons_and_the_refusal_says
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["problem"] == (
         "required: the option chosen (in_house) is not the preferred option: the preferred option is prime (the top "
-        "weighted score among the affordable options); say why"
+        "weighted score among the options known to be affordable); say why"
     )
     # the preferred option, though not the top weighted score, needs none
     d = (await decide(client, staff, a, tag, "prime")).json()["decision"]
@@ -1083,3 +1090,252 @@ async def test_a_decided_appraisal_refuses_any_change_as_frozen_whatever_is_sent
         "/appraisals/999999/criteria", json={"criteria": a["criteria"]}, headers={**staff, "If-Match": tag}
     )
     assert r.status_code == 404
+
+
+def prose(html: str) -> str:
+    """`page_text` without the space a tag's end leaves before punctuation ("Lots by area , over budget")."""
+    import re
+
+    return re.sub(r" (?=[,.:;)])", "", page_text(html))
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+
+
+async def test_a_decision_while_the_market_engagement_is_open_needs_reasons_and_the_report_says_so(fresh_db):
+    """A decision recorded before the engagement's response deadline was a silent 201, and the decided report never
+    said the engagement was still open. It needs reasons saying why it cannot wait (422 naming `reasons`, with the
+    deadline), records the deadline, and every format of the report says so; after the deadline it needs none."""
+    from test_engagement import AFTER, DURING, make_exercise, world_on
+
+    async with world_on(fresh_db) as w:
+        c, h = w.client, w.commissioner
+        exercise_id, _ = await make_exercise(w)  # responses until the end of 31 December 2026
+        w.clock.at = DURING  # 10 December 2026, 12:00 GMT
+        body = {"exercise_id": exercise_id, "options": OPTIONS, "scores": scores([5, 5, 5, 5], [3, 3, 3, 3])}
+        a, tag = await make(c, h, **body)
+        url = f"/appraisals/{a['id']}/decision"
+        r = await c.post(url, json={"option": "vcse", "decided_by": "Board"}, headers={**h, "If-Match": tag})
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"] == [
+            {
+                "field": "reasons",
+                "problem": "required: the market engagement closes at the end of 31 December 2026, UK time, and any "
+                "response made or changed after this decision (today, 10 December 2026) will not be in the evidence "
+                "frozen with it; say why the decision cannot wait",
+            }
+        ]
+        # a lower-scoring option as well: both are said, and one set of reasons answers both
+        r = await c.post(url, json={"option": "la", "decided_by": "Board"}, headers={**h, "If-Match": tag})
+        problem = r.json()["errors"][0]["problem"]
+        assert problem.startswith("required: the option chosen (la) is not the preferred option")
+        assert "; and the market engagement closes at the end of 31 December 2026" in problem
+        assert problem.endswith("say why, and why the decision cannot wait")
+        d = (await decide(c, h, a, tag, reasons=WHY_NOW)).json()["decision"]
+        assert d["engagement_open_until"] == "2027-01-01T00:00:00Z"
+        report = f"/appraisals/{a['id']}/report"
+        said = (
+            "Decided while the market engagement was still open: responses were taken until the end of 31 December "
+            "2026, UK time; any response made or changed after the decision (10 December 2026, 12:00 UK time) is not "
+            "in the evidence frozen with it."
+        )
+        html = prose((await c.get(f"{report}?format=html", headers=h)).text)
+        assert f"Market engagement {said}" in html
+        assert (
+            "the preferred option, while the market engagement was still open (until the end of 31 December 2026)."
+            in html
+        )
+        (row,) = [
+            x for x in csv_rows((await c.get(f"{report}?format=csv", headers=h)).text) if x["row_type"] == "decision"
+        ]
+        assert (row["engagement_open_until"], row["engagement_note"]) == ("2027-01-01T00:00:00Z", said)
+        got = (await c.get(f"{report}?format=json", headers=h)).json()
+        assert got["appraisal"]["decision"]["engagement_open_until"] == "2027-01-01T00:00:00Z"
+        assert got["market_note"].endswith(said)
+
+        # once the deadline has passed, the preferred option needs no reasons and nothing is said
+        w.clock.at = AFTER
+        b, tag = await make(c, h, **body)
+        d = (await decide(c, h, b, tag)).json()["decision"]
+        assert (d["engagement_open_until"], d["reasons"]) == (None, "")
+        html = prose((await c.get(f"/appraisals/{b['id']}/report?format=html", headers=h)).text)
+        assert "Market engagement Decided" not in html and "still open" not in html
+
+
+async def test_required_reasons_need_some_substance(client, keys):
+    """Reasons for going against the appraisal took a single character ("x"), frozen for good. Required reasons
+    need at least three words and 15 characters (a board minute reference will do); reasons nobody asked for are
+    taken as given."""
+    staff = await keys.headers("commissioner")
+    a, tag = await decided_appraisal(client, staff)
+    url = f"/appraisals/{a['id']}/decision"
+    for thin in ("x", "n/a", "as per board", "x  x  x  x  x"):
+        r = await client.post(
+            url, json={"option": "la", "decided_by": "Board", "reasons": thin}, headers={**staff, "If-Match": tag}
+        )
+        assert r.status_code == 422, (thin, r.text)
+        (error,) = r.json()["errors"]
+        assert error["field"] == "reasons"
+        assert error["problem"] == (
+            "too short to say why: give at least 3 words and 15 characters, e.g. a board minute reference "
+            '("YJMB minute 2027/14") or a sentence saying why. Required because the option chosen (la) is not the '
+            "preferred option: the preferred option is vcse (the top weighted score)"
+        )
+    d = (await decide(client, staff, a, tag, "la", reasons="YJMB minute 2027/14")).json()["decision"]
+    assert d["reasons"] == "YJMB minute 2027/14"
+    b, tag = await decided_appraisal(client, staff)
+    assert (await decide(client, staff, b, tag, reasons="ok")).json()["decision"]["reasons"] == "ok"
+
+
+UNCOSTED = [
+    {"key": "lots_area", "model": "lots", "lots_by": "area", "label": "Lots by area"},
+    {"key": "prime", "model": "single_prime", "label": "One prime"},
+    {"key": "in_house", "model": "in_house"},
+]
+
+
+async def uncosted(client, staff, costs=True):
+    """£1,000,000 a year over 3 years: `lots_area` scores highest but has no costs; `prime` (£900,000 a year) is
+    affordable; `in_house` (£5,000,000 in year 1) is over budget."""
+    given = [
+        {"option": o, "criterion": c, "assessor": "Ann Lee", "score": s}
+        for o, s in (("lots_area", 5), ("prime", 3), ("in_house", 4))
+        for c in FOUR
+    ]
+    lines = [{"option": "prime", "year": y, "category": "staff", "amount": 900_000} for y in (1, 2, 3)]
+    lines.append({"option": "in_house", "year": 1, "category": "staff", "amount": 5_000_000})
+    return await make(
+        client, staff, annual_budget=1_000_000, options=UNCOSTED, scores=given, costs=lines if costs else []
+    )
+
+
+async def test_an_option_with_no_costs_is_not_preferred_and_choosing_it_needs_reasons(client, keys):
+    """An option with no costs entered was "the preferred option" and was chosen without reasons, the report calling
+    it preferred (`chosen_preferred=yes`). With a budget it is not known to be affordable: the preferred option is the
+    top score among those that are, the summary says the top option is not costed, and choosing it needs reasons."""
+    staff = await keys.headers("commissioner")
+    a, tag = await uncosted(client, staff)
+    res = a["results"]
+    by = {o["option"]: o for o in res["options"]}
+    assert (res["top"], res["preferred"]) == ("lots_area", "prime")
+    assert (by["lots_area"]["affordable"], by["in_house"]["affordable"], by["prime"]["affordable"]) == (
+        None,
+        False,
+        True,
+    )
+    assert res["cost_switch"]["note"] == (
+        "1 option scoring higher than the preferred option has no costs entered, so it is not known to be affordable"
+    )
+    html = prose((await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text)
+    assert (
+        "Lots by area has the top weighted score (100.0 out of 100), but has no costs entered, so it is not known to "
+        "be affordable within the budget: the preferred option is One prime, the top weighted score among the options "
+        "known to be affordable." in html
+    )
+    url = f"/appraisals/{a['id']}/decision"
+    r = await client.post(url, json={"option": "lots_area", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {
+            "field": "reasons",
+            "problem": "required: the option chosen (lots_area) has no costs entered, so it is not known to be "
+            "affordable within the budget, and the preferred option is prime; say why",
+        }
+    ]
+    await decide(client, staff, a, tag, "lots_area", reasons="Costs follow from the lots; the board accepts the risk.")
+    report = f"/appraisals/{a['id']}/report"
+    (row,) = [
+        x
+        for x in csv_rows((await client.get(f"{report}?format=csv", headers=staff)).text)
+        if x["row_type"] == "decision"
+    ]
+    assert (row["chosen_preferred"], row["chosen_affordable"]) == ("no", "")
+    assert row["chosen_note"].startswith("the option chosen (lots_area) has no costs entered")
+    html = prose((await client.get(f"{report}?format=html", headers=staff)).text)
+    assert "chose Lots by area, not costed and not the preferred option." in html
+
+
+async def test_with_a_budget_and_no_costs_no_option_is_preferred(client, keys):
+    staff = await keys.headers("commissioner")
+    a, _ = await uncosted(client, staff, costs=False)
+    res = a["results"]
+    assert (res["top"], res["preferred"], res["sensitivity"]) == ("lots_area", None, [])
+    assert res["cost_switch"]["note"] == (
+        "no scored option has costs entered, so none is known to be affordable within the budget"
+    )
+    html = prose((await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text)
+    assert (
+        "Lots by area has the top weighted score (100.0 out of 100), but has no costs entered, so it is not known to "
+        "be affordable within the budget: no option is known to be affordable within the budget." in html
+    )
+    assert "In-house and One prime have no costs entered either, so are not known to be affordable." in html
+    assert "No weight sensitivity: no option is known to be affordable within the budget, so none is preferred." in html
+    assert "Cost No scored option has costs entered, so none is known to be affordable within the budget." in html
+
+
+async def test_a_year_over_the_annual_budget_is_flagged_beside_affordability_over_the_term(client, keys):
+    """An option whose year-1 cost was above a static annual budget showed only "affordable" (the term's present
+    value is within the budget): each year over is flagged, in the results, the page and the CSV; affordability is
+    unchanged."""
+    staff = await keys.headers("commissioner")
+    given = [{"option": o, "criterion": c, "assessor": "Ann", "score": 4} for o in ("vcse", "la") for c in FOUR]
+    costs = [
+        {"option": "vcse", "year": 1, "category": "staff", "amount": 1_130_000},  # a set-up year over the budget
+        {"option": "vcse", "year": 2, "category": "staff", "amount": 1_000_000},
+        {"option": "vcse", "year": 3, "category": "staff", "amount": 1_000_000},
+        *({"option": "la", "year": y, "category": "staff", "amount": 1_100_000} for y in (1, 2, 3)),
+    ]
+    a, _ = await make(client, staff, annual_budget=1_070_000, options=OPTIONS, scores=given, costs=costs)
+    by = {o["option"]: o for o in a["results"]["options"]}
+    assert (by["vcse"]["affordable"], by["vcse"]["years_over_budget"]) == (True, [1])
+    assert (by["la"]["affordable"], by["la"]["years_over_budget"]) == (False, [1, 2, 3])
+    assert a["results"]["preferred"] == "vcse"
+    report = f"/appraisals/{a['id']}/report"
+    html = prose((await client.get(f"{report}?format=html", headers=staff)).text)
+    assert (
+        "Outsource to a third-sector organisation costs more than the annual budget in year 1 (£1,130,000, £60,000 "
+        "over): it is affordable over the term's present value, not within every year's budget." in html
+    )
+    assert (
+        "In a single year, the cost is above the annual budget of £1,070,000 for Outsource to a third-sector "
+        "organisation in year 1 (£1,130,000, £60,000 over); Hosted by A county council in year 1 (£1,100,000, £30,000 "
+        "over), year 2 (£1,100,000, £30,000 over) and year 3 (£1,100,000, £30,000 over)." in html
+    )
+    rows = {
+        x["option"]: x
+        for x in csv_rows((await client.get(f"{report}?format=csv", headers=staff)).text)
+        if x["row_type"] == "option"
+    }
+    assert (rows["vcse"]["affordable"], rows["vcse"]["years_over_budget"]) == ("yes", "1")
+    assert rows["la"]["years_over_budget"] == "1; 2; 3"
+
+
+async def test_the_evidence_counts_providers_that_answered_not_interested(fresh_db):
+    """A suitable provider that answered not interested left the appraisal's evidence saying "0 responses": the
+    declined responses are counted and shown apart, as the market report shows them."""
+    from test_engagement import DURING, QUESTIONS, answers, make_exercise, providers_with, world_on
+
+    async with world_on(fresh_db) as w:
+        c, h = w.client, w.commissioner
+        ((p1, _),) = await providers_with(w.dsn, "ACCOM", "E06000020", n=1)
+        exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+        w.clock.at = DURING
+        qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+        declined = {"needs": [{"need_id": need_id, "intent": "not_interested"}], "answers": answers(qs)}
+        r = await c.post(
+            f"/exercises/{exercise_id}/responses", headers=await w.keys.headers("provider", p1), json=declined
+        )
+        assert r.status_code == 201, r.text
+        assert (await c.post(f"/exercises/{exercise_id}/match", headers=h)).status_code == 201
+        a, _ = await make(c, h, exercise_id=exercise_id, options=OPTIONS)
+        report = f"/appraisals/{a['id']}/report"
+        (need,) = (await c.get(f"{report}?format=json", headers=h)).json()["market"]["needs"]
+        assert (need["responses"], need["not_interested"]) == (0, 1)
+        html = prose((await c.get(f"{report}?format=html", headers=h)).text)
+        assert "0 interested responses, 0 intend to bid; 1 not interested." in html
+        (row,) = [x for x in csv_rows((await c.get(f"{report}?format=csv", headers=h)).text) if x["row_type"] == "need"]
+        assert (row["responses"], row["not_interested"]) == ("0", "1")

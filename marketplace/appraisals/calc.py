@@ -14,18 +14,23 @@ Conventions (stated once, here; the README and the report's method repeat them):
   discounted by 1 / (1 + r)^(y - 1). Default r = 3.5 %.
 - **Affordability**: an option is affordable when its net present cost is at most the present value of the budget
   (the annual budget in every contract year, discounted the same way). Without a budget affordability is not assessed.
-- **Preferred option**: the highest-ranked option among the affordable ones when there is a budget (an option whose
-  costs are unknown is not excluded), else the highest-ranked option.
+  Each contract year whose cost is above the annual budget is flagged too (`years_over_budget`), without changing
+  affordability: a one-off set-up cost can put year 1 over while the term is affordable.
+- **Preferred option**: the highest-ranked option among those known to be affordable when there is a budget (an
+  option with no costs entered is not known to be affordable, so it is not preferred: choosing it needs reasons, as
+  choosing an over-budget one does), else the highest-ranked option.
 - **Weight sensitivity** for a criterion: its share t is varied from 0 to 1 with the other criteria's shares rescaled
   in proportion (their ratios kept; equivalently, its raw weight varied with the others' raw weights fixed). The
   range [low, high] around its share is where the preferred option still scores at least as high as every other
-  option competing with it (the same options: weights never change affordability); at a reported switching point
-  the preferred option and the named other option tie, and beyond it the other scores higher.
+  option competing with it (with a budget, the options known to be affordable: weights never change affordability);
+  at a reported switching point the preferred option and the named other option tie, and beyond it the other scores
+  higher.
 - **Cost switch** (only with a budget): costs are not a scored criterion here (financial viability is scored by the
   assessors), so costs decide the preferred option through affordability alone. `increase`: the rise in the
   preferred option's net present cost beyond which it is no longer affordable (its headroom), and the option then
   preferred. `decrease`: the smallest fall in the net present cost of an option ranked above the preferred one
-  but over budget that would make it affordable, and so preferred.
+  but over budget that would make it affordable, and so preferred. Options with no costs entered ranked above the
+  preferred one are counted in the note: costs, not a fall in them, would decide whether they are affordable.
 """
 
 from __future__ import annotations
@@ -114,6 +119,9 @@ class OptionResult:
     """None without a budget, or when the option's costs are unknown."""
     headroom: float | None
     """Budget present value minus net present cost (negative: over budget)."""
+    years_over_budget: list[int] = field(default_factory=list)
+    """Contract years (1 = the first) whose cost is above the annual budget: flagged beside affordability, which
+    is judged over the term (`years_over`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +168,15 @@ def net_present_cost(lines: Sequence[tuple[int, float]], rate: float) -> float:
 def budget_present_value(annual_budget: float, years: int, rate: float) -> float:
     """The annual budget in each of `years` contract years, discounted as costs are."""
     return net_present_cost([(y, annual_budget) for y in range(1, years + 1)], rate)
+
+
+def years_over(annual_costs: Sequence[float], annual_budget: float | None, costed: bool = True) -> list[int]:
+    """The contract years (1 = the first) in which the cost is above the annual budget (none without a budget, or
+    when the option has no costs entered, `costed` False). Affordability is judged on the term's present value, so a
+    one-off year-1 cost spread over the term can be affordable while year 1 alone is over: this says which years are."""
+    if annual_budget is None or not costed:
+        return []
+    return [y for y, cost in enumerate(annual_costs, start=1) if cost > annual_budget]
 
 
 def normalise_score(score: float, scale_max: int) -> float:
@@ -228,9 +245,12 @@ def rank(totals: Mapping[str, float], npc: Mapping[str, float | None], order: Se
     return out
 
 
-def preferred_of(ranking: Sequence[str], affordable: Mapping[str, bool | None]) -> str | None:
-    """The first ranked option not known to be unaffordable."""
-    return next((o for o in ranking if affordable.get(o) is not False), None)
+def preferred_of(ranking: Sequence[str], affordable: Mapping[str, bool | None] | None) -> str | None:
+    """The first ranked option known to be affordable (`affordable` True); without a budget (`affordable` None),
+    the first ranked option. An option whose costs are unknown (None) is not known to be affordable."""
+    if affordable is None:
+        return ranking[0] if ranking else None
+    return next((o for o in ranking if affordable.get(o) is True), None)
 
 
 # --- sensitivity ---------------------------------------------------------------------------------------
@@ -318,32 +338,55 @@ def cost_switch(
 ) -> CostSwitch:
     if budget_pv is None:
         return _no_switch("no budget: costs do not decide the preferred option")
+    if not ranking:
+        return _no_switch("no option has a weighted score yet")
+    stop = ranking.index(preferred) if preferred is not None else len(ranking)
+    above = ranking[:stop]  # every ranked option when none is preferred
+    uncosted = [o for o in above if results[o].headroom is None]
     if preferred is None:
-        if not ranking:
-            return _no_switch("no option has a weighted score yet")
-        # every scored option is over the budget: how far the highest-scoring one's cost must fall to be affordable
-        top = ranking[0]
-        over = results[top].headroom
+        # no option is known to be affordable: how far the highest-scoring costed one's cost must fall to be so
+        costed = [o for o in ranking if results[o].headroom is not None]
+        top = costed[0] if costed else None
+        if not uncosted:
+            note = "no option is affordable within the budget"
+        elif costed:
+            note = (
+                f"no option is known to be affordable within the budget: {_options(len(uncosted), 'scored option')} "
+                f"{_have(len(uncosted))} no costs entered"
+            )
+        else:
+            note = "no scored option has costs entered, so none is known to be affordable within the budget"
+        over = results[top].headroom if top is not None else None
         return CostSwitch(
             increase=None,
             increase_switches_to=None,
             decrease=-over if over is not None else None,
             decrease_option=top if over is not None else None,
-            note="no option is affordable within the budget",
+            note=note,
         )
     p = results[preferred]
-    increase = next_option = None
-    if p.headroom is not None:
-        increase = p.headroom
-        after = [o for o in ranking if o != preferred]
-        next_option = preferred_of(after, {o: results[o].affordable for o in after})
-    above = ranking[: ranking.index(preferred)]
+    assert p.headroom is not None  # preferred with a budget: known to be affordable
+    after = [o for o in ranking if o != preferred]
+    next_option = preferred_of(after, {o: results[o].affordable for o in after})
     decreases = [(-results[o].headroom, o) for o in above if results[o].headroom is not None]  # type: ignore[operator]
     decrease, option = min(decreases) if decreases else (None, None)
-    note = "" if p.headroom is not None else "the preferred option has no costs: its affordability is unknown"
-    return CostSwitch(
-        increase=increase, increase_switches_to=next_option, decrease=decrease, decrease_option=option, note=note
+    note = (
+        f"{_options(len(uncosted))} scoring higher than the preferred option {_have(len(uncosted))} no costs "
+        f"entered, so {'it is' if len(uncosted) == 1 else 'they are'} not known to be affordable"
+        if uncosted
+        else ""
     )
+    return CostSwitch(
+        increase=p.headroom, increase_switches_to=next_option, decrease=decrease, decrease_option=option, note=note
+    )
+
+
+def _options(n: int, what: str = "option") -> str:
+    return f"1 {what}" if n == 1 else f"{n} {what}s"
+
+
+def _have(n: int) -> str:
+    return "has" if n == 1 else "have"
 
 
 # --- the whole appraisal -------------------------------------------------------------------------------
@@ -389,14 +432,16 @@ def appraise(inputs: Inputs) -> Result:
             net_present_cost=npc,
             affordable=None if headroom is None else headroom >= 0,
             headroom=headroom,
+            years_over_budget=years_over(annual, inputs.annual_budget, costed=bool(lines)),
         )
     totals = {o: r.weighted_score for o, r in results.items() if r.weighted_score is not None}
     npcs = {o: r.net_present_cost for o, r in results.items()}
     ranking = rank(totals, npcs, inputs.options)
-    preferred = preferred_of(ranking, {o: r.affordable for o, r in results.items()})
+    affordable = {o: r.affordable for o, r in results.items()} if budget_pv is not None else None
+    preferred = preferred_of(ranking, affordable)
     sensitivity = []
     if preferred is not None:
-        rivals = [o for o in ranking if results[o].affordable is not False]
+        rivals = [o for o in ranking if affordable is None or affordable[o] is True]
         sensitivity = [weight_range(values, shares, raw, c, preferred, rivals) for c in shares]
     return Result(
         shares=shares,

@@ -178,7 +178,9 @@ class DecisionIn(Strict):
     """Who decided, e.g. "Youth justice management board, 12 March 2027"."""
     reasons: LongText = ""
     """Required when the chosen option is not the preferred option (`Results.preferred`: with a budget, the top
-    weighted score among the affordable options; without, the top), e.g. when it is over budget."""
+    weighted score among the options known to be affordable; without, the top), e.g. when it is over budget or has
+    no costs entered, and when the exercise's market engagement is still open; then at least 3 words and 15
+    characters (`service.REASONS_RULE`), e.g. "YJMB minute 2027/14"."""
 
 
 # --- what the API returns ---------------------------------------------------------------------------------
@@ -213,7 +215,11 @@ class OptionResult(msgspec.Struct):
     costs_by_category: dict[str, float]
     net_present_cost: float | None
     affordable: bool | None
+    """Net present cost within the budget's present value (None: no budget, or no costs entered: not known)."""
     headroom: float | None
+    years_over_budget: list[int] = []
+    """Contract years (1 = the first) whose cost is above the annual budget: flagged, whatever `affordable` says
+    (affordability is judged on the term's present value)."""
 
 
 class WeightRange(msgspec.Struct):
@@ -247,7 +253,8 @@ class Results(msgspec.Struct):
     top: str | None
     """The top weighted score."""
     preferred: str | None
-    """The top weighted score among affordable options (with a budget), else the top."""
+    """The top weighted score among the options known to be affordable (with a budget: an option with no costs
+    entered is not), else the top."""
     budget_present_value: float | None
     spreads: list[Spread]
     sensitivity: list[WeightRange]
@@ -271,13 +278,16 @@ class NeedEvidence(msgspec.Struct):
     concentration: str | None
     stale: bool
     responses: int | None = None
-    """Market engagement (issue 14): providers that responded. None: not available."""
+    """Market engagement (issue 14): providers that responded interested (as lead, partner or either). None: not
+    available."""
     intending_to_bid: int | None = None
     indicative_cost_low: float | None = None
     indicative_cost_high: float | None = None
     consortia: list[str] | None = None
     """Each declared consortium as "lead + partner, partner", by name (the market report's `consortia[].members`
     keep the partners' directory ids)."""
+    not_interested: int | None = None
+    """Providers that responded not interested (declined). None: not available."""
 
 
 class OptionMarket(msgspec.Struct):
@@ -314,6 +324,10 @@ class Decision(msgspec.Struct):
     market: MarketEvidence | None
     market_report_id: int | None
     match_run_ids: list[int]
+    engagement_open_until: dt.datetime | None = None
+    """Set when the decision was taken while the exercise's market engagement was still open: its response deadline
+    then (responses after the decision are not in the evidence frozen with it). None: it had closed, or the exercise
+    was not published for engagement."""
 
 
 class Appraisal(msgspec.Struct):

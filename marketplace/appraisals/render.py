@@ -6,13 +6,15 @@ stacked by criterion, and the sensitivity tornado (for each criterion, the range
 preferred option stays preferred, narrowest first). No scripts, no external resources; every value is escaped by
 the template engine.
 
-CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, net present cost, affordability,
-cost per year), `decision` (once decided: the chosen option, who decided, when, the reasons, the frozen market report
-and match runs it cites; the columns of `DECISION_COLUMNS`), `score` (each option x criterion: share, the assessors'
+CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, net present cost, affordability, the
+contract years whose cost is above the annual budget), `decision` (once decided: the chosen option, who decided,
+when, the reasons, the frozen market report and match runs it cites, whether the market engagement was still open;
+the columns of `DECISION_COLUMNS`), `score` (each option x criterion: share, the assessors'
 spread, the moderated score, the score used, normalised, its contribution), `sensitivity` (each criterion's range,
 the switching options and the raw weights at which they switch), `cost` (each cost line), `evidence` (where the
 market evidence comes from, in words: frozen with the decision, or drawn from the runs now; `EVIDENCE_COLUMNS`),
-`need` (the market evidence per need) and `market` (per option: the needs it buys with no market).
+`need` (the market evidence per need: suitable providers, verdict, and what providers answered, interested and not
+interested) and `market` (per option: the needs it buys with no market).
 Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a byte-order mark.
 """
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
-from marketplace.formatting import percent, pounds, shorten
+from marketplace.formatting import and_list, closing_day, date, percent, pounds, shorten, uk_when
 from marketplace.sheets import guard, report_workbook
 from marketplace.templating import render
 
@@ -153,10 +155,11 @@ def tornado(r: AppraisalReport) -> Chart | None:
 
 def departure(res: Results, option: str, labels: Mapping[str, str] | None = None) -> str | None:
     """What the appraisal says against choosing `option`, in words (options named by `labels`, else by key), or None
-    when it is the preferred option (with a budget, the top weighted score among the affordable ones; without, the
-    top): e.g. "the option chosen (lots_area) is over budget by £142,971 (net present cost £1,572,676 against the
-    budget's present value £1,429,706), and the preferred option is prime". The decision needs reasons then; the
-    report says it beside the decision."""
+    when it is the preferred option (with a budget, the top weighted score among those known to be affordable;
+    without, the top): e.g. "the option chosen (lots_area) is over budget by £142,971 (net present cost £1,572,676
+    against the budget's present value £1,429,706), and the preferred option is prime", or "the option chosen
+    (lots_area) has no costs entered, so it is not known to be affordable within the budget, and the preferred option
+    is prime". The decision needs reasons then; the report says it beside the decision."""
     if option == res.preferred:
         return None
 
@@ -167,7 +170,7 @@ def departure(res: Results, option: str, labels: Mapping[str, str] | None = None
     preferred = (
         f"the preferred option is {name(res.preferred)}"
         if res.preferred is not None
-        else "no option is within the budget"
+        else "no option is known to be within the budget"
     )
     if chosen is not None and chosen.affordable is False and chosen.headroom is not None:
         assert chosen.net_present_cost is not None and res.budget_present_value is not None
@@ -176,12 +179,29 @@ def departure(res: Results, option: str, labels: Mapping[str, str] | None = None
             f"{pounds(chosen.net_present_cost)} against the budget's present value "
             f"{pounds(res.budget_present_value)}), and {preferred}"
         )
+    if chosen is not None and chosen.affordable is None and res.budget_present_value is not None:
+        return (
+            f"the option chosen ({name(option)}) has no costs entered, so it is not known to be affordable within "
+            f"the budget, and {preferred}"
+        )
     why = (
-        "the top weighted score among the affordable options"
+        "the top weighted score among the options known to be affordable"
         if res.budget_present_value is not None
         else ("the top weighted score")
     )
     return f"the option chosen ({name(option)}) is not the preferred option: {preferred} ({why})"
+
+
+def engagement_open_note(open_until: dt.datetime, decided_at: dt.datetime) -> str:
+    """What a decided report says of a decision taken while the market engagement was still open (`open_until`, its
+    response deadline then), e.g. "Decided while the market engagement was still open: responses were taken until
+    the end of 31 January 2027, UK time; any response made or changed after the decision (1 December 2026, 09:00
+    UK time) is not in the evidence frozen with it."."""
+    return (
+        "Decided while the market engagement was still open: responses were taken until the end of "
+        f"{date(closing_day(open_until))}, UK time; any response made or changed after the decision "
+        f"({uk_when(decided_at)}) is not in the evidence frozen with it."
+    )
 
 
 def ordered(res: Results) -> list[OptionResult]:
@@ -189,14 +209,43 @@ def ordered(res: Results) -> list[OptionResult]:
     return sorted(res.options, key=lambda o: (o.rank is None, o.rank or 0))
 
 
+def years_over_text(o: OptionResult, annual_budget: int | None) -> str:
+    """An option's contract years above the annual budget, in words: "year 1 (£1,130,000, £60,000 over)"; "" when
+    there are none."""
+    if annual_budget is None:
+        return ""
+    return and_list(
+        [
+            f"year {y} ({pounds(o.annual_costs[y - 1])}, {pounds(o.annual_costs[y - 1] - annual_budget)} over)"
+            for y in o.years_over_budget
+        ]
+    )
+
+
+def uncosted_above(res: Results) -> list[str]:
+    """With a budget, the ranked options above the preferred one (every ranked option when none is preferred) that
+    have no costs entered, and so are not known to be affordable: in rank order."""
+    if res.budget_present_value is None:
+        return []
+    above = res.ranking[: res.ranking.index(res.preferred)] if res.preferred is not None else res.ranking
+    by = {o.option: o for o in res.options}
+    return [o for o in above if by[o].affordable is None]
+
+
 def to_html(r: AppraisalReport) -> str:
     a = r.appraisal
     labels = {o.option: o.label for o in a.results.options} if a.results else {o.key: o.key for o in a.options}
     against = departure(a.results, a.decision.option, labels) if a.decision and a.results else None
+    d = a.decision
     return render(
         TEMPLATE,
         r=r,
         a=a,
+        over_years={o.option: years_over_text(o, a.annual_budget) for o in a.results.options} if a.results else {},
+        uncosted=[labels[o] for o in uncosted_above(a.results)] if a.results else [],
+        engagement_note=engagement_open_note(d.engagement_open_until, d.decided_at)
+        if d is not None and d.engagement_open_until is not None
+        else None,
         res=a.results,
         ordered=ordered(a.results) if a.results else [],
         labels=labels,
@@ -257,6 +306,8 @@ CSV_HEADER = [
     "indicative_cost_low_gbp",
     "indicative_cost_high_gbp",
     "consortia",
+    "not_interested",
+    "years_over_budget",
 ]
 DECISION_COLUMNS = [
     "decided_by",
@@ -267,12 +318,16 @@ DECISION_COLUMNS = [
     "chosen_note",
     "market_report_id",
     "match_run_ids",
+    "engagement_open_until",
+    "engagement_note",
 ]
 """The `decision` row's own columns (`option` and `option_label` name the chosen option; `decided_at` in ISO 8601,
 UTC); `chosen_preferred` (yes or no), `chosen_affordable` (yes, no, or empty without a budget or the option's costs)
 and `chosen_note` say how the option chosen stands in the appraisal ("the preferred option", or e.g. "the option
 chosen (lots_area) is over budget by £142,971 (...), and the preferred option is prime"); `market_report_id` and
-`match_run_ids` are the evidence it cites, and the `evidence` row's too."""
+`match_run_ids` are the evidence it cites, and the `evidence` row's too; `engagement_open_until` (ISO 8601, UTC: the
+response deadline) and `engagement_note` (in words, as the page says it) are set when the decision was taken while
+the exercise's market engagement was still open."""
 EVIDENCE_COLUMNS = ["market_source", "market_note"]
 """The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`."""
 COST_SWITCH_COLUMNS = [
@@ -332,6 +387,7 @@ def to_csv(r: AppraisalReport) -> str:
                 net_present_cost_gbp=o.net_present_cost,
                 affordable=o.affordable,
                 headroom_gbp=o.headroom,
+                years_over_budget="; ".join(str(y) for y in o.years_over_budget),
             )
     d = a.decision
     if d is not None:
@@ -347,6 +403,10 @@ def to_csv(r: AppraisalReport) -> str:
             chosen_note=(departure(res, d.option) or "the preferred option") if res else None,
             market_report_id=d.market_report_id,
             match_run_ids="; ".join(str(i) for i in d.match_run_ids),
+            engagement_open_until=_iso(d.engagement_open_until) if d.engagement_open_until is not None else None,
+            engagement_note=engagement_open_note(d.engagement_open_until, d.decided_at)
+            if d.engagement_open_until is not None
+            else None,
         )
     if res is not None:
         spreads = {(s.option, s.criterion): s for s in res.spreads}
@@ -423,6 +483,7 @@ def to_csv(r: AppraisalReport) -> str:
                 indicative_cost_low_gbp=n.indicative_cost_low,
                 indicative_cost_high_gbp=n.indicative_cost_high,
                 consortia="; ".join(n.consortia) if n.consortia is not None else None,
+                not_interested=n.not_interested,
             )
         for m in r.market.options:
             row(

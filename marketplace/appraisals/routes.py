@@ -193,8 +193,11 @@ PARTS = [
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     description="The chosen option (its key) and who decided; `reasons` are required when it is not the preferred "
-    "option (with a budget, the top weighted score among the affordable options; without, the top): over budget, or "
-    "affordable but lower scoring (422 naming `reasons`, saying which, and by how much it is over budget). Needs "
+    "option (with a budget, the top weighted score among the options known to be affordable; without, the top): "
+    "over budget, not costed, or affordable but lower scoring (422 naming `reasons`, saying which, and by how much "
+    "it is over budget), and while the exercise's market engagement is still open (the 422 gives its deadline; the "
+    "decision keeps it, `engagement_open_until`, and the report says so). Required reasons need at least 3 words "
+    "and 15 characters, e.g. a board minute reference. Needs "
     "the appraisal's ETag (If-Match). The decision stores the results and the exercise's market evidence as they "
     "are now, freezes a market report when every need has a stored match run, and cites it and the match runs; the "
     "appraisal can then never change (the database refuses it; 409 here).",

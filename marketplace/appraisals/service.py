@@ -10,6 +10,7 @@ read is frozen with it, and the appraisal's report reads that from then on (`rep
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -38,14 +39,14 @@ from marketplace.appraisals.models import (
     Results,
     SeedAppraisal,
 )
-from marketplace.appraisals.render import departure
+from marketplace.appraisals.render import departure, engagement_open_note
 from marketplace.concurrency import check_if_match, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, Pool, pooled
 from marketplace.engagement.models import NeedMarketResponse
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.formatting import and_list, plural, uk_when
+from marketplace.formatting import and_list, closing_day, date, plural, uk_when
 from marketplace.reports import service as reports
 from marketplace.reports.models import LIMITED_MARKET, NO_MARKET, Report
 from marketplace.types import Actor, project
@@ -61,11 +62,15 @@ METHOD = [
     "Net present cost (HM Treasury Green Book): contract year 1 is now, undiscounted; year y is discounted by "
     "1/(1+r)^(y-1).",
     "Affordable: net present cost at most the budget's present value (the annual budget each year, discounted the "
-    "same way). The preferred option is the top weighted score among affordable options (options without costs are "
-    "not excluded); without a budget, the top weighted score.",
+    "same way). Each contract year whose cost is above the annual budget is flagged as well (affordability is "
+    "judged over the term, so a one-off cost can put one year over while the term is within the budget).",
+    "The preferred option is the top weighted score among the options known to be affordable: an option with no "
+    "costs entered is not known to be affordable, so it is not preferred, and choosing it needs reasons, as choosing "
+    "an over-budget one does. Without a budget, the preferred option is the top weighted score.",
     "Weight sensitivity: one criterion's share moves from 0 to 1, the others rescaled in proportion (the same as "
     "changing its raw weight alone); the range is where the preferred option still scores at least as high as "
-    "every other affordable option, and the switching points name the option that overtakes it beyond them.",
+    "every other option known to be affordable (without a budget, every other option), and the switching points "
+    "name the option that overtakes it beyond them.",
     "Cost switch (with a budget): the rise in the preferred option's net present cost beyond which it is "
     "unaffordable, and the fall in a higher-scoring but unaffordable option's net present cost that would make it "
     "affordable and so preferred. Costs are not a scored criterion: they act through affordability only.",
@@ -205,6 +210,7 @@ def results_of(a: Appraisal | AppraisalIn) -> Results:
                 net_present_cost=_r(o.net_present_cost, 2),
                 affordable=o.affordable,
                 headroom=_r(o.headroom, 2),
+                years_over_budget=o.years_over_budget,
             )
             for o in r.options
         ],
@@ -233,11 +239,23 @@ def results_of(a: Appraisal | AppraisalIn) -> Results:
 
 def with_results(a: Appraisal) -> Appraisal:
     if a.decision is not None:
-        return msgspec.structs.replace(a, results=a.decision.results)
+        return msgspec.structs.replace(a, results=_years_over(a.decision.results, a.annual_budget))
     try:
         return msgspec.structs.replace(a, results=results_of(a))
     except calc.AppraisalError as exc:
         return msgspec.structs.replace(a, problems=[str(exc)])
+
+
+def _years_over(res: Results, annual_budget: int | None) -> Results:
+    """Results as decided with each option's years over the annual budget, derived from the costs per year stored
+    with them (a decision stored before the flag was kept has none; the same figures give the same years)."""
+    options = [
+        msgspec.structs.replace(
+            o, years_over_budget=calc.years_over(o.annual_costs, annual_budget, o.net_present_cost is not None)
+        )
+        for o in res.options
+    ]
+    return msgspec.structs.replace(res, options=options)
 
 
 # --- market evidence ---------------------------------------------------------------------------------
@@ -246,8 +264,9 @@ def with_results(a: Appraisal) -> Appraisal:
 def market_evidence(a: Appraisal, report: Report) -> MarketEvidence:
     """The exercise's figures per need (from its market report), and per option the needs it would buy and which
     of them have no market (flagged) or a limited one. When the exercise was published for market engagement, each
-    need also carries what providers answered (the report's market-response section): responses, intent to bid
-    (lead, partner or either), the indicative unit-cost range and the declared consortia."""
+    need also carries what providers answered (the report's market-response section): the interested responses,
+    intent to bid (lead, partner or either), those that answered not interested, the indicative unit-cost range and
+    the declared consortia."""
     answered = {n.need_id: n for n in report.market_response.needs} if report.market_response else {}
     needs = [
         _with_responses(
@@ -308,6 +327,7 @@ def _with_responses(need: NeedEvidence, answered: NeedMarketResponse | None) -> 
         indicative_cost_low=answered.costs.minimum,
         indicative_cost_high=answered.costs.maximum,
         consortia=[f"{c.lead_name} + {', '.join(c.partner_names)}" for c in answered.consortia],
+        not_interested=answered.not_interested,
     )
 
 
@@ -440,10 +460,11 @@ async def decide(
     ctx: Context, db: Pool, actor: Actor, appraisal_id: int, if_match: str | None, data: DecisionIn
 ) -> Appraisal:
     """Record the board's decision and freeze the appraisal. The chosen option must have a weighted score; reasons
-    are required when it is not the preferred one (over budget, or not the top weighted score among the affordable
-    options; without a budget, not the top), the 422 saying which and by how much. With an exercise, the market
-    evidence is drawn as it is now, a market report is frozen (when every need has a stored run) and both are cited
-    with the match runs."""
+    are required (`REASONS_RULE`) when it is not the preferred one (over budget, not costed, or not the top weighted
+    score among the options known to be affordable; without a budget, not the top), the 422 saying which and by how
+    much, and when the exercise's market engagement is still open (the decision records its deadline). With an
+    exercise, the market evidence is drawn as it is now, a market report is frozen (when every need has a stored
+    run) and both are cited with the match runs."""
     require_if_match(if_match)
     async with pooled(db) as conn:
         current = await get_appraisal(conn, appraisal_id)
@@ -462,10 +483,13 @@ async def decide(
             else "is not yet scored on every weighted criterion: score it on each before choosing it"
         )
         raise Unprocessable.field("option", problem, allowed=results.ranking)
-    _check_reasons(results, data, "reasons")
-    market, report_id, prepared = None, None, None
-    if current.exercise_id is not None:
+    market, report_id, prepared, open_until = None, None, None, None
+    if current.exercise_id is None:
+        _check_reasons(results, data, "reasons")
+    else:
         report = await reports.make_report(ctx, db, current.exercise_id, threshold=THRESHOLD)
+        open_until = engagement_open_until(report, ctx.clock.now())
+        _check_reasons(results, data, "reasons", open_until=open_until, today=ctx.clock.today())
         if report.needs and reports.complete(report):  # frozen: the evidence stored is the report frozen with it
             prepared = await reports.prepare(db, report)
             report_id = prepared.report_id
@@ -482,6 +506,7 @@ async def decide(
         market=market,
         market_report_id=report_id,
         match_run_ids=market.match_run_ids if market is not None else [],
+        engagement_open_until=open_until,
     )
     async with pooled(db) as conn, conn.transaction():  # refused here (decided meanwhile, changed): nothing stored
         await _locked(conn, appraisal_id, if_match, ALREADY_DECIDED)
@@ -498,12 +523,64 @@ async def _record_decision(conn: Connection, actor: Actor, appraisal_id: int, de
     await audit.record(conn, actor, status=201, detail=f"decided appraisal {appraisal_id}: {decision.option} (frozen)")
 
 
-def _check_reasons(results: Results, data: DecisionIn, field: str) -> None:
-    """Reasons are required (422 naming `field`, saying why) when the option chosen is not the preferred one: over
-    budget, or affordable but not the top weighted score among the affordable options."""
+REASONS_WORDS = 3
+REASONS_CHARACTERS = 15
+REASONS_RULE = (
+    f"at least {REASONS_WORDS} words and {REASONS_CHARACTERS} characters, e.g. a board minute reference "
+    '("YJMB minute 2027/14") or a sentence saying why'
+)
+"""What reasons must hold when they are required: a placeholder ("x", "n/a", "tbc") is refused."""
+
+
+def substantial(reasons: str) -> bool:
+    """Whether `reasons` meet `REASONS_RULE`: words are runs of letters or digits; characters are counted with runs
+    of spaces as one, the ends trimmed."""
+    return len(re.findall(r"\w+", reasons)) >= REASONS_WORDS and len(" ".join(reasons.split())) >= REASONS_CHARACTERS
+
+
+def engagement_open_until(report: Report, now: dt.datetime) -> dt.datetime | None:
+    """The exercise's response deadline when it was published for market engagement and the deadline is still to
+    come at `now` (the app's clock), else None."""
+    mr = report.market_response
+    if mr is None or not mr.published or mr.deadline is None or now >= mr.deadline:
+        return None
+    return mr.deadline
+
+
+def _check_reasons(
+    results: Results,
+    data: DecisionIn,
+    field: str,
+    *,
+    open_until: dt.datetime | None = None,
+    today: dt.date | None = None,
+) -> None:
+    """Reasons are required (422 naming `field`, saying why) when the option chosen is not the preferred one (over
+    budget, not costed, or affordable but not the top weighted score among the options known to be affordable), and
+    when the decision is taken while the market engagement is still open (`open_until`, its deadline; `today`, the
+    app's clock's date). Required reasons must meet `REASONS_RULE`."""
+    needed = []
     against = departure(results, data.option)
-    if against is not None and not data.reasons.strip():
-        raise Unprocessable.field(field, f"required: {against}; say why")
+    if against is not None:
+        needed.append(against)
+    if open_until is not None:
+        day = f" (today, {date(today)})" if today is not None else ""
+        needed.append(
+            f"the market engagement closes at the end of {date(closing_day(open_until))}, UK time, and any response "
+            f"made or changed after this decision{day} will not be in the evidence frozen with it"
+        )
+    if not needed:
+        return
+    why = "; and ".join(needed)
+    say = (
+        "say why"
+        if open_until is None
+        else ("say why the decision cannot wait" if against is None else "say why, and why the decision cannot wait")
+    )
+    if not data.reasons.strip():
+        raise Unprocessable.field(field, f"required: {why}; {say}")
+    if not substantial(data.reasons):
+        raise Unprocessable.field(field, f"too short to say why: give {REASONS_RULE}. Required because {why}")
 
 
 async def report_data(ctx: Context, db: Pool, appraisal_id: int) -> AppraisalReport:
@@ -563,6 +640,8 @@ async def _as_decided(conn: Connection, a: Appraisal, d: Decision) -> AppraisalR
             if a.exercise_id is not None
             else "This appraisal stands alone: no exercise, so no market evidence."
         )
+    if d.engagement_open_until is not None:
+        note = f"{note} {engagement_open_note(d.engagement_open_until, d.decided_at)}"
     return AppraisalReport(
         appraisal=a,
         market=market,
