@@ -14,6 +14,7 @@ Public API
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
     (or in parts: Shortlist.explaining() -> Explaining; .explain(details, start, stop); .ranking(parts))
     need_leaves(need, areas) -> tuple[str, ...]  # the need's local areas holding service users (its cells)
+    expected_users(need, areas) -> dict[str, float]  # the need's annual volume per local area (by volumes or people)
     concentration(capacities) -> Concentration  # HHI and largest share of capacity (matching.market)
     CRITERIA, DEFAULT_CRITERION_WEIGHTS  # from the criteria registry (matching.criteria), in its order
 
@@ -33,7 +34,7 @@ from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .market import HHI_BANDS, HHI_SOURCE, SUITABLE_SCORE, Concentration, concentration
 from .models import Candidate, DesiredOutcome, Need, OutcomeRecord, Priority, Service
-from .needs import need_leaves
+from .needs import expected_users, need_leaves
 from .partnerships import (
     Cell,
     Member,
@@ -100,6 +101,7 @@ __all__ = (
     "build_compact",
     "compact",
     "concentration",
+    "expected_users",
     "largest_remainder",
     "market",
     "need_leaves",

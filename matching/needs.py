@@ -156,6 +156,18 @@ def need_leaves(need: Need, areas: AreaTree) -> tuple[str, ...]:
     return tuple(map(areas.code, leaves))
 
 
+def expected_users(need: Need, areas: AreaTree) -> dict[str, float]:
+    """The need's annual volume spread over its local areas holding service users (:func:`need_leaves`, in tree
+    order), as coverage weighs them: with ``area_volumes``, each area's volume spread over its local areas by
+    population; without, the whole volume by population. The figures add up to the annual volume (but for
+    rounding). Raises as :func:`need_leaves` does."""
+    codes = need_leaves(need, areas)
+    weight, whole = _coverage_weights(need, areas, areas.reduce(need.areas))
+    if whole <= 0:
+        return dict.fromkeys(codes, 0.0)
+    return {code: need.annual_volume * float(weight[areas.index(code)]) / whole for code in codes}
+
+
 def _coverage_weights(
     need: Need, areas: AreaTree, area_nodes: tuple[int, ...]
 ) -> tuple[npt.NDArray[np.float64], float]:

@@ -14,6 +14,8 @@ from conftest import TELFORD_NEED, fetchval, run_cli
 from openpyxl import load_workbook
 from test_console import signed_in
 
+from marketplace.exercises.models import RankedForReport
+from marketplace.reports.build import cell_capacities
 from marketplace.settings import PROJECT_ROOT
 
 TELFORD, SHROPSHIRE, WORCESTERSHIRE, MALVERN = "E06000020", "E06000051", "E10000034", "E07000235"
@@ -530,3 +532,40 @@ async def test_a_provider_reaching_none_of_the_service_users_is_excluded_and_the
     text = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "csv"}, headers=h)).text
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
     assert len([row for row in rows if row["row_type"] == "cell"]) == 2 + 6
+
+
+async def test_each_cell_states_the_users_expected_there_and_a_shortfall_of_capacity(client, keys, fresh_db):
+    """The tester's case: capacity three times a need's volume overall can still fall short in an area. Each cell
+    states the service users expected there (the need's per-area volumes) and is a shortfall when the suitable
+    capacity stated there is below them; a provider's capacity is spread over its areas by people, as the capacity
+    criterion shares it, not evenly."""
+    bromsgrove, redditch = WORCESTERSHIRE_DISTRICTS[0], WORCESTERSHIRE_DISTRICTS[2]
+    await a_provider(client, keys, "Redditch Rooms CIC", redditch)
+    h = await keys.headers("commissioner")
+    exercise_id = await an_exercise(client, h)
+    need = {**NEED, "title": "Accommodation, north Worcestershire", "areas": [WORCESTERSHIRE], "annual_volume": 40}
+    made = await client.post(
+        f"/exercises/{exercise_id}/needs", json={**need, "area_volumes": {bromsgrove: 10, redditch: 30}}, headers=h
+    )
+    assert made.status_code == 201, made.text
+    assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
+    report = (
+        await client.get(f"/exercises/{exercise_id}/report", params={"format": "json", "threshold": 0.1}, headers=h)
+    ).json()
+    cells = {c["area"]: c for c in report["grid"]["cells"] if c["need_id"] == made.json()["id"]}
+    assert {a: c["expected_service_users"] for a, c in cells.items()} == {bromsgrove: 10.0, redditch: 30.0}
+    for c in cells.values():
+        stated = c["market"]["providers"] > c["market"]["unknown_capacity"]
+        want = (c["market"]["capacity"] < c["expected_service_users"]) if stated or not c["suitable"] else None
+        assert c["capacity_shortfall"] == want, c
+    text = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "csv"}, headers=h)).text
+    rows = [r for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))) if r["row_type"] == "cell"]
+    assert {r["area_code"]: r["expected_service_users"] for r in rows} == {bromsgrove: "10", redditch: "30"}
+    assert {r["capacity_shortfall"] for r in rows} <= {"yes", "no", ""}
+
+
+def test_a_providers_capacity_is_spread_over_its_areas_by_people() -> None:
+    s = RankedForReport(rank=1, provider_id=7, name="P", total=0.9, criteria=(), covered_areas=("A", "B"), capacity=100)
+    people = {"A": 300.0, "B": 100.0}.__getitem__
+    assert cell_capacities([s], "A", {7: "P"}, {}, people) == [("P", 75.0)]
+    assert cell_capacities([s], "B", {7: "P"}, {}, people) == [("P", 25.0)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import msgspec
@@ -61,9 +61,11 @@ MARKET_MEASURES = (
     "qualifying services covering the need's areas). The Herfindahl-Hirschman index (HHI) is the sum of the squared "
     "percentage shares of that capacity, from near 0 (many small providers) to 10,000 (one provider holds it all); "
     "the largest share is the biggest provider's part of it. Providers stating no capacity hold no share and are "
-    "counted apart. Per (need, area) cell, each covering provider's capacity for the need is spread evenly over the "
-    "need's areas its services cover; a need giving its service users per area has cells only where some are "
-    "expected. Bands, from "
+    "counted apart. Per (need, area) cell, each covering provider's capacity for the need is spread over the need's "
+    "areas its services cover by their people (as the capacity criterion shares a service's capacity), and set "
+    "against the service users expected there (the need's per-area volumes, else its volume shared by people): a "
+    "cell whose suitable capacity is below them is a shortfall. A need giving its service users per area has cells "
+    "only where some are expected. Bands, from "
     + matching.HHI_SOURCE
     + f": below {matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} unconcentrated, "
     f"{matching.market.HHI_UNCONCENTRATED_BELOW:,.0f} to {matching.market.HHI_HIGHLY_CONCENTRATED_ABOVE:,.0f} "
@@ -243,16 +245,31 @@ def _capacity(s: RankedForReport, facts: dict[int, FactsForReport]) -> float | N
 
 
 def cell_capacities(
-    suitable: list[RankedForReport], leaf: str, labels: dict[int, str], facts: dict[int, FactsForReport]
+    suitable: list[RankedForReport],
+    leaf: str,
+    labels: dict[int, str],
+    facts: dict[int, FactsForReport],
+    people: Callable[[str], float],
 ) -> list[tuple[str, float | None]]:
-    """Capacity in one area: each covering provider's capacity for the need spread evenly over the need's areas its
-    services cover (services state one capacity for all their areas)."""
+    """Capacity in one area: each covering provider's capacity for the need spread over the need's areas its
+    services cover by their people (`people`: a local area's), as the capacity criterion shares a service's capacity
+    across its areas (services state one capacity for all their areas); evenly where no area has a figure."""
     out: list[tuple[str, float | None]] = []
     for s in suitable:
         if leaf in s.covered_areas:
             cap = _capacity(s, facts)
-            out.append((labels[s.provider_id], cap / len(s.covered_areas) if cap is not None else None))
+            whole = sum(map(people, s.covered_areas))
+            share = people(leaf) / whole if whole > 0 else 1 / len(s.covered_areas)
+            out.append((labels[s.provider_id], cap * share if cap is not None else None))
     return out
+
+
+def shortfall(market: matching.Concentration, expected: float) -> bool | None:
+    """Whether the suitable capacity stated in a cell falls short of the service users expected there: None when no
+    suitable provider there states a capacity (unknown), else capacity < expected (0 suitable: short)."""
+    if market.providers and market.unknown_capacity == market.providers:
+        return None
+    return market.capacity < expected
 
 
 def need_report(run: ReportRun, tax: Taxonomy, t: Thresholds, areas: matching.AreaTree) -> NeedReport:
@@ -421,13 +438,20 @@ def build_report(
         for r in ordered
     ]
     cells: list[Cell] = []
+
+    def people(code: str) -> float:
+        return float(areas.people[areas.index(code)]) if code in areas else 0.0
+
     for run, core_need in zip(ordered, core_needs, strict=True):
         suitable = [s for s in run.ranking if s.total >= threshold]
         labels = _labels(suitable)
         run_facts = {f.provider_id: f for f in run.providers}
-        # the need's local areas holding some of its service users: with area_volumes, not those where none are
-        for leaf in sorted(matching.need_leaves(core_need, areas)):
+        # the need's local areas holding some of its service users (with area_volumes, not those where none are),
+        # each with the users expected there
+        expected = matching.expected_users(core_need, areas)
+        for leaf in sorted(expected):
             here = [s.name for s in suitable if leaf in s.covered_areas]
+            market = matching.concentration(cell_capacities(suitable, leaf, labels, run_facts, people))
             cells.append(
                 Cell(
                     need_id=run.need_id,
@@ -437,7 +461,9 @@ def build_report(
                     suitable=len(here),
                     verdict=verdict(len(here), t),
                     providers=here,
-                    market=matching.concentration(cell_capacities(suitable, leaf, labels, run_facts)),
+                    market=market,
+                    expected_service_users=round(expected[leaf], 1),
+                    capacity_shortfall=shortfall(market, expected[leaf]),
                 )
             )
     leaf_order = [a.code for a in tax.areas if a.code in {c.area for c in cells}]

@@ -263,7 +263,13 @@ class Cell(msgspec.Struct):
     providers: list[str]
     market: matching.Concentration = msgspec.field(default_factory=_no_market_measure)
     """Concentration of the suitable capacity in this area: each covering provider's capacity for the need spread
-    evenly over the need's areas its services cover."""
+    over the need's areas its services cover by their people."""
+    expected_service_users: float | None = None
+    """Service users a year the need expects here: its per-area volumes (each spread over its local areas by
+    people), else its annual volume shared by people (1 decimal)."""
+    capacity_shortfall: bool | None = None
+    """Whether the suitable capacity here is below the service users expected (null: no suitable provider here
+    states a capacity)."""
 
 
 class DepthGrid(msgspec.Struct):

@@ -61,7 +61,11 @@
     capacity            service users a year: the provider's for the need       need, cell,
                         (candidate); the suitable providers' added up (need:    candidate
                         what the HHI is of; cell: each one's capacity for the
-                        need spread evenly over the need's areas it covers)
+                        need spread over the need's areas it covers by people)
+    expected_service_users  service users a year the need expects in the area  cell
+                        (its per-area volumes, else its volume by people)
+    capacity_shortfall  ``yes`` when the cell's suitable capacity is below      cell
+                        them, ``no``, empty when none there states one
     service_ids         its qualifying services' ids, joined by "; "            candidate
     stale_profile       ``yes`` when a suitable provider's profile was last     candidate
                         confirmed more than the report's stale-after months
@@ -153,6 +157,8 @@ CSV_HEADER: list[str] = [
     "largest_provider",
     "largest_share",
     "capacity",
+    "expected_service_users",
+    "capacity_shortfall",
     "service_ids",
     "stale_profile",
     "months_since_confirmed",
@@ -281,6 +287,8 @@ def _csv_rows(report: Report) -> Iterable[dict[str, str]]:
             "verdict": guard(cell.verdict),
             "providers": guard("; ".join(cell.providers)),
             **_market_columns(cell.market),
+            "expected_service_users": _number(cell.expected_service_users),
+            "capacity_shortfall": "" if cell.capacity_shortfall is None else "yes" if cell.capacity_shortfall else "no",
         }
     for need in report.needs:
         top = {c.provider_id: c for c in need.top_candidates}
