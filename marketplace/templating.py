@@ -42,7 +42,6 @@ FILTERS = {
     "score_against": formatting.score_against,
     "pct": formatting.percent,
     "date": formatting.date,
-    "when": formatting.when,
     "uk_when": formatting.uk_when,
     "humanise": formatting.humanise,
     "lower_code": formatting.lower_code,

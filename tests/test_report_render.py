@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import matching
+from marketplace import formatting
 from marketplace.exercises.models import ExerciseSummary
 from marketplace.reports.models import (
     COMPETITIVE_MARKET,
@@ -469,7 +470,7 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
     assert "Of the 2 needs in this exercise, 1 has a competitive market and 1 has a limited market" in summary
     assert "1 has no suitable provider (Need number 1 & co in Shropshire)" in summary
     assert "£50,001 a year of match funding and 24 volunteers" in summary and "£210,000" in summary
-    assert "1 October 2026 to 29 January 2027" in text_of(doc) and "22 November 2026, 15:56 UTC" in text_of(doc)
+    assert "1 October 2026 to 29 January 2027" in text_of(doc) and "22 November 2026, 15:56 UK time" in text_of(doc)
 
     need1 = sections["need-1"]
     for fact in (
@@ -503,7 +504,7 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
         report.method.verdicts,
         "2026.11-1",
         "11, 12",
-        "2 November 2026, 09:30 UTC to 2 November 2026, 09:31",
+        "2 November 2026, 09:30 UK time to 2 November 2026, 09:31 UK time",
         "Note one <with> markup & ampersand.",
     ):
         assert fact in method, fact
@@ -806,3 +807,30 @@ def test_a_moment_is_told_in_uk_time_winter_or_summer() -> None:
     assert uk_time(dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)) == "10 December 2026, 12:00 UK time"
     assert uk_time(dt.datetime(2027, 7, 1, 8, 0, tzinfo=dt.UTC)) == "1 July 2027, 09:00 UK time"  # BST
     assert uk_time(dt.datetime(2027, 3, 27, 23, 30, tzinfo=dt.UTC)) == "27 March 2027, 23:30 UK time"
+
+
+def test_the_reports_times_are_uk_time_as_the_consoles_are(report: Report) -> None:
+    """The report said "15:56 UTC" where the console, the notice and the appraisal report say UK time: in summer the
+    same moment read an hour apart on two pages of one exercise. Every time in the report is now UK time."""
+    summer = dt.datetime(2027, 7, 1, 8, 5, tzinfo=dt.UTC)  # 09:05 in the UK (BST)
+    needs = [msgspec.structs.replace(n, run_at=summer) for n in report.needs]
+    method = msgspec.structs.replace(report.method, data_snapshot_from=summer, data_snapshot_to=summer)
+    page = to_html(msgspec.structs.replace(report, generated_at=summer, needs=needs, method=method))
+    text = " ".join(text_of(parse(page)).split())
+    assert "UTC" not in text and "08:05" not in text
+    assert f"<dt>Report generated</dt><dd>{formatting.uk_when(summer)}</dd>" in page
+    assert formatting.uk_when(summer) == "1 July 2027, 09:05 UK time"
+    assert "1 July 2027, 09:05 UK time to 1 July 2027, 09:05 UK time" in text  # the method's data snapshot
+    assert "Match run 11, 1 July 2027, 09:05 UK time" in text
+    footer = "Generated 1 July 2027, 09:05 UK time by Provision from stored match runs; see Method for how to"
+    assert text.endswith(footer + " reproduce these figures.")
+
+
+def test_a_changed_local_priority_reads_as_words_and_weight_not_a_field_dump() -> None:
+    """A stale need's "When matched / Now" rows said local priorities as "text speech and language; weight 1":
+    now each priority is its words with its weight."""
+    from marketplace.reports.build import said
+
+    was = [{"text": "speech and language", "weight": 1.0}, {"text": "trauma informed", "weight": 2.5}]
+    assert said("local_priorities", was, {}) == "speech and language (weight 1), trauma informed (weight 2.5)"
+    assert said("local_priorities", [], {}) == "none"

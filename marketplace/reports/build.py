@@ -157,6 +157,8 @@ def said(field: str, value: Any, area_names: Mapping[str, str]) -> str:
         return figure(value)
     if isinstance(value, list):
         return ", ".join(area_names.get(v, v) if field == "areas" else said(field, v, area_names) for v in value)
+    if isinstance(value, dict) and field == "local_priorities":  # a priority: its words, then its weight
+        return f"{value.get('text', '')} (weight {said(field, value.get('weight'), area_names)})"
     if isinstance(value, dict) and field == "area_volumes":  # areas by name, each with its service users a year
         return "; ".join(f"{area_names.get(k, k)} {said(field, v, area_names)} a year" for k, v in value.items())
     if isinstance(value, dict):
