@@ -145,6 +145,17 @@ def uk_when(t: dt.datetime | None) -> str:
     return f"{date(local.date())}, {local:%H:%M} UK time"
 
 
+def ages(min_age: int | None, max_age: int | None) -> str:
+    """An age range as a person says it: "10 to 17", "18 and over", "up to 17", or "any age" when neither end is set."""
+    if min_age is not None and max_age is not None:
+        return f"{min_age} to {max_age}"
+    if min_age is not None:
+        return f"{min_age} and over"
+    if max_age is not None:
+        return f"up to {max_age}"
+    return "any age"
+
+
 def closing_day(deadline: dt.datetime) -> dt.date:
     """The day a deadline is the end of, in the UK (a deadline is midnight at the end of its closing day there)."""
     return (deadline.astimezone(UK) - dt.timedelta(microseconds=1)).date()

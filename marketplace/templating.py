@@ -47,6 +47,7 @@ FILTERS = {
     "lower_code": formatting.lower_code,
     "plural": formatting.plural,
     "closing_day": formatting.closing_day,
+    "ages": formatting.ages,
     "and_list": formatting.and_list,
     "shorten": formatting.shorten,
     "coord": formatting.coord,

@@ -619,3 +619,154 @@ async def test_comparing_a_provider_the_run_did_not_rank_names_it_and_offers_no_
     assert f"provider {outside}" not in page.text
     assert f'name="provider_id" value="{outside}"' not in page.text  # nothing to shortlist it with
     assert f'name="provider_id" value="{ranked}"' in page.text
+
+
+def words(fragment: str) -> str:
+    """An HTML fragment's text, as a reader reads it (tags gone, spaces collapsed)."""
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
+
+
+def summary_rows(fragment: str) -> dict[str, str]:
+    """A summary list's rows: key → value, as text."""
+    found = re.findall(r'<dt class="summary-list__key">(.*?)</dt><dd class="summary-list__value">(.*?)</dd>', fragment)
+    return {words(k): words(v) for k, v in found}
+
+
+def test_an_age_range_is_said_as_a_person_says_it() -> None:
+    from marketplace.formatting import ages
+
+    assert [ages(10, 17), ages(18, None), ages(None, 17), ages(None, None)] == [
+        "10 to 17",
+        "18 and over",
+        "up to 17",
+        "any age",
+    ]
+
+
+async def test_the_notice_names_cohorts_and_says_what_each_need_screens_on(client, keys):
+    """The notice said "Cohorts: CYP" and nothing of a need's ages or the experience it asks: a provider could not
+    tell whether to bid. It names the cohorts, and says each need's ages, gender, years' experience and
+    accreditations required, as the API's notice now carries them (`cohort_names`, `screening`)."""
+    await signed_in(client, keys, "provider", 1)
+    api = (await client.get("/exercises/1/notice")).json()
+    first = api["needs"][0]
+    assert first["cohort_names"] == ["Children and young people (10-17)"]
+    assert first["screening"] == {
+        "eligibility": {"min_age": 10, "max_age": 17},
+        "min_years_experience": 2,
+        "required_accreditations": [],
+        "required_accreditation_names": [],
+    }
+    page = await client.get("/console/exercises/1/notice")
+    assert page.status_code == 200
+    sections = re.split(r'<h3 class="heading-s">', page.text)[1:]
+    shown = {words(s.split("</h3>", 1)[0]): summary_rows(s) for s in sections}
+    assert ">CYP<" not in page.text and "YOUNG_ADULTS" not in page.text
+    for need in api["needs"]:
+        rows = shown[need["title"]]
+        sc = need["screening"]
+        assert rows["Cohorts"] == ", ".join(need["cohort_names"]), rows
+        assert rows["Experience required"] == (
+            f"At least {sc['min_years_experience']} years of experience in this pathway"
+            if sc["min_years_experience"]
+            else "None"
+        )
+        assert rows["Accreditations required"] == (", ".join(sc["required_accreditation_names"]) or "None")
+        assert ("Gender" in rows) == (sc["eligibility"].get("gender", "both") != "both")
+    assert shown[first["title"]]["Ages"] == "10 to 17"
+    women = next(n for n in api["needs"] if n["screening"]["eligibility"].get("gender") == "women")
+    assert shown[women["title"]]["Gender"] == "Women only"
+    accredited = next(n for n in api["needs"] if n["screening"]["required_accreditations"])
+    assert shown[accredited["title"]]["Accreditations required"] == "Matrix Standard"
+    assert any(rows["Ages"] == "Any age" for rows in shown.values())
+
+
+async def test_the_compare_page_shows_weights_as_the_runs_percentages(client, keys):
+    """The compare page said "1.000 (weight 0.150)" where every other page says "15% of the score": each criterion
+    is headed with the run's percentage of the score (adding up to 100), never a fraction."""
+    await signed_in(client, keys, "commissioner")
+    headers = await keys.headers("commissioner")
+    assert (await client.post("/needs/1/match-runs", headers=headers)).status_code == 201
+    runs = (await client.get("/needs/1/match-runs", headers=headers)).json()
+    run = (await client.get(f"/match-runs/{runs[0]['id']}", headers=headers)).json()
+    ids = [c["provider_id"] for c in run["ranking"][:3]]
+    page = await client.get("/console/needs/1/compare?" + "&".join(f"provider={i}" for i in ids))
+    assert page.status_code == 200
+    assert not re.search(r"weight [01]\.\d{3}", page.text)  # "(weight 0.150)" was how it said one
+    heads = [words(h) for h in re.findall(r'<th scope="row">(.*?)</th>', page.text, re.S)]
+    shown = {}
+    for head in heads:
+        if (m := re.fullmatch(r"(.+) \(([\d.]+)% of the score\)", head)) is not None:
+            shown[m.group(1)] = float(m.group(2))
+    from marketplace.formatting import humanise
+
+    assert shown == {humanise(k): v for k, v in run["weights_percent"].items()}
+    assert round(sum(shown.values()), 6) == 100
+    ranking = await client.get(f"/console/match-runs/{run['id']}")
+    assert not re.search(r"weight [01]\.\d{3}", ranking.text) and "% of the score)" in ranking.text
+
+
+async def test_the_need_page_shows_what_it_screens_on_its_contract_and_its_weights(client, keys):
+    """The need's page left out its ages, the experience and accreditations it requires, its contract length and its
+    weights (all screening and scoring inputs): it shows them, the weights as the percentages a run would use."""
+    await signed_in(client, keys, "commissioner")
+    headers = await keys.headers("commissioner")
+    page = await client.get("/console/needs/1")
+    rows = summary_rows(page.text)
+    assert rows["Ages"] == "10 to 17" and rows["Contract length"] == "3 years"
+    assert rows["Experience required"] == "At least 2 years of experience in this pathway"
+    assert rows["Accreditations required"] == "None"
+    assert (await client.post("/needs/1/match-runs", headers=headers)).status_code == 201
+    runs = (await client.get("/needs/1/match-runs", headers=headers)).json()
+    run = (await client.get(f"/match-runs/{runs[0]['id']}", headers=headers)).json()
+    from marketplace.formatting import humanise
+
+    expected = ", ".join(
+        f"{humanise(k)} {v:g}%" for k, v in sorted(run["weights_percent"].items(), key=lambda kv: -kv[1]) if v
+    )
+    assert (
+        rows["Weights"]
+        == f"{expected} (percentages of the score, from the exercise's default weights; a new run uses these)"
+    )
+    need = (await client.get("/needs/1", headers=headers)).json()
+    own = {"quality": 40, "pathway_fit": 30, "coverage": 30}
+    changed = await client.patch(
+        "/needs/1", json={"weight_overrides": own}, headers={**headers, "If-Match": f'"v{need["version"]}"'}
+    )
+    assert changed.status_code == 200, changed.text
+    weights = summary_rows((await client.get("/console/needs/1")).text)["Weights"]
+    assert weights.startswith("Quality 40%, Pathway fit 30%, Coverage 30% (") and "this need's own weights" in weights
+    four = summary_rows((await client.get("/console/needs/4")).text)
+    assert four["Gender"] == "Women only" and four["Ages"] == "16 to 25"
+    two = summary_rows((await client.get("/console/needs/2")).text)
+    assert two["Accreditations required"] == "Matrix Standard" and two["Experience required"] == "None"
+
+
+async def test_the_match_run_page_draws_the_reports_suitable_line(client, keys):
+    """The run's page listed every ranked provider with no mark at 0.6, so it did not agree with the report's
+    "N suitable": it says how many are suitable and draws the line under the last of them."""
+    await signed_in(client, keys, "commissioner")
+    headers = await keys.headers("commissioner")
+    assert (await client.post("/exercises/1/match", headers=headers)).status_code == 201
+    report = (await client.get("/exercises/1/report?format=json", headers=headers)).json()
+    checked = 0
+    for need in report["needs"]:
+        page = await client.get(f"/console/match-runs/{need['match_run_id']}")
+        assert page.status_code == 200
+        run = (await client.get(f"/match-runs/{need['match_run_id']}", headers=headers)).json()
+        assert summary_rows(page.text)["Suitable (a score of at least 0.6)"] == (
+            f"{need['suitable']} (as the market report counts them)"
+        )
+        body = page.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+        rows = re.findall(r'<tr( class="threshold-line")?>', body)
+        lines = [i for i, (marked) in enumerate(rows) if marked]
+        assert len(lines) == 1, rows
+        assert lines[0] == need["suitable"]  # the line's row comes after the suitable ones
+        line = words(re.search(r'<tr class="threshold-line">(.*?)</tr>', body, re.S).group(1))
+        if 0 < need["suitable"] < len(run["ranking"]):
+            many = "provider" if need["suitable"] == 1 else f"{need['suitable']} providers"
+            assert line.startswith(f"The suitable line: the {many} above scored at least 0.6"), line
+            checked += 1
+        elif need["suitable"] == 0 and run["ranking"]:
+            assert line.startswith("No provider reaches the suitable score of 0.6"), line
+    assert checked

@@ -661,6 +661,7 @@ async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn
         session=session,
         need=need,
         exercise=exercise,
+        weights=service.need_weights(exercise, need),
         runs=runs,
         shortlist=shortlist,
         taxonomy=ctx.taxonomy,
@@ -683,7 +684,13 @@ async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, 
     exercise = await exercises.get_exercise(conn, run.exercise_id)  # named in the breadcrumbs
     shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, run.need_id)}
     return page(
-        "match_run.html.j2", session=session, run=run, exercise=exercise, shortlisted=shortlisted, taxonomy=ctx.taxonomy
+        "match_run.html.j2",
+        session=session,
+        run=run,
+        exercise=exercise,
+        shortlisted=shortlisted,
+        taxonomy=ctx.taxonomy,
+        threshold=REPORT_THRESHOLD,
     )
 
 
@@ -719,6 +726,7 @@ async def compare_page(
         comparison=comparison,
         form=FormState(values={}, unplaced=problems, labels={"provider": "Providers to compare"}),
         shortlisted=shortlisted,
+        threshold=REPORT_THRESHOLD,
     )
 
 

@@ -27,7 +27,7 @@ from marketplace.db import Connection, Pool
 from marketplace.engagement.models import BARRIERS, Notice, Response
 from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import MatchRun
+from marketplace.exercises.models import Exercise, MatchRun, Need, percentages_of, weights_now
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider
 from marketplace.types import Actor, Caller
@@ -206,6 +206,31 @@ def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
         else:
             columns.append(Column(provider_id=pid, name=f"provider {pid}", in_run=False))
     return Comparison(run_id=run.id, criteria=criteria, columns=columns)
+
+
+class NeedWeights(msgspec.Struct, frozen=True):
+    """The weights a need would be matched with now, as percentages of the score (adding up to 100), and whose."""
+
+    percent: dict[str, float]
+    """By criterion, largest first (criteria counting 0 left out)."""
+    source: str
+    """Whose table they are, in words: "this need's own", "the exercise's default", "the standard"."""
+
+
+def need_weights(exercise: Exercise, need: Need) -> NeedWeights | None:
+    """The need's weights in force (`weights_now`: its overrides, else the exercise's default weights, else the core's
+    defaults) as a run would show them (`percentages_of`); None when those tables cannot be used."""
+    weights = weights_now(exercise, need)
+    if weights is None:
+        return None
+    shown = sorted(percentages_of(weights).items(), key=lambda kv: -kv[1])  # stable: the core's order among equals
+    if need.weight_overrides is not None and need.weight_overrides.given():
+        source = "this need's own"
+    elif exercise.default_weights.given():
+        source = "the exercise's default"
+    else:
+        source = "the standard"
+    return NeedWeights(percent={k: v for k, v in shown if v > 0}, source=source)
 
 
 async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> MatchRun | None:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
+from marketplace.exercises.models import NeedEligibility
 from marketplace.formatting import number_words
 from marketplace.types import PROSE, TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
 
@@ -105,6 +106,20 @@ class DesiredOutcomeShown(msgspec.Struct):
     name: str
 
 
+class NoticeScreening(msgspec.Struct):
+    """A need's screening, as it stands when the notice is read: whom the need is for (ages, gender), the years'
+    experience in the pathway and the accreditations a provider's services need. Unlike the rest of the notice these
+    are the commissioner's evaluation settings and may still change after publishing (each change is audited)."""
+
+    eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
+    min_years_experience: int = 0
+    """Years' experience in the need's pathway required (0: none)."""
+    required_accreditations: list[str] = []
+    """Accreditation codes required (the taxonomy's `accreditations`)."""
+    required_accreditation_names: list[str] = []
+    """Their names, in the same order."""
+
+
 class NoticeNeed(msgspec.Struct):
     id: int
     title: str
@@ -118,6 +133,10 @@ class NoticeNeed(msgspec.Struct):
     budget: BudgetShown
     desired_outcomes: list[DesiredOutcomeShown] = []
     """What the commissioner wants the service to achieve (the pathway's desired outcomes vocabulary)."""
+    cohort_names: list[str] = []
+    """The cohorts' names in the taxonomy, in `cohorts`' order."""
+    screening: NoticeScreening = msgspec.field(default_factory=NoticeScreening)
+    """What a provider's services must meet for the need to consider them, as the commissioner screens it now."""
 
 
 class PublicClarification(msgspec.Struct):

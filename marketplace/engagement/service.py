@@ -56,6 +56,7 @@ from marketplace.engagement.models import (
     Notice,
     NoticeNeed,
     NoticeRevision,
+    NoticeScreening,
     OcdsPackage,
     OpenExercise,
     Partner,
@@ -189,6 +190,7 @@ async def notice(ctx: Context, conn: Connection, exercise_id: int) -> Notice:
     assert exercise.opens_on is not None and exercise.closes_on is not None  # publishing needs them
     tax = ctx.taxonomy
     areas, pathways, desired = tax.codes("areas"), tax.codes("pathways"), tax.codes("desired_outcomes")
+    cohorts, accreditations = tax.codes("cohorts"), tax.codes("accreditations")
     return Notice(
         exercise_id=exercise.id,
         title=exercise.title,
@@ -213,6 +215,13 @@ async def notice(ctx: Context, conn: Connection, exercise_id: int) -> Notice:
                 cohorts=list(n.cohorts),
                 budget=budget_shown(n, publication.budget_visibility),
                 desired_outcomes=[DesiredOutcomeShown(code=c, name=desired.get(c, c)) for c in n.desired_outcomes],
+                cohort_names=[cohorts.get(c, c) for c in n.cohorts],
+                screening=NoticeScreening(
+                    eligibility=n.eligibility,
+                    min_years_experience=n.min_years_experience,
+                    required_accreditations=list(n.required_accreditations),
+                    required_accreditation_names=[accreditations.get(a, a) for a in n.required_accreditations],
+                ),
             )
             for n in exercise.needs
         ],
