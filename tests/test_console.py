@@ -252,8 +252,9 @@ FREEZE_FORM = re.compile(r'<form method="post" action="/console/exercises/1/repo
 
 async def test_the_report_page_freezes_the_report_and_shows_the_frozen_one(client, keys, fresh_db):
     """A commissioner freezes the market report from its console page (as POST /exercises/{id}/reports): the page
-    says what freezing means beside the button, the button stores it and leads to the frozen report, which is the
-    stored bytes the API serves; the API's own report page carries none of the console's controls."""
+    says what freezing means beside the button, the button stores it and leads back to the exercise's console page
+    (it led to the bare frozen report, with no way back), which says so and links to the frozen report: the stored
+    bytes the API serves. The API's own report page carries none of the console's controls."""
     csrf = await signed_in(client, keys, "commissioner")
     await post_and_follow(client, "/console/exercises/1/match", {"csrf_token": csrf})
     page = await client.get("/console/exercises/1/report?format=html")
@@ -274,8 +275,13 @@ async def test_the_report_page_freezes_the_report_and_shows_the_frozen_one(clien
     assert refused.status_code == 403  # the session's CSRF token, as every console form
     done = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf})
     assert done.status_code == 303, done.text
-    report_id = int(re.fullmatch(r"/console/reports/(\d+)\?format=html", done.headers["location"]).group(1))
-    shown = await client.get(done.headers["location"])
+    report_id = int(re.fullmatch(r"/console/exercises/1\?frozen=(\d+)", done.headers["location"]).group(1))
+    landed = await client.get(done.headers["location"])
+    assert landed.status_code == 200 and '<nav class="breadcrumbs"' in landed.text
+    said = unescape(re.search(r'<div [^>]*id="just-frozen">.*?</div>', landed.text, re.S).group(0))
+    assert f"frozen as report {report_id}" in said and "UK time, never to change" in said
+    assert f'<a href="/console/reports/{report_id}?format=html">Open frozen report {report_id}</a>' in said
+    shown = await client.get(f"/console/reports/{report_id}?format=html")
     assert shown.status_code == 200 and f"Frozen report</dt><dd>{report_id}:" in shown.text
     stored = await client.get(f"/reports/{report_id}?format=html", headers=await keys.headers("commissioner"))
     assert shown.content == stored.content and "console-controls" not in shown.text
@@ -284,6 +290,9 @@ async def test_the_report_page_freezes_the_report_and_shows_the_frozen_one(clien
     assert await fetchval(fresh_db, "select count(*) from audit_log where detail = $1", detail) == 1
     exercise = await client.get("/console/exercises/1")
     assert f'href="/console/reports/{report_id}?format=html"' in exercise.text
+    assert 'id="just-frozen"' not in exercise.text  # said once, on landing
+    other = await client.get(f"/console/exercises/1?frozen={report_id + 1}")  # no such report of this exercise
+    assert other.status_code == 200 and 'id="just-frozen"' not in other.text
 
 
 async def test_a_report_that_cannot_be_frozen_says_what_the_api_answers_on_its_page(client, keys, fresh_db):

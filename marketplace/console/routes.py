@@ -591,9 +591,12 @@ async def exercise_page(
     conn: Conn,
     matched: Flag = False,
     answered: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
+    frozen: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
 ) -> Response[str]:
+    """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
+    links), as `matched` and `answered` say what was just done."""
     session = await _staff(request, conn)
-    return await _exercise_page(session, ctx, conn, exercise_id, matched=matched, answered=answered)
+    return await _exercise_page(session, ctx, conn, exercise_id, matched=matched, answered=answered, just_frozen=frozen)
 
 
 async def _exercise_page(
@@ -604,6 +607,7 @@ async def _exercise_page(
     *,
     matched: bool = False,
     answered: int | None = None,
+    just_frozen: int | None = None,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -629,6 +633,7 @@ async def _exercise_page(
         session=session,
         exercise=found,
         frozen=frozen,
+        just_frozen=next((r for r in frozen if r.id == just_frozen), None),
         taxonomy=ctx.taxonomy,
         matched=matched,
         notice=notice,
@@ -799,8 +804,10 @@ async def _report_page(
 
 @post("/exercises/{exercise_id:int}/reports", status_code=303)
 async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
-    """As POST /exercises/{id}/reports: the report stored as it is now, for good; then the frozen report. When the
-    API would refuse it (422: a need with no stored run to report from), the report's page again, saying so."""
+    """As POST /exercises/{id}/reports: the report stored as it is now, for good; then the exercise's page, saying
+    so with the frozen report's links (the frozen report's page is its stored bytes, with no console around it).
+    When the API would refuse it (422: a need with no stored run to report from), the report's page again, saying
+    so."""
     session, _ = await _costly(request, state, posting=True)
     try:
         frozen = await reports.freeze_report(
@@ -809,7 +816,7 @@ async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State,
     except Unprocessable as exc:
         made = await reports.make_report(ctx, state.pool, exercise_id, threshold=REPORT_THRESHOLD)
         return await _report_page(session, made, refused=exc, status=422)
-    return see_other(f"/console/reports/{frozen.id}?format=html")
+    return see_other(f"/console/exercises/{exercise_id}?frozen={frozen.id}")
 
 
 @get("/reports/{report_id:int}")

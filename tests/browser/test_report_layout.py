@@ -134,7 +134,8 @@ async def test_the_console_freezes_the_market_report_from_its_page(
 ) -> None:
     """The console's report page is the report with the console's controls above it: laid out as the API's at 1280
     and 390 px (the market response's figures too), it says what freezing means beside the button, and the button
-    leads to the frozen report, listed on the exercise's page."""
+    leads back to the exercise's page (breadcrumbs and all: it landed on the bare stored report), which says the
+    report was frozen and links to it; the frozen report is the stored page, as the API serves it."""
     dsn = databases.dsn(await databases.create("freeze", template=template_db))
     _, key = await Keys(dsn).make("commissioner")
     driver = browser
@@ -160,9 +161,15 @@ async def test_the_console_freezes_the_market_report_from_its_page(
             assert "never changes" in means and "match runs" in means
             _photograph(controls, f"console-report-controls-{width}")
         follow(driver, button)
-        assert "/console/reports/" in driver.current_url
+        assert driver.current_url.startswith(f"{base}/console/exercises/1?frozen="), driver.current_url
+        report_id = driver.current_url.split("?frozen=")[1]
+        assert driver.execute_script(A11Y) == []
+        said = driver.find_element(By.ID, "just-frozen")
+        assert f"frozen as report {report_id}" in said.text
+        crumbs = driver.find_element(By.CSS_SELECTOR, "nav.breadcrumbs")
+        assert crumbs.find_element(By.LINK_TEXT, "Exercises").get_attribute("href") == f"{base}/console/exercises"
+        follow(driver, said.find_element(By.LINK_TEXT, f"Open frozen report {report_id}"))
         frozen = driver.find_element(By.CSS_SELECTOR, "header.cover").text
-        report_id = driver.current_url.split("/console/reports/")[1].split("?")[0]
         assert f"Frozen report\n{report_id}: stored as generated" in frozen
         assert not driver.find_elements(By.CLASS_NAME, "console-controls")  # the stored page, as the API serves it
         driver.get(f"{base}/console/exercises/1")
