@@ -208,7 +208,10 @@ async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_repor
     headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, ".table--compare thead th")][1:]
     assert [f"Compare {h}" for h in headers] == names
     rows = [th.text for th in driver.find_elements(By.CSS_SELECTOR, ".table--compare tbody th[scope='row']")]
-    assert "Coverage" in rows and len(rows) >= 9
+    assert "Overall" in rows and len(rows) >= 9
+    shares = [r.split("\n") for r in rows if r.endswith("% of the score)")]  # each criterion with its share
+    assert "Coverage" in [name for name, _ in shares] and len(shares) >= 8, rows
+    assert round(sum(float(share.strip("(").split("%")[0]) for _, share in shares), 6) == 100
     assert driver.find_elements(By.CSS_SELECTOR, ".table--compare td li")  # evidence in the cells
     check(driver, "09-compare")
 
