@@ -779,3 +779,38 @@ async def test_the_match_run_page_draws_the_reports_suitable_line(client, keys):
         elif need["suitable"] == 0 and run["ranking"]:
             assert line.startswith("No provider reaches the suitable score of 0.6"), line
     assert checked
+
+
+async def test_the_console_report_counts_and_freezes_with_the_suitable_score_asked_for(client, keys, fresh_db):
+    """The console's report had no threshold ("Unknown query parameter 'threshold'"): a commissioner could only
+    freeze at 0.6 there, where the API takes any. The page takes `threshold` as the API does, says it in a box above
+    the report, and freezing keeps it; a score that is not a number from 0 to 1 is a console page saying so."""
+    csrf = await signed_in(client, keys, "commissioner")
+    await post_and_follow(client, "/console/exercises/1/match", {"csrf_token": csrf})
+    page = await client.get("/console/exercises/1/report?format=html&threshold=0.55")
+    assert page.status_code == 200
+    assert 'id="threshold" name="threshold" type="text" inputmode="decimal" size="5" value="0.55"' in page.text
+    form = FREEZE_FORM.search(page.text).group(0)
+    assert '<input type="hidden" name="threshold" value="0.55">' in form
+    assert "total score ≥ 0.55" in unescape(page.text) and "total score ≥ 0.6" not in unescape(page.text)
+    api = await client.get("/exercises/1/report?format=json&threshold=0.55", headers=await keys.headers("commissioner"))
+    suitable = [n["suitable"] for n in api.json()["needs"]]
+    default = await client.get("/console/exercises/1/report?format=html")
+    assert '<input type="hidden" name="threshold" value="0.6">' in FREEZE_FORM.search(default.text).group(0)
+    assert "total score ≥ 0.6" in unescape(default.text)
+    done = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf, "threshold": "0.55"})
+    assert done.status_code == 303, done.text
+    report_id = done.headers["location"].split("frozen=")[1]
+    frozen = await client.get(f"/reports/{report_id}?format=json", headers=await keys.headers("commissioner"))
+    assert frozen.json()["method"]["thresholds"]["suitable_score"] == 0.55
+    assert [n["suitable"] for n in frozen.json()["needs"]] == suitable
+    for typed in ("2", "-0.1", "nan", "1e-1", "0,6", "٠.٥"):
+        bad = await client.get("/console/exercises/1/report", params={"format": "html", "threshold": typed})
+        assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html"), typed
+        said = unescape(bad.text)
+        assert f"Suitable score: {typed!r} is not a suitable score: enter a number from 0 to 1" in said, typed
+        assert 'href="/console/exercises/1/report?format=html"' in bad.text
+    before = await fetchval(fresh_db, "select count(*) from frozen_report")
+    refused = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf, "threshold": "high"})
+    assert refused.status_code == 400 and "enter a number from 0 to 1" in unescape(refused.text)
+    assert await fetchval(fresh_db, "select count(*) from frozen_report") == before

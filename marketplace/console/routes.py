@@ -765,14 +765,39 @@ REPORT_PAGE_CSP = REPORT_CSP + "; form-action 'self'; base-uri 'none'"
 """The report page the console serves: the report's own policy, its forms posting only to the console."""
 
 
+def _threshold(typed: str | None) -> float:
+    """The suitable score a report page is asked for (`threshold`, as the API's): a number from 0 to 1 as a person
+    types one (`forms.read_number`); the API's default when not given."""
+    if typed is None or not typed.strip():
+        return REPORT_THRESHOLD
+    found = forms.read_number(typed.strip(), whole=False)
+    if found is None or not 0 <= found <= 1:
+        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
+        raise InvalidInput.field(
+            "threshold", f"{shown} is not a suitable score: enter a number from 0 to 1, such as 0.6"
+        )
+    return float(found)
+
+
 @get("/exercises/{exercise_id:int}/report")
 async def report(
-    request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
+    request: Request[Any, Any, Any],
+    exercise_id: Id,
+    state: State,
+    ctx: Ctx,
+    format: FromQuery[ReportFormat] = "html",
+    threshold: Q = None,
 ) -> Response[Any]:
     """The market report as the API's GET /exercises/{id}/report renders it (CSV download, or the HTML page with
-    the console's controls above it: the way back, and freezing it)."""
+    the console's controls above it: the way back, the suitable score it counts with, and freezing it)."""
     session, _ = await _costly(request, state)
-    made = await reports.make_report(ctx, state.pool, exercise_id, threshold=REPORT_THRESHOLD)
+    try:
+        counted = _threshold(threshold)
+    except InvalidInput as exc:
+        return _error(
+            400, exc, session, back=(f"/console/exercises/{exercise_id}/report?format=html", "Back to the report")
+        )
+    made = await reports.make_report(ctx, state.pool, exercise_id, threshold=counted)
     if format == "csv":
         return report_response(await asyncio.to_thread(to_csv_bytes, made), "csv", f"market-report-{exercise_id}")
     return await _report_page(session, made)
@@ -794,6 +819,8 @@ async def _report_page(
             refused="" if said is None else "; ".join(p.problem for p in said.problems) or said.message,
             just_refused=refused is not None,
             stale=[(n.need_id, n.title) for n in made.needs if n.need_id in stale_ids],
+            threshold=made.method.thresholds.suitable_score,
+            default_threshold=REPORT_THRESHOLD,
         )
     )
     response = report_response(body, "html", f"market-report-{made.exercise.id}")
@@ -808,13 +835,17 @@ async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State,
     so with the frozen report's links (the frozen report's page is its stored bytes, with no console around it).
     When the API would refuse it (422: a need with no stored run to report from), the report's page again, saying
     so."""
-    session, _ = await _costly(request, state, posting=True)
+    session, form = await _costly(request, state, posting=True)
     try:
-        frozen = await reports.freeze_report(
-            ctx, state.pool, actor_of(request.scope), exercise_id, threshold=REPORT_THRESHOLD
+        threshold = _threshold(form.get("threshold"))
+    except InvalidInput as exc:
+        return _error(
+            400, exc, session, back=(f"/console/exercises/{exercise_id}/report?format=html", "Back to the report")
         )
+    try:
+        frozen = await reports.freeze_report(ctx, state.pool, actor_of(request.scope), exercise_id, threshold=threshold)
     except Unprocessable as exc:
-        made = await reports.make_report(ctx, state.pool, exercise_id, threshold=REPORT_THRESHOLD)
+        made = await reports.make_report(ctx, state.pool, exercise_id, threshold=threshold)
         return await _report_page(session, made, refused=exc, status=422)
     return see_other(f"/console/exercises/{exercise_id}?frozen={frozen.id}")
 
@@ -1196,7 +1227,13 @@ def _as_the_app_says(request: Request[Any, Any, Any], exc: Exception) -> tuple[D
     return said, status, kept
 
 
-FIELD_WORDS = {"provider_id": "Provider", "provider": "Provider", "query": "The address", "body": "The form"}
+FIELD_WORDS = {
+    "provider_id": "Provider",
+    "provider": "Provider",
+    "query": "The address",
+    "body": "The form",
+    "threshold": "Suitable score",
+}
 """A problem's field as an error page names it, where its name in words would not say it."""
 
 
