@@ -8,13 +8,15 @@ the same prefix keeps a copied cell harmless too)."""
 
 from __future__ import annotations
 
+import bisect
 import csv
 import datetime as dt
 import io
 import json
 import re
 import zipfile
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Sequence
+from contextlib import closing
 from typing import Any, Final
 
 from openpyxl import Workbook, load_workbook
@@ -216,10 +218,14 @@ def _text_of(value: object) -> str:
     return _unguard(str(value))
 
 
-def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
-    """The rows of an xlsx workbook's first sheet as text (numbers as written, dates as yyyy-mm-dd), header first;
-    at most `max_rows` rows (beyond: SheetError)."""
-    rows: list[list[str]] = []
+MAX_UNNAMED_CELLS: Final = 100_000
+"""Cells a sheet read by `read_xlsx` may have that the header names no column for (under a blank header cell, or to
+the right of the header's last cell, empty): a real sheet has a few (a blank spacer column, cells formatted past the
+last column); a small file packed with them would take minutes to read."""
+
+
+def _xlsx_rows(data: bytes) -> Generator[tuple[object, ...]]:
+    """The first sheet's rows as openpyxl reads them; anything the parser raises is a SheetError."""
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
@@ -229,16 +235,55 @@ def read_xlsx(data: bytes, *, max_rows: int) -> list[list[str]]:
             # the sheet's declared size is the file's word, not its content: a tiny file may declare 16,384 columns
             # by a million rows, and a read-only sheet pads every row to it; read the cells as they are
             sheet.reset_dimensions()
-            for row in sheet.iter_rows(values_only=True):
-                if len(rows) > max_rows:
-                    raise SheetError(f"the sheet has more than {max_rows} rows")
-                rows.append([_text_of(v) for v in row])
+            yield from sheet.iter_rows(values_only=True)
         finally:
             book.close()
     except SheetError:
         raise
     except Exception as e:  # untrusted bytes through a third-party parser: whatever it raises, the file is bad
         raise SheetError(f"the file is not a readable xlsx workbook ({type(e).__name__})") from None
+
+
+def read_xlsx(
+    data: bytes, *, max_rows: int, check_header: Callable[[list[str]], object] | None = None
+) -> list[list[str]]:
+    """The rows of an xlsx workbook's first sheet as text (numbers as written, dates as yyyy-mm-dd), header first;
+    at most `max_rows` rows (beyond: SheetError).
+
+    Refused as it is read, not once all of it is (a 300 KB file may unpack to 100 MB of cells): a row with a value
+    to the right of the header's last cell ("row N has more cells than the header has columns"), and more than
+    MAX_UNNAMED_CELLS cells in columns the header does not name. `check_header` is given the header (the first row)
+    once a row holding something is read (the header itself, unless it is blank), before any row after it: what it
+    raises stops the reading (a header of columns the reader does not take need not have its rows read)."""
+    rows: list[list[str]] = []
+    width = 0
+    unnamed: list[int] = []  # the header's blank cells
+    spare = 0  # cells read in columns the header does not name
+    checked = check_header is None
+    with closing(_xlsx_rows(data)) as read:
+        for row in read:
+            if len(rows) > max_rows:
+                raise SheetError(f"the sheet has more than {max_rows} rows")
+            cells = [_text_of(v) for v in row]
+            if not checked and any(c.strip() for c in cells):
+                assert check_header is not None
+                check_header(rows[0] if rows else cells)
+                checked = True
+            if not rows:
+                width, unnamed = len(cells), [i for i, c in enumerate(cells) if not c.strip()]
+            else:
+                beyond = cells[width:]
+                if any(c.strip() for c in beyond):
+                    raise SheetError(f"row {len(rows) + 1} has more cells than the header has columns")
+                spare += len(beyond) + bisect.bisect_left(unnamed, len(cells))
+                if spare > MAX_UNNAMED_CELLS:
+                    raise SheetError(
+                        f"the sheet has more than {MAX_UNNAMED_CELLS:,} cells in columns the header does not name "
+                        f"(row {len(rows) + 1} passes that): delete the columns with no name in the header, and "
+                        "those to the right of it, and send it again"
+                    )
+                del cells[width:]  # empty: nothing to read there
+            rows.append(cells)
     while rows and not any(c.strip() for c in rows[-1]):
         rows.pop()
     return rows

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from marketplace.sheets import (
     FORMULA_START,
@@ -98,3 +99,77 @@ def test_a_csv_that_is_not_utf8_says_where_and_how_to_save_it() -> None:
         "the file is not UTF-8 text (line 3, near 'Café Trust,cic'): save it from the spreadsheet as "
         '"CSV UTF-8 (comma delimited)", or send the xlsx workbook itself'
     )
+
+
+def _with_rows(header: list[str], rows_xml: str) -> bytes:
+    """A workbook whose sheet is `header` then the rows `rows_xml` gives (sheetData's XML, written as it is)."""
+    body = xlsx_bytes([("providers", header, [])], made_at=MADE)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(body)) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = data.decode().replace("</sheetData>", f"{rows_xml}</sheetData>").encode()
+            new.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    return out.getvalue()
+
+
+def _row(r: int, cells: int, text: str | None = "x", first: int = 1) -> str:
+    """Row `r` with `cells` cells from column `first`: inline text, or empty (`text` None: a formatted blank). The
+    cells after the first name no place (each is the next column), so a file of many packs small."""
+    body = f' t="inlineStr"><is><t>{text}</t></is></c>' if text is not None else ' s="0"/>'
+    return f'<row r="{r}"><c r="{get_column_letter(first)}{r}"{body}{("<c" + body) * (cells - 1)}</row>'
+
+
+def test_a_row_wider_than_the_header_is_refused_where_it_is_read():
+    """A 300 KB workbook of a 2-column header and 1,310 rows of 2,000 cells (95 MB unpacked) took 41 s to refuse:
+    every row was read before the first check. The first row with a value right of the header now stops it, with
+    the message the import gave after reading it all."""
+    rows = "".join(_row(r, 2_000) for r in range(2, 402))  # 800,000 cells: 30 MB unpacked, 100 KB packed
+    bomb = _with_rows(["provider_name", "legal_form"], rows)
+    assert len(bomb) < 200_000
+    with pytest.raises(SheetError) as e:
+        read_xlsx(bomb, max_rows=50_000)
+    assert str(e.value) == "row 2 has more cells than the header has columns"
+    # empty cells to the right of it are no reason to refuse (cells formatted past the header)
+    fine = _with_rows(["provider_name", "legal_form"], _row(2, 2) + _row(3, 3, None, first=3) + _row(4, 1))
+    assert read_xlsx(fine, max_rows=10) == [["provider_name", "legal_form"], ["x", "x"], ["", ""], ["x"]]
+
+
+def test_a_sheet_of_empty_cells_in_no_named_column_is_refused_once_it_has_too_many():
+    """Empty cells past the header (or under a blank header cell) cost as much to read as full ones: a few are
+    what a formatted sheet has, but 100,000 are a file made to be slow, refused before the rest is read."""
+    rows = "".join(_row(r, 2_000, None, first=3) for r in range(2, 402))
+    with pytest.raises(SheetError) as e:
+        read_xlsx(_with_rows(["provider_name", "legal_form"], rows), max_rows=50_000)
+    assert str(e.value) == (
+        "the sheet has more than 100,000 cells in columns the header does not name (row 52 passes that): delete "
+        "the columns with no name in the header, and those to the right of it, and send it again"
+    )
+    under_blank = "".join(_row(r, 3_000, None) for r in range(2, 402))
+    header = ["provider_name", *[""] * 2_998, "legal_form"]  # 2,998 of each row's cells are in no named column
+    with pytest.raises(SheetError, match=r"\(row 35 passes that\)"):
+        read_xlsx(_with_rows(header, under_blank), max_rows=50_000)
+
+
+def test_the_header_is_checked_before_the_rows_after_it_are_read():
+    """`check_header` sees the header first: a sheet of columns the reader does not take is refused for that,
+    whatever comes after (here a row the parser cannot read)."""
+    seen: list[list[str]] = []
+
+    def check(header: list[str]) -> None:
+        seen.append(header)
+        raise SheetError(f"unknown column {header[0]!r}")
+
+    broken = _with_rows(["colour", "legal_form"], '<row r="2"><c r="A2" t="n"><v>not a number</v></c></row>')
+    with pytest.raises(SheetError, match="not a readable xlsx workbook"):
+        read_xlsx(broken, max_rows=10)
+    with pytest.raises(SheetError) as e:
+        read_xlsx(broken, max_rows=10, check_header=check)
+    assert str(e.value) == "unknown column 'colour'" and seen == [["colour", "legal_form"]]
+    # a blank first row is the header still: checked (as blank) once a row holding something is read
+    seen.clear()
+    later = _with_rows([], _row(2, 1, None) + _row(3, 1))  # an empty header cell, an empty row, then "x"
+    with pytest.raises(SheetError):
+        read_xlsx(later, max_rows=10, check_header=check)
+    assert seen == [[""]]

@@ -100,7 +100,7 @@ def read(data: bytes, tax: Taxonomy, *, today: dt.date) -> tuple[ImportFormat, l
     try:
         if fmt == "hsds":
             return fmt, _package(data, tax, today)
-        rows = read_xlsx(data, max_rows=MAX_ROWS) if fmt == "xlsx" else read_csv(data)
+        rows = read_xlsx(data, max_rows=MAX_ROWS, check_header=_flat_header) if fmt == "xlsx" else read_csv(data)
     except SheetError as e:
         raise FileProblem(str(e)) from None
     return fmt, _flat(rows, tax, today)
@@ -480,12 +480,10 @@ def _places(columns: list[int]) -> str:
 REQUIRED = ("provider_name", "legal_form")
 
 
-def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming]:
-    if not rows:
-        raise FileProblem("the file is empty")
-    if len(rows) > MAX_ROWS + 1:
-        raise FileProblem(f"the sheet has more than {MAX_ROWS} rows: split it")
-    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
+def _flat_header(cells: list[str]) -> list[str]:
+    """The flat sheet's header: its columns must be those of the export, each once, with the required ones (else a
+    FileProblem). Checked before the rows are read (`read_xlsx`'s check_header), and again by `_flat`."""
+    header = [h.strip().lstrip("\ufeff") for h in cells]
     known = set(standards.FLAT_COLUMNS) | set(standards.outcome_columns(standards.MAX_OUTCOMES))
     unknown = [h for h in header if h and h not in known]
     if unknown:
@@ -500,6 +498,15 @@ def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming
             [ImportProblem(row=1, column=c, problem="missing column") for c in missing],
         )
     _refuse_repeats(header)
+    return header
+
+
+def _flat(rows: list[list[str]], tax: Taxonomy, today: dt.date) -> list[Incoming]:
+    if not rows:
+        raise FileProblem("the file is empty")
+    if len(rows) > MAX_ROWS + 1:
+        raise FileProblem(f"the sheet has more than {MAX_ROWS} rows: split it")
+    header = _flat_header(rows[0])
     _refuse_unnamed(header, rows, "the columns are those of GET /providers/export?format=csv")
     groups: dict[str, list[tuple[int, dict[str, str]]]] = {}
     for n, cells in enumerate(rows[1:], start=2):
