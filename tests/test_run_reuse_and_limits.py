@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import app_settings, fetchval
+from conftest import TELFORD_NEED, app_settings, fetchval
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
+from marketplace.exercises.models import MAX_NEEDS
 
 NOON = dt.datetime(2026, 11, 2, 12, 0, 10, tzinfo=dt.UTC)
 
@@ -144,3 +145,32 @@ async def test_a_request_refused_as_malformed_spends_none_of_the_budget(fresh_db
 
 
 JSON = {"Content-Type": "application/json"}
+
+
+async def test_an_exercise_has_at_most_a_hundred_needs(client, keys, fresh_db):
+    """300 needs made one POST /exercises/{id}/match take 12 s on the demo's 124 providers (one budget unit for 300
+    runs): an exercise now has at most 100, the 101st refused (422 naming `needs`) and nothing stored."""
+    assert MAX_NEEDS == 100
+    h = await keys.headers("commissioner")
+    made = await client.post("/exercises", json={"title": "Large round", "commissioning_body": "Trust"}, headers=h)
+    assert made.status_code == 201, made.text
+    exercise_id = made.json()["id"]
+    for i in range(MAX_NEEDS):
+        r = await client.post(f"/exercises/{exercise_id}/needs", json={**TELFORD_NEED, "title": f"Need {i}"}, headers=h)
+        assert r.status_code == 201, r.text
+    r = await client.post(f"/exercises/{exercise_id}/needs", json=TELFORD_NEED, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "needs",
+            "problem": f"exercise {exercise_id} has 100 needs, and an exercise may have at most 100: give a need "
+            "several areas, or make another exercise",
+        }
+    ]
+    assert await fetchval(fresh_db, "select count(*) from need where exercise_id = $1", exercise_id) == MAX_NEEDS
+    # one need fewer, and there is room again
+    last = (await client.get(f"/exercises/{exercise_id}/needs", headers=h)).json()[-1]
+    got = await client.get(f"/needs/{last['id']}", headers=h)
+    gone = await client.delete(f"/needs/{last['id']}", headers={**h, "If-Match": got.headers["etag"]})
+    assert gone.status_code == 204, gone.text
+    assert (await client.post(f"/exercises/{exercise_id}/needs", json=TELFORD_NEED, headers=h)).status_code == 201

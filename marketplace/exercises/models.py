@@ -202,6 +202,11 @@ ContractYears = Annotated[
     float,
     Meta(ge=0.1, le=25, description=f"Years, to a tenth of a year: at most {CONTRACT_YEARS_PLACES} decimal place"),
 ]
+MAX_NEEDS = 100
+"""The most needs an exercise may have. A probation region commissions its resettlement pathways (about nine) across
+its delivery areas (about ten), and one need may cover several areas: a real exercise has tens of needs at most.
+Each need is a match run in POST /exercises/{id}/match and a section of the report, all for one request: 300 needs
+took 12 s to match on the demo's 124 providers, and far longer on a national directory."""
 MAX_AREA_VOLUMES = 200
 """The most areas a need's `area_volumes` may name (its areas, or areas inside them: more than its 50 areas)."""
 AREA_VOLUMES_RULE = (

@@ -208,6 +208,11 @@ def need_as_written(n: NeedIn) -> tuple[Any, ...]:
     )
 
 
+async def count_needs(conn: Connection, exercise_id: int) -> int:
+    n: int = await conn.fetchval("select count(*) from need where exercise_id = $1", exercise_id)
+    return n
+
+
 async def insert_need(conn: Connection, exercise_id: int, n: NeedIn, *, at: dt.datetime) -> int:
     """A new need of the exercise, made `at` (the app's clock)."""
     need_id: int = await conn.fetchval(

@@ -12,6 +12,7 @@ from litestar.params import JSONBody, Parameter
 from marketplace.accounts.auth import spend_budget, staff
 from marketplace.exercises import service
 from marketplace.exercises.models import (
+    MAX_NEEDS,
     WEIGHTS_RULE,
     Exercise,
     ExerciseIn,
@@ -131,7 +132,9 @@ async def patch_exercise(
 @post(
     "/exercises/{exercise_id:int}/needs",
     summary="Add a need (lot) to an exercise",
-    description="Not once the exercise is published for market engagement (409).",
+    description=f"Not once the exercise is published for market engagement (409). An exercise has at most "
+    f"{MAX_NEEDS} needs (422 naming `needs`): each is a match run in POST /exercises/{{id}}/match and a section of "
+    "its report.",
     status_code=201,
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 422),

@@ -25,6 +25,7 @@ from marketplace.db import Connection, Pool, pooled
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import queries
 from marketplace.exercises.models import (
+    MAX_NEEDS,
     CriteriaWeights,
     Exercise,
     ExerciseIn,
@@ -343,6 +344,12 @@ async def create_need(ctx: Context, conn: Connection, actor: Actor, exercise_id:
         if await queries.lock_exercise(conn, exercise_id) is None:
             raise NotFound(f"exercise {exercise_id} not found")
         await _refuse_if_published(conn, exercise_id, lambda published: [_published_problem(published, "needs")])
+        if (count := await queries.count_needs(conn, exercise_id)) >= MAX_NEEDS:
+            raise Unprocessable.field(
+                "needs",
+                f"exercise {exercise_id} has {count} needs, and an exercise may have at most {MAX_NEEDS}: give a "
+                "need several areas, or make another exercise",
+            )
         need_id = await queries.insert_need(conn, exercise_id, data, at=ctx.clock.now())
         await audit.record(conn, actor, status=201, detail=f"created need {need_id}")
         return await get_need(conn, need_id)
