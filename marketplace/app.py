@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             tax = await taxonomy.load(pool)
             app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
             app.state.denials = audit.Denials(settings.denial_limit)
-            app.state.budget = KeyBudget(settings.expensive_limit)
+            app.state.budget = KeyBudget(settings.expensive_limit, settings.anonymous_expensive_limit)
             await _load_directory_views(app.state, pool, tax.matching_areas)
             media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES, **EXPORT_MEDIA_TYPES}
             finish_on_first_use(app, tax, extra_media_types=media_types)  # built when first asked for

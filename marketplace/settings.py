@@ -38,7 +38,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Denied requests (401, 403) per client per minute, in each worker, before the client's requests that present
     a credential are refused (429) until the minute ends."""
     expensive_limit: int = 20
-    """Match runs, partnership proposals and reports per API key per minute, in each worker; beyond it 429."""
+    """Match runs, partnership proposals, reports and exports per API key per minute, in each worker; beyond it 429."""
+    anonymous_expensive_limit: int = 10
+    """Exports without an API key per client address per minute, in each worker; beyond it 429. Lower than a key's:
+    many people may share one address (an office, a proxy), and a key has a limit of its own."""
     audit_retention_months: int = 84
     """`marketplace audit-partitions --drop-expired` drops the audit log's months that ended longer ago than this."""
     match_store_limit: int = 500
@@ -77,6 +80,7 @@ ENVIRONMENT: dict[str, str] = {
     "match_slots": "MARKETPLACE_MATCH_SLOTS",
     "denial_limit": "MARKETPLACE_DENIAL_LIMIT",
     "expensive_limit": "MARKETPLACE_EXPENSIVE_LIMIT",
+    "anonymous_expensive_limit": "MARKETPLACE_ANONYMOUS_EXPENSIVE_LIMIT",
     "audit_retention_months": "MARKETPLACE_AUDIT_RETENTION_MONTHS",
     "ocid_prefix": "MARKETPLACE_OCID_PREFIX",
     "pool_min_size": "MARKETPLACE_POOL_MIN",

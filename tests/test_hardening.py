@@ -4,6 +4,7 @@ or a leak, and each must stay fixed."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 
 import asyncpg
@@ -13,6 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace import db, http
 from marketplace.app import create_app
+from marketplace.clock import FixedClock
 from marketplace.errors import NotAcceptable
 
 pytestmark = pytest.mark.asyncio
@@ -21,6 +23,7 @@ DEEP = "[" * 1000 + "]" * 1000
 DEEP_OBJECT = '{"name": ' * 1000 + "1" + "}" * 1000
 NOT_UTF8 = b'{"name": "\xff\xfe Trust"}'
 BODY_METHODS = ("post", "put", "patch")
+NOON = dt.datetime(2026, 11, 2, 12, 0, 10, tzinfo=dt.UTC)
 
 
 async def body_operations(client) -> list[tuple[str, str]]:
@@ -464,3 +467,42 @@ async def test_a_method_an_address_does_not_take_is_told_the_ones_it_does(read_c
     allowed = [m for m in r.headers["allow"].split(", ") if m != "OPTIONS"]
     assert sorted(allowed) == ["GET", "POST"], r.headers["allow"]
     assert r.json()["message"] == f"DELETE is not one of the methods /exercises takes: {', '.join(allowed)}"
+
+
+async def test_exports_without_a_key_are_limited_per_address_and_minute(fresh_db, keys, monkeypatch):
+    """`spend_budget` let every caller without a key through: GET /providers/export (up to 50,000 rows, 0.4 s an
+    xlsx on the demo) was unlimited anonymously, and a key at its limit had only to leave itself out. An export
+    without a key now counts against its address's limit (429 with Retry-After past it), apart from other
+    addresses' and from any key's."""
+    from litestar.testing.transport import TestClientTransport
+
+    parse = TestClientTransport.parse_request
+
+    def from_address(self, request):  # the test client sends every request from "testclient": say which
+        scope = parse(self, request)
+        if address := request.headers.get("x-test-address"):
+            scope["client"] = (address, 50000)
+        return scope
+
+    monkeypatch.setattr(TestClientTransport, "parse_request", from_address)
+    clock = FixedClock(NOON)
+    one, other = {"x-test-address": "192.0.2.1"}, {"x-test-address": "192.0.2.2"}
+    p12 = {**one, **await keys.headers("provider", 12)}
+    settings = app_settings(fresh_db, expensive_limit=2, anonymous_expensive_limit=3)
+    async with AsyncTestClient(app=create_app(settings, clock=clock)) as client:
+        for _ in range(2):
+            assert (await client.get("/providers/export?format=csv", headers=p12)).status_code == 200
+        r = await client.get("/providers/export?format=csv", headers=p12)
+        assert r.status_code == 429 and r.headers["retry-after"] == "50", r.text
+        for _ in range(3):  # the key left out: its address's own limit, no more
+            assert (await client.get("/providers/export?format=csv", headers=one)).status_code == 200
+        r = await client.get("/providers/export?format=hsds", headers=one)
+        assert r.status_code == 429 and r.headers["retry-after"] == "50", r.text
+        assert r.json()["message"] == (
+            "this address has made 3 exports without an API key this minute: try again in 50 s (with a key, the "
+            "key's own limit applies)"
+        )
+        assert (await client.get("/providers?q=housing", headers=one)).status_code == 200, "a search is not limited"
+        assert (await client.get("/providers/export?format=csv", headers=other)).status_code == 200
+        clock.at = NOON + dt.timedelta(minutes=1)
+        assert (await client.get("/providers/export?format=csv", headers=one)).status_code == 200

@@ -128,9 +128,11 @@ staff = allow(*STAFF)
 admin = allow("admin")
 
 
-def spend_budget(state: State, caller: Caller) -> None:
+def spend_budget(state: State, caller: Caller, client: str = "") -> None:
     """Count one expensive operation (a match run, a partnership proposal, a report, an export) against the caller's
     key: at most `expensive_limit` a minute per key in this worker (marketplace.throttle), else 429 with Retry-After.
+    A caller without a key (only an export is open to one) is counted by its address, `client` (Actor.client), at most
+    `anonymous_expensive_limit` a minute: leaving the key out does not get round its limit.
 
     Called by the operation's handler once the request has been read and found valid (its body, query and Accept:
     the framework reads them after the guards, so a guard would charge first), and before the work: a request refused
@@ -138,12 +140,19 @@ def spend_budget(state: State, caller: Caller) -> None:
     work it guards (ranking the directory, making a report), which a refused request never reaches; what such a
     request costs (a key looked up, a body of bounded size decoded) is what any other request costs, and is no more
     limited for them: a stream of bad requests at an expensive address is a stream of cheap ones."""
+    now = state.ctx.clock.now()
     if caller.key_id is None:
+        if (wait := state.budget.take_anonymous(client, now)) is not None:
+            raise TooManyRequests(
+                f"this address has made {state.budget.anonymous_limit} exports without an API key this minute: try "
+                f"again in {wait} s (with a key, the key's own limit applies)",
+                retry_after=wait,
+            )
         return
-    if (wait := state.budget.take(caller.key_id, state.ctx.clock.now())) is not None:
+    if (wait := state.budget.take(caller.key_id, now)) is not None:
         raise TooManyRequests(
-            f"this key has made {state.budget.limit} match runs, partnership proposals or reports this minute: "
-            f"try again in {wait} s",
+            f"this key has made {state.budget.limit} match runs, partnership proposals, reports or exports this "
+            f"minute: try again in {wait} s",
             retry_after=wait,
         )
 

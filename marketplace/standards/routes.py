@@ -14,7 +14,7 @@ from litestar.datastructures import State
 from litestar.params import Parameter, PathParameter
 
 from marketplace.accounts.auth import spend_budget, staff_beyond_published
-from marketplace.http import Conn, Ctx, PageNumber, PerPage, base_url, caller_of, errors_doc, public_cors
+from marketplace.http import Conn, Ctx, PageNumber, PerPage, actor_of, base_url, errors_doc, public_cors
 from marketplace.providers.filters import SEARCH, DirectorySearch
 from marketplace.standards import service
 from marketplace.standards.models import (
@@ -181,9 +181,10 @@ EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-
         "cut from the official one. The search's `page` and `per_page` may be passed along and are ignored. "
         f"At most {service.EXPORT_CAP:,} rows: a wider search is refused (400) and should be narrowed. Published "
         "profiles only, except that commissioners and admins may ask for `status=pending` "
-        "or `archived`."
+        "or `archived`. Limited per minute (429 with Retry-After): with an API key, by the key's limit on expensive "
+        "requests; without one, by the client address's (`MARKETPLACE_ANONYMOUS_EXPENSIVE_LIMIT`)."
     ),
-    responses=errors_doc(400, 401, 403, 422, 503),
+    responses=errors_doc(400, 401, 403, 422, 429, 503),
     tags=["providers"],
     guards=[staff_beyond_published],
     dependencies=SEARCH,
@@ -201,7 +202,8 @@ async def export_providers(
     page: PageNumber = 1,  # the search's own, passed along: ignored (every hit is exported)
     per_page: PerPage = 20,
 ) -> Response[bytes]:
-    spend_budget(state, caller_of(request.scope))  # once the search is valid: see spend_budget
+    actor = actor_of(request.scope)
+    spend_budget(state, actor.caller, actor.client)  # once the search is valid: see spend_budget
     made = await service.export_directory(ctx, conn, state.search_index, search, format, base_url(request))
     return Response(
         made.body,
