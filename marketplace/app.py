@@ -67,6 +67,7 @@ from marketplace.reconciliation.routes import ROUTES as RECONCILE_ROUTES
 from marketplace.reconciliation.routes import cors_before_send as reconcile_cors
 from marketplace.reports.routes import EXTRA_MEDIA_TYPES
 from marketplace.reports.routes import ROUTES as REPORT_ROUTES
+from marketplace.reports.service import REPORT_BUILDS
 from marketplace.settings import Settings
 from marketplace.standards.routes import EXPORT_MEDIA_TYPES, cors_before_send
 from marketplace.standards.routes import ROUTES as STANDARDS_ROUTES
@@ -92,6 +93,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
             app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
             app.state.denials = audit.Denials(settings.denial_limit)
             app.state.budget = KeyBudget(settings.expensive_limit, settings.anonymous_expensive_limit)
+            app.state.report_builds = asyncio.Semaphore(REPORT_BUILDS)
             await _load_directory_views(app.state, pool, tax.matching_areas)
             media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES, **EXPORT_MEDIA_TYPES}
             finish_on_first_use(app, tax, extra_media_types=media_types)  # built when first asked for

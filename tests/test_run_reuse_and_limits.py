@@ -3,7 +3,10 @@ an unchanged directory gives back the stored run instead of storing a copy."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import threading
+import time
 
 from conftest import TELFORD_NEED, app_settings, fetchval
 from litestar.testing import AsyncTestClient
@@ -12,6 +15,9 @@ from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
 from marketplace.exercises.models import MAX_NEEDS
+from marketplace.reports import routes as report_routes
+from marketplace.reports import service as report_service
+from marketplace.sheets import XLSX_MEDIA as XLSX
 
 NOON = dt.datetime(2026, 11, 2, 12, 0, 10, tzinfo=dt.UTC)
 
@@ -174,3 +180,65 @@ async def test_an_exercise_has_at_most_a_hundred_needs(client, keys, fresh_db):
     gone = await client.delete(f"/needs/{last['id']}", headers={**h, "If-Match": got.headers["etag"]})
     assert gone.status_code == 204, gone.text
     assert (await client.post(f"/exercises/{exercise_id}/needs", json=TELFORD_NEED, headers=h)).status_code == 201
+
+
+async def test_a_frozen_reports_workbook_counts_against_the_budget_and_its_stored_formats_do_not(fresh_db, keys):
+    """GET /reports/{id}?format=xlsx builds the workbook from the stored CSV and JSON on every download (38 s each
+    for a 300-need report) and spent nothing: 25 downloads in a row by one key were all 200. It now counts as GET
+    /exercises/{id}/report does; the stored formats are read as they are, and do not."""
+    clock = FixedClock(NOON)
+    h, other = await keys.headers("commissioner"), await keys.headers("commissioner")
+    _, exercise_id = await first_need(fresh_db)
+    app = create_app(app_settings(fresh_db, expensive_limit=3), clock=clock)
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
+        frozen = await client.post(f"/exercises/{exercise_id}/reports", headers=h)
+        assert frozen.status_code == 201, frozen.text
+        url = f"/reports/{frozen.json()['id']}"
+        assert (await client.get(f"{url}?format=xlsx", headers=h)).status_code == 200  # the third of three
+        r = await client.get(f"{url}?format=xlsx", headers=h)
+        assert r.status_code == 429 and r.headers["retry-after"] == "50", r.text
+        assert (await client.get(url, headers={**h, "Accept": XLSX})).status_code == 429, "asked for by Accept too"
+        for fmt in ("json", "html", "csv"):
+            assert (await client.get(f"{url}?format={fmt}", headers=h)).status_code == 200, fmt
+        assert (await client.get(f"{url}?format=xlsx", headers=other)).status_code == 200, "another key's own"
+        clock.at = NOON + dt.timedelta(minutes=1)
+        assert (await client.get(f"{url}?format=xlsx", headers=h)).status_code == 200
+
+
+async def test_reports_are_rendered_one_at_a_time_per_worker(client, keys, fresh_db, monkeypatch):
+    """Rendering is pure Python: threads at it together share the interpreter lock, and four frozen workbooks built
+    at once took 38 s each and slowed /health to 1.3 s. Reports are rendered in turn (reports.service.in_turn),
+    live or frozen, and the requests waiting for their turn hold no database connection."""
+    h = await keys.headers("commissioner")
+    _, exercise_id = await first_need(fresh_db)
+    assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
+    frozen = (await client.post(f"/exercises/{exercise_id}/reports", headers=h)).json()
+    at_once, most, made = 0, 0, []
+    lock = threading.Lock()
+
+    def counted(make):
+        def run(*args, **kwargs):
+            nonlocal at_once, most
+            with lock:
+                at_once += 1
+                most = max(most, at_once)
+            time.sleep(0.2)
+            try:
+                made.append(make.__name__)
+                return make(*args, **kwargs)
+            finally:
+                with lock:
+                    at_once -= 1
+
+        return run
+
+    monkeypatch.setattr(report_service, "report_workbook", counted(report_service.report_workbook))
+    monkeypatch.setattr(report_routes, "to_html", counted(report_routes.to_html))
+    requests = [
+        *(client.get(f"/reports/{frozen['id']}?format=xlsx", headers=h) for _ in range(3)),
+        *(client.get(f"/exercises/{exercise_id}/report?format=html", headers=h) for _ in range(2)),
+    ]
+    answers = await asyncio.gather(*requests)
+    assert [r.status_code for r in answers] == [200] * 5
+    assert sorted(made) == ["report_workbook"] * 3 + ["to_html"] * 2 and most == 1

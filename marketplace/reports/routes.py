@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -12,6 +11,7 @@ from litestar.datastructures import State
 from litestar.params import JSONBody, Parameter
 
 from marketplace.accounts.auth import spend_budget, staff
+from marketplace.db import pooled
 from marketplace.http import (
     NEEDS_KEY,
     REPORT_MEDIA,
@@ -26,7 +26,6 @@ from marketplace.http import (
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
 from marketplace.reports.render import CSV_SECTIONS, to_csv_bytes, to_html, to_xlsx
-from marketplace.sheets import report_workbook
 from marketplace.types import NoBody
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
@@ -43,15 +42,14 @@ Threshold = Annotated[
 ]
 
 
-async def render(report: Report, fmt: str) -> Response[Any]:
+async def render(state: State, report: Report, fmt: str) -> Response[Any]:
     renderers: dict[str, Callable[[Report], bytes | str]] = {
         "json": msgspec.json.encode,
         "csv": to_csv_bytes,
         "html": to_html,
         "xlsx": to_xlsx,
     }
-    renderer = renderers[fmt]
-    body = await asyncio.to_thread(renderer, report)
+    body = await service.in_turn(state.report_builds, renderers[fmt], report)
     return report_response(body, fmt, f"market-report-{report.exercise.id}")
 
 
@@ -87,7 +85,7 @@ async def exercise_report(
     fmt = format or negotiate_report(request.headers.get("accept"))
     spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget
     report = await service.make_report(ctx, state.pool, exercise_id, threshold=threshold)
-    return await render(report, fmt)
+    return await render(state, report, fmt)
 
 
 @post(
@@ -135,22 +133,27 @@ async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportS
     FROZEN_PATH,
     summary="A frozen report, byte for byte as it was stored",
     description="The stored bytes of the report in the format asked for (`format`, else the Accept header; JSON "
-    "without either), the same on every request. Commissioners and admins.",
-    responses=errors_doc(400, 403, 404, 406),
+    "without either), the same on every request. The xlsx is made from the stored CSV and JSON on each request (the "
+    "same workbook every time), so it counts against the key's limit on expensive requests as GET "
+    "/exercises/{id}/report does (429 with Retry-After past it); the stored formats, read as they are, do not. "
+    "Commissioners and admins.",
+    responses=errors_doc(400, 403, 404, 406, 429),
     tags=["reports"],
     security=NEEDS_KEY,
     guards=[staff],
 )
 async def get_frozen_report(
-    request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: Format = None
+    request: Request[Any, Any, Any], report_id: Id, state: State, actor: ActorDep, format: Format = None
 ) -> Response[Report]:
     fmt = format or negotiate_report(request.headers.get("accept"))
-    if fmt == "xlsx":  # made from the stored CSV and JSON bytes: the same workbook every time
-        frozen, csv_body = await service.get_frozen(conn, report_id, "csv")
-        _, json_body = await service.get_frozen(conn, report_id, "json")
-        body = await asyncio.to_thread(report_workbook, csv_body, json_body, held_by_csv=CSV_SECTIONS)
+    if fmt == "xlsx":
+        spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget
+        frozen, body = await service.frozen_workbook(
+            state.pool, state.report_builds, report_id, held_by_csv=CSV_SECTIONS
+        )
     else:
-        frozen, body = await service.get_frozen(conn, report_id, fmt)
+        async with pooled(state.pool) as conn:
+            frozen, body = await service.get_frozen(conn, report_id, fmt)
     return report_response(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
 
 
