@@ -562,6 +562,9 @@ async def test_each_cell_states_the_users_expected_there_and_a_shortfall_of_capa
     rows = [r for r in csv.DictReader(io.StringIO(text.lstrip("\ufeff"))) if r["row_type"] == "cell"]
     assert {r["area_code"]: r["expected_service_users"] for r in rows} == {bromsgrove: "10", redditch: "30"}
     assert {r["capacity_shortfall"] for r in rows} <= {"yes", "no", ""}
+    html = (await client.get(f"/exercises/{exercise_id}/report", params={"format": "html"}, headers=h)).text
+    assert "Service users expected a year" in html
+    assert ("shortfall</span>" in html) == any(c["capacity_shortfall"] for c in report["grid"]["cells"])
 
 
 def test_a_providers_capacity_is_spread_over_its_areas_by_people() -> None:
