@@ -8,6 +8,7 @@ import datetime as dt
 
 import asyncpg
 from conftest import fetchval, rename_behind_the_apps_back
+from test_console import signed_in
 
 from marketplace import changes, db
 
@@ -124,3 +125,36 @@ async def test_a_stream_of_writes_cannot_keep_a_search_waiting(fresh_db):
     finally:
         await writer.close()
         await pool.close()
+
+
+async def test_a_pending_profiles_words_are_read_into_no_search_that_cannot_see_it(client, keys, fresh_db):
+    """A search of published profiles (anonymous, a provider's) reads a word it does not know as the closest word
+    of a published profile, never of a pending one: `interpreted_query` (and the console's "Showing results for")
+    spelt out an unpublished organisation's name and description. Staff searching pending profiles have their
+    words; once the profile is published, everyone does."""
+    r = await client.post(
+        "/registrations",
+        json={
+            "name": "Quixotrellian Housing Trust",
+            "legal_form": "cic",
+            "description": "Flibbertigibbetous vortexian services.",
+        },
+    )
+    assert r.status_code == 201, r.text
+    pid = r.json()["provider"]["id"]
+    provider = await keys.headers("provider", await _a_published_provider(fresh_db))
+    for headers in (None, provider):
+        for typed, hidden in (("Quixotrelian", "quixotrellian"), ("vortexin", "vortexian")):
+            body = await _search(client, headers, q=typed)
+            assert body["total"] == 0 or pid not in [i["id"] for i in body["items"]]
+            assert hidden not in str(body["interpreted_query"]), body["interpreted_query"]
+    await signed_in(client, keys, "provider", await _a_published_provider(fresh_db))
+    page = await client.get("/console/providers", params={"q": "Quixotrelian"})
+    assert page.status_code == 200 and "quixotrellian" not in page.text.lower()
+    admin = await keys.headers("admin")
+    staff = await _search(client, admin, q="Quixotrelian", status="pending")
+    assert staff["interpreted_query"] == [["quixotrellian"]] and [i["id"] for i in staff["items"]] == [pid]
+    assert (await client.post(f"/providers/{pid}/publish", headers=admin)).status_code == 200
+    body = await _search(client, q="Quixotrelian")
+    assert body["interpreted_query"] == [["quixotrellian"]] and [i["id"] for i in body["items"]] == [pid]
+    assert "vortexian" in (await _search(client, q="vortexin"))["interpreted_query"][0]

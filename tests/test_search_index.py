@@ -19,6 +19,7 @@ import marketplace.providers.index as index_module
 from marketplace.providers.index import (
     CLASS_WEIGHTS,
     Filters,
+    Hits,
     IndexRow,
     SearchIndex,
     ServiceRow,
@@ -292,6 +293,18 @@ def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset,
     assert index.live_rows() == len(current)
     assert slots_used(index) == sum(len(r.services) for r in current.values())
     assert len(index._layers) <= layers
+    for status in ("published", "pending", "archived"):  # a query is read with words of its status's rows only
+        held = index.vocabulary(status).held
+        now = doc_words(r for r in current.values() if r.status == status)
+        ever = doc_words(r for rows in (initial, *changes) for r in rows if r.status == status)
+        assert now <= held <= ever
+        if compact:
+            assert held == now
+        assert index.vocabulary(status).words == sorted(held)
+
+
+def doc_words(rows) -> set[str]:
+    return {w for r in rows for text in r.words for w in text.split()}
 
 
 ONE_FILTER = {
@@ -433,6 +446,41 @@ def test_expand_corrects_typos_and_completes_known_words():
     assert index.expand("house")[0][1] == ["house", "householder"]
     assert index.expand("zzqxjv") == [("zzqxjv", [])]
     assert index.expand("Café, x") == [("cafe", [])]
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_a_query_is_read_with_the_words_of_the_profiles_of_its_status_only(bulk):
+    """An anonymous search reads published profiles: a word only a pending profile holds is no correction nor
+    completion for it (it would spell the unpublished profile out), until that profile is published."""
+    seen = provider(1, [], name="Housing Trust", words=("housing trust", "", "tenancy vortex"))
+    hidden = provider(
+        2, [], name="Quixotrellian Homes", status="pending", words=("homes quixotrellian", "", "vortexian")
+    )
+    index = SearchIndex.build([[seen, hidden]]) if bulk else SearchIndex.build([[seen]])
+    if not bulk:
+        index.apply([hidden])
+    published, pending = Filters(), Filters(status="pending")
+    assert index.expand("Quixotrelian") == [("quixotrelian", [])]
+    assert index.expand("vortexin") == [("vortexin", ["vortex"])]  # the published word nearest, not the pending
+    assert index.expand("vortex") == [("vortex", ["vortex"])]  # no completion to it either
+    assert index.query(published, "quixotrelian") == (Hits(total=0, ids=[], relevance=None, facets=None), [[]])
+    assert index.query(published, "vortexin")[0].ids == [1]
+    assert index.expand("Quixotrelian", "pending") == [("quixotrelian", ["quixotrellian"])]  # staff may search those
+    assert index.query(pending, "vortexin")[0].ids == [2]
+    assert index.similar_names(["Quixotrellian Homes"]) == []
+
+    index.apply([msgspec.structs.replace(hidden, status="published")])
+    assert index.expand("Quixotrelian") == [("quixotrelian", ["quixotrellian"])]
+    assert index.expand("vortexin") == [("vortexin", ["vortexian"])]
+    assert index.query(published, "vortexin")[0].ids == [2]
+    assert index.expand("vortex") == [("vortex", ["vortex", "vortexian"])]
+    assert index.vocabulary("pending").held == {"homes", "quixotrellian", "vortexian"}  # until compacted
+    index.compact()
+    assert index.vocabulary("pending").held == set()
+    assert index.vocabulary("published").held == {"housing", "trust", "tenancy", "vortex", "homes"} | {
+        "quixotrellian",
+        "vortexian",
+    }
 
 
 def test_every_gender_a_service_may_state_is_known():

@@ -42,10 +42,11 @@ async def search_query(
             max_length=200,
             description=(
                 "Free text; case, accents and punctuation ignored. Every word must be found, as typed, as a longer "
-                "word it begins (from 4 letters), or, for a word the directory does not have, as its closest "
-                "spellings (one typo up to 4 letters, two up to 8, three beyond): `interpreted_query` shows how "
-                "each word was read. `relevance` adds, per word, the best place it is found: the name 1.0, the "
-                "services' pathway or area names 0.4, the description, services' text and premises 0.2."
+                "word it begins (from 4 letters), or, for a word the profiles searched (of the `status` asked for) "
+                "do not have, as its closest spellings among theirs (one typo up to 4 letters, two up to 8, three "
+                "beyond): `interpreted_query` shows how each word was read. `relevance` adds, per word, the best "
+                "place it is found: the name 1.0, the services' pathway or area names 0.4, the description, "
+                "services' text and premises 0.2."
             ),
         ),
     ] = None,

@@ -48,8 +48,10 @@ Layout (at 200,000 providers with 500,000 services, about 100 MB of arrays, most
   `len_c`), for the ranking below.
 
 A text query is a list of groups (AND), each a list of vocabulary words (OR), one group per query word as
-typed: a provider matches when every group has a word in its document; its relevance is the sum over groups
-of the best class weight found (name 1.0, pathway/area 0.4, text 0.2). Results are ordered by relevance, then:
+typed (`expand`: the word, its completions or its typo's corrections, from the `Vocabulary` of the status
+searched, so a search of published profiles is never read as a word only a pending profile holds): a provider
+matches when every group has a word in its document; its relevance is the sum over groups of the best class
+weight found (name 1.0, pathway/area 0.4, text 0.2). Results are ordered by relevance, then:
 - among the providers whose name holds a word of every group (the best relevance there is), by how the name
   holds them (`NAME_TIERS`): the name is exactly the query as typed; the name is the query word for word, a
   word standing for its typo's correction or a completion; the typed words adjacent and in order inside the
@@ -410,6 +412,47 @@ _PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {
 }
 
 
+class Vocabulary:
+    """The words a query may be read as (typo corrections and completions) over the providers of one status: each
+    word (`VOCAB_WORD`) of the search document of a row of that status taken in since the last compaction, which
+    makes it exact again (a word that only a changed or retired row held stays until then). So an anonymous
+    search, which reads published profiles, is never corrected to a word only a pending profile holds."""
+
+    __slots__ = ("by_len", "held", "words")
+
+    def __init__(self) -> None:
+        self.words: list[str] = []  # sorted (once a bulk build has sorted them)
+        self.held: set[str] = set()
+        self.by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
+
+    def add(self, word: str, *, keep_sorted: bool = False) -> None:
+        if word in self.held or not VOCAB_WORD.fullmatch(word):
+            return
+        self.held.add(word)
+        self.by_len[len(word)].append(word)
+        if keep_sorted:
+            bisect.insort(self.words, word)
+        else:
+            self.words.append(word)
+
+    def completions(self, tok: str) -> list[str]:
+        """The words starting with tok (tok aside), shortest first, then alphabetical."""
+        lo = bisect.bisect_left(self.words, tok)
+        hi = bisect.bisect_left(self.words, tok + "{")  # "{" sorts after every [a-z0-9]
+        return sorted((w for w in self.words[lo:hi] if w != tok), key=lambda w: (len(w), w))
+
+    def closest(self, tok: str) -> list[str]:
+        """`closest_spellings` of tok among these words (only words of a length within the edits allowed can be
+        close enough)."""
+        allowed = _allowed_edits(tok)
+        lengths = range(len(tok) - allowed, len(tok) + allowed + 1)
+        return closest_spellings(tok, [w for k in lengths for w in self.by_len.get(k, ())])
+
+
+_NO_WORDS = Vocabulary()
+"""The vocabulary of a status no row has."""
+
+
 class SearchIndex:
     """Build with `SearchIndex.build(batches)`; keep current with `apply`."""
 
@@ -423,9 +466,7 @@ class SearchIndex:
         self._bits: dict[str, dict[str, np.ndarray]] = {f: {} for f in FACETS}
         self._layers: list[_Slots] = []  # layer j: the j-th service of each provider row, in its slot
         self._spill = _Slots(1024)  # services after the LAYERS-th, each naming its provider row
-        self._vocab: list[str] = []  # sorted words usable in queries
-        self._vocab_set: set[str] = set()
-        self._vocab_by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
+        self._vocabs: dict[str, Vocabulary] = {}  # status -> the words queries over it may be read as
         self._words: dict[str, int] = {}  # word -> its id in the CSR block
         self._offsets = np.zeros(1, dtype=np.int64)  # (word id * 3 + class) -> start in _rows
         self._rows = np.zeros(0, dtype=np.int32)
@@ -553,15 +594,18 @@ class SearchIndex:
             builder.add(rows)
         return builder.finish()
 
-    def _add_vocab(self, word: str, *, keep_sorted: bool = False) -> None:
-        if word in self._vocab_set or not VOCAB_WORD.fullmatch(word):
-            return
-        self._vocab_set.add(word)
-        self._vocab_by_len[len(word)].append(word)
-        if keep_sorted:
-            bisect.insort(self._vocab, word)
-        else:
-            self._vocab.append(word)
+    def vocabulary(self, status: str = "published") -> Vocabulary:
+        """The words a query over the providers of `status` may be read as (`Vocabulary`)."""
+        return self._vocabs.get(status, _NO_WORDS)
+
+    def _set_vocabularies(self, words: Sequence[str], held: dict[str, np.ndarray]) -> None:
+        """Each status's vocabulary afresh: the `words` (by id) held by its rows (`held`: status -> word ids)."""
+        self._vocabs = {}
+        for status, ids in held.items():
+            vocab = self._vocabs[status] = Vocabulary()
+            for i in ids.tolist():
+                vocab.add(words[i])
+            vocab.words.sort()
 
     # --- changes -------------------------------------------------------------------------------
 
@@ -580,12 +624,13 @@ class SearchIndex:
             self.rank[r] = at
             self._by_rank = np.insert(self._by_rank, at, r)
             seen: set[str] = set()
+            vocab = self._vocabs.setdefault(row.status, Vocabulary())
             for c in range(3):
                 for w in row.words[c].split():
                     if w not in seen:
                         seen.add(w)
                         self._delta[w].append((r, c))
-                        self._add_vocab(w, keep_sorted=True)
+                        vocab.add(w, keep_sorted=True)
                         i = self._words.get(w)
                         bitmap = None if i is None else self._dense.get(i * 3 + c)
                         if bitmap is not None:
@@ -607,8 +652,8 @@ class SearchIndex:
         self.dead += 1
 
     def compact(self) -> None:
-        """Drop dead rows (provider rows, their slots and spill slots) and fold the delta postings into the CSR
-        block."""
+        """Drop dead rows (provider rows, their slots and spill slots), fold the delta postings into the CSR
+        block, and make each status's vocabulary exact (the words its live rows hold)."""
         n, ns = self.n, self.ns
         keep = self.alive[:n].copy()
         new_of_old = np.cumsum(keep) - 1
@@ -640,6 +685,17 @@ class SearchIndex:
         for bits in self._bits.values():
             for code, a in bits.items():
                 bits[code] = _grow(a[:n][keep], self._cap, np.bool_, 0)
+        statuses = self._bits["status"]
+        word_of = key // 3
+        words = [""] * len(self._words)
+        for w, i in self._words.items():
+            words[i] = w
+        held = {}
+        for status, column in statuses.items():  # a live row is in its status's column (`_retire` takes it out)
+            seen = np.zeros(len(words), dtype=np.bool_)
+            seen[word_of[column[rows]]] = True
+            held[status] = np.flatnonzero(seen)
+        self._set_vocabularies(words, held)
         for layer in self._layers:
             layer.compact(keep)
         while self._layers and not self._layers[-1].present.any():  # no live provider has that many services
@@ -663,7 +719,10 @@ class SearchIndex:
     def _name_groups(self, texts: Sequence[str]) -> list[list[str]]:
         """The words to look names up by (the first NAME_WORDS of each text): each word of the texts that some
         document holds; for one nothing holds, its closest spellings, and the two known words it may be written for
-        ("westmercia"); and two adjacent words written as one known word ("drop in")."""
+        ("westmercia"); and two adjacent words written as one known word ("drop in"). Words of published
+        profiles only (those `similar_names` finds)."""
+        vocab = self.vocabulary("published")
+        known = vocab.held
         groups: list[list[str]] = []
         seen: set[str] = set()
         for text in texts:
@@ -673,15 +732,12 @@ class SearchIndex:
                 if tok in seen:
                     continue
                 seen.add(tok)
-                if tok in self._vocab_set:
+                if tok in known:
                     groups.append([tok])
                 elif tok not in joined:
-                    allowed = _allowed_edits(tok)
-                    lengths = range(len(tok) - allowed, len(tok) + allowed + 1)
-                    near = [w for k in lengths for w in self._vocab_by_len.get(k, ())]
-                    groups.append(closest_spellings(tok, near))
+                    groups.append(vocab.closest(tok))
                     for i in range(2, len(tok) - 1):
-                        if tok[:i] in self._vocab_set and tok[i:] in self._vocab_set:
+                        if tok[:i] in known and tok[i:] in known:
                             groups += [[tok[:i]], [tok[i:]]]
         return [g for g in groups if g]
 
@@ -764,32 +820,24 @@ class SearchIndex:
 
     # --- queries -------------------------------------------------------------------------------
 
-    def has_word(self, word: str) -> bool:
-        return word in self._vocab_set
+    def has_word(self, word: str, status: str = "published") -> bool:
+        return word in self.vocabulary(status).held
 
-    def expand(self, q: str) -> list[tuple[str, list[str]]]:
-        """Each query word with the vocabulary words it stands for: itself and its completions when it
-        is a known word (completions only from 4 letters), else its closest spellings; at most five."""
+    def expand(self, q: str, status: str = "published") -> list[tuple[str, list[str]]]:
+        """Each query word with the words of the providers of `status` it stands for (`vocabulary`): itself and
+        its completions when it is a known word (completions only from 4 letters), else its closest spellings; at
+        most five."""
+        vocab = self.vocabulary(status)
         out: list[tuple[str, list[str]]] = []
         for tok in QUERY_SPLIT.split(fold(q)):
             if len(tok) < 2:
                 continue
-            if tok in self._vocab_set:
+            if tok in vocab.held:
                 words = [tok]
                 if len(tok) >= 4:
-                    lo = bisect.bisect_left(self._vocab, tok)
-                    hi = bisect.bisect_left(self._vocab, tok + "{")  # "{" sorts after every [a-z0-9]
-                    words += sorted((w for w in self._vocab[lo:hi] if w != tok), key=lambda w: (len(w), w))
-            else:  # only words of a length within the edits allowed can be close enough
-                allowed = _allowed_edits(tok)
-                words = closest_spellings(
-                    tok,
-                    [
-                        w
-                        for k in range(len(tok) - allowed, len(tok) + allowed + 1)
-                        for w in self._vocab_by_len.get(k, ())
-                    ],
-                )
+                    words += vocab.completions(tok)
+            else:
+                words = vocab.closest(tok)
             out.append((tok, words[:5]))
         return out
 
@@ -995,9 +1043,10 @@ class SearchIndex:
     def query(
         self, f: Filters, q: str, *, by_relevance: bool = True, offset: int = 0, limit: int = 20, facets: bool = False
     ) -> tuple[Hits, list[list[str]]]:
-        """A text search as the API runs it: q's words expanded (`expand`), then `search`; also the groups of
-        words q was read as. A word nothing in the directory resembles finds nothing."""
-        expanded = self.expand(q)
+        """A text search as the API runs it: q's words expanded (`expand`) with the words of the providers of f's
+        status, then `search`; also the groups of words q was read as. A word nothing among those providers
+        resembles finds nothing."""
+        expanded = self.expand(q, f.status)
         groups = [words for _, words in expanded]
         if any(not words for words in groups):
             return Hits(total=0, ids=[], relevance=None, facets={} if facets else None), groups
@@ -1129,6 +1178,7 @@ class IndexBuilder:
         self.index = SearchIndex()
         self._word_id: defaultdict[str, int] = defaultdict(count().__next__)
         self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (distinct keys, counts, rows by key)
+        self._held: dict[str, np.ndarray] = {}  # status -> which word ids its rows hold (booleans)
 
     def add(self, rows: Sequence[IndexRow]) -> None:
         index = self.index
@@ -1150,6 +1200,13 @@ class IndexBuilder:
         wid, rid, cl = wid[order], rid[order], cl[order]
         first = np.ones(len(wid), dtype=np.bool_)
         first[1:] = (wid[1:] != wid[:-1]) | (rid[1:] != rid[:-1])
+        codes: dict[str, int] = {}  # each status of these rows -> its number here
+        status_of = np.array([codes.setdefault(row.status, len(codes)) for row in rows], dtype=np.int64)
+        held_word, held_by = wid[first], status_of[rid[first] - first_row]  # each (word, row): the row's status
+        for status, k in codes.items():
+            held = _grow(self._held.get(status, np.zeros(0, dtype=np.bool_)), len(self._word_id), np.bool_, 0)
+            held[held_word[held_by == k]] = True
+            self._held[status] = held
         key = wid[first] * 3 + cl[first]
         rid = rid[first]
         order = np.argsort(key, kind="stable")  # rows stay ascending within a key
@@ -1176,9 +1233,7 @@ class IndexBuilder:
         index._rows, index._offsets = out, offsets
         index._make_dense()
         index._words = dict(self._word_id)
-        for w in index._words:
-            index._add_vocab(w)
-        index._vocab.sort()
+        index._set_vocabularies(list(index._words), {s: np.flatnonzero(held) for s, held in self._held.items()})
         order_ids = sorted(range(index.n), key=index._keys.__getitem__)
         index._keys = [index._keys[i] for i in order_ids]
         index.rank[order_ids] = np.arange(index.n)
