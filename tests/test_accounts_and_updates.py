@@ -625,6 +625,35 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     assert sorted(r.status_code for r in both) == [201, 409]
 
 
+async def test_a_pending_providers_name_is_not_repeated_to_a_caller_who_cannot_see_it(client, keys, fresh_db):
+    """The name clash of a name a pending (unpublished) profile holds is still a 409 naming `name`, but a caller who
+    may not see that profile (anonymous, another provider) is not told its exact name as stored; staff are."""
+    pending = await client.post("/registrations", json={"name": "Pending Secret Org <b>", "legal_form": "cic"})
+    assert pending.status_code == 201, pending.text
+    pid = pending.json()["provider"]["id"]
+    again = await client.post("/registrations", json={"name": "pending secret org <B>", "legal_form": "cic"})
+    assert again.status_code == 409 and again.json()["errors"][0]["field"] == "name", again.text
+    problem = again.json()["errors"][0]["problem"]
+    assert "Pending Secret Org" not in again.text and "<b>" not in again.text
+    assert problem.startswith("a provider not yet published in the directory already has this name")
+    assert "add the place or the legal form as registered; if it is your organisation, ask an admin" in problem
+    other = await fetchval(fresh_db, "select id from provider where status = 'published' order by id limit 1")
+    own = await keys.headers("provider", other)
+    tag = (await client.get(f"/providers/{other}", headers=own)).headers["etag"]
+    renamed = await client.patch(
+        f"/providers/{other}", json={"name": "PENDING SECRET ORG <b>"}, headers={**own, "If-Match": tag}
+    )
+    assert renamed.status_code == 409 and "Pending Secret Org" not in renamed.text, renamed.text
+    admin = await keys.headers("admin")
+    renamed = await client.patch(
+        f"/providers/{other}", json={"name": "PENDING SECRET ORG <b>"}, headers={**admin, "If-Match": tag}
+    )
+    assert renamed.status_code == 409 and "'Pending Secret Org <b>'" in renamed.json()["errors"][0]["problem"]
+    assert (await client.post(f"/providers/{pid}/publish", headers=admin)).status_code == 200
+    again = await client.post("/registrations", json={"name": "pending secret org <B>", "legal_form": "cic"})
+    assert again.status_code == 409 and "'Pending Secret Org <b>'" in again.json()["errors"][0]["problem"]
+
+
 async def test_an_archived_provider_publishes_again_only_under_a_name_nobody_holds_and_its_key_changes_nothing(
     client, keys, fresh_db
 ):

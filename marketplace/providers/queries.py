@@ -500,15 +500,16 @@ async def lock_name(conn: Connection, name: str) -> None:
     )
 
 
-async def name_taken(conn: Connection, name: str, provider_id: int | None) -> str | None:
-    """The name of another provider, not archived, whose name folds to the same key as `name`; None if none."""
-    taken: str | None = await conn.fetchval(
-        "select name from provider where provider_name_key(name) = provider_name_key($1) "
+async def name_taken(conn: Connection, name: str, provider_id: int | None) -> tuple[str, str] | None:
+    """The name and status of another provider, not archived, whose name folds to the same key as `name`; None if
+    none."""
+    row = await conn.fetchrow(
+        "select name, status from provider where provider_name_key(name) = provider_name_key($1) "
         "and id is distinct from $2 and status <> 'archived' order by id limit 1",
         name,
         provider_id,
     )
-    return taken
+    return None if row is None else (row["name"], row["status"])
 
 
 # --- history ------------------------------------------------------------------------------------

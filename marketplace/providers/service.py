@@ -205,7 +205,7 @@ async def change(
                 caller=actor.caller,
                 provider_id=provider_id,
             )
-        await _check_unclaimed(conn, after, provider_id, name=after.name != before.name)
+        await _check_unclaimed(conn, actor.caller, after, provider_id, name=after.name != before.name)
         version = await queries.update_provider_row(conn, provider_id, after, ctx.clock.now())
         parts = {
             queries.PART_OF_FIELD[f.split("[")[0]] for f, _, _ in changes if f.split("[")[0] in queries.PART_OF_FIELD
@@ -278,7 +278,7 @@ async def mark(
                 return await _current(ctx, conn, provider_id)
             if before == "archived":  # back in the directory: its name may have been taken meanwhile
                 advice = f"rename it (PATCH /providers/{provider_id}) before publishing it again"
-                await _check_name(conn, locked["name"], provider_id, advice)
+                await _check_name(conn, actor.caller, locked["name"], provider_id, advice)
             await queries.set_status(conn, provider_id, status)
             after = status
         await queries.insert_history(
@@ -304,7 +304,7 @@ async def register(ctx: Context, conn: Connection, actor: Actor, profile: NewPro
     profile = in_stored_order(profile, ctx.taxonomy)  # what its first history entry records is what is stored
     async with conn.transaction():
         await accounts.admit_registration(conn, ctx.settings, client)
-        await _check_unclaimed(conn, profile, None, name=True)
+        await _check_unclaimed(conn, actor.caller, profile, None, name=True)
         provider_id, _ = await queries.insert_provider(conn, profile, status="pending", at=now, last_confirmed_at=now)
         key = await accounts.make_key(
             conn,
@@ -338,7 +338,9 @@ async def create_pending(
     if problems:
         raise Unprocessable.from_problems(problems)
     profile = in_stored_order(profile, ctx.taxonomy)
-    await _check_unclaimed(conn, profile, None, name=False)  # an import's admin has judged likely duplicates
+    await _check_unclaimed(
+        conn, actor.caller, profile, None, name=False
+    )  # an import's admin has judged likely duplicates
     provider_id, _ = await queries.insert_provider(
         conn,
         profile,
@@ -351,7 +353,9 @@ async def create_pending(
     return provider_id
 
 
-async def _check_unclaimed(conn: Connection, profile: ProviderProfile, provider_id: int | None, *, name: bool) -> None:
+async def _check_unclaimed(
+    conn: Connection, caller: Caller, profile: ProviderProfile, provider_id: int | None, *, name: bool
+) -> None:
     """An identifier registered to another provider is a conflict (409 naming the field); with `name`, so is a name
     another provider (not archived) holds, compared as `provider_name_key` folds names (case, spacing, invisible
     characters, compatibility forms): a provider cannot register as, or rename itself to, a name the directory shows
@@ -363,22 +367,29 @@ async def _check_unclaimed(conn: Connection, profile: ProviderProfile, provider_
             problems=[FieldProblem(field="identifiers", problem=f"{taken[0]} is already registered")],
         )
     if name:
-        await _check_name(conn, profile.name, provider_id)
+        await _check_name(conn, caller, profile.name, provider_id)
 
 
 async def _check_name(
     conn: Connection,
+    caller: Caller,
     name: str,
     provider_id: int | None,
     advice: str = "add the place or the legal form as registered; if it is your organisation, ask an admin",
 ) -> None:
-    """A name another provider (not archived) holds is a conflict (409 naming `name`), as `_check_unclaimed` says."""
+    """A name another provider (not archived) holds is a conflict (409 naming `name`), as `_check_unclaimed` says.
+    The message names the provider's name as stored when the caller may see its profile; a pending one's is not
+    repeated to a caller who may not (it would show an unpublished organisation's exact name)."""
     await queries.lock_name(conn, name)
-    held = await queries.name_taken(conn, name, provider_id)
-    if held is not None:
-        problem = (
-            f"another provider in the directory is called {held!r}: a name must tell organisations apart ({advice})"
+    taken = await queries.name_taken(conn, name, provider_id)
+    if taken is not None:
+        held, status = taken
+        who = (
+            f"another provider in the directory is called {held!r}"
+            if status in visible_statuses(caller)
+            else "a provider not yet published in the directory already has this name"
         )
+        problem = f"{who}: a name must tell organisations apart ({advice})"
         raise Conflict(f"name: {problem}", problems=[FieldProblem(field="name", problem=problem)])
 
 
