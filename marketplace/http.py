@@ -183,10 +183,21 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         suggestion = None
         if unknown:
             name = unknown.group(1)
+            known = [] if in_query else messages.fields_at(_body_type(request), key)
+            kinds = None if in_query else messages.kinds_at(_body_type(request), key)
+            taking: list[str] = []
+            if kinds is not None:  # one of a tagged union's kinds: its own fields (a key request's, by its role)
+                body = messages.decoded(_body_read(request)) if body is ... else body
+                tag, fields_of = kinds
+                given = messages.value_at(body, f"{key}.{tag}" if key else tag)
+                known = fields_of.get(given, known) if isinstance(given, str) else known
+                taking = [kind for kind, fields in fields_of.items() if name in fields]
             if name in held:
                 message = "set by the marketplace; it cannot be changed through a profile"
+            elif kinds is not None and taking:  # a field another kind takes (a non-provider key's provider_id)
+                message = f"taken only with {kinds[0]} {' or '.join(taking)}"
+                message += f", not with {kinds[0]} {given}" if isinstance(given, str) else ""
             else:  # the object's own fields, the one most like it suggested ("qualty": quality)
-                known = [] if in_query else messages.fields_at(_body_type(request), key)
                 suggestion = messages.closest_field(name, known)
                 message = "unknown field" + (f"; did you mean {suggestion}?" if suggestion else "")
             key = f"{key}.{name}" if key else name

@@ -218,6 +218,16 @@ def fields_at(annotation: Any, field: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def kinds_at(annotation: Any, field: str) -> tuple[str, dict[str, list[str]]] | None:
+    """When the object a field of `annotation` holds is a tagged union (a key request's `role`: admin, provider,
+    ...): its tag field, and each kind's tag with the fields that kind takes; None when it is no tagged union."""
+    kinds = [t for t in _types_at(annotation, field) if isinstance(t, mi.StructType) and t.tag_field is not None]
+    if not kinds:
+        return None
+    fields = {str(t.tag): [f.encode_name for f in t.fields if f.encode_name != t.tag_field] for t in kinds}
+    return str(kinds[0].tag_field), fields
+
+
 def _example_at(annotation: Any, field: str) -> str | None:
     """A value of the kind a field of `annotation` takes, as JSON, when one can be told from its type: the example of
     its text's pattern (`"GB-CHC-1234567"` for an identifier), the first of a fixed list's values, a whole number

@@ -167,6 +167,20 @@ async def test_key_management_needs_admin(client, keys, fresh_db):
         assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name", r.text
         assert "at least one character that is not a space" in r.json()["errors"][0]["problem"]
     assert await fetchval(fresh_db, "select count(*) from api_key") == keys_before
+    # a provider_id for a key of another role: said so (it suggested provider_id for provider_id), nothing made
+    for role in ("admin", "commissioner", "auditor"):
+        r = await client.post("/keys", json={"role": role, "provider_id": own, "name": "x"}, headers=admin)
+        assert r.status_code == 400, r.text
+        assert r.json()["errors"] == [
+            {"field": "provider_id", "problem": f"taken only with role provider, not with role {role}"}
+        ]
+    r = await client.post("/keys", json={"role": "provider", "provider": own, "name": "x"}, headers=admin)
+    assert r.json()["errors"] == [
+        {"field": "provider", "problem": "unknown field; did you mean provider_id?", "suggestion": "provider_id"}
+    ]
+    r = await client.post("/keys", json={"role": "admin", "provider": own, "name": "x"}, headers=admin)
+    assert r.json()["errors"] == [{"field": "provider", "problem": "unknown field"}]  # not a field admins' take
+    assert await fetchval(fresh_db, "select count(*) from api_key") == keys_before
 
 
 @pytest.mark.parametrize(
