@@ -530,8 +530,21 @@ def request_id_middleware(app: ASGIApp) -> ASGIApp:
 
 
 def base_url(request: Request[Any, Any, Any]) -> str:
-    """The address the client reached the API at, without a trailing slash (for links in a body)."""
-    return str(request.base_url).rstrip("/")
+    """The address clients reach the API at, without a trailing slash (for links in a body): `MARKETPLACE_BASE_URL`
+    when set, else the one this request came to (its Host and scheme)."""
+    return (_configured_base_url(request) or str(request.base_url)).rstrip("/")
+
+
+def served_over_https(request: Request[Any, Any, Any]) -> bool:
+    """Whether clients reach the API over HTTPS (a console cookie is then marked Secure): `MARKETPLACE_BASE_URL`'s
+    scheme when set (behind a proxy that ends TLS the request itself is plain HTTP), else this request's."""
+    configured = _configured_base_url(request)
+    return configured.startswith("https://") if configured else request.url.scheme == "https"
+
+
+def _configured_base_url(request: Request[Any, Any, Any]) -> str | None:
+    ctx = getattr(request.app.state, "ctx", None)
+    return ctx.settings.base_url if isinstance(ctx, Context) else None
 
 
 BeforeSend = Callable[[Message, Scope], Awaitable[None]]

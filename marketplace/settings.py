@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """... and this many excluded providers by name (counts by reason are always complete)."""
     match_slots: int = 2
     """Match runs ranking at once per worker process (the others wait, holding no connection)."""
+    base_url: str | None = None
+    """The address clients reach the API at (`https://provision.example.org`, or with a path a proxy strips), for the
+    links the API writes into bodies (reconciliation, HSDS) and for marking the console's cookies Secure (when it is
+    https). When None, links follow each request's own Host and scheme, and so does the Secure flag: behind a proxy
+    that ends TLS, set it."""
     ocid_prefix: str = "ocds-prvsn1"
     """The OCDS ocid prefix (`ocds-` and six characters, registered with the Open Contracting Partnership) that
     GET /exercises/{id}/ocds puts before each exercise's id."""
@@ -64,11 +70,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         env = os.environ if env is None else env
         given = {field: env[name] for field, name in ENVIRONMENT.items() if env.get(name)}
         try:
-            return msgspec.convert(given, cls, strict=False, dec_hook=_decode)
+            settings = msgspec.convert(given, cls, strict=False, dec_hook=_decode)
         except msgspec.ValidationError as exc:
             field = str(exc).rpartition("$.")[2].rstrip("`")
             name = ENVIRONMENT.get(field, field)
             raise SettingsError(f"{name}={given.get(field)!r}: {str(exc).partition(' - at')[0]}") from None
+        if settings.base_url is not None and not BASE_URL.fullmatch(settings.base_url):
+            raise SettingsError(
+                f"MARKETPLACE_BASE_URL={settings.base_url!r}: must be an address starting https:// or http://, without "
+                "a query, e.g. https://provision.example.org"
+            )
+        return settings
+
+
+BASE_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
+"""What `base_url` may be: a scheme, a host (and port), perhaps a path; no query or fragment."""
 
 
 ENVIRONMENT: dict[str, str] = {
@@ -83,6 +99,7 @@ ENVIRONMENT: dict[str, str] = {
     "anonymous_expensive_limit": "MARKETPLACE_ANONYMOUS_EXPENSIVE_LIMIT",
     "audit_retention_months": "MARKETPLACE_AUDIT_RETENTION_MONTHS",
     "ocid_prefix": "MARKETPLACE_OCID_PREFIX",
+    "base_url": "MARKETPLACE_BASE_URL",
     "pool_min_size": "MARKETPLACE_POOL_MIN",
     "pool_max_size": "MARKETPLACE_POOL_MAX",
     "seed_dir": "MARKETPLACE_SEED_DIR",

@@ -506,3 +506,39 @@ async def test_exports_without_a_key_are_limited_per_address_and_minute(fresh_db
         assert (await client.get("/providers/export?format=csv", headers=other)).status_code == 200
         clock.at = NOON + dt.timedelta(minutes=1)
         assert (await client.get("/providers/export?format=csv", headers=one)).status_code == 200
+
+
+async def test_links_and_the_cookies_secure_flag_follow_the_configured_base_url(fresh_db, keys):
+    """Links written into bodies (reconciliation's manifest and previews, /hsds) followed the request's Host header
+    (`Host: evil.example` gave links there), and the console's cookies were Secure only when the request itself came
+    over https, never behind a proxy that ends TLS. With `MARKETPLACE_BASE_URL` set, both follow it; unset, they
+    follow the request, as before."""
+    from test_console import CSRF
+
+    evil = {"Host": "evil.example"}
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
+        assert (await client.get("/reconcile", headers=evil)).json()[
+            "identifierSpace"
+        ] == "http://evil.example/providers/"
+    base = "https://provision.example.org/directory"
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db, base_url=base + "/"))) as client:
+        manifest = (await client.get("/reconcile", headers=evil)).json()
+        assert manifest["identifierSpace"] == f"{base}/providers/"
+        assert manifest["preview"]["url"].startswith(f"{base}/reconcile/preview?id=")
+        hsds = (await client.get("/hsds", headers=evil)).json()
+        assert hsds["openapi_url"] == f"{base}/schema/openapi.json"
+        pid = await fetchval(fresh_db, "select id from provider where status = 'published' order by id limit 1")
+        preview = await client.get("/reconcile/preview", params={"id": pid}, headers=evil)
+        assert f'href="{base}/providers/{pid}"' in preview.text and "evil.example" not in preview.text
+        client.follow_redirects = False
+        page = await client.get("/console/sign-in")  # plain HTTP here, https to the clients
+        token = CSRF.search(page.text).group(1)
+        cookies = [v for k, v in page.headers.multi_items() if k == "set-cookie"]
+        assert cookies and all("Secure" in c for c in cookies), cookies
+        _, key = await keys.make("commissioner")
+        sent = {"Cookie": "; ".join(c.split(";")[0] for c in cookies)}  # as a browser over https sends them back
+        data = {"csrf_token": token, "api_key": key, "next": "/console/home"}
+        done = await client.post("/console/sign-in", data=data, headers=sent)
+        assert done.status_code == 303, done.text
+        session = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "provision_session=" in v)
+        assert "Secure" in session and "HttpOnly" in session

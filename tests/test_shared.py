@@ -4,6 +4,7 @@ through the whole app."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import msgspec
@@ -46,6 +47,14 @@ def test_settings_are_decoded_from_the_environment() -> None:
 def test_a_setting_that_does_not_decode_names_its_variable() -> None:
     with pytest.raises(SettingsError, match="MARKETPLACE_POOL_MAX='many'"):
         Settings.from_env({"MARKETPLACE_POOL_MAX": "many"})
+
+
+def test_the_base_url_must_be_an_address() -> None:
+    given = Settings.from_env({"MARKETPLACE_BASE_URL": "https://provision.example.org"})
+    assert given.base_url == "https://provision.example.org"
+    for bad in ("provision.example.org", "https://", "https://provision.example.org/?x=1", "ftp://x"):
+        with pytest.raises(SettingsError, match=f"MARKETPLACE_BASE_URL='{re.escape(bad)}': must be an address"):
+            Settings.from_env({"MARKETPLACE_BASE_URL": bad})
 
 
 def test_every_variable_sets_a_real_setting() -> None:

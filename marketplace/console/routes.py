@@ -57,6 +57,7 @@ from marketplace.http import (
     Id,
     actor_of,
     report_response,
+    served_over_https,
     set_caller,
     status_of,
 )
@@ -121,7 +122,7 @@ async def posted(request: Request[Any, Any, Any], conn: Any) -> tuple[Session, d
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
-    return request.url.scheme == "https"
+    return served_over_https(request)
 
 
 FAVICON = "/console/static/favicon.svg"
