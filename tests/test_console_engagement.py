@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from test_console import sign_in
-from test_engagement import AFTER, DURING, QUESTIONS, World, make_exercise, providers_with, world_on
+from test_engagement import AFTER, DURING, NEED, QUESTIONS, World, make_exercise, providers_with, world_on
 
 from marketplace import db
 
@@ -354,3 +354,73 @@ async def test_a_number_question_s_bounds_are_said_on_the_notice_and_the_form(wo
     assert told is not None, page.text[:2000]
     said = re.sub(r"<[^>]+>", "", told.group(1)).replace("Error:", "").strip()
     assert said == "enter a whole number from 0 to 50"
+
+
+async def test_the_response_form_asks_capacity_for_the_districts_the_provider_s_services_cover(world: World) -> None:
+    """A tester's district provider met only the county's box on the form (a Worcestershire need), so its figure was
+    counted across all six districts. The form now asks for the areas the provider's services cover within the need:
+    the districts of a county it serves only part of, the area itself where a service covers all of it."""
+    w, c = world, world.client
+    conn = await db.connect(w.dsn)
+    try:  # a provider whose accommodation services serve Telford and nowhere in Worcestershire
+        row = await conn.fetchrow(
+            """select p.id, min(s.id) as service_id from provider p join service s on s.provider_id = p.id
+               where p.status = 'published' and s.status = 'active' and s.pathway_code = 'ACCOM'
+               group by p.id
+               having bool_or(exists(select 1 from service_area a where a.service_id = s.id
+                                     and a.area_code = 'E06000020'))
+                  and not bool_or(exists(select 1 from service_area a where a.service_id = s.id
+                                         and a.area_code <> 'E06000020'))
+               order by p.id limit 1"""
+        )
+    finally:
+        await conn.close()
+    p1, s1 = row["id"], row["service_id"]
+    need = {**NEED, "title": "Accommodation, Worcestershire and Telford", "areas": ["E10000034", "E06000020"]}
+    exercise_id, need_id = await make_exercise(w, need=need)
+    w.clock.at = DURING
+    csrf, api = await provider_signed_in(w, p1)
+    made = await c.post(
+        f"/providers/{p1}/services",
+        headers=api,
+        json={
+            "pathway": "ACCOM",
+            "name": "Redditch and Worcester move-on flats",
+            "description": "Move-on flats.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E07000236", "E07000237"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    s2 = made.json()["id"]
+    n = f"need.{need_id}"
+    blank = await c.get(f"/console/exercises/{exercise_id}/respond")
+    assert blank.status_code == 200
+    offered = re.findall(rf'name="{re.escape(n)}\.capacity\.([A-Z0-9]+)"', blank.text)
+    assert offered == ["E06000020", "E07000236", "E07000237"], offered  # the need's areas in its order
+    assert "Redditch (E07000236)" in blank.text and "counted across all of it" in blank.text
+
+    form = {
+        "csrf_token": csrf,
+        "revision": "",
+        f"{n}.intent": "lead",
+        f"{n}.service.{s1}": "on",
+        f"{n}.service.{s2}": "on",
+        f"{n}.capacity.E07000236": "40",
+        f"{n}.capacity.E06000020": "20",
+    }
+    c.follow_redirects = False
+    done = await c.post(f"/console/exercises/{exercise_id}/respond", data=form)
+    assert done.status_code == 303, done.text
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["capacity"] == [
+        {"area": "E07000236", "service_users_per_year": 40},
+        {"area": "E06000020", "service_users_per_year": 20},
+    ]
+    # a figure for Worcester with only the Telford service ticked: the API's problem beside Worcester's box
+    form |= {"revision": "1", f"{n}.capacity.E07000237": "5"}
+    del form[f"{n}.service.{s2}"]
+    bad = await c.post(f"/console/exercises/{exercise_id}/respond", data=form)
+    assert bad.status_code == 400, bad.text
+    assert f'id="{fid(f"{n}.capacity.E07000237")}-error"' in bad.text
+    assert "people a year in Worcester" in bad.text

@@ -1278,3 +1278,58 @@ async def test_a_need_changed_while_its_exercise_is_published_is_in_the_notice_o
     assert waited > 0.5, "a need changed while its exercise was being published"
     notice = (await w.client.get(f"/exercises/{exercise_id}/notice")).json()
     assert [n["title"] for n in notice["needs"]] == [NEED["title"]]
+
+
+async def test_capacity_for_a_county_the_services_cover_only_part_of_is_refused_naming_the_districts(world):
+    """A tester's district provider (Redditch and Worcester) had to state a Worcestershire figure, which the market
+    response then spread over all six districts, four of which it does not serve. A figure for an area is counted
+    across all of it, so one for an area the services named cover only part of is refused (422 naming the field and
+    the districts they cover); the districts' own figures are taken and count where they are."""
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E10000034", "E06000020"]})
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    districts = await c.post(
+        f"/providers/{p1}/services",
+        headers=a,
+        json={
+            "pathway": "ACCOM",
+            "name": "Redditch and Worcester move-on flats",
+            "description": "Move-on flats.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E07000236", "E07000237"],
+        },
+    )
+    assert districts.status_code == 201, districts.text
+    body = {
+        "needs": [
+            {
+                "need_id": need_id,
+                "intent": "lead",
+                "service_ids": [s1, districts.json()["id"]],
+                "capacity": [
+                    {"area": "E06000020", "service_users_per_year": 20},
+                    {"area": "E10000034", "service_users_per_year": 60},
+                ],
+            }
+        ]
+    }
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "needs[0].capacity[1].area"
+    assert "cover only part of Worcestershire: Redditch and Worcester" in error["problem"], error
+    assert error["allowed"] == ["E07000236", "E07000237"]
+    # Telford, which a service named covers whole, was never the problem; the districts' own figures are taken
+    body["needs"][0]["capacity"][1:] = [
+        {"area": "E07000236", "service_users_per_year": 40},
+        {"area": "E07000237", "service_users_per_year": 20},
+    ]
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 201, r.text
+    (mr,) = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]["needs"]
+    cells = {cell["area"]: (cell["responses"], cell["offered_capacity"]) for cell in mr["cells"]}
+    assert cells["E07000236"] == (1, 40) and cells["E07000237"] == (1, 20) and cells["E06000020"] == (1, 20)
+    assert cells["E07000234"] == (0, 0), "Bromsgrove, which the provider does not serve, has no offer"

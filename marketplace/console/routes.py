@@ -956,7 +956,15 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
     touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
     partners = {n.id: forms.items(form.values, f"need.{n.id}.partner", forms.PARTNER) for n in notice.needs}
     shown = matching | touched
-    return {"services": services, "by_need": by_need, "matching": matching, "shown": shown, "partners": partners}
+    capacity_areas = service.response_capacity_areas(ctx.taxonomy, notice, services, form.values)
+    return {
+        "services": services,
+        "by_need": by_need,
+        "matching": matching,
+        "shown": shown,
+        "partners": partners,
+        "capacity_areas": capacity_areas,
+    }
 
 
 @get("/exercises/{exercise_id:int}/respond")
@@ -966,13 +974,15 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
     values = service.response_values(notice, own) if own is not None else {"revision": ""}
-    form = FormState(values=values, labels=service.response_labels(notice))
+    form = FormState(values=values)
+    offer = await _offer(ctx, conn, session.caller, provider_id, notice, form)
+    form.labels = service.response_labels(notice, offer["capacity_areas"])
     return page(
         "respond.html.j2",
         session=session,
         notice=notice,
         own=own,
-        **await _offer(ctx, conn, session.caller, provider_id, notice, form),
+        **offer,
         form=form,
         changed=None,
         changes=[],
@@ -1004,6 +1014,10 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     changes: list[Change] = []
     status = 400
     revision = _opened_at(form, "revision") if form.get("revision", "").strip() else 0
+    own_services = await providers.list_services(ctx, conn, session.caller, provider_id)
+    labels = service.response_labels(
+        notice, service.response_capacity_areas(ctx.taxonomy, notice, own_services, values)
+    )
     try:
         data = await service.check_all(
             body,
@@ -1025,26 +1039,31 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
                 (r for r in await engagement.list_revisions(conn, exercise_id, provider_id) if r.revision == revision),
                 None,
             )
-            services_ = await providers.list_services(ctx, conn, session.caller, provider_id)
-            for c in service.response_changes(notice, opened, changed):
+            found = service.response_changes(notice, opened, changed)
+            for c in found:
                 if values.get(c.field, "").strip() == c.before.strip():  # left as opened: theirs now shows
                     values[c.field] = c.after
-                changes.append(msgspec.structs.replace(c, field=service.change_label(notice, services_, c.field)))
+            areas = service.response_capacity_areas(ctx.taxonomy, notice, own_services, values)
+            changes += [
+                msgspec.structs.replace(c, field=service.change_label(notice, own_services, c.field, areas))
+                for c in found
+            ]
         state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values, service.response_labels(notice))
+        state_ = service.place(_problems(exc), where, values, labels)
     except Conflict as exc:
         state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
     else:
         return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?saved=1")
-    state_.labels = service.response_labels(notice)
+    offer = await _offer(ctx, conn, session.caller, provider_id, notice, state_)
+    state_.labels = service.response_labels(notice, offer["capacity_areas"])
     return page(
         "respond.html.j2",
         status=status,
         session=session,
         notice=notice,
         own=own,
-        **await _offer(ctx, conn, session.caller, provider_id, notice, state_),
+        **offer,
         form=state_,
         changed=changed,
         changes=changes,

@@ -24,6 +24,7 @@ from marketplace.console import forms, queries
 from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
+from marketplace.engagement import service as engagement
 from marketplace.engagement.models import BARRIERS, Notice, Response
 from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound
 from marketplace.exercises import service as exercises
@@ -494,9 +495,11 @@ def response_body(
             item["service_ids"] = [sid for sid in ticked if sid is not None]
             where[f"{a}.service_ids"] = f"{p}.services"
             capacity: list[dict[str, Any]] = []
-            for area in need.areas:
-                if (v := optional(form, f"{p}.capacity.{area}")) is not None:
-                    where[f"{a}.capacity[{len(capacity)}]"] = f"{p}.capacity.{area}"
+            boxes = f"{p}.capacity."
+            for name in [k for k in form if k.startswith(boxes)]:  # the areas the form offered, as sent
+                if (v := optional(form, name)) is not None:
+                    where[f"{a}.capacity[{len(capacity)}]"] = name
+                    area = name.removeprefix(boxes)
                     capacity.append({"area": area, "service_users_per_year": forms.as_number(v, whole=True)})
             item["capacity"] = capacity
             if (cost := optional(form, f"{p}.unit_cost")) is not None:
@@ -555,16 +558,39 @@ PARTNERS_SHOWN = 22
 """Partner items a need's part of the response form may show (the API takes 20; one blank; one too many)."""
 
 
-def response_labels(notice: Notice) -> dict[str, str]:
+CapacityAreas = Mapping[int, list[tuple[str, str]]]
+"""Per need (by id), the areas its part of the response form takes capacity for: (code, name)."""
+
+
+def response_capacity_areas(
+    taxonomy: Any, notice: Notice, services: list[Any], values: Mapping[str, str]
+) -> dict[int, list[tuple[str, str]]]:
+    """The areas the response form asks capacity for, per need: those the provider's active services in the need's
+    pathway cover within the need's areas (`engagement.covered_areas`: the districts they serve in a county need,
+    not the county, whose figure would count across all of it), else the need's own areas; and any area the form
+    already holds a figure for (a stored response's, or one typed), so that none is dropped unseen."""
+    names = taxonomy.codes("areas")
+    found: dict[int, list[tuple[str, str]]] = {}
+    for n in notice.needs:
+        fitting = [a for s in services if s.status == "active" and s.pathway == n.pathway for a in s.areas]
+        codes = engagement.covered_areas(taxonomy, fitting, n.areas) if fitting else []
+        codes = codes or list(n.areas)
+        boxes = f"need.{n.id}.capacity."
+        codes += [k.removeprefix(boxes) for k, v in values.items() if k.startswith(boxes) and v.strip()]
+        found[n.id] = [(c, names.get(c, c)) for c in dict.fromkeys(codes)]
+    return found
+
+
+def response_labels(notice: Notice, capacity_areas: CapacityAreas | None = None) -> dict[str, str]:
     """The response form's fields as the error summary names them, in the form's order (need by need, then the
-    questions)."""
+    questions). `capacity_areas`: the areas each need's part asks capacity for (default: the need's own)."""
     labels: dict[str, str] = {}
     for n in notice.needs:
         p, t = f"need.{n.id}", n.title
         labels |= {f"{p}.intent": f"{t}: would you bid", f"{p}.services": f"{t}: your services"}
-        labels |= {
-            f"{p}.capacity.{a}": f"{t}: people a year in {name}" for a, name in zip(n.areas, n.area_names, strict=True)
-        }
+        areas = capacity_areas.get(n.id) if capacity_areas is not None else None
+        for a, name in areas if areas is not None else zip(n.areas, n.area_names, strict=True):
+            labels[f"{p}.capacity.{a}"] = f"{t}: people a year in {name}"
         labels[f"{p}.unit_cost"] = f"{t}: indicative cost per person"
         for i in range(PARTNERS_SHOWN):
             labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
@@ -615,7 +641,7 @@ def response_changes(notice: Notice, opened: Response | None, now: Response) -> 
     ]
 
 
-def change_label(notice: Notice, services: list[Any], name: str) -> str:
+def change_label(notice: Notice, services: list[Any], name: str, capacity_areas: CapacityAreas | None = None) -> str:
     """A response form field as a person reads it (`need.7.service.12` -> "Need title: Service name")."""
     needs = {str(n.id): n for n in notice.needs}
     questions = {str(q.id): (i, q) for i, q in enumerate(notice.questions, 1)}
@@ -627,7 +653,7 @@ def change_label(notice: Notice, services: list[Any], name: str) -> str:
             return f"{n.title}: {named.get(parts[3], 'service ' + parts[3])}"
         if parts[2] == "barrier" and len(parts) == 4:
             return f"{n.title}: barrier {parts[3].replace('_', ' ')}"
-        return response_labels(notice).get(name, name)
+        return response_labels(notice, capacity_areas).get(name, name)
     if parts[0] == "answer" and len(parts) >= 2 and parts[1] in questions:
         i, q = questions[parts[1]]
         c = forms.read_number(parts[2]) if len(parts) == 3 else None

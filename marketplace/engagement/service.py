@@ -531,6 +531,17 @@ async def response_problems(
                         allowed=delivered,
                     )
                 )
+            elif named and not covers_whole(ctx.taxonomy, delivered, c.area):
+                parts = covered_areas(ctx.taxonomy, delivered, [c.area])
+                found.append(
+                    FieldProblem(
+                        field=f,
+                        problem=f"the services named for this need cover only part of {area_codes[c.area]}: "
+                        f"{_names(area_codes, parts)}. A figure for an area is counted across all of it, so state "
+                        f"capacity for {'that area' if len(parts) == 1 else 'each of those areas'} instead",
+                        allowed=parts,
+                    )
+                )
             areas_seen.add(c.area)
         partners_seen: set[int | str] = set()
         for j, partner in enumerate(r.partners):
@@ -807,6 +818,44 @@ async def list_clarifications(conn: Connection, caller: Caller, exercise_id: int
 
 
 # --- finding open exercises ---------------------------------------------------------------------------
+
+
+def covers_whole(tax: Taxonomy, service_areas: Iterable[str], area: str) -> bool:
+    """Whether the services' areas together cover all of `area`: one of them holds it, or those inside it hold
+    every one of its smallest areas (a county's districts)."""
+    tree = tax.matching_areas
+    if area not in tree:
+        return False
+    known = [s for s in service_areas if s in tree]
+    if any(tree.is_within(area, s) for s in known):
+        return True
+    covered = {leaf for s in known if tree.is_within(s, area) for leaf in tree.leaves_under(s)}
+    return covered.issuperset(tree.leaves_under(area))
+
+
+def covered_areas(tax: Taxonomy, service_areas: Iterable[str], within: Iterable[str]) -> list[str]:
+    """The areas a response may state capacity for, of `within` (a need's areas): each of them one of the services'
+    areas holds, else the services' areas inside it (Redditch and Worcester for a Worcestershire need when the
+    services cover those districts), in the order of `within` (the districts inside each in the area tree's order,
+    one nested in another given once)."""
+    tree = tax.matching_areas
+    known = [s for s in service_areas if s in tree]
+    found: list[str] = []
+    for a in within:
+        if a not in tree:
+            continue
+        if any(tree.is_within(a, s) for s in known):
+            parts = [a]
+        else:
+            parts = [tree.code(i) for i in tree.reduce(s for s in known if tree.is_within(s, a))]
+        found += [x for x in parts if x not in found]
+    return found
+
+
+def _names(names: Mapping[str, str], codes: list[str]) -> str:
+    """Areas by name, as a list is said ("Redditch, Worcester and Wychavon")."""
+    said = [names.get(c, c) for c in codes]
+    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _overlaps(tax: Taxonomy, service_areas: list[str], need_areas: list[str]) -> bool:
@@ -1294,10 +1343,7 @@ async def load_samples(ctx: Context, conn: Connection, sample: SampleEngagement)
             if _overlaps(ctx.taxonomy, list(s["areas"]), need.areas):
                 fitting.setdefault(s["provider_id"], []).append(s)
         for provider_id, services in list(fitting.items())[: sample.respondents_per_need]:
-            tree = ctx.taxonomy.matching_areas
-            areas = [
-                a for a in need.areas if any(tree.is_within(x, a) or tree.is_within(a, x) for x in services[0]["areas"])
-            ]
+            areas = covered_areas(ctx.taxonomy, services[0]["areas"], need.areas)
             per_user = need.annual_budget / need.annual_volume
             cost = (
                 services[0]["cost"]
