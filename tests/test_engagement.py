@@ -1333,3 +1333,48 @@ async def test_capacity_for_a_county_the_services_cover_only_part_of_is_refused_
     cells = {cell["area"]: (cell["responses"], cell["offered_capacity"]) for cell in mr["cells"]}
     assert cells["E07000236"] == (1, 40) and cells["E07000237"] == (1, 20) and cells["E06000020"] == (1, 20)
     assert cells["E07000234"] == (0, 0), "Bromsgrove, which the provider does not serve, has no offer"
+
+
+async def test_a_pending_provider_cannot_respond_until_an_admin_publishes_it(world):
+    """A tester registered anonymously, got a key for a pending (unchecked) profile and submitted a response, which
+    counted in the commissioner's figures. Only published providers respond now (409 saying so); a pending
+    provider may still ask a clarification question, which counts in no figure."""
+    w = world
+    c = w.client
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    registered = await c.post(
+        "/registrations",
+        json={
+            "name": "Wrekin Lanterns Housing CIC",
+            "legal_form": "cic",
+            "services": [
+                {
+                    "pathway": "ACCOM",
+                    "name": "Lanterns shared houses",
+                    "description": "Shared houses for adults leaving prison.",
+                    "cohorts": ["ADULTS"],
+                    "areas": ["E06000020"],
+                }
+            ],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    body = registered.json()
+    pid, service_id = body["provider"]["id"], body["provider"]["services"][0]["id"]
+    mine = {"Authorization": f"Bearer {body['api_key']['key']}"}
+    answer = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [service_id], "unit_cost": 1500}]}
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=mine, json=answer)
+    assert r.status_code == 409, r.text
+    assert "pending" in r.json()["message"] and "must be published before it can respond" in r.json()["message"]
+    assert (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()["total"] == 0
+    asked = await c.post(
+        f"/exercises/{exercise_id}/clarifications", headers=mine, json={"question": "Is a new provider welcome?"}
+    )
+    assert asked.status_code == 201, asked.text
+    # published by an admin, it responds and counts
+    assert (await c.post(f"/providers/{pid}/publish", headers=await w.keys.headers("admin"))).status_code == 200
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=mine, json=answer)
+    assert r.status_code == 201, r.text
+    mr = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]
+    assert mr["responses"] == 1 and mr["needs"][0]["responses"] == 1

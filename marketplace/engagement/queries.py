@@ -243,6 +243,12 @@ async def fetch_revisions(conn: Connection, exercise_id: int, provider_id: int) 
     return [_revision(r) for r in rows]
 
 
+async def provider_statuses(conn: Connection, provider_ids: list[int]) -> dict[int, str]:
+    """Each provider's status now (pending, published, archived); a provider not found is left out."""
+    rows = await conn.fetch("select id, status from provider where id = any($1::bigint[])", provider_ids)
+    return {r["id"]: r["status"] for r in rows}
+
+
 async def provider_exercises_responded(conn: Connection, provider_id: int) -> set[int]:
     rows = await conn.fetch(
         f"select distinct r.exercise_id from engagement_response r where r.provider_id = $1 and {NEWEST} "

@@ -134,7 +134,9 @@ RESPONSE_RULES = (
     status_code=201,
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 422),
-    description="The caller's provider responds to a published exercise open for engagement." + RESPONSE_RULES,
+    description="The caller's provider responds to a published exercise open for engagement. Only a provider in the "
+    "directory responds: a pending profile (not yet checked and published by an admin) or an archived one is a 409."
+    + RESPONSE_RULES,
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[provider_only],

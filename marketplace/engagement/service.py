@@ -609,6 +609,19 @@ def _same_response(current: Response, data: ResponseIn) -> bool:
     return _as_sets(ResponseIn(needs=current.needs, answers=current.answers)) == _as_sets(data)
 
 
+async def refuse_if_pending(conn: Connection, provider_id: int) -> None:
+    """Only a provider in the directory responds: a pending profile (self-registered, or created by an import, and
+    not yet checked by an admin) is refused (409) until an admin publishes it, since a response counts in the
+    commissioner's market-response figures. Withdrawing stays open to it, and so does asking a clarification
+    question, which counts in no figure."""
+    if (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "pending":
+        raise Conflict(
+            f"provider {provider_id}'s profile is pending: it must be published before it can respond, because a "
+            "response counts in the commissioner's market-response figures and only providers an admin has checked "
+            "and published are counted. Ask an admin to publish your profile, then respond"
+        )
+
+
 async def _write_revision(
     ctx: Context,
     conn: Connection,
@@ -650,6 +663,7 @@ async def _write_revision(
             status, code = "withdrawn", 200
         else:
             await providers.refuse_if_archived_now(conn, actor, provider_id)
+            await refuse_if_pending(conn, provider_id)
             questions = await queries.fetch_questions(conn, exercise_id)
             if problems := await response_problems(ctx, conn, caller, exercise, provider_id, data, questions):
                 raise Unprocessable.from_problems(problems)
