@@ -227,6 +227,13 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
     empty = await c.post(path, data={"csrf_token": csrf, field: ""})
     assert empty.status_code == 400 and f'id="{fid(field)}-error"' in empty.text
     assert f"Answer to clarification {clarification_id}:" in empty.text
+    # the question as everyone will read it must be given: left empty, nothing is published
+    unworded = await c.post(
+        path, data={"csrf_token": csrf, field: "It may.", f"c{clarification_id}.published_question": ""}
+    )
+    assert unworded.status_code == 400
+    assert f'id="{fid(f"c{clarification_id}.published_question")}-error"' in unworded.text
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"] == []
     c.follow_redirects = False
     done = await c.post(
         path,
@@ -241,7 +248,9 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
     assert [(x["question"], x["answer"]) for x in published] == [
         ("Will TUPE apply?", "It may: the incumbent's staff could transfer.")
     ]
-    twice = await c.post(path, data={"csrf_token": csrf, field: "Again."})
+    twice = await c.post(
+        path, data={"csrf_token": csrf, field: "Again.", f"c{clarification_id}.published_question": "?"}
+    )
     assert twice.status_code == 409 and "already answered" in twice.text
     conn = await db.connect(w.dsn)
     try:

@@ -488,7 +488,7 @@ async def test_who_sees_what(world):
     again = await c.post(
         f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer",
         headers=w.commissioner,
-        json={"answer": "x"},
+        json={"answer": "x", "published_question": "Will TUPE apply?"},
     )
     assert again.status_code == 409
     # providers may not publish, answer or set questions
@@ -742,7 +742,7 @@ MATRIX = [
     (
         "POST",
         "/exercises/{x}/clarifications/{c}/answer",
-        {"answer": "Yes."},
+        {"answer": "Yes.", "published_question": "Is TUPE expected to apply?"},
         {"anonymous": 401, "A": 403, "B": 403, "commissioner": 200, "admin": 409},
     ),
     (
@@ -1378,3 +1378,34 @@ async def test_a_pending_provider_cannot_respond_until_an_admin_publishes_it(wor
     assert r.status_code == 201, r.text
     mr = (await c.get(f"/exercises/{exercise_id}/report", headers=w.commissioner)).json()["market_response"]
     assert mr["responses"] == 1 and mr["needs"][0]["responses"] == 1
+
+
+async def test_a_clarification_is_answered_only_with_the_question_as_it_will_be_published(world):
+    """A tester's question named the asking provider ("Ask from Wrekin Gateway, our staff list attached") and was
+    published word for word because the commissioner answered without `published_question`. Answering now needs it
+    (400 naming the field), so what everyone reads is always a text the commissioner wrote or chose."""
+    w = world
+    c = w.client
+    (p1, _s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, _need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    asked = await c.post(
+        f"/exercises/{exercise_id}/clarifications",
+        headers=a,
+        json={"question": "Is TUPE expected to apply? Ask from Wrekin Gateway, our staff list attached."},
+    )
+    assert asked.status_code == 201, asked.text
+    path = f"/exercises/{exercise_id}/clarifications/{asked.json()['id']}/answer"
+    r = await c.post(path, headers=w.commissioner, json={"answer": "No staff transfer is expected."})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["field"] == "published_question"
+    assert (await c.get(f"/exercises/{exercise_id}/clarifications")).json() == []  # nothing published
+    r = await c.post(
+        path,
+        headers=w.commissioner,
+        json={"answer": "No staff transfer is expected.", "published_question": "Is TUPE expected to apply?"},
+    )
+    assert r.status_code == 200, r.text
+    (public,) = (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"]
+    assert public["question"] == "Is TUPE expected to apply?" and "Wrekin" not in json.dumps(public)

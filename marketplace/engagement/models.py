@@ -271,8 +271,11 @@ class ClarificationIn(Strict):
 
 class AnswerIn(Strict):
     answer: ClarificationText
-    published_question: ClarificationText | None = None
-    """The question as published to everyone (default: as asked); reword it to leave out who asked."""
+    published_question: ClarificationText
+    """The question as published to everyone beside the answer, word for word: reworded to leave out anything that
+    identifies who asked (their name, staff, places), or the question as asked when nothing in it does. Required, so
+    that what is published is always a text the commissioner wrote or chose (a question was once published as asked,
+    with the asking provider's name in it, whenever the commissioner left this out)."""
 
 
 class Clarification(msgspec.Struct):
@@ -418,7 +421,7 @@ class CpvEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 class SampleClarification(Strict):
     question: ClarificationText
     answer: ClarificationText
-    published_question: ClarificationText | None = None
+    published_question: ClarificationText
 
 
 class SampleEngagement(Strict):

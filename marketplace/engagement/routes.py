@@ -251,8 +251,9 @@ async def list_clarifications(exercise_id: Id, conn: Conn, actor: ActorDep) -> l
     summary="Ask a clarification question (a provider key; private until answered)",
     status_code=201,
     responses=errors_doc(400, 403, 404, 409),
-    description="Until the deadline. The commissioner's answer is published to every provider with the question, "
-    "never naming who asked (Procurement Act 2023, s.16: no supplier gets an unfair advantage). " + DEADLINE_RULE,
+    description="Until the deadline. The commissioner's answer is published to every provider with the question as "
+    "the commissioner words it, never naming who asked (Procurement Act 2023, s.16: no supplier gets an unfair "
+    "advantage); write the question without your organisation's name where you can. " + DEADLINE_RULE,
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[provider_only],
@@ -266,7 +267,9 @@ async def ask(exercise_id: Id, data: JSONBody[ClarificationIn], ctx: Ctx, conn: 
     summary="Answer a clarification and publish it, anonymised, to everyone",
     status_code=200,
     responses=errors_doc(400, 403, 404, 409),
-    description="`published_question` rewords the question as everyone reads it (default: as asked). Answered once.",
+    description="`published_question` (required) is the question as everyone reads it beside the answer, word for "
+    "word: reword it to leave out anything that identifies who asked (their name, staff, places), or give the question "
+    "as asked when nothing in it does. The asker's `provider_id` is never published. Answered once.",
     tags=TAGS,
     security=NEEDS_KEY,
     guards=[staff],

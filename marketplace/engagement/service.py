@@ -788,8 +788,9 @@ async def ask(ctx: Context, conn: Connection, actor: Actor, exercise_id: int, da
 async def answer(
     ctx: Context, conn: Connection, actor: Actor, exercise_id: int, clarification_id: int, data: AnswerIn
 ) -> Clarification:
-    """Answer a clarification and publish it, with the question (reworded when `published_question` is given), to
-    everyone; never naming who asked. Answered once (409 after)."""
+    """Answer a clarification and publish it, with the question as `published_question` words it (the commissioner
+    always says what is published: reworded to leave out who asked, or as asked), to everyone; never naming who
+    asked. Answered once (409 after)."""
     async with conn.transaction():
         await _published(conn, exercise_id)
         found = await queries.lock_clarification(conn, exercise_id, clarification_id)
@@ -798,12 +799,7 @@ async def answer(
         if found.answer is not None:
             raise Conflict(f"clarification {clarification_id} is already answered and published")
         done = await queries.answer_clarification(
-            conn,
-            clarification_id,
-            data.published_question or found.question,
-            data.answer,
-            ctx.clock.now(),
-            actor.caller.key_id,
+            conn, clarification_id, data.published_question, data.answer, ctx.clock.now(), actor.caller.key_id
         )
         await audit.record(
             conn,
