@@ -1409,3 +1409,57 @@ async def test_a_clarification_is_answered_only_with_the_question_as_it_will_be_
     assert r.status_code == 200, r.text
     (public,) = (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"]
     assert public["question"] == "Is TUPE expected to apply?" and "Wrekin" not in json.dumps(public)
+
+
+async def test_revising_a_response_naming_a_service_since_removed_says_it_was_removed(world):
+    """A tester removed a service its submitted response named; the next revision sent as it stood was a 422 "not
+    one of your services", without saying why. It now says the service was removed from the profile (by its name
+    as the response's snapshot held it), and the response's page marks it."""
+    w = world
+    c = w.client
+    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a = await w.keys.headers("provider", p1)
+    extra = await c.post(
+        f"/providers/{p1}/services",
+        headers=a,
+        json={
+            "pathway": "ACCOM",
+            "name": "Telford night shelter",
+            "description": "Night shelter beds.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E06000020"],
+        },
+    )
+    assert extra.status_code == 201, extra.text
+    gone = extra.json()["id"]
+    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1, gone], "unit_cost": 1500}]}
+    made = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert made.status_code == 201, made.text
+    etag = (await c.get(f"/providers/{p1}/services/{gone}", headers=a)).headers["etag"]
+    removed = await c.delete(f"/providers/{p1}/services/{gone}", headers={**a, "If-Match": etag})
+    assert removed.status_code == 204, removed.text
+    body["needs"][0]["unit_cost"] = 1400
+    r = await c.put(
+        f"/exercises/{exercise_id}/responses/{p1}", headers={**a, "If-Match": made.headers["etag"]}, json=body
+    )
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["errors"]
+    assert error["field"] == "needs[0].service_ids[1]"
+    assert f"service {gone} (Telford night shelter) has been removed from your profile" in error["problem"]
+    assert str(s1) in error["allowed"]
+    # a number that was never the provider's is still just not one of its services
+    body["needs"][0]["service_ids"] = [s1, 99999999]
+    r = await c.put(
+        f"/exercises/{exercise_id}/responses/{p1}", headers={**a, "If-Match": made.headers["etag"]}, json=body
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["problem"] == "not one of your services", r.text
+    # the response's page marks the service as removed
+    from test_console import sign_in
+
+    _, key = await w.keys.make("commissioner")
+    await sign_in(c, key)
+    page = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")
+    assert page.status_code == 200
+    assert 'Telford night shelter <strong class="tag tag--red">removed from the profile since</strong>' in page.text

@@ -1101,8 +1101,14 @@ async def response_page(
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
     named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
+    try:  # services the response names that the profile no longer holds, marked as removed
+        held = {s.id for s in await providers.list_services(ctx, conn, session.caller, provider_id)}
+    except NotFound:
+        held = None
+    removed = set() if held is None else {sid for n in found.needs for sid in n.service_ids} - held
     return page(
         "response.html.j2",
+        removed_services=removed,
         partner_names={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(named)},
         session=session,
         response=found,

@@ -243,6 +243,21 @@ async def fetch_revisions(conn: Connection, exercise_id: int, provider_id: int) 
     return [_revision(r) for r in rows]
 
 
+async def services_once_held(conn: Connection, exercise_id: int, provider_id: int) -> dict[int, str]:
+    """The services (id -> name) the provider's profile held at any revision of its response, as the revisions'
+    snapshots hold them (the newest name of each)."""
+    rows = await conn.fetch(
+        """select distinct on (s.id) s.id, s.name
+           from engagement_response r,
+                jsonb_to_recordset(coalesce(r.snapshot -> 'services', '[]'::jsonb)) as s(id bigint, name text)
+           where r.exercise_id = $1 and r.provider_id = $2
+           order by s.id, r.revision desc""",
+        exercise_id,
+        provider_id,
+    )
+    return {r["id"]: r["name"] for r in rows}
+
+
 async def provider_statuses(conn: Connection, provider_ids: list[int]) -> dict[int, str]:
     """Each provider's status now (pending, published, archived); a provider not found is left out."""
     rows = await conn.fetch("select id, status from provider where id = any($1::bigint[])", provider_ids)

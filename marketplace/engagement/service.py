@@ -476,6 +476,7 @@ async def response_problems(
     area_codes, pathways = ctx.taxonomy.codes("areas"), ctx.taxonomy.codes("pathways")
     needs = {n.id: n for n in exercise.needs}
     services = {s.id: s for s in await providers.list_services(ctx, conn, caller, provider_id)}
+    once: dict[int, str] | None = None  # the services its profile held when it responded before (read when needed)
     found: list[FieldProblem] = []
     ids = [r.need_id for r in data.needs]
     twice = "this need is answered twice"
@@ -495,7 +496,20 @@ async def response_problems(
         for j, sid in enumerate(r.service_ids):
             s = services.get(sid)
             if s is None:
-                found.append(_unknown_id(f"{p}.service_ids[{j}]", "not one of your services", services))
+                if once is None:
+                    once = await queries.services_once_held(conn, exercise.id, provider_id)
+                if sid in once:  # named before, since removed from the profile: say so
+                    found.append(
+                        _unknown_id(
+                            f"{p}.service_ids[{j}]",
+                            f"service {sid} ({once[sid]}) has been removed from your profile since you last "
+                            "responded: take it out of this need's services, or add it to your profile again and "
+                            "name it by its new number",
+                            fitting,
+                        )
+                    )
+                else:
+                    found.append(_unknown_id(f"{p}.service_ids[{j}]", "not one of your services", services))
             elif s.status != "active":
                 found.append(FieldProblem(field=f"{p}.service_ids[{j}]", problem="this service is not active"))
             elif s.pathway != need.pathway:
