@@ -1463,3 +1463,51 @@ async def test_revising_a_response_naming_a_service_since_removed_says_it_was_re
     page = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")
     assert page.status_code == 200
     assert 'Telford night shelter <strong class="tag tag--red">removed from the profile since</strong>' in page.text
+
+
+async def test_an_archived_provider_s_response_is_listed_not_counted_and_it_may_still_withdraw(world):
+    """A tester's archived provider kept counting in the market response, and the README said an archived provider
+    "answers no market engagement" although withdrawing worked. Its submitted response is now left out of every
+    figure and listed as not counted, with why (JSON and HTML); it may still withdraw it (and not revise it)."""
+    w = world
+    c = w.client
+    (p1, s1), (p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
+    etags = {}
+    for key, sid, pid in ((a, s1, p1), (b, s2, p2)):
+        body = {
+            "needs": [
+                {
+                    "need_id": need_id,
+                    "intent": "lead",
+                    "service_ids": [sid],
+                    "capacity": [{"area": "E06000020", "service_users_per_year": 30}],
+                    "unit_cost": 1500,
+                }
+            ]
+        }
+        r = await c.post(f"/exercises/{exercise_id}/responses", headers=key, json=body)
+        assert r.status_code == 201, r.text
+        etags[pid] = (r.headers["etag"], body)
+    archived = await c.post(f"/providers/{p1}/archive", headers=await w.keys.headers("admin"))
+    assert archived.status_code == 200, archived.text
+    report = f"/exercises/{exercise_id}/report"
+    mr = (await c.get(report, headers=w.commissioner)).json()["market_response"]
+    assert mr["responses"] == 1
+    (need,) = mr["needs"]
+    assert (need["responses"], need["offered_capacity"]) == (1, 30)
+    (left_out,) = mr["not_counted"]
+    assert (left_out["provider_id"], left_out["status"]) == (p1, "archived")
+    assert "not counted" in left_out["reason"]
+    html = (await c.get(report, headers=w.commissioner, params={"format": "html"})).text
+    assert "Not counted in any figure below" in html and "archived (out of the directory) since responding" in html
+    # archived, it cannot revise its response (409), but it may withdraw it
+    etag, body = etags[p1]
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    assert (await c.put(path, headers={**a, "If-Match": etag}, json=body)).status_code == 409
+    withdrawn = await c.post(f"{path}/withdraw", headers={**a, "If-Match": etag})
+    assert withdrawn.status_code == 200, withdrawn.text
+    mr = (await c.get(report, headers=w.commissioner)).json()["market_response"]
+    assert (mr["responses"], mr["withdrawn"], mr["not_counted"]) == (1, 1, [])

@@ -386,16 +386,30 @@ class NeedMarketResponse(msgspec.Struct):
     match_run_id: int | None
 
 
+class NotCounted(msgspec.Struct):
+    """A submitted response left out of the market-response figures: its provider is not in the directory now."""
+
+    provider_id: int
+    name: str
+    status: str
+    """The provider's status now: archived (out of the directory since it responded) or pending (not yet checked
+    and published by an admin)."""
+    reason: str
+
+
 class MarketResponse(msgspec.Struct):
     exercise_id: int
     published: bool
     deadline: dt.datetime | None
     responses: int
-    """Current responses, not withdrawn."""
+    """Current responses, not withdrawn, from providers in the directory (published) now."""
     withdrawn: int
     threshold: float
     needs: list[NeedMarketResponse]
     clarifications: list[PublicClarification]
+    not_counted: list[NotCounted] = msgspec.field(default_factory=list)
+    """Submitted responses whose providers are not in the directory now (archived since, or pending), each with why:
+    listed, and counted in no figure above."""
 
 
 # --- OCDS -------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ from marketplace.engagement.models import (
     NeedMarketResponse,
     NeedResponse,
     NonResponder,
+    NotCounted,
     Notice,
     NoticeNeed,
     NoticeRevision,
@@ -937,6 +938,13 @@ def _whole(values: list[float]) -> list[int]:
     return matching.largest_remainder(values, round(math.fsum(values))) or [round(v) for v in values]
 
 
+NOT_COUNTED = {
+    "archived": "archived since it responded: out of the directory, so its response is not counted",
+    "pending": "its profile is pending (not checked and published by an admin), so its response is not counted",
+}
+"""Why a submitted response is left out of the market-response figures, by its provider's status now."""
+
+
 async def market_response(
     ctx: Context,
     conn: Connection,
@@ -947,13 +955,27 @@ async def market_response(
 ) -> MarketResponse:
     """Per need: the responses, their intent, the capacity offered against the volume (and per area), indicative
     costs against the budget per service user, declared consortia, barriers, and the suitable providers (from the
-    run a report reads of the need) that did not respond. What the report's market-response section and the options
-    appraisal read. Reads only. `runs`: the runs a report reads, already read (`exercises.service.report_runs`), so
-    a report does not read them twice; needs not among them are read here."""
+    run a report reads of the need) that did not respond. Only responses from providers in the directory now count:
+    one from a provider archived since (or pending) is listed in `not_counted`, with why, and counted in nothing.
+    What the report's market-response section and the options appraisal read. Reads only. `runs`: the runs a report
+    reads, already read (`exercises.service.report_runs`), so a report does not read them twice; needs not among
+    them are read here."""
     exercise = await exercises.get_exercise(conn, exercise_id)
     publication = await queries.fetch_publication(conn, exercise_id)
     _, responses = await queries.fetch_responses(conn, exercise_id)
-    current = [r for r in responses if r.status == "submitted"]
+    submitted = [r for r in responses if r.status == "submitted"]
+    statuses = await queries.provider_statuses(conn, [r.provider_id for r in submitted])
+    current = [r for r in submitted if statuses.get(r.provider_id) == "published"]  # counted: in the directory now
+    not_counted = [
+        NotCounted(
+            provider_id=r.provider_id,
+            name=r.provider_name,
+            status=statuses.get(r.provider_id, "removed"),
+            reason=NOT_COUNTED.get(statuses.get(r.provider_id, ""), "no longer in the directory"),
+        )
+        for r in submitted
+        if statuses.get(r.provider_id) != "published"
+    ]
     tree = ctx.taxonomy.matching_areas
     names = ctx.taxonomy.codes("areas")
     directory_names: dict[int, str] = {}
@@ -1005,8 +1027,8 @@ async def market_response(
         run = newest.get(need.id)
         run_id = run.id if run is not None else None
         non_responders: list[NonResponder] = []
-        if run is not None:
-            responders = {r.provider_id for r, _ in answers}
+        if run is not None:  # a provider whose response is not counted still responded
+            responders = {r.provider_id for r in submitted for n in r.needs if n.need_id == need.id}
             non_responders = [
                 NonResponder(provider_id=s.provider_id, name=s.name, score=round(s.total, 4))
                 for s in run.ranking[: ctx.settings.match_store_limit]
@@ -1049,6 +1071,7 @@ async def market_response(
         threshold=threshold,
         needs=needs,
         clarifications=await public_clarifications(conn, exercise_id) if publication is not None else [],
+        not_counted=not_counted,
     )
 
 
