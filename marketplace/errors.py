@@ -14,7 +14,8 @@ from marketplace.types import Caller
 class FieldProblem(msgspec.Struct, omit_defaults=True):
     field: str
     problem: str
-    allowed: list[str] | None = None
+    allowed: Sequence[str | int] | None = None
+    """What the field may hold: codes or words as text, ids as numbers (as the field itself takes them)."""
     suggestion: str | None = None
 
 
@@ -27,7 +28,7 @@ class DomainError(Exception):
         self.problems = list(problems)
 
     @classmethod
-    def field(cls, field: str, problem: str, *, allowed: list[str] | None = None) -> Self:
+    def field(cls, field: str, problem: str, *, allowed: Sequence[str | int] | None = None) -> Self:
         """One problem with one field: the message names it."""
         return cls(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, allowed=allowed)])
 

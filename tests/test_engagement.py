@@ -387,8 +387,8 @@ async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_state
     assert set(errors) == {"needs[0].service_ids[1]", "needs[0].capacity[1].area"}
     wrong_pathway = errors["needs[0].service_ids[1]"]
     assert "Education, training and employment pathway" in wrong_pathway["problem"], wrong_pathway
-    assert "Accommodation" in wrong_pathway["problem"] and str(s1) in wrong_pathway["allowed"]
-    assert str(other.json()["id"]) not in wrong_pathway["allowed"]
+    assert "Accommodation" in wrong_pathway["problem"] and s1 in wrong_pathway["allowed"]
+    assert other.json()["id"] not in wrong_pathway["allowed"]
     nowhere = errors["needs[0].capacity[1].area"]
     assert "none of the services named" in nowhere["problem"] and nowhere["allowed"] == ["E06000020"]
     assert (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()["total"] == 0
@@ -416,10 +416,10 @@ async def test_a_response_naming_a_question_or_need_twice_or_not_of_the_exercise
     assert set(errors) == {"answers[5].question_id", "answers[6].question_id", "needs[1].need_id", "needs[2].need_id"}
     assert errors["answers[5].question_id"]["problem"] == "answered twice"
     assert errors["answers[6].question_id"]["problem"] == "not a question of this exercise"
-    assert errors["answers[6].question_id"]["allowed"] == [str(q["id"]) for q in qs]
+    assert errors["answers[6].question_id"]["allowed"] == [q["id"] for q in qs]
     assert errors["needs[1].need_id"]["problem"] == "this need is answered twice"
     assert errors["needs[2].need_id"]["problem"] == "not a need of this exercise"
-    assert errors["needs[2].need_id"]["allowed"] == [str(need_id)]
+    assert errors["needs[2].need_id"]["allowed"] == [need_id]
     listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()
     assert listed["total"] == 0
 
@@ -1448,7 +1448,7 @@ async def test_revising_a_response_naming_a_service_since_removed_says_it_was_re
     (error,) = r.json()["errors"]
     assert error["field"] == "needs[0].service_ids[1]"
     assert f"service {gone} (Telford night shelter) has been removed from your profile" in error["problem"]
-    assert str(s1) in error["allowed"]
+    assert s1 in error["allowed"]
     # a number that was never the provider's is still just not one of its services
     body["needs"][0]["service_ids"] = [s1, 99999999]
     r = await c.put(

@@ -352,7 +352,7 @@ def _word_count(text: str) -> int:
 
 def _unknown_id(field: str, problem: str, ids: Iterable[int]) -> FieldProblem:
     """An id that is not one of `ids` (which the problem lists)."""
-    return FieldProblem(field=field, problem=problem, allowed=[str(k) for k in ids])
+    return FieldProblem(field=field, problem=problem, allowed=list(ids))
 
 
 K = TypeVar("K")

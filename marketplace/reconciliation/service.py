@@ -15,6 +15,7 @@ one identifier hit. A `type` that is not ours ("organisation") gets no candidate
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import msgspec
@@ -128,7 +129,7 @@ def manifest(base_url: str) -> Manifest:
 # --- reading a batch ------------------------------------------------------------------------------------------
 
 
-def _problem(field: str, problem: str, *, allowed: list[str] | None = None) -> Unprocessable:
+def _problem(field: str, problem: str, *, allowed: Sequence[str | int] | None = None) -> Unprocessable:
     return Unprocessable(f"{field}: {problem}", problems=[FieldProblem(field=field, problem=problem, allowed=allowed)])
 
 
