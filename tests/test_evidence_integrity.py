@@ -16,6 +16,10 @@ import matching
 from marketplace import db
 from marketplace.exercises.models import NeedIn
 from marketplace.reports.render import CSV_HEADER
+from marketplace.taxonomy.reference import REFERENCE_DIR, load_population
+
+PEOPLE = load_population(REFERENCE_DIR / "population.json").areas
+"""People per area (ONS), as the report spreads a provider's capacity over its areas."""
 
 TABLES = ("match_run", "partnership_run", "audit_log", "frozen_report")
 
@@ -430,7 +434,13 @@ async def test_market_measures_per_need_and_cell_agree_with_the_stored_runs(clie
             if need_id != need["need_id"]:
                 continue
             here = [s for s in suitable if area in s["covered_areas"]]
-            spread = [s["capacity"] / len(s["covered_areas"]) if s["capacity"] is not None else None for s in here]
+            # each one's capacity spread over the need's areas it covers by their people (the shipped ONS figures)
+            spread = [
+                s["capacity"] * PEOPLE[area] / sum(PEOPLE[a] for a in s["covered_areas"])
+                if s["capacity"] is not None
+                else None
+                for s in here
+            ]
             assert cell["market"]["hhi"] == _hhi(spread), (need_id, area)
             assert cell["market"]["providers"] == len(here)
     assert measured, "some need of the seeded exercise has suitable providers with stated capacity"
