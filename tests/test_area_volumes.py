@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from typing import Any
 
 import pytest
 from conftest import TELFORD_NEED, fetchval, run_cli
@@ -482,6 +483,17 @@ async def test_a_needs_areas_may_not_hold_an_area_within_another_of_them(client,
     ], twice.text
 
 
+async def north_worcestershire(client, h: dict[str, str]) -> tuple[int, dict, Any]:
+    """An exercise with a Worcestershire need whose 40 service users are all in Bromsgrove (10) and Redditch (30):
+    (its id, the need as sent without its volumes, the response that made it)."""
+    exercise_id = await an_exercise(client, h)
+    need = {**NEED, "title": "Accommodation, north Worcestershire", "areas": [WORCESTERSHIRE], "annual_volume": 40}
+    volumes = {WORCESTERSHIRE_DISTRICTS[0]: 10, WORCESTERSHIRE_DISTRICTS[2]: 30}
+    made = await client.post(f"/exercises/{exercise_id}/needs", json={**need, "area_volumes": volumes}, headers=h)
+    assert made.status_code == 201, made.text
+    return exercise_id, need, made
+
+
 async def test_a_provider_reaching_none_of_the_service_users_is_excluded_and_their_absence_makes_no_cells(
     client, keys, fresh_db
 ):
@@ -493,12 +505,7 @@ async def test_a_provider_reaching_none_of_the_service_users_is_excluded_and_the
     reaching = await a_provider(client, keys, "Redditch Rooms CIC", redditch)
     elsewhere = await a_provider(client, keys, "Aardvark Worcester Beds CIC", worcester)
     h = await keys.headers("commissioner")
-    exercise_id = await an_exercise(client, h)
-    need = {**NEED, "title": "Accommodation, north Worcestershire", "areas": [WORCESTERSHIRE], "annual_volume": 40}
-    made = await client.post(
-        f"/exercises/{exercise_id}/needs", json={**need, "area_volumes": {bromsgrove: 10, redditch: 30}}, headers=h
-    )
-    assert made.status_code == 201, made.text
+    exercise_id, need, made = await north_worcestershire(client, h)
     run = (await client.post(f"/needs/{made.json()['id']}/match-runs", params={"limit": 500}, headers=h)).json()
     assert reaching in [s["provider_id"] for s in run["ranking"]]
     assert elsewhere not in [s["provider_id"] for s in run["ranking"]]
@@ -542,12 +549,7 @@ async def test_each_cell_states_the_users_expected_there_and_a_shortfall_of_capa
     bromsgrove, redditch = WORCESTERSHIRE_DISTRICTS[0], WORCESTERSHIRE_DISTRICTS[2]
     await a_provider(client, keys, "Redditch Rooms CIC", redditch)
     h = await keys.headers("commissioner")
-    exercise_id = await an_exercise(client, h)
-    need = {**NEED, "title": "Accommodation, north Worcestershire", "areas": [WORCESTERSHIRE], "annual_volume": 40}
-    made = await client.post(
-        f"/exercises/{exercise_id}/needs", json={**need, "area_volumes": {bromsgrove: 10, redditch: 30}}, headers=h
-    )
-    assert made.status_code == 201, made.text
+    exercise_id, _, made = await north_worcestershire(client, h)
     assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
     report = (
         await client.get(f"/exercises/{exercise_id}/report", params={"format": "json", "threshold": 0.1}, headers=h)

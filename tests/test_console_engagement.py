@@ -10,7 +10,17 @@ from collections.abc import AsyncIterator
 
 import pytest
 from test_console import sign_in
-from test_engagement import AFTER, DURING, NEED, QUESTIONS, World, make_exercise, providers_with, world_on
+from test_engagement import (
+    AFTER,
+    DURING,
+    NEED,
+    QUESTIONS,
+    World,
+    districts_service,
+    make_exercise,
+    providers_with,
+    world_on,
+)
 
 from marketplace import db
 
@@ -389,19 +399,7 @@ async def test_the_response_form_asks_capacity_for_the_districts_the_provider_s_
     exercise_id, need_id = await make_exercise(w, need=need)
     w.clock.at = DURING
     csrf, api = await provider_signed_in(w, p1)
-    made = await c.post(
-        f"/providers/{p1}/services",
-        headers=api,
-        json={
-            "pathway": "ACCOM",
-            "name": "Redditch and Worcester move-on flats",
-            "description": "Move-on flats.",
-            "cohorts": ["ADULTS"],
-            "areas": ["E07000236", "E07000237"],
-        },
-    )
-    assert made.status_code == 201, made.text
-    s2 = made.json()["id"]
+    s2 = await districts_service(c, p1, api)
     n = f"need.{need_id}"
     blank = await c.get(f"/console/exercises/{exercise_id}/respond")
     assert blank.status_code == 200

@@ -166,6 +166,24 @@ def response(need_id: int, service_id: int, qs: list[dict], **changes) -> dict:
     return {"needs": [need], "answers": answers(qs)}
 
 
+async def districts_service(c: AsyncTestClient, provider_id: int, headers: dict[str, str]) -> int:
+    """A new accommodation service of the provider's in two of Worcestershire's districts (Redditch, Worcester), not
+    the whole county: its id."""
+    made = await c.post(
+        f"/providers/{provider_id}/services",
+        headers=headers,
+        json={
+            "pathway": "ACCOM",
+            "name": "Redditch and Worcester move-on flats",
+            "description": "Move-on flats.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E07000236", "E07000237"],
+        },
+    )
+    assert made.status_code == 201, made.text
+    return int(made.json()["id"])
+
+
 async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_analyse(world):
     w = world
     c = w.client
@@ -1291,24 +1309,13 @@ async def test_capacity_for_a_county_the_services_cover_only_part_of_is_refused_
     exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E10000034", "E06000020"]})
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
-    districts = await c.post(
-        f"/providers/{p1}/services",
-        headers=a,
-        json={
-            "pathway": "ACCOM",
-            "name": "Redditch and Worcester move-on flats",
-            "description": "Move-on flats.",
-            "cohorts": ["ADULTS"],
-            "areas": ["E07000236", "E07000237"],
-        },
-    )
-    assert districts.status_code == 201, districts.text
+    districts = await districts_service(c, p1, a)
     body = {
         "needs": [
             {
                 "need_id": need_id,
                 "intent": "lead",
-                "service_ids": [s1, districts.json()["id"]],
+                "service_ids": [s1, districts],
                 "capacity": [
                     {"area": "E06000020", "service_users_per_year": 20},
                     {"area": "E10000034", "service_users_per_year": 60},
