@@ -469,7 +469,10 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
     summary = sections["summary"]
     assert "Of the 2 needs in this exercise, 1 has a competitive market and 1 has a limited market" in summary
     assert "1 has no suitable provider (Need number 1 & co in Shropshire)" in summary
-    assert "£50,001 a year of match funding and 24 volunteers" in summary and "£210,000" in summary
+    assert "£50,001 a year of match funding and 24 volunteers between them" in summary and "£210,000" in summary
+    # declared, not brought: the organisations' own figures, not money offered for this exercise
+    assert "bring" not in summary and "not money offered for this exercise" in summary
+    assert "if it all came to this exercise" in sections["budget"] and "bring" not in sections["budget"]
     assert "1 October 2026 to 29 January 2027" in text_of(doc) and "22 November 2026, 15:56 UK time" in text_of(doc)
 
     need1 = sections["need-1"]
