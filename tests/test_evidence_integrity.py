@@ -503,3 +503,17 @@ async def test_the_csv_lists_every_suitable_provider_with_every_criterion(client
             for criterion, value in by_criterion.items():
                 assert g[f"score_{criterion}"] == f"{value:.3f}", (criterion, g)
     assert more_than_five, "the seeded exercise has a need with more than five suitable providers at 0.4"
+
+
+async def test_an_exercise_with_no_needs_is_not_frozen_as_an_empty_report(client, keys, fresh_db):
+    """Freezing an exercise with no needs stored a report holding nothing (found by a tester): it is refused, as
+    freezing a need not matched yet is, and nothing is stored."""
+    h = await keys.headers("commissioner")
+    x = await client.post("/exercises", json={"title": "Nothing yet", "commissioning_body": "Trust"}, headers=h)
+    assert x.status_code == 201, x.text
+    before = await fetchval(fresh_db, "select count(*) from frozen_report")
+    r = await client.post(f"/exercises/{x.json()['id']}/reports", headers=h)
+    assert r.status_code == 422, r.text
+    [problem] = r.json()["errors"]
+    assert problem["field"] == "needs" and problem["problem"].startswith("the exercise has no needs")
+    assert await fetchval(fresh_db, "select count(*) from frozen_report") == before

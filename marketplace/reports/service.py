@@ -101,8 +101,14 @@ def complete(report: Report) -> bool:
 
 
 def refusal(report: Report) -> Unprocessable | None:
-    """Why `report` cannot be frozen (the 422 freezing it answers: the needs with no stored run, and how to match
-    them), or None when it can: so a page offering to freeze it can say so before anyone tries."""
+    """Why `report` cannot be frozen (the 422 freezing it answers: an exercise with no needs, or the needs with no
+    stored run and how to match them), or None when it can: so a page offering to freeze it can say so before anyone
+    tries."""
+    if not report.needs and (report.freshness is None or not report.freshness.not_matched):
+        problem = (
+            "the exercise has no needs: a report frozen now would hold nothing; add its needs and match them first"
+        )
+        return Unprocessable.from_problems([FieldProblem(field="needs", problem=problem)])
     if report.freshness is None or complete(report):
         return None
     missing = ", ".join(str(n.need_id) for n in report.freshness.not_matched)
