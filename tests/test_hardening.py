@@ -542,3 +542,17 @@ async def test_links_and_the_cookies_secure_flag_follow_the_configured_base_url(
         assert done.status_code == 303, done.text
         session = next(v for k, v in done.headers.multi_items() if k == "set-cookie" and "provision_session=" in v)
         assert "Secure" in session and "HttpOnly" in session
+
+
+async def test_an_export_refused_for_a_bad_code_spends_nothing_of_the_keys_limit(fresh_db, keys):
+    """An export with a code that is not the taxonomy's (`pathway=ACOM`) was refused (400) after the key's budget was
+    spent: three typos used up a limit of 2. The search is checked first now."""
+    p12 = await keys.headers("provider", 12)
+    settings = app_settings(fresh_db, expensive_limit=2)
+    async with AsyncTestClient(app=create_app(settings, clock=FixedClock(NOON))) as client:
+        for _ in range(3):
+            r = await client.get("/providers/export?format=csv&pathway=ACOM", headers=p12)
+            assert r.status_code == 400 and r.json()["errors"][0]["field"] == "pathway", r.text
+        for _ in range(2):
+            assert (await client.get("/providers/export?format=csv&pathway=ACCOM", headers=p12)).status_code == 200
+        assert (await client.get("/providers/export?format=csv&pathway=ACCOM", headers=p12)).status_code == 429

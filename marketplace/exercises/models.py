@@ -215,7 +215,8 @@ AREA_VOLUMES_RULE = (
     "county's volume covers its districts), and the volumes add up to annual_volume: they say where the need's "
     "service users are, not a second figure (422 otherwise, naming the code, `area_volumes.E06000020`, or for the "
     "sum `area_volumes`). Coverage then weighs each area by these instead of by its population: each area's volume "
-    "is spread over its local areas by population, and local areas of the need under no code given count 0. Null "
+    "is spread over its local areas by population, and local areas of the need under no code given count 0; a "
+    "provider whose services reach none of the areas holding service users is excluded (`no_area_coverage`). Null "
     "or left out: none (coverage by population); `{}` is refused (send null for none)."
 )
 AreaVolumes = Annotated[

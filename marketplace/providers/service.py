@@ -77,7 +77,9 @@ def visible_statuses(caller: Caller) -> tuple[str, ...]:
 # --- reading ----------------------------------------------------------------------------------------
 
 
-async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery) -> SearchResult:
+def check_query(ctx: Context, query: SearchQuery) -> None:
+    """Refuse a search whose codes are not the taxonomy's (400 naming each, with a suggestion) or that asks to rank
+    by relevance without words (422): before anything is spent on it (an export's budget)."""
     tax = ctx.taxonomy
     problems = [
         *check_codes("pathway", query.pathway, tax.codes("pathways"), "pathway"),
@@ -92,10 +94,14 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
     ]
     if problems:
         raise InvalidInput.from_problems(problems)
+    if query.sort == "relevance" and not (query.q and query.q.strip()):  # nothing to rank by without a word
+        raise Unprocessable.field("sort", "relevance ranks by the words of q: give q, or sort by name")
+
+
+async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery) -> SearchResult:
+    check_query(ctx, query)
     filters = project(query, Filters)
     text_given = bool(query.q and query.q.strip())
-    if query.sort == "relevance" and not text_given:  # nothing to rank by: it was sorted by name without a word
-        raise Unprocessable.field("sort", "relevance ranks by the words of q: give q, or sort by name")
     interpreted: list[list[str]] | None = None
 
     def run(index: SearchIndex) -> Hits:
@@ -120,7 +126,7 @@ async def search(ctx: Context, conn: Connection, live: LiveIndex, query: SearchQ
         per_page=query.per_page,
         pages=math.ceil(hits.total / query.per_page),
         items=items,
-        facets=_facets(tax, hits.facets) if hits.facets is not None else None,
+        facets=_facets(ctx.taxonomy, hits.facets) if hits.facets is not None else None,
         interpreted_query=interpreted,
     )
 

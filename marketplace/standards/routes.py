@@ -173,7 +173,8 @@ EXPORT_MEDIA_TYPES = {EXPORT_PATH: ["text/csv", "application/vnd.openxmlformats-
         "Every provider the same search (`GET /providers` with the same filters) finds, not a page: `format=csv` or "
         "`xlsx` gives one row per service that met the search's service filters (all active services when there "
         "are none), the provider's columns repeated, a provider without such a service on one row of its own; "
-        "every part of a profile that `POST /imports` takes back: lists joined by `; `, premises as "
+        "every part of a profile that `POST /imports` takes back: lists joined by `; ` (an item holding `;` or `|` "
+        'between double quotes, `"Smith; Jones CIC"`), premises as '
         "`E06000019: description`, and each service's outcomes records a column per field per record "
         "(`outcome_1_outcome`, `outcome_1_measure`, ..., as many records as the fullest service has); "
         "`xlsx` keeps numbers as numbers and dates as dates; text a spreadsheet would read as a formula is "
@@ -203,6 +204,7 @@ async def export_providers(
     per_page: PerPage = 20,
 ) -> Response[bytes]:
     actor = actor_of(request.scope)
+    service.check_export(ctx, search)  # a bad code is told before the budget is spent
     spend_budget(state, actor.caller, actor.client)  # once the search is valid: see spend_budget
     made = await service.export_directory(ctx, conn, state.search_index, search, format, base_url(request))
     return Response(

@@ -492,6 +492,11 @@ def _too_many(n: int) -> InvalidInput:
     )
 
 
+def check_export(ctx: Context, query: SearchQuery) -> None:
+    """Refuse an export whose search is bad (its codes, its sort) before anything is spent on it."""
+    providers.check_query(ctx, query)
+
+
 async def export_directory(
     ctx: Context, conn: Connection, live: LiveIndex, query: SearchQuery, fmt: str, base: str
 ) -> Export:
