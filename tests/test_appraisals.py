@@ -741,7 +741,8 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
 
     from openpyxl import load_workbook
 
-    staff = await keys.headers("commissioner")
+    key_id, key = await keys.make("commissioner", name="Jo Patel, YOS commissioning")
+    staff = {"Authorization": f"Bearer {key}"}
     a, tag = await make(client, staff, options=OPTIONS, scores=scores([5, 2, 5, 3], [3, 4, 3, 4]))
     reasons = 'Keeps "statutory" accountability, and the lowest transition risk'
     await decide(client, staff, a, tag, "la", "Management board", reasons=reasons)
@@ -751,6 +752,8 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
     report = json.loads(got["json"])
     decision = report["appraisal"]["decision"]
     assert (decision["option"], decision["decided_by"], decision["reasons"]) == ("la", "Management board", reasons)
+    # who recorded it, beside who decided in the caller's words (it was only in the change history)
+    assert (decision["recorded_by_key"], decision["recorded_by_name"]) == (key_id, "Jo Patel, YOS commissioning")
     decided_at = decision["decided_at"]
     sensitivity = {w["criterion"]: w for w in report["appraisal"]["results"]["sensitivity"]}
     switching = {(k, end): w[f"{end}_weight"] for k, w in sensitivity.items() for end in ("low", "high")}
@@ -759,6 +762,7 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
     html = got["html"].decode()
     assert "Hosted by A county council" in html and "Management board" in html
     assert "Keeps &#34;statutory&#34; accountability, and the lowest transition risk" in html
+    assert f"recorded with API key {key_id} (Jo Patel, YOS commissioning)" in html
 
     rows = list(csv.DictReader(io.StringIO(got["csv"].decode("utf-8-sig"))))
     (row,) = [x for x in rows if x["row_type"] == "decision"]
@@ -769,6 +773,7 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
         reasons,
         decided_at,
     )
+    assert row["recorded_by_key"] == str(key_id)
     in_csv = {
         (x["criterion"], end): float(x[f"{end}_weight"]) if x[f"{end}_weight"] else None
         for x in rows

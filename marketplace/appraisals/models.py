@@ -328,6 +328,11 @@ class Decision(msgspec.Struct):
     """Set when the decision was taken while the exercise's market engagement was still open: its response deadline
     then (responses after the decision are not in the evidence frozen with it). None: it had closed, or the exercise
     was not published for engagement."""
+    recorded_by_key: int | None = None
+    """The API key that recorded the decision (`decided_by` is who decided, in the caller's words); None for the
+    sample's seeded decision and decisions recorded before keys were kept with them."""
+    recorded_by_name: str | None = None
+    """That key's name when the decision was recorded."""
 
 
 class Appraisal(msgspec.Struct):

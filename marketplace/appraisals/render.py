@@ -320,6 +320,7 @@ DECISION_COLUMNS = [
     "match_run_ids",
     "engagement_open_until",
     "engagement_note",
+    "recorded_by_key",
 ]
 """The `decision` row's own columns (`option` and `option_label` name the chosen option; `decided_at` in ISO 8601,
 UTC); `chosen_preferred` (yes or no), `chosen_affordable` (yes, no, or empty without a budget or the option's costs)
@@ -327,7 +328,8 @@ and `chosen_note` say how the option chosen stands in the appraisal ("the prefer
 chosen (lots_area) is over budget by £142,971 (...), and the preferred option is prime"); `market_report_id` and
 `match_run_ids` are the evidence it cites, and the `evidence` row's too; `engagement_open_until` (ISO 8601, UTC: the
 response deadline) and `engagement_note` (in words, as the page says it) are set when the decision was taken while
-the exercise's market engagement was still open."""
+the exercise's market engagement was still open; `recorded_by_key` is the id of the API key that recorded it (who
+decided is `decided_by`, in the caller's words)."""
 EVIDENCE_COLUMNS = ["market_source", "market_note"]
 """The `evidence` row's own columns: `AppraisalReport.market_source` and `.market_note`."""
 COST_SWITCH_COLUMNS = [
@@ -407,6 +409,7 @@ def to_csv(r: AppraisalReport) -> str:
             engagement_note=engagement_open_note(d.engagement_open_until, d.decided_at)
             if d.engagement_open_until is not None
             else None,
+            recorded_by_key=d.recorded_by_key,
         )
     if res is not None:
         spreads = {(s.option, s.criterion): s for s in res.spreads}

@@ -507,6 +507,8 @@ async def decide(
         market_report_id=report_id,
         match_run_ids=market.match_run_ids if market is not None else [],
         engagement_open_until=open_until,
+        recorded_by_key=actor.caller.key_id,
+        recorded_by_name=actor.caller.name,
     )
     async with pooled(db) as conn, conn.transaction():  # refused here (decided meanwhile, changed): nothing stored
         await _locked(conn, appraisal_id, if_match, ALREADY_DECIDED)
