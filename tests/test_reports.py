@@ -13,6 +13,7 @@ from collections import Counter
 import msgspec
 from conftest import fetchval, run_cli
 
+import matching
 from marketplace import db
 from marketplace.exercises import queries
 from marketplace.exercises import service as exercise_service
@@ -425,3 +426,22 @@ async def test_a_total_just_below_the_threshold_is_below_it_in_every_format(clie
     assert (line["total_score"], line["meets_threshold"]) == ("0.6999", "no")
     live = (await client.get(f"/exercises/{xid}/report?format=html&threshold=0.7", headers=h)).text
     assert "0.6999" in live and "below 0.7" in live
+
+
+async def test_a_run_made_by_an_earlier_version_of_the_method_is_marked_stale(client, keys, fresh_db, monkeypatch):
+    """A revised matching method ranks anew (a need with area_volumes excludes providers it assessed before): a run
+    made by an earlier version is marked stale, saying so, where it read as current."""
+    h = await keys.headers("commissioner")
+    xid = await matched(client, fresh_db, h)
+    made_by = matching.ALGORITHM_VERSION
+    assert (await client.get(f"/exercises/{xid}/report", headers=h)).json()["freshness"]["current"]
+    monkeypatch.setattr(matching, "ALGORITHM_VERSION", "2099.01-1")
+    report = (await client.get(f"/exercises/{xid}/report", headers=h)).json()
+    assert not report["freshness"]["current"]
+    assert set(report["freshness"]["stale_need_ids"]) == {n["need_id"] for n in report["needs"]}
+    changes = report["needs"][0]["stale_run"]["changes"]
+    assert {"field": "algorithm_version", "in_run": made_by, "now": "2099.01-1"} in [
+        {k: c[k] for k in ("field", "in_run", "now")} for c in changes
+    ]
+    html = (await client.get(f"/exercises/{xid}/report", params={"format": "html"}, headers=h)).text
+    assert "The matching method was revised after match run" in html

@@ -173,8 +173,9 @@ def staleness(
     weights: dict[str, float] | None = None,
     area_names: Mapping[str, str] | None = None,
 ) -> RunStaleness | None:
-    """What changed since the run was made: in the need, and in the weights it would be matched with now (`weights`,
-    normalised: a change of the exercise's default weights or of the need's overrides); None when nothing did."""
+    """What changed since the run was made: in the need, in the weights it would be matched with now (`weights`,
+    normalised: a change of the exercise's default weights or of the need's overrides), and in the matching method
+    (`algorithm_version`: a revised algorithm would rank anew); None when nothing did."""
     changes: list[FieldChange] = []
     if run.need.version != need.version or run.need.updated_at != need.updated_at:
         was, now = msgspec.to_builtins(run.need), msgspec.to_builtins(need)
@@ -183,10 +184,15 @@ def staleness(
             for k in now
             if k not in NOT_NEED_FIELDS and not _same(k, was.get(k), now.get(k))
         ]
-    if not changes and not weights_changed(run.weights, weights):  # edited since, but back to what the run used
+    revised = run.algorithm_version != matching.ALGORITHM_VERSION  # the method changed since: it would rank anew
+    if not changes and not weights_changed(run.weights, weights) and not revised:  # edited, but back as the run was
         return None
     if weights_changed(run.weights, weights) and weights is not None:
         changes.append(FieldChange(field="weights_percent", in_run=run.weights_percent, now=percentages_of(weights)))
+    if revised:
+        changes.append(
+            FieldChange(field="algorithm_version", in_run=run.algorithm_version, now=matching.ALGORITHM_VERSION)
+        )
     names = area_names or {}
     changes = [
         msgspec.structs.replace(c, in_run_text=said(c.field, c.in_run, names), now_text=said(c.field, c.now, names))
@@ -540,7 +546,8 @@ def build_report(
                 "percentages of the score. Reading a report never "
                 "matches or stores anything: " + refresh,
                 "A need changed after its run was made, or whose weights (its own, else the exercise's default "
-                "weights) changed since, is marked stale, with the fields that changed; its figures "
+                "weights) changed since, or whose run was made by an earlier version of the matching method, is "
+                "marked stale, with what changed; its figures "
                 "describe the need as it was when matched. A need whose run ranked providers that changed their "
                 "profile or services since, or that providers published now with a service in its pathway changed "
                 "since (they could enter it), is marked with those providers: its figures describe the directory as "

@@ -107,7 +107,8 @@ def _no_market_measure() -> matching.Concentration:
 
 
 class FieldChange(msgspec.Struct):
-    """One field of a need that differs between the run's copy of the need and the need now."""
+    """One field of a need that differs between the run's copy of the need and the need now (or `weights_percent`,
+    the weights it is matched with, or `algorithm_version`, the matching method's version)."""
 
     field: str
     in_run: Any
