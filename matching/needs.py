@@ -145,15 +145,7 @@ def need_leaves(need: Need, areas: AreaTree) -> tuple[str, ...]:
     no area given a volume holds none); without, every one. These are the need's cells in a market grid and in
     partnership proposals. Raises :class:`InvalidNeed` for an unknown area code or ``area_volumes`` breaking
     :func:`compile_need`'s rules."""
-    for code in need.areas:
-        if code not in areas:
-            raise InvalidNeed("areas", f"unknown area code {code!r}")
-    area_nodes = areas.reduce(need.areas)
-    leaves = sorted({leaf for a in area_nodes for leaf in areas.leaf_indices_under(a)})
-    if need.area_volumes is not None:
-        weight, _ = _coverage_weights(need, areas, area_nodes)
-        leaves = [leaf for leaf in leaves if weight[leaf] > 0]
-    return tuple(map(areas.code, leaves))
+    return tuple(expected_users(need, areas))
 
 
 def expected_users(need: Need, areas: AreaTree) -> dict[str, float]:
@@ -161,11 +153,15 @@ def expected_users(need: Need, areas: AreaTree) -> dict[str, float]:
     order), as coverage weighs them: with ``area_volumes``, each area's volume spread over its local areas by
     population; without, the whole volume by population. The figures add up to the annual volume (but for
     rounding). Raises as :func:`need_leaves` does."""
-    codes = need_leaves(need, areas)
-    weight, whole = _coverage_weights(need, areas, areas.reduce(need.areas))
-    if whole <= 0:
-        return dict.fromkeys(codes, 0.0)
-    return {code: need.annual_volume * float(weight[areas.index(code)]) / whole for code in codes}
+    for code in need.areas:
+        if code not in areas:
+            raise InvalidNeed("areas", f"unknown area code {code!r}")
+    area_nodes = areas.reduce(need.areas)
+    weight, whole = _coverage_weights(need, areas, area_nodes)
+    leaves = sorted({leaf for a in area_nodes for leaf in areas.leaf_indices_under(a)})
+    if need.area_volumes is not None:
+        leaves = [leaf for leaf in leaves if weight[leaf] > 0]
+    return {areas.code(leaf): need.annual_volume * float(weight[leaf]) / whole if whole > 0 else 0.0 for leaf in leaves}
 
 
 def _coverage_weights(

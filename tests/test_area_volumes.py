@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from test_console import signed_in
 
 from marketplace.exercises.models import RankedForReport
-from marketplace.reports.build import cell_capacities
+from marketplace.reports.build import area_capacities
 from marketplace.settings import PROJECT_ROOT
 
 TELFORD, SHROPSHIRE, WORCESTERSHIRE, MALVERN = "E06000020", "E06000051", "E10000034", "E07000235"
@@ -571,6 +571,5 @@ async def test_each_cell_states_the_users_expected_there_and_a_shortfall_of_capa
 
 def test_a_providers_capacity_is_spread_over_its_areas_by_people() -> None:
     s = RankedForReport(rank=1, provider_id=7, name="P", total=0.9, criteria=(), covered_areas=("A", "B"), capacity=100)
-    people = {"A": 300.0, "B": 100.0}.__getitem__
-    assert cell_capacities([s], "A", {7: "P"}, {}, people) == [("P", 75.0)]
-    assert cell_capacities([s], "B", {7: "P"}, {}, people) == [("P", 25.0)]
+    people = {"A": 300.0, "B": 100.0}
+    assert area_capacities([s], {7: "P"}, {}, people) == {"A": [("P", 75.0)], "B": [("P", 25.0)]}

@@ -40,6 +40,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from marketplace.appraisals.models import CostSwitch, Spread, WeightRange
+from marketplace.formatting import plural
 
 GREEN_BOOK_RATE = 0.035
 """HM Treasury Green Book social time preference rate for the first 30 years."""
@@ -351,7 +352,7 @@ def cost_switch(
             note = "no option is affordable within the budget"
         elif costed:
             note = (
-                f"no option is known to be affordable within the budget: {_options(len(uncosted), 'scored option')} "
+                f"no option is known to be affordable within the budget: {plural(len(uncosted), 'scored option')} "
                 f"{_have(len(uncosted))} no costs entered"
             )
         else:
@@ -371,7 +372,7 @@ def cost_switch(
     decreases = [(-results[o].headroom, o) for o in above if results[o].headroom is not None]  # type: ignore[operator]
     decrease, option = min(decreases) if decreases else (None, None)
     note = (
-        f"{_options(len(uncosted))} scoring higher than the preferred option {_have(len(uncosted))} no costs "
+        f"{plural(len(uncosted), 'option')} scoring higher than the preferred option {_have(len(uncosted))} no costs "
         f"entered, so {'it is' if len(uncosted) == 1 else 'they are'} not known to be affordable"
         if uncosted
         else ""
@@ -379,10 +380,6 @@ def cost_switch(
     return CostSwitch(
         increase=p.headroom, increase_switches_to=next_option, decrease=decrease, decrease_option=option, note=note
     )
-
-
-def _options(n: int, what: str = "option") -> str:
-    return f"1 {what}" if n == 1 else f"{n} {what}s"
 
 
 def _have(n: int) -> str:

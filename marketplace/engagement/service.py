@@ -75,7 +75,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
-from marketplace.formatting import figure, shorten
+from marketplace.formatting import and_list, figure, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -552,7 +552,8 @@ async def response_problems(
                     FieldProblem(
                         field=f,
                         problem=f"the services named for this need cover only part of {area_codes[c.area]}: "
-                        f"{_names(area_codes, parts)}. A figure for an area is counted across all of it, so state "
+                        f"{and_list(area_codes.get(a, a) for a in parts)}. A figure for an area is counted across "
+                        "all of it, so state "
                         f"capacity for {'that area' if len(parts) == 1 else 'each of those areas'} instead",
                         allowed=parts,
                     )
@@ -875,12 +876,6 @@ def covered_areas(tax: Taxonomy, service_areas: Iterable[str], within: Iterable[
             parts = [tree.code(i) for i in tree.reduce(s for s in known if tree.is_within(s, a))]
         found += [x for x in parts if x not in found]
     return found
-
-
-def _names(names: Mapping[str, str], codes: list[str]) -> str:
-    """Areas by name, as a list is said ("Redditch, Worcester and Wychavon")."""
-    said = [names.get(c, c) for c in codes]
-    return said[0] if len(said) == 1 else ", ".join(said[:-1]) + " and " + said[-1]
 
 
 def _overlaps(tax: Taxonomy, service_areas: list[str], need_areas: list[str]) -> bool:

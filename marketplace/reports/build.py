@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -252,23 +252,23 @@ def _capacity(s: RankedForReport, facts: dict[int, FactsForReport]) -> float | N
     return facts[s.provider_id].capacity if s.provider_id in facts else s.capacity
 
 
-def cell_capacities(
+def area_capacities(
     suitable: list[RankedForReport],
-    leaf: str,
     labels: dict[int, str],
     facts: dict[int, FactsForReport],
-    people: Callable[[str], float],
-) -> list[tuple[str, float | None]]:
-    """Capacity in one area: each covering provider's capacity for the need spread over the need's areas its
-    services cover by their people (`people`: a local area's), as the capacity criterion shares a service's capacity
-    across its areas (services state one capacity for all their areas); evenly where no area has a figure."""
-    out: list[tuple[str, float | None]] = []
+    people: Mapping[str, float],
+) -> dict[str, list[tuple[str, float | None]]]:
+    """Capacity by area: each suitable provider's capacity for the need spread over the need's areas its services
+    cover by their people (`people`: a local area's), as the capacity criterion shares a service's capacity across
+    its areas (services state one capacity for all their areas); evenly where no area has a figure. Each area's
+    providers in the order of `suitable`."""
+    out: dict[str, list[tuple[str, float | None]]] = {}
     for s in suitable:
-        if leaf in s.covered_areas:
-            cap = _capacity(s, facts)
-            whole = sum(map(people, s.covered_areas))
-            share = people(leaf) / whole if whole > 0 else 1 / len(s.covered_areas)
-            out.append((labels[s.provider_id], cap * share if cap is not None else None))
+        cap = _capacity(s, facts)
+        whole = sum(people.get(a, 0.0) for a in s.covered_areas)
+        for leaf in s.covered_areas:
+            share = people.get(leaf, 0.0) / whole if whole > 0 else 1 / len(s.covered_areas)
+            out.setdefault(leaf, []).append((labels[s.provider_id], cap * share if cap is not None else None))
     return out
 
 
@@ -446,20 +446,17 @@ def build_report(
         for r in ordered
     ]
     cells: list[Cell] = []
-
-    def people(code: str) -> float:
-        return float(areas.people[areas.index(code)]) if code in areas else 0.0
-
+    people = dict(zip(areas.codes, areas.people.tolist(), strict=True))  # each area's, for spreading capacity
     for run, core_need in zip(ordered, core_needs, strict=True):
         suitable = [s for s in run.ranking if s.total >= threshold]
         labels = _labels(suitable)
-        run_facts = {f.provider_id: f for f in run.providers}
+        by_area = area_capacities(suitable, labels, {f.provider_id: f for f in run.providers}, people)
         # the need's local areas holding some of its service users (with area_volumes, not those where none are),
         # each with the users expected there
         expected = matching.expected_users(core_need, areas)
         for leaf in sorted(expected):
             here = [s.name for s in suitable if leaf in s.covered_areas]
-            market = matching.concentration(cell_capacities(suitable, leaf, labels, run_facts, people))
+            market = matching.concentration(by_area.get(leaf, []))
             cells.append(
                 Cell(
                     need_id=run.need_id,

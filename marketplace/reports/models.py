@@ -11,7 +11,7 @@ import msgspec
 import matching
 from marketplace.engagement.models import MarketResponse
 from marketplace.exercises.models import ExerciseSummary, NeedEligibility
-from marketplace.formatting import and_list, lower_code
+from marketplace.formatting import ages, and_list, lower_code
 
 NO_MARKET, LIMITED_MARKET, COMPETITIVE_MARKET = "no_market", "limited_market", "competitive_market"
 VCSE_SECTORS = ("third_sector", "co_operative", "social_enterprise")
@@ -408,14 +408,7 @@ def for_whom(cohorts: list[str], eligibility: NeedEligibility, *, names: list[st
     gender = {"women": "women", "men": "men"}.get(e.gender, "")
     if gender and gender in people.split():  # "women (aged 16 to 25)", not "women (women aged 16 to 25)"
         gender = ""
-    if e.min_age is not None and e.max_age is not None:
-        age = f"aged {e.min_age} to {e.max_age}"
-    elif e.min_age is not None:
-        age = f"aged {e.min_age} and over"
-    elif e.max_age is not None:
-        age = f"aged up to {e.max_age}"
-    else:
-        age = ""
+    age = f"aged {ages(e.min_age, e.max_age)}" if ages_said else ""
     narrowed = " ".join(x for x in (gender or ("people" if age and not people else ""), age) if x)
     if people and narrowed:
         return f"{people} ({narrowed})"
