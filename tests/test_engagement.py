@@ -166,22 +166,40 @@ def response(need_id: int, service_id: int, qs: list[dict], **changes) -> dict:
     return {"needs": [need], "answers": answers(qs)}
 
 
-async def districts_service(c: AsyncTestClient, provider_id: int, headers: dict[str, str]) -> int:
-    """A new accommodation service of the provider's in two of Worcestershire's districts (Redditch, Worcester), not
-    the whole county: its id."""
+def leading(need_id: int, service_ids: list[int], capacity: dict[str, int] | None = None, **more: Any) -> dict:
+    """A response leading on one need with `service_ids` (and no answers), stating `capacity` (area -> service users
+    a year) when given; `more`: the need's other fields (`unit_cost`...)."""
+    need: dict[str, Any] = {"need_id": need_id, "intent": "lead", "service_ids": service_ids}
+    if capacity is not None:
+        need["capacity"] = [{"area": area, "service_users_per_year": n} for area, n in capacity.items()]
+    return {"needs": [{**need, **more}]}
+
+
+async def add_service(
+    c: AsyncTestClient,
+    provider_id: int,
+    headers: dict[str, str],
+    name: str,
+    description: str,
+    areas: list[str],
+    pathway: str = "ACCOM",
+) -> int:
+    """A new service of the provider's for adults, in `pathway` across `areas`: its id."""
     made = await c.post(
         f"/providers/{provider_id}/services",
         headers=headers,
-        json={
-            "pathway": "ACCOM",
-            "name": "Redditch and Worcester move-on flats",
-            "description": "Move-on flats.",
-            "cohorts": ["ADULTS"],
-            "areas": ["E07000236", "E07000237"],
-        },
+        json={"pathway": pathway, "name": name, "description": description, "cohorts": ["ADULTS"], "areas": areas},
     )
     assert made.status_code == 201, made.text
     return int(made.json()["id"])
+
+
+async def districts_service(c: AsyncTestClient, provider_id: int, headers: dict[str, str]) -> int:
+    """A new accommodation service of the provider's in two of Worcestershire's districts (Redditch, Worcester), not
+    the whole county: its id."""
+    return await add_service(
+        c, provider_id, headers, "Redditch and Worcester move-on flats", "Move-on flats.", ["E07000236", "E07000237"]
+    )
 
 
 async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_analyse(world):
@@ -374,31 +392,8 @@ async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_state
     exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E06000020", "E06000019"]})
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
-    other = await c.post(
-        f"/providers/{p1}/services",
-        headers=a,
-        json={
-            "pathway": "ETE",
-            "name": "Jobs club",
-            "description": "Weekly jobs club.",
-            "cohorts": ["ADULTS"],
-            "areas": ["E06000020"],
-        },
-    )
-    assert other.status_code == 201, other.text
-    body = {
-        "needs": [
-            {
-                "need_id": need_id,
-                "intent": "lead",
-                "service_ids": [s1, other.json()["id"]],
-                "capacity": [
-                    {"area": "E06000020", "service_users_per_year": 20},
-                    {"area": "E06000019", "service_users_per_year": 10},
-                ],
-            }
-        ]
-    }
+    other = await add_service(c, p1, a, "Jobs club", "Weekly jobs club.", ["E06000020"], pathway="ETE")
+    body = leading(need_id, [s1, other], {"E06000020": 20, "E06000019": 10})
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
     assert r.status_code == 422, r.text
     errors = {e["field"]: e for e in r.json()["errors"]}
@@ -406,7 +401,7 @@ async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_state
     wrong_pathway = errors["needs[0].service_ids[1]"]
     assert "Education, training and employment pathway" in wrong_pathway["problem"], wrong_pathway
     assert "Accommodation" in wrong_pathway["problem"] and s1 in wrong_pathway["allowed"]
-    assert other.json()["id"] not in wrong_pathway["allowed"]
+    assert other not in wrong_pathway["allowed"]
     nowhere = errors["needs[0].capacity[1].area"]
     assert "none of the services named" in nowhere["problem"] and nowhere["allowed"] == ["E06000020"]
     assert (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()["total"] == 0
@@ -791,7 +786,7 @@ async def test_authorisation_matrix_for_engagement(world):
         "commissioner": w.commissioner,
         "admin": await w.keys.headers("admin"),
     }
-    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1]}]}
+    body = leading(need_id, [s1])
     assert (await c.post(f"/exercises/{exercise_id}/responses", headers=callers["A"], json=body)).status_code == 201
     asked = await c.post(f"/exercises/{exercise_id}/clarifications", headers=callers["A"], json={"question": "TUPE?"})
     for method, template, payload, expected in MATRIX:
@@ -820,7 +815,7 @@ async def submitted(w: World) -> Submitted:
     exercise_id, need_id = await make_exercise(w)
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
-    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1], "unit_cost": 1500}]}
+    body = leading(need_id, [s1], unit_cost=1500)
     assert (await w.client.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
     return Submitted(p1, s1, exercise_id, need_id, a, f"/exercises/{exercise_id}/responses/{p1}", body)
 
@@ -908,16 +903,15 @@ async def test_the_same_response_with_its_sets_in_another_order_is_no_new_revisi
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
     qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
-    shropshire = {
-        "pathway": "ACCOM",
-        "name": "Shropshire floating support",
-        "description": "Tenancy support across Shropshire and Telford.",
-        "cohorts": ["ADULTS"],
-        "areas": ["E06000051", "E06000020"],
-    }
-    made = await c.post(f"/providers/{p1}/services", headers=a, json=shropshire)
-    assert made.status_code == 201, made.text
-    services = [s1, made.json()["id"]]
+    shropshire = await add_service(
+        c,
+        p1,
+        a,
+        "Shropshire floating support",
+        "Tenancy support across Shropshire and Telford.",
+        ["E06000051", "E06000020"],
+    )
+    services = [s1, shropshire]
     body = response(
         need_id,
         services[0],
@@ -1310,19 +1304,7 @@ async def test_capacity_for_a_county_the_services_cover_only_part_of_is_refused_
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
     districts = await districts_service(c, p1, a)
-    body = {
-        "needs": [
-            {
-                "need_id": need_id,
-                "intent": "lead",
-                "service_ids": [s1, districts],
-                "capacity": [
-                    {"area": "E06000020", "service_users_per_year": 20},
-                    {"area": "E10000034", "service_users_per_year": 60},
-                ],
-            }
-        ]
-    }
+    body = leading(need_id, [s1, districts], {"E06000020": 20, "E10000034": 60})
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
     assert r.status_code == 422, r.text
     (error,) = r.json()["errors"]
@@ -1370,7 +1352,7 @@ async def test_a_pending_provider_cannot_respond_until_an_admin_publishes_it(wor
     body = registered.json()
     pid, service_id = body["provider"]["id"], body["provider"]["services"][0]["id"]
     mine = {"Authorization": f"Bearer {body['api_key']['key']}"}
-    answer = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [service_id], "unit_cost": 1500}]}
+    answer = leading(need_id, [service_id], unit_cost=1500)
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=mine, json=answer)
     assert r.status_code == 409, r.text
     assert "pending" in r.json()["message"] and "must be published before it can respond" in r.json()["message"]
@@ -1428,20 +1410,8 @@ async def test_revising_a_response_naming_a_service_since_removed_says_it_was_re
     exercise_id, need_id = await make_exercise(w)
     w.clock.at = DURING
     a = await w.keys.headers("provider", p1)
-    extra = await c.post(
-        f"/providers/{p1}/services",
-        headers=a,
-        json={
-            "pathway": "ACCOM",
-            "name": "Telford night shelter",
-            "description": "Night shelter beds.",
-            "cohorts": ["ADULTS"],
-            "areas": ["E06000020"],
-        },
-    )
-    assert extra.status_code == 201, extra.text
-    gone = extra.json()["id"]
-    body = {"needs": [{"need_id": need_id, "intent": "lead", "service_ids": [s1, gone], "unit_cost": 1500}]}
+    gone = await add_service(c, p1, a, "Telford night shelter", "Night shelter beds.", ["E06000020"])
+    body = leading(need_id, [s1, gone], unit_cost=1500)
     made = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
     assert made.status_code == 201, made.text
     etag = (await c.get(f"/providers/{p1}/services/{gone}", headers=a)).headers["etag"]
@@ -1484,17 +1454,7 @@ async def test_an_archived_provider_s_response_is_listed_not_counted_and_it_may_
     a, b = await w.keys.headers("provider", p1), await w.keys.headers("provider", p2)
     etags = {}
     for key, sid, pid in ((a, s1, p1), (b, s2, p2)):
-        body = {
-            "needs": [
-                {
-                    "need_id": need_id,
-                    "intent": "lead",
-                    "service_ids": [sid],
-                    "capacity": [{"area": "E06000020", "service_users_per_year": 30}],
-                    "unit_cost": 1500,
-                }
-            ]
-        }
+        body = leading(need_id, [sid], {"E06000020": 30}, unit_cost=1500)
         r = await c.post(f"/exercises/{exercise_id}/responses", headers=key, json=body)
         assert r.status_code == 201, r.text
         etags[pid] = (r.headers["etag"], body)
