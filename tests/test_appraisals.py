@@ -178,15 +178,27 @@ async def test_sub_resources_need_if_match_and_results_follow_the_inputs(client,
     assert r.headers["etag"] == '"v6"' and len(r.json()["costs"]) == 4
 
 
-async def decide(client, headers, a, tag, option="vcse", decided_by="Board", **extra):
-    """Decide appraisal `a` at its ETag `tag` (201): the response."""
-    r = await client.post(
+async def post_decision(client, headers, a, tag, option="vcse", decided_by="Board", **extra):
+    """POST a decision of appraisal `a` at its ETag `tag`: the response, whatever it is."""
+    return await client.post(
         f"/appraisals/{a['id']}/decision",
         json={"option": option, "decided_by": decided_by, **extra},
         headers={**headers, "If-Match": tag},
     )
+
+
+async def decide(client, headers, a, tag, option="vcse", decided_by="Board", **extra):
+    """Decide appraisal `a` at its ETag `tag` (201): the response."""
+    r = await post_decision(client, headers, a, tag, option, decided_by, **extra)
     assert r.status_code == 201, r.text
     return r
+
+
+async def refused(client, headers, a, tag, option, **extra):
+    """A decision of appraisal `a` at its ETag `tag` refused (422, by the Board): its errors."""
+    r = await post_decision(client, headers, a, tag, option, **extra)
+    assert r.status_code == 422, r.text
+    return r.json()["errors"]
 
 
 WHY_NOW = "The board meets once before April and the service must be in place by then."
@@ -202,11 +214,9 @@ async def decided_appraisal(client, staff):
 async def test_the_decision_needs_reasons_unless_it_is_the_top_score(client, keys):
     staff = await keys.headers("commissioner")
     a, tag = await decided_appraisal(client, staff)
+    assert (await refused(client, staff, a, tag, "la"))[0]["field"] == "reasons"
+    assert (await refused(client, staff, a, tag, "zz"))[0]["field"] == "option"
     url = f"/appraisals/{a['id']}/decision"
-    r = await client.post(url, json={"option": "la", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "reasons"
-    r = await client.post(url, json={"option": "zz", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "option"
     r = await client.post(url, json={"option": "la", "decided_by": "Board"}, headers=staff)
     assert r.status_code == 428
     r = await client.post(
@@ -926,19 +936,14 @@ async def test_choosing_an_over_budget_option_needs_reasons_and_the_refusal_says
     was chosen with none. They are required whenever it is not the preferred option, and the 422 says why."""
     staff = await keys.headers("commissioner")
     a, tag = await budgeted(client, staff)
-    url = f"/appraisals/{a['id']}/decision"
-    r = await client.post(url, json={"option": "lots_area", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
-    assert r.status_code == 422, r.text
-    assert r.json()["errors"] == [
+    assert await refused(client, staff, a, tag, "lots_area") == [
         {
             "field": "reasons",
             "problem": "required: the option chosen (lots_area) is over budget by £142,971 (net present cost "
             "£1,572,676 against the budget's present value £1,429,705), and the preferred option is prime; say why",
         }
     ]
-    r = await client.post(url, json={"option": "in_house", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
-    assert r.status_code == 422, r.text
-    assert r.json()["errors"][0]["problem"] == (
+    assert (await refused(client, staff, a, tag, "in_house"))[0]["problem"] == (
         "required: the option chosen (in_house) is not the preferred option: the preferred option is prime (the top "
         "weighted score among the options known to be affordable); say why"
     )
@@ -1123,10 +1128,7 @@ async def test_a_decision_while_the_market_engagement_is_open_needs_reasons_and_
         w.clock.at = DURING  # 10 December 2026, 12:00 GMT
         body = {"exercise_id": exercise_id, "options": OPTIONS, "scores": scores([5, 5, 5, 5], [3, 3, 3, 3])}
         a, tag = await make(c, h, **body)
-        url = f"/appraisals/{a['id']}/decision"
-        r = await c.post(url, json={"option": "vcse", "decided_by": "Board"}, headers={**h, "If-Match": tag})
-        assert r.status_code == 422, r.text
-        assert r.json()["errors"] == [
+        assert await refused(c, h, a, tag, "vcse") == [
             {
                 "field": "reasons",
                 "problem": "required: the market engagement closes at the end of 31 December 2026, UK time, and any "
@@ -1135,8 +1137,7 @@ async def test_a_decision_while_the_market_engagement_is_open_needs_reasons_and_
             }
         ]
         # a lower-scoring option as well: both are said, and one set of reasons answers both
-        r = await c.post(url, json={"option": "la", "decided_by": "Board"}, headers={**h, "If-Match": tag})
-        problem = r.json()["errors"][0]["problem"]
+        problem = (await refused(c, h, a, tag, "la"))[0]["problem"]
         assert problem.startswith("required: the option chosen (la) is not the preferred option")
         assert "; and the market engagement closes at the end of 31 December 2026" in problem
         assert problem.endswith("say why, and why the decision cannot wait")
@@ -1177,13 +1178,8 @@ async def test_required_reasons_need_some_substance(client, keys):
     taken as given."""
     staff = await keys.headers("commissioner")
     a, tag = await decided_appraisal(client, staff)
-    url = f"/appraisals/{a['id']}/decision"
     for thin in ("x", "n/a", "as per board", "x  x  x  x  x"):
-        r = await client.post(
-            url, json={"option": "la", "decided_by": "Board", "reasons": thin}, headers={**staff, "If-Match": tag}
-        )
-        assert r.status_code == 422, (thin, r.text)
-        (error,) = r.json()["errors"]
+        (error,) = await refused(client, staff, a, tag, "la", reasons=thin)
         assert error["field"] == "reasons"
         assert error["problem"] == (
             "too short to say why: give at least 3 words and 15 characters, e.g. a board minute reference "
@@ -1241,10 +1237,7 @@ async def test_an_option_with_no_costs_is_not_preferred_and_choosing_it_needs_re
         "be affordable within the budget: the preferred option is One prime, the top weighted score among the options "
         "known to be affordable." in html
     )
-    url = f"/appraisals/{a['id']}/decision"
-    r = await client.post(url, json={"option": "lots_area", "decided_by": "Board"}, headers={**staff, "If-Match": tag})
-    assert r.status_code == 422
-    assert r.json()["errors"] == [
+    assert await refused(client, staff, a, tag, "lots_area") == [
         {
             "field": "reasons",
             "problem": "required: the option chosen (lots_area) has no costs entered, so it is not known to be "
