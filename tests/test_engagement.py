@@ -327,10 +327,11 @@ class Responding(NamedTuple):
     """The first provider's key."""
 
 
-async def responding(w: World) -> Responding:
-    """An exercise asking QUESTIONS, published and open (the clock moved into its window), and who may respond."""
+async def responding(w: World, questions: list[dict] = QUESTIONS, need: dict[str, Any] = NEED) -> Responding:
+    """An exercise with one need (`need`) asking `questions`, published and open (the clock moved into its window),
+    and who may respond."""
     first, second = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
+    exercise_id, need_id = await make_exercise(w, questions=questions, need=need)
     w.clock.at = DURING
     qs = (await w.client.get(f"/exercises/{exercise_id}/questions")).json()
     return Responding(first, second, exercise_id, need_id, qs, await w.keys.headers("provider", first[0]))
@@ -388,10 +389,7 @@ async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_state
     not deliver, are refused. Nothing is stored."""
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E06000020", "E06000019"]})
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
+    (p1, s1), _, exercise_id, need_id, _, a = await responding(w, [], {**NEED, "areas": ["E06000020", "E06000019"]})
     other = await add_service(c, p1, a, "Jobs club", "Weekly jobs club.", ["E06000020"], pathway="ETE")
     body = leading(need_id, [s1, other], {"E06000020": 20, "E06000019": 10})
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
@@ -415,11 +413,7 @@ async def test_a_response_delivers_with_services_in_the_need_s_pathway_and_state
 async def test_a_response_naming_a_question_or_need_twice_or_not_of_the_exercise_is_refused(world):
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
-    w.clock.at = DURING
-    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
-    a = await w.keys.headers("provider", p1)
+    (_, s1), _, exercise_id, need_id, qs, a = await responding(w)
     body = response(need_id, s1, qs)
     body["answers"] += [body["answers"][2], {"question_id": 999999, "value": "x"}]
     body["needs"] += [body["needs"][0], {**body["needs"][0], "need_id": 999999}]
@@ -811,10 +805,7 @@ class Submitted(NamedTuple):
 async def submitted(w: World) -> Submitted:
     """An open exercise with one need and a provider's response to it, submitted (version 1): what a withdrawal
     needs."""
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w)
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
+    (p1, s1), _, exercise_id, need_id, _, a = await responding(w, [])
     body = leading(need_id, [s1], unit_cost=1500)
     assert (await w.client.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)).status_code == 201
     return Submitted(p1, s1, exercise_id, need_id, a, f"/exercises/{exercise_id}/responses/{p1}", body)
@@ -863,11 +854,7 @@ async def test_the_same_response_again_is_no_new_revision(world):
     its ETag unmoved, no audit row; If-Match is still checked. After a withdrawal the same body is submitted again."""
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=QUESTIONS)
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
-    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    (p1, s1), _, exercise_id, need_id, qs, a = await responding(w)
     path = f"/exercises/{exercise_id}/responses/{p1}"
     body = response(need_id, s1, qs)
     first = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
@@ -896,13 +883,7 @@ async def test_the_same_response_with_its_sets_in_another_order_is_no_new_revisi
     what it said: 200, its ETag unmoved, no revision. Anything else changed is a revision, kept as sent."""
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(
-        w, questions=QUESTIONS, need={**NEED, "areas": ["E06000020", "E06000051"]}
-    )
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
-    qs = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    (p1, s1), _, exercise_id, need_id, qs, a = await responding(w, need={**NEED, "areas": ["E06000020", "E06000051"]})
     shropshire = await add_service(
         c,
         p1,
@@ -1008,12 +989,8 @@ async def test_a_number_question_takes_answers_within_its_bounds_and_whole_when_
     w = world
     c = w.client
     staff = {"kind": "number", "text": "How many paid staff?", "minimum": 0, "maximum": 50, "whole_number": True}
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, questions=[staff])
-    w.clock.at = DURING
-    (q,) = (await c.get(f"/exercises/{exercise_id}/questions")).json()
+    (_, s1), _, exercise_id, need_id, (q,), a = await responding(w, [staff])
     assert (q["minimum"], q["maximum"], q["whole_number"]) == (0, 50, True)
-    a = await w.keys.headers("provider", p1)
     path = f"/exercises/{exercise_id}/responses"
     need = {"need_id": need_id, "intent": "lead", "service_ids": [s1]}
     for value, got in ((2.5, "2.5"), (-1, "-1"), (51, "51"), ("12", None)):
@@ -1299,10 +1276,7 @@ async def test_capacity_for_a_county_the_services_cover_only_part_of_is_refused_
     the districts they cover); the districts' own figures are taken and count where they are."""
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w, need={**NEED, "areas": ["E10000034", "E06000020"]})
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
+    (p1, s1), _, exercise_id, need_id, _, a = await responding(w, [], {**NEED, "areas": ["E10000034", "E06000020"]})
     districts = await districts_service(c, p1, a)
     body = leading(need_id, [s1, districts], {"E06000020": 20, "E10000034": 60})
     r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
@@ -1375,10 +1349,7 @@ async def test_a_clarification_is_answered_only_with_the_question_as_it_will_be_
     (400 naming the field), so what everyone reads is always a text the commissioner wrote or chose."""
     w = world
     c = w.client
-    (p1, _s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, _need_id = await make_exercise(w)
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
+    _, _, exercise_id, _, _, a = await responding(w, [])
     asked = await c.post(
         f"/exercises/{exercise_id}/clarifications",
         headers=a,
@@ -1406,10 +1377,7 @@ async def test_revising_a_response_naming_a_service_since_removed_says_it_was_re
     as the response's snapshot held it), and the response's page marks it."""
     w = world
     c = w.client
-    (p1, s1), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
-    exercise_id, need_id = await make_exercise(w)
-    w.clock.at = DURING
-    a = await w.keys.headers("provider", p1)
+    (p1, s1), _, exercise_id, need_id, _, a = await responding(w, [])
     gone = await add_service(c, p1, a, "Telford night shelter", "Night shelter beds.", ["E06000020"])
     body = leading(need_id, [s1, gone], unit_cost=1500)
     made = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
