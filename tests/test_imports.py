@@ -1191,3 +1191,33 @@ async def test_a_small_workbook_of_rows_wider_than_its_header_is_refused_at_the_
         "/imports", content=_with_rows(["provider_name", "colour"], broken), headers={**admin, **XLSX}
     )
     assert r.status_code == 422 and r.json()["message"].startswith("unknown column 'colour'"), r.text
+
+
+async def test_an_outcomes_period_not_over_or_in_no_form_read_makes_the_row_bad(
+    clocked: tuple[AsyncTestClient, dict[str, str]],
+) -> None:
+    """The rule the API keeps of an outcomes record's period (a period that is over, in a form read as one) keeps a
+    sheet's row too, told on its row and its record's period column; a period that is over is taken."""
+    client, admin = clocked
+    record = {"outcome_1_outcome": "Jobs found", "outcome_1_measure": "people in work"}
+    rows = [
+        {"provider_name": "Future Year CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "2031"},
+        {"provider_name": "Garbled Period CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "lots"},
+        {"provider_name": "Past Year CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "2025/26"},
+    ]
+    body = flat_csv_with(rows, [*FLAT_COLUMNS, *outcome_columns(1)])
+    r = await client.post("/imports", content=body, headers={**admin, **CSV})
+    assert r.status_code == 201, r.text
+    got = {x["name"]: x for x in r.json()["rows"]}
+    assert got["Future Year CIC"]["problems"] == [
+        {
+            "row": 2,
+            "column": "outcome_1_period",
+            "problem": "'2031' has not ended yet (it runs to 31 December 2031; today is 2026-12-01): an outcomes "
+            "record gives the results of a period that is over",
+        }
+    ]
+    [garbled] = got["Garbled Period CIC"]["problems"]
+    assert (garbled["row"], garbled["column"]) == (3, "outcome_1_period")
+    assert garbled["problem"].startswith("'lots' is not a period: give a year (2024), a financial or academic year")
+    assert got["Past Year CIC"]["verdict"] == "new"

@@ -575,3 +575,80 @@ async def test_outcome_figures_and_capacity_that_cannot_be_right_are_refused(cli
         )
         assert r.status_code == 200, (measure, r.text)
         made = r
+
+
+async def test_an_outcomes_period_is_a_period_that_is_over(fresh_db, keys):
+    """A tester saved an outcomes record over "2031" (a year not yet over) and one over nonsense: an outcomes record
+    gives the results of a period that is over, in a form read as one. Either is a 422 naming the record's period and
+    saying the forms, on a new service, a change and a registration (the app's clock's today, not the system's);
+    the forms the demo data and the docs use are kept, and a record stored before the rule still reads."""
+    from conftest import app_settings
+    from litestar.testing import AsyncTestClient
+
+    from marketplace.app import create_app
+    from marketplace.clock import FixedClock
+
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    before = await stored(fresh_db, pid)
+    record = TENANCY["outcomes"][0]
+    clock = FixedClock(dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC))  # the financial year 2026/27 runs to 31 March
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        periods = ["2031", "lots of it", "2026/27", "March 2027", "2025 to 2024", "2024/26"]
+        body = {**TENANCY, "outcomes": [{**record, "period": p, "value": i} for i, p in enumerate(periods)]}
+        r = await client.post(f"/providers/{pid}/services", json=body, headers=h)
+        assert r.status_code == 422, r.text
+        problems = {e["field"]: e["problem"] for e in r.json()["errors"]}
+        assert set(problems) == {f"outcomes[{i}].period" for i in range(len(periods))}, problems
+        assert problems["outcomes[0].period"] == (
+            "'2031' has not ended yet (it runs to 31 December 2031; today is 2027-03-01): an outcomes record gives "
+            "the results of a period that is over"
+        )
+        assert "it runs to 31 March 2027" in problems["outcomes[2].period"]
+        assert "it runs to 31 March 2027" in problems["outcomes[3].period"]
+        for i in (1, 4, 5):
+            assert problems[f"outcomes[{i}].period"].startswith(f"{periods[i]!r} is not a period: give a year (2024), ")
+            assert "a financial or academic year (2024/25 or 2024-25)" in problems[f"outcomes[{i}].period"]
+        r = await client.post(
+            "/registrations",
+            json={
+                "name": "Periodic Table CIC",
+                "legal_form": "cic",
+                "services": [{**TENANCY, "outcomes": [record, {**record, "period": "2031"}]}],
+            },
+        )
+        assert r.status_code == 422, r.text
+        assert [e["field"] for e in r.json()["errors"]] == ["services[0].outcomes[1].period"]
+        assert await stored(fresh_db, pid) == before
+        # the forms in use: a year, a financial or academic year, a month, a range, words after it
+        kept = [
+            "2025",
+            "2025/26",
+            "2025-26",
+            "2024/25 academic year",
+            "February 2027",
+            "April 2025 to March 2026",
+            "2020 to 2025",
+            "2023 releases, followed up to 2025",
+            "2024 participants",
+        ]
+        body = {**TENANCY, "outcomes": [{**record, "period": p, "value": i} for i, p in enumerate(kept)]}
+        r = await client.post(f"/providers/{pid}/services", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        assert [o["period"] for o in r.json()["outcomes"]] == kept
+        path, tag = f"/providers/{pid}/services/{r.json()['id']}", r.headers["etag"]
+        r = await client.patch(path, json={"outcomes": [{**record, "period": "2027"}]}, headers={**h, "If-Match": tag})
+        assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["outcomes[0].period"], r.text
+    # a record stored before the rule (free text, or a year then to come) reads as it is
+    conn = await db.connect(fresh_db)
+    try:
+        await conn.execute(
+            "update service_outcome set period = 'whenever' where service_id = $1 and position = 0",
+            int(path.rsplit("/", 1)[1]),
+        )
+    finally:
+        await conn.close()
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
+        r = await client.get(path, headers=h)
+        assert r.status_code == 200 and r.json()["outcomes"][0]["period"] == "whenever", r.text
+        assert (await client.get(f"/providers/{pid}", headers=h)).status_code == 200

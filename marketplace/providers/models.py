@@ -136,13 +136,30 @@ class Cost(Strict):
     unit: CostUnit
 
 
+PERIOD_FORMS = (
+    "a year (2024), a financial or academic year (2024/25 or 2024-25), a month (March 2025) or a range of these "
+    "(April 2024 to March 2025), then, if need be, words saying more (2024/25 academic year, 2023 releases, followed "
+    "up to 2025)"
+)
+"""What an outcomes record's `period` may say (`period_problems`), in the words its errors and its description use."""
+
+
 class OutcomeRecord(Strict):
     """One outcome the service achieved: what, measured how, the figure, over what period, for how many
     people, said by whom, and where to check it."""
 
     outcome: ShortText
     measure: ShortText
-    period: ShortText
+    period: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=200,
+            pattern=TEXT,
+            description=f"The period the results are over, ended by today: {PERIOD_FORMS}",
+            examples=["2024/25"],
+        ),
+    ]
     value: (
         Annotated[
             float,
@@ -763,6 +780,105 @@ def outcome_figure_problems(record: OutcomeRecord, prefix: str) -> list[FieldPro
     return found
 
 
+_MONTHS: Final = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_WHEN: Final = re.compile(
+    r"(?:(?P<month>[A-Za-z]{3,9})\.? +)?(?P<year>[0-9]{4})(?:[/-](?P<next>[0-9]{4}|[0-9]{2}))?(?![0-9])"
+)
+"""One point of a period: a year, a month of a year (March 2025), or a year into the next (2024/25, 2024-2025)."""
+_UNTIL: Final = re.compile(r" *(?:to|until|-|\u2013|\u2014) *", re.IGNORECASE)
+"""Between the two ends of a range: `to`, a dash."""
+_SAYING_MORE: Final = re.compile(r"(?:,? +|, *)[A-Za-z(]")
+"""After the period, words saying more start after a space or a comma, with a letter or a bracket."""
+
+
+class _Span(msgspec.Struct, frozen=True):
+    start: dt.date
+    end: dt.date
+
+
+def _when(m: re.Match[str], academic: bool) -> _Span | None:
+    """The days a point of a period covers; None when it is no period (an unknown month, a year not into the next)."""
+    year = int(m["year"])
+    if not 1900 <= year <= 2199:
+        return None
+    if m["month"] is not None:
+        month = _MONTHS.get(m["month"].lower())
+        if month is None or m["next"] is not None:
+            return None
+        last = (dt.date(year + month // 12, month % 12 + 1, 1)) - dt.timedelta(days=1)
+        return _Span(dt.date(year, month, 1), last)
+    if m["next"] is None:
+        return _Span(dt.date(year, 1, 1), dt.date(year, 12, 31))
+    upto = int(m["next"]) if len(m["next"]) == 4 else year // 100 * 100 + int(m["next"])
+    if upto == year + 1:  # a financial year (April to March), or an academic year (September to August)
+        if academic:
+            return _Span(dt.date(year, 9, 1), dt.date(upto, 8, 31))
+        return _Span(dt.date(year, 4, 1), dt.date(upto, 3, 31))
+    if len(m["next"]) == 4 and year < upto <= 2199:  # years: 2020-2025
+        return _Span(dt.date(year, 1, 1), dt.date(upto, 12, 31))
+    return None
+
+
+def period_span(text: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day an outcomes record's `period` covers (`PERIOD_FORMS`), or None when it says no period
+    in those forms. A split year is a financial year (April to March), an academic one (September to August) when the
+    text says "academic"; a year or month named in the words after it (followed up to 2025) ends the period too."""
+    text = text.strip()
+    academic = "academic" in text.lower()
+    first = _WHEN.match(text)
+    if first is None or (span := _when(first, academic)) is None:
+        return None
+    at = first.end()
+    if (until := _UNTIL.match(text, at)) is not None and (second := _WHEN.match(text, until.end())) is not None:
+        other = _when(second, academic)
+        if other is None or other.start < span.start or other.end < span.end:
+            return None
+        span, at = _Span(span.start, other.end), second.end()
+    rest = text[at:]
+    if rest and _SAYING_MORE.match(rest) is None:
+        return None
+    named = [w for m in _WHEN.finditer(rest) if (w := _when(m, academic)) is not None]
+    return span.start, max([span.end, *(w.end for w in named)])
+
+
+def period_problems(period: str, today: dt.date, field: str) -> list[FieldProblem]:
+    """An outcomes record's period that is in none of `PERIOD_FORMS`, or that has not ended by `today` (the app's
+    clock): the record reports results over a period that is over."""
+    span = period_span(period)
+    if span is None:
+        return [FieldProblem(field=field, problem=f"{period[:60]!r} is not a period: give {PERIOD_FORMS}")]
+    end = span[1]
+    if end >= today:
+        return [
+            FieldProblem(
+                field=field,
+                problem=f"{period[:60]!r} has not ended yet (it runs to {end.day} {end:%B %Y}; today is "
+                f"{today.isoformat()}): an outcomes record gives the results of a period that is over",
+            )
+        ]
+    return []
+
+
 def service_problems(
     service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, today: dt.date, prefix: str = ""
 ) -> list[FieldProblem]:
@@ -794,6 +910,7 @@ def service_problems(
                 taxonomy.desired_outcome_problem(f"{prefix}outcomes[{j}].desired_outcomes[{k}]", code, service.pathway)
             )
         found += outcome_figure_problems(o, f"{prefix}outcomes[{j}].")
+        found += period_problems(o.period, today, f"{prefix}outcomes[{j}].period")
     e, c = service.eligibility, service.capacity
     if c.service_users_per_year == 0 and c.places_available:
         found.append(
