@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
+
+if TYPE_CHECKING:
+    from matching import AreaTree
 
 __all__ = [
     "ANONYMOUS",
@@ -39,6 +43,7 @@ __all__ = [
     "Url",
     "Year",
     "merge",
+    "nested_areas",
     "plain",
     "project",
 ]
@@ -146,6 +151,29 @@ CohortCode = Annotated[
     str, Meta(pattern=UPPER_CODE, description="Cohort code, e.g. YOUNG_ADULTS", examples=["YOUNG_ADULTS"])
 ]
 Slug = Annotated[str, Meta(pattern=SLUG)]
+
+
+def nested_areas(areas: Sequence[str], names: Mapping[str, str], tree: AreaTree, whose: str) -> list[tuple[int, str]]:
+    """(position, problem) of each of `areas` within another of them (a district and its county), the one covering it
+    named: the wider one covers it already. `whose`: what the areas are of (`the need's`, `the service's`). Codes the
+    tree does not know are left out (told apart, as unknown codes)."""
+    known = [(i, code) for i, code in enumerate(areas) if code in tree]
+
+    def named(code: str) -> str:
+        return f"{names[code]} ({code})" if names.get(code) else code
+
+    found = []
+    for i, code in known:
+        wider = next((w for _, w in known if w != code and tree.is_within(code, w)), None)
+        if wider is not None:
+            found.append(
+                (
+                    i,
+                    f"{named(code)} is within {named(wider)}, also one of {whose} areas: list one or the other, not "
+                    f"both ({names.get(wider) or wider} covers {names.get(code) or code} already)",
+                )
+            )
+    return found
 
 
 # --- pages ----------------------------------------------------------------------------------------

@@ -1221,3 +1221,19 @@ async def test_an_outcomes_period_not_over_or_in_no_form_read_makes_the_row_bad(
     assert (garbled["row"], garbled["column"]) == (3, "outcome_1_period")
     assert garbled["problem"].startswith("'lots' is not a period: give a year (2024), a financial or academic year")
     assert got["Past Year CIC"]["verdict"] == "new"
+
+
+async def test_a_services_county_and_one_of_its_districts_make_the_row_bad(client: AsyncTestClient, keys: Keys) -> None:
+    """A service's areas may not hold a county and one of its districts (the API's rule, as a need's): the row is
+    bad, told on its areas column, naming both."""
+    admin = await keys.headers("admin")
+    row = {"provider_name": "Shire and Town CIC", "legal_form": "cic", **SERVICE, "areas": "E10000034; E07000237"}
+    _, got = await dry_run(client, admin, [row])
+    assert got["Shire and Town CIC"]["problems"] == [
+        {
+            "row": 2,
+            "column": "areas",
+            "problem": "Worcester (E07000237) is within Worcestershire (E10000034), also one of the service's areas: "
+            "list one or the other, not both (Worcestershire covers Worcester already)",
+        }
+    ]

@@ -652,3 +652,33 @@ async def test_an_outcomes_period_is_a_period_that_is_over(fresh_db, keys):
         r = await client.get(path, headers=h)
         assert r.status_code == 200 and r.json()["outcomes"][0]["period"] == "whenever", r.text
         assert (await client.get(f"/providers/{pid}", headers=h)).status_code == 200
+
+
+async def test_a_services_areas_may_not_hold_a_county_and_one_of_its_districts(client, keys, fresh_db):
+    """A need may not list a county and one of its districts (the county covers it already); a service could. It is
+    the need's rule: a 422 naming the district's place in areas and both areas, on a new service, a change and a
+    registration, and nothing is stored."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    before = await stored(fresh_db, pid)
+    both = {**TENANCY, "areas": ["E07000237", "E06000020", "E10000034"]}  # Worcester, Telford, Worcestershire
+    r = await client.post(f"/providers/{pid}/services", json=both, headers=h)
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [
+        {
+            "field": "areas[0]",
+            "problem": "Worcester (E07000237) is within Worcestershire (E10000034), also one of the service's areas: "
+            "list one or the other, not both (Worcestershire covers Worcester already)",
+        }
+    ]
+    r = await client.post(
+        "/registrations", json={"name": "Shire and Town CIC", "legal_form": "cic", "services": [TENANCY, both]}
+    )
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["services[1].areas[0]"], r.text
+    assert await stored(fresh_db, pid) == before
+    r = await client.post(f"/providers/{pid}/services", json={**TENANCY, "areas": ["E10000034"]}, headers=h)
+    assert r.status_code == 201, r.text
+    path, tag = f"/providers/{pid}/services/{r.json()['id']}", r.headers["etag"]
+    r = await client.patch(path, json={"areas": ["E10000034", "E07000237"]}, headers={**h, "If-Match": tag})
+    assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["areas[1]"], r.text
+    assert (await client.get(path, headers=h)).json()["areas"] == ["E10000034"]

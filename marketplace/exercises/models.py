@@ -13,7 +13,18 @@ import matching
 from marketplace.errors import FieldProblem
 from marketplace.taxonomy.checks import check_code
 from marketplace.taxonomy.models import DesiredOutcomeCode, Taxonomy
-from marketplace.types import TEXT, AreaCode, CohortCode, Page, PathwayCode, Slug, Strict, Title, decimal_places
+from marketplace.types import (
+    TEXT,
+    AreaCode,
+    CohortCode,
+    Page,
+    PathwayCode,
+    Slug,
+    Strict,
+    Title,
+    decimal_places,
+    nested_areas,
+)
 from matching.needs import compile_need
 from matching.weights import PERCENT_TOLERANCE, describe_percentages, effective_weights
 
@@ -346,8 +357,7 @@ def nested_area_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[Fie
     """An area of a need given twice, or within another of its areas (a district and its county), named as sent
     (`areas[1]`): the wider one covers it already, so listing both would count its people twice (as `area_volumes`
     refuses too)."""
-    names, tree = tax.codes("areas"), tax.matching_areas
-    known = [(i, code) for i, code in enumerate(n.areas) if code in tree]  # (an unknown one is told apart)
+    names = tax.codes("areas")
 
     def named(code: str) -> str:
         return f"{names[code]} ({code})" if names.get(code) else code
@@ -359,16 +369,10 @@ def nested_area_problems(n: NeedIn, tax: Taxonomy, prefix: str = "") -> list[Fie
             found.append(
                 FieldProblem(field=f"{prefix}areas[{i}]", problem=f"{named(code)} is areas[{seen}] too: list it once")
             )
-    for i, code in known:
-        wider = next((w for _, w in known if w != code and tree.is_within(code, w)), None)
-        if wider is not None:
-            found.append(
-                FieldProblem(
-                    field=f"{prefix}areas[{i}]",
-                    problem=f"{named(code)} is within {named(wider)}, also one of the need's areas: list one or the "
-                    f"other, not both ({names.get(wider) or wider} covers {names.get(code) or code} already)",
-                )
-            )
+    found += [
+        FieldProblem(field=f"{prefix}areas[{i}]", problem=problem)
+        for i, problem in nested_areas(n.areas, names, tax.matching_areas, "the need's")
+    ]
     return found
 
 

@@ -35,6 +35,7 @@ from marketplace.types import (
     Year,
     decimal_places,
     merge,
+    nested_areas,
     nfc,
     plain,
     project,
@@ -882,9 +883,10 @@ def period_problems(period: str, today: dt.date, field: str) -> list[FieldProble
 def service_problems(
     service: ServiceIn, taxonomy: Taxonomy, *, founded_year: int | None, today: dt.date, prefix: str = ""
 ) -> list[FieldProblem]:
-    """What a service says that the rules do not allow: unknown codes (with the allowed ones and a suggestion),
-    an age range upside down, places without the date they were counted or counted after `today`, more years than
-    the organisation has."""
+    """What a service says that the rules do not allow: unknown codes (with the allowed ones and a suggestion), an
+    area within another of its areas (a district and its county), an age range upside down, places without the date
+    they were counted or counted after `today`, more years than the organisation has, an outcomes record's period not
+    over or in no form read as one."""
     year = today.year
     found: list[FieldProblem | None] = [
         check_code(f"{prefix}pathway", service.pathway, taxonomy.codes("pathways"), "pathway")
@@ -895,6 +897,10 @@ def service_problems(
     ]
     found += [
         check_code(f"{prefix}areas[{j}]", a, taxonomy.codes("areas"), "area") for j, a in enumerate(service.areas)
+    ]
+    found += [
+        FieldProblem(field=f"{prefix}areas[{j}]", problem=problem)
+        for j, problem in nested_areas(service.areas, taxonomy.codes("areas"), taxonomy.matching_areas, "the service's")
     ]
     found += [
         check_code(f"{prefix}accreditations[{j}]", a, taxonomy.codes("accreditations"), "accreditation")
