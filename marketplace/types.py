@@ -46,6 +46,7 @@ __all__ = [
     "nested_areas",
     "plain",
     "project",
+    "trimmed",
 ]
 
 
@@ -258,6 +259,12 @@ soft hyphens) at either end of a text."""
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
 """The invisible characters of _OUTER, wherever they are."""
+
+
+def trimmed(text: str) -> str:
+    """`text` without spaces and invisible characters at its ends (those `nfc` takes off a name): free text as it is
+    stored, so a note sent with a trailing space and the same note read back from a spreadsheet cell are one note."""
+    return _OUTER.sub("", text)
 
 
 def nfc(text: str) -> str:

@@ -92,6 +92,15 @@ SERVICE = {
     "cost_unit": "per_service_user",
 }
 
+SERVICE_JSON = {
+    "pathway": "ETE",
+    "name": "Lantern jobs club",
+    "description": "Weekly jobs club in Ledbury.",
+    "cohorts": ["ADULTS"],
+    "areas": ["E06000019"],
+}
+"""SERVICE, as the API takes it."""
+
 
 async def directory_state(dsn: str) -> tuple[set[tuple], set[tuple]]:
     """Organisations and their services as HSDS carries them, comparable across databases."""
@@ -1237,3 +1246,45 @@ async def test_a_services_county_and_one_of_its_districts_make_the_row_bad(clien
             "list one or the other, not both (Worcestershire covers Worcester already)",
         }
     ]
+
+
+async def test_an_outcome_note_with_outer_spaces_or_empty_comes_back_as_the_api_stores_it(
+    client: AsyncTestClient, keys: Keys, empty_db: str
+) -> None:
+    """A note sent with a trailing space, or as "", was stored so (`"Seen by the panel "`, `""`), and the flat sheet,
+    whose cells are trimmed and whose empty cell is no text, gave back `"Seen by the panel"` and null: a profile
+    exported and imported unchanged came back changed. The API stores free text of an outcomes record as a cell gives
+    it back (spaces at the ends off, an empty note none), and an import normalises a profile as the API does."""
+    pid = 5
+    h = await keys.headers("provider", pid)
+    record = {"outcome": "Housed ", "measure": " nights", "period": "2025 ", "source": "self_declared"}
+    outcomes = [
+        {**record, "note": "Seen by the panel ", "reference": " "},
+        {**record, "value": 2, "note": "", "reference": "Annual report "},
+    ]
+    service = {**SERVICE_JSON, "outcomes": outcomes}
+    r = await client.post(f"/providers/{pid}/services", json=service, headers=h)
+    assert r.status_code == 201, r.text
+    stored = [{k: o[k] for k in ("outcome", "measure", "period", "note", "reference")} for o in r.json()["outcomes"]]
+    assert stored == [
+        {"outcome": "Housed", "measure": "nights", "period": "2025", "note": "Seen by the panel", "reference": None},
+        {"outcome": "Housed", "measure": "nights", "period": "2025", "note": None, "reference": "Annual report"},
+    ]
+    sheet = (await client.get("/providers/export?format=csv")).content.decode("utf-8-sig")
+    rows = [r for r in csv.DictReader(io.StringIO(sheet, newline="")) if r["provider_id"] == str(pid)]
+    out = io.StringIO(newline="")
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    original = (await client.get(f"/providers/{pid}", headers=h)).json()
+    empty_admin = await Keys(empty_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
+        r = await other.post("/imports", content=out.getvalue().encode(), headers={**empty_admin, **CSV})
+        assert r.status_code == 201 and r.json()["summary"]["new"] == 1, r.text
+        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=empty_admin)
+        assert r.status_code == 200, r.text
+        [made] = r.json()["results"]
+        copy = (await other.get(f"/providers/{made['provider_id']}", headers=empty_admin)).json()
+    said, came_back = as_said(original), as_said(copy)
+    assert [s["outcomes"] for s in came_back["services"]] == [s["outcomes"] for s in said["services"]]
+    assert came_back == said

@@ -682,3 +682,24 @@ async def test_a_services_areas_may_not_hold_a_county_and_one_of_its_districts(c
     r = await client.patch(path, json={"areas": ["E10000034", "E07000237"]}, headers={**h, "If-Match": tag})
     assert r.status_code == 422 and [e["field"] for e in r.json()["errors"]] == ["areas[1]"], r.text
     assert (await client.get(path, headers=h)).json()["areas"] == ["E10000034"]
+
+
+async def test_an_outcomes_free_text_is_stored_trimmed_and_an_empty_note_as_none(client, keys, fresh_db):
+    """An outcomes record's text is stored as a spreadsheet's cell gives it back (tests/test_imports: the round trip):
+    spaces at the ends off, an empty or blank note or reference none; an outcome or a measure of spaces only says
+    nothing, a 422 naming it."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    record = {**TENANCY["outcomes"][0], "outcome": " Housed\u200b", "note": "Seen by the panel ", "reference": " "}
+    r = await client.post(
+        f"/providers/{pid}/services",
+        json={**TENANCY, "outcomes": [record, {**record, "value": 1, "note": "", "reference": "Return "}]},
+        headers=h,
+    )
+    assert r.status_code == 201, r.text
+    got = [(o["outcome"], o["note"], o["reference"]) for o in r.json()["outcomes"]]
+    assert got == [("Housed", "Seen by the panel", None), ("Housed", None, "Return")]
+    blank = {**record, "outcome": " ", "measure": "\u200b"}
+    r = await client.post(f"/providers/{pid}/services", json={**TENANCY, "outcomes": [blank]}, headers=h)
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"outcomes[0].outcome", "outcomes[0].measure"}

@@ -39,6 +39,7 @@ from marketplace.providers.models import (
     ProviderProfile,
     ServiceIn,
     identity_problems,
+    normalised,
     profile_problems,
     service_problems,
 )
@@ -402,7 +403,7 @@ def _rules(
     profile = None
     if org is not None:
         profile = msgspec.convert({**msgspec.to_builtins(org), "services": []}, NewProvider)
-        profile = msgspec.structs.replace(profile, services=services)
+        profile = normalised(msgspec.structs.replace(profile, services=services))  # as the API takes a profile
         found = profile_problems(profile, tax, today=today)
     else:
         found = _identity_of_what_was_read(raw, tax, today) + [

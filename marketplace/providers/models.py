@@ -40,6 +40,7 @@ from marketplace.types import (
     plain,
     project,
     rounded,
+    trimmed,
 )
 
 # org-id.guide identifiers: list prefix + the register's own number, format-checked per scheme.
@@ -570,12 +571,25 @@ def normalised_service(service: S) -> S:
         outcomes=[
             msgspec.structs.replace(
                 o,
+                outcome=trimmed(o.outcome),
+                measure=trimmed(o.measure),
+                period=trimmed(o.period),
+                reference=_said(o.reference),
+                note=_said(o.note),
                 desired_outcomes=once(o.desired_outcomes),
                 value=None if o.value is None else rounded(o.value, OUTCOME_VALUE_PLACES),
             )
             for o in service.outcomes
         ],
     )
+
+
+def _said(text: str | None) -> str | None:
+    """Optional free text as it is stored: without spaces at its ends (`types.trimmed`), and none when it says
+    nothing (`""`, `" "`): what a spreadsheet's cell gives back, where an empty cell is no text (a note stored as
+    `"Seen "` or `""` came back from an exported sheet as `"Seen"` and null, a change to a profile left unchanged)."""
+    said = None if text is None else trimmed(text)
+    return said or None
 
 
 def _kept(reserves_months: float | None) -> float | None:
@@ -915,6 +929,11 @@ def service_problems(
             found.append(
                 taxonomy.desired_outcome_problem(f"{prefix}outcomes[{j}].desired_outcomes[{k}]", code, service.pathway)
             )
+        found += [
+            FieldProblem(field=f"{prefix}outcomes[{j}].{name}", problem=f"blank: say the {name}")
+            for name, text in (("outcome", o.outcome), ("measure", o.measure))
+            if not trimmed(text)
+        ]
         found += outcome_figure_problems(o, f"{prefix}outcomes[{j}].")
         found += period_problems(o.period, today, f"{prefix}outcomes[{j}].period")
     e, c = service.eligibility, service.capacity
