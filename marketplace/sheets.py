@@ -3,8 +3,10 @@ bytes out; no room, no I/O but the bytes given).
 
 A cell is text, a number, a date or empty (None). Written to CSV, text that a spreadsheet would take for a formula
 (starting `=`, `+`, `-`, `@`, tab or carriage return) is prefixed with `'` (CSV injection); written to xlsx, numbers
-are numbers and dates are dates, and text is always stored as text (a string cell is never a formula in xlsx, but
-the same prefix keeps a copied cell harmless too)."""
+are numbers and dates are dates, and text is stored as a text cell, as it is (a text cell is never a formula in xlsx:
+"+44 1905 000000" is a phone number there, not "'+44 1905 000000"). Read back, a text starting with `'` before a
+formula sign loses that quote (the guard of a CSV, or of an xlsx made before), so an xlsx text that itself starts so
+is written with one more (`_xlsx_text`), and every text reads back as written."""
 
 from __future__ import annotations
 
@@ -108,9 +110,16 @@ _NOT_IN_XML: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\
 (no control characters), but U+FFFE and U+FFFF, which are not, may be in a profile."""
 
 
+def _xlsx_text(text: str) -> str:
+    """Text as an xlsx cell holds it: as it is (a text cell is no formula), but for a text that itself starts with a
+    quote before a formula sign ("'+1' is what members say"), which gets one more quote, the one reading takes off
+    (`_unguard`: it takes the guard off a CSV's cells, and off an xlsx exported with it before)."""
+    return guard(text) if text.startswith("'") else text
+
+
 def _xlsx_cell(value: Cell) -> Cell:
     if isinstance(value, str):
-        return _NOT_IN_XML.sub("\ufffd", guard(value))
+        return _NOT_IN_XML.sub("\ufffd", _xlsx_text(value))
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)  # xlsx has no time zones
     return value
@@ -136,6 +145,9 @@ def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence[Cell
             cell.font = Font(bold=True)
         for row in rows:
             sheet.append([_xlsx_cell(v) for v in row])
+            for cell in sheet[sheet.max_row]:
+                if cell.data_type == "f":  # openpyxl takes a text starting "=" for a formula: it is text
+                    cell.data_type = "s"
         for column in sheet.iter_cols(min_row=2):
             for cell in column:
                 if isinstance(cell.value, dt.date):

@@ -110,21 +110,30 @@ async def test_a_search_beyond_the_cap_is_refused_and_says_narrow_it(
     assert r.status_code == 200  # a narrow one still goes
 
 
-async def test_csv_cells_that_look_like_formulas_are_guarded(client: AsyncTestClient, keys: Keys) -> None:
+async def test_csv_cells_that_look_like_formulas_are_guarded_and_xlsx_text_cells_hold_the_text(
+    client: AsyncTestClient, keys: Keys
+) -> None:
+    """A CSV cell a spreadsheet would run as a formula is prefixed with `'`; an xlsx cell is a text cell, which no
+    spreadsheet runs, so it holds the text as it is: a phone number "+44 1905 000000" read "'+44 1905 000000"."""
     admin = await keys.headers("admin")
     etag = (await client.get("/providers/1")).headers["etag"]
     r = await client.patch(
-        "/providers/1", headers={**admin, "If-Match": etag}, json={"description": '=HYPERLINK("http://x")'}
+        "/providers/1",
+        headers={**admin, "If-Match": etag},
+        json={"description": '=HYPERLINK("http://x")', "contact": {"phone": "+44 1905 000000"}},
     )
     assert r.status_code == 200, r.text
     rows = read_csv((await client.get("/providers/export?format=csv")).content)
     mine = [row for row in rows if row["provider_id"] == "1"]
     assert mine and all(row["provider_description"] == '\'=HYPERLINK("http://x")' for row in mine)
+    assert all(row["contact_phone"] == "'+44 1905 000000" for row in mine)
     book = load_workbook(io.BytesIO((await client.get("/providers/export?format=xlsx")).content))
     sheet = book.worksheets[0]
     header = [c.value for c in sheet[1]]
-    row = next(r for r in sheet.iter_rows(min_row=2, values_only=True) if r[0] == 1)
-    assert row[header.index("provider_description")] == '\'=HYPERLINK("http://x")'
+    row = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == 1)
+    description, phone = row[header.index("provider_description")], row[header.index("contact_phone")]
+    assert (description.value, description.data_type) == ('=HYPERLINK("http://x")', "s")  # text, not a formula
+    assert (phone.value, phone.data_type) == ("+44 1905 000000", "s")
 
 
 def test_guard_prefixes_every_formula_start() -> None:

@@ -1288,3 +1288,58 @@ async def test_an_outcome_note_with_outer_spaces_or_empty_comes_back_as_the_api_
     said, came_back = as_said(original), as_said(copy)
     assert [s["outcomes"] for s in came_back["services"]] == [s["outcomes"] for s in said["services"]]
     assert came_back == said
+
+
+async def test_an_xlsx_text_cell_starting_like_a_formula_is_guarded_in_the_csv_and_round_trips_as_xlsx(
+    client: AsyncTestClient, keys: Keys, empty_db: str
+) -> None:
+    """An xlsx's text cells hold text as it is (a phone number "+44 1905 000000", not "'+44 1905 000000"): one
+    uploaded starting `=`, `+`, `-` or `@` is imported as that text, exported as CSV it is guarded, and the profile
+    exported as xlsx and imported again comes back unchanged (a text itself starting with a quote too)."""
+    admin = await keys.headers("admin")
+    row = {
+        "provider_name": "Formula Friends CIC",
+        "legal_form": "cic",
+        "provider_description": '=HYPERLINK("http://x")',
+        "contact_name": "@home desk",
+        "contact_phone": "+44 1905 000000",
+        **SERVICE,
+        "service_description": "-5% waiting times, weekly.",
+        "outcome_1_outcome": "+ jobs found",
+        "outcome_1_measure": "people in work",
+        "outcome_1_period": "2025",
+        "outcome_1_note": "'=what members call it",
+    }
+    columns = [*FLAT_COLUMNS, *outcome_columns(1)]
+    upload = xlsx_bytes([("providers", columns, [[row.get(c) for c in columns]])], made_at=NOW)
+    r = await client.post("/imports", content=upload, headers={**admin, **XLSX})
+    assert r.status_code == 201 and r.json()["summary"]["new"] == 1, r.text
+    r = await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=admin)
+    assert r.status_code == 200, r.text
+    pid = r.json()["results"][0]["provider_id"]
+    original = (await client.get(f"/providers/{pid}", headers=admin)).json()
+    assert original["description"] == '=HYPERLINK("http://x")' and original["contact"]["phone"] == "+44 1905 000000"
+    assert original["services"][0]["outcomes"][0]["note"] == "'=what members call it"
+    sheet = (await client.get("/providers/export?format=csv&status=pending", headers=admin)).content
+    [mine] = [
+        r for r in csv.DictReader(io.StringIO(sheet.decode("utf-8-sig"), newline="")) if r["provider_id"] == str(pid)
+    ]
+    assert mine["provider_description"] == '\'=HYPERLINK("http://x")' and mine["contact_phone"] == "'+44 1905 000000"
+    assert mine["contact_name"] == "'@home desk" and mine["service_description"] == "'-5% waiting times, weekly."
+    assert mine["outcome_1_outcome"] == "'+ jobs found" and mine["outcome_1_note"] == "''=what members call it"
+    r = await client.get("/providers/export?format=xlsx&status=pending", headers=admin)
+    exported = r.content
+    sheet_rows = list(load_workbook(io.BytesIO(exported)).worksheets[0].iter_rows(values_only=True))
+    header = list(sheet_rows[0])
+    [phone] = [x[header.index("contact_phone")] for x in sheet_rows[1:] if x[0] == pid]
+    assert phone == "+44 1905 000000"
+    empty_admin = await Keys(empty_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
+        r = await other.post("/imports", content=exported, headers={**empty_admin, **XLSX})
+        assert r.status_code == 201, r.text
+        [again] = [x for x in r.json()["rows"] if x["name"] == "Formula Friends CIC"]
+        assert again["verdict"] == "new", again
+        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": [again["row"]]}, headers=empty_admin)
+        assert r.status_code == 200, r.text
+        copy = (await other.get(f"/providers/{r.json()['results'][0]['provider_id']}", headers=empty_admin)).json()
+    assert as_said(copy) == as_said(original)

@@ -9,7 +9,7 @@ import re
 import zipfile
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
@@ -18,6 +18,7 @@ from marketplace.sheets import (
     FORMULA_START,
     SheetError,
     _unguard,
+    csv_text,
     guard,
     list_cell,
     list_items,
@@ -89,6 +90,31 @@ def test_guarded_text_reads_back_as_it_was(text: str) -> None:
     quote: reading took off the quote it took for the export's."""
     assert _unguard(guard(text)) == text
     assert not guard(text).startswith(FORMULA_START)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("'=+-@a 1\t")), min_size=1, max_size=6), min_size=1, max_size=4))
+def test_xlsx_text_is_a_text_cell_holding_it_as_it_is_and_reads_back_as_written(texts: list[str]) -> None:
+    """The CSV's formula guard was put on xlsx text too, where a cell is typed text and no formula runs: a phone number
+    "+44 1905 000000" read "'+44 1905 000000" in the workbook. An xlsx text cell holds the text as it is (a text
+    itself starting with a quote before a formula sign gets one more, which reading takes off), never a formula, and
+    reads back as written."""
+    header = ["x", *(f"c{i}" for i in range(len(texts)))]
+    body = xlsx_bytes([("providers", header, [["x", *texts]])], made_at=MADE)
+    assert read_xlsx(body, max_rows=5)[1] == ["x", *texts]
+    cells = load_workbook(io.BytesIO(body)).worksheets[0][2][1:]
+    assert all(c.data_type == "s" for c in cells)
+    assert [c.value for c in cells] == [guard(t) if t.startswith("'") else t for t in texts]
+
+
+def test_a_phone_number_is_written_to_xlsx_as_it_is_and_guarded_in_csv() -> None:
+    body = xlsx_bytes([("providers", ["contact_phone"], [["+44 1905 000000"]])], made_at=MADE)
+    assert load_workbook(io.BytesIO(body)).worksheets[0]["A2"].value == "+44 1905 000000"
+    assert read_xlsx(body, max_rows=5) == [["contact_phone"], ["+44 1905 000000"]]
+    assert csv_text(["contact_phone"], [["+44 1905 000000"]]) == "contact_phone\r\n'+44 1905 000000\r\n"
+    # a workbook exported before, its text guarded as a CSV's is, reads as it did
+    before = _with_rows(["contact_phone"], _row(2, 1, "'+44 1905 000000"))
+    assert read_xlsx(before, max_rows=5) == [["contact_phone"], ["+44 1905 000000"]]
 
 
 def test_a_csv_that_is_not_utf8_says_where_and_how_to_save_it() -> None:
