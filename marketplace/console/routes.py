@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
@@ -25,11 +25,25 @@ from litestar.response import Redirect
 from marketplace import messages
 from marketplace.accounts.auth import STAFF, admit, audit_denials, refuse_if_denied_too_often, spend_budget
 from marketplace.appraisals import service as appraisals
-from marketplace.appraisals.models import GOES_TO_MARKET, MODEL_LABELS, AppraisalSummary
+from marketplace.appraisals.models import (
+    GOES_TO_MARKET,
+    MODEL_LABELS,
+    Appraisal,
+    AppraisalIn,
+    AppraisalPatch,
+    AppraisalReport,
+    AppraisalSummary,
+    CostsDoc,
+    CriteriaDoc,
+    DecisionIn,
+    ModerationDoc,
+    OptionsDoc,
+    ScoresDoc,
+)
 from marketplace.appraisals.render import to_csv_bytes as appraisal_csv
 from marketplace.appraisals.render import to_html as appraisal_html
 from marketplace.concurrency import etag
-from marketplace.console import forms, service
+from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import AnswerIn, ClarificationIn, ResponseIn
@@ -642,7 +656,8 @@ async def _exercise_page(
         clarifications=clarifications,
         appraisals=found_appraisals,
         answered=answered,
-        form=form or FormState(values={}),
+        form=form or _appraisal_form(),
+        may_appraise=_appraiser(session.caller),
     )
 
 
@@ -800,19 +815,22 @@ async def report(
         )
     made = await reports.make_report(ctx, state.pool, exercise_id, threshold=counted)
     if format == "csv":
-        return report_response(await asyncio.to_thread(to_csv_bytes, made), "csv", f"market-report-{exercise_id}")
-    return await _report_page(session, made)
+        body = await reports.in_turn(state.report_builds, to_csv_bytes, made)
+        return report_response(body, "csv", f"market-report-{exercise_id}")
+    return await _report_page(state, session, made)
 
 
 async def _report_page(
-    session: Session, made: Any, *, refused: Unprocessable | None = None, status: int = 200
+    state: State, session: Session, made: Any, *, refused: Unprocessable | None = None, status: int = 200
 ) -> Response[Any]:
     """The market report's page in the console: the report as the API renders it, and above it the freeze form,
     what freezing means, and, when freezing would be refused (a need with no stored run), the API's 422 instead:
-    `refused` when pressing the button was."""
+    `refused` when pressing the button was. Rendered in turn with the worker's other reports (`reports.in_turn`),
+    as the API's are."""
     said = refused or reports.refusal(made)
     stale_ids = set(made.freshness.stale_need_ids) if made.freshness is not None else set()
-    body = await asyncio.to_thread(
+    body = await reports.in_turn(
+        state.report_builds,
         lambda: to_html(
             made,
             template="console/report.html.j2",
@@ -822,7 +840,7 @@ async def _report_page(
             stale=[(n.need_id, n.title) for n in made.needs if n.need_id in stale_ids],
             threshold=made.method.thresholds.suitable_score,
             default_threshold=REPORT_THRESHOLD,
-        )
+        ),
     )
     response = report_response(body, "html", f"market-report-{made.exercise.id}")
     response.status_code = status
@@ -847,7 +865,7 @@ async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State,
         frozen = await reports.freeze_report(ctx, state.pool, actor_of(request.scope), exercise_id, threshold=threshold)
     except Unprocessable as exc:
         made = await reports.make_report(ctx, state.pool, exercise_id, threshold=threshold)
-        return await _report_page(session, made, refused=exc, status=422)
+        return await _report_page(state, session, made, refused=exc, status=422)
     return see_other(f"/console/exercises/{exercise_id}?frozen={frozen.id}")
 
 
@@ -1152,7 +1170,7 @@ async def answer_clarification(
     return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
 
 
-# --- options appraisals (read-only: editing stays in the API) -----------------------------------------------
+# --- options appraisals: read by staff, and changed by those the API lets change them --------------------------
 
 
 async def _name_of(ctx: Any, conn: Any, caller: Caller, provider_id: int) -> str:
@@ -1173,50 +1191,427 @@ async def _chosen_labels(conn: Any, summaries: list[AppraisalSummary]) -> dict[i
     return labels
 
 
+APPRAISERS = STAFF
+"""Who may change an appraisal in the console: the roles the API's guard on every appraisal change admits
+(`appraisals.routes`: `staff`). Others read (as now) or are refused, as the API refuses them."""
+
+
+def _may_appraise(caller: Caller) -> None:
+    admit(caller, APPRAISERS)
+
+
+def _appraiser(caller: Caller) -> bool:
+    return caller.role in APPRAISERS
+
+
+async def _appraising(request: Request[Any, Any, Any], conn: Any) -> tuple[Session, dict[str, str]]:
+    """A POST changing an appraisal: its session and form, once the caller may change appraisals."""
+    session, form = await posted(request, conn)
+    _may_appraise(session.caller)
+    return session, form
+
+
+def _appraisal_form(values: dict[str, str] | None = None) -> FormState:
+    return FormState(values=values or appraisal_forms.settings_values(), labels=dict(appraisal_forms.SETTINGS_LABELS))
+
+
 @get("/appraisals")
 async def appraisal_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
+    return await _appraisal_list(session, conn, page_number, _appraisal_form())
+
+
+async def _appraisal_list(
+    session: Session, conn: Any, page_number: int, form: FormState, status: int = 200
+) -> Response[str]:
     found = await appraisals.list_appraisals(conn, page=page_number, per_page=20)
     titles = {}
     for x in {a.exercise_id for a in found.items if a.exercise_id is not None}:
         titles[x] = (await exercises.get_exercise(conn, x)).title
     return page(
         "appraisals.html.j2",
+        status=status,
         session=session,
         appraisals=found,
         chosen=await _chosen_labels(conn, found.items),
         titles=titles,
+        form=form,
+        may_change=_appraiser(session.caller),
     )
 
 
+async def _start(
+    request: Request[Any, Any, Any], ctx: Any, conn: Any, exercise_id: int | None
+) -> tuple[Session, Response[Any] | FormState]:
+    """Start an appraisal from the settings form (as POST /appraisals, or POST /exercises/{id}/appraisals): the
+    new appraisal's page, or the form with its problems beside its boxes."""
+    session, form = await _appraising(request, conn)
+    values = {k: form.get(k, "") for k in appraisal_forms.SETTINGS_LABELS}
+    body, where = appraisal_forms.settings_body(form)
+    if exercise_id is not None:
+        await exercises.get_exercise(conn, exercise_id)  # 404 before the form is read
+        body["exercise_id"] = exercise_id
+    try:
+        data = await service.check_all(
+            body, AppraisalIn, ctx.taxonomy, lambda data: service.appraisal_problems(conn, data)
+        )
+        made = await appraisals.create_appraisal(ctx, conn, actor_of(request.scope), data, exercise_id=exercise_id)
+    except (InvalidInput, Unprocessable) as exc:
+        return session, service.place(_problems(exc), where, values, appraisal_forms.SETTINGS_LABELS)
+    return session, see_other(f"/console/appraisals/{made.id}?started=1")
+
+
+@post("/appraisals", status_code=200)
+async def start_appraisal(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Start an options appraisal standing alone (as POST /appraisals)."""
+    session, done = await _start(request, ctx, conn, None)
+    if isinstance(done, Response):
+        return done
+    return await _appraisal_list(session, conn, 1, done, status=400)
+
+
+@post("/exercises/{exercise_id:int}/appraisals", status_code=200)
+async def start_exercise_appraisal(
+    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """Start an options appraisal of this exercise (as POST /exercises/{id}/appraisals)."""
+    session, done = await _start(request, ctx, conn, exercise_id)
+    if isinstance(done, Response):
+        return done
+    return await _exercise_page(session, ctx, conn, exercise_id, form=done, status=400)
+
+
+SAVED = {
+    "settings": "The settings have been saved",
+    "options": "The options have been saved",
+    "criteria": "The criteria and weights have been saved",
+    "scores": "The assessor’s scores have been saved",
+    "moderation": "The moderated scores have been saved",
+    "costs": "The cost lines have been saved",
+}
+Saved = Annotated[Literal["settings", "options", "criteria", "scores", "moderation", "costs"] | None, Parameter()]
+
+
 @get("/appraisals/{appraisal_id:int}")
-async def appraisal_page(request: Request[Any, Any, Any], appraisal_id: Id, conn: Conn) -> Response[str]:
+async def appraisal_page(
+    request: Request[Any, Any, Any],
+    appraisal_id: Id,
+    conn: Conn,
+    started: Flag = False,
+    saved: Saved = None,
+    decided: Flag = False,
+) -> Response[str]:
     session = await _staff(request, conn)
     found = await appraisals.get_appraisal(conn, appraisal_id)
+    values = {"version": str(found.version), "option": found.results.preferred or "" if found.results else ""}
+    form = FormState(values=values, labels=dict(appraisal_forms.DECISION_LABELS))
+    return await _appraisal_page(session, conn, found, form, started=started, saved=saved, decided=decided)
+
+
+async def _appraisal_page(
+    session: Session,
+    conn: Any,
+    found: Appraisal,
+    form: FormState,
+    *,
+    status: int = 200,
+    conflict: tuple[int, int] | None = None,
+    started: bool = False,
+    saved: str | None = None,
+    decided: bool = False,
+) -> Response[str]:
     exercise = await exercises.get_exercise(conn, found.exercise_id) if found.exercise_id is not None else None
     ranked = sorted(found.results.options, key=lambda o: (o.rank is None, o.rank or 0)) if found.results else []
     return page(
         "appraisal.html.j2",
+        status=status,
         session=session,
         a=found,
         exercise=exercise,
         ranked=ranked,
         models=MODEL_LABELS,
         goes_to_market=GOES_TO_MARKET,
+        may_change=_appraiser(session.caller) and found.decision is None,
+        assessors=appraisal_forms.assessors(found),
+        form=form,
+        conflict=conflict,
+        started=started,
+        saved=SAVED.get(saved or ""),
+        decided=decided,
+        costs=appraisal_forms.COST_CATEGORIES,
     )
+
+
+def _unfrozen(a: Appraisal) -> None:
+    """An appraisal's edit page is for one not decided yet: the service refuses any change once it is (409)."""
+    if a.decision is not None:
+        raise Conflict(f"appraisal {a.id} {appraisals.FROZEN}")
+
+
+PART_PAGES = {
+    "settings": ("Settings", "appraisal_settings.html.j2"),
+    "options": ("Options", "appraisal_options.html.j2"),
+    "criteria": ("Criteria and weights", "appraisal_criteria.html.j2"),
+    "scores": ("Assessors’ scores", "appraisal_scores.html.j2"),
+    "moderation": ("Moderated scores", "appraisal_moderation.html.j2"),
+    "costs": ("Cost lines", "appraisal_costs.html.j2"),
+}
+PartName = Literal["settings", "options", "criteria", "moderation", "costs"]
+DOCS: dict[str, type[msgspec.Struct]] = {
+    "options": OptionsDoc,
+    "criteria": CriteriaDoc,
+    "scores": ScoresDoc,
+    "moderation": ModerationDoc,
+    "costs": CostsDoc,
+}
+
+
+def _values_of(a: Appraisal, part: str, assessor: str | None = None) -> dict[str, str]:
+    if part == "settings":
+        return appraisal_forms.settings_values(a)
+    if part == "options":
+        return appraisal_forms.options_values(a)
+    if part == "criteria":
+        return appraisal_forms.criteria_values(a)
+    if part == "scores":
+        return appraisal_forms.scores_values(a, assessor)
+    if part == "moderation":
+        return appraisal_forms.moderation_values(a)
+    return appraisal_forms.costs_values(a)
+
+
+def _labels_of(a: Appraisal, part: str, values: Mapping[str, str]) -> dict[str, str]:
+    if part == "settings":
+        return dict(appraisal_forms.SETTINGS_LABELS)
+    if part == "options":
+        return appraisal_forms.options_labels(values)
+    if part == "criteria":
+        return appraisal_forms.criteria_labels(values)
+    if part == "scores":
+        return appraisal_forms.grid_labels(a, "score", "rationale", "why")
+    if part == "moderation":
+        return appraisal_forms.grid_labels(a, "moderated", "note", "moderation note")
+    return appraisal_forms.costs_labels(values)
+
+
+def _part_page(
+    session: Session,
+    a: Appraisal,
+    exercise: Any,
+    part: str,
+    form: FormState,
+    *,
+    conflict: tuple[int, int] | None = None,
+    saved: bool = False,
+) -> Response[str]:
+    heading, template = PART_PAGES[part]
+    status = 409 if conflict else (400 if form.problems or form.unplaced else 200)
+    spreads = {(s.option, s.criterion): s for s in a.results.spreads} if a.results else {}
+    return page(
+        template,
+        status=status,
+        session=session,
+        a=a,
+        exercise=exercise,
+        part=part,
+        heading=heading,
+        form=form,
+        conflict=conflict,
+        now=service.part_now(a, part) if conflict else [],
+        saved=saved,
+        models=MODEL_LABELS,
+        lots_by=appraisal_forms.LOTS_BY,
+        to_market=appraisal_forms.TO_MARKET,
+        scales=appraisal_forms.SCALES,
+        categories=appraisal_forms.COST_CATEGORIES,
+        option_label=appraisal_forms.option_label,
+        assessors=appraisal_forms.assessors(a),
+        spreads=spreads,
+        items=lambda prefix, fields: forms.items(form.values, prefix, fields),
+        fields=appraisal_forms.TYPED,
+    )
+
+
+async def _exercise_of(conn: Any, a: Appraisal) -> Any:
+    return await exercises.get_exercise(conn, a.exercise_id) if a.exercise_id is not None else None
+
+
+async def _edit_part(
+    request: Request[Any, Any, Any], conn: Any, appraisal_id: int, part: str, saved: bool, assessor: str | None = None
+) -> Response[str]:
+    session = await _staff(request, conn)
+    _may_appraise(session.caller)
+    a = await appraisals.get_appraisal(conn, appraisal_id)
+    _unfrozen(a)
+    if part == "scores" and assessor is not None and assessor not in appraisal_forms.assessors(a):
+        raise NotFound(f"appraisal {appraisal_id} has no scores by {assessor!r}: choose an assessor from its list")
+    values = _values_of(a, part, assessor)
+    form = FormState(values=values, labels=_labels_of(a, part, values))
+    return _part_page(session, a, await _exercise_of(conn, a), part, form, saved=saved)
+
+
+def _where_costs_beside_years(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """On the settings form, fewer years than the cost lines run to (the service's `costs[i].year` problem) said
+    once, beside the years box."""
+    out, told = [], False
+    for p in problems:
+        if p.field.startswith("costs["):
+            if not told:
+                said = f"cost lines are entered for later years ({p.problem}): remove them first, or keep more years"
+                out.append(FieldProblem(field="years", problem=said))
+                told = True
+        else:
+            out.append(p)
+    return out
+
+
+async def _save_part(
+    request: Request[Any, Any, Any], ctx: Any, conn: Any, appraisal_id: int, part: str
+) -> Response[Any]:
+    """Save one of an appraisal's forms as the API's PATCH (settings) or PUT (a part, replaced whole) does, under
+    the version the form was opened at: the service's problems beside their boxes, nothing stored; a form opened
+    before someone else's change refused (409), with what is held now, keeping what was typed."""
+    session, form = await _appraising(request, conn)
+    values = _posted_values(form)
+    version = _opened_at(form, "version")
+    a = await appraisals.get_appraisal(conn, appraisal_id)
+    _unfrozen(a)
+    labels = _labels_of(a, part, values)
+    body: Any
+    if part == "settings":
+        body, where = appraisal_forms.settings_body(form)
+    elif part == "options":
+        body, where = appraisal_forms.options_body(form)
+    elif part == "criteria":
+        body, where = appraisal_forms.criteria_body(form)
+    elif part == "scores":
+        body, where = appraisal_forms.scores_body(form, a)
+    elif part == "moderation":
+        body, where = appraisal_forms.moderation_body(form, a)
+    else:
+        body, where = appraisal_forms.costs_body(form)
+    conflict = None
+    actor = actor_of(request.scope)
+    try:
+        if a.version != version:  # opened before a change: refused as the service would refuse it (412)
+            raise PreconditionFailed("changed since the form was opened", current_version=a.version)
+        if part == "settings":
+            patch = await service.check_all(
+                body,
+                AppraisalPatch,
+                ctx.taxonomy,
+                lambda d: service.appraisal_change_problems(
+                    conn, appraisal_id, {f: v for f in d.__struct_fields__ if (v := getattr(d, f)) is not msgspec.UNSET}
+                ),
+            )
+            await appraisals.update_appraisal(ctx, conn, actor, appraisal_id, etag(version), patch)
+        else:
+            doc = await service.check_all(
+                {part: body},
+                DOCS[part],
+                ctx.taxonomy,
+                lambda d: service.appraisal_change_problems(conn, appraisal_id, {part: getattr(d, part)}),
+            )
+            await appraisals.replace_part(ctx, conn, actor, appraisal_id, etag(version), part, getattr(doc, part))
+    except PreconditionFailed as exc:
+        values["version"] = str(exc.current_version)
+        conflict = (version, exc.current_version)
+        state_ = FormState(values=values, labels=labels)
+    except (InvalidInput, Unprocessable) as exc:
+        problems, beside = _problems(exc), []
+        if part in ("options", "criteria"):
+            problems, beside = appraisal_forms.still_referred(problems, a, part, values)
+        elif part == "settings":
+            problems = _where_costs_beside_years(problems)
+        state_ = service.place(problems, where, values, labels)
+        state_.problems += beside
+    else:
+        if part == "scores":
+            who = quote(_text_of(form, "assessor"))
+            return see_other(f"/console/appraisals/{appraisal_id}/scores?assessor={who}&saved=1")
+        then = form.get("then", "")
+        anchor = {"options": "option", "criteria": "criterion", "costs": "cost"}.get(part)
+        if then == "more" and anchor:
+            return see_other(f"/console/appraisals/{appraisal_id}/{part}?saved=1#{anchor}-new")
+        return see_other(f"/console/appraisals/{appraisal_id}?saved={part}")
+    a = await appraisals.get_appraisal(conn, appraisal_id)
+    return _part_page(session, a, await _exercise_of(conn, a), part, state_, conflict=conflict)
+
+
+def _text_of(form: Mapping[str, str], name: str) -> str:
+    return form.get(name, "").strip()
+
+
+AssessorName = Annotated[str | None, Parameter(max_length=200, description="whose scores the grid shows")]
+
+
+@get("/appraisals/{appraisal_id:int}/{part:str}")
+async def edit_appraisal_part(
+    request: Request[Any, Any, Any],
+    appraisal_id: Id,
+    part: FromPath[str],
+    conn: Conn,
+    saved: Flag = False,
+    assessor: AssessorName = None,
+) -> Response[str]:
+    """An appraisal's settings, options, criteria, an assessor's scores (`assessor`; none: a new assessor's grid),
+    the moderated scores or the cost lines, as a form."""
+    if part not in PART_PAGES:
+        raise NotFound(f"no page {part!r} of an appraisal")
+    return await _edit_part(request, conn, appraisal_id, part, saved, assessor if part == "scores" else None)
+
+
+@post("/appraisals/{appraisal_id:int}/{part:str}", status_code=200)
+async def save_appraisal_part(
+    request: Request[Any, Any, Any], appraisal_id: Id, part: FromPath[str], ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    if part == "decision":
+        return await _decide(request, appraisal_id, ctx, request.app.state)
+    if part not in PART_PAGES:
+        raise NotFound(f"no form {part!r} of an appraisal")
+    return await _save_part(request, ctx, conn, appraisal_id, part)
+
+
+async def _decide(request: Request[Any, Any, Any], appraisal_id: int, ctx: Any, state: State) -> Response[Any]:
+    """Record the decision (as POST /appraisals/{id}/decision: which freezes the appraisal, and a market report,
+    so it is counted as the API counts it, once the form decodes). The service's refusals (reasons required, the
+    option not scored...) beside their boxes, keeping what was typed; a form opened before a change refused."""
+    async with state.pool.acquire() as conn:
+        session, form = await _appraising(request, conn)
+    values = {k: form.get(k, "") for k in ("option", "decided_by", "reasons", "version")}
+    version = _opened_at(form, "version")
+    body, where = appraisal_forms.decision_body(form)
+    conflict = None
+    status = 400
+    try:
+        data = service.decode_form(body, DecisionIn)
+        spend_budget(state, session.caller)
+        await appraisals.decide(ctx, state.pool, actor_of(request.scope), appraisal_id, etag(version), data)
+    except PreconditionFailed as exc:
+        values["version"] = str(exc.current_version)
+        conflict, status = (version, exc.current_version), 409
+        state_ = FormState(values=values, labels=dict(appraisal_forms.DECISION_LABELS))
+    except (InvalidInput, Unprocessable) as exc:
+        status = 422 if isinstance(exc, Unprocessable) else 400
+        state_ = service.place(_problems(exc), where, values, appraisal_forms.DECISION_LABELS)
+    else:
+        return see_other(f"/console/appraisals/{appraisal_id}?decided=1")
+    async with state.pool.acquire() as conn:
+        found = await appraisals.get_appraisal(conn, appraisal_id)
+        return await _appraisal_page(session, conn, found, state_, status=status, conflict=conflict)
 
 
 @get("/appraisals/{appraisal_id:int}/report")
 async def appraisal_report(
     request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
-    """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV)."""
+    """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV), rendered
+    in turn with the worker's other reports (`reports.in_turn`), holding no connection while it waits."""
     await _costly(request, state)
     fmt = format
     made = await appraisals.report_data(ctx, state.pool, appraisal_id)
-    body = (
-        await asyncio.to_thread(appraisal_csv, made) if fmt == "csv" else await asyncio.to_thread(appraisal_html, made)
-    )
+    render_: Callable[[AppraisalReport], bytes | str] = appraisal_csv if fmt == "csv" else appraisal_html
+    body = await reports.in_turn(state.report_builds, render_, made)
     return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
@@ -1380,8 +1775,12 @@ ROUTES = [
     response_page,
     answer_clarification,
     appraisal_list,
+    start_appraisal,
+    start_exercise_appraisal,
     appraisal_page,
     appraisal_report,
+    edit_appraisal_part,
+    save_appraisal_part,
 ]
 
 CONSOLE = Router(

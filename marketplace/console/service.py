@@ -20,18 +20,20 @@ import msgspec
 from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
-from marketplace.console import forms, queries
+from marketplace.appraisals import service as appraisals
+from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, Appraisal, AppraisalIn
+from marketplace.console import appraisal_forms, forms, queries
 from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import BARRIERS, Notice, Response
-from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound
+from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, MatchRun, Need, percentages_of, weights_now
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider
-from marketplace.types import Actor, Caller
+from marketplace.types import Actor, Caller, project
 
 SESSION_IDLE = dt.timedelta(hours=8)
 """A session unused this long is over (signed out)."""
@@ -660,3 +662,51 @@ def change_label(notice: Notice, services: list[Any], name: str, capacity_areas:
         choice = f" ({q.choices[c]})" if isinstance(c, int) and 0 <= c < len(q.choices) else ""
         return f"Question {i}{choice}"
     return name
+
+
+# --- options appraisals: a form's change checked as the API checks it --------------------------------------------
+
+
+async def appraisal_problems(conn: Connection, data: AppraisalIn) -> list[FieldProblem]:
+    """What the appraisals room's own checks (`appraisals.check`, as every change runs them) find in `data`, as
+    problems rather than a 422, for `check_all`."""
+    try:
+        await appraisals.check(conn, data)
+    except Unprocessable as exc:
+        return list(exc.problems)
+    return []
+
+
+async def appraisal_change_problems(conn: Connection, appraisal_id: int, changes: dict[str, Any]) -> list[FieldProblem]:
+    """What the appraisals room's checks find in the appraisal with `changes` made (a part replaced, settings
+    patched): its inputs as held, changed, checked as a whole, as the change itself will check them."""
+    current = await appraisals.get_appraisal(conn, appraisal_id)
+    return await appraisal_problems(conn, msgspec.structs.replace(project(current, AppraisalIn), **changes))
+
+
+def part_now(a: Appraisal, part: str) -> list[str]:
+    """One part of an appraisal as it is held now, an item a line in words (shown after a conflict)."""
+    options = {o.key: appraisal_forms.option_label(o) for o in a.options}
+    criteria = {c.key: c.name for c in a.criteria}
+    if part == "settings":
+        budget = "no budget" if a.annual_budget is None else f"£{a.annual_budget:,} a year"
+        return [f"{a.title}: {a.years} contract years at {forms.number(a.discount_rate * 100)}% a year, {budget}"]
+    if part == "options":
+        return [f"{options[o.key]} ({o.key}, {MODEL_LABELS[o.model]})" for o in a.options]
+    if part == "criteria":
+        return [f"{c.name} ({c.key}): weight {forms.number(c.weight)}, scored 0 to {c.scale}" for c in a.criteria]
+    if part == "scores":
+        return [
+            f"{s.assessor}: {options.get(s.option, s.option)} on {criteria.get(s.criterion, s.criterion)}, "
+            f"{forms.number(s.score)}"
+            for s in a.scores
+        ]
+    if part == "moderation":
+        return [
+            f"{options.get(m.option, m.option)} on {criteria.get(m.criterion, m.criterion)}: "
+            f"{forms.number(m.score)} ({m.note})"
+            for m in a.moderation
+        ]
+    return [
+        f"{options.get(c.option, c.option)}, year {c.year}, {COST_LABELS[c.category]}: £{c.amount:,}" for c in a.costs
+    ]
