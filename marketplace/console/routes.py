@@ -1518,7 +1518,7 @@ async def _save_part(
         conflict = (version, exc.current_version)
         state_ = FormState(values=values, labels=labels)
     except (InvalidInput, Unprocessable) as exc:
-        problems, beside = _problems(exc), []
+        problems, beside = _problems(exc), list[FieldProblem]()
         if part in ("options", "criteria"):
             problems, beside = appraisal_forms.still_referred(problems, a, part, values)
         elif part == "settings":
