@@ -489,3 +489,41 @@ async def test_a_form_shows_every_problem_at_once_and_pages_fit_a_phone(server, 
     box = staffed.find_element(By.CSS_SELECTOR, ".table-scroll")
     assert staffed.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)  # scrolls itself
     check(staffed, "41-match-run-on-a-phone")
+
+
+async def test_a_commissioner_runs_an_options_appraisal(server, browsers, tmp_path):
+    """Start one standing alone, add an option with a mistake and fix it, score a grid, open the decision form:
+    every page accessible, the problem beside its box."""
+    _, key = await Keys(server.dsn).make("commissioner", name="Appraisal lead")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    follow(driver, driver.find_element(By.LINK_TEXT, "Appraisals"))
+    driver.find_element(By.ID, "f-title").send_keys("Youth justice delivery model (browser)")
+    driver.find_element(By.ID, "f-annual_budget").send_keys("1130000")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/console/appraisals'] button"))
+    assert "The appraisal has been started" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "60-appraisal-started")
+
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main a[href$='/options']"))
+    driver.find_element(By.ID, "f-option-0-key").send_keys("hosted_pcc")
+    driver.find_element(By.ID, "f-option-0-label").send_keys("Hosted by the police and crime commissioner")
+    driver.find_element(By.CSS_SELECTOR, "#f-option-0-model option[value='hosted']").click()
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button.button"))
+    assert driver.find_element(By.ID, "f-option-0-partner-error").text.endswith(
+        "a hosted option names its partner organisation"
+    )
+    assert driver.find_element(By.ID, "f-option-0-label").get_attribute("value").startswith("Hosted by the police")
+    check(driver, "61-appraisal-options-error")
+    driver.find_element(By.ID, "f-option-0-partner").send_keys("The PCC's office")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button.button"))
+    assert "The options have been saved" in driver.find_element(By.TAG_NAME, "main").text
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "a new assessor"))
+    driver.find_element(By.ID, "f-assessor").send_keys("Assessor A")
+    for criterion in ("financial_viability", "performance_impact", "quality", "sustainability"):
+        driver.find_element(By.ID, f"f-score-hosted_pcc-{criterion}").send_keys("4")
+    check(driver, "62-appraisal-scores-grid")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, "main form button.button"))
+    follow(driver, driver.find_element(By.LINK_TEXT, "Youth justice delivery model (browser)"))
+    assert driver.find_element(By.ID, "decision")
+    check(driver, "63-appraisal-decision-form")
