@@ -358,8 +358,11 @@ async def test_the_decision_is_recorded_and_the_services_rules_show_beside_its_b
     assert (await client.post(costs, data=form | line)).status_code == 303
     path = f"/console/appraisals/{appraisal_id}"
     action = f"{path}/decision"
-    _, form = await opened(client, path, action)
+    page, form = await opened(client, path, action)
     assert form["option"] == "outsource_vcse"  # the preferred option, ticked
+    # with a budget, an option with no costs is "not costed" (not known to be affordable), never "no budget set"
+    results = page.split(">Results</h2>", 1)[1].split("</table>", 1)[0]
+    assert results.count("Not costed") == 3 and "No budget set" not in results, results
     a = await api_appraisal(client, api, appraisal_id)
 
     # not the preferred option, no reasons: the service's 422 beside the reasons box, what was typed kept
