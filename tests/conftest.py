@@ -21,8 +21,10 @@ from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import httpx
 import psutil
 import pytest
+from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -202,6 +204,38 @@ async def read_client(read_db: str) -> AsyncIterator[AsyncTestClient]:
 async def client(fresh_db: str) -> AsyncIterator[AsyncTestClient]:
     """The real app on a database of this test's own."""
     async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
+        yield client
+
+
+@asynccontextmanager
+async def served_at_once(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """A client whose requests the app serves at once, as one server worker would: the app runs on this test's event
+    loop (its lifespan entered here), where litestar's AsyncTestClient serves one request at a time (it runs the
+    app through a blocking portal, so `asyncio.gather` of its requests still runs them one after another)."""
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan() -> None:  # entered and left in one task of its own (the fixture's own may differ)
+        async with app.lifespan():
+            started.set()
+            await stop.wait()
+
+    running = asyncio.create_task(lifespan())
+    await asyncio.wait([running, asyncio.ensure_future(started.wait())], return_when=asyncio.FIRST_COMPLETED)
+    if running.done():
+        running.result()  # the startup's exception
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+            yield client
+    finally:
+        stop.set()
+        await running
+
+
+@pytest.fixture
+async def at_once(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app on a database of this test's own, serving concurrent requests at once (`served_at_once`)."""
+    async with served_at_once(create_app(app_settings(fresh_db))) as client:
         yield client
 
 

@@ -13,6 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace import db
 from marketplace.app import create_app
+from marketplace.appraisals import routes as appraisal_routes
 from marketplace.clock import FixedClock
 from marketplace.exercises.models import MAX_NEEDS
 from marketplace.reports import routes as report_routes
@@ -206,10 +207,11 @@ async def test_a_frozen_reports_workbook_counts_against_the_budget_and_its_store
         assert (await client.get(f"{url}?format=xlsx", headers=h)).status_code == 200
 
 
-async def test_reports_are_rendered_one_at_a_time_per_worker(client, keys, fresh_db, monkeypatch):
+async def test_reports_are_rendered_one_at_a_time_per_worker(at_once, keys, fresh_db, monkeypatch):
     """Rendering is pure Python: threads at it together share the interpreter lock, and four frozen workbooks built
     at once took 38 s each and slowed /health to 1.3 s. Reports are rendered in turn (reports.service.in_turn),
-    live or frozen, and the requests waiting for their turn hold no database connection."""
+    live or frozen, appraisal reports too, and the requests waiting for their turn hold no database connection."""
+    client = at_once  # requests served at once, as by one worker (litestar's test client serves one at a time)
     h = await keys.headers("commissioner")
     _, exercise_id = await first_need(fresh_db)
     assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
@@ -235,10 +237,14 @@ async def test_reports_are_rendered_one_at_a_time_per_worker(client, keys, fresh
 
     monkeypatch.setattr(report_service, "report_workbook", counted(report_service.report_workbook))
     monkeypatch.setattr(report_routes, "to_html", counted(report_routes.to_html))
+    monkeypatch.setattr(appraisal_routes, "to_csv_bytes", counted(appraisal_routes.to_csv_bytes))
+    appraisal = await client.post(f"/exercises/{exercise_id}/appraisals", headers=h, json={"title": "Delivery model"})
+    assert appraisal.status_code == 201, appraisal.text
     requests = [
         *(client.get(f"/reports/{frozen['id']}?format=xlsx", headers=h) for _ in range(3)),
         *(client.get(f"/exercises/{exercise_id}/report?format=html", headers=h) for _ in range(2)),
+        *(client.get(f"/appraisals/{appraisal.json()['id']}/report?format=csv", headers=h) for _ in range(2)),
     ]
     answers = await asyncio.gather(*requests)
-    assert [r.status_code for r in answers] == [200] * 5
-    assert sorted(made) == ["report_workbook"] * 3 + ["to_html"] * 2 and most == 1
+    assert [r.status_code for r in answers] == [200] * 7
+    assert sorted(made) == ["report_workbook"] * 3 + ["to_csv_bytes"] * 2 + ["to_html"] * 2 and most == 1

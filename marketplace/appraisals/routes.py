@@ -3,7 +3,6 @@ market evidence, the decision (which freezes the appraisal) and the report."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -51,6 +50,7 @@ from marketplace.http import (
     report_response,
     versioned,
 )
+from marketplace.reports import service as reports
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
@@ -245,7 +245,7 @@ async def appraisal_report(
         "html": to_html,
         "xlsx": to_xlsx,
     }
-    body = await asyncio.to_thread(renderers[fmt], data)
+    body = await reports.in_turn(state.report_builds, renderers[fmt], data)  # one rendering at a time per worker
     return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
