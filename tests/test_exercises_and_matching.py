@@ -470,6 +470,24 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     assert first["ranking"] == expected["scored"] and first["excluded"] == expected["excluded"]
     cache = client.app.state.match_pools
     assert cache.loads == 1
+    assert cache.details_read == len(first["ranking"]), "every shown provider's profile read once"
+    read_before = cache.details_read
+    # the same providers shown again (other weights), none written since: their kept profiles serve, none read again
+    reweighted = {
+        "weights": {
+            "quality": 30,
+            "capacity": 10,
+            "coverage": 20,
+            "pathway_fit": 10,
+            "local_priorities": 10,
+            "financial_viability": 10,
+            "social_value": 10,
+        }
+    }
+    again = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h, json=reweighted)
+    assert again.status_code == 201, again.text
+    assert {s["provider_id"] for s in again.json()["ranking"]} == {s["provider_id"] for s in first["ranking"]}
+    assert cache.details_read == read_before
     # the last-ranked provider rewrites its profile, and its service grows and describes itself in the words of
     # the need's priority (local priorities read the services' own words, not the organisation's description)
     last = first["ranking"][-1]["provider_id"]
@@ -512,11 +530,15 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
         headers={**admin, "If-Match": tag},
     )
     assert r.status_code in (200, 404), r.text  # 404: that service has no outcomes record
+    written = {last, other} | ({third_pid} if r.status_code == 200 else set())
     second = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     assert cache.loads == 1 and cache.reloaded >= 2, "the changed providers were reloaded, not the directory"
     expected = await expected_ranking(fresh_db, need_id, 500)
     assert second["ranking"] == expected["scored"] and second["excluded"] == expected["excluded"]
     assert second["ranking"] != first["ranking"]
+    shown = {s["provider_id"] for s in second["ranking"]}
+    new_or_written = (shown - {s["provider_id"] for s in first["ranking"]}) | (shown & written)
+    assert cache.details_read - read_before == len(new_or_written), "only profiles written since, or new, read"
     moved = next(s for s in second["ranking"] if s["provider_id"] == last)
     assert moved["rank"] < first["ranking"][-1]["rank"]
     # archiving (an admin write straight to the row) is seen too

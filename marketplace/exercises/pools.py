@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -41,8 +42,20 @@ FIRST_PART = 10
 """Providers explained while the others' details are read."""
 RETRIES = 3
 """Times a run is ranked again because a shown provider changed meanwhile, before it holds one snapshot throughout."""
+DETAILS_KEPT = 2_000
+"""Full profiles of ranked providers kept per process, the least recently shown given up first: a profile shown
+again, not written since (the same changed_xid), is not built and decoded again (step 3)."""
 
 _candidates = msgspec.json.Decoder(list[matching.Candidate])
+
+
+class _Read(msgspec.Struct, frozen=True):
+    xid: str
+    """The transaction that last wrote the provider (its changed_xid), when it was read."""
+    candidate: matching.Candidate
+
+
+_read = msgspec.json.Decoder(list[_Read])
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +89,11 @@ class MatchPools:
         self.active = 0
         self.peak_active = 0
         """Most rankings in progress at once (for tests: never above `slots`)."""
+        self.kept: OrderedDict[int, _Read] = OrderedDict()
+        """Provider id -> its full profile as last read, and the transaction that had last written it then (at most
+        DETAILS_KEPT, the least recently shown first out): used again only while it is still the last to write it."""
+        self.details_read = 0
+        """Full profiles read from the database for rankings (for tests and benchmarks)."""
 
     async def current(self) -> tuple[matching.CompactPool, str]:
         """The pool, exact as of the returned snapshot (which is no older than this call)."""
@@ -123,10 +141,29 @@ class MatchPools:
         self.snapshot = snapshot
 
     async def _details(self, ids: list[int], snapshot: str) -> tuple[list[matching.Candidate], set[int]]:
-        """The full profiles of `ids` now, and which of them changed since `snapshot` (both under one snapshot)."""
+        """The full profiles of the published ones among `ids` now, and which of `ids` changed since `snapshot` (both
+        under one snapshot). A profile kept from an earlier ranking is used when no transaction has written the
+        provider since it was read (its changed_xid the same), else read again; the others are read and kept."""
+        mine = {pid: self.kept[pid] for pid in ids if pid in self.kept}  # as they are now: others may change `kept`
         async with pooled(self.db) as conn:
-            doc, changed = await queries.details_since(conn, ids, snapshot)
-        return await asyncio.to_thread(_candidates.decode, doc), set(changed)
+            doc, still, changed = await queries.details_since(conn, ids, snapshot, {p: r.xid for p, r in mine.items()})
+        read = await asyncio.to_thread(_read.decode, doc) if doc != "[]" else []
+        self.details_read += len(read)
+        found = {r.candidate.provider_id: r.candidate for r in read}
+        found.update((pid, mine[pid].candidate) for pid in still)
+        valid = set(still)
+        for pid, r in mine.items():
+            if pid not in valid and self.kept.get(pid) is r:  # written since, or no longer published
+                del self.kept[pid]
+        for r in read:
+            self.kept[r.candidate.provider_id] = r
+            self.kept.move_to_end(r.candidate.provider_id)
+        for pid in still:
+            if pid in self.kept:
+                self.kept.move_to_end(pid)
+        while len(self.kept) > DETAILS_KEPT:
+            self.kept.popitem(last=False)
+        return [found[pid] for pid in sorted(found)], set(changed)
 
     async def rank(
         self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int, excluded_limit: int

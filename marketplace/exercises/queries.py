@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import asyncpg
 import msgspec
@@ -372,21 +372,42 @@ async def candidates_between(conn: Connection, lo: int, hi: int) -> str:
     return doc
 
 
-# The published ones among the providers $2 as the core's Candidate, and which of the providers $2 were written since
-# the snapshot $1: one statement, so both are read under one snapshot.
+# Of the providers $2: the published ones as the core's Candidate, each with the transaction that last wrote it
+# (changed_xid), except those kept already as last written by the transaction given (ids $3, transactions $4);
+# which of those kept still are, published; and which of $2 were written since the snapshot $1. One statement, so
+# all are read under one snapshot.
 DETAILS_SQL = f"""
-select (select coalesce(json_agg({CANDIDATE_DOC} order by p.id), '[]')::text
-        from provider p where p.status = 'published' and p.id = any($2::bigint[])) as doc,
+select (select coalesce(json_agg(json_build_object('xid', p.changed_xid::text, 'candidate', {CANDIDATE_DOC})
+                                 order by p.id), '[]')::text
+        from provider p
+        where p.status = 'published' and p.id = any($2::bigint[])
+          and not exists (select from unnest($3::bigint[], $4::text[]) k(id, xid)
+                          where k.id = p.id and k.xid = p.changed_xid::text)) as doc,
+       array(select p.id from provider p join unnest($3::bigint[], $4::text[]) k(id, xid) on k.id = p.id
+             where p.status = 'published' and p.changed_xid::text = k.xid) as kept,
        array(select p.id from provider p
              where p.id = any($2::bigint[]) and {written_since("$1", by_id=True)}) as changed
 """
 
 
-async def details_since(conn: Connection, ids: Sequence[int], snapshot: str) -> tuple[str, list[int]]:
-    """(the published ones among `ids` as a JSON array of the core's Candidate, those of `ids` written since
-    `snapshot`), read under one snapshot."""
-    row = await one(conn, DETAILS_SQL, snapshot, list(ids))
-    return row["doc"], list(row["changed"])
+class Details(NamedTuple):
+    doc: str
+    """The published ones among the providers asked for, not kept as they are now: a JSON array of
+    `{"xid": the transaction that last wrote it, "candidate": the core's Candidate}`."""
+    kept: list[int]
+    """Those kept that are as they were kept (the same last writing transaction), and published."""
+    changed: list[int]
+    """Those asked for that were written since the snapshot given."""
+
+
+async def details_since(
+    conn: Connection, ids: Sequence[int], snapshot: str, kept: Mapping[int, str] | None = None
+) -> Details:
+    """The providers `ids` as `Details`, read under one snapshot; `kept`: provider id -> the transaction that last
+    wrote it (its changed_xid) when its details were read, for those the caller holds already."""
+    held = kept or {}
+    row = await one(conn, DETAILS_SQL, snapshot, list(ids), list(held), list(held.values()))
+    return Details(row["doc"], list(row["kept"]), list(row["changed"]))
 
 
 async def candidates_by_id(conn: Connection, ids: Sequence[int]) -> str:
