@@ -8,11 +8,13 @@ import asyncio
 import json
 import re
 
+import httpx
 import pytest
-from conftest import TEST_SECRET, app_settings, fetchval
+from conftest import TEST_SECRET, app_settings, fetchval, served_at_once
 
 from marketplace import db
 from marketplace.accounts.models import key_hash
+from marketplace.app import create_app
 
 pytestmark = pytest.mark.asyncio
 
@@ -364,7 +366,10 @@ async def test_history_is_visible_to_owner_commissioner_admin_only(client, keys,
         assert (await client.get(f"/providers/{own}/history", headers=headers)).status_code == 200
 
 
-async def test_concurrent_patches_with_one_etag_one_wins(client, keys, fresh_db):
+async def test_concurrent_patches_with_one_etag_one_wins(at_once, keys, fresh_db):
+    """Eight writers PATCH one profile at once with the one ETag they read: the profile's row is locked for the
+    change (providers.queries.lock_provider), so one is made and seven are told the version moved on."""
+    client = at_once  # requests served at once, as by one worker (litestar's test client serves one at a time)
     own, _ = await two_providers(fresh_db)
     headers = await keys.headers("provider", own)
     tag = await etag(client, own, headers)
@@ -632,11 +637,29 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     r = await client.post("/registrations", json={"name": looks_alike, "legal_form": "cic"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name", (looks_alike, r.text)
     assert "mixes Cyrillic and Latin letters" in r.json()["errors"][0]["problem"]
-    # two registrations of one new name at once: one is made, the other told
-    both = await asyncio.gather(
-        *(client.post("/registrations", json={"name": "Twin Brook Trust", "legal_form": "cic"}) for _ in range(2))
-    )
-    assert sorted(r.status_code for r in both) == [201, 409]
+
+
+async def test_two_registrations_of_one_new_name_at_once_one_is_made(fresh_db):
+    """Two organisations register one new name at the same moment, from addresses of their own: one is made, the
+    other told the name is taken (claims to a name wait for each other: providers.queries.lock_name; no index makes
+    names unique). Sent at once, as one worker serves them (litestar's test client serves one at a time), and from
+    two addresses, as registrations from one address already wait for each other (the per-client limit's lock)."""
+    app = create_app(app_settings(fresh_db))
+    async with served_at_once(app) as first:
+        second = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("192.0.2.2", 123)), base_url=str(first.base_url)
+        )
+        async with second:
+            both = await asyncio.gather(
+                *(
+                    c.post("/registrations", json={"name": "Twin Brook Trust", "legal_form": "cic"})
+                    for c in (first, second)
+                )
+            )
+    assert sorted(r.status_code for r in both) == [201, 409], [r.text for r in both]
+    refused = next(r for r in both if r.status_code == 409)
+    assert refused.json()["errors"][0]["field"] == "name", refused.text
+    assert await fetchval(fresh_db, "select count(*) from provider where name = 'Twin Brook Trust'") == 1
 
 
 async def test_a_pending_providers_name_is_not_repeated_to_a_caller_who_cannot_see_it(client, keys, fresh_db):
