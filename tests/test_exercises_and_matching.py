@@ -580,37 +580,71 @@ async def test_a_match_run_stores_what_it_returns_and_counts_the_whole_directory
     assert audit == 1
 
 
-async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_worker(
-    client, keys, fresh_db, monkeypatch
-):
+async def test_match_runs_hold_no_connection_while_ranking_and_are_bounded_per_worker(keys, fresh_db, monkeypatch):
+    """Eight match runs sent at once, as one worker serves them (litestar's test client serves one at a time, so its
+    gathered requests never overlapped): as many rank together as the worker has slots (MatchPools.slots), no more,
+    and none holds a pooled connection while it ranks (each request's connections counted apart, as the others'
+    reads and stores go on meanwhile)."""
     import asyncio
+    import contextvars
+    from collections import Counter
+
+    from conftest import app_settings, served_at_once
 
     import matching
+    from marketplace.app import create_app
 
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
-    assert (await client.post(f"/needs/{need_id}/match-runs", headers=h)).status_code == 201  # loads the cache
-    db_pool = client.app.state.pool
-    seen: list[tuple[int, int]] = []
-    real = matching.shortlist
+    request: contextvars.ContextVar[int | None] = contextvars.ContextVar("request", default=None)
+    held: Counter[int | None] = Counter()  # pooled connections each request holds now
+    real_acquire = asyncpg.Pool.acquire
 
-    def shortlist(*args, **kwargs):
-        # runs in a worker thread: how many pooled connections are out right now?
-        seen.append((db_pool.get_size() - db_pool.get_idle_size(), client.app.state.match_pools.active))
-        import time
+    class Counted:
+        def __init__(self, acquiring):
+            self.acquiring, self.who = acquiring, request.get()
 
-        time.sleep(0.05)  # long enough for the other requests to pile up
-        return real(*args, **kwargs)
+        async def __aenter__(self):
+            conn = await self.acquiring.__aenter__()
+            held[self.who] += 1
+            return conn
 
-    monkeypatch.setattr(matching, "shortlist", shortlist)
-    # eight different requests (an identical one would be given the stored run back without ranking)
-    results = await asyncio.gather(
-        *(client.post(f"/needs/{need_id}/match-runs?limit={10 + i}", headers=h) for i in range(8))
-    )
+        async def __aexit__(self, *exc):
+            held[self.who] -= 1
+            return await self.acquiring.__aexit__(*exc)
+
+    monkeypatch.setattr(asyncpg.Pool, "acquire", lambda pool, *a, **kw: Counted(real_acquire(pool, *a, **kw)))
+    app = create_app(app_settings(fresh_db))
+    async with served_at_once(app) as client:
+        assert (await client.post(f"/needs/{need_id}/match-runs", headers=h)).status_code == 201  # loads the cache
+        match_pools = app.state.match_pools
+        seen: list[tuple[int | None, int, int]] = []
+        real = matching.shortlist
+
+        def shortlist(*args, **kwargs):
+            # runs in a worker thread, in its request's context: how many pooled connections does it hold now?
+            who = request.get()
+            seen.append((who, held[who], match_pools.active))
+            import time
+
+            time.sleep(0.05)  # long enough for the other requests to pile up
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(matching, "shortlist", shortlist)
+
+        async def run(i: int):
+            request.set(i)  # the app serves the request in this task (httpx's ASGI transport): its context
+            return await client.post(f"/needs/{need_id}/match-runs?limit={10 + i}", headers=h)
+
+        # eight different requests (an identical one would be given the stored run back without ranking)
+        results = await asyncio.gather(*(run(i) for i in range(8)))
     assert [r.status_code for r in results] == [201] * 8
-    assert len(seen) == 8
-    assert all(in_use == 0 for in_use, _ in seen), f"a connection was held while ranking: {seen}"
-    assert 1 <= client.app.state.match_pools.peak_active <= client.app.state.match_pools.size == 2
+    assert sorted(who for who, _, _ in seen) == list(range(8))
+    assert all(mine == 0 for _, mine, _ in seen), f"a connection was held while ranking: {seen}"
+    assert match_pools.size == 2
+    assert match_pools.peak_active <= match_pools.size, f"{match_pools.peak_active} ranked at once: more than the slots"
+    assert match_pools.peak_active == match_pools.size, "the runs sent at once never ranked together up to the slots"
+    assert max(active for _, _, active in seen) == match_pools.size
 
 
 # --- matching reads services ---------------------------------------------------------------------------------
