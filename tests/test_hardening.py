@@ -9,7 +9,7 @@ import re
 
 import asyncpg
 import pytest
-from conftest import app_settings, fetchval
+from conftest import app_settings, fetchval, served_at_once
 from litestar.testing import AsyncTestClient
 
 from marketplace import db, http
@@ -264,9 +264,12 @@ async def test_the_openapi_document_says_if_match_is_required(read_client):
 
 
 async def test_the_registration_limit_is_exact_under_concurrency(databases, template_db):
+    """Twenty registrations from one address at once, ten allowed: exactly ten are made (one address's
+    registrations are counted one at a time: accounts.queries.lock_registrations). Sent at once, as one worker serves
+    them: litestar's test client serves one request at a time, so its gathered requests never raced."""
     name = await databases.create("race", template=template_db)
     app = create_app(app_settings(databases.dsn(name), registration_limit=10))
-    async with AsyncTestClient(app=app) as client:
+    async with served_at_once(app) as client:
         results = await asyncio.gather(
             *(
                 client.post(
@@ -276,19 +279,23 @@ async def test_the_registration_limit_is_exact_under_concurrency(databases, temp
             )
         )
     assert sorted(r.status_code for r in results) == [201] * 10 + [429] * 10
+    made = await fetchval(databases.dsn(name), "select count(*) from provider where name like 'Racing Group %'")
+    assert made == 10
     await databases.drop(name)
 
 
 async def test_connections_cut_under_requests_give_503_never_500(databases, template_db):
     """Every database connection the app holds is terminated, again and again, while requests run: each request
-    either succeeds or is a 503 with Retry-After."""
+    either succeeds or is a 503 with Retry-After. The requests are served at once, as by one worker, so connections
+    are cut in the middle of them (litestar's test client serves one request at a time and holds up the test's loop
+    while it does, so the cuts only ever fell between requests)."""
     name = await databases.create("cut", template=template_db)
     dsn = databases.dsn(name)
     app = create_app(app_settings(dsn, pool_min_size=4, pool_max_size=4))
     killer = await db.connect(dsn)
     statuses: list[int] = []
     try:
-        async with AsyncTestClient(app=app) as client:
+        async with served_at_once(app) as client:
 
             async def cut() -> None:
                 for _ in range(15):
