@@ -474,27 +474,30 @@ async def test_only_roles_that_may_change_appraisals_in_the_api_may_in_the_conso
     assert (await client.post(f"{base}/settings", data=settings | {"title": "An admin's"})).status_code == 303
 
 
-async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(client, keys, monkeypatch):
-    """As the API's (reports.service.in_turn): the live market report and the appraisal report, page or CSV."""
+async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once, keys, monkeypatch):
+    """As the API's (reports.service.in_turn): the live market report and the appraisal report, page or CSV, asked
+    for at once, as one worker serves them (litestar's test client serves one request at a time, so its gathered
+    requests never overlapped); the session's cookie is kept by the client, as a browser's."""
+    client = at_once
     api = await commissioner(client, keys)
     appraisal_id = await started(client, api)
     exercise_id = (await client.get("/exercises", headers=api)).json()["items"][0]["id"]
-    at_once, most, made = 0, 0, []
+    rendering, most, made = 0, 0, []
     lock = threading.Lock()
 
     def counted(make):
         def run(*args, **kwargs):
-            nonlocal at_once, most
+            nonlocal rendering, most
             with lock:
-                at_once += 1
-                most = max(most, at_once)
+                rendering += 1
+                most = max(most, rendering)
             time.sleep(0.2)
             try:
                 made.append(make.__name__)
                 return make(*args, **kwargs)
             finally:
                 with lock:
-                    at_once -= 1
+                    rendering -= 1
 
         return run
 
