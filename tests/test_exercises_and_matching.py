@@ -13,6 +13,7 @@ from conftest import TELFORD_NEED, fetchval, run_cli
 
 import matching
 from marketplace import db
+from marketplace.exercises import pools
 from marketplace.taxonomy.models import matching_thesaurus
 
 NEED = {
@@ -550,6 +551,26 @@ async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fr
     third = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     assert last not in [s["provider_id"] for s in third["ranking"]]
     assert third["directory_size"] == second["directory_size"] - 1
+
+
+async def test_the_profiles_kept_for_matching_are_bounded_least_recently_shown_first(
+    client, keys, fresh_db, monkeypatch
+):
+    monkeypatch.setattr(pools, "DETAILS_KEPT", 3)
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    cache = client.app.state.match_pools
+    first = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 5}, headers=h)
+    assert first.status_code == 201, first.text
+    shown = [s["provider_id"] for s in first.json()["ranking"]]
+    assert len(shown) == 5 and cache.details_read == 5
+    assert list(cache.kept) == sorted(shown)[-3:], "the last three read kept, the others given up"
+    again = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 4}, headers=h)
+    assert again.status_code == 201, again.text
+    assert [s["provider_id"] for s in again.json()["ranking"]] == shown[:4]
+    given_up = set(shown[:4]) - set(sorted(shown)[-3:])
+    assert cache.details_read == 5 + len(given_up), "only those given up read again"
+    assert len(cache.kept) == 3
 
 
 async def test_a_match_run_stores_what_it_returns_and_counts_the_whole_directory(client, keys, fresh_db):
