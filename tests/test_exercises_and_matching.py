@@ -852,9 +852,9 @@ async def test_weights_in_force_that_leave_nothing_to_weigh_are_a_422_naming_the
 
 
 async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked_again(client, keys, fresh_db):
-    """The shown providers' profiles are read in two parts, the second while the first part is explained; a provider
-    of the second part written between the two reads is caught by the second read's check, and the directory is
-    ranked again: the run equals ranking the directory afresh (with the write)."""
+    """The shown providers' profiles, none kept from an earlier run, are read in two parts, the second while the
+    first part is explained; a provider of the second part written between the two reads is caught by the second
+    read's check, and the directory is ranked again: the run equals ranking the directory afresh (with the write)."""
     from marketplace.exercises.pools import FIRST_PART
 
     need_id, _ = await seeded_need(fresh_db)
@@ -878,16 +878,53 @@ async def test_a_shown_provider_written_while_the_ranking_is_explained_is_ranked
         return got
 
     pools._details = details_then_a_write
+    pools.kept.clear()  # none kept: read in two parts
     try:  # another limit: not the stored run's inputs, so ranked afresh
         r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 400}, headers=h)
     finally:
         del pools._details
     assert r.status_code == 201, r.text
     run = r.json()
-    assert len(reads) == 4, "two parts read, a write caught in the second, then two parts read again"
+    assert len(reads) == 3, "two parts read, a write caught in the second, then all read again (all kept)"
+    assert reads[2] == [s["provider_id"] for s in run["ranking"]]
     assert reads[0] == [s["provider_id"] for s in before["ranking"][:FIRST_PART]]
     renamed = next(s for s in run["ranking"] if s["provider_id"] == target)
     assert renamed["name"].endswith(" (renamed)")
+    expected = await expected_ranking(fresh_db, need_id, 400)
+    assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
+
+
+async def test_a_kept_profile_written_since_is_caught_and_the_directory_ranked_again(client, keys, fresh_db):
+    """Every shown provider's profile kept from an earlier run: all are checked in one statement; one written after
+    the pool's snapshot is caught there (and read again), and the directory is ranked again with the write."""
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    before = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
+    target = before["ranking"][3]["provider_id"]
+    pools = client.app.state.match_pools
+    assert {s["provider_id"] for s in before["ranking"]} <= pools.kept.keys()
+    reads: list[list[int]] = []
+    original = pools._details
+
+    async def a_write_then_details(ids: list[int], snapshot: str):
+        if not reads:  # after the ranking, before its check: a shown provider is renamed
+            conn = await db.connect(fresh_db)
+            try:
+                await conn.execute("update provider set name = name || ' (renamed)' where id = $1", target)
+            finally:
+                await conn.close()
+        reads.append(list(ids))
+        return await original(ids, snapshot)
+
+    pools._details = a_write_then_details
+    try:
+        r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 400}, headers=h)
+    finally:
+        del pools._details
+    assert r.status_code == 201, r.text
+    run = r.json()
+    assert len(reads) == 2 and reads[0] == reads[1] == [s["provider_id"] for s in run["ranking"]], "all at once, twice"
+    assert next(s for s in run["ranking"] if s["provider_id"] == target)["name"].endswith(" (renamed)")
     expected = await expected_ranking(fresh_db, need_id, 400)
     assert run["ranking"] == expected["scored"] and run["excluded"] == expected["excluded"]
 

@@ -224,21 +224,23 @@ class MatchPools:
 
         The first `FIRST_PART` providers' details are read (while the excluded providers' records are built, in a
         thread), then the rest's while the first are explained (in a thread): PostgreSQL builds the second part's
-        profiles on the other core meanwhile."""
+        profiles on the other core meanwhile. When every one is kept (`kept`), all are checked in one statement and
+        explained at once: there is nothing to build meanwhile."""
         ids = list(short.provider_ids)
         explaining = short.explaining()
+        first_part = len(ids) if all(pid in self.kept for pid in ids) else FIRST_PART
         # the excluded providers' records are built while the first details are read
         building = asyncio.ensure_future(asyncio.to_thread(short.exclusions))
         try:
-            first, changed = await self._details(ids[:FIRST_PART], snapshot)
+            first, changed = await self._details(ids[:first_part], snapshot)
         finally:
             excluded = await building
         if changed:
             return None
         by_id = {c.provider_id: c for c in first}
-        rest = asyncio.ensure_future(self._details(ids[FIRST_PART:], snapshot)) if len(ids) > FIRST_PART else None
+        rest = asyncio.ensure_future(self._details(ids[first_part:], snapshot)) if len(ids) > first_part else None
         try:
-            scored = list(await asyncio.to_thread(explaining.explain, by_id, 0, min(FIRST_PART, len(ids))))
+            scored = list(await asyncio.to_thread(explaining.explain, by_id, 0, min(first_part, len(ids))))
         except BaseException:
             if rest is not None:
                 rest.cancel()
@@ -249,5 +251,5 @@ class MatchPools:
             if changed:
                 return None
             by_id.update((c.provider_id, c) for c in more)
-            scored += await asyncio.to_thread(explaining.explain, by_id, FIRST_PART, len(ids))
+            scored += await asyncio.to_thread(explaining.explain, by_id, first_part, len(ids))
         return explaining.ranking(scored, excluded), by_id
