@@ -232,6 +232,30 @@ async def served_at_once(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         await running
 
 
+class Renders:
+    """Counts calls of the functions `wrap`ped, each made to take 0.2 s more, and the most running at once (in
+    threads): `made` their names, `most` the most at once."""
+
+    def __init__(self) -> None:
+        self.running, self.most, self.made = 0, 0, list[str]()
+        self._lock = threading.Lock()
+
+    def wrap(self, make: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.running += 1
+                self.most = max(self.most, self.running)
+            time.sleep(0.2)
+            try:
+                self.made.append(make.__name__)
+                return make(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        return run
+
+
 @pytest.fixture
 async def at_once(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
     """The real app on a database of this test's own, serving concurrent requests at once (`served_at_once`)."""

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import threading
-import time
 
+from conftest import Renders
 from test_console import sign_in
 from test_console_forms import errors, form_of
 
@@ -482,27 +481,9 @@ async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once,
     api = await commissioner(client, keys)
     appraisal_id = await started(client, api)
     exercise_id = (await client.get("/exercises", headers=api)).json()["items"][0]["id"]
-    rendering, most, made = 0, 0, []
-    lock = threading.Lock()
-
-    def counted(make):
-        def run(*args, **kwargs):
-            nonlocal rendering, most
-            with lock:
-                rendering += 1
-                most = max(most, rendering)
-            time.sleep(0.2)
-            try:
-                made.append(make.__name__)
-                return make(*args, **kwargs)
-            finally:
-                with lock:
-                    rendering -= 1
-
-        return run
-
+    renders = Renders()
     for name in ("to_html", "to_csv_bytes", "appraisal_html", "appraisal_csv"):
-        monkeypatch.setattr(console_routes, name, counted(getattr(console_routes, name)))
+        monkeypatch.setattr(console_routes, name, renders.wrap(getattr(console_routes, name)))
     answers = await asyncio.gather(
         client.get(f"/console/exercises/{exercise_id}/report?format=html"),
         client.get(f"/console/exercises/{exercise_id}/report?format=csv"),
@@ -510,4 +491,4 @@ async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once,
         client.get(f"/console/appraisals/{appraisal_id}/report?format=csv"),
     )
     assert [r.status_code for r in answers] == [200] * 4
-    assert sorted(made) == ["to_csv_bytes", "to_csv_bytes", "to_html", "to_html"] and most == 1
+    assert sorted(renders.made) == ["to_csv_bytes", "to_csv_bytes", "to_html", "to_html"] and renders.most == 1

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import threading
-import time
 
-from conftest import TELFORD_NEED, app_settings, fetchval
+from conftest import TELFORD_NEED, Renders, app_settings, fetchval
 from litestar.testing import AsyncTestClient
 
 from marketplace import db
@@ -216,28 +214,10 @@ async def test_reports_are_rendered_one_at_a_time_per_worker(at_once, keys, fres
     _, exercise_id = await first_need(fresh_db)
     assert (await client.post(f"/exercises/{exercise_id}/match", headers=h)).status_code in (200, 201)
     frozen = (await client.post(f"/exercises/{exercise_id}/reports", headers=h)).json()
-    at_once, most, made = 0, 0, []
-    lock = threading.Lock()
-
-    def counted(make):
-        def run(*args, **kwargs):
-            nonlocal at_once, most
-            with lock:
-                at_once += 1
-                most = max(most, at_once)
-            time.sleep(0.2)
-            try:
-                made.append(make.__name__)
-                return make(*args, **kwargs)
-            finally:
-                with lock:
-                    at_once -= 1
-
-        return run
-
-    monkeypatch.setattr(report_service, "report_workbook", counted(report_service.report_workbook))
-    monkeypatch.setattr(report_routes, "to_html", counted(report_routes.to_html))
-    monkeypatch.setattr(appraisal_routes, "to_csv_bytes", counted(appraisal_routes.to_csv_bytes))
+    renders = Renders()
+    monkeypatch.setattr(report_service, "report_workbook", renders.wrap(report_service.report_workbook))
+    monkeypatch.setattr(report_routes, "to_html", renders.wrap(report_routes.to_html))
+    monkeypatch.setattr(appraisal_routes, "to_csv_bytes", renders.wrap(appraisal_routes.to_csv_bytes))
     appraisal = await client.post(f"/exercises/{exercise_id}/appraisals", headers=h, json={"title": "Delivery model"})
     assert appraisal.status_code == 201, appraisal.text
     requests = [
@@ -247,4 +227,5 @@ async def test_reports_are_rendered_one_at_a_time_per_worker(at_once, keys, fres
     ]
     answers = await asyncio.gather(*requests)
     assert [r.status_code for r in answers] == [200] * 7
-    assert sorted(made) == ["report_workbook"] * 3 + ["to_csv_bytes"] * 2 + ["to_html"] * 2 and most == 1
+    assert sorted(renders.made) == ["report_workbook"] * 3 + ["to_csv_bytes"] * 2 + ["to_html"] * 2
+    assert renders.most == 1

@@ -10,7 +10,7 @@ changes nothing: lists keep the order the appraisal holds them in."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, Appraisal
@@ -118,14 +118,7 @@ def options_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[st
     ticked "remove", or left blank, is left out."""
     out: list[dict[str, Any]] = []
     where: dict[str, str] = {}
-    shown = forms.items(form, "option", TYPED["option"])
-    for i in shown:
-        p = f"option.{i}"
-        if form.get(f"{p}.remove") or _blank(form, p, TYPED["option"]):
-            continue
-        a = f"options[{len(out)}]"
-        where[a] = f"{p}.key"
-        where |= {f"{a}.{f}": f"{p}.{f}" for f in OPTION}
+    for p, a in _rows(form, "option", "options", "key", OPTION, where, out, "key"):
         where[f"{a}.need_ids"] = f"{p}.buys"
         item: dict[str, Any] = {"key": _text(form, f"{p}.key")}
         if model := _text(form, f"{p}.model"):
@@ -141,7 +134,6 @@ def options_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[st
         else:
             item["need_ids"] = None
         out.append(item)
-    where["options"] = f"option.{shown[0]}.key"
     return out, where
 
 
@@ -185,14 +177,7 @@ def criteria_values(a: Appraisal) -> dict[str, str]:
 def criteria_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     out: list[dict[str, Any]] = []
     where: dict[str, str] = {}
-    shown = forms.items(form, "criterion", TYPED["criterion"])
-    for i in shown:
-        p = f"criterion.{i}"
-        if form.get(f"{p}.remove") or _blank(form, p, TYPED["criterion"]):
-            continue
-        a = f"criteria[{len(out)}]"
-        where[a] = f"{p}.key"
-        where |= {f"{a}.{f}": f"{p}.{f}" for f in CRITERION}
+    for p, _ in _rows(form, "criterion", "criteria", "key", CRITERION, where, out, "weight"):
         item: dict[str, Any] = {"key": _text(form, f"{p}.key"), "name": _text(form, f"{p}.name")}
         item["weight"] = _number(form, f"{p}.weight", whole=False)
         if item["weight"] is None:
@@ -202,7 +187,6 @@ def criteria_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[s
         item["description"] = _text(form, f"{p}.description")
         item["anchors"] = [line.strip() for line in form.get(f"{p}.anchors", "").splitlines() if line.strip()]
         out.append(item)
-    where["criteria"] = f"criterion.{shown[0]}.weight"
     return out, where
 
 
@@ -220,6 +204,33 @@ def criteria_labels(values: Mapping[str, str]) -> dict[str, str]:
     for i in forms.items(values, "criterion", TYPED["criterion"]):
         labels |= {f"criterion.{i}.{f}": f"Criterion {i + 1}: {w}" for f, w in words.items()}
     return labels
+
+
+def _rows(
+    form: Mapping[str, str],
+    kind: str,
+    api: str,
+    first: str,
+    fields: Iterable[str],
+    where: dict[str, str],
+    out: list[dict[str, Any]],
+    whole: str,
+) -> Iterator[tuple[str, str]]:
+    """The form's rows of `kind` left in (not ticked "remove", not blank), each as (its boxes' prefix, the path of
+    the API's list item it becomes: `api[k]`, k its place in `out`, so the caller appends each row's item before
+    asking for the next); `where` maps the item, and each of its `fields`, to the row's box (the item to `first`),
+    and the list `api` itself to the first row's box `whole`."""
+    fields = tuple(fields)
+    shown = forms.items(form, kind, TYPED[kind])
+    where[api] = f"{kind}.{shown[0]}.{whole}"
+    for i in shown:
+        p = f"{kind}.{i}"
+        if form.get(f"{p}.remove") or _blank(form, p, TYPED[kind]):
+            continue
+        a = f"{api}[{len(out)}]"
+        where[a] = f"{p}.{first}"
+        where |= {f"{a}.{f}": f"{p}.{f}" for f in fields}
+        yield p, a
 
 
 def _blank(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> bool:
@@ -358,21 +369,13 @@ def costs_values(a: Appraisal) -> dict[str, str]:
 def costs_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     out: list[dict[str, Any]] = []
     where: dict[str, str] = {}
-    shown = forms.items(form, "cost", TYPED["cost"])
-    for i in shown:
-        p = f"cost.{i}"
-        if form.get(f"{p}.remove") or _blank(form, p, TYPED["cost"]):
-            continue
-        a = f"costs[{len(out)}]"
-        where[a] = f"{p}.amount"
-        where |= {f"{a}.{f}": f"{p}.{f}" for f in COST}
+    for p, _ in _rows(form, "cost", "costs", "amount", COST, where, out, "option"):
         item: dict[str, Any] = {"option": _text(form, f"{p}.option"), "category": _text(form, f"{p}.category")}
         for f, pounds in (("year", False), ("amount", True)):
             if (value := _number(form, f"{p}.{f}", whole=True, pounds=pounds)) is not None:
                 item[f] = value  # required: left empty, the decoder says so beside the box
         item["note"] = _text(form, f"{p}.note")
         out.append(item)
-    where["costs"] = f"cost.{shown[0]}.option"
     return out, where
 
 
