@@ -829,6 +829,53 @@ async def test_a_profile_sent_with_its_sets_in_another_order_changes_nothing(cli
     assert newest["replacement_value"] == r.json()["accreditations"]  # as stored
 
 
+async def test_a_profiles_funding_sources_partners_and_premises_in_another_order_change_nothing(client, keys, fresh_db):
+    """Funding sources, partner organisations and premises are sets too (nothing reads a place in them; the API's
+    field descriptions say so): the same members in another order, on PATCH /providers/{id} or its resources, are
+    the profile as it is: 200, version and ETag unmoved, no history, kept in the order held. A real change to one of
+    them (with a reordering of the others) records that one alone, as sent."""
+    own = await fetchval(
+        fresh_db,
+        """select p.id from provider p where p.status = 'published'
+             and cardinality(p.other_funding_sources) >= 2 and cardinality(p.partner_organisations) >= 2
+             and (select count(*) from provider_premises m where m.provider_id = p.id) >= 2
+           order by p.id limit 1""",
+    )
+    owner = await keys.headers("provider", own)
+    held = await client.get(f"/providers/{own}", headers=owner)
+    tag, profile = held.headers["etag"], held.json()
+    before = await snapshot(fresh_db, own)
+    lists = ("other_funding_sources", "partner_organisations", "premises")
+    reordered = {f: list(reversed(profile["resources"][f])) for f in lists}
+    for path, body in [
+        *((f"/providers/{own}/resources", {f: reordered[f]}) for f in lists),
+        (f"/providers/{own}/resources", reordered),
+        (f"/providers/{own}", {"resources": reordered}),
+    ]:
+        r = await client.patch(path, json=body, headers={**owner, "If-Match": tag})
+        assert r.status_code == 200 and r.headers["etag"] == tag, (body, r.text)
+        assert r.json() == profile, body
+    assert await snapshot(fresh_db, own) == before
+    sources = [*reordered["other_funding_sources"], "Ledbury town council grant"]
+    r = await client.patch(
+        f"/providers/{own}/resources",
+        json={**reordered, "other_funding_sources": sources},
+        headers={**owner, "If-Match": tag},
+    )
+    assert r.status_code == 200 and r.headers["etag"] != tag, r.text
+    resources = r.json()["resources"]
+    assert resources["other_funding_sources"] == sources
+    assert {f: resources[f] for f in lists[1:]} == {f: profile["resources"][f] for f in lists[1:]}
+    history = (await client.get(f"/providers/{own}/history", headers=owner)).json()["items"]
+    newest = [e for e in history if e["version"] == history[0]["version"]]
+    assert [(e["field_name"], e["replacement_value"]) for e in newest] == [("resources.other_funding_sources", sources)]
+    schema = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    for name in ("Resources", "ResourcesPatch"):
+        for f in lists:
+            said = str(schema[name]["properties"][f])
+            assert "order means nothing" in said, (name, f, said)
+
+
 async def test_reserves_are_kept_to_two_decimal_places_as_stored_and_recorded(client, keys, fresh_db):
     """Reserves in months are stored to 2 decimal places: more are rounded (a half up, as written), so the response,
     the history and the stored value agree, and the same reserves sent again to more places change nothing."""

@@ -299,12 +299,41 @@ class Premises(Strict):
     description: ShortText
 
 
+UNORDERED = "their order means nothing: the same {} in another order are no change (kept in the order held)"
+"""What a set-like list's description says of its order (`as_held`, `service_as_held`)."""
+
+PremisesList = Annotated[
+    list[Premises],
+    Meta(
+        max_length=50,
+        description="The places it works from, each once (one area and description, whatever its case); "
+        + UNORDERED.format("places"),
+    ),
+]
+FundingSources = Annotated[
+    list[ShortText],
+    Meta(
+        max_length=30,
+        description="Where its money comes from besides match funding, each once (as first written, whatever its "
+        "case); " + UNORDERED.format("sources") + ": none is read as the main one",
+    ),
+]
+PartnerOrganisations = Annotated[
+    list[ShortText],
+    Meta(
+        max_length=50,
+        description="Organisations it works with, each once (as first written, whatever its case); "
+        + UNORDERED.format("partners"),
+    ),
+]
+
+
 class Resources(Strict):
     volunteers: Count = 0
-    premises: Annotated[list[Premises], Meta(max_length=50)] = []
+    premises: PremisesList = []
     match_funding_per_year: Money = 0
-    other_funding_sources: Annotated[list[ShortText], Meta(max_length=30)] = []
-    partner_organisations: Annotated[list[ShortText], Meta(max_length=50)] = []
+    other_funding_sources: FundingSources = []
+    partner_organisations: PartnerOrganisations = []
 
 
 AccountsScrutiny = Literal["audited", "independently_examined", "unscrutinised"]
@@ -640,21 +669,36 @@ def service_in_stored_order(service: S, taxonomy: Taxonomy) -> S:
 
 
 PROFILE_SETS = ("identifiers", "accreditations", "social_value")
+RESOURCES_SETS = ("premises", "other_funding_sources", "partner_organisations")
 SERVICE_SETS = ("cohorts", "areas", "delivery_modes", "complexity_levels", "accreditations")
-"""A profile's and a service's set-like lists: each value once, its order no part of what it says."""
+"""A profile's (its resources' too) and a service's set-like lists: each value once, its order no part of what it
+says. Nothing reads a place in them: the profile, the HSDS `funding` rows, the flat sheet and matching (which counts
+distinct sources and partners) take them as sets. A service's outcomes records are not one: a record is named by its
+place (`outcomes[0]`, as verified), so their order is kept and a reordering is a change."""
 
 
 def held_order(sent: list[Any], held: list[Any]) -> list[Any]:
     """`held` when `sent` holds the same values (in another order), else `sent`: the same set sent in another order
-    is no change, and writes nothing. (Held as stored, not as sorted here: lists stored as given, delivery modes and
-    the like, keep the order first sent, and a database collating codes otherwise than by code point keeps its own.)"""
-    return held if len(sent) == len(held) and set(sent) == set(held) else sent
+    is no change, and writes nothing. (Held as stored, not as sorted here: lists stored as given, delivery modes,
+    funding sources and the like, keep the order first sent, as a form shows them back; and a database collating
+    codes otherwise than by code point keeps its own.) Values are compared as JSON, so premises compare too."""
+    same = len(sent) == len(held) and {_as_json(v) for v in sent} == {_as_json(v) for v in held}
+    return held if same else sent
+
+
+def _as_json(value: Any) -> bytes:
+    return msgspec.json.encode(value)
 
 
 def as_held(after: P, before: P) -> P:
-    """`after` with each set-like list (`PROFILE_SETS`) that holds what `before`'s does as `before` holds it."""
+    """`after` with each set-like list (`PROFILE_SETS`, `RESOURCES_SETS`) that holds what `before`'s does as
+    `before` holds it: a reordering alone is no change."""
+    resources = msgspec.structs.replace(
+        after.resources,
+        **{f: held_order(getattr(after.resources, f), getattr(before.resources, f)) for f in RESOURCES_SETS},
+    )
     return msgspec.structs.replace(
-        after, **{f: held_order(getattr(after, f), getattr(before, f)) for f in PROFILE_SETS}
+        after, resources=resources, **{f: held_order(getattr(after, f), getattr(before, f)) for f in PROFILE_SETS}
     )
 
 
@@ -997,10 +1041,10 @@ class ContactPatch(Strict):
 
 class ResourcesPatch(Strict):
     volunteers: Count | UnsetType = UNSET
-    premises: Annotated[list[Premises], Meta(max_length=50)] | UnsetType = UNSET
+    premises: PremisesList | UnsetType = UNSET
     match_funding_per_year: Money | UnsetType = UNSET
-    other_funding_sources: Annotated[list[ShortText], Meta(max_length=30)] | UnsetType = UNSET
-    partner_organisations: Annotated[list[ShortText], Meta(max_length=50)] | UnsetType = UNSET
+    other_funding_sources: FundingSources | UnsetType = UNSET
+    partner_organisations: PartnerOrganisations | UnsetType = UNSET
 
 
 class FinancesPatch(Strict):
