@@ -703,3 +703,27 @@ async def test_an_outcomes_free_text_is_stored_trimmed_and_an_empty_note_as_none
     r = await client.post(f"/providers/{pid}/services", json={**TENANCY, "outcomes": [blank]}, headers=h)
     assert r.status_code == 422, r.text
     assert {e["field"] for e in r.json()["errors"]} == {"outcomes[0].outcome", "outcomes[0].measure"}
+
+
+async def test_the_api_says_which_lists_order_means_nothing_and_which_it_keeps(client):
+    """Each set-like list of a profile and a service says in its field description that its order means nothing (a
+    reordering is no change: tests above, and tests/test_accounts_and_updates.py); a service's outcomes records say
+    their order is kept and meaningful (a record is named by its place, as verified)."""
+    schema = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+
+    def said(model: str, field: str) -> str:
+        return str(schema[model]["properties"][field])
+
+    sets = {
+        ("ServiceIn", "ServicePatch"): ("cohorts", "areas", "delivery_modes", "complexity_levels", "accreditations"),
+        ("Provider", "NewProvider", "ProviderPatch"): ("identifiers", "accreditations", "social_value"),
+        ("AccreditationList",): ("accreditations",),
+        ("SocialValueList",): ("social_value",),
+        ("OutcomeRecord",): ("desired_outcomes",),
+    }
+    for models, fields in sets.items():
+        for model in models:
+            for field in fields:
+                assert "order means nothing" in said(model, field), (model, field, said(model, field))
+    for model in ("ServiceIn", "ServicePatch"):
+        assert "in the order given and kept" in said(model, "outcomes"), said(model, "outcomes")

@@ -89,6 +89,16 @@ class Contact(Strict):
     phone: Phone | None = None
 
 
+UNORDERED = "their order means nothing: the same {} in another order are no change (kept in the order held)"
+"""What a set-like list's description says of its order (`as_held`, `service_as_held`)."""
+
+
+def _set_of(kind: str, kept: str, *, max_length: int, min_length: int | None = None) -> Meta:
+    """The `Meta` of a set-like list of codes (`kind`, stored in the order `kept` says), its order no part of it."""
+    said = f"The {kind}, each once, kept {kept}; " + UNORDERED.format(kind.split(" (")[0])
+    return Meta(min_length=min_length, max_length=max_length, description=said)
+
+
 # --- services ----------------------------------------------------------------------------------------
 # What a provider offers, one pathway each: where, for whom, how many and at what cost (Open Referral HSDS:
 # an organisation has services, each with its own service areas, eligibility, capacity and cost options).
@@ -101,6 +111,19 @@ EvidenceSource = Literal["self_declared", "independently_evaluated", "commission
 ServiceStatus = Literal["active", "inactive"]
 Age = Annotated[int, Meta(ge=0, le=120)]
 Reference = Annotated[str, Meta(min_length=1, max_length=300, pattern=TEXT)]
+DesiredOutcomes = Annotated[
+    list[DesiredOutcomeCode], _set_of("desired outcomes", "in the order first given", max_length=10)
+]
+Cohorts = Annotated[list[CohortCode], _set_of("cohorts", "in the taxonomy's order", min_length=1, max_length=10)]
+Areas = Annotated[
+    list[AreaCode],
+    _set_of("areas (ONS GSS codes; an area covers everything below it)", "by code", min_length=1, max_length=200),
+]
+DeliveryModes = Annotated[list[DeliveryMode], _set_of("delivery modes", "in the order first given", max_length=4)]
+ComplexityLevels = Annotated[list[Complexity], _set_of("complexity levels", "in the order first given", max_length=3)]
+Accreditations = Annotated[list[Slug], _set_of("accreditations", "by code", max_length=30)]
+SocialValue = Annotated[list[Slug], _set_of("social value commitments", "by code", max_length=30)]
+OrgIds = Annotated[list[OrgId], _set_of("identifiers", "by code", max_length=10)]
 
 
 class Eligibility(Strict):
@@ -178,8 +201,18 @@ class OutcomeRecord(Strict):
     reference: Reference | None = None
     """A link or a reference to the report, evaluation or contract return."""
     note: LongText | None = None
-    desired_outcomes: Annotated[list[DesiredOutcomeCode], Meta(max_length=10)] = []
+    desired_outcomes: DesiredOutcomes = []
     """The desired outcomes (GET /desired-outcomes, of the service's pathway) this record evidences."""
+
+
+OutcomeRecords = Annotated[
+    list[OutcomeRecord],
+    Meta(
+        max_length=20,
+        description="Its outcomes records, in the order given and kept: a record is named by its place "
+        "(`outcomes[0]`, as an admin verifies it), so the same records in another order are a change",
+    ),
+]
 
 
 class ServiceIn(Strict):
@@ -188,18 +221,18 @@ class ServiceIn(Strict):
     pathway: PathwayCode
     name: Name
     description: Description
-    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)]
-    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)]
+    cohorts: Cohorts
+    areas: Areas
     """Where it is delivered (ONS GSS codes; an area covers everything below it)."""
     status: ServiceStatus = "active"
     eligibility: Eligibility = msgspec.field(default_factory=Eligibility)
     capacity: ServiceCapacity = msgspec.field(default_factory=ServiceCapacity)
-    delivery_modes: Annotated[list[DeliveryMode], Meta(max_length=4)] = []
-    complexity_levels: Annotated[list[Complexity], Meta(max_length=3)] = []
+    delivery_modes: DeliveryModes = []
+    complexity_levels: ComplexityLevels = []
     cost: Cost | None = None
     years_delivering: Annotated[int, Meta(ge=0, le=200)] = 0
-    outcomes: Annotated[list[OutcomeRecord], Meta(max_length=20)] = []
-    accreditations: Annotated[list[Slug], Meta(max_length=30)] = []
+    outcomes: OutcomeRecords = []
+    accreditations: Accreditations = []
     """Accreditations of this service (the organisation's own are on the profile)."""
 
 
@@ -278,17 +311,17 @@ class ServicePatch(Strict):
     pathway: PathwayCode | UnsetType = UNSET
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
-    cohorts: Annotated[list[CohortCode], Meta(min_length=1, max_length=10)] | UnsetType = UNSET
-    areas: Annotated[list[AreaCode], Meta(min_length=1, max_length=200)] | UnsetType = UNSET
+    cohorts: Cohorts | UnsetType = UNSET
+    areas: Areas | UnsetType = UNSET
     status: ServiceStatus | UnsetType = UNSET
     eligibility: EligibilityPatch | UnsetType = UNSET
     capacity: ServiceCapacityPatch | UnsetType = UNSET
-    delivery_modes: Annotated[list[DeliveryMode], Meta(max_length=4)] | UnsetType = UNSET
-    complexity_levels: Annotated[list[Complexity], Meta(max_length=3)] | UnsetType = UNSET
+    delivery_modes: DeliveryModes | UnsetType = UNSET
+    complexity_levels: ComplexityLevels | UnsetType = UNSET
     cost: Cost | UnsetType | None = UNSET
     years_delivering: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
-    outcomes: Annotated[list[OutcomeRecord], Meta(max_length=20)] | UnsetType = UNSET
-    accreditations: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
+    outcomes: OutcomeRecords | UnsetType = UNSET
+    accreditations: Accreditations | UnsetType = UNSET
 
 
 # --- the organisation -------------------------------------------------------------------------------
@@ -298,9 +331,6 @@ class Premises(Strict):
     area: AreaCode
     description: ShortText
 
-
-UNORDERED = "their order means nothing: the same {} in another order are no change (kept in the order held)"
-"""What a set-like list's description says of its order (`as_held`, `service_as_held`)."""
 
 PremisesList = Annotated[
     list[Premises],
@@ -363,15 +393,15 @@ class ProviderProfile(Strict):
 
     name: OrgName
     legal_form: Slug
-    identifiers: Annotated[list[OrgId], Meta(max_length=10)] = []
+    identifiers: OrgIds = []
     description: LongText = ""
     website: Url | None = None
     founded_year: Year | None = None
     contact: Contact = msgspec.field(default_factory=Contact)
     resources: Resources = msgspec.field(default_factory=Resources)
     finances: Finances = msgspec.field(default_factory=Finances)
-    accreditations: Annotated[list[Slug], Meta(max_length=30)] = []
-    social_value: Annotated[list[Slug], Meta(max_length=30)] = []
+    accreditations: Accreditations = []
+    social_value: SocialValue = []
 
 
 STATUSES = ("pending", "published", "archived")
@@ -1057,23 +1087,23 @@ class FinancesPatch(Strict):
 class ProviderPatch(Strict):
     name: OrgName | UnsetType = UNSET
     legal_form: Slug | UnsetType = UNSET
-    identifiers: Annotated[list[OrgId], Meta(max_length=10)] | UnsetType = UNSET
+    identifiers: OrgIds | UnsetType = UNSET
     description: LongText | UnsetType = UNSET
     website: Url | UnsetType | None = UNSET
     founded_year: Year | UnsetType | None = UNSET
     contact: ContactPatch | UnsetType = UNSET
     resources: ResourcesPatch | UnsetType = UNSET
     finances: FinancesPatch | UnsetType = UNSET
-    accreditations: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
-    social_value: Annotated[list[Slug], Meta(max_length=30)] | UnsetType = UNSET
+    accreditations: Accreditations | UnsetType = UNSET
+    social_value: SocialValue | UnsetType = UNSET
 
 
 class AccreditationList(Strict):
-    accreditations: Annotated[list[Slug], Meta(max_length=30)]
+    accreditations: Accreditations
 
 
 class SocialValueList(Strict):
-    social_value: Annotated[list[Slug], Meta(max_length=30)]
+    social_value: SocialValue
 
 
 def apply_patch(current: ProviderProfile, patch: ProviderPatch) -> ProviderProfile:
