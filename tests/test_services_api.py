@@ -727,3 +727,54 @@ async def test_the_api_says_which_lists_order_means_nothing_and_which_it_keeps(c
                 assert "order means nothing" in said(model, field), (model, field, said(model, field))
     for model in ("ServiceIn", "ServicePatch"):
         assert "in the order given and kept" in said(model, "outcomes"), said(model, "outcomes")
+
+
+async def test_a_figure_sent_as_a_whole_or_a_decimal_number_is_compared_by_value(client, keys, fresh_db):
+    """JSON's 950 and 950.0 are one number: every figure of a service and a profile sent again written the other way
+    (cost, capacity, ages, years, an outcome's value and people; volunteers, match funding, income, reserves) changes
+    nothing (version and ETag unmoved, no history), and 950 to 950.5 is still a change, recorded by value."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    outcome = {**TENANCY["outcomes"][0], "value": 78, "people": 54}
+    made = await client.post(
+        f"/providers/{pid}/services",
+        json={**TENANCY, "cost": {"amount": 950, "unit": "per_hour"}, "outcomes": [outcome]},
+        headers=h,
+    )
+    assert made.status_code == 201, made.text
+    sid, held = made.json()["id"], made.json()
+    before = await stored(fresh_db, pid)
+    for body in (
+        {"cost": {"amount": 950.0, "unit": "per_hour"}},
+        {"capacity": {"service_users_per_year": 60.0, "places_available": 5.0}},
+        {"eligibility": {"min_age": 18.0}},
+        {"years_delivering": 4.0},
+        {"outcomes": [{**outcome, "value": 78.0, "people": 54.0}]},
+    ):
+        r = await client.patch(f"/providers/{pid}/services/{sid}", headers={**h, "If-Match": '"v1"'}, json=body)
+        assert r.status_code == 200 and r.headers["etag"] == '"v1"' and r.json() == held, (body, r.text)
+    assert await stored(fresh_db, pid) == before
+    profile = await client.get(f"/providers/{pid}", headers=h)
+    tag, resources, finances = profile.headers["etag"], profile.json()["resources"], profile.json()["finances"]
+    assert finances["annual_income"] is not None and finances["reserves_months"] is not None
+    for path, body in (
+        ("resources", {"volunteers": float(resources["volunteers"])}),
+        ("resources", {"match_funding_per_year": float(resources["match_funding_per_year"])}),
+        ("finances", {"annual_income": float(finances["annual_income"])}),
+        ("finances", {"reserves_months": float(finances["reserves_months"])}),
+    ):
+        r = await client.patch(f"/providers/{pid}/{path}", headers={**h, "If-Match": tag}, json=body)
+        assert r.status_code == 200 and r.headers["etag"] == tag and r.json() == profile.json(), (body, r.text)
+    assert await stored(fresh_db, pid) == before
+    r = await client.patch(
+        f"/providers/{pid}/services/{sid}",
+        headers={**h, "If-Match": '"v1"'},
+        json={"cost": {"amount": 950.5, "unit": "per_hour"}},
+    )
+    assert r.status_code == 200 and r.headers["etag"] == '"v2"' and r.json()["cost"]["amount"] == 950.5, r.text
+    newest = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"][0]
+    assert (newest["field_name"], newest["previous_value"], newest["replacement_value"]) == (
+        f"services[{sid}].cost.amount",
+        950,
+        950.5,
+    )
