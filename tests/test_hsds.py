@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from standards_schemas import assert_valid, problems, standards_dir
 
-from marketplace.standards.service import GSS_URI, term_id
+from marketplace.standards.service import GSS_URI, derived_id, term_id
 
 pytestmark = pytest.mark.asyncio
 
@@ -296,7 +296,7 @@ async def test_unknown_ids_are_a_404_with_a_json_body_and_cors(read_client: Any)
 # --- the mapping --------------------------------------------------------------------------------------------
 
 
-async def test_a_service_maps_eligibility_cost_areas_contacts_and_funding(read_client: Any, conn: Any) -> None:
+async def test_a_service_maps_eligibility_cost_areas_and_contacts(read_client: Any, conn: Any) -> None:
     row = await conn.fetchrow(
         """select s.uuid, s.min_age, s.max_age, s.cost_amount, s.last_confirmed_at, p.contact_phone,
                   p.contact_email, p.other_funding_sources,
@@ -317,6 +317,36 @@ async def test_a_service_maps_eligibility_cost_areas_contacts_and_funding(read_c
     assert sorted(a["uri"].removeprefix(GSS_URI) for a in full["service_areas"]) == row["areas"]
     assert full["phones"][0]["number"] == row["contact_phone"]
     assert full["contacts"][0]["email"] == row["contact_email"]
-    assert {f["source"] for f in full["funding"]} == {s for s in row["other_funding_sources"] if s.strip()}
+    assert "funding" not in full, "the provider's funding is the organization's, not the service's"
     if row["last_confirmed_at"]:
         assert full["assured_date"] == row["last_confirmed_at"].date().isoformat()
+
+
+async def test_funding_is_the_organizations_once_not_repeated_under_its_services(read_client: Any, conn: Any) -> None:
+    """HSDS links a funding record to an organization or to a service: the provider's funding sources are the
+    organization's, listed once on it, so that adding up an organization's and its services' funding counts each
+    source once. Their ids are uuid5s of the organization and the source: the same in every answer."""
+    row = await conn.fetchrow(
+        """select p.uuid, p.other_funding_sources from provider p
+           where p.status = 'published' and cardinality(p.other_funding_sources) > 1
+             and (select count(*) from service s where s.provider_id = p.id and s.status = 'active') > 1
+           order by p.id limit 1"""
+    )
+    assert row is not None, "the demo data should hold a provider with two funding sources and two services"
+    org_id = str(row["uuid"])
+    sources = [s for s in row["other_funding_sources"] if s.strip()]
+    org = await get_ok(read_client, f"/hsds/organizations/{org_id}", "/organizations/{id}")
+    assert [f["source"] for f in org["funding"]] == sources
+    for f in org["funding"]:
+        assert f["organization_id"] == org_id and "service_id" not in f
+        assert f["id"] == derived_id("funding", org_id, f["source"])
+    assert len({f["id"] for f in org["funding"]}) == len(sources)
+    again = await get_ok(read_client, f"/hsds/organizations/{org_id}", "/organizations/{id}")
+    assert again["funding"] == org["funding"], "funding ids change between requests"
+
+    assert len(org["services"]) > 1
+    counted = list(org["funding"])
+    for brief in org["services"]:
+        full = await get_ok(read_client, f"/hsds/services/{brief['id']}", "/services/{id}")
+        counted += full.get("funding", [])
+    assert [f["source"] for f in counted] == sources, "a funding source counted more than once"

@@ -66,10 +66,11 @@ class HsdsContact(HsdsOut):
 
 
 class HsdsFunding(HsdsOut):
+    """A source of the organization's funds (HSDS allows a service's too: we hold none)."""
+
     id: str
+    organization_id: str
     source: str
-    service_id: str | None = None
-    organization_id: str | None = None
 
 
 class HsdsCostOption(HsdsOut):
@@ -140,14 +141,13 @@ class HsdsOrganization(HsdsOrganizationBrief):
 
 
 class HsdsService(HsdsServiceBrief):
-    """A service fully nested."""
+    """A service fully nested. No `funding`: the funding we know of is the organisation's (HsdsOrganization's)."""
 
     organization: HsdsOrganizationBrief | None = None
     service_areas: list[HsdsServiceArea] = []
     cost_options: list[HsdsCostOption] = []
     contacts: list[HsdsContact] = []
     phones: list[HsdsPhone] = []
-    funding: list[HsdsFunding] = []
     attributes: list[HsdsAttribute] = []
 
 

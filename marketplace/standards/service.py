@@ -219,18 +219,18 @@ def _contacts(row: asyncpg.Record, owner: str, *, service: bool) -> tuple[list[H
     return contacts, phones
 
 
-def _funding(row: asyncpg.Record, owner: str, *, service: bool) -> list[HsdsFunding]:
-    service_id, organization_id = (owner, None) if service else (None, owner)
-    return [
-        HsdsFunding(
-            id=derived_id("funding", owner, source),
-            source=source,
-            service_id=service_id,
-            organization_id=organization_id,
-        )
-        for source in row["other_funding_sources"]
-        if source.strip()
-    ]
+def _funding(row: asyncpg.Record) -> list[HsdsFunding]:
+    """The provider's other funding sources: the organization's funding (`organization_id`), each source once. They
+    are the organisation's, not any one service's, so no service repeats them (a consumer adding up its services'
+    funding would count them once per service). Ids: uuid5 of the organization and the source, so the same in
+    every answer and in the export's `funding.csv`."""
+    org = str(row["org_uuid"])
+    found: dict[str, HsdsFunding] = {}
+    for source in row["other_funding_sources"]:
+        if source.strip():
+            fid = derived_id("funding", org, source)
+            found.setdefault(fid, HsdsFunding(id=fid, source=source, organization_id=org))
+    return list(found.values())
 
 
 def _eligibility(row: asyncpg.Record, tax: Taxonomies) -> str | None:
@@ -343,7 +343,6 @@ def _service(row: asyncpg.Record, tax: Taxonomies, base: str) -> HsdsService:
         cost_options=costs,
         contacts=contacts,
         phones=phones,
-        funding=_funding(row, sid, service=True),
         attributes=attributes,
     )
 
@@ -413,7 +412,7 @@ async def get_organization(conn: Connection, tax: Taxonomies, base: str, organiz
         organization_identifiers=_identifiers(row),
         contacts=contacts,
         phones=phones,
-        funding=_funding(row, org, service=False),
+        funding=_funding(row),
         services=[_service_brief(s, tax) for s in services],
     )
 
@@ -540,7 +539,7 @@ def _package_tables(
     for org in orgs:
         tables["organization"].append(_org_brief(org, tax, base))
         tables["organization_identifier"].extend(_identifiers(org))
-        tables["funding"].extend(_funding(org, str(org["org_uuid"]), service=False))
+        tables["funding"].extend(_funding(org))
         for row in services.get(org["provider_id"], []):
             hsds = _service(row, tax, base)
             tables["service"].append(_service_brief(row, tax))
