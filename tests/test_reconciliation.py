@@ -13,6 +13,7 @@ import json
 import random
 import sys
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import pytest
 from conftest import Databases, app_settings
@@ -369,6 +370,55 @@ async def test_bad_batches_are_422_naming_the_field_with_cors(read_client: Any) 
     assert r.status_code == 415
     r = await read_client.get("/reconcile", params={"querys": "{}"})
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "querys"
+
+
+async def test_queries_must_be_utf8_and_accents_sent_as_utf8_are_read_as_written(read_client: Any) -> None:
+    """A form's bytes (percent-encoded or not) and a query string's are UTF-8: `queries` whose bytes are not (é sent
+    as Latin-1's 0xE9) is a 400 naming it, not read as other text (Latin-1 or U+FFFD) and matched against that. An
+    accent sent as UTF-8 is read as written: percent-encoded (a browser's or OpenRefine's form), as raw bytes in the
+    body, or percent-encoded in a GET."""
+    ids = await provider_ids(read_client)
+    name = next(
+        p["name"] for p in PUBLISHED if "e" in p["name"] and p["name"].isascii() and not set(p["name"]) & set("&=+%;")
+    )
+    typed = name.replace("e", "é", 1)
+    text = json.dumps({"q0": {"query": typed}}, ensure_ascii=False)  # é as é, not as the JSON escape \u00e9
+    plain = (await reconcile(read_client, {"q0": {"query": name}}))["q0"]["result"][0]
+    assert (plain["id"], plain["score"]) == (str(ids[name]), 100)
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    latin1 = [
+        ("POST", await read_client.post("/reconcile", content=b"queries=" + text.encode("latin-1"), headers=form)),
+        (
+            "POST",
+            await read_client.post(
+                "/reconcile", content=("queries=" + quote_plus(text, encoding="latin-1")).encode(), headers=form
+            ),
+        ),
+        ("GET", await read_client.get("/reconcile?queries=" + quote(text, encoding="latin-1"))),
+    ]
+    for method, r in latin1:
+        assert r.status_code == 400, (method, r.status_code, r.text)
+        assert r.headers.get(CORS) == "*"
+        assert r.json()["error"] == "invalid_input"
+        (error,) = r.json()["errors"]
+        assert error["field"] == "queries" and "UTF-8" in error["problem"], (method, error)
+        assert ("body" if method == "POST" else "query string") in error["problem"], (method, error)
+
+    utf8 = [
+        ("POST", await read_client.post("/reconcile", data={"queries": text})),  # %C3%A9, as a form sends it
+        ("POST", await read_client.post("/reconcile", content=b"queries=" + text.encode(), headers=form)),  # raw
+        ("GET", await read_client.get("/reconcile", params={"queries": text})),
+        ("GET", await read_client.get("/reconcile?queries=" + quote(text))),
+    ]
+    for method, r in utf8:
+        assert r.status_code == 200, (method, r.text)
+        top = r.json()["q0"]["result"][0]
+        assert (top["id"], top["score"], top["match"]) == (str(ids[name]), plain["score"], True), (method, top)
+    # a U+FFFD written as UTF-8 is text like any other, not a sign of bytes that were not UTF-8
+    replacement = json.dumps({"q0": {"query": name + " \ufffd"}}, ensure_ascii=False)
+    r = await read_client.post("/reconcile", content=b"queries=" + replacement.encode(), headers=form)
+    assert r.status_code == 200 and r.json()["q0"]["result"][0]["id"] == str(ids[name]), r.text
 
 
 async def test_a_query_or_a_query_s_field_given_twice_is_refused_naming_it(read_client: Any) -> None:

@@ -11,7 +11,8 @@ preflight's methods and headers on every response under /reconcile, errors inclu
   paged alike: `cursor` (the spec's: how many to skip) and `limit` (how many at most, 10 unless given).
 
 A malformed or schema-invalid `queries` is a 422 naming the field (`queries.q3.limit`): the OpenAPI document can
-only say it is a string."""
+only say it is a string. Its bytes are read as UTF-8 (percent-encoded or not): bytes that are not are a 400 naming
+`queries` (`service.queries_as_sent`)."""
 
 from __future__ import annotations
 
@@ -121,7 +122,9 @@ async def reconcile_get(
 ) -> Response[Manifest | dict[str, QueryResult]]:
     if queries is None:
         return _answer(service.manifest(base_url(request)), callback)
-    return _answer(await service.reconcile(ctx, conn, state.search_index, service.parse_batch(queries)), callback)
+    sent = service.queries_as_sent(request.scope.get("query_string", b""), "query string")
+    batch = service.parse_batch(queries if sent is None else sent)
+    return _answer(await service.reconcile(ctx, conn, state.search_index, batch), callback)
 
 
 @post(
@@ -140,9 +143,16 @@ async def reconcile_get(
     },
 )
 async def reconcile_post(
-    state: State, ctx: Ctx, conn: Conn, data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+    request: Request[Any, Any, Any],
+    state: State,
+    ctx: Ctx,
+    conn: Conn,
+    data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> dict[str, QueryResult]:
-    return await service.reconcile(ctx, conn, state.search_index, service.parse_batch(data.queries))
+    # `data` is the form as the framework reads it (Latin-1): its fields checked; `queries` is read again, as UTF-8
+    sent = service.queries_as_sent(await request.body(), "body")
+    batch = service.parse_batch(data.queries if sent is None else sent)
+    return await service.reconcile(ctx, conn, state.search_index, batch)
 
 
 @get(

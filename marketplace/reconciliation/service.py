@@ -17,13 +17,14 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 import msgspec
 
 from marketplace import messages
 from marketplace.context import Context
 from marketplace.db import Connection
-from marketplace.errors import FieldProblem, NotFound, Unprocessable
+from marketplace.errors import FieldProblem, InvalidInput, NotFound, Unprocessable
 from marketplace.http import GIVEN_TWICE, key_given_twice
 from marketplace.providers import service as providers
 from marketplace.providers.live_index import LiveIndex
@@ -149,6 +150,25 @@ def _msgspec_problem(prefix: str, exc: msgspec.ValidationError, query: msgspec.R
     value = messages.value_at(messages.decoded(bytes(query)), inside)
     said = messages.problem(prefix + path, message, value=value, declared=ReconQuery, path=inside)
     return _problem(said.field, said.problem, allowed=said.allowed)
+
+
+def queries_as_sent(encoded: bytes, where: str) -> str | None:
+    """`queries` in a form-encoded body or a query string (`where`: "body", "query string"), its bytes
+    (percent-encoded or not, `+` a space) read as UTF-8, as the form encoding says. The framework reads a form body
+    as Latin-1 (a raw UTF-8 é became "Ã©") and percent-encoded bytes that are not UTF-8 as U+FFFD: either way a
+    query became other text, matched as such. So bytes that are not UTF-8 (é as Latin-1's E9) are a 400 naming
+    `queries`. None when it is not given (the framework has said whether it must be)."""
+    found = None
+    for part in encoded.split(b"&"):
+        key, _, value = part.partition(b"=")
+        if unquote_to_bytes(key.replace(b"+", b" ")) != b"queries":
+            continue
+        try:
+            found = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
+        except UnicodeDecodeError:
+            problem = f"{messages.NOT_UTF8}: the {where} must be UTF-8 (é percent-encoded is %C3%A9, not Latin-1's %E9)"
+            raise InvalidInput.field("queries", problem) from None
+    return found
 
 
 def parse_batch(text: str) -> QueryBatch:
