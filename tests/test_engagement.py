@@ -1446,3 +1446,70 @@ async def test_an_archived_provider_s_response_is_listed_not_counted_and_it_may_
     assert withdrawn.status_code == 200, withdrawn.text
     mr = (await c.get(report, headers=w.commissioner)).json()["market_response"]
     assert (mr["responses"], mr["withdrawn"], mr["not_counted"]) == (1, 1, [])
+
+
+async def test_a_response_not_counted_is_a_row_of_the_report_s_csv_and_workbook_with_when_and_why(world):
+    """A tester auditing the market response from the spreadsheet could not see that a response was left out: the
+    JSON and HTML list a response whose provider was archived since (or is pending) as not counted, but the CSV and
+    the xlsx made from it did not. Each is now a `not_counted_response` row (a `not_counted_responses` sheet): the
+    provider, when the response was submitted, the provider's status and why; the columns before stay as they were,
+    and a report frozen before keeps its stored bytes."""
+    from openpyxl import load_workbook
+
+    from marketplace.reports.spreadsheet import CSV_HEADER
+
+    w = world
+    c = w.client
+    (p1, s1), (p2, s2) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, need_id = await make_exercise(w)
+    w.clock.at = DURING
+    for pid, sid in ((p1, s1), (p2, s2)):
+        body = leading(need_id, [sid], {"E06000020": 30}, unit_cost=1500)
+        r = await c.post(
+            f"/exercises/{exercise_id}/responses", headers=await w.keys.headers("provider", pid), json=body
+        )
+        assert r.status_code == 201, r.text
+    assert (await c.post(f"/exercises/{exercise_id}/match", headers=w.commissioner)).status_code == 201
+    frozen_before = await c.post(f"/exercises/{exercise_id}/reports", headers=w.commissioner)
+    assert frozen_before.status_code == 201, frozen_before.text
+    w.clock.at = DURING + dt.timedelta(days=1)
+    archived = await c.post(f"/providers/{p1}/archive", headers=await w.keys.headers("admin"))
+    assert archived.status_code == 200, archived.text
+    report = f"/exercises/{exercise_id}/report"
+    (left_out,) = (await c.get(report, headers=w.commissioner)).json()["market_response"]["not_counted"]
+    assert left_out["submitted_at"] == "2026-12-10T12:00:00Z"
+
+    text = (await c.get(report, headers=w.commissioner, params={"format": "csv"})).content.decode("utf-8-sig")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader)
+    assert header == CSV_HEADER and header[-3:] == ["submitted_at", "provider_status", "not_counted_reason"]
+    rows = [dict(zip(header, row, strict=True)) for row in reader]
+    (row,) = [r for r in rows if r["row_type"] == "not_counted_response"]
+    assert row["provider_id"] == str(p1) and row["provider_name"] == left_out["name"]
+    assert (row["submitted_at"], row["provider_status"]) == ("2026-12-10T12:00:00Z", "archived")
+    assert row["not_counted_reason"] == left_out["reason"] and "not counted" in row["not_counted_reason"]
+    assert rows[-1] is row  # after every row there was before, which keep the new columns empty
+    assert all(r["submitted_at"] == r["not_counted_reason"] == "" for r in rows if r is not row)
+    (need_row,) = [r for r in rows if r["row_type"] == "response_need"]
+    assert (need_row["responses"], need_row["offered_capacity"], need_row["provider_id"]) == ("1", "30", "")
+
+    xlsx = (await c.get(report, headers=w.commissioner, params={"format": "xlsx"})).content
+    book = load_workbook(io.BytesIO(xlsx))
+    (listed,) = list(book["not_counted_responses"].iter_rows(min_row=2, values_only=True))
+    cells = dict(zip(header, listed, strict=True))
+    assert (cells["provider_id"], cells["provider_name"], cells["provider_status"]) == (
+        p1,
+        left_out["name"],
+        "archived",
+    )
+    assert cells["submitted_at"] == "2026-12-10T12:00:00Z" and cells["not_counted_reason"] == left_out["reason"]
+
+    # a report frozen before the provider was archived is served as it was stored, byte for byte
+    location = frozen_before.headers["location"]
+    conn = await db.connect(w.dsn)
+    try:
+        stored = await conn.fetchval("select report_csv from frozen_report where id = $1", int(location.split("/")[-1]))
+    finally:
+        await conn.close()
+    served = (await c.get(location, headers=w.commissioner, params={"format": "csv"})).content
+    assert served == bytes(stored) and b"\r\nnot_counted_response," not in served

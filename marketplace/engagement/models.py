@@ -395,6 +395,8 @@ class NotCounted(msgspec.Struct):
     """The provider's status now: archived (out of the directory since it responded) or pending (not yet checked
     and published by an admin)."""
     reason: str
+    submitted_at: dt.datetime | None = None
+    """When what the response says was submitted (null in reports frozen before this was kept)."""
 
 
 class MarketResponse(msgspec.Struct):

@@ -967,6 +967,7 @@ async def market_response(
             name=r.provider_name,
             status=statuses.get(r.provider_id, "removed"),
             reason=NOT_COUNTED.get(statuses.get(r.provider_id, ""), "no longer in the directory"),
+            submitted_at=r.submitted_at,
         )
         for r in submitted
         if statuses.get(r.provider_id) != "published"

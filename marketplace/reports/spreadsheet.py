@@ -9,10 +9,11 @@
     column              meaning                                                 rows
     ==================  ======================================================  ==================
     row_type            ``need``, ``cell`` or ``candidate`` (and                all
-                        ``response_need``, ``response_cell``: see below)
-    need_id             the need's id                                           all
-    need_title          the need's title                                        all
-    pathway             pathway code, e.g. ``ETE``                              all
+                        ``response_need``, ``response_cell``,
+                        ``not_counted_response``: see below)
+    need_id             the need's id                                           all but not counted
+    need_title          the need's title                                        all but not counted
+    pathway             pathway code, e.g. ``ETE``                              all but not counted
     pathway_name        pathway name, e.g. "Education, training and ..."        all but unmatched
     annual_volume       service users a year the need is for                    all but unmatched
     annual_budget_gbp   the need's annual budget, whole pounds                  all but unmatched
@@ -30,8 +31,10 @@
                         ``competitive_market``
     providers           the suitable providers covering it, joined by "; "      cell
     rank                the provider's rank in the need's match run             candidate
-    provider_id         the provider's id                                       candidate
-    provider_name       the provider's name                                     candidate
+    provider_id         the provider's id                                       candidate, not
+                                                                                counted
+    provider_name       the provider's name                                     candidate, not
+                                                                                counted
     sector              third_sector, co_operative, social_enterprise,          candidate
                         private or public
     total_score         total match score 0..1, 3 decimals (4, cut, where 3      candidate
@@ -79,7 +82,11 @@
     ==================  ======================================================  ==================
 
     When the exercise was published for market engagement, ``response_need`` and ``response_cell`` rows follow, with
-    the columns of :data:`RESPONSE_COLUMNS` (described in `_response_rows`) besides the need's own.
+    the columns of :data:`RESPONSE_COLUMNS` (described in `_response_rows`) besides the need's own; then a
+    ``not_counted_response`` row for each submitted response counted in none of their figures (its provider archived
+    since, or pending): ``provider_id``, ``provider_name``, ``submitted_at`` (ISO 8601, UTC), ``provider_status``
+    (``archived``, ``pending`` or ``removed``) and ``not_counted_reason``, no need's columns (a response answers one
+    or more needs).
 
     Need rows come first (the needs the report holds, in report order, then
     each need not matched yet, with ``run_status`` ``not_matched``), then cell rows (needs in
@@ -96,10 +103,12 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
 
 import matching
+from marketplace.engagement.models import MarketResponse
 from marketplace.formatting import lower_code, score, score_against, whole_pounds
 from marketplace.reports.models import CriterionNote, NeedReport, Report, StaleProvider, SuitableProvider
 from marketplace.reports.view import ordered_cells
@@ -122,8 +131,12 @@ RESPONSE_COLUMNS = [
     "barriers",
     "consortia",
     "suitable_non_responders",
+    "submitted_at",
+    "provider_status",
+    "not_counted_reason",
 ]
-"""The market-response columns (``response_need`` and ``response_cell`` rows; see `_response_rows`)."""
+"""The market-response columns (``response_need``, ``response_cell`` and ``not_counted_response`` rows; see
+`_response_rows`). The last three were added after the others: each row before has them empty, at the end."""
 
 CSV_HEADER: list[str] = [
     "row_type",
@@ -306,10 +319,30 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
     """The market-response section, when the exercise was published for engagement: a ``response_need`` row per
     need (responses, intent split, offered capacity against volume, indicative unit costs against the budget per
     service user, barriers ticked as "barrier: count", declared consortia as "lead + partner, ...", the suitable
-    providers that did not respond) and a ``response_cell`` row per (need, area): responses and capacity offered."""
+    providers that did not respond) and a ``response_cell`` row per (need, area): responses and capacity offered;
+    then a ``not_counted_response`` row per submitted response left out of every figure (`MarketResponse.not_counted`):
+    its provider, when it was submitted, the provider's status and why it is not counted."""
     mr = report.market_response
     if mr is None:
         return
+    yield from _need_response_rows(mr)
+    for x in mr.not_counted:
+        yield {
+            "row_type": "not_counted_response",
+            "provider_id": str(x.provider_id),
+            "provider_name": guard(x.name),
+            "submitted_at": _iso(x.submitted_at) if x.submitted_at is not None else "",
+            "provider_status": guard(x.status),
+            "not_counted_reason": guard(x.reason),
+        }
+
+
+def _iso(t: dt.datetime) -> str:
+    """A moment in ISO 8601, UTC, as the JSON writes it: "2026-12-10T12:00:00Z"."""
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _need_response_rows(mr: MarketResponse) -> Iterable[dict[str, str]]:
     for n in mr.needs:
         common = {
             "need_id": str(n.need_id),
