@@ -431,3 +431,66 @@ async def test_the_response_form_asks_capacity_for_the_districts_the_provider_s_
     assert bad.status_code == 400, bad.text
     assert f'id="{fid(f"{n}.capacity.E07000237")}-error"' in bad.text
     assert "people a year in Worcester" in bad.text
+
+
+async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keeps_what_it_typed(world: World) -> None:
+    """A tester's pending provider (registered, not yet published by an admin) could open an exercise's notice and
+    its respond form, fill it in, and be refused on submitting (the API's 409). The notice and the respond page now
+    say, before anything is typed, that it can respond once an admin has published its profile, and offer no form;
+    once published, the form is there. A profile that turns pending while the form is open keeps what was typed."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    registered = await c.post(
+        "/registrations",
+        json={
+            "name": "Wrekin Lanterns Housing CIC",
+            "legal_form": "cic",
+            "services": [
+                {
+                    "pathway": "ACCOM",
+                    "name": "Lanterns shared houses",
+                    "description": "Shared houses for adults leaving prison.",
+                    "cohorts": ["ADULTS"],
+                    "areas": ["E06000020"],
+                }
+            ],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    pending_id = registered.json()["provider"]["id"]
+    await sign_in(c, registered.json()["api_key"]["key"])
+    respond = f"/console/exercises/{exercise_id}/respond"
+    form_tag = f'<form method="post" action="{respond}"'
+
+    notice = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert notice.status_code == 200
+    assert "You can respond to this exercise once an admin has published your profile" in notice.text
+    assert f'href="{respond}"' not in notice.text  # no button to a form that would be refused
+    assert f'action="/console/exercises/{exercise_id}/clarifications"' in notice.text  # it may still ask
+    page = await c.get(respond)
+    assert page.status_code == 200
+    assert "You can respond once an admin has published your profile" in page.text
+    assert form_tag not in page.text and f'name="need.{need_id}.intent"' not in page.text
+
+    published = await c.post(f"/providers/{pending_id}/publish", headers=await w.keys.headers("admin"))
+    assert published.status_code == 200, published.text
+    notice = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert f'href="{respond}"' in notice.text and "once an admin has published" not in notice.text
+    page = await c.get(respond)
+    assert form_tag in page.text and "once an admin has published" not in page.text
+
+    # a published provider opens the form; its profile turns pending before it submits: refused, nothing lost
+    csrf, api = await provider_signed_in(w, p1)
+    assert form_tag in (await c.get(respond)).text
+    conn = await db.connect(w.dsn)
+    try:
+        await conn.execute("update provider set status = 'pending' where id = $1", p1)
+    finally:
+        await conn.close()
+    refused = await c.post(respond, data=good_form(csrf, need_id, s1, qs))
+    assert refused.status_code == 409, refused.text
+    assert "must be published before it can respond" in refused.text
+    assert "the form below still holds what you typed" in refused.text and form_tag in refused.text
+    assert 'value="1800"' in refused.text and "TUPE liabilities are unclear." in refused.text
+    assert "Ten years of supported housing in Telford." in refused.text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404

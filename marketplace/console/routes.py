@@ -916,16 +916,18 @@ async def _notice_page(
     status: int = 200,
 ) -> Response[str]:
     notice = await engagement.notice(ctx, conn, exercise_id)
-    own = None
+    own, pending = None, False
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
     if session.caller.role == "provider" and session.caller.provider_id is not None:
         own = await _own_response(conn, exercise_id, session.caller.provider_id)
+        pending = await engagement.is_pending(conn, session.caller.provider_id)
     return page(
         "notice.html.j2",
         status=status,
         session=session,
         notice=notice,
         own=own,
+        pending=pending,
         mine=[c for c in clarifications if c.provider_id is not None and c.answer is None],
         form=form or FormState(values={}),
         asked=asked,
@@ -987,10 +989,23 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
 
 @get("/exercises/{exercise_id:int}/respond")
 async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+    """The response form; while the provider's profile is pending, instead of a form that would be refused, when it
+    can respond (once an admin has published its profile)."""
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
+    if await engagement.is_pending(conn, provider_id):
+        return page(
+            "respond.html.j2",
+            session=session,
+            notice=notice,
+            own=own,
+            pending=True,
+            posted=False,
+            form=FormState(values={}),
+            changed=None,
+        )
     values = service.response_values(notice, own) if own is not None else {"revision": ""}
     form = FormState(values=values)
     offer = await _offer(ctx, conn, session.caller, provider_id, notice, form)
@@ -1000,6 +1015,8 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         session=session,
         notice=notice,
         own=own,
+        pending=False,
+        posted=False,
         **offer,
         form=form,
         changed=None,
@@ -1081,6 +1098,8 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         session=session,
         notice=notice,
         own=own,
+        pending=await engagement.is_pending(conn, provider_id),
+        posted=True,  # what was typed stays in the form, whatever the profile's status now
         **offer,
         form=state_,
         changed=changed,

@@ -625,12 +625,18 @@ def _same_response(current: Response, data: ResponseIn) -> bool:
     return _as_sets(ResponseIn(needs=current.needs, answers=current.answers)) == _as_sets(data)
 
 
+async def is_pending(conn: Connection, provider_id: int) -> bool:
+    """Whether the provider's profile is pending (not yet checked and published by an admin), so that a response
+    from it would be refused (`refuse_if_pending`): what a page offering to respond asks first."""
+    return (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "pending"
+
+
 async def refuse_if_pending(conn: Connection, provider_id: int) -> None:
     """Only a provider in the directory responds: a pending profile (self-registered, or created by an import, and
     not yet checked by an admin) is refused (409) until an admin publishes it, since a response counts in the
     commissioner's market-response figures. Withdrawing stays open to it, and so does asking a clarification
     question, which counts in no figure."""
-    if (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "pending":
+    if await is_pending(conn, provider_id):
         raise Conflict(
             f"provider {provider_id}'s profile is pending: it must be published before it can respond, because a "
             "response counts in the commissioner's market-response figures and only providers an admin has checked "
