@@ -13,6 +13,7 @@ from test_console import sign_in
 from test_engagement import (
     AFTER,
     DURING,
+    LANTERNS,
     NEED,
     QUESTIONS,
     World,
@@ -440,22 +441,7 @@ async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keep
     once published, the form is there. A profile that turns pending while the form is open keeps what was typed."""
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, _ = await ready(w)
-    registered = await c.post(
-        "/registrations",
-        json={
-            "name": "Wrekin Lanterns Housing CIC",
-            "legal_form": "cic",
-            "services": [
-                {
-                    "pathway": "ACCOM",
-                    "name": "Lanterns shared houses",
-                    "description": "Shared houses for adults leaving prison.",
-                    "cohorts": ["ADULTS"],
-                    "areas": ["E06000020"],
-                }
-            ],
-        },
-    )
+    registered = await c.post("/registrations", json=LANTERNS)
     assert registered.status_code == 201, registered.text
     pending_id = registered.json()["provider"]["id"]
     await sign_in(c, registered.json()["api_key"]["key"])

@@ -202,6 +202,22 @@ async def districts_service(c: AsyncTestClient, provider_id: int, headers: dict[
     )
 
 
+LANTERNS = {
+    "name": "Wrekin Lanterns Housing CIC",
+    "legal_form": "cic",
+    "services": [
+        {
+            "pathway": "ACCOM",
+            "name": "Lanterns shared houses",
+            "description": "Shared houses for adults leaving prison.",
+            "cohorts": ["ADULTS"],
+            "areas": ["E06000020"],
+        }
+    ],
+}
+"""A registration (a pending provider, until an admin publishes it) with one service in the exercises' areas."""
+
+
 async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_analyse(world):
     w = world
     c = w.client
@@ -1306,22 +1322,7 @@ async def test_a_pending_provider_cannot_respond_until_an_admin_publishes_it(wor
     c = w.client
     exercise_id, need_id = await make_exercise(w)
     w.clock.at = DURING
-    registered = await c.post(
-        "/registrations",
-        json={
-            "name": "Wrekin Lanterns Housing CIC",
-            "legal_form": "cic",
-            "services": [
-                {
-                    "pathway": "ACCOM",
-                    "name": "Lanterns shared houses",
-                    "description": "Shared houses for adults leaving prison.",
-                    "cohorts": ["ADULTS"],
-                    "areas": ["E06000020"],
-                }
-            ],
-        },
-    )
+    registered = await c.post("/registrations", json=LANTERNS)
     assert registered.status_code == 201, registered.text
     body = registered.json()
     pid, service_id = body["provider"]["id"], body["provider"]["services"][0]["id"]
