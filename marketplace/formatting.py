@@ -136,6 +136,11 @@ def when(t: dt.datetime | None) -> str:
     return out + f" UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
+def iso_utc(t: dt.datetime) -> str:
+    """A moment in ISO 8601, UTC, as the JSON writes it: "2026-12-10T12:00:00Z" (CSV columns, OCDS dates)."""
+    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
 def uk_when(t: dt.datetime | None) -> str:
     """A moment to the minute as the clock in England shows it (GMT or BST): "1 October 2026, 09:00 UK time" for
     08:00 UTC that day; a time without an offset is taken as UTC; ``None`` -> "not recorded"."""

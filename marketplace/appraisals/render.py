@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
-from marketplace.formatting import and_list, closing_day, date, percent, pounds, shorten, uk_when
+from marketplace.formatting import and_list, closing_day, date, iso_utc, percent, pounds, shorten, uk_when
 from marketplace.sheets import guard, report_workbook
 from marketplace.templating import render
 
@@ -363,11 +363,6 @@ def _number(text: str) -> bool:
     return True
 
 
-def _iso(t: dt.datetime) -> str:
-    """A moment in ISO 8601, UTC, as the JSON writes it: "2026-12-10T12:00:00Z"."""
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 def to_csv(r: AppraisalReport) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
@@ -398,14 +393,14 @@ def to_csv(r: AppraisalReport) -> str:
             option=d.option,
             option_label=labels.get(d.option, d.option),
             decided_by=d.decided_by,
-            decided_at=_iso(d.decided_at),
+            decided_at=iso_utc(d.decided_at),
             reasons=d.reasons,
             chosen_preferred=res is not None and d.option == res.preferred,
             chosen_affordable=next((o.affordable for o in res.options if o.option == d.option), None) if res else None,
             chosen_note=(departure(res, d.option) or "the preferred option") if res else None,
             market_report_id=d.market_report_id,
             match_run_ids="; ".join(str(i) for i in d.match_run_ids),
-            engagement_open_until=_iso(d.engagement_open_until) if d.engagement_open_until is not None else None,
+            engagement_open_until=iso_utc(d.engagement_open_until) if d.engagement_open_until is not None else None,
             engagement_note=engagement_open_note(d.engagement_open_until, d.decided_at)
             if d.engagement_open_until is not None
             else None,

@@ -12,7 +12,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -1300,14 +1300,6 @@ async def start_exercise_appraisal(
     return await _exercise_page(session, ctx, conn, exercise_id, form=done, status=400)
 
 
-SAVED = {
-    "settings": "The settings have been saved",
-    "options": "The options have been saved",
-    "criteria": "The criteria and weights have been saved",
-    "scores": "The assessor’s scores have been saved",
-    "moderation": "The moderated scores have been saved",
-    "costs": "The cost lines have been saved",
-}
 Saved = Annotated[Literal["settings", "options", "criteria", "scores", "moderation", "costs"] | None, Parameter()]
 
 
@@ -1355,7 +1347,7 @@ async def _appraisal_page(
         form=form,
         conflict=conflict,
         started=started,
-        saved=SAVED.get(saved or ""),
+        saved=PARTS[saved].saved if saved else None,
         decided=decided,
         costs=appraisal_forms.COST_CATEGORIES,
     )
@@ -1367,50 +1359,77 @@ def _unfrozen(a: Appraisal) -> None:
         raise Conflict(f"appraisal {a.id} {appraisals.FROZEN}")
 
 
-PART_PAGES = {
-    "settings": ("Settings", "appraisal_settings.html.j2"),
-    "options": ("Options", "appraisal_options.html.j2"),
-    "criteria": ("Criteria and weights", "appraisal_criteria.html.j2"),
-    "scores": ("Assessors’ scores", "appraisal_scores.html.j2"),
-    "moderation": ("Moderated scores", "appraisal_moderation.html.j2"),
-    "costs": ("Cost lines", "appraisal_costs.html.j2"),
+class _Part(NamedTuple):
+    """One of an appraisal's forms: its page, what saving it says, and how its boxes are filled (`values`), named
+    (`labels`) and read back as the API's body (`body`: the body, and where each of its paths shows on the form)."""
+
+    heading: str
+    template: str
+    saved: str
+    values: Callable[[Appraisal, str | None], dict[str, str]]
+    labels: Callable[[Appraisal, Mapping[str, str]], dict[str, str]]
+    body: Callable[[Mapping[str, str], Appraisal], tuple[Any, dict[str, str]]]
+    doc: type[msgspec.Struct] | None
+    """The PUT's body replacing the part (`{part: [...]}`); None for the settings, a PATCH."""
+
+
+_F = appraisal_forms
+PARTS: dict[str, _Part] = {
+    "settings": _Part(
+        "Settings",
+        "appraisal_settings.html.j2",
+        "The settings have been saved",
+        lambda a, _: _F.settings_values(a),
+        lambda a, _: dict(_F.SETTINGS_LABELS),
+        lambda form, _: _F.settings_body(form),
+        None,
+    ),
+    "options": _Part(
+        "Options",
+        "appraisal_options.html.j2",
+        "The options have been saved",
+        lambda a, _: _F.options_values(a),
+        lambda a, values: _F.options_labels(values),
+        lambda form, _: _F.options_body(form),
+        OptionsDoc,
+    ),
+    "criteria": _Part(
+        "Criteria and weights",
+        "appraisal_criteria.html.j2",
+        "The criteria and weights have been saved",
+        lambda a, _: _F.criteria_values(a),
+        lambda a, values: _F.criteria_labels(values),
+        lambda form, _: _F.criteria_body(form),
+        CriteriaDoc,
+    ),
+    "scores": _Part(
+        "Assessors’ scores",
+        "appraisal_scores.html.j2",
+        "The assessor’s scores have been saved",
+        _F.scores_values,
+        lambda a, _: _F.grid_labels(a, "score", "rationale", "why"),
+        _F.scores_body,
+        ScoresDoc,
+    ),
+    "moderation": _Part(
+        "Moderated scores",
+        "appraisal_moderation.html.j2",
+        "The moderated scores have been saved",
+        lambda a, _: _F.moderation_values(a),
+        lambda a, _: _F.grid_labels(a, "moderated", "note", "moderation note"),
+        _F.moderation_body,
+        ModerationDoc,
+    ),
+    "costs": _Part(
+        "Cost lines",
+        "appraisal_costs.html.j2",
+        "The cost lines have been saved",
+        lambda a, _: _F.costs_values(a),
+        lambda a, values: _F.costs_labels(values),
+        lambda form, _: _F.costs_body(form),
+        CostsDoc,
+    ),
 }
-PartName = Literal["settings", "options", "criteria", "moderation", "costs"]
-DOCS: dict[str, type[msgspec.Struct]] = {
-    "options": OptionsDoc,
-    "criteria": CriteriaDoc,
-    "scores": ScoresDoc,
-    "moderation": ModerationDoc,
-    "costs": CostsDoc,
-}
-
-
-def _values_of(a: Appraisal, part: str, assessor: str | None = None) -> dict[str, str]:
-    if part == "settings":
-        return appraisal_forms.settings_values(a)
-    if part == "options":
-        return appraisal_forms.options_values(a)
-    if part == "criteria":
-        return appraisal_forms.criteria_values(a)
-    if part == "scores":
-        return appraisal_forms.scores_values(a, assessor)
-    if part == "moderation":
-        return appraisal_forms.moderation_values(a)
-    return appraisal_forms.costs_values(a)
-
-
-def _labels_of(a: Appraisal, part: str, values: Mapping[str, str]) -> dict[str, str]:
-    if part == "settings":
-        return dict(appraisal_forms.SETTINGS_LABELS)
-    if part == "options":
-        return appraisal_forms.options_labels(values)
-    if part == "criteria":
-        return appraisal_forms.criteria_labels(values)
-    if part == "scores":
-        return appraisal_forms.grid_labels(a, "score", "rationale", "why")
-    if part == "moderation":
-        return appraisal_forms.grid_labels(a, "moderated", "note", "moderation note")
-    return appraisal_forms.costs_labels(values)
 
 
 def _part_page(
@@ -1423,7 +1442,7 @@ def _part_page(
     conflict: tuple[int, int] | None = None,
     saved: bool = False,
 ) -> Response[str]:
-    heading, template = PART_PAGES[part]
+    heading, template = PARTS[part].heading, PARTS[part].template
     status = 409 if conflict else (400 if form.problems or form.unplaced else 200)
     spreads = {(s.option, s.criterion): s for s in a.results.spreads} if a.results else {}
     return page(
@@ -1464,8 +1483,8 @@ async def _edit_part(
     _unfrozen(a)
     if part == "scores" and assessor is not None and assessor not in appraisal_forms.assessors(a):
         raise NotFound(f"appraisal {appraisal_id} has no scores by {assessor!r}: choose an assessor from its list")
-    values = _values_of(a, part, assessor)
-    form = FormState(values=values, labels=_labels_of(a, part, values))
+    values = PARTS[part].values(a, assessor)
+    form = FormState(values=values, labels=PARTS[part].labels(a, values))
     return _part_page(session, a, await _exercise_of(conn, a), part, form, saved=saved)
 
 
@@ -1495,26 +1514,14 @@ async def _save_part(
     version = _opened_at(form, "version")
     a = await appraisals.get_appraisal(conn, appraisal_id)
     _unfrozen(a)
-    labels = _labels_of(a, part, values)
-    body: Any
-    if part == "settings":
-        body, where = appraisal_forms.settings_body(form)
-    elif part == "options":
-        body, where = appraisal_forms.options_body(form)
-    elif part == "criteria":
-        body, where = appraisal_forms.criteria_body(form)
-    elif part == "scores":
-        body, where = appraisal_forms.scores_body(form, a)
-    elif part == "moderation":
-        body, where = appraisal_forms.moderation_body(form, a)
-    else:
-        body, where = appraisal_forms.costs_body(form)
+    doc, labels = PARTS[part].doc, PARTS[part].labels(a, values)
+    body, where = PARTS[part].body(form, a)
     conflict = None
     actor = actor_of(request.scope)
     try:
         if a.version != version:  # opened before a change: refused as the service would refuse it (412)
             raise PreconditionFailed("changed since the form was opened", current_version=a.version)
-        if part == "settings":
+        if doc is None:  # the settings
             patch = await service.check_all(
                 body,
                 AppraisalPatch,
@@ -1525,13 +1532,13 @@ async def _save_part(
             )
             await appraisals.update_appraisal(ctx, conn, actor, appraisal_id, etag(version), patch)
         else:
-            doc = await service.check_all(
+            replaced = await service.check_all(
                 {part: body},
-                DOCS[part],
+                doc,
                 ctx.taxonomy,
                 lambda d: service.appraisal_change_problems(conn, appraisal_id, {part: getattr(d, part)}),
             )
-            await appraisals.replace_part(ctx, conn, actor, appraisal_id, etag(version), part, getattr(doc, part))
+            await appraisals.replace_part(ctx, conn, actor, appraisal_id, etag(version), part, getattr(replaced, part))
     except PreconditionFailed as exc:
         values["version"] = str(exc.current_version)
         conflict = (version, exc.current_version)
@@ -1575,7 +1582,7 @@ async def edit_appraisal_part(
 ) -> Response[str]:
     """An appraisal's settings, options, criteria, an assessor's scores (`assessor`; none: a new assessor's grid),
     the moderated scores or the cost lines, as a form."""
-    if part not in PART_PAGES:
+    if part not in PARTS:
         raise NotFound(f"no page {part!r} of an appraisal")
     return await _edit_part(request, conn, appraisal_id, part, saved, assessor if part == "scores" else None)
 
@@ -1586,7 +1593,7 @@ async def save_appraisal_part(
 ) -> Response[Any]:
     if part == "decision":
         return await _decide(request, appraisal_id, ctx, request.app.state)
-    if part not in PART_PAGES:
+    if part not in PARTS:
         raise NotFound(f"no form {part!r} of an appraisal")
     return await _save_part(request, ctx, conn, appraisal_id, part)
 

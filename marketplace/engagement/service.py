@@ -75,7 +75,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
-from marketplace.formatting import and_list, figure, shorten
+from marketplace.formatting import and_list, figure, iso_utc, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -1109,10 +1109,6 @@ def _gbp(amount: float) -> dict[str, object]:
     return {"amount": round(amount, 2), "currency": "GBP"}
 
 
-def _ocds_time(at: dt.datetime) -> str:
-    return at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Step:
     """One release of a notice: made `at`, showing `closes_on`, with the amendments made up to it (each a move of
@@ -1150,7 +1146,7 @@ def release_steps(
     if revised_at is not None and not revisions:  # a move the history does not hold
         amendment: dict[str, object] = {
             "id": "1",
-            "date": _ocds_time(revised_at),
+            "date": iso_utc(revised_at),
             "rationale": f"closing date moved to {closes_on.isoformat()} (the earlier date is not on record)",
             "releaseID": _release_id(ocid, revised_at),
         }
@@ -1164,7 +1160,7 @@ def release_steps(
         if moved is not None:
             amendment = {
                 "id": str(len(amendments) + 1),
-                "date": _ocds_time(moved.at),
+                "date": iso_utc(moved.at),
                 "rationale": f"closing date moved from {moved.before.isoformat()} to {moved.after.isoformat()}",
                 "description": f"Responses are due by {deadline_of(moved.after).isoformat()} (the end of "
                 f"{moved.after.isoformat()}, Europe/London), no longer by {deadline_of(moved.before).isoformat()}.",
@@ -1309,7 +1305,7 @@ def _release(
     return {
         "ocid": ocid,
         "id": _release_id(ocid, step.at),
-        "date": _ocds_time(step.at),
+        "date": iso_utc(step.at),
         "tag": ["planning"] if first else ["planningUpdate"],
         "initiationType": "tender",
         "language": "en",
@@ -1333,7 +1329,7 @@ def _release(
                     "noticeType": "UK2",
                     "title": f"Preliminary market engagement notice: {exercise.title}",
                     "url": f"{base_url.rstrip('/')}/exercises/{exercise.id}/notice",
-                    "datePublished": _ocds_time(publication.published_at),
+                    "datePublished": iso_utc(publication.published_at),
                     "format": "application/json",
                     "language": "en",
                 }

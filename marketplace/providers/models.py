@@ -712,12 +712,9 @@ def held_order(sent: list[Any], held: list[Any]) -> list[Any]:
     is no change, and writes nothing. (Held as stored, not as sorted here: lists stored as given, delivery modes,
     funding sources and the like, keep the order first sent, as a form shows them back; and a database collating
     codes otherwise than by code point keeps its own.) Values are compared as JSON, so premises compare too."""
-    same = len(sent) == len(held) and {_as_json(v) for v in sent} == {_as_json(v) for v in held}
+    encode = msgspec.json.encode
+    same = len(sent) == len(held) and set(map(encode, sent)) == set(map(encode, held))
     return held if same else sent
-
-
-def _as_json(value: Any) -> bytes:
-    return msgspec.json.encode(value)
 
 
 def as_held(after: P, before: P) -> P:

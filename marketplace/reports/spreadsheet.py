@@ -103,13 +103,12 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 from collections.abc import Iterable
 
 import matching
 from marketplace.engagement.models import MarketResponse
-from marketplace.formatting import lower_code, score, score_against, whole_pounds
+from marketplace.formatting import iso_utc, lower_code, score, score_against, whole_pounds
 from marketplace.reports.models import CriterionNote, NeedReport, Report, StaleProvider, SuitableProvider
 from marketplace.reports.view import ordered_cells
 from marketplace.sheets import guard
@@ -331,15 +330,10 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
             "row_type": "not_counted_response",
             "provider_id": str(x.provider_id),
             "provider_name": guard(x.name),
-            "submitted_at": _iso(x.submitted_at) if x.submitted_at is not None else "",
+            "submitted_at": iso_utc(x.submitted_at) if x.submitted_at is not None else "",
             "provider_status": guard(x.status),
             "not_counted_reason": guard(x.reason),
         }
-
-
-def _iso(t: dt.datetime) -> str:
-    """A moment in ISO 8601, UTC, as the JSON writes it: "2026-12-10T12:00:00Z"."""
-    return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _need_response_rows(mr: MarketResponse) -> Iterable[dict[str, str]]:
