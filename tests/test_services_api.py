@@ -102,8 +102,15 @@ async def test_a_service_is_added_read_changed_and_removed_with_history(client, 
     assert changed["capacity"] == {"service_users_per_year": 60, "places_available": 2, "places_as_of": "2026-11-27"}
     assert changed["areas"] == ["E06000020", "E06000051"] and changed["cost"] is None
     history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
-    fields = [(e["last_action_type"], e["field_name"]) for e in history[:4]]
+    fields = [(e["last_action_type"], e["field_name"]) for e in history if e["version"] == history[0]["version"]]
     assert ("update", f"services[{sid}].capacity.places_available") in fields
+    # the edit confirmed the service as it is now, and the history says when it had been confirmed before
+    confirmed = next(e for e in history if e["field_name"] == f"services[{sid}].last_confirmed_at")
+    assert (confirmed["previous_value"], confirmed["replacement_value"]) == (
+        made["last_confirmed_at"],
+        changed["last_confirmed_at"],
+    )
+    assert confirmed["version"] == history[0]["version"] and len(fields) == 5
     assert ("update", f"services[{sid}].areas") in fields and ("update", f"services[{sid}].cost") in fields
     places = next(e for e in history if e["field_name"] == f"services[{sid}].capacity.places_available")
     assert (places["previous_value"], places["replacement_value"]) == (5, 2)
@@ -199,7 +206,11 @@ async def test_a_service_sent_with_its_sets_in_another_order_changes_nothing(cli
     assert [v["subject"] for v in r.json()["verifications"]] == ["outcomes[0]"]
     history = (await client.get(f"/providers/{pid}/history", headers=h)).json()["items"]
     recorded = {e["field_name"]: e["replacement_value"] for e in history if e["version"] == history[0]["version"]}
-    assert recorded == {f"services[{sid}].areas": r.json()["areas"], f"services[{sid}].cohorts": r.json()["cohorts"]}
+    assert recorded == {
+        f"services[{sid}].areas": r.json()["areas"],
+        f"services[{sid}].cohorts": r.json()["cohorts"],
+        f"services[{sid}].last_confirmed_at": r.json()["last_confirmed_at"],  # an edit confirms the service
+    }
 
 
 async def test_bad_services_are_refused_naming_the_field_and_nothing_is_stored(client, keys, fresh_db):

@@ -532,7 +532,8 @@ async def change_service(
     patch: ServicePatch,
 ) -> Service:
     """The one way a service changes: If-Match against the service's version, every rule checked, a history row
-    per changed field (`services[12].capacity.places_available`), in one transaction. An edit confirms the service."""
+    per changed field (`services[12].capacity.places_available`), in one transaction. An edit confirms the service, and
+    the history says so (`services[12].last_confirmed_at`, as a provider's confirmation is recorded)."""
     require_if_match(if_match)
     async with conn.transaction():
         provider, current = await _locked_service(ctx, conn, actor, provider_id, service_id, if_match)
@@ -547,6 +548,8 @@ async def change_service(
             return current
         now = ctx.clock.now()
         await queries.update_service(conn, service_id, after, confirmed_at=now)
+        confirmed = (f"services[{service_id}].last_confirmed_at", current.last_confirmed_at, now)
+        changes = [confirmed, *changes]  # recorded first, so listed (newest first) after what the edit changed
         changes += lapsed_changes(await queries.lapse_verifications(conn, provider_id))
         await _record_service_change(conn, actor, provider_id, now, "update", changes)
         return await _service(conn, provider_id, service_id)
