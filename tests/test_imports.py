@@ -73,10 +73,10 @@ def flat_csv_with(rows: list[dict[str, str]], columns: list[str]) -> bytes:
 
 
 async def dry_run(
-    client: AsyncTestClient, headers: dict[str, str], rows: list[dict[str, str]]
+    client: AsyncTestClient, headers: dict[str, str], rows: list[dict[str, str]], columns: list[str] = FLAT_COLUMNS
 ) -> tuple[int, dict[str, dict[str, Any]]]:
-    """A flat CSV's rows sent as a dry run (201): the import's id, and its rows by provider name."""
-    r = await client.post("/imports", content=flat_csv(rows), headers={**headers, **CSV})
+    """A flat CSV's rows (under `columns`) sent as a dry run (201): the import's id, and its rows by provider name."""
+    r = await client.post("/imports", content=flat_csv_with(rows, columns), headers={**headers, **CSV})
     assert r.status_code == 201, r.text
     return r.json()["id"], {x["name"]: x for x in r.json()["rows"]}
 
@@ -1165,10 +1165,8 @@ async def test_a_bad_cell_of_the_new_columns_is_told_on_its_row_and_column(clien
         "outcome_2_period": "2025",
         "outcome_2_source": "rumour",
     }
-    body = flat_csv_with([row], [*FLAT_COLUMNS, *outcome_columns(2)])
-    r = await client.post("/imports", content=body, headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    [got] = r.json()["rows"]
+    _, by_name = await dry_run(client, admin, [row], [*FLAT_COLUMNS, *outcome_columns(2)])
+    got = by_name["Many Parts CIC"]
     assert got["verdict"] == "bad"
     said = {p["column"]: p["problem"] for p in got["problems"]}
     assert said["premises"].startswith("'E06000020' is not a place: write each as its area's code, a colon")
@@ -1214,10 +1212,7 @@ async def test_an_outcomes_period_not_over_or_in_no_form_read_makes_the_row_bad(
         {"provider_name": "Garbled Period CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "lots"},
         {"provider_name": "Past Year CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "2025/26"},
     ]
-    body = flat_csv_with(rows, [*FLAT_COLUMNS, *outcome_columns(1)])
-    r = await client.post("/imports", content=body, headers={**admin, **CSV})
-    assert r.status_code == 201, r.text
-    got = {x["name"]: x for x in r.json()["rows"]}
+    _, got = await dry_run(client, admin, rows, [*FLAT_COLUMNS, *outcome_columns(1)])
     assert got["Future Year CIC"]["problems"] == [
         {
             "row": 2,
