@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from typing import Annotated, Any, Protocol, TypedDict, TypeVar
+from urllib.parse import unquote_to_bytes
 
 import asyncpg
 import msgspec
@@ -628,6 +629,28 @@ _RAW_BYTE = re.compile(rb"[\x80-\xff]")
 Latin-1 (`Ù¡Ù¢`) and percent-encoded ones as UTF-8, so they are percent-encoded first, to be read as the same text."""
 
 
+def _not_utf8(query: bytes) -> list[FieldProblem]:
+    """The query parameters whose name or value is not UTF-8 text, each named once (a name by its UTF-8 with its bad
+    bytes as \\xNN), each part read as the framework reads it (urllib.parse.parse_qsl: `&` between parameters, `+` a
+    space, then percent-decoded): it reads the bytes that are not UTF-8 as U+FFFD (`?q=caf%E9`, é as Latin-1's byte,
+    was searched for "caf\\ufffd")."""
+    problems: dict[str, FieldProblem] = {}
+    for part in query.split(b"&"):
+        name, _, value = (unquote_to_bytes(x.replace(b"+", b" ")) for x in part.partition(b"="))
+        try:
+            field = name.decode()
+        except UnicodeDecodeError:
+            field = name.decode(errors="backslashreplace")
+            problem = f"its name is {messages.not_utf8('query string')}"
+            problems.setdefault(field, FieldProblem(field=field, problem=problem))
+            continue
+        try:
+            value.decode()
+        except UnicodeDecodeError:
+            problems.setdefault(field, FieldProblem(field=field, problem=messages.not_utf8("query string")))
+    return list(problems.values())
+
+
 def _one_line(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[tuple[bytes, bytes]]:
     """`headers` with every line of the list header `name` joined into its first, comma-separated: RFC 9110 (5.3)
     reads several lines of one field as one list, as if written in one line (the framework reads only the first)."""
@@ -640,18 +663,25 @@ def _one_line(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> list[tuple
 def strict_requests(app: ASGIApp) -> ASGIApp:
     """Requests are read as written, not as a lenient parser might read them: a path holds only the characters our
     paths are made of (so `/providers/%201` or `/providers/+1` is no path of ours, not provider 1), a query string is
-    at most MAX_QUERY long (414), a body is JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS
+    at most MAX_QUERY long (414) and its parameters' names and values are UTF-8 (400 naming each one that is not; a
+    console page's is a page), a body is JSON, said so by its Content-Type (415 otherwise; on FORM_PATHS
     form-encoded instead), and a DELETE has none (400: none reads one)."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
+            sent = scope.get("query_string", b"")
+            if _RAW_BYTE.search(sent):  # read as UTF-8, as percent-encoded bytes are (not as Latin-1)
+                # in the scope itself, not a copy: the handler of an error raised from here on (the framework's,
+                # which holds the scope it was given) reads the address too, and cannot read bytes that are not UTF-8
+                scope["query_string"] = _RAW_BYTE.sub(lambda b: b"%%%02X" % b.group()[0], sent)
             raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
             if not PATH_CHARACTERS.fullmatch(raw):
                 raise NotFound("no such resource")
-            if len(query := scope.get("query_string", b"")) > MAX_QUERY:
-                raise _query_too_long(query)
-            if _RAW_BYTE.search(query):  # read as UTF-8, as percent-encoded bytes are (not as Latin-1)
-                scope = {**scope, "query_string": _RAW_BYTE.sub(lambda b: b"%%%02X" % b.group()[0], query)}
+            if len(sent) > MAX_QUERY:
+                raise _query_too_long(sent)
+            query = scope.get("query_string", b"")
+            if b"%" in query and (not_utf8 := _not_utf8(query)):  # else read as other text (U+FFFD for each byte)
+                raise InvalidInput.from_problems(not_utf8)
             if sum(name == b"if-match" for name, _ in scope["headers"]) > 1:  # one list, however many lines
                 scope = {**scope, "headers": _one_line(scope["headers"], b"if-match")}
             headers = dict(scope["headers"])

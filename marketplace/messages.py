@@ -349,6 +349,12 @@ NOT_UTF8 = "not valid UTF-8"
 """What a body that is not UTF-8 is told, however it was found out (the decoder, or reading it as text)."""
 
 
+def not_utf8(where: str) -> str:
+    """What a form field or query parameter whose bytes (percent-encoded or not) are not UTF-8 is told: `where` (the
+    body, the query string) must be, and how é is written in it."""
+    return f"{NOT_UTF8}: the {where} must be UTF-8 (é percent-encoded is %C3%A9, not Latin-1's %E9)"
+
+
 HALF_A_CHARACTER = "has a \\u escape of half a character (a surrogate) without its other half{at}"
 """For the decoder's words for a lone surrogate when the JSON is not at hand (LONE_SURROGATE says more)."""
 SURROGATE_WORDS = frozenset({"invalid utf-16 surrogate pair", "unexpected end of escaped utf-16 surrogate pair"})

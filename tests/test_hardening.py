@@ -11,11 +11,13 @@ import asyncpg
 import pytest
 from conftest import app_settings, fetchval, served_at_once
 from litestar.testing import AsyncTestClient
+from test_messages import _asgi
 
 from marketplace import db, http
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
 from marketplace.errors import NotAcceptable
+from marketplace.standards.tabular import FLAT_COLUMNS
 
 pytestmark = pytest.mark.asyncio
 
@@ -225,6 +227,62 @@ async def test_a_query_string_too_long_is_a_414_naming_query(read_client):
         if p["in"] == "query"
     )
     assert 12 * 2000 < longest <= http.MAX_QUERY, longest
+
+
+NOT_UTF8_QUERY = "not valid UTF-8: the query string must be UTF-8 (é percent-encoded is %C3%A9, not Latin-1's %E9)"
+
+
+async def test_a_query_parameter_whose_bytes_are_not_utf8_is_a_400_naming_it(read_client):
+    """`?q=caf%E9` (é as Latin-1's byte) was read as "caf\ufffd" and searched for; now a 400 naming `q` alone, the
+    same whether the byte is percent-encoded or sent as it is. A name that is not UTF-8 is named with its bad bytes
+    as \\xNN. An é sent as UTF-8, percent-encoded or not, is searched for as written."""
+    r = await read_client.get("/providers?q=caf%E9&per_page=1")
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "invalid_input"
+    assert r.json()["errors"] == [{"field": "q", "problem": NOT_UTF8_QUERY}]
+    assert r.json()["message"] == f"q: {NOT_UTF8_QUERY}"
+    status, body = _asgi(read_client, "GET", "/providers", query=b"q=caf\xe9&per_page=1")  # the byte as it is
+    assert (status, body["errors"]) == (400, [{"field": "q", "problem": NOT_UTF8_QUERY}])
+    r = await read_client.get("/providers?caf%E9=1&q=x%FF&per_page=1")  # a name, then a value: each named
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [
+        {"field": "caf\\xe9", "problem": f"its name is {NOT_UTF8_QUERY}"},
+        {"field": "q", "problem": NOT_UTF8_QUERY},
+    ]
+
+    encoded = await read_client.get("/providers?q=caf%C3%A9&per_page=1")
+    assert encoded.status_code == 200, encoded.text
+    status, body = _asgi(read_client, "GET", "/providers", query="q=café&per_page=1".encode())
+    assert status == 200 and body == encoded.json()  # the same search
+    plus = await read_client.get("/providers?q=caf%C3%A9+trust&per_page=1")  # `+` a space, as a form sends it
+    assert plus.status_code == 200, plus.text
+    # a byte sent as it is in a query string too long to read: the 414 (its handler could not read the address)
+    status, body = _asgi(read_client, "GET", "/providers", query=b"q=caf\xe9" + b"x" * 40_000)
+    assert status == 414 and body["errors"][0]["field"] == "query"
+
+
+async def test_a_console_address_whose_bytes_are_not_utf8_is_a_400_page(read_client):
+    """A console page's address with a parameter that is not UTF-8 is told so on a console page, not in JSON."""
+    r = await read_client.get("/console/sign-in?next=%2Fconsole%2Fhom%E9")
+    assert r.status_code == 400, r.text[:300]
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Next: not valid UTF-8" in r.text and "%C3%A9" in r.text, r.text
+
+
+async def test_a_post_whose_query_string_is_not_utf8_stores_nothing(client, keys, fresh_db):
+    """POST /imports?filename=caf%E9.csv stored a dry run named "caf\ufffd.csv"; now a 400 naming `filename`, and
+    nothing is stored."""
+    admin = await keys.headers("admin")
+    row = {"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic"}  # one organisation, good or bad
+    csv = (",".join(FLAT_COLUMNS) + "\r\n" + ",".join(row.get(c, "") for c in FLAT_COLUMNS) + "\r\n").encode()
+    before = await fetchval(fresh_db, "select count(*) from import_run")
+    r = await client.post("/imports?filename=caf%E9.csv", content=csv, headers={**admin, "Content-Type": "text/csv"})
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"] == [{"field": "filename", "problem": NOT_UTF8_QUERY}]
+    assert await fetchval(fresh_db, "select count(*) from import_run") == before
+    r = await client.post("/imports?filename=caf%C3%A9.csv", content=csv, headers={**admin, "Content-Type": "text/csv"})
+    assert r.status_code == 201 and r.json()["filename"] == "café.csv", r.text  # the same, as UTF-8, is stored
+    assert await fetchval(fresh_db, "select count(*) from import_run") == before + 1
 
 
 async def test_responses_that_carry_a_new_key_are_never_cached(client, keys):

@@ -166,8 +166,7 @@ def queries_as_sent(encoded: bytes, where: str) -> str | None:
         try:
             found = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
-            problem = f"{messages.NOT_UTF8}: the {where} must be UTF-8 (é percent-encoded is %C3%A9, not Latin-1's %E9)"
-            raise InvalidInput.field("queries", problem) from None
+            raise InvalidInput.field("queries", messages.not_utf8(where)) from None
     return found
 
 
