@@ -12,7 +12,8 @@ preflight's methods and headers on every response under /reconcile, errors inclu
 
 A malformed or schema-invalid `queries` is a 422 naming the field (`queries.q3.limit`): the OpenAPI document can
 only say it is a string. Its bytes are read as UTF-8 (percent-encoded or not): bytes that are not are a 400 naming
-`queries` (`service.queries_as_sent`)."""
+`queries` (in a form body `service.queries_as_sent`, in a query string `marketplace.http.strict_requests`, as every
+query parameter)."""
 
 from __future__ import annotations
 
@@ -122,8 +123,7 @@ async def reconcile_get(
 ) -> Response[Manifest | dict[str, QueryResult]]:
     if queries is None:
         return _answer(service.manifest(base_url(request)), callback)
-    sent = service.queries_as_sent(request.scope.get("query_string", b""), "query string")
-    batch = service.parse_batch(queries if sent is None else sent)
+    batch = service.parse_batch(queries)  # its bytes UTF-8, as every query parameter's (marketplace.http)
     return _answer(await service.reconcile(ctx, conn, state.search_index, batch), callback)
 
 
@@ -150,7 +150,7 @@ async def reconcile_post(
     data: Annotated[ReconcileForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> dict[str, QueryResult]:
     # `data` is the form as the framework reads it (Latin-1): its fields checked; `queries` is read again, as UTF-8
-    sent = service.queries_as_sent(await request.body(), "body")
+    sent = service.queries_as_sent(await request.body())
     batch = service.parse_batch(data.queries if sent is None else sent)
     return await service.reconcile(ctx, conn, state.search_index, batch)
 

@@ -152,12 +152,12 @@ def _msgspec_problem(prefix: str, exc: msgspec.ValidationError, query: msgspec.R
     return _problem(said.field, said.problem, allowed=said.allowed)
 
 
-def queries_as_sent(encoded: bytes, where: str) -> str | None:
-    """`queries` in a form-encoded body or a query string (`where`: "body", "query string"), its bytes
-    (percent-encoded or not, `+` a space) read as UTF-8, as the form encoding says. The framework reads a form body
-    as Latin-1 (a raw UTF-8 é became "Ã©") and percent-encoded bytes that are not UTF-8 as U+FFFD: either way a
-    query became other text, matched as such. So bytes that are not UTF-8 (é as Latin-1's E9) are a 400 naming
-    `queries`. None when it is not given (the framework has said whether it must be)."""
+def queries_as_sent(encoded: bytes) -> str | None:
+    """`queries` in a form-encoded body, its bytes (percent-encoded or not, `+` a space) read as UTF-8, as the form
+    encoding says. The framework reads a form body as Latin-1 (a raw UTF-8 é became "Ã©") and percent-encoded bytes
+    that are not UTF-8 as U+FFFD: either way a query became other text, matched as such. So bytes that are not UTF-8
+    (é as Latin-1's E9) are a 400 naming `queries`. None when it is not given (the framework has said whether it must
+    be). (A query string's parameters, GET's `queries` too, are read so before any handler: marketplace.http.)"""
     found = None
     for part in encoded.split(b"&"):
         key, _, value = part.partition(b"=")
@@ -166,7 +166,7 @@ def queries_as_sent(encoded: bytes, where: str) -> str | None:
         try:
             found = unquote_to_bytes(value.replace(b"+", b" ")).decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput.field("queries", messages.not_utf8(where)) from None
+            raise InvalidInput.field("queries", messages.not_utf8("body")) from None
     return found
 
 
