@@ -53,6 +53,7 @@ from marketplace.http import (
     provide_actor,
     provide_conn,
     provide_ctx,
+    raw_bytes_encoded,
     reject_unknown_params,
     request_id_middleware,
     strict_requests,
@@ -153,6 +154,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     )
     _fix_options_allow(app)
     app.asgi_handler = head_as_get(app.asgi_handler, CONSOLE.path)  # HEAD on a console page answers as GET would
+    app.asgi_handler = raw_bytes_encoded(app.asgi_handler)  # `?q=café` sent as typed is read as UTF-8, as `%C3%A9` is
     return app
 
 

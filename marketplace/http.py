@@ -587,6 +587,22 @@ def head_as_get(app: ASGIApp, *prefixes: str) -> ASGIApp:
     return handler
 
 
+def raw_bytes_encoded(app: ASGIApp) -> ASGIApp:
+    """`app` (the application's router), given a query string whose bytes sent as they are (`?q=café` as typed, not
+    percent-encoded) are percent-encoded first: the framework reads a raw byte as Latin-1 (`Ã©`) and a
+    percent-encoded one as UTF-8, so both are read as the same text (and one that is not UTF-8 is refused by
+    `strict_requests`, naming its parameter). Wraps the router, not a middleware: an address the router refuses (no
+    such path, a method it does not take) is answered by an error handler that reads the address, and could not
+    decode a raw byte that is not UTF-8 (`GET /nowhere?q=caf\xe9` was a 500)."""
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == ScopeType.HTTP and _RAW_BYTE.search(query := scope.get("query_string", b"")):
+            scope = {**scope, "query_string": _RAW_BYTE.sub(lambda b: b"%%%02X" % b.group()[0], query)}
+        await app(scope, receive, send)
+
+    return handler
+
+
 def under(path: str, prefixes: Iterable[str]) -> bool:
     """Whether `path` is one of `prefixes` or below one."""
     return any(path == p or path.startswith(p + "/") for p in prefixes)
@@ -669,17 +685,12 @@ def strict_requests(app: ASGIApp) -> ASGIApp:
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            sent = scope.get("query_string", b"")
-            if _RAW_BYTE.search(sent):  # read as UTF-8, as percent-encoded bytes are (not as Latin-1)
-                # in the scope itself, not a copy: the handler of an error raised from here on (the framework's,
-                # which holds the scope it was given) reads the address too, and cannot read bytes that are not UTF-8
-                scope["query_string"] = _RAW_BYTE.sub(lambda b: b"%%%02X" % b.group()[0], sent)
+            query = scope.get("query_string", b"")  # its raw bytes already percent-encoded (`raw_bytes_encoded`)
             raw = (scope.get("raw_path") or scope["path"].encode()).partition(b"?")[0]  # some servers keep the query
             if not PATH_CHARACTERS.fullmatch(raw):
                 raise NotFound("no such resource")
-            if len(sent) > MAX_QUERY:
-                raise _query_too_long(sent)
-            query = scope.get("query_string", b"")
+            if len(query) > MAX_QUERY:
+                raise _query_too_long(query)
             if b"%" in query and (not_utf8 := _not_utf8(query)):  # else read as other text (U+FFFD for each byte)
                 raise InvalidInput.from_problems(not_utf8)
             if sum(name == b"if-match" for name, _ in scope["headers"]) > 1:  # one list, however many lines

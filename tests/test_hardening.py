@@ -621,3 +621,24 @@ async def test_an_export_refused_for_a_bad_code_spends_nothing_of_the_keys_limit
         for _ in range(2):
             assert (await client.get("/providers/export?format=csv&pathway=ACCOM", headers=p12)).status_code == 200
         assert (await client.get("/providers/export?format=csv&pathway=ACCOM", headers=p12)).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/nowhere", 404),  # no route: refused while routing, before any middleware
+        ("GET", "/providers/%201", 404),
+        ("DELETE", "/providers", 405),  # a method the path does not take
+        ("GET", "/console/nowhere", 404),  # a console address: its error page
+    ],
+)
+async def test_a_byte_sent_as_it_is_in_a_refused_address_is_still_a_4xx(read_client, method, path, status):
+    """`GET /nowhere?q=\\xe9` (the byte sent as it is, not percent-encoded) was a 500: the router refused the address
+    before any middleware had read the query string as UTF-8, and the error's handler, reading the address, could
+    not decode it."""
+    got, body = _asgi(read_client, method, path, query=b"q=caf\xe9")
+    assert got == status, body
+    if path.startswith("/console/"):
+        assert b"<html" in body  # the console's page
+    else:
+        assert body["error"] in ("not_found", "method_not_allowed"), body
