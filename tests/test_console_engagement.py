@@ -480,3 +480,59 @@ async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keep
     assert 'value="1800"' in refused.text and "TUPE liabilities are unclear." in refused.text
     assert "Ten years of supported housing in Telford." in refused.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+
+
+async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(world: World) -> None:
+    """A tester's archived provider (out of the directory) was still offered the respond form for an open exercise,
+    typed its response, and was refused only on submitting (the API's 409). The respond page now says, before
+    anything is typed, that its profile is archived so it cannot respond, with no form (the response it made is
+    there to read); its home page, open-exercises list and the notice say so too and offer no link to respond, nor
+    the clarification form (also refused). A profile archived while its form is open keeps what was typed; once an
+    admin publishes it again, the form is back."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    respond = f"/console/exercises/{exercise_id}/respond"
+    form_tag = f'<form method="post" action="{respond}"'
+    ask_tag = f'action="/console/exercises/{exercise_id}/clarifications"'
+    said = "Your organisation’s profile is archived"
+    csrf, _ = await provider_signed_in(w, p1)
+    made = await c.post(respond, data=good_form(csrf, need_id, s1, qs))
+    assert made.status_code == 303, made.text
+    admin = await w.keys.headers("admin")
+    assert (await c.post(f"/providers/{p1}/archive", headers=admin)).status_code == 200
+
+    page = await c.get(respond)
+    assert page.status_code == 200
+    assert "Your profile is archived, so you cannot respond" in page.text and said in page.text
+    assert form_tag not in page.text and f'name="need.{need_id}.intent"' not in page.text
+    assert f'href="/console/exercises/{exercise_id}/responses/{p1}"' in page.text  # what it said, to read
+    notice = await c.get(f"/console/exercises/{exercise_id}/notice")
+    assert notice.status_code == 200 and said in notice.text
+    assert f'href="{respond}"' not in notice.text and ask_tag not in notice.text
+    listed = await c.get("/console/open-exercises")
+    assert listed.status_code == 200 and said in listed.text
+    assert f'href="{respond}"' not in listed.text and "/respond" not in listed.text
+    assert f'href="/console/exercises/{exercise_id}/responses/{p1}"' in listed.text
+    home = await c.get("/console/home")
+    assert home.status_code == 200 and said in home.text
+    assert "to respond to and ask about" not in home.text
+    assert f'href="/console/providers/{p1}/edit"' not in home.text  # its key cannot change the profile either
+    # asking anyway (a page opened before the archive): the API's 409 beside what was typed, never a 500
+    asked = await c.post(
+        f"/console/exercises/{exercise_id}/clarifications", data={"csrf_token": csrf, "question": "Is TUPE in?"}
+    )
+    assert asked.status_code == 400, asked.text
+    assert "is archived (out of the directory)" in asked.text and ask_tag in asked.text and "Is TUPE in?" in asked.text
+
+    # published again, the form is back; archived again while it is open: refused, what was typed kept, told why
+    assert (await c.post(f"/providers/{p1}/publish", headers=admin)).status_code == 200
+    page = await c.get(respond)
+    assert form_tag in page.text and said not in page.text
+    home = await c.get("/console/home")
+    assert said not in home.text and f'href="/console/providers/{p1}/edit"' in home.text
+    assert (await c.post(f"/providers/{p1}/archive", headers=admin)).status_code == 200
+    typed = good_form(csrf, need_id, s1, qs, revision="1", **{f"need.{need_id}.unit_cost": "1750"})
+    refused = await c.post(respond, data=typed)
+    assert refused.status_code == 409, refused.text
+    assert said in refused.text and "the form below still holds what you typed" in refused.text
+    assert form_tag in refused.text and 'value="1750"' in refused.text

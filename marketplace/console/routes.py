@@ -902,7 +902,8 @@ async def open_exercise_list(request: Request[Any, Any, Any], ctx: Ctx, conn: Co
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     found = await engagement.open_exercises(ctx, conn, session.caller, provider_id)
-    return page("open_exercises.html.j2", session=session, found=found)
+    archived = await service.archived(ctx, conn, session.caller, provider_id)
+    return page("open_exercises.html.j2", session=session, found=found, archived=archived)
 
 
 async def _notice_page(
@@ -916,11 +917,12 @@ async def _notice_page(
     status: int = 200,
 ) -> Response[str]:
     notice = await engagement.notice(ctx, conn, exercise_id)
-    own, pending = None, False
+    own, pending, archived = None, False, False
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
     if session.caller.role == "provider" and session.caller.provider_id is not None:
         own = await _own_response(conn, exercise_id, session.caller.provider_id)
         pending = await engagement.is_pending(conn, session.caller.provider_id)
+        archived = await service.archived(ctx, conn, session.caller, session.caller.provider_id)
     return page(
         "notice.html.j2",
         status=status,
@@ -928,6 +930,7 @@ async def _notice_page(
         notice=notice,
         own=own,
         pending=pending,
+        archived=archived,
         mine=[c for c in clarifications if c.provider_id is not None and c.answer is None],
         form=form or FormState(values={}),
         asked=asked,
@@ -990,18 +993,22 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
 @get("/exercises/{exercise_id:int}/respond")
 async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
     """The response form; while the provider's profile is pending, instead of a form that would be refused, when it
-    can respond (once an admin has published its profile)."""
+    can respond (once an admin has published its profile); while it is archived, that it cannot respond (and its
+    response, if it made one, to read)."""
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
-    if await engagement.is_pending(conn, provider_id):
+    pending = await engagement.is_pending(conn, provider_id)
+    archived = await service.archived(ctx, conn, session.caller, provider_id)
+    if pending or archived:
         return page(
             "respond.html.j2",
             session=session,
             notice=notice,
             own=own,
-            pending=True,
+            pending=pending,
+            archived=archived,
             posted=False,
             form=FormState(values={}),
             changed=None,
@@ -1016,6 +1023,7 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         notice=notice,
         own=own,
         pending=False,
+        archived=False,
         posted=False,
         **offer,
         form=form,
@@ -1099,6 +1107,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         notice=notice,
         own=own,
         pending=await engagement.is_pending(conn, provider_id),
+        archived=await service.archived(ctx, conn, session.caller, provider_id),
         posted=True,  # what was typed stays in the form, whatever the profile's status now
         **offer,
         form=state_,
