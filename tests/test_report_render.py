@@ -837,3 +837,32 @@ def test_a_changed_local_priority_reads_as_words_and_weight_not_a_field_dump() -
     was = [{"text": "speech and language", "weight": 1.0}, {"text": "trauma informed", "weight": 2.5}]
     assert said("local_priorities", was, {}) == "speech and language (weight 1), trauma informed (weight 2.5)"
     assert said("local_priorities", [], {}) == "none"
+
+
+def test_a_response_not_counted_says_when_it_was_submitted(report: Report) -> None:
+    """The HTML market report listed a response not counted (its provider archived since, or pending) by name,
+    number and status but not when it was submitted, which the CSV and the workbook give: it now says when, in UK
+    time as the report's other times; one frozen before the time was kept says nothing of it."""
+    from marketplace.engagement.models import MarketResponse, NotCounted
+
+    summer = dt.datetime(2027, 7, 1, 8, 5, tzinfo=dt.UTC)  # 09:05 in the UK (BST)
+    left_out = [
+        NotCounted(provider_id=3, name="Old Mill Trust", status="archived", reason="archived", submitted_at=summer),
+        NotCounted(provider_id=4, name="Lanterns CIC", status="pending", reason="pending"),
+    ]
+    mr = MarketResponse(
+        exercise_id=1,
+        published=True,
+        deadline=None,
+        responses=0,
+        withdrawn=0,
+        threshold=0.6,
+        needs=[],
+        clarifications=[],
+        not_counted=left_out,
+    )
+    page = to_html(msgspec.structs.replace(report, market_response=mr))
+    parse(page)
+    (said,) = [" ".join(p.split()) for p in re.findall(r"(?s)<p>Not counted in any figure below:.*?</p>", page)]
+    assert "Old Mill Trust (provider 3), submitted 1 July 2027, 09:05 UK time, whose response stands" in said
+    assert "Lanterns CIC (provider 4), whose response stands" in said and "not recorded" not in said
