@@ -343,16 +343,24 @@ def _records(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
 
 
-def _sections(name: str, value: Any) -> list[tuple[str, list[str], list[list[Cell]]]]:
+def _sections(
+    name: str, value: Any, held: Collection[str] = (), path: str | None = None
+) -> list[tuple[str, list[str], list[list[Cell]]]]:
     """A JSON report's section as sheets: a list of records as a table; a record as field/value rows, each of its
     fields that is a list of records as a table of its own (`partnerships options`: a plan's options were one JSON
-    cell, cut at a cell's limit)."""
+    cell, cut at a cell's limit), but those `held` names (by their path, `section.field`: the CSV's rows hold them)."""
+    path = name if path is None else path
     if isinstance(value, list) and all(isinstance(v, dict) for v in value):
         records = [_flat(v) for v in value]
         header = list(dict.fromkeys(k for r in records for k in r))
         return [(name, header or ["value"], [[r.get(k) for k in header] for r in records])]
     if isinstance(value, dict):
-        tables = [sheet for k, v in value.items() if _records(v) for sheet in _sections(f"{name} {k}", v)]
+        tables = [
+            sheet
+            for k, v in value.items()
+            if _records(v) and f"{path}.{k}" not in held
+            for sheet in _sections(f"{name} {k}", v, held, f"{path}.{k}")
+        ]
         rest = {k: v for k, v in value.items() if not _records(v)}
         return [(name, ["field", "value"], [[k, v] for k, v in _flat(rest).items()]), *tables]
     return [(name, ["value"], [[c] for c in _flat(value).values()])]
@@ -381,9 +389,9 @@ def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Col
     """A report as an xlsx workbook (the report's CSV and JSON in, xlsx bytes out), made from the same rows as the CSV
     (so a frozen report's workbook comes from its stored bytes, and a section added to the CSV appears here with
     nothing to change): one sheet per `row_type` (in first-seen order), numbers as numbers; then every section of
-    the JSON report but those the CSV holds (`held_by_csv`) as a sheet of its own: a list of records as a table
-    (nested fields as `a.b` columns, lists of values joined by "; "), a record as field/value rows. Dated the
-    report's `generated_at`."""
+    the JSON report but those the CSV holds (`held_by_csv`: a section by its name, or a list of records in one as
+    `section.field`) as a sheet of its own: a list of records as a table (nested fields as `a.b` columns, lists of
+    values joined by "; "), a record as field/value rows. Dated the report's `generated_at`."""
     rows = read_csv(csv_data.encode() if isinstance(csv_data, str) else csv_data, where="the report's CSV")
     header, body = (rows[0], rows[1:]) if rows else ([], [])
     by_type: dict[str, list[list[Cell]]] = {}
@@ -396,6 +404,11 @@ def report_workbook(csv_data: bytes | str, json_data: bytes, *, held_by_csv: Col
         (_plural(t), header, typed) for t, typed in by_type.items()
     ]
     report = json.loads(json_data)
-    sheets += [sheet for k, v in report.items() if k not in held_by_csv and v is not None for sheet in _sections(k, v)]
+    sheets += [
+        sheet
+        for k, v in report.items()
+        if k not in held_by_csv and v is not None
+        for sheet in _sections(k, v, held_by_csv)
+    ]
     # made when the report was: a frozen report's workbook is the same bytes every time
     return xlsx_bytes(sheets, made_at=dt.datetime.fromisoformat(report["generated_at"]))

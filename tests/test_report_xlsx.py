@@ -10,10 +10,18 @@ import io
 import json
 import zipfile
 
+import pytest
+import test_report_render
 from openpyxl import load_workbook
 from test_reports import matched
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@pytest.fixture
+def in_memory_report():
+    """test_report_render's report, built in memory (no database)."""
+    return test_report_render.report.__wrapped__()
 
 
 def sheets(body: bytes) -> dict[str, list[tuple]]:
@@ -118,3 +126,57 @@ def test_a_section_s_records_are_a_sheet_of_their_own_and_no_cell_is_cut_silentl
     assert dict(book["partnerships"][1:]) == {"cells": None, "coverable_count": 30}  # the options: their sheet
     (note,) = book["note"][1]
     assert len(note) == MAX_CELL and note.endswith(CUT)
+
+
+def test_a_response_not_counted_is_on_one_sheet_and_a_report_frozen_before_keeps_its_own(in_memory_report):
+    """A tester found each response not counted (its provider archived since, or pending) on two sheets of the
+    market report's workbook: `not_counted_responses`, the CSV's rows, and `market_response not_counted`, the same
+    list from the JSON. It is now on the first only, beside the market response's other rows (`response_needs`);
+    the `market_response` sheet keeps its figures. A report frozen before the CSV listed them (its JSON alone does)
+    keeps the JSON's sheet, so its workbook still lists them once."""
+    import msgspec
+
+    from marketplace.engagement.models import MarketResponse, NotCounted
+    from marketplace.reports.render import csv_sections, to_csv_bytes, to_xlsx
+    from marketplace.sheets import report_workbook
+
+    at = dt.datetime(2026, 12, 10, 12, 0, tzinfo=dt.UTC)
+    left_out = NotCounted(
+        provider_id=41, name="Lapsed Lantern CIC", status="archived", reason="archived", submitted_at=at
+    )
+    mr = MarketResponse(
+        exercise_id=1,
+        published=True,
+        deadline=None,
+        responses=2,
+        withdrawn=1,
+        threshold=0.6,
+        needs=[],
+        clarifications=[],
+        not_counted=[left_out],
+    )
+    with_mr = msgspec.structs.replace(in_memory_report, market_response=mr)
+
+    def listed(book: dict[str, list[tuple]]) -> list[str]:
+        return [name for name, rows in book.items() for row in rows if "Lapsed Lantern CIC" in row]
+
+    book = sheets(to_xlsx(with_mr))
+    assert listed(book) == ["not_counted_responses"], sorted(book)
+    (row,) = book["not_counted_responses"][1:]
+    cells = dict(zip(book["not_counted_responses"][0], row, strict=True))
+    assert (cells["provider_id"], cells["submitted_at"], cells["provider_status"]) == (
+        41,
+        "2026-12-10T12:00:00Z",
+        "archived",
+    )
+    figures = dict(book["market_response"][1:])
+    assert (figures["responses"], figures["withdrawn"], figures["threshold"]) == (2, 1, 0.6)
+
+    # a report frozen before the CSV had not_counted_response rows (nor their three columns): the JSON's list stays
+    now = list(csv.reader(io.StringIO(to_csv_bytes(with_mr).decode("utf-8-sig"), newline="")))
+    old = io.StringIO(newline="")
+    csv.writer(old, lineterminator="\r\n").writerows(r[:-3] for r in now if r[0] != "not_counted_response")
+    old_csv = ("\ufeff" + old.getvalue()).encode()
+    assert b"not_counted" not in old_csv
+    book = sheets(report_workbook(old_csv, msgspec.json.encode(with_mr), held_by_csv=csv_sections(old_csv)))
+    assert listed(book) == ["market_response not_counted"], sorted(book)

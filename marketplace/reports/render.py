@@ -28,7 +28,7 @@ from marketplace.reports.view import VERDICT_LABELS, NeedRows, Page, area_names
 from marketplace.sheets import report_workbook
 from marketplace.templating import render
 
-__all__ = ["CSV_HEADER", "CSV_SECTIONS", "to_csv", "to_csv_bytes", "to_html", "to_xlsx"]
+__all__ = ["CSV_HEADER", "CSV_SECTIONS", "csv_sections", "to_csv", "to_csv_bytes", "to_html", "to_xlsx"]
 
 TEMPLATE = "report/report.html.j2"
 
@@ -53,7 +53,19 @@ def to_html(report: Report, *, template: str = TEMPLATE, **extra: Any) -> str:
 CSV_SECTIONS = frozenset({"needs", "grid"})
 """Top-level sections of the JSON report whose content the CSV rows already hold."""
 
+NOT_COUNTED = "market_response.not_counted"
+"""The market response's responses not counted, which the CSV holds as `not_counted_response` rows."""
+
+
+def csv_sections(csv_body: bytes) -> frozenset[str]:
+    """What of the JSON report the CSV `csv_body` holds, so that its workbook shows it once, from the CSV's rows
+    (`report_workbook`'s `held_by_csv`): the needs and the grid, and the responses not counted once the CSV has
+    their columns (a report frozen before then lists them only in its JSON, whose sheet then shows them)."""
+    header = csv_body.decode("utf-8-sig").partition("\r\n")[0].split(",")
+    return CSV_SECTIONS | ({NOT_COUNTED} if "not_counted_reason" in header else set())
+
 
 def to_xlsx(report: Report) -> bytes:
     """The report as an xlsx workbook, made from the same rows as the CSV."""
-    return report_workbook(to_csv_bytes(report), msgspec.json.encode(report), held_by_csv=CSV_SECTIONS)
+    body = to_csv_bytes(report)
+    return report_workbook(body, msgspec.json.encode(report), held_by_csv=csv_sections(body))

@@ -25,7 +25,7 @@ from marketplace.http import (
 )
 from marketplace.reports import service
 from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Report
-from marketplace.reports.render import CSV_SECTIONS, to_csv_bytes, to_html, to_xlsx
+from marketplace.reports.render import csv_sections, to_csv_bytes, to_html, to_xlsx
 from marketplace.types import NoBody
 
 REPORT_PATH = "/exercises/{exercise_id}/report"
@@ -149,7 +149,7 @@ async def get_frozen_report(
     if fmt == "xlsx":
         spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget
         frozen, body = await service.frozen_workbook(
-            state.pool, state.report_builds, report_id, held_by_csv=CSV_SECTIONS
+            state.pool, state.report_builds, report_id, held_by_csv=csv_sections
         )
     else:
         async with pooled(state.pool) as conn:

@@ -180,14 +180,16 @@ async def in_turn(builds: asyncio.Semaphore, make: Callable[..., T], *args: Any,
 
 
 async def frozen_workbook(
-    db: Pool, builds: asyncio.Semaphore, report_id: int, *, held_by_csv: Collection[str]
+    db: Pool, builds: asyncio.Semaphore, report_id: int, *, held_by_csv: Callable[[bytes], Collection[str]]
 ) -> tuple[FrozenReportSummary, bytes]:
-    """A frozen report's xlsx, made from its stored CSV and JSON (so the same workbook every time); the stored bytes
-    are read on a connection given back before the workbook is made (`in_turn`)."""
+    """A frozen report's xlsx, made from its stored CSV and JSON (so the same workbook every time), leaving out of
+    the JSON's sheets what `held_by_csv` says the stored CSV holds; the stored bytes are read on a connection given
+    back before the workbook is made (`in_turn`)."""
     async with pooled(db) as conn:
         frozen, csv_body = await get_frozen(conn, report_id, "csv")
         _, json_body = await get_frozen(conn, report_id, "json")
-    return frozen, await in_turn(builds, report_workbook, csv_body, json_body, held_by_csv=held_by_csv)
+    held = held_by_csv(csv_body)
+    return frozen, await in_turn(builds, report_workbook, csv_body, json_body, held_by_csv=held)
 
 
 async def frozen_report(conn: Connection, report_id: int) -> Report:
