@@ -517,6 +517,13 @@ async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(wo
     assert home.status_code == 200 and said in home.text
     assert "to respond to and ask about" not in home.text
     assert f'href="/console/providers/{p1}/edit"' not in home.text  # its key cannot change the profile either
+    profile = await c.get(f"/console/providers/{p1}")  # nor does its own page offer to edit or confirm it
+    assert profile.status_code == 200 and "Your profile is archived" in profile.text
+    assert f'href="/console/providers/{p1}/edit"' not in profile.text and f"/providers/{p1}/confirm" not in profile.text
+    assert "/edit" not in profile.text.split('id="main"')[1]  # no service's edit link either
+    response = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")  # its response: withdraw, not revise
+    assert response.status_code == 200 and "cannot be revised or submitted again" in response.text
+    assert f'href="{respond}"' not in response.text and f"/console/exercises/{exercise_id}/withdraw" in response.text
     # asking anyway (a page opened before the archive): the API's 409 beside what was typed, never a 500
     asked = await c.post(
         f"/console/exercises/{exercise_id}/clarifications", data={"csrf_token": csrf, "question": "Is TUPE in?"}
@@ -530,6 +537,10 @@ async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(wo
     assert form_tag in page.text and said not in page.text
     home = await c.get("/console/home")
     assert said not in home.text and f'href="/console/providers/{p1}/edit"' in home.text
+    profile = await c.get(f"/console/providers/{p1}")
+    assert "Your profile is archived" not in profile.text and f'href="/console/providers/{p1}/edit"' in profile.text
+    response = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")
+    assert f'href="{respond}"' in response.text and "cannot be revised" not in response.text
     assert (await c.post(f"/providers/{p1}/archive", headers=admin)).status_code == 200
     typed = good_form(csrf, need_id, s1, qs, revision="1", **{f"need.{need_id}.unit_cost": "1750"})
     refused = await c.post(respond, data=typed)

@@ -328,12 +328,15 @@ async def provider_page(
 ) -> Response[str]:
     session = await signed_in(request, conn)
     found = await service.provider(ctx, conn, session.caller, provider_id)
-    may_edit = session.caller.role == "admin" or session.caller.provider_id == provider_id
+    own = session.caller.provider_id == provider_id
+    archived_own = own and session.caller.role != "admin" and found.status == "archived"  # its key changes nothing
+    may_edit = session.caller.role == "admin" or (own and not archived_own)
     return page(
         "provider.html.j2",
         session=session,
         provider=found,
         may_edit=may_edit,
+        archived_own=archived_own,
         taxonomy=ctx.taxonomy,
         confirmed=confirmed,
     )
@@ -1143,9 +1146,10 @@ async def response_page(
     exercise = await exercises.get_exercise(conn, exercise_id)
     questions = await engagement.list_questions(conn, session.caller, exercise_id)
     revisions = await engagement.list_revisions(conn, exercise_id, provider_id)
-    notice = None
+    notice, archived = None, False
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
+        archived = await service.archived(ctx, conn, session.caller, provider_id)  # may withdraw, not revise
     named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
     try:  # services the response names that the profile no longer holds, marked as removed
         held = {s.id for s in await providers.list_services(ctx, conn, session.caller, provider_id)}
@@ -1163,6 +1167,7 @@ async def response_page(
         revisions=revisions,
         service_names={s["id"]: s["name"] for r in revisions[:1] for s in r.snapshot.get("services", [])},
         notice=notice,
+        archived=archived,
         saved=saved,
         withdrawn=withdrawn,
         barriers=BARRIER_NAMES,
