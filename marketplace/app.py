@@ -87,15 +87,24 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
         dsn = await asyncio.to_thread(db.database_url, settings)
         secret = await asyncio.to_thread(accounts.load_secret, settings)
+        patience = time.monotonic() + WORKER_PATIENCE
         pool = await db.create_pool(dsn, settings, patience=WORKER_PATIENCE)
         try:
             app.state.pool = pool
-            tax = await taxonomy.load(pool)
-            app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
-            app.state.denials = audit.Denials(settings.denial_limit)
-            app.state.budget = KeyBudget(settings.expensive_limit, settings.anonymous_expensive_limit)
-            app.state.report_builds = asyncio.Semaphore(REPORT_BUILDS)
-            await _load_directory_views(app.state, pool, tax.matching_areas)
+            while True:  # the database restarting while this worker reads what it serves from: read it again
+                try:
+                    tax = await taxonomy.load(pool)
+                    app.state.ctx = Context(settings=settings, clock=clock or Clock(), taxonomy=tax, secret=secret)
+                    app.state.denials = audit.Denials(settings.denial_limit)
+                    app.state.budget = KeyBudget(settings.expensive_limit, settings.anonymous_expensive_limit)
+                    app.state.report_builds = asyncio.Semaphore(REPORT_BUILDS)
+                    await _load_directory_views(app.state, pool, tax.matching_areas)
+                    break
+                except db.LOST as exc:
+                    if time.monotonic() >= patience:
+                        raise
+                    log.warning("the database went away while this worker started (%s); starting again", exc)
+                    await asyncio.sleep(0.5)
             media_types = {**EXTRA_MEDIA_TYPES, **APPRAISAL_MEDIA_TYPES, **RECONCILE_MEDIA_TYPES, **EXPORT_MEDIA_TYPES}
             finish_on_first_use(app, tax, extra_media_types=media_types)  # built when first asked for
             flusher = asyncio.create_task(_record_denials_every(DENIALS_FLUSH_SECONDS, app.state, pool))
@@ -192,7 +201,9 @@ async def _record_denials(denials: audit.Denials, pool: db.Pool, now: dt.datetim
 WORKER_PATIENCE = 30.0
 """Seconds a starting worker waits for a database that is restarting: a worker respawned while PostgreSQL restarts
 (after the out-of-memory killer, say) failed to start, and granian, taking that for a crash loop, stopped the whole
-server (bench/chaos.py, when the respawn was slow enough to meet the restart)."""
+server (bench/chaos.py, when the respawn was slow enough to meet the restart). Whether the restart comes before the
+worker's pool is made (it waits to connect) or while it reads the taxonomies and builds its views (it reads them
+again): on a machine loaded enough, the chaos run's restart met a worker still building."""
 STARTUP_LOCK = 0x5052_4F57  # workers build their in-memory views of the directory one at a time
 
 

@@ -186,6 +186,17 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
+LOST = (
+    *STARTING,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.InterfaceError,
+)
+"""What talking to a connection raises when the database goes away under it: STARTING, or the connection ended
+mid-statement ("terminating connection due to administrator command", as a fast shutdown or restart ends each),
+or a connection asyncpg has already closed."""
+
+
 CONNECTION_ERRORS = (
     OSError,
     TimeoutError,

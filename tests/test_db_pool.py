@@ -3,8 +3,11 @@ leaves session state on a pooled connection, and a transaction left open is stil
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -98,3 +101,56 @@ async def test_a_worker_starting_while_the_database_restarts_waits_for_it(read_d
     with pytest.raises(asyncpg.CannotConnectNowError):  # without patience (the command line), at once
         await db.create_pool(settings.database_url, settings)
     assert len(refused) == 1
+
+
+async def test_a_worker_whose_database_restarts_while_it_builds_its_views_starts_again(fresh_db: str) -> None:
+    """The chaos run's server stopped, in a full run on a slow machine: its respawned worker had its pool, PostgreSQL
+    restarted while the worker built its views ("terminating connection due to administrator command"), the worker
+    failed, and granian took that for a crash loop. Here the worker waits for the start-up lock (held on a thread of
+    the test's own: the test client blocks this loop while the app starts) when its connections are ended, as a
+    restart ends them; it reads everything again and serves."""
+    from marketplace.app import STARTUP_LOCK
+
+    database = urlsplit(fresh_db).path.lstrip("/")
+    locked, ended, failed = threading.Event(), [], []
+
+    async def hold_then_end() -> None:
+        holder = await asyncpg.connect(fresh_db)
+        try:
+            await holder.execute("select pg_advisory_lock($1)", STARTUP_LOCK)
+            locked.set()
+            waiting = """select pid from pg_stat_activity where datname = $1 and wait_event_type = 'Lock'
+                           and query like '%pg_advisory_lock%' and pid <> pg_backend_pid()"""
+            for _ in range(600):  # the worker waits for the lock: it has its pool and has read the taxonomies
+                if await holder.fetchval(waiting, database) is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError("the worker never waited for the start-up lock")
+            ended.append(
+                await holder.fetchval(
+                    """select count(*) from (select pg_terminate_backend(pid) from pg_stat_activity
+                        where datname = $1 and pid <> pg_backend_pid()) t""",
+                    database,
+                )
+            )
+            await holder.execute("select pg_advisory_unlock($1)", STARTUP_LOCK)
+        finally:
+            await holder.close()
+
+    def run() -> None:
+        try:
+            asyncio.run(hold_then_end())
+        except BaseException as exc:  # said by the test, below
+            failed.append(exc)
+            locked.set()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert locked.wait(30)
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db))) as client:
+        assert (await client.get("/ready")).status_code == 200
+        assert (await client.get("/providers", params={"per_page": 1})).json()["total"] > 0
+    thread.join(30)
+    assert not failed, failed
+    assert ended and ended[0] >= 1  # the worker's connections were ended while it started
