@@ -94,21 +94,24 @@ async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_
         renamed, _, _ = call("PATCH", f"{base}/providers/1", {**admin, "If-Match": headers["etag"]}, {"name": "Wombat"})
         assert renamed == 200
         os.kill(first, signal.SIGKILL)  # as the out-of-memory killer would
-        answered, failed = 0, 0
-        deadline = time.monotonic() + 20
+        killed = time.monotonic()
+        answered, failed = 0, []
+        deadline = killed + 20
         while time.monotonic() < deadline:
             try:
                 assert get(f"{base}/providers/1") == 200
                 answered += 1
-            except OSError:  # a connection the dying worker had accepted
-                failed += 1
+            except OSError as exc:  # a connection the dying worker had accepted, reset as it goes
+                failed.append((round(time.monotonic() - killed, 2), repr(exc)))
             children = {p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE}
             if len(children) == 2 and first not in children and answered > 20:
                 break
             time.sleep(0.05)
         assert proc.poll() is None, "the server stayed up"
         assert len(children) == 2 and first not in children and second in children, "a new worker replaced it"
-        assert answered > 20 and failed <= 2, (answered, failed)
+        # the only requests lost are those the dying worker had taken (one, two; more while a loaded machine takes
+        # longer to tear a large process down): none after the first seconds, and every one since answered
+        assert answered > 20 and len(failed) <= 5 and all(after < 3 for after, _ in failed), (answered, failed)
         [replacement] = children - {second}
         log = proc.log.read_text()
         assert f"worker {replacement} ready" in log, log
