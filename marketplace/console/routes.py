@@ -905,7 +905,7 @@ async def open_exercise_list(request: Request[Any, Any, Any], ctx: Ctx, conn: Co
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     found = await engagement.open_exercises(ctx, conn, session.caller, provider_id)
-    archived = await service.archived(ctx, conn, session.caller, provider_id)
+    archived = await engagement.is_archived(conn, provider_id)
     return page("open_exercises.html.j2", session=session, found=found, archived=archived)
 
 
@@ -925,7 +925,7 @@ async def _notice_page(
     if session.caller.role == "provider" and session.caller.provider_id is not None:
         own = await _own_response(conn, exercise_id, session.caller.provider_id)
         pending = await engagement.is_pending(conn, session.caller.provider_id)
-        archived = await service.archived(ctx, conn, session.caller, session.caller.provider_id)
+        archived = await engagement.is_archived(conn, session.caller.provider_id)
     return page(
         "notice.html.j2",
         status=status,
@@ -1003,7 +1003,7 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
     pending = await engagement.is_pending(conn, provider_id)
-    archived = await service.archived(ctx, conn, session.caller, provider_id)
+    archived = await engagement.is_archived(conn, provider_id)
     if pending or archived:
         return page(
             "respond.html.j2",
@@ -1110,7 +1110,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         notice=notice,
         own=own,
         pending=await engagement.is_pending(conn, provider_id),
-        archived=await service.archived(ctx, conn, session.caller, provider_id),
+        archived=await engagement.is_archived(conn, provider_id),
         posted=True,  # what was typed stays in the form, whatever the profile's status now
         **offer,
         form=state_,
@@ -1149,7 +1149,7 @@ async def response_page(
     notice, archived = None, False
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
-        archived = await service.archived(ctx, conn, session.caller, provider_id)  # may withdraw, not revise
+        archived = await engagement.is_archived(conn, provider_id)  # may withdraw, not revise
     named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
     try:  # services the response names that the profile no longer holds, marked as removed
         held = {s.id for s in await providers.list_services(ctx, conn, session.caller, provider_id)}

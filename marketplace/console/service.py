@@ -105,13 +105,6 @@ async def provider(ctx: Context, conn: Connection, caller: Caller, provider_id: 
     return msgspec.json.decode(body, type=Provider)
 
 
-async def archived(ctx: Context, conn: Connection, caller: Caller, provider_id: int) -> bool:
-    """Whether the provider is archived (out of the directory), so that its own key may neither respond to market
-    engagement nor ask a clarification question (`providers.refuse_if_archived`): what a page offering either asks
-    first, as `engagement.is_pending` for a pending profile."""
-    return (await provider(ctx, conn, caller, provider_id)).status == "archived"
-
-
 async def changes_since(
     ctx: Context, conn: Connection, caller: Caller, provider_id: int, version: int, prefix: str = ""
 ) -> list[Change]:

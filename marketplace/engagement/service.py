@@ -631,6 +631,12 @@ async def is_pending(conn: Connection, provider_id: int) -> bool:
     return (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "pending"
 
 
+async def is_archived(conn: Connection, provider_id: int) -> bool:
+    """Whether the provider is archived (out of the directory), so that its own key may neither respond nor ask a
+    clarification question (`providers.refuse_if_archived`): what a page offering either asks first, as `is_pending`."""
+    return (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "archived"
+
+
 async def refuse_if_pending(conn: Connection, provider_id: int) -> None:
     """Only a provider in the directory responds: a pending profile (self-registered, or created by an import, and
     not yet checked by an admin) is refused (409) until an admin publishes it, since a response counts in the
