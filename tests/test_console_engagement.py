@@ -457,6 +457,12 @@ async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keep
     assert page.status_code == 200
     assert "You can respond once an admin has published your profile" in page.text
     assert form_tag not in page.text and f'name="need.{need_id}.intent"' not in page.text
+    listed = await c.get("/console/open-exercises")  # listed (its service matches), with no link to the form
+    assert listed.status_code == 200 and "You can respond once your profile is published" in listed.text
+    assert f'href="/console/exercises/{exercise_id}/notice"' in listed.text and "/respond" not in listed.text
+    home = await c.get("/console/home")
+    assert "you can respond once an admin has published your profile" in home.text
+    assert "to respond to and ask about" not in home.text
 
     published = await c.post(f"/providers/{pending_id}/publish", headers=await w.keys.headers("admin"))
     assert published.status_code == 200, published.text
@@ -464,6 +470,8 @@ async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keep
     assert f'href="{respond}"' in notice.text and "once an admin has published" not in notice.text
     page = await c.get(respond)
     assert form_tag in page.text and "once an admin has published" not in page.text
+    listed = await c.get("/console/open-exercises")
+    assert f'href="{respond}"' in listed.text and "once your profile is published" not in listed.text
 
     # a published provider opens the form; its profile turns pending before it submits: refused, nothing lost
     csrf, api = await provider_signed_in(w, p1)

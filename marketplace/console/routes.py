@@ -901,12 +901,14 @@ async def _own_response(conn: Any, exercise_id: int, provider_id: int) -> Respon
 
 @get("/open-exercises")
 async def open_exercise_list(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Response[str]:
-    """As GET /providers/{id}/open-exercises for the signed-in provider."""
+    """As GET /providers/{id}/open-exercises for the signed-in provider; while its profile is pending or archived, with
+    no link to a response form that would be refused, and why."""
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     found = await engagement.open_exercises(ctx, conn, session.caller, provider_id)
+    pending = await engagement.is_pending(conn, provider_id)
     archived = await engagement.is_archived(conn, provider_id)
-    return page("open_exercises.html.j2", session=session, found=found, archived=archived)
+    return page("open_exercises.html.j2", session=session, found=found, pending=pending, archived=archived)
 
 
 async def _notice_page(
