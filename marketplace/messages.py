@@ -15,7 +15,8 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from types import UnionType
+from typing import TYPE_CHECKING, Annotated, Any, Final, Union, get_args, get_origin
 
 import msgspec
 from msgspec import inspect as mi
@@ -691,3 +692,78 @@ def decoded(body: bytes | None) -> Any:
         return msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):  # not JSON, or nested deeper than the decoder goes
         return None
+
+
+# --- every problem in a body, not only the decoder's first ---------------------------------------------------
+
+_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
+
+
+def failed(value: Any, annotation: Any) -> tuple[str, str] | None:
+    """Where in `value` (a path relative to it: "", `.email`, `[1].area`) the decoder stops, reading it strictly as
+    `annotation`, and what it says there; None when it decodes."""
+    try:
+        msgspec.convert(value, annotation, strict=True)
+    except msgspec.ValidationError as exc:
+        said = str(exc)
+        if (m := _AT.match(said)) is not None:
+            return m.group(1), m.group(2)
+        return said, ""
+    return None
+
+
+def _under(path: str, sub: str) -> str:
+    return sub.removeprefix(".") if not path else path + sub
+
+
+def _parts(value: Any, annotation: Any) -> list[tuple[str, Any, Any]]:
+    """The parts of `value` (an object's fields, a list's items) with the type each is read as, for `annotation`
+    (a Struct or a list, possibly constrained, optional or in a union)."""
+    for member in _alternatives(annotation):
+        if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
+            fields = {f.encode_name: f.type for f in msgspec.structs.fields(member)}
+            return [(f".{k}", v, fields[k]) for k, v in value.items() if k in fields]
+        if isinstance(value, list) and get_origin(member) is list:
+            (item,) = get_args(member)
+            return [(f"[{i}]", v, item) for i, v in enumerate(value)]
+    return []
+
+
+def _alternatives(annotation: Any) -> list[Any]:
+    """A type's alternatives, less their constraints (`Annotated[list[X], Meta(...)] | UnsetType` -> [list[X],
+    UnsetType])."""
+    if get_origin(annotation) is Annotated:
+        return _alternatives(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        return [m for a in get_args(annotation) for m in _alternatives(a)]
+    return [annotation]
+
+
+def failures(value: Any, annotation: Any, path: str = "") -> list[tuple[str, str]]:
+    """Every place in `value` the decoder stops reading it as `annotation` (its path in the body, "" for `value` itself,
+    and what it says there, as `failed`): where it stops inside an object or a list, each of its parts is read on its
+    own, so one mistake does not hide the next; in an object of one known kind (a Struct, not a union of them), every
+    required field missing and every field it does not know are told too. The decoder stops at the first problem; a
+    form (the console) and a JSON body (the API) are told them all. A problem between fields (each part reads on its
+    own) is the decoder's one."""
+    found = failed(value, annotation)
+    if found is None:
+        return []
+    said, at = found
+    inner: list[tuple[str, str]] = []
+    structs = [m for m in _alternatives(annotation) if isinstance(m, type) and issubclass(m, msgspec.Struct)]
+    one = structs[0] if isinstance(value, dict) and len(structs) == 1 else None  # an object of one known kind
+    if at or one is not None:
+        for sub, part, kind in _parts(value, annotation):
+            inner += failures(part, kind, _under(path, sub))
+    if one is not None:
+        fields = msgspec.structs.fields(one)
+        inner += [
+            (path, f"Object missing required field `{f.encode_name}`")
+            for f in fields
+            if f.required and f.encode_name not in value
+        ]
+        if one.__struct_config__.forbid_unknown_fields:
+            names = {f.encode_name for f in fields} | {one.__struct_config__.tag_field}  # a tagged kind's tag too
+            inner += [(path, f"Object contains unknown field `{k}`") for k in value if k not in names]
+    return inner or [(_under(path, at), said)]

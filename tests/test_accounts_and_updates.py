@@ -213,6 +213,48 @@ async def test_mass_assignment_is_refused_and_writes_nothing(client, keys, fresh
     assert await snapshot(fresh_db, own) == before
 
 
+async def test_a_body_with_several_wrong_fields_is_told_every_one_and_nothing_is_stored(client, keys, fresh_db):
+    """The decoder stops at the first problem: a client sending a profile change with three wrong fields was told of
+    the first, fixed it, and learnt of the second only by sending again. Every top-level field that is wrong is named
+    at once, in the body's order, each with its own problem (unknown fields last); nothing is stored."""
+    own, _ = await two_providers(fresh_db)
+    headers = await keys.headers("provider", own)
+    before = await client.get(f"/providers/{own}", headers=headers)
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"founded_year": "1999", "website": "ftp://example.org", "name": "Fine Name", "qualty": 1},
+        headers={**headers, "If-Match": before.headers["etag"]},
+    )
+    assert r.status_code == 400, r.text
+    errors = r.json()["errors"]
+    assert [e["field"] for e in errors] == ["founded_year", "website", "qualty"], errors
+    assert errors[0]["problem"] == "must be a whole number from 1600 to 2100, or null; got text", errors[0]
+    assert errors[1]["problem"].startswith("must be a web address starting https:// or http://"), errors[1]
+    assert errors[2]["problem"] == "unknown field", errors[2]
+    assert all(e["field"] in r.json()["message"] for e in errors), r.json()["message"]
+    after = await client.get(f"/providers/{own}", headers=headers)
+    assert after.headers["etag"] == before.headers["etag"] and after.json() == before.json()
+    # one field wrong: one problem, as before
+    r = await client.patch(
+        f"/providers/{own}", json={"founded_year": 1066}, headers={**headers, "If-Match": before.headers["etag"]}
+    )
+    assert r.status_code == 400 and [e["field"] for e in r.json()["errors"]] == ["founded_year"], r.text
+    # within a nested object, its first problem, named by its path, beside the other fields'
+    r = await client.patch(
+        f"/providers/{own}",
+        json={"resources": {"volunteers": "x"}, "founded_year": "1999"},
+        headers={**headers, "If-Match": before.headers["etag"]},
+    )
+    assert [e["field"] for e in r.json()["errors"]] == ["resources.volunteers", "founded_year"], r.text
+    # and on another room's body
+    r = await client.post(
+        "/exercises", json={"title": 5, "commissioning_body": ""}, headers=await keys.headers("commissioner")
+    )
+    assert r.status_code == 400, r.text
+    assert [e["field"] for e in r.json()["errors"]] == ["title", "commissioning_body"], r.text
+    assert await fetchval(fresh_db, "select count(*) from exercise where title = '5'") == 0
+
+
 async def test_unknown_fields_are_400_naming_the_path(client, keys, fresh_db):
     own, _ = await two_providers(fresh_db)
     headers = await keys.headers("provider", own)

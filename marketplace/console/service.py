@@ -12,8 +12,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from types import UnionType
-from typing import Annotated, Any, TypeVar, Union, cast, get_args, get_origin
+from typing import Any, TypeVar, cast
 
 import msgspec
 
@@ -246,7 +245,6 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 # --- forms --------------------------------------------------------------------------------------------------
 
 T = TypeVar("T", bound=msgspec.Struct)
-_AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
 _MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
 _MOST_CLEANINGS = 200
 """A form's problems take out at most this many of its parts before its use case's checks are given up on."""
@@ -278,65 +276,6 @@ class Checked(msgspec.Struct):
             else:
                 path = f"{path}.{step}" if path else step
         return path
-
-
-def _failed(value: Any, annotation: Any) -> tuple[str, str] | None:
-    """Where in `value` (a path relative to it: "", `.email`, `[1].area`) the decoder stops, reading it strictly as
-    `annotation`, and what it says there; None when it decodes."""
-    try:
-        msgspec.convert(value, annotation, strict=True)
-    except msgspec.ValidationError as exc:
-        said = str(exc)
-        if (m := _AT.match(said)) is not None:
-            return m.group(1), m.group(2)
-        return said, ""
-    return None
-
-
-def _joined(path: str, sub: str) -> str:
-    return sub.removeprefix(".") if not path else path + sub
-
-
-def _parts(value: Any, annotation: Any) -> list[tuple[str, Any, Any]]:
-    """The parts of `value` (an object's fields, a list's items) with the type each is read as, for `annotation`
-    (a Struct or a list, possibly constrained, optional or in a union)."""
-    for member in _members(annotation):
-        if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
-            fields = {f.encode_name: f.type for f in msgspec.structs.fields(member)}
-            return [(f".{k}", v, fields[k]) for k, v in value.items() if k in fields]
-        if isinstance(value, list) and get_origin(member) is list:
-            (item,) = get_args(member)
-            return [(f"[{i}]", v, item) for i, v in enumerate(value)]
-    return []
-
-
-def _members(annotation: Any) -> list[Any]:
-    """A type's alternatives, less their constraints (`Annotated[list[X], Meta(...)] | UnsetType` -> [list[X],
-    UnsetType])."""
-    if get_origin(annotation) is Annotated:
-        return _members(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, UnionType):
-        return [m for a in get_args(annotation) for m in _members(a)]
-    return [annotation]
-
-
-def _failures(value: Any, annotation: Any, path: str = "") -> list[tuple[str, str]]:
-    """Every place in `value` the decoder stops reading it as `annotation` (its path in the body, what it says):
-    where it stops inside an object or a list, each of its parts is read on its own, so one mistake does not hide
-    the next; a missing field an object needs is told too."""
-    found = _failed(value, annotation)
-    if found is None:
-        return []
-    said, at = found
-    inner: list[tuple[str, str]] = []
-    if at:
-        for sub, part, kind in _parts(value, annotation):
-            inner += _failures(part, kind, _joined(path, sub))
-        for member in _members(annotation):
-            if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
-                needed = [f.encode_name for f in msgspec.structs.fields(member) if f.required]
-                inner += [(path, f"Object missing required field `{n}`") for n in needed if n not in value]
-    return inner or [(_joined(path, at), said)]
 
 
 def _without(data: Any, field: str, kept: dict[str, list[int]]) -> bool:
@@ -383,7 +322,7 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
     Strictly, as the API reads JSON: the form turned what was typed as a number into one (`forms.as_number`), so text
     left in a number field was not typed as a number; read leniently, `1e3` and `1.0` would be taken as numbers."""
     problems: list[FieldProblem] = []
-    failures = _failures(data, into)
+    failures = messages.failures(data, into)
     for field, said in failures:
         if (m := _MISSING.match(said)) is not None:  # a part given without a field it needs (a cost's unit)
             named = f"{field}.{m.group(1)}" if field else m.group(1)
@@ -399,7 +338,7 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
         _without(cleaned, field, kept)
     checked = Checked(problems=problems, data=None, kept=kept)
     for _ in range(_MOST_CLEANINGS):  # a part left incomplete (an object without a field it needs): out too
-        failed = _failed(cleaned, into)
+        failed = messages.failed(cleaned, into)
         if failed is None:
             checked.data = msgspec.convert(cleaned, into, strict=True)
             break
