@@ -247,12 +247,9 @@ def _entry_key(request: Request[Any, Any, Any], body: Any, within: str, said: st
     declared, entries = _body_type(request), messages.value_at(body, within)
     if declared is None or not isinstance(entries, dict):
         return None
-    for k, v in entries.items():
-        try:
-            msgspec.convert(_whole_numbers(_replaced(body, messages.steps(within), {k: v})), declared, strict=True)
-        except msgspec.ValidationError as exc:
-            if str(exc) == said:
-                return str(k)
+    for k, v in entries.items():  # the body with that one entry, told every problem (`_every_problem`), as it was
+        if said in _every_problem(_whole_numbers(_replaced(body, messages.steps(within), {k: v})), declared):
+            return str(k)
     return None
 
 

@@ -160,6 +160,14 @@ async def test_codes_are_told_with_a_suggestion_as_a_needs_areas_are(client, key
     )
     [error] = r.json()["errors"]
     assert error["suggestion"] == SHROPSHIRE and SHROPSHIRE in error["allowed"]
+    # beside another wrong field, the code is still named by its key
+    r = await client.post(
+        f"/exercises/{exercise_id}/needs",
+        json={**NEED, "title": 5, "area_volumes": {TELFORD: 50, "Shropshire": 10}},
+        headers=h,
+    )
+    assert [e["field"] for e in r.json()["errors"]] == ["title", "area_volumes.Shropshire"], r.text
+    assert r.json()["errors"][1]["suggestion"] == SHROPSHIRE
     assert error["problem"].endswith(f"did you mean {SHROPSHIRE} (Shropshire)?")
     areas = await client.post(
         f"/exercises/{exercise_id}/needs", json={**NEED, "areas": [TELFORD, "Shropshire"]}, headers=h
