@@ -814,3 +814,55 @@ async def test_the_console_report_counts_and_freezes_with_the_suitable_score_ask
     refused = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf, "threshold": "high"})
     assert refused.status_code == 400 and "enter a number from 0 to 1" in unescape(refused.text)
     assert await fetchval(fresh_db, "select count(*) from frozen_report") == before
+
+
+async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provider_is_told_it_waits(
+    client, keys, fresh_db
+):
+    """A registered profile is pending until an admin publishes it: its own page says so (what pending means for
+    it), an admin's page of it says so with *Publish this profile* (as POST /providers/{id}/publish, audited), and
+    nobody else is offered the button or may press it (403, as from the API)."""
+    registered = await client.post(
+        "/registrations",
+        json={
+            "name": "Ledbury Lanterns CIC",
+            "legal_form": "cic",
+            "services": [
+                {
+                    "pathway": "ETE",
+                    "name": "Lantern jobs club",
+                    "description": "Weekly jobs club in Ledbury.",
+                    "cohorts": ["ADULTS"],
+                    "areas": ["E06000019"],
+                }
+            ],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    pid = registered.json()["provider"]["id"]
+    publish_form = f'action="/console/providers/{pid}/publish"'
+
+    await sign_in(client, registered.json()["api_key"]["key"])
+    own = await client.get(f"/console/providers/{pid}")
+    assert own.status_code == 200 and 'id="pending-profile"' in own.text and publish_form not in own.text
+    assert "An admin checks each new profile and publishes it" in unescape(own.text)
+
+    csrf = await signed_in(client, keys, "commissioner")
+    seen = await client.get(f"/console/providers/{pid}")
+    assert seen.status_code == 200 and publish_form not in seen.text and 'id="pending-profile"' not in seen.text
+    refused = await client.post(f"/console/providers/{pid}/publish", data={"csrf_token": csrf})
+    assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "pending"
+
+    csrf = await signed_in(client, keys, "admin")
+    shown = await client.get(f"/console/providers/{pid}")
+    assert 'id="unpublished-profile"' in shown.text and publish_form in shown.text
+    assert "This profile is pending" in shown.text
+    done = await post_and_follow(client, f"/console/providers/{pid}/publish", {"csrf_token": csrf})
+    assert 'id="just-published"' in done.text and "Profile published" in done.text
+    assert publish_form not in done.text and 'id="unpublished-profile"' not in done.text
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "published"
+    audited = "select count(*) from audit_log where provider_id = $1 and detail = 'publish'"
+    assert await fetchval(fresh_db, audited, pid) == 1
+    again = await client.get(f"/console/providers/{pid}?published=1")  # said once it is so, never of a pending one
+    assert 'id="just-published"' in again.text

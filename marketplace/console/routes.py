@@ -324,7 +324,12 @@ async def search(
 
 @get("/providers/{provider_id:int}")
 async def provider_page(
-    request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn, confirmed: Flag = False
+    request: Request[Any, Any, Any],
+    provider_id: Id,
+    ctx: Ctx,
+    conn: Conn,
+    confirmed: Flag = False,
+    published: Flag = False,
 ) -> Response[str]:
     session = await signed_in(request, conn)
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -337,8 +342,11 @@ async def provider_page(
         provider=found,
         may_edit=may_edit,
         archived_own=archived_own,
+        pending_own=own and found.status == "pending",
+        may_publish=session.caller.role == "admin" and found.status != "published",
         taxonomy=ctx.taxonomy,
         confirmed=confirmed,
+        published=published and found.status == "published",
     )
 
 
@@ -570,6 +578,17 @@ async def confirm(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, co
     _may_edit(session.caller, provider_id)
     await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "confirm")
     return see_other(f"/console/providers/{provider_id}?confirmed=1")
+
+
+@post("/providers/{provider_id:int}/publish", status_code=303)
+async def publish(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """As POST /providers/{id}/publish (admins only): a pending (or archived) profile into the directory, with its
+    history and audit; then its page, saying so. Refused as the API refuses it (403 to others; 409 when an archived
+    profile's name was taken meanwhile)."""
+    session, _ = await posted(request, conn)
+    admit(session.caller, ("admin",))
+    await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "publish")
+    return see_other(f"/console/providers/{provider_id}?published=1")
 
 
 # --- commissioning: exercises, needs, match runs, comparison, shortlists, reports ---------------------------
@@ -1796,6 +1815,7 @@ ROUTES = [
     edit_service,
     save_service,
     confirm,
+    publish,
     exercise_list,
     exercise_page,
     match_every_need,
