@@ -540,3 +540,54 @@ async def test_a_commissioner_runs_an_options_appraisal(server, browsers, tmp_pa
     follow(driver, driver.find_element(By.LINK_TEXT, "Youth justice delivery model (browser)"))
     assert driver.find_element(By.ID, "decision")
     check(driver, "63-appraisal-decision-form")
+
+
+CUT_OFF = """
+const width = document.documentElement.clientWidth;
+return [...document.querySelectorAll(arguments[0])].filter((e) => e.getBoundingClientRect().right > width + 1)
+  .map((e) => e.textContent.trim().slice(0, 60));"""
+"""The text of the elements matching a selector that reach past the screen's right edge (cut off, or only to be seen
+by scrolling a table's box sideways)."""
+
+
+async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is_read_whole(server, browsers, tmp_path):
+    """At 390 pixels a list table (exercises, an exercise's needs and responses, appraisals, a provider's open
+    exercises) lays each row out as a block, every cell on screen after its column's name, so the last column (a
+    provider's *Respond* or *Revise*, a need's budget, a response's status) is never left past the edge; at a
+    desktop's width they are tables as before. The ranking still scrolls in its box, but the suitable line's sentence
+    is wrapped to the screen and stays in view."""
+    keys = Keys(server.dsn)
+    _, staff = await keys.make("commissioner", name="Ada Commissioner")
+    _, own = await keys.make("provider", provider_id=3, name="Hollybrook staff")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, staff)
+    driver.get(f"{server}/console/needs/3")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Run a match now']"))
+    run = driver.current_url
+    lists = [f"{server}/console/exercises", f"{server}/console/appraisals", f"{server}/console/exercises/1"]
+    driver.get(lists[-1])
+    assert driver.find_element(By.CSS_SELECTOR, ".table--stack thead").is_displayed()  # a table at 1280
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    for path in lists:
+        assert page_width(driver, path) <= PHONE["width"], path
+        assert driver.find_elements(By.CSS_SELECTOR, ".table--stack td"), path
+        assert driver.execute_script(CUT_OFF, ".table--stack td") == [], path
+    budget = driver.execute_script(
+        "return getComputedStyle(document.querySelector('td[data-label=\"Budget a year\"]'), '::before').content"
+    )
+    assert budget == '"Budget a year: "'  # each cell (here the exercise's needs') says which column it is
+    check(driver, "42-exercise-on-a-phone")
+    page_width(driver, run)
+    line = driver.find_element(By.CSS_SELECTOR, ".threshold-line__text")
+    assert line.text.startswith("The suitable line")
+    assert driver.execute_script(CUT_OFF, ".threshold-line__text") == []
+    check(driver, "43-match-run-suitable-line-on-a-phone")
+
+    provider = open_browser(browsers, tmp_path)
+    sign_in(provider, server, own)
+    provider.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    assert page_width(provider, f"{server}/console/open-exercises") <= PHONE["width"]
+    action = provider.find_element(By.CSS_SELECTOR, "td[data-label='Your response'] a")
+    assert action.text.startswith(("Respond", "Revise")) and action.is_displayed()
+    assert provider.execute_script(CUT_OFF, ".table--stack td") == []
+    check(provider, "44-open-exercises-on-a-phone")
