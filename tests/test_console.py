@@ -295,21 +295,30 @@ async def test_the_report_page_freezes_the_report_and_shows_the_frozen_one(clien
     assert other.status_code == 200 and 'id="just-frozen"' not in other.text
 
 
-async def test_a_report_that_cannot_be_frozen_says_what_the_api_answers_on_its_page(client, keys, fresh_db):
-    """A need with no stored run: the report page says freezing is refused with the API's 422 message and offers to
-    match every need (which comes back to the report); pressing freeze anyway shows that message on the report's
-    page (422), not an error page, and stores nothing."""
+async def test_a_report_that_cannot_be_frozen_says_why_in_the_consoles_words_on_its_page(client, keys, fresh_db):
+    """A need with no stored run: the report page says freezing is refused, as the API refuses it (422), naming each
+    need with no run by number and title (not the API's and the command line's way to match them, `POST
+    /exercises/1/match` or `marketplace match-exercise 1`: the page has the button), and offers to match every need
+    (which comes back to the report); pressing freeze anyway says so on the report's page (422), not an error page,
+    and stores nothing."""
     csrf = await signed_in(client, keys, "commissioner")
     api = await client.post("/exercises/1/reports", headers=await keys.headers("commissioner"))
-    assert api.status_code == 422
-    message = api.json()["errors"][0]["problem"]
+    assert (
+        api.status_code == 422
+        and "needs 1, 2, 3, 4, 5, 6 have no stored match run" in api.json()["errors"][0]["problem"]
+    )
+    needs = (await client.get("/exercises/1", headers=await keys.headers("commissioner"))).json()["needs"]
+    named = [f"need {n['id']}, {n['title']}: no match run is stored for this need" for n in needs]
     page = await client.get("/console/exercises/1/report?format=html")
     assert page.status_code == 200 and FREEZE_FORM.search(page.text) is None
-    assert "cannot be frozen yet" in page.text and message in unescape(page.text)
+    refused = unescape(re.search(r'<div class="console-refused".*?</form>', page.text, re.S).group(0))
+    assert "cannot be frozen yet" in refused and "needs have no stored match run to report from" in refused
+    assert all(n in refused for n in named), refused
+    assert "POST /exercises" not in refused and "marketplace match-exercise" not in refused
     pressed = await client.post("/console/exercises/1/reports", data={"csrf_token": csrf})
     assert pressed.status_code == 422 and pressed.headers["content-type"].startswith("text/html")
     text = unescape(pressed.text)
-    assert "This report was not frozen." in text and message in text and 'role="alert"' in text
+    assert "This report was not frozen." in text and all(n in text for n in named) and 'role="alert"' in text
     assert "Market-engagement report" in text  # the report's page, not an error page
     assert await fetchval(fresh_db, "select count(*) from frozen_report") == 0
     back = "/console/exercises/1/report?format=html"

@@ -846,9 +846,10 @@ async def _report_page(
     state: State, session: Session, made: Any, *, refused: Unprocessable | None = None, status: int = 200
 ) -> Response[Any]:
     """The market report's page in the console: the report as the API renders it, and above it the freeze form,
-    what freezing means, and, when freezing would be refused (a need with no stored run), the API's 422 instead:
-    `refused` when pressing the button was. Rendered in turn with the worker's other reports (`reports.in_turn`),
-    as the API's are."""
+    what freezing means, and, when freezing would be refused (a need with no stored run), why instead, in the
+    console's words (the needs by name, not the API's and the command line's way to match them: the page has the
+    button): `refused` when pressing the button was. Rendered in turn with the worker's other reports
+    (`reports.in_turn`), as the API's are."""
     said = refused or reports.refusal(made)
     stale_ids = set(made.freshness.stale_need_ids) if made.freshness is not None else set()
     body = await reports.in_turn(
@@ -858,6 +859,7 @@ async def _report_page(
             template="console/report.html.j2",
             csrf=session.csrf_token,
             refused="" if said is None else "; ".join(p.problem for p in said.problems) or said.message,
+            unmatched=[] if said is None or made.freshness is None else made.freshness.not_matched,
             just_refused=refused is not None,
             stale=[(n.need_id, n.title) for n in made.needs if n.need_id in stale_ids],
             threshold=made.method.thresholds.suitable_score,
