@@ -308,7 +308,7 @@ async def test_a_report_that_cannot_be_frozen_says_why_in_the_consoles_words_on_
         and "needs 1, 2, 3, 4, 5, 6 have no stored match run" in api.json()["errors"][0]["problem"]
     )
     needs = (await client.get("/exercises/1", headers=await keys.headers("commissioner"))).json()["needs"]
-    named = [f"need {n['id']}, {n['title']}: no match run is stored for this need" for n in needs]
+    named = [f"Need {n['id']}, {n['title']}: no match run is stored for this need" for n in needs]
     page = await client.get("/console/exercises/1/report?format=html")
     assert page.status_code == 200 and FREEZE_FORM.search(page.text) is None
     refused = unescape(re.search(r'<div class="console-refused".*?</form>', page.text, re.S).group(0))
