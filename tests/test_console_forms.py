@@ -358,6 +358,13 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     assert said[fid(f"{n}.partner.1.provider_id")] == "that is your own organisation"
     assert "partner 2, directory provider number" in bad.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+    # a directory provider typed by its name, as if outside the directory: told its number, beside the name box
+    p2_name = (await c.get(f"/providers/{p2}")).json()["name"]
+    named = await c.post(path, data=with_partners({"0.name": p2_name.lower()}))
+    assert named.status_code == 400, named.text
+    said_named = errors(named.text)[fid(f"{n}.partner.0.name")]
+    assert said_named.startswith("that is the name of a provider in the directory") and f"number, {p2}," in said_named
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
 
     c.follow_redirects = False
     done = await c.post(

@@ -353,6 +353,40 @@ async def responding(w: World, questions: list[dict] = QUESTIONS, need: dict[str
     return Responding(first, second, exercise_id, need_id, qs, await w.keys.headers("provider", first[0]))
 
 
+async def test_a_directory_provider_named_as_a_partner_is_told_to_be_given_by_its_number(world):
+    """A provider typed a partner that is in the directory by its name, as an outside organisation: stored so, the
+    market response counted the consortium's partner as outside the directory and did not link it. A partner named
+    exactly as a published provider (case, spacing and accents aside) is refused with that provider's number to give
+    instead; given by its number, the response is taken and the report links it. A pending provider's name is no
+    directory provider's: taken as an outside organisation."""
+    w = world
+    c = w.client
+    (p1, s1), (p2, _s2), exercise_id, need_id, qs, a = await responding(w)
+    other = (await c.get(f"/providers/{p2}")).json()["name"]
+    body = response(need_id, s1, qs, partners=[{"name": "Telford Foyer"}, {"name": f"  {other.upper()} "}])
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["field"] == "needs[0].partners[1].name" and error["suggestion"] == str(p2), error
+    assert f"{other} (provider {p2})" in error["problem"] and f"directory number, {p2}," in error["problem"], error
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=a)).status_code == 404  # nothing stored
+
+    body = response(need_id, s1, qs, partners=[{"name": "Telford Foyer"}, {"provider_id": p2}])
+    r = await c.post(f"/exercises/{exercise_id}/responses", headers=a, json=body)
+    assert r.status_code == 201, r.text
+    assert {"provider_id": p2} in r.json()["needs"][0]["partners"], r.text
+    conn = await db.connect(w.dsn)
+    try:
+        await conn.execute("update provider set status = 'pending' where id = $1", p2)
+    finally:
+        await conn.close()
+    body = response(need_id, s1, qs, partners=[{"name": other}])
+    path = f"/exercises/{exercise_id}/responses/{p1}"
+    r = await c.put(path, headers={**a, "If-Match": r.headers["etag"]}, json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["needs"][0]["partners"] == [{"name": other}]
+
+
 async def test_a_response_is_checked_against_the_exercise_its_services_and_the_questions(world):
     w = world
     c = w.client

@@ -122,8 +122,9 @@ RESPONSE_RULES = (
     " Per need: intent (lead, partner, either, not_interested), the provider's own active services it would deliver "
     "with, capacity per area (within the need's areas, each covered whole by the services named: the districts they "
     "cover when they cover only some of a county's), an indicative unit cost (pounds per service user), partners "
-    "(directory providers by id, or organisations outside it by name) and barriers to bidding (a tick-list and "
-    "text); answers to the questions (word limits, choices and required questions checked: 422 naming the field). "
+    "(directory providers by id, or organisations outside it by name: a published provider's own name is refused, "
+    "with its id to give instead) and barriers to bidding (a tick-list and text); answers to the questions (word "
+    "limits, choices and required questions checked: 422 naming the field). "
     "Each submission is kept as a revision, with the provider's profile and services as they were. " + DEADLINE_RULE
 )
 

@@ -569,6 +569,17 @@ async def response_problems(
                 found.append(FieldProblem(field=f, problem="this partner appears twice"))
             elif partner.name is not None and await providers.is_named(conn, provider_id, partner.name):
                 found.append(FieldProblem(field=f"{f}.name", problem="that is your own organisation"))
+            elif partner.name is not None and (listed := await providers.published_named(conn, partner.name)):
+                # a directory provider named as if outside the directory: the report would count it as outside
+                pid, pname = listed
+                found.append(
+                    FieldProblem(
+                        field=f"{f}.name",
+                        problem=f"that is the name of a provider in the directory, {pname} (provider {pid}): give its "
+                        f"directory number, {pid}, instead of its name",
+                        suggestion=str(pid),
+                    )
+                )
             elif partner.provider_id is not None:
                 if partner.provider_id == provider_id:
                     found.append(FieldProblem(field=f"{f}.provider_id", problem="that is your own organisation"))

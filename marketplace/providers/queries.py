@@ -445,6 +445,16 @@ async def is_named(conn: Connection, provider_id: int, name: str) -> bool:
     return bool(found)
 
 
+async def published_named(conn: Connection, name: str) -> asyncpg.Record | None:
+    """The published provider (id, name) whose name `name` folds to (`provider_name_key`), the lowest id if several."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "select id, name from provider where provider_name_key(name) = provider_name_key($1) and status = 'published'"
+        " order by id limit 1",
+        name,
+    )
+    return row
+
+
 async def provider_status(conn: Connection, provider_id: int) -> str | None:
     status: str | None = await conn.fetchval("select status from provider where id = $1", provider_id)
     return status

@@ -479,6 +479,13 @@ async def is_named(conn: Connection, provider_id: int, name: str) -> bool:
     return await queries.is_named(conn, provider_id, name)
 
 
+async def published_named(conn: Connection, name: str) -> tuple[int, str] | None:
+    """The published provider named `name` (whatever its case, spacing, accents or invisible characters), as (id,
+    name); None when none is."""
+    row = await queries.published_named(conn, name)
+    return None if row is None else (row["id"], row["name"])
+
+
 async def refuse_if_archived_now(conn: Connection, actor: Actor, provider_id: int) -> None:
     """`refuse_if_archived` as the provider's status is now (404 when there is no such provider)."""
     status = await queries.provider_status(conn, provider_id)
