@@ -18,6 +18,7 @@ from test_engagement import (
     QUESTIONS,
     World,
     districts_service,
+    draft_exercise,
     make_exercise,
     providers_with,
     world_on,
@@ -272,6 +273,43 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
     finally:
         await conn.close()
     assert audited == 1
+
+
+def status_row(html: str) -> str:
+    """The exercise page's Status row's value (the one row saying where the exercise stands)."""
+    found = re.findall(
+        r'<dt class="summary-list__key">(Status|State)</dt><dd class="summary-list__value">([^<]*)</dd>', html
+    )
+    assert [k for k, _ in found] == ["Status"], found
+    return found[0][1]
+
+
+async def test_the_exercise_page_says_where_the_exercise_stands_once(world: World) -> None:
+    """A reviewer read both "Status: Engagement open" (the exercise's stored status) and "State: Open" (its notice's,
+    by its dates) on a commissioner's exercise page. One Status row now says both in words: a draft, published but
+    not open yet (from when), taking responses (until when), past its deadline but not marked closed, closed."""
+    w, c = world, world.client
+    draft_id, _ = await draft_exercise(w)
+    exercise_id, _ = await make_exercise(w)
+    _, key = await w.keys.make("commissioner")
+    await sign_in(c, key)
+
+    async def said(x: int) -> str:
+        page = await c.get(f"/console/exercises/{x}")
+        assert page.status_code == 200 and "Engagement open" not in page.text
+        return status_row(page.text)
+
+    assert await said(draft_id) == "Draft: not published for market engagement"
+    assert await said(exercise_id) == "Published for market engagement: taking responses from 1 December 2026"
+    w.clock.at = DURING
+    assert await said(exercise_id) == "Open for market engagement: taking responses until the end of 31 December 2026"
+    w.clock.at = AFTER
+    assert await said(exercise_id) == "Deadline passed: no longer taking responses (not marked closed yet)"
+    h = w.commissioner
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    closed = await c.patch(f"/exercises/{exercise_id}", headers={**h, "If-Match": etag}, json={"status": "closed"})
+    assert closed.status_code == 200, closed.text
+    assert await said(exercise_id) == "Closed: no longer taking responses"
 
 
 async def test_appraisal_pages_are_for_staff(client, keys) -> None:
