@@ -312,6 +312,29 @@ async def test_the_exercise_page_says_where_the_exercise_stands_once(world: Worl
     assert await said(exercise_id) == "Closed: no longer taking responses"
 
 
+async def test_a_provider_s_open_exercises_list_links_to_its_response_as_well_as_revising(world: World) -> None:
+    """Once a provider had responded, its Open exercises row offered Revise but no way to its response's page,
+    where Withdraw is. The row now offers View (the response, with Withdraw) and Revise, each naming the exercise
+    to a screen reader."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    csrf, _ = await provider_signed_in(w, p1)
+    title = (await c.get(f"/exercises/{exercise_id}/notice")).json()["title"]
+    view = f'href="/console/exercises/{exercise_id}/responses/{p1}"'
+    before = await c.get("/console/open-exercises")
+    assert before.status_code == 200 and view not in before.text
+    made = await c.post(f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs))
+    assert made.status_code == 303, made.text
+
+    listed = await c.get("/console/open-exercises")
+    assert listed.status_code == 200
+    assert f'<a {view}>View<span class="visually-hidden"> your response to {title}</span></a>' in listed.text
+    revise = f'href="/console/exercises/{exercise_id}/respond"'
+    assert f'<a {revise}>Revise<span class="visually-hidden"> your response to {title}</span></a>' in listed.text
+    response = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")
+    assert response.status_code == 200 and "Withdraw your response" in response.text
+
+
 async def test_appraisal_pages_are_for_staff(client, keys) -> None:
     _, key = await keys.make("commissioner")
     await sign_in(client, key)

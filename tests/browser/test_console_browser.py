@@ -553,9 +553,9 @@ by scrolling a table's box sideways)."""
 async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is_read_whole(server, browsers, tmp_path):
     """At 390 pixels a list table (exercises, an exercise's needs and responses, appraisals, a provider's open
     exercises) lays each row out as a block, every cell on screen after its column's name, so the last column (a
-    provider's *Respond* or *Revise*, a need's budget, a response's status) is never left past the edge; at a
-    desktop's width they are tables as before. The ranking still scrolls in its box, but the suitable line's sentence
-    is wrapped to the screen and stays in view."""
+    provider's *Respond*, or *View* and *Revise*, a need's budget, a response's status) is never left past the edge;
+    at a desktop's width they are tables as before. The ranking still scrolls in its box, but the suitable line's
+    sentence is wrapped to the screen and stays in view."""
     keys = Keys(server.dsn)
     _, staff = await keys.make("commissioner", name="Ada Commissioner")
     _, own = await keys.make("provider", provider_id=3, name="Hollybrook staff")
@@ -587,7 +587,7 @@ async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is
     sign_in(provider, server, own)
     provider.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     assert page_width(provider, f"{server}/console/open-exercises") <= PHONE["width"]
-    action = provider.find_element(By.CSS_SELECTOR, "td[data-label='Your response'] a")
-    assert action.text.startswith(("Respond", "Revise")) and action.is_displayed()
+    actions = provider.find_elements(By.CSS_SELECTOR, "td[data-label='Your response'] a")
+    assert actions and all(a.text.startswith(("Respond", "View", "Revise")) and a.is_displayed() for a in actions)
     assert provider.execute_script(CUT_OFF, ".table--stack td") == []
     check(provider, "44-open-exercises-on-a-phone")
