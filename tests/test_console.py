@@ -875,3 +875,50 @@ async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provid
     assert await fetchval(fresh_db, audited, pid) == 1
     again = await client.get(f"/console/providers/{pid}?published=1")  # said once it is so, never of a pending one
     assert 'id="just-published"' in again.text
+
+
+async def test_an_admin_archives_a_published_profile_after_reading_what_it_does_and_nobody_else_may(
+    client, keys, fresh_db
+):
+    """An admin could publish a profile from the console but not archive one (only through the API). A published
+    profile's page now offers an admin *Archive this profile*, a step that says what archiving does (out of the
+    directory, not ranked, cannot respond; undone by publishing), then archives it as POST /providers/{id}/archive
+    does (audited), CSRF-protected; the page says so and offers to publish it again. Nobody else is offered it or
+    may do it (403)."""
+    pid = await fetchval(fresh_db, "select min(id) from provider where status = 'published'")
+    name = await fetchval(fresh_db, "select name from provider where id = $1", pid)
+    step, form = f'href="/console/providers/{pid}/archive"', f'action="/console/providers/{pid}/archive"'
+
+    for role, provider_id in (("commissioner", None), ("provider", pid)):
+        csrf = await signed_in(client, keys, role, provider_id)
+        seen = await client.get(f"/console/providers/{pid}")
+        assert seen.status_code == 200 and step not in seen.text and "Archive this profile" not in seen.text
+        assert (await client.get(f"/console/providers/{pid}/archive")).status_code == 403
+        refused = await client.post(f"/console/providers/{pid}/archive", data={"csrf_token": csrf})
+        assert refused.status_code == 403 and refused.headers["content-type"].startswith("text/html")
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "published"
+
+    csrf = await signed_in(client, keys, "admin")
+    shown = await client.get(f"/console/providers/{pid}")
+    assert (
+        shown.status_code == 200 and f'<a class="button button--warning" {step}>Archive this profile</a>' in shown.text
+    )
+    asked = await client.get(f"/console/providers/{pid}/archive")
+    assert asked.status_code == 200 and form in asked.text and 'name="csrf_token"' in asked.text
+    said = unescape(asked.text)
+    assert f"Archiving takes {name} out of the directory" in said
+    assert "match runs do not rank it" in said and "cannot respond to market-engagement exercises" in said
+    assert "publishing the profile again (from its page) brings it back" in said
+    forged = await client.post(f"/console/providers/{pid}/archive", data={"csrf_token": "not-the-session-s"})
+    assert forged.status_code == 403
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "published"
+
+    done = await post_and_follow(client, f"/console/providers/{pid}/archive", {"csrf_token": csrf})
+    assert 'id="just-archived"' in done.text and "Profile archived" in done.text
+    assert step not in done.text and f'action="/console/providers/{pid}/publish"' in done.text
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "archived"
+    audited = "select count(*) from audit_log where provider_id = $1 and detail = 'archive'"
+    assert await fetchval(fresh_db, audited, pid) == 1
+    client.follow_redirects = False
+    again = await client.get(f"/console/providers/{pid}/archive")  # nothing to archive: its page
+    assert again.status_code == 303 and again.headers["location"] == f"/console/providers/{pid}"

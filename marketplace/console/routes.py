@@ -330,6 +330,7 @@ async def provider_page(
     conn: Conn,
     confirmed: Flag = False,
     published: Flag = False,
+    archived: Flag = False,
 ) -> Response[str]:
     session = await signed_in(request, conn)
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -344,9 +345,11 @@ async def provider_page(
         archived_own=archived_own,
         pending_own=own and found.status == "pending",
         may_publish=session.caller.role == "admin" and found.status != "published",
+        may_archive=session.caller.role == "admin" and found.status == "published",
         taxonomy=ctx.taxonomy,
         confirmed=confirmed,
         published=published and found.status == "published",
+        archived=archived and found.status == "archived",
     )
 
 
@@ -589,6 +592,28 @@ async def publish(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, co
     admit(session.caller, ("admin",))
     await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "publish")
     return see_other(f"/console/providers/{provider_id}?published=1")
+
+
+@get("/providers/{provider_id:int}/archive")
+async def archive_page(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Admins only: what archiving a published profile does, and the button that does it (a step of its own, as
+    archiving takes a provider out of the directory). A profile not published has nothing to archive here: its page."""
+    session = await signed_in(request, conn)
+    admit(session.caller, ("admin",))
+    found = await service.provider(ctx, conn, session.caller, provider_id)
+    if found.status != "published":
+        return see_other(f"/console/providers/{provider_id}")
+    return page("archive_profile.html.j2", session=session, provider=found)
+
+
+@post("/providers/{provider_id:int}/archive", status_code=303)
+async def archive(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """As POST /providers/{id}/archive (admins only): the profile out of the directory, with its history and audit;
+    then its page, saying so (and offering to publish it again). Others are refused as the API refuses them (403)."""
+    session, _ = await posted(request, conn)
+    admit(session.caller, ("admin",))
+    await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "archive")
+    return see_other(f"/console/providers/{provider_id}?archived=1")
 
 
 # --- commissioning: exercises, needs, match runs, comparison, shortlists, reports ---------------------------
@@ -1818,6 +1843,8 @@ ROUTES = [
     save_service,
     confirm,
     publish,
+    archive_page,
+    archive,
     exercise_list,
     exercise_page,
     match_every_need,
