@@ -588,10 +588,15 @@ async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(wo
     assert f'href="/console/providers/{p1}/edit"' not in home.text  # its key cannot change the profile either
     profile = await c.get(f"/console/providers/{p1}")  # nor does its own page offer to edit or confirm it
     assert profile.status_code == 200 and "Your profile is archived" in profile.text
+    # every page says it in the same words (one macro), once
+    for shown in (page, notice, listed, home, profile):
+        assert shown.text.count('id="archived-profile"') == 1 and shown.text.count(said) == 1
+        assert f"{said}: it is out of the directory, so " in shown.text
     assert f'href="/console/providers/{p1}/edit"' not in profile.text and f"/providers/{p1}/confirm" not in profile.text
     assert "/edit" not in profile.text.split('id="main"')[1]  # no service's edit link either
     response = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")  # its response: withdraw, not revise
     assert response.status_code == 200 and "cannot be revised or submitted again" in response.text
+    assert f"{said}: it is out of the directory, so this response cannot be revised" in response.text
     assert f'href="{respond}"' not in response.text and f"/console/exercises/{exercise_id}/withdraw" in response.text
     # asking anyway (a page opened before the archive): the API's 409 beside what was typed, never a 500
     asked = await c.post(
