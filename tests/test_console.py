@@ -235,6 +235,28 @@ async def test_a_match_runs_breadcrumbs_name_its_exercise(client, keys):
     assert ">Exercise<" not in crumbs
 
 
+async def test_the_compare_page_s_breadcrumbs_start_at_exercises_as_the_need_s_and_run_s_do(client, keys):
+    """The compare page's breadcrumbs started at the need, where every other page of an exercise's starts at
+    *Exercises*: now Exercises, the exercise, the need, the run, then Compare."""
+    csrf = await signed_in(client, keys, "commissioner")
+    run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
+    ids = re.findall(r'name="provider" value="(\d+)"', run_page.text)[:2]
+    run_id = re.search(r"/console/match-runs/(\d+)", str(run_page.url)).group(1)
+    h = await keys.headers("commissioner")
+    title = (await client.get("/exercises/1", headers=h)).json()["title"]
+    need = (await client.get("/needs/1", headers=h)).json()["title"]
+    compare = await client.get("/console/needs/1/compare?" + "&".join(f"provider={i}" for i in ids))
+    assert compare.status_code == 200
+    crumbs = unescape(re.search(r'<nav class="breadcrumbs".*?</nav>', compare.text, re.S).group(0))
+    assert re.findall(r'<a href="([^"]+)">([^<]+)</a>', crumbs) == [
+        ("/console/exercises", "Exercises"),
+        ("/console/exercises/1", title),
+        ("/console/needs/1", need),
+        (f"/console/match-runs/{run_id}", f"Run {run_id}"),
+    ]
+    assert crumbs.endswith('<li aria-current="page">Compare</li></ol></nav>')
+
+
 async def test_report_downloads_come_from_the_reports_service(client, keys):
     csrf = await signed_in(client, keys, "commissioner")
     matched = await client.post("/console/exercises/1/match", data={"csrf_token": csrf})

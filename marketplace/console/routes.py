@@ -768,6 +768,7 @@ async def compare_page(
 ) -> Response[str]:
     session = await _staff(request, conn)
     need = await exercises.get_need(conn, need_id)
+    exercise = await exercises.get_exercise(conn, need.exercise_id)  # named in the breadcrumbs
     run = await service.newest_run(conn, need_id)
     if run is None:
         said = Unprocessable(f"“{need.title}” has no match run yet: run a match on the need’s page first")
@@ -789,6 +790,7 @@ async def compare_page(
         "compare.html.j2",
         status=400 if problems else 200,
         session=session,
+        exercise=exercise,
         need=need,
         run=run,
         comparison=comparison,
