@@ -335,6 +335,35 @@ async def test_a_provider_s_open_exercises_list_links_to_its_response_as_well_as
     assert response.status_code == 200 and "Withdraw your response" in response.text
 
 
+def crumbs(html: str) -> list[tuple[str, str]]:
+    """A page's breadcrumb links: (href, text)."""
+    nav = re.search(r'<nav class="breadcrumbs".*?</nav>', html, re.S)
+    assert nav is not None
+    return re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(0))
+
+
+async def test_a_response_s_and_a_notice_s_breadcrumbs_start_where_their_other_pages_do(world: World) -> None:
+    """A commissioner's response and notice pages' breadcrumbs started at the exercise, a provider's response page's
+    at the notice, where the commissioner's other exercise pages start at *Exercises* and the provider's at *Open
+    exercises*. Each now starts there."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    csrf, _ = await provider_signed_in(w, p1)
+    made = await c.post(f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs))
+    assert made.status_code == 303, made.text
+    title = (await c.get(f"/exercises/{exercise_id}/notice")).json()["title"]
+    response = f"/console/exercises/{exercise_id}/responses/{p1}"
+    notice = f"/console/exercises/{exercise_id}/notice"
+    assert crumbs((await c.get(response)).text) == [("/console/open-exercises", "Open exercises"), (notice, title)]
+    assert crumbs((await c.get(notice)).text) == [("/console/open-exercises", "Open exercises")]
+
+    _, key = await w.keys.make("commissioner")
+    await sign_in(c, key)
+    staff = [("/console/exercises", "Exercises"), (f"/console/exercises/{exercise_id}", title)]
+    assert crumbs((await c.get(response)).text) == staff
+    assert crumbs((await c.get(notice)).text) == staff
+
+
 async def test_appraisal_pages_are_for_staff(client, keys) -> None:
     _, key = await keys.make("commissioner")
     await sign_in(client, key)
