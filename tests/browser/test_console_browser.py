@@ -591,3 +591,28 @@ async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is
     assert actions and all(a.text.startswith(("Respond", "View", "Revise")) and a.is_displayed() for a in actions)
     assert provider.execute_script(CUT_OFF, ".table--stack td") == []
     check(provider, "44-open-exercises-on-a-phone")
+
+
+async def test_an_admin_archives_a_profile_after_reading_what_it_does_then_publishes_it_again(
+    server, browsers, tmp_path
+):
+    """*Archive this profile* on a published profile's page leads to a page saying what archiving does; its button
+    archives it, and the profile's page says so with *Publish this profile*, which brings it back. Each page is
+    accessible (the warning button's contrast among it). Last in the module: the profile is published at the end."""
+    _, admin = await Keys(server.dsn).make("admin", name="Directory admin")
+    pid = max(p["id"] for p in _api(server, "/providers?per_page=100", admin)["items"] if p["status"] == "published")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, admin)
+    driver.get(f"{server}/console/providers/{pid}")
+    check(driver, "50-profile-an-admin-may-archive")
+    follow(driver, driver.find_element(By.LINK_TEXT, "Archive this profile"))
+    assert driver.current_url.endswith(f"/console/providers/{pid}/archive") and h1(driver) == "Archive this profile?"
+    assert "match runs do not rank it" in driver.find_element(By.ID, "what-archiving-does").text
+    check(driver, "51-archive-a-profile")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Archive this profile']"))
+    assert driver.find_element(By.ID, "just-archived").is_displayed()
+    assert _api(server, f"/providers/{pid}", admin)["status"] == "archived"
+    check(driver, "52-profile-just-archived")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Publish this profile']"))
+    assert driver.find_element(By.ID, "just-published").is_displayed()
+    assert _api(server, f"/providers/{pid}", admin)["status"] == "published"
