@@ -699,11 +699,12 @@ def decoded(body: bytes | None) -> Any:
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
 
 
-def failed(value: Any, annotation: Any) -> tuple[str, str] | None:
-    """Where in `value` (a path relative to it: "", `.email`, `[1].area`) the decoder stops, reading it strictly as
-    `annotation`, and what it says there; None when it decodes."""
+def failed(value: Any, annotation: Any, *, strict: bool = True) -> tuple[str, str] | None:
+    """Where in `value` (a path relative to it: "", `.email`, `[1].area`) the decoder stops, reading it as
+    `annotation` (strictly, as the API reads JSON, unless not `strict`), and what it says there; None when it
+    decodes."""
     try:
-        msgspec.convert(value, annotation, strict=True)
+        msgspec.convert(value, annotation, strict=strict)
     except msgspec.ValidationError as exc:
         said = str(exc)
         if (m := _AT.match(said)) is not None:
@@ -739,14 +740,14 @@ def _alternatives(annotation: Any) -> list[Any]:
     return [annotation]
 
 
-def failures(value: Any, annotation: Any, path: str = "") -> list[tuple[str, str]]:
+def failures(value: Any, annotation: Any, path: str = "", *, strict: bool = True) -> list[tuple[str, str]]:
     """Every place in `value` the decoder stops reading it as `annotation` (its path in the body, "" for `value` itself,
     and what it says there, as `failed`): where it stops inside an object or a list, each of its parts is read on its
     own, so one mistake does not hide the next; in an object of one known kind (a Struct, not a union of them), every
     required field missing and every field it does not know are told too. The decoder stops at the first problem; a
     form (the console) and a JSON body (the API) are told them all. A problem between fields (each part reads on its
-    own) is the decoder's one."""
-    found = failed(value, annotation)
+    own) is the decoder's one. `strict`: as `failed`."""
+    found = failed(value, annotation, strict=strict)
     if found is None:
         return []
     said, at = found
@@ -755,7 +756,7 @@ def failures(value: Any, annotation: Any, path: str = "") -> list[tuple[str, str
     one = structs[0] if isinstance(value, dict) and len(structs) == 1 else None  # an object of one known kind
     if at or one is not None:
         for sub, part, kind in _parts(value, annotation):
-            inner += failures(part, kind, _under(path, sub))
+            inner += failures(part, kind, _under(path, sub), strict=strict)
     if one is not None:
         fields = msgspec.structs.fields(one)
         inner += [

@@ -213,25 +213,16 @@ def _bare(typ: Any) -> Any:
             return typ
 
 
-def _decoding_problems(value: Any, typ: Any, path: str = "") -> list[tuple[str, str]]:
-    """(field, the decoder's words) of every problem of `value` as `typ`: each field of an object and each item of a
-    list checked on its own, so that one bad cell does not hide the others (the decoder stops at the first)."""
-    try:
-        msgspec.convert(value, typ, strict=False)
-        return []
-    except msgspec.ValidationError as e:
-        said, _, at = str(e).partition(" - at `$")
-        at = at.removesuffix("`")
-        whole = (f"{path}{at}" if path else at.removeprefix("."), said)
-    kind = _bare(typ)
-    found = [p for item, t, at in _parts(value, kind, path) for p in _decoding_problems(item, t, at)]
-    if isinstance(value, dict) and _is_struct(kind):
-        found += [
-            (_at(path, f.encode_name), "required")
-            for f in msgspec.structs.fields(kind)
-            if f.required and f.encode_name not in value
-        ]
-    return found or [whole]
+_MISSING = re.compile(r"^Object missing required field `(.+)`$")
+
+
+def _decoding_problems(value: Any, typ: Any) -> list[tuple[str, str]]:
+    """(field, the decoder's words) of every problem of `value` as `typ` (`messages.failures`, read leniently as a
+    cell's text is), so that one bad cell does not hide the others; a field missing is `required`, at its own path."""
+    return [
+        (_at(at, m.group(1)), "required") if (m := _MISSING.match(said)) is not None else (at, said)
+        for at, said in messages.failures(value, typ, strict=False)
+    ]
 
 
 def _is_struct(kind: Any) -> bool:
