@@ -335,6 +335,50 @@ async def test_a_provider_s_open_exercises_list_links_to_its_response_as_well_as
     assert response.status_code == 200 and "Withdraw your response" in response.text
 
 
+async def test_a_provider_that_withdrew_its_response_sees_it_withdrawn_on_its_open_exercises_row(world: World) -> None:
+    """A provider that had withdrawn its response saw *Respond* on its Open exercises row, as if it had never
+    responded, with no way to the response's page (what it said, its revisions). The row now says *Withdrawn*, with
+    *View* (the response) and *Submit again* (the form); while its profile is archived, *Withdrawn* and *View* only."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    csrf, _ = await provider_signed_in(w, p1)
+    title = (await c.get(f"/exercises/{exercise_id}/notice")).json()["title"]
+    hidden = f'<span class="visually-hidden"> your response to {title}</span></a>'
+    view = f'<a href="/console/exercises/{exercise_id}/responses/{p1}">View{hidden}'
+    respond = f'href="/console/exercises/{exercise_id}/respond"'
+    again = f"<a {respond}>Submit again{hidden}"
+    withdrawn = '<strong class="tag tag--red">Withdrawn</strong>'
+    made = await c.post(f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs))
+    assert made.status_code == 303, made.text
+    gone = await c.post(f"/console/exercises/{exercise_id}/withdraw", data={"csrf_token": csrf, "revision": "1"})
+    assert gone.status_code == 303, gone.text
+
+    async def row() -> str:
+        """The exercise's row of the provider's Open exercises (the sample exercise may be listed too)."""
+        listed = await c.get("/console/open-exercises")
+        assert listed.status_code == 200
+        found = re.search(rf'<tr>\s*<td><a href="/console/exercises/{exercise_id}/notice">.*?</tr>', listed.text, re.S)
+        assert found is not None
+        return found.group(0)
+
+    shown = await row()
+    assert withdrawn in shown and view in shown and again in shown
+    assert ">Respond<" not in shown and ">Revise<" not in shown and "Responded" not in shown
+
+    admin = await w.keys.headers("admin")
+    assert (await c.post(f"/providers/{p1}/archive", headers=admin)).status_code == 200
+    shown = await row()
+    assert withdrawn in shown and view in shown and respond not in shown
+
+    assert (await c.post(f"/providers/{p1}/publish", headers=admin)).status_code == 200
+    made = await c.post(
+        f"/console/exercises/{exercise_id}/respond", data=good_form(csrf, need_id, s1, qs, revision="2")
+    )
+    assert made.status_code == 303, made.text
+    shown = await row()
+    assert withdrawn not in shown and "Responded" in shown and ">Revise<" in shown and again not in shown
+
+
 def crumbs(html: str) -> list[tuple[str, str]]:
     """A page's breadcrumb links: (href, text)."""
     nav = re.search(r'<nav class="breadcrumbs".*?</nav>', html, re.S)

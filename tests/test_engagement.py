@@ -899,6 +899,30 @@ async def test_a_response_is_withdrawn_and_submitted_again_before_the_deadline(w
     assert any(d.startswith("withdrew the response") for d in details)
 
 
+async def test_open_exercises_say_whether_the_provider_s_own_response_was_withdrawn(world):
+    """GET /providers/{id}/open-exercises said only whether a response stood (`responded`), so a provider that had
+    withdrawn one read the same as one that never responded. Each exercise now has `response_status` too: null with
+    no response, "submitted" while it stands, "withdrawn" once withdrawn; `responded` means what it did."""
+    w = world
+    c = w.client
+    p1, _, exercise_id, _, a, path, body = await submitted(w)
+    _, (p2, _) = await providers_with(w.dsn, "ACCOM", "E06000020")
+    b = await w.keys.headers("provider", p2)
+
+    async def row(provider_id: int, headers: dict[str, str]) -> tuple[bool, str | None]:
+        found = (await c.get(f"/providers/{provider_id}/open-exercises", headers=headers)).json()
+        (x,) = [x for x in found if x["exercise_id"] == exercise_id]
+        return x["responded"], x["response_status"]
+
+    assert await row(p2, b) == (False, None)
+    assert await row(p1, a) == (True, "submitted")
+    assert (await c.post(f"{path}/withdraw", headers={**a, "If-Match": '"v1"'})).status_code == 200
+    assert await row(p1, a) == (False, "withdrawn")
+    assert await row(p1, w.commissioner) == (False, "withdrawn")  # commissioners read it as the provider does
+    assert (await c.put(path, headers={**a, "If-Match": '"v2"'}, json=body)).status_code == 200
+    assert await row(p1, a) == (True, "submitted")
+
+
 async def test_the_same_response_again_is_no_new_revision(world):
     """Sending the response as it stands (a form saved unchanged) adds no revision: 200 with the response as it is,
     its ETag unmoved, no audit row; If-Match is still checked. After a withdrawal the same body is submitted again."""

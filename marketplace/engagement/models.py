@@ -307,6 +307,11 @@ class OpenExercise(msgspec.Struct):
     service_ids: list[int]
     """The provider's services that match one of those needs."""
     responded: bool
+    """Whether the provider's response to the exercise stands (submitted and not withdrawn)."""
+    response_status: ResponseStatus | None
+    """The provider's own response's status now: null when it has not responded, `submitted` when its response
+    stands (as `responded`), `withdrawn` when it withdrew it (it can read it, and submit it again until the
+    deadline)."""
 
 
 # --- market response (the report's section, and what the options appraisal reads) --------------------

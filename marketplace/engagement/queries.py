@@ -264,13 +264,12 @@ async def provider_statuses(conn: Connection, provider_ids: list[int]) -> dict[i
     return {r["id"]: r["status"] for r in rows}
 
 
-async def provider_exercises_responded(conn: Connection, provider_id: int) -> set[int]:
+async def provider_response_statuses(conn: Connection, provider_id: int) -> dict[int, str]:
+    """The status of the provider's newest response revision ('submitted' or 'withdrawn'), by exercise."""
     rows = await conn.fetch(
-        f"select distinct r.exercise_id from engagement_response r where r.provider_id = $1 and {NEWEST} "
-        "and r.status = 'submitted'",
-        provider_id,
+        f"select r.exercise_id, r.status from engagement_response r where r.provider_id = $1 and {NEWEST}", provider_id
     )
-    return {r["exercise_id"] for r in rows}
+    return {r["exercise_id"]: r["status"] for r in rows}
 
 
 # --- clarifications ---------------------------------------------------------------------------------

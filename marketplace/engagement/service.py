@@ -70,6 +70,7 @@ from marketplace.engagement.models import (
     ResponseIn,
     ResponsePage,
     ResponseRevision,
+    ResponseStatus,
     SampleEngagement,
 )
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
@@ -916,7 +917,7 @@ async def open_exercises(ctx: Context, conn: Connection, caller: Caller, provide
     """Published exercises open now with a need in a pathway of one of the provider's active services, in an area
     that service covers (an area inside the need's area counts); newest publication first."""
     services = [s for s in await providers.list_services(ctx, conn, caller, provider_id) if s.status == "active"]
-    responded = await queries.provider_exercises_responded(conn, provider_id)
+    statuses = await queries.provider_response_statuses(conn, provider_id)
     now = ctx.clock.now()
     found = []
     for exercise_id, published_at in await queries.published_exercise_ids(conn):
@@ -941,7 +942,8 @@ async def open_exercises(ctx: Context, conn: Connection, caller: Caller, provide
                     deadline=deadline_of(exercise.closes_on),
                     need_ids=need_ids,
                     service_ids=sorted(service_ids),
-                    responded=exercise.id in responded,
+                    responded=statuses.get(exercise.id) == "submitted",
+                    response_status=cast(ResponseStatus | None, statuses.get(exercise.id)),
                 )
             )
     return found
