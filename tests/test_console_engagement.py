@@ -597,6 +597,12 @@ async def test_a_pending_provider_is_told_it_can_respond_once_published_and_keep
     home = await c.get("/console/home")
     assert "you can respond once an admin has published your profile" in home.text
     assert "to respond to and ask about" not in home.text
+    # every page says it in the same words (one macro), once
+    said = "Your organisation’s profile is pending: an admin has not yet checked and published it. Until then"
+    profile = await c.get(f"/console/providers/{pending_id}")
+    for shown in (notice, page, listed, profile):
+        assert shown.text.count('id="pending-profile"') == 1 and shown.text.count(said) == 1
+        assert "you cannot respond to market engagement (only published providers respond" in shown.text
 
     published = await c.post(f"/providers/{pending_id}/publish", headers=await w.keys.headers("admin"))
     assert published.status_code == 200, published.text
