@@ -899,6 +899,65 @@ async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provid
     assert 'id="just-published"' in again.text
 
 
+async def test_an_admin_rejects_a_pending_registration_by_archiving_it_and_nobody_else_may(client, keys, fresh_db):
+    """A pending profile's page offered an admin *Publish this profile* and no way to reject the registration (the
+    API's POST /providers/{id}/archive archives a pending profile too). Beside *Publish* it now has *Reject this
+    registration (archive it)*, leading to the archive step worded for a registration (archived, it stays out of the
+    directory; undone by publishing); the profile's page then says the registration was rejected and still offers
+    *Publish*. Nobody else is offered it or may do it (403)."""
+    registered = await client.post(
+        "/registrations",
+        json={
+            "name": "Bromyard Beacons CIC",
+            "legal_form": "cic",
+            "services": [
+                {
+                    "pathway": "ETE",
+                    "name": "Beacon jobs club",
+                    "description": "Weekly jobs club in Bromyard.",
+                    "cohorts": ["ADULTS"],
+                    "areas": ["E06000019"],
+                }
+            ],
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    pid = registered.json()["provider"]["id"]
+    step, form = f'href="/console/providers/{pid}/archive"', f'action="/console/providers/{pid}/archive"'
+    reject = "Reject this registration (archive it)"
+
+    await sign_in(client, registered.json()["api_key"]["key"])
+    own = await client.get(f"/console/providers/{pid}")
+    assert own.status_code == 200 and step not in own.text and reject not in own.text
+    for role in ("commissioner", "provider"):
+        csrf = await signed_in(client, keys, role, pid if role == "provider" else None)
+        assert (await client.get(f"/console/providers/{pid}/archive")).status_code == 403
+        refused = await client.post(f"/console/providers/{pid}/archive", data={"csrf_token": csrf})
+        assert refused.status_code == 403
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "pending"
+
+    csrf = await signed_in(client, keys, "admin")
+    shown = await client.get(f"/console/providers/{pid}")
+    assert f'<a class="button button--warning" {step}>{reject}</a>' in shown.text
+    assert f'action="/console/providers/{pid}/publish"' in shown.text and "Archive this profile" not in shown.text
+    asked = await client.get(f"/console/providers/{pid}/archive")
+    assert asked.status_code == 200 and form in asked.text and 'name="csrf_token"' in asked.text
+    said = " ".join(unescape(asked.text).split())
+    assert "Reject this registration?" in said and "Archive this profile?" not in said
+    assert "<title>Reject the registration of Bromyard Beacons CIC – Provision</title>" in said
+    assert "Rejecting the registration archives the profile, so it stays out of the directory" in said
+    assert f">{reject}</button>" in said and "Cancel: leave it pending" in said
+    assert "publishing the profile (from its page) brings it into the directory" in said
+
+    done = await post_and_follow(client, f"/console/providers/{pid}/archive", {"csrf_token": csrf})
+    assert 'id="just-rejected"' in done.text and "Registration rejected" in done.text
+    assert 'id="just-archived"' not in done.text and step not in done.text
+    assert f'action="/console/providers/{pid}/publish"' in done.text
+    assert await fetchval(fresh_db, "select status from provider where id = $1", pid) == "archived"
+    audited = "select count(*) from audit_log where provider_id = $1 and detail = 'archive'"
+    assert await fetchval(fresh_db, audited, pid) == 1
+
+
 async def test_an_admin_archives_a_published_profile_after_reading_what_it_does_and_nobody_else_may(
     client, keys, fresh_db
 ):

@@ -331,6 +331,7 @@ async def provider_page(
     confirmed: Flag = False,
     published: Flag = False,
     archived: Flag = False,
+    rejected: Flag = False,
 ) -> Response[str]:
     session = await signed_in(request, conn)
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -345,11 +346,12 @@ async def provider_page(
         archived_own=archived_own,
         pending_own=own and found.status == "pending",
         may_publish=session.caller.role == "admin" and found.status != "published",
-        may_archive=session.caller.role == "admin" and found.status == "published",
+        may_archive=session.caller.role == "admin" and found.status in ("published", "pending"),
         taxonomy=ctx.taxonomy,
         confirmed=confirmed,
         published=published and found.status == "published",
-        archived=archived and found.status == "archived",
+        archived=archived and not rejected and found.status == "archived",
+        rejected=rejected and found.status == "archived",
     )
 
 
@@ -597,23 +599,28 @@ async def publish(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, co
 @get("/providers/{provider_id:int}/archive")
 async def archive_page(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     """Admins only: what archiving a published profile does, and the button that does it (a step of its own, as
-    archiving takes a provider out of the directory). A profile not published has nothing to archive here: its page."""
+    archiving takes a provider out of the directory); for a pending profile, the same step worded as rejecting its
+    registration (archiving it: it stays out of the directory). An archived profile has nothing to archive: its
+    page."""
     session = await signed_in(request, conn)
     admit(session.caller, ("admin",))
     found = await service.provider(ctx, conn, session.caller, provider_id)
-    if found.status != "published":
+    if found.status not in ("published", "pending"):
         return see_other(f"/console/providers/{provider_id}")
-    return page("archive_profile.html.j2", session=session, provider=found)
+    return page("archive_profile.html.j2", session=session, provider=found, rejecting=found.status == "pending")
 
 
 @post("/providers/{provider_id:int}/archive", status_code=303)
 async def archive(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
-    """As POST /providers/{id}/archive (admins only): the profile out of the directory, with its history and audit;
-    then its page, saying so (and offering to publish it again). Others are refused as the API refuses them (403)."""
+    """As POST /providers/{id}/archive (admins only): the profile (published, or pending: its registration rejected)
+    out of the directory, with its history and audit; then its page, saying so (and offering to publish it). Others
+    are refused as the API refuses them (403)."""
     session, _ = await posted(request, conn)
     admit(session.caller, ("admin",))
+    was = await service.provider(ctx, conn, session.caller, provider_id)
     await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "archive")
-    return see_other(f"/console/providers/{provider_id}?archived=1")
+    said = "rejected" if was.status == "pending" else "archived"
+    return see_other(f"/console/providers/{provider_id}?{said}=1")
 
 
 # --- commissioning: exercises, needs, match runs, comparison, shortlists, reports ---------------------------
