@@ -6,6 +6,7 @@ the ticked checkboxes, the selected options), through the real app on real Postg
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 
 import msgspec
@@ -785,3 +786,26 @@ def test_a_forms_parts_are_read_one_by_one_and_what_decodes_is_named_as_sent() -
         ]
     )
     assert [p.field for p in found] == ["areas[3]", "outcomes[2].desired_outcomes[0]"]  # as the form sent them
+
+
+async def test_the_edit_pages_breadcrumbs_start_at_find_providers_as_the_provider_s_page_does(client, keys):
+    """The edit-profile and edit-service pages' breadcrumbs started at the provider's name, where the provider's own
+    page's start at *Find providers*. They now start there, then the provider, then the page."""
+    await signed_in(client, keys, "provider", 1)
+    name = (await client.get("/providers/1")).json()["name"]
+    svc = (await client.get("/providers/1/services")).json()[0]
+    for path, here in (
+        ("/console/providers/1/edit", "Edit profile"),
+        (f"/console/providers/1/services/{svc['id']}/edit", "Edit service"),
+        ("/console/providers/1", None),
+    ):
+        shown = await client.get(path)
+        assert shown.status_code == 200
+        nav = re.search(r'<nav class="breadcrumbs".*?</nav>', shown.text, re.S)
+        assert nav is not None
+        links = [(href, unescape(text)) for href, text in re.findall(r'<a href="([^"]+)">([^<]+)</a>', nav.group(0))]
+        if here is None:
+            assert links == [("/console/providers", "Find providers")]
+        else:
+            assert links == [("/console/providers", "Find providers"), ("/console/providers/1", name)]
+            assert nav.group(0).endswith(f'<li aria-current="page">{here}</li></ol></nav>')
