@@ -11,6 +11,7 @@ import io
 import os
 import time
 import urllib.request
+import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -591,6 +592,88 @@ async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is
     assert actions and all(a.text.startswith(("Respond", "View", "Revise")) and a.is_displayed() for a in actions)
     assert provider.execute_script(CUT_OFF, ".table--stack td") == []
     check(provider, "44-open-exercises-on-a-phone")
+
+
+def png_rows(png: bytes) -> list[list[tuple[int, int, int]]]:
+    """A screenshot's pixels (8-bit RGB or RGBA, as chromium writes them), row by row: red, green, blue."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    at, data, width, height, step = 8, b"", 0, 0, 0
+    while at < len(png):
+        size, kind = int.from_bytes(png[at : at + 4], "big"), png[at + 4 : at + 8]
+        chunk = png[at + 8 : at + 8 + size]
+        if kind == b"IHDR":
+            width, height = int.from_bytes(chunk[:4], "big"), int.from_bytes(chunk[4:8], "big")
+            assert chunk[8] == 8 and chunk[9] in (2, 6) and chunk[12] == 0, "8-bit RGB(A), not interlaced"
+            step = 3 if chunk[9] == 2 else 4
+        elif kind == b"IDAT":
+            data += chunk
+        at += 12 + size
+    raw, stride, rows, above = zlib.decompress(data), width * step, [], bytearray(width * step)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - step] if i >= step else 0
+            b, c = above[i], above[i - step] if i >= step else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append([(line[x], line[x + 1], line[x + 2]) for x in range(0, stride, step)])
+        above = line
+    return rows
+
+
+def photographed(driver: WebDriver, name: str) -> None:
+    """The screen as it is (the phone's, say), photographed when CONSOLE_SCREENSHOTS names a directory."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(Path(SHOTS) / f"{name}.png"))
+
+
+def shaded(rows: list[list[tuple[int, int, int]]], x: int) -> float:
+    """How much of the pixel column `x` (from the left; negative: from the right) is shaded, not white."""
+    return sum(1 for row in rows if min(row[x]) < 245) / len(rows)
+
+
+async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_see(server, browsers, tmp_path):
+    """At 390 pixels the match run's ranking and the compare table scroll sideways inside their box, and nothing
+    showed that more of the table lay to the right. The box now has a shadow on each side where more of it is out
+    of view (CSS only): on the right at first, on the left once scrolled to its end; a table that fits has none."""
+    _, staff = await Keys(server.dsn).make("commissioner", name="Ada Commissioner")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, staff)
+    driver.get(f"{server}/console/needs/2")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Run a match now']"))
+    run = driver.current_url
+    for box in driver.find_elements(By.CSS_SELECTOR, "#compare-form input[name='provider']")[:3]:
+        driver.execute_script("arguments[0].click()", box)
+    follow(driver, driver.find_element(By.ID, "compare-button"))
+    compare = driver.current_url
+    assert "/compare?" in compare
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    for path, name in ((run, "45-match-run-scrolls-on-a-phone"), (compare, "46-compare-scrolls-on-a-phone")):
+        assert page_width(driver, path) <= PHONE["width"], path
+        box = driver.find_element(By.CSS_SELECTOR, ".table-scroll")
+        assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth + 100", box), path
+        first = png_rows(box.screenshot_as_png)
+        assert shaded(first, -2) > 0.6 and shaded(first, 1) < 0.4, (path, shaded(first, -2), shaded(first, 1))
+        driver.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth", box)
+        last = png_rows(box.screenshot_as_png)
+        assert shaded(last, 1) > 0.6 and shaded(last, -2) < 0.4, (path, shaded(last, 1), shaded(last, -2))
+        driver.execute_script("arguments[0].scrollLeft = arguments[0].scrollWidth / 3", box)
+        photographed(driver, f"{name}-scrolled")  # a shadow each side
+        driver.execute_script("arguments[0].scrollLeft = 0", box)
+        check(driver, name)
+    driver.get(f"{server}/console/exercises")  # a list table, one block per row at this width: nothing to scroll
+    WebDriverWait(driver, 30).until(lambda d: d.execute_script(STYLED))
+    fits = png_rows(driver.find_element(By.CSS_SELECTOR, ".table-scroll").screenshot_as_png)
+    assert shaded(fits, 1) < 0.4 and shaded(fits, -2) < 0.4
 
 
 async def test_an_admin_archives_a_profile_after_reading_what_it_does_then_publishes_it_again(
