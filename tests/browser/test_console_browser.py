@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import time
 import urllib.request
@@ -674,6 +675,44 @@ async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_s
     WebDriverWait(driver, 30).until(lambda d: d.execute_script(STYLED))
     fits = png_rows(driver.find_element(By.CSS_SELECTOR, ".table-scroll").screenshot_as_png)
     assert shaded(fits, 1) < 0.4 and shaded(fits, -2) < 0.4
+
+
+async def test_an_admin_rejects_a_pending_registration_through_its_confirmation_page(server, browsers, tmp_path):
+    """A pending profile's page has *Reject this registration (archive it)* beside *Publish this profile*; it leads
+    to the archive step worded for a registration, whose button archives the profile, and its page then says the
+    registration was rejected. Each page is accessible (the red button's contrast in the pending box among it)."""
+    body = {
+        "name": "Kington Kites CIC",
+        "legal_form": "cic",
+        "services": [
+            {
+                "pathway": "ETE",
+                "name": "Kite jobs club",
+                "description": "Weekly jobs club in Kington.",
+                "cohorts": ["ADULTS"],
+                "areas": ["E06000019"],
+            }
+        ],
+    }
+    request = urllib.request.Request(
+        f"{server}/registrations", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request) as r:
+        pid = json.load(r)["provider"]["id"]
+    _, admin = await Keys(server.dsn).make("admin", name="Registrations admin")
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, admin)
+    driver.get(f"{server}/console/providers/{pid}")
+    check(driver, "53-pending-profile-an-admin-may-reject")
+    follow(driver, driver.find_element(By.LINK_TEXT, "Reject this registration (archive it)"))
+    assert (
+        driver.current_url.endswith(f"/console/providers/{pid}/archive") and h1(driver) == "Reject this registration?"
+    )
+    check(driver, "54-reject-a-registration")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Reject this registration (archive it)']"))
+    assert driver.find_element(By.ID, "just-rejected").is_displayed()
+    assert _api(server, f"/providers/{pid}", admin)["status"] == "archived"
+    check(driver, "55-registration-just-rejected")
 
 
 async def test_an_admin_archives_a_profile_after_reading_what_it_does_then_publishes_it_again(
