@@ -847,22 +847,18 @@ async def test_the_console_report_counts_and_freezes_with_the_suitable_score_ask
     assert await fetchval(fresh_db, "select count(*) from frozen_report") == before
 
 
-async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provider_is_told_it_waits(
-    client, keys, fresh_db
-):
-    """A registered profile is pending until an admin publishes it: its own page says so (what pending means for
-    it), an admin's page of it says so with *Publish this profile* (as POST /providers/{id}/publish, audited), and
-    nobody else is offered the button or may press it (403, as from the API)."""
+async def register_cic(client, name: str, club: str, town: str):
+    """A CIC registered (pending until an admin publishes it) with one jobs club in Herefordshire: the response."""
     registered = await client.post(
         "/registrations",
         json={
-            "name": "Ledbury Lanterns CIC",
+            "name": name,
             "legal_form": "cic",
             "services": [
                 {
                     "pathway": "ETE",
-                    "name": "Lantern jobs club",
-                    "description": "Weekly jobs club in Ledbury.",
+                    "name": club,
+                    "description": f"Weekly jobs club in {town}.",
                     "cohorts": ["ADULTS"],
                     "areas": ["E06000019"],
                 }
@@ -870,6 +866,16 @@ async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provid
         },
     )
     assert registered.status_code == 201, registered.text
+    return registered
+
+
+async def test_an_admin_publishes_a_pending_profile_from_its_page_and_its_provider_is_told_it_waits(
+    client, keys, fresh_db
+):
+    """A registered profile is pending until an admin publishes it: its own page says so (what pending means for
+    it), an admin's page of it says so with *Publish this profile* (as POST /providers/{id}/publish, audited), and
+    nobody else is offered the button or may press it (403, as from the API)."""
+    registered = await register_cic(client, "Ledbury Lanterns CIC", "Lantern jobs club", "Ledbury")
     pid = registered.json()["provider"]["id"]
     publish_form = f'action="/console/providers/{pid}/publish"'
 
@@ -905,23 +911,7 @@ async def test_an_admin_rejects_a_pending_registration_by_archiving_it_and_nobod
     registration (archive it)*, leading to the archive step worded for a registration (archived, it stays out of the
     directory; undone by publishing); the profile's page then says the registration was rejected and still offers
     *Publish*. Nobody else is offered it or may do it (403)."""
-    registered = await client.post(
-        "/registrations",
-        json={
-            "name": "Bromyard Beacons CIC",
-            "legal_form": "cic",
-            "services": [
-                {
-                    "pathway": "ETE",
-                    "name": "Beacon jobs club",
-                    "description": "Weekly jobs club in Bromyard.",
-                    "cohorts": ["ADULTS"],
-                    "areas": ["E06000019"],
-                }
-            ],
-        },
-    )
-    assert registered.status_code == 201, registered.text
+    registered = await register_cic(client, "Bromyard Beacons CIC", "Beacon jobs club", "Bromyard")
     pid = registered.json()["provider"]["id"]
     step, form = f'href="/console/providers/{pid}/archive"', f'action="/console/providers/{pid}/archive"'
     reject = "Reject this registration (archive it)"
