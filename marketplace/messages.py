@@ -697,6 +697,8 @@ def decoded(body: bytes | None) -> Any:
 # --- every problem in a body, not only the decoder's first ---------------------------------------------------
 
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.S)
+MISSING_FIELD = re.compile(r"^Object missing required field `(.+)`$")
+"""What `failures` says of an object without a field it needs (the field's name its group)."""
 
 
 def failed(value: Any, annotation: Any, *, strict: bool = True) -> tuple[str, str] | None:

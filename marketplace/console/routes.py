@@ -617,9 +617,9 @@ async def archive(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, co
     are refused as the API refuses them (403)."""
     session, _ = await posted(request, conn)
     admit(session.caller, ("admin",))
-    was = await service.provider(ctx, conn, session.caller, provider_id)
+    was = await engagement.profile_status(conn, provider_id)
     await providers.mark(ctx, conn, actor_of(request.scope), provider_id, "archive")
-    said = "rejected" if was.status == "pending" else "archived"
+    said = "rejected" if was == "pending" else "archived"
     return see_other(f"/console/providers/{provider_id}?{said}=1")
 
 
@@ -961,9 +961,14 @@ async def open_exercise_list(request: Request[Any, Any, Any], ctx: Ctx, conn: Co
     session = await signed_in(request, conn)
     provider_id = _provider(session.caller)
     found = await engagement.open_exercises(ctx, conn, session.caller, provider_id)
-    pending = await engagement.is_pending(conn, provider_id)
-    archived = await engagement.is_archived(conn, provider_id)
-    return page("open_exercises.html.j2", session=session, found=found, pending=pending, archived=archived)
+    status = await engagement.profile_status(conn, provider_id)
+    return page(
+        "open_exercises.html.j2",
+        session=session,
+        found=found,
+        pending=status == "pending",
+        archived=status == "archived",
+    )
 
 
 async def _notice_page(
@@ -981,8 +986,8 @@ async def _notice_page(
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
     if session.caller.role == "provider" and session.caller.provider_id is not None:
         own = await _own_response(conn, exercise_id, session.caller.provider_id)
-        pending = await engagement.is_pending(conn, session.caller.provider_id)
-        archived = await engagement.is_archived(conn, session.caller.provider_id)
+        profile = await engagement.profile_status(conn, session.caller.provider_id)
+        pending, archived = profile == "pending", profile == "archived"
     return page(
         "notice.html.j2",
         status=status,
@@ -1059,8 +1064,8 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     provider_id = _provider(session.caller)
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
-    pending = await engagement.is_pending(conn, provider_id)
-    archived = await engagement.is_archived(conn, provider_id)
+    status = await engagement.profile_status(conn, provider_id)
+    pending, archived = status == "pending", status == "archived"
     if pending or archived:
         return page(
             "respond.html.j2",
@@ -1160,14 +1165,15 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         return see_other(f"/console/exercises/{exercise_id}/responses/{provider_id}?saved=1")
     offer = await _offer(ctx, conn, session.caller, provider_id, notice, state_)
     state_.labels = service.response_labels(notice, offer["capacity_areas"])
+    profile = await engagement.profile_status(conn, provider_id)
     return page(
         "respond.html.j2",
         status=status,
         session=session,
         notice=notice,
         own=own,
-        pending=await engagement.is_pending(conn, provider_id),
-        archived=await engagement.is_archived(conn, provider_id),
+        pending=profile == "pending",
+        archived=profile == "archived",
         posted=True,  # what was typed stays in the form, whatever the profile's status now
         **offer,
         form=state_,
@@ -1206,7 +1212,7 @@ async def response_page(
     notice, archived = None, False
     if session.caller.role == "provider":
         notice = await engagement.notice(ctx, conn, exercise_id)
-        archived = await engagement.is_archived(conn, provider_id)  # may withdraw, not revise
+        archived = await engagement.profile_status(conn, provider_id) == "archived"  # may withdraw, not revise
     named = {x.provider_id for n in found.needs for x in n.partners if x.provider_id is not None}
     try:  # services the response names that the profile no longer holds, marked as removed
         held = {s.id for s in await providers.list_services(ctx, conn, session.caller, provider_id)}

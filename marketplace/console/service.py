@@ -245,7 +245,6 @@ async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> Mat
 # --- forms --------------------------------------------------------------------------------------------------
 
 T = TypeVar("T", bound=msgspec.Struct)
-_MISSING = re.compile(r"^Object missing required field `([a-z_]+)`$")
 _MOST_CLEANINGS = 200
 """A form's problems take out at most this many of its parts before its use case's checks are given up on."""
 
@@ -324,7 +323,8 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
     problems: list[FieldProblem] = []
     failures = messages.failures(data, into)
     for field, said in failures:
-        if (m := _MISSING.match(said)) is not None:  # a part given without a field it needs (a cost's unit)
+        # a part given without a field it needs (a cost's unit)
+        if (m := messages.MISSING_FIELD.match(said)) is not None:
             named = f"{field}.{m.group(1)}" if field else m.group(1)
             problems.append(FieldProblem(field=named, problem="fill this in too"))
         else:

@@ -637,16 +637,11 @@ def _same_response(current: Response, data: ResponseIn) -> bool:
     return _as_sets(ResponseIn(needs=current.needs, answers=current.answers)) == _as_sets(data)
 
 
-async def is_pending(conn: Connection, provider_id: int) -> bool:
-    """Whether the provider's profile is pending (not yet checked and published by an admin), so that a response
-    from it would be refused (`refuse_if_pending`): what a page offering to respond asks first."""
-    return (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "pending"
-
-
-async def is_archived(conn: Connection, provider_id: int) -> bool:
-    """Whether the provider is archived (out of the directory), so that its own key may neither respond nor ask a
-    clarification question (`providers.refuse_if_archived`): what a page offering either asks first, as `is_pending`."""
-    return (await queries.provider_statuses(conn, [provider_id])).get(provider_id) == "archived"
+async def profile_status(conn: Connection, provider_id: int) -> str | None:
+    """The provider's profile status now (None: no such provider): what a page offering to respond or ask asks first,
+    in one statement. A pending profile's response would be refused (`refuse_if_pending`); an archived one's key may
+    neither respond nor ask a clarification question (`providers.refuse_if_archived`)."""
+    return (await queries.provider_statuses(conn, [provider_id])).get(provider_id)
 
 
 async def refuse_if_pending(conn: Connection, provider_id: int) -> None:
@@ -654,7 +649,7 @@ async def refuse_if_pending(conn: Connection, provider_id: int) -> None:
     not yet checked by an admin) is refused (409) until an admin publishes it, since a response counts in the
     commissioner's market-response figures. Withdrawing stays open to it, and so does asking a clarification
     question, which counts in no figure."""
-    if await is_pending(conn, provider_id):
+    if await profile_status(conn, provider_id) == "pending":
         raise Conflict(
             f"provider {provider_id}'s profile is pending: it must be published before it can respond, because a "
             "response counts in the commissioner's market-response figures and only providers an admin has checked "

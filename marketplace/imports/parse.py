@@ -213,14 +213,11 @@ def _bare(typ: Any) -> Any:
             return typ
 
 
-_MISSING = re.compile(r"^Object missing required field `(.+)`$")
-
-
 def _decoding_problems(value: Any, typ: Any) -> list[tuple[str, str]]:
     """(field, the decoder's words) of every problem of `value` as `typ` (`messages.failures`, read leniently as a
     cell's text is), so that one bad cell does not hide the others; a field missing is `required`, at its own path."""
     return [
-        (_at(at, m.group(1)), "required") if (m := _MISSING.match(said)) is not None else (at, said)
+        (_at(at, m.group(1)), "required") if (m := messages.MISSING_FIELD.match(said)) is not None else (at, said)
         for at, said in messages.failures(value, typ, strict=False)
     ]
 
