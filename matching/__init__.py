@@ -13,6 +13,8 @@ Public API
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
     (or in parts: Shortlist.explaining() -> Explaining; .explain(details, start, stop); .ranking(parts))
+    parts.split / parts.route / Shortlist.part / parts.merge / Explaining.explain_at / Explaining.merged
+    # a directory ranked in parts (one per process), merged into the whole's ranking
     need_leaves(need, areas) -> tuple[str, ...]  # the need's local areas holding service users (its cells)
     expected_users(need, areas) -> dict[str, float]  # the need's annual volume per local area (by volumes or people)
     concentration(capacities) -> Concentration  # HHI and largest share of capacity (matching.market)
@@ -26,7 +28,7 @@ Pathway, cohort and sector codes are data, not part of the core: any non-empty
 string works, and the vocabularies are derived from the inputs.
 """
 
-from . import compact, market
+from . import compact, market, parts
 from .areas import AreaTree
 from .columns import Columns
 from .compact import CompactPool, build_compact
@@ -45,8 +47,8 @@ from .partnerships import (
     propose_partnerships,
 )
 from .pool import CandidatePool, Pool
-from .ranking import DirectoryCounts, Explaining, RankOptions, Shortlist, rank, shortlist
-from .results import Component, CriterionScore, Exclusion, ExclusionReason, Ranking, ScoredCandidate
+from .ranking import Explaining, RankOptions, Shortlist, rank, shortlist
+from .results import Component, CriterionScore, DirectoryCounts, Exclusion, ExclusionReason, Ranking, ScoredCandidate
 from .thesaurus import Thesaurus
 from .version import ALGORITHM_VERSION
 from .vocab import DEFAULT_PATHWAY_NAMES, EXCLUSION_CODES, SOCIAL_VALUE_ACCREDITATIONS

@@ -44,8 +44,9 @@ from .errors import MatchingError
 from .explain import STRENGTH_MIN_SCORE, WEAKNESS_BELOW, EvidenceContext, covered_leaves, finite_or_none, qualifying
 from .models import Candidate, Need
 from .needs import CompiledNeed, compile_need
+from .parts import Merged, Part
 from .pool import CandidatePool, Pool, build_pool
-from .results import Component, CriterionScore, Exclusion, Ranking, ScoredCandidate
+from .results import Component, CriterionScore, DirectoryCounts, Exclusion, Ranking, ScoredCandidate
 from .scoring import CAPACITY, CriterionColumn, ScoringInput, scoring_bounds, scoring_ceilings, scoring_input
 from .screening import Screening, build_exclusions, excluded_in_name_order, screen, screen_candidates, screen_directory
 from .thesaurus import EMPTY_THESAURUS, Thesaurus
@@ -152,26 +153,6 @@ def rank(
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class DirectoryCounts:
-    """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
-
-    The :class:`Ranking`'s own counts cover the providers assessed (those with a service in the need's
-    pathway covering an area in, above or below its areas); these add the providers only counted, so they
-    are complete.
-    """
-
-    directory_size: int
-    """Rows of the pool."""
-    excluded_count: int
-    """Providers of the directory not eligible, assessed or not: ``directory_size - eligible_count``."""
-    excluded_by_reason: Mapping[str, int]
-    """Exclusion code -> providers of the directory failing that check, every code in
-    :data:`~matching.vocab.EXCLUSION_CODES` order (zeros included; a provider may count under several):
-    ``pathway_not_offered`` and ``no_area_coverage`` over the whole directory, the other checks over the
-    providers assessed (as in the ranking)."""
-
-
-@dataclass(frozen=True, slots=True, eq=False)
 class Shortlist:
     """A ranking with every decision made and every number computed; only the words are missing.
 
@@ -205,6 +186,23 @@ class Shortlist:
         :meth:`Explaining.ranking`."""
         return self._exclusions()
 
+    def part(self) -> Part:
+        """This shortlist as one part of a directory ranked in parts (:mod:`matching.parts`): plain data, with its
+        excluded providers' records built."""
+        head, d = self._head, self.directory
+        names = self._pool.names
+        return Part(
+            provider_ids=self.provider_ids,
+            totals=self._totals,
+            names=tuple(names[i] for i in self._rows),
+            candidate_count=head["candidate_count"],
+            eligible_count=head["eligible_count"],
+            excluded_count=head["excluded_count"],
+            excluded_by_reason=dict(head["excluded_by_reason"]),
+            excluded=self.exclusions(),
+            directory=None if d is None else (d.directory_size, d.excluded_count, dict(d.excluded_by_reason)),
+        )
+
     def explain(self, details: Mapping[int, Candidate] | None = None) -> Ranking:
         """The :class:`Ranking`. ``details``: provider id -> :class:`Candidate` for every id in
         :attr:`provider_ids` (only needed, and only read, when the pool keeps no candidates).
@@ -234,17 +232,19 @@ class Explaining:
     def explain(self, details: Mapping[int, Candidate] | None, start: int, stop: int) -> tuple[ScoredCandidate, ...]:
         """The ranked providers ``start`` to ``stop`` (0-based, ``stop`` excluded), explained; ``details`` as
         :meth:`Shortlist.explain` takes them, for those providers at least."""
+        return self.explain_at(details, [(at, at + 1) for at in range(start, stop)])
+
+    def explain_at(
+        self, details: Mapping[int, Candidate] | None, shown: Sequence[tuple[int, int]]
+    ) -> tuple[ScoredCandidate, ...]:
+        """The ranked providers at positions ``shown`` (each a 0-based position in :attr:`Shortlist.provider_ids`
+        and the rank, 1-based, to give it), explained; ``details`` as :meth:`Shortlist.explain` takes them. A part
+        of a directory explains its providers at their ranks in the whole (:meth:`Merged.shown`)."""
         short = self.shortlist
         pool = short._pool
         scored = []
-        for rank_no, pid, i, j, total in zip(
-            range(start + 1, stop + 1),
-            short.provider_ids[start:stop],
-            short._rows[start:stop],
-            short._positions[start:stop],
-            short._totals[start:stop],
-            strict=True,
-        ):
+        for at, rank_no in shown:
+            pid, i, j, total = short.provider_ids[at], short._rows[at], short._positions[at], short._totals[at]
             if isinstance(pool, CandidatePool):
                 cand = pool.candidates[i]
             else:
@@ -258,6 +258,14 @@ class Explaining:
                 _explain(self._ctx, cand, rank_no, i, j, total, short._weights, short._columns, short._contributions)
             )
         return tuple(scored)
+
+    def merged(self, merged: Merged, scored: Sequence[ScoredCandidate]) -> Ranking:
+        """The :class:`Ranking` of a whole directory ranked in parts (:func:`matching.parts.merge`), this
+        explanation's shortlist being one of them: ``scored`` must be every provider ``merged`` ranks, in order."""
+        if tuple(s.provider_id for s in scored) != merged.provider_ids:
+            raise MatchingError("the parts explained are not every ranked provider in order")
+        head = {**self.shortlist._head, **merged.counts}
+        return Ranking(scored=tuple(scored), excluded=merged.excluded, **head)
 
     def ranking(self, scored: Sequence[ScoredCandidate], excluded: tuple[Exclusion, ...] | None = None) -> Ranking:
         """The :class:`Ranking` of the parts ``scored``, which must be every ranked provider in order; ``excluded``:

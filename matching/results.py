@@ -7,6 +7,8 @@ large exclusion lists cheap to build.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import msgspec
@@ -100,3 +102,23 @@ class Ranking(msgspec.Struct, frozen=True, gc=False):
     weights_percent: dict[str, float] = {}
     """Each criterion's share of the score in percent, as used (``weights`` times 100, to one decimal; empty in
     rankings stored before algorithm 2026.12-1)."""
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DirectoryCounts:
+    """With ``shortlist(..., directory=True)``: the counts over the whole directory (the pool).
+
+    The :class:`Ranking`'s own counts cover the providers assessed (those with a service in the need's
+    pathway covering an area in, above or below its areas); these add the providers only counted, so they
+    are complete.
+    """
+
+    directory_size: int
+    """Rows of the pool."""
+    excluded_count: int
+    """Providers of the directory not eligible, assessed or not: ``directory_size - eligible_count``."""
+    excluded_by_reason: Mapping[str, int]
+    """Exclusion code -> providers of the directory failing that check, every code in
+    :data:`~matching.vocab.EXCLUSION_CODES` order (zeros included; a provider may count under several):
+    ``pathway_not_offered`` and ``no_area_coverage`` over the whole directory, the other checks over the
+    providers assessed (as in the ranking)."""

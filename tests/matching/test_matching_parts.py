@@ -1,0 +1,121 @@
+"""A directory ranked in parts (matching.parts): the merged ranking is the one pool's, byte for byte."""
+
+from __future__ import annotations
+
+import itertools
+
+import matching_factories as f
+import msgspec
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from test_matching_compact import encode, ranked_from_pool
+from test_matching_properties import SETTINGS, TREE, any_needs, candidate_lists, candidates
+
+import matching.ranking
+from matching import Candidate, CompactPool, MatchingError, Need, compact, shortlist
+from matching.parts import Part, merge, route, split
+
+
+def ranked_in_parts(
+    need: Need, parts: tuple[CompactPool, ...], details: list[Candidate], limit: int | None
+) -> tuple[bytes, matching.DirectoryCounts | None]:
+    """Each part shortlisted alone, reduced to a Part sent as msgpack (as between processes), merged, each
+    part explaining its own shown providers at their ranks in the whole."""
+    shorts = [
+        shortlist(need, p, areas=TREE, as_of=f.AS_OF, limit=limit, excluded_limit=4, directory=True) for p in parts
+    ]
+    sent = [msgspec.msgpack.decode(msgspec.msgpack.encode(s.part()), type=Part) for s in shorts]
+    merged = merge(sent, limit, 4)
+    by_id = {c.provider_id: c for c in details}
+    explained = {}
+    for k, s in enumerate(shorts):
+        shown = merged.shown(k)
+        ids = {s.provider_ids[at] for at, _ in shown}
+        for sc in s.explaining().explain_at({pid: by_id[pid] for pid in ids}, shown):
+            explained[sc.rank] = sc
+    scored = [explained[r] for r in range(1, len(merged.order) + 1)]
+    return encode(shorts[-1].explaining().merged(merged, scored)), merged.directory
+
+
+def chunked(cands: list[Candidate], cuts: list[int]) -> list[CompactPool]:
+    bounds = [0, *sorted(min(c, len(cands)) for c in cuts), len(cands)]
+    return [compact.build_compact(cands[a:b], TREE) for a, b in itertools.pairwise(bounds)]
+
+
+@SETTINGS
+@given(
+    need=any_needs,
+    cands=candidate_lists(),
+    cuts=st.lists(st.integers(0, 12), max_size=4),
+    n=st.integers(1, 3),
+    limit=st.sampled_from([None, 0, 1, 3, 50]),
+    bound_every_time=st.booleans(),
+    data=st.data(),
+)
+def test_a_directory_ranked_in_parts_ranks_as_one_pool(
+    need: Need,
+    cands: list[Candidate],
+    cuts: list[int],
+    n: int,
+    limit: int | None,
+    bound_every_time: bool,
+    data: st.DataObject,
+) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        if bound_every_time:  # the parts bound their candidates (_could_be_shown) even when few are eligible
+            mp.setattr(matching.ranking, "BOUND_ABOVE", 1)
+        chunks = chunked(cands, cuts)
+        whole = compact.concat(chunks, TREE)
+        parts = split(chunks, TREE, n)
+        assert len(parts) == n and sorted(x for p in parts for x in p.provider_id.tolist()) == sorted(
+            c.provider_id for c in cands
+        )
+        expected, short = ranked_from_pool(need, whole, cands, directory=True, limit=limit)
+        got, directory = ranked_in_parts(need, parts, cands, limit)
+        assert got == expected
+        assert short.directory is not None and directory is not None
+        assert (directory.directory_size, directory.excluded_count) == (
+            short.directory.directory_size,
+            short.directory.excluded_count,
+        )
+        assert list(directory.excluded_by_reason.items()) == list(short.directory.excluded_by_reason.items())
+
+        # a writer changes some providers, unpublishes others, adds new ones: each part replaces the rows `route`
+        # gives it, and the parts still rank as the whole does
+        ids = [c.provider_id for c in cands]
+        removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
+        changed = [
+            msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
+            for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
+        ]
+        added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+        written = removed + [c.provider_id for c in changed + added]
+        fresh = changed + added
+        routed = route(parts, fresh)
+        assert sorted(c.provider_id for r in routed for c in r) == sorted(c.provider_id for c in fresh)
+        parts = tuple(compact.replace_rows(p, written, r) for p, r in zip(parts, routed, strict=True))
+        now = {c.provider_id: c for c in cands if c.provider_id not in removed}
+        now.update({c.provider_id: c for c in fresh})
+        fresh_build = compact.build_compact(list(now.values()), TREE)
+        expected, _ = ranked_from_pool(need, fresh_build, list(now.values()), directory=True)
+        got, _ = ranked_in_parts(need, parts, list(now.values()), 5)
+        assert got == expected
+        assert sorted(x for p in parts for x in p.provider_id.tolist()) == sorted(now)
+
+
+def test_a_changed_provider_stays_in_its_part_and_a_new_one_joins_the_smallest() -> None:
+    cands = [f.candidate(k, name=f"Provider {k}") for k in range(1, 6)]
+    parts = split([compact.build_compact([c], TREE) for c in cands], TREE, 2)  # 1, 3, 5 | 2, 4
+    assert [p.provider_id.tolist() for p in parts] == [[1, 3, 5], [2, 4]]
+    routed = route(parts, [f.candidate(4, name="Changed"), f.candidate(9), f.candidate(10), f.candidate(3)])
+    assert [[c.provider_id for c in r] for r in routed] == [[10, 3], [4, 9]]
+
+
+def test_merging_needs_parts_counting_the_same_codes() -> None:
+    part = Part((), (), (), 0, 0, 0, {"a": 1}, (), None)
+    with pytest.raises(MatchingError):
+        merge([], 5, 5)
+    with pytest.raises(MatchingError):
+        merge([part, Part((), (), (), 0, 0, 0, {"b": 1}, (), None)], 5, 5)
+    assert merge([part, part], 5, 5).counts["excluded_by_reason"] == {"a": 2}
