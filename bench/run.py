@@ -33,6 +33,7 @@ import json
 import os
 import platform
 import random
+import re
 import secrets
 import subprocess
 import sys
@@ -62,6 +63,9 @@ from marketplace.settings import Settings  # noqa: E402
 from matching import DEFAULT_CRITERION_WEIGHTS  # noqa: E402
 
 GIB = 1024**3
+
+
+HELPER_FORKED = re.compile(r"helper process \d+ ranks part 1 of the directory .*")
 
 
 @dataclass
@@ -675,6 +679,7 @@ def main(argv: list[str] | None = None) -> int:
         respawn = measure_respawn(proc, base, log_path)
         monitor.halt()
         rss_peak = monitor.peak
+        helper_lines = HELPER_FORKED.findall(log_path.read_text())
 
         # --- 7: report -----------------------------------------------------------------------------
         print()
@@ -687,7 +692,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"server memory (PSS): idle {idle_rss / 2**20:.0f} MiB, peak {rss_peak / 2**20:.0f} MiB "
             f"(the sum of resident sizes peaked at {monitor.rss_total / 2**20:.0f} MiB: shared pages once per process) "
-            f"(server process + {args.workers} worker(s), {monitor.samples} samples); peak by scenario: "
+            f"(server process + {args.workers} worker(s) and their {len(helper_lines)} helper process(es) over the "
+            f"run, {monitor.samples} samples); peak by scenario: "
             + ", ".join(
                 f"{k} {v / 2**20:.0f}" for k, v in monitor.peaks.items() if not k.startswith("reference before")
             )
@@ -759,6 +765,7 @@ def main(argv: list[str] | None = None) -> int:
                 for s in scenarios
             ],
             "workers_ready": worker_lines,
+            "helpers": helper_lines,
             "rss": {
                 "idle_bytes": idle_rss,
                 "peak_bytes": rss_peak,
@@ -766,7 +773,7 @@ def main(argv: list[str] | None = None) -> int:
                 "target_bytes": GIB,
                 "per_scenario_peak_bytes": monitor.peaks,
                 "samples": monitor.samples,
-                "measure": "PSS summed over the server process and its workers",
+                "measure": "PSS summed over the server process, its workers and their helper processes",
                 "rss_sum_peak_bytes": monitor.rss_total,
             },
             "respawn_seconds": respawn,

@@ -44,7 +44,7 @@ from marketplace.clock import Clock
 from marketplace.console.routes import CONSOLE, error_page
 from marketplace.context import Context
 from marketplace.engagement.routes import ROUTES as ENGAGEMENT_ROUTES
-from marketplace.exercises.pools import MatchPools
+from marketplace.exercises.pools import MatchPools, split_from
 from marketplace.exercises.routes import ROUTES as EXERCISE_ROUTES
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -114,6 +114,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Litestar:
                 flusher.cancel()
                 await _record_denials(app.state.denials, pool, None)  # the minutes still counting, too
         finally:
+            match_pools = getattr(app.state, "match_pools", None)
+            if match_pools is not None:
+                match_pools.close()  # its helper process, if any
             await pool.close()
 
     app = Litestar(
@@ -216,7 +219,7 @@ class Views:
     """The process that built them: a worker forked from it starts from them."""
     search_index: SearchIndex
     search_snapshot: str
-    match_pool: matching.CompactPool
+    match_parts: tuple[matching.CompactPool, ...]
     match_snapshot: str
 
 
@@ -237,12 +240,12 @@ def preload_views(settings: Settings) -> Views:
         try:
             tax = await taxonomy.load(pool)
             live = await LiveIndex.load(pool)
-            match_pool, snapshot = await MatchPools(
-                pool, tax.matching_areas, slots=1, pathway_names=tax.codes("pathways")
+            match_parts, snapshot, _ = await MatchPools(
+                pool, tax.matching_areas, slots=1, pathway_names=tax.codes("pathways"), split_from=split_from(settings)
             ).current()
         finally:
             await pool.close()
-        return Views(os.getpid(), live.index, live.snapshot, match_pool, snapshot)
+        return Views(os.getpid(), live.index, live.snapshot, match_parts, snapshot)
 
     INHERITED[:] = [asyncio.run(build())]
     gc.collect()
@@ -259,17 +262,21 @@ async def _load_directory_views(state: State, pool: db.Pool, areas: matching.Are
     views keep, and builds side by side would add those peaks together (and share the same two cores anyway)."""
     ctx: Context = state.ctx
     state.match_pools = MatchPools(
-        pool, areas, slots=ctx.settings.match_slots, pathway_names=ctx.taxonomy.codes("pathways")
+        pool,
+        areas,
+        slots=ctx.settings.match_slots,
+        pathway_names=ctx.taxonomy.codes("pathways"),
+        split_from=split_from(ctx.settings),
     )
     views = next((v for v in INHERITED if v.built_by != os.getpid()), None)
     t0 = time.perf_counter()
     if views is not None:
         state.search_index = LiveIndex(views.search_index, views.search_snapshot)
-        state.match_pools.pool, state.match_pools.snapshot = views.match_pool, views.match_snapshot
+        state.match_pools.parts, state.match_pools.snapshot = views.match_parts, views.match_snapshot
         async with pool.acquire() as conn:
             await state.search_index.catch_up(conn)
         t1 = time.perf_counter()
-        match_pool, _ = await state.match_pools.current()
+        await state.match_pools.current()
         t2 = time.perf_counter()
     else:
         async with pool.acquire() as lock_conn:
@@ -277,7 +284,7 @@ async def _load_directory_views(state: State, pool: db.Pool, areas: matching.Are
             try:
                 state.search_index = await LiveIndex.load(pool)
                 t1 = time.perf_counter()
-                match_pool, _ = await state.match_pools.current()
+                await state.match_pools.current()
                 t2 = time.perf_counter()
             finally:
                 await lock_conn.execute("select pg_advisory_unlock($1)", STARTUP_LOCK)
@@ -286,7 +293,7 @@ async def _load_directory_views(state: State, pool: db.Pool, areas: matching.Are
         os.getpid(),
         state.search_index.index.live_rows(),
         t1 - t0,
-        len(match_pool.provider_id),
+        len(state.match_pools),
         t2 - t1,
         f"inherited from process {views.built_by}, brought up to date" if views is not None else "built from SQL",
     )

@@ -471,7 +471,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     views = preload_views(Settings.from_env())  # the workers' settings; they are forked from here and inherit these
     print(
         f"directory views built in {time.perf_counter() - started:.1f} s "
-        f"({views.search_index.live_rows()} providers searchable, {len(views.match_pool.provider_id)} matchable)",
+        f"({views.search_index.live_rows()} providers searchable, "
+        f"{sum(len(p.provider_id) for p in views.match_parts)} matchable)",
         flush=True,
     )
     print(f"serving on http://{args.host}:{args.port}  (OpenAPI: /schema, /schema/openapi.json)", flush=True)

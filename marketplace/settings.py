@@ -51,6 +51,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """... and this many excluded providers by name (counts by reason are always complete)."""
     match_slots: int = 2
     """Match runs ranking at once per worker process (the others wait, holding no connection)."""
+    match_split_from: int = 20_000
+    """A directory of at least this many published providers (when a worker loads it) is kept in two parts, and each
+    worker forks a helper process that ranks one part while the worker ranks the other: one match run uses two cores
+    (on a machine with one, never). Set it above the directory's size to rank in one process."""
     base_url: str | None = None
     """The address clients reach the API at (`https://provision.example.org`, or with a path a proxy strips), for the
     links the API writes into bodies (reconciliation, HSDS) and for marking the console's cookies Secure (when it is
@@ -94,6 +98,7 @@ ENVIRONMENT: dict[str, str] = {
     "secret": "MARKETPLACE_SECRET",
     "registration_limit": "MARKETPLACE_REGISTRATION_LIMIT",
     "match_slots": "MARKETPLACE_MATCH_SLOTS",
+    "match_split_from": "MARKETPLACE_MATCH_SPLIT_FROM",
     "denial_limit": "MARKETPLACE_DENIAL_LIMIT",
     "expensive_limit": "MARKETPLACE_EXPENSIVE_LIMIT",
     "anonymous_expensive_limit": "MARKETPLACE_ANONYMOUS_EXPENSIVE_LIMIT",

@@ -108,6 +108,7 @@ __all__ = (
     "market",
     "need_leaves",
     "offers_from_rankings",
+    "parts",
     "propose_partnerships",
     "rank",
     "shortlist",

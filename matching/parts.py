@@ -11,8 +11,8 @@ ranking together. A candidate's scores depend only on the need and the candidate
 ``limit`` hold the whole's, so the ranking is the one ranking a single pool of every row gives, byte for byte
 (tested).
 
-:func:`split` lays a directory out in parts; :func:`route` says which part each changed provider's new version
-belongs to, so that every holder of a part (each process) replaces the same rows.
+:func:`deal` and :func:`gather` lay a directory out in parts; :func:`route` says which part each changed provider's
+new version belongs to, so that every holder of a part (each process) replaces the same rows.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .areas import AreaTree
-from .compact import CompactPool, concat
+from .compact import CompactPool, build_compact, concat
 from .errors import MatchingError
 from .models import Candidate
 from .results import DirectoryCounts, Exclusion
@@ -112,12 +112,19 @@ def merge(parts: Sequence[Part], limit: int | None, excluded_limit: int | None) 
     )
 
 
-def split(chunks: Sequence[CompactPool], areas: AreaTree, n: int) -> tuple[CompactPool, ...]:
-    """``n`` pools holding ``chunks`` between them: chunk ``k`` in part ``k % n`` (so parts of id-ordered chunks of
-    equal size are about equal)."""
+def deal(candidates: Sequence[Candidate], areas: AreaTree, n: int) -> tuple[CompactPool, ...]:
+    """``candidates`` dealt into ``n`` compact pools, the ``k``-th to part ``k % n`` (so the parts are as even as
+    can be, whatever the candidates' ids)."""
     if n < 1:
         raise MatchingError("a directory is split in one part or more")
-    return tuple(concat(chunks[k::n], areas) for k in range(n))
+    return tuple(build_compact(candidates[k::n], areas) for k in range(n))
+
+
+def gather(dealt: Sequence[Sequence[CompactPool]], areas: AreaTree) -> tuple[CompactPool, ...]:
+    """Chunks of a directory, each :func:`deal`t in the same number of parts, joined part by part."""
+    if not dealt:
+        raise MatchingError("no chunks to gather")
+    return tuple(concat([chunk[k] for chunk in dealt], areas) for k in range(len(dealt[0])))
 
 
 def route(parts: Sequence[CompactPool], fresh: Sequence[Candidate]) -> tuple[tuple[Candidate, ...], ...]:

@@ -145,7 +145,8 @@ SCENARIOS = {
 def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
     """2000 providers, 1 s phases: a fresh database on the test server, the real server, every scenario."""
     results = tmp_path / "results.json"
-    env = {**os.environ, "BENCH_DATABASE_URL": server_dsn}
+    # every worker ranks with a helper process, as at 200,000 providers (not at 2,000 by default)
+    env = {**os.environ, "BENCH_DATABASE_URL": server_dsn, "MARKETPLACE_MATCH_SPLIT_FROM": "0"}
     env.pop("DATABASE_URL", None)
     proc = subprocess.run(
         [
@@ -191,6 +192,7 @@ def test_a_small_run_of_the_whole_harness(server_dsn: str, tmp_path) -> None:
         "generate + load",
         "a killed worker replaced and serving",
     }
+    assert len(doc["helpers"]) >= 3, "each worker, and the one respawned, forked a helper"
     assert doc["respawn_seconds"] is not None and doc["rss"]["rss_sum_peak_bytes"] >= doc["rss"]["peak_bytes"]
     # the run's own database is gone
     name = re.search(r"database (provision_bench_[0-9a-f]+) on BENCH_DATABASE_URL", out).group(1)

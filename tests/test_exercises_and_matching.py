@@ -464,12 +464,17 @@ async def change_service(client, headers: dict, provider_id: int, service_id: in
 
 
 async def test_the_match_cache_stays_exact_after_profile_writes(client, keys, fresh_db):
+    await stays_exact_after_profile_writes(client, keys, fresh_db, client.app.state.match_pools)
+
+
+async def stays_exact_after_profile_writes(client, keys, fresh_db, cache: pools.MatchPools) -> None:
+    """Match runs agree with ranking the directory read afresh, through profile writes, a verification and an
+    archiving, reading only the profiles written since (tests/test_match_helper.py runs it with a helper too)."""
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
     first = (await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500}, headers=h)).json()
     expected = await expected_ranking(fresh_db, need_id, 500)
     assert first["ranking"] == expected["scored"] and first["excluded"] == expected["excluded"]
-    cache = client.app.state.match_pools
     assert cache.loads == 1
     assert cache.details_read == len(first["ranking"]), "every shown provider's profile read once"
     read_before = cache.details_read

@@ -16,6 +16,11 @@ fetching the directory afresh would give. A ranking then holds no connection whi
 4. explain them, in a thread: the first `FIRST_PART` while the others' profiles are read (step 3 in two
    parts, each checked), so PostgreSQL builds those on the other core meanwhile.
 
+A directory of at least `split_from` providers (`Settings.match_split_from`) is kept in two parts
+(`matching.parts`), and a helper process the worker forks (`exercises.helper`) ranks part 1 while the worker ranks
+part 0: steps 2 and 4 then take both cores, and the parts' shortlists are merged into the whole's ranking (the same,
+byte for byte). When the helper is busy with another ranking, failed or died, the worker ranks both parts itself.
+
 At most `slots` rankings per process are in steps 1-4 at once (the others wait without a connection), which
 bounds the memory and the connections match runs take. Storing a run is the caller's (exercises.service).
 """
@@ -24,9 +29,13 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
+import os
+import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -34,6 +43,10 @@ import matching
 from marketplace import changes, memory
 from marketplace.db import Connection, Pool, pooled, read_only
 from marketplace.exercises import queries
+from marketplace.exercises.helper import Delta, Helper, HelperFailed, beside
+from marketplace.exercises.helper import Explain as HelperExplain
+from marketplace.exercises.helper import Shortlist as HelperShortlist
+from marketplace.settings import Settings
 from marketplace.taxonomy.models import matching_thesaurus
 
 LOAD_CHUNK = 10_000
@@ -47,7 +60,21 @@ DETAILS_KEPT = 1_000
 again, not written since (the same changed_xid), is not built and decoded again (step 3). 1,000 hold about 7.5 MiB
 (2,000 of the benchmark's generated profiles, decoded: 15.2 MiB), the top 50 of 20 needs."""
 
+HELPER_PAUSE = 30.0
+"""Seconds after a helper could not be forked before the worker tries again (meanwhile it ranks alone)."""
+DELTAS_KEPT = 5_000
+"""Changed providers kept for the helper (it takes them in on its next ranking); past this, the helper is dropped
+and a fresh one forked, holding the worker's parts as they are then."""
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 _candidates = msgspec.json.Decoder(list[matching.Candidate])
+
+
+def split_from(settings: Settings) -> int | None:
+    """`Settings.match_split_from` where this process may use two cores, else None (one part: a helper on the same
+    core would only add its messages)."""
+    return settings.match_split_from if len(os.sched_getaffinity(0)) >= 2 else None
 
 
 class _Read(msgspec.Struct, frozen=True):
@@ -72,15 +99,36 @@ class Ranked:
 
 
 class MatchPools:
-    """The published directory as one compact pool, with the snapshot it is exact for."""
+    """The published directory as compact pools (one, or two parts for a large one), with the snapshot they are
+    exact for."""
 
-    def __init__(self, pool: Pool, areas: matching.AreaTree, *, slots: int, pathway_names: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        areas: matching.AreaTree,
+        *,
+        slots: int,
+        pathway_names: Mapping[str, str],
+        split_from: int | None = None,
+    ) -> None:
         self.db = pool
         self.areas = areas
         self.pathway_names = pathway_names
         """Pathway code -> the taxonomy's name, for the explanations' words (as the API and the reports name them)."""
-        self.pool: matching.CompactPool | None = None
+        self.split_from = split_from
+        """A directory of at least this many providers, when loaded, is kept in two parts and ranked with a helper
+        process; None: never (the command line, one core)."""
+        self.parts: tuple[matching.CompactPool, ...] | None = None
         self.snapshot: str | None = None
+        self.version = 0
+        """Counts the syncs that changed the parts (the helper's part is brought to the version a ranking uses)."""
+        self.helper: Helper | None = None
+        self.deltas: list[Delta] = []
+        """Part 1's changes the helper has not taken in yet (while there is one)."""
+        self.helper_paused_until = 0.0
+        self.helper_forks = 0
+        self.helper_runs = 0
+        """Rankings the helper took part in (for tests and benchmarks)."""
         self.lock = asyncio.Lock()
         self.slots = asyncio.Semaphore(slots)
         self.size = slots
@@ -96,39 +144,79 @@ class MatchPools:
         self.details_read = 0
         """Full profiles read from the database for rankings (for tests and benchmarks)."""
 
-    async def current(self) -> tuple[matching.CompactPool, str]:
-        """The pool, exact as of the returned snapshot (which is no older than this call)."""
+    def __len__(self) -> int:
+        """Providers in the parts (0 before they are loaded)."""
+        return sum(len(p.provider_id) for p in self.parts or ())
+
+    async def current(self) -> tuple[tuple[matching.CompactPool, ...], str, int]:
+        """The parts, exact as of the returned snapshot (which is no older than this call), and their version."""
         async with self.lock:
             async with pooled(self.db) as conn:
-                if self.pool is None or self.snapshot is None:
+                if self.parts is None or self.snapshot is None:
                     await self._load(conn)
                 else:
                     await self._sync(conn)
-            assert self.pool is not None and self.snapshot is not None
-            return self.pool, self.snapshot
+            assert self.parts is not None and self.snapshot is not None
+            if len(self.parts) > 1:
+                await self._fork_helper(self.parts[1])
+            return self.parts, self.snapshot, self.version
+
+    async def _fork_helper(self, part: matching.CompactPool) -> None:
+        """A helper for part 1 when there is none (or it went away), unless forking failed a moment ago."""
+        if self.helper is not None and self.helper.alive:
+            return
+        if time.monotonic() < self.helper_paused_until:
+            return
+        try:
+            self.helper = Helper.fork(part, self.version, self._shortlist)
+        except OSError as exc:
+            log.warning("no helper process for match runs (%s): ranking alone for %.0f s", exc, HELPER_PAUSE)
+            self.helper, self.helper_paused_until = None, time.monotonic() + HELPER_PAUSE
+            return
+        self.deltas.clear()
+        self.helper_forks += 1
+        log.info(
+            "process %d: helper process %d ranks part 1 of the directory (%d of %d providers)",
+            os.getpid(),
+            self.helper.pid,
+            len(part.provider_id),
+            len(self),
+        )
+
+    def close(self) -> None:
+        """End the helper process, if any."""
+        if self.helper is not None:
+            self.helper.close()
+            self.helper = None
 
     async def _load(self, conn: Connection) -> None:
-        parts = []
+        dealt = []
+        n = 1 if self.split_from is None else 2
         async with read_only(conn):
             snapshot = await changes.current_snapshot(conn)
             lo, hi = await queries.published_id_range(conn)
             while lo < hi:
                 doc = await queries.candidates_between(conn, lo, lo + LOAD_CHUNK)
-                parts.append(await asyncio.to_thread(self._compact, doc))
+                dealt.append(await asyncio.to_thread(self._compact, doc, n))
                 lo += LOAD_CHUNK
-        self.pool = await asyncio.to_thread(matching.compact.concat, parts, self.areas)
-        del parts
+        if not dealt:  # no provider published yet
+            dealt.append(tuple(matching.compact.empty(self.areas) for _ in range(n)))
+        parts = await asyncio.to_thread(matching.parts.gather, dealt, self.areas)
+        del dealt
+        if len(parts) > 1 and sum(len(p.provider_id) for p in parts) < (self.split_from or 0):
+            parts = (await asyncio.to_thread(matching.compact.concat, parts, self.areas),)
+        self.parts = parts
         await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
         self.loads += 1
 
-    def _compact(self, doc: str) -> matching.CompactPool:
-        return matching.compact.build_compact(_candidates.decode(doc), self.areas)
+    def _compact(self, doc: str, n: int) -> tuple[matching.CompactPool, ...]:
+        return matching.parts.deal(_candidates.decode(doc), self.areas, n)
 
     async def _sync(self, conn: Connection) -> None:
         """Bring the pool up to date. Usually nothing changed: one statement (its own snapshot) says so; otherwise
         the changed providers are read under the same snapshot as the list of them."""
-        assert self.pool is not None and self.snapshot is not None
+        assert self.parts is not None and self.snapshot is not None
         snapshot, ids = await changes.changed_since(conn, self.snapshot)
         if ids:
             async with read_only(conn):
@@ -136,10 +224,52 @@ class MatchPools:
                 doc = await queries.candidates_by_id(conn, ids)
         if ids:
             fresh = await asyncio.to_thread(_candidates.decode, doc)
-            self.pool = await asyncio.to_thread(matching.compact.replace_rows, self.pool, ids, fresh)
+            self.parts, routed = await asyncio.to_thread(self._replaced, self.parts, ids, fresh)
+            self._changed(ids, routed)
             self.reloaded += len(ids)
             await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
+
+    def _replaced(
+        self, parts: tuple[matching.CompactPool, ...], ids: list[int], fresh: list[matching.Candidate]
+    ) -> tuple[tuple[matching.CompactPool, ...], tuple[matching.Candidate, ...]]:
+        """`parts` with the providers `ids` replaced by their new versions `fresh` (the published ones), each in
+        its part; and those routed to part 1."""
+        routed = matching.parts.route(parts, fresh)
+        out = tuple(matching.compact.replace_rows(p, ids, r) for p, r in zip(parts, routed, strict=True))
+        return out, routed[1] if len(routed) > 1 else ()
+
+    def _changed(self, ids: list[int], routed: Sequence[matching.Candidate]) -> None:
+        """Count a sync that changed the parts: the next version, and part 1's change kept for the helper."""
+        self.version += 1
+        if self.helper is not None:
+            self.deltas.append(Delta(self.version, ids, list(routed)))
+            if sum(len(d.changed) for d in self.deltas) > DELTAS_KEPT:  # forked afresh on the next ranking
+                self.close()
+                self.deltas.clear()
+
+    def _shortlist(
+        self,
+        need: matching.Need,
+        weights: matching.Weights,
+        pool: matching.CompactPool,
+        as_of: dt.date,
+        limit: int,
+        excluded_limit: int,
+    ) -> matching.Shortlist:
+        """One part (or the whole) shortlisted for `need`, with this directory's options."""
+        return matching.shortlist(
+            need,
+            pool,
+            weights,
+            areas=self.areas,
+            as_of=as_of,
+            limit=limit,
+            excluded_limit=excluded_limit,
+            directory=True,
+            thesaurus=matching_thesaurus(),
+            pathway_names=self.pathway_names,
+        )
 
     async def _details(self, ids: list[int], snapshot: str) -> tuple[list[matching.Candidate], set[int]]:
         """The full profiles of the published ones among `ids` now, and which of `ids` changed since `snapshot` (both
@@ -182,40 +312,120 @@ class MatchPools:
         self, need: matching.Need, weights: matching.Weights, *, as_of: dt.date, limit: int, excluded_limit: int
     ) -> Ranked:
         def shortlist(pool: matching.CompactPool) -> matching.Shortlist:
-            return matching.shortlist(
-                need,
-                pool,
-                weights,
-                areas=self.areas,
-                as_of=as_of,
-                limit=limit,
-                excluded_limit=excluded_limit,
-                directory=True,
-                thesaurus=matching_thesaurus(),
-                pathway_names=self.pathway_names,
-            )
+            return self._shortlist(need, weights, pool, as_of, limit, excluded_limit)
 
         for _ in range(RETRIES + 1):
-            pool, snapshot = await self.current()
-            short = await asyncio.to_thread(shortlist, pool)
-            explained = await self._explain(short, snapshot)
-            if explained is not None:
-                ranking, by_id = explained
+            parts, snapshot, version = await self.current()
+            if len(parts) == 1:
+                short = await asyncio.to_thread(shortlist, parts[0])
+                assert short.directory is not None
+                explained = await self._explain(short, snapshot)
+                done = None if explained is None else (*explained, short.directory)
+            else:
+                done = await self._rank_parts(
+                    parts, snapshot, version, shortlist, need, weights, as_of, limit, excluded_limit
+                )
+            if done is not None:
                 break
-        else:  # the shown providers keep changing: rank and read them under one snapshot
+        else:  # the shown providers keep changing: rank and read them under one snapshot, without the helper
             async with self.lock, pooled(self.db) as conn, read_only(conn):
                 snapshot, ids = await changes.changed_since(conn, self.snapshot or snapshot)
-                pool = self.pool if self.pool is not None else pool
+                parts = self.parts if self.parts is not None else parts
                 if ids:
                     fresh = _candidates.decode(await queries.candidates_by_id(conn, ids))
-                    pool = await asyncio.to_thread(matching.compact.replace_rows, pool, ids, fresh)
-                    self.pool, self.snapshot = pool, snapshot
-                short = await asyncio.to_thread(shortlist, pool)
-                details = _candidates.decode(await queries.candidates_by_id(conn, list(short.provider_ids)))
+                    parts, routed = await asyncio.to_thread(self._replaced, parts, ids, fresh)
+                    self._changed(ids, routed)
+                    self.parts, self.snapshot = parts, snapshot
+                shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
+                merged = matching.parts.merge(summaries, limit, excluded_limit)
+                details = _candidates.decode(await queries.candidates_by_id(conn, list(merged.provider_ids)))
             by_id = {c.provider_id: c for c in details}
-            ranking = await asyncio.to_thread(short.explain, by_id)
-        assert short.directory is not None
-        return Ranked(ranking=ranking, directory=short.directory, details=by_id, snapshot=snapshot)
+            ranking = await asyncio.to_thread(_explained, shorts, merged, by_id)
+            assert merged.directory is not None
+            done = (ranking, by_id, merged.directory)
+        ranking, by_id, directory = done
+        return Ranked(ranking=ranking, directory=directory, details=by_id, snapshot=snapshot)
+
+    async def _rank_parts(
+        self,
+        parts: tuple[matching.CompactPool, ...],
+        snapshot: str,
+        version: int,
+        shortlist: Callable[[matching.CompactPool], matching.Shortlist],
+        need: matching.Need,
+        weights: matching.Weights,
+        as_of: dt.date,
+        limit: int,
+        excluded_limit: int,
+    ) -> tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts] | None:
+        """A directory in two parts ranked (or None when a shown provider changed since `snapshot`): part 1 by the
+        helper when it is free and not ahead of `version`, else both by this worker."""
+        helper = self.helper
+        if helper is None or not helper.alive or helper.lock.locked() or helper.version > version:
+            return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+        async with helper.lock:
+            deltas = [d for d in self.deltas if helper.version < d.version <= version]
+            asked = HelperShortlist(version, deltas, need, weights, as_of, limit, excluded_limit)
+            own, theirs = await self._beside(helper, asked, lambda: _shortlisted(shortlist, parts[:1]))
+            self.deltas = [d for d in self.deltas if d.version > helper.version]
+            if isinstance(own, BaseException):
+                raise own
+            if isinstance(theirs, HelperFailed):
+                log.warning("%s; ranking both parts in the worker", theirs)
+                return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+            (short,), (summary,) = own
+            merged = matching.parts.merge([summary, theirs.part], limit, excluded_limit)
+            found, changed = await self._details(list(merged.provider_ids), snapshot)
+            if changed:
+                return None
+            by_id = {c.provider_id: c for c in found}
+            shown = merged.shown(1)
+            request = HelperExplain(list(shown), [by_id[theirs.part.provider_ids[at]] for at, _ in shown])
+            mine, remote = await self._beside(
+                helper, request, lambda: short.explaining().explain_at(by_id, merged.shown(0))
+            )
+            if isinstance(mine, BaseException):
+                raise mine
+            if isinstance(remote, HelperFailed):  # its shortlist is lost with it: rank again, alone
+                log.warning("%s; ranking both parts in the worker", remote)
+                helper.close()
+                return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+            self.helper_runs += 1
+        by_rank = {s.rank: s for s in (*mine, *remote.scored)}
+        scored = [by_rank[r] for r in range(1, len(merged.order) + 1)]
+        assert merged.directory is not None
+        return short.explaining().merged(merged, scored), by_id, merged.directory
+
+    @staticmethod
+    async def _beside(
+        helper: Helper, request: HelperShortlist | HelperExplain, work: Callable[[], T]
+    ) -> tuple[Any, Any]:
+        """`helper.beside(...)` in a thread; a ranking cancelled meanwhile gives the helper up (its answer would be
+        read by no one, and the next request would find the stream out of step)."""
+        try:
+            return await asyncio.to_thread(beside, helper, request, work)
+        except BaseException:
+            helper.close()
+            raise
+
+    async def _rank_alone(
+        self,
+        parts: tuple[matching.CompactPool, ...],
+        snapshot: str,
+        shortlist: Callable[[matching.CompactPool], matching.Shortlist],
+        limit: int,
+        excluded_limit: int,
+    ) -> tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts] | None:
+        """Every part ranked by this worker, one after the other (None when a shown provider changed)."""
+        shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
+        merged = matching.parts.merge(summaries, limit, excluded_limit)
+        found, changed = await self._details(list(merged.provider_ids), snapshot)
+        if changed:
+            return None
+        by_id = {c.provider_id: c for c in found}
+        ranking = await asyncio.to_thread(_explained, shorts, merged, by_id)
+        assert merged.directory is not None
+        return ranking, by_id, merged.directory
 
     async def _explain(
         self, short: matching.Shortlist, snapshot: str
@@ -253,3 +463,21 @@ class MatchPools:
             by_id.update((c.provider_id, c) for c in more)
             scored += await asyncio.to_thread(explaining.explain, by_id, first_part, len(ids))
         return explaining.ranking(scored, excluded), by_id
+
+
+def _shortlisted(
+    shortlist: Callable[[matching.CompactPool], matching.Shortlist], parts: Sequence[matching.CompactPool]
+) -> tuple[list[matching.Shortlist], list[matching.parts.Part]]:
+    """Each of `parts` shortlisted, and as a part to merge."""
+    shorts = [shortlist(p) for p in parts]
+    return shorts, [s.part() for s in shorts]
+
+
+def _explained(
+    shorts: Sequence[matching.Shortlist], merged: matching.parts.Merged, details: Mapping[int, matching.Candidate]
+) -> matching.Ranking:
+    """The ranking of parts all shortlisted here: each explains its own shown providers at their ranks."""
+    by_rank = {
+        s.rank: s for k, short in enumerate(shorts) for s in short.explaining().explain_at(details, merged.shown(k))
+    }
+    return shorts[0].explaining().merged(merged, [by_rank[r] for r in range(1, len(merged.order) + 1)])

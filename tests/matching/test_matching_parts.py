@@ -14,7 +14,7 @@ from test_matching_properties import SETTINGS, TREE, any_needs, candidate_lists,
 
 import matching.ranking
 from matching import Candidate, CompactPool, MatchingError, Need, compact, shortlist
-from matching.parts import Part, merge, route, split
+from matching.parts import Part, deal, gather, merge, route
 
 
 def ranked_in_parts(
@@ -38,9 +38,9 @@ def ranked_in_parts(
     return encode(shorts[-1].explaining().merged(merged, scored)), merged.directory
 
 
-def chunked(cands: list[Candidate], cuts: list[int]) -> list[CompactPool]:
+def chunked(cands: list[Candidate], cuts: list[int]) -> list[list[Candidate]]:
     bounds = [0, *sorted(min(c, len(cands)) for c in cuts), len(cands)]
-    return [compact.build_compact(cands[a:b], TREE) for a, b in itertools.pairwise(bounds)]
+    return [cands[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 @SETTINGS
@@ -66,8 +66,8 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
         if bound_every_time:  # the parts bound their candidates (_could_be_shown) even when few are eligible
             mp.setattr(matching.ranking, "BOUND_ABOVE", 1)
         chunks = chunked(cands, cuts)
-        whole = compact.concat(chunks, TREE)
-        parts = split(chunks, TREE, n)
+        whole = compact.concat([compact.build_compact(c, TREE) for c in chunks], TREE)
+        parts = gather([deal(c, TREE, n) for c in chunks], TREE)
         assert len(parts) == n and sorted(x for p in parts for x in p.provider_id.tolist()) == sorted(
             c.provider_id for c in cands
         )
@@ -106,10 +106,18 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
 
 def test_a_changed_provider_stays_in_its_part_and_a_new_one_joins_the_smallest() -> None:
     cands = [f.candidate(k, name=f"Provider {k}") for k in range(1, 6)]
-    parts = split([compact.build_compact([c], TREE) for c in cands], TREE, 2)  # 1, 3, 5 | 2, 4
+    parts = deal(cands, TREE, 2)  # 1, 3, 5 | 2, 4
     assert [p.provider_id.tolist() for p in parts] == [[1, 3, 5], [2, 4]]
     routed = route(parts, [f.candidate(4, name="Changed"), f.candidate(9), f.candidate(10), f.candidate(3)])
     assert [[c.provider_id for c in r] for r in routed] == [[10, 3], [4, 9]]
+
+
+def test_chunks_dealt_alike_gather_part_by_part() -> None:
+    cands = [f.candidate(k, name=f"Provider {k}") for k in range(1, 8)]
+    parts = gather([deal(cands[:4], TREE, 2), deal(cands[4:], TREE, 2)], TREE)
+    assert [p.provider_id.tolist() for p in parts] == [[1, 3, 5, 7], [2, 4, 6]]
+    with pytest.raises(MatchingError):
+        deal(cands, TREE, 0)
 
 
 def test_merging_needs_parts_counting_the_same_codes() -> None:

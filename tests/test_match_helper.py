@@ -1,0 +1,108 @@
+"""A directory ranked in two parts, one by the worker and one by a helper process it forks
+(marketplace.exercises.helper; here from the first provider, `match_split_from=0`): match runs are what ranking the
+directory read afresh in one piece gives, through writes, a killed helper and a busy one."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from conftest import app_settings, served_at_once
+from test_exercises_and_matching import expected_ranking, seeded_need, stays_exact_after_profile_writes
+
+from marketplace.app import create_app
+from marketplace.exercises.pools import MatchPools
+
+
+@pytest.fixture
+async def split(fresh_db: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with served_at_once(create_app(app_settings(fresh_db, match_split_from=0))) as client:
+        yield client
+
+
+def pools_of(client: httpx.AsyncClient) -> MatchPools:
+    app = client._transport.app  # type: ignore[attr-defined]
+    found: MatchPools = app.state.match_pools
+    return found
+
+
+FRESH = itertools.count(0)
+
+
+async def run(client: httpx.AsyncClient, headers: dict[str, str], need_id: int) -> dict:
+    """A fresh match run showing every eligible provider (the limit one lower each time: the same request over an
+    unchanged directory would be answered from the run stored)."""
+    r = await client.post(f"/needs/{need_id}/match-runs", params={"limit": 500 - next(FRESH)}, headers=headers)
+    assert r.status_code == 201, r.text[:300]
+    return r.json()
+
+
+async def assert_exact(client: httpx.AsyncClient, headers: dict[str, str], need_id: int, dsn: str) -> dict:
+    got = await run(client, headers, need_id)
+    expected = await expected_ranking(dsn, need_id, 500)
+    assert got["ranking"] == expected["scored"] and got["excluded"] == expected["excluded"]
+    assert got["eligible_count"] == expected["eligible_count"]
+    return got
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+async def test_the_helper_ranks_a_part_and_runs_stay_exact_through_writes(split, keys, fresh_db):
+    pools = pools_of(split)
+    assert pools.parts is not None and len(pools.parts) == 2 and all(len(p.provider_id) for p in pools.parts)
+    await stays_exact_after_profile_writes(split, keys, fresh_db, pools)  # four runs, with writes between them
+    assert pools.helper_forks == 1 and pools.helper_runs == 4, "every run ranked part 1 in the one helper"
+    assert pools.helper is not None and pools.helper.version == pools.version > 0 and not pools.deltas
+
+
+async def test_a_killed_helper_is_replaced_and_meanwhile_the_worker_ranks_alone(split, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    pools = pools_of(split)
+    first = await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper is not None and pools.helper_runs == 1
+    killed = pools.helper.pid
+    os.kill(killed, signal.SIGKILL)
+    again = await assert_exact(split, h, need_id, fresh_db)  # the helper's socket closes mid-call: ranked alone
+    assert again["ranking"] == first["ranking"]
+    assert pools.helper_runs == 1 and gone(killed), "the dead helper reaped, not left a zombie"
+    await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper_forks == 2 and pools.helper_runs == 2 and pools.helper.pid != killed
+
+
+async def test_while_the_helper_is_busy_the_worker_ranks_both_parts(split, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    pools = pools_of(split)
+    await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper is not None and pools.helper_runs == 1
+    async with pools.helper.lock:  # another run holds it
+        await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper_runs == 1 and pools.helper_forks == 1
+
+
+async def test_a_worker_that_stops_ends_its_helper(fresh_db, keys):
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    async with served_at_once(create_app(app_settings(fresh_db, match_split_from=0))) as client:
+        await run(client, h, need_id)
+        helper = pools_of(client).helper
+        assert helper is not None and not gone(helper.pid)
+    assert gone(helper.pid)
+
+
+async def test_a_small_directory_stays_in_one_part_without_a_helper(at_once, keys, fresh_db):
+    need_id, _ = await seeded_need(fresh_db)
+    await assert_exact(at_once, await keys.headers("commissioner"), need_id, fresh_db)
+    pools = pools_of(at_once)
+    assert pools.parts is not None and len(pools.parts) == 1 and pools.helper is None and pools.helper_forks == 0
