@@ -4,6 +4,7 @@ directory read afresh in one piece gives, through writes, a killed helper and a 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import signal
@@ -15,6 +16,7 @@ from conftest import app_settings, served_at_once
 from test_exercises_and_matching import expected_ranking, seeded_need, stays_exact_after_profile_writes
 
 from marketplace.app import create_app
+from marketplace.exercises import pools as pools_module
 from marketplace.exercises.pools import MatchPools
 
 
@@ -80,15 +82,40 @@ async def test_a_killed_helper_is_replaced_and_meanwhile_the_worker_ranks_alone(
     assert pools.helper_forks == 2 and pools.helper_runs == 2 and pools.helper.pid != killed
 
 
-async def test_while_the_helper_is_busy_the_worker_ranks_both_parts(split, keys, fresh_db):
+async def test_a_run_waits_for_a_busy_helper_after_shortlisting_its_own_part(split, keys, fresh_db):
     need_id, _ = await seeded_need(fresh_db)
     h = await keys.headers("commissioner")
     pools = pools_of(split)
     await assert_exact(split, h, need_id, fresh_db)
-    assert pools.helper is not None and pools.helper_runs == 1
-    async with pools.helper.lock:  # another run holds it
-        await assert_exact(split, h, need_id, fresh_db)
-    assert pools.helper_runs == 1 and pools.helper_forks == 1
+    helper = pools.helper
+    assert helper is not None and pools.helper_runs == 1
+    shortlisted = []
+    real = pools_module._shortlisted
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pools_module, "_shortlisted", lambda *a: shortlisted.append(len(a[1])) or real(*a))
+        async with helper.lock:  # another run has it
+            waiting = asyncio.ensure_future(assert_exact(split, h, need_id, fresh_db))
+            for _ in range(200):
+                if shortlisted:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.1)
+            assert shortlisted == [1] and not waiting.done(), "part 0 shortlisted, then the run waits for the helper"
+        await waiting
+    assert pools.helper_runs == 2 and pools.helper_forks == 1 and shortlisted == [1]
+
+
+async def test_a_helper_ahead_of_the_run_is_not_used(split, keys, fresh_db):
+    """A run that synced before another one took the helper further ranks part 1 in the worker too (the helper's
+    part is not the run's)."""
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    pools = pools_of(split)
+    await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper is not None
+    pools.helper.version = pools.version + 1
+    await assert_exact(split, h, need_id, fresh_db)
+    assert pools.helper_runs == 1
 
 
 async def test_a_worker_that_stops_ends_its_helper(fresh_db, keys):

@@ -68,6 +68,15 @@ and a fresh one forked, holding the worker's parts as they are then."""
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Done = tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts]
+"""A ranked directory: the ranking, the shown providers' profiles, the counts over the directory."""
+
+
+class _Alone:
+    """What `MatchPools._with_helper` gives when the helper failed: rank both parts in the worker."""
+
+
+ALONE = _Alone()
 _candidates = msgspec.json.Decoder(list[matching.Candidate])
 
 
@@ -357,40 +366,65 @@ class MatchPools:
         as_of: dt.date,
         limit: int,
         excluded_limit: int,
-    ) -> tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts] | None:
+    ) -> Done | None:
         """A directory in two parts ranked (or None when a shown provider changed since `snapshot`): part 1 by the
-        helper when it is free and not ahead of `version`, else both by this worker."""
+        helper, else (it died, or is ahead of `version`) both by this worker. While another run has the helper, this
+        one shortlists part 0, then waits its turn: ranking part 1 in the worker as well would take more memory for
+        no more speed (under load both cores are busy anyway)."""
         helper = self.helper
-        if helper is None or not helper.alive or helper.lock.locked() or helper.version > version:
+        if helper is None or not helper.alive:
             return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+        ready = None
+        if helper.lock.locked():
+            ready = await asyncio.to_thread(_shortlisted, shortlist, parts[:1])
         async with helper.lock:
-            deltas = [d for d in self.deltas if helper.version < d.version <= version]
-            asked = HelperShortlist(version, deltas, need, weights, as_of, limit, excluded_limit)
-            own, theirs = await self._beside(helper, asked, lambda: _shortlisted(shortlist, parts[:1]))
-            self.deltas = [d for d in self.deltas if d.version > helper.version]
-            if isinstance(own, BaseException):
-                raise own
-            if isinstance(theirs, HelperFailed):
-                log.warning("%s; ranking both parts in the worker", theirs)
-                return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
-            (short,), (summary,) = own
-            merged = matching.parts.merge([summary, theirs.part], limit, excluded_limit)
-            found, changed = await self._details(list(merged.provider_ids), snapshot)
-            if changed:
-                return None
-            by_id = {c.provider_id: c for c in found}
-            shown = merged.shown(1)
-            request = HelperExplain(list(shown), [by_id[theirs.part.provider_ids[at]] for at, _ in shown])
-            mine, remote = await self._beside(
-                helper, request, lambda: short.explaining().explain_at(by_id, merged.shown(0))
-            )
-            if isinstance(mine, BaseException):
-                raise mine
-            if isinstance(remote, HelperFailed):  # its shortlist is lost with it: rank again, alone
-                log.warning("%s; ranking both parts in the worker", remote)
-                helper.close()
-                return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
-            self.helper_runs += 1
+            if helper.alive and helper.version <= version:
+                deltas = [d for d in self.deltas if helper.version < d.version <= version]
+                asked = HelperShortlist(version, deltas, need, weights, as_of, limit, excluded_limit)
+                done = await self._with_helper(helper, asked, ready, parts[0], snapshot, shortlist, excluded_limit)
+                if not isinstance(done, _Alone):
+                    return done
+        return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+
+    async def _with_helper(
+        self,
+        helper: Helper,
+        asked: HelperShortlist,
+        ready: tuple[list[matching.Shortlist], list[matching.parts.Part]] | None,
+        part: matching.CompactPool,
+        snapshot: str,
+        shortlist: Callable[[matching.CompactPool], matching.Shortlist],
+        excluded_limit: int,
+    ) -> Done | _Alone | None:
+        """`_rank_parts` with the helper held: the ranking, None (a shown provider changed), or `ALONE` (the helper
+        failed: rank both parts in the worker)."""
+        own, theirs = await self._beside(
+            helper, asked, (lambda: ready) if ready is not None else (lambda: _shortlisted(shortlist, [part]))
+        )
+        self.deltas = [d for d in self.deltas if d.version > helper.version]
+        if isinstance(own, BaseException):
+            raise own
+        if isinstance(theirs, HelperFailed):
+            log.warning("%s; ranking both parts in the worker", theirs)
+            return ALONE
+        (short,), (summary,) = own
+        merged = matching.parts.merge([summary, theirs.part], asked.limit, excluded_limit)
+        found, changed = await self._details(list(merged.provider_ids), snapshot)
+        if changed:
+            return None
+        by_id = {c.provider_id: c for c in found}
+        shown = merged.shown(1)
+        request = HelperExplain(list(shown), [by_id[theirs.part.provider_ids[at]] for at, _ in shown])
+        mine, remote = await self._beside(
+            helper, request, lambda: short.explaining().explain_at(by_id, merged.shown(0))
+        )
+        if isinstance(mine, BaseException):
+            raise mine
+        if isinstance(remote, HelperFailed):  # its shortlist is lost with it: rank again, alone
+            log.warning("%s; ranking both parts in the worker", remote)
+            helper.close()
+            return ALONE
+        self.helper_runs += 1
         by_rank = {s.rank: s for s in (*mine, *remote.scored)}
         scored = [by_rank[r] for r in range(1, len(merged.order) + 1)]
         assert merged.directory is not None
@@ -415,7 +449,7 @@ class MatchPools:
         shortlist: Callable[[matching.CompactPool], matching.Shortlist],
         limit: int,
         excluded_limit: int,
-    ) -> tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts] | None:
+    ) -> Done | None:
         """Every part ranked by this worker, one after the other (None when a shown provider changed)."""
         shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
         merged = matching.parts.merge(summaries, limit, excluded_limit)
