@@ -3,6 +3,7 @@ port and an embedded database already being served are refused with a clear mess
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -123,6 +124,58 @@ async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_
             assert status == 200 and [p["id"] for p in found["items"]] == [1]
     finally:
         stop(proc)
+
+
+def helpers_of(worker: int) -> list[int]:
+    return [p.pid for p in psutil.Process(worker).children() if p.status() != psutil.STATUS_ZOMBIE]
+
+
+async def test_served_workers_rank_with_helpers_that_die_with_them(served_db):
+    """With the directory split (here from the first provider), each granian worker forks a helper process; match
+    runs through the server use it; a worker killed as the out-of-memory killer would takes its helper with it (its
+    socket closes; the kernel's parent-death signal besides), and its replacement forks its own."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        **database_env(served_db),
+        "MARKETPLACE_SECRET": TEST_SECRET,
+        "MARKETPLACE_MATCH_SPLIT_FROM": "0",
+    }
+    commissioner = await Keys(served_db).headers("commissioner")
+    need_id = await fetchval(served_db, "select id from need where pathway_code = 'ACCOM' order by id limit 1")
+    proc = serve(env, port, workers=2)
+    try:
+        first, second = wait_serving(proc, base, 2)
+        helpers = {w: helpers_of(w) for w in (first, second)}
+        assert all(len(h) == 1 for h in helpers.values()), helpers
+        runs = []
+        for limit in range(50, 40, -1):  # fresh runs (another limit each), over new connections, to either worker
+            status, _, body = call("POST", f"{base}/needs/{need_id}/match-runs?limit={limit}", commissioner)
+            assert status == 201, body
+            runs.append([s["provider_id"] for s in body["ranking"]])
+        assert all(r == runs[0][: len(r)] for r in runs) and runs[0]
+        [killed_helper] = helpers[first]
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and psutil.pid_exists(killed_helper):
+            with contextlib.suppress(psutil.Error):
+                if psutil.Process(killed_helper).status() == psutil.STATUS_ZOMBIE:
+                    break
+            time.sleep(0.05)
+        assert not psutil.pid_exists(killed_helper) or psutil.Process(killed_helper).status() == psutil.STATUS_ZOMBIE
+        [replacement] = set(wait_serving(proc, base, 2)) - {second}
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and len(helpers_of(replacement)) != 1:
+            time.sleep(0.05)
+        assert len(helpers_of(replacement)) == 1, "the replacement forked a helper of its own"
+        status, _, body = call("POST", f"{base}/needs/{need_id}/match-runs?limit=30", commissioner)
+        assert status == 201 and [s["provider_id"] for s in body["ranking"]] == runs[0][:30]
+    finally:
+        stop(proc)
+    assert not psutil.pid_exists(helpers[second][0]) or (
+        psutil.Process(helpers[second][0]).status() == psutil.STATUS_ZOMBIE
+    ), "stopping the server ended the helpers"
 
 
 def test_a_second_server_on_a_busy_port_is_refused(served_db, live_server):
