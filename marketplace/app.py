@@ -241,7 +241,12 @@ def preload_views(settings: Settings) -> Views:
             tax = await taxonomy.load(pool)
             live = await LiveIndex.load(pool)
             match_parts, snapshot, _ = await MatchPools(
-                pool, tax.matching_areas, slots=1, pathway_names=tax.codes("pathways"), split_from=split_from(settings)
+                pool,
+                tax.matching_areas,
+                slots=1,
+                pathway_names=tax.codes("pathways"),
+                split_from=split_from(settings),
+                helper=False,  # this process ranks nothing: each worker forks its own
             ).current()
         finally:
             await pool.close()

@@ -56,7 +56,7 @@ def wait_serving(proc: Server, base: str, workers: int, timeout: float = 90) -> 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert proc.poll() is None, proc.log.read_text()
-        children = [p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE]
+        children = live_children(proc.pid)
         try:
             if get(f"{base}/ready") == 200 and len(children) == workers:
                 return children
@@ -104,7 +104,7 @@ async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_
                 answered += 1
             except OSError as exc:  # a connection the dying worker had accepted, reset as it goes
                 failed.append((round(time.monotonic() - killed, 2), repr(exc)))
-            children = {p.pid for p in psutil.Process(proc.pid).children() if p.status() != psutil.STATUS_ZOMBIE}
+            children = set(live_children(proc.pid))
             if len(children) == 2 and first not in children and answered > 20:
                 break
             time.sleep(0.05)
@@ -126,8 +126,18 @@ async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_
         stop(proc)
 
 
+def live_children(pid: int) -> list[int]:
+    """The pids of `pid`'s children still running (not zombies); one that ends while being looked at is left out."""
+    out = []
+    for p in psutil.Process(pid).children():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p.pid)
+    return out
+
+
 def helpers_of(worker: int) -> list[int]:
-    return [p.pid for p in psutil.Process(worker).children() if p.status() != psutil.STATUS_ZOMBIE]
+    return live_children(worker)
 
 
 async def test_served_workers_rank_with_helpers_that_die_with_them(served_db):
@@ -147,6 +157,8 @@ async def test_served_workers_rank_with_helpers_that_die_with_them(served_db):
     proc = serve(env, port, workers=2)
     try:
         first, second = wait_serving(proc, base, 2)
+        time.sleep(0.5)
+        assert set(live_children(proc.pid)) == {first, second}, "the serving process forked no helper of its own"
         helpers = {w: helpers_of(w) for w in (first, second)}
         assert all(len(h) == 1 for h in helpers.values()), helpers
         runs = []

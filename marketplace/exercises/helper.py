@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 import msgspec
 
 import matching
+from marketplace import memory
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -230,6 +231,8 @@ def _serve(
                     if d.version > version:
                         part = matching.compact.replace_rows(part, d.changed, d.fresh)
                         version = d.version
+                if request.deltas:
+                    memory.trim()  # the part replaced: its old columns' pages back to the system, as the worker does
                 version = max(version, request.version)
                 short = shortlist_of(
                     request.need, request.weights, part, request.as_of, request.limit, request.excluded_limit

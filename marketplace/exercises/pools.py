@@ -119,6 +119,7 @@ class MatchPools:
         slots: int,
         pathway_names: Mapping[str, str],
         split_from: int | None = None,
+        helper: bool = True,
     ) -> None:
         self.db = pool
         self.areas = areas
@@ -127,6 +128,9 @@ class MatchPools:
         self.split_from = split_from
         """A directory of at least this many providers, when loaded, is kept in two parts and ranked with a helper
         process; None: never (the command line, one core)."""
+        self.forks_helper = helper
+        """Whether a directory in two parts gets a helper process (not in the serving process, which builds the parts
+        for its workers and ranks nothing: each worker forks its own)."""
         self.parts: tuple[matching.CompactPool, ...] | None = None
         self.snapshot: str | None = None
         self.version = 0
@@ -166,7 +170,7 @@ class MatchPools:
                 else:
                     await self._sync(conn)
             assert self.parts is not None and self.snapshot is not None
-            if len(self.parts) > 1:
+            if len(self.parts) > 1 and self.forks_helper:
                 await self._fork_helper(self.parts[1])
             return self.parts, self.snapshot, self.version
 
