@@ -9,10 +9,10 @@ profiles; the helper answers with its shortlist as plain data (`matching.parts.P
 Messages are msgpack (msgspec), each after its length; the worker's calls block, in the thread where it works on
 its own part meanwhile (`beside`).
 
-The helper serves one ranking at a time (the worker ranks both parts itself when it is busy). It ends when its
-socket closes, when the worker dies (the kernel's parent-death signal), and on SIGTERM; it ignores SIGINT (a
-terminal's Ctrl-C goes to the worker, which closes the socket). A helper that fails or dies is dropped: the worker
-ranks alone and forks another on a later ranking.
+The helper serves one ranking at a time (a run finding it busy shortlists the worker's part, then waits its
+turn). It ends when its socket closes, when the worker dies (the kernel's parent-death signal), and on SIGTERM; it
+ignores SIGINT (a terminal's Ctrl-C goes to the worker, which closes the socket). A helper that fails or dies is
+dropped: the worker ranks alone and forks another on a later ranking.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import contextlib
 import ctypes
 import datetime as dt
 import gc
-import logging
 import os
 import signal
 import socket
@@ -36,7 +35,6 @@ import msgspec
 import matching
 from marketplace import memory
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _LENGTH = struct.Struct("!I")

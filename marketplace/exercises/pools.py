@@ -19,7 +19,8 @@ fetching the directory afresh would give. A ranking then holds no connection whi
 A directory of at least `split_from` providers (`Settings.match_split_from`) is kept in two parts
 (`matching.parts`), and a helper process the worker forks (`exercises.helper`) ranks part 1 while the worker ranks
 part 0: steps 2 and 4 then take both cores, and the parts' shortlists are merged into the whole's ranking (the same,
-byte for byte). When the helper is busy with another ranking, failed or died, the worker ranks both parts itself.
+byte for byte). A run finding the helper busy shortlists part 0, then waits its turn; when the helper
+failed or died, the worker ranks both parts itself.
 
 At most `slots` rankings per process are in steps 1-4 at once (the others wait without a connection), which
 bounds the memory and the connections match runs take. Storing a run is the caller's (exercises.service).
