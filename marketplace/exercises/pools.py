@@ -32,6 +32,7 @@ import asyncio
 import datetime as dt
 import logging
 import os
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -83,8 +84,10 @@ _candidates = msgspec.json.Decoder(list[matching.Candidate])
 
 def split_from(settings: Settings) -> int | None:
     """`Settings.match_split_from` where this process may use two cores, else None (one part: a helper on the same
-    core would only add its messages)."""
-    return settings.match_split_from if len(os.sched_getaffinity(0)) >= 2 else None
+    core would only add its messages). Linux only (the helper is forked, and dies with its worker by `prctl`)."""
+    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+        return None
+    return settings.match_split_from
 
 
 class _Read(msgspec.Struct, frozen=True):
