@@ -13,7 +13,7 @@ Public API
     compact.build_compact / compact.concat / compact.replace_rows  # CompactPool: columns + word ids, no text
     shortlist(need, pool, ..., directory=False) -> Shortlist; Shortlist.explain(details) -> Ranking
     (or in parts: Shortlist.explaining() -> Explaining; .explain(details, start, stop); .ranking(parts))
-    parts.split / parts.route / Shortlist.part / parts.merge / Explaining.explain_at / Explaining.merged
+    parts.deal / parts.gather / parts.route / Shortlist.part / parts.merge / Explaining.explain_at / Explaining.merged
     # a directory ranked in parts (one per process), merged into the whole's ranking
     need_leaves(need, areas) -> tuple[str, ...]  # the need's local areas holding service users (its cells)
     expected_users(need, areas) -> dict[str, float]  # the need's annual volume per local area (by volumes or people)

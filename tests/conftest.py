@@ -4,6 +4,7 @@ template database, and cheap clones of it so each test that writes gets a databa
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import shutil
 import socket
@@ -61,6 +62,23 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+def bench_module(name: str) -> Any:
+    """The benchmark's module `bench/<name>.py` (loaded once; `bench/` on the path, as its scripts have it, for the
+    modules it imports)."""
+    known = sys.modules.get(f"bench_{name}")
+    if known is not None:
+        return known
+    bench = str(PROJECT_ROOT / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", PROJECT_ROOT / "bench" / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 def app_settings(dsn: str, **overrides) -> Settings:

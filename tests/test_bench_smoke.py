@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import importlib.util
 import json
 import os
 import re
@@ -14,6 +13,7 @@ from collections import Counter
 
 import asyncpg
 import msgspec
+from conftest import bench_module
 
 from marketplace.providers.models import NewProvider, profile_problems
 from marketplace.seed import load_taxonomy
@@ -22,16 +22,8 @@ from marketplace.settings import PROJECT_ROOT, Settings
 BENCH = PROJECT_ROOT / "bench"
 
 
-def _module(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
-
-
-gen = _module("generate")
-drivers = _module("drivers")
+gen = bench_module("generate")
+drivers = bench_module("drivers")
 
 
 def encoded(profiles: list[NewProvider]) -> bytes:

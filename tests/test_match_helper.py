@@ -105,6 +105,29 @@ async def test_a_run_waits_for_a_busy_helper_after_shortlisting_its_own_part(spl
     assert pools.helper_runs == 2 and pools.helper_forks == 1 and shortlisted == [1]
 
 
+async def test_a_run_that_waited_for_a_helper_it_cannot_use_ranks_only_part_1_more(split, keys, fresh_db):
+    """Part 0, shortlisted while the run waited, is not shortlisted again when the helper turns out to be ahead."""
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    pools = pools_of(split)
+    await assert_exact(split, h, need_id, fresh_db)
+    helper = pools.helper
+    assert helper is not None
+    shortlisted = []
+    real = pools_module._shortlisted
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pools_module, "_shortlisted", lambda *a: shortlisted.append(len(a[1])) or real(*a))
+        async with helper.lock:
+            waiting = asyncio.ensure_future(assert_exact(split, h, need_id, fresh_db))
+            for _ in range(200):
+                if shortlisted:
+                    break
+                await asyncio.sleep(0.01)
+            helper.version = pools.version + 1  # another run took it further meanwhile
+        await waiting
+    assert shortlisted == [1, 1] and pools.helper_runs == 1, "part 0 once, then part 1 in the worker"
+
+
 async def test_a_helper_ahead_of_the_run_is_not_used(split, keys, fresh_db):
     """A run that synced before another one took the helper further ranks part 1 in the worker too (the helper's
     part is not the run's)."""

@@ -8,15 +8,13 @@ names of a generated 2,000-provider directory (bench/reconcile_quality.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from typing import Any
 from urllib.parse import quote, quote_plus
 
 import pytest
-from conftest import Databases, app_settings
+from conftest import Databases, app_settings, bench_module
 from litestar.testing import AsyncTestClient
 from standards_schemas import assert_reconciliation_valid, reconciliation_dir, reconciliation_problems
 
@@ -31,16 +29,6 @@ CORS = "access-control-allow-origin"
 SEED = json.loads((PROJECT_ROOT / "seed_data" / "providers.json").read_text())
 PUBLISHED = [p for p in SEED if p.get("status", "published") == "published"]
 PENDING = [p for p in SEED if p.get("status") == "pending"]
-
-
-def _bench(name: str) -> Any:
-    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", PROJECT_ROOT / "bench" / f"{name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 async def provider_ids(client: Any) -> dict[str, int]:
@@ -593,7 +581,7 @@ async def test_every_suggest_service_pages_with_the_specs_cursor(read_client: An
 @pytest.fixture(scope="module")
 async def generated_dsn(databases: Databases) -> str:
     """A 2,000-provider generated directory (bench/generate.py), loaded as the benchmarks load it."""
-    load = _bench("load")
+    load = bench_module("load")
     name = await databases.create("recon")
     dsn = databases.dsn(name)
     await load.prepare_schema(dsn, Settings.from_env().seed_dir)
@@ -604,7 +592,7 @@ async def generated_dsn(databases: Databases) -> str:
 
 
 async def test_match_true_is_precise_on_misspelt_names_of_a_generated_directory(generated_dsn: str) -> None:
-    quality = _bench("reconcile_quality")
+    quality = bench_module("reconcile_quality")
     import asyncpg
 
     conn = await asyncpg.connect(generated_dsn)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from conftest import TEST_SECRET, Keys, database_env, embedded_dir, fetchval, free_port, run_cli
+from conftest import TEST_SECRET, Keys, bench_module, database_env, embedded_dir, fetchval, free_port, run_cli
 
 from marketplace.settings import PROJECT_ROOT
 
@@ -126,18 +126,8 @@ async def test_a_killed_worker_is_replaced_from_the_inherited_views_and_the_api_
         stop(proc)
 
 
-def live_children(pid: int) -> list[int]:
-    """The pids of `pid`'s children still running (not zombies); one that ends while being looked at is left out."""
-    out = []
-    for p in psutil.Process(pid).children():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            if p.status() != psutil.STATUS_ZOMBIE:
-                out.append(p.pid)
-    return out
-
-
-def helpers_of(worker: int) -> list[int]:
-    return live_children(worker)
+live_children = bench_module("server").live_children
+helpers_of = live_children  # a worker's children: its helper
 
 
 async def test_served_workers_rank_with_helpers_that_die_with_them(served_db):

@@ -71,6 +71,8 @@ and a fresh one forked, holding the worker's parts as they are then."""
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Done = tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts]
+Shortlisted = tuple[list[matching.Shortlist], list[matching.parts.Part]]
+"""Parts shortlisted (`_shortlisted`): their shortlists, and each as a part to merge."""
 """A ranked directory: the ranking, the shown providers' profiles, the counts over the directory."""
 
 
@@ -389,20 +391,19 @@ class MatchPools:
             if helper.alive and helper.version <= version:
                 deltas = [d for d in self.deltas if helper.version < d.version <= version]
                 asked = HelperShortlist(version, deltas, need, weights, as_of, limit, excluded_limit)
-                done = await self._with_helper(helper, asked, ready, parts[0], snapshot, shortlist, excluded_limit)
+                done = await self._with_helper(helper, asked, ready, parts[0], snapshot, shortlist)
                 if not isinstance(done, _Alone):
                     return done
-        return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+        return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit, ready)
 
     async def _with_helper(
         self,
         helper: Helper,
         asked: HelperShortlist,
-        ready: tuple[list[matching.Shortlist], list[matching.parts.Part]] | None,
+        ready: Shortlisted | None,
         part: matching.CompactPool,
         snapshot: str,
         shortlist: Callable[[matching.CompactPool], matching.Shortlist],
-        excluded_limit: int,
     ) -> Done | _Alone | None:
         """`_rank_parts` with the helper held: the ranking, None (a shown provider changed), or `ALONE` (the helper
         failed: rank both parts in the worker)."""
@@ -416,7 +417,7 @@ class MatchPools:
             log.warning("%s; ranking both parts in the worker", theirs)
             return ALONE
         (short,), (summary,) = own
-        merged = matching.parts.merge([summary, theirs.part], asked.limit, excluded_limit)
+        merged = matching.parts.merge([summary, theirs.part], asked.limit, asked.excluded_limit)
         found, changed = await self._details(list(merged.provider_ids), snapshot)
         if changed:
             return None
@@ -457,9 +458,15 @@ class MatchPools:
         shortlist: Callable[[matching.CompactPool], matching.Shortlist],
         limit: int,
         excluded_limit: int,
+        first: Shortlisted | None = None,
     ) -> Done | None:
-        """Every part ranked by this worker, one after the other (None when a shown provider changed)."""
-        shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
+        """Every part ranked by this worker, one after the other (None when a shown provider changed); `first`: part
+        0 already shortlisted (by a run that waited for a helper it could not use in the end)."""
+        if first is None:
+            shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
+        else:
+            more, also = await asyncio.to_thread(_shortlisted, shortlist, parts[1:])
+            shorts, summaries = first[0] + more, first[1] + also
         merged = matching.parts.merge(summaries, limit, excluded_limit)
         found, changed = await self._details(list(merged.provider_ids), snapshot)
         if changed:
@@ -509,7 +516,7 @@ class MatchPools:
 
 def _shortlisted(
     shortlist: Callable[[matching.CompactPool], matching.Shortlist], parts: Sequence[matching.CompactPool]
-) -> tuple[list[matching.Shortlist], list[matching.parts.Part]]:
+) -> Shortlisted:
     """Each of `parts` shortlisted, and as a part to merge."""
     shorts = [shortlist(p) for p in parts]
     return shorts, [s.part() for s in shorts]

@@ -57,6 +57,18 @@ def offering(need: Need, cands: list[Candidate]) -> list[Candidate]:
     return [c for c in cands if any(s.pathway == need.pathway and not related.isdisjoint(s.areas) for s in c.services)]
 
 
+def some_writes(data: st.DataObject, cands: list[Candidate]) -> tuple[list[int], list[Candidate], list[Candidate]]:
+    """What a writer does to the directory ``cands``: providers removed (ids), changed (new versions), added."""
+    ids = [c.provider_id for c in cands]
+    removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
+    changed = [
+        msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
+        for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
+    ]
+    added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+    return removed, changed, added
+
+
 @SETTINGS
 @given(need=any_needs, cands=candidate_lists(), limit=st.sampled_from([None, 0, 1, 3, 50]))
 def test_a_compact_pool_ranks_like_the_candidates(need: Need, cands: list[Candidate], limit: int | None) -> None:
@@ -76,13 +88,7 @@ def test_merged_and_replaced_pools_rank_like_a_fresh_build(
     expected = encode(rank(need, everyone, areas=TREE, as_of=f.AS_OF, limit=5, excluded_limit=4))
     assert ranked_from_pool(need, merged, everyone)[0] == expected
     # a writer changes some providers, removes others, adds new ones
-    ids = [c.provider_id for c in everyone]
-    removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
-    changed = [
-        msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
-        for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
-    ]
-    added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+    removed, changed, added = some_writes(data, everyone)
     after = compact.replace_rows(merged, removed + [c.provider_id for c in changed], changed + added)
     now = {c.provider_id: c for c in everyone if c.provider_id not in removed}
     now.update({c.provider_id: c for c in changed + added})

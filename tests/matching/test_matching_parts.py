@@ -9,8 +9,8 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_matching_compact import encode, ranked_from_pool
-from test_matching_properties import SETTINGS, TREE, any_needs, candidate_lists, candidates
+from test_matching_compact import encode, ranked_from_pool, some_writes
+from test_matching_properties import SETTINGS, TREE, any_needs, candidate_lists
 
 import matching.ranking
 from matching import Candidate, CompactPool, MatchingError, Need, compact, shortlist
@@ -83,13 +83,7 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
 
         # a writer changes some providers, unpublishes others, adds new ones: each part replaces the rows `route`
         # gives it, and the parts still rank as the whole does
-        ids = [c.provider_id for c in cands]
-        removed = data.draw(st.lists(st.sampled_from(ids), unique=True) if ids else st.just([]))
-        changed = [
-            msgspec.structs.replace(data.draw(candidates(provider_id=pid)), provider_id=pid)
-            for pid in data.draw(st.lists(st.sampled_from(ids), unique=True, max_size=3) if ids else st.just([]))
-        ]
-        added = [data.draw(candidates(provider_id=1000 + k)) for k in range(data.draw(st.integers(0, 3)))]
+        removed, changed, added = some_writes(data, cands)
         written = removed + [c.provider_id for c in changed + added]
         fresh = changed + added
         routed = route(parts, fresh)
