@@ -180,3 +180,79 @@ def test_a_response_not_counted_is_on_one_sheet_and_a_report_frozen_before_keeps
     assert b"not_counted" not in old_csv
     book = sheets(report_workbook(old_csv, msgspec.json.encode(with_mr), held_by_csv=csv_sections(old_csv)))
     assert listed(book) == ["market_response not_counted"], sorted(book)
+
+
+def test_each_need_s_market_response_is_on_one_sheet_and_a_report_frozen_before_keeps_its_own(in_memory_report):
+    """A tester found each need's market response twice in the workbook: on `response_needs` and `response_cells`
+    (the CSV's rows) and again on `market_response needs` (the JSON's list, its cells a sheet of their own). The CSV's
+    rows now carry the one thing only the JSON had, the barriers described in the responses' own words
+    (`barrier_notes`), so the workbook shows the JSON's list no more; a report frozen before that column keeps it."""
+    import msgspec
+
+    from marketplace.engagement.models import CellResponse, CostRange, MarketResponse, NeedMarketResponse, NonResponder
+    from marketplace.reports.render import csv_sections, to_csv_bytes, to_xlsx
+    from marketplace.sheets import report_workbook
+
+    need = NeedMarketResponse(
+        need_id=1,
+        title="Move-on accommodation",
+        pathway="ACCOM",
+        annual_volume=100,
+        annual_budget=120_000,
+        responses=2,
+        not_interested=1,
+        intent={"lead": 1, "partner": 1, "either": 0},
+        offered_capacity=75,
+        capacity_to_volume=0.75,
+        costs=CostRange(
+            responses=2,
+            minimum=900.0,
+            median=1000.0,
+            maximum=1100.0,
+            budget_per_service_user=1200.0,
+            median_to_budget=0.833,
+        ),
+        cells=[CellResponse(area="E06000019", area_name="Herefordshire", responses=2, offered_capacity=75)],
+        consortia=[],
+        barriers={"tupe": 1},
+        barrier_notes=["=Volunteers scarce in rural wards", "Our premises lease\nends in March"],
+        suitable_non_responders=[NonResponder(provider_id=9, name="Silent Lantern Trust", score=0.8)],
+        match_run_id=3,
+    )
+    mr = MarketResponse(
+        exercise_id=1,
+        published=True,
+        deadline=None,
+        responses=2,
+        withdrawn=0,
+        threshold=0.6,
+        needs=[need],
+        clarifications=[],
+    )
+    report = msgspec.structs.replace(in_memory_report, market_response=mr)
+
+    def holding(book: dict[str, list[tuple]], text: str) -> list[str]:
+        return sorted({name for name, rows in book.items() for row in rows for c in row if text in str(c or "")})
+
+    book = sheets(to_xlsx(report))
+    assert holding(book, "Silent Lantern Trust") == ["response_needs"], sorted(book)
+    cell_header, *cell_rows = book["response_cells"]
+    (cell,) = [dict(zip(cell_header, r, strict=True)) for r in cell_rows]
+    assert (cell["area_name"], cell["responses"], cell["offered_capacity"]) == ("Herefordshire", 2, 75)
+    assert not [name for name in book if name.startswith("market_response ")], sorted(book)
+    header, *rows = book["response_needs"]
+    (row,) = [dict(zip(header, r, strict=True)) for r in rows]
+    # each note on one line, a formula's sign made text; the other figures as numbers
+    assert row["barrier_notes"] == "=Volunteers scarce in rural wards | Our premises lease ends in March"
+    assert (row["responses"], row["offered_capacity"], row["capacity_to_volume"]) == (2, 75, 0.75)
+    assert dict(book["market_response"][1:])["responses"] == 2  # the exercise-wide figures stay
+
+    # a report frozen before the CSV had barrier_notes: the JSON's list stays, so nothing it held is lost
+    now = list(csv.reader(io.StringIO(to_csv_bytes(report).decode("utf-8-sig"), newline="")))
+    assert now[0][-1] == "barrier_notes"
+    old = io.StringIO(newline="")
+    csv.writer(old, lineterminator="\r\n").writerows(r[:-1] for r in now)
+    old_csv = ("\ufeff" + old.getvalue()).encode()
+    book = sheets(report_workbook(old_csv, msgspec.json.encode(report), held_by_csv=csv_sections(old_csv)))
+    assert holding(book, "Our premises lease\nends in March") == ["market_response needs"]
+    assert holding(book, "Silent Lantern Trust") == ["market_response needs", "response_needs"]

@@ -55,14 +55,19 @@ CSV_SECTIONS = frozenset({"needs", "grid"})
 
 NOT_COUNTED = "market_response.not_counted"
 """The market response's responses not counted, which the CSV holds as `not_counted_response` rows."""
+NEEDS_RESPONSE = "market_response.needs"
+"""The market response per need, which the CSV holds as `response_need` and `response_cell` rows (in full once it
+has their `barrier_notes` column)."""
 
 
 def csv_sections(csv_body: bytes) -> frozenset[str]:
     """What of the JSON report the CSV `csv_body` holds, so that its workbook shows it once, from the CSV's rows
-    (`report_workbook`'s `held_by_csv`): the needs and the grid, and the responses not counted once the CSV has
-    their columns (a report frozen before then lists them only in its JSON, whose sheet then shows them)."""
+    (`report_workbook`'s `held_by_csv`): the needs and the grid; the responses not counted, and the market response
+    per need, once the CSV has their columns (a report frozen before then holds them in full only in its JSON, whose
+    sheets then show them)."""
     header = csv_body.decode("utf-8-sig").partition("\r\n")[0].split(",")
-    return CSV_SECTIONS | ({NOT_COUNTED} if "not_counted_reason" in header else set())
+    later = {NOT_COUNTED: "not_counted_reason", NEEDS_RESPONSE: "barrier_notes"}
+    return CSV_SECTIONS | {section for section, column in later.items() if column in header}
 
 
 def to_xlsx(report: Report) -> bytes:

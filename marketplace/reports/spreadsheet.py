@@ -133,9 +133,11 @@ RESPONSE_COLUMNS = [
     "submitted_at",
     "provider_status",
     "not_counted_reason",
+    "barrier_notes",
 ]
 """The market-response columns (``response_need``, ``response_cell`` and ``not_counted_response`` rows; see
-`_response_rows`). The last three were added after the others: each row before has them empty, at the end."""
+`_response_rows`). ``submitted_at``, ``provider_status`` and ``not_counted_reason`` were added after the others, and
+``barrier_notes`` after them: a column added later is empty in each row before, and stands at the end."""
 
 CSV_HEADER: list[str] = [
     "row_type",
@@ -318,7 +320,8 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
     """The market-response section, when the exercise was published for engagement: a ``response_need`` row per
     need (responses, intent split, offered capacity against volume, indicative unit costs against the budget per
     service user, barriers ticked as "barrier: count", declared consortia as "lead + partner, ...", the suitable
-    providers that did not respond) and a ``response_cell`` row per (need, area): responses and capacity offered;
+    providers that did not respond, the barriers the responses described in their own words, each on one line, joined
+    by " | ") and a ``response_cell`` row per (need, area): responses and capacity offered;
     then a ``not_counted_response`` row per submitted response left out of every figure (`MarketResponse.not_counted`):
     its provider, when it was submitted, the provider's status and why it is not counted."""
     mr = report.market_response
@@ -363,6 +366,7 @@ def _need_response_rows(mr: MarketResponse) -> Iterable[dict[str, str]]:
             "barriers": guard("; ".join(f"{b}: {k}" for b, k in n.barriers.items() if k)),
             "consortia": guard("; ".join(f"{c.lead_name} + {', '.join(c.partners)}" for c in n.consortia)),
             "suitable_non_responders": guard("; ".join(p.name for p in n.suitable_non_responders)),
+            "barrier_notes": guard(" | ".join(" ".join(note.split()) for note in n.barrier_notes)),
         }
         for cell in n.cells:
             yield {
