@@ -140,6 +140,19 @@ class CompactPool(OverColumns):
     similar: SimilarityMemo = dc_field(default_factory=dict, compare=False, repr=False)
     """Each query word's similar words in ``words.vocabulary``, once computed (the vocabulary never changes; a
     new pool starts with an empty memo)."""
+    withdrawn: npt.NDArray[np.bool_] | None = dc_field(default=None, compare=False, repr=False)
+    """Rows no longer in the directory (:func:`withdraw`: their providers changed or left since the pool was made),
+    or ``None``. Their columns stay, shared with the pool they were withdrawn from; only a directory ranking
+    (``shortlist(..., directory=True)``) reads such a pool, and it passes over them as if they were not there."""
+
+    @property
+    def live_count(self) -> int:
+        """Rows in the directory: every row, less those withdrawn."""
+        return len(self) - (0 if self.withdrawn is None else int(np.count_nonzero(self.withdrawn)))
+
+    def live_rows(self) -> Int64Array | None:
+        """The rows not withdrawn, ascending (``None``: every row)."""
+        return None if self.withdrawn is None else np.flatnonzero(~self.withdrawn)
 
     @property
     def by_name(self) -> None:
@@ -473,19 +486,21 @@ def _concat_index(parts: Sequence[_Part]) -> WordIndex:
 
 
 def concat(pools: Sequence[CompactPool | CandidatePool], areas: AreaTree) -> CompactPool:
-    """One compact pool holding the rows of ``pools`` in order (their provider ids must be distinct).
+    """One compact pool holding the rows of ``pools`` in order, less those withdrawn (their provider ids must be
+    distinct).
 
     A full pool among them is made compact first.
     """
-    parts = [p if isinstance(p, CompactPool) else CompactPool.of(p) for p in pools if len(p)]
+    compacts = (p if isinstance(p, CompactPool) else CompactPool.of(p) for p in pools if len(p))
+    parts = [p for p in compacts if p.live_count]
     if not parts:
         return empty(areas)
-    if len(parts) == 1:
+    if len(parts) == 1 and parts[0].withdrawn is None:
         return parts[0]
     for p in parts:
         if p.areas != areas:
             raise ValueError("pools built with different area trees")
-    return _merge([_Part.of(p) for p in parts], areas)
+    return _merge([_Part.of(p, p.live_rows()) for p in parts], areas)
 
 
 def _merge(parts: list[_Part], areas: AreaTree) -> CompactPool:
@@ -544,13 +559,27 @@ _ROW_FIELDS = (
 """Organisation columns copied as they are (``sector`` is remapped)."""
 
 
+def withdraw(pool: CompactPool, ids: Sequence[int]) -> CompactPool:
+    """``pool`` with the rows of the providers ``ids`` (unknown ids ignored) withdrawn: a directory ranking passes
+    over them. Every column is the same array as ``pool``'s (only the withdrawn mask is new), so a process that
+    forked with ``pool`` keeps sharing its pages, where :func:`replace_rows` would copy them all. The providers'
+    new versions go in another pool, ranked beside this one (:mod:`matching.parts`)."""
+    hit = np.isin(pool.provider_id, np.asarray(ids, dtype=np.int64))
+    if not hit.any():
+        return pool
+    withdrawn = hit if pool.withdrawn is None else hit | pool.withdrawn
+    withdrawn.flags.writeable = False
+    return replace(pool, withdrawn=withdrawn)
+
+
 def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
     """A compact pool of the rows ``rows`` (ascending) of ``pool``."""
     return _merge([_Part.of(pool, np.asarray(rows, dtype=np.int64))], pool.areas)
 
 
 def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candidate]) -> CompactPool:
-    """``pool`` without the providers ``remove`` (ids; unknown ids ignored), with ``add`` appended.
+    """``pool`` without the providers ``remove`` (ids; unknown ids ignored) and its withdrawn rows, with ``add``
+    appended.
 
     Raises :class:`~matching.errors.InvalidCandidate` for an invalid or duplicate candidate in ``add``
     (the pool is then unchanged).
@@ -558,7 +587,10 @@ def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candida
     areas = pool.areas
     added = build_compact(add, areas) if add else None
     drop = np.asarray(sorted({*remove, *(c.provider_id for c in add)}), dtype=np.int64)
-    keep = np.flatnonzero(~np.isin(pool.provider_id, drop)) if len(drop) else None
+    gone = np.isin(pool.provider_id, drop) if len(drop) else None
+    if pool.withdrawn is not None:  # withdrawn rows are dropped too
+        gone = pool.withdrawn if gone is None else gone | pool.withdrawn
+    keep = None if gone is None else np.flatnonzero(~gone)
     parts = [_Part.of(pool, None if keep is None or len(keep) == len(pool) else keep)]
     if added is not None and len(added):
         parts.append(_Part.of(added))

@@ -299,6 +299,10 @@ def shortlist(
         raise MatchingError("the candidate pool was built with a different area tree")
     if directory and not isinstance(candidates, (CandidatePool, CompactPool)):
         raise MatchingError("directory=True needs a CandidatePool or a CompactPool")
+    withdrawn = candidates.withdrawn if isinstance(candidates, CompactPool) else None
+    if withdrawn is not None and not directory:
+        raise MatchingError("a pool with withdrawn rows ranks as a directory only (directory=True)")
+    gone = 0 if withdrawn is None else int(np.count_nonzero(withdrawn))
 
     cn = compile_need(need, areas)
     w = effective_weights(weights, need.weight_overrides, has_priorities=bool(need.local_priorities))
@@ -311,11 +315,11 @@ def shortlist(
     if isinstance(candidates, (CandidatePool, CompactPool)):
         pool = candidates
         if directory:
-            screening, outside, outside_by_reason = screen_directory(pool.columns, cn)
+            screening, outside, outside_by_reason = screen_directory(pool.columns, cn, withdrawn)
             by_reason = screening.counts()
             counts = DirectoryCounts(
-                directory_size=len(pool),
-                excluded_count=len(pool) - len(screening.eligible),
+                directory_size=len(pool) - gone,
+                excluded_count=len(pool) - gone - len(screening.eligible),
                 excluded_by_reason=MappingProxyType(
                     {code: k + outside_by_reason.get(code, 0) for code, k in by_reason.items()}
                 ),
@@ -390,7 +394,7 @@ def shortlist(
     # the shortlist keeps only the shown candidates' columns: all an explanation reads (less memory held while the
     # shown providers' details are read and explained)
     shown_at = np.asarray(order, dtype=np.int64)
-    n = len(pids) - outside
+    n = len(pids) - gone - outside
     prefix_keys = candidates.names.prefix_keys if isinstance(candidates, CompactPool) else None
 
     def exclusions() -> tuple[Exclusion, ...]:

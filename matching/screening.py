@@ -331,16 +331,23 @@ def covers(mask: npt.NDArray[np.uint64], words: npt.NDArray[np.uint64], rows: In
     return out
 
 
-def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, dict[str, int]]:
+def screen_directory(
+    cols: Columns, cn: CompiledNeed, withdrawn: BoolArray | None = None
+) -> tuple[Screening, int, dict[str, int]]:
     """``screen(cols, cn).outside_directory_scope()`` (the same three values), computed over the candidates
     offering the need's pathway only: the others are outside the directory's scope, and for them only the
     pathway and area checks are counted, from :attr:`~matching.columns.Columns.area_mask`. At 200,000
     candidates a narrow need's screening then reads a tenth of the directory's rows instead of all of them.
+
+    ``withdrawn`` (per row, or ``None``): rows no longer in the directory (``CompactPool.withdrawn``), passed over
+    as if absent: never eligible, listed or counted (the counts returned are over the other rows).
     """
     n = len(cols)
     svc = cols.services
     touch = touch_mask(cols.areas, cn.area_nodes)
     in_p = svc.rows_in(cn.pathway)
+    if withdrawn is not None:
+        in_p = in_p[~withdrawn[svc.owner[in_p]]]
     p_owner = svc.owner[in_p].astype(np.int64, copy=False)
     first = np.concatenate(([True], p_owner[1:] != p_owner[:-1])) if len(in_p) else np.zeros(0, dtype=np.bool_)
     offered = p_owner[first]  # the candidates offering the pathway, ascending
@@ -373,7 +380,11 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
     # (which fail the area check); of the first, those covering none of the areas (with area_volumes: reaching
     # none of the service users) with any service fail it too
     covering = covers(cols.area_mask, reach_words)
-    not_offering = n - len(offered)
+    live = n  # the rows still in the directory
+    if withdrawn is not None:
+        covering &= ~withdrawn
+        live -= int(np.count_nonzero(withdrawn))
+    not_offering = live - len(offered)
     covering_not_offering = int(np.count_nonzero(covering)) - int(np.count_nonzero(covering[offered]))
     by_reason = {
         EXCL_PATHWAY: not_offering,
@@ -389,7 +400,7 @@ def screen_directory(cols: Columns, cn: CompiledNeed) -> tuple[Screening, int, d
         scope=scope,
         assessed=in_scope,
     )
-    return screening, n - len(in_scope), by_reason
+    return screening, live - len(in_scope), by_reason
 
 
 def screen_candidates(cands: Sequence[Candidate], cn: CompiledNeed, areas: AreaTree) -> tuple[Screening, Int64Array]:

@@ -88,14 +88,37 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
         fresh = changed + added
         routed = route(parts, fresh)
         assert sorted(c.provider_id for r in routed for c in r) == sorted(c.provider_id for c in fresh)
+        before = parts
         parts = tuple(compact.replace_rows(p, written, r) for p, r in zip(parts, routed, strict=True))
         now = {c.provider_id: c for c in cands if c.provider_id not in removed}
         now.update({c.provider_id: c for c in fresh})
         fresh_build = compact.build_compact(list(now.values()), TREE)
-        expected, _ = ranked_from_pool(need, fresh_build, list(now.values()), directory=True)
+        expected, short = ranked_from_pool(need, fresh_build, list(now.values()), directory=True)
         got, _ = ranked_in_parts(need, parts, list(now.values()), 5)
         assert got == expected
         assert sorted(x for p in parts for x in p.provider_id.tolist()) == sorted(now)
+
+        # or each part withdraws the written providers' rows, keeping every column it had (a forked process keeps
+        # sharing them), and their new versions are a part of their own: the same ranking, the same counts
+        kept = tuple(compact.withdraw(p, written) for p in before)
+        assert all(k.columns is p.columns and k.words is p.words for k, p in zip(kept, before, strict=True))
+        extra = compact.build_compact(fresh, TREE)
+        got, directory = ranked_in_parts(need, (*kept, extra), list(now.values()), 5)
+        assert got == expected
+        assert short.directory is not None and directory is not None
+        assert (directory.directory_size, directory.excluded_count) == (
+            short.directory.directory_size,
+            short.directory.excluded_count,
+        )
+        assert list(directory.excluded_by_reason.items()) == list(short.directory.excluded_by_reason.items())
+        assert sum(k.live_count for k in kept) + len(extra) == len(now)
+        # withdrawn rows leave a pool when it is next rebuilt
+        live = [compact.replace_rows(k, [], ()) for k in kept] + [compact.concat(list(kept), TREE)]
+        assert all(p.withdrawn is None for p in live)
+        assert sorted(x for p in live[:-1] for x in p.provider_id.tolist()) == sorted(
+            x for x in live[-1].provider_id.tolist()
+        )
+        assert sorted(live[-1].provider_id.tolist() + extra.provider_id.tolist()) == sorted(now)
 
 
 def test_a_changed_provider_stays_in_its_part_and_a_new_one_joins_the_smallest() -> None:
@@ -121,3 +144,19 @@ def test_merging_needs_parts_counting_the_same_codes() -> None:
     with pytest.raises(MatchingError):
         merge([part, Part((), (), (), 0, 0, 0, {"b": 1}, (), None)], 5, 5)
     assert merge([part, part], 5, 5).counts["excluded_by_reason"] == {"a": 2}
+
+
+def test_a_pool_with_withdrawn_rows_ranks_only_as_a_directory() -> None:
+    cands = [f.candidate(k, name=f"Provider {k}") for k in range(1, 6)]
+    pool = compact.build_compact(cands, TREE)
+    assert compact.withdraw(pool, [99]) is pool  # nobody withdrawn: the same pool
+    less = compact.withdraw(pool, [2, 4, 99])
+    assert less.live_count == 3 and len(less) == 5 and less.live_rows().tolist() == [0, 2, 4]
+    assert compact.withdraw(less, [1]).live_rows().tolist() == [2, 4] and less.live_count == 3  # less unchanged
+    need = f.need()
+    with pytest.raises(MatchingError, match="directory only"):
+        shortlist(need, less, areas=TREE, as_of=f.AS_OF)
+    assert shortlist(need, pool, areas=TREE, as_of=f.AS_OF, directory=True).provider_ids == (1, 2, 3, 4, 5)
+    short = shortlist(need, less, areas=TREE, as_of=f.AS_OF, directory=True)
+    assert short.provider_ids == (1, 3, 5)
+    assert short.directory is not None and (short.directory.directory_size, short.directory.excluded_count) == (3, 0)
