@@ -240,7 +240,7 @@ def preload_views(settings: Settings) -> Views:
         try:
             tax = await taxonomy.load(pool)
             live = await LiveIndex.load(pool)
-            match_parts, snapshot, _ = await MatchPools(
+            match_parts, _, snapshot, _ = await MatchPools(
                 pool,
                 tax.matching_areas,
                 slots=1,

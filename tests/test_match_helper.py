@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from conftest import app_settings, served_at_once
+from conftest import app_settings, rename_behind_the_apps_back, served_at_once
 from test_exercises_and_matching import expected_ranking, seeded_need, stays_exact_after_profile_writes
 
 from marketplace.app import create_app
@@ -156,3 +156,38 @@ async def test_a_small_directory_stays_in_one_part_without_a_helper(at_once, key
     await assert_exact(at_once, await keys.headers("commissioner"), need_id, fresh_db)
     pools = pools_of(at_once)
     assert pools.parts is not None and len(pools.parts) == 1 and pools.helper is None and pools.helper_forks == 0
+
+
+async def test_a_write_withdraws_rows_sharing_every_column_and_many_rebuild_the_parts(split, keys, fresh_db):
+    """A changed provider's rows are withdrawn from the parts as loaded, whose columns stay the very arrays they
+    were (shared with the process the worker was forked from, and with the helper), and its new version is ranked from
+    the pool of changed providers; past EXTRA_KEPT of those, the parts are rebuilt with them in, and the helper forked
+    afresh with the new part 1. The runs stay exact throughout."""
+    need_id, _ = await seeded_need(fresh_db)
+    h = await keys.headers("commissioner")
+    pools = pools_of(split)
+    first = await assert_exact(split, h, need_id, fresh_db)
+    loaded = pools.parts
+    assert loaded is not None and pools.extra is None and pools.helper_forks == 1
+    shown = [s["provider_id"] for s in first["ranking"]]
+    renamed, other = shown[0], shown[-1]
+    await rename_behind_the_apps_back(fresh_db, renamed, "Aardvark Renamed Trust")
+    await assert_exact(split, h, need_id, fresh_db)
+    assert pools.parts is not None and pools.extra is not None and pools.extra.provider_id.tolist() == [renamed]
+    assert all(p.columns is q.columns and p.words is q.words for p, q in zip(pools.parts, loaded, strict=True))
+    assert sum(p.live_count for p in pools.parts) == sum(len(p) for p in loaded) - 1
+    assert pools.helper_runs == 2 and pools.helper_forks == 1 and pools.helper is not None
+    assert pools.helper.version == pools.version and not pools.deltas, "the helper withdrew the row from part 1 too"
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pools_module, "EXTRA_KEPT", 1)
+        await rename_behind_the_apps_back(fresh_db, other, "Aardvark Second Trust")
+        await assert_exact(split, h, need_id, fresh_db)
+    assert pools.extra is None and all(p.withdrawn is None for p in pools.parts)
+    # rebuilt: a part that had rows withdrawn, and the one that took the changed providers in (a part with neither
+    # stays the very pool it was)
+    assert any(p.columns is not q.columns for p, q in zip(pools.parts, loaded, strict=True))
+    assert sorted(x for p in pools.parts for x in p.provider_id.tolist()) == sorted(
+        x for p in loaded for x in p.provider_id.tolist()
+    ), "every provider in one part, once"
+    assert pools.helper_forks == 2 and pools.helper_runs == 3, "a helper forked with the rebuilt part 1"

@@ -3,11 +3,11 @@
 A worker whose directory is split in two parts (`matching.parts`; `Settings.match_split_from`) forks one helper,
 which inherits the worker's memory as it is at that moment (the parts included, shared page by page until either
 side writes) and ranks part 1 while the worker ranks part 0. The helper does no I/O but its socket to the worker:
-the worker sends it the rows it changed in part 1 since the helper last ranked (`Delta`, routed by
-`matching.parts.route`), the need and options, then which of its shortlisted providers were shown, with their
-profiles; the helper answers with its shortlist as plain data (`matching.parts.Part`) and then their explanations.
-Messages are msgpack (msgspec), each after its length; the worker's calls block, in the thread where it works on
-its own part meanwhile (`beside`).
+the worker sends it the providers changed since the helper last ranked (`Delta`: it withdraws their rows from its
+part, `matching.compact.withdraw`, and the worker ranks their new versions), the need and options, then which of
+its shortlisted providers were shown, with their profiles; the helper answers with its shortlist as plain data
+(`matching.parts.Part`) and then their explanations. Messages are msgpack (msgspec), each after its length; the
+worker's calls block, in the thread where it works on its own part meanwhile (`beside`).
 
 The helper serves one ranking at a time (a run finding it busy shortlists the worker's part, then waits its
 turn). It ends when its socket closes, when the worker dies (the kernel's parent-death signal), and on SIGTERM; it
@@ -33,7 +33,6 @@ from typing import Any, TypeVar
 import msgspec
 
 import matching
-from marketplace import memory
 
 T = TypeVar("T")
 
@@ -42,11 +41,11 @@ _PR_SET_PDEATHSIG = 1
 
 
 class Delta(msgspec.Struct, frozen=True):
-    """One sync's changes to the helper's part: every provider changed, and the new versions routed to the part."""
+    """One sync's change to the helper's part: every provider changed, whose rows it withdraws (their new versions are
+    ranked by the worker, `MatchPools.extra`)."""
 
     version: int
     changed: list[int]
-    fresh: list[matching.Candidate]
 
 
 class Shortlist(msgspec.Struct, frozen=True, tag=True):
@@ -227,10 +226,8 @@ def _serve(
                 short = None
                 for d in request.deltas:
                     if d.version > version:
-                        part = matching.compact.replace_rows(part, d.changed, d.fresh)
+                        part = matching.compact.withdraw(part, d.changed)  # its columns still shared with the worker
                         version = d.version
-                if request.deltas:
-                    memory.trim()  # the part replaced: its old columns' pages back to the system, as the worker does
                 version = max(version, request.version)
                 short = shortlist_of(
                     request.need, request.weights, part, request.as_of, request.limit, request.excluded_limit

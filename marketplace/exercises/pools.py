@@ -5,7 +5,11 @@ marketplace.changes. Every match run (HTTP, the command line, reports) ranks her
 numeric columns, code pairs, names and the word ids of their text; no text and no per-provider objects),
 loaded under one PostgreSQL snapshot. Each ranking first asks which providers were written since that
 snapshot (`changed_since`, one indexed query) and replaces just those, so the pool always equals what
-fetching the directory afresh would give. A ranking then holds no connection while it ranks:
+fetching the directory afresh would give. A changed provider's rows are withdrawn from the pool as loaded
+(`matching.compact.withdraw`: its columns stay as they are, so the pages a worker shares with the serving process
+it was forked from, and a helper with its worker, stay shared) and its published version goes in a small pool of
+the changed providers (`extra`), ranked beside the others; past `EXTRA_KEPT` providers there, the pools are rebuilt
+without the withdrawn rows. A ranking then holds no connection while it ranks:
 
 1. sync the pool (a short read-only REPEATABLE READ transaction: the changes and the changed providers
    under one snapshot);
@@ -37,7 +41,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -67,6 +71,10 @@ HELPER_PAUSE = 30.0
 DELTAS_KEPT = 5_000
 """Changed providers kept for the helper (it takes them in on its next ranking); past this, the helper is dropped
 and a fresh one forked, holding the worker's parts as they are then."""
+EXTRA_KEPT = 5_000
+"""Changed providers ranked from the pool of their own (`MatchPools.extra`); past this, the parts are rebuilt with
+them in and the withdrawn rows out (the helper forked afresh): ranking a large extra pool costs what its rows
+cost in any part, but every withdrawn row is still read by each ranking's screening."""
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -99,6 +107,15 @@ class _Read(msgspec.Struct, frozen=True):
 
 
 _read = msgspec.json.Decoder(list[_Read])
+
+
+class Held(NamedTuple):
+    """What `MatchPools.current` gives: the pools exact as of `snapshot`, at `version`."""
+
+    parts: tuple[matching.CompactPool, ...]
+    extra: matching.CompactPool | None
+    snapshot: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +155,9 @@ class MatchPools:
         """Whether a directory in two parts gets a helper process (not in the serving process, which builds the parts
         for its workers and ranks nothing: each worker forks its own)."""
         self.parts: tuple[matching.CompactPool, ...] | None = None
+        """The directory as loaded, in one or two parts, with the rows of providers changed since withdrawn."""
+        self.extra: matching.CompactPool | None = None
+        """The providers changed since the parts were built, as they are published now (None: none)."""
         self.snapshot: str | None = None
         self.version = 0
         """Counts the syncs that changed the parts (the helper's part is brought to the version a ranking uses)."""
@@ -165,10 +185,11 @@ class MatchPools:
 
     def __len__(self) -> int:
         """Providers in the parts (0 before they are loaded)."""
-        return sum(len(p.provider_id) for p in self.parts or ())
+        return sum(p.live_count for p in (*(self.parts or ()), *_extra(self.extra)))
 
-    async def current(self) -> tuple[tuple[matching.CompactPool, ...], str, int]:
-        """The parts, exact as of the returned snapshot (which is no older than this call), and their version."""
+    async def current(self) -> Held:
+        """The parts and the changed providers' pool, exact together as of the returned snapshot (which is no older
+        than this call), and their version."""
         async with self.lock:
             async with pooled(self.db) as conn:
                 if self.parts is None or self.snapshot is None:
@@ -178,7 +199,7 @@ class MatchPools:
             assert self.parts is not None and self.snapshot is not None
             if len(self.parts) > 1 and self.forks_helper:
                 await self._fork_helper(self.parts[1])
-            return self.parts, self.snapshot, self.version
+            return Held(self.parts, self.extra, self.snapshot, self.version)
 
     async def _fork_helper(self, part: matching.CompactPool) -> None:
         """A helper for part 1 when there is none (or it went away), unless forking failed a moment ago."""
@@ -224,7 +245,7 @@ class MatchPools:
         del dealt
         if len(parts) > 1 and sum(len(p.provider_id) for p in parts) < (self.split_from or 0):
             parts = (await asyncio.to_thread(matching.compact.concat, parts, self.areas),)
-        self.parts = parts
+        self.parts, self.extra = parts, None
         await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
         self.loads += 1
@@ -243,26 +264,52 @@ class MatchPools:
                 doc = await queries.candidates_by_id(conn, ids)
         if ids:
             fresh = await asyncio.to_thread(_candidates.decode, doc)
-            self.parts, routed = await asyncio.to_thread(self._replaced, self.parts, ids, fresh)
-            self._changed(ids, routed)
+            self._changed(ids, *await asyncio.to_thread(self._replaced, self.parts, self.extra, ids, fresh))
             self.reloaded += len(ids)
-            await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
 
     def _replaced(
-        self, parts: tuple[matching.CompactPool, ...], ids: list[int], fresh: list[matching.Candidate]
-    ) -> tuple[tuple[matching.CompactPool, ...], tuple[matching.Candidate, ...]]:
-        """`parts` with the providers `ids` replaced by their new versions `fresh` (the published ones), each in
-        its part; and those routed to part 1."""
-        routed = matching.parts.route(parts, fresh)
-        out = tuple(matching.compact.replace_rows(p, ids, r) for p, r in zip(parts, routed, strict=True))
-        return out, routed[1] if len(routed) > 1 else ()
+        self,
+        parts: tuple[matching.CompactPool, ...],
+        extra: matching.CompactPool | None,
+        ids: list[int],
+        fresh: list[matching.Candidate],
+    ) -> tuple[tuple[matching.CompactPool, ...], matching.CompactPool | None, bool]:
+        """`parts` with the providers `ids` withdrawn, and `extra` with their new versions `fresh` (the published
+        ones) in place of any it held; or, past `EXTRA_KEPT` in `extra`, the parts rebuilt with `extra`'s providers
+        in the smallest and no row withdrawn (then True)."""
+        parts = tuple(matching.compact.withdraw(p, ids) for p in parts)
+        if extra is not None:
+            extra = matching.compact.replace_rows(extra, ids, fresh)
+        elif fresh:
+            extra = matching.compact.build_compact(fresh, self.areas)
+        if extra is not None and not len(extra):
+            extra = None
+        if extra is None or len(extra) <= EXTRA_KEPT:
+            return parts, extra, False
+        smallest = min(range(len(parts)), key=lambda k: parts[k].live_count)
+        rebuilt = tuple(
+            matching.compact.concat([p, extra], self.areas)
+            if k == smallest
+            else matching.compact.replace_rows(p, [], ())
+            for k, p in enumerate(parts)
+        )
+        return rebuilt, None, True
 
-    def _changed(self, ids: list[int], routed: Sequence[matching.Candidate]) -> None:
-        """Count a sync that changed the parts: the next version, and part 1's change kept for the helper."""
+    def _changed(
+        self, ids: list[int], parts: tuple[matching.CompactPool, ...], extra: matching.CompactPool | None, rebuilt: bool
+    ) -> None:
+        """Keep what a sync made of the parts (`_replaced`): the next version, and the change kept for the helper
+        (which withdraws the same rows from its part 1), or, the parts rebuilt, no helper until one is forked with
+        them."""
+        self.parts, self.extra = parts, extra
         self.version += 1
-        if self.helper is not None:
-            self.deltas.append(Delta(self.version, ids, list(routed)))
+        if rebuilt:  # the old parts' pages back to the system; a helper holding the old part 1 is of no more use
+            memory.trim()
+            self.close()
+            self.deltas.clear()
+        elif self.helper is not None:
+            self.deltas.append(Delta(self.version, ids))
             if sum(len(d.changed) for d in self.deltas) > DELTAS_KEPT:  # forked afresh on the next ranking
                 self.close()
                 self.deltas.clear()
@@ -334,28 +381,33 @@ class MatchPools:
             return self._shortlist(need, weights, pool, as_of, limit, excluded_limit)
 
         for _ in range(RETRIES + 1):
-            parts, snapshot, version = await self.current()
-            if len(parts) == 1:
+            parts, extra, snapshot, version = await self.current()
+            if len(parts) == 1 and extra is None:
                 short = await asyncio.to_thread(shortlist, parts[0])
                 assert short.directory is not None
                 explained = await self._explain(short, snapshot)
                 done = None if explained is None else (*explained, short.directory)
+            elif len(parts) == 1:
+                done = await self._rank_alone((*parts, *_extra(extra)), snapshot, shortlist, limit, excluded_limit)
             else:
                 done = await self._rank_parts(
-                    parts, snapshot, version, shortlist, need, weights, as_of, limit, excluded_limit
+                    parts, extra, snapshot, version, shortlist, need, weights, as_of, limit, excluded_limit
                 )
             if done is not None:
                 break
         else:  # the shown providers keep changing: rank and read them under one snapshot, without the helper
             async with self.lock, pooled(self.db) as conn, read_only(conn):
                 snapshot, ids = await changes.changed_since(conn, self.snapshot or snapshot)
-                parts = self.parts if self.parts is not None else parts
+                if self.parts is not None:
+                    parts, extra = self.parts, self.extra
                 if ids:
                     fresh = _candidates.decode(await queries.candidates_by_id(conn, ids))
-                    parts, routed = await asyncio.to_thread(self._replaced, parts, ids, fresh)
-                    self._changed(ids, routed)
-                    self.parts, self.snapshot = parts, snapshot
-                shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
+                    replaced = await asyncio.to_thread(self._replaced, parts, extra, ids, fresh)
+                    self._changed(ids, *replaced)
+                    parts, extra, _ = replaced
+                    self.snapshot = snapshot
+                every = (*parts, *_extra(extra))
+                shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, every)
                 merged = matching.parts.merge(summaries, limit, excluded_limit)
                 details = _candidates.decode(await queries.candidates_by_id(conn, list(merged.provider_ids)))
             by_id = {c.provider_id: c for c in details}
@@ -368,6 +420,7 @@ class MatchPools:
     async def _rank_parts(
         self,
         parts: tuple[matching.CompactPool, ...],
+        extra: matching.CompactPool | None,
         snapshot: str,
         version: int,
         shortlist: Callable[[matching.CompactPool], matching.Shortlist],
@@ -378,46 +431,50 @@ class MatchPools:
         excluded_limit: int,
     ) -> Done | None:
         """A directory in two parts ranked (or None when a shown provider changed since `snapshot`): part 1 by the
-        helper, else (it died, or is ahead of `version`) both by this worker. While another run has the helper, this
-        one shortlists part 0, then waits its turn: ranking part 1 in the worker as well would take more memory for
-        no more speed (under load both cores are busy anyway)."""
+        helper, part 0 and the changed providers' pool `extra` by this worker; or (the helper died, or is ahead of
+        `version`) all by this worker. While another run has the helper, this one shortlists its own, then waits its
+        turn: ranking part 1 in the worker as well would take more memory for no more speed (under load both cores
+        are busy anyway)."""
+        own = (parts[0], *_extra(extra))
         helper = self.helper
         if helper is None or not helper.alive:
-            return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit)
+            return await self._rank_alone((*own, parts[1]), snapshot, shortlist, limit, excluded_limit)
         ready = None
         if helper.lock.locked():
-            ready = await asyncio.to_thread(_shortlisted, shortlist, parts[:1])
+            ready = await asyncio.to_thread(_shortlisted, shortlist, own)
         async with helper.lock:
             if helper.alive and helper.version <= version:
                 deltas = [d for d in self.deltas if helper.version < d.version <= version]
                 asked = HelperShortlist(version, deltas, need, weights, as_of, limit, excluded_limit)
-                done = await self._with_helper(helper, asked, ready, parts[0], snapshot, shortlist)
+                done = await self._with_helper(helper, asked, ready, own, snapshot, shortlist)
                 if not isinstance(done, _Alone):
                     return done
-        return await self._rank_alone(parts, snapshot, shortlist, limit, excluded_limit, ready)
+        return await self._rank_alone((*own, parts[1]), snapshot, shortlist, limit, excluded_limit, ready)
 
     async def _with_helper(
         self,
         helper: Helper,
         asked: HelperShortlist,
         ready: Shortlisted | None,
-        part: matching.CompactPool,
+        own: Sequence[matching.CompactPool],
         snapshot: str,
         shortlist: Callable[[matching.CompactPool], matching.Shortlist],
     ) -> Done | _Alone | None:
-        """`_rank_parts` with the helper held: the ranking, None (a shown provider changed), or `ALONE` (the helper
-        failed: rank both parts in the worker)."""
-        own, theirs = await self._beside(
-            helper, asked, (lambda: ready) if ready is not None else (lambda: _shortlisted(shortlist, [part]))
+        """`_rank_parts` with the helper held (the worker's `own` pools: part 0, then any extra): the ranking, None
+        (a shown provider changed), or `ALONE` (the helper failed: rank every part in the worker)."""
+        shortlisted, theirs = await self._beside(
+            helper, asked, (lambda: ready) if ready is not None else (lambda: _shortlisted(shortlist, own))
         )
         self.deltas = [d for d in self.deltas if d.version > helper.version]
-        if isinstance(own, BaseException):
-            raise own
+        if isinstance(shortlisted, BaseException):
+            raise shortlisted
         if isinstance(theirs, HelperFailed):
             log.warning("%s; ranking both parts in the worker", theirs)
             return ALONE
-        (short,), (summary,) = own
-        merged = matching.parts.merge([summary, theirs.part], asked.limit, asked.excluded_limit)
+        shorts, summaries = shortlisted
+        # the parts merged: 0 the worker's part 0, 1 the helper's part 1, then the worker's others (`extra`)
+        merged = matching.parts.merge([summaries[0], theirs.part, *summaries[1:]], asked.limit, asked.excluded_limit)
+        explaining = [(0, shorts[0]), *((k + 2, s) for k, s in enumerate(shorts[1:]))]
         found, changed = await self._details(list(merged.provider_ids), snapshot)
         if changed:
             return None
@@ -425,7 +482,9 @@ class MatchPools:
         shown = merged.shown(1)
         request = HelperExplain(list(shown), [by_id[theirs.part.provider_ids[at]] for at, _ in shown])
         mine, remote = await self._beside(
-            helper, request, lambda: short.explaining().explain_at(by_id, merged.shown(0))
+            helper,
+            request,
+            lambda: [x for k, short in explaining for x in short.explaining().explain_at(by_id, merged.shown(k))],
         )
         if isinstance(mine, BaseException):
             raise mine
@@ -437,7 +496,7 @@ class MatchPools:
         by_rank = {s.rank: s for s in (*mine, *remote.scored)}
         scored = [by_rank[r] for r in range(1, len(merged.order) + 1)]
         assert merged.directory is not None
-        return short.explaining().merged(merged, scored), by_id, merged.directory
+        return shorts[0].explaining().merged(merged, scored), by_id, merged.directory
 
     @staticmethod
     async def _beside(
@@ -460,12 +519,12 @@ class MatchPools:
         excluded_limit: int,
         first: Shortlisted | None = None,
     ) -> Done | None:
-        """Every part ranked by this worker, one after the other (None when a shown provider changed); `first`: part
-        0 already shortlisted (by a run that waited for a helper it could not use in the end)."""
+        """Every part ranked by this worker, one after the other (None when a shown provider changed); `first`: the
+        first parts already shortlisted (by a run that waited for a helper it could not use in the end)."""
         if first is None:
             shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, parts)
         else:
-            more, also = await asyncio.to_thread(_shortlisted, shortlist, parts[1:])
+            more, also = await asyncio.to_thread(_shortlisted, shortlist, parts[len(first[0]) :])
             shorts, summaries = first[0] + more, first[1] + also
         merged = matching.parts.merge(summaries, limit, excluded_limit)
         found, changed = await self._details(list(merged.provider_ids), snapshot)
@@ -512,6 +571,11 @@ class MatchPools:
             by_id.update((c.provider_id, c) for c in more)
             scored += await asyncio.to_thread(explaining.explain, by_id, first_part, len(ids))
         return explaining.ranking(scored, excluded), by_id
+
+
+def _extra(extra: matching.CompactPool | None) -> tuple[matching.CompactPool, ...]:
+    """The changed providers' pool as parts to rank: itself, or none."""
+    return () if extra is None else (extra,)
 
 
 def _shortlisted(
