@@ -24,6 +24,19 @@ def in_memory_report():
     return test_report_render.report.__wrapped__()
 
 
+def with_market_response(report, **fields):
+    """`report` with a market response of two responses (`fields` set the rest: needs, withdrawn, not_counted)."""
+    import msgspec
+
+    from marketplace.engagement.models import MarketResponse
+
+    given = {"withdrawn": 0, "needs": [], "not_counted": [], **fields}
+    mr = MarketResponse(
+        exercise_id=1, published=True, deadline=None, responses=2, threshold=0.6, clarifications=[], **given
+    )
+    return msgspec.structs.replace(report, market_response=mr)
+
+
 def sheets(body: bytes) -> dict[str, list[tuple]]:
     book = load_workbook(io.BytesIO(body))
     return {s.title: list(s.iter_rows(values_only=True)) for s in book.worksheets}
@@ -136,7 +149,7 @@ def test_a_response_not_counted_is_on_one_sheet_and_a_report_frozen_before_keeps
     keeps the JSON's sheet, so its workbook still lists them once."""
     import msgspec
 
-    from marketplace.engagement.models import MarketResponse, NotCounted
+    from marketplace.engagement.models import NotCounted
     from marketplace.reports.render import csv_sections, to_csv_bytes, to_xlsx
     from marketplace.sheets import report_workbook
 
@@ -144,18 +157,7 @@ def test_a_response_not_counted_is_on_one_sheet_and_a_report_frozen_before_keeps
     left_out = NotCounted(
         provider_id=41, name="Lapsed Lantern CIC", status="archived", reason="archived", submitted_at=at
     )
-    mr = MarketResponse(
-        exercise_id=1,
-        published=True,
-        deadline=None,
-        responses=2,
-        withdrawn=1,
-        threshold=0.6,
-        needs=[],
-        clarifications=[],
-        not_counted=[left_out],
-    )
-    with_mr = msgspec.structs.replace(in_memory_report, market_response=mr)
+    with_mr = with_market_response(in_memory_report, withdrawn=1, not_counted=[left_out])
 
     def listed(book: dict[str, list[tuple]]) -> list[str]:
         return [name for name, rows in book.items() for row in rows if "Lapsed Lantern CIC" in row]
@@ -189,7 +191,7 @@ def test_each_need_s_market_response_is_on_one_sheet_and_a_report_frozen_before_
     (`barrier_notes`), so the workbook shows the JSON's list no more; a report frozen before that column keeps it."""
     import msgspec
 
-    from marketplace.engagement.models import CellResponse, CostRange, MarketResponse, NeedMarketResponse, NonResponder
+    from marketplace.engagement.models import CellResponse, CostRange, NeedMarketResponse, NonResponder
     from marketplace.reports.render import csv_sections, to_csv_bytes, to_xlsx
     from marketplace.sheets import report_workbook
 
@@ -219,17 +221,7 @@ def test_each_need_s_market_response_is_on_one_sheet_and_a_report_frozen_before_
         suitable_non_responders=[NonResponder(provider_id=9, name="Silent Lantern Trust", score=0.8)],
         match_run_id=3,
     )
-    mr = MarketResponse(
-        exercise_id=1,
-        published=True,
-        deadline=None,
-        responses=2,
-        withdrawn=0,
-        threshold=0.6,
-        needs=[need],
-        clarifications=[],
-    )
-    report = msgspec.structs.replace(in_memory_report, market_response=mr)
+    report = with_market_response(in_memory_report, needs=[need])
 
     def holding(book: dict[str, list[tuple]], text: str) -> list[str]:
         return sorted({name for name, rows in book.items() for row in rows for c in row if text in str(c or "")})

@@ -38,6 +38,12 @@ def ranked_in_parts(
     return encode(shorts[-1].explaining().merged(merged, scored)), merged.directory
 
 
+def same_counts(got: matching.DirectoryCounts | None, expected: matching.DirectoryCounts | None) -> None:
+    assert got is not None and expected is not None
+    assert (got.directory_size, got.excluded_count) == (expected.directory_size, expected.excluded_count)
+    assert list(got.excluded_by_reason.items()) == list(expected.excluded_by_reason.items())
+
+
 def chunked(cands: list[Candidate], cuts: list[int]) -> list[list[Candidate]]:
     bounds = [0, *sorted(min(c, len(cands)) for c in cuts), len(cands)]
     return [cands[a:b] for a, b in itertools.pairwise(bounds)]
@@ -74,12 +80,7 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
         expected, short = ranked_from_pool(need, whole, cands, directory=True, limit=limit)
         got, directory = ranked_in_parts(need, parts, cands, limit)
         assert got == expected
-        assert short.directory is not None and directory is not None
-        assert (directory.directory_size, directory.excluded_count) == (
-            short.directory.directory_size,
-            short.directory.excluded_count,
-        )
-        assert list(directory.excluded_by_reason.items()) == list(short.directory.excluded_by_reason.items())
+        same_counts(directory, short.directory)
 
         # a writer changes some providers, unpublishes others, adds new ones: each part replaces the rows `route`
         # gives it, and the parts still rank as the whole does
@@ -105,12 +106,7 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
         extra = compact.build_compact(fresh, TREE)
         got, directory = ranked_in_parts(need, (*kept, extra), list(now.values()), 5)
         assert got == expected
-        assert short.directory is not None and directory is not None
-        assert (directory.directory_size, directory.excluded_count) == (
-            short.directory.directory_size,
-            short.directory.excluded_count,
-        )
-        assert list(directory.excluded_by_reason.items()) == list(short.directory.excluded_by_reason.items())
+        same_counts(directory, short.directory)
         assert sum(k.live_count for k in kept) + len(extra) == len(now)
         # withdrawn rows leave a pool when it is next rebuilt
         live = [compact.replace_rows(k, [], ()) for k in kept] + [compact.concat(list(kept), TREE)]
