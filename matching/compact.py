@@ -573,8 +573,11 @@ def withdraw(pool: CompactPool, ids: Sequence[int]) -> CompactPool:
 
 
 def take_rows(pool: CompactPool, rows: Int64Array) -> CompactPool:
-    """A compact pool of the rows ``rows`` (ascending) of ``pool``."""
-    return _merge([_Part.of(pool, np.asarray(rows, dtype=np.int64))], pool.areas)
+    """A compact pool of the rows ``rows`` (ascending) of ``pool``, less any withdrawn."""
+    taken = np.asarray(rows, dtype=np.int64)
+    if pool.withdrawn is not None:
+        taken = taken[~pool.withdrawn[taken]]
+    return _merge([_Part.of(pool, taken)], pool.areas)
 
 
 def replace_rows(pool: CompactPool, remove: Sequence[int], add: Sequence[Candidate]) -> CompactPool:

@@ -128,14 +128,16 @@ def gather(dealt: Sequence[Sequence[CompactPool]], areas: AreaTree) -> tuple[Com
 
 
 def route(parts: Sequence[CompactPool], fresh: Sequence[Candidate]) -> tuple[tuple[Candidate, ...], ...]:
-    """The new versions ``fresh`` of changed providers, by part: each where its provider is now, a new provider in
-    the part with the fewest rows (the first of those tied), counting those already routed. Each holder of a part
+    """The new versions ``fresh`` of changed providers, by part: each where its provider is now, a new provider (or
+    one whose rows were withdrawn) in the part with the fewest rows in the directory (the first of those tied),
+    counting those already routed. Each holder of a part
     then applies ``compact.replace_rows(part, changed, routed[k])``, ``changed`` being every changed id."""
-    sizes = [len(p.provider_id) for p in parts]
+    sizes = [p.live_count for p in parts]
     ids = np.asarray([c.provider_id for c in fresh], dtype=np.int64)
     where = np.full(len(fresh), -1, dtype=np.int64)
     for k, p in enumerate(parts):
-        where[np.isin(ids, p.provider_id)] = k
+        live = p.provider_id if p.withdrawn is None else p.provider_id[~p.withdrawn]
+        where[np.isin(ids, live)] = k
     out: list[list[Candidate]] = [[] for _ in parts]
     for c, now in zip(fresh, where.tolist(), strict=True):
         k = now if now >= 0 else sizes.index(min(sizes))

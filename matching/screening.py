@@ -340,7 +340,8 @@ def screen_directory(
     candidates a narrow need's screening then reads a tenth of the directory's rows instead of all of them.
 
     ``withdrawn`` (per row, or ``None``): rows no longer in the directory (``CompactPool.withdrawn``), passed over
-    as if absent: never eligible, listed or counted (the counts returned are over the other rows).
+    as if absent: never eligible, listed or counted (the counts returned are over the other rows: what screening a
+    pool of those rows alone gives).
     """
     n = len(cols)
     svc = cols.services

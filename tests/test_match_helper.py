@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from conftest import app_settings, rename_behind_the_apps_back, served_at_once
+from conftest import app_settings, fetchval, rename_behind_the_apps_back, served_at_once
 from test_exercises_and_matching import expected_ranking, seeded_need, stays_exact_after_profile_writes
 
 from marketplace.app import create_app
@@ -47,7 +47,11 @@ async def assert_exact(client: httpx.AsyncClient, headers: dict[str, str], need_
     got = await run(client, headers, need_id)
     expected = await expected_ranking(dsn, need_id, 500)
     assert got["ranking"] == expected["scored"] and got["excluded"] == expected["excluded"]
-    assert got["eligible_count"] == expected["eligible_count"]
+    assert (got["eligible_count"], got["candidate_count"]) == (expected["eligible_count"], expected["candidate_count"])
+    # every published provider counted once: in a part, or (written since the parts were built) in the extra pool
+    published = await fetchval(dsn, "select count(*) from provider where status = 'published'")
+    assert got["directory_size"] == published
+    assert got["excluded_count"] == published - got["eligible_count"]
     return got
 
 
@@ -170,6 +174,7 @@ async def test_a_write_withdraws_rows_sharing_every_column_and_many_rebuild_the_
     loaded = pools.parts
     assert loaded is not None and pools.extra is None and pools.helper_forks == 1
     shown = [s["provider_id"] for s in first["ranking"]]
+    assert len(shown) >= 2
     renamed, other = shown[0], shown[-1]
     await rename_behind_the_apps_back(fresh_db, renamed, "Aardvark Renamed Trust")
     await assert_exact(split, h, need_id, fresh_db)
@@ -179,14 +184,20 @@ async def test_a_write_withdraws_rows_sharing_every_column_and_many_rebuild_the_
     assert pools.helper_runs == 2 and pools.helper_forks == 1 and pools.helper is not None
     assert pools.helper.version == pools.version and not pools.deltas, "the helper withdrew the row from part 1 too"
 
+    # 2 rows withdrawn and 2 providers in the extra pool after the next write: past EXTRA_KEPT (3), a rebuild
+    holding = {k for k, p in enumerate(pools.parts) if other in p.provider_id.tolist()}
+    withdrawn_from = holding | {k for k, p in enumerate(pools.parts) if p.withdrawn is not None}
+    left = [p.live_count - (k in holding) for k, p in enumerate(pools.parts)]
+    smallest = left.index(min(left))  # takes the changed providers in
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pools_module, "EXTRA_KEPT", 1)
+        mp.setattr(pools_module, "EXTRA_KEPT", 3)
         await rename_behind_the_apps_back(fresh_db, other, "Aardvark Second Trust")
         await assert_exact(split, h, need_id, fresh_db)
     assert pools.extra is None and all(p.withdrawn is None for p in pools.parts)
-    # rebuilt: a part that had rows withdrawn, and the one that took the changed providers in (a part with neither
-    # stays the very pool it was)
-    assert any(p.columns is not q.columns for p, q in zip(pools.parts, loaded, strict=True))
+    # rebuilt: each part that had rows withdrawn, and the one that took the changed providers in; a part with
+    # neither stays the very pool it was
+    for k, (p, q) in enumerate(zip(pools.parts, loaded, strict=True)):
+        assert (p.columns is not q.columns) == (k in withdrawn_from or k == smallest), k
     assert sorted(x for p in pools.parts for x in p.provider_id.tolist()) == sorted(
         x for p in loaded for x in p.provider_id.tolist()
     ), "every provider in one part, once"

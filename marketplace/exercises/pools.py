@@ -72,9 +72,10 @@ DELTAS_KEPT = 5_000
 """Changed providers kept for the helper (it takes them in on its next ranking); past this, the helper is dropped
 and a fresh one forked, holding the worker's parts as they are then."""
 EXTRA_KEPT = 5_000
-"""Changed providers ranked from the pool of their own (`MatchPools.extra`); past this, the parts are rebuilt with
-them in and the withdrawn rows out (the helper forked afresh): ranking a large extra pool costs what its rows
-cost in any part, but every withdrawn row is still read by each ranking's screening."""
+"""Rows withdrawn from the parts and changed providers ranked from the pool of their own (`MatchPools.extra`), each
+counted; past this, the parts are rebuilt with the changed providers in and the withdrawn rows out (the helper
+forked afresh): ranking a large extra pool costs what its rows cost in any part, but every withdrawn row is still
+read by each ranking's screening, and a provider unpublished leaves only a withdrawn row."""
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -219,7 +220,7 @@ class MatchPools:
             "process %d: helper process %d ranks part 1 of the directory (%d of %d providers)",
             os.getpid(),
             self.helper.pid,
-            len(part.provider_id),
+            part.live_count,
             len(self),
         )
 
@@ -264,8 +265,11 @@ class MatchPools:
                 doc = await queries.candidates_by_id(conn, ids)
         if ids:
             fresh = await asyncio.to_thread(_candidates.decode, doc)
-            self._changed(ids, *await asyncio.to_thread(self._replaced, self.parts, self.extra, ids, fresh))
+            replaced = await asyncio.to_thread(self._replaced, self.parts, self.extra, ids, fresh)
+            self._changed(ids, *replaced)
             self.reloaded += len(ids)
+            if replaced[2]:
+                await asyncio.to_thread(memory.trim)
         self.snapshot = snapshot
 
     def _replaced(
@@ -276,8 +280,8 @@ class MatchPools:
         fresh: list[matching.Candidate],
     ) -> tuple[tuple[matching.CompactPool, ...], matching.CompactPool | None, bool]:
         """`parts` with the providers `ids` withdrawn, and `extra` with their new versions `fresh` (the published
-        ones) in place of any it held; or, past `EXTRA_KEPT` in `extra`, the parts rebuilt with `extra`'s providers
-        in the smallest and no row withdrawn (then True)."""
+        ones) in place of any it held; or, past `EXTRA_KEPT` rows withdrawn and in `extra`, the parts rebuilt with
+        `extra`'s providers in the smallest and no row withdrawn (then True)."""
         parts = tuple(matching.compact.withdraw(p, ids) for p in parts)
         if extra is not None:
             extra = matching.compact.replace_rows(extra, ids, fresh)
@@ -285,11 +289,11 @@ class MatchPools:
             extra = matching.compact.build_compact(fresh, self.areas)
         if extra is not None and not len(extra):
             extra = None
-        if extra is None or len(extra) <= EXTRA_KEPT:
+        if sum(len(p) - p.live_count for p in parts) + len(extra or ()) <= EXTRA_KEPT:
             return parts, extra, False
         smallest = min(range(len(parts)), key=lambda k: parts[k].live_count)
         rebuilt = tuple(
-            matching.compact.concat([p, extra], self.areas)
+            matching.compact.concat([p, *_extra(extra)], self.areas)
             if k == smallest
             else matching.compact.replace_rows(p, [], ())
             for k, p in enumerate(parts)
@@ -301,11 +305,10 @@ class MatchPools:
     ) -> None:
         """Keep what a sync made of the parts (`_replaced`): the next version, and the change kept for the helper
         (which withdraws the same rows from its part 1), or, the parts rebuilt, no helper until one is forked with
-        them."""
+        them (the caller then trims the heap: the old parts' pages back to the system)."""
         self.parts, self.extra = parts, extra
         self.version += 1
-        if rebuilt:  # the old parts' pages back to the system; a helper holding the old part 1 is of no more use
-            memory.trim()
+        if rebuilt:  # a helper holding the old part 1 is of no more use
             self.close()
             self.deltas.clear()
         elif self.helper is not None:
@@ -404,8 +407,11 @@ class MatchPools:
                     fresh = _candidates.decode(await queries.candidates_by_id(conn, ids))
                     replaced = await asyncio.to_thread(self._replaced, parts, extra, ids, fresh)
                     self._changed(ids, *replaced)
-                    parts, extra, _ = replaced
+                    self.reloaded += len(ids)
+                    parts, extra, rebuilt = replaced
                     self.snapshot = snapshot
+                    if rebuilt:
+                        await asyncio.to_thread(memory.trim)
                 every = (*parts, *_extra(extra))
                 shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, every)
                 merged = matching.parts.merge(summaries, limit, excluded_limit)

@@ -6,6 +6,7 @@ import itertools
 
 import matching_factories as f
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -89,32 +90,51 @@ def test_a_directory_ranked_in_parts_ranks_as_one_pool(
         fresh = changed + added
         routed = route(parts, fresh)
         assert sorted(c.provider_id for r in routed for c in r) == sorted(c.provider_id for c in fresh)
-        before = parts
         parts = tuple(compact.replace_rows(p, written, r) for p, r in zip(parts, routed, strict=True))
         now = {c.provider_id: c for c in cands if c.provider_id not in removed}
         now.update({c.provider_id: c for c in fresh})
         fresh_build = compact.build_compact(list(now.values()), TREE)
-        expected, short = ranked_from_pool(need, fresh_build, list(now.values()), directory=True)
+        expected, _ = ranked_from_pool(need, fresh_build, list(now.values()), directory=True)
         got, _ = ranked_in_parts(need, parts, list(now.values()), 5)
         assert got == expected
         assert sorted(x for p in parts for x in p.provider_id.tolist()) == sorted(now)
 
-        # or each part withdraws the written providers' rows, keeping every column it had (a forked process keeps
-        # sharing them), and their new versions are a part of their own: the same ranking, the same counts
-        kept = tuple(compact.withdraw(p, written) for p in before)
-        assert all(k.columns is p.columns and k.words is p.words for k, p in zip(kept, before, strict=True))
-        extra = compact.build_compact(fresh, TREE)
-        got, directory = ranked_in_parts(need, (*kept, extra), list(now.values()), 5)
+
+@SETTINGS
+@given(need=any_needs, cands=candidate_lists(), n=st.integers(1, 3), rounds=st.integers(1, 3), data=st.data())
+def test_parts_that_withdraw_written_rows_beside_a_pool_of_new_versions_rank_as_the_rebuilt_whole(
+    need: Need, cands: list[Candidate], n: int, rounds: int, data: st.DataObject
+) -> None:
+    """The server's way with writes (marketplace.exercises.pools): each part withdraws the written providers' rows,
+    keeping every column it had (a forked process keeps sharing them), and their new versions are a pool of their
+    own, replaced write after write: the same ranking, the same counts, as the directory rebuilt; and so after the
+    parts are rebuilt, the new versions in the first and no row withdrawn."""
+    loaded = parts = deal(cands, TREE, n)
+    extra = compact.empty(TREE)
+    now = {c.provider_id: c for c in cands}
+    for _ in range(rounds):
+        removed, changed, added = some_writes(data, list(now.values()))
+        fresh = changed + [c for c in added if c.provider_id not in now]  # added: new ids (1000.. may be taken)
+        written = removed + [c.provider_id for c in fresh]
+        parts = tuple(compact.withdraw(p, written) for p in parts)
+        extra = compact.replace_rows(extra, written, fresh)
+        for pid in removed:
+            del now[pid]
+        now.update({c.provider_id: c for c in fresh})
+        expected, short = ranked_from_pool(
+            need, compact.build_compact(list(now.values()), TREE), list(now.values()), directory=True
+        )
+        got, directory = ranked_in_parts(need, (*parts, extra), list(now.values()), 5)
         assert got == expected
         same_counts(directory, short.directory)
-        assert sum(k.live_count for k in kept) + len(extra) == len(now)
-        # withdrawn rows leave a pool when it is next rebuilt
-        live = [compact.replace_rows(k, [], ()) for k in kept] + [compact.concat(list(kept), TREE)]
-        assert all(p.withdrawn is None for p in live)
-        assert sorted(x for p in live[:-1] for x in p.provider_id.tolist()) == sorted(
-            x for x in live[-1].provider_id.tolist()
-        )
-        assert sorted(live[-1].provider_id.tolist() + extra.provider_id.tolist()) == sorted(now)
+        assert all(p.columns is q.columns and p.words is q.words for p, q in zip(parts, loaded, strict=True))
+        assert sum(p.live_count for p in parts) + len(extra) == len(now)
+    rebuilt = (compact.concat([parts[0], extra], TREE), *(compact.replace_rows(p, [], ()) for p in parts[1:]))
+    assert all(p.withdrawn is None for p in rebuilt)
+    assert sorted(x for p in rebuilt for x in p.provider_id.tolist()) == sorted(now)
+    got, directory = ranked_in_parts(need, rebuilt, list(now.values()), 5)
+    assert got == expected
+    same_counts(directory, short.directory)
 
 
 def test_a_changed_provider_stays_in_its_part_and_a_new_one_joins_the_smallest() -> None:
@@ -149,6 +169,11 @@ def test_a_pool_with_withdrawn_rows_ranks_only_as_a_directory() -> None:
     less = compact.withdraw(pool, [2, 4, 99])
     assert less.live_count == 3 and len(less) == 5 and less.live_rows().tolist() == [0, 2, 4]
     assert compact.withdraw(less, [1]).live_rows().tolist() == [2, 4] and less.live_count == 3  # less unchanged
+    assert compact.take_rows(less, np.arange(5)).provider_id.tolist() == [1, 3, 5]  # what is withdrawn stays out
+    # routed by the rows in the directory: a withdrawn provider's new version, and a new one, join the smallest
+    halves = deal(cands, TREE, 2)  # 1, 3, 5 | 2, 4
+    halves = (halves[0], compact.withdraw(halves[1], [2, 4]))
+    assert [[c.provider_id for c in r] for r in route(halves, [f.candidate(4), f.candidate(9)])] == [[], [4, 9]]
     need = f.need()
     with pytest.raises(MatchingError, match="directory only"):
         shortlist(need, less, areas=TREE, as_of=f.AS_OF)
