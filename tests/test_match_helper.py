@@ -9,6 +9,7 @@ import itertools
 import os
 import signal
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from test_exercises_and_matching import expected_ranking, seeded_need, stays_exa
 
 from marketplace.app import create_app
 from marketplace.exercises import pools as pools_module
+from marketplace.exercises.helper import Helper
 from marketplace.exercises.pools import MatchPools
 
 
@@ -53,6 +55,27 @@ async def assert_exact(client: httpx.AsyncClient, headers: dict[str, str], need_
     assert got["directory_size"] == published
     assert got["excluded_count"] == published - got["eligible_count"]
     return got
+
+
+@asynccontextmanager
+async def run_beside_a_busy_helper(
+    client: httpx.AsyncClient, headers: dict[str, str], need_id: int, dsn: str, helper: Helper
+) -> AsyncIterator[tuple[list[int], asyncio.Future]]:
+    """A run (`assert_exact`) started while another run has `helper`, once it has shortlisted something: yields
+    the number of pools each `_shortlisted` call took, and the run; on leaving, the helper is let go and the run
+    awaited."""
+    shortlisted: list[int] = []
+    real = pools_module._shortlisted
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pools_module, "_shortlisted", lambda *a: shortlisted.append(len(a[1])) or real(*a))
+        async with helper.lock:  # another run has it
+            waiting = asyncio.ensure_future(assert_exact(client, headers, need_id, dsn))
+            for _ in range(200):
+                if shortlisted:
+                    break
+                await asyncio.sleep(0.01)
+            yield shortlisted, waiting
+        await waiting
 
 
 def gone(pid: int) -> bool:
@@ -93,19 +116,9 @@ async def test_a_run_waits_for_a_busy_helper_after_shortlisting_its_own_part(spl
     await assert_exact(split, h, need_id, fresh_db)
     helper = pools.helper
     assert helper is not None and pools.helper_runs == 1
-    shortlisted = []
-    real = pools_module._shortlisted
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pools_module, "_shortlisted", lambda *a: shortlisted.append(len(a[1])) or real(*a))
-        async with helper.lock:  # another run has it
-            waiting = asyncio.ensure_future(assert_exact(split, h, need_id, fresh_db))
-            for _ in range(200):
-                if shortlisted:
-                    break
-                await asyncio.sleep(0.01)
-            await asyncio.sleep(0.1)
-            assert shortlisted == [1] and not waiting.done(), "part 0 shortlisted, then the run waits for the helper"
-        await waiting
+    async with run_beside_a_busy_helper(split, h, need_id, fresh_db, helper) as (shortlisted, waiting):
+        await asyncio.sleep(0.1)
+        assert shortlisted == [1] and not waiting.done(), "part 0 shortlisted, then the run waits for the helper"
     assert pools.helper_runs == 2 and pools.helper_forks == 1 and shortlisted == [1]
 
 
@@ -117,18 +130,8 @@ async def test_a_run_that_waited_for_a_helper_it_cannot_use_ranks_only_part_1_mo
     await assert_exact(split, h, need_id, fresh_db)
     helper = pools.helper
     assert helper is not None
-    shortlisted = []
-    real = pools_module._shortlisted
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pools_module, "_shortlisted", lambda *a: shortlisted.append(len(a[1])) or real(*a))
-        async with helper.lock:
-            waiting = asyncio.ensure_future(assert_exact(split, h, need_id, fresh_db))
-            for _ in range(200):
-                if shortlisted:
-                    break
-                await asyncio.sleep(0.01)
-            helper.version = pools.version + 1  # another run took it further meanwhile
-        await waiting
+    async with run_beside_a_busy_helper(split, h, need_id, fresh_db, helper) as (shortlisted, _):
+        helper.version = pools.version + 1  # another run took it further meanwhile
     assert shortlisted == [1, 1] and pools.helper_runs == 1, "part 0 once, then part 1 in the worker"
 
 

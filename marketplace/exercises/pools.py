@@ -80,9 +80,9 @@ read by each ranking's screening, and a provider unpublished leaves only a withd
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Done = tuple[matching.Ranking, dict[int, matching.Candidate], matching.DirectoryCounts]
+"""A ranked directory: the ranking, the shown providers' profiles, the counts over the directory."""
 Shortlisted = tuple[list[matching.Shortlist], list[matching.parts.Part]]
 """Parts shortlisted (`_shortlisted`): their shortlists, and each as a part to merge."""
-"""A ranked directory: the ranking, the shown providers' profiles, the counts over the directory."""
 
 
 class _Alone:
@@ -264,12 +264,7 @@ class MatchPools:
                 snapshot, ids = await changes.changed_since(conn, self.snapshot)
                 doc = await queries.candidates_by_id(conn, ids)
         if ids:
-            fresh = await asyncio.to_thread(_candidates.decode, doc)
-            replaced = await asyncio.to_thread(self._replaced, self.parts, self.extra, ids, fresh)
-            self._changed(ids, *replaced)
-            self.reloaded += len(ids)
-            if replaced[2]:
-                await asyncio.to_thread(memory.trim)
+            await self._take_in(ids, await asyncio.to_thread(_candidates.decode, doc))
         self.snapshot = snapshot
 
     def _replaced(
@@ -289,7 +284,8 @@ class MatchPools:
             extra = matching.compact.build_compact(fresh, self.areas)
         if extra is not None and not len(extra):
             extra = None
-        if sum(len(p) - p.live_count for p in parts) + len(extra or ()) <= EXTRA_KEPT:
+        withdrawn = sum(len(p) - p.live_count for p in parts)
+        if withdrawn + (0 if extra is None else len(extra)) <= EXTRA_KEPT:
             return parts, extra, False
         smallest = min(range(len(parts)), key=lambda k: parts[k].live_count)
         rebuilt = tuple(
@@ -300,17 +296,18 @@ class MatchPools:
         )
         return rebuilt, None, True
 
-    def _changed(
-        self, ids: list[int], parts: tuple[matching.CompactPool, ...], extra: matching.CompactPool | None, rebuilt: bool
-    ) -> None:
-        """Keep what a sync made of the parts (`_replaced`): the next version, and the change kept for the helper
-        (which withdraws the same rows from its part 1), or, the parts rebuilt, no helper until one is forked with
-        them (the caller then trims the heap: the old parts' pages back to the system)."""
-        self.parts, self.extra = parts, extra
+    async def _take_in(self, ids: list[int], fresh: list[matching.Candidate]) -> None:
+        """Take in a sync's changes (`_replaced`): the next version, and the change kept for the helper (which
+        withdraws the same rows from its part 1); or, the parts rebuilt, no helper until one is forked with them, and
+        the old parts' pages given back to the system."""
+        assert self.parts is not None
+        self.parts, self.extra, rebuilt = await asyncio.to_thread(self._replaced, self.parts, self.extra, ids, fresh)
         self.version += 1
+        self.reloaded += len(ids)
         if rebuilt:  # a helper holding the old part 1 is of no more use
             self.close()
             self.deltas.clear()
+            await asyncio.to_thread(memory.trim)
         elif self.helper is not None:
             self.deltas.append(Delta(self.version, ids))
             if sum(len(d.changed) for d in self.deltas) > DELTAS_KEPT:  # forked afresh on the next ranking
@@ -401,18 +398,11 @@ class MatchPools:
         else:  # the shown providers keep changing: rank and read them under one snapshot, without the helper
             async with self.lock, pooled(self.db) as conn, read_only(conn):
                 snapshot, ids = await changes.changed_since(conn, self.snapshot or snapshot)
-                if self.parts is not None:
-                    parts, extra = self.parts, self.extra
                 if ids:
-                    fresh = _candidates.decode(await queries.candidates_by_id(conn, ids))
-                    replaced = await asyncio.to_thread(self._replaced, parts, extra, ids, fresh)
-                    self._changed(ids, *replaced)
-                    self.reloaded += len(ids)
-                    parts, extra, rebuilt = replaced
+                    await self._take_in(ids, _candidates.decode(await queries.candidates_by_id(conn, ids)))
                     self.snapshot = snapshot
-                    if rebuilt:
-                        await asyncio.to_thread(memory.trim)
-                every = (*parts, *_extra(extra))
+                assert self.parts is not None
+                every = (*self.parts, *_extra(self.extra))
                 shorts, summaries = await asyncio.to_thread(_shortlisted, shortlist, every)
                 merged = matching.parts.merge(summaries, limit, excluded_limit)
                 details = _candidates.decode(await queries.candidates_by_id(conn, list(merged.provider_ids)))
@@ -478,19 +468,20 @@ class MatchPools:
             log.warning("%s; ranking both parts in the worker", theirs)
             return ALONE
         shorts, summaries = shortlisted
-        # the parts merged: 0 the worker's part 0, 1 the helper's part 1, then the worker's others (`extra`)
-        merged = matching.parts.merge([summaries[0], theirs.part, *summaries[1:]], asked.limit, asked.excluded_limit)
-        explaining = [(0, shorts[0]), *((k + 2, s) for k, s in enumerate(shorts[1:]))]
+        # the parts merged: the worker's own (part 0, then any extra), then the helper's part 1
+        merged = matching.parts.merge([*summaries, theirs.part], asked.limit, asked.excluded_limit)
         found, changed = await self._details(list(merged.provider_ids), snapshot)
         if changed:
             return None
         by_id = {c.provider_id: c for c in found}
-        shown = merged.shown(1)
+        shown = merged.shown(len(shorts))
         request = HelperExplain(list(shown), [by_id[theirs.part.provider_ids[at]] for at, _ in shown])
         mine, remote = await self._beside(
             helper,
             request,
-            lambda: [x for k, short in explaining for x in short.explaining().explain_at(by_id, merged.shown(k))],
+            lambda: [
+                x for k, short in enumerate(shorts) for x in short.explaining().explain_at(by_id, merged.shown(k))
+            ],
         )
         if isinstance(mine, BaseException):
             raise mine
