@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from marketplace.appraisals import calc
 from marketplace.appraisals.calc import CostLine, Criterion, Inputs, Moderated, Score
+from marketplace.appraisals.models import OptionResult
 
 # Hand example: A weighs 2 (0-5), B 1 (0-10), C 1 (0-5): shares 1/2, 1/4, 1/4.
 # X: A 4/5 = .8, B 5/10 = .5, C 3/5 = .6 -> .4 + .125 + .15 = .675
@@ -27,7 +28,7 @@ SCORES = [
 F1, F2, F3 = 1.0, 1 / 1.035, 1 / 1.035**2  # 1, 0.96618357..., 0.93351070...
 
 
-def by_option(result: calc.Result) -> dict[str, calc.OptionResult]:
+def by_option(result: calc.Result) -> dict[str, OptionResult]:
     return {o.option: o for o in result.options}
 
 
@@ -49,6 +50,7 @@ def test_weighted_scores_normalise_each_scale_and_rank() -> None:
     assert opts["y"].weighted_score == pytest.approx(0.7, abs=1e-12)
     assert opts["x"].contributions == pytest.approx({"a": 0.4, "b": 0.125, "c": 0.15})
     assert result.ranking == ["y", "x"]
+    assert (opts["y"].rank, opts["x"].rank) == (1, 2)
     assert result.preferred == "y"
 
 
@@ -70,6 +72,7 @@ def test_moderated_score_overrides_the_assessors_mean_and_the_spread_is_shown() 
 def test_an_option_missing_a_weighted_score_is_not_ranked() -> None:
     result = calc.appraise(Inputs(options=["x", "y"], criteria=CRITERIA, scores=SCORES[:5]))
     assert by_option(result)["y"].missing == ["c"]
+    assert by_option(result)["y"].rank is None  # unranked: a weighted criterion has no score
     assert by_option(result)["y"].weighted_score is None
     assert result.ranking == ["x"]
 

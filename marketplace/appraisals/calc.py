@@ -39,7 +39,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from marketplace.appraisals.models import CostSwitch, Spread, WeightRange
+from marketplace.appraisals.models import CostSwitch, OptionResult, Spread, WeightRange
 from marketplace.formatting import plural
 
 GREEN_BOOK_RATE = 0.035
@@ -99,30 +99,6 @@ class Inputs:
     years: int = 3
     discount_rate: float = GREEN_BOOK_RATE
     annual_budget: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class OptionResult:
-    option: str
-    values: dict[str, float]
-    """Criterion -> normalised score 0-1 (criteria it has a score on)."""
-    contributions: dict[str, float]
-    """Criterion -> share x normalised score."""
-    weighted_score: float | None
-    """None when a criterion with a weight above 0 has no score."""
-    missing: list[str]
-    annual_costs: list[float]
-    """Nominal cost in each contract year (index 0 = year 1)."""
-    costs_by_category: dict[str, float]
-    net_present_cost: float | None
-    """None when the option has no cost lines."""
-    affordable: bool | None
-    """None without a budget, or when the option's costs are unknown."""
-    headroom: float | None
-    """Budget present value minus net present cost (negative: over budget)."""
-    years_over_budget: list[int] = field(default_factory=list)
-    """Contract years (1 = the first) whose cost is above the annual budget: flagged beside affordability, which
-    is judged over the term (`years_over`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,6 +396,8 @@ def appraise(inputs: Inputs) -> Result:
         headroom = budget_pv - npc if budget_pv is not None and npc is not None else None
         results[o] = OptionResult(
             option=o,
+            label=o,  # the key: the service names the option
+            rank=None,  # set once every option is scored
             values=values[o],
             contributions={c: shares[c] * v for c, v in values[o].items()},
             weighted_score=None if missing else weighted_score(values[o], shares),
@@ -434,6 +412,8 @@ def appraise(inputs: Inputs) -> Result:
     totals = {o: r.weighted_score for o, r in results.items() if r.weighted_score is not None}
     npcs = {o: r.net_present_cost for o, r in results.items()}
     ranking = rank(totals, npcs, inputs.options)
+    for k, o in enumerate(ranking):
+        results[o].rank = k + 1
     affordable = {o: r.affordable for o, r in results.items()} if budget_pv is not None else None
     preferred = preferred_of(ranking, affordable)
     sensitivity = []

@@ -187,8 +187,8 @@ class DecisionIn(Strict):
 
 
 class Spread(msgspec.Struct):
-    # also what the arithmetic (calc.spreads) returns, unrounded; so are WeightRange (calc.weight_range) and
-    # CostSwitch (calc.cost_switch)
+    # also what the arithmetic (calc.spreads) returns, unrounded; so are OptionResult (calc.appraise, named by
+    # its key until the service labels it), WeightRange (calc.weight_range) and CostSwitch (calc.cost_switch)
     option: str
     criterion: str
     assessors: int

@@ -35,7 +35,6 @@ from marketplace.appraisals.models import (
     NeedEvidence,
     OptionIn,
     OptionMarket,
-    OptionResult,
     Results,
     SeedAppraisal,
 )
@@ -193,24 +192,19 @@ def results_of(a: Appraisal | AppraisalIn) -> Results:
     )
     r = calc.appraise(inputs)
     labels = {o.key: label_of(o) for o in a.options}
-    position = {o: k + 1 for k, o in enumerate(r.ranking)}
     return Results(
         shares={k: round(v, 6) for k, v in r.shares.items()},
         options=[
-            OptionResult(
-                option=o.option,
+            msgspec.structs.replace(
+                o,
                 label=labels[o.option],
-                rank=position.get(o.option),
                 weighted_score=_r(o.weighted_score),
                 contributions={k: round(v, 6) for k, v in o.contributions.items()},
                 values={k: round(v, 6) for k, v in o.values.items()},
-                missing=o.missing,
                 annual_costs=[round(x, 2) for x in o.annual_costs],
                 costs_by_category={k: round(v, 2) for k, v in o.costs_by_category.items()},
                 net_present_cost=_r(o.net_present_cost, 2),
-                affordable=o.affordable,
                 headroom=_r(o.headroom, 2),
-                years_over_budget=o.years_over_budget,
             )
             for o in r.options
         ],
