@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import re
 
 import asyncpg
 import msgspec
@@ -394,6 +395,9 @@ async def test_the_seeded_report_page_is_self_contained_with_its_charts(read_cli
     html = (await read_client.get("/appraisals/1/report?format=html", headers=staff)).text
     assert html.count("<svg") == 2  # weighted scores, sensitivity tornado
     assert "Sensitivity tornado" in html and "Switching points" in html
+    # a row label cut to fit the chart keeps the whole label as its tooltip
+    cut = re.findall(r'class="rl">([^<]*…)<title>([^<]*)</title>', html)
+    assert ("1. Outsource to a third-sector or…", "1. Outsource to a third-sector organisation") in cut
     for external in ("<script", "http://", "https://", "<link", "@import"):
         assert external not in html
     csv = (await read_client.get("/appraisals/1/report?format=csv", headers=staff)).text

@@ -41,6 +41,7 @@ OFFERED = {
     "providers.filters",
     "taxonomy.checks",
     "reports.render",
+    "reports.charts",
     "appraisals.render",
 }
 """What a room offers the rooms above it (and the composition modules)."""

@@ -30,6 +30,7 @@ import msgspec
 
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, AppraisalReport, OptionResult, Results
 from marketplace.formatting import and_list, closing_day, date, iso_utc, percent, pounds, shorten, uk_when
+from marketplace.reports.charts import Text
 from marketplace.sheets import guard, report_workbook
 from marketplace.templating import render
 
@@ -53,19 +54,11 @@ class Seg:
 
 
 @dataclass(frozen=True, slots=True)
-class Label:
-    x: float
-    y: float
-    text: str
-    css: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class Chart:
     width: float
     height: float
     segs: list[Seg]
-    labels: list[Label]
+    labels: list[Text]
     lines: list[tuple[float, float, float, float, str]]
     legend: list[tuple[str, str]]
     marks: list[tuple[float, float, float, float, str]] = field(default_factory=list)
@@ -76,11 +69,11 @@ def _x(value: float) -> float:
     return round(LABEL_W + value * (CHART_W - LABEL_W - 20), 2)
 
 
-def _axis(labels: list[Label], lines: list[tuple[float, float, float, float, str]], top: float, bottom: float) -> None:
+def _axis(labels: list[Text], lines: list[tuple[float, float, float, float, str]], top: float, bottom: float) -> None:
     for k in range(6):
         v = k / 5
         lines.append((_x(v), top, _x(v), bottom, "grid"))
-        labels.append(Label(_x(v), bottom + 13, f"{round(v * 100)}%", "tick"))
+        labels.append(Text(_x(v), bottom + 13, f"{round(v * 100)}%", "tick"))
 
 
 def score_chart(r: AppraisalReport) -> Chart | None:
@@ -92,12 +85,13 @@ def score_chart(r: AppraisalReport) -> Chart | None:
     colours = {c.key: PALETTE[k % len(PALETTE)] for k, c in enumerate(r.appraisal.criteria)}
     rows = [o for o in ordered(res) if o.weighted_score is not None]
     segs: list[Seg] = []
-    labels: list[Label] = []
+    labels: list[Text] = []
     lines: list[tuple[float, float, float, float, str]] = []
     top = 8.0
     for i, o in enumerate(rows):
         y = top + i * ROW_H
-        labels.append(Label(6, y + BAR_H - 4, shorten(f"{o.rank}. {o.label}", LABEL_CHARS), "rl"))
+        name = f"{o.rank}. {o.label}"
+        labels.append(Text(6, y + BAR_H - 4, shorten(name, LABEL_CHARS), "rl", title=name))
         acc = 0.0
         for c in r.appraisal.criteria:
             part = o.contributions.get(c.key, 0.0)
@@ -109,7 +103,7 @@ def score_chart(r: AppraisalReport) -> Chart | None:
                 )
             )
             acc += part
-        labels.append(Label(_x(acc) + 4, y + BAR_H - 4, f"{acc * 100:.1f}", "end"))
+        labels.append(Text(_x(acc) + 4, y + BAR_H - 4, f"{acc * 100:.1f}", "end"))
     bottom = top + len(rows) * ROW_H
     _axis(labels, lines, top - 4, bottom)
     legend = [(colours[c.key], f"{c.name} ({percent(res.shares.get(c.key, 0.0))})") for c in r.appraisal.criteria]
@@ -126,23 +120,24 @@ def tornado(r: AppraisalReport) -> Chart | None:
     labels_of = {o.option: o.label for o in res.options}
     rows = sorted(res.sensitivity, key=lambda w: (w.high - w.low, w.criterion))
     segs: list[Seg] = []
-    labels: list[Label] = []
+    labels: list[Text] = []
     lines: list[tuple[float, float, float, float, str]] = []
     marks: list[tuple[float, float, float, float, str]] = []
     y = 8.0
     for w in rows:
-        labels.append(Label(6, y + BAR_H - 4, shorten(names.get(w.criterion, w.criterion), LABEL_CHARS), "rl"))
+        name = names.get(w.criterion, w.criterion)
+        labels.append(Text(6, y + BAR_H - 4, shorten(name, LABEL_CHARS), "rl", title=name))
         width = max(round(_x(w.high) - _x(w.low), 2), 1.0)
         segs.append(Seg(_x(w.low), y, width, BAR_H, "#9fcac4", f"{percent(w.low)} to {percent(w.high)}"))
         marks.append((_x(w.share), y - 3, _x(w.share), y + BAR_H + 3, "now"))
         below = y + BAR_H + 11
         if w.low_switches_to:
             other = shorten(labels_of.get(w.low_switches_to, w.low_switches_to), 40)
-            labels.append(Label(_x(w.low), below, f"below {percent(w.low)}: {other}", "sw"))
+            labels.append(Text(_x(w.low), below, f"below {percent(w.low)}: {other}", "sw"))
             below += 11
         if w.high_switches_to:
             other = shorten(labels_of.get(w.high_switches_to, w.high_switches_to), 40)
-            labels.append(Label(_x(w.high), below, f"above {percent(w.high)}: {other}", "sw right"))
+            labels.append(Text(_x(w.high), below, f"above {percent(w.high)}: {other}", "sw right"))
             below += 11
         y = max(y + ROW_H, below + 4)
     _axis(labels, lines, 4.0, y)
