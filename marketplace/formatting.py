@@ -69,13 +69,22 @@ def figure(x: float | int) -> str:
 def number_words(*, whole: bool, least: float | None, most: float | None) -> str:
     """What a number field takes, in words: "a whole number from 0 to 50", "a number of 0 or more", "a number"."""
     kind = "a whole number" if whole else "a number"
+    low, high = (None if x is None else figure(x) for x in (least, most))
+    return bounded(
+        low, high, f"{kind} from {{0}} to {{1}}", f"{kind} of {{0}} or more", f"{kind} of {{1}} or less", kind
+    )
+
+
+def bounded(least: object, most: object, both: str, from_least: str, to_most: str, neither: str) -> str:
+    """The phrase for a range whose ends may be unset (None): ``both``, ``from_least``, ``to_most`` or
+    ``neither``, with ``{0}`` the least and ``{1}`` the most."""
     if least is not None and most is not None:
-        return f"{kind} from {figure(least)} to {figure(most)}"
+        return both.format(least, most)
     if least is not None:
-        return f"{kind} of {figure(least)} or more"
+        return from_least.format(least, most)
     if most is not None:
-        return f"{kind} of {figure(most)} or less"
-    return kind
+        return to_most.format(least, most)
+    return neither
 
 
 def score(x: float, digits: int = 3) -> str:
@@ -152,13 +161,7 @@ def uk_when(t: dt.datetime | None) -> str:
 
 def ages(min_age: int | None, max_age: int | None) -> str:
     """An age range as a person says it: "10 to 17", "18 and over", "up to 17", or "any age" when neither end is set."""
-    if min_age is not None and max_age is not None:
-        return f"{min_age} to {max_age}"
-    if min_age is not None:
-        return f"{min_age} and over"
-    if max_age is not None:
-        return f"up to {max_age}"
-    return "any age"
+    return bounded(min_age, max_age, "{0} to {1}", "{0} and over", "up to {1}", "any age")
 
 
 def closing_day(deadline: dt.datetime) -> dt.date:
