@@ -137,24 +137,6 @@ def options_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[st
     return out, where
 
 
-def options_labels(values: Mapping[str, str]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    words = {
-        "key": "key",
-        "model": "delivery model",
-        "label": "name",
-        "partner": "partner organisation",
-        "lots_by": "lots",
-        "description": "description",
-        "goes_to_market": "goes to market",
-        "buys": "needs it would buy",
-        "remove": "remove",
-    }
-    for i in forms.items(values, "option", TYPED["option"]):
-        labels |= {f"option.{i}.{f}": f"Option {i + 1}: {w}" for f, w in words.items()}
-    return labels
-
-
 # --- criteria --------------------------------------------------------------------------------------------------
 
 
@@ -190,20 +172,49 @@ def criteria_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[s
     return out, where
 
 
-def criteria_labels(values: Mapping[str, str]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    words = {
-        "key": "key",
-        "name": "name",
-        "weight": "weight",
-        "scale": "scored",
-        "description": "description",
-        "anchors": "what each level means",
-        "remove": "remove",
+ROW_WORDS: dict[str, tuple[str, dict[str, str]]] = {
+    "option": (
+        "Option",
+        {
+            "key": "key",
+            "model": "delivery model",
+            "label": "name",
+            "partner": "partner organisation",
+            "lots_by": "lots",
+            "description": "description",
+            "goes_to_market": "goes to market",
+            "buys": "needs it would buy",
+            "remove": "remove",
+        },
+    ),
+    "criterion": (
+        "Criterion",
+        {
+            "key": "key",
+            "name": "name",
+            "weight": "weight",
+            "scale": "scored",
+            "description": "description",
+            "anchors": "what each level means",
+            "remove": "remove",
+        },
+    ),
+    "cost": (
+        "Cost line",
+        {"option": "option", "year": "contract year", "category": "category", "amount": "amount", "note": "note"},
+    ),
+}
+"""Each kind of repeated row: what a row is called, and what each of its boxes is called."""
+
+
+def row_labels(values: Mapping[str, str], kind: str) -> dict[str, str]:
+    """The names of the boxes of every row of `kind` the form shows ("Option 2: delivery model")."""
+    title, words = ROW_WORDS[kind]
+    return {
+        f"{kind}.{i}.{f}": f"{title} {i + 1}: {w}"
+        for i in forms.items(values, kind, TYPED[kind])
+        for f, w in words.items()
     }
-    for i in forms.items(values, "criterion", TYPED["criterion"]):
-        labels |= {f"criterion.{i}.{f}": f"Criterion {i + 1}: {w}" for f, w in words.items()}
-    return labels
 
 
 def _rows(
@@ -377,14 +388,6 @@ def costs_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str,
         item["note"] = _text(form, f"{p}.note")
         out.append(item)
     return out, where
-
-
-def costs_labels(values: Mapping[str, str]) -> dict[str, str]:
-    labels: dict[str, str] = {}
-    words = {"option": "option", "year": "contract year", "category": "category", "amount": "amount", "note": "note"}
-    for i in forms.items(values, "cost", TYPED["cost"]):
-        labels |= {f"cost.{i}.{f}": f"Cost line {i + 1}: {w}" for f, w in words.items()}
-    return labels
 
 
 COST_CATEGORIES = COST_LABELS
