@@ -244,7 +244,7 @@ class Explaining:
         pool = short._pool
         scored = []
         for at, rank_no in shown:
-            pid, i, j, total = short.provider_ids[at], short._rows[at], short._positions[at], short._totals[at]
+            pid, i = short.provider_ids[at], short._rows[at]
             if isinstance(pool, CandidatePool):
                 cand = pool.candidates[i]
             else:
@@ -254,9 +254,7 @@ class Explaining:
                 if found.provider_id != pid or found.name != pool.names[i]:
                     raise MatchingError(f"the details given for provider {pid} do not describe the pool's row")
                 cand = found
-            scored.append(
-                _explain(self._ctx, cand, rank_no, i, j, total, short._weights, short._columns, short._contributions)
-            )
+            scored.append(_explain(self._ctx, short, at, cand, rank_no))
         return tuple(scored)
 
     def merged(self, merged: Merged, scored: Sequence[ScoredCandidate]) -> Ranking:
@@ -570,20 +568,12 @@ def _top(
     return order if limit is None else order[:limit]
 
 
-def _explain(
-    ctx: EvidenceContext,
-    cand: Candidate,
-    position: int,
-    i: int,
-    j: int,
-    total: float,
-    weights: Mapping[str, float],
-    columns: Mapping[str, CriterionColumn],
-    contributions: Mapping[str, npt.NDArray[np.float64]],
-) -> ScoredCandidate:
+def _explain(ctx: EvidenceContext, short: Shortlist, at: int, cand: Candidate, position: int) -> ScoredCandidate:
+    """The shortlist's provider at ``at`` (0-based), explained at rank ``position``."""
+    i, j, columns = short._rows[at], short._positions[at], short._columns
     covered, _ = covered_leaves(ctx, i)
     services = tuple(s.service_id for s, _, _ in qualifying(ctx, cand, i))  # checks the details have them
-    scores = criterion_scores(ctx, cand, i, j, weights, columns, contributions)
+    scores = criterion_scores(ctx, cand, i, j, short._weights, columns, short._contributions)
     weighted = [c for c in scores if c.weight > 0]
     # the sort keys themselves sorted (criteria are distinct, so no two keys tie): no key function to call
     strong = sorted([(-c.contribution, c.criterion) for c in weighted if c.score >= STRENGTH_MIN_SCORE])
@@ -592,7 +582,7 @@ def _explain(
         rank=position,
         provider_id=cand.provider_id,
         name=cand.name,
-        total=total,
+        total=short._totals[at],
         criteria=scores,
         covered_areas=covered,
         service_ids=services,
