@@ -100,6 +100,18 @@ async def scored(client, appraisal_id: int) -> None:
         assert done.status_code == 303, errors(done.text) or done.text[:800]
 
 
+async def appraisal_at(client, keys, *, options: bool = True, scores: bool = False) -> tuple[dict[str, str], int]:
+    """A commissioner signed in (the key's API headers) and an appraisal started through the console, with the four
+    options entered (`options`) and both assessors' scores (`scores`)."""
+    api = await commissioner(client, keys)
+    appraisal_id = await started(client, api)
+    if options or scores:
+        await with_options(client, appraisal_id)
+    if scores:
+        await scored(client, appraisal_id)
+    return api, appraisal_id
+
+
 async def test_a_commissioner_starts_an_appraisal_standing_alone_and_from_an_exercise(client, keys):
     api = await commissioner(client, keys)
     listed, form = await opened(client, "/console/appraisals")
@@ -146,9 +158,7 @@ async def test_a_commissioner_starts_an_appraisal_standing_alone_and_from_an_exe
 
 
 async def test_the_options_form_adds_renames_and_removes_options(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys)
     a = await api_appraisal(client, api, appraisal_id)
     assert [o["key"] for o in a["options"]] == list(OPTIONS)
     assert a["options"][2]["partner"] == "The county council"
@@ -183,10 +193,7 @@ async def test_the_options_form_adds_renames_and_removes_options(client, keys):
 
 
 async def test_an_option_still_scored_cannot_be_removed_and_the_form_says_so_beside_it(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
-    await scored(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys, scores=True)
     a = await api_appraisal(client, api, appraisal_id)
     path = f"/console/appraisals/{appraisal_id}/options"
     _, form = await opened(client, path)
@@ -199,8 +206,7 @@ async def test_an_option_still_scored_cannot_be_removed_and_the_form_says_so_bes
 
 
 async def test_criteria_and_weights_are_edited_and_all_zero_weights_are_refused(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
+    api, appraisal_id = await appraisal_at(client, keys, options=False)
     path = f"/console/appraisals/{appraisal_id}/criteria"
     html, form = await opened(client, path)
     a = await api_appraisal(client, api, appraisal_id)
@@ -230,9 +236,7 @@ async def test_criteria_and_weights_are_edited_and_all_zero_weights_are_refused(
 
 
 async def test_an_assessors_scores_and_the_moderated_scores_are_grids_of_option_by_criterion(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys)
     path = f"/console/appraisals/{appraisal_id}/scores"
     html, form = await opened(client, path)
     for key in OPTIONS:  # a row per option, a box per criterion
@@ -295,9 +299,7 @@ async def test_an_assessors_scores_and_the_moderated_scores_are_grids_of_option_
 
 
 async def test_cost_lines_per_option_and_year(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys)
     path = f"/console/appraisals/{appraisal_id}/costs"
     _, form = await opened(client, path)
     a = await api_appraisal(client, api, appraisal_id)
@@ -342,10 +344,7 @@ async def test_cost_lines_per_option_and_year(client, keys):
 
 
 async def test_the_decision_is_recorded_and_the_services_rules_show_beside_its_boxes(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
-    await scored(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys, scores=True)
     costs = f"/console/appraisals/{appraisal_id}/costs"
     _, form = await opened(client, costs)
     line = {
@@ -392,10 +391,7 @@ async def test_the_decision_is_recorded_and_the_services_rules_show_beside_its_b
 
 
 async def test_a_form_opened_before_someone_elses_change_is_refused_never_overwriting(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
-    await with_options(client, appraisal_id)
-    await scored(client, appraisal_id)
+    api, appraisal_id = await appraisal_at(client, keys, scores=True)
     base = f"/console/appraisals/{appraisal_id}"
     opened_forms = {}
     for part in ("settings", "options", "criteria", "scores", "moderation", "costs"):
@@ -441,8 +437,7 @@ async def test_a_form_opened_before_someone_elses_change_is_refused_never_overwr
 
 
 async def test_only_roles_that_may_change_appraisals_in_the_api_may_in_the_console(client, keys):
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
+    api, appraisal_id = await appraisal_at(client, keys, options=False)
     a = await api_appraisal(client, api, appraisal_id)
     base = f"/console/appraisals/{appraisal_id}"
     _, settings = await opened(client, f"{base}/settings")
@@ -478,8 +473,7 @@ async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once,
     for at once, as one worker serves them (litestar's test client serves one request at a time, so its gathered
     requests never overlapped); the session's cookie is kept by the client, as a browser's."""
     client = at_once
-    api = await commissioner(client, keys)
-    appraisal_id = await started(client, api)
+    api, appraisal_id = await appraisal_at(client, keys, options=False)
     exercise_id = (await client.get("/exercises", headers=api)).json()["items"][0]["id"]
     renders = Renders()
     for name in ("to_html", "to_csv_bytes", "appraisal_html", "appraisal_csv"):

@@ -57,6 +57,14 @@ async def assert_exact(client: httpx.AsyncClient, headers: dict[str, str], need_
     return got
 
 
+async def one_exact_run(client: httpx.AsyncClient, keys, dsn: str) -> tuple[int, dict[str, str], MatchPools]:
+    """The seeded need, a commissioner's headers and the app's pools, after one exact run (the helper forked)."""
+    need_id, _ = await seeded_need(dsn)
+    h = await keys.headers("commissioner")
+    await assert_exact(client, h, need_id, dsn)
+    return need_id, h, pools_of(client)
+
+
 @asynccontextmanager
 async def run_beside_a_busy_helper(
     client: httpx.AsyncClient, headers: dict[str, str], need_id: int, dsn: str, helper: Helper
@@ -110,10 +118,7 @@ async def test_a_killed_helper_is_replaced_and_meanwhile_the_worker_ranks_alone(
 
 
 async def test_a_run_waits_for_a_busy_helper_after_shortlisting_its_own_part(split, keys, fresh_db):
-    need_id, _ = await seeded_need(fresh_db)
-    h = await keys.headers("commissioner")
-    pools = pools_of(split)
-    await assert_exact(split, h, need_id, fresh_db)
+    need_id, h, pools = await one_exact_run(split, keys, fresh_db)
     helper = pools.helper
     assert helper is not None and pools.helper_runs == 1
     async with run_beside_a_busy_helper(split, h, need_id, fresh_db, helper) as (shortlisted, waiting):
@@ -124,10 +129,7 @@ async def test_a_run_waits_for_a_busy_helper_after_shortlisting_its_own_part(spl
 
 async def test_a_run_that_waited_for_a_helper_it_cannot_use_ranks_only_part_1_more(split, keys, fresh_db):
     """Part 0, shortlisted while the run waited, is not shortlisted again when the helper turns out to be ahead."""
-    need_id, _ = await seeded_need(fresh_db)
-    h = await keys.headers("commissioner")
-    pools = pools_of(split)
-    await assert_exact(split, h, need_id, fresh_db)
+    need_id, h, pools = await one_exact_run(split, keys, fresh_db)
     helper = pools.helper
     assert helper is not None
     async with run_beside_a_busy_helper(split, h, need_id, fresh_db, helper) as (shortlisted, _):
@@ -138,10 +140,7 @@ async def test_a_run_that_waited_for_a_helper_it_cannot_use_ranks_only_part_1_mo
 async def test_a_helper_ahead_of_the_run_is_not_used(split, keys, fresh_db):
     """A run that synced before another one took the helper further ranks part 1 in the worker too (the helper's
     part is not the run's)."""
-    need_id, _ = await seeded_need(fresh_db)
-    h = await keys.headers("commissioner")
-    pools = pools_of(split)
-    await assert_exact(split, h, need_id, fresh_db)
+    need_id, h, pools = await one_exact_run(split, keys, fresh_db)
     assert pools.helper is not None
     pools.helper.version = pools.version + 1
     await assert_exact(split, h, need_id, fresh_db)
