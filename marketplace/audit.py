@@ -8,10 +8,11 @@ only SELECT and INSERT). It is partitioned by month: the owner keeps partitions 
 itself.
 
 Denied requests are recorded per client (the address a request came from) and minute: the first of each status
-at once, the rest counted in the worker (`Denials`) and recorded as one row with their number when the minute is
-over. Past `denial_limit` in a minute, a client's requests that present a credential are refused (429) without
-being looked at, until the minute ends. A worker killed outright loses the count of its current minute (the first
-denial of each status, client and minute is on record already)."""
+and key (or none) at once, the rest counted in the worker (`Denials`) and recorded as one row per status and key
+with their number when the minute is over, so a summary names the key and role of every request it counts. Past
+`denial_limit` in a minute, a client's requests that present a credential are refused (429) without being looked
+at, until the minute ends: the limit counts the client's denials whatever the key. A worker killed outright loses
+the count of its current minute (the first denial of each status, key, client and minute is on record already)."""
 
 from __future__ import annotations
 
@@ -156,13 +157,20 @@ async def page(conn: Connection, where: AuditFilter, *, page: int, per_page: int
 # --- denied requests: per client and minute ------------------------------------------------------
 
 
-class Tally(msgspec.Struct):
-    """The denied requests of one client in one minute: the statuses already on record (each status's first
-    request is recorded at once), and how many more of each were counted since."""
+Denied = tuple[int, int | None, str]
+"""What a denial is counted under within its client's minute: the status, and the key (None: no usable key) and
+role that asked."""
 
-    recorded: set[int] = set()
-    more: dict[int, int] = {}
-    last: Actor | None = None
+
+class Tally(msgspec.Struct):
+    """The denied requests of one client in one minute: the (status, key) pairs already on record (each one's first
+    request is recorded at once), and how many more of each were counted since, with the last of them (its key and
+    role are the summary row's)."""
+
+    client: str
+    recorded: set[Denied] = set()
+    more: dict[Denied, int] = {}
+    last: dict[Denied, Actor] = {}
 
     def total(self) -> int:
         return len(self.recorded) + sum(self.more.values())
@@ -182,12 +190,16 @@ class Denials:
 
     def note(self, actor: Actor, status: int, now: dt.datetime) -> bool:
         """Count a denied request; True when it is the client's first with this status this minute (record it)."""
-        tally = self.minutes.setdefault((actor.client, self.minute(now)), Tally(recorded=set(), more={}))
-        if status not in tally.recorded:
-            tally.recorded.add(status)
+        key = (actor.client, self.minute(now))
+        tally = self.minutes.get(key)
+        if tally is None:
+            tally = self.minutes[key] = Tally(client=actor.client, recorded=set(), more={}, last={})
+        denied = (status, actor.caller.key_id, actor.caller.role)
+        if denied not in tally.recorded:
+            tally.recorded.add(denied)
             return True
-        tally.more[status] = tally.more.get(status, 0) + 1
-        tally.last = actor
+        tally.more[denied] = tally.more.get(denied, 0) + 1
+        tally.last[denied] = actor
         return False
 
     def wait(self, client: str, now: dt.datetime) -> int | None:
@@ -206,22 +218,20 @@ class Denials:
     def restore(self, tallies: list[tuple[dt.datetime, Tally]]) -> None:
         """Put back tallies that could not be recorded (the database was away): the next flush tries again."""
         for minute, tally in tallies:
-            assert tally.last is not None
-            self.minutes[(tally.last.client, minute)] = tally
+            self.minutes[(tally.client, minute)] = tally
 
 
 async def record_denials(conn: Connection | Pool, tallies: list[tuple[dt.datetime, Tally]]) -> None:
-    """One row per client, minute and status for the denied requests counted beyond each minute's first."""
+    """One row per client, minute, status and key for the denied requests counted beyond each one's first."""
     rows = []
     for minute, tally in tallies:
-        assert tally.last is not None
-        for status, n in sorted(tally.more.items()):
+        for denied, n in sorted(tally.more.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
             detail = (
-                f"{plural(n, 'more denied request')} from {tally.last.client} in the minute from "
-                f"{minute:%Y-%m-%d %H:%M} UTC"
+                f"{plural(n, 'more denied request')} from {tally.client} in the minute from {minute:%Y-%m-%d %H:%M} UTC"
             )
-            summary = msgspec.structs.replace(tally.last, request_id="", client_request_id=None, method="*", path="*")
-            rows.append(_row(summary, status, "denied", None, detail, n))
+            last = tally.last[denied]
+            summary = msgspec.structs.replace(last, request_id="", client_request_id=None, method="*", path="*")
+            rows.append(_row(summary, denied[0], "denied", None, detail, n))
     if rows:
         await conn.executemany(INSERT_SQL, rows)
 

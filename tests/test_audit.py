@@ -74,6 +74,33 @@ async def test_denied_requests_are_one_row_then_a_count_per_client_and_minute(fr
     assert sum(r["requests"] for r in rows) == 13
 
 
+async def test_a_minutes_summary_names_the_key_of_every_request_it_counts(fresh_db, keys):
+    """Denied requests from one address under two keys and none: each key's (and no key's) are counted apart, so
+    the rows for a key hold its own refusals and no other's."""
+    clock = FixedClock(NOON)
+    commissioner_id, commissioner = await keys.make("commissioner", name="Refused commissioner")
+    provider_id, provider = await keys.make("provider", 1, name="Refused provider")
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        for times, headers in (
+            (3, {"Authorization": f"Bearer {commissioner}"}),
+            (2, {"Authorization": f"Bearer {provider}"}),
+            (4, {}),
+        ):
+            for _ in range(times):
+                assert (await client.get("/audit", headers=headers)).status_code == (403 if headers else 401)
+        assert (await client.get("/audit", headers={"Authorization": f"Bearer {commissioner}"})).status_code == 403
+    rows = await audit_rows(fresh_db, "outcome = 'denied'")
+    by_key: dict[tuple[int | None, str], list[int]] = {}
+    for r in rows:
+        by_key.setdefault((r["key_id"], r["role"]), []).append(r["requests"])
+    assert by_key == {
+        (commissioner_id, "commissioner"): [1, 3],
+        (provider_id, "provider"): [1, 1],
+        (None, "anonymous"): [1, 3],
+    }
+    assert sum(r["requests"] for r in rows) == 10
+
+
 async def test_a_client_denied_too_often_may_not_present_credentials_until_the_minute_ends(fresh_db, keys):
     clock = FixedClock(NOON)
     good = await keys.headers("admin")
