@@ -8,6 +8,7 @@ import json
 
 import pytest
 import zstandard
+from conftest import fetchval
 
 import matching
 from marketplace import db
@@ -95,12 +96,25 @@ async def test_only_an_admin_verifies_with_if_match_and_what_was_seen(client, ke
     missing = await client.post(path, json={}, headers={**admin, "If-Match": current})
     assert missing.status_code == 400
     assert "seen" in missing.text
+    held_sql = "select array_agg(accreditation_code) from provider_accreditation where provider_id = $1"
+    held = await fetchval(fresh_db, held_sql, pid) or []
+    other = next(c for c in ("rsq", "leading_lights", "cyber_essentials", "iso_9001") if c not in held)
     not_held = await client.post(
-        f"/providers/{pid}/accreditations/not_a_code_it_holds/verification",
-        json=SEEN,
-        headers={**admin, "If-Match": current},
+        f"/providers/{pid}/accreditations/{other}/verification", json=SEEN, headers={**admin, "If-Match": current}
     )
-    assert not_held.status_code == 404
+    assert not_held.status_code == 404 and other in not_held.json()["message"]
+    for method in ("POST", "DELETE"):  # a code the taxonomy has not: told its form and the closest
+        kwargs = {"json": SEEN} if method == "POST" else {}
+        unknown = await client.request(
+            method,
+            f"/providers/{pid}/accreditations/Matrix_Standard/verification",
+            headers={**admin, "If-Match": current},
+            **kwargs,
+        )
+        assert unknown.status_code == 400, unknown.text
+        [told] = unknown.json()["errors"]
+        assert told["field"] == "code" and told["suggestion"] == "matrix_standard", told
+        assert told["problem"].startswith("'Matrix_Standard' is not an accreditation code: accreditation codes are")
     no_record = await client.post(
         f"/providers/{pid}/services/{sid}/outcomes/19/verification", json=SEEN, headers={**admin, "If-Match": current}
     )

@@ -409,7 +409,15 @@ async def test_query_parameters_in_words_with_their_allowed_values(read_client: 
     typed = (await read_client.get("/providers", params={"min_capacity": "1e3"})).json()["errors"][0]
     assert typed["problem"] == "must be a whole number written in digits, e.g. 40; not '1e3'"
     pathway = (await read_client.get("/providers", params={"pathway": "accom"})).json()["errors"][0]
-    assert pathway["problem"] == "unknown pathway code 'accom'; did you mean ACCOM (Accommodation)?"
+    said = (
+        "'accom' is not a pathway code: pathway codes are upper case, e.g. ACCOM; did you mean ACCOM (Accommodation)?"
+    )
+    assert pathway["problem"] == said  # as a body's code field is told it (the README's example)
+    area = (await read_client.get("/providers", params={"area": "Telford"})).json()["errors"][0]
+    assert area["problem"].startswith("'Telford' is not an area code: areas are ONS GSS codes, e.g. E06000019")
+    assert area["suggestion"] == "E06000020"
+    known_form = (await read_client.get("/providers", params={"pathway": "NOPE"})).json()["errors"][0]
+    assert known_form["problem"].startswith("unknown pathway code 'NOPE'")  # the right form, no such code
 
 
 async def test_a_tagged_unions_kind_names_the_kinds(client: AsyncTestClient, keys) -> None:

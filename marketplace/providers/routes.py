@@ -386,7 +386,7 @@ async def delete_service(
 # --- verified evidence ------------------------------------------------------------------------------------------
 
 AccreditationCode = Annotated[
-    str, Parameter(pattern=r"^[a-z0-9][a-z0-9_]{0,63}$", max_length=64, description="Accreditation code")
+    str, Parameter(max_length=64, description="Accreditation code (the taxonomy's), e.g. matrix_standard")
 ]
 OutcomeIndex = Annotated[
     int, Parameter(ge=0, le=19, description="The outcomes record's position in the service's list, from 0")

@@ -60,7 +60,7 @@ from marketplace.providers.models import (
     service_of,
     service_problems,
 )
-from marketplace.taxonomy.checks import check_codes
+from marketplace.taxonomy.checks import check_code, check_codes
 from marketplace.taxonomy.models import Taxonomy
 from marketplace.types import Actor, Caller, merge, project
 
@@ -666,6 +666,14 @@ def lapsed_changes(rows: list[Any]) -> list[tuple[str, object, object]]:
     return out
 
 
+def _check_target(ctx: Context, target: EvidenceTarget) -> None:
+    """An accreditation named in the path is one of the taxonomy's (400 naming `code`, with a did-you-mean)."""
+    if target.accreditation is not None:
+        allowed = ctx.taxonomy.codes("accreditations")
+        if (found := check_code("code", target.accreditation, allowed, "accreditation")) is not None:
+            raise InvalidInput.from_problems([found])
+
+
 async def _evidence(conn: Connection, provider_id: int, target: EvidenceTarget) -> tuple[str | None, object]:
     """(the outcomes record's fingerprint, what it says) for an outcomes record; (None, None) for an
     accreditation. 404 when the provider, its service or the thing to verify is not there."""
@@ -695,6 +703,7 @@ async def verify_evidence(
     """An admin has seen the evidence for an accreditation or an outcomes record: it counts as verified (in full,
     in matching) until the provider changes it. Who, when (the server's clock) and what was seen go into the
     profile history and the audit log; the profile's version moves on. Verifying again replaces what was seen."""
+    _check_target(ctx, target)
     require_if_match(if_match)
     if not seen.strip():
         raise Unprocessable.from_problems([FieldProblem(field="seen", problem="say what evidence was seen")])
@@ -760,6 +769,7 @@ async def withdraw_verification(
     ctx: Context, conn: Connection, actor: Actor, provider_id: int, if_match: str | None, target: EvidenceTarget
 ) -> Provider:
     """The accreditation or outcomes record is self-declared again (404 when it is not verified)."""
+    _check_target(ctx, target)
     require_if_match(if_match)
     async with conn.transaction():
         await locked(queries.lock_provider(conn, provider_id), f"provider {provider_id}", if_match)

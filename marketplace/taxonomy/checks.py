@@ -4,19 +4,42 @@ years a record can be about."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 
 from marketplace.errors import FieldProblem
-from marketplace.messages import suggest
+from marketplace.messages import CODE_WORDS, suggest
+from marketplace.types import AREA_CODE, SLUG, UPPER_CODE
 
 __all__ = ["EARLIEST_DATE", "LATEST_DATE", "check_code", "check_codes", "check_dates", "suggest"]
 
 
+FORMS = {
+    "area": AREA_CODE,
+    "pathway": UPPER_CODE,
+    "cohort": UPPER_CODE,
+    "sector": SLUG,
+    "legal form": SLUG,
+    "accreditation": SLUG,
+    "social value": SLUG,
+}
+"""What each taxonomy's codes look like (their fields' patterns in a body), by what one code is called."""
+LOOKS = dict(CODE_WORDS.values())
+"""What one code is called -> the sentence saying what its codes look like (messages.CODE_WORDS)."""
+
+
 def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) -> FieldProblem | None:
-    """None when value is a known code; else a problem naming the field, the allowed codes and a suggestion."""
+    """None when value is a known code; else a problem naming the field, the allowed codes and a suggestion. A value
+    not of the form a taxonomy's codes take is told that form, as a body's code field is (`messages.code_problem`),
+    wherever it came from (a query string, a path)."""
     if value in allowed:
         return None
-    problem = f"unknown {what} code {value!r}"
+    form = FORMS.get(what)
+    if form is not None and re.fullmatch(form, value) is None:
+        article = "an" if what[0] in "aeiou" else "a"
+        problem = f"{value!r} is not {article} {what} code: {LOOKS[what]}"
+    else:
+        problem = f"unknown {what} code {value!r}"
     suggestion = suggest(value, allowed, allowed)
     if suggestion is not None:
         name = allowed[suggestion]
