@@ -25,9 +25,11 @@ from marketplace.reports.models import (
     Cell,
     CriterionNote,
     DepthGrid,
+    Freshness,
     Headline,
     Method,
     NeedReport,
+    NotMatched,
     Report,
     StaleProvider,
     SuitableProvider,
@@ -513,6 +515,32 @@ def test_html_reports_summary_partnerships_gaps_stale_and_method(report: Report)
         assert fact in method, fact
     budget = sections["budget"]
     assert "£210,000" in budget and "£50,001" in budget and "24 volunteers" in budget
+
+
+def test_needs_not_matched_yet_are_counted_apart_from_the_needs_described(report: Report) -> None:
+    """The summary and the budget speak of the needs with a stored run, and say how many of the exercise's have
+    none (the figures leave them out): never "Of the 2 needs in this exercise" of an exercise of 4."""
+    waiting = [
+        NotMatched(need_id=k, title=f"Need {k}", pathway="HEALTH", reason="never_matched", detail="never matched")
+        for k in (3, 4)
+    ]
+    fresh = Freshness(current=False, not_matched=waiting, stale_need_ids=[], refresh="POST /exercises/1/match")
+    doc = parse(to_html(msgspec.structs.replace(report, freshness=fresh)))
+    sections = {el.get("id"): " ".join(text_of(el).split()) for el in doc.iter("section")}
+    assert (
+        "Of the 2 needs with a stored match run (2 of the exercise's 4 have none yet and are left out of every"
+        in (sections["summary"])
+    )
+    assert "in this exercise" not in sections["summary"]
+    assert "against the matched needs' combined annual budget of £210,000" in sections["summary"]
+    assert sections["budget"].startswith(
+        "Hold the budget, grow the provision The 2 needs matched so far hold a combined annual budget of £210,000 "
+        "(the 2 needs not matched yet are left out)."
+    )
+    alone = msgspec.structs.replace(report, totals=msgspec.structs.replace(report.totals, suitable_providers=1))
+    said = " ".join(text_of(parse(to_html(alone))).split())
+    assert "The 1 suitable provider (each counted once, however many needs it suits) declares" in said
+    assert "The 1 suitable provider, each counted once, declares" in said
 
 
 def test_verdicts_are_not_told_by_colour_alone(report: Report) -> None:
