@@ -247,9 +247,16 @@ async def test_an_assessors_scores_and_the_moderated_scores_are_grids_of_option_
         path, data=form | {"assessor": "Assessor A", "score.latc.quality": "7", "score.latc.sustainability": "3"}
     )
     assert bad.status_code == 400
-    assert errors(bad.text) == {fid("score.latc.quality"): "quality is scored 0-5"}
+    assert errors(bad.text) == {fid("score.latc.quality"): "Quality is scored from 0 to 5"}
+    words = await client.post(path, data=form | {"assessor": "Assessor A", "score.latc.quality": "four"})
+    assert errors(words.text) == {fid("score.latc.quality"): "enter a number from 0 to 5"}  # its own scale
     kept = form_of(bad.text, path)
     assert (kept["assessor"], kept["score.latc.quality"], kept["score.latc.sustainability"]) == ("Assessor A", "7", "3")
+    assert await api_appraisal(client, api, appraisal_id) == a
+    # a new assessor with every box empty has nothing to save: told so beside their name (it led to a 404 page)
+    empty = await client.post(path, data=form | {"assessor": "Assessor C"})
+    assert empty.status_code == 400
+    assert errors(empty.text) == {fid("assessor"): "enter at least one score in the grid for this assessor"}
     assert await api_appraisal(client, api, appraisal_id) == a
 
     await scored(client, appraisal_id)
@@ -296,6 +303,15 @@ async def test_an_assessors_scores_and_the_moderated_scores_are_grids_of_option_
             "note": "Agreed at moderation: reserves are thin",
         }
     ]
+
+    # an assessor whose every score is cleared has none left: back to the appraisal, the others' scores kept
+    html, form = await opened(client, f"{path}?assessor=Assessor%20B", path)
+    cleared = {k: "" for k in form if k.startswith(("score.", "rationale."))}
+    gone = await client.post(path, data=form | cleared)
+    assert gone.status_code == 303 and gone.headers["location"] == f"/console/appraisals/{appraisal_id}?saved=scores"
+    left = (await api_appraisal(client, api, appraisal_id))["scores"]
+    assert {s["assessor"] for s in left} == {"Assessor A"} and len(left) == 16
+    assert (await client.get(gone.headers["location"])).status_code == 200
 
 
 async def test_cost_lines_per_option_and_year(client, keys):

@@ -142,7 +142,7 @@ async def check(conn: Connection, a: AppraisalIn) -> None:
             if found is None:
                 bad(f"{part}[{i}].criterion", f"no criterion {criterion!r}", sorted(criteria))
             elif score is not None and score > found.scale:
-                bad(f"{part}[{i}].score", f"{criterion} is scored 0-{found.scale}")
+                bad(f"{part}[{i}].score", f"{found.name} is scored from 0 to {found.scale}")
 
     for i, s in enumerate(a.scores):
         refs("scores", i, s.option, s.criterion, s.score)

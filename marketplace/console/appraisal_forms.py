@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+import msgspec
+
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, Appraisal
 from marketplace.console import forms
 from marketplace.errors import FieldProblem
@@ -274,7 +276,7 @@ def scores_body(form: Mapping[str, str], a: Appraisal) -> tuple[list[dict[str, A
     name = _text(form, "assessor")
     grid = _grid(form, a, "score", "rationale")
     out: list[dict[str, Any]] = []
-    where: dict[str, str] = {}
+    where: dict[str, str] = {"assessor": "assessor"}
 
     def add(option: str, criterion: str, score: Any, rationale: str) -> None:
         k = f"scores[{len(out)}]"
@@ -300,6 +302,22 @@ def scores_body(form: Mapping[str, str], a: Appraisal) -> tuple[list[dict[str, A
     for (option, criterion), cell in grid.items():
         add(option, criterion, *cell)
     return out, where
+
+
+def on_its_scale(
+    problems: list[FieldProblem], body: Sequence[Mapping[str, Any]], a: Appraisal, part: str
+) -> list[FieldProblem]:
+    """A grid's problems with each score's range its own criterion's: the API reads every score as 0 to 10 (the
+    widest scale) before it knows the criterion, so a box of a 0-5 criterion is told 0 to 5."""
+    scales = {c.key: c.scale for c in a.criteria}
+    out = []
+    for p in problems:
+        m = re.fullmatch(rf"{part}\[(\d+)\]\.score", p.field)
+        k = int(m.group(1)) if m else -1
+        scale = scales.get(body[k].get("criterion", "")) if 0 <= k < len(body) else None
+        narrower = scale is not None and scale != 10 and "0 to 10" in p.problem
+        out.append(msgspec.structs.replace(p, problem=p.problem.replace("0 to 10", f"0 to {scale}")) if narrower else p)
+    return out
 
 
 def _grid(form: Mapping[str, str], a: Appraisal, box: str, text: str) -> dict[tuple[str, str], tuple[Any, str]]:

@@ -1595,9 +1595,13 @@ async def _save_part(
     body, where = PARTS[part].body(form, a)
     conflict = None
     actor = actor_of(request.scope)
+    assessor = _text_of(form, "assessor")
+    scored = part != "scores" or any(s["assessor"] == assessor for s in body)
     try:
         if a.version != version:  # opened before a change: refused as the service would refuse it (412)
             raise PreconditionFailed("changed since the form was opened", current_version=a.version)
+        if not scored and not form.get("assessor_was"):  # a new assessor with nothing to save
+            raise Unprocessable.field("assessor", "enter at least one score in the grid for this assessor")
         if doc is None:  # the settings
             patch = await service.check_all(
                 body,
@@ -1626,12 +1630,15 @@ async def _save_part(
             problems, beside = appraisal_forms.still_referred(problems, a, part, values)
         elif part == "settings":
             problems = _where_costs_beside_years(problems)
+        elif part in ("scores", "moderation"):
+            problems = appraisal_forms.on_its_scale(problems, body, a, part)
         state_ = service.place(problems, where, values, labels)
         state_.problems += beside
     else:
-        if part == "scores":
-            who = quote(_text_of(form, "assessor"))
-            return see_other(f"/console/appraisals/{appraisal_id}/scores?assessor={who}&saved=1")
+        if part == "scores" and scored:
+            return see_other(f"/console/appraisals/{appraisal_id}/scores?assessor={quote(assessor)}&saved=1")
+        if part == "scores":  # every score of the assessor's cleared: they have none to show
+            return see_other(f"/console/appraisals/{appraisal_id}?saved=scores")
         then = form.get("then", "")
         anchor = {"options": "option", "criteria": "criterion", "costs": "cost"}.get(part)
         if then == "more" and anchor:
