@@ -111,7 +111,7 @@ async def test_only_an_admin_verifies_with_if_match_and_what_was_seen(client, ke
             headers={**admin, "If-Match": current},
             **kwargs,
         )
-        assert unknown.status_code == 400, unknown.text
+        assert unknown.status_code == 404, unknown.text
         [told] = unknown.json()["errors"]
         assert told["field"] == "code" and told["suggestion"] == "matrix_standard", told
         assert told["problem"].startswith("'Matrix_Standard' is not an accreditation code: accreditation codes are")

@@ -667,11 +667,12 @@ def lapsed_changes(rows: list[Any]) -> list[tuple[str, object, object]]:
 
 
 def _check_target(ctx: Context, target: EvidenceTarget) -> None:
-    """An accreditation named in the path is one of the taxonomy's (400 naming `code`, with a did-you-mean)."""
+    """An accreditation named in the path that is not one of the taxonomy's names nothing there is (404), told as a
+    code field is: the form its codes take and a did-you-mean, naming `code`."""
     if target.accreditation is not None:
         allowed = ctx.taxonomy.codes("accreditations")
         if (found := check_code("code", target.accreditation, allowed, "accreditation")) is not None:
-            raise InvalidInput.from_problems([found])
+            raise NotFound(f"code: {found.problem}", problems=[found])
 
 
 async def _evidence(conn: Connection, provider_id: int, target: EvidenceTarget) -> tuple[str | None, object]:
