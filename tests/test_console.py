@@ -106,6 +106,30 @@ async def test_pages_need_a_session_and_posts_need_its_csrf_token(client, keys, 
     assert csrf
 
 
+async def test_every_post_only_address_asked_for_again_goes_back_to_its_forms_page(client, keys):
+    """A page with a form's problems answers its POST at the POST's address: reloading it (GET) goes back to the
+    form's page, never to a page saying the address takes POST only (405)."""
+    from litestar.handlers import HTTPRouteHandler
+
+    from marketplace.console.routes import BACK_TO, ROUTES
+
+    methods: dict[str, set[str]] = {}
+    for handler in ROUTES:
+        if isinstance(handler, HTTPRouteHandler):
+            for path in handler.paths:
+                methods.setdefault(path, set()).update(handler.http_methods)
+    post_only = {p for p, m in methods.items() if m == {"POST"}}
+    assert not post_only, f"POST-only console addresses with nowhere to go back to: {sorted(post_only)}"
+    assert set(BACK_TO) <= set(methods)
+    await signed_in(client, keys, "commissioner")
+    ids = {"exercise_id": 1, "clarification_id": 2, "need_id": 3, "provider_id": 4}
+    for path, target in BACK_TO.items():
+        concrete = re.sub(r"\{(\w+):int\}", lambda m: str(ids[m.group(1)]), path)
+        r = await client.get(f"/console{concrete}", follow_redirects=False)
+        assert r.status_code == 303, (path, r.status_code)
+        assert r.headers["location"] == target.format(**ids), path
+
+
 async def test_the_console_keeps_the_apis_permissions(client, keys):
     csrf = await signed_in(client, keys, "provider", 1)
     assert (await client.get("/console/exercises")).status_code == 403

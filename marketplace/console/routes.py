@@ -19,6 +19,7 @@ import msgspec
 from litestar import MediaType, Request, Response, Router, get, post
 from litestar.datastructures import Cookie, State
 from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
@@ -1850,6 +1851,35 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     return ErrorPage(request, status_of(exc), exc, headers)
 
 
+BACK_TO = {
+    "/exercises/{exercise_id:int}/appraisals": "/console/exercises/{exercise_id}",
+    "/exercises/{exercise_id:int}/clarifications": "/console/exercises/{exercise_id}/notice#clarifications",
+    "/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer": (
+        "/console/exercises/{exercise_id}#clarifications"
+    ),
+    "/exercises/{exercise_id:int}/match": "/console/exercises/{exercise_id}",
+    "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
+    "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
+    "/needs/{need_id:int}/match-runs": "/console/needs/{need_id}",
+    "/needs/{need_id:int}/shortlist": "/console/needs/{need_id}",
+    "/needs/{need_id:int}/shortlist/{provider_id:int}/remove": "/console/needs/{need_id}",
+    "/providers/{provider_id:int}/confirm": "/console/providers/{provider_id}",
+    "/providers/{provider_id:int}/publish": "/console/providers/{provider_id}",
+    "/sign-out": "/console/",
+}
+"""Where the form posting to each POST-only address lives. A page showing a form's problems is the answer to that
+POST, at its address: reloading it, or coming back to it, asks for the address again (GET), which goes back to
+the form's page (303) rather than to a page saying the address takes POST only."""
+
+
+def _back_to_the_form(path: str, target: str) -> HTTPRouteHandler:
+    async def back(request: Request[Any, Any, Any]) -> Response[Any]:
+        return see_other(target.format(**request.path_params))
+
+    back.__name__ = back.__qualname__ = "back_from_" + "_".join(re.findall(r"[a-z]+", path.replace(":int", "")))
+    return get(path, include_in_schema=False)(back)
+
+
 ROUTES = [
     console_root,
     sign_in_form,
@@ -1894,6 +1924,7 @@ ROUTES = [
     appraisal_report,
     edit_appraisal_part,
     save_appraisal_part,
+    *(_back_to_the_form(path, target) for path, target in BACK_TO.items()),
 ]
 
 CONSOLE = Router(
