@@ -96,6 +96,7 @@ async def test_create_defaults_to_the_four_criteria_and_is_audited(client, keys,
             "costs[0].year",
         ),
         ({"exercise_id": 999999}, "exercise_id"),
+        ({"exercise_id": 1, "options": [{**OPTIONS[0], "need_ids": []}]}, "options[0].need_ids"),  # buys nothing
     ],
 )
 async def test_bad_input_is_a_422_naming_the_field_and_nothing_is_stored(client, keys, extra, field):

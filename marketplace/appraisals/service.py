@@ -125,6 +125,11 @@ async def check(conn: Connection, a: AppraisalIn) -> None:
         if o.need_ids is not None:
             if a.exercise_id is None:
                 bad(f"options[{i}].need_ids", "the appraisal belongs to no exercise")
+            elif not o.need_ids:
+                bad(
+                    f"options[{i}].need_ids",
+                    "name at least one of the exercise's needs, or leave it out for all of them",
+                )
             for j, n in enumerate(o.need_ids):
                 if a.exercise_id is not None and n not in need_ids:
                     bad(f"options[{i}].need_ids[{j}]", f"need {n} is not one of the exercise's needs")
