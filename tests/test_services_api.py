@@ -366,6 +366,22 @@ async def test_two_edits_from_one_version_one_wins(client, keys, fresh_db):
     assert (await client.get(f"/providers/{pid}/services/{sid}")).json()["name"] == "First"
 
 
+async def test_adding_a_service_needs_no_if_match_but_honours_one_sent(client, keys, fresh_db):
+    """A new service overwrites nothing, so it needs no If-Match; but one sent is a precondition: a stale one (the
+    profile's version moved on) is a 412 and stores nothing; the current one adds it."""
+    pid = await a_provider(fresh_db)
+    h = await keys.headers("provider", pid)
+    tag = (await client.get(f"/providers/{pid}", headers=h)).headers["etag"]
+    assert (await client.post(f"/providers/{pid}/services", json=TENANCY, headers=h)).status_code == 201
+    before = await stored(fresh_db, pid)
+    stale = await client.post(f"/providers/{pid}/services", json=TENANCY, headers={**h, "If-Match": tag})
+    assert stale.status_code == 412, stale.text
+    current = stale.json()["current_etag"]
+    assert current != tag and await stored(fresh_db, pid) == before
+    again = await client.post(f"/providers/{pid}/services", json=TENANCY, headers={**h, "If-Match": current})
+    assert again.status_code == 201, again.text
+
+
 async def test_confirming_the_profile_confirms_its_services_and_clears_what_was_asked(client, keys, fresh_db):
     pid = await a_provider(fresh_db)
     conn = await db.connect(fresh_db)

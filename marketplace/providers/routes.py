@@ -338,12 +338,14 @@ async def get_service(
     status_code=201,
     **SERVICE_CHANGE,
     description="What the provider offers in one pathway: where, for whom, how many and at what cost. Codes are "
-    "checked against the taxonomies (422 naming the field, the allowed codes and a suggestion).",
+    "checked against the taxonomies (422 naming the field, the allowed codes and a suggestion). If-Match is not "
+    "needed; one sent must name the profile's current ETag (412 otherwise), as a new service moves the profile's "
+    "version on.",
 )
 async def add_service(
-    provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep
+    provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
 ) -> Response[Service]:
-    made = await service.add_service(ctx, conn, actor, provider_id, data)
+    made = await service.add_service(ctx, conn, actor, provider_id, data, if_match)
     return versioned(made, 201, location=f"/providers/{provider_id}/services/{made.id}")
 
 

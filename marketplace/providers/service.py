@@ -514,12 +514,18 @@ async def _locked_service(
     return provider, await _service(conn, provider_id, service_id)
 
 
-async def add_service(ctx: Context, conn: Connection, actor: Actor, provider_id: int, data: ServiceIn) -> Service:
-    """A new service of the provider's (confirmed as of now, as the provider describes it)."""
+async def add_service(
+    ctx: Context, conn: Connection, actor: Actor, provider_id: int, data: ServiceIn, if_match: str | None = None
+) -> Service:
+    """A new service of the provider's (confirmed as of now, as the provider describes it). If-Match is not needed
+    (nothing is overwritten), but one sent is a precondition as on every change: it must name the profile's
+    version, which a new service moves on (412 otherwise)."""
     data = normalised_service(data)
     now = ctx.clock.now()
     async with conn.transaction():
         provider = await _locked_provider(ctx, conn, actor, provider_id)
+        if if_match is not None:
+            check_if_match(if_match, provider.version)
         _check_service(ctx, data, provider.founded_year)
         data = service_in_stored_order(data, ctx.taxonomy)  # what the history records is what is stored
         service_id = await queries.insert_service(conn, provider_id, data, at=now, last_confirmed_at=now)
