@@ -30,7 +30,7 @@ from marketplace.appraisals import render as appraisal_render
 from marketplace.appraisals import service as appraisals
 from marketplace.clock import Clock
 from marketplace.context import Context
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import ExerciseMatched, MatchRun, Need
 from marketplace.exercises.pools import MatchPools
@@ -40,7 +40,7 @@ from marketplace.imports.models import CommitRequest, ImportRun
 from marketplace.migrate import MigrationError, migrate, reset_schema
 from marketplace.reports import service as reports
 from marketplace.reports.models import SUITABLE_SCORE
-from marketplace.reports.render import to_csv, to_html, to_xlsx
+from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
 from marketplace.taxonomy import service as taxonomy
@@ -135,6 +135,10 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.role == "provider" and args.provider is None:
+        raise Unprocessable("--provider is needed for a provider key: the id of the provider it acts for")
+    if args.role != "provider" and args.provider is not None:
+        raise Unprocessable(f"--provider goes with --role provider only: a {args.role} key acts for no provider")
     request = key_request(args.role, args.name, args.provider)
     actor = Actor.system("marketplace keys create")
     made = _run_on_conn(settings, lambda ctx, conn: accounts.create_key(ctx, conn, actor, request))
@@ -287,7 +291,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
         print(f"to refresh: marketplace match-exercise {args.exercise_id}", file=sys.stderr)
     render: dict[str, Callable[[Any], str | bytes]] = {
         "json": _pretty_json,
-        "csv": to_csv,
+        "csv": to_csv_bytes,  # the API's bytes: a byte-order mark, so a spreadsheet reads it as UTF-8
         "html": to_html,
         "xlsx": to_xlsx,  # bytes: a sheet per section
     }
@@ -311,7 +315,7 @@ def cmd_appraisal_report(args: argparse.Namespace, settings: Settings) -> int:
     data = _run(settings, work)
     render: dict[str, Callable[[Any], str | bytes]] = {
         "json": _pretty_json,
-        "csv": appraisal_render.to_csv,
+        "csv": appraisal_render.to_csv_bytes,
         "html": appraisal_render.to_html,
         "xlsx": appraisal_render.to_xlsx,  # bytes: a sheet per row type, then the appraisal
     }
@@ -490,6 +494,18 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _score(text: str) -> float:
+    """A score from 0 to 1 (argparse's type), as the API's `threshold` takes it: `--threshold 1.5` made a report
+    whose providers could never reach it."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number: give a score from 0 to 1, e.g. 0.6") from None
+    if not 0 <= x <= 1:  # NaN too
+        raise argparse.ArgumentTypeError(f"must be a score from 0 to 1, e.g. 0.6, not {text}")
+    return x
+
+
 def _at_least_one(text: str) -> int:
     """A count of at least 1 (argparse's type): `--top 0` printed an empty table and succeeded."""
     try:
@@ -552,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--format", choices=["html", "json", "csv", "xlsx"], default="html")
     report.add_argument(
         "--threshold",
-        type=float,
+        type=_score,
         default=SUITABLE_SCORE,
         help=f"score for 'suitably experienced' (default {SUITABLE_SCORE:g})",
     )

@@ -189,6 +189,14 @@ async def test_keys_made_and_revoked_on_the_command_line_are_audited(fresh_db):
     rows = await audit_rows(fresh_db, "method = 'CLI'")
     assert [r["detail"] for r in rows] == [f"created commissioner key {key_id}", f"revoked key {key_id}"]
     assert all(r["role"] == "system" for r in rows)
+    # a provider key names its provider, and only a provider key does: told so, nothing made
+    for args, said in (
+        (("--role", "provider"), "--provider is needed for a provider key"),
+        (("--role", "commissioner", "--provider", "1"), "--provider goes with --role provider only"),
+    ):
+        refused = run_cli("keys", "create", *args, "--name", "Wrong", dsn=fresh_db)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+    assert await fetchval(fresh_db, "select count(*) from api_key where name = 'Wrong'") == 0
 
 
 async def test_a_key_revoked_while_it_writes_changes_nothing_and_a_revocation_waits_for_a_write(client, keys, fresh_db):

@@ -355,6 +355,9 @@ async def test_the_match_command_prints_a_ranked_table(databases, template_db):
     assert lines[3].startswith("  weights, as percentages of the score: pathway fit ") and lines[3].endswith("%")
     none = run_cli("match", str(need_id), "--top", "0", dsn=dsn)  # an empty table and success, before
     assert none.returncode == 2 and "must be at least 1, not 0" in none.stderr
+    for bad in ("1.5", "-2", "nan", "most"):  # a report's threshold is a score, as the API's is (0 to 1)
+        refused = run_cli("report", "1", "--threshold", bad, dsn=dsn)
+        assert refused.returncode == 2 and "--threshold" in refused.stderr and "from 0 to 1" in refused.stderr, bad
     await databases.drop(name)
 
 

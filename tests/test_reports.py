@@ -260,6 +260,9 @@ async def test_the_report_command_writes_a_file_from_stored_runs(databases, temp
     again = run_cli("report", str(xid), "--format", "json", dsn=dsn)
     assert again.returncode == 0 and "matching need" not in again.stderr, "a report never matches"
     assert '"needs"' in again.stdout
+    sheet = tmp_path / "report.csv"  # the bytes the API gives: a byte-order mark for spreadsheets, then the rows
+    assert run_cli("report", str(xid), "--format", "csv", "-o", str(sheet), dsn=dsn).returncode == 0
+    assert sheet.read_bytes().startswith(b"\xef\xbb\xbfrow_type,")
     # a file that cannot be written is said so, not blamed on the database
     nowhere = run_cli("report", str(xid), "-o", str(tmp_path / "no-such-folder" / "r.csv"), dsn=dsn)
     assert nowhere.returncode == 2
