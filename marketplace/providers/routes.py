@@ -343,8 +343,15 @@ async def get_service(
     "version on.",
 )
 async def add_service(
-    provider_id: ProviderId, data: JSONBody[ServiceIn], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    request: Request[Any, Any, Any],
+    provider_id: ProviderId,
+    data: JSONBody[ServiceIn],
+    ctx: Ctx,
+    conn: Conn,
+    actor: ActorDep,
 ) -> Response[Service]:
+    # If-Match is not a declared parameter here (nothing is overwritten, so none is asked for), but one sent holds
+    if_match = request.headers.get("if-match")
     made = await service.add_service(ctx, conn, actor, provider_id, data, if_match)
     return versioned(made, 201, location=f"/providers/{provider_id}/services/{made.id}")
 
