@@ -38,6 +38,8 @@ SPECIAL_WORDS = {
     "cyp": "CYP",
     "ete": "ETE",
     "tupe": "TUPE",  # a barrier to bidding: staff transfer rules
+    "either": "Lead or partner",  # a response's intent, as the form offers it ("Yes, as lead or partner")
+    "yes_no": "Yes or no",  # a question's kind
 }
 
 

@@ -732,11 +732,12 @@ def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
         return f"It offers services in the {name} pathway, and the need names no particular groups of people."
-    served = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count)
-    return (
-        f"It offers services in the {name} pathway and serves {served} of the {ctx.cn.cohort_count} groups of people "
-        "the need names."
-    )
+    served, named = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count), ctx.cn.cohort_count
+    if named == 1:
+        serves = "serves the one group of people" if served else "does not serve the one group of people"
+    else:
+        serves = f"serves {'all' if served == named else served} of the {named} groups of people"
+    return f"It offers services in the {name} pathway and {serves} the need names."
 
 
 def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
@@ -809,11 +810,12 @@ def local_priorities_summary(ctx: EvidenceContext, col: CriterionColumn, c: Cand
     if len(scores) == 1:
         how = "clearly address" if clear else "partly address" if partly else "do not address"
         return f"Its own descriptions of these services {how} the need's local priority."
-    more = f" and partly address {partly} more" if partly else ""
-    return (
-        f"Its own descriptions of these services clearly address {clear} of the need's {len(scores)} local "
-        f"priorities{more}."
-    )
+    of = f"of the need's {len(scores)} local priorities"
+    if clear:
+        how = f"clearly address {clear} {of}" + (f" and partly address {partly} more" if partly else "")
+    else:
+        how = f"partly address {partly} {of} and clearly address none" if partly else f"address none {of}"
+    return f"Its own descriptions of these services {how}."
 
 
 def added_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:

@@ -227,7 +227,7 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
     assert page.status_code == 200
     name = (await c.get(f"/providers/{p1}")).json()["name"]
     assert "Market engagement" in page.text and "Open" in page.text
-    assert f'href="/console/exercises/{exercise_id}/responses/{p1}"' in page.text and "either" in page.text
+    assert f'href="/console/exercises/{exercise_id}/responses/{p1}"' in page.text and "lead or partner" in page.text
     assert f'href="/console/exercises/{exercise_id}/report?format=html#market-response"' in page.text
     assert "Is TUPE likely to apply?" in page.text
     detail = await c.get(f"/console/exercises/{exercise_id}/responses/{p1}")

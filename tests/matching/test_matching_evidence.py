@@ -328,3 +328,15 @@ def test_a_new_cic_with_self_declared_outcomes_and_stuffed_words_ranks_below_a_v
     # had everything counted as verified (as before algorithm 2026.12-2), the CIC would have come first
     everything = ranked(need, [verify_all(c) for c in cands])
     assert [s.name for s in everything.scored] == ["Brightpath Tenancy CIC", "Severn Vale Housing Trust"]
+
+
+def test_the_pathway_sentence_counts_the_groups_served_as_a_person_would() -> None:
+    """ "serves 1 of the 1 groups" read oddly: one group is the one group, and every group is all of them."""
+    one = f.need(cohorts=("ADULTS",))
+    served = crit(ranked(one, [f.candidate(1)]).scored[0], "pathway_fit").summary
+    assert served.endswith("pathway and serves the one group of people the need names."), served
+    both = crit(ranked(f.need(), [f.candidate(1)]).scored[0], "pathway_fit").summary
+    assert both.endswith("serves all of the 2 groups of people the need names."), both
+    some = f.need(cohorts=("ADULTS", "WOMEN"))
+    half = crit(ranked(some, [f.candidate(1, service_changes={"cohorts": ("ADULTS",)})]).scored[0], "pathway_fit")
+    assert half.summary.endswith("serves 1 of the 2 groups of people the need names."), half.summary

@@ -126,6 +126,18 @@ def test_young_women_at_risk_of_exploitation_is_not_met_by_young_people_at_risk(
         "clearly address 1 of the need's 2 local priorities and partly address 1 more."
     )
     assert said["Zebra Women's Project"].endswith("clearly address 1 of the need's 2 local priorities.")
+    # none clearly addressed is said first, not as "clearly address 0 of ... and partly address 1 more"
+    three = rank(
+        priority_need("young women at risk of exploitation", "kayaking", "debt advice"),
+        [outdoor, women],
+        areas=f.tree(),
+        as_of=f.AS_OF,
+        thesaurus=THESAURUS,
+    )
+    said = {c.name: next(x.summary for x in c.criteria if x.criterion == "local_priorities") for c in three.scored}
+    assert said["Aardvark Outdoor Learning"].endswith(
+        "partly address 1 of the need's 3 local priorities and clearly address none."
+    ), said
 
 
 def test_words_close_together_score_higher_than_the_same_words_scattered() -> None:
