@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Self
+from typing import Literal, Self
 
 import msgspec
 
@@ -77,9 +77,20 @@ class DatabaseUnavailable(DomainError):
 
 
 class Unauthorized(DomainError):
-    """No usable API key: missing when one is needed, malformed, unknown or revoked."""
+    """No usable API key: missing when one is needed, malformed, unknown or revoked (`reason`, for whoever tells a
+    person rather than a program: the console's sign-in)."""
 
     code = "unauthorized"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: Literal["missing", "malformed", "unknown", "revoked"] | None = None,
+        problems: Sequence[FieldProblem] = (),
+    ) -> None:
+        super().__init__(message, problems=problems)
+        self.reason = reason
 
 
 class Forbidden(DomainError):
@@ -88,11 +99,19 @@ class Forbidden(DomainError):
     code = "forbidden"
 
     def __init__(
-        self, message: str, *, caller: Caller, provider_id: int | None = None, problems: Sequence[FieldProblem] = ()
+        self,
+        message: str,
+        *,
+        caller: Caller,
+        provider_id: int | None = None,
+        allowed_roles: Sequence[str] = (),
+        problems: Sequence[FieldProblem] = (),
     ) -> None:
         super().__init__(message, problems=problems)
         self.caller = caller
         self.provider_id = provider_id
+        self.allowed_roles = list(allowed_roles)
+        """The roles that may (when the caller's role is what is wrong), for a page to say whom it is for."""
 
 
 class PreconditionRequired(DomainError):

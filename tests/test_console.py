@@ -73,7 +73,15 @@ async def test_a_bad_key_is_shown_beside_the_field_and_starts_no_session(client,
     bad = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": "prv_nope", "next": ""})
     assert bad.status_code == 400
     assert 'class="error-summary"' in bad.text and 'href="#f-api_key"' in bad.text
-    assert 'id="f-api_key-error"' in bad.text and "malformed API key" in bad.text
+    assert 'id="f-api_key-error"' in bad.text and "this is not an API key: a key starts prv_" in bad.text
+    unknown = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": "prv_" + "x" * 43})
+    assert unknown.status_code == 400 and "not one this marketplace gave: check you pasted the whole key" in (
+        unknown.text
+    )
+    revoked_id, revoked = await keys.make("commissioner")
+    await execute(fresh_db, "update api_key set revoked_at = now() where id = $1", revoked_id)
+    gone = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": revoked})
+    assert gone.status_code == 400 and "this key has been revoked: ask an admin for a new one" in gone.text
     empty = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": ""})
     assert empty.status_code == 400 and "enter your API key" in empty.text
     assert await fetchval(fresh_db, "select count(*) from console_session") == 0

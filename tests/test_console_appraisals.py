@@ -473,7 +473,7 @@ async def test_only_roles_that_may_change_appraisals_in_the_api_may_in_the_conso
     ):
         refused = await client.post(path, data={**data, "csrf_token": csrf})
         assert refused.status_code == 403, path
-        assert "may not do this" in refused.text
+        assert "This page is for admins and commissioners; you are signed in as a provider" in refused.text
     assert await api_appraisal(client, api, appraisal_id) == a
     assert (await client.get("/appraisals", headers=api)).json()["total"] == total
 

@@ -93,6 +93,7 @@ def admit(
             f"the {caller.role} role may not do this; allowed: {', '.join(allowed)}",
             caller=caller,
             provider_id=provider_id,
+            allowed_roles=allowed,
         )
 
 

@@ -53,13 +53,13 @@ async def authenticate(pool: Pool, secret: bytes, authorization: str | None) -> 
     if scheme.lower() != "bearer" or not key:
         raise Unauthorized("the Authorization header must be 'Bearer <API key>'")
     if not KEY_RE.match(key):
-        raise Unauthorized("malformed API key: keys look like prv_ followed by 43 characters")
+        raise Unauthorized("malformed API key: keys look like prv_ followed by 43 characters", reason="malformed")
     digest = key_hash(secret, key)
     row = await queries.key_by_hash(pool, digest)
     if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
-        raise Unauthorized("unknown API key")
+        raise Unauthorized("unknown API key", reason="unknown")
     if row["revoked_at"] is not None:
-        raise Unauthorized("this API key has been revoked")
+        raise Unauthorized("this API key has been revoked", reason="revoked")
     return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
 
 

@@ -63,6 +63,7 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
+from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
     REPORT_CSP,
@@ -150,6 +151,24 @@ def page(template: str, *, status: int = 200, session: Session | None = None, **
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
+SIGN_IN_WORDS: dict[str | None, str] = {
+    "malformed": "this is not an API key: a key starts prv_ and is 47 characters long; paste the whole key you were "
+    "given",
+    "unknown": "this key is not one this marketplace gave: check you pasted the whole key, or ask an admin for one",
+    "revoked": "this key has been revoked: ask an admin for a new one",
+}
+"""What the sign-in form tells a person of a key it cannot use (the API's words are for programs)."""
+PEOPLE = {
+    "admin": "admins",
+    "commissioner": "commissioners",
+    "provider": "providers",
+    "auditor": "auditors",
+    "provider (own profile)": "the provider whose profile it is",
+}
+ONE_OF = {"admin": "an admin", "commissioner": "a commissioner", "provider": "a provider", "auditor": "an auditor"}
+"""Whom a console page is for, and who is signed in, in words (`error_page`: a role refused is told so)."""
+
+
 def see_other(path: str, *, cookies: list[Cookie] | None = None) -> Response[Any]:
     return Redirect(path, status_code=303, cookies=cookies or [], headers={"Cache-Control": "no-store"})
 
@@ -197,7 +216,8 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
             session_id, _ = await service.sign_in(ctx, state.pool, actor_of(request.scope), key)
         except (Unauthorized, Forbidden) as exc:  # no key, or an auditor's (which reads through the API)
             await audit_denials(exc, request.scope)
-            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
+            said = SIGN_IN_WORDS.get(exc.reason, exc.message) if isinstance(exc, Unauthorized) else exc.message
+            state_.problems = [FieldProblem(field="api_key", problem=said)]
         except TooManyRequests as exc:
             state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
         else:
@@ -1847,6 +1867,14 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         return ErrorPage(request, status, said, headers)
     if isinstance(exc, UriTooLong):  # its message says what its one problem says again
         exc = UriTooLong(exc.message)
+    if isinstance(exc, Forbidden) and exc.allowed_roles:  # whom the page is for, in words
+        whom = and_list([PEOPLE.get(r, r) for r in exc.allowed_roles])
+        exc = Forbidden(
+            f"This page is for {whom}; you are signed in as {ONE_OF.get(exc.caller.role, exc.caller.role)}",
+            caller=exc.caller,
+            provider_id=exc.provider_id,
+            allowed_roles=exc.allowed_roles,
+        )
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else {}
     return ErrorPage(request, status_of(exc), exc, headers)
 
