@@ -30,6 +30,7 @@ from marketplace.engagement.models import BARRIERS, Notice, Response
 from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, MatchRun, Need, percentages_of, weights_now
+from marketplace.formatting import shorten
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider
 from marketplace.types import Actor, Caller, project
@@ -537,7 +538,7 @@ def response_labels(notice: Notice, capacity_areas: CapacityAreas | None = None)
             labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
             labels[f"{p}.partner.{i}.name"] = f"{t}: partner {i + 1}, organisation name"
         labels |= {f"{p}.barriers": f"{t}: barriers", f"{p}.barriers_text": f"{t}: about the barriers"}
-    labels |= {f"answer.{q.id}": f"Question {i}" for i, q in enumerate(notice.questions, 1)}
+    labels |= {f"answer.{q.id}": f"Question {i} ({shorten(q.text, 60)})" for i, q in enumerate(notice.questions, 1)}
     return labels
 
 

@@ -153,8 +153,8 @@ async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_repor
     driver.find_element(By.ID, "f-api_key").send_keys("prv_wrong")
     follow(driver, driver.find_element(By.CSS_SELECTOR, "form[action='/console/sign-in'] button"))
     summary = driver.find_element(By.CLASS_NAME, "error-summary")
-    assert "malformed API key" in summary.text
-    assert "malformed API key" in driver.find_element(By.ID, "f-api_key-error").text
+    assert "this is not an API key" in summary.text
+    assert "this is not an API key" in driver.find_element(By.ID, "f-api_key-error").text
     check(driver, "01-sign-in-error")
 
     sign_in(driver, server, key, shot="00-sign-in")
