@@ -110,34 +110,25 @@ def test_young_women_at_risk_of_exploitation_is_not_met_by_young_people_at_risk(
     assert criterion(got["Zebra Women's Project"], "local_priorities") == 1.0
     # "young ... risk" is half the phrase's words, and half a phrase scores a quarter, not a half
     assert criterion(got["Aardvark Outdoor Learning"], "local_priorities") == pytest.approx(0.25)
+
     # and the sentence says as much: it said "clearly address 0 of the need's 1 local priorities" beside 0.25
-    said = {c.name: next(x.summary for x in c.criteria if x.criterion == "local_priorities") for c in r.scored}
-    assert said["Aardvark Outdoor Learning"].endswith("partly address the need's local priority.")
-    assert said["Zebra Women's Project"].endswith("clearly address the need's local priority.")
-    two = rank(
-        priority_need("young women at risk of exploitation", "climbing"),
-        [outdoor, women],
-        areas=f.tree(),
-        as_of=f.AS_OF,
-        thesaurus=THESAURUS,
-    )
-    said = {c.name: next(x.summary for x in c.criteria if x.criterion == "local_priorities") for c in two.scored}
-    assert said["Aardvark Outdoor Learning"].endswith(
+    def said(*priorities: str) -> dict[str, str]:
+        ranked = rank(priority_need(*priorities), [outdoor, women], areas=f.tree(), as_of=f.AS_OF, thesaurus=THESAURUS)
+        return {c.name: next(x.summary for x in c.criteria if x.criterion == "local_priorities") for c in ranked.scored}
+
+    one = said("young women at risk of exploitation")
+    assert one["Aardvark Outdoor Learning"].endswith("partly address the need's local priority.")
+    assert one["Zebra Women's Project"].endswith("clearly address the need's local priority.")
+    two = said("young women at risk of exploitation", "climbing")
+    assert two["Aardvark Outdoor Learning"].endswith(
         "clearly address 1 of the need's 2 local priorities and partly address 1 more."
     )
-    assert said["Zebra Women's Project"].endswith("clearly address 1 of the need's 2 local priorities.")
+    assert two["Zebra Women's Project"].endswith("clearly address 1 of the need's 2 local priorities.")
     # none clearly addressed is said first, not as "clearly address 0 of ... and partly address 1 more"
-    three = rank(
-        priority_need("young women at risk of exploitation", "kayaking", "debt advice"),
-        [outdoor, women],
-        areas=f.tree(),
-        as_of=f.AS_OF,
-        thesaurus=THESAURUS,
-    )
-    said = {c.name: next(x.summary for x in c.criteria if x.criterion == "local_priorities") for c in three.scored}
-    assert said["Aardvark Outdoor Learning"].endswith(
+    three = said("young women at risk of exploitation", "kayaking", "debt advice")
+    assert three["Aardvark Outdoor Learning"].endswith(
         "partly address 1 of the need's 3 local priorities and clearly address none."
-    ), said
+    ), three
 
 
 def test_words_close_together_score_higher_than_the_same_words_scattered() -> None:
