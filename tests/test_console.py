@@ -230,6 +230,15 @@ async def test_a_service_edit_goes_through_the_services_rules(client, keys):
     assert after["capacity"]["places_as_of"] == "2026-11-01"
 
 
+async def test_a_search_result_says_how_many_more_services_it_has_than_it_lists(client, keys):
+    await signed_in(client, keys, "commissioner")
+    api = (await client.get("/providers", params={"q": "Hollybrook Recovery Partnership"})).json()["items"][0]
+    assert len(api["matched_services"]) > 3, "the seeded provider this test reads has more than three services"
+    page = await client.get("/console/providers", params={"q": "Hollybrook Recovery Partnership"})
+    more = len(api["matched_services"]) - 3
+    assert f'<a href="/console/providers/{api["id"]}">and {more} more service' in page.text
+
+
 async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
     run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
