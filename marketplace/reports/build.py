@@ -142,8 +142,9 @@ NOT_NEED_FIELDS = frozenset({"id", "exercise_id", "version", "created_at", "upda
 
 def refresh_text(exercise_id: int) -> str:
     return (
-        f"POST /exercises/{exercise_id}/match (or: marketplace match-exercise {exercise_id}) matches every need as it "
-        f"is now and stores the runs; then fetch the report again."
+        f"'Match every need' on the exercise's console page (POST /exercises/{exercise_id}/match; on the command "
+        f"line, marketplace match-exercise {exercise_id}) matches every need as it is now and stores the runs; then "
+        f"fetch the report again."
     )
 
 
