@@ -7,11 +7,14 @@ Query parameters are strict, as everywhere: those HSDS defines that we serve are
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import Parameter, PathParameter
+from litestar.types import AnyCallable
 
 from marketplace.accounts.auth import spend_budget, staff_beyond_published
 from marketplace.http import Conn, Ctx, PageNumber, PerPage, actor_of, base_url, errors_doc, public_cors
@@ -55,17 +58,17 @@ cors_before_send = public_cors(PREFIX)
 """Every response under /hsds may be read by any origin: the data is public, and no credential is involved."""
 
 
-@get(PREFIX, summary="About this Open Referral API", tags=TAGS, responses=errors_doc(400))
+def _hsds(path: str, summary: str, *statuses: int) -> Callable[[AnyCallable], HTTPRouteHandler]:
+    """A read of the Open Referral API: tagged as every one of them is, with the errors it may answer."""
+    return get(path, summary=summary, tags=TAGS, responses=errors_doc(*statuses))
+
+
+@_hsds(PREFIX, "About this Open Referral API", 400)
 async def hsds_root(request: Request[Any, Any, Any], format: Format = None) -> HsdsApiDetails:
     return service.api_details(base_url(request))
 
 
-@get(
-    f"{PREFIX}/services",
-    summary="Services of published providers, paged (HSDS 3.0)",
-    tags=TAGS,
-    responses=errors_doc(400, 503),
-)
+@_hsds(f"{PREFIX}/services", "Services of published providers, paged (HSDS 3.0)", 400, 503)
 async def hsds_services(
     ctx: Ctx,
     conn: Conn,
@@ -89,22 +92,12 @@ async def hsds_services(
     )
 
 
-@get(
-    f"{PREFIX}/services/{{service_id:str}}",
-    summary="A service, fully nested (HSDS 3.0)",
-    tags=TAGS,
-    responses=errors_doc(404, 503),
-)
+@_hsds(f"{PREFIX}/services/{{service_id:str}}", "A service, fully nested (HSDS 3.0)", 404, 503)
 async def hsds_service(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, service_id: PathId) -> HsdsService:
     return await service.get_service(conn, ctx.taxonomy, base_url(request), service_id)
 
 
-@get(
-    f"{PREFIX}/organizations",
-    summary="Published organizations, paged (HSDS 3.0)",
-    tags=TAGS,
-    responses=errors_doc(400, 503),
-)
+@_hsds(f"{PREFIX}/organizations", "Published organizations, paged (HSDS 3.0)", 400, 503)
 async def hsds_organizations(
     request: Request[Any, Any, Any],
     ctx: Ctx,
@@ -119,11 +112,11 @@ async def hsds_organizations(
     )
 
 
-@get(
+@_hsds(
     f"{PREFIX}/organizations/{{organization_id:str}}",
-    summary="An organization with its identifiers, contacts and services (HSDS 3.0)",
-    tags=TAGS,
-    responses=errors_doc(404, 503),
+    "An organization with its identifiers, contacts and services (HSDS 3.0)",
+    404,
+    503,
 )
 async def hsds_organization(
     request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, organization_id: PathId
@@ -131,19 +124,19 @@ async def hsds_organization(
     return await service.get_organization(conn, ctx.taxonomy, base_url(request), organization_id)
 
 
-@get(f"{PREFIX}/taxonomies", summary="The taxonomies services are classified by", tags=TAGS, responses=errors_doc(400))
+@_hsds(f"{PREFIX}/taxonomies", "The taxonomies services are classified by", 400)
 async def hsds_taxonomies(
     request: Request[Any, Any, Any], page: PageNumber = 1, per_page: PerPage = DEFAULT_PER_PAGE, format: Format = None
 ) -> HsdsTaxonomyPage:
     return service.list_taxonomies(base_url(request), page=page, per_page=per_page)
 
 
-@get(f"{PREFIX}/taxonomies/{{taxonomy:str}}", summary="A taxonomy with its terms", tags=TAGS, responses=errors_doc(404))
+@_hsds(f"{PREFIX}/taxonomies/{{taxonomy:str}}", "A taxonomy with its terms", 404)
 async def hsds_taxonomy(request: Request[Any, Any, Any], ctx: Ctx, taxonomy: PathId) -> HsdsTaxonomyWithTerms:
     return service.get_taxonomy(ctx.taxonomy, base_url(request), taxonomy)
 
 
-@get(f"{PREFIX}/taxonomy_terms", summary="Taxonomy terms, paged", tags=TAGS, responses=errors_doc(400))
+@_hsds(f"{PREFIX}/taxonomy_terms", "Taxonomy terms, paged", 400)
 async def hsds_taxonomy_terms(
     ctx: Ctx,
     page: PageNumber = 1,
@@ -154,7 +147,7 @@ async def hsds_taxonomy_terms(
     return service.list_taxonomy_terms(ctx.taxonomy, page=page, per_page=per_page, taxonomy=taxonomy_id)
 
 
-@get(f"{PREFIX}/taxonomy_terms/{{term:str}}", summary="A taxonomy term", tags=TAGS, responses=errors_doc(404))
+@_hsds(f"{PREFIX}/taxonomy_terms/{{term:str}}", "A taxonomy term", 404)
 async def hsds_taxonomy_term(ctx: Ctx, term: PathId) -> HsdsTaxonomyTerm:
     return service.get_taxonomy_term(ctx.taxonomy, term)
 
