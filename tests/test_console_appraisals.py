@@ -502,3 +502,13 @@ async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once,
     )
     assert [r.status_code for r in answers] == [200] * 4
     assert sorted(renders.made) == ["to_csv_bytes", "to_csv_bytes", "to_html", "to_html"] and renders.most == 1
+
+
+async def test_an_options_partner_stands_on_its_own_line(client, keys):
+    """ "Hosted by a local authority (with The host county council (fictional))" read as one run-on phrase."""
+    await commissioner(client, keys)
+    page = await client.get("/console/appraisals/1")
+    assert page.status_code == 200
+    html = page.text
+    assert '<span class="body-s">Partner: The host county council (fictional)</span>' in html
+    assert "(with " not in html
