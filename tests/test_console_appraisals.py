@@ -504,7 +504,7 @@ async def test_the_consoles_report_renders_run_one_at_a_time_per_worker(at_once,
     assert sorted(renders.made) == ["to_csv_bytes", "to_csv_bytes", "to_html", "to_html"] and renders.most == 1
 
 
-async def test_an_options_partner_stands_on_its_own_line(client, keys):
+async def test_an_options_partner_stands_on_its_own_line_and_scores_are_out_of_100(client, keys):
     """ "Hosted by a local authority (with The host county council (fictional))" read as one run-on phrase."""
     await commissioner(client, keys)
     page = await client.get("/console/appraisals/1")
@@ -512,3 +512,7 @@ async def test_an_options_partner_stands_on_its_own_line(client, keys):
     html = page.text
     assert '<span class="body-s">Partner: The host county council (fictional)</span>' in html
     assert "(with " not in html
+    # weighted scores out of 100, as the appraisal's report gives them (the console gave 0.770 beside its 77.0)
+    a = (await client.get("/appraisals/1", headers=await keys.headers("commissioner"))).json()
+    top = max(o["weighted_score"] for o in a["results"]["options"] if o["weighted_score"] is not None)
+    assert "Weighted score (out of 100)" in html and f'<td class="numeric">{top * 100:.1f}</td>' in html
