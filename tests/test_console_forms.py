@@ -15,6 +15,8 @@ from test_console import signed_in
 from test_console_engagement import fid, good_form, provider_signed_in, ready, world  # noqa: F401  (the `world` fixture)
 from test_engagement import World
 
+from marketplace.console.service import NEEDED_TOO
+
 
 class _Form(HTMLParser):
     """What a browser would post from a page's form with the given action (buttons aside)."""
@@ -285,7 +287,7 @@ async def test_a_problem_in_an_outcomes_record_shows_beside_it_and_nothing_is_st
     # a cost without its unit
     del form[f"outcomes.{n}.desired.NOT_A_CODE"]
     bad = await client.post(path, data=form | {"cost.amount": "900", "cost.unit": ""})
-    assert errors(bad.text) == {fid("cost.unit"): "fill this in too"}
+    assert errors(bad.text) == {fid("cost.unit"): NEEDED_TOO}
     assert (await client.get(f"/providers/1/services/{svc['id']}")).json() == svc
 
 
@@ -777,7 +779,7 @@ def test_a_forms_parts_are_read_one_by_one_and_what_decodes_is_named_as_sent() -
         "outcomes[1].outcome",
         "cost.unit",
     ]
-    assert checked.problems[-1].problem == "fill this in too"
+    assert checked.problems[-1].problem == NEEDED_TOO
     data = checked.data
     assert data is not None and data.name is msgspec.UNSET and data.cost is msgspec.UNSET  # left as held
     assert data.areas == ["E06000019", "E10000034"]

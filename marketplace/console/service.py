@@ -313,6 +313,10 @@ def _without(data: Any, field: str, kept: dict[str, list[int]]) -> bool:
     return True
 
 
+NEEDED_TOO = "fill this in too: what else you entered beside it needs it"
+"""A box left empty that another one filled in beside it needs (a cost's unit with its amount)."""
+
+
 def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Checked:
     """A change built from a form, checked exactly as the API checks a JSON body (its types' constraints), but part by
     part: every problem at once, named by the API's field paths (`contact.email`, `areas[1]`) in the API's own plain
@@ -327,7 +331,7 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
         # a part given without a field it needs (a cost's unit)
         if (m := messages.MISSING_FIELD.match(said)) is not None:
             named = f"{field}.{m.group(1)}" if field else m.group(1)
-            problems.append(FieldProblem(field=named, problem="fill this in too"))
+            problems.append(FieldProblem(field=named, problem=NEEDED_TOO))
         else:
             value = messages.value_at(data, field)
             problems.append(
