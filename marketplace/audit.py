@@ -169,11 +169,10 @@ class Tally(msgspec.Struct):
 
     client: str
     recorded: set[Denied] = set()
-    more: dict[Denied, int] = {}
-    last: dict[Denied, Actor] = {}
+    more: dict[Denied, tuple[int, Actor]] = {}
 
     def total(self) -> int:
-        return len(self.recorded) + sum(self.more.values())
+        return len(self.recorded) + sum(n for n, _ in self.more.values())
 
 
 class Denials:
@@ -193,13 +192,13 @@ class Denials:
         key = (actor.client, self.minute(now))
         tally = self.minutes.get(key)
         if tally is None:
-            tally = self.minutes[key] = Tally(client=actor.client, recorded=set(), more={}, last={})
+            tally = self.minutes[key] = Tally(client=actor.client, recorded=set(), more={})
         denied = (status, actor.caller.key_id, actor.caller.role)
         if denied not in tally.recorded:
             tally.recorded.add(denied)
             return True
-        tally.more[denied] = tally.more.get(denied, 0) + 1
-        tally.last[denied] = actor
+        n, _ = tally.more.get(denied, (0, actor))
+        tally.more[denied] = (n + 1, actor)
         return False
 
     def wait(self, client: str, now: dt.datetime) -> int | None:
@@ -225,11 +224,10 @@ async def record_denials(conn: Connection | Pool, tallies: list[tuple[dt.datetim
     """One row per client, minute, status and key for the denied requests counted beyond each one's first."""
     rows = []
     for minute, tally in tallies:
-        for denied, n in sorted(tally.more.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
+        for denied, (n, last) in sorted(tally.more.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
             detail = (
                 f"{plural(n, 'more denied request')} from {tally.client} in the minute from {minute:%Y-%m-%d %H:%M} UTC"
             )
-            last = tally.last[denied]
             summary = msgspec.structs.replace(last, request_id="", client_request_id=None, method="*", path="*")
             rows.append(_row(summary, denied[0], "denied", None, detail, n))
     if rows:

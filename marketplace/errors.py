@@ -77,8 +77,8 @@ class DatabaseUnavailable(DomainError):
 
 
 class Unauthorized(DomainError):
-    """No usable API key: missing when one is needed, malformed, unknown or revoked (`reason`, for whoever tells a
-    person rather than a program: the console's sign-in)."""
+    """No usable API key: missing when one is needed, malformed, unknown or revoked (`reason` says which of the last
+    three, for whoever tells a person rather than a program: the console's sign-in)."""
 
     code = "unauthorized"
 
@@ -86,7 +86,7 @@ class Unauthorized(DomainError):
         self,
         message: str,
         *,
-        reason: Literal["missing", "malformed", "unknown", "revoked"] | None = None,
+        reason: Literal["malformed", "unknown", "revoked"] | None = None,
         problems: Sequence[FieldProblem] = (),
     ) -> None:
         super().__init__(message, problems=problems)

@@ -72,9 +72,7 @@ def number_words(*, whole: bool, least: float | None, most: float | None) -> str
     """What a number field takes, in words: "a whole number from 0 to 50", "a number of 0 or more", "a number"."""
     kind = "a whole number" if whole else "a number"
     low, high = (None if x is None else figure(x) for x in (least, most))
-    return bounded(
-        low, high, f"{kind} from {{0}} to {{1}}", f"{kind} of {{0}} or more", f"{kind} of {{1}} or less", kind
-    )
+    return bounded(low, high, kind + " from {0} to {1}", kind + " of {0} or more", kind + " of {1} or less", kind)
 
 
 def bounded(least: object, most: object, both: str, from_least: str, to_most: str, neither: str) -> str:

@@ -325,6 +325,13 @@ def _code_kind(field: str) -> str | None:
     return CODE_FIELDS.get(names[-1]) if names else None
 
 
+def not_a_code(value: object, noun: str, looks: str) -> str:
+    """What a value not of the form its taxonomy's codes take is told, wherever it was sent (a body, a query string,
+    a path): "'accom' is not a pathway code: pathway codes are upper case, e.g. ACCOM"."""
+    article = "an" if noun[0] in "aeiou" else "a"
+    return f"{_short(value)} is not {article} {noun} code: {looks}"
+
+
 def code_problem(
     field: str, value: object, taxonomy: Taxonomy | None, *, key_of: str | None = None
 ) -> FieldProblem | None:
@@ -339,8 +346,7 @@ def code_problem(
     if isinstance(value, str) and value in codes:
         return None
     suggestion = suggest(value, codes, codes) if isinstance(value, str) and codes else None
-    article = "an" if noun[0] in "aeiou" else "a"
-    said = f"{_short(value)} is not {article} {noun} code: {form}" if value is not None else form
+    said = not_a_code(value, noun, form) if value is not None else form
     if suggestion is not None:
         said += f"; did you mean {suggestion} ({codes[suggestion]})?"
     return FieldProblem(field=field, problem=said, allowed=sorted(codes) or None, suggestion=suggestion)

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from marketplace.errors import FieldProblem
-from marketplace.messages import CODE_WORDS, suggest
+from marketplace.messages import CODE_WORDS, not_a_code, suggest
 from marketplace.types import AREA_CODE, SLUG, UPPER_CODE
 
 __all__ = ["EARLIEST_DATE", "LATEST_DATE", "check_code", "check_codes", "check_dates", "suggest"]
@@ -36,8 +36,7 @@ def check_code(field: str, value: str, allowed: Mapping[str, str], what: str) ->
         return None
     form = FORMS.get(what)
     if form is not None and re.fullmatch(form, value) is None:
-        article = "an" if what[0] in "aeiou" else "a"
-        problem = f"{value!r} is not {article} {what} code: {LOOKS[what]}"
+        problem = not_a_code(value, what, LOOKS[what])
     else:
         problem = f"unknown {what} code {value!r}"
     suggestion = suggest(value, allowed, allowed)
