@@ -596,6 +596,8 @@ def plain_words(
         least = {">=": length, ">": length + 1}.get(op)
         most = {"<=": length, "<": length - 1}.get(op)
         bound = f"at least {least}" if least is not None else f"at most {most}"
+        if text and least is not None and value == "":  # an empty box: say so first, then how long it must be
+            return f"must not be empty: {bound} characters", None
         items = "entries" if item == "entry" else "items"
         return (f"must be {bound} characters long" if text else f"must have {bound} {items}"), None
     if m := _BOUND.match(said):

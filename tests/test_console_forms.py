@@ -650,7 +650,7 @@ async def test_a_profile_with_many_mistakes_shows_every_problem_at_once_in_the_f
     said = errors(bad.text)
     assert said[fid("finances.accounts_year_end")].startswith("must not be after today")  # the rule, with the rest
     assert "did you mean E06000019 (Herefordshire)?" in said[fid(f"premises.{blank}.area")]
-    assert "Organisation name: must be at least 2 characters long" in bad.text  # the form's label, not "Name"
+    assert "Organisation name: must not be empty: at least 2 characters" in bad.text  # the form's label, not "Name"
     again = form_of(bad.text, path)
     assert {k: again[k] for k in typed} == typed  # what was typed is kept
     assert (await client.get("/providers/1")).json() == before

@@ -301,7 +301,9 @@ async def test_wrong_types_dates_and_ranges_in_words(read_client: AsyncTestClien
     half = await one_problem(read_client, registration(service={"capacity": {"service_users_per_year": 12.5}}))
     assert half["problem"] == "must be a whole number of 0 or more, or null; got 12.5, a number with a fraction"
     empty = await one_problem(read_client, registration(name=""))
-    assert empty == {"field": "name", "problem": "must be at least 2 characters long"}
+    assert empty == {"field": "name", "problem": "must not be empty: at least 2 characters"}  # empty, said first
+    short = await one_problem(read_client, registration(name="A"))
+    assert short == {"field": "name", "problem": "must be at least 2 characters long"}
     r = await read_client.get("/providers", params={"per_page": "500"})
     assert r.status_code == 400 and r.json()["errors"] == [{"field": "per_page", "problem": "must be 100 or less"}]
 

@@ -480,7 +480,7 @@ async def test_a_form_shows_every_problem_at_once_and_pages_fit_a_phone(server, 
     follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save changes']"))
     links = driver.find_elements(By.CSS_SELECTOR, ".error-summary a")
     assert [a.get_attribute("href").split("#")[1] for a in links] == list(typed)  # every one, in the form's order
-    assert links[0].text == "Organisation name: must be at least 2 characters long"  # as the form labels it
+    assert links[0].text == "Organisation name: must not be empty: at least 2 characters"  # as the form labels it
     for box, text in typed.items():
         assert driver.find_element(By.ID, f"{box}-error").is_displayed(), box  # beside its box
         assert driver.find_element(By.ID, box).get_attribute("value") == text, box  # as typed
