@@ -266,6 +266,18 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
     assert [r["detail"] for r in details] == ["shortlisted for need 1", "removed from need 1's shortlist"]
 
 
+async def test_a_console_run_is_deep_enough_for_match_every_need_to_reuse(client, keys, fresh_db):
+    """ "Run a match now" ranked 50 deep, so matching every need (and the report) ranked need 1 again: it ranks as
+    deep as they do, and they give its run back."""
+    csrf = await signed_in(client, keys, "commissioner")
+    run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
+    run_id = int(re.search(r"/console/match-runs/(\d+)", str(run_page.url)).group(1))
+    matched = await client.post("/exercises/1/match", headers=await keys.headers("commissioner"))
+    assert matched.status_code in (200, 201), matched.text
+    need_1 = next(n for n in matched.json()["needs"] if n["need_id"] == 1)
+    assert need_1["reused"] is True and need_1["match_run_id"] == run_id, need_1
+
+
 async def test_a_match_runs_breadcrumbs_name_its_exercise(client, keys):
     csrf = await signed_in(client, keys, "commissioner")
     run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})

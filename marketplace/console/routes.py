@@ -767,8 +767,9 @@ async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn
 @post("/needs/{need_id:int}/match-runs", status_code=303)
 async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, ctx: Ctx) -> Response[Any]:
     await _costly(request, state, posting=True)
+    # ranked as deep as "Match every need" and the report rank (the page shows the first 50), so they reuse this run
     run, _, _ = await exercises.match_need(
-        ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=50
+        ctx, state.pool, state.match_pools, actor_of(request.scope), need_id, limit=ctx.settings.match_store_limit
     )
     return see_other(f"/console/match-runs/{run.id}")
 
