@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from html import unescape
 
 from conftest import Renders
 from test_console import sign_in
@@ -516,3 +517,25 @@ async def test_an_options_partner_stands_on_its_own_line_and_scores_are_out_of_1
     a = (await client.get("/appraisals/1", headers=await keys.headers("commissioner"))).json()
     top = max(o["weighted_score"] for o in a["results"]["options"] if o["weighted_score"] is not None)
     assert "Weighted score (out of 100)" in html and f'<td class="numeric">{top * 100:.1f}</td>' in html
+
+
+async def test_the_consoles_appraisal_report_leads_back_to_the_appraisal_and_the_apis_does_not(client, keys):
+    """The appraisal report opened from the console had no way back to it (the market report's page has one): the
+    console's page has its breadcrumbs and links above the cover, hidden in print; the API's page is the report
+    alone."""
+    await commissioner(client, keys)
+    title = (await client.get("/appraisals/1", headers=await keys.headers("commissioner"))).json()["title"]
+    page = await client.get("/console/appraisals/1/report?format=html")
+    assert page.status_code == 200
+    controls = re.search(r'<div class="console-controls">(.*?)</div>\n</div>', page.text, re.S)
+    assert controls is not None, page.text[:2000]
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', unescape(controls.group(1)))
+    assert ("/console/appraisals", "Options appraisals") in links and ("/console/appraisals/1", title) in links
+    assert ("/console/appraisals/1", "Back to the appraisal") in links
+    assert ("/console/appraisals/1/report?format=csv", "Download this report as CSV") in links
+    assert "@media print { .console-controls { display: none; } }" in page.text
+    assert page.text.index("console-controls") < page.text.index('<header class="cover">')
+    api = await client.get(
+        "/appraisals/1/report", params={"format": "html"}, headers=await keys.headers("commissioner")
+    )
+    assert api.status_code == 200 and '<header class="cover">' in api.text and "console-controls" not in api.text

@@ -25,6 +25,7 @@ import datetime as dt
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgspec
 
@@ -227,13 +228,17 @@ def uncosted_above(res: Results) -> list[str]:
     return [o for o in above if by[o].affordable is None]
 
 
-def to_html(r: AppraisalReport) -> str:
+def to_html(r: AppraisalReport, *, template: str = TEMPLATE, **extra: Any) -> str:
+    """The appraisal report as one self-contained, printable HTML5 page. A page that serves it with controls of its
+    own (the console's, above the cover) gives its `template`, extending this one, and what else it needs (`extra`),
+    as the market report's does; the API's page is this one alone."""
     a = r.appraisal
     labels = {o.option: o.label for o in a.results.options} if a.results else {o.key: o.key for o in a.options}
     against = departure(a.results, a.decision.option, labels) if a.decision and a.results else None
     d = a.decision
     return render(
-        TEMPLATE,
+        template,
+        **extra,
         r=r,
         a=a,
         over_years={o.option: years_over_text(o, a.annual_budget) for o in a.results.options} if a.results else {},

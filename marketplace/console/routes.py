@@ -12,6 +12,7 @@ import asyncio
 import re
 import secrets
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Annotated, Any, Literal, NamedTuple
 from urllib.parse import quote, urlencode
 
@@ -1737,12 +1738,15 @@ async def _decide(request: Request[Any, Any, Any], appraisal_id: int, ctx: Any, 
 async def appraisal_report(
     request: Request[Any, Any, Any], appraisal_id: Id, state: State, ctx: Ctx, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
-    """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV), rendered
-    in turn with the worker's other reports (`reports.in_turn`), holding no connection while it waits."""
+    """The appraisal report as the API's GET /appraisals/{id}/report renders it (printable page or CSV), the page
+    with the console's way back above its cover (never printed), rendered in turn with the worker's other reports
+    (`reports.in_turn`), holding no connection while it waits."""
     await _costly(request, state)
     fmt = format
     made = await appraisals.report_data(ctx, state.pool, appraisal_id)
-    render_: Callable[[AppraisalReport], bytes | str] = appraisal_csv if fmt == "csv" else appraisal_html
+    render_: Callable[[AppraisalReport], bytes | str] = (
+        appraisal_csv if fmt == "csv" else partial(appraisal_html, template="console/appraisal_report.html.j2")
+    )
     body = await reports.in_turn(state.report_builds, render_, made)
     return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
