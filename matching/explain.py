@@ -350,13 +350,58 @@ def _whom(ctx: EvidenceContext) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def ages_served(
+    min_age: float | None, max_age: float | None, services: Sequence[Service]
+) -> tuple[tuple[float | None, float | None], ...] | None:
+    """The parts of the need's age range (``min_age`` to ``max_age``, an open end ``None``) that ``services`` serve
+    together, in order, when that is less than all of it; ``None`` when they serve all of it (or the need states no
+    ages). Ages are whole years: services for 10 to 15 and 16 to 17 together serve 10 to 17. Screening already keeps
+    only services overlapping the need's range, so a qualifying service serves at least one age of it."""
+    if min_age is None and max_age is None:
+        return None
+    lo, hi = -math.inf if min_age is None else min_age, math.inf if max_age is None else max_age
+    parts: list[list[float]] = []
+    for a, b in sorted(
+        (max(lo, -math.inf if s.min_age is None else s.min_age), min(hi, math.inf if s.max_age is None else s.max_age))
+        for s in services
+    ):
+        if a > b:
+            continue
+        if parts and a <= parts[-1][1] + 1:
+            parts[-1][1] = max(parts[-1][1], b)
+        else:
+            parts.append([a, b])
+    if parts == [[lo, hi]]:
+        return None
+    return tuple((None if math.isinf(a) else a, None if math.isinf(b) else b) for a, b in parts)
+
+
+def ages_listing(parts: Sequence[tuple[float | None, float | None]]) -> str:
+    """``"ages 16 to 17"``, ``"ages 10 to 12 and 16 to 17"``: the parts :func:`ages_served` gives, in words."""
+    return "ages " + " and ".join(age_phrase(a, b, "").strip() for a, b in parts) if parts else "none of its ages"
+
+
+def _part_of_the_ages(ctx: EvidenceContext, services: Sequence[Service]) -> str:
+    """``""`` when ``services`` serve every age of the need's range, else what they serve of it, in words."""
+    need = ctx.cn.need
+    parts = ages_served(need.min_age, need.max_age, services)
+    return "" if parts is None else ages_listing(parts)
+
+
 def pathway_fit(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> tuple[str, ...]:
     need, cn = ctx.cn.need, ctx.cn
     services = [s for s, _, _ in qualifying(ctx, c, i)]
     whom = ctx.words().whom
+    part = _part_of_the_ages(ctx, services)
+    serving = (
+        f" serving only some of the need's people ({whom}): those of {part}"
+        if part
+        else f" serving the need's people ({whom})"
+        if whom
+        else ""
+    )
     out = [
-        f"offers {ctx.words().pathway_label} through {counted(len(services), 'service')}"
-        + (f" serving the need's people ({whom})" if whom else "")
+        f"offers {ctx.words().pathway_label} through {counted(len(services), 'service')}{serving}"
         + f": {_services_listing(services)}{ctx.words().offered}"
     ]
     overlap = ctx.scores(col)["cohort_overlap"][j]
@@ -453,6 +498,17 @@ def capacity(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j
             stated.append(f"{service_label(s)} {s.capacity:,.0f}")
     unstated = [service_label(s) for s, _ in counted if s.capacity is None]
     notes = []
+    partly = [
+        f"{service_label(s)} ({part})"
+        for s, _ in counted
+        if s.capacity is not None and (part := _part_of_the_ages(ctx, [s]))
+    ]
+    if partly:  # capacity is never split by age: no figure says how many of the need's people are of which age
+        need = ctx.cn.need
+        notes.append(
+            f"serving only part of the need's {age_phrase(need.min_age, need.max_age)}, yet counted for all of them: "
+            + _listing(partly)
+        )
     if unstated:
         notes.append(f"not stated by {_listing(unstated)}")
     if elsewhere:
@@ -731,13 +787,23 @@ def _pct(x: float) -> str:
 def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     name = ctx.words().pathway_name
     if not ctx.cn.cohort_count:
-        return f"It offers services in the {name} pathway, and the need names no particular groups of people."
+        return (
+            f"It offers services in the {name} pathway, and the need names no particular groups of people."
+            + _only_ages(ctx, c, i)
+        )
     served, named = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count), ctx.cn.cohort_count
     if named == 1:
         serves = "serves the one group of people" if served else "does not serve the one group of people"
     else:
         serves = f"serves {'all' if served == named else served} of the {named} groups of people"
-    return f"It offers services in the {name} pathway and {serves} the need names."
+    return f"It offers services in the {name} pathway and {serves} the need names.{_only_ages(ctx, c, i)}"
+
+
+def _only_ages(ctx: EvidenceContext, c: Candidate, i: int) -> str:
+    """`` Its services serve only ages 16 to 17 of the need's ages 12 to 17.`` when they serve part of its range."""
+    part = _part_of_the_ages(ctx, [s for s, _, _ in qualifying(ctx, c, i)])
+    need = ctx.cn.need
+    return f" Its services serve only {part} of the need's {age_phrase(need.min_age, need.max_age)}." if part else ""
 
 
 def coverage_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:

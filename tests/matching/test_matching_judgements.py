@@ -65,7 +65,7 @@ def priority_need(*texts: str, **changes: object) -> Need:
 
 
 def test_algorithm_version_is_bumped() -> None:
-    assert ALGORITHM_VERSION == "2026.12-4"
+    assert ALGORITHM_VERSION == "2026.12-5"
 
 
 # -- 1. local priorities on the provider's own words about the service ---------------------------------

@@ -509,3 +509,38 @@ def test_qualifying_services_and_exclusions_follow_the_rules(seed: int) -> None:
                 assert overlap == pytest.approx(sum(c in served for c in wanted) / len(wanted))
             checked += 1
     assert checked > 30
+
+
+# -- services serving only part of the need's ages: said, never "the need's people" -----------------------------
+
+
+def test_services_serving_part_of_the_needs_ages_say_which_ages_and_that_capacity_counts_them_in_full() -> None:
+    """A service for women 16 and over ranked for a need of women 12 to 17 was said to serve "the need's people
+    (women, ages 12 to 17)", and its 60 places counted with nothing said: the words now name the ages it serves."""
+    girls = f.need(cohorts=(), min_age=12, max_age=17, gender="women", areas=(f.TELFORD,), annual_volume=30)
+    van = {
+        "name": "Outreach van",
+        "min_age": 16,
+        "gender": "women",
+        "capacity": 60,
+        "cohorts": (),
+        "areas": (f.TELFORD,),
+    }
+    ranked = run(girls, [f.candidate(1, services=f.services(van))])
+    fit, cap = crit(scored(ranked, 1), "pathway_fit"), crit(scored(ranked, 1), "capacity")
+    assert (
+        "through 1 service serving only some of the need's people (women, ages 12 to 17): those of ages 16 to 17:"
+        in (fit.evidence[0])
+    ), fit.evidence
+    assert fit.summary.endswith(" Its services serve only ages 16 to 17 of the need's ages 12 to 17."), fit.summary
+    said = 'serving only part of the need\'s ages 12 to 17, yet counted for all of them: "Outreach van" (ages 16 to 17)'
+    assert said in cap.evidence[0], cap.evidence
+
+    # two services whose ages join up serve all of them; two with a gap say both parts
+    both = f.services({**van, "min_age": 12, "max_age": 15}, {**van, "min_age": 16})
+    whole = crit(scored(run(girls, [f.candidate(1, services=both)]), 1), "pathway_fit")
+    assert "through 2 services serving the need's people (women, ages 12 to 17):" in whole.evidence[0], whole.evidence
+    assert "Its services serve only" not in whole.summary
+    gap = f.services({**van, "min_age": 12, "max_age": 13}, {**van, "min_age": 16})
+    split = crit(scored(run(girls, [f.candidate(1, services=gap)]), 1), "pathway_fit")
+    assert "those of ages 12 to 13 and 16 to 17:" in split.evidence[0], split.evidence
