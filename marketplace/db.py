@@ -60,8 +60,12 @@ APPEND_ONLY = (
 to them; the change history it may only read (its triggers write it: READ_ONLY)."""
 READ_ONLY = ("change_history",)
 """Append-only tables the API may only read: rows are added by triggers running as the tables' owner."""
+KEY_FIXED = ("key_hash", "role", "provider_id", "name", "hint", "created_at", "created_by")
+"""An API key's columns fixed when it is made (schema/0031): the API's role may update only `last_used_at` and
+`revoked_at`; a role that could give a key another's hash could act as anyone, unrecorded."""
 NOT_RECORDED = {
-    "provider": "a profile: its own history (profile_history) records every change, field by field",
+    "provider": "a profile: its own history (profile_history) records every change, field by field; its status and "
+    "verified mark are in the change history too (record_columns, schema/0031)",
     "provider_identifier": "part of a profile (profile_history)",
     "provider_premises": "part of a profile (profile_history)",
     "provider_accreditation": "part of a profile (profile_history)",
@@ -71,7 +75,6 @@ NOT_RECORDED = {
     "service_cohort": "part of a service (profile_history)",
     "service_accreditation": "part of a service (profile_history)",
     "service_outcome": "part of a service (profile_history)",
-    "evidence_verification": "verifying and withdrawing are in profile_history (verify_evidence ...)",
     "area_closure": "derived from area (refresh_area_closure), whose changes are recorded",
     "console_session": "console sign-ins (a secret's hash, a CSRF token), touched on every page; audited",
     "registration_attempt": "the registration limit's counter; every registration is audited",
@@ -122,10 +125,13 @@ async def role_problem(conn: Connection) -> str | None:
                                unnest(array['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) p
                          where to_regclass('public.' || t) is not null
                            and (p <> 'INSERT' or t = any($2::text[]))
-                           and has_table_privilege(r.oid, 'public.' || t, p)) as may
+                           and has_table_privilege(r.oid, 'public.' || t, p))
+                  || array(select 'api_key.' || c || ':UPDATE' from unnest($3::text[]) c
+                            where has_column_privilege(r.oid, 'public.api_key', c, 'UPDATE')) as may
              from pg_roles r where r.rolname = current_user""",
         list(APPEND_ONLY),
         list(READ_ONLY),
+        list(KEY_FIXED),
     )
     assert row is not None
     if row["rolsuper"]:

@@ -7,6 +7,7 @@ that can do none of that, and `serve` refuses to start as one that could."""
 
 from __future__ import annotations
 
+import json
 import os
 from typing import get_args
 
@@ -44,7 +45,8 @@ async def test_the_app_role_cannot_rewrite_an_append_only_table(as_app, fresh_db
         assert await owner.fetchval(f"select count(*) from {table}") == rows
         assert (
             await owner.fetchval(
-                "select count(*) from pg_trigger where tgrelid = $1::regclass and tgenabled = 'O' and not tgisinternal",
+                "select count(*) from pg_trigger t join pg_proc p on p.oid = t.tgfoid "
+                "where t.tgrelid = $1::regclass and t.tgenabled = 'O' and p.proname = 'reject_change'",
                 table,
             )
             == 2
@@ -88,7 +90,7 @@ async def test_every_table_is_granted_and_every_append_only_table_is_named(fresh
             (True, False, False, False)
             if name == "schema_migration" or name in db.READ_ONLY
             else (True, True, False, False)
-            if name in db.APPEND_ONLY
+            if name in db.APPEND_ONLY or name == "api_key"  # a key: its last use and revocation only (below)
             else (True, True, True, True)
         )
         assert (r["s"], r["i"], r["u"], r["d"]) == expected, name
@@ -175,3 +177,94 @@ async def test_serve_refuses_a_role_that_could_rewrite_the_history(databases, te
     result = run_cli("serve", "--port", "1", env={**os.environ, "DATABASE_URL": databases.dsn(name)}, timeout=60)
     assert result.returncode == 2, result.stderr
     assert "must not be able to rewrite its own history" in result.stderr and "is a superuser" in result.stderr
+
+
+# -- what the API's role could do around the API without a trace (schema/0031) ------------------------------------
+
+
+async def test_the_app_role_can_revoke_a_key_but_not_give_it_another_secret_role_or_provider(as_app, fresh_db):
+    """An UPDATE of key_hash alone (which the change history leaves out) gave one key another's secret, unrecorded:
+    the role may now change only a key's last use and revocation, and `serve` refuses one that may change more."""
+    for column, value in (("key_hash", "'\\x00'::bytea"), ("role", "'admin'"), ("provider_id", "null")):
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await as_app.execute(f"update api_key set {column} = {value} where id = 1")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError):
+        await as_app.execute("delete from api_key where id = 1")
+    key = await as_app.fetchval(  # as the app makes one (keys are made by the API, not the seed)
+        "insert into api_key (name, role, key_hash, hint) values ('t', 'auditor', $1, 'aud_') returning id", bytes(32)
+    )
+    revoked = await as_app.execute("update api_key set last_used_at = now(), revoked_at = now() where id = $1", key)
+    assert revoked == "UPDATE 1"  # what it may change
+    owner = await asyncpg.connect(fresh_db)
+    try:
+        await owner.execute(f"grant update (key_hash) on api_key to {db.APP_ROLE}")
+        assert await db.role_problem(as_app) == f"the role {db.APP_ROLE} may api_key.key_hash:UPDATE"
+    finally:
+        await owner.execute(f"revoke update (key_hash) on api_key from {db.APP_ROLE}")
+        await owner.close()
+
+
+@pytest.mark.parametrize(
+    ("table", "forged"),
+    [
+        (
+            "audit_log",
+            "insert into audit_log (at, key_id, role, method, path, status, outcome, detail) "
+            "values ('2026-12-01 09:00+00', 1, 'admin', 'POST', '/providers/5/publish', 200, 'write', 'backdated')",
+        ),
+        (
+            "profile_history",
+            "insert into profile_history (resource_id, version, last_action_date, last_action_type, field_name, "
+            "previous_value, replacement_value, updated_by, updated_by_role) "
+            "values (2, 1, '2020-01-01', 'update', 'name', '\"x\"', '\"y\"', 1, 'admin')",
+        ),
+        (
+            "engagement_response",
+            "insert into engagement_response (exercise_id, provider_id, revision, status, body, snapshot, created_at, "
+            "created_by, recorded_at) select exercise_id, provider_id, revision + 100, status, body, snapshot, "
+            "created_at, created_by, '2026-10-01 09:00+00' from engagement_response limit 1",
+        ),
+    ],
+)
+async def test_the_app_role_cannot_add_a_record_dated_other_than_now(as_app, fresh_db, table, forged):
+    """The audit log's, the profile history's and a response's times of recording were whatever the inserting
+    client said (a backdated admin "publish", a rename dated before the profile existed): the database refuses any
+    but its own clock, and its default is that."""
+    before = await as_app.fetchval(f"select count(*) from {table}")
+    with pytest.raises(asyncpg.InsufficientPrivilegeError, match="the database's clock"):
+        await as_app.execute(forged)
+    assert await as_app.fetchval(f"select count(*) from {table}") == before
+    if table == "engagement_response":
+        assert before > 0, "the seeded responses to copy from"
+
+
+async def test_a_providers_standing_and_its_evidence_verifications_changed_around_the_api_are_recorded(
+    as_app, fresh_db
+):
+    """Publishing a pending profile, or rewriting what an admin saw, as the API's role left no trace (its profile's
+    history is the app's to write): both are in the change history now, under the provider, with no key."""
+    pending = await as_app.fetchval("select id from provider where status = 'pending' order by id limit 1")
+    verification = await as_app.fetchval("select id from evidence_verification order by id limit 1")
+    assert pending is not None and verification is not None, "the seed has a pending profile and a verification"
+    owner_of = await as_app.fetchval("select provider_id from evidence_verification where id = $1", verification)
+    async with as_app.transaction():
+        await as_app.execute("update provider set status = 'published' where id = $1", pending)
+        await as_app.execute(
+            "update evidence_verification set seen = 'forged: nothing seen' where id = $1", verification
+        )
+    rows = await as_app.fetch(
+        "select table_name, record_id, key_id, role, before, after from change_history "
+        "where record_table = 'provider' order by id desc limit 2"
+    )
+    assert {(r["table_name"], r["record_id"]) for r in rows} == {
+        ("provider", str(pending)),
+        ("evidence_verification", str(owner_of)),
+    }
+    standing = next(r for r in rows if r["table_name"] == "provider")
+    assert (json.loads(standing["before"]), json.loads(standing["after"])) == (
+        {"status": "pending"},
+        {"status": "published"},
+    )
+    assert all(r["key_id"] is None and r["role"] is None for r in rows)
+    seen = next(r for r in rows if r["table_name"] == "evidence_verification")
+    assert json.loads(seen["after"]) == {"seen": "forged: nothing seen"}

@@ -285,6 +285,8 @@ async def test_the_whole_flow_publish_read_respond_revise_deadline_refuse_and_an
     assert [r["revision"] for r in revisions] == [2, 1]
     assert revisions[1]["needs"][0]["unit_cost"] == 1800
     assert revisions[0]["snapshot"]["id"] == p1 and any(s["id"] == s1 for s in revisions[0]["snapshot"]["services"])
+    stored = [dt.datetime.fromisoformat(r["recorded_at"]) for r in revisions]  # the database's clock, beside the app's
+    assert stored[0] >= stored[1] and stored[0].tzinfo is not None
 
     # the commissioner's analysis
     listed = (await c.get(f"/exercises/{exercise_id}/responses", headers=w.commissioner)).json()

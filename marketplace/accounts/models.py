@@ -106,13 +106,15 @@ RecordTable = Literal[
     "legal_form",
     "need",
     "pathway",
+    "provider",
     "sector",
     "social_value_commitment",
 ]
 """The records whose changes the history keeps, by table: each row of these tables, and of their parts (a need's
-areas, cohorts, accreditations and shortlist; an exercise's publication), is recorded as a change of one of them."""
+areas, cohorts, accreditations and shortlist; an exercise's publication), is recorded as a change of one of them; of
+a provider, only its status and verified mark and its evidence verifications (its profile has its own history)."""
 NUMBERED: frozenset[str] = frozenset(
-    {"api_key", "appraisal", "engagement_clarification", "engagement_question", "exercise", "need"}
+    {"api_key", "appraisal", "engagement_clarification", "engagement_question", "exercise", "need", "provider"}
 )
 """The record tables whose ids are numbers; the others' are codes (the taxonomies)."""
 CODED: frozenset[str] = frozenset(get_args(RecordTable)) - NUMBERED

@@ -256,6 +256,9 @@ class Response(msgspec.Struct):
 class ResponseRevision(Response):
     snapshot: dict[str, Any]
     """The provider's profile with its services when this revision was submitted."""
+    recorded_at: dt.datetime | None = None
+    """When the database stored this revision, by its own clock, which no client can set (`submitted_at` and
+    `withdrawn_at` are the application's); null for revisions stored before it kept one (schema/0031)."""
 
 
 class ResponsePage(Page[Response]):

@@ -149,12 +149,14 @@ r.revision = (select max(s.revision) from engagement_response s
 def _response(r: asyncpg.Record) -> Response:
     """A row of RESPONSE_SQL (its columns named as Response's fields) with its body's needs and answers."""
     body = _body.decode(r["body"])
-    row = {k: v for k, v in r.items() if k not in ("body", "snapshot")}
+    row = {k: v for k, v in r.items() if k not in ("body", "snapshot", "recorded_at")}
     return Response(**row, needs=body.needs, answers=body.answers)
 
 
 def _revision(r: asyncpg.Record) -> ResponseRevision:
-    return ResponseRevision(**msgspec.structs.asdict(_response(r)), snapshot=_snapshot.decode(r["snapshot"]))
+    return ResponseRevision(
+        **msgspec.structs.asdict(_response(r)), snapshot=_snapshot.decode(r["snapshot"]), recorded_at=r["recorded_at"]
+    )
 
 
 async def lock_questions(conn: Connection, exercise_id: int) -> None:
@@ -235,7 +237,7 @@ async def fetch_responses(
 
 async def fetch_revisions(conn: Connection, exercise_id: int, provider_id: int) -> list[ResponseRevision]:
     rows = await conn.fetch(
-        RESPONSE_SQL.format(snapshot=", r.snapshot::text as snapshot")
+        RESPONSE_SQL.format(snapshot=", r.snapshot::text as snapshot, r.recorded_at")
         + " where r.exercise_id = $1 and r.provider_id = $2 order by r.revision desc",
         exercise_id,
         provider_id,
