@@ -9,7 +9,8 @@ itself.
 
 Denied requests are recorded per client (the address a request came from) and minute: the first of each status
 and key (or none) at once, the rest counted in the worker (`Denials`) and recorded as one row per status and key
-with their number when the minute is over, so a summary names the key and role of every request it counts. Past
+with their number when the minute is over, so a summary names the key and role of every request it counts, the
+provider they were aimed at and the methods and paths tried. Past
 `denial_limit` in a minute, a client's requests that present a credential are refused (429) without being looked
 at, until the minute ends: the limit counts the client's denials whatever the key. A worker killed outright loses
 the count of its current minute (the first denial of each status, key, client and minute is on record already)."""
@@ -157,22 +158,33 @@ async def page(conn: Connection, where: AuditFilter, *, page: int, per_page: int
 # --- denied requests: per client and minute ------------------------------------------------------
 
 
-Denied = tuple[int, int | None, str]
-"""What a denial is counted under within its client's minute: the status, and the key (None: no usable key) and
-role that asked."""
+Denied = tuple[int, int | None, str, int | None]
+"""What a denial is counted under within its client's minute: the status, the key (None: no usable key) and role
+that asked, and the provider it was aimed at (when the path names one), so `/audit?provider_id=` finds them too."""
+
+MOST_TARGETS = 8
+"""The distinct method-and-path pairs a summary row names (the rest are counted, not listed)."""
+
+
+class More(msgspec.Struct):
+    """The denied requests counted under one `Denied` beyond its first: how many, the last of them (the summary
+    row's key, role and client), and each method and path tried, with how many times."""
+
+    n: int
+    last: Actor
+    tried: dict[str, int] = {}
 
 
 class Tally(msgspec.Struct):
-    """The denied requests of one client in one minute: the (status, key) pairs already on record (each one's first
-    request is recorded at once), and how many more of each were counted since, with the last of them (its key and
-    role are the summary row's)."""
+    """The denied requests of one client in one minute: the `Denied` already on record (each one's first request is
+    recorded at once), and what more of each was counted since."""
 
     client: str
     recorded: set[Denied] = set()
-    more: dict[Denied, tuple[int, Actor]] = {}
+    more: dict[Denied, More] = {}
 
     def total(self) -> int:
-        return len(self.recorded) + sum(n for n, _ in self.more.values())
+        return len(self.recorded) + sum(m.n for m in self.more.values())
 
 
 class Denials:
@@ -187,18 +199,22 @@ class Denials:
     def minute(now: dt.datetime) -> dt.datetime:
         return now.replace(second=0, microsecond=0)
 
-    def note(self, actor: Actor, status: int, now: dt.datetime) -> bool:
-        """Count a denied request; True when it is the client's first with this status this minute (record it)."""
+    def note(self, actor: Actor, status: int, now: dt.datetime, provider_id: int | None = None) -> bool:
+        """Count a denied request; True when it is the client's first of its kind (`Denied`) this minute (record
+        it)."""
         key = (actor.client, self.minute(now))
         tally = self.minutes.get(key)
         if tally is None:
             tally = self.minutes[key] = Tally(client=actor.client, recorded=set(), more={})
-        denied = (status, actor.caller.key_id, actor.caller.role)
+        denied = (status, actor.caller.key_id, actor.caller.role, provider_id)
         if denied not in tally.recorded:
             tally.recorded.add(denied)
             return True
-        n, _ = tally.more.get(denied, (0, actor))
-        tally.more[denied] = (n + 1, actor)
+        more = tally.more.setdefault(denied, More(n=0, last=actor, tried={}))
+        more.n, more.last = more.n + 1, actor
+        attempt = f"{actor.method} {actor.path}"
+        if attempt in more.tried or len(more.tried) < MOST_TARGETS:
+            more.tried[attempt] = more.tried.get(attempt, 0) + 1
         return False
 
     def wait(self, client: str, now: dt.datetime) -> int | None:
@@ -224,12 +240,21 @@ async def record_denials(conn: Connection | Pool, tallies: list[tuple[dt.datetim
     """One row per client, minute, status and key for the denied requests counted beyond each one's first."""
     rows = []
     for minute, tally in tallies:
-        for denied, (n, last) in sorted(tally.more.items(), key=lambda item: (item[0][0], item[0][1] or 0, item[0][2])):
+        for denied, more in sorted(
+            tally.more.items(), key=lambda item: tuple(x or 0 for x in item[0][:2] + item[0][3:])
+        ):
+            tried = "; ".join(f"{t} ({k})" if k > 1 else t for t, k in more.tried.items())
+            unlisted = more.n - sum(more.tried.values())
             detail = (
-                f"{plural(n, 'more denied request')} from {tally.client} in the minute from {minute:%Y-%m-%d %H:%M} UTC"
+                f"{plural(more.n, 'more denied request')} from {tally.client} in the minute from "
+                f"{minute:%Y-%m-%d %H:%M} UTC: {tried}" + (f"; and {plural(unlisted, 'other')}" if unlisted else "")
             )
-            summary = msgspec.structs.replace(last, request_id="", client_request_id=None, method="*", path="*")
-            rows.append(_row(summary, denied[0], "denied", None, detail, n))
+            one = next(iter(more.tried)) if len(more.tried) == 1 and not unlisted else None
+            method, _, path = one.partition(" ") if one else ("*", "", "*")
+            summary = msgspec.structs.replace(
+                more.last, request_id="", client_request_id=None, method=method, path=path
+            )
+            rows.append(_row(summary, denied[0], "denied", denied[3], detail, more.n))
     if rows:
         await conn.executemany(INSERT_SQL, rows)
 

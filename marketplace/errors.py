@@ -88,9 +88,13 @@ class Unauthorized(DomainError):
         *,
         reason: Literal["malformed", "unknown", "revoked"] | None = None,
         problems: Sequence[FieldProblem] = (),
+        caller: Caller | None = None,
     ) -> None:
         super().__init__(message, problems=problems)
         self.reason = reason
+        self.caller = caller
+        """The key refused, when it is known (a revoked one): the audit log names it, so `/audit?key_id=` finds
+        the use of a revoked key, often a leaked one."""
 
 
 class Forbidden(DomainError):

@@ -68,9 +68,10 @@ async def test_denied_requests_are_one_row_then_a_count_per_client_and_minute(fr
     assert [(r["status"], r["requests"], r["path"]) for r in rows] == [
         (401, 1, "/audit"),
         (401, 1, "/keys"),
-        (401, 11, "*"),
+        (401, 11, "/audit"),  # all eleven asked for the same: it is named, not "*"
     ]
     assert "11 more denied requests" in rows[2]["detail"] and "2026-11-02 12:00" in rows[2]["detail"]
+    assert rows[2]["detail"].endswith("UTC: GET /audit (11)") and rows[2]["method"] == "GET"
     assert sum(r["requests"] for r in rows) == 13
 
 
@@ -101,20 +102,63 @@ async def test_a_minutes_summary_names_the_key_of_every_request_it_counts(fresh_
     assert sum(r["requests"] for r in rows) == 10
 
 
-async def test_a_client_denied_too_often_may_not_present_credentials_until_the_minute_ends(fresh_db, keys):
+async def test_a_minutes_summary_keeps_the_provider_aimed_at_and_what_was_tried(fresh_db, keys):
+    """A provider key's refused attempts on another provider were summed into one row with method and path "*" and
+    no provider: `/audit?provider_id=` missed all but the first. Each target provider has its own row, naming the
+    methods and paths tried."""
+    clock = FixedClock(NOON)
+    key_id, key = await keys.make("provider", 2, name="Nosy provider")
+    bearer = {"Authorization": f"Bearer {key}"}
+    async with AsyncTestClient(app=create_app(app_settings(fresh_db), clock=clock)) as client:
+        tries = [("patch", "/providers/3", {"description": "x"})] * 4 + [("delete", "/providers/3/services/1", None)]
+        for method, path, body in tries:
+            sent = {"json": body} if body is not None else {}
+            r = await getattr(client, method)(path, headers={**bearer, "If-Match": '"v1"'}, **sent)
+            assert r.status_code == 403, r.text
+        assert (await client.get("/providers/4/history", headers=bearer)).status_code == 403
+    rows = await audit_rows(fresh_db, "outcome = 'denied'")
+    assert [(r["key_id"], r["provider_id"], r["requests"]) for r in rows] == [
+        (key_id, 3, 1),
+        (key_id, 4, 1),
+        (key_id, 3, 4),
+    ]
+    summary = rows[2]
+    assert (summary["method"], summary["path"]) == ("*", "*")  # more than one thing was tried
+    assert summary["detail"].endswith("UTC: PATCH /providers/3 (3); DELETE /providers/3/services/1"), summary["detail"]
+
+
+async def test_a_client_denied_too_often_may_present_only_a_valid_key_until_the_minute_ends(fresh_db, keys):
+    """Past the limit, a key that is not a valid one gets 429 (guessing gets nowhere); a valid key from the same
+    address still works: anyone sending bad keys used to lock out every key from the address (behind a proxy, the
+    whole service)."""
     clock = FixedClock(NOON)
     good = await keys.headers("admin")
+    guess = {"Authorization": "Bearer prv_" + "A" * 43}  # well formed, unknown
     async with AsyncTestClient(app=create_app(app_settings(fresh_db, denial_limit=5), clock=clock)) as client:
         for _ in range(5):
-            assert (await client.get("/keys", headers={"Authorization": "Bearer prv_guess"})).status_code == 401
-        r = await client.get("/keys", headers=good)  # even a good key: it is not looked at
+            assert (await client.get("/keys", headers=guess)).status_code == 401
+        r = await client.get("/keys", headers=guess)
         assert r.status_code == 429 and r.json()["error"] == "too_many_requests"
         assert r.headers["retry-after"] == "55"
+        assert (await client.get("/keys", headers={"Authorization": "Bearer prv_guess"})).status_code == 429
+        assert (await client.get("/keys", headers=good)).status_code == 200, "a valid key is not locked out"
         assert (await client.get("/providers/1")).status_code == 200, "reading what is public still works"
         clock.at = NOON + dt.timedelta(minutes=1)
-        assert (await client.get("/keys", headers=good)).status_code == 200
+        assert (await client.get("/keys", headers=guess)).status_code == 401, "the next minute, a 401 again"
     rows = await audit_rows(fresh_db, "outcome = 'denied'")
-    assert sorted((r["status"], r["requests"]) for r in rows) == [(401, 1), (401, 4), (429, 1)]
+    assert sorted((r["status"], r["requests"]) for r in rows) == [(401, 1), (401, 1), (401, 4), (429, 1), (429, 1)]
+
+
+async def test_a_revoked_keys_refusals_name_the_key(client, keys, fresh_db):
+    """A revoked key (often a leaked one) was logged as anonymous, so `/audit?key_id=` missed its use."""
+    admin = await keys.headers("admin")
+    made = (await client.post("/keys", json={"role": "commissioner", "name": "leaked"}, headers=admin)).json()
+    key_id = made["api_key"]["id"]
+    assert (await client.post(f"/keys/{key_id}/revoke", headers=admin)).status_code == 200
+    r = await client.get("/exercises", headers={"Authorization": f"Bearer {made['key']}"})
+    assert r.status_code == 401 and "revoked" in r.json()["message"]
+    found = (await client.get("/audit", params={"key_id": key_id, "outcome": "denied"}, headers=admin)).json()
+    assert [(e["status"], e["role"]) for e in found["items"]] == [(401, "commissioner")], found
 
 
 async def test_the_log_is_partitioned_by_month_and_the_app_cannot_touch_a_partition(fresh_db):

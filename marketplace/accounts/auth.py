@@ -43,8 +43,7 @@ def authentication(app: ASGIApp) -> ASGIApp:
             if header is not None:
                 state = scope["app"].state
                 ctx: Context = state.ctx
-                await refuse_if_denied_too_often(scope)
-                set_caller(scope, await service.authenticate(state.pool, ctx.secret, header.decode("latin-1")))
+                set_caller(scope, await authenticate_unless_refused_too_often(scope, ctx, header.decode("latin-1")))
         await app(scope, receive, send)
 
     return middleware
@@ -173,23 +172,37 @@ async def auditors_only_read(connection: Connection, handler: BaseRouteHandler) 
         raise Forbidden(AUDITOR_WRITES, caller=caller)
 
 
-async def refuse_if_denied_too_often(scope: Scope) -> None:
-    """A client past the limit of denied requests this minute may not present a credential until the minute ends
-    (429, counted with its denials): guessing keys gets nowhere, and costs no key lookup."""
+async def authenticate_unless_refused_too_often(scope: Scope, ctx: Context, authorization: str) -> Caller:
+    """The caller the key names. A client past the limit of denied requests this minute is refused any key but a
+    valid one until the minute ends (`refused_too_often`)."""
+    try:
+        return await service.authenticate(scope["app"].state.pool, ctx.secret, authorization)
+    except Unauthorized as refused:
+        if (locked := await refused_too_often(scope, refused)) is not None:
+            raise locked from None
+        raise
+
+
+async def refused_too_often(scope: Scope, refused: Unauthorized) -> TooManyRequests | None:
+    """When the client is past the limit of denied requests this minute, the 429 to answer instead of `refused` (a
+    key that is not a valid one), counted with its denials; else None. Guessing keys gets nowhere, while a valid key
+    from the same address (a colleague's, behind the same proxy or in the same office) still works: nobody can lock
+    others out by sending bad keys."""
     state = scope["app"].state
     now = state.ctx.clock.now()
-    actor = msgspec.structs.replace(actor_of(scope), caller=ANONYMOUS)
-    if (wait := state.denials.wait(actor.client, now)) is not None:
-        message = f"too many denied requests from this client: try again in {wait} s"
-        await _count_denial(state, actor, 429, None, message)
-        raise TooManyRequests(message, retry_after=wait)
+    actor = msgspec.structs.replace(actor_of(scope), caller=refused.caller or ANONYMOUS)
+    if (wait := state.denials.wait(actor.client, now)) is None:
+        return None
+    message = f"too many denied requests from this client: try again in {wait} s"
+    await _count_denial(state, actor, 429, None, message)
+    return TooManyRequests(message, retry_after=wait)
 
 
 async def audit_denials(exc: Exception, scope: Scope) -> None:
     """after_exception hook: every 401 and 403 is counted (`_count_denial`)."""
     if not isinstance(exc, (Unauthorized, Forbidden)):
         return
-    caller = exc.caller if isinstance(exc, Forbidden) else ANONYMOUS
+    caller = exc.caller or ANONYMOUS
     actor = msgspec.structs.replace(actor_of(scope), caller=caller)
     status = 401 if isinstance(exc, Unauthorized) else 403
     await _count_denial(scope["app"].state, actor, status, getattr(exc, "provider_id", None), exc.message)
@@ -198,7 +211,7 @@ async def audit_denials(exc: Exception, scope: Scope) -> None:
 async def _count_denial(state: State, actor: Actor, status: int, provider_id: int | None, detail: str) -> None:
     """A client's first denial with this status in a minute goes into the audit log at once; the rest are counted
     and recorded as one row when the minute is over (`audit.Denials`)."""
-    if not state.denials.note(actor, status, state.ctx.clock.now()):
+    if not state.denials.note(actor, status, state.ctx.clock.now(), provider_id):
         return
     try:
         await audit.record(state.pool, actor, status=status, outcome="denied", provider_id=provider_id, detail=detail)

@@ -58,9 +58,10 @@ async def authenticate(pool: Pool, secret: bytes, authorization: str | None) -> 
     row = await queries.key_by_hash(pool, digest)
     if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
         raise Unauthorized("unknown API key", reason="unknown")
+    caller = Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
     if row["revoked_at"] is not None:
-        raise Unauthorized("this API key has been revoked", reason="revoked")
-    return Caller(role=row["role"], key_id=row["id"], provider_id=row["provider_id"], name=row["name"])
+        raise Unauthorized("this API key has been revoked", reason="revoked", caller=caller)
+    return caller
 
 
 async def caller_of_key(conn: Connection | Pool, key_id: int) -> Caller | None:

@@ -25,7 +25,7 @@ from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
 from marketplace import messages
-from marketplace.accounts.auth import STAFF, admit, audit_denials, refuse_if_denied_too_often, spend_budget
+from marketplace.accounts.auth import STAFF, admit, audit_denials, refused_too_often, spend_budget
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import (
     GOES_TO_MARKET,
@@ -213,14 +213,19 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
         state_.problems = [FieldProblem(field="api_key", problem="enter your API key (it starts prv_)")]
     else:
         try:
-            await refuse_if_denied_too_often(request.scope)
             session_id, _ = await service.sign_in(ctx, state.pool, actor_of(request.scope), key)
         except (Unauthorized, Forbidden) as exc:  # no key, or an auditor's (which reads through the API)
-            await audit_denials(exc, request.scope)
-            said = SIGN_IN_WORDS.get(exc.reason, exc.message) if isinstance(exc, Unauthorized) else exc.message
+            locked = await refused_too_often(request.scope, exc) if isinstance(exc, Unauthorized) else None
+            if locked is None:
+                await audit_denials(exc, request.scope)
+            said = (
+                locked.message
+                if locked is not None
+                else SIGN_IN_WORDS.get(exc.reason, exc.message)
+                if isinstance(exc, Unauthorized)
+                else exc.message
+            )
             state_.problems = [FieldProblem(field="api_key", problem=said)]
-        except TooManyRequests as exc:
-            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
         else:
             cookie = Cookie(
                 key=SESSION_COOKIE,
