@@ -87,25 +87,36 @@ TEXT = plain(  # text-direction overrides would reorder what a report shows afte
     "e.g. Weekly jobs club",
     "Weekly jobs club",
 )
+# Unicode's default-ignorable code points (DerivedCoreProperties.txt, Default_Ignorable_Code_Point), which show as
+# nothing: soft hyphens, zero-width spaces and joiners, direction marks, variation selectors, Hangul fillers, tags...
+# In the patterns, those of the Basic Multilingual Plane (a pattern of the OpenAPI document must also read as a
+# JavaScript one, whose classes without the u flag cannot hold the others); `nfc` takes every one of them off.
+_IGNORABLE = (
+    r"\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    r"\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8"
+)
+_IGNORABLE_ASTRAL = r"\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
 # A name: no control characters (C0 or C1), no bidirectional overrides or isolates (which can make a name read
-# as another), and at least one character that is neither a space nor invisible (zero-width spaces, joiners).
+# as another), and at least one character that is neither a space nor invisible (default-ignorable).
 _NAME_CHAR = r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-_SEEN_CHAR = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u200b-\u200f\u2060\ufeff\u00ad]"
+SEEN_CHAR = rf"[^\s\x00-\x1f\x7f-\x9f{_IGNORABLE}]"
 NAME = plain(
-    rf"^{_NAME_CHAR}*{_SEEN_CHAR}{_NAME_CHAR}*$",
+    rf"^{_NAME_CHAR}*{SEEN_CHAR}{_NAME_CHAR}*$",
     "must be a name with at least one visible character and no control or text-direction characters, "
     "e.g. Ledbury Lanterns CIC",
     "Ledbury Lanterns CIC",
 )
 _NOT_BLANK = NAME
 PROSE = plain(
-    rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*{_SEEN_CHAR}[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
+    rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*{SEEN_CHAR}[^\x00-\x08\x0b\x0c\x0e-\x1f]*$",
     "must be plain text with at least one visible character and no control characters (tabs and new lines are "
     "fine), e.g. Weekly jobs club",
     "Weekly jobs club",
 )
 """Free text that must say something: TEXT, not blank."""
-_NOT_SPACE = r"[^@\x00-\x20\x7f-\x9f]"
+_NOT_SPACE = r"[^@\s\x00-\x20\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202f\u2060\ufeff]"
+"""Not `@`, nor a space of any kind (a no-break space, a line separator), nor an invisible character: what an
+e-mail address or a web address may hold."""
 
 Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
@@ -127,7 +138,7 @@ PHONE = plain(
 )
 Phone = Annotated[str, Meta(pattern=PHONE, examples=["01432 760123"])]
 URL = plain(
-    r"^https?://[^\x00-\x20\x7f-\x9f]+$",
+    rf"^https?://{_NOT_SPACE.replace('@', '')}+$",
     "must be a web address starting https:// or http://, without spaces, e.g. https://example.org.uk",
     "https://example.org.uk",
 )
@@ -252,12 +263,12 @@ class Actor(msgspec.Struct, frozen=True):
 S = TypeVar("S", bound=msgspec.Struct)
 
 
-_OUTER = re.compile(r"^[\s\u200b-\u200f\u2060\ufeff\u00ad]+|[\s\u200b-\u200f\u2060\ufeff\u00ad]+$")
-"""Spaces and invisible characters (zero-width spaces and joiners, direction marks, word joiners, byte-order marks,
-soft hyphens) at either end of a text."""
+_OUTER = re.compile(rf"^[\s{_IGNORABLE}{_IGNORABLE_ASTRAL}]+|[\s{_IGNORABLE}{_IGNORABLE_ASTRAL}]+$")
+"""Spaces and invisible (default-ignorable) characters at either end of a text: zero-width spaces and joiners,
+direction marks, word joiners, byte-order marks, soft hyphens, variation selectors, tags..."""
 
 
-_INVISIBLE = re.compile(r"[\u200b-\u200f\u2060\ufeff\u00ad]")
+_INVISIBLE = re.compile(rf"[{_IGNORABLE}{_IGNORABLE_ASTRAL}]")
 """The invisible characters of _OUTER, wherever they are."""
 
 

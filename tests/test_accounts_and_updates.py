@@ -15,6 +15,7 @@ from conftest import TEST_SECRET, app_settings, fetchval, served_at_once
 from marketplace import db
 from marketplace.accounts.models import key_hash
 from marketplace.app import create_app
+from marketplace.providers.models import TOO_SHORT
 
 pytestmark = pytest.mark.asyncio
 
@@ -679,6 +680,46 @@ async def test_a_provider_cannot_take_a_name_another_provider_holds(client, keys
     r = await client.post("/registrations", json={"name": looks_alike, "legal_form": "cic"})
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "name", (looks_alike, r.text)
     assert "mixes Cyrillic and Latin letters" in r.json()["errors"][0]["problem"]
+
+
+async def test_every_invisible_character_is_left_out_of_a_name_so_none_makes_a_name_anothers_is_not(
+    client, keys, fresh_db
+):
+    """Unicode's default-ignorable characters, not a hand-made list: a variation selector, a tag character, a
+    Mongolian vowel separator, a Khmer inherent vowel or an invisible times inside a held name made a name that
+    showed as the held one and was taken (201); a name of them only, or one visible character and one of them, was
+    stored or refused by the database's check as a conflict."""
+    held = await fetchval(fresh_db, "select name from provider where status = 'published' order by id limit 1")
+    r = await client.post("/registrations", json={"name": "Ledbury Invisible Test CIC", "legal_form": "cic"})
+    assert r.status_code == 201, r.text
+    own = {"Authorization": f"Bearer {r.json()['api_key']['key']}", "If-Match": '"v1"'}
+    path = f"/providers/{r.json()['provider']['id']}"
+    for hidden in ("\ufe0f", "\ufe00", "\U000e0041", "\U000e0020", "\u180e", "\u17b4", "\u2062", "\u3164"):
+        alike = held[:2] + hidden + held[2:]
+        renamed = await client.patch(path, json={"name": alike}, headers=own)
+        assert renamed.status_code == 409, (hidden.encode("unicode_escape"), renamed.text)
+        assert renamed.json()["errors"][0]["field"] == "name" and held in renamed.json()["errors"][0]["problem"]
+    for blank in ("\ufe0f", "\ufe0f\ufe0f", "\u3164\u3164"):
+        r = await client.patch(path, json={"name": blank}, headers=own)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name", r.text
+    for short in ("A\u200b", " A", "A\u00ad", "\u00a0A\u00a0", "A\u3000", "\U000e0041\U000e0041"):
+        r = await client.patch(path, json={"name": short}, headers=own)
+        assert r.status_code == 422, (short.encode("unicode_escape"), r.text)
+        assert r.json()["errors"] == [{"field": "name", "problem": TOO_SHORT}], r.text
+    assert (await client.get(path, headers=own)).json()["name"] == "Ledbury Invisible Test CIC"
+    # a service's name and an exercise's title of invisible characters only say nothing: refused
+    sid = (await client.get("/providers/1")).json()["services"][0]["id"]
+    first = {**await keys.headers("provider", 1), "If-Match": '"v1"'}
+    r = await client.patch(f"/providers/1/services/{sid}", json={"name": "\ufe0f"}, headers=first)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "name", r.text
+    made = await client.post("/exercises", json={"title": "\ufe0f"}, headers=await keys.headers("commissioner"))
+    assert made.status_code == 400 and made.json()["errors"][0]["field"] == "title", made.text
+    # a web address or an e-mail address with a no-break space or a line separator in it is refused
+    for field, value in (("website", "https://a.org/\u00a0"), ("website", "https://a.org/\u2028")):
+        r = await client.patch(path, json={field: value}, headers=own)
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == field, r.text
+    r = await client.patch(path, json={"contact": {"email": "a@b.c\u00a0d"}}, headers=own)
+    assert r.status_code == 400 and r.json()["errors"][0]["field"] == "contact.email", r.text
 
 
 async def test_two_registrations_of_one_new_name_at_once_one_is_made(fresh_db):

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, get_args
 import msgspec
 from msgspec import Meta
 
-from marketplace.types import Page, Role, plain
+from marketplace.types import SEEN_CHAR, Page, Role, plain
 
 KEY_PREFIX = "prv_"  # recognisable in logs, config files and secret scanners
 KEY_RE = re.compile(r"^prv_[A-Za-z0-9_-]{43}$")
@@ -51,7 +51,7 @@ class NewApiKey(msgspec.Struct):
 
 
 KEY_NAME = plain(
-    r"^[^\x00-\x1f]*[^\x00-\x20\u00a0\u200b-\u200f\u2060\ufeff][^\x00-\x1f]*$",
+    rf"^[^\x00-\x1f]*{SEEN_CHAR}[^\x00-\x1f]*$",
     "must be text on one line with at least one character that is not a space, without control characters, "
     "e.g. Ledbury Lanterns website",
     "Ledbury Lanterns website",

@@ -80,7 +80,12 @@ OrgId = Annotated[
 ]
 
 Description = Annotated[str, Meta(min_length=1, max_length=4000, pattern=TEXT)]
-OrgName = Annotated[str, Meta(min_length=2, max_length=200, pattern=NAME)]
+NAME_LEAST = 2
+OrgName = Annotated[str, Meta(min_length=NAME_LEAST, max_length=200, pattern=NAME)]
+TOO_SHORT = (
+    f"must be at least {NAME_LEAST} characters long, not counting spaces at its ends and invisible characters "
+    "(which are not kept)"
+)
 
 
 class Contact(Strict):
@@ -762,6 +767,8 @@ def profile_problems(
     for i, s in enumerate(profile.social_value):
         found.append(check_code(f"{prefix}social_value[{i}]", s, taxonomy.codes("social_value"), "social value"))
     problems = [p for p in found if p is not None]
+    if len(profile.name) < NAME_LEAST:  # as stored: without outer spaces and invisible characters (`normalised`)
+        problems.append(FieldProblem(field=f"{prefix}name", problem=TOO_SHORT))
     if (mixed := mixed_scripts(profile.name)) is not None:
         problems.append(FieldProblem(field=f"{prefix}name", problem=mixed))
     problems += not_after(today, **{f"{prefix}finances.accounts_year_end": profile.finances.accounts_year_end})
