@@ -149,6 +149,40 @@ def test_weight_switching_point_by_hand() -> None:
     assert b.high == 1.0 and b.high_switches_to is None and b.high_weight is None
 
 
+def test_a_rival_tying_at_no_weight_takes_the_preference_there_when_it_costs_less() -> None:
+    """Financial viability's share down to 0 left the preferred option and a cheaper one tied; the ranking then
+    prefers the cheaper one (ties by lower net present cost), while the sensitivity said "never switches"."""
+    criteria = [Criterion("a", 1, 5), Criterion("b", 1, 5)]
+    scores = [
+        Score("x", "a", "ann", 5),
+        Score("x", "b", "ann", 3),
+        Score("y", "a", "ann", 3),
+        Score("y", "b", "ann", 3),
+    ]
+
+    def appraised(y_cost: int) -> calc.Result:
+        costs = [CostLine("x", 1, "staff", 100), CostLine("y", 1, "staff", y_cost)]
+        return calc.appraise(Inputs(["x", "y"], criteria, scores, costs=costs, years=1, annual_budget=200))
+
+    cheaper = appraised(50)
+    assert cheaper.preferred == "x"
+    a = next(r for r in cheaper.sensitivity if r.criterion == "a")
+    assert (a.low, a.low_switches_to) == (0.0, "y")
+    at_zero = calc.appraise(
+        Inputs(
+            ["x", "y"],
+            [Criterion("a", 0, 5), Criterion("b", 1, 5)],
+            scores,
+            costs=[CostLine("x", 1, "staff", 100), CostLine("y", 1, "staff", 50)],
+            years=1,
+            annual_budget=200,
+        )
+    )
+    assert at_zero.preferred == "y"  # what the range says: at 0, y
+    dearer = next(r for r in appraised(150).sensitivity if r.criterion == "a")
+    assert (dearer.low, dearer.low_switches_to) == (0.0, None)  # tied at 0, and x still first on cost
+
+
 # --- properties -------------------------------------------------------------------------------------
 
 KEYS = ["k0", "k1", "k2", "k3", "k4"]
@@ -189,6 +223,12 @@ def test_at_each_switching_weight_the_two_options_tie_and_beyond_it_the_preferen
                 continue
             at = totals_at(inputs, result, r.criterion, edge)
             assert at[result.preferred] == pytest.approx(at[rival], abs=1e-9)
+            if edge == (
+                0.0 if step < 0 else 1.0
+            ):  # a tie at the end: the tie-breaks (no costs: the order) put it first
+                ranked = calc.rank({result.preferred: 0.0, rival: 0.0}, {}, inputs.options)
+                assert ranked[0] == rival
+                continue
             beyond = edge + step * min(1e-6, edge / 2 if step < 0 else (1 - edge) / 2)
             after = totals_at(inputs, result, r.criterion, beyond)
             assert after[rival] > after[result.preferred]

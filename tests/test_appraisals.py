@@ -1342,3 +1342,23 @@ async def test_the_evidence_counts_providers_that_answered_not_interested(fresh_
         assert "0 interested responses, 0 intend to bid; 1 not interested." in html
         (row,) = [x for x in csv_rows((await c.get(f"{report}?format=csv", headers=h)).text) if x["row_type"] == "need"]
         assert (row["responses"], row["not_interested"]) == ("0", "1")
+
+
+async def test_the_report_names_a_cheaper_option_tying_at_no_weight_as_taking_the_preference_there(client, keys):
+    """With financial viability's weight at 0 the two options tie and the cheaper is preferred (ties go to the lower
+    net present cost), where the switching points said "never switches"."""
+    staff = await keys.headers("commissioner")
+    costs = [
+        {"option": o, "year": y, "category": "staff", "amount": amount}
+        for o, amount in (("vcse", 100_000), ("la", 50_000))
+        for y in (1, 2, 3)
+    ]
+    a, _ = await make(
+        client, staff, options=OPTIONS, scores=scores([5, 3, 3, 3], [3, 3, 3, 3]), costs=costs, annual_budget=500_000
+    )
+    results = (await client.get(f"/appraisals/{a['id']}", headers=staff)).json()["results"]
+    assert results["preferred"] == "vcse"
+    viability = next(w for w in results["sensitivity"] if w["criterion"] == "financial_viability")
+    assert (viability["low"], viability["low_switches_to"]) == (0.0, "la")
+    html = (await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text
+    assert "0.0% (at 0%: Hosted by A county council, tied and first on the tie-breaks)" in html

@@ -24,7 +24,8 @@ Conventions (stated once, here; the README and the report's method repeat them):
   range [low, high] around its share is where the preferred option still scores at least as high as every other
   option competing with it (with a budget, the options known to be affordable: weights never change affordability);
   at a reported switching point the preferred option and the named other option tie, and beyond it the other scores
-  higher.
+  higher. A rival that only ties with it at 0 or 1 switches there when the ranking's tie-breaks put it first (the
+  range then ends at 0 or 1 with that rival named), as the ranking at that weight would have it.
 - **Cost switch** (only with a budget): costs are not a scored criterion here (financial viability is scored by the
   assessors), so costs decide the preferred option through affordability alone. `increase`: the rise in the
   preferred option's net present cost beyond which it is no longer affordable (its headroom), and the option then
@@ -36,7 +37,7 @@ Conventions (stated once, here; the README and the report's method repeat them):
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from marketplace.appraisals.models import CostSwitch, OptionResult, Spread, WeightRange
@@ -255,10 +256,14 @@ def weight_range(
     criterion: str,
     preferred: str,
     rivals: Sequence[str],
+    ahead_on_ties: Callable[[str], bool] = lambda _: False,
 ) -> WeightRange:
     """How far `criterion`'s share can move, the others rescaled in proportion, before a rival outscores
     `preferred`. Every score along the way is linear in the share t: S_o(t) = b_o + t (a_o - b_o), with a_o the
-    option's score on the criterion and b_o its score on the others at their rescaled shares."""
+    option's score on the criterion and b_o its score on the others at their rescaled shares. A rival that only
+    ties with it at an end (0 or 1) takes its place there when `ahead_on_ties` says the ranking's tie-breaks put it
+    first (a lower net present cost): then the range ends at that end with that rival named, as the ranking at that
+    weight would have it."""
     share = shares[criterion]
     at_one = shares_at(shares, criterion, 0.0)  # the others' shares when the criterion has none
 
@@ -278,15 +283,16 @@ def weight_range(
         if abs(c1) <= TIE:  # parallel: the rival never crosses
             continue
         root = -c0 / c1
-        # a rival that would win only below 0 or above 1 (crossing at or past that end) never switches
-        if c1 > 0 and root > EDGE:
-            below.append((root, c1, o))
-        elif c1 < 0 and root < 1 - EDGE:
-            above.append((root, -c1, o))
+        # a rival that would win only below 0 or above 1 (crossing past that end) never switches; one tying at the
+        # end switches there only if the tie-breaks put it first
+        if c1 > 0 and (root > EDGE or (root > -EDGE and ahead_on_ties(o))):
+            below.append((root if root > EDGE else 0.0, c1, o))
+        elif c1 < 0 and (root < 1 - EDGE or (root < 1 + EDGE and ahead_on_ties(o))):
+            above.append((root if root < 1 - EDGE else 1.0, -c1, o))
     low = min(max([0.0, *(r for r, _, _ in below)]), share)
     high = max(min([1.0, *(r for r, _, _ in above)]), share)
-    low_to = max(((s, o) for r, s, o in below if r >= low - TIE), default=None) if low > 0 else None
-    high_to = max(((s, o) for r, s, o in above if r <= high + TIE), default=None) if high < 1 else None
+    low_to = max(((s, o) for r, s, o in below if r >= low - TIE), default=None)
+    high_to = max(((s, o) for r, s, o in above if r <= high + TIE), default=None)
     rest = math.fsum(w for c, w in raw.items() if c != criterion)
 
     def as_raw(t: float) -> float | None:
@@ -419,7 +425,12 @@ def appraise(inputs: Inputs) -> Result:
     sensitivity = []
     if preferred is not None:
         rivals = [o for o in ranking if affordable is None or affordable[o] is True]
-        sensitivity = [weight_range(values, shares, raw, c, preferred, rivals) for c in shares]
+        first = {o: k for k, o in enumerate(rank(dict.fromkeys(ranking, 0.0), npcs, inputs.options))}
+
+        def ahead(o: str) -> bool:  # ranked before the preferred option when their scores tie
+            return first[o] < first[preferred]
+
+        sensitivity = [weight_range(values, shares, raw, c, preferred, rivals, ahead) for c in shares]
     return Result(
         shares=shares,
         spreads=cells,

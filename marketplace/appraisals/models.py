@@ -230,8 +230,10 @@ class WeightRange(msgspec.Struct):
     high: float
     """The shares between which the preferred option stays preferred."""
     low_switches_to: str | None
-    """The option preferred just below `low` (None: `low` is 0 and nothing switches)."""
+    """The option preferred just below `low`; when `low` is 0, the option tying there that the tie-breaks put first
+    (a lower net present cost), preferred at 0 itself; None: nothing switches."""
     high_switches_to: str | None
+    """As `low_switches_to`, above `high` (at 1 itself when `high` is 1)."""
     low_weight: float | None
     """`low` as a raw weight, the other criteria's raw weights unchanged."""
     high_weight: float | None
