@@ -1046,3 +1046,13 @@ async def test_an_admin_archives_a_published_profile_after_reading_what_it_does_
     client.follow_redirects = False
     again = await client.get(f"/console/providers/{pid}/archive")  # nothing to archive: its page
     assert again.status_code == 303 and again.headers["location"] == f"/console/providers/{pid}"
+
+
+async def test_the_console_without_its_slash_leads_to_it_with_one_so_a_signed_in_user_stays_signed_in(client, keys):
+    """/console (the README's address) sent a signed-in user to the sign-in form: the session's cookie is for
+    /console/ and is not sent to /console."""
+    await signed_in(client, keys, "commissioner")
+    bare = await client.get("/console", follow_redirects=False)
+    assert (bare.status_code, bare.headers["location"]) == (303, "/console/")
+    slashed = await client.get("/console/", follow_redirects=False)
+    assert (slashed.status_code, slashed.headers["location"]) == (303, "/console/home")

@@ -183,6 +183,9 @@ def _safe_next(next_path: str | None) -> str:
 
 @get("/")
 async def console_root(request: Request[Any, Any, Any], conn: Conn) -> Response[Any]:
+    raw = request.scope.get("raw_path") or b"/"  # as sent (the router strips a trailing slash from `path`)
+    if not raw.split(b"?")[0].endswith(b"/"):  # /console: the session's cookie (path /console/) is not sent here
+        return see_other("/console/")
     session = await service.session_of(conn, request.cookies.get(SESSION_COOKIE))
     return see_other("/console/home" if session else "/console/sign-in")
 
