@@ -1362,3 +1362,5 @@ async def test_the_report_names_a_cheaper_option_tying_at_no_weight_as_taking_th
     assert (viability["low"], viability["low_switches_to"]) == (0.0, "la")
     html = (await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text
     assert "0.0% (at 0%: Hosted by A county council, tied and first on the tie-breaks)" in html
+    # the categories' figures beside the yearly columns are the term's totals, and say so
+    assert "Totals over 3 years (nominal): Staff £300,000" in html
