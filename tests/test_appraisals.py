@@ -944,13 +944,14 @@ async def test_choosing_an_over_budget_option_needs_reasons_and_the_refusal_says
     assert await refused(client, staff, a, tag, "lots_area") == [
         {
             "field": "reasons",
-            "problem": "required: the option chosen (lots_area) is over budget by £142,971 (net present cost "
-            "£1,572,676 against the budget's present value £1,429,705), and the preferred option is prime; say why",
+            "problem": "required: the option chosen (Lots by area) is over budget by £142,971 (net present cost "
+            "£1,572,676 against the budget's present value £1,429,705), and the preferred option is One prime; say "
+            "why",
         }
     ]
     assert (await refused(client, staff, a, tag, "in_house"))[0]["problem"] == (
-        "required: the option chosen (in_house) is not the preferred option: the preferred option is prime (the top "
-        "weighted score among the options known to be affordable); say why"
+        "required: the option chosen (In-house) is not the preferred option: the preferred option is One prime (the "
+        "top weighted score among the options known to be affordable); say why"
     )
     # the preferred option, though not the top weighted score, needs none
     d = (await decide(client, staff, a, tag, "prime")).json()["decision"]
@@ -1143,7 +1144,7 @@ async def test_a_decision_while_the_market_engagement_is_open_needs_reasons_and_
         ]
         # a lower-scoring option as well: both are said, and one set of reasons answers both
         problem = (await refused(c, h, a, tag, "la"))[0]["problem"]
-        assert problem.startswith("required: the option chosen (la) is not the preferred option")
+        assert problem.startswith("required: the option chosen (Hosted by A county council) is not the preferred")
         assert "; and the market engagement closes at the end of 31 December 2026" in problem
         assert problem.endswith("say why, and why the decision cannot wait")
         d = (await decide(c, h, a, tag, reasons=WHY_NOW)).json()["decision"]
@@ -1188,8 +1189,9 @@ async def test_required_reasons_need_some_substance(client, keys):
         assert error["field"] == "reasons"
         assert error["problem"] == (
             "too short to say why: give at least 3 words and 15 characters, e.g. a board minute reference "
-            '("YJMB minute 2027/14") or a sentence saying why. Required because the option chosen (la) is not the '
-            "preferred option: the preferred option is vcse (the top weighted score)"
+            '("YJMB minute 2027/14") or a sentence saying why. Required because the option chosen (Hosted by A county '
+            "council) is not the preferred option: the preferred option is Outsource to a third-sector organisation "
+            "(the top weighted score)"
         )
     d = (await decide(client, staff, a, tag, "la", reasons="YJMB minute 2027/14")).json()["decision"]
     assert d["reasons"] == "YJMB minute 2027/14"
@@ -1245,8 +1247,8 @@ async def test_an_option_with_no_costs_is_not_preferred_and_choosing_it_needs_re
     assert await refused(client, staff, a, tag, "lots_area") == [
         {
             "field": "reasons",
-            "problem": "required: the option chosen (lots_area) has no costs entered, so it is not known to be "
-            "affordable within the budget, and the preferred option is prime; say why",
+            "problem": "required: the option chosen (Lots by area) has no costs entered, so it is not known to be "
+            "affordable within the budget, and the preferred option is One prime; say why",
         }
     ]
     await decide(client, staff, a, tag, "lots_area", reasons="Costs follow from the lots; the board accepts the risk.")

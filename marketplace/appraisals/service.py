@@ -561,7 +561,7 @@ def _check_reasons(
     when the decision is taken while the market engagement is still open (`open_until`, its deadline; `today`, the
     app's clock's date). Required reasons must meet `REASONS_RULE`."""
     needed = []
-    against = departure(results, data.option)
+    against = departure(results, data.option, {o.option: o.label for o in results.options})  # named as set
     if against is not None:
         needed.append(against)
     if open_until is not None:
