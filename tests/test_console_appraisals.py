@@ -539,3 +539,14 @@ async def test_the_consoles_appraisal_report_leads_back_to_the_appraisal_and_the
         "/appraisals/1/report", params={"format": "html"}, headers=await keys.headers("commissioner")
     )
     assert api.status_code == 200 and '<header class="cover">' in api.text and "console-controls" not in api.text
+
+
+async def test_the_results_table_marks_the_preferred_option_even_when_it_is_the_top_score(client, keys):
+    """ "Top score" and "Chosen" were marked, and "Preferred" only when it was not the top: a commissioner could not
+    tell the top option was also the preferred one."""
+    await commissioner(client, keys)
+    results = (await client.get("/appraisals/1", headers=await keys.headers("commissioner"))).json()["results"]
+    page = (await client.get("/console/appraisals/1")).text
+    tags = re.findall(r'<strong class="tag">([^<]+)</strong>', page)
+    assert results["top"] == results["preferred"], "the sample's top option is affordable"
+    assert "Top score and preferred" in tags and "Top score" not in tags, tags
