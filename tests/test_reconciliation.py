@@ -230,7 +230,24 @@ async def test_a_contradicting_legal_form_is_never_the_match_and_co_op_is_co_ope
         for q in ("q3", "q4", "q5"):
             top = body[q]["result"][0]
             assert (top["id"], top["score"], top["match"]) == (str(coop), 100, True), (q, body[q])
+    # the recorded legal form contradicts a stated one too: a CIO is never a CIC; a registered charity may be a
+    # charitable company ("Ltd"), so that one stands
+    severnbank = ids["Severnbank Women's Centre"]
+    asked = await reconcile(read_client, {"q0": {"query": "Severnbank Womens Centre CIC"}})
+    top = asked["q0"]["result"][0]
+    assert (top["id"], top["match"]) == (str(severnbank), False), top
+    assert {"id": "legal_form_clash", "value": True} in top["features"]
+    assert top["description"].endswith(
+        "not a match: its recorded legal form is Charitable incorporated organisation (CIO), the query says CIC "
+        "(another legal entity)"
+    ), top["description"]
+    plain = await reconcile(read_client, {"q0": {"query": "Severnbank Womens Centre CIO"}})
+    assert plain["q0"]["result"][0]["match"] is True, plain
     key = scoring.name_key
+    assert scoring.recorded_form_clash(key("Severn Housing CIC"), "cio") == "cic"
+    assert scoring.recorded_form_clash(key("Severn Housing Ltd"), "registered_charity") is None
+    assert scoring.recorded_form_clash(key("Severn Housing"), "cio") is None  # no form stated
+    assert scoring.recorded_form_clash(key("Severn Housing CIC"), "a_form_the_taxonomy_added") is None
     assert key("Severn Co-op").core == key("Severn Coop").core == key("Severn Co-operative").core
     assert scoring.legal_form_clash(key("Severn Housing Ltd"), key("Severn Housing CIC")) == ("ltd", "cic")
     assert scoring.legal_form_clash(key("Severn Housing Limited"), key("Severn Housing Ltd")) is None

@@ -19,8 +19,9 @@ The score (0-100) of a candidate for a query is the better of
   typo costs, not the suffix).
 
 A **match** (`match: true`) is a clear winner only: the best candidate scores at least `MATCH_SCORE` and at least
-`MATCH_GAP` more than the next (`is_clear_winner`), and states no legal form contradicting the query's
-(`legal_form_clash`: "Ltd" against "CIC" is another organisation; the candidate stays, with its score). An
+`MATCH_GAP` more than the next (`is_clear_winner`), and neither its name nor its recorded legal form contradicts a
+legal form the query states (`legal_form_clash`: "Ltd" against "CIC" is another organisation;
+`recorded_form_clash`: "... CIC" against a CIO; the candidate stays, with its score). An
 identifier hit is decisive on its own (score 100, match).
 """
 
@@ -141,6 +142,33 @@ def legal_form_clash(query: NameKey, candidate: NameKey) -> tuple[str, str] | No
     asked, named = query.suffixes & LEGAL_FORMS, candidate.suffixes & LEGAL_FORMS
     if asked and named and not asked & named:
         return ", ".join(sorted(asked)), ", ".join(sorted(named))
+    return None
+
+
+RECORDED_FORMS: dict[str, frozenset[str]] = {
+    "cic": frozenset({"cic"}),
+    "cio": frozenset({"cio"}),
+    "company_limited_by_guarantee": frozenset({"ltd"}),
+    "private_company": frozenset({"ltd"}),
+    "co_operative_society": frozenset({"ltd"}),
+    "community_benefit_society": frozenset({"ltd"}),
+    "public_service_mutual": frozenset({"ltd", "cic"}),
+    "registered_charity": frozenset({"ltd", "cio"}),
+    "unincorporated_association": frozenset(),
+    "public_body": frozenset(),
+}
+"""The legal forms (of LEGAL_FORMS) a name may state for a provider of each recorded legal form (`legal_forms.json`):
+a CIO is never a CIC; a registered charity may be a charitable company ("Ltd") or a CIO, a registered society's
+name ends "Limited". A legal form not listed here (the taxonomy is data) is not compared."""
+
+
+def recorded_form_clash(query: NameKey, legal_form: str) -> str | None:
+    """The legal forms `query` states (as `legal_form_clash` gives them) when the candidate's recorded legal form
+    cannot have any of them ("... CIC" asked, a CIO recorded); None when it can, the query states none, or the
+    recorded form is not one `RECORDED_FORMS` knows. A clash never lets the candidate be the match."""
+    asked, allowed = query.suffixes & LEGAL_FORMS, RECORDED_FORMS.get(legal_form)
+    if asked and allowed is not None and not asked & allowed:
+        return ", ".join(sorted(asked))
     return None
 
 

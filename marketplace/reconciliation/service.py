@@ -99,7 +99,8 @@ MATCH_RULE = (
     f"match is true for one candidate only: the one provider an identifier property (org_id, charity_number, "
     f"company_number) names, or else a clear winner on the name: a score of at least {scoring.MATCH_SCORE:g} "
     f"and at least {scoring.MATCH_GAP:g} ahead of the next candidate, whose name states no legal form (Ltd, CIC, "
-    "CIO, PLC, LLP) other than the query's (feature legal_form_clash)"
+    "CIO, PLC, LLP) other than the query's and whose recorded legal form cannot be contradicted by the one the "
+    "query states (a CIO is never a CIC; feature legal_form_clash)"
 )
 PREVIEW_WIDTH, PREVIEW_HEIGHT = 400, 200
 
@@ -287,11 +288,19 @@ def _description(tax: Taxonomy, row: queries.CandidateRow) -> str:
 FORM_NAMES = {"ltd": "Ltd", "cic": "CIC", "cio": "CIO", "plc": "PLC", "llp": "LLP"}
 
 
-def _clash_note(clash: tuple[str, str] | None) -> str:
-    """What a candidate's description adds when its name states another legal form than the query's."""
+RECORDED = "recorded"
+"""A clash's second part when it is the candidate's recorded legal form, not its name, that contradicts the query."""
+
+
+def _clash_note(clash: tuple[str, str] | None, tax: Taxonomy, row: queries.CandidateRow) -> str:
+    """What a candidate's description adds when its name, or its recorded legal form, states another legal form than
+    the query's."""
     if clash is None:
         return ""
     asked, named = (", ".join(FORM_NAMES.get(f, f) for f in forms.split(", ")) for forms in clash)
+    if clash[1] == RECORDED:
+        form = tax.codes("legal_forms").get(row.legal_form, row.legal_form)
+        return f" · not a match: its recorded legal form is {form}, the query says {asked} (another legal entity)"
     return f" · not a match: the name says {named}, the query {asked} (another legal entity)"
 
 
@@ -341,6 +350,8 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
                 found[row.id] = _Scored(row, scoring.score(key, scoring.name_key(row.name)), identifier=False)
         for s in found.values():
             s.clash = scoring.legal_form_clash(key, scoring.name_key(s.row.name))
+            if s.clash is None and (asked_form := scoring.recorded_form_clash(key, s.row.legal_form)) is not None:
+                s.clash = (asked_form, RECORDED)
     ranked = sorted(
         found.values(), key=lambda s: (-s.score, not s.identifier, -s.name_score, fold(s.row.name), s.row.id)
     )
@@ -360,7 +371,7 @@ async def _answer(ctx: Context, conn: Connection, asked: _Asked, named: list[que
                 name=s.row.name,
                 score=s.score,
                 match=s.row.id == winner,
-                description=_description(ctx.taxonomy, s.row) + _clash_note(s.clash),
+                description=_description(ctx.taxonomy, s.row) + _clash_note(s.clash, ctx.taxonomy, s.row),
                 type=TYPES,
                 features=[
                     Feature(id="name_similarity", value=s.name_score),
