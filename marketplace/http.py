@@ -180,7 +180,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
         if missing:
             key = f"{key}.{missing.group(1)}" if key else missing.group(1)
             message = "required"
-        unknown = re.match(r"Object contains unknown field `(.+)`", message)
+        unknown = re.match(r"Object contains unknown field `(.*)`", message)
         suggestion = None
         if unknown:
             name = unknown.group(1)
@@ -193,7 +193,9 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
                 given = messages.value_at(body, f"{key}.{tag}" if key else tag)
                 known = fields_of.get(given, known) if isinstance(given, str) else known
                 taking = [kind for kind, fields in fields_of.items() if name in fields]
-            if name in held:
+            if not name:  # `{"": ...}`: said of the object holding it
+                message = 'a field with an empty name ("") is not one this object has'
+            elif name in held:
                 message = "set by the marketplace; it cannot be changed through a profile"
             elif kinds is not None and taking:  # a field another kind takes (a non-provider key's provider_id)
                 message = f"taken only with {kinds[0]} {' or '.join(taking)}"
@@ -201,7 +203,7 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
             else:  # the object's own fields, the one most like it suggested ("qualty": quality)
                 suggestion = messages.closest_field(name, known)
                 message = "unknown field" + (f"; did you mean {suggestion}?" if suggestion else "")
-            key = f"{key}.{name}" if key else name
+            key = f"{key}.{name}" if key and name else key or name
         if missing or unknown:
             problems.append(FieldProblem(field=key or "body", problem=message, suggestion=suggestion))
             continue

@@ -235,6 +235,15 @@ async def test_a_body_with_several_wrong_fields_is_told_every_one_and_nothing_is
     assert all(e["field"] in r.json()["message"] for e in errors), r.json()["message"]
     after = await client.get(f"/providers/{own}", headers=headers)
     assert after.headers["etag"] == before.headers["etag"] and after.json() == before.json()
+    # a field with no name: said in words (the decoder's own words came through), of the object holding it
+    r = await client.patch(f"/providers/{own}", json={"": "x"}, headers={**headers, "If-Match": before.headers["etag"]})
+    assert r.status_code == 400 and r.json()["errors"] == [
+        {"field": "body", "problem": 'a field with an empty name ("") is not one this object has'}
+    ], r.text
+    r = await client.patch(
+        f"/providers/{own}", json={"contact": {"": "x"}}, headers={**headers, "If-Match": before.headers["etag"]}
+    )
+    assert r.json()["errors"][0]["field"] == "contact", r.text
     # one field wrong: one problem, as before
     r = await client.patch(
         f"/providers/{own}", json={"founded_year": 1066}, headers={**headers, "If-Match": before.headers["etag"]}
