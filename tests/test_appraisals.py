@@ -1366,3 +1366,30 @@ async def test_the_report_names_a_cheaper_option_tying_at_no_weight_as_taking_th
     assert "0.0% (at 0%: Hosted by A county council, tied and first on the tie-breaks)" in html
     # the categories' figures beside the yearly columns are the term's totals, and say so
     assert "Totals over 3 years (nominal): Staff £300,000" in html
+
+
+async def test_the_csv_holds_each_assessors_score_and_rationale_and_each_moderation_note(client, keys):
+    """The CSV (the format most likely handed to an auditor) had each score's spread and mean but not who scored what,
+    why, nor the moderation notes, which the page, the JSON and the workbook have."""
+    import csv
+    import io
+
+    staff = await keys.headers("commissioner")
+    a = (await client.get("/appraisals/1", headers=staff)).json()
+    assert a["scores"] and a["moderation"], "the sample has assessors' scores and moderation"
+    text = (await client.get("/appraisals/1/report?format=csv", headers=staff)).content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    scored = {
+        (r["option"], r["criterion"], r["assessor"], float(r["assessor_score"]), r["rationale"])
+        for r in rows
+        if r["row_type"] == "assessor_score"
+    }
+    assert scored == {
+        (s["option"], s["criterion"], s["assessor"], float(s["score"]), s["rationale"]) for s in a["scores"]
+    }
+    agreed = {
+        (r["option"], r["criterion"], float(r["moderated"]), r["moderation_note"])
+        for r in rows
+        if r["row_type"] == "moderation"
+    }
+    assert agreed == {(m["option"], m["criterion"], float(m["score"]), m["note"]) for m in a["moderation"]}

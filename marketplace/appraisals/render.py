@@ -10,11 +10,12 @@ CSV: one header, a `row_type` per kind of row: `option` (rank, weighted score, n
 contract years whose cost is above the annual budget), `decision` (once decided: the chosen option, who decided,
 when, the reasons, the frozen market report and match runs it cites, whether the market engagement was still open;
 the columns of `DECISION_COLUMNS`), `score` (each option x criterion: share, the assessors'
-spread, the moderated score, the score used, normalised, its contribution), `sensitivity` (each criterion's range,
-the switching options and the raw weights at which they switch), `cost` (each cost line), `evidence` (where the
-market evidence comes from, in words: frozen with the decision, or drawn from the runs now; `EVIDENCE_COLUMNS`),
-`need` (the market evidence per need: suitable providers, verdict, and what providers answered, interested and not
-interested) and `market` (per option: the needs it buys with no market).
+spread, the moderated score, the score used, normalised, its contribution), `assessor_score` (each assessor's score
+with its rationale) and `moderation` (each moderated score with its note; `ASSESSMENT_COLUMNS`), `sensitivity`
+(each criterion's range, the switching options and the raw weights at which they switch), `cost` (each cost line),
+`evidence` (where the market evidence comes from, in words: frozen with the decision, or drawn from the runs now;
+`EVIDENCE_COLUMNS`), `need` (the market evidence per need: suitable providers, verdict, and what providers
+answered, interested and not interested) and `market` (per option: the needs it buys with no market).
 Text a spreadsheet would take for a formula is prefixed with `'`; UTF-8 with a byte-order mark.
 """
 
@@ -341,9 +342,14 @@ COST_SWITCH_COLUMNS = [
 ]
 """The `cost_switch` row's own columns (`Results.cost_switch`): how far the preferred option's net present cost may
 rise before another option is preferred (or none is affordable), and how far another's must fall to be preferred."""
-CSV_HEADER += DECISION_COLUMNS + EVIDENCE_COLUMNS + COST_SWITCH_COLUMNS
-HELD_BY_CSV = ("market", "market_source", "market_note")
-"""The report's JSON sections the CSV holds (the workbook does not repeat them as sheets)."""
+ASSESSMENT_COLUMNS = ["assessor", "assessor_score", "rationale", "moderation_note"]
+"""The `assessor_score` rows' own columns (each assessor's score of an option on a criterion, with its rationale,
+as entered) and the `moderation` rows' (`moderated` beside the note agreeing it): what the `score` rows' spread and
+mean are made of, so the CSV an auditor is handed holds who scored what and why, as the page and the workbook do."""
+CSV_HEADER += DECISION_COLUMNS + EVIDENCE_COLUMNS + COST_SWITCH_COLUMNS + ASSESSMENT_COLUMNS
+HELD_BY_CSV = ("market", "market_source", "market_note", "appraisal.scores", "appraisal.moderation", "appraisal.costs")
+"""The report's JSON sections (and lists of records in one, `section.field`) the CSV holds: the workbook does not
+repeat them as sheets (its `assessor_scores`, `moderations` and `costs` sheets are them)."""
 
 
 def _safe(value: object) -> str:
@@ -426,6 +432,26 @@ def to_csv(r: AppraisalReport) -> str:
                     normalised=o.values.get(c.key),
                     contribution=o.contributions.get(c.key),
                 )
+    for sc in a.scores:
+        row(
+            row_type="assessor_score",
+            option=sc.option,
+            option_label=labels.get(sc.option),
+            criterion=sc.criterion,
+            assessor=sc.assessor,
+            assessor_score=sc.score,
+            rationale=sc.rationale,
+        )
+    for agreed in a.moderation:
+        row(
+            row_type="moderation",
+            option=agreed.option,
+            option_label=labels.get(agreed.option),
+            criterion=agreed.criterion,
+            moderated=agreed.score,
+            moderation_note=agreed.note,
+        )
+    if res is not None:
         for wr in res.sensitivity:
             row(
                 row_type="sensitivity",
@@ -499,7 +525,7 @@ def to_csv_bytes(r: AppraisalReport) -> bytes:
 
 def to_xlsx(r: AppraisalReport) -> bytes:
     """The report as an xlsx workbook: the CSV's rows a sheet per row type (options, decisions, scores,
-    sensitivities, cost_switches, costs, evidence, needs, markets), then the appraisal itself (options, criteria,
-    scores, costs, decision) as field/value rows; dated when the report was made (a decided appraisal's: when it was
-    decided, so the same bytes on every download)."""
+    assessor_scores, moderations, sensitivities, cost_switches, costs, evidence, needs, markets), then the appraisal
+    itself (options, criteria, decision: what the CSV does not hold) as field/value rows; dated when the report was
+    made (a decided appraisal's: when it was decided, so the same bytes on every download)."""
     return report_workbook(to_csv_bytes(r), msgspec.json.encode(r), held_by_csv=HELD_BY_CSV)
