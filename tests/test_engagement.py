@@ -1544,7 +1544,17 @@ async def test_a_response_not_counted_is_a_row_of_the_report_s_csv_and_workbook_
     reader = csv.reader(io.StringIO(text))
     header = next(reader)
     assert header == CSV_HEADER
-    assert header[-4:] == ["submitted_at", "provider_status", "not_counted_reason", "barrier_notes"]
+    assert header[-9:] == [  # columns added later stand at the end
+        "submitted_at",
+        "provider_status",
+        "not_counted_reason",
+        "barrier_notes",
+        "question_id",
+        "question_position",
+        "question",
+        "question_kind",
+        "answer",
+    ]
     rows = [dict(zip(header, row, strict=True)) for row in reader]
     (row,) = [r for r in rows if r["row_type"] == "not_counted_response"]
     assert row["provider_id"] == str(p1) and row["provider_name"] == left_out["name"]
@@ -1575,3 +1585,55 @@ async def test_a_response_not_counted_is_a_row_of_the_report_s_csv_and_workbook_
         await conn.close()
     served = (await c.get(location, headers=w.commissioner, params={"format": "csv"})).content
     assert served == bytes(stored) and b"\r\nnot_counted_response," not in served
+
+
+async def test_the_report_summarises_the_answers_to_the_questions_and_the_csv_lists_each(client, keys):
+    """Answers to the exercise's questions (the preferred contract length, payment models, staff, mobilising) were in
+    no report or export: only one response at a time. The market report counts each choice, yes and no, gives the
+    numbers' range and median, lists every answer by provider, and the CSV has a row for each."""
+    staff = await keys.headers("commissioner")
+    responses = (await client.get("/exercises/1/responses", headers=staff, params={"per_page": 100})).json()["items"]
+    questions = (await client.get("/exercises/1/questions", headers=staff)).json()
+    counted = [r for r in responses if r["status"] == "submitted"]
+    assert counted and all(r["answers"] for r in counted), "the sample's responses answer its questions"
+    report = (await client.get("/exercises/1/report", headers=staff)).json()
+    summaries = {q["question_id"]: q for q in report["market_response"]["questions"]}
+    assert [q["question_id"] for q in report["market_response"]["questions"]] == [q["id"] for q in questions]
+    for q in questions:
+        given = [a["value"] for r in counted for a in r["answers"] if a["question_id"] == q["id"]]
+        summary = summaries[q["id"]]
+        assert summary["answered"] == len(given) == len(summary["answers"]), q
+        if q["kind"] == "yes_no":
+            assert summary["counts"] == {"yes": given.count(True), "no": given.count(False)}
+        elif q["kind"] == "single_choice":
+            assert summary["counts"] == {c: given.count(c) for c in q["choices"]}
+        elif q["kind"] == "multiple_choice":
+            assert summary["counts"] == {c: sum(c in v for v in given) for c in q["choices"]}
+        elif q["kind"] == "number":
+            assert (summary["minimum"], summary["maximum"]) == (min(given), max(given))
+    html = (await client.get("/exercises/1/report", headers=staff, params={"format": "html"})).text
+    assert "Answers to the questions" in html
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                (await client.get("/exercises/1/report", headers=staff, params={"format": "csv"})).content.decode(
+                    "utf-8-sig"
+                )
+            )
+        )
+    )
+    answers = [r for r in rows if r["row_type"] == "response_answer"]
+    assert len(answers) == sum(len(r["answers"]) for r in counted)
+    yes_no = next(q for q in questions if q["kind"] == "yes_no")
+    one = next(r for r in counted if any(a["question_id"] == yes_no["id"] for a in r["answers"]))
+    said = next(a["value"] for a in one["answers"] if a["question_id"] == yes_no["id"])
+    (row,) = [
+        x for x in answers if x["question_id"] == str(yes_no["id"]) and x["provider_id"] == str(one["provider_id"])
+    ]
+    assert (row["question"], row["question_kind"], row["answer"]) == (yes_no["text"], "yes_no", "yes" if said else "no")
+    # the workbook shows them once, as the CSV's rows
+    from openpyxl import load_workbook
+
+    xlsx = (await client.get("/exercises/1/report", headers=staff, params={"format": "xlsx"})).content
+    names = load_workbook(io.BytesIO(xlsx), read_only=True).sheetnames
+    assert "response_answers" in names and "market_response questions" not in names, names

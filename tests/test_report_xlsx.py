@@ -177,7 +177,8 @@ def test_a_response_not_counted_is_on_one_sheet_and_a_report_frozen_before_keeps
     # a report frozen before the CSV had not_counted_response rows (nor their three columns): the JSON's list stays
     now = list(csv.reader(io.StringIO(to_csv_bytes(with_mr).decode("utf-8-sig"), newline="")))
     old = io.StringIO(newline="")
-    csv.writer(old, lineterminator="\r\n").writerows(r[:-3] for r in now if r[0] != "not_counted_response")
+    later = len(now[0]) - now[0].index("submitted_at")  # those three columns, and the ones added after them
+    csv.writer(old, lineterminator="\r\n").writerows(r[:-later] for r in now if r[0] != "not_counted_response")
     old_csv = ("\ufeff" + old.getvalue()).encode()
     assert b"not_counted" not in old_csv
     book = sheets(report_workbook(old_csv, msgspec.json.encode(with_mr), held_by_csv=csv_sections(old_csv)))
@@ -241,9 +242,10 @@ def test_each_need_s_market_response_is_on_one_sheet_and_a_report_frozen_before_
 
     # a report frozen before the CSV had barrier_notes: the JSON's list stays, so nothing it held is lost
     now = list(csv.reader(io.StringIO(to_csv_bytes(report).decode("utf-8-sig"), newline="")))
-    assert now[0][-1] == "barrier_notes"
+    later = len(now[0]) - now[0].index("barrier_notes")  # it, and the columns added after it
+    assert now[0][-later:][:1] == ["barrier_notes"]
     old = io.StringIO(newline="")
-    csv.writer(old, lineterminator="\r\n").writerows(r[:-1] for r in now)
+    csv.writer(old, lineterminator="\r\n").writerows(r[:-later] for r in now)
     old_csv = ("\ufeff" + old.getvalue()).encode()
     book = sheets(report_workbook(old_csv, msgspec.json.encode(report), held_by_csv=csv_sections(old_csv)))
     assert holding(book, "Our premises lease\nends in March") == ["market_response needs"]

@@ -407,6 +407,32 @@ class NotCounted(msgspec.Struct):
     """When what the response says was submitted (null in reports frozen before this was kept)."""
 
 
+class AnswerGiven(msgspec.Struct):
+    provider_id: int
+    name: str
+    """The provider's name in the directory."""
+    answer: str
+    """The answer in words: "yes" or "no", the number, the choices joined by "; ", the text."""
+
+
+class QuestionSummary(msgspec.Struct):
+    """What the counted responses answered to one of the exercise's questions: how many gave each choice (every
+    choice listed, 0 included; "yes" and "no" for a yes-or-no question), the least, median and most of the numbers,
+    and every answer by provider."""
+
+    question_id: int
+    position: int
+    text: str
+    kind: str
+    answered: int
+    """Counted responses (from providers in the directory now) that answered it."""
+    counts: dict[str, int] = {}
+    minimum: float | None = None
+    median: float | None = None
+    maximum: float | None = None
+    answers: list[AnswerGiven] = []
+
+
 class MarketResponse(msgspec.Struct):
     exercise_id: int
     published: bool
@@ -420,6 +446,9 @@ class MarketResponse(msgspec.Struct):
     not_counted: list[NotCounted] = msgspec.field(default_factory=list)
     """Submitted responses whose providers are not in the directory now (archived since, or pending), each with why:
     listed, and counted in no figure above."""
+    questions: list[QuestionSummary] = msgspec.field(default_factory=list)
+    """The exercise's questions, in their order, with what the counted responses answered (empty in a report stored
+    before the answers were summarised)."""
 
 
 # --- OCDS -------------------------------------------------------------------------------------------

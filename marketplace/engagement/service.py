@@ -16,7 +16,7 @@ import math
 import re
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -37,7 +37,9 @@ from marketplace.engagement.models import (
     DEFAULT_WORD_LIMIT,
     INTERESTED,
     Answer,
+    AnswerGiven,
     AnswerIn,
+    AnswerValue,
     AreaCapacity,
     Barrier,
     BudgetShown,
@@ -66,6 +68,7 @@ from marketplace.engagement.models import (
     PublishIn,
     Question,
     QuestionIn,
+    QuestionSummary,
     Response,
     ResponseIn,
     ResponsePage,
@@ -80,7 +83,7 @@ from marketplace.formatting import and_list, figure, iso_utc, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
-from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller, nfc
+from marketplace.types import ANONYMOUS, PLAIN, TEXT, Actor, Caller, fold, nfc
 
 SUITABLE_SCORE = matching.SUITABLE_SCORE
 """The report's default threshold: a provider scoring at least this in a need's match run is suitable."""
@@ -960,6 +963,53 @@ NOT_COUNTED = {
 """Why a submitted response is left out of the market-response figures, by its provider's status now."""
 
 
+def answer_words(value: AnswerValue) -> str:
+    """An answer as the report shows it: "yes" or "no", a number as written (12, 12.5), choices joined by "; "."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float | int):
+        return f"{value:g}" if abs(value) < 1e15 else str(value)
+    if isinstance(value, list):
+        return "; ".join(value)
+    return value
+
+
+def question_summaries(questions: Sequence[Question], responses: Sequence[Response]) -> list[QuestionSummary]:
+    """Each question with what `responses` (the counted ones) answered to it (`QuestionSummary`), by provider name."""
+    out = []
+    for q in questions:
+        given = sorted(
+            ((r, a.value) for r in responses for a in r.answers if a.question_id == q.id),
+            key=lambda x: (fold(x[0].provider_name), x[0].provider_id),
+        )
+        counts: dict[str, int] = {}
+        numbers: list[float] = []
+        if q.kind == "yes_no":
+            counts = {"yes": sum(v is True for _, v in given), "no": sum(v is False for _, v in given)}
+        elif q.kind in ("single_choice", "multiple_choice"):
+            picked = Counter(
+                c for _, v in given for c in ([v] if isinstance(v, str) else v if isinstance(v, list) else [])
+            )
+            counts = {c: picked.get(c, 0) for c in q.choices}
+        elif q.kind == "number":
+            numbers = sorted(float(v) for _, v in given if isinstance(v, int | float) and not isinstance(v, bool))
+        out.append(
+            QuestionSummary(
+                question_id=q.id,
+                position=q.position,
+                text=q.text,
+                kind=q.kind,
+                answered=len(given),
+                counts=counts,
+                minimum=numbers[0] if numbers else None,
+                median=statistics.median(numbers) if numbers else None,
+                maximum=numbers[-1] if numbers else None,
+                answers=[AnswerGiven(r.provider_id, r.provider_name, answer_words(v)) for r, v in given],
+            )
+        )
+    return out
+
+
 async def market_response(
     ctx: Context,
     conn: Connection,
@@ -1088,6 +1138,7 @@ async def market_response(
         needs=needs,
         clarifications=await public_clarifications(conn, exercise_id) if publication is not None else [],
         not_counted=not_counted,
+        questions=question_summaries(await queries.fetch_questions(conn, exercise_id), current),
     )
 
 

@@ -58,15 +58,18 @@ NOT_COUNTED = "market_response.not_counted"
 NEEDS_RESPONSE = "market_response.needs"
 """The market response per need, which the CSV holds as `response_need` and `response_cell` rows (in full once it
 has their `barrier_notes` column)."""
+QUESTIONS = "market_response.questions"
+"""The answers to the exercise's questions, which the CSV holds as `response_answer` rows (once it has their
+`answer` column)."""
 
 
 def csv_sections(csv_body: bytes) -> frozenset[str]:
     """What of the JSON report the CSV `csv_body` holds, so that its workbook shows it once, from the CSV's rows
-    (`report_workbook`'s `held_by_csv`): the needs and the grid; the responses not counted, and the market response
-    per need, once the CSV has their columns (a report frozen before then holds them in full only in its JSON, whose
-    sheets then show them)."""
+    (`report_workbook`'s `held_by_csv`): the needs and the grid; the responses not counted, the market response per
+    need and the answers to the questions, once the CSV has their columns (a report frozen before then holds them in
+    full only in its JSON, whose sheets then show them)."""
     header = csv_body.decode("utf-8-sig").partition("\r\n")[0].split(",")
-    later = {NOT_COUNTED: "not_counted_reason", NEEDS_RESPONSE: "barrier_notes"}
+    later = {NOT_COUNTED: "not_counted_reason", NEEDS_RESPONSE: "barrier_notes", QUESTIONS: "answer"}
     return CSV_SECTIONS | {section for section, column in later.items() if column in header}
 
 

@@ -83,6 +83,7 @@
 
     When the exercise was published for market engagement, ``response_need`` and ``response_cell`` rows follow, with
     the columns of :data:`RESPONSE_COLUMNS` (described in `_response_rows`) besides the need's own; then a
+    ``response_answer`` row for each answer a counted response gave to one of the exercise's questions; then a
     ``not_counted_response`` row for each submitted response counted in none of their figures (its provider archived
     since, or pending): ``provider_id``, ``provider_name``, ``submitted_at`` (ISO 8601, UTC), ``provider_status``
     (``archived``, ``pending`` or ``removed``) and ``not_counted_reason``, no need's columns (a response answers one
@@ -134,10 +135,16 @@ RESPONSE_COLUMNS = [
     "provider_status",
     "not_counted_reason",
     "barrier_notes",
+    "question_id",
+    "question_position",
+    "question",
+    "question_kind",
+    "answer",
 ]
-"""The market-response columns (``response_need``, ``response_cell`` and ``not_counted_response`` rows; see
-`_response_rows`). ``submitted_at``, ``provider_status`` and ``not_counted_reason`` were added after the others, and
-``barrier_notes`` after them: a column added later is empty in each row before, and stands at the end."""
+"""The market-response columns (``response_need``, ``response_cell``, ``not_counted_response`` and
+``response_answer`` rows; see `_response_rows`). ``submitted_at``, ``provider_status`` and ``not_counted_reason`` were
+added after the others, ``barrier_notes`` after them, and the ``question_*`` and ``answer`` columns last: a column
+added later is empty in each row before, and stands at the end."""
 
 CSV_HEADER: list[str] = [
     "row_type",
@@ -322,12 +329,26 @@ def _response_rows(report: Report) -> Iterable[dict[str, str]]:
     service user, barriers ticked as "barrier: count", declared consortia as "lead + partner, ...", the suitable
     providers that did not respond, the barriers the responses described in their own words, each on one line, joined
     by " | ") and a ``response_cell`` row per (need, area): responses and capacity offered;
+    then a ``response_answer`` row per counted response's answer to each of the exercise's questions (the question's
+    id, position, text and kind, the provider, the answer in words: "yes"/"no", the number, choices joined by "; ");
     then a ``not_counted_response`` row per submitted response left out of every figure (`MarketResponse.not_counted`):
     its provider, when it was submitted, the provider's status and why it is not counted."""
     mr = report.market_response
     if mr is None:
         return
     yield from _need_response_rows(mr)
+    for q in mr.questions:
+        for a in q.answers:
+            yield {
+                "row_type": "response_answer",
+                "question_id": str(q.question_id),
+                "question_position": str(q.position),
+                "question": guard(q.text),
+                "question_kind": q.kind,
+                "provider_id": str(a.provider_id),
+                "provider_name": guard(a.name),
+                "answer": guard(a.answer),
+            }
     for x in mr.not_counted:
         yield {
             "row_type": "not_counted_response",
