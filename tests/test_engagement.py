@@ -1637,3 +1637,16 @@ async def test_the_report_summarises_the_answers_to_the_questions_and_the_csv_li
     xlsx = (await client.get("/exercises/1/report", headers=staff, params={"format": "xlsx"})).content
     names = load_workbook(io.BytesIO(xlsx), read_only=True).sheetnames
     assert "response_answers" in names and "market_response questions" not in names, names
+
+
+def test_capacity_offered_for_a_county_is_spread_over_its_districts_by_population_as_the_grid_spreads_users():
+    """Capacity offered for a whole county was split evenly over its districts while the report's grid beside it
+    split the expected service users by population: Malvern Hills showed 30 offered against 26 expected, where a
+    population split gives 24. Both now go by population (evenly only without population figures)."""
+    people = {"county": 0, "big": 300, "small": 100}
+    tree = matching.AreaTree({"county": None, "big": "county", "small": "county"}, population=people)
+    shares = {leaf: engagement_service.leaf_share(tree, "county", leaf) for leaf in ("big", "small")}
+    assert shares == {"big": 0.75, "small": 0.25}
+    assert engagement_service.leaf_share(tree, "small", "small") == 1.0
+    flat = matching.AreaTree({"county": None, "big": "county", "small": "county"})
+    assert engagement_service.leaf_share(flat, "county", "big") == 0.5

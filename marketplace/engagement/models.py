@@ -338,9 +338,10 @@ class CellResponse(msgspec.Struct):
     responses: int
     """Interested responses offering capacity in this area (directly, or in an area containing it)."""
     offered_capacity: int
-    """Service users a year offered here: capacity offered for a larger area is spread evenly over its areas, and the
-    areas' figures rounded so that they add up to the need's (largest remainder: 675 and six of 112.5 are 675, three
-    113 and three 112, not six 112)."""
+    """Service users a year offered here: capacity offered for a larger area is spread over its areas by population
+    (as the grid spreads the service users it expects; evenly without population figures), and the areas' figures
+    rounded so that they add up to the need's (largest remainder: an even 675 over six areas is three 113 and three
+    112, not six 112)."""
 
 
 class ConsortiumPartner(msgspec.Struct):

@@ -963,6 +963,16 @@ NOT_COUNTED = {
 """Why a submitted response is left out of the market-response figures, by its provider's status now."""
 
 
+def leaf_share(tree: matching.AreaTree, area: str, leaf: str) -> float:
+    """The share of what is offered for `area` that falls in its local area `leaf`: by population, as the report's
+    grid spreads the service users it expects (and the capacity criterion a service's capacity); evenly when the
+    areas have no population figures."""
+    whole = float(tree.people[tree.index(area)])
+    if whole > 0:
+        return float(tree.people[tree.index(leaf)]) / whole
+    return 1 / tree.leaf_count(area)
+
+
 def answer_words(value: AnswerValue) -> str:
     """An answer as the report shows it: "yes" or "no", a number as written (12, 12.5), choices joined by "; "."""
     if isinstance(value, bool):
@@ -1061,7 +1071,10 @@ async def market_response(
         offers = [(r.provider_id, c) for r, n in interested for c in n.capacity]
         leaves = sorted({leaf for a in need.areas for leaf in tree.leaves_under(a)})
         in_leaf = [[(pid, c) for pid, c in offers if leaf in tree.leaves_under(c.area)] for leaf in leaves]
-        spread = [sum(c.service_users_per_year / len(tree.leaves_under(c.area)) for _, c in here) for here in in_leaf]
+        spread = [
+            sum(c.service_users_per_year * leaf_share(tree, c.area, leaf) for _, c in here)
+            for leaf, here in zip(leaves, in_leaf, strict=True)
+        ]
         cells = [
             CellResponse(
                 area=leaf,
