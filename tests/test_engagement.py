@@ -1650,3 +1650,35 @@ def test_capacity_offered_for_a_county_is_spread_over_its_districts_by_populatio
     assert engagement_service.leaf_share(tree, "small", "small") == 1.0
     flat = matching.AreaTree({"county": None, "big": "county", "small": "county"})
     assert engagement_service.leaf_share(flat, "county", "big") == 0.5
+
+
+def test_two_providers_naming_each_other_are_one_consortium_led_by_the_one_that_said_it_would_lead():
+    """Kingfisher (intent lead, partner Meadowsweet) and Meadowsweet (intent partner, partner Kingfisher) showed as
+    two consortia, one of them "led" by Meadowsweet, which said it would be a partner."""
+    from marketplace.engagement.models import ConsortiumPartner, NeedResponse, Response
+
+    def response(pid: int, name: str, intent: str) -> tuple[Response, NeedResponse]:
+        said = NeedResponse(need_id=7, intent=intent)  # type: ignore[arg-type]
+        at = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+        return Response(1, pid, name, "submitted", 1, at, None, [said], []), said
+
+    kingfisher, meadowsweet, heron = (
+        response(4, "Kingfisher Trust", "lead"),
+        response(22, "Meadowsweet", "partner"),
+        response(9, "Heron CIC", "partner"),
+    )
+    both = engagement_service.consortia_of(
+        [
+            (*meadowsweet, [ConsortiumPartner("Kingfisher Trust", 4)]),  # the partner's response came first
+            (*kingfisher, [ConsortiumPartner("Meadowsweet", 22)]),
+            (*heron, [ConsortiumPartner("Outside Counselling Ltd")]),
+        ]
+    )
+    assert [(c.lead_name, c.partner_names, c.declared_by, c.lead_declared) for c in both] == [
+        ("Kingfisher Trust", ["Meadowsweet"], [22, 4], True),
+        ("Heron CIC", ["Outside Counselling Ltd"], [9], False),
+    ]
+    assert both[0].in_words == "Kingfisher Trust with Meadowsweet (declared by both)"
+    assert both[1].in_words == (
+        "Heron CIC with Outside Counselling Ltd (no member said it would lead; Heron CIC declared it as a partner)"
+    )

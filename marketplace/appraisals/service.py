@@ -325,7 +325,7 @@ def _with_responses(need: NeedEvidence, answered: NeedMarketResponse | None) -> 
         intending_to_bid=sum(answered.intent.get(k, 0) for k in ("lead", "partner", "either")),
         indicative_cost_low=answered.costs.minimum,
         indicative_cost_high=answered.costs.maximum,
-        consortia=[f"{c.lead_name} + {', '.join(c.partner_names)}" for c in answered.consortia],
+        consortia=[c.in_words for c in answered.consortia],
         not_interested=answered.not_interested,
     )
 

@@ -352,6 +352,9 @@ class ConsortiumPartner(msgspec.Struct):
 
 
 class Consortium(msgspec.Struct):
+    """A partnership the responses declare: one per set of organisations, however many of its members' responses
+    declare it (each names the others), led by the member whose response says it would lead."""
+
     lead_provider_id: int
     lead_name: str
     partners: list[str]
@@ -359,11 +362,33 @@ class Consortium(msgspec.Struct):
     members: list[ConsortiumPartner] = []
     """The partners again, each by its name with its directory id apart: what a reader is shown (the names; empty in
     a report stored before they were kept)."""
+    declared_by: list[int] = []
+    """The members whose responses declare it (empty in a report stored before they were kept: its lead's)."""
+    lead_declared: bool = True
+    """Whether the lead's response says it would lead (`lead`, or `either` when no member says `lead`); false when
+    every declaring member said `partner`: the lead is then only the first to declare it."""
 
     @property
     def partner_names(self) -> list[str]:
         """The partners by name, as a reader reads them (no ids)."""
         return [m.name for m in self.members] if self.members else self.partners
+
+    @property
+    def notes(self) -> list[str]:
+        """What a reader is told of it besides its members: declared by more than one of them; no lead declared."""
+        notes = []
+        if len(self.declared_by) > 1:
+            notes.append("declared by both" if len(self.declared_by) == 2 else f"declared by {len(self.declared_by)}")
+        if not self.lead_declared:
+            notes.append(f"no member said it would lead; {self.lead_name} declared it as a partner")
+        return notes
+
+    @property
+    def in_words(self) -> str:
+        """ "Kingfisher Trust with Meadowsweet (declared by both)": what the report's page says of it."""
+        partners = self.partner_names
+        joined = partners[0] if len(partners) == 1 else ", ".join(partners[:-1]) + " and " + partners[-1]
+        return f"{self.lead_name} with {joined}" + (f" ({'; '.join(self.notes)})" if self.notes else "")
 
 
 class NonResponder(msgspec.Struct):

@@ -963,6 +963,42 @@ NOT_COUNTED = {
 """Why a submitted response is left out of the market-response figures, by its provider's status now."""
 
 
+def _member_key(m: ConsortiumPartner) -> tuple[str, int | str]:
+    return ("provider", m.provider_id) if m.provider_id is not None else ("named", fold(m.name))
+
+
+def consortia_of(declared: Sequence[tuple[Response, NeedResponse, list[ConsortiumPartner]]]) -> list[Consortium]:
+    """The partnerships the responses to one need declare (each response, its answer for the need and its partners):
+    one per set of organisations, however many of its members declare it (two providers naming each other are one
+    consortium, declared by both), led by a member whose response says `lead`, else `either`, else the first to
+    declare it (`lead_declared` false). In the order first declared."""
+    groups: dict[frozenset[tuple[str, int | str]], list[tuple[Response, NeedResponse, list[ConsortiumPartner]]]] = {}
+    for r, n, members in declared:
+        whole = [ConsortiumPartner(name=r.provider_name, provider_id=r.provider_id), *members]
+        groups.setdefault(frozenset(map(_member_key, whole)), []).append((r, n, whole))
+    out = []
+    for group in groups.values():
+        by_intent = {intent: next((x for x in group if x[1].intent == intent), None) for intent in ("lead", "either")}
+        leading = by_intent["lead"] or by_intent["either"] or group[0]
+        lead = leading[0]
+        seen: dict[tuple[str, int | str], ConsortiumPartner] = {}
+        for _, _, whole in group:
+            for m in whole:
+                seen.setdefault(_member_key(m), m)
+        others = [m for k, m in seen.items() if k != ("provider", lead.provider_id)]
+        out.append(
+            Consortium(
+                lead_provider_id=lead.provider_id,
+                lead_name=lead.provider_name,
+                partners=[m.name if m.provider_id is None else f"{m.name} (provider {m.provider_id})" for m in others],
+                members=others,
+                declared_by=[r.provider_id for r, _, _ in group],
+                lead_declared=leading[1].intent in ("lead", "either"),
+            )
+        )
+    return out
+
+
 def leaf_share(tree: matching.AreaTree, area: str, leaf: str) -> float:
     """The share of what is offered for `area` that falls in its local area `leaf`: by population, as the report's
     grid spreads the service users it expects (and the capacity criterion a service's capacity); evenly when the
@@ -1084,7 +1120,7 @@ async def market_response(
             )
             for leaf, here, capacity in zip(leaves, in_leaf, _whole(spread), strict=True)
         ]
-        consortia = []
+        declared: list[tuple[Response, NeedResponse, list[ConsortiumPartner]]] = []
         for r, n in interested:
             if not n.partners:
                 continue
@@ -1096,12 +1132,8 @@ async def market_response(
                     members.append(ConsortiumPartner(name=directory_names[p.provider_id], provider_id=p.provider_id))
                 else:
                     members.append(ConsortiumPartner(name=p.name or ""))
-            partners = [m.name if m.provider_id is None else f"{m.name} (provider {m.provider_id})" for m in members]
-            consortia.append(
-                Consortium(
-                    lead_provider_id=r.provider_id, lead_name=r.provider_name, partners=partners, members=members
-                )
-            )
+            declared.append((r, n, members))
+        consortia = consortia_of(declared)
         barriers: Counter[str] = Counter(b for _, n in answers for b in n.barriers)
         run = newest.get(need.id)
         run_id = run.id if run is not None else None

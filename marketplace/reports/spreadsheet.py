@@ -108,7 +108,7 @@ import io
 from collections.abc import Iterable
 
 import matching
-from marketplace.engagement.models import MarketResponse
+from marketplace.engagement.models import Consortium, MarketResponse
 from marketplace.formatting import iso_utc, lower_code, score, score_against, whole_pounds
 from marketplace.reports.models import CriterionNote, NeedReport, Report, StaleProvider, SuitableProvider
 from marketplace.reports.view import ordered_cells
@@ -385,7 +385,7 @@ def _need_response_rows(mr: MarketResponse) -> Iterable[dict[str, str]]:
             "cost_max_gbp": _number(n.costs.maximum),
             "budget_per_service_user_gbp": _number(n.costs.budget_per_service_user),
             "barriers": guard("; ".join(f"{b}: {k}" for b, k in n.barriers.items() if k)),
-            "consortia": guard("; ".join(f"{c.lead_name} + {', '.join(c.partners)}" for c in n.consortia)),
+            "consortia": guard("; ".join(_consortium(c) for c in n.consortia)),
             "suitable_non_responders": guard("; ".join(p.name for p in n.suitable_non_responders)),
             "barrier_notes": guard(" | ".join(" ".join(note.split()) for note in n.barrier_notes)),
         }
@@ -398,6 +398,13 @@ def _need_response_rows(mr: MarketResponse) -> Iterable[dict[str, str]]:
                 "responses": str(cell.responses),
                 "offered_capacity": str(cell.offered_capacity),
             }
+
+
+def _consortium(c: Consortium) -> str:
+    """A declared consortium in a CSV cell: "lead + partner (provider N), partner", then what else the page says of
+    it (declared by both; no member said it would lead)."""
+    said = f"{c.lead_name} + {', '.join(c.partners)}"
+    return f"{said} ({'; '.join(c.notes)})" if c.notes else said
 
 
 def to_csv(report: Report) -> str:
