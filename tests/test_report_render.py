@@ -766,6 +766,8 @@ def test_many_areas_split_the_heatmap_into_panels(report: Report) -> None:
         (["ADULTS"], {"gender": "men", "min_age": 18, "max_age": 25}, "adults (men aged 18 to 25)"),
         ([], {"max_age": 17}, "people aged up to 17"),
         (["WOMEN"], {"gender": "women", "min_age": 16, "max_age": 25}, "women (aged 16 to 25)"),
+        # a need for women among other cohorts says it is for women only ("... and women (aged 12 to 17)" did not)
+        (["CYP", "WOMEN"], {"gender": "women", "min_age": 12, "max_age": 17}, "CYP and women (women aged 12 to 17)"),
     ],
 )
 def test_a_need_says_whom_it_is_for_with_its_ages_and_gender(cohorts, eligibility, said):

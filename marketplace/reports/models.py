@@ -406,8 +406,8 @@ def for_whom(cohorts: list[str], eligibility: NeedEligibility, *, names: list[st
     else:
         people = and_list([lower_code(c) for c in cohorts])
     gender = {"women": "women", "men": "men"}.get(e.gender, "")
-    if gender and gender in people.split():  # "women (aged 16 to 25)", not "women (women aged 16 to 25)"
-        gender = ""
+    if gender and people == gender:  # "women (aged 16 to 25)", not "women (women aged 16 to 25)"; but
+        gender = ""  # "children and young people and women (women aged 12 to 17)": for women only, said
     age = f"aged {ages(e.min_age, e.max_age)}" if ages_said else ""
     narrowed = " ".join(x for x in (gender or ("people" if age and not people else ""), age) if x)
     if people and narrowed:
