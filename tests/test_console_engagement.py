@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from html import unescape
 
 import pytest
 from test_console import sign_in
@@ -245,6 +246,13 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
     )
     assert unworded.status_code == 400
     assert f'id="{fid(f"c{clarification_id}.published_question")}-error"' in unworded.text
+    # said as what to put in it, under the label the form gives it (it said "Clarification N as published: fill this
+    # in too: what else you entered beside it needs it")
+    assert (
+        f"Clarification {clarification_id}: the question as everyone will read it: enter the question as every "
+        "provider will read it" in unescape(unworded.text)
+    )
+    assert f"Clarification {clarification_id}, asked" in unworded.text
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["clarifications"] == []
     c.follow_redirects = False
     done = await c.post(

@@ -1269,6 +1269,12 @@ async def response_page(
     )
 
 
+PUBLISHED_QUESTION_NEEDED = (
+    "enter the question as every provider will read it beside your answer: reworded to name no one, or the question "
+    "as asked if nothing in it identifies who asked"
+)
+
+
 @post("/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer", status_code=200)
 async def answer_clarification(
     request: Request[Any, Any, Any], exercise_id: Id, clarification_id: Id, ctx: Ctx, conn: Conn
@@ -1290,8 +1296,16 @@ async def answer_clarification(
     except InvalidInput as exc:
         where = {"answer": f"{c}.answer", "published_question": f"{c}.published_question"}
         state_ = service.place(exc.problems, where, values)
+        state_.problems = [  # the box the answer needs beside it, said as what to put in it
+            msgspec.structs.replace(p, problem=PUBLISHED_QUESTION_NEEDED)
+            if (p.field, p.problem) == (f"{c}.published_question", service.NEEDED_TOO)
+            else p
+            for p in state_.problems
+        ]
         state_.labels = {f"{c}.answer": f"Answer to clarification {clarification_id}"}
-        state_.labels[f"{c}.published_question"] = f"Clarification {clarification_id} as published"
+        state_.labels[f"{c}.published_question"] = (
+            f"Clarification {clarification_id}: the question as everyone will read it"
+        )
     else:
         return see_other(f"/console/exercises/{exercise_id}?answered={clarification_id}#clarifications")
     return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
