@@ -312,6 +312,17 @@ async def test_market_evidence_is_drawn_in_flagged_and_cited_by_the_decision(cli
     assert d["market_report_id"] is not None and d["match_run_ids"] == market["match_run_ids"]
     frozen = await client.get(f"/reports/{d['market_report_id']}", headers=staff)
     assert frozen.status_code == 200 and frozen.json()["method"]["match_run_ids"] == d["match_run_ids"]
+    # the summaries say which frozen report a decision cites, and the exercise's console page says it of the report
+    listed = (await client.get("/appraisals", headers=staff)).json()["items"]
+    assert next(x for x in listed if x["id"] == a["id"])["market_report_id"] == d["market_report_id"]
+    from test_console import signed_in
+
+    await signed_in(client, keys, "commissioner")
+    page = (await client.get("/console/exercises/1")).text
+    assert (
+        f"<li>Report {d['market_report_id']}, frozen " in page
+        and f'with the decision of <a href="/console/appraisals/{a["id"]}">' in page
+    )
 
 
 async def test_a_refused_decision_freezes_no_report_and_records_nothing(client, keys, fresh_db):

@@ -372,6 +372,8 @@ class AppraisalSummary(msgspec.Struct):
     updated_at: dt.datetime
     decided_at: dt.datetime | None
     chosen_option: str | None
+    market_report_id: int | None = None
+    """The frozen market report the decision cites as its evidence (frozen with it), if any."""
 
 
 class AppraisalPage(Page[AppraisalSummary]):

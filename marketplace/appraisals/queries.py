@@ -40,7 +40,7 @@ async def lock(conn: Connection, appraisal_id: int) -> asyncpg.Record | None:
 
 
 SUMMARY = """select a.id, a.exercise_id, a.title, a.version, a.is_sample, a.created_at, a.updated_at, a.decided_at,
-       a.decision ->> 'option' as chosen_option
+       a.decision ->> 'option' as chosen_option, (a.decision ->> 'market_report_id')::bigint as market_report_id
   from appraisal a"""
 
 
