@@ -610,6 +610,7 @@ async def test_the_ocds_release_package_is_valid_and_shaped_like_a_uk2_notice(wo
     (document,) = release["planning"]["documents"]
     assert (document["documentType"], document["noticeType"]) == ("marketEngagementNotice", "UK2")
     assert release["tender"]["status"] == "planning"
+    assert release["tender"]["contractPeriod"] == {"durationInDays": 3 * 365}  # the term the value is over
     (item,) = release["tender"]["items"]
     assert item["classification"] == {
         "scheme": "CPV",

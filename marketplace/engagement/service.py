@@ -1399,6 +1399,8 @@ def _release(
         "status": "planning",
         "items": items,
     }
+    if exercise.needs:  # the term the value is over (the longest need's contract: each need's value is its own term's)
+        tender["contractPeriod"] = {"durationInDays": round(max(n.contract_years for n in exercise.needs) * 365)}
     if visibility != "hidden":  # the estimated whole-contract value: each need's annual budget over its years
         shown_needs = [budget_shown(n, visibility) for n in exercise.needs]
         if visibility == "shown":
