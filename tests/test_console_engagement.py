@@ -708,3 +708,49 @@ async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(wo
     assert refused.status_code == 409, refused.text
     assert said in refused.text and "the form below still holds what you typed" in refused.text
     assert form_tag in refused.text and 'value="1750"' in refused.text
+
+
+async def test_a_commissioner_publishes_an_exercise_from_its_console_page(world: World) -> None:
+    """The exercise's page said "Publish it through the API": a commissioner working in the browser was stuck. It
+    publishes, as the API does (the version the page showed as If-Match, the budget shown as chosen); refused, the
+    page says why, and a change made meanwhile is said, with nothing published."""
+    w, c = world, world.client
+    exercise_id, _ = await draft_exercise(w)
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="/console/exercises/{exercise_id}/publish"' in page.text
+    version = re.search(r'name="exercise_version" value="(\d+)"', page.text).group(1)
+    path = f"/console/exercises/{exercise_id}/publish"
+    # a change made since the page was opened: said, nothing published
+    stale = await c.post(path, data={"csrf_token": csrf, "exercise_version": "0", "budget_visibility": "range"})
+    assert stale.status_code == 400 and "was changed since you opened this page" in stale.text
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).status_code == 404
+    c.follow_redirects = False
+    done = await c.post(path, data={"csrf_token": csrf, "exercise_version": version, "budget_visibility": "range"})
+    assert (done.status_code, done.headers["location"]) == (
+        303,
+        f"/console/exercises/{exercise_id}?published=1#engagement",
+    ), done.text
+    notice = (await c.get(f"/exercises/{exercise_id}/notice")).json()
+    assert notice["needs"][0]["budget"]["visibility"] == "range"
+    shown = await c.get(f"/console/exercises/{exercise_id}?published=1")
+    assert "Published for market engagement" in shown.text and f'action="{path}"' not in shown.text
+    # an exercise with no needs cannot be: the page says why
+    bare = await c.post(
+        "/exercises",
+        headers=w.commissioner,
+        json={
+            "title": "No needs yet",
+            "commissioning_body": "A council",
+            "opens_on": "2026-12-01",
+            "closes_on": "2026-12-31",
+        },
+    )
+    bare_id = bare.json()["id"]
+    refused = await c.post(
+        f"/console/exercises/{bare_id}/publish",
+        data={"csrf_token": csrf, "exercise_version": str(bare.json()["version"]), "budget_visibility": "hidden"},
+    )
+    assert refused.status_code == 400 and "the exercise has no needs to engage the market on" in refused.text
+    assert (await c.get(f"/exercises/{bare_id}/notice")).status_code == 404

@@ -48,7 +48,7 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import AnswerIn, ClarificationIn, ResponseIn
+from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, ResponseIn
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -691,11 +691,14 @@ async def exercise_page(
     matched: Flag = False,
     answered: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     frozen: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
+    published: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched` and `answered` say what was just done."""
+    links), as `matched`, `answered` and `published` say what was just done."""
     session = await _staff(request, conn)
-    return await _exercise_page(session, ctx, conn, exercise_id, matched=matched, answered=answered, just_frozen=frozen)
+    return await _exercise_page(
+        session, ctx, conn, exercise_id, matched=matched, answered=answered, just_frozen=frozen, published=published
+    )
 
 
 async def _exercise_page(
@@ -707,6 +710,7 @@ async def _exercise_page(
     matched: bool = False,
     answered: int | None = None,
     just_frozen: int | None = None,
+    published: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -742,6 +746,7 @@ async def _exercise_page(
         answered=answered,
         form=form or _appraisal_form(),
         may_appraise=_appraiser(session.caller),
+        published=published,
     )
 
 
@@ -1267,6 +1272,36 @@ async def response_page(
         barriers=BARRIER_NAMES,
         taxonomy=ctx.taxonomy,
     )
+
+
+@post("/exercises/{exercise_id:int}/publish", status_code=303)
+async def publish_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Publish the exercise for market engagement (staff; as the API's POST /exercises/{id}/publish, the exercise's
+    version the page showed as If-Match): its notice becomes public. Refused, the page again, saying why."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    values = {
+        "budget_visibility": form.get("budget_visibility", ""),
+        "exercise_version": form.get("exercise_version", ""),
+    }
+    labels = {"budget_visibility": "What the notice shows of each need's budget"}
+    try:
+        version = int(values["exercise_version"]) if values["exercise_version"].isdigit() else 0
+        data = service.decode_form({"budget_visibility": values["budget_visibility"] or "hidden"}, PublishIn)
+        await engagement.publish(ctx, conn, actor_of(request.scope), exercise_id, etag(version), data)
+    except PreconditionFailed as exc:
+        values["exercise_version"] = str(exc.current_version)
+        problem = FieldProblem(
+            field="exercise_version",
+            problem=f"the exercise was changed since you opened this page (it is now at version {exc.current_version}):"
+            " check it below, then publish again",
+        )
+        state_ = FormState(values=values, unplaced=[problem], labels=labels)
+    except (InvalidInput, Unprocessable) as exc:
+        state_ = service.place(_problems(exc), {"budget_visibility": "budget_visibility"}, values, labels)
+    else:
+        return see_other(f"/console/exercises/{exercise_id}?published=1#engagement")
+    return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
 
 
 PUBLISHED_QUESTION_NEEDED = (
@@ -1913,6 +1948,7 @@ BACK_TO = {
         "/console/exercises/{exercise_id}#clarifications"
     ),
     "/exercises/{exercise_id:int}/match": "/console/exercises/{exercise_id}",
+    "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
     "/needs/{need_id:int}/match-runs": "/console/needs/{need_id}",
@@ -1957,6 +1993,7 @@ ROUTES = [
     match_every_need,
     need_page,
     run_match,
+    publish_exercise,
     match_run_page,
     compare_page,
     shortlist_add,
