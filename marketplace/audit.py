@@ -10,11 +10,11 @@ itself.
 Denied requests are recorded per client (the address a request came from) and minute: the first of each status
 and key (or none) at once, the rest counted in the worker (`Denials`) and recorded as one row per status and key
 with their number when the minute is over, so a summary names the key and role of every request it counts, the
-provider they were aimed at and the methods and paths tried. Past
-`denial_limit` in a minute, a client's requests presenting a key that is not a valid one are refused (429) until the
-minute ends, a valid key still passing (`accounts.auth.refused_too_often`): the limit counts the client's denials
-whatever the key. A worker killed outright loses
-the count of its current minute (the first denial of each status, key, client and minute is on record already)."""
+provider they were aimed at and the methods and paths tried. Past `denial_limit` in a minute, a client's requests
+presenting a key that is not a valid one are refused (429) until the minute ends, a valid key still passing
+(`accounts.auth.refused_too_often`): the limit counts the client's denials whatever the key. A worker killed
+outright loses the count of its current minute (the first denial of each status, key, client and minute is on
+record already)."""
 
 from __future__ import annotations
 

@@ -114,9 +114,10 @@ PROSE = plain(
     "Weekly jobs club",
 )
 """Free text that must say something: TEXT, not blank."""
-_NOT_SPACE = r"[^@\s\x00-\x20\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202f\u2060\ufeff]"
-"""Not `@`, nor a space of any kind (a no-break space, a line separator), nor an invisible character: what an
-e-mail address or a web address may hold."""
+_SPACE_OR_UNSEEN = rf"\s\x00-\x20\x7f-\x9f{_IGNORABLE}"
+"""A space of any kind (a no-break space, a line separator), a control or an invisible character: what neither an
+e-mail address nor a web address may hold."""
+_NOT_SPACE = rf"[^@{_SPACE_OR_UNSEEN}]"
 
 Money = Annotated[int, Meta(ge=0, le=10_000_000_000, description="Pounds sterling, whole pounds")]
 Count = Annotated[int, Meta(ge=0, le=10_000_000)]
@@ -138,7 +139,7 @@ PHONE = plain(
 )
 Phone = Annotated[str, Meta(pattern=PHONE, examples=["01432 760123"])]
 URL = plain(
-    rf"^https?://{_NOT_SPACE.replace('@', '')}+$",
+    rf"^https?://[^{_SPACE_OR_UNSEEN}]+$",
     "must be a web address starting https:// or http://, without spaces, e.g. https://example.org.uk",
     "https://example.org.uk",
 )

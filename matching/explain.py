@@ -785,18 +785,15 @@ def _pct(x: float) -> str:
 
 
 def pathway_fit_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
-    name = ctx.words().pathway_name
+    name, ages = ctx.words().pathway_name, _only_ages(ctx, c, i)
     if not ctx.cn.cohort_count:
-        return (
-            f"It offers services in the {name} pathway, and the need names no particular groups of people."
-            + _only_ages(ctx, c, i)
-        )
+        return f"It offers services in the {name} pathway, and the need names no particular groups of people.{ages}"
     served, named = round(ctx.raws(col)["cohort_overlap"][j] * ctx.cn.cohort_count), ctx.cn.cohort_count
     if named == 1:
         serves = "serves the one group of people" if served else "does not serve the one group of people"
     else:
         serves = f"serves {'all' if served == named else served} of the {named} groups of people"
-    return f"It offers services in the {name} pathway and {serves} the need names.{_only_ages(ctx, c, i)}"
+    return f"It offers services in the {name} pathway and {serves} the need names.{ages}"
 
 
 def _only_ages(ctx: EvidenceContext, c: Candidate, i: int) -> str:

@@ -217,18 +217,14 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
     else:
         try:
             session_id, _ = await service.sign_in(ctx, state.pool, actor_of(request.scope), key)
-        except (Unauthorized, Forbidden) as exc:  # no key, or an auditor's (which reads through the API)
-            locked = await refused_too_often(request.scope, exc) if isinstance(exc, Unauthorized) else None
-            if locked is None:
+        except Unauthorized as exc:  # no usable key: past the client's limit, said as the API says it (429)
+            if (locked := await refused_too_often(request.scope, exc)) is None:
                 await audit_denials(exc, request.scope)
-            said = (
-                locked.message
-                if locked is not None
-                else SIGN_IN_WORDS.get(exc.reason, exc.message)
-                if isinstance(exc, Unauthorized)
-                else exc.message
-            )
+            said = locked.message if locked is not None else SIGN_IN_WORDS.get(exc.reason, exc.message)
             state_.problems = [FieldProblem(field="api_key", problem=said)]
+        except Forbidden as exc:  # an auditor's key (which reads through the API)
+            await audit_denials(exc, request.scope)
+            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
         else:
             cookie = Cookie(
                 key=SESSION_COOKIE,

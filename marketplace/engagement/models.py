@@ -10,7 +10,7 @@ import msgspec
 from msgspec import Meta
 
 from marketplace.exercises.models import NeedEligibility
-from marketplace.formatting import number_words
+from marketplace.formatting import and_list, number_words
 from marketplace.types import PROSE, TEXT, AreaCode, Money, Name, Page, Strict, Title, plain
 
 BudgetVisibility = Literal["shown", "range", "hidden"]
@@ -386,9 +386,8 @@ class Consortium(msgspec.Struct):
     @property
     def in_words(self) -> str:
         """ "Kingfisher Trust with Meadowsweet (declared by both)": what the report's page says of it."""
-        partners = self.partner_names
-        joined = partners[0] if len(partners) == 1 else ", ".join(partners[:-1]) + " and " + partners[-1]
-        return f"{self.lead_name} with {joined}" + (f" ({'; '.join(self.notes)})" if self.notes else "")
+        notes = self.notes
+        return f"{self.lead_name} with {and_list(self.partner_names)}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
 class NonResponder(msgspec.Struct):

@@ -1010,11 +1010,12 @@ def leaf_share(tree: matching.AreaTree, area: str, leaf: str) -> float:
 
 
 def answer_words(value: AnswerValue) -> str:
-    """An answer as the report shows it: "yes" or "no", a number as written (12, 12.5), choices joined by "; "."""
+    """An answer as the report shows it: "yes" or "no", a number as a person writes it (`figure`: 12, 12.5), choices
+    joined by "; "."""
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float | int):
-        return f"{value:g}" if abs(value) < 1e15 else str(value)
+        return figure(value)
     if isinstance(value, list):
         return "; ".join(value)
     return value
