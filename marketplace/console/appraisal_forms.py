@@ -10,7 +10,7 @@ changes nothing: lists keep the order the appraisal holds them in."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import msgspec
@@ -118,25 +118,26 @@ def options_values(a: Appraisal) -> dict[str, str]:
 def options_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """The options form as PUT /appraisals/{id}/options' `options`, and where each path shows on the form. An item
     ticked "remove", or left blank, is left out."""
-    out: list[dict[str, Any]] = []
-    where: dict[str, str] = {}
-    for p, a in _rows(form, "option", "options", "key", OPTION, where, out, "key"):
-        where[f"{a}.need_ids"] = f"{p}.buys"
-        item: dict[str, Any] = {"key": _text(form, f"{p}.key")}
-        if model := _text(form, f"{p}.model"):
-            item["model"] = model  # required: left unchosen, the decoder says so beside the box
-        for f in ("label", "partner", "lots_by"):
-            item[f] = _optional(form, f"{p}.{f}")
-        item["description"] = _text(form, f"{p}.description")
-        item["goes_to_market"] = {"yes": True, "no": False}.get(_text(form, f"{p}.goes_to_market"))
-        if _text(form, f"{p}.buys") == "some":
-            prefix = f"{p}.need."
-            ticked = (forms.read_id(k.removeprefix(prefix)) for k, v in form.items() if k.startswith(prefix) and v)
-            item["need_ids"] = [n for n in ticked if n is not None]
-        else:
-            item["need_ids"] = None
-        out.append(item)
-    return out, where
+    return _list_body(
+        form, "option", "options", _option, OPTION, first="key", whole="key", renamed={"need_ids": "buys"}
+    )
+
+
+def _option(form: Mapping[str, str], p: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": _text(form, f"{p}.key")}
+    if model := _text(form, f"{p}.model"):
+        item["model"] = model  # required: left unchosen, the decoder says so beside the box
+    for f in ("label", "partner", "lots_by"):
+        item[f] = _optional(form, f"{p}.{f}")
+    item["description"] = _text(form, f"{p}.description")
+    item["goes_to_market"] = {"yes": True, "no": False}.get(_text(form, f"{p}.goes_to_market"))
+    if _text(form, f"{p}.buys") == "some":
+        prefix = f"{p}.need."
+        ticked = (forms.read_id(k.removeprefix(prefix)) for k, v in form.items() if k.startswith(prefix) and v)
+        item["need_ids"] = [n for n in ticked if n is not None]
+    else:
+        item["need_ids"] = None
+    return item
 
 
 # --- criteria --------------------------------------------------------------------------------------------------
@@ -159,19 +160,19 @@ def criteria_values(a: Appraisal) -> dict[str, str]:
 
 
 def criteria_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    out: list[dict[str, Any]] = []
-    where: dict[str, str] = {}
-    for p, _ in _rows(form, "criterion", "criteria", "key", CRITERION, where, out, "weight"):
-        item: dict[str, Any] = {"key": _text(form, f"{p}.key"), "name": _text(form, f"{p}.name")}
-        item["weight"] = _number(form, f"{p}.weight", whole=False)
-        if item["weight"] is None:
-            del item["weight"]  # required: the decoder says so beside the box
-        scale = _number(form, f"{p}.scale", whole=True)
-        item["scale"] = 5 if scale is None else scale
-        item["description"] = _text(form, f"{p}.description")
-        item["anchors"] = [line.strip() for line in form.get(f"{p}.anchors", "").splitlines() if line.strip()]
-        out.append(item)
-    return out, where
+    return _list_body(form, "criterion", "criteria", _criterion, CRITERION, first="key", whole="weight")
+
+
+def _criterion(form: Mapping[str, str], p: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": _text(form, f"{p}.key"), "name": _text(form, f"{p}.name")}
+    item["weight"] = _number(form, f"{p}.weight", whole=False)
+    if item["weight"] is None:
+        del item["weight"]  # required: the decoder says so beside the box
+    scale = _number(form, f"{p}.scale", whole=True)
+    item["scale"] = 5 if scale is None else scale
+    item["description"] = _text(form, f"{p}.description")
+    item["anchors"] = [line.strip() for line in form.get(f"{p}.anchors", "").splitlines() if line.strip()]
+    return item
 
 
 ROW_WORDS: dict[str, tuple[str, dict[str, str]]] = {
@@ -219,23 +220,24 @@ def row_labels(values: Mapping[str, str], kind: str) -> dict[str, str]:
     }
 
 
-def _rows(
+def _list_body(
     form: Mapping[str, str],
     kind: str,
     api: str,
+    item: Callable[[Mapping[str, str], str], dict[str, Any]],
+    fields: tuple[str, ...],
+    *,
     first: str,
-    fields: Iterable[str],
-    where: dict[str, str],
-    out: list[dict[str, Any]],
     whole: str,
-) -> Iterator[tuple[str, str]]:
-    """The form's rows of `kind` left in (not ticked "remove", not blank), each as (its boxes' prefix, the path of
-    the API's list item it becomes: `api[k]`, k its place in `out`, so the caller appends each row's item before
-    asking for the next); `where` maps the item, and each of its `fields`, to the row's box (the item to `first`),
-    and the list `api` itself to the first row's box `whole`."""
-    fields = tuple(fields)
+    renamed: Mapping[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The form's rows of `kind` left in (not ticked "remove", not blank) as the API's list `api`, each row's item
+    read by `item` from its boxes (their prefix `kind.i`); and where each path shows on the form: an item
+    (`api[k]`) at its row's box `first`, each of its `fields` at the box of that name (`renamed`: of another), the
+    list at the first row's box `whole`."""
+    out: list[dict[str, Any]] = []
     shown = forms.items(form, kind, TYPED[kind])
-    where[api] = f"{kind}.{shown[0]}.{whole}"
+    where = {api: f"{kind}.{shown[0]}.{whole}"}
     for i in shown:
         p = f"{kind}.{i}"
         if form.get(f"{p}.remove") or _blank(form, p, TYPED[kind]):
@@ -243,7 +245,9 @@ def _rows(
         a = f"{api}[{len(out)}]"
         where[a] = f"{p}.{first}"
         where |= {f"{a}.{f}": f"{p}.{f}" for f in fields}
-        yield p, a
+        where |= {f"{a}.{f}": f"{p}.{box}" for f, box in (renamed or {}).items()}
+        out.append(item(form, p))
+    return out, where
 
 
 def _blank(form: Mapping[str, str], prefix: str, fields: tuple[str, ...]) -> bool:
@@ -396,16 +400,16 @@ def costs_values(a: Appraisal) -> dict[str, str]:
 
 
 def costs_body(form: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    out: list[dict[str, Any]] = []
-    where: dict[str, str] = {}
-    for p, _ in _rows(form, "cost", "costs", "amount", COST, where, out, "option"):
-        item: dict[str, Any] = {"option": _text(form, f"{p}.option"), "category": _text(form, f"{p}.category")}
-        for f, pounds in (("year", False), ("amount", True)):
-            if (value := _number(form, f"{p}.{f}", whole=True, pounds=pounds)) is not None:
-                item[f] = value  # required: left empty, the decoder says so beside the box
-        item["note"] = _text(form, f"{p}.note")
-        out.append(item)
-    return out, where
+    return _list_body(form, "cost", "costs", _cost_line, COST, first="amount", whole="option")
+
+
+def _cost_line(form: Mapping[str, str], p: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"option": _text(form, f"{p}.option"), "category": _text(form, f"{p}.category")}
+    for f, pounds in (("year", False), ("amount", True)):
+        if (value := _number(form, f"{p}.{f}", whole=True, pounds=pounds)) is not None:
+            item[f] = value  # required: left empty, the decoder says so beside the box
+    item["note"] = _text(form, f"{p}.note")
+    return item
 
 
 COST_CATEGORIES = COST_LABELS
