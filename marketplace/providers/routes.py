@@ -195,28 +195,24 @@ async def patch_provider(
     return await _change(ctx, conn, actor, provider_id, if_match, patched(data))
 
 
-@put("/providers/{provider_id:int}/accreditations", summary="Replace the accreditations", **CHANGE)
-async def put_accreditations(
-    provider_id: ProviderId,
-    data: JSONBody[AccreditationList],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, replaced(accreditations=data.accreditations))
+L = TypeVar("L", AccreditationList, SocialValueList)
 
 
-@put("/providers/{provider_id:int}/social-value", summary="Replace the social-value commitments", **CHANGE)
-async def put_social_value(
-    provider_id: ProviderId,
-    data: JSONBody[SocialValueList],
-    ctx: Ctx,
-    conn: Conn,
-    actor: ActorDep,
-    if_match: IfMatch = None,
-) -> Response[Provider]:
-    return await _change(ctx, conn, actor, provider_id, if_match, replaced(social_value=data.social_value))
+def _put_list(field: Literal["accreditations", "social_value"], body: type[L], summary: str) -> Any:
+    """PUT of one of the profile's lists (`body` holds it as `field`), replaced whole under the profile's ETag."""
+
+    async def handler(
+        provider_id: ProviderId, data: JSONBody[L], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
+    ) -> Response[Provider]:
+        return await _change(ctx, conn, actor, provider_id, if_match, replaced(**{field: getattr(data, field)}))
+
+    handler.__name__ = handler.__qualname__ = f"put_{field}"
+    path = f"/providers/{{provider_id:int}}/{field.replace('_', '-')}"
+    return put(path, summary=summary, signature_namespace={"L": body}, **CHANGE)(handler)
+
+
+put_accreditations = _put_list("accreditations", AccreditationList, "Replace the accreditations")
+put_social_value = _put_list("social_value", SocialValueList, "Replace the social-value commitments")
 
 
 P = TypeVar("P", ResourcesPatch, FinancesPatch, ContactPatch)
