@@ -190,8 +190,6 @@ PARTS = [
     "/appraisals/{appraisal_id:int}/decision",
     summary="Record the board's decision, and freeze the appraisal",
     status_code=201,
-    response_headers=ETAG,
-    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     description="The chosen option (its key) and who decided; `reasons` are required when it is not the preferred "
     "option (with a budget, the top weighted score among the options known to be affordable; without, the top): "
     "over budget, not costed, or affordable but lower scoring (422 naming `reasons`, saying which, and by how much "
@@ -201,9 +199,7 @@ PARTS = [
     "the appraisal's ETag (If-Match). The decision stores the results and the exercise's market evidence as they "
     "are now, freezes a market report when every need has a stored match run, and cites it and the match runs; the "
     "appraisal can then never change (the database refuses it; 409 here).",
-    tags=["options appraisals"],
-    security=NEEDS_KEY,
-    guards=[staff, if_match_first, frozen_first],
+    **CHANGE,
 )
 async def decide(
     appraisal_id: Id, data: JSONBody[DecisionIn], state: State, ctx: Ctx, actor: ActorDep, if_match: IfMatch = None
