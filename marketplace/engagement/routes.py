@@ -28,17 +28,18 @@ from marketplace.engagement.models import (
     ResponsePage,
     ResponseRevision,
 )
-from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, errors_doc
+from marketplace.http import NEEDS_KEY, ActorDep, Conn, Ctx, Id, IfMatch, PageNumber, PerPage, RouteDoc, errors_doc
 from marketplace.types import NoBody
 
 TAGS = ["market engagement"]
 ETAG = [ResponseHeader(name="ETag", description='The response\'s revision, e.g. "v3"', documentation_only=True)]
-provider_only = allow("provider")
-staff_or_provider = allow(*STAFF, "provider")
-own_or_staff = allow(*STAFF, own_provider=True)
-own_only = allow(own_provider=True)
 PUBLIC: dict[str, Any] = {"tags": TAGS}
 """Anyone may call (a key is optional; a bad one is still refused)."""
+STAFF_ONLY = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[staff])
+PROVIDER_ONLY = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[allow("provider")])
+STAFF_OR_PROVIDER = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[allow(*STAFF, "provider")])
+OWN_OR_STAFF = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[allow(*STAFF, own_provider=True)])
+OWN_ONLY = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[allow(own_provider=True)])
 
 
 def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
@@ -56,9 +57,7 @@ def revisioned(r: Response, status_code: int = 200) -> HttpResponse[Response]:
     "responses and clarification questions between `opens_on` and `closes_on`. The exercise needs both dates (the "
     "deadline not yet passed) and at least one need; its questions are fixed from now on. `budget_visibility`: each "
     "need's budget is shown, shown as the fixed band it is in (e.g. £150,000 to £250,000), or hidden. " + DEADLINE_RULE,
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[staff],
+    **STAFF_ONLY,
 )
 async def publish(
     exercise_id: Id, data: JSONBody[PublishIn], ctx: Ctx, conn: Conn, actor: ActorDep, if_match: IfMatch = None
@@ -97,9 +96,7 @@ async def list_questions(exercise_id: Id, conn: Conn, actor: ActorDep) -> list[Q
     responses=errors_doc(400, 403, 404, 409, 422),
     description="Free text (with a word limit, default 500), yes/no, a number, or a single or multiple choice; each "
     "required or optional. Questions are fixed once the exercise is published (409).",
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[staff],
+    **STAFF_ONLY,
 )
 async def add_question(exercise_id: Id, data: JSONBody[QuestionIn], conn: Conn, actor: ActorDep) -> Question:
     return await service.add_question(conn, actor, exercise_id, data)
@@ -110,9 +107,7 @@ async def add_question(exercise_id: Id, data: JSONBody[QuestionIn], conn: Conn, 
     summary="Remove a question (before publishing)",
     status_code=204,
     responses=errors_doc(400, 403, 404, 409),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[staff],
+    **STAFF_ONLY,
 )
 async def remove_question(exercise_id: Id, question_id: Id, conn: Conn, actor: ActorDep) -> None:
     await service.remove_question(conn, actor, exercise_id, question_id)
@@ -138,9 +133,7 @@ RESPONSE_RULES = (
     description="The caller's provider responds to a published exercise open for engagement. Only a provider in the "
     "directory responds: a pending profile (not yet checked and published by an admin) or an archived one is a 409."
     + RESPONSE_RULES,
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[provider_only],
+    **PROVIDER_ONLY,
 )
 async def submit_response(
     exercise_id: Id, data: JSONBody[ResponseIn], ctx: Ctx, conn: Conn, actor: ActorDep
@@ -154,9 +147,7 @@ async def submit_response(
     responses=errors_doc(400, 403, 404),
     description="Current responses (each provider's newest revision, withdrawn ones marked), by provider name. A "
     "provider key sees its own response only, never another provider's.",
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[staff_or_provider],
+    **STAFF_OR_PROVIDER,
 )
 async def list_responses(
     exercise_id: Id, conn: Conn, actor: ActorDep, page: PageNumber = 1, per_page: PerPage = 20
@@ -169,9 +160,7 @@ async def list_responses(
     summary="One provider's response (that provider, or commissioners)",
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[own_or_staff],
+    **OWN_OR_STAFF,
 )
 async def get_response(exercise_id: Id, provider_id: Id, conn: Conn) -> HttpResponse[Response]:
     return revisioned(await service.get_response(conn, exercise_id, provider_id))
@@ -183,9 +172,7 @@ async def get_response(exercise_id: Id, provider_id: Id, conn: Conn) -> HttpResp
     response_headers=ETAG,
     responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
     description="Replaces the response with a new revision (a withdrawn response is submitted again)." + RESPONSE_RULES,
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[own_only],
+    **OWN_ONLY,
 )
 async def revise_response(
     exercise_id: Id,
@@ -207,9 +194,7 @@ async def revise_response(
     responses=errors_doc(400, 403, 404, 409, 412, 428),
     description="Adds a withdrawn revision (what was said before stays in the revisions). It takes no input: no "
     "body, or `{}`. " + DEADLINE_RULE,
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[own_only],
+    **OWN_ONLY,
 )
 async def withdraw_response(
     exercise_id: Id,
@@ -227,9 +212,7 @@ async def withdraw_response(
     "/exercises/{exercise_id:int}/responses/{provider_id:int}/revisions",
     summary="Every revision of a response, newest first, with the profile snapshot each relied on",
     responses=errors_doc(400, 403, 404),
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[own_or_staff],
+    **OWN_OR_STAFF,
 )
 async def list_revisions(exercise_id: Id, provider_id: Id, conn: Conn) -> list[ResponseRevision]:
     return await service.list_revisions(conn, exercise_id, provider_id)
@@ -255,9 +238,7 @@ async def list_clarifications(exercise_id: Id, conn: Conn, actor: ActorDep) -> l
     description="Until the deadline. The commissioner's answer is published to every provider with the question as "
     "the commissioner words it, never naming who asked (Procurement Act 2023, s.16: no supplier gets an unfair "
     "advantage); write the question without your organisation's name where you can. " + DEADLINE_RULE,
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[provider_only],
+    **PROVIDER_ONLY,
 )
 async def ask(exercise_id: Id, data: JSONBody[ClarificationIn], ctx: Ctx, conn: Conn, actor: ActorDep) -> Clarification:
     return await service.ask(ctx, conn, actor, exercise_id, data)
@@ -271,9 +252,7 @@ async def ask(exercise_id: Id, data: JSONBody[ClarificationIn], ctx: Ctx, conn: 
     description="`published_question` (required) is the question as everyone reads it beside the answer, word for "
     "word: reword it to leave out anything that identifies who asked (their name, staff, places), or give the question "
     "as asked when nothing in it does. The asker's `provider_id` is never published. Answered once.",
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[staff],
+    **STAFF_ONLY,
 )
 async def answer(
     exercise_id: Id, clarification_id: Id, data: JSONBody[AnswerIn], ctx: Ctx, conn: Conn, actor: ActorDep
@@ -288,9 +267,7 @@ async def answer(
     description="Published exercises open now with a need in the pathway of one of the provider's active services, in "
     "an area that service covers (a service area inside the need's area, or containing it, counts). The provider "
     "itself, or commissioners.",
-    tags=TAGS,
-    security=NEEDS_KEY,
-    guards=[own_or_staff],
+    **OWN_OR_STAFF,
 )
 async def open_exercises(provider_id: Id, ctx: Ctx, conn: Conn, actor: ActorDep) -> list[OpenExercise]:
     return await service.open_exercises(ctx, conn, actor.caller, provider_id)
