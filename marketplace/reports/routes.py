@@ -19,6 +19,7 @@ from marketplace.http import (
     Conn,
     Ctx,
     Id,
+    RouteDoc,
     errors_doc,
     negotiate_report,
     report_response,
@@ -28,6 +29,7 @@ from marketplace.reports.models import SUITABLE_SCORE, FrozenReportSummary, Repo
 from marketplace.reports.render import csv_sections, to_csv_bytes, to_html, to_xlsx
 from marketplace.types import NoBody
 
+DOC = RouteDoc(tags=["reports"], security=NEEDS_KEY, guards=[staff])
 REPORT_PATH = "/exercises/{exercise_id}/report"
 XLSX = REPORT_MEDIA["xlsx"]
 FROZEN_PATH = "/reports/{report_id:int}"
@@ -69,9 +71,7 @@ async def render(state: State, report: Report, fmt: str) -> Response[Any]:
         "self-contained HTML page with SVG charts. POST /exercises/{id}/reports freezes it. Commissioners and admins."
     ),
     responses=errors_doc(400, 403, 404, 406, 422),
-    tags=["reports"],
-    security=NEEDS_KEY,
-    guards=[staff],
+    **DOC,
 )
 async def exercise_report(
     request: Request[Any, Any, Any],
@@ -93,9 +93,6 @@ async def exercise_report(
     summary="Freeze the report: store it once, in every format, for good",
     status_code=201,
     responses=errors_doc(400, 403, 404, 422),
-    tags=["reports"],
-    security=NEEDS_KEY,
-    guards=[staff],
     description=(
         "Computes the report as GET /exercises/{id}/report does (from stored runs only) and stores its JSON, HTML "
         "and CSV bytes with the match run ids, the threshold and the data snapshot time (the newest run's); "
@@ -103,6 +100,7 @@ async def exercise_report(
         "itself (`frozen`). Every need must have a stored run (422 naming those that have none: "
         "POST /exercises/{id}/match first); a stale run is frozen marked stale. Recorded in the audit log."
     ),
+    **DOC,
 )
 async def freeze_report(
     exercise_id: Id,
@@ -121,9 +119,7 @@ async def freeze_report(
     "/exercises/{exercise_id:int}/reports",
     summary="An exercise's frozen reports, newest first",
     responses=errors_doc(400, 403, 404),
-    tags=["reports"],
-    security=NEEDS_KEY,
-    guards=[staff],
+    **DOC,
 )
 async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportSummary]:
     return await service.list_frozen(conn, exercise_id)
@@ -138,9 +134,7 @@ async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportS
     "/exercises/{id}/report does (429 with Retry-After past it); the stored formats, read as they are, do not. "
     "Commissioners and admins.",
     responses=errors_doc(400, 403, 404, 406, 429),
-    tags=["reports"],
-    security=NEEDS_KEY,
-    guards=[staff],
+    **DOC,
 )
 async def get_frozen_report(
     request: Request[Any, Any, Any], report_id: Id, state: State, actor: ActorDep, format: Format = None
