@@ -9,7 +9,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
-from typing import Annotated, Any, Protocol, TypedDict, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypedDict, TypeVar
 from urllib.parse import unquote_to_bytes
 
 import asyncpg
@@ -927,6 +927,10 @@ REPORT_MEDIA = {
 """The formats a report (the market report, an appraisal's) may come in, and their media types."""
 REPORT_PREFERENCE = ("json", "html", "csv", "xlsx")
 """Among report formats the client likes equally (`*/*`, `text/*`, the same quality value), the first."""
+ReportFormat = Annotated[
+    Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
+]
+"""A report's `format` query parameter: a key of REPORT_MEDIA; without it, the Accept header (`negotiate_report`)."""
 QUALITY = re.compile(r"0(\.[0-9]{0,3})?|1(\.0{0,3})?")
 """A quality value as RFC 9110 (12.4.2) writes it: 0 to 1, at most three decimals (`.9` is none)."""
 

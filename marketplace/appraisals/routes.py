@@ -4,7 +4,7 @@ market evidence, the decision (which freezes the appraisal) and the report."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response, get, patch, post, put
@@ -12,7 +12,7 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import ResponseHeader, State
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi import ResponseSpec
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 from litestar.serialization import decode_json
 
 from marketplace.accounts.auth import spend_budget, staff
@@ -43,6 +43,7 @@ from marketplace.http import (
     IfMatch,
     PageNumber,
     PerPage,
+    ReportFormat,
     RouteDoc,
     errors_doc,
     if_match_first,
@@ -228,9 +229,7 @@ async def appraisal_report(
     state: State,
     ctx: Ctx,
     actor: ActorDep,
-    format: Annotated[
-        Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")
-    ] = None,
+    format: ReportFormat = None,
 ) -> Response[AppraisalReport]:
     fmt = format or negotiate_report(request.headers.get("accept"))
     spend_budget(state, actor.caller)  # once the request is valid and answerable: see spend_budget

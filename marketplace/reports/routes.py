@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -19,6 +19,7 @@ from marketplace.http import (
     Conn,
     Ctx,
     Id,
+    ReportFormat,
     RouteDoc,
     errors_doc,
     negotiate_report,
@@ -38,7 +39,6 @@ EXTRA_MEDIA_TYPES = {
     "/reports/{report_id}": ["text/csv", "text/html", XLSX],
 }
 """The report's other representations, added to the OpenAPI document (see marketplace.openapi)."""
-Format = Annotated[Literal["json", "csv", "html", "xlsx"] | None, Parameter(description="Overrides the Accept header")]
 Threshold = Annotated[
     float, Parameter(ge=0, le=1, description="Score at or above which a provider is suitably experienced")
 ]
@@ -79,7 +79,7 @@ async def exercise_report(
     state: State,
     ctx: Ctx,
     actor: ActorDep,
-    format: Format = None,
+    format: ReportFormat = None,
     threshold: Threshold = SUITABLE_SCORE,
 ) -> Response[Report]:
     fmt = format or negotiate_report(request.headers.get("accept"))
@@ -137,7 +137,7 @@ async def list_frozen_reports(exercise_id: Id, conn: Conn) -> list[FrozenReportS
     **DOC,
 )
 async def get_frozen_report(
-    request: Request[Any, Any, Any], report_id: Id, state: State, actor: ActorDep, format: Format = None
+    request: Request[Any, Any, Any], report_id: Id, state: State, actor: ActorDep, format: ReportFormat = None
 ) -> Response[Report]:
     fmt = format or negotiate_report(request.headers.get("accept"))
     if fmt == "xlsx":
