@@ -11,7 +11,7 @@ import pytest
 from conftest import TEST_SECRET, app_settings, fetchval, run_cli
 from litestar.testing import AsyncTestClient
 from test_console import CSRF
-from test_imports import CSV, SERVICE, flat_csv
+from test_imports import CSV, flat_csv, sheet_row
 
 from marketplace.accounts.auth import READ_ONLY, changes_something
 from marketplace.app import create_app
@@ -97,7 +97,7 @@ async def test_the_auditor_reads_responses_imports_match_runs_and_frozen_reports
     if frozen.status_code == 201:
         assert (await client.get(f"/reports/{frozen.json()['id']}", headers=auditor)).status_code == 200
     admin = await keys.headers("admin")
-    rows = [{"provider_name": "Auditor Test Trust", "legal_form": "cic", **SERVICE}]
+    rows = [sheet_row("Auditor Test Trust")]
     dry_run = await client.post("/imports?filename=a.csv", content=flat_csv(rows), headers={**admin, **CSV})
     assert dry_run.status_code == 201, dry_run.text
     assert (await client.get(f"/imports/{dry_run.json()['id']}", headers=auditor)).json() == dry_run.json()

@@ -102,6 +102,11 @@ SERVICE_JSON = {
 """SERVICE, as the API takes it."""
 
 
+def sheet_row(name: str, **cells: str) -> dict[str, str]:
+    """A flat sheet's row: a CIC called `name` with the one service `SERVICE`, `cells` added or changed."""
+    return {"provider_name": name, "legal_form": "cic", **SERVICE, **cells}
+
+
 async def directory_state(dsn: str) -> tuple[set[tuple], set[tuple]]:
     """Organisations and their services as HSDS carries them, comparable across databases."""
     conn = await asyncpg.connect(dsn)
@@ -179,15 +184,14 @@ async def test_a_flat_csv_dry_run_reports_new_duplicate_ambiguous_and_bad(client
     admin = await keys.headers("admin")
     existing = (await client.get("/providers/1")).json()
     rows = [
-        {"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE},
-        {
-            "provider_name": existing["name"].upper() + " Ltd",
-            "legal_form": existing["legal_form"],
-            **SERVICE,
-            "areas": existing["services"][0]["areas"][0],
-        },
-        {"provider_name": "Bad Ages Trust", "legal_form": "cic", **SERVICE, "min_age": "eighteen"},
-        {"provider_name": "Bad Area Trust", "legal_form": "cic", **SERVICE, "areas": "E06000099"},
+        sheet_row("Ledbury Lanterns CIC"),
+        sheet_row(
+            existing["name"].upper() + " Ltd",
+            legal_form=existing["legal_form"],
+            areas=existing["services"][0]["areas"][0],
+        ),
+        sheet_row("Bad Ages Trust", min_age="eighteen"),
+        sheet_row("Bad Area Trust", areas="E06000099"),
     ]
     run_id, got = await dry_run(client, admin, rows)
     assert got["Ledbury Lanterns CIC"]["verdict"] == "new"
@@ -232,29 +236,11 @@ async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: 
     two = (await client.get("/providers/2")).json()
     assert one["identifiers"]
     rows = [
-        {
-            "provider_name": "Quite Another Name",
-            "legal_form": one["legal_form"],
-            "identifiers": one["identifiers"][0],
-            **SERVICE,
-        },
-        {
-            "provider_name": "Website Twin",
-            "legal_form": "cic",
-            "website": one["website"] or "https://x.example",
-            **SERVICE,
-        },
+        sheet_row("Quite Another Name", legal_form=one["legal_form"], identifiers=one["identifiers"][0]),
+        sheet_row("Website Twin", website=one["website"] or "https://x.example"),
     ]
     if two["website"]:
-        rows.append(
-            {
-                "provider_name": "Two Sites",
-                "legal_form": "cic",
-                **SERVICE,
-                "website": two["website"],
-                "identifiers": one["identifiers"][0],
-            }
-        )
+        rows.append(sheet_row("Two Sites", website=two["website"], identifiers=one["identifiers"][0]))
     _, got = await dry_run(client, admin, rows)
     by_id = got["Quite Another Name"]
     assert by_id["verdict"] == "duplicate" and by_id["provider_id"] == 1 and by_id["score"] == 1.0
@@ -268,7 +254,7 @@ async def test_same_org_id_is_decisive_and_two_candidates_are_ambiguous(client: 
 
 async def test_xlsx_and_multipart_uploads(client: AsyncTestClient, keys: Keys, fresh_db: str) -> None:
     admin = await keys.headers("admin")
-    cells = [[{"provider_name": "Sheet Org CIC", "legal_form": "cic", **SERVICE}.get(c) for c in FLAT_COLUMNS]]
+    cells = [[sheet_row("Sheet Org CIC").get(c) for c in FLAT_COLUMNS]]
     book = xlsx_bytes([("providers", FLAT_COLUMNS, cells)], made_at=dt.datetime(2026, 11, 30, 9, tzinfo=dt.UTC))
     r = await client.post("/imports", content=book, headers={**admin, **XLSX})
     assert r.status_code == 201, r.text
@@ -331,7 +317,7 @@ async def test_unreadable_files_are_a_422_naming_where(client: AsyncTestClient, 
 
 async def test_the_cli_imports_with_progress_and_commits(fresh_db: str, tmp_path: Path) -> None:
     path = tmp_path / "new.csv"
-    path.write_bytes(flat_csv([{"provider_name": "Command Line CIC", "legal_form": "cic", **SERVICE}]))
+    path.write_bytes(flat_csv([sheet_row("Command Line CIC")]))
     dry = run_cli("import", str(path), dsn=fresh_db)
     assert dry.returncode == 0, dry.stderr
     assert "reading" in dry.stderr and "1 new" in dry.stdout
@@ -473,10 +459,9 @@ async def test_an_organisation_with_more_services_than_a_new_provider_may_bring_
     """A new provider brings at most MAX_NEW_SERVICES services: the dry run says so of the organisation (its first
     service over the limit named), so committing it cannot fail later (it used to give a 500 at commit)."""
     admin = await keys.headers("admin")
-    rows = [
-        {"provider_name": "Sixty Services Grebe CIC", "legal_form": "cic", **SERVICE, "service_name": f"Service {i}"}
-        for i in range(MAX_NEW_SERVICES + 1)
-    ] + [{"provider_name": "One Service Heron CIC", "legal_form": "cic", **SERVICE}]
+    rows = [sheet_row("Sixty Services Grebe CIC", service_name=f"Service {i}") for i in range(MAX_NEW_SERVICES + 1)] + [
+        sheet_row("One Service Heron CIC")
+    ]
     import_id, got = await dry_run(client, admin, rows)
     big = got["Sixty Services Grebe CIC"]
     assert big["verdict"] == "bad", big
@@ -495,7 +480,7 @@ async def test_commits_take_turns_across_imports_so_one_organisation_is_created_
     only waited for commits of its own import. Commits now take one lock: while another transaction holds it a commit
     waits, and once it goes on it judges its rows against what the other left (one 200, one 409)."""
     admin = await keys.headers("admin")
-    csv_body = flat_csv([{"provider_name": "Oxbow Marigold Foundry Ltd", "legal_form": "cic", **SERVICE}])
+    csv_body = flat_csv([sheet_row("Oxbow Marigold Foundry Ltd")])
     ids = []
     for _ in range(2):
         r = await client.post("/imports", content=csv_body, headers={**admin, **CSV})
@@ -538,12 +523,7 @@ async def test_accepting_new_rows_when_there_are_none_is_refused_and_leaves_the_
     ambiguous rows could no longer be taken); it is now a 422 naming `accept`, and the import stays open."""
     admin = await keys.headers("admin")
     existing = (await client.get("/providers/1")).json()
-    row = {
-        "provider_name": existing["name"],
-        "legal_form": existing["legal_form"],
-        **SERVICE,
-        "areas": existing["services"][0]["areas"][0],
-    }
+    row = sheet_row(existing["name"], legal_form=existing["legal_form"], areas=existing["services"][0]["areas"][0])
     r = await client.post("/imports", content=flat_csv([row]), headers={**admin, **CSV})
     assert r.status_code == 201 and r.json()["summary"]["new"] == 0, r.text
     import_id = r.json()["id"]
@@ -564,7 +544,7 @@ async def test_a_file_sent_with_the_type_windows_or_a_browser_gives_it_is_read_b
     any file as `application/octet-stream`: each is taken, the content telling which kind of file it is (such a file
     used to be a 415 saying the body must be JSON)."""
     admin = await keys.headers("admin")
-    body = flat_csv([{"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE}])
+    body = flat_csv([sheet_row("Ledbury Lanterns CIC")])
     for media in ("application/vnd.ms-excel", "application/octet-stream"):
         r = await client.post("/imports", content=body, headers={**admin, "Content-Type": media})
         assert r.status_code == 201, r.text
@@ -599,7 +579,7 @@ async def test_a_column_named_twice_refuses_the_file_naming_the_file_and_the_col
     columns = [*FLAT_COLUMNS, "areas"]
     sheet = io.StringIO()
     csv.writer(sheet, lineterminator="\r\n").writerows(
-        [columns, [{"provider_name": "Twice Areas CIC", "legal_form": "cic", **SERVICE}.get(c, "") for c in columns]]
+        [columns, [sheet_row("Twice Areas CIC").get(c, "") for c in columns]]
     )
     r = await client.post("/imports", content=sheet.getvalue().encode(), headers={**admin, **CSV})
     assert r.status_code == 422, r.text
@@ -612,7 +592,7 @@ async def test_values_under_a_column_with_no_name_refuse_the_sheet(client: Async
     column (number and letter) and the first row holding one; a blank header cell over empty cells is no problem."""
     admin = await keys.headers("admin")
     columns = [*FLAT_COLUMNS, ""]
-    row = {"provider_name": "Unnamed Column CIC", "legal_form": "cic", **SERVICE}
+    row = sheet_row("Unnamed Column CIC")
     sheet = io.StringIO()
     csv.writer(sheet, lineterminator="\r\n").writerows(
         [columns, [row.get(c, "") for c in columns], [*[row.get(c, "") for c in FLAT_COLUMNS], "E06000020"]]
@@ -664,19 +644,17 @@ async def test_a_bad_row_is_told_every_problem_in_the_words_the_api_uses_elsewhe
     is now told every problem (at most 20 a row, then how many more), each as the API's other routes say it: what
     to enter, the codes' form and the closest code, the values allowed."""
     admin = await keys.headers("admin")
-    many = {
-        "provider_name": "Many Problems Wren CIC",
-        "legal_form": "cic",
-        "identifiers": "12345",
-        "founded_year": "19x",
-        "contact_email": "not an email",
-        **SERVICE,
-        "pathway": "ete",
-        "min_age": "eighteen",
-        "gender": "female",
-        "areas": "E06000019; herefordshire; E06000099",
-    }
-    lots = {"provider_name": "Lots Of Areas Finch CIC", "legal_form": "cic", **SERVICE}
+    many = sheet_row(
+        "Many Problems Wren CIC",
+        identifiers="12345",
+        founded_year="19x",
+        contact_email="not an email",
+        pathway="ete",
+        min_age="eighteen",
+        gender="female",
+        areas="E06000019; herefordshire; E06000099",
+    )
+    lots = sheet_row("Lots Of Areas Finch CIC")
     lots["areas"] = "; ".join(f"X{i}" for i in range(25))
     _, got = await dry_run(client, admin, [many, lots])
     problems = got["Many Problems Wren CIC"]["problems"]
@@ -710,15 +688,14 @@ async def test_a_malformed_org_id_is_told_beside_the_rows_other_problems(client:
     digits), or a founding year to come, was told only once the row's cells that could not be read were put right:
     the organisation's own rules ran only on an organisation read whole. Now they run on what of it can be read."""
     admin = await keys.headers("admin")
-    bad_cells = {
-        "provider_name": "Hidden Problems Heron CIO",
-        "legal_form": "cio",
-        "identifiers": "GB-CHC-12; GB-CHC-1234567; 12345",
-        "founded_year": "19x",
-        "contact_email": "not an email",
-        **SERVICE,
-    }
-    to_come = {"provider_name": "Future Kite CIC", "legal_form": "cic", "founded_year": "2099", **SERVICE}
+    bad_cells = sheet_row(
+        "Hidden Problems Heron CIO",
+        legal_form="cio",
+        identifiers="GB-CHC-12; GB-CHC-1234567; 12345",
+        founded_year="19x",
+        contact_email="not an email",
+    )
+    to_come = sheet_row("Future Kite CIC", founded_year="2099")
     to_come["contact_email"] = "nope"
     _, got = await dry_run(client, admin, [bad_cells, to_come])
     told = [(p["column"], p["problem"]) for p in got["Hidden Problems Heron CIO"]["problems"]]
@@ -764,9 +741,9 @@ async def test_two_alike_organisations_in_one_file_the_dry_run_says_so_and_both_
     the new ones creates the first only; and the commit judges the rows against the directory only, as the dry run
     did, so it does what the dry run said."""
     admin = await keys.headers("admin")
-    first = {"provider_name": "Oxbow Heron Lantern Works CIC", "legal_form": "cic", **SERVICE}
+    first = sheet_row("Oxbow Heron Lantern Works CIC")
     second = {**first, "provider_name": "Oxbow Heron Lantern Works Ltd", "service_name": "Heron evenings"}
-    other = {"provider_name": "Quite Unrelated Bittern Co", "legal_form": "cic", **SERVICE}
+    other = sheet_row("Quite Unrelated Bittern Co")
     body = flat_csv([first, second, other])
     r = await client.post("/imports", content=body, headers={**admin, **CSV})
     assert r.status_code == 201, r.text
@@ -805,13 +782,13 @@ async def test_a_row_ambiguous_with_an_earlier_row_stops_the_commit_when_the_dir
     """The commit does what the dry run said or nothing: a row the dry run called ambiguous (only because of an
     earlier row of the file) that the directory has since gained candidates for is a 409, not created unseen."""
     admin = await keys.headers("admin")
-    first = {"provider_name": "Oxbow Heron Lantern Works CIC", "legal_form": "cic", **SERVICE}
+    first = sheet_row("Oxbow Heron Lantern Works CIC")
     second = {**first, "provider_name": "Oxbow Heron Lantern Works Ltd", "website": "https://heron-lantern.example"}
     r = await client.post("/imports", content=flat_csv([first, second]), headers={**admin, **CSV})
     assert [x["verdict"] for x in r.json()["rows"]] == ["new", "ambiguous"], r.json()["rows"]
     waiting = r.json()["id"]
     meanwhile = [  # two providers of that website elsewhere: candidates of row 3, neither decided on
-        {**SERVICE, "provider_name": name, "legal_form": "cic", "website": "https://heron-lantern.example/"}
+        sheet_row(name, website="https://heron-lantern.example/")
         for name in ("Marram Sedge Alliance", "Tern Quarry Fellowship")
     ]
     r = await client.post("/imports", content=flat_csv(meanwhile), headers={**admin, **CSV})
@@ -831,7 +808,7 @@ async def test_a_files_name_with_control_characters_is_refused_naming_where_it_c
     character was a 400 naming no field (the database refused it); it is a 400 naming `filename`, or `file` for the
     name a multipart form gave, and no dry run is stored."""
     admin = await keys.headers("admin")
-    body = flat_csv([{"provider_name": "Ledbury Lanterns CIC", "legal_form": "cic", **SERVICE}])
+    body = flat_csv([sheet_row("Ledbury Lanterns CIC")])
 
     async def stored() -> int:
         conn = await asyncpg.connect(keys.dsn)
@@ -855,9 +832,9 @@ async def test_a_number_cell_is_read_from_plain_digits_only(client: AsyncTestCli
     is now a problem on its row and column, and the row is bad."""
     admin = await keys.headers("admin")
     rows = [
-        {"provider_name": "Exponent Trust", "legal_form": "cic", **SERVICE, "min_age": "1E1"},
-        {"provider_name": "Underscore Trust", "legal_form": "cic", "founded_year": "1_990", **SERVICE},
-        {"provider_name": "Plain Numbers Trust", "legal_form": "cic", "founded_year": "1990", **SERVICE},
+        sheet_row("Exponent Trust", min_age="1E1"),
+        sheet_row("Underscore Trust", founded_year="1_990"),
+        sheet_row("Plain Numbers Trust", founded_year="1990"),
     ]
     _, verdicts = await dry_run(client, admin, rows)
     assert verdicts["Plain Numbers Trust"]["verdict"] == "new"
@@ -935,8 +912,8 @@ async def test_a_cost_in_fractions_of_a_penny_makes_the_row_bad_as_the_api_refus
     is bad, told on its cost column (committing it would be refused), and a cost in pence is read as given."""
     admin = await keys.headers("admin")
     rows = [
-        {"provider_name": "Fraction Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.555"},
-        {"provider_name": "Whole Penny Trust", "legal_form": "cic", **SERVICE, "cost_amount": "140.56"},
+        sheet_row("Fraction Penny Trust", cost_amount="140.555"),
+        sheet_row("Whole Penny Trust", cost_amount="140.56"),
     ]
     _, verdicts = await dry_run(client, admin, rows)
     assert verdicts["Whole Penny Trust"]["verdict"] == "new"
@@ -1082,21 +1059,10 @@ async def test_a_last_confirmed_day_to_come_before_the_founding_or_not_a_date_ma
 ) -> None:
     client, admin = clocked
     rows = [
-        {
-            "provider_name": "Tomorrow Trust CIC",
-            "legal_form": "cic",
-            "provider_last_confirmed": "2026-12-02",
-            **SERVICE,
-        },
-        {
-            "provider_name": "Early Bird CIC",
-            "legal_form": "cic",
-            "founded_year": "2020",
-            **SERVICE,
-            "service_last_confirmed": "2019-12-31",
-        },
-        {"provider_name": "Garbled Day CIC", "legal_form": "cic", "provider_last_confirmed": "31/03/2026", **SERVICE},
-        {"provider_name": "Today Trust CIC", "legal_form": "cic", "provider_last_confirmed": "2026-12-01", **SERVICE},
+        sheet_row("Tomorrow Trust CIC", provider_last_confirmed="2026-12-02"),
+        sheet_row("Early Bird CIC", founded_year="2020", service_last_confirmed="2019-12-31"),
+        sheet_row("Garbled Day CIC", provider_last_confirmed="31/03/2026"),
+        sheet_row("Today Trust CIC", provider_last_confirmed="2026-12-01"),
     ]
     _, got = await dry_run(client, admin, rows)
     assert got["Tomorrow Trust CIC"]["verdict"] == "bad"
@@ -1121,15 +1087,13 @@ async def test_a_sheets_last_confirmed_days_are_kept_and_shown_and_blank_ones_ar
 ) -> None:
     client, admin = clocked
     rows = [
-        {
-            "provider_name": "Confirmed Long Ago CIC",
-            "legal_form": "cic",
-            "founded_year": "2010",
-            "provider_last_confirmed": "2025-06-30",
-            **SERVICE,
-            "service_last_confirmed": "2025-05-01",
-        },
-        {"provider_name": "Never Said CIC", "legal_form": "cic", **SERVICE, "service_name": "Another jobs club"},
+        sheet_row(
+            "Confirmed Long Ago CIC",
+            founded_year="2010",
+            provider_last_confirmed="2025-06-30",
+            service_last_confirmed="2025-05-01",
+        ),
+        sheet_row("Never Said CIC", service_name="Another jobs club"),
     ]
     run_id, got = await dry_run(client, admin, rows)
     assert {x["verdict"] for x in got.values()} == {"new"}
@@ -1150,21 +1114,19 @@ async def test_a_sheets_last_confirmed_days_are_kept_and_shown_and_blank_ones_ar
 
 async def test_a_bad_cell_of_the_new_columns_is_told_on_its_row_and_column(client: AsyncTestClient, keys: Keys) -> None:
     admin = await keys.headers("admin")
-    row = {
-        "provider_name": "Many Parts CIC",
-        "legal_form": "cic",
-        "premises": "E06000019: Ledbury hub; E06000020",
-        "reserves_months": "lots",
-        "provider_accreditations": "matrix_standrd",
-        **SERVICE,
-        "outcome_1_outcome": "Jobs found",
-        "outcome_1_measure": "people in work",
-        "outcome_1_period": "2025",
-        "outcome_2_outcome": "Courses finished",
-        "outcome_2_measure": "certificates",
-        "outcome_2_period": "2025",
-        "outcome_2_source": "rumour",
-    }
+    row = sheet_row(
+        "Many Parts CIC",
+        premises="E06000019: Ledbury hub; E06000020",
+        reserves_months="lots",
+        provider_accreditations="matrix_standrd",
+        outcome_1_outcome="Jobs found",
+        outcome_1_measure="people in work",
+        outcome_1_period="2025",
+        outcome_2_outcome="Courses finished",
+        outcome_2_measure="certificates",
+        outcome_2_period="2025",
+        outcome_2_source="rumour",
+    )
     _, by_name = await dry_run(client, admin, [row], [*FLAT_COLUMNS, *outcome_columns(2)])
     got = by_name["Many Parts CIC"]
     assert got["verdict"] == "bad"
@@ -1208,9 +1170,9 @@ async def test_an_outcomes_period_not_over_or_in_no_form_read_makes_the_row_bad(
     client, admin = clocked
     record = {"outcome_1_outcome": "Jobs found", "outcome_1_measure": "people in work"}
     rows = [
-        {"provider_name": "Future Year CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "2031"},
-        {"provider_name": "Garbled Period CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "lots"},
-        {"provider_name": "Past Year CIC", "legal_form": "cic", **SERVICE, **record, "outcome_1_period": "2025/26"},
+        sheet_row("Future Year CIC", **record, outcome_1_period="2031"),
+        sheet_row("Garbled Period CIC", **record, outcome_1_period="lots"),
+        sheet_row("Past Year CIC", **record, outcome_1_period="2025/26"),
     ]
     _, got = await dry_run(client, admin, rows, [*FLAT_COLUMNS, *outcome_columns(1)])
     assert got["Future Year CIC"]["problems"] == [
@@ -1231,7 +1193,7 @@ async def test_a_services_county_and_one_of_its_districts_make_the_row_bad(clien
     """A service's areas may not hold a county and one of its districts (the API's rule, as a need's): the row is
     bad, told on its areas column, naming both."""
     admin = await keys.headers("admin")
-    row = {"provider_name": "Shire and Town CIC", "legal_form": "cic", **SERVICE, "areas": "E10000034; E07000237"}
+    row = sheet_row("Shire and Town CIC", areas="E10000034; E07000237")
     _, got = await dry_run(client, admin, [row])
     assert got["Shire and Town CIC"]["problems"] == [
         {
@@ -1292,19 +1254,17 @@ async def test_an_xlsx_text_cell_starting_like_a_formula_is_guarded_in_the_csv_a
     uploaded starting `=`, `+`, `-` or `@` is imported as that text, exported as CSV it is guarded, and the profile
     exported as xlsx and imported again comes back unchanged (a text itself starting with a quote too)."""
     admin = await keys.headers("admin")
-    row = {
-        "provider_name": "Formula Friends CIC",
-        "legal_form": "cic",
-        "provider_description": '=HYPERLINK("http://x")',
-        "contact_name": "@home desk",
-        "contact_phone": "+44 1905 000000",
-        **SERVICE,
-        "service_description": "-5% waiting times, weekly.",
-        "outcome_1_outcome": "+ jobs found",
-        "outcome_1_measure": "people in work",
-        "outcome_1_period": "2025",
-        "outcome_1_note": "'=what members call it",
-    }
+    row = sheet_row(
+        "Formula Friends CIC",
+        provider_description='=HYPERLINK("http://x")',
+        contact_name="@home desk",
+        contact_phone="+44 1905 000000",
+        service_description="-5% waiting times, weekly.",
+        outcome_1_outcome="+ jobs found",
+        outcome_1_measure="people in work",
+        outcome_1_period="2025",
+        outcome_1_note="'=what members call it",
+    )
     columns = [*FLAT_COLUMNS, *outcome_columns(1)]
     upload = xlsx_bytes([("providers", columns, [[row.get(c) for c in columns]])], made_at=NOW)
     r = await client.post("/imports", content=upload, headers={**admin, **XLSX})
