@@ -81,6 +81,26 @@ async def dry_run(
     return r.json()["id"], {x["name"]: x for x in r.json()["rows"]}
 
 
+async def exported_rows(client: AsyncTestClient, provider_id: int) -> list[dict[str, str]]:
+    """A provider's rows of the flat CSV export."""
+    sheet = (await client.get("/providers/export?format=csv")).content.decode("utf-8-sig")
+    return [r for r in csv.DictReader(io.StringIO(sheet, newline="")) if r["provider_id"] == str(provider_id)]
+
+
+async def imported_afresh(empty_db: str, content: bytes, headers: dict[str, str], name: str) -> dict[str, Any]:
+    """The provider called `name` in a file imported into the empty directory (a new row, committed), read back."""
+    admin = await Keys(empty_db).headers("admin")
+    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as client:
+        r = await client.post("/imports", content=content, headers={**admin, **headers})
+        assert r.status_code == 201, r.text
+        [row] = [x for x in r.json()["rows"] if x["name"] == name]
+        assert row["verdict"] == "new", row
+        r = await client.post(f"/imports/{r.json()['id']}/commit", json={"accept": [row["row"]]}, headers=admin)
+        assert r.status_code == 200, r.text
+        [made] = r.json()["results"]
+        return (await client.get(f"/providers/{made['provider_id']}", headers=admin)).json()
+
+
 SERVICE = {
     "pathway": "ETE",
     "service_name": "Lantern jobs club",
@@ -1019,25 +1039,12 @@ async def test_list_items_holding_a_separator_or_quotes_come_back_whole(
         headers={**admin, "If-Match": (await client.get(f"/providers/{pid}", headers=admin)).headers["etag"]},
     )
     assert r.status_code == 200, r.text
-    sheet = (await client.get("/providers/export?format=csv")).content.decode("utf-8-sig")
-    rows = [r for r in csv.DictReader(io.StringIO(sheet, newline="")) if r["provider_id"] == str(pid)]
+    rows = await exported_rows(client, pid)
     assert (
         rows[0]["partner_organisations"]
         == '"Smith; Jones CIC"; "Ash | Oak Trust"; """Open Door"" Partners"; Plain Partner'
     )
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    empty_admin = await Keys(empty_db).headers("admin")
-    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
-        r = await other.post("/imports", content=out.getvalue().encode(), headers={**empty_admin, **CSV})
-        assert r.status_code == 201, r.text
-        assert r.json()["summary"]["new"] == 1, r.json()["rows"]
-        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=empty_admin)
-        assert r.status_code == 200, r.text
-        [made] = r.json()["results"]
-        copy = (await other.get(f"/providers/{made['provider_id']}", headers=empty_admin)).json()
+    copy = await imported_afresh(empty_db, flat_csv_with(rows, list(rows[0])), CSV, rows[0]["provider_name"])
     assert {k: copy["resources"][k] for k in odd} == odd
 
 
@@ -1227,21 +1234,9 @@ async def test_an_outcome_note_with_outer_spaces_or_empty_comes_back_as_the_api_
         {"outcome": "Housed", "measure": "nights", "period": "2025", "note": "Seen by the panel", "reference": None},
         {"outcome": "Housed", "measure": "nights", "period": "2025", "note": None, "reference": "Annual report"},
     ]
-    sheet = (await client.get("/providers/export?format=csv")).content.decode("utf-8-sig")
-    rows = [r for r in csv.DictReader(io.StringIO(sheet, newline="")) if r["provider_id"] == str(pid)]
-    out = io.StringIO(newline="")
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
+    rows = await exported_rows(client, pid)
     original = (await client.get(f"/providers/{pid}", headers=h)).json()
-    empty_admin = await Keys(empty_db).headers("admin")
-    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
-        r = await other.post("/imports", content=out.getvalue().encode(), headers={**empty_admin, **CSV})
-        assert r.status_code == 201 and r.json()["summary"]["new"] == 1, r.text
-        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": "new"}, headers=empty_admin)
-        assert r.status_code == 200, r.text
-        [made] = r.json()["results"]
-        copy = (await other.get(f"/providers/{made['provider_id']}", headers=empty_admin)).json()
+    copy = await imported_afresh(empty_db, flat_csv_with(rows, list(rows[0])), CSV, original["name"])
     said, came_back = as_said(original), as_said(copy)
     assert [s["outcomes"] for s in came_back["services"]] == [s["outcomes"] for s in said["services"]]
     assert came_back == said
@@ -1288,13 +1283,5 @@ async def test_an_xlsx_text_cell_starting_like_a_formula_is_guarded_in_the_csv_a
     header = list(sheet_rows[0])
     [phone] = [x[header.index("contact_phone")] for x in sheet_rows[1:] if x[0] == pid]
     assert phone == "+44 1905 000000"
-    empty_admin = await Keys(empty_db).headers("admin")
-    async with AsyncTestClient(app=create_app(app_settings(empty_db))) as other:
-        r = await other.post("/imports", content=exported, headers={**empty_admin, **XLSX})
-        assert r.status_code == 201, r.text
-        [again] = [x for x in r.json()["rows"] if x["name"] == "Formula Friends CIC"]
-        assert again["verdict"] == "new", again
-        r = await other.post(f"/imports/{r.json()['id']}/commit", json={"accept": [again["row"]]}, headers=empty_admin)
-        assert r.status_code == 200, r.text
-        copy = (await other.get(f"/providers/{r.json()['results'][0]['provider_id']}", headers=empty_admin)).json()
+    copy = await imported_afresh(empty_db, exported, XLSX, "Formula Friends CIC")
     assert as_said(copy) == as_said(original)
