@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import math
 import re
+from html import escape as html_escape
 
 import asyncpg
 import msgspec
@@ -18,6 +19,7 @@ from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import FixedClock
 from marketplace.errors import Conflict
+from marketplace.formatting import percent, shorten
 
 FOUR = ["financial_viability", "performance_impact", "quality", "sustainability"]
 OPTIONS = [
@@ -787,6 +789,13 @@ async def test_every_format_of_the_report_carries_the_decision_and_the_switching
 
     html = got["html"].decode()
     assert "Hosted by A county council" in html and "Management board" in html
+    # the tornado names, at each end of a bar, the option preferred past that share of the weight
+    label = {o["option"]: o["label"] for o in report["appraisal"]["results"]["options"]}
+    ends = [("below", w["low"], w["low_switches_to"]) for w in sensitivity.values() if w["low_switches_to"]]
+    ends += [("above", w["high"], w["high_switches_to"]) for w in sensitivity.values() if w["high_switches_to"]]
+    assert ends
+    for side, share, to in ends:
+        assert f"{side} {percent(share)}: {html_escape(shorten(label[to], 40))}</text>" in html, (side, share, to)
     assert "Keeps &#34;statutory&#34; accountability, and the lowest transition risk" in html
     assert f"recorded with API key {key_id} (Jo Patel, YOS commissioning)" in html
 

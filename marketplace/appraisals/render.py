@@ -133,14 +133,15 @@ def tornado(r: AppraisalReport) -> Chart | None:
         segs.append(Seg(_x(w.low), y, width, BAR_H, "#9fcac4", f"{percent(w.low)} to {percent(w.high)}"))
         marks.append((_x(w.share), y - 3, _x(w.share), y + BAR_H + 3, "now"))
         below = y + BAR_H + 11
-        if w.low_switches_to:
-            other = shorten(labels_of.get(w.low_switches_to, w.low_switches_to), 40)
-            labels.append(Text(_x(w.low), below, f"below {percent(w.low)}: {other}", "sw"))
-            below += 11
-        if w.high_switches_to:
-            other = shorten(labels_of.get(w.high_switches_to, w.high_switches_to), 40)
-            labels.append(Text(_x(w.high), below, f"above {percent(w.high)}: {other}", "sw right"))
-            below += 11
+        for side, edge, to, cls in (
+            ("below", w.low, w.low_switches_to, "sw"),
+            ("above", w.high, w.high_switches_to, "sw right"),
+        ):
+            if to:
+                labels.append(
+                    Text(_x(edge), below, f"{side} {percent(edge)}: {shorten(labels_of.get(to, to), 40)}", cls)
+                )
+                below += 11
         y = max(y + ROW_H, below + 4)
     _axis(labels, lines, 4.0, y)
     legend = [
