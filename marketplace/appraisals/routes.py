@@ -55,8 +55,6 @@ from marketplace.reports import service as reports
 
 ETAG = [ResponseHeader(name="ETag", description='The appraisal\'s version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
-COSTLY = RouteDoc(tags=["options appraisals"], security=NEEDS_KEY, guards=[staff])
-"""The report: limited per key and minute, charged by its handler once the request is valid (`spend_budget`)."""
 
 
 class PartDoc(RouteDoc):
@@ -221,7 +219,7 @@ async def decide(
     "`format` (or the Accept header) chooses the representation: xlsx is the CSV's rows a sheet per row type, then "
     "the appraisal itself.",
     responses=errors_doc(400, 403, 404, 406),
-    **COSTLY,
+    **DOC,
 )
 async def appraisal_report(
     request: Request[Any, Any, Any],

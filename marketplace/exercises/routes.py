@@ -48,9 +48,6 @@ MatchLimit = Annotated[
 ]
 ETAG = [ResponseHeader(name="ETag", description='The version, e.g. "v3"', documentation_only=True)]
 DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
-COSTLY = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staff])
-"""Operations that rank the whole directory: limited per key and minute (settings.expensive_limit), each charged by
-its handler once the request is valid (`spend_budget`)."""
 NOTICE_FROZEN = (
     "Once the exercise is published for market engagement, what its notice shows cannot change "
     "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
@@ -85,11 +82,12 @@ class StoreDoc(RouteDoc):
 
 def stores(kind: type, reused: str = REUSED) -> StoreDoc:
     """A costly POST that stores what it made (201), or gives back (200, `kind`) what it stored before from the
-    same inputs."""
+    same inputs. Costly: its handler charges the key's per-minute budget (settings.expensive_limit) once the request
+    is valid (`spend_budget`)."""
     return StoreDoc(
         status_code=201,
         responses={**errors_doc(400, 403, 404, 422), 200: ResponseSpec(kind, description=reused)},
-        **COSTLY,
+        **DOC,
     )
 
 
