@@ -131,7 +131,9 @@ async def acting(conn: Connection, actor: Actor) -> None:
     await conn.execute(ACTING, actor.caller.key_id, actor.caller.role, actor.request_id or None)
 
 
-def _row(actor: Actor, status: int, outcome: str, provider_id: int | None, detail: str, requests: int) -> tuple:  # type: ignore[type-arg]
+def _row(
+    actor: Actor, status: int, outcome: str, provider_id: int | None, detail: str, requests: int
+) -> tuple[object, ...]:
     return (
         actor.request_id or None,
         actor.client_request_id,

@@ -351,7 +351,7 @@ def cost_switch(
     assert p.headroom is not None  # preferred with a budget: known to be affordable
     after = [o for o in ranking if o != preferred]
     next_option = preferred_of(after, {o: results[o].affordable for o in after})
-    decreases = [(-results[o].headroom, o) for o in above if results[o].headroom is not None]  # type: ignore[operator]
+    decreases = [(-h, o) for o in above if (h := results[o].headroom) is not None]
     decrease, option = min(decreases) if decreases else (None, None)
     note = (
         f"{plural(len(uncosted), 'option')} scoring higher than the preferred option {_have(len(uncosted))} no costs "

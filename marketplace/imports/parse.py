@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import NoneType, UnionType
-from typing import Annotated, Any, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
 import msgspec
 from openpyxl.utils import get_column_letter
@@ -187,7 +187,10 @@ def _path(text: str) -> str:
     return _INDEX.sub("", text)
 
 
-def _lookup(table: Mapping[str, Any], path: str, fallback: Any) -> Any:
+T = TypeVar("T")
+
+
+def _lookup(table: Mapping[str, T], path: str, fallback: T) -> T:
     path = _path(path)
     while path:
         if path in table:
@@ -598,7 +601,7 @@ def _service_column(path: str, numbers: list[int]) -> str:
     if m and numbers:
         i = int(m.group(1))
         return standards.outcome_column(numbers[min(i, len(numbers) - 1)], m.group(2) or "outcome")
-    return _lookup(FLAT_SERVICE, path, "service_name")  # type: ignore[no-any-return]
+    return _lookup(FLAT_SERVICE, path, "service_name")
 
 
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -864,7 +867,7 @@ def _package(data: bytes, tax: Taxonomy, today: dt.date) -> list[Incoming]:
         )
 
         def org_locate(path: str, n: int = n) -> tuple[str | None, str]:
-            return _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))  # type: ignore[no-any-return]
+            return _lookup(HSDS_PROVIDER, path, ("organizations.csv", "name"))
 
         org, problems = _convert(raw, ProviderProfile, n, org_locate, tax)
         incoming.problems += problems
@@ -914,7 +917,7 @@ def _package(data: bytes, tax: Taxonomy, today: dt.date) -> list[Incoming]:
             )
 
             def service_locate(path: str, sn: int = sn) -> tuple[str | None, str]:
-                return _lookup(HSDS_SERVICE, path, ("services.csv", "name"))  # type: ignore[no-any-return]
+                return _lookup(HSDS_SERVICE, path, ("services.csv", "name"))
 
             service, problems = _convert(raw_service, ServiceIn, sn, service_locate, tax)
             incoming.problems += problems

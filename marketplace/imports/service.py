@@ -118,15 +118,19 @@ def _judge(directory: Directory, incoming: list[Incoming], tax: Taxonomy, progre
     for n, item in enumerate(incoming, start=1):
         if n % 100 == 0:
             progress(f"checked {n} of {len(incoming)} organisations")
-        base = {"row": item.row, "name": item.name, "rows": item.rows}
         if item.profile is None:
-            rows.append(ImportRow(verdict="bad", problems=item.problems, **base))  # type: ignore[arg-type]
+            rows.append(ImportRow(row=item.row, verdict="bad", name=item.name, rows=item.rows, problems=item.problems))
             continue
         p = item.profile
         repeated = next((seen_ids[i] for i in p.identifiers if i in seen_ids), None)
         if repeated is not None:
             problem = ImportProblem(row=item.row, column="identifiers", problem=f"the same org-id as row {repeated}")
-            rows.append(ImportRow(verdict="bad", services=len(p.services), problems=[problem], **base))  # type: ignore[arg-type]
+            services = len(p.services)
+            rows.append(
+                ImportRow(
+                    row=item.row, verdict="bad", name=item.name, services=services, rows=item.rows, problems=[problem]
+                )
+            )
             continue
         seen_ids.update(dict.fromkeys(p.identifiers, item.row))
         verdict, candidates = directory.judge(p.name, p.identifiers, p.website, _areas(p))
@@ -149,13 +153,15 @@ def _judge(directory: Directory, incoming: list[Incoming], tax: Taxonomy, progre
         top = candidates[0] if verdict == "duplicate" else None
         rows.append(
             ImportRow(
+                row=item.row,
                 verdict=verdict,
+                name=item.name,
                 services=len(p.services),
+                rows=item.rows,
                 provider_id=top.provider_id if top else None,
                 score=top.score if top else None,
                 reasons=top.reasons if top else reasons,
                 candidates=candidates,
-                **base,  # type: ignore[arg-type]
             )
         )
     return rows

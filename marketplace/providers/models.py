@@ -571,7 +571,10 @@ class SearchResult(msgspec.Struct):
     interpreted_query: list[list[str]] | None = None
 
 
-def once(values: list[str]) -> list[str]:
+T = TypeVar("T")
+
+
+def once(values: list[T]) -> list[T]:
     """Each value once, in first-seen order."""
     return list(dict.fromkeys(values))
 
@@ -629,8 +632,8 @@ def normalised_service(service: S) -> S:
         name=nfc(service.name),
         cohorts=once(service.cohorts),
         areas=once(service.areas),
-        delivery_modes=once(service.delivery_modes),  # type: ignore[arg-type]
-        complexity_levels=once(service.complexity_levels),  # type: ignore[arg-type]
+        delivery_modes=once(service.delivery_modes),
+        complexity_levels=once(service.complexity_levels),
         accreditations=once(service.accreditations),
         outcomes=[
             msgspec.structs.replace(
