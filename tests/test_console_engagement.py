@@ -754,3 +754,77 @@ async def test_a_commissioner_publishes_an_exercise_from_its_console_page(world:
     )
     assert refused.status_code == 400 and "the exercise has no needs to engage the market on" in refused.text
     assert (await c.get(f"/exercises/{bare_id}/notice")).status_code == 404
+
+
+async def test_a_commissioner_starts_an_exercise_from_the_console(world: World) -> None:
+    """The console listed exercises but could not start one: a commissioner working in the browser needed the API
+    to begin. The list's form makes a draft as POST /exercises does; refused, each problem is beside its box, what
+    was typed is kept and nothing is stored; a provider's key may not."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    listed = await c.get("/console/exercises")
+    assert 'action="/console/exercises"' in listed.text and 'name="closes_on" type="date"' in listed.text
+    before = (await c.get("/exercises", headers=w.commissioner)).json()["total"]
+
+    typed = {
+        "csrf_token": csrf,
+        "title": "   ",
+        "commissioning_body": "Telford & Wrekin Council",
+        "description": "Accommodation on release",
+        "opens_on": "2027-03-01",
+        "closes_on": "2027-01-31",
+    }
+    refused = await c.post("/console/exercises", data=typed)
+    assert refused.status_code == 400, refused.text
+    assert f'id="{fid("title")}-error"' in refused.text  # beside the title's box
+    assert (
+        'value="Telford &amp; Wrekin Council"' in refused.text and "Accommodation on release</textarea>" in refused.text
+    )
+    assert (await c.get("/exercises", headers=w.commissioner)).json()["total"] == before
+    # the dates the wrong way round and a description too long: both said at once, each beside its box
+    wrong = await c.post(
+        "/console/exercises", data={**typed, "title": "Telford accommodation 2027", "description": "x" * 4001}
+    )
+    assert wrong.status_code == 400, wrong.text
+    assert f'id="{fid("closes_on")}-error"' in wrong.text and f'id="{fid("description")}-error"' in wrong.text
+    assert "must be on or after the day it opens" in wrong.text and "before opens_on" not in wrong.text
+    assert (await c.get("/exercises", headers=w.commissioner)).json()["total"] == before
+
+    c.follow_redirects = False
+    done = await c.post(
+        "/console/exercises", data={**typed, "title": "Telford accommodation 2027", "closes_on": "2027-04-30"}
+    )
+    assert done.status_code == 303, done.text
+    exercise_id = int(re.fullmatch(r"/console/exercises/(\d+)\?started=1", done.headers["location"]).group(1))
+    made = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
+    assert (made["title"], made["commissioning_body"], made["description"], made["status"]) == (
+        "Telford accommodation 2027",
+        "Telford & Wrekin Council",
+        "Accommodation on release",
+        "draft",
+    )
+    assert (made["opens_on"], made["closes_on"]) == ("2027-03-01", "2027-04-30")
+    shown = await c.get(done.headers["location"])
+    assert "The exercise has been started as a draft" in shown.text
+    assert f'action="/console/exercises/{exercise_id}/publish"' in shown.text
+    # dates may wait until it is published
+    undated = await c.post(
+        "/console/exercises",
+        data={
+            "csrf_token": csrf,
+            "title": "Undated",
+            "commissioning_body": "A council",
+            "opens_on": "",
+            "closes_on": "",
+        },
+    )
+    assert undated.status_code == 303, undated.text
+    # a provider's key may not start one
+    provider_id = (await c.get("/providers?per_page=1")).json()["items"][0]["id"]
+    provider_csrf, _ = await provider_signed_in(w, provider_id)
+    denied = await c.post(
+        "/console/exercises", data={"csrf_token": provider_csrf, "title": "Mine", "commissioning_body": "Me"}
+    )
+    assert denied.status_code == 403
+    assert (await c.get("/exercises", headers=w.commissioner)).json()["total"] == before + 2

@@ -520,6 +520,7 @@ API_WORDS = {
         "give either a directory provider's number or the name of an organisation outside the directory, not both"
     ),
     "expected a number": "enter a number, for example 12.5",
+    "before opens_on": "must be on or after the day it opens",
 }
 """The API's words that name its JSON fields or types, as the form says them (a number question's answer box is told
 what every number box is told)."""

@@ -64,6 +64,7 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
+from marketplace.exercises.models import ExerciseIn
 from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -671,11 +672,49 @@ async def _costly(
     return session, form
 
 
+EXERCISE_LABELS = {
+    "title": "Title",
+    "commissioning_body": "Commissioning body",
+    "description": "Description",
+    "opens_on": "Opens on",
+    "closes_on": "Closes on",
+}
+"""The new-exercise form's fields, in its order: the API's ExerciseIn fields of the same names."""
+
+
 @get("/exercises")
 async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
     found = await exercises.list_exercises(conn, page=page_number, per_page=20)
-    return page("exercises.html.j2", session=session, exercises=found)
+    return page("exercises.html.j2", session=session, exercises=found, form=FormState(values={}))
+
+
+async def _exercise_rules(data: ExerciseIn) -> list[FieldProblem]:
+    """What the API's own rules say of an exercise (its dates' order, above all), to be said with the decoder's."""
+    try:
+        exercises.check_exercise(data)
+    except Unprocessable as exc:
+        return exc.problems
+    return []
+
+
+@post("/exercises", status_code=303)
+async def start_exercise(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Start an exercise (staff; as the API's POST /exercises): a draft with its title, commissioning body,
+    description and dates; then its page, saying so. Refused, the list again with the form, each problem beside its
+    box."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    values = {name: form.get(name, "") for name in EXERCISE_LABELS}
+    sent = {name: value for name, value in values.items() if value or name not in ("opens_on", "closes_on")}
+    try:
+        data = await service.check_all(sent, ExerciseIn, ctx.taxonomy, _exercise_rules)
+        made = await exercises.create_exercise(ctx, conn, actor_of(request.scope), data)
+    except (InvalidInput, Unprocessable) as exc:
+        state_ = service.place(_problems(exc), {name: name for name in EXERCISE_LABELS}, values, EXERCISE_LABELS)
+        found = await exercises.list_exercises(conn, page=1, per_page=20)
+        return page("exercises.html.j2", status=400, session=session, exercises=found, form=state_)
+    return see_other(f"/console/exercises/{made.id}?started=1")
 
 
 @get("/exercises/{exercise_id:int}")
@@ -688,12 +727,21 @@ async def exercise_page(
     answered: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     frozen: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     published: Flag = False,
+    started: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered` and `published` say what was just done."""
+    links), as `matched`, `answered`, `published` and `started` say what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
-        session, ctx, conn, exercise_id, matched=matched, answered=answered, just_frozen=frozen, published=published
+        session,
+        ctx,
+        conn,
+        exercise_id,
+        matched=matched,
+        answered=answered,
+        just_frozen=frozen,
+        published=published,
+        started=started,
     )
 
 
@@ -707,6 +755,7 @@ async def _exercise_page(
     answered: int | None = None,
     just_frozen: int | None = None,
     published: bool = False,
+    started: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -743,6 +792,7 @@ async def _exercise_page(
         form=form or _appraisal_form(),
         may_appraise=_appraiser(session.caller),
         published=published,
+        started=started,
     )
 
 
@@ -1985,6 +2035,7 @@ ROUTES = [
     archive_page,
     archive,
     exercise_list,
+    start_exercise,
     exercise_page,
     match_every_need,
     need_page,
