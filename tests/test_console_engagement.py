@@ -828,3 +828,82 @@ async def test_a_commissioner_starts_an_exercise_from_the_console(world: World) 
     )
     assert denied.status_code == 403
     assert (await c.get("/exercises", headers=w.commissioner)).json()["total"] == before + 2
+
+
+async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(world: World) -> None:
+    """After starting an exercise in the console, its needs still had to be made through the API. The draft's page
+    adds one as POST /exercises/{id}/needs does; refused, every problem is beside its box with what was typed kept
+    and nothing stored; once published, the form is gone (the API refuses new needs then)."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    made = await c.post(
+        "/exercises", headers=w.commissioner, json={"title": "Telford 2027", "commissioning_body": "Telford & Wrekin"}
+    )
+    exercise_id = made.json()["id"]
+    path = f"/console/exercises/{exercise_id}/needs"
+    assert f'action="{path}"' in (await c.get(f"/console/exercises/{exercise_id}")).text
+
+    typed = {
+        "csrf_token": csrf,
+        "need.title": "Accommodation, Telford",
+        "need.pathway": "ACCOM",
+        "need.areas": "E06000020, E99999999",
+        "need.annual_volume": "sixty",
+        "need.annual_budget": "£120,000",
+        "need.contract_years": "",
+        "need.cohorts.ADULTS": "on",
+    }
+    refused = await c.post(path, data=typed)
+    assert refused.status_code == 400, refused.text
+    assert f'id="{fid("need.annual_volume")}-error"' in refused.text and "enter a whole number" in refused.text
+    assert 'value="E06000020, E99999999"' in refused.text and 'value="sixty"' in refused.text
+    assert '<details class="details" open>' in refused.text and 'value="£120,000"' in refused.text
+    exercise = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
+    assert exercise["needs"] == []
+    # an area the taxonomy does not hold: said beside the areas box
+    unknown = await c.post(path, data={**typed, "need.annual_volume": "60"})
+    assert unknown.status_code == 400 and f'id="{fid("need.areas")}-error"' in unknown.text, unknown.text
+    assert "E99999999" in unknown.text.split(f'id="{fid("need.areas")}-error"')[1].split("</p>")[0]
+    # a required box left empty is said missing beside it
+    empty = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "", "need.title": ""})
+    assert empty.status_code == 400
+    assert f'id="{fid("need.annual_volume")}-error"' in empty.text and f'id="{fid("need.title")}-error"' in empty.text
+
+    c.follow_redirects = False
+    done = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
+    assert done.status_code == 303, done.text
+    need_id = int(
+        re.fullmatch(rf"/console/exercises/{exercise_id}\?need_added=(\d+)#needs", done.headers["location"])[1]
+    )
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert (need["title"], need["pathway"], need["areas"], need["annual_volume"], need["annual_budget"]) == (
+        "Accommodation, Telford",
+        "ACCOM",
+        ["E06000020"],
+        60,
+        120000,
+    )
+    assert (need["cohorts"], need["contract_years"]) == (["ADULTS"], 1.0)
+    shown = await c.get(f"/console/exercises/{exercise_id}?need_added={need_id}")
+    assert "The need “Accommodation, Telford” has been added" in unescape(shown.text)
+    assert f'href="/console/needs/{need_id}"' in shown.text
+
+    # published: no form, and a form posted anyway is refused with nothing stored
+    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    dated = await c.patch(
+        f"/exercises/{exercise_id}",
+        headers={**w.commissioner, "If-Match": f'"v{version}"'},
+        json={"opens_on": "2026-12-01", "closes_on": "2027-02-26"},
+    )
+    assert dated.status_code == 200, dated.text
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish",
+        headers={**w.commissioner, "If-Match": dated.headers["etag"]},
+        json={"budget_visibility": "hidden"},
+    )
+    assert published.status_code == 201, published.text
+    assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
+    late = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
+    assert late.status_code == 400 and "published" in late.text
+    assert len((await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["needs"]) == 1

@@ -637,3 +637,35 @@ def after_conflict(
     values.update(versions)
     labels = labels_of(values)
     return FormState(values=values, labels=labels), labelled(changes, labels, vocabularies(taxonomy))
+
+
+# --- a need added to an exercise ---------------------------------------------------------------------------------
+
+NEED_LABELS = {
+    "need.title": "Need",
+    "need.pathway": "Pathway",
+    "need.areas": "Areas",
+    "need.annual_volume": "Service users a year",
+    "need.annual_budget": "Budget a year",
+    "need.contract_years": "Contract length in years",
+    "need.cohorts": "Who it is for",
+}
+"""The new-need form's boxes, in its order (each the API's NeedIn field after `need.`)."""
+
+_NEED_NUMBERS = {"annual_volume": True, "annual_budget": True, "contract_years": False}
+
+
+def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The new-need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form. A box
+    left empty is left out: the API's default (a required one said missing, beside its box)."""
+    body: dict[str, Any] = {
+        "title": form.get("need.title", "").strip(),
+        "pathway": form.get("need.pathway", "").strip(),
+        "areas": _codes(form.get("need.areas", "")),
+        "cohorts": _ticked(form, "need.cohorts."),
+    }
+    for name, whole in _NEED_NUMBERS.items():
+        typed = _nullable(form, f"need.{name}")
+        if typed is not None:
+            body[name] = as_number(money(typed) if name == "annual_budget" else typed, whole=whole)
+    return body, {label.removeprefix("need."): label for label in NEED_LABELS}

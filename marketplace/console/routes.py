@@ -64,7 +64,7 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import ExerciseIn
+from marketplace.exercises.models import ExerciseIn, NeedIn, need_problems
 from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -403,7 +403,7 @@ def _opened_at(form: Mapping[str, str], field: str) -> int:
     return found
 
 
-def _problems(exc: InvalidInput | Unprocessable) -> list[FieldProblem]:
+def _problems(exc: InvalidInput | Unprocessable | Conflict) -> list[FieldProblem]:
     """What the API found wrong, by field (the whole body when it names none)."""
     return exc.problems or [FieldProblem(field="body", problem=exc.message)]
 
@@ -728,9 +728,10 @@ async def exercise_page(
     frozen: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     published: Flag = False,
     started: Flag = False,
+    need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published` and `started` say what was just done."""
+    links), as `matched`, `answered`, `published`, `started` and `need_added` say what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -742,6 +743,7 @@ async def exercise_page(
         just_frozen=frozen,
         published=published,
         started=started,
+        need_added=need_added,
     )
 
 
@@ -756,6 +758,7 @@ async def _exercise_page(
     just_frozen: int | None = None,
     published: bool = False,
     started: bool = False,
+    need_added: int | None = None,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -793,7 +796,31 @@ async def _exercise_page(
         may_appraise=_appraiser(session.caller),
         published=published,
         started=started,
+        need_added=next((n for n in found.needs if n.id == need_added), None),
     )
+
+
+@post("/exercises/{exercise_id:int}/needs", status_code=303)
+async def add_need(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Add a need to a draft exercise (staff; as the API's POST /exercises/{id}/needs): its title, pathway, areas,
+    volume, budget, contract length and cohorts; the rest as the API's defaults, changed through the API. Refused,
+    the exercise's page again, every problem beside its box and what was typed kept."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    body, where = forms.need_body(form)
+    values = {k: v for k, v in form.items() if k.startswith("need.")}
+
+    async def rules(data: NeedIn) -> list[FieldProblem]:
+        return need_problems(data, ctx.taxonomy)
+
+    try:
+        data = await service.check_all(body, NeedIn, ctx.taxonomy, rules)
+        made = await exercises.create_need(ctx, conn, actor_of(request.scope), exercise_id, data)
+    except (InvalidInput, Unprocessable, Conflict) as exc:
+        placed = service.place(_problems(exc), where, values, forms.NEED_LABELS)
+        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
+        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
+    return see_other(f"/console/exercises/{exercise_id}?need_added={made.id}#needs")
 
 
 @post("/exercises/{exercise_id:int}/match", status_code=303)
@@ -1994,6 +2021,7 @@ BACK_TO = {
         "/console/exercises/{exercise_id}#clarifications"
     ),
     "/exercises/{exercise_id:int}/match": "/console/exercises/{exercise_id}",
+    "/exercises/{exercise_id:int}/needs": "/console/exercises/{exercise_id}#needs",
     "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
@@ -2036,6 +2064,7 @@ ROUTES = [
     archive,
     exercise_list,
     start_exercise,
+    add_need,
     exercise_page,
     match_every_need,
     need_page,
