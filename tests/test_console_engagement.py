@@ -907,3 +907,86 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     late = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
     assert late.status_code == 400 and "published" in late.text
     assert len((await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["needs"]) == 1
+
+
+async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(world: World) -> None:
+    """An exercise's questions could only be set through the API. The draft's page lists them and adds one as POST
+    /exercises/{id}/questions does; refused (the API's own rules too: a choice question needs two different
+    choices), each problem is beside its box with what was typed kept and nothing stored; once published, no form."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    made = await c.post(
+        "/exercises", headers=w.commissioner, json={"title": "Telford 2027", "commissioning_body": "Telford & Wrekin"}
+    )
+    exercise_id = made.json()["id"]
+    path = f"/console/exercises/{exercise_id}/questions"
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="{path}"' in page.text and "No questions" in page.text
+
+    typed = {
+        "csrf_token": csrf,
+        "question.text": "Preferred contract length",
+        "question.kind": "single_choice",
+        "question.required": "on",
+        "question.choices": "3 years\n 3 years ",
+        "question.word_limit": "",
+        "question.minimum": "",
+        "question.maximum": "",
+    }
+    refused = await c.post(path, data=typed)
+    assert refused.status_code == 400, refused.text
+    assert f'id="{fid("question.choices")}-error"' in refused.text
+    assert "at least two different choices" in refused.text and "3 years\n 3 years </textarea>" in refused.text
+    assert (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json() == []
+    # a number question with a word limit typed as words: the decoder's problem beside its box
+    wordy = await c.post(
+        path, data={**typed, "question.kind": "number", "question.choices": "", "question.minimum": "ten"}
+    )
+    assert wordy.status_code == 400 and f'id="{fid("question.minimum")}-error"' in wordy.text, wordy.text
+
+    c.follow_redirects = False
+    done = await c.post(path, data={**typed, "question.choices": "3 years\n5 years"})
+    assert (done.status_code, done.headers["location"]) == (
+        303,
+        f"/console/exercises/{exercise_id}?question_added=1#questions",
+    ), done.text
+    [question] = (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()
+    assert (question["kind"], question["text"], question["required"], question["choices"]) == (
+        "single_choice",
+        "Preferred contract length",
+        True,
+        ["3 years", "5 years"],
+    )
+    shown = await c.get(done.headers["location"])
+    assert "The question has been added" in shown.text
+    assert "Preferred contract length" in shown.text and "One of the choices: 3 years, 5 years; required" in shown.text
+
+    # published: the questions are fixed, so no form, and one posted anyway is refused with nothing stored
+    await c.post(
+        f"/exercises/{exercise_id}/needs",
+        headers=w.commissioner,
+        json={
+            "title": "Accommodation",
+            "pathway": "ACCOM",
+            "areas": ["E06000020"],
+            "annual_volume": 60,
+            "annual_budget": 120000,
+        },
+    )
+    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    dated = await c.patch(
+        f"/exercises/{exercise_id}",
+        headers={**w.commissioner, "If-Match": f'"v{version}"'},
+        json={"opens_on": "2026-12-01", "closes_on": "2027-02-26"},
+    )
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish",
+        headers={**w.commissioner, "If-Match": dated.headers["etag"]},
+        json={"budget_visibility": "hidden"},
+    )
+    assert published.status_code == 201, published.text
+    assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
+    late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
+    assert late.status_code == 400 and "published" in late.text
+    assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1

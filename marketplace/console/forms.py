@@ -669,3 +669,36 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         if typed is not None:
             body[name] = as_number(money(typed) if name == "annual_budget" else typed, whole=whole)
     return body, {label.removeprefix("need."): label for label in NEED_LABELS}
+
+
+# --- a question an exercise asks --------------------------------------------------------------------------------
+
+QUESTION_LABELS = {
+    "question.kind": "Kind of answer",
+    "question.text": "Question",
+    "question.required": "Required",
+    "question.word_limit": "Word limit",
+    "question.choices": "Choices",
+    "question.minimum": "Least",
+    "question.maximum": "Most",
+    "question.whole_number": "Whole numbers only",
+}
+"""The new-question form's boxes, in its order (each the API's QuestionIn field after `question.`)."""
+
+
+def question_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The new-question form as POST /exercises/{id}/questions' body, and where each of its fields shows on the
+    form: choices one a line; a number box left empty left out (the API's default)."""
+    body: dict[str, Any] = {
+        "kind": form.get("question.kind", "").strip(),
+        "text": form.get("question.text", "").strip(),
+        "required": bool(form.get("question.required")),
+        "whole_number": bool(form.get("question.whole_number")),
+    }
+    if choices := _lines(form.get("question.choices", "")):
+        body["choices"] = choices
+    for name, whole in (("word_limit", True), ("minimum", False), ("maximum", False)):
+        typed = _nullable(form, f"question.{name}")
+        if typed is not None:
+            body[name] = as_number(without_thousands(typed), whole=whole)
+    return body, {label.removeprefix("question."): label for label in QUESTION_LABELS}

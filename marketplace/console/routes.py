@@ -48,7 +48,7 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, ResponseIn
+from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, QuestionIn, ResponseIn
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -729,9 +729,11 @@ async def exercise_page(
     published: Flag = False,
     started: Flag = False,
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
+    question_added: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published`, `started` and `need_added` say what was just done."""
+    links), as `matched`, `answered`, `published`, `started`, `need_added` and `question_added` say
+    what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -744,6 +746,7 @@ async def exercise_page(
         published=published,
         started=started,
         need_added=need_added,
+        question_added=question_added,
     )
 
 
@@ -759,6 +762,7 @@ async def _exercise_page(
     published: bool = False,
     started: bool = False,
     need_added: int | None = None,
+    question_added: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -797,6 +801,8 @@ async def _exercise_page(
         published=published,
         started=started,
         need_added=next((n for n in found.needs if n.id == need_added), None),
+        question_added=question_added,
+        questions=await engagement.list_questions(conn, session.caller, exercise_id),
     )
 
 
@@ -821,6 +827,28 @@ async def add_need(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, c
         state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
         return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
     return see_other(f"/console/exercises/{exercise_id}?need_added={made.id}#needs")
+
+
+@post("/exercises/{exercise_id:int}/questions", status_code=303)
+async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Add a question to a draft exercise (staff; as the API's POST /exercises/{id}/questions): every responding
+    provider answers it. Refused, the exercise's page again, every problem beside its box and what was typed kept."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    body, where = forms.question_body(form)
+    values = {k: v for k, v in form.items() if k.startswith("question.")}
+
+    async def rules(data: QuestionIn) -> list[FieldProblem]:
+        return engagement.question_problems(data)
+
+    try:
+        data = await service.check_all(body, QuestionIn, ctx.taxonomy, rules)
+        await engagement.add_question(conn, actor_of(request.scope), exercise_id, data)
+    except (InvalidInput, Unprocessable, Conflict) as exc:
+        placed = service.place(_problems(exc), where, values, forms.QUESTION_LABELS)
+        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
+        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
+    return see_other(f"/console/exercises/{exercise_id}?question_added=1#questions")
 
 
 @post("/exercises/{exercise_id:int}/match", status_code=303)
@@ -2022,6 +2050,7 @@ BACK_TO = {
     ),
     "/exercises/{exercise_id:int}/match": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/needs": "/console/exercises/{exercise_id}#needs",
+    "/exercises/{exercise_id:int}/questions": "/console/exercises/{exercise_id}#questions",
     "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
@@ -2065,6 +2094,7 @@ ROUTES = [
     exercise_list,
     start_exercise,
     add_need,
+    add_question,
     exercise_page,
     match_every_need,
     need_page,
