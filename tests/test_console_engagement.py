@@ -830,6 +830,31 @@ async def test_a_commissioner_starts_an_exercise_from_the_console(world: World) 
     assert (await c.get("/exercises", headers=w.commissioner)).json()["total"] == before + 2
 
 
+async def bare_draft(w: World) -> int:
+    """A draft exercise with no needs, no questions and no dates, made through the API: its id."""
+    made = await w.client.post(
+        "/exercises", headers=w.commissioner, json={"title": "Telford 2027", "commissioning_body": "Telford & Wrekin"}
+    )
+    return int(made.json()["id"])
+
+
+async def dated_and_published(w: World, exercise_id: int) -> None:
+    """The exercise given dates and published, through the API."""
+    version = (await w.client.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    dated = await w.client.patch(
+        f"/exercises/{exercise_id}",
+        headers={**w.commissioner, "If-Match": f'"v{version}"'},
+        json={"opens_on": "2026-12-01", "closes_on": "2027-02-26"},
+    )
+    assert dated.status_code == 200, dated.text
+    published = await w.client.post(
+        f"/exercises/{exercise_id}/publish",
+        headers={**w.commissioner, "If-Match": dated.headers["etag"]},
+        json={"budget_visibility": "hidden"},
+    )
+    assert published.status_code == 201, published.text
+
+
 async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(world: World) -> None:
     """After starting an exercise in the console, its needs still had to be made through the API. The draft's page
     adds one as POST /exercises/{id}/needs does; refused, every problem is beside its box with what was typed kept
@@ -837,10 +862,7 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     w, c = world, world.client
     _, key = await w.keys.make("commissioner")
     csrf = await sign_in(c, key)
-    made = await c.post(
-        "/exercises", headers=w.commissioner, json={"title": "Telford 2027", "commissioning_body": "Telford & Wrekin"}
-    )
-    exercise_id = made.json()["id"]
+    exercise_id = await bare_draft(w)
     path = f"/console/exercises/{exercise_id}/needs"
     assert f'action="{path}"' in (await c.get(f"/console/exercises/{exercise_id}")).text
 
@@ -890,19 +912,7 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     assert f'href="/console/needs/{need_id}"' in shown.text
 
     # published: no form, and a form posted anyway is refused with nothing stored
-    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
-    dated = await c.patch(
-        f"/exercises/{exercise_id}",
-        headers={**w.commissioner, "If-Match": f'"v{version}"'},
-        json={"opens_on": "2026-12-01", "closes_on": "2027-02-26"},
-    )
-    assert dated.status_code == 200, dated.text
-    published = await c.post(
-        f"/exercises/{exercise_id}/publish",
-        headers={**w.commissioner, "If-Match": dated.headers["etag"]},
-        json={"budget_visibility": "hidden"},
-    )
-    assert published.status_code == 201, published.text
+    await dated_and_published(w, exercise_id)
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
     late = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
     assert late.status_code == 400 and "published" in late.text
@@ -916,10 +926,7 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     w, c = world, world.client
     _, key = await w.keys.make("commissioner")
     csrf = await sign_in(c, key)
-    made = await c.post(
-        "/exercises", headers=w.commissioner, json={"title": "Telford 2027", "commissioning_body": "Telford & Wrekin"}
-    )
-    exercise_id = made.json()["id"]
+    exercise_id = await bare_draft(w)
     path = f"/console/exercises/{exercise_id}/questions"
     page = await c.get(f"/console/exercises/{exercise_id}")
     assert f'action="{path}"' in page.text and "No questions" in page.text
@@ -974,18 +981,7 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
             "annual_budget": 120000,
         },
     )
-    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
-    dated = await c.patch(
-        f"/exercises/{exercise_id}",
-        headers={**w.commissioner, "If-Match": f'"v{version}"'},
-        json={"opens_on": "2026-12-01", "closes_on": "2027-02-26"},
-    )
-    published = await c.post(
-        f"/exercises/{exercise_id}/publish",
-        headers={**w.commissioner, "If-Match": dated.headers["etag"]},
-        json={"budget_visibility": "hidden"},
-    )
-    assert published.status_code == 201, published.text
+    await dated_and_published(w, exercise_id)
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
     late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
     assert late.status_code == 400 and "published" in late.text

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import partial
-from typing import Annotated, Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 from urllib.parse import quote, urlencode
 
 import msgspec
@@ -85,7 +85,7 @@ from marketplace.reports import service as reports
 from marketplace.reports.models import SUITABLE_SCORE
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
-from marketplace.types import Caller
+from marketplace.types import Actor, Caller
 
 SESSION_COOKIE = "provision_session"
 SIGN_IN_COOKIE = "provision_sign_in"
@@ -806,49 +806,67 @@ async def _exercise_page(
     )
 
 
+P = TypeVar("P", NeedIn, QuestionIn)
+
+
+async def _add_to_draft(
+    request: Request[Any, Any, Any],
+    ctx: Any,
+    conn: Any,
+    exercise_id: int,
+    part: tuple[Callable[[Mapping[str, str]], tuple[dict[str, Any], dict[str, str]]], dict[str, str], type[P]],
+    rules: Callable[[P], list[FieldProblem]],
+    add: Callable[[Actor, P], Awaitable[str]],
+) -> Response[Any]:
+    """A part (a need, a question) added to a draft exercise from its page's form, as the API adds it: the form read
+    as the API's body (`part`: how, the form's labels in its order, the body's type), checked with the API's own
+    `rules` and made by `add`, which says what the page then tells (its query). Refused, the exercise's page again,
+    every problem beside its box and what was typed kept."""
+    read, labels, into = part
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    body, where = read(form)
+    prefix = next(iter(labels)).partition(".")[0] + "."
+    values = {k: v for k, v in form.items() if k.startswith(prefix)}
+
+    async def checked(data: P) -> list[FieldProblem]:
+        return rules(data)
+
+    try:
+        said = await add(actor_of(request.scope), await service.check_all(body, into, ctx.taxonomy, checked))
+    except (InvalidInput, Unprocessable, Conflict) as exc:
+        placed = service.place(_problems(exc), where, values, labels)
+        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
+        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
+    return see_other(f"/console/exercises/{exercise_id}?{said}")
+
+
 @post("/exercises/{exercise_id:int}/needs", status_code=303)
 async def add_need(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     """Add a need to a draft exercise (staff; as the API's POST /exercises/{id}/needs): its title, pathway, areas,
-    volume, budget, contract length and cohorts; the rest as the API's defaults, changed through the API. Refused,
-    the exercise's page again, every problem beside its box and what was typed kept."""
-    session, form = await posted(request, conn)
-    admit(session.caller, STAFF)
-    body, where = forms.need_body(form)
-    values = {k: v for k, v in form.items() if k.startswith("need.")}
+    volume, budget, contract length and cohorts; the rest as the API's defaults, changed through the API."""
 
-    async def rules(data: NeedIn) -> list[FieldProblem]:
-        return need_problems(data, ctx.taxonomy)
+    async def add(actor: Actor, data: NeedIn) -> str:
+        made = await exercises.create_need(ctx, conn, actor, exercise_id, data)
+        return f"need_added={made.id}#needs"
 
-    try:
-        data = await service.check_all(body, NeedIn, ctx.taxonomy, rules)
-        made = await exercises.create_need(ctx, conn, actor_of(request.scope), exercise_id, data)
-    except (InvalidInput, Unprocessable, Conflict) as exc:
-        placed = service.place(_problems(exc), where, values, forms.NEED_LABELS)
-        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
-        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
-    return see_other(f"/console/exercises/{exercise_id}?need_added={made.id}#needs")
+    need = (forms.need_body, forms.NEED_LABELS, NeedIn)
+    return await _add_to_draft(
+        request, ctx, conn, exercise_id, need, lambda data: need_problems(data, ctx.taxonomy), add
+    )
 
 
 @post("/exercises/{exercise_id:int}/questions", status_code=303)
 async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     """Add a question to a draft exercise (staff; as the API's POST /exercises/{id}/questions): every responding
-    provider answers it. Refused, the exercise's page again, every problem beside its box and what was typed kept."""
-    session, form = await posted(request, conn)
-    admit(session.caller, STAFF)
-    body, where = forms.question_body(form)
-    values = {k: v for k, v in form.items() if k.startswith("question.")}
+    provider answers it."""
 
-    async def rules(data: QuestionIn) -> list[FieldProblem]:
-        return engagement.question_problems(data)
+    async def add(actor: Actor, data: QuestionIn) -> str:
+        await engagement.add_question(conn, actor, exercise_id, data)
+        return "question_added=1#questions"
 
-    try:
-        data = await service.check_all(body, QuestionIn, ctx.taxonomy, rules)
-        await engagement.add_question(conn, actor_of(request.scope), exercise_id, data)
-    except (InvalidInput, Unprocessable, Conflict) as exc:
-        placed = service.place(_problems(exc), where, values, forms.QUESTION_LABELS)
-        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
-        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
-    return see_other(f"/console/exercises/{exercise_id}?question_added=1#questions")
+    question = (forms.question_body, forms.QUESTION_LABELS, QuestionIn)
+    return await _add_to_draft(request, ctx, conn, exercise_id, question, engagement.question_problems, add)
 
 
 @post("/exercises/{exercise_id:int}/match", status_code=303)
