@@ -241,7 +241,7 @@ PROFILE_NULLABLE = (
 PROFILE_GROUPS = ("accreditations", "social_value")
 PROFILE_KEPT = ("resources.volunteers", "resources.match_funding_per_year")
 """Numbers that cannot be cleared: left empty, they stay as they are."""
-MONEY = ("finances.annual_income", "resources.match_funding_per_year", "cost.amount")
+MONEY = ("finances.annual_income", "resources.match_funding_per_year", "cost.amount", "need.annual_budget")
 NUMBERS = {
     "founded_year": True,
     "resources.volunteers": True,
@@ -254,6 +254,9 @@ NUMBERS = {
     "capacity.places_available": True,
     "years_delivering": True,
     "cost.amount": False,
+    "need.annual_volume": True,
+    "need.annual_budget": True,
+    "need.contract_years": False,
 }
 """The number boxes of the profile and service forms, by field: True, a whole number; False, one with a decimal
 point allowed (an outcomes record's figure and people are read in `service_body`)."""
@@ -652,8 +655,6 @@ NEED_LABELS = {
 }
 """The new-need form's boxes, in its order (each the API's NeedIn field after `need.`)."""
 
-_NEED_NUMBERS = {"annual_volume": True, "annual_budget": True, "contract_years": False}
-
 
 def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The new-need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form. A box
@@ -664,10 +665,9 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         "areas": _codes(form.get("need.areas", "")),
         "cohorts": _ticked(form, "need.cohorts."),
     }
-    for name, whole in _NEED_NUMBERS.items():
-        typed = _nullable(form, f"need.{name}")
-        if typed is not None:
-            body[name] = as_number(money(typed) if name == "annual_budget" else typed, whole=whole)
+    for name in ("annual_volume", "annual_budget", "contract_years"):
+        if (value := _box(form, f"need.{name}")) is not None:
+            body[name] = value
     return body, {label.removeprefix("need."): label for label in NEED_LABELS}
 
 

@@ -796,7 +796,11 @@ async def _exercise_page(
         clarifications=clarifications,
         appraisals=found_appraisals,
         answered=answered,
-        form=form or _appraisal_form(),
+        # one form state for the page's forms: the new appraisal's boxes keep their defaults under what another
+        # form's refusal shows again
+        form=msgspec.structs.replace(form, values=appraisal_forms.settings_values() | form.values)
+        if form
+        else _appraisal_form(),
         may_appraise=_appraiser(session.caller),
         published=published,
         started=started,
@@ -836,8 +840,7 @@ async def _add_to_draft(
         said = await add(actor_of(request.scope), await service.check_all(body, into, ctx.taxonomy, checked))
     except (InvalidInput, Unprocessable, Conflict) as exc:
         placed = service.place(_problems(exc), where, values, labels)
-        state_ = msgspec.structs.replace(placed, values=appraisal_forms.settings_values() | values)
-        return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
+        return await _exercise_page(session, ctx, conn, exercise_id, form=placed, status=400)
     return see_other(f"/console/exercises/{exercise_id}?{said}")
 
 
