@@ -986,3 +986,103 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
     assert late.status_code == 400 and "published" in late.text
     assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1
+
+
+async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercise(world: World) -> None:
+    """A need or a question added by mistake could only be taken out through the API. From a draft's page, each has
+    a Remove step (what it is, what removing does) that removes it as DELETE does, audited; a need changed since the
+    step was opened (412), one with stored match runs (kept as evidence) and anything once published are refused,
+    saying why, with nothing removed."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    exercise_id = await bare_draft(w)
+    need_ids = []
+    for title in ("Accommodation, Telford", "Accommodation, Wrekin"):
+        made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json={**NEED, "title": title})
+        assert made.status_code == 201, made.text
+        need_ids.append(made.json()["id"])
+    mistaken, matched = need_ids
+    question_ids = []
+    for q in QUESTIONS[:2]:
+        made = await c.post(f"/exercises/{exercise_id}/questions", headers=w.commissioner, json=q)
+        assert made.status_code == 201, made.text
+        question_ids.append(made.json()["id"])
+    run = await c.post(f"/needs/{matched}/match-runs", headers=w.commissioner, json={})
+    assert run.status_code == 201, run.text
+
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    for n in need_ids:
+        assert f'href="/console/needs/{n}/remove"' in page.text
+    for q in question_ids:
+        assert f'href="/console/exercises/{exercise_id}/questions/{q}/remove"' in page.text
+
+    # the step: what the need is, and the button, with the version the page was opened at
+    step = await c.get(f"/console/needs/{mistaken}/remove")
+    assert step.status_code == 200 and "Remove the need “Accommodation, Telford”?" in unescape(step.text)
+    assert f'action="/console/needs/{mistaken}/remove"' in step.text
+    opened = int(re.search(r'name="version" value="(\d+)"', step.text)[1])
+    # changed through the API since: refused (412), nothing removed, the step again as the need is now
+    need = (await c.get(f"/needs/{mistaken}", headers=w.commissioner)).json()
+    changed = await c.patch(
+        f"/needs/{mistaken}",
+        headers={**w.commissioner, "If-Match": f'"v{need["version"]}"'},
+        json={"annual_volume": 70},
+    )
+    assert changed.status_code == 200, changed.text
+    stale = await c.post(f"/console/needs/{mistaken}/remove", data={"csrf_token": csrf, "version": str(opened)})
+    assert stale.status_code == 412 and "changed since you opened this page" in stale.text
+    assert f'name="version" value="{opened + 1}"' in stale.text and "70" in stale.text
+    assert (await c.get(f"/needs/{mistaken}", headers=w.commissioner)).status_code == 200
+
+    c.follow_redirects = False
+    done = await c.post(f"/console/needs/{mistaken}/remove", data={"csrf_token": csrf, "version": str(opened + 1)})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/console/exercises/{exercise_id}?removed=need#needs"
+    assert (await c.get(f"/needs/{mistaken}", headers=w.commissioner)).status_code == 404
+    shown = await c.get(done.headers["location"])
+    assert "The need has been removed" in shown.text and f'href="/console/needs/{mistaken}"' not in shown.text
+    conn = await db.connect(w.dsn)
+    try:
+        audited = await conn.fetchval("select count(*) from audit_log where detail = $1", f"deleted need {mistaken}")
+    finally:
+        await conn.close()
+    assert audited == 1
+
+    # a need with a stored run: the step says why not and has no button; posted anyway, refused (409)
+    kept = await c.get(f"/console/needs/{matched}/remove")
+    assert "The need “Accommodation, Wrekin” cannot be removed" in unescape(kept.text)
+    assert "1 stored match run" in kept.text and 'action="/console/needs/' not in kept.text
+    version = (await c.get(f"/needs/{matched}", headers=w.commissioner)).json()["version"]
+    refused = await c.post(f"/console/needs/{matched}/remove", data={"csrf_token": csrf, "version": str(version)})
+    assert refused.status_code == 409 and "This need cannot be removed" in refused.text
+    assert "stored match runs" in refused.text
+    assert (await c.get(f"/needs/{matched}", headers=w.commissioner)).status_code == 200
+    assert f'href="/console/needs/{matched}/remove"' not in (await c.get(f"/console/needs/{matched}")).text
+
+    # a question: numbered as the page lists it; removed, the page says so and the API lists the other only
+    first, second = question_ids
+    step = await c.get(f"/console/exercises/{exercise_id}/questions/{first}/remove")
+    assert "Remove question 1?" in step.text and QUESTIONS[0]["text"] in step.text
+    gone = await c.post(f"/console/exercises/{exercise_id}/questions/{first}/remove", data={"csrf_token": csrf})
+    assert gone.headers["location"] == f"/console/exercises/{exercise_id}?removed=question#questions"
+    listed = (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()
+    assert [q["id"] for q in listed] == [second]
+    assert "The question has been removed" in (await c.get(gone.headers["location"])).text
+    assert "Remove question 1?" in (await c.get(f"/console/exercises/{exercise_id}/questions/{second}/remove")).text
+
+    # published: no Remove links, the steps say why not, and posts are refused with nothing removed
+    await dated_and_published(w, exercise_id)
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert 'Remove<span class="visually-hidden">' not in page.text
+    path = f"/console/exercises/{exercise_id}/questions/{second}/remove"
+    fixed = await c.get(path)
+    assert "Question 1 cannot be removed" in fixed.text
+    assert "published for market engagement: its questions are fixed" in fixed.text and f'action="{path}"' not in (
+        fixed.text
+    )
+    late = await c.post(path, data={"csrf_token": csrf})
+    assert late.status_code == 409 and "This question cannot be removed" in late.text
+    assert [q["id"] for q in (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()] == [
+        second
+    ]

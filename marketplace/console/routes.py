@@ -48,7 +48,7 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, QuestionIn, ResponseIn
+from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, Question, QuestionIn, ResponseIn
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -64,7 +64,7 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import ExerciseIn, NeedIn, need_problems
+from marketplace.exercises.models import Exercise, ExerciseIn, Need, NeedIn, need_problems
 from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -730,9 +730,10 @@ async def exercise_page(
     started: Flag = False,
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     question_added: Flag = False,
+    removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published`, `started`, `need_added` and `question_added` say
+    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added` and `removed` say
     what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
@@ -747,6 +748,7 @@ async def exercise_page(
         started=started,
         need_added=need_added,
         question_added=question_added,
+        removed=removed,
     )
 
 
@@ -763,6 +765,7 @@ async def _exercise_page(
     started: bool = False,
     need_added: int | None = None,
     question_added: bool = False,
+    removed: str | None = None,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -806,7 +809,9 @@ async def _exercise_page(
         started=started,
         need_added=next((n for n in found.needs if n.id == need_added), None),
         question_added=question_added,
+        removed=removed,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
+        draft=await _is_draft(ctx, conn, found),
     )
 
 
@@ -872,6 +877,181 @@ async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ct
     return await _add_to_draft(request, ctx, conn, exercise_id, question, engagement.question_problems, add)
 
 
+async def _is_draft(ctx: Any, conn: Any, exercise: Exercise) -> bool:
+    """Whether the exercise's needs and questions may still change: a draft, not published for engagement."""
+    if exercise.status != "draft":
+        return False
+    try:
+        await engagement.notice(ctx, conn, exercise.id)
+    except NotFound:
+        return True
+    return False
+
+
+async def _removal_page(
+    session: Session,
+    ctx: Any,
+    conn: Any,
+    exercise: Exercise,
+    what: RemovalPage,
+    *,
+    blocked: str | None = None,
+    refused: tuple[str, str] | None = None,
+    status: int = 200,
+) -> Response[str]:
+    """The step before removing a part of a draft exercise (`what`: which, described): the button, or why not."""
+    if blocked is None and not await _is_draft(ctx, conn, exercise):
+        blocked = f"The exercise is published for market engagement: its {what.kind}s are fixed."
+    back = f"go back to “{exercise.title}”"
+    return page(
+        "remove_part.html.j2",
+        status=status,
+        session=session,
+        exercise=exercise,
+        blocked=blocked,
+        refused=refused,
+        cancel=(
+            f"/console/exercises/{exercise.id}#{what.kind}s",
+            _capital(back) if blocked else f"Cancel: keep it, and {back}",
+        ),
+        **what._asdict(),
+    )
+
+
+class RemovalPage(NamedTuple):
+    """What the removal page says of the part it removes."""
+
+    kind: str  # "need" or "question": the exercise page's section (#needs, #questions) and its words
+    name: str  # as a sentence names it: "the need “…”", "question 2"
+    facts: list[tuple[str, str]]
+    does: str  # what removing it does, after "It is taken out of the draft exercise: "
+    action: str
+    button: str
+    version: int | None = None  # a versioned part's version, sent back as If-Match
+    crumb: tuple[str, str] | None = None  # its own page, in the breadcrumbs
+
+
+def _need_removal(need: Need, taxonomy: Any) -> RemovalPage:
+    pathway = taxonomy.codes("pathways").get(need.pathway, need.pathway)
+    return RemovalPage(
+        kind="need",
+        name=f"the need “{need.title}”",
+        facts=[
+            ("Pathway", pathway),
+            ("Areas", and_list([taxonomy.codes("areas").get(a, a) for a in need.areas])),
+            ("People a year", f"{need.annual_volume:,}"),
+            ("Budget a year", f"£{need.annual_budget:,}"),
+        ],
+        does="it is no longer matched, and neither the notice nor the exercise’s reports show it.",
+        action=f"/console/needs/{need.id}/remove",
+        button="Remove this need",
+        version=need.version,
+        crumb=(f"/console/needs/{need.id}", need.title),
+    )
+
+
+async def _need_removal_page(
+    session: Session, ctx: Any, conn: Any, need: Need, refused: tuple[str, str] | None = None, status: int = 200
+) -> Response[str]:
+    exercise = await exercises.get_exercise(conn, need.exercise_id)
+    runs = len(await exercises.list_match_runs(conn, need.id))
+    blocked = (
+        f"It has {runs} stored match run{'s' if runs != 1 else ''}, kept as evidence of how providers were found: a "
+        "need with runs cannot be removed."
+        if runs
+        else None
+    )
+    what = _need_removal(need, ctx.taxonomy)
+    return await _removal_page(session, ctx, conn, exercise, what, blocked=blocked, refused=refused, status=status)
+
+
+@get("/needs/{need_id:int}/remove")
+async def remove_need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+    """Staff: what removing a need from a draft exercise does, and the button that does it (a step of its own); why
+    not, once the exercise is published or while the need has stored match runs."""
+    session = await _staff(request, conn)
+    return await _need_removal_page(session, ctx, conn, await exercises.get_need(conn, need_id))
+
+
+@post("/needs/{need_id:int}/remove", status_code=303)
+async def remove_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """As DELETE /needs/{id} with If-Match (the version the page was opened at): then the exercise's page, saying
+    so. Refused as the API refuses it (changed since, published, runs stored, named by an appraisal's option): the
+    page again as the need is now, saying why."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    version = _opened_at(form, "version")
+    need = await exercises.get_need(conn, need_id)
+    try:
+        await exercises.delete_need(conn, actor_of(request.scope), need_id, etag(version))
+    except PreconditionFailed:
+        said = (
+            "This need was changed since you opened this page",
+            f"You opened it at version {version}; it is now at version {need.version}. Nothing has been removed: "
+            "here it is as it is now.",
+        )
+        return await _need_removal_page(session, ctx, conn, need, said, 412)
+    except Conflict as exc:
+        said = ("This need cannot be removed", _sentence(exc.message))
+        return await _need_removal_page(session, ctx, conn, need, said, 409)
+    return see_other(f"/console/exercises/{need.exercise_id}?removed=need#needs")
+
+
+def _question_removal(number: int, question: Question, exercise_id: int) -> RemovalPage:
+    kinds = {"text": "Text", "yes_no": "Yes or no", "number": "A number"}
+    kind = kinds.get(question.kind) or f"One of: {', '.join(question.choices)}"
+    if question.kind == "multiple_choice":
+        kind = f"Any of: {', '.join(question.choices)}"
+    return RemovalPage(
+        kind="question",
+        name=f"question {number}",
+        facts=[("Question", question.text), ("Answer", kind), ("Required", "Yes" if question.required else "No")],
+        does="providers responding are not asked it.",
+        action=f"/console/exercises/{exercise_id}/questions/{question.id}/remove",
+        button="Remove this question",
+    )
+
+
+async def _question_of(conn: Any, caller: Caller, exercise_id: int, question_id: int) -> tuple[int, Question]:
+    """The exercise's question and its number as the exercise's page lists it (from 1, in order)."""
+    listed = await engagement.list_questions(conn, caller, exercise_id)
+    found = next(((i, q) for i, q in enumerate(listed, 1) if q.id == question_id), None)
+    if found is None:
+        raise NotFound(f"exercise {exercise_id} has no question {question_id}")
+    return found
+
+
+@get("/exercises/{exercise_id:int}/questions/{question_id:int}/remove")
+async def remove_question_page(
+    request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, ctx: Ctx, conn: Conn
+) -> Response[str]:
+    """Staff: what removing a question from a draft exercise does, and the button that does it; why not, once the
+    exercise is published (its questions are fixed)."""
+    session = await _staff(request, conn)
+    number, question = await _question_of(conn, session.caller, exercise_id, question_id)
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    return await _removal_page(session, ctx, conn, exercise, _question_removal(number, question, exercise_id))
+
+
+@post("/exercises/{exercise_id:int}/questions/{question_id:int}/remove", status_code=303)
+async def remove_question(
+    request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """As DELETE /exercises/{id}/questions/{question_id}: then the exercise's page, saying so. Refused as the API
+    refuses it (published meanwhile): the page again, saying why."""
+    session, _ = await posted(request, conn)
+    admit(session.caller, STAFF)
+    number, question = await _question_of(conn, session.caller, exercise_id, question_id)
+    try:
+        await engagement.remove_question(conn, actor_of(request.scope), exercise_id, question_id)
+    except Conflict as exc:
+        exercise = await exercises.get_exercise(conn, exercise_id)
+        said = ("This question cannot be removed", _sentence(exc.message))
+        what = _question_removal(number, question, exercise_id)
+        return await _removal_page(session, ctx, conn, exercise, what, refused=said, status=409)
+    return see_other(f"/console/exercises/{exercise_id}?removed=question#questions")
+
+
 @post("/exercises/{exercise_id:int}/match", status_code=303)
 async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx) -> Response[Any]:
     """As POST /exercises/{id}/match: every need matched (or its stored run reused), for the report; then back to
@@ -897,6 +1077,7 @@ async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn
         runs=runs,
         shortlist=shortlist,
         taxonomy=ctx.taxonomy,
+        draft=await _is_draft(ctx, conn, exercise),
     )
 
 
@@ -2116,6 +2297,10 @@ ROUTES = [
     start_exercise,
     add_need,
     add_question,
+    remove_need_page,
+    remove_need,
+    remove_question_page,
+    remove_question,
     exercise_page,
     match_every_need,
     need_page,

@@ -307,10 +307,13 @@ async def test_a_provider_edits_with_a_validation_error_then_a_conflict(server, 
     assert profile["description"] == "Changed by a colleague in another browser."
 
 
-def _api(server: LiveServer, path: str, key: str) -> Any:
-    request = urllib.request.Request(f"{server}{path}", headers={"Authorization": f"Bearer {key}"})
+def _api(server: LiveServer, path: str, key: str, body: Any = None) -> Any:
+    """GET the API's `path` as `key`; with a `body`, POST it as JSON."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{server}{path}", data=data, headers=headers)
     with urllib.request.urlopen(request) as r:
-        return __import__("json").load(r)
+        return json.load(r)
 
 
 async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_path):
@@ -675,6 +678,31 @@ async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_s
     WebDriverWait(driver, 30).until(lambda d: d.execute_script(STYLED))
     fits = png_rows(driver.find_element(By.CSS_SELECTOR, ".table-scroll").screenshot_as_png)
     assert shaded(fits, 1) < 0.4 and shaded(fits, -2) < 0.4
+
+
+async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what_it_does(server, browsers, tmp_path):
+    """On a draft exercise's page each need has *Remove*, leading to a step that says what the need is and what
+    removing it does; its button removes it (as DELETE /needs/{id}) and the exercise's page says so, without it.
+    Each page is accessible (the warning button's contrast among it)."""
+    _, staff = await Keys(server.dsn).make("commissioner", name="Draft editor")
+    exercise = _api(server, "/exercises", staff, {"title": "Wyre Forest 2027", "commissioning_body": "Worcestershire"})
+    need = {"pathway": "ETE", "areas": ["E10000034"], "annual_volume": 40, "annual_budget": 90000}
+    kept, mistaken = (
+        _api(server, f"/exercises/{exercise['id']}/needs", staff, {**need, "title": title})["id"]
+        for title in ("Jobs, Worcestershire", "Jobs, Worcestershire (again)")
+    )
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, staff)
+    driver.get(f"{server}/console/exercises/{exercise['id']}")
+    follow(driver, driver.find_element(By.CSS_SELECTOR, f"a[href='/console/needs/{mistaken}/remove']"))
+    assert h1(driver) == "Remove the need “Jobs, Worcestershire (again)”?"
+    assert "audit log" in driver.find_element(By.ID, "what-removing-does").text
+    check(driver, "56-remove-a-need")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Remove this need']"))
+    assert driver.find_element(By.ID, "just-removed").is_displayed()
+    assert [n["id"] for n in _api(server, f"/exercises/{exercise['id']}/needs", staff)] == [kept]
+    assert not driver.find_elements(By.CSS_SELECTOR, f"a[href='/console/needs/{mistaken}']")
+    check(driver, "57-need-just-removed")
 
 
 async def test_an_admin_rejects_a_pending_registration_through_its_confirmation_page(server, browsers, tmp_path):
