@@ -146,6 +146,10 @@ async def test_the_console_keeps_the_apis_permissions(client, keys):
     posted = await client.post("/console/providers/2/confirm", data={"csrf_token": csrf})
     assert posted.status_code == 403
     assert (await client.get("/console/needs/1")).status_code == 403
+    assert (await client.get("/console/needs/1/remove")).status_code == 403
+    removal = await client.post("/console/needs/1/remove", data={"csrf_token": csrf, "version": "1"})
+    assert removal.status_code == 403
+    assert (await client.get("/console/exercises/1/questions/1/remove")).status_code == 403
 
 
 async def test_a_profile_edit_shows_the_apis_problem_beside_the_field_and_stores_nothing(client, keys):
