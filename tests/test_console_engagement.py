@@ -1086,3 +1086,129 @@ async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercis
     assert [q["id"] for q in (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()] == [
         second
     ]
+
+
+def box(html: str, name: str) -> str:
+    """The value a text box of the page shows (unescaped)."""
+    found = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
+    assert found is not None, name
+    return unescape(found[1])
+
+
+async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_pages(world: World) -> None:
+    """A draft's title, description and dates, and a need's boxes, could only be changed through the API (an
+    exercise started without dates could not be published from the console). Each page has a form showing what is
+    stored, saved as PATCH with the version it was opened at as If-Match: refused, each problem beside its box with
+    what was typed kept and nothing stored; changed meanwhile (412), said, nothing saved, the version now in the
+    form; what the need's form does not ask is kept; once published, no form, and one posted anyway is refused."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    exercise_id = await bare_draft(w)
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="/console/exercises/{exercise_id}/edit"' in page.text
+    assert box(page.text, "exercise.title") == "Telford 2027" and box(page.text, "exercise.opens_on") == ""
+    opened = int(box(page.text, "exercise.version"))
+    typed = {
+        "csrf_token": csrf,
+        "exercise.version": str(opened),
+        "exercise.title": "Telford resettlement 2027",
+        "exercise.commissioning_body": "Telford & Wrekin Council",
+        "exercise.description": "Accommodation and jobs for people leaving HMP Stoke Heath.",
+        "exercise.opens_on": "2027-01-04",
+        "exercise.closes_on": "2026-12-01",
+    }
+    path = f"/console/exercises/{exercise_id}/edit"
+    refused = await c.post(path, data=typed)
+    assert refused.status_code == 400, refused.text
+    assert f'id="{fid("exercise.closes_on")}-error"' in refused.text
+    assert "must be on or after the day it opens" in refused.text
+    assert box(refused.text, "exercise.title") == "Telford resettlement 2027" and "<details class" in refused.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["title"] == "Telford 2027"
+
+    # changed through the API since the page was opened: 412, nothing saved, the version now in the form
+    changed = await c.patch(
+        f"/exercises/{exercise_id}",
+        headers={**w.commissioner, "If-Match": f'"v{opened}"'},
+        json={"commissioning_body": "Telford and Wrekin"},
+    )
+    assert changed.status_code == 200, changed.text
+    stale = await c.post(path, data={**typed, "exercise.closes_on": "2027-02-26"})
+    assert stale.status_code == 412 and "someone saved a change since you opened this page" in stale.text
+    assert box(stale.text, "exercise.version") == str(opened + 1)
+    assert box(stale.text, "exercise.closes_on") == "2027-02-26"
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["title"] == "Telford 2027"
+
+    c.follow_redirects = False
+    done = await c.post(path, data={**typed, "exercise.closes_on": "2027-02-26", "exercise.version": str(opened + 1)})
+    assert done.status_code == 303 and done.headers["location"] == f"/console/exercises/{exercise_id}?changed=1"
+    stored = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
+    assert (stored["title"], stored["commissioning_body"], stored["opens_on"], stored["closes_on"]) == (
+        "Telford resettlement 2027",
+        "Telford & Wrekin Council",
+        "2027-01-04",
+        "2027-02-26",
+    )
+    assert "The exercise has been changed" in (await c.get(done.headers["location"])).text
+
+    # a need: its form shows what is stored; what the form does not ask stays as it is
+    made = await c.post(
+        f"/exercises/{exercise_id}/needs",
+        headers=w.commissioner,
+        json={**NEED, "min_years_experience": 3, "local_priorities": [{"text": "Women's hostel places"}]},
+    )
+    assert made.status_code == 201, made.text
+    need_id = made.json()["id"]
+    need_page = await c.get(f"/console/needs/{need_id}")
+    assert f'action="/console/needs/{need_id}/edit"' in need_page.text
+    assert (box(need_page.text, "need.annual_budget"), box(need_page.text, "need.areas")) == ("120,000", "E06000020")
+    assert box(need_page.text, "need.contract_years") == "3" and 'value="ADULTS" checked' in need_page.text
+    form = {
+        "csrf_token": csrf,
+        "need.version": box(need_page.text, "need.version"),
+        "need.title": "Accommodation, Telford",
+        "need.pathway": "ACCOM",
+        "need.areas": "E06000020, E99999999",
+        "need.annual_volume": "70",
+        "need.annual_budget": "£130,000",
+        "need.contract_years": "2.5",
+    }  # no cohort ticked: anyone the pathway serves
+    need_path = f"/console/needs/{need_id}/edit"
+    refused = await c.post(need_path, data=form)
+    assert refused.status_code == 400 and f'id="{fid("need.areas")}-error"' in refused.text
+    assert box(refused.text, "need.annual_volume") == "70"
+    assert 'value="ADULTS" checked' not in refused.text and 'name="need.cohorts.ADULTS"' in refused.text
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 60
+
+    done = await c.post(need_path, data={**form, "need.areas": "E06000020"})
+    assert done.status_code == 303 and done.headers["location"] == f"/console/needs/{need_id}?changed=1"
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert (need["title"], need["annual_volume"], need["annual_budget"], need["contract_years"]) == (
+        "Accommodation, Telford",
+        70,
+        130000,
+        2.5,
+    )
+    assert need["cohorts"] == [] and need["min_years_experience"] == 3
+    assert [p["text"] for p in need["local_priorities"]] == ["Women's hostel places"]
+    assert "The need has been changed" in (await c.get(done.headers["location"])).text
+    stale = await c.post(need_path, data={**form, "need.areas": "E06000020", "need.annual_volume": "80"})
+    assert stale.status_code == 412 and box(stale.text, "need.version") == str(need["version"])
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 70
+
+    # published: no forms, and a change posted anyway is refused with nothing stored
+    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish",
+        headers={**w.commissioner, "If-Match": f'"v{version}"'},
+        json={"budget_visibility": "hidden"},
+    )
+    assert published.status_code == 201, published.text
+    assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
+    assert f'action="{need_path}"' not in (await c.get(f"/console/needs/{need_id}")).text
+    late = await c.post(
+        need_path,
+        data={**form, "need.areas": "E06000020", "need.annual_volume": "90", "need.version": str(need["version"])},
+    )
+    assert late.status_code == 400 and "published" in late.text
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 70

@@ -17,6 +17,7 @@ import msgspec
 
 from marketplace import messages
 from marketplace.console.models import Change, FormState
+from marketplace.exercises.models import Exercise, Need
 from marketplace.providers.models import Provider, Service
 
 PREMISES = ("area", "description")
@@ -642,7 +643,39 @@ def after_conflict(
     return FormState(values=values, labels=labels), labelled(changes, labels, vocabularies(taxonomy))
 
 
-# --- a need added to an exercise ---------------------------------------------------------------------------------
+# --- an exercise, started or changed ------------------------------------------------------------------------------
+
+EXERCISE_LABELS = {
+    "title": "Title",
+    "commissioning_body": "Commissioning body",
+    "description": "Description",
+    "opens_on": "Opens on",
+    "closes_on": "Closes on",
+}
+"""The exercise form's fields, in its order: the API's ExerciseIn fields of the same names (after `exercise.` on
+the exercise's own page, where other forms share the page's names)."""
+
+EXERCISE_DATES = ("opens_on", "closes_on")
+
+
+def exercise_body(form: Mapping[str, str], prefix: str = "") -> tuple[dict[str, Any], dict[str, str]]:
+    """The exercise form as ExerciseIn's body (a date left empty left out: none), and where each field shows."""
+    body = {n: v for n in EXERCISE_LABELS if (v := form.get(prefix + n, "")) or n not in EXERCISE_DATES}
+    return body, {n: prefix + n for n in EXERCISE_LABELS}
+
+
+def exercise_values(e: Exercise) -> dict[str, str]:
+    """A stored exercise as the form changing it shows it (`exercise.`), with the version it was read at."""
+    values = {
+        "exercise.title": e.title,
+        "exercise.commissioning_body": e.commissioning_body,
+        "exercise.description": e.description,
+        "exercise.version": str(e.version),
+    }
+    return values | {f"exercise.{n}": _s(getattr(e, n)) for n in EXERCISE_DATES}
+
+
+# --- a need added to an exercise, or changed ---------------------------------------------------------------------
 
 NEED_LABELS = {
     "need.title": "Need",
@@ -653,11 +686,25 @@ NEED_LABELS = {
     "need.contract_years": "Contract length in years",
     "need.cohorts": "Who it is for",
 }
-"""The new-need form's boxes, in its order (each the API's NeedIn field after `need.`)."""
+"""The need form's boxes, in its order (each the API's NeedIn field after `need.`)."""
+
+
+def need_values(n: Need) -> dict[str, str]:
+    """A stored need as the form changing it shows it, with the version it was read at."""
+    values = {
+        "need.title": n.title,
+        "need.pathway": n.pathway,
+        "need.areas": ", ".join(n.areas),
+        "need.annual_volume": _s(n.annual_volume),
+        "need.annual_budget": f"{n.annual_budget:,}",
+        "need.contract_years": _s(n.contract_years),
+        "need.version": str(n.version),
+    }
+    return values | {f"need.cohorts.{c}": "on" for c in n.cohorts}
 
 
 def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The new-need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form. A box
+    """The need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form. A box
     left empty is left out: the API's default (a required one said missing, beside its box)."""
     body: dict[str, Any] = {
         "title": form.get("need.title", "").strip(),

@@ -64,7 +64,7 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import Exercise, ExerciseIn, Need, NeedIn, need_problems
+from marketplace.exercises.models import Exercise, ExerciseIn, ExercisePatch, Need, NeedIn, NeedPatch, need_problems
 from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -672,16 +672,6 @@ async def _costly(
     return session, form
 
 
-EXERCISE_LABELS = {
-    "title": "Title",
-    "commissioning_body": "Commissioning body",
-    "description": "Description",
-    "opens_on": "Opens on",
-    "closes_on": "Closes on",
-}
-"""The new-exercise form's fields, in its order: the API's ExerciseIn fields of the same names."""
-
-
 @get("/exercises")
 async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
     session = await _staff(request, conn)
@@ -689,7 +679,7 @@ async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number
     return page("exercises.html.j2", session=session, exercises=found, form=FormState(values={}))
 
 
-async def _exercise_rules(data: ExerciseIn) -> list[FieldProblem]:
+def _exercise_rules(data: ExerciseIn) -> list[FieldProblem]:
     """What the API's own rules say of an exercise (its dates' order, above all), to be said with the decoder's."""
     try:
         exercises.check_exercise(data)
@@ -703,18 +693,17 @@ async def start_exercise(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) 
     """Start an exercise (staff; as the API's POST /exercises): a draft with its title, commissioning body,
     description and dates; then its page, saying so. Refused, the list again with the form, each problem beside its
     box."""
-    session, form = await posted(request, conn)
-    admit(session.caller, STAFF)
-    values = {name: form.get(name, "") for name in EXERCISE_LABELS}
-    sent = {name: value for name, value in values.items() if value or name not in ("opens_on", "closes_on")}
-    try:
-        data = await service.check_all(sent, ExerciseIn, ctx.taxonomy, _exercise_rules)
-        made = await exercises.create_exercise(ctx, conn, actor_of(request.scope), data)
-    except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), {name: name for name in EXERCISE_LABELS}, values, EXERCISE_LABELS)
+
+    async def start(actor: Actor, data: ExerciseIn, _: str | None) -> str:
+        made = await exercises.create_exercise(ctx, conn, actor, data)
+        return f"/console/exercises/{made.id}?started=1"
+
+    async def again(session: Session, form: FormState, status: int) -> Response[str]:
         found = await exercises.list_exercises(conn, page=1, per_page=20)
-        return page("exercises.html.j2", status=400, session=session, exercises=found, form=state_)
-    return see_other(f"/console/exercises/{made.id}?started=1")
+        return page("exercises.html.j2", status=status, session=session, exercises=found, form=form)
+
+    exercise = (forms.exercise_body, forms.EXERCISE_LABELS, ExerciseIn)
+    return await _exercise_form(request, ctx, conn, exercise, _exercise_rules, start, again)
 
 
 @get("/exercises/{exercise_id:int}")
@@ -731,10 +720,11 @@ async def exercise_page(
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     question_added: Flag = False,
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
+    changed: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added` and `removed` say
-    what was just done."""
+    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed` and
+    `changed` (its title, description or dates) say what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -749,6 +739,7 @@ async def exercise_page(
         need_added=need_added,
         question_added=question_added,
         removed=removed,
+        changed=changed,
     )
 
 
@@ -766,6 +757,7 @@ async def _exercise_page(
     need_added: int | None = None,
     question_added: bool = False,
     removed: str | None = None,
+    changed: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -783,6 +775,7 @@ async def _exercise_page(
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
     askers = {c.provider_id for c in clarifications if c.provider_id is not None}
     found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
+    defaults = appraisal_forms.settings_values() | forms.exercise_values(found)
     return page(
         "exercise.html.j2",
         askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
@@ -799,54 +792,98 @@ async def _exercise_page(
         clarifications=clarifications,
         appraisals=found_appraisals,
         answered=answered,
-        # one form state for the page's forms: the new appraisal's boxes keep their defaults under what another
-        # form's refusal shows again
-        form=msgspec.structs.replace(form, values=appraisal_forms.settings_values() | form.values)
-        if form
-        else _appraisal_form(),
+        # one form state for the page's forms: the new appraisal's boxes keep their defaults, and the exercise's
+        # its stored values, under what another form's refusal shows again
+        form=msgspec.structs.replace(form, values=defaults | form.values) if form else _appraisal_form(defaults),
         may_appraise=_appraiser(session.caller),
         published=published,
         started=started,
         need_added=next((n for n in found.needs if n.id == need_added), None),
         question_added=question_added,
         removed=removed,
+        changed=changed,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
     )
 
 
-P = TypeVar("P", NeedIn, QuestionIn)
+P = TypeVar("P", ExerciseIn, NeedIn, QuestionIn)
+Again = Callable[[Session, FormState, int], Awaitable[Response[str]]]
+"""The page a draft's form is on, shown again with the form's state and a status."""
 
 
-async def _add_to_draft(
+async def _exercise_form(
     request: Request[Any, Any, Any],
     ctx: Any,
     conn: Any,
-    exercise_id: int,
     part: tuple[Callable[[Mapping[str, str]], tuple[dict[str, Any], dict[str, str]]], dict[str, str], type[P]],
     rules: Callable[[P], list[FieldProblem]],
-    add: Callable[[Actor, P], Awaitable[str]],
+    act: Callable[[Actor, P, str | None], Awaitable[str]],
+    again: Again,
+    *,
+    versioned_as: str | None = None,
 ) -> Response[Any]:
-    """A part (a need, a question) added to a draft exercise from its page's form, as the API adds it: the form read
-    as the API's body (`part`: how, the form's labels in its order, the body's type), checked with the API's own
-    `rules` and made by `add`, which says what the page then tells (its query). Refused, the exercise's page again,
-    every problem beside its box and what was typed kept."""
+    """A commissioning form (an exercise started or changed, a need or a question added to a draft, a need
+    changed) done as the API does it: the form read as the API's body (`part`: how, the form's labels in its order,
+    the body's type), checked with the API's own `rules`, then `act` does it and says where the browser goes next.
+    A change sends the version the form was opened at (the form's `versioned_as` field) as If-Match. Refused, the
+    page again (`again`): every problem beside its box and what was typed kept; changed meanwhile (412), saying
+    so, with the version now."""
     read, labels, into = part
     session, form = await posted(request, conn)
     admit(session.caller, STAFF)
+    opened = _opened_at(form, versioned_as) if versioned_as else None
     body, where = read(form)
-    prefix = next(iter(labels)).partition(".")[0] + "."
-    values = {k: v for k, v in form.items() if k.startswith(prefix)}
+    values = {k: v for k, v in form.items() if k != "csrf_token"}
 
     async def checked(data: P) -> list[FieldProblem]:
         return rules(data)
 
     try:
-        said = await add(actor_of(request.scope), await service.check_all(body, into, ctx.taxonomy, checked))
+        data = await service.check_all(body, into, ctx.taxonomy, checked)
+        go = await act(actor_of(request.scope), data, None if opened is None else etag(opened))
+    except PreconditionFailed as exc:
+        assert versioned_as is not None
+        values[versioned_as] = str(exc.current_version)
+        said = (
+            f"someone saved a change since you opened this page (version {opened}, now version "
+            f"{exc.current_version}): nothing of yours has been saved. What you typed is still in the form: check "
+            "it against the page and save again"
+        )
+        changed = [FieldProblem(field=versioned_as, problem=said)]
+        return await again(session, FormState(values=values, unplaced=changed, labels=labels), 412)
     except (InvalidInput, Unprocessable, Conflict) as exc:
-        placed = service.place(_problems(exc), where, values, labels)
-        return await _exercise_page(session, ctx, conn, exercise_id, form=placed, status=400)
-    return see_other(f"/console/exercises/{exercise_id}?{said}")
+        return await again(session, service.place(_problems(exc), where, values, labels), 400)
+    return see_other(go)
+
+
+def _on_exercise_page(ctx: Any, conn: Any, exercise_id: int) -> Again:
+    async def again(session: Session, form: FormState, status: int) -> Response[str]:
+        return await _exercise_page(session, ctx, conn, exercise_id, form=form, status=status)
+
+    return again
+
+
+@post("/exercises/{exercise_id:int}/edit", status_code=303)
+async def change_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Change a draft exercise's title, commissioning body, description and dates (staff; as the API's PATCH
+    /exercises/{id} with the version the page was opened at as If-Match); then its page, saying so."""
+
+    async def change(actor: Actor, data: ExerciseIn, if_match: str | None) -> str:
+        patch = ExercisePatch(**{n: getattr(data, n) for n in forms.EXERCISE_LABELS})  # the form's, whole
+        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, patch)
+        return f"/console/exercises/{exercise_id}?changed=1"
+
+    exercise = (partial(forms.exercise_body, prefix="exercise."), EXERCISE_FORM_LABELS, ExerciseIn)
+    again = _on_exercise_page(ctx, conn, exercise_id)
+    return await _exercise_form(
+        request, ctx, conn, exercise, _exercise_rules, change, again, versioned_as="exercise.version"
+    )
+
+
+EXERCISE_FORM_LABELS = {f"exercise.{n}": label for n, label in forms.EXERCISE_LABELS.items()} | {
+    "exercise.version": "This exercise"
+}
 
 
 @post("/exercises/{exercise_id:int}/needs", status_code=303)
@@ -854,14 +891,43 @@ async def add_need(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, c
     """Add a need to a draft exercise (staff; as the API's POST /exercises/{id}/needs): its title, pathway, areas,
     volume, budget, contract length and cohorts; the rest as the API's defaults, changed through the API."""
 
-    async def add(actor: Actor, data: NeedIn) -> str:
+    async def add(actor: Actor, data: NeedIn, _: str | None) -> str:
         made = await exercises.create_need(ctx, conn, actor, exercise_id, data)
-        return f"need_added={made.id}#needs"
+        return f"/console/exercises/{exercise_id}?need_added={made.id}#needs"
 
     need = (forms.need_body, forms.NEED_LABELS, NeedIn)
-    return await _add_to_draft(
-        request, ctx, conn, exercise_id, need, lambda data: need_problems(data, ctx.taxonomy), add
+    again = _on_exercise_page(ctx, conn, exercise_id)
+    return await _exercise_form(request, ctx, conn, need, lambda data: need_problems(data, ctx.taxonomy), add, again)
+
+
+@post("/needs/{need_id:int}/edit", status_code=303)
+async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Change a need of a draft exercise (staff; as the API's PATCH /needs/{id} with the version its page was
+    opened at as If-Match): the boxes the new-need form has, the rest as they are; then its page, saying so."""
+
+    async def change(actor: Actor, data: NeedIn, if_match: str | None) -> str:
+        fields = [n.removeprefix("need.") for n in forms.NEED_LABELS]
+        patch = NeedPatch(**{n: getattr(data, n) for n in fields})  # the form's boxes, whole; the rest as they are
+        await exercises.update_need(ctx, conn, actor, need_id, if_match, patch)
+        return f"/console/needs/{need_id}?changed=1"
+
+    async def again(session: Session, form: FormState, status: int) -> Response[str]:
+        return await _need_page(session, ctx, conn, need_id, form=form, status=status)
+
+    need = (forms.need_body, NEED_FORM_LABELS, NeedIn)
+    return await _exercise_form(
+        request,
+        ctx,
+        conn,
+        need,
+        lambda data: need_problems(data, ctx.taxonomy),
+        change,
+        again,
+        versioned_as="need.version",
     )
+
+
+NEED_FORM_LABELS = forms.NEED_LABELS | {"need.version": "This need"}
 
 
 @post("/exercises/{exercise_id:int}/questions", status_code=303)
@@ -869,12 +935,13 @@ async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ct
     """Add a question to a draft exercise (staff; as the API's POST /exercises/{id}/questions): every responding
     provider answers it."""
 
-    async def add(actor: Actor, data: QuestionIn) -> str:
+    async def add(actor: Actor, data: QuestionIn, _: str | None) -> str:
         await engagement.add_question(conn, actor, exercise_id, data)
-        return "question_added=1#questions"
+        return f"/console/exercises/{exercise_id}?question_added=1#questions"
 
     question = (forms.question_body, forms.QUESTION_LABELS, QuestionIn)
-    return await _add_to_draft(request, ctx, conn, exercise_id, question, engagement.question_problems, add)
+    again = _on_exercise_page(ctx, conn, exercise_id)
+    return await _exercise_form(request, ctx, conn, question, engagement.question_problems, add, again)
 
 
 async def _is_draft(ctx: Any, conn: Any, exercise: Exercise) -> bool:
@@ -1062,14 +1129,35 @@ async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, sta
 
 
 @get("/needs/{need_id:int}")
-async def need_page(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
+async def need_page(
+    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, changed: Flag = False
+) -> Response[str]:
+    """The need's page; `changed`: the need was just changed from its form (said at the top)."""
     session = await _staff(request, conn)
+    return await _need_page(session, ctx, conn, need_id, changed=changed)
+
+
+async def _need_page(
+    session: Session,
+    ctx: Any,
+    conn: Any,
+    need_id: int,
+    *,
+    form: FormState | None = None,
+    status: int = 200,
+    changed: bool = False,
+) -> Response[str]:
+    """The need, its weights, runs and shortlist; while its exercise is a draft, the form changing it (`form`: a
+    refused one, shown again as typed; else the need's stored values)."""
     need = await exercises.get_need(conn, need_id)
     exercise = await exercises.get_exercise(conn, need.exercise_id)
     runs = await exercises.list_match_runs(conn, need_id)
     shortlist = await service.shortlist(ctx, conn, session.caller, need_id)
     return page(
         "need.html.j2",
+        status=status,
+        changed=changed,
+        form=form or FormState(values=forms.need_values(need), labels=NEED_FORM_LABELS),
         session=session,
         need=need,
         exercise=exercise,
@@ -2247,6 +2335,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 BACK_TO = {
     "/exercises/{exercise_id:int}/appraisals": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/clarifications": "/console/exercises/{exercise_id}/notice#clarifications",
+    "/exercises/{exercise_id:int}/edit": "/console/exercises/{exercise_id}#change",
     "/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer": (
         "/console/exercises/{exercise_id}#clarifications"
     ),
@@ -2256,6 +2345,7 @@ BACK_TO = {
     "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
+    "/needs/{need_id:int}/edit": "/console/needs/{need_id}#change",
     "/needs/{need_id:int}/match-runs": "/console/needs/{need_id}",
     "/needs/{need_id:int}/shortlist": "/console/needs/{need_id}",
     "/needs/{need_id:int}/shortlist/{provider_id:int}/remove": "/console/needs/{need_id}",
@@ -2297,6 +2387,8 @@ ROUTES = [
     start_exercise,
     add_need,
     add_question,
+    change_exercise,
+    change_need,
     remove_need_page,
     remove_need,
     remove_question_page,
