@@ -1212,3 +1212,51 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     )
     assert late.status_code == 400 and "published" in late.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 70
+
+
+async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_its_page(world: World) -> None:
+    """Moving a published notice's deadline later, the one change publishing allows, was API-only. The exercise's
+    page has it (as PATCH of closes_on with the version the page showed as If-Match): an earlier or empty date is
+    refused beside the box with nothing stored; a change made meanwhile is said (412); a later one is saved, the
+    notice says it and its OCDS releases record the move as an amendment."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    exercise_id = await bare_draft(w)
+    made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=NEED)
+    assert made.status_code == 201, made.text
+    path = f"/console/exercises/{exercise_id}/deadline"
+    assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text  # a draft: its form
+    await dated_and_published(w, exercise_id)  # closes on 2027-02-26
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="{path}"' in page.text and box(page.text, "exercise.closes_on") == "2027-02-26"
+    opened = box(page.text, "exercise.version")
+
+    for typed, said in (("2027-02-01", "never earlier than 2027-02-26"), ("", "enter a date")):
+        refused = await c.post(path, data={"csrf_token": csrf, "exercise.version": opened, "exercise.closes_on": typed})
+        assert refused.status_code == 400, refused.text
+        beside = refused.text.split(f'id="{fid("exercise.closes_on")}-error"')[1].split("</p>")[0]
+        assert said in beside and '<details class="details" id="deadline" open>' in refused.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["closes_on"] == "2027-02-26"
+
+    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    described = await c.patch(
+        f"/exercises/{exercise_id}",
+        headers={**w.commissioner, "If-Match": f'"v{version}"'},
+        json={"default_weights": {"quality": 40, "pathway_fit": 30, "coverage": 30}},
+    )
+    assert described.status_code == 200, described.text
+    later = {"csrf_token": csrf, "exercise.version": opened, "exercise.closes_on": "2027-03-31"}
+    stale = await c.post(path, data=later)
+    assert stale.status_code == 412 and box(stale.text, "exercise.version") == str(version + 1)
+    assert box(stale.text, "exercise.closes_on") == "2027-03-31"
+
+    c.follow_redirects = False
+    done = await c.post(path, data={**later, "exercise.version": str(version + 1)})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == f"/console/exercises/{exercise_id}?deadline_moved=1#engagement"
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-03-31"
+    shown = await c.get(done.headers["location"])
+    assert "The deadline has been moved" in shown.text and "31 March 2027" in shown.text
+    (amendment,) = (await c.get(f"/exercises/{exercise_id}/ocds")).json()["releases"][-1]["tender"]["amendments"]
+    assert amendment["rationale"] == "closing date moved from 2027-02-26 to 2027-03-31"

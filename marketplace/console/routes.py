@@ -721,10 +721,11 @@ async def exercise_page(
     question_added: Flag = False,
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
     changed: Flag = False,
+    deadline_moved: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed` and
-    `changed` (its title, description or dates) say what was just done."""
+    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed`,
+    `changed` (its title, description or dates) and `deadline_moved` say what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -740,6 +741,7 @@ async def exercise_page(
         question_added=question_added,
         removed=removed,
         changed=changed,
+        deadline_moved=deadline_moved,
     )
 
 
@@ -758,6 +760,7 @@ async def _exercise_page(
     question_added: bool = False,
     removed: str | None = None,
     changed: bool = False,
+    deadline_moved: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -802,12 +805,13 @@ async def _exercise_page(
         question_added=question_added,
         removed=removed,
         changed=changed,
+        deadline_moved=deadline_moved,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
     )
 
 
-P = TypeVar("P", ExerciseIn, NeedIn, QuestionIn)
+P = TypeVar("P", ExerciseIn, ExercisePatch, NeedIn, QuestionIn)
 Again = Callable[[Session, FormState, int], Awaitable[Response[str]]]
 """The page a draft's form is on, shown again with the form's state and a status."""
 
@@ -884,6 +888,26 @@ async def change_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx:
 EXERCISE_FORM_LABELS = {f"exercise.{n}": label for n, label in forms.EXERCISE_LABELS.items()} | {
     "exercise.version": "This exercise"
 }
+
+
+@post("/exercises/{exercise_id:int}/deadline", status_code=303)
+async def move_deadline(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Move a published exercise's deadline later (staff; as the API's PATCH /exercises/{id} of `closes_on` with the
+    version the page was opened at as If-Match): the notice's one change publishing allows, dated as its revision;
+    then the exercise's page, saying so. An earlier date is refused as the API refuses it, beside the box."""
+
+    async def move(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
+        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        return f"/console/exercises/{exercise_id}?deadline_moved=1#engagement"
+
+    def read(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        return {"closes_on": form.get("exercise.closes_on", "").strip()}, {"closes_on": "exercise.closes_on"}
+
+    labels = {"exercise.closes_on": "New closing date", "exercise.version": "This exercise"}
+    again = _on_exercise_page(ctx, conn, exercise_id)
+    return await _exercise_form(
+        request, ctx, conn, (read, labels, ExercisePatch), lambda _: [], move, again, versioned_as="exercise.version"
+    )
 
 
 @post("/exercises/{exercise_id:int}/needs", status_code=303)
@@ -2335,6 +2359,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 BACK_TO = {
     "/exercises/{exercise_id:int}/appraisals": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/clarifications": "/console/exercises/{exercise_id}/notice#clarifications",
+    "/exercises/{exercise_id:int}/deadline": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/edit": "/console/exercises/{exercise_id}#change",
     "/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer": (
         "/console/exercises/{exercise_id}#clarifications"
@@ -2388,6 +2413,7 @@ ROUTES = [
     add_need,
     add_question,
     change_exercise,
+    move_deadline,
     change_need,
     remove_need_page,
     remove_need,
