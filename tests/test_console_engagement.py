@@ -1232,7 +1232,7 @@ async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_i
     assert f'action="{path}"' in page.text and box(page.text, "exercise.closes_on") == "2027-02-26"
     opened = box(page.text, "exercise.version")
 
-    for typed, said in (("2027-02-01", "never earlier than 2027-02-26"), ("", "enter a date")):
+    for typed, said in (("2027-02-01", "never earlier than 26 February 2027"), ("", "enter a date")):
         refused = await c.post(path, data={"csrf_token": csrf, "exercise.version": opened, "exercise.closes_on": typed})
         assert refused.status_code == 400, refused.text
         beside = refused.text.split(f'id="{fid("exercise.closes_on")}-error"')[1].split("</p>")[0]

@@ -309,7 +309,7 @@ async def update_exercise(
                     FieldProblem(
                         field="closes_on",
                         problem=f"the exercise's notice was published on {formatting.date(published.date())}: its "
-                        f"closing date may move later, never earlier than {current.closes_on.isoformat()}",
+                        f"closing date may move later, never earlier than {formatting.date(current.closes_on)}",
                     )
                 )
             return found
