@@ -875,10 +875,16 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
         "need.annual_budget": "£120,000",
         "need.contract_years": "",
         "need.cohorts.ADULTS": "on",
+        "need.eligibility.min_age": "18",
+        "need.eligibility.max_age": "seventy",
+        "need.eligibility.gender": "both",
+        "need.local_priorities": "women leaving custody\n\n  rural outreach  ",
     }
     refused = await c.post(path, data=typed)
     assert refused.status_code == 400, refused.text
     assert f'id="{fid("need.annual_volume")}-error"' in refused.text and "enter a whole number" in refused.text
+    assert f'id="{fid("need.eligibility.max_age")}-error"' in refused.text and 'value="seventy"' in refused.text
+    typed["need.eligibility.max_age"] = "64"
     assert 'value="E06000020, E99999999"' in refused.text and 'value="sixty"' in refused.text
     assert '<details class="details" open>' in refused.text and 'value="£120,000"' in refused.text
     exercise = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
@@ -907,6 +913,8 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
         120000,
     )
     assert (need["cohorts"], need["contract_years"]) == (["ADULTS"], 1.0)
+    assert need["eligibility"] == {"min_age": 18, "max_age": 64}
+    assert [p["text"] for p in need["local_priorities"]] == ["women leaving custody", "rural outreach"]
     shown = await c.get(f"/console/exercises/{exercise_id}?need_added={need_id}")
     assert "The need “Accommodation, Telford” has been added" in unescape(shown.text)
     assert f'href="/console/needs/{need_id}"' in shown.text
@@ -1155,7 +1163,12 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     made = await c.post(
         f"/exercises/{exercise_id}/needs",
         headers=w.commissioner,
-        json={**NEED, "min_years_experience": 3, "local_priorities": [{"text": "Women's hostel places"}]},
+        json={
+            **NEED,
+            "min_years_experience": 3,
+            "local_priorities": [{"text": "Women's hostel places", "weight": 2.5}, {"text": "Dropped priority"}],
+            "weight_overrides": {"quality": 40, "pathway_fit": 30, "coverage": 30},
+        },
     )
     assert made.status_code == 201, made.text
     need_id = made.json()["id"]
@@ -1163,6 +1176,8 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     assert f'action="/console/needs/{need_id}/edit"' in need_page.text
     assert (box(need_page.text, "need.annual_budget"), box(need_page.text, "need.areas")) == ("120,000", "E06000020")
     assert box(need_page.text, "need.contract_years") == "3" and 'value="ADULTS" checked' in need_page.text
+    assert box(need_page.text, "need.min_years_experience") == "3" and 'value="both" checked' in need_page.text
+    assert "Women&#39;s hostel places\nDropped priority</textarea>" in need_page.text
     form = {
         "csrf_token": csrf,
         "need.version": box(need_page.text, "need.version"),
@@ -1172,7 +1187,13 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         "need.annual_volume": "70",
         "need.annual_budget": "£130,000",
         "need.contract_years": "2.5",
-    }  # no cohort ticked: anyone the pathway serves
+        "need.eligibility.min_age": "18",
+        "need.eligibility.max_age": "",
+        "need.eligibility.gender": "women",
+        "need.min_years_experience": "",
+        "need.required_accreditations.matrix_standard": "on",
+        "need.local_priorities": "Women's hostel places\nWomen leaving custody",
+    }  # no cohort ticked: anyone the pathway serves; no years of delivery required
     need_path = f"/console/needs/{need_id}/edit"
     refused = await c.post(need_path, data=form)
     assert refused.status_code == 400 and f'id="{fid("need.areas")}-error"' in refused.text
@@ -1189,8 +1210,15 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         130000,
         2.5,
     )
-    assert need["cohorts"] == [] and need["min_years_experience"] == 3
-    assert [p["text"] for p in need["local_priorities"]] == ["Women's hostel places"]
+    assert need["cohorts"] == [] and need["min_years_experience"] == 0
+    assert need["eligibility"] == {"min_age": 18, "gender": "women"}
+    assert need["required_accreditations"] == ["matrix_standard"]
+    # a priority kept keeps the weight the API gave it; a new one weighs 1; one left out is gone
+    assert need["local_priorities"] == [
+        {"text": "Women's hostel places", "weight": 2.5},
+        {"text": "Women leaving custody", "weight": 1.0},
+    ]
+    assert need["weight_overrides"] is not None  # not on the form: kept as it was
     assert "The need has been changed" in (await c.get(done.headers["location"])).text
     stale = await c.post(need_path, data={**form, "need.areas": "E06000020", "need.annual_volume": "80"})
     assert stale.status_code == 412 and box(stale.text, "need.version") == str(need["version"])

@@ -258,6 +258,9 @@ NUMBERS = {
     "need.annual_volume": True,
     "need.annual_budget": True,
     "need.contract_years": False,
+    "need.min_years_experience": True,
+    "need.eligibility.min_age": True,
+    "need.eligibility.max_age": True,
 }
 """The number boxes of the profile and service forms, by field: True, a whole number; False, one with a decimal
 point allowed (an outcomes record's figure and people are read in `service_body`)."""
@@ -685,8 +688,16 @@ NEED_LABELS = {
     "need.annual_budget": "Budget a year",
     "need.contract_years": "Contract length in years",
     "need.cohorts": "Who it is for",
+    "need.eligibility.min_age": "Minimum age",
+    "need.eligibility.max_age": "Maximum age",
+    "need.eligibility.gender": "Men, women or both",
+    "need.min_years_experience": "Years of delivery required",
+    "need.required_accreditations": "Accreditations required",
+    "need.local_priorities": "Local priorities",
 }
-"""The need form's boxes, in its order (each the API's NeedIn field after `need.`)."""
+"""The need form's boxes, in its order (each the API's NeedIn field, or a part of one, after `need.`)."""
+NEED_FIELDS = tuple(dict.fromkeys(label.removeprefix("need.").partition(".")[0] for label in NEED_LABELS))
+"""The NeedIn fields the need form sets, whole: changing a need, the rest are kept as they are."""
 
 
 def need_values(n: Need) -> dict[str, str]:
@@ -698,9 +709,18 @@ def need_values(n: Need) -> dict[str, str]:
         "need.annual_volume": _s(n.annual_volume),
         "need.annual_budget": f"{n.annual_budget:,}",
         "need.contract_years": _s(n.contract_years),
+        "need.eligibility.min_age": _s(n.eligibility.min_age),
+        "need.eligibility.max_age": _s(n.eligibility.max_age),
+        "need.eligibility.gender": n.eligibility.gender,
+        "need.min_years_experience": _s(n.min_years_experience or None),
+        "need.local_priorities": "\n".join(p.text for p in n.local_priorities),
         "need.version": str(n.version),
     }
-    return values | {f"need.cohorts.{c}": "on" for c in n.cohorts}
+    values |= {f"need.cohorts.{c}": "on" for c in n.cohorts}
+    return values | {f"need.required_accreditations.{c}": "on" for c in n.required_accreditations}
+
+
+_AGES = ("eligibility.min_age", "eligibility.max_age")
 
 
 def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -711,10 +731,13 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         "pathway": form.get("need.pathway", "").strip(),
         "areas": _codes(form.get("need.areas", "")),
         "cohorts": _ticked(form, "need.cohorts."),
+        "eligibility": {"gender": form.get("need.eligibility.gender", "").strip() or "both"},
+        "required_accreditations": _ticked(form, "need.required_accreditations."),
+        "local_priorities": [{"text": line} for line in _lines(form.get("need.local_priorities", ""))],
     }
-    for name in ("annual_volume", "annual_budget", "contract_years"):
+    for name in ("annual_volume", "annual_budget", "contract_years", "min_years_experience", *_AGES):
         if (value := _box(form, f"need.{name}")) is not None:
-            body[name] = value
+            _set(body, name, value)
     return body, {label.removeprefix("need."): label for label in NEED_LABELS}
 
 

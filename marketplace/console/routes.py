@@ -778,7 +778,7 @@ async def _exercise_page(
     clarifications = await engagement.list_clarifications(conn, session.caller, exercise_id)
     askers = {c.provider_id for c in clarifications if c.provider_id is not None}
     found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
-    defaults = appraisal_forms.settings_values() | forms.exercise_values(found)
+    defaults = appraisal_forms.settings_values() | forms.exercise_values(found) | {"need.eligibility.gender": "both"}
     return page(
         "exercise.html.j2",
         askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
@@ -808,12 +808,13 @@ async def _exercise_page(
         deadline_moved=deadline_moved,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
+        genders=forms.GENDERS,
     )
 
 
 P = TypeVar("P", ExerciseIn, ExercisePatch, NeedIn, QuestionIn)
 Again = Callable[[Session, FormState, int], Awaitable[Response[str]]]
-"""The page a draft's form is on, shown again with the form's state and a status."""
+"""The page a commissioning form is on, shown again with the form's state and a status."""
 
 
 async def _exercise_form(
@@ -930,8 +931,11 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
     opened at as If-Match): the boxes the new-need form has, the rest as they are; then its page, saying so."""
 
     async def change(actor: Actor, data: NeedIn, if_match: str | None) -> str:
-        fields = [n.removeprefix("need.") for n in forms.NEED_LABELS]
-        patch = NeedPatch(**{n: getattr(data, n) for n in fields})  # the form's boxes, whole; the rest as they are
+        weights = {p.text: p.weight for p in (await exercises.get_need(conn, need_id)).local_priorities}
+        data.local_priorities = [  # a priority kept keeps its weight (set through the API)
+            msgspec.structs.replace(p, weight=weights.get(p.text, p.weight)) for p in data.local_priorities
+        ]
+        patch = NeedPatch(**{n: getattr(data, n) for n in forms.NEED_FIELDS})  # the form's, whole; the rest kept
         await exercises.update_need(ctx, conn, actor, need_id, if_match, patch)
         return f"/console/needs/{need_id}?changed=1"
 
@@ -1190,6 +1194,7 @@ async def _need_page(
         shortlist=shortlist,
         taxonomy=ctx.taxonomy,
         draft=await _is_draft(ctx, conn, exercise),
+        genders=forms.GENDERS,
     )
 
 
