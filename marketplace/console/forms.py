@@ -691,7 +691,7 @@ NEED_LABELS = {
     "need.eligibility.min_age": "Minimum age",
     "need.eligibility.max_age": "Maximum age",
     "need.eligibility.gender": "Men, women or both",
-    "need.min_years_experience": "Years of delivery required",
+    "need.min_years_experience": "Years of experience required",
     "need.required_accreditations": "Accreditations required",
     "need.local_priorities": "Local priorities",
 }
