@@ -1288,3 +1288,60 @@ async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_i
     assert "The deadline has been moved" in shown.text and "31 March 2027" in shown.text
     (amendment,) = (await c.get(f"/exercises/{exercise_id}/ocds")).json()["releases"][-1]["tender"]["amendments"]
     assert amendment["rationale"] == "closing date moved from 2027-02-26 to 2027-03-31"
+
+
+async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_their_pages(world: World) -> None:
+    """The criteria weights a match run uses were API-only. The exercise's page sets its default weights and a
+    need's page the need's own (as PATCH of default_weights, of weight_overrides, with the page's version as
+    If-Match): percentages not adding up to 100 are refused saying what they would scale to, a box that is no
+    number beside it, nothing stored; every box empty clears them; the page then shows the weights in force."""
+    w, c = world, world.client
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(c, key)
+    exercise_id = await bare_draft(w)
+    made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=NEED)
+    assert made.status_code == 201, made.text
+    need_id = made.json()["id"]
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="/console/exercises/{exercise_id}/weights"' in page.text
+    assert "the standard weights: pathway fit 20%" in page.text
+    version = box(page.text, "weights.version")
+    path = f"/console/exercises/{exercise_id}/weights"
+    odd = {"csrf_token": csrf, "weights.version": version, "weights.quality": "50", "weights.pathway_fit": "30"}
+    refused = await c.post(path, data=odd)
+    assert refused.status_code == 400 and "percentages must sum to 100" in refused.text
+    assert 'id="weights-error"' in refused.text and box(refused.text, "weights.quality") == "50"
+    assert '<details class="details" id="weights" open>' in refused.text
+    words = await c.post(path, data={**odd, "weights.coverage": "twenty"})
+    assert words.status_code == 400 and f'id="{fid("weights.coverage")}-error"' in words.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["default_weights"] == {}
+
+    c.follow_redirects = False
+    done = await c.post(path, data={**odd, "weights.coverage": "20"})
+    assert done.headers["location"] == f"/console/exercises/{exercise_id}?weighted=1#weights", done.text
+    stored = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["default_weights"]
+    assert stored == {"quality": 50, "pathway_fit": 30, "coverage": 20}
+    shown = await c.get(done.headers["location"])
+    assert "The exercise’s default weights have been saved" in shown.text
+    assert "default weights: pathway fit 30%, coverage 20%, quality 50%" in shown.text
+    need_page = await c.get(f"/console/needs/{need_id}")
+    assert "from the exercise's default weights" in unescape(need_page.text)
+
+    # the need's own: set, then cleared (every box empty) back to the exercise's
+    need_path = f"/console/needs/{need_id}/weights"
+    assert f'action="{need_path}"' in need_page.text and box(need_page.text, "weights.quality") == ""
+    own = {"csrf_token": csrf, "weights.version": box(need_page.text, "weights.version"), "weights.capacity": "100"}
+    set_ = await c.post(need_path, data=own)
+    assert set_.headers["location"] == f"/console/needs/{need_id}?weighted=1#weights", set_.text
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert need["weight_overrides"] == {"capacity": 100}
+    shown = await c.get(set_.headers["location"])
+    weights_row = unescape(re.sub(r"<[^>]+>", "", shown.text.split(">Weights</dt>")[1].split("</dd>")[0]))
+    assert weights_row == "Capacity 100% (percentages of the score, from this need's own weights; a new run uses these)"
+    assert box(shown.text, "weights.capacity") == "100" and box(shown.text, "need.title") == NEED["title"]
+    stale = await c.post(need_path, data={**own, "weights.capacity": ""})
+    assert stale.status_code == 412 and box(stale.text, "weights.version") == str(need["version"])
+    assert box(stale.text, "need.title") == NEED["title"]  # the other form's boxes as stored
+    cleared = await c.post(need_path, data={**own, "weights.capacity": "", "weights.version": str(need["version"])})
+    assert cleared.status_code == 303, cleared.text
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["weight_overrides"] is None

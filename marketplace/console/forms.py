@@ -15,10 +15,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from marketplace import messages
+import matching
+from marketplace import formatting, messages
 from marketplace.console.models import Change, FormState
 from marketplace.exercises.models import Exercise, Need
 from marketplace.providers.models import Provider, Service
+from matching.weights import describe_percentages
 
 PREMISES = ("area", "description")
 OUTCOME = ("outcome", "measure", "period", "value", "people", "reference", "note")
@@ -676,6 +678,30 @@ def exercise_values(e: Exercise) -> dict[str, str]:
         "exercise.version": str(e.version),
     }
     return values | {f"exercise.{n}": _s(getattr(e, n)) for n in EXERCISE_DATES}
+
+
+# --- criteria weights: an exercise's default, a need's own --------------------------------------------------------
+
+WEIGHT_LABELS = {f"weights.{c}": formatting.humanise(c) for c in matching.CRITERIA}
+"""The weights form's boxes, a percentage a criterion of the matching core's, in its order."""
+STANDARD_WEIGHTS = describe_percentages(matching.DEFAULT_WEIGHTS)
+"""The weights a need is matched with when neither it nor its exercise has any, in words."""
+
+
+def weights_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The weights form as a table of percentages (a box left empty left out: it counts 0; every box empty, no
+    table), and where each criterion's shows."""
+    given = {
+        c: as_number(without_thousands(v), whole=False)
+        for c in matching.CRITERIA
+        if (v := _nullable(form, f"weights.{c}"))
+    }
+    return given, {c: f"weights.{c}" for c in matching.CRITERIA}
+
+
+def weights_values(given: Mapping[str, float]) -> dict[str, str]:
+    """A stored table of percentages as the weights form shows it."""
+    return {f"weights.{c}": _s(v) for c, v in given.items()}
 
 
 # --- a need added to an exercise, or changed ---------------------------------------------------------------------

@@ -722,10 +722,12 @@ async def exercise_page(
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
     changed: Flag = False,
     deadline_moved: Flag = False,
+    weighted: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
     links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed`,
-    `changed` (its title, description or dates) and `deadline_moved` say what was just done."""
+    `changed` (its title, description or dates), `deadline_moved` and `weighted` (its default weights) say what was
+    just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -742,6 +744,7 @@ async def exercise_page(
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
+        weighted=weighted,
     )
 
 
@@ -761,6 +764,7 @@ async def _exercise_page(
     removed: str | None = None,
     changed: bool = False,
     deadline_moved: bool = False,
+    weighted: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -779,6 +783,7 @@ async def _exercise_page(
     askers = {c.provider_id for c in clarifications if c.provider_id is not None}
     found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
     defaults = appraisal_forms.settings_values() | forms.exercise_values(found) | {"need.eligibility.gender": "both"}
+    defaults |= forms.weights_values(found.default_weights.given())
     return page(
         "exercise.html.j2",
         askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
@@ -806,13 +811,16 @@ async def _exercise_page(
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
+        weighted=weighted,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
         genders=forms.GENDERS,
+        weight_labels=forms.WEIGHT_LABELS,
+        standard_weights=forms.STANDARD_WEIGHTS,
     )
 
 
-P = TypeVar("P", ExerciseIn, ExercisePatch, NeedIn, QuestionIn)
+P = TypeVar("P", ExerciseIn, ExercisePatch, NeedIn, NeedPatch, QuestionIn)
 Again = Callable[[Session, FormState, int], Awaitable[Response[str]]]
 """The page a commissioning form is on, shown again with the form's state and a status."""
 
@@ -860,6 +868,15 @@ async def _exercise_form(
     except (InvalidInput, Unprocessable, Conflict) as exc:
         return await again(session, service.place(_problems(exc), where, values, labels), 400)
     return see_other(go)
+
+
+def _kept_under(stored: dict[str, str], form: FormState) -> FormState:
+    """A refused form shown again as typed, with a page's other forms' boxes as stored: a box a form of a page has
+    (its name's first part: `need.`, `weights.`) is from the form sent when any box of that form was sent, so a box
+    left unticked stays so."""
+    sent = {k.partition(".")[0] for k in form.values}
+    kept = {k: v for k, v in stored.items() if k.partition(".")[0] not in sent}
+    return msgspec.structs.replace(form, values=kept | form.values)
 
 
 def _on_exercise_page(ctx: Any, conn: Any, exercise_id: int) -> Again:
@@ -956,6 +973,76 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
 
 
 NEED_FORM_LABELS = forms.NEED_LABELS | {"need.version": "This need"}
+
+
+def _weights_form(field: str, none: Any, whose: str, into: type[P]) -> tuple[Any, dict[str, str], type[P]]:
+    """The weights form as the API's body of `field` (every box empty: `none`, no table of its own), its labels
+    (`whose` its version is) and the body's type."""
+
+    def read(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        given, where = forms.weights_body(form)
+        return {field: given or none}, {f"{field}.{c}": box for c, box in where.items()}
+
+    return read, forms.WEIGHT_LABELS | {"weights.version": whose, field: "Weights"}, into
+
+
+def _weights_problems(given: Any, field: str) -> list[FieldProblem]:
+    """The API's rule for a table of percentages (they sum to 100), said with the decoder's problems."""
+    try:
+        exercises.checked_weights(given or None, field)
+    except Unprocessable as exc:
+        return exc.problems
+    return []
+
+
+@post("/exercises/{exercise_id:int}/weights", status_code=303)
+async def change_exercise_weights(
+    request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """Set the exercise's default weights (staff; as the API's PATCH /exercises/{id} of `default_weights`, with the
+    page's version as If-Match): a need without weights of its own is matched with them; every box empty, with the
+    standard weights. Then its page, saying so."""
+
+    async def change(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
+        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        return f"/console/exercises/{exercise_id}?weighted=1#weights"
+
+    part = _weights_form("default_weights", {}, "This exercise", ExercisePatch)
+    return await _exercise_form(
+        request,
+        ctx,
+        conn,
+        part,
+        lambda d: _weights_problems(d.default_weights, "default_weights"),
+        change,
+        _on_exercise_page(ctx, conn, exercise_id),
+        versioned_as="weights.version",
+    )
+
+
+@post("/needs/{need_id:int}/weights", status_code=303)
+async def change_need_weights(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Set the need's own weights (staff; as the API's PATCH /needs/{id} of `weight_overrides`, with the page's
+    version as If-Match); every box empty, none: the exercise's default weights. Then its page, saying so."""
+
+    async def change(actor: Actor, data: NeedPatch, if_match: str | None) -> str:
+        await exercises.update_need(ctx, conn, actor, need_id, if_match, data)
+        return f"/console/needs/{need_id}?weighted=1#weights"
+
+    async def again(session: Session, form: FormState, status: int) -> Response[str]:
+        return await _need_page(session, ctx, conn, need_id, form=form, status=status)
+
+    part = _weights_form("weight_overrides", None, "This need", NeedPatch)
+    return await _exercise_form(
+        request,
+        ctx,
+        conn,
+        part,
+        lambda d: _weights_problems(d.weight_overrides, "weight_overrides"),
+        change,
+        again,
+        versioned_as="weights.version",
+    )
 
 
 @post("/exercises/{exercise_id:int}/questions", status_code=303)
@@ -1158,11 +1245,12 @@ async def match_every_need(request: Request[Any, Any, Any], exercise_id: Id, sta
 
 @get("/needs/{need_id:int}")
 async def need_page(
-    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, changed: Flag = False
+    request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, changed: Flag = False, weighted: Flag = False
 ) -> Response[str]:
-    """The need's page; `changed`: the need was just changed from its form (said at the top)."""
+    """The need's page; `changed`: the need was just changed from its form, `weighted`: its weights (said at the
+    top)."""
     session = await _staff(request, conn)
-    return await _need_page(session, ctx, conn, need_id, changed=changed)
+    return await _need_page(session, ctx, conn, need_id, changed=changed, weighted=weighted)
 
 
 async def _need_page(
@@ -1174,18 +1262,23 @@ async def _need_page(
     form: FormState | None = None,
     status: int = 200,
     changed: bool = False,
+    weighted: bool = False,
 ) -> Response[str]:
-    """The need, its weights, runs and shortlist; while its exercise is a draft, the form changing it (`form`: a
-    refused one, shown again as typed; else the need's stored values)."""
+    """The need, its weights (with the form setting its own), runs and shortlist; while its exercise is a draft, the
+    form changing it. `form`: a refused one, shown again as typed, the other form's boxes as stored."""
     need = await exercises.get_need(conn, need_id)
     exercise = await exercises.get_exercise(conn, need.exercise_id)
     runs = await exercises.list_match_runs(conn, need_id)
     shortlist = await service.shortlist(ctx, conn, session.caller, need_id)
+    stored = forms.need_values(need) | forms.weights_values(
+        need.weight_overrides.given() if need.weight_overrides else {}
+    )
     return page(
         "need.html.j2",
         status=status,
         changed=changed,
-        form=form or FormState(values=forms.need_values(need), labels=NEED_FORM_LABELS),
+        weighted=weighted,
+        form=_kept_under(stored, form) if form else FormState(values=stored, labels=NEED_FORM_LABELS),
         session=session,
         need=need,
         exercise=exercise,
@@ -1195,6 +1288,7 @@ async def _need_page(
         taxonomy=ctx.taxonomy,
         draft=await _is_draft(ctx, conn, exercise),
         genders=forms.GENDERS,
+        weight_labels=forms.WEIGHT_LABELS,
     )
 
 
@@ -2366,6 +2460,7 @@ BACK_TO = {
     "/exercises/{exercise_id:int}/clarifications": "/console/exercises/{exercise_id}/notice#clarifications",
     "/exercises/{exercise_id:int}/deadline": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/edit": "/console/exercises/{exercise_id}#change",
+    "/exercises/{exercise_id:int}/weights": "/console/exercises/{exercise_id}#weights",
     "/exercises/{exercise_id:int}/clarifications/{clarification_id:int}/answer": (
         "/console/exercises/{exercise_id}#clarifications"
     ),
@@ -2376,6 +2471,7 @@ BACK_TO = {
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
     "/needs/{need_id:int}/edit": "/console/needs/{need_id}#change",
+    "/needs/{need_id:int}/weights": "/console/needs/{need_id}#weights",
     "/needs/{need_id:int}/match-runs": "/console/needs/{need_id}",
     "/needs/{need_id:int}/shortlist": "/console/needs/{need_id}",
     "/needs/{need_id:int}/shortlist/{provider_id:int}/remove": "/console/needs/{need_id}",
@@ -2418,6 +2514,8 @@ ROUTES = [
     add_need,
     add_question,
     change_exercise,
+    change_exercise_weights,
+    change_need_weights,
     move_deadline,
     change_need,
     remove_need_page,
