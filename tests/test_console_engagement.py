@@ -838,6 +838,17 @@ async def bare_draft(w: World) -> int:
     return int(made.json()["id"])
 
 
+async def signed_in_with_a_draft(w: World) -> tuple[str, int, int]:
+    """A commissioner signed in to the console, and a draft exercise with one need (NEED) made through the API:
+    the console's CSRF token, the exercise's id and the need's."""
+    _, key = await w.keys.make("commissioner")
+    csrf = await sign_in(w.client, key)
+    exercise_id = await bare_draft(w)
+    made = await w.client.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=NEED)
+    assert made.status_code == 201, made.text
+    return csrf, exercise_id, made.json()["id"]
+
+
 async def dated_and_published(w: World, exercise_id: int) -> None:
     """The exercise given dates and published, through the API."""
     version = (await w.client.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
@@ -1248,11 +1259,7 @@ async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_i
     refused beside the box with nothing stored; a change made meanwhile is said (412); a later one is saved, the
     notice says it and its OCDS releases record the move as an amendment."""
     w, c = world, world.client
-    _, key = await w.keys.make("commissioner")
-    csrf = await sign_in(c, key)
-    exercise_id = await bare_draft(w)
-    made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=NEED)
-    assert made.status_code == 201, made.text
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
     path = f"/console/exercises/{exercise_id}/deadline"
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text  # a draft: its form
     await dated_and_published(w, exercise_id)  # closes on 2027-02-26
@@ -1296,12 +1303,7 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     If-Match): percentages not adding up to 100 are refused saying what they would scale to, a box that is no
     number beside it, nothing stored; every box empty clears them; the page then shows the weights in force."""
     w, c = world, world.client
-    _, key = await w.keys.make("commissioner")
-    csrf = await sign_in(c, key)
-    exercise_id = await bare_draft(w)
-    made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=NEED)
-    assert made.status_code == 201, made.text
-    need_id = made.json()["id"]
+    csrf, exercise_id, need_id = await signed_in_with_a_draft(w)
     page = await c.get(f"/console/exercises/{exercise_id}")
     assert f'action="/console/exercises/{exercise_id}/weights"' in page.text
     assert "the standard weights: pathway fit 20%" in page.text
