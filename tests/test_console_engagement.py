@@ -1343,6 +1343,8 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     assert box(shown.text, "weights.capacity") == "100" and box(shown.text, "need.title") == NEED["title"]
     stale = await c.post(need_path, data={**own, "weights.capacity": ""})
     assert stale.status_code == 412 and box(stale.text, "weights.version") == str(need["version"])
+    assert '<details class="details" id="weights" open>' in stale.text
+    assert '<details class="details" id="change">' in stale.text  # the other form stays closed
     assert box(stale.text, "need.title") == NEED["title"]  # the other form's boxes as stored
     cleared = await c.post(need_path, data={**own, "weights.capacity": "", "weights.version": str(need["version"])})
     assert cleared.status_code == 303, cleared.text
