@@ -5,6 +5,7 @@ provider's response; a commissioner reads the responses and answers a clarificat
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from html import unescape
@@ -934,7 +935,7 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     await dated_and_published(w, exercise_id)
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
     late = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
-    assert late.status_code == 400 and "published" in late.text
+    assert late.status_code == 409 and "published" in late.text
     assert len((await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["needs"]) == 1
 
 
@@ -1003,7 +1004,7 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     await dated_and_published(w, exercise_id)
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
     late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
-    assert late.status_code == 400 and "published" in late.text
+    assert late.status_code == 409 and "published" in late.text
     assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1
 
 
@@ -1051,7 +1052,8 @@ async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercis
     assert changed.status_code == 200, changed.text
     stale = await c.post(f"/console/needs/{mistaken}/remove", data={"csrf_token": csrf, "version": str(opened)})
     assert stale.status_code == 412 and "changed since you opened this page" in stale.text
-    assert f'name="version" value="{opened + 1}"' in stale.text and "70" in stale.text
+    assert f'name="version" value="{opened + 1}"' in stale.text
+    assert re.search(r">People a year</dt><dd[^>]*>70<", stale.text)  # the need as it is now
     assert (await c.get(f"/needs/{mistaken}", headers=w.commissioner)).status_code == 200
 
     c.follow_redirects = False
@@ -1229,7 +1231,7 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         {"text": "Women's hostel places", "weight": 2.5},
         {"text": "Women leaving custody", "weight": 1.0},
     ]
-    assert need["weight_overrides"] is not None  # not on the form: kept as it was
+    assert need["weight_overrides"] == {"quality": 40, "pathway_fit": 30, "coverage": 30}  # not on the form: kept
     assert "The need has been changed" in (await c.get(done.headers["location"])).text
     stale = await c.post(need_path, data={**form, "need.areas": "E06000020", "need.annual_volume": "80"})
     assert stale.status_code == 412 and box(stale.text, "need.version") == str(need["version"])
@@ -1249,8 +1251,16 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         need_path,
         data={**form, "need.areas": "E06000020", "need.annual_volume": "90", "need.version": str(need["version"])},
     )
-    assert late.status_code == 400 and "published" in late.text
+    assert late.status_code == 409 and "published" in late.text
+    assert '<details class="details" id="change" open>' in late.text and box(late.text, "need.annual_volume") == "90"
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 70
+    # the exercise's form posted from a page opened before it was published: refused, shown again saying why
+    now = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
+    renamed = {**typed, "exercise.title": "Telford 2028", "exercise.closes_on": "2027-02-26"}
+    late = await c.post(path, data={**renamed, "exercise.version": str(now["version"])})
+    assert late.status_code == 409 and '<details class="details" id="change" open>' in late.text
+    assert f'id="{fid("exercise.title")}-error"' in late.text and "published" in late.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["title"] == now["title"]
 
 
 async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_its_page(world: World) -> None:
@@ -1264,13 +1274,13 @@ async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_i
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text  # a draft: its form
     await dated_and_published(w, exercise_id)  # closes on 2027-02-26
     page = await c.get(f"/console/exercises/{exercise_id}")
-    assert f'action="{path}"' in page.text and box(page.text, "exercise.closes_on") == "2027-02-26"
-    opened = box(page.text, "exercise.version")
+    assert f'action="{path}"' in page.text and box(page.text, "deadline.closes_on") == "2027-02-26"
+    opened = box(page.text, "deadline.version")
 
-    for typed, said in (("2027-02-01", "never earlier than 26 February 2027"), ("", "enter a date")):
-        refused = await c.post(path, data={"csrf_token": csrf, "exercise.version": opened, "exercise.closes_on": typed})
-        assert refused.status_code == 400, refused.text
-        beside = refused.text.split(f'id="{fid("exercise.closes_on")}-error"')[1].split("</p>")[0]
+    for typed, said, status in (("2027-02-01", "never earlier than 26 February 2027", 409), ("", "enter a date", 400)):
+        refused = await c.post(path, data={"csrf_token": csrf, "deadline.version": opened, "deadline.closes_on": typed})
+        assert refused.status_code == status, refused.text
+        beside = refused.text.split(f'id="{fid("deadline.closes_on")}-error"')[1].split("</p>")[0]
         assert said in beside and '<details class="details" id="deadline" open>' in refused.text
     assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["closes_on"] == "2027-02-26"
 
@@ -1281,13 +1291,13 @@ async def test_a_commissioner_moves_a_published_exercise_s_deadline_later_from_i
         json={"default_weights": {"quality": 40, "pathway_fit": 30, "coverage": 30}},
     )
     assert described.status_code == 200, described.text
-    later = {"csrf_token": csrf, "exercise.version": opened, "exercise.closes_on": "2027-03-31"}
+    later = {"csrf_token": csrf, "deadline.version": opened, "deadline.closes_on": "2027-03-31"}
     stale = await c.post(path, data=later)
-    assert stale.status_code == 412 and box(stale.text, "exercise.version") == str(version + 1)
-    assert box(stale.text, "exercise.closes_on") == "2027-03-31"
+    assert stale.status_code == 412 and box(stale.text, "deadline.version") == str(version + 1)
+    assert box(stale.text, "deadline.closes_on") == "2027-03-31"
 
     c.follow_redirects = False
-    done = await c.post(path, data={**later, "exercise.version": str(version + 1)})
+    done = await c.post(path, data={**later, "deadline.version": str(version + 1)})
     assert done.status_code == 303, done.text
     assert done.headers["location"] == f"/console/exercises/{exercise_id}?deadline_moved=1#engagement"
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-03-31"
@@ -1337,6 +1347,9 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     assert set_.headers["location"] == f"/console/needs/{need_id}?weighted=1#weights", set_.text
     need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
     assert need["weight_overrides"] == {"capacity": 100}
+    same = await c.post(need_path, data={**own, "weights.version": str(need["version"])})  # saved as stored
+    assert same.headers["location"] == f"/console/needs/{need_id}"  # nothing said: nothing changed
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["version"] == need["version"]
     shown = await c.get(set_.headers["location"])
     weights_row = unescape(re.sub(r"<[^>]+>", "", shown.text.split(">Weights</dt>")[1].split("</dd>")[0]))
     assert weights_row == "Capacity 100% (percentages of the score, from this need's own weights; a new run uses these)"
@@ -1349,3 +1362,104 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     cleared = await c.post(need_path, data={**own, "weights.capacity": "", "weights.version": str(need["version"])})
     assert cleared.status_code == 303, cleared.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["weight_overrides"] is None
+
+
+def need_form(html: str, csrf: str, **changes: str) -> dict[str, str]:
+    """The need page's change form as the page shows it (its text boxes, ticks, selected pathway and textareas),
+    with `changes` (form names with `_` for `.`, as `need_title`)."""
+    sent = {"csrf_token": csrf, "need.version": box(html, "need.version")}
+    for name in re.findall(r'<input[^>]*name="(need\.[a-z_.]+)"[^>]*type="text"', html):
+        sent[name] = box(html, name)
+    for name in re.findall(r'<input[^>]*name="(need\.[a-zA-Z0-9_.]+)"[^>]*type="checkbox"[^>]*checked', html):
+        sent[name] = "on"
+    sent["need.eligibility.gender"] = re.search(r'name="need.eligibility.gender"[^>]*value="(\w+)" checked', html)[1]
+    sent["need.pathway"] = re.search(r'<option value="(\w+)" selected', html.split('name="need.pathway"')[1])[1]
+    for name in ("need.local_priorities",):
+        sent[name] = unescape(re.search(rf'name="{name}"[^>]*>([^<]*)</textarea>', html)[1])
+    return sent | {k.replace("_", ".", 1) if k.startswith("need_") else k: v for k, v in changes.items()}
+
+
+async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_change(world: World) -> None:
+    """Saving a need's form as the page shows it changes only what was changed: local priorities the API gave over
+    several lines or with spaces around them are kept whole with their weights, and one kept with its words
+    respaced keeps its weight. A refusal about a part the form does not show (volumes by area no longer adding up)
+    is said beside the box that caused it, the form open. Its pathway's desired outcomes are ticked on the form;
+    another pathway's left ticked are refused beside them, named as such."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    priorities = [{"text": "Women\nleaving custody", "weight": 3.0}, {"text": " rural outreach ", "weight": 2.0}]
+    made = await c.post(
+        f"/exercises/{exercise_id}/needs",
+        headers=w.commissioner,
+        json={**NEED, "title": "Women's housing", "local_priorities": priorities, "area_volumes": {"E06000020": 60}},
+    )
+    assert made.status_code == 201, made.text
+    need_id, stored = made.json()["id"], made.json()["local_priorities"]
+    path = f"/console/needs/{need_id}/edit"
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    c.follow_redirects = False
+    saved = await c.post(path, data=need_form(page, csrf, need_title="Women's housing, Telford"))
+    assert saved.status_code == 303, saved.text
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert need["title"] == "Women's housing, Telford" and need["local_priorities"] == stored
+
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    respaced = need_form(page, csrf, need_local_priorities="rural   outreach\nwomen's refuge places")
+    assert (await c.post(path, data=respaced)).status_code == 303
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert need["local_priorities"] == [
+        {"text": "rural   outreach", "weight": 2.0},
+        {"text": "women's refuge places", "weight": 1.0},
+    ]
+
+    # volumes by area (API-only) no longer adding up to the volume: said beside the volume box, the form open
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    refused = await c.post(path, data=need_form(page, csrf, need_annual_volume="70"))
+    assert refused.status_code in (400, 422), refused.text
+    assert f'id="{fid("need.annual_volume")}-error"' in refused.text and box(refused.text, "need.annual_volume") == "70"
+    assert '<details class="details" id="change" open>' in refused.text
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 60
+
+    # desired outcomes: its pathway's on the form; one ticked is stored
+    assert 'name="need.desired_outcomes.ACCOM_OBTAIN"' in page and "ETE_" not in page.split('id="change"')[1]
+    ticked = need_form(page, csrf, **{"need.desired_outcomes.ACCOM_OBTAIN": "on"})
+    assert (await c.post(path, data=ticked)).status_code == 303
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert need["desired_outcomes"] == ["ACCOM_OBTAIN"]
+    # the pathway changed with it left ticked: refused beside the outcomes, named as another pathway's
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    moved = await c.post(path, data=need_form(page, csrf, need_pathway="ETE"))
+    assert moved.status_code in (400, 422), moved.text
+    assert f'id="{fid("need.desired_outcomes")}-error"' in moved.text
+    assert "ACCOM_OBTAIN (of another pathway)" in moved.text and 'name="need.desired_outcomes.ETE_' in moved.text
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["pathway"] == "ACCOM"
+
+
+async def test_a_closed_or_draft_exercise_s_deadline_is_not_moved_from_a_stale_page(world: World) -> None:
+    """The deadline form is a published exercise's: posted from a page opened before the exercise was marked
+    closed, it is refused (409) beside its box, shown again; posted for a draft, refused saying its dates change with
+    its own form. Nothing is stored either way."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    path = f"/console/exercises/{exercise_id}/deadline"
+    version = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["version"]
+    draft = await c.post(
+        path, data={"csrf_token": csrf, "deadline.version": str(version), "deadline.closes_on": "2027-03-01"}
+    )
+    assert draft.status_code == 409 and "its dates change with its own form" in draft.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["closes_on"] is None
+
+    await dated_and_published(w, exercise_id)  # closes on 26 February 2027
+    w.clock.at = dt.datetime(2027, 3, 2, 12, 0, tzinfo=dt.UTC)
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).headers["etag"]
+    closed = await c.patch(
+        f"/exercises/{exercise_id}", headers={**w.commissioner, "If-Match": etag}, json={"status": "closed"}
+    )
+    assert closed.status_code == 200, closed.text
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="{path}"' not in page.text  # closed: no form
+    stale = {"csrf_token": csrf, "deadline.version": str(closed.json()["version"]), "deadline.closes_on": "2027-06-01"}
+    refused = await c.post(path, data=stale)
+    assert refused.status_code == 409 and f'id="{fid("deadline.closes_on")}-error"' in refused.text
+    assert "the exercise is closed" in refused.text
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-02-26"

@@ -1674,3 +1674,28 @@ def test_two_providers_naming_each_other_are_one_consortium_led_by_the_one_that_
     assert both[1].in_words == (
         "Heron CIC with Outside Counselling Ltd (no member said it would lead; Heron CIC declared it as a partner)"
     )
+
+
+async def test_a_marked_closed_exercise_s_deadline_moves_later_only_as_it_opens_again(world: World) -> None:
+    """An exercise marked closed after its deadline keeps the deadline it closed at: moving it later alone would take
+    responses again under a closed status (409 naming closes_on, nothing stored); given with status engagement_open,
+    it opens again."""
+    w = world
+    c, h = w.client, w.commissioner
+    exercise_id, _ = await make_exercise(w)  # closes on 31 December 2026
+    w.clock.at = AFTER
+
+    async def patch(changes: dict) -> Any:
+        etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+        return await c.patch(f"/exercises/{exercise_id}", headers={**h, "If-Match": etag}, json=changes)
+
+    closed = await patch({"status": "closed"})
+    assert closed.status_code == 200 and closed.json()["status"] == "closed", closed.text
+    moved = await patch({"closes_on": "2027-02-26"})
+    assert moved.status_code == 409, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["closes_on"] and "engagement_open" in moved.text
+    notice = (await c.get(f"/exercises/{exercise_id}/notice")).json()
+    assert (notice["closes_on"], notice["state"]) == ("2026-12-31", "closed")
+    reopened = await patch({"closes_on": "2027-02-26", "status": "engagement_open"})
+    assert reopened.status_code == 200 and reopened.json()["status"] == "engagement_open", reopened.text
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["state"] == "open"

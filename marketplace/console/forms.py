@@ -720,6 +720,7 @@ NEED_LABELS = {
     "need.min_years_experience": "Years of experience required",
     "need.required_accreditations": "Accreditations required",
     "need.local_priorities": "Local priorities",
+    "need.desired_outcomes": "Desired outcomes",
 }
 """The need form's boxes, in its order (each the API's NeedIn field, or a part of one, after `need.`)."""
 NEED_FIELDS = tuple(dict.fromkeys(label.removeprefix("need.").partition(".")[0] for label in NEED_LABELS))
@@ -740,6 +741,7 @@ def need_values(n: Need) -> dict[str, str]:
         "need.eligibility.gender": n.eligibility.gender,
         "need.min_years_experience": _s(n.min_years_experience or None),
         "need.local_priorities": "\n".join(p.text for p in n.local_priorities),
+        **{f"need.desired_outcomes.{c}": "on" for c in n.desired_outcomes},
         "need.version": str(n.version),
     }
     values |= {f"need.cohorts.{c}": "on" for c in n.cohorts}
@@ -760,11 +762,27 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         "eligibility": {"gender": form.get("need.eligibility.gender", "").strip() or "both"},
         "required_accreditations": _ticked(form, "need.required_accreditations."),
         "local_priorities": [{"text": line} for line in _lines(form.get("need.local_priorities", ""))],
+        "desired_outcomes": _ticked(form, "need.desired_outcomes."),
     }
     for name in ("annual_volume", "annual_budget", "contract_years", "min_years_experience", *_AGES):
         if (value := _box(form, f"need.{name}")) is not None:
             _set(body, name, value)
-    return body, {label.removeprefix("need."): label for label in NEED_LABELS}
+    where = {label.removeprefix("need."): label for label in NEED_LABELS}
+    return body, where | {"area_volumes": "need.annual_volume"}  # volumes by area not adding up to it: beside it
+
+
+def kept_priorities(typed: list[Any], stored: list[Any]) -> list[Any]:
+    """The local priorities a saved need form gives (`typed`, each of weight 1), read against the need's (`stored`):
+    left as the form showed them, the stored ones as they are (a priority the API gave over several lines, or with
+    spaces around it, is not split or trimmed); else a priority kept (its words the same) keeps its weight."""
+    if [p.text for p in typed] == _lines("\n".join(p.text for p in stored)):
+        return list(stored)
+    weights = {_words(p.text): p.weight for p in stored}
+    return [msgspec.structs.replace(p, weight=weights.get(_words(p.text), p.weight)) for p in typed]
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 # --- a question an exercise asks --------------------------------------------------------------------------------

@@ -783,7 +783,7 @@ async def _exercise_page(
     askers = {c.provider_id for c in clarifications if c.provider_id is not None}
     found_appraisals = await appraisals.list_for_exercise(conn, exercise_id)
     defaults = appraisal_forms.settings_values() | forms.exercise_values(found) | {"need.eligibility.gender": "both"}
-    defaults |= forms.weights_values(found.default_weights.given())
+    defaults |= forms.weights_values(found.default_weights.given()) | {"deadline.closes_on": str(found.closes_on or "")}
     return page(
         "exercise.html.j2",
         askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
@@ -866,7 +866,8 @@ async def _exercise_form(
         changed = [FieldProblem(field=versioned_as, problem=said)]
         return await again(session, FormState(values=values, unplaced=changed, labels=labels), 412)
     except (InvalidInput, Unprocessable, Conflict) as exc:
-        return await again(session, service.place(_problems(exc), where, values, labels), 400)
+        placed = service.place(_problems(exc), where, values, labels)
+        return await again(session, placed, status_of(exc))
     return see_other(go)
 
 
@@ -877,6 +878,12 @@ def _kept_under(stored: dict[str, str], form: FormState) -> FormState:
     sent = {k.partition(".")[0] for k in form.values}
     kept = {k: v for k, v in stored.items() if k.partition(".")[0] not in sent}
     return msgspec.structs.replace(form, values=kept | form.values)
+
+
+def _said(page_: str, version: int, if_match: str | None, done: str) -> str:
+    """Where a change's form goes next: its page saying what was done (`done`, its query), or, when the form was
+    saved as it was stored (its version unchanged), the page as it is, with nothing said."""
+    return page_ if etag(version) == if_match else f"{page_}?{done}"
 
 
 def _on_exercise_page(ctx: Any, conn: Any, exercise_id: int) -> Again:
@@ -893,8 +900,8 @@ async def change_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx:
 
     async def change(actor: Actor, data: ExerciseIn, if_match: str | None) -> str:
         patch = ExercisePatch(**{n: getattr(data, n) for n in forms.EXERCISE_LABELS})  # the form's, whole
-        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, patch)
-        return f"/console/exercises/{exercise_id}?changed=1"
+        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, patch)
+        return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "changed=1")
 
     exercise = (partial(forms.exercise_body, prefix="exercise."), EXERCISE_FORM_LABELS, ExerciseIn)
     again = _on_exercise_page(ctx, conn, exercise_id)
@@ -915,16 +922,18 @@ async def move_deadline(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     then the exercise's page, saying so. An earlier date is refused as the API refuses it, beside the box."""
 
     async def move(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
-        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
-        return f"/console/exercises/{exercise_id}?deadline_moved=1#engagement"
+        if not await engagement.is_published(conn, exercise_id):  # a form from before it was published: none now
+            raise Conflict("the exercise is not published: its dates change with its own form, above")
+        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "deadline_moved=1#engagement")
 
     def read(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-        return {"closes_on": form.get("exercise.closes_on", "").strip()}, {"closes_on": "exercise.closes_on"}
+        return {"closes_on": form.get("deadline.closes_on", "").strip()}, {"closes_on": "deadline.closes_on"}
 
-    labels = {"exercise.closes_on": "New closing date", "exercise.version": "This exercise"}
+    labels = {"deadline.closes_on": "New closing date", "deadline.version": "This exercise", "body": "The deadline"}
     again = _on_exercise_page(ctx, conn, exercise_id)
     return await _exercise_form(
-        request, ctx, conn, (read, labels, ExercisePatch), lambda _: [], move, again, versioned_as="exercise.version"
+        request, ctx, conn, (read, labels, ExercisePatch), lambda _: [], move, again, versioned_as="deadline.version"
     )
 
 
@@ -948,13 +957,11 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
     opened at as If-Match): the boxes the new-need form has, the rest as they are; then its page, saying so."""
 
     async def change(actor: Actor, data: NeedIn, if_match: str | None) -> str:
-        weights = {p.text: p.weight for p in (await exercises.get_need(conn, need_id)).local_priorities}
-        data.local_priorities = [  # a priority kept keeps its weight (set through the API)
-            msgspec.structs.replace(p, weight=weights.get(p.text, p.weight)) for p in data.local_priorities
-        ]
+        stored = (await exercises.get_need(conn, need_id)).local_priorities
+        data.local_priorities = forms.kept_priorities(data.local_priorities, stored)
         patch = NeedPatch(**{n: getattr(data, n) for n in forms.NEED_FIELDS})  # the form's, whole; the rest kept
-        await exercises.update_need(ctx, conn, actor, need_id, if_match, patch)
-        return f"/console/needs/{need_id}?changed=1"
+        made = await exercises.update_need(ctx, conn, actor, need_id, if_match, patch)
+        return _said(f"/console/needs/{need_id}", made.version, if_match, "changed=1")
 
     async def again(session: Session, form: FormState, status: int) -> Response[str]:
         return await _need_page(session, ctx, conn, need_id, form=form, status=status)
@@ -1004,8 +1011,8 @@ async def change_exercise_weights(
     standard weights. Then its page, saying so."""
 
     async def change(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
-        await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
-        return f"/console/exercises/{exercise_id}?weighted=1#weights"
+        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "weighted=1#weights")
 
     part = _weights_form("default_weights", {}, "This exercise", ExercisePatch)
     return await _exercise_form(
@@ -1026,8 +1033,8 @@ async def change_need_weights(request: Request[Any, Any, Any], need_id: Id, ctx:
     version as If-Match); every box empty, none: the exercise's default weights. Then its page, saying so."""
 
     async def change(actor: Actor, data: NeedPatch, if_match: str | None) -> str:
-        await exercises.update_need(ctx, conn, actor, need_id, if_match, data)
-        return f"/console/needs/{need_id}?weighted=1#weights"
+        made = await exercises.update_need(ctx, conn, actor, need_id, if_match, data)
+        return _said(f"/console/needs/{need_id}", made.version, if_match, "weighted=1#weights")
 
     async def again(session: Session, form: FormState, status: int) -> Response[str]:
         return await _need_page(session, ctx, conn, need_id, form=form, status=status)
@@ -1060,14 +1067,9 @@ async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ct
 
 
 async def _is_draft(ctx: Any, conn: Any, exercise: Exercise) -> bool:
-    """Whether the exercise's needs and questions may still change: a draft, not published for engagement."""
-    if exercise.status != "draft":
-        return False
-    try:
-        await engagement.notice(ctx, conn, exercise.id)
-    except NotFound:
-        return True
-    return False
+    """Whether the exercise's needs, questions and dates may still change as the API allows: not published for
+    engagement (a draft, or one closed without being published)."""
+    return not await engagement.is_published(conn, exercise.id)
 
 
 async def _removal_page(

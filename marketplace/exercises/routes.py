@@ -51,7 +51,8 @@ DOC = RouteDoc(tags=["exercises and matching"], security=NEEDS_KEY, guards=[staf
 NOTICE_FROZEN = (
     "Once the exercise is published for market engagement, what its notice shows cannot change "
     "(409 naming the fields): its title, body, description and opening date, and each need's title, pathway, "
-    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later. "
+    "areas, volume, budget, cohorts, contract years and desired outcomes. The closing date may move later (of "
+    "an exercise marked closed, only with status engagement_open: it opens again). "
     "Weights, local priorities, area volumes (still adding up to the volume) and the other evaluation settings may "
     "change."
 )

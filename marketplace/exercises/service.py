@@ -316,6 +316,12 @@ async def update_exercise(
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
         _check_status(exercise_id, current.status, updated, published, ctx.clock.now())
+        if published is not None and updated.status == "closed" and updated.closes_on != current.closes_on:
+            raise Conflict.field(
+                "closes_on",
+                "the exercise is closed: a later closing date would take responses again; give status "
+                "engagement_open with it to open it again",
+            )
         if queries.exercise_columns(updated) == queries.exercise_columns(current):
             return False
         revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
