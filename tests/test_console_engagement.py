@@ -1321,7 +1321,10 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     path = f"/console/exercises/{exercise_id}/weights"
     odd = {"csrf_token": csrf, "weights.version": version, "weights.quality": "50", "weights.pathway_fit": "30"}
     refused = await c.post(path, data=odd)
-    assert refused.status_code == 400 and "percentages must sum to 100" in refused.text
+    assert (
+        refused.status_code == 400
+        and "these add up to 80, not 100: scaled to 100 they would be pathway fit 37.5%, quality 62.5%" in refused.text
+    )
     assert 'id="weights-error"' in refused.text and box(refused.text, "weights.quality") == "50"
     assert '<details class="details" id="weights" open>' in refused.text
     words = await c.post(path, data={**odd, "weights.coverage": "twenty"})

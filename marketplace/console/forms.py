@@ -699,6 +699,19 @@ def weights_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
     return given, {c: f"weights.{c}" for c in matching.CRITERIA}
 
 
+def weights_refused(given: Mapping[str, float]) -> str:
+    """What the weights form says of percentages that do not add up to 100: their total, and the criteria given
+    scaled to 100 (as the API's message, without the criteria left at 0 or the defaults)."""
+    total = sum(given.values())
+    said = f"these add up to {number(round(float(total), 3))}, not 100"
+    if total <= 0:
+        return said
+    scaled = ", ".join(
+        f"{formatting.humanise(c).lower()} {number(round(float(v) * 100 / total, 1))}%" for c, v in given.items() if v
+    )
+    return f"{said}: scaled to 100 they would be {scaled}"
+
+
 def weights_values(given: Mapping[str, float]) -> dict[str, str]:
     """A stored table of percentages as the weights form shows it."""
     return {f"weights.{c}": _s(v) for c, v in given.items()}

@@ -994,11 +994,12 @@ def _weights_form(field: str, none: Any, whose: str, into: type[P]) -> tuple[Any
 
 
 def _weights_problems(given: Any, field: str) -> list[FieldProblem]:
-    """The API's rule for a table of percentages (they sum to 100), said with the decoder's problems."""
+    """The API's rule for a table of percentages (they sum to 100), said with the decoder's problems, in the form's
+    words: what the boxes add up to, and what they would be scaled to 100 (`forms.weights_refused`)."""
     try:
         exercises.checked_weights(given or None, field)
-    except Unprocessable as exc:
-        return exc.problems
+    except Unprocessable:
+        return [FieldProblem(field=field, problem=forms.weights_refused(given.given()))]
     return []
 
 

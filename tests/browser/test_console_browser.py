@@ -705,6 +705,47 @@ async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what
     check(driver, "57-need-just-removed")
 
 
+async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_the_need(server, browsers, tmp_path):
+    """On a draft need's page, *Set this need's own weights* with percentages not adding up to 100 says so above
+    the boxes, the form open and the change form closed; corrected, the page shows the weights in force. *Change
+    this need* saves a new volume typed into the box the page filled. Each page is accessible, the open forms too."""
+    _, staff = await Keys(server.dsn).make("commissioner", name="Weights editor")
+    exercise = _api(server, "/exercises", staff, {"title": "Shropshire 2027", "commissioning_body": "Shropshire"})
+    need = {"title": "Jobs, Shropshire", "pathway": "ETE", "areas": ["E06000051"], "annual_volume": 30}
+    need_id = _api(server, f"/exercises/{exercise['id']}/needs", staff, {**need, "annual_budget": 60000})["id"]
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, staff)
+    driver.get(f"{server}/console/needs/{need_id}")
+    driver.find_element(By.CSS_SELECTOR, "#weights summary").click()
+    driver.find_element(By.ID, "f-weights-quality").send_keys("60")
+    driver.find_element(By.ID, "f-weights-capacity").send_keys("30")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save the weights']"))
+    assert (
+        "these add up to 90, not 100: scaled to 100 they would be capacity 33.3%, quality 66.7%"
+        in driver.find_element(By.ID, "weights-error").text
+    )
+    assert driver.find_element(By.ID, "weights").get_attribute("open") is not None
+    assert driver.find_element(By.ID, "change").get_attribute("open") is None
+    check(driver, "58-need-weights-refused")
+    driver.find_element(By.ID, "f-weights-pathway_fit").send_keys("10")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save the weights']"))
+    assert driver.find_element(By.ID, "just-weighted").is_displayed()
+    assert _api(server, f"/needs/{need_id}", staff)["weight_overrides"] == {
+        "pathway_fit": 10,
+        "capacity": 30,
+        "quality": 60,
+    }
+    driver.find_element(By.CSS_SELECTOR, "#change summary").click()
+    volume = driver.find_element(By.ID, "f-need-annual_volume")
+    assert volume.get_attribute("value") == "30"
+    volume.clear()
+    volume.send_keys("35")
+    check(driver, "59-need-change-form-open")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save the changes']"))
+    assert driver.find_element(By.ID, "just-changed").is_displayed()
+    assert _api(server, f"/needs/{need_id}", staff)["annual_volume"] == 35
+
+
 async def test_an_admin_rejects_a_pending_registration_through_its_confirmation_page(server, browsers, tmp_path):
     """A pending profile's page has *Reject this registration (archive it)* beside *Publish this profile*; it leads
     to the archive step worded for a registration, whose button archives the profile, and its page then says the
