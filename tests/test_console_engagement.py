@@ -1438,10 +1438,11 @@ async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_c
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["pathway"] == "ACCOM"
 
 
-async def test_a_closed_or_draft_exercise_s_deadline_is_not_moved_from_a_stale_page(world: World) -> None:
-    """The deadline form is a published exercise's: posted from a page opened before the exercise was marked
-    closed, it is refused (409) beside its box, shown again; posted for a draft, refused saying its dates change with
-    its own form. Nothing is stored either way."""
+async def test_a_commissioner_closes_an_exercise_after_its_deadline_and_opens_it_again(world: World) -> None:
+    """A published exercise past its deadline offers *Mark it closed* (as PATCH of status, refused before the
+    deadline as the API refuses it); closed, its deadline form opens it again with a later deadline (status
+    engagement_open with the date), while a deadline form from a page opened before it was closed is refused (409),
+    nothing stored. Posted for a draft, the deadline form is refused, saying its dates change with its own form."""
     w, c = world, world.client
     csrf, exercise_id, _ = await signed_in_with_a_draft(w)
     path = f"/console/exercises/{exercise_id}/deadline"
@@ -1453,16 +1454,32 @@ async def test_a_closed_or_draft_exercise_s_deadline_is_not_moved_from_a_stale_p
     assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["closes_on"] is None
 
     await dated_and_published(w, exercise_id)  # closes on 26 February 2027
-    w.clock.at = dt.datetime(2027, 3, 2, 12, 0, tzinfo=dt.UTC)
-    etag = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).headers["etag"]
-    closed = await c.patch(
-        f"/exercises/{exercise_id}", headers={**w.commissioner, "If-Match": etag}, json={"status": "closed"}
-    )
-    assert closed.status_code == 200, closed.text
     page = await c.get(f"/console/exercises/{exercise_id}")
-    assert f'action="{path}"' not in page.text  # closed: no form
-    stale = {"csrf_token": csrf, "deadline.version": str(closed.json()["version"]), "deadline.closes_on": "2027-06-01"}
+    close = f"/console/exercises/{exercise_id}/close"
+    assert f'action="{close}"' not in page.text  # taking responses: nothing to close
+    early = await c.post(close, data={"csrf_token": csrf, "close.version": box(page.text, "deadline.version")})
+    assert early.status_code == 409 and "it closes then" in early.text
+    w.clock.at = dt.datetime(2027, 3, 2, 12, 0, tzinfo=dt.UTC)
+    page = await c.get(f"/console/exercises/{exercise_id}")
+    assert f'action="{close}"' in page.text and "Move the deadline later" in page.text
+    opened = box(page.text, "deadline.version")
+    c.follow_redirects = False
+    closed = await c.post(close, data={"csrf_token": csrf, "close.version": opened})
+    assert closed.headers["location"] == f"/console/exercises/{exercise_id}?closed=1", closed.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["status"] == "closed"
+    shown = await c.get(closed.headers["location"])
+    assert "The exercise has been marked closed" in shown.text and f'action="{close}"' not in shown.text
+    assert "Open it again with a later deadline" in shown.text
+
+    # the deadline form of the page opened before it was closed: refused, nothing stored
+    stale = {"csrf_token": csrf, "deadline.version": str(int(opened) + 1), "deadline.closes_on": "2027-06-01"}
     refused = await c.post(path, data=stale)
     assert refused.status_code == 409 and f'id="{fid("deadline.closes_on")}-error"' in refused.text
     assert "the exercise is closed" in refused.text
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-02-26"
+    # the closed exercise's own form opens it again until the new deadline
+    reopened = await c.post(path, data={**stale, "deadline.reopen": "1"})
+    assert reopened.status_code == 303, reopened.text
+    exercise = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
+    assert (exercise["status"], exercise["closes_on"]) == ("engagement_open", "2027-06-01")
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["state"] == "open"

@@ -723,11 +723,12 @@ async def exercise_page(
     changed: Flag = False,
     deadline_moved: Flag = False,
     weighted: Flag = False,
+    closed: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
     links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed`,
-    `changed` (its title, description or dates), `deadline_moved` and `weighted` (its default weights) say what was
-    just done."""
+    `changed` (its title, description or dates), `deadline_moved`, `weighted` (its default weights) and `closed`
+    (marked closed) say what was just done."""
     session = await _staff(request, conn)
     return await _exercise_page(
         session,
@@ -745,6 +746,7 @@ async def exercise_page(
         changed=changed,
         deadline_moved=deadline_moved,
         weighted=weighted,
+        just_closed=closed,
     )
 
 
@@ -765,6 +767,7 @@ async def _exercise_page(
     changed: bool = False,
     deadline_moved: bool = False,
     weighted: bool = False,
+    just_closed: bool = False,
     form: FormState | None = None,
     status: int = 200,
 ) -> Response[str]:
@@ -812,6 +815,7 @@ async def _exercise_page(
         changed=changed,
         deadline_moved=deadline_moved,
         weighted=weighted,
+        just_closed=just_closed,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
         genders=forms.GENDERS,
@@ -928,7 +932,10 @@ async def move_deadline(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "deadline_moved=1#engagement")
 
     def read(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-        return {"closes_on": form.get("deadline.closes_on", "").strip()}, {"closes_on": "deadline.closes_on"}
+        body = {"closes_on": form.get("deadline.closes_on", "").strip()}
+        if form.get("deadline.reopen"):  # an exercise marked closed, opened again until its new deadline
+            body["status"] = "engagement_open"
+        return body, {"closes_on": "deadline.closes_on", "status": "deadline.closes_on"}
 
     labels = {"deadline.closes_on": "New closing date", "deadline.version": "This exercise", "body": "The deadline"}
     again = _on_exercise_page(ctx, conn, exercise_id)
@@ -980,6 +987,26 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
 
 
 NEED_FORM_LABELS = forms.NEED_LABELS | {"need.version": "This need"}
+
+
+@post("/exercises/{exercise_id:int}/close", status_code=303)
+async def close_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
+    """Mark a published exercise closed once its deadline has passed (staff; as the API's PATCH /exercises/{id} of
+    `status` with the page's version as If-Match); then its page, saying so. Before its deadline, refused as the
+    API refuses it (409)."""
+
+    async def close(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
+        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "closed=1")
+
+    def read(_: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+        return {"status": "closed"}, {}
+
+    labels = {"close.version": "This exercise", "status": "Marking it closed"}
+    again = _on_exercise_page(ctx, conn, exercise_id)
+    return await _exercise_form(
+        request, ctx, conn, (read, labels, ExercisePatch), lambda _: [], close, again, versioned_as="close.version"
+    )
 
 
 def _weights_form(field: str, none: Any, whose: str, into: type[P]) -> tuple[Any, dict[str, str], type[P]]:
@@ -2461,6 +2488,7 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
 BACK_TO = {
     "/exercises/{exercise_id:int}/appraisals": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/clarifications": "/console/exercises/{exercise_id}/notice#clarifications",
+    "/exercises/{exercise_id:int}/close": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/deadline": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/edit": "/console/exercises/{exercise_id}#change",
     "/exercises/{exercise_id:int}/weights": "/console/exercises/{exercise_id}#weights",
@@ -2517,6 +2545,7 @@ ROUTES = [
     add_need,
     add_question,
     change_exercise,
+    close_exercise,
     change_exercise_weights,
     change_need_weights,
     move_deadline,
