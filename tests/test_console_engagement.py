@@ -1418,7 +1418,7 @@ async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_c
     # volumes by area (API-only) no longer adding up to the volume: said beside the volume box, the form open
     page = (await c.get(f"/console/needs/{need_id}")).text
     refused = await c.post(path, data=need_form(page, csrf, need_annual_volume="70"))
-    assert refused.status_code in (400, 422), refused.text
+    assert refused.status_code == 422, refused.text
     assert f'id="{fid("need.annual_volume")}-error"' in refused.text and box(refused.text, "need.annual_volume") == "70"
     assert '<details class="details" id="change" open>' in refused.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 60
@@ -1432,7 +1432,7 @@ async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_c
     # the pathway changed with it left ticked: refused beside the outcomes, named as another pathway's
     page = (await c.get(f"/console/needs/{need_id}")).text
     moved = await c.post(path, data=need_form(page, csrf, need_pathway="ETE"))
-    assert moved.status_code in (400, 422), moved.text
+    assert moved.status_code == 400, moved.text
     assert f'id="{fid("need.desired_outcomes")}-error"' in moved.text
     assert "ACCOM_OBTAIN (of another pathway)" in moved.text and 'name="need.desired_outcomes.ETE_' in moved.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["pathway"] == "ACCOM"
@@ -1453,12 +1453,17 @@ async def test_a_commissioner_closes_an_exercise_after_its_deadline_and_opens_it
     assert draft.status_code == 409 and "its dates change with its own form" in draft.text
     assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["closes_on"] is None
 
+    close = f"/console/exercises/{exercise_id}/close"
+    unpublished = await c.post(close, data={"csrf_token": csrf, "close.version": str(version)})
+    assert unpublished.status_code == 409 and "there is no engagement to close" in unpublished.text
+    assert (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["status"] == "draft"
+
     await dated_and_published(w, exercise_id)  # closes on 26 February 2027
     page = await c.get(f"/console/exercises/{exercise_id}")
-    close = f"/console/exercises/{exercise_id}/close"
     assert f'action="{close}"' not in page.text  # taking responses: nothing to close
     early = await c.post(close, data={"csrf_token": csrf, "close.version": box(page.text, "deadline.version")})
-    assert early.status_code == 409 and "it closes then" in early.text
+    assert early.status_code == 409, early.text
+    assert "it takes responses until the end of 26 February 2027, UK time: mark it closed then" in unescape(early.text)
     w.clock.at = dt.datetime(2027, 3, 2, 12, 0, tzinfo=dt.UTC)
     page = await c.get(f"/console/exercises/{exercise_id}")
     assert f'action="{close}"' in page.text and "Move the deadline later" in page.text
@@ -1471,14 +1476,21 @@ async def test_a_commissioner_closes_an_exercise_after_its_deadline_and_opens_it
     assert "The exercise has been marked closed" in shown.text and f'action="{close}"' not in shown.text
     assert "Open it again with a later deadline" in shown.text
 
-    # the deadline form of the page opened before it was closed: refused, nothing stored
-    stale = {"csrf_token": csrf, "deadline.version": str(int(opened) + 1), "deadline.closes_on": "2027-06-01"}
-    refused = await c.post(path, data=stale)
+    # the deadline form of the page opened before it was closed: changed since (412), nothing stored, the page now
+    # offering to open it again; the same date sent without opening it again (as the API's PATCH): refused (409)
+    later = {"csrf_token": csrf, "deadline.version": opened, "deadline.closes_on": "2027-06-01"}
+    stale = await c.post(path, data=later)
+    assert stale.status_code == 412 and 'name="deadline.reopen"' in stale.text, stale.text
+    later["deadline.version"] = str(int(opened) + 1)
+    refused = await c.post(path, data=later)
     assert refused.status_code == 409 and f'id="{fid("deadline.closes_on")}-error"' in refused.text
     assert "the exercise is closed" in refused.text
     assert (await c.get(f"/exercises/{exercise_id}/notice")).json()["closes_on"] == "2027-02-26"
-    # the closed exercise's own form opens it again until the new deadline
-    reopened = await c.post(path, data={**stale, "deadline.reopen": "1"})
+    # the closed exercise's own form opens it again until the new deadline, a day already past refused beside it
+    past = await c.post(path, data={**later, "deadline.reopen": "1", "deadline.closes_on": "2027-03-01"})
+    assert past.status_code == 409 and "that day has passed: choose a later one to open it again" in past.text
+    assert f'id="{fid("deadline.closes_on")}-error"' in past.text
+    reopened = await c.post(path, data={**later, "deadline.reopen": "1"})
     assert reopened.status_code == 303, reopened.text
     exercise = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
     assert (exercise["status"], exercise["closes_on"]) == ("engagement_open", "2027-06-01")

@@ -703,13 +703,10 @@ def weights_refused(given: Mapping[str, float]) -> str:
     """What the weights form says of percentages that do not add up to 100: their total, and the criteria given
     scaled to 100 (as the API's message, without the criteria left at 0 or the defaults)."""
     total = sum(given.values())
-    said = f"these add up to {number(round(float(total), 3))}, not 100"
-    if total <= 0:
-        return said
-    scaled = ", ".join(
-        f"{formatting.humanise(c).lower()} {number(round(float(v) * 100 / total, 1))}%" for c, v in given.items() if v
-    )
-    return f"{said}: scaled to 100 they would be {scaled}"
+    said = f"these add up to {total:.4g}, not 100"
+    scaled = [(c, v * 100 / total) for c, v in given.items() if v] if total > 0 else []
+    shown = ", ".join(f"{formatting.humanise(c).lower()} {p:.3g}%" for c, p in scaled if round(p, 1) > 0)
+    return f"{said}: scaled to 100 they would be {shown}" if shown else said
 
 
 def weights_values(given: Mapping[str, float]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, FromQuery, Parameter, QueryParameter
 from litestar.response import Redirect
 
-from marketplace import messages
+from marketplace import formatting, messages
 from marketplace.accounts.auth import STAFF, admit, audit_denials, refused_too_often, spend_budget
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import (
@@ -928,7 +928,12 @@ async def move_deadline(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     async def move(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
         if not await engagement.is_published(conn, exercise_id):  # a form from before it was published: none now
             raise Conflict("the exercise is not published: its dates change with its own form, above")
-        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        try:
+            made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        except Conflict as exc:  # opening it again on a day already past: said of the box
+            if not any(p.field == "status" for p in exc.problems):
+                raise
+            raise Conflict.field("closes_on", "that day has passed: choose a later one to open it again") from exc
         return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "deadline_moved=1#engagement")
 
     def read(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -996,7 +1001,16 @@ async def close_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx: 
     API refuses it (409)."""
 
     async def close(actor: Actor, data: ExercisePatch, if_match: str | None) -> str:
-        made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        if not await engagement.is_published(conn, exercise_id):  # the button is a published exercise's
+            raise Conflict("the exercise is not published: there is no engagement to close")
+        try:
+            made = await exercises.update_exercise(ctx, conn, actor, exercise_id, if_match, data)
+        except Conflict as exc:  # before its deadline: said as a date, as the page says it
+            closes_on = (await exercises.get_exercise(conn, exercise_id, with_needs=False)).closes_on
+            if closes_on is None or not any(p.field == "status" for p in exc.problems):
+                raise
+            said = f"it takes responses until the end of {formatting.date(closes_on)}, UK time: mark it closed then"
+            raise Conflict(said) from exc
         return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "closed=1")
 
     def read(_: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:

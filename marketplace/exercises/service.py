@@ -316,7 +316,11 @@ async def update_exercise(
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
         _check_status(exercise_id, current.status, updated, published, ctx.clock.now())
-        if published is not None and updated.status == "closed" and updated.closes_on != current.closes_on:
+        if (
+            published is not None
+            and current.status == updated.status == "closed"
+            and updated.closes_on != current.closes_on
+        ):
             raise Conflict.field(
                 "closes_on",
                 "the exercise is closed: a later closing date would take responses again; give status "
