@@ -1206,6 +1206,8 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         "need.min_years_experience": "",
         "need.required_accreditations.matrix_standard": "on",
         "need.local_priorities": "Women's hostel places\nWomen leaving custody",
+        "need.sector_preference.third_sector": "1",
+        "need.sector_preference.co_operative": "0.5",
     }  # no cohort ticked: anyone the pathway serves; no years of delivery required
     need_path = f"/console/needs/{need_id}/edit"
     refused = await c.post(need_path, data=form)
@@ -1213,6 +1215,10 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     assert box(refused.text, "need.annual_volume") == "70"
     assert 'value="ADULTS" checked' not in refused.text and 'name="need.cohorts.ADULTS"' in refused.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 60
+
+    keen = await c.post(need_path, data={**form, "need.areas": "E06000020", "need.sector_preference.private": "2"})
+    assert keen.status_code == 400 and f'id="{fid("need.sector_preference.private")}-error"' in keen.text
+    assert box(keen.text, "need.sector_preference.private") == "2"
 
     done = await c.post(need_path, data={**form, "need.areas": "E06000020"})
     assert done.status_code == 303 and done.headers["location"] == f"/console/needs/{need_id}?changed=1"
@@ -1226,6 +1232,7 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     assert need["cohorts"] == [] and need["min_years_experience"] == 0
     assert need["eligibility"] == {"min_age": 18, "gender": "women"}
     assert need["required_accreditations"] == ["matrix_standard"]
+    assert need["sector_preference"] == {"third_sector": 1.0, "co_operative": 0.5}
     # a priority kept keeps the weight the API gave it; a new one weighs 1; one left out is gone
     assert need["local_priorities"] == [
         {"text": "Women's hostel places", "weight": 2.5},

@@ -18,7 +18,7 @@ import msgspec
 import matching
 from marketplace import formatting, messages
 from marketplace.console.models import Change, FormState
-from marketplace.exercises.models import Exercise, Need
+from marketplace.exercises.models import Exercise, Need, SectorPreference
 from marketplace.providers.models import Provider, Service
 from matching.weights import describe_percentages
 
@@ -263,6 +263,7 @@ NUMBERS = {
     "need.min_years_experience": True,
     "need.eligibility.min_age": True,
     "need.eligibility.max_age": True,
+    **{f"need.sector_preference.{c}": False for c in SectorPreference.__struct_fields__},
 }
 """The number boxes of the profile and service forms, by field: True, a whole number; False, one with a decimal
 point allowed (an outcomes record's figure and people are read in `service_body`)."""
@@ -731,6 +732,10 @@ NEED_LABELS = {
     "need.required_accreditations": "Accreditations required",
     "need.local_priorities": "Local priorities",
     "need.desired_outcomes": "Desired outcomes",
+    **{
+        f"need.sector_preference.{c}": f"Preference for {formatting.humanise(c).lower()}"
+        for c in SectorPreference.__struct_fields__
+    },
 }
 """The need form's boxes, in its order (each the API's NeedIn field, or a part of one, after `need.`)."""
 NEED_FIELDS = tuple(dict.fromkeys(label.removeprefix("need.").partition(".")[0] for label in NEED_LABELS))
@@ -752,6 +757,7 @@ def need_values(n: Need) -> dict[str, str]:
         "need.min_years_experience": _s(n.min_years_experience or None),
         "need.local_priorities": "\n".join(p.text for p in n.local_priorities),
         **{f"need.desired_outcomes.{c}": "on" for c in n.desired_outcomes},
+        **{f"need.sector_preference.{c}": _s(v or None) for c in SECTORS if (v := getattr(n.sector_preference, c))},
         "need.version": str(n.version),
     }
     values |= {f"need.cohorts.{c}": "on" for c in n.cohorts}
@@ -759,6 +765,9 @@ def need_values(n: Need) -> dict[str, str]:
 
 
 _AGES = ("eligibility.min_age", "eligibility.max_age")
+SECTORS = SectorPreference.__struct_fields__
+"""The sectors a need may prefer, in the API's order."""
+_PREFERENCES = tuple(f"sector_preference.{c}" for c in SECTORS)
 
 
 def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -773,8 +782,9 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         "required_accreditations": _ticked(form, "need.required_accreditations."),
         "local_priorities": [{"text": line} for line in _lines(form.get("need.local_priorities", ""))],
         "desired_outcomes": _ticked(form, "need.desired_outcomes."),
+        "sector_preference": {},  # every box empty: no preference
     }
-    for name in ("annual_volume", "annual_budget", "contract_years", "min_years_experience", *_AGES):
+    for name in ("annual_volume", "annual_budget", "contract_years", "min_years_experience", *_AGES, *_PREFERENCES):
         if (value := _box(form, f"need.{name}")) is not None:
             _set(body, name, value)
     where = {label.removeprefix("need."): label for label in NEED_LABELS}

@@ -545,6 +545,7 @@ def _service_page(
         desired=desired,
         elsewhere=elsewhere,
         genders=forms.GENDERS,
+        sectors=forms.SECTORS,
         modes=forms.DELIVERY_MODES,
         complexity=forms.COMPLEXITY,
         units=forms.COST_UNITS,
@@ -819,6 +820,7 @@ async def _exercise_page(
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
         draft=await _is_draft(ctx, conn, found),
         genders=forms.GENDERS,
+        sectors=forms.SECTORS,
         weight_labels=forms.WEIGHT_LABELS,
         standard_weights=forms.STANDARD_WEIGHTS,
     )
@@ -1332,6 +1334,7 @@ async def _need_page(
         taxonomy=ctx.taxonomy,
         draft=await _is_draft(ctx, conn, exercise),
         genders=forms.GENDERS,
+        sectors=forms.SECTORS,
         weight_labels=forms.WEIGHT_LABELS,
     )
 
