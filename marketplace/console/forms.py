@@ -807,6 +807,15 @@ def _words(text: str) -> str:
 
 # --- a question an exercise asks --------------------------------------------------------------------------------
 
+QUESTION_KINDS = {
+    "text": "Text",
+    "yes_no": "Yes or no",
+    "number": "A number",
+    "single_choice": "One of the choices",
+    "multiple_choice": "Any of the choices",
+}
+"""A question's kinds of answer, in the console's words (the form's options, and the questions as listed)."""
+
 QUESTION_LABELS = {
     "question.kind": "Kind of answer",
     "question.text": "Question",

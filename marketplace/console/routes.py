@@ -818,11 +818,12 @@ async def _exercise_page(
         weighted=weighted,
         just_closed=just_closed,
         questions=await engagement.list_questions(conn, session.caller, exercise_id),
-        draft=await _is_draft(ctx, conn, found),
+        draft=notice is None,  # not published (`_is_draft`), as the notice the page read says
         genders=forms.GENDERS,
         sectors=forms.SECTORS,
         weight_labels=forms.WEIGHT_LABELS,
         standard_weights=forms.STANDARD_WEIGHTS,
+        question_kinds=forms.QUESTION_KINDS,
     )
 
 
@@ -1110,10 +1111,10 @@ async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ct
     return await _exercise_form(request, ctx, conn, question, engagement.question_problems, add, again)
 
 
-async def _is_draft(ctx: Any, conn: Any, exercise: Exercise) -> bool:
+async def _is_draft(conn: Any, exercise_id: int) -> bool:
     """Whether the exercise's needs, questions and dates may still change as the API allows: not published for
     engagement (a draft, or one closed without being published)."""
-    return not await engagement.is_published(conn, exercise.id)
+    return not await engagement.is_published(conn, exercise_id)
 
 
 async def _removal_page(
@@ -1128,7 +1129,7 @@ async def _removal_page(
     status: int = 200,
 ) -> Response[str]:
     """The step before removing a part of a draft exercise (`what`: which, described): the button, or why not."""
-    if blocked is None and not await _is_draft(ctx, conn, exercise):
+    if blocked is None and not await _is_draft(conn, exercise.id):
         blocked = f"The exercise is published for market engagement: its {what.kind}s are fixed."
     back = f"go back to “{exercise.title}”"
     return page(
@@ -1167,8 +1168,8 @@ def _need_removal(need: Need, taxonomy: Any) -> RemovalPage:
         facts=[
             ("Pathway", pathway),
             ("Areas", and_list([taxonomy.codes("areas").get(a, a) for a in need.areas])),
-            ("People a year", f"{need.annual_volume:,}"),
-            ("Budget a year", f"£{need.annual_budget:,}"),
+            ("People a year", formatting.whole(need.annual_volume)),
+            ("Budget a year", formatting.pounds(need.annual_budget)),
         ],
         does="it is no longer matched, and neither the notice nor the exercise’s reports show it.",
         action=f"/console/needs/{need.id}/remove",
@@ -1226,10 +1227,9 @@ async def remove_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
 
 
 def _question_removal(number: int, question: Question, exercise_id: int) -> RemovalPage:
-    kinds = {"text": "Text", "yes_no": "Yes or no", "number": "A number"}
-    kind = kinds.get(question.kind) or f"One of: {', '.join(question.choices)}"
-    if question.kind == "multiple_choice":
-        kind = f"Any of: {', '.join(question.choices)}"
+    kind = forms.QUESTION_KINDS.get(question.kind, question.kind)
+    if question.choices:
+        kind += ": " + ", ".join(question.choices)
     return RemovalPage(
         kind="question",
         name=f"question {number}",
@@ -1332,7 +1332,7 @@ async def _need_page(
         runs=runs,
         shortlist=shortlist,
         taxonomy=ctx.taxonomy,
-        draft=await _is_draft(ctx, conn, exercise),
+        draft=await _is_draft(conn, exercise.id),
         genders=forms.GENDERS,
         sectors=forms.SECTORS,
         weight_labels=forms.WEIGHT_LABELS,

@@ -175,12 +175,25 @@ async def create_exercise(ctx: Context, conn: Connection, actor: Actor, data: Ex
 
 
 def _check_status(
-    exercise_id: int | None, was: str, updated: ExerciseIn, published: dt.datetime | None, now: dt.datetime
+    exercise_id: int | None,
+    was: str,
+    updated: ExerciseIn,
+    published: dt.datetime | None,
+    now: dt.datetime,
+    *,
+    closed_on: dt.date | None = None,
 ) -> None:
     """An exercise's status says what its publication and dates do: it opens for engagement only by being published
-    (POST /exercises/{id}/publish), a published one never goes back to draft, and closes no sooner than its deadline
-    (422 for a status its publication does not allow yet, 409 for one it rules out)."""
+    (POST /exercises/{id}/publish), a published one never goes back to draft, closes no sooner than its deadline,
+    and, once marked closed, keeps its deadline unless it opens again (422 for a status its publication does not
+    allow yet, 409 for one it rules out). `was` and `closed_on`: its status and closing date before the change."""
     if updated.status == was:
+        if published is not None and was == "closed" and updated.closes_on != closed_on:
+            raise Conflict.field(
+                "closes_on",
+                "the exercise is closed: a later closing date would take responses again; give status "
+                "engagement_open with it to open it again",
+            )
         return
     publish = f"POST /exercises/{exercise_id}/publish" if exercise_id is not None else "POST /exercises/{id}/publish"
     if updated.status == "engagement_open" and published is None:
@@ -315,17 +328,7 @@ async def update_exercise(
             return found
 
         published = await _refuse_if_published(conn, exercise_id, notice_problems)
-        _check_status(exercise_id, current.status, updated, published, ctx.clock.now())
-        if (
-            published is not None
-            and current.status == updated.status == "closed"
-            and updated.closes_on != current.closes_on
-        ):
-            raise Conflict.field(
-                "closes_on",
-                "the exercise is closed: a later closing date would take responses again; give status "
-                "engagement_open with it to open it again",
-            )
+        _check_status(exercise_id, current.status, updated, published, ctx.clock.now(), closed_on=current.closes_on)
         if queries.exercise_columns(updated) == queries.exercise_columns(current):
             return False
         revised = published is not None and updated.closes_on != current.closes_on  # the rest is refused above
