@@ -227,7 +227,7 @@ async def test_a_service_edit_goes_through_the_services_rules(client, keys):
         "name": svc["name"],
         "description": svc["description"],
         "status": "active",
-        "areas": "E06000019, Herefordshire",
+        "areas": "E06000019, Herefordshre",  # a name misspelt (names are read: tests/test_console_areas.py)
         "capacity.places_available": "3",
         "capacity.places_as_of": "",  # as a browser sends a box left empty (a box the form lacks is left alone)
     }

@@ -882,7 +882,7 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
         "csrf_token": csrf,
         "need.title": "Accommodation, Telford",
         "need.pathway": "ACCOM",
-        "need.areas": "E06000020, E99999999",
+        "need.areas": "Telford and Wrekin, E99999999",
         "need.annual_volume": "sixty",
         "need.annual_budget": "£120,000",
         "need.contract_years": "",
@@ -890,14 +890,19 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
         "need.eligibility.min_age": "18",
         "need.eligibility.max_age": "seventy",
         "need.eligibility.gender": "both",
-        "need.local_priorities": "women leaving custody\n\n  rural outreach  ",
+        "need.local_priorities.0.text": "women leaving custody",
+        "need.local_priorities.0.weight": "2",
+        "need.local_priorities.1.text": "",  # a row left empty: no priority
+        "need.local_priorities.1.weight": "",
+        "need.local_priorities.2.text": "  rural \n outreach  ",
+        "need.local_priorities.2.weight": "",
     }
     refused = await c.post(path, data=typed)
     assert refused.status_code == 400, refused.text
     assert f'id="{fid("need.annual_volume")}-error"' in refused.text and "enter a whole number" in refused.text
     assert f'id="{fid("need.eligibility.max_age")}-error"' in refused.text and 'value="seventy"' in refused.text
     typed["need.eligibility.max_age"] = "64"
-    assert 'value="E06000020, E99999999"' in refused.text and 'value="sixty"' in refused.text
+    assert ">Telford and Wrekin, E99999999</textarea>" in refused.text and 'value="sixty"' in refused.text
     assert '<details class="details" open>' in refused.text and 'value="£120,000"' in refused.text
     exercise = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()
     assert exercise["needs"] == []
@@ -906,12 +911,14 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     assert unknown.status_code == 400 and f'id="{fid("need.areas")}-error"' in unknown.text, unknown.text
     assert "E99999999" in unknown.text.split(f'id="{fid("need.areas")}-error"')[1].split("</p>")[0]
     # a required box left empty is said missing beside it
-    empty = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "", "need.title": ""})
+    empty = await c.post(
+        path, data={**typed, "need.areas": "telford & wrekin", "need.annual_volume": "", "need.title": ""}
+    )
     assert empty.status_code == 400
     assert f'id="{fid("need.annual_volume")}-error"' in empty.text and f'id="{fid("need.title")}-error"' in empty.text
 
     c.follow_redirects = False
-    done = await c.post(path, data={**typed, "need.areas": "E06000020", "need.annual_volume": "60"})
+    done = await c.post(path, data={**typed, "need.areas": "telford & wrekin", "need.annual_volume": "60"})
     assert done.status_code == 303, done.text
     need_id = int(
         re.fullmatch(rf"/console/exercises/{exercise_id}\?need_added=(\d+)#needs", done.headers["location"])[1]
@@ -926,7 +933,10 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     )
     assert (need["cohorts"], need["contract_years"]) == (["ADULTS"], 1.0)
     assert need["eligibility"] == {"min_age": 18, "max_age": 64}
-    assert [p["text"] for p in need["local_priorities"]] == ["women leaving custody", "rural outreach"]
+    assert need["local_priorities"] == [
+        {"text": "women leaving custody", "weight": 2.0},
+        {"text": "rural outreach", "weight": 1.0},  # its words as typed, spacing and line breaks folded
+    ]
     shown = await c.get(f"/console/exercises/{exercise_id}?need_added={need_id}")
     assert "The need “Accommodation, Telford” has been added" in unescape(shown.text)
     assert f'href="/console/needs/{need_id}"' in shown.text
@@ -1110,8 +1120,10 @@ async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercis
 
 
 def box(html: str, name: str) -> str:
-    """The value a text box of the page shows (unescaped)."""
-    found = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', html)
+    """The value a text box (or a text area) of the page shows (unescaped)."""
+    found = re.search(rf'<input[^>]*name="{re.escape(name)}"[^>]*value="([^"]*)"', html) or re.search(
+        rf'<textarea[^>]*name="{re.escape(name)}"[^>]*>([^<]*)</textarea>', html
+    )
     assert found is not None, name
     return unescape(found[1])
 
@@ -1187,16 +1199,22 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     need_id = made.json()["id"]
     need_page = await c.get(f"/console/needs/{need_id}")
     assert f'action="/console/needs/{need_id}/edit"' in need_page.text
-    assert (box(need_page.text, "need.annual_budget"), box(need_page.text, "need.areas")) == ("120,000", "E06000020")
+    assert (box(need_page.text, "need.annual_budget"), box(need_page.text, "need.areas")) == (
+        "120,000",
+        "Telford and Wrekin",  # by name
+    )
     assert box(need_page.text, "need.contract_years") == "3" and 'value="ADULTS" checked' in need_page.text
     assert box(need_page.text, "need.min_years_experience") == "3" and 'value="both" checked' in need_page.text
-    assert "Women&#39;s hostel places\nDropped priority</textarea>" in need_page.text
+    assert (
+        box(need_page.text, "need.local_priorities.0.text"),
+        box(need_page.text, "need.local_priorities.1.text"),
+    ) == ("Women's hostel places", "Dropped priority")
     form = {
         "csrf_token": csrf,
         "need.version": box(need_page.text, "need.version"),
         "need.title": "Accommodation, Telford",
         "need.pathway": "ACCOM",
-        "need.areas": "E06000020, E99999999",
+        "need.areas": "Telford and Wrekin\nE99999999",
         "need.annual_volume": "70",
         "need.annual_budget": "£130,000",
         "need.contract_years": "2.5",
@@ -1205,7 +1223,10 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
         "need.eligibility.gender": "women",
         "need.min_years_experience": "",
         "need.required_accreditations.matrix_standard": "on",
-        "need.local_priorities": "Women's hostel places\nWomen leaving custody",
+        "need.local_priorities.0.text": "Women's hostel places",
+        "need.local_priorities.0.weight": "2.5",
+        "need.local_priorities.1.text": "Women leaving custody",
+        "need.local_priorities.1.weight": "1.5",
         "need.sector_preference.third_sector": "1",
         "need.sector_preference.co_operative": "0.5",
     }  # no cohort ticked: anyone the pathway serves; no years of delivery required
@@ -1233,10 +1254,10 @@ async def test_a_commissioner_changes_a_draft_exercise_and_its_need_from_their_p
     assert need["eligibility"] == {"min_age": 18, "gender": "women"}
     assert need["required_accreditations"] == ["matrix_standard"]
     assert need["sector_preference"] == {"third_sector": 1.0, "co_operative": 0.5}
-    # a priority kept keeps the weight the API gave it; a new one weighs 1; one left out is gone
+    # each priority with the weight its row gives; one left out is gone
     assert need["local_priorities"] == [
         {"text": "Women's hostel places", "weight": 2.5},
-        {"text": "Women leaving custody", "weight": 1.0},
+        {"text": "Women leaving custody", "weight": 1.5},
     ]
     assert need["weight_overrides"] == {"quality": 40, "pathway_fit": 30, "coverage": 30}  # not on the form: kept
     assert "The need has been changed" in (await c.get(done.headers["location"])).text
@@ -1375,26 +1396,27 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
 
 
 def need_form(html: str, csrf: str, **changes: str) -> dict[str, str]:
-    """The need page's change form as the page shows it (its text boxes, ticks, selected pathway and textareas),
-    with `changes` (form names with `_` for `.`, as `need_title`)."""
+    """The need page's change form as the page shows it (its text boxes, ticks, selected pathway and text areas),
+    with `changes` (form names with `_` for `.`, as `need_title`; or the names themselves)."""
     sent = {"csrf_token": csrf, "need.version": box(html, "need.version")}
-    for name in re.findall(r'<input[^>]*name="(need\.[a-z_.]+)"[^>]*type="text"', html):
+    for name in re.findall(r'<textarea[^>]*name="(need\.[a-zA-Z0-9_.]+)"', html):
+        sent[name] = box(html, name)
+    for name in re.findall(r'<input[^>]*name="(need\.[a-zA-Z0-9_.]+)"[^>]*type="text"', html):
         sent[name] = box(html, name)
     for name in re.findall(r'<input[^>]*name="(need\.[a-zA-Z0-9_.]+)"[^>]*type="checkbox"[^>]*checked', html):
         sent[name] = "on"
     sent["need.eligibility.gender"] = re.search(r'name="need.eligibility.gender"[^>]*value="(\w+)" checked', html)[1]
     sent["need.pathway"] = re.search(r'<option value="(\w+)" selected', html.split('name="need.pathway"')[1])[1]
-    for name in ("need.local_priorities",):
-        sent[name] = unescape(re.search(rf'name="{name}"[^>]*>([^<]*)</textarea>', html)[1])
     return sent | {k.replace("_", ".", 1) if k.startswith("need_") else k: v for k, v in changes.items()}
 
 
-async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_change(world: World) -> None:
-    """Saving a need's form as the page shows it changes only what was changed: local priorities the API gave over
-    several lines or with spaces around them are kept whole with their weights, and one kept with its words
-    respaced keeps its weight. A refusal about a part the form does not show (volumes by area no longer adding up)
-    is said beside the box that caused it, the form open. Its pathway's desired outcomes are ticked on the form;
-    another pathway's left ticked are refused beside them, named as such."""
+async def test_the_need_form_shows_every_part_and_saved_as_shown_changes_nothing(world: World) -> None:
+    """The need form shows every part of a need: local priorities a row each with its weight, and a box per area
+    for the service users a year there. Saved as the page shows it, only what was changed changes: priorities the
+    API gave over several lines or with spaces around them keep their text as stored. A weight changed and a
+    priority added are stored; volumes by area no longer adding up to the volume are refused beside those boxes,
+    the form open, nothing stored; emptied, coverage goes back to population. Its pathway's desired outcomes are
+    ticked on the form; another pathway's left ticked are refused beside them, named as such."""
     w, c = world, world.client
     csrf, exercise_id, _ = await signed_in_with_a_draft(w)
     priorities = [{"text": "Women\nleaving custody", "weight": 3.0}, {"text": " rural outreach ", "weight": 2.0}]
@@ -1407,28 +1429,67 @@ async def test_the_need_form_keeps_what_it_cannot_show_and_says_what_it_cannot_c
     need_id, stored = made.json()["id"], made.json()["local_priorities"]
     path = f"/console/needs/{need_id}/edit"
     page = (await c.get(f"/console/needs/{need_id}")).text
+    assert box(page, "need.local_priorities.0.text") == "Women leaving custody"  # its words, on one line
+    assert box(page, "need.local_priorities.0.weight") == "3" and box(page, "need.local_priorities.1.weight") == "2"
+    assert box(page, "need.local_priorities.2.text") == "" and box(page, "need.area_volumes.E06000020") == "60"
     c.follow_redirects = False
     saved = await c.post(path, data=need_form(page, csrf, need_title="Women's housing, Telford"))
     assert saved.status_code == 303, saved.text
     need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
     assert need["title"] == "Women's housing, Telford" and need["local_priorities"] == stored
+    assert need["area_volumes"] == {"E06000020": 60}
+    auditor = await w.keys.headers("auditor")
+    history = (await c.get("/changes", params={"table": "need", "record_id": need_id}, headers=auditor)).json()
+    changed = {ch["field"] for h in history["items"] if h["operation"] != "insert" for ch in h["changes"]}
+    assert changed == {"title", "version"}, history  # nothing else rewritten
 
     page = (await c.get(f"/console/needs/{need_id}")).text
-    respaced = need_form(page, csrf, need_local_priorities="rural   outreach\nwomen's refuge places")
-    assert (await c.post(path, data=respaced)).status_code == 303
+    more = {
+        "need.local_priorities.1.text": "rural   outreach",  # respaced: the same words, so its text as stored
+        "need.local_priorities.1.weight": "5",
+        "need.local_priorities.2.text": "women's refuge places",
+    }
+    assert (await c.post(path, data=need_form(page, csrf, **more))).status_code == 303
     need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
     assert need["local_priorities"] == [
-        {"text": "rural   outreach", "weight": 2.0},
+        {"text": "Women\nleaving custody", "weight": 3.0},
+        {"text": " rural outreach ", "weight": 5.0},
         {"text": "women's refuge places", "weight": 1.0},
     ]
+    shown = (await c.get(f"/console/needs/{need_id}")).text
+    row = unescape(re.sub(r"<[^>]+>", "", shown.split(">Local priorities</dt>")[1].split("</dd>")[0]))
+    assert row == "Women\nleaving custody (weight 3),  rural outreach  (weight 5), women's refuge places"
 
-    # volumes by area (API-only) no longer adding up to the volume: said beside the volume box, the form open
-    page = (await c.get(f"/console/needs/{need_id}")).text
+    # volumes by area no longer adding up to the volume: said beside those boxes, the form open, nothing stored
+    page = shown
     refused = await c.post(path, data=need_form(page, csrf, need_annual_volume="70"))
-    assert refused.status_code == 422, refused.text
-    assert f'id="{fid("need.annual_volume")}-error"' in refused.text and box(refused.text, "need.annual_volume") == "70"
+    assert refused.status_code == 400, refused.text
+    said = unescape(refused.text.split(f'id="{fid("need.area_volumes")}-error"')[1].split("</p>")[0])
+    assert (
+        "but the need's “Service users a year” is 70" in said
+        and "annual_volume" not in said
+        and box(refused.text, "need.annual_volume") == "70"
+    )
     assert '<details class="details" id="change" open>' in refused.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["annual_volume"] == 60
+    # the box changed with it: stored; a figure that is not a number: said beside its box
+    words = await c.post(
+        path, data=need_form(page, csrf, need_annual_volume="70", **{"need.area_volumes.E06000020": "lots"})
+    )
+    assert words.status_code == 400 and f'id="{fid("need.area_volumes.E06000020")}-error"' in words.text, re.findall(
+        r'error-summary__list">(.*?)</ul>', words.text, re.S
+    )
+    assert "Service users a year in Telford and Wrekin: enter a whole number" in unescape(words.text)
+    both = need_form(page, csrf, need_annual_volume="1,070", **{"need.area_volumes.E06000020": "1,070"})
+    done = await c.post(path, data=both)
+    assert done.status_code == 303, re.findall(r'error-summary__list">(.*?)</ul>', done.text, re.S)
+    need = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert (need["annual_volume"], need["area_volumes"]) == (1070, {"E06000020": 1070})
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    emptied = need_form(page, csrf, **{"need.area_volumes.E06000020": ""})
+    assert (await c.post(path, data=emptied)).status_code == 303
+    assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["area_volumes"] is None
+    page = (await c.get(f"/console/needs/{need_id}")).text
 
     # desired outcomes: its pathway's on the form; one ticked is stored
     assert 'name="need.desired_outcomes.ACCOM_OBTAIN"' in page and "ETE_" not in page.split('id="change"')[1]

@@ -112,7 +112,7 @@ async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, k
         "accreditations.iso_9001": "on",
         "accreditations.living_wage_employer": "on",
         "social_value.peer_mentoring": "on",
-        f"premises.{blank}.area": "E06000019",
+        f"premises.{blank}.area": " herefordshire ",  # by name, whatever the case: its code is stored
         f"premises.{blank}.description": "Drop-in centre, Ledbury",
     }
     done = await client.post(path, data=form)
@@ -139,7 +139,7 @@ async def test_the_profile_form_saves_every_group_and_the_api_shows_it(client, k
     # the form opens with it all, the new premises as an item with a remove box and a blank after it
     html, form = await opened(client, path)
     n = len(after["resources"]["premises"])
-    assert form[f"premises.{n - 1}.area"] == "E06000019" and form[f"premises.{n}.area"] == ""
+    assert form[f"premises.{n - 1}.area"] == "Herefordshire" and form[f"premises.{n}.area"] == ""  # by name
     assert f'name="premises.{n - 1}.remove"' in html and f'name="premises.{n}.remove"' not in html
     assert form["finances.accounts_scrutiny"] == "independently_examined" and form["legal_form"] == "cic"
 
@@ -160,17 +160,19 @@ async def test_a_problem_in_a_premises_item_shows_beside_that_item_and_nothing_i
     _, form = await opened(client, path)
     before = (await client.get("/providers/1")).json()
     blank = max(int(m) for m in re.findall(r"premises\.(\d+)\.area", " ".join(form)))
-    form |= {f"premises.{blank}.area": "Herefordshire", f"premises.{blank}.description": "Office"}
+    form |= {f"premises.{blank}.area": "Herefordshre", f"premises.{blank}.description": "Office"}
     bad = await client.post(path, data=form)
     assert bad.status_code == 400
     field = f"premises.{blank}.area"
-    said = errors(bad.text)[fid(field)]
-    assert "is not an area code" in said and "E06000019" in said
+    said = unescape(errors(bad.text)[fid(field)])
+    assert said == (  # the API's problem and suggestion, in the words of a box that takes areas by name
+        "'Herefordshre' is not an area the directory knows: type the area's name, or its ONS code; "
+        "did you mean Herefordshire (E06000019)?"
+    )
     assert f'href="#{fid(field)}"' in bad.text  # the summary links to the box
-    assert f"Premises {blank + 1}: area code: " in bad.text  # and names it as the form does
-    assert "did you mean E06000019 (Herefordshire)?" in said  # the API's suggestion, as the API gives it
+    assert f"Premises {blank + 1}: area: " in bad.text  # and names it as the form does
     assert f'aria-describedby="{fid(field)}-hint {fid(field)}-error"' in bad.text
-    assert 'value="Herefordshire"' in bad.text  # what was typed is kept
+    assert 'value="Herefordshre"' in bad.text  # what was typed is kept
     assert (await client.get("/providers/1")).json() == before
 
 
@@ -639,7 +641,7 @@ async def test_a_profile_with_many_mistakes_shows_every_problem_at_once_in_the_f
         "finances.accounts_year_end": "2199-03-31",  # well-formed: a rule of the profile's (not after today)
         "resources.volunteers": "-5",
         "resources.match_funding_per_year": "1e3",
-        f"premises.{blank}.area": "Herefordshire",
+        f"premises.{blank}.area": "Hereforshire",
         f"premises.{blank}.description": "Office",
     }
     bad = await client.post(path, data=form | typed)
@@ -649,7 +651,7 @@ async def test_a_profile_with_many_mistakes_shows_every_problem_at_once_in_the_f
     assert summary(bad.text) == boxes  # and in the summary, in the form's order
     said = errors(bad.text)
     assert said[fid("finances.accounts_year_end")].startswith("must not be after today")  # the rule, with the rest
-    assert "did you mean E06000019 (Herefordshire)?" in said[fid(f"premises.{blank}.area")]
+    assert "did you mean Herefordshire (E06000019)?" in said[fid(f"premises.{blank}.area")]
     assert "Organisation name: must not be empty: at least 2 characters" in bad.text  # the form's label, not "Name"
     again = form_of(bad.text, path)
     assert {k: again[k] for k in typed} == typed  # what was typed is kept
@@ -664,7 +666,7 @@ async def test_a_service_with_several_mistakes_shows_them_all_at_once(client, ke
     typed = {
         "name": "",
         "years_delivering": "3.5",
-        "areas": "E06000019, worcestershire",
+        "areas": "E06000019, worcestershre",
         "capacity.places_available": "4",  # counted, without the date (a rule of the service's, told on the date)
         "capacity.places_as_of": "",
         "cost.amount": "lots",
@@ -677,7 +679,7 @@ async def test_a_service_with_several_mistakes_shows_them_all_at_once(client, ke
         == summary(bad.text)
         == [fid("name"), fid("years_delivering"), fid("areas"), fid("capacity.places_as_of"), fid("cost.amount")]
     ), said
-    assert "did you mean E10000034 (Worcestershire)?" in said[fid("areas")]  # the API's suggestion, as it gives it
+    assert "did you mean Worcestershire (E10000034)?" in said[fid("areas")]  # the API's suggestion, by name
     assert "Service name: must not be empty" in bad.text
     assert (await client.get(f"/providers/1/services/{svc['id']}")).json() == svc
 

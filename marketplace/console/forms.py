@@ -10,6 +10,7 @@ ticking none clears the list; a part of the body the form does not carry is left
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -18,8 +19,9 @@ import msgspec
 import matching
 from marketplace import formatting, messages
 from marketplace.console.models import Change, FormState
-from marketplace.exercises.models import Exercise, Need, SectorPreference
+from marketplace.exercises.models import MAX_LOCAL_PRIORITIES, Exercise, Need, SectorPreference
 from marketplace.providers.models import Provider, Service
+from marketplace.types import fold
 from matching.weights import describe_percentages
 
 PREMISES = ("area", "description")
@@ -185,6 +187,59 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+# --- areas, by name ----------------------------------------------------------------------------------------------
+
+
+def _area_key(text: str) -> str:
+    """An area's name or code as the console compares them: case, accents, punctuation and "&" for "and" aside."""
+    return " ".join(re.findall(r"\w+", fold(text).replace("&", " and ")))
+
+
+_WITH_CODE = re.compile(r"^(.*?)\s*\(\s*([A-Za-z][0-9]{8})\s*\)$")
+"""An area written with its code after it in brackets, as a box shows one whose name another area shares."""
+
+
+def area_codes(text: str, names: Mapping[str, str]) -> list[str]:
+    """The areas a box names (`names`: the taxonomy's, code -> name), one a line or several to a line separated by
+    commas, each by its name or its code, whatever the case, accents or punctuation (or as a box shows one whose
+    name another shares: "Cumbria (E10000006)"): their codes, in the order typed. One that names no area, or a
+    name two areas share, is kept as typed, for the API to refuse with the closest area."""
+    by_name: dict[str, list[str]] = {}
+    for code, name in names.items():
+        by_name.setdefault(_area_key(name), []).append(code)
+    known = {k: codes[0] for k, codes in by_name.items() if len(codes) == 1} | {_area_key(c): c for c in names}
+
+    def code_of(piece: str) -> str:
+        if (m := _WITH_CODE.match(piece)) and m.group(2).upper() in names:
+            return m.group(2).upper()
+        return known.get(_area_key(piece), piece)
+
+    codes: list[str] = []
+    for line in _lines(text):
+        whole = code_of(line)
+        pieces = [whole] if whole in names else [code_of(p.strip()) for p in line.split(",") if p.strip()]
+        codes += pieces
+    return codes
+
+
+def area_lines(codes: Sequence[str], names: Mapping[str, str]) -> str:
+    """Areas as a box shows them: by name, one a line (with the code in brackets where two areas share the name)."""
+    shared = Counter(_area_key(n) for n in names.values())
+
+    def shown(code: str) -> str:
+        name = names.get(code)
+        if name is None:
+            return code
+        return name if shared[_area_key(name)] == 1 else f"{name} ({code})"
+
+    return "\n".join(shown(c) for c in codes)
+
+
+_NOT_AN_AREA = re.compile(
+    r"^(?P<typed>'.*'|\".*\") is not an area code: [^;]*(?:; did you mean (?P<code>\S+) \((?P<name>.+)\)\?)?$"
+)
+
+
 def _ticked(form: Mapping[str, str], prefix: str) -> list[str]:
     """The values of a group of checkboxes (`accreditations.iso_9001` ticked -> `iso_9001`), in the form's order."""
     return [k.removeprefix(prefix) for k, v in form.items() if k.startswith(prefix) and v and len(k) < 200]
@@ -270,15 +325,18 @@ point allowed (an outcomes record's figure and people are read in `service_body`
 
 
 def _box(form: Mapping[str, str], name: str) -> Any:
-    """A box's value for the body, empty as None: money less its pound sign and commas, a number box's number."""
+    """A box's value for the body, empty as None: money less its pound sign and commas, a number box's number
+    (thousands commas in their places aside: 1,200 people)."""
     value = _nullable(form, name)
     if name in MONEY:
         value = money(value)
-    return as_number(value, whole=NUMBERS[name]) if name in NUMBERS else value
+    if name not in NUMBERS or value is None:
+        return value
+    return as_number(without_thousands(value), whole=NUMBERS[name])
 
 
-def profile_values(p: Provider) -> dict[str, str]:
-    """A stored profile as the form shows it."""
+def profile_values(p: Provider, areas: Mapping[str, str]) -> dict[str, str]:
+    """A stored profile as the form shows it (`areas`: the taxonomy's names, a premises' area shown by name)."""
     values = {
         "name": p.name,
         "legal_form": p.legal_form,
@@ -300,7 +358,7 @@ def profile_values(p: Provider) -> dict[str, str]:
         "version": str(p.version),
     }
     for i, x in enumerate(p.resources.premises):
-        values |= {f"premises.{i}.area": x.area, f"premises.{i}.description": x.description}
+        values |= {f"premises.{i}.area": area_lines([x.area], areas), f"premises.{i}.description": x.description}
     values |= {f"accreditations.{c}": "on" for c in p.accreditations}
     values |= {f"social_value.{c}": "on" for c in p.social_value}
     return values
@@ -324,9 +382,9 @@ def _scalars(
     return body, where
 
 
-def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def profile_body(form: Mapping[str, str], areas: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The profile form as a PATCH /providers/{id} body (only what the form carries), and where each of the body's
-    field paths shows on the form."""
+    field paths shows on the form (`areas`: the taxonomy's names, a premises' area typed by name)."""
     body, where = _scalars(form, PROFILE_REQUIRED, PROFILE_NULLABLE)
     for name in PROFILE_KEPT:
         if (value := _box(form, name)) is not None:
@@ -351,7 +409,10 @@ def profile_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str
                 continue
             a = f"resources.premises[{len(premises)}]"
             where |= {a: f"{p}.area", f"{a}.area": f"{p}.area", f"{a}.description": f"{p}.description"}
-            premises.append({f: form.get(f"{p}.{f}", "").strip() for f in PREMISES})
+            area = form.get(f"{p}.area", "").strip()
+            named = area_codes(area, areas)
+            place = {"area": named[0] if len(named) == 1 else area, "description": form.get(f"{p}.description", "")}
+            premises.append({f: v.strip() for f, v in place.items()})
         _set(body, "resources.premises", premises)
         where["resources.premises"] = f"premises.{items(form, 'premises', PREMISES)[0]}.area"
     return body, where
@@ -364,7 +425,7 @@ def profile_labels(values: Mapping[str, str]) -> dict[str, str]:
         labels[name] = label
         if name == "resources.premises":
             for i in items(values, "premises", PREMISES):
-                labels[f"premises.{i}.area"] = f"Premises {i + 1}: area code"
+                labels[f"premises.{i}.area"] = f"Premises {i + 1}: area"
                 labels[f"premises.{i}.description"] = f"Premises {i + 1}: what it is"
     return labels
 
@@ -382,14 +443,14 @@ SERVICE_NULLABLE = (
 SERVICE_GROUPS = ("cohorts", "delivery_modes", "complexity_levels", "accreditations")
 
 
-def service_values(s: Service, profile_version: int) -> dict[str, str]:
-    """A stored service as the form shows it."""
+def service_values(s: Service, profile_version: int, areas: Mapping[str, str]) -> dict[str, str]:
+    """A stored service as the form shows it (`areas`: the taxonomy's names, its areas shown by name)."""
     values = {
         "name": s.name,
         "description": s.description,
         "pathway": s.pathway,
         "status": s.status,
-        "areas": ", ".join(s.areas),
+        "areas": area_lines(s.areas, areas),
         "eligibility.min_age": _s(s.eligibility.min_age),
         "eligibility.max_age": _s(s.eligibility.max_age),
         "eligibility.gender": s.eligibility.gender,
@@ -412,15 +473,15 @@ def service_values(s: Service, profile_version: int) -> dict[str, str]:
     return values
 
 
-def service_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+def service_body(form: Mapping[str, str], areas: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     """The service form as a PATCH /providers/{id}/services/{sid} body (only what the form carries), and where each
-    of the body's field paths shows on the form."""
+    of the body's field paths shows on the form (`areas`: the taxonomy's names, the areas typed by name)."""
     body, where = _scalars(form, SERVICE_REQUIRED, SERVICE_NULLABLE)
     if (years := _box(form, "years_delivering")) is not None:
         body["years_delivering"] = years
         where["years_delivering"] = "years_delivering"
     if "areas" in form:
-        body["areas"] = _codes(form["areas"])
+        body["areas"] = area_codes(form["areas"], areas)
         where["areas"] = "areas"
     for group in SERVICE_GROUPS:
         if group in form:
@@ -538,7 +599,13 @@ what every number box is told)."""
 
 def as_form_words(problem: str) -> str:
     """An API problem as a form says it: what a box expects is what to enter ("expected a whole number from 0 to 50"
-    -> "enter a whole number from 0 to 50", a number question's own rule)."""
+    -> "enter a whole number from 0 to 50", a number question's own rule); an area the API does not know, in the
+    words of a box that takes areas by name (`area_codes`), with the closest by name; a need's field the API's
+    rules name (`annual_volume`) as its box is labelled."""
+    problem = problem.replace("annual_volume", "“Service users a year”")
+    if m := _NOT_AN_AREA.match(problem):
+        said = f"{m['typed']} is not an area the directory knows: type the area's name, or its ONS code"
+        return said + (f"; did you mean {m['name']} ({m['code']})?" if m["code"] else "")
     return "enter " + problem.removeprefix("expected ") if problem.startswith("expected a ") else problem
 
 
@@ -717,6 +784,9 @@ def weights_values(given: Mapping[str, float]) -> dict[str, str]:
 
 # --- a need added to an exercise, or changed ---------------------------------------------------------------------
 
+PRIORITY = ("text", "weight")
+"""A local priority's boxes on the need form (a row each)."""
+
 NEED_LABELS = {
     "need.title": "Need",
     "need.pathway": "Pathway",
@@ -730,24 +800,74 @@ NEED_LABELS = {
     "need.eligibility.gender": "Men, women or both",
     "need.min_years_experience": "Years of experience required",
     "need.required_accreditations": "Accreditations required",
-    "need.local_priorities": "Local priorities",
+    **{
+        f"need.local_priorities.{i}.{f}": f"Local priority {i + 1}" + (": weight" if f == "weight" else "")
+        for i in range(MAX_LOCAL_PRIORITIES + 1)
+        for f in PRIORITY
+    },
     "need.desired_outcomes": "Desired outcomes",
     **{
         f"need.sector_preference.{c}": f"Preference for {formatting.humanise(c).lower()}"
         for c in SectorPreference.__struct_fields__
     },
 }
-"""The need form's boxes, in its order (each the API's NeedIn field, or a part of one, after `need.`)."""
+"""The need form's boxes, in its order (each the API's NeedIn field, or a part of one, after `need.`; a local
+priority's, one row each, up to the most a need may have and a blank row over)."""
 NEED_FIELDS = tuple(dict.fromkeys(label.removeprefix("need.").partition(".")[0] for label in NEED_LABELS))
-"""The NeedIn fields the need form sets, whole: changing a need, the rest are kept as they are."""
+"""The NeedIn fields the need form sets, whole."""
+NEED_CHANGED = (*NEED_FIELDS, "area_volumes")
+"""The NeedIn fields the form changing a need sets, whole (it has a box per area for the volumes by area): the
+rest are kept as they are."""
 
 
-def need_values(n: Need) -> dict[str, str]:
-    """A stored need as the form changing it shows it, with the version it was read at."""
+def need_labels(values: Mapping[str, str], areas: Mapping[str, str]) -> dict[str, str]:
+    """The form changing a need: its boxes (`NEED_LABELS`) and its volume-by-area boxes, each named by its area."""
+    volumes = {
+        k: f"Service users a year in {areas.get(k.removeprefix(_VOLUME), k.removeprefix(_VOLUME))}"
+        for k in values
+        if k.startswith(_VOLUME)
+    }
+    labels: dict[str, str] = {}
+    for name, label in NEED_LABELS.items():
+        labels[name] = label
+        if name == "need.annual_volume":  # the boxes follow it on the form
+            labels |= {"need.area_volumes": "Service users a year by area"} | volumes
+    return labels
+
+
+_VOLUME = "need.area_volumes."
+
+
+def volume_areas(need_areas: Sequence[str], taxonomy_areas: Sequence[Any], values: Mapping[str, str]) -> list[Any]:
+    """The areas the form changing a need asks service users a year for: each of the need's areas and every area
+    within it (the API takes a figure for any of them), in the taxonomy's order, and any area the form holds a figure
+    for already (a stored one, or one typed) that is no longer among them, so that none is dropped unseen. Each
+    is the taxonomy's area (or its code, for one the taxonomy does not hold)."""
+    within: dict[str | None, list[Any]] = {}
+    for a in taxonomy_areas:
+        within.setdefault(a.parent, []).append(a)
+    by_code = {a.code: a for a in taxonomy_areas}
+    wanted: set[str] = set()
+
+    def take(code: str) -> None:
+        wanted.add(code)
+        for child in within.get(code, []):
+            take(child.code)
+
+    for code in need_areas:
+        take(code)
+    held = [k.removeprefix(_VOLUME) for k, v in values.items() if k.startswith(_VOLUME) and v.strip()]
+    shown = [a for a in taxonomy_areas if a.code in wanted or a.code in held]
+    return shown + [c for c in dict.fromkeys(held) if c not in by_code]
+
+
+def need_values(n: Need, areas: Mapping[str, str]) -> dict[str, str]:
+    """A stored need as the form changing it shows it, with the version it was read at (`areas`: the taxonomy's
+    names, its areas shown by name)."""
     values = {
         "need.title": n.title,
         "need.pathway": n.pathway,
-        "need.areas": ", ".join(n.areas),
+        "need.areas": area_lines(n.areas, areas),
         "need.annual_volume": _s(n.annual_volume),
         "need.annual_budget": f"{n.annual_budget:,}",
         "need.contract_years": _s(n.contract_years),
@@ -755,13 +875,24 @@ def need_values(n: Need) -> dict[str, str]:
         "need.eligibility.max_age": _s(n.eligibility.max_age),
         "need.eligibility.gender": n.eligibility.gender,
         "need.min_years_experience": _s(n.min_years_experience or None),
-        "need.local_priorities": "\n".join(p.text for p in n.local_priorities),
         **{f"need.desired_outcomes.{c}": "on" for c in n.desired_outcomes},
         **{f"need.sector_preference.{c}": _s(v or None) for c in SECTORS if (v := getattr(n.sector_preference, c))},
         "need.version": str(n.version),
     }
     values |= {f"need.cohorts.{c}": "on" for c in n.cohorts}
+    for i, p in enumerate(n.local_priorities):
+        values |= {f"need.local_priorities.{i}.text": _words(p.text), f"need.local_priorities.{i}.weight": _s(p.weight)}
+    values |= {f"{_VOLUME}{c}": _s(v) for c, v in (n.area_volumes or {}).items()}
     return values | {f"need.required_accreditations.{c}": "on" for c in n.required_accreditations}
+
+
+def priority_rows(values: Mapping[str, str]) -> list[int]:
+    """The local priorities' rows the need form shows: those it holds, and blank ones after them to add more (three
+    rows at least, one blank at least), up to one more than a need may have (so that too many is said, not lost)."""
+    rows = items(values, "need.local_priorities", PRIORITY)
+    while len(rows) < 3:
+        rows.append(rows[-1] + 1)
+    return rows[: MAX_LOCAL_PRIORITIES + 1]
 
 
 _AGES = ("eligibility.min_age", "eligibility.max_age")
@@ -770,17 +901,19 @@ SECTORS = SectorPreference.__struct_fields__
 _PREFERENCES = tuple(f"sector_preference.{c}" for c in SECTORS)
 
 
-def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form. A box
-    left empty is left out: the API's default (a required one said missing, beside its box)."""
+def need_body(form: Mapping[str, str], areas: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The need form as POST /exercises/{id}/needs' body, and where each of its fields shows on the form (`areas`:
+    the taxonomy's names, the areas typed by name). A box left empty is left out: the API's default (a required one
+    said missing, beside its box); a local priority's row left empty is no priority; the volume-by-area boxes (on
+    the form changing a need) all empty, none."""
     body: dict[str, Any] = {
         "title": form.get("need.title", "").strip(),
         "pathway": form.get("need.pathway", "").strip(),
-        "areas": _codes(form.get("need.areas", "")),
+        "areas": area_codes(form.get("need.areas", ""), areas),
         "cohorts": _ticked(form, "need.cohorts."),
         "eligibility": {"gender": form.get("need.eligibility.gender", "").strip() or "both"},
         "required_accreditations": _ticked(form, "need.required_accreditations."),
-        "local_priorities": [{"text": line} for line in _lines(form.get("need.local_priorities", ""))],
+        "local_priorities": [],
         "desired_outcomes": _ticked(form, "need.desired_outcomes."),
         "sector_preference": {},  # every box empty: no preference
     }
@@ -788,17 +921,36 @@ def need_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
         if (value := _box(form, f"need.{name}")) is not None:
             _set(body, name, value)
     where = {label.removeprefix("need."): label for label in NEED_LABELS}
-    return body, where | {"area_volumes": "need.annual_volume"}  # volumes by area not adding up to it: beside it
+    rows = items(form, "need.local_priorities", PRIORITY)
+    where["local_priorities"] = f"need.local_priorities.{rows[0]}.text"
+    for i in rows:
+        p = f"need.local_priorities.{i}"
+        if _blank(form, p, PRIORITY):
+            continue
+        k = f"local_priorities[{len(body['local_priorities'])}]"
+        where |= {k: f"{p}.text", f"{k}.text": f"{p}.text", f"{k}.weight": f"{p}.weight"}
+        priority: dict[str, Any] = {"text": _words(form.get(f"{p}.text", ""))}
+        if (weight := _nullable(form, f"{p}.weight")) is not None:
+            priority["weight"] = as_number(weight, whole=False)
+        body["local_priorities"].append(priority)
+    volumes = {}
+    for k, v in form.items():
+        if k.startswith(_VOLUME) and (typed := v.strip()):
+            code = k.removeprefix(_VOLUME)
+            volumes[code] = as_number(without_thousands(typed), whole=True)
+            where[f"area_volumes.{code}"] = k
+            if isinstance(volumes[code], str):  # the decoder names a figure it refuses by its table, not its key
+                where.setdefault("area_volumes[...]", k)
+    body["area_volumes"] = volumes or None
+    return body, where | {"area_volumes": "need.area_volumes"}
 
 
 def kept_priorities(typed: list[Any], stored: list[Any]) -> list[Any]:
-    """The local priorities a saved need form gives (`typed`, each of weight 1), read against the need's (`stored`):
-    left as the form showed them, the stored ones as they are (a priority the API gave over several lines, or with
-    spaces around it, is not split or trimmed); else a priority kept (its words the same) keeps its weight."""
-    if [p.text for p in typed] == _lines("\n".join(p.text for p in stored)):
-        return list(stored)
-    weights = {_words(p.text): p.weight for p in stored}
-    return [msgspec.structs.replace(p, weight=weights.get(_words(p.text), p.weight)) for p in typed]
+    """The local priorities a saved need form gives (`typed`, their words as the form shows them: spacing and line
+    breaks folded), read against the need's (`stored`): one whose words are a stored one's keeps that one's text as
+    stored (saving the form as it opened changes nothing)."""
+    texts = {_words(p.text): p.text for p in stored}
+    return [msgspec.structs.replace(p, text=texts.get(p.text, p.text)) for p in typed]
 
 
 def _words(text: str) -> str:

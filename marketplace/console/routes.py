@@ -444,7 +444,7 @@ async def edit_profile(
     session = await signed_in(request, conn)
     _may_edit(session.caller, provider_id)
     found = await service.provider(ctx, conn, session.caller, provider_id)
-    values = forms.profile_values(found)
+    values = forms.profile_values(found, ctx.taxonomy.codes("areas"))
     return _profile_page(session, ctx, found, FormState(values, labels=forms.profile_labels(values)), [], saved=saved)
 
 
@@ -471,7 +471,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
     _may_edit(session.caller, provider_id)
     values = _posted_values(form)
     changes: list[Change] = []
-    body, where = forms.profile_body(form)
+    body, where = forms.profile_body(form, ctx.taxonomy.codes("areas"))
     current = await service.provider(ctx, conn, session.caller, provider_id)
     forms.keep_order(body, current, forms.PROFILE_GROUPS, where)
     labels = forms.profile_labels(values)
@@ -492,7 +492,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
             current,
             changes,
             Provider,
-            forms.profile_values,
+            partial(forms.profile_values, areas=ctx.taxonomy.codes("areas")),
             forms.profile_labels,
             {"version": str(exc.current_version)},
             ctx.taxonomy,
@@ -513,7 +513,7 @@ async def edit_service(
     _may_edit(session.caller, provider_id)
     found = await service.provider(ctx, conn, session.caller, provider_id)
     svc = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
-    values = forms.service_values(svc, found.version)
+    values = forms.service_values(svc, found.version, ctx.taxonomy.codes("areas"))
     form = FormState(values, labels=forms.service_labels(values))
     return _service_page(session, ctx, found, svc, form, [], saved=saved)
 
@@ -561,7 +561,7 @@ async def save_service(
     _may_edit(session.caller, provider_id)
     values = _posted_values(form)
     changes: list[Change] = []
-    body, where = forms.service_body(form)
+    body, where = forms.service_body(form, ctx.taxonomy.codes("areas"))
     held = await providers.get_service(ctx, conn, session.caller, provider_id, service_id)
     forms.keep_order(body, held, forms.SERVICE_GROUPS, where)
     labels = forms.service_labels(values)
@@ -587,7 +587,7 @@ async def save_service(
             svc,
             changes,
             Service,
-            lambda s: forms.service_values(s, 0),
+            lambda s: forms.service_values(s, 0, ctx.taxonomy.codes("areas")),
             forms.service_labels,
             {"version": str(exc.current_version), "profile_version": str(current.version)},
             ctx.taxonomy,
@@ -821,6 +821,7 @@ async def _exercise_page(
         draft=notice is None,  # not published (`_is_draft`), as the notice the page read says
         genders=forms.GENDERS,
         sectors=forms.SECTORS,
+        priority_rows=forms.priority_rows,
         weight_labels=forms.WEIGHT_LABELS,
         standard_weights=forms.STANDARD_WEIGHTS,
         question_kinds=forms.QUESTION_KINDS,
@@ -836,7 +837,11 @@ async def _exercise_form(
     request: Request[Any, Any, Any],
     ctx: Any,
     conn: Any,
-    part: tuple[Callable[[Mapping[str, str]], tuple[dict[str, Any], dict[str, str]]], dict[str, str], type[P]],
+    part: tuple[
+        Callable[[Mapping[str, str]], tuple[dict[str, Any], dict[str, str]]],
+        Mapping[str, str] | Callable[[Mapping[str, str]], Mapping[str, str]],
+        type[P],
+    ],
     rules: Callable[[P], list[FieldProblem]],
     act: Callable[[Actor, P, str | None], Awaitable[str]],
     again: Again,
@@ -844,13 +849,14 @@ async def _exercise_form(
     versioned_as: str | None = None,
 ) -> Response[Any]:
     """A commissioning form (an exercise started or changed, a need or a question added to a draft, a need
-    changed) done as the API does it: the form read as the API's body (`part`: how, the form's labels in its order,
-    the body's type), checked with the API's own `rules`, then `act` does it and says where the browser goes next.
-    A change sends the version the form was opened at (the form's `versioned_as` field) as If-Match. Refused, the
-    page again (`again`): every problem beside its box and what was typed kept; changed meanwhile (412), saying
-    so, with the version now."""
-    read, labels, into = part
+    changed) done as the API does it: the form read as the API's body (`part`: how, the form's labels in its order
+    or how to tell them from the form sent, the body's type), checked with the API's own `rules`, then `act` does
+    it and says where the browser goes next. A change sends the version the form was opened at (the form's
+    `versioned_as` field) as If-Match. Refused, the page again (`again`): every problem beside its box and what was
+    typed kept; changed meanwhile (412), saying so, with the version now."""
+    read, labelled, into = part
     session, form = await posted(request, conn)
+    labels = labelled(form) if callable(labelled) else labelled
     admit(session.caller, STAFF)
     opened = _opened_at(form, versioned_as) if versioned_as else None
     body, where = read(form)
@@ -871,7 +877,7 @@ async def _exercise_form(
             "it against the page and save again"
         )
         changed = [FieldProblem(field=versioned_as, problem=said)]
-        return await again(session, FormState(values=values, unplaced=changed, labels=labels), 412)
+        return await again(session, FormState(values=values, unplaced=changed, labels=dict(labels)), 412)
     except (InvalidInput, Unprocessable, Conflict) as exc:
         placed = service.place(_problems(exc), where, values, labels)
         return await again(session, placed, status_of(exc))
@@ -961,7 +967,7 @@ async def add_need(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, c
         made = await exercises.create_need(ctx, conn, actor, exercise_id, data)
         return f"/console/exercises/{exercise_id}?need_added={made.id}#needs"
 
-    need = (forms.need_body, forms.NEED_LABELS, NeedIn)
+    need = (partial(forms.need_body, areas=ctx.taxonomy.codes("areas")), forms.NEED_LABELS, NeedIn)
     again = _on_exercise_page(ctx, conn, exercise_id)
     return await _exercise_form(request, ctx, conn, need, lambda data: need_problems(data, ctx.taxonomy), add, again)
 
@@ -974,14 +980,15 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
     async def change(actor: Actor, data: NeedIn, if_match: str | None) -> str:
         stored = (await exercises.get_need(conn, need_id)).local_priorities
         data.local_priorities = forms.kept_priorities(data.local_priorities, stored)
-        patch = NeedPatch(**{n: getattr(data, n) for n in forms.NEED_FIELDS})  # the form's, whole; the rest kept
+        patch = NeedPatch(**{n: getattr(data, n) for n in forms.NEED_CHANGED})  # the form's, whole; the rest kept
         made = await exercises.update_need(ctx, conn, actor, need_id, if_match, patch)
         return _said(f"/console/needs/{need_id}", made.version, if_match, "changed=1")
 
     async def again(session: Session, form: FormState, status: int) -> Response[str]:
         return await _need_page(session, ctx, conn, need_id, form=form, status=status)
 
-    need = (forms.need_body, NEED_FORM_LABELS, NeedIn)
+    areas = ctx.taxonomy.codes("areas")
+    need = (partial(forms.need_body, areas=areas), partial(_need_form_labels, areas=areas), NeedIn)
     return await _exercise_form(
         request,
         ctx,
@@ -994,7 +1001,9 @@ async def change_need(request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, co
     )
 
 
-NEED_FORM_LABELS = forms.NEED_LABELS | {"need.version": "This need"}
+def _need_form_labels(values: Mapping[str, str], areas: Mapping[str, str]) -> dict[str, str]:
+    """The boxes of the form changing a need, by name as it labels them, in its order."""
+    return forms.need_labels(values, areas) | {"need.version": "This need"}
 
 
 @post("/exercises/{exercise_id:int}/close", status_code=303)
@@ -1316,15 +1325,18 @@ async def _need_page(
     exercise = await exercises.get_exercise(conn, need.exercise_id)
     runs = await exercises.list_match_runs(conn, need_id)
     shortlist = await service.shortlist(ctx, conn, session.caller, need_id)
-    stored = forms.need_values(need) | forms.weights_values(
+    areas = ctx.taxonomy.codes("areas")
+    stored = forms.need_values(need, areas) | forms.weights_values(
         need.weight_overrides.given() if need.weight_overrides else {}
     )
+    shown = _kept_under(stored, form) if form else FormState(values=stored, labels=_need_form_labels(stored, areas))
     return page(
         "need.html.j2",
         status=status,
         changed=changed,
         weighted=weighted,
-        form=_kept_under(stored, form) if form else FormState(values=stored, labels=NEED_FORM_LABELS),
+        form=shown,
+        volume_areas=forms.volume_areas(need.areas, ctx.taxonomy.areas, shown.values),
         session=session,
         need=need,
         exercise=exercise,
@@ -1335,6 +1347,7 @@ async def _need_page(
         draft=await _is_draft(conn, exercise.id),
         genders=forms.GENDERS,
         sectors=forms.SECTORS,
+        priority_rows=forms.priority_rows,
         weight_labels=forms.WEIGHT_LABELS,
     )
 

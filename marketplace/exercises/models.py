@@ -167,6 +167,10 @@ class SectorPreference(Strict, omit_defaults=True):
     public: Annotated[float, Meta(ge=0, le=1)] = 0.0
 
 
+MAX_LOCAL_PRIORITIES = 20
+"""The most local priorities a need may have."""
+
+
 class LocalPriority(Strict):
     text: Annotated[str, Meta(min_length=2, max_length=200, pattern=TEXT)]
     weight: Annotated[float, Meta(gt=0, le=100)] = 1.0
@@ -248,7 +252,7 @@ class NeedIn(Strict):
     contract_years: ContractYears = 1.0
     required_accreditations: Annotated[list[Slug], Meta(max_length=20)] = []
     min_years_experience: Annotated[int, Meta(ge=0, le=200)] = 0
-    local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] = []
+    local_priorities: Annotated[list[LocalPriority], Meta(max_length=MAX_LOCAL_PRIORITIES)] = []
     sector_preference: SectorPreference = msgspec.field(default_factory=SectorPreference)
     weight_overrides: CriteriaWeights | None = None
     eligibility: NeedEligibility = msgspec.field(default_factory=NeedEligibility)
@@ -269,7 +273,7 @@ class NeedPatch(Strict):
     contract_years: ContractYears | UnsetType = UNSET
     required_accreditations: Annotated[list[Slug], Meta(max_length=20)] | UnsetType = UNSET
     min_years_experience: Annotated[int, Meta(ge=0, le=200)] | UnsetType = UNSET
-    local_priorities: Annotated[list[LocalPriority], Meta(max_length=20)] | UnsetType = UNSET
+    local_priorities: Annotated[list[LocalPriority], Meta(max_length=MAX_LOCAL_PRIORITIES)] | UnsetType = UNSET
     sector_preference: SectorPreference | UnsetType = UNSET
     weight_overrides: CriteriaWeights | UnsetType | None = UNSET
     eligibility: NeedEligibility | UnsetType = UNSET

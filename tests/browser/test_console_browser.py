@@ -708,7 +708,8 @@ async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what
 async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_the_need(server, browsers, tmp_path):
     """On a draft need's page, *Set this need's own weights* with percentages not adding up to 100 says so above
     the boxes, the form open and the change form closed; corrected, the page shows the weights in force. *Change
-    this need* saves a new volume typed into the box the page filled. Each page is accessible, the open forms too."""
+    this need* saves a new volume typed into the box the page filled, with a weighted local priority and the service
+    users a year in its area. Each page is accessible, the open forms too."""
     _, staff = await Keys(server.dsn).make("commissioner", name="Weights editor")
     exercise = _api(server, "/exercises", staff, {"title": "Shropshire 2027", "commissioning_body": "Shropshire"})
     need = {"title": "Jobs, Shropshire", "pathway": "ETE", "areas": ["E06000051"], "annual_volume": 30}
@@ -740,10 +741,16 @@ async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_
     assert volume.get_attribute("value") == "30"
     volume.clear()
     volume.send_keys("35")
+    assert driver.find_element(By.ID, "f-need-areas").get_attribute("value") == "Shropshire"  # by name
+    driver.find_element(By.ID, "f-need-local_priorities-0-text").send_keys("prison leavers")
+    driver.find_element(By.ID, "f-need-local_priorities-0-weight").send_keys("2")
+    driver.find_element(By.ID, "f-need-area_volumes-E06000051").send_keys("35")
     check(driver, "59-need-change-form-open")
     follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Save the changes']"))
     assert driver.find_element(By.ID, "just-changed").is_displayed()
-    assert _api(server, f"/needs/{need_id}", staff)["annual_volume"] == 35
+    changed = _api(server, f"/needs/{need_id}", staff)
+    assert (changed["annual_volume"], changed["area_volumes"]) == (35, {"E06000051": 35})
+    assert changed["local_priorities"] == [{"text": "prison leavers", "weight": 2.0}]
 
 
 async def test_an_admin_rejects_a_pending_registration_through_its_confirmation_page(server, browsers, tmp_path):
