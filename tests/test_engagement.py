@@ -1060,6 +1060,63 @@ async def test_a_question_that_cannot_be_answered_as_set_is_refused(world, quest
     assert (await w.client.get(f"/exercises/{x.json()['id']}/questions", headers=w.commissioner)).json() == []
 
 
+async def test_a_draft_s_question_is_changed_in_place_under_if_match_until_published(world):
+    """A question set wrongly was removed and added again (going to the end of the list). PUT replaces it whole in
+    its place, under If-Match (its version): without it 428, a stale one 412, one that cannot be answered as set
+    422, each with nothing stored; the change is audited and in the change history (once: given again as it is,
+    nothing changes); once published, 409."""
+    w, c, h = world, world.client, world.commissioner
+    exercise_id, _ = await draft_exercise(w)
+    base = f"/exercises/{exercise_id}/questions"
+    first = (await c.post(base, headers=h, json={"kind": "text", "text": "Your experience?"})).json()
+    second = (await c.post(base, headers=h, json={"kind": "yes_no", "text": "Can you start in April?"})).json()
+    assert (first["version"], second["version"]) == (1, 1)
+    path = f"{base}/{first['id']}"
+    pick = {"kind": "single_choice", "text": "Which areas?", "required": True, "choices": [" Telford ", "Wrekin"]}
+    assert (await c.put(path, headers=h, json=pick)).status_code == 428
+    refused = await c.put(path, headers={**h, "If-Match": '"v1"'}, json={**pick, "choices": ["Telford"]})
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "choices"
+    assert (await c.get(base, headers=h)).json() == [first, second]  # nothing stored
+    changed = await c.put(path, headers={**h, "If-Match": '"v1"'}, json=pick)
+    assert changed.status_code == 200, changed.text
+    assert changed.headers["etag"] == '"v2"'
+    assert changed.json() == {
+        **first,
+        "kind": "single_choice",
+        "text": "Which areas?",
+        "required": True,
+        "word_limit": None,  # a text question's setting, gone with its kind
+        "choices": ["Telford", "Wrekin"],
+        "version": 2,
+    }
+    assert (await c.get(base, headers=h)).json() == [changed.json(), second]  # in its place
+    same = await c.put(path, headers={**h, "If-Match": '"v2"'}, json={**pick, "choices": ["Telford", "Wrekin "]})
+    assert same.status_code == 200 and same.json() == changed.json()  # as it is: nothing changes, not its version
+    stale = await c.put(path, headers={**h, "If-Match": '"v1"'}, json={**pick, "text": "Which area?"})
+    assert stale.status_code == 412 and (await c.get(base, headers=h)).json()[0]["text"] == "Which areas?"
+    missing = await c.put(f"{base}/{second['id'] + 100}", headers={**h, "If-Match": '"v1"'}, json=pick)
+    assert missing.status_code == 404
+    auditor = await w.keys.headers("auditor")
+    history = await c.get(
+        "/changes", params={"table": "engagement_question", "record_id": first["id"]}, headers=auditor
+    )
+    update = [e for e in history.json()["items"] if e["operation"] == "update"]
+    assert len(update) == 1 and {ch["field"] for ch in update[0]["changes"]} >= {"kind", "text", "choices", "version"}
+    audit = await c.get("/audit", params={"outcome": "write"}, headers=auditor)
+    assert any(
+        e["detail"] == f"changed question {first['id']} of exercise {exercise_id}" for e in audit.json()["items"]
+    )
+
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": "shown"}
+    )
+    assert published.status_code == 201, published.text
+    late = await c.put(path, headers={**h, "If-Match": '"v2"'}, json={**pick, "text": "Late"})
+    assert late.status_code == 409 and "questions are fixed" in late.json()["message"]
+    assert (await c.get(base, headers=h)).json()[0]["text"] == "Which areas?"
+
+
 async def test_a_number_question_takes_answers_within_its_bounds_and_whole_when_it_says_so(world):
     """A question "How many paid staff?" set as a whole number from 0 to 50: 2.5, -1 and 51 are refused saying
     what it takes; 12.0 is taken. The settings are shown with the question."""

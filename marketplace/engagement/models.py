@@ -79,6 +79,8 @@ class Question(msgspec.Struct):
     minimum: float | None
     maximum: float | None
     whole_number: bool
+    version: int
+    """Sent as the ETag of PUT /exercises/{id}/questions/{question_id}: its If-Match."""
 
     @property
     def number_rule(self) -> str:

@@ -84,12 +84,13 @@ async def notice_revisions(conn: Connection, exercise_id: int) -> list[NoticeRev
 
 QUESTION_COLUMNS = (
     "id, exercise_id, position, kind, text, required, word_limit, choices::text as choices, minimum, maximum, "
-    "whole_number"
+    "whole_number, version"
 )
 """A question's columns, named as Question's fields (its choices as JSON text)."""
 
 
-def _question(r: asyncpg.Record) -> Question:
+def question_of(r: asyncpg.Record) -> Question:
+    """A row of QUESTION_COLUMNS as a Question."""
     return Question(**{**dict(r), "choices": msgspec.json.decode(r["choices"], type=list[str])})
 
 
@@ -97,7 +98,12 @@ async def fetch_questions(conn: Connection, exercise_id: int) -> list[Question]:
     rows = await conn.fetch(
         f"select {QUESTION_COLUMNS} from engagement_question where exercise_id = $1 order by position", exercise_id
     )
-    return [_question(r) for r in rows]
+    return [question_of(r) for r in rows]
+
+
+def _settings(q: QuestionIn, word_limit: int | None) -> tuple[Any, ...]:
+    """A question's columns from `kind` to `whole_number`, as the statements below take them ($2 to $9)."""
+    return (q.kind, q.text.strip(), q.required, word_limit, _json(q.choices), q.minimum, q.maximum, q.whole_number)
 
 
 async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, word_limit: int | None) -> Question:
@@ -108,17 +114,33 @@ async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, wor
                     $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9)
             returning {QUESTION_COLUMNS}""",
         exercise_id,
-        q.kind,
-        q.text.strip(),
-        q.required,
-        word_limit,
-        _json(q.choices),
-        q.minimum,
-        q.maximum,
-        q.whole_number,
+        *_settings(q, word_limit),
     )
     assert row is not None
-    return _question(row)
+    return question_of(row)
+
+
+async def lock_question(conn: Connection, exercise_id: int, question_id: int) -> asyncpg.Record | None:
+    """The question, its row locked for a change (None: the exercise has no such question); `question_of` reads it."""
+    return await conn.fetchrow(
+        f"select {QUESTION_COLUMNS} from engagement_question where exercise_id = $1 and id = $2 for update",
+        exercise_id,
+        question_id,
+    )
+
+
+async def update_question(conn: Connection, question_id: int, q: QuestionIn, word_limit: int | None) -> Question:
+    row = await conn.fetchrow(
+        f"""update engagement_question
+               set kind = $2, text = $3, required = $4, word_limit = $5, choices = $6::text::jsonb, minimum = $7,
+                   maximum = $8, whole_number = $9, version = version + 1
+             where id = $1
+         returning {QUESTION_COLUMNS}""",
+        question_id,
+        *_settings(q, word_limit),
+    )
+    assert row is not None
+    return question_of(row)
 
 
 async def delete_question(conn: Connection, exercise_id: int, question_id: int) -> bool:

@@ -33,6 +33,7 @@ from marketplace.types import NoBody
 
 TAGS = ["market engagement"]
 ETAG = [ResponseHeader(name="ETag", description='The response\'s revision, e.g. "v3"', documentation_only=True)]
+QUESTION_ETAG = [ResponseHeader(name="ETag", description='The question\'s version, e.g. "v2"', documentation_only=True)]
 PUBLIC: dict[str, Any] = {"tags": TAGS}
 """Anyone may call (a key is optional; a bad one is still refused)."""
 STAFF_ONLY = RouteDoc(tags=TAGS, security=NEEDS_KEY, guards=[staff])
@@ -100,6 +101,23 @@ async def list_questions(exercise_id: Id, conn: Conn, actor: ActorDep) -> list[Q
 )
 async def add_question(exercise_id: Id, data: JSONBody[QuestionIn], conn: Conn, actor: ActorDep) -> Question:
     return await service.add_question(conn, actor, exercise_id, data)
+
+
+@put(
+    "/exercises/{exercise_id:int}/questions/{question_id:int}",
+    summary="Change a question (before publishing; If-Match)",
+    response_headers=QUESTION_ETAG,
+    responses=errors_doc(400, 403, 404, 409, 412, 422, 428),
+    description="The question replaced whole, as POST .../questions takes it (a field left out takes its default); "
+    'its place among the questions is kept. If-Match: its `version` as an ETag ("v1"), as the question list gives '
+    "it; 412 when it changed since. Questions are fixed once the exercise is published (409).",
+    **STAFF_ONLY,
+)
+async def change_question(
+    exercise_id: Id, question_id: Id, data: JSONBody[QuestionIn], conn: Conn, actor: ActorDep, if_match: IfMatch = None
+) -> HttpResponse[Question]:
+    changed = await service.change_question(conn, actor, exercise_id, question_id, if_match, data)
+    return HttpResponse(changed, headers={"ETag": etag(changed.version)})
 
 
 @delete(
@@ -308,6 +326,7 @@ ROUTES = [
     get_notice,
     list_questions,
     add_question,
+    change_question,
     remove_question,
     submit_response,
     list_responses,

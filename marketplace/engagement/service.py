@@ -27,7 +27,7 @@ import msgspec
 import matching
 from marketplace import audit
 from marketplace.clock import LOCAL_ZONE, FixedClock, deadline_of
-from marketplace.concurrency import check_if_match, etag, require_if_match
+from marketplace.concurrency import check_if_match, etag, locked, require_if_match
 from marketplace.context import Context
 from marketplace.db import Connection, read_only
 from marketplace.engagement import queries
@@ -312,29 +312,66 @@ def question_problems(q: QuestionIn, prefix: str = "") -> list[FieldProblem]:
 async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: QuestionIn) -> Question:
     """Questions are set before publishing: once providers can answer, they are fixed (409). Choices are kept
     trimmed (`trimmed_choice`)."""
-    if problems := question_problems(data):
-        raise Unprocessable.from_problems(problems)
-    data = msgspec.structs.replace(data, choices=[trimmed_choice(c) for c in data.choices])
+    data = _checked_question(data)
     async with conn.transaction():
-        await exercises.get_exercise(conn, exercise_id)
-        await queries.lock_questions(conn, exercise_id)
-        if await queries.fetch_publication(conn, exercise_id) is not None:
-            raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
-        limit = (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
-        question = await queries.insert_question(conn, exercise_id, data, limit)
+        await _questions_open(conn, exercise_id)
+        question = await queries.insert_question(conn, exercise_id, data, _word_limit(data))
         await audit.record(conn, actor, status=201, detail=f"added question {question.id} to exercise {exercise_id}")
+        return question
+
+
+async def change_question(
+    conn: Connection, actor: Actor, exercise_id: int, question_id: int, if_match: str | None, data: QuestionIn
+) -> Question:
+    """A question replaced whole (its kind, text and settings; its place among the questions kept), under If-Match
+    (its version): before publishing only, as questions are added (409 after). Given as it is, nothing changes, its
+    version neither."""
+    require_if_match(if_match)
+    data = _checked_question(data)
+    async with conn.transaction():
+        await _questions_open(conn, exercise_id)
+        what = f"exercise {exercise_id}'s question {question_id}"
+        current = queries.question_of(
+            await locked(queries.lock_question(conn, exercise_id, question_id), what, if_match)
+        )
+        if _as_set(current) == msgspec.structs.replace(data, text=data.text.strip(), word_limit=_word_limit(data)):
+            return current
+        question = await queries.update_question(conn, question_id, data, _word_limit(data))
+        await audit.record(conn, actor, status=200, detail=f"changed question {question_id} of exercise {exercise_id}")
         return question
 
 
 async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:
     async with conn.transaction():
-        await exercises.get_exercise(conn, exercise_id)
-        await queries.lock_questions(conn, exercise_id)
-        if await queries.fetch_publication(conn, exercise_id) is not None:
-            raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
+        await _questions_open(conn, exercise_id)
         if not await queries.delete_question(conn, exercise_id, question_id):
             raise NotFound(f"exercise {exercise_id} has no question {question_id}")
         await audit.record(conn, actor, status=204, detail=f"removed question {question_id} of exercise {exercise_id}")
+
+
+def _checked_question(data: QuestionIn) -> QuestionIn:
+    """A question as it is stored (its choices trimmed), once `question_problems` finds none (422 otherwise)."""
+    if problems := question_problems(data):
+        raise Unprocessable.from_problems(problems)
+    return msgspec.structs.replace(data, choices=[trimmed_choice(c) for c in data.choices])
+
+
+def _as_set(q: Question) -> QuestionIn:
+    """A stored question as it was set (its word limit as stored)."""
+    return QuestionIn(**{f: getattr(q, f) for f in QuestionIn.__struct_fields__})
+
+
+def _word_limit(data: QuestionIn) -> int | None:
+    return (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
+
+
+async def _questions_open(conn: Connection, exercise_id: int) -> None:
+    """The exercise's questions, locked for a change (inside the caller's transaction), while they may change:
+    404 for no such exercise, 409 once it is published (providers answer the questions its notice shows)."""
+    await exercises.get_exercise(conn, exercise_id)
+    await queries.lock_questions(conn, exercise_id)
+    if await queries.fetch_publication(conn, exercise_id) is not None:
+        raise Conflict(f"exercise {exercise_id} is published: its questions are fixed")
 
 
 # --- responses --------------------------------------------------------------------------------------
