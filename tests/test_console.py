@@ -150,15 +150,18 @@ async def test_the_console_keeps_the_apis_permissions(client, keys):
     removal = await client.post("/console/needs/1/remove", data={"csrf_token": csrf, "version": "1"})
     assert removal.status_code == 403
     assert (await client.get("/console/exercises/1/questions/1/remove")).status_code == 403
+    assert (await client.get("/console/exercises/1/questions/1/edit")).status_code == 403
     for path in (
         "/console/exercises/1/edit",
         "/console/exercises/1/deadline",
         "/console/exercises/1/weights",
         "/console/exercises/1/questions/1/remove",
+        "/console/exercises/1/questions/1/edit",
         "/console/needs/1/edit",
         "/console/needs/1/weights",
     ):
-        refused = await client.post(path, data={"csrf_token": csrf, "weights.version": "1", "need.version": "1"})
+        versions = {"weights.version": "1", "need.version": "1", "question.version": "1"}
+        refused = await client.post(path, data={"csrf_token": csrf, **versions})
         assert refused.status_code == 403, path
 
 

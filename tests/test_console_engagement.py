@@ -1018,6 +1018,67 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1
 
 
+async def test_a_commissioner_changes_a_draft_s_question_from_its_page(world: World) -> None:
+    """A question set wrongly had to be removed and added again, going to the end of the list. Each of a draft's
+    questions has *Change*: its form filled as stored, saved as PUT /exercises/{id}/questions/{question_id} with
+    the version it was opened at; refused (the API's rules), each problem beside its box, nothing stored; saved,
+    in its place, the exercise's page saying so (saved as it opened, nothing said); changed meanwhile, 412 saying
+    so; once published, the page says why it cannot be changed and a post is refused (409)."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    base = f"/exercises/{exercise_id}/questions"
+    first = (await c.post(base, headers=w.commissioner, json={"kind": "text", "text": "Your experience?"})).json()
+    second = (await c.post(base, headers=w.commissioner, json={"kind": "yes_no", "text": "TUPE?"})).json()
+    path = f"/console/exercises/{exercise_id}/questions/{first['id']}/edit"
+    listed = (await c.get(f"/console/exercises/{exercise_id}")).text
+    assert f'href="{path}">Change<span class="visually-hidden"> question 1</span>' in listed
+    page = await c.get(path)
+    assert page.status_code == 200 and "Change question 1" in page.text
+    assert box(page.text, "question.text") == "Your experience?" and box(page.text, "question.word_limit") == "500"
+    assert 'value="text" checked' in page.text and box(page.text, "question.version") == "1"
+    form = {
+        "csrf_token": csrf,
+        "question.version": "1",
+        "question.text": "Which areas could you cover?",
+        "question.kind": "multiple_choice",
+        "question.required": "on",
+        "question.choices": "Telford",
+        "question.word_limit": "500",
+    }
+    refused = await c.post(path, data=form)
+    assert refused.status_code == 400 and f'id="{fid("question.choices")}-error"' in refused.text
+    assert f'id="{fid("question.word_limit")}-error"' in refused.text  # a text question's setting, left in
+    assert box(refused.text, "question.text") == "Which areas could you cover?"  # as typed
+    assert (await c.get(base, headers=w.commissioner)).json() == [first, second]
+    c.follow_redirects = False
+    form |= {"question.choices": "Telford\nWrekin", "question.word_limit": ""}
+    done = await c.post(path, data=form)
+    assert done.headers["location"] == f"/console/exercises/{exercise_id}?question_changed=1#questions", done.text
+    now = (await c.get(base, headers=w.commissioner)).json()
+    assert [q["id"] for q in now] == [first["id"], second["id"]]  # in its place
+    assert (now[0]["kind"], now[0]["choices"], now[0]["required"], now[0]["version"]) == (
+        "multiple_choice",
+        ["Telford", "Wrekin"],
+        True,
+        2,
+    )
+    assert "The question has been changed" in (await c.get(done.headers["location"])).text
+    again = await c.post(path, data={**form, "question.version": "2"})  # saved as it is: nothing said
+    assert again.headers["location"] == f"/console/exercises/{exercise_id}#questions"
+    stale = await c.post(path, data={**form, "question.text": "Which areas?"})  # opened at version 1
+    assert stale.status_code == 412 and "someone saved a change since you opened this page" in unescape(stale.text)
+    assert box(stale.text, "question.version") == "2" and box(stale.text, "question.text") == "Which areas?"
+    assert (await c.get(base, headers=w.commissioner)).json()[0]["text"] == "Which areas could you cover?"
+
+    await dated_and_published(w, exercise_id)
+    fixed = await c.get(path)
+    assert "Question 1 cannot be changed" in fixed.text and f'action="{path}"' not in fixed.text
+    late = await c.post(path, data={**form, "question.version": "2", "question.text": "Late"})
+    assert late.status_code == 409 and "questions are fixed" in late.text
+    assert (await c.get(base, headers=w.commissioner)).json()[0]["text"] == "Which areas could you cover?"
+    assert (await c.get(f"/console/exercises/{exercise_id}/questions/999999/edit")).status_code == 404
+
+
 async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercise(world: World) -> None:
     """A need or a question added by mistake could only be taken out through the API. From a draft's page, each has
     a Remove step (what it is, what removing does) that removes it as DELETE does, audited; a need changed since the
@@ -1504,6 +1565,44 @@ async def test_the_need_form_shows_every_part_and_saved_as_shown_changes_nothing
     assert f'id="{fid("need.desired_outcomes")}-error"' in moved.text
     assert "ACCOM_OBTAIN (of another pathway)" in moved.text and 'name="need.desired_outcomes.ETE_' in moved.text
     assert (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()["pathway"] == "ACCOM"
+
+
+async def test_each_refused_figure_of_the_need_form_is_said_beside_its_own_box(world: World) -> None:
+    """The decoder names a refused figure in a table by the table alone (`area_volumes[...]`), and stopped at the
+    first: each area's box and each priority's weight is now told its own problem, all at once, nothing stored."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    county = {**NEED, "title": "Accommodation, Worcestershire", "areas": ["E10000034"], "annual_volume": 100}
+    made = await c.post(f"/exercises/{exercise_id}/needs", headers=w.commissioner, json=county)
+    assert made.status_code == 201, made.text
+    need_id = made.json()["id"]
+    page = (await c.get(f"/console/needs/{need_id}")).text
+    districts = re.findall(r'name="need\.area_volumes\.(E0700023\d)"', page)
+    assert len(districts) == 6 and 'name="need.area_volumes.E10000034"' in page  # the county, then its districts
+    typed = {
+        "need.area_volumes.E07000237": "0",  # Worcester
+        "need.area_volumes.E07000236": "lots",  # Redditch
+        "need.area_volumes.E07000234": "100",  # Bromsgrove
+        "need.local_priorities.0.text": "prison leavers",
+        "need.local_priorities.0.weight": "abc",
+        "need.local_priorities.1.text": "rough sleepers",
+        "need.local_priorities.1.weight": "0",
+    }
+    refused = await c.post(f"/console/needs/{need_id}/edit", data=need_form(page, csrf, **typed))
+    assert refused.status_code == 400, refused.text
+    said = {
+        k: unescape(v)
+        for k, v in re.findall(r'<p class="error-message" id="(f-[^"]+)-error">.*?</span> (.*?)</p>', refused.text)
+    }
+    assert said == {
+        fid("need.area_volumes.E07000237"): "must be 1 or more",
+        fid("need.area_volumes.E07000236"): "enter a whole number of 1 or more",
+        fid("need.local_priorities.0.weight"): "enter a number of 100 or less",
+        fid("need.local_priorities.1.weight"): "must be more than 0",
+    }, said
+    assert 'aria-describedby="area-volumes-hint"' in refused.text  # the group has no problem of its own
+    stored = (await c.get(f"/needs/{need_id}", headers=w.commissioner)).json()
+    assert stored["area_volumes"] is None and stored["local_priorities"] == []
 
 
 async def test_a_commissioner_closes_an_exercise_after_its_deadline_and_opens_it_again(world: World) -> None:

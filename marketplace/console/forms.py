@@ -10,8 +10,8 @@ ticking none clears the list; a part of the body the form does not carry is left
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import msgspec
@@ -19,6 +19,7 @@ import msgspec
 import matching
 from marketplace import formatting, messages
 from marketplace.console.models import Change, FormState
+from marketplace.engagement.models import Question
 from marketplace.exercises.models import MAX_LOCAL_PRIORITIES, Exercise, Need, SectorPreference
 from marketplace.providers.models import Provider, Service
 from marketplace.types import fold
@@ -115,7 +116,8 @@ def _s(value: Any) -> str:
 
 
 def number(value: float) -> str:
-    return str(int(value)) if value.is_integer() else repr(value)
+    """A float as a box shows it: plain digits, never e-notation (0.00001, not 1e-05; what is shown is saved again)."""
+    return str(int(value)) if value.is_integer() else format(Decimal(repr(value)), "f")
 
 
 ID_MOST = 999_999_999_999
@@ -152,7 +154,7 @@ def _nullable(form: Mapping[str, str], name: str) -> str | None:
     return form.get(name, "").strip() or None
 
 
-_THOUSANDS = re.compile(r"-?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(,[0-9]{3})+(\.[0-9]+)?")
 """A number written with thousands commas in their places (`1,800`, `12,500.50`)."""
 
 
@@ -199,38 +201,54 @@ _WITH_CODE = re.compile(r"^(.*?)\s*\(\s*([A-Za-z][0-9]{8})\s*\)$")
 """An area written with its code after it in brackets, as a box shows one whose name another area shares."""
 
 
+def _by_name(names: Mapping[str, str]) -> dict[str, list[str]]:
+    """The taxonomy's areas by their names as compared (`_area_key`): a name's codes (two where areas share it)."""
+    found: dict[str, list[str]] = {}
+    for code, name in names.items():
+        found.setdefault(_area_key(name), []).append(code)
+    return found
+
+
 def area_codes(text: str, names: Mapping[str, str]) -> list[str]:
     """The areas a box names (`names`: the taxonomy's, code -> name), one a line or several to a line separated by
-    commas, each by its name or its code, whatever the case, accents or punctuation (or as a box shows one whose
-    name another shares: "Cumbria (E10000006)"): their codes, in the order typed. One that names no area, or a
-    name two areas share, is kept as typed, for the API to refuse with the closest area."""
-    by_name: dict[str, list[str]] = {}
-    for code, name in names.items():
-        by_name.setdefault(_area_key(name), []).append(code)
+    commas (codes by spaces too), each by its name or its code, whatever the case, accents or punctuation, or as a
+    box shows one whose name another shares, its code after it in brackets ("Cumbria (E10000006)"): their codes, in
+    the order typed. One that names no area, a name two areas share without its code, or a name and a code of
+    different areas, is kept as typed, for the API to refuse (said in the console's words by `area_problems`)."""
+    by_name = _by_name(names)
     known = {k: codes[0] for k, codes in by_name.items() if len(codes) == 1} | {_area_key(c): c for c in names}
 
     def code_of(piece: str) -> str:
-        if (m := _WITH_CODE.match(piece)) and m.group(2).upper() in names:
-            return m.group(2).upper()
+        if (m := _WITH_CODE.match(piece)) and (code := m.group(2).upper()) in names:
+            named = m.group(1)
+            return code if not named or code in by_name.get(_area_key(named), []) else piece
         return known.get(_area_key(piece), piece)
+
+    def codes_in(piece: str) -> list[str]:
+        if (code := code_of(piece)) in names:
+            return [code]
+        spaced = [c.upper() for c in piece.split()]  # codes separated by spaces, as the box took them before names
+        return spaced if len(spaced) > 1 and all(c in names for c in spaced) else [piece]
 
     codes: list[str] = []
     for line in _lines(text):
-        whole = code_of(line)
-        pieces = [whole] if whole in names else [code_of(p.strip()) for p in line.split(",") if p.strip()]
-        codes += pieces
+        if (whole := code_of(line)) in names:
+            codes.append(whole)
+            continue
+        for piece in (p.strip() for p in line.split(",")):
+            codes += codes_in(piece) if piece else []
     return codes
 
 
 def area_lines(codes: Sequence[str], names: Mapping[str, str]) -> str:
     """Areas as a box shows them: by name, one a line (with the code in brackets where two areas share the name)."""
-    shared = Counter(_area_key(n) for n in names.values())
+    by_name = _by_name(names)
 
     def shown(code: str) -> str:
         name = names.get(code)
         if name is None:
             return code
-        return name if shared[_area_key(name)] == 1 else f"{name} ({code})"
+        return name if len(by_name[_area_key(name)]) == 1 else f"{name} ({code})"
 
     return "\n".join(shown(c) for c in codes)
 
@@ -238,6 +256,27 @@ def area_lines(codes: Sequence[str], names: Mapping[str, str]) -> str:
 _NOT_AN_AREA = re.compile(
     r"^(?P<typed>'.*'|\".*\") is not an area code: [^;]*(?:; did you mean (?P<code>\S+) \((?P<name>.+)\)\?)?$"
 )
+
+
+def area_problems(problems: list[Any], names: Mapping[str, str]) -> list[Any]:
+    """The API's problems with areas typed in a box that takes them by name (`area_codes`), in that box's words: an
+    area the directory does not know, with the closest by name (and its code); a name two areas share, with each
+    as the box takes it. The others as they are."""
+    by_name = _by_name(names)
+    said = []
+    for problem in problems:
+        if (m := _NOT_AN_AREA.match(problem.problem)) is None:
+            said.append(problem)
+            continue
+        shared = by_name.get(_area_key(m["typed"][1:-1]), [])
+        if len(shared) > 1:
+            which = " or ".join(f"{names[c]} ({c})" for c in shared)
+            told = f"{m['typed']} is the name of {len(shared)} areas: write the one you mean as {which}"
+        else:
+            told = f"{m['typed']} is not an area the directory knows: type the area's name, or its ONS code"
+            told += f"; did you mean {m['name']} ({m['code']})?" if m["code"] else ""
+        said.append(msgspec.structs.replace(problem, problem=told))
+    return said
 
 
 def _ticked(form: Mapping[str, str], prefix: str) -> list[str]:
@@ -599,13 +638,9 @@ what every number box is told)."""
 
 def as_form_words(problem: str) -> str:
     """An API problem as a form says it: what a box expects is what to enter ("expected a whole number from 0 to 50"
-    -> "enter a whole number from 0 to 50", a number question's own rule); an area the API does not know, in the
-    words of a box that takes areas by name (`area_codes`), with the closest by name; a need's field the API's
-    rules name (`annual_volume`) as its box is labelled."""
+    -> "enter a whole number from 0 to 50", a number question's own rule); a need's field the API's rules name
+    (`annual_volume`) as its box is labelled."""
     problem = problem.replace("annual_volume", "“Service users a year”")
-    if m := _NOT_AN_AREA.match(problem):
-        said = f"{m['typed']} is not an area the directory knows: type the area's name, or its ONS code"
-        return said + (f"; did you mean {m['name']} ({m['code']})?" if m["code"] else "")
     return "enter " + problem.removeprefix("expected ") if problem.startswith("expected a ") else problem
 
 
@@ -839,26 +874,29 @@ _VOLUME = "need.area_volumes."
 
 
 def volume_areas(need_areas: Sequence[str], taxonomy_areas: Sequence[Any], values: Mapping[str, str]) -> list[Any]:
-    """The areas the form changing a need asks service users a year for: each of the need's areas and every area
-    within it (the API takes a figure for any of them), in the taxonomy's order, and any area the form holds a figure
-    for already (a stored one, or one typed) that is no longer among them, so that none is dropped unseen. Each
-    is the taxonomy's area (or its code, for one the taxonomy does not hold)."""
+    """The areas the form changing a need asks service users a year for: each of the need's areas followed by every
+    area within it (the API takes a figure for any of them), as a tree is read; then any area the form holds a
+    figure for already (a stored one, or one typed) that is no longer among them, so that none is dropped unseen.
+    Each is the taxonomy's area (or its code, for one the taxonomy does not hold)."""
     within: dict[str | None, list[Any]] = {}
     for a in taxonomy_areas:
         within.setdefault(a.parent, []).append(a)
     by_code = {a.code: a for a in taxonomy_areas}
-    wanted: set[str] = set()
+    shown: dict[str, Any] = {}
 
-    def take(code: str) -> None:
-        wanted.add(code)
-        for child in within.get(code, []):
-            take(child.code)
+    def take(area: Any) -> None:
+        if area.code not in shown:
+            shown[area.code] = area
+            for child in within.get(area.code, []):
+                take(child)
 
     for code in need_areas:
-        take(code)
-    held = [k.removeprefix(_VOLUME) for k, v in values.items() if k.startswith(_VOLUME) and v.strip()]
-    shown = [a for a in taxonomy_areas if a.code in wanted or a.code in held]
-    return shown + [c for c in dict.fromkeys(held) if c not in by_code]
+        if code in by_code:
+            take(by_code[code])
+    for k, v in values.items():
+        if k.startswith(_VOLUME) and v.strip() and (code := k.removeprefix(_VOLUME)) not in shown:
+            shown[code] = by_code.get(code, code)
+    return list(shown.values())
 
 
 def need_values(n: Need, areas: Mapping[str, str]) -> dict[str, str]:
@@ -939,8 +977,6 @@ def need_body(form: Mapping[str, str], areas: Mapping[str, str]) -> tuple[dict[s
             code = k.removeprefix(_VOLUME)
             volumes[code] = as_number(without_thousands(typed), whole=True)
             where[f"area_volumes.{code}"] = k
-            if isinstance(volumes[code], str):  # the decoder names a figure it refuses by its table, not its key
-                where.setdefault("area_volumes[...]", k)
     body["area_volumes"] = volumes or None
     return body, where | {"area_volumes": "need.area_volumes"}
 
@@ -948,9 +984,14 @@ def need_body(form: Mapping[str, str], areas: Mapping[str, str]) -> tuple[dict[s
 def kept_priorities(typed: list[Any], stored: list[Any]) -> list[Any]:
     """The local priorities a saved need form gives (`typed`, their words as the form shows them: spacing and line
     breaks folded), read against the need's (`stored`): one whose words are a stored one's keeps that one's text as
-    stored (saving the form as it opened changes nothing)."""
+    stored, the one in its place first (saving the form as it opened changes nothing)."""
     texts = {_words(p.text): p.text for p in stored}
-    return [msgspec.structs.replace(p, text=texts.get(p.text, p.text)) for p in typed]
+
+    def kept(i: int, p: Any) -> Any:
+        same = stored[i].text if i < len(stored) and _words(stored[i].text) == p.text else texts.get(p.text, p.text)
+        return msgspec.structs.replace(p, text=same)
+
+    return [kept(i, p) for i, p in enumerate(typed)]
 
 
 def _words(text: str) -> str:
@@ -979,6 +1020,15 @@ QUESTION_LABELS = {
     "question.whole_number": "Whole numbers only",
 }
 """The new-question form's boxes, in its order (each the API's QuestionIn field after `question.`)."""
+
+
+def question_values(q: Question) -> dict[str, str]:
+    """A stored question as the form changing it shows it, with the version it was read at (a text question's word
+    limit as stored: 500 when none was given)."""
+    values = {"question.kind": q.kind, "question.text": q.text, "question.choices": "\n".join(q.choices)}
+    values |= {f"question.{f}": _s(getattr(q, f)) for f in ("word_limit", "minimum", "maximum")}
+    values |= {f"question.{f}": "on" for f in ("required", "whole_number") if getattr(q, f)}
+    return values | {"question.version": str(q.version)}
 
 
 def question_body(form: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -498,7 +498,7 @@ async def save_profile(request: Request[Any, Any, Any], provider_id: Id, ctx: Ct
             ctx.taxonomy,
         )
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values, labels)
+        state_ = service.place(forms.area_problems(_problems(exc), ctx.taxonomy.codes("areas")), where, values, labels)
     else:
         return see_other(_then(form, f"/console/providers/{provider_id}/edit", ("premises",)))
     found = await service.provider(ctx, conn, session.caller, provider_id)
@@ -595,7 +595,12 @@ async def save_service(
     except (InvalidInput, Unprocessable) as exc:
         pathway = body.get("pathway") or held.pathway
         state_ = service.place(
-            forms.desired_in_words(_problems(exc), body, pathway, ctx.taxonomy), where, values, labels
+            forms.area_problems(
+                forms.desired_in_words(_problems(exc), body, pathway, ctx.taxonomy), ctx.taxonomy.codes("areas")
+            ),
+            where,
+            values,
+            labels,
         )
     else:
         path = f"/console/providers/{provider_id}/services/{service_id}/edit"
@@ -720,6 +725,7 @@ async def exercise_page(
     started: Flag = False,
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     question_added: Flag = False,
+    question_changed: Flag = False,
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
     changed: Flag = False,
     deadline_moved: Flag = False,
@@ -727,7 +733,8 @@ async def exercise_page(
     closed: Flag = False,
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
-    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `removed`,
+    links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `question_changed`,
+    `removed`,
     `changed` (its title, description or dates), `deadline_moved`, `weighted` (its default weights) and `closed`
     (marked closed) say what was just done."""
     session = await _staff(request, conn)
@@ -743,6 +750,7 @@ async def exercise_page(
         started=started,
         need_added=need_added,
         question_added=question_added,
+        question_changed=question_changed,
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
@@ -764,6 +772,7 @@ async def _exercise_page(
     started: bool = False,
     need_added: int | None = None,
     question_added: bool = False,
+    question_changed: bool = False,
     removed: str | None = None,
     changed: bool = False,
     deadline_moved: bool = False,
@@ -812,6 +821,7 @@ async def _exercise_page(
         started=started,
         need_added=next((n for n in found.needs if n.id == need_added), None),
         question_added=question_added,
+        question_changed=question_changed,
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
@@ -879,8 +889,8 @@ async def _exercise_form(
         changed = [FieldProblem(field=versioned_as, problem=said)]
         return await again(session, FormState(values=values, unplaced=changed, labels=dict(labels)), 412)
     except (InvalidInput, Unprocessable, Conflict) as exc:
-        placed = service.place(_problems(exc), where, values, labels)
-        return await again(session, placed, status_of(exc))
+        told = forms.area_problems(_problems(exc), ctx.taxonomy.codes("areas"))
+        return await again(session, service.place(told, where, values, labels), status_of(exc))
     return see_other(go)
 
 
@@ -1118,6 +1128,58 @@ async def add_question(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ct
     question = (forms.question_body, forms.QUESTION_LABELS, QuestionIn)
     again = _on_exercise_page(ctx, conn, exercise_id)
     return await _exercise_form(request, ctx, conn, question, engagement.question_problems, add, again)
+
+
+@get("/exercises/{exercise_id:int}/questions/{question_id:int}/edit")
+async def question_page(
+    request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, ctx: Ctx, conn: Conn
+) -> Response[str]:
+    """Staff: a draft exercise's question in the form changing it; once the exercise is published, why it cannot
+    be changed (its questions are fixed)."""
+    session = await _staff(request, conn)
+    _, question = await _question_of(conn, session.caller, exercise_id, question_id)
+    form = FormState(values=forms.question_values(question), labels=QUESTION_FORM_LABELS)
+    return await _question_page(session, conn, exercise_id, question_id, form)
+
+
+async def _question_page(
+    session: Session, conn: Any, exercise_id: int, question_id: int, form: FormState, status: int = 200
+) -> Response[str]:
+    number, _ = await _question_of(conn, session.caller, exercise_id, question_id)
+    return page(
+        "question.html.j2",
+        status=status,
+        session=session,
+        exercise=await exercises.get_exercise(conn, exercise_id),
+        number=number,
+        question_id=question_id,
+        form=form,
+        draft=await _is_draft(conn, exercise_id),
+        question_kinds=forms.QUESTION_KINDS,
+    )
+
+
+QUESTION_FORM_LABELS = forms.QUESTION_LABELS | {"question.version": "This question"}
+
+
+@post("/exercises/{exercise_id:int}/questions/{question_id:int}/edit", status_code=303)
+async def change_question(
+    request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """Change a draft exercise's question (staff; as the API's PUT /exercises/{id}/questions/{question_id} with the
+    version the page was opened at as If-Match); then the exercise's page, saying so (nothing, saved as it was)."""
+
+    async def change(actor: Actor, data: QuestionIn, if_match: str | None) -> str:
+        made = await engagement.change_question(conn, actor, exercise_id, question_id, if_match, data)
+        return _said(f"/console/exercises/{exercise_id}", made.version, if_match, "question_changed=1") + "#questions"
+
+    async def again(session: Session, form: FormState, status: int) -> Response[str]:
+        return await _question_page(session, conn, exercise_id, question_id, form, status)
+
+    question = (forms.question_body, QUESTION_FORM_LABELS, QuestionIn)
+    return await _exercise_form(
+        request, ctx, conn, question, engagement.question_problems, change, again, versioned_as="question.version"
+    )
 
 
 async def _is_draft(conn: Any, exercise_id: int) -> bool:
@@ -2582,6 +2644,8 @@ ROUTES = [
     change_need,
     remove_need_page,
     remove_need,
+    question_page,
+    change_question,
     remove_question_page,
     remove_question,
     exercise_page,
