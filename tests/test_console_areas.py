@@ -8,8 +8,7 @@ from __future__ import annotations
 from html import unescape
 from types import SimpleNamespace
 
-from test_console import signed_in
-from test_console_forms import errors, form_of, opened
+from test_console_forms import errors, form_of, opened, service_form
 
 from marketplace.console import forms
 from marketplace.console.routes import _need_form_labels
@@ -100,11 +99,7 @@ def test_a_need_asks_service_users_for_its_areas_and_those_within_them() -> None
 
 
 async def test_a_provider_types_a_services_areas_by_name_and_sees_them_by_name(client, keys):
-    await signed_in(client, keys, "provider", 1)
-    client.follow_redirects = False
-    svc = (await client.get("/providers/1/services")).json()[0]
-    path = f"/console/providers/1/services/{svc['id']}/edit"
-    html, form = await opened(client, path)
+    svc, path, html, form = await service_form(client, keys)
     assert "The areas the directory knows" in html and "Telford and Wrekin <span" in html  # the list to look at
     bad = await client.post(path, data=form | {"areas": "Worcestershire\nTelfrod"})
     assert bad.status_code == 400

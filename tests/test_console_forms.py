@@ -9,6 +9,7 @@ import html
 import re
 from html import unescape
 from html.parser import HTMLParser
+from typing import Any
 
 import msgspec
 from test_console import signed_in
@@ -199,12 +200,19 @@ async def test_number_boxes_say_what_to_type_never_null(client, keys):
         assert "null" not in page.text.lower()
 
 
-async def test_the_service_form_saves_who_where_cost_and_outcomes_records(client, keys):
+async def service_form(client, keys) -> tuple[dict[str, Any], str, str, dict[str, str]]:
+    """Provider 1 signed in, and its first service's form as it opens: the service, the form's address, the page
+    and the form's fields."""
     await signed_in(client, keys, "provider", 1)
     client.follow_redirects = False
     svc = (await client.get("/providers/1/services")).json()[0]
     path = f"/console/providers/1/services/{svc['id']}/edit"
     html, form = await opened(client, path)
+    return svc, path, html, form
+
+
+async def test_the_service_form_saves_who_where_cost_and_outcomes_records(client, keys):
+    svc, path, html, form = await service_form(client, keys)
     for legend in ("What", "Where", "Who", "Capacity", "Cost", "Outcomes"):
         assert f'fieldset__legend--m">{legend}</legend>' in html
     n = len(svc["outcomes"])
