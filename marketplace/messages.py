@@ -728,8 +728,8 @@ def _under(path: str, sub: str) -> str:
 
 
 def _parts(value: Any, annotation: Any) -> list[tuple[str, Any, Any]]:
-    """The parts of `value` (an object's fields, a list's items) with the type each is read as, for `annotation`
-    (a Struct or a list, possibly constrained, optional or in a union)."""
+    """The parts of `value` (an object's fields, a list's items, a table's entries by their keys) with the type each
+    is read as, for `annotation` (a Struct, a list or a dict, possibly constrained, optional or in a union)."""
     for member in _alternatives(annotation):
         if isinstance(value, dict) and isinstance(member, type) and issubclass(member, msgspec.Struct):
             fields = {f.encode_name: f.type for f in msgspec.structs.fields(member)}
@@ -737,6 +737,9 @@ def _parts(value: Any, annotation: Any) -> list[tuple[str, Any, Any]]:
         if isinstance(value, list) and get_origin(member) is list:
             (item,) = get_args(member)
             return [(f"[{i}]", v, item) for i, v in enumerate(value)]
+        if isinstance(value, dict) and get_origin(member) is dict:  # the decoder names no key (`area_volumes[...]`)
+            _, item = get_args(member)
+            return [(f".{k}", v, item) for k, v in value.items()]
     return []
 
 

@@ -1094,8 +1094,21 @@ async def test_a_draft_s_question_is_changed_in_place_under_if_match_until_publi
     assert same.status_code == 200 and same.json() == changed.json()  # as it is: nothing changes, not its version
     stale = await c.put(path, headers={**h, "If-Match": '"v1"'}, json={**pick, "text": "Which area?"})
     assert stale.status_code == 412 and (await c.get(base, headers=h)).json()[0]["text"] == "Which areas?"
-    missing = await c.put(f"{base}/{second['id'] + 100}", headers={**h, "If-Match": '"v1"'}, json=pick)
-    assert missing.status_code == 404
+    other_exercise, _ = await draft_exercise(w)
+    other = await c.post(f"/exercises/{other_exercise}/questions", headers=h, json={"kind": "yes_no", "text": "?"})
+    elsewhere = await c.put(f"{base}/{other.json()['id']}", headers={**h, "If-Match": '"v1"'}, json=pick)
+    assert elsewhere.status_code == 404  # another exercise's question
+    assert (await c.get(f"/exercises/{other_exercise}/questions", headers=h)).json() == [other.json()]
+    # given as it is stored (the default word limit, spaces around the text): nothing changes
+    third = (await c.post(base, headers=h, json={"kind": "text", "text": "Say more"})).json()
+    as_stored = {"kind": "text", "text": "  Say more ", "word_limit": 500}
+    for given in (as_stored, {"kind": "text", "text": "Say more"}):
+        kept = await c.put(f"{base}/{third['id']}", headers={**h, "If-Match": '"v1"'}, json=given)
+        assert kept.status_code == 200 and kept.json() == third
+    broken = await c.put(
+        path, headers={**h, "If-Match": '"v2"'}, json={**pick, "choices": ["Telford\nWrekin", "x", "y"]}
+    )
+    assert broken.status_code == 422 and broken.json()["errors"][0]["field"] == "choices[0]"  # a choice is one line
     auditor = await w.keys.headers("auditor")
     history = await c.get(
         "/changes", params={"table": "engagement_question", "record_id": first["id"]}, headers=auditor
@@ -1103,9 +1116,9 @@ async def test_a_draft_s_question_is_changed_in_place_under_if_match_until_publi
     update = [e for e in history.json()["items"] if e["operation"] == "update"]
     assert len(update) == 1 and {ch["field"] for ch in update[0]["changes"]} >= {"kind", "text", "choices", "version"}
     audit = await c.get("/audit", params={"outcome": "write"}, headers=auditor)
-    assert any(
-        e["detail"] == f"changed question {first['id']} of exercise {exercise_id}" for e in audit.json()["items"]
-    )
+    details = [e["detail"] for e in audit.json()["items"]]
+    assert details.count(f"changed question {first['id']} of exercise {exercise_id}") == 1  # the no-op not audited
+    assert not any(d.startswith(f"changed question {third['id']} ") for d in details)
 
     etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
     published = await c.post(

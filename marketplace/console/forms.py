@@ -1022,11 +1022,12 @@ QUESTION_LABELS = {
 """The new-question form's boxes, in its order (each the API's QuestionIn field after `question.`)."""
 
 
-def question_values(q: Question) -> dict[str, str]:
+def question_values(q: Question, default_word_limit: int) -> dict[str, str]:
     """A stored question as the form changing it shows it, with the version it was read at (a text question's word
-    limit as stored: 500 when none was given)."""
+    limit left empty when it is the default, as the form adding one leaves it: changing its kind, none to clear)."""
     values = {"question.kind": q.kind, "question.text": q.text, "question.choices": "\n".join(q.choices)}
-    values |= {f"question.{f}": _s(getattr(q, f)) for f in ("word_limit", "minimum", "maximum")}
+    values["question.word_limit"] = "" if q.word_limit == default_word_limit else _s(q.word_limit)
+    values |= {f"question.{f}": _s(getattr(q, f)) for f in ("minimum", "maximum")}
     values |= {f"question.{f}": "on" for f in ("required", "whole_number") if getattr(q, f)}
     return values | {"question.version": str(q.version)}
 

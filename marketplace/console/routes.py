@@ -48,7 +48,15 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, Question, QuestionIn, ResponseIn
+from marketplace.engagement.models import (
+    DEFAULT_WORD_LIMIT,
+    AnswerIn,
+    ClarificationIn,
+    PublishIn,
+    Question,
+    QuestionIn,
+    ResponseIn,
+)
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -128,7 +136,8 @@ async def signed_in(request: Request[Any, Any, Any], conn: Any) -> Session:
 
 
 async def posted(request: Request[Any, Any, Any], conn: Any) -> tuple[Session, dict[str, str]]:
-    """A POST's session and form fields (the last value of each), once its CSRF token is the session's."""
+    """A POST's session and form fields (the last value of each, its line breaks "\n"), once its CSRF token is the
+    session's."""
     session = await signed_in(request, conn)
     form = await request.form()
     if not service.csrf_ok(session, form.get(CSRF_FIELD)):
@@ -136,7 +145,9 @@ async def posted(request: Request[Any, Any, Any], conn: Any) -> tuple[Session, d
             "this form has expired or did not come from this site: open the page again and resubmit",
             caller=session.caller,
         )
-    return session, {k: v for k, v in form.items() if isinstance(v, str)}
+    # a browser sends a text area's line breaks as CR LF (HTML's form submission): read as typed, "\n", so a form
+    # saved as it opened changes nothing
+    return session, {k: v.replace("\r\n", "\n") for k, v in form.items() if isinstance(v, str)}
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -1138,7 +1149,8 @@ async def question_page(
     be changed (its questions are fixed)."""
     session = await _staff(request, conn)
     _, question = await _question_of(conn, session.caller, exercise_id, question_id)
-    form = FormState(values=forms.question_values(question), labels=QUESTION_FORM_LABELS)
+    values = forms.question_values(question, DEFAULT_WORD_LIMIT)
+    form = FormState(values=values, labels=QUESTION_FORM_LABELS)
     return await _question_page(session, conn, exercise_id, question_id, form)
 
 

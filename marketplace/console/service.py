@@ -333,13 +333,10 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
             named = f"{field}.{m.group(1)}" if field else m.group(1)
             problems.append(FieldProblem(field=named, problem=NEEDED_TOO))
             continue
-        for at, words in _entries_told(data, into, field) or [(field, said)]:
-            if any(p.field == at for p in problems):  # an object's entry the decoder named twice, without its key
-                continue
-            value = messages.value_at(data, at)
-            problems.append(
-                messages.problem(at or "body", words, value=value, declared=into, form=True, taxonomy=taxonomy)
-            )
+        value = messages.value_at(data, field)
+        problems.append(
+            messages.problem(field or "body", said, value=value, declared=into, form=True, taxonomy=taxonomy)
+        )
     cleaned: Any = copy.deepcopy(data)
     kept: dict[str, list[int]] = {}
     for field, _ in failures:
@@ -353,26 +350,6 @@ def check_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> Che
         if not _without(cleaned, checked.as_sent(failed[1].removeprefix(".")), kept):
             break
     return checked
-
-
-def _entries_told(data: dict[str, Any], into: type, field: str) -> list[tuple[str, str]]:
-    """The entries of an object a problem the decoder names without their keys (`area_volumes[...]`) is about,
-    each with what the decoder tells it: each entry read alone, as the rest of the body is, named by its key
-    (`area_volumes.E06000020`); every one refused, not only the first. None for a field naming no such object."""
-    within, found, rest = field.partition("[...]")
-    entries = messages.value_at(data, within) if found else None
-    if not isinstance(entries, dict):
-        return []
-    *parents, last = messages.steps(within)
-    told = []
-    for key, value in entries.items():
-        alone: Any = copy.deepcopy(data)
-        holder = alone
-        for step in parents:
-            holder = holder[step]
-        holder[last] = {key: value}
-        told += [(f"{within}.{key}{rest}", said) for at, said in messages.failures(alone, into) if at == field]
-    return told
 
 
 def decode_form(data: dict[str, Any], into: type[T], taxonomy: Any = None) -> T:

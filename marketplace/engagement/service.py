@@ -267,6 +267,9 @@ def question_problems(q: QuestionIn, prefix: str = "") -> list[FieldProblem]:
             kept = trimmed_choice(choice)
             if not kept:
                 per_choice.append(FieldProblem(field=f"{prefix}choices[{j}]", problem="a choice cannot be blank"))
+            elif "\n" in kept or "\r" in kept:  # a form lists the choices one a line
+                problem = "a choice is one line: it cannot hold a line break"
+                per_choice.append(FieldProblem(field=f"{prefix}choices[{j}]", problem=problem))
             elif kept in first:
                 spaces = "" if choice == q.choices[first[kept]] else " (spaces around a choice do not count)"
                 problem = f"the same choice as choices[{first[kept]}]{spaces}"
