@@ -28,6 +28,8 @@ from matching.weights import describe_percentages
 PREMISES = ("area", "description")
 OUTCOME = ("outcome", "measure", "period", "value", "people", "reference", "note")
 PARTNER = ("provider_id", "name")
+PRIORITY = ("text", "weight")
+"""The boxes of a row of a list on a form: premises, an outcomes record, a partner, a need's local priority."""
 
 PROFILE_LABELS = {
     "name": "Organisation name",
@@ -818,9 +820,6 @@ def weights_values(given: Mapping[str, float]) -> dict[str, str]:
 
 
 # --- a need added to an exercise, or changed ---------------------------------------------------------------------
-
-PRIORITY = ("text", "weight")
-"""A local priority's boxes on the need form (a row each)."""
 
 NEED_LABELS = {
     "need.title": "Need",
