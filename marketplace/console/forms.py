@@ -19,7 +19,7 @@ import msgspec
 import matching
 from marketplace import formatting, messages
 from marketplace.console.models import Change, FormState
-from marketplace.engagement.models import Question
+from marketplace.engagement.models import DEFAULT_WORD_LIMIT, Question
 from marketplace.exercises.models import MAX_LOCAL_PRIORITIES, Exercise, Need, SectorPreference
 from marketplace.providers.models import Provider, Service
 from marketplace.types import fold
@@ -1021,11 +1021,11 @@ QUESTION_LABELS = {
 """The new-question form's boxes, in its order (each the API's QuestionIn field after `question.`)."""
 
 
-def question_values(q: Question, default_word_limit: int) -> dict[str, str]:
+def question_values(q: Question) -> dict[str, str]:
     """A stored question as the form changing it shows it, with the version it was read at (a text question's word
     limit left empty when it is the default, as the form adding one leaves it: changing its kind, none to clear)."""
     values = {"question.kind": q.kind, "question.text": q.text, "question.choices": "\n".join(q.choices)}
-    values["question.word_limit"] = "" if q.word_limit == default_word_limit else _s(q.word_limit)
+    values["question.word_limit"] = "" if q.word_limit == DEFAULT_WORD_LIMIT else _s(q.word_limit)
     values |= {f"question.{f}": _s(getattr(q, f)) for f in ("minimum", "maximum")}
     values |= {f"question.{f}": "on" for f in ("required", "whole_number") if getattr(q, f)}
     return values | {"question.version": str(q.version)}

@@ -48,15 +48,7 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import (
-    DEFAULT_WORD_LIMIT,
-    AnswerIn,
-    ClarificationIn,
-    PublishIn,
-    Question,
-    QuestionIn,
-    ResponseIn,
-)
+from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, Question, QuestionIn, ResponseIn
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -1148,16 +1140,16 @@ async def question_page(
     """Staff: a draft exercise's question in the form changing it; once the exercise is published, why it cannot
     be changed (its questions are fixed)."""
     session = await _staff(request, conn)
-    _, question = await _question_of(conn, session.caller, exercise_id, question_id)
-    values = forms.question_values(question, DEFAULT_WORD_LIMIT)
-    form = FormState(values=values, labels=QUESTION_FORM_LABELS)
-    return await _question_page(session, conn, exercise_id, question_id, form)
+    return await _question_page(session, conn, exercise_id, question_id)
 
 
 async def _question_page(
-    session: Session, conn: Any, exercise_id: int, question_id: int, form: FormState, status: int = 200
+    session: Session, conn: Any, exercise_id: int, question_id: int, form: FormState | None = None, status: int = 200
 ) -> Response[str]:
-    number, _ = await _question_of(conn, session.caller, exercise_id, question_id)
+    """The page changing a question: its form as stored, or `form` (a refused one, as typed)."""
+    number, question = await _question_of(conn, session.caller, exercise_id, question_id)
+    if form is None:
+        form = FormState(values=forms.question_values(question), labels=QUESTION_FORM_LABELS)
     return page(
         "question.html.j2",
         status=status,

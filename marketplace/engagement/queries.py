@@ -101,12 +101,13 @@ async def fetch_questions(conn: Connection, exercise_id: int) -> list[Question]:
     return [question_of(r) for r in rows]
 
 
-def _settings(q: QuestionIn, word_limit: int | None) -> tuple[Any, ...]:
-    """A question's columns from `kind` to `whole_number`, as the statements below take them ($2 to $9)."""
-    return (q.kind, q.text.strip(), q.required, word_limit, _json(q.choices), q.minimum, q.maximum, q.whole_number)
+def _settings(q: QuestionIn) -> tuple[Any, ...]:
+    """A question's columns from `kind` to `whole_number` (as it is stored: engagement.service._checked_question),
+    as the statements below take them ($2 to $9)."""
+    return (q.kind, q.text, q.required, q.word_limit, _json(q.choices), q.minimum, q.maximum, q.whole_number)
 
 
-async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, word_limit: int | None) -> Question:
+async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn) -> Question:
     row = await conn.fetchrow(
         f"""insert into engagement_question (exercise_id, position, kind, text, required, word_limit, choices,
                                              minimum, maximum, whole_number)
@@ -114,7 +115,7 @@ async def insert_question(conn: Connection, exercise_id: int, q: QuestionIn, wor
                     $2, $3, $4, $5, $6::text::jsonb, $7, $8, $9)
             returning {QUESTION_COLUMNS}""",
         exercise_id,
-        *_settings(q, word_limit),
+        *_settings(q),
     )
     assert row is not None
     return question_of(row)
@@ -129,7 +130,7 @@ async def lock_question(conn: Connection, exercise_id: int, question_id: int) ->
     )
 
 
-async def update_question(conn: Connection, question_id: int, q: QuestionIn, word_limit: int | None) -> Question:
+async def update_question(conn: Connection, question_id: int, q: QuestionIn) -> Question:
     row = await conn.fetchrow(
         f"""update engagement_question
                set kind = $2, text = $3, required = $4, word_limit = $5, choices = $6::text::jsonb, minimum = $7,
@@ -137,7 +138,7 @@ async def update_question(conn: Connection, question_id: int, q: QuestionIn, wor
              where id = $1
          returning {QUESTION_COLUMNS}""",
         question_id,
-        *_settings(q, word_limit),
+        *_settings(q),
     )
     assert row is not None
     return question_of(row)

@@ -318,7 +318,7 @@ async def add_question(conn: Connection, actor: Actor, exercise_id: int, data: Q
     data = _checked_question(data)
     async with conn.transaction():
         await _questions_open(conn, exercise_id)
-        question = await queries.insert_question(conn, exercise_id, data, _word_limit(data))
+        question = await queries.insert_question(conn, exercise_id, data)
         await audit.record(conn, actor, status=201, detail=f"added question {question.id} to exercise {exercise_id}")
         return question
 
@@ -337,9 +337,9 @@ async def change_question(
         current = queries.question_of(
             await locked(queries.lock_question(conn, exercise_id, question_id), what, if_match)
         )
-        if _as_set(current) == msgspec.structs.replace(data, text=data.text.strip(), word_limit=_word_limit(data)):
+        if _as_set(current) == data:
             return current
-        question = await queries.update_question(conn, question_id, data, _word_limit(data))
+        question = await queries.update_question(conn, question_id, data)
         await audit.record(conn, actor, status=200, detail=f"changed question {question_id} of exercise {exercise_id}")
         return question
 
@@ -353,19 +353,18 @@ async def remove_question(conn: Connection, actor: Actor, exercise_id: int, ques
 
 
 def _checked_question(data: QuestionIn) -> QuestionIn:
-    """A question as it is stored (its choices trimmed), once `question_problems` finds none (422 otherwise)."""
+    """A question as it is stored (its text and choices trimmed, a text question's word limit DEFAULT_WORD_LIMIT
+    unless given), once `question_problems` finds none (422 otherwise)."""
     if problems := question_problems(data):
         raise Unprocessable.from_problems(problems)
-    return msgspec.structs.replace(data, choices=[trimmed_choice(c) for c in data.choices])
+    limit = (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
+    choices = [trimmed_choice(c) for c in data.choices]
+    return msgspec.structs.replace(data, text=data.text.strip(), choices=choices, word_limit=limit)
 
 
 def _as_set(q: Question) -> QuestionIn:
     """A stored question as it was set (its word limit as stored)."""
     return QuestionIn(**{f: getattr(q, f) for f in QuestionIn.__struct_fields__})
-
-
-def _word_limit(data: QuestionIn) -> int | None:
-    return (data.word_limit or DEFAULT_WORD_LIMIT) if data.kind == "text" else None
 
 
 async def _questions_open(conn: Connection, exercise_id: int) -> None:
