@@ -68,10 +68,13 @@ def figure(x: float | int) -> str:
     return f"{x:,.12g}" if abs(x) >= 10_000 else f"{x:.12g}"
 
 
-def number_words(*, whole: bool, least: float | None, most: float | None) -> str:
-    """What a number field takes, in words: "a whole number from 0 to 50", "a number of 0 or more", "a number"."""
+def number_words(*, whole: bool, least: float | None, most: float | None, above: float | None = None) -> str:
+    """What a number field takes, in words: "a whole number from 0 to 50", "a number of 0 or more", "a number";
+    `above`, a least it must be more than (not equal to): "a number more than 0, up to 100"."""
     kind = "a whole number" if whole else "a number"
     low, high = (None if x is None else figure(x) for x in (least, most))
+    if above is not None and least is None:
+        return f"{kind} more than {figure(above)}" + (f", up to {high}" if high is not None else "")
     return bounded(low, high, kind + " from {0} to {1}", kind + " of {0} or more", kind + " of {1} or less", kind)
 
 

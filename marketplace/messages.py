@@ -261,12 +261,13 @@ SAID_BOUND = 1_000_000
 """A number's bound this large or larger is a guard against nonsense, not a rule a person needs told: left unsaid."""
 
 
-def _bounds_at(annotation: Any, field: str) -> tuple[float | None, float | None]:
-    """The least and the most a number field of `annotation` may be (its `ge`/`le`; None where it has none)."""
+def _bounds_at(annotation: Any, field: str) -> tuple[float | None, float | None, float | None]:
+    """The least and the most a number field of `annotation` may be (its `ge`/`le`), and what it must be more than
+    (its `gt`); None where it has none."""
     for t in _types_at(annotation, field) if annotation is not None else []:
         if isinstance(t, mi.IntType | mi.FloatType):
-            return t.ge, t.le
-    return None, None
+            return t.ge, t.le, t.gt
+    return None, None, None
 
 
 def _members(types: Iterable[mi.Type]) -> list[mi.Type]:
@@ -683,10 +684,10 @@ def problem(
             words = f"must be {wanted}" + (f", e.g. {example}" if example else "") + f"{nullable}; got {_got(m, value)}"
     elif m and m.group("want").split(" | ")[0] in ("int", "float"):
         # a number with bounds is told them, not an example that may lie outside them (threshold: "e.g. 12.5")
-        lo, hi = bounds if bounds is not None else _bounds_at(declared, field if path is None else path)
-        lo, hi = (None if x is None or abs(x) >= SAID_BOUND else x for x in (lo, hi))  # a guard, not a rule to say
-        if lo is not None or hi is not None:
-            wanted = number_words(whole=m.group("want").startswith("int"), least=lo, most=hi)
+        lo, hi, above = (*bounds, None) if bounds is not None else _bounds_at(declared, field if path is None else path)
+        lo, hi, above = (None if x is None or abs(x) >= SAID_BOUND else x for x in (lo, hi, above))  # a guard
+        if lo is not None or hi is not None or above is not None:
+            wanted = number_words(whole=m.group("want").startswith("int"), least=lo, most=hi, above=above)
             nullable = ", or null" if "null" in m.group("want") else ""
             words = f"enter {wanted}" if form else f"must be {wanted}{nullable}; got {_got(m, value)}"
     return FieldProblem(field=field, problem=words, allowed=choices or None, suggestion=suggestion)

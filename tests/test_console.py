@@ -130,7 +130,7 @@ async def test_every_post_only_address_asked_for_again_goes_back_to_its_forms_pa
     assert not post_only, f"POST-only console addresses with nowhere to go back to: {sorted(post_only)}"
     assert set(BACK_TO) <= set(methods)
     await signed_in(client, keys, "commissioner")
-    ids = {"exercise_id": 1, "clarification_id": 2, "need_id": 3, "provider_id": 4}
+    ids = {"exercise_id": 1, "clarification_id": 2, "need_id": 3, "provider_id": 4, "question_id": 5}
     for path, target in BACK_TO.items():
         concrete = re.sub(r"\{(\w+):int\}", lambda m: str(ids[m.group(1)]), path)
         r = await client.get(f"/console{concrete}", follow_redirects=False)

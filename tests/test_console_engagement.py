@@ -1091,6 +1091,57 @@ async def test_a_commissioner_changes_a_draft_s_question_from_its_page(world: Wo
     assert (await c.get(f"/console/exercises/{exercise_id}/questions/999999/edit")).status_code == 404
 
 
+async def test_a_commissioner_moves_a_draft_s_questions_up_and_down_from_its_page(world: World) -> None:
+    """Each of a draft's questions but the first has *Move up*, each but the last *Move down*: a form posting the
+    place it goes to, as POST /exercises/{id}/questions/{question_id}/move; then the exercise's page says where it
+    went. A crafted place is refused (beyond the last 422, not a place 400), nothing moved; once published the
+    buttons are gone and a post is refused (409)."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    base = f"/exercises/{exercise_id}/questions"
+    ids = [
+        (await c.post(base, headers=w.commissioner, json={"kind": "yes_no", "text": f"Q{n}?"})).json()["id"]
+        for n in (1, 2, 3)
+    ]
+    page = (await c.get(f"/console/exercises/{exercise_id}")).text
+    buttons = re.findall(
+        r'action="/console/exercises/\d+/questions/(\d+)/move" class="inline-form">.*?name="position" value="(\d+)">'
+        r'<button type="submit" class="link-button">Move (up|down)<span class="visually-hidden"> question (\d)',
+        page,
+    )
+    a, b, z = (str(i) for i in ids)
+    assert buttons == [(a, "2", "down", "1"), (b, "1", "up", "2"), (b, "3", "down", "2"), (z, "2", "up", "3")]
+    c.follow_redirects = False
+    moved = await c.post(f"/console{base}/{ids[2]}/move", data={"csrf_token": csrf, "position": "2"})
+    assert moved.status_code == 303 and moved.headers["location"] == (
+        f"/console/exercises/{exercise_id}?question_moved=2#questions"
+    )
+    assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
+    said = (await c.get(moved.headers["location"])).text
+    assert "The question has been moved" in said and "It is question 2 of the" in said
+    assert re.findall(r"<li>(Q\d)\?", said) == ["Q1", "Q3", "Q2"]
+    said_of = {}
+    for position, status in (("4", 422), ("0", 400), ("two", 400), ("", 400)):
+        refused = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": position})
+        assert refused.status_code == status, (position, refused.text)
+        said_of[position] = unescape(refused.text)
+    assert f"must be 3 or less: exercise {exercise_id} has 3 questions" in said_of["4"]
+    assert "'two' is not a place among the questions (1 for the first)" in said_of["two"]
+    assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
+    forged = await c.post(f"/console{base}/{ids[0]}/move", data={"position": "2"})  # no CSRF token
+    assert forged.status_code == 403
+    assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
+
+    await dated_and_published(w, exercise_id)
+    assert "/move" not in (await c.get(f"/console/exercises/{exercise_id}")).text
+    late = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": "3"})
+    assert late.status_code == 409 and "questions are fixed" in late.text
+    provider_csrf, _ = await provider_signed_in(w, 12)
+    barred = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": provider_csrf, "position": "3"})
+    assert barred.status_code == 403  # staff only, as the API's
+    assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
+
+
 async def test_a_commissioner_removes_a_need_and_a_question_from_a_draft_exercise(world: World) -> None:
     """A need or a question added by mistake could only be taken out through the API. From a draft's page, each has
     a Remove step (what it is, what removing does) that removes it as DELETE does, audited; a need changed since the
@@ -1609,7 +1660,7 @@ async def test_each_refused_figure_of_the_need_form_is_said_beside_its_own_box(w
     assert said == {
         fid("need.area_volumes.E07000237"): "must be 1 or more",
         fid("need.area_volumes.E07000236"): "enter a whole number of 1 or more",
-        fid("need.local_priorities.0.weight"): "enter a number of 100 or less",
+        fid("need.local_priorities.0.weight"): "enter a number more than 0, up to 100",
         fid("need.local_priorities.1.weight"): "must be more than 0",
     }, said
     assert 'aria-describedby="area-volumes-hint"' in refused.text  # the group has no problem of its own

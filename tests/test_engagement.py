@@ -4,6 +4,7 @@ open exercises, the report's market-response section and the OCDS release packag
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -1128,6 +1129,75 @@ async def test_a_draft_s_question_is_changed_in_place_under_if_match_until_publi
     late = await c.put(path, headers={**h, "If-Match": '"v2"'}, json={**pick, "text": "Late"})
     assert late.status_code == 409 and "questions are fixed" in late.json()["message"]
     assert (await c.get(base, headers=h)).json()[0]["text"] == "Which areas?"
+
+
+async def test_a_draft_s_question_is_moved_to_another_place_the_others_keeping_their_order(world):
+    """A question asked last that belongs first was removed and added again, and so went last again. A move puts it at
+    a place (1 the first); the questions are numbered 1, 2, ... again, gaps left by removals closed, and no version
+    changes. Beyond the last place 422 and place 0 400, each with nothing stored; another exercise's question 404;
+    moved to its own place nothing changes, unaudited; two moves at once both happen; once published, 409."""
+    w, c, h = world, world.client, world.commissioner
+    exercise_id, _ = await draft_exercise(w)
+    base = f"/exercises/{exercise_id}/questions"
+    made = [
+        (await c.post(base, headers=h, json={"kind": "yes_no", "text": f"Question {n}?"})).json() for n in range(1, 6)
+    ]
+    assert (await c.delete(f"{base}/{made[1]['id']}", headers=h)).status_code == 204
+    a, c3, d, e = made[0], made[2], made[3], made[4]
+    assert [q["position"] for q in (await c.get(base, headers=h)).json()] == [1, 3, 4, 5]  # a gap where 2 was
+    moved = await c.post(f"{base}/{e['id']}/move", headers=h, json={"position": 1})
+    assert moved.status_code == 200, moved.text
+    in_order = [{**q, "position": n} for n, q in enumerate((e, a, c3, d), start=1)]  # versions as they were
+    assert moved.json() == in_order and (await c.get(base, headers=h)).json() == in_order
+    # two neighbours swap places (their places unique only once the statement is done)
+    swapped = await c.post(f"{base}/{a['id']}/move", headers=h, json={"position": 3})
+    assert [q["id"] for q in swapped.json()] == [e["id"], c3["id"], a["id"], d["id"]]
+    for body, status, field in (
+        ({"position": 5}, 422, "position"),
+        ({"position": 0}, 400, "position"),
+        ({}, 400, "position"),
+    ):
+        refused = await c.post(f"{base}/{d['id']}/move", headers=h, json=body)
+        assert refused.status_code == status and refused.json()["errors"][0]["field"] == field, refused.text
+    too_far = await c.post(f"{base}/{d['id']}/move", headers=h, json={"position": 5})
+    assert too_far.json()["errors"][0]["problem"] == f"must be 4 or less: exercise {exercise_id} has 4 questions"
+    assert [q["id"] for q in (await c.get(base, headers=h)).json()] == [e["id"], c3["id"], a["id"], d["id"]]
+    other_exercise, _ = await draft_exercise(w)
+    other = await c.post(f"/exercises/{other_exercise}/questions", headers=h, json={"kind": "yes_no", "text": "?"})
+    assert (await c.post(f"{base}/{other.json()['id']}/move", headers=h, json={"position": 1})).status_code == 404
+    kept = await c.post(f"{base}/{c3['id']}/move", headers=h, json={"position": 2})  # where it is
+    assert kept.status_code == 200 and [q["id"] for q in kept.json()] == [e["id"], c3["id"], a["id"], d["id"]]
+    both = await asyncio.gather(
+        c.post(f"{base}/{d['id']}/move", headers=h, json={"position": 1}),
+        c.post(f"{base}/{e['id']}/move", headers=h, json={"position": 4}),
+    )
+    assert [r.status_code for r in both] == [200, 200]
+    after = (await c.get(base, headers=h)).json()
+    assert [q["position"] for q in after] == [1, 2, 3, 4] and after[0]["id"] == d["id"] and after[3]["id"] == e["id"]
+
+    auditor = await w.keys.headers("auditor")
+    audit = await c.get("/audit", params={"outcome": "write"}, headers=auditor)
+    moves = [x["detail"] for x in audit.json()["items"] if x["detail"].startswith("moved question")]
+    assert sorted(moves) == sorted(
+        [
+            f"moved question {e['id']} of exercise {exercise_id} to place 1 of 4",
+            f"moved question {a['id']} of exercise {exercise_id} to place 3 of 4",
+            f"moved question {d['id']} of exercise {exercise_id} to place 1 of 4",
+            f"moved question {e['id']} of exercise {exercise_id} to place 4 of 4",
+        ]
+    ), moves  # refused moves and the one to its own place are not
+    history = await c.get("/changes", params={"table": "engagement_question", "record_id": e["id"]}, headers=auditor)
+    renumbered = [x for x in history.json()["items"] if x["operation"] == "update"]
+    assert renumbered and all({ch["field"] for ch in x["changes"]} == {"position"} for x in renumbered)
+
+    etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
+    published = await c.post(
+        f"/exercises/{exercise_id}/publish", headers={**h, "If-Match": etag}, json={"budget_visibility": "shown"}
+    )
+    assert published.status_code == 201, published.text
+    late = await c.post(f"{base}/{a['id']}/move", headers=h, json={"position": 1})
+    assert late.status_code == 409 and "questions are fixed" in late.json()["message"]
+    assert (await c.get(base, headers=h)).json() == after
 
 
 async def test_a_number_question_takes_answers_within_its_bounds_and_whole_when_it_says_so(world):

@@ -684,6 +684,12 @@ async def test_a_list_fields_example_is_of_its_own_kind(client: AsyncTestClient,
             "got text",
         }
     ]
+    weighed = {**need, "local_priorities": [{"text": "housing", "weight": "high"}]}
+    r = await client.post("/exercises/1/needs", json=weighed, headers=commissioner)
+    assert r.status_code == 400  # its bound is more than 0, not 0 or more: a weight of 0 would be refused
+    assert r.json()["errors"] == [
+        {"field": "local_priorities[0].weight", "problem": "must be a number more than 0, up to 100; got text"}
+    ]
     registration = {
         "name": "Ledbury Lanterns CIC",
         "legal_form": "cic",

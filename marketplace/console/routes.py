@@ -48,7 +48,16 @@ from marketplace.concurrency import etag
 from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
-from marketplace.engagement.models import AnswerIn, ClarificationIn, PublishIn, Question, QuestionIn, ResponseIn
+from marketplace.engagement.models import (
+    QUESTION_PLACES,
+    AnswerIn,
+    ClarificationIn,
+    PublishIn,
+    Question,
+    QuestionIn,
+    QuestionMove,
+    ResponseIn,
+)
 from marketplace.engagement.models import Response as Response_
 from marketplace.errors import (
     Conflict,
@@ -729,6 +738,7 @@ async def exercise_page(
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     question_added: Flag = False,
     question_changed: Flag = False,
+    question_moved: Annotated[int | None, Parameter(ge=1, le=QUESTION_PLACES)] = None,
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
     changed: Flag = False,
     deadline_moved: Flag = False,
@@ -737,7 +747,7 @@ async def exercise_page(
 ) -> Response[str]:
     """The exercise's page; `frozen`: the report just frozen from the report's page (said at the top, with its
     links), as `matched`, `answered`, `published`, `started`, `need_added`, `question_added`, `question_changed`,
-    `removed`,
+    `question_moved` (to that place), `removed`,
     `changed` (its title, description or dates), `deadline_moved`, `weighted` (its default weights) and `closed`
     (marked closed) say what was just done."""
     session = await _staff(request, conn)
@@ -754,6 +764,7 @@ async def exercise_page(
         need_added=need_added,
         question_added=question_added,
         question_changed=question_changed,
+        question_moved=question_moved,
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
@@ -776,6 +787,7 @@ async def _exercise_page(
     need_added: int | None = None,
     question_added: bool = False,
     question_changed: bool = False,
+    question_moved: int | None = None,
     removed: str | None = None,
     changed: bool = False,
     deadline_moved: bool = False,
@@ -825,6 +837,7 @@ async def _exercise_page(
         need_added=next((n for n in found.needs if n.id == need_added), None),
         question_added=question_added,
         question_changed=question_changed,
+        question_moved=question_moved,
         removed=removed,
         changed=changed,
         deadline_moved=deadline_moved,
@@ -1184,6 +1197,22 @@ async def change_question(
     return await _exercise_form(
         request, ctx, conn, question, engagement.question_problems, change, again, versioned_as="question.version"
     )
+
+
+@post("/exercises/{exercise_id:int}/questions/{question_id:int}/move", status_code=303)
+async def move_question(request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, conn: Conn) -> Response[Any]:
+    """A draft exercise's question moved up or down (staff; as the API's POST /exercises/{id}/questions/{question_id}
+    /move with the place its button sends, `position`); then the exercise's questions, saying where it went.
+    Refused as the API refuses it (published meanwhile: 409; a place beyond the last: 422), on the error page."""
+    session, form = await posted(request, conn)
+    admit(session.caller, STAFF)
+    typed = form.get("position", "")
+    if (position := forms.read_id(typed.strip())) is None:
+        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
+        raise InvalidInput.field("position", f"{shown} is not a place among the questions (1 for the first)")
+    data = QuestionMove(position=min(position, QUESTION_PLACES))
+    await engagement.move_question(conn, actor_of(request.scope), exercise_id, question_id, data)
+    return see_other(f"/console/exercises/{exercise_id}?question_moved={data.position}#questions")
 
 
 async def _is_draft(conn: Any, exercise_id: int) -> bool:
@@ -2594,6 +2623,7 @@ BACK_TO = {
     "/exercises/{exercise_id:int}/match": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/needs": "/console/exercises/{exercise_id}#needs",
     "/exercises/{exercise_id:int}/questions": "/console/exercises/{exercise_id}#questions",
+    "/exercises/{exercise_id:int}/questions/{question_id:int}/move": "/console/exercises/{exercise_id}#questions",
     "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
@@ -2650,6 +2680,7 @@ ROUTES = [
     remove_need,
     question_page,
     change_question,
+    move_question,
     remove_question_page,
     remove_question,
     exercise_page,

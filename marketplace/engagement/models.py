@@ -67,6 +67,17 @@ class QuestionIn(Strict):
     """For `number` questions: answers must be whole numbers (staff, places, years)."""
 
 
+QUESTION_PLACES = 10_000
+"""The last place a question may be moved to (as far as a move may say; one beyond the exercise's last is 422)."""
+
+
+class QuestionMove(Strict):
+    """POST /exercises/{id}/questions/{question_id}/move: where the question goes among the exercise's questions."""
+
+    position: Annotated[int, Meta(ge=1, le=QUESTION_PLACES)]
+    """Its place, 1 for the first question: the others keep their order around it."""
+
+
 class Question(msgspec.Struct):
     id: int
     exercise_id: int

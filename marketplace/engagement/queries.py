@@ -144,6 +144,18 @@ async def update_question(conn: Connection, question_id: int, q: QuestionIn) -> 
     return question_of(row)
 
 
+async def renumber_questions(conn: Connection, exercise_id: int, ids: list[int]) -> None:
+    """The exercise's questions numbered 1, 2, ... in the order of `ids` (each of its questions once), in one
+    statement (their places unique at its end: schema/0033); a question already in its place is not written."""
+    await conn.execute(
+        """update engagement_question q set position = o.n
+             from unnest($2::bigint[]) with ordinality as o(id, n)
+            where q.exercise_id = $1 and q.id = o.id and q.position <> o.n""",
+        exercise_id,
+        ids,
+    )
+
+
 async def delete_question(conn: Connection, exercise_id: int, question_id: int) -> bool:
     done: str = await conn.execute(
         "delete from engagement_question where exercise_id = $1 and id = $2", exercise_id, question_id

@@ -23,6 +23,7 @@ from marketplace.engagement.models import (
     PublishIn,
     Question,
     QuestionIn,
+    QuestionMove,
     Response,
     ResponseIn,
     ResponsePage,
@@ -118,6 +119,22 @@ async def change_question(
 ) -> HttpResponse[Question]:
     changed = await service.change_question(conn, actor, exercise_id, question_id, if_match, data)
     return HttpResponse(changed, headers={"ETag": etag(changed.version)})
+
+
+@post(
+    "/exercises/{exercise_id:int}/questions/{question_id:int}/move",
+    summary="Move a question to another place among the exercise's questions (before publishing)",
+    status_code=200,
+    responses=errors_doc(400, 403, 404, 409, 422),
+    description="`position`: its place, 1 the first (422 beyond the last); the others keep their order around it and "
+    "the questions are numbered 1, 2, ... again. Returns the questions in their new order. No question's `version` "
+    "changes: a move changes no question's content. Questions are fixed once the exercise is published (409).",
+    **STAFF_ONLY,
+)
+async def move_question(
+    exercise_id: Id, question_id: Id, data: JSONBody[QuestionMove], conn: Conn, actor: ActorDep
+) -> list[Question]:
+    return await service.move_question(conn, actor, exercise_id, question_id, data)
 
 
 @delete(
@@ -327,6 +344,7 @@ ROUTES = [
     list_questions,
     add_question,
     change_question,
+    move_question,
     remove_question,
     submit_response,
     list_responses,

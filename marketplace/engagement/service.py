@@ -68,6 +68,7 @@ from marketplace.engagement.models import (
     PublishIn,
     Question,
     QuestionIn,
+    QuestionMove,
     QuestionSummary,
     Response,
     ResponseIn,
@@ -342,6 +343,37 @@ async def change_question(
         question = await queries.update_question(conn, question_id, data)
         await audit.record(conn, actor, status=200, detail=f"changed question {question_id} of exercise {exercise_id}")
         return question
+
+
+async def move_question(
+    conn: Connection, actor: Actor, exercise_id: int, question_id: int, data: QuestionMove
+) -> list[Question]:
+    """A question put at another place among the exercise's questions (`position`, 1 the first), the others keeping
+    their order; before publishing only (409 after), as questions are changed. The questions are numbered 1, 2, ...
+    again; no question's version changes (its content does not). Moved to its own place, nothing changes. Returns
+    the questions in their new order."""
+    async with conn.transaction():
+        await _questions_open(conn, exercise_id)
+        questions = await queries.fetch_questions(conn, exercise_id)
+        ids = [q.id for q in questions]
+        if question_id not in ids:
+            raise NotFound(f"exercise {exercise_id} has no question {question_id}")
+        if data.position > len(ids):
+            many = f"{len(ids)} question" + ("" if len(ids) == 1 else "s")
+            problem = f"must be {len(ids)} or less: exercise {exercise_id} has {many}"
+            raise Unprocessable.from_problems([FieldProblem(field="position", problem=problem)])
+        order = [i for i in ids if i != question_id]
+        order.insert(data.position - 1, question_id)
+        if order == ids:
+            return questions
+        await queries.renumber_questions(conn, exercise_id, order)
+        await audit.record(
+            conn,
+            actor,
+            status=200,
+            detail=f"moved question {question_id} of exercise {exercise_id} to place {data.position} of {len(ids)}",
+        )
+        return await queries.fetch_questions(conn, exercise_id)
 
 
 async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:

@@ -683,7 +683,8 @@ async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_s
 async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what_it_does(server, browsers, tmp_path):
     """On a draft exercise's page each need has *Remove*, leading to a step that says what the need is and what
     removing it does; its button removes it (as DELETE /needs/{id}) and the exercise's page says so, without it.
-    Each page is accessible (the warning button's contrast among it)."""
+    A question added last that belongs first is moved up by its button. Each page is accessible (the warning
+    button's contrast among it)."""
     _, staff = await Keys(server.dsn).make("commissioner", name="Draft editor")
     exercise = _api(server, "/exercises", staff, {"title": "Wyre Forest 2027", "commissioning_body": "Worcestershire"})
     need = {"pathway": "ETE", "areas": ["E10000034"], "annual_volume": 40, "annual_budget": 90000}
@@ -703,6 +704,16 @@ async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what
     assert [n["id"] for n in _api(server, f"/exercises/{exercise['id']}/needs", staff)] == [kept]
     assert not driver.find_elements(By.CSS_SELECTOR, f"a[href='/console/needs/{mistaken}']")
     check(driver, "57-need-just-removed")
+    # a question that belongs first, added last: *Move up* beside it
+    asked = [
+        _api(server, f"/exercises/{exercise['id']}/questions", staff, {"kind": "yes_no", "text": text})["id"]
+        for text in ("Can you start in April?", "Have you delivered this pathway before?")
+    ]
+    driver.get(f"{server}/console/exercises/{exercise['id']}")
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Move up question 2']"))
+    assert "It is question 1 of the questions now" in driver.find_element(By.ID, "just-moved-question").text
+    assert [q["id"] for q in _api(server, f"/exercises/{exercise['id']}/questions", staff)] == asked[::-1]
+    check(driver, "57b-question-just-moved")
 
 
 async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_the_need(server, browsers, tmp_path):
