@@ -82,16 +82,19 @@ def test_a_need_asks_service_users_for_its_areas_and_those_within_them() -> None
     ]
     held = {"need.area_volumes.E06000019": "10", "need.area_volumes.E99999999": "5", "need.area_volumes.E06000020": ""}
     shown = forms.volume_areas(["E10000034", "E06000020"], taxonomy, held)
-    # each of its areas followed by the areas within it (a county's districts under it); then an area the form
-    # holds a figure for that is no longer the need's, so that it is not dropped unseen (one the taxonomy does not
-    # hold by its code)
-    assert [getattr(a, "code", a) for a in shown] == [
-        "E10000034",
-        "E07000236",
-        "E07000237",
-        "E06000020",
-        "E06000019",
-        "E99999999",
+    # each of its areas followed by the areas within it (a county's districts under it, a group of its own); then
+    # the areas the form holds a figure for that are no longer the need's, so that none is dropped unseen (one the
+    # taxonomy does not hold by its code)
+    assert [(g.name, [getattr(a, "code", a) for a in g.areas]) for g in shown] == [
+        ("Worcestershire", ["E10000034", "E07000236", "E07000237"]),
+        (None, ["E06000020"]),
+        (forms.LEFT_OVER, ["E06000019", "E99999999"]),
+    ]
+    # the need's areas with none within them side by side, in the need's order
+    flat = forms.volume_areas(["E06000020", "E06000019", "E10000034"], taxonomy, {})
+    assert [(g.name, [a.code for a in g.areas]) for g in flat] == [
+        (None, ["E06000020", "E06000019"]),
+        ("Worcestershire", ["E10000034", "E07000236", "E07000237"]),
     ]
     labels = _need_form_labels(held, {"E06000019": "Herefordshire"})
     assert labels["need.area_volumes.E06000019"] == "Service users a year in Herefordshire"

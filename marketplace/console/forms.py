@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
@@ -872,30 +872,55 @@ def need_labels(values: Mapping[str, str], areas: Mapping[str, str]) -> dict[str
 _VOLUME = "need.area_volumes."
 
 
-def volume_areas(need_areas: Sequence[str], taxonomy_areas: Sequence[Any], values: Mapping[str, str]) -> list[Any]:
-    """The areas the form changing a need asks service users a year for: each of the need's areas followed by every
-    area within it (the API takes a figure for any of them), as a tree is read; then any area the form holds a
-    figure for already (a stored one, or one typed) that is no longer among them, so that none is dropped unseen.
-    Each is the taxonomy's area (or its code, for one the taxonomy does not hold)."""
+class VolumeGroup(NamedTuple):
+    """Boxes of the need form's service users a year shown together: one of the need's areas and every area within
+    it (`name`, the area's), a run of the need's areas with none within them (`name` None), or the areas the form
+    holds a figure for that are no longer the need's (`name` LEFT_OVER)."""
+
+    name: str | None
+    areas: list[Any]
+
+
+LEFT_OVER = "No longer among the need’s areas"
+
+
+def volume_areas(
+    need_areas: Sequence[str], taxonomy_areas: Sequence[Any], values: Mapping[str, str]
+) -> list[VolumeGroup]:
+    """The areas the form changing a need asks service users a year for, in groups: each of the need's areas
+    followed by every area within it (the API takes a figure for any of them), as a tree is read; then any area the
+    form holds a figure for already (a stored one, or one typed) that is no longer among them, so that none is
+    dropped unseen. Each is the taxonomy's area (or its code, for one the taxonomy does not hold)."""
     within: dict[str | None, list[Any]] = {}
     for a in taxonomy_areas:
         within.setdefault(a.parent, []).append(a)
     by_code = {a.code: a for a in taxonomy_areas}
-    shown: dict[str, Any] = {}
+    shown: set[str] = set()
+    groups: list[VolumeGroup] = []
 
-    def take(area: Any) -> None:
+    def take(area: Any, into: list[Any]) -> None:
         if area.code not in shown:
-            shown[area.code] = area
+            shown.add(area.code)
+            into.append(area)
             for child in within.get(area.code, []):
-                take(child)
+                take(child, into)
 
     for code in need_areas:
         if code in by_code:
-            take(by_code[code])
-    for k, v in values.items():
-        if k.startswith(_VOLUME) and v.strip() and (code := k.removeprefix(_VOLUME)) not in shown:
-            shown[code] = by_code.get(code, code)
-    return list(shown.values())
+            tree: list[Any] = []
+            take(by_code[code], tree)
+            if len(tree) > 1:
+                groups.append(VolumeGroup(tree[0].name, tree))
+            elif tree and groups and groups[-1].name is None:
+                groups[-1].areas.extend(tree)
+            elif tree:
+                groups.append(VolumeGroup(None, tree))
+    left = [
+        by_code.get(code, code)
+        for k, v in values.items()
+        if k.startswith(_VOLUME) and v.strip() and (code := k.removeprefix(_VOLUME)) not in shown
+    ]
+    return groups + ([VolumeGroup(LEFT_OVER, left)] if left else [])
 
 
 def need_values(n: Need, areas: Mapping[str, str]) -> dict[str, str]:

@@ -714,6 +714,14 @@ async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what
     assert "It is question 1 of the questions now" in driver.find_element(By.ID, "just-moved-question").text
     assert [q["id"] for q in _api(server, f"/exercises/{exercise['id']}/questions", staff)] == asked[::-1]
     check(driver, "57b-question-just-moved")
+    # the kept need's service users a year: the county's box and its districts' grouped under its name
+    driver.get(f"{server}/console/needs/{kept}")
+    driver.find_element(By.CSS_SELECTOR, "#change summary").click()
+    group = driver.find_element(By.CSS_SELECTOR, "#f-need-area_volumes fieldset.fieldset--group")
+    assert group.find_element(By.TAG_NAME, "legend").text == "Worcestershire"
+    labels = [label.text for label in group.find_elements(By.TAG_NAME, "label")]
+    assert labels[0] == "All of Worcestershire" and {"Worcester", "Redditch", "Wyre Forest"} <= set(labels[1:])
+    check(driver, "57c-need-volumes-grouped")
 
 
 async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_the_need(server, browsers, tmp_path):
