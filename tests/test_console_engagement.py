@@ -1093,9 +1093,11 @@ async def test_a_commissioner_changes_a_draft_s_question_from_its_page(world: Wo
 
 async def test_a_commissioner_moves_a_draft_s_questions_up_and_down_from_its_page(world: World) -> None:
     """Each of a draft's questions but the first has *Move up*, each but the last *Move down*: a form posting the
-    place it goes to, as POST /exercises/{id}/questions/{question_id}/move; then the exercise's page says where it
-    went. A crafted place is refused (beyond the last 422, not a place 400), nothing moved; once published the
-    buttons are gone and a post is refused (409)."""
+    place it goes to and the place the page showed it at, as POST /exercises/{id}/questions/{question_id}/move;
+    then the exercise's page says where it went. The same button sent again, the question no longer
+    where the page showed it, is refused (409) rather than moving it the other way; a crafted place is refused
+    (beyond the last 422, not a place 400), nothing moved; once published the buttons are gone and a post is refused
+    (409)."""
     w, c = world, world.client
     csrf, exercise_id, _ = await signed_in_with_a_draft(w)
     base = f"/exercises/{exercise_id}/questions"
@@ -1106,38 +1108,56 @@ async def test_a_commissioner_moves_a_draft_s_questions_up_and_down_from_its_pag
     page = (await c.get(f"/console/exercises/{exercise_id}")).text
     buttons = re.findall(
         r'action="/console/exercises/\d+/questions/(\d+)/move" class="inline-form">.*?name="position" value="(\d+)">'
+        r'<input type="hidden" name="from_position" value="(\d+)">'
         r'<button type="submit" class="link-button">Move (up|down)<span class="visually-hidden"> question (\d)',
         page,
     )
     a, b, z = (str(i) for i in ids)
-    assert buttons == [(a, "2", "down", "1"), (b, "1", "up", "2"), (b, "3", "down", "2"), (z, "2", "up", "3")]
+    assert buttons == [
+        (a, "2", "1", "down", "1"),
+        (b, "1", "2", "up", "2"),
+        (b, "3", "2", "down", "2"),
+        (z, "2", "3", "up", "3"),
+    ]
     c.follow_redirects = False
-    moved = await c.post(f"/console{base}/{ids[2]}/move", data={"csrf_token": csrf, "position": "2"})
+    up = {"csrf_token": csrf, "position": "2", "from_position": "3"}  # *Move up* beside question 3
+    moved = await c.post(f"/console{base}/{ids[2]}/move", data=up)
     assert moved.status_code == 303 and moved.headers["location"] == (
         f"/console/exercises/{exercise_id}?question_moved=2#questions"
     )
     assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
     said = (await c.get(moved.headers["location"])).text
     assert "The question has been moved" in said and "It is question 2 of the" in said
-    assert re.findall(r"<li>(Q\d)\?", said) == ["Q1", "Q3", "Q2"]
+    assert re.findall(r'<li id="question-\d+">(Q\d)\?', said) == ["Q1", "Q3", "Q2"]
+    # the same button again (a second click, or a page opened before the move): Q3 is not where it showed it
+    again = await c.post(f"/console{base}/{ids[2]}/move", data=up)
+    assert again.status_code == 409 and "the questions have changed since they were listed" in unescape(again.text)
+    assert f'<a href="/console/exercises/{exercise_id}#questions">See the questions now</a>' in again.text
     said_of = {}
     for position, status in (("4", 422), ("0", 400), ("two", 400), ("", 400)):
-        refused = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": position})
+        sent = {"csrf_token": csrf, "position": position, "from_position": "1"}
+        refused = await c.post(f"/console{base}/{ids[0]}/move", data=sent)
         assert refused.status_code == status, (position, refused.text)
         said_of[position] = unescape(refused.text)
     assert f"must be 3 or less: exercise {exercise_id} has 3 questions" in said_of["4"]
     assert "'two' is not a place among the questions (1 for the first)" in said_of["two"]
+    no_place = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": "2"})
+    assert no_place.status_code == 400 and "'' is not a place among the questions" in unescape(no_place.text)
     assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
-    forged = await c.post(f"/console{base}/{ids[0]}/move", data={"position": "2"})  # no CSRF token
+    forged = await c.post(f"/console{base}/{ids[0]}/move", data={"position": "2", "from_position": "1"})  # no CSRF
     assert forged.status_code == 403
     assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
 
     await dated_and_published(w, exercise_id)
     assert "/move" not in (await c.get(f"/console/exercises/{exercise_id}")).text
-    late = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": "3"})
+    late = await c.post(
+        f"/console{base}/{ids[0]}/move", data={"csrf_token": csrf, "position": "3", "from_position": "1"}
+    )
     assert late.status_code == 409 and "questions are fixed" in late.text
     provider_csrf, _ = await provider_signed_in(w, 12)
-    barred = await c.post(f"/console{base}/{ids[0]}/move", data={"csrf_token": provider_csrf, "position": "3"})
+    barred = await c.post(
+        f"/console{base}/{ids[0]}/move", data={"csrf_token": provider_csrf, "position": "3", "from_position": "1"}
+    )
     assert barred.status_code == 403  # staff only, as the API's
     assert [q["id"] for q in (await c.get(base, headers=w.commissioner)).json()] == [ids[0], ids[2], ids[1]]
 

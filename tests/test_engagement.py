@@ -26,7 +26,7 @@ from marketplace import db
 from marketplace.app import create_app
 from marketplace.clock import Clock
 from marketplace.engagement import service as engagement_service
-from marketplace.engagement.models import PublishIn
+from marketplace.engagement.models import PublishIn, QuestionMove
 from marketplace.exercises import queries as exercise_queries
 from marketplace.types import Actor, Caller
 
@@ -1135,7 +1135,8 @@ async def test_a_draft_s_question_is_moved_to_another_place_the_others_keeping_t
     """A question asked last that belongs first was removed and added again, and so went last again. A move puts it at
     a place (1 the first); the questions are numbered 1, 2, ... again, gaps left by removals closed, and no version
     changes. Beyond the last place 422 and place 0 400, each with nothing stored; another exercise's question 404;
-    moved to its own place nothing changes, unaudited; two moves at once both happen; once published, 409."""
+    moved to its own place nothing changes, unaudited; chosen from a list (`from_position`) that has changed since,
+    409; two moves at once, the second waits for the first and moves from the order it left; once published, 409."""
     w, c, h = world, world.client, world.commissioner
     exercise_id, _ = await draft_exercise(w)
     base = f"/exercises/{exercise_id}/questions"
@@ -1167,13 +1168,32 @@ async def test_a_draft_s_question_is_moved_to_another_place_the_others_keeping_t
     assert (await c.post(f"{base}/{other.json()['id']}/move", headers=h, json={"position": 1})).status_code == 404
     kept = await c.post(f"{base}/{c3['id']}/move", headers=h, json={"position": 2})  # where it is
     assert kept.status_code == 200 and [q["id"] for q in kept.json()] == [e["id"], c3["id"], a["id"], d["id"]]
-    both = await asyncio.gather(
-        c.post(f"{base}/{d['id']}/move", headers=h, json={"position": 1}),
-        c.post(f"{base}/{e['id']}/move", headers=h, json={"position": 4}),
-    )
-    assert [r.status_code for r in both] == [200, 200]
+    # chosen from a list (`from_position`): moved only if it is still where the list showed it
+    listed = await c.post(f"{base}/{d['id']}/move", headers=h, json={"position": 3, "from_position": 3})
+    assert listed.status_code == 409 and "is question 4 of exercise" in listed.json()["message"]
+    assert [q["id"] for q in (await c.get(base, headers=h)).json()] == [e["id"], c3["id"], a["id"], d["id"]]
+    huge = await c.post(f"{base}/{d['id']}/move", headers=h, json={"position": 10_001})
+    assert huge.status_code == 422 and huge.json()["errors"][0]["problem"].startswith("must be 4 or less")
+    # two moves at once, each on its own connection: the second waits for the first's lock on the exercise's
+    # questions, then reads the order the first left (without the lock it would renumber from the order it read
+    # before, and d would not be first)
+    actor = Actor(caller=Caller(role="commissioner"), request_id="race", method="POST", path="/move")
+    first, second = await db.connect(w.dsn), await db.connect(w.dsn)
+    try:
+        async with first.transaction():
+            await engagement_service.move_question(first, actor, exercise_id, d["id"], QuestionMove(position=1))
+            waiting = asyncio.create_task(
+                engagement_service.move_question(second, actor, exercise_id, e["id"], QuestionMove(position=4))
+            )
+            await asyncio.sleep(0.3)
+            assert not waiting.done()  # held until the first commits
+        await waiting
+    finally:
+        await first.close()
+        await second.close()
     after = (await c.get(base, headers=h)).json()
-    assert [q["position"] for q in after] == [1, 2, 3, 4] and after[0]["id"] == d["id"] and after[3]["id"] == e["id"]
+    assert [q["id"] for q in after] == [d["id"], c3["id"], a["id"], e["id"]]
+    assert [q["position"] for q in after] == [1, 2, 3, 4]
 
     auditor = await w.keys.headers("auditor")
     audit = await c.get("/audit", params={"outcome": "write"}, headers=auditor)

@@ -49,7 +49,6 @@ from marketplace.console import appraisal_forms, forms, service
 from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import (
-    QUESTION_PLACES,
     AnswerIn,
     ClarificationIn,
     PublishIn,
@@ -738,7 +737,7 @@ async def exercise_page(
     need_added: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     question_added: Flag = False,
     question_changed: Flag = False,
-    question_moved: Annotated[int | None, Parameter(ge=1, le=QUESTION_PLACES)] = None,
+    question_moved: Annotated[int | None, Parameter(ge=1, le=999_999_999_999)] = None,
     removed: Annotated[Literal["need", "question"] | None, Parameter(description="what was just removed")] = None,
     changed: Flag = False,
     deadline_moved: Flag = False,
@@ -1201,17 +1200,25 @@ async def change_question(
 
 @post("/exercises/{exercise_id:int}/questions/{question_id:int}/move", status_code=303)
 async def move_question(request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, conn: Conn) -> Response[Any]:
-    """A draft exercise's question moved up or down (staff; as the API's POST /exercises/{id}/questions/{question_id}
-    /move with the place its button sends, `position`); then the exercise's questions, saying where it went.
-    Refused as the API refuses it (published meanwhile: 409; a place beyond the last: 422), on the error page."""
+    """A draft exercise's question moved up or down a place (staff; as the API's POST /exercises/{id}/questions/
+    {question_id}/move with the place its button sends, `position`, and the place the page showed it at,
+    `from_position`); then the exercise's questions, saying where it went. Refused as the API refuses it, on the
+    error page with a link back to them: published meanwhile, or the questions changed since the page was opened
+    (409)."""
     session, form = await posted(request, conn)
     admit(session.caller, STAFF)
-    typed = form.get("position", "")
-    if (position := forms.read_id(typed.strip())) is None:
-        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
-        raise InvalidInput.field("position", f"{shown} is not a place among the questions (1 for the first)")
-    data = QuestionMove(position=min(position, QUESTION_PLACES))
-    await engagement.move_question(conn, actor_of(request.scope), exercise_id, question_id, data)
+    places: dict[str, int] = {}
+    for name in ("position", "from_position"):
+        typed = form.get(name, "")
+        if (place := forms.read_id(typed.strip())) is None:
+            shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
+            raise InvalidInput.field(name, f"{shown} is not a place among the questions (1 for the first)")
+        places[name] = place
+    data = QuestionMove(**places)
+    try:
+        await engagement.move_question(conn, actor_of(request.scope), exercise_id, question_id, data)
+    except Conflict as exc:  # the page is out of date: back to it as it is now
+        return _error(409, exc, session, back=(f"/console/exercises/{exercise_id}#questions", "See the questions now"))
     return see_other(f"/console/exercises/{exercise_id}?question_moved={data.position}#questions")
 
 

@@ -67,15 +67,15 @@ class QuestionIn(Strict):
     """For `number` questions: answers must be whole numbers (staff, places, years)."""
 
 
-QUESTION_PLACES = 10_000
-"""The last place a question may be moved to (as far as a move may say; one beyond the exercise's last is 422)."""
-
-
 class QuestionMove(Strict):
     """POST /exercises/{id}/questions/{question_id}/move: where the question goes among the exercise's questions."""
 
-    position: Annotated[int, Meta(ge=1, le=QUESTION_PLACES)]
-    """Its place, 1 for the first question: the others keep their order around it."""
+    position: Ident
+    """Its place, 1 for the first question: the others keep their order around it (beyond the last: 422)."""
+    from_position: Ident | None = None
+    """The place it was shown at, when the move was chosen from a list of the questions (a console's *Move up*):
+    refused (409), nothing moved, unless it is at that place now, so that a list someone has changed since is not
+    acted on. None: wherever it is."""
 
 
 class Question(msgspec.Struct):

@@ -127,8 +127,10 @@ async def change_question(
     status_code=200,
     responses=errors_doc(400, 403, 404, 409, 422),
     description="`position`: its place, 1 the first (422 beyond the last); the others keep their order around it and "
-    "the questions are numbered 1, 2, ... again. Returns the questions in their new order. No question's `version` "
-    "changes: a move changes no question's content. Questions are fixed once the exercise is published (409).",
+    "the questions are numbered 1, 2, ... again. `from_position` (optional): the place the question was listed at "
+    "when the move was chosen; 409, nothing moved, when it is elsewhere now (the list changed meanwhile). Returns the "
+    "questions in their new order. No question's `version` changes: a move changes no question's content. Questions "
+    "are fixed once the exercise is published (409).",
     **STAFF_ONLY,
 )
 async def move_question(

@@ -349,15 +349,20 @@ async def move_question(
     conn: Connection, actor: Actor, exercise_id: int, question_id: int, data: QuestionMove
 ) -> list[Question]:
     """A question put at another place among the exercise's questions (`position`, 1 the first), the others keeping
-    their order; before publishing only (409 after), as questions are changed. The questions are numbered 1, 2, ...
-    again; no question's version changes (its content does not). Moved to its own place, nothing changes. Returns
-    the questions in their new order."""
+    their order; before publishing only (409 after), as questions are changed; with `from_position`, only if it is at
+    that place now (409 otherwise). The questions are numbered 1, 2, ... again; no question's version changes (its
+    content does not). Moved to its own place, nothing changes. Returns the questions in their new order."""
     async with conn.transaction():
         await _questions_open(conn, exercise_id)
         questions = await queries.fetch_questions(conn, exercise_id)
         ids = [q.id for q in questions]
         if question_id not in ids:
             raise NotFound(f"exercise {exercise_id} has no question {question_id}")
+        if data.from_position is not None and (now := ids.index(question_id) + 1) != data.from_position:
+            raise Conflict(
+                f"question {question_id} is question {now} of exercise {exercise_id} now, not "
+                f"{data.from_position}: the questions have changed since they were listed; nothing was moved"
+            )
         if data.position > len(ids):
             many = f"{len(ids)} question" + ("" if len(ids) == 1 else "s")
             problem = f"must be {len(ids)} or less: exercise {exercise_id} has {many}"
