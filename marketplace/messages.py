@@ -648,6 +648,10 @@ def problem(
     the field is (`field` unless given), for a fixed list's values; `taxonomy`: for code fields' allowed codes and
     did-you-mean; `form`: said to someone filling in a form (see `plain_words`); `key_of`: the problem is with
     `value` as a key of the object field so named (`area_volumes.Telford`), not with a value."""
+    if form and value == "" and (kind := _code_kind(field) if _PATTERN.match(said.strip()) else None):
+        return FieldProblem(field=field, problem=f"choose a {CODE_WORDS[kind][0]}")  # a list left at its blank
+    if form and value == "" and _ENUM.match(said.strip()):
+        return FieldProblem(field=field, problem="choose one")
     if _PATTERN.match(said.strip()) and (found := code_problem(field, value, taxonomy, key_of=key_of)) is not None:
         return found
     enum = declared is not None and _ENUM.match(said.strip())

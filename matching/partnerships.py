@@ -234,7 +234,7 @@ def _option(
             reach = leads.index(org) + 1
             reason = (
                 f"covers {len(org.cells)} of {n_coverable} coverable cells on its own; ranked {_ordinal(reach)} "
-                f"of {len(leads)} shortlisted providers by reach (each cell counts 1 + its score); "
+                f"of {len(leads)} ranked providers by reach (each cell counts 1 + its score); "
                 f"delivers every cell it covers, mean score {mean:.2f}"
             )
         else:
@@ -249,7 +249,7 @@ def _option(
     explanation.append(
         f"{counted(len(members), 'organisation')} {'covers' if len(members) == 1 else 'cover'} {covered} of "
         f"{len(cells)} cells "
-        f"({len(cells) - covered} not coverable by any shortlisted provider); total score {total:.2f}"
+        f"({len(cells) - covered} not coverable by any ranked provider); total score {total:.2f}"
     )
     return PartnershipOption(
         rank=0,

@@ -256,6 +256,27 @@ async def test_a_search_result_says_how_many_more_services_it_has_than_it_lists(
     assert f'<a href="/console/providers/{api["id"]}">and {more} more service' in page.text
 
 
+async def test_a_search_that_finds_nothing_says_so_and_what_to_try(client, keys):
+    """A reviewer's search for a word no provider has showed "Showing results for ." and three filter headings with
+    nothing under them. It says no provider matches and what to try; a filter with nothing to offer is not shown;
+    *Clear filters* keeps the search words."""
+    await signed_in(client, keys, "commissioner")
+    page = (await client.get("/console/providers", params={"q": "xyzzyqq"})).text
+    said = unescape(re.search(r'<p class="body" id="nothing-found">(.*?)</p>', page).group(1))
+    assert said.startswith("No published provider matches “xyzzyqq”. Try fewer or other words")
+    assert "Showing results for" not in page and "<legend" not in page.split('id="results"')[0]
+    filtered = (await client.get("/console/providers", params={"q": "xyzzyqq", "pathway": "ACCOM"})).text
+    said = unescape(re.search(r'<p class="body" id="nothing-found">(.*?)</p>', filtered).group(1))
+    assert (
+        "“xyzzyqq” with these filters" in said
+        and '<a href="/console/providers?q=xyzzyqq">clear the filters</a>' in said
+    )
+    assert 'name="pathway" type="checkbox" value="ACCOM" checked' in filtered  # a chosen filter stays, to untick
+    assert '<a href="/console/providers?q=xyzzyqq">Clear filters</a>' in filtered
+    found = (await client.get("/console/providers", params={"q": "recovery"})).text
+    assert "Showing results for" in found and 'id="nothing-found"' not in found and "<legend" in found
+
+
 async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
     run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
@@ -293,6 +314,35 @@ async def test_a_console_run_is_deep_enough_for_match_every_need_to_reuse(client
     assert matched.status_code in (200, 201), matched.text
     need_1 = next(n for n in matched.json()["needs"] if n["need_id"] == 1)
     assert need_1["reused"] is True and need_1["match_run_id"] == run_id, need_1
+
+
+async def test_a_match_run_page_explains_every_provider_it_ranks_and_why_the_others_are_not_eligible(client, keys):
+    """A reviewer found the explanations stopping silently at rank 10 while the ranking went on, and "Not eligible
+    96" with reasons for a few only. Each provider the page ranks has its explanation; the not eligible are counted
+    by reason, as the run counts them, and those offering the pathway near the areas named with their reasons."""
+    csrf = await signed_in(client, keys, "commissioner")
+    staff = await keys.headers("commissioner")
+    exercise = (await client.post("/exercises", headers=staff, json={"title": "ETE", "commissioning_body": "B"})).json()
+    areas = ["E06000020", "E06000019", "E10000034"]  # Telford and Wrekin, Herefordshire, Worcestershire
+    need = {"title": "Jobs", "pathway": "ETE", "areas": areas, "annual_volume": 100, "annual_budget": 50000}
+    need |= {"min_years_experience": 8}  # some offering the pathway near the areas are too new to it
+    made = await client.post(f"/exercises/{exercise['id']}/needs", headers=staff, json=need)
+    assert made.status_code == 201, made.text
+    page = (await post_and_follow(client, f"/console/needs/{made.json()['id']}/match-runs", {"csrf_token": csrf})).text
+    run_id = re.search(r"Match run (\d+)", page).group(1)
+    run = (await client.get(f"/match-runs/{run_id}", headers=staff)).json()
+    assert len(run["ranking"]) > 10 and run["excluded"]  # more than the page once explained
+    explained = re.findall(r'<summary class="details__summary">(\d+)\. ', page)
+    assert explained == [str(c["rank"]) for c in run["ranking"]]
+    said = unescape(
+        re.search(r'<h2 class="heading-m" id="not-eligible">(.*?)</h2>\s*<p class="body">(.*?)</p>', page).groups()
+    )
+    assert said[0] == f"Not eligible ({run['excluded_count']})"
+    for reason, count in run["excluded_by_reason"].items():
+        if count:
+            assert f"{reason.replace('_', ' ')} {count}" in said[1].lower(), (reason, said[1])
+    for e in run["excluded"][:20]:
+        assert unescape(f"{e['name']}: ") in unescape(page)
 
 
 async def test_a_match_runs_breadcrumbs_name_its_exercise(client, keys):

@@ -296,7 +296,8 @@ def status_row(html: str) -> str:
 async def test_the_exercise_page_says_where_the_exercise_stands_once(world: World) -> None:
     """A reviewer read both "Status: Engagement open" (the exercise's stored status) and "State: Open" (its notice's,
     by its dates) on a commissioner's exercise page. One Status row now says both in words: a draft, published but
-    not open yet (from when), taking responses (until when), past its deadline but not marked closed, closed."""
+    not open yet (from when), taking responses (until when), past its deadline but not marked closed, closed; and the
+    list of exercises says the same, not "Engagement open" for one that opens later."""
     w, c = world, world.client
     draft_id, _ = await draft_exercise(w)
     exercise_id, _ = await make_exercise(w)
@@ -308,17 +309,28 @@ async def test_the_exercise_page_says_where_the_exercise_stands_once(world: Worl
         assert page.status_code == 200 and "Engagement open" not in page.text
         return status_row(page.text)
 
+    async def listed(x: int) -> str:  # the list of exercises says the same, shorter
+        page = await c.get("/console/exercises")
+        assert page.status_code == 200 and "Engagement open" not in page.text
+        [status] = re.findall(rf'href="/console/exercises/{x}">.*?<td data-label="Status">(.*?)</td>', page.text)
+        return unescape(status)
+
     assert await said(draft_id) == "Draft: not published for market engagement"
+    assert await listed(draft_id) == "Draft"
     assert await said(exercise_id) == "Published for market engagement: taking responses from 1 December 2026"
+    assert await listed(exercise_id) == "Published: taking responses from 1 December 2026"
     w.clock.at = DURING
     assert await said(exercise_id) == "Open for market engagement: taking responses until the end of 31 December 2026"
+    assert await listed(exercise_id) == "Open: taking responses until the end of 31 December 2026"
     w.clock.at = AFTER
     assert await said(exercise_id) == "Deadline passed: no longer taking responses (not marked closed yet)"
+    assert await listed(exercise_id) == "Deadline passed (not marked closed yet)"
     h = w.commissioner
     etag = (await c.get(f"/exercises/{exercise_id}", headers=h)).headers["etag"]
     closed = await c.patch(f"/exercises/{exercise_id}", headers={**h, "If-Match": etag}, json={"status": "closed"})
     assert closed.status_code == 200, closed.text
     assert await said(exercise_id) == "Closed: no longer taking responses"
+    assert await listed(exercise_id) == "Closed"
 
 
 async def test_a_provider_s_open_exercises_list_links_to_its_response_as_well_as_revising(world: World) -> None:
@@ -940,6 +952,7 @@ async def test_a_commissioner_adds_a_need_to_a_draft_exercise_from_its_page(worl
     shown = await c.get(f"/console/exercises/{exercise_id}?need_added={need_id}")
     assert "The need “Accommodation, Telford” has been added" in unescape(shown.text)
     assert f'href="/console/needs/{need_id}"' in shown.text
+    assert '<td data-label="Areas">Telford and Wrekin</td>' in shown.text  # needs told apart by their areas too
 
     # published: no form, and a form posted anyway is refused with nothing stored
     await dated_and_published(w, exercise_id)
@@ -1016,6 +1029,26 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
     assert late.status_code == 409 and "published" in late.text
     assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1
+
+
+async def test_a_list_or_a_choice_left_blank_is_told_to_choose_not_shown_codes(world: World) -> None:
+    """A reviewer leaving the pathway list at "Choose a pathway" was told "'' is not a pathway code: pathway codes are
+    upper case, e.g. ACCOM", and leaving a question's kind unchosen "'' is not one of the values allowed:
+    multiple_choice, number, ...": the API's words for a value sent, not a person's for a choice not made."""
+    w, c = world, world.client
+    csrf, exercise_id, _ = await signed_in_with_a_draft(w)
+    need = {"csrf_token": csrf, "need.title": "Jobs", "need.pathway": "", "need.areas": "Telford and Wrekin"}
+    need |= {"need.annual_volume": "10", "need.annual_budget": "1000", "need.eligibility.gender": "both"}
+    refused = await c.post(f"/console/exercises/{exercise_id}/needs", data=need)
+    assert refused.status_code == 400
+    said = re.findall(r'<p class="error-message" id="(f-[^"]+)-error">.*?</span> (.*?)</p>', refused.text)
+    assert said == [(fid("need.pathway"), "choose a pathway")], said
+    question = {"csrf_token": csrf, "question.kind": "", "question.text": "Your experience?"}
+    refused = await c.post(f"/console/exercises/{exercise_id}/questions", data=question)
+    assert refused.status_code == 400
+    said = re.findall(r'<p class="error-message" id="(f-[^"]+)-error">.*?</span> (.*?)</p>', refused.text)
+    assert said == [(fid("question.kind"), "choose one")], said
+    assert (await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json() == []
 
 
 async def test_a_commissioner_changes_a_draft_s_question_from_its_page(world: World) -> None:

@@ -690,10 +690,30 @@ async def _costly(
 
 
 @get("/exercises")
-async def exercise_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
+async def exercise_list(
+    request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, page_number: PageNo = 1
+) -> Response[str]:
     session = await _staff(request, conn)
     found = await exercises.list_exercises(conn, page=page_number, per_page=20)
-    return page("exercises.html.j2", session=session, exercises=found, form=FormState(values={}))
+    statuses = {x.id: status_now(x, ctx.clock.now()) for x in found.items}
+    return page("exercises.html.j2", session=session, exercises=found, form=FormState(values={}), statuses=statuses)
+
+
+PUBLISHED_STATES = {
+    "not_yet_open": "Published: taking responses from {opens}",
+    "open": "Open: taking responses until the end of {closes}",
+    "closed": "Deadline passed (not marked closed yet)",
+}
+"""A published exercise's status in the list of exercises, as its notice stands now (engagement.state_at): that it
+is published does not say whether providers can respond yet."""
+
+
+def status_now(x: Any, now: Any) -> str:
+    """An exercise's status as the list of exercises says it (a published one's as its notice stands at `now`)."""
+    if x.status != "engagement_open":
+        return formatting.humanise(x.status)
+    dates = {"opens": formatting.date(x.opens_on), "closes": formatting.date(x.closes_on)}
+    return PUBLISHED_STATES[engagement.state_at(x, now)].format(**dates)
 
 
 def _exercise_rules(data: ExerciseIn) -> list[FieldProblem]:
@@ -717,7 +737,8 @@ async def start_exercise(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) 
 
     async def again(session: Session, form: FormState, status: int) -> Response[str]:
         found = await exercises.list_exercises(conn, page=1, per_page=20)
-        return page("exercises.html.j2", status=status, session=session, exercises=found, form=form)
+        statuses = {x.id: status_now(x, ctx.clock.now()) for x in found.items}
+        return page("exercises.html.j2", status=status, session=session, exercises=found, form=form, statuses=statuses)
 
     exercise = (forms.exercise_body, forms.EXERCISE_LABELS, ExerciseIn)
     return await _exercise_form(request, ctx, conn, exercise, _exercise_rules, start, again)

@@ -79,7 +79,7 @@ from marketplace.engagement.models import (
 )
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import Exercise, ExercisePatch, Need, ReportRun
+from marketplace.exercises.models import Exercise, ExercisePatch, ExerciseSummary, Need, ReportRun
 from marketplace.formatting import and_list, figure, iso_utc, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
@@ -97,7 +97,7 @@ def opens_at(opens_on: dt.date) -> dt.datetime:
     return dt.datetime.combine(opens_on, dt.time(0), tzinfo=LOCAL_ZONE)
 
 
-def state_at(exercise: Exercise, now: dt.datetime) -> str:
+def state_at(exercise: ExerciseSummary, now: dt.datetime) -> str:
     if exercise.opens_on is None or exercise.closes_on is None:
         return "closed"
     if now < opens_at(exercise.opens_on):

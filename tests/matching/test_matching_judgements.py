@@ -4,6 +4,7 @@ the service's own words, coverage and capacity weighted by people, plain-English
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from typing import Any
@@ -434,3 +435,11 @@ def test_weights_as_percentages_sum_to_100_and_the_run_shows_them() -> None:
     for split in ((33.33, 33.33, 33.32), (50, 50.02, 0)):
         with pytest.raises(InvalidWeights, match="must sum to 100"):
             Weights.from_percentages({**rest, "pathway_fit": split[0], "coverage": split[1], "quality": split[2]})
+
+
+def test_one_year_and_one_month_are_said_in_the_singular() -> None:
+    """A reviewer read "last confirmed 1 months ago" in an explanation."""
+    one = f.candidate(1, founded_year=f.AS_OF.year - 1, last_confirmed=f.AS_OF - dt.timedelta(days=30))
+    r = rank(f.need(), [one], areas=f.people_tree(), as_of=f.AS_OF)
+    said = next(x.summary for x in r.scored[0].criteria if x.criterion == "sustainability")
+    assert "has operated for 1 year and its profile was last confirmed 1 month ago" in said, said
