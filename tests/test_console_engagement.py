@@ -27,6 +27,7 @@ from test_engagement import (
 )
 
 from marketplace import db
+from marketplace.console.routes import NO_NEED_ANSWERED
 
 
 @pytest.fixture
@@ -204,6 +205,28 @@ async def test_a_provider_responds_revises_withdraws_and_asks_through_the_consol
     )
     assert late.status_code == 409 and "has passed" in late.text and 'class="error-summary"' in late.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()["revision"] == 3
+
+
+async def test_a_need_s_bid_question_can_be_left_unanswered_again_and_answering_none_says_what_to_do(
+    world: World,
+) -> None:
+    """A reviewer read "Leave all unticked to say nothing about this need" above radio buttons, which cannot be
+    unticked once one is chosen, and sending none was told "would you bid: must have at least one item". The choices
+    end with "No answer for this need", chosen when the form opens; answering no need says what to do beside it."""
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, _ = await ready(w)
+    csrf, api = await provider_signed_in(w, p1)
+    blank = (await c.get(f"/console/exercises/{exercise_id}/respond")).text
+    name = f"need.{need_id}.intent"
+    radios = re.findall(rf'name="{re.escape(name)}" type="radio" value="([^"]*)"( checked)?>', blank)
+    assert radios == [("lead", ""), ("partner", ""), ("either", ""), ("not_interested", ""), ("", " checked")]
+    assert "Leave all unticked" not in blank
+    form = good_form(csrf, need_id, s1, qs, **{name: ""})  # "No answer": the need left out
+    refused = await c.post(f"/console/exercises/{exercise_id}/respond", data=form)
+    assert refused.status_code == 400
+    said = re.findall(r'<p class="error-message" id="(f-[^"]+)-error">.*?</span> (.*?)</p>', refused.text)
+    assert said == [(fid(name), NO_NEED_ANSWERED)], said
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
 
 
 async def test_a_commissioner_reads_responses_and_answers_a_clarification(world: World) -> None:

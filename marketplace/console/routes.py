@@ -1841,6 +1841,10 @@ BARRIER_NAMES = {
 }
 
 
+NO_NEED_ANSWERED = "answer for at least one need: whether you would bid, or that you are not interested"
+"""What a response answering no need is told (the API: `needs` must have at least one item), beside the first."""
+
+
 @post("/exercises/{exercise_id:int}/respond", status_code=200)
 async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     """Submit (no revision yet) or revise (If-Match: the revision the form was opened at) the provider's response."""
@@ -1891,7 +1895,12 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
             ]
         state_, status = FormState(values={k: v for k, v in values.items() if v}), 409
     except (InvalidInput, Unprocessable) as exc:
-        state_ = service.place(_problems(exc), where, values, labels)
+        none = not body["needs"]  # the API's "must have at least one item", said as what to do
+        said = [
+            FieldProblem(field="needs", problem=NO_NEED_ANSWERED) if none and p.field == "needs" else p
+            for p in _problems(exc)
+        ]
+        state_ = service.place(said, where, values, labels)
     except Conflict as exc:
         state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
     else:
