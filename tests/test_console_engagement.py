@@ -28,6 +28,8 @@ from test_engagement import (
 
 from marketplace import db
 from marketplace.console.routes import NO_NEED_ANSWERED
+from marketplace.engagement.service import budget_band
+from marketplace.formatting import pounds
 
 
 @pytest.fixture
@@ -748,16 +750,29 @@ async def test_an_archived_provider_is_told_it_cannot_respond_before_it_types(wo
 
 async def test_a_commissioner_publishes_an_exercise_from_its_console_page(world: World) -> None:
     """The exercise's page said "Publish it through the API": a commissioner working in the browser was stuck. It
-    publishes, as the API does (the version the page showed as If-Match, the budget shown as chosen); refused, the
-    page says why, and a change made meanwhile is said, with nothing published."""
+    publishes, as the API does (the version the page showed as If-Match, the budget shown as chosen), after a step
+    of its own showing what the notice will make public (publishing cannot be undone), or why it cannot be published
+    yet; refused, the page says why, and a change made meanwhile is said, with nothing published."""
     w, c = world, world.client
     exercise_id, _ = await draft_exercise(w)
     _, key = await w.keys.make("commissioner")
     csrf = await sign_in(c, key)
     page = await c.get(f"/console/exercises/{exercise_id}")
-    assert f'action="/console/exercises/{exercise_id}/publish"' in page.text
-    version = re.search(r'name="exercise_version" value="(\d+)"', page.text).group(1)
+    assert f'<form method="get" action="/console/exercises/{exercise_id}/publish"' in page.text
     path = f"/console/exercises/{exercise_id}/publish"
+    # publishing cannot be undone: a step of its own first, showing what the notice will make public
+    step = await c.get(path, params={"budget_visibility": "range"})
+    assert step.status_code == 200 and "Publish “Telford accommodation engagement” for market engagement?" in unescape(
+        step.text
+    )
+    assert "Publishing cannot be undone" in step.text and 'id="why-not"' not in step.text
+    need = (await c.get(f"/exercises/{exercise_id}", headers=w.commissioner)).json()["needs"][0]
+    low, high = budget_band(need["annual_budget"])
+    budget = re.search(r'<td data-label="Budget a year, as the notice shows it">(.*?)</td>', step.text).group(1)
+    assert budget == f"{pounds(low)} to {pounds(high)}"  # the band, as the notice will show it
+    assert 'name="budget_visibility" value="range"' in step.text
+    version = re.search(r'name="exercise_version" value="(\d+)"', step.text).group(1)
+    assert (await c.get(f"/exercises/{exercise_id}/notice")).status_code == 404  # nothing published by the step
     # a change made since the page was opened: said, nothing published
     stale = await c.post(path, data={"csrf_token": csrf, "exercise_version": "0", "budget_visibility": "range"})
     assert stale.status_code == 400 and "was changed since you opened this page" in stale.text
@@ -772,6 +787,8 @@ async def test_a_commissioner_publishes_an_exercise_from_its_console_page(world:
     assert notice["needs"][0]["budget"]["visibility"] == "range"
     shown = await c.get(f"/console/exercises/{exercise_id}?published=1")
     assert "Published for market engagement" in shown.text and f'action="{path}"' not in shown.text
+    again = await c.get(path)  # the step of an exercise already published: its page
+    assert (again.status_code, again.headers["location"]) == (303, f"/console/exercises/{exercise_id}#engagement")
     # an exercise with no needs cannot be: the page says why
     bare = await c.post(
         "/exercises",
@@ -784,6 +801,11 @@ async def test_a_commissioner_publishes_an_exercise_from_its_console_page(world:
         },
     )
     bare_id = bare.json()["id"]
+    blocked = await c.get(f"/console/exercises/{bare_id}/publish")
+    assert "“No needs yet” cannot be published yet" in unescape(blocked.text)
+    assert (
+        "The exercise has no needs to engage the market on." in blocked.text and "exercise_version" not in blocked.text
+    )
     refused = await c.post(
         f"/console/exercises/{bare_id}/publish",
         data={"csrf_token": csrf, "exercise_version": str(bare.json()["version"]), "budget_visibility": "hidden"},

@@ -50,6 +50,7 @@ from marketplace.console.models import Change, FormState, Session
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import (
     AnswerIn,
+    BudgetVisibility,
     ClarificationIn,
     PublishIn,
     Question,
@@ -834,6 +835,7 @@ async def _exercise_page(
     defaults |= forms.weights_values(found.default_weights.given()) | {"deadline.closes_on": str(found.closes_on or "")}
     return page(
         "exercise.html.j2",
+        publish_budget_choices=PUBLISH_BUDGET_CHOICES,
         askers={pid: await _name_of(ctx, conn, session.caller, pid) for pid in sorted(askers)},
         chosen=await _chosen_labels(conn, found_appraisals),
         status=status,
@@ -1980,10 +1982,50 @@ async def response_page(
     )
 
 
+@get("/exercises/{exercise_id:int}/publish")
+async def publish_step(
+    request: Request[Any, Any, Any],
+    exercise_id: Id,
+    ctx: Ctx,
+    conn: Conn,
+    budget_visibility: Annotated[
+        BudgetVisibility, Parameter(description="what the notice is to show of each need's budget")
+    ] = "hidden",
+) -> Response[Any]:
+    """Publishing cannot be undone: a step of its own, before it is done, showing what the notice will make public
+    (each need with its budget as chosen, the questions, the dates) and what is fixed from then on; or why it
+    cannot be published yet, without the button. Once published, the exercise's page."""
+    session = await _staff(request, conn)
+    exercise = await exercises.get_exercise(conn, exercise_id)
+    if not await _is_draft(conn, exercise_id):
+        return see_other(f"/console/exercises/{exercise_id}#engagement")
+    return page(
+        "publish.html.j2",
+        session=session,
+        exercise=exercise,
+        visibility=budget_visibility,
+        visibility_words=dict(PUBLISH_BUDGET_CHOICES),
+        budgets={n.id: engagement.budget_shown(n, budget_visibility) for n in exercise.needs},
+        questions=await engagement.list_questions(conn, session.caller, exercise_id),
+        problems=engagement.publish_problems(exercise, ctx.clock.now()),
+        taxonomy=ctx.taxonomy,
+        question_kinds=forms.QUESTION_KINDS,
+    )
+
+
+PUBLISH_BUDGET_CHOICES = (
+    ("hidden", "Nothing"),
+    ("range", "The band it is in (for example £150,000 to £250,000)"),
+    ("shown", "The figure"),
+)
+"""What the notice may show of each need's budget (PublishIn.budget_visibility), as the exercise's page offers it."""
+
+
 @post("/exercises/{exercise_id:int}/publish", status_code=303)
 async def publish_exercise(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
     """Publish the exercise for market engagement (staff; as the API's POST /exercises/{id}/publish, the exercise's
-    version the page showed as If-Match): its notice becomes public. Refused, the page again, saying why."""
+    version its publishing step showed as If-Match): its notice becomes public. Refused, the exercise's page, saying
+    why."""
     session, form = await posted(request, conn)
     admit(session.caller, STAFF)
     values = {
@@ -2661,7 +2703,6 @@ BACK_TO = {
     "/exercises/{exercise_id:int}/needs": "/console/exercises/{exercise_id}#needs",
     "/exercises/{exercise_id:int}/questions": "/console/exercises/{exercise_id}#questions",
     "/exercises/{exercise_id:int}/questions/{question_id:int}/move": "/console/exercises/{exercise_id}#questions",
-    "/exercises/{exercise_id:int}/publish": "/console/exercises/{exercise_id}#engagement",
     "/exercises/{exercise_id:int}/reports": "/console/exercises/{exercise_id}",
     "/exercises/{exercise_id:int}/withdraw": "/console/exercises/{exercise_id}/notice",
     "/needs/{need_id:int}/edit": "/console/needs/{need_id}#change",
@@ -2725,6 +2766,7 @@ ROUTES = [
     need_page,
     run_match,
     publish_exercise,
+    publish_step,
     match_run_page,
     compare_page,
     shortlist_add,

@@ -141,18 +141,7 @@ async def publish(
         check_if_match(if_match, exercise.version)
         if await queries.fetch_publication(conn, exercise_id) is not None:
             raise Conflict(f"exercise {exercise_id} is already published")
-        problems = []
-        if exercise.opens_on is None:
-            problems.append(FieldProblem(field="opens_on", problem="the exercise needs an opening date to publish"))
-        if exercise.closes_on is None:
-            problems.append(FieldProblem(field="closes_on", problem="the exercise needs a closing date to publish"))
-        elif deadline_of(exercise.closes_on) <= ctx.clock.now():
-            problems.append(
-                FieldProblem(field="closes_on", problem=f"the deadline {_deadline_text(exercise.closes_on)} has passed")
-            )
-        if not exercise.needs:
-            problems.append(FieldProblem(field="needs", problem="the exercise has no needs to engage the market on"))
-        if problems:
+        if problems := publish_problems(exercise, ctx.clock.now()):
             raise Unprocessable.from_problems(problems)
         await queries.insert_publication(
             conn, exercise_id, data.budget_visibility, ctx.clock.now(), actor.caller.key_id
@@ -162,6 +151,23 @@ async def publish(
             await exercises.update_exercise(ctx, conn, actor, exercise_id, etag(exercise.version), opened, status=201)
         await audit.record(conn, actor, status=201, detail=f"published exercise {exercise_id} for market engagement")
         return await notice(ctx, conn, exercise_id)
+
+
+def publish_problems(exercise: Exercise, now: dt.datetime) -> list[FieldProblem]:
+    """What keeps an exercise from being published at `now` (none: it may be): it needs its dates, closing today or
+    later, and at least one need."""
+    problems = []
+    if exercise.opens_on is None:
+        problems.append(FieldProblem(field="opens_on", problem="the exercise needs an opening date to publish"))
+    if exercise.closes_on is None:
+        problems.append(FieldProblem(field="closes_on", problem="the exercise needs a closing date to publish"))
+    elif deadline_of(exercise.closes_on) <= now:
+        problems.append(
+            FieldProblem(field="closes_on", problem=f"the deadline {_deadline_text(exercise.closes_on)} has passed")
+        )
+    if not exercise.needs:
+        problems.append(FieldProblem(field="needs", problem="the exercise has no needs to engage the market on"))
+    return problems
 
 
 BUDGET_BANDS: tuple[int, ...] = (0, *(int(m * 10**k) for k in range(4, 11) for m in (1, 1.5, 2.5, 4, 6)))

@@ -724,6 +724,31 @@ async def test_a_commissioner_removes_a_need_added_by_mistake_after_reading_what
     check(driver, "57c-need-volumes-grouped")
 
 
+async def test_a_commissioner_publishes_after_reading_what_the_notice_will_make_public(server, browsers, tmp_path):
+    """*Check and publish* leads to a step showing each need with its budget as the notice will show it, and what
+    publishing fixes; its button publishes (as POST /exercises/{id}/publish) and the exercise's page says so. Each
+    page is accessible."""
+    _, staff = await Keys(server.dsn).make("commissioner", name="Publisher")
+    dates = {"opens_on": "2026-12-01", "closes_on": "2027-12-31"}
+    exercise = _api(server, "/exercises", staff, {"title": "Herefordshire 2027", "commissioning_body": "H", **dates})
+    need = {"title": "Money advice", "pathway": "FINANCE", "areas": ["E06000019"], "annual_volume": 50}
+    _api(server, f"/exercises/{exercise['id']}/needs", staff, {**need, "annual_budget": 180000})
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, staff)
+    driver.get(f"{server}/console/exercises/{exercise['id']}")
+    driver.find_element(
+        By.XPATH, "//label[normalize-space()='The band it is in (for example £150,000 to £250,000)']"
+    ).click()
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Check and publish']"))
+    assert h1(driver) == "Publish “Herefordshire 2027” for market engagement?"
+    assert "£150,000 to £250,000" in driver.find_element(By.CSS_SELECTOR, "table").text
+    check(driver, "57d-publish-step")
+    assert _api(server, f"/exercises/{exercise['id']}", staff)["status"] == "draft"  # nothing done by the step
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Publish for market engagement']"))
+    assert "Published for market engagement" in driver.find_element(By.CSS_SELECTOR, ".notification--success").text
+    assert _api(server, f"/exercises/{exercise['id']}", staff)["status"] == "engagement_open"
+
+
 async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_the_need(server, browsers, tmp_path):
     """On a draft need's page, *Set this need's own weights* with percentages not adding up to 100 says so above
     the boxes, the form open and the change form closed; corrected, the page shows the weights in force. *Change
