@@ -32,7 +32,7 @@ from . import compact, market, parts
 from .areas import AreaTree
 from .columns import Columns
 from .compact import CompactPool, build_compact
-from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, Criterion
+from .criteria import CRITERIA, DEFAULT_CRITERION_WEIGHTS, LOCAL_PRIORITIES, Criterion
 from .errors import InvalidAreaTree, InvalidCandidate, InvalidNeed, InvalidWeights, MatchingError
 from .market import HHI_BANDS, HHI_SOURCE, SUITABLE_SCORE, Concentration, concentration
 from .models import Candidate, DesiredOutcome, Need, OutcomeRecord, Priority, Service
@@ -63,6 +63,7 @@ __all__ = (
     "EXCLUSION_CODES",
     "HHI_BANDS",
     "HHI_SOURCE",
+    "LOCAL_PRIORITIES",
     "SOCIAL_VALUE_ACCREDITATIONS",
     "SUITABLE_SCORE",
     "AreaTree",

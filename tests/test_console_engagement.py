@@ -1567,6 +1567,16 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     page = await c.get(f"/console/exercises/{exercise_id}")
     assert f'action="/console/exercises/{exercise_id}/weights"' in page.text
     assert "the standard weights: pathway fit 20%" in page.text
+    # a reviewer changing one weight found every box empty: under each, what it counts now (none may be set yet)
+    hint = f'<div class="hint" id="{fid("weights.pathway_fit")}-hint">Now 20%</div>'
+    assert hint in page.text and "to change one, give them all" in page.text
+    first = await c.get(f"/console/needs/{need_id}")
+    assert f'<div class="hint" id="{fid("weights.local_priorities")}-hint">Now 10%</div>' in first.text
+    # the need has no local priorities: the percentages it is matched with are not the table's, and say why
+    row = unescape(re.sub(r"<[^>]+>", "", first.text.split(">Weights</dt>")[1].split("</dd>")[0]))
+    assert row.startswith("Pathway fit 22.2%") and row.endswith(
+        "the need has no local priorities, so the 10% those weights give them is shared among the others in proportion)"
+    ), row
     version = box(page.text, "weights.version")
     path = f"/console/exercises/{exercise_id}/weights"
     odd = {"csrf_token": csrf, "weights.version": version, "weights.quality": "50", "weights.pathway_fit": "30"}
@@ -1589,8 +1599,11 @@ async def test_a_commissioner_sets_the_exercise_s_and_a_need_s_weights_from_thei
     shown = await c.get(done.headers["location"])
     assert "The exercise’s default weights have been saved" in shown.text
     assert "default weights: pathway fit 30%, coverage 20%, quality 50%" in shown.text
+    assert box(shown.text, "weights.quality") == "50" and "Now 20%" not in shown.text  # set: the boxes say them
     need_page = await c.get(f"/console/needs/{need_id}")
     assert "from the exercise's default weights" in unescape(need_page.text)
+    assert f'<div class="hint" id="{fid("weights.quality")}-hint">Now 50%</div>' in need_page.text
+    assert "shared among the others" not in need_page.text  # the exercise's weights give local priorities none
 
     # the need's own: set, then cleared (every box empty) back to the exercise's
     need_path = f"/console/needs/{need_id}/weights"

@@ -871,6 +871,7 @@ async def _exercise_page(
         sectors=forms.SECTORS,
         priority_rows=forms.priority_rows,
         weight_labels=forms.WEIGHT_LABELS,
+        weights_now=service.exercise_weights(found),
         standard_weights=forms.STANDARD_WEIGHTS,
         question_kinds=forms.QUESTION_KINDS,
     )

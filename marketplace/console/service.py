@@ -16,6 +16,7 @@ from typing import Any, TypeVar, cast
 
 import msgspec
 
+import matching
 from marketplace import audit, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
@@ -29,11 +30,12 @@ from marketplace.engagement import service as engagement
 from marketplace.engagement.models import BARRIERS, Notice, Response
 from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import Exercise, MatchRun, Need, percentages_of, weights_now
+from marketplace.exercises.models import Exercise, MatchRun, Need, in_force, percentages_of, weights_now
 from marketplace.formatting import shorten
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider
 from marketplace.types import Actor, Caller, project
+from matching.weights import effective_weights
 
 SESSION_IDLE = dt.timedelta(hours=8)
 """A session unused this long is over (signed out)."""
@@ -218,6 +220,11 @@ class NeedWeights(msgspec.Struct, frozen=True):
     """By criterion, largest first (criteria counting 0 left out)."""
     source: str
     """Whose table they are, in words: "this need's own", "the exercise's default", "the standard"."""
+    shared: float = 0
+    """The percentage that table gives local priorities, shared among the others in proportion because the need has
+    none (0: nothing shared), so that the figures shown are read against the table's own."""
+    table: dict[str, float] = {}
+    """That table's own percentages (local priorities included), by criterion: what its boxes would say."""
 
 
 def need_weights(exercise: Exercise, need: Need) -> NeedWeights | None:
@@ -233,7 +240,21 @@ def need_weights(exercise: Exercise, need: Need) -> NeedWeights | None:
         source = "the exercise's default"
     else:
         source = "the standard"
-    return NeedWeights(percent={k: v for k, v in shown if v > 0}, source=source)
+    table = _percentages(in_force(exercise.default_weights, need.weight_overrides, None))
+    shared = 0 if need.local_priorities else table.get(matching.LOCAL_PRIORITIES, 0)
+    return NeedWeights(percent={k: v for k, v in shown if v > 0}, source=source, shared=shared, table=table)
+
+
+def exercise_weights(exercise: Exercise) -> dict[str, float]:
+    """The percentages an exercise's needs are matched with unless they have their own (its default weights, else
+    the standard ones), local priorities included: what its default weights' boxes would say."""
+    return _percentages(in_force(exercise.default_weights, None, None))
+
+
+def _percentages(table: matching.Weights) -> dict[str, float]:
+    """A table of weights (the core's defaults as fractions, a stored table as percentages) as percentages of the
+    score, local priorities included."""
+    return percentages_of(effective_weights(table, None, has_priorities=True).as_dict())
 
 
 async def newest_run(conn: Connection, need_id: int, *, limit: int = 500) -> MatchRun | None:
