@@ -288,7 +288,11 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
     assert compare.status_code == 200
     assert compare.text.count('<th scope="row">') >= 9  # a row per criterion, and the overall rows
     too_many = await client.get("/console/needs/1/compare?" + "&".join(f"provider={i}" for i in five))
-    assert too_many.status_code == 400 and "at most 4" in too_many.text
+    assert too_many.status_code == 200  # the first four compared, saying so (not an error page, the ticks lost)
+    shown = re.findall(r'<th scope="col" id="col-(\d+)">', too_many.text)
+    assert shown == five[:4] and "You ticked 5 providers: the first 4 are compared here" in too_many.text
+    back = "/console/needs/1/compare?" + "&amp;".join(f"provider={i}" for i in ids[:3])
+    assert f'name="back" value="{back}"' in compare.text  # shortlisting from the comparison comes back to it
     added = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": ids[0]})
     assert added.status_code == 303
     need = await client.get("/console/needs/1")
@@ -302,6 +306,21 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
     finally:
         await conn.close()
     assert [r["detail"] for r in details] == ["shortlisted for need 1", "removed from need 1's shortlist"]
+
+
+async def test_a_refused_form_s_error_page_links_back_to_the_form_s_page(client, keys):
+    """A reviewer pressing *Match every need* on an exercise with none reached a page whose only link was to the
+    start page. An error page answering a form's POST links back to the form's page."""
+    csrf = await signed_in(client, keys, "commissioner")
+    staff = await keys.headers("commissioner")
+    exercise = (
+        await client.post("/exercises", headers=staff, json={"title": "Empty", "commissioning_body": "B"})
+    ).json()
+    refused = await client.post(f"/console/exercises/{exercise['id']}/match", data={"csrf_token": csrf})
+    assert refused.status_code in (409, 422), refused.text
+    assert f'<a href="/console/exercises/{exercise["id"]}">Back to the page you were on</a>' in refused.text
+    unknown = await client.get("/console/needs/999999")  # a page asked for, not a form's answer: no such link
+    assert unknown.status_code == 404 and "Back to the page you were on" not in unknown.text
 
 
 async def test_a_console_run_is_deep_enough_for_match_every_need_to_reuse(client, keys, fresh_db):

@@ -47,6 +47,8 @@ class Comparison(msgspec.Struct, frozen=True):
     run_id: int
     criteria: list[str]
     columns: list[Column]
+    left_out: int = 0
+    """Providers chosen beyond the four that fit side by side, not compared."""
 
 
 class Change(msgspec.Struct, frozen=True):

@@ -1540,6 +1540,8 @@ async def compare_page(
         form=FormState(values={}, unplaced=problems, labels={"provider": "Providers to compare"}),
         shortlisted=shortlisted,
         threshold=REPORT_THRESHOLD,
+        here=f"/console/needs/{need_id}/compare?"  # where adding one to the shortlist comes back to
+        + urlencode([("provider", c.provider_id) for c in (comparison.columns if comparison else [])]),
     )
 
 
@@ -2638,6 +2640,7 @@ class ErrorPage(Response[str]):
     def __init__(self, request: Request[Any, Any, Any], status: int, error: DomainError, headers: dict[str, str]):
         super().__init__("", status_code=status, media_type=MediaType.HTML, headers=headers)
         self.status, self.error, self.extra = status, error, headers
+        self.back = _back_from(request) if request.method == "POST" else None
         self.session: Session | None = request.scope.get("state", {}).get(SESSION_KEY)
         self.session_id = request.cookies.get(SESSION_COOKIE) if self.session is None and status < 500 else None
 
@@ -2650,7 +2653,7 @@ class ErrorPage(Response[str]):
                         session = await service.session_of(request.app.state.pool, self.session_id)
                 except Exception:  # without its header, the page still says what went wrong
                     session = None
-            made = _error(self.status, self.error, session)
+            made = _error(self.status, self.error, session, back=self.back)
             made.headers.update(self.extra)
             await made.to_asgi_response(app, request, **kwargs)(scope, receive, send)
 
@@ -2718,6 +2721,19 @@ BACK_TO = {
 """Where the form posting to each POST-only address lives. A page showing a form's problems is the answer to that
 POST, at its address: reloading it, or coming back to it, asks for the address again (GET), which goes back to
 the form's page (303) rather than to a page saying the address takes POST only."""
+
+
+def _back_from(request: Request[Any, Any, Any]) -> tuple[str, str] | None:
+    """Where an error page answering a form's POST links back to: the form's page (BACK_TO), so that a refusal is
+    never a dead end; None for an address BACK_TO does not name."""
+    handler = request.scope.get("route_handler")
+    for path in getattr(handler, "paths", ()):
+        if (target := BACK_TO.get(path)) is not None:
+            try:
+                return target.format(**request.path_params), "Back to the page you were on"
+            except (KeyError, IndexError):
+                return None
+    return None
 
 
 def _back_to_the_form(path: str, target: str) -> HTTPRouteHandler:

@@ -177,7 +177,8 @@ async def remove_from_shortlist(conn: Connection, actor: Actor, need_id: int, pr
 
 def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
     """Up to four providers side by side as one match run scored them: a row per criterion. `provider_ids` as the
-    page's address gives them (`forms.read_id`)."""
+    page's address gives them (`forms.read_id`); more than four, the first four (the ranking's order, as its
+    form sends them), saying how many were left out."""
     chosen: list[int] = []
     for typed in provider_ids:
         if (pid := forms.read_id(typed)) is None:
@@ -186,8 +187,7 @@ def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
             chosen.append(pid)
     if not chosen:
         raise InvalidInput.field("provider", "tick at least one in the ranking")
-    if len(chosen) > MAX_COMPARED:
-        raise InvalidInput.field("provider", f"choose at most {MAX_COMPARED} providers to compare, not {len(chosen)}")
+    chosen, left_out = chosen[:MAX_COMPARED], len(chosen[MAX_COMPARED:])  # as many as fit side by side
     ranked = {c.provider_id: c for c in run.ranking}
     excluded = {e.provider_id: e for e in run.excluded}
     criteria = [s.criterion for s in run.ranking[0].criteria] if run.ranking else list(run.weights)
@@ -210,7 +210,7 @@ def compare(run: MatchRun, provider_ids: list[str]) -> Comparison:
             columns.append(Column(provider_id=pid, name=e.name, excluded=tuple(r.message for r in e.reasons)))
         else:
             columns.append(Column(provider_id=pid, name=f"provider {pid}", in_run=False))
-    return Comparison(run_id=run.id, criteria=criteria, columns=columns)
+    return Comparison(run_id=run.id, criteria=criteria, columns=columns, left_out=left_out)
 
 
 class NeedWeights(msgspec.Struct, frozen=True):
