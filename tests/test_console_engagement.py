@@ -231,6 +231,26 @@ async def test_a_need_s_bid_question_can_be_left_unanswered_again_and_answering_
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
 
 
+async def test_the_response_form_is_there_only_while_responses_are_open(world: World) -> None:
+    """A reviewer opened the response form of an exercise published but not open yet (by its address): the whole
+    form showed, every need saying none of the provider's services fits (the matching needs are read off the open
+    exercises), and was refused once filled in. Before it opens and after its deadline the page says when responses
+    open or that they closed, without the form."""
+    w, c = world, world.client
+    (p1, _), _ = await providers_with(w.dsn, "ACCOM", "E06000020")
+    exercise_id, _ = await make_exercise(w, questions=QUESTIONS)
+    await provider_signed_in(w, p1)
+    path = f"/console/exercises/{exercise_id}/respond"
+    early = (await c.get(path)).text
+    assert "Responses open on 1 December 2026" in early and f'action="{path}"' not in early
+    w.clock.at = DURING
+    during = (await c.get(path)).text
+    assert f'action="{path}"' in during and 'id="not-open"' not in during and "Matches your services" in during
+    w.clock.at = AFTER
+    late = (await c.get(path)).text
+    assert "Responses closed at the end of 31 December 2026" in late and f'action="{path}"' not in late
+
+
 async def test_a_commissioner_reads_responses_and_answers_a_clarification(world: World) -> None:
     w, c = world, world.client
     exercise_id, need_id, qs, p1, s1, _ = await ready(w)
