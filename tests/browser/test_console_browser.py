@@ -217,8 +217,12 @@ async def test_a_commissioner_searches_compares_shortlists_and_downloads_a_repor
     assert driver.find_elements(By.CSS_SELECTOR, ".table--compare td li")  # evidence in the cells
     check(driver, "09-compare")
 
-    # shortlist one, see it on the need
+    # shortlist one: the comparison again, saying so; then see it on the need
+    compared = driver.current_url
     follow(driver, driver.find_element(By.CSS_SELECTOR, ".table--compare form button"))
+    assert h1(driver) == "Compare providers" and driver.current_url == compared
+    assert driver.find_element(By.CSS_SELECTOR, ".table--compare .tag").text == "Shortlisted"
+    driver.find_element(By.CSS_SELECTOR, ".breadcrumbs li:nth-child(3) a").click()
     assert h1(driver) != "Compare providers"
     shortlisted = [a.text for a in driver.find_elements(By.CSS_SELECTOR, "main table a[href^='/console/providers/']")]
     assert headers[0] in shortlisted
