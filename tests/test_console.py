@@ -277,6 +277,23 @@ async def test_a_search_that_finds_nothing_says_so_and_what_to_try(client, keys)
     assert "Showing results for" in found and 'id="nothing-found"' not in found and "<legend" in found
 
 
+async def test_a_ticked_filter_offers_its_other_choices_to_widen_the_search(client, keys):
+    """A reviewer ticking Accommodation saw every other pathway vanish (none of the providers found has them, so
+    they counted 0), and could not add Health; and with Telford ticked read "Worcestershire (11)" though ticking it
+    gave 96. A filter's choices are alternatives: once one is ticked, every choice is offered, the others without a
+    count (which would say nothing of what they add), the ticked one with its count."""
+    await signed_in(client, keys, "commissioner")
+    page = (await client.get("/console/providers", params={"pathway": "ACCOM"})).text
+    labels = dict(re.findall(r'<label class="checkboxes__label" for="pathway-(\w+)">(.*?)</label>', page))
+    api = (await client.get("/providers", params={"pathway": "ACCOM", "per_page": 1})).json()
+    assert labels["ACCOM"] == f'Accommodation <span class="count">({api["total"]})</span>'
+    assert labels["HEALTH"] == "Health"  # offered, uncounted
+    assert len(labels) == len((await client.get("/pathways")).json())  # every pathway
+    assert "Any of those ticked: tick another to widen the search." in page
+    sectors = re.findall(r'for="sector-(\w+)">[^<]*<span class="count">\((\d+)\)', page)
+    assert sectors and all(int(n) > 0 for _, n in sectors)  # a filter with none ticked: counted, as before
+
+
 async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db):
     csrf = await signed_in(client, keys, "commissioner")
     run_page = await post_and_follow(client, "/console/needs/1/match-runs", {"csrf_token": csrf})
