@@ -310,8 +310,14 @@ async def test_commissioners_match_compare_and_shortlist(client, keys, fresh_db)
     assert shown == five[:4] and "You ticked 5 providers: the first 4 are compared here" in too_many.text
     back = "/console/needs/1/compare?" + "&amp;".join(f"provider={i}" for i in ids[:3])
     assert f'name="back" value="{back}"' in compare.text  # shortlisting from the comparison comes back to it
-    added = await client.post("/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": ids[0]})
-    assert added.status_code == 303
+    # added from the ranking, the page comes back at the provider's row (not at the top of a long table)
+    run_id = re.search(r"Match run (\d+)", run_page.text).group(1)
+    back = f"/console/match-runs/{run_id}#provider-{ids[0]}"
+    assert f'<tr id="provider-{ids[0]}">' in run_page.text and f'name="back" value="{back}"' in run_page.text
+    added = await client.post(
+        "/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": ids[0], "back": back}
+    )
+    assert added.status_code == 303 and added.headers["location"] == back
     need = await client.get("/console/needs/1")
     assert f'action="/console/needs/1/shortlist/{ids[0]}/remove"' in need.text
     removed = await client.post(f"/console/needs/1/shortlist/{ids[0]}/remove", data={"csrf_token": csrf})

@@ -1076,6 +1076,12 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     shown = await c.get(done.headers["location"])
     assert "The question has been added" in shown.text
     assert "Preferred contract length" in shown.text and "One of the choices: 3 years, 5 years; required" in shown.text
+    # a number question lists its range, as the notice says it (it read "(A number; required)")
+    counted = {**typed, "question.kind": "number", "question.text": "Staff", "question.choices": ""}
+    counted |= {"question.minimum": "0", "question.maximum": "500", "question.whole_number": "on"}
+    assert (await c.post(path, data=counted)).status_code == 303
+    listed = unescape((await c.get(f"/console/exercises/{exercise_id}")).text)
+    assert 'Staff <span class="hint">(A number: a whole number from 0 to 500; required)</span>' in listed
 
     # published: the questions are fixed, so no form, and one posted anyway is refused with nothing stored
     await c.post(
@@ -1093,7 +1099,7 @@ async def test_a_commissioner_adds_questions_to_a_draft_exercise_from_its_page(w
     assert f'action="{path}"' not in (await c.get(f"/console/exercises/{exercise_id}")).text
     late = await c.post(path, data={**typed, "question.choices": "1 year\n2 years"})
     assert late.status_code == 409 and "published" in late.text
-    assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 1
+    assert len((await c.get(f"/exercises/{exercise_id}/questions", headers=w.commissioner)).json()) == 2
 
 
 async def test_a_list_or_a_choice_left_blank_is_told_to_choose_not_shown_codes(world: World) -> None:
