@@ -591,6 +591,16 @@ async def test_on_a_phone_list_tables_show_every_column_and_the_suitable_line_is
     assert line.text.startswith("The suitable line")
     assert driver.execute_script(CUT_OFF, ".threshold-line__text") == []
     check(driver, "43-match-run-suitable-line-on-a-phone")
+    # Find providers on a phone: the filters come first, and a link skips them to the results
+    page_width(driver, f"{server}/console/providers?q=housing")
+    skip = driver.find_element(By.CSS_SELECTOR, ".only-narrow a")
+    assert skip.is_displayed() and skip.text.startswith("Skip the filters to the")
+    skip.click()  # within the page
+    assert driver.current_url.endswith("#results")
+    check(driver, "43b-search-on-a-phone")
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.get(f"{server}/console/providers?q=housing")
+    assert not driver.find_element(By.CSS_SELECTOR, ".only-narrow a").is_displayed()  # side by side: no need
 
     provider = open_browser(browsers, tmp_path)
     sign_in(provider, server, own)
