@@ -283,6 +283,9 @@ async def test_a_commissioner_reads_responses_and_answers_a_clarification(world:
 
     field = f"c{clarification_id}.answer"
     path = f"/console/exercises/{exercise_id}/clarifications/{clarification_id}/answer"
+    # the question as it will be published first, then the answer, as they are read on the notice
+    at = {k: page.text.index(f'name="c{clarification_id}.{k}"') for k in ("published_question", "answer")}
+    assert at["published_question"] < at["answer"]
     empty = await c.post(path, data={"csrf_token": csrf, field: ""})
     assert empty.status_code == 400 and f'id="{fid(field)}-error"' in empty.text
     assert f"Answer to clarification {clarification_id}:" in empty.text

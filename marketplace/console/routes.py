@@ -2088,10 +2088,10 @@ async def answer_clarification(
             else p
             for p in state_.problems
         ]
-        state_.labels = {f"{c}.answer": f"Answer to clarification {clarification_id}"}
-        state_.labels[f"{c}.published_question"] = (
-            f"Clarification {clarification_id}: the question as everyone will read it"
-        )
+        state_.labels = {  # in the form's order: the question as published, then the answer
+            f"{c}.published_question": f"Clarification {clarification_id}: the question as everyone will read it",
+            f"{c}.answer": f"Answer to clarification {clarification_id}",
+        }
     else:
         return see_other(f"/console/exercises/{exercise_id}?answered={clarification_id}#clarifications")
     return await _exercise_page(session, ctx, conn, exercise_id, form=state_, status=400)
