@@ -960,7 +960,7 @@ async def test_the_match_run_page_draws_the_reports_suitable_line(client, keys):
             f"{need['suitable']} (as the market report counts them)"
         )
         body = page.text.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
-        rows = re.findall(r'<tr( class="threshold-line")?>', body)
+        rows = re.findall(r'<tr(?: id="provider-\d+")?( class="threshold-line")?>', body)
         lines = [i for i, (marked) in enumerate(rows) if marked]
         assert len(lines) == 1, rows
         assert lines[0] == need["suitable"]  # the line's row comes after the suitable ones

@@ -509,7 +509,8 @@ async def test_a_form_shows_every_problem_at_once_and_pages_fit_a_phone(server, 
         assert page_width(staffed, path) <= PHONE["width"], path
     staffed.get(run)
     box = staffed.find_element(By.CSS_SELECTOR, ".table-scroll")
-    assert staffed.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)  # scrolls itself
+    assert not staffed.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth + 1", box)
+    assert staffed.execute_script(CUT_OFF, "#compare-form td") == []  # stacked: a block per provider, all in view
     check(staffed, "41-match-run-on-a-phone")
 
 
@@ -662,7 +663,8 @@ def shaded(rows: list[list[tuple[int, int, int]]], x: int) -> float:
 async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_see(server, browsers, tmp_path):
     """At 390 pixels the match run's ranking and the compare table scroll sideways inside their box, and nothing
     showed that more of the table lay to the right. The box now has a shadow on each side where more of it is out
-    of view (CSS only): on the right at first, on the left once scrolled to its end; a table that fits has none."""
+    of view (CSS only): on the right at first, on the left once scrolled to its end; a table that fits has none.
+    The ranking now stacks instead, a block per provider, every column in view."""
     _, staff = await Keys(server.dsn).make("commissioner", name="Ada Commissioner")
     driver = open_browser(browsers, tmp_path)
     sign_in(driver, server, staff)
@@ -675,7 +677,15 @@ async def test_on_a_phone_a_table_that_scrolls_sideways_shows_there_is_more_to_s
     compare = driver.current_url
     assert "/compare?" in compare
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
-    for path, name in ((run, "45-match-run-scrolls-on-a-phone"), (compare, "46-compare-scrolls-on-a-phone")):
+    # the ranking stacks, a block per provider (its strengths, weaknesses and Add were out of view to the right)
+    assert page_width(driver, run) <= PHONE["width"]
+    ranking = driver.find_element(By.CSS_SELECTOR, ".table-scroll")
+    assert not driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth + 1", ranking)
+    for label in ("Score", "Strengths", "Weaknesses", "Shortlist"):
+        assert driver.find_element(By.CSS_SELECTOR, f"td[data-label='{label}']").is_displayed(), label
+    assert driver.execute_script(CUT_OFF, "#compare-form td") == []
+    check(driver, "45-match-run-stacks-on-a-phone")
+    for path, name in ((compare, "46-compare-scrolls-on-a-phone"),):
         assert page_width(driver, path) <= PHONE["width"], path
         box = driver.find_element(By.CSS_SELECTOR, ".table-scroll")
         assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth + 100", box), path
