@@ -256,6 +256,29 @@ async def test_a_search_result_says_how_many_more_services_it_has_than_it_lists(
     assert f'<a href="/console/providers/{api["id"]}">and {more} more service' in page.text
 
 
+async def test_a_provider_s_page_lists_each_service_s_outcomes_records(client, keys):
+    """A reviewer read "Outcomes recorded 1" on a provider's page with no way to read the record. Each service's
+    records are listed: what, measured how, over what period, the figure, for how many, and the evidence."""
+    await signed_in(client, keys, "commissioner")
+
+    async def first_with_records() -> tuple[int, dict]:
+        for page_number in range(1, 8):
+            listed = (await client.get("/providers", params={"per_page": 20, "page": page_number})).json()["items"]
+            for p in listed:
+                services = (await client.get(f"/providers/{p['id']}/services")).json()
+                if with_records := [s for s in services if s["outcomes"]]:
+                    return p["id"], with_records[0]
+        raise AssertionError("the seeded directory has a service with an outcomes record")
+
+    pid, service = await first_with_records()
+    page = unescape((await client.get(f"/console/providers/{pid}")).text)
+    record = service["outcomes"][0]
+    row = re.search(rf"<tr><td>{re.escape(record['outcome'])}</td>(.*?)</tr>", page)
+    assert row is not None, record
+    assert f'<td data-label="Measure">{record["measure"]}</td><td data-label="Period">{record["period"]}</td>' in row[1]
+    assert f"{len(service['outcomes'])}, below" in page
+
+
 async def test_a_search_that_finds_nothing_says_so_and_what_to_try(client, keys):
     """A reviewer's search for a word no provider has showed "Showing results for ." and three filter headings with
     nothing under them. It says no provider matches and what to try; a filter with nothing to offer is not shown;
