@@ -153,13 +153,13 @@ def iso_utc(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def uk_when(t: dt.datetime | None) -> str:
-    """A moment to the minute as the clock in England shows it (GMT or BST): "1 October 2026, 09:00 UK time" for
-    08:00 UTC that day; a time without an offset is taken as UTC; ``None`` -> "not recorded"."""
+def uk_when(t: dt.datetime | None, *, seconds: bool = False) -> str:
+    """A moment to the minute (or the second) as the clock in England shows it (GMT or BST): "1 October 2026, 09:00
+    UK time" for 08:00 UTC that day; a time without an offset is taken as UTC; ``None`` -> "not recorded"."""
     if t is None:
         return "not recorded"
     local = (t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)).astimezone(UK)
-    return f"{date(local.date())}, {local:%H:%M} UK time"
+    return f"{date(local.date())}, {local.strftime('%H:%M:%S' if seconds else '%H:%M')} UK time"
 
 
 def ages(min_age: int | None, max_age: int | None) -> str:

@@ -1,6 +1,6 @@
 """The auditor role: reads what admins and commissioners read (the audit log and the change history too), changes
-nothing (every write is a 403 with the usual JSON body, recorded as denied), and is refused by the console with a
-sentence saying where to read instead."""
+nothing (every write is a 403 with the usual JSON body, recorded as denied). In the console it signs in to read the
+audit log and the change history (tests/test_console_audit.py)."""
 
 from __future__ import annotations
 
@@ -165,17 +165,17 @@ async def test_every_write_is_forbidden_to_the_auditor_with_the_usual_json_error
     assert denied >= 2  # the first denial of the minute at once, the rest counted into one row (when the app stopped)
 
 
-async def test_the_console_refuses_an_auditor_key_saying_where_to_read(client, keys, fresh_db):
+async def test_the_console_signs_an_auditor_key_in_to_read(client, keys, fresh_db):
+    """Once refused at sign-in (it read through the API only), an auditor's key now starts a session, as any key:
+    the console's pages that change something refuse it as the API does (tests/test_console_audit.py)."""
     key_id, key = await keys.make("auditor")
     client.follow_redirects = False
     form = await client.get("/console/sign-in")
     token = CSRF.search(form.text).group(1)
-    r = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": key, "next": "/console/home"})
-    assert r.status_code == 400, r.text
-    assert 'class="error-summary"' in r.text and 'id="f-api_key-error"' in r.text
-    assert "An auditor key reads through the API" in r.text and "/audit" in r.text and "/changes" in r.text
-    assert await fetchval(fresh_db, "select count(*) from console_session where key_id = $1", key_id) == 0
-    denied = await fetchval(
-        fresh_db, "select count(*) from audit_log where key_id = $1 and outcome = 'denied' and status = 403", key_id
-    )
-    assert denied == 1
+    r = await client.post("/console/sign-in", data={"csrf_token": token, "api_key": key, "next": "/console/audit"})
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == "/console/audit"
+    assert await fetchval(fresh_db, "select count(*) from console_session where key_id = $1", key_id) == 1
+    denied = await fetchval(fresh_db, "select count(*) from audit_log where key_id = $1 and outcome = 'denied'", key_id)
+    assert denied == 0
+    assert (await client.get("/console/audit")).status_code == 200

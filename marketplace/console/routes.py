@@ -235,9 +235,6 @@ async def sign_in(request: Request[Any, Any, Any], state: State, ctx: Ctx) -> Re
                 await audit_denials(exc, request.scope)
             said = locked.message if locked is not None else SIGN_IN_WORDS.get(exc.reason, exc.message)
             state_.problems = [FieldProblem(field="api_key", problem=said)]
-        except Forbidden as exc:  # an auditor's key (which reads through the API)
-            await audit_denials(exc, request.scope)
-            state_.problems = [FieldProblem(field="api_key", problem=exc.message)]
         else:
             cookie = Cookie(
                 key=SESSION_COOKIE,
@@ -281,7 +278,7 @@ async def home(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Respons
     if session.caller.provider_id is not None:
         own = await service.provider(ctx, conn, session.caller, session.caller.provider_id)
     exercise_page = None
-    if session.caller.is_staff:
+    if session.caller.role in STAFF:  # not an auditor's: the exercises' pages are for acting on them
         exercise_page = await exercises.list_exercises(conn, page=1, per_page=5)
     return page("home.html.j2", session=session, own=own, exercises=exercise_page)
 
@@ -2559,6 +2556,81 @@ async def appraisal_report(
     return report_response(body, fmt, f"appraisal-{appraisal_id}")
 
 
+# --- the audit log and the change history: admins and auditors read them -------------------------------------
+
+Filter = Annotated[
+    str | None, Parameter(max_length=200, description="read by the page, which says what is wrong beside its box")
+]
+LOG_LABELS = {
+    "key_id": "Who",
+    "provider_id": "Provider number",
+    "outcome": "Outcome",
+    "table": "Kind of record",
+    "record_id": "Record",
+    "since": "Since",
+    "until": "Until",
+}
+
+
+def _log_page(template: str, session: Session, view: Any, given: dict[str, str], path: str) -> Response[str]:
+    """The audit log's or the change history's page: its filters as given (each problem beside its box, 400, with
+    no entries), the entries, and links to the other pages keeping the filters."""
+    base = [(k, v) for k, v in given.items() if v]
+    return page(
+        template,
+        status=400 if view.problems else 200,
+        session=session,
+        view=view,
+        found=view.found,
+        filtered=bool(base),
+        form=FormState(values=given, problems=view.problems, labels=LOG_LABELS),
+        page_link=lambda n: f"{path}?" + urlencode([*base, ("page", str(n))]),
+        tables=service.RECORD_TABLES,
+        nouns=service.RECORD_NOUNS,
+        outcomes=service.OUTCOMES,
+    )
+
+
+@get("/audit")
+async def audit_page(
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    key_id: Filter = None,
+    provider_id: Filter = None,
+    outcome: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    page_number: PageNo = 1,
+) -> Response[str]:
+    """The audit log (admins and auditors, as GET /audit): who did what and when, newest first, filtered as the API
+    filters it; each write naming a record links to that record's change history."""
+    session = await signed_in(request, conn)
+    given = {"key_id": key_id, "provider_id": provider_id, "outcome": outcome, "since": since, "until": until}
+    typed = {k: v.strip() for k, v in given.items() if v is not None}
+    view = await service.audit_log(conn, session.caller, typed, page_number)
+    return _log_page("audit.html.j2", session, view, typed, "/console/audit")
+
+
+@get("/changes")
+async def changes_page(
+    request: Request[Any, Any, Any],
+    conn: Conn,
+    table: Filter = None,
+    record_id: Filter = None,
+    key_id: Filter = None,
+    since: Filter = None,
+    until: Filter = None,
+    page_number: PageNo = 1,
+) -> Response[str]:
+    """The change history (admins and auditors, as GET /changes): each insert, update and delete of a record, with
+    each changed field's value before and after, newest first, filtered as the API filters it."""
+    session = await signed_in(request, conn)
+    given = {"table": table, "record_id": record_id, "key_id": key_id, "since": since, "until": until}
+    typed = {k: v.strip() for k, v in given.items() if v is not None}
+    view = await service.change_history(conn, session.caller, typed, page_number)
+    return _log_page("changes.html.j2", session, view, typed, "/console/changes")
+
+
 # --- errors -------------------------------------------------------------------------------------------------
 
 
@@ -2806,6 +2878,8 @@ ROUTES = [
     appraisal_report,
     edit_appraisal_part,
     save_appraisal_part,
+    audit_page,
+    changes_page,
     *(_back_to_the_form(path, target) for path, target in BACK_TO.items()),
 ]
 

@@ -9,32 +9,49 @@ import copy
 import datetime as dt
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, cast, get_args
 
 import msgspec
 
 import matching
-from marketplace import audit, messages
+from marketplace import audit, formatting, messages
 from marketplace.accounts import service as accounts
 from marketplace.accounts.auth import STAFF, admit
+from marketplace.accounts.models import RECORD_ID, ApiKey, RecordTable
 from marketplace.appraisals import service as appraisals
 from marketplace.appraisals.models import COST_LABELS, MODEL_LABELS, Appraisal, AppraisalIn
+from marketplace.audit import AuditEntry
 from marketplace.console import appraisal_forms, forms, queries
-from marketplace.console.models import Change, Column, Comparison, FormState, Session, ShortlistEntry
+from marketplace.console.models import (
+    AuditRow,
+    AuditView,
+    Change,
+    ChangeRow,
+    ChangesView,
+    Column,
+    Comparison,
+    FieldRow,
+    FormState,
+    Session,
+    ShortlistEntry,
+    Shown,
+    Who,
+)
 from marketplace.context import Context
 from marketplace.db import Connection, Pool
 from marketplace.engagement import service as engagement
 from marketplace.engagement.models import BARRIERS, Notice, Response
-from marketplace.errors import FieldProblem, Forbidden, InvalidInput, NotFound, Unprocessable
+from marketplace.errors import FieldProblem, InvalidInput, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, MatchRun, Need, in_force, percentages_of, weights_now
 from marketplace.formatting import shorten
 from marketplace.providers import service as providers
 from marketplace.providers.models import Provider
-from marketplace.types import Actor, Caller, project
+from marketplace.types import PLAIN, Actor, Caller, project
 from matching.weights import effective_weights
 
 SESSION_IDLE = dt.timedelta(hours=8)
@@ -49,20 +66,12 @@ def _hash(session_id: str) -> bytes:
 # --- sessions -----------------------------------------------------------------------------------------
 
 
-AUDITORS_READ_THE_API = (
-    "An auditor key reads through the API, not the console: send it as Authorization: Bearer <key> to GET /audit "
-    "(the audit log), GET /changes (the change history) and the other GET operations an admin or commissioner may "
-    "use (/schema/swagger lists them)"
-)
-
-
 async def sign_in(ctx: Context, pool: Pool, actor: Actor, key: str) -> tuple[str, Session]:
-    """A new session for the account an API key names (Unauthorized for a key that is not one; Forbidden for an
-    auditor's: the console's pages act, and an auditor only reads, through the API). The session keeps the key's id,
-    never the key. Returns the session id (for the cookie) and the session."""
+    """A new session for the account an API key names (Unauthorized for a key that is not one). An auditor's key
+    signs in too: it reads the audit log and the change history here, and every page that changes something refuses
+    it, as the API does. The session keeps the key's id, never the key. Returns the session id (for the cookie) and
+    the session."""
     caller = await accounts.authenticate(pool, ctx.secret, f"Bearer {key.strip()}")
-    if caller.role == "auditor":
-        raise Forbidden(AUDITORS_READ_THE_API, caller=caller)
     session_id, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     assert caller.key_id is not None
     async with pool.acquire() as conn, conn.transaction():
@@ -675,3 +684,251 @@ def part_now(a: Appraisal, part: str) -> list[str]:
     return [
         f"{options.get(c.option, c.option)}, year {c.year}, {COST_LABELS[c.category]}: £{c.amount:,}" for c in a.costs
     ]
+
+
+# --- the audit log and the change history, for admins and auditors ---------------------------------------------
+
+LOG_READERS = ("admin",)
+"""Who reads the audit log and the change history: the roles the API's guard on GET /audit and GET /changes admits
+(`admin`), an auditor reading what an admin may read (`admit(..., reading=True)`); a commissioner or a provider is
+refused (403), as the API refuses them."""
+AUDIT_PER_PAGE = 50
+CHANGES_PER_PAGE = 20
+"""Fewer changes than audit entries to a page: each change is a table of its fields."""
+OUTCOMES = {"write": "Changes", "denied": "Refusals"}
+"""The audit log's outcomes (the API's `outcome`: write, denied), as the page says them."""
+RECORD_TABLES: dict[str, str] = {
+    "exercise": "Exercise",
+    "need": "Need",
+    "engagement_question": "Market-engagement question",
+    "engagement_clarification": "Clarification question",
+    "appraisal": "Options appraisal",
+    "provider": "Provider (its status and verifications)",
+    "api_key": "API key",
+    "pathway": "Pathway (taxonomy)",
+    "area": "Area (taxonomy)",
+    "cohort": "Cohort (taxonomy)",
+    "sector": "Sector (taxonomy)",
+    "legal_form": "Legal form (taxonomy)",
+    "accreditation": "Accreditation (taxonomy)",
+    "desired_outcome": "Desired outcome (taxonomy)",
+    "social_value_commitment": "Social value commitment (taxonomy)",
+}
+"""The records the change history keeps (`accounts.models.RecordTable`), in words, in the order the page lists them."""
+assert set(RECORD_TABLES) == set(get_args(RecordTable)), "every table of the change history has its words"
+RECORD_NOUNS = {t: w.split(" (")[0] for t, w in RECORD_TABLES.items()} | {"engagement_question": "Question"}
+"""A record of each table as a sentence names it ("Need 7", "Question 5", "Pathway ACCOM")."""
+WITHOUT_A_KEY = {
+    "anonymous": Who(name="No API key", role="anyone"),
+    "system": Who(name="The command line", role="system"),
+    None: Who(name="No one named", role="changed in the database directly, around the API"),
+}
+"""Who acted, when no key did: a request without a usable key, the command line (or the demo data's loader), or a
+change made straight in the database (the change history's triggers name no one then)."""
+
+
+def may_read_the_logs(caller: Caller) -> None:
+    admit(caller, LOG_READERS, reading=True)
+
+
+def who(key_id: int | None, role: str | None, keys: Mapping[int, ApiKey]) -> Who:
+    """Who an entry names, by the key's name. A key no longer on record (never so today: keys are revoked, not
+    deleted) is still named by its number and the role the entry recorded."""
+    if key_id is None:
+        return WITHOUT_A_KEY.get(role) or Who(name="No API key", role=role or "none recorded")
+    key = keys.get(key_id)
+    if key is None:
+        return Who(
+            name=f"API key {key_id}", role=role or "role not recorded", key_id=key_id, note="no longer on record"
+        )
+    return Who(name=key.name, role=role or key.role, key_id=key_id, note="revoked since" if key.revoked_at else "")
+
+
+async def keys_by_id(conn: Connection) -> dict[int, ApiKey]:
+    """Every key, by id: the names the pages show, and the choices of their Who filter (keys are made by hand, a
+    few hundred at most: one query for all of them is cheaper than one per entry)."""
+    return {k.id: k for k in await accounts.list_keys(conn)}
+
+
+def key_choices(keys: Mapping[int, ApiKey]) -> list[tuple[str, str]]:
+    """The Who filter's options, (key id, words), by name."""
+    ordered = sorted(keys.values(), key=lambda k: (k.name.casefold(), k.id))
+    return [(str(k.id), f"{k.name} ({k.role}, key {k.id}{', revoked' if k.revoked_at else ''})") for k in ordered]
+
+
+_NAMED = re.compile(r"\b(exercise|need|appraisal|question|clarification|key)s? ([0-9]{1,15})\b")
+_IN_PATH = re.compile(r"/(exercise|need|appraisal|question|clarification|key)s/([0-9]{1,15})(?=/|$)")
+_TABLE_OF = {
+    "exercise": "exercise",
+    "need": "need",
+    "appraisal": "appraisal",
+    "question": "engagement_question",
+    "clarification": "engagement_clarification",
+    "key": "api_key",
+}
+_UNKEPT = re.compile(r"\b(response|match run|partnership run|report|import)\b")
+"""What a write's detail names when what it wrote is a record the change history does not keep (responses, match
+runs, reports and imports are never changed: each has its own record): such an entry links to no history."""
+PROVIDER_STANDING = ("publish", "archive", "verify")
+"""The writes of a provider the change history keeps (its status and verified mark); its profile's changes are in
+the profile's own history."""
+
+
+def record_named(entry: AuditEntry) -> tuple[str, str] | None:
+    """The record a write's audit entry names, whose change history shows what it changed: the first its detail
+    names ("created need 7", "moved question 5 of exercise 1"), else the last its path names (PATCH /needs/7), or
+    the provider it published, archived or verified. None for a denied attempt (it changed nothing), or where none
+    is named, or what it wrote is not kept there (`_UNKEPT`)."""
+    if entry.outcome != "write" or _UNKEPT.search(entry.detail):
+        return None
+    if found := _NAMED.search(entry.detail):
+        return _TABLE_OF[found.group(1)], found.group(2)
+    if in_path := _IN_PATH.findall(entry.path):
+        return _TABLE_OF[in_path[-1][0]], in_path[-1][1]
+    if entry.provider_id is not None and entry.detail in PROVIDER_STANDING:
+        return "provider", str(entry.provider_id)
+    return None
+
+
+def _filter_id(given: Mapping[str, str], field: str, whose: str, problems: list[FieldProblem]) -> int | None:
+    typed = given.get(field, "").strip()
+    if not typed:
+        return None
+    if (found := forms.read_id(typed)) is None:
+        problems.append(FieldProblem(field=field, problem=forms.not_an_id(typed, whose)))
+    return found
+
+
+def _choice(
+    given: Mapping[str, str], field: str, choices: Mapping[str, str], problems: list[FieldProblem]
+) -> str | None:
+    typed = given.get(field, "").strip()
+    if typed and typed not in choices:
+        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
+        problems.append(FieldProblem(field=field, problem=f"{shown} is not one of the choices: choose from the list"))
+        return None
+    return typed or None
+
+
+def _instant(given: Mapping[str, str], field: str) -> str | None:
+    return given.get(field, "").strip() or None
+
+
+async def audit_log(conn: Connection, caller: Caller, given: Mapping[str, str], page: int) -> AuditView:
+    """The audit log's page as GET /audit gives it, newest first, each entry's key named; its filters as the page's
+    address gives them (`given`), each read as the API reads it. Filters it cannot take are the view's problems,
+    by field, with no entries."""
+    may_read_the_logs(caller)
+    keys = await keys_by_id(conn)
+    problems: list[FieldProblem] = []
+    key_id = _filter_id(given, "key_id", "an API key", problems)
+    provider_id = _filter_id(given, "provider_id", "a provider", problems)
+    outcome = _choice(given, "outcome", OUTCOMES, problems)
+    view = AuditView(found=None, rows=[], problems=problems, keys=key_choices(keys))
+    if problems:
+        return view
+    try:
+        found = await accounts.audit_log(
+            conn,
+            key_id=key_id,
+            provider_id=provider_id,
+            outcome=cast(audit.Outcome | None, outcome),
+            since=_instant(given, "since"),
+            until=_instant(given, "until"),
+            page=page,
+            per_page=AUDIT_PER_PAGE,
+        )
+    except (InvalidInput, Unprocessable) as exc:
+        problems += exc.problems
+        return view
+    view.found = found
+    view.rows = [AuditRow(e, who(e.key_id, e.role, keys), record_named(e)) for e in found.items]
+    return view
+
+
+async def change_history(conn: Connection, caller: Caller, given: Mapping[str, str], page: int) -> ChangesView:
+    """The change history's page as GET /changes gives it, newest first, each change's key named and each field's
+    values made readable (`shown`); its filters read as the API reads them (problems: as `audit_log`'s)."""
+    may_read_the_logs(caller)
+    keys = await keys_by_id(conn)
+    problems: list[FieldProblem] = []
+    table = _choice(given, "table", RECORD_TABLES, problems)
+    record_id = given.get("record_id", "").strip() or None
+    if record_id is not None and not re.fullmatch(RECORD_ID, record_id):
+        problems.append(FieldProblem(field="record_id", problem=PLAIN[RECORD_ID][0]))
+    elif record_id is not None and table is None and not problems:  # the API's rule, in the page's words
+        said = "choose the kind of record too: a number is one need's, or one exercise's, and so on"
+        problems.append(FieldProblem(field="record_id", problem=said))
+    key_id = _filter_id(given, "key_id", "an API key", problems)
+    view = ChangesView(found=None, rows=[], problems=problems, keys=key_choices(keys))
+    if problems:
+        return view
+    try:
+        found = await accounts.change_history(
+            conn,
+            table=table,
+            record_id=record_id,
+            key_id=key_id,
+            since=_instant(given, "since"),
+            until=_instant(given, "until"),
+            page=page,
+            per_page=CHANGES_PER_PAGE,
+        )
+    except (InvalidInput, Unprocessable) as exc:
+        problems += exc.problems
+        return view
+    view.found = found
+    view.rows = [
+        ChangeRow(
+            c, who(c.key_id, c.role, keys), [FieldRow(f.field, shown(f.before), shown(f.after)) for f in c.changes]
+        )
+        for c in found.items
+    ]
+    return view
+
+
+SHOWN_MOST = 120
+"""The longest value a cell shows whole; a longer one is shortened, the whole of it a click away."""
+
+
+def shown(value: Any) -> Shown:
+    """A stored value as a person reads it: "(empty)" for none, Yes or No, a date or a time as the UK's clocks show
+    it (a time to the second: the history stores times in UTC, and a time changed within a minute must show so; the
+    value as stored is kept, `exact`), a list of plain values joined with commas, other JSON laid out over lines.
+    What is longer than SHOWN_MOST characters, or laid out, is shortened in the cell with the whole of it to open."""
+    if value is None:
+        return Shown("(empty)")
+    if isinstance(value, bool):
+        return Shown("Yes" if value else "No")
+    if isinstance(value, str):
+        if (when := _stored_time(value)) is not None:
+            return Shown(when, exact=value)
+        return Shown(shorten(value, SHOWN_MOST), full=value if len(value) > SHOWN_MOST or "\n" in value else "")
+    if isinstance(value, dict | list) and not value:
+        return Shown("(none)")
+    if isinstance(value, list) and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value):
+        text = ", ".join(str(v) for v in value)
+        return Shown(shorten(text, SHOWN_MOST), full=text if len(text) > SHOWN_MOST else "")
+    if isinstance(value, dict | list):
+        compact = json.dumps(value, ensure_ascii=False)
+        laid_out = json.dumps(value, ensure_ascii=False, indent=2)
+        long = len(compact) > SHOWN_MOST // 3
+        return Shown(shorten(compact, SHOWN_MOST), full=laid_out if long else "", json=long)
+    return Shown(str(value))
+
+
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([+-][0-9]{2}:[0-9]{2}|Z)")
+
+
+def _stored_time(text: str) -> str | None:
+    """A date or a time as PostgreSQL's JSON stores a date or timestamptz column ("2026-11-30",
+    "2026-11-30T21:15:17.593556+00:00") in words, else None."""
+    try:
+        if _DATE.fullmatch(text):
+            return formatting.date(dt.date.fromisoformat(text))
+        if _TIME.fullmatch(text):
+            return formatting.uk_when(dt.datetime.fromisoformat(text), seconds=True)
+    except ValueError:  # not a day of the calendar: shown as it is
+        return None
+    return None

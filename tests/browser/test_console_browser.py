@@ -26,7 +26,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys as Key
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -819,6 +819,71 @@ async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_
     changed = _api(server, f"/needs/{need_id}", staff)
     assert (changed["annual_volume"], changed["area_volumes"]) == (35, {"E06000051": 35})
     assert changed["local_priorities"] == [{"text": "prison leavers", "weight": 2.0}]
+
+
+async def test_an_auditor_reads_the_audit_log_and_a_record_s_change_history(server, browsers, tmp_path):
+    """An auditor's key signs in and its start page says what it reads. The audit log, narrowed to one key by name,
+    names that key (its name and role) beside each change; the change to a need leads to the need's change history,
+    each field before and after; a filter it cannot read is said beside its box. Each page is accessible, and the two
+    fit a phone's screen."""
+    keys = Keys(server.dsn)
+    staff_id, staff = await keys.make("commissioner", name="Cleo Commissioner")
+    _, key = await keys.make("auditor", name="External auditor")
+    body = {"title": "Audited 2027", "commissioning_body": "Herefordshire", "description": "A round to audit. " * 12}
+    exercise = _api(server, "/exercises", staff, body)
+    need = {"title": "Housing, Telford", "pathway": "ACCOM", "areas": ["E06000020"], "annual_volume": 60}
+    need_id = _api(server, f"/exercises/{exercise['id']}/needs", staff, {**need, "annual_budget": 120000})["id"]
+    change = urllib.request.Request(
+        f"{server}/needs/{need_id}",
+        data=json.dumps({"annual_budget": 150000, "areas": ["E06000020", "E06000051"]}).encode(),
+        headers={"Authorization": f"Bearer {staff}", "Content-Type": "application/json", "If-Match": '"v1"'},
+        method="PATCH",
+    )
+    with urllib.request.urlopen(change) as r:
+        assert r.status == 200
+    driver = open_browser(browsers, tmp_path)
+    sign_in(driver, server, key)
+    assert "Nothing you do here changes anything" in driver.find_element(By.ID, "auditor-reads").text
+    assert not driver.find_elements(By.LINK_TEXT, "Exercises")  # a page for acting: not offered
+    check(driver, "70-auditor-home")
+
+    follow(driver, driver.find_element(By.LINK_TEXT, "Audit log"))
+    assert h1(driver) == "Audit log"
+    Select(driver.find_element(By.ID, "f-key_id")).select_by_value(str(staff_id))
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Apply filters']"))
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.table--audit tbody tr")
+    assert len(rows) == 3 and all(f"Cleo Commissioner\ncommissioner, key {staff_id}" in r.text for r in rows)
+    assert f"Updated need {need_id}" in rows[0].text and "UK time" in rows[0].text  # newest first
+    check(driver, "71-audit-log-of-one-key")
+
+    follow(driver, rows[0].find_element(By.PARTIAL_LINK_TEXT, "What it changed"))
+    assert h1(driver) == "Change history"
+    assert driver.find_element(By.ID, "f-record_id").get_attribute("value") == str(need_id)
+    newest = driver.find_element(By.CSS_SELECTOR, "section.change")
+    assert newest.find_element(By.TAG_NAME, "h3").text in (
+        f"Need {need_id} changed",
+        f"Need {need_id}: need area added",
+    )
+    budget = driver.find_element(By.XPATH, "//tr[th[normalize-space()='Annual budget']]")
+    assert [td.text for td in budget.find_elements(By.TAG_NAME, "td")] == ["120000", "150000"]
+    check(driver, "72-change-history-of-a-need")
+    driver.get(f"{server}/console/changes?table=exercise&record_id={exercise['id']}")
+    opened = driver.find_element(By.CSS_SELECTOR, "details.details--cell")  # the long description, shortened
+    opened.find_element(By.TAG_NAME, "summary").click()
+    assert ("A round to audit. " * 12).strip() in opened.text
+    check(driver, "73-change-history-a-long-value-opened")
+
+    driver.get(f"{server}/console/audit?since=yesterday")
+    assert "Since: must be a time written" in driver.find_element(By.CLASS_NAME, "error-summary").text
+    assert driver.find_element(By.ID, "f-since-error").is_displayed()
+    check(driver, "74-audit-log-bad-filter")
+
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    for path in (f"/console/audit?key_id={staff_id}", f"/console/changes?table=need&record_id={need_id}"):
+        assert page_width(driver, f"{server}{path}") <= PHONE["width"], path
+    driver.get(f"{server}/console/audit?key_id={staff_id}")
+    driver.execute_script("document.getElementById('entries').scrollIntoView()")
+    check(driver, "75-audit-log-on-a-phone")  # each entry a block, each cell after its column's name
 
 
 async def test_an_admin_rejects_a_pending_registration_through_its_confirmation_page(server, browsers, tmp_path):
