@@ -903,10 +903,11 @@ def social_value_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidat
 def sustainability_summary(ctx: EvidenceContext, col: CriterionColumn, c: Candidate, i: int, j: int) -> str:
     raws = ctx.raws(col)
     operating, fresh = raws["years_operating"], raws["months_since_confirmed"]
-    one = "year" if operating[j] == 1 else "years"
-    years = f"has operated for {operating[j]:g} {one}" if c.founded_year is not None else "gives no founding year"
+    years = (
+        f"has operated for {counted(operating[j], 'year')}" if c.founded_year is not None else "gives no founding year"
+    )
     confirmed = (
-        f"its profile was last confirmed {fresh[j]:.0f} {'month' if round(fresh[j]) == 1 else 'months'} ago"
+        f"its profile was last confirmed {counted(round(fresh[j]), 'month')} ago"
         if c.last_confirmed is not None
         else "its profile has never been confirmed"
     )

@@ -1239,7 +1239,7 @@ async def test_a_commissioner_moves_a_draft_s_questions_up_and_down_from_its_pag
     # the same button again (a second click, or a page opened before the move): Q3 is not where it showed it
     again = await c.post(f"/console{base}/{ids[2]}/move", data=up)
     assert again.status_code == 409 and "the questions have changed since they were listed" in unescape(again.text)
-    assert f'<a href="/console/exercises/{exercise_id}#questions">See the questions now</a>' in again.text
+    assert f'<a href="/console/exercises/{exercise_id}#questions">Back to the page you were on</a>' in again.text
     said_of = {}
     for position, status in (("4", 422), ("0", 400), ("two", 400), ("", 400)):
         sent = {"csrf_token": csrf, "position": position, "from_position": "1"}

@@ -146,10 +146,14 @@ def read_id(text: str) -> int | None:
     return found if isinstance(found, int) and 1 <= found <= ID_MOST else None
 
 
+def quoted(typed: str) -> str:
+    """What someone typed, as a problem quotes it: in quotes, cut after 20 characters."""
+    return repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
+
+
 def not_an_id(typed: str, whose: str) -> str:
     """What a problem says of `typed`, sent where the number of `whose` record ("a provider") belongs."""
-    shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
-    return f"{shown} is not {whose}'s number (a whole number from 1 to {ID_MOST})"
+    return f"{quoted(typed)} is not {whose}'s number (a whole number from 1 to {ID_MOST})"
 
 
 def _nullable(form: Mapping[str, str], name: str) -> str | None:

@@ -9,6 +9,7 @@ form, the problems go beside the fields they name."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -73,7 +74,16 @@ from marketplace.errors import (
     UriTooLong,
 )
 from marketplace.exercises import service as exercises
-from marketplace.exercises.models import Exercise, ExerciseIn, ExercisePatch, Need, NeedIn, NeedPatch, need_problems
+from marketplace.exercises.models import (
+    Exercise,
+    ExerciseIn,
+    ExercisePatch,
+    ExerciseSummary,
+    Need,
+    NeedIn,
+    NeedPatch,
+    need_problems,
+)
 from marketplace.formatting import and_list
 from marketplace.http import (
     EXCEPTION_HANDLERS,
@@ -692,9 +702,16 @@ async def exercise_list(
     request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, page_number: PageNo = 1
 ) -> Response[str]:
     session = await _staff(request, conn)
+    return await _exercise_list(session, ctx, conn, FormState(values={}), page_number=page_number)
+
+
+async def _exercise_list(
+    session: Session, ctx: Any, conn: Any, form: FormState, *, page_number: int = 1, status: int = 200
+) -> Response[str]:
+    """The list of exercises (20 a page, each published one's status as it stands now) with the form starting one."""
     found = await exercises.list_exercises(conn, page=page_number, per_page=20)
     statuses = {x.id: status_now(x, ctx.clock.now()) for x in found.items}
-    return page("exercises.html.j2", session=session, exercises=found, form=FormState(values={}), statuses=statuses)
+    return page("exercises.html.j2", status=status, session=session, exercises=found, form=form, statuses=statuses)
 
 
 PUBLISHED_STATES = {
@@ -706,7 +723,7 @@ PUBLISHED_STATES = {
 is published does not say whether providers can respond yet."""
 
 
-def status_now(x: Any, now: Any) -> str:
+def status_now(x: ExerciseSummary, now: dt.datetime) -> str:
     """An exercise's status as the list of exercises says it (a published one's as its notice stands at `now`)."""
     if x.status != "engagement_open":
         return formatting.humanise(x.status)
@@ -734,9 +751,7 @@ async def start_exercise(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) 
         return f"/console/exercises/{made.id}?started=1"
 
     async def again(session: Session, form: FormState, status: int) -> Response[str]:
-        found = await exercises.list_exercises(conn, page=1, per_page=20)
-        statuses = {x.id: status_now(x, ctx.clock.now()) for x in found.items}
-        return page("exercises.html.j2", status=status, session=session, exercises=found, form=form, statuses=statuses)
+        return await _exercise_list(session, ctx, conn, form, status=status)
 
     exercise = (forms.exercise_body, forms.EXERCISE_LABELS, ExerciseIn)
     return await _exercise_form(request, ctx, conn, exercise, _exercise_rules, start, again)
@@ -1223,23 +1238,20 @@ async def change_question(
 async def move_question(request: Request[Any, Any, Any], exercise_id: Id, question_id: Id, conn: Conn) -> Response[Any]:
     """A draft exercise's question moved up or down a place (staff; as the API's POST /exercises/{id}/questions/
     {question_id}/move with the place its button sends, `position`, and the place the page showed it at,
-    `from_position`); then the exercise's questions, saying where it went. Refused as the API refuses it, on the
-    error page with a link back to them: published meanwhile, or the questions changed since the page was opened
-    (409)."""
+    `from_position`); then the exercise's questions, saying where it went. Refused as the API refuses it (published
+    meanwhile, or the questions changed since the page was opened: 409), on the error page, which links back to
+    them (BACK_TO)."""
     session, form = await posted(request, conn)
     admit(session.caller, STAFF)
     places: dict[str, int] = {}
     for name in ("position", "from_position"):
         typed = form.get(name, "")
         if (place := forms.read_id(typed.strip())) is None:
-            shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
-            raise InvalidInput.field(name, f"{shown} is not a place among the questions (1 for the first)")
+            said = f"{forms.quoted(typed)} is not a place among the questions (1 for the first)"
+            raise InvalidInput.field(name, said)
         places[name] = place
     data = QuestionMove(**places)
-    try:
-        await engagement.move_question(conn, actor_of(request.scope), exercise_id, question_id, data)
-    except Conflict as exc:  # the page is out of date: back to it as it is now
-        return _error(409, exc, session, back=(f"/console/exercises/{exercise_id}#questions", "See the questions now"))
+    await engagement.move_question(conn, actor_of(request.scope), exercise_id, question_id, data)
     return see_other(f"/console/exercises/{exercise_id}?question_moved={data.position}#questions")
 
 
@@ -1579,9 +1591,8 @@ def _threshold(typed: str | None) -> float:
         return REPORT_THRESHOLD
     found = forms.read_number(typed.strip(), whole=False)
     if found is None or not 0 <= found <= 1:
-        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
         raise InvalidInput.field(
-            "threshold", f"{shown} is not a suitable score: enter a number from 0 to 1, such as 0.6"
+            "threshold", f"{forms.quoted(typed)} is not a suitable score: enter a number from 0 to 1, such as 0.6"
         )
     return float(found)
 

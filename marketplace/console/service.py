@@ -804,8 +804,8 @@ def _choice(
 ) -> str | None:
     typed = given.get(field, "").strip()
     if typed and typed not in choices:
-        shown = repr(typed) if len(typed) <= 20 else repr(typed[:20]) + "..."
-        problems.append(FieldProblem(field=field, problem=f"{shown} is not one of the choices: choose from the list"))
+        said = f"{forms.quoted(typed)} is not one of the choices: choose from the list"
+        problems.append(FieldProblem(field=field, problem=said))
         return None
     return typed or None
 
@@ -825,10 +825,9 @@ async def audit_log(conn: Connection, caller: Caller, given: Mapping[str, str], 
     provider_id = _filter_id(given, "provider_id", "a provider", problems)
     outcome = _choice(given, "outcome", OUTCOMES, problems)
     view = AuditView(found=None, rows=[], problems=problems, keys=key_choices(keys))
-    if problems:
-        return view
-    try:
-        found = await accounts.audit_log(
+    found = await _read(
+        problems,
+        lambda: accounts.audit_log(
             conn,
             key_id=key_id,
             provider_id=provider_id,
@@ -837,13 +836,27 @@ async def audit_log(conn: Connection, caller: Caller, given: Mapping[str, str], 
             until=_instant(given, "until"),
             page=page,
             per_page=AUDIT_PER_PAGE,
-        )
+        ),
+    )
+    if found is not None:
+        view.found = found
+        view.rows = [AuditRow(e, who(e.key_id, e.role, keys), record_named(e)) for e in found.items]
+    return view
+
+
+P = TypeVar("P")
+
+
+async def _read(problems: list[FieldProblem], fetch: Callable[[], Awaitable[P]]) -> P | None:
+    """The page of a log its filters ask for, read as the API reads them; None while `problems` holds filters the
+    page could not read, or when the API refuses them (its problems added)."""
+    if problems:
+        return None
+    try:
+        return await fetch()
     except (InvalidInput, Unprocessable) as exc:
         problems += exc.problems
-        return view
-    view.found = found
-    view.rows = [AuditRow(e, who(e.key_id, e.role, keys), record_named(e)) for e in found.items]
-    return view
+        return None
 
 
 async def change_history(conn: Connection, caller: Caller, given: Mapping[str, str], page: int) -> ChangesView:
@@ -861,10 +874,9 @@ async def change_history(conn: Connection, caller: Caller, given: Mapping[str, s
         problems.append(FieldProblem(field="record_id", problem=said))
     key_id = _filter_id(given, "key_id", "an API key", problems)
     view = ChangesView(found=None, rows=[], problems=problems, keys=key_choices(keys))
-    if problems:
-        return view
-    try:
-        found = await accounts.change_history(
+    found = await _read(
+        problems,
+        lambda: accounts.change_history(
             conn,
             table=table,
             record_id=record_id,
@@ -873,17 +885,16 @@ async def change_history(conn: Connection, caller: Caller, given: Mapping[str, s
             until=_instant(given, "until"),
             page=page,
             per_page=CHANGES_PER_PAGE,
-        )
-    except (InvalidInput, Unprocessable) as exc:
-        problems += exc.problems
-        return view
-    view.found = found
-    view.rows = [
-        ChangeRow(
-            c, who(c.key_id, c.role, keys), [FieldRow(f.field, shown(f.before), shown(f.after)) for f in c.changes]
-        )
-        for c in found.items
-    ]
+        ),
+    )
+    if found is not None:
+        view.found = found
+        view.rows = [
+            ChangeRow(
+                c, who(c.key_id, c.role, keys), [FieldRow(f.field, shown(f.before), shown(f.after)) for f in c.changes]
+            )
+            for c in found.items
+        ]
     return view
 
 

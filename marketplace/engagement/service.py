@@ -80,7 +80,7 @@ from marketplace.engagement.models import (
 from marketplace.errors import Conflict, FieldProblem, NotFound, Unprocessable
 from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, ExercisePatch, ExerciseSummary, Need, ReportRun
-from marketplace.formatting import and_list, figure, iso_utc, shorten
+from marketplace.formatting import and_list, figure, iso_utc, plural, shorten
 from marketplace.providers import service as providers
 from marketplace.settings import PROJECT_ROOT
 from marketplace.taxonomy.models import Taxonomy
@@ -370,8 +370,7 @@ async def move_question(
                 f"{data.from_position}: the questions have changed since they were listed; nothing was moved"
             )
         if data.position > len(ids):
-            many = f"{len(ids)} question" + ("" if len(ids) == 1 else "s")
-            problem = f"must be {len(ids)} or less: exercise {exercise_id} has {many}"
+            problem = f"must be {len(ids)} or less: exercise {exercise_id} has {plural(len(ids), 'question')}"
             raise Unprocessable.from_problems([FieldProblem(field="position", problem=problem)])
         order = [i for i in ids if i != question_id]
         order.insert(data.position - 1, question_id)
@@ -384,7 +383,8 @@ async def move_question(
             status=200,
             detail=f"moved question {question_id} of exercise {exercise_id} to place {data.position} of {len(ids)}",
         )
-        return await queries.fetch_questions(conn, exercise_id)
+        by_id = {q.id: q for q in questions}  # as the statement numbered them
+        return [msgspec.structs.replace(by_id[i], position=n) for n, i in enumerate(order, start=1)]
 
 
 async def remove_question(conn: Connection, actor: Actor, exercise_id: int, question_id: int) -> None:
