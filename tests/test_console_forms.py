@@ -372,12 +372,12 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     assert said[fid(f"{n}.partner.1.provider_id")] == "that is your own organisation"
     assert "partner 2, directory provider number" in bad.text
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
-    # a directory provider typed by its name, as if outside the directory: told its number, beside the name box
+    # a directory provider typed by its name (any case), with another box refused: recognised by the form, which
+    # sends its number (the API refuses a directory provider's name); the form shows it named as in the directory
     p2_name = (await c.get(f"/providers/{p2}")).json()["name"]
-    named = await c.post(path, data=with_partners({"0.name": p2_name.lower()}))
+    named = await c.post(path, data=with_partners({"0.name": p2_name.lower()}) | {f"{n}.unit_cost": "a lot"})
     assert named.status_code == 400, named.text
-    said_named = errors(named.text)[fid(f"{n}.partner.0.name")]
-    assert said_named.startswith("that is the name of a provider in the directory") and f"number, {p2}," in said_named
+    assert list(errors(named.text)) == [fid(f"{n}.unit_cost")]
     assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
 
     c.follow_redirects = False
@@ -426,6 +426,18 @@ async def test_a_response_declares_partners_through_the_form(world: World) -> No
     assert revised.status_code == 303, errors(revised.text)
     now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
     assert now["revision"] == 3 and now["needs"][0]["partners"] == [{"name": "Shropshire Youth Network"}]
+
+    # the directory provider typed again by its name, in capitals: sent as its number, and named on the form
+    form = form_of((await c.get(path)).text, path)
+    assert form[f"{n}.partner.1.name"] == ""
+    recognised = await c.post(path, data=form | {f"{n}.partner.1.name": f" {p2_name.upper()} "})
+    assert recognised.status_code == 303, errors(recognised.text)
+    now = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert now["needs"][0]["partners"] == [{"name": "Shropshire Youth Network"}, {"provider_id": p2}]
+    reopened = (await c.get(path)).text.replace("&#39;", "'")
+    assert f"Partner 2: {p2_name} (in the directory)</legend>" in reopened
+    assert "Partner 1: " not in reopened  # an organisation outside the directory has no directory name
+    assert form_of(reopened, path)[f"{n}.partner.1.provider_id"] == str(p2)
 
 
 async def test_saving_a_form_as_it_opened_changes_nothing(client, keys):

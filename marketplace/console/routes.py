@@ -9,6 +9,7 @@ form, the problems go beside the fields they name."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import re
 import secrets
@@ -1789,6 +1790,13 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
     named = [k for k, v in form.values.items() if v.strip()] + [p.field for p in form.problems]
     touched = {ids[k.split(".")[1]] for k in named if k.startswith("need.") and k.split(".")[1] in ids}
     partners = {n.id: forms.items(form.values, f"need.{n.id}.partner", forms.PARTNER) for n in notice.needs}
+    partner_names: dict[str, str] = {}  # a directory partner's name beside its number
+    for n in notice.needs:
+        for i in partners[n.id]:
+            typed = form.values.get(f"need.{n.id}.partner.{i}.provider_id", "").strip()
+            if (pid := forms.read_id(typed)) is not None and typed not in partner_names:
+                with contextlib.suppress(NotFound):
+                    partner_names[typed] = (await service.provider(ctx, conn, caller, pid)).name
     shown = matching | touched
     capacity_areas = service.response_capacity_areas(ctx.taxonomy, notice, services, form.values)
     return {
@@ -1797,6 +1805,7 @@ async def _offer(ctx: Any, conn: Any, caller: Caller, provider_id: int, notice: 
         "matching": matching,
         "shown": shown,
         "partners": partners,
+        "partner_names": partner_names,
         "capacity_areas": capacity_areas,
     }
 
@@ -1866,6 +1875,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
     body, where = service.response_body(form, notice, own)
+    await service.recognise_partners(conn, body, provider_id)
     values = dict(form)
     values.pop(CSRF_FIELD, None)
     changed = None

@@ -538,6 +538,21 @@ CapacityAreas = Mapping[int, list[tuple[str, str]]]
 """Per need (by id), the areas its part of the response form takes capacity for: (code, name)."""
 
 
+async def recognise_partners(conn: Connection, body: dict[str, Any], provider_id: int) -> None:
+    """Each partner the form gives by a published directory provider's name (whatever its case, spacing or accents,
+    as the API folds names) sent as that provider, by its number (the API takes a directory provider only by its
+    number, and refuses its name, which a report would count as outside the directory): a provider names its partners
+    without looking their numbers up. The provider's own name is left for the API to refuse."""
+    for need in body["needs"]:
+        partners = need.get("partners", [])
+        for i, partner in enumerate(partners):
+            name = partner.get("name")
+            if partner.keys() == {"name"} and isinstance(name, str):
+                found = await providers.published_named(conn, name)
+                if found is not None and found[0] != provider_id:
+                    partners[i] = {"provider_id": found[0]}
+
+
 def response_capacity_areas(
     taxonomy: Any, notice: Notice, services: list[Any], values: Mapping[str, str]
 ) -> dict[int, list[tuple[str, str]]]:
