@@ -836,3 +836,67 @@ async def test_the_edit_pages_breadcrumbs_start_at_find_providers_as_the_provide
         else:
             assert links == [("/console/providers", "Find providers"), ("/console/providers/1", name)]
             assert nav.group(0).endswith(f'<li aria-current="page">{here}</li></ol></nav>')
+
+
+async def test_a_partner_named_close_to_a_directory_provider_is_asked_about_before_anything_is_saved(
+    world: World,  # noqa: F811
+) -> None:
+    w, c = world, world.client
+    exercise_id, need_id, qs, p1, s1, p2 = await ready(w)
+    csrf, api = await provider_signed_in(w, p1)
+    path, n = f"/console/exercises/{exercise_id}/respond", f"need.{need_id}"
+    p2_name = (await c.get(f"/providers/{p2}")).json()["name"]
+    typo = p2_name[:3] + p2_name[4:]  # one letter left out
+    meant = f"{n}.partner.0.meant"
+
+    def with_partner(name: str, **more: str) -> dict[str, str]:
+        return good_form(csrf, need_id, s1, qs) | {f"{n}.partners": "", f"{n}.partner.0.name": name} | more
+
+    # asked beside the row, with the provider named; nothing stored
+    asked = await c.post(path, data=with_partner(typo))
+    assert asked.status_code == 400, asked.text
+    said = errors(asked.text)
+    assert list(said) == [fid(meant)]
+    assert said[fid(meant)] == (
+        f"the directory has {p2_name}: choose whether you mean it or an organisation outside the directory"
+    )
+    page_text = unescape(asked.text)
+    assert f"Did you mean {p2_name}, in this directory?" in page_text
+    assert f'name="{meant}" type="radio" value="{p2}"' in asked.text and 'value="outside"' in asked.text
+    assert f"No: an organisation outside the directory named “{typo}”" in page_text
+    assert (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).status_code == 404
+
+    # asked together with the API's own problems, each beside its field
+    both = await c.post(path, data=with_partner(typo, **{f"{n}.unit_cost": "lots"}))
+    assert set(errors(both.text)) == {fid(meant), fid(f"{n}.unit_cost")}
+
+    # "yes": saved as that provider, by its number
+    c.follow_redirects = False
+    yes = await c.post(path, data=with_partner(typo, **{meant: str(p2)}))
+    assert yes.status_code == 303, errors(yes.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["partners"] == [{"provider_id": p2}]
+
+    # revised with the close name again, answered "no": kept as an organisation outside the directory by its name
+    form = form_of((await c.get(path)).text, path)
+    form |= {f"{n}.partner.1.name": typo}
+    again = await c.post(path, data=form)
+    assert again.status_code == 400 and list(errors(again.text)) == [fid(f"{n}.partner.1.meant")]
+    no = await c.post(path, data=form | {f"{n}.partner.1.meant": "outside"})
+    assert no.status_code == 303, errors(no.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["partners"] == [{"provider_id": p2}, {"name": typo}]
+
+    # the answer stands: revising the response leaves the name as it is, not asked again
+    form = form_of((await c.get(path)).text, path)
+    assert f"{n}.partner.1.meant" not in form
+    kept = await c.post(path, data=form | {f"{n}.unit_cost": "1900"})
+    assert kept.status_code == 303, errors(kept.text)
+    stored = (await c.get(f"/exercises/{exercise_id}/responses/{p1}", headers=api)).json()
+    assert stored["needs"][0]["partners"] == [{"provider_id": p2}, {"name": typo}]
+    assert stored["needs"][0]["unit_cost"] == 1900
+
+    # a name like no provider's is not asked about
+    form = form_of((await c.get(path)).text, path)
+    fresh = await c.post(path, data=form | {f"{n}.partner.2.name": "Zebedee Quarterly Knitting Circle"})
+    assert fresh.status_code == 303, errors(fresh.text)

@@ -1850,6 +1850,7 @@ async def response_form(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         changed=None,
         changes=[],
         barriers=BARRIER_NAMES,
+        asks={},
     )
 
 
@@ -1868,14 +1869,17 @@ NO_NEED_ANSWERED = "answer for at least one need: whether you would bid, or that
 
 
 @post("/exercises/{exercise_id:int}/respond", status_code=200)
-async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: Ctx, conn: Conn) -> Response[Any]:
-    """Submit (no revision yet) or revise (If-Match: the revision the form was opened at) the provider's response."""
+async def save_response(
+    request: Request[Any, Any, Any], exercise_id: Id, state: State, ctx: Ctx, conn: Conn
+) -> Response[Any]:
+    """Submit (no revision yet) or revise (If-Match: the revision the form was opened at) the provider's response;
+    a partner named close to a directory provider's name is asked about first (nothing is saved meanwhile)."""
     session, form = await posted(request, conn)
     provider_id = _provider(session.caller)
     notice = await engagement.notice(ctx, conn, exercise_id)
     own = await _own_response(conn, exercise_id, provider_id)
     body, where = service.response_body(form, notice, own)
-    await service.recognise_partners(conn, body, provider_id)
+    asks, asking = await service.recognise_partners(ctx, conn, state.search_index, form, body, where, provider_id, own)
     values = dict(form)
     values.pop(CSRF_FIELD, None)
     changed = None
@@ -1893,6 +1897,8 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
             ctx.taxonomy,
             lambda data: engagement.check_response(ctx, conn, session.caller, exercise_id, provider_id, data),
         )
+        if asking:
+            raise InvalidInput("a partner is named close to a directory provider", problems=asking)
         if revision:
             await engagement.revise_response(
                 ctx, conn, actor_of(request.scope), exercise_id, provider_id, etag(revision), data
@@ -1923,6 +1929,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
             FieldProblem(field="needs", problem=NO_NEED_ANSWERED) if none and p.field == "needs" else p
             for p in _problems(exc)
         ]
+        said += [p for p in asking if p not in said]
         state_ = service.place(said, where, values, labels)
     except Conflict as exc:
         state_, status = FormState(values=values, unplaced=[FieldProblem(field="response", problem=exc.message)]), 409
@@ -1945,6 +1952,7 @@ async def save_response(request: Request[Any, Any, Any], exercise_id: Id, ctx: C
         changed=changed,
         changes=changes,
         barriers=BARRIER_NAMES,
+        asks=asks,
     )
 
 

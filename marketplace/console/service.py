@@ -50,8 +50,11 @@ from marketplace.exercises import service as exercises
 from marketplace.exercises.models import Exercise, MatchRun, Need, in_force, percentages_of, weights_now
 from marketplace.formatting import shorten
 from marketplace.providers import service as providers
+from marketplace.providers.live_index import LiveIndex
 from marketplace.providers.models import Provider
-from marketplace.types import PLAIN, Actor, Caller, project
+from marketplace.reconciliation import service as reconciliation
+from marketplace.reconciliation.models import ReconQuery
+from marketplace.types import PLAIN, Actor, Caller, fold, project
 from matching.weights import effective_weights
 
 SESSION_IDLE = dt.timedelta(hours=8)
@@ -538,19 +541,79 @@ CapacityAreas = Mapping[int, list[tuple[str, str]]]
 """Per need (by id), the areas its part of the response form takes capacity for: (code, name)."""
 
 
-async def recognise_partners(conn: Connection, body: dict[str, Any], provider_id: int) -> None:
-    """Each partner the form gives by a published directory provider's name (whatever its case, spacing or accents,
-    as the API folds names) sent as that provider, by its number (the API takes a directory provider only by its
-    number, and refuses its name, which a report would count as outside the directory): a provider names its partners
-    without looking their numbers up. The provider's own name is left for the API to refuse."""
-    for need in body["needs"]:
+OUTSIDE = "outside"
+"""The answer to "did you mean ...?" that keeps a partner's name as an organisation outside the directory."""
+
+
+class Meant(msgspec.Struct, frozen=True):
+    """A partner named on the response form that the directory holds under a close name: the name as typed, and the
+    published provider reconciliation takes it for (a clear match)."""
+
+    typed: str
+    provider_id: int
+    name: str
+
+
+async def recognise_partners(
+    ctx: Context,
+    conn: Connection,
+    live: LiveIndex,
+    form: Mapping[str, str],
+    body: dict[str, Any],
+    where: dict[str, str],
+    provider_id: int,
+    previous: Response | None,
+) -> tuple[dict[str, Meant], list[FieldProblem]]:
+    """The response form's partners given by name, as the directory knows them: the API takes a directory provider
+    only by its number, and a name, counted as outside the directory, it refuses when it is a published provider's.
+    - a published provider's name (whatever its case, spacing or accents, as the API folds names) is sent as that
+      provider's number;
+    - a name the directory holds under a close name (reconciliation's clear match: "Arrow Valley Housing" for "Arrow
+      Valley Housing Aid") is asked about, beside its row (`need.7.partner.0.meant`): that provider, or an
+      organisation outside the directory; answered, the body takes the answer. A name this response already gave
+      for the need (an answer given before) is not asked about again.
+    The provider's own name is left for the API to refuse. The close names asked about, by their rows, and a problem
+    for each (each row's API path noted in `where`)."""
+    kept = {
+        n.need_id: {fold(x.name) for x in n.partners if x.name is not None}
+        for n in (previous.needs if previous is not None else [])
+    }
+    unsure: dict[str, tuple[str, str]] = {}  # row -> (the API's path, the name typed)
+    for j, need in enumerate(body["needs"]):
         partners = need.get("partners", [])
-        for i, partner in enumerate(partners):
+        for k, partner in enumerate(partners):
             name = partner.get("name")
-            if partner.keys() == {"name"} and isinstance(name, str):
-                found = await providers.published_named(conn, name)
-                if found is not None and found[0] != provider_id:
-                    partners[i] = {"provider_id": found[0]}
+            if partner.keys() != {"name"} or not isinstance(name, str):
+                continue
+            path = f"needs[{j}].partners[{k}]"
+            row = where.get(path, "").removesuffix(".provider_id")
+            meant = form.get(f"{row}.meant", "").strip() if row else ""
+            if (found := await providers.published_named(conn, name)) is not None:
+                if found[0] != provider_id:
+                    partners[k] = {"provider_id": found[0]}
+            elif (chosen := forms.read_id(meant)) is not None:
+                partners[k] = {"provider_id": chosen}
+            elif row and meant != OUTSIDE and fold(name) not in kept.get(need["need_id"], set()):
+                unsure[row] = (path, name)
+    if not unsure:
+        return {}, []
+    batch = {row: ReconQuery(query=name, type="organisation", limit=1) for row, (_, name) in unsure.items()}
+    answers = await reconciliation.reconcile(ctx, conn, live, batch)
+    asks: dict[str, Meant] = {}
+    problems: list[FieldProblem] = []
+    for row, (path, typed) in unsure.items():
+        top = answers[row].result[:1]
+        if top and top[0].match and int(top[0].id) != provider_id:
+            asks[row] = Meant(typed=typed, provider_id=int(top[0].id), name=top[0].name)
+            where[f"{path}.meant"] = f"{row}.meant"
+            problems.append(
+                FieldProblem(
+                    field=f"{path}.meant",
+                    problem=f"the directory has {top[0].name}: choose whether you mean it or an organisation outside "
+                    "the directory",
+                )
+            )
+    return asks, problems
 
 
 def response_capacity_areas(
@@ -584,8 +647,9 @@ def response_labels(notice: Notice, capacity_areas: CapacityAreas | None = None)
             labels[f"{p}.capacity.{a}"] = f"{t}: people a year in {name}"
         labels[f"{p}.unit_cost"] = f"{t}: indicative cost per person"
         for i in range(PARTNERS_SHOWN):
-            labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
             labels[f"{p}.partner.{i}.name"] = f"{t}: partner {i + 1}, organisation name"
+            labels[f"{p}.partner.{i}.meant"] = f"{t}: partner {i + 1}, in the directory or not"
+            labels[f"{p}.partner.{i}.provider_id"] = f"{t}: partner {i + 1}, directory provider number"
         labels |= {f"{p}.barriers": f"{t}: barriers", f"{p}.barriers_text": f"{t}: about the barriers"}
     labels |= {f"answer.{q.id}": f"Question {i} ({shorten(q.text, 60)})" for i, q in enumerate(notice.questions, 1)}
     return labels

@@ -368,11 +368,15 @@ async def test_a_provider_responds_to_an_open_exercise(server, browsers, tmp_pat
     cost = driver.find_element(By.ID, cost_id)
     cost.clear()
     cost.send_keys("1500")
-    # a second partner, a directory provider typed by its name in small letters: recognised, kept by its number
+    # a second partner, a directory provider typed with a letter left out: asked about, then kept by its number
     other = next(pid for pid in range(1, 125) if pid != provider_id)
     other_name = _api(server, f"/providers/{other}", staff)["name"]
     first = driver.find_element(By.CSS_SELECTOR, "section.need-response--match")
-    first.find_element(By.CSS_SELECTOR, "input[name$='.partner.1.name']").send_keys(other_name.lower())
+    first.find_element(By.CSS_SELECTOR, "input[name$='.partner.1.name']").send_keys(other_name[:3] + other_name[4:])
+    follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
+    assert f"Did you mean {other_name}, in this directory?" in driver.find_element(By.TAG_NAME, "main").text
+    check(driver, "23b-respond-did-you-mean")
+    driver.find_element(By.CSS_SELECTOR, f"input[type='radio'][name$='.partner.1.meant'][value='{other}']").click()
     follow(driver, driver.find_element(By.XPATH, "//button[normalize-space()='Submit your response']"))
     assert "Your response has been saved" in driver.find_element(By.TAG_NAME, "main").text
     assert "£1,500" in driver.find_element(By.TAG_NAME, "main").text
