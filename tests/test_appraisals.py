@@ -917,7 +917,14 @@ async def test_a_decision_made_before_every_need_was_matched_keeps_the_evidence_
     ]
     assert (await client.post(f"/needs/{first}/match-runs", headers=staff)).status_code == 201
     a, tag = await make(client, staff, exercise_id=xid, options=OPTIONS, scores=scores([5, 5, 5, 5], [3, 3, 3, 3]))
+    live = page_text((await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text)
+    assert f"Not matched yet (no stored match run to read the market from): need {second}." in live
+    assert f"POST /exercises/{xid}/match ; on the command line, marketplace match-exercise {xid} ) matches them" in live
     assert (await decide(client, staff, a, tag)).json()["decision"]["market_report_id"] is None
+    decided = page_text((await client.get(f"/appraisals/{a['id']}/report?format=html", headers=staff)).text)
+    said = f"Not matched when the decision was made (no stored match run to read the market from): need {second}. "
+    assert said + "The evidence stays as it was decided on." in decided
+    assert "matches them" not in decided and "Not matched yet" not in decided
     url = f"/appraisals/{a['id']}/report?format=json"
     before = (await client.get(url, headers=staff)).content
     assert (await client.post(f"/needs/{second}/match-runs", headers=staff)).status_code == 201
