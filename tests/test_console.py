@@ -1020,7 +1020,10 @@ async def test_the_console_report_counts_and_freezes_with_the_suitable_score_ask
     frozen = await client.get(f"/reports/{report_id}?format=json", headers=await keys.headers("commissioner"))
     assert frozen.json()["method"]["thresholds"]["suitable_score"] == 0.55
     assert [n["suitable"] for n in frozen.json()["needs"]] == suitable
-    for typed in ("2", "-0.1", "nan", "1e-1", "0,6", "٠.٥"):
+    as_percent = await client.get("/console/exercises/1/report", params={"format": "html", "threshold": " 55 % "})
+    assert as_percent.status_code == 200, as_percent.text
+    assert "total score ≥ 0.55" in unescape(as_percent.text)
+    for typed in ("2", "-0.1", "nan", "1e-1", "0,6", "٠.٥", "60", "101%", "%", "0.6%%"):
         bad = await client.get("/console/exercises/1/report", params={"format": "html", "threshold": typed})
         assert bad.status_code == 400 and bad.headers["content-type"].startswith("text/html"), typed
         said = unescape(bad.text)

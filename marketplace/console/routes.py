@@ -1587,13 +1587,19 @@ REPORT_PAGE_CSP = REPORT_CSP + "; form-action 'self'; base-uri 'none'"
 
 def _threshold(typed: str | None) -> float:
     """The suitable score a report page is asked for (`threshold`, as the API's): a number from 0 to 1 as a person
-    types one (`forms.read_number`); the API's default when not given."""
+    types one (`forms.read_number`), or a percentage ("60%" is 0.6); the API's default when not given."""
     if typed is None or not typed.strip():
         return REPORT_THRESHOLD
-    found = forms.read_number(typed.strip(), whole=False)
+    text = typed.strip()
+    per_cent = text.endswith("%")
+    found = forms.read_number(text.removesuffix("%").strip(), whole=False)
+    if found is not None and per_cent:
+        found = round(found / 100, 6)
     if found is None or not 0 <= found <= 1:
         raise InvalidInput.field(
-            "threshold", f"{forms.quoted(typed)} is not a suitable score: enter a number from 0 to 1, such as 0.6"
+            "threshold",
+            f"{forms.quoted(typed)} is not a suitable score: enter a number from 0 to 1, such as 0.6, or a "
+            "percentage, such as 60%",
         )
     return float(found)
 
