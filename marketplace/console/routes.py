@@ -1977,7 +1977,8 @@ async def response_page(
     saved: Flag = False,
     withdrawn: Flag = False,
 ) -> Response[str]:
-    """One provider's response: that provider, or commissioners (as GET /exercises/{id}/responses/{provider_id})."""
+    """One provider's response: that provider, or staff, and an auditor reading (as GET
+    /exercises/{id}/responses/{provider_id})."""
     session = await signed_in(request, conn)
     admit(session.caller, STAFF, own_provider=True, provider_id=provider_id, reading=True)
     found = await engagement.get_response(conn, exercise_id, provider_id)
