@@ -1,6 +1,6 @@
 """The auditor role: reads what admins and commissioners read (the audit log and the change history too), changes
 nothing (every write is a 403 with the usual JSON body, recorded as denied). In the console it signs in to read the
-audit log and the change history (tests/test_console_audit.py)."""
+audit log, the change history and the commissioning pages, without their forms (tests/test_console_audit.py)."""
 
 from __future__ import annotations
 

@@ -59,11 +59,14 @@ async def test_an_auditor_signs_in_and_the_start_page_says_what_it_reads(client,
     home = await client.get("/console/home")
     nav = home.text.split('<nav class="header__nav"', 1)[1].split("</nav>", 1)[0]
     assert 'href="/console/audit"' in nav and 'href="/console/changes"' in nav and 'href="/console/providers"' in nav
-    assert "/console/exercises" not in nav and "/console/appraisals" not in nav  # pages an auditor is refused
+    assert 'href="/console/exercises"' in nav and 'href="/console/appraisals"' in nav  # pages it reads, as staff
     assert "External auditor (auditor)" in home.text
     said = " ".join(home.text.split())
     assert 'id="auditor-reads"' in said and "Nothing you do here changes anything" in said
-    assert "Recent exercises" not in home.text and "/console/exercises" not in home.text
+    assert "the pages leave out the forms that would" in said
+    title = (await client.get("/exercises/1", headers=await keys.headers("commissioner"))).json()["title"]
+    assert "Recent exercises" in home.text and title in unescape(home.text)
+    assert 'id="reading-only"' not in home.text  # the layout's short note: the start page says it at more length
 
 
 async def test_an_admin_has_the_two_pages_too_and_others_are_refused_them_as_the_api_refuses_them(client, keys):
@@ -326,7 +329,8 @@ async def test_an_auditor_is_refused_every_console_form_that_writes_and_nothing_
 
 
 async def test_no_page_an_auditor_reads_shows_a_form_that_writes(client, keys, fresh_db):
-    """The pages an auditor may open show no form posting a change: only signing out (the header's)."""
+    """The pages an auditor may open show no form posting a change: only signing out (the header's). (The
+    commissioning pages: `test_an_auditor_reads_every_commissioning_page_with_no_form_that_writes`.)"""
     await signed_in(client, keys, "auditor")
     pending = await fetchval(fresh_db, "select id from provider where status <> 'published' order by id limit 1")
     pages = ["/console/home", "/console/providers?q=housing", "/console/providers/3", "/console/audit"]
@@ -338,6 +342,183 @@ async def test_no_page_an_auditor_reads_shows_a_form_that_writes(client, keys, f
         assert r.status_code == 200, (path, r.status_code)
         actions = re.findall(r'<form method="post" action="([^"]+)"', r.text)
         assert actions == ["/console/sign-out"], (path, actions)
-        assert '/console/exercises"' not in r.text  # no link to a page an auditor is refused
-    for refused in ("/console/exercises", "/console/providers/3/edit", "/console/appraisals", "/console/needs/1"):
-        assert (await client.get(refused)).status_code == 403, refused
+        assert "/console/providers/3/edit" not in r.text  # no link to a page an auditor is refused
+    assert (await client.get("/console/providers/3/edit")).status_code == 403
+
+
+# --- an auditor reads the commissioning pages, without their forms ----------------------------------------------
+
+FORM_TAG = re.compile(r"<form\b[^>]*>", re.I)
+SIGN_OUT = ["/console/sign-out"]
+
+
+def posting_forms(html: str) -> list[str]:
+    """The actions of the page's forms that POST: every form that changes something, and signing out."""
+    found = []
+    for tag in FORM_TAG.findall(html):
+        if re.search(r'\bmethod="post"', tag, re.I):
+            action = re.search(r'\baction="([^"]*)"', tag)
+            found.append(unescape(action.group(1)) if action else "")
+    return found
+
+
+def console_links(html: str) -> set[str]:
+    """Every console address the page links to or sends a form to (a GET form's too), without its fragment."""
+    return {unescape(u).split("#")[0] for u in re.findall(r'(?:href|action)="(/console/[^"]*)"', html)}
+
+
+async def a_commissioning_round(client, keys) -> dict[str, object]:
+    """What an auditor follows: exercise 1 matched (a run per need), its report frozen, a provider shortlisted for
+    need 1 (through the console, as a commissioner), an appraisal of it started; and a draft exercise with a need and
+    two questions. The ids and names the pages should show."""
+    staff = await keys.headers("commissioner")
+    matched = await client.post("/exercises/1/match", headers=staff)
+    assert matched.status_code in (200, 201), matched.text
+    run_id = next(n["match_run_id"] for n in matched.json()["needs"] if n["need_id"] == 1)
+    frozen = await client.post("/exercises/1/reports", headers=staff)
+    assert frozen.status_code == 201, frozen.text
+    run = (await client.get(f"/match-runs/{run_id}", headers=staff)).json()
+    first, second = run["ranking"][0], run["ranking"][1]
+    csrf = await signed_in(client, keys, "commissioner")
+    added = await client.post(
+        "/console/needs/1/shortlist", data={"csrf_token": csrf, "provider_id": first["provider_id"]}
+    )
+    assert added.status_code == 303, added.text
+    client.cookies.clear()
+    appraisal = await client.post("/exercises/1/appraisals", json={"title": "Audited appraisal"}, headers=staff)
+    assert appraisal.status_code == 201, appraisal.text
+    draft = await client.post("/exercises", json={"title": "Draft round", "commissioning_body": "B"}, headers=staff)
+    draft_id = draft.json()["id"]
+    need = {**TELFORD_NEED, "title": "Draft housing need"}
+    draft_need = (await client.post(f"/exercises/{draft_id}/needs", json=need, headers=staff)).json()["id"]
+    for text in ("What is your capacity?", "Who are your partners?"):
+        q = await client.post(f"/exercises/{draft_id}/questions", json={"kind": "text", "text": text}, headers=staff)
+        assert q.status_code == 201, q.text
+    need_1 = (await client.get("/needs/1", headers=staff)).json()
+    pathways = {p["code"]: p["name"] for p in (await client.get("/pathways")).json()}
+    responses = (await client.get("/exercises/1/responses", headers=staff)).json()["items"]
+    return {
+        "exercise": (await client.get("/exercises/1", headers=staff)).json()["title"],
+        "need": need_1["title"],
+        "pathway": pathways[need_1["pathway"]],
+        "run": run_id,
+        "first": first,
+        "second": second,
+        "frozen": frozen.json()["id"],
+        "appraisal": appraisal.json()["id"],
+        "draft": draft_id,
+        "draft_need": draft_need,
+        "responder": responses[0],
+    }
+
+
+def read_pages(r: dict) -> dict[str, list[str]]:
+    """Each commissioning page an auditor reads, and what of the round it must show."""
+    first, second, responder = r["first"], r["second"], r["responder"]
+    compare = f"/console/needs/1/compare?provider={first['provider_id']}&provider={second['provider_id']}"
+    return {
+        "/console/home": [r["exercise"], "Recent exercises"],
+        "/console/exercises": [r["exercise"], "Draft round"],
+        "/console/exercises/1": [r["exercise"], r["need"], "Audited appraisal", f"Report {r['frozen']}"],
+        f"/console/exercises/{r['draft']}": ["Draft round", "Draft housing need", "Who are your partners?"],
+        "/console/needs/1": [r["need"], r["pathway"], first["name"], f"Run {r['run']}"],
+        f"/console/needs/{r['draft_need']}": ["Draft housing need"],
+        f"/console/match-runs/{r['run']}": [f"Match run {r['run']}", first["name"], second["name"], "Shortlisted"],
+        compare: ["Compare providers", first["name"], second["name"]],
+        "/console/exercises/1/report?format=html": ["Market-engagement report", r["exercise"]],
+        f"/console/reports/{r['frozen']}?format=html": [f"Frozen report</dt><dd>{r['frozen']}:"],
+        "/console/appraisals": ["Audited appraisal"],
+        f"/console/appraisals/{r['appraisal']}": ["Audited appraisal", r["exercise"]],
+        f"/console/appraisals/{r['appraisal']}/report?format=html": ["Audited appraisal"],
+        f"/console/exercises/1/responses/{responder['provider_id']}": [responder["provider_name"]],
+        "/console/exercises/1/notice": [r["exercise"]],
+    }
+
+
+async def test_an_auditor_reads_every_commissioning_page_with_no_form_that_writes(client, keys, fresh_db):
+    """An auditor follows a procurement's evidence in the console, as the API's GETs let it: the exercises, an
+    exercise (published, and a draft), a need with its shortlist, a match run, the comparison, the market report and
+    a frozen one, the appraisals, an appraisal and its report, a response. Each page shows the round's data and no
+    form that POSTs but signing out (the reports' pages, which have no header: none), says once that the auditor
+    reads, and links to no page the auditor would be refused. Reading stores nothing: no run, no report."""
+    r = await a_commissioning_round(client, keys)
+    key_id, key = await keys.make("auditor")
+    await sign_in(client, key)
+    runs = await fetchval(fresh_db, "select count(*) from match_run")
+    frozen = await fetchval(fresh_db, "select count(*) from frozen_report")
+    linked: set[str] = set()
+    for path, shown in read_pages(r).items():
+        page = await client.get(path)
+        assert page.status_code == 200, (path, page.status_code, unescape(page.text)[:500])
+        for said in shown:
+            assert said in unescape(page.text), (path, said)
+        report = "/report" in path or path.startswith("/console/reports/")
+        assert posting_forms(page.text) == ([] if report else SIGN_OUT), (path, posting_forms(page.text))
+        if not report and path != "/console/home":  # the start page says it at more length
+            assert page.text.count('id="reading-only"') == 1, path
+        linked |= console_links(page.text)
+    for path in sorted(linked - {"/console/sign-out"} - set(read_pages(r))):
+        followed = await client.get(path)
+        # refused to no one reading (a GET form sent empty may be told what to choose: 400)
+        assert followed.status_code not in (401, 403) and followed.status_code < 500, (path, followed.status_code)
+    for csv in ("/console/exercises/1/report?format=csv", f"/console/appraisals/{r['appraisal']}/report?format=csv"):
+        assert (await client.get(csv)).status_code == 200, csv
+    assert await fetchval(fresh_db, "select count(*) from match_run") == runs
+    assert await fetchval(fresh_db, "select count(*) from frozen_report") == frozen
+    writes = await fetchval(fresh_db, "select count(*) from audit_log where key_id = $1 and outcome = 'write'", key_id)
+    assert writes == 1  # signing in, and nothing else
+
+
+async def test_a_commissioner_has_the_forms_the_auditor_is_not_shown(client, keys):
+    """The same pages for a commissioner: the forms that write are there (so the auditor's test would see one that
+    leaked)."""
+    r = await a_commissioning_round(client, keys)
+    await signed_in(client, keys, "commissioner")
+    draft, need, run = r["draft"], r["draft_need"], r["run"]
+    expected = {
+        "/console/exercises": {"/console/exercises"},
+        "/console/exercises/1": {
+            "/console/exercises/1/match",
+            "/console/exercises/1/deadline",
+            "/console/exercises/1/weights",
+        },
+        f"/console/exercises/{draft}": {f"/console/exercises/{draft}/{x}" for x in ("edit", "needs", "questions")},
+        "/console/needs/1": {"/console/needs/1/match-runs", "/console/needs/1/weights"},
+        f"/console/needs/{need}": {f"/console/needs/{need}/edit", f"/console/needs/{need}/match-runs"},
+        f"/console/match-runs/{run}": {"/console/needs/1/shortlist"},
+        "/console/exercises/1/report?format=html": {"/console/exercises/1/reports"},
+        "/console/appraisals": {"/console/appraisals"},
+    }
+    for path, actions in expected.items():
+        page = await client.get(path)
+        assert page.status_code == 200, path
+        assert actions <= set(posting_forms(page.text)), (path, posting_forms(page.text))
+        assert 'id="reading-only"' not in page.text, path
+    shortlisted = (await client.get("/console/needs/1")).text
+    assert f"/console/needs/1/shortlist/{r['first']['provider_id']}/remove" in posting_forms(shortlisted)
+    appraisal = (await client.get(f"/console/appraisals/{r['appraisal']}")).text
+    assert f'href="/console/appraisals/{r["appraisal"]}/options"' in appraisal
+
+
+async def test_an_auditor_is_refused_the_pages_that_are_a_form_or_the_step_before_one(client, keys):
+    """The GET pages that exist to change something (a question's form, the steps before removing a part or
+    publishing, an appraisal's forms) refuse an auditor as its writes are refused, on a page that says so."""
+    r = await a_commissioning_round(client, keys)
+    staff = await keys.headers("commissioner")
+    question = (await client.get(f"/exercises/{r['draft']}/questions", headers=staff)).json()[0]["id"]
+    await signed_in(client, keys, "auditor")
+    draft, appraisal = r["draft"], r["appraisal"]
+    refused = [
+        f"/console/exercises/{draft}/questions/{question}/edit",
+        f"/console/exercises/{draft}/questions/{question}/remove",
+        f"/console/needs/{r['draft_need']}/remove",
+        f"/console/exercises/{draft}/publish",
+        "/console/providers/3/edit",
+        *(f"/console/appraisals/{appraisal}/{part}" for part in ("settings", "options", "criteria", "scores")),
+        *(f"/console/appraisals/{appraisal}/{part}" for part in ("moderation", "costs")),
+    ]
+    for path in refused:
+        page = await client.get(path)
+        assert page.status_code == 403, (path, page.status_code)
+        said = unescape(page.text)
+        assert "may not change anything" in said or "you are signed in as an auditor" in said, (path, said[:400])

@@ -512,7 +512,8 @@ async def test_appraisal_pages_are_for_staff(client, keys) -> None:
     ):
         refused = await client.get(path)
         assert refused.status_code == 403, path
-        assert "This page is for admins and commissioners; you are signed in as a provider" in refused.text
+        said = "This page is for admins, commissioners and auditors; you are signed in as a provider"  # auditors read
+        assert said in refused.text
 
 
 async def test_hostile_forms_get_a_4xx_never_a_500(world: World) -> None:

@@ -170,9 +170,18 @@ FAVICON = "/console/static/favicon.svg"
 """Every console page's icon (marketplace/static/), so a browser asks for no /favicon.ico the app does not serve."""
 
 
+def can_write(session: Session | None) -> bool:
+    """Whether a page offers the signed-in caller its forms that change something: every role but the auditor's,
+    whose key only reads (each console POST refuses it, as the API's guards refuse its writes). Pages show an auditor
+    what they show staff, without those forms (`can_write` in every page's context)."""
+    return session is not None and session.caller.role != "auditor"
+
+
 def page(template: str, *, status: int = 200, session: Session | None = None, **context: Any) -> Response[str]:
     csrf = session.csrf_token if session else ""
-    body = render(f"console/{template}", session=session, csrf=csrf, favicon=FAVICON, **context)
+    body = render(
+        f"console/{template}", session=session, csrf=csrf, favicon=FAVICON, can_write=can_write(session), **context
+    )
     return Response(body, status_code=status, media_type=MediaType.HTML, headers=HEADERS)
 
 
@@ -289,7 +298,7 @@ async def home(request: Request[Any, Any, Any], ctx: Ctx, conn: Conn) -> Respons
     if session.caller.provider_id is not None:
         own = await service.provider(ctx, conn, session.caller, session.caller.provider_id)
     exercise_page = None
-    if session.caller.role in STAFF:  # not an auditor's: the exercises' pages are for acting on them
+    if session.caller.is_staff:  # an auditor's too: it reads them
         exercise_page = await exercises.list_exercises(conn, page=1, per_page=5)
     return page("home.html.j2", session=session, own=own, exercises=exercise_page)
 
@@ -680,20 +689,30 @@ async def archive(request: Request[Any, Any, Any], provider_id: Id, ctx: Ctx, co
 
 
 async def _staff(request: Request[Any, Any, Any], conn: Any) -> Session:
+    """Staff only: a page for acting (a form, or the step before one), which an auditor is refused."""
     session = await signed_in(request, conn)
     admit(session.caller, STAFF)
+    return session
+
+
+async def _reader(request: Request[Any, Any, Any], conn: Any) -> Session:
+    """A page reading what staff read (as the API's GETs admit): staff, and an auditor, who reads it without the
+    page's forms (`can_write`)."""
+    session = await signed_in(request, conn)
+    admit(session.caller, STAFF, reading=True)
     return session
 
 
 async def _costly(
     request: Request[Any, Any, Any], state: State, *, posting: bool = False
 ) -> tuple[Session, dict[str, str]]:
-    """Staff only, and limited per key as the API's expensive routes are: the session (and, `posting`, the form's
-    CSRF token) is read on a connection given back before the work, which takes its own from the pool. The session,
-    and the form's fields when `posting`."""
+    """Staff only (and, to read, `posting` false, an auditor too: as the API's GETs of a report, which read stored
+    runs and store nothing), and limited per key as the API's expensive routes are: the session (and, `posting`, the
+    form's CSRF token) is read on a connection given back before the work, which takes its own from the pool. The
+    session, and the form's fields when `posting`."""
     async with state.pool.acquire() as conn:
         session, form = await posted(request, conn) if posting else (await signed_in(request, conn), {})
-    admit(session.caller, STAFF)
+    admit(session.caller, STAFF, reading=not posting)
     spend_budget(state, session.caller)
     return session, form
 
@@ -702,7 +721,7 @@ async def _costly(
 async def exercise_list(
     request: Request[Any, Any, Any], ctx: Ctx, conn: Conn, page_number: PageNo = 1
 ) -> Response[str]:
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     return await _exercise_list(session, ctx, conn, FormState(values={}), page_number=page_number)
 
 
@@ -784,7 +803,7 @@ async def exercise_page(
     `question_moved` (to that place), `removed`,
     `changed` (its title, description or dates), `deadline_moved`, `weighted` (its default weights) and `closed`
     (marked closed) say what was just done."""
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     return await _exercise_page(
         session,
         ctx,
@@ -1440,7 +1459,7 @@ async def need_page(
 ) -> Response[str]:
     """The need's page; `changed`: the need was just changed from its form, `weighted`: its weights (said at the
     top)."""
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     return await _need_page(session, ctx, conn, need_id, changed=changed, weighted=weighted)
 
 
@@ -1500,7 +1519,7 @@ async def run_match(request: Request[Any, Any, Any], need_id: Id, state: State, 
 
 @get("/match-runs/{run_id:int}")
 async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, conn: Conn) -> Response[str]:
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     run = await exercises.get_match_run(conn, run_id, limit=50)
     exercise = await exercises.get_exercise(conn, run.exercise_id)  # named in the breadcrumbs
     shortlisted = {e.provider_id for e in await service.shortlist(ctx, conn, session.caller, run.need_id)}
@@ -1519,7 +1538,7 @@ async def match_run_page(request: Request[Any, Any, Any], run_id: Id, ctx: Ctx, 
 async def compare_page(
     request: Request[Any, Any, Any], need_id: Id, ctx: Ctx, conn: Conn, provider: FromQuery[list[str] | None] = None
 ) -> Response[str]:
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     need = await exercises.get_need(conn, need_id)
     exercise = await exercises.get_exercise(conn, need.exercise_id)  # named in the breadcrumbs
     run = await service.newest_run(conn, need_id)
@@ -1645,6 +1664,7 @@ async def _report_page(
             made,
             template="console/report.html.j2",
             csrf=session.csrf_token,
+            can_write=can_write(session),
             refused="" if said is None else "; ".join(p.problem for p in said.problems) or said.message,
             unmatched=[] if said is None or made.freshness is None else made.freshness.not_matched,
             just_refused=refused is not None,
@@ -1684,7 +1704,7 @@ async def freeze(request: Request[Any, Any, Any], exercise_id: Id, state: State,
 async def frozen_report(
     request: Request[Any, Any, Any], report_id: Id, conn: Conn, format: FromQuery[ReportFormat] = "html"
 ) -> Response[Any]:
-    await _staff(request, conn)
+    await _reader(request, conn)
     fmt = format
     frozen, body = await reports.get_frozen(conn, report_id, fmt)
     return report_response(body, fmt, f"market-report-{frozen.exercise_id}-frozen-{frozen.id}")
@@ -1981,9 +2001,10 @@ async def response_page(
     saved: Flag = False,
     withdrawn: Flag = False,
 ) -> Response[str]:
-    """One provider's response: that provider, or commissioners (as GET /exercises/{id}/responses/{provider_id})."""
+    """One provider's response: that provider, or staff, and an auditor reading (as GET
+    /exercises/{id}/responses/{provider_id})."""
     session = await signed_in(request, conn)
-    admit(session.caller, STAFF, own_provider=True, provider_id=provider_id)
+    admit(session.caller, STAFF, own_provider=True, provider_id=provider_id, reading=True)
     found = await engagement.get_response(conn, exercise_id, provider_id)
     exercise = await exercises.get_exercise(conn, exercise_id)
     questions = await engagement.list_questions(conn, session.caller, exercise_id)
@@ -2176,7 +2197,7 @@ def _appraisal_form(values: dict[str, str] | None = None) -> FormState:
 
 @get("/appraisals")
 async def appraisal_list(request: Request[Any, Any, Any], conn: Conn, page_number: PageNo = 1) -> Response[str]:
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     return await _appraisal_list(session, conn, page_number, _appraisal_form())
 
 
@@ -2252,7 +2273,7 @@ async def appraisal_page(
     saved: Saved = None,
     decided: Flag = False,
 ) -> Response[str]:
-    session = await _staff(request, conn)
+    session = await _reader(request, conn)
     found = await appraisals.get_appraisal(conn, appraisal_id)
     values = {"version": str(found.version), "option": found.results.preferred or "" if found.results else ""}
     form = FormState(values=values, labels=dict(appraisal_forms.DECISION_LABELS))

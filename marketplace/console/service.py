@@ -148,7 +148,8 @@ async def changes_since(
 
 
 async def shortlist(ctx: Context, conn: Connection, caller: Caller, need_id: int) -> list[ShortlistEntry]:
-    admit(caller, STAFF)
+    """A need's shortlist: staff, and an auditor, who reads what staff read."""
+    admit(caller, STAFF, reading=True)
     await exercises.get_need(conn, need_id)
     entries = []
     for row in await queries.shortlist(conn, need_id):

@@ -835,8 +835,8 @@ async def test_a_commissioner_sets_a_need_s_weights_with_a_mistake_then_changes_
 async def test_an_auditor_reads_the_audit_log_and_a_record_s_change_history(server, browsers, tmp_path):
     """An auditor's key signs in and its start page says what it reads. The audit log, narrowed to one key by name,
     names that key (its name and role) beside each change; the change to a need leads to the need's change history,
-    each field before and after; a filter it cannot read is said beside its box. Each page is accessible, and the two
-    fit a phone's screen."""
+    each field before and after; the exercise and the need read as staff read them, without a form that changes them;
+    a filter it cannot read is said beside its box. Each page is accessible, and the two logs fit a phone's screen."""
     keys = Keys(server.dsn)
     staff_id, staff = await keys.make("commissioner", name="Cleo Commissioner")
     _, key = await keys.make("auditor", name="External auditor")
@@ -855,7 +855,7 @@ async def test_an_auditor_reads_the_audit_log_and_a_record_s_change_history(serv
     driver = open_browser(browsers, tmp_path)
     sign_in(driver, server, key)
     assert "Nothing you do here changes anything" in driver.find_element(By.ID, "auditor-reads").text
-    assert not driver.find_elements(By.LINK_TEXT, "Exercises")  # a page for acting: not offered
+    assert driver.find_elements(By.LINK_TEXT, "Exercises")  # it reads them, as staff do
     check(driver, "70-auditor-home")
 
     follow(driver, driver.find_element(By.LINK_TEXT, "Audit log"))
@@ -883,6 +883,20 @@ async def test_an_auditor_reads_the_audit_log_and_a_record_s_change_history(serv
     opened.find_element(By.TAG_NAME, "summary").click()
     assert ("A round to audit. " * 12).strip() in opened.text
     check(driver, "73-change-history-a-long-value-opened")
+
+    # the exercise and its need, read without the forms that change them: only signing out posts
+    follow(driver, driver.find_element(By.LINK_TEXT, "Exercises"))
+    follow(driver, driver.find_element(By.LINK_TEXT, "Audited 2027"))
+    assert h1(driver) == "Audited 2027"
+    assert "You are reading as an auditor" in driver.find_element(By.ID, "reading-only").text
+    posts = [f.get_attribute("action") for f in driver.find_elements(By.CSS_SELECTOR, "form[method='post']")]
+    assert posts == [f"{server}/console/sign-out"], posts
+    check(driver, "73b-auditor-reads-an-exercise")
+    follow(driver, driver.find_element(By.LINK_TEXT, "Housing, Telford"))
+    assert h1(driver) == "Housing, Telford" and not driver.find_elements(
+        By.XPATH, "//button[normalize-space()='Run a match now']"
+    )
+    check(driver, "73c-auditor-reads-a-need")
 
     driver.get(f"{server}/console/audit?since=yesterday")
     assert "Since: must be a time written" in driver.find_element(By.CLASS_NAME, "error-summary").text
