@@ -72,7 +72,13 @@ async def _migrate_and_seed(dsn: str, settings: Settings, data: SeedData | None,
 
 @asynccontextmanager
 async def _session(settings: Settings) -> AsyncIterator[tuple[Context, db.Pool]]:
-    """The database (migrated), a pool, and the context the use cases read: as the API's lifespan builds them."""
+    """The database (migrated), a pool, and the context the use cases read: as the API's lifespan builds them. An
+    embedded database must be there already: a command run from another folder makes none there (`seed` does)."""
+    if settings.database_url is None and not (settings.data_dir / "pg").is_dir():
+        raise SeedError(
+            f"there is no database in {settings.data_dir.resolve()}: run the command from the project's folder (where "
+            "`make run` keeps its database), or set DATABASE_URL; `marketplace seed` makes a database here"
+        )
     urls = db.database_urls(settings)
     conn = await db.connect(urls.owner)
     try:
@@ -138,7 +144,8 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.role == "provider" and args.provider is None:
         raise Unprocessable("--provider is needed for a provider key: the id of the provider it acts for")
     if args.role != "provider" and args.provider is not None:
-        raise Unprocessable(f"--provider goes with --role provider only: a {args.role} key acts for no provider")
+        role = f"{'an' if args.role in ('admin', 'auditor') else 'a'} {args.role}"
+        raise Unprocessable(f"--provider goes with --role provider only: {role} key acts for no provider")
     request = key_request(args.role, args.name, args.provider)
     actor = Actor.system("marketplace keys create")
     made = _run_on_conn(settings, lambda ctx, conn: accounts.create_key(ctx, conn, actor, request))
@@ -232,7 +239,7 @@ def cmd_match_exercise(args: argparse.Namespace, settings: Settings) -> int:
         return await exercises.match_exercise(ctx, pool, _pools(ctx, pool), actor, args.exercise_id, progress)
 
     done = _run(settings, work)
-    print(f"Exercise {done.exercise_id}: {done.stored} match runs stored, {done.reused} reused")
+    print(f"Exercise {done.exercise_id}: {plural(done.stored, 'match run')} stored, {done.reused} reused")
     for n in done.needs:
         best = f"best {n.best} ({n.best_total:.3f})" if n.best is not None and n.best_total is not None else "none"
         print(

@@ -91,6 +91,28 @@ def test_a_command_on_a_database_without_taxonomies_says_so(tmp_path: Path) -> N
         timeout=300,
     )
     assert done.returncode == 2, done.stderr
+    assert f"there is no database in {(tmp_path / '.marketplace').resolve()}: run the command from the" in done.stderr
+    assert "prv_" not in done.stdout
+    assert not (tmp_path / ".marketplace").exists()  # no database made as a side effect
+    # a database there that has not been seeded: said so
+    migrated = subprocess.run(
+        [sys.executable, "-m", "marketplace", "migrate"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert migrated.returncode == 0, migrated.stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "marketplace", "keys", "create", "--role", "admin", "--name", "Elsewhere"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr
     assert "has no taxonomies yet: run `marketplace seed` first" in done.stderr
     assert str((tmp_path / ".marketplace").resolve()) in done.stderr
     assert "prv_" not in done.stdout
@@ -113,3 +135,22 @@ def test_a_reader_that_stops_reading_is_no_database_error(fresh_db):
     stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1
     assert "database" not in stderr and "Traceback" not in stderr, stderr
+
+
+async def test_a_key_for_no_provider_and_one_match_run_are_said_in_good_english(client, keys, fresh_db):
+    from test_engagement import NEED
+
+    refused = run_cli("keys", "create", "--role", "admin", "--name", "Ops", "--provider", "3", dsn=fresh_db)
+    assert refused.returncode != 0
+    assert "--provider goes with --role provider only: an admin key acts for no provider" in refused.stderr
+    auditor = run_cli("keys", "create", "--role", "auditor", "--name", "Ext", "--provider", "3", dsn=fresh_db)
+    assert "an auditor key acts for no provider" in auditor.stderr
+    commissioner = run_cli("keys", "create", "--role", "commissioner", "--name", "C", "--provider", "3", dsn=fresh_db)
+    assert "a commissioner key acts for no provider" in commissioner.stderr
+    h = await keys.headers("commissioner")
+    made = await client.post("/exercises", json={"title": "One need", "commissioning_body": "Trust"}, headers=h)
+    one = made.json()["id"]
+    assert (await client.post(f"/exercises/{one}/needs", json=NEED, headers=h)).status_code == 201
+    exercise = run_cli("match-exercise", str(one), dsn=fresh_db)
+    assert exercise.returncode == 0, exercise.stderr
+    assert f"Exercise {one}: 1 match run stored, 0 reused" in exercise.stdout, exercise.stdout
