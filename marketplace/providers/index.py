@@ -947,47 +947,69 @@ class SearchIndex:
             step *= 2
         return np.concatenate(found)[:stop] if found else np.zeros(0, dtype=np.int64)
 
-    def _group_parts(self, group: Sequence[str]) -> list[tuple[np.ndarray, int]]:
-        """The posting lists of a group's words with their weights (tenths), lowest weight first."""
-        parts = [
-            (rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE))
-            for word in dict.fromkeys(group)
-            for rows, cls in self._postings(word)
-        ]
-        return sorted(parts, key=lambda p: p[1])
-
-    def _best(self, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
-        """Each row's best weight in a group: writing the lists in ascending weight leaves the best."""
-        n = self.n
-        best = np.zeros(n, dtype=np.uint8)
-        for rows, w in parts:
-            if rows.dtype == np.uint8:  # a packed bitmap
-                np.maximum(best, np.unpackbits(rows, count=n) * np.uint8(w), out=best)
+    def _group_classes(self, group: Sequence[str], nb: int) -> list[np.ndarray | None]:
+        """For each weight class (A, B, C), the rows (packed, nb bytes) whose best class for the group's words is
+        that one; None for a class no row has as its best."""
+        held: list[np.ndarray | None] = [None, None, None]
+        scattered: list[list[np.ndarray]] = [[], [], []]
+        for word in dict.fromkeys(group):
+            for rows, cls in self._postings(word):
+                if rows.dtype == np.uint8:  # a packed bitmap
+                    bits = held[cls]
+                    held[cls] = rows[:nb].copy() if bits is None else np.bitwise_or(bits, rows[:nb], out=bits)
+                else:
+                    scattered[cls].append(rows)
+        for cls, lists in enumerate(scattered):
+            if lists:
+                flags = np.zeros(nb * 8, dtype=np.bool_)
+                for rows in lists:
+                    flags[rows] = True
+                bits, more = np.packbits(flags), held[cls]
+                held[cls] = bits if more is None else np.bitwise_or(bits, more, out=bits)
+        out: list[np.ndarray | None] = []
+        above: np.ndarray | None = None  # the rows holding a word of the group in a better class
+        for bits in held:
+            if bits is None:
+                out.append(None)
+            elif above is None:
+                out.append(bits)
+                above = bits.copy()
             else:
-                best[rows] = w
-        return best
+                out.append(np.bitwise_and(bits, np.invert(above)))
+                above |= bits
+        return out
 
-    def _text_scores(
+    def _text_levels(
         self, groups: Sequence[Sequence[str]], mask: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-        """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense); the
-        weakest group's best weight of each row (dense); the relevance values that can occur, highest first.
-        Dense arrays only: a posting list is written once into its group's array of best weights, and everything
-        else is whole-array arithmetic."""
-        score = np.zeros(self.n, dtype=np.uint16)
-        weakest = np.full(self.n, 255, dtype=np.uint8)
-        levels = {0}
+    ) -> tuple[np.ndarray, list[tuple[int, list[tuple[int, np.ndarray]]]]]:
+        """The rows of mask holding a word of every group (boolean), and those rows by relevance (in tenths),
+        highest first: for each relevance, its rows (packed) by the weakest group's best weight. Packed bitmaps
+        only: each group splits every (relevance, weakest weight) set so far by the group's best class, an AND
+        of 1/8 of a byte per row, so no per-row score is ever written."""
+        n = self.n
+        nb = (n + 7) // 8
+        weights = [round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS]
+        states: dict[tuple[int, int], np.ndarray] = {(0, 255): np.packbits(mask)}  # (relevance, weakest) -> rows
         for group in groups:
-            parts = self._group_parts(group)
-            if not parts:
-                mask[:] = False
-                return mask, score, weakest, []
-            best = self._best(parts)
-            mask &= best != 0
-            score += best
-            np.minimum(weakest, best, out=weakest)
-            levels = {a + w for a in levels for _, w in parts}
-        return mask, score, weakest, sorted(levels, reverse=True)
+            classes = self._group_classes(group, nb)
+            after: dict[tuple[int, int], np.ndarray] = {}
+            for (level, weakest), rows in states.items():
+                for w, exact in zip(weights, classes, strict=True):
+                    if exact is None:
+                        continue
+                    both = np.bitwise_and(rows, exact)
+                    if not both.any():
+                        continue
+                    key = (level + w, min(weakest, w))
+                    have = after.get(key)
+                    after[key] = both if have is None else np.bitwise_or(have, both, out=have)
+            states = after
+        by_level: defaultdict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+        found = np.zeros(nb, dtype=np.uint8)
+        for (level, weakest), rows in states.items():
+            by_level[level].append((weakest, rows))
+            found |= rows
+        return _unpacked(found, n), sorted(by_level.items(), reverse=True)
 
     def _name_order_keys(self, rows: np.ndarray, groups: Sequence[Sequence[str]], typed: Sequence[str]) -> np.ndarray:
         """Sort keys for rows whose name holds a word of every group: the name's tier (NAME_TIERS, then
@@ -1024,13 +1046,13 @@ class SearchIndex:
         key: np.ndarray = (tier << 48) | (np.minimum(lens, _LEN_CAP) << 32) | self.rank[rows]
         return key
 
-    def _field_order_keys(self, rows: np.ndarray, weakest: np.ndarray) -> np.ndarray:
+    def _field_order_keys(self, rows: np.ndarray, weakest: int) -> np.ndarray:
         """Sort keys for rows whose name lacks some query word: the length of the weakest field used (the text's
-        when a query word was found only there, else the pathway and area names'), then name order."""
-        weak = weakest[rows]
+        when a query word was found only there, else the pathway and area names'; `weakest` is that class's
+        weight), then name order."""
         a, b = (round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS[:2])
-        length = np.where(weak >= a, self.name_len[rows], np.where(weak >= b, self.len_b[rows], self.len_c[rows]))
-        key: np.ndarray = (length.astype(np.int64) << 32) | self.rank[rows]
+        lengths = self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c
+        key: np.ndarray = (lengths[rows].astype(np.int64) << 32) | self.rank[rows]
         return key
 
     def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
@@ -1084,33 +1106,36 @@ class SearchIndex:
             mask &= hit
         stop = offset + limit
         relevance = None
-        weakest = None
+        levels = None
         if groups is not None:
-            mask, score, weakest, levels = self._text_scores(groups, mask)
+            mask, levels = self._text_levels(groups, mask)
         total = int(np.count_nonzero(mask))
-        if groups is not None and weakest is not None and by_relevance:  # best relevance first, then see above
+        if groups is not None and levels is not None and by_relevance:  # best relevance first, then see above
             top = round(CLASS_WEIGHTS[0] * _SCORE_SCALE) * len(groups)
             words_typed = list(typed) if typed is not None else [group[0] if group else "" for group in groups]
             found: list[np.ndarray] = []
             relevance = []
             left = stop
-            candidates = np.flatnonzero(mask)
-            scores = score[candidates]
-            for level in levels:
+            for level, parts in levels:
                 if left <= 0:
                     break
-                rows = candidates[scores == level]
-                if len(rows):
+                part_rows, part_keys = [], []
+                for weakest, bits in parts:
+                    rows = np.flatnonzero(_unpacked(bits, self.n))
                     if not groups:
                         key = self.rank[rows]
                     elif level == top:
                         key = self._name_order_keys(rows, groups, words_typed)
                     else:
                         key = self._field_order_keys(rows, weakest)
-                    rows = _smallest(rows, key, left)
-                    found.append(rows)
-                    relevance += [level / _SCORE_SCALE] * len(rows)
-                    left -= len(rows)
+                    part_rows.append(rows)
+                    part_keys.append(key)
+                rows = part_rows[0] if len(parts) == 1 else np.concatenate(part_rows)
+                key = part_keys[0] if len(parts) == 1 else np.concatenate(part_keys)
+                rows = _smallest(rows, key, left)
+                found.append(rows)
+                relevance += [level / _SCORE_SCALE] * len(rows)
+                left -= len(rows)
             page = np.concatenate(found)[offset:] if found else np.zeros(0, dtype=np.int64)
             relevance = relevance[offset:]
         else:
