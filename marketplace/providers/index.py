@@ -1046,14 +1046,18 @@ class SearchIndex:
         key: np.ndarray = (tier << 48) | (np.minimum(lens, _LEN_CAP) << 32) | self.rank[rows]
         return key
 
-    def _field_order_keys(self, rows: np.ndarray, weakest: int) -> np.ndarray:
+    def _field_order_keys(self, rows: np.ndarray, weakest: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Sort keys for rows whose name lacks some query word: the length of the weakest field used (the text's
         when a query word was found only there, else the pathway and area names'; `weakest` is that class's
-        weight), then name order."""
+        weight), then name order. Only for the rows that may be among the k of smallest key (those no longer than
+        the k-th shortest), with those rows: a level of many rows needs only its shortest fields' ranks."""
         a, b = (round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS[:2])
-        lengths = self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c
-        key: np.ndarray = (lengths[rows].astype(np.int64) << 32) | self.rank[rows]
-        return key
+        lengths = (self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c)[rows]
+        if len(rows) > k > 0:
+            short = lengths <= np.partition(lengths, k - 1)[k - 1]
+            rows, lengths = rows[short], lengths[short]
+        key: np.ndarray = (lengths.astype(np.int64) << 32) | self.rank[rows]
+        return rows, key
 
     def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
         """The first `stop` rows of a mask in name order, for a mask holding `count` rows."""
@@ -1127,7 +1131,7 @@ class SearchIndex:
                     elif level == top:
                         key = self._name_order_keys(rows, groups, words_typed)
                     else:
-                        key = self._field_order_keys(rows, weakest)
+                        rows, key = self._field_order_keys(rows, weakest, left)
                     part_rows.append(rows)
                     part_keys.append(key)
                 rows = part_rows[0] if len(parts) == 1 else np.concatenate(part_rows)
