@@ -7,6 +7,7 @@ order, their relevance, the services of each that matched, and the facets.
 
 from __future__ import annotations
 
+import random
 from contextlib import contextmanager
 
 import msgspec
@@ -23,6 +24,7 @@ from marketplace.providers.index import (
     IndexRow,
     SearchIndex,
     ServiceRow,
+    Vocabulary,
     closest_spellings,
     fold,
     query_words,
@@ -501,3 +503,31 @@ def test_every_gender_a_service_may_state_is_known():
 )
 def test_closest_spellings(token, words, expected):
     assert closest_spellings(token, words) == expected
+
+
+def test_a_vocabulary_corrects_a_typo_to_the_closest_of_all_its_words_even_those_added_since():
+    """`Vocabulary.closest` compares with rapidfuzz only the words whose letters are near enough the typo's (letter
+    sets made as a typo first needs them): it answers what comparing every word answers, also for words added after
+    the letter sets were made (as `SearchIndex.apply` adds them)."""
+    rng = random.Random(3)
+    words = ["".join(rng.choice("aeiorstnlcdmuhg") for _ in range(rng.randint(2, 12))) for _ in range(4000)]
+    typos = [w[:i] + w[i + 1 :] for w in words[:300] for i in (len(w) // 2,)]
+    typos += [w[:-1] + "q" for w in words[300:500]] + ["xyzzy", "ab", "cafés", "mentorign", "accomodation"]
+    vocab = Vocabulary()
+    for w in words[:3000]:
+        vocab.add(w)
+    for tok in typos:
+        assert vocab.closest(tok) == closest_spellings(tok, list(vocab.held)), tok
+    assert any(len(sets) for sets in vocab.letters.values()), "long lists of a length go through letter sets"
+    for w in [*words[3000:], "mentoring", "accommodation"]:
+        vocab.add(w, keep_sorted=True)
+    for tok in typos:
+        assert vocab.closest(tok) == closest_spellings(tok, list(vocab.held)), tok
+    assert vocab.closest("accomodation") == ["accommodation"]
+
+    rows = [provider(i, [], words=("", "", " ".join(words[i * 40 : i * 40 + 40]))) for i in range(75)]
+    index = SearchIndex.build([rows])
+    assert index.expand("mentorign") == [("mentorign", closest_spellings("mentorign", words[:3000]))]
+    index.apply([provider(99, [], words=("", "", "mentoring"))])
+    assert index.expand("mentorign") == [("mentorign", ["mentoring"])]
+    assert index.query(Filters(), "mentorign")[0].ids == [99]

@@ -412,18 +412,33 @@ _PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {
 }
 
 
+_LETTER_BIT = {c: 1 << i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}
+_NO_LETTERS = np.zeros(0, dtype=np.uint64)
+_FEW_WORDS = 128
+"""`Vocabulary.closest` compares words of a length with so few whole (rapidfuzz is quicker than the letter sets)."""
+
+
+def _letter_set(word: str) -> int:
+    """The letters and digits a word holds, a bit each (any other character is left out)."""
+    bits = 0
+    for c in set(word):
+        bits |= _LETTER_BIT.get(c, 0)
+    return bits
+
+
 class Vocabulary:
     """The words a query may be read as (typo corrections and completions) over the providers of one status: each
     word (`VOCAB_WORD`) of the search document of a row of that status taken in since the last compaction, which
     makes it exact again (a word that only a changed or retired row held stays until then). So an anonymous
     search, which reads published profiles, is never corrected to a word only a pending profile holds."""
 
-    __slots__ = ("by_len", "held", "words")
+    __slots__ = ("by_len", "held", "letters", "words")
 
     def __init__(self) -> None:
         self.words: list[str] = []  # sorted (once a bulk build has sorted them)
         self.held: set[str] = set()
         self.by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
+        self.letters: dict[int, np.ndarray] = {}  # length -> `_letter_set` of by_len's words so far (see closest)
 
     def add(self, word: str, *, keep_sorted: bool = False) -> None:
         if word in self.held or not VOCAB_WORD.fullmatch(word):
@@ -441,12 +456,34 @@ class Vocabulary:
         hi = bisect.bisect_left(self.words, tok + "{")  # "{" sorts after every [a-z0-9]
         return sorted((w for w in self.words[lo:hi] if w != tok), key=lambda w: (len(w), w))
 
+    def _letter_sets(self, length: int) -> np.ndarray:
+        """The `_letter_set` of each word of this length, in by_len's order: made when a typo first needs them,
+        and extended by the words added since (by_len's lists only grow)."""
+        words = self.by_len.get(length, ())
+        sets = self.letters.get(length, _NO_LETTERS)
+        if len(sets) < len(words):
+            more = np.array([_letter_set(w) for w in words[len(sets) :]], dtype=np.uint64)
+            sets = self.letters[length] = np.concatenate([sets, more])
+        return sets
+
     def closest(self, tok: str) -> list[str]:
-        """`closest_spellings` of tok among these words (only words of a length within the edits allowed can be
-        close enough)."""
+        """`closest_spellings` of tok among these words. Only words of a length within the edits allowed can be
+        close enough, and only words lacking at most that many of tok's letters and holding at most that many
+        others (an edit takes at most one letter away and brings at most one in): a few numpy operations over
+        the letter sets leave rapidfuzz a few dozen words to compare instead of thousands."""
         allowed = _allowed_edits(tok)
-        lengths = range(len(tok) - allowed, len(tok) + allowed + 1)
-        return closest_spellings(tok, [w for k in lengths for w in self.by_len.get(k, ())])
+        letters = np.uint64(_letter_set(tok))
+        others = ~letters
+        candidates: list[str] = []
+        for k in range(len(tok) - allowed, len(tok) + allowed + 1):
+            words = self.by_len.get(k, [])
+            if len(words) < _FEW_WORDS:
+                candidates += words
+                continue
+            sets = self._letter_sets(k)
+            near = (np.bitwise_count(sets & others) <= allowed) & (np.bitwise_count(letters & ~sets) <= allowed)
+            candidates += [words[i] for i in np.flatnonzero(near).tolist()]
+        return closest_spellings(tok, candidates)
 
 
 _NO_WORDS = Vocabulary()
