@@ -125,7 +125,7 @@ filters_strategy = st.builds(
     max_cost=sometimes(st.sampled_from([0.0, 12.339, 12.34, 50.0, 99.985, 100.0, 5000.0])),
 )
 groups_strategy = st.one_of(
-    st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=2)
+    st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=4)
 )
 
 
