@@ -239,15 +239,16 @@ def histories(draw):
 
 
 @contextmanager
-def tuned(dense_floor: int, layers: int):
+def tuned(dense_floor: int, layers: int, sample_rows: int = index_module._SAMPLE_ROWS):
     """Common (word, class) lists become bitmaps from DENSE_FLOOR rows: 0 makes the small test data use them.
-    A provider's services after the first LAYERS spill: 1 makes the test data spill often."""
-    saved = index_module.DENSE_FLOOR, index_module.LAYERS
-    index_module.DENSE_FLOOR, index_module.LAYERS = dense_floor, layers
+    A provider's services after the first LAYERS spill: 1 makes the test data spill often. A relevance level is
+    ranked by field length from a sample of its rows among the first _SAMPLE_ROWS: 8 makes small data sample."""
+    saved = index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS
+    index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS = dense_floor, layers, sample_rows
     try:
         yield
     finally:
-        index_module.DENSE_FLOOR, index_module.LAYERS = saved
+        index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS = saved
 
 
 def slots_used(index: SearchIndex) -> int:
@@ -271,7 +272,9 @@ def slots_used(index: SearchIndex) -> int:
 )
 def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps, layers):
     initial, cut, changes = history
-    with tuned(0 if bitmaps else index_module.DENSE_FLOOR, layers):
+    small = (0, 8) if bitmaps else (index_module.DENSE_FLOOR, index_module._SAMPLE_ROWS)
+    by_relevance = relevance and groups is not None
+    with tuned(small[0], layers, small[1]):
         index = SearchIndex.build([initial[:cut], initial[cut:]])
         if bitmaps and any(w.strip() for r in initial for w in r.words):
             assert index._dense, "with no floor, common lists are bitmaps"
@@ -281,8 +284,7 @@ def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset,
             current.update({r.id: r for r in batch})
         if compact:
             index.compact()
-    by_relevance = relevance and groups is not None
-    hits = index.search(f, groups=groups, by_relevance=by_relevance, offset=offset, limit=limit, facets=True)
+        hits = index.search(f, groups=groups, by_relevance=by_relevance, offset=offset, limit=limit, facets=True)
     expected = reference(current, f, groups, by_relevance)
     target(float(min(len(expected), 5)), label="providers found")  # steer away from searches that find nothing
     page = expected[offset : offset + limit]
@@ -423,6 +425,33 @@ def test_services_beyond_the_layers_spill_and_are_found_alike():
     index.compact()
     assert index.ns == 0 and len(index._layers) == 1
     assert index.search(Filters(min_capacity=last.capacity)).ids == [2]
+
+
+@pytest.mark.parametrize("sample_rows", [8, 64])
+@pytest.mark.parametrize("longest_first", [True, False])
+def test_a_level_of_many_rows_ranks_by_its_shortest_fields(sample_rows, longest_first):
+    """A relevance level of many rows is ranked by field length from a sample of its rows (the first
+    _SAMPLE_ROWS): a page still holds the shortest fields of the whole level, ties in name order, whatever rows the
+    sample holds (the longest fields; the one shortest, then lengths that repeat throughout)."""
+    rng = random.Random(11)
+    text = [60 - pid // 3 if longest_first else 2 if pid == 1 else rng.randrange(3, 6) for pid in range(1, 151)]
+    rows = [
+        provider(pid, [], name=f"N{rng.randrange(50)}", words=("", "", " ".join(["advice", *["xx"] * (k - 1)])))
+        for pid, k in enumerate(text, start=1)
+    ]
+    rows += [provider(pid, [], words=("", "advice rural", "")) for pid in range(151, 171)]  # another level
+    more = ["debt", "debt advice", "rural debt"]
+    rows += [provider(pid, [], words=("", rng.choice(more), "advice")) for pid in range(171, 200)]
+    changed = provider(7, [], name="N3", words=("", "", "advice xx"))
+    current = {r.id: r for r in [*rows, changed]}
+    with tuned(0, index_module.LAYERS, sample_rows):
+        index = SearchIndex.build([rows[:100], rows[100:]])
+        index.apply([changed])
+        for groups in ([["xx"]], [["advice"]], [["advice"], ["debt", "rural"]], [["rural", "xx"]]):
+            expected = [r.id for r, _, _ in reference(current, Filters(), groups, True)]
+            for offset, limit in ((0, 1), (0, 5), (3, 20), (0, 200)):
+                hits = index.search(Filters(), groups=groups, by_relevance=True, offset=offset, limit=limit)
+                assert hits.ids == expected[offset : offset + limit], (groups, offset, limit)
 
 
 def test_compaction_happens_when_dead_rows_pile_up():

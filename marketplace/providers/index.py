@@ -103,6 +103,8 @@ QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 NAME_TIERS = ("exact name", "name word for word", "typed words in order in the name", "words in order in the name")
 """How a name holding every query word ranks, best first; after these, the words anywhere in the name."""
 _LEN_CAP = 0xFFFF
+_SAMPLE_ROWS = 8192
+"""A relevance level of many rows is ranked by field length from a sample of its rows among the first so many."""
 NAME_POOL = 1000
 """`similar_names`: the rows sharing the most (and rarest) words with the texts, compared whole afterwards."""
 NAME_WORDS = 16
@@ -1083,17 +1085,26 @@ class SearchIndex:
         key: np.ndarray = (tier << 48) | (np.minimum(lens, _LEN_CAP) << 32) | self.rank[rows]
         return key
 
-    def _field_order_keys(self, rows: np.ndarray, weakest: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sort keys for rows whose name lacks some query word: the length of the weakest field used (the text's
-        when a query word was found only there, else the pathway and area names'; `weakest` is that class's
-        weight), then name order. Only for the rows that may be among the k of smallest key (those no longer than
-        the k-th shortest), with those rows: a level of many rows needs only its shortest fields' ranks."""
+    def _field_order_keys(self, flags: np.ndarray, weakest: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of flags (boolean) whose name lacks some query word that may be among the k of smallest sort
+        key, and their keys: the length of the weakest field used (the text's when a query word was found only
+        there, else the pathway and area names'; `weakest` is that class's weight), then name order.
+        A level of many rows (1 in 32 of the first _SAMPLE_ROWS or more) needs only its shortest fields: those no
+        longer than the k-th shortest of its rows among the first _SAMPLE_ROWS (k rows of its own are that short),
+        found with whole-array arithmetic rather than by listing every row; then those no longer than the k-th
+        shortest of these."""
         a, b = (round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS[:2])
-        lengths = (self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c)[rows]
+        lengths = self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c
+        sampled = np.count_nonzero(flags[:_SAMPLE_ROWS])
+        if sampled >= max(k, _SAMPLE_ROWS // 32) and len(flags) > _SAMPLE_ROWS and k > 0:
+            longest = np.partition(lengths[np.flatnonzero(flags[:_SAMPLE_ROWS])], k - 1)[k - 1]
+            flags = np.less_equal(lengths[: len(flags)], longest) & flags
+        rows = np.flatnonzero(flags)
+        held = lengths[rows]
         if len(rows) > k > 0:
-            short = lengths <= np.partition(lengths, k - 1)[k - 1]
-            rows, lengths = rows[short], lengths[short]
-        key: np.ndarray = (lengths.astype(np.int64) << 32) | self.rank[rows]
+            short = held <= np.partition(held, k - 1)[k - 1]
+            rows, held = rows[short], held[short]
+        key: np.ndarray = (held.astype(np.int64) << 32) | self.rank[rows]
         return rows, key
 
     def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
@@ -1162,13 +1173,12 @@ class SearchIndex:
                     break
                 part_rows, part_keys = [], []
                 for weakest, bits in parts:
-                    rows = np.flatnonzero(_unpacked(bits, self.n))
-                    if not groups:
-                        key = self.rank[rows]
-                    elif level == top:
-                        key = self._name_order_keys(rows, groups, words_typed)
+                    flags = _unpacked(bits, self.n)
+                    if groups and level != top:
+                        rows, key = self._field_order_keys(flags, weakest, left)
                     else:
-                        rows, key = self._field_order_keys(rows, weakest, left)
+                        rows = np.flatnonzero(flags)
+                        key = self._name_order_keys(rows, groups, words_typed) if groups else self.rank[rows]
                     part_rows.append(rows)
                     part_keys.append(key)
                 rows = part_rows[0] if len(parts) == 1 else np.concatenate(part_rows)
