@@ -58,8 +58,10 @@ weight found (name 1.0, pathway/area 0.4, text 0.2). Results are ordered by rele
   name; the groups' words adjacent and in order; the words anywhere in the name; then the shorter name;
 - among the others, the shorter field first: the word count of the weakest class that had to be used (the
   text when any query word was found only there, else the pathway and area names);
-- then name order. Only the candidates of the relevance levels a page reaches are ranked so: the name tiers
-  cost a pass over those candidates' name word ids, the field lengths a gather.
+- then name order. The relevance levels are packed bitmaps (`_text_levels`: each group splits the rows of every
+  level so far by its best class; no per-row score), and only the levels a page reaches are listed and ranked:
+  the name tiers cost a pass over those candidates' name word ids, the field lengths a gather (of a level of
+  many rows, only of its rows no longer than a sample's k-th shortest field).
 
 For reconciliation (marketplace.reconciliation, through providers.service): `similar_names`, the published
 providers whose names are most like a name (the rows sharing its rarest name words, then compared whole with
