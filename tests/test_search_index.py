@@ -7,6 +7,7 @@ order, their relevance, the services of each that matched, and the facets.
 
 from __future__ import annotations
 
+import random
 from contextlib import contextmanager
 
 import msgspec
@@ -23,6 +24,7 @@ from marketplace.providers.index import (
     IndexRow,
     SearchIndex,
     ServiceRow,
+    Vocabulary,
     closest_spellings,
     fold,
     query_words,
@@ -123,7 +125,7 @@ filters_strategy = st.builds(
     max_cost=sometimes(st.sampled_from([0.0, 12.339, 12.34, 50.0, 99.985, 100.0, 5000.0])),
 )
 groups_strategy = st.one_of(
-    st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=2)
+    st.none(), st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2), min_size=1, max_size=4)
 )
 
 
@@ -237,15 +239,16 @@ def histories(draw):
 
 
 @contextmanager
-def tuned(dense_floor: int, layers: int):
+def tuned(dense_floor: int, layers: int, sample_rows: int = index_module._SAMPLE_ROWS):
     """Common (word, class) lists become bitmaps from DENSE_FLOOR rows: 0 makes the small test data use them.
-    A provider's services after the first LAYERS spill: 1 makes the test data spill often."""
-    saved = index_module.DENSE_FLOOR, index_module.LAYERS
-    index_module.DENSE_FLOOR, index_module.LAYERS = dense_floor, layers
+    A provider's services after the first LAYERS spill: 1 makes the test data spill often. A relevance level is
+    ranked by field length from a sample of its rows among the first _SAMPLE_ROWS: 8 makes small data sample."""
+    saved = index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS
+    index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS = dense_floor, layers, sample_rows
     try:
         yield
     finally:
-        index_module.DENSE_FLOOR, index_module.LAYERS = saved
+        index_module.DENSE_FLOOR, index_module.LAYERS, index_module._SAMPLE_ROWS = saved
 
 
 def slots_used(index: SearchIndex) -> int:
@@ -269,7 +272,9 @@ def slots_used(index: SearchIndex) -> int:
 )
 def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset, limit, compact, bitmaps, layers):
     initial, cut, changes = history
-    with tuned(0 if bitmaps else index_module.DENSE_FLOOR, layers):
+    small = (0, 8) if bitmaps else (index_module.DENSE_FLOOR, index_module._SAMPLE_ROWS)
+    by_relevance = relevance and groups is not None
+    with tuned(small[0], layers, small[1]):
         index = SearchIndex.build([initial[:cut], initial[cut:]])
         if bitmaps and any(w.strip() for r in initial for w in r.words):
             assert index._dense, "with no floor, common lists are bitmaps"
@@ -279,8 +284,7 @@ def test_search_answers_what_the_rows_say(history, f, groups, relevance, offset,
             current.update({r.id: r for r in batch})
         if compact:
             index.compact()
-    by_relevance = relevance and groups is not None
-    hits = index.search(f, groups=groups, by_relevance=by_relevance, offset=offset, limit=limit, facets=True)
+        hits = index.search(f, groups=groups, by_relevance=by_relevance, offset=offset, limit=limit, facets=True)
     expected = reference(current, f, groups, by_relevance)
     target(float(min(len(expected), 5)), label="providers found")  # steer away from searches that find nothing
     page = expected[offset : offset + limit]
@@ -423,6 +427,33 @@ def test_services_beyond_the_layers_spill_and_are_found_alike():
     assert index.search(Filters(min_capacity=last.capacity)).ids == [2]
 
 
+@pytest.mark.parametrize("sample_rows", [8, 64])
+@pytest.mark.parametrize("longest_first", [True, False])
+def test_a_level_of_many_rows_ranks_by_its_shortest_fields(sample_rows, longest_first):
+    """A relevance level of many rows is ranked by field length from a sample of its rows (the first
+    _SAMPLE_ROWS): a page still holds the shortest fields of the whole level, ties in name order, whatever rows the
+    sample holds (the longest fields; the one shortest, then lengths that repeat throughout)."""
+    rng = random.Random(11)
+    text = [60 - pid // 3 if longest_first else 2 if pid == 1 else rng.randrange(3, 6) for pid in range(1, 151)]
+    rows = [
+        provider(pid, [], name=f"N{rng.randrange(50)}", words=("", "", " ".join(["advice", *["xx"] * (k - 1)])))
+        for pid, k in enumerate(text, start=1)
+    ]
+    rows += [provider(pid, [], words=("", "advice rural", "")) for pid in range(151, 171)]  # another level
+    more = ["debt", "debt advice", "rural debt"]
+    rows += [provider(pid, [], words=("", rng.choice(more), "advice")) for pid in range(171, 200)]
+    changed = provider(7, [], name="N3", words=("", "", "advice xx"))
+    current = {r.id: r for r in [*rows, changed]}
+    with tuned(0, index_module.LAYERS, sample_rows):
+        index = SearchIndex.build([rows[:100], rows[100:]])
+        index.apply([changed])
+        for groups in ([["xx"]], [["advice"]], [["advice"], ["debt", "rural"]], [["rural", "xx"]]):
+            expected = [r.id for r, _, _ in reference(current, Filters(), groups, True)]
+            for offset, limit in ((0, 1), (0, 5), (3, 20), (0, 200)):
+                hits = index.search(Filters(), groups=groups, by_relevance=True, offset=offset, limit=limit)
+                assert hits.ids == expected[offset : offset + limit], (groups, offset, limit)
+
+
 def test_compaction_happens_when_dead_rows_pile_up():
     rows = [
         provider(i, [service(10 * i, "ACCOM", ["E1"], i)], words=("", "", "w" + str(i % 7))) for i in range(1, 1501)
@@ -501,3 +532,31 @@ def test_every_gender_a_service_may_state_is_known():
 )
 def test_closest_spellings(token, words, expected):
     assert closest_spellings(token, words) == expected
+
+
+def test_a_vocabulary_corrects_a_typo_to_the_closest_of_all_its_words_even_those_added_since():
+    """`Vocabulary.closest` compares with rapidfuzz only the words whose letters are near enough the typo's (letter
+    sets made as a typo first needs them): it answers what comparing every word answers, also for words added after
+    the letter sets were made (as `SearchIndex.apply` adds them)."""
+    rng = random.Random(3)
+    words = ["".join(rng.choice("aeiorstnlcdmuhg") for _ in range(rng.randint(2, 12))) for _ in range(4000)]
+    typos = [w[:i] + w[i + 1 :] for w in words[:300] for i in (len(w) // 2,)]
+    typos += [w[:-1] + "q" for w in words[300:500]] + ["xyzzy", "ab", "cafés", "mentorign", "accomodation"]
+    vocab = Vocabulary()
+    for w in words[:3000]:
+        vocab.add(w)
+    for tok in typos:
+        assert vocab.closest(tok) == closest_spellings(tok, list(vocab.held)), tok
+    assert any(len(sets) for sets in vocab.letters.values()), "long lists of a length go through letter sets"
+    for w in [*words[3000:], "mentoring", "accommodation"]:
+        vocab.add(w, keep_sorted=True)
+    for tok in typos:
+        assert vocab.closest(tok) == closest_spellings(tok, list(vocab.held)), tok
+    assert vocab.closest("accomodation") == ["accommodation"]
+
+    rows = [provider(i, [], words=("", "", " ".join(words[i * 40 : i * 40 + 40]))) for i in range(75)]
+    index = SearchIndex.build([rows])
+    assert index.expand("mentorign") == [("mentorign", closest_spellings("mentorign", words[:3000]))]
+    index.apply([provider(99, [], words=("", "", "mentoring"))])
+    assert index.expand("mentorign") == [("mentorign", ["mentoring"])]
+    assert index.query(Filters(), "mentorign")[0].ids == [99]

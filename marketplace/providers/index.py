@@ -58,8 +58,10 @@ weight found (name 1.0, pathway/area 0.4, text 0.2). Results are ordered by rele
   name; the groups' words adjacent and in order; the words anywhere in the name; then the shorter name;
 - among the others, the shorter field first: the word count of the weakest class that had to be used (the
   text when any query word was found only there, else the pathway and area names);
-- then name order. Only the candidates of the relevance levels a page reaches are ranked so: the name tiers
-  cost a pass over those candidates' name word ids, the field lengths a gather.
+- then name order. The relevance levels are packed bitmaps (`_text_levels`: each group splits the rows of every
+  level so far by its best class; no per-row score), and only the levels a page reaches are listed and ranked:
+  the name tiers cost a pass over those candidates' name word ids, the field lengths a gather (of a level of
+  many rows, only of its rows no longer than a sample's k-th shortest field).
 
 For reconciliation (marketplace.reconciliation, through providers.service): `similar_names`, the published
 providers whose names are most like a name (the rows sharing its rarest name words, then compared whole with
@@ -103,6 +105,8 @@ QUERY_SPLIT = re.compile(r"[^a-z0-9]+")
 NAME_TIERS = ("exact name", "name word for word", "typed words in order in the name", "words in order in the name")
 """How a name holding every query word ranks, best first; after these, the words anywhere in the name."""
 _LEN_CAP = 0xFFFF
+_SAMPLE_ROWS = 8192
+"""A relevance level of many rows is ranked by field length from a sample of its rows among the first so many."""
 NAME_POOL = 1000
 """`similar_names`: the rows sharing the most (and rarest) words with the texts, compared whole afterwards."""
 NAME_WORDS = 16
@@ -412,18 +416,33 @@ _PROVIDER_COLUMNS: dict[str, tuple[type, int]] = {
 }
 
 
+_LETTER_BIT = {c: 1 << i for i, c in enumerate("abcdefghijklmnopqrstuvwxyz0123456789")}
+_NO_LETTERS = np.zeros(0, dtype=np.uint64)
+_FEW_WORDS = 128
+"""`Vocabulary.closest` compares words of a length with so few whole (rapidfuzz is quicker than the letter sets)."""
+
+
+def _letter_set(word: str) -> int:
+    """The letters and digits a word holds, a bit each (any other character is left out)."""
+    bits = 0
+    for c in set(word):
+        bits |= _LETTER_BIT.get(c, 0)
+    return bits
+
+
 class Vocabulary:
     """The words a query may be read as (typo corrections and completions) over the providers of one status: each
     word (`VOCAB_WORD`) of the search document of a row of that status taken in since the last compaction, which
     makes it exact again (a word that only a changed or retired row held stays until then). So an anonymous
     search, which reads published profiles, is never corrected to a word only a pending profile holds."""
 
-    __slots__ = ("by_len", "held", "words")
+    __slots__ = ("by_len", "held", "letters", "words")
 
     def __init__(self) -> None:
         self.words: list[str] = []  # sorted (once a bulk build has sorted them)
         self.held: set[str] = set()
         self.by_len: defaultdict[int, list[str]] = defaultdict(list)  # for typo correction
+        self.letters: dict[int, np.ndarray] = {}  # length -> `_letter_set` of by_len's words so far (see closest)
 
     def add(self, word: str, *, keep_sorted: bool = False) -> None:
         if word in self.held or not VOCAB_WORD.fullmatch(word):
@@ -441,12 +460,34 @@ class Vocabulary:
         hi = bisect.bisect_left(self.words, tok + "{")  # "{" sorts after every [a-z0-9]
         return sorted((w for w in self.words[lo:hi] if w != tok), key=lambda w: (len(w), w))
 
+    def _letter_sets(self, length: int) -> np.ndarray:
+        """The `_letter_set` of each word of this length, in by_len's order: made when a typo first needs them,
+        and extended by the words added since (by_len's lists only grow)."""
+        words = self.by_len.get(length, ())
+        sets = self.letters.get(length, _NO_LETTERS)
+        if len(sets) < len(words):
+            more = np.array([_letter_set(w) for w in words[len(sets) :]], dtype=np.uint64)
+            sets = self.letters[length] = np.concatenate([sets, more])
+        return sets
+
     def closest(self, tok: str) -> list[str]:
-        """`closest_spellings` of tok among these words (only words of a length within the edits allowed can be
-        close enough)."""
+        """`closest_spellings` of tok among these words. Only words of a length within the edits allowed can be
+        close enough, and only words lacking at most that many of tok's letters and holding at most that many
+        others (an edit takes at most one letter away and brings at most one in): a few numpy operations over
+        the letter sets leave rapidfuzz a few dozen words to compare instead of thousands."""
         allowed = _allowed_edits(tok)
-        lengths = range(len(tok) - allowed, len(tok) + allowed + 1)
-        return closest_spellings(tok, [w for k in lengths for w in self.by_len.get(k, ())])
+        letters = np.uint64(_letter_set(tok))
+        others = ~letters
+        candidates: list[str] = []
+        for k in range(len(tok) - allowed, len(tok) + allowed + 1):
+            words = self.by_len.get(k, [])
+            if len(words) < _FEW_WORDS:
+                candidates += words
+                continue
+            sets = self._letter_sets(k)
+            near = (np.bitwise_count(sets & others) <= allowed) & (np.bitwise_count(letters & ~sets) <= allowed)
+            candidates += [words[i] for i in np.flatnonzero(near).tolist()]
+        return closest_spellings(tok, candidates)
 
 
 _NO_WORDS = Vocabulary()
@@ -947,47 +988,69 @@ class SearchIndex:
             step *= 2
         return np.concatenate(found)[:stop] if found else np.zeros(0, dtype=np.int64)
 
-    def _group_parts(self, group: Sequence[str]) -> list[tuple[np.ndarray, int]]:
-        """The posting lists of a group's words with their weights (tenths), lowest weight first."""
-        parts = [
-            (rows, round(CLASS_WEIGHTS[cls] * _SCORE_SCALE))
-            for word in dict.fromkeys(group)
-            for rows, cls in self._postings(word)
-        ]
-        return sorted(parts, key=lambda p: p[1])
-
-    def _best(self, parts: list[tuple[np.ndarray, int]]) -> np.ndarray:
-        """Each row's best weight in a group: writing the lists in ascending weight leaves the best."""
-        n = self.n
-        best = np.zeros(n, dtype=np.uint8)
-        for rows, w in parts:
-            if rows.dtype == np.uint8:  # a packed bitmap
-                np.maximum(best, np.unpackbits(rows, count=n) * np.uint8(w), out=best)
+    def _group_classes(self, group: Sequence[str], nb: int) -> list[np.ndarray | None]:
+        """For each weight class (A, B, C), the rows (packed, nb bytes) whose best class for the group's words is
+        that one; None for a class no row has as its best."""
+        held: list[np.ndarray | None] = [None, None, None]
+        scattered: list[list[np.ndarray]] = [[], [], []]
+        for word in dict.fromkeys(group):
+            for rows, cls in self._postings(word):
+                if rows.dtype == np.uint8:  # a packed bitmap
+                    bits = held[cls]
+                    held[cls] = rows[:nb].copy() if bits is None else np.bitwise_or(bits, rows[:nb], out=bits)
+                else:
+                    scattered[cls].append(rows)
+        for cls, lists in enumerate(scattered):
+            if lists:
+                flags = np.zeros(nb * 8, dtype=np.bool_)
+                for rows in lists:
+                    flags[rows] = True
+                bits, more = np.packbits(flags), held[cls]
+                held[cls] = bits if more is None else np.bitwise_or(bits, more, out=bits)
+        out: list[np.ndarray | None] = []
+        above: np.ndarray | None = None  # the rows holding a word of the group in a better class
+        for bits in held:
+            if bits is None:
+                out.append(None)
+            elif above is None:
+                out.append(bits)
+                above = bits.copy()
             else:
-                best[rows] = w
-        return best
+                out.append(np.bitwise_and(bits, np.invert(above)))
+                above |= bits
+        return out
 
-    def _text_scores(
+    def _text_levels(
         self, groups: Sequence[Sequence[str]], mask: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
-        """Narrow mask (in place) to rows holding a word of every group; their relevance in tenths (dense); the
-        weakest group's best weight of each row (dense); the relevance values that can occur, highest first.
-        Dense arrays only: a posting list is written once into its group's array of best weights, and everything
-        else is whole-array arithmetic."""
-        score = np.zeros(self.n, dtype=np.uint16)
-        weakest = np.full(self.n, 255, dtype=np.uint8)
-        levels = {0}
+    ) -> tuple[np.ndarray, list[tuple[int, list[tuple[int, np.ndarray]]]]]:
+        """The rows of mask holding a word of every group (boolean), and those rows by relevance (in tenths),
+        highest first: for each relevance, its rows (packed) by the weakest group's best weight. Packed bitmaps
+        only: each group splits every (relevance, weakest weight) set so far by the group's best class, an AND
+        of 1/8 of a byte per row, so no per-row score is ever written."""
+        n = self.n
+        nb = (n + 7) // 8
+        weights = [round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS]
+        states: dict[tuple[int, int], np.ndarray] = {(0, 255): np.packbits(mask)}  # (relevance, weakest) -> rows
         for group in groups:
-            parts = self._group_parts(group)
-            if not parts:
-                mask[:] = False
-                return mask, score, weakest, []
-            best = self._best(parts)
-            mask &= best != 0
-            score += best
-            np.minimum(weakest, best, out=weakest)
-            levels = {a + w for a in levels for _, w in parts}
-        return mask, score, weakest, sorted(levels, reverse=True)
+            classes = self._group_classes(group, nb)
+            after: dict[tuple[int, int], np.ndarray] = {}
+            for (level, weakest), rows in states.items():
+                for w, exact in zip(weights, classes, strict=True):
+                    if exact is None:
+                        continue
+                    both = np.bitwise_and(rows, exact)
+                    if not both.any():
+                        continue
+                    key = (level + w, min(weakest, w))
+                    have = after.get(key)
+                    after[key] = both if have is None else np.bitwise_or(have, both, out=have)
+            states = after
+        by_level: defaultdict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+        found = np.zeros(nb, dtype=np.uint8)
+        for (level, weakest), rows in states.items():
+            by_level[level].append((weakest, rows))
+            found |= rows
+        return _unpacked(found, n), sorted(by_level.items(), reverse=True)
 
     def _name_order_keys(self, rows: np.ndarray, groups: Sequence[Sequence[str]], typed: Sequence[str]) -> np.ndarray:
         """Sort keys for rows whose name holds a word of every group: the name's tier (NAME_TIERS, then
@@ -1024,14 +1087,27 @@ class SearchIndex:
         key: np.ndarray = (tier << 48) | (np.minimum(lens, _LEN_CAP) << 32) | self.rank[rows]
         return key
 
-    def _field_order_keys(self, rows: np.ndarray, weakest: np.ndarray) -> np.ndarray:
-        """Sort keys for rows whose name lacks some query word: the length of the weakest field used (the text's
-        when a query word was found only there, else the pathway and area names'), then name order."""
-        weak = weakest[rows]
+    def _field_order_keys(self, flags: np.ndarray, weakest: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The rows of flags (boolean) whose name lacks some query word that may be among the k of smallest sort
+        key, and their keys: the length of the weakest field used (the text's when a query word was found only
+        there, else the pathway and area names'; `weakest` is that class's weight), then name order.
+        A level of many rows (1 in 32 of the first _SAMPLE_ROWS or more) needs only its shortest fields: those no
+        longer than the k-th shortest of its rows among the first _SAMPLE_ROWS (k rows of its own are that short),
+        found with whole-array arithmetic rather than by listing every row; then those no longer than the k-th
+        shortest of these."""
         a, b = (round(w * _SCORE_SCALE) for w in CLASS_WEIGHTS[:2])
-        length = np.where(weak >= a, self.name_len[rows], np.where(weak >= b, self.len_b[rows], self.len_c[rows]))
-        key: np.ndarray = (length.astype(np.int64) << 32) | self.rank[rows]
-        return key
+        lengths = self.name_len if weakest >= a else self.len_b if weakest >= b else self.len_c
+        sampled = np.count_nonzero(flags[:_SAMPLE_ROWS])
+        if sampled >= max(k, _SAMPLE_ROWS // 32) and len(flags) > _SAMPLE_ROWS and k > 0:
+            longest = np.partition(lengths[np.flatnonzero(flags[:_SAMPLE_ROWS])], k - 1)[k - 1]
+            flags = np.less_equal(lengths[: len(flags)], longest) & flags
+        rows = np.flatnonzero(flags)
+        held = lengths[rows]
+        if len(rows) > k > 0:
+            short = held <= np.partition(held, k - 1)[k - 1]
+            rows, held = rows[short], held[short]
+        key: np.ndarray = (held.astype(np.int64) << 32) | self.rank[rows]
+        return rows, key
 
     def _by_name(self, rows_mask: np.ndarray, count: int, stop: int) -> np.ndarray:
         """The first `stop` rows of a mask in name order, for a mask holding `count` rows."""
@@ -1084,33 +1160,35 @@ class SearchIndex:
             mask &= hit
         stop = offset + limit
         relevance = None
-        weakest = None
+        levels = None
         if groups is not None:
-            mask, score, weakest, levels = self._text_scores(groups, mask)
+            mask, levels = self._text_levels(groups, mask)
         total = int(np.count_nonzero(mask))
-        if groups is not None and weakest is not None and by_relevance:  # best relevance first, then see above
+        if groups is not None and levels is not None and by_relevance:  # best relevance first, then see above
             top = round(CLASS_WEIGHTS[0] * _SCORE_SCALE) * len(groups)
             words_typed = list(typed) if typed is not None else [group[0] if group else "" for group in groups]
             found: list[np.ndarray] = []
             relevance = []
             left = stop
-            candidates = np.flatnonzero(mask)
-            scores = score[candidates]
-            for level in levels:
+            for level, parts in levels:
                 if left <= 0:
                     break
-                rows = candidates[scores == level]
-                if len(rows):
-                    if not groups:
-                        key = self.rank[rows]
-                    elif level == top:
-                        key = self._name_order_keys(rows, groups, words_typed)
+                part_rows, part_keys = [], []
+                for weakest, bits in parts:
+                    flags = _unpacked(bits, self.n)
+                    if groups and level != top:
+                        rows, key = self._field_order_keys(flags, weakest, left)
                     else:
-                        key = self._field_order_keys(rows, weakest)
-                    rows = _smallest(rows, key, left)
-                    found.append(rows)
-                    relevance += [level / _SCORE_SCALE] * len(rows)
-                    left -= len(rows)
+                        rows = np.flatnonzero(flags)
+                        key = self._name_order_keys(rows, groups, words_typed) if groups else self.rank[rows]
+                    part_rows.append(rows)
+                    part_keys.append(key)
+                rows = part_rows[0] if len(parts) == 1 else np.concatenate(part_rows)
+                key = part_keys[0] if len(parts) == 1 else np.concatenate(part_keys)
+                rows = _smallest(rows, key, left)
+                found.append(rows)
+                relevance += [level / _SCORE_SCALE] * len(rows)
+                left -= len(rows)
             page = np.concatenate(found)[offset:] if found else np.zeros(0, dtype=np.int64)
             relevance = relevance[offset:]
         else:
