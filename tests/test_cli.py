@@ -82,36 +82,27 @@ def test_a_command_on_a_database_without_taxonomies_says_so(tmp_path: Path) -> N
     row bad ("'Charitable incorporated organisation (CIO)' is not a legal form code") and a key was made in a database
     no server uses. It now stops, saying why and what to do."""
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "MARKETPLACE_OWNER_DATABASE_URL")}
-    done = subprocess.run(
-        [sys.executable, "-m", "marketplace", "keys", "create", "--role", "admin", "--name", "Elsewhere"],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def here(*args: str) -> subprocess.CompletedProcess[str]:
+        """`marketplace ARGS` run in tmp_path, naming no database: the embedded one there, if any."""
+        return subprocess.run(
+            [sys.executable, "-m", "marketplace", *args],
+            cwd=tmp_path,
+            env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    done = here("keys", "create", "--role", "admin", "--name", "Elsewhere")
     assert done.returncode == 2, done.stderr
     assert f"there is no database in {(tmp_path / '.marketplace').resolve()}: run the command from the" in done.stderr
     assert "prv_" not in done.stdout
     assert not (tmp_path / ".marketplace").exists()  # no database made as a side effect
     # a database there that has not been seeded: said so
-    migrated = subprocess.run(
-        [sys.executable, "-m", "marketplace", "migrate"],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    migrated = here("migrate")
     assert migrated.returncode == 0, migrated.stderr
-    done = subprocess.run(
-        [sys.executable, "-m", "marketplace", "keys", "create", "--role", "admin", "--name", "Elsewhere"],
-        cwd=tmp_path,
-        env={**env, "PYTHONPATH": str(PROJECT_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = here("keys", "create", "--role", "admin", "--name", "Elsewhere")
     assert done.returncode == 2, done.stderr
     assert "has no taxonomies yet: run `marketplace seed` first" in done.stderr
     assert str((tmp_path / ".marketplace").resolve()) in done.stderr

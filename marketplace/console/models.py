@@ -145,3 +145,12 @@ class ChangesView(msgspec.Struct):
     rows: list[ChangeRow]
     problems: list[FieldProblem]
     keys: list[tuple[str, str]]
+
+
+class Meant(msgspec.Struct, frozen=True):
+    """A partner named on the response form that the directory holds under a close name: the name as typed, and the
+    published provider reconciliation takes it for (a clear match)."""
+
+    typed: str
+    provider_id: int
+    name: str

@@ -36,6 +36,7 @@ from marketplace.console.models import (
     Comparison,
     FieldRow,
     FormState,
+    Meant,
     Session,
     ShortlistEntry,
     Shown,
@@ -544,15 +545,6 @@ CapacityAreas = Mapping[int, list[tuple[str, str]]]
 
 OUTSIDE = "outside"
 """The answer to "did you mean ...?" that keeps a partner's name as an organisation outside the directory."""
-
-
-class Meant(msgspec.Struct, frozen=True):
-    """A partner named on the response form that the directory holds under a close name: the name as typed, and the
-    published provider reconciliation takes it for (a clear match)."""
-
-    typed: str
-    provider_id: int
-    name: str
 
 
 async def recognise_partners(
