@@ -44,7 +44,7 @@ from marketplace.reports.render import to_csv_bytes, to_html, to_xlsx
 from marketplace.seed import SeedData, SeedError, load_seed, write_seed
 from marketplace.settings import Settings, SettingsError
 from marketplace.taxonomy import service as taxonomy
-from marketplace.types import Actor, Role
+from marketplace.types import ONE_OF, Actor, Role
 
 T = TypeVar("T")
 
@@ -144,8 +144,7 @@ def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
     if args.role == "provider" and args.provider is None:
         raise Unprocessable("--provider is needed for a provider key: the id of the provider it acts for")
     if args.role != "provider" and args.provider is not None:
-        role = f"{'an' if args.role in ('admin', 'auditor') else 'a'} {args.role}"
-        raise Unprocessable(f"--provider goes with --role provider only: {role} key acts for no provider")
+        raise Unprocessable(f"--provider goes with --role provider only: {ONE_OF[args.role]} key acts for no provider")
     request = key_request(args.role, args.name, args.provider)
     actor = Actor.system("marketplace keys create")
     made = _run_on_conn(settings, lambda ctx, conn: accounts.create_key(ctx, conn, actor, request))

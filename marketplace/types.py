@@ -210,6 +210,13 @@ class Page(msgspec.Struct, Generic[T]):
 # --- who is calling -------------------------------------------------------------------------------
 Role = Literal["admin", "commissioner", "provider", "auditor"]
 """The roles an API key may have. An auditor reads what admins and commissioners read and changes nothing."""
+ONE_OF: dict[str, str] = {
+    "admin": "an admin",
+    "commissioner": "a commissioner",
+    "provider": "a provider",
+    "auditor": "an auditor",
+}
+"""A role in words, as one of its kind ("you are signed in as an auditor", "an admin key")."""
 
 
 class Caller(msgspec.Struct, frozen=True):

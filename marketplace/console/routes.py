@@ -105,7 +105,7 @@ from marketplace.reports import service as reports
 from marketplace.reports.models import SUITABLE_SCORE
 from marketplace.reports.render import to_csv_bytes, to_html
 from marketplace.templating import render, static_text
-from marketplace.types import Actor, Caller
+from marketplace.types import ONE_OF, Actor, Caller
 
 SESSION_COOKIE = "provision_session"
 SIGN_IN_COOKIE = "provision_sign_in"
@@ -199,8 +199,8 @@ PEOPLE = {
     "auditor": "auditors",
     "provider (own profile)": "the provider whose profile it is",
 }
-ONE_OF = {"admin": "an admin", "commissioner": "a commissioner", "provider": "a provider", "auditor": "an auditor"}
-"""Whom a console page is for, and who is signed in, in words (`error_page`: a role refused is told so)."""
+"""Whom a console page is for, in words (`error_page`: a role refused is told so, and who is signed in as
+`types.ONE_OF` says it)."""
 
 
 def see_other(path: str, *, cookies: list[Cookie] | None = None) -> Response[Any]:
